@@ -1,0 +1,362 @@
+//! Host tests of the executor's guarantees (brief §1 and §7).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::timer::Clock;
+use crate::{Elapsed, Executor, Platform, Sleep, SpawnError, Timeout, yield_now};
+
+/// A platform with a manual clock, for deterministic single-threaded tests.
+#[derive(Default)]
+struct ManualPlatform {
+    now: AtomicU64,
+    notified: AtomicUsize,
+}
+
+impl Clock for ManualPlatform {
+    fn now(&self) -> u64 {
+        self.now.load(Ordering::SeqCst)
+    }
+}
+
+impl Platform for ManualPlatform {
+    fn arm_timer(&self, _deadline: Option<u64>) {}
+    fn wait_for_work(&self, _has_work: &dyn Fn() -> bool) {}
+    fn notify(&self) {
+        self.notified.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn manual(capacity: usize) -> (Arc<ManualPlatform>, &'static Executor) {
+    let p = Arc::new(ManualPlatform::default());
+    let ex = Box::leak(Box::new(Executor::new(p.clone(), capacity)));
+    (p, ex)
+}
+
+/// A platform whose idle parks the executor thread, like `sti; hlt`: `notify` is the
+/// interrupt. `park` keeps an unpark that arrives before it, as the CPU keeps a pending
+/// interrupt across `sti; hlt`.
+struct ThreadPlatform {
+    start: Instant,
+    executor_thread: Mutex<Option<thread::Thread>>,
+}
+
+impl Clock for ThreadPlatform {
+    fn now(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
+    }
+}
+
+impl Platform for ThreadPlatform {
+    fn arm_timer(&self, _deadline: Option<u64>) {}
+    fn wait_for_work(&self, has_work: &dyn Fn() -> bool) {
+        if !has_work() {
+            thread::park_timeout(Duration::from_millis(1));
+        }
+    }
+    fn notify(&self) {
+        if let Some(t) = self.executor_thread.lock().unwrap().as_ref() {
+            t.unpark();
+        }
+    }
+}
+
+/// Counts its polls; on the first poll wakes itself `wakes` times, then stays pending.
+struct SelfWaking {
+    polls: Arc<AtomicUsize>,
+    wakes: usize,
+}
+
+impl Future for SelfWaking {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let n = self.polls.fetch_add(1, Ordering::SeqCst);
+        if n == 0 {
+            for _ in 0..self.wakes {
+                cx.waker().wake_by_ref();
+            }
+        }
+        Poll::Pending
+    }
+}
+
+#[test]
+fn wake_while_running_repolls_exactly_once() {
+    let (_, ex) = manual(16);
+    let polls = Arc::new(AtomicUsize::new(0));
+    let _h = ex.spawn(
+        "self-waking",
+        SelfWaking {
+            polls: polls.clone(),
+            wakes: 3,
+        },
+    );
+    ex.run_until_idle();
+    assert_eq!(polls.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn wakes_of_a_queued_task_poll_it_once() {
+    let (_, ex) = manual(16);
+    let polls = Arc::new(AtomicUsize::new(0));
+    let waker = Arc::new(Mutex::new(None::<Waker>));
+    let (p, w) = (polls.clone(), waker.clone());
+    let _h = ex.spawn(
+        "parked",
+        std::future::poll_fn(move |cx| {
+            p.fetch_add(1, Ordering::SeqCst);
+            *w.lock().unwrap() = Some(cx.waker().clone());
+            Poll::<()>::Pending
+        }),
+    );
+    ex.run_until_idle();
+    let w = waker.lock().unwrap().clone().unwrap();
+    for _ in 0..5 {
+        w.wake_by_ref();
+    }
+    ex.run_until_idle();
+    assert_eq!(polls.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn wake_after_completion_is_ignored() {
+    let (_, ex) = manual(4);
+    let waker = Arc::new(Mutex::new(None::<Waker>));
+    let w = waker.clone();
+    let h = ex.spawn(
+        "done",
+        std::future::poll_fn(move |cx| {
+            *w.lock().unwrap() = Some(cx.waker().clone());
+            Poll::Ready(7)
+        }),
+    );
+    ex.run_until_idle();
+    assert!(h.is_finished());
+    waker.lock().unwrap().take().unwrap().wake();
+    assert!(!ex.has_ready());
+    assert_eq!(ex.live_tasks(), 0);
+}
+
+#[test]
+fn join_handle_resolves_to_output() {
+    let (_, ex) = manual(16);
+    let child = ex.spawn("child", async {
+        yield_now().await;
+        41
+    });
+    let result = Arc::new(AtomicUsize::new(0));
+    let r = result.clone();
+    let _parent = ex.spawn("parent", async move {
+        r.store(child.await + 1, Ordering::SeqCst);
+    });
+    ex.run_until_idle();
+    assert_eq!(result.load(Ordering::SeqCst), 42);
+    assert_eq!(ex.live_tasks(), 0);
+}
+
+#[test]
+fn yielding_tasks_take_strict_turns() {
+    const TASKS: usize = 5;
+    const ROUNDS: usize = 50;
+    let (_, ex) = manual(16);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    for id in 0..TASKS {
+        let log = log.clone();
+        let _ = ex.spawn("yielder", async move {
+            for _ in 0..ROUNDS {
+                log.lock().unwrap().push(id);
+                yield_now().await;
+            }
+        });
+    }
+    ex.run_until_idle();
+    let log = log.lock().unwrap();
+    assert_eq!(log.len(), TASKS * ROUNDS);
+    // Round-robin: the log is 0 1 2 3 4 0 1 2 3 4 ...
+    for (i, id) in log.iter().enumerate() {
+        assert_eq!(*id, i % TASKS, "turn {i} went to task {id}");
+    }
+}
+
+#[test]
+fn sleeps_complete_in_deadline_order_and_not_early() {
+    let (clock, ex) = manual(16);
+    let order = Arc::new(Mutex::new(Vec::new()));
+    for (id, ns) in [(0usize, 300u64), (1, 100), (2, 200), (3, 100)] {
+        let order = order.clone();
+        let _ = ex.spawn("sleeper", async move {
+            Sleep::for_ns(ex.timers(), ns).await;
+            order.lock().unwrap().push((id, ex.timers().now()));
+        });
+    }
+    ex.run_until_idle();
+    assert_eq!(ex.timers().len(), 4);
+    assert_eq!(ex.timers().next_deadline(), Some(100));
+    for t in [50, 100, 150, 200, 250, 300] {
+        clock.now.store(t, Ordering::SeqCst);
+        ex.run_until_idle();
+    }
+    let order = order.lock().unwrap();
+    // Equal deadlines keep registration order; nothing woke before its deadline.
+    assert_eq!(*order, vec![(1, 100), (3, 100), (2, 200), (0, 300)]);
+    assert!(ex.timers().is_empty());
+}
+
+struct DropFlag(Arc<AtomicBool>);
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn timeout_drops_its_inner_future_when_the_deadline_passes() {
+    let (clock, ex) = manual(16);
+    let dropped = Arc::new(AtomicBool::new(false));
+    let outcome = Arc::new(Mutex::new(None));
+    let (d, o) = (dropped.clone(), outcome.clone());
+    let _ = ex.spawn("timeout", async move {
+        let flag = DropFlag(d);
+        let never = async move {
+            let _flag = flag;
+            std::future::pending::<()>().await;
+        };
+        let r = Timeout::until(ex.timers(), 1_000, never).await;
+        *o.lock().unwrap() = Some(r);
+    });
+    ex.run_until_idle();
+    assert!(!dropped.load(Ordering::SeqCst));
+    clock.now.store(1_000, Ordering::SeqCst);
+    ex.run_until_idle();
+    assert!(dropped.load(Ordering::SeqCst));
+    assert_eq!(*outcome.lock().unwrap(), Some(Err(Elapsed)));
+    assert!(ex.timers().is_empty());
+}
+
+#[test]
+fn timeout_prefers_a_ready_inner_future() {
+    let (clock, ex) = manual(4);
+    clock.now.store(5_000, Ordering::SeqCst);
+    let h = ex.spawn("t", async move {
+        Timeout::until(ex.timers(), 1_000, async { 3 }).await
+    });
+    ex.run_until_idle();
+    assert!(h.is_finished());
+}
+
+#[test]
+fn dropping_a_sleep_deregisters_it() {
+    let (_, ex) = manual(4);
+    {
+        let mut s = Sleep::for_ns(ex.timers(), 10);
+        let waker = Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        assert!(Pin::new(&mut s).poll(&mut cx).is_pending());
+        assert_eq!(ex.timers().len(), 1);
+    }
+    assert!(ex.timers().is_empty());
+}
+
+#[test]
+fn spawn_beyond_capacity_fails_and_frees_up() {
+    let (_, ex) = manual(2);
+    let a = ex.try_spawn("a", async {}).unwrap();
+    let _b = ex.try_spawn("b", async {}).unwrap();
+    assert_eq!(
+        ex.try_spawn("c", async {}).err(),
+        Some(SpawnError::TooManyTasks)
+    );
+    ex.run_until_idle();
+    assert!(a.is_finished());
+    assert_eq!(ex.live_tasks(), 0);
+    assert!(ex.try_spawn("c", async {}).is_ok());
+}
+
+#[test]
+fn ten_thousand_tasks_all_complete() {
+    let (_, ex) = manual(10_000);
+    let done = Arc::new(AtomicUsize::new(0));
+    for _ in 0..10_000 {
+        let done = done.clone();
+        let _ = ex.spawn("many", async move {
+            yield_now().await;
+            done.fetch_add(1, Ordering::SeqCst);
+        });
+    }
+    ex.run_until_idle();
+    assert_eq!(done.load(Ordering::SeqCst), 10_000);
+    assert_eq!(ex.live_tasks(), 0);
+}
+
+/// A one-shot event whose waiter registers its waker and re-checks, the pattern every
+/// kernel wait queue follows.
+#[derive(Default)]
+struct Event {
+    generation: AtomicU64,
+    waker: Mutex<Option<Waker>>,
+}
+
+#[test]
+fn no_lost_wakeup_under_a_wake_park_race() {
+    const ROUNDS: u64 = 20_000;
+    let platform = Arc::new(ThreadPlatform {
+        start: Instant::now(),
+        executor_thread: Mutex::new(None),
+    });
+    let ex: &'static Executor = Box::leak(Box::new(Executor::new(platform.clone(), 8)));
+    let event = Arc::new(Event::default());
+    let seen = Arc::new(AtomicU64::new(0));
+
+    // The task waits for each generation in turn and acknowledges it.
+    let (ev, s) = (event.clone(), seen.clone());
+    let _ = ex.spawn("waiter", async move {
+        for want in 1..=ROUNDS {
+            std::future::poll_fn(|cx| {
+                *ev.waker.lock().unwrap() = Some(cx.waker().clone());
+                if ev.generation.load(Ordering::SeqCst) >= want {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            })
+            .await;
+            s.store(want, Ordering::SeqCst);
+        }
+    });
+
+    // Another "CPU" produces generations as fast as the waiter acknowledges them,
+    // waking it from outside the executor thread.
+    let (ev, s) = (event.clone(), seen.clone());
+    let producer = thread::spawn(move || {
+        for g in 1..=ROUNDS {
+            while s.load(Ordering::SeqCst) < g - 1 {
+                std::hint::spin_loop();
+            }
+            ev.generation.store(g, Ordering::SeqCst);
+            if let Some(w) = ev.waker.lock().unwrap().take() {
+                w.wake();
+            }
+        }
+    });
+
+    *platform.executor_thread.lock().unwrap() = Some(thread::current());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen.load(Ordering::SeqCst) < ROUNDS {
+        assert!(
+            Instant::now() < deadline,
+            "lost wake-up: stuck at {}",
+            seen.load(Ordering::SeqCst)
+        );
+        ex.run_once();
+        if !ex.has_ready() {
+            ex.idle();
+        }
+    }
+    producer.join().unwrap();
+    assert_eq!(ex.live_tasks(), 0);
+}

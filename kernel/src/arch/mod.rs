@@ -1,0 +1,6 @@
+//! Machine-specific code. Kestrel runs on x86-64 only; the layer is kept separate so
+//! that everything touching the CPU directly (and most `unsafe`) lives here.
+
+pub mod x86_64;
+
+pub use self::x86_64::*;

@@ -1,0 +1,105 @@
+//! The local APIC (xAPIC, memory-mapped): end-of-interrupt, the one-shot timer, IPIs.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use super::cpu::{self, msr};
+use super::irq::{SPURIOUS_VECTOR, TIMER_VECTOR};
+
+mod reg {
+    pub const ID: usize = 0x20;
+    pub const TPR: usize = 0x80;
+    pub const EOI: usize = 0xb0;
+    pub const SVR: usize = 0xf0;
+    pub const LVT_TIMER: usize = 0x320;
+    pub const LVT_LINT0: usize = 0x350;
+    pub const LVT_LINT1: usize = 0x360;
+    pub const LVT_ERROR: usize = 0x370;
+    pub const TIMER_INITIAL: usize = 0x380;
+    pub const TIMER_CURRENT: usize = 0x390;
+    pub const TIMER_DIVIDE: usize = 0x3e0;
+}
+
+const LVT_MASKED: u32 = 1 << 16;
+const LVT_NMI: u32 = 0b100 << 8;
+/// Divide configuration 0b0011: the timer counts at bus clock / 16.
+const DIVIDE_BY_16: u32 = 0b0011;
+
+/// Virtual address of this machine's local APIC registers (0 before `init`).
+static BASE: AtomicU64 = AtomicU64::new(0);
+/// Timer ticks per millisecond at divide-by-16, from calibration.
+static TICKS_PER_MS: AtomicU64 = AtomicU64::new(0);
+
+fn read(r: usize) -> u32 {
+    let base = BASE.load(Ordering::Relaxed);
+    // SAFETY: `base` maps the 4 KiB APIC page uncached (init); `r` is a register offset.
+    unsafe { core::ptr::read_volatile((base as usize + r) as *const u32) }
+}
+
+fn write(r: usize, v: u32) {
+    let base = BASE.load(Ordering::Relaxed);
+    if base == 0 {
+        return; // before init (e.g. an early panic): nothing to program
+    }
+    // SAFETY: as in `read`.
+    unsafe { core::ptr::write_volatile((base as usize + r) as *mut u32, v) };
+}
+
+/// Physical address of the local APIC, from IA32_APIC_BASE.
+pub fn phys_base() -> u64 {
+    cpu::rdmsr(msr::APIC_BASE) & 0xf_ffff_f000
+}
+
+/// Enables this CPU's local APIC, mapped at `virt`: spurious vector, LINT1 as NMI,
+/// LINT0 and errors masked, timer stopped.
+pub fn init(virt: u64) {
+    BASE.store(virt, Ordering::Relaxed);
+    // SAFETY: setting the global-enable bit (11) of IA32_APIC_BASE keeps the base.
+    unsafe { cpu::wrmsr(msr::APIC_BASE, cpu::rdmsr(msr::APIC_BASE) | (1 << 11)) };
+    write(reg::TPR, 0);
+    write(reg::LVT_LINT0, LVT_MASKED);
+    write(reg::LVT_LINT1, LVT_NMI);
+    write(reg::LVT_ERROR, LVT_MASKED);
+    write(reg::TIMER_DIVIDE, DIVIDE_BY_16);
+    write(reg::LVT_TIMER, LVT_MASKED | u32::from(TIMER_VECTOR));
+    write(reg::TIMER_INITIAL, 0);
+    write(reg::SVR, 0x100 | u32::from(SPURIOUS_VECTOR));
+}
+
+/// This CPU's APIC id.
+pub fn id() -> u32 {
+    read(reg::ID) >> 24
+}
+
+/// Signals end of interrupt.
+pub fn eoi() {
+    write(reg::EOI, 0);
+}
+
+/// Starts the timer counting down from its maximum (for calibration).
+pub fn start_calibration() {
+    write(reg::LVT_TIMER, LVT_MASKED | u32::from(TIMER_VECTOR));
+    write(reg::TIMER_INITIAL, u32::MAX);
+}
+
+/// Ends calibration over `elapsed_ns` and records the timer rate.
+pub fn finish_calibration(elapsed_ns: u64) -> u64 {
+    let ticks = u64::from(u32::MAX - read(reg::TIMER_CURRENT));
+    write(reg::TIMER_INITIAL, 0);
+    let per_ms = (ticks * 1_000_000 / elapsed_ns.max(1)).max(1);
+    TICKS_PER_MS.store(per_ms, Ordering::Relaxed);
+    per_ms
+}
+
+/// Fires the timer interrupt once, `ns` from now (at least one tick; longer delays
+/// are clamped to the counter's range, and the executor re-arms on wake-up).
+pub fn arm_oneshot(ns: u64) {
+    let per_ms = TICKS_PER_MS.load(Ordering::Relaxed).max(1);
+    let ticks = (u128::from(ns) * u128::from(per_ms) / 1_000_000).clamp(1, u128::from(u32::MAX));
+    write(reg::LVT_TIMER, u32::from(TIMER_VECTOR));
+    write(reg::TIMER_INITIAL, ticks as u32);
+}
+
+/// Stops the timer.
+pub fn disarm() {
+    write(reg::TIMER_INITIAL, 0);
+}

@@ -1,0 +1,127 @@
+//! The GDT and TSS, with Linux's x86-64 segment selectors.
+//!
+//! User space sees these selectors (in signal frames, ptrace, `%cs`), so they match
+//! Linux: kernel CS 0x10, kernel DS 0x18, 32-bit user CS 0x23, user DS 0x2b, user CS
+//! 0x33, TSS 0x40. `SYSRET` derives user CS/SS from STAR[63:48] = 0x23: SS = 0x23 + 8,
+//! CS = 0x23 + 16.
+//!
+//! The TSS provides RSP0 (the stack a trap from user mode lands on) and the IST
+//! stacks for double fault, NMI and machine check, which must work even when the
+//! kernel stack is broken.
+
+use core::arch::asm;
+use core::mem::size_of;
+
+pub const KERNEL_CS: u16 = 0x10;
+pub const KERNEL_DS: u16 = 0x18;
+pub const USER32_CS: u16 = 0x23;
+pub const USER_DS: u16 = 0x2b;
+pub const USER_CS: u16 = 0x33;
+pub const TSS_SEL: u16 = 0x40;
+
+/// IST slots (1-based in the IDT; `ist[n - 1]` in the TSS).
+pub const IST_DOUBLE_FAULT: u8 = 1;
+pub const IST_NMI: u8 = 2;
+pub const IST_MACHINE_CHECK: u8 = 3;
+
+/// The 64-bit TSS (Intel SDM vol. 3, 8.7).
+#[repr(C, packed(4))]
+#[derive(Debug)]
+pub struct Tss {
+    _reserved0: u32,
+    pub rsp: [u64; 3],
+    _reserved1: u64,
+    pub ist: [u64; 7],
+    _reserved2: u64,
+    _reserved3: u16,
+    pub iomap_base: u16,
+}
+
+impl Tss {
+    pub const fn new() -> Self {
+        Self {
+            _reserved0: 0,
+            rsp: [0; 3],
+            _reserved1: 0,
+            ist: [0; 7],
+            _reserved2: 0,
+            _reserved3: 0,
+            // No I/O bitmap: user mode gets #GP on every port access.
+            iomap_base: size_of::<Tss>() as u16,
+        }
+    }
+}
+
+/// One CPU's descriptor table: 8 plain descriptors and the 16-byte TSS descriptor.
+#[repr(C, align(16))]
+#[derive(Debug)]
+pub struct Gdt {
+    entries: [u64; 10],
+}
+
+impl Gdt {
+    /// The table for a CPU whose TSS lives at `tss`.
+    pub fn new(tss: *const Tss) -> Self {
+        let base = tss as u64;
+        let limit = (size_of::<Tss>() - 1) as u64;
+        let tss_low = (limit & 0xffff)
+            | ((base & 0xff_ffff) << 16)
+            | (0x89 << 40) // present, 64-bit TSS (available)
+            | (((limit >> 16) & 0xf) << 48)
+            | (((base >> 24) & 0xff) << 56);
+        Self {
+            entries: [
+                0,
+                0x00cf_9b00_0000_ffff, // 0x08 kernel 32-bit code (unused, as in Linux)
+                0x00af_9b00_0000_ffff, // 0x10 kernel 64-bit code
+                0x00cf_9300_0000_ffff, // 0x18 kernel data
+                0x00cf_fb00_0000_ffff, // 0x23 user 32-bit code
+                0x00cf_f300_0000_ffff, // 0x2b user data
+                0x00af_fb00_0000_ffff, // 0x33 user 64-bit code
+                0,
+                tss_low, // 0x40 TSS, low half
+                base >> 32,
+            ],
+        }
+    }
+
+    /// Loads this table, reloads every segment register and the task register.
+    ///
+    /// # Safety
+    /// `self` and its TSS must live as long as the CPU uses them (forever).
+    pub unsafe fn load(&'static self) {
+        #[repr(C, packed)]
+        struct Pointer {
+            limit: u16,
+            base: u64,
+        }
+        let ptr = Pointer {
+            limit: (size_of::<Self>() - 1) as u16,
+            base: self as *const Self as u64,
+        };
+        // SAFETY: the descriptors above are valid; the far return reloads CS with the
+        // kernel code selector, the data selectors follow. FS and GS are left alone:
+        // the boot code loaded null selectors, their bases live in MSRs, and
+        // reloading GS could clear the per-CPU base.
+        unsafe {
+            asm!(
+                "lgdt [{ptr}]",
+                "push {cs}",
+                "lea {tmp}, [rip + 2f]",
+                "push {tmp}",
+                "retfq",
+                "2:",
+                "mov {tmp:e}, {ds}",
+                "mov ds, {tmp:e}",
+                "mov es, {tmp:e}",
+                "mov ss, {tmp:e}",
+                "ltr {tss:x}",
+                ptr = in(reg) &ptr,
+                cs = const KERNEL_CS as u64,
+                ds = const KERNEL_DS as u32,
+                tss = in(reg) TSS_SEL,
+                tmp = out(reg) _,
+            );
+        }
+    }
+}

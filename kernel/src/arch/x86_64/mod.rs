@@ -1,0 +1,128 @@
+//! x86-64: CPU setup, traps, interrupt controllers, timers.
+
+pub mod acpi;
+pub mod apic;
+pub mod cpu;
+pub mod gdt;
+pub mod ioapic;
+pub mod irq;
+pub mod percpu;
+pub mod pic;
+pub mod pit;
+pub mod port;
+pub mod qemu;
+pub mod rtc;
+// The user-mode half of `trap` (enter_user, UserContext) and `usercopy::fill` have no
+// caller until the process layer exists; the allow goes with it.
+#[allow(dead_code)]
+pub mod trap;
+#[allow(dead_code)]
+pub mod usercopy;
+
+use core::cell::Cell;
+use core::sync::atomic::Ordering;
+
+use gdt::{Gdt, Tss};
+
+/// A statically allocated stack for the bootstrap CPU's trap paths.
+#[repr(C, align(16))]
+struct Stack<const N: usize>([u8; N]);
+
+static mut BSP_ENTRY_STACK: Stack<{ 16 * 1024 }> = Stack([0; 16 * 1024]);
+static mut BSP_DOUBLE_FAULT_STACK: Stack<{ 16 * 1024 }> = Stack([0; 16 * 1024]);
+static mut BSP_NMI_STACK: Stack<{ 8 * 1024 }> = Stack([0; 8 * 1024]);
+static mut BSP_MCE_STACK: Stack<{ 8 * 1024 }> = Stack([0; 8 * 1024]);
+
+static BSP_TSS: spin::Once<Tss> = spin::Once::new();
+static BSP_GDT: spin::Once<Gdt> = spin::Once::new();
+
+fn top<const N: usize>(s: *const Stack<N>) -> u64 {
+    s as u64 + N as u64
+}
+
+/// First thing at boot: per-CPU area, GDT with TSS and IST stacks, IDT. From here on
+/// a CPU exception produces a report instead of a triple fault.
+pub fn init_early() {
+    percpu::init_bsp();
+    let entry_top = top(&raw const BSP_ENTRY_STACK);
+    let tss = BSP_TSS.call_once(|| {
+        let mut tss = Tss::new();
+        tss.rsp[0] = entry_top;
+        tss.ist[usize::from(gdt::IST_DOUBLE_FAULT) - 1] = top(&raw const BSP_DOUBLE_FAULT_STACK);
+        tss.ist[usize::from(gdt::IST_NMI) - 1] = top(&raw const BSP_NMI_STACK);
+        tss.ist[usize::from(gdt::IST_MACHINE_CHECK) - 1] = top(&raw const BSP_MCE_STACK);
+        tss
+    });
+    let gdt = BSP_GDT.call_once(|| Gdt::new(tss));
+    // SAFETY: the GDT and TSS are 'static.
+    unsafe { gdt.load() };
+    percpu::this_cpu()
+        .entry_stack_top
+        .store(entry_top, Ordering::Relaxed);
+    trap::load_idt();
+    trap::init_syscall();
+}
+
+/// What interrupt setup found.
+#[derive(Debug, Clone, Copy)]
+pub struct InterruptInfo {
+    pub cpus: usize,
+    pub ioapic_lines: u32,
+    pub tsc_hz: u64,
+    pub lapic_ticks_per_ms: u64,
+    pub acpi: bool,
+}
+
+/// Masks the legacy PICs, enables the local APIC and the I/O APIC, and calibrates
+/// the TSC and the APIC timer against the PIT (20 ms).
+pub fn init_interrupts(rsdp: Option<u64>) -> InterruptInfo {
+    pic::disable();
+    let madt = acpi::parse_madt(rsdp);
+    let acpi = madt.is_some();
+    let madt = madt.unwrap_or_else(acpi::Madt::fallback);
+    apic::init(crate::mm::paging::map_mmio(apic::phys_base(), 4096));
+    percpu::this_cpu()
+        .apic_id
+        .store(apic::id(), Ordering::Relaxed);
+    let ioapic_lines = ioapic::init(crate::mm::paging::map_mmio(madt.ioapic_phys, 4096));
+    irq::register(irq::TIMER_VECTOR, || {});
+    irq::register(irq::WAKE_IPI_VECTOR, || {});
+
+    let t0 = Cell::new(0u64);
+    let (t1, lapic_per_ms) = pit::measure(
+        20,
+        || {
+            apic::start_calibration();
+            t0.set(cpu::rdtsc());
+        },
+        || (cpu::rdtsc(), apic::finish_calibration(20_000_000)),
+    );
+    let tsc_hz = (t1 - t0.get()) * 50;
+
+    MADT.call_once(|| madt);
+    InterruptInfo {
+        cpus: madt.cpu_count,
+        ioapic_lines,
+        tsc_hz,
+        lapic_ticks_per_ms: lapic_per_ms,
+        acpi,
+    }
+}
+
+static MADT: spin::Once<acpi::Madt> = spin::Once::new();
+
+/// Routes ISA IRQ `irq` (with ACPI's overrides) to its vector on this CPU and
+/// installs `handler` for it.
+pub fn route_isa_irq(irq: u8, handler: irq::Handler) {
+    let madt = MADT.get().copied().unwrap_or_else(acpi::Madt::fallback);
+    let (gsi, active_low, level) = madt.isa_irq(irq);
+    let vector = irq::ISA_BASE + irq;
+    irq::register(vector, handler);
+    ioapic::route(
+        gsi - madt.ioapic_gsi_base,
+        vector,
+        apic::id(),
+        active_low,
+        level,
+    );
+}

@@ -1,0 +1,96 @@
+//! Per-CPU data, reached through the GS segment base.
+//!
+//! While the CPU runs kernel code, `IA32_GS_BASE` points at this CPU's [`PerCpu`] and
+//! `IA32_KERNEL_GS_BASE` holds the user's GS base; `swapgs` exchanges them on every
+//! entry from and exit to user mode. The first fields have fixed offsets because the
+//! trap and syscall entry code in [`super::trap`] addresses them as `gs:[offset]`.
+
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+
+use super::cpu::{self, msr};
+
+/// One CPU's data. Fields used from assembly come first, in `#[repr(C)]` order.
+#[repr(C, align(64))]
+#[derive(Debug)]
+pub struct PerCpu {
+    /// Points at this structure, so `gs:[0]` yields its address.
+    pub self_ptr: AtomicPtr<PerCpu>,
+    /// Kernel RSP saved by `enter_user`; a trap from user mode resumes there.
+    pub kernel_rsp: AtomicU64,
+    /// The `UserContext` of the thread running in user mode on this CPU.
+    pub user_ctx: AtomicU64,
+    /// The user RSP, parked here by the syscall entry until it is saved.
+    pub user_rsp_scratch: AtomicU64,
+    /// Top of the stack that traps from user mode land on (TSS.RSP0 too).
+    pub entry_stack_top: AtomicU64,
+    /// The address of the last kernel fault fixed up through the exception table.
+    pub fixup_fault_addr: AtomicU64,
+    /// This CPU's index (0 = bootstrap processor).
+    pub cpu_id: AtomicU32,
+    /// This CPU's local APIC id.
+    pub apic_id: AtomicU32,
+    /// Interrupts taken (statistics).
+    pub interrupts: AtomicU64,
+    /// Breakpoint exceptions taken in kernel mode (the in-kernel tests trigger one).
+    pub kernel_breakpoints: AtomicU64,
+}
+
+/// Byte offsets of the fields the assembly entry code uses.
+pub mod offset {
+    use super::PerCpu;
+    use core::mem::offset_of;
+    pub const KERNEL_RSP: usize = offset_of!(PerCpu, kernel_rsp);
+    pub const USER_CTX: usize = offset_of!(PerCpu, user_ctx);
+    pub const USER_RSP_SCRATCH: usize = offset_of!(PerCpu, user_rsp_scratch);
+    pub const ENTRY_STACK_TOP: usize = offset_of!(PerCpu, entry_stack_top);
+}
+
+impl PerCpu {
+    /// An empty per-CPU area for CPU `cpu_id`.
+    pub const fn new(cpu_id: u32) -> Self {
+        Self {
+            self_ptr: AtomicPtr::new(core::ptr::null_mut()),
+            kernel_rsp: AtomicU64::new(0),
+            user_ctx: AtomicU64::new(0),
+            user_rsp_scratch: AtomicU64::new(0),
+            entry_stack_top: AtomicU64::new(0),
+            fixup_fault_addr: AtomicU64::new(0),
+            cpu_id: AtomicU32::new(cpu_id),
+            apic_id: AtomicU32::new(0),
+            interrupts: AtomicU64::new(0),
+            kernel_breakpoints: AtomicU64::new(0),
+        }
+    }
+}
+
+/// The bootstrap processor's area; application processors get heap-allocated ones.
+static BSP: PerCpu = PerCpu::new(0);
+
+/// Points GS at the bootstrap processor's area. Called first thing at boot, so that
+/// exception handlers can use [`this_cpu`] from then on.
+pub fn init_bsp() {
+    install(&BSP);
+}
+
+/// Makes `area` this CPU's per-CPU area.
+pub fn install(area: &'static PerCpu) {
+    let ptr = area as *const PerCpu as *mut PerCpu;
+    area.self_ptr.store(ptr, Ordering::Relaxed);
+    // SAFETY: `area` is 'static, so GS stays valid; user GS (KERNEL_GS_BASE) starts 0.
+    unsafe {
+        cpu::wrmsr(msr::GS_BASE, ptr as u64);
+        cpu::wrmsr(msr::KERNEL_GS_BASE, 0);
+    }
+}
+
+/// This CPU's area.
+#[inline]
+pub fn this_cpu() -> &'static PerCpu {
+    let p: *const PerCpu;
+    // SAFETY: GS_BASE points at a 'static PerCpu from `init_bsp` on (kernel mode only;
+    // user GS is swapped in only between `swapgs` and the return to user mode).
+    unsafe {
+        core::arch::asm!("mov {}, gs:[0]", out(reg) p, options(nostack, readonly, preserves_flags));
+        &*p
+    }
+}

@@ -1,0 +1,523 @@
+//! Traps: the IDT, the entry stubs, and the two ways back.
+//!
+//! Every exception, interrupt and system call enters through assembly below that
+//! saves the registers as a [`TrapFrame`]. Then it depends on where the CPU was:
+//!
+//! * **Kernel mode** (an interrupt while a future was being polled, or a fault in
+//!   kernel code): [`kernel_trap`] handles it on the current stack and `iretq`
+//!   resumes the interrupted code. Interrupt handlers only acknowledge the device and
+//!   wake wakers; a page fault in a user-memory copy is redirected to the copy's
+//!   fix-up through the exception table; anything else is a kernel bug and panics.
+//! * **User mode**: the frame is copied into the running thread's [`UserContext`] and
+//!   the CPU resumes the kernel *inside* [`enter_user`], which returns the trap to the
+//!   thread's task as a value. No kernel stack is kept per thread: the task handles
+//!   the trap with `.await` like any other event (brief §1).
+//!
+//! Traps from user mode land on a small per-CPU entry stack (TSS.RSP0, and the
+//! syscall entry switches to it by hand), used only long enough to build the frame.
+
+use core::arch::{asm, global_asm};
+use core::sync::atomic::Ordering;
+
+use super::cpu::{self, msr};
+use super::gdt::{self, KERNEL_CS, USER_CS, USER_DS};
+use super::percpu::{offset, this_cpu};
+
+/// Register state at a trap, in the order the entry code pushes it.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrapFrame {
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub r11: u64,
+    pub r10: u64,
+    pub r9: u64,
+    pub r8: u64,
+    pub rbp: u64,
+    pub rdi: u64,
+    pub rsi: u64,
+    pub rdx: u64,
+    pub rcx: u64,
+    pub rbx: u64,
+    pub rax: u64,
+    /// Interrupt vector, or [`SYSCALL_VECTOR`] for the `syscall` instruction.
+    pub vector: u64,
+    /// The CPU's error code for the exceptions that push one, else 0.
+    pub error_code: u64,
+    pub rip: u64,
+    pub cs: u64,
+    pub rflags: u64,
+    pub rsp: u64,
+    pub ss: u64,
+}
+
+/// Size of a [`TrapFrame`] in quadwords (the entry code copies this many).
+const FRAME_QWORDS: usize = core::mem::size_of::<TrapFrame>() / 8;
+
+/// The `vector` recorded for a trap through the `syscall` instruction.
+pub const SYSCALL_VECTOR: u64 = 0x100;
+
+/// RFLAGS bits.
+pub mod rflags {
+    pub const CF: u64 = 1 << 0;
+    pub const FIXED: u64 = 1 << 1;
+    pub const TF: u64 = 1 << 8;
+    pub const IF: u64 = 1 << 9;
+    pub const DF: u64 = 1 << 10;
+    pub const IOPL: u64 = 3 << 12;
+    pub const NT: u64 = 1 << 14;
+    pub const RF: u64 = 1 << 16;
+    pub const VM: u64 = 1 << 17;
+    pub const AC: u64 = 1 << 18;
+    /// Flags user code may set (everything else is forced, as Linux's FIX_EFLAGS).
+    pub const USER_MASK: u64 =
+        0x1 | 0x4 | 0x10 | 0x40 | 0x80 | TF | DF | (1 << 11) | AC | RF | (1 << 21);
+}
+
+/// The saved user-mode state of a thread. The first part is exactly a [`TrapFrame`]:
+/// the entry code copies the frame there.
+#[repr(C)]
+#[derive(Debug, Clone, Default)]
+pub struct UserContext {
+    pub regs: TrapFrame,
+    /// User FS base (TLS), loaded into `IA32_FS_BASE` on entry.
+    pub fs_base: u64,
+    /// User GS base, loaded into `IA32_KERNEL_GS_BASE` (swapped in by `swapgs`).
+    pub gs_base: u64,
+}
+
+impl UserContext {
+    /// A context that starts user code at `rip` with stack `rsp`, interrupts enabled.
+    pub fn new(rip: u64, rsp: u64) -> Self {
+        Self {
+            regs: TrapFrame {
+                rip,
+                rsp,
+                cs: u64::from(USER_CS),
+                ss: u64::from(USER_DS),
+                rflags: rflags::FIXED | rflags::IF,
+                ..TrapFrame::default()
+            },
+            fs_base: 0,
+            gs_base: 0,
+        }
+    }
+}
+
+/// Why [`enter_user`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trap {
+    /// The thread executed `syscall`; the number is in `rax`.
+    Syscall,
+    /// A page fault at `addr` with the CPU's error code.
+    PageFault { addr: u64, code: u64 },
+    /// An interrupt arrived while user code ran; it has been handled (the device
+    /// acknowledged, wakers woken). The thread decides whether to yield.
+    Interrupt(u8),
+    /// Any other exception (vector, error code), e.g. #GP, #UD, #DE, #BP.
+    Exception { vector: u8, code: u64 },
+}
+
+/// Page-fault error code bits.
+pub mod pf {
+    pub const PRESENT: u64 = 1 << 0;
+    pub const WRITE: u64 = 1 << 1;
+    pub const USER: u64 = 1 << 2;
+    pub const RESERVED: u64 = 1 << 3;
+    pub const FETCH: u64 = 1 << 4;
+}
+
+global_asm!(
+    r#"
+.section .text
+.balign 16
+.global trap_stubs
+trap_stubs:
+.set vec, 0
+/* One 16-byte stub per vector. Exceptions 8, 10-14, 17, 21, 29 and 30 push an
+ * error code; for the others a 0 keeps the frame layout uniform. */
+.rept 256
+    .balign 16
+    .if (vec == 8) || ((vec >= 10) && (vec <= 14)) || (vec == 17) || (vec == 21) || (vec == 29) || (vec == 30)
+    .else
+    push 0
+    .endif
+    push vec
+    jmp trap_common
+    .set vec, vec + 1
+.endr
+
+trap_common:
+    cld
+    test byte ptr [rsp + 24], 3
+    jnz trap_from_user
+    push rax
+    push rbx
+    push rcx
+    push rdx
+    push rsi
+    push rdi
+    push rbp
+    push r8
+    push r9
+    push r10
+    push r11
+    push r12
+    push r13
+    push r14
+    push r15
+    mov rdi, rsp
+    call {kernel_trap}
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop r11
+    pop r10
+    pop r9
+    pop r8
+    pop rbp
+    pop rdi
+    pop rsi
+    pop rdx
+    pop rcx
+    pop rbx
+    pop rax
+    add rsp, 16
+    iretq
+
+trap_from_user:
+    swapgs
+    push rax
+    push rbx
+    push rcx
+    push rdx
+    push rsi
+    push rdi
+    push rbp
+    push r8
+    push r9
+    push r10
+    push r11
+    push r12
+    push r13
+    push r14
+    push r15
+    jmp user_trap_common
+
+.global syscall_entry
+syscall_entry:
+    swapgs
+    mov gs:[{user_rsp}], rsp
+    mov rsp, gs:[{entry_top}]
+    push {user_ds}
+    push qword ptr gs:[{user_rsp}]
+    push r11
+    push {user_cs}
+    push rcx
+    push 0
+    push {syscall_vector}
+    push rax
+    push rbx
+    push rcx
+    push rdx
+    push rsi
+    push rdi
+    push rbp
+    push r8
+    push r9
+    push r10
+    push r11
+    push r12
+    push r13
+    push r14
+    push r15
+
+/* Copy the frame into the thread's UserContext and resume enter_user's caller. */
+user_trap_common:
+    mov rdi, gs:[{user_ctx}]
+    mov rsi, rsp
+    mov ecx, {frame_qwords}
+    rep movsq
+    mov rsp, gs:[{kernel_rsp}]
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    pop rbp
+    ret
+
+/* enter_user_asm(ctx: *mut UserContext, sysret: u64)
+ * Saves the kernel's callee-saved registers and RSP, then returns to user mode
+ * from ctx. Comes back (as a normal return) on the next trap from user mode. */
+.global enter_user_asm
+enter_user_asm:
+    push rbp
+    push rbx
+    push r12
+    push r13
+    push r14
+    push r15
+    cli
+    mov gs:[{kernel_rsp}], rsp
+    mov gs:[{user_ctx}], rdi
+    mov rsp, rdi
+    test rsi, rsi
+    swapgs
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop r11
+    pop r10
+    pop r9
+    pop r8
+    pop rbp
+    pop rdi
+    pop rsi
+    pop rdx
+    pop rcx
+    pop rbx
+    pop rax
+    jnz 1f
+    add rsp, 16
+    iretq
+1:  mov rsp, [rsp + 40]
+    sysretq
+"#,
+    kernel_trap = sym kernel_trap,
+    user_rsp = const offset::USER_RSP_SCRATCH,
+    entry_top = const offset::ENTRY_STACK_TOP,
+    user_ctx = const offset::USER_CTX,
+    kernel_rsp = const offset::KERNEL_RSP,
+    user_ds = const USER_DS as u64,
+    user_cs = const USER_CS as u64,
+    syscall_vector = const SYSCALL_VECTOR,
+    frame_qwords = const FRAME_QWORDS,
+);
+
+unsafe extern "C" {
+    static trap_stubs: [u8; 256 * 16];
+    fn syscall_entry();
+    fn enter_user_asm(ctx: *mut UserContext, sysret: u64);
+}
+
+/// One IDT gate (Intel SDM vol. 3, 6.14.1).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+struct Gate {
+    offset_low: u16,
+    selector: u16,
+    ist: u8,
+    type_attr: u8,
+    offset_mid: u16,
+    offset_high: u32,
+    _zero: u32,
+}
+
+#[repr(C, align(16))]
+struct Idt([Gate; 256]);
+
+static IDT: spin::Once<Idt> = spin::Once::new();
+
+fn build_idt() -> Idt {
+    let base = core::ptr::addr_of!(trap_stubs) as u64;
+    let mut idt = Idt([Gate::default(); 256]);
+    for (v, gate) in idt.0.iter_mut().enumerate() {
+        let addr = base + 16 * v as u64;
+        // Present, 64-bit interrupt gate (IF cleared on entry). DPL 3 for #BP and #OF
+        // so `int3` from user mode is a breakpoint (SIGTRAP) rather than #GP.
+        let dpl = if v == 3 || v == 4 { 3 } else { 0 };
+        *gate = Gate {
+            offset_low: addr as u16,
+            selector: KERNEL_CS,
+            ist: match v {
+                8 => gdt::IST_DOUBLE_FAULT,
+                2 => gdt::IST_NMI,
+                18 => gdt::IST_MACHINE_CHECK,
+                _ => 0,
+            },
+            type_attr: 0x8e | (dpl << 5),
+            offset_mid: (addr >> 16) as u16,
+            offset_high: (addr >> 32) as u32,
+            _zero: 0,
+        };
+    }
+    idt
+}
+
+/// Loads the IDT on this CPU.
+pub fn load_idt() {
+    let idt = IDT.call_once(build_idt);
+    #[repr(C, packed)]
+    struct Pointer {
+        limit: u16,
+        base: u64,
+    }
+    let ptr = Pointer {
+        limit: (core::mem::size_of::<Idt>() - 1) as u16,
+        base: idt as *const Idt as u64,
+    };
+    // SAFETY: the IDT is 'static and every gate points at a stub in trap_stubs.
+    unsafe { asm!("lidt [{}]", in(reg) &ptr, options(readonly, nostack, preserves_flags)) };
+}
+
+/// Programs the `syscall` instruction: entry point, segments, and the RFLAGS bits
+/// cleared on entry (IF so the entry runs with interrupts off until the frame is
+/// saved; DF, TF, AC, NT, IOPL as Linux does).
+pub fn init_syscall() {
+    let star = (u64::from(gdt::USER32_CS) << 48) | (u64::from(KERNEL_CS) << 32);
+    let fmask = rflags::TF | rflags::DF | rflags::IF | rflags::IOPL | rflags::AC | rflags::NT;
+    // SAFETY: STAR matches the GDT layout (see gdt.rs), LSTAR is our entry stub.
+    unsafe {
+        cpu::wrmsr(msr::STAR, star);
+        cpu::wrmsr(msr::LSTAR, syscall_entry as *const () as u64);
+        cpu::wrmsr(msr::FMASK, fmask);
+        cpu::wrmsr(msr::EFER, cpu::rdmsr(msr::EFER) | cpu::EFER_SCE);
+    }
+}
+
+/// Whether `addr` is a canonical user-half address (what `sysret` and `iret` accept).
+pub fn is_user_canonical(addr: u64) -> bool {
+    addr < 0x0000_8000_0000_0000
+}
+
+/// Runs the thread described by `ctx` in user mode until the next trap, and returns
+/// that trap. Interrupts taken from user mode are already handled when this returns.
+///
+/// `ctx` is sanitised first: user code and stack selectors, and only the RFLAGS bits
+/// user space may set (IF always on). `ctx.regs.rip` must be canonical; the thread
+/// layer checks that and delivers SIGSEGV instead (an `iret` to a non-canonical
+/// address would fault in kernel mode with the user's GS loaded).
+pub fn enter_user(ctx: &mut UserContext) -> Trap {
+    debug_assert!(is_user_canonical(ctx.regs.rip));
+    let r = &mut ctx.regs;
+    r.cs = u64::from(USER_CS);
+    r.ss = u64::from(USER_DS);
+    r.rflags = (r.rflags & rflags::USER_MASK) | rflags::FIXED | rflags::IF;
+    // SYSRET is faster but loads RIP from RCX and RFLAGS from R11; use it only when
+    // those registers hold exactly that (after a syscall they do, by the ABI).
+    let sysret = r.vector == SYSCALL_VECTOR
+        && r.rcx == r.rip
+        && r.r11 == r.rflags
+        && is_user_canonical(r.rip);
+    // SAFETY: writing the user's FS/GS bases cannot affect the kernel (it uses GS_BASE,
+    // and KERNEL_GS_BASE only becomes live after `swapgs` on the way out). Bases are
+    // canonical: arch_prctl checks them.
+    unsafe {
+        cpu::wrmsr(msr::FS_BASE, ctx.fs_base);
+        cpu::wrmsr(msr::KERNEL_GS_BASE, ctx.gs_base);
+    }
+    // SAFETY: `ctx` starts with a TrapFrame that enter_user_asm pops and returns to;
+    // the selectors and flags were forced above, so the return cannot fault. This
+    // CPU's entry stack (TSS.RSP0) and kernel_rsp slot are set up by init_cpu.
+    unsafe { enter_user_asm(ctx as *mut UserContext, u64::from(sysret)) };
+    // Back with interrupts disabled. Read CR2 before anything can fault again.
+    let vector = ctx.regs.vector;
+    let trap = match vector {
+        SYSCALL_VECTOR => Trap::Syscall,
+        14 => Trap::PageFault {
+            addr: cpu::read_cr2(),
+            code: ctx.regs.error_code,
+        },
+        0..=31 => Trap::Exception {
+            vector: vector as u8,
+            code: ctx.regs.error_code,
+        },
+        v => {
+            super::irq::dispatch(v as u8);
+            Trap::Interrupt(v as u8)
+        }
+    };
+    cpu::enable_interrupts();
+    trap
+}
+
+/// The exception table: pairs of (faulting instruction, fix-up) emitted next to each
+/// instruction that may fault on purpose (user-memory copies).
+#[repr(C)]
+struct ExceptionEntry {
+    insn: u64,
+    fixup: u64,
+}
+
+fn find_fixup(rip: u64) -> Option<u64> {
+    unsafe extern "C" {
+        static __ex_table_start: ExceptionEntry;
+        static __ex_table_end: ExceptionEntry;
+    }
+    // SAFETY: the linker script places every __ex_table entry between these symbols.
+    let table = unsafe {
+        let start = core::ptr::addr_of!(__ex_table_start);
+        let end = core::ptr::addr_of!(__ex_table_end);
+        core::slice::from_raw_parts(start, end.offset_from(start) as usize)
+    };
+    table.iter().find(|e| e.insn == rip).map(|e| e.fixup)
+}
+
+/// Handles a trap taken in kernel mode. Called from the entry code.
+extern "C" fn kernel_trap(frame: &mut TrapFrame) {
+    let vector = frame.vector;
+    match vector {
+        3 => {
+            // int3 in kernel code: counted (the in-kernel tests use it) and resumed.
+            this_cpu()
+                .kernel_breakpoints
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        13 | 14 => match find_fixup(frame.rip) {
+            Some(fixup) => {
+                let addr = if vector == 14 { cpu::read_cr2() } else { 0 };
+                this_cpu().fixup_fault_addr.store(addr, Ordering::Relaxed);
+                frame.rip = fixup;
+            }
+            None => crate::panic::exception(frame),
+        },
+        0..=31 => crate::panic::exception(frame),
+        v => super::irq::dispatch(v as u8),
+    }
+}
+
+/// The name of a CPU exception vector.
+pub fn exception_name(vector: u64) -> &'static str {
+    const NAMES: [&str; 32] = [
+        "divide error (#DE)",
+        "debug (#DB)",
+        "non-maskable interrupt",
+        "breakpoint (#BP)",
+        "overflow (#OF)",
+        "bound range (#BR)",
+        "invalid opcode (#UD)",
+        "device not available (#NM)",
+        "double fault (#DF)",
+        "coprocessor segment overrun",
+        "invalid TSS (#TS)",
+        "segment not present (#NP)",
+        "stack fault (#SS)",
+        "general protection (#GP)",
+        "page fault (#PF)",
+        "reserved",
+        "x87 floating point (#MF)",
+        "alignment check (#AC)",
+        "machine check (#MC)",
+        "SIMD floating point (#XM)",
+        "virtualization (#VE)",
+        "control protection (#CP)",
+        "reserved",
+        "reserved",
+        "reserved",
+        "reserved",
+        "reserved",
+        "reserved",
+        "hypervisor injection (#HV)",
+        "VMM communication (#VC)",
+        "security (#SX)",
+        "reserved",
+    ];
+    NAMES.get(vector as usize).copied().unwrap_or("interrupt")
+}
+
+const _: () = assert!(FRAME_QWORDS == 22);

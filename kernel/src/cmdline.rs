@@ -1,0 +1,180 @@
+//! The kernel command line, parsed the way Linux parses its own: space-separated
+//! words, `key=value` options, double quotes around values with spaces, and
+//! everything after `--` handed to init.
+//!
+//! | option | meaning | default |
+//! |---|---|---|
+//! | `log=LEVEL` | `error`, `warn`, `info`, `debug`, `trace` or `off` | `info` |
+//! | `init=PATH` | the first user program | `/init` |
+//! | `console=ttyS0` | the console device (only COM1 exists) | `ttyS0` |
+//! | `kestrel.test` | run the in-kernel tests and power off | off |
+//! | `kestrel.heartbeat=on\|off` | print uptime every second | `on` |
+//! | `kestrel.crash=KIND` | crash on purpose after boot, to see (and test) the report: `panic`, `page-fault`, `stack-overflow`, `divide-error` | off |
+//!
+//! An unknown or malformed option logs a warning and the boot goes on.
+
+use log::LevelFilter;
+
+/// The options Kestrel understands.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub log_level: LevelFilter,
+    pub init: &'static str,
+    /// Words after `--`, for init's argv.
+    pub init_args: &'static str,
+    pub test_mode: bool,
+    pub heartbeat: bool,
+    pub crash: Option<Crash>,
+}
+
+/// A deliberate crash (`kestrel.crash=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Crash {
+    Panic,
+    PageFault,
+    StackOverflow,
+    DivideError,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            log_level: LevelFilter::Info,
+            init: "/init",
+            init_args: "",
+            test_mode: false,
+            heartbeat: true,
+            crash: None,
+        }
+    }
+}
+
+/// Splits a command line into words, honouring double quotes (which are removed
+/// only around the whole value, as `key="a b"`), up to a lone `--`.
+pub fn words(line: &str) -> impl Iterator<Item = &str> {
+    let mut rest = line.trim_start();
+    core::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut in_quotes = false;
+        let end = rest
+            .char_indices()
+            .find(|&(_, c)| {
+                if c == '"' {
+                    in_quotes = !in_quotes;
+                }
+                c == ' ' && !in_quotes
+            })
+            .map_or(rest.len(), |(i, _)| i);
+        let word = &rest[..end];
+        rest = rest[end..].trim_start();
+        Some(word)
+    })
+}
+
+fn unquote(v: &str) -> &str {
+    v.strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(v)
+}
+
+fn parse_level(v: &str) -> Option<LevelFilter> {
+    Some(match v {
+        "off" => LevelFilter::Off,
+        "error" => LevelFilter::Error,
+        "warn" => LevelFilter::Warn,
+        "info" => LevelFilter::Info,
+        "debug" => LevelFilter::Debug,
+        "trace" => LevelFilter::Trace,
+        _ => return None,
+    })
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "on" | "yes" | "true" => Some(true),
+        "0" | "off" | "no" | "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// Just the log level, read before the logger exists (malformed values are reported
+/// by the full [`parse`] afterwards).
+pub fn log_level(line: &str) -> LevelFilter {
+    words(line)
+        .take_while(|w| *w != "--")
+        .filter_map(|w| w.strip_prefix("log="))
+        .filter_map(|v| parse_level(unquote(v)))
+        .last()
+        .unwrap_or(LevelFilter::Info)
+}
+
+/// Parses the command line, calling `warn` for each option it cannot use.
+pub fn parse(line: &'static str, mut warn: impl FnMut(&str, &'static str)) -> Options {
+    let mut o = Options::default();
+    let mut it = words(line);
+    for w in it.by_ref() {
+        if w == "--" {
+            break;
+        }
+        let (key, value) = match w.split_once('=') {
+            Some((k, v)) => (k, Some(unquote(v))),
+            None => (w, None),
+        };
+        match (key, value) {
+            ("log", Some(v)) => match parse_level(v) {
+                Some(l) => o.log_level = l,
+                None => warn(
+                    w,
+                    "log level must be off, error, warn, info, debug or trace",
+                ),
+            },
+            ("init", Some(v)) if v.starts_with('/') => o.init = v,
+            ("init", _) => warn(w, "init= needs an absolute path"),
+            ("console", Some("ttyS0")) => {}
+            ("console", _) => warn(w, "only console=ttyS0 exists"),
+            ("kestrel.test", None) => o.test_mode = true,
+            ("kestrel.test", Some(v)) => match parse_bool(v) {
+                Some(b) => o.test_mode = b,
+                None => warn(w, "expected on or off"),
+            },
+            ("kestrel.heartbeat", Some(v)) => match parse_bool(v) {
+                Some(b) => o.heartbeat = b,
+                None => warn(w, "expected on or off"),
+            },
+            ("kestrel.crash", Some(v)) => match v {
+                "panic" => o.crash = Some(Crash::Panic),
+                "page-fault" => o.crash = Some(Crash::PageFault),
+                "stack-overflow" => o.crash = Some(Crash::StackOverflow),
+                "divide-error" => o.crash = Some(Crash::DivideError),
+                _ => warn(
+                    w,
+                    "expected panic, page-fault, stack-overflow or divide-error",
+                ),
+            },
+            // Options GRUB or QEMU add for any kernel.
+            ("BOOT_IMAGE", _) => {}
+            _ => warn(w, "unknown option, ignored"),
+        }
+    }
+    // The rest, verbatim, is init's arguments.
+    if let Some(pos) = line.find(" -- ") {
+        o.init_args = line[pos + 4..].trim();
+    } else if let Some(rest) = line.strip_prefix("-- ") {
+        o.init_args = rest.trim();
+    }
+    o
+}
+
+static OPTIONS: spin::Once<Options> = spin::Once::new();
+
+/// Records the parsed options for the rest of the kernel.
+pub fn set(o: Options) -> &'static Options {
+    OPTIONS.call_once(|| o)
+}
+
+/// The boot options.
+pub fn options() -> &'static Options {
+    OPTIONS.get().expect("command line parsed at boot")
+}

@@ -1,0 +1,243 @@
+//! Kestrel: a kernel for x86-64 that runs unmodified Linux programs, with every
+//! subsystem written as async tasks on a per-CPU cooperative executor.
+//!
+//! Boot order (docs/boot.md): `boot/entry.s` reaches long mode and calls
+//! [`kernel_entry`], which sets up the CPU and memory on the boot stack, switches to
+//! a guarded kernel stack, brings up interrupts and time, and hands the CPU to the
+//! executor.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+mod arch;
+mod boot;
+mod cmdline;
+mod console;
+mod ktest;
+mod logger;
+mod mm;
+mod panic;
+mod symbols;
+mod sync;
+mod task;
+mod tests;
+mod time;
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use arch::qemu::{self, ExitCode};
+use arch::{cpu, percpu};
+
+core::arch::global_asm!(include_str!("boot/entry.s"));
+
+/// TSC at kernel entry, for the boot-time line of the banner.
+static ENTRY_TSC: AtomicU64 = AtomicU64::new(0);
+
+/// Size of the bootstrap CPU's kernel stack (the one every task is polled on).
+const KERNEL_STACK_BYTES: u64 = 256 * 1024;
+
+/// Called by `boot/entry.s` in 64-bit mode on the boot stack, with the loader's magic
+/// and the physical address of its boot information.
+#[unsafe(no_mangle)]
+extern "C" fn kernel_entry(magic: u32, info: u32) -> ! {
+    let entry_tsc = cpu::rdtsc();
+    ENTRY_TSC.store(entry_tsc, Ordering::Relaxed);
+    time::mark_boot(entry_tsc);
+    arch::init_early();
+    console::init();
+
+    let boot = match boot::parse(magic, info) {
+        Ok(b) => b,
+        Err(e) => {
+            println!("Kestrel: cannot read the boot information: {e}");
+            qemu::exit(ExitCode::Failure);
+        }
+    };
+    logger::init(cmdline::log_level(boot.cmdline()));
+    let opts = cmdline::set(cmdline::parse(boot.cmdline(), |word, why| {
+        log::warn!("kernel command line: {word:?}: {why}");
+    }));
+    log::set_max_level(opts.log_level);
+    boot::log_details(boot);
+
+    if let Err(mm::InitError::TooLittleMemory { have }) = mm::init(boot) {
+        println!(
+            "Kestrel: not enough memory: {} KiB usable after the kernel and modules, {} MiB needed.",
+            have / 1024,
+            mm::MIN_FREE_BYTES >> 20
+        );
+        println!("Kestrel: give the machine more memory (cargo xtask run --mem 256M).");
+        qemu::exit(ExitCode::Failure);
+    }
+    cpu::enable_features();
+    if let Some(sym) = boot.module("symbols") {
+        symbols::init(sym.bytes());
+    }
+
+    let Some(stack_top) = mm::paging::alloc_kernel_stack(KERNEL_STACK_BYTES) else {
+        println!("Kestrel: no memory for the kernel stack");
+        qemu::exit(ExitCode::Failure);
+    };
+    // SAFETY: the new stack is mapped and unused; `kernel_main` never returns, so
+    // nothing on the boot stack is needed again.
+    unsafe {
+        core::arch::asm!(
+            "mov rsp, {top}",
+            "xor ebp, ebp",
+            "call {main}",
+            "ud2",
+            top = in(reg) stack_top,
+            main = sym kernel_main,
+            options(noreturn)
+        )
+    }
+}
+
+/// The rest of the boot, on the guarded kernel stack.
+extern "C" fn kernel_main() -> ! {
+    let boot = boot::info();
+    let opts = cmdline::options();
+    let irq = arch::init_interrupts(boot.rsdp);
+    time::set_tsc_hz(irq.tsc_hz);
+    time::set_wall_clock(arch::rtc::read_unix_seconds());
+    task::init();
+    arch::route_isa_irq(4, console::on_interrupt);
+    console::enable_input();
+
+    banner(boot, &irq);
+    if let Some(kind) = opts.crash {
+        task::spawn("crash", async move { crash(kind) }).detach();
+    } else if opts.test_mode {
+        task::spawn("ktest", ktest::run_all()).detach();
+    } else {
+        if opts.heartbeat {
+            task::spawn("heartbeat", heartbeat()).detach();
+        }
+        task::spawn("serial-echo", serial_echo()).detach();
+    }
+    log::info!(
+        "executor running: {} ms from kernel entry",
+        time::tsc_delta_ns(cpu::rdtsc() - ENTRY_TSC.load(Ordering::Relaxed)) / 1_000_000
+    );
+    task::run()
+}
+
+fn banner(boot: &boot::BootInfo, irq: &arch::InterruptInfo) {
+    let mut brand = [0; 48];
+    let mut hv = [0; 12];
+    let accel = match cpu::hypervisor(&mut hv) {
+        Some("TCGTCGTCGTCG") => "QEMU TCG (software emulation)",
+        Some("KVMKVMKVM") => "KVM",
+        Some(other) if !other.is_empty() => other,
+        _ => "none reported (bare metal or TCG)",
+    };
+    let (free, managed) = mm::frame::stats();
+    println!();
+    println!(
+        "Kestrel {} (x86_64), booted by {} via {:?}",
+        env!("CARGO_PKG_VERSION"),
+        if boot.loader().is_empty() {
+            "QEMU"
+        } else {
+            boot.loader()
+        },
+        boot.protocol
+    );
+    println!(
+        "  cpu:         {} ({} CPU{} in ACPI{})",
+        cpu::brand_string(&mut brand),
+        irq.cpus,
+        if irq.cpus == 1 { "" } else { "s" },
+        if irq.acpi {
+            ""
+        } else {
+            ", no ACPI tables found"
+        }
+    );
+    println!("  accelerator: {accel}");
+    println!(
+        "  memory:      {} MiB usable, {} MiB managed, {} MiB free",
+        boot.usable_bytes() >> 20,
+        managed * 4 / 1024,
+        free * 4 / 1024
+    );
+    println!(
+        "  clock:       TSC {}.{:03} MHz, APIC timer {} ticks/ms, I/O APIC {} lines",
+        irq.tsc_hz / 1_000_000,
+        (irq.tsc_hz / 1000) % 1000,
+        irq.lapic_ticks_per_ms,
+        irq.ioapic_lines
+    );
+    println!(
+        "  wall clock:  {} UTC",
+        time::DateTime(time::realtime_ns() / 1_000_000_000)
+    );
+    println!("  command line: {:?}", boot.cmdline());
+    println!(
+        "  boot time:   {} ms from kernel entry to the executor",
+        time::tsc_delta_ns(cpu::rdtsc() - ENTRY_TSC.load(Ordering::Relaxed)) / 1_000_000
+    );
+}
+
+/// Crashes on purpose (`kestrel.crash=`), so the crash report can be seen and tested.
+fn crash(kind: cmdline::Crash) {
+    log::warn!("crashing on purpose: kestrel.crash={kind:?}");
+    match kind {
+        cmdline::Crash::Panic => panic!("kestrel.crash=panic was given"),
+        cmdline::Crash::PageFault => {
+            // SAFETY: deliberately not: this address is unmapped, to show the report.
+            let v = unsafe { core::ptr::read_volatile(0xffff_c07f_dead_0000 as *const u64) };
+            log::error!("read {v} from an unmapped address?");
+        }
+        cmdline::Crash::StackOverflow => {
+            #[allow(unconditional_recursion)]
+            fn recurse(depth: u64) -> u64 {
+                let pad = [depth; 64];
+                core::hint::black_box(&pad);
+                recurse(depth + 1) + core::hint::black_box(pad[3])
+            }
+            log::error!("recursion returned {}", recurse(0));
+        }
+        cmdline::Crash::DivideError => {
+            let zero = core::hint::black_box(0u64);
+            // SAFETY: a `div` by zero raises #DE, which is the point here.
+            unsafe {
+                core::arch::asm!("div {0}", in(reg) zero, inout("rax") 1u64 => _, inout("rdx") 0u64 => _)
+            };
+        }
+    }
+}
+
+/// Prints uptime once a second: the executor and the timer are alive.
+async fn heartbeat() {
+    let mut next = 1_000_000_000;
+    loop {
+        task::sleep_until(next).await;
+        let ex = task::executor();
+        log::info!(
+            "heartbeat: up {} s, {} tasks, {} polls, {} interrupts, heap {} KiB",
+            next / 1_000_000_000,
+            ex.live_tasks(),
+            ex.polls(),
+            percpu::this_cpu().interrupts.load(Ordering::Relaxed),
+            mm::heap::bytes_in_use() / 1024
+        );
+        next += 1_000_000_000;
+    }
+}
+
+/// Echoes what is typed on the serial console (Enter gives a new line).
+async fn serial_echo() {
+    let mut buf = [0u8; 64];
+    loop {
+        let n = console::read(&mut buf).await;
+        for &b in &buf[..n] {
+            match b {
+                b'\r' => console::write_bytes(b"\n"),
+                0x7f | 0x08 => console::write_bytes(b"\x08 \x08"),
+                _ => console::write_bytes(&[b]),
+            }
+        }
+    }
+}

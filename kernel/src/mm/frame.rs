@@ -1,0 +1,318 @@
+//! The physical frame allocator: a binary buddy system over the boot memory map.
+//!
+//! Free blocks of 2^order frames (order 0..=MAX_ORDER) sit on one doubly linked list
+//! per order. The links live outside the free memory, in an array with one [`Node`]
+//! per frame, so the allocator never touches the frames it manages and a stray write
+//! into a free frame cannot corrupt it. Freeing a block merges it with its buddy
+//! (the block whose index differs in bit `order`) while that buddy is free and of the
+//! same order. Frames never handed to the allocator (the kernel image, boot modules,
+//! the first MiB, firmware areas) are simply never free, so they never merge.
+//!
+//! A second array, [`PageMeta`], holds per-frame reference counts for sharing frames
+//! between address spaces (copy-on-write, shared mappings, the page cache).
+//!
+//! Until the kernel's own page tables are live only the boot direct map (the first
+//! 4 GiB) is reachable, so frames above 4 GiB are added afterwards
+//! ([`add_high_memory`]).
+
+use core::sync::atomic::AtomicU32;
+
+use crate::boot::{BootInfo, MemKind};
+use crate::mm::{InitError, MIN_FREE_BYTES, PAGE_SIZE, phys_to_virt};
+use crate::sync::IrqMutex;
+
+/// Largest block: 2^10 frames = 4 MiB.
+pub const MAX_ORDER: usize = 10;
+const NIL: u32 = u32::MAX;
+const PAGE: u64 = PAGE_SIZE as u64;
+/// Memory below this stays with the firmware (real-mode IVT, BDA, EBDA, VGA, BIOS).
+const LOW_RESERVED: u64 = 1 << 20;
+const FOUR_GIB: u64 = 4 << 30;
+
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    next: u32,
+    prev: u32,
+    order: u8,
+    free: bool,
+}
+
+/// Per-frame metadata shared with the rest of the kernel.
+#[derive(Debug)]
+pub struct PageMeta {
+    /// References from page tables and caches; 0 when the frame is not shared.
+    #[allow(dead_code)]
+    pub refcount: AtomicU32,
+}
+
+struct Buddy {
+    nodes: &'static mut [Node],
+    heads: [u32; MAX_ORDER + 1],
+    free_pages: u64,
+    managed_pages: u64,
+}
+
+static BUDDY: IrqMutex<Option<Buddy>> = IrqMutex::new(None);
+static META: spin::Once<&'static [PageMeta]> = spin::Once::new();
+/// Free ranges at or above 4 GiB, added once the full direct map exists.
+static HIGH: IrqMutex<([(u64, u64); 32], usize)> = IrqMutex::new(([(0, 0); 32], 0));
+
+impl Buddy {
+    fn push(&mut self, pfn: u32, order: usize) {
+        let head = self.heads[order];
+        self.nodes[pfn as usize] = Node {
+            next: head,
+            prev: NIL,
+            order: order as u8,
+            free: true,
+        };
+        if head != NIL {
+            self.nodes[head as usize].prev = pfn;
+        }
+        self.heads[order] = pfn;
+    }
+
+    fn unlink(&mut self, pfn: u32) {
+        let Node {
+            next, prev, order, ..
+        } = self.nodes[pfn as usize];
+        if prev != NIL {
+            self.nodes[prev as usize].next = next;
+        } else {
+            self.heads[order as usize] = next;
+        }
+        if next != NIL {
+            self.nodes[next as usize].prev = prev;
+        }
+        self.nodes[pfn as usize].free = false;
+    }
+
+    fn alloc(&mut self, order: usize) -> Option<u32> {
+        let found = (order..=MAX_ORDER).find(|&o| self.heads[o] != NIL)?;
+        let pfn = self.heads[found];
+        self.unlink(pfn);
+        // Split: keep the lower half, free the upper halves.
+        for o in (order..found).rev() {
+            self.push(pfn + (1 << o), o);
+        }
+        self.free_pages -= 1 << order;
+        Some(pfn)
+    }
+
+    fn free(&mut self, mut pfn: u32, mut order: usize) {
+        self.free_pages += 1 << order;
+        while order < MAX_ORDER {
+            let buddy = pfn ^ (1 << order);
+            match self.nodes.get(buddy as usize) {
+                Some(n) if n.free && usize::from(n.order) == order => {}
+                _ => break,
+            }
+            self.unlink(buddy);
+            pfn = pfn.min(buddy);
+            order += 1;
+        }
+        self.push(pfn, order);
+    }
+
+    /// Hands the frames of `[start, end)` (page-aligned) to the allocator as the
+    /// largest aligned blocks that fit.
+    fn add_range(&mut self, start: u64, end: u64) {
+        let mut pfn = start / PAGE;
+        let last = (end / PAGE).min(self.nodes.len() as u64);
+        while pfn < last {
+            let mut order = MAX_ORDER;
+            while order > 0 && (!pfn.is_multiple_of(1 << order) || pfn + (1 << order) > last) {
+                order -= 1;
+            }
+            self.managed_pages += 1 << order;
+            self.free(pfn as u32, order);
+            pfn += 1 << order;
+        }
+    }
+}
+
+/// Free ranges: usable memory minus everything reserved, clipped to `[lo, hi)`.
+fn for_each_free_range(boot: &BootInfo, reserved: &[(u64, u64)], mut f: impl FnMut(u64, u64)) {
+    for r in boot.memory().iter().filter(|r| r.kind == MemKind::Usable) {
+        let mut start = r.start.max(LOW_RESERVED).next_multiple_of(PAGE);
+        let end = (r.start + r.len) & !(PAGE - 1);
+        while start < end {
+            // Cut at the first reserved range that overlaps [start, end).
+            let cut = reserved
+                .iter()
+                .filter(|&&(rs, re)| rs < end && re > start)
+                .min_by_key(|&&(rs, _)| rs);
+            match cut {
+                Some(&(rs, re)) => {
+                    let rs = rs & !(PAGE - 1);
+                    if rs > start {
+                        f(start, rs);
+                    }
+                    start = start.max(re.next_multiple_of(PAGE));
+                }
+                None => {
+                    f(start, end);
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Initialises the allocator with the free memory below 4 GiB.
+pub fn init(boot: &BootInfo) -> Result<(), InitError> {
+    let mut reserved = [(0u64, 0u64); 24];
+    let mut n = 0;
+    reserved[n] = boot.kernel_phys_range();
+    n += 1;
+    for m in boot.modules() {
+        if n < reserved.len() {
+            reserved[n] = (m.start, m.end);
+            n += 1;
+        }
+    }
+
+    let max_pfn = boot
+        .memory()
+        .iter()
+        .filter(|r| r.kind == MemKind::Usable)
+        .map(|r| (r.start + r.len) / PAGE)
+        .max()
+        .unwrap_or(0);
+    let mut total_free = 0;
+    for_each_free_range(boot, &reserved[..n], |s, e| total_free += e - s);
+
+    // Room for the per-frame arrays, taken from the first free range below 4 GiB that
+    // holds them.
+    let meta_bytes =
+        max_pfn * (core::mem::size_of::<Node>() + core::mem::size_of::<PageMeta>()) as u64;
+    let meta_bytes = meta_bytes.next_multiple_of(PAGE);
+    let mut meta_at = None;
+    for_each_free_range(boot, &reserved[..n], |s, e| {
+        if meta_at.is_none() && e <= FOUR_GIB && e - s >= meta_bytes {
+            meta_at = Some(s);
+        }
+    });
+    let Some(meta_at) = meta_at.filter(|_| total_free >= MIN_FREE_BYTES + meta_bytes) else {
+        return Err(InitError::TooLittleMemory { have: total_free });
+    };
+    reserved[n] = (meta_at, meta_at + meta_bytes);
+    n += 1;
+
+    let nodes_ptr = phys_to_virt(meta_at) as *mut Node;
+    let meta_ptr =
+        phys_to_virt(meta_at + max_pfn * core::mem::size_of::<Node>() as u64) as *mut PageMeta;
+    // SAFETY: [meta_at, meta_at + meta_bytes) is free RAM below 4 GiB (so inside the
+    // boot direct map), reserved from now on and never handed out; it is initialised
+    // here before any reference to it is made.
+    let (nodes, meta) = unsafe {
+        for i in 0..max_pfn as usize {
+            nodes_ptr.add(i).write(Node {
+                next: NIL,
+                prev: NIL,
+                order: 0,
+                free: false,
+            });
+            meta_ptr.add(i).write(PageMeta {
+                refcount: AtomicU32::new(0),
+            });
+        }
+        (
+            core::slice::from_raw_parts_mut(nodes_ptr, max_pfn as usize),
+            core::slice::from_raw_parts(meta_ptr, max_pfn as usize),
+        )
+    };
+    META.call_once(|| meta);
+
+    let mut buddy = Buddy {
+        nodes,
+        heads: [NIL; MAX_ORDER + 1],
+        free_pages: 0,
+        managed_pages: 0,
+    };
+    let mut high = HIGH.lock();
+    for_each_free_range(boot, &reserved[..n], |s, e| {
+        if s < FOUR_GIB {
+            buddy.add_range(s, e.min(FOUR_GIB));
+        }
+        if e > FOUR_GIB && high.1 < high.0.len() {
+            let i = high.1;
+            high.0[i] = (s.max(FOUR_GIB), e);
+            high.1 += 1;
+        }
+    });
+    *BUDDY.lock() = Some(buddy);
+    Ok(())
+}
+
+/// Adds the free memory above 4 GiB (once the full direct map is live).
+pub fn add_high_memory() {
+    let high = HIGH.lock();
+    let mut guard = BUDDY.lock();
+    let buddy = guard.as_mut().expect("frame allocator initialised");
+    for &(s, e) in &high.0[..high.1] {
+        buddy.add_range(s, e);
+    }
+}
+
+/// Allocates 2^order contiguous frames, aligned to their size; returns the physical
+/// address of the first. The contents are whatever was there.
+pub fn alloc(order: usize) -> Option<u64> {
+    if order > MAX_ORDER {
+        return None;
+    }
+    let pfn = BUDDY.lock().as_mut()?.alloc(order)?;
+    Some(u64::from(pfn) * PAGE)
+}
+
+/// Allocates one zeroed frame.
+pub fn alloc_zeroed() -> Option<u64> {
+    let pa = alloc(0)?;
+    // SAFETY: the frame was just allocated, so nothing else refers to it, and the
+    // direct map covers all managed memory.
+    unsafe { core::ptr::write_bytes(phys_to_virt(pa) as *mut u8, 0, PAGE_SIZE) };
+    Some(pa)
+}
+
+/// Returns 2^order frames starting at `pa` (as returned by [`alloc`]).
+pub fn free(pa: u64, order: usize) {
+    debug_assert!(pa.is_multiple_of(PAGE));
+    if let Some(b) = BUDDY.lock().as_mut() {
+        b.free((pa / PAGE) as u32, order);
+    }
+}
+
+/// Allocates `pages` contiguous frames, giving the rounding excess of the underlying
+/// power-of-two block back at once. Free with [`free_exact`].
+pub fn alloc_exact(pages: usize) -> Option<u64> {
+    let order = pages.next_power_of_two().trailing_zeros() as usize;
+    let pa = alloc(order)?;
+    for i in pages..(1 << order) {
+        free(pa + (i as u64) * PAGE, 0);
+    }
+    Some(pa)
+}
+
+/// Frees `pages` frames from [`alloc_exact`].
+pub fn free_exact(pa: u64, pages: usize) {
+    let mut guard = BUDDY.lock();
+    if let Some(b) = guard.as_mut() {
+        for i in 0..pages as u64 {
+            b.free((pa / PAGE + i) as u32, 0);
+        }
+    }
+}
+
+/// (free, managed) frame counts.
+pub fn stats() -> (u64, u64) {
+    BUDDY
+        .lock()
+        .as_ref()
+        .map_or((0, 0), |b| (b.free_pages, b.managed_pages))
+}
+
+/// The metadata of the frame at `pa` (for sharing frames between address spaces).
+#[allow(dead_code)]
+pub fn meta(pa: u64) -> &'static PageMeta {
+    &META.get().expect("frame allocator initialised")[(pa / PAGE) as usize]
+}

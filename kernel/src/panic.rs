@@ -1,0 +1,140 @@
+//! What happens when the kernel is wrong: a report on the console, then QEMU exits
+//! with the panic code (37), never a silent hang or a triple fault.
+//!
+//! The report names the panic message and location (or the CPU exception with every
+//! register), then walks the frame-pointer chain (the kernel is built with
+//! `force-frame-pointers`) and names each return address from the symbol table that
+//! xtask passes as the `symbols` boot module.
+
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use crate::arch::cpu;
+use crate::arch::qemu::{self, ExitCode};
+use crate::arch::trap::{TrapFrame, exception_name};
+use crate::mm::paging::kernel_table;
+
+static PANICKING: AtomicBool = AtomicBool::new(false);
+
+macro_rules! emerg {
+    ($($arg:tt)*) => { $crate::console::emergency_write(format_args!($($arg)*)) };
+}
+
+/// Stops a second panic (say, in the report itself) from recursing.
+fn enter() {
+    cpu::disable_interrupts();
+    if PANICKING.swap(true, Ordering::SeqCst) {
+        emerg!("\n!!! panic while panicking; exiting\n");
+        qemu::exit(ExitCode::Panic);
+    }
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    enter();
+    emerg!("\n!!! KERNEL PANIC: {}\n", info.message());
+    if let Some(loc) = info.location() {
+        emerg!("    at {}:{}:{}\n", loc.file(), loc.line(), loc.column());
+    }
+    let rbp: u64;
+    // SAFETY: reading RBP has no side effects.
+    unsafe { core::arch::asm!("mov {}, rbp", out(reg) rbp, options(nomem, nostack)) };
+    backtrace(None, rbp);
+    emerg!("Kestrel halted: kernel panic (QEMU exit status 37)\n");
+    qemu::exit(ExitCode::Panic)
+}
+
+/// Reports an unexpected CPU exception in kernel mode and exits.
+pub fn exception(f: &TrapFrame) -> ! {
+    enter();
+    emerg!(
+        "\n!!! KERNEL PANIC: {} (vector {}) in kernel mode, error code {:#x}\n",
+        exception_name(f.vector),
+        f.vector,
+        f.error_code
+    );
+    emerg!("    RIP {:#018x} ", f.rip);
+    print_symbol(f.rip);
+    emerg!(
+        "\n    CS {:#x} RFLAGS {:#x} RSP {:#018x} SS {:#x}\n",
+        f.cs,
+        f.rflags,
+        f.rsp,
+        f.ss
+    );
+    if f.vector == 14 {
+        emerg!("    CR2 {:#018x} (the faulting address)\n", cpu::read_cr2());
+    }
+    emerg!("    CR3 {:#018x}\n", cpu::read_cr3());
+    emerg!(
+        "    RAX {:#018x} RBX {:#018x} RCX {:#018x} RDX {:#018x}\n",
+        f.rax,
+        f.rbx,
+        f.rcx,
+        f.rdx
+    );
+    emerg!(
+        "    RSI {:#018x} RDI {:#018x} RBP {:#018x} R8  {:#018x}\n",
+        f.rsi,
+        f.rdi,
+        f.rbp,
+        f.r8
+    );
+    emerg!(
+        "    R9  {:#018x} R10 {:#018x} R11 {:#018x} R12 {:#018x}\n",
+        f.r9,
+        f.r10,
+        f.r11,
+        f.r12
+    );
+    emerg!(
+        "    R13 {:#018x} R14 {:#018x} R15 {:#018x}\n",
+        f.r13,
+        f.r14,
+        f.r15
+    );
+    backtrace(Some(f.rip), f.rbp);
+    emerg!("Kestrel halted: kernel panic (QEMU exit status 37)\n");
+    qemu::exit(ExitCode::Panic)
+}
+
+/// Whether `va` can be read without faulting (mapped in the kernel table).
+fn readable(va: u64) -> bool {
+    va >= 0xffff_8000_0000_0000
+        && va.is_multiple_of(8)
+        && kernel_table().root() != 0
+        && kernel_table().translate(va).is_some()
+}
+
+fn backtrace(first: Option<u64>, mut rbp: u64) {
+    emerg!("    backtrace:\n");
+    if let Some(rip) = first {
+        emerg!("      {:#018x} ", rip);
+        print_symbol(rip);
+        emerg!("\n");
+    }
+    for _ in 0..32 {
+        if rbp == 0 || !readable(rbp) || !readable(rbp + 8) {
+            break;
+        }
+        // SAFETY: both words were checked to be mapped kernel memory.
+        let (next, ret) = unsafe { (*(rbp as *const u64), *((rbp + 8) as *const u64)) };
+        if ret == 0 {
+            break;
+        }
+        emerg!("      {:#018x} ", ret);
+        print_symbol(ret.wrapping_sub(1));
+        emerg!("\n");
+        if next <= rbp {
+            break; // frames grow towards higher addresses; anything else is garbage
+        }
+        rbp = next;
+    }
+}
+
+/// Prints `name+offset` for `addr` from the symbol module, if there is one.
+fn print_symbol(addr: u64) {
+    match crate::symbols::lookup(addr) {
+        Some((name, off)) => emerg!("{}+{:#x}", name, off),
+        None => emerg!("?"),
+    }
+}

@@ -1,0 +1,79 @@
+//! Kernel time: the TSC as the monotonic clock, the RTC for the wall clock.
+//!
+//! The TSC is calibrated once at boot against the PIT. Monotonic time is nanoseconds
+//! since kernel entry: `(tsc - boot_tsc) * mult >> 32`, with `mult` = 2^32 · 10^9 / Hz.
+//! Wall-clock time is the RTC's reading at boot plus monotonic time.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use crate::arch::cpu::rdtsc;
+
+static BOOT_TSC: AtomicU64 = AtomicU64::new(0);
+static TSC_HZ: AtomicU64 = AtomicU64::new(0);
+static MULT: AtomicU64 = AtomicU64::new(0);
+static BOOT_UNIX_NS: AtomicU64 = AtomicU64::new(0);
+
+/// Records the TSC at kernel entry (time zero).
+pub fn mark_boot(tsc: u64) {
+    BOOT_TSC.store(tsc, Ordering::Relaxed);
+}
+
+/// Sets the TSC frequency found by calibration.
+pub fn set_tsc_hz(hz: u64) {
+    let hz = hz.max(1);
+    TSC_HZ.store(hz, Ordering::Relaxed);
+    MULT.store(
+        ((1_000_000_000u128 << 32) / u128::from(hz)) as u64,
+        Ordering::Release,
+    );
+}
+
+/// Converts a TSC difference to nanoseconds.
+pub fn tsc_delta_ns(delta: u64) -> u64 {
+    ((u128::from(delta) * u128::from(MULT.load(Ordering::Acquire))) >> 32) as u64
+}
+
+/// Nanoseconds since kernel entry (0 before calibration).
+pub fn now_ns() -> u64 {
+    tsc_delta_ns(rdtsc().saturating_sub(BOOT_TSC.load(Ordering::Relaxed)))
+}
+
+/// Sets the wall-clock time at boot from the RTC (seconds since the epoch), so that
+/// realtime = that + monotonic time since boot.
+pub fn set_wall_clock(unix_seconds: u64) {
+    let unix_ns = unix_seconds.saturating_mul(1_000_000_000);
+    BOOT_UNIX_NS.store(unix_ns.saturating_sub(now_ns()), Ordering::Relaxed);
+}
+
+/// Nanoseconds since the Unix epoch.
+pub fn realtime_ns() -> u64 {
+    BOOT_UNIX_NS.load(Ordering::Relaxed) + now_ns()
+}
+
+/// `YYYY-MM-DD HH:MM:SS` (UTC) for a Unix time, for the boot banner and logs.
+pub struct DateTime(pub u64);
+
+impl core::fmt::Display for DateTime {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let secs = self.0;
+        let days = (secs / 86_400) as i64;
+        let rem = secs % 86_400;
+        // Civil from days (inverse of rtc::days_from_civil).
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        let y = yoe + era * 400 + i64::from(m <= 2);
+        write!(
+            f,
+            "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+            rem / 3600,
+            (rem / 60) % 60,
+            rem % 60
+        )
+    }
+}

@@ -1,0 +1,125 @@
+//! `cargo xtask`: build, run and test Kestrel.
+//!
+//! ```text
+//! cargo xtask build [--release]
+//! cargo xtask run   [--release] [--mem SIZE] [--smp N] [--no-kvm] [--direct] [--append ARGS]
+//! cargo xtask test  [--release] [--host]
+//! cargo xtask gdb   [--release] [--mem SIZE]
+//! ```
+//! Missing host tools are installed with apt-get when running as root, otherwise
+//! xtask stops and prints the command to run.
+
+mod build;
+mod deps;
+mod qemu;
+mod test;
+
+use std::process::ExitCode;
+
+/// Options shared by the subcommands.
+#[derive(Debug, Clone)]
+pub struct Opts {
+    pub release: bool,
+    pub mem: String,
+    pub smp: u32,
+    pub no_kvm: bool,
+    pub direct: bool,
+    pub append: String,
+    pub host: bool,
+}
+
+impl Default for Opts {
+    fn default() -> Self {
+        Self {
+            release: false,
+            mem: "512M".into(),
+            smp: 1,
+            no_kvm: false,
+            direct: false,
+            append: String::new(),
+            host: false,
+        }
+    }
+}
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  build    build the kernel (and the boot ISO)
+  run      boot Kestrel in QEMU with the serial console on this terminal (Ctrl-A X quits)
+  test     host unit tests, then the in-kernel tests in QEMU
+  gdb      boot paused under QEMU's gdbstub and attach gdb
+
+options:
+  --release        optimised kernel
+  --mem SIZE       guest memory, e.g. 256M or 2G (default 512M)
+  --smp N          number of CPUs (accepted; Kestrel uses one CPU so far)
+  --no-kvm         never use KVM, even where it would be fast
+  --direct         boot with QEMU -kernel (multiboot1) instead of the GRUB ISO
+  --append ARGS    extra kernel command-line arguments
+  --host           (test) run the userland tests on this machine's Linux instead
+";
+
+fn parse(args: &[String]) -> Result<(String, Opts), String> {
+    let mut it = args.iter();
+    let cmd = it
+        .next()
+        .ok_or_else(|| "no command given".to_string())?
+        .clone();
+    let mut o = Opts::default();
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match a.as_str() {
+            "--release" => o.release = true,
+            "--mem" => o.mem = value("--mem")?,
+            "--smp" => {
+                o.smp = value("--smp")?
+                    .parse()
+                    .map_err(|_| "--smp takes a number".to_string())?;
+                if o.smp == 0 {
+                    return Err("--smp must be at least 1".into());
+                }
+            }
+            "--no-kvm" => o.no_kvm = true,
+            "--direct" => o.direct = true,
+            "--append" => o.append = value("--append")?,
+            "--host" => o.host = true,
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown option {other:?}")),
+        }
+    }
+    Ok((cmd, o))
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (cmd, opts) = match parse(&args) {
+        Ok(x) => x,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("xtask: {e}\n");
+            }
+            eprint!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cmd.as_str() {
+        "build" => build::build_all(&opts).map(|_| 0),
+        "run" => qemu::run(&opts),
+        "test" => test::test(&opts),
+        "gdb" => qemu::gdb(&opts),
+        other => Err(format!("unknown command {other:?}\n\n{USAGE}")),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

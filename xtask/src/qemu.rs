@@ -1,0 +1,247 @@
+//! Starting QEMU: accelerator choice, boot paths, and what its exit status means.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::Opts;
+use crate::build::{self, Artefacts};
+
+/// QEMU's exit status for the kernel's isa-debug-exit codes (`(value << 1) | 1`).
+pub const EXIT_SUCCESS: i32 = 33;
+pub const EXIT_FAILURE: i32 = 35;
+pub const EXIT_PANIC: i32 = 37;
+
+/// The accelerator to use and why.
+pub fn accelerator(opts: &Opts) -> (&'static str, String) {
+    if opts.no_kvm {
+        return ("tcg", "--no-kvm given".into());
+    }
+    let kvm = std::path::Path::new("/dev/kvm").exists();
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let vmx = cpuinfo
+        .lines()
+        .any(|l| l.starts_with("flags") && (l.contains(" vmx") || l.contains(" svm")));
+    match (kvm, vmx) {
+        (true, true) => (
+            "kvm",
+            "/dev/kvm and hardware virtualisation (vmx/svm) present".into(),
+        ),
+        (true, false) => (
+            "tcg",
+            "/dev/kvm exists but the CPU has no vmx/svm: nested KVM would be far slower than TCG"
+                .into(),
+        ),
+        _ => ("tcg", "no /dev/kvm".into()),
+    }
+}
+
+/// How the machine boots.
+#[derive(Debug, Clone)]
+pub enum Boot {
+    /// QEMU loads the kernel itself (multiboot1) with the qboot firmware: fast.
+    Direct { cmdline: String },
+    /// SeaBIOS boots a GRUB ISO, which loads the kernel with multiboot2.
+    Grub { iso: PathBuf },
+}
+
+/// The QEMU command line for a boot.
+pub fn command(opts: &Opts, a: &Artefacts, boot: &Boot) -> Command {
+    let (accel, _) = accelerator(opts);
+    let mut cmd = Command::new("qemu-system-x86_64");
+    cmd.args([
+        "-machine",
+        "q35",
+        "-accel",
+        accel,
+        "-cpu",
+        if accel == "kvm" { "host" } else { "max" },
+    ])
+    .args(["-m", &opts.mem, "-smp", &opts.smp.to_string()])
+    .args([
+        "-no-reboot",
+        "-device",
+        "isa-debug-exit,iobase=0xf4,iosize=0x04",
+    ]);
+    match boot {
+        Boot::Direct { cmdline } => {
+            let modules = format!("{} symbols", a.symbols.display());
+            cmd.args(["-bios", "/usr/share/qemu/qboot.rom", "-kernel"])
+                .arg(&a.kernel)
+                .arg("-initrd")
+                .arg(modules)
+                .arg("-append")
+                .arg(cmdline);
+        }
+        Boot::Grub { iso } => {
+            cmd.arg("-cdrom").arg(iso).args(["-boot", "d"]);
+        }
+    }
+    cmd
+}
+
+/// The kernel command line for a boot with these options.
+pub fn cmdline(opts: &Opts, extra: &str) -> String {
+    [extra, opts.append.as_str()]
+        .iter()
+        .filter(|s| !s.is_empty())
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn describe_exit(code: Option<i32>) -> (u8, &'static str) {
+    match code {
+        Some(EXIT_SUCCESS) => (0, "Kestrel powered off"),
+        Some(EXIT_FAILURE) => (1, "Kestrel reported a failure"),
+        Some(EXIT_PANIC) => (EXIT_PANIC as u8, "Kestrel panicked"),
+        Some(0) => (0, "QEMU exited"),
+        Some(c) => (
+            c.clamp(1, 255) as u8,
+            "QEMU exited with an unexpected status",
+        ),
+        None => (1, "QEMU was killed by a signal"),
+    }
+}
+
+/// `cargo xtask run`: an interactive boot with the serial console on this terminal.
+pub fn run(opts: &Opts) -> Result<u8, String> {
+    let a = build::build_all(opts)?;
+    let (accel, why) = accelerator(opts);
+    let line = cmdline(opts, "");
+    let boot = if opts.direct {
+        Boot::Direct { cmdline: line }
+    } else {
+        println!("xtask: making the GRUB ISO");
+        Boot::Grub {
+            iso: build::iso(&a, &line)?,
+        }
+    };
+    println!("xtask: accelerator: {accel} ({why})");
+    println!(
+        "xtask: booting Kestrel ({}); quit with Ctrl-A X",
+        if opts.direct {
+            "qemu -kernel"
+        } else {
+            "GRUB ISO"
+        }
+    );
+    let mut cmd = command(opts, &a, &boot);
+    cmd.arg("-nographic");
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot start qemu: {e}"))?;
+    let (code, what) = describe_exit(status.code());
+    println!("\nxtask: {what} (QEMU status {:?})", status.code());
+    Ok(code)
+}
+
+/// What a captured boot printed and how it ended.
+#[derive(Debug)]
+pub struct Captured {
+    pub lines: Vec<String>,
+    pub status: Option<i32>,
+    pub timed_out: bool,
+}
+
+/// Boots without a terminal, streaming the serial output (each line passed to
+/// `on_line` and echoed when `echo` is set), and kills QEMU after `limit`.
+pub fn capture(mut cmd: Command, limit: Duration, echo: bool) -> Result<Captured, String> {
+    cmd.args(["-display", "none", "-monitor", "none", "-serial", "stdio"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = cmd.spawn().map_err(|e| format!("cannot start qemu: {e}"))?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut r = BufReader::new(stdout);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match r.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let line = String::from_utf8_lossy(&buf)
+                        .trim_end_matches(['\r', '\n'])
+                        .to_string();
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    let deadline = Instant::now() + limit;
+    let mut lines = Vec::new();
+    let mut timed_out = false;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left.min(Duration::from_millis(200))) {
+            Ok(line) => {
+                if echo {
+                    println!("{line}");
+                    let _ = std::io::stdout().flush();
+                }
+                lines.push(line);
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if Instant::now() >= deadline {
+                    timed_out = true;
+                    let _ = child.kill();
+                    break;
+                }
+            }
+        }
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    Ok(Captured {
+        lines,
+        status: status.code(),
+        timed_out,
+    })
+}
+
+/// `cargo xtask gdb`: boot paused with QEMU's gdbstub on :1234 and attach gdb.
+pub fn gdb(opts: &Opts) -> Result<u8, String> {
+    let a = build::build_all(opts)?;
+    let boot = Boot::Direct {
+        cmdline: cmdline(opts, ""),
+    };
+    let mut cmd = command(opts, &a, &boot);
+    cmd.args([
+        "-s",
+        "-S",
+        "-display",
+        "none",
+        "-serial",
+        "file:target/kestrel/serial.log",
+        "-monitor",
+        "none",
+    ]);
+    println!(
+        "xtask: QEMU waits for gdb on localhost:1234; serial output goes to target/kestrel/serial.log"
+    );
+    let mut qemu = cmd.spawn().map_err(|e| format!("cannot start qemu: {e}"))?;
+    let status = Command::new("gdb")
+        .arg(&a.kernel)
+        .args([
+            "-ex",
+            "set confirm off",
+            "-ex",
+            "target remote localhost:1234",
+            "-ex",
+            "break kernel_entry",
+        ])
+        .status();
+    let _ = qemu.kill();
+    let _ = qemu.wait();
+    match status {
+        Ok(s) if s.success() => Ok(0),
+        Ok(_) => Ok(1),
+        Err(e) => Err(format!("cannot start gdb: {e} (apt-get install gdb)")),
+    }
+}

@@ -1,0 +1,250 @@
+//! `cargo xtask test`: host unit tests, then the kernel in QEMU.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::Opts;
+use crate::build;
+use crate::qemu::{self, Boot, EXIT_FAILURE, EXIT_PANIC, EXIT_SUCCESS};
+
+/// Library crates whose unit tests run on the host.
+const HOST_CRATES: &[&str] = &["kestrel-executor", "kestrel-uart16550"];
+
+/// Counts of one stage.
+#[derive(Debug, Default, Clone, Copy)]
+struct Tally {
+    passed: u32,
+    failed: u32,
+}
+
+impl Tally {
+    fn add(&mut self, o: Tally) {
+        self.passed += o.passed;
+        self.failed += o.failed;
+    }
+}
+
+/// Runs `cargo test` on the library crates and sums cargo's "test result" lines.
+fn host_unit_tests() -> Result<Tally, String> {
+    println!("xtask: host unit tests ({})", HOST_CRATES.join(", "));
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.current_dir(build::root()).arg("test");
+    for c in HOST_CRATES {
+        cmd.args(["--package", c]);
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run cargo test: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    print!("{text}");
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    let mut t = Tally::default();
+    for line in text.lines().filter(|l| l.starts_with("test result:")) {
+        let num = |word: &str| -> u32 {
+            line.split(';')
+                .find(|p| p.contains(word))
+                .and_then(|p| p.split_whitespace().rev().nth(1)?.parse().ok())
+                .unwrap_or(0)
+        };
+        t.passed += num("passed");
+        t.failed += num("failed");
+    }
+    if !out.status.success() && t.failed == 0 {
+        t.failed += 1;
+        println!("FAIL host: cargo test failed to build or run");
+    }
+    Ok(t)
+}
+
+/// Counts PASS/FAIL lines of a boot and checks how QEMU exited.
+fn tally_boot(name: &str, c: &qemu::Captured) -> Tally {
+    let mut t = Tally::default();
+    for l in &c.lines {
+        if l.starts_with("PASS ") {
+            t.passed += 1;
+        } else if l.starts_with("FAIL ") {
+            t.failed += 1;
+        }
+    }
+    let closing = c
+        .lines
+        .iter()
+        .any(|l| l.ends_with(" failed") && l.contains(" passed, "));
+    if c.timed_out {
+        println!("FAIL {name}: timed out");
+        t.failed += 1;
+    } else if !closing || (c.status != Some(EXIT_SUCCESS) && t.failed == 0) {
+        println!(
+            "FAIL {name}: the kernel stopped without a result (QEMU status {:?})",
+            c.status
+        );
+        t.failed += 1;
+    }
+    t
+}
+
+/// A boot that must end a certain way: robustness checks of the boot path itself.
+struct BootCheck {
+    name: &'static str,
+    cmdline: &'static str,
+    mem: &'static str,
+    status: i32,
+    /// Every one of these must appear in the serial output.
+    expect: &'static [&'static str],
+}
+
+const BOOT_CHECKS: &[BootCheck] = &[
+    BootCheck {
+        name: "boot.unknown_cmdline_option_warns_and_boots_on",
+        cmdline: "kestrel.test log=warn kestrel.no_such_option=1 log=loud",
+        mem: "128M",
+        status: EXIT_SUCCESS,
+        expect: &[
+            "\"kestrel.no_such_option=1\": unknown option",
+            "\"log=loud\": log level must be",
+            " passed, 0 failed",
+        ],
+    },
+    BootCheck {
+        name: "boot.too_little_memory_stops_with_a_clear_message",
+        cmdline: "",
+        mem: "8M",
+        status: EXIT_FAILURE,
+        expect: &["Kestrel: not enough memory"],
+    },
+    BootCheck {
+        name: "boot.panic_reports_location_and_symbolised_backtrace",
+        cmdline: "kestrel.crash=panic",
+        mem: "128M",
+        status: EXIT_PANIC,
+        expect: &[
+            "KERNEL PANIC: kestrel.crash=panic was given",
+            "at kernel/src/main.rs:",
+            "kestrel::crash+0x",
+        ],
+    },
+    BootCheck {
+        name: "boot.kernel_page_fault_reports_registers_and_cr2",
+        cmdline: "kestrel.crash=page-fault",
+        mem: "128M",
+        status: EXIT_PANIC,
+        expect: &[
+            "page fault (#PF) (vector 14) in kernel mode",
+            "CR2 0xffffc07fdead0000",
+            "RAX 0x",
+            "kestrel::crash+0x",
+        ],
+    },
+    BootCheck {
+        name: "boot.kernel_stack_overflow_is_a_double_fault_report",
+        cmdline: "kestrel.crash=stack-overflow",
+        mem: "128M",
+        status: EXIT_PANIC,
+        expect: &["double fault (#DF) (vector 8) in kernel mode"],
+    },
+];
+
+fn boot_check(opts: &Opts, a: &build::Artefacts, check: &BootCheck) -> Result<bool, String> {
+    let mut o = opts.clone();
+    o.mem = check.mem.to_string();
+    let cmd = qemu::command(
+        &o,
+        a,
+        &Boot::Direct {
+            cmdline: check.cmdline.to_string(),
+        },
+    );
+    let c = qemu::capture(cmd, Duration::from_secs(120), false)?;
+    let text = c.lines.join("\n");
+    let missing: Vec<&str> = check
+        .expect
+        .iter()
+        .filter(|e| !text.contains(**e))
+        .copied()
+        .collect();
+    if c.status == Some(check.status) && missing.is_empty() && !c.timed_out {
+        println!("PASS {}", check.name);
+        return Ok(true);
+    }
+    println!(
+        "FAIL {}: QEMU status {:?} (want {}), missing output {:?}",
+        check.name, c.status, check.status, missing
+    );
+    for l in c.lines.iter().rev().take(15).rev() {
+        println!("    | {l}");
+    }
+    Ok(false)
+}
+
+/// `cargo xtask test`.
+pub fn test(opts: &Opts) -> Result<u8, String> {
+    if opts.host {
+        return Err("--host runs the userland suite, which arrives with user-mode support".into());
+    }
+    let started = Instant::now();
+    let mut total = host_unit_tests()?;
+
+    let a = build::build_all(opts)?;
+    let (accel, why) = qemu::accelerator(opts);
+    println!("xtask: accelerator: {accel} ({why})");
+
+    println!("xtask: in-kernel tests, direct boot (qemu -kernel, multiboot1)");
+    let line = qemu::cmdline(opts, "kestrel.test log=warn");
+    let c = qemu::capture(
+        qemu::command(
+            opts,
+            &a,
+            &Boot::Direct {
+                cmdline: line.clone(),
+            },
+        ),
+        Duration::from_secs(300),
+        true,
+    )?;
+    total.add(tally_boot("kernel boot (direct)", &c));
+
+    println!("xtask: in-kernel tests, GRUB boot (multiboot2)");
+    let iso = build::iso(&a, &line)?;
+    let c = qemu::capture(
+        qemu::command(opts, &a, &Boot::Grub { iso }),
+        Duration::from_secs(300),
+        false,
+    )?;
+    let grub = tally_boot("kernel boot (GRUB)", &c);
+    if grub.failed == 0 && grub.passed > 0 {
+        println!(
+            "PASS boot.grub_multiboot2: {} in-kernel tests passed",
+            grub.passed
+        );
+        total.passed += 1;
+    } else {
+        for l in c
+            .lines
+            .iter()
+            .filter(|l| l.starts_with("FAIL ") || l.contains("PANIC"))
+        {
+            println!("{l}");
+        }
+        println!(
+            "FAIL boot.grub_multiboot2: {} passed, {} failed",
+            grub.passed, grub.failed
+        );
+        total.failed += 1;
+    }
+
+    println!("xtask: boot robustness checks");
+    for check in BOOT_CHECKS {
+        if boot_check(opts, &a, check)? {
+            total.passed += 1;
+        } else {
+            total.failed += 1;
+        }
+    }
+
+    println!(
+        "xtask: finished in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    println!("{} passed, {} failed", total.passed, total.failed);
+    Ok(u8::from(total.failed > 0))
+}
