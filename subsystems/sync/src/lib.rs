@@ -1,0 +1,255 @@
+//! How Kestrel's tasks block: wait queues with no lost wake-ups.
+//!
+//! A blocking operation in Kestrel is a future that waits for a condition. The
+//! condition lives in some object (a pipe's buffer, a child's exit status); the object
+//! owns a [`WaitQueue`] and calls [`WaitQueue::wake_all`] whenever the condition may
+//! have changed. A waiter uses [`WaitQueue::wait_until`]:
+//!
+//! 1. register its waker in the queue, *then*
+//! 2. evaluate the condition.
+//!
+//! Registering first is what makes it race-free: a state change that happens after
+//! the check finds the waker already registered and wakes it; one that happened before
+//! is seen by the check. Dropping the future (timeout, signal, process exit) removes
+//! the registration, so nothing dangles.
+//!
+//! Wakers are taken out of the queue before they are woken and woken after the lock
+//! is released (brief §7: never wake under a lock).
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker};
+
+/// A set of tasks waiting for something to change.
+#[derive(Debug, Default)]
+pub struct WaitQueue {
+    inner: spin::Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    next_key: u64,
+    waiters: Vec<(u64, Waker)>,
+}
+
+/// A registration in a [`WaitQueue`], for waits that span several queues (poll).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitKey(u64);
+
+impl WaitQueue {
+    /// An empty queue.
+    pub const fn new() -> Self {
+        Self {
+            inner: spin::Mutex::new(Inner {
+                next_key: 0,
+                waiters: Vec::new(),
+            }),
+        }
+    }
+
+    /// Registers `waker`, or refreshes the registration `key` if it is still there.
+    pub fn register(&self, waker: &Waker, key: Option<WaitKey>) -> WaitKey {
+        let mut inner = self.inner.lock();
+        if let Some(WaitKey(k)) = key
+            && let Some((_, w)) = inner.waiters.iter_mut().find(|(id, _)| *id == k)
+        {
+            if !w.will_wake(waker) {
+                *w = waker.clone();
+            }
+            return WaitKey(k);
+        }
+        inner.next_key += 1;
+        let k = inner.next_key;
+        inner.waiters.push((k, waker.clone()));
+        WaitKey(k)
+    }
+
+    /// Removes a registration (no effect if it was already woken).
+    pub fn unregister(&self, key: WaitKey) {
+        let removed = {
+            let mut inner = self.inner.lock();
+            inner
+                .waiters
+                .iter()
+                .position(|(id, _)| *id == key.0)
+                .map(|i| inner.waiters.swap_remove(i))
+        };
+        drop(removed);
+    }
+
+    /// Wakes every waiter. Returns how many there were.
+    pub fn wake_all(&self) -> usize {
+        let waiters = core::mem::take(&mut self.inner.lock().waiters);
+        let n = waiters.len();
+        for (_, w) in waiters {
+            w.wake();
+        }
+        n
+    }
+
+    /// Wakes the longest-waiting waiter, if any. Returns whether one was woken.
+    pub fn wake_one(&self) -> bool {
+        let first = {
+            let mut inner = self.inner.lock();
+            (!inner.waiters.is_empty()).then(|| inner.waiters.remove(0))
+        };
+        match first {
+            Some((_, w)) => {
+                w.wake();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Number of registered waiters.
+    pub fn len(&self) -> usize {
+        self.inner.lock().waiters.len()
+    }
+
+    /// Whether nobody waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Waits until `cond` returns `Some`, re-evaluating it each time the queue is woken.
+    pub fn wait_until<T, F: FnMut() -> Option<T>>(&self, cond: F) -> WaitUntil<'_, F> {
+        WaitUntil {
+            queue: self,
+            cond,
+            key: None,
+        }
+    }
+}
+
+/// The future of [`WaitQueue::wait_until`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct WaitUntil<'q, F> {
+    queue: &'q WaitQueue,
+    cond: F,
+    key: Option<WaitKey>,
+}
+
+impl<T, F: FnMut() -> Option<T> + Unpin> Future for WaitUntil<'_, F> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let this = &mut *self;
+        // Register first, then check: see the module documentation.
+        this.key = Some(this.queue.register(cx.waker(), this.key));
+        match (this.cond)() {
+            Some(v) => {
+                if let Some(k) = this.key.take() {
+                    this.queue.unregister(k);
+                }
+                Poll::Ready(v)
+            }
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl<F> Drop for WaitUntil<'_, F> {
+    fn drop(&mut self) {
+        if let Some(k) = self.key.take() {
+            self.queue.unregister(k);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+
+    struct CountingWaker(AtomicUsize);
+    impl Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn waker() -> (Arc<CountingWaker>, Waker) {
+        let c = Arc::new(CountingWaker(AtomicUsize::new(0)));
+        (c.clone(), Waker::from(c))
+    }
+
+    #[test]
+    fn condition_true_at_first_poll_completes_without_registering() {
+        let q = WaitQueue::new();
+        let (_, w) = waker();
+        let mut f = q.wait_until(|| Some(5));
+        assert_eq!(
+            Pin::new(&mut f).poll(&mut Context::from_waker(&w)),
+            Poll::Ready(5)
+        );
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn wake_all_wakes_a_pending_waiter_which_then_sees_the_change() {
+        let q = WaitQueue::new();
+        let (count, w) = waker();
+        let flag = AtomicUsize::new(0);
+        let mut f = q.wait_until(|| (flag.load(Ordering::SeqCst) == 1).then_some(()));
+        let mut cx = Context::from_waker(&w);
+        assert!(Pin::new(&mut f).poll(&mut cx).is_pending());
+        flag.store(1, Ordering::SeqCst);
+        assert_eq!(q.wake_all(), 1);
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert!(Pin::new(&mut f).poll(&mut cx).is_ready());
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn dropping_a_waiter_unregisters_it() {
+        let q = WaitQueue::new();
+        let (_, w) = waker();
+        {
+            let mut f = q.wait_until(|| None::<()>);
+            assert!(
+                Pin::new(&mut f)
+                    .poll(&mut Context::from_waker(&w))
+                    .is_pending()
+            );
+            assert_eq!(q.len(), 1);
+        }
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn repolling_does_not_register_twice() {
+        let q = WaitQueue::new();
+        let (_, w) = waker();
+        let mut f = q.wait_until(|| None::<()>);
+        let mut cx = Context::from_waker(&w);
+        for _ in 0..3 {
+            assert!(Pin::new(&mut f).poll(&mut cx).is_pending());
+        }
+        assert_eq!(q.len(), 1);
+    }
+
+    #[test]
+    fn wake_one_wakes_in_arrival_order() {
+        let q = WaitQueue::new();
+        let (a, wa) = waker();
+        let (b, wb) = waker();
+        q.register(&wa, None);
+        q.register(&wb, None);
+        assert!(q.wake_one());
+        assert_eq!(
+            (a.0.load(Ordering::SeqCst), b.0.load(Ordering::SeqCst)),
+            (1, 0)
+        );
+        assert!(q.wake_one());
+        assert!(!q.wake_one());
+    }
+}

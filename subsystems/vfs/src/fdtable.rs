@@ -1,0 +1,219 @@
+//! A process's file descriptors: small integers naming open files, each with its own
+//! close-on-exec flag. Threads created with CLONE_FILES share one table; `fork` copies
+//! it (the copies name the same open files, so they share positions).
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use kestrel_abi::{Errno, KResult};
+
+use crate::file::OpenFile;
+
+#[derive(Clone)]
+struct Entry {
+    file: Arc<OpenFile>,
+    cloexec: bool,
+}
+
+/// A file-descriptor table.
+///
+/// Methods that remove descriptors return the files they removed instead of dropping
+/// them, so the caller can drop them after releasing the table's lock (closing the
+/// last reference to a pipe end wakes other tasks: never under a lock).
+#[derive(Clone, Default)]
+pub struct FdTable {
+    entries: Vec<Option<Entry>>,
+}
+
+impl FdTable {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The open file behind `fd` (EBADF if none).
+    pub fn get(&self, fd: i32) -> KResult<Arc<OpenFile>> {
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.entries.get(i))
+            .and_then(|e| e.as_ref())
+            .map(|e| e.file.clone())
+            .ok_or(Errno::EBADF)
+    }
+
+    /// Installs `file` at the lowest free descriptor `>= min` below `limit`
+    /// (RLIMIT_NOFILE): EMFILE when there is none.
+    pub fn insert(
+        &mut self,
+        file: Arc<OpenFile>,
+        cloexec: bool,
+        min: usize,
+        limit: usize,
+    ) -> KResult<i32> {
+        let start = min.min(self.entries.len());
+        let free = (start..self.entries.len()).find(|&i| i >= min && self.entries[i].is_none());
+        let fd = match free {
+            Some(i) => i,
+            None => self.entries.len().max(min),
+        };
+        if fd >= limit {
+            return Err(Errno::EMFILE);
+        }
+        if fd >= self.entries.len() {
+            self.entries
+                .try_reserve(fd + 1 - self.entries.len())
+                .map_err(|_| Errno::ENOMEM)?;
+            self.entries.resize(fd + 1, None);
+        }
+        self.entries[fd] = Some(Entry { file, cloexec });
+        Ok(fd as i32)
+    }
+
+    /// Installs `file` at exactly `fd` (dup2/dup3), returning what was there.
+    pub fn insert_at(
+        &mut self,
+        fd: i32,
+        file: Arc<OpenFile>,
+        cloexec: bool,
+        limit: usize,
+    ) -> KResult<Option<Arc<OpenFile>>> {
+        let i = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
+        if i >= limit {
+            return Err(Errno::EBADF);
+        }
+        if i >= self.entries.len() {
+            self.entries
+                .try_reserve(i + 1 - self.entries.len())
+                .map_err(|_| Errno::ENOMEM)?;
+            self.entries.resize(i + 1, None);
+        }
+        Ok(self.entries[i]
+            .replace(Entry { file, cloexec })
+            .map(|e| e.file))
+    }
+
+    /// Removes `fd`, returning its open file.
+    pub fn remove(&mut self, fd: i32) -> KResult<Arc<OpenFile>> {
+        let i = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
+        let e = self
+            .entries
+            .get_mut(i)
+            .and_then(|e| e.take())
+            .ok_or(Errno::EBADF)?;
+        while matches!(self.entries.last(), Some(None)) {
+            self.entries.pop();
+        }
+        Ok(e.file)
+    }
+
+    /// The close-on-exec flag of `fd`.
+    pub fn cloexec(&self, fd: i32) -> KResult<bool> {
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.entries.get(i))
+            .and_then(|e| e.as_ref())
+            .map(|e| e.cloexec)
+            .ok_or(Errno::EBADF)
+    }
+
+    /// Sets the close-on-exec flag of `fd`.
+    pub fn set_cloexec(&mut self, fd: i32, on: bool) -> KResult<()> {
+        let i = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
+        let e = self
+            .entries
+            .get_mut(i)
+            .and_then(|e| e.as_mut())
+            .ok_or(Errno::EBADF)?;
+        e.cloexec = on;
+        Ok(())
+    }
+
+    /// execve: closes every close-on-exec descriptor, returning their files.
+    pub fn close_on_exec(&mut self) -> Vec<Arc<OpenFile>> {
+        let mut closed = Vec::new();
+        for slot in self.entries.iter_mut() {
+            if slot.as_ref().is_some_and(|e| e.cloexec) {
+                closed.extend(slot.take().map(|e| e.file));
+            }
+        }
+        closed
+    }
+
+    /// Removes every descriptor (process exit), returning the files.
+    pub fn clear(&mut self) -> Vec<Arc<OpenFile>> {
+        core::mem::take(&mut self.entries)
+            .into_iter()
+            .flatten()
+            .map(|e| e.file)
+            .collect()
+    }
+
+    /// The open descriptors, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (i32, &Arc<OpenFile>)> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.as_ref().map(|e| (i as i32, &e.file)))
+    }
+
+    /// How many descriptors are open.
+    pub fn count(&self) -> usize {
+        self.entries.iter().filter(|e| e.is_some()).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::file::PathOnly;
+
+    fn f() -> Arc<OpenFile> {
+        OpenFile::anonymous(None, Arc::new(PathOnly), 0)
+    }
+
+    #[test]
+    fn lowest_free_descriptor_is_used() {
+        let mut t = FdTable::new();
+        assert_eq!(t.insert(f(), false, 0, 1024), Ok(0));
+        assert_eq!(t.insert(f(), false, 0, 1024), Ok(1));
+        assert_eq!(t.insert(f(), false, 0, 1024), Ok(2));
+        t.remove(1).unwrap();
+        assert_eq!(t.insert(f(), false, 0, 1024), Ok(1));
+        assert_eq!(t.insert(f(), false, 10, 1024), Ok(10));
+        assert_eq!(t.insert(f(), false, 5, 1024), Ok(5));
+    }
+
+    #[test]
+    fn limits_give_emfile_and_bad_descriptors_ebadf() {
+        let mut t = FdTable::new();
+        t.insert(f(), false, 0, 2).unwrap();
+        t.insert(f(), false, 0, 2).unwrap();
+        assert_eq!(t.insert(f(), false, 0, 2), Err(Errno::EMFILE));
+        assert_eq!(t.get(5).err(), Some(Errno::EBADF));
+        assert_eq!(t.get(-1).err(), Some(Errno::EBADF));
+        assert_eq!(t.remove(7).err(), Some(Errno::EBADF));
+        assert!(t.insert_at(2, f(), false, 2).is_err());
+    }
+
+    #[test]
+    fn close_on_exec_closes_only_marked_descriptors() {
+        let mut t = FdTable::new();
+        t.insert(f(), false, 0, 64).unwrap();
+        t.insert(f(), true, 0, 64).unwrap();
+        t.insert(f(), false, 0, 64).unwrap();
+        t.set_cloexec(2, true).unwrap();
+        assert_eq!(t.close_on_exec().len(), 2);
+        assert_eq!(t.iter().map(|(fd, _)| fd).collect::<Vec<_>>(), [0]);
+    }
+
+    #[test]
+    fn insert_at_replaces_and_returns_the_old_file() {
+        let mut t = FdTable::new();
+        let a = f();
+        t.insert(a.clone(), false, 0, 64).unwrap();
+        let old = t.insert_at(0, f(), true, 64).unwrap().unwrap();
+        assert!(Arc::ptr_eq(&old, &a));
+        assert_eq!(t.cloexec(0), Ok(true));
+        assert!(t.insert_at(9, f(), false, 64).unwrap().is_none());
+    }
+}

@@ -1,0 +1,430 @@
+//! Open files: Linux's `struct file` (one per `open`, shared by `dup` and `fork`).
+//!
+//! An [`OpenFile`] holds the access mode and status flags, the file position, and the
+//! [`FileOps`] that give the file its behaviour: regular file, directory, pipe end,
+//! device. Operations never block: where data is not there yet they return EAGAIN,
+//! and the caller waits on [`FileOps::wait_queue`] until [`FileOps::poll`] says so.
+
+use alloc::sync::Arc;
+use core::any::Any;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use kestrel_abi::fs::*;
+use kestrel_abi::{Errno, KResult};
+use kestrel_sync::WaitQueue;
+
+use crate::UserMem;
+use crate::inode::{InodeRef, Metadata};
+use crate::path::DentryRef;
+
+/// What an open file does. Every method is non-blocking.
+pub trait FileOps: Send + Sync + Any {
+    /// Reads at `*pos` (seekable files advance it; streams ignore it).
+    /// EAGAIN when no data is available yet.
+    fn read(&self, file: &OpenFile, pos: &mut u64, buf: &mut [u8]) -> KResult<usize>;
+    /// Writes at `*pos` (or at the end with O_APPEND). EAGAIN when there is no room.
+    fn write(&self, file: &OpenFile, pos: &mut u64, data: &[u8]) -> KResult<usize>;
+    /// Whether lseek, pread and pwrite work (ESPIPE otherwise).
+    fn seekable(&self) -> bool {
+        false
+    }
+    /// The current readiness (POLLIN, POLLOUT, POLLHUP, POLLERR).
+    fn poll(&self) -> u16 {
+        POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM
+    }
+    /// Woken whenever [`FileOps::poll`]'s answer may have changed. `None` for files
+    /// that are always ready.
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        None
+    }
+    /// A device- or file-specific control (ENOTTY by default).
+    fn ioctl(&self, _file: &OpenFile, _cmd: u32, _arg: u64, _mem: &dyn UserMem) -> KResult<u64> {
+        Err(Errno::ENOTTY)
+    }
+    /// For the kernel to recognise its own file kinds (a tty, a pipe).
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// One open file description.
+pub struct OpenFile {
+    dentry: Option<DentryRef>,
+    inode: Option<InodeRef>,
+    ops: Arc<dyn FileOps>,
+    flags: AtomicU32,
+    pos: spin::Mutex<u64>,
+}
+
+impl core::fmt::Debug for OpenFile {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("OpenFile")
+            .field("dentry", &self.dentry)
+            .field("flags", &self.flags())
+            .finish()
+    }
+}
+
+impl OpenFile {
+    /// A description for `ops`, opened through `dentry` (if it has a name) with the
+    /// open(2) `flags` (O_CLOEXEC is a descriptor flag and is dropped here).
+    pub fn new(dentry: Option<DentryRef>, ops: Arc<dyn FileOps>, flags: u32) -> Arc<Self> {
+        let inode = dentry.as_ref().map(|d| d.inode.clone());
+        Arc::new(Self {
+            dentry,
+            inode,
+            ops,
+            flags: AtomicU32::new(flags & !(O_CLOEXEC | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)),
+            pos: spin::Mutex::new(0),
+        })
+    }
+
+    /// A description for `ops` with an inode but no path (pipes, anonymous files).
+    pub fn anonymous(inode: Option<InodeRef>, ops: Arc<dyn FileOps>, flags: u32) -> Arc<Self> {
+        Arc::new(Self {
+            dentry: None,
+            inode,
+            ops,
+            flags: AtomicU32::new(flags & !(O_CLOEXEC | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)),
+            pos: spin::Mutex::new(0),
+        })
+    }
+
+    /// The name it was opened by.
+    pub fn dentry(&self) -> Option<&DentryRef> {
+        self.dentry.as_ref()
+    }
+
+    /// The inode, if it has one.
+    pub fn inode(&self) -> Option<&InodeRef> {
+        self.inode.as_ref()
+    }
+
+    /// The file's behaviour.
+    pub fn ops(&self) -> &Arc<dyn FileOps> {
+        &self.ops
+    }
+
+    /// Access mode and status flags (what F_GETFL returns).
+    pub fn flags(&self) -> u32 {
+        self.flags.load(Ordering::Relaxed)
+    }
+
+    /// F_SETFL: changes only O_APPEND, O_ASYNC, O_DIRECT, O_NOATIME, O_NONBLOCK.
+    pub fn set_status_flags(&self, new: u32) {
+        let old = self.flags();
+        self.flags.store(
+            (old & !O_SETFL_MASK) | (new & O_SETFL_MASK),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Whether O_NONBLOCK is set.
+    pub fn nonblocking(&self) -> bool {
+        self.flags() & O_NONBLOCK != 0
+    }
+
+    /// Whether the file was opened for reading.
+    pub fn readable(&self) -> bool {
+        let f = self.flags();
+        f & O_PATH == 0 && f & O_ACCMODE != O_WRONLY
+    }
+
+    /// Whether the file was opened for writing.
+    pub fn writable(&self) -> bool {
+        let f = self.flags();
+        f & O_PATH == 0 && matches!(f & O_ACCMODE, O_WRONLY | O_RDWR)
+    }
+
+    /// The inode's metadata (EBADF for a description without one).
+    pub fn metadata(&self) -> KResult<Metadata> {
+        self.inode
+            .as_ref()
+            .map(|i| i.metadata())
+            .ok_or(Errno::EBADF)
+    }
+
+    /// read(2): from the file position.
+    pub fn read(&self, buf: &mut [u8]) -> KResult<usize> {
+        if !self.readable() {
+            return Err(Errno::EBADF);
+        }
+        if self.ops.seekable() {
+            let mut pos = self.pos.lock();
+            self.ops.read(self, &mut pos, buf)
+        } else {
+            let mut unused = 0;
+            self.ops.read(self, &mut unused, buf)
+        }
+    }
+
+    /// write(2): at the file position (or the end, with O_APPEND).
+    pub fn write(&self, data: &[u8]) -> KResult<usize> {
+        if !self.writable() {
+            return Err(Errno::EBADF);
+        }
+        if self.ops.seekable() {
+            let mut pos = self.pos.lock();
+            self.ops.write(self, &mut pos, data)
+        } else {
+            let mut unused = 0;
+            self.ops.write(self, &mut unused, data)
+        }
+    }
+
+    /// pread(2): at `offset`, leaving the file position alone.
+    pub fn pread(&self, offset: u64, buf: &mut [u8]) -> KResult<usize> {
+        if !self.readable() {
+            return Err(Errno::EBADF);
+        }
+        if !self.ops.seekable() {
+            return Err(Errno::ESPIPE);
+        }
+        let mut pos = offset;
+        self.ops.read(self, &mut pos, buf)
+    }
+
+    /// pwrite(2): at `offset` (even with O_APPEND Linux appends; see pwrite(2) BUGS).
+    pub fn pwrite(&self, offset: u64, data: &[u8]) -> KResult<usize> {
+        if !self.writable() {
+            return Err(Errno::EBADF);
+        }
+        if !self.ops.seekable() {
+            return Err(Errno::ESPIPE);
+        }
+        let mut pos = offset;
+        self.ops.write(self, &mut pos, data)
+    }
+
+    /// lseek(2).
+    pub fn seek(&self, offset: i64, whence: u32) -> KResult<u64> {
+        if !self.ops.seekable() {
+            return Err(Errno::ESPIPE);
+        }
+        let mut pos = self.pos.lock();
+        let base = match whence {
+            SEEK_SET => 0,
+            SEEK_CUR => *pos as i64,
+            SEEK_END => self.metadata()?.size as i64,
+            SEEK_DATA | SEEK_HOLE => {
+                // Without hole tracking the whole file is data (allowed by lseek(2)).
+                let size = self.metadata()?.size as i64;
+                if offset < 0 || offset >= size {
+                    return Err(Errno::ENXIO);
+                }
+                let to = if whence == SEEK_DATA { offset } else { size };
+                *pos = to as u64;
+                return Ok(*pos);
+            }
+            _ => return Err(Errno::EINVAL),
+        };
+        let new = base.checked_add(offset).ok_or(Errno::EOVERFLOW)?;
+        if new < 0 {
+            return Err(Errno::EINVAL);
+        }
+        *pos = new as u64;
+        Ok(*pos)
+    }
+
+    /// getdents64(2) into `out`; returns the bytes used (0 at the end).
+    pub fn getdents64(&self, out: &mut [u8]) -> KResult<usize> {
+        let inode = self.inode.as_ref().ok_or(Errno::ENOTDIR)?;
+        if !inode.metadata().is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        if self.flags() & O_PATH != 0 {
+            return Err(Errno::EBADF);
+        }
+        let mut pos = self.pos.lock();
+        let (mut used, mut full) = (0, false);
+        inode.readdir(*pos, &mut |e| match push_dirent64(
+            out,
+            used,
+            e.ino,
+            e.next as i64,
+            e.dtype,
+            &e.name,
+        ) {
+            Some(n) => {
+                used += n;
+                *pos = e.next;
+                true
+            }
+            None => {
+                full = true;
+                false
+            }
+        })?;
+        if used == 0 && full {
+            return Err(Errno::EINVAL); // the buffer cannot hold even one entry
+        }
+        Ok(used)
+    }
+
+    /// The current readiness.
+    pub fn poll(&self) -> u16 {
+        self.ops.poll()
+    }
+}
+
+/// A regular file's behaviour: content through the inode.
+pub struct RegularFile;
+
+impl FileOps for RegularFile {
+    fn read(&self, file: &OpenFile, pos: &mut u64, buf: &mut [u8]) -> KResult<usize> {
+        let inode = file.inode().ok_or(Errno::EBADF)?;
+        let n = inode.read_at(*pos, buf)?;
+        *pos += n as u64;
+        Ok(n)
+    }
+
+    fn write(&self, file: &OpenFile, pos: &mut u64, data: &[u8]) -> KResult<usize> {
+        let inode = file.inode().ok_or(Errno::EBADF)?;
+        if file.flags() & O_APPEND != 0 {
+            *pos = inode.metadata().size;
+        }
+        let n = inode.write_at(*pos, data)?;
+        *pos += n as u64;
+        Ok(n)
+    }
+
+    fn seekable(&self) -> bool {
+        true
+    }
+
+    fn ioctl(&self, file: &OpenFile, cmd: u32, arg: u64, mem: &dyn UserMem) -> KResult<u64> {
+        if cmd == kestrel_abi::tty::FIONREAD {
+            let size = file.metadata()?.size;
+            let pos = *file.pos.lock();
+            let n = size.saturating_sub(pos).min(i32::MAX as u64) as i32;
+            mem.write(arg, &n.to_le_bytes())?;
+            return Ok(0);
+        }
+        Err(Errno::ENOTTY)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A directory's behaviour: no read or write (EISDIR); listing is getdents64.
+pub struct Directory;
+
+impl FileOps for Directory {
+    fn read(&self, _: &OpenFile, _: &mut u64, _: &mut [u8]) -> KResult<usize> {
+        Err(Errno::EISDIR)
+    }
+    fn write(&self, _: &OpenFile, _: &mut u64, _: &[u8]) -> KResult<usize> {
+        Err(Errno::EISDIR)
+    }
+    fn seekable(&self) -> bool {
+        true
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// What an O_PATH descriptor (or a symlink opened with O_PATH|O_NOFOLLOW) does:
+/// nothing but name a file.
+pub struct PathOnly;
+
+impl FileOps for PathOnly {
+    fn read(&self, _: &OpenFile, _: &mut u64, _: &mut [u8]) -> KResult<usize> {
+        Err(Errno::EBADF)
+    }
+    fn write(&self, _: &OpenFile, _: &mut u64, _: &[u8]) -> KResult<usize> {
+        Err(Errno::EBADF)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inode::NodeKind;
+    use crate::path::Dentry;
+    use crate::ramfs::RamFs;
+
+    fn file(flags: u32) -> Arc<OpenFile> {
+        let root = Dentry::root(RamFs::new_root(1));
+        let inode = root
+            .inode
+            .create(b"f", NodeKind::File, 0o644, 0, 0)
+            .unwrap();
+        OpenFile::new(
+            Some(Dentry::child(&root, b"f", inode)),
+            Arc::new(RegularFile),
+            flags,
+        )
+    }
+
+    #[test]
+    fn read_and_write_advance_the_shared_position() {
+        let f = file(O_RDWR);
+        assert_eq!(f.write(b"hello world").unwrap(), 11);
+        assert_eq!(f.seek(0, SEEK_SET).unwrap(), 0);
+        let mut buf = [0u8; 5];
+        assert_eq!(f.read(&mut buf).unwrap(), 5);
+        assert_eq!(&buf, b"hello");
+        assert_eq!(f.seek(0, SEEK_CUR).unwrap(), 5);
+        assert_eq!(f.seek(-5, SEEK_END).unwrap(), 6);
+        assert_eq!(f.seek(-7, SEEK_CUR).err(), Some(Errno::EINVAL));
+        assert_eq!(f.seek(0, 99).err(), Some(Errno::EINVAL));
+    }
+
+    #[test]
+    fn pread_does_not_move_the_position_and_append_writes_at_the_end() {
+        let f = file(O_RDWR | O_APPEND);
+        f.write(b"abc").unwrap();
+        f.seek(0, SEEK_SET).unwrap();
+        f.write(b"def").unwrap();
+        let mut buf = [0u8; 6];
+        assert_eq!(f.pread(0, &mut buf).unwrap(), 6);
+        assert_eq!(&buf, b"abcdef");
+        assert_eq!(f.seek(0, SEEK_CUR).unwrap(), 6);
+    }
+
+    #[test]
+    fn access_mode_is_enforced_with_ebadf() {
+        let r = file(O_RDONLY);
+        assert_eq!(r.write(b"x").err(), Some(Errno::EBADF));
+        let w = file(O_WRONLY);
+        assert_eq!(w.read(&mut [0u8; 1]).err(), Some(Errno::EBADF));
+        let p = file(O_PATH);
+        assert_eq!(p.read(&mut [0u8; 1]).err(), Some(Errno::EBADF));
+    }
+
+    #[test]
+    fn setfl_changes_only_status_flags() {
+        let f = file(O_RDONLY);
+        f.set_status_flags(O_NONBLOCK | O_WRONLY | O_APPEND);
+        assert_eq!(f.flags() & O_ACCMODE, O_RDONLY);
+        assert!(f.nonblocking());
+        assert_ne!(f.flags() & O_APPEND, 0);
+    }
+
+    #[test]
+    fn getdents_lists_in_records_and_resumes() {
+        let root = Dentry::root(RamFs::new_root(1));
+        for n in [&b"x"[..], b"yy", b"zzz"] {
+            root.inode.create(n, NodeKind::File, 0o644, 0, 0).unwrap();
+        }
+        let d = OpenFile::new(
+            Some(root.clone()),
+            Arc::new(Directory),
+            O_RDONLY | O_DIRECTORY,
+        );
+        let mut small = [0u8; 10];
+        assert_eq!(d.getdents64(&mut small).err(), Some(Errno::EINVAL));
+        let mut buf = [0u8; 48];
+        let n = d.getdents64(&mut buf).unwrap();
+        assert_eq!(n, 48, "two 24-byte records (\".\" and \"..\")");
+        let mut rest = [0u8; 512];
+        let n = d.getdents64(&mut rest).unwrap();
+        assert_eq!(n, 3 * 24);
+        assert_eq!(d.getdents64(&mut rest).unwrap(), 0);
+        assert_eq!(d.read(&mut rest).err(), Some(Errno::EISDIR));
+    }
+}

@@ -1,0 +1,249 @@
+//! Inodes: files as the file system sees them.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::any::Any;
+
+use kestrel_abi::fs::*;
+use kestrel_abi::time::Timespec;
+use kestrel_abi::{Errno, KResult};
+
+use crate::Cred;
+
+/// A shared inode.
+pub type InodeRef = Arc<dyn Inode>;
+
+/// What kind of file a new node is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeKind {
+    File,
+    Dir,
+    Symlink(Vec<u8>),
+    /// Character device with this device number.
+    CharDev(u64),
+    /// Block device with this device number.
+    BlockDev(u64),
+    Fifo,
+    Socket,
+}
+
+impl NodeKind {
+    /// The S_IFMT bits of this kind.
+    pub fn type_bits(&self) -> u32 {
+        match self {
+            Self::File => S_IFREG,
+            Self::Dir => S_IFDIR,
+            Self::Symlink(_) => S_IFLNK,
+            Self::CharDev(_) => S_IFCHR,
+            Self::BlockDev(_) => S_IFBLK,
+            Self::Fifo => S_IFIFO,
+            Self::Socket => S_IFSOCK,
+        }
+    }
+}
+
+/// What `stat` reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Metadata {
+    pub dev: u64,
+    pub ino: u64,
+    /// File type and permission bits.
+    pub mode: u32,
+    pub nlink: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub rdev: u64,
+    pub size: u64,
+    pub blksize: u32,
+    pub blocks: u64,
+    pub atime: Timespec,
+    pub mtime: Timespec,
+    pub ctime: Timespec,
+}
+
+impl Metadata {
+    /// The S_IFMT bits.
+    pub fn file_type(&self) -> u32 {
+        self.mode & S_IFMT
+    }
+    pub fn is_dir(&self) -> bool {
+        self.file_type() == S_IFDIR
+    }
+    pub fn is_symlink(&self) -> bool {
+        self.file_type() == S_IFLNK
+    }
+    pub fn is_regular(&self) -> bool {
+        self.file_type() == S_IFREG
+    }
+
+    /// As `struct stat`.
+    pub fn to_stat(&self) -> Stat {
+        Stat {
+            st_dev: self.dev,
+            st_ino: self.ino,
+            st_nlink: u64::from(self.nlink),
+            st_mode: self.mode,
+            st_uid: self.uid,
+            st_gid: self.gid,
+            __pad0: 0,
+            st_rdev: self.rdev,
+            st_size: self.size as i64,
+            st_blksize: i64::from(self.blksize),
+            st_blocks: self.blocks as i64,
+            st_atime: self.atime,
+            st_mtime: self.mtime,
+            st_ctime: self.ctime,
+            __unused: [0; 3],
+        }
+    }
+
+    /// As `struct statx` (basic stats; no birth time).
+    pub fn to_statx(&self) -> Statx {
+        Statx {
+            stx_mask: STATX_BASIC_STATS,
+            stx_blksize: self.blksize,
+            stx_nlink: self.nlink,
+            stx_uid: self.uid,
+            stx_gid: self.gid,
+            stx_mode: self.mode as u16,
+            stx_ino: self.ino,
+            stx_size: self.size,
+            stx_blocks: self.blocks,
+            stx_atime: self.atime.into(),
+            stx_ctime: self.ctime.into(),
+            stx_mtime: self.mtime.into(),
+            stx_rdev_major: major(self.rdev),
+            stx_rdev_minor: minor(self.rdev),
+            stx_dev_major: major(self.dev),
+            stx_dev_minor: minor(self.dev),
+            ..Statx::default()
+        }
+    }
+}
+
+/// Access requested of a file (access(2) bits).
+pub mod access {
+    pub const READ: u32 = 4;
+    pub const WRITE: u32 = 2;
+    pub const EXEC: u32 = 1;
+}
+
+/// Whether `cred` may access a file with metadata `m` for `want` (R/W/X bits), by the
+/// classic owner/group/other rules. The superuser may read and write anything and
+/// execute anything with at least one execute bit (or any directory).
+pub fn may_access(m: &Metadata, cred: &Cred, want: u32) -> bool {
+    if cred.uid == 0 {
+        return want & access::EXEC == 0 || m.is_dir() || m.mode & 0o111 != 0;
+    }
+    let bits = if cred.uid == m.uid {
+        (m.mode >> 6) & 7
+    } else if cred.in_group(m.gid) {
+        (m.mode >> 3) & 7
+    } else {
+        m.mode & 7
+    };
+    bits & want == want
+}
+
+/// Fails with EACCES unless [`may_access`].
+pub fn check_access(m: &Metadata, cred: &Cred, want: u32) -> KResult<()> {
+    if may_access(m, cred, want) {
+        Ok(())
+    } else {
+        Err(Errno::EACCES)
+    }
+}
+
+/// One entry of a directory listing.
+#[derive(Debug, Clone)]
+pub struct DirEntry {
+    pub ino: u64,
+    /// d_type (DT_*).
+    pub dtype: u8,
+    pub name: Vec<u8>,
+    /// The position just after this entry (what getdents64 reports as d_off).
+    pub next: u64,
+}
+
+/// A file as its file system holds it. Directory operations default to ENOTDIR and
+/// content operations to EISDIR/EINVAL, so each kind implements only what it is.
+pub trait Inode: Send + Sync + Any {
+    /// The current metadata.
+    fn metadata(&self) -> Metadata;
+    /// Sets the permission bits (and setuid/setgid/sticky) of the mode.
+    fn set_mode(&self, mode: u32) -> KResult<()>;
+    /// Changes owner and/or group.
+    fn set_owner(&self, uid: Option<u32>, gid: Option<u32>) -> KResult<()>;
+    /// Sets access and/or modification time (ctime becomes now).
+    fn set_times(&self, atime: Option<Timespec>, mtime: Option<Timespec>) -> KResult<()>;
+
+    /// Reads file content at `offset`; returns bytes read (0 at or past the end).
+    fn read_at(&self, _offset: u64, _buf: &mut [u8]) -> KResult<usize> {
+        Err(if self.metadata().is_dir() {
+            Errno::EISDIR
+        } else {
+            Errno::EINVAL
+        })
+    }
+    /// Writes file content at `offset`, growing the file as needed.
+    fn write_at(&self, _offset: u64, _data: &[u8]) -> KResult<usize> {
+        Err(if self.metadata().is_dir() {
+            Errno::EISDIR
+        } else {
+            Errno::EINVAL
+        })
+    }
+    /// Sets the size of a regular file (zero-filling growth).
+    fn truncate(&self, _size: u64) -> KResult<()> {
+        Err(if self.metadata().is_dir() {
+            Errno::EISDIR
+        } else {
+            Errno::EINVAL
+        })
+    }
+    /// A symlink's target.
+    fn readlink(&self) -> KResult<Vec<u8>> {
+        Err(Errno::EINVAL)
+    }
+
+    /// Finds `name` in this directory (never "." or "..": the path walker handles those).
+    fn lookup(&self, _name: &[u8]) -> KResult<InodeRef> {
+        Err(Errno::ENOTDIR)
+    }
+    /// Creates `name` in this directory; EEXIST if it exists.
+    fn create(
+        &self,
+        _name: &[u8],
+        _kind: NodeKind,
+        _mode: u32,
+        _uid: u32,
+        _gid: u32,
+    ) -> KResult<InodeRef> {
+        Err(Errno::ENOTDIR)
+    }
+    /// Adds a hard link `name` to `target` (same file system, not a directory).
+    fn link(&self, _name: &[u8], _target: &InodeRef) -> KResult<()> {
+        Err(Errno::ENOTDIR)
+    }
+    /// Removes the non-directory `name`.
+    fn unlink(&self, _name: &[u8]) -> KResult<()> {
+        Err(Errno::ENOTDIR)
+    }
+    /// Removes the empty directory `name`.
+    fn rmdir(&self, _name: &[u8]) -> KResult<()> {
+        Err(Errno::ENOTDIR)
+    }
+    /// Moves `old` in this directory to `new` in `new_dir` (same file system), with
+    /// renameat2 `flags` (RENAME_NOREPLACE, RENAME_EXCHANGE).
+    fn rename(&self, _old: &[u8], _new_dir: &InodeRef, _new: &[u8], _flags: u32) -> KResult<()> {
+        Err(Errno::ENOTDIR)
+    }
+    /// Lists entries from position `pos` (0 is the start; "." and ".." included),
+    /// calling `emit` until it returns false or the directory ends.
+    fn readdir(&self, _pos: u64, _emit: &mut dyn FnMut(DirEntry) -> bool) -> KResult<()> {
+        Err(Errno::ENOTDIR)
+    }
+
+    /// For downcasting (a file system checks that `rename`'s target is its own).
+    fn as_any(&self) -> &dyn Any;
+}

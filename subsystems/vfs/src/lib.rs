@@ -1,0 +1,101 @@
+//! The virtual file system.
+//!
+//! * [`inode`]: what a file *is* — the [`Inode`] trait every file system implements,
+//!   with names as byte strings (Linux file names are bytes, not UTF-8).
+//! * [`ramfs`]: the in-memory file system that holds the root (unpacked from the
+//!   initramfs by [`cpio`]) and `/tmp`.
+//! * [`path`]: how a path becomes an inode: [`Dentry`] chains from the root (so `..`
+//!   and `getcwd` work across mount points), the mount table, symlinks, Linux's
+//!   errors (ENOENT, ENOTDIR, ELOOP, ENAMETOOLONG, EACCES).
+//! * [`file`]: what an *open* file is — [`OpenFile`] (Linux's `struct file`: offset,
+//!   status flags) and the [`FileOps`] behind it.
+//! * [`fdtable`] holds a process's file descriptors.
+//! * [`pipe`] holds pipes.
+//!
+//! # Blocking
+//! Nothing here blocks or awaits. File operations are non-blocking: a read with no
+//! data returns `EAGAIN`. Every waitable file exposes one readiness interface —
+//! [`FileOps::poll`] (the current poll mask) and [`FileOps::wait_queue`] (woken on any
+//! change) — and the kernel's syscall layer turns that into blocking reads, `poll`,
+//! `select` and `epoll` alike (brief §3). This keeps the VFS synchronous and testable
+//! on the host.
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod cpio;
+pub mod fdtable;
+pub mod file;
+pub mod inode;
+pub mod path;
+pub mod pipe;
+pub mod ramfs;
+
+use alloc::vec::Vec;
+
+pub use fdtable::FdTable;
+pub use file::{FileOps, OpenFile};
+pub use inode::{Inode, InodeRef, Metadata, NodeKind};
+pub use kestrel_abi::{Errno, KResult};
+pub use path::{Dentry, DentryRef, Mounts, Walker};
+
+use kestrel_abi::time::Timespec;
+
+/// Who is asking: the credentials permission checks use (the file-system ids).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cred {
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+}
+
+impl Cred {
+    /// The superuser.
+    pub fn root() -> Self {
+        Self::default()
+    }
+
+    /// Whether `gid` is this caller's group or one of its supplementary groups.
+    pub fn in_group(&self, gid: u32) -> bool {
+        self.gid == gid || self.groups.contains(&gid)
+    }
+}
+
+static CLOCK: spin::Once<fn() -> Timespec> = spin::Once::new();
+
+/// Sets where file timestamps come from (the kernel's wall clock). Before this is
+/// called timestamps are zero (as in host tests).
+pub fn set_clock(now: fn() -> Timespec) {
+    CLOCK.call_once(|| now);
+}
+
+/// The current time for timestamps.
+pub fn now() -> Timespec {
+    CLOCK.get().map_or(Timespec::default(), |f| f())
+}
+
+/// Access to the calling process's memory, for operations that take user pointers
+/// (ioctl). The kernel implements it with fault-checked copies.
+pub trait UserMem {
+    /// Copies `buf.len()` bytes from user address `addr`; EFAULT if unmapped.
+    fn read(&self, addr: u64, buf: &mut [u8]) -> KResult<()>;
+    /// Copies `data` to user address `addr`; EFAULT if unmapped or read-only.
+    fn write(&self, addr: u64, data: &[u8]) -> KResult<()>;
+}
+
+/// Reads a plain-old-data struct from user memory.
+pub fn read_struct<T: kestrel_abi::Pod>(mem: &dyn UserMem, addr: u64) -> KResult<T> {
+    let mut v = T::zeroed();
+    mem.read(addr, bytemuck_bytes_mut(&mut v))?;
+    Ok(v)
+}
+
+/// Writes a plain-old-data struct to user memory.
+pub fn write_struct<T: kestrel_abi::Pod>(mem: &dyn UserMem, addr: u64, v: &T) -> KResult<()> {
+    mem.write(addr, kestrel_abi::bytemuck_bytes(v))
+}
+
+fn bytemuck_bytes_mut<T: kestrel_abi::Pod>(v: &mut T) -> &mut [u8] {
+    kestrel_abi::bytemuck_bytes_mut(v)
+}

@@ -1,0 +1,536 @@
+//! Path resolution.
+//!
+//! A [`Dentry`] is a resolved name: an inode plus the chain of parents it was reached
+//! through, up to the root. Dentries are made during a walk and kept by whoever needs
+//! a *place* rather than just a file (the current directory, an open directory), so
+//! `..` and `getcwd` follow the way the process came, across mount points.
+//!
+//! The walk ([`Walker`]) is iterative: a symlink's target is spliced into the queue of
+//! components still to resolve, so a chain of links costs queue entries, not kernel
+//! stack. It follows Linux's `path_lookupat` rules:
+//!
+//! * an empty path is ENOENT; a path of PATH_MAX (4096) bytes or more, or a component
+//!   longer than NAME_MAX (255), is ENAMETOOLONG;
+//! * every directory passed through needs search (execute) permission: EACCES;
+//! * a non-directory in the middle is ENOTDIR, and so is a trailing `/` after a
+//!   non-directory;
+//! * more than 40 symlinks in one lookup is ELOOP;
+//! * `..` at the process root stays at the root;
+//! * an inode that is a mount point is replaced by the mounted file system's root.
+
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use kestrel_abi::fs::{MAXSYMLINKS, NAME_MAX, PATH_MAX};
+use kestrel_abi::{Errno, KResult};
+
+use crate::Cred;
+use crate::inode::{InodeRef, access, check_access};
+
+/// A resolved name.
+pub struct Dentry {
+    pub inode: InodeRef,
+    name: Vec<u8>,
+    parent: Option<DentryRef>,
+}
+
+/// A shared dentry.
+pub type DentryRef = Arc<Dentry>;
+
+impl core::fmt::Debug for Dentry {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Dentry")
+            .field(
+                "path",
+                &alloc::string::String::from_utf8_lossy(&self.path()),
+            )
+            .finish()
+    }
+}
+
+impl Dentry {
+    /// The root of a tree.
+    pub fn root(inode: InodeRef) -> DentryRef {
+        Arc::new(Dentry {
+            inode,
+            name: Vec::new(),
+            parent: None,
+        })
+    }
+
+    /// `inode`, reached as `name` inside `parent`.
+    pub fn child(parent: &DentryRef, name: &[u8], inode: InodeRef) -> DentryRef {
+        Arc::new(Dentry {
+            inode,
+            name: name.to_vec(),
+            parent: Some(parent.clone()),
+        })
+    }
+
+    /// The directory this was reached through (`None` at the root).
+    pub fn parent(&self) -> Option<&DentryRef> {
+        self.parent.as_ref()
+    }
+
+    /// The last component of the path ("" for the root).
+    pub fn name(&self) -> &[u8] {
+        &self.name
+    }
+
+    /// The absolute path from the root ("/" for the root).
+    pub fn path(&self) -> Vec<u8> {
+        let mut parts = Vec::new();
+        let mut d = Some(self);
+        while let Some(x) = d {
+            if x.parent.is_some() {
+                parts.push(&x.name[..]);
+            }
+            d = x.parent.as_deref();
+        }
+        if parts.is_empty() {
+            return b"/".to_vec();
+        }
+        let mut p = Vec::new();
+        for part in parts.iter().rev() {
+            p.push(b'/');
+            p.extend_from_slice(part);
+        }
+        p
+    }
+
+    /// Whether `self` is `other` or one of its ancestors (rename of a directory into
+    /// its own subtree is EINVAL).
+    pub fn is_ancestor_of(&self, other: &Dentry) -> bool {
+        let me = identity(&self.inode);
+        let mut d = Some(other);
+        while let Some(x) = d {
+            if identity(&x.inode) == me {
+                return true;
+            }
+            d = x.parent.as_deref();
+        }
+        false
+    }
+}
+
+/// (device, inode number): what makes two inodes the same file.
+pub fn identity(i: &InodeRef) -> (u64, u64) {
+    let m = i.metadata();
+    (m.dev, m.ino)
+}
+
+struct Mount {
+    at: (u64, u64),
+    root: InodeRef,
+}
+
+/// The mount table: which directories have another file system mounted on them.
+#[derive(Default)]
+pub struct Mounts {
+    list: spin::RwLock<Vec<Mount>>,
+}
+
+impl Mounts {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Mounts the file system whose root is `root` on the directory `at`.
+    pub fn mount(&self, at: &InodeRef, root: InodeRef) -> KResult<()> {
+        if !at.metadata().is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        self.list.write().push(Mount {
+            at: identity(at),
+            root,
+        });
+        Ok(())
+    }
+
+    /// Unmounts what is mounted on `at` (the most recent mount there).
+    pub fn unmount(&self, at: (u64, u64)) -> KResult<()> {
+        let mut l = self.list.write();
+        let i = l
+            .iter()
+            .rposition(|m| identity(&m.root) == at || m.at == at)
+            .ok_or(Errno::EINVAL)?;
+        l.remove(i);
+        Ok(())
+    }
+
+    /// `inode`, or the root of what is mounted on it (repeatedly, for stacked mounts).
+    pub fn cross(&self, mut inode: InodeRef) -> InodeRef {
+        let l = self.list.read();
+        if l.is_empty() {
+            return inode;
+        }
+        for _ in 0..l.len() {
+            let id = identity(&inode);
+            match l.iter().rev().find(|m| m.at == id) {
+                Some(m) => inode = m.root.clone(),
+                None => break,
+            }
+        }
+        inode
+    }
+}
+
+/// The result of [`Walker::lookup_parent`].
+#[derive(Debug)]
+pub struct ParentLookup {
+    /// The directory that holds (or would hold) the last component.
+    pub dir: DentryRef,
+    /// The last component; may be "." or ".." (the caller decides what that means).
+    pub name: Vec<u8>,
+    /// Whether the path ended in `/`.
+    pub trailing_slash: bool,
+}
+
+/// Resolves paths for one caller: its root, the mount table and its credentials.
+pub struct Walker<'a> {
+    pub root: &'a DentryRef,
+    pub mounts: &'a Mounts,
+    pub cred: &'a Cred,
+}
+
+fn components(path: &[u8]) -> VecDeque<Vec<u8>> {
+    path.split(|&b| b == b'/')
+        .filter(|c| !c.is_empty())
+        .map(|c| c.to_vec())
+        .collect()
+}
+
+impl Walker<'_> {
+    fn check_path(path: &[u8]) -> KResult<()> {
+        if path.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        if path.len() >= PATH_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        Ok(())
+    }
+
+    fn step_up(&self, cur: &DentryRef) -> DentryRef {
+        if Arc::ptr_eq(cur, self.root) {
+            return cur.clone();
+        }
+        cur.parent.clone().unwrap_or_else(|| cur.clone())
+    }
+
+    /// Walks `queue` from `cur`. With `stop_before_last`, the final component is left
+    /// unresolved and returned.
+    fn walk(
+        &self,
+        mut cur: DentryRef,
+        mut queue: VecDeque<Vec<u8>>,
+        follow_last: bool,
+        stop_before_last: bool,
+    ) -> KResult<(DentryRef, Option<Vec<u8>>)> {
+        let mut links = 0;
+        while let Some(comp) = queue.pop_front() {
+            let last = queue.is_empty();
+            if !cur.inode.metadata().is_dir() {
+                return Err(Errno::ENOTDIR);
+            }
+            if comp.len() > NAME_MAX {
+                return Err(Errno::ENAMETOOLONG);
+            }
+            check_access(&cur.inode.metadata(), self.cred, access::EXEC)?;
+            if last && stop_before_last {
+                return Ok((cur, Some(comp)));
+            }
+            match &comp[..] {
+                b"." => continue,
+                b".." => {
+                    cur = self.step_up(&cur);
+                    continue;
+                }
+                _ => {}
+            }
+            let inode = self.mounts.cross(cur.inode.lookup(&comp)?);
+            let m = inode.metadata();
+            if m.is_symlink() && (!last || follow_last) {
+                links += 1;
+                if links > MAXSYMLINKS {
+                    return Err(Errno::ELOOP);
+                }
+                let target = inode.readlink()?;
+                if target.is_empty() {
+                    return Err(Errno::ENOENT);
+                }
+                if target[0] == b'/' {
+                    cur = self.root.clone();
+                }
+                for c in components(&target).into_iter().rev() {
+                    queue.push_front(c);
+                }
+                continue;
+            }
+            cur = Dentry::child(&cur, &comp, inode);
+        }
+        Ok((cur, None))
+    }
+
+    /// Resolves `path`, relative paths from `start`. `follow` says whether a symlink
+    /// as the last component is followed (no for lstat, O_NOFOLLOW, ...).
+    pub fn lookup(&self, start: &DentryRef, path: &[u8], follow: bool) -> KResult<DentryRef> {
+        Self::check_path(path)?;
+        let trailing = path.ends_with(b"/");
+        let from = if path[0] == b'/' {
+            self.root.clone()
+        } else {
+            start.clone()
+        };
+        let (d, _) = self.walk(from, components(path), follow || trailing, false)?;
+        if trailing && !d.inode.metadata().is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok(d)
+    }
+
+    /// Resolves all but the last component of `path`: where a new file would be
+    /// created, or an existing one unlinked or renamed. A path with no components
+    /// ("/", or only slashes) yields the root itself and the name ".".
+    pub fn lookup_parent(&self, start: &DentryRef, path: &[u8]) -> KResult<ParentLookup> {
+        Self::check_path(path)?;
+        let trailing_slash = path.ends_with(b"/");
+        let from = if path[0] == b'/' {
+            self.root.clone()
+        } else {
+            start.clone()
+        };
+        let queue = components(path);
+        if queue.is_empty() {
+            return Ok(ParentLookup {
+                dir: from,
+                name: b".".to_vec(),
+                trailing_slash,
+            });
+        }
+        let (dir, name) = self.walk(from, queue, true, true)?;
+        Ok(ParentLookup {
+            dir,
+            name: name.unwrap_or_else(|| b".".to_vec()),
+            trailing_slash,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inode::NodeKind;
+    use crate::ramfs::RamFs;
+
+    fn setup() -> (DentryRef, Mounts) {
+        let root = Dentry::root(RamFs::new_root(1));
+        let a = root.inode.create(b"a", NodeKind::Dir, 0o755, 0, 0).unwrap();
+        let b = a.create(b"b", NodeKind::Dir, 0o755, 0, 0).unwrap();
+        b.create(b"f", NodeKind::File, 0o644, 0, 0).unwrap();
+        root.inode
+            .create(b"abs", NodeKind::Symlink(b"/a/b".to_vec()), 0o777, 0, 0)
+            .unwrap();
+        a.create(b"rel", NodeKind::Symlink(b"b/f".to_vec()), 0o777, 0, 0)
+            .unwrap();
+        root.inode
+            .create(b"loop", NodeKind::Symlink(b"loop".to_vec()), 0o777, 0, 0)
+            .unwrap();
+        root.inode
+            .create(
+                b"dangling",
+                NodeKind::Symlink(b"nowhere".to_vec()),
+                0o777,
+                0,
+                0,
+            )
+            .unwrap();
+        (root, Mounts::new())
+    }
+
+    fn path_of(d: &DentryRef) -> alloc::string::String {
+        alloc::string::String::from_utf8(d.path()).unwrap()
+    }
+
+    #[test]
+    fn absolute_relative_dot_and_dotdot() {
+        let (root, mounts) = setup();
+        let cred = Cred::root();
+        let w = Walker {
+            root: &root,
+            mounts: &mounts,
+            cred: &cred,
+        };
+        let b = w.lookup(&root, b"/a/b", true).unwrap();
+        assert_eq!(path_of(&b), "/a/b");
+        assert_eq!(
+            path_of(&w.lookup(&b, b"../../a/./b/f", true).unwrap()),
+            "/a/b/f"
+        );
+        assert_eq!(
+            path_of(&w.lookup(&b, b"../../../../..", true).unwrap()),
+            "/"
+        );
+        assert_eq!(
+            path_of(&w.lookup(&root, b"//a//b//", true).unwrap()),
+            "/a/b"
+        );
+    }
+
+    #[test]
+    fn symlinks_are_followed_except_last_when_asked() {
+        let (root, mounts) = setup();
+        let cred = Cred::root();
+        let w = Walker {
+            root: &root,
+            mounts: &mounts,
+            cred: &cred,
+        };
+        assert_eq!(
+            path_of(&w.lookup(&root, b"/abs/f", true).unwrap()),
+            "/a/b/f"
+        );
+        assert_eq!(
+            path_of(&w.lookup(&root, b"/a/rel", true).unwrap()),
+            "/a/b/f"
+        );
+        let link = w.lookup(&root, b"/a/rel", false).unwrap();
+        assert!(link.inode.metadata().is_symlink());
+        // A trailing slash forces the last symlink to be followed.
+        assert!(
+            w.lookup(&root, b"/abs/", false)
+                .unwrap()
+                .inode
+                .metadata()
+                .is_dir()
+        );
+    }
+
+    #[test]
+    fn errors_match_linux() {
+        let (root, mounts) = setup();
+        let cred = Cred::root();
+        let w = Walker {
+            root: &root,
+            mounts: &mounts,
+            cred: &cred,
+        };
+        assert_eq!(w.lookup(&root, b"", true).err(), Some(Errno::ENOENT));
+        assert_eq!(w.lookup(&root, b"/nope", true).err(), Some(Errno::ENOENT));
+        assert_eq!(
+            w.lookup(&root, b"/a/b/f/x", true).err(),
+            Some(Errno::ENOTDIR)
+        );
+        assert_eq!(
+            w.lookup(&root, b"/a/b/f/", true).err(),
+            Some(Errno::ENOTDIR)
+        );
+        assert_eq!(w.lookup(&root, b"/loop", true).err(), Some(Errno::ELOOP));
+        assert!(w.lookup(&root, b"/loop", false).is_ok());
+        assert_eq!(
+            w.lookup(&root, b"/dangling", true).err(),
+            Some(Errno::ENOENT)
+        );
+        let long = alloc::vec![b'x'; 256];
+        assert_eq!(
+            w.lookup(&root, &long, true).err(),
+            Some(Errno::ENAMETOOLONG)
+        );
+        let huge = alloc::vec![b'/'; 4096];
+        assert_eq!(
+            w.lookup(&root, &huge, true).err(),
+            Some(Errno::ENAMETOOLONG)
+        );
+    }
+
+    #[test]
+    fn search_permission_is_needed_for_non_root() {
+        let (root, mounts) = setup();
+        let user = Cred {
+            uid: 1000,
+            gid: 1000,
+            groups: Vec::new(),
+        };
+        let w = Walker {
+            root: &root,
+            mounts: &mounts,
+            cred: &user,
+        };
+        assert!(w.lookup(&root, b"/a/b/f", true).is_ok());
+        w.lookup(&root, b"/a", true)
+            .unwrap()
+            .inode
+            .set_mode(0o700)
+            .unwrap();
+        assert_eq!(w.lookup(&root, b"/a/b/f", true).err(), Some(Errno::EACCES));
+    }
+
+    #[test]
+    fn lookup_parent_returns_the_last_name_unresolved() {
+        let (root, mounts) = setup();
+        let cred = Cred::root();
+        let w = Walker {
+            root: &root,
+            mounts: &mounts,
+            cred: &cred,
+        };
+        let p = w.lookup_parent(&root, b"/a/b/new").unwrap();
+        assert_eq!(
+            (path_of(&p.dir).as_str(), &p.name[..], p.trailing_slash),
+            ("/a/b", &b"new"[..], false)
+        );
+        let p = w.lookup_parent(&root, b"/abs/new/").unwrap();
+        assert_eq!(
+            (path_of(&p.dir).as_str(), &p.name[..], p.trailing_slash),
+            ("/a/b", &b"new"[..], true)
+        );
+        let p = w.lookup_parent(&root, b"/").unwrap();
+        assert_eq!(&p.name[..], b".");
+        assert_eq!(
+            w.lookup_parent(&root, b"/nope/x").err(),
+            Some(Errno::ENOENT)
+        );
+    }
+
+    #[test]
+    fn mounts_replace_the_mount_point_and_dotdot_climbs_out() {
+        let (root, mounts) = setup();
+        let cred = Cred::root();
+        let other = RamFs::new_root(2);
+        other
+            .create(b"inside", NodeKind::File, 0o644, 0, 0)
+            .unwrap();
+        let at = root.inode.lookup(b"a").unwrap();
+        mounts.mount(&at, other).unwrap();
+        let w = Walker {
+            root: &root,
+            mounts: &mounts,
+            cred: &cred,
+        };
+        let f = w.lookup(&root, b"/a/inside", true).unwrap();
+        assert_eq!(f.inode.metadata().dev, 2);
+        assert_eq!(w.lookup(&root, b"/a/b", true).err(), Some(Errno::ENOENT));
+        let mounted_root = f.parent().unwrap();
+        assert_eq!(path_of(mounted_root), "/a");
+        let up = w.lookup(mounted_root, b"../abs", false).unwrap();
+        assert_eq!(path_of(&up), "/abs");
+        assert_eq!(w.lookup(&f, b"../abs", false).err(), Some(Errno::ENOTDIR));
+    }
+
+    #[test]
+    fn ancestry_for_rename_checks() {
+        let (root, mounts) = setup();
+        let cred = Cred::root();
+        let w = Walker {
+            root: &root,
+            mounts: &mounts,
+            cred: &cred,
+        };
+        let a = w.lookup(&root, b"/a", true).unwrap();
+        let b = w.lookup(&root, b"/a/b", true).unwrap();
+        assert!(a.is_ancestor_of(&b));
+        assert!(!b.is_ancestor_of(&a));
+    }
+}

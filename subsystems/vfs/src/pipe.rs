@@ -1,0 +1,290 @@
+//! Pipes: a bounded byte queue between a read end and a write end.
+//!
+//! Linux semantics (pipe(7)): capacity 64 KiB; a read of an empty pipe is EAGAIN
+//! while a writer exists and end-of-file (0) once none does; a write with no reader is
+//! EPIPE (the kernel adds SIGPIPE); writes of at most PIPE_BUF (4096) bytes are atomic,
+//! so they wait until they fit whole; larger writes may be split.
+
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use core::any::Any;
+
+use kestrel_abi::fs::*;
+use kestrel_abi::{Errno, KResult};
+use kestrel_sync::WaitQueue;
+
+use crate::UserMem;
+use crate::file::{FileOps, OpenFile};
+
+/// Bytes a pipe holds by default.
+pub const PIPE_CAPACITY: usize = 65_536;
+/// Writes up to this size are atomic.
+pub const PIPE_BUF: usize = 4096;
+
+struct State {
+    buf: VecDeque<u8>,
+    capacity: usize,
+    readers: usize,
+    writers: usize,
+}
+
+/// The shared part of a pipe.
+pub struct Pipe {
+    state: spin::Mutex<State>,
+    wq: WaitQueue,
+}
+
+/// The read end's behaviour.
+pub struct PipeReader(Arc<Pipe>);
+/// The write end's behaviour.
+pub struct PipeWriter(Arc<Pipe>);
+
+/// A new pipe: (read end, write end). Each end counts as one reader or writer until
+/// it is dropped, which happens when its last open file description closes.
+pub fn pipe() -> (Arc<PipeReader>, Arc<PipeWriter>) {
+    let p = Arc::new(Pipe {
+        state: spin::Mutex::new(State {
+            buf: VecDeque::new(),
+            capacity: PIPE_CAPACITY,
+            readers: 1,
+            writers: 1,
+        }),
+        wq: WaitQueue::new(),
+    });
+    (Arc::new(PipeReader(p.clone())), Arc::new(PipeWriter(p)))
+}
+
+impl Pipe {
+    /// Bytes waiting to be read.
+    pub fn len(&self) -> usize {
+        self.state.lock().buf.len()
+    }
+    /// Whether nothing is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// F_GETPIPE_SZ.
+    pub fn capacity(&self) -> usize {
+        self.state.lock().capacity
+    }
+    /// F_SETPIPE_SZ: rounds up to a power of two pages; EBUSY if the data would not fit.
+    pub fn set_capacity(&self, want: usize) -> KResult<usize> {
+        let cap = want
+            .max(4096)
+            .checked_next_power_of_two()
+            .ok_or(Errno::EINVAL)?;
+        if cap > 1 << 20 {
+            return Err(Errno::EPERM); // above /proc/sys/fs/pipe-max-size for non-root
+        }
+        let mut s = self.state.lock();
+        if s.buf.len() > cap {
+            return Err(Errno::EBUSY);
+        }
+        s.capacity = cap;
+        drop(s);
+        self.wq.wake_all();
+        Ok(cap)
+    }
+}
+
+impl PipeReader {
+    /// The pipe this end belongs to.
+    pub fn pipe(&self) -> &Arc<Pipe> {
+        &self.0
+    }
+}
+
+impl PipeWriter {
+    /// The pipe this end belongs to.
+    pub fn pipe(&self) -> &Arc<Pipe> {
+        &self.0
+    }
+}
+
+impl FileOps for PipeReader {
+    fn read(&self, _: &OpenFile, _: &mut u64, out: &mut [u8]) -> KResult<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        let n = {
+            let mut s = self.0.state.lock();
+            if s.buf.is_empty() {
+                return if s.writers == 0 {
+                    Ok(0)
+                } else {
+                    Err(Errno::EAGAIN)
+                };
+            }
+            let n = out.len().min(s.buf.len());
+            for (dst, src) in out.iter_mut().zip(s.buf.drain(..n)) {
+                *dst = src;
+            }
+            n
+        };
+        self.0.wq.wake_all();
+        Ok(n)
+    }
+
+    fn write(&self, _: &OpenFile, _: &mut u64, _: &[u8]) -> KResult<usize> {
+        Err(Errno::EBADF)
+    }
+
+    fn poll(&self) -> u16 {
+        let s = self.0.state.lock();
+        let mut m = 0;
+        if !s.buf.is_empty() {
+            m |= POLLIN | POLLRDNORM;
+        }
+        if s.writers == 0 {
+            m |= POLLHUP;
+        }
+        m
+    }
+
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        Some(&self.0.wq)
+    }
+
+    fn ioctl(&self, _: &OpenFile, cmd: u32, arg: u64, mem: &dyn UserMem) -> KResult<u64> {
+        if cmd == kestrel_abi::tty::FIONREAD {
+            mem.write(arg, &(self.0.len() as i32).to_le_bytes())?;
+            return Ok(0);
+        }
+        Err(Errno::ENOTTY)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl FileOps for PipeWriter {
+    fn read(&self, _: &OpenFile, _: &mut u64, _: &mut [u8]) -> KResult<usize> {
+        Err(Errno::EBADF)
+    }
+
+    fn write(&self, _: &OpenFile, _: &mut u64, data: &[u8]) -> KResult<usize> {
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let n = {
+            let mut s = self.0.state.lock();
+            if s.readers == 0 {
+                return Err(Errno::EPIPE);
+            }
+            let room = s.capacity - s.buf.len();
+            if room == 0 || (data.len() <= PIPE_BUF && room < data.len()) {
+                return Err(Errno::EAGAIN);
+            }
+            let n = data.len().min(room);
+            if s.buf.try_reserve(n).is_err() {
+                return Err(Errno::EAGAIN);
+            }
+            s.buf.extend(&data[..n]);
+            n
+        };
+        self.0.wq.wake_all();
+        Ok(n)
+    }
+
+    fn poll(&self) -> u16 {
+        let s = self.0.state.lock();
+        let mut m = 0;
+        if s.readers == 0 {
+            m |= POLLERR;
+        } else if s.capacity - s.buf.len() >= PIPE_BUF.min(s.capacity) {
+            m |= POLLOUT | POLLWRNORM;
+        }
+        m
+    }
+
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        Some(&self.0.wq)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl Drop for PipeReader {
+    fn drop(&mut self) {
+        self.0.state.lock().readers -= 1;
+        self.0.wq.wake_all();
+    }
+}
+
+impl Drop for PipeWriter {
+    fn drop(&mut self) {
+        self.0.state.lock().writers -= 1;
+        self.0.wq.wake_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ends() -> (Arc<OpenFile>, Arc<OpenFile>) {
+        let (r, w) = pipe();
+        (
+            OpenFile::anonymous(None, r, O_RDONLY),
+            OpenFile::anonymous(None, w, O_WRONLY),
+        )
+    }
+
+    #[test]
+    fn bytes_flow_in_order() {
+        let (r, w) = ends();
+        assert_eq!(w.write(b"hello ").unwrap(), 6);
+        assert_eq!(w.write(b"world").unwrap(), 5);
+        let mut buf = [0u8; 8];
+        assert_eq!(r.read(&mut buf).unwrap(), 8);
+        assert_eq!(&buf, b"hello wo");
+        assert_eq!(r.read(&mut buf).unwrap(), 3);
+    }
+
+    #[test]
+    fn empty_pipe_is_eagain_then_eof_after_writer_closes() {
+        let (r, w) = ends();
+        let mut buf = [0u8; 4];
+        assert_eq!(r.read(&mut buf).err(), Some(Errno::EAGAIN));
+        assert_eq!(r.poll() & POLLIN, 0);
+        drop(w);
+        assert_eq!(r.read(&mut buf), Ok(0));
+        assert_ne!(r.poll() & POLLHUP, 0);
+    }
+
+    #[test]
+    fn write_without_reader_is_epipe() {
+        let (r, w) = ends();
+        drop(r);
+        assert_eq!(w.write(b"x").err(), Some(Errno::EPIPE));
+        assert_ne!(w.poll() & POLLERR, 0);
+    }
+
+    #[test]
+    fn full_pipe_takes_partial_large_writes_but_not_small_ones() {
+        let (r, w) = ends();
+        let big = alloc::vec![7u8; PIPE_CAPACITY - 100];
+        assert_eq!(w.write(&big).unwrap(), PIPE_CAPACITY - 100);
+        // 200 <= PIPE_BUF bytes do not fit whole: atomic, so EAGAIN.
+        assert_eq!(w.write(&[1u8; 200]).err(), Some(Errno::EAGAIN));
+        // A large write takes what fits.
+        assert_eq!(w.write(&[1u8; 10_000]).unwrap(), 100);
+        assert_eq!(w.poll() & POLLOUT, 0);
+        let mut sink = alloc::vec![0u8; 8192];
+        r.read(&mut sink).unwrap();
+        assert_ne!(w.poll() & POLLOUT, 0);
+    }
+
+    #[test]
+    fn reading_wakes_blocked_writers_and_writing_wakes_readers() {
+        let (r, w) = ends();
+        let q = r.ops().wait_queue().unwrap();
+        let waker = core::task::Waker::noop();
+        q.register(waker, None);
+        w.write(b"x").unwrap();
+        assert!(q.is_empty(), "the write woke (and so removed) the waiter");
+    }
+}

@@ -1,0 +1,806 @@
+//! ramfs: a file system that lives entirely in kernel memory (Linux's tmpfs without
+//! swap). The root file system is a ramfs filled from the initramfs.
+//!
+//! * File content is a sparse map of 4 KiB pages: holes read as zeros, so a file can
+//!   be truncated to a large size without using memory, and every page is allocated
+//!   fallibly (ENOSPC when memory runs out, never a kernel panic).
+//! * A directory keeps its entries twice: by name (lookup) and by a position number
+//!   that only grows. `getdents` resumes from a position, so entries removed or added
+//!   while a program reads the directory never make it skip or repeat others (what
+//!   `rm -r` relies on).
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::any::Any;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use kestrel_abi::fs::*;
+use kestrel_abi::time::Timespec;
+use kestrel_abi::{Errno, KResult};
+
+use crate::inode::{DirEntry, Inode, InodeRef, Metadata, NodeKind};
+
+const PAGE: u64 = 4096;
+/// Largest file ramfs accepts (Linux's MAX_LFS_FILESIZE).
+const MAX_FILE_SIZE: u64 = i64::MAX as u64;
+
+/// One ramfs instance.
+#[derive(Debug)]
+pub struct RamFs {
+    dev: u64,
+    next_ino: AtomicU64,
+}
+
+impl RamFs {
+    /// A new, empty file system with device number `dev`; returns its root directory
+    /// (mode 0755, owned by root).
+    pub fn new_root(dev: u64) -> InodeRef {
+        let fs = Arc::new(RamFs {
+            dev,
+            next_ino: AtomicU64::new(2),
+        });
+        RamInode::new_ref(&fs, 1, NodeKind::Dir, S_IFDIR | 0o755, 0, 0, 1)
+    }
+}
+
+struct Meta {
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    nlink: u32,
+    rdev: u64,
+    atime: Timespec,
+    mtime: Timespec,
+    ctime: Timespec,
+}
+
+#[derive(Default)]
+struct FileData {
+    size: u64,
+    pages: BTreeMap<u64, Box<[u8]>>,
+}
+
+struct Dir {
+    by_name: BTreeMap<Vec<u8>, u64>,
+    by_pos: BTreeMap<u64, (Vec<u8>, InodeRef)>,
+    next_pos: u64,
+    parent_ino: u64,
+}
+
+enum Body {
+    File(spin::Mutex<FileData>),
+    Dir(spin::Mutex<Dir>),
+    Symlink(Vec<u8>),
+    Special,
+}
+
+/// A ramfs inode.
+pub struct RamInode {
+    fs: Arc<RamFs>,
+    ino: u64,
+    meta: spin::Mutex<Meta>,
+    body: Body,
+}
+
+fn new_page() -> KResult<Box<[u8]>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(PAGE as usize)
+        .map_err(|_| Errno::ENOSPC)?;
+    v.resize(PAGE as usize, 0);
+    Ok(v.into_boxed_slice())
+}
+
+impl FileData {
+    fn read(&self, offset: u64, buf: &mut [u8]) -> usize {
+        if offset >= self.size {
+            return 0;
+        }
+        let n = buf.len().min((self.size - offset) as usize);
+        let mut done = 0;
+        while done < n {
+            let pos = offset + done as u64;
+            let (idx, off) = (pos / PAGE, (pos % PAGE) as usize);
+            let chunk = (PAGE as usize - off).min(n - done);
+            match self.pages.get(&idx) {
+                Some(p) => buf[done..done + chunk].copy_from_slice(&p[off..off + chunk]),
+                None => buf[done..done + chunk].fill(0),
+            }
+            done += chunk;
+        }
+        n
+    }
+
+    fn write(&mut self, offset: u64, data: &[u8]) -> KResult<usize> {
+        let end = offset.checked_add(data.len() as u64).ok_or(Errno::EFBIG)?;
+        if end > MAX_FILE_SIZE {
+            return Err(Errno::EFBIG);
+        }
+        let mut done = 0;
+        while done < data.len() {
+            let pos = offset + done as u64;
+            let (idx, off) = (pos / PAGE, (pos % PAGE) as usize);
+            let chunk = (PAGE as usize - off).min(data.len() - done);
+            let page = match self.pages.get_mut(&idx) {
+                Some(p) => p,
+                None => {
+                    let p = match new_page() {
+                        Ok(p) => p,
+                        // Report what was written before memory ran out.
+                        Err(e) if done == 0 => return Err(e),
+                        Err(_) => break,
+                    };
+                    self.pages.entry(idx).or_insert(p)
+                }
+            };
+            page[off..off + chunk].copy_from_slice(&data[done..done + chunk]);
+            done += chunk;
+            self.size = self.size.max(pos + chunk as u64);
+        }
+        Ok(done)
+    }
+
+    fn truncate(&mut self, size: u64) {
+        if size < self.size {
+            let first_gone = size.div_ceil(PAGE);
+            self.pages.retain(|&i, _| i < first_gone);
+            // Zero the tail of the last partial page so a later extension reads zeros.
+            if !size.is_multiple_of(PAGE)
+                && let Some(p) = self.pages.get_mut(&(size / PAGE))
+            {
+                p[(size % PAGE) as usize..].fill(0);
+            }
+        }
+        self.size = size;
+    }
+}
+
+impl RamInode {
+    fn new_ref(
+        fs: &Arc<RamFs>,
+        ino: u64,
+        kind: NodeKind,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+        parent_ino: u64,
+    ) -> InodeRef {
+        let now = crate::now();
+        let (body, rdev, nlink) = match kind {
+            NodeKind::File => (Body::File(spin::Mutex::new(FileData::default())), 0, 1),
+            NodeKind::Dir => (
+                Body::Dir(spin::Mutex::new(Dir {
+                    by_name: BTreeMap::new(),
+                    by_pos: BTreeMap::new(),
+                    next_pos: 2,
+                    parent_ino,
+                })),
+                0,
+                2,
+            ),
+            NodeKind::Symlink(target) => (Body::Symlink(target), 0, 1),
+            NodeKind::CharDev(d) | NodeKind::BlockDev(d) => (Body::Special, d, 1),
+            NodeKind::Fifo | NodeKind::Socket => (Body::Special, 0, 1),
+        };
+        Arc::new(RamInode {
+            fs: fs.clone(),
+            ino,
+            meta: spin::Mutex::new(Meta {
+                mode,
+                uid,
+                gid,
+                nlink,
+                rdev,
+                atime: now,
+                mtime: now,
+                ctime: now,
+            }),
+            body,
+        })
+    }
+
+    fn dir(&self) -> KResult<&spin::Mutex<Dir>> {
+        match &self.body {
+            Body::Dir(d) => Ok(d),
+            _ => Err(Errno::ENOTDIR),
+        }
+    }
+
+    fn touch_mtime(&self) {
+        let now = crate::now();
+        let mut m = self.meta.lock();
+        m.mtime = now;
+        m.ctime = now;
+    }
+
+    fn touch_ctime(&self) {
+        self.meta.lock().ctime = crate::now();
+    }
+
+    fn add_nlink(&self, delta: i32) {
+        let mut m = self.meta.lock();
+        m.nlink = m.nlink.saturating_add_signed(delta);
+        m.ctime = crate::now();
+    }
+
+    /// The ramfs inode behind `i`, if it belongs to the same file system as `self`.
+    fn same_fs<'a>(&self, i: &'a InodeRef) -> KResult<&'a RamInode> {
+        let r = i.as_any().downcast_ref::<RamInode>().ok_or(Errno::EXDEV)?;
+        if Arc::ptr_eq(&r.fs, &self.fs) {
+            Ok(r)
+        } else {
+            Err(Errno::EXDEV)
+        }
+    }
+}
+
+fn check_name(name: &[u8]) -> KResult<()> {
+    if name.len() > NAME_MAX {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') {
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
+}
+
+fn as_ram(i: &InodeRef) -> Option<&RamInode> {
+    i.as_any().downcast_ref::<RamInode>()
+}
+
+fn is_dir(i: &InodeRef) -> bool {
+    i.metadata().is_dir()
+}
+
+impl Dir {
+    fn insert(&mut self, name: Vec<u8>, inode: InodeRef) {
+        let pos = self.next_pos;
+        self.next_pos += 1;
+        self.by_name.insert(name.clone(), pos);
+        self.by_pos.insert(pos, (name, inode));
+    }
+
+    fn get(&self, name: &[u8]) -> Option<&InodeRef> {
+        self.by_name
+            .get(name)
+            .and_then(|p| self.by_pos.get(p))
+            .map(|(_, i)| i)
+    }
+
+    fn remove(&mut self, name: &[u8]) -> Option<InodeRef> {
+        let pos = self.by_name.remove(name)?;
+        self.by_pos.remove(&pos).map(|(_, i)| i)
+    }
+}
+
+impl Inode for RamInode {
+    fn metadata(&self) -> Metadata {
+        let m = self.meta.lock();
+        // Sizes as Linux's tmpfs reports them: a directory is 40 bytes plus 20 per
+        // entry (BOGO_DIRENT_SIZE) and occupies no blocks; a file counts its pages.
+        let size = match &self.body {
+            Body::File(f) => f.lock().size,
+            Body::Symlink(t) => t.len() as u64,
+            Body::Dir(d) => 40 + 20 * d.lock().by_name.len() as u64,
+            Body::Special => 0,
+        };
+        let blocks = match &self.body {
+            Body::File(f) => f.lock().pages.len() as u64 * (PAGE / 512),
+            _ => 0,
+        };
+        Metadata {
+            dev: self.fs.dev,
+            ino: self.ino,
+            mode: m.mode,
+            nlink: m.nlink,
+            uid: m.uid,
+            gid: m.gid,
+            rdev: m.rdev,
+            size,
+            blksize: PAGE as u32,
+            blocks,
+            atime: m.atime,
+            mtime: m.mtime,
+            ctime: m.ctime,
+        }
+    }
+
+    fn set_mode(&self, mode: u32) -> KResult<()> {
+        let mut m = self.meta.lock();
+        m.mode = (m.mode & S_IFMT) | (mode & S_IALLUGO);
+        m.ctime = crate::now();
+        Ok(())
+    }
+
+    fn set_owner(&self, uid: Option<u32>, gid: Option<u32>) -> KResult<()> {
+        let mut m = self.meta.lock();
+        if let Some(u) = uid {
+            m.uid = u;
+        }
+        if let Some(g) = gid {
+            m.gid = g;
+        }
+        m.ctime = crate::now();
+        Ok(())
+    }
+
+    fn set_times(&self, atime: Option<Timespec>, mtime: Option<Timespec>) -> KResult<()> {
+        let mut m = self.meta.lock();
+        if let Some(a) = atime {
+            m.atime = a;
+        }
+        if let Some(t) = mtime {
+            m.mtime = t;
+        }
+        m.ctime = crate::now();
+        Ok(())
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> KResult<usize> {
+        match &self.body {
+            Body::File(f) => Ok(f.lock().read(offset, buf)),
+            Body::Dir(_) => Err(Errno::EISDIR),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn write_at(&self, offset: u64, data: &[u8]) -> KResult<usize> {
+        let n = match &self.body {
+            Body::File(f) => f.lock().write(offset, data)?,
+            Body::Dir(_) => return Err(Errno::EISDIR),
+            _ => return Err(Errno::EINVAL),
+        };
+        self.touch_mtime();
+        Ok(n)
+    }
+
+    fn truncate(&self, size: u64) -> KResult<()> {
+        match &self.body {
+            Body::File(f) => {
+                if size > MAX_FILE_SIZE {
+                    return Err(Errno::EFBIG);
+                }
+                f.lock().truncate(size);
+                self.touch_mtime();
+                Ok(())
+            }
+            Body::Dir(_) => Err(Errno::EISDIR),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn readlink(&self) -> KResult<Vec<u8>> {
+        match &self.body {
+            Body::Symlink(t) => Ok(t.clone()),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn lookup(&self, name: &[u8]) -> KResult<InodeRef> {
+        if name.len() > NAME_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        self.dir()?.lock().get(name).cloned().ok_or(Errno::ENOENT)
+    }
+
+    fn create(
+        &self,
+        name: &[u8],
+        kind: NodeKind,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    ) -> KResult<InodeRef> {
+        check_name(name)?;
+        let is_dir = kind == NodeKind::Dir;
+        let mode = kind.type_bits() | (mode & S_IALLUGO);
+        let child = {
+            let mut d = self.dir()?.lock();
+            if d.by_name.contains_key(name) {
+                return Err(Errno::EEXIST);
+            }
+            let ino = self.fs.next_ino.fetch_add(1, Ordering::Relaxed);
+            let child = RamInode::new_ref(&self.fs, ino, kind, mode, uid, gid, self.ino);
+            d.insert(name.to_vec(), child.clone());
+            child
+        };
+        if is_dir {
+            self.add_nlink(1);
+        }
+        self.touch_mtime();
+        Ok(child)
+    }
+
+    fn link(&self, name: &[u8], target: &InodeRef) -> KResult<()> {
+        check_name(name)?;
+        let t = self.same_fs(target)?;
+        if is_dir(target) {
+            return Err(Errno::EPERM);
+        }
+        {
+            let mut d = self.dir()?.lock();
+            if d.by_name.contains_key(name) {
+                return Err(Errno::EEXIST);
+            }
+            d.insert(name.to_vec(), target.clone());
+        }
+        t.add_nlink(1);
+        self.touch_mtime();
+        Ok(())
+    }
+
+    fn unlink(&self, name: &[u8]) -> KResult<()> {
+        let removed = {
+            let mut d = self.dir()?.lock();
+            let victim = d.get(name).ok_or(Errno::ENOENT)?;
+            if is_dir(victim) {
+                return Err(Errno::EISDIR);
+            }
+            d.remove(name)
+        };
+        if let Some(r) = removed.as_ref().and_then(as_ram) {
+            r.add_nlink(-1);
+        }
+        self.touch_mtime();
+        Ok(())
+    }
+
+    fn rmdir(&self, name: &[u8]) -> KResult<()> {
+        {
+            let mut d = self.dir()?.lock();
+            let victim = d.get(name).ok_or(Errno::ENOENT)?;
+            let vd = as_ram(victim).ok_or(Errno::ENOTDIR)?.dir()?;
+            if !vd.lock().by_name.is_empty() {
+                return Err(Errno::ENOTEMPTY);
+            }
+            if let Some(v) = d.remove(name).as_ref().and_then(as_ram) {
+                v.meta.lock().nlink = 0;
+            }
+        }
+        self.add_nlink(-1);
+        self.touch_mtime();
+        Ok(())
+    }
+
+    fn rename(&self, old: &[u8], new_dir: &InodeRef, new: &[u8], flags: u32) -> KResult<()> {
+        check_name(new)?;
+        if flags & !(RENAME_NOREPLACE | RENAME_EXCHANGE) != 0
+            || flags & (RENAME_NOREPLACE | RENAME_EXCHANGE) == (RENAME_NOREPLACE | RENAME_EXCHANGE)
+        {
+            return Err(Errno::EINVAL);
+        }
+        let nd = self.same_fs(new_dir)?;
+        let same_dir = nd.ino == self.ino;
+        // Lock both directories, lower inode number first, so two renames in opposite
+        // directions cannot deadlock.
+        let (mut a, mut b_opt) = if same_dir {
+            (self.dir()?.lock(), None)
+        } else if self.ino < nd.ino {
+            let a = self.dir()?.lock();
+            let b = nd.dir()?.lock();
+            (a, Some(b))
+        } else {
+            let b = nd.dir()?.lock();
+            let a = self.dir()?.lock();
+            (a, Some(b))
+        };
+        let src = a.get(old).cloned().ok_or(Errno::ENOENT)?;
+        let dst = match &b_opt {
+            Some(b) => b.get(new).cloned(),
+            None => a.get(new).cloned(),
+        };
+        let src_is_dir = is_dir(&src);
+        let mut parent_links = (0i32, 0i32); // (self, new_dir) nlink changes
+        if flags & RENAME_EXCHANGE != 0 {
+            let dst = dst.ok_or(Errno::ENOENT)?;
+            let dst_is_dir = is_dir(&dst);
+            match &mut b_opt {
+                Some(b) => {
+                    a.remove(old);
+                    b.remove(new);
+                    a.insert(old.to_vec(), dst.clone());
+                    b.insert(new.to_vec(), src.clone());
+                }
+                None => {
+                    a.remove(old);
+                    a.remove(new);
+                    a.insert(old.to_vec(), dst.clone());
+                    a.insert(new.to_vec(), src.clone());
+                }
+            }
+            if !same_dir && src_is_dir != dst_is_dir {
+                let d = if src_is_dir { 1 } else { -1 };
+                parent_links = (-d, d);
+            }
+            for (moved, to) in [(&src, nd.ino), (&dst, self.ino)] {
+                if let Some(Body::Dir(md)) = as_ram(moved).map(|r| &r.body) {
+                    md.lock().parent_ino = to;
+                }
+            }
+        } else {
+            if let Some(dst) = &dst {
+                if flags & RENAME_NOREPLACE != 0 {
+                    return Err(Errno::EEXIST);
+                }
+                if Arc::ptr_eq(dst, &src) {
+                    return Ok(()); // two names of the same file: nothing to do
+                }
+                match (src_is_dir, is_dir(dst)) {
+                    (true, false) => return Err(Errno::ENOTDIR),
+                    (false, true) => return Err(Errno::EISDIR),
+                    (true, true) => {
+                        let empty = as_ram(dst)
+                            .and_then(|r| r.dir().ok())
+                            .is_some_and(|d| d.lock().by_name.is_empty());
+                        if !empty {
+                            return Err(Errno::ENOTEMPTY);
+                        }
+                    }
+                    (false, false) => {}
+                }
+            }
+            a.remove(old);
+            let replaced = match &mut b_opt {
+                Some(b) => {
+                    let r = b.remove(new);
+                    b.insert(new.to_vec(), src.clone());
+                    r
+                }
+                None => {
+                    let r = a.remove(new);
+                    a.insert(new.to_vec(), src.clone());
+                    r
+                }
+            };
+            if let Some(r) = replaced.as_ref().and_then(as_ram) {
+                if src_is_dir {
+                    r.meta.lock().nlink = 0;
+                    parent_links.1 -= 1;
+                } else {
+                    r.add_nlink(-1);
+                }
+            }
+            if src_is_dir {
+                if !same_dir {
+                    parent_links.0 -= 1;
+                    parent_links.1 += 1;
+                }
+                if let Some(Body::Dir(md)) = as_ram(&src).map(|r| &r.body) {
+                    md.lock().parent_ino = nd.ino;
+                }
+            }
+        }
+        drop(a);
+        drop(b_opt);
+        if let Some(r) = as_ram(&src) {
+            r.touch_ctime();
+        }
+        self.add_nlink(parent_links.0);
+        self.touch_mtime();
+        if !same_dir {
+            nd.add_nlink(parent_links.1);
+            nd.touch_mtime();
+        } else if parent_links.1 != 0 {
+            self.add_nlink(parent_links.1);
+        }
+        Ok(())
+    }
+
+    fn readdir(&self, pos: u64, emit: &mut dyn FnMut(DirEntry) -> bool) -> KResult<()> {
+        let d = self.dir()?.lock();
+        if pos == 0
+            && !emit(DirEntry {
+                ino: self.ino,
+                dtype: DT_DIR,
+                name: b".".to_vec(),
+                next: 1,
+            })
+        {
+            return Ok(());
+        }
+        if pos <= 1
+            && !emit(DirEntry {
+                ino: d.parent_ino,
+                dtype: DT_DIR,
+                name: b"..".to_vec(),
+                next: 2,
+            })
+        {
+            return Ok(());
+        }
+        for (&p, (name, inode)) in d.by_pos.range(pos.max(2)..) {
+            let m = inode.metadata();
+            if !emit(DirEntry {
+                ino: m.ino,
+                dtype: dtype_of(m.mode),
+                name: name.clone(),
+                next: p + 1,
+            }) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &InodeRef, from: u64) -> Vec<(Vec<u8>, u64)> {
+        let mut v = Vec::new();
+        dir.readdir(from, &mut |e| {
+            v.push((e.name, e.next));
+            true
+        })
+        .unwrap();
+        v
+    }
+
+    #[test]
+    fn write_then_read_back_and_holes_read_zero() {
+        let root = RamFs::new_root(1);
+        let f = root.create(b"f", NodeKind::File, 0o644, 0, 0).unwrap();
+        assert_eq!(f.write_at(10_000, b"hello").unwrap(), 5);
+        assert_eq!(f.metadata().size, 10_005);
+        let mut buf = [7u8; 16];
+        assert_eq!(f.read_at(9_995, &mut buf).unwrap(), 10);
+        assert_eq!(&buf[..10], b"\0\0\0\0\0hello");
+        assert_eq!(f.read_at(20_000, &mut buf).unwrap(), 0);
+        // Only the page actually written is allocated.
+        assert_eq!(f.metadata().blocks, 8);
+    }
+
+    #[test]
+    fn truncate_shrinks_and_regrows_with_zeros() {
+        let root = RamFs::new_root(1);
+        let f = root.create(b"f", NodeKind::File, 0o644, 0, 0).unwrap();
+        f.write_at(0, b"abcdef").unwrap();
+        f.truncate(2).unwrap();
+        f.truncate(6).unwrap();
+        let mut buf = [9u8; 6];
+        f.read_at(0, &mut buf).unwrap();
+        assert_eq!(&buf, b"ab\0\0\0\0");
+        f.truncate(1 << 40).unwrap();
+        assert_eq!(f.metadata().size, 1 << 40);
+    }
+
+    #[test]
+    fn create_existing_is_eexist_and_lookup_missing_is_enoent() {
+        let root = RamFs::new_root(1);
+        root.create(b"a", NodeKind::File, 0o644, 0, 0).unwrap();
+        assert_eq!(
+            root.create(b"a", NodeKind::Dir, 0o755, 0, 0).err(),
+            Some(Errno::EEXIST)
+        );
+        assert_eq!(root.lookup(b"b").err(), Some(Errno::ENOENT));
+        assert_eq!(root.lookup(&[b'x'; 256]).err(), Some(Errno::ENAMETOOLONG));
+    }
+
+    #[test]
+    fn directory_link_counts_follow_subdirectories() {
+        let root = RamFs::new_root(1);
+        assert_eq!(root.metadata().nlink, 2);
+        root.create(b"d", NodeKind::Dir, 0o755, 0, 0).unwrap();
+        assert_eq!(root.metadata().nlink, 3);
+        root.rmdir(b"d").unwrap();
+        assert_eq!(root.metadata().nlink, 2);
+    }
+
+    #[test]
+    fn rmdir_nonempty_is_enotempty_and_unlink_dir_is_eisdir() {
+        let root = RamFs::new_root(1);
+        let d = root.create(b"d", NodeKind::Dir, 0o755, 0, 0).unwrap();
+        d.create(b"x", NodeKind::File, 0o644, 0, 0).unwrap();
+        assert_eq!(root.rmdir(b"d").err(), Some(Errno::ENOTEMPTY));
+        assert_eq!(root.unlink(b"d").err(), Some(Errno::EISDIR));
+        let f = root.create(b"f", NodeKind::File, 0o644, 0, 0).unwrap();
+        assert_eq!(root.rmdir(b"f").err(), Some(Errno::ENOTDIR));
+        assert_eq!(f.lookup(b"x").err(), Some(Errno::ENOTDIR));
+    }
+
+    #[test]
+    fn hard_links_share_content_and_count() {
+        let root = RamFs::new_root(1);
+        let f = root.create(b"a", NodeKind::File, 0o644, 0, 0).unwrap();
+        root.link(b"b", &f).unwrap();
+        assert_eq!(f.metadata().nlink, 2);
+        root.lookup(b"b").unwrap().write_at(0, b"x").unwrap();
+        assert_eq!(f.metadata().size, 1);
+        root.unlink(b"a").unwrap();
+        assert_eq!(f.metadata().nlink, 1);
+        let d = root.create(b"d", NodeKind::Dir, 0o755, 0, 0).unwrap();
+        assert_eq!(root.link(b"d2", &d).err(), Some(Errno::EPERM));
+    }
+
+    #[test]
+    fn readdir_positions_survive_unlinking_while_listing() {
+        let root = RamFs::new_root(1);
+        for n in [b"a", b"b", b"c", b"d"] {
+            root.create(n, NodeKind::File, 0o644, 0, 0).unwrap();
+        }
+        // Read ".", "..", "a", then delete everything and continue: nothing repeats.
+        let first: Vec<_> = names(&root, 0).into_iter().take(3).collect();
+        assert_eq!(
+            first.iter().map(|(n, _)| n.as_slice()).collect::<Vec<_>>(),
+            [&b"."[..], b"..", b"a"]
+        );
+        root.unlink(b"a").unwrap();
+        root.unlink(b"b").unwrap();
+        let rest = names(&root, first[2].1);
+        assert_eq!(
+            rest.iter().map(|(n, _)| n.as_slice()).collect::<Vec<_>>(),
+            [&b"c"[..], b"d"]
+        );
+    }
+
+    #[test]
+    fn rename_replaces_files_and_refuses_nonempty_directories() {
+        let root = RamFs::new_root(1);
+        let a = root.create(b"a", NodeKind::File, 0o644, 0, 0).unwrap();
+        root.create(b"b", NodeKind::File, 0o644, 0, 0).unwrap();
+        root.rename(b"a", &root, b"b", 0).unwrap();
+        assert!(Arc::ptr_eq(&root.lookup(b"b").unwrap(), &a));
+        assert_eq!(root.lookup(b"a").err(), Some(Errno::ENOENT));
+        let d1 = root.create(b"d1", NodeKind::Dir, 0o755, 0, 0).unwrap();
+        let d2 = root.create(b"d2", NodeKind::Dir, 0o755, 0, 0).unwrap();
+        d2.create(b"x", NodeKind::File, 0o644, 0, 0).unwrap();
+        assert_eq!(
+            root.rename(b"d1", &root, b"d2", 0).err(),
+            Some(Errno::ENOTEMPTY)
+        );
+        assert_eq!(
+            root.rename(b"b", &root, b"d1", 0).err(),
+            Some(Errno::EISDIR)
+        );
+        assert_eq!(
+            root.rename(b"d1", &root, b"b", 0).err(),
+            Some(Errno::ENOTDIR)
+        );
+        assert_eq!(
+            root.rename(b"b", &root, b"d1", RENAME_NOREPLACE).err(),
+            Some(Errno::EEXIST)
+        );
+        // Moving a directory updates both parents' link counts.
+        let before = root.metadata().nlink;
+        root.rename(b"d1", &d2, b"moved", 0).unwrap();
+        assert_eq!(root.metadata().nlink, before - 1);
+        assert_eq!(d2.metadata().nlink, 3);
+        let _ = d1;
+    }
+
+    #[test]
+    fn rename_exchange_swaps_two_names() {
+        let root = RamFs::new_root(1);
+        let a = root.create(b"a", NodeKind::File, 0o644, 0, 0).unwrap();
+        let d = root.create(b"d", NodeKind::Dir, 0o755, 0, 0).unwrap();
+        root.rename(b"a", &root, b"d", RENAME_EXCHANGE).unwrap();
+        assert!(Arc::ptr_eq(&root.lookup(b"d").unwrap(), &a));
+        assert!(Arc::ptr_eq(&root.lookup(b"a").unwrap(), &d));
+        assert_eq!(
+            root.rename(b"a", &root, b"zz", RENAME_EXCHANGE).err(),
+            Some(Errno::ENOENT)
+        );
+    }
+
+    #[test]
+    fn rename_across_file_systems_is_exdev() {
+        let r1 = RamFs::new_root(1);
+        let r2 = RamFs::new_root(2);
+        r1.create(b"a", NodeKind::File, 0o644, 0, 0).unwrap();
+        assert_eq!(r1.rename(b"a", &r2, b"a", 0).err(), Some(Errno::EXDEV));
+    }
+
+    #[test]
+    fn chmod_keeps_the_file_type() {
+        let root = RamFs::new_root(1);
+        let f = root.create(b"f", NodeKind::File, 0o644, 0, 0).unwrap();
+        f.set_mode(0o4777 | S_IFDIR).unwrap();
+        assert_eq!(f.metadata().mode, S_IFREG | 0o4777);
+    }
+}
