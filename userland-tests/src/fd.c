@@ -1,0 +1,589 @@
+/* dup/dup2/dup3/fcntl/pipe/pipe2 (+ FIONBIO on a pipe) */
+#define KT_AREA "fd"
+#include "kt.h"
+
+#include <sys/ioctl.h>
+
+#define BADPTR ((void *)1)
+
+/* A scratch file open O_RDWR in a fresh temp dir. */
+static int scratch_fd(void)
+{
+    const char *d = kt_tmpdir();
+    if (!d)
+        return -1;
+    return open(kt_path(d, "f"), O_CREAT | O_RDWR, 0644);
+}
+
+static int fd_is_open(int fd)
+{
+    return fcntl(fd, F_GETFD) != -1;
+}
+
+/* ---- dup -------------------------------------------------------------- */
+
+TEST(dup_returns_lowest_free_fd) {
+    int a = OK(scratch_fd());
+    int b = OK(dup(a));
+    int c = OK(dup(a));
+    OK(close(b));
+    int n = OK(syscall(SYS_dup, a));
+    close(a);
+    close(c);
+    close(n);
+    EXPECT_EQ(n, b);
+}
+
+TEST(dup_shares_file_offset) {
+    int a = OK(scratch_fd());
+    int b = OK(syscall(SYS_dup, a));
+    EXPECT_EQ(write(a, "abcdef", 6), 6);
+    long pos_b = lseek(b, 0, SEEK_CUR);
+    OK(lseek(b, 2, SEEK_SET));
+    long pos_a = lseek(a, 0, SEEK_CUR);
+    close(a);
+    close(b);
+    EXPECT_EQ(pos_b, 6);
+    EXPECT_EQ(pos_a, 2);
+}
+
+TEST(dup_clears_cloexec_on_the_copy) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    int a = OK(open(d, O_RDONLY | O_CLOEXEC));
+    int b = OK(syscall(SYS_dup, a));
+    int fl = fcntl(b, F_GETFD);
+    close(a);
+    close(b);
+    EXPECT_EQ(fl, 0);
+}
+
+TEST(dup_bad_fd_is_ebadf) {
+    EXPECT_ERRNO(syscall(SYS_dup, 9999), EBADF);
+    EXPECT_ERRNO(syscall(SYS_dup, -1), EBADF);
+}
+
+TEST(closing_dup_keeps_original_open) {
+    int a = OK(scratch_fd());
+    int b = OK(dup(a));
+    OK(close(b));
+    EXPECT_EQ(write(a, "x", 1), 1);
+    close(a);
+}
+
+/* ---- dup2 / dup3 ------------------------------------------------------ */
+
+TEST(dup2_to_chosen_fd) {
+    int a = OK(scratch_fd());
+    long r = syscall(SYS_dup2, a, 77);
+    EXPECT_EQ(r, 77);
+    EXPECT_EQ(write(77, "hi", 2), 2);
+    long pos = lseek(a, 0, SEEK_CUR);
+    close(77);
+    close(a);
+    EXPECT_EQ(pos, 2);
+}
+
+TEST(dup2_silently_closes_target) {
+    int a = OK(scratch_fd());
+    int b = OK(scratch_fd());
+    OK(write(b, "zzz", 3));
+    OK(syscall(SYS_dup2, a, b));
+    /* b now refers to a's file, at offset 0 */
+    long pos = lseek(b, 0, SEEK_CUR);
+    struct stat sa, sb;
+    OK(fstat(a, &sa));
+    OK(fstat(b, &sb));
+    close(a);
+    close(b);
+    EXPECT_EQ(pos, 0);
+    EXPECT_EQ(sa.st_ino, sb.st_ino);
+}
+
+TEST(dup2_same_fd_returns_it) {
+    int a = OK(scratch_fd());
+    long r = syscall(SYS_dup2, a, a);
+    int still = fd_is_open(a);
+    close(a);
+    EXPECT_EQ(r, a);
+    CHECK(still, "fd closed by dup2(fd, fd)");
+}
+
+TEST(dup2_same_invalid_fd_is_ebadf) {
+    EXPECT_ERRNO(syscall(SYS_dup2, 9999, 9999), EBADF);
+}
+
+TEST(dup2_bad_oldfd_is_ebadf_and_keeps_newfd) {
+    int a = OK(scratch_fd());
+    errno = 0;
+    long r = syscall(SYS_dup2, 9999, a);
+    int e = errno;
+    int still = fd_is_open(a);
+    close(a);
+    CHECK(r == -1 && e == EBADF, "got %ld %s, expected EBADF", r, kt_errstr(e));
+    CHECK(still, "newfd closed although dup2 failed");
+}
+
+TEST(dup2_newfd_beyond_rlimit_is_ebadf) {
+    struct rlimit rl;
+    OK(getrlimit(RLIMIT_NOFILE, &rl));
+    EXPECT_ERRNO(syscall(SYS_dup2, 1, (long)rl.rlim_cur), EBADF);
+    EXPECT_ERRNO(syscall(SYS_dup2, 1, -1L), EBADF);
+}
+
+TEST(dup2_clears_cloexec_on_newfd) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    int a = OK(open(d, O_RDONLY | O_CLOEXEC));
+    OK(syscall(SYS_dup2, a, 78));
+    int fl = fcntl(78, F_GETFD);
+    close(78);
+    close(a);
+    EXPECT_EQ(fl, 0);
+}
+
+TEST(dup3_equal_fds_is_einval) {
+    int a = OK(scratch_fd());
+    errno = 0;
+    long r = syscall(SYS_dup3, a, a, 0);
+    int e = errno;
+    close(a);
+    CHECK(r == -1 && e == EINVAL, "got %ld %s, expected EINVAL", r, kt_errstr(e));
+}
+
+TEST(dup3_cloexec_sets_flag) {
+    int a = OK(scratch_fd());
+    long r = syscall(SYS_dup3, a, 79, O_CLOEXEC);
+    int fl = fcntl(79, F_GETFD);
+    close(79);
+    close(a);
+    EXPECT_EQ(r, 79);
+    EXPECT_EQ(fl, FD_CLOEXEC);
+}
+
+TEST(dup3_bad_flags_is_einval) {
+    int a = OK(scratch_fd());
+    errno = 0;
+    long r = syscall(SYS_dup3, a, 80, O_NONBLOCK);
+    int e = errno;
+    int leaked = fd_is_open(80);
+    close(a);
+    close(80);
+    CHECK(r == -1 && e == EINVAL, "got %ld %s, expected EINVAL", r, kt_errstr(e));
+    CHECK(!leaked, "fd 80 was opened despite EINVAL");
+}
+
+TEST(dup3_bad_oldfd_is_ebadf) {
+    EXPECT_ERRNO(syscall(SYS_dup3, 9999, 81, 0), EBADF);
+}
+
+/* ---- fcntl ------------------------------------------------------------ */
+
+TEST(fcntl_dupfd_returns_lowest_at_or_above_arg) {
+    int a = OK(scratch_fd());
+    int b = OK(fcntl(a, F_DUPFD, 100));
+    int c = OK(fcntl(a, F_DUPFD, 100));
+    int fl = fcntl(b, F_GETFD);
+    close(a);
+    close(b);
+    close(c);
+    EXPECT_EQ(b, 100);
+    EXPECT_EQ(c, 101);
+    EXPECT_EQ(fl, 0);
+}
+
+TEST(fcntl_dupfd_cloexec_sets_flag) {
+    int a = OK(scratch_fd());
+    int b = OK(syscall(SYS_fcntl, a, F_DUPFD_CLOEXEC, 110));
+    int fl = fcntl(b, F_GETFD);
+    close(a);
+    close(b);
+    EXPECT_EQ(b, 110);
+    EXPECT_EQ(fl, FD_CLOEXEC);
+}
+
+TEST(fcntl_dupfd_bad_arg_is_einval) {
+    int a = OK(scratch_fd());
+    struct rlimit rl;
+    OK(getrlimit(RLIMIT_NOFILE, &rl));
+    errno = 0;
+    long r1 = syscall(SYS_fcntl, a, F_DUPFD, -1L);
+    int e1 = errno;
+    long r2 = syscall(SYS_fcntl, a, F_DUPFD, (long)rl.rlim_cur);
+    int e2 = errno;
+    close(a);
+    CHECK(r1 == -1 && e1 == EINVAL, "arg -1: got %ld %s, expected EINVAL", r1, kt_errstr(e1));
+    CHECK(r2 == -1 && e2 == EINVAL, "arg RLIMIT_NOFILE: got %ld %s, expected EINVAL", r2,
+          kt_errstr(e2));
+}
+
+TEST(fcntl_getfd_setfd_roundtrip) {
+    int a = OK(scratch_fd());
+    long f0 = syscall(SYS_fcntl, a, F_GETFD);
+    long s1 = syscall(SYS_fcntl, a, F_SETFD, FD_CLOEXEC);
+    long f1 = syscall(SYS_fcntl, a, F_GETFD);
+    long s2 = syscall(SYS_fcntl, a, F_SETFD, 0);
+    long f2 = syscall(SYS_fcntl, a, F_GETFD);
+    close(a);
+    EXPECT_EQ(f0, 0);
+    EXPECT_EQ(s1, 0);
+    EXPECT_EQ(f1, FD_CLOEXEC);
+    EXPECT_EQ(s2, 0);
+    EXPECT_EQ(f2, 0);
+}
+
+TEST(fcntl_cloexec_is_per_descriptor) {
+    int a = OK(scratch_fd());
+    int b = OK(dup(a));
+    OK(fcntl(a, F_SETFD, FD_CLOEXEC));
+    int fb = fcntl(b, F_GETFD);
+    close(a);
+    close(b);
+    EXPECT_EQ(fb, 0);
+}
+
+TEST(fcntl_getfl_reports_access_mode_and_flags) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    int r = OK(open(kt_path(d, "f"), O_CREAT | O_RDONLY, 0644));
+    int w = OK(open(kt_path(d, "f"), O_WRONLY | O_APPEND));
+    int rw = OK(open(kt_path(d, "f"), O_RDWR | O_NONBLOCK));
+    long fr = syscall(SYS_fcntl, r, F_GETFL);
+    long fw = syscall(SYS_fcntl, w, F_GETFL);
+    long frw = syscall(SYS_fcntl, rw, F_GETFL);
+    close(r);
+    close(w);
+    close(rw);
+    EXPECT_EQ(fr & O_ACCMODE, O_RDONLY);
+    EXPECT_EQ(fw & O_ACCMODE, O_WRONLY);
+    EXPECT_EQ(frw & O_ACCMODE, O_RDWR);
+    CHECK(fw & O_APPEND, "F_GETFL 0%lo lacks O_APPEND", fw);
+    CHECK(frw & O_NONBLOCK, "F_GETFL 0%lo lacks O_NONBLOCK", frw);
+    CHECK(!(fr & (O_APPEND | O_NONBLOCK | O_CREAT)), "F_GETFL 0%lo has unexpected flags", fr);
+}
+
+TEST(fcntl_getfl_on_opath_fd_reports_o_path) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    int fd = OK(open(d, O_PATH));
+    long fl = syscall(SYS_fcntl, fd, F_GETFL);
+    close(fd);
+    CHECK(fl != -1 && (fl & O_PATH), "F_GETFL = 0%lo, expected O_PATH set", fl);
+}
+
+TEST(fcntl_setfl_append_makes_writes_append) {
+    int fd = OK(scratch_fd());
+    EXPECT_EQ(write(fd, "abc", 3), 3);
+    OK(syscall(SYS_fcntl, fd, F_SETFL, O_APPEND));
+    OK(lseek(fd, 0, SEEK_SET));
+    EXPECT_EQ(write(fd, "Z", 1), 1);
+    char buf[8] = {0};
+    EXPECT_EQ(pread(fd, buf, sizeof buf, 0), 4);
+    long fl = fcntl(fd, F_GETFL);
+    OK(syscall(SYS_fcntl, fd, F_SETFL, 0));
+    long fl2 = fcntl(fd, F_GETFL);
+    close(fd);
+    CHECK(!memcmp(buf, "abcZ", 4), "file is '%.4s', expected 'abcZ'", buf);
+    CHECK(fl & O_APPEND, "F_GETFL 0%lo lacks O_APPEND after F_SETFL", fl);
+    CHECK(!(fl2 & O_APPEND), "F_GETFL 0%lo still has O_APPEND after clearing", fl2);
+}
+
+TEST(fcntl_setfl_cannot_change_access_mode) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    int fd = OK(open(kt_path(d, "f"), O_CREAT | O_RDONLY, 0644));
+    OK(syscall(SYS_fcntl, fd, F_SETFL, O_RDWR));
+    long fl = fcntl(fd, F_GETFL);
+    errno = 0;
+    long w = write(fd, "x", 1);
+    int e = errno;
+    close(fd);
+    EXPECT_EQ(fl & O_ACCMODE, O_RDONLY);
+    CHECK(w == -1 && e == EBADF, "write got %ld %s, expected EBADF", w, kt_errstr(e));
+}
+
+TEST(fcntl_setfl_nonblock_makes_empty_pipe_read_eagain) {
+    int fds[2];
+    OK(pipe(fds));
+    OK(syscall(SYS_fcntl, fds[0], F_SETFL, O_NONBLOCK));
+    long fl = fcntl(fds[0], F_GETFL);
+    char c;
+    errno = 0;
+    long r = read(fds[0], &c, 1);
+    int e = errno;
+    close(fds[0]);
+    close(fds[1]);
+    CHECK(fl & O_NONBLOCK, "F_GETFL 0%lo lacks O_NONBLOCK", fl);
+    CHECK(r == -1 && e == EAGAIN, "read got %ld %s, expected EAGAIN", r, kt_errstr(e));
+}
+
+TEST(fcntl_status_flags_are_shared_by_dups) {
+    int fds[2];
+    OK(pipe(fds));
+    int d = OK(dup(fds[0]));
+    OK(fcntl(fds[0], F_SETFL, O_NONBLOCK));
+    long fl = fcntl(d, F_GETFL);
+    close(d);
+    close(fds[0]);
+    close(fds[1]);
+    CHECK(fl & O_NONBLOCK, "dup's F_GETFL 0%lo lacks O_NONBLOCK", fl);
+}
+
+TEST(fcntl_bad_fd_is_ebadf) {
+    EXPECT_ERRNO(syscall(SYS_fcntl, 9999, F_GETFD), EBADF);
+    EXPECT_ERRNO(syscall(SYS_fcntl, 9999, F_GETFL), EBADF);
+    EXPECT_ERRNO(syscall(SYS_fcntl, 9999, F_DUPFD, 0), EBADF);
+}
+
+TEST(fcntl_unknown_cmd_is_einval) {
+    int fd = OK(scratch_fd());
+    errno = 0;
+    long r = syscall(SYS_fcntl, fd, 9999, 0);
+    int e = errno;
+    close(fd);
+    CHECK(r == -1 && e == EINVAL, "got %ld %s, expected EINVAL", r, kt_errstr(e));
+}
+
+/* ---- pipe / pipe2 ----------------------------------------------------- */
+
+TEST(pipe_write_then_read) {
+    int fds[2] = {-1, -1};
+    OK(syscall(SYS_pipe, fds));
+    CHECK(fds[0] >= 0 && fds[1] >= 0 && fds[0] != fds[1], "fds %d %d", fds[0], fds[1]);
+    EXPECT_EQ(write(fds[1], "hello", 5), 5);
+    char buf[16] = {0};
+    long n = read(fds[0], buf, sizeof buf);
+    close(fds[0]);
+    close(fds[1]);
+    EXPECT_EQ(n, 5);
+    CHECK(!memcmp(buf, "hello", 5), "read '%s'", buf);
+}
+
+TEST(pipe_preserves_order_across_writes) {
+    int fds[2];
+    OK(pipe(fds));
+    EXPECT_EQ(write(fds[1], "ab", 2), 2);
+    EXPECT_EQ(write(fds[1], "cd", 2), 2);
+    char buf[8] = {0};
+    long n1 = read(fds[0], buf, 3);
+    long n2 = read(fds[0], buf + 3, 3);
+    close(fds[0]);
+    close(fds[1]);
+    EXPECT_EQ(n1, 3);
+    EXPECT_EQ(n2, 1);
+    CHECK(!memcmp(buf, "abcd", 4), "read '%s'", buf);
+}
+
+TEST(pipe_read_returns_eof_after_writer_closes) {
+    int fds[2];
+    OK(pipe(fds));
+    EXPECT_EQ(write(fds[1], "x", 1), 1);
+    OK(close(fds[1]));
+    char buf[4];
+    long n1 = read(fds[0], buf, sizeof buf);
+    long n2 = read(fds[0], buf, sizeof buf);
+    close(fds[0]);
+    EXPECT_EQ(n1, 1);
+    EXPECT_EQ(n2, 0);
+}
+
+TEST(pipe_wrong_direction_is_ebadf) {
+    int fds[2];
+    OK(pipe(fds));
+    char c;
+    errno = 0;
+    long w = syscall(SYS_write, fds[0], "x", 1);
+    int ew = errno;
+    errno = 0;
+    long r = syscall(SYS_read, fds[1], &c, 1);
+    int er = errno;
+    close(fds[0]);
+    close(fds[1]);
+    CHECK(w == -1 && ew == EBADF, "write to read end: %ld %s, expected EBADF", w, kt_errstr(ew));
+    CHECK(r == -1 && er == EBADF, "read from write end: %ld %s, expected EBADF", r, kt_errstr(er));
+}
+
+TEST(pipe_bad_pointer_is_efault) {
+    EXPECT_ERRNO(syscall(SYS_pipe, BADPTR), EFAULT);
+    EXPECT_ERRNO(syscall(SYS_pipe2, BADPTR, 0), EFAULT);
+}
+
+TEST(pipe_fds_are_not_cloexec_by_default) {
+    int fds[2];
+    OK(syscall(SYS_pipe, fds));
+    int f0 = fcntl(fds[0], F_GETFD), f1 = fcntl(fds[1], F_GETFD);
+    long fl = fcntl(fds[0], F_GETFL);
+    close(fds[0]);
+    close(fds[1]);
+    EXPECT_EQ(f0, 0);
+    EXPECT_EQ(f1, 0);
+    CHECK(!(fl & O_NONBLOCK), "read end is O_NONBLOCK");
+}
+
+TEST(pipe2_cloexec_sets_flag_on_both_ends) {
+    int fds[2];
+    OK(syscall(SYS_pipe2, fds, O_CLOEXEC));
+    int f0 = fcntl(fds[0], F_GETFD), f1 = fcntl(fds[1], F_GETFD);
+    close(fds[0]);
+    close(fds[1]);
+    EXPECT_EQ(f0, FD_CLOEXEC);
+    EXPECT_EQ(f1, FD_CLOEXEC);
+}
+
+TEST(pipe2_nonblock_empty_read_is_eagain) {
+    int fds[2];
+    OK(syscall(SYS_pipe2, fds, O_NONBLOCK));
+    char c;
+    errno = 0;
+    long r = syscall(SYS_read, fds[0], &c, 1);
+    int e = errno;
+    long fl = fcntl(fds[1], F_GETFL);
+    close(fds[0]);
+    close(fds[1]);
+    CHECK(r == -1 && e == EAGAIN, "got %ld %s, expected EAGAIN", r, kt_errstr(e));
+    CHECK(fl & O_NONBLOCK, "write end F_GETFL 0%lo lacks O_NONBLOCK", fl);
+}
+
+TEST(pipe2_nonblock_read_with_data_returns_it) {
+    int fds[2];
+    OK(syscall(SYS_pipe2, fds, O_NONBLOCK));
+    EXPECT_EQ(write(fds[1], "ok", 2), 2);
+    char buf[8];
+    long r = read(fds[0], buf, sizeof buf);
+    close(fds[0]);
+    close(fds[1]);
+    EXPECT_EQ(r, 2);
+}
+
+TEST(pipe2_nonblock_full_pipe_write_is_eagain) {
+    int fds[2];
+    OK(syscall(SYS_pipe2, fds, O_NONBLOCK));
+    static char chunk[4096];
+    long total = 0, r;
+    int e = 0;
+    while (total < (16L << 20)) {
+        r = write(fds[1], chunk, sizeof chunk);
+        if (r < 0) {
+            e = errno;
+            break;
+        }
+        total += r;
+    }
+    /* after draining some bytes, writing works again */
+    char buf[4096];
+    long got = read(fds[0], buf, sizeof buf);
+    long again = write(fds[1], "x", 1);
+    close(fds[0]);
+    close(fds[1]);
+    CHECK(e == EAGAIN, "filling the pipe ended with %s after %ld bytes, expected EAGAIN",
+          kt_errstr(e), total);
+    CHECK(total >= 4096, "pipe capacity only %ld bytes", total);
+    EXPECT_EQ(got, 4096);
+    EXPECT_EQ(again, 1);
+}
+
+TEST(pipe2_bad_flags_is_einval) {
+    int fds[2];
+    EXPECT_ERRNO(syscall(SYS_pipe2, fds, O_APPEND), EINVAL);
+}
+
+TEST(pipe_with_nonblocking_reader_after_writer_closed_returns_eof) {
+    int fds[2];
+    OK(pipe2(fds, O_NONBLOCK));
+    close(fds[1]);
+    char c;
+    long r = read(fds[0], &c, 1);
+    close(fds[0]);
+    EXPECT_EQ(r, 0);
+}
+
+TEST(pipe_carries_data_from_child_to_parent) {
+    int fds[2];
+    OK(pipe(fds));
+    pid_t pid = OK(fork());
+    if (pid == 0) {
+        close(fds[0]);
+        _exit(write(fds[1], "from child", 10) == 10 ? 0 : 1);
+    }
+    close(fds[1]);
+    char buf[32] = {0};
+    long got = 0, r;
+    while ((r = read(fds[0], buf + got, sizeof buf - 1 - got)) > 0)
+        got += r;
+    close(fds[0]);
+    int st;
+    OK(waitpid(pid, &st, 0));
+    EXPECT_EQ(got, 10);
+    CHECK(!strcmp(buf, "from child"), "read '%s'", buf);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %s", kt_status(st));
+}
+
+TEST(ioctl_fionbio_toggles_nonblocking) {
+    int fds[2];
+    OK(pipe(fds));
+    int on = 1, off = 0;
+    long r1 = syscall(SYS_ioctl, fds[0], FIONBIO, &on);
+    long fl1 = fcntl(fds[0], F_GETFL);
+    char c;
+    errno = 0;
+    long rd = read(fds[0], &c, 1);
+    int e = errno;
+    long r2 = syscall(SYS_ioctl, fds[0], FIONBIO, &off);
+    long fl2 = fcntl(fds[0], F_GETFL);
+    close(fds[0]);
+    close(fds[1]);
+    EXPECT_EQ(r1, 0);
+    EXPECT_EQ(r2, 0);
+    CHECK(fl1 & O_NONBLOCK, "F_GETFL 0%lo lacks O_NONBLOCK after FIONBIO(1)", fl1);
+    CHECK(rd == -1 && e == EAGAIN, "read got %ld %s, expected EAGAIN", rd, kt_errstr(e));
+    CHECK(!(fl2 & O_NONBLOCK), "F_GETFL 0%lo has O_NONBLOCK after FIONBIO(0)", fl2);
+}
+
+int main(void)
+{
+    KT_BEGIN();
+    RUN(dup_returns_lowest_free_fd);
+    RUN(dup_shares_file_offset);
+    RUN(dup_clears_cloexec_on_the_copy);
+    RUN(dup_bad_fd_is_ebadf);
+    RUN(closing_dup_keeps_original_open);
+    RUN(dup2_to_chosen_fd);
+    RUN(dup2_silently_closes_target);
+    RUN(dup2_same_fd_returns_it);
+    RUN(dup2_same_invalid_fd_is_ebadf);
+    RUN(dup2_bad_oldfd_is_ebadf_and_keeps_newfd);
+    RUN(dup2_newfd_beyond_rlimit_is_ebadf);
+    RUN(dup2_clears_cloexec_on_newfd);
+    RUN(dup3_equal_fds_is_einval);
+    RUN(dup3_cloexec_sets_flag);
+    RUN(dup3_bad_flags_is_einval);
+    RUN(dup3_bad_oldfd_is_ebadf);
+    RUN(fcntl_dupfd_returns_lowest_at_or_above_arg);
+    RUN(fcntl_dupfd_cloexec_sets_flag);
+    RUN(fcntl_dupfd_bad_arg_is_einval);
+    RUN(fcntl_getfd_setfd_roundtrip);
+    RUN(fcntl_cloexec_is_per_descriptor);
+    RUN(fcntl_getfl_reports_access_mode_and_flags);
+    RUN(fcntl_getfl_on_opath_fd_reports_o_path);
+    RUN(fcntl_setfl_append_makes_writes_append);
+    RUN(fcntl_setfl_cannot_change_access_mode);
+    RUN(fcntl_setfl_nonblock_makes_empty_pipe_read_eagain);
+    RUN(fcntl_status_flags_are_shared_by_dups);
+    RUN(fcntl_bad_fd_is_ebadf);
+    RUN(fcntl_unknown_cmd_is_einval);
+    RUN(pipe_write_then_read);
+    RUN(pipe_preserves_order_across_writes);
+    RUN(pipe_read_returns_eof_after_writer_closes);
+    RUN(pipe_wrong_direction_is_ebadf);
+    RUN(pipe_bad_pointer_is_efault);
+    RUN(pipe_fds_are_not_cloexec_by_default);
+    RUN(pipe2_cloexec_sets_flag_on_both_ends);
+    RUN(pipe2_nonblock_empty_read_is_eagain);
+    RUN(pipe2_nonblock_read_with_data_returns_it);
+    RUN(pipe2_nonblock_full_pipe_write_is_eagain);
+    RUN(pipe2_bad_flags_is_einval);
+    RUN(pipe_with_nonblocking_reader_after_writer_closed_returns_eof);
+    RUN(pipe_carries_data_from_child_to_parent);
+    RUN(ioctl_fionbio_toggles_nonblocking);
+    return KT_END();
+}

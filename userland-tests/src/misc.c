@@ -1,0 +1,378 @@
+/* uname/sysinfo/getrlimit/setrlimit/prlimit64/getrandom/arch_prctl/
+ * set_tid_address and unknown syscall numbers */
+#define KT_AREA "misc"
+#include "kt.h"
+
+#include <sys/utsname.h>
+#include <sys/random.h>
+#include <sys/sysinfo.h>
+
+#define BADPTR ((void *)1)
+
+#define KT_ARCH_SET_GS 0x1001
+#define KT_ARCH_SET_FS 0x1002
+#define KT_ARCH_GET_FS 0x1003
+#define KT_ARCH_GET_GS 0x1004
+
+struct kt_rlimit64 {
+    uint64_t cur, max;
+};
+
+/* ---- unknown syscalls ------------------------------------------------- */
+
+TEST(unknown_syscall_1000_is_enosys) {
+    EXPECT_ERRNO(syscall(1000, 0, 0, 0), ENOSYS);
+}
+
+TEST(unknown_syscall_5000_is_enosys) {
+    EXPECT_ERRNO(syscall(5000, 0, 0, 0), ENOSYS);
+}
+
+TEST(unassigned_syscall_in_gap_is_enosys) {
+    EXPECT_ERRNO(syscall(400, 0, 0, 0), ENOSYS); /* 335..423 are unassigned on x86-64 */
+}
+
+/* ---- uname ------------------------------------------------------------ */
+
+static int field_ok(const char *f, size_t size)
+{
+    return f[0] != 0 && memchr(f, 0, size) != NULL;
+}
+
+TEST(uname_fields_nonempty_and_nul_terminated) {
+    struct utsname u;
+    memset(&u, 'X', sizeof u);
+    OK(syscall(SYS_uname, &u));
+    CHECK(field_ok(u.sysname, sizeof u.sysname), "sysname empty or unterminated");
+    CHECK(field_ok(u.nodename, sizeof u.nodename), "nodename empty or unterminated");
+    CHECK(field_ok(u.release, sizeof u.release), "release empty or unterminated");
+    CHECK(field_ok(u.version, sizeof u.version), "version empty or unterminated");
+    CHECK(field_ok(u.machine, sizeof u.machine), "machine empty or unterminated");
+    CHECK(field_ok(u.domainname, sizeof u.domainname), "domainname empty or unterminated");
+}
+
+TEST(uname_bad_pointer_is_efault) {
+    EXPECT_ERRNO(syscall(SYS_uname, BADPTR), EFAULT);
+}
+
+/* ---- sysinfo ---------------------------------------------------------- */
+
+TEST(sysinfo_fields_are_sane) {
+    struct sysinfo si;
+    memset(&si, 0, sizeof si);
+    OK(syscall(SYS_sysinfo, &si));
+    CHECK(si.uptime < 100UL * 365 * 86400, "uptime %lu is not sane", (unsigned long)si.uptime);
+    CHECK(si.mem_unit >= 1, "mem_unit %u", si.mem_unit);
+    CHECK(si.totalram > 0, "totalram 0");
+    CHECK(si.freeram <= si.totalram, "freeram %lu > totalram %lu", (unsigned long)si.freeram,
+          (unsigned long)si.totalram);
+    CHECK(si.procs >= 1, "procs %u", si.procs);
+}
+
+TEST(sysinfo_bad_pointer_is_efault) {
+    EXPECT_ERRNO(syscall(SYS_sysinfo, BADPTR), EFAULT);
+}
+
+/* ---- getrlimit / setrlimit / prlimit64 -------------------------------- */
+
+TEST(getrlimit_soft_not_above_hard) {
+    static const int res[] = {RLIMIT_NOFILE, RLIMIT_STACK, RLIMIT_CORE, RLIMIT_DATA, RLIMIT_AS};
+    for (size_t i = 0; i < sizeof res / sizeof res[0]; i++) {
+        struct rlimit rl;
+        OK(syscall(SYS_getrlimit, res[i], &rl));
+        CHECK(rl.rlim_cur <= rl.rlim_max, "resource %d: soft %lu > hard %lu", res[i],
+              (unsigned long)rl.rlim_cur, (unsigned long)rl.rlim_max);
+    }
+    struct rlimit nofile;
+    OK(syscall(SYS_getrlimit, RLIMIT_NOFILE, &nofile));
+    CHECK(nofile.rlim_cur >= 3, "RLIMIT_NOFILE soft limit %lu", (unsigned long)nofile.rlim_cur);
+}
+
+TEST(getrlimit_bad_resource_is_einval) {
+    struct rlimit rl;
+    EXPECT_ERRNO(syscall(SYS_getrlimit, 100, &rl), EINVAL);
+}
+
+TEST(getrlimit_bad_pointer_is_efault) {
+    EXPECT_ERRNO(syscall(SYS_getrlimit, RLIMIT_NOFILE, BADPTR), EFAULT);
+}
+
+TEST(setrlimit_lower_soft_limit_reads_back) {
+    struct rlimit orig, rl, back;
+    OK(syscall(SYS_getrlimit, RLIMIT_CORE, &orig));
+    rl = orig;
+    rl.rlim_cur = orig.rlim_max == 0 ? 0 : 4096;
+    if (rl.rlim_cur > orig.rlim_max)
+        rl.rlim_cur = orig.rlim_max;
+    long r = syscall(SYS_setrlimit, RLIMIT_CORE, &rl);
+    int e = errno;
+    long g = syscall(SYS_getrlimit, RLIMIT_CORE, &back);
+    syscall(SYS_setrlimit, RLIMIT_CORE, &orig);
+    CHECK(r == 0, "setrlimit failed: %s", kt_errstr(e));
+    CHECK(g == 0, "getrlimit failed");
+    EXPECT_EQ(back.rlim_cur, rl.rlim_cur);
+    EXPECT_EQ(back.rlim_max, orig.rlim_max);
+}
+
+TEST(setrlimit_soft_above_hard_is_einval) {
+    struct rlimit rl = {200, 100};
+    EXPECT_ERRNO(syscall(SYS_setrlimit, RLIMIT_NOFILE, &rl), EINVAL);
+}
+
+TEST(setrlimit_bad_resource_is_einval) {
+    struct rlimit rl = {1, 1};
+    EXPECT_ERRNO(syscall(SYS_setrlimit, 100, &rl), EINVAL);
+}
+
+TEST(setrlimit_bad_pointer_is_efault) {
+    EXPECT_ERRNO(syscall(SYS_setrlimit, RLIMIT_NOFILE, BADPTR), EFAULT);
+}
+
+static void nofile_limit_child(void *arg)
+{
+    (void)arg;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        _exit(2);
+    rl.rlim_cur = 10;
+    if (syscall(SYS_setrlimit, RLIMIT_NOFILE, &rl) != 0)
+        _exit(3);
+    int base = open("/", O_RDONLY);
+    if (base < 0)
+        _exit(2);
+    int last = base, fd;
+    while ((fd = dup(base)) >= 0)
+        last = fd;
+    if (errno != EMFILE)
+        _exit(4);
+    _exit(last == 9 ? 0 : 5);
+}
+
+TEST(setrlimit_nofile_limits_new_fds_with_emfile) {
+    int st = kt_in_child(nofile_limit_child, NULL);
+    CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+          "child %s (2 = setup failed, 3 = setrlimit failed, 4 = dup did not fail with EMFILE, 5 = highest fd "
+          "was not 9)", kt_status(st));
+}
+
+TEST(prlimit64_get_matches_getrlimit) {
+    struct rlimit rl;
+    struct kt_rlimit64 a, b;
+    OK(syscall(SYS_getrlimit, RLIMIT_NOFILE, &rl));
+    OK(syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &a));
+    OK(syscall(SYS_prlimit64, (long)getpid(), RLIMIT_NOFILE, NULL, &b));
+    EXPECT_EQ(a.cur, rl.rlim_cur);
+    EXPECT_EQ(a.max, rl.rlim_max);
+    EXPECT_EQ(b.cur, a.cur);
+    EXPECT_EQ(b.max, a.max);
+}
+
+TEST(prlimit64_set_returns_old_limit) {
+    struct kt_rlimit64 orig, nw, old, back;
+    OK(syscall(SYS_prlimit64, 0, RLIMIT_CORE, NULL, &orig));
+    nw = orig;
+    nw.cur = orig.max < 8192 ? orig.max : 8192;
+    long r = syscall(SYS_prlimit64, 0, RLIMIT_CORE, &nw, &old);
+    int e = errno;
+    long g = syscall(SYS_prlimit64, 0, RLIMIT_CORE, NULL, &back);
+    syscall(SYS_prlimit64, 0, RLIMIT_CORE, &orig, NULL);
+    CHECK(r == 0, "prlimit64 set failed: %s", kt_errstr(e));
+    CHECK(g == 0, "prlimit64 get failed");
+    EXPECT_EQ(old.cur, orig.cur);
+    EXPECT_EQ(old.max, orig.max);
+    EXPECT_EQ(back.cur, nw.cur);
+}
+
+TEST(prlimit64_nonexistent_pid_is_esrch) {
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(0);
+    CHECK(pid > 0, "fork failed");
+    waitpid(pid, NULL, 0);
+    struct kt_rlimit64 rl;
+    EXPECT_ERRNO(syscall(SYS_prlimit64, (long)pid, RLIMIT_NOFILE, NULL, &rl), ESRCH);
+}
+
+TEST(prlimit64_bad_resource_is_einval) {
+    struct kt_rlimit64 rl;
+    EXPECT_ERRNO(syscall(SYS_prlimit64, 0, 100, NULL, &rl), EINVAL);
+}
+
+TEST(prlimit64_soft_above_hard_is_einval) {
+    struct kt_rlimit64 rl = {200, 100};
+    EXPECT_ERRNO(syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &rl, NULL), EINVAL);
+}
+
+/* ---- getrandom -------------------------------------------------------- */
+
+TEST(getrandom_fills_the_buffer) {
+    unsigned char a[64], b[64];
+    memset(a, 0, sizeof a);
+    memset(b, 0, sizeof b);
+    EXPECT_EQ(syscall(SYS_getrandom, a, sizeof a, 0), 64);
+    EXPECT_EQ(syscall(SYS_getrandom, b, sizeof b, 0), 64);
+    CHECK(memcmp(a, b, sizeof a) != 0, "two getrandom calls returned identical bytes");
+    int zeros = 0;
+    for (size_t i = 0; i < sizeof a; i++)
+        zeros += a[i] == 0;
+    CHECK(zeros < 16, "%d of 64 random bytes are zero", zeros);
+}
+
+TEST(getrandom_nonblock_returns_bytes) {
+    unsigned char a[32];
+    long r = syscall(SYS_getrandom, a, sizeof a, GRND_NONBLOCK);
+    CHECK(r == 32 || (r == -1 && errno == EAGAIN), "got %ld %s, expected 32 (or EAGAIN before "
+          "the pool is ready)", r, kt_errstr(errno));
+}
+
+TEST(getrandom_zero_length_returns_zero) {
+    unsigned char a[1];
+    EXPECT_EQ(syscall(SYS_getrandom, a, 0, 0), 0);
+}
+
+TEST(getrandom_bad_flags_is_einval) {
+    unsigned char a[8];
+    EXPECT_ERRNO(syscall(SYS_getrandom, a, sizeof a, 0x80), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_getrandom, a, sizeof a, GRND_RANDOM | GRND_INSECURE), EINVAL);
+}
+
+TEST(getrandom_bad_pointer_is_efault) {
+    EXPECT_ERRNO(syscall(SYS_getrandom, BADPTR, 16, 0), EFAULT);
+}
+
+/* ---- arch_prctl ------------------------------------------------------- */
+
+/* A syscall that touches nothing but registers: safe while %fs is bogus
+ * (musl's syscall() could write errno, which lives in TLS). */
+static inline long raw_syscall2(long n, long a, long b)
+{
+    long r;
+    __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b) : "rcx", "r11", "memory");
+    return r;
+}
+
+static inline unsigned long read_fs0(void)
+{
+    unsigned long v;
+    __asm__ volatile("mov %%fs:0, %0" : "=r"(v));
+    return v;
+}
+
+TEST(arch_prctl_get_fs_returns_thread_pointer) {
+    unsigned long fs = 0;
+    OK(syscall(SYS_arch_prctl, KT_ARCH_GET_FS, &fs));
+    CHECK(fs != 0, "ARCH_GET_FS returned 0");
+    /* on x86-64 the TLS block starts with a pointer to itself */
+    unsigned long self = read_fs0();
+    CHECK(self == fs, "%%fs:0 = 0x%lx, ARCH_GET_FS = 0x%lx", self, fs);
+}
+
+TEST(arch_prctl_set_fs_roundtrip) {
+    unsigned long orig = 0, got = 0;
+    OK(syscall(SYS_arch_prctl, KT_ARCH_GET_FS, &orig));
+    static unsigned long scratch[4] = {0x1122334455667788UL, 0, 0, 0};
+    /* From here until the restore nothing may use TLS (no errno, no libc). */
+    long r1 = raw_syscall2(SYS_arch_prctl, KT_ARCH_SET_FS, (long)scratch);
+    long r2 = raw_syscall2(SYS_arch_prctl, KT_ARCH_GET_FS, (long)&got);
+    unsigned long seen = read_fs0();
+    long r3 = raw_syscall2(SYS_arch_prctl, KT_ARCH_SET_FS, (long)orig);
+    CHECK(r3 == 0, "restoring FS failed: %ld", r3);
+    CHECK(r1 == 0, "ARCH_SET_FS returned %ld", r1);
+    CHECK(r2 == 0, "ARCH_GET_FS returned %ld", r2);
+    CHECK(got == (unsigned long)scratch, "ARCH_GET_FS gave 0x%lx, set 0x%lx", got,
+          (unsigned long)scratch);
+    CHECK(seen == scratch[0], "%%fs:0 read 0x%lx, expected 0x%lx", seen, scratch[0]);
+    unsigned long now = 0;
+    OK(syscall(SYS_arch_prctl, KT_ARCH_GET_FS, &now));
+    EXPECT_EQ(now, orig);
+}
+
+TEST(arch_prctl_gs_roundtrip) {
+    unsigned long orig = 0, got = 0;
+    OK(syscall(SYS_arch_prctl, KT_ARCH_GET_GS, &orig));
+    static unsigned long scratch[2];
+    long r1 = syscall(SYS_arch_prctl, KT_ARCH_SET_GS, (unsigned long)scratch);
+    long r2 = syscall(SYS_arch_prctl, KT_ARCH_GET_GS, &got);
+    syscall(SYS_arch_prctl, KT_ARCH_SET_GS, orig);
+    EXPECT_EQ(r1, 0);
+    EXPECT_EQ(r2, 0);
+    EXPECT_EQ(got, (unsigned long)scratch);
+}
+
+TEST(arch_prctl_bad_code_is_einval) {
+    unsigned long v;
+    EXPECT_ERRNO(syscall(SYS_arch_prctl, 0x9999, &v), EINVAL);
+}
+
+TEST(arch_prctl_get_fs_bad_pointer_is_efault) {
+    EXPECT_ERRNO(syscall(SYS_arch_prctl, KT_ARCH_GET_FS, BADPTR), EFAULT);
+}
+
+static void set_fs_noncanonical(void *arg)
+{
+    (void)arg;
+    long r = raw_syscall2(SYS_arch_prctl, KT_ARCH_SET_FS, (long)0x8000000000000000UL);
+    /* if it wrongly succeeded, %fs is now garbage: leave without touching TLS */
+    raw_syscall2(SYS_exit_group, r == -EPERM ? 0 : 1, 0);
+}
+
+TEST(arch_prctl_set_fs_kernel_address_is_eperm) {
+    int st = kt_in_child(set_fs_noncanonical, NULL);
+    CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+          "child %s (1 = ARCH_SET_FS did not fail with EPERM)", kt_status(st));
+}
+
+/* ---- set_tid_address -------------------------------------------------- */
+
+static int tid_word;
+
+static void set_tid_child(void *arg)
+{
+    (void)arg;
+    long r = syscall(SYS_set_tid_address, &tid_word);
+    _exit(r == syscall(SYS_gettid) && r == syscall(SYS_getpid) ? 0 : 1);
+}
+
+TEST(set_tid_address_returns_caller_tid) {
+    int st = kt_in_child(set_tid_child, NULL);
+    CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+          "child %s (1 = return value is not the tid)", kt_status(st));
+}
+
+int main(void)
+{
+    KT_BEGIN();
+    RUN(unknown_syscall_1000_is_enosys);
+    RUN(unknown_syscall_5000_is_enosys);
+    RUN(unassigned_syscall_in_gap_is_enosys);
+    RUN(uname_fields_nonempty_and_nul_terminated);
+    RUN(uname_bad_pointer_is_efault);
+    RUN(sysinfo_fields_are_sane);
+    RUN(sysinfo_bad_pointer_is_efault);
+    RUN(getrlimit_soft_not_above_hard);
+    RUN(getrlimit_bad_resource_is_einval);
+    RUN(getrlimit_bad_pointer_is_efault);
+    RUN(setrlimit_lower_soft_limit_reads_back);
+    RUN(setrlimit_soft_above_hard_is_einval);
+    RUN(setrlimit_bad_resource_is_einval);
+    RUN(setrlimit_bad_pointer_is_efault);
+    RUN(setrlimit_nofile_limits_new_fds_with_emfile);
+    RUN(prlimit64_get_matches_getrlimit);
+    RUN(prlimit64_set_returns_old_limit);
+    RUN(prlimit64_nonexistent_pid_is_esrch);
+    RUN(prlimit64_bad_resource_is_einval);
+    RUN(prlimit64_soft_above_hard_is_einval);
+    RUN(getrandom_fills_the_buffer);
+    RUN(getrandom_nonblock_returns_bytes);
+    RUN(getrandom_zero_length_returns_zero);
+    RUN(getrandom_bad_flags_is_einval);
+    RUN(getrandom_bad_pointer_is_efault);
+    RUN(arch_prctl_get_fs_returns_thread_pointer);
+    RUN(arch_prctl_set_fs_roundtrip);
+    RUN(arch_prctl_gs_roundtrip);
+    RUN(arch_prctl_bad_code_is_einval);
+    RUN(arch_prctl_get_fs_bad_pointer_is_efault);
+    RUN(arch_prctl_set_fs_kernel_address_is_eperm);
+    RUN(set_tid_address_returns_caller_tid);
+    return KT_END();
+}

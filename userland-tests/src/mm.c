@@ -1,0 +1,502 @@
+/* brk/mmap/munmap/mprotect */
+#define KT_AREA "mm"
+#include "kt.h"
+
+#include <signal.h>
+
+#define PAGE 4096UL
+
+static long sys_brk(unsigned long addr)
+{
+    return syscall(SYS_brk, addr);
+}
+
+static void *sys_mmap(void *addr, size_t len, int prot, int flags, int fd, long off)
+{
+    return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+}
+
+static void *anon(size_t len, int prot)
+{
+    return sys_mmap(NULL, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+}
+
+/* Child bodies for "this access must crash" checks. */
+static void touch_write(void *p)
+{
+    *(volatile char *)p = 1;
+}
+
+static void touch_read(void *p)
+{
+    volatile char c = *(volatile char *)p;
+    (void)c;
+}
+
+static int died_of_sigsegv(int st)
+{
+    return st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV;
+}
+
+/* ---- brk -------------------------------------------------------------- */
+
+TEST(brk_query_returns_current_break) {
+    long a = sys_brk(0);
+    long b = sys_brk(0);
+    CHECK(a > 0, "brk(0) = %ld", a);
+    EXPECT_EQ(a, b);
+}
+
+TEST(brk_grow_write_shrink) {
+    unsigned long cur = sys_brk(0);
+    unsigned long want = cur + 64 * 1024;
+    long got = sys_brk(want);
+    CHECK((unsigned long)got == want, "brk(+64K) = 0x%lx, expected 0x%lx", got, want);
+    /* the new memory is zeroed and writable */
+    char *p = (char *)cur;
+    for (unsigned long i = 0; i < 64 * 1024; i += 512)
+        CHECK(p[i] == 0, "new heap byte at +%lu is %d, expected 0", i, p[i]);
+    memset(p, 0x5a, 64 * 1024);
+    CHECK(p[64 * 1024 - 1] == 0x5a, "write to the new heap did not stick");
+    long back = sys_brk(cur);
+    CHECK((unsigned long)back == cur, "brk(shrink) = 0x%lx, expected 0x%lx", back, cur);
+    EXPECT_EQ(sys_brk(0), cur);
+}
+
+TEST(brk_shrunk_memory_is_unmapped) {
+    unsigned long cur = sys_brk(0);
+    unsigned long want = cur + 16 * PAGE;
+    CHECK((unsigned long)sys_brk(want) == want, "brk grow failed");
+    char *probe = (char *)((cur + PAGE - 1) / PAGE * PAGE + 4 * PAGE);
+    *probe = 1;
+    CHECK((unsigned long)sys_brk(cur) == cur, "brk shrink failed");
+    int st = kt_in_child(touch_read, probe);
+    CHECK(died_of_sigsegv(st), "reading released heap: child %s, expected SIGSEGV",
+          kt_status(st));
+}
+
+TEST(brk_regrow_after_shrink_is_zeroed) {
+    unsigned long cur = sys_brk(0);
+    unsigned long base = (cur + PAGE - 1) / PAGE * PAGE;
+    unsigned long want = base + 4 * PAGE;
+    CHECK((unsigned long)sys_brk(want) == want, "brk grow failed");
+    memset((char *)base, 0x77, 4 * PAGE);
+    CHECK((unsigned long)sys_brk(cur) == cur, "brk shrink failed");
+    CHECK((unsigned long)sys_brk(want) == want, "brk regrow failed");
+    char c = ((char *)base)[PAGE];
+    sys_brk(cur);
+    EXPECT_EQ(c, 0);
+}
+
+TEST(brk_below_start_fails_returning_old_break) {
+    long cur = sys_brk(0);
+    long r = sys_brk(1);
+    EXPECT_EQ(r, cur);
+    EXPECT_EQ(sys_brk(0), cur);
+}
+
+TEST(brk_into_kernel_half_fails_returning_old_break) {
+    long cur = sys_brk(0);
+    long r = sys_brk(0xffff800000000000UL);
+    EXPECT_EQ(r, cur);
+    EXPECT_EQ(sys_brk(0), cur);
+}
+
+/* ---- mmap ------------------------------------------------------------- */
+
+TEST(mmap_anonymous_private_is_zeroed_and_writable) {
+    size_t len = 8 * PAGE;
+    unsigned char *p = anon(len, PROT_READ | PROT_WRITE);
+    CHECK(p != MAP_FAILED, "mmap failed: %s", kt_errstr(errno));
+    CHECK(((unsigned long)p & (PAGE - 1)) == 0, "mapping %p is not page aligned", (void *)p);
+    for (size_t i = 0; i < len; i++)
+        CHECK(p[i] == 0, "byte %zu is %d, expected 0", i, p[i]);
+    for (size_t i = 0; i < len; i++)
+        p[i] = (unsigned char)i;
+    for (size_t i = 0; i < len; i++)
+        CHECK(p[i] == (unsigned char)i, "byte %zu did not keep its value", i);
+    OK(syscall(SYS_munmap, p, len));
+}
+
+TEST(mmap_length_is_rounded_up_to_pages) {
+    char *p = anon(100, PROT_READ | PROT_WRITE);
+    CHECK(p != MAP_FAILED, "mmap failed: %s", kt_errstr(errno));
+    p[PAGE - 1] = 1; /* the rest of the page is usable */
+    OK(syscall(SYS_munmap, p, 100));
+}
+
+TEST(mmap_large_sparse_anonymous_mapping) {
+    size_t len = 16UL << 20;
+    char *p = anon(len, PROT_READ | PROT_WRITE);
+    CHECK(p != MAP_FAILED, "mmap 16MiB failed: %s", kt_errstr(errno));
+    for (size_t off = 0; off < len; off += 1 << 20)
+        p[off] = 1;
+    p[len - 1] = 2;
+    int ok = p[0] == 1 && p[len - 1] == 2 && p[PAGE] == 0;
+    OK(syscall(SYS_munmap, p, len));
+    CHECK(ok, "values in the large mapping are wrong");
+}
+
+TEST(mmap_private_file_mapping_sees_contents) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    static char data[2 * 4096 + 100];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (char)('a' + i % 26);
+    OK(kt_write_file(kt_path(d, "f"), data, sizeof data));
+    int fd = OK(open(kt_path(d, "f"), O_RDONLY));
+    char *p = sys_mmap(NULL, sizeof data, PROT_READ, MAP_PRIVATE, fd, 0);
+    int e = errno;
+    close(fd); /* the mapping outlives the fd */
+    CHECK(p != MAP_FAILED, "mmap failed: %s", kt_errstr(e));
+    int same = !memcmp(p, data, sizeof data);
+    /* the tail of the last page past EOF reads as zeros */
+    char tail = p[sizeof data + 10];
+    char last = p[3 * PAGE - 1];
+    syscall(SYS_munmap, p, sizeof data);
+    CHECK(same, "mapping does not match the file");
+    EXPECT_EQ(tail, 0);
+    EXPECT_EQ(last, 0);
+}
+
+TEST(mmap_private_file_mapping_at_offset) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    static char data[3 * 4096];
+    memset(data, 'A', PAGE);
+    memset(data + PAGE, 'B', PAGE);
+    memset(data + 2 * PAGE, 'C', PAGE);
+    OK(kt_write_file(kt_path(d, "f"), data, sizeof data));
+    int fd = OK(open(kt_path(d, "f"), O_RDONLY));
+    char *p = sys_mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, PAGE);
+    int e = errno;
+    close(fd);
+    CHECK(p != MAP_FAILED, "mmap failed: %s", kt_errstr(e));
+    char first = p[0], lastc = p[PAGE - 1];
+    syscall(SYS_munmap, p, PAGE);
+    EXPECT_EQ(first, 'B');
+    EXPECT_EQ(lastc, 'B');
+}
+
+TEST(mmap_private_file_writes_do_not_reach_the_file) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    OK(kt_write_file(kt_path(d, "f"), "original", 8));
+    int fd = OK(open(kt_path(d, "f"), O_RDWR));
+    char *p = sys_mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    CHECK(p != MAP_FAILED, "mmap failed: %s", kt_errstr(errno));
+    memcpy(p, "CHANGED!", 8);
+    char buf[9] = {0};
+    long n = pread(fd, buf, 8, 0);
+    int mapped_ok = !memcmp(p, "CHANGED!", 8);
+    syscall(SYS_munmap, p, PAGE);
+    close(fd);
+    CHECK(mapped_ok, "private mapping lost its own write");
+    EXPECT_EQ(n, 8);
+    CHECK(!memcmp(buf, "original", 8), "file now contains '%s'", buf);
+}
+
+TEST(mmap_anonymous_private_is_copy_on_write_across_fork) {
+    char *p = anon(PAGE, PROT_READ | PROT_WRITE);
+    CHECK(p != MAP_FAILED, "mmap failed: %s", kt_errstr(errno));
+    p[0] = 'P';
+    pid_t pid = OK(fork());
+    if (pid == 0) {
+        p[0] = 'C';
+        _exit(p[0] == 'C' ? 0 : 1);
+    }
+    int st;
+    OK(waitpid(pid, &st, 0));
+    char v = p[0];
+    syscall(SYS_munmap, p, PAGE);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %s", kt_status(st));
+    EXPECT_EQ(v, 'P');
+}
+
+TEST(mmap_fixed_replaces_existing_mapping) {
+    char *p = anon(3 * PAGE, PROT_READ | PROT_WRITE);
+    CHECK(p != MAP_FAILED, "mmap failed: %s", kt_errstr(errno));
+    memset(p, 'A', 3 * PAGE);
+    char *q = sys_mmap(p + PAGE, PAGE, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    int e = errno;
+    char a = p[0], mid = p[PAGE], mid_end = p[2 * PAGE - 1], c = p[2 * PAGE];
+    syscall(SYS_munmap, p, 3 * PAGE);
+    CHECK(q == p + PAGE, "MAP_FIXED returned %p (%s), expected %p", (void *)q, kt_errstr(e),
+          (void *)(p + PAGE));
+    EXPECT_EQ(a, 'A');
+    EXPECT_EQ(mid, 0);
+    EXPECT_EQ(mid_end, 0);
+    EXPECT_EQ(c, 'A');
+}
+
+TEST(mmap_fixed_at_free_address_uses_it) {
+    char *p = anon(2 * PAGE, PROT_READ | PROT_WRITE);
+    CHECK(p != MAP_FAILED, "mmap failed");
+    syscall(SYS_munmap, p, 2 * PAGE);
+    char *q = sys_mmap(p, 2 * PAGE, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    CHECK(q == p, "MAP_FIXED returned %p, expected %p", (void *)q, (void *)p);
+    q[2 * PAGE - 1] = 1;
+    syscall(SYS_munmap, q, 2 * PAGE);
+}
+
+TEST(mmap_fixed_noreplace_over_existing_is_eexist) {
+    char *p = anon(PAGE, PROT_READ | PROT_WRITE);
+    CHECK(p != MAP_FAILED, "mmap failed");
+    p[0] = 'k';
+    void *q = sys_mmap(p, PAGE, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    int e = errno;
+    char v = p[0];
+    syscall(SYS_munmap, p, PAGE);
+    CHECK(q == MAP_FAILED && e == EEXIST, "got %p %s, expected MAP_FAILED EEXIST", q,
+          kt_errstr(e));
+    EXPECT_EQ(v, 'k');
+}
+
+TEST(mmap_zero_length_is_einval) {
+    EXPECT_ERRNO(sys_mmap(NULL, 0, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), EINVAL);
+}
+
+TEST(mmap_fixed_unaligned_address_is_einval) {
+    char *p = anon(2 * PAGE, PROT_READ | PROT_WRITE);
+    CHECK(p != MAP_FAILED, "mmap failed");
+    void *q = sys_mmap(p + 1, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    int e = errno;
+    syscall(SYS_munmap, p, 2 * PAGE);
+    CHECK(q == MAP_FAILED && e == EINVAL, "got %p %s, expected EINVAL", q, kt_errstr(e));
+}
+
+TEST(mmap_unaligned_offset_is_einval) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    OK(kt_write_file(kt_path(d, "f"), "abc", 3));
+    int fd = OK(open(kt_path(d, "f"), O_RDONLY));
+    void *q = sys_mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, 1);
+    int e = errno;
+    close(fd);
+    CHECK(q == MAP_FAILED && e == EINVAL, "got %p %s, expected EINVAL", q, kt_errstr(e));
+}
+
+TEST(mmap_without_private_or_shared_is_einval) {
+    EXPECT_ERRNO(sys_mmap(NULL, PAGE, PROT_READ, MAP_ANONYMOUS, -1, 0), EINVAL);
+}
+
+TEST(mmap_bad_fd_is_ebadf) {
+    EXPECT_ERRNO(sys_mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, -1, 0), EBADF);
+    EXPECT_ERRNO(sys_mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, 9999, 0), EBADF);
+}
+
+TEST(mmap_write_only_fd_is_eacces) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    int fd = OK(open(kt_path(d, "f"), O_CREAT | O_WRONLY, 0644));
+    OK(ftruncate(fd, PAGE));
+    void *q = sys_mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, 0);
+    int e = errno;
+    close(fd);
+    CHECK(q == MAP_FAILED && e == EACCES, "got %p %s, expected EACCES", q, kt_errstr(e));
+}
+
+TEST(mmap_shared_writable_on_read_only_fd_is_eacces) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    OK(kt_write_file(kt_path(d, "f"), "abc", 3));
+    int fd = OK(open(kt_path(d, "f"), O_RDONLY));
+    void *q = sys_mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    int e = errno;
+    close(fd);
+    CHECK(q == MAP_FAILED && e == EACCES, "got %p %s, expected EACCES", q, kt_errstr(e));
+}
+
+TEST(mmap_directory_is_enodev) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    int fd = OK(open(d, O_RDONLY | O_DIRECTORY));
+    void *q = sys_mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, 0);
+    int e = errno;
+    close(fd);
+    CHECK(q == MAP_FAILED && e == ENODEV, "got %p %s, expected ENODEV", q, kt_errstr(e));
+}
+
+/* ---- munmap ----------------------------------------------------------- */
+
+TEST(munmap_then_access_segfaults) {
+    char *p = anon(PAGE, PROT_READ | PROT_WRITE);
+    CHECK(p != MAP_FAILED, "mmap failed");
+    p[0] = 1;
+    OK(syscall(SYS_munmap, p, PAGE));
+    int st = kt_in_child(touch_read, p);
+    CHECK(died_of_sigsegv(st), "child %s, expected SIGSEGV", kt_status(st));
+}
+
+TEST(munmap_middle_page_leaves_neighbours) {
+    char *p = anon(3 * PAGE, PROT_READ | PROT_WRITE);
+    CHECK(p != MAP_FAILED, "mmap failed");
+    memset(p, 'n', 3 * PAGE);
+    OK(syscall(SYS_munmap, p + PAGE, PAGE));
+    char a = p[PAGE - 1], c = p[2 * PAGE];
+    int st = kt_in_child(touch_write, p + PAGE);
+    syscall(SYS_munmap, p, 3 * PAGE);
+    EXPECT_EQ(a, 'n');
+    EXPECT_EQ(c, 'n');
+    CHECK(died_of_sigsegv(st), "touching the hole: child %s, expected SIGSEGV", kt_status(st));
+}
+
+TEST(munmap_unaligned_is_einval) {
+    char *p = anon(2 * PAGE, PROT_READ | PROT_WRITE);
+    CHECK(p != MAP_FAILED, "mmap failed");
+    errno = 0;
+    long r = syscall(SYS_munmap, p + 1, PAGE);
+    int e = errno;
+    syscall(SYS_munmap, p, 2 * PAGE);
+    CHECK(r == -1 && e == EINVAL, "got %ld %s, expected EINVAL", r, kt_errstr(e));
+}
+
+TEST(munmap_zero_length_is_einval) {
+    char *p = anon(PAGE, PROT_READ | PROT_WRITE);
+    CHECK(p != MAP_FAILED, "mmap failed");
+    errno = 0;
+    long r = syscall(SYS_munmap, p, 0);
+    int e = errno;
+    syscall(SYS_munmap, p, PAGE);
+    CHECK(r == -1 && e == EINVAL, "got %ld %s, expected EINVAL", r, kt_errstr(e));
+}
+
+TEST(munmap_of_unmapped_range_succeeds) {
+    char *p = anon(PAGE, PROT_READ | PROT_WRITE);
+    CHECK(p != MAP_FAILED, "mmap failed");
+    OK(syscall(SYS_munmap, p, PAGE));
+    OK(syscall(SYS_munmap, p, PAGE));
+}
+
+/* ---- mprotect --------------------------------------------------------- */
+
+TEST(mprotect_read_only_then_write_segfaults) {
+    char *p = anon(PAGE, PROT_READ | PROT_WRITE);
+    CHECK(p != MAP_FAILED, "mmap failed");
+    p[0] = 'r';
+    OK(syscall(SYS_mprotect, p, PAGE, PROT_READ));
+    char v = p[0]; /* still readable */
+    int st = kt_in_child(touch_write, p);
+    syscall(SYS_munmap, p, PAGE);
+    EXPECT_EQ(v, 'r');
+    CHECK(died_of_sigsegv(st), "child %s, expected SIGSEGV", kt_status(st));
+}
+
+TEST(mprotect_back_to_read_write_allows_writes) {
+    char *p = anon(PAGE, PROT_READ | PROT_WRITE);
+    CHECK(p != MAP_FAILED, "mmap failed");
+    OK(syscall(SYS_mprotect, p, PAGE, PROT_READ));
+    OK(syscall(SYS_mprotect, p, PAGE, PROT_READ | PROT_WRITE));
+    p[0] = 'w';
+    char v = p[0];
+    syscall(SYS_munmap, p, PAGE);
+    EXPECT_EQ(v, 'w');
+}
+
+TEST(mprotect_none_then_read_segfaults) {
+    char *p = anon(PAGE, PROT_READ | PROT_WRITE);
+    CHECK(p != MAP_FAILED, "mmap failed");
+    OK(syscall(SYS_mprotect, p, PAGE, PROT_NONE));
+    int st = kt_in_child(touch_read, p);
+    syscall(SYS_munmap, p, PAGE);
+    CHECK(died_of_sigsegv(st), "child %s, expected SIGSEGV", kt_status(st));
+}
+
+static int split_pipe[2];
+
+static void write_second_then_first(void *p)
+{
+    char *c = p;
+    c[PAGE] = 1; /* still writable */
+    write(split_pipe[1], "1", 1);
+    c[0] = 1; /* read-only: must fault */
+    write(split_pipe[1], "2", 1);
+}
+
+TEST(mprotect_part_of_mapping_splits_it) {
+    char *p = anon(2 * PAGE, PROT_READ | PROT_WRITE);
+    CHECK(p != MAP_FAILED, "mmap failed");
+    OK(pipe(split_pipe));
+    OK(syscall(SYS_mprotect, p, PAGE, PROT_READ));
+    int st = kt_in_child(write_second_then_first, p);
+    close(split_pipe[1]);
+    char buf[4] = {0};
+    long n = read(split_pipe[0], buf, sizeof buf);
+    close(split_pipe[0]);
+    syscall(SYS_munmap, p, 2 * PAGE);
+    CHECK(n == 1 && buf[0] == '1', "child wrote '%.*s' to the pipe, expected '1'",
+          n > 0 ? (int)n : 0, buf);
+    CHECK(died_of_sigsegv(st), "child %s, expected SIGSEGV", kt_status(st));
+}
+
+TEST(mprotect_unaligned_is_einval) {
+    char *p = anon(2 * PAGE, PROT_READ | PROT_WRITE);
+    CHECK(p != MAP_FAILED, "mmap failed");
+    errno = 0;
+    long r = syscall(SYS_mprotect, p + 1, PAGE, PROT_READ);
+    int e = errno;
+    syscall(SYS_munmap, p, 2 * PAGE);
+    CHECK(r == -1 && e == EINVAL, "got %ld %s, expected EINVAL", r, kt_errstr(e));
+}
+
+TEST(mprotect_unmapped_range_is_enomem) {
+    char *p = anon(PAGE, PROT_READ | PROT_WRITE);
+    CHECK(p != MAP_FAILED, "mmap failed");
+    syscall(SYS_munmap, p, PAGE);
+    EXPECT_ERRNO(syscall(SYS_mprotect, p, PAGE, PROT_READ), ENOMEM);
+}
+
+TEST(mprotect_bad_prot_bits_is_einval) {
+    char *p = anon(PAGE, PROT_READ | PROT_WRITE);
+    CHECK(p != MAP_FAILED, "mmap failed");
+    errno = 0;
+    long r = syscall(SYS_mprotect, p, PAGE, 0x10);
+    int e = errno;
+    syscall(SYS_munmap, p, PAGE);
+    CHECK(r == -1 && e == EINVAL, "got %ld %s, expected EINVAL", r, kt_errstr(e));
+}
+
+int main(void)
+{
+    KT_BEGIN();
+    RUN(brk_query_returns_current_break);
+    RUN(brk_grow_write_shrink);
+    RUN(brk_shrunk_memory_is_unmapped);
+    RUN(brk_regrow_after_shrink_is_zeroed);
+    RUN(brk_below_start_fails_returning_old_break);
+    RUN(brk_into_kernel_half_fails_returning_old_break);
+    RUN(mmap_anonymous_private_is_zeroed_and_writable);
+    RUN(mmap_length_is_rounded_up_to_pages);
+    RUN(mmap_large_sparse_anonymous_mapping);
+    RUN(mmap_private_file_mapping_sees_contents);
+    RUN(mmap_private_file_mapping_at_offset);
+    RUN(mmap_private_file_writes_do_not_reach_the_file);
+    RUN(mmap_anonymous_private_is_copy_on_write_across_fork);
+    RUN(mmap_fixed_replaces_existing_mapping);
+    RUN(mmap_fixed_at_free_address_uses_it);
+    RUN(mmap_fixed_noreplace_over_existing_is_eexist);
+    RUN(mmap_zero_length_is_einval);
+    RUN(mmap_fixed_unaligned_address_is_einval);
+    RUN(mmap_unaligned_offset_is_einval);
+    RUN(mmap_without_private_or_shared_is_einval);
+    RUN(mmap_bad_fd_is_ebadf);
+    RUN(mmap_write_only_fd_is_eacces);
+    RUN(mmap_shared_writable_on_read_only_fd_is_eacces);
+    RUN(mmap_directory_is_enodev);
+    RUN(munmap_then_access_segfaults);
+    RUN(munmap_middle_page_leaves_neighbours);
+    RUN(munmap_unaligned_is_einval);
+    RUN(munmap_zero_length_is_einval);
+    RUN(munmap_of_unmapped_range_succeeds);
+    RUN(mprotect_read_only_then_write_segfaults);
+    RUN(mprotect_back_to_read_write_allows_writes);
+    RUN(mprotect_none_then_read_segfaults);
+    RUN(mprotect_part_of_mapping_splits_it);
+    RUN(mprotect_unaligned_is_einval);
+    RUN(mprotect_unmapped_range_is_enomem);
+    RUN(mprotect_bad_prot_bits_is_einval);
+    return KT_END();
+}
