@@ -167,12 +167,13 @@ fn yielding_tasks_take_strict_turns() {
     let log = Arc::new(Mutex::new(Vec::new()));
     for id in 0..TASKS {
         let log = log.clone();
-        let _ = ex.spawn("yielder", async move {
+        ex.spawn("yielder", async move {
             for _ in 0..ROUNDS {
                 log.lock().unwrap().push(id);
                 yield_now().await;
             }
-        });
+        })
+        .detach();
     }
     ex.run_until_idle();
     let log = log.lock().unwrap();
@@ -189,10 +190,11 @@ fn sleeps_complete_in_deadline_order_and_not_early() {
     let order = Arc::new(Mutex::new(Vec::new()));
     for (id, ns) in [(0usize, 300u64), (1, 100), (2, 200), (3, 100)] {
         let order = order.clone();
-        let _ = ex.spawn("sleeper", async move {
+        ex.spawn("sleeper", async move {
             Sleep::for_ns(ex.timers(), ns).await;
             order.lock().unwrap().push((id, ex.timers().now()));
-        });
+        })
+        .detach();
     }
     ex.run_until_idle();
     assert_eq!(ex.timers().len(), 4);
@@ -220,7 +222,7 @@ fn timeout_drops_its_inner_future_when_the_deadline_passes() {
     let dropped = Arc::new(AtomicBool::new(false));
     let outcome = Arc::new(Mutex::new(None));
     let (d, o) = (dropped.clone(), outcome.clone());
-    let _ = ex.spawn("timeout", async move {
+    ex.spawn("timeout", async move {
         let flag = DropFlag(d);
         let never = async move {
             let _flag = flag;
@@ -228,7 +230,8 @@ fn timeout_drops_its_inner_future_when_the_deadline_passes() {
         };
         let r = Timeout::until(ex.timers(), 1_000, never).await;
         *o.lock().unwrap() = Some(r);
-    });
+    })
+    .detach();
     ex.run_until_idle();
     assert!(!dropped.load(Ordering::SeqCst));
     clock.now.store(1_000, Ordering::SeqCst);
@@ -283,10 +286,11 @@ fn ten_thousand_tasks_all_complete() {
     let done = Arc::new(AtomicUsize::new(0));
     for _ in 0..10_000 {
         let done = done.clone();
-        let _ = ex.spawn("many", async move {
+        ex.spawn("many", async move {
             yield_now().await;
             done.fetch_add(1, Ordering::SeqCst);
-        });
+        })
+        .detach();
     }
     ex.run_until_idle();
     assert_eq!(done.load(Ordering::SeqCst), 10_000);
@@ -314,7 +318,7 @@ fn no_lost_wakeup_under_a_wake_park_race() {
 
     // The task waits for each generation in turn and acknowledges it.
     let (ev, s) = (event.clone(), seen.clone());
-    let _ = ex.spawn("waiter", async move {
+    ex.spawn("waiter", async move {
         for want in 1..=ROUNDS {
             std::future::poll_fn(|cx| {
                 *ev.waker.lock().unwrap() = Some(cx.waker().clone());
@@ -327,7 +331,8 @@ fn no_lost_wakeup_under_a_wake_park_race() {
             .await;
             s.store(want, Ordering::SeqCst);
         }
-    });
+    })
+    .detach();
 
     // Another "CPU" produces generations as fast as the waiter acknowledges them,
     // waking it from outside the executor thread.

@@ -8,7 +8,8 @@
 //! | `init=PATH` | the first user program | `/init` |
 //! | `console=ttyS0` | the console device (only COM1 exists) | `ttyS0` |
 //! | `kestrel.test` | run the in-kernel tests and power off | off |
-//! | `kestrel.heartbeat=on\|off` | print uptime every second | `on` |
+//! | `quiet` | no boot banner; only warnings and errors are logged | off |
+//! | `kestrel.heartbeat=on\|off` | print uptime every second | `on` without an init program, else `off` |
 //! | `kestrel.crash=KIND` | crash on purpose after boot, to see (and test) the report: `panic`, `page-fault`, `stack-overflow`, `divide-error` | off |
 //!
 //! An unknown or malformed option logs a warning and the boot goes on.
@@ -24,7 +25,12 @@ pub struct Options {
     pub init_args: &'static str,
     pub test_mode: bool,
     pub heartbeat: bool,
+    /// Whether `kestrel.heartbeat=` was given (with an init program the heartbeat is
+    /// off unless asked for: it would interleave with the shell).
+    pub heartbeat_given: bool,
     pub crash: Option<Crash>,
+    /// `quiet`: no banner, only warnings and errors (unless `log=` says otherwise).
+    pub quiet: bool,
 }
 
 /// A deliberate crash (`kestrel.crash=`).
@@ -44,7 +50,9 @@ impl Default for Options {
             init_args: "",
             test_mode: false,
             heartbeat: true,
+            heartbeat_given: false,
             crash: None,
+            quiet: false,
         }
     }
 }
@@ -100,14 +108,19 @@ fn parse_bool(v: &str) -> Option<bool> {
 }
 
 /// Just the log level, read before the logger exists (malformed values are reported
-/// by the full [`parse`] afterwards).
+/// by the full [`parse`] afterwards): `log=`, else warn with `quiet`, else info.
 pub fn log_level(line: &str) -> LevelFilter {
-    words(line)
-        .take_while(|w| *w != "--")
+    let opts = || words(line).take_while(|w| *w != "--");
+    let quiet = opts().any(|w| w == "quiet");
+    opts()
         .filter_map(|w| w.strip_prefix("log="))
         .filter_map(|v| parse_level(unquote(v)))
         .last()
-        .unwrap_or(LevelFilter::Info)
+        .unwrap_or(if quiet {
+            LevelFilter::Warn
+        } else {
+            LevelFilter::Info
+        })
 }
 
 /// Parses the command line, calling `warn` for each option it cannot use.
@@ -140,7 +153,10 @@ pub fn parse(line: &'static str, mut warn: impl FnMut(&str, &'static str)) -> Op
                 None => warn(w, "expected on or off"),
             },
             ("kestrel.heartbeat", Some(v)) => match parse_bool(v) {
-                Some(b) => o.heartbeat = b,
+                Some(b) => {
+                    o.heartbeat = b;
+                    o.heartbeat_given = true;
+                }
                 None => warn(w, "expected on or off"),
             },
             ("kestrel.crash", Some(v)) => match v {
@@ -153,6 +169,7 @@ pub fn parse(line: &'static str, mut warn: impl FnMut(&str, &'static str)) -> Op
                     "expected panic, page-fault, stack-overflow or divide-error",
                 ),
             },
+            ("quiet", None) => o.quiet = true,
             // Options GRUB or QEMU add for any kernel.
             ("BOOT_IMAGE", _) => {}
             _ => warn(w, "unknown option, ignored"),

@@ -39,6 +39,14 @@ pub fn write_bytes(bytes: &[u8]) {
     UART.lock().write_str_crlf(bytes);
 }
 
+/// Writes bytes exactly as given (a terminal's already-processed output).
+pub fn write_bytes_raw(bytes: &[u8]) {
+    let uart = UART.lock();
+    for &b in bytes {
+        uart.write_byte(b);
+    }
+}
+
 /// Reads whatever bytes are waiting into `buf`, waiting for at least one.
 /// Only one task may read the console at a time (its single waker slot).
 pub async fn read(buf: &mut [u8]) -> usize {

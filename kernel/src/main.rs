@@ -14,12 +14,18 @@ mod arch;
 mod boot;
 mod cmdline;
 mod console;
+mod fs;
+mod futex;
 mod ktest;
 mod logger;
 mod mm;
 mod panic;
+mod power;
+mod process;
+mod random;
 mod symbols;
 mod sync;
+mod syscall;
 mod task;
 mod tests;
 mod time;
@@ -55,10 +61,10 @@ extern "C" fn kernel_entry(magic: u32, info: u32) -> ! {
         }
     };
     logger::init(cmdline::log_level(boot.cmdline()));
-    let opts = cmdline::set(cmdline::parse(boot.cmdline(), |word, why| {
+    // Parsed for the warnings now; read back with cmdline::options() later.
+    cmdline::set(cmdline::parse(boot.cmdline(), |word, why| {
         log::warn!("kernel command line: {word:?}: {why}");
     }));
-    log::set_max_level(opts.log_level);
     boot::log_details(boot);
 
     if let Err(mm::InitError::TooLittleMemory { have }) = mm::init(boot) {
@@ -105,12 +111,31 @@ extern "C" fn kernel_main() -> ! {
     arch::route_isa_irq(4, console::on_interrupt);
     console::enable_input();
 
-    banner(boot, &irq);
+    if !opts.quiet {
+        banner(boot, &irq);
+    }
+    let root = match fs::init(boot) {
+        Ok(r) => r,
+        Err(e) => panic!("cannot build the root file system: {e}"),
+    };
     if let Some(kind) = opts.crash {
         task::spawn("crash", async move { crash(kind) }).detach();
     } else if opts.test_mode {
         task::spawn("ktest", ktest::run_all()).detach();
+    } else if root.from_initramfs {
+        log::info!(
+            "root file system: {} files, {} KiB from the initramfs",
+            root.files,
+            root.bytes / 1024
+        );
+        if opts.heartbeat_given && opts.heartbeat {
+            task::spawn("heartbeat", heartbeat()).detach();
+        }
+        task::spawn("console-input", fs::tty::console_input_task()).detach();
+        start_init(opts);
     } else {
+        // No initramfs: nothing to run, so show that the executor is alive.
+        log::info!("no initramfs module: heartbeat and serial echo only");
         if opts.heartbeat {
             task::spawn("heartbeat", heartbeat()).detach();
         }
@@ -178,6 +203,53 @@ fn banner(boot: &boot::BootInfo, irq: &arch::InterruptInfo) {
         "  boot time:   {} ms from kernel entry to the executor",
         time::tsc_delta_ns(cpu::rdtsc() - ENTRY_TSC.load(Ordering::Relaxed)) / 1_000_000
     );
+}
+
+/// Starts the first user program: `init=` (default /init), then the fallbacks Linux
+/// tries, with /dev/console as its standard input, output and error.
+fn start_init(opts: &cmdline::Options) {
+    use alloc::vec::Vec;
+    let console = match fs::devices::open_console_file() {
+        Ok(f) => f,
+        Err(e) => panic!("cannot open /dev/console: {e}"),
+    };
+    let mut files = kestrel_vfs::FdTable::new();
+    for _ in 0..3 {
+        let _ = files.insert(console.clone(), false, 0, 3);
+    }
+    let root = fs::root().clone();
+    let ctx = process::FsContext {
+        root: root.clone(),
+        cwd: root,
+        umask: 0o022,
+    };
+    let thread = match process::create_init(ctx, files) {
+        Ok(t) => t,
+        Err(e) => panic!("cannot create init: {e}"),
+    };
+    fs::tty::attach_console_to(&thread.process);
+    let args: Vec<Vec<u8>> = cmdline::words(opts.init_args)
+        .map(|w| w.as_bytes().to_vec())
+        .collect();
+    let env: Vec<Vec<u8>> = [&b"HOME=/"[..], b"TERM=linux"]
+        .iter()
+        .map(|e| e.to_vec())
+        .collect();
+    for path in [opts.init, "/sbin/init", "/etc/init", "/bin/init", "/bin/sh"] {
+        let mut argv = alloc::vec![path.as_bytes().to_vec()];
+        argv.extend(args.iter().cloned());
+        match process::exec::exec_initial(&thread, path.as_bytes(), argv, env.clone()) {
+            Ok(regs) => {
+                log::info!("starting init: {path}");
+                if process::thread::spawn(thread, regs).is_err() {
+                    panic!("cannot spawn init's task");
+                }
+                return;
+            }
+            Err(e) => log::warn!("init {path}: {e}"),
+        }
+    }
+    panic!("no working init found; pass init= on the command line");
 }
 
 /// Crashes on purpose (`kestrel.crash=`), so the crash report can be seen and tested.

@@ -72,7 +72,6 @@ where
 }
 
 /// Spawns a task, failing when the CPU's task table is full.
-#[allow(dead_code)] // for tasks user space creates (threads), with the process layer
 pub fn try_spawn<F>(name: &'static str, fut: F) -> Result<JoinHandle<F::Output>, SpawnError>
 where
     F: Future + Send + 'static,

@@ -1,18 +1,23 @@
 //! `cargo xtask`: build, run and test Kestrel.
 //!
 //! ```text
-//! cargo xtask build [--release]
-//! cargo xtask run   [--release] [--mem SIZE] [--smp N] [--no-kvm] [--direct] [--append ARGS]
-//! cargo xtask test  [--release] [--host]
-//! cargo xtask gdb   [--release] [--mem SIZE]
+//! cargo xtask build    [--release]
+//! cargo xtask run      [--release] [--mem SIZE] [--smp N] [--no-kvm] [--direct] [--append ARGS]
+//!                      [--cmd 'SHELL COMMAND'] [--with HOST[:GUEST]]...
+//! cargo xtask test     [--release] [--host]
+//! cargo xtask syscalls
+//! cargo xtask gdb      [--release] [--mem SIZE]
 //! ```
 //! Missing host tools are installed with apt-get when running as root, otherwise
 //! xtask stops and prints the command to run.
 
 mod build;
 mod deps;
+mod initramfs;
 mod qemu;
+mod syscalls;
 mod test;
+mod userland;
 
 use std::process::ExitCode;
 
@@ -26,6 +31,10 @@ pub struct Opts {
     pub direct: bool,
     pub append: String,
     pub host: bool,
+    /// `run --cmd`: run this through /bin/sh -c and exit with its status.
+    pub cmd: Option<String>,
+    /// `--with HOST[:GUEST]`: extra files for the initramfs.
+    pub with: Vec<String>,
 }
 
 impl Default for Opts {
@@ -38,6 +47,8 @@ impl Default for Opts {
             direct: false,
             append: String::new(),
             host: false,
+            cmd: None,
+            with: Vec::new(),
         }
     }
 }
@@ -50,6 +61,7 @@ commands:
   run      boot Kestrel in QEMU with the serial console on this terminal (Ctrl-A X quits)
   test     host unit tests, then the in-kernel tests in QEMU
   gdb      boot paused under QEMU's gdbstub and attach gdb
+  syscalls print the system call status table and write docs/syscalls.md
 
 options:
   --release        optimised kernel
@@ -58,6 +70,8 @@ options:
   --no-kvm         never use KVM, even where it would be fast
   --direct         boot with QEMU -kernel (multiboot1) instead of the GRUB ISO
   --append ARGS    extra kernel command-line arguments
+  --cmd 'CMD'      (run) run CMD with /bin/sh -c, print its output, exit with its status
+  --with H[:G]     (run) put host file or folder H into the guest at G (default: same path)
   --host           (test) run the userland tests on this machine's Linux instead
 ";
 
@@ -89,6 +103,8 @@ fn parse(args: &[String]) -> Result<(String, Opts), String> {
             "--direct" => o.direct = true,
             "--append" => o.append = value("--append")?,
             "--host" => o.host = true,
+            "--cmd" => o.cmd = Some(value("--cmd")?),
+            "--with" => o.with.push(value("--with")?),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown option {other:?}")),
         }
@@ -113,6 +129,7 @@ fn main() -> ExitCode {
         "run" => qemu::run(&opts),
         "test" => test::test(&opts),
         "gdb" => qemu::gdb(&opts),
+        "syscalls" => syscalls::run().map(|_| 0),
         other => Err(format!("unknown command {other:?}\n\n{USAGE}")),
     };
     match result {

@@ -6,8 +6,8 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::Opts;
 use crate::build::{self, Artefacts};
+use crate::{Opts, initramfs};
 
 /// QEMU's exit status for the kernel's isa-debug-exit codes (`(value << 1) | 1`).
 pub const EXIT_SUCCESS: i32 = 33;
@@ -67,7 +67,10 @@ pub fn command(opts: &Opts, a: &Artefacts, boot: &Boot) -> Command {
     ]);
     match boot {
         Boot::Direct { cmdline } => {
-            let modules = format!("{} symbols", a.symbols.display());
+            let mut modules = format!("{} symbols", a.symbols.display());
+            if let Some(initrd) = &a.initramfs {
+                modules.push_str(&format!(",{} initramfs", initrd.display()));
+            }
             cmd.args(["-bios", "/usr/share/qemu/qboot.rom", "-kernel"])
                 .arg(&a.kernel)
                 .arg("-initrd")
@@ -106,9 +109,21 @@ fn describe_exit(code: Option<i32>) -> (u8, &'static str) {
     }
 }
 
-/// `cargo xtask run`: an interactive boot with the serial console on this terminal.
+/// The line the kernel prints when init exits (kernel/src/power.rs).
+const EXIT_MARKER: &str = "kestrel: init exited with status ";
+
+/// `cargo xtask run`: an interactive boot with the serial console on this terminal,
+/// or with `--cmd`, a boot that runs one command and exits with its status.
 pub fn run(opts: &Opts) -> Result<u8, String> {
-    let a = build::build_all(opts)?;
+    let mut a = build::build_all(opts)?;
+    let mut tree = initramfs::base()?;
+    initramfs::add_with(&mut tree, &opts.with)?;
+    if let Some(cmd) = &opts.cmd {
+        initramfs::add_cmd(&mut tree, cmd);
+        a.initramfs = Some(initramfs::write(&tree, "initramfs-cmd.cpio")?);
+        return run_cmd(opts, &a);
+    }
+    a.initramfs = Some(initramfs::write(&tree, "initramfs.cpio")?);
     let (accel, why) = accelerator(opts);
     let line = cmdline(opts, "");
     let boot = if opts.direct {
@@ -138,6 +153,47 @@ pub fn run(opts: &Opts) -> Result<u8, String> {
     Ok(code)
 }
 
+/// `run --cmd`: boots (directly, for speed) with the command as init's job, streams
+/// what it prints, and exits with its status.
+fn run_cmd(opts: &Opts, a: &Artefacts) -> Result<u8, String> {
+    let (accel, why) = accelerator(opts);
+    eprintln!("xtask: accelerator: {accel} ({why})");
+    let cmd = command(
+        opts,
+        a,
+        &Boot::Direct {
+            cmdline: cmdline(opts, "quiet"),
+        },
+    );
+    let mut status = None;
+    let c = capture_with(cmd, Duration::from_secs(3600), &mut |line| {
+        if let Some(rest) = line.strip_prefix(EXIT_MARKER) {
+            status = rest
+                .split_whitespace()
+                .next()
+                .and_then(|s| s.parse::<u8>().ok());
+            return false;
+        }
+        true
+    })?;
+    if c.timed_out {
+        return Err("the command did not finish within an hour".into());
+    }
+    match (status, c.status) {
+        (Some(s), _) => Ok(s),
+        (None, Some(EXIT_PANIC)) => {
+            eprintln!("xtask: Kestrel panicked");
+            Ok(EXIT_PANIC as u8)
+        }
+        (None, code) => {
+            eprintln!(
+                "xtask: Kestrel stopped without reporting the command's status (QEMU status {code:?})"
+            );
+            Ok(1)
+        }
+    }
+}
+
 /// What a captured boot printed and how it ended.
 #[derive(Debug)]
 pub struct Captured {
@@ -146,9 +202,18 @@ pub struct Captured {
     pub timed_out: bool,
 }
 
-/// Boots without a terminal, streaming the serial output (each line passed to
-/// `on_line` and echoed when `echo` is set), and kills QEMU after `limit`.
-pub fn capture(mut cmd: Command, limit: Duration, echo: bool) -> Result<Captured, String> {
+/// Boots without a terminal, collecting the serial output (echoed when `echo`), and
+/// kills QEMU after `limit`.
+pub fn capture(cmd: Command, limit: Duration, echo: bool) -> Result<Captured, String> {
+    capture_with(cmd, limit, &mut |_| echo)
+}
+
+/// As [`capture`], with `show` deciding per line whether it is echoed.
+pub fn capture_with(
+    mut cmd: Command,
+    limit: Duration,
+    show: &mut dyn FnMut(&str) -> bool,
+) -> Result<Captured, String> {
     cmd.args(["-display", "none", "-monitor", "none", "-serial", "stdio"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -181,7 +246,7 @@ pub fn capture(mut cmd: Command, limit: Duration, echo: bool) -> Result<Captured
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left.min(Duration::from_millis(200))) {
             Ok(line) => {
-                if echo {
+                if show(&line) {
                     println!("{line}");
                     let _ = std::io::stdout().flush();
                 }

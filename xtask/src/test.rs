@@ -4,11 +4,19 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::Opts;
-use crate::build;
 use crate::qemu::{self, Boot, EXIT_FAILURE, EXIT_PANIC, EXIT_SUCCESS};
+use crate::{build, initramfs, userland};
 
 /// Library crates whose unit tests run on the host.
-const HOST_CRATES: &[&str] = &["kestrel-executor", "kestrel-uart16550"];
+const HOST_CRATES: &[&str] = &[
+    "kestrel-executor",
+    "kestrel-uart16550",
+    "kestrel-abi",
+    "kestrel-sync",
+    "kestrel-vfs",
+    "kestrel-tty",
+    "kestrel-exec",
+];
 
 /// Counts of one stage.
 #[derive(Debug, Default, Clone, Copy)]
@@ -77,6 +85,35 @@ fn tally_boot(name: &str, c: &qemu::Captured) -> Tally {
         println!(
             "FAIL {name}: the kernel stopped without a result (QEMU status {:?})",
             c.status
+        );
+        t.failed += 1;
+    }
+    t
+}
+
+/// Counts the userland runner's PASS/FAIL lines; the boot must end with the runner's
+/// closing line and init's exit status.
+fn tally_userland(c: &qemu::Captured) -> Tally {
+    let mut t = Tally::default();
+    for l in &c.lines {
+        if l.starts_with("PASS ") {
+            t.passed += 1;
+        } else if l.starts_with("FAIL ") {
+            t.failed += 1;
+        }
+    }
+    let closing = c
+        .lines
+        .iter()
+        .any(|l| l.contains(" passed, ") && l.contains(" failed, ") && l.ends_with(" skipped"));
+    if c.timed_out {
+        println!("FAIL userland: timed out (last line: {:?})", c.lines.last());
+        t.failed += 1;
+    } else if !closing {
+        println!(
+            "FAIL userland: the runner did not finish (QEMU status {:?}, last line: {:?})",
+            c.status,
+            c.lines.last()
         );
         t.failed += 1;
     }
@@ -179,7 +216,7 @@ fn boot_check(opts: &Opts, a: &build::Artefacts, check: &BootCheck) -> Result<bo
 /// `cargo xtask test`.
 pub fn test(opts: &Opts) -> Result<u8, String> {
     if opts.host {
-        return Err("--host runs the userland suite, which arrives with user-mode support".into());
+        return crate::userland::run_host();
     }
     let started = Instant::now();
     let mut total = host_unit_tests()?;
@@ -231,6 +268,29 @@ pub fn test(opts: &Opts) -> Result<u8, String> {
         );
         total.failed += 1;
     }
+
+    println!("xtask: userland suite on Kestrel (static C tests, busybox)");
+    let (runner, tests) = userland::build()?;
+    let mut tree = initramfs::base()?;
+    userland::add_to(&mut tree, &runner, &tests)?;
+    initramfs::add_cmd(&mut tree, "/tests/runner /tests/bin");
+    let mut ua = a.clone();
+    ua.initramfs = Some(initramfs::write(&tree, "initramfs-test.cpio")?);
+    let mut o = opts.clone();
+    o.mem = "512M".into();
+    let c = qemu::capture(
+        qemu::command(
+            &o,
+            &ua,
+            &Boot::Direct {
+                cmdline: qemu::cmdline(opts, "quiet"),
+            },
+        ),
+        Duration::from_secs(600),
+        true,
+    )?;
+    let u = tally_userland(&c);
+    total.add(u);
 
     println!("xtask: boot robustness checks");
     for check in BOOT_CHECKS {

@@ -41,7 +41,6 @@ struct Node {
 #[derive(Debug)]
 pub struct PageMeta {
     /// References from page tables and caches; 0 when the frame is not shared.
-    #[allow(dead_code)]
     pub refcount: AtomicU32,
 }
 
@@ -303,6 +302,18 @@ pub fn free_exact(pa: u64, pages: usize) {
     }
 }
 
+/// Gives the whole pages of `[start, end)` to the allocator (a boot module that is no
+/// longer needed).
+pub fn release_range(start: u64, end: u64) {
+    let start = start.next_multiple_of(PAGE);
+    let end = end & !(PAGE - 1);
+    if end > start
+        && let Some(b) = BUDDY.lock().as_mut()
+    {
+        b.add_range(start, end);
+    }
+}
+
 /// (free, managed) frame counts.
 pub fn stats() -> (u64, u64) {
     BUDDY
@@ -312,7 +323,6 @@ pub fn stats() -> (u64, u64) {
 }
 
 /// The metadata of the frame at `pa` (for sharing frames between address spaces).
-#[allow(dead_code)]
 pub fn meta(pa: u64) -> &'static PageMeta {
     &META.get().expect("frame allocator initialised")[(pa / PAGE) as usize]
 }

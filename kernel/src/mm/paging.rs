@@ -65,6 +65,27 @@ impl PageSize {
     }
 }
 
+/// A level-1 page-table entry of a live table.
+///
+/// Only the owner of the table (the address space, under its lock) makes these, so
+/// reads and writes through it never race with another writer.
+#[derive(Debug)]
+pub struct Pte(*mut u64);
+
+impl Pte {
+    /// The raw entry.
+    pub fn get(&self) -> u64 {
+        // SAFETY: the pointer came from a walk of a live table (see the type's docs).
+        unsafe { *self.0 }
+    }
+
+    /// Replaces the raw entry (the caller flushes the TLB).
+    pub fn set(&self, v: u64) {
+        // SAFETY: as in `get`.
+        unsafe { *self.0 = v }
+    }
+}
+
 /// Mapping failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MapError {
@@ -238,21 +259,63 @@ impl PageTable {
         ))
     }
 
-    /// Changes the flags of the 4 KiB page at `va`, keeping its frame.
-    #[allow(dead_code)] // mprotect, with the process layer
-    pub fn protect(&self, va: u64, flags: PteFlags) -> bool {
-        let Some((e, 1)) = self.walk(va) else {
-            return false;
-        };
-        // SAFETY: `e` is a live level-1 entry (walk).
-        let v = unsafe { *e };
-        if v & PteFlags::PRESENT.bits() == 0 {
-            return false;
+    /// A new, empty user address space: the kernel half (PML4 entries 256..512) is
+    /// shared with the kernel table, the user half is empty.
+    pub fn new_user() -> Option<Self> {
+        let root = frame::alloc_zeroed()?;
+        let kernel = kernel_table().root;
+        for i in 256..512 {
+            // SAFETY: both are PML4 frames reachable through the direct map; the
+            // kernel's upper entries never change after boot.
+            unsafe { *entry(root, i) = *entry(kernel, i) };
         }
-        // SAFETY: as above.
-        unsafe { *e = (v & ADDR_MASK) | (flags | PteFlags::PRESENT).bits() };
-        flush(va);
-        true
+        Some(Self { root })
+    }
+
+    /// The level-1 entry for `va`, creating tables on the way (user tables).
+    pub fn pte_create(&self, va: u64) -> Result<Pte, MapError> {
+        self.walk_create(va, 1, PteFlags::WRITABLE | PteFlags::USER)
+            .map(Pte)
+    }
+
+    /// Calls `f` with every non-zero level-1 entry (a present page, or a frame parked
+    /// in a PROT_NONE page) for pages in `[start, end)`. Skips missing tables whole.
+    pub fn for_each_pte(&self, start: u64, end: u64, f: &mut dyn FnMut(u64, &mut u64)) {
+        let mut va = start;
+        while va < end {
+            let Some((e, level)) = self.walk(va) else {
+                break;
+            };
+            if level == 1 {
+                // SAFETY: as in `pte_create`.
+                let pte = unsafe { &mut *e };
+                if *pte != 0 {
+                    f(va, pte);
+                }
+                va += PAGE_SIZE as u64;
+            } else {
+                // No table below this entry: skip everything it would map.
+                va = level_skip(va, level);
+            }
+        }
+    }
+
+    /// Frees every user page-table frame and the root. Leaf frames are not touched:
+    /// the owner releases them first (see `vm::AddressSpace`).
+    pub fn free_user_tables(self) {
+        fn free_level(table: u64, level: usize, upto: usize) {
+            for i in 0..upto {
+                // SAFETY: `table` is a page-table frame of this (dying) address space.
+                let v = unsafe { *entry(table, i) };
+                if v & PteFlags::PRESENT.bits() != 0 && v & PteFlags::HUGE.bits() == 0 && level > 1
+                {
+                    free_level(v & ADDR_MASK, level - 1, 512);
+                    frame::free(v & ADDR_MASK, 0);
+                }
+            }
+        }
+        free_level(self.root, 4, 256);
+        frame::free(self.root, 0);
     }
 
     /// Makes this table the active one.
@@ -263,6 +326,12 @@ impl PageTable {
         // SAFETY: delegated to the caller.
         unsafe { cpu::write_cr3(self.root) };
     }
+}
+
+/// The first address past the range mapped by the level-`level` entry for `va`.
+fn level_skip(va: u64, level: usize) -> u64 {
+    let span = 1u64 << (12 + 9 * (level - 1));
+    (va & !(span - 1)) + span
 }
 
 /// The kernel's page table (the template for the kernel half of every process).

@@ -11,7 +11,6 @@ pub mod msr {
     pub const STAR: u32 = 0xc000_0081;
     pub const LSTAR: u32 = 0xc000_0082;
     pub const FMASK: u32 = 0xc000_0084;
-    #[allow(dead_code)] // user TLS, with the process layer
     pub const FS_BASE: u32 = 0xc000_0100;
     pub const GS_BASE: u32 = 0xc000_0101;
     pub const KERNEL_GS_BASE: u32 = 0xc000_0102;

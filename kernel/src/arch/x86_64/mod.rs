@@ -12,11 +12,7 @@ pub mod pit;
 pub mod port;
 pub mod qemu;
 pub mod rtc;
-// The user-mode half of `trap` (enter_user, UserContext) and `usercopy::fill` have no
-// caller until the process layer exists; the allow goes with it.
-#[allow(dead_code)]
 pub mod trap;
-#[allow(dead_code)]
 pub mod usercopy;
 
 use core::cell::Cell;

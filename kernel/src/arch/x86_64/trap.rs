@@ -61,7 +61,6 @@ pub const SYSCALL_VECTOR: u64 = 0x100;
 
 /// RFLAGS bits.
 pub mod rflags {
-    pub const CF: u64 = 1 << 0;
     pub const FIXED: u64 = 1 << 1;
     pub const TF: u64 = 1 << 8;
     pub const IF: u64 = 1 << 9;
@@ -69,7 +68,6 @@ pub mod rflags {
     pub const IOPL: u64 = 3 << 12;
     pub const NT: u64 = 1 << 14;
     pub const RF: u64 = 1 << 16;
-    pub const VM: u64 = 1 << 17;
     pub const AC: u64 = 1 << 18;
     /// Flags user code may set (everything else is forced, as Linux's FIX_EFLAGS).
     pub const USER_MASK: u64 =
@@ -122,10 +120,7 @@ pub enum Trap {
 
 /// Page-fault error code bits.
 pub mod pf {
-    pub const PRESENT: u64 = 1 << 0;
     pub const WRITE: u64 = 1 << 1;
-    pub const USER: u64 = 1 << 2;
-    pub const RESERVED: u64 = 1 << 3;
     pub const FETCH: u64 = 1 << 4;
 }
 

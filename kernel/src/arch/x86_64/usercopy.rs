@@ -47,44 +47,12 @@ kestrel_copy_smap:
 .quad 3b, 4b
 .popsection
 
-.global kestrel_fill_plain
-kestrel_fill_plain:
-    mov rcx, rdx
-    mov eax, esi
-5:  rep stosb
-    xor eax, eax
-    ret
-6:  mov rax, rcx
-    ret
-.pushsection __ex_table, "a"
-.balign 8
-.quad 5b, 6b
-.popsection
-
-.global kestrel_fill_smap
-kestrel_fill_smap:
-    mov rcx, rdx
-    mov eax, esi
-    stac
-7:  rep stosb
-    clac
-    xor eax, eax
-    ret
-8:  clac
-    mov rax, rcx
-    ret
-.pushsection __ex_table, "a"
-.balign 8
-.quad 7b, 8b
-.popsection
 "#
 );
 
 unsafe extern "C" {
     fn kestrel_copy_plain(dst: *mut u8, src: *const u8, len: usize) -> usize;
     fn kestrel_copy_smap(dst: *mut u8, src: *const u8, len: usize) -> usize;
-    fn kestrel_fill_plain(dst: *mut u8, byte: u32, len: usize) -> usize;
-    fn kestrel_fill_smap(dst: *mut u8, byte: u32, len: usize) -> usize;
 }
 
 /// A copy stopped by a fault.
@@ -120,22 +88,6 @@ pub unsafe fn copy(dst: *mut u8, src: *const u8, len: usize) -> Result<(), Fault
             kestrel_copy_smap(dst, src, len)
         } else {
             kestrel_copy_plain(dst, src, len)
-        }
-    };
-    result(len, left)
-}
-
-/// Fills `len` bytes at `dst` with `byte`, stopping at the first fault.
-///
-/// # Safety
-/// As for [`copy`].
-pub unsafe fn fill(dst: *mut u8, byte: u8, len: usize) -> Result<(), Fault> {
-    // SAFETY: delegated to the caller.
-    let left = unsafe {
-        if cpu::features().smap {
-            kestrel_fill_smap(dst, u32::from(byte), len)
-        } else {
-            kestrel_fill_plain(dst, u32::from(byte), len)
         }
     };
     result(len, left)

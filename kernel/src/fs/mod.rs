@@ -1,0 +1,136 @@
+//! The kernel side of the file system: the root and its mounts, the initramfs, and
+//! the devices behind `/dev`.
+//!
+//! The root is a ramfs filled from the `initramfs` boot module (a cpio archive made
+//! by xtask). `/dev` is a second ramfs (Linux's devtmpfs) holding character device
+//! nodes; opening one goes through [`devices::open`] by device number, as in Linux.
+
+pub mod devices;
+pub mod tty;
+
+use alloc::sync::Arc;
+
+use kestrel_abi::fs::*;
+use kestrel_abi::time::Timespec;
+use kestrel_abi::{Errno, KResult};
+use kestrel_vfs::file::{Directory, PathOnly, RegularFile};
+use kestrel_vfs::ramfs::RamFs;
+use kestrel_vfs::{Dentry, DentryRef, FileOps, InodeRef, Mounts, NodeKind, OpenFile};
+
+use crate::boot::BootInfo;
+
+static ROOT: spin::Once<DentryRef> = spin::Once::new();
+static MOUNTS: spin::Once<Mounts> = spin::Once::new();
+
+/// The root directory.
+pub fn root() -> &'static DentryRef {
+    ROOT.get().expect("file system initialised at boot")
+}
+
+/// The mount table.
+pub fn mounts() -> &'static Mounts {
+    MOUNTS.get().expect("file system initialised at boot")
+}
+
+fn wall_clock() -> Timespec {
+    Timespec::from_ns(crate::time::realtime_ns())
+}
+
+fn mkdir(dir: &InodeRef, name: &[u8], mode: u32) -> KResult<InodeRef> {
+    match dir.lookup(name) {
+        Ok(d) => Ok(d),
+        Err(Errno::ENOENT) => dir.create(name, NodeKind::Dir, mode, 0, 0),
+        Err(e) => Err(e),
+    }
+}
+
+/// What the root file system was made from.
+#[derive(Debug)]
+pub struct RootInfo {
+    pub files: usize,
+    pub bytes: u64,
+    pub from_initramfs: bool,
+}
+
+/// Builds the root: unpacks the initramfs (if any), adds the directories every
+/// system has, and mounts the device file system on /dev.
+pub fn init(boot: &BootInfo) -> KResult<RootInfo> {
+    kestrel_vfs::set_clock(wall_clock);
+    let root_inode = RamFs::new_root(makedev(0, 1));
+    let mut info = RootInfo {
+        files: 0,
+        bytes: 0,
+        from_initramfs: false,
+    };
+    if let Some(m) = boot.module("initramfs") {
+        let s = kestrel_vfs::cpio::unpack(m.bytes(), &root_inode)
+            .inspect_err(|e| log::error!("initramfs: malformed cpio archive ({e})"))?;
+        info = RootInfo {
+            files: s.files,
+            bytes: s.bytes,
+            from_initramfs: true,
+        };
+        // The archive's pages are copied into ramfs: give them back.
+        crate::mm::frame::release_range(m.start, m.end);
+    }
+    for (name, mode) in [
+        (&b"dev"[..], 0o755),
+        (b"tmp", 0o1777),
+        (b"proc", 0o555),
+        (b"root", 0o700),
+        (b"etc", 0o755),
+        (b"sys", 0o555),
+    ] {
+        let d = mkdir(&root_inode, name, mode)?;
+        d.set_mode(mode)?;
+    }
+    let root = Dentry::root(root_inode.clone());
+    let mounts = Mounts::new();
+    let dev_mount_point = root_inode.lookup(b"dev")?;
+    mounts.mount(&dev_mount_point, devices::make_devfs()?)?;
+    ROOT.call_once(|| root);
+    MOUNTS.call_once(|| mounts);
+    Ok(info)
+}
+
+/// Resolves an absolute path as the kernel (root credentials, following links).
+pub fn resolve_kernel(path: &[u8]) -> KResult<DentryRef> {
+    let cred = kestrel_vfs::Cred::root();
+    kestrel_vfs::Walker {
+        root: root(),
+        mounts: mounts(),
+        cred: &cred,
+    }
+    .lookup(root(), path, true)
+}
+
+/// The behaviour of a file opened by name: by its type, or its device.
+pub fn ops_for(
+    inode: &InodeRef,
+    flags: u32,
+    caller: &crate::process::Process,
+) -> KResult<Arc<dyn FileOps>> {
+    if flags & O_PATH != 0 {
+        return Ok(Arc::new(PathOnly));
+    }
+    let m = inode.metadata();
+    match m.file_type() {
+        S_IFREG => Ok(Arc::new(RegularFile)),
+        S_IFDIR => Ok(Arc::new(Directory)),
+        S_IFCHR => devices::open(m.rdev, flags, caller),
+        S_IFLNK => Err(Errno::ELOOP),
+        // FIFOs, sockets and block devices need their subsystems.
+        S_IFIFO | S_IFSOCK => Err(Errno::ENXIO),
+        _ => Err(Errno::ENXIO),
+    }
+}
+
+/// Opens `dentry` with `flags` (no permission checks: the caller did them).
+pub fn open_dentry(
+    dentry: DentryRef,
+    flags: u32,
+    caller: &crate::process::Process,
+) -> KResult<Arc<OpenFile>> {
+    let ops = ops_for(&dentry.inode, flags, caller)?;
+    Ok(OpenFile::new(Some(dentry), ops, flags))
+}

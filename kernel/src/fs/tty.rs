@@ -1,0 +1,314 @@
+//! The console terminal: the serial port plus the line discipline.
+//!
+//! An input task owns the receive side: it waits for bytes from the UART, feeds them
+//! to the [`LineDiscipline`], writes the echo back, sends ^C/^\/^Z signals to the
+//! foreground process group, and wakes readers. Readers and writers are user threads
+//! in `read`/`write`; reads that find no data wait on the tty's wait queue.
+//!
+//! Job control state is Linux's: the terminal belongs to one session (the controlling
+//! terminal of that session's processes) and has a foreground process group.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::any::Any;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use kestrel_abi::fs::*;
+use kestrel_abi::tty::*;
+use kestrel_abi::{Errno, KResult};
+use kestrel_sync::WaitQueue;
+use kestrel_tty::{LineDiscipline, ReadPolicy, WouldBlock};
+use kestrel_vfs::{FileOps, OpenFile};
+
+use crate::process::{self, Process};
+
+/// A terminal.
+pub struct Tty {
+    ldisc: spin::Mutex<LineDiscipline>,
+    wq: WaitQueue,
+    /// The session this is the controlling terminal of (0: none).
+    pub session: AtomicU32,
+    /// The foreground process group.
+    pub fg_pgrp: AtomicU32,
+}
+
+static CONSOLE: spin::Once<Arc<Tty>> = spin::Once::new();
+
+/// The console terminal.
+pub fn console() -> &'static Arc<Tty> {
+    CONSOLE.call_once(|| {
+        Arc::new(Tty {
+            ldisc: spin::Mutex::new(LineDiscipline::new()),
+            wq: WaitQueue::new(),
+            session: AtomicU32::new(0),
+            fg_pgrp: AtomicU32::new(0),
+        })
+    })
+}
+
+/// An open file on the console.
+pub fn console_file() -> Arc<dyn FileOps> {
+    Arc::new(TtyFile(console().clone()))
+}
+
+/// /dev/tty: the caller's controlling terminal (ENXIO without one).
+pub fn open_controlling(caller: &Process) -> KResult<Arc<dyn FileOps>> {
+    let c = console();
+    if caller.sid.load(Ordering::Relaxed) == c.session.load(Ordering::Relaxed) {
+        Ok(console_file())
+    } else {
+        Err(Errno::ENXIO)
+    }
+}
+
+/// Makes the console the controlling terminal of init's session.
+pub fn attach_console_to(p: &Process) {
+    let c = console();
+    c.session
+        .store(p.sid.load(Ordering::Relaxed), Ordering::Relaxed);
+    c.fg_pgrp
+        .store(p.pgid.load(Ordering::Relaxed), Ordering::Relaxed);
+}
+
+/// The task that feeds typed bytes to the console (runs forever).
+pub async fn console_input_task() {
+    let tty = console().clone();
+    let mut buf = [0u8; 64];
+    loop {
+        let n = crate::console::read(&mut buf).await;
+        tty.receive(&buf[..n]);
+    }
+}
+
+impl Tty {
+    /// Input from the device.
+    pub fn receive(&self, bytes: &[u8]) {
+        let mut echo = Vec::new();
+        let r = self.ldisc.lock().receive(bytes, &mut echo);
+        if !echo.is_empty() {
+            crate::console::write_bytes_raw(&echo);
+        }
+        let fg = self.fg_pgrp.load(Ordering::Relaxed);
+        if fg != 0 {
+            for sig in r.signals.iter() {
+                for p in process::in_group(fg) {
+                    process::signal::send(&p, sig);
+                }
+            }
+        }
+        self.wq.wake_all();
+    }
+
+    fn write(&self, data: &[u8]) -> usize {
+        let mut out = Vec::with_capacity(data.len() + data.len() / 8);
+        self.ldisc.lock().process_output(data, &mut out);
+        crate::console::write_bytes_raw(&out);
+        data.len()
+    }
+
+    /// The wait queue readers sleep on.
+    pub fn wait_queue(&self) -> &WaitQueue {
+        &self.wq
+    }
+
+    /// Reads per the termios rules (see kestrel_tty::ReadPolicy). Non-blocking part:
+    /// returns Ok(Some(n)) when done, Ok(None) when the caller must wait.
+    pub fn try_read(&self, buf: &mut [u8], got: &mut usize) -> Option<usize> {
+        let mut l = self.ldisc.lock();
+        let policy = l.read_policy();
+        while *got < buf.len() {
+            match l.read(&mut buf[*got..]) {
+                Ok(0) if policy == ReadPolicy::Canonical => return Some(*got), // EOF
+                Ok(n) => {
+                    *got += n;
+                    if policy.satisfied(*got, buf.len()) {
+                        return Some(*got);
+                    }
+                }
+                Err(WouldBlock) => {
+                    return if policy == ReadPolicy::Poll {
+                        Some(*got)
+                    } else {
+                        None
+                    };
+                }
+            }
+        }
+        Some(*got)
+    }
+
+    /// The current read policy.
+    pub fn read_policy(&self) -> ReadPolicy {
+        self.ldisc.lock().read_policy()
+    }
+
+    /// Whether a read would return now.
+    pub fn readable(&self) -> bool {
+        self.ldisc.lock().poll_readable()
+    }
+
+    /// Terminal ioctls, with the calling process for the job-control ones.
+    pub fn ioctl(&self, p: &Arc<Process>, cmd: u32, arg: u64) -> KResult<u64> {
+        let mm = p.mm();
+        let is_ctty = self.session.load(Ordering::Relaxed) == p.sid.load(Ordering::Relaxed);
+        match cmd {
+            TCGETS => {
+                let t = self.ldisc.lock().termios();
+                mm.write_user(arg, kestrel_abi::bytemuck_bytes(&t))?;
+                Ok(0)
+            }
+            TCSETS | TCSETSW | TCSETSF => {
+                let mut t = Termios::default();
+                mm.read_user(arg, kestrel_abi::bytemuck_bytes_mut(&mut t))?;
+                let mut l = self.ldisc.lock();
+                if cmd == TCSETSF {
+                    l.flush_input();
+                }
+                l.set_termios(t);
+                drop(l);
+                self.wq.wake_all();
+                Ok(0)
+            }
+            TIOCGWINSZ => {
+                let w = self.ldisc.lock().winsize();
+                mm.write_user(arg, kestrel_abi::bytemuck_bytes(&w))?;
+                Ok(0)
+            }
+            TIOCSWINSZ => {
+                let mut w = Winsize::default();
+                mm.read_user(arg, kestrel_abi::bytemuck_bytes_mut(&mut w))?;
+                if self.ldisc.lock().set_winsize(w) {
+                    let fg = self.fg_pgrp.load(Ordering::Relaxed);
+                    for q in process::in_group(fg) {
+                        process::signal::send(&q, kestrel_abi::signal::SIGWINCH);
+                    }
+                }
+                Ok(0)
+            }
+            TIOCGPGRP => {
+                if !is_ctty {
+                    return Err(Errno::ENOTTY);
+                }
+                mm.write_user(arg, &self.fg_pgrp.load(Ordering::Relaxed).to_le_bytes())?;
+                Ok(0)
+            }
+            TIOCSPGRP => {
+                if !is_ctty {
+                    return Err(Errno::ENOTTY);
+                }
+                let mut b = [0u8; 4];
+                mm.read_user(arg, &mut b)?;
+                let pgrp = i32::from_le_bytes(b);
+                if pgrp < 0 {
+                    return Err(Errno::EINVAL);
+                }
+                let sid = p.sid.load(Ordering::Relaxed);
+                let members = process::in_group(pgrp as u32);
+                if members.is_empty() {
+                    return Err(Errno::ESRCH);
+                }
+                if members.iter().any(|m| m.sid.load(Ordering::Relaxed) != sid) {
+                    return Err(Errno::EPERM);
+                }
+                self.fg_pgrp.store(pgrp as u32, Ordering::Relaxed);
+                Ok(0)
+            }
+            TIOCGSID => {
+                if !is_ctty {
+                    return Err(Errno::ENOTTY);
+                }
+                mm.write_user(arg, &self.session.load(Ordering::Relaxed).to_le_bytes())?;
+                Ok(0)
+            }
+            TIOCSCTTY => {
+                // Only a session leader without a controlling terminal may take one.
+                let sid = p.sid.load(Ordering::Relaxed);
+                if p.pid != sid {
+                    return Err(Errno::EPERM);
+                }
+                if is_ctty {
+                    return Ok(0);
+                }
+                let owner = self.session.load(Ordering::Relaxed);
+                let owner_alive = owner != 0 && process::find(owner).is_some();
+                if owner_alive && !(arg == 1 && p.cred.lock().euid == 0) {
+                    return Err(Errno::EPERM);
+                }
+                self.session.store(sid, Ordering::Relaxed);
+                self.fg_pgrp
+                    .store(p.pgid.load(Ordering::Relaxed), Ordering::Relaxed);
+                Ok(0)
+            }
+            TIOCNOTTY => {
+                if !is_ctty {
+                    return Err(Errno::ENOTTY);
+                }
+                if p.pid == p.sid.load(Ordering::Relaxed) {
+                    self.session.store(0, Ordering::Relaxed);
+                    self.fg_pgrp.store(0, Ordering::Relaxed);
+                }
+                Ok(0)
+            }
+            FIONREAD => {
+                let n = self.ldisc.lock().input_available() as i32;
+                mm.write_user(arg, &n.to_le_bytes())?;
+                Ok(0)
+            }
+            TCFLSH => {
+                // 0: input, 1: output, 2: both. Output is never queued here.
+                if arg > 2 {
+                    return Err(Errno::EINVAL);
+                }
+                if arg != 1 {
+                    self.ldisc.lock().flush_input();
+                }
+                Ok(0)
+            }
+            TCXONC => {
+                match arg {
+                    0 => self.ldisc.lock().suspend_output(),
+                    1 => self.ldisc.lock().resume_output(),
+                    2 | 3 => {}
+                    _ => return Err(Errno::EINVAL),
+                }
+                Ok(0)
+            }
+            TCSBRK => Ok(0), // output is never queued: already drained
+            _ => Err(Errno::ENOTTY),
+        }
+    }
+}
+
+/// An open terminal.
+pub struct TtyFile(pub Arc<Tty>);
+
+impl FileOps for TtyFile {
+    fn read(&self, _: &OpenFile, _: &mut u64, buf: &mut [u8]) -> KResult<usize> {
+        let mut got = 0;
+        match self.0.try_read(buf, &mut got) {
+            Some(n) => Ok(n),
+            None if got > 0 => Ok(got),
+            None => Err(Errno::EAGAIN),
+        }
+    }
+
+    fn write(&self, _: &OpenFile, _: &mut u64, data: &[u8]) -> KResult<usize> {
+        Ok(self.0.write(data))
+    }
+
+    fn poll(&self) -> u16 {
+        let mut m = POLLOUT | POLLWRNORM;
+        if self.0.readable() {
+            m |= POLLIN | POLLRDNORM;
+        }
+        m
+    }
+
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        Some(&self.0.wq)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

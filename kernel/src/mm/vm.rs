@@ -1,0 +1,833 @@
+//! User address spaces: VMAs over a page table, filled on demand.
+//!
+//! An [`AddressSpace`] is a set of non-overlapping [`Vma`]s (virtual memory areas:
+//! a range, its protection and what backs it) and a page table that caches which
+//! pages are present. Nothing is mapped eagerly: the first access to a page faults,
+//! and [`AddressSpace::fault`] fills it from its backing:
+//!
+//! * **anonymous private** memory gets a zeroed frame;
+//! * **shared anonymous** memory (MAP_SHARED|MAP_ANONYMOUS) gets the frame that the
+//!   area's [`SharedPages`] object holds for that offset, so every process sharing
+//!   the area sees the same page, even pages first touched after a fork;
+//! * **private file** mappings get a copy of the file's page (zero past the end of
+//!   the file; SIGBUS for a page wholly past it).
+//!
+//! `fork` shares every present private page copy-on-write: both page tables map the
+//! frame read-only with the software COW bit, and the frame's reference count (one
+//! per mapping, in `frame::PageMeta`) says how many share it. A write fault on a COW
+//! page copies it, or just makes it writable again when it is the last reference.
+//!
+//! User memory is read and written only through [`AddressSpace::read_user`] and
+//! friends, with the fault-recovering copy of `arch::usercopy`: a fault in the middle
+//! of a copy is resolved here (synchronously: every backing is in memory) and the copy
+//! resumes; an address no VMA covers is EFAULT. Copies run with this address space
+//! active, which the thread's task guarantees on every poll.
+
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use kestrel_abi::mm::*;
+use kestrel_abi::{Errno, KResult};
+use kestrel_vfs::InodeRef;
+
+use super::paging::{PageTable, PteFlags, flush};
+use super::{PAGE_SIZE, frame, phys_to_virt};
+use crate::arch::{cpu, usercopy};
+
+const PAGE: u64 = PAGE_SIZE as u64;
+/// One past the highest user address (Linux's TASK_SIZE with 4-level paging).
+pub const USER_END: u64 = 0x0000_7fff_ffff_f000;
+/// Lowest address mmap hands out (vm.mmap_min_addr).
+pub const MMAP_MIN: u64 = 0x10000;
+/// The stack's top; the stack grows down from here.
+pub const STACK_TOP: u64 = USER_END;
+/// Where mmap allocates downward from: 128 MiB of room for the stack below its top
+/// (Linux's minimum stack gap).
+pub const MMAP_TOP: u64 = STACK_TOP - (128 << 20);
+/// How far a MAP_GROWSDOWN stack may grow (RLIMIT_STACK's default, 8 MiB).
+pub const STACK_LIMIT: u64 = 8 << 20;
+/// Where a position-independent executable is placed (ELF_ET_DYN_BASE without ASLR).
+pub const PIE_BASE: u64 = 0x5555_5555_4000;
+
+/// Software PTE bit: a frame kept in a PROT_NONE page (present bit clear).
+const PROT_NONE_BIT: u64 = 1 << 11;
+const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
+
+const fn page_down(v: u64) -> u64 {
+    v & !(PAGE - 1)
+}
+
+fn page_up(v: u64) -> Option<u64> {
+    v.checked_add(PAGE - 1).map(page_down)
+}
+
+/// Takes one more reference to a user frame.
+fn get_page(pa: u64) {
+    frame::meta(pa)
+        .refcount
+        .fetch_add(1, core::sync::atomic::Ordering::AcqRel);
+}
+
+/// Drops a reference to a user frame, freeing it with the last one.
+fn put_page(pa: u64) {
+    if frame::meta(pa)
+        .refcount
+        .fetch_sub(1, core::sync::atomic::Ordering::AcqRel)
+        == 1
+    {
+        frame::free(pa, 0);
+    }
+}
+
+/// A new zeroed user frame holding one reference.
+fn new_page() -> Option<u64> {
+    let pa = frame::alloc_zeroed()?;
+    frame::meta(pa)
+        .refcount
+        .store(1, core::sync::atomic::Ordering::Release);
+    Some(pa)
+}
+
+/// The frames of a shared anonymous area, by page index, shared by every address
+/// space that maps the area. Each frame carries one reference for this object.
+#[derive(Default)]
+pub struct SharedPages {
+    pages: spin::Mutex<BTreeMap<u64, u64>>,
+}
+
+impl SharedPages {
+    /// The frame for page `index`, with a new reference for the caller's mapping.
+    fn get(&self, index: u64) -> Option<u64> {
+        let mut pages = self.pages.lock();
+        let pa = match pages.get(&index) {
+            Some(&pa) => pa,
+            None => {
+                let pa = new_page()?;
+                pages.insert(index, pa);
+                pa
+            }
+        };
+        get_page(pa);
+        Some(pa)
+    }
+}
+
+impl Drop for SharedPages {
+    fn drop(&mut self) {
+        for &pa in self.pages.get_mut().values() {
+            put_page(pa);
+        }
+    }
+}
+
+/// What fills an area's pages.
+#[derive(Clone)]
+pub enum Backing {
+    /// Zero pages, private to the address space (and copy-on-write after fork).
+    Anonymous,
+    /// Pages shared with every address space mapping the same object.
+    SharedAnonymous(Arc<SharedPages>),
+    /// A private copy of a file's content, starting at `offset` for the area's start.
+    File { inode: InodeRef, offset: u64 },
+}
+
+/// Where a new mapping goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Anywhere; near this address if it is free.
+    Hint(u64),
+    /// Exactly here, replacing what is there (MAP_FIXED).
+    Fixed(u64),
+    /// Exactly here, or EEXIST if anything is there (MAP_FIXED_NOREPLACE).
+    FixedNoReplace(u64),
+}
+
+/// What an area is for (shown in /proc/PID/maps).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VmaKind {
+    Normal,
+    Heap,
+    Stack,
+}
+
+/// A virtual memory area.
+#[derive(Clone)]
+pub struct Vma {
+    pub start: u64,
+    pub end: u64,
+    /// PROT_* bits.
+    pub prot: u32,
+    pub backing: Backing,
+    pub kind: VmaKind,
+}
+
+impl Vma {
+    fn shared(&self) -> bool {
+        matches!(self.backing, Backing::SharedAnonymous(_))
+    }
+
+    /// The area from `at` on, split off (the caller keeps `[start, at)` in `self`).
+    fn split_off(&mut self, at: u64) -> Vma {
+        let mut tail = self.clone();
+        tail.start = at;
+        if let Backing::File { offset, .. } = &mut tail.backing {
+            *offset += at - self.start;
+        }
+        self.end = at;
+        tail
+    }
+}
+
+/// Why a fault could not be resolved: the signal the thread gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultError {
+    /// SIGSEGV with SEGV_MAPERR: no area covers the address.
+    Unmapped,
+    /// SIGSEGV with SEGV_ACCERR: the area forbids this access.
+    Protection,
+    /// SIGBUS: a file mapping's page lies wholly beyond the end of the file.
+    PastEndOfFile,
+    /// No memory for the page (the kernel treats it like Linux's OOM kill).
+    OutOfMemory,
+}
+
+/// The access that faulted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+    Execute,
+}
+
+struct Vm {
+    table: PageTable,
+    vmas: BTreeMap<u64, Vma>,
+    brk_start: u64,
+    brk: u64,
+}
+
+/// A user address space.
+pub struct AddressSpace {
+    vm: spin::Mutex<Vm>,
+    root: u64,
+}
+
+fn pte_flags(prot: u32, cow: bool) -> PteFlags {
+    let mut f = PteFlags::PRESENT | PteFlags::USER;
+    if prot & PROT_WRITE != 0 && !cow {
+        f |= PteFlags::WRITABLE;
+    }
+    if cow {
+        f |= PteFlags::COW;
+    }
+    if prot & PROT_EXEC == 0 && cpu::features().nx {
+        f |= PteFlags::NO_EXECUTE;
+    }
+    f
+}
+
+impl Vm {
+    /// The area containing `addr`.
+    fn find(&self, addr: u64) -> Option<&Vma> {
+        self.vmas
+            .range(..=addr)
+            .next_back()
+            .map(|(_, v)| v)
+            .filter(|v| addr < v.end)
+    }
+
+    /// Whether `[start, end)` overlaps any area.
+    fn overlaps(&self, start: u64, end: u64) -> bool {
+        self.vmas
+            .range(..end)
+            .next_back()
+            .is_some_and(|(_, v)| v.end > start)
+    }
+
+    /// Splits the area containing `at` so that an area boundary falls on `at`.
+    fn split_at(&mut self, at: u64) {
+        let key = match self.vmas.range(..at).next_back() {
+            Some((&k, v)) if v.end > at => k,
+            _ => return,
+        };
+        let tail = self
+            .vmas
+            .get_mut(&key)
+            .expect("area found above")
+            .split_off(at);
+        self.vmas.insert(at, tail);
+    }
+
+    /// The highest free range of `len` bytes below `top`.
+    fn find_free(&self, len: u64, top: u64) -> Option<u64> {
+        let mut top = top;
+        for v in self.vmas.range(..top).rev().map(|(_, v)| v) {
+            if v.end <= top && top - v.end >= len {
+                return Some(top - len);
+            }
+            top = top.min(v.start);
+        }
+        (top >= MMAP_MIN + len).then(|| top - len)
+    }
+
+    /// Drops every mapping in `[start, end)` (area boundaries must already be there).
+    fn unmap_pages(&mut self, start: u64, end: u64) {
+        let mut freed = Vec::new();
+        self.table.for_each_pte(start, end, &mut |va, pte| {
+            freed.push(*pte & ADDR_MASK);
+            *pte = 0;
+            flush(va);
+        });
+        for pa in freed {
+            put_page(pa);
+        }
+    }
+
+    fn remove_range(&mut self, start: u64, end: u64) {
+        self.split_at(start);
+        self.split_at(end);
+        let keys: Vec<u64> = self.vmas.range(start..end).map(|(&k, _)| k).collect();
+        for k in keys {
+            self.vmas.remove(&k);
+        }
+        self.unmap_pages(start, end);
+    }
+
+    /// Makes the page at `page` present (and writable if `write`) from its area's
+    /// backing. `force` skips the protection check (the kernel writing an exec image).
+    fn populate(&mut self, page: u64, access: Access, force: bool) -> Result<(), FaultError> {
+        let vma = match self.find(page) {
+            Some(v) => v.clone(),
+            None => self.grow_stack(page)?,
+        };
+        if !force {
+            let ok = match access {
+                Access::Write => vma.prot & PROT_WRITE != 0,
+                Access::Execute => vma.prot & PROT_EXEC != 0,
+                Access::Read => vma.prot & (PROT_READ | PROT_WRITE | PROT_EXEC) != 0,
+            };
+            if !ok {
+                return Err(FaultError::Protection);
+            }
+        }
+        let prot = if force {
+            vma.prot | PROT_READ | PROT_WRITE
+        } else {
+            vma.prot
+        };
+        let pte = self
+            .table
+            .pte_create(page)
+            .map_err(|_| FaultError::OutOfMemory)?;
+        let old = pte.get();
+        if old != 0 {
+            let cow = old & PteFlags::COW.bits() != 0;
+            if access == Access::Write && cow {
+                let pa = old & ADDR_MASK;
+                if frame::meta(pa)
+                    .refcount
+                    .load(core::sync::atomic::Ordering::Acquire)
+                    == 1
+                {
+                    pte.set(pa | pte_flags(prot, false).bits());
+                } else {
+                    let new = frame::alloc(0).ok_or(FaultError::OutOfMemory)?;
+                    frame::meta(new)
+                        .refcount
+                        .store(1, core::sync::atomic::Ordering::Release);
+                    // SAFETY: both frames are user frames reached through the direct
+                    // map; `new` is fresh, `pa` is only read.
+                    unsafe {
+                        core::ptr::copy_nonoverlapping(
+                            phys_to_virt(pa) as *const u8,
+                            phys_to_virt(new) as *mut u8,
+                            PAGE_SIZE,
+                        );
+                    }
+                    pte.set(new | pte_flags(prot, false).bits());
+                    put_page(pa);
+                }
+            } else {
+                // Present already (another thread won), or a PROT_NONE page whose area
+                // allows access again: restore the flags the area asks for.
+                pte.set((old & ADDR_MASK) | pte_flags(prot, cow).bits());
+            }
+            flush(page);
+            return Ok(());
+        }
+        let pa = match &vma.backing {
+            Backing::Anonymous => new_page().ok_or(FaultError::OutOfMemory)?,
+            Backing::SharedAnonymous(obj) => obj
+                .get((page - vma.start) / PAGE)
+                .ok_or(FaultError::OutOfMemory)?,
+            Backing::File { inode, offset } => {
+                let file_off = offset + (page - vma.start);
+                if file_off >= inode.metadata().size.next_multiple_of(PAGE) {
+                    return Err(FaultError::PastEndOfFile);
+                }
+                let pa = new_page().ok_or(FaultError::OutOfMemory)?;
+                // SAFETY: a fresh frame of ours, through the direct map.
+                let buf = unsafe {
+                    core::slice::from_raw_parts_mut(phys_to_virt(pa) as *mut u8, PAGE_SIZE)
+                };
+                let _ = inode.read_at(file_off, buf);
+                pa
+            }
+        };
+        let pte = self
+            .table
+            .pte_create(page)
+            .map_err(|_| FaultError::OutOfMemory)?;
+        pte.set(pa | pte_flags(prot, false).bits());
+        flush(page);
+        Ok(())
+    }
+
+    /// A fault below a stack area grows it (within the stack limit).
+    fn grow_stack(&mut self, page: u64) -> Result<Vma, FaultError> {
+        let (&key, stack) = self.vmas.range(page..).next().ok_or(FaultError::Unmapped)?;
+        if stack.kind != VmaKind::Stack
+            || stack.end - page > STACK_LIMIT
+            || self.overlaps(page, stack.start)
+        {
+            return Err(FaultError::Unmapped);
+        }
+        let mut grown = self.vmas.remove(&key).expect("stack area found above");
+        grown.start = page;
+        self.vmas.insert(page, grown.clone());
+        Ok(grown)
+    }
+}
+
+impl AddressSpace {
+    /// An empty address space sharing the kernel half.
+    pub fn new() -> KResult<Arc<Self>> {
+        let table = PageTable::new_user().ok_or(Errno::ENOMEM)?;
+        Ok(Arc::new(Self {
+            root: table.root(),
+            vm: spin::Mutex::new(Vm {
+                table,
+                vmas: BTreeMap::new(),
+                brk_start: 0,
+                brk: 0,
+            }),
+        }))
+    }
+
+    /// Physical address of the page table (what CR3 holds while this runs).
+    pub fn root(&self) -> u64 {
+        self.root
+    }
+
+    /// Makes this the current address space on this CPU, if it is not already.
+    pub fn activate(&self) {
+        if cpu::read_cr3() & ADDR_MASK != self.root {
+            // SAFETY: the table shares the kernel half (PageTable::new_user).
+            unsafe { PageTable::from_root(self.root).activate() };
+        }
+    }
+
+    /// Maps a new area of `len` bytes where `at` says.
+    pub fn map(
+        &self,
+        at: Placement,
+        len: u64,
+        prot: u32,
+        backing: Backing,
+        kind: VmaKind,
+    ) -> KResult<u64> {
+        let len = page_up(len).ok_or(Errno::ENOMEM)?;
+        if len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let (addr, fixed, noreplace) = match at {
+            Placement::Hint(a) => (a, false, false),
+            Placement::Fixed(a) => (a, true, false),
+            Placement::FixedNoReplace(a) => (a, true, true),
+        };
+        let mut vm = self.vm.lock();
+        let start = if fixed {
+            if !addr.is_multiple_of(PAGE) {
+                return Err(Errno::EINVAL);
+            }
+            let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+            if end > USER_END {
+                return Err(Errno::ENOMEM);
+            }
+            if vm.overlaps(addr, end) {
+                if noreplace {
+                    return Err(Errno::EEXIST);
+                }
+                vm.remove_range(addr, end);
+            }
+            addr
+        } else {
+            let hint = page_down(addr);
+            match hint.checked_add(len) {
+                Some(end) if hint >= MMAP_MIN && end <= USER_END && !vm.overlaps(hint, end) => hint,
+                _ => vm.find_free(len, MMAP_TOP).ok_or(Errno::ENOMEM)?,
+            }
+        };
+        vm.vmas.insert(
+            start,
+            Vma {
+                start,
+                end: start + len,
+                prot,
+                backing,
+                kind,
+            },
+        );
+        Ok(start)
+    }
+
+    /// munmap: removes every mapping in the range (holes are fine).
+    pub fn unmap(&self, addr: u64, len: u64) -> KResult<()> {
+        if !addr.is_multiple_of(PAGE) || len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let end = page_up(len)
+            .and_then(|l| addr.checked_add(l))
+            .ok_or(Errno::EINVAL)?;
+        if end > USER_END {
+            return Err(Errno::EINVAL);
+        }
+        self.vm.lock().remove_range(addr, end);
+        Ok(())
+    }
+
+    /// mprotect: the whole range must be mapped (ENOMEM otherwise).
+    pub fn protect(&self, addr: u64, len: u64, prot: u32) -> KResult<()> {
+        if !addr.is_multiple_of(PAGE) {
+            return Err(Errno::EINVAL);
+        }
+        let end = page_up(len)
+            .and_then(|l| addr.checked_add(l))
+            .ok_or(Errno::ENOMEM)?;
+        if end > USER_END {
+            return Err(Errno::ENOMEM);
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        let mut vm = self.vm.lock();
+        // Every byte must be covered, without holes.
+        let mut at = addr;
+        while at < end {
+            match vm.find(at) {
+                Some(v) => at = v.end,
+                None => return Err(Errno::ENOMEM),
+            }
+        }
+        vm.split_at(addr);
+        vm.split_at(end);
+        for v in vm.vmas.range_mut(addr..end).map(|(_, v)| v) {
+            v.prot = prot;
+        }
+        vm.table.for_each_pte(addr, end, &mut |va, pte| {
+            let pa = *pte & ADDR_MASK;
+            let cow = *pte & PteFlags::COW.bits() != 0;
+            *pte = if prot == PROT_NONE {
+                pa | PROT_NONE_BIT | (*pte & PteFlags::COW.bits())
+            } else {
+                pa | pte_flags(prot, cow).bits()
+            };
+            flush(va);
+        });
+        Ok(())
+    }
+
+    /// Resolves a fault at `addr`: fills the page, breaks copy-on-write, grows the
+    /// stack, or says which signal the thread gets.
+    pub fn fault(&self, addr: u64, access: Access) -> Result<(), FaultError> {
+        if addr >= USER_END {
+            return Err(FaultError::Unmapped);
+        }
+        self.vm.lock().populate(page_down(addr), access, false)
+    }
+
+    /// Sets the start of the heap (after the executable's last segment).
+    pub fn init_brk(&self, at: u64) {
+        let mut vm = self.vm.lock();
+        vm.brk_start = at;
+        vm.brk = at;
+    }
+
+    /// brk(2): moves the end of the heap; returns the (possibly unchanged) break.
+    pub fn brk(&self, new: u64) -> u64 {
+        let mut vm = self.vm.lock();
+        let (start, old) = (vm.brk_start, vm.brk);
+        if new < start || new >= USER_END {
+            return old;
+        }
+        let (Some(old_end), Some(new_end)) = (page_up(old), page_up(new)) else {
+            return old;
+        };
+        if new_end > old_end {
+            if vm.overlaps(old_end, new_end) {
+                return old;
+            }
+            match vm
+                .vmas
+                .iter_mut()
+                .find(|(_, v)| v.kind == VmaKind::Heap && v.end == old_end)
+            {
+                Some((_, heap)) => heap.end = new_end,
+                None => {
+                    vm.vmas.insert(
+                        old_end,
+                        Vma {
+                            start: old_end,
+                            end: new_end,
+                            prot: PROT_READ | PROT_WRITE,
+                            backing: Backing::Anonymous,
+                            kind: VmaKind::Heap,
+                        },
+                    );
+                }
+            }
+        } else if new_end < old_end {
+            vm.remove_range(new_end, old_end);
+        }
+        vm.brk = new;
+        new
+    }
+
+    /// fork: a copy of this address space, private pages shared copy-on-write.
+    pub fn fork(&self) -> KResult<Arc<Self>> {
+        let child = AddressSpace::new()?;
+        {
+            let vm = self.vm.lock();
+            let mut cvm = child.vm.lock();
+            cvm.brk_start = vm.brk_start;
+            cvm.brk = vm.brk;
+            let areas: Vec<Vma> = vm.vmas.values().cloned().collect();
+            for v in areas {
+                if !v.shared() {
+                    let mut failed = false;
+                    let ctable = cvm.table;
+                    vm.table.for_each_pte(v.start, v.end, &mut |va, pte| {
+                        if failed {
+                            return;
+                        }
+                        // Both sides map the frame read-only and COW.
+                        let pa = *pte & ADDR_MASK;
+                        let mut bits = *pte & !ADDR_MASK;
+                        if bits & PteFlags::PRESENT.bits() != 0 {
+                            bits = (bits & !PteFlags::WRITABLE.bits()) | PteFlags::COW.bits();
+                        } else {
+                            bits |= PteFlags::COW.bits();
+                        }
+                        match ctable.pte_create(va) {
+                            Ok(cpte) => {
+                                *pte = pa | bits;
+                                cpte.set(pa | bits);
+                                get_page(pa);
+                            }
+                            Err(_) => failed = true,
+                        }
+                    });
+                    if failed {
+                        return Err(Errno::ENOMEM);
+                    }
+                }
+                cvm.vmas.insert(v.start, v);
+            }
+        }
+        // The parent's writable entries became read-only: flush them all.
+        // SAFETY: reloading CR3 with the active root only flushes the TLB.
+        unsafe { cpu::write_cr3(cpu::read_cr3()) };
+        Ok(child)
+    }
+
+    fn check_range(addr: u64, len: usize) -> KResult<()> {
+        match addr.checked_add(len as u64) {
+            Some(end) if end <= USER_END => Ok(()),
+            _ => Err(Errno::EFAULT),
+        }
+    }
+
+    /// Copies from user memory into `buf`, returning how many bytes could be copied
+    /// before an address that cannot be read.
+    pub fn read_user_partial(&self, addr: u64, buf: &mut [u8]) -> usize {
+        let mut done = 0;
+        let limit = USER_END.saturating_sub(addr).min(buf.len() as u64) as usize;
+        let mut faults = 0;
+        while done < limit {
+            // SAFETY: the source is user memory below USER_END (checked), the
+            // destination a kernel buffer we own; faults stop the copy.
+            let r = unsafe {
+                usercopy::copy(
+                    buf[done..].as_mut_ptr(),
+                    (addr + done as u64) as *const u8,
+                    limit - done,
+                )
+            };
+            match r {
+                Ok(()) => return limit,
+                Err(f) => {
+                    done += f.done;
+                    faults += 1;
+                    if f.addr == 0 || faults > 8 || self.fault(f.addr, Access::Read).is_err() {
+                        return done;
+                    }
+                }
+            }
+        }
+        done
+    }
+
+    /// Copies user memory into `buf`; EFAULT unless all of it is readable.
+    pub fn read_user(&self, addr: u64, buf: &mut [u8]) -> KResult<()> {
+        Self::check_range(addr, buf.len())?;
+        if self.read_user_partial(addr, buf) == buf.len() {
+            Ok(())
+        } else {
+            Err(Errno::EFAULT)
+        }
+    }
+
+    /// Copies `data` to user memory, returning how many bytes landed before an address
+    /// that cannot be written.
+    pub fn write_user_partial(&self, addr: u64, data: &[u8]) -> usize {
+        let mut done = 0;
+        let limit = USER_END.saturating_sub(addr).min(data.len() as u64) as usize;
+        let mut faults = 0;
+        while done < limit {
+            // SAFETY: as in `read_user_partial`, in the other direction.
+            let r = unsafe {
+                usercopy::copy(
+                    (addr + done as u64) as *mut u8,
+                    data[done..].as_ptr(),
+                    limit - done,
+                )
+            };
+            match r {
+                Ok(()) => return limit,
+                Err(f) => {
+                    done += f.done;
+                    faults += 1;
+                    if f.addr == 0 || faults > 8 || self.fault(f.addr, Access::Write).is_err() {
+                        return done;
+                    }
+                }
+            }
+        }
+        done
+    }
+
+    /// Copies `data` to user memory; EFAULT unless all of it is writable.
+    pub fn write_user(&self, addr: u64, data: &[u8]) -> KResult<()> {
+        Self::check_range(addr, data.len())?;
+        if self.write_user_partial(addr, data) == data.len() {
+            Ok(())
+        } else {
+            Err(Errno::EFAULT)
+        }
+    }
+
+    /// How many bytes from `addr` (at most `len`) are writable user memory, making
+    /// them present: lets a read check its buffer before consuming data it could not
+    /// deliver.
+    pub fn writable_prefix(&self, addr: u64, len: usize) -> usize {
+        if len == 0 {
+            return 0;
+        }
+        let Some(end) = addr.checked_add(len as u64).map(|e| e.min(USER_END)) else {
+            return 0;
+        };
+        let mut page = page_down(addr);
+        while page < end {
+            if self.fault(page, Access::Write).is_err() {
+                return page.saturating_sub(addr) as usize;
+            }
+            page += PAGE;
+        }
+        (end - addr) as usize
+    }
+
+    /// Reads a NUL-terminated string of at most `max` bytes (without the NUL).
+    /// EFAULT if it runs into unreadable memory, ENAMETOOLONG if no NUL within `max`.
+    pub fn read_cstr(&self, addr: u64, max: usize) -> KResult<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut at = addr;
+        loop {
+            let chunk = ((page_down(at) + PAGE - at) as usize).min(max + 1 - out.len());
+            let mut buf = [0u8; PAGE_SIZE];
+            Self::check_range(at, chunk)?;
+            if self.read_user_partial(at, &mut buf[..chunk]) != chunk {
+                return Err(Errno::EFAULT);
+            }
+            if let Some(nul) = buf[..chunk].iter().position(|&b| b == 0) {
+                out.extend_from_slice(&buf[..nul]);
+                return Ok(out);
+            }
+            out.extend_from_slice(&buf[..chunk]);
+            if out.len() > max {
+                return Err(Errno::ENAMETOOLONG);
+            }
+            at += chunk as u64;
+        }
+    }
+
+    /// Writes into this address space while it may not be the active one (building a
+    /// new program's stack), allocating pages as needed, ignoring protections.
+    pub fn write_remote(&self, addr: u64, data: &[u8]) -> KResult<()> {
+        Self::check_range(addr, data.len())?;
+        let mut vm = self.vm.lock();
+        let mut done = 0;
+        while done < data.len() {
+            let at = addr + done as u64;
+            let page = page_down(at);
+            vm.populate(page, Access::Write, true)
+                .map_err(|_| Errno::EFAULT)?;
+            let (pa, _) = vm.table.translate(at).ok_or(Errno::EFAULT)?;
+            let n = ((page + PAGE - at) as usize).min(data.len() - done);
+            // SAFETY: `pa` is the frame now mapped at `at` in this address space, private
+            // to it (populate broke any sharing), reached through the direct map.
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    data[done..].as_ptr(),
+                    phys_to_virt(pa) as *mut u8,
+                    n,
+                )
+            };
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Faults in every page of `[addr, addr+len)` (MAP_POPULATE), ignoring failures.
+    pub fn populate(&self, addr: u64, len: u64, write: bool) {
+        let mut vm = self.vm.lock();
+        let mut page = page_down(addr);
+        while page < addr.saturating_add(len) {
+            let _ = vm.populate(
+                page,
+                if write { Access::Write } else { Access::Read },
+                false,
+            );
+            page += PAGE;
+        }
+    }
+}
+
+impl Drop for AddressSpace {
+    fn drop(&mut self) {
+        let vm = self.vm.get_mut();
+        let mut frames = Vec::new();
+        vm.table
+            .for_each_pte(0, USER_END, &mut |_, pte| frames.push(*pte & ADDR_MASK));
+        for pa in frames {
+            put_page(pa);
+        }
+        vm.vmas.clear();
+        if cpu::read_cr3() & ADDR_MASK == self.root {
+            // Never free the tables the CPU is using: switch to the kernel's first.
+            // SAFETY: the kernel table maps the kernel.
+            unsafe { super::paging::kernel_table().activate() };
+        }
+        PageTable::from_root(self.root).free_user_tables();
+    }
+}

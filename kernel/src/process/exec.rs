@@ -1,0 +1,324 @@
+//! execve: replacing a process's program.
+//!
+//! The rules (limits, `#!` scripts, ELF validation, the stack image) are
+//! `kestrel_exec`'s; this file supplies files and address spaces. The new image is
+//! built completely in a fresh address space before anything of the caller is
+//! touched, so every failure up to the switch leaves the caller intact and execve
+//! returns the errno. Linux detects a few errors only after its point of no return
+//! (`kestrel_exec::Fatal`); those kill the process with SIGSEGV, as Linux does.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
+
+use kestrel_abi::fs::AT_FDCWD;
+use kestrel_abi::mm::{PROT_EXEC, PROT_READ, PROT_WRITE};
+use kestrel_abi::process::RLIMIT_STACK;
+use kestrel_abi::signal::SIGSEGV;
+use kestrel_abi::{Errno, KResult};
+use kestrel_exec::{
+    AuxValues, ElfImage, ElfType, ExecArgs, Format, Layout, StackParams, build_stack,
+    parse_shebang, probe,
+};
+use kestrel_vfs::inode::{access, check_access};
+use kestrel_vfs::{DentryRef, InodeRef, Walker};
+
+use super::{Process, Thread};
+use crate::arch::trap::UserContext;
+use crate::mm::vm::{AddressSpace, Backing, MMAP_TOP, PIE_BASE, Placement, STACK_TOP, VmaKind};
+use crate::syscall::{Args, Ctx};
+
+/// Largest executable Kestrel reads (its bytes are held while the image is built).
+const MAX_EXEC_FILE: u64 = 512 << 20;
+/// Room the stack area starts with below the arguments (Linux's stack_guard_gap
+/// aside, it expands on demand down to RLIMIT_STACK).
+const STACK_INITIAL: u64 = 128 * 1024;
+
+/// Opens `path` for execution: a regular file with execute permission (EACCES
+/// otherwise), and reads it.
+fn open_exec(p: &Process, path: &[u8]) -> KResult<(DentryRef, InodeRef, Vec<u8>)> {
+    let (root, cwd) = {
+        let fs = p.fs();
+        let fs = fs.lock();
+        (fs.root.clone(), fs.cwd.clone())
+    };
+    let cred = p.cred.lock().fs_cred();
+    // An empty path (a `#!` line or PT_INTERP naming "") is the current directory in
+    // Linux's open_exec, so it fails below with EACCES.
+    let d = if path.is_empty() {
+        cwd
+    } else {
+        Walker {
+            root: &root,
+            mounts: crate::fs::mounts(),
+            cred: &cred,
+        }
+        .lookup(&cwd, path, true)?
+    };
+    let inode = d.inode.clone();
+    let m = inode.metadata();
+    if !m.is_regular() {
+        return Err(Errno::EACCES);
+    }
+    check_access(&m, &cred, access::EXEC)?;
+    if m.size > MAX_EXEC_FILE {
+        return Err(Errno::ENOMEM);
+    }
+    let mut bytes = Vec::new();
+    bytes
+        .try_reserve_exact(m.size as usize)
+        .map_err(|_| Errno::ENOMEM)?;
+    bytes.resize(m.size as usize, 0);
+    let n = inode.read_at(0, &mut bytes)?;
+    bytes.truncate(n);
+    Ok((d, inode, bytes))
+}
+
+/// Maps a laid-out image into `mm`.
+fn map_image(mm: &AddressSpace, inode: &InodeRef, l: &Layout) -> KResult<()> {
+    for m in &l.mappings {
+        if m.file_end > m.start {
+            mm.map(
+                Placement::Fixed(m.start),
+                m.file_end - m.start,
+                m.prot,
+                Backing::File {
+                    inode: inode.clone(),
+                    offset: m.file_offset,
+                },
+                VmaKind::Normal,
+            )?;
+            if m.zero_start < m.file_end {
+                // The tail of the last file page past p_filesz reads as zero (padzero).
+                let zeros = alloc::vec![0u8; (m.file_end - m.zero_start) as usize];
+                mm.write_remote(m.zero_start, &zeros)?;
+            }
+        }
+        if m.end > m.file_end {
+            mm.map(
+                Placement::Fixed(m.file_end),
+                m.end - m.file_end,
+                m.anon_prot,
+                Backing::Anonymous,
+                VmaKind::Normal,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Where an image that mmap would place goes: just below `top`, aligned.
+fn bias_below(img: &ElfImage, top: u64) -> u64 {
+    let span = img.span();
+    let align = img.max_alignment().max(4096);
+    let base = top.saturating_sub(span.len()) & !(align - 1);
+    img.bias_at(base)
+}
+
+/// A new program for `p`, built in a fresh address space.
+struct NewImage {
+    mm: Arc<AddressSpace>,
+    regs: UserContext,
+    exe: DentryRef,
+    name: Vec<u8>,
+}
+
+/// Everything execve does before the point of no return.
+fn load(
+    p: &Process,
+    path: &[u8],
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+) -> KResult<Result<NewImage, Errno>> {
+    let argv_refs: Vec<&[u8]> = argv.iter().map(|s| s.as_slice()).collect();
+    let envp_refs: Vec<&[u8]> = envp.iter().map(|s| s.as_slice()).collect();
+    let mut args = ExecArgs::new(path, &argv_refs, &envp_refs, p.rlimit(RLIMIT_STACK))?;
+    let (mut dentry, mut inode, mut file) = open_exec(p, path)?;
+    let program = loop {
+        args.check_depth()?;
+        match probe(&file)? {
+            Format::Elf => break ElfImage::parse(&file)?,
+            Format::Script => {
+                let interp = {
+                    let sb = parse_shebang(&file)?;
+                    args.apply_script(&sb)?;
+                    sb.interpreter.to_vec()
+                };
+                (dentry, inode, file) = open_exec(p, &interp)?;
+            }
+        }
+    };
+    let interp = match &program.interp {
+        Some(ipath) => {
+            let (_, iinode, ibytes) = open_exec(p, ipath)?;
+            Some((iinode, ElfImage::parse_interpreter(&ibytes)?))
+        }
+        None => None,
+    };
+    let mm = AddressSpace::new()?;
+
+    // From here Linux has passed its point of no return: failures are fatal.
+    let built = (|| -> Result<NewImage, Errno> {
+        let bias = match (program.elf_type, &interp) {
+            (ElfType::Exec, _) => 0,
+            (_, Some(_)) => program.pie_bias(PIE_BASE),
+            (_, None) => bias_below(&program, MMAP_TOP),
+        };
+        let main = program.layout(bias).map_err(|f| f.0)?;
+        map_image(&mm, &inode, &main)?;
+        let ld = match &interp {
+            Some((iinode, img)) => {
+                let top = main.mappings.first().map_or(MMAP_TOP, |_| MMAP_TOP);
+                let l = img.layout(bias_below(img, top)).map_err(|f| f.0)?;
+                map_image(&mm, iinode, &l)?;
+                Some(l)
+            }
+            None => None,
+        };
+        mm.init_brk(main.brk);
+
+        let c = p.cred.lock().clone();
+        let mut aux = AuxValues::new(&main, ld.as_ref());
+        aux.uid = u64::from(c.uid);
+        aux.euid = u64::from(c.euid);
+        aux.gid = u64::from(c.gid);
+        aux.egid = u64::from(c.egid);
+        aux.hwcap = u64::from(crate::arch::cpu::cpuid(1).edx);
+        let mut random = [0u8; 16];
+        crate::random::fill(&mut random);
+        let stack = build_stack(&StackParams {
+            stack_top: STACK_TOP,
+            args: &args,
+            aux: &aux,
+            random,
+            align_pad: 0,
+        })?;
+        let stack_prot = PROT_READ
+            | PROT_WRITE
+            | if program.executable_stack() {
+                PROT_EXEC
+            } else {
+                0
+            };
+        let stack_bottom = (stack.start & !0xfff).saturating_sub(STACK_INITIAL);
+        mm.map(
+            Placement::Fixed(stack_bottom),
+            STACK_TOP - stack_bottom,
+            stack_prot,
+            Backing::Anonymous,
+            VmaKind::Stack,
+        )?;
+        mm.write_remote(stack.start, &stack.bytes)?;
+
+        let entry = ld.as_ref().map_or(main.entry, |l| l.entry);
+        let name = args
+            .filename()
+            .rsplit(|&b| b == b'/')
+            .next()
+            .unwrap_or(b"")
+            .to_vec();
+        Ok(NewImage {
+            mm: mm.clone(),
+            regs: UserContext::new(entry, stack.rsp),
+            exe: dentry.clone(),
+            name,
+        })
+    })();
+    Ok(built)
+}
+
+/// Switches `thread`'s process to the new image (Linux's begin_new_exec).
+fn commit(thread: &Arc<Thread>, img: NewImage) -> UserContext {
+    let p = &thread.process;
+    // Other threads end (de_thread).
+    for t in p.threads.lock().iter().filter(|t| !Arc::ptr_eq(t, thread)) {
+        t.kill();
+    }
+    let old = core::mem::replace(&mut *p.mm.lock(), img.mm.clone());
+    img.mm.activate();
+    drop(old);
+    // The fd table and signal handlers stop being shared, then exec-time cleanup.
+    {
+        let mut files = p.files.lock();
+        if Arc::strong_count(&files) > 1 {
+            let copy = files.lock().clone();
+            *files = Arc::new(spin::Mutex::new(copy));
+        }
+    }
+    let closed = p.files().lock().close_on_exec();
+    drop(closed);
+    {
+        let mut sig = p.sigactions.lock();
+        if Arc::strong_count(&sig) > 1 {
+            let copy = sig.lock().clone();
+            *sig = Arc::new(spin::Mutex::new(copy));
+        }
+        sig.lock().reset_for_exec();
+    }
+    p.set_comm(&img.name);
+    *p.exe.lock() = Some(img.exe);
+    p.did_exec.store(true, Ordering::Relaxed);
+    if let Some(v) = p.vfork.lock().take() {
+        v.release();
+    }
+    img.regs
+}
+
+/// Reads a NULL-terminated array of string pointers (argv or envp).
+fn read_strings(ctx: &Ctx<'_>, addr: u64) -> KResult<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    if addr == 0 {
+        return Ok(out); // Linux accepts NULL argv/envp as empty
+    }
+    let mm = ctx.mm();
+    for i in 0..kestrel_exec::MAX_ARG_STRINGS as u64 {
+        let ptr: u64 = ctx.read(addr + i * 8)?;
+        if ptr == 0 {
+            return Ok(out);
+        }
+        let s = mm
+            .read_cstr(ptr, kestrel_exec::MAX_ARG_STRLEN)
+            .map_err(|e| {
+                if e == Errno::ENAMETOOLONG {
+                    Errno::E2BIG
+                } else {
+                    e
+                }
+            })?;
+        out.push(s);
+    }
+    Err(Errno::E2BIG)
+}
+
+/// execve(2).
+pub async fn sys_execve(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let path = ctx.read_path(a[0])?;
+    let argv = read_strings(ctx, a[1])?;
+    let envp = read_strings(ctx, a[2])?;
+    let _ = AT_FDCWD;
+    match load(ctx.process(), &path, argv, envp)? {
+        Ok(img) => {
+            *ctx.regs = commit(ctx.thread, img);
+            Ok(0)
+        }
+        Err(e) => {
+            log::debug!(
+                "execve {:?}: fatal after the point of no return: {e}",
+                alloc::string::String::from_utf8_lossy(&path)
+            );
+            super::signal::force(ctx.thread, SIGSEGV);
+            Err(e)
+        }
+    }
+}
+
+/// Loads the first program into a fresh init thread.
+pub fn exec_initial(
+    thread: &Arc<Thread>,
+    path: &[u8],
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+) -> KResult<UserContext> {
+    let img = load(&thread.process, path, argv, envp)??;
+    Ok(commit(thread, img))
+}

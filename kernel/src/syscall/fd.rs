@@ -1,0 +1,240 @@
+//! File descriptors: close, dup, fcntl, ioctl, pipes.
+
+use alloc::sync::Arc;
+use core::any::Any;
+
+use kestrel_abi::fs::*;
+use kestrel_abi::tty::*;
+use kestrel_abi::{Errno, KResult};
+use kestrel_vfs::inode::{Inode, Metadata};
+use kestrel_vfs::pipe::{PipeReader, PipeWriter};
+use kestrel_vfs::{FileOps, OpenFile};
+
+use super::{Args, Ctx, UserMemOf, arg_i32};
+use crate::fs::tty::TtyFile;
+
+pub async fn sys_close(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let file = ctx.process().files().lock().remove(arg_i32(a[0]))?;
+    drop(file); // outside the table lock: closing a pipe end wakes its peer
+    Ok(0)
+}
+
+pub async fn sys_dup(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let file = ctx.file(arg_i32(a[0]))?;
+    ctx.install(file, false).map(|fd| fd as u64)
+}
+
+fn dup_to(ctx: &Ctx<'_>, old: i32, new: i32, cloexec: bool) -> KResult<u64> {
+    let files = ctx.process().files();
+    let limit = ctx.process().nofile();
+    let replaced = {
+        let mut t = files.lock();
+        let file = t.get(old)?;
+        t.insert_at(new, file, cloexec, limit)?
+    };
+    drop(replaced);
+    Ok(new as u64)
+}
+
+pub async fn sys_dup2(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let (old, new) = (arg_i32(a[0]), arg_i32(a[1]));
+    if old == new {
+        ctx.file(old)?;
+        return Ok(new as u64);
+    }
+    dup_to(ctx, old, new, false)
+}
+
+pub async fn sys_dup3(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let (old, new, flags) = (arg_i32(a[0]), arg_i32(a[1]), a[2] as u32);
+    if flags & !O_CLOEXEC != 0 || old == new {
+        return Err(Errno::EINVAL);
+    }
+    dup_to(ctx, old, new, flags & O_CLOEXEC != 0)
+}
+
+fn pipe_of(f: &OpenFile) -> Option<&Arc<kestrel_vfs::pipe::Pipe>> {
+    let any = f.ops().as_any();
+    any.downcast_ref::<PipeReader>()
+        .map(|r| r.pipe())
+        .or_else(|| any.downcast_ref::<PipeWriter>().map(|w| w.pipe()))
+}
+
+pub async fn sys_fcntl(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let (fd, cmd, arg) = (arg_i32(a[0]), a[1] as u32, a[2]);
+    let files = ctx.process().files();
+    match cmd {
+        F_DUPFD | F_DUPFD_CLOEXEC => {
+            let limit = ctx.process().nofile();
+            let min = arg as u32 as usize;
+            if arg as i32 as i64 >= limit as i64 || (arg as i32) < 0 {
+                return Err(Errno::EINVAL);
+            }
+            let mut t = files.lock();
+            let file = t.get(fd)?;
+            t.insert(file, cmd == F_DUPFD_CLOEXEC, min, limit)
+                .map(|n| n as u64)
+        }
+        F_GETFD => Ok(u64::from(files.lock().cloexec(fd)?)),
+        F_SETFD => files
+            .lock()
+            .set_cloexec(fd, arg & u64::from(FD_CLOEXEC) != 0)
+            .map(|_| 0),
+        F_GETFL => Ok(u64::from(files.lock().get(fd)?.flags())),
+        F_SETFL => {
+            let f = files.lock().get(fd)?;
+            f.set_status_flags(arg as u32);
+            Ok(0)
+        }
+        F_GETPIPE_SZ => {
+            let f = files.lock().get(fd)?;
+            pipe_of(&f).map(|p| p.capacity() as u64).ok_or(Errno::EBADF)
+        }
+        F_SETPIPE_SZ => {
+            let f = files.lock().get(fd)?;
+            let p = pipe_of(&f).ok_or(Errno::EBADF)?;
+            p.set_capacity(arg as usize).map(|c| c as u64)
+        }
+        F_GETLK | F_SETLK | F_SETLKW | F_SETOWN | F_GETOWN => {
+            files.lock().get(fd)?;
+            Err(Errno::EINVAL)
+        }
+        _ => {
+            files.lock().get(fd)?;
+            Err(Errno::EINVAL)
+        }
+    }
+}
+
+pub async fn sys_ioctl(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let (fd, cmd, arg) = (arg_i32(a[0]), a[1] as u32, a[2]);
+    let file = ctx.file(fd)?;
+    if file.flags() & O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
+    match cmd {
+        FIONBIO => {
+            let on: i32 = ctx.read(arg)?;
+            let f = file.flags();
+            file.set_status_flags(if on != 0 {
+                f | O_NONBLOCK
+            } else {
+                f & !O_NONBLOCK
+            });
+            return Ok(0);
+        }
+        FIOCLEX | FIONCLEX => {
+            ctx.process()
+                .files()
+                .lock()
+                .set_cloexec(fd, cmd == FIOCLEX)?;
+            return Ok(0);
+        }
+        FIOASYNC => {
+            let on: i32 = ctx.read(arg)?;
+            let f = file.flags();
+            file.set_status_flags(if on != 0 { f | O_ASYNC } else { f & !O_ASYNC });
+            return Ok(0);
+        }
+        _ => {}
+    }
+    if let Some(tty) = file.ops().as_any().downcast_ref::<TtyFile>() {
+        return tty.0.ioctl(ctx.process(), cmd, arg);
+    }
+    file.ops().ioctl(&file, cmd, arg, &UserMemOf(ctx.mm()))
+}
+
+/// The inode `fstat` reports for a pipe end (Linux's pipefs).
+struct PipeInode {
+    ino: u64,
+    created: kestrel_abi::time::Timespec,
+}
+
+impl Inode for PipeInode {
+    fn metadata(&self) -> Metadata {
+        Metadata {
+            dev: makedev(0, 12),
+            ino: self.ino,
+            mode: S_IFIFO | 0o600,
+            nlink: 1,
+            blksize: 4096,
+            atime: self.created,
+            mtime: self.created,
+            ctime: self.created,
+            ..Metadata::default()
+        }
+    }
+    fn set_mode(&self, _: u32) -> KResult<()> {
+        Ok(())
+    }
+    fn set_owner(&self, _: Option<u32>, _: Option<u32>) -> KResult<()> {
+        Ok(())
+    }
+    fn set_times(
+        &self,
+        _: Option<kestrel_abi::time::Timespec>,
+        _: Option<kestrel_abi::time::Timespec>,
+    ) -> KResult<()> {
+        Ok(())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+static PIPE_INO: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(1);
+
+fn make_pipe(ctx: &Ctx<'_>, fds_ptr: u64, flags: u32) -> KResult<u64> {
+    if flags & !(O_CLOEXEC | O_NONBLOCK | O_DIRECT) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (r, w) = kestrel_vfs::pipe::pipe();
+    let inode: Arc<dyn Inode> = Arc::new(PipeInode {
+        ino: PIPE_INO.fetch_add(1, core::sync::atomic::Ordering::Relaxed),
+        created: kestrel_abi::time::Timespec::from_ns(crate::time::realtime_ns()),
+    });
+    let status = flags & O_NONBLOCK;
+    let rf = OpenFile::anonymous(
+        Some(inode.clone()),
+        r as Arc<dyn FileOps>,
+        O_RDONLY | status,
+    );
+    let wf = OpenFile::anonymous(Some(inode), w as Arc<dyn FileOps>, O_WRONLY | status);
+    let cloexec = flags & O_CLOEXEC != 0;
+    let files = ctx.process().files();
+    let limit = ctx.process().nofile();
+    let (rfd, wfd) = {
+        let mut t = files.lock();
+        let rfd = t.insert(rf, cloexec, 0, limit)?;
+        match t.insert(wf, cloexec, 0, limit) {
+            Ok(wfd) => (rfd, wfd),
+            Err(e) => {
+                let f = t.remove(rfd);
+                drop(t);
+                drop(f);
+                return Err(e);
+            }
+        }
+    };
+    let pair = [rfd, wfd];
+    if let Err(e) = ctx
+        .mm()
+        .write_user(fds_ptr, kestrel_abi::bytemuck_slice_bytes(&pair))
+    {
+        let closed = {
+            let mut t = files.lock();
+            (t.remove(rfd), t.remove(wfd))
+        };
+        drop(closed);
+        return Err(e);
+    }
+    Ok(0)
+}
+
+pub async fn sys_pipe(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    make_pipe(ctx, a[0], 0)
+}
+
+pub async fn sys_pipe2(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    make_pipe(ctx, a[0], a[1] as u32)
+}

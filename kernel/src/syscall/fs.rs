@@ -1,0 +1,1043 @@
+//! File system calls: open, read and write, metadata, directories, names.
+//!
+//! Data moves through kernel buffers: a read fills a kernel buffer from the file and
+//! copies it out; a write copies in first. Before a read consumes data it checks how
+//! much of the user buffer is writable, so data is never taken from a pipe or a tty
+//! and then lost to EFAULT. As Linux, a regular file takes or gives the part of a
+//! partly valid buffer that is valid (a short count); a stream fails with EFAULT.
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use kestrel_abi::fs::*;
+use kestrel_abi::time::Timespec;
+use kestrel_abi::{Errno, KResult};
+use kestrel_vfs::inode::{access, check_access, may_access};
+use kestrel_vfs::{DentryRef, InodeRef, NodeKind, OpenFile};
+
+use super::{Args, Ctx, MAX_RW_COUNT, arg_i32, wait_for};
+use crate::fs::tty::TtyFile;
+
+/// Bytes moved per step of a read or write.
+const CHUNK: usize = 128 * 1024;
+
+fn is_stream(f: &OpenFile) -> bool {
+    !f.ops().seekable()
+}
+
+/// A read that waits for data unless the file is non-blocking.
+pub async fn read_blocking(file: &OpenFile, buf: &mut [u8]) -> KResult<usize> {
+    if let Some(tty) = file.ops().as_any().downcast_ref::<TtyFile>() {
+        return tty_read(tty, file, buf).await;
+    }
+    loop {
+        match file.read(buf) {
+            Err(Errno::EAGAIN) if !file.nonblocking() => wait_for(file, POLLIN).await,
+            r => return r,
+        }
+    }
+}
+
+/// A terminal read: canonical lines, or VMIN/VTIME in raw mode (termios(3)).
+async fn tty_read(tty: &TtyFile, file: &OpenFile, buf: &mut [u8]) -> KResult<usize> {
+    let t = &tty.0;
+    let mut got = 0;
+    loop {
+        if let Some(n) = t.try_read(buf, &mut got) {
+            return Ok(n);
+        }
+        if file.nonblocking() {
+            return if got > 0 { Ok(got) } else { Err(Errno::EAGAIN) };
+        }
+        let before = got;
+        let wait = t.wait_queue().wait_until(|| t.readable().then_some(()));
+        match t.read_policy().timeout_ns() {
+            // VTIME: the timer runs from the start (VMIN 0) or from each byte.
+            Some(ns) => {
+                if crate::task::timeout(ns, wait).await.is_err() {
+                    let mut g = got;
+                    let _ = t.try_read(buf, &mut g);
+                    return Ok(g);
+                }
+            }
+            None => wait.await,
+        }
+        debug_assert!(got >= before);
+    }
+}
+
+/// A write that waits for room, writing everything unless non-blocking.
+pub async fn write_blocking(ctx: &Ctx<'_>, file: &OpenFile, data: &[u8]) -> KResult<usize> {
+    let mut done = 0;
+    while done < data.len() {
+        match file.write(&data[done..]) {
+            Ok(n) => done += n,
+            Err(Errno::EAGAIN) if !file.nonblocking() => wait_for(file, POLLOUT).await,
+            Err(Errno::EAGAIN) if done > 0 => break,
+            Err(Errno::EPIPE) => {
+                crate::process::signal::send(ctx.process(), kestrel_abi::signal::SIGPIPE);
+                return if done > 0 {
+                    Ok(done)
+                } else {
+                    Err(Errno::EPIPE)
+                };
+            }
+            Err(e) => return if done > 0 { Ok(done) } else { Err(e) },
+        }
+        if !file.ops().seekable() && done > 0 && file.nonblocking() {
+            break;
+        }
+    }
+    Ok(done)
+}
+
+/// read(2) into user memory at `addr`.
+async fn read_to_user(
+    ctx: &Ctx<'_>,
+    file: &OpenFile,
+    addr: u64,
+    count: usize,
+    offset: Option<u64>,
+) -> KResult<usize> {
+    if !file.readable() {
+        return Err(Errno::EBADF);
+    }
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(Errno::EISDIR);
+    }
+    let count = count.min(MAX_RW_COUNT);
+    if count == 0 {
+        return Ok(0);
+    }
+    let mm = ctx.mm();
+    let mut total = 0;
+    while total < count {
+        let want = (count - total).min(CHUNK);
+        let room = mm.writable_prefix(addr + total as u64, want);
+        if room == 0 || (room < want && is_stream(file)) {
+            return if total > 0 {
+                Ok(total)
+            } else {
+                Err(Errno::EFAULT)
+            };
+        }
+        let mut kbuf = vec![0u8; room];
+        let n = match offset {
+            Some(off) => file.pread(off + total as u64, &mut kbuf)?,
+            None => read_blocking(file, &mut kbuf).await?,
+        };
+        let copied = mm.write_user_partial(addr + total as u64, &kbuf[..n]);
+        total += copied;
+        // Streams return what one read gave; regular files go on until satisfied.
+        if n < room || copied < n || is_stream(file) {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+/// write(2) from user memory at `addr`.
+async fn write_from_user(
+    ctx: &Ctx<'_>,
+    file: &OpenFile,
+    addr: u64,
+    count: usize,
+    offset: Option<u64>,
+) -> KResult<usize> {
+    if !file.writable() {
+        return Err(Errno::EBADF);
+    }
+    let count = count.min(MAX_RW_COUNT);
+    if count == 0 {
+        return Ok(0);
+    }
+    let mm = ctx.mm();
+    let mut total = 0;
+    while total < count {
+        let want = (count - total).min(CHUNK);
+        let mut kbuf = vec![0u8; want];
+        let got = mm.read_user_partial(addr + total as u64, &mut kbuf);
+        if got == 0 || (got < want && is_stream(file)) {
+            return if total > 0 {
+                Ok(total)
+            } else {
+                Err(Errno::EFAULT)
+            };
+        }
+        let n = match offset {
+            Some(off) => file.pwrite(off + total as u64, &kbuf[..got])?,
+            None => write_blocking(ctx, file, &kbuf[..got]).await?,
+        };
+        total += n;
+        if n < got || got < want {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+pub async fn sys_read(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let file = ctx.file(arg_i32(a[0]))?;
+    read_to_user(ctx, &file, a[1], a[2] as usize, None)
+        .await
+        .map(|n| n as u64)
+}
+
+pub async fn sys_write(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let file = ctx.file(arg_i32(a[0]))?;
+    write_from_user(ctx, &file, a[1], a[2] as usize, None)
+        .await
+        .map(|n| n as u64)
+}
+
+pub async fn sys_pread64(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let file = ctx.file(arg_i32(a[0]))?;
+    if (a[3] as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    if !file.ops().seekable() {
+        return Err(Errno::ESPIPE);
+    }
+    read_to_user(ctx, &file, a[1], a[2] as usize, Some(a[3]))
+        .await
+        .map(|n| n as u64)
+}
+
+pub async fn sys_pwrite64(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let file = ctx.file(arg_i32(a[0]))?;
+    if (a[3] as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    if !file.ops().seekable() {
+        return Err(Errno::ESPIPE);
+    }
+    write_from_user(ctx, &file, a[1], a[2] as usize, Some(a[3]))
+        .await
+        .map(|n| n as u64)
+}
+
+/// Reads an iovec array (EINVAL beyond IOV_MAX or a total over SSIZE_MAX).
+fn read_iovecs(ctx: &Ctx<'_>, addr: u64, count: usize) -> KResult<Vec<Iovec>> {
+    if count > IOV_MAX {
+        return Err(Errno::EINVAL);
+    }
+    let mut v = vec![Iovec::default(); count];
+    ctx.mm()
+        .read_user(addr, kestrel_abi::bytemuck_slice_bytes_mut(&mut v))?;
+    let mut total: u64 = 0;
+    for iov in &v {
+        total = total
+            .checked_add(iov.len)
+            .filter(|&t| t <= isize::MAX as u64)
+            .ok_or(Errno::EINVAL)?;
+    }
+    Ok(v)
+}
+
+pub async fn sys_readv(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let file = ctx.file(arg_i32(a[0]))?;
+    let iovs = read_iovecs(ctx, a[1], a[2] as usize)?;
+    let mut total = 0u64;
+    for (i, iov) in iovs.iter().enumerate() {
+        if iov.len == 0 {
+            continue;
+        }
+        // Only the first segment may block; later ones take what is there.
+        let n = if i > 0 && is_stream(&file) && file.poll() & POLLIN == 0 {
+            0
+        } else {
+            match read_to_user(ctx, &file, iov.base, iov.len as usize, None).await {
+                Ok(n) => n,
+                Err(e) if total == 0 => return Err(e),
+                Err(_) => break,
+            }
+        };
+        total += n as u64;
+        if (n as u64) < iov.len {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+pub async fn sys_writev(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let file = ctx.file(arg_i32(a[0]))?;
+    let iovs = read_iovecs(ctx, a[1], a[2] as usize)?;
+    // Gather into one buffer so a pipe or terminal sees one write (atomic up to
+    // PIPE_BUF, as Linux).
+    let mm = ctx.mm();
+    let mut data = Vec::new();
+    for iov in &iovs {
+        let start = data.len();
+        let len = (iov.len as usize).min(MAX_RW_COUNT - start);
+        data.try_reserve(len).map_err(|_| Errno::ENOMEM)?;
+        data.resize(start + len, 0);
+        let got = mm.read_user_partial(iov.base, &mut data[start..]);
+        if got < len {
+            data.truncate(start + got);
+            if data.is_empty() {
+                return Err(Errno::EFAULT);
+            }
+            break;
+        }
+    }
+    if !file.writable() {
+        return Err(Errno::EBADF);
+    }
+    if data.is_empty() {
+        return Ok(0);
+    }
+    write_blocking(ctx, &file, &data).await.map(|n| n as u64)
+}
+
+pub async fn sys_lseek(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let file = ctx.file(arg_i32(a[0]))?;
+    file.seek(a[1] as i64, a[2] as u32)
+}
+
+/// The file mode of a new file: requested bits minus the umask.
+fn creation_mode(ctx: &Ctx<'_>, mode: u64, mask: u32) -> u32 {
+    (mode as u32) & mask & !ctx.process().fs().lock().umask
+}
+
+fn cred(ctx: &Ctx<'_>) -> kestrel_vfs::Cred {
+    ctx.process().cred.lock().fs_cred()
+}
+
+/// Write and search permission on the directory that gains or loses a name.
+fn check_dir_write(ctx: &Ctx<'_>, dir: &InodeRef) -> KResult<()> {
+    check_access(&dir.metadata(), &cred(ctx), access::WRITE | access::EXEC)
+}
+
+/// openat(2).
+pub fn open_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], flags: u32, mode: u64) -> KResult<u64> {
+    if flags & O_TMPFILE == O_TMPFILE {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let mut flags = flags | O_LARGEFILE;
+    if flags & O_PATH != 0 {
+        flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    }
+    let follow = flags & O_NOFOLLOW == 0;
+    let acc = flags & O_ACCMODE;
+    let mut created = false;
+    let dentry: DentryRef = if flags & O_CREAT != 0 {
+        let mut p = ctx.resolve_parent(dirfd, path)?;
+        if p.name == b"." || p.name == b".." || p.trailing_slash {
+            return Err(Errno::EISDIR);
+        }
+        // Follow a symlink in the last place (even a dangling one: the target is
+        // created, as Linux's open_last_lookups does), up to MAXSYMLINKS times.
+        let mut links = 0;
+        loop {
+            match p.dir.inode.lookup(&p.name) {
+                Ok(inode) => {
+                    let child = kestrel_vfs::Dentry::child(
+                        &p.dir,
+                        &p.name,
+                        crate::fs::mounts().cross(inode),
+                    );
+                    if !child.inode.metadata().is_symlink() {
+                        if flags & O_EXCL != 0 {
+                            return Err(Errno::EEXIST);
+                        }
+                        break child;
+                    }
+                    if flags & O_EXCL != 0 {
+                        return Err(Errno::EEXIST);
+                    }
+                    if !follow {
+                        return Err(Errno::ELOOP);
+                    }
+                    links += 1;
+                    if links > MAXSYMLINKS {
+                        return Err(Errno::ELOOP);
+                    }
+                    let target = child.inode.readlink()?;
+                    p = ctx.resolve_parent_from(&p.dir, &target)?;
+                    if p.name == b"." || p.name == b".." || p.trailing_slash {
+                        return Err(Errno::EISDIR);
+                    }
+                }
+                Err(Errno::ENOENT) => {
+                    check_dir_write(ctx, &p.dir.inode)?;
+                    let c = ctx.process().cred.lock().clone();
+                    let inode = p.dir.inode.create(
+                        &p.name,
+                        NodeKind::File,
+                        creation_mode(ctx, mode, 0o7777),
+                        c.fsuid,
+                        c.fsgid,
+                    )?;
+                    created = true;
+                    break kestrel_vfs::Dentry::child(&p.dir, &p.name, inode);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    } else {
+        ctx.resolve(dirfd, path, follow)?
+    };
+    let m = dentry.inode.metadata();
+    if m.is_symlink() && flags & O_PATH == 0 {
+        return Err(Errno::ELOOP);
+    }
+    if flags & O_DIRECTORY != 0 && !m.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    if m.is_dir()
+        && flags & O_PATH == 0
+        && (acc != O_RDONLY || flags & O_TRUNC != 0 || flags & O_CREAT != 0)
+    {
+        return Err(Errno::EISDIR);
+    }
+    if !created && flags & O_PATH == 0 {
+        let mut want = 0;
+        if acc == O_RDONLY || acc == O_RDWR || acc == O_ACCMODE {
+            want |= access::READ;
+        }
+        if acc == O_WRONLY || acc == O_RDWR || acc == O_ACCMODE || flags & O_TRUNC != 0 {
+            want |= access::WRITE;
+        }
+        check_access(&m, &cred(ctx), want)?;
+    }
+    if flags & O_TRUNC != 0 && m.is_regular() && flags & O_PATH == 0 && !created {
+        dentry.inode.truncate(0)?;
+    }
+    let file = crate::fs::open_dentry(dentry, flags, ctx.process())?;
+    ctx.install(file, flags & O_CLOEXEC != 0)
+        .map(|fd| fd as u64)
+}
+
+pub async fn sys_open(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let path = ctx.read_path(a[0])?;
+    open_at(ctx, AT_FDCWD, &path, a[1] as u32, a[2])
+}
+
+pub async fn sys_openat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let path = ctx.read_path(a[1])?;
+    open_at(ctx, arg_i32(a[0]), &path, a[2] as u32, a[3])
+}
+
+pub async fn sys_creat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let path = ctx.read_path(a[0])?;
+    open_at(ctx, AT_FDCWD, &path, O_CREAT | O_WRONLY | O_TRUNC, a[1])
+}
+
+fn stat_out(ctx: &Ctx<'_>, d: &DentryRef, addr: u64) -> KResult<u64> {
+    ctx.write(addr, &d.inode.metadata().to_stat())?;
+    Ok(0)
+}
+
+pub async fn sys_stat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let path = ctx.read_path(a[0])?;
+    let d = ctx.resolve(AT_FDCWD, &path, true)?;
+    stat_out(ctx, &d, a[1])
+}
+
+pub async fn sys_lstat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let path = ctx.read_path(a[0])?;
+    let d = ctx.resolve(AT_FDCWD, &path, false)?;
+    stat_out(ctx, &d, a[1])
+}
+
+pub async fn sys_fstat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let file = ctx.file(arg_i32(a[0]))?;
+    let m = file.metadata()?;
+    ctx.write(a[1], &m.to_stat())?;
+    Ok(0)
+}
+
+pub async fn sys_newfstatat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let flags = a[3] as u32;
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = ctx.read_path(a[1])?;
+    let dirfd = arg_i32(a[0]);
+    if path.is_empty() && flags & AT_EMPTY_PATH != 0 && dirfd != AT_FDCWD {
+        let m = ctx.file(dirfd)?.metadata()?;
+        ctx.write(a[2], &m.to_stat())?;
+        return Ok(0);
+    }
+    let d = ctx.resolve_at(dirfd, &path, flags)?;
+    stat_out(ctx, &d, a[2])
+}
+
+pub async fn sys_statx(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let (dirfd, flags, mask) = (arg_i32(a[0]), a[2] as u32, a[3] as u32);
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE) != 0
+        || flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE
+        || mask & STATX_RESERVED != 0
+    {
+        return Err(Errno::EINVAL);
+    }
+    let path = ctx.read_path(a[1])?;
+    let m = if path.is_empty() && flags & AT_EMPTY_PATH != 0 && dirfd != AT_FDCWD {
+        ctx.file(dirfd)?.metadata()?
+    } else {
+        ctx.resolve_at(dirfd, &path, flags)?.inode.metadata()
+    };
+    ctx.write(a[4], &m.to_statx())?;
+    Ok(0)
+}
+
+pub async fn sys_getdents64(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let file = ctx.file(arg_i32(a[0]))?;
+    let count = (a[2] as usize).min(CHUNK);
+    let mut kbuf = vec![0u8; count];
+    let n = file.getdents64(&mut kbuf)?;
+    ctx.mm().write_user(a[1], &kbuf[..n])?;
+    Ok(n as u64)
+}
+
+fn access_check(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u32, flags: u32) -> KResult<u64> {
+    if mode & !(R_OK | W_OK | X_OK) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let d = ctx.resolve_at(dirfd, path, flags)?;
+    if mode == F_OK {
+        return Ok(0);
+    }
+    // access(2) checks with the real ids unless AT_EACCESS.
+    let c = ctx.process().cred.lock().clone();
+    let who = if flags & AT_EACCESS != 0 {
+        c.fs_cred()
+    } else {
+        kestrel_vfs::Cred {
+            uid: c.uid,
+            gid: c.gid,
+            groups: c.groups.clone(),
+        }
+    };
+    check_access(&d.inode.metadata(), &who, mode).map(|_| 0)
+}
+
+pub async fn sys_access(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let path = ctx.read_path(a[0])?;
+    access_check(ctx, AT_FDCWD, &path, a[1] as u32, 0)
+}
+
+pub async fn sys_faccessat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let path = ctx.read_path(a[1])?;
+    access_check(ctx, arg_i32(a[0]), &path, a[2] as u32, 0)
+}
+
+pub async fn sys_faccessat2(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let flags = a[3] as u32;
+    if flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = ctx.read_path(a[1])?;
+    access_check(ctx, arg_i32(a[0]), &path, a[2] as u32, flags)
+}
+
+fn readlink_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], buf: u64, size: u64) -> KResult<u64> {
+    if (size as i64) <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let d = if path.is_empty() {
+        ctx.resolve_at(dirfd, path, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)
+            .map_err(|_| Errno::ENOENT)?
+    } else {
+        ctx.resolve(dirfd, path, false)?
+    };
+    let target = d.inode.readlink()?;
+    let n = target.len().min(size as usize);
+    ctx.mm().write_user(buf, &target[..n])?;
+    Ok(n as u64)
+}
+
+pub async fn sys_readlink(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let path = ctx.read_path(a[0])?;
+    readlink_at(ctx, AT_FDCWD, &path, a[1], a[2])
+}
+
+pub async fn sys_readlinkat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let path = ctx.read_path(a[1])?;
+    readlink_at(ctx, arg_i32(a[0]), &path, a[2], a[3])
+}
+
+pub async fn sys_getcwd(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let cwd = ctx.process().fs().lock().cwd.clone();
+    if cwd.inode.metadata().nlink == 0 {
+        return Err(Errno::ENOENT); // the directory was removed
+    }
+    let mut path = cwd.path();
+    path.push(0);
+    if (a[1] as usize) < path.len() {
+        return Err(Errno::ERANGE);
+    }
+    ctx.mm().write_user(a[0], &path)?;
+    Ok(path.len() as u64)
+}
+
+fn set_cwd(ctx: &Ctx<'_>, d: DentryRef) -> KResult<u64> {
+    let m = d.inode.metadata();
+    if !m.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    check_access(&m, &cred(ctx), access::EXEC)?;
+    ctx.process().fs().lock().cwd = d;
+    Ok(0)
+}
+
+pub async fn sys_chdir(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let path = ctx.read_path(a[0])?;
+    let d = ctx.resolve(AT_FDCWD, &path, true)?;
+    set_cwd(ctx, d)
+}
+
+pub async fn sys_fchdir(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let f = ctx.file(arg_i32(a[0]))?;
+    let d = f.dentry().cloned().ok_or(Errno::ENOTDIR)?;
+    set_cwd(ctx, d)
+}
+
+fn mkdir_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u64) -> KResult<u64> {
+    let p = ctx.resolve_parent(dirfd, path)?;
+    if p.name == b"." || p.name == b".." {
+        return Err(Errno::EEXIST);
+    }
+    if p.dir.inode.lookup(&p.name).is_ok() {
+        return Err(Errno::EEXIST);
+    }
+    check_dir_write(ctx, &p.dir.inode)?;
+    let c = ctx.process().cred.lock().clone();
+    p.dir.inode.create(
+        &p.name,
+        NodeKind::Dir,
+        creation_mode(ctx, mode, 0o1777),
+        c.fsuid,
+        c.fsgid,
+    )?;
+    Ok(0)
+}
+
+pub async fn sys_mkdir(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let path = ctx.read_path(a[0])?;
+    mkdir_at(ctx, AT_FDCWD, &path, a[1])
+}
+
+pub async fn sys_mkdirat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let path = ctx.read_path(a[1])?;
+    mkdir_at(ctx, arg_i32(a[0]), &path, a[2])
+}
+
+/// The sticky-bit rule: in a sticky directory only the owner of the entry, the owner
+/// of the directory, or root may remove it.
+fn check_sticky(ctx: &Ctx<'_>, dir: &InodeRef, victim: &InodeRef) -> KResult<()> {
+    let dm = dir.metadata();
+    if dm.mode & S_ISVTX == 0 {
+        return Ok(());
+    }
+    let uid = ctx.process().cred.lock().fsuid;
+    if uid == 0 || uid == dm.uid || uid == victim.metadata().uid {
+        Ok(())
+    } else {
+        Err(Errno::EPERM)
+    }
+}
+
+fn rmdir_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8]) -> KResult<u64> {
+    let p = ctx.resolve_parent(dirfd, path)?;
+    match &p.name[..] {
+        b"." => return Err(Errno::EINVAL),
+        b".." => return Err(Errno::ENOTEMPTY),
+        _ => {}
+    }
+    let victim = p.dir.inode.lookup(&p.name)?;
+    if !victim.metadata().is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    if !alloc::sync::Arc::ptr_eq(&crate::fs::mounts().cross(victim.clone()), &victim) {
+        return Err(Errno::EBUSY);
+    }
+    check_dir_write(ctx, &p.dir.inode)?;
+    check_sticky(ctx, &p.dir.inode, &victim)?;
+    p.dir.inode.rmdir(&p.name)?;
+    Ok(0)
+}
+
+fn unlink_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8]) -> KResult<u64> {
+    let p = ctx.resolve_parent(dirfd, path)?;
+    if p.name == b"." || p.name == b".." {
+        return Err(Errno::EISDIR);
+    }
+    let victim = p.dir.inode.lookup(&p.name)?;
+    let vm = victim.metadata();
+    if vm.is_dir() {
+        return Err(Errno::EISDIR);
+    }
+    if p.trailing_slash {
+        return Err(Errno::ENOTDIR);
+    }
+    check_dir_write(ctx, &p.dir.inode)?;
+    check_sticky(ctx, &p.dir.inode, &victim)?;
+    p.dir.inode.unlink(&p.name)?;
+    Ok(0)
+}
+
+pub async fn sys_rmdir(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let path = ctx.read_path(a[0])?;
+    rmdir_at(ctx, AT_FDCWD, &path)
+}
+
+pub async fn sys_unlink(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let path = ctx.read_path(a[0])?;
+    unlink_at(ctx, AT_FDCWD, &path)
+}
+
+pub async fn sys_unlinkat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let flags = a[2] as u32;
+    if flags & !AT_REMOVEDIR != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = ctx.read_path(a[1])?;
+    if flags & AT_REMOVEDIR != 0 {
+        rmdir_at(ctx, arg_i32(a[0]), &path)
+    } else {
+        unlink_at(ctx, arg_i32(a[0]), &path)
+    }
+}
+
+fn rename_at(
+    ctx: &Ctx<'_>,
+    olddir: i32,
+    old: &[u8],
+    newdir: i32,
+    new: &[u8],
+    flags: u32,
+) -> KResult<u64> {
+    if flags & !(RENAME_NOREPLACE | RENAME_EXCHANGE) != 0
+        || flags == RENAME_NOREPLACE | RENAME_EXCHANGE
+    {
+        return Err(Errno::EINVAL);
+    }
+    let op = ctx.resolve_parent(olddir, old)?;
+    let np = ctx.resolve_parent(newdir, new)?;
+    if op.name == b"." || op.name == b".." || np.name == b"." || np.name == b".." {
+        return Err(Errno::EBUSY);
+    }
+    let src = op.dir.inode.lookup(&op.name)?;
+    let src_is_dir = src.metadata().is_dir();
+    if (op.trailing_slash || np.trailing_slash) && !src_is_dir {
+        return Err(Errno::ENOTDIR);
+    }
+    if op.dir.inode.metadata().dev != np.dir.inode.metadata().dev {
+        return Err(Errno::EXDEV);
+    }
+    if src_is_dir {
+        let src_d = kestrel_vfs::Dentry::child(&op.dir, &op.name, src.clone());
+        if src_d.is_ancestor_of(&np.dir) {
+            return Err(Errno::EINVAL);
+        }
+    }
+    if flags & RENAME_EXCHANGE != 0
+        && let Ok(dst) = np.dir.inode.lookup(&np.name)
+        && dst.metadata().is_dir()
+    {
+        let dst_d = kestrel_vfs::Dentry::child(&np.dir, &np.name, dst);
+        if dst_d.is_ancestor_of(&op.dir) {
+            return Err(Errno::EINVAL);
+        }
+    }
+    check_dir_write(ctx, &op.dir.inode)?;
+    check_dir_write(ctx, &np.dir.inode)?;
+    check_sticky(ctx, &op.dir.inode, &src)?;
+    op.dir
+        .inode
+        .rename(&op.name, &np.dir.inode, &np.name, flags)?;
+    Ok(0)
+}
+
+pub async fn sys_rename(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let (old, new) = (ctx.read_path(a[0])?, ctx.read_path(a[1])?);
+    rename_at(ctx, AT_FDCWD, &old, AT_FDCWD, &new, 0)
+}
+
+pub async fn sys_renameat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let (old, new) = (ctx.read_path(a[1])?, ctx.read_path(a[3])?);
+    rename_at(ctx, arg_i32(a[0]), &old, arg_i32(a[2]), &new, 0)
+}
+
+pub async fn sys_renameat2(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let (old, new) = (ctx.read_path(a[1])?, ctx.read_path(a[3])?);
+    rename_at(ctx, arg_i32(a[0]), &old, arg_i32(a[2]), &new, a[4] as u32)
+}
+
+fn link_at(
+    ctx: &Ctx<'_>,
+    olddir: i32,
+    old: &[u8],
+    newdir: i32,
+    new: &[u8],
+    flags: u32,
+) -> KResult<u64> {
+    if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let src = if old.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        ctx.resolve_at(olddir, old, AT_EMPTY_PATH)?
+    } else {
+        ctx.resolve(olddir, old, flags & AT_SYMLINK_FOLLOW != 0)?
+    };
+    if src.inode.metadata().is_dir() {
+        return Err(Errno::EPERM);
+    }
+    let np = ctx.resolve_parent(newdir, new)?;
+    if np.name == b"." || np.name == b".." || np.dir.inode.lookup(&np.name).is_ok() {
+        return Err(Errno::EEXIST);
+    }
+    if np.trailing_slash {
+        return Err(Errno::ENOENT);
+    }
+    if src.inode.metadata().dev != np.dir.inode.metadata().dev {
+        return Err(Errno::EXDEV);
+    }
+    check_dir_write(ctx, &np.dir.inode)?;
+    np.dir.inode.link(&np.name, &src.inode)?;
+    Ok(0)
+}
+
+pub async fn sys_link(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let (old, new) = (ctx.read_path(a[0])?, ctx.read_path(a[1])?);
+    link_at(ctx, AT_FDCWD, &old, AT_FDCWD, &new, 0)
+}
+
+pub async fn sys_linkat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let (old, new) = (ctx.read_path(a[1])?, ctx.read_path(a[3])?);
+    link_at(ctx, arg_i32(a[0]), &old, arg_i32(a[2]), &new, a[4] as u32)
+}
+
+fn symlink_at(ctx: &Ctx<'_>, target: &[u8], newdir: i32, new: &[u8]) -> KResult<u64> {
+    if target.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    let np = ctx.resolve_parent(newdir, new)?;
+    if np.name == b"." || np.name == b".." || np.dir.inode.lookup(&np.name).is_ok() {
+        return Err(Errno::EEXIST);
+    }
+    if np.trailing_slash {
+        return Err(Errno::ENOENT);
+    }
+    check_dir_write(ctx, &np.dir.inode)?;
+    let c = ctx.process().cred.lock().clone();
+    np.dir.inode.create(
+        &np.name,
+        NodeKind::Symlink(target.to_vec()),
+        0o777,
+        c.fsuid,
+        c.fsgid,
+    )?;
+    Ok(0)
+}
+
+pub async fn sys_symlink(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let (target, new) = (ctx.read_path(a[0])?, ctx.read_path(a[1])?);
+    symlink_at(ctx, &target, AT_FDCWD, &new)
+}
+
+pub async fn sys_symlinkat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let (target, new) = (ctx.read_path(a[0])?, ctx.read_path(a[2])?);
+    symlink_at(ctx, &target, arg_i32(a[1]), &new)
+}
+
+/// Whether the caller owns `inode` or is root (chmod, utimes with explicit times).
+fn owner_or_root(ctx: &Ctx<'_>, inode: &InodeRef) -> bool {
+    let uid = ctx.process().cred.lock().fsuid;
+    uid == 0 || uid == inode.metadata().uid
+}
+
+fn chmod_inode(ctx: &Ctx<'_>, inode: &InodeRef, mode: u64) -> KResult<u64> {
+    if !owner_or_root(ctx, inode) {
+        return Err(Errno::EPERM);
+    }
+    let mut mode = mode as u32 & S_IALLUGO;
+    let c = ctx.process().cred.lock().clone();
+    // A non-root caller outside the file's group cannot set setgid (chmod(2)).
+    if c.fsuid != 0 && !c.fs_cred().in_group(inode.metadata().gid) {
+        mode &= !S_ISGID;
+    }
+    inode.set_mode(mode)?;
+    Ok(0)
+}
+
+pub async fn sys_chmod(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let path = ctx.read_path(a[0])?;
+    let d = ctx.resolve(AT_FDCWD, &path, true)?;
+    chmod_inode(ctx, &d.inode, a[1])
+}
+
+pub async fn sys_fchmod(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let f = ctx.file(arg_i32(a[0]))?;
+    if f.flags() & O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
+    let inode = f.inode().cloned().ok_or(Errno::EBADF)?;
+    chmod_inode(ctx, &inode, a[1])
+}
+
+pub async fn sys_fchmodat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let path = ctx.read_path(a[1])?;
+    let d = ctx.resolve(arg_i32(a[0]), &path, true)?;
+    chmod_inode(ctx, &d.inode, a[2])
+}
+
+fn chown_inode(ctx: &Ctx<'_>, inode: &InodeRef, uid: u64, gid: u64) -> KResult<u64> {
+    let uid = (uid as u32 != u32::MAX).then_some(uid as u32);
+    let gid = (gid as u32 != u32::MAX).then_some(gid as u32);
+    let m = inode.metadata();
+    let c = ctx.process().cred.lock().clone();
+    if c.fsuid != 0 {
+        // Only root changes the owner; an owner may change the group to one of its own.
+        if uid.is_some_and(|u| u != m.uid)
+            || c.fsuid != m.uid
+            || gid.is_some_and(|g| !c.fs_cred().in_group(g))
+        {
+            return Err(Errno::EPERM);
+        }
+    }
+    inode.set_owner(uid, gid)?;
+    // chown(2): set-user-ID is cleared, and set-group-ID when group-executable,
+    // for non-directories, even when root makes the change.
+    if !m.is_dir() && (uid.is_some() || gid.is_some()) {
+        let mut mode = m.mode & S_IALLUGO & !S_ISUID;
+        if m.mode & 0o010 != 0 {
+            mode &= !S_ISGID;
+        }
+        inode.set_mode(mode)?;
+    }
+    Ok(0)
+}
+
+pub async fn sys_chown(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let path = ctx.read_path(a[0])?;
+    let d = ctx.resolve(AT_FDCWD, &path, true)?;
+    chown_inode(ctx, &d.inode, a[1], a[2])
+}
+
+pub async fn sys_lchown(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let path = ctx.read_path(a[0])?;
+    let d = ctx.resolve(AT_FDCWD, &path, false)?;
+    chown_inode(ctx, &d.inode, a[1], a[2])
+}
+
+pub async fn sys_fchown(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let f = ctx.file(arg_i32(a[0]))?;
+    if f.flags() & O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
+    let inode = f.inode().cloned().ok_or(Errno::EBADF)?;
+    chown_inode(ctx, &inode, a[1], a[2])
+}
+
+pub async fn sys_fchownat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let flags = a[4] as u32;
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = ctx.read_path(a[1])?;
+    let d = ctx.resolve_at(arg_i32(a[0]), &path, flags)?;
+    chown_inode(ctx, &d.inode, a[2], a[3])
+}
+
+fn truncate_inode(ctx: &Ctx<'_>, inode: &InodeRef, len: u64) -> KResult<u64> {
+    if (len as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let m = inode.metadata();
+    if m.is_dir() {
+        return Err(Errno::EISDIR);
+    }
+    if !m.is_regular() {
+        return Err(Errno::EINVAL);
+    }
+    check_access(&m, &cred(ctx), access::WRITE)?;
+    inode.truncate(len)?;
+    Ok(0)
+}
+
+pub async fn sys_truncate(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let path = ctx.read_path(a[0])?;
+    let d = ctx.resolve(AT_FDCWD, &path, true)?;
+    truncate_inode(ctx, &d.inode, a[1])
+}
+
+pub async fn sys_ftruncate(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let f = ctx.file(arg_i32(a[0]))?;
+    if (a[1] as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    // Linux: EINVAL unless a regular file open for writing.
+    let inode = f.inode().cloned().ok_or(Errno::EINVAL)?;
+    if !f.writable() || !inode.metadata().is_regular() {
+        return Err(Errno::EINVAL);
+    }
+    inode.truncate(a[1])?;
+    Ok(0)
+}
+
+pub async fn sys_umask(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let fs = ctx.process().fs();
+    let mut fs = fs.lock();
+    let old = fs.umask;
+    fs.umask = a[0] as u32 & 0o777;
+    Ok(u64::from(old))
+}
+
+pub async fn sys_utimensat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let (dirfd, path_ptr, times_ptr, flags) = (arg_i32(a[0]), a[1], a[2], a[3] as u32);
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let now = Timespec::from_ns(crate::time::realtime_ns());
+    let (atime, mtime) = if times_ptr == 0 {
+        (Some(now), Some(now))
+    } else {
+        let t: [Timespec; 2] = ctx.read(times_ptr)?;
+        let pick = |ts: Timespec| -> KResult<Option<Timespec>> {
+            match ts.tv_nsec {
+                UTIME_OMIT => Ok(None),
+                UTIME_NOW => Ok(Some(now)),
+                n if (0..1_000_000_000).contains(&n) => Ok(Some(ts)),
+                _ => Err(Errno::EINVAL),
+            }
+        };
+        (pick(t[0])?, pick(t[1])?)
+    };
+    let inode: InodeRef = if path_ptr == 0 {
+        // futimens: the file behind dirfd.
+        ctx.file(dirfd)?.inode().cloned().ok_or(Errno::EBADF)?
+    } else {
+        let path = ctx.read_path(path_ptr)?;
+        ctx.resolve_at(dirfd, &path, flags)?.inode.clone()
+    };
+    if atime.is_none() && mtime.is_none() {
+        return Ok(0);
+    }
+    // Explicit times need ownership; "now" needs ownership or write permission.
+    let only_now = [t_is_now(times_ptr, ctx, 0), t_is_now(times_ptr, ctx, 1)]
+        .iter()
+        .all(|x| *x);
+    if !owner_or_root(ctx, &inode) {
+        if !only_now {
+            return Err(Errno::EPERM);
+        }
+        if !may_access(&inode.metadata(), &cred(ctx), access::WRITE) {
+            return Err(Errno::EACCES);
+        }
+    }
+    inode.set_times(atime, mtime)?;
+    Ok(0)
+}
+
+/// Whether entry `i` of a utimensat times array asks for "now" (NULL array: both).
+fn t_is_now(times_ptr: u64, ctx: &Ctx<'_>, i: usize) -> bool {
+    if times_ptr == 0 {
+        return true;
+    }
+    ctx.read::<[Timespec; 2]>(times_ptr)
+        .map(|t| t[i].tv_nsec == UTIME_NOW || t[i].tv_nsec == UTIME_OMIT)
+        .unwrap_or(false)
+}

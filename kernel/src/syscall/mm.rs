@@ -1,0 +1,122 @@
+//! Memory: brk, mmap, munmap, mprotect.
+
+use alloc::sync::Arc;
+
+use kestrel_abi::fs::*;
+use kestrel_abi::mm::*;
+use kestrel_abi::{Errno, KResult};
+
+use super::{Args, Ctx, arg_i32};
+use crate::mm::vm::{Backing, Placement, SharedPages, VmaKind};
+
+pub async fn sys_brk(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    // brk(2) never fails as a system call: it returns the (possibly unchanged) break.
+    Ok(ctx.mm().brk(a[0]))
+}
+
+pub async fn sys_mmap(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let (addr, len, prot, flags, fd, off) =
+        (a[0], a[1], a[2] as u32, a[3] as u32, arg_i32(a[4]), a[5]);
+    if len == 0 || off % 4096 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let shared = match flags & MAP_TYPE {
+        MAP_SHARED | MAP_SHARED_VALIDATE => true,
+        MAP_PRIVATE => false,
+        _ => return Err(Errno::EINVAL),
+    };
+    if flags & MAP_TYPE == MAP_SHARED_VALIDATE {
+        let known = MAP_TYPE
+            | MAP_FIXED
+            | MAP_ANONYMOUS
+            | MAP_GROWSDOWN
+            | MAP_DENYWRITE
+            | MAP_EXECUTABLE
+            | MAP_LOCKED
+            | MAP_NORESERVE
+            | MAP_POPULATE
+            | MAP_NONBLOCK
+            | MAP_STACK
+            | MAP_HUGETLB
+            | MAP_FIXED_NOREPLACE;
+        if flags & !known != 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+    }
+    if len.checked_add(4095).is_none() {
+        return Err(Errno::ENOMEM);
+    }
+    let backing = if flags & MAP_ANONYMOUS != 0 {
+        if shared {
+            Backing::SharedAnonymous(Arc::new(SharedPages::default()))
+        } else {
+            Backing::Anonymous
+        }
+    } else {
+        let file = ctx.file(fd)?;
+        if file.flags() & O_PATH != 0 {
+            return Err(Errno::EBADF);
+        }
+        let inode = file.inode().cloned().ok_or(Errno::ENODEV)?;
+        let m = inode.metadata();
+        let is_zero = m.file_type() == S_IFCHR && m.rdev == makedev(1, 5);
+        if !m.is_regular() && !is_zero {
+            return Err(Errno::ENODEV);
+        }
+        if !file.readable() {
+            return Err(Errno::EACCES);
+        }
+        if shared && prot & PROT_WRITE != 0 && !file.writable() {
+            return Err(Errno::EACCES);
+        }
+        if is_zero {
+            if shared {
+                Backing::SharedAnonymous(Arc::new(SharedPages::default()))
+            } else {
+                Backing::Anonymous
+            }
+        } else {
+            if shared && prot & PROT_WRITE != 0 {
+                // Without a page cache a writable shared file mapping cannot stay
+                // coherent with read/write: refuse rather than lose writes.
+                return Err(Errno::ENODEV);
+            }
+            Backing::File { inode, offset: off }
+        }
+    };
+    let kind = if flags & MAP_GROWSDOWN != 0 {
+        VmaKind::Stack
+    } else {
+        VmaKind::Normal
+    };
+    let mm = ctx.mm();
+    let at = if flags & MAP_FIXED != 0 {
+        Placement::Fixed(addr)
+    } else if flags & MAP_FIXED_NOREPLACE != 0 {
+        Placement::FixedNoReplace(addr)
+    } else {
+        Placement::Hint(addr)
+    };
+    let at = mm.map(at, len, prot, backing, kind)?;
+    if flags & MAP_POPULATE != 0 {
+        mm.populate(at, len, prot & PROT_WRITE != 0 && !shared);
+    }
+    Ok(at)
+}
+
+pub async fn sys_munmap(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    ctx.mm().unmap(a[0], a[1]).map(|_| 0)
+}
+
+pub async fn sys_mprotect(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let prot = a[2] as u32;
+    if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    ctx.mm()
+        .protect(a[0], a[1], prot & (PROT_READ | PROT_WRITE | PROT_EXEC))
+        .map(|_| 0)
+}

@@ -1,0 +1,220 @@
+//! System calls.
+//!
+//! [`table`] is the single list of implemented calls: each line names the Linux
+//! call and its handler, and says when support is partial. A macro turns it into the
+//! dispatcher (a `match` whose arms `.await` the handlers); `cargo xtask syscalls`
+//! reads the same lines to write docs/syscalls.md. A number not in the table
+//! returns ENOSYS and is logged once with its name.
+//!
+//! Handlers are `async fn(&mut Ctx, Args) -> KResult<u64>`, one file per family.
+//! Blocking is `.await` on a wait queue ([`wait_for`]); the thread loop races each
+//! call against the thread being killed, so a killed thread's call is dropped
+//! wherever it waits.
+
+mod fd;
+mod fs;
+mod misc;
+mod mm;
+mod poll;
+mod process;
+mod signal;
+mod table;
+mod time;
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use kestrel_abi::fs::*;
+use kestrel_abi::{Errno, KResult, Pod};
+use kestrel_vfs::path::ParentLookup;
+use kestrel_vfs::{DentryRef, OpenFile, Walker};
+
+use crate::arch::trap::UserContext;
+use crate::mm::vm::AddressSpace;
+use crate::process::{Process, Thread};
+
+/// The six argument registers (rdi, rsi, rdx, r10, r8, r9).
+pub type Args = [u64; 6];
+
+/// Largest byte count one read or write moves (Linux's MAX_RW_COUNT).
+pub const MAX_RW_COUNT: usize = 0x7fff_f000;
+
+/// What a system call handler sees.
+pub struct Ctx<'a> {
+    pub thread: &'a Arc<Thread>,
+    pub regs: &'a mut UserContext,
+}
+
+/// The calling thread's memory, for code that takes `&dyn UserMem`.
+pub struct UserMemOf(pub Arc<AddressSpace>);
+
+impl kestrel_vfs::UserMem for UserMemOf {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> KResult<()> {
+        self.0.read_user(addr, buf)
+    }
+    fn write(&self, addr: u64, data: &[u8]) -> KResult<()> {
+        self.0.write_user(addr, data)
+    }
+}
+
+impl Ctx<'_> {
+    /// The calling process.
+    pub fn process(&self) -> &Arc<Process> {
+        &self.thread.process
+    }
+
+    /// The calling process's address space.
+    pub fn mm(&self) -> Arc<AddressSpace> {
+        self.thread.process.mm()
+    }
+
+    /// Reads a plain-old-data value from user memory.
+    pub fn read<T: Pod>(&self, addr: u64) -> KResult<T> {
+        let mut v = T::zeroed();
+        self.mm()
+            .read_user(addr, kestrel_abi::bytemuck_bytes_mut(&mut v))?;
+        Ok(v)
+    }
+
+    /// Writes a plain-old-data value to user memory.
+    pub fn write<T: Pod>(&self, addr: u64, v: &T) -> KResult<()> {
+        self.mm().write_user(addr, kestrel_abi::bytemuck_bytes(v))
+    }
+
+    /// Reads a path argument (EFAULT, ENAMETOOLONG at PATH_MAX).
+    pub fn read_path(&self, addr: u64) -> KResult<Vec<u8>> {
+        self.mm().read_cstr(addr, PATH_MAX - 1)
+    }
+
+    /// The open file behind `fd`.
+    pub fn file(&self, fd: i32) -> KResult<Arc<OpenFile>> {
+        self.process().files().lock().get(fd)
+    }
+
+    /// The directory a `*at` call starts from: the cwd for AT_FDCWD, else `dirfd`'s.
+    fn start_dir(&self, dirfd: i32) -> KResult<DentryRef> {
+        if dirfd == AT_FDCWD {
+            return Ok(self.process().fs().lock().cwd.clone());
+        }
+        let f = self.file(dirfd)?;
+        let d = f.dentry().cloned().ok_or(Errno::ENOTDIR)?;
+        if !d.inode.metadata().is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok(d)
+    }
+
+    /// Resolves `path` relative to `dirfd` (absolute paths ignore it).
+    pub fn resolve(&self, dirfd: i32, path: &[u8], follow: bool) -> KResult<DentryRef> {
+        let start = if path.first() == Some(&b'/') {
+            self.process().fs().lock().root.clone()
+        } else {
+            self.start_dir(dirfd)?
+        };
+        let (root, cred) = self.walk_params();
+        Walker {
+            root: &root,
+            mounts: crate::fs::mounts(),
+            cred: &cred,
+        }
+        .lookup(&start, path, follow)
+    }
+
+    /// Resolves `path`, or with AT_EMPTY_PATH and an empty path, `dirfd` itself.
+    pub fn resolve_at(&self, dirfd: i32, path: &[u8], flags: u32) -> KResult<DentryRef> {
+        if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
+            if dirfd == AT_FDCWD {
+                return Ok(self.process().fs().lock().cwd.clone());
+            }
+            return self.file(dirfd)?.dentry().cloned().ok_or(Errno::EBADF);
+        }
+        self.resolve(dirfd, path, flags & AT_SYMLINK_NOFOLLOW == 0)
+    }
+
+    /// Resolves all but the last component of `path`.
+    pub fn resolve_parent(&self, dirfd: i32, path: &[u8]) -> KResult<ParentLookup> {
+        let start = if path.first() == Some(&b'/') {
+            self.process().fs().lock().root.clone()
+        } else {
+            self.start_dir(dirfd)?
+        };
+        self.resolve_parent_from(&start, path)
+    }
+
+    /// Resolves all but the last component of `path`, relative paths from `start`.
+    pub fn resolve_parent_from(&self, start: &DentryRef, path: &[u8]) -> KResult<ParentLookup> {
+        let (root, cred) = self.walk_params();
+        let start = if path.first() == Some(&b'/') {
+            root.clone()
+        } else {
+            start.clone()
+        };
+        Walker {
+            root: &root,
+            mounts: crate::fs::mounts(),
+            cred: &cred,
+        }
+        .lookup_parent(&start, path)
+    }
+
+    fn walk_params(&self) -> (DentryRef, kestrel_vfs::Cred) {
+        (
+            self.process().fs().lock().root.clone(),
+            self.process().cred.lock().fs_cred(),
+        )
+    }
+
+    /// Installs an open file as a new descriptor.
+    pub fn install(&self, file: Arc<OpenFile>, cloexec: bool) -> KResult<i32> {
+        let limit = self.process().nofile();
+        self.process()
+            .files()
+            .lock()
+            .insert(file, cloexec, 0, limit)
+    }
+}
+
+/// Waits until `file` reports one of `events` (or an error or hang-up).
+pub async fn wait_for(file: &OpenFile, events: u16) {
+    let Some(wq) = file.ops().wait_queue() else {
+        return;
+    };
+    wq.wait_until(|| (file.poll() & (events | POLLERR | POLLHUP) != 0).then_some(()))
+        .await;
+}
+
+/// Which unknown system calls were already logged (one bit per number below 512).
+static LOGGED: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
+
+fn unknown(ctx: &Ctx<'_>, nr: u64) -> Errno {
+    let first = nr < 512
+        && LOGGED[(nr / 64) as usize].fetch_or(1 << (nr % 64), Ordering::Relaxed)
+            & (1 << (nr % 64))
+            == 0;
+    if first {
+        let name = kestrel_abi::syscalls::syscall_name(nr as usize).unwrap_or("unknown");
+        log::info!(
+            "{} (pid {}) called unimplemented syscall {} ({}): ENOSYS",
+            alloc::string::String::from_utf8_lossy(&ctx.process().comm()),
+            ctx.process().pid,
+            nr,
+            name
+        );
+    }
+    Errno::ENOSYS
+}
+
+/// Runs system call `nr` for `thread`; returns the value for rax.
+pub async fn dispatch(thread: &Arc<Thread>, regs: &mut UserContext, nr: u64, args: Args) -> i64 {
+    let mut ctx = Ctx { thread, regs };
+    match table::call(&mut ctx, nr, args).await {
+        Ok(v) => v as i64,
+        Err(e) => -(e as i32 as i64),
+    }
+}
+
+/// Reads one `i32` argument the way Linux does: the low 32 bits of the register.
+pub fn arg_i32(v: u64) -> i32 {
+    v as u32 as i32
+}

@@ -1,0 +1,254 @@
+//! poll, ppoll, select, pselect6: waiting on many files at once.
+//!
+//! Every waitable file has a wait queue and a poll mask (kestrel_vfs::FileOps). A
+//! multi-file wait registers the task's waker in each file's queue, *then* computes
+//! the masks; any change after the computation wakes the task, which computes again.
+//! Dropping the wait (timeout, kill) removes every registration.
+
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use kestrel_abi::fs::*;
+use kestrel_abi::time::{Timespec, Timeval};
+use kestrel_abi::{Errno, KResult};
+use kestrel_sync::WaitKey;
+use kestrel_vfs::OpenFile;
+
+use super::{Args, Ctx, arg_i32};
+
+/// One file being waited on: what is asked, and what is seen.
+struct Watch {
+    file: Option<Arc<OpenFile>>,
+    events: u16,
+    key: Option<WaitKey>,
+}
+
+/// Computes every watch's returned events; `POLLNVAL` for a closed descriptor.
+fn scan(watches: &[Watch], out: &mut [u16]) -> usize {
+    let mut ready = 0;
+    for (w, r) in watches.iter().zip(out.iter_mut()) {
+        *r = match &w.file {
+            None => 0,
+            Some(f) => f.poll() & (w.events | POLLERR | POLLHUP),
+        };
+        if *r != 0 {
+            ready += 1;
+        }
+    }
+    ready
+}
+
+/// Waits until at least one watch has events; resolves to how many.
+struct WaitAny<'a> {
+    watches: &'a mut [Watch],
+    out: &'a mut [u16],
+}
+
+impl Future for WaitAny<'_> {
+    type Output = usize;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+        let this = self.get_mut();
+        for w in this.watches.iter_mut() {
+            if let Some(q) = w.file.as_ref().and_then(|f| f.ops().wait_queue()) {
+                w.key = Some(q.register(cx.waker(), w.key));
+            }
+        }
+        match scan(this.watches, this.out) {
+            0 => Poll::Pending,
+            n => Poll::Ready(n),
+        }
+    }
+}
+
+impl Drop for WaitAny<'_> {
+    fn drop(&mut self) {
+        for w in self.watches.iter_mut() {
+            if let (Some(f), Some(k)) = (&w.file, w.key.take())
+                && let Some(q) = f.ops().wait_queue()
+            {
+                q.unregister(k);
+            }
+        }
+    }
+}
+
+/// Waits on `watches` for at most `timeout_ns` (None: forever); fills `out` and
+/// returns how many have events (0 on timeout).
+async fn wait(watches: &mut [Watch], out: &mut [u16], timeout_ns: Option<u64>) -> usize {
+    let n = scan(watches, out);
+    if n > 0 || timeout_ns == Some(0) {
+        return n;
+    }
+    let waiting = WaitAny { watches, out };
+    match timeout_ns {
+        None => waiting.await,
+        Some(ns) => crate::task::timeout(ns, waiting).await.unwrap_or(0),
+    }
+}
+
+async fn do_poll(ctx: &Ctx<'_>, fds_ptr: u64, nfds: u64, timeout_ns: Option<u64>) -> KResult<u64> {
+    if nfds as usize > ctx.process().nofile() {
+        return Err(Errno::EINVAL);
+    }
+    let mut fds = vec![PollFd::default(); nfds as usize];
+    ctx.mm()
+        .read_user(fds_ptr, kestrel_abi::bytemuck_slice_bytes_mut(&mut fds))?;
+    let files = ctx.process().files();
+    let mut nval = Vec::new();
+    let mut watches: Vec<Watch> = {
+        let t = files.lock();
+        fds.iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let file = if p.fd < 0 { None } else { t.get(p.fd).ok() };
+                if p.fd >= 0 && file.is_none() {
+                    nval.push(i);
+                }
+                Watch {
+                    file,
+                    events: p.events as u16,
+                    key: None,
+                }
+            })
+            .collect()
+    };
+    let mut out = vec![0u16; watches.len()];
+    let n = if nval.is_empty() {
+        wait(&mut watches, &mut out, timeout_ns).await
+    } else {
+        scan(&watches, &mut out)
+    };
+    for i in &nval {
+        out[*i] = POLLNVAL;
+    }
+    for (p, r) in fds.iter_mut().zip(&out) {
+        p.revents = *r as i16;
+    }
+    ctx.mm()
+        .write_user(fds_ptr, kestrel_abi::bytemuck_slice_bytes(&fds))?;
+    Ok((n + nval.len()) as u64)
+}
+
+pub async fn sys_poll(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let ms = arg_i32(a[2]);
+    let timeout = if ms < 0 {
+        None
+    } else {
+        Some(ms as u64 * 1_000_000)
+    };
+    do_poll(ctx, a[0], a[1], timeout).await
+}
+
+fn read_timespec_timeout(ctx: &Ctx<'_>, ptr: u64) -> KResult<Option<u64>> {
+    if ptr == 0 {
+        return Ok(None);
+    }
+    let t: Timespec = ctx.read(ptr)?;
+    t.to_ns().map(Some).ok_or(Errno::EINVAL)
+}
+
+pub async fn sys_ppoll(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    if a[3] != 0 && a[4] != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let timeout = read_timespec_timeout(ctx, a[2])?;
+    do_poll(ctx, a[0], a[1], timeout).await
+}
+
+/// The three fd_sets of select, as bit vectors of `nfds` bits.
+async fn do_select(
+    ctx: &Ctx<'_>,
+    nfds: i32,
+    sets: [u64; 3],
+    timeout_ns: Option<u64>,
+) -> KResult<u64> {
+    if nfds < 0 || nfds as usize > ctx.process().nofile().max(1024) {
+        return Err(Errno::EINVAL);
+    }
+    let nfds = nfds as usize;
+    let words = nfds.div_ceil(64);
+    let mut bits = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
+    for (set, &ptr) in bits.iter_mut().zip(&sets) {
+        if ptr != 0 && words > 0 {
+            ctx.mm()
+                .read_user(ptr, kestrel_abi::bytemuck_slice_bytes_mut(set))?;
+        }
+    }
+    let test = |set: &[u64], fd: usize| set[fd / 64] & (1 << (fd % 64)) != 0;
+    let files = ctx.process().files();
+    let mut watches = Vec::new();
+    let mut which = Vec::new();
+    {
+        let t = files.lock();
+        for fd in 0..nfds {
+            let mut events = 0;
+            if test(&bits[0], fd) {
+                events |= POLLIN | POLLRDNORM | POLLHUP | POLLERR;
+            }
+            if test(&bits[1], fd) {
+                events |= POLLOUT | POLLWRNORM | POLLERR;
+            }
+            if test(&bits[2], fd) {
+                events |= POLLPRI;
+            }
+            if events == 0 {
+                continue;
+            }
+            let file = t.get(fd as i32).map_err(|_| Errno::EBADF)?;
+            watches.push(Watch {
+                file: Some(file),
+                events,
+                key: None,
+            });
+            which.push(fd);
+        }
+    }
+    let mut out = vec![0u16; watches.len()];
+    wait(&mut watches, &mut out, timeout_ns).await;
+    let mut result = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
+    let mut count = 0;
+    for (&fd, &r) in which.iter().zip(&out) {
+        let set = |s: &mut Vec<u64>| s[fd / 64] |= 1 << (fd % 64);
+        if test(&bits[0], fd) && r & (POLLIN | POLLRDNORM | POLLHUP | POLLERR) != 0 {
+            set(&mut result[0]);
+            count += 1;
+        }
+        if test(&bits[1], fd) && r & (POLLOUT | POLLWRNORM | POLLERR) != 0 {
+            set(&mut result[1]);
+            count += 1;
+        }
+        if test(&bits[2], fd) && r & POLLPRI != 0 {
+            set(&mut result[2]);
+            count += 1;
+        }
+    }
+    for (set, &ptr) in result.iter().zip(&sets) {
+        if ptr != 0 && words > 0 {
+            ctx.mm()
+                .write_user(ptr, kestrel_abi::bytemuck_slice_bytes(set))?;
+        }
+    }
+    Ok(count)
+}
+
+pub async fn sys_select(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let timeout = if a[4] != 0 {
+        let tv: Timeval = ctx.read(a[4])?;
+        if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
+            return Err(Errno::EINVAL);
+        }
+        Some(tv.tv_sec as u64 * 1_000_000_000 + tv.tv_usec as u64 * 1000)
+    } else {
+        None
+    };
+    do_select(ctx, arg_i32(a[0]), [a[1], a[2], a[3]], timeout).await
+}
+
+pub async fn sys_pselect6(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let timeout = read_timespec_timeout(ctx, a[4])?;
+    do_select(ctx, arg_i32(a[0]), [a[1], a[2], a[3]], timeout).await
+}

@@ -1,0 +1,318 @@
+//! Processes: creating them (fork, vfork, clone), replacing them (execve), ending and
+//! waiting for them, and their ids, groups and sessions.
+
+use alloc::sync::Arc;
+use core::sync::atomic::Ordering;
+
+use kestrel_abi::process::*;
+use kestrel_abi::signal::SIGCHLD;
+use kestrel_abi::{Errno, KResult};
+
+use super::{Args, Ctx, arg_i32};
+use crate::arch::trap;
+use crate::process::{self, CloneShare, Pid, VforkDone, WaitFor, thread};
+
+pub async fn sys_getpid(ctx: &mut Ctx<'_>, _: Args) -> KResult<u64> {
+    Ok(u64::from(ctx.process().pid))
+}
+
+pub async fn sys_gettid(ctx: &mut Ctx<'_>, _: Args) -> KResult<u64> {
+    Ok(u64::from(ctx.thread.tid))
+}
+
+pub async fn sys_getppid(ctx: &mut Ctx<'_>, _: Args) -> KResult<u64> {
+    Ok(u64::from(ctx.process().ppid()))
+}
+
+pub async fn sys_getuid(ctx: &mut Ctx<'_>, _: Args) -> KResult<u64> {
+    Ok(u64::from(ctx.process().cred.lock().uid))
+}
+
+pub async fn sys_geteuid(ctx: &mut Ctx<'_>, _: Args) -> KResult<u64> {
+    Ok(u64::from(ctx.process().cred.lock().euid))
+}
+
+pub async fn sys_getgid(ctx: &mut Ctx<'_>, _: Args) -> KResult<u64> {
+    Ok(u64::from(ctx.process().cred.lock().gid))
+}
+
+pub async fn sys_getegid(ctx: &mut Ctx<'_>, _: Args) -> KResult<u64> {
+    Ok(u64::from(ctx.process().cred.lock().egid))
+}
+
+/// The process `pid` refers to (0: the caller).
+fn target(ctx: &Ctx<'_>, pid: i32) -> KResult<Arc<process::Process>> {
+    if pid < 0 {
+        return Err(Errno::EINVAL);
+    }
+    if pid == 0 {
+        return Ok(ctx.process().clone());
+    }
+    process::find(pid as Pid)
+        .filter(|p| p.state() == process::State::Running)
+        .ok_or(Errno::ESRCH)
+}
+
+pub async fn sys_setpgid(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let (pid, pgid) = (arg_i32(a[0]), arg_i32(a[1]));
+    if pgid < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let me = ctx.process().clone();
+    let p = if pid == 0 {
+        me.clone()
+    } else {
+        process::find(pid as Pid).ok_or(Errno::ESRCH)?
+    };
+    let is_child = p.parent().is_some_and(|pp| Arc::ptr_eq(&pp, &me));
+    if !Arc::ptr_eq(&p, &me) && !is_child {
+        return Err(Errno::ESRCH);
+    }
+    let my_sid = me.sid.load(Ordering::Relaxed);
+    if is_child {
+        if p.sid.load(Ordering::Relaxed) != my_sid {
+            return Err(Errno::EPERM);
+        }
+        if p.did_exec.load(Ordering::Relaxed) {
+            return Err(Errno::EACCES);
+        }
+    }
+    if p.pid == p.sid.load(Ordering::Relaxed) {
+        return Err(Errno::EPERM); // a session leader cannot change its group
+    }
+    let pgid = if pgid == 0 { p.pid } else { pgid as Pid };
+    if pgid != p.pid
+        && !process::all().iter().any(|q| {
+            q.pgid.load(Ordering::Relaxed) == pgid && q.sid.load(Ordering::Relaxed) == my_sid
+        })
+    {
+        return Err(Errno::EPERM);
+    }
+    p.pgid.store(pgid, Ordering::Relaxed);
+    Ok(0)
+}
+
+pub async fn sys_getpgid(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    Ok(u64::from(
+        target(ctx, arg_i32(a[0]))?.pgid.load(Ordering::Relaxed),
+    ))
+}
+
+pub async fn sys_getpgrp(ctx: &mut Ctx<'_>, _: Args) -> KResult<u64> {
+    Ok(u64::from(ctx.process().pgid.load(Ordering::Relaxed)))
+}
+
+pub async fn sys_getsid(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    Ok(u64::from(
+        target(ctx, arg_i32(a[0]))?.sid.load(Ordering::Relaxed),
+    ))
+}
+
+pub async fn sys_setsid(ctx: &mut Ctx<'_>, _: Args) -> KResult<u64> {
+    let p = ctx.process();
+    let pid = p.pid;
+    // A process group leader cannot start a session (its group would span two).
+    if p.pgid.load(Ordering::Relaxed) == pid
+        || process::all()
+            .iter()
+            .any(|q| q.pid != pid && q.pgid.load(Ordering::Relaxed) == pid)
+    {
+        return Err(Errno::EPERM);
+    }
+    p.sid.store(pid, Ordering::Relaxed);
+    p.pgid.store(pid, Ordering::Relaxed);
+    Ok(u64::from(pid))
+}
+
+pub async fn sys_set_tid_address(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    ctx.thread.clear_child_tid.store(a[0], Ordering::Relaxed);
+    Ok(u64::from(ctx.thread.tid))
+}
+
+pub async fn sys_arch_prctl(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let (code, addr) = (a[0] as u32, a[1]);
+    match code {
+        ARCH_SET_FS | ARCH_SET_GS => {
+            // Linux: EPERM for an address outside user space.
+            if !trap::is_user_canonical(addr) {
+                return Err(Errno::EPERM);
+            }
+            if code == ARCH_SET_FS {
+                ctx.regs.fs_base = addr;
+            } else {
+                ctx.regs.gs_base = addr;
+            }
+            Ok(0)
+        }
+        ARCH_GET_FS => ctx.write(addr, &ctx.regs.fs_base).map(|_| 0),
+        ARCH_GET_GS => ctx.write(addr, &ctx.regs.gs_base).map(|_| 0),
+        ARCH_GET_CPUID => Ok(1),
+        ARCH_SET_CPUID => Err(Errno::ENODEV),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub async fn sys_exit(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    ctx.thread.set_exit_code(a[0] as u32 & 0xff);
+    ctx.thread.request_exit();
+    Ok(0)
+}
+
+pub async fn sys_exit_group(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let code = a[0] as u32 & 0xff;
+    ctx.thread.set_exit_code(code);
+    ctx.process().begin_exit(wstatus_exited(code as u8));
+    ctx.thread.request_exit();
+    Ok(0)
+}
+
+pub async fn sys_wait4(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let (pid, status_ptr, options, rusage_ptr) = (arg_i32(a[0]), a[1], a[2] as u32, a[3]);
+    if options & !(WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WALL | __WCLONE) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let me = ctx.process().clone();
+    let which = match pid {
+        -1 => WaitFor::Any,
+        0 => WaitFor::Pgid(me.pgid.load(Ordering::Relaxed)),
+        p if p < -1 => WaitFor::Pgid(p.unsigned_abs()),
+        p => WaitFor::Pid(p as Pid),
+    };
+    let found = if options & WNOHANG != 0 {
+        process::try_wait(&me, which, false)?
+    } else {
+        let mut result = None;
+        me.child_event
+            .wait_until(|| match process::try_wait(&me, which, false) {
+                Ok(Some(x)) => {
+                    result = Some(Ok(Some(x)));
+                    Some(())
+                }
+                Ok(None) => None,
+                Err(e) => {
+                    result = Some(Err(e));
+                    Some(())
+                }
+            })
+            .await;
+        result.unwrap_or(Ok(None))?
+    };
+    let Some((child, status)) = found else {
+        return Ok(0);
+    };
+    if status_ptr != 0 {
+        ctx.write(status_ptr, &(status as i32))?;
+    }
+    if rusage_ptr != 0 {
+        ctx.write(rusage_ptr, &Rusage::default())?;
+    }
+    Ok(u64::from(child))
+}
+
+/// The clone flags Kestrel accepts; the namespace and tracing ones are refused.
+const CLONE_SUPPORTED: u64 = CSIGNAL
+    | CLONE_VM
+    | CLONE_FS
+    | CLONE_FILES
+    | CLONE_SIGHAND
+    | CLONE_VFORK
+    | CLONE_PARENT
+    | CLONE_THREAD
+    | CLONE_SYSVSEM
+    | CLONE_SETTLS
+    | CLONE_PARENT_SETTID
+    | CLONE_CHILD_CLEARTID
+    | CLONE_DETACHED
+    | CLONE_CHILD_SETTID
+    | CLONE_UNTRACED;
+
+/// The core of fork, vfork and clone.
+async fn do_clone(
+    ctx: &mut Ctx<'_>,
+    flags: u64,
+    stack: u64,
+    parent_tid: u64,
+    child_tid: u64,
+    tls: u64,
+) -> KResult<u64> {
+    if flags & !CLONE_SUPPORTED != 0 {
+        return Err(Errno::EINVAL);
+    }
+    // clone(2): CLONE_THREAD needs CLONE_SIGHAND, which needs CLONE_VM.
+    if (flags & CLONE_THREAD != 0 && flags & CLONE_SIGHAND == 0)
+        || (flags & CLONE_SIGHAND != 0 && flags & CLONE_VM == 0)
+    {
+        return Err(Errno::EINVAL);
+    }
+    if flags & CLONE_SETTLS != 0 && !trap::is_user_canonical(tls) {
+        return Err(Errno::EPERM);
+    }
+    let exit_signal = (flags & CSIGNAL) as u32;
+    if exit_signal > kestrel_abi::signal::NSIG {
+        return Err(Errno::EINVAL);
+    }
+    let child = if flags & CLONE_THREAD != 0 {
+        process::new_thread(ctx.thread)?
+    } else {
+        let share = CloneShare {
+            vm: flags & CLONE_VM != 0,
+            files: flags & CLONE_FILES != 0,
+            fs: flags & CLONE_FS != 0,
+            sighand: flags & CLONE_SIGHAND != 0,
+            parent: flags & CLONE_PARENT != 0,
+            exit_signal,
+        };
+        process::fork_process(ctx.thread, share)?
+    };
+    let tid = child.tid;
+    let mut regs = ctx.regs.clone();
+    regs.regs.rax = 0;
+    if stack != 0 {
+        regs.regs.rsp = stack;
+    }
+    if flags & CLONE_SETTLS != 0 {
+        regs.fs_base = tls;
+    }
+    if flags & CLONE_PARENT_SETTID != 0 {
+        ctx.write(parent_tid, &tid)?;
+    }
+    if flags & CLONE_CHILD_SETTID != 0 {
+        child
+            .process
+            .mm()
+            .write_remote(child_tid, &tid.to_le_bytes())?;
+    }
+    if flags & CLONE_CHILD_CLEARTID != 0 {
+        child.clear_child_tid.store(child_tid, Ordering::Relaxed);
+    }
+    let vfork = (flags & CLONE_VFORK != 0).then(|| {
+        let v = Arc::new(VforkDone::default());
+        *child.process.vfork.lock() = Some(v.clone());
+        v
+    });
+    if thread::spawn(child.clone(), regs).is_err() {
+        process::abandon(&child);
+        return Err(Errno::EAGAIN);
+    }
+    if let Some(v) = vfork {
+        v.wait().await;
+    }
+    Ok(u64::from(tid))
+}
+
+pub async fn sys_fork(ctx: &mut Ctx<'_>, _: Args) -> KResult<u64> {
+    do_clone(ctx, u64::from(SIGCHLD), 0, 0, 0, 0).await
+}
+
+pub async fn sys_vfork(ctx: &mut Ctx<'_>, _: Args) -> KResult<u64> {
+    do_clone(ctx, CLONE_VM | CLONE_VFORK | u64::from(SIGCHLD), 0, 0, 0, 0).await
+}
+
+/// clone(flags, stack, parent_tid, child_tid, tls): the x86-64 argument order.
+pub async fn sys_clone(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    do_clone(ctx, a[0], a[1], a[2], a[3], a[4]).await
+}
+
+pub async fn sys_execve(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    crate::process::exec::sys_execve(ctx, a).await
+}

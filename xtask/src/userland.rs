@@ -1,0 +1,97 @@
+//! The userland tests: static C programs built with musl-gcc, run in the guest by
+//! the runner (and on the host with `cargo xtask test --host`).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::build::{out_dir, root};
+use crate::initramfs::{Node, Tree};
+
+fn newer(src: &Path, out: &Path, header: &Path) -> bool {
+    let m = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
+    match (m(src), m(out)) {
+        (Some(s), Some(o)) => s > o || m(header).is_some_and(|h| h > o),
+        _ => true,
+    }
+}
+
+fn compile(src: &Path, out: &Path) -> Result<(), String> {
+    let header = root().join("userland-tests/src/kt.h");
+    if !newer(src, out, &header) {
+        return Ok(());
+    }
+    let status = Command::new("musl-gcc")
+        .args(["-static", "-O2", "-Wall", "-Wextra", "-Werror", "-I"])
+        .arg(root().join("userland-tests/src"))
+        .arg("-o")
+        .arg(out)
+        .arg(src)
+        .status()
+        .map_err(|e| format!("cannot run musl-gcc: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("musl-gcc failed on {}", src.display()))
+    }
+}
+
+/// Builds the runner and every test; returns (runner, [(name, path)]).
+pub fn build() -> Result<(PathBuf, Vec<(String, PathBuf)>), String> {
+    let dir = out_dir().join("userland");
+    let bin = dir.join("bin");
+    fs::create_dir_all(&bin).map_err(|e| e.to_string())?;
+    let runner = dir.join("runner");
+    compile(&root().join("userland-tests/runner/runner.c"), &runner)?;
+    let mut tests = Vec::new();
+    let mut srcs: Vec<_> = fs::read_dir(root().join("userland-tests/src"))
+        .map_err(|e| e.to_string())?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "c"))
+        .collect();
+    srcs.sort();
+    for src in srcs {
+        let name = src
+            .file_stem()
+            .expect("a .c file has a stem")
+            .to_string_lossy()
+            .into_owned();
+        let out = bin.join(&name);
+        compile(&src, &out)?;
+        tests.push((name, out));
+    }
+    Ok((runner, tests))
+}
+
+/// Adds the runner and tests under /tests.
+pub fn add_to(t: &mut Tree, runner: &Path, tests: &[(String, PathBuf)]) -> Result<(), String> {
+    let read = |p: &Path| fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+    t.add("tests/runner", Node::File(0o755, read(runner)?));
+    for (name, path) in tests {
+        t.add(&format!("tests/bin/{name}"), Node::File(0o755, read(path)?));
+    }
+    Ok(())
+}
+
+/// Runs the suite on this machine's Linux.
+pub fn run_host() -> Result<u8, String> {
+    let (runner, _) = build()?;
+    println!(
+        "xtask: userland tests on the host ({})",
+        String::from_utf8_lossy(
+            &Command::new("uname")
+                .arg("-sr")
+                .output()
+                .map(|o| o.stdout)
+                .unwrap_or_default()
+        )
+        .trim()
+    );
+    let status = Command::new(&runner)
+        .arg(out_dir().join("userland/bin"))
+        .stdin(std::process::Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot run the runner: {e}"))?;
+    Ok(if status.success() { 0 } else { 1 })
+}
