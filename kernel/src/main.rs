@@ -77,6 +77,7 @@ extern "C" fn kernel_entry(magic: u32, info: u32) -> ! {
         qemu::exit(ExitCode::Failure);
     }
     cpu::enable_features();
+    arch::fpu::init();
     if let Some(sym) = boot.module("symbols") {
         symbols::init(sym.bytes());
     }

@@ -255,6 +255,10 @@ fn commit(thread: &Arc<Thread>, img: NewImage) -> UserContext {
         }
         sig.lock().reset_for_exec();
     }
+    // The new program starts with a clean FPU (Linux: fpu__clear_user_states).
+    *thread.fpu.lock() = crate::arch::fpu::FpuState::initial();
+    let me: Arc<dyn crate::arch::fpu::HasFpu> = thread.clone();
+    crate::arch::fpu::invalidate(&me);
     p.set_comm(&img.name);
     *p.exe.lock() = Some(img.exe);
     p.did_exec.store(true, Ordering::Relaxed);

@@ -28,6 +28,7 @@ use kestrel_abi::{Errno, KResult};
 use kestrel_sync::WaitQueue;
 use kestrel_vfs::{DentryRef, FdTable};
 
+use crate::arch::fpu::{self, FpuState, HasFpu};
 use crate::mm::vm::AddressSpace;
 use signal::SigActions;
 
@@ -196,6 +197,14 @@ pub struct Thread {
     exit_requested: AtomicBool,
     /// The status passed to exit/exit_group.
     exit_code: AtomicU32,
+    /// Saved FPU/SSE/AVX registers (live in the CPU while this thread owns it).
+    pub fpu: spin::Mutex<alloc::boxed::Box<FpuState>>,
+}
+
+impl HasFpu for Thread {
+    fn fpu(&self) -> &spin::Mutex<alloc::boxed::Box<FpuState>> {
+        &self.fpu
+    }
 }
 
 static PROCESSES: spin::Mutex<BTreeMap<Pid, Weak<Process>>> = spin::Mutex::new(BTreeMap::new());
@@ -371,7 +380,12 @@ impl Process {
 }
 
 impl Thread {
-    fn new(tid: Pid, process: Arc<Process>, sigmask: u64) -> Arc<Self> {
+    fn new(
+        tid: Pid,
+        process: Arc<Process>,
+        sigmask: u64,
+        fpu: alloc::boxed::Box<FpuState>,
+    ) -> Arc<Self> {
         let t = Arc::new(Self {
             tid,
             process,
@@ -381,10 +395,18 @@ impl Thread {
             kill_wq: WaitQueue::new(),
             exit_requested: AtomicBool::new(false),
             exit_code: AtomicU32::new(0),
+            fpu: spin::Mutex::new(fpu),
         });
         THREADS.lock().insert(tid, Arc::downgrade(&t));
         t.process.threads.lock().push(t.clone());
         t
+    }
+
+    /// A copy of this thread's FPU state as it is now (for a child of fork or clone).
+    pub fn fpu_snapshot(self: &Arc<Self>) -> alloc::boxed::Box<FpuState> {
+        let me: Arc<dyn HasFpu> = self.clone();
+        fpu::sync_to_memory(&me);
+        self.fpu.lock().clone()
     }
 
     /// Stops the thread: whatever it awaits is dropped and it exits.
@@ -497,7 +519,12 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
     *child.comm.lock() = *parent.comm.lock();
     *child.exe.lock() = parent.exe.lock().clone();
     real_parent.children.lock().push(child.clone());
-    let thread = Thread::new(pid, child, parent_thread.sigmask.load(Ordering::Relaxed));
+    let thread = Thread::new(
+        pid,
+        child,
+        parent_thread.sigmask.load(Ordering::Relaxed),
+        parent_thread.fpu_snapshot(),
+    );
     Ok(thread)
 }
 
@@ -508,6 +535,7 @@ pub fn new_thread(parent_thread: &Arc<Thread>) -> KResult<Arc<Thread>> {
         tid,
         parent_thread.process.clone(),
         parent_thread.sigmask.load(Ordering::Relaxed),
+        parent_thread.fpu_snapshot(),
     ))
 }
 
@@ -546,7 +574,7 @@ pub fn create_init(fs: FsContext, files: FdTable) -> KResult<Arc<Thread>> {
     });
     p.set_comm(b"init");
     INIT.call_once(|| p.clone());
-    Ok(Thread::new(pid, p, 0))
+    Ok(Thread::new(pid, p, 0, FpuState::initial()))
 }
 
 /// A thread has left its loop: release it, and if it was the last one, the process.

@@ -84,6 +84,8 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
             .map_or(slice_end, |d| d.min(slice_end));
         apic::arm_oneshot(deadline.saturating_sub(time::now_ns()));
 
+        let me: Arc<dyn crate::arch::fpu::HasFpu> = thread.clone();
+        crate::arch::fpu::switch_to(&me);
         match trap::enter_user(&mut regs) {
             Trap::Syscall => {
                 let nr = regs.regs.rax;

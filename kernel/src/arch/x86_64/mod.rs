@@ -3,6 +3,7 @@
 pub mod acpi;
 pub mod apic;
 pub mod cpu;
+pub mod fpu;
 pub mod gdt;
 pub mod ioapic;
 pub mod irq;

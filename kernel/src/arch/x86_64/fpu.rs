@@ -1,0 +1,143 @@
+//! FPU, SSE and AVX state of user threads.
+//!
+//! The kernel never uses these registers (the target is soft-float), so a thread's
+//! vector state can stay in the CPU while the kernel runs. Each thread owns an
+//! [`FpuState`] (an XSAVE area); the CPU remembers whose state is live ([`Owner`]) and
+//! swaps only when a *different* thread is about to enter user mode: a thread that
+//! makes syscalls, or is the only one running, never pays for a save.
+//!
+//! XSAVE covers the components enabled in XCR0 at boot (x87, SSE, AVX where present);
+//! CPUs without XSAVE use FXSAVE (x87 and SSE).
+
+use alloc::boxed::Box;
+use alloc::sync::{Arc, Weak};
+use core::arch::asm;
+use core::sync::atomic::Ordering;
+
+use super::cpu::{self, XCR0, XSAVE_SIZE};
+
+/// Room for XSAVE of x87 + SSE + AVX (832 bytes) with margin; checked at boot.
+const AREA: usize = 1024;
+
+/// One thread's saved FPU/SSE/AVX registers.
+#[repr(C, align(64))]
+#[derive(Clone)]
+pub struct FpuState {
+    area: [u8; AREA],
+}
+
+static INITIAL: spin::Once<FpuState> = spin::Once::new();
+
+impl FpuState {
+    /// The state a new program starts with (Linux's fpstate_init: x87 control word
+    /// 0x37f, MXCSR 0x1f80, everything else zero).
+    pub fn initial() -> Box<Self> {
+        Box::new(INITIAL.get().expect("fpu::init ran at boot").clone())
+    }
+
+    /// Saves the CPU's registers here.
+    fn save(&mut self) {
+        let mask = XCR0.load(Ordering::Relaxed);
+        // SAFETY: the area is 64-byte aligned and large enough (checked in init) for
+        // the components in XCR0; OSFXSR/OSXSAVE are enabled at boot.
+        unsafe {
+            if cpu::features().xsave {
+                asm!("xsave64 [{}]", in(reg) self.area.as_mut_ptr(), in("eax") mask as u32, in("edx") (mask >> 32) as u32, options(nostack));
+            } else {
+                asm!("fxsave64 [{}]", in(reg) self.area.as_mut_ptr(), options(nostack));
+            }
+        }
+    }
+
+    /// Loads the CPU's registers from here.
+    fn restore(&self) {
+        let mask = XCR0.load(Ordering::Relaxed);
+        // SAFETY: the area holds a state saved by `save` (or the initial one, made the
+        // same way), so its header is valid for XRSTOR.
+        unsafe {
+            if cpu::features().xsave {
+                asm!("xrstor64 [{}]", in(reg) self.area.as_ptr(), in("eax") mask as u32, in("edx") (mask >> 32) as u32, options(nostack));
+            } else {
+                asm!("fxrstor64 [{}]", in(reg) self.area.as_ptr(), options(nostack));
+            }
+        }
+    }
+
+    /// MXCSR, the SSE control and status register.
+    pub fn mxcsr(&self) -> u32 {
+        u32::from_le_bytes([self.area[24], self.area[25], self.area[26], self.area[27]])
+    }
+}
+
+/// Something that owns an FPU state (a user thread).
+pub trait HasFpu: Send + Sync {
+    /// The thread's saved state.
+    fn fpu(&self) -> &spin::Mutex<Box<FpuState>>;
+}
+
+/// The thread whose state is live in this CPU's registers.
+struct Owner(spin::Mutex<Option<Weak<dyn HasFpu>>>);
+
+static OWNER: Owner = Owner(spin::Mutex::new(None));
+
+/// Prepares the FPU and records the initial state. Runs once, after
+/// `cpu::enable_features`.
+pub fn init() {
+    assert!(
+        XSAVE_SIZE.load(Ordering::Relaxed) as usize <= AREA,
+        "XSAVE area larger than Kestrel's buffer"
+    );
+    // CR0: MP and NE on, EM and TS off, so SSE works and x87 errors raise #MF.
+    // SAFETY: these bits only select how the FPU reports errors and whether it traps.
+    unsafe {
+        let mut cr0: u64;
+        asm!("mov {}, cr0", out(reg) cr0, options(nomem, nostack));
+        cr0 = (cr0 | (1 << 1) | (1 << 5)) & !((1 << 2) | (1 << 3));
+        asm!("mov cr0, {}", in(reg) cr0, options(nomem, nostack));
+        asm!("fninit", options(nomem, nostack));
+        let mxcsr: u32 = 0x1f80;
+        asm!("ldmxcsr [{}]", in(reg) &mxcsr, options(nostack));
+    }
+    let mut s = FpuState { area: [0; AREA] };
+    s.save();
+    INITIAL.call_once(|| s);
+}
+
+/// Makes `thread`'s state live, saving the previous owner's first.
+pub fn switch_to(thread: &Arc<dyn HasFpu>) {
+    let mut owner = OWNER.0.lock();
+    if let Some(prev) = owner.as_ref().and_then(Weak::upgrade) {
+        if Arc::ptr_eq(&prev, thread) {
+            return;
+        }
+        prev.fpu().lock().save();
+    }
+    thread.fpu().lock().restore();
+    *owner = Some(Arc::downgrade(thread));
+}
+
+/// Brings `thread`'s saved state up to date if its registers are live (before fork
+/// copies it, or a signal frame stores it).
+pub fn sync_to_memory(thread: &Arc<dyn HasFpu>) {
+    let owner = OWNER.0.lock();
+    if owner
+        .as_ref()
+        .and_then(Weak::upgrade)
+        .is_some_and(|o| Arc::ptr_eq(&o, thread))
+    {
+        thread.fpu().lock().save();
+    }
+}
+
+/// Forgets the live state if it is `thread`'s (its saved copy was replaced, as at
+/// execve), so the next switch loads the saved one.
+pub fn invalidate(thread: &Arc<dyn HasFpu>) {
+    let mut owner = OWNER.0.lock();
+    if owner
+        .as_ref()
+        .and_then(Weak::upgrade)
+        .is_some_and(|o| Arc::ptr_eq(&o, thread))
+    {
+        *owner = None;
+    }
+}
