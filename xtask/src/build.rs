@@ -85,7 +85,12 @@ pub fn symbols(kernel: &Path) -> Result<PathBuf, String> {
         .filter(|l| matches!(l.split(' ').nth(1), Some("T" | "t" | "W" | "w")))
         .map(|l| format!("{l}\n"))
         .collect();
-    let path = out_dir().join("kestrel.sym");
+    // One table per kernel build: a release and a debug kernel must never share one.
+    let profile = kernel
+        .parent()
+        .and_then(|p| p.file_name())
+        .map_or("kernel".into(), |n| n.to_string_lossy().into_owned());
+    let path = out_dir().join(format!("kestrel-{profile}.sym"));
     fs::create_dir_all(out_dir()).map_err(|e| e.to_string())?;
     fs::write(&path, text).map_err(|e| e.to_string())?;
     Ok(path)

@@ -11,6 +11,7 @@
 //! Missing host tools are installed with apt-get when running as root, otherwise
 //! xtask stops and prints the command to run.
 
+mod bench;
 mod build;
 mod deps;
 mod initramfs;
@@ -62,6 +63,7 @@ commands:
   test     host unit tests, then the in-kernel tests in QEMU
   gdb      boot paused under QEMU's gdbstub and attach gdb
   syscalls print the system call status table and write docs/syscalls.md
+  bench    benchmarks on Kestrel and Linux, writes docs/benchmarks.md (KESTREL_BENCH_NO_LINUX=1: Kestrel only)
 
 options:
   --release        optimised kernel
@@ -130,6 +132,7 @@ fn main() -> ExitCode {
         "test" => test::test(&opts),
         "gdb" => qemu::gdb(&opts),
         "syscalls" => syscalls::run().map(|_| 0),
+        "bench" => bench::run(&opts),
         other => Err(format!("unknown command {other:?}\n\n{USAGE}")),
     };
     match result {

@@ -1,0 +1,685 @@
+/*
+ * kbench - Kestrel's benchmark programs, one subcommand per benchmark.
+ *
+ *   kbench              run every benchmark
+ *   kbench NAME...      run only these
+ *   kbench --list       print "name unit description" for each benchmark
+ *
+ * Every benchmark runs in a child process of its own, watched by a second child
+ * that kills it after its time limit, so one benchmark that crashes or hangs on a
+ * young kernel costs only itself.  Output, one result per line:
+ *
+ *   BENCH <name> <value> <unit>          a result (lower is better for all of them)
+ *   BENCH <name> unsupported -           the kernel could not run it
+ *   BENCHNOTE <name> <text>              why, or something worth knowing about it
+ *   BENCHINFO <key> <value>              about the system it ran on
+ *   BENCH_END                            after the last benchmark
+ *
+ * Timing is clock_gettime(CLOCK_MONOTONIC).  A benchmark warms up for WARM_S, then
+ * takes SAMPLES samples of about BUDGET_S / SAMPLES each (a batch of operations, or
+ * one operation when that alone takes longer) and reports the mean time per
+ * operation of the fastest sample: other work on the host (QEMU under TCG shares it)
+ * only ever adds time, so the minimum is the steadiest estimate.  10,000 threads
+ * are measured once.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/sysinfo.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* musl's headers have no <linux/futex.h>. */
+#define FUTEX_WAIT_PRIVATE 128 /* FUTEX_WAIT (0) | FUTEX_PRIVATE_FLAG */
+#define FUTEX_WAKE_PRIVATE 129 /* FUTEX_WAKE (1) | FUTEX_PRIVATE_FLAG */
+
+#define WARM_S 0.1
+#define BUDGET_S 0.5
+#define SAMPLES 5
+#define PAGE 4096UL
+#define MIB (1024UL * 1024UL)
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static const char *self_dir = "/bench"; /* where nop lives: the directory of argv[0] */
+
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* Prints a result with about three significant digits and no exponent. */
+static void result(const char *name, double value, const char *unit)
+{
+    const char *fmt = value >= 100 ? "BENCH %s %.0f %s\n"
+                    : value >= 10  ? "BENCH %s %.1f %s\n"
+                                   : "BENCH %s %.2f %s\n";
+    printf(fmt, name, value, unit);
+}
+
+static void unsupported(const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void unsupported(const char *name, const char *fmt, ...)
+{
+    char why[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    printf("BENCH %s unsupported -\n", name);
+    printf("BENCHNOTE %s %s\n", name, why);
+}
+
+static void note(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(const char *name, const char *fmt, ...)
+{
+    char text[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    printf("BENCHNOTE %s %s\n", name, text);
+}
+
+static long futex(atomic_int *addr, int op, int val)
+{
+    return syscall(SYS_futex, addr, op, val, NULL, NULL, 0);
+}
+
+/* An operation to time: returns 0, or an errno value if it failed. */
+typedef int (*op_fn)(void *ctx);
+
+/*
+ * Warms up for warm_s, then takes SAMPLES samples of about budget_s / SAMPLES each
+ * (but at least 3, and at least min_ops operations in all, when one operation takes
+ * longer).  Stores the mean ns per operation of the fastest sample; returns 0 or
+ * op's errno.
+ */
+static int timed(op_fn op, void *ctx, double warm_s, double budget_s, long min_ops,
+                 double *ns_per_op)
+{
+    long n = 0;
+    int e;
+    double t0 = now_ns(), t;
+    do {
+        if ((e = op(ctx)))
+            return e;
+        n++;
+    } while ((t = now_ns()) - t0 < warm_s * 1e9 || n < 1);
+    double per = (t - t0) / (double)n;
+    long batch = (long)(budget_s * 1e9 / SAMPLES / (per > 1 ? per : 1));
+    if (batch < (min_ops + SAMPLES - 1) / SAMPLES)
+        batch = (min_ops + SAMPLES - 1) / SAMPLES;
+    if (batch < 1)
+        batch = 1;
+    double best = -1, start = now_ns();
+    for (int sample = 0; sample < SAMPLES; sample++) {
+        if (sample >= 3 && now_ns() - start > budget_s * 1e9)
+            break;
+        t0 = now_ns();
+        for (long i = 0; i < batch; i++)
+            if ((e = op(ctx)))
+                return e;
+        double mean = (now_ns() - t0) / (double)batch;
+        if (best < 0 || mean < best)
+            best = mean;
+    }
+    *ns_per_op = best;
+    return 0;
+}
+
+/* Runs a timed benchmark and prints its line, scaled from ns by `div`. */
+static void report(const char *name, op_fn op, void *ctx, double warm_s, double budget_s,
+                   long min_ops, double div, const char *unit)
+{
+    double ns;
+    int e = timed(op, ctx, warm_s, budget_s, min_ops, &ns);
+    if (e)
+        unsupported(name, "%s", strerror(e));
+    else
+        result(name, ns / div, unit);
+}
+
+/* ---- threads ------------------------------------------------------------ */
+
+static void *nop_thread(void *arg)
+{
+    return arg;
+}
+
+static int op_thread_create_join(void *ctx)
+{
+    (void)ctx;
+    pthread_t t;
+    int e = pthread_create(&t, NULL, nop_thread, NULL);
+    if (e)
+        return e;
+    return pthread_join(t, NULL);
+}
+
+static void b_thread_create_join(void)
+{
+    report("thread_create_join", op_thread_create_join, NULL, WARM_S, BUDGET_S, 10, 1e3,
+           "us/op");
+}
+
+/* ---- processes ---------------------------------------------------------- */
+
+static int wait_ok(pid_t pid)
+{
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return errno;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : ECHILD;
+}
+
+static int op_fork_exit_wait(void *ctx)
+{
+    (void)ctx;
+    pid_t pid = fork();
+    if (pid < 0)
+        return errno;
+    if (pid == 0)
+        _exit(0);
+    return wait_ok(pid);
+}
+
+static void b_fork_exit_wait(void)
+{
+    report("fork_exit_wait", op_fork_exit_wait, NULL, WARM_S, BUDGET_S, 10, 1e3, "us/op");
+}
+
+static char nop_path[PATH_MAX];
+
+static int op_fork_exec_wait(void *ctx)
+{
+    (void)ctx;
+    static char *const argv[] = {"nop", NULL};
+    static char *const envp[] = {NULL};
+    pid_t pid = fork();
+    if (pid < 0)
+        return errno;
+    if (pid == 0) {
+        execve(nop_path, argv, envp);
+        _exit(127);
+    }
+    return wait_ok(pid);
+}
+
+static void b_fork_exec_wait(void)
+{
+    snprintf(nop_path, sizeof nop_path, "%s/nop", self_dir);
+    if (access(nop_path, X_OK) != 0) {
+        unsupported("fork_exec_wait", "%s: %s", nop_path, strerror(errno));
+        return;
+    }
+    double ns;
+    int e = timed(op_fork_exec_wait, NULL, WARM_S, BUDGET_S, 10, &ns);
+    if (e == ECHILD)
+        unsupported("fork_exec_wait", "the exec'd %s did not exit with status 0", nop_path);
+    else if (e)
+        unsupported("fork_exec_wait", "%s", strerror(e));
+    else
+        result("fork_exec_wait", ns / 1e3, "us/op");
+}
+
+/* ---- memory ------------------------------------------------------------- */
+
+static int op_mmap_touch_munmap(void *ctx)
+{
+    size_t len = *(size_t *)ctx;
+    volatile char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return errno;
+    for (size_t off = 0; off < len; off += PAGE)
+        p[off] = 1;
+    if (munmap((void *)p, len) != 0)
+        return errno;
+    return 0;
+}
+
+static void b_mmap_touch_munmap_256m(void)
+{
+    size_t len = 256 * MIB;
+    report("mmap_touch_munmap_256m", op_mmap_touch_munmap, &len, 0, 1.0, 3, 1e6, "ms/op");
+}
+
+/* First-touch faults over 32 MiB of fresh anonymous memory, 4 KiB pages: stores the
+ * time of the touch loop alone, not of mmap/munmap. */
+#define FAULT_LEN (32 * MIB)
+
+static int op_page_faults(void *ctx)
+{
+    double *fault_ns = ctx;
+    volatile char *p =
+        mmap(NULL, FAULT_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return errno;
+    /* Measure 4 KiB faults even where transparent huge pages are on (error ignored). */
+    madvise((void *)p, FAULT_LEN, MADV_NOHUGEPAGE);
+    double t0 = now_ns();
+    for (size_t off = 0; off < FAULT_LEN; off += PAGE)
+        p[off] = 1;
+    *fault_ns = now_ns() - t0;
+    if (munmap((void *)p, FAULT_LEN) != 0)
+        return errno;
+    return 0;
+}
+
+static void b_page_fault(void)
+{
+    /* One warm-up round, then SAMPLES rounds (at least 3 within the budget); the
+     * fastest round counts. */
+    double fault_ns, best = -1, t0 = now_ns();
+    int e = op_page_faults(&fault_ns);
+    for (int round = 0; !e && round < SAMPLES; round++) {
+        if (round >= 3 && now_ns() - t0 > BUDGET_S * 1e9)
+            break;
+        e = op_page_faults(&fault_ns);
+        if (best < 0 || fault_ns < best)
+            best = fault_ns;
+    }
+    if (e) {
+        unsupported("page_fault", "%s", strerror(e));
+        return;
+    }
+    result("page_fault", best / (double)(FAULT_LEN / PAGE), "ns/fault");
+}
+
+/* ---- futex ping-pong ---------------------------------------------------- */
+
+static atomic_int turn;    /* 0: main's move, 1: partner's move */
+static atomic_int stop;
+static atomic_int futex_err;
+
+static void *partner(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        while (atomic_load(&turn) != 1)
+            if (futex(&turn, FUTEX_WAIT_PRIVATE, 0) < 0 && errno != EAGAIN && errno != EINTR) {
+                atomic_store(&futex_err, errno);
+                return NULL;
+            }
+        if (atomic_load(&stop))
+            return NULL;
+        atomic_store(&turn, 0);
+        futex(&turn, FUTEX_WAKE_PRIVATE, 1);
+    }
+}
+
+static int op_pingpong(void *ctx)
+{
+    (void)ctx;
+    atomic_store(&turn, 1);
+    if (futex(&turn, FUTEX_WAKE_PRIVATE, 1) < 0)
+        return errno;
+    while (atomic_load(&turn) != 0) {
+        if (futex(&turn, FUTEX_WAIT_PRIVATE, 1) < 0 && errno != EAGAIN && errno != EINTR)
+            return errno;
+        if (atomic_load(&futex_err))
+            return atomic_load(&futex_err);
+    }
+    return 0;
+}
+
+static void b_futex_pingpong(void)
+{
+    pthread_t t;
+    int e = pthread_create(&t, NULL, partner, NULL);
+    if (e) {
+        unsupported("futex_pingpong", "pthread_create: %s", strerror(e));
+        return;
+    }
+    double ns;
+    e = timed(op_pingpong, NULL, WARM_S, BUDGET_S, 100, &ns);
+    atomic_store(&stop, 1);
+    atomic_store(&turn, 1);
+    futex(&turn, FUTEX_WAKE_PRIVATE, 1);
+    pthread_join(t, NULL);
+    if (e)
+        unsupported("futex_pingpong", "futex: %s", strerror(e));
+    else
+        result("futex_pingpong", ns, "ns/roundtrip");
+}
+
+/* ---- 10,000 threads blocked in FUTEX_WAIT ------------------------------- */
+
+#define NTHREADS 10000
+#define TSTACK (16 * 1024)
+
+static atomic_int started;
+static atomic_int release_word;
+static pthread_t tids[NTHREADS];
+
+static void *blocked_thread(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&started, 1);
+    while (atomic_load(&release_word) == 0)
+        futex(&release_word, FUTEX_WAIT_PRIVATE, 0);
+    return NULL;
+}
+
+static double free_bytes(void)
+{
+    struct sysinfo si;
+    if (sysinfo(&si) != 0)
+        return -1;
+    return (double)si.freeram * (double)si.mem_unit;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static void b_threads_10k(void)
+{
+    const char *name = "threads_10k_kernel_bytes_per_thread";
+    /* The threads' stacks (16 KiB each, pthread_attr_setstack) are one mapping,
+     * touched in full before the first measurement, so the difference in free
+     * memory is the kernel's: musl keeps a thread's TLS and descriptor at the top
+     * of a caller-supplied stack this size, so it maps nothing else. */
+    size_t len = (size_t)NTHREADS * TSTACK;
+    char *stacks = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (stacks == MAP_FAILED) {
+        unsupported(name, "mmap of the stacks: %s", strerror(errno));
+        return;
+    }
+    memset(stacks, 0, len);
+    if (free_bytes() < 0) {
+        unsupported(name, "sysinfo: %s", strerror(errno));
+        return;
+    }
+    sleep_ms(100);
+    double before = free_bytes();
+    double t0 = now_ns();
+    int made = 0, e = 0;
+    for (; made < NTHREADS; made++) {
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setstack(&attr, stacks + (size_t)made * TSTACK, TSTACK);
+        e = pthread_create(&tids[made], &attr, blocked_thread, NULL);
+        pthread_attr_destroy(&attr);
+        if (e)
+            break;
+    }
+    double create_ns = now_ns() - t0;
+    /* Wait until each thread has started, then give the last ones time to block. */
+    for (int i = 0; atomic_load(&started) < made && i < 30000; i++)
+        sleep_ms(1);
+    sleep_ms(200);
+    double after = free_bytes();
+    int running = atomic_load(&started);
+    atomic_store(&release_word, 1);
+    futex(&release_word, FUTEX_WAKE_PRIVATE, INT_MAX);
+    for (int i = 0; i < made; i++)
+        pthread_join(tids[i], NULL);
+    if (e) {
+        unsupported(name, "pthread_create failed after %d threads: %s", made, strerror(e));
+        return;
+    }
+    if (running < made) {
+        unsupported(name, "only %d of %d threads started", running, made);
+        return;
+    }
+    result(name, (before - after) / NTHREADS, "bytes");
+    note(name, "free memory %.1f MiB before, %.1f MiB after; creating the threads took %.0f ms",
+         before / MIB, after / MIB, create_ns / 1e6);
+}
+
+/* ---- signals ------------------------------------------------------------ */
+
+static volatile sig_atomic_t handled;
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    handled++;
+}
+
+static pid_t my_pid;
+
+static int op_signal(void *ctx)
+{
+    (void)ctx;
+    if (syscall(SYS_kill, my_pid, SIGUSR1) != 0)
+        return errno;
+    return 0;
+}
+
+static void b_signal_roundtrip(void)
+{
+    const char *name = "signal_roundtrip";
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGUSR1, &sa, NULL) != 0) {
+        unsupported(name, "sigaction: %s", strerror(errno));
+        return;
+    }
+    my_pid = getpid();
+    if (op_signal(NULL) != 0 || handled != 1) {
+        unsupported(name, "kill(self, SIGUSR1) did not run the handler");
+        return;
+    }
+    report(name, op_signal, NULL, WARM_S, BUDGET_S, 100, 1, "ns/op");
+}
+
+/* ---- time --------------------------------------------------------------- */
+
+static int op_clock_libc(void *ctx)
+{
+    (void)ctx;
+    struct timespec ts;
+    return clock_gettime(CLOCK_MONOTONIC, &ts) ? errno : 0;
+}
+
+static int op_clock_syscall(void *ctx)
+{
+    (void)ctx;
+    struct timespec ts;
+    return syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts) ? errno : 0;
+}
+
+static void b_clock_gettime_vdso(void)
+{
+    if (!getauxval(AT_SYSINFO_EHDR))
+        note("clock_gettime_vdso", "no vDSO (AT_SYSINFO_EHDR): libc makes the system call");
+    report("clock_gettime_vdso", op_clock_libc, NULL, WARM_S, BUDGET_S, 1000, 1, "ns/op");
+}
+
+static void b_clock_gettime_syscall(void)
+{
+    report("clock_gettime_syscall", op_clock_syscall, NULL, WARM_S, BUDGET_S, 1000, 1, "ns/op");
+}
+
+static int op_nanosleep0(void *ctx)
+{
+    (void)ctx;
+    struct timespec ts = {0, 0};
+    return nanosleep(&ts, NULL) ? errno : 0;
+}
+
+static void b_nanosleep_0(void)
+{
+    report("nanosleep_0", op_nanosleep0, NULL, WARM_S, BUDGET_S, 100, 1, "ns/op");
+}
+
+static int op_getppid(void *ctx)
+{
+    (void)ctx;
+    syscall(SYS_getppid);
+    return 0;
+}
+
+static void b_syscall_getppid(void)
+{
+    report("syscall_getppid", op_getppid, NULL, WARM_S, BUDGET_S, 1000, 1, "ns/op");
+}
+
+/* ---- the table and the runner ------------------------------------------ */
+
+struct bench {
+    const char *name;
+    const char *unit;
+    void (*fn)(void);
+    int timeout_s;
+    const char *what;
+};
+
+static const struct bench benches[] = {
+    {"syscall_getppid", "ns/op", b_syscall_getppid, 30,
+     "a null system call: syscall(SYS_getppid)"},
+    {"thread_create_join", "us/op", b_thread_create_join, 30,
+     "pthread_create of a thread that returns at once, then pthread_join"},
+    {"fork_exit_wait", "us/op", b_fork_exit_wait, 30,
+     "fork, the child _exits, the parent waitpids"},
+    {"fork_exec_wait", "us/op", b_fork_exec_wait, 30,
+     "fork, the child execs a static program that exits at once, waitpid"},
+    {"mmap_touch_munmap_256m", "ms/op", b_mmap_touch_munmap_256m, 60,
+     "mmap 256 MiB anonymous, write one byte per 4 KiB page, munmap"},
+    {"page_fault", "ns/fault", b_page_fault, 30,
+     "first-touch fault of a 4 KiB anonymous page, over 32 MiB (MADV_NOHUGEPAGE)"},
+    {"futex_pingpong", "ns/roundtrip", b_futex_pingpong, 30,
+     "two threads hand a turn back and forth with FUTEX_WAIT/FUTEX_WAKE"},
+    {"threads_10k_kernel_bytes_per_thread", "bytes", b_threads_10k, 180,
+     "kernel memory per thread with 10,000 threads blocked in FUTEX_WAIT (sysinfo freeram)"},
+    {"signal_roundtrip", "ns/op", b_signal_roundtrip, 30,
+     "kill(getpid(), SIGUSR1) with a handler: delivery, handler, sigreturn"},
+    {"clock_gettime_vdso", "ns/op", b_clock_gettime_vdso, 30,
+     "libc clock_gettime(CLOCK_MONOTONIC), through the vDSO where there is one"},
+    {"clock_gettime_syscall", "ns/op", b_clock_gettime_syscall, 30,
+     "syscall(SYS_clock_gettime, CLOCK_MONOTONIC)"},
+    {"nanosleep_0", "ns/op", b_nanosleep_0, 30, "nanosleep of zero seconds"},
+};
+
+#define NBENCH (sizeof benches / sizeof benches[0])
+
+/* Runs one benchmark in a child, with a watchdog child that kills it on time-out. */
+static void run_isolated(const struct bench *b)
+{
+    fflush(stdout);
+    double t0 = now_ns();
+    pid_t child = fork();
+    if (child < 0) {
+        unsupported(b->name, "fork: %s", strerror(errno));
+        return;
+    }
+    if (child == 0) {
+        b->fn();
+        fflush(stdout);
+        _exit(0);
+    }
+    pid_t dog = fork();
+    if (dog == 0) {
+        sleep_ms((long)b->timeout_s * 1000);
+        kill(child, SIGKILL);
+        _exit(0);
+    }
+    int st = 0;
+    while (waitpid(child, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (dog > 0) {
+        kill(dog, SIGKILL);
+        while (waitpid(dog, NULL, 0) < 0 && errno == EINTR) {
+        }
+    }
+    double secs = (now_ns() - t0) / 1e9;
+    if (WIFSIGNALED(st)) {
+        if (WTERMSIG(st) == SIGKILL && secs >= b->timeout_s)
+            unsupported(b->name, "timed out after %d s", b->timeout_s);
+        else
+            unsupported(b->name, "killed by signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+    } else if (WIFEXITED(st) && WEXITSTATUS(st) != 0) {
+        unsupported(b->name, "exited with status %d", WEXITSTATUS(st));
+    }
+}
+
+static void info(void)
+{
+    struct utsname u;
+    if (uname(&u) == 0)
+        printf("BENCHINFO kernel %s %s %s\n", u.sysname, u.release, u.version);
+    struct sysinfo si;
+    if (sysinfo(&si) == 0)
+        printf("BENCHINFO memory %.0f MiB total, %.0f MiB free\n",
+               (double)si.totalram * si.mem_unit / MIB, (double)si.freeram * si.mem_unit / MIB);
+    printf("BENCHINFO cpus %ld\n", sysconf(_SC_NPROCESSORS_ONLN));
+    printf("BENCHINFO vdso %s\n", getauxval(AT_SYSINFO_EHDR) ? "yes" : "no");
+    /* Linux drops la57 from /proc/cpuinfo unless it runs with 5-level page tables. */
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f) {
+        char line[4096];
+        while (fgets(line, sizeof line, f))
+            if (strncmp(line, "flags", 5) == 0) {
+                printf("BENCHINFO page_tables %s\n", strstr(line, " la57") ? "5-level" : "4-level");
+                break;
+            }
+        fclose(f);
+    }
+    f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (f) {
+        char line[128];
+        if (fgets(line, sizeof line, f)) {
+            line[strcspn(line, "\n")] = 0;
+            printf("BENCHINFO transparent_hugepage %s\n", line);
+        }
+        fclose(f);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    static char dir[PATH_MAX];
+    const char *slash = strrchr(argv[0], '/');
+    if (slash) {
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - argv[0]), argv[0]);
+        self_dir = dir[0] ? dir : "/";
+    }
+    if (argc == 2 && strcmp(argv[1], "--list") == 0) {
+        for (size_t i = 0; i < NBENCH; i++)
+            printf("%s %s %s\n", benches[i].name, benches[i].unit, benches[i].what);
+        return 0;
+    }
+    for (int a = 1; a < argc; a++) {
+        size_t i = 0;
+        while (i < NBENCH && strcmp(argv[a], benches[i].name) != 0)
+            i++;
+        if (i == NBENCH) {
+            fprintf(stderr, "kbench: no benchmark %s (kbench --list)\n", argv[a]);
+            return 2;
+        }
+    }
+    info();
+    for (size_t i = 0; i < NBENCH; i++) {
+        int wanted = argc == 1;
+        for (int a = 1; a < argc; a++)
+            wanted |= strcmp(argv[a], benches[i].name) == 0;
+        if (wanted)
+            run_isolated(&benches[i]);
+    }
+    printf("BENCH_END\n");
+    return 0;
+}
