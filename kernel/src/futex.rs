@@ -1,13 +1,15 @@
 //! Futexes: wait queues keyed by a user address.
 //!
 //! A futex is a 32-bit word in user memory; FUTEX_WAIT sleeps while it holds an
-//! expected value, FUTEX_WAKE wakes sleepers. The key is the address space plus the
-//! user address (private futexes, and shared ones within one address space; shared
-//! mappings across processes key by address space too for now).
+//! expected value, FUTEX_WAKE wakes sleepers. The key says which sleepers a wake
+//! reaches (Linux's get_futex_key): for private memory, or any PRIVATE operation, it
+//! is the address space and the address; for shared memory (MAP_SHARED), it is the
+//! shared object and the offset in it, so processes that map the same memory at
+//! different addresses still meet.
 //!
 //! Each waiter has its own slot with a flag and a waker, so a wake targets exactly
-//! `n` waiters in arrival order, and a waiter that is cancelled (timeout, kill) takes
-//! its slot out in `Drop`.
+//! `n` waiters in arrival order, requeue moves slots between keys, and a waiter that
+//! is cancelled (timeout, signal, kill) takes its slot out in `Drop`.
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::Arc;
@@ -16,29 +18,37 @@ use core::pin::Pin;
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::task::{Context, Poll, Waker};
 
-use crate::mm::vm::AddressSpace;
-
-type Key = (u64, u64);
+/// A futex's identity: (object, offset). The object is an address-space root for
+/// private keys, or a shared memory object's address for shared ones.
+pub type Key = (u64, u64);
 
 struct Waiter {
     woken: AtomicBool,
     waker: spin::Mutex<Option<Waker>>,
     bitset: u32,
+    /// Where the waiter is queued now (requeue moves it).
+    key: spin::Mutex<Key>,
 }
 
 static TABLE: spin::Mutex<BTreeMap<Key, VecDeque<Arc<Waiter>>>> = spin::Mutex::new(BTreeMap::new());
 
-fn key(mm: &AddressSpace, addr: u64) -> Key {
-    (mm.root(), addr)
+fn wake_all_of(woken: alloc::vec::Vec<Arc<Waiter>>) -> usize {
+    let n = woken.len();
+    for w in woken {
+        w.woken.store(true, Ordering::Release);
+        if let Some(k) = w.waker.lock().take() {
+            k.wake();
+        }
+    }
+    n
 }
 
-/// Wakes up to `n` waiters on `addr` whose bitset intersects `bitset`; returns how
-/// many were woken.
-pub fn wake_bitset(mm: &AddressSpace, addr: u64, n: usize, bitset: u32) -> usize {
+/// Wakes up to `n` waiters on `key` whose bitset intersects `bitset`.
+pub fn wake(key: Key, n: usize, bitset: u32) -> usize {
     let mut woken = alloc::vec::Vec::new();
     {
         let mut t = TABLE.lock();
-        if let Some(q) = t.get_mut(&key(mm, addr)) {
+        if let Some(q) = t.get_mut(&key) {
             let mut i = 0;
             while i < q.len() && woken.len() < n {
                 if q[i].bitset & bitset != 0 {
@@ -48,41 +58,61 @@ pub fn wake_bitset(mm: &AddressSpace, addr: u64, n: usize, bitset: u32) -> usize
                 }
             }
             if q.is_empty() {
-                t.remove(&key(mm, addr));
+                t.remove(&key);
             }
         }
     }
-    let count = woken.len();
-    for w in woken {
-        w.woken.store(true, Ordering::Release);
-        if let Some(k) = w.waker.lock().take() {
-            k.wake();
+    wake_all_of(woken)
+}
+
+/// Wakes up to `n` waiters on `from` and moves up to `requeue` of the rest to `to`
+/// (FUTEX_REQUEUE, FUTEX_CMP_REQUEUE). Returns (woken, moved).
+pub fn requeue(from: Key, to: Key, n: usize, requeue: usize) -> (usize, usize) {
+    let mut woken = alloc::vec::Vec::new();
+    let mut moved = 0;
+    {
+        let mut t = TABLE.lock();
+        let Some(mut q) = t.remove(&from) else {
+            return (0, 0);
+        };
+        while woken.len() < n {
+            match q.pop_front() {
+                Some(w) => woken.push(w),
+                None => break,
+            }
+        }
+        let mut rest = VecDeque::new();
+        while let Some(w) = q.pop_front() {
+            if moved < requeue && from != to {
+                *w.key.lock() = to;
+                t.entry(to).or_default().push_back(w);
+                moved += 1;
+            } else {
+                rest.push_back(w);
+            }
+        }
+        if !rest.is_empty() {
+            t.insert(from, rest);
         }
     }
-    count
+    (wake_all_of(woken), moved)
 }
 
-/// Wakes up to `n` waiters on `addr`.
-pub fn wake(mm: &AddressSpace, addr: u64, n: usize) -> usize {
-    wake_bitset(mm, addr, n, u32::MAX)
-}
-
-/// Queues a waiter on `addr`. The caller checks the futex word *after* this (with
-/// the waiter registered), so a wake between check and sleep is not lost.
-pub fn enqueue(mm: &AddressSpace, addr: u64, bitset: u32) -> FutexWait {
+/// Queues a waiter on `key`. The caller checks the futex word *after* this (with the
+/// waiter registered), so a wake between check and sleep is not lost.
+pub fn enqueue(key: Key, bitset: u32) -> FutexWait {
     let w = Arc::new(Waiter {
         woken: AtomicBool::new(false),
         waker: spin::Mutex::new(None),
         bitset,
+        key: spin::Mutex::new(key),
     });
-    let k = key(mm, addr);
-    TABLE.lock().entry(k).or_default().push_back(w.clone());
-    FutexWait { key: k, waiter: w }
+    TABLE.lock().entry(key).or_default().push_back(w.clone());
+    FutexWait { waiter: w }
 }
 
 /// A queued futex waiter; completes when woken, deregisters when dropped.
 pub struct FutexWait {
-    key: Key,
     waiter: Arc<Waiter>,
 }
 
@@ -104,10 +134,11 @@ impl Drop for FutexWait {
             return;
         }
         let mut t = TABLE.lock();
-        if let Some(q) = t.get_mut(&self.key) {
+        let key = *self.waiter.key.lock();
+        if let Some(q) = t.get_mut(&key) {
             q.retain(|w| !Arc::ptr_eq(w, &self.waiter));
             if q.is_empty() {
-                t.remove(&self.key);
+                t.remove(&key);
             }
         }
     }

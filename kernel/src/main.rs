@@ -29,6 +29,7 @@ mod syscall;
 mod task;
 mod tests;
 mod time;
+mod timer;
 
 use core::sync::atomic::{AtomicU64, Ordering};
 

@@ -26,7 +26,7 @@ impl Clock for CpuPlatform {
 impl Platform for CpuPlatform {
     fn arm_timer(&self, deadline: Option<u64>) {
         match deadline {
-            Some(d) => apic::arm_oneshot(d.saturating_sub(time::now_ns())),
+            Some(d) => apic::arm_at(d, time::now_ns()),
             None => apic::disarm(),
         }
     }

@@ -293,6 +293,10 @@ ktest!(wall_clock_is_after_2024, async {
 
 ktest!(new_threads_start_with_linux_initial_fpu_state, async {
     let s = crate::arch::fpu::FpuState::initial();
-    kcheck!(s.mxcsr() == 0x1f80, "initial MXCSR is {:#x}, Linux uses 0x1f80", s.mxcsr());
+    kcheck!(
+        s.mxcsr() == 0x1f80,
+        "initial MXCSR is {:#x}, Linux uses 0x1f80",
+        s.mxcsr()
+    );
     Ok(())
 });

@@ -4,14 +4,16 @@
 //! since kernel entry: `(tsc - boot_tsc) * mult >> 32`, with `mult` = 2^32 · 10^9 / Hz.
 //! Wall-clock time is the RTC's reading at boot plus monotonic time.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use crate::arch::cpu::rdtsc;
 
 static BOOT_TSC: AtomicU64 = AtomicU64::new(0);
 static TSC_HZ: AtomicU64 = AtomicU64::new(0);
 static MULT: AtomicU64 = AtomicU64::new(0);
-static BOOT_UNIX_NS: AtomicU64 = AtomicU64::new(0);
+/// Realtime minus monotonic time, in ns (negative if the clock was set before 1970
+/// plus the uptime).
+static REALTIME_OFFSET: AtomicI64 = AtomicI64::new(0);
 
 /// Records the TSC at kernel entry (time zero).
 pub fn mark_boot(tsc: u64) {
@@ -41,13 +43,28 @@ pub fn now_ns() -> u64 {
 /// Sets the wall-clock time at boot from the RTC (seconds since the epoch), so that
 /// realtime = that + monotonic time since boot.
 pub fn set_wall_clock(unix_seconds: u64) {
-    let unix_ns = unix_seconds.saturating_mul(1_000_000_000);
-    BOOT_UNIX_NS.store(unix_ns.saturating_sub(now_ns()), Ordering::Relaxed);
+    set_realtime(unix_seconds.saturating_mul(1_000_000_000));
+}
+
+/// Sets the wall clock (clock_settime, settimeofday): realtime is `unix_ns` now.
+pub fn set_realtime(unix_ns: u64) {
+    REALTIME_OFFSET.store(unix_ns as i64 - now_ns() as i64, Ordering::Release);
+}
+
+/// Realtime minus monotonic time (ns).
+pub fn realtime_offset() -> i64 {
+    REALTIME_OFFSET.load(Ordering::Acquire)
 }
 
 /// Nanoseconds since the Unix epoch.
 pub fn realtime_ns() -> u64 {
-    BOOT_UNIX_NS.load(Ordering::Relaxed) + now_ns()
+    (now_ns() as i64).saturating_add(realtime_offset()).max(0) as u64
+}
+
+/// The monotonic time at which realtime will read `unix_ns` (for absolute timers
+/// on CLOCK_REALTIME; 0 if that is in the past of boot).
+pub fn realtime_to_monotonic(unix_ns: u64) -> u64 {
+    (unix_ns as i64).saturating_sub(realtime_offset()).max(0) as u64
 }
 
 /// `YYYY-MM-DD HH:MM:SS` (UTC) for a Unix time, for the boot banner and logs.

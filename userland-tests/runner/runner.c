@@ -9,14 +9,21 @@
  * is killed by a signal, counts as one more failure. The last line is
  * "N passed, N failed, N skipped"; the exit status is 0 iff nothing failed.
  *
+ * A test that is still running TEST_TIMEOUT seconds after it started is
+ * killed with SIGKILL and counted as a failure, so one hang cannot stop the
+ * suite.
+ *
  * Deliberately uses only: fork, execve, pipe, dup2, close, read, write,
- * wait4, open, getdents64, stat (no stdio, no malloc, no signals, no poll),
- * so that it runs on a young kernel. (musl's own start-up code still makes
- * its usual arch_prctl and set_tid_address calls.)
+ * wait4, open, getdents64, stat, poll, kill, clock_gettime (no stdio, no
+ * malloc, no signal handlers), so that it runs on a young kernel. (musl's own
+ * start-up code still makes its usual arch_prctl and set_tid_address calls.)
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -158,6 +165,16 @@ static void emit_line(const char *line, size_t len, struct counts *c)
     }
 }
 
+/* Seconds a test program may run (generous: the guest may be emulated). */
+#define TEST_TIMEOUT 240
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void run_one(const char *dir, const char *name)
 {
     char path[4096];
@@ -199,7 +216,19 @@ static void run_one(const char *dir, const char *name)
     static char line[LINE_MAX_LEN];
     size_t len = 0;
     char buf[4096];
+    long deadline = now_ms() + TEST_TIMEOUT * 1000L;
+    int timed_out = 0;
     for (;;) {
+        struct pollfd pfd = {p[0], POLLIN, 0};
+        long left = deadline - now_ms();
+        int r = left > 0 ? poll(&pfd, 1, (int)left) : 0;
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r == 0) {
+            timed_out = 1;
+            kill(pid, SIGKILL);
+            break;
+        }
         ssize_t n = read(p[0], buf, sizeof buf);
         if (n < 0 && errno == EINTR)
             continue;
@@ -230,6 +259,9 @@ static void run_one(const char *dir, const char *name)
 
     if (w != pid) {
         outf("FAIL %s: wait4 failed: errno %d\n", name, errno);
+        c.fail++;
+    } else if (timed_out) {
+        outf("FAIL %s: still running after %d s, killed\n", name, TEST_TIMEOUT);
         c.fail++;
     } else if (WIFSIGNALED(st)) {
         outf("FAIL %s: killed by signal %d\n", name, WTERMSIG(st));

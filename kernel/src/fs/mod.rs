@@ -5,7 +5,9 @@
 //! by xtask). `/dev` is a second ramfs (Linux's devtmpfs) holding character device
 //! nodes; opening one goes through [`devices::open`] by device number, as in Linux.
 
+pub mod anon;
 pub mod devices;
+pub mod timerfd;
 pub mod tty;
 
 use alloc::sync::Arc;

@@ -30,6 +30,7 @@ use alloc::vec::Vec;
 use kestrel_abi::mm::*;
 use kestrel_abi::{Errno, KResult};
 use kestrel_vfs::InodeRef;
+use kestrel_vfs::ramfs::PageBuf;
 
 use super::paging::{PageTable, PteFlags, flush};
 use super::{PAGE_SIZE, frame, phys_to_virt};
@@ -67,6 +68,14 @@ fn get_page(pa: u64) {
     frame::meta(pa)
         .refcount
         .fetch_add(1, core::sync::atomic::Ordering::AcqRel);
+}
+
+/// Drops a reference a page-table entry held: nothing for a file's own page
+/// (Backing::SharedFile keeps those alive), else the frame's count.
+fn put_pte(pte: u64) {
+    if pte & PteFlags::SHARED.bits() == 0 {
+        put_page(pte & ADDR_MASK);
+    }
 }
 
 /// Drops a reference to a user frame, freeing it with the last one.
@@ -130,6 +139,14 @@ pub enum Backing {
     SharedAnonymous(Arc<SharedPages>),
     /// A private copy of a file's content, starting at `offset` for the area's start.
     File { inode: InodeRef, offset: u64 },
+    /// The file's own pages (MAP_SHARED): writes reach the file, and read/write see
+    /// the mapping. `held` keeps every page this area has mapped alive, so a page is
+    /// never freed while mapped (even if the file is truncated meanwhile).
+    SharedFile {
+        inode: InodeRef,
+        offset: u64,
+        held: Arc<spin::Mutex<BTreeMap<u64, Arc<PageBuf>>>>,
+    },
 }
 
 /// Where a new mapping goes.
@@ -164,14 +181,18 @@ pub struct Vma {
 
 impl Vma {
     fn shared(&self) -> bool {
-        matches!(self.backing, Backing::SharedAnonymous(_))
+        matches!(
+            self.backing,
+            Backing::SharedAnonymous(_) | Backing::SharedFile { .. }
+        )
     }
 
     /// The area from `at` on, split off (the caller keeps `[start, at)` in `self`).
     fn split_off(&mut self, at: u64) -> Vma {
         let mut tail = self.clone();
         tail.start = at;
-        if let Backing::File { offset, .. } = &mut tail.backing {
+        if let Backing::File { offset, .. } | Backing::SharedFile { offset, .. } = &mut tail.backing
+        {
             *offset += at - self.start;
         }
         self.end = at;
@@ -268,19 +289,19 @@ impl Vm {
             }
             top = top.min(v.start);
         }
-        (top >= MMAP_MIN + len).then(|| top - len)
+        top.checked_sub(len).filter(|&start| start >= MMAP_MIN)
     }
 
     /// Drops every mapping in `[start, end)` (area boundaries must already be there).
     fn unmap_pages(&mut self, start: u64, end: u64) {
         let mut freed = Vec::new();
         self.table.for_each_pte(start, end, &mut |va, pte| {
-            freed.push(*pte & ADDR_MASK);
+            freed.push(*pte);
             *pte = 0;
             flush(va);
         });
-        for pa in freed {
-            put_page(pa);
+        for pte in freed {
+            put_pte(pte);
         }
     }
 
@@ -351,11 +372,16 @@ impl Vm {
             } else {
                 // Present already (another thread won), or a PROT_NONE page whose area
                 // allows access again: restore the flags the area asks for.
-                pte.set((old & ADDR_MASK) | pte_flags(prot, cow).bits());
+                pte.set(
+                    (old & ADDR_MASK)
+                        | (old & PteFlags::SHARED.bits())
+                        | pte_flags(prot, cow).bits(),
+                );
             }
             flush(page);
             return Ok(());
         }
+        let mut extra = PteFlags::empty();
         let pa = match &vma.backing {
             Backing::Anonymous => new_page().ok_or(FaultError::OutOfMemory)?,
             Backing::SharedAnonymous(obj) => obj
@@ -374,12 +400,33 @@ impl Vm {
                 let _ = inode.read_at(file_off, buf);
                 pa
             }
+            Backing::SharedFile {
+                inode,
+                offset,
+                held,
+            } => {
+                let index = (offset + (page - vma.start)) / PAGE;
+                let buf = match inode.shared_page(index) {
+                    Ok(b) => b,
+                    Err(Errno::ENXIO) => return Err(FaultError::PastEndOfFile),
+                    Err(_) => return Err(FaultError::OutOfMemory),
+                };
+                // The page is a whole kernel-heap frame (the heap serves 4 KiB
+                // requests with frames), so its frame can be mapped as it is.
+                let pa = super::virt_to_phys(buf.addr() as u64);
+                if !pa.is_multiple_of(PAGE) {
+                    return Err(FaultError::OutOfMemory);
+                }
+                held.lock().insert(index, buf);
+                extra = PteFlags::SHARED;
+                pa
+            }
         };
         let pte = self
             .table
             .pte_create(page)
             .map_err(|_| FaultError::OutOfMemory)?;
-        pte.set(pa | pte_flags(prot, false).bits());
+        pte.set(pa | (pte_flags(prot, false) | extra).bits());
         flush(page);
         Ok(())
     }
@@ -528,14 +575,154 @@ impl AddressSpace {
         vm.table.for_each_pte(addr, end, &mut |va, pte| {
             let pa = *pte & ADDR_MASK;
             let cow = *pte & PteFlags::COW.bits() != 0;
+            let keep = *pte & (PteFlags::COW | PteFlags::SHARED).bits();
             *pte = if prot == PROT_NONE {
-                pa | PROT_NONE_BIT | (*pte & PteFlags::COW.bits())
+                pa | PROT_NONE_BIT | keep
             } else {
-                pa | pte_flags(prot, cow).bits()
+                pa | keep | pte_flags(prot, cow).bits()
             };
             flush(va);
         });
         Ok(())
+    }
+
+    /// mremap(2): grows or shrinks the area at `old`, in place if there is room, else
+    /// (with `may_move`) at a new address, moving the pages (no copy). `fixed` gives
+    /// the new address (MREMAP_FIXED).
+    pub fn remap(
+        &self,
+        old: u64,
+        old_len: u64,
+        new_len: u64,
+        may_move: bool,
+        fixed: Option<u64>,
+    ) -> KResult<u64> {
+        if !old.is_multiple_of(PAGE) || new_len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let old_len = page_up(old_len).ok_or(Errno::EINVAL)?;
+        let new_len = page_up(new_len).ok_or(Errno::ENOMEM)?;
+        let old_end = old.checked_add(old_len).ok_or(Errno::EINVAL)?;
+        let mut vm = self.vm.lock();
+        // The old range must lie within one area.
+        let vma = vm.find(old).cloned().ok_or(Errno::EFAULT)?;
+        if old_end > vma.end || old_len == 0 {
+            return Err(if old_len == 0 {
+                Errno::EINVAL
+            } else {
+                Errno::EFAULT
+            });
+        }
+        if let Some(to) = fixed {
+            if !to.is_multiple_of(PAGE) || to.checked_add(new_len).is_none_or(|e| e > USER_END) {
+                return Err(Errno::EINVAL);
+            }
+            if to < old_end && old < to + new_len {
+                return Err(Errno::EINVAL); // the ranges overlap
+            }
+        }
+        if fixed.is_none() && new_len <= old_len {
+            vm.remove_range(old + new_len, old_end);
+            return Ok(old);
+        }
+        let grow_end = old.checked_add(new_len).ok_or(Errno::ENOMEM)?;
+        if fixed.is_none()
+            && old_end == vma.end
+            && grow_end <= USER_END
+            && !vm.overlaps(old_end, grow_end)
+        {
+            vm.split_at(old);
+            if let Some(v) = vm.vmas.get_mut(&old) {
+                v.end = grow_end;
+            }
+            return Ok(old);
+        }
+        if !may_move {
+            return Err(Errno::ENOMEM);
+        }
+        let to = match fixed {
+            Some(to) => {
+                vm.remove_range(to, to + new_len);
+                to
+            }
+            None => vm.find_free(new_len, MMAP_TOP).ok_or(Errno::ENOMEM)?,
+        };
+        // Carve [old, old_end) out as its own area and move it, entries and all.
+        vm.split_at(old);
+        vm.split_at(old_end);
+        let mut moved = vm.vmas.remove(&old).ok_or(Errno::EFAULT)?;
+        let mut entries = Vec::new();
+        vm.table.for_each_pte(old, old_end, &mut |va, pte| {
+            entries.push((va - old, *pte));
+            *pte = 0;
+            flush(va);
+        });
+        for (off, pte) in entries {
+            if off < new_len {
+                let e = vm.table.pte_create(to + off).map_err(|_| Errno::ENOMEM)?;
+                e.set(pte);
+            } else {
+                put_pte(pte);
+            }
+        }
+        moved.start = to;
+        moved.end = to + new_len;
+        vm.vmas.insert(to, moved);
+        Ok(to)
+    }
+
+    /// madvise(2) MADV_DONTNEED: drops the pages of `[addr, addr+len)`; private
+    /// anonymous memory reads back as zeros, file mappings re-read the file.
+    /// ENOMEM if part of the range is unmapped (the rest is still done).
+    pub fn discard(&self, addr: u64, len: u64) -> KResult<()> {
+        let end = self.check_mapped(addr, len)?;
+        let mut vm = self.vm.lock();
+        vm.unmap_pages(addr, end);
+        Ok(())
+    }
+
+    /// Checks `[addr, addr+len)` is page-aligned and mapped without holes (ENOMEM),
+    /// returning its end.
+    pub fn check_mapped(&self, addr: u64, len: u64) -> KResult<u64> {
+        if !addr.is_multiple_of(PAGE) {
+            return Err(Errno::EINVAL);
+        }
+        let end = page_up(len)
+            .and_then(|l| addr.checked_add(l))
+            .ok_or(Errno::ENOMEM)?;
+        if end > USER_END {
+            return Err(Errno::ENOMEM);
+        }
+        let vm = self.vm.lock();
+        let mut at = addr;
+        while at < end {
+            match vm.find(at) {
+                Some(v) => at = v.end,
+                None => return Err(Errno::ENOMEM),
+            }
+        }
+        Ok(end)
+    }
+
+    /// mincore(2): one byte per page of `[addr, addr+len)`, 1 when resident. A file
+    /// page is resident when the file holds it (ramfs holds every page in memory).
+    pub fn residency(&self, addr: u64, len: u64) -> KResult<Vec<u8>> {
+        let end = self.check_mapped(addr, len)?;
+        let vm = self.vm.lock();
+        let mut out = Vec::with_capacity(((end - addr) / PAGE) as usize);
+        let mut page = addr;
+        while page < end {
+            let present = vm.table.translate(page).is_some();
+            let file_page = vm.find(page).is_some_and(|v| match &v.backing {
+                Backing::File { inode, offset } | Backing::SharedFile { inode, offset, .. } => {
+                    offset + (page - v.start) < inode.metadata().size
+                }
+                _ => false,
+            });
+            out.push(u8::from(present || file_page));
+            page += PAGE;
+        }
+        Ok(out)
     }
 
     /// Resolves a fault at `addr`: fills the page, breaks copy-on-write, grows the
@@ -769,6 +956,26 @@ impl AddressSpace {
             }
             at += chunk as u64;
         }
+    }
+
+    /// The futex key of `addr` (Linux's get_futex_key): the address space and address
+    /// for private memory or a PRIVATE operation; the shared object and offset for
+    /// shared memory. EFAULT if no area covers a shared operation's address.
+    pub fn futex_key(&self, addr: u64, private_op: bool) -> KResult<crate::futex::Key> {
+        if private_op {
+            return Ok((self.root, addr));
+        }
+        let vm = self.vm.lock();
+        let vma = vm.find(addr).ok_or(Errno::EFAULT)?;
+        Ok(match &vma.backing {
+            Backing::SharedAnonymous(obj) => (Arc::as_ptr(obj) as u64, addr - vma.start),
+            // The file itself and the offset in it: two mappings of one file meet.
+            Backing::SharedFile { inode, offset, .. } => (
+                Arc::as_ptr(inode) as *const () as u64,
+                offset + (addr - vma.start),
+            ),
+            _ => (self.root, addr),
+        })
     }
 
     /// Writes into this address space while it may not be the active one (building a

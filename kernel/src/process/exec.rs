@@ -234,7 +234,7 @@ fn commit(thread: &Arc<Thread>, img: NewImage) -> UserContext {
     for t in p.threads.lock().iter().filter(|t| !Arc::ptr_eq(t, thread)) {
         t.kill();
     }
-    let old = core::mem::replace(&mut *p.mm.lock(), img.mm.clone());
+    let old = p.replace_mm(img.mm.clone());
     img.mm.activate();
     drop(old);
     // The fd table and signal handlers stop being shared, then exec-time cleanup.
@@ -259,7 +259,8 @@ fn commit(thread: &Arc<Thread>, img: NewImage) -> UserContext {
     *thread.fpu.lock() = crate::arch::fpu::FpuState::initial();
     let me: Arc<dyn crate::arch::fpu::HasFpu> = thread.clone();
     crate::arch::fpu::invalidate(&me);
-    p.set_comm(&img.name);
+    thread.set_comm(&img.name);
+    super::timers::delete_all(p);
     *p.exe.lock() = Some(img.exe);
     p.did_exec.store(true, Ordering::Relaxed);
     if let Some(v) = p.vfork.lock().take() {
@@ -276,7 +277,7 @@ fn read_strings(ctx: &Ctx<'_>, addr: u64) -> KResult<Vec<Vec<u8>>> {
     }
     let mm = ctx.mm();
     for i in 0..kestrel_exec::MAX_ARG_STRINGS as u64 {
-        let ptr: u64 = ctx.read(addr + i * 8)?;
+        let ptr: u64 = ctx.read(addr.checked_add(i * 8).ok_or(Errno::EFAULT)?)?;
         if ptr == 0 {
             return Ok(out);
         }
@@ -310,7 +311,10 @@ pub async fn sys_execve(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
                 "execve {:?}: fatal after the point of no return: {e}",
                 alloc::string::String::from_utf8_lossy(&path)
             );
-            super::signal::force(ctx.thread, SIGSEGV);
+            super::signal::force(
+                ctx.thread,
+                kestrel_abi::signal::Siginfo::new(SIGSEGV, kestrel_abi::signal::SI_KERNEL),
+            );
             Err(e)
         }
     }

@@ -17,12 +17,14 @@
 pub mod exec;
 pub mod signal;
 pub mod thread;
+pub mod timers;
 
 use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
+use kestrel_abi::cap::*;
 use kestrel_abi::process::*;
 use kestrel_abi::{Errno, KResult};
 use kestrel_sync::WaitQueue;
@@ -49,8 +51,8 @@ pub struct FsContext {
     pub umask: u32,
 }
 
-/// User and group ids (credentials(7)).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// User and group ids and capabilities (credentials(7), capabilities(7)).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Credentials {
     pub uid: u32,
     pub euid: u32,
@@ -61,9 +63,65 @@ pub struct Credentials {
     pub sgid: u32,
     pub fsgid: u32,
     pub groups: Vec<u32>,
+    pub cap_effective: u64,
+    pub cap_permitted: u64,
+    pub cap_inheritable: u64,
+    /// PR_SET_KEEPCAPS: keep permitted capabilities when no uid stays 0.
+    pub keep_caps: bool,
+}
+
+impl Default for Credentials {
+    /// Root, with every capability.
+    fn default() -> Self {
+        Self {
+            uid: 0,
+            euid: 0,
+            suid: 0,
+            fsuid: 0,
+            gid: 0,
+            egid: 0,
+            sgid: 0,
+            fsgid: 0,
+            groups: Vec::new(),
+            cap_effective: ALL_CAPS,
+            cap_permitted: ALL_CAPS,
+            cap_inheritable: 0,
+            keep_caps: false,
+        }
+    }
 }
 
 impl Credentials {
+    /// Whether the effective set holds capability `cap`.
+    pub fn capable(&self, cap: u32) -> bool {
+        self.cap_effective & (1 << cap) != 0
+    }
+
+    /// Applies the capability rules of a uid change (capabilities(7), "Effect of user
+    /// ID changes on capabilities"), given the ids before it.
+    pub fn fix_caps_after_uid_change(&mut self, old: &Credentials) {
+        let was_root = old.uid == 0 || old.euid == 0 || old.suid == 0;
+        let is_root = self.uid == 0 || self.euid == 0 || self.suid == 0;
+        if was_root && !is_root && !self.keep_caps {
+            self.cap_permitted = 0;
+            self.cap_effective = 0;
+        }
+        if old.euid == 0 && self.euid != 0 {
+            self.cap_effective = 0;
+        }
+        if old.euid != 0 && self.euid == 0 {
+            self.cap_effective = self.cap_permitted;
+        }
+        // The file-system capabilities follow fsuid (the ones permission checks use).
+        const FS_CAPS: u64 =
+            (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 9) | (1 << 27);
+        if old.fsuid == 0 && self.fsuid != 0 {
+            self.cap_effective &= !FS_CAPS;
+        } else if old.fsuid != 0 && self.fsuid == 0 {
+            self.cap_effective |= self.cap_permitted & FS_CAPS;
+        }
+    }
+
     /// What file permission checks use.
     pub fn fs_cred(&self) -> kestrel_vfs::Cred {
         kestrel_vfs::Cred {
@@ -134,7 +192,10 @@ pub struct Process {
     parent: spin::Mutex<Weak<Process>>,
     children: spin::Mutex<Vec<Arc<Process>>>,
     pub threads: spin::Mutex<Vec<Arc<Thread>>>,
-    pub mm: spin::Mutex<Arc<AddressSpace>>,
+    mm: spin::Mutex<Arc<AddressSpace>>,
+    /// The page-table root of `mm`, readable without the lock (every poll of a thread
+    /// checks it is the active one).
+    mm_root: AtomicU64,
     pub files: spin::Mutex<Shared<FdTable>>,
     pub fs: spin::Mutex<Shared<FsContext>>,
     pub sigactions: spin::Mutex<Shared<SigActions>>,
@@ -145,8 +206,6 @@ pub struct Process {
     state: spin::Mutex<State>,
     /// Woken when a child changes state (exits), for wait4.
     pub child_event: WaitQueue,
-    /// The command name (comm, 15 bytes + NUL).
-    pub comm: spin::Mutex<[u8; 16]>,
     /// The executable.
     pub exe: spin::Mutex<Option<DentryRef>>,
     /// Set while a vfork child has not exec'd or exited yet: the parent waits.
@@ -155,10 +214,31 @@ pub struct Process {
     pub exit_signal: u32,
     /// Set once exit_group or a fatal signal has decided the process's fate.
     exiting: spin::Mutex<Option<u32>>,
-    /// Monotonic ns at creation.
-    pub start_ns: u64,
     /// Set by execve (setpgid on a child that exec'd is EACCES).
     pub did_exec: AtomicBool,
+    /// PR_SET_PDEATHSIG: the signal this process gets when the thread that created it
+    /// exits (0: none).
+    pub pdeathsig: AtomicU32,
+    /// The thread of the parent that created this process.
+    pub parent_tid: AtomicU32,
+    /// PR_SET_CHILD_SUBREAPER: orphaned descendants are adopted here, not by init.
+    pub subreaper: AtomicBool,
+    /// PR_SET_DUMPABLE.
+    pub dumpable: AtomicBool,
+    /// The nice value (-20..19).
+    pub nice: core::sync::atomic::AtomicI32,
+    /// Signals pending for the whole process, and job-control state.
+    pub signals: signal::ProcessSignals,
+    /// CPU time of this process's threads that have exited.
+    pub dead_threads_cpu: CpuTotals,
+    /// CPU time of reaped children (and their reaped children): RUSAGE_CHILDREN.
+    pub children_cpu: CpuTotals,
+    /// setitimer/alarm timers (kept across execve, not inherited by fork).
+    pub itimers: spin::Mutex<timers::ITimers>,
+    /// timer_create timers by id (deleted by execve, not inherited by fork).
+    pub posix_timers: spin::Mutex<BTreeMap<i32, Arc<timers::PosixTimer>>>,
+    /// Whether a CPU-time expiry (itimer, RLIMIT_CPU, CPU-clock timer) is armed.
+    pub cpu_timers_armed: AtomicBool,
 }
 
 /// Released when a vfork child execs or exits.
@@ -191,14 +271,63 @@ pub struct Thread {
     pub sigmask: AtomicU64,
     /// set_tid_address / CLONE_CHILD_CLEARTID: cleared and futex-woken at exit.
     pub clear_child_tid: AtomicU64,
+    /// set_robust_list: the head of the thread's robust futex list (0: none).
+    pub robust_list: AtomicU64,
     kill: AtomicBool,
-    kill_wq: WaitQueue,
+    /// The thread's own loop waits for a kill here (one waiter: a plain slot).
+    kill_waker: futures_util::task::AtomicWaker,
     /// Set when this thread asked to exit (exit or exit_group).
     exit_requested: AtomicBool,
     /// The status passed to exit/exit_group.
     exit_code: AtomicU32,
     /// Saved FPU/SSE/AVX registers (live in the CPU while this thread owns it).
     pub fpu: spin::Mutex<alloc::boxed::Box<FpuState>>,
+    /// Pending signals, alternate stack, restart state.
+    pub signals: signal::ThreadSignals,
+    /// CPU time used.
+    pub cpu: CpuClock,
+    /// The command name (comm, 15 bytes + NUL): per thread, as PR_SET_NAME sets
+    /// it; execve sets it from the program name.
+    comm: spin::Mutex<[u8; 16]>,
+}
+
+/// A thread's CPU time in nanoseconds: `total` is all time its task was polled,
+/// `user` the part spent in user mode; system time is the difference.
+#[derive(Debug, Default)]
+pub struct CpuClock {
+    pub total: AtomicU64,
+    pub user: AtomicU64,
+}
+
+impl CpuClock {
+    /// (user, system) nanoseconds.
+    pub fn split(&self) -> (u64, u64) {
+        let total = self.total.load(Ordering::Relaxed);
+        let user = self.user.load(Ordering::Relaxed).min(total);
+        (user, total - user)
+    }
+}
+
+/// CPU time of threads that are gone: (user, system) nanoseconds.
+#[derive(Debug, Default)]
+pub struct CpuTotals {
+    pub user: AtomicU64,
+    pub system: AtomicU64,
+}
+
+impl CpuTotals {
+    fn add(&self, (u, s): (u64, u64)) {
+        self.user.fetch_add(u, Ordering::Relaxed);
+        self.system.fetch_add(s, Ordering::Relaxed);
+    }
+
+    /// (user, system) nanoseconds.
+    pub fn get(&self) -> (u64, u64) {
+        (
+            self.user.load(Ordering::Relaxed),
+            self.system.load(Ordering::Relaxed),
+        )
+    }
 }
 
 impl HasFpu for Thread {
@@ -278,6 +407,7 @@ impl Process {
             parent: spin::Mutex::new(n.parent),
             children: spin::Mutex::new(Vec::new()),
             threads: spin::Mutex::new(Vec::new()),
+            mm_root: AtomicU64::new(n.mm.root()),
             mm: spin::Mutex::new(n.mm),
             files: spin::Mutex::new(n.files),
             fs: spin::Mutex::new(n.fs),
@@ -288,14 +418,24 @@ impl Process {
             rlimits: spin::Mutex::new(n.rlimits),
             state: spin::Mutex::new(State::Running),
             child_event: WaitQueue::new(),
-            comm: spin::Mutex::new([0; 16]),
             exe: spin::Mutex::new(None),
             vfork: spin::Mutex::new(None),
             exit_signal: n.exit_signal,
             exiting: spin::Mutex::new(None),
-            start_ns: crate::time::now_ns(),
             did_exec: AtomicBool::new(false),
+            pdeathsig: AtomicU32::new(0),
+            parent_tid: AtomicU32::new(0),
+            subreaper: AtomicBool::new(false),
+            dumpable: AtomicBool::new(true),
+            nice: core::sync::atomic::AtomicI32::new(0),
+            signals: signal::ProcessSignals::default(),
+            dead_threads_cpu: CpuTotals::default(),
+            children_cpu: CpuTotals::default(),
+            itimers: spin::Mutex::new(timers::ITimers::default()),
+            posix_timers: spin::Mutex::new(BTreeMap::new()),
+            cpu_timers_armed: AtomicBool::new(false),
         });
+        timers::rlimit_cpu_changed(&p);
         PROCESSES.lock().insert(pid, Arc::downgrade(&p));
         p
     }
@@ -313,6 +453,21 @@ impl Process {
     /// This process's address space.
     pub fn mm(&self) -> Arc<AddressSpace> {
         self.mm.lock().clone()
+    }
+
+    /// Replaces the address space (exec, exit), returning the old one.
+    pub fn replace_mm(&self, new: Arc<AddressSpace>) -> Arc<AddressSpace> {
+        let mut mm = self.mm.lock();
+        self.mm_root.store(new.root(), Ordering::Release);
+        core::mem::replace(&mut *mm, new)
+    }
+
+    /// Makes this process's address space the active one on this CPU.
+    pub fn activate_mm(&self) {
+        let root = self.mm_root.load(Ordering::Acquire);
+        if crate::arch::cpu::read_cr3() & 0x000f_ffff_ffff_f000 != root {
+            self.mm().activate();
+        }
     }
 
     /// The fd table (possibly shared).
@@ -345,18 +500,16 @@ impl Process {
         self.rlimit(RLIMIT_NOFILE).min(1 << 20) as usize
     }
 
-    /// Sets the command name (the first 15 bytes of `name`).
-    pub fn set_comm(&self, name: &[u8]) {
-        let mut c = [0u8; 16];
-        let n = name.len().min(15);
-        c[..n].copy_from_slice(&name[..n]);
-        *self.comm.lock() = c;
-    }
-
-    /// The command name.
+    /// The command name of the process: its leader's (or, once the leader has
+    /// exited, any live thread's).
     pub fn comm(&self) -> Vec<u8> {
-        let c = *self.comm.lock();
-        c[..c.iter().position(|&b| b == 0).unwrap_or(16)].to_vec()
+        let threads = self.threads.lock();
+        threads
+            .iter()
+            .find(|t| t.tid == self.pid)
+            .or_else(|| threads.first())
+            .map(|t| t.comm())
+            .unwrap_or_default()
     }
 
     /// Decides that the process ends with `wstatus` and stops all its threads. The
@@ -373,6 +526,17 @@ impl Process {
         }
     }
 
+    /// CPU time of the process: live threads plus exited ones, (user, system) ns.
+    pub fn cpu_time(&self) -> (u64, u64) {
+        let (mut u, mut s) = self.dead_threads_cpu.get();
+        for t in self.threads.lock().iter() {
+            let (tu, ts) = t.cpu.split();
+            u += tu;
+            s += ts;
+        }
+        (u, s)
+    }
+
     /// The wait status exit_group or a fatal signal decided on, if any.
     pub fn exit_status(&self) -> Option<u32> {
         *self.exiting.lock()
@@ -385,17 +549,22 @@ impl Thread {
         process: Arc<Process>,
         sigmask: u64,
         fpu: alloc::boxed::Box<FpuState>,
+        comm: [u8; 16],
     ) -> Arc<Self> {
         let t = Arc::new(Self {
             tid,
             process,
             sigmask: AtomicU64::new(sigmask),
             clear_child_tid: AtomicU64::new(0),
+            robust_list: AtomicU64::new(0),
             kill: AtomicBool::new(false),
-            kill_wq: WaitQueue::new(),
+            kill_waker: futures_util::task::AtomicWaker::new(),
             exit_requested: AtomicBool::new(false),
             exit_code: AtomicU32::new(0),
             fpu: spin::Mutex::new(fpu),
+            signals: signal::ThreadSignals::default(),
+            cpu: CpuClock::default(),
+            comm: spin::Mutex::new(comm),
         });
         THREADS.lock().insert(tid, Arc::downgrade(&t));
         t.process.threads.lock().push(t.clone());
@@ -409,10 +578,25 @@ impl Thread {
         self.fpu.lock().clone()
     }
 
+    /// Sets the command name (the first 15 bytes of `name`).
+    pub fn set_comm(&self, name: &[u8]) {
+        let mut c = [0u8; 16];
+        let n = name.len().min(15);
+        c[..n].copy_from_slice(&name[..n]);
+        *self.comm.lock() = c;
+    }
+
+    /// The command name.
+    pub fn comm(&self) -> Vec<u8> {
+        let c = *self.comm.lock();
+        c[..c.iter().position(|&b| b == 0).unwrap_or(16)].to_vec()
+    }
+
     /// Stops the thread: whatever it awaits is dropped and it exits.
     pub fn kill(&self) {
         self.kill.store(true, Ordering::Release);
-        self.kill_wq.wake_all();
+        self.kill_waker.wake();
+        self.signals.wq.wake_all();
     }
 
     /// Whether [`Thread::kill`] was called.
@@ -422,9 +606,15 @@ impl Thread {
 
     /// Completes when the thread is killed; raced against every syscall.
     pub async fn until_killed(&self) {
-        self.kill_wq
-            .wait_until(|| self.killed().then_some(()))
-            .await;
+        core::future::poll_fn(|cx| {
+            self.kill_waker.register(cx.waker());
+            if self.killed() {
+                core::task::Poll::Ready(())
+            } else {
+                core::task::Poll::Pending
+            }
+        })
+        .await
     }
 
     /// The thread asked to exit; the thread loop ends after the current syscall.
@@ -467,7 +657,8 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
     // RLIMIT_NPROC counts the processes of the real user (root is exempt in Linux
     // only with CAP_SYS_RESOURCE; we apply the limit to everyone but root).
     let cred = parent.cred.lock().clone();
-    if cred.uid != 0 {
+    // CAP_SYS_RESOURCE and CAP_SYS_ADMIN exempt from RLIMIT_NPROC, as in Linux.
+    if !cred.capable(CAP_SYS_RESOURCE) && !cred.capable(CAP_SYS_ADMIN) {
         let limit = parent.rlimit(RLIMIT_NPROC);
         let mine = all()
             .iter()
@@ -516,7 +707,10 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
         rlimits: *parent.rlimits.lock(),
         exit_signal: share.exit_signal,
     });
-    *child.comm.lock() = *parent.comm.lock();
+    child.parent_tid.store(parent_thread.tid, Ordering::Relaxed);
+    child
+        .nice
+        .store(parent.nice.load(Ordering::Relaxed), Ordering::Relaxed);
     *child.exe.lock() = parent.exe.lock().clone();
     real_parent.children.lock().push(child.clone());
     let thread = Thread::new(
@@ -524,6 +718,7 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
         child,
         parent_thread.sigmask.load(Ordering::Relaxed),
         parent_thread.fpu_snapshot(),
+        *parent_thread.comm.lock(),
     );
     Ok(thread)
 }
@@ -536,6 +731,7 @@ pub fn new_thread(parent_thread: &Arc<Thread>) -> KResult<Arc<Thread>> {
         parent_thread.process.clone(),
         parent_thread.sigmask.load(Ordering::Relaxed),
         parent_thread.fpu_snapshot(),
+        *parent_thread.comm.lock(),
     ))
 }
 
@@ -572,22 +768,40 @@ pub fn create_init(fs: FsContext, files: FdTable) -> KResult<Arc<Thread>> {
         rlimits: default_rlimits(),
         exit_signal: 0,
     });
-    p.set_comm(b"init");
     INIT.call_once(|| p.clone());
-    Ok(Thread::new(pid, p, 0, FpuState::initial()))
+    let t = Thread::new(pid, p, 0, FpuState::initial(), [0; 16]);
+    t.set_comm(b"init");
+    Ok(t)
 }
 
 /// A thread has left its loop: release it, and if it was the last one, the process.
 pub fn thread_exited(thread: &Arc<Thread>) {
     let code = thread.exit_code();
     let p = thread.process.clone();
+    let mm = p.mm();
+    crate::syscall::futex::exit_robust_list(
+        &mm,
+        thread.robust_list.swap(0, Ordering::AcqRel),
+        thread.tid,
+    );
     let tidptr = thread.clear_child_tid.swap(0, Ordering::AcqRel);
     if tidptr != 0 {
-        // CLONE_CHILD_CLEARTID: zero the tid word (futex wake arrives with futexes).
-        let _ = p.mm().write_user(tidptr, &0u32.to_le_bytes());
-        crate::futex::wake(&p.mm(), tidptr, 1);
+        // CLONE_CHILD_CLEARTID: zero the tid word and wake its futex (pthread_join).
+        if mm.write_user(tidptr, &0u32.to_le_bytes()).is_ok()
+            && let Ok(key) = mm.futex_key(tidptr, false)
+        {
+            crate::futex::wake(key, 1, u32::MAX);
+        }
     }
     THREADS.lock().remove(&thread.tid);
+    p.dead_threads_cpu.add(thread.cpu.split());
+    // PR_SET_PDEATHSIG: children this thread created are told it is gone.
+    for c in p.children.lock().clone() {
+        let sig = c.pdeathsig.load(Ordering::Relaxed);
+        if sig != 0 && c.parent_tid.load(Ordering::Relaxed) == thread.tid {
+            signal::send(&c, sig);
+        }
+    }
     let last = {
         let mut threads = p.threads.lock();
         threads.retain(|t| !Arc::ptr_eq(t, thread));
@@ -604,6 +818,7 @@ pub fn thread_exited(thread: &Arc<Thread>) {
 /// The last thread of `p` is gone: free what it held, become a zombie, tell the
 /// parent, hand the children to init.
 fn process_exited(p: &Arc<Process>, wstatus: u32) {
+    timers::exit(p);
     // Release the vfork parent, if any.
     if let Some(v) = p.vfork.lock().take() {
         v.release();
@@ -622,19 +837,30 @@ fn process_exited(p: &Arc<Process>, wstatus: u32) {
     // The address space goes when its last user does (threads are gone).
     let empty = AddressSpace::new();
     if let Ok(empty) = empty {
-        let old = core::mem::replace(&mut *p.mm.lock(), empty);
+        let old = p.replace_mm(empty);
         drop(old);
     }
-    // Orphans go to init.
+    // Orphans go to the nearest subreaper ancestor, else init.
     let orphans = core::mem::take(&mut *p.children.lock());
-    if let Some(init) = INIT.get().filter(|i| !Arc::ptr_eq(i, p)) {
+    let mut adopter = p.parent();
+    while let Some(a) = adopter.clone() {
+        if a.subreaper.load(Ordering::Relaxed) && a.state() == State::Running {
+            break;
+        }
+        adopter = a.parent();
+    }
+    let adopter = adopter
+        .or_else(|| INIT.get().cloned())
+        .filter(|i| !Arc::ptr_eq(i, p));
+    if let Some(adopter) = adopter {
         let any_zombie = orphans.iter().any(|c| c.state() != State::Running);
         for c in &orphans {
-            *c.parent.lock() = Arc::downgrade(init);
+            *c.parent.lock() = Arc::downgrade(&adopter);
+            c.parent_tid.store(0, Ordering::Relaxed);
         }
-        init.children.lock().extend(orphans);
+        adopter.children.lock().extend(orphans);
         if any_zombie {
-            init.child_event.wake_all();
+            adopter.child_event.wake_all();
         }
     }
     *p.state.lock() = State::Zombie(wstatus);
@@ -650,9 +876,11 @@ fn process_exited(p: &Arc<Process>, wstatus: u32) {
     match p.parent() {
         Some(parent) => {
             if signal::parent_ignores_children(&parent) {
+                // Reaped at once; a parent blocked in wait then finds no child (ECHILD).
                 reap(&parent, p);
+                parent.child_event.wake_all();
             } else {
-                signal::child_exited(&parent, p);
+                signal::child_exited(&parent, p, wstatus);
                 parent.child_event.wake_all();
             }
         }
@@ -662,8 +890,12 @@ fn process_exited(p: &Arc<Process>, wstatus: u32) {
     }
 }
 
-/// Removes a zombie child from its parent and the process table.
+/// Removes a zombie child from its parent and the process table; its CPU time (and
+/// its children's) joins the parent's RUSAGE_CHILDREN.
 fn reap(parent: &Process, child: &Arc<Process>) {
+    let (u, s) = child.cpu_time();
+    let (cu, cs) = child.children_cpu.get();
+    parent.children_cpu.add((u + cu, s + cs));
     parent.children.lock().retain(|c| !Arc::ptr_eq(c, child));
     PROCESSES.lock().remove(&child.pid);
 }
@@ -676,13 +908,35 @@ pub enum WaitFor {
     Pgid(Pid),
 }
 
-/// One round of wait4: a zombie child that matches (reaped unless `nowait`), or
-/// `Ok(None)` if matching children exist but none has exited, or ECHILD.
+/// Which state changes a wait collects (wait4/waitid options).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WaitOptions {
+    pub exited: bool,
+    pub stopped: bool,
+    pub continued: bool,
+    /// Leave the child waitable (WNOWAIT).
+    pub nowait: bool,
+}
+
+/// What a wait found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitResult {
+    pub pid: Pid,
+    pub uid: u32,
+    /// The wait status (WIFEXITED/WIFSIGNALED/WIFSTOPPED/WIFCONTINUED encoding).
+    pub status: u32,
+    /// The child's CPU time (user, system) ns, its reaped children's included.
+    pub cpu: (u64, u64),
+}
+
+/// One round of a wait: a matching child with a state change it asks for (a zombie is
+/// reaped unless `nowait`), `Ok(None)` if matching children exist but none changed,
+/// or ECHILD.
 pub fn try_wait(
     parent: &Arc<Process>,
     which: WaitFor,
-    nowait: bool,
-) -> KResult<Option<(Pid, u32)>> {
+    opts: WaitOptions,
+) -> KResult<Option<WaitResult>> {
     let children = parent.children.lock().clone();
     let matching: Vec<&Arc<Process>> = children
         .iter()
@@ -696,11 +950,41 @@ pub fn try_wait(
         return Err(Errno::ECHILD);
     }
     for c in matching {
+        let uid = c.cred.lock().uid;
+        let (u, s) = c.cpu_time();
+        let (cu, cs) = c.children_cpu.get();
+        let cpu = (u + cu, s + cs);
         if let State::Zombie(status) = c.state() {
-            if !nowait {
-                reap(parent, c);
+            if opts.exited {
+                if !opts.nowait {
+                    reap(parent, c);
+                }
+                return Ok(Some(WaitResult {
+                    pid: c.pid,
+                    uid,
+                    status,
+                    cpu,
+                }));
             }
-            return Ok(Some((c.pid, status)));
+            continue;
+        }
+        let mut report = c.signals.report.lock();
+        let wanted = match *report {
+            Some(0xffff) => opts.continued,
+            Some(_) => opts.stopped,
+            None => false,
+        };
+        if wanted {
+            let status = report.expect("checked above");
+            if !opts.nowait {
+                *report = None;
+            }
+            return Ok(Some(WaitResult {
+                pid: c.pid,
+                uid,
+                status,
+                cpu,
+            }));
         }
     }
     Ok(None)

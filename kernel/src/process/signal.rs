@@ -1,30 +1,59 @@
-//! Signal dispositions, and the default actions Kestrel applies so far.
+//! Signals: generation, the pending queues, interruption, delivery, sigreturn.
 //!
-//! `rt_sigaction` and `rt_sigprocmask` keep Linux's bookkeeping exactly (what a
-//! program sets, it reads back). Delivery to user handlers arrives with the signal
-//! frame work; until then a signal whose disposition is the default *terminate* or
-//! *core* action ends the process with the right wait status, an ignored one is
-//! dropped, and one with a handler is recorded as pending for that work to deliver.
+//! # Generation
+//! [`send_process`] and [`send_thread`] queue a `siginfo` on the process's shared
+//! queue or one thread's own (standard signals coalesce, real-time ones queue), and
+//! wake a thread that does not block the signal. SIGKILL, SIGSTOP and SIGCONT act at
+//! once, as in Linux: SIGKILL ends the process, SIGCONT resumes a stopped one and
+//! discards pending stop signals, a stop signal discards a pending SIGCONT. A signal
+//! that would be ignored is discarded when it is sent.
+//!
+//! # Interruption
+//! Every blocking wait goes through [`interruptible`]: it polls the wait first, then
+//! checks whether a signal can be delivered, and if so ends the call with one of the
+//! kernel-internal `ERESTART*` codes. What that becomes is decided at delivery, where
+//! Linux decides it: EINTR if a handler runs (unless SA_RESTART and the code allows
+//! restarting), otherwise the call is restarted by backing RIP over the `syscall`
+//! instruction (or through `restart_syscall` for sleeps, which resume with the time
+//! left).
+//!
+//! # Delivery
+//! Before a thread returns to user mode ([`deliver`]), pending unblocked signals are
+//! taken lowest number first. Ignored ones vanish, default actions terminate, stop or
+//! continue the process, and a handler gets an `rt_sigframe` on the user stack (or the
+//! alternate stack): the return address (`sa_restorer`), a `ucontext` with every
+//! register and the old signal mask, the `siginfo`, and the XSAVE image of the FPU,
+//! laid out as Linux's x86-64 `setup_rt_frame` does, so glibc and musl accept it.
+//! [`sigreturn`] reads it back, checks it, and kills the process with SIGSEGV if it
+//! was corrupted.
 
+use alloc::collections::VecDeque;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::future::Future;
+use core::pin::pin;
+use core::sync::atomic::Ordering;
+
+use futures_util::future::{Either, select};
 use kestrel_abi::process::wstatus_signaled;
 use kestrel_abi::signal::*;
+use kestrel_abi::{Errno, KResult};
 
 use super::{Process, Thread};
+use crate::arch::fpu::{self, HasFpu};
+use crate::arch::gdt::{USER_CS, USER_DS};
+use crate::arch::trap::{SYSCALL_VECTOR, UserContext, rflags};
 
 /// The dispositions of every signal (shared with CLONE_SIGHAND).
 #[derive(Clone)]
 pub struct SigActions {
     pub actions: [KernelSigaction; NSIG as usize],
-    /// Signals with handlers that arrived before delivery exists (see module docs).
-    pub pending: u64,
 }
 
 impl Default for SigActions {
     fn default() -> Self {
         Self {
             actions: [KernelSigaction::default(); NSIG as usize],
-            pending: 0,
         }
     }
 }
@@ -67,51 +96,272 @@ pub fn default_action(sig: u32) -> DefaultAction {
     }
 }
 
-/// Ends the process as signal `sig` would by default.
-fn terminate(p: &Process, sig: u32) {
-    // The core-dump bit is set only when a core file is written; RLIMIT_CORE is 0 by
-    // default and Kestrel writes none, as Linux with that limit.
-    p.begin_exit(wstatus_signaled(sig, false));
+const STOP_SIGNALS: u64 = sig_bit(SIGSTOP) | sig_bit(SIGTSTP) | sig_bit(SIGTTIN) | sig_bit(SIGTTOU);
+const UNBLOCKABLE: u64 = sig_bit(SIGKILL) | sig_bit(SIGSTOP);
+
+/// The thread's blocked-signal mask as Linux keeps it: SIGKILL and SIGSTOP can never
+/// be blocked.
+pub fn sanitize_mask(mask: u64) -> u64 {
+    mask & !UNBLOCKABLE
 }
 
-/// A synchronous signal caused by the thread itself (a fault): it cannot be blocked
-/// or ignored usefully, so without a handler the process dies.
-pub fn force(thread: &Arc<Thread>, sig: u32) {
-    let p = &thread.process;
-    let action = p.sigactions().lock().get(sig);
-    if action.handler == SIG_DFL || action.handler == SIG_IGN || sig == SIGKILL {
-        terminate(p, sig);
-    } else {
-        // A handler exists but cannot be run yet: Linux would run it; the closest
-        // safe behaviour is the default action rather than re-faulting forever.
-        terminate(p, sig);
+/// Pending signals: a bit per signal, and the siginfo of each queued instance.
+#[derive(Default, Clone)]
+pub struct SigQueue {
+    mask: u64,
+    infos: VecDeque<Siginfo>,
+}
+
+impl SigQueue {
+    /// Queues `info`. A standard signal already pending is not queued twice
+    /// (returns false).
+    fn push(&mut self, info: Siginfo) -> bool {
+        let sig = info.si_signo as u32;
+        if sig < SIGRTMIN && self.mask & sig_bit(sig) != 0 {
+            return false;
+        }
+        self.mask |= sig_bit(sig);
+        self.infos.push_back(info);
+        true
+    }
+
+    /// Takes the lowest-numbered pending signal in `set`.
+    fn take(&mut self, set: u64) -> Option<Siginfo> {
+        let ready = self.mask & set;
+        if ready == 0 {
+            return None;
+        }
+        let sig = ready.trailing_zeros() + 1;
+        let i = self.infos.iter().position(|s| s.si_signo as u32 == sig)?;
+        let info = self.infos.remove(i)?;
+        if !self.infos.iter().any(|s| s.si_signo as u32 == sig) {
+            self.mask &= !sig_bit(sig);
+        }
+        Some(info)
+    }
+
+    /// Drops every pending signal in `set`.
+    fn discard(&mut self, set: u64) {
+        self.mask &= !set;
+        self.infos.retain(|s| sig_bit(s.si_signo as u32) & set == 0);
+    }
+
+    /// The pending set.
+    pub fn pending(&self) -> u64 {
+        self.mask
+    }
+
+    /// Queued real-time signals (RLIMIT_SIGPENDING).
+    fn queued(&self) -> usize {
+        self.infos.len()
     }
 }
 
-/// Sends `sig` to a process (kill(2) semantics for the default actions).
+/// A thread's signal state.
+#[derive(Default)]
+pub struct ThreadSignals {
+    pub pending: spin::Mutex<SigQueue>,
+    pub altstack: spin::Mutex<Option<StackT>>,
+    /// The mask to restore after the next delivery (sigsuspend, ppoll, pselect).
+    pub saved_mask: spin::Mutex<Option<u64>>,
+    /// How to resume an interrupted sleep through restart_syscall.
+    pub restart: spin::Mutex<Option<Restart>>,
+    /// Woken when a signal arrives for this thread.
+    pub wq: kestrel_sync::WaitQueue,
+}
+
+/// State restart_syscall resumes from (Linux's restart_block).
+#[derive(Debug, Clone, Copy)]
+pub enum Restart {
+    /// A sleep until `deadline` on the monotonic clock; write the time left to `rem`
+    /// (0: don't) if interrupted again.
+    Sleep { deadline: u64, rem: u64 },
+    /// A futex wait with a timeout, resumed with the same deadline.
+    FutexWait {
+        uaddr: u64,
+        val: u32,
+        bitset: u32,
+        private: bool,
+        deadline: u64,
+    },
+}
+
+/// A process's shared signal state.
+#[derive(Default)]
+pub struct ProcessSignals {
+    pub pending: spin::Mutex<SigQueue>,
+    /// Set while the process is stopped by a stop signal.
+    pub stopped: core::sync::atomic::AtomicBool,
+    /// Woken on continue (and kill).
+    pub stop_wq: kestrel_sync::WaitQueue,
+    /// A stop or continue not yet reported to the parent's wait (WUNTRACED,
+    /// WCONTINUED): the wait status.
+    pub report: spin::Mutex<Option<u32>>,
+}
+
+impl Thread {
+    /// Signals this thread could take now: its own and its process's pending ones that
+    /// it does not block.
+    pub fn deliverable(&self) -> u64 {
+        let blocked = self.sigmask.load(Ordering::Acquire);
+        (self.signals.pending.lock().pending() | self.process.signals.pending.lock().pending())
+            & !blocked
+    }
+
+    /// Whether a blocking call of this thread must stop now: a signal to deliver, a
+    /// stop to obey, or the thread being killed.
+    pub fn interrupted(&self) -> bool {
+        self.killed()
+            || self.deliverable() != 0
+            || self.process.signals.stopped.load(Ordering::Acquire)
+    }
+}
+
+/// Runs `fut`, ending it with `code` (an ERESTART* or EINTR) if a signal arrives.
+/// The wait is polled first, so one that is ready together with a signal completes.
+pub async fn interruptible<T>(
+    t: &Thread,
+    code: Errno,
+    fut: impl Future<Output = KResult<T>>,
+) -> KResult<T> {
+    let sig = t.signals.wq.wait_until(|| t.interrupted().then_some(()));
+    match select(pin!(fut), pin!(sig)).await {
+        Either::Left((r, _)) => r,
+        Either::Right(_) => Err(code),
+    }
+}
+
+/// Wakes `t` so an interruptible wait notices a new signal.
+fn kick(t: &Thread) {
+    t.signals.wq.wake_all();
+}
+
+/// Whether `sig` would be ignored by `p` right now (discarded at generation).
+fn ignored(p: &Process, sig: u32) -> bool {
+    let a = p.sigactions().lock().get(sig);
+    a.handler == SIG_IGN || (a.handler == SIG_DFL && default_action(sig) == DefaultAction::Ignore)
+}
+
+/// Resumes a stopped process (SIGCONT), telling its parent.
+fn continue_process(p: &Arc<Process>) {
+    p.signals.pending.lock().discard(STOP_SIGNALS);
+    for t in p.threads.lock().iter() {
+        t.signals.pending.lock().discard(STOP_SIGNALS);
+    }
+    if p.signals.stopped.swap(false, Ordering::AcqRel) {
+        *p.signals.report.lock() = Some(0xffff);
+        p.signals.stop_wq.wake_all();
+        notify_parent(p, CLD_CONTINUED, SIGCONT as i32);
+    }
+}
+
+/// Tells `p`'s parent about a stop or continue (SIGCHLD unless SA_NOCLDSTOP, and its
+/// wait4), or nothing if the parent is gone.
+fn notify_parent(p: &Arc<Process>, code: i32, status: i32) {
+    let Some(parent) = p.parent() else { return };
+    let a = parent.sigactions().lock().get(SIGCHLD);
+    if a.flags & SA_NOCLDSTOP == 0 {
+        let uid = p.cred.lock().uid;
+        send_process(&parent, Siginfo::child(code, p.pid, uid, status, 0, 0));
+    }
+    parent.child_event.wake_all();
+}
+
+/// Sends a signal to a process (kill(2)). Returns whether it was queued (not
+/// ignored, not dropped; SIGKILL acts at once and counts as queued).
+pub fn send_process(p: &Arc<Process>, info: Siginfo) -> bool {
+    let sig = info.si_signo as u32;
+    if sig == 0 || p.state() != super::State::Running {
+        return false;
+    }
+    match sig {
+        SIGKILL => {
+            p.begin_exit(wstatus_signaled(SIGKILL, false));
+            p.signals.stop_wq.wake_all();
+            return true;
+        }
+        SIGCONT => continue_process(p),
+        _ if sig_bit(sig) & STOP_SIGNALS != 0 => {
+            p.signals.pending.lock().discard(sig_bit(SIGCONT));
+        }
+        _ => {}
+    }
+    if ignored(p, sig) {
+        return false;
+    }
+    {
+        let mut q = p.signals.pending.lock();
+        if sig >= SIGRTMIN && q.queued() as u64 >= p.rlimit(kestrel_abi::process::RLIMIT_SIGPENDING)
+        {
+            return false;
+        }
+        if !q.push(info) {
+            return false;
+        }
+    }
+    // Wake a thread that does not block it (all, if none: the first to unblock takes it).
+    let threads = p.threads.lock().clone();
+    match threads
+        .iter()
+        .find(|t| t.sigmask.load(Ordering::Acquire) & sig_bit(sig) == 0)
+    {
+        Some(t) => kick(t),
+        None => threads.iter().for_each(|t| kick(t)),
+    }
+    true
+}
+
+/// Sends a signal to one thread (tkill, tgkill, faults). Returns whether it was
+/// queued.
+pub fn send_thread(t: &Arc<Thread>, info: Siginfo) -> bool {
+    let sig = info.si_signo as u32;
+    let p = &t.process;
+    if sig == 0 || p.state() != super::State::Running {
+        return false;
+    }
+    if sig == SIGKILL || sig == SIGCONT || sig_bit(sig) & STOP_SIGNALS != 0 {
+        // These act on the whole process.
+        return send_process(p, info);
+    }
+    if ignored(p, sig) {
+        return false;
+    }
+    if !t.signals.pending.lock().push(info) {
+        return false;
+    }
+    kick(t);
+    true
+}
+
+/// A synchronous signal the thread caused (a fault, a bad signal frame). As Linux's
+/// force_sig: if it is blocked or ignored, the default action is restored and it is
+/// unblocked, so the thread cannot loop on the same fault forever.
+pub fn force(t: &Arc<Thread>, info: Siginfo) {
+    let sig = info.si_signo as u32;
+    {
+        let shared = t.process.sigactions();
+        let mut acts = shared.lock();
+        let a = &mut acts.actions[(sig - 1) as usize];
+        let blocked = t.sigmask.load(Ordering::Acquire) & sig_bit(sig) != 0;
+        if a.handler == SIG_IGN || blocked {
+            *a = KernelSigaction::default();
+        }
+    }
+    t.sigmask.fetch_and(!sig_bit(sig), Ordering::AcqRel);
+    t.signals.pending.lock().push(info);
+}
+
+/// Finishes taking `info` off a queue: a POSIX timer's signal gets its overrun count.
+fn taken(t: &Thread, mut info: Siginfo) -> Siginfo {
+    if info.si_code == SI_TIMER {
+        super::timers::taking_timer_signal(&t.process, &mut info);
+    }
+    info
+}
+
+/// Sends `sig` from the kernel to a process (SIGPIPE, SIGWINCH, tty signals).
 pub fn send(p: &Arc<Process>, sig: u32) {
-    if sig == 0 {
-        return;
-    }
-    if sig == SIGKILL {
-        terminate(p, sig);
-        return;
-    }
-    let shared = p.sigactions();
-    let mut acts = shared.lock();
-    let a = acts.get(sig);
-    if a.handler == SIG_IGN {
-        return;
-    }
-    if a.handler != SIG_DFL {
-        acts.pending |= sig_bit(sig);
-        return;
-    }
-    drop(acts);
-    match default_action(sig) {
-        DefaultAction::Terminate | DefaultAction::Core => terminate(p, sig),
-        DefaultAction::Ignore | DefaultAction::Stop | DefaultAction::Continue => {}
-    }
+    send_process(p, Siginfo::new(sig, SI_KERNEL));
 }
 
 /// Whether `parent` discards its children's exit status (SIGCHLD ignored, or
@@ -121,15 +371,393 @@ pub fn parent_ignores_children(parent: &Process) -> bool {
     a.handler == SIG_IGN || a.flags & SA_NOCLDWAIT != 0
 }
 
-/// Tells the parent a child exited (SIGCHLD).
-pub fn child_exited(parent: &Arc<Process>, child: &Process) {
-    if child.exit_signal != 0 {
-        send(parent, child.exit_signal);
+/// Tells the parent a child exited: SIGCHLD (or the child's exit signal) with the
+/// child's status.
+pub fn child_exited(parent: &Arc<Process>, child: &Process, wstatus: u32) {
+    if child.exit_signal == 0 {
+        return;
+    }
+    let (code, status) = if wstatus & 0x7f == 0 {
+        (CLD_EXITED, ((wstatus >> 8) & 0xff) as i32)
+    } else if wstatus & 0x80 != 0 {
+        (CLD_DUMPED, (wstatus & 0x7f) as i32)
+    } else {
+        (CLD_KILLED, (wstatus & 0x7f) as i32)
+    };
+    let uid = child.cred.lock().uid;
+    let mut info = Siginfo::child(code, child.pid, uid, status, 0, 0);
+    info.si_signo = child.exit_signal as i32;
+    send_process(parent, info);
+}
+
+/// Takes the next signal `t` should act on.
+fn dequeue(t: &Thread) -> Option<Siginfo> {
+    let allowed = !t.sigmask.load(Ordering::Acquire);
+    // Synchronous faults (queued on the thread) and thread signals first.
+    let own = t.signals.pending.lock().take(allowed);
+    let info = own.or_else(|| t.process.signals.pending.lock().take(allowed))?;
+    Some(taken(t, info))
+}
+
+/// Takes a pending signal in `set` (sigtimedwait), whether blocked or not.
+pub fn dequeue_from(t: &Thread, set: u64) -> Option<Siginfo> {
+    let own = t.signals.pending.lock().take(set);
+    let info = own.or_else(|| t.process.signals.pending.lock().take(set))?;
+    Some(taken(t, info))
+}
+
+/// The set of signals pending for `t` (rt_sigpending: blocked ones included).
+pub fn pending_of(t: &Thread) -> u64 {
+    t.signals.pending.lock().pending() | t.process.signals.pending.lock().pending()
+}
+
+/// What the interrupted system call becomes now that we know whether a handler runs.
+fn fix_restart(regs: &mut UserContext, handler: Option<&KernelSigaction>) {
+    let ret = regs.regs.rax as i64;
+    let Some(code) = Errno::from_i32((-ret) as i32).filter(|e| ret < 0 && e.is_restart()) else {
+        return;
+    };
+    let restart = match (code, handler) {
+        (Errno::ERESTARTNOINTR, _) => true,
+        (Errno::ERESTARTSYS, Some(a)) => a.flags & SA_RESTART != 0,
+        (Errno::ERESTARTSYS | Errno::ERESTARTNOHAND, None) => true,
+        (Errno::ERESTART_RESTARTBLOCK, None) => {
+            regs.regs.rax = kestrel_abi::syscalls::nr::RESTART_SYSCALL as u64;
+            regs.regs.rip -= 2;
+            return;
+        }
+        _ => false,
+    };
+    if restart {
+        regs.regs.rax = regs.orig_rax;
+        regs.regs.rip -= 2; // back over the 2-byte `syscall` instruction
+    } else {
+        regs.regs.rax = Errno::EINTR.as_return() as u64;
     }
 }
 
-/// The thread's blocked-signal mask, as rt_sigprocmask sees it: SIGKILL and SIGSTOP
-/// can never be blocked.
-pub fn sanitize_mask(mask: u64) -> u64 {
-    mask & !(sig_bit(SIGKILL) | sig_bit(SIGSTOP))
+/// Handles every deliverable signal before `t` returns to user mode. `from_syscall`:
+/// the trap being finished was a system call (its return value may be a restart code).
+pub async fn deliver(t: &Arc<Thread>, regs: &mut UserContext, mut from_syscall: bool) {
+    let p = t.process.clone();
+    loop {
+        if t.killed() {
+            return;
+        }
+        if p.signals.stopped.load(Ordering::Acquire) {
+            // Job-control stop: park until SIGCONT or SIGKILL.
+            p.signals
+                .stop_wq
+                .wait_until(|| {
+                    (!p.signals.stopped.load(Ordering::Acquire) || t.killed()).then_some(())
+                })
+                .await;
+            continue;
+        }
+        let Some(info) = dequeue(t) else { break };
+        let sig = info.si_signo as u32;
+        let act = p.sigactions().lock().get(sig);
+        if act.handler == SIG_IGN {
+            continue;
+        }
+        if act.handler == SIG_DFL {
+            match default_action(sig) {
+                DefaultAction::Ignore | DefaultAction::Continue => continue,
+                DefaultAction::Stop => {
+                    if !p.signals.stopped.swap(true, Ordering::AcqRel) {
+                        *p.signals.report.lock() = Some(0x7f | (sig << 8));
+                        notify_parent(&p, CLD_STOPPED, sig as i32);
+                        for other in p.threads.lock().iter() {
+                            kick(other);
+                        }
+                    }
+                    continue;
+                }
+                DefaultAction::Terminate | DefaultAction::Core => {
+                    // No core files are written (RLIMIT_CORE is 0), so no core bit.
+                    p.begin_exit(wstatus_signaled(sig, false));
+                    return;
+                }
+            }
+        }
+        if from_syscall {
+            fix_restart(regs, Some(&act));
+            from_syscall = false;
+        }
+        if setup_frame(t, regs, &info, &act).is_err() {
+            // Linux's force_sigsegv: a frame that cannot be written kills.
+            p.begin_exit(wstatus_signaled(SIGSEGV, false));
+            return;
+        }
+        if act.flags & SA_RESETHAND != 0 {
+            p.sigactions().lock().actions[(sig - 1) as usize] = KernelSigaction::default();
+        }
+        let mut add = act.mask;
+        if act.flags & SA_NODEFER == 0 {
+            add |= sig_bit(sig);
+        }
+        t.sigmask.fetch_or(sanitize_mask(add), Ordering::AcqRel);
+    }
+    if from_syscall {
+        fix_restart(regs, None);
+    }
+    // sigsuspend/ppoll restore their caller's mask once no handler took it.
+    if let Some(m) = t.signals.saved_mask.lock().take() {
+        t.sigmask.store(m, Ordering::Release);
+    }
+}
+
+/// The size of `rt_sigframe` up to the FPU state: return address, ucontext, siginfo.
+const FRAME_SIZE: u64 =
+    8 + core::mem::size_of::<Ucontext>() as u64 + core::mem::size_of::<Siginfo>() as u64;
+/// Bytes below the user RSP a leaf function may use without moving RSP.
+const RED_ZONE: u64 = 128;
+
+/// The alternate stack as sigaltstack reports it (SS_ONSTACK while on it,
+/// SS_DISABLE when none, SS_AUTODISARM kept), and whether `rsp` is on it.
+fn altstack_state(t: &Thread, rsp: u64) -> (StackT, bool) {
+    match *t.signals.altstack.lock() {
+        Some(s) => {
+            let on = rsp > s.ss_sp && rsp <= s.ss_sp.saturating_add(s.ss_size);
+            (
+                StackT {
+                    ss_flags: (s.ss_flags & SS_AUTODISARM) | if on { SS_ONSTACK } else { 0 },
+                    ..s
+                },
+                on,
+            )
+        }
+        None => (
+            StackT {
+                ss_flags: SS_DISABLE,
+                ..StackT::default()
+            },
+            false,
+        ),
+    }
+}
+
+/// Writes an rt_sigframe and points the registers at the handler.
+fn setup_frame(
+    t: &Arc<Thread>,
+    regs: &mut UserContext,
+    info: &Siginfo,
+    act: &KernelSigaction,
+) -> KResult<()> {
+    if act.flags & SA_RESTORER == 0 {
+        return Err(Errno::EFAULT); // x86-64 has no kernel-provided return stub
+    }
+    let mm = t.process.mm();
+    let (stack, on_alt) = altstack_state(t, regs.regs.rsp);
+    // Every address below comes from user space: wrapping arithmetic, and a frame
+    // that lands outside user memory fails the writes (the process gets SIGSEGV).
+    let use_alt =
+        act.flags & SA_ONSTACK != 0 && stack.ss_flags & (SS_DISABLE | SS_ONSTACK) == 0 && !on_alt;
+    let mut sp = if use_alt {
+        stack.ss_sp.wrapping_add(stack.ss_size)
+    } else {
+        regs.regs.rsp.wrapping_sub(RED_ZONE)
+    };
+    if use_alt && stack.ss_flags & SS_AUTODISARM != 0 {
+        // The handler runs with no alternate stack; sigreturn restores it from uc_stack.
+        *t.signals.altstack.lock() = None;
+    }
+
+    // The FPU image (XSAVE format with the software-reserved bytes Linux fills in).
+    let me: Arc<dyn HasFpu> = t.clone();
+    fpu::sync_to_memory(&me);
+    let mut image = t.fpu.lock().image().to_vec();
+    let xsave = fpu::has_xsave();
+    if xsave {
+        let size = image.len() as u32;
+        image[464..468].copy_from_slice(&FP_XSTATE_MAGIC1.to_le_bytes());
+        image[468..472].copy_from_slice(&(size + 4).to_le_bytes());
+        image[472..480].copy_from_slice(&fpu::xcr0().to_le_bytes());
+        image[480..484].copy_from_slice(&size.to_le_bytes());
+        image[484..512].fill(0);
+        image.extend_from_slice(&FP_XSTATE_MAGIC2.to_le_bytes());
+    }
+    sp = sp.wrapping_sub(image.len() as u64) & !63;
+    let fpstate = sp;
+    sp = (sp.wrapping_sub(FRAME_SIZE) & !15).wrapping_sub(8); // as after a `call`: (rsp + 8) is 16-aligned
+    let frame = sp;
+
+    let r = &regs.regs;
+    let saved_mask = t
+        .signals
+        .saved_mask
+        .lock()
+        .take()
+        .unwrap_or_else(|| t.sigmask.load(Ordering::Acquire));
+    let uc = Ucontext {
+        uc_flags: UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS | if xsave { UC_FP_XSTATE } else { 0 },
+        uc_link: 0,
+        uc_stack: stack,
+        uc_mcontext: Sigcontext {
+            r8: r.r8,
+            r9: r.r9,
+            r10: r.r10,
+            r11: r.r11,
+            r12: r.r12,
+            r13: r.r13,
+            r14: r.r14,
+            r15: r.r15,
+            rdi: r.rdi,
+            rsi: r.rsi,
+            rbp: r.rbp,
+            rbx: r.rbx,
+            rdx: r.rdx,
+            rax: r.rax,
+            rcx: r.rcx,
+            rsp: r.rsp,
+            rip: r.rip,
+            eflags: r.rflags,
+            cs: USER_CS,
+            gs: 0,
+            fs: 0,
+            ss: USER_DS,
+            err: if r.vector == SYSCALL_VECTOR {
+                0
+            } else {
+                r.error_code
+            },
+            trapno: if r.vector == SYSCALL_VECTOR {
+                0
+            } else {
+                r.vector
+            },
+            oldmask: saved_mask,
+            cr2: regs.fault_addr,
+            fpstate,
+            reserved1: [0; 8],
+        },
+        uc_sigmask: saved_mask,
+    };
+    mm.write_user(fpstate, &image)?;
+    let mut bytes = Vec::with_capacity(FRAME_SIZE as usize);
+    bytes.extend_from_slice(&act.restorer.to_le_bytes());
+    bytes.extend_from_slice(kestrel_abi::bytemuck_bytes(&uc));
+    bytes.extend_from_slice(kestrel_abi::bytemuck_bytes(info));
+    mm.write_user(frame, &bytes)?;
+
+    // The handler: rdi = signal, rsi = &siginfo, rdx = &ucontext; a clean FPU.
+    regs.regs.rip = act.handler;
+    regs.regs.rsp = frame;
+    regs.regs.rdi = u64::from(info.si_signo as u32);
+    regs.regs.rsi = frame.wrapping_add(8 + core::mem::size_of::<Ucontext>() as u64);
+    regs.regs.rdx = frame.wrapping_add(8);
+    regs.regs.rax = 0;
+    regs.regs.rflags &= !(rflags::TF | rflags::DF);
+    regs.regs.vector = 0; // all registers matter now: return with iret
+    *t.fpu.lock() = fpu::FpuState::initial();
+    fpu::invalidate(&me);
+    Ok(())
+}
+
+/// rt_sigreturn: restores what setup_frame saved. On a corrupted frame the process
+/// dies with SIGSEGV (Linux's "rt_sigreturn" badframe path); other processes go on.
+pub fn sigreturn(t: &Arc<Thread>, regs: &mut UserContext) -> KResult<u64> {
+    match restore_frame(t, regs) {
+        Ok(rax) => Ok(rax),
+        Err(_) => {
+            log::debug!(
+                "pid {}: bad signal frame at rt_sigreturn: SIGSEGV",
+                t.process.pid
+            );
+            force(t, Siginfo::new(SIGSEGV, SI_KERNEL));
+            Ok(regs.regs.rax)
+        }
+    }
+}
+
+fn restore_frame(t: &Arc<Thread>, regs: &mut UserContext) -> KResult<u64> {
+    let mm = t.process.mm();
+    let uc_addr = regs.regs.rsp; // the handler's `ret` popped the return address
+    let mut uc = Ucontext::default();
+    mm.read_user(uc_addr, kestrel_abi::bytemuck_bytes_mut(&mut uc))?;
+    let m = &uc.uc_mcontext;
+    if !crate::arch::trap::is_user_canonical(m.rip) {
+        return Err(Errno::EFAULT);
+    }
+    // The FPU state first: if it is bad, nothing else changes.
+    let new_fpu = if m.fpstate != 0 {
+        let mut legacy = [0u8; 512];
+        mm.read_user(m.fpstate, &mut legacy)?;
+        let magic = u32::from_le_bytes([legacy[464], legacy[465], legacy[466], legacy[467]]);
+        let size =
+            u32::from_le_bytes([legacy[480], legacy[481], legacy[482], legacy[483]]) as usize;
+        let image =
+            if fpu::has_xsave() && uc.uc_flags & UC_FP_XSTATE != 0 && magic == FP_XSTATE_MAGIC1 {
+                if size < 576 || size > fpu::image_size() {
+                    return Err(Errno::EFAULT);
+                }
+                let mut img = alloc::vec![0u8; size];
+                mm.read_user(m.fpstate, &mut img)?;
+                img
+            } else {
+                legacy.to_vec()
+            };
+        Some(fpu::FpuState::from_user(&image).ok_or(Errno::EFAULT)?)
+    } else {
+        None
+    };
+    let r = &mut regs.regs;
+    r.r8 = m.r8;
+    r.r9 = m.r9;
+    r.r10 = m.r10;
+    r.r11 = m.r11;
+    r.r12 = m.r12;
+    r.r13 = m.r13;
+    r.r14 = m.r14;
+    r.r15 = m.r15;
+    r.rdi = m.rdi;
+    r.rsi = m.rsi;
+    r.rbp = m.rbp;
+    r.rbx = m.rbx;
+    r.rdx = m.rdx;
+    r.rax = m.rax;
+    r.rcx = m.rcx;
+    r.rsp = m.rsp;
+    r.rip = m.rip;
+    // Only the flags user space may change (Linux's FIX_EFLAGS).
+    r.rflags = (r.rflags & !rflags::USER_MASK) | (m.eflags & rflags::USER_MASK);
+    r.vector = 0; // restored rcx/r11 matter: return with iret
+    t.sigmask
+        .store(sanitize_mask(uc.uc_sigmask), Ordering::Release);
+    let me: Arc<dyn HasFpu> = t.clone();
+    *t.fpu.lock() = new_fpu.unwrap_or_else(fpu::FpuState::initial);
+    fpu::invalidate(&me);
+    // The alternate stack as the frame recorded it (errors are ignored, as Linux).
+    let mut st = uc.uc_stack;
+    st.ss_flags &= !SS_ONSTACK;
+    let _ = set_altstack(t, Some(&st), r.rsp);
+    Ok(r.rax)
+}
+
+/// sigaltstack(2): installs `new` (if given) and returns the old setting.
+pub fn set_altstack(t: &Thread, new: Option<&StackT>, rsp: u64) -> KResult<StackT> {
+    let (old, on) = altstack_state(t, rsp);
+    if let Some(n) = new {
+        if on {
+            return Err(Errno::EPERM);
+        }
+        let flags = n.ss_flags & !SS_AUTODISARM;
+        match flags {
+            SS_DISABLE => *t.signals.altstack.lock() = None,
+            0 | SS_ONSTACK => {
+                if n.ss_size < MINSIGSTKSZ {
+                    return Err(Errno::ENOMEM);
+                }
+                // SS_AUTODISARM is kept: delivery on this stack disarms it.
+                *t.signals.altstack.lock() = Some(StackT {
+                    ss_sp: n.ss_sp,
+                    ss_flags: n.ss_flags & SS_AUTODISARM,
+                    _pad: 0,
+                    ss_size: n.ss_size,
+                });
+            }
+            _ => return Err(Errno::EINVAL),
+        }
+    }
+    Ok(old)
 }

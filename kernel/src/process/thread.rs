@@ -43,8 +43,16 @@ struct InAddressSpace<F> {
 impl<F: Future> Future for InAddressSpace<F> {
     type Output = F::Output;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        self.thread.process.mm().activate();
-        self.fut.as_mut().poll(cx)
+        let start = time::now_ns();
+        self.thread.process.activate_mm();
+        let r = self.fut.as_mut().poll(cx);
+        // Time spent polling is the thread's CPU time (its user part is counted
+        // around enter_user); time parked between polls is not.
+        self.thread
+            .cpu
+            .total
+            .fetch_add(time::now_ns() - start, Ordering::Relaxed);
+        r
     }
 }
 
@@ -57,14 +65,15 @@ pub fn spawn(thread: Arc<Thread>, regs: UserContext) -> Result<(), kestrel_execu
     task::try_spawn("user-thread", fut).map(|h| h.detach())
 }
 
-/// The signal for a CPU exception taken in user mode.
-fn exception_signal(vector: u8) -> u32 {
+/// The signal, si_code and address for a CPU exception taken in user mode.
+fn exception_signal(vector: u8, rip: u64) -> Siginfo {
     match vector {
-        0 | 16 | 19 => SIGFPE, // #DE, #MF, #XM
-        1 | 3 => SIGTRAP,      // #DB, #BP
-        6 => SIGILL,           // #UD
-        17 => SIGBUS,          // #AC
-        _ => SIGSEGV,          // #GP, #SS, #NP, ...
+        0 => Siginfo::fault(SIGFPE, FPE_INTDIV, rip), // #DE
+        16 | 19 => Siginfo::fault(SIGFPE, FPE_FLTDIV, rip), // #MF, #XM
+        1 | 3 => Siginfo::new(SIGTRAP, SI_KERNEL),    // #DB, #BP (int3)
+        6 => Siginfo::fault(SIGILL, ILL_ILLOPN, rip), // #UD
+        17 => Siginfo::fault(SIGBUS, BUS_ADRALN, 0),  // #AC
+        _ => Siginfo::new(SIGSEGV, SI_KERNEL),        // #GP, #SS, #NP, ...
     }
 }
 
@@ -72,23 +81,36 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
     let mut slice_start = time::now_ns();
     while !thread.should_exit() {
         if !trap::is_user_canonical(regs.regs.rip) {
-            signal::force(&thread, SIGSEGV);
+            signal::force(&thread, Siginfo::new(SIGSEGV, SI_KERNEL));
+            signal::deliver(&thread, &mut regs, false).await;
             continue;
         }
         // Come back to the kernel by the end of the slice or the next timer, whichever
         // is first (the executor only arms the timer when it goes idle).
         let slice_end = slice_start + TIME_SLICE_NS;
-        let deadline = task::executor()
+        let mut deadline = task::executor()
             .timers()
             .next_deadline()
             .map_or(slice_end, |d| d.min(slice_end));
-        apic::arm_oneshot(deadline.saturating_sub(time::now_ns()));
-
+        if let Some(budget) = super::timers::cpu_budget(&thread) {
+            // A CPU-time timer (setitimer, RLIMIT_CPU) is due after that much running.
+            deadline = deadline.min(time::now_ns().saturating_add(budget.max(10_000)));
+        }
+        apic::arm_at(deadline, time::now_ns());
         let me: Arc<dyn crate::arch::fpu::HasFpu> = thread.clone();
         crate::arch::fpu::switch_to(&me);
-        match trap::enter_user(&mut regs) {
+
+        let user_start = time::now_ns();
+        let trap = trap::enter_user(&mut regs);
+        thread
+            .cpu
+            .user
+            .fetch_add(time::now_ns() - user_start, Ordering::Relaxed);
+        let mut from_syscall = false;
+        match trap {
             Trap::Syscall => {
                 let nr = regs.regs.rax;
+                regs.orig_rax = nr;
                 let args = [
                     regs.regs.rdi,
                     regs.regs.rsi,
@@ -108,6 +130,7 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                 if let Some(v) = ret {
                     regs.regs.rax = v as u64;
                 }
+                from_syscall = true;
             }
             Trap::PageFault { addr, code } => {
                 let access = if code & pf::FETCH != 0 {
@@ -117,23 +140,31 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                 } else {
                     Access::Read
                 };
+                regs.fault_addr = addr;
                 let mm = thread.process.mm();
                 if let Err(e) = mm.fault(addr, access) {
-                    let sig = match e {
-                        FaultError::PastEndOfFile => SIGBUS,
-                        FaultError::OutOfMemory => SIGKILL,
-                        FaultError::Unmapped | FaultError::Protection => SIGSEGV,
+                    let info = match e {
+                        FaultError::PastEndOfFile => Siginfo::fault(SIGBUS, BUS_ADRERR, addr),
+                        FaultError::OutOfMemory => Siginfo::new(SIGKILL, SI_KERNEL),
+                        FaultError::Unmapped => Siginfo::fault(SIGSEGV, SEGV_MAPERR, addr),
+                        FaultError::Protection => Siginfo::fault(SIGSEGV, SEGV_ACCERR, addr),
                     };
                     log::debug!(
                         "pid {} tid {}: {} at {:#x} (rip {:#x}, {:?})",
                         thread.process.pid,
                         thread.tid,
-                        name(sig),
+                        name(info.si_signo as u32),
                         addr,
                         regs.regs.rip,
                         e
                     );
-                    signal::force(&thread, sig);
+                    if info.si_signo as u32 == SIGKILL {
+                        thread
+                            .process
+                            .begin_exit(kestrel_abi::process::wstatus_signaled(SIGKILL, false));
+                    } else {
+                        signal::force(&thread, info);
+                    }
                 }
             }
             Trap::Interrupt(_) => {
@@ -148,17 +179,19 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                 }
             }
             Trap::Exception { vector, .. } => {
-                let sig = exception_signal(vector);
+                let info = exception_signal(vector, regs.regs.rip);
                 log::debug!(
                     "pid {}: {} in user mode at rip {:#x} -> {}",
                     thread.process.pid,
                     trap::exception_name(u64::from(vector)),
                     regs.regs.rip,
-                    name(sig)
+                    name(info.si_signo as u32)
                 );
-                signal::force(&thread, sig);
+                signal::force(&thread, info);
             }
         }
+        super::timers::check_cpu_timers(&thread);
+        signal::deliver(&thread, &mut regs, from_syscall).await;
     }
     apic::disarm();
     percpu::this_cpu().user_ctx.store(0, Ordering::Relaxed);

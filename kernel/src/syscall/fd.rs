@@ -1,12 +1,10 @@
 //! File descriptors: close, dup, fcntl, ioctl, pipes.
 
 use alloc::sync::Arc;
-use core::any::Any;
 
 use kestrel_abi::fs::*;
 use kestrel_abi::tty::*;
 use kestrel_abi::{Errno, KResult};
-use kestrel_vfs::inode::{Inode, Metadata};
 use kestrel_vfs::pipe::{PipeReader, PipeWriter};
 use kestrel_vfs::{FileOps, OpenFile};
 
@@ -144,55 +142,12 @@ pub async fn sys_ioctl(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     file.ops().ioctl(&file, cmd, arg, &UserMemOf(ctx.mm()))
 }
 
-/// The inode `fstat` reports for a pipe end (Linux's pipefs).
-struct PipeInode {
-    ino: u64,
-    created: kestrel_abi::time::Timespec,
-}
-
-impl Inode for PipeInode {
-    fn metadata(&self) -> Metadata {
-        Metadata {
-            dev: makedev(0, 12),
-            ino: self.ino,
-            mode: S_IFIFO | 0o600,
-            nlink: 1,
-            blksize: 4096,
-            atime: self.created,
-            mtime: self.created,
-            ctime: self.created,
-            ..Metadata::default()
-        }
-    }
-    fn set_mode(&self, _: u32) -> KResult<()> {
-        Ok(())
-    }
-    fn set_owner(&self, _: Option<u32>, _: Option<u32>) -> KResult<()> {
-        Ok(())
-    }
-    fn set_times(
-        &self,
-        _: Option<kestrel_abi::time::Timespec>,
-        _: Option<kestrel_abi::time::Timespec>,
-    ) -> KResult<()> {
-        Ok(())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-static PIPE_INO: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(1);
-
 fn make_pipe(ctx: &Ctx<'_>, fds_ptr: u64, flags: u32) -> KResult<u64> {
     if flags & !(O_CLOEXEC | O_NONBLOCK | O_DIRECT) != 0 {
         return Err(Errno::EINVAL);
     }
     let (r, w) = kestrel_vfs::pipe::pipe();
-    let inode: Arc<dyn Inode> = Arc::new(PipeInode {
-        ino: PIPE_INO.fetch_add(1, core::sync::atomic::Ordering::Relaxed),
-        created: kestrel_abi::time::Timespec::from_ns(crate::time::realtime_ns()),
-    });
+    let inode = crate::fs::anon::pipe_inode();
     let status = flags & O_NONBLOCK;
     let rf = OpenFile::anonymous(
         Some(inode.clone()),

@@ -17,6 +17,7 @@ use kestrel_vfs::{DentryRef, InodeRef, NodeKind, OpenFile};
 
 use super::{Args, Ctx, MAX_RW_COUNT, arg_i32, wait_for};
 use crate::fs::tty::TtyFile;
+use crate::process::signal::interruptible;
 
 /// Bytes moved per step of a read or write.
 const CHUNK: usize = 128 * 1024;
@@ -25,21 +26,28 @@ fn is_stream(f: &OpenFile) -> bool {
     !f.ops().seekable()
 }
 
-/// A read that waits for data unless the file is non-blocking.
-pub async fn read_blocking(file: &OpenFile, buf: &mut [u8]) -> KResult<usize> {
+/// A read that waits for data unless the file is non-blocking. A signal ends the
+/// wait with ERESTARTSYS (restarted with SA_RESTART, else EINTR).
+pub async fn read_blocking(ctx: &Ctx<'_>, file: &OpenFile, buf: &mut [u8]) -> KResult<usize> {
     if let Some(tty) = file.ops().as_any().downcast_ref::<TtyFile>() {
-        return tty_read(tty, file, buf).await;
+        return tty_read(ctx, tty, file, buf).await;
     }
     loop {
         match file.read(buf) {
-            Err(Errno::EAGAIN) if !file.nonblocking() => wait_for(file, POLLIN).await,
+            Err(Errno::EAGAIN) if !file.nonblocking() => {
+                interruptible(ctx.thread, Errno::ERESTARTSYS, async {
+                    wait_for(file, POLLIN).await;
+                    Ok(())
+                })
+                .await?
+            }
             r => return r,
         }
     }
 }
 
 /// A terminal read: canonical lines, or VMIN/VTIME in raw mode (termios(3)).
-async fn tty_read(tty: &TtyFile, file: &OpenFile, buf: &mut [u8]) -> KResult<usize> {
+async fn tty_read(ctx: &Ctx<'_>, tty: &TtyFile, file: &OpenFile, buf: &mut [u8]) -> KResult<usize> {
     let t = &tty.0;
     let mut got = 0;
     loop {
@@ -49,20 +57,34 @@ async fn tty_read(tty: &TtyFile, file: &OpenFile, buf: &mut [u8]) -> KResult<usi
         if file.nonblocking() {
             return if got > 0 { Ok(got) } else { Err(Errno::EAGAIN) };
         }
-        let before = got;
-        let wait = t.wait_queue().wait_until(|| t.readable().then_some(()));
+        let wait = async {
+            t.wait_queue()
+                .wait_until(|| t.readable().then_some(()))
+                .await;
+            Ok(())
+        };
+        let interrupted = |e: Errno| if got > 0 { Ok(got) } else { Err(e) };
         match t.read_policy().timeout_ns() {
             // VTIME: the timer runs from the start (VMIN 0) or from each byte.
             Some(ns) => {
-                if crate::task::timeout(ns, wait).await.is_err() {
-                    let mut g = got;
-                    let _ = t.try_read(buf, &mut g);
-                    return Ok(g);
+                match crate::task::timeout(ns, interruptible(ctx.thread, Errno::ERESTARTSYS, wait))
+                    .await
+                {
+                    Err(_) => {
+                        let mut g = got;
+                        let _ = t.try_read(buf, &mut g);
+                        return Ok(g);
+                    }
+                    Ok(Err(e)) => return interrupted(e),
+                    Ok(Ok(())) => {}
                 }
             }
-            None => wait.await,
+            None => {
+                if let Err(e) = interruptible(ctx.thread, Errno::ERESTARTSYS, wait).await {
+                    return interrupted(e);
+                }
+            }
         }
-        debug_assert!(got >= before);
     }
 }
 
@@ -72,7 +94,16 @@ pub async fn write_blocking(ctx: &Ctx<'_>, file: &OpenFile, data: &[u8]) -> KRes
     while done < data.len() {
         match file.write(&data[done..]) {
             Ok(n) => done += n,
-            Err(Errno::EAGAIN) if !file.nonblocking() => wait_for(file, POLLOUT).await,
+            Err(Errno::EAGAIN) if !file.nonblocking() => {
+                let wait = async {
+                    wait_for(file, POLLOUT).await;
+                    Ok(())
+                };
+                if let Err(e) = interruptible(ctx.thread, Errno::ERESTARTSYS, wait).await {
+                    // A write that already moved data returns the count (pipe(7)).
+                    return if done > 0 { Ok(done) } else { Err(e) };
+                }
+            }
             Err(Errno::EAGAIN) if done > 0 => break,
             Err(Errno::EPIPE) => {
                 crate::process::signal::send(ctx.process(), kestrel_abi::signal::SIGPIPE);
@@ -124,7 +155,7 @@ async fn read_to_user(
         let mut kbuf = vec![0u8; room];
         let n = match offset {
             Some(off) => file.pread(off + total as u64, &mut kbuf)?,
-            None => read_blocking(file, &mut kbuf).await?,
+            None => read_blocking(ctx, file, &mut kbuf).await?,
         };
         let copied = mm.write_user_partial(addr + total as u64, &kbuf[..n]);
         total += copied;

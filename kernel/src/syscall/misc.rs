@@ -1,11 +1,13 @@
 //! The rest: uname, sysinfo, resource limits, randomness, yielding, futexes.
 
+use alloc::sync::Arc;
+
+use kestrel_abi::cap::*;
 use kestrel_abi::process::*;
-use kestrel_abi::time::Timespec;
 use kestrel_abi::{Errno, KResult};
 
 use super::{Args, Ctx, arg_i32};
-use crate::{futex, process, task};
+use crate::process;
 
 pub async fn sys_uname(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     let u = Utsname {
@@ -53,6 +55,10 @@ fn set_limit(p: &process::Process, caller_root: bool, r: u32, new: Rlimit) -> KR
         return Err(Errno::EPERM); // above fs.nr_open
     }
     l[r as usize] = new;
+    drop(l);
+    if r == RLIMIT_CPU {
+        process::timers::rlimit_cpu_changed(p);
+    }
     Ok(())
 }
 
@@ -64,7 +70,7 @@ pub async fn sys_getrlimit(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
 
 pub async fn sys_setrlimit(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     let new: Rlimit = ctx.read(a[1])?;
-    let root = ctx.process().cred.lock().euid == 0;
+    let root = ctx.process().cred.lock().capable(CAP_SYS_RESOURCE);
     set_limit(ctx.process(), root, a[0] as u32, new).map(|_| 0)
 }
 
@@ -75,6 +81,21 @@ pub async fn sys_prlimit64(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
         p if p > 0 => process::find(p as u32).ok_or(Errno::ESRCH)?,
         _ => return Err(Errno::EINVAL),
     };
+    // Another process's limits: only if all its uids equal the caller's real uid
+    // and all its gids the caller's real gid, or with CAP_SYS_RESOURCE.
+    if !Arc::ptr_eq(&p, ctx.process()) {
+        let me = ctx.process().cred.lock().clone();
+        let them = p.cred.lock().clone();
+        let same = [them.uid, them.euid, them.suid]
+            .iter()
+            .all(|&u| u == me.uid)
+            && [them.gid, them.egid, them.sgid]
+                .iter()
+                .all(|&g| g == me.gid);
+        if !same && !me.capable(CAP_SYS_RESOURCE) {
+            return Err(Errno::EPERM);
+        }
+    }
     let new = if new_ptr != 0 {
         Some(ctx.read::<Rlimit>(new_ptr)?)
     } else {
@@ -82,7 +103,7 @@ pub async fn sys_prlimit64(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     };
     let old = get_limit(&p, r)?;
     if let Some(n) = new {
-        let root = ctx.process().cred.lock().euid == 0;
+        let root = ctx.process().cred.lock().capable(CAP_SYS_RESOURCE);
         set_limit(&p, root, r, n)?;
     }
     if old_ptr != 0 {
@@ -121,64 +142,4 @@ pub async fn sys_getrandom(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
 pub async fn sys_sched_yield(_: &mut Ctx<'_>, _: Args) -> KResult<u64> {
     kestrel_executor::yield_now().await;
     Ok(0)
-}
-
-const FUTEX_WAIT: u32 = 0;
-const FUTEX_WAKE: u32 = 1;
-const FUTEX_WAIT_BITSET: u32 = 9;
-const FUTEX_WAKE_BITSET: u32 = 10;
-const FUTEX_PRIVATE_FLAG: u32 = 128;
-const FUTEX_CLOCK_REALTIME: u32 = 256;
-
-pub async fn sys_futex(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (uaddr, op, val, timeout_ptr, val3) = (a[0], a[1] as u32, a[2] as u32, a[3], a[5] as u32);
-    let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
-    if uaddr % 4 != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let mm = ctx.mm();
-    match cmd {
-        FUTEX_WAIT | FUTEX_WAIT_BITSET => {
-            let bitset = if cmd == FUTEX_WAIT { u32::MAX } else { val3 };
-            if bitset == 0 {
-                return Err(Errno::EINVAL);
-            }
-            let deadline = if timeout_ptr != 0 {
-                let t: Timespec = ctx.read(timeout_ptr)?;
-                let ns = t.to_ns().ok_or(Errno::EINVAL)?;
-                // FUTEX_WAIT takes a relative timeout; WAIT_BITSET an absolute one.
-                Some(if cmd == FUTEX_WAIT {
-                    crate::time::now_ns().saturating_add(ns)
-                } else if op & FUTEX_CLOCK_REALTIME != 0 {
-                    crate::time::now_ns()
-                        .saturating_add(ns.saturating_sub(crate::time::realtime_ns()))
-                } else {
-                    ns
-                })
-            } else {
-                None
-            };
-            let wait = futex::enqueue(&mm, uaddr, bitset);
-            let mut cur = [0u8; 4];
-            mm.read_user(uaddr, &mut cur)?;
-            if u32::from_le_bytes(cur) != val {
-                return Err(Errno::EAGAIN);
-            }
-            match deadline {
-                Some(d) => task::timeout(d.saturating_sub(crate::time::now_ns()), wait)
-                    .await
-                    .map_err(|_| Errno::ETIMEDOUT)?,
-                None => wait.await,
-            }
-            Ok(0)
-        }
-        FUTEX_WAKE => Ok(futex::wake(&mm, uaddr, val as usize) as u64),
-        FUTEX_WAKE_BITSET => {
-            if val3 == 0 {
-                return Err(Errno::EINVAL);
-            }
-            Ok(futex::wake_bitset(&mm, uaddr, val as usize, val3) as u64)
-        }
-        _ => Err(Errno::ENOSYS),
-    }
 }

@@ -78,12 +78,13 @@ pub async fn sys_mmap(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
             } else {
                 Backing::Anonymous
             }
-        } else {
-            if shared && prot & PROT_WRITE != 0 {
-                // Without a page cache a writable shared file mapping cannot stay
-                // coherent with read/write: refuse rather than lose writes.
-                return Err(Errno::ENODEV);
+        } else if shared {
+            Backing::SharedFile {
+                inode,
+                offset: off,
+                held: Default::default(),
             }
+        } else {
             Backing::File { inode, offset: off }
         }
     };
@@ -119,4 +120,55 @@ pub async fn sys_mprotect(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     ctx.mm()
         .protect(a[0], a[1], prot & (PROT_READ | PROT_WRITE | PROT_EXEC))
         .map(|_| 0)
+}
+
+pub async fn sys_mremap(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let (old, old_len, new_len, flags, new_addr) = (a[0], a[1], a[2], a[3] as u32, a[4]);
+    if flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0
+        || (flags & MREMAP_FIXED != 0 && flags & MREMAP_MAYMOVE == 0)
+        || flags & MREMAP_DONTUNMAP != 0
+    {
+        return Err(Errno::EINVAL);
+    }
+    let fixed = (flags & MREMAP_FIXED != 0).then_some(new_addr);
+    ctx.mm()
+        .remap(old, old_len, new_len, flags & MREMAP_MAYMOVE != 0, fixed)
+}
+
+pub async fn sys_madvise(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let (addr, len, advice) = (a[0], a[1], a[2] as u32);
+    if !addr.is_multiple_of(4096) {
+        return Err(Errno::EINVAL);
+    }
+    if len == 0 {
+        return Ok(0);
+    }
+    match advice {
+        // Pages are dropped; MADV_FREE may drop them lazily, Kestrel does it at once.
+        MADV_DONTNEED | MADV_FREE => ctx.mm().discard(addr, len).map(|_| 0),
+        // Hints Kestrel does not act on, but accepts as Linux does.
+        MADV_NORMAL | MADV_RANDOM | MADV_SEQUENTIAL | MADV_WILLNEED | 10..=17 | 18..=21 => {
+            ctx.mm().check_mapped(addr, len).map(|_| 0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub async fn sys_msync(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let (addr, len, flags) = (a[0], a[1], a[2] as u32);
+    if !addr.is_multiple_of(4096)
+        || flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0
+        || (flags & MS_ASYNC != 0 && flags & MS_SYNC != 0)
+    {
+        return Err(Errno::EINVAL);
+    }
+    // Shared file mappings are the file's own pages: there is nothing to write back.
+    ctx.mm().check_mapped(addr, len).map(|_| 0)
+}
+
+pub async fn sys_mincore(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let (addr, len, vec) = (a[0], a[1], a[2]);
+    let residency = ctx.mm().residency(addr, len)?;
+    ctx.mm().write_user(vec, &residency)?;
+    Ok(0)
 }

@@ -11,15 +11,20 @@
 //! call against the thread being killed, so a killed thread's call is dropped
 //! wherever it waits.
 
+mod cred;
+mod epoll;
 mod fd;
 mod fs;
+pub mod futex;
 mod misc;
 mod mm;
 mod poll;
 mod process;
+mod sched;
 mod signal;
 mod table;
 mod time;
+mod timer;
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;

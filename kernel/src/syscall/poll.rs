@@ -4,6 +4,10 @@
 //! multi-file wait registers the task's waker in each file's queue, *then* computes
 //! the masks; any change after the computation wakes the task, which computes again.
 //! Dropping the wait (timeout, kill) removes every registration.
+//!
+//! As in Linux, select, pselect6 and ppoll write the time left back to their
+//! timeout argument, and ppoll/pselect6 wait under a temporary signal mask that
+//! stays in force until a handler interrupted by the wait has run.
 
 use alloc::sync::Arc;
 use alloc::vec;
@@ -77,16 +81,24 @@ impl Drop for WaitAny<'_> {
 }
 
 /// Waits on `watches` for at most `timeout_ns` (None: forever); fills `out` and
-/// returns how many have events (0 on timeout).
-async fn wait(watches: &mut [Watch], out: &mut [u16], timeout_ns: Option<u64>) -> usize {
+/// returns how many have events (0 on timeout). A signal ends the wait with
+/// ERESTARTNOHAND: EINTR when a handler runs, a restart otherwise (poll(2) and
+/// select(2) are never restarted after a handler, even with SA_RESTART).
+async fn wait(
+    ctx: &Ctx<'_>,
+    watches: &mut [Watch],
+    out: &mut [u16],
+    timeout_ns: Option<u64>,
+) -> KResult<usize> {
     let n = scan(watches, out);
     if n > 0 || timeout_ns == Some(0) {
-        return n;
+        return Ok(n);
     }
-    let waiting = WaitAny { watches, out };
+    let waiting = async { Ok(WaitAny { watches, out }.await) };
+    let waiting = crate::process::signal::interruptible(ctx.thread, Errno::ERESTARTNOHAND, waiting);
     match timeout_ns {
         None => waiting.await,
-        Some(ns) => crate::task::timeout(ns, waiting).await.unwrap_or(0),
+        Some(ns) => crate::task::timeout(ns, waiting).await.unwrap_or(Ok(0)),
     }
 }
 
@@ -118,7 +130,7 @@ async fn do_poll(ctx: &Ctx<'_>, fds_ptr: u64, nfds: u64, timeout_ns: Option<u64>
     };
     let mut out = vec![0u16; watches.len()];
     let n = if nval.is_empty() {
-        wait(&mut watches, &mut out, timeout_ns).await
+        wait(ctx, &mut watches, &mut out, timeout_ns).await?
     } else {
         scan(&watches, &mut out)
     };
@@ -151,12 +163,55 @@ fn read_timespec_timeout(ctx: &Ctx<'_>, ptr: u64) -> KResult<Option<u64>> {
     t.to_ns().map(Some).ok_or(Errno::EINVAL)
 }
 
-pub async fn sys_ppoll(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    if a[3] != 0 && a[4] != 8 {
+/// Reads the optional sigmask of ppoll/pselect6 (`size` must be 8) and installs it
+/// for the wait, remembering the caller's mask.
+pub(super) fn push_sigmask(ctx: &Ctx<'_>, ptr: u64, size: u64) -> KResult<()> {
+    if ptr == 0 {
+        return Ok(());
+    }
+    if size != 8 {
         return Err(Errno::EINVAL);
     }
+    let mask: u64 = ctx.read(ptr)?;
+    let t = ctx.thread;
+    let old = t.sigmask.swap(
+        crate::process::signal::sanitize_mask(mask),
+        core::sync::atomic::Ordering::AcqRel,
+    );
+    *t.signals.saved_mask.lock() = Some(old);
+    Ok(())
+}
+
+/// Undoes [`push_sigmask`] unless the wait was interrupted: then signal delivery
+/// restores the mask after the handler frame is set up (Linux's
+/// restore_saved_sigmask_unless).
+pub(super) fn pop_sigmask(ctx: &Ctx<'_>, r: &KResult<u64>) {
+    if matches!(r, Err(Errno::ERESTARTNOHAND | Errno::EINTR)) {
+        return;
+    }
+    if let Some(m) = ctx.thread.signals.saved_mask.lock().take() {
+        ctx.thread
+            .sigmask
+            .store(m, core::sync::atomic::Ordering::Release);
+    }
+}
+
+/// The time left until `deadline` (monotonic ns).
+fn left(deadline: u64) -> u64 {
+    deadline.saturating_sub(crate::time::now_ns())
+}
+
+pub async fn sys_ppoll(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     let timeout = read_timespec_timeout(ctx, a[2])?;
-    do_poll(ctx, a[0], a[1], timeout).await
+    push_sigmask(ctx, a[3], a[4])?;
+    let deadline = timeout.map(|ns| crate::time::now_ns().saturating_add(ns));
+    let r = do_poll(ctx, a[0], a[1], timeout).await;
+    pop_sigmask(ctx, &r);
+    if let Some(d) = deadline {
+        // A timeout that cannot be written back is not an error (Linux ignores it).
+        let _ = ctx.write(a[2], &Timespec::from_ns(left(d)));
+    }
+    r
 }
 
 /// The three fd_sets of select, as bit vectors of `nfds` bits.
@@ -208,7 +263,7 @@ async fn do_select(
         }
     }
     let mut out = vec![0u16; watches.len()];
-    wait(&mut watches, &mut out, timeout_ns).await;
+    wait(ctx, &mut watches, &mut out, timeout_ns).await?;
     let mut result = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
     let mut count = 0;
     for (&fd, &r) in which.iter().zip(&out) {
@@ -241,14 +296,39 @@ pub async fn sys_select(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
         if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
             return Err(Errno::EINVAL);
         }
-        Some(tv.tv_sec as u64 * 1_000_000_000 + tv.tv_usec as u64 * 1000)
+        Some(
+            (tv.tv_sec as u64)
+                .saturating_mul(1_000_000_000)
+                .saturating_add(tv.tv_usec as u64 * 1000),
+        )
     } else {
         None
     };
-    do_select(ctx, arg_i32(a[0]), [a[1], a[2], a[3]], timeout).await
+    let deadline = timeout.map(|ns| crate::time::now_ns().saturating_add(ns));
+    let r = do_select(ctx, arg_i32(a[0]), [a[1], a[2], a[3]], timeout).await;
+    if let Some(d) = deadline {
+        let ns = left(d);
+        let tv = Timeval {
+            tv_sec: (ns / 1_000_000_000) as i64,
+            tv_usec: (ns % 1_000_000_000 / 1000) as i64,
+        };
+        let _ = ctx.write(a[4], &tv);
+    }
+    r
 }
 
 pub async fn sys_pselect6(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     let timeout = read_timespec_timeout(ctx, a[4])?;
-    do_select(ctx, arg_i32(a[0]), [a[1], a[2], a[3]], timeout).await
+    // The sixth argument points at { const sigset_t *ss; size_t ss_len; }.
+    if a[5] != 0 {
+        let [mask_ptr, size]: [u64; 2] = ctx.read(a[5])?;
+        push_sigmask(ctx, mask_ptr, size)?;
+    }
+    let deadline = timeout.map(|ns| crate::time::now_ns().saturating_add(ns));
+    let r = do_select(ctx, arg_i32(a[0]), [a[1], a[2], a[3]], timeout).await;
+    pop_sigmask(ctx, &r);
+    if let Some(d) = deadline {
+        let _ = ctx.write(a[4], &Timespec::from_ns(left(d)));
+    }
+    r
 }

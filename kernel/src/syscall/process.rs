@@ -5,12 +5,13 @@ use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
 
 use kestrel_abi::process::*;
-use kestrel_abi::signal::SIGCHLD;
+use kestrel_abi::signal::*;
 use kestrel_abi::{Errno, KResult};
 
 use super::{Args, Ctx, arg_i32};
 use crate::arch::trap;
-use crate::process::{self, CloneShare, Pid, VforkDone, WaitFor, thread};
+use crate::process::signal::interruptible;
+use crate::process::{self, CloneShare, Pid, VforkDone, WaitFor, WaitOptions, WaitResult, thread};
 
 pub async fn sys_getpid(ctx: &mut Ctx<'_>, _: Args) -> KResult<u64> {
     Ok(u64::from(ctx.process().pid))
@@ -166,47 +167,116 @@ pub async fn sys_exit_group(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     Ok(0)
 }
 
+/// Waits for a child state change (shared by wait4 and waitid).
+async fn wait_child(
+    ctx: &Ctx<'_>,
+    which: WaitFor,
+    opts: WaitOptions,
+    nohang: bool,
+) -> KResult<Option<WaitResult>> {
+    let me = ctx.process().clone();
+    if nohang {
+        return process::try_wait(&me, which, opts);
+    }
+    let wait = async {
+        let mut result = None;
+        me.child_event
+            .wait_until(|| match process::try_wait(&me, which, opts) {
+                Ok(None) => None,
+                r => {
+                    result = Some(r);
+                    Some(())
+                }
+            })
+            .await;
+        result.unwrap_or(Ok(None))
+    };
+    interruptible(ctx.thread, Errno::ERESTARTSYS, wait).await
+}
+
 pub async fn sys_wait4(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     let (pid, status_ptr, options, rusage_ptr) = (arg_i32(a[0]), a[1], a[2] as u32, a[3]);
     if options & !(WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WALL | __WCLONE) != 0 {
         return Err(Errno::EINVAL);
     }
-    let me = ctx.process().clone();
     let which = match pid {
         -1 => WaitFor::Any,
-        0 => WaitFor::Pgid(me.pgid.load(Ordering::Relaxed)),
+        0 => WaitFor::Pgid(ctx.process().pgid.load(Ordering::Relaxed)),
         p if p < -1 => WaitFor::Pgid(p.unsigned_abs()),
         p => WaitFor::Pid(p as Pid),
     };
-    let found = if options & WNOHANG != 0 {
-        process::try_wait(&me, which, false)?
-    } else {
-        let mut result = None;
-        me.child_event
-            .wait_until(|| match process::try_wait(&me, which, false) {
-                Ok(Some(x)) => {
-                    result = Some(Ok(Some(x)));
-                    Some(())
-                }
-                Ok(None) => None,
-                Err(e) => {
-                    result = Some(Err(e));
-                    Some(())
-                }
-            })
-            .await;
-        result.unwrap_or(Ok(None))?
+    let opts = WaitOptions {
+        exited: true,
+        stopped: options & WUNTRACED != 0,
+        continued: options & WCONTINUED != 0,
+        nowait: false,
     };
-    let Some((child, status)) = found else {
+    let Some(found) = wait_child(ctx, which, opts, options & WNOHANG != 0).await? else {
         return Ok(0);
     };
     if status_ptr != 0 {
-        ctx.write(status_ptr, &(status as i32))?;
+        ctx.write(status_ptr, &(found.status as i32))?;
     }
     if rusage_ptr != 0 {
-        ctx.write(rusage_ptr, &Rusage::default())?;
+        ctx.write(rusage_ptr, &super::time::rusage(found.cpu))?;
     }
-    Ok(u64::from(child))
+    Ok(u64::from(found.pid))
+}
+
+pub async fn sys_waitid(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    const P_ALL: u64 = 0;
+    const P_PID: u64 = 1;
+    const P_PGID: u64 = 2;
+    let (idtype, id, info_ptr, options, rusage_ptr) = (a[0], a[1] as u32, a[2], a[3] as u32, a[4]);
+    if options
+        & !(WNOHANG | WEXITED | WSTOPPED | WCONTINUED | WNOWAIT | __WNOTHREAD | __WALL | __WCLONE)
+        != 0
+        || options & (WEXITED | WSTOPPED | WCONTINUED) == 0
+    {
+        return Err(Errno::EINVAL);
+    }
+    let which = match idtype {
+        P_ALL => WaitFor::Any,
+        P_PID if id > 0 => WaitFor::Pid(id),
+        P_PGID if id == 0 => WaitFor::Pgid(ctx.process().pgid.load(Ordering::Relaxed)),
+        P_PGID => WaitFor::Pgid(id),
+        _ => return Err(Errno::EINVAL),
+    };
+    let opts = WaitOptions {
+        exited: options & WEXITED != 0,
+        stopped: options & WSTOPPED != 0,
+        continued: options & WCONTINUED != 0,
+        nowait: options & WNOWAIT != 0,
+    };
+    let found = wait_child(ctx, which, opts, options & WNOHANG != 0).await?;
+    let info = match found {
+        None => Siginfo::default(), // WNOHANG and nothing: si_pid 0
+        Some(f) => {
+            let s = f.status;
+            let (code, status) = if s == 0xffff {
+                (CLD_CONTINUED, SIGCONT as i32)
+            } else if s & 0xff == 0x7f {
+                (CLD_STOPPED, ((s >> 8) & 0xff) as i32)
+            } else if s & 0x7f == 0 {
+                (CLD_EXITED, ((s >> 8) & 0xff) as i32)
+            } else if s & 0x80 != 0 {
+                (CLD_DUMPED, (s & 0x7f) as i32)
+            } else {
+                (CLD_KILLED, (s & 0x7f) as i32)
+            };
+            Siginfo::child(code, f.pid, f.uid, status, 0, 0)
+        }
+    };
+    if info_ptr != 0 {
+        ctx.write(info_ptr, &info)?;
+    }
+    if rusage_ptr != 0 {
+        ctx.write(
+            rusage_ptr,
+            &super::time::rusage(found.map_or((0, 0), |f| f.cpu)),
+        )?;
+    }
+    Ok(0)
 }
 
 /// The clone flags Kestrel accepts; the namespace and tracing ones are refused.
@@ -311,6 +381,97 @@ pub async fn sys_vfork(ctx: &mut Ctx<'_>, _: Args) -> KResult<u64> {
 /// clone(flags, stack, parent_tid, child_tid, tls): the x86-64 argument order.
 pub async fn sys_clone(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     do_clone(ctx, a[0], a[1], a[2], a[3], a[4]).await
+}
+
+/// `struct clone_args` as of Linux 5.7 (CLONE_ARGS_SIZE_VER2 = 88 bytes), read field
+/// by field from the user's bytes (missing trailing fields are zero).
+#[derive(Debug, Clone, Copy, Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+impl CloneArgs {
+    const SIZE: usize = 88;
+
+    fn from_bytes(raw: &[u8]) -> Self {
+        let f = |i: usize| {
+            raw.get(i * 8..i * 8 + 8)
+                .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+        };
+        Self {
+            flags: f(0),
+            pidfd: f(1),
+            child_tid: f(2),
+            parent_tid: f(3),
+            exit_signal: f(4),
+            stack: f(5),
+            stack_size: f(6),
+            tls: f(7),
+            set_tid: f(8),
+            set_tid_size: f(9),
+            cgroup: f(10),
+        }
+    }
+}
+
+const CLONE_ARGS_SIZE_VER0: u64 = 64;
+
+/// clone3(args, size): the extensible clone.
+pub async fn sys_clone3(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let (ptr, size) = (a[0], a[1]);
+    if size < CLONE_ARGS_SIZE_VER0 {
+        return Err(Errno::EINVAL);
+    }
+    if size > 4096 {
+        return Err(Errno::E2BIG);
+    }
+    let mut raw = alloc::vec![0u8; size as usize];
+    ctx.mm().read_user(ptr, &mut raw)?;
+    if raw.len() > CloneArgs::SIZE && raw[CloneArgs::SIZE..].iter().any(|&b| b != 0) {
+        return Err(Errno::E2BIG); // a newer struct using fields this kernel lacks
+    }
+    let args = CloneArgs::from_bytes(&raw);
+    // clone3 takes the exit signal in its own field, never in the flags.
+    if args.flags & CSIGNAL != 0 || args.exit_signal > u64::from(NSIG) {
+        return Err(Errno::EINVAL);
+    }
+    if args.flags & CLONE_PIDFD != 0
+        || args.pidfd != 0
+        || args.set_tid != 0
+        || args.set_tid_size != 0
+        || args.cgroup != 0
+    {
+        return Err(Errno::EINVAL);
+    }
+    if (args.stack == 0) != (args.stack_size == 0) {
+        return Err(Errno::EINVAL);
+    }
+    let stack = if args.stack != 0 {
+        args.stack
+            .checked_add(args.stack_size)
+            .ok_or(Errno::EINVAL)?
+    } else {
+        0
+    };
+    do_clone(
+        ctx,
+        args.flags | args.exit_signal,
+        stack,
+        args.parent_tid,
+        args.child_tid,
+        args.tls,
+    )
+    .await
 }
 
 pub async fn sys_execve(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {

@@ -1,13 +1,17 @@
-//! Signal bookkeeping: dispositions, masks, and kill with default actions
-//! (see process::signal for what is and is not delivered yet).
+//! Signal system calls (see process::signal for generation and delivery).
 
+use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
+use kestrel_abi::cap::*;
 use kestrel_abi::signal::*;
+use kestrel_abi::time::Timespec;
 use kestrel_abi::{Errno, KResult};
 
 use super::{Args, Ctx, arg_i32};
-use crate::process::{self, signal as sig};
+use crate::process::signal::{self as sig, Restart};
+use crate::process::{self, Process, Thread};
 
 fn valid(signum: u64) -> KResult<u32> {
     if (1..=u64::from(NSIG)).contains(&signum) {
@@ -39,13 +43,7 @@ pub async fn sys_rt_sigaction(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     }
     if let Some(mut n) = new {
         n.mask = sig::sanitize_mask(n.mask);
-        let mut acts = shared.lock();
-        acts.actions[(signum - 1) as usize] = n;
-        if n.handler == SIG_IGN
-            || (n.handler == SIG_DFL && sig::default_action(signum) == sig::DefaultAction::Ignore)
-        {
-            acts.pending &= !sig_bit(signum);
-        }
+        shared.lock().actions[(signum - 1) as usize] = n;
     }
     Ok(0)
 }
@@ -78,8 +76,101 @@ pub async fn sys_rt_sigprocmask(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     Ok(0)
 }
 
-/// kill(2): pid > 0 one process, 0 the caller's group, -1 everyone it may signal but
-/// init and itself, < -1 the group -pid.
+pub async fn sys_rt_sigreturn(ctx: &mut Ctx<'_>, _: Args) -> KResult<u64> {
+    sig::sigreturn(ctx.thread, ctx.regs)
+}
+
+pub async fn sys_rt_sigpending(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    if a[1] > 8 {
+        return Err(Errno::EINVAL);
+    }
+    let set = sig::pending_of(ctx.thread) & ctx.thread.sigmask.load(Ordering::Relaxed);
+    ctx.mm()
+        .write_user(a[0], &set.to_le_bytes()[..a[1] as usize])?;
+    Ok(0)
+}
+
+/// Waits until a signal can be delivered (or the thread is killed).
+async fn wait_for_signal(t: &Thread) {
+    t.signals
+        .wq
+        .wait_until(|| t.interrupted().then_some(()))
+        .await;
+}
+
+pub async fn sys_rt_sigsuspend(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    if a[1] != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let mask: u64 = ctx.read(a[0])?;
+    let t = ctx.thread;
+    let old = t.sigmask.swap(sig::sanitize_mask(mask), Ordering::AcqRel);
+    *t.signals.saved_mask.lock() = Some(old);
+    wait_for_signal(t).await;
+    Err(Errno::ERESTARTNOHAND)
+}
+
+pub async fn sys_pause(ctx: &mut Ctx<'_>, _: Args) -> KResult<u64> {
+    wait_for_signal(ctx.thread).await;
+    Err(Errno::ERESTARTNOHAND)
+}
+
+pub async fn sys_rt_sigtimedwait(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let (set_ptr, info_ptr, ts_ptr, size) = (a[0], a[1], a[2], a[3]);
+    if size != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let set = sig::sanitize_mask(ctx.read::<u64>(set_ptr)?);
+    let timeout = if ts_ptr != 0 {
+        let ts: Timespec = ctx.read(ts_ptr)?;
+        Some(ts.to_ns().ok_or(Errno::EINVAL)?)
+    } else {
+        None
+    };
+    let t = ctx.thread.clone();
+    // A signal in `set` is taken; any other deliverable one interrupts the wait.
+    let take = || -> Option<KResult<Siginfo>> {
+        if let Some(i) = sig::dequeue_from(&t, set) {
+            return Some(Ok(i));
+        }
+        t.interrupted().then_some(Err(Errno::EINTR))
+    };
+    let got = match take() {
+        Some(r) => r,
+        None if timeout == Some(0) => Err(Errno::EAGAIN),
+        None => {
+            let wait = t.signals.wq.wait_until(take);
+            match timeout {
+                None => wait.await,
+                Some(ns) => crate::task::timeout(ns, wait)
+                    .await
+                    .unwrap_or(Err(Errno::EAGAIN)),
+            }
+        }
+    };
+    let info = got?;
+    if info_ptr != 0 {
+        ctx.write(info_ptr, &info)?;
+    }
+    Ok(info.si_signo as u64)
+}
+
+/// Whether the caller may signal `target` (kill(2): root, or the caller's real or
+/// effective uid matches the target's real or saved uid; SIGCONT within a session).
+fn may_signal(sender: &Process, target: &Process, signum: u32) -> bool {
+    let s = sender.cred.lock().clone();
+    if s.capable(CAP_KILL) {
+        return true;
+    }
+    let t = target.cred.lock().clone();
+    let same_user = [s.uid, s.euid].iter().any(|u| *u == t.uid || *u == t.suid);
+    same_user
+        || (signum == SIGCONT
+            && sender.sid.load(Ordering::Relaxed) == target.sid.load(Ordering::Relaxed))
+}
+
+/// kill(2): pid > 0 one process, 0 the caller's group, -1 every process it may signal
+/// but init and itself, < -1 the group -pid.
 pub async fn sys_kill(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     let (pid, signum) = (arg_i32(a[0]), a[1]);
     if signum != 0 {
@@ -87,52 +178,150 @@ pub async fn sys_kill(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     }
     let signum = signum as u32;
     let me = ctx.process().clone();
-    let targets: alloc::vec::Vec<_> = match pid {
+    let targets: Vec<Arc<Process>> = match pid {
         p if p > 0 => process::find(p as u32).into_iter().collect(),
         0 => process::in_group(me.pgid.load(Ordering::Relaxed)),
         -1 => process::all()
             .into_iter()
             .filter(|p| p.pid != 1 && p.pid != me.pid)
             .collect(),
+        p if p == i32::MIN => return Err(Errno::ESRCH),
         p => process::in_group(p.unsigned_abs()),
     };
-    let targets: alloc::vec::Vec<_> = targets
+    // A zombie still exists until it is reaped: signalling it succeeds and does nothing.
+    let targets: Vec<_> = targets
         .into_iter()
-        .filter(|p| p.state() == process::State::Running)
+        .filter(|p| pid > 0 || p.state() == process::State::Running)
         .collect();
     if targets.is_empty() {
         return Err(Errno::ESRCH);
     }
-    for t in &targets {
-        sig::send(t, signum);
+    let allowed: Vec<_> = targets
+        .iter()
+        .filter(|t| may_signal(&me, t, signum))
+        .collect();
+    if allowed.is_empty() {
+        return Err(Errno::EPERM);
+    }
+    let uid = me.cred.lock().uid;
+    for t in allowed {
+        sig::send_process(t, Siginfo::from_process(signum, SI_USER, me.pid, uid));
+    }
+    Ok(0)
+}
+
+fn thread_kill(
+    ctx: &Ctx<'_>,
+    tgid: Option<u32>,
+    tid: i32,
+    signum: u64,
+    info: Option<Siginfo>,
+) -> KResult<u64> {
+    if tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    if signum != 0 {
+        valid(signum)?;
+    }
+    let t = process::find_thread(tid as u32).ok_or(Errno::ESRCH)?;
+    if tgid.is_some_and(|g| g != t.process.pid) {
+        return Err(Errno::ESRCH);
+    }
+    let me = ctx.process();
+    if !may_signal(me, &t.process, signum as u32) {
+        return Err(Errno::EPERM);
+    }
+    if signum != 0 {
+        let uid = me.cred.lock().uid;
+        let info =
+            info.unwrap_or_else(|| Siginfo::from_process(signum as u32, SI_TKILL, me.pid, uid));
+        sig::send_thread(&t, info);
     }
     Ok(0)
 }
 
 pub async fn sys_tkill(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (tid, signum) = (arg_i32(a[0]), a[1]);
-    if tid <= 0 {
-        return Err(Errno::EINVAL);
-    }
-    thread_kill(ctx, None, tid as u32, signum)
+    thread_kill(ctx, None, arg_i32(a[0]), a[1], None)
 }
 
 pub async fn sys_tgkill(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (tgid, tid, signum) = (arg_i32(a[0]), arg_i32(a[1]), a[2]);
-    if tgid <= 0 || tid <= 0 {
+    let tgid = arg_i32(a[0]);
+    if tgid <= 0 {
         return Err(Errno::EINVAL);
     }
-    thread_kill(ctx, Some(tgid as u32), tid as u32, signum)
+    thread_kill(ctx, Some(tgid as u32), arg_i32(a[1]), a[2], None)
 }
 
-fn thread_kill(_ctx: &Ctx<'_>, tgid: Option<u32>, tid: u32, signum: u64) -> KResult<u64> {
+/// The siginfo of rt_(tg)sigqueueinfo: only the kernel may claim SI_USER/SI_KERNEL
+/// or SI_TKILL towards another process (EPERM).
+fn queued_info(ctx: &Ctx<'_>, target_pid: u32, signum: u64, ptr: u64) -> KResult<Siginfo> {
+    let mut info: Siginfo = ctx.read(ptr)?;
+    if (info.si_code >= 0 || info.si_code == SI_TKILL) && target_pid != ctx.process().pid {
+        return Err(Errno::EPERM);
+    }
+    info.si_signo = signum as i32;
+    Ok(info)
+}
+
+pub async fn sys_rt_sigqueueinfo(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let (pid, signum) = (arg_i32(a[0]), a[1]);
     if signum != 0 {
         valid(signum)?;
     }
-    let t = process::find_thread(tid).ok_or(Errno::ESRCH)?;
-    if tgid.is_some_and(|g| g != t.process.pid) {
+    let p = if pid > 0 {
+        process::find(pid as u32).ok_or(Errno::ESRCH)?
+    } else {
         return Err(Errno::ESRCH);
+    };
+    let info = queued_info(ctx, p.pid, signum, a[2])?;
+    if !may_signal(ctx.process(), &p, signum as u32) {
+        return Err(Errno::EPERM);
     }
-    sig::send(&t.process, signum as u32);
+    if signum != 0 {
+        sig::send_process(&p, info);
+    }
     Ok(0)
+}
+
+pub async fn sys_rt_tgsigqueueinfo(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let (tgid, tid, signum) = (arg_i32(a[0]), arg_i32(a[1]), a[2]);
+    if tgid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    if signum != 0 {
+        valid(signum)?;
+    }
+    let info = queued_info(ctx, tgid as u32, signum, a[3])?;
+    thread_kill(ctx, Some(tgid as u32), tid, signum, Some(info))
+}
+
+pub async fn sys_sigaltstack(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let new = if a[0] != 0 {
+        Some(ctx.read::<StackT>(a[0])?)
+    } else {
+        None
+    };
+    let old = sig::set_altstack(ctx.thread, new.as_ref(), ctx.regs.regs.rsp)?;
+    if a[1] != 0 {
+        ctx.write(a[1], &old)?;
+    }
+    Ok(0)
+}
+
+/// restart_syscall: resumes what an ERESTART_RESTARTBLOCK left (a sleep).
+pub async fn sys_restart_syscall(ctx: &mut Ctx<'_>, _: Args) -> KResult<u64> {
+    let r = ctx.thread.signals.restart.lock().take();
+    match r {
+        Some(Restart::Sleep { deadline, rem }) => {
+            super::time::sleep_until(ctx, deadline, rem).await
+        }
+        Some(Restart::FutexWait {
+            uaddr,
+            val,
+            bitset,
+            private,
+            deadline,
+        }) => super::futex::wait(ctx, uaddr, val, bitset, private, Some(deadline)).await,
+        None => Err(Errno::EINTR),
+    }
 }

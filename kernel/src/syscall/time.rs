@@ -4,24 +4,13 @@ use kestrel_abi::time::*;
 use kestrel_abi::{Errno, KResult};
 
 use super::{Args, Ctx, arg_i32};
+use crate::process::signal::{Restart, interruptible};
+use crate::process::timers::Clock;
 use crate::{task, time};
 
 /// The value of clock `clk` in nanoseconds (EINVAL for an unknown clock).
 fn clock_ns(ctx: &Ctx<'_>, clk: i32) -> KResult<u64> {
-    Ok(match clk {
-        CLOCK_REALTIME | CLOCK_REALTIME_COARSE | CLOCK_TAI | CLOCK_REALTIME_ALARM => {
-            time::realtime_ns()
-        }
-        CLOCK_MONOTONIC
-        | CLOCK_MONOTONIC_RAW
-        | CLOCK_MONOTONIC_COARSE
-        | CLOCK_BOOTTIME
-        | CLOCK_BOOTTIME_ALARM => time::now_ns(),
-        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => {
-            time::now_ns().saturating_sub(ctx.process().start_ns)
-        }
-        _ => return Err(Errno::EINVAL),
-    })
+    Ok(Clock::from_id(ctx.thread, clk)?.now())
 }
 
 pub async fn sys_clock_gettime(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
@@ -31,8 +20,11 @@ pub async fn sys_clock_gettime(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
 }
 
 pub async fn sys_clock_getres(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    clock_ns(ctx, arg_i32(a[0]))?;
+    let clock = Clock::from_id(ctx.thread, arg_i32(a[0]))?;
     if a[1] != 0 {
+        // Every clock here reads the TSC, so all of them resolve single nanoseconds
+        // (the coarse ones too: they are not tick-based).
+        let _ = clock;
         ctx.write(
             a[1],
             &Timespec {
@@ -44,14 +36,201 @@ pub async fn sys_clock_getres(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     Ok(0)
 }
 
+/// Sets the wall clock: CAP_SYS_TIME only.
+fn set_realtime(ctx: &Ctx<'_>, ns: u64) -> KResult<()> {
+    if !ctx
+        .process()
+        .cred
+        .lock()
+        .capable(kestrel_abi::cap::CAP_SYS_TIME)
+    {
+        return Err(Errno::EPERM);
+    }
+    time::set_realtime(ns);
+    Ok(())
+}
+
+pub async fn sys_clock_settime(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let clock = Clock::from_id(ctx.thread, arg_i32(a[0]))?;
+    let ts: Timespec = ctx.read(a[1])?;
+    match clock {
+        Clock::Realtime => {
+            let ns = ts.to_ns().ok_or(Errno::EINVAL)?;
+            set_realtime(ctx, ns)?;
+            Ok(0)
+        }
+        // Linux: CPU clocks cannot be set (EPERM); the others are not settable.
+        Clock::ProcessCpu(..) | Clock::ThreadCpu(..) => Err(Errno::EPERM),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// The time zone settimeofday last set (gettimeofday reports it back, as Linux's
+/// sys_tz).
+static TIMEZONE: spin::Mutex<Timezone> = spin::Mutex::new(Timezone {
+    tz_minuteswest: 0,
+    tz_dsttime: 0,
+});
+
 pub async fn sys_gettimeofday(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     if a[0] != 0 {
         ctx.write(a[0], &Timeval::from_ns(time::realtime_ns()))?;
     }
     if a[1] != 0 {
-        ctx.write(a[1], &Timezone::default())?;
+        let tz = *TIMEZONE.lock();
+        ctx.write(a[1], &tz)?;
     }
     Ok(0)
+}
+
+pub async fn sys_settimeofday(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let tv: Option<Timeval> = if a[0] != 0 {
+        Some(ctx.read(a[0])?)
+    } else {
+        None
+    };
+    let tz: Option<Timezone> = if a[1] != 0 {
+        Some(ctx.read(a[1])?)
+    } else {
+        None
+    };
+    let ns = tv.map(|tv| tv.to_ns().ok_or(Errno::EINVAL)).transpose()?;
+    if let Some(tz) = tz {
+        // Minutes west must be within a day either way.
+        if !(-15 * 60..=15 * 60).contains(&tz.tz_minuteswest) {
+            return Err(Errno::EINVAL);
+        }
+    }
+    if !ctx
+        .process()
+        .cred
+        .lock()
+        .capable(kestrel_abi::cap::CAP_SYS_TIME)
+    {
+        return Err(Errno::EPERM);
+    }
+    if let Some(tz) = tz {
+        *TIMEZONE.lock() = tz;
+    }
+    if let Some(ns) = ns {
+        set_realtime(ctx, ns)?;
+    }
+    Ok(0)
+}
+
+/// The NTP state adjtimex reports: the clock is free-running and unsynchronised,
+/// with no frequency correction. Changes are accepted from CAP_SYS_TIME and kept for
+/// reading back; ADJ_SETOFFSET steps the clock. No slewing is done.
+static NTP: spin::Mutex<Timex> = spin::Mutex::new(Timex {
+    modes: 0,
+    _pad0: 0,
+    offset: 0,
+    freq: 0,
+    maxerror: 16_000_000,
+    esterror: 16_000_000,
+    status: STA_UNSYNC,
+    _pad1: 0,
+    constant: 2,
+    precision: 1,
+    tolerance: 32_768_000,
+    time: Timeval {
+        tv_sec: 0,
+        tv_usec: 0,
+    },
+    tick: 10_000,
+    ppsfreq: 0,
+    jitter: 0,
+    shift: 0,
+    _pad2: 0,
+    stabil: 0,
+    jitcnt: 0,
+    calcnt: 0,
+    errcnt: 0,
+    stbcnt: 0,
+    tai: 0,
+    _reserved: [0; 11],
+});
+
+fn adjtime(ctx: &Ctx<'_>, ptr: u64) -> KResult<u64> {
+    let req: Timex = ctx.read(ptr)?;
+    let modes = req.modes;
+    let read_only = modes == 0 || modes == ADJ_OFFSET_SS_READ;
+    if !read_only {
+        if !ctx
+            .process()
+            .cred
+            .lock()
+            .capable(kestrel_abi::cap::CAP_SYS_TIME)
+        {
+            return Err(Errno::EPERM);
+        }
+        if modes & ADJ_TICK != 0 && !(9000..=11000).contains(&req.tick) {
+            return Err(Errno::EINVAL);
+        }
+        if modes & ADJ_SETOFFSET != 0 {
+            // The offset is a timeval, or a timespec-like pair with ADJ_NANO.
+            let (sec, sub) = (req.time.tv_sec, req.time.tv_usec);
+            let sub_ns = if modes & ADJ_NANO != 0 {
+                sub
+            } else {
+                sub.saturating_mul(1000)
+            };
+            if !(0..1_000_000_000).contains(&sub_ns) {
+                return Err(Errno::EINVAL);
+            }
+            let delta = sec.saturating_mul(1_000_000_000).saturating_add(sub_ns);
+            let now = time::realtime_ns() as i64;
+            time::set_realtime(now.saturating_add(delta).max(0) as u64);
+        }
+    }
+    let mut ntp = NTP.lock();
+    if !read_only {
+        if modes & ADJ_FREQUENCY != 0 {
+            ntp.freq = req.freq;
+        }
+        if modes & ADJ_MAXERROR != 0 {
+            ntp.maxerror = req.maxerror;
+        }
+        if modes & ADJ_ESTERROR != 0 {
+            ntp.esterror = req.esterror;
+        }
+        if modes & ADJ_STATUS != 0 {
+            ntp.status = req.status;
+        }
+        if modes & ADJ_TIMECONST != 0 {
+            ntp.constant = req.constant;
+        }
+        if modes & ADJ_TICK != 0 {
+            ntp.tick = req.tick;
+        }
+        if modes & ADJ_TAI != 0 && req.constant >= 0 {
+            ntp.tai = req.constant as i32;
+        }
+    }
+    let mut out = *ntp;
+    drop(ntp);
+    out.modes = modes;
+    out.time = Timeval::from_ns(time::realtime_ns());
+    if out.status & STA_NANO != 0 {
+        out.time.tv_usec = (time::realtime_ns() % 1_000_000_000) as i64;
+    }
+    ctx.write(ptr, &out)?;
+    Ok(if out.status & STA_UNSYNC != 0 {
+        TIME_ERROR
+    } else {
+        TIME_OK
+    })
+}
+
+pub async fn sys_adjtimex(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    adjtime(ctx, a[0])
+}
+
+pub async fn sys_clock_adjtime(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    match Clock::from_id(ctx.thread, arg_i32(a[0]))? {
+        Clock::Realtime => adjtime(ctx, a[1]),
+        _ => Err(Errno::EOPNOTSUPP),
+    }
 }
 
 pub async fn sys_time(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
@@ -62,26 +241,115 @@ pub async fn sys_time(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     Ok(secs)
 }
 
+/// Sleeps until `deadline` (monotonic ns). Interrupted by a signal, it writes the
+/// time left to `rem` (if not 0) and leaves a restart block so restart_syscall can
+/// finish the sleep when no handler runs (Linux's hrtimer_nanosleep_restart).
+pub async fn sleep_until(ctx: &Ctx<'_>, deadline: u64, rem: u64) -> KResult<u64> {
+    let sleep = async {
+        task::sleep_until(deadline).await;
+        Ok(0)
+    };
+    match interruptible(ctx.thread, Errno::ERESTART_RESTARTBLOCK, sleep).await {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            if rem != 0 {
+                ctx.write(
+                    rem,
+                    &Timespec::from_ns(deadline.saturating_sub(time::now_ns())),
+                )?;
+            }
+            *ctx.thread.signals.restart.lock() = Some(Restart::Sleep { deadline, rem });
+            Err(e)
+        }
+    }
+}
+
 pub async fn sys_nanosleep(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     let req: Timespec = ctx.read(a[0])?;
     let ns = req.to_ns().ok_or(Errno::EINVAL)?;
-    task::sleep(ns).await;
-    Ok(0)
+    sleep_until(ctx, time::now_ns().saturating_add(ns), a[1]).await
 }
 
 pub async fn sys_clock_nanosleep(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     let (clk, flags) = (arg_i32(a[0]), a[1] as i32);
+    let clock = Clock::from_id(ctx.thread, clk)?;
+    match clock {
+        // The calling thread's own CPU clock cannot advance while it sleeps.
+        Clock::ThreadCpu(..) if clk == CLOCK_THREAD_CPUTIME_ID => return Err(Errno::EOPNOTSUPP),
+        Clock::ThreadCpu(..) => return Err(Errno::EINVAL),
+        _ if !clock.has_timers() => return Err(Errno::EOPNOTSUPP),
+        _ => {}
+    }
     let req: Timespec = ctx.read(a[2])?;
     let ns = req.to_ns().ok_or(Errno::EINVAL)?;
-    if matches!(clk, CLOCK_THREAD_CPUTIME_ID) {
-        return Err(Errno::EINVAL);
+    let abstime = flags & TIMER_ABSTIME != 0;
+    if let Clock::ProcessCpu(..) = clock {
+        // Until the process's CPU time reaches the target (other threads burn it);
+        // CPU time advances no faster than wall time on one CPU, so sleep the gap
+        // and look again.
+        let target = if abstime {
+            ns
+        } else {
+            clock.now().saturating_add(ns)
+        };
+        let sleep = async {
+            loop {
+                let now = clock.now();
+                if now >= target {
+                    return Ok(0);
+                }
+                task::sleep(target - now).await;
+            }
+        };
+        return interruptible(ctx.thread, Errno::ERESTARTNOHAND, sleep).await;
     }
-    let now = clock_ns(ctx, clk)?;
-    let wait = if flags & TIMER_ABSTIME != 0 {
-        ns.saturating_sub(now)
-    } else {
-        ns
+    if abstime {
+        // An absolute sleep is simply restarted (no time left to report).
+        let deadline = clock.to_monotonic(ns);
+        let sleep = async {
+            task::sleep_until(deadline).await;
+            Ok(0)
+        };
+        return interruptible(ctx.thread, Errno::ERESTARTNOHAND, sleep).await;
+    }
+    sleep_until(ctx, time::now_ns().saturating_add(ns), a[3]).await
+}
+
+/// Clock ticks per second as times(2) and AT_CLKTCK report them (USER_HZ).
+const USER_HZ: u64 = 100;
+
+pub async fn sys_times(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let (u, s) = ctx.process().cpu_time();
+    let (cu, cs) = ctx.process().children_cpu.get();
+    let ticks = |ns: u64| ns / (1_000_000_000 / USER_HZ);
+    if a[0] != 0 {
+        ctx.write(a[0], &[ticks(u), ticks(s), ticks(cu), ticks(cs)])?;
+    }
+    // Ticks since an arbitrary point: Linux starts its tick counter 300 s before 2^32
+    // (INITIAL_JIFFIES) so wrap-around bugs show early; programs only use differences.
+    const INITIAL_TICKS: u64 = (1 << 32) - 300 * USER_HZ;
+    Ok(INITIAL_TICKS + ticks(time::now_ns()))
+}
+
+/// Fills a struct rusage from CPU times.
+pub fn rusage((user, system): (u64, u64)) -> kestrel_abi::process::Rusage {
+    kestrel_abi::process::Rusage {
+        ru_utime: Timeval::from_ns(user),
+        ru_stime: Timeval::from_ns(system),
+        ..Default::default()
+    }
+}
+
+pub async fn sys_getrusage(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    const RUSAGE_SELF: i32 = 0;
+    const RUSAGE_CHILDREN: i32 = -1;
+    const RUSAGE_THREAD: i32 = 1;
+    let r = match arg_i32(a[0]) {
+        RUSAGE_SELF => rusage(ctx.process().cpu_time()),
+        RUSAGE_CHILDREN => rusage(ctx.process().children_cpu.get()),
+        RUSAGE_THREAD => rusage(ctx.thread.cpu.split()),
+        _ => return Err(Errno::EINVAL),
     };
-    task::sleep(wait).await;
+    ctx.write(a[1], &r)?;
     Ok(0)
 }

@@ -3,7 +3,7 @@
 /// A Linux error number. System calls return `-(errno as isize)`.
 #[repr(i32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[allow(clippy::upper_case_acronyms)]
+#[allow(clippy::upper_case_acronyms, non_camel_case_types)]
 pub enum Errno {
     /// Operation not permitted
     EPERM = 1,
@@ -267,6 +267,14 @@ pub enum Errno {
     ERFKILL = 132,
     /// Memory page has hardware error
     EHWPOISON = 133,
+    /// Kernel-internal: restart if SA_RESTART or no handler runs, else EINTR.
+    ERESTARTSYS = 512,
+    /// Kernel-internal: always restart.
+    ERESTARTNOINTR = 513,
+    /// Kernel-internal: restart unless a handler runs (then EINTR).
+    ERESTARTNOHAND = 514,
+    /// Kernel-internal: restart through restart_syscall unless a handler runs.
+    ERESTART_RESTARTBLOCK = 516,
 }
 
 impl Errno {
@@ -409,6 +417,10 @@ impl Errno {
             Self::ENOTRECOVERABLE => "ENOTRECOVERABLE",
             Self::ERFKILL => "ERFKILL",
             Self::EHWPOISON => "EHWPOISON",
+            Self::ERESTARTSYS => "ERESTARTSYS",
+            Self::ERESTARTNOINTR => "ERESTARTNOINTR",
+            Self::ERESTARTNOHAND => "ERESTARTNOHAND",
+            Self::ERESTART_RESTARTBLOCK => "ERESTART_RESTARTBLOCK",
         }
     }
 
@@ -546,6 +558,10 @@ impl Errno {
             Self::ENOTRECOVERABLE => "State not recoverable",
             Self::ERFKILL => "Operation not possible due to RF-kill",
             Self::EHWPOISON => "Memory page has hardware error",
+            Self::ERESTARTSYS
+            | Self::ERESTARTNOINTR
+            | Self::ERESTARTNOHAND
+            | Self::ERESTART_RESTARTBLOCK => "Interrupted system call (to be restarted)",
         }
     }
 
@@ -683,6 +699,10 @@ impl Errno {
             131 => Self::ENOTRECOVERABLE,
             132 => Self::ERFKILL,
             133 => Self::EHWPOISON,
+            512 => Self::ERESTARTSYS,
+            513 => Self::ERESTARTNOINTR,
+            514 => Self::ERESTARTNOHAND,
+            516 => Self::ERESTART_RESTARTBLOCK,
             _ => return None,
         })
     }
@@ -701,3 +721,16 @@ impl core::fmt::Display for Errno {
 
 /// The result of a kernel operation that can fail with an errno.
 pub type KResult<T> = Result<T, Errno>;
+
+impl Errno {
+    /// Whether this is one of the kernel-internal restart codes.
+    pub const fn is_restart(self) -> bool {
+        matches!(
+            self,
+            Self::ERESTARTSYS
+                | Self::ERESTARTNOINTR
+                | Self::ERESTARTNOHAND
+                | Self::ERESTART_RESTARTBLOCK
+        )
+    }
+}

@@ -273,6 +273,27 @@ pub const POLLWRNORM: u16 = 0x100;
 pub const POLLWRBAND: u16 = 0x200;
 pub const POLLRDHUP: u16 = 0x2000;
 
+/// `struct epoll_event`: packed on x86-64 (12 bytes).
+#[repr(C, packed)]
+#[derive(Debug, Clone, Copy, Default, Pod, Zeroable)]
+pub struct EpollEvent {
+    pub events: u32,
+    pub data: u64,
+}
+
+// epoll: the event bits are the poll ones, widened; these are the extras.
+pub const EPOLLMSG: u32 = 0x400;
+pub const EPOLLEXCLUSIVE: u32 = 1 << 28;
+pub const EPOLLWAKEUP: u32 = 1 << 29;
+pub const EPOLLONESHOT: u32 = 1 << 30;
+pub const EPOLLET: u32 = 1 << 31;
+pub const EPOLLERR: u32 = POLLERR as u32;
+pub const EPOLLHUP: u32 = POLLHUP as u32;
+pub const EPOLL_CLOEXEC: u32 = O_CLOEXEC;
+pub const EPOLL_CTL_ADD: i32 = 1;
+pub const EPOLL_CTL_DEL: i32 = 2;
+pub const EPOLL_CTL_MOD: i32 = 3;
+
 /// The fixed part of `struct linux_dirent64`; the NUL-terminated name follows and the
 /// record is padded to 8 bytes.
 pub const DIRENT64_HEADER: usize = 19;

@@ -8,6 +8,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod cap;
 pub mod errno;
 pub mod fs;
 pub mod mm;
@@ -51,6 +52,10 @@ mod tests {
         assert_eq!(size_of::<fs::Statx>(), 256);
         assert_eq!(size_of::<time::Timespec>(), 16);
         assert_eq!(size_of::<time::Timeval>(), 16);
+        assert_eq!(size_of::<time::Timex>(), 208);
+        assert_eq!(size_of::<time::Sigevent>(), 64);
+        assert_eq!(size_of::<time::Itimerspec>(), 32);
+        assert_eq!(size_of::<fs::EpollEvent>(), 12);
         assert_eq!(size_of::<process::Utsname>(), 390);
         assert_eq!(size_of::<process::Sysinfo>(), 112);
         assert_eq!(size_of::<process::Rlimit>(), 16);
@@ -60,6 +65,10 @@ mod tests {
         assert_eq!(size_of::<fs::Iovec>(), 16);
         assert_eq!(size_of::<signal::KernelSigaction>(), 32);
         assert_eq!(size_of::<fs::PollFd>(), 8);
+        assert_eq!(size_of::<signal::Siginfo>(), 128);
+        assert_eq!(size_of::<signal::StackT>(), 24);
+        assert_eq!(size_of::<signal::Sigcontext>(), 256);
+        assert_eq!(size_of::<signal::Ucontext>(), 304);
     }
 
     #[test]

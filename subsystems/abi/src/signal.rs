@@ -109,3 +109,148 @@ pub fn name(sig: u32) -> &'static str {
     ];
     NAMES.get(sig as usize).copied().unwrap_or("SIGRT")
 }
+
+/// `siginfo_t`: 128 bytes; the union after the first 16 bytes depends on si_code.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct Siginfo {
+    pub si_signo: i32,
+    pub si_errno: i32,
+    pub si_code: i32,
+    pub _pad: i32,
+    /// The union (`_sifields`), as eight-byte words.
+    pub fields: [u64; 14],
+}
+
+impl Siginfo {
+    /// A siginfo for `sig` with `code` and empty fields.
+    pub fn new(sig: u32, code: i32) -> Self {
+        Self {
+            si_signo: sig as i32,
+            si_code: code,
+            ..Self::default()
+        }
+    }
+
+    /// kill(2)-style: the sender's pid and uid.
+    pub fn from_process(sig: u32, code: i32, pid: u32, uid: u32) -> Self {
+        let mut s = Self::new(sig, code);
+        s.fields[0] = u64::from(pid) | (u64::from(uid) << 32);
+        s
+    }
+
+    /// A fault at `addr` (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP).
+    pub fn fault(sig: u32, code: i32, addr: u64) -> Self {
+        let mut s = Self::new(sig, code);
+        s.fields[0] = addr;
+        s
+    }
+
+    /// SIGCHLD for a child `pid` owned by `uid` with `status` (exit code or signal).
+    pub fn child(code: i32, pid: u32, uid: u32, status: i32, utime: u64, stime: u64) -> Self {
+        let mut s = Self::from_process(SIGCHLD, code, pid, uid);
+        s.fields[1] = status as u32 as u64;
+        s.fields[2] = utime;
+        s.fields[3] = stime;
+        s
+    }
+
+    /// The sender pid of a kill-style siginfo.
+    pub fn pid(&self) -> u32 {
+        self.fields[0] as u32
+    }
+}
+
+// si_code values.
+pub const SI_USER: i32 = 0;
+pub const SI_KERNEL: i32 = 0x80;
+pub const SI_QUEUE: i32 = -1;
+pub const SI_TIMER: i32 = -2;
+pub const SI_MESGQ: i32 = -3;
+pub const SI_ASYNCIO: i32 = -4;
+pub const SI_SIGIO: i32 = -5;
+pub const SI_TKILL: i32 = -6;
+pub const ILL_ILLOPN: i32 = 2;
+pub const FPE_INTDIV: i32 = 1;
+pub const FPE_FLTDIV: i32 = 3;
+pub const SEGV_MAPERR: i32 = 1;
+pub const SEGV_ACCERR: i32 = 2;
+pub const BUS_ADRALN: i32 = 1;
+pub const BUS_ADRERR: i32 = 2;
+pub const TRAP_BRKPT: i32 = 1;
+pub const CLD_EXITED: i32 = 1;
+pub const CLD_KILLED: i32 = 2;
+pub const CLD_DUMPED: i32 = 3;
+pub const CLD_STOPPED: i32 = 5;
+pub const CLD_CONTINUED: i32 = 6;
+
+/// `stack_t` (sigaltstack).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct StackT {
+    pub ss_sp: u64,
+    pub ss_flags: i32,
+    pub _pad: i32,
+    pub ss_size: u64,
+}
+
+pub const SS_ONSTACK: i32 = 1;
+pub const SS_DISABLE: i32 = 2;
+pub const SS_AUTODISARM: i32 = 1 << 31;
+/// Smallest alternate stack Linux accepts (MINSIGSTKSZ on x86-64).
+pub const MINSIGSTKSZ: u64 = 2048;
+
+/// `struct sigcontext` on x86-64 (uc_mcontext).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct Sigcontext {
+    pub r8: u64,
+    pub r9: u64,
+    pub r10: u64,
+    pub r11: u64,
+    pub r12: u64,
+    pub r13: u64,
+    pub r14: u64,
+    pub r15: u64,
+    pub rdi: u64,
+    pub rsi: u64,
+    pub rbp: u64,
+    pub rbx: u64,
+    pub rdx: u64,
+    pub rax: u64,
+    pub rcx: u64,
+    pub rsp: u64,
+    pub rip: u64,
+    pub eflags: u64,
+    pub cs: u16,
+    pub gs: u16,
+    pub fs: u16,
+    pub ss: u16,
+    pub err: u64,
+    pub trapno: u64,
+    pub oldmask: u64,
+    pub cr2: u64,
+    /// User address of the FPU state (`struct _fpstate`), 0 if none.
+    pub fpstate: u64,
+    pub reserved1: [u64; 8],
+}
+
+/// `struct ucontext` as the kernel writes it in a signal frame.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct Ucontext {
+    pub uc_flags: u64,
+    pub uc_link: u64,
+    pub uc_stack: StackT,
+    pub uc_mcontext: Sigcontext,
+    pub uc_sigmask: u64,
+}
+
+/// uc_flags bits.
+pub const UC_FP_XSTATE: u64 = 0x1;
+pub const UC_SIGCONTEXT_SS: u64 = 0x2;
+pub const UC_STRICT_RESTORE_SS: u64 = 0x4;
+
+/// Magic numbers of the extended FPU state in a signal frame (`_fpx_sw_bytes`).
+pub const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
+pub const FP_XSTATE_MAGIC2: u32 = 0x4650_5845;

@@ -205,6 +205,12 @@ pub trait Inode: Send + Sync + Any {
     fn readlink(&self) -> KResult<Vec<u8>> {
         Err(Errno::EINVAL)
     }
+    /// The page of content at `index` itself, for a MAP_SHARED mapping (created if it
+    /// is a hole within the file). ENXIO past the end of the file; ENODEV for files
+    /// whose content cannot be mapped.
+    fn shared_page(&self, _index: u64) -> KResult<alloc::sync::Arc<crate::ramfs::PageBuf>> {
+        Err(Errno::ENODEV)
+    }
 
     /// Finds `name` in this directory (never "." or "..": the path walker handles those).
     fn lookup(&self, _name: &[u8]) -> KResult<InodeRef> {

@@ -11,6 +11,7 @@
 //!   status flags) and the [`FileOps`] behind it.
 //! * [`fdtable`] holds a process's file descriptors.
 //! * [`pipe`] holds pipes.
+//! * [`epoll`] reports readiness of many files through per-entry wakers.
 //!
 //! # Blocking
 //! Nothing here blocks or awaits. File operations are non-blocking: a read with no
@@ -25,6 +26,7 @@
 extern crate alloc;
 
 pub mod cpio;
+pub mod epoll;
 pub mod fdtable;
 pub mod file;
 pub mod inode;

@@ -59,7 +59,7 @@ struct Meta {
 #[derive(Default)]
 struct FileData {
     size: u64,
-    pages: BTreeMap<u64, Box<[u8]>>,
+    pages: BTreeMap<u64, Arc<PageBuf>>,
 }
 
 struct Dir {
@@ -84,12 +84,33 @@ pub struct RamInode {
     body: Body,
 }
 
-fn new_page() -> KResult<Box<[u8]>> {
+fn new_page() -> KResult<Arc<PageBuf>> {
     let mut v = Vec::new();
     v.try_reserve_exact(PAGE as usize)
         .map_err(|_| Errno::ENOSPC)?;
     v.resize(PAGE as usize, 0);
-    Ok(v.into_boxed_slice())
+    Ok(Arc::new(PageBuf {
+        bytes: spin::Mutex::new(v.into_boxed_slice()),
+    }))
+}
+
+/// One 4 KiB page of file content. Shared (`Arc`) so that a MAP_SHARED mapping can
+/// map the very same memory that read(2) and write(2) use: the kernel maps the page's
+/// frame into user space and keeps a reference for as long as it is mapped.
+pub struct PageBuf {
+    bytes: spin::Mutex<Box<[u8]>>,
+}
+
+impl PageBuf {
+    /// Runs `f` on the page's bytes.
+    pub fn with<R>(&self, f: impl FnOnce(&mut [u8]) -> R) -> R {
+        f(&mut self.bytes.lock())
+    }
+
+    /// The address of the page's memory (the kernel maps it into user space).
+    pub fn addr(&self) -> usize {
+        self.bytes.lock().as_ptr() as usize
+    }
 }
 
 impl FileData {
@@ -104,7 +125,9 @@ impl FileData {
             let (idx, off) = (pos / PAGE, (pos % PAGE) as usize);
             let chunk = (PAGE as usize - off).min(n - done);
             match self.pages.get(&idx) {
-                Some(p) => buf[done..done + chunk].copy_from_slice(&p[off..off + chunk]),
+                Some(p) => {
+                    p.with(|p| buf[done..done + chunk].copy_from_slice(&p[off..off + chunk]))
+                }
                 None => buf[done..done + chunk].fill(0),
             }
             done += chunk;
@@ -134,7 +157,7 @@ impl FileData {
                     self.pages.entry(idx).or_insert(p)
                 }
             };
-            page[off..off + chunk].copy_from_slice(&data[done..done + chunk]);
+            page.with(|page| page[off..off + chunk].copy_from_slice(&data[done..done + chunk]));
             done += chunk;
             self.size = self.size.max(pos + chunk as u64);
         }
@@ -147,9 +170,9 @@ impl FileData {
             self.pages.retain(|&i, _| i < first_gone);
             // Zero the tail of the last partial page so a later extension reads zeros.
             if !size.is_multiple_of(PAGE)
-                && let Some(p) = self.pages.get_mut(&(size / PAGE))
+                && let Some(p) = self.pages.get(&(size / PAGE))
             {
-                p[(size % PAGE) as usize..].fill(0);
+                p.with(|p| p[(size % PAGE) as usize..].fill(0));
             }
         }
         self.size = size;
@@ -375,6 +398,22 @@ impl Inode for RamInode {
             Body::Symlink(t) => Ok(t.clone()),
             _ => Err(Errno::EINVAL),
         }
+    }
+
+    fn shared_page(&self, index: u64) -> KResult<Arc<PageBuf>> {
+        let Body::File(f) = &self.body else {
+            return Err(Errno::ENODEV);
+        };
+        let mut f = f.lock();
+        if index.saturating_mul(PAGE) >= f.size {
+            return Err(Errno::ENXIO); // past the end of the file: SIGBUS for a mapping
+        }
+        if let Some(p) = f.pages.get(&index) {
+            return Ok(p.clone());
+        }
+        let p = new_page()?;
+        f.pages.insert(index, p.clone());
+        Ok(p)
     }
 
     fn lookup(&self, name: &[u8]) -> KResult<InodeRef> {
@@ -802,5 +841,27 @@ mod tests {
         let f = root.create(b"f", NodeKind::File, 0o644, 0, 0).unwrap();
         f.set_mode(0o4777 | S_IFDIR).unwrap();
         assert_eq!(f.metadata().mode, S_IFREG | 0o4777);
+    }
+}
+
+#[cfg(test)]
+mod shared_page_tests {
+    use super::*;
+
+    #[test]
+    fn a_shared_page_is_the_memory_read_and_write_use() {
+        let root = RamFs::new_root(1);
+        let f = root.create(b"f", NodeKind::File, 0o644, 0, 0).unwrap();
+        f.truncate(3 * PAGE).unwrap();
+        // A hole becomes a real page, and writes through it are what read() sees.
+        let p = f.shared_page(1).unwrap();
+        p.with(|b| b[5] = 42);
+        let mut buf = [0u8; 1];
+        f.read_at(PAGE + 5, &mut buf).unwrap();
+        assert_eq!(buf[0], 42);
+        f.write_at(PAGE + 6, &[7]).unwrap();
+        assert_eq!(p.with(|b| b[6]), 7);
+        assert!(Arc::ptr_eq(&p, &f.shared_page(1).unwrap()));
+        assert_eq!(f.shared_page(3).err(), Some(Errno::ENXIO));
     }
 }

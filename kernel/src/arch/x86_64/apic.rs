@@ -90,6 +90,22 @@ pub fn finish_calibration(elapsed_ns: u64) -> u64 {
     per_ms
 }
 
+/// The monotonic deadline the timer is armed for (u64::MAX: none pending), so that
+/// arming the same deadline again costs nothing (two MMIO writes, slow when emulated).
+static ARMED_AT: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// Arms the one-shot timer for monotonic time `deadline` (ns), unless it already is.
+pub fn arm_at(deadline: u64, now: u64) {
+    if ARMED_AT.swap(deadline, Ordering::Relaxed) != deadline {
+        arm_oneshot(deadline.saturating_sub(now));
+    }
+}
+
+/// The timer interrupt arrived: whatever was armed has fired.
+pub fn timer_fired() {
+    ARMED_AT.store(u64::MAX, Ordering::Relaxed);
+}
+
 /// Fires the timer interrupt once, `ns` from now (at least one tick; longer delays
 /// are clamped to the counter's range, and the executor re-arms on wake-up).
 pub fn arm_oneshot(ns: u64) {
@@ -101,5 +117,6 @@ pub fn arm_oneshot(ns: u64) {
 
 /// Stops the timer.
 pub fn disarm() {
+    ARMED_AT.store(u64::MAX, Ordering::Relaxed);
     write(reg::TIMER_INITIAL, 0);
 }

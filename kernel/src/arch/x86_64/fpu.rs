@@ -63,9 +63,65 @@ impl FpuState {
         }
     }
 
+    /// The saved registers as user space sees them in a signal frame: the XSAVE image
+    /// (or the 512-byte FXSAVE one).
+    pub fn image(&self) -> &[u8] {
+        &self.area[..image_size()]
+    }
+
+    /// A state from an image user space handed back (rt_sigreturn), if it is one the
+    /// CPU would load: known components only, standard format, reserved bits clear.
+    /// Anything else would fault in the kernel's XRSTOR, so it is refused here.
+    pub fn from_user(image: &[u8]) -> Option<Box<Self>> {
+        if image.len() < 512 || image.len() > AREA {
+            return None;
+        }
+        let mut s = Box::new(FpuState { area: [0; AREA] });
+        s.area[..image.len()].copy_from_slice(image);
+        let mxcsr = s.mxcsr();
+        if mxcsr & !0xffff != 0 {
+            return None;
+        }
+        if has_xsave() {
+            if image.len() < 576 {
+                // A legacy (FXSAVE-only) image: XRSTOR of it loads only x87 and SSE.
+                s.area[512..576].fill(0);
+                s.area[512] = 0b11;
+            }
+            let word =
+                |at: usize| u64::from_le_bytes(s.area[at..at + 8].try_into().expect("8 bytes"));
+            let xstate_bv = word(512);
+            let xcomp_bv = word(520);
+            if xstate_bv & !xcr0() != 0 || xcomp_bv != 0 || s.area[528..576].iter().any(|&b| b != 0)
+            {
+                return None;
+            }
+        }
+        Some(s)
+    }
+
     /// MXCSR, the SSE control and status register.
     pub fn mxcsr(&self) -> u32 {
         u32::from_le_bytes([self.area[24], self.area[25], self.area[26], self.area[27]])
+    }
+}
+
+/// Whether the CPU saves state with XSAVE (else FXSAVE).
+pub fn has_xsave() -> bool {
+    cpu::features().xsave
+}
+
+/// The XSAVE components enabled for user threads.
+pub fn xcr0() -> u64 {
+    XCR0.load(Ordering::Relaxed)
+}
+
+/// Bytes of a saved state as written to a signal frame.
+pub fn image_size() -> usize {
+    if has_xsave() {
+        XSAVE_SIZE.load(Ordering::Relaxed) as usize
+    } else {
+        512
     }
 }
 

@@ -82,7 +82,7 @@ pub fn init_interrupts(rsdp: Option<u64>) -> InterruptInfo {
         .apic_id
         .store(apic::id(), Ordering::Relaxed);
     let ioapic_lines = ioapic::init(crate::mm::paging::map_mmio(madt.ioapic_phys, 4096));
-    irq::register(irq::TIMER_VECTOR, || {});
+    irq::register(irq::TIMER_VECTOR, apic::timer_fired);
     irq::register(irq::WAKE_IPI_VECTOR, || {});
 
     let t0 = Cell::new(0u64);

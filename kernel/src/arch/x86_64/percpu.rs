@@ -33,6 +33,10 @@ pub struct PerCpu {
     pub interrupts: AtomicU64,
     /// Breakpoint exceptions taken in kernel mode (the in-kernel tests trigger one).
     pub kernel_breakpoints: AtomicU64,
+    /// What IA32_FS_BASE holds (user FS), so unchanged values are not rewritten.
+    pub user_fs_base: AtomicU64,
+    /// What IA32_KERNEL_GS_BASE holds (user GS while in the kernel).
+    pub user_gs_base: AtomicU64,
 }
 
 /// Byte offsets of the fields the assembly entry code uses.
@@ -59,6 +63,8 @@ impl PerCpu {
             apic_id: AtomicU32::new(0),
             interrupts: AtomicU64::new(0),
             kernel_breakpoints: AtomicU64::new(0),
+            user_fs_base: AtomicU64::new(0),
+            user_gs_base: AtomicU64::new(0),
         }
     }
 }

@@ -84,6 +84,10 @@ pub struct UserContext {
     pub fs_base: u64,
     /// User GS base, loaded into `IA32_KERNEL_GS_BASE` (swapped in by `swapgs`).
     pub gs_base: u64,
+    /// The system call number of the last syscall (to restart it).
+    pub orig_rax: u64,
+    /// The address of the last page fault (CR2, for the signal frame).
+    pub fault_addr: u64,
 }
 
 impl UserContext {
@@ -100,6 +104,8 @@ impl UserContext {
             },
             fs_base: 0,
             gs_base: 0,
+            orig_rax: 0,
+            fault_addr: 0,
         }
     }
 }
@@ -399,12 +405,18 @@ pub fn enter_user(ctx: &mut UserContext) -> Trap {
         && r.rcx == r.rip
         && r.r11 == r.rflags
         && is_user_canonical(r.rip);
-    // SAFETY: writing the user's FS/GS bases cannot affect the kernel (it uses GS_BASE,
-    // and KERNEL_GS_BASE only becomes live after `swapgs` on the way out). Bases are
-    // canonical: arch_prctl checks them.
-    unsafe {
-        cpu::wrmsr(msr::FS_BASE, ctx.fs_base);
-        cpu::wrmsr(msr::KERNEL_GS_BASE, ctx.gs_base);
+    // User code cannot change these MSRs itself (CR4.FSGSBASE is off), so a cached
+    // copy says whether a write is needed; WRMSR is slow, and most returns need none.
+    let cpu = this_cpu();
+    if cpu.user_fs_base.swap(ctx.fs_base, Ordering::Relaxed) != ctx.fs_base {
+        // SAFETY: the user FS base only affects user mode; arch_prctl checked it is
+        // canonical.
+        unsafe { cpu::wrmsr(msr::FS_BASE, ctx.fs_base) };
+    }
+    if cpu.user_gs_base.swap(ctx.gs_base, Ordering::Relaxed) != ctx.gs_base {
+        // SAFETY: KERNEL_GS_BASE becomes the user GS base at `swapgs` on the way out;
+        // the kernel's own GS base is untouched.
+        unsafe { cpu::wrmsr(msr::KERNEL_GS_BASE, ctx.gs_base) };
     }
     // SAFETY: `ctx` starts with a TrapFrame that enter_user_asm pops and returns to;
     // the selectors and flags were forced above, so the return cannot fault. This

@@ -1,0 +1,81 @@
+//! Files with no name: pipe ends (Linux's pipefs) and the anonymous-inode files
+//! (epoll, eventfd, timerfd, signalfd) that Linux backs with one shared inode of
+//! anon_inodefs.
+
+use alloc::sync::Arc;
+use core::any::Any;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use kestrel_abi::KResult;
+use kestrel_abi::fs::*;
+use kestrel_abi::time::Timespec;
+use kestrel_vfs::inode::{Inode, Metadata};
+use kestrel_vfs::{FileOps, InodeRef, OpenFile};
+
+/// What `fstat` reports for a nameless file.
+struct PseudoInode {
+    dev: u64,
+    ino: u64,
+    mode: u32,
+    created: Timespec,
+}
+
+impl Inode for PseudoInode {
+    fn metadata(&self) -> Metadata {
+        Metadata {
+            dev: self.dev,
+            ino: self.ino,
+            mode: self.mode,
+            nlink: 1,
+            blksize: 4096,
+            atime: self.created,
+            mtime: self.created,
+            ctime: self.created,
+            ..Metadata::default()
+        }
+    }
+    fn set_mode(&self, _: u32) -> KResult<()> {
+        Ok(())
+    }
+    fn set_owner(&self, _: Option<u32>, _: Option<u32>) -> KResult<()> {
+        Ok(())
+    }
+    fn set_times(&self, _: Option<Timespec>, _: Option<Timespec>) -> KResult<()> {
+        Ok(())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+static PIPE_INO: AtomicU64 = AtomicU64::new(1);
+
+/// A fresh inode for a pipe: a FIFO on pipefs, numbered like Linux's.
+pub fn pipe_inode() -> InodeRef {
+    Arc::new(PseudoInode {
+        dev: makedev(0, 12),
+        ino: PIPE_INO.fetch_add(1, Ordering::Relaxed),
+        mode: S_IFIFO | 0o600,
+        created: Timespec::from_ns(crate::time::realtime_ns()),
+    })
+}
+
+/// The one inode every anonymous-inode file shares (mode 0600, no file type).
+fn anon_inode() -> InodeRef {
+    static ANON: spin::Once<InodeRef> = spin::Once::new();
+    ANON.call_once(|| {
+        Arc::new(PseudoInode {
+            dev: makedev(0, 13),
+            ino: 1,
+            mode: 0o600,
+            created: Timespec::default(),
+        })
+    })
+    .clone()
+}
+
+/// An open file on the anonymous inode, with `ops` and the open(2) `flags`
+/// (access mode and O_NONBLOCK).
+pub fn anon_file(ops: Arc<dyn FileOps>, flags: u32) -> Arc<OpenFile> {
+    OpenFile::anonymous(Some(anon_inode()), ops, flags)
+}

@@ -1,0 +1,297 @@
+//! futex(2), set_robust_list and get_robust_list.
+
+use core::sync::atomic::Ordering;
+
+use kestrel_abi::time::Timespec;
+use kestrel_abi::{Errno, KResult};
+
+use super::{Args, Ctx, arg_i32};
+use crate::futex;
+use crate::mm::vm::AddressSpace;
+use crate::process::signal::{Restart, interruptible};
+use crate::{process, task, time};
+
+const FUTEX_WAIT: u32 = 0;
+const FUTEX_WAKE: u32 = 1;
+const FUTEX_REQUEUE: u32 = 3;
+const FUTEX_CMP_REQUEUE: u32 = 4;
+const FUTEX_WAKE_OP: u32 = 5;
+const FUTEX_WAIT_BITSET: u32 = 9;
+const FUTEX_WAKE_BITSET: u32 = 10;
+const FUTEX_WAIT_REQUEUE_PI: u32 = 11;
+const FUTEX_LOCK_PI2: u32 = 13;
+const FUTEX_PRIVATE_FLAG: u32 = 128;
+const FUTEX_CLOCK_REALTIME: u32 = 256;
+const FUTEX_BITSET_MATCH_ANY: u32 = u32::MAX;
+
+/// Robust-futex word bits (futex(2), "Robust futexes").
+const FUTEX_WAITERS: u32 = 0x8000_0000;
+const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
+const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+/// Entries walked on a robust list at most (ROBUST_LIST_LIMIT).
+const ROBUST_LIST_LIMIT: usize = 2048;
+/// sizeof(struct robust_list_head).
+const ROBUST_LIST_HEAD_SIZE: u64 = 24;
+
+fn read_u32(mm: &AddressSpace, addr: u64) -> KResult<u32> {
+    let mut b = [0u8; 4];
+    mm.read_user(addr, &mut b)?;
+    Ok(u32::from_le_bytes(b))
+}
+
+/// FUTEX_WAKE_OP's operation on the second word and its comparison
+/// (the `FUTEX_OP(op, oparg, cmp, cmparg)` encoding of val3).
+fn wake_op(encoded: u32, old: u32) -> KResult<(u32, bool)> {
+    let sext12 = |v: u32| ((v << 20) as i32) >> 20;
+    let op = (encoded >> 28) & 7;
+    let cmp = (encoded >> 24) & 15;
+    let mut oparg = sext12((encoded >> 12) & 0xfff);
+    let cmparg = sext12(encoded & 0xfff);
+    if encoded & (8 << 28) != 0 {
+        // FUTEX_OP_OPARG_SHIFT: the argument is a shift count.
+        if !(0..32).contains(&oparg) {
+            return Err(Errno::EINVAL);
+        }
+        oparg = 1 << oparg;
+    }
+    let oparg = oparg as u32;
+    let new = match op {
+        0 => oparg,
+        1 => old.wrapping_add(oparg),
+        2 => old | oparg,
+        3 => old & !oparg,
+        4 => old ^ oparg,
+        _ => return Err(Errno::ENOSYS),
+    };
+    let o = old as i32;
+    let hit = match cmp {
+        0 => o == cmparg,
+        1 => o != cmparg,
+        2 => o < cmparg,
+        3 => o <= cmparg,
+        4 => o > cmparg,
+        5 => o >= cmparg,
+        _ => return Err(Errno::ENOSYS),
+    };
+    Ok((new, hit))
+}
+
+/// Waits on the futex at `uaddr` while it holds `val`, until woken with a bit of
+/// `bitset` or until `deadline` (monotonic ns).
+///
+/// A signal ends a wait without a deadline with ERESTARTSYS (restarted after a
+/// handler with SA_RESTART); one with a deadline leaves a restart block, so only a
+/// signal without a handler (a stop and continue) resumes it, as in Linux.
+pub async fn wait(
+    ctx: &Ctx<'_>,
+    uaddr: u64,
+    val: u32,
+    bitset: u32,
+    private: bool,
+    deadline: Option<u64>,
+) -> KResult<u64> {
+    let mm = ctx.mm();
+    let key = mm.futex_key(uaddr, private)?;
+    let queued = futex::enqueue(key, bitset);
+    if read_u32(&mm, uaddr)? != val {
+        return Err(Errno::EAGAIN);
+    }
+    let woken = async {
+        queued.await;
+        Ok(0)
+    };
+    match deadline {
+        None => interruptible(ctx.thread, Errno::ERESTARTSYS, woken).await,
+        Some(d) => {
+            let timed = async {
+                task::timeout(d.saturating_sub(time::now_ns()), woken)
+                    .await
+                    .map_err(|_| Errno::ETIMEDOUT)?
+            };
+            let r = interruptible(ctx.thread, Errno::ERESTART_RESTARTBLOCK, timed).await;
+            if r == Err(Errno::ERESTART_RESTARTBLOCK) {
+                *ctx.thread.signals.restart.lock() = Some(Restart::FutexWait {
+                    uaddr,
+                    val,
+                    bitset,
+                    private,
+                    deadline: d,
+                });
+            }
+            r
+        }
+    }
+}
+
+pub async fn sys_futex(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let (uaddr, op, val, timeout_or_val2, uaddr2, val3) =
+        (a[0], a[1] as u32, a[2] as u32, a[3], a[4], a[5] as u32);
+    let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+    let private = op & FUTEX_PRIVATE_FLAG != 0;
+    if op & FUTEX_CLOCK_REALTIME != 0
+        && !matches!(
+            cmd,
+            FUTEX_WAIT | FUTEX_WAIT_BITSET | FUTEX_WAIT_REQUEUE_PI | FUTEX_LOCK_PI2
+        )
+    {
+        return Err(Errno::ENOSYS);
+    }
+    if uaddr % 4 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mm = ctx.mm();
+    match cmd {
+        FUTEX_WAIT | FUTEX_WAIT_BITSET => {
+            let bitset = if cmd == FUTEX_WAIT {
+                FUTEX_BITSET_MATCH_ANY
+            } else {
+                val3
+            };
+            if bitset == 0 {
+                return Err(Errno::EINVAL);
+            }
+            let deadline = if timeout_or_val2 != 0 {
+                let t: Timespec = ctx.read(timeout_or_val2)?;
+                let ns = t.to_ns().ok_or(Errno::EINVAL)?;
+                // FUTEX_WAIT's timeout is relative; WAIT_BITSET's is absolute, on
+                // CLOCK_MONOTONIC or (with FUTEX_CLOCK_REALTIME) CLOCK_REALTIME.
+                Some(if cmd == FUTEX_WAIT {
+                    time::now_ns().saturating_add(ns)
+                } else if op & FUTEX_CLOCK_REALTIME != 0 {
+                    time::now_ns().saturating_add(ns.saturating_sub(time::realtime_ns()))
+                } else {
+                    ns
+                })
+            } else {
+                None
+            };
+            wait(ctx, uaddr, val, bitset, private, deadline).await
+        }
+        FUTEX_WAKE | FUTEX_WAKE_BITSET => {
+            let bitset = if cmd == FUTEX_WAKE {
+                FUTEX_BITSET_MATCH_ANY
+            } else {
+                val3
+            };
+            if bitset == 0 {
+                return Err(Errno::EINVAL);
+            }
+            let key = mm.futex_key(uaddr, private)?;
+            Ok(futex::wake(key, val as usize, bitset) as u64)
+        }
+        FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
+            if uaddr2 % 4 != 0 || (val as i32) < 0 || (timeout_or_val2 as i32) < 0 {
+                return Err(Errno::EINVAL);
+            }
+            let (from, to) = (
+                mm.futex_key(uaddr, private)?,
+                mm.futex_key(uaddr2, private)?,
+            );
+            if cmd == FUTEX_CMP_REQUEUE && read_u32(&mm, uaddr)? != val3 {
+                return Err(Errno::EAGAIN);
+            }
+            let (woken, moved) =
+                futex::requeue(from, to, val as usize, timeout_or_val2 as u32 as usize);
+            Ok((woken + moved) as u64)
+        }
+        FUTEX_WAKE_OP => {
+            if uaddr2 % 4 != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let (k1, k2) = (
+                mm.futex_key(uaddr, private)?,
+                mm.futex_key(uaddr2, private)?,
+            );
+            // Kernel code is not preempted, so this read-modify-write of the second
+            // word is atomic with respect to the (one CPU's) user threads.
+            let old = read_u32(&mm, uaddr2)?;
+            let (new, hit) = wake_op(val3, old)?;
+            mm.write_user(uaddr2, &new.to_le_bytes())?;
+            let mut n = futex::wake(k1, val as usize, FUTEX_BITSET_MATCH_ANY);
+            if hit {
+                n += futex::wake(k2, timeout_or_val2 as u32 as usize, FUTEX_BITSET_MATCH_ANY);
+            }
+            Ok(n as u64)
+        }
+        _ => Err(Errno::ENOSYS),
+    }
+}
+
+pub async fn sys_set_robust_list(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    if a[1] != ROBUST_LIST_HEAD_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    ctx.thread.robust_list.store(a[0], Ordering::Relaxed);
+    Ok(0)
+}
+
+pub async fn sys_get_robust_list(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let tid = arg_i32(a[0]);
+    let head = if tid == 0 {
+        ctx.thread.robust_list.load(Ordering::Relaxed)
+    } else {
+        let t = process::find_thread(tid as u32).ok_or(Errno::ESRCH)?;
+        let me = ctx.process().cred.lock().clone();
+        let them = t.process.cred.lock().clone();
+        if me.euid != 0 && me.euid != them.uid {
+            return Err(Errno::EPERM);
+        }
+        t.robust_list.load(Ordering::Relaxed)
+    };
+    ctx.write(a[1], &head)?;
+    ctx.write(a[2], &ROBUST_LIST_HEAD_SIZE)?;
+    Ok(0)
+}
+
+/// Marks one robust futex of a dying thread (Linux's handle_futex_death): if `tid`
+/// owns it, set FUTEX_OWNER_DIED (keeping FUTEX_WAITERS) and wake one waiter.
+fn futex_death(mm: &AddressSpace, addr: u64, tid: u32) {
+    let Ok(v) = read_u32(mm, addr) else { return };
+    if v & FUTEX_TID_MASK != tid {
+        return;
+    }
+    let new = (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
+    if mm.write_user(addr, &new.to_le_bytes()).is_err() {
+        return;
+    }
+    if v & FUTEX_WAITERS != 0
+        && let Ok(key) = mm.futex_key(addr, false)
+    {
+        futex::wake(key, 1, FUTEX_BITSET_MATCH_ANY);
+    }
+}
+
+/// Walks a dying thread's robust list (exit_robust_list): every futex it still holds
+/// is marked FUTEX_OWNER_DIED, so the next locker gets EOWNERDEAD.
+pub fn exit_robust_list(mm: &AddressSpace, head: u64, tid: u32) {
+    if head == 0 {
+        return;
+    }
+    let read = |addr: u64| -> Option<u64> {
+        let mut b = [0u8; 8];
+        mm.read_user(addr, &mut b)
+            .ok()
+            .map(|_| u64::from_le_bytes(b))
+    };
+    let Some(mut entry) = read(head) else { return };
+    let Some(offset) = read(head.wrapping_add(8)).map(|o| o as i64) else {
+        return;
+    };
+    let pending = read(head.wrapping_add(16)).unwrap_or(0);
+    // The low bit of a list pointer marks a PI futex; PI is not supported.
+    let mut walked = 0;
+    while entry != head && entry != 0 && walked < ROBUST_LIST_LIMIT {
+        let next = read(entry & !1);
+        if entry != pending {
+            futex_death(mm, (entry & !1).wrapping_add_signed(offset), tid);
+        }
+        match next {
+            Some(n) => entry = n,
+            None => break,
+        }
+        walked += 1;
+    }
+    if pending != 0 {
+        futex_death(mm, (pending & !1).wrapping_add_signed(offset), tid);
+    }
+}

@@ -1,0 +1,290 @@
+//! Scheduling: policies, priorities, affinity, getcpu, and prctl.
+//!
+//! Kestrel schedules every thread alike (round-robin with a 10 ms slice), which is
+//! what SCHED_OTHER promises; priorities and affinity are recorded and reported as
+//! Linux reports them so programs that set them behave, but do not change the order.
+
+use core::sync::atomic::Ordering;
+
+use kestrel_abi::cap::*;
+use kestrel_abi::time::Timespec;
+use kestrel_abi::{Errno, KResult};
+
+use super::{Args, Ctx, arg_i32};
+use crate::process::{self, Process};
+
+const SCHED_OTHER: u64 = 0;
+const SCHED_FIFO: u64 = 1;
+const SCHED_RR: u64 = 2;
+const SCHED_BATCH: u64 = 3;
+const SCHED_IDLE: u64 = 5;
+
+/// The process a sched_* pid names (0: the caller; ESRCH, EINVAL for negative).
+fn target(ctx: &Ctx<'_>, pid: i32) -> KResult<alloc::sync::Arc<Process>> {
+    match pid {
+        p if p < 0 => Err(Errno::EINVAL),
+        0 => Ok(ctx.process().clone()),
+        p => process::find_thread(p as u32)
+            .map(|t| t.process.clone())
+            .or_else(|| process::find(p as u32))
+            .ok_or(Errno::ESRCH),
+    }
+}
+
+pub async fn sys_sched_getscheduler(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    target(ctx, arg_i32(a[0]))?;
+    Ok(SCHED_OTHER)
+}
+
+pub async fn sys_sched_getparam(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    target(ctx, arg_i32(a[0]))?;
+    ctx.write(a[1], &0i32)?;
+    Ok(0)
+}
+
+fn check_policy(ctx: &Ctx<'_>, policy: u64, prio: i32) -> KResult<()> {
+    match policy & !0x4000_0000 {
+        // SCHED_RESET_ON_FORK (0x40000000) may be or'ed in.
+        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE if prio == 0 => Ok(()),
+        SCHED_FIFO | SCHED_RR if (1..=99).contains(&prio) => {
+            if ctx.process().cred.lock().capable(CAP_SYS_NICE) {
+                Ok(())
+            } else {
+                Err(Errno::EPERM)
+            }
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub async fn sys_sched_setscheduler(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    target(ctx, arg_i32(a[0]))?;
+    if a[2] == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let prio: i32 = ctx.read(a[2])?;
+    check_policy(ctx, a[1], prio).map(|_| 0)
+}
+
+pub async fn sys_sched_setparam(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    target(ctx, arg_i32(a[0]))?;
+    if a[1] == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let prio: i32 = ctx.read(a[1])?;
+    check_policy(ctx, SCHED_OTHER, prio).map(|_| 0)
+}
+
+pub async fn sys_sched_get_priority_max(_: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    match a[0] {
+        SCHED_FIFO | SCHED_RR => Ok(99),
+        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub async fn sys_sched_get_priority_min(_: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    match a[0] {
+        SCHED_FIFO | SCHED_RR => Ok(1),
+        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub async fn sys_sched_rr_get_interval(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    target(ctx, arg_i32(a[0]))?;
+    ctx.write(
+        a[1],
+        &Timespec::from_ns(crate::process::thread::TIME_SLICE_NS),
+    )?;
+    Ok(0)
+}
+
+/// Bytes of the CPU mask Kestrel reports: one 64-bit word (up to 64 CPUs).
+const MASK_BYTES: u64 = 8;
+
+pub async fn sys_sched_getaffinity(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    target(ctx, arg_i32(a[0]))?;
+    let len = a[1];
+    if len < MASK_BYTES || !len.is_multiple_of(8) {
+        return Err(Errno::EINVAL);
+    }
+    ctx.write(a[2], &1u64)?; // CPU 0
+    Ok(MASK_BYTES)
+}
+
+pub async fn sys_sched_setaffinity(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    target(ctx, arg_i32(a[0]))?;
+    let len = (a[1] as usize).min(128);
+    let mut mask = alloc::vec![0u8; len];
+    ctx.mm().read_user(a[2], &mut mask)?;
+    // The mask must contain a CPU that exists (only CPU 0 does).
+    if mask.first().is_none_or(|b| b & 1 == 0) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+pub async fn sys_getcpu(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    if a[0] != 0 {
+        ctx.write(a[0], &0u32)?;
+    }
+    if a[1] != 0 {
+        ctx.write(a[1], &0u32)?;
+    }
+    Ok(0)
+}
+
+const PRIO_PROCESS: u64 = 0;
+const PRIO_PGRP: u64 = 1;
+const PRIO_USER: u64 = 2;
+
+fn prio_targets(
+    ctx: &Ctx<'_>,
+    which: u64,
+    who: u32,
+) -> KResult<alloc::vec::Vec<alloc::sync::Arc<Process>>> {
+    let me = ctx.process();
+    let list: alloc::vec::Vec<_> = match which {
+        PRIO_PROCESS if who == 0 => alloc::vec![me.clone()],
+        PRIO_PROCESS => process::find(who).into_iter().collect(),
+        PRIO_PGRP => process::in_group(if who == 0 {
+            me.pgid.load(Ordering::Relaxed)
+        } else {
+            who
+        }),
+        PRIO_USER => {
+            let uid = if who == 0 { me.cred.lock().uid } else { who };
+            process::all()
+                .into_iter()
+                .filter(|p| p.cred.lock().uid == uid && p.state() == process::State::Running)
+                .collect()
+        }
+        _ => return Err(Errno::EINVAL),
+    };
+    if list.is_empty() {
+        Err(Errno::ESRCH)
+    } else {
+        Ok(list)
+    }
+}
+
+/// getpriority(2) as the raw system call returns it: 20 - nice (1..=40).
+pub async fn sys_getpriority(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let best = prio_targets(ctx, a[0], a[1] as u32)?
+        .iter()
+        .map(|p| p.nice.load(Ordering::Relaxed))
+        .min()
+        .unwrap_or(0);
+    Ok((20 - best) as u64)
+}
+
+pub async fn sys_setpriority(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let nice = arg_i32(a[2]).clamp(-20, 19);
+    let me = ctx.process().cred.lock().clone();
+    for p in prio_targets(ctx, a[0], a[1] as u32)? {
+        let them = p.cred.lock().clone();
+        if !me.capable(CAP_SYS_NICE) && me.euid != them.uid && me.euid != them.euid {
+            return Err(Errno::EPERM);
+        }
+        // Raising priority (a lower nice value) needs CAP_SYS_NICE.
+        if nice < p.nice.load(Ordering::Relaxed) && !me.capable(CAP_SYS_NICE) {
+            return Err(Errno::EACCES);
+        }
+        p.nice.store(nice, Ordering::Relaxed);
+    }
+    Ok(0)
+}
+
+const PR_SET_PDEATHSIG: u64 = 1;
+const PR_GET_PDEATHSIG: u64 = 2;
+const PR_GET_DUMPABLE: u64 = 3;
+const PR_SET_DUMPABLE: u64 = 4;
+const PR_GET_KEEPCAPS: u64 = 7;
+const PR_SET_KEEPCAPS: u64 = 8;
+const PR_SET_NAME: u64 = 15;
+const PR_GET_NAME: u64 = 16;
+const PR_CAPBSET_READ: u64 = 23;
+const PR_SET_TIMERSLACK: u64 = 29;
+const PR_GET_TIMERSLACK: u64 = 30;
+const PR_SET_CHILD_SUBREAPER: u64 = 36;
+const PR_GET_CHILD_SUBREAPER: u64 = 37;
+const PR_SET_NO_NEW_PRIVS: u64 = 38;
+const PR_GET_NO_NEW_PRIVS: u64 = 39;
+const PR_GET_TID_ADDRESS: u64 = 40;
+
+pub async fn sys_prctl(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let p = ctx.process().clone();
+    match a[0] {
+        PR_SET_PDEATHSIG => {
+            if a[1] > u64::from(kestrel_abi::signal::NSIG) {
+                return Err(Errno::EINVAL);
+            }
+            p.pdeathsig.store(a[1] as u32, Ordering::Relaxed);
+            Ok(0)
+        }
+        PR_GET_PDEATHSIG => ctx
+            .write(a[1], &(p.pdeathsig.load(Ordering::Relaxed) as i32))
+            .map(|_| 0),
+        PR_GET_DUMPABLE => Ok(u64::from(p.dumpable.load(Ordering::Relaxed))),
+        PR_SET_DUMPABLE => match a[1] {
+            0 | 1 => {
+                p.dumpable.store(a[1] == 1, Ordering::Relaxed);
+                Ok(0)
+            }
+            _ => Err(Errno::EINVAL),
+        },
+        PR_GET_KEEPCAPS => Ok(u64::from(p.cred.lock().keep_caps)),
+        PR_SET_KEEPCAPS => match a[1] {
+            0 | 1 => {
+                p.cred.lock().keep_caps = a[1] == 1;
+                Ok(0)
+            }
+            _ => Err(Errno::EINVAL),
+        },
+        PR_SET_NAME => {
+            let mut name = [0u8; 16];
+            // The name is read up to 16 bytes; it need not be NUL-terminated.
+            let n = ctx.mm().read_user_partial(a[1], &mut name);
+            if n == 0 {
+                return Err(Errno::EFAULT);
+            }
+            let len = name.iter().position(|&b| b == 0).unwrap_or(16).min(15);
+            ctx.thread.set_comm(&name[..len]);
+            Ok(0)
+        }
+        PR_GET_NAME => {
+            let mut name = [0u8; 16];
+            let comm = ctx.thread.comm();
+            name[..comm.len()].copy_from_slice(&comm);
+            ctx.mm().write_user(a[1], &name)?;
+            Ok(0)
+        }
+        PR_CAPBSET_READ => {
+            if a[1] > 40 {
+                return Err(Errno::EINVAL);
+            }
+            Ok(1)
+        }
+        PR_SET_TIMERSLACK => Ok(0),
+        PR_GET_TIMERSLACK => Ok(50_000),
+        PR_SET_CHILD_SUBREAPER => {
+            p.subreaper.store(a[1] != 0, Ordering::Relaxed);
+            Ok(0)
+        }
+        PR_GET_CHILD_SUBREAPER => ctx
+            .write(a[1], &i32::from(p.subreaper.load(Ordering::Relaxed)))
+            .map(|_| 0),
+        PR_SET_NO_NEW_PRIVS => {
+            if a[1] != 1 || a[2] != 0 || a[3] != 0 || a[4] != 0 {
+                return Err(Errno::EINVAL);
+            }
+            Ok(0) // set-id programs do not exist yet, so there are no privileges to gain
+        }
+        PR_GET_NO_NEW_PRIVS => Ok(0),
+        PR_GET_TID_ADDRESS => ctx
+            .write(a[1], &ctx.thread.clear_child_tid.load(Ordering::Relaxed))
+            .map(|_| 0),
+        _ => Err(Errno::EINVAL),
+    }
+}
