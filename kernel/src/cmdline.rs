@@ -10,6 +10,7 @@
 //! | `kestrel.test` | run the in-kernel tests and power off | off |
 //! | `quiet` | no boot banner; only warnings and errors are logged | off |
 //! | `kestrel.heartbeat=on\|off` | print uptime every second | `on` without an init program, else `off` |
+//! | `kestrel.syscall_stats=on\|COMM` | count each process's system calls and print them when it exits (all processes, or those whose command name is COMM) | off |
 //! | `kestrel.crash=KIND` | crash on purpose after boot, to see (and test) the report: `panic`, `page-fault`, `stack-overflow`, `divide-error` | off |
 //!
 //! An unknown or malformed option logs a warning and the boot goes on.
@@ -31,6 +32,9 @@ pub struct Options {
     pub crash: Option<Crash>,
     /// `quiet`: no banner, only warnings and errors (unless `log=` says otherwise).
     pub quiet: bool,
+    /// `kestrel.syscall_stats=`: count system calls; report every process (`Some("")`)
+    /// or those with this command name.
+    pub syscall_stats: Option<&'static str>,
 }
 
 /// A deliberate crash (`kestrel.crash=`).
@@ -53,6 +57,7 @@ impl Default for Options {
             heartbeat_given: false,
             crash: None,
             quiet: false,
+            syscall_stats: None,
         }
     }
 }
@@ -170,6 +175,11 @@ pub fn parse(line: &'static str, mut warn: impl FnMut(&str, &'static str)) -> Op
                 ),
             },
             ("quiet", None) => o.quiet = true,
+            ("kestrel.syscall_stats", Some(v)) => match parse_bool(v) {
+                Some(true) => o.syscall_stats = Some(""),
+                Some(false) => o.syscall_stats = None,
+                None => o.syscall_stats = Some(v),
+            },
             // Options GRUB or QEMU add for any kernel.
             ("BOOT_IMAGE", _) => {}
             _ => warn(w, "unknown option, ignored"),

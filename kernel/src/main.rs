@@ -30,6 +30,7 @@ mod task;
 mod tests;
 mod time;
 mod timer;
+mod vdso;
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -116,6 +117,7 @@ extern "C" fn kernel_main() -> ! {
     if !opts.quiet {
         banner(boot, &irq);
     }
+    vdso::init(boot);
     let root = match fs::init(boot) {
         Ok(r) => r,
         Err(e) => panic!("cannot build the root file system: {e}"),

@@ -24,15 +24,40 @@ pub fn mark_boot(tsc: u64) {
 pub fn set_tsc_hz(hz: u64) {
     let hz = hz.max(1);
     TSC_HZ.store(hz, Ordering::Relaxed);
-    MULT.store(
-        ((1_000_000_000u128 << 32) / u128::from(hz)) as u64,
-        Ordering::Release,
-    );
+    MULT.store(kestrel_vdso::data::mult_for_hz(hz), Ordering::Release);
+    crate::vdso::publish();
 }
 
-/// Converts a TSC difference to nanoseconds.
+/// Converts a TSC difference to nanoseconds (the vDSO's formula, so both agree).
 pub fn tsc_delta_ns(delta: u64) -> u64 {
-    ((u128::from(delta) * u128::from(MULT.load(Ordering::Acquire))) >> 32) as u64
+    kestrel_vdso::data::ns_from_tsc_delta(delta, MULT.load(Ordering::Acquire))
+}
+
+/// (TSC at time zero, ns-per-tick multiplier) for the vDSO.
+pub fn tsc_params() -> (u64, u64) {
+    (
+        BOOT_TSC.load(Ordering::Relaxed),
+        MULT.load(Ordering::Acquire),
+    )
+}
+
+/// The time zone settimeofday last set: (minutes west, DST flag). Linux keeps it
+/// (sys_tz) only to report it back through gettimeofday.
+static TIMEZONE: AtomicU64 = AtomicU64::new(0);
+
+/// The time zone gettimeofday reports.
+pub fn timezone() -> (i32, i32) {
+    let v = TIMEZONE.load(Ordering::Relaxed);
+    (v as u32 as i32, (v >> 32) as u32 as i32)
+}
+
+/// Sets the time zone (settimeofday).
+pub fn set_timezone(minuteswest: i32, dsttime: i32) {
+    TIMEZONE.store(
+        u64::from(minuteswest as u32) | (u64::from(dsttime as u32) << 32),
+        Ordering::Relaxed,
+    );
+    crate::vdso::publish();
 }
 
 /// Nanoseconds since kernel entry (0 before calibration).
@@ -49,6 +74,7 @@ pub fn set_wall_clock(unix_seconds: u64) {
 /// Sets the wall clock (clock_settime, settimeofday): realtime is `unix_ns` now.
 pub fn set_realtime(unix_ns: u64) {
     REALTIME_OFFSET.store(unix_ns as i64 - now_ns() as i64, Ordering::Release);
+    crate::vdso::publish();
 }
 
 /// Realtime minus monotonic time (ns).

@@ -169,6 +169,7 @@ pub fn run(opts: &Opts) -> Result<u8, String> {
             let none = Artefacts {
                 kernel: PathBuf::new(),
                 symbols: PathBuf::new(),
+                vdso: PathBuf::new(),
                 initramfs: None,
             };
             let kestrel = Outcome {

@@ -36,6 +36,8 @@ pub fn run(cmd: &mut Command) -> Result<(), String> {
 pub struct Artefacts {
     pub kernel: PathBuf,
     pub symbols: PathBuf,
+    /// The vDSO image (`linux-vdso.so.1`).
+    pub vdso: PathBuf,
     /// The initramfs, if this boot runs user programs.
     pub initramfs: Option<PathBuf>,
 }
@@ -101,9 +103,11 @@ pub fn build_all(opts: &Opts) -> Result<Artefacts, String> {
     crate::deps::ensure()?;
     let kernel = kernel(opts)?;
     let symbols = symbols(&kernel)?;
+    let vdso = crate::vdso::build()?;
     Ok(Artefacts {
         kernel,
         symbols,
+        vdso,
         initramfs: None,
     })
 }
@@ -117,6 +121,7 @@ pub fn iso(a: &Artefacts, cmdline: &str) -> Result<PathBuf, String> {
     fs::create_dir_all(boot.join("grub")).map_err(|e| e.to_string())?;
     fs::copy(&a.kernel, boot.join("kestrel")).map_err(|e| e.to_string())?;
     fs::copy(&a.symbols, boot.join("kestrel.sym")).map_err(|e| e.to_string())?;
+    fs::copy(&a.vdso, boot.join("vdso.so")).map_err(|e| e.to_string())?;
     let initrd = match &a.initramfs {
         Some(p) => {
             fs::copy(p, boot.join("initramfs.cpio")).map_err(|e| e.to_string())?;
@@ -127,7 +132,7 @@ pub fn iso(a: &Artefacts, cmdline: &str) -> Result<PathBuf, String> {
     let cfg = format!(
         "set timeout=0\nset default=0\nserial --unit=0 --speed=115200\nterminal_input serial\n\
          terminal_output serial\nmenuentry \"Kestrel\" {{\n  multiboot2 /boot/kestrel {cmdline}\n  \
-         module2 /boot/kestrel.sym symbols\n{initrd}  boot\n}}\n"
+         module2 /boot/kestrel.sym symbols\n  module2 /boot/vdso.so vdso\n{initrd}  boot\n}}\n"
     );
     fs::write(boot.join("grub/grub.cfg"), cfg).map_err(|e| e.to_string())?;
     let iso = out_dir().join("kestrel.iso");

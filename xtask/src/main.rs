@@ -19,6 +19,7 @@ mod qemu;
 mod syscalls;
 mod test;
 mod userland;
+mod vdso;
 
 use std::process::ExitCode;
 

@@ -67,7 +67,7 @@ pub fn command(opts: &Opts, a: &Artefacts, boot: &Boot) -> Command {
     ]);
     match boot {
         Boot::Direct { cmdline } => {
-            let mut modules = format!("{} symbols", a.symbols.display());
+            let mut modules = format!("{} symbols,{} vdso", a.symbols.display(), a.vdso.display());
             if let Some(initrd) = &a.initramfs {
                 modules.push_str(&format!(",{} initramfs", initrd.display()));
             }

@@ -120,6 +120,39 @@ fn tally_userland(c: &qemu::Captured) -> Tally {
     t
 }
 
+/// The vDSO keeps clock reads out of the kernel: `vdso-clockloop` reads the clock
+/// 200,000 times through the libc, and its system-call count (printed by
+/// `kestrel.syscall_stats`) must be only its start-up and exit.
+fn vdso_check(c: &qemu::Captured) -> bool {
+    const NAME: &str = "vdso.clock_reads_through_libc_make_no_system_calls";
+    let report = c
+        .lines
+        .iter()
+        .find(|l| l.starts_with("syscalls: pid ") && l.contains("(vdso-clockloop)"));
+    let calls = report.and_then(|l| {
+        l.split("): ")
+            .nth(1)?
+            .split(' ')
+            .next()?
+            .parse::<u64>()
+            .ok()
+    });
+    let clean = c
+        .lines
+        .iter()
+        .any(|l| l.contains("monotonic went backwards 0 times"));
+    match calls {
+        Some(n) if n < 50 && clean => {
+            println!("PASS {NAME}: {n} system calls in all");
+            true
+        }
+        _ => {
+            println!("FAIL {NAME}: report {report:?}, monotonic order kept: {clean}");
+            false
+        }
+    }
+}
+
 /// A boot that must end a certain way: robustness checks of the boot path itself.
 struct BootCheck {
     name: &'static str,
@@ -271,9 +304,15 @@ pub fn test(opts: &Opts) -> Result<u8, String> {
 
     println!("xtask: userland suite on Kestrel (static C tests, busybox)");
     let (runner, tests) = userland::build()?;
+    let clockloop = userland::build_tool("vdso-clockloop")?;
     let mut tree = initramfs::base()?;
     userland::add_to(&mut tree, &runner, &tests)?;
-    initramfs::add_cmd(&mut tree, "/tests/runner /tests/bin");
+    tree.add_host(&clockloop, "/tests/tools/vdso-clockloop")?;
+    // After the suite, a loop of clock reads whose system calls the kernel counts.
+    initramfs::add_cmd(
+        &mut tree,
+        "/tests/runner /tests/bin; /tests/tools/vdso-clockloop",
+    );
     let mut ua = a.clone();
     ua.initramfs = Some(initramfs::write(&tree, "initramfs-test.cpio")?);
     let mut o = opts.clone();
@@ -283,7 +322,7 @@ pub fn test(opts: &Opts) -> Result<u8, String> {
             &o,
             &ua,
             &Boot::Direct {
-                cmdline: qemu::cmdline(opts, "quiet"),
+                cmdline: qemu::cmdline(opts, "quiet kestrel.syscall_stats=vdso-clockloop"),
             },
         ),
         Duration::from_secs(600),
@@ -291,6 +330,11 @@ pub fn test(opts: &Opts) -> Result<u8, String> {
     )?;
     let u = tally_userland(&c);
     total.add(u);
+    if vdso_check(&c) {
+        total.passed += 1;
+    } else {
+        total.failed += 1;
+    }
 
     println!("xtask: boot robustness checks");
     for check in BOOT_CHECKS {

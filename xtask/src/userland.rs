@@ -64,6 +64,16 @@ pub fn build() -> Result<(PathBuf, Vec<(String, PathBuf)>), String> {
     Ok((runner, tests))
 }
 
+/// Builds the helper program `userland-tests/tools/NAME.c` (not a test: checks
+/// that look at the kernel's side, like syscall counts, run it).
+pub fn build_tool(name: &str) -> Result<PathBuf, String> {
+    let dir = out_dir().join("userland/tools");
+    fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let out = dir.join(name);
+    compile(&root().join(format!("userland-tests/tools/{name}.c")), &out)?;
+    Ok(out)
+}
+
 /// Adds the runner and tests under /tests.
 pub fn add_to(t: &mut Tree, runner: &Path, tests: &[(String, PathBuf)]) -> Result<(), String> {
     let read = |p: &Path| fs::read(p).map_err(|e| format!("{}: {e}", p.display()));

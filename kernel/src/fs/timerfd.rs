@@ -111,6 +111,10 @@ impl FileOps for TimerFd {
         Some(&self.shared.wq)
     }
 
+    fn seek_is_noop(&self) -> bool {
+        true
+    }
+
     fn ioctl(&self, _: &OpenFile, cmd: u32, arg: u64, mem: &dyn UserMem) -> KResult<u64> {
         /// _IOW('T', 0, u64)
         const TFD_IOC_SET_TICKS: u32 = 0x4008_5400;

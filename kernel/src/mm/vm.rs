@@ -106,6 +106,20 @@ pub struct SharedPages {
 }
 
 impl SharedPages {
+    /// An object holding `frames` (one reference each, handed over) as its pages
+    /// 0, 1, ... (the vDSO's image and data page).
+    pub fn from_frames(frames: &[u64]) -> Self {
+        Self {
+            pages: spin::Mutex::new(
+                frames
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &pa)| (i as u64, pa))
+                    .collect(),
+            ),
+        }
+    }
+
     /// The frame for page `index`, with a new reference for the caller's mapping.
     fn get(&self, index: u64) -> Option<u64> {
         let mut pages = self.pages.lock();
@@ -135,8 +149,12 @@ impl Drop for SharedPages {
 pub enum Backing {
     /// Zero pages, private to the address space (and copy-on-write after fork).
     Anonymous,
-    /// Pages shared with every address space mapping the same object.
-    SharedAnonymous(Arc<SharedPages>),
+    /// Pages shared with every address space mapping the same object; the area's
+    /// start is byte `offset` of the object (nonzero after a split).
+    SharedAnonymous {
+        pages: Arc<SharedPages>,
+        offset: u64,
+    },
     /// A private copy of a file's content, starting at `offset` for the area's start.
     File { inode: InodeRef, offset: u64 },
     /// The file's own pages (MAP_SHARED): writes reach the file, and read/write see
@@ -166,6 +184,21 @@ pub enum VmaKind {
     Normal,
     Heap,
     Stack,
+    /// The vDSO image: read and execute, never writable.
+    Vdso,
+    /// The vDSO's data page: read only.
+    Vvar,
+}
+
+impl VmaKind {
+    /// The protections mprotect may grant an area of this kind (EACCES beyond).
+    fn max_prot(self) -> u32 {
+        match self {
+            VmaKind::Vdso => PROT_READ | PROT_EXEC,
+            VmaKind::Vvar => PROT_READ,
+            _ => PROT_READ | PROT_WRITE | PROT_EXEC,
+        }
+    }
 }
 
 /// A virtual memory area.
@@ -183,7 +216,7 @@ impl Vma {
     fn shared(&self) -> bool {
         matches!(
             self.backing,
-            Backing::SharedAnonymous(_) | Backing::SharedFile { .. }
+            Backing::SharedAnonymous { .. } | Backing::SharedFile { .. }
         )
     }
 
@@ -191,7 +224,9 @@ impl Vma {
     fn split_off(&mut self, at: u64) -> Vma {
         let mut tail = self.clone();
         tail.start = at;
-        if let Backing::File { offset, .. } | Backing::SharedFile { offset, .. } = &mut tail.backing
+        if let Backing::File { offset, .. }
+        | Backing::SharedFile { offset, .. }
+        | Backing::SharedAnonymous { offset, .. } = &mut tail.backing
         {
             *offset += at - self.start;
         }
@@ -384,8 +419,8 @@ impl Vm {
         let mut extra = PteFlags::empty();
         let pa = match &vma.backing {
             Backing::Anonymous => new_page().ok_or(FaultError::OutOfMemory)?,
-            Backing::SharedAnonymous(obj) => obj
-                .get((page - vma.start) / PAGE)
+            Backing::SharedAnonymous { pages, offset } => pages
+                .get((offset + (page - vma.start)) / PAGE)
                 .ok_or(FaultError::OutOfMemory)?,
             Backing::File { inode, offset } => {
                 let file_off = offset + (page - vma.start);
@@ -559,10 +594,15 @@ impl AddressSpace {
             return Ok(());
         }
         let mut vm = self.vm.lock();
-        // Every byte must be covered, without holes.
+        // Every byte must be covered, without holes, by areas that allow `prot`.
         let mut at = addr;
         while at < end {
             match vm.find(at) {
+                Some(v)
+                    if prot & !v.kind.max_prot() & (PROT_READ | PROT_WRITE | PROT_EXEC) != 0 =>
+                {
+                    return Err(Errno::EACCES);
+                }
                 Some(v) => at = v.end,
                 None => return Err(Errno::ENOMEM),
             }
@@ -968,7 +1008,9 @@ impl AddressSpace {
         let vm = self.vm.lock();
         let vma = vm.find(addr).ok_or(Errno::EFAULT)?;
         Ok(match &vma.backing {
-            Backing::SharedAnonymous(obj) => (Arc::as_ptr(obj) as u64, addr - vma.start),
+            Backing::SharedAnonymous { pages, offset } => {
+                (Arc::as_ptr(pages) as u64, offset + (addr - vma.start))
+            }
             // The file itself and the offset in it: two mappings of one file meet.
             Backing::SharedFile { inode, offset, .. } => (
                 Arc::as_ptr(inode) as *const () as u64,

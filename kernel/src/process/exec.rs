@@ -176,9 +176,11 @@ fn load(
             None => None,
         };
         mm.init_brk(main.brk);
+        let vdso = crate::vdso::map_into(&mm)?;
 
         let c = p.cred.lock().clone();
         let mut aux = AuxValues::new(&main, ld.as_ref());
+        aux.sysinfo_ehdr = vdso;
         aux.uid = u64::from(c.uid);
         aux.euid = u64::from(c.euid);
         aux.gid = u64::from(c.gid);

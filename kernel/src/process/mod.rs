@@ -239,6 +239,8 @@ pub struct Process {
     pub posix_timers: spin::Mutex<BTreeMap<i32, Arc<timers::PosixTimer>>>,
     /// Whether a CPU-time expiry (itimer, RLIMIT_CPU, CPU-clock timer) is armed.
     pub cpu_timers_armed: AtomicBool,
+    /// System calls made, by number (`kestrel.syscall_stats` only).
+    pub syscall_counts: Option<alloc::boxed::Box<crate::syscall::stats::SyscallCounts>>,
 }
 
 /// Released when a vfork child execs or exits.
@@ -297,12 +299,21 @@ pub struct Thread {
 pub struct CpuClock {
     pub total: AtomicU64,
     pub user: AtomicU64,
+    /// When the current poll of the thread's task began (0: not running). A thread
+    /// may run for a long time inside one poll; this keeps its clock exact.
+    pub running_since: AtomicU64,
 }
 
 impl CpuClock {
     /// (user, system) nanoseconds.
     pub fn split(&self) -> (u64, u64) {
-        let total = self.total.load(Ordering::Relaxed);
+        let since = self.running_since.load(Ordering::Acquire);
+        let running = if since != 0 {
+            crate::time::now_ns().saturating_sub(since)
+        } else {
+            0
+        };
+        let total = self.total.load(Ordering::Relaxed) + running;
         let user = self.user.load(Ordering::Relaxed).min(total);
         (user, total - user)
     }
@@ -434,6 +445,7 @@ impl Process {
             itimers: spin::Mutex::new(timers::ITimers::default()),
             posix_timers: spin::Mutex::new(BTreeMap::new()),
             cpu_timers_armed: AtomicBool::new(false),
+            syscall_counts: crate::syscall::stats::SyscallCounts::for_new_process(),
         });
         timers::rlimit_cpu_changed(&p);
         PROCESSES.lock().insert(pid, Arc::downgrade(&p));
@@ -811,6 +823,9 @@ pub fn thread_exited(thread: &Arc<Thread>) {
         let status = p
             .exit_status()
             .unwrap_or_else(|| wstatus_exited(code as u8));
+        if let Some(counts) = &p.syscall_counts {
+            counts.report(p.pid, &thread.comm());
+        }
         process_exited(&p, status);
     }
 }

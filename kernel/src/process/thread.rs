@@ -43,15 +43,19 @@ struct InAddressSpace<F> {
 impl<F: Future> Future for InAddressSpace<F> {
     type Output = F::Output;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let start = time::now_ns();
+        let start = time::now_ns().max(1);
+        self.thread
+            .cpu
+            .running_since
+            .store(start, Ordering::Release);
         self.thread.process.activate_mm();
         let r = self.fut.as_mut().poll(cx);
         // Time spent polling is the thread's CPU time (its user part is counted
         // around enter_user); time parked between polls is not.
-        self.thread
-            .cpu
-            .total
-            .fetch_add(time::now_ns() - start, Ordering::Relaxed);
+        let cpu = &self.thread.cpu;
+        cpu.total
+            .fetch_add(time::now_ns().saturating_sub(start), Ordering::Relaxed);
+        cpu.running_since.store(0, Ordering::Release);
         r
     }
 }

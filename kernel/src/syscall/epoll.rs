@@ -5,8 +5,6 @@
 //! timeout passes or a signal comes. Like Linux, epoll_wait is never restarted: a
 //! signal ends it with EINTR, even one that only stopped and continued the process.
 
-use alloc::vec::Vec;
-
 use kestrel_abi::fs::*;
 use kestrel_abi::time::Timespec;
 use kestrel_abi::{Errno, KResult};
@@ -46,13 +44,7 @@ pub async fn sys_epoll_ctl(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     };
     let epfile = ctx.file(epfd)?;
     let target = ctx.file(fd)?;
-    let ep = Epoll::of(&epfile).ok_or(Errno::EINVAL)?;
-    match (op, event) {
-        (EPOLL_CTL_ADD, Some(ev)) => ep.add(&epfile, fd, &target, ev.events, ev.data)?,
-        (EPOLL_CTL_MOD, Some(ev)) => ep.modify(fd, &target, ev.events, ev.data)?,
-        (EPOLL_CTL_DEL, _) => ep.delete(fd, &target)?,
-        _ => return Err(Errno::EINVAL),
-    }
+    Epoll::ctl(&epfile, op, fd, &target, event.map(|e| (e.events, e.data)))?;
     Ok(0)
 }
 
@@ -81,32 +73,47 @@ async fn wait(
     }
     let file = ctx.file(epfd)?;
     let ep = Epoll::of(&file).ok_or(Errno::EINVAL)?;
-    let mut got = ep.collect(max);
-    if got.is_empty() && timeout_ns != Some(0) {
-        let waiting = async {
-            Ok(ep
-                .wait_queue()
-                .wait_until(|| {
-                    let ev = ep.collect(max);
-                    (!ev.is_empty()).then_some(ev)
-                })
-                .await)
-        };
-        let waiting = crate::process::signal::interruptible(ctx.thread, Errno::EINTR, waiting);
-        got = match timeout_ns {
-            None => waiting.await?,
-            Some(ns) => crate::task::timeout(ns, waiting)
-                .await
-                .unwrap_or(Ok(Vec::new()))?,
-        };
+    let mm = ctx.mm();
+    let size = core::mem::size_of::<EpollEvent>() as u64;
+    // Events are copied one at a time, as Linux does: one that cannot be written
+    // stays queued, and what was written before it is returned.
+    let send = || {
+        let mut faulted = false;
+        let mut at = events_ptr;
+        let sent = ep.send_events(max, &mut |events, data| {
+            let ok = mm
+                .write_user(
+                    at,
+                    kestrel_abi::bytemuck_bytes(&EpollEvent { events, data }),
+                )
+                .is_ok();
+            at += size;
+            faulted |= !ok;
+            ok
+        });
+        (sent, faulted)
+    };
+    let done = |(sent, faulted): (usize, bool)| -> Option<KResult<u64>> {
+        if sent > 0 {
+            Some(Ok(sent as u64))
+        } else if faulted {
+            Some(Err(Errno::EFAULT))
+        } else {
+            None
+        }
+    };
+    if let Some(r) = done(send()) {
+        return r;
     }
-    let out: Vec<EpollEvent> = got
-        .iter()
-        .map(|&(events, data)| EpollEvent { events, data })
-        .collect();
-    ctx.mm()
-        .write_user(events_ptr, kestrel_abi::bytemuck_slice_bytes(&out))?;
-    Ok(out.len() as u64)
+    if timeout_ns == Some(0) {
+        return Ok(0);
+    }
+    let waiting = async { ep.wait_queue().wait_until(|| done(send())).await };
+    let waiting = crate::process::signal::interruptible(ctx.thread, Errno::EINTR, waiting);
+    match timeout_ns {
+        None => waiting.await,
+        Some(ns) => crate::task::timeout(ns, waiting).await.unwrap_or(Ok(0)),
+    }
 }
 
 fn ms_timeout(ms: i32) -> Option<u64> {

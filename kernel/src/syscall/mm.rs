@@ -51,7 +51,10 @@ pub async fn sys_mmap(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     }
     let backing = if flags & MAP_ANONYMOUS != 0 {
         if shared {
-            Backing::SharedAnonymous(Arc::new(SharedPages::default()))
+            Backing::SharedAnonymous {
+                pages: Arc::new(SharedPages::default()),
+                offset: 0,
+            }
         } else {
             Backing::Anonymous
         }
@@ -74,7 +77,10 @@ pub async fn sys_mmap(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
         }
         if is_zero {
             if shared {
-                Backing::SharedAnonymous(Arc::new(SharedPages::default()))
+                Backing::SharedAnonymous {
+                    pages: Arc::new(SharedPages::default()),
+                    offset: 0,
+                }
             } else {
                 Backing::Anonymous
             }

@@ -22,6 +22,7 @@ mod poll;
 mod process;
 mod sched;
 mod signal;
+pub mod stats;
 mod table;
 mod time;
 mod timer;
@@ -185,8 +186,11 @@ pub async fn wait_for(file: &OpenFile, events: u16) {
     let Some(wq) = file.ops().wait_queue() else {
         return;
     };
-    wq.wait_until(|| (file.poll() & (events | POLLERR | POLLHUP) != 0).then_some(()))
-        .await;
+    let events = events | POLLERR | POLLHUP;
+    wq.wait_until_for(u32::from(events), || {
+        (file.poll() & events != 0).then_some(())
+    })
+    .await;
 }
 
 /// Which unknown system calls were already logged (one bit per number below 512).
@@ -212,6 +216,9 @@ fn unknown(ctx: &Ctx<'_>, nr: u64) -> Errno {
 
 /// Runs system call `nr` for `thread`; returns the value for rax.
 pub async fn dispatch(thread: &Arc<Thread>, regs: &mut UserContext, nr: u64, args: Args) -> i64 {
+    if let Some(counts) = &thread.process.syscall_counts {
+        counts.count(nr);
+    }
     let mut ctx = Ctx { thread, regs };
     match table::call(&mut ctx, nr, args).await {
         Ok(v) => v as i64,

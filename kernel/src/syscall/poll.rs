@@ -58,7 +58,8 @@ impl Future for WaitAny<'_> {
         let this = self.get_mut();
         for w in this.watches.iter_mut() {
             if let Some(q) = w.file.as_ref().and_then(|f| f.ops().wait_queue()) {
-                w.key = Some(q.register(cx.waker(), w.key));
+                let events = w.events | POLLERR | POLLHUP;
+                w.key = Some(q.register_for(cx.waker(), w.key, u32::from(events)));
             }
         }
         match scan(this.watches, this.out) {

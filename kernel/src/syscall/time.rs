@@ -65,20 +65,19 @@ pub async fn sys_clock_settime(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     }
 }
 
-/// The time zone settimeofday last set (gettimeofday reports it back, as Linux's
-/// sys_tz).
-static TIMEZONE: spin::Mutex<Timezone> = spin::Mutex::new(Timezone {
-    tz_minuteswest: 0,
-    tz_dsttime: 0,
-});
-
 pub async fn sys_gettimeofday(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     if a[0] != 0 {
         ctx.write(a[0], &Timeval::from_ns(time::realtime_ns()))?;
     }
     if a[1] != 0 {
-        let tz = *TIMEZONE.lock();
-        ctx.write(a[1], &tz)?;
+        let (tz_minuteswest, tz_dsttime) = time::timezone();
+        ctx.write(
+            a[1],
+            &Timezone {
+                tz_minuteswest,
+                tz_dsttime,
+            },
+        )?;
     }
     Ok(0)
 }
@@ -110,7 +109,7 @@ pub async fn sys_settimeofday(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
         return Err(Errno::EPERM);
     }
     if let Some(tz) = tz {
-        *TIMEZONE.lock() = tz;
+        time::set_timezone(tz.tz_minuteswest, tz.tz_dsttime);
     }
     if let Some(ns) = ns {
         set_realtime(ctx, ns)?;

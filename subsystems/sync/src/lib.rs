@@ -15,6 +15,12 @@
 //!
 //! Wakers are taken out of the queue before they are woken and woken after the lock
 //! is released (brief §7: never wake under a lock).
+//!
+//! A registration may name the events it cares about (poll bits, for files), and a
+//! wake-up may say which events happened: [`WaitQueue::wake`] only wakes the
+//! registrations whose events intersect. This is Linux's wake-up key: a reader
+//! draining a pipe wakes the writers waiting for room, not the readers or the
+//! edge-triggered epoll entries waiting for data.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -35,8 +41,13 @@ pub struct WaitQueue {
 #[derive(Debug, Default)]
 struct Inner {
     next_key: u64,
-    waiters: Vec<(u64, Waker)>,
+    /// (key, events of interest, waker).
+    waiters: Vec<(u64, u32, Waker)>,
 }
+
+/// Interest in every event: what [`WaitQueue::register`] and [`WaitQueue::wake_all`]
+/// use.
+pub const ALL_EVENTS: u32 = u32::MAX;
 
 /// A registration in a [`WaitQueue`], for waits that span several queues (poll).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,12 +64,20 @@ impl WaitQueue {
         }
     }
 
-    /// Registers `waker`, or refreshes the registration `key` if it is still there.
+    /// Registers `waker` for every event, or refreshes the registration `key` if it
+    /// is still there.
     pub fn register(&self, waker: &Waker, key: Option<WaitKey>) -> WaitKey {
+        self.register_for(waker, key, ALL_EVENTS)
+    }
+
+    /// Registers `waker` for wake-ups that include one of `events`, or refreshes the
+    /// registration `key` (and its events) if it is still there.
+    pub fn register_for(&self, waker: &Waker, key: Option<WaitKey>, events: u32) -> WaitKey {
         let mut inner = self.inner.lock();
         if let Some(WaitKey(k)) = key
-            && let Some((_, w)) = inner.waiters.iter_mut().find(|(id, _)| *id == k)
+            && let Some((_, ev, w)) = inner.waiters.iter_mut().find(|(id, _, _)| *id == k)
         {
+            *ev = events;
             if !w.will_wake(waker) {
                 *w = waker.clone();
             }
@@ -66,7 +85,7 @@ impl WaitQueue {
         }
         inner.next_key += 1;
         let k = inner.next_key;
-        inner.waiters.push((k, waker.clone()));
+        inner.waiters.push((k, events, waker.clone()));
         WaitKey(k)
     }
 
@@ -77,7 +96,7 @@ impl WaitQueue {
             inner
                 .waiters
                 .iter()
-                .position(|(id, _)| *id == key.0)
+                .position(|(id, _, _)| *id == key.0)
                 .map(|i| inner.waiters.swap_remove(i))
         };
         drop(removed);
@@ -87,7 +106,28 @@ impl WaitQueue {
     pub fn wake_all(&self) -> usize {
         let waiters = core::mem::take(&mut self.inner.lock().waiters);
         let n = waiters.len();
-        for (_, w) in waiters {
+        for (_, _, w) in waiters {
+            w.wake();
+        }
+        n
+    }
+
+    /// Wakes the waiters interested in any of `events`. Returns how many.
+    pub fn wake(&self, events: u32) -> usize {
+        let woken: Vec<(u64, u32, Waker)> = {
+            let mut inner = self.inner.lock();
+            if inner.waiters.iter().all(|(_, ev, _)| ev & events != 0) {
+                core::mem::take(&mut inner.waiters)
+            } else {
+                let (hit, keep) = core::mem::take(&mut inner.waiters)
+                    .into_iter()
+                    .partition(|(_, ev, _)| ev & events != 0);
+                inner.waiters = keep;
+                hit
+            }
+        };
+        let n = woken.len();
+        for (_, _, w) in woken {
             w.wake();
         }
         n
@@ -100,7 +140,7 @@ impl WaitQueue {
             (!inner.waiters.is_empty()).then(|| inner.waiters.remove(0))
         };
         match first {
-            Some((_, w)) => {
+            Some((_, _, w)) => {
                 w.wake();
                 true
             }
@@ -120,10 +160,21 @@ impl WaitQueue {
 
     /// Waits until `cond` returns `Some`, re-evaluating it each time the queue is woken.
     pub fn wait_until<T, F: FnMut() -> Option<T>>(&self, cond: F) -> WaitUntil<'_, F> {
+        self.wait_until_for(ALL_EVENTS, cond)
+    }
+
+    /// As [`WaitQueue::wait_until`], woken only by wake-ups that include one of
+    /// `events`.
+    pub fn wait_until_for<T, F: FnMut() -> Option<T>>(
+        &self,
+        events: u32,
+        cond: F,
+    ) -> WaitUntil<'_, F> {
         WaitUntil {
             queue: self,
             cond,
             key: None,
+            events,
         }
     }
 }
@@ -134,6 +185,7 @@ pub struct WaitUntil<'q, F> {
     queue: &'q WaitQueue,
     cond: F,
     key: Option<WaitKey>,
+    events: u32,
 }
 
 impl<T, F: FnMut() -> Option<T> + Unpin> Future for WaitUntil<'_, F> {
@@ -142,7 +194,7 @@ impl<T, F: FnMut() -> Option<T> + Unpin> Future for WaitUntil<'_, F> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         let this = &mut *self;
         // Register first, then check: see the module documentation.
-        this.key = Some(this.queue.register(cx.waker(), this.key));
+        this.key = Some(this.queue.register_for(cx.waker(), this.key, this.events));
         match (this.cond)() {
             Some(v) => {
                 if let Some(k) = this.key.take() {
@@ -235,6 +287,30 @@ mod tests {
             assert!(Pin::new(&mut f).poll(&mut cx).is_pending());
         }
         assert_eq!(q.len(), 1);
+    }
+
+    #[test]
+    fn wake_with_events_wakes_only_interested_waiters() {
+        let q = WaitQueue::new();
+        let (readers, wr) = waker();
+        let (writers, ww) = waker();
+        let (any, wa) = waker();
+        q.register_for(&wr, None, 0b01);
+        q.register_for(&ww, None, 0b10);
+        q.register(&wa, None);
+        assert_eq!(q.wake(0b10), 2);
+        let counts = || {
+            (
+                readers.0.load(Ordering::SeqCst),
+                writers.0.load(Ordering::SeqCst),
+                any.0.load(Ordering::SeqCst),
+            )
+        };
+        assert_eq!(counts(), (0, 1, 1));
+        assert_eq!(q.len(), 1, "the reader is still registered");
+        assert_eq!(q.wake(0b01), 1);
+        assert_eq!(counts(), (1, 1, 1));
+        assert!(q.is_empty());
     }
 
     #[test]

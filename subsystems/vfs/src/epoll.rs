@@ -120,10 +120,11 @@ impl Entry {
             .get_or_insert_with(|| Waker::from(Arc::new(EntryWaker(Arc::downgrade(self)))))
             .clone();
         let key = st.key;
+        let events = st.events & EVENT_BITS | EPOLLERR | EPOLLHUP;
         // Register outside the entry lock: a queue never wakes under its own lock,
         // but keeping lock scopes disjoint keeps the order obvious.
         drop(st);
-        let key = q.register(&waker, key);
+        let key = q.register_for(&waker, key, events);
         self.state.lock().key = Some(key);
     }
 
@@ -178,43 +179,47 @@ impl Epoll {
         self.len() == 0
     }
 
-    fn check_events(events: u32, op_is_mod: bool) -> KResult<()> {
-        if events & EPOLLEXCLUSIVE != 0 {
-            // EPOLLEXCLUSIVE only on ADD, and only with the plain event bits.
+    /// epoll_ctl(2) on the epoll open as `epfile`: `op` on descriptor `fd` open as
+    /// `target`, with `event` = (events, data) for ADD and MOD. The checks come in
+    /// Linux's order, so the same bad call fails with the same errno.
+    pub fn ctl(
+        epfile: &OpenFile,
+        op: i32,
+        fd: i32,
+        target: &Arc<OpenFile>,
+        event: Option<(u32, u64)>,
+    ) -> KResult<()> {
+        if target.ops().wait_queue().is_none() {
+            // Regular files and directories are always ready: epoll refuses them.
+            return Err(Errno::EPERM);
+        }
+        let ep = match Epoll::of(epfile) {
+            Some(ep) if !core::ptr::eq(epfile, Arc::as_ptr(target)) => ep,
+            _ => return Err(Errno::EINVAL),
+        };
+        if let Some((events, _)) = event
+            && events & EPOLLEXCLUSIVE != 0
+        {
+            // Only on ADD, only with the plain event bits, never for an epoll.
             let allowed = EPOLLEXCLUSIVE
                 | EPOLLET
                 | EPOLLWAKEUP
                 | (POLLIN | POLLOUT | POLLERR | POLLHUP) as u32;
-            if op_is_mod || events & !allowed != 0 {
+            if op == EPOLL_CTL_MOD || events & !allowed != 0 || Epoll::of(target).is_some() {
                 return Err(Errno::EINVAL);
             }
         }
-        Ok(())
+        match (op, event) {
+            (EPOLL_CTL_ADD, Some((events, data))) => ep.add(fd, target, events, data),
+            (EPOLL_CTL_MOD, Some((events, data))) => ep.modify(fd, target, events, data),
+            (EPOLL_CTL_DEL, _) => ep.delete(fd, target),
+            _ => Err(Errno::EINVAL),
+        }
     }
 
     /// EPOLL_CTL_ADD: watch `file` (open as descriptor `fd`) for `events`.
-    ///
-    /// `self_file` is the epoll's own open file, to refuse watching itself.
-    pub fn add(
-        &self,
-        self_file: &OpenFile,
-        fd: i32,
-        file: &Arc<OpenFile>,
-        events: u32,
-        data: u64,
-    ) -> KResult<()> {
-        Self::check_events(events, false)?;
-        if core::ptr::eq(self_file, Arc::as_ptr(file)) {
-            return Err(Errno::EINVAL);
-        }
-        if file.ops().wait_queue().is_none() {
-            // Regular files and directories are always ready: epoll refuses them.
-            return Err(Errno::EPERM);
-        }
+    fn add(&self, fd: i32, file: &Arc<OpenFile>, events: u32, data: u64) -> KResult<()> {
         if let Some(inner) = Epoll::of(file) {
-            if events & EPOLLEXCLUSIVE != 0 {
-                return Err(Errno::EINVAL);
-            }
             // Adding an epoll that (transitively) watches us would make a cycle.
             if inner.reaches(self, 0)? {
                 return Err(Errno::ELOOP);
@@ -253,8 +258,7 @@ impl Epoll {
     }
 
     /// EPOLL_CTL_MOD: new events and data for a watched file (re-arms one-shot).
-    pub fn modify(&self, fd: i32, file: &Arc<OpenFile>, events: u32, data: u64) -> KResult<()> {
-        Self::check_events(events, true)?;
+    fn modify(&self, fd: i32, file: &Arc<OpenFile>, events: u32, data: u64) -> KResult<()> {
         let entry = self.find(fd, file)?;
         {
             let mut st = entry.state.lock();
@@ -271,7 +275,7 @@ impl Epoll {
     }
 
     /// EPOLL_CTL_DEL: stop watching.
-    pub fn delete(&self, fd: i32, file: &Arc<OpenFile>) -> KResult<()> {
+    fn delete(&self, fd: i32, file: &Arc<OpenFile>) -> KResult<()> {
         let entry = {
             let mut interest = self.shared.interest.lock();
             let key = (fd, Arc::as_ptr(file) as usize);
@@ -317,15 +321,29 @@ impl Epoll {
         Ok(false)
     }
 
-    /// Takes up to `max` events off the ready list (epoll_wait without the wait).
+    /// Takes up to `max` events off the ready list (epoll_wait without the wait),
+    /// into a vector.
     pub fn collect(&self, max: usize) -> Events {
         let mut out = Vec::new();
+        self.send_events(max, &mut |events, data| {
+            out.push((events, data));
+            true
+        });
+        out
+    }
+
+    /// Takes up to `max` events off the ready list and hands each to `sink`
+    /// (Linux's ep_send_events). When `sink` refuses one (the copy to user memory
+    /// failed), that event stays queued, as if never taken, and collection stops.
+    /// Returns how many `sink` accepted.
+    pub fn send_events(&self, max: usize, sink: &mut dyn FnMut(u32, u64) -> bool) -> usize {
+        let mut sent = 0;
         // Level-triggered entries that reported: checked again next time.
         let mut again = Vec::new();
         // Only the entries queued now: level-triggered ones re-queued below must not
         // be seen twice in one call.
         let mut batch: VecDeque<Arc<Entry>> = core::mem::take(&mut *self.shared.ready.lock());
-        while out.len() < max {
+        while sent < max {
             let Some(entry) = batch.pop_front() else {
                 break;
             };
@@ -346,7 +364,12 @@ impl Epoll {
             if revents == 0 {
                 continue;
             }
-            out.push((revents, data));
+            if !sink(revents, data) {
+                entry.queued.store(true, Ordering::Release);
+                batch.push_front(entry);
+                break;
+            }
+            sent += 1;
             if events & EPOLLONESHOT != 0 {
                 entry.state.lock().disarmed = true;
             } else if events & EPOLLET == 0 {
@@ -366,7 +389,7 @@ impl Epoll {
                 }
             }
         }
-        out
+        sent
     }
 
     /// Drops an entry whose file was released.
@@ -452,6 +475,10 @@ impl FileOps for Epoll {
         Some(&self.shared.wq)
     }
 
+    fn seek_is_noop(&self) -> bool {
+        true
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }
@@ -480,7 +507,7 @@ mod tests {
     fn level_triggered_reports_until_drained() {
         let (ef, ep) = epoll_file();
         let (r, w) = pipe_pair();
-        ep.add(&ef, 3, &r, POLLIN as u32, 42).unwrap();
+        Epoll::ctl(&ef, EPOLL_CTL_ADD, 3, &r, Some((POLLIN as u32, 42))).unwrap();
         assert!(ep.collect(8).is_empty());
         w.write(b"x").unwrap();
         assert_eq!(ep.collect(8), [(POLLIN as u32, 42)]);
@@ -498,7 +525,14 @@ mod tests {
     fn edge_triggered_reports_once_per_change() {
         let (ef, ep) = epoll_file();
         let (r, w) = pipe_pair();
-        ep.add(&ef, 3, &r, POLLIN as u32 | EPOLLET, 1).unwrap();
+        Epoll::ctl(
+            &ef,
+            EPOLL_CTL_ADD,
+            3,
+            &r,
+            Some((POLLIN as u32 | EPOLLET, 1)),
+        )
+        .unwrap();
         w.write(b"x").unwrap();
         assert_eq!(ep.collect(8).len(), 1);
         assert!(ep.collect(8).is_empty());
@@ -510,26 +544,72 @@ mod tests {
     fn oneshot_disarms_until_mod() {
         let (ef, ep) = epoll_file();
         let (r, w) = pipe_pair();
-        ep.add(&ef, 3, &r, POLLIN as u32 | EPOLLONESHOT, 1).unwrap();
+        Epoll::ctl(
+            &ef,
+            EPOLL_CTL_ADD,
+            3,
+            &r,
+            Some((POLLIN as u32 | EPOLLONESHOT, 1)),
+        )
+        .unwrap();
         w.write(b"x").unwrap();
         assert_eq!(ep.collect(8).len(), 1);
         w.write(b"y").unwrap();
         assert!(ep.collect(8).is_empty());
-        ep.modify(3, &r, POLLIN as u32 | EPOLLONESHOT, 2).unwrap();
+        Epoll::ctl(
+            &ef,
+            EPOLL_CTL_MOD,
+            3,
+            &r,
+            Some((POLLIN as u32 | EPOLLONESHOT, 2)),
+        )
+        .unwrap();
         assert_eq!(ep.collect(8), [(POLLIN as u32, 2)]);
     }
 
     #[test]
     fn ctl_errors() {
         let (ef, ep) = epoll_file();
+        let (f, _) = pipe_pair();
+        let not_epoll = f.clone();
+        assert_eq!(
+            Epoll::ctl(&not_epoll, EPOLL_CTL_ADD, 3, &f, Some((0, 0))),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(Epoll::ctl(&ef, 99, 3, &f, Some((0, 0))), Err(Errno::EINVAL));
+        assert_eq!(
+            Epoll::ctl(
+                &ef,
+                EPOLL_CTL_MOD,
+                3,
+                &f,
+                Some((EPOLLEXCLUSIVE | POLLIN as u32, 0))
+            ),
+            Err(Errno::EINVAL)
+        );
         let (r, _w) = pipe_pair();
-        ep.add(&ef, 3, &r, POLLIN as u32, 0).unwrap();
-        assert_eq!(ep.add(&ef, 3, &r, POLLIN as u32, 0), Err(Errno::EEXIST));
-        assert_eq!(ep.modify(4, &r, POLLIN as u32, 0), Err(Errno::ENOENT));
-        assert_eq!(ep.delete(4, &r), Err(Errno::ENOENT));
-        assert_eq!(ep.add(&ef, 5, &ef, POLLIN as u32, 0), Err(Errno::EINVAL));
-        ep.delete(3, &r).unwrap();
-        assert_eq!(ep.delete(3, &r), Err(Errno::ENOENT));
+        Epoll::ctl(&ef, EPOLL_CTL_ADD, 3, &r, Some((POLLIN as u32, 0))).unwrap();
+        assert_eq!(
+            Epoll::ctl(&ef, EPOLL_CTL_ADD, 3, &r, Some((POLLIN as u32, 0))),
+            Err(Errno::EEXIST)
+        );
+        assert_eq!(
+            Epoll::ctl(&ef, EPOLL_CTL_MOD, 4, &r, Some((POLLIN as u32, 0))),
+            Err(Errno::ENOENT)
+        );
+        assert_eq!(
+            Epoll::ctl(&ef, EPOLL_CTL_DEL, 4, &r, None),
+            Err(Errno::ENOENT)
+        );
+        assert_eq!(
+            Epoll::ctl(&ef, EPOLL_CTL_ADD, 5, &ef, Some((POLLIN as u32, 0))),
+            Err(Errno::EINVAL)
+        );
+        Epoll::ctl(&ef, EPOLL_CTL_DEL, 3, &r, None).unwrap();
+        assert_eq!(
+            Epoll::ctl(&ef, EPOLL_CTL_DEL, 3, &r, None),
+            Err(Errno::ENOENT)
+        );
         assert!(ep.is_empty());
     }
 
@@ -537,7 +617,7 @@ mod tests {
     fn closing_the_target_removes_the_entry() {
         let (ef, ep) = epoll_file();
         let (r, w) = pipe_pair();
-        ep.add(&ef, 3, &r, POLLIN as u32, 0).unwrap();
+        Epoll::ctl(&ef, EPOLL_CTL_ADD, 3, &r, Some((POLLIN as u32, 0))).unwrap();
         w.write(b"x").unwrap();
         drop(r);
         assert!(ep.collect(8).is_empty());
@@ -549,8 +629,14 @@ mod tests {
         let (ef, ep) = epoll_file();
         let pipes: Vec<_> = (0..3).map(|_| pipe_pair()).collect();
         for (i, (r, w)) in pipes.iter().enumerate() {
-            ep.add(&ef, i as i32, r, POLLIN as u32 | EPOLLET, i as u64)
-                .unwrap();
+            Epoll::ctl(
+                &ef,
+                EPOLL_CTL_ADD,
+                i as i32,
+                r,
+                Some((POLLIN as u32 | EPOLLET, i as u64)),
+            )
+            .unwrap();
             w.write(b"x").unwrap();
         }
         let first = ep.collect(2);
@@ -565,21 +651,64 @@ mod tests {
     #[test]
     fn nested_epoll_is_readable_and_loops_are_refused() {
         let (ef1, ep1) = epoll_file();
-        let (ef2, ep2) = epoll_file();
+        let (ef2, _) = epoll_file();
         let (r, w) = pipe_pair();
-        ep2.add(&ef2, 3, &r, POLLIN as u32, 0).unwrap();
-        ep1.add(&ef1, 4, &ef2, POLLIN as u32, 7).unwrap();
+        Epoll::ctl(&ef2, EPOLL_CTL_ADD, 3, &r, Some((POLLIN as u32, 0))).unwrap();
+        Epoll::ctl(&ef1, EPOLL_CTL_ADD, 4, &ef2, Some((POLLIN as u32, 7))).unwrap();
         assert!(ep1.collect(8).is_empty());
         w.write(b"x").unwrap();
         assert_eq!(ep1.collect(8), [(POLLIN as u32, 7)]);
-        assert_eq!(ep2.add(&ef2, 5, &ef1, POLLIN as u32, 0), Err(Errno::ELOOP));
+        assert_eq!(
+            Epoll::ctl(&ef2, EPOLL_CTL_ADD, 5, &ef1, Some((POLLIN as u32, 0))),
+            Err(Errno::ELOOP)
+        );
+    }
+
+    #[test]
+    fn an_event_the_sink_refuses_stays_queued() {
+        let (ef, ep) = epoll_file();
+        let (r, w) = pipe_pair();
+        Epoll::ctl(
+            &ef,
+            EPOLL_CTL_ADD,
+            3,
+            &r,
+            Some((POLLIN as u32 | EPOLLET, 4)),
+        )
+        .unwrap();
+        w.write(b"x").unwrap();
+        assert_eq!(ep.send_events(8, &mut |_, _| false), 0);
+        assert_eq!(
+            ep.collect(8),
+            [(POLLIN as u32, 4)],
+            "not lost, even edge-triggered"
+        );
+    }
+
+    #[test]
+    fn reading_is_not_an_edge_for_epollin() {
+        let (ef, ep) = epoll_file();
+        let (r, w) = pipe_pair();
+        w.write(b"ab").unwrap();
+        Epoll::ctl(
+            &ef,
+            EPOLL_CTL_ADD,
+            3,
+            &r,
+            Some((POLLIN as u32 | EPOLLET, 0)),
+        )
+        .unwrap();
+        assert_eq!(ep.collect(8).len(), 1);
+        let mut b = [0u8; 1];
+        r.read(&mut b).unwrap();
+        assert!(ep.collect(8).is_empty(), "draining wakes writers only");
     }
 
     #[test]
     fn hangup_is_always_reported() {
         let (ef, ep) = epoll_file();
         let (r, w) = pipe_pair();
-        ep.add(&ef, 3, &r, 0, 9).unwrap();
+        Epoll::ctl(&ef, EPOLL_CTL_ADD, 3, &r, Some((0, 9))).unwrap();
         drop(w);
         assert_eq!(ep.collect(8), [(POLLHUP as u32, 9)]);
     }

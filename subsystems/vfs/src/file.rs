@@ -28,6 +28,12 @@ pub trait FileOps: Send + Sync + Any {
     fn seekable(&self) -> bool {
         false
     }
+    /// For a file that is not seekable: whether lseek succeeds anyway, doing
+    /// nothing (Linux's noop_llseek, used by epoll, eventfd, timerfd and signalfd)
+    /// instead of failing with ESPIPE.
+    fn seek_is_noop(&self) -> bool {
+        false
+    }
     /// The current readiness (POLLIN, POLLOUT, POLLHUP, POLLERR).
     fn poll(&self) -> u16 {
         POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM
@@ -197,7 +203,11 @@ impl OpenFile {
     /// lseek(2).
     pub fn seek(&self, offset: i64, whence: u32) -> KResult<u64> {
         if !self.ops.seekable() {
-            return Err(Errno::ESPIPE);
+            return if self.ops.seek_is_noop() {
+                Ok(*self.pos.lock())
+            } else {
+                Err(Errno::ESPIPE)
+            };
         }
         let mut pos = self.pos.lock();
         let base = match whence {

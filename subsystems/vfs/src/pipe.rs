@@ -121,7 +121,8 @@ impl FileOps for PipeReader {
             }
             n
         };
-        self.0.wq.wake_all();
+        // Room appeared: wake writers, not other readers.
+        self.0.wq.wake(u32::from(POLLOUT | POLLWRNORM));
         Ok(n)
     }
 
@@ -183,17 +184,19 @@ impl FileOps for PipeWriter {
             s.buf.extend(&data[..n]);
             n
         };
-        self.0.wq.wake_all();
+        // Data appeared: wake readers.
+        self.0.wq.wake(u32::from(POLLIN | POLLRDNORM));
         Ok(n)
     }
 
     fn poll(&self) -> u16 {
         let s = self.0.state.lock();
         let mut m = 0;
+        if s.capacity - s.buf.len() >= PIPE_BUF.min(s.capacity) {
+            m |= POLLOUT | POLLWRNORM;
+        }
         if s.readers == 0 {
             m |= POLLERR;
-        } else if s.capacity - s.buf.len() >= PIPE_BUF.min(s.capacity) {
-            m |= POLLOUT | POLLWRNORM;
         }
         m
     }

@@ -52,16 +52,25 @@ impl Tss {
     }
 }
 
-/// One CPU's descriptor table: 8 plain descriptors and the 16-byte TSS descriptor.
+/// One CPU's descriptor table: 8 plain descriptors, the 16-byte TSS descriptor,
+/// and up to index 15 the per-CPU descriptor.
 #[repr(C, align(16))]
 #[derive(Debug)]
 pub struct Gdt {
-    entries: [u64; 10],
+    entries: [u64; 16],
+}
+
+/// The per-CPU descriptor (index 15, selector 0x7b, as Linux's GDT_ENTRY_PER_CPU):
+/// a present, DPL 3, read-only data descriptor with base 0 and limit
+/// `cpu | node << 12`. The vDSO's getcpu reads the limit with `lsl`.
+fn per_cpu_descriptor(cpu: u32, node: u32) -> u64 {
+    let limit = u64::from((cpu & 0xfff) | ((node & 0xff) << 12));
+    (limit & 0xffff) | (0xf1 << 40) | (((limit >> 16) & 0xf) << 48) | (0x4 << 52)
 }
 
 impl Gdt {
-    /// The table for a CPU whose TSS lives at `tss`.
-    pub fn new(tss: *const Tss) -> Self {
+    /// The table for CPU `cpu` (on NUMA node 0) whose TSS lives at `tss`.
+    pub fn new(tss: *const Tss, cpu: u32) -> Self {
         let base = tss as u64;
         let limit = (size_of::<Tss>() - 1) as u64;
         let tss_low = (limit & 0xffff)
@@ -81,6 +90,12 @@ impl Gdt {
                 0,
                 tss_low, // 0x40 TSS, low half
                 base >> 32,
+                0,
+                0,
+                0,
+                0,
+                0,
+                per_cpu_descriptor(cpu, 0), // 0x7b per-CPU (getcpu)
             ],
         }
     }

@@ -50,7 +50,7 @@ pub fn init_early() {
         tss.ist[usize::from(gdt::IST_MACHINE_CHECK) - 1] = top(&raw const BSP_MCE_STACK);
         tss
     });
-    let gdt = BSP_GDT.call_once(|| Gdt::new(tss));
+    let gdt = BSP_GDT.call_once(|| Gdt::new(tss, 0));
     // SAFETY: the GDT and TSS are 'static.
     unsafe { gdt.load() };
     percpu::this_cpu()
