@@ -21,6 +21,21 @@ struct PseudoInode {
 }
 
 impl Inode for PseudoInode {
+    fn statfs(&self) -> Statfs {
+        Statfs {
+            f_type: if self.mode & S_IFMT == S_IFIFO {
+                PIPEFS_MAGIC
+            } else {
+                ANON_INODE_FS_MAGIC
+            },
+            f_bsize: 4096,
+            f_namelen: 255,
+            f_frsize: 4096,
+            f_flags: ST_VALID,
+            ..Default::default()
+        }
+    }
+
     fn metadata(&self) -> Metadata {
         Metadata {
             dev: self.dev,

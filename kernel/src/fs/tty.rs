@@ -20,7 +20,9 @@ use kestrel_sync::WaitQueue;
 use kestrel_tty::{LineDiscipline, ReadPolicy, WouldBlock};
 use kestrel_vfs::{FileOps, OpenFile};
 
-use crate::process::{self, Process};
+use kestrel_abi::signal::{SIGTTIN, SIGTTOU};
+
+use crate::process::{self, Process, Thread};
 
 /// A terminal.
 pub struct Tty {
@@ -147,9 +149,55 @@ impl Tty {
         self.ldisc.lock().poll_readable()
     }
 
-    /// Terminal ioctls, with the calling process for the job-control ones.
-    pub fn ioctl(&self, p: &Arc<Process>, cmd: u32, arg: u64) -> KResult<u64> {
+    /// Job control (Linux's tty_check_change): a process of a background group
+    /// that reads (`SIGTTIN`), or writes with TOSTOP or changes the terminal
+    /// (`SIGTTOU`), stops its group with `sig` and the call is restarted once the
+    /// group is continued. If `sig` is blocked or ignored the call goes ahead
+    /// (reads get EIO); an orphaned group gets EIO.
+    pub fn check_change(&self, t: &Thread, sig: u32) -> KResult<()> {
+        let p = &t.process;
+        if self.session.load(Ordering::Relaxed) != p.sid.load(Ordering::Relaxed) {
+            return Ok(()); // not our controlling terminal
+        }
+        let (pgrp, fg) = (
+            p.pgid.load(Ordering::Relaxed),
+            self.fg_pgrp.load(Ordering::Relaxed),
+        );
+        if fg == 0 || pgrp == fg {
+            return Ok(());
+        }
+        if process::signal::blocked_or_ignored(t, sig) {
+            return if sig == SIGTTIN {
+                Err(Errno::EIO)
+            } else {
+                Ok(())
+            };
+        }
+        if process::pgrp_orphaned(pgrp) {
+            return Err(Errno::EIO);
+        }
+        for q in process::in_group(pgrp) {
+            process::signal::send(&q, sig);
+        }
+        Err(Errno::ERESTARTSYS)
+    }
+
+    /// Whether output must pass job control (termios TOSTOP).
+    pub fn tostop(&self) -> bool {
+        self.ldisc.lock().termios().c_lflag & TOSTOP != 0
+    }
+
+    /// Terminal ioctls, with the calling thread for the job-control ones.
+    pub fn ioctl(&self, t: &Thread, cmd: u32, arg: u64) -> KResult<u64> {
+        let p = &t.process;
         let mm = p.mm();
+        // The calls that change the terminal are job-controlled.
+        if matches!(
+            cmd,
+            TCSETS | TCSETSW | TCSETSF | TIOCSPGRP | TCFLSH | TCXONC
+        ) {
+            self.check_change(t, SIGTTOU)?;
+        }
         let is_ctty = self.session.load(Ordering::Relaxed) == p.sid.load(Ordering::Relaxed);
         match cmd {
             TCGETS => {

@@ -28,8 +28,9 @@ use crate::arch::trap::UserContext;
 use crate::mm::vm::{AddressSpace, Backing, MMAP_TOP, PIE_BASE, Placement, STACK_TOP, VmaKind};
 use crate::syscall::{Args, Ctx};
 
-/// Largest executable Kestrel reads (its bytes are held while the image is built).
-const MAX_EXEC_FILE: u64 = 512 << 20;
+/// Most of an executable's start that loading reads (headers and PT_INTERP; a
+/// larger request is a malformed file, which the ELF checks then refuse).
+const MAX_HEADERS: u64 = 1 << 20;
 /// Room the stack area starts with below the arguments (Linux's stack_guard_gap
 /// aside, it expands on demand down to RLIMIT_STACK).
 const STACK_INITIAL: u64 = 128 * 1024;
@@ -61,17 +62,59 @@ fn open_exec(p: &Process, path: &[u8]) -> KResult<(DentryRef, InodeRef, Vec<u8>)
         return Err(Errno::EACCES);
     }
     check_access(&m, &cred, access::EXEC)?;
-    if m.size > MAX_EXEC_FILE {
-        return Err(Errno::ENOMEM);
-    }
-    let mut bytes = Vec::new();
-    bytes
-        .try_reserve_exact(m.size as usize)
-        .map_err(|_| Errno::ENOMEM)?;
-    bytes.resize(m.size as usize, 0);
-    let n = inode.read_at(0, &mut bytes)?;
-    bytes.truncate(n);
+    let bytes = read_headers(&inode, m.size)?;
     Ok((d, inode, bytes))
+}
+
+/// The part of an executable that loading looks at: the first page (the ELF
+/// header, or a `#!` line), extended to cover the program headers and the
+/// PT_INTERP path wherever they are. The segments themselves are mapped from
+/// the file, never read here, so programs of any size load.
+fn read_headers(inode: &InodeRef, size: u64) -> KResult<Vec<u8>> {
+    let read = |len: u64| -> KResult<Vec<u8>> {
+        let len = len.min(size).min(MAX_HEADERS);
+        let mut bytes = Vec::new();
+        bytes
+            .try_reserve_exact(len as usize)
+            .map_err(|_| Errno::ENOMEM)?;
+        bytes.resize(len as usize, 0);
+        let n = inode.read_at(0, &mut bytes)?;
+        bytes.truncate(n);
+        Ok(bytes)
+    };
+    let first = read(4096)?;
+    if first.len() < 64 || &first[..4] != b"\x7fELF" {
+        return Ok(first);
+    }
+    let u16_at = |b: &[u8], o: usize| {
+        b.get(o..o + 2)
+            .map_or(0, |x| u64::from(u16::from_le_bytes([x[0], x[1]])))
+    };
+    let u64_at = |b: &[u8], o: usize| {
+        b.get(o..o + 8)
+            .map_or(0, |x| u64::from_le_bytes(x.try_into().unwrap_or_default()))
+    };
+    let (phoff, phentsize, phnum) = (u64_at(&first, 32), u16_at(&first, 54), u16_at(&first, 56));
+    let ph_end = phoff.saturating_add(phentsize.saturating_mul(phnum));
+    let with_phdrs = if ph_end > first.len() as u64 {
+        read(ph_end)?
+    } else {
+        first
+    };
+    let mut need = ph_end;
+    for i in 0..phnum {
+        let ph = (phoff + i * phentsize) as usize;
+        if u64_at(&with_phdrs, ph) as u32 == 3 {
+            // PT_INTERP: p_offset + p_filesz.
+            need =
+                need.max(u64_at(&with_phdrs, ph + 8).saturating_add(u64_at(&with_phdrs, ph + 32)));
+        }
+    }
+    if need > with_phdrs.len() as u64 {
+        read(need)
+    } else {
+        Ok(with_phdrs)
+    }
 }
 
 /// Maps a laid-out image into `mm`.

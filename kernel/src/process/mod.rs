@@ -239,6 +239,8 @@ pub struct Process {
     pub posix_timers: spin::Mutex<BTreeMap<i32, Arc<timers::PosixTimer>>>,
     /// Whether a CPU-time expiry (itimer, RLIMIT_CPU, CPU-clock timer) is armed.
     pub cpu_timers_armed: AtomicBool,
+    /// membarrier(2) registrations (MEMBARRIER_CMD_REGISTER_* bits).
+    pub membarrier: AtomicU64,
     /// System calls made, by number (`kestrel.syscall_stats` only).
     pub syscall_counts: Option<alloc::boxed::Box<crate::syscall::stats::SyscallCounts>>,
 }
@@ -445,6 +447,7 @@ impl Process {
             itimers: spin::Mutex::new(timers::ITimers::default()),
             posix_timers: spin::Mutex::new(BTreeMap::new()),
             cpu_timers_armed: AtomicBool::new(false),
+            membarrier: AtomicU64::new(0),
             syscall_counts: crate::syscall::stats::SyscallCounts::for_new_process(),
         });
         timers::rlimit_cpu_changed(&p);
@@ -1006,6 +1009,20 @@ pub fn try_wait(
 }
 
 /// Processes in process group `pgid`.
+/// Whether process group `pgid` is orphaned (POSIX): no member has a parent in
+/// another group of the same session, so no shell is there to continue it. A
+/// stopped orphaned group could never be resumed, so the terminal refuses to stop
+/// it (EIO instead of SIGTTIN/SIGTTOU).
+pub fn pgrp_orphaned(pgid: Pid) -> bool {
+    !in_group(pgid).iter().any(|p| {
+        p.parent().is_some_and(|parent| {
+            parent.pid != 1
+                && parent.pgid.load(Ordering::Relaxed) != pgid
+                && parent.sid.load(Ordering::Relaxed) == p.sid.load(Ordering::Relaxed)
+        })
+    })
+}
+
 pub fn in_group(pgid: Pid) -> Vec<Arc<Process>> {
     all()
         .into_iter()

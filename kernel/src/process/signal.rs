@@ -242,6 +242,13 @@ fn ignored(p: &Process, sig: u32) -> bool {
     a.handler == SIG_IGN || (a.handler == SIG_DFL && default_action(sig) == DefaultAction::Ignore)
 }
 
+/// Whether `t` blocks `sig` or its process ignores it explicitly (SIG_IGN): the
+/// terminal's job control then does not send it (Linux's is_ignored).
+pub fn blocked_or_ignored(t: &Thread, sig: u32) -> bool {
+    t.sigmask.load(Ordering::Acquire) & sig_bit(sig) != 0
+        || t.process.sigactions().lock().get(sig).handler == SIG_IGN
+}
+
 /// Resumes a stopped process (SIGCONT), telling its parent.
 fn continue_process(p: &Arc<Process>) {
     p.signals.pending.lock().discard(STOP_SIGNALS);

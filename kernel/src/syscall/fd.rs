@@ -137,7 +137,7 @@ pub async fn sys_ioctl(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
         _ => {}
     }
     if let Some(tty) = file.ops().as_any().downcast_ref::<TtyFile>() {
-        return tty.0.ioctl(ctx.process(), cmd, arg);
+        return tty.0.ioctl(ctx.thread, cmd, arg);
     }
     file.ops().ioctl(&file, cmd, arg, &UserMemOf(ctx.mm()))
 }

@@ -6,6 +6,7 @@
 //! and then lost to EFAULT. As Linux, a regular file takes or gives the part of a
 //! partly valid buffer that is valid (a short count); a stream fails with EFAULT.
 
+use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -49,6 +50,7 @@ pub async fn read_blocking(ctx: &Ctx<'_>, file: &OpenFile, buf: &mut [u8]) -> KR
 /// A terminal read: canonical lines, or VMIN/VTIME in raw mode (termios(3)).
 async fn tty_read(ctx: &Ctx<'_>, tty: &TtyFile, file: &OpenFile, buf: &mut [u8]) -> KResult<usize> {
     let t = &tty.0;
+    t.check_change(ctx.thread, kestrel_abi::signal::SIGTTIN)?;
     let mut got = 0;
     loop {
         if let Some(n) = t.try_read(buf, &mut got) {
@@ -90,6 +92,12 @@ async fn tty_read(ctx: &Ctx<'_>, tty: &TtyFile, file: &OpenFile, buf: &mut [u8])
 
 /// A write that waits for room, writing everything unless non-blocking.
 pub async fn write_blocking(ctx: &Ctx<'_>, file: &OpenFile, data: &[u8]) -> KResult<usize> {
+    if let Some(tty) = file.ops().as_any().downcast_ref::<TtyFile>()
+        && tty.0.tostop()
+    {
+        tty.0
+            .check_change(ctx.thread, kestrel_abi::signal::SIGTTOU)?;
+    }
     let mut done = 0;
     while done < data.len() {
         match file.write(&data[done..]) {
@@ -1071,4 +1079,197 @@ fn t_is_now(times_ptr: u64, ctx: &Ctx<'_>, i: usize) -> bool {
     ctx.read::<[Timespec; 2]>(times_ptr)
         .map(|t| t[i].tv_nsec == UTIME_NOW || t[i].tv_nsec == UTIME_OMIT)
         .unwrap_or(false)
+}
+
+/// Moves up to `count` bytes from `input` to `output` through the kernel: from
+/// `pos` when given (positional reads), else from `input`'s own position. Stops at
+/// end of input or a short write. Returns how many bytes reached `output`.
+async fn copy_between(
+    ctx: &Ctx<'_>,
+    input: &OpenFile,
+    output: &OpenFile,
+    mut pos: Option<u64>,
+    count: usize,
+) -> KResult<usize> {
+    let count = count.min(MAX_RW_COUNT);
+    let mut total = 0;
+    let mut buf = Vec::new();
+    while total < count {
+        let want = (count - total).min(CHUNK);
+        buf.resize(want, 0);
+        let got = match pos {
+            Some(p) => input.pread(p, &mut buf)?,
+            None if total > 0 && is_stream(input) => {
+                // A stream gives what it has; don't wait for more once data moved.
+                match input.read(&mut buf) {
+                    Ok(n) => n,
+                    Err(Errno::EAGAIN) => break,
+                    Err(e) => return Err(e),
+                }
+            }
+            None => read_blocking(ctx, input, &mut buf).await?,
+        };
+        if got == 0 {
+            break;
+        }
+        let put = match write_blocking(ctx, output, &buf[..got]).await {
+            Ok(n) => n,
+            Err(_) if total > 0 => break,
+            Err(e) => return Err(e),
+        };
+        total += put;
+        if let Some(p) = pos.as_mut() {
+            *p += put as u64;
+        }
+        if put < got {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+/// sendfile(2): `count` bytes from `in_fd` (at `*offset` if given, leaving its file
+/// position alone) to `out_fd`.
+pub async fn sys_sendfile(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let (out_fd, in_fd, off_ptr, count) = (arg_i32(a[0]), arg_i32(a[1]), a[2], a[3] as usize);
+    let input = ctx.file(in_fd)?;
+    let output = ctx.file(out_fd)?;
+    if !input.readable() || !output.writable() {
+        return Err(Errno::EBADF);
+    }
+    if output.flags() & O_APPEND != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if input.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(Errno::EINVAL);
+    }
+    let start = if off_ptr != 0 {
+        let off: i64 = ctx.read(off_ptr)?;
+        if !input.ops().seekable() {
+            return Err(Errno::ESPIPE);
+        }
+        Some(off)
+    } else if input.ops().seekable() {
+        Some(input.seek(0, SEEK_CUR)? as i64)
+    } else {
+        None
+    };
+    if let Some(p) = start
+        && (p < 0 || p.checked_add(count.min(MAX_RW_COUNT) as i64).is_none())
+    {
+        return Err(Errno::EINVAL);
+    }
+    let start = start.map(|p| p as u64);
+    let n = copy_between(ctx, &input, &output, start, count).await?;
+    if let Some(p) = start {
+        let end = p + n as u64;
+        if off_ptr != 0 {
+            ctx.write(off_ptr, &(end as i64))?;
+        } else {
+            input.seek(end as i64, SEEK_SET)?;
+        }
+    }
+    Ok(n as u64)
+}
+
+/// copy_file_range(2) between regular files, each at its `*off` if given, else at
+/// (and advancing) its file position.
+pub async fn sys_copy_file_range(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let (in_fd, in_off, out_fd, out_off, len, flags) = (
+        arg_i32(a[0]),
+        a[1],
+        arg_i32(a[2]),
+        a[3],
+        a[4] as usize,
+        a[5],
+    );
+    if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let input = ctx.file(in_fd)?;
+    let output = ctx.file(out_fd)?;
+    if !input.readable() || !output.writable() || output.flags() & O_APPEND != 0 {
+        return Err(Errno::EBADF);
+    }
+    let (im, om) = (input.metadata()?, output.metadata()?);
+    if im.is_dir() || om.is_dir() {
+        return Err(Errno::EISDIR);
+    }
+    if !im.is_regular() || !om.is_regular() {
+        return Err(Errno::EINVAL);
+    }
+    let read_off = |ptr: u64, f: &OpenFile| -> KResult<u64> {
+        if ptr == 0 {
+            return f.seek(0, SEEK_CUR);
+        }
+        let v: i64 = ctx.read(ptr)?;
+        u64::try_from(v).map_err(|_| Errno::EINVAL)
+    };
+    let (ipos, opos) = (read_off(in_off, &input)?, read_off(out_off, &output)?);
+    let len = len.min(MAX_RW_COUNT);
+    if ipos.checked_add(len as u64).is_none() || opos.checked_add(len as u64).is_none() {
+        return Err(Errno::EOVERFLOW);
+    }
+    // The same file with overlapping ranges is EINVAL.
+    let same = match (input.inode(), output.inode()) {
+        (Some(x), Some(y)) => Arc::ptr_eq(x, y),
+        _ => false,
+    };
+    if same && ipos < opos + len as u64 && opos < ipos + len as u64 {
+        return Err(Errno::EINVAL);
+    }
+    let mut done = 0usize;
+    let mut buf = Vec::new();
+    while done < len {
+        let want = (len - done).min(CHUNK);
+        buf.resize(want, 0);
+        let got = input.pread(ipos + done as u64, &mut buf)?;
+        if got == 0 {
+            break;
+        }
+        let put = output.pwrite(opos + done as u64, &buf[..got])?;
+        done += put;
+        if put < got {
+            break;
+        }
+    }
+    let advance = |ptr: u64, f: &OpenFile, start: u64| -> KResult<()> {
+        let end = start + done as u64;
+        if ptr == 0 {
+            f.seek(end as i64, SEEK_SET).map(|_| ())
+        } else {
+            ctx.write(ptr, &(end as i64))
+        }
+    };
+    advance(in_off, &input, ipos)?;
+    advance(out_off, &output, opos)?;
+    Ok(done as u64)
+}
+
+pub async fn sys_statfs(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let path = ctx.read_path(a[0])?;
+    let d = ctx.resolve(AT_FDCWD, &path, true)?;
+    ctx.write(a[1], &d.inode.statfs())?;
+    Ok(0)
+}
+
+pub async fn sys_fstatfs(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let f = ctx.file(arg_i32(a[0]))?;
+    let inode = f.inode().ok_or(Errno::EBADF)?;
+    ctx.write(a[1], &inode.statfs())?;
+    Ok(0)
+}
+
+/// fadvise64(2): every file lives in memory, so the advice changes nothing; the
+/// arguments are checked as Linux does.
+pub async fn sys_fadvise64(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    const POSIX_FADV_NOREUSE: u64 = 5;
+    let f = ctx.file(arg_i32(a[0]))?;
+    if (a[2] as i64) < 0 || a[3] > POSIX_FADV_NOREUSE {
+        return Err(Errno::EINVAL);
+    }
+    if f.metadata().is_ok_and(|m| m.file_type() == S_IFIFO) || f.inode().is_none() {
+        return Err(Errno::ESPIPE);
+    }
+    Ok(0)
 }

@@ -143,3 +143,46 @@ pub async fn sys_sched_yield(_: &mut Ctx<'_>, _: Args) -> KResult<u64> {
     kestrel_executor::yield_now().await;
     Ok(0)
 }
+
+/// membarrier(2). One CPU runs one thread at a time, so every barrier is already
+/// complete when the call is made: the commands only need the checks Linux does.
+pub async fn sys_membarrier(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    const QUERY: u64 = 0;
+    const GLOBAL: u64 = 1;
+    const GLOBAL_EXPEDITED: u64 = 1 << 1;
+    const REGISTER_GLOBAL_EXPEDITED: u64 = 1 << 2;
+    const PRIVATE_EXPEDITED: u64 = 1 << 3;
+    const REGISTER_PRIVATE_EXPEDITED: u64 = 1 << 4;
+    const PRIVATE_EXPEDITED_SYNC_CORE: u64 = 1 << 5;
+    const REGISTER_PRIVATE_EXPEDITED_SYNC_CORE: u64 = 1 << 6;
+    const SUPPORTED: u64 = GLOBAL
+        | GLOBAL_EXPEDITED
+        | REGISTER_GLOBAL_EXPEDITED
+        | PRIVATE_EXPEDITED
+        | REGISTER_PRIVATE_EXPEDITED
+        | PRIVATE_EXPEDITED_SYNC_CORE
+        | REGISTER_PRIVATE_EXPEDITED_SYNC_CORE;
+    const FLAG_CPU: u64 = 1;
+    let (cmd, flags) = (a[0] as u32 as u64, a[1] as u32 as u64);
+    if flags & !FLAG_CPU != 0 || (flags != 0 && cmd != PRIVATE_EXPEDITED) {
+        return Err(Errno::EINVAL);
+    }
+    let p = ctx.process();
+    let registered = |bit: u64| p.membarrier.load(core::sync::atomic::Ordering::Relaxed) & bit != 0;
+    match cmd {
+        QUERY => Ok(SUPPORTED),
+        GLOBAL | GLOBAL_EXPEDITED => Ok(0),
+        REGISTER_GLOBAL_EXPEDITED
+        | REGISTER_PRIVATE_EXPEDITED
+        | REGISTER_PRIVATE_EXPEDITED_SYNC_CORE => {
+            p.membarrier
+                .fetch_or(cmd, core::sync::atomic::Ordering::Relaxed);
+            Ok(0)
+        }
+        // The expedited private commands need registering first (EPERM).
+        PRIVATE_EXPEDITED if registered(REGISTER_PRIVATE_EXPEDITED) => Ok(0),
+        PRIVATE_EXPEDITED_SYNC_CORE if registered(REGISTER_PRIVATE_EXPEDITED_SYNC_CORE) => Ok(0),
+        PRIVATE_EXPEDITED | PRIVATE_EXPEDITED_SYNC_CORE => Err(Errno::EPERM),
+        _ => Err(Errno::EINVAL),
+    }
+}

@@ -26,6 +26,7 @@ pub mod stats;
 mod table;
 mod time;
 mod timer;
+mod xattr;
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;

@@ -388,7 +388,8 @@ pub async fn sys_clone(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
 #[derive(Debug, Clone, Copy, Default)]
 struct CloneArgs {
     flags: u64,
-    pidfd: u64,
+    /// Where CLONE_PIDFD stores the pidfd (CLONE_PIDFD is refused: unused).
+    _pidfd: u64,
     child_tid: u64,
     parent_tid: u64,
     exit_signal: u64,
@@ -410,7 +411,7 @@ impl CloneArgs {
         };
         Self {
             flags: f(0),
-            pidfd: f(1),
+            _pidfd: f(1),
             child_tid: f(2),
             parent_tid: f(3),
             exit_signal: f(4),
@@ -445,8 +446,8 @@ pub async fn sys_clone3(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     if args.flags & CSIGNAL != 0 || args.exit_signal > u64::from(NSIG) {
         return Err(Errno::EINVAL);
     }
+    // `pidfd` only matters with CLONE_PIDFD (glibc leaves a pointer there anyway).
     if args.flags & CLONE_PIDFD != 0
-        || args.pidfd != 0
         || args.set_tid != 0
         || args.set_tid_size != 0
         || args.cgroup != 0

@@ -8,6 +8,7 @@ use kestrel_abi::KResult;
 
 use super::{
     Args, Ctx, cred, epoll, fd, fs, futex, misc, mm, poll, process, sched, signal, time, timer,
+    xattr,
 };
 
 macro_rules! syscall_table {
@@ -60,6 +61,7 @@ syscall_table! {
     GETITIMER => timer::sys_getitimer;
     ALARM => timer::sys_alarm;
     SETITIMER => timer::sys_setitimer;
+    SENDFILE => fs::sys_sendfile;
     GETPID => process::sys_getpid;
     CLONE => process::sys_clone;
     FORK => process::sys_fork;
@@ -109,6 +111,8 @@ syscall_table! {
     SETFSGID => cred::sys_setfsgid;
     CAPGET => cred::sys_capget;
     CAPSET => cred::sys_capset;
+    STATFS => fs::sys_statfs;
+    FSTATFS => fs::sys_fstatfs;
     GETPRIORITY => sched::sys_getpriority;
     SETPRIORITY => sched::sys_setpriority;
     SCHED_SETPARAM => sched::sys_sched_setparam;
@@ -131,6 +135,18 @@ syscall_table! {
     SETRLIMIT => misc::sys_setrlimit;
     ADJTIMEX => time::sys_adjtimex, partial "reports a free-running, unsynchronised clock; ADJ_OFFSET and ADJ_FREQUENCY are recorded, not applied";
     SETTIMEOFDAY => time::sys_settimeofday;
+    SETXATTR => xattr::sys_setxattr;
+    LSETXATTR => xattr::sys_lsetxattr;
+    FSETXATTR => xattr::sys_fsetxattr;
+    GETXATTR => xattr::sys_getxattr;
+    LGETXATTR => xattr::sys_lgetxattr;
+    FGETXATTR => xattr::sys_fgetxattr;
+    LISTXATTR => xattr::sys_listxattr;
+    LLISTXATTR => xattr::sys_llistxattr;
+    FLISTXATTR => xattr::sys_flistxattr;
+    REMOVEXATTR => xattr::sys_removexattr;
+    LREMOVEXATTR => xattr::sys_lremovexattr;
+    FREMOVEXATTR => xattr::sys_fremovexattr;
     RT_SIGPENDING => signal::sys_rt_sigpending;
     RT_SIGTIMEDWAIT => signal::sys_rt_sigtimedwait;
     RT_SIGQUEUEINFO => signal::sys_rt_sigqueueinfo;
@@ -145,6 +161,7 @@ syscall_table! {
     FUTEX => futex::sys_futex, partial "no priority-inheritance operations (FUTEX_LOCK_PI and friends)";
     EPOLL_CREATE => epoll::sys_epoll_create;
     GETDENTS64 => fs::sys_getdents64;
+    FADVISE64 => fs::sys_fadvise64, partial "advice is checked and has no effect (files live in memory)";
     SET_TID_ADDRESS => process::sys_set_tid_address;
     RESTART_SYSCALL => signal::sys_restart_syscall;
     SET_ROBUST_LIST => futex::sys_set_robust_list;
@@ -190,6 +207,8 @@ syscall_table! {
     CLOCK_ADJTIME => time::sys_clock_adjtime;
     RENAMEAT2 => fs::sys_renameat2, partial "RENAME_WHITEOUT is EINVAL";
     GETRANDOM => misc::sys_getrandom;
+    COPY_FILE_RANGE => fs::sys_copy_file_range;
+    MEMBARRIER => misc::sys_membarrier;
     GETCPU => sched::sys_getcpu;
     STATX => fs::sys_statx, partial "no birth time (STATX_BTIME)";
     FACCESSAT2 => fs::sys_faccessat2;

@@ -318,3 +318,36 @@ pub fn push_dirent64(
     rec[19 + name.len()..].fill(0);
     Some(reclen)
 }
+
+/// `struct statfs` (statfs, fstatfs).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct Statfs {
+    pub f_type: i64,
+    pub f_bsize: i64,
+    pub f_blocks: u64,
+    pub f_bfree: u64,
+    pub f_bavail: u64,
+    pub f_files: u64,
+    pub f_ffree: u64,
+    pub f_fsid: [i32; 2],
+    pub f_namelen: i64,
+    pub f_frsize: i64,
+    pub f_flags: i64,
+    pub f_spare: [i64; 4],
+}
+
+// File system magic numbers (include/uapi/linux/magic.h).
+pub const RAMFS_MAGIC: i64 = 0x8584_58f6;
+pub const TMPFS_MAGIC: i64 = 0x0102_1994;
+pub const PIPEFS_MAGIC: i64 = 0x5049_5045;
+pub const ANON_INODE_FS_MAGIC: i64 = 0x0904_1934;
+pub const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+pub const SOCKFS_MAGIC: i64 = 0x534f_434b;
+// statfs f_flags (ST_*).
+pub const ST_RDONLY: i64 = 0x0001;
+pub const ST_NOSUID: i64 = 0x0002;
+pub const ST_NODEV: i64 = 0x0004;
+pub const ST_NOEXEC: i64 = 0x0008;
+pub const ST_RELATIME: i64 = 0x1000;
+pub const ST_VALID: i64 = 0x0020;

@@ -165,6 +165,17 @@ pub struct DirEntry {
     pub next: u64,
 }
 
+/// How setxattr treats an existing attribute (XATTR_CREATE, XATTR_REPLACE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XattrSet {
+    /// Create or replace.
+    Any,
+    /// EEXIST if it exists.
+    Create,
+    /// ENODATA if it does not.
+    Replace,
+}
+
 /// A file as its file system holds it. Directory operations default to ENOTDIR and
 /// content operations to EISDIR/EINVAL, so each kind implements only what it is.
 pub trait Inode: Send + Sync + Any {
@@ -204,6 +215,27 @@ pub trait Inode: Send + Sync + Any {
     /// A symlink's target.
     fn readlink(&self) -> KResult<Vec<u8>> {
         Err(Errno::EINVAL)
+    }
+    /// What statfs reports for the file system holding this inode.
+    fn statfs(&self) -> kestrel_abi::fs::Statfs;
+
+    /// An extended attribute's value (ENODATA if absent; EOPNOTSUPP where the file
+    /// system keeps none). Names arrive checked (namespace, length) by the caller,
+    /// which also decides who may see what.
+    fn xattr_get(&self, _name: &[u8]) -> KResult<Vec<u8>> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    /// Sets an extended attribute per `how` (any, create only, replace only).
+    fn xattr_set(&self, _name: &[u8], _value: &[u8], _how: XattrSet) -> KResult<()> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    /// Every extended attribute name.
+    fn xattr_list(&self) -> KResult<Vec<Vec<u8>>> {
+        Ok(Vec::new())
+    }
+    /// Removes an extended attribute (ENODATA if absent).
+    fn xattr_remove(&self, _name: &[u8]) -> KResult<()> {
+        Err(Errno::EOPNOTSUPP)
     }
     /// The page of content at `index` itself, for a MAP_SHARED mapping (created if it
     /// is a hole within the file). ENXIO past the end of the file; ENODEV for files

@@ -82,6 +82,8 @@ pub struct RamInode {
     ino: u64,
     meta: spin::Mutex<Meta>,
     body: Body,
+    /// Extended attributes (tmpfs keeps them in memory too).
+    xattrs: spin::Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
 }
 
 fn new_page() -> KResult<Arc<PageBuf>> {
@@ -220,6 +222,7 @@ impl RamInode {
                 ctime: now,
             }),
             body,
+            xattrs: spin::Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -298,6 +301,51 @@ impl Dir {
 }
 
 impl Inode for RamInode {
+    fn xattr_get(&self, name: &[u8]) -> KResult<Vec<u8>> {
+        self.xattrs.lock().get(name).cloned().ok_or(Errno::ENODATA)
+    }
+
+    fn xattr_set(&self, name: &[u8], value: &[u8], how: crate::inode::XattrSet) -> KResult<()> {
+        use crate::inode::XattrSet;
+        let mut x = self.xattrs.lock();
+        match (how, x.contains_key(name)) {
+            (XattrSet::Create, true) => return Err(Errno::EEXIST),
+            (XattrSet::Replace, false) => return Err(Errno::ENODATA),
+            _ => {}
+        }
+        let mut v = Vec::new();
+        v.try_reserve_exact(value.len())
+            .map_err(|_| Errno::ENOSPC)?;
+        v.extend_from_slice(value);
+        x.insert(name.to_vec(), v);
+        drop(x);
+        self.meta.lock().ctime = crate::now();
+        Ok(())
+    }
+
+    fn xattr_list(&self) -> KResult<Vec<Vec<u8>>> {
+        Ok(self.xattrs.lock().keys().cloned().collect())
+    }
+
+    fn xattr_remove(&self, name: &[u8]) -> KResult<()> {
+        self.xattrs.lock().remove(name).ok_or(Errno::ENODATA)?;
+        self.meta.lock().ctime = crate::now();
+        Ok(())
+    }
+
+    fn statfs(&self) -> kestrel_abi::fs::Statfs {
+        // As Linux's ramfs: no size limit, so no block or inode counts.
+        kestrel_abi::fs::Statfs {
+            f_type: kestrel_abi::fs::RAMFS_MAGIC,
+            f_bsize: PAGE as i64,
+            f_fsid: [self.fs.dev as i32, (self.fs.dev >> 32) as i32],
+            f_namelen: 255,
+            f_frsize: PAGE as i64,
+            f_flags: kestrel_abi::fs::ST_VALID | kestrel_abi::fs::ST_RELATIME,
+            ..Default::default()
+        }
+    }
+
     fn metadata(&self) -> Metadata {
         let m = self.meta.lock();
         // Sizes as Linux's tmpfs reports them: a directory is 40 bytes plus 20 per

@@ -1,0 +1,219 @@
+//! Extended attributes: setxattr, getxattr, listxattr, removexattr and their
+//! l- (no symlink following) and f- (open file) variants (xattr(7)).
+//!
+//! The namespaces are those of Linux's tmpfs: `user.` (regular files and
+//! directories, by file permission), `trusted.` (CAP_SYS_ADMIN only: invisible to
+//! others), `security.` (readable by all, set with CAP_SYS_ADMIN). `system.`
+//! (POSIX ACLs) and unknown prefixes are EOPNOTSUPP. Storage is the file system's
+//! ([`Inode::xattr_get`] and friends).
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use kestrel_abi::cap::CAP_SYS_ADMIN;
+use kestrel_abi::fs::{AT_FDCWD, O_PATH, S_ISVTX};
+use kestrel_abi::{Errno, KResult};
+use kestrel_vfs::InodeRef;
+use kestrel_vfs::inode::{XattrSet, access, check_access};
+
+use super::{Args, Ctx, arg_i32};
+
+/// XATTR_NAME_MAX, XATTR_SIZE_MAX, XATTR_LIST_MAX.
+const NAME_MAX: usize = 255;
+const SIZE_MAX: usize = 65_536;
+const LIST_MAX: usize = 65_536;
+const XATTR_CREATE: u64 = 1;
+const XATTR_REPLACE: u64 = 2;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Namespace {
+    User,
+    Trusted,
+    Security,
+}
+
+fn namespace(name: &[u8]) -> KResult<Namespace> {
+    if name.starts_with(b"user.") {
+        Ok(Namespace::User)
+    } else if name.starts_with(b"trusted.") {
+        Ok(Namespace::Trusted)
+    } else if name.starts_with(b"security.") {
+        Ok(Namespace::Security)
+    } else {
+        Err(Errno::EOPNOTSUPP)
+    }
+}
+
+/// Where the call's file comes from.
+enum Target {
+    Path { follow: bool },
+    Fd,
+}
+
+fn inode_of(ctx: &Ctx<'_>, arg: u64, target: Target) -> KResult<InodeRef> {
+    match target {
+        Target::Path { follow } => {
+            let path = ctx.read_path(arg)?;
+            Ok(ctx.resolve(AT_FDCWD, &path, follow)?.inode.clone())
+        }
+        Target::Fd => {
+            let f = ctx.file(arg_i32(arg))?;
+            if f.flags() & O_PATH != 0 {
+                return Err(Errno::EBADF);
+            }
+            f.inode().cloned().ok_or(Errno::EOPNOTSUPP)
+        }
+    }
+}
+
+/// Reads an attribute name: ERANGE if empty or longer than 255 bytes.
+fn read_name(ctx: &Ctx<'_>, ptr: u64) -> KResult<Vec<u8>> {
+    let mut buf = vec![0u8; NAME_MAX + 1];
+    let n = ctx.mm().read_user_partial(ptr, &mut buf);
+    let len = buf[..n].iter().position(|&b| b == 0);
+    match len {
+        Some(0) => Err(Errno::ERANGE),
+        Some(l) => {
+            buf.truncate(l);
+            Ok(buf)
+        }
+        None if n < buf.len() => Err(Errno::EFAULT),
+        None => Err(Errno::ERANGE),
+    }
+}
+
+/// Linux's xattr_permission: who may read (`write` false) or change an attribute.
+fn permitted(ctx: &Ctx<'_>, inode: &InodeRef, ns: Namespace, write: bool) -> KResult<()> {
+    let cred = ctx.process().cred.lock().clone();
+    let m = inode.metadata();
+    match ns {
+        Namespace::Trusted if !cred.capable(CAP_SYS_ADMIN) => {
+            Err(if write { Errno::EPERM } else { Errno::ENODATA })
+        }
+        Namespace::Trusted => Ok(()),
+        Namespace::Security if write && !cred.capable(CAP_SYS_ADMIN) => Err(Errno::EPERM),
+        Namespace::Security => Ok(()),
+        Namespace::User => {
+            if !m.is_regular() && !m.is_dir() {
+                return Err(if write { Errno::EPERM } else { Errno::ENODATA });
+            }
+            let fs = cred.fs_cred();
+            if write && m.is_dir() && m.mode & S_ISVTX != 0 && fs.uid != m.uid && fs.uid != 0 {
+                return Err(Errno::EPERM);
+            }
+            check_access(&m, &fs, if write { access::WRITE } else { access::READ })
+        }
+    }
+}
+
+async fn set(ctx: &Ctx<'_>, a: Args, target: Target) -> KResult<u64> {
+    let (name_ptr, value_ptr, size, flags) = (a[1], a[2], a[3] as usize, a[4]);
+    if flags & !(XATTR_CREATE | XATTR_REPLACE) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let name = read_name(ctx, name_ptr)?;
+    if size > SIZE_MAX {
+        return Err(Errno::E2BIG);
+    }
+    let mut value = vec![0u8; size];
+    if size > 0 {
+        ctx.mm().read_user(value_ptr, &mut value)?;
+    }
+    let inode = inode_of(ctx, a[0], target)?;
+    let ns = namespace(&name)?;
+    permitted(ctx, &inode, ns, true)?;
+    let how = match flags {
+        XATTR_CREATE => XattrSet::Create,
+        XATTR_REPLACE => XattrSet::Replace,
+        0 => XattrSet::Any,
+        _ => return Err(Errno::EINVAL),
+    };
+    inode.xattr_set(&name, &value, how)?;
+    Ok(0)
+}
+
+async fn get(ctx: &Ctx<'_>, a: Args, target: Target) -> KResult<u64> {
+    let (name_ptr, value_ptr, size) = (a[1], a[2], (a[3] as usize).min(SIZE_MAX));
+    let name = read_name(ctx, name_ptr)?;
+    let inode = inode_of(ctx, a[0], target)?;
+    let ns = namespace(&name)?;
+    permitted(ctx, &inode, ns, false)?;
+    let value = inode.xattr_get(&name)?;
+    if size == 0 {
+        return Ok(value.len() as u64);
+    }
+    if value.len() > size {
+        return Err(Errno::ERANGE);
+    }
+    ctx.mm().write_user(value_ptr, &value)?;
+    Ok(value.len() as u64)
+}
+
+async fn list(ctx: &Ctx<'_>, a: Args, target: Target) -> KResult<u64> {
+    let (list_ptr, size) = (a[1], (a[2] as usize).min(LIST_MAX));
+    let inode = inode_of(ctx, a[0], target)?;
+    let admin = ctx.process().cred.lock().capable(CAP_SYS_ADMIN);
+    let mut out = Vec::new();
+    for name in inode.xattr_list()? {
+        // trusted.* is invisible without CAP_SYS_ADMIN.
+        if name.starts_with(b"trusted.") && !admin {
+            continue;
+        }
+        out.extend_from_slice(&name);
+        out.push(0);
+    }
+    if size == 0 {
+        return Ok(out.len() as u64);
+    }
+    if out.len() > size {
+        return Err(Errno::ERANGE);
+    }
+    ctx.mm().write_user(list_ptr, &out)?;
+    Ok(out.len() as u64)
+}
+
+async fn remove(ctx: &Ctx<'_>, a: Args, target: Target) -> KResult<u64> {
+    let name = read_name(ctx, a[1])?;
+    let inode = inode_of(ctx, a[0], target)?;
+    let ns = namespace(&name)?;
+    permitted(ctx, &inode, ns, true)?;
+    inode.xattr_remove(&name)?;
+    Ok(0)
+}
+
+pub async fn sys_setxattr(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    set(ctx, a, Target::Path { follow: true }).await
+}
+pub async fn sys_lsetxattr(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    set(ctx, a, Target::Path { follow: false }).await
+}
+pub async fn sys_fsetxattr(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    set(ctx, a, Target::Fd).await
+}
+pub async fn sys_getxattr(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    get(ctx, a, Target::Path { follow: true }).await
+}
+pub async fn sys_lgetxattr(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    get(ctx, a, Target::Path { follow: false }).await
+}
+pub async fn sys_fgetxattr(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    get(ctx, a, Target::Fd).await
+}
+pub async fn sys_listxattr(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    list(ctx, a, Target::Path { follow: true }).await
+}
+pub async fn sys_llistxattr(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    list(ctx, a, Target::Path { follow: false }).await
+}
+pub async fn sys_flistxattr(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    list(ctx, a, Target::Fd).await
+}
+pub async fn sys_removexattr(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    remove(ctx, a, Target::Path { follow: true }).await
+}
+pub async fn sys_lremovexattr(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    remove(ctx, a, Target::Path { follow: false }).await
+}
+pub async fn sys_fremovexattr(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    remove(ctx, a, Target::Fd).await
+}
