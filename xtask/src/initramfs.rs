@@ -38,7 +38,12 @@ if [ -f /etc/kestrel/cmd ]; then
 fi
 echo
 echo "Kestrel: busybox sh on the serial console. 'exit' or Ctrl-D powers off."
-exec /bin/sh -l
+# The shell runs as init's child in a session of its own with the console as its
+# controlling terminal, as a getty would start it: then its background jobs
+# belong to a group with a parent in the session (not orphaned), and job control
+# works as on any Linux system (SIGTTIN, SIGTTOU, fg, bg).
+setsid -c /bin/sh -l
+exit $?
 "#;
 
 const PROFILE: &str = r#"export PS1='kestrel:\w\$ '
@@ -67,9 +72,51 @@ impl Tree {
 
     /// Adds (or replaces) a node at `path`.
     pub fn add(&mut self, path: &str, node: Node) {
-        let path = path.trim_start_matches('/').to_string();
+        let path = self.follow_parents(path);
         self.add_parents(&path);
         self.nodes.insert(path, node);
+    }
+
+    /// `path` (without the leading '/') with each parent that is a symlink in the
+    /// archive replaced by its target, as the kernel's path walk will see it: the
+    /// kernel's cpio unpacker refuses an entry below a symlink (ENOTDIR), and a
+    /// dynamically linked `--with` program brings links such as `lib -> usr/lib`.
+    fn follow_parents(&self, path: &str) -> String {
+        let mut parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+        let Some(last) = parts.pop() else {
+            return String::new();
+        };
+        let mut rest: Vec<&str> = parts.into_iter().rev().collect();
+        let mut out: Vec<&str> = Vec::new();
+        // Linux's MAXSYMLINKS; past it the path is taken as written.
+        let mut links = 40;
+        while let Some(part) = rest.pop() {
+            match part {
+                "." => continue,
+                ".." => {
+                    out.pop();
+                    continue;
+                }
+                _ => out.push(part),
+            }
+            if let Some(Node::Symlink(target)) = self.nodes.get(&out.join("/"))
+                && links > 0
+            {
+                links -= 1;
+                out.pop();
+                if target.starts_with('/') {
+                    out.clear();
+                }
+                rest.extend(target.split('/').filter(|p| !p.is_empty()).rev());
+            }
+        }
+        out.push(last);
+        out.join("/")
+    }
+
+    /// The node at `path`, if any.
+    pub fn get(&self, path: &str) -> Option<&Node> {
+        self.nodes.get(path.trim_start_matches('/'))
     }
 
     /// Adds a host file or directory tree at `guest`.
@@ -181,7 +228,8 @@ pub fn base() -> Result<Tree, String> {
     Ok(t)
 }
 
-/// Adds `--with HOST[:GUEST]` entries.
+/// Adds `--with HOST[:GUEST]` entries, and what their dynamically linked programs
+/// need (see [`crate::dynlib`]).
 pub fn add_with(t: &mut Tree, with: &[String]) -> Result<(), String> {
     for w in with {
         let (host, guest) = match w.split_once(':') {
@@ -192,6 +240,7 @@ pub fn add_with(t: &mut Tree, with: &[String]) -> Result<(), String> {
             }
         };
         t.add_host(&PathBuf::from(&host), &guest)?;
+        crate::dynlib::add_needs(t, Path::new(&host), &guest)?;
     }
     Ok(())
 }
@@ -210,4 +259,34 @@ pub fn write(t: &Tree, name: &str) -> Result<PathBuf, String> {
     let path = out_dir().join(name);
     t.write_cpio(&path)?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_below_an_archive_symlink_go_to_its_target() {
+        let mut t = Tree::default();
+        t.add("lib", Node::Symlink("usr/lib".into()));
+        t.add("abs", Node::Symlink("/usr/share/../lib".into()));
+        t.add("lib/x/libc.so.6", Node::File(0o644, b"c".to_vec()));
+        t.add("/abs/y", Node::File(0o644, b"y".to_vec()));
+        assert!(matches!(t.get("usr/lib/x/libc.so.6"), Some(Node::File(..))));
+        assert!(matches!(t.get("usr/lib/y"), Some(Node::File(..))));
+        assert!(matches!(t.get("usr/lib/x"), Some(Node::Dir(_))));
+        assert!(t.get("lib/x").is_none());
+        // The link itself is still replaced by a node added at its own path.
+        t.add("lib", Node::Dir(0o755));
+        assert!(matches!(t.get("lib"), Some(Node::Dir(_))));
+    }
+
+    #[test]
+    fn a_symlink_loop_in_the_archive_ends() {
+        let mut t = Tree::default();
+        t.add("a", Node::Symlink("b".into()));
+        t.add("b", Node::Symlink("a".into()));
+        t.add("a/f", Node::File(0o644, Vec::new()));
+        assert_eq!(t.nodes.len(), 3);
+    }
 }

@@ -153,6 +153,32 @@ fn vdso_check(c: &qemu::Captured) -> bool {
     }
 }
 
+/// Dynamically linked programs run: musl's and glibc's (threads, TLS, errno, the
+/// vDSO through the libc), and the host's own `/usr/bin/seq`.
+fn dynamic_check(c: &qemu::Captured) -> bool {
+    const NAME: &str = "exec.dynamically_linked_musl_glibc_and_host_programs_run";
+    let want = ["dynlink musl: ok", "dynlink glibc: ok", "seq: 1 2 3"];
+    let missing: Vec<&str> = want
+        .iter()
+        .filter(|w| !c.lines.iter().any(|l| l.trim_end() == **w))
+        .copied()
+        .collect();
+    if missing.is_empty() {
+        println!("PASS {NAME}");
+        true
+    } else {
+        println!("FAIL {NAME}: missing {missing:?}");
+        for l in c
+            .lines
+            .iter()
+            .filter(|l| l.starts_with("dynlink") || l.starts_with("seq"))
+        {
+            println!("    | {l}");
+        }
+        false
+    }
+}
+
 /// A boot that must end a certain way: robustness checks of the boot path itself.
 struct BootCheck {
     name: &'static str,
@@ -308,10 +334,28 @@ pub fn test(opts: &Opts) -> Result<u8, String> {
     let mut tree = initramfs::base()?;
     userland::add_to(&mut tree, &runner, &tests)?;
     tree.add_host(&clockloop, "/tests/tools/vdso-clockloop")?;
-    // After the suite, a loop of clock reads whose system calls the kernel counts.
+    // Dynamically linked programs, with their interpreters and libraries.
+    let dynamic = [
+        (
+            userland::build_dynamic_tool("dynlink", "musl-gcc", "dynlink-musl")?,
+            "/tests/tools/dynlink-musl",
+        ),
+        (
+            userland::build_dynamic_tool("dynlink", "gcc", "dynlink-glibc")?,
+            "/tests/tools/dynlink-glibc",
+        ),
+        (std::path::PathBuf::from("/usr/bin/seq"), "/usr/bin/seq"),
+    ];
+    for (host, guest) in &dynamic {
+        tree.add_host(host, guest)?;
+        crate::dynlib::add_needs(&mut tree, host, guest)?;
+    }
+    // After the suite: a loop of clock reads whose system calls the kernel counts,
+    // then the dynamic programs.
     initramfs::add_cmd(
         &mut tree,
-        "/tests/runner /tests/bin; /tests/tools/vdso-clockloop",
+        "/tests/runner /tests/bin; /tests/tools/vdso-clockloop; /tests/tools/dynlink-musl; \
+         /tests/tools/dynlink-glibc; echo \"seq: $(/usr/bin/seq 3 | tr '\\n' ' ')\"",
     );
     let mut ua = a.clone();
     ua.initramfs = Some(initramfs::write(&tree, "initramfs-test.cpio")?);
@@ -330,10 +374,12 @@ pub fn test(opts: &Opts) -> Result<u8, String> {
     )?;
     let u = tally_userland(&c);
     total.add(u);
-    if vdso_check(&c) {
-        total.passed += 1;
-    } else {
-        total.failed += 1;
+    for ok in [vdso_check(&c), dynamic_check(&c)] {
+        if ok {
+            total.passed += 1;
+        } else {
+            total.failed += 1;
+        }
     }
 
     println!("xtask: boot robustness checks");

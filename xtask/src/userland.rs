@@ -74,6 +74,29 @@ pub fn build_tool(name: &str) -> Result<PathBuf, String> {
     Ok(out)
 }
 
+/// Builds `userland-tests/tools/NAME.c` as a dynamically linked program with
+/// `compiler` (`musl-gcc`, or `gcc` for glibc), named `out_name`.
+pub fn build_dynamic_tool(name: &str, compiler: &str, out_name: &str) -> Result<PathBuf, String> {
+    let dir = out_dir().join("userland/tools");
+    fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let src = root().join(format!("userland-tests/tools/{name}.c"));
+    let out = dir.join(out_name);
+    if !newer(&src, &out, &src) {
+        return Ok(out);
+    }
+    let status = Command::new(compiler)
+        .args(["-O2", "-Wall", "-Wextra", "-Werror", "-pthread", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .map_err(|e| format!("cannot run {compiler}: {e}"))?;
+    if status.success() {
+        Ok(out)
+    } else {
+        Err(format!("{compiler} failed on {}", src.display()))
+    }
+}
+
 /// Adds the runner and tests under /tests.
 pub fn add_to(t: &mut Tree, runner: &Path, tests: &[(String, PathBuf)]) -> Result<(), String> {
     let read = |p: &Path| fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
