@@ -129,13 +129,10 @@ fn vdso_check(c: &qemu::Captured) -> bool {
         .lines
         .iter()
         .find(|l| l.starts_with("syscalls: pid ") && l.contains("(vdso-clockloop)"));
+    // `...): N interrupts, N page faults, N calls: ...`
     let calls = report.and_then(|l| {
-        l.split("): ")
-            .nth(1)?
-            .split(' ')
-            .next()?
-            .parse::<u64>()
-            .ok()
+        let before = l.split(" calls").next()?;
+        before.rsplit(' ').next()?.parse::<u64>().ok()
     });
     let clean = c
         .lines

@@ -255,22 +255,29 @@ pub fn add_high_memory() {
 }
 
 /// Allocates 2^order contiguous frames, aligned to their size; returns the physical
-/// address of the first. The contents are whatever was there.
+/// address of the first. The frames are zeroed.
+///
+/// Every allocation is cleared, as Linux does with `init_on_alloc` (on by default in
+/// Debian's kernels): no stale data can leak from one user to the next through a
+/// kernel buffer. It also matters under QEMU's TCG, which keeps translated code per
+/// physical page: a frame that held user code and is reused for data is slow to
+/// write until a store has covered its old code bytes, and clearing it does that
+/// once, up front.
 pub fn alloc(order: usize) -> Option<u64> {
     if order > MAX_ORDER {
         return None;
     }
     let pfn = BUDDY.lock().as_mut()?.alloc(order)?;
-    Some(u64::from(pfn) * PAGE)
+    let pa = u64::from(pfn) * PAGE;
+    // SAFETY: the frames were just allocated, so nothing else refers to them, and
+    // the direct map covers all managed memory.
+    unsafe { core::ptr::write_bytes(phys_to_virt(pa) as *mut u8, 0, PAGE_SIZE << order) };
+    Some(pa)
 }
 
 /// Allocates one zeroed frame.
 pub fn alloc_zeroed() -> Option<u64> {
-    let pa = alloc(0)?;
-    // SAFETY: the frame was just allocated, so nothing else refers to it, and the
-    // direct map covers all managed memory.
-    unsafe { core::ptr::write_bytes(phys_to_virt(pa) as *mut u8, 0, PAGE_SIZE) };
-    Some(pa)
+    alloc(0)
 }
 
 /// Returns 2^order frames starting at `pa` (as returned by [`alloc`]).

@@ -137,6 +137,9 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                 from_syscall = true;
             }
             Trap::PageFault { addr, code } => {
+                if let Some(c) = &thread.process.syscall_counts {
+                    c.fault();
+                }
                 let access = if code & pf::FETCH != 0 {
                     Access::Execute
                 } else if code & pf::WRITE != 0 {
@@ -172,6 +175,9 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                 }
             }
             Trap::Interrupt(_) => {
+                if let Some(c) = &thread.process.syscall_counts {
+                    c.interrupt();
+                }
                 let now = time::now_ns();
                 let timer_due = task::executor()
                     .timers()

@@ -1,4 +1,5 @@
-//! `kestrel.syscall_stats`: how many of each system call a process made, printed
+//! `kestrel.syscall_stats`: how many of each system call a process made (and how
+//! many interrupts and page faults it took), printed
 //! when it exits. A tool for studying workloads (and for showing that the vDSO
 //! keeps clock reads out of the kernel); off by default, when it costs nothing.
 
@@ -11,6 +12,10 @@ use core::sync::atomic::{AtomicU64, Ordering};
 /// Counts by system call number (numbers past the table count as "other").
 pub struct SyscallCounts {
     counts: [AtomicU64; 512],
+    /// Interrupts taken while the process's threads ran in user mode.
+    interrupts: AtomicU64,
+    /// Page faults (resolved or not).
+    faults: AtomicU64,
 }
 
 impl SyscallCounts {
@@ -19,12 +24,24 @@ impl SyscallCounts {
         crate::cmdline::options().syscall_stats?;
         Some(Box::new(Self {
             counts: [const { AtomicU64::new(0) }; 512],
+            interrupts: AtomicU64::new(0),
+            faults: AtomicU64::new(0),
         }))
     }
 
     /// Counts one call of `nr`.
     pub fn count(&self, nr: u64) {
         self.counts[(nr as usize).min(511)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one interrupt taken in user mode.
+    pub fn interrupt(&self) {
+        self.interrupts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one page fault.
+    pub fn fault(&self) {
+        self.faults.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Prints the report for process `pid` named `comm` (if the option selects it):
@@ -48,8 +65,10 @@ impl SyscallCounts {
         let mut line = String::new();
         let _ = write!(
             line,
-            "syscalls: pid {pid} ({}): {total} calls",
-            String::from_utf8_lossy(comm)
+            "syscalls: pid {pid} ({}): {} interrupts, {} page faults, {total} calls",
+            String::from_utf8_lossy(comm),
+            self.interrupts.load(Ordering::Relaxed),
+            self.faults.load(Ordering::Relaxed)
         );
         for (i, (c, nr)) in by_count.iter().enumerate() {
             let name = if *nr == 511 {

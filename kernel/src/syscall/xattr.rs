@@ -32,16 +32,20 @@ enum Namespace {
     Security,
 }
 
+/// The namespace of `name`: EOPNOTSUPP for an unknown prefix, EINVAL for a
+/// prefix with nothing after it ("user.").
 fn namespace(name: &[u8]) -> KResult<Namespace> {
-    if name.starts_with(b"user.") {
-        Ok(Namespace::User)
-    } else if name.starts_with(b"trusted.") {
-        Ok(Namespace::Trusted)
-    } else if name.starts_with(b"security.") {
-        Ok(Namespace::Security)
-    } else {
-        Err(Errno::EOPNOTSUPP)
+    let spaces: [(&[u8], Namespace); 3] = [
+        (b"user.", Namespace::User),
+        (b"trusted.", Namespace::Trusted),
+        (b"security.", Namespace::Security),
+    ];
+    for (prefix, ns) in spaces {
+        if let Some(rest) = name.strip_prefix(prefix) {
+            return if rest.is_empty() { Err(Errno::EINVAL) } else { Ok(ns) };
+        }
     }
+    Err(Errno::EOPNOTSUPP)
 }
 
 /// Where the call's file comes from.
