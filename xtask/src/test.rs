@@ -176,6 +176,25 @@ fn dynamic_check(c: &qemu::Captured) -> bool {
     }
 }
 
+/// Running out of memory kills the process that ran out (SIGKILL), never the
+/// kernel, and the system goes on allocating.
+fn oom_check(c: &qemu::Captured) -> bool {
+    const NAME: &str = "mm.running_out_of_memory_kills_the_hog_not_the_kernel";
+    let want = "oom: child killed by signal 9, afterwards allocated 8 MiB";
+    if c.lines.iter().any(|l| l == want) {
+        println!("PASS {NAME}");
+        true
+    } else {
+        let seen: Vec<&String> = c
+            .lines
+            .iter()
+            .filter(|l| l.starts_with("oom:") || l.contains("PANIC"))
+            .collect();
+        println!("FAIL {NAME}: saw {seen:?}");
+        false
+    }
+}
+
 /// A boot that must end a certain way: robustness checks of the boot path itself.
 struct BootCheck {
     name: &'static str,
@@ -328,9 +347,11 @@ pub fn test(opts: &Opts) -> Result<u8, String> {
     println!("xtask: userland suite on Kestrel (static C tests, busybox)");
     let (runner, tests) = userland::build()?;
     let clockloop = userland::build_tool("vdso-clockloop")?;
+    let oom = userland::build_tool("oom")?;
     let mut tree = initramfs::base()?;
     userland::add_to(&mut tree, &runner, &tests)?;
     tree.add_host(&clockloop, "/tests/tools/vdso-clockloop")?;
+    tree.add_host(&oom, "/tests/tools/oom")?;
     // Dynamically linked programs, with their interpreters and libraries.
     let dynamic = [
         (
@@ -352,7 +373,8 @@ pub fn test(opts: &Opts) -> Result<u8, String> {
     initramfs::add_cmd(
         &mut tree,
         "/tests/runner /tests/bin; /tests/tools/vdso-clockloop; /tests/tools/dynlink-musl; \
-         /tests/tools/dynlink-glibc; echo \"seq: $(/usr/bin/seq 3 | tr '\\n' ' ')\"",
+         /tests/tools/dynlink-glibc; echo \"seq: $(/usr/bin/seq 3 | tr '\\n' ' ')\"; \
+         /tests/tools/oom",
     );
     let mut ua = a.clone();
     ua.initramfs = Some(initramfs::write(&tree, "initramfs-test.cpio")?);
@@ -371,7 +393,7 @@ pub fn test(opts: &Opts) -> Result<u8, String> {
     )?;
     let u = tally_userland(&c);
     total.add(u);
-    for ok in [vdso_check(&c), dynamic_check(&c)] {
+    for ok in [vdso_check(&c), dynamic_check(&c), oom_check(&c)] {
         if ok {
             total.passed += 1;
         } else {

@@ -280,6 +280,27 @@ pub fn alloc_zeroed() -> Option<u64> {
     alloc(0)
 }
 
+/// Allocates one zeroed frame for user memory, which may not dig into the reserve
+/// kept for the kernel (Linux's min_free_kbytes watermark): when user pages run
+/// out, the kernel still has memory to kill the process that ran out and tear its
+/// address space down, and every other process's system calls keep working.
+pub fn alloc_user() -> Option<u64> {
+    let pfn = {
+        let mut guard = BUDDY.lock();
+        let b = guard.as_mut()?;
+        // 1/64 of memory, at least 4 MiB and at most 64 MiB.
+        let reserve = (b.managed_pages / 64).clamp(1024, 16384);
+        if b.free_pages <= reserve {
+            return None;
+        }
+        b.alloc(0)?
+    };
+    let pa = u64::from(pfn) * PAGE;
+    // SAFETY: as in `alloc`.
+    unsafe { core::ptr::write_bytes(phys_to_virt(pa) as *mut u8, 0, PAGE_SIZE) };
+    Some(pa)
+}
+
 /// Returns 2^order frames starting at `pa` (as returned by [`alloc`]).
 pub fn free(pa: u64, order: usize) {
     debug_assert!(pa.is_multiple_of(PAGE));

@@ -89,9 +89,10 @@ fn put_page(pa: u64) {
     }
 }
 
-/// A new zeroed user frame holding one reference.
+/// A new zeroed user frame holding one reference (None when only the kernel's
+/// reserve is left).
 fn new_page() -> Option<u64> {
-    let pa = frame::alloc_zeroed()?;
+    let pa = frame::alloc_user()?;
     frame::meta(pa)
         .refcount
         .store(1, core::sync::atomic::Ordering::Release);
@@ -261,6 +262,27 @@ struct Vm {
     vmas: BTreeMap<u64, Vma>,
     brk_start: u64,
     brk: u64,
+    limits: Limits,
+}
+
+/// The resource limits an address space enforces (bytes; u64::MAX: none). The
+/// owning process keeps them in step with its RLIMIT_STACK, RLIMIT_AS and
+/// RLIMIT_DATA ([`AddressSpace::set_limits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub stack: u64,
+    pub address_space: u64,
+    pub data: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            stack: STACK_LIMIT,
+            address_space: u64::MAX,
+            data: u64::MAX,
+        }
+    }
 }
 
 /// A user address space.
@@ -283,7 +305,51 @@ fn pte_flags(prot: u32, cow: bool) -> PteFlags {
     f
 }
 
+impl Vma {
+    /// Whether the area counts as data for RLIMIT_DATA: private, writable and not
+    /// a stack (Linux's is_data_mapping).
+    fn is_data(&self) -> bool {
+        self.prot & PROT_WRITE != 0 && !self.shared() && self.kind != VmaKind::Stack
+    }
+}
+
 impl Vm {
+    /// Bytes mapped in `[start, end)`, in all areas and in data areas.
+    fn mapped_in(&self, start: u64, end: u64) -> (u64, u64) {
+        let (mut total, mut data) = (0, 0);
+        for v in self.vmas.values() {
+            let (s, e) = (v.start.max(start), v.end.min(end));
+            if s < e {
+                total += e - s;
+                if v.is_data() {
+                    data += e - s;
+                }
+            }
+        }
+        (total, data)
+    }
+
+    /// ENOMEM if mapping `len` more bytes (`data` of them data), after unmapping
+    /// `[replace_start, replace_end)`, would pass RLIMIT_AS or RLIMIT_DATA (Linux's
+    /// may_expand_vm).
+    fn may_expand(
+        &self,
+        len: u64,
+        data: bool,
+        replace_start: u64,
+        replace_end: u64,
+    ) -> KResult<()> {
+        let (total, data_now) = self.mapped_in(0, u64::MAX);
+        let (gone, gone_data) = self.mapped_in(replace_start, replace_end);
+        if (total - gone).saturating_add(len) > self.limits.address_space {
+            return Err(Errno::ENOMEM);
+        }
+        if data && (data_now - gone_data).saturating_add(len) > self.limits.data {
+            return Err(Errno::ENOMEM);
+        }
+        Ok(())
+    }
+
     /// The area containing `addr`.
     fn find(&self, addr: u64) -> Option<&Vma> {
         self.vmas
@@ -329,15 +395,14 @@ impl Vm {
 
     /// Drops every mapping in `[start, end)` (area boundaries must already be there).
     fn unmap_pages(&mut self, start: u64, end: u64) {
-        let mut freed = Vec::new();
+        // Each frame is released once its entry is gone from the TLB; nothing is
+        // allocated (this runs when memory is short, too).
         self.table.for_each_pte(start, end, &mut |va, pte| {
-            freed.push(*pte);
+            let old = *pte;
             *pte = 0;
             flush(va);
+            put_pte(old);
         });
-        for pte in freed {
-            put_pte(pte);
-        }
     }
 
     fn remove_range(&mut self, start: u64, end: u64) {
@@ -388,7 +453,7 @@ impl Vm {
                 {
                     pte.set(pa | pte_flags(prot, false).bits());
                 } else {
-                    let new = frame::alloc(0).ok_or(FaultError::OutOfMemory)?;
+                    let new = frame::alloc_user().ok_or(FaultError::OutOfMemory)?;
                     frame::meta(new)
                         .refcount
                         .store(1, core::sync::atomic::Ordering::Release);
@@ -470,7 +535,8 @@ impl Vm {
     fn grow_stack(&mut self, page: u64) -> Result<Vma, FaultError> {
         let (&key, stack) = self.vmas.range(page..).next().ok_or(FaultError::Unmapped)?;
         if stack.kind != VmaKind::Stack
-            || stack.end - page > STACK_LIMIT
+            || stack.end - page > self.limits.stack
+            || self.may_expand(stack.start - page, false, 0, 0).is_err()
             || self.overlaps(page, stack.start)
         {
             return Err(FaultError::Unmapped);
@@ -493,8 +559,14 @@ impl AddressSpace {
                 vmas: BTreeMap::new(),
                 brk_start: 0,
                 brk: 0,
+                limits: Limits::default(),
             }),
         }))
+    }
+
+    /// Sets the limits this address space enforces (from the process's rlimits).
+    pub fn set_limits(&self, limits: Limits) {
+        self.vm.lock().limits = limits;
     }
 
     /// Physical address of the page table (what CR3 holds while this runs).
@@ -529,6 +601,12 @@ impl AddressSpace {
             Placement::FixedNoReplace(a) => (a, true, true),
         };
         let mut vm = self.vm.lock();
+        let is_data = prot & PROT_WRITE != 0
+            && !matches!(
+                backing,
+                Backing::SharedAnonymous { .. } | Backing::SharedFile { .. }
+            )
+            && kind != VmaKind::Stack;
         let start = if fixed {
             if !addr.is_multiple_of(PAGE) {
                 return Err(Errno::EINVAL);
@@ -537,6 +615,7 @@ impl AddressSpace {
             if end > USER_END {
                 return Err(Errno::ENOMEM);
             }
+            vm.may_expand(len, is_data, addr, end)?;
             if vm.overlaps(addr, end) {
                 if noreplace {
                     return Err(Errno::EEXIST);
@@ -545,6 +624,7 @@ impl AddressSpace {
             }
             addr
         } else {
+            vm.may_expand(len, is_data, 0, 0)?;
             let hint = page_down(addr);
             match hint.checked_add(len) {
                 Some(end) if hint >= MMAP_MIN && end <= USER_END && !vm.overlaps(hint, end) => hint,
@@ -666,6 +746,9 @@ impl AddressSpace {
             return Ok(old);
         }
         let grow_end = old.checked_add(new_len).ok_or(Errno::ENOMEM)?;
+        if new_len > old_len {
+            vm.may_expand(new_len - old_len, vma.is_data(), 0, 0)?;
+        }
         if fixed.is_none()
             && old_end == vma.end
             && grow_end <= USER_END
@@ -792,6 +875,11 @@ impl AddressSpace {
             return old;
         };
         if new_end > old_end {
+            // RLIMIT_DATA bounds the heap (check_data_rlimit), RLIMIT_AS everything.
+            if new - start > vm.limits.data || vm.may_expand(new_end - old_end, true, 0, 0).is_err()
+            {
+                return old;
+            }
             if vm.overlaps(old_end, new_end) {
                 return old;
             }
@@ -829,6 +917,7 @@ impl AddressSpace {
             let mut cvm = child.vm.lock();
             cvm.brk_start = vm.brk_start;
             cvm.brk = vm.brk;
+            cvm.limits = vm.limits;
             let areas: Vec<Vma> = vm.vmas.values().cloned().collect();
             for v in areas {
                 if !v.shared() {
@@ -1065,12 +1154,13 @@ impl AddressSpace {
 impl Drop for AddressSpace {
     fn drop(&mut self) {
         let vm = self.vm.get_mut();
-        let mut frames = Vec::new();
-        vm.table
-            .for_each_pte(0, USER_END, &mut |_, pte| frames.push(*pte & ADDR_MASK));
-        for pa in frames {
-            put_page(pa);
-        }
+        // Release each page as it is found: no allocation here, because an address
+        // space is often torn down exactly when memory has run out (an OOM kill).
+        // A file's own pages (SHARED) are held by their area's backing, not the PTE.
+        vm.table.for_each_pte(0, USER_END, &mut |_, pte| {
+            put_pte(*pte);
+            *pte = 0;
+        });
         vm.vmas.clear();
         if cpu::read_cr3() & ADDR_MASK == self.root {
             // Never free the tables the CPU is using: switch to the kernel's first.

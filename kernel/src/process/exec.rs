@@ -199,6 +199,7 @@ fn load(
         None => None,
     };
     let mm = AddressSpace::new()?;
+    mm.set_limits(p.mm_limits());
 
     // From here Linux has passed its point of no return: failures are fatal.
     let built = (|| -> Result<NewImage, Errno> {

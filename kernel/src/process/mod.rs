@@ -510,6 +510,17 @@ impl Process {
         self.rlimits.lock()[r as usize].rlim_cur
     }
 
+    /// The limits its address space enforces: RLIMIT_STACK, RLIMIT_AS and
+    /// RLIMIT_DATA (soft values).
+    pub fn mm_limits(&self) -> crate::mm::vm::Limits {
+        let l = self.rlimits.lock();
+        crate::mm::vm::Limits {
+            stack: l[RLIMIT_STACK as usize].rlim_cur,
+            address_space: l[RLIMIT_AS as usize].rlim_cur,
+            data: l[RLIMIT_DATA as usize].rlim_cur,
+        }
+    }
+
     /// The open-file limit as a table bound.
     pub fn nofile(&self) -> usize {
         self.rlimit(RLIMIT_NOFILE).min(1 << 20) as usize

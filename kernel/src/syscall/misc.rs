@@ -56,8 +56,10 @@ fn set_limit(p: &process::Process, caller_root: bool, r: u32, new: Rlimit) -> KR
     }
     l[r as usize] = new;
     drop(l);
-    if r == RLIMIT_CPU {
-        process::timers::rlimit_cpu_changed(p);
+    match r {
+        RLIMIT_CPU => process::timers::rlimit_cpu_changed(p),
+        RLIMIT_STACK | RLIMIT_AS | RLIMIT_DATA => p.mm().set_limits(p.mm_limits()),
+        _ => {}
     }
     Ok(())
 }

@@ -42,7 +42,11 @@ fn namespace(name: &[u8]) -> KResult<Namespace> {
     ];
     for (prefix, ns) in spaces {
         if let Some(rest) = name.strip_prefix(prefix) {
-            return if rest.is_empty() { Err(Errno::EINVAL) } else { Ok(ns) };
+            return if rest.is_empty() {
+                Err(Errno::EINVAL)
+            } else {
+                Ok(ns)
+            };
         }
     }
     Err(Errno::EOPNOTSUPP)
