@@ -17,6 +17,7 @@ mod deps;
 mod dynlib;
 mod initramfs;
 mod qemu;
+mod session;
 mod syscalls;
 mod test;
 mod userland;

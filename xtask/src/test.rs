@@ -195,6 +195,88 @@ fn oom_check(c: &qemu::Captured) -> bool {
     }
 }
 
+/// Types at the interactive shell (busybox ash on the console, as `cargo xtask
+/// run` starts it) the way a person would: ^C stops a foreground job and not the
+/// shell, ^Z stops it and `fg` resumes it, `kill %1` ends a background job, `trap`
+/// runs, a background read stops with SIGTTIN, and `exit` powers off. Patterns
+/// are chosen so that the echo of the typed command cannot match them.
+fn shell_check(opts: &Opts, a: &build::Artefacts) -> Result<bool, String> {
+    const NAME: &str = "tty.shell_job_control_ctrl_c_ctrl_z_fg_kill_trap";
+    let mut sa = a.clone();
+    sa.initramfs = Some(initramfs::write(
+        &initramfs::base()?,
+        "initramfs-shell.cpio",
+    )?);
+    let cmd = qemu::command(
+        opts,
+        &sa,
+        &Boot::Direct {
+            cmdline: qemu::cmdline(opts, "quiet"),
+        },
+    );
+    let mut s = crate::session::Session::start(cmd)?;
+    let short = Duration::from_secs(30);
+    let settle = Duration::from_millis(1500);
+    let steps = (|| -> Result<(), String> {
+        s.expect("kestrel:~# ", Duration::from_secs(120))?;
+        // ^C ends the foreground job; the shell reports 128 + SIGINT.
+        s.send("sleep 30\n")?;
+        s.pause(settle);
+        s.send("\x03")?;
+        s.send("echo status=$?\n")?;
+        s.expect("status=130", short)?;
+        // ^Z stops it, fg brings it back, ^C ends it.
+        s.send("sleep 30\n")?;
+        s.pause(settle);
+        s.send("\x1a")?;
+        s.expect("Stopped", short)?;
+        s.send("fg\n")?;
+        s.pause(settle);
+        s.send("\x03")?;
+        s.send("echo fg-$((1+1))\n")?;
+        s.expect("fg-2", short)?;
+        // A background job ended with kill %% (SIGTERM: 128 + 15).
+        s.send("sleep 30 &\n")?;
+        s.pause(settle);
+        s.send("kill %%; wait $!; echo killed=$?\n")?;
+        s.expect("killed=143", short)?;
+        // trap runs its handler.
+        s.send("trap 'echo trap-$((2+3))' USR1; kill -USR1 $$\n")?;
+        s.expect("trap-5", short)?;
+        // A background read from the terminal stops the job (SIGTTIN).
+        s.send("cat &\n")?;
+        s.pause(settle);
+        s.send("jobs\n")?;
+        s.expect("Stopped (tty input)", short)?;
+        s.pause(settle);
+        // `jobs` after the kill lets the shell note the job is gone, or `exit`
+        // would first say "You have stopped jobs" (as it would on Linux).
+        s.send("kill -9 %%; sleep 1; jobs; echo done-$((3+4))\n")?;
+        s.expect("done-7", short)?;
+        s.pause(settle);
+        s.send("exit\n")?;
+        Ok(())
+    })();
+    let tail = s.tail(1500);
+    let status = s.finish(Duration::from_secs(30));
+    match (steps, status) {
+        (Ok(()), Some(qemu::EXIT_SUCCESS)) => {
+            println!("PASS {NAME}");
+            Ok(true)
+        }
+        (Ok(()), other) => {
+            println!(
+                "FAIL {NAME}: exit did not power off cleanly (QEMU status {other:?}):\n{tail}"
+            );
+            Ok(false)
+        }
+        (Err(e), _) => {
+            println!("FAIL {NAME}: {e}");
+            Ok(false)
+        }
+    }
+}
+
 /// A boot that must end a certain way: robustness checks of the boot path itself.
 struct BootCheck {
     name: &'static str,
@@ -399,6 +481,13 @@ pub fn test(opts: &Opts) -> Result<u8, String> {
         } else {
             total.failed += 1;
         }
+    }
+
+    println!("xtask: the interactive shell's job control");
+    if shell_check(opts, &a)? {
+        total.passed += 1;
+    } else {
+        total.failed += 1;
     }
 
     println!("xtask: boot robustness checks");
