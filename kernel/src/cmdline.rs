@@ -196,6 +196,18 @@ pub fn parse(line: &'static str, mut warn: impl FnMut(&str, &'static str)) -> Op
 
 static OPTIONS: spin::Once<Options> = spin::Once::new();
 
+static RAW: spin::Once<&'static str> = spin::Once::new();
+
+/// The command line as the boot loader gave it (/proc/cmdline).
+pub fn raw() -> &'static str {
+    RAW.get().copied().unwrap_or("")
+}
+
+/// Records the raw command line.
+pub fn set_raw(line: &'static str) {
+    RAW.call_once(|| line);
+}
+
 /// Records the parsed options for the rest of the kernel.
 pub fn set(o: Options) -> &'static Options {
     OPTIONS.call_once(|| o)

@@ -30,6 +30,7 @@ mod task;
 mod tests;
 mod time;
 mod timer;
+mod uts;
 mod vdso;
 
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -64,6 +65,7 @@ extern "C" fn kernel_entry(magic: u32, info: u32) -> ! {
     };
     logger::init(cmdline::log_level(boot.cmdline()));
     // Parsed for the warnings now; read back with cmdline::options() later.
+    cmdline::set_raw(boot.cmdline());
     cmdline::set(cmdline::parse(boot.cmdline(), |word, why| {
         log::warn!("kernel command line: {word:?}: {why}");
     }));

@@ -38,7 +38,12 @@ impl Platform for CpuPlatform {
         if has_work() {
             cpu::enable_interrupts();
         } else {
+            let start = time::now_ns();
             cpu::enable_interrupts_and_halt();
+            IDLE_NS.fetch_add(
+                time::now_ns().saturating_sub(start),
+                core::sync::atomic::Ordering::Relaxed,
+            );
         }
     }
 
@@ -50,6 +55,14 @@ impl Platform for CpuPlatform {
 }
 
 static EXECUTOR: spin::Once<Executor> = spin::Once::new();
+
+/// Time this CPU spent halted, waiting for work (/proc/uptime, /proc/stat).
+static IDLE_NS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Nanoseconds spent idle since boot.
+pub fn idle_ns() -> u64 {
+    IDLE_NS.load(core::sync::atomic::Ordering::Relaxed)
+}
 
 /// Creates this CPU's executor.
 pub fn init() {

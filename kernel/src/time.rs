@@ -33,6 +33,11 @@ pub fn tsc_delta_ns(delta: u64) -> u64 {
     kestrel_vdso::data::ns_from_tsc_delta(delta, MULT.load(Ordering::Acquire))
 }
 
+/// The TSC frequency calibrated at boot (Hz).
+pub fn tsc_hz() -> u64 {
+    TSC_HZ.load(Ordering::Relaxed)
+}
+
 /// (TSC at time zero, ns-per-tick multiplier) for the vDSO.
 pub fn tsc_params() -> (u64, u64) {
     (

@@ -7,6 +7,8 @@
 
 pub mod anon;
 pub mod devices;
+pub mod fifo;
+pub mod procfs;
 pub mod timerfd;
 pub mod tty;
 
@@ -88,8 +90,26 @@ pub fn init(boot: &BootInfo) -> KResult<RootInfo> {
     }
     let root = Dentry::root(root_inode.clone());
     let mounts = Mounts::new();
+    let mount_info =
+        |source: &str, fstype: &str, path: &str, options: &str| kestrel_vfs::MountInfo {
+            source: source.as_bytes().to_vec(),
+            fstype: fstype.as_bytes().to_vec(),
+            path: path.as_bytes().to_vec(),
+            options: options.as_bytes().to_vec(),
+        };
     let dev_mount_point = root_inode.lookup(b"dev")?;
-    mounts.mount(&dev_mount_point, devices::make_devfs()?)?;
+    mounts.mount(
+        &dev_mount_point,
+        devices::make_devfs()?,
+        mount_info("devtmpfs", "devtmpfs", "/dev", "rw,nosuid,relatime"),
+    )?;
+    // /proc is mounted at boot, as every Linux system's init does first.
+    let proc_mount_point = root_inode.lookup(b"proc")?;
+    mounts.mount(
+        &proc_mount_point,
+        procfs::new_root(),
+        mount_info("proc", "proc", "/proc", "rw,nosuid,nodev,noexec,relatime"),
+    )?;
     ROOT.call_once(|| root);
     MOUNTS.call_once(|| mounts);
     Ok(info)
@@ -121,8 +141,9 @@ pub fn ops_for(
         S_IFDIR => Ok(Arc::new(Directory)),
         S_IFCHR => devices::open(m.rdev, flags, caller),
         S_IFLNK => Err(Errno::ELOOP),
-        // FIFOs, sockets and block devices need their subsystems.
-        S_IFIFO | S_IFSOCK => Err(Errno::ENXIO),
+        S_IFIFO => fifo::open(inode, flags),
+        // Sockets and block devices need their subsystems.
+        S_IFSOCK => Err(Errno::ENXIO),
         _ => Err(Errno::ENXIO),
     }
 }

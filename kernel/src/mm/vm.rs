@@ -179,6 +179,29 @@ pub enum Placement {
     FixedNoReplace(u64),
 }
 
+/// One line of /proc/PID/maps.
+#[derive(Debug, Clone)]
+pub struct AreaInfo {
+    pub start: u64,
+    pub end: u64,
+    pub prot: u32,
+    pub shared: bool,
+    pub offset: u64,
+    pub dev: u64,
+    pub ino: u64,
+    /// A file's path, or `[heap]`, `[stack]`, `[vdso]`, `[vvar]`.
+    pub label: Option<Vec<u8>>,
+}
+
+/// An address space's size: bytes mapped, pages resident, data and stack bytes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MemUsage {
+    pub total: u64,
+    pub resident: u64,
+    pub data: u64,
+    pub stack: u64,
+}
+
 /// What an area is for (shown in /proc/PID/maps).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VmaKind {
@@ -211,6 +234,8 @@ pub struct Vma {
     pub prot: u32,
     pub backing: Backing,
     pub kind: VmaKind,
+    /// The file it maps, as it was opened (for /proc/PID/maps).
+    pub name: Option<kestrel_vfs::DentryRef>,
 }
 
 impl Vma {
@@ -639,9 +664,74 @@ impl AddressSpace {
                 prot,
                 backing,
                 kind,
+                name: None,
             },
         );
         Ok(start)
+    }
+
+    /// Records which file the area at `start` maps (shown in /proc/PID/maps).
+    pub fn name_area(&self, start: u64, file: kestrel_vfs::DentryRef) {
+        if let Some(v) = self.vm.lock().vmas.get_mut(&start) {
+            v.name = Some(file);
+        }
+    }
+
+    /// Every area, in address order, as /proc/PID/maps lists them.
+    pub fn areas(&self) -> Vec<AreaInfo> {
+        let vm = self.vm.lock();
+        vm.vmas
+            .values()
+            .map(|v| {
+                let (offset, ino, dev) = match &v.backing {
+                    Backing::File { inode, offset } | Backing::SharedFile { inode, offset, .. } => {
+                        let m = inode.metadata();
+                        (*offset, m.ino, m.dev)
+                    }
+                    Backing::SharedAnonymous { offset, .. } => (*offset, 0, 0),
+                    Backing::Anonymous => (0, 0, 0),
+                };
+                let label = match v.kind {
+                    VmaKind::Heap => Some(b"[heap]".to_vec()),
+                    VmaKind::Stack if v.end == STACK_TOP => Some(b"[stack]".to_vec()),
+                    VmaKind::Vdso => Some(b"[vdso]".to_vec()),
+                    VmaKind::Vvar => Some(b"[vvar]".to_vec()),
+                    _ => v.name.as_ref().map(|d| d.path()),
+                };
+                AreaInfo {
+                    start: v.start,
+                    end: v.end,
+                    prot: v.prot,
+                    shared: v.shared(),
+                    offset,
+                    dev,
+                    ino,
+                    label,
+                }
+            })
+            .collect()
+    }
+
+    /// (total mapped bytes, resident pages, data bytes, stack bytes).
+    pub fn usage(&self) -> MemUsage {
+        let vm = self.vm.lock();
+        let mut u = MemUsage::default();
+        for v in vm.vmas.values() {
+            let len = v.end - v.start;
+            u.total += len;
+            if v.is_data() {
+                u.data += len;
+            }
+            if v.kind == VmaKind::Stack {
+                u.stack += len;
+            }
+        }
+        vm.table.for_each_pte(0, USER_END, &mut |_, pte| {
+            if *pte & PteFlags::PRESENT.bits() != 0 {
+                u.resident += 1;
+            }
+        });
+        u
     }
 
     /// munmap: removes every mapping in the range (holes are fine).
@@ -898,6 +988,7 @@ impl AddressSpace {
                             prot: PROT_READ | PROT_WRITE,
                             backing: Backing::Anonymous,
                             kind: VmaKind::Heap,
+                            name: None,
                         },
                     );
                 }
@@ -1134,6 +1225,39 @@ impl AddressSpace {
             done += n;
         }
         Ok(())
+    }
+
+    /// Reads another address space's memory (procfs's cmdline and environ, as
+    /// Linux's access_remote_vm): pages are faulted in for reading; stops at the
+    /// first address that cannot be read and returns how many bytes it copied.
+    pub fn read_remote(&self, addr: u64, buf: &mut [u8]) -> usize {
+        if Self::check_range(addr, buf.len()).is_err() {
+            return 0;
+        }
+        let mut vm = self.vm.lock();
+        let mut done = 0;
+        while done < buf.len() {
+            let at = addr + done as u64;
+            let page = page_down(at);
+            if vm.populate(page, Access::Read, true).is_err() {
+                break;
+            }
+            let Some((pa, _)) = vm.table.translate(at) else {
+                break;
+            };
+            let n = ((page + PAGE - at) as usize).min(buf.len() - done);
+            // SAFETY: `pa` is a frame mapped at `at` in this address space, kept alive
+            // by the lock we hold, read through the direct map.
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    phys_to_virt(pa) as *const u8,
+                    buf[done..].as_mut_ptr(),
+                    n,
+                )
+            };
+            done += n;
+        }
+        done
     }
 
     /// Faults in every page of `[addr, addr+len)` (MAP_POPULATE), ignoring failures.

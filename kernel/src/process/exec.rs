@@ -118,19 +118,20 @@ fn read_headers(inode: &InodeRef, size: u64) -> KResult<Vec<u8>> {
 }
 
 /// Maps a laid-out image into `mm`.
-fn map_image(mm: &AddressSpace, inode: &InodeRef, l: &Layout) -> KResult<()> {
+fn map_image(mm: &AddressSpace, file: &DentryRef, l: &Layout) -> KResult<()> {
     for m in &l.mappings {
         if m.file_end > m.start {
-            mm.map(
+            let at = mm.map(
                 Placement::Fixed(m.start),
                 m.file_end - m.start,
                 m.prot,
                 Backing::File {
-                    inode: inode.clone(),
+                    inode: file.inode.clone(),
                     offset: m.file_offset,
                 },
                 VmaKind::Normal,
             )?;
+            mm.name_area(at, file.clone());
             if m.zero_start < m.file_end {
                 // The tail of the last file page past p_filesz reads as zero (padzero).
                 let zeros = alloc::vec![0u8; (m.file_end - m.zero_start) as usize];
@@ -164,6 +165,7 @@ struct NewImage {
     regs: UserContext,
     exe: DentryRef,
     name: Vec<u8>,
+    info: super::ExecInfo,
 }
 
 /// Everything execve does before the point of no return.
@@ -176,7 +178,7 @@ fn load(
     let argv_refs: Vec<&[u8]> = argv.iter().map(|s| s.as_slice()).collect();
     let envp_refs: Vec<&[u8]> = envp.iter().map(|s| s.as_slice()).collect();
     let mut args = ExecArgs::new(path, &argv_refs, &envp_refs, p.rlimit(RLIMIT_STACK))?;
-    let (mut dentry, mut inode, mut file) = open_exec(p, path)?;
+    let (mut dentry, _, mut file) = open_exec(p, path)?;
     let program = loop {
         args.check_depth()?;
         match probe(&file)? {
@@ -187,14 +189,14 @@ fn load(
                     args.apply_script(&sb)?;
                     sb.interpreter.to_vec()
                 };
-                (dentry, inode, file) = open_exec(p, &interp)?;
+                (dentry, _, file) = open_exec(p, &interp)?;
             }
         }
     };
     let interp = match &program.interp {
         Some(ipath) => {
-            let (_, iinode, ibytes) = open_exec(p, ipath)?;
-            Some((iinode, ElfImage::parse_interpreter(&ibytes)?))
+            let (identry, _, ibytes) = open_exec(p, ipath)?;
+            Some((identry, ElfImage::parse_interpreter(&ibytes)?))
         }
         None => None,
     };
@@ -209,12 +211,12 @@ fn load(
             (_, None) => bias_below(&program, MMAP_TOP),
         };
         let main = program.layout(bias).map_err(|f| f.0)?;
-        map_image(&mm, &inode, &main)?;
+        map_image(&mm, &dentry, &main)?;
         let ld = match &interp {
-            Some((iinode, img)) => {
+            Some((identry, img)) => {
                 let top = main.mappings.first().map_or(MMAP_TOP, |_| MMAP_TOP);
                 let l = img.layout(bias_below(img, top)).map_err(|f| f.0)?;
-                map_image(&mm, iinode, &l)?;
+                map_image(&mm, identry, &l)?;
                 Some(l)
             }
             None => None,
@@ -268,6 +270,13 @@ fn load(
             regs: UserContext::new(entry, stack.rsp),
             exe: dentry.clone(),
             name,
+            info: super::ExecInfo {
+                arg_start: stack.arg_start,
+                arg_end: stack.arg_end,
+                env_start: stack.env_start,
+                env_end: stack.env_end,
+                auxv: stack.auxv_entries.clone(),
+            },
         })
     })();
     Ok(built)
@@ -308,6 +317,7 @@ fn commit(thread: &Arc<Thread>, img: NewImage) -> UserContext {
     thread.set_comm(&img.name);
     super::timers::delete_all(p);
     *p.exe.lock() = Some(img.exe);
+    *p.exec_info.lock() = img.info;
     p.did_exec.store(true, Ordering::Relaxed);
     if let Some(v) = p.vfork.lock().take() {
         v.release();

@@ -41,7 +41,31 @@ pub type Pid = u32;
 pub type Shared<T> = Arc<spin::Mutex<T>>;
 
 /// Linux's default pid_max on small machines.
-const PID_MAX: Pid = 32_768;
+/// Process ids wrap around below this (/proc/sys/kernel/pid_max).
+pub const PID_MAX: Pid = 32_768;
+
+/// Processes and threads created since boot (/proc/stat's `processes`).
+static FORKS: AtomicU64 = AtomicU64::new(0);
+
+/// The thread whose task this CPU is polling (one CPU so far).
+static CURRENT: spin::Mutex<Option<Arc<Thread>>> = spin::Mutex::new(None);
+
+/// The thread being run on this CPU, for code that has no syscall context (a
+/// procfs file answering "self").
+pub fn current_thread() -> Option<Arc<Thread>> {
+    CURRENT.lock().clone()
+}
+
+/// Records which thread this CPU is running (set around each poll of its task).
+pub fn set_current(t: Option<Arc<Thread>>) {
+    let old = core::mem::replace(&mut *CURRENT.lock(), t);
+    drop(old);
+}
+
+/// Processes and threads created since boot.
+pub fn forks() -> u64 {
+    FORKS.load(Ordering::Relaxed)
+}
 
 /// The current directory, root and umask (shared with CLONE_FS).
 #[derive(Clone, Debug)]
@@ -208,6 +232,10 @@ pub struct Process {
     pub child_event: WaitQueue,
     /// The executable.
     pub exe: spin::Mutex<Option<DentryRef>>,
+    /// Where execve put the arguments and environment, and the auxv it passed.
+    pub exec_info: spin::Mutex<ExecInfo>,
+    /// Monotonic ns at creation (fork), for /proc/PID/stat's start time.
+    pub start_ns: u64,
     /// Set while a vfork child has not exec'd or exited yet: the parent waits.
     pub vfork: spin::Mutex<Option<Arc<VforkDone>>>,
     /// The signal sent to the parent at exit (SIGCHLD for fork).
@@ -239,10 +267,24 @@ pub struct Process {
     pub posix_timers: spin::Mutex<BTreeMap<i32, Arc<timers::PosixTimer>>>,
     /// Whether a CPU-time expiry (itimer, RLIMIT_CPU, CPU-clock timer) is armed.
     pub cpu_timers_armed: AtomicBool,
+    /// /proc/PID/oom_score_adj (kept for programs that set it; the OOM policy does
+    /// not read it yet).
+    pub oom_score_adj: core::sync::atomic::AtomicI32,
     /// membarrier(2) registrations (MEMBARRIER_CMD_REGISTER_* bits).
     pub membarrier: AtomicU64,
     /// System calls made, by number (`kestrel.syscall_stats` only).
     pub syscall_counts: Option<alloc::boxed::Box<crate::syscall::stats::SyscallCounts>>,
+}
+
+/// What the last execve left in the address space (Linux keeps these in mm_struct):
+/// the argument and environment strings' bounds and the auxiliary vector.
+#[derive(Debug, Clone, Default)]
+pub struct ExecInfo {
+    pub arg_start: u64,
+    pub arg_end: u64,
+    pub env_start: u64,
+    pub env_end: u64,
+    pub auxv: Vec<(u64, u64)>,
 }
 
 /// Released when a vfork child execs or exits.
@@ -367,6 +409,7 @@ fn alloc_pid() -> KResult<Pid> {
             pid
         };
         if !procs.contains_key(&pid) && !threads.contains_key(&pid) {
+            FORKS.fetch_add(1, Ordering::Relaxed);
             return Ok(pid);
         }
     }
@@ -432,6 +475,8 @@ impl Process {
             state: spin::Mutex::new(State::Running),
             child_event: WaitQueue::new(),
             exe: spin::Mutex::new(None),
+            exec_info: spin::Mutex::new(ExecInfo::default()),
+            start_ns: crate::time::now_ns(),
             vfork: spin::Mutex::new(None),
             exit_signal: n.exit_signal,
             exiting: spin::Mutex::new(None),
@@ -448,6 +493,7 @@ impl Process {
             posix_timers: spin::Mutex::new(BTreeMap::new()),
             cpu_timers_armed: AtomicBool::new(false),
             membarrier: AtomicU64::new(0),
+            oom_score_adj: core::sync::atomic::AtomicI32::new(0),
             syscall_counts: crate::syscall::stats::SyscallCounts::for_new_process(),
         });
         timers::rlimit_cpu_changed(&p);
@@ -738,6 +784,7 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
         .nice
         .store(parent.nice.load(Ordering::Relaxed), Ordering::Relaxed);
     *child.exe.lock() = parent.exe.lock().clone();
+    *child.exec_info.lock() = parent.exec_info.lock().clone();
     real_parent.children.lock().push(child.clone());
     let thread = Thread::new(
         pid,

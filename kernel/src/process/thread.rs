@@ -49,7 +49,9 @@ impl<F: Future> Future for InAddressSpace<F> {
             .running_since
             .store(start, Ordering::Release);
         self.thread.process.activate_mm();
+        super::set_current(Some(self.thread.clone()));
         let r = self.fut.as_mut().poll(cx);
+        super::set_current(None);
         // Time spent polling is the thread's CPU time (its user part is counted
         // around enter_user); time parked between polls is not.
         let cpu = &self.thread.cpu;

@@ -349,7 +349,13 @@ fn check_dir_write(ctx: &Ctx<'_>, dir: &InodeRef) -> KResult<()> {
 }
 
 /// openat(2).
-pub fn open_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], flags: u32, mode: u64) -> KResult<u64> {
+pub async fn open_at(
+    ctx: &Ctx<'_>,
+    dirfd: i32,
+    path: &[u8],
+    flags: u32,
+    mode: u64,
+) -> KResult<u64> {
     if flags & O_TMPFILE == O_TMPFILE {
         return Err(Errno::EOPNOTSUPP);
     }
@@ -444,23 +450,31 @@ pub fn open_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], flags: u32, mode: u64) ->
         dentry.inode.truncate(0)?;
     }
     let file = crate::fs::open_dentry(dentry, flags, ctx.process())?;
+    // A FIFO opened for reading or writing alone waits for the other side.
+    if let Some((pipe, writer)) = crate::fs::fifo::partner_to_wait_for(&file) {
+        interruptible(ctx.thread, Errno::ERESTARTSYS, async {
+            crate::fs::fifo::wait_for_partner(&pipe, writer).await;
+            Ok(())
+        })
+        .await?;
+    }
     ctx.install(file, flags & O_CLOEXEC != 0)
         .map(|fd| fd as u64)
 }
 
 pub async fn sys_open(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     let path = ctx.read_path(a[0])?;
-    open_at(ctx, AT_FDCWD, &path, a[1] as u32, a[2])
+    open_at(ctx, AT_FDCWD, &path, a[1] as u32, a[2]).await
 }
 
 pub async fn sys_openat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     let path = ctx.read_path(a[1])?;
-    open_at(ctx, arg_i32(a[0]), &path, a[2] as u32, a[3])
+    open_at(ctx, arg_i32(a[0]), &path, a[2] as u32, a[3]).await
 }
 
 pub async fn sys_creat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     let path = ctx.read_path(a[0])?;
-    open_at(ctx, AT_FDCWD, &path, O_CREAT | O_WRONLY | O_TRUNC, a[1])
+    open_at(ctx, AT_FDCWD, &path, O_CREAT | O_WRONLY | O_TRUNC, a[1]).await
 }
 
 fn stat_out(ctx: &Ctx<'_>, d: &DentryRef, addr: u64) -> KResult<u64> {
@@ -651,6 +665,63 @@ fn mkdir_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u64) -> KResult<u64> {
         c.fsgid,
     )?;
     Ok(0)
+}
+
+/// mknod(2): a regular file, FIFO or socket node for anyone who may write the
+/// directory; character and block devices need CAP_MKNOD.
+fn mknod_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u64, dev: u64) -> KResult<u64> {
+    let mode = mode as u32;
+    let kind = match mode & S_IFMT {
+        0 | S_IFREG => NodeKind::File,
+        S_IFIFO => NodeKind::Fifo,
+        S_IFSOCK => NodeKind::Socket,
+        S_IFCHR | S_IFBLK => {
+            if !ctx
+                .process()
+                .cred
+                .lock()
+                .capable(kestrel_abi::cap::CAP_MKNOD)
+            {
+                return Err(Errno::EPERM);
+            }
+            // The 32-bit device number of the system call is new_encode_dev's layout.
+            let dev = dev as u32 as u64;
+            if mode & S_IFMT == S_IFCHR {
+                NodeKind::CharDev(dev)
+            } else {
+                NodeKind::BlockDev(dev)
+            }
+        }
+        S_IFDIR => return Err(Errno::EPERM),
+        _ => return Err(Errno::EINVAL),
+    };
+    let p = ctx.resolve_parent(dirfd, path)?;
+    if p.name == b"." || p.name == b".." || p.dir.inode.lookup(&p.name).is_ok() {
+        return Err(Errno::EEXIST);
+    }
+    if p.trailing_slash {
+        return Err(Errno::ENOENT);
+    }
+    check_dir_write(ctx, &p.dir.inode)?;
+    let c = ctx.process().cred.lock().clone();
+    p.dir.inode.create(
+        &p.name,
+        kind,
+        creation_mode(ctx, u64::from(mode), 0o7777),
+        c.fsuid,
+        c.fsgid,
+    )?;
+    Ok(0)
+}
+
+pub async fn sys_mknod(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let path = ctx.read_path(a[0])?;
+    mknod_at(ctx, AT_FDCWD, &path, a[1], a[2])
+}
+
+pub async fn sys_mknodat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let path = ctx.read_path(a[1])?;
+    mknod_at(ctx, arg_i32(a[0]), &path, a[2], a[3])
 }
 
 pub async fn sys_mkdir(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {

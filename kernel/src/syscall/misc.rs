@@ -10,16 +10,44 @@ use super::{Args, Ctx, arg_i32};
 use crate::process;
 
 pub async fn sys_uname(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let bytes = |v: &[u8]| {
+        let mut f = [0u8; 65];
+        let n = v.len().min(64);
+        f[..n].copy_from_slice(&v[..n]);
+        f
+    };
     let u = Utsname {
         sysname: Utsname::field("Linux"),
-        nodename: Utsname::field("kestrel"),
-        release: Utsname::field("6.8.0-kestrel"),
-        version: Utsname::field(concat!("#1 SMP Kestrel ", env!("CARGO_PKG_VERSION"))),
+        nodename: bytes(&crate::uts::hostname()),
+        release: Utsname::field(crate::uts::RELEASE),
+        version: Utsname::field(crate::uts::VERSION),
         machine: Utsname::field("x86_64"),
-        domainname: Utsname::field("(none)"),
+        domainname: bytes(&crate::uts::domainname()),
     };
     ctx.write(a[0], &u)?;
     Ok(0)
+}
+
+/// sethostname/setdomainname: CAP_SYS_ADMIN, at most 64 bytes (EINVAL beyond).
+fn set_uts_name(ctx: &Ctx<'_>, ptr: u64, len: u64, set: fn(&[u8])) -> KResult<u64> {
+    if !ctx.process().cred.lock().capable(CAP_SYS_ADMIN) {
+        return Err(Errno::EPERM);
+    }
+    if len > crate::uts::NAME_MAX as u64 {
+        return Err(Errno::EINVAL);
+    }
+    let mut name = alloc::vec![0u8; len as usize];
+    ctx.mm().read_user(ptr, &mut name)?;
+    set(&name);
+    Ok(0)
+}
+
+pub async fn sys_sethostname(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    set_uts_name(ctx, a[0], a[1], crate::uts::set_hostname)
+}
+
+pub async fn sys_setdomainname(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    set_uts_name(ctx, a[0], a[1], crate::uts::set_domainname)
 }
 
 pub async fn sys_sysinfo(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {

@@ -49,6 +49,7 @@ pub async fn sys_mmap(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     if len.checked_add(4095).is_none() {
         return Err(Errno::ENOMEM);
     }
+    let mut name = None;
     let backing = if flags & MAP_ANONYMOUS != 0 {
         if shared {
             Backing::SharedAnonymous {
@@ -85,12 +86,14 @@ pub async fn sys_mmap(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
                 Backing::Anonymous
             }
         } else if shared {
+            name = file.dentry().cloned();
             Backing::SharedFile {
                 inode,
                 offset: off,
                 held: Default::default(),
             }
         } else {
+            name = file.dentry().cloned();
             Backing::File { inode, offset: off }
         }
     };
@@ -108,6 +111,9 @@ pub async fn sys_mmap(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
         Placement::Hint(addr)
     };
     let at = mm.map(at, len, prot, backing, kind)?;
+    if let Some(d) = name {
+        mm.name_area(at, d);
+    }
     if flags & MAP_POPULATE != 0 {
         mm.populate(at, len, prot & PROT_WRITE != 0 && !shared);
     }

@@ -18,6 +18,7 @@ mod fs;
 pub mod futex;
 mod misc;
 mod mm;
+mod mount;
 mod poll;
 mod process;
 mod sched;

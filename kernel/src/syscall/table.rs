@@ -7,8 +7,8 @@
 use kestrel_abi::KResult;
 
 use super::{
-    Args, Ctx, cred, epoll, fd, fs, futex, misc, mm, poll, process, sched, signal, time, timer,
-    xattr,
+    Args, Ctx, cred, epoll, fd, fs, futex, misc, mm, mount, poll, process, sched, signal, time,
+    timer, xattr,
 };
 
 macro_rules! syscall_table {
@@ -111,6 +111,7 @@ syscall_table! {
     SETFSGID => cred::sys_setfsgid;
     CAPGET => cred::sys_capget;
     CAPSET => cred::sys_capset;
+    MKNOD => fs::sys_mknod;
     STATFS => fs::sys_statfs;
     FSTATFS => fs::sys_fstatfs;
     GETPRIORITY => sched::sys_getpriority;
@@ -135,6 +136,10 @@ syscall_table! {
     SETRLIMIT => misc::sys_setrlimit;
     ADJTIMEX => time::sys_adjtimex, partial "reports a free-running, unsynchronised clock; ADJ_OFFSET and ADJ_FREQUENCY are recorded, not applied";
     SETTIMEOFDAY => time::sys_settimeofday;
+    MOUNT => mount::sys_mount, partial "proc, tmpfs, ramfs, devtmpfs and bind mounts; per-mount flags (ro, noexec, nosuid) are recorded, not enforced; no MS_MOVE";
+    UMOUNT2 => mount::sys_umount2;
+    SETHOSTNAME => misc::sys_sethostname;
+    SETDOMAINNAME => misc::sys_setdomainname;
     SETXATTR => xattr::sys_setxattr;
     LSETXATTR => xattr::sys_lsetxattr;
     FSETXATTR => xattr::sys_fsetxattr;
@@ -182,6 +187,7 @@ syscall_table! {
     WAITID => process::sys_waitid, partial "P_PIDFD is not supported";
     OPENAT => fs::sys_openat;
     MKDIRAT => fs::sys_mkdirat;
+    MKNODAT => fs::sys_mknodat;
     FCHOWNAT => fs::sys_fchownat;
     NEWFSTATAT => fs::sys_newfstatat;
     UNLINKAT => fs::sys_unlinkat;

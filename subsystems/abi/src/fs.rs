@@ -351,3 +351,34 @@ pub const ST_NODEV: i64 = 0x0004;
 pub const ST_NOEXEC: i64 = 0x0008;
 pub const ST_RELATIME: i64 = 0x1000;
 pub const ST_VALID: i64 = 0x0020;
+
+// mount(2) flags.
+pub const MS_RDONLY: u64 = 1;
+pub const MS_NOSUID: u64 = 2;
+pub const MS_NODEV: u64 = 4;
+pub const MS_NOEXEC: u64 = 8;
+pub const MS_SYNCHRONOUS: u64 = 16;
+pub const MS_REMOUNT: u64 = 32;
+pub const MS_MANDLOCK: u64 = 64;
+pub const MS_DIRSYNC: u64 = 128;
+pub const MS_NOSYMFOLLOW: u64 = 256;
+pub const MS_NOATIME: u64 = 1024;
+pub const MS_NODIRATIME: u64 = 2048;
+pub const MS_BIND: u64 = 4096;
+pub const MS_MOVE: u64 = 8192;
+pub const MS_REC: u64 = 16384;
+pub const MS_SILENT: u64 = 32768;
+pub const MS_UNBINDABLE: u64 = 1 << 17;
+pub const MS_PRIVATE: u64 = 1 << 18;
+pub const MS_SLAVE: u64 = 1 << 19;
+pub const MS_SHARED: u64 = 1 << 20;
+pub const MS_RELATIME: u64 = 1 << 21;
+pub const MS_STRICTATIME: u64 = 1 << 24;
+pub const MS_LAZYTIME: u64 = 1 << 25;
+pub const MS_MGC_VAL: u64 = 0xc0ed_0000;
+pub const MS_MGC_MSK: u64 = 0xffff_0000;
+// umount2(2) flags.
+pub const MNT_FORCE: u32 = 1;
+pub const MNT_DETACH: u32 = 2;
+pub const MNT_EXPIRE: u32 = 4;
+pub const UMOUNT_NOFOLLOW: u32 = 8;

@@ -216,6 +216,11 @@ pub trait Inode: Send + Sync + Any {
     fn readlink(&self) -> KResult<Vec<u8>> {
         Err(Errno::EINVAL)
     }
+    /// For a *magic* symlink (procfs's `exe`, `cwd`, `fd/N`): where following it
+    /// leads, directly, whatever its text says. `None` for an ordinary symlink.
+    fn magic_link(&self) -> Option<KResult<crate::path::DentryRef>> {
+        None
+    }
     /// What statfs reports for the file system holding this inode.
     fn statfs(&self) -> kestrel_abi::fs::Statfs;
 

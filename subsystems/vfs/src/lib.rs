@@ -32,6 +32,7 @@ pub mod file;
 pub mod inode;
 pub mod path;
 pub mod pipe;
+pub mod pseudo;
 pub mod ramfs;
 
 use alloc::vec::Vec;
@@ -40,7 +41,7 @@ pub use fdtable::FdTable;
 pub use file::{FileOps, OpenFile};
 pub use inode::{Inode, InodeRef, Metadata, NodeKind};
 pub use kestrel_abi::{Errno, KResult};
-pub use path::{Dentry, DentryRef, Mounts, Walker};
+pub use path::{Dentry, DentryRef, MountInfo, Mounts, Walker};
 
 use kestrel_abi::time::Timespec;
 

@@ -123,6 +123,20 @@ pub fn identity(i: &InodeRef) -> (u64, u64) {
 struct Mount {
     at: (u64, u64),
     root: InodeRef,
+    info: MountInfo,
+}
+
+/// What /proc/mounts says of a mount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountInfo {
+    /// The device or name it was mounted from ("proc", "tmpfs", "devtmpfs").
+    pub source: Vec<u8>,
+    /// The file system type.
+    pub fstype: Vec<u8>,
+    /// Where it is mounted (absolute path).
+    pub path: Vec<u8>,
+    /// The mount options ("rw,nosuid,nodev,noexec,relatime").
+    pub options: Vec<u8>,
 }
 
 /// The mount table: which directories have another file system mounted on them.
@@ -138,15 +152,21 @@ impl Mounts {
     }
 
     /// Mounts the file system whose root is `root` on the directory `at`.
-    pub fn mount(&self, at: &InodeRef, root: InodeRef) -> KResult<()> {
+    pub fn mount(&self, at: &InodeRef, root: InodeRef, info: MountInfo) -> KResult<()> {
         if !at.metadata().is_dir() {
             return Err(Errno::ENOTDIR);
         }
         self.list.write().push(Mount {
             at: identity(at),
             root,
+            info,
         });
         Ok(())
+    }
+
+    /// Every mount, oldest first.
+    pub fn infos(&self) -> Vec<MountInfo> {
+        self.list.read().iter().map(|m| m.info.clone()).collect()
     }
 
     /// Unmounts what is mounted on `at` (the most recent mount there).
@@ -256,6 +276,10 @@ impl Walker<'_> {
                 links += 1;
                 if links > MAXSYMLINKS {
                     return Err(Errno::ELOOP);
+                }
+                if let Some(to) = inode.magic_link() {
+                    cur = to?;
+                    continue;
                 }
                 let target = inode.readlink()?;
                 if target.is_empty() {
@@ -503,7 +527,14 @@ mod tests {
             .create(b"inside", NodeKind::File, 0o644, 0, 0)
             .unwrap();
         let at = root.inode.lookup(b"a").unwrap();
-        mounts.mount(&at, other).unwrap();
+        let info = MountInfo {
+            source: b"t".to_vec(),
+            fstype: b"ramfs".to_vec(),
+            path: b"/mnt".to_vec(),
+            options: b"rw".to_vec(),
+        };
+        mounts.mount(&at, other, info.clone()).unwrap();
+        assert_eq!(mounts.infos(), [info]);
         let w = Walker {
             root: &root,
             mounts: &mounts,

@@ -26,6 +26,10 @@ struct State {
     capacity: usize,
     readers: usize,
     writers: usize,
+    /// How many read and write opens there have been (a FIFO opener waits for the
+    /// other side's count to change, as Linux's wait_for_partner).
+    read_opens: u64,
+    write_opens: u64,
 }
 
 /// The shared part of a pipe.
@@ -38,23 +42,95 @@ pub struct Pipe {
 pub struct PipeReader(Arc<Pipe>);
 /// The write end's behaviour.
 pub struct PipeWriter(Arc<Pipe>);
+/// Both ends at once: a FIFO opened O_RDWR.
+pub struct PipeReadWrite(Arc<Pipe>);
 
 /// A new pipe: (read end, write end). Each end counts as one reader or writer until
 /// it is dropped, which happens when its last open file description closes.
 pub fn pipe() -> (Arc<PipeReader>, Arc<PipeWriter>) {
-    let p = Arc::new(Pipe {
-        state: spin::Mutex::new(State {
-            buf: VecDeque::new(),
-            capacity: PIPE_CAPACITY,
-            readers: 1,
-            writers: 1,
-        }),
-        wq: WaitQueue::new(),
-    });
-    (Arc::new(PipeReader(p.clone())), Arc::new(PipeWriter(p)))
+    let p = Pipe::new_fifo();
+    (Pipe::open_reader(&p), Pipe::open_writer(&p))
 }
 
 impl Pipe {
+    /// A pipe with no ends yet: what a FIFO's inode refers to while it is open.
+    pub fn new_fifo() -> Arc<Self> {
+        Arc::new(Pipe {
+            state: spin::Mutex::new(State {
+                buf: VecDeque::new(),
+                capacity: PIPE_CAPACITY,
+                readers: 0,
+                writers: 0,
+                read_opens: 0,
+                write_opens: 0,
+            }),
+            wq: WaitQueue::new(),
+        })
+    }
+
+    /// A new read end.
+    pub fn open_reader(p: &Arc<Self>) -> Arc<PipeReader> {
+        p.add_ends(true, false);
+        Arc::new(PipeReader(p.clone()))
+    }
+
+    /// A new write end.
+    pub fn open_writer(p: &Arc<Self>) -> Arc<PipeWriter> {
+        p.add_ends(false, true);
+        Arc::new(PipeWriter(p.clone()))
+    }
+
+    /// An end that reads and writes (counts as a reader and a writer).
+    pub fn open_read_write(p: &Arc<Self>) -> Arc<PipeReadWrite> {
+        p.add_ends(true, true);
+        Arc::new(PipeReadWrite(p.clone()))
+    }
+
+    fn add_ends(&self, read: bool, write: bool) {
+        {
+            let mut s = self.state.lock();
+            if read {
+                s.readers += 1;
+                s.read_opens += 1;
+            }
+            if write {
+                s.writers += 1;
+                s.write_opens += 1;
+            }
+        }
+        self.wq.wake_all();
+    }
+
+    fn drop_ends(&self, read: bool, write: bool) {
+        {
+            let mut s = self.state.lock();
+            if read {
+                s.readers -= 1;
+            }
+            if write {
+                s.writers -= 1;
+            }
+        }
+        self.wq.wake_all();
+    }
+
+    /// (readers, writers) now.
+    pub fn ends(&self) -> (usize, usize) {
+        let s = self.state.lock();
+        (s.readers, s.writers)
+    }
+
+    /// (read opens, write opens) so far.
+    pub fn opens(&self) -> (u64, u64) {
+        let s = self.state.lock();
+        (s.read_opens, s.write_opens)
+    }
+
+    /// Woken on every change: data, room, an end opened or closed.
+    pub fn wait_queue(&self) -> &WaitQueue {
+        &self.wq
+    }
+
     /// Bytes waiting to be read.
     pub fn len(&self) -> usize {
         self.state.lock().buf.len()
@@ -85,6 +161,87 @@ impl Pipe {
         self.wq.wake_all();
         Ok(cap)
     }
+
+    fn read(&self, out: &mut [u8]) -> KResult<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        let n = {
+            let mut s = self.state.lock();
+            if s.buf.is_empty() {
+                return if s.writers == 0 {
+                    Ok(0)
+                } else {
+                    Err(Errno::EAGAIN)
+                };
+            }
+            let n = out.len().min(s.buf.len());
+            for (dst, src) in out.iter_mut().zip(s.buf.drain(..n)) {
+                *dst = src;
+            }
+            n
+        };
+        // Room appeared: wake writers, not other readers.
+        self.wq.wake(u32::from(POLLOUT | POLLWRNORM));
+        Ok(n)
+    }
+
+    fn write(&self, data: &[u8]) -> KResult<usize> {
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let n = {
+            let mut s = self.state.lock();
+            if s.readers == 0 {
+                return Err(Errno::EPIPE);
+            }
+            let room = s.capacity - s.buf.len();
+            if room == 0 || (data.len() <= PIPE_BUF && room < data.len()) {
+                return Err(Errno::EAGAIN);
+            }
+            let n = data.len().min(room);
+            if s.buf.try_reserve(n).is_err() {
+                return Err(Errno::EAGAIN);
+            }
+            s.buf.extend(&data[..n]);
+            n
+        };
+        // Data appeared: wake readers.
+        self.wq.wake(u32::from(POLLIN | POLLRDNORM));
+        Ok(n)
+    }
+
+    fn poll_read(&self) -> u16 {
+        let s = self.state.lock();
+        let mut m = 0;
+        if !s.buf.is_empty() {
+            m |= POLLIN | POLLRDNORM;
+        }
+        if s.writers == 0 {
+            m |= POLLHUP;
+        }
+        m
+    }
+
+    fn poll_write(&self) -> u16 {
+        let s = self.state.lock();
+        let mut m = 0;
+        if s.capacity - s.buf.len() >= PIPE_BUF.min(s.capacity) {
+            m |= POLLOUT | POLLWRNORM;
+        }
+        if s.readers == 0 {
+            m |= POLLERR;
+        }
+        m
+    }
+
+    fn fionread(&self, cmd: u32, arg: u64, mem: &dyn UserMem) -> KResult<u64> {
+        if cmd == kestrel_abi::tty::FIONREAD {
+            mem.write(arg, &(self.len() as i32).to_le_bytes())?;
+            return Ok(0);
+        }
+        Err(Errno::ENOTTY)
+    }
 }
 
 impl PipeReader {
@@ -101,29 +258,16 @@ impl PipeWriter {
     }
 }
 
+impl PipeReadWrite {
+    /// The pipe this end belongs to.
+    pub fn pipe(&self) -> &Arc<Pipe> {
+        &self.0
+    }
+}
+
 impl FileOps for PipeReader {
     fn read(&self, _: &OpenFile, _: &mut u64, out: &mut [u8]) -> KResult<usize> {
-        if out.is_empty() {
-            return Ok(0);
-        }
-        let n = {
-            let mut s = self.0.state.lock();
-            if s.buf.is_empty() {
-                return if s.writers == 0 {
-                    Ok(0)
-                } else {
-                    Err(Errno::EAGAIN)
-                };
-            }
-            let n = out.len().min(s.buf.len());
-            for (dst, src) in out.iter_mut().zip(s.buf.drain(..n)) {
-                *dst = src;
-            }
-            n
-        };
-        // Room appeared: wake writers, not other readers.
-        self.0.wq.wake(u32::from(POLLOUT | POLLWRNORM));
-        Ok(n)
+        self.0.read(out)
     }
 
     fn write(&self, _: &OpenFile, _: &mut u64, _: &[u8]) -> KResult<usize> {
@@ -131,15 +275,7 @@ impl FileOps for PipeReader {
     }
 
     fn poll(&self) -> u16 {
-        let s = self.0.state.lock();
-        let mut m = 0;
-        if !s.buf.is_empty() {
-            m |= POLLIN | POLLRDNORM;
-        }
-        if s.writers == 0 {
-            m |= POLLHUP;
-        }
-        m
+        self.0.poll_read()
     }
 
     fn wait_queue(&self) -> Option<&WaitQueue> {
@@ -147,11 +283,7 @@ impl FileOps for PipeReader {
     }
 
     fn ioctl(&self, _: &OpenFile, cmd: u32, arg: u64, mem: &dyn UserMem) -> KResult<u64> {
-        if cmd == kestrel_abi::tty::FIONREAD {
-            mem.write(arg, &(self.0.len() as i32).to_le_bytes())?;
-            return Ok(0);
-        }
-        Err(Errno::ENOTTY)
+        self.0.fionread(cmd, arg, mem)
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -165,44 +297,46 @@ impl FileOps for PipeWriter {
     }
 
     fn write(&self, _: &OpenFile, _: &mut u64, data: &[u8]) -> KResult<usize> {
-        if data.is_empty() {
-            return Ok(0);
-        }
-        let n = {
-            let mut s = self.0.state.lock();
-            if s.readers == 0 {
-                return Err(Errno::EPIPE);
-            }
-            let room = s.capacity - s.buf.len();
-            if room == 0 || (data.len() <= PIPE_BUF && room < data.len()) {
-                return Err(Errno::EAGAIN);
-            }
-            let n = data.len().min(room);
-            if s.buf.try_reserve(n).is_err() {
-                return Err(Errno::EAGAIN);
-            }
-            s.buf.extend(&data[..n]);
-            n
-        };
-        // Data appeared: wake readers.
-        self.0.wq.wake(u32::from(POLLIN | POLLRDNORM));
-        Ok(n)
+        self.0.write(data)
     }
 
     fn poll(&self) -> u16 {
-        let s = self.0.state.lock();
-        let mut m = 0;
-        if s.capacity - s.buf.len() >= PIPE_BUF.min(s.capacity) {
-            m |= POLLOUT | POLLWRNORM;
-        }
-        if s.readers == 0 {
-            m |= POLLERR;
-        }
-        m
+        self.0.poll_write()
     }
 
     fn wait_queue(&self) -> Option<&WaitQueue> {
         Some(&self.0.wq)
+    }
+
+    fn ioctl(&self, _: &OpenFile, cmd: u32, arg: u64, mem: &dyn UserMem) -> KResult<u64> {
+        self.0.fionread(cmd, arg, mem)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl FileOps for PipeReadWrite {
+    fn read(&self, _: &OpenFile, _: &mut u64, out: &mut [u8]) -> KResult<usize> {
+        self.0.read(out)
+    }
+
+    fn write(&self, _: &OpenFile, _: &mut u64, data: &[u8]) -> KResult<usize> {
+        self.0.write(data)
+    }
+
+    fn poll(&self) -> u16 {
+        // It is its own writer: no hang-up, no error while it is open.
+        self.0.poll_read() | self.0.poll_write()
+    }
+
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        Some(&self.0.wq)
+    }
+
+    fn ioctl(&self, _: &OpenFile, cmd: u32, arg: u64, mem: &dyn UserMem) -> KResult<u64> {
+        self.0.fionread(cmd, arg, mem)
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -212,15 +346,19 @@ impl FileOps for PipeWriter {
 
 impl Drop for PipeReader {
     fn drop(&mut self) {
-        self.0.state.lock().readers -= 1;
-        self.0.wq.wake_all();
+        self.0.drop_ends(true, false);
     }
 }
 
 impl Drop for PipeWriter {
     fn drop(&mut self) {
-        self.0.state.lock().writers -= 1;
-        self.0.wq.wake_all();
+        self.0.drop_ends(false, true);
+    }
+}
+
+impl Drop for PipeReadWrite {
+    fn drop(&mut self) {
+        self.0.drop_ends(true, true);
     }
 }
 

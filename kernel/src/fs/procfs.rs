@@ -1,0 +1,1300 @@
+//! /proc: processes and the system, computed when read (Linux's procfs).
+//!
+//! Built from [`kestrel_vfs::pseudo`]: every directory lists and looks up its
+//! entries on demand, so `/proc` always shows the processes alive now; every file
+//! produces its text from the kernel's state at the moment it is read from the
+//! start. `exe`, `cwd`, `root` and `fd/N` are *magic* links: following them goes
+//! straight to the file, as in Linux (so `/proc/self/exe` runs the program even
+//! if its path is gone, and `/proc/self/fd/N` reopens the file).
+//!
+//! Formats follow Linux's (fs/proc/array.c, fs/proc/meminfo.c and friends) field
+//! for field, since ps, top, free, glibc and test suites parse them. Fields Kestrel
+//! has no notion of (page-cache sizes, context-switch counts) read as 0.
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::String;
+use alloc::sync::{Arc, Weak};
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt::Write;
+use core::sync::atomic::Ordering;
+
+use kestrel_abi::fs::*;
+use kestrel_abi::process::{RLIM_INFINITY, RLIM_NLIMITS};
+use kestrel_abi::signal::*;
+use kestrel_abi::{Errno, KResult};
+use kestrel_vfs::pseudo::{Common, PseudoDir, PseudoFile, PseudoLink};
+use kestrel_vfs::{DentryRef, InodeRef, OpenFile};
+
+use crate::process::{self, Process, Thread};
+
+/// The device number of /proc.
+const PROC_DEV: u64 = makedev(0, 4);
+/// Clock ticks per second in /proc (USER_HZ).
+const HZ: u64 = 100;
+
+// Inode numbers: 1 the root; small numbers the system files; per-process entries
+// `PID_BASE | pid << 16 | entry`; fd links and fdinfo files `FD_BASE | pid << 24 | fd`.
+const PID_BASE: u64 = 1 << 40;
+const FD_BASE: u64 = 2 << 40;
+const TASK_BASE: u64 = 3 << 40;
+
+fn common(ino: u64, perm: u32) -> Common {
+    Common {
+        dev: PROC_DEV,
+        ino,
+        perm,
+        owner: None,
+    }
+}
+
+/// Owned by the process's effective user, as Linux's /proc/PID files are.
+fn owned_by(p: &Arc<Process>, ino: u64, perm: u32) -> Common {
+    let weak = Arc::downgrade(p);
+    Common {
+        dev: PROC_DEV,
+        ino,
+        perm,
+        owner: Some(Box::new(move || {
+            weak.upgrade().map_or((0, 0), |p| {
+                let c = p.cred.lock();
+                (c.euid, c.egid)
+            })
+        })),
+    }
+}
+
+fn file(c: Common, read: impl Fn() -> KResult<Vec<u8>> + Send + Sync + 'static) -> InodeRef {
+    PseudoFile::new_ref(c, PROC_SUPER_MAGIC, Box::new(read), None)
+}
+
+fn rw_file(
+    c: Common,
+    read: impl Fn() -> KResult<Vec<u8>> + Send + Sync + 'static,
+    write: impl Fn(&[u8]) -> KResult<()> + Send + Sync + 'static,
+) -> InodeRef {
+    PseudoFile::new_ref(c, PROC_SUPER_MAGIC, Box::new(read), Some(Box::new(write)))
+}
+
+fn text(s: String) -> KResult<Vec<u8>> {
+    Ok(s.into_bytes())
+}
+
+/// The root of a new procfs instance.
+pub fn new_root() -> InodeRef {
+    PseudoDir::new_ref(
+        common(1, 0o555),
+        PROC_SUPER_MAGIC,
+        1,
+        Box::new(list_root),
+        Box::new(lookup_root),
+    )
+}
+
+/// The names of /proc other than the processes.
+const SYSTEM_FILES: &[&str] = &[
+    "cmdline",
+    "cpuinfo",
+    "devices",
+    "filesystems",
+    "loadavg",
+    "meminfo",
+    "mounts",
+    "self",
+    "stat",
+    "swaps",
+    "sys",
+    "thread-self",
+    "uptime",
+    "version",
+];
+
+fn list_root() -> Vec<(Vec<u8>, u64, u8)> {
+    let mut out: Vec<(Vec<u8>, u64, u8)> = SYSTEM_FILES
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let t = match *n {
+                "self" | "thread-self" | "mounts" => DT_LNK,
+                "sys" => DT_DIR,
+                _ => DT_REG,
+            };
+            (n.as_bytes().to_vec(), 2 + i as u64, t)
+        })
+        .collect();
+    // Zombies are listed too, as in Linux (their stat shows state Z).
+    let mut pids: Vec<u32> = process::all().iter().map(|p| p.pid).collect();
+    pids.sort_unstable();
+    out.extend(pids.into_iter().map(|pid| {
+        (
+            format!("{pid}").into_bytes(),
+            PID_BASE | u64::from(pid) << 16,
+            DT_DIR,
+        )
+    }));
+    out
+}
+
+/// The calling thread (procfs answers "self" relative to it).
+fn caller() -> KResult<Arc<Thread>> {
+    crate::process::current_thread().ok_or(Errno::ENOENT)
+}
+
+fn parse_id(name: &[u8]) -> Option<u32> {
+    if name.is_empty() || name.len() > 10 || (name[0] == b'0' && name.len() > 1) {
+        return None;
+    }
+    core::str::from_utf8(name).ok()?.parse().ok()
+}
+
+fn lookup_root(name: &[u8]) -> KResult<InodeRef> {
+    if let Some(pid) = parse_id(name) {
+        let p = process::find(pid).ok_or(Errno::ENOENT)?;
+        return Ok(pid_dir(&p, None));
+    }
+    let ino = 2 + SYSTEM_FILES
+        .iter()
+        .position(|n| n.as_bytes() == name)
+        .ok_or(Errno::ENOENT)? as u64;
+    let c = || common(ino, 0o444);
+    Ok(match name {
+        b"self" => PseudoLink::new_ref(
+            common(ino, 0o777),
+            PROC_SUPER_MAGIC,
+            Box::new(|| Ok(format!("{}", caller()?.process.pid).into_bytes())),
+            None,
+        ),
+        b"thread-self" => PseudoLink::new_ref(
+            common(ino, 0o777),
+            PROC_SUPER_MAGIC,
+            Box::new(|| {
+                let t = caller()?;
+                Ok(format!("{}/task/{}", t.process.pid, t.tid).into_bytes())
+            }),
+            None,
+        ),
+        b"mounts" => PseudoLink::new_ref(
+            common(ino, 0o777),
+            PROC_SUPER_MAGIC,
+            Box::new(|| Ok(b"self/mounts".to_vec())),
+            None,
+        ),
+        b"sys" => sys_dir(),
+        b"cmdline" => file(c(), || text(format!("{}\n", crate::cmdline::raw()))),
+        b"cpuinfo" => file(c(), || text(cpuinfo())),
+        b"devices" => file(c(), || {
+            text(String::from(
+                "Character devices:\n  1 mem\n  4 /dev/vc/0\n  4 tty\n  4 ttyS\n  5 /dev/tty\n  5 /dev/console\n\nBlock devices:\n",
+            ))
+        }),
+        b"filesystems" => file(c(), || {
+            text(String::from(
+                "nodev\tproc\nnodev\tramfs\nnodev\ttmpfs\nnodev\tdevtmpfs\n",
+            ))
+        }),
+        b"loadavg" => file(c(), || text(loadavg())),
+        b"meminfo" => file(c(), || text(meminfo())),
+        b"stat" => file(c(), || text(system_stat())),
+        b"swaps" => file(c(), || {
+            text(String::from(
+                "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n",
+            ))
+        }),
+        b"uptime" => file(c(), || {
+            let up = crate::time::now_ns();
+            let idle = crate::task::idle_ns();
+            text(format!(
+                "{}.{:02} {}.{:02}\n",
+                up / 1_000_000_000,
+                up / 10_000_000 % 100,
+                idle / 1_000_000_000,
+                idle / 10_000_000 % 100
+            ))
+        }),
+        b"version" => file(c(), || {
+            text(format!(
+                "Linux version {} (kestrel@kestrel) (rustc) {}\n",
+                crate::uts::RELEASE,
+                crate::uts::VERSION
+            ))
+        }),
+        _ => return Err(Errno::ENOENT),
+    })
+}
+
+// ---- system files ------------------------------------------------------------------
+
+fn meminfo() -> String {
+    let (free, total) = crate::mm::frame::stats();
+    let kb = |pages: u64| pages * 4;
+    let mut s = String::new();
+    let mut line = |name: &str, v: u64| {
+        let _ = writeln!(s, "{:<16}{:>8} kB", format!("{name}:"), v);
+    };
+    line("MemTotal", kb(total));
+    line("MemFree", kb(free));
+    line("MemAvailable", kb(free));
+    for name in [
+        "Buffers",
+        "Cached",
+        "SwapCached",
+        "Active",
+        "Inactive",
+        "Unevictable",
+        "Mlocked",
+        "SwapTotal",
+        "SwapFree",
+        "Dirty",
+        "Writeback",
+        "AnonPages",
+        "Mapped",
+        "Shmem",
+        "KReclaimable",
+        "Slab",
+        "SReclaimable",
+        "SUnreclaim",
+        "KernelStack",
+        "PageTables",
+        "CommitLimit",
+        "Committed_AS",
+        "VmallocTotal",
+        "VmallocUsed",
+        "HugePages_Total",
+        "HugePages_Free",
+    ] {
+        line(name, 0);
+    }
+    let _ = writeln!(s, "Hugepagesize:       2048 kB");
+    s
+}
+
+fn loadavg() -> String {
+    let all = process::all();
+    let threads: usize = all.iter().map(|p| p.threads.lock().len()).sum();
+    let last = all.iter().map(|p| p.pid).max().unwrap_or(0);
+    // Kestrel does not sample a load average yet: it reads as idle.
+    format!("0.00 0.00 0.00 1/{} {}\n", threads.max(1), last)
+}
+
+fn ticks(ns: u64) -> u64 {
+    ns / (1_000_000_000 / HZ)
+}
+
+fn system_stat() -> String {
+    let mut user = 0;
+    let mut system = 0;
+    for p in process::all() {
+        let (u, s) = p.cpu_time();
+        user += u;
+        system += s;
+    }
+    let idle = crate::task::idle_ns();
+    let (u, sy, id) = (ticks(user), ticks(system), ticks(idle));
+    let boot = crate::time::realtime_ns().saturating_sub(crate::time::now_ns()) / 1_000_000_000;
+    let all = process::all();
+    let running: usize = all.iter().map(|p| p.threads.lock().len()).sum();
+    format!(
+        "cpu  {u} 0 {sy} {id} 0 0 0 0 0 0\ncpu0 {u} 0 {sy} {id} 0 0 0 0 0 0\nintr 0\nctxt 0\nbtime {boot}\nprocesses {}\nprocs_running 1\nprocs_blocked 0\n",
+        process::forks().max(running as u64)
+    )
+}
+
+fn cpuinfo() -> String {
+    use crate::arch::cpu::{brand_string, cpuid};
+    let v = cpuid(0);
+    let mut vendor = [0u8; 12];
+    vendor[..4].copy_from_slice(&v.ebx.to_le_bytes());
+    vendor[4..8].copy_from_slice(&v.edx.to_le_bytes());
+    vendor[8..].copy_from_slice(&v.ecx.to_le_bytes());
+    let l1 = cpuid(1);
+    let family = ((l1.eax >> 8) & 0xf)
+        + if (l1.eax >> 8) & 0xf == 0xf {
+            (l1.eax >> 20) & 0xff
+        } else {
+            0
+        };
+    let model = ((l1.eax >> 4) & 0xf)
+        | if matches!((l1.eax >> 8) & 0xf, 6 | 0xf) {
+            ((l1.eax >> 16) & 0xf) << 4
+        } else {
+            0
+        };
+    let mut brand = [0u8; 48];
+    let name = String::from(brand_string(&mut brand).trim());
+    let mhz = crate::time::tsc_hz() as f64 / 1e6;
+    let mut s = String::new();
+    let _ = writeln!(s, "processor\t: 0");
+    let _ = writeln!(s, "vendor_id\t: {}", String::from_utf8_lossy(&vendor));
+    let _ = writeln!(s, "cpu family\t: {family}");
+    let _ = writeln!(s, "model\t\t: {model}");
+    let _ = writeln!(s, "model name\t: {name}");
+    let _ = writeln!(s, "stepping\t: {}", l1.eax & 0xf);
+    let _ = writeln!(s, "cpu MHz\t\t: {mhz:.3}");
+    let _ = writeln!(
+        s,
+        "physical id\t: 0\nsiblings\t: 1\ncore id\t\t: 0\ncpu cores\t: 1\napicid\t\t: 0"
+    );
+    let _ = writeln!(
+        s,
+        "fpu\t\t: yes\nfpu_exception\t: yes\ncpuid level\t: {}\nwp\t\t: yes",
+        v.eax
+    );
+    let _ = writeln!(s, "flags\t\t: {}", cpu_flags(l1.edx, l1.ecx, cpuid(7).ebx));
+    let _ = writeln!(s, "bogomips\t: {:.2}", mhz * 2.0);
+    let _ = writeln!(
+        s,
+        "clflush size\t: 64\ncache_alignment\t: 64\naddress sizes\t: 48 bits physical, 48 bits virtual\n"
+    );
+    s
+}
+
+/// The Linux names of the CPUID feature bits programs look for.
+fn cpu_flags(edx1: u32, ecx1: u32, ebx7: u32) -> String {
+    const EDX1: &[(u32, &str)] = &[
+        (0, "fpu"),
+        (1, "vme"),
+        (2, "de"),
+        (3, "pse"),
+        (4, "tsc"),
+        (5, "msr"),
+        (6, "pae"),
+        (7, "mce"),
+        (8, "cx8"),
+        (9, "apic"),
+        (11, "sep"),
+        (12, "mtrr"),
+        (13, "pge"),
+        (14, "mca"),
+        (15, "cmov"),
+        (16, "pat"),
+        (17, "pse36"),
+        (19, "clflush"),
+        (23, "mmx"),
+        (24, "fxsr"),
+        (25, "sse"),
+        (26, "sse2"),
+        (28, "ht"),
+    ];
+    const ECX1: &[(u32, &str)] = &[
+        (0, "pni"),
+        (1, "pclmulqdq"),
+        (9, "ssse3"),
+        (12, "fma"),
+        (13, "cx16"),
+        (19, "sse4_1"),
+        (20, "sse4_2"),
+        (21, "x2apic"),
+        (22, "movbe"),
+        (23, "popcnt"),
+        (25, "aes"),
+        (26, "xsave"),
+        (28, "avx"),
+        (29, "f16c"),
+        (30, "rdrand"),
+        (31, "hypervisor"),
+    ];
+    const EBX7: &[(u32, &str)] = &[
+        (0, "fsgsbase"),
+        (3, "bmi1"),
+        (5, "avx2"),
+        (7, "smep"),
+        (8, "bmi2"),
+        (9, "erms"),
+        (18, "rdseed"),
+        (19, "adx"),
+        (20, "smap"),
+        (29, "sha_ni"),
+    ];
+    let mut out = Vec::new();
+    for (word, table) in [(edx1, EDX1), (ecx1, ECX1), (ebx7, EBX7)] {
+        for (bit, name) in table {
+            if word & (1 << bit) != 0 {
+                out.push(*name);
+            }
+        }
+    }
+    if crate::arch::cpu::cpuid(0x8000_0001).edx & (1 << 20) != 0 {
+        out.push("nx");
+    }
+    if crate::arch::cpu::features().tsc_invariant {
+        out.push("constant_tsc");
+    }
+    out.join(" ")
+}
+
+// ---- /proc/sys -------------------------------------------------------------------------
+
+fn sys_dir() -> InodeRef {
+    let ino = 2 + SYSTEM_FILES.iter().position(|n| *n == "sys").unwrap_or(0) as u64;
+    table_dir(
+        ino,
+        1,
+        &[("fs", 0x100), ("kernel", 0x200), ("vm", 0x300)],
+        |name| match name {
+            b"fs" => Ok(value_dir(
+                0x100,
+                &[
+                    ("file-max", "9223372036854775807"),
+                    ("nr_open", "1048576"),
+                    ("pipe-max-size", "1048576"),
+                ],
+            )),
+            b"kernel" => Ok(kernel_sys_dir()),
+            b"vm" => Ok(value_dir(
+                0x300,
+                &[
+                    ("max_map_count", "65530"),
+                    ("overcommit_memory", "0"),
+                    ("overcommit_ratio", "50"),
+                ],
+            )),
+            _ => Err(Errno::ENOENT),
+        },
+    )
+}
+
+/// A fixed directory of subdirectories.
+fn table_dir(
+    ino: u64,
+    parent: u64,
+    names: &'static [(&'static str, u64)],
+    lookup: impl Fn(&[u8]) -> KResult<InodeRef> + Send + Sync + 'static,
+) -> InodeRef {
+    PseudoDir::new_ref(
+        common(ino, 0o555),
+        PROC_SUPER_MAGIC,
+        parent,
+        Box::new(move || {
+            names
+                .iter()
+                .map(|(n, i)| (n.as_bytes().to_vec(), *i, DT_DIR))
+                .collect()
+        }),
+        Box::new(lookup),
+    )
+}
+
+/// A directory of read-only constant values (one per file, newline-terminated).
+fn value_dir(ino: u64, values: &'static [(&'static str, &'static str)]) -> InodeRef {
+    PseudoDir::new_ref(
+        common(ino, 0o555),
+        PROC_SUPER_MAGIC,
+        ino,
+        Box::new(move || {
+            values
+                .iter()
+                .enumerate()
+                .map(|(i, (n, _))| (n.as_bytes().to_vec(), ino + 1 + i as u64, DT_REG))
+                .collect()
+        }),
+        Box::new(move |name| {
+            let (i, (_, v)) = values
+                .iter()
+                .enumerate()
+                .find(|(_, (n, _))| n.as_bytes() == name)
+                .ok_or(Errno::ENOENT)?;
+            Ok(file(common(ino + 1 + i as u64, 0o444), move || {
+                text(format!("{v}\n"))
+            }))
+        }),
+    )
+}
+
+fn kernel_sys_dir() -> InodeRef {
+    const NAMES: &[&str] = &[
+        "domainname",
+        "hostname",
+        "ngroups_max",
+        "osrelease",
+        "ostype",
+        "pid_max",
+        "tainted",
+        "threads-max",
+        "version",
+    ];
+    PseudoDir::new_ref(
+        common(0x200, 0o555),
+        PROC_SUPER_MAGIC,
+        0x200,
+        Box::new(|| {
+            NAMES
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.as_bytes().to_vec(), 0x201 + i as u64, DT_REG))
+                .collect()
+        }),
+        Box::new(|name| {
+            let i = NAMES
+                .iter()
+                .position(|n| n.as_bytes() == name)
+                .ok_or(Errno::ENOENT)?;
+            let c = || common(0x201 + i as u64, 0o444);
+            let admin_write = |set: fn(&[u8])| {
+                move |data: &[u8]| -> KResult<()> {
+                    let t = caller()?;
+                    if !t
+                        .process
+                        .cred
+                        .lock()
+                        .capable(kestrel_abi::cap::CAP_SYS_ADMIN)
+                    {
+                        return Err(Errno::EPERM);
+                    }
+                    let v = data.strip_suffix(b"\n").unwrap_or(data);
+                    if v.len() > crate::uts::NAME_MAX {
+                        return Err(Errno::EINVAL);
+                    }
+                    set(v);
+                    Ok(())
+                }
+            };
+            Ok(match name {
+                b"hostname" => rw_file(
+                    common(0x201 + i as u64, 0o644),
+                    || Ok([crate::uts::hostname(), b"\n".to_vec()].concat()),
+                    admin_write(crate::uts::set_hostname),
+                ),
+                b"domainname" => rw_file(
+                    common(0x201 + i as u64, 0o644),
+                    || Ok([crate::uts::domainname(), b"\n".to_vec()].concat()),
+                    admin_write(crate::uts::set_domainname),
+                ),
+                b"ngroups_max" => file(c(), || text(String::from("65536\n"))),
+                b"osrelease" => file(c(), || text(format!("{}\n", crate::uts::RELEASE))),
+                b"ostype" => file(c(), || text(String::from("Linux\n"))),
+                b"pid_max" => file(c(), || text(format!("{}\n", process::PID_MAX))),
+                b"tainted" => file(c(), || text(String::from("0\n"))),
+                b"threads-max" => file(c(), || {
+                    text(format!("{}\n", crate::task::MAX_TASKS_PER_CPU))
+                }),
+                b"version" => file(c(), || text(format!("{}\n", crate::uts::VERSION))),
+                _ => return Err(Errno::ENOENT),
+            })
+        }),
+    )
+}
+
+// ---- /proc/PID -----------------------------------------------------------------------
+
+/// The entries of /proc/PID (and, with a thread, of /proc/PID/task/TID).
+const PID_ENTRIES: &[(&str, u8)] = &[
+    ("auxv", DT_REG),
+    ("cgroup", DT_REG),
+    ("cmdline", DT_REG),
+    ("comm", DT_REG),
+    ("cwd", DT_LNK),
+    ("environ", DT_REG),
+    ("exe", DT_LNK),
+    ("fd", DT_DIR),
+    ("fdinfo", DT_DIR),
+    ("limits", DT_REG),
+    ("loginuid", DT_REG),
+    ("maps", DT_REG),
+    ("mountinfo", DT_REG),
+    ("mounts", DT_REG),
+    ("oom_score", DT_REG),
+    ("oom_score_adj", DT_REG),
+    ("root", DT_LNK),
+    ("stat", DT_REG),
+    ("statm", DT_REG),
+    ("status", DT_REG),
+    ("task", DT_DIR),
+    ("wchan", DT_REG),
+];
+
+fn entry_ino(pid: u32, tid: Option<u32>, index: usize) -> u64 {
+    match tid {
+        None => PID_BASE | u64::from(pid) << 16 | (index as u64 + 1),
+        Some(t) => TASK_BASE | u64::from(t) << 16 | (index as u64 + 1),
+    }
+}
+
+/// /proc/PID, or /proc/PID/task/TID when `thread` is given.
+fn pid_dir(p: &Arc<Process>, thread: Option<&Arc<Thread>>) -> InodeRef {
+    let pid = p.pid;
+    let tid = thread.map(|t| t.tid);
+    let ino = match tid {
+        None => PID_BASE | u64::from(pid) << 16,
+        Some(t) => TASK_BASE | u64::from(t) << 16,
+    };
+    let weak = Arc::downgrade(p);
+    let tweak = thread.map(Arc::downgrade);
+    let list = move || {
+        PID_ENTRIES
+            .iter()
+            .enumerate()
+            // A thread's directory has no task/ of its own.
+            .filter(|(_, (n, _))| tid.is_none() || *n != "task")
+            .map(|(i, (n, t))| (n.as_bytes().to_vec(), entry_ino(pid, tid, i), *t))
+            .collect()
+    };
+    let lookup = move |name: &[u8]| -> KResult<InodeRef> {
+        let p = weak.upgrade().ok_or(Errno::ENOENT)?;
+        let thread = match &tweak {
+            Some(w) => Some(w.upgrade().ok_or(Errno::ENOENT)?),
+            None => None,
+        };
+        let i = PID_ENTRIES
+            .iter()
+            .position(|(n, _)| n.as_bytes() == name)
+            .ok_or(Errno::ENOENT)?;
+        if tid.is_some() && name == b"task" {
+            return Err(Errno::ENOENT);
+        }
+        pid_entry(&p, thread, name, entry_ino(pid, tid, i))
+    };
+    PseudoDir::new_ref(
+        owned_by(p, ino, 0o555),
+        PROC_SUPER_MAGIC,
+        1,
+        Box::new(list),
+        Box::new(lookup),
+    )
+}
+
+/// The thread that stands for the process in files that show one thread's state:
+/// the given one, or the leader (or any live thread once the leader exited).
+fn main_thread(p: &Process, thread: &Option<Arc<Thread>>) -> Option<Arc<Thread>> {
+    if let Some(t) = thread {
+        return Some(t.clone());
+    }
+    let threads = p.threads.lock();
+    threads
+        .iter()
+        .find(|t| t.tid == p.pid)
+        .or_else(|| threads.first())
+        .cloned()
+}
+
+fn pid_entry(
+    p: &Arc<Process>,
+    thread: Option<Arc<Thread>>,
+    name: &[u8],
+    ino: u64,
+) -> KResult<InodeRef> {
+    let weak: Weak<Process> = Arc::downgrade(p);
+    let get = move || weak.upgrade().ok_or(Errno::ESRCH);
+    let tw = thread.as_ref().map(Arc::downgrade);
+    let get_thread = move || -> KResult<Option<Arc<Thread>>> {
+        match &tw {
+            Some(w) => w.upgrade().map(Some).ok_or(Errno::ESRCH),
+            None => Ok(None),
+        }
+    };
+    let c = |perm: u32| owned_by(p, ino, perm);
+    Ok(match name {
+        b"stat" => {
+            let g = get.clone();
+            let gt = get_thread.clone();
+            file(c(0o444), move || text(stat(&g()?, &gt()?)))
+        }
+        b"status" => {
+            let g = get.clone();
+            let gt = get_thread.clone();
+            file(c(0o444), move || text(status(&g()?, &gt()?)))
+        }
+        b"statm" => file(c(0o444), move || {
+            let u = get()?.mm().usage();
+            text(format!(
+                "{} {} 0 0 0 {} 0\n",
+                u.total / 4096,
+                u.resident,
+                (u.data + u.stack) / 4096
+            ))
+        }),
+        b"cmdline" => file(c(0o444), move || {
+            let p = get()?;
+            let e = p.exec_info.lock().clone();
+            Ok(remote_bytes(&p, e.arg_start, e.arg_end))
+        }),
+        b"environ" => file(c(0o400), move || {
+            let p = get()?;
+            let e = p.exec_info.lock().clone();
+            Ok(remote_bytes(&p, e.env_start, e.env_end))
+        }),
+        b"auxv" => file(c(0o400), move || {
+            let p = get()?;
+            let aux = p.exec_info.lock().auxv.clone();
+            Ok(aux
+                .iter()
+                .flat_map(|(k, v)| [k.to_le_bytes(), v.to_le_bytes()])
+                .flatten()
+                .collect())
+        }),
+        b"comm" => {
+            let g = get.clone();
+            let gt = get_thread.clone();
+            let g2 = get.clone();
+            let gt2 = get_thread.clone();
+            rw_file(
+                c(0o644),
+                move || {
+                    let p = g()?;
+                    let t = main_thread(&p, &gt()?).ok_or(Errno::ESRCH)?;
+                    Ok([t.comm(), b"\n".to_vec()].concat())
+                },
+                move |data| {
+                    let p = g2()?;
+                    let t = main_thread(&p, &gt2()?).ok_or(Errno::ESRCH)?;
+                    let name = data.strip_suffix(b"\n").unwrap_or(data);
+                    t.set_comm(name);
+                    Ok(())
+                },
+            )
+        }
+        b"maps" => file(c(0o444), move || {
+            let p = get()?;
+            Ok(maps(&p))
+        }),
+        b"mounts" => file(c(0o444), || Ok(mounts())),
+        b"mountinfo" => file(c(0o444), || Ok(mountinfo())),
+        b"limits" => file(c(0o444), move || {
+            let p = get()?;
+            text(limits(&p))
+        }),
+        b"cgroup" => file(c(0o444), || text(String::from("0::/\n"))),
+        b"loginuid" => file(c(0o644), || text(String::from("4294967295"))),
+        b"oom_score" => file(c(0o444), || text(String::from("0\n"))),
+        b"oom_score_adj" => {
+            let g = get.clone();
+            rw_file(
+                c(0o644),
+                move || text(format!("{}\n", g()?.oom_score_adj.load(Ordering::Relaxed))),
+                move |data| {
+                    let v: i32 = core::str::from_utf8(data)
+                        .ok()
+                        .and_then(|s| s.trim().parse().ok())
+                        .ok_or(Errno::EINVAL)?;
+                    if !(-1000..=1000).contains(&v) {
+                        return Err(Errno::EINVAL);
+                    }
+                    get()?.oom_score_adj.store(v, Ordering::Relaxed);
+                    Ok(())
+                },
+            )
+        }
+        b"wchan" => file(c(0o444), || text(String::from("0"))),
+        b"exe" => {
+            let g = get.clone();
+            PseudoLink::new_ref(
+                c(0o777),
+                PROC_SUPER_MAGIC,
+                Box::new(move || {
+                    g()?.exe
+                        .lock()
+                        .as_ref()
+                        .map(|d| d.path())
+                        .ok_or(Errno::ENOENT)
+                }),
+                Some(Box::new(move || {
+                    get()?.exe.lock().clone().ok_or(Errno::ENOENT)
+                })),
+            )
+        }
+        b"cwd" | b"root" => {
+            let root = name == b"root";
+            let pick = move |p: &Arc<Process>| -> DentryRef {
+                let fs = p.fs();
+                let fs = fs.lock();
+                if root {
+                    fs.root.clone()
+                } else {
+                    fs.cwd.clone()
+                }
+            };
+            let g = get.clone();
+            PseudoLink::new_ref(
+                c(0o777),
+                PROC_SUPER_MAGIC,
+                Box::new(move || Ok(pick(&g()?).path())),
+                Some(Box::new(move || Ok(pick(&get()?)))),
+            )
+        }
+        b"fd" => fd_dir(p, ino, false),
+        b"fdinfo" => fd_dir(p, ino, true),
+        b"task" => task_dir(p, ino),
+        _ => return Err(Errno::ENOENT),
+    })
+}
+
+/// Bytes `[start, end)` of `p`'s memory (argv or environ strings).
+fn remote_bytes(p: &Process, start: u64, end: u64) -> Vec<u8> {
+    if end <= start {
+        return Vec::new();
+    }
+    let mut buf = vec![0u8; (end - start).min(1 << 20) as usize];
+    let n = p.mm().read_remote(start, &mut buf);
+    buf.truncate(n);
+    buf
+}
+
+/// The one-letter state ps shows.
+fn state_letter(p: &Process, t: Option<&Arc<Thread>>) -> char {
+    if let process::State::Zombie(_) = p.state() {
+        return 'Z';
+    }
+    if p.signals.stopped.load(Ordering::Acquire) {
+        return 'T';
+    }
+    match (t, crate::process::current_thread()) {
+        (Some(t), Some(me)) if Arc::ptr_eq(t, &me) => 'R',
+        (None, Some(me)) if core::ptr::eq(&*me.process, p) => 'R',
+        _ => 'S',
+    }
+}
+
+/// tty_nr and the terminal's foreground group, if `p`'s session has the console.
+fn tty_of(p: &Process) -> (u64, i64) {
+    let c = crate::fs::tty::console();
+    if c.session.load(Ordering::Relaxed) == p.sid.load(Ordering::Relaxed)
+        && p.sid.load(Ordering::Relaxed) != 0
+    {
+        // ttyS0 is 4:64; new_encode_dev.
+        (4 << 8 | 64, i64::from(c.fg_pgrp.load(Ordering::Relaxed)))
+    } else {
+        (0, -1)
+    }
+}
+
+/// Signal sets as /proc shows them: (ignored, caught).
+fn dispositions(p: &Process) -> (u64, u64) {
+    let acts = p.sigactions();
+    let acts = acts.lock();
+    let (mut ign, mut cgt) = (0, 0);
+    for sig in 1..=NSIG {
+        let h = acts.get(sig).handler;
+        if h == SIG_IGN {
+            ign |= sig_bit(sig);
+        } else if h != SIG_DFL {
+            cgt |= sig_bit(sig);
+        }
+    }
+    (ign, cgt)
+}
+
+fn stat(p: &Arc<Process>, thread: &Option<Arc<Thread>>) -> String {
+    let t = main_thread(p, thread);
+    let id = thread.as_ref().map_or(p.pid, |t| t.tid);
+    let comm = t.as_ref().map(|t| t.comm()).unwrap_or_default();
+    let state = state_letter(p, t.as_ref());
+    let (tty, tpgid) = tty_of(p);
+    let (u, s) = match thread {
+        Some(t) => t.cpu.split(),
+        None => p.cpu_time(),
+    };
+    let (cu, cs) = p.children_cpu.get();
+    let nice = i64::from(p.nice.load(Ordering::Relaxed));
+    let nthreads = p.threads.lock().len();
+    let start = ticks(p.start_ns);
+    let usage = p.mm().usage();
+    let rsslim = p.rlimits.lock()[kestrel_abi::process::RLIMIT_RSS as usize].rlim_cur;
+    let e = p.exec_info.lock().clone();
+    let mask = t.as_ref().map_or(0, |t| t.sigmask.load(Ordering::Relaxed));
+    let pending = p.signals.pending.lock().pending();
+    let (ign, cgt) = dispositions(p);
+    let exit_code = match p.state() {
+        process::State::Zombie(st) => st,
+        _ => 0,
+    };
+    format!(
+        "{id} ({}) {state} {} {} {} {tty} {tpgid} 4194560 0 0 0 0 {} {} {} {} {} {nice} {nthreads} 0 {start} {} {} {rsslim} 0 0 0 0 0 {pending} {mask} {ign} {cgt} 0 0 0 {} 0 0 0 0 0 0 0 0 0 {} {} {} {} {exit_code}\n",
+        String::from_utf8_lossy(&comm),
+        p.ppid(),
+        p.pgid.load(Ordering::Relaxed),
+        p.sid.load(Ordering::Relaxed),
+        ticks(u),
+        ticks(s),
+        ticks(cu),
+        ticks(cs),
+        20 + nice,
+        usage.total,
+        usage.resident,
+        p.exit_signal,
+        e.arg_start,
+        e.arg_end,
+        e.env_start,
+        e.env_end,
+    )
+}
+
+fn status(p: &Arc<Process>, thread: &Option<Arc<Thread>>) -> String {
+    let t = main_thread(p, thread);
+    let comm = t.as_ref().map(|t| t.comm()).unwrap_or_default();
+    let state = state_letter(p, t.as_ref());
+    let state_name = match state {
+        'R' => "R (running)",
+        'T' => "T (stopped)",
+        'Z' => "Z (zombie)",
+        _ => "S (sleeping)",
+    };
+    let c = p.cred.lock().clone();
+    let umask = p.fs().lock().umask;
+    let usage = p.mm().usage();
+    let kb = |b: u64| b / 1024;
+    let id = thread.as_ref().map_or(p.pid, |t| t.tid);
+    let (ign, cgt) = dispositions(p);
+    let mask = t.as_ref().map_or(0, |t| t.sigmask.load(Ordering::Relaxed));
+    let thread_pending = t.as_ref().map_or(0, |t| t.signals.pending.lock().pending());
+    let shared_pending = p.signals.pending.lock().pending();
+    let groups: Vec<String> = c.groups.iter().map(|g| format!("{g}")).collect();
+    let mut s = String::new();
+    let _ = writeln!(s, "Name:\t{}", String::from_utf8_lossy(&comm));
+    let _ = writeln!(s, "Umask:\t{umask:04o}");
+    let _ = writeln!(s, "State:\t{state_name}");
+    let _ = writeln!(
+        s,
+        "Tgid:\t{}\nNgid:\t0\nPid:\t{id}\nPPid:\t{}\nTracerPid:\t0",
+        p.pid,
+        p.ppid()
+    );
+    let _ = writeln!(s, "Uid:\t{}\t{}\t{}\t{}", c.uid, c.euid, c.suid, c.fsuid);
+    let _ = writeln!(s, "Gid:\t{}\t{}\t{}\t{}", c.gid, c.egid, c.sgid, c.fsgid);
+    let _ = writeln!(
+        s,
+        "FDSize:\t{}",
+        p.files().lock().count().next_power_of_two().max(64)
+    );
+    let _ = writeln!(s, "Groups:\t{}", groups.join(" "));
+    let _ = writeln!(
+        s,
+        "NStgid:\t{}\nNSpid:\t{id}\nNSpgid:\t{}\nNSsid:\t{}",
+        p.pid,
+        p.pgid.load(Ordering::Relaxed),
+        p.sid.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        s,
+        "VmPeak:\t{:8} kB\nVmSize:\t{:8} kB\nVmLck:\t{:8} kB\nVmPin:\t{:8} kB",
+        kb(usage.total),
+        kb(usage.total),
+        0,
+        0
+    );
+    let _ = writeln!(
+        s,
+        "VmHWM:\t{:8} kB\nVmRSS:\t{:8} kB",
+        usage.resident * 4,
+        usage.resident * 4
+    );
+    let _ = writeln!(
+        s,
+        "RssAnon:\t{:8} kB\nRssFile:\t{:8} kB\nRssShmem:\t{:8} kB",
+        usage.resident * 4,
+        0,
+        0
+    );
+    let _ = writeln!(
+        s,
+        "VmData:\t{:8} kB\nVmStk:\t{:8} kB\nVmExe:\t{:8} kB\nVmLib:\t{:8} kB",
+        kb(usage.data),
+        kb(usage.stack),
+        0,
+        0
+    );
+    let _ = writeln!(s, "VmPTE:\t{:8} kB\nVmSwap:\t{:8} kB", 0, 0);
+    let _ = writeln!(s, "Threads:\t{}", p.threads.lock().len());
+    let _ = writeln!(
+        s,
+        "SigQ:\t0/{}",
+        p.rlimits.lock()[kestrel_abi::process::RLIMIT_SIGPENDING as usize].rlim_cur
+    );
+    let _ = writeln!(
+        s,
+        "SigPnd:\t{thread_pending:016x}\nShdPnd:\t{shared_pending:016x}\nSigBlk:\t{mask:016x}"
+    );
+    let _ = writeln!(s, "SigIgn:\t{ign:016x}\nSigCgt:\t{cgt:016x}");
+    let _ = writeln!(
+        s,
+        "CapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}",
+        c.cap_inheritable, c.cap_permitted, c.cap_effective
+    );
+    let _ = writeln!(
+        s,
+        "CapBnd:\t{:016x}\nCapAmb:\t{:016x}",
+        kestrel_abi::cap::ALL_CAPS,
+        0
+    );
+    let _ = writeln!(
+        s,
+        "NoNewPrivs:\t0\nSeccomp:\t0\nCpus_allowed:\t1\nCpus_allowed_list:\t0"
+    );
+    let _ = writeln!(s, "Mems_allowed:\t1\nMems_allowed_list:\t0");
+    let _ = writeln!(
+        s,
+        "voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0"
+    );
+    s
+}
+
+fn maps(p: &Process) -> Vec<u8> {
+    let mut out = Vec::new();
+    for a in p.mm().areas() {
+        let perms = [
+            if a.prot & kestrel_abi::mm::PROT_READ != 0 {
+                'r'
+            } else {
+                '-'
+            },
+            if a.prot & kestrel_abi::mm::PROT_WRITE != 0 {
+                'w'
+            } else {
+                '-'
+            },
+            if a.prot & kestrel_abi::mm::PROT_EXEC != 0 {
+                'x'
+            } else {
+                '-'
+            },
+            if a.shared { 's' } else { 'p' },
+        ];
+        let perms: String = perms.iter().collect();
+        // Linux's show_map_vma: the inode is followed by a space; a name starts
+        // after padding to column 73.
+        let line = format!(
+            "{:08x}-{:08x} {perms} {:08x} {:02x}:{:02x} {} ",
+            a.start,
+            a.end,
+            a.offset,
+            major(a.dev),
+            minor(a.dev),
+            a.ino
+        );
+        out.extend_from_slice(line.as_bytes());
+        if let Some(label) = a.label {
+            out.extend(core::iter::repeat_n(
+                b' ',
+                72usize.saturating_sub(line.len()),
+            ));
+            out.push(b' ');
+            out.extend_from_slice(&label);
+        }
+        out.push(b'\n');
+    }
+    out
+}
+
+fn mount_lines() -> Vec<kestrel_vfs::MountInfo> {
+    let mut all = vec![kestrel_vfs::MountInfo {
+        source: b"rootfs".to_vec(),
+        fstype: b"rootfs".to_vec(),
+        path: b"/".to_vec(),
+        options: b"rw".to_vec(),
+    }];
+    all.extend(super::mounts().infos());
+    all
+}
+
+fn mounts() -> Vec<u8> {
+    let mut out = Vec::new();
+    for m in mount_lines() {
+        out.extend_from_slice(
+            &[
+                m.source,
+                b" ".to_vec(),
+                m.path,
+                b" ".to_vec(),
+                m.fstype,
+                b" ".to_vec(),
+                m.options,
+                b" 0 0\n".to_vec(),
+            ]
+            .concat(),
+        );
+    }
+    out
+}
+
+fn mountinfo() -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, m) in mount_lines().into_iter().enumerate() {
+        let id = 20 + i;
+        let parent = if i == 0 { 1 } else { 20 };
+        out.extend_from_slice(format!("{id} {parent} 0:{} / ", i + 1).as_bytes());
+        out.extend_from_slice(
+            &[
+                m.path,
+                b" ".to_vec(),
+                m.options.clone(),
+                b" - ".to_vec(),
+                m.fstype,
+                b" ".to_vec(),
+                m.source,
+                b" ".to_vec(),
+                m.options,
+                b"\n".to_vec(),
+            ]
+            .concat(),
+        );
+    }
+    out
+}
+
+fn limits(p: &Process) -> String {
+    const NAMES: [(&str, &str); RLIM_NLIMITS as usize] = [
+        ("Max cpu time", "seconds"),
+        ("Max file size", "bytes"),
+        ("Max data size", "bytes"),
+        ("Max stack size", "bytes"),
+        ("Max core file size", "bytes"),
+        ("Max resident set", "bytes"),
+        ("Max processes", "processes"),
+        ("Max open files", "files"),
+        ("Max locked memory", "bytes"),
+        ("Max address space", "bytes"),
+        ("Max file locks", "locks"),
+        ("Max pending signals", "signals"),
+        ("Max msgqueue size", "bytes"),
+        ("Max nice priority", ""),
+        ("Max realtime priority", ""),
+        ("Max realtime timeout", "us"),
+    ];
+    let l = *p.rlimits.lock();
+    let v = |x: u64| {
+        if x == RLIM_INFINITY {
+            String::from("unlimited")
+        } else {
+            format!("{x}")
+        }
+    };
+    let mut s = format!(
+        "{:<26}{:<21}{:<21}{:<10}\n",
+        "Limit", "Soft Limit", "Hard Limit", "Units"
+    );
+    for (i, (name, unit)) in NAMES.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "{:<26}{:<21}{:<21}{:<10}",
+            name,
+            v(l[i].rlim_cur),
+            v(l[i].rlim_max),
+            unit
+        );
+    }
+    s
+}
+
+/// What `readlink /proc/PID/fd/N` shows for an open file.
+fn fd_target(f: &OpenFile) -> Vec<u8> {
+    if let Some(d) = f.dentry() {
+        return d.path();
+    }
+    let ino = f.inode().map_or(0, |i| i.metadata().ino);
+    if f.metadata().is_ok_and(|m| m.file_type() == S_IFIFO) {
+        return format!("pipe:[{ino}]").into_bytes();
+    }
+    let kind = if kestrel_vfs::epoll::Epoll::of(f).is_some() {
+        "[eventpoll]"
+    } else if crate::fs::timerfd::TimerFd::of(f).is_some() {
+        "[timerfd]"
+    } else {
+        "[anon]"
+    };
+    format!("anon_inode:{kind}").into_bytes()
+}
+
+/// /proc/PID/fd (links) or /proc/PID/fdinfo (position and flags).
+fn fd_dir(p: &Arc<Process>, ino: u64, info: bool) -> InodeRef {
+    let pid = p.pid;
+    let base = FD_BASE | u64::from(pid) << 24 | if info { 1 << 23 } else { 0 };
+    let weak = Arc::downgrade(p);
+    let w2 = weak.clone();
+    let list = move || {
+        let Some(p) = weak.upgrade() else {
+            return Vec::new();
+        };
+        let files = p.files();
+        let t = files.lock();
+        t.iter()
+            .map(|(fd, _)| {
+                (
+                    format!("{fd}").into_bytes(),
+                    base | fd as u64,
+                    if info { DT_REG } else { DT_LNK },
+                )
+            })
+            .collect()
+    };
+    let powner = p.clone();
+    let lookup = move |name: &[u8]| -> KResult<InodeRef> {
+        let p = w2.upgrade().ok_or(Errno::ENOENT)?;
+        let fd = parse_id(name).ok_or(Errno::ENOENT)? as i32;
+        let f = p.files().lock().get(fd).map_err(|_| Errno::ENOENT)?;
+        let weak_file = Arc::downgrade(&f);
+        let c = owned_by(&powner, base | fd as u64, if info { 0o444 } else { 0o700 });
+        Ok(if info {
+            file(c, move || {
+                let f = weak_file.upgrade().ok_or(Errno::ENOENT)?;
+                let pos = f.seek(0, SEEK_CUR).unwrap_or(0);
+                let ino = f.inode().map_or(0, |i| i.metadata().ino);
+                text(format!(
+                    "pos:\t{pos}\nflags:\t0{:o}\nmnt_id:\t0\nino:\t{ino}\n",
+                    f.flags()
+                ))
+            })
+        } else {
+            let wf = weak_file.clone();
+            PseudoLink::new_ref(
+                c,
+                PROC_SUPER_MAGIC,
+                Box::new(move || {
+                    let f = weak_file.upgrade().ok_or(Errno::ENOENT)?;
+                    Ok(fd_target(&f))
+                }),
+                Some(Box::new(move || {
+                    let f = wf.upgrade().ok_or(Errno::ENOENT)?;
+                    // Files without a name (pipes, epoll) cannot be reopened by path yet.
+                    f.dentry().cloned().ok_or(Errno::ENXIO)
+                })),
+            )
+        })
+    };
+    PseudoDir::new_ref(
+        owned_by(p, ino, 0o500),
+        PROC_SUPER_MAGIC,
+        PID_BASE | u64::from(pid) << 16,
+        Box::new(list),
+        Box::new(lookup),
+    )
+}
+
+/// /proc/PID/task: one directory per thread.
+fn task_dir(p: &Arc<Process>, ino: u64) -> InodeRef {
+    let weak = Arc::downgrade(p);
+    let w2 = weak.clone();
+    let list = move || {
+        let Some(p) = weak.upgrade() else {
+            return Vec::new();
+        };
+        let mut tids: Vec<u32> = p.threads.lock().iter().map(|t| t.tid).collect();
+        tids.sort_unstable();
+        tids.into_iter()
+            .map(|t| {
+                (
+                    format!("{t}").into_bytes(),
+                    TASK_BASE | u64::from(t) << 16,
+                    DT_DIR,
+                )
+            })
+            .collect()
+    };
+    let lookup = move |name: &[u8]| -> KResult<InodeRef> {
+        let p = w2.upgrade().ok_or(Errno::ENOENT)?;
+        let tid = parse_id(name).ok_or(Errno::ENOENT)?;
+        let t = p
+            .threads
+            .lock()
+            .iter()
+            .find(|t| t.tid == tid)
+            .cloned()
+            .ok_or(Errno::ENOENT)?;
+        Ok(pid_dir(&p, Some(&t)))
+    };
+    PseudoDir::new_ref(
+        owned_by(p, ino, 0o555),
+        PROC_SUPER_MAGIC,
+        PID_BASE | u64::from(p.pid) << 16,
+        Box::new(list),
+        Box::new(lookup),
+    )
+}
