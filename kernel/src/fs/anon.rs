@@ -2,7 +2,7 @@
 //! (epoll, eventfd, timerfd, signalfd) that Linux backs with one shared inode of
 //! anon_inodefs.
 
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 use core::any::Any;
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -10,6 +10,7 @@ use kestrel_abi::KResult;
 use kestrel_abi::fs::*;
 use kestrel_abi::time::Timespec;
 use kestrel_vfs::inode::{Inode, Metadata};
+use kestrel_vfs::pipe::Pipe;
 use kestrel_vfs::{FileOps, InodeRef, OpenFile};
 
 /// What `fstat` reports for a nameless file.
@@ -18,6 +19,8 @@ struct PseudoInode {
     ino: u64,
     mode: u32,
     created: Timespec,
+    /// For a pipe: the pipe, so that opening `/proc/PID/fd/N` joins it.
+    pipe: Option<Weak<Pipe>>,
 }
 
 impl Inode for PseudoInode {
@@ -65,14 +68,25 @@ impl Inode for PseudoInode {
 
 static PIPE_INO: AtomicU64 = AtomicU64::new(1);
 
-/// A fresh inode for a pipe: a FIFO on pipefs, numbered like Linux's.
-pub fn pipe_inode() -> InodeRef {
+/// A fresh inode for `pipe`: a FIFO on pipefs, numbered like Linux's.
+pub fn pipe_inode(pipe: &Arc<Pipe>) -> InodeRef {
     Arc::new(PseudoInode {
         dev: makedev(0, 12),
         ino: PIPE_INO.fetch_add(1, Ordering::Relaxed),
         mode: S_IFIFO | 0o600,
         created: Timespec::from_ns(crate::time::realtime_ns()),
+        pipe: Some(Arc::downgrade(pipe)),
     })
+}
+
+/// The pipe an anonymous pipe's inode stands for (None for any other inode).
+pub fn pipe_of_inode(inode: &InodeRef) -> Option<Arc<Pipe>> {
+    inode
+        .as_any()
+        .downcast_ref::<PseudoInode>()?
+        .pipe
+        .as_ref()?
+        .upgrade()
 }
 
 /// The one inode every anonymous-inode file shares (mode 0600, no file type).
@@ -84,6 +98,7 @@ fn anon_inode() -> InodeRef {
             ino: 1,
             mode: 0o600,
             created: Timespec::default(),
+            pipe: None,
         })
     })
     .clone()

@@ -19,6 +19,10 @@ static OPEN_FIFOS: spin::Mutex<BTreeMap<(u64, u64), Weak<Pipe>>> =
     spin::Mutex::new(BTreeMap::new());
 
 fn pipe_of(inode: &InodeRef) -> Arc<Pipe> {
+    // An anonymous pipe reached through /proc/PID/fd/N: that very pipe.
+    if let Some(p) = super::anon::pipe_of_inode(inode) {
+        return p;
+    }
     let id = kestrel_vfs::path::identity(inode);
     let mut open = OPEN_FIFOS.lock();
     if let Some(p) = open.get(&id).and_then(Weak::upgrade) {

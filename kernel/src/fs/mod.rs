@@ -9,6 +9,7 @@ pub mod anon;
 pub mod devices;
 pub mod fifo;
 pub mod procfs;
+pub mod signalfd;
 pub mod timerfd;
 pub mod tty;
 

@@ -65,8 +65,14 @@ fn owned_by(p: &Arc<Process>, ino: u64, perm: u32) -> Common {
     }
 }
 
+/// A read-only system file (writes are EIO, as proc_reg_write answers).
 fn file(c: Common, read: impl Fn() -> KResult<Vec<u8>> + Send + Sync + 'static) -> InodeRef {
-    PseudoFile::new_ref(c, PROC_SUPER_MAGIC, Box::new(read), None)
+    PseudoFile::new_ref(c, PROC_SUPER_MAGIC, Box::new(read), Err(Errno::EIO))
+}
+
+/// A read-only per-process file (writes are EINVAL: no write method at all).
+fn pid_file(c: Common, read: impl Fn() -> KResult<Vec<u8>> + Send + Sync + 'static) -> InodeRef {
+    PseudoFile::new_ref(c, PROC_SUPER_MAGIC, Box::new(read), Err(Errno::EINVAL))
 }
 
 fn rw_file(
@@ -74,7 +80,7 @@ fn rw_file(
     read: impl Fn() -> KResult<Vec<u8>> + Send + Sync + 'static,
     write: impl Fn(&[u8]) -> KResult<()> + Send + Sync + 'static,
 ) -> InodeRef {
-    PseudoFile::new_ref(c, PROC_SUPER_MAGIC, Box::new(read), Some(Box::new(write)))
+    PseudoFile::new_ref(c, PROC_SUPER_MAGIC, Box::new(read), Ok(Box::new(write)))
 }
 
 fn text(s: String) -> KResult<Vec<u8>> {
@@ -687,14 +693,14 @@ fn pid_entry(
         b"stat" => {
             let g = get.clone();
             let gt = get_thread.clone();
-            file(c(0o444), move || text(stat(&g()?, &gt()?)))
+            pid_file(c(0o444), move || text(stat(&g()?, &gt()?)))
         }
         b"status" => {
             let g = get.clone();
             let gt = get_thread.clone();
-            file(c(0o444), move || text(status(&g()?, &gt()?)))
+            pid_file(c(0o444), move || text(status(&g()?, &gt()?)))
         }
-        b"statm" => file(c(0o444), move || {
+        b"statm" => pid_file(c(0o444), move || {
             let u = get()?.mm().usage();
             text(format!(
                 "{} {} 0 0 0 {} 0\n",
@@ -703,17 +709,17 @@ fn pid_entry(
                 (u.data + u.stack) / 4096
             ))
         }),
-        b"cmdline" => file(c(0o444), move || {
+        b"cmdline" => pid_file(c(0o444), move || {
             let p = get()?;
             let e = p.exec_info.lock().clone();
             Ok(remote_bytes(&p, e.arg_start, e.arg_end))
         }),
-        b"environ" => file(c(0o400), move || {
+        b"environ" => pid_file(c(0o400), move || {
             let p = get()?;
             let e = p.exec_info.lock().clone();
             Ok(remote_bytes(&p, e.env_start, e.env_end))
         }),
-        b"auxv" => file(c(0o400), move || {
+        b"auxv" => pid_file(c(0o400), move || {
             let p = get()?;
             let aux = p.exec_info.lock().auxv.clone();
             Ok(aux
@@ -743,19 +749,19 @@ fn pid_entry(
                 },
             )
         }
-        b"maps" => file(c(0o444), move || {
+        b"maps" => pid_file(c(0o444), move || {
             let p = get()?;
             Ok(maps(&p))
         }),
-        b"mounts" => file(c(0o444), || Ok(mounts())),
-        b"mountinfo" => file(c(0o444), || Ok(mountinfo())),
-        b"limits" => file(c(0o444), move || {
+        b"mounts" => pid_file(c(0o444), || Ok(mounts())),
+        b"mountinfo" => pid_file(c(0o444), || Ok(mountinfo())),
+        b"limits" => pid_file(c(0o444), move || {
             let p = get()?;
             text(limits(&p))
         }),
-        b"cgroup" => file(c(0o444), || text(String::from("0::/\n"))),
-        b"loginuid" => file(c(0o644), || text(String::from("4294967295"))),
-        b"oom_score" => file(c(0o444), || text(String::from("0\n"))),
+        b"cgroup" => pid_file(c(0o444), || text(String::from("0::/\n"))),
+        b"loginuid" => pid_file(c(0o644), || text(String::from("4294967295"))),
+        b"oom_score" => pid_file(c(0o444), || text(String::from("0\n"))),
         b"oom_score_adj" => {
             let g = get.clone();
             rw_file(
@@ -774,19 +780,13 @@ fn pid_entry(
                 },
             )
         }
-        b"wchan" => file(c(0o444), || text(String::from("0"))),
+        b"wchan" => pid_file(c(0o444), || text(String::from("0"))),
         b"exe" => {
             let g = get.clone();
             PseudoLink::new_ref(
                 c(0o777),
                 PROC_SUPER_MAGIC,
-                Box::new(move || {
-                    g()?.exe
-                        .lock()
-                        .as_ref()
-                        .map(|d| d.path())
-                        .ok_or(Errno::ENOENT)
-                }),
+                Box::new(move || g()?.exe.lock().as_ref().map(path_of).ok_or(Errno::ENOENT)),
                 Some(Box::new(move || {
                     get()?.exe.lock().clone().ok_or(Errno::ENOENT)
                 })),
@@ -1174,10 +1174,20 @@ fn limits(p: &Process) -> String {
     s
 }
 
+/// A file's path as procfs links show it: " (deleted)" once its last name is gone.
+fn path_of(d: &DentryRef) -> Vec<u8> {
+    let mut p = d.path();
+    let m = d.inode.metadata();
+    if m.nlink == 0 && !m.is_dir() {
+        p.extend_from_slice(b" (deleted)");
+    }
+    p
+}
+
 /// What `readlink /proc/PID/fd/N` shows for an open file.
 fn fd_target(f: &OpenFile) -> Vec<u8> {
     if let Some(d) = f.dentry() {
-        return d.path();
+        return path_of(d);
     }
     let ino = f.inode().map_or(0, |i| i.metadata().ino);
     if f.metadata().is_ok_and(|m| m.file_type() == S_IFIFO) {
@@ -1219,17 +1229,25 @@ fn fd_dir(p: &Arc<Process>, ino: u64, info: bool) -> InodeRef {
     let lookup = move |name: &[u8]| -> KResult<InodeRef> {
         let p = w2.upgrade().ok_or(Errno::ENOENT)?;
         let fd = parse_id(name).ok_or(Errno::ENOENT)? as i32;
-        let f = p.files().lock().get(fd).map_err(|_| Errno::ENOENT)?;
+        let (f, cloexec) = {
+            let files = p.files();
+            let t = files.lock();
+            (
+                t.get(fd).map_err(|_| Errno::ENOENT)?,
+                t.cloexec(fd).unwrap_or(false),
+            )
+        };
         let weak_file = Arc::downgrade(&f);
         let c = owned_by(&powner, base | fd as u64, if info { 0o444 } else { 0o700 });
         Ok(if info {
-            file(c, move || {
+            pid_file(c, move || {
                 let f = weak_file.upgrade().ok_or(Errno::ENOENT)?;
                 let pos = f.seek(0, SEEK_CUR).unwrap_or(0);
                 let ino = f.inode().map_or(0, |i| i.metadata().ino);
+                // The flags as Linux shows them: the status flags plus O_CLOEXEC.
+                let flags = f.flags() | if cloexec { O_CLOEXEC } else { 0 };
                 text(format!(
-                    "pos:\t{pos}\nflags:\t0{:o}\nmnt_id:\t0\nino:\t{ino}\n",
-                    f.flags()
+                    "pos:\t{pos}\nflags:\t0{flags:o}\nmnt_id:\t0\nino:\t{ino}\n"
                 ))
             })
         } else {
@@ -1243,8 +1261,12 @@ fn fd_dir(p: &Arc<Process>, ino: u64, info: bool) -> InodeRef {
                 }),
                 Some(Box::new(move || {
                     let f = wf.upgrade().ok_or(Errno::ENOENT)?;
-                    // Files without a name (pipes, epoll) cannot be reopened by path yet.
-                    f.dentry().cloned().ok_or(Errno::ENXIO)
+                    // A nameless file (a pipe, an epoll) is reached by its inode alone.
+                    match (f.dentry(), f.inode()) {
+                        (Some(d), _) => Ok(d.clone()),
+                        (None, Some(i)) => Ok(kestrel_vfs::Dentry::root(i.clone())),
+                        (None, None) => Err(Errno::ENXIO),
+                    }
                 })),
             )
         })

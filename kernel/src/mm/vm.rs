@@ -698,11 +698,14 @@ impl AddressSpace {
                     VmaKind::Vvar => Some(b"[vvar]".to_vec()),
                     _ => v.name.as_ref().map(|d| d.path()),
                 };
+                // The vDSO pages are shared by every process, but they are private
+                // mappings as far as anyone can tell (Linux shows r-xp).
+                let shared = v.shared() && !matches!(v.kind, VmaKind::Vdso | VmaKind::Vvar);
                 AreaInfo {
                     start: v.start,
                     end: v.end,
                     prot: v.prot,
-                    shared: v.shared(),
+                    shared,
                     offset,
                     dev,
                     ino,

@@ -234,6 +234,7 @@ pub async fn interruptible<T>(
 /// Wakes `t` so an interruptible wait notices a new signal.
 fn kick(t: &Thread) {
     t.signals.wq.wake_all();
+    crate::fs::signalfd::signal_sent();
 }
 
 /// Whether `sig` would be ignored by `p` right now (discarded at generation).

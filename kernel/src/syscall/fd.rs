@@ -147,7 +147,7 @@ fn make_pipe(ctx: &Ctx<'_>, fds_ptr: u64, flags: u32) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     let (r, w) = kestrel_vfs::pipe::pipe();
-    let inode = crate::fs::anon::pipe_inode();
+    let inode = crate::fs::anon::pipe_inode(r.pipe());
     let status = flags & O_NONBLOCK;
     let rf = OpenFile::anonymous(
         Some(inode.clone()),

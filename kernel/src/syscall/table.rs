@@ -199,11 +199,15 @@ syscall_table! {
     FACCESSAT => fs::sys_faccessat;
     UTIMENSAT => fs::sys_utimensat;
     EPOLL_PWAIT => epoll::sys_epoll_pwait;
+    SIGNALFD => timer::sys_signalfd;
     TIMERFD_CREATE => timer::sys_timerfd_create;
+    EVENTFD => timer::sys_eventfd;
     TIMERFD_SETTIME => timer::sys_timerfd_settime, partial "TFD_TIMER_CANCEL_ON_SET is accepted but never cancels";
     TIMERFD_GETTIME => timer::sys_timerfd_gettime;
     PSELECT6 => poll::sys_pselect6;
     PPOLL => poll::sys_ppoll;
+    SIGNALFD4 => timer::sys_signalfd4;
+    EVENTFD2 => timer::sys_eventfd2;
     EPOLL_CREATE1 => epoll::sys_epoll_create1;
     DUP3 => fd::sys_dup3;
     PIPE2 => fd::sys_pipe2;

@@ -225,3 +225,50 @@ pub async fn sys_timerfd_gettime(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     ctx.write(a[1], &itimerspec(left, interval))?;
     Ok(0)
 }
+
+// ---- eventfd and signalfd -------------------------------------------------------
+
+const EFD_SEMAPHORE: u32 = 1;
+
+fn eventfd(ctx: &Ctx<'_>, initval: u32, flags: u32) -> KResult<u64> {
+    let (cloexec, nonblock) = (kestrel_abi::fs::O_CLOEXEC, kestrel_abi::fs::O_NONBLOCK);
+    if flags & !(cloexec | nonblock | EFD_SEMAPHORE) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let ops = kestrel_vfs::eventfd::EventFd::new(initval, flags & EFD_SEMAPHORE != 0);
+    let file = crate::fs::anon::anon_file(ops, O_RDWR | (flags & nonblock));
+    ctx.install(file, flags & cloexec != 0).map(|fd| fd as u64)
+}
+
+pub async fn sys_eventfd(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    eventfd(ctx, a[0] as u32, 0)
+}
+
+pub async fn sys_eventfd2(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    eventfd(ctx, a[0] as u32, a[1] as u32)
+}
+
+fn signalfd(ctx: &Ctx<'_>, fd: i32, mask_ptr: u64, size: u64, flags: u32) -> KResult<u64> {
+    use crate::fs::signalfd::SignalFd;
+    let (cloexec, nonblock) = (kestrel_abi::fs::O_CLOEXEC, kestrel_abi::fs::O_NONBLOCK);
+    if flags & !(cloexec | nonblock) != 0 || size != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let mask: u64 = ctx.read(mask_ptr)?;
+    if fd != -1 {
+        let file = ctx.file(fd)?;
+        let sfd = SignalFd::of(&file).ok_or(Errno::EINVAL)?;
+        sfd.set_mask(mask);
+        return Ok(fd as u64);
+    }
+    let file = crate::fs::anon::anon_file(SignalFd::new(mask), O_RDWR | (flags & nonblock));
+    ctx.install(file, flags & cloexec != 0).map(|fd| fd as u64)
+}
+
+pub async fn sys_signalfd(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    signalfd(ctx, arg_i32(a[0]), a[1], a[2], 0)
+}
+
+pub async fn sys_signalfd4(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    signalfd(ctx, arg_i32(a[0]), a[1], a[2], a[3] as u32)
+}

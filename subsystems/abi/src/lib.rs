@@ -53,6 +53,7 @@ mod tests {
         assert_eq!(size_of::<time::Timespec>(), 16);
         assert_eq!(size_of::<time::Timeval>(), 16);
         assert_eq!(size_of::<time::Timex>(), 208);
+        assert_eq!(size_of::<signal::SignalfdSiginfo>(), 128);
         assert_eq!(size_of::<time::Sigevent>(), 64);
         assert_eq!(size_of::<time::Itimerspec>(), 32);
         assert_eq!(size_of::<fs::EpollEvent>(), 12);

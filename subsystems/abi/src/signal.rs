@@ -254,3 +254,31 @@ pub const UC_STRICT_RESTORE_SS: u64 = 0x4;
 /// Magic numbers of the extended FPU state in a signal frame (`_fpx_sw_bytes`).
 pub const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
 pub const FP_XSTATE_MAGIC2: u32 = 0x4650_5845;
+
+/// `struct signalfd_siginfo`: 128 bytes.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, Pod, Zeroable)]
+pub struct SignalfdSiginfo {
+    pub ssi_signo: u32,
+    pub ssi_errno: i32,
+    pub ssi_code: i32,
+    pub ssi_pid: u32,
+    pub ssi_uid: u32,
+    pub ssi_fd: i32,
+    pub ssi_tid: u32,
+    pub ssi_band: u32,
+    pub ssi_overrun: u32,
+    pub ssi_trapno: u32,
+    pub ssi_status: i32,
+    pub ssi_int: i32,
+    pub ssi_ptr: u64,
+    pub ssi_utime: u64,
+    pub ssi_stime: u64,
+    pub ssi_addr: u64,
+    pub ssi_addr_lsb: u16,
+    pub _pad2: u16,
+    pub ssi_syscall: i32,
+    pub ssi_call_addr: u64,
+    pub ssi_arch: u32,
+    pub _pad: [u8; 28],
+}

@@ -27,6 +27,7 @@ extern crate alloc;
 
 pub mod cpio;
 pub mod epoll;
+pub mod eventfd;
 pub mod fdtable;
 pub mod file;
 pub mod inode;

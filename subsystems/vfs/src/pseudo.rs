@@ -91,14 +91,21 @@ pub struct PseudoFile {
     pub common: Common,
     pub magic: i64,
     read: ReadFn,
-    write: Option<WriteFn>,
+    /// Where writes go, or the errno a write gets (procfs answers EIO for its
+    /// system files and EINVAL for per-process ones, as Linux does).
+    write: Result<WriteFn, Errno>,
     /// The content as of the last read from offset 0.
     snapshot: spin::Mutex<Option<Arc<Vec<u8>>>>,
 }
 
 impl PseudoFile {
-    /// A read-only (unless `write` is given) computed file.
-    pub fn new_ref(common: Common, magic: i64, read: ReadFn, write: Option<WriteFn>) -> InodeRef {
+    /// A computed file; `write` takes what is written, or is the errno writes get.
+    pub fn new_ref(
+        common: Common,
+        magic: i64,
+        read: ReadFn,
+        write: Result<WriteFn, Errno>,
+    ) -> InodeRef {
         Arc::new(Self {
             common,
             magic,
@@ -149,16 +156,16 @@ impl Inode for PseudoFile {
     }
     fn write_at(&self, _offset: u64, data: &[u8]) -> KResult<usize> {
         match &self.write {
-            Some(w) => {
+            Ok(w) => {
                 w(data)?;
                 Ok(data.len())
             }
-            None => Err(Errno::EIO),
+            Err(e) => Err(*e),
         }
     }
     fn truncate(&self, _size: u64) -> KResult<()> {
         // O_TRUNC on a writable proc file is accepted and means nothing.
-        if self.write.is_some() {
+        if self.write.is_ok() {
             Ok(())
         } else {
             Err(Errno::EACCES)
@@ -180,7 +187,12 @@ pub struct PseudoLink {
 impl PseudoLink {
     /// A link reading as `target()`; with `follow`, walking through it leads to
     /// `follow()`'s dentry instead of to the path the text names.
-    pub fn new_ref(common: Common, magic: i64, target: TargetFn, follow: Option<MagicFn>) -> InodeRef {
+    pub fn new_ref(
+        common: Common,
+        magic: i64,
+        target: TargetFn,
+        follow: Option<MagicFn>,
+    ) -> InodeRef {
         Arc::new(Self {
             common,
             magic,
@@ -265,17 +277,18 @@ impl Inode for PseudoDir {
     fn lookup(&self, name: &[u8]) -> KResult<InodeRef> {
         (self.lookup)(name)
     }
+    // As procfs: nothing can be created (the name is not there: ENOENT) or removed.
     fn create(&self, _: &[u8], _: NodeKind, _: u32, _: u32, _: u32) -> KResult<InodeRef> {
-        Err(Errno::EACCES)
+        Err(Errno::ENOENT)
     }
     fn link(&self, _: &[u8], _: &InodeRef) -> KResult<()> {
         Err(Errno::EPERM)
     }
     fn unlink(&self, _: &[u8]) -> KResult<()> {
-        Err(Errno::EACCES)
+        Err(Errno::EPERM)
     }
     fn rmdir(&self, _: &[u8]) -> KResult<()> {
-        Err(Errno::EACCES)
+        Err(Errno::EPERM)
     }
     fn rename(&self, _: &[u8], _: &InodeRef, _: &[u8], _: u32) -> KResult<()> {
         Err(Errno::EACCES)
@@ -328,7 +341,7 @@ mod tests {
             Box::new(move || {
                 Ok(alloc::format!("count {}\n", m.fetch_add(1, Ordering::Relaxed)).into_bytes())
             }),
-            None,
+            Err(Errno::EIO),
         );
         let mut buf = [0u8; 3];
         assert_eq!(f.read_at(0, &mut buf).unwrap(), 3);
@@ -362,7 +375,7 @@ mod tests {
         assert_eq!(d.lookup(b"zz").err(), Some(Errno::ENOENT));
         assert_eq!(
             d.create(b"x", NodeKind::File, 0o644, 0, 0).err(),
-            Some(Errno::EACCES)
+            Some(Errno::ENOENT)
         );
     }
 }
