@@ -26,10 +26,10 @@ struct PseudoInode {
 impl Inode for PseudoInode {
     fn statfs(&self) -> Statfs {
         Statfs {
-            f_type: if self.mode & S_IFMT == S_IFIFO {
-                PIPEFS_MAGIC
-            } else {
-                ANON_INODE_FS_MAGIC
+            f_type: match self.mode & S_IFMT {
+                S_IFIFO => PIPEFS_MAGIC,
+                S_IFSOCK => SOCKFS_MAGIC,
+                _ => ANON_INODE_FS_MAGIC,
             },
             f_bsize: 4096,
             f_namelen: 255,
@@ -102,6 +102,21 @@ fn anon_inode() -> InodeRef {
         })
     })
     .clone()
+}
+
+static SOCK_INO: AtomicU64 = AtomicU64::new(1);
+
+/// An open file for a socket: an inode of its own on sockfs (S_IFSOCK), as
+/// fstat and /proc/PID/fd ("socket:[ino]") show.
+pub fn socket_file(ops: Arc<dyn FileOps>, flags: u32) -> Arc<OpenFile> {
+    let inode: InodeRef = Arc::new(PseudoInode {
+        dev: makedev(0, 8),
+        ino: SOCK_INO.fetch_add(1, Ordering::Relaxed),
+        mode: S_IFSOCK | 0o777,
+        created: Timespec::from_ns(crate::time::realtime_ns()),
+        pipe: None,
+    });
+    OpenFile::anonymous(Some(inode), ops, flags)
 }
 
 /// An open file on the anonymous inode, with `ops` and the open(2) `flags`

@@ -1190,8 +1190,10 @@ fn fd_target(f: &OpenFile) -> Vec<u8> {
         return path_of(d);
     }
     let ino = f.inode().map_or(0, |i| i.metadata().ino);
-    if f.metadata().is_ok_and(|m| m.file_type() == S_IFIFO) {
-        return format!("pipe:[{ino}]").into_bytes();
+    match f.metadata().map(|m| m.file_type()) {
+        Ok(S_IFIFO) => return format!("pipe:[{ino}]").into_bytes(),
+        Ok(S_IFSOCK) => return format!("socket:[{ino}]").into_bytes(),
+        _ => {}
     }
     let kind = if kestrel_vfs::epoll::Epoll::of(f).is_some() {
         "[eventpoll]"
@@ -1246,8 +1248,20 @@ fn fd_dir(p: &Arc<Process>, ino: u64, info: bool) -> InodeRef {
                 let ino = f.inode().map_or(0, |i| i.metadata().ino);
                 // The flags as Linux shows them: the status flags plus O_CLOEXEC.
                 let flags = f.flags() | if cloexec { O_CLOEXEC } else { 0 };
+                // What each kind of anonymous file adds (fs/signalfd.c, fs/eventfd.c).
+                let extra = if let Some(s) = crate::fs::signalfd::SignalFd::of(&f) {
+                    format!("sigmask:\t{:016x}\n", s.mask())
+                } else if let Some(e) = f
+                    .ops()
+                    .as_any()
+                    .downcast_ref::<kestrel_vfs::eventfd::EventFd>()
+                {
+                    format!("eventfd-count: {:16x}\n", e.count())
+                } else {
+                    String::new()
+                };
                 text(format!(
-                    "pos:\t{pos}\nflags:\t0{flags:o}\nmnt_id:\t0\nino:\t{ino}\n"
+                    "pos:\t{pos}\nflags:\t0{flags:o}\nmnt_id:\t0\nino:\t{ino}\n{extra}"
                 ))
             })
         } else {

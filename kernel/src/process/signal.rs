@@ -243,6 +243,19 @@ fn ignored(p: &Process, sig: u32) -> bool {
     a.handler == SIG_IGN || (a.handler == SIG_DFL && default_action(sig) == DefaultAction::Ignore)
 }
 
+/// Drops every pending instance of `sig` in `p` and its threads if `sig` is now
+/// ignored (Linux's do_sigaction does this when a handler becomes SIG_IGN, or
+/// SIG_DFL for a signal whose default is to be ignored).
+pub fn discard_if_ignored(p: &Process, sig: u32) {
+    if !ignored(p, sig) {
+        return;
+    }
+    p.signals.pending.lock().discard(sig_bit(sig));
+    for t in p.threads.lock().iter() {
+        t.signals.pending.lock().discard(sig_bit(sig));
+    }
+}
+
 /// Whether `t` blocks `sig` or its process ignores it explicitly (SIG_IGN): the
 /// terminal's job control then does not send it (Linux's is_ignored).
 pub fn blocked_or_ignored(t: &Thread, sig: u32) -> bool {
@@ -294,7 +307,14 @@ pub fn send_process(p: &Arc<Process>, info: Siginfo) -> bool {
         }
         _ => {}
     }
-    if ignored(p, sig) {
+    // A blocked signal is never ignored at generation: the handler may change
+    // before it is unblocked, or signalfd/sigwait may take it (sig_ignored).
+    let blocked_somewhere = p
+        .threads
+        .lock()
+        .iter()
+        .any(|t| t.sigmask.load(Ordering::Acquire) & sig_bit(sig) != 0);
+    if ignored(p, sig) && !blocked_somewhere {
         return false;
     }
     {
@@ -331,7 +351,7 @@ pub fn send_thread(t: &Arc<Thread>, info: Siginfo) -> bool {
         // These act on the whole process.
         return send_process(p, info);
     }
-    if ignored(p, sig) {
+    if ignored(p, sig) && t.sigmask.load(Ordering::Acquire) & sig_bit(sig) == 0 {
         return false;
     }
     if !t.signals.pending.lock().push(info) {

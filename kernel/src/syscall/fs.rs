@@ -146,7 +146,11 @@ async fn read_to_user(
     }
     let count = count.min(MAX_RW_COUNT);
     if count == 0 {
-        return Ok(0);
+        // Still asked: files with a minimum read size (eventfd, signalfd) say EINVAL.
+        return match file.read(&mut []) {
+            Err(Errno::EAGAIN) => Ok(0),
+            r => r,
+        };
     }
     let mm = ctx.mm();
     let mut total = 0;
@@ -188,7 +192,11 @@ async fn write_from_user(
     }
     let count = count.min(MAX_RW_COUNT);
     if count == 0 {
-        return Ok(0);
+        // Still asked: files with an exact write size (eventfd) say EINVAL.
+        return match file.write(&[]) {
+            Err(Errno::EAGAIN) => Ok(0),
+            r => r,
+        };
     }
     let mm = ctx.mm();
     let mut total = 0;
@@ -256,7 +264,7 @@ pub async fn sys_pwrite64(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
 }
 
 /// Reads an iovec array (EINVAL beyond IOV_MAX or a total over SSIZE_MAX).
-fn read_iovecs(ctx: &Ctx<'_>, addr: u64, count: usize) -> KResult<Vec<Iovec>> {
+pub(super) fn read_iovecs(ctx: &Ctx<'_>, addr: u64, count: usize) -> KResult<Vec<Iovec>> {
     if count > IOV_MAX {
         return Err(Errno::EINVAL);
     }
@@ -276,6 +284,9 @@ fn read_iovecs(ctx: &Ctx<'_>, addr: u64, count: usize) -> KResult<Vec<Iovec>> {
 pub async fn sys_readv(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     let file = ctx.file(arg_i32(a[0]))?;
     let iovs = read_iovecs(ctx, a[1], a[2] as usize)?;
+    if super::socket::is_socket(&file) {
+        return super::socket::readv(ctx, &file, &iovs).await;
+    }
     let mut total = 0u64;
     for (i, iov) in iovs.iter().enumerate() {
         if iov.len == 0 {
@@ -302,6 +313,9 @@ pub async fn sys_readv(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
 pub async fn sys_writev(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     let file = ctx.file(arg_i32(a[0]))?;
     let iovs = read_iovecs(ctx, a[1], a[2] as usize)?;
+    if super::socket::is_socket(&file) {
+        return super::socket::writev(ctx, &file, &iovs).await;
+    }
     // Gather into one buffer so a pipe or terminal sees one write (atomic up to
     // PIPE_BUF, as Linux).
     let mm = ctx.mm();

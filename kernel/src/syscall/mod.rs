@@ -23,6 +23,7 @@ mod poll;
 mod process;
 mod sched;
 mod signal;
+mod socket;
 pub mod stats;
 mod table;
 mod time;

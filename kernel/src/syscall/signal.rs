@@ -44,6 +44,8 @@ pub async fn sys_rt_sigaction(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     if let Some(mut n) = new {
         n.mask = sig::sanitize_mask(n.mask);
         shared.lock().actions[(signum - 1) as usize] = n;
+        // A signal that is now ignored is discarded where it is pending (POSIX).
+        sig::discard_if_ignored(ctx.process(), signum);
     }
     Ok(0)
 }

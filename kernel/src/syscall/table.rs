@@ -7,8 +7,8 @@
 use kestrel_abi::KResult;
 
 use super::{
-    Args, Ctx, cred, epoll, fd, fs, futex, misc, mm, mount, poll, process, sched, signal, time,
-    timer, xattr,
+    Args, Ctx, cred, epoll, fd, fs, futex, misc, mm, mount, poll, process, sched, signal, socket,
+    time, timer, xattr,
 };
 
 macro_rules! syscall_table {
@@ -62,6 +62,21 @@ syscall_table! {
     ALARM => timer::sys_alarm;
     SETITIMER => timer::sys_setitimer;
     SENDFILE => fs::sys_sendfile;
+    SOCKET => socket::sys_socket, partial "AF_UNIX only (AF_INET and AF_INET6: EAFNOSUPPORT)";
+    CONNECT => socket::sys_connect;
+    ACCEPT => socket::sys_accept;
+    SENDTO => socket::sys_sendto;
+    RECVFROM => socket::sys_recvfrom;
+    SENDMSG => socket::sys_sendmsg;
+    RECVMSG => socket::sys_recvmsg;
+    SHUTDOWN => socket::sys_shutdown;
+    BIND => socket::sys_bind;
+    LISTEN => socket::sys_listen;
+    GETSOCKNAME => socket::sys_getsockname;
+    GETPEERNAME => socket::sys_getpeername;
+    SOCKETPAIR => socket::sys_socketpair;
+    SETSOCKOPT => socket::sys_setsockopt, partial "SOL_SOCKET options of AF_UNIX sockets";
+    GETSOCKOPT => socket::sys_getsockopt, partial "SOL_SOCKET options of AF_UNIX sockets";
     GETPID => process::sys_getpid;
     CLONE => process::sys_clone;
     FORK => process::sys_fork;
@@ -213,7 +228,10 @@ syscall_table! {
     PIPE2 => fd::sys_pipe2;
     RT_TGSIGQUEUEINFO => signal::sys_rt_tgsigqueueinfo;
     CLONE3 => process::sys_clone3, partial "no CLONE_PIDFD, set_tid or cgroup";
+    ACCEPT4 => socket::sys_accept4;
+    RECVMMSG => socket::sys_recvmmsg;
     PRLIMIT64 => misc::sys_prlimit64;
+    SENDMMSG => socket::sys_sendmmsg;
     CLOCK_ADJTIME => time::sys_clock_adjtime;
     RENAMEAT2 => fs::sys_renameat2, partial "RENAME_WHITEOUT is EINVAL";
     GETRANDOM => misc::sys_getrandom;

@@ -12,12 +12,14 @@ pub mod cap;
 pub mod errno;
 pub mod fs;
 pub mod mm;
+pub mod net;
 pub mod process;
 pub mod signal;
 pub mod syscalls;
 pub mod time;
 pub mod tty;
 
+pub use bytemuck;
 pub use bytemuck::{Pod, Zeroable};
 
 /// The bytes of a plain-old-data value.
@@ -52,6 +54,8 @@ mod tests {
         assert_eq!(size_of::<fs::Statx>(), 256);
         assert_eq!(size_of::<time::Timespec>(), 16);
         assert_eq!(size_of::<time::Timeval>(), 16);
+        assert_eq!(size_of::<net::Msghdr>(), 56);
+        assert_eq!(size_of::<net::Cmsghdr>(), 16);
         assert_eq!(size_of::<time::Timex>(), 208);
         assert_eq!(size_of::<signal::SignalfdSiginfo>(), 128);
         assert_eq!(size_of::<time::Sigevent>(), 64);

@@ -60,10 +60,9 @@ impl FileOps for EventFd {
     }
 
     fn write(&self, _: &OpenFile, _: &mut u64, data: &[u8]) -> KResult<usize> {
-        let Some(bytes) = data.get(..8) else {
-            return Err(Errno::EINVAL);
-        };
-        let v = u64::from_ne_bytes(bytes.try_into().map_err(|_| Errno::EINVAL)?);
+        // Exactly one u64: shorter and longer writes are EINVAL.
+        let bytes: [u8; 8] = data.try_into().map_err(|_| Errno::EINVAL)?;
+        let v = u64::from_ne_bytes(bytes);
         if v == u64::MAX {
             return Err(Errno::EINVAL);
         }

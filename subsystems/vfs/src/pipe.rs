@@ -38,8 +38,10 @@ pub struct Pipe {
     wq: WaitQueue,
 }
 
-/// The read end's behaviour.
-pub struct PipeReader(Arc<Pipe>);
+/// The read end's behaviour, and how many writers had opened the pipe when it
+/// was opened: a FIFO reader reports POLLHUP only once a writer has come and gone
+/// since (Linux compares against the writers' open counter).
+pub struct PipeReader(Arc<Pipe>, u64);
 /// The write end's behaviour.
 pub struct PipeWriter(Arc<Pipe>);
 /// Both ends at once: a FIFO opened O_RDWR.
@@ -71,7 +73,7 @@ impl Pipe {
     /// A new read end.
     pub fn open_reader(p: &Arc<Self>) -> Arc<PipeReader> {
         p.add_ends(true, false);
-        Arc::new(PipeReader(p.clone()))
+        Arc::new(PipeReader(p.clone(), p.opens().1))
     }
 
     /// A new write end.
@@ -211,13 +213,15 @@ impl Pipe {
         Ok(n)
     }
 
-    fn poll_read(&self) -> u16 {
+    /// Read readiness; `writers_seen` is the writer open count when the reader
+    /// opened.
+    fn poll_read(&self, writers_seen: u64) -> u16 {
         let s = self.state.lock();
         let mut m = 0;
         if !s.buf.is_empty() {
             m |= POLLIN | POLLRDNORM;
         }
-        if s.writers == 0 {
+        if s.writers == 0 && s.write_opens != writers_seen {
             m |= POLLHUP;
         }
         m
@@ -275,7 +279,7 @@ impl FileOps for PipeReader {
     }
 
     fn poll(&self) -> u16 {
-        self.0.poll_read()
+        self.0.poll_read(self.1)
     }
 
     fn wait_queue(&self) -> Option<&WaitQueue> {
@@ -328,7 +332,7 @@ impl FileOps for PipeReadWrite {
 
     fn poll(&self) -> u16 {
         // It is its own writer: no hang-up, no error while it is open.
-        self.0.poll_read() | self.0.poll_write()
+        self.0.poll_read(u64::MAX) | self.0.poll_write()
     }
 
     fn wait_queue(&self) -> Option<&WaitQueue> {

@@ -1,0 +1,132 @@
+//! Sockets: address families, types, options, message headers (sys/socket.h,
+//! linux/un.h).
+
+use bytemuck::{Pod, Zeroable};
+
+pub const AF_UNSPEC: u32 = 0;
+pub const AF_UNIX: u32 = 1;
+pub const AF_INET: u32 = 2;
+pub const AF_INET6: u32 = 10;
+pub const AF_NETLINK: u32 = 16;
+pub const AF_PACKET: u32 = 17;
+/// One past the last address family Linux knows (AF_MAX).
+pub const AF_MAX: u32 = 46;
+
+pub const SOCK_STREAM: u32 = 1;
+pub const SOCK_DGRAM: u32 = 2;
+pub const SOCK_RAW: u32 = 3;
+pub const SOCK_RDM: u32 = 4;
+pub const SOCK_SEQPACKET: u32 = 5;
+pub const SOCK_PACKET: u32 = 10;
+pub const SOCK_TYPE_MASK: u32 = 0xf;
+pub const SOCK_NONBLOCK: u32 = crate::fs::O_NONBLOCK;
+pub const SOCK_CLOEXEC: u32 = crate::fs::O_CLOEXEC;
+
+pub const SOL_SOCKET: i32 = 1;
+pub const SO_DEBUG: i32 = 1;
+pub const SO_REUSEADDR: i32 = 2;
+pub const SO_TYPE: i32 = 3;
+pub const SO_ERROR: i32 = 4;
+pub const SO_DONTROUTE: i32 = 5;
+pub const SO_BROADCAST: i32 = 6;
+pub const SO_SNDBUF: i32 = 7;
+pub const SO_RCVBUF: i32 = 8;
+pub const SO_KEEPALIVE: i32 = 9;
+pub const SO_OOBINLINE: i32 = 10;
+pub const SO_NO_CHECK: i32 = 11;
+pub const SO_PRIORITY: i32 = 12;
+pub const SO_LINGER: i32 = 13;
+pub const SO_BSDCOMPAT: i32 = 14;
+pub const SO_REUSEPORT: i32 = 15;
+pub const SO_PASSCRED: i32 = 16;
+pub const SO_PEERCRED: i32 = 17;
+pub const SO_RCVLOWAT: i32 = 18;
+pub const SO_SNDLOWAT: i32 = 19;
+pub const SO_RCVTIMEO: i32 = 20;
+pub const SO_SNDTIMEO: i32 = 21;
+pub const SO_ACCEPTCONN: i32 = 30;
+pub const SO_SNDBUFFORCE: i32 = 32;
+pub const SO_RCVBUFFORCE: i32 = 33;
+pub const SO_PASSSEC: i32 = 34;
+pub const SO_PROTOCOL: i32 = 38;
+pub const SO_DOMAIN: i32 = 39;
+pub const SO_PEEK_OFF: i32 = 42;
+
+pub const MSG_OOB: u32 = 1;
+pub const MSG_PEEK: u32 = 2;
+pub const MSG_DONTROUTE: u32 = 4;
+pub const MSG_CTRUNC: u32 = 8;
+pub const MSG_TRUNC: u32 = 0x20;
+pub const MSG_DONTWAIT: u32 = 0x40;
+pub const MSG_EOR: u32 = 0x80;
+pub const MSG_WAITALL: u32 = 0x100;
+pub const MSG_NOSIGNAL: u32 = 0x4000;
+pub const MSG_MORE: u32 = 0x8000;
+pub const MSG_CMSG_CLOEXEC: u32 = 0x4000_0000;
+
+pub const SCM_RIGHTS: i32 = 1;
+pub const SCM_CREDENTIALS: i32 = 2;
+/// The most descriptors one SCM_RIGHTS message carries (SCM_MAX_FD).
+pub const SCM_MAX_FD: usize = 253;
+
+pub const SHUT_RD: u32 = 0;
+pub const SHUT_WR: u32 = 1;
+pub const SHUT_RDWR: u32 = 2;
+
+/// The size of `sun_path`.
+pub const UNIX_PATH_MAX: usize = 108;
+
+/// `struct msghdr`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, Pod, Zeroable)]
+pub struct Msghdr {
+    pub msg_name: u64,
+    pub msg_namelen: u32,
+    pub _pad0: u32,
+    pub msg_iov: u64,
+    pub msg_iovlen: u64,
+    pub msg_control: u64,
+    pub msg_controllen: u64,
+    pub msg_flags: u32,
+    pub _pad1: u32,
+}
+
+/// `struct mmsghdr` (sendmmsg, recvmmsg).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, Pod, Zeroable)]
+pub struct Mmsghdr {
+    pub msg_hdr: Msghdr,
+    pub msg_len: u32,
+    pub _pad: u32,
+}
+
+/// `struct cmsghdr`'s fixed part; the data follows, aligned to 8 bytes.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, Pod, Zeroable)]
+pub struct Cmsghdr {
+    pub cmsg_len: u64,
+    pub cmsg_level: i32,
+    pub cmsg_type: i32,
+}
+
+/// `struct ucred` (SO_PEERCRED, SCM_CREDENTIALS).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct Ucred {
+    pub pid: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// `struct linger`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, Pod, Zeroable)]
+pub struct Linger {
+    pub l_onoff: i32,
+    pub l_linger: i32,
+}
+
+/// CMSG_ALIGN.
+pub const fn cmsg_align(len: usize) -> usize {
+    (len + 7) & !7
+}
