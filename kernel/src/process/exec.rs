@@ -53,6 +53,7 @@ fn open_exec(p: &Process, path: &[u8]) -> KResult<(DentryRef, InodeRef, Vec<u8>)
             root: &root,
             mounts: crate::fs::mounts(),
             cred: &cred,
+            resolve: 0,
         }
         .lookup(&cwd, path, true)?
     };
@@ -293,13 +294,7 @@ fn commit(thread: &Arc<Thread>, img: NewImage) -> UserContext {
     img.mm.activate();
     drop(old);
     // The fd table and signal handlers stop being shared, then exec-time cleanup.
-    {
-        let mut files = p.files.lock();
-        if Arc::strong_count(&files) > 1 {
-            let copy = files.lock().clone();
-            *files = Arc::new(spin::Mutex::new(copy));
-        }
-    }
+    p.unshare_files();
     let closed = p.files().lock().close_on_exec();
     drop(closed);
     {

@@ -536,6 +536,16 @@ impl Process {
         self.files.lock().clone()
     }
 
+    /// Gives the process its own copy of a descriptor table it shares (execve,
+    /// close_range's CLOSE_RANGE_UNSHARE).
+    pub fn unshare_files(&self) {
+        let mut files = self.files.lock();
+        if Arc::strong_count(&files) > 1 {
+            let copy = files.lock().clone();
+            *files = Arc::new(spin::Mutex::new(copy));
+        }
+    }
+
     /// The fs context (possibly shared).
     pub fn fs(&self) -> Shared<FsContext> {
         self.fs.lock().clone()

@@ -93,6 +93,29 @@ pub async fn sys_fcntl(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
             let p = pipe_of(&f).ok_or(Errno::EBADF)?;
             p.set_capacity(arg as usize).map(|c| c as u64)
         }
+        F_GET_SEALS => {
+            let f = files.lock().get(fd)?;
+            f.inode().ok_or(Errno::EINVAL)?.seals().map(u64::from)
+        }
+        F_ADD_SEALS => {
+            let f = files.lock().get(fd)?;
+            let seals = arg as u32;
+            let known = F_SEAL_SEAL
+                | F_SEAL_SHRINK
+                | F_SEAL_GROW
+                | F_SEAL_WRITE
+                | F_SEAL_FUTURE_WRITE
+                | F_SEAL_EXEC;
+            if seals & !known != 0 {
+                return Err(Errno::EINVAL);
+            }
+            // Sealing changes the file: it needs a descriptor open for writing.
+            if !f.writable() {
+                return Err(Errno::EPERM);
+            }
+            f.inode().ok_or(Errno::EINVAL)?.add_seals(seals)?;
+            Ok(0)
+        }
         F_GETLK | F_SETLK | F_SETLKW | F_SETOWN | F_GETOWN => {
             files.lock().get(fd)?;
             Err(Errno::EINVAL)

@@ -11,7 +11,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use kestrel_abi::fs::*;
-use kestrel_abi::time::Timespec;
+use kestrel_abi::time::{Timespec, Timeval};
 use kestrel_abi::{Errno, KResult};
 use kestrel_vfs::inode::{access, check_access, may_access};
 use kestrel_vfs::{DentryRef, InodeRef, NodeKind, OpenFile};
@@ -284,8 +284,18 @@ pub(super) fn read_iovecs(ctx: &Ctx<'_>, addr: u64, count: usize) -> KResult<Vec
 pub async fn sys_readv(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     let file = ctx.file(arg_i32(a[0]))?;
     let iovs = read_iovecs(ctx, a[1], a[2] as usize)?;
+    readv_file(ctx, &file, &iovs).await
+}
+
+/// readv on an open file at its position (also preadv2 with offset -1).
+pub(super) async fn readv_file(
+    ctx: &Ctx<'_>,
+    file: &Arc<OpenFile>,
+    iovs: &[Iovec],
+) -> KResult<u64> {
+    let file = file.clone();
     if super::socket::is_socket(&file) {
-        return super::socket::readv(ctx, &file, &iovs).await;
+        return super::socket::readv(ctx, &file, iovs).await;
     }
     let mut total = 0u64;
     for (i, iov) in iovs.iter().enumerate() {
@@ -313,14 +323,24 @@ pub async fn sys_readv(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
 pub async fn sys_writev(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     let file = ctx.file(arg_i32(a[0]))?;
     let iovs = read_iovecs(ctx, a[1], a[2] as usize)?;
+    writev_file(ctx, &file, &iovs).await
+}
+
+/// writev on an open file at its position (also pwritev2 with offset -1).
+pub(super) async fn writev_file(
+    ctx: &Ctx<'_>,
+    file: &Arc<OpenFile>,
+    iovs: &[Iovec],
+) -> KResult<u64> {
+    let file = file.clone();
     if super::socket::is_socket(&file) {
-        return super::socket::writev(ctx, &file, &iovs).await;
+        return super::socket::writev(ctx, &file, iovs).await;
     }
     // Gather into one buffer so a pipe or terminal sees one write (atomic up to
     // PIPE_BUF, as Linux).
     let mm = ctx.mm();
     let mut data = Vec::new();
-    for iov in &iovs {
+    for iov in iovs {
         let start = data.len();
         let len = (iov.len as usize).min(MAX_RW_COUNT - start);
         data.try_reserve(len).map_err(|_| Errno::ENOMEM)?;
@@ -1115,35 +1135,55 @@ pub async fn sys_utimensat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    let now = Timespec::from_ns(crate::time::realtime_ns());
-    let (atime, mtime) = if times_ptr == 0 {
-        (Some(now), Some(now))
+    let times = if times_ptr == 0 {
+        None
     } else {
-        let t: [Timespec; 2] = ctx.read(times_ptr)?;
-        let pick = |ts: Timespec| -> KResult<Option<Timespec>> {
-            match ts.tv_nsec {
-                UTIME_OMIT => Ok(None),
-                UTIME_NOW => Ok(Some(now)),
-                n if (0..1_000_000_000).contains(&n) => Ok(Some(ts)),
-                _ => Err(Errno::EINVAL),
-            }
-        };
-        (pick(t[0])?, pick(t[1])?)
+        Some(ctx.read::<[Timespec; 2]>(times_ptr)?)
     };
-    let inode: InodeRef = if path_ptr == 0 {
-        // futimens: the file behind dirfd.
-        ctx.file(dirfd)?.inode().cloned().ok_or(Errno::EBADF)?
+    let path = if path_ptr == 0 {
+        None
     } else {
-        let path = ctx.read_path(path_ptr)?;
-        ctx.resolve_at(dirfd, &path, flags)?.inode.clone()
+        Some(ctx.read_path(path_ptr)?)
+    };
+    utimens(ctx, dirfd, path.as_deref(), times, flags)
+}
+
+/// The core of utimensat and its older forms: sets the access and modification
+/// times of the file `path` names from `dirfd` (or of `dirfd` itself without a
+/// path) to `times` (UTIME_NOW, UTIME_OMIT allowed; None: both now).
+fn utimens(
+    ctx: &Ctx<'_>,
+    dirfd: i32,
+    path: Option<&[u8]>,
+    times: Option<[Timespec; 2]>,
+    flags: u32,
+) -> KResult<u64> {
+    let now = Timespec::from_ns(crate::time::realtime_ns());
+    let pick = |ts: Timespec| -> KResult<Option<Timespec>> {
+        match ts.tv_nsec {
+            UTIME_OMIT => Ok(None),
+            UTIME_NOW => Ok(Some(now)),
+            n if (0..1_000_000_000).contains(&n) => Ok(Some(ts)),
+            _ => Err(Errno::EINVAL),
+        }
+    };
+    let (atime, mtime) = match times {
+        None => (Some(now), Some(now)),
+        Some(t) => (pick(t[0])?, pick(t[1])?),
+    };
+    let inode: InodeRef = match path {
+        // futimens: the file behind dirfd.
+        None => ctx.file(dirfd)?.inode().cloned().ok_or(Errno::EBADF)?,
+        Some(p) => ctx.resolve_at(dirfd, p, flags)?.inode.clone(),
     };
     if atime.is_none() && mtime.is_none() {
         return Ok(0);
     }
     // Explicit times need ownership; "now" needs ownership or write permission.
-    let only_now = [t_is_now(times_ptr, ctx, 0), t_is_now(times_ptr, ctx, 1)]
-        .iter()
-        .all(|x| *x);
+    let only_now = times.is_none_or(|t| {
+        t.iter()
+            .all(|ts| matches!(ts.tv_nsec, UTIME_NOW | UTIME_OMIT))
+    });
     if !owner_or_root(ctx, &inode) {
         if !only_now {
             return Err(Errno::EPERM);
@@ -1156,14 +1196,60 @@ pub async fn sys_utimensat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     Ok(0)
 }
 
-/// Whether entry `i` of a utimensat times array asks for "now" (NULL array: both).
-fn t_is_now(times_ptr: u64, ctx: &Ctx<'_>, i: usize) -> bool {
-    if times_ptr == 0 {
-        return true;
+/// Timevals (utimes, futimesat) as timespecs; EINVAL for microseconds out of range.
+fn timevals(ctx: &Ctx<'_>, ptr: u64) -> KResult<Option<[Timespec; 2]>> {
+    if ptr == 0 {
+        return Ok(None);
     }
-    ctx.read::<[Timespec; 2]>(times_ptr)
-        .map(|t| t[i].tv_nsec == UTIME_NOW || t[i].tv_nsec == UTIME_OMIT)
-        .unwrap_or(false)
+    let tv: [Timeval; 2] = ctx.read(ptr)?;
+    let conv = |t: Timeval| -> KResult<Timespec> {
+        if !(0..1_000_000).contains(&t.tv_usec) {
+            return Err(Errno::EINVAL);
+        }
+        Ok(Timespec {
+            tv_sec: t.tv_sec,
+            tv_nsec: t.tv_usec * 1000,
+        })
+    };
+    Ok(Some([conv(tv[0])?, conv(tv[1])?]))
+}
+
+pub async fn sys_utime(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let path = ctx.read_path(a[0])?;
+    // struct utimbuf: two time_t seconds.
+    let times = if a[1] == 0 {
+        None
+    } else {
+        let t: [i64; 2] = ctx.read(a[1])?;
+        Some([
+            Timespec {
+                tv_sec: t[0],
+                tv_nsec: 0,
+            },
+            Timespec {
+                tv_sec: t[1],
+                tv_nsec: 0,
+            },
+        ])
+    };
+    utimens(ctx, AT_FDCWD, Some(&path), times, 0)
+}
+
+pub async fn sys_utimes(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let path = ctx.read_path(a[0])?;
+    let times = timevals(ctx, a[1])?;
+    utimens(ctx, AT_FDCWD, Some(&path), times, 0)
+}
+
+pub async fn sys_futimesat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+    let dirfd = arg_i32(a[0]);
+    let path = if a[1] == 0 {
+        None
+    } else {
+        Some(ctx.read_path(a[1])?)
+    };
+    let times = timevals(ctx, a[2])?;
+    utimens(ctx, dirfd, path.as_deref(), times, 0)
 }
 
 /// Moves up to `count` bytes from `input` to `output` through the kernel: from

@@ -15,6 +15,7 @@ mod cred;
 mod epoll;
 mod fd;
 mod fs;
+pub(crate) mod fs_extra;
 pub mod futex;
 mod misc;
 mod mm;
@@ -53,6 +54,8 @@ pub const MAX_RW_COUNT: usize = 0x7fff_f000;
 pub struct Ctx<'a> {
     pub thread: &'a Arc<Thread>,
     pub regs: &'a mut UserContext,
+    /// openat2's RESOLVE_* flags for the lookups of this call (0 otherwise).
+    pub resolve: u32,
 }
 
 /// The calling thread's memory, for code that takes `&dyn UserMem`.
@@ -116,18 +119,29 @@ impl Ctx<'_> {
 
     /// Resolves `path` relative to `dirfd` (absolute paths ignore it).
     pub fn resolve(&self, dirfd: i32, path: &[u8], follow: bool) -> KResult<DentryRef> {
+        let (root, cred) = self.walk_params_at(dirfd)?;
         let start = if path.first() == Some(&b'/') {
-            self.process().fs().lock().root.clone()
+            root.clone()
         } else {
             self.start_dir(dirfd)?
         };
-        let (root, cred) = self.walk_params();
         Walker {
             root: &root,
             mounts: crate::fs::mounts(),
             cred: &cred,
+            resolve: self.resolve,
         }
         .lookup(&start, path, follow)
+    }
+
+    /// The root a lookup from `dirfd` uses (RESOLVE_IN_ROOT: `dirfd` itself) and
+    /// the caller's file-system credentials.
+    fn walk_params_at(&self, dirfd: i32) -> KResult<(DentryRef, kestrel_vfs::Cred)> {
+        let (root, cred) = self.walk_params();
+        if self.resolve & kestrel_vfs::path::RESOLVE_IN_ROOT != 0 {
+            return Ok((self.start_dir(dirfd)?, cred));
+        }
+        Ok((root, cred))
     }
 
     /// Resolves `path`, or with AT_EMPTY_PATH and an empty path, `dirfd` itself.
@@ -144,7 +158,7 @@ impl Ctx<'_> {
     /// Resolves all but the last component of `path`.
     pub fn resolve_parent(&self, dirfd: i32, path: &[u8]) -> KResult<ParentLookup> {
         let start = if path.first() == Some(&b'/') {
-            self.process().fs().lock().root.clone()
+            self.walk_params_at(dirfd)?.0
         } else {
             self.start_dir(dirfd)?
         };
@@ -163,6 +177,7 @@ impl Ctx<'_> {
             root: &root,
             mounts: crate::fs::mounts(),
             cred: &cred,
+            resolve: self.resolve,
         }
         .lookup_parent(&start, path)
     }
@@ -222,7 +237,11 @@ pub async fn dispatch(thread: &Arc<Thread>, regs: &mut UserContext, nr: u64, arg
     if let Some(counts) = &thread.process.syscall_counts {
         counts.count(nr);
     }
-    let mut ctx = Ctx { thread, regs };
+    let mut ctx = Ctx {
+        thread,
+        regs,
+        resolve: 0,
+    };
     match table::call(&mut ctx, nr, args).await {
         Ok(v) => v as i64,
         Err(e) => -(e as i32 as i64),

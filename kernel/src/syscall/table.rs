@@ -7,8 +7,8 @@
 use kestrel_abi::KResult;
 
 use super::{
-    Args, Ctx, cred, epoll, fd, fs, futex, misc, mm, mount, poll, process, sched, signal, socket,
-    time, timer, xattr,
+    Args, Ctx, cred, epoll, fd, fs, fs_extra, futex, misc, mm, mount, poll, process, sched, signal,
+    socket, time, timer, xattr,
 };
 
 macro_rules! syscall_table {
@@ -87,8 +87,12 @@ syscall_table! {
     KILL => signal::sys_kill;
     UNAME => misc::sys_uname;
     FCNTL => fd::sys_fcntl, partial "no record locks (F_GETLK, F_SETLK, F_SETLKW) or F_SETOWN";
+    FLOCK => fs_extra::sys_flock;
+    FSYNC => fs_extra::sys_fsync, partial "files live in memory: nothing to write back";
+    FDATASYNC => fs_extra::sys_fsync, partial "files live in memory: nothing to write back";
     TRUNCATE => fs::sys_truncate;
     FTRUNCATE => fs::sys_ftruncate;
+    GETDENTS => fs_extra::sys_getdents;
     GETCWD => fs::sys_getcwd;
     CHDIR => fs::sys_chdir;
     FCHDIR => fs::sys_fchdir;
@@ -126,6 +130,7 @@ syscall_table! {
     SETFSGID => cred::sys_setfsgid;
     CAPGET => cred::sys_capget;
     CAPSET => cred::sys_capset;
+    UTIME => fs::sys_utime;
     MKNOD => fs::sys_mknod;
     STATFS => fs::sys_statfs;
     FSTATFS => fs::sys_fstatfs;
@@ -149,6 +154,8 @@ syscall_table! {
     GETPGID => process::sys_getpgid;
     GETSID => process::sys_getsid;
     SETRLIMIT => misc::sys_setrlimit;
+    CHROOT => fs_extra::sys_chroot;
+    SYNC => fs_extra::sys_sync;
     ADJTIMEX => time::sys_adjtimex, partial "reports a free-running, unsynchronised clock; ADJ_OFFSET and ADJ_FREQUENCY are recorded, not applied";
     SETTIMEOFDAY => time::sys_settimeofday;
     MOUNT => mount::sys_mount, partial "proc, tmpfs, ramfs, devtmpfs and bind mounts; per-mount flags (ro, noexec, nosuid) are recorded, not enforced; no MS_MOVE";
@@ -174,6 +181,7 @@ syscall_table! {
     SIGALTSTACK => signal::sys_sigaltstack;
     ARCH_PRCTL => process::sys_arch_prctl;
     GETTID => process::sys_gettid;
+    READAHEAD => fs_extra::sys_readahead;
     TIME => time::sys_time;
     TKILL => signal::sys_tkill;
     SCHED_SETAFFINITY => sched::sys_sched_setaffinity, partial "one CPU: the mask must include CPU 0";
@@ -199,11 +207,13 @@ syscall_table! {
     EPOLL_WAIT => epoll::sys_epoll_wait;
     EPOLL_CTL => epoll::sys_epoll_ctl;
     TGKILL => signal::sys_tgkill;
+    UTIMES => fs::sys_utimes;
     WAITID => process::sys_waitid, partial "P_PIDFD is not supported";
     OPENAT => fs::sys_openat;
     MKDIRAT => fs::sys_mkdirat;
     MKNODAT => fs::sys_mknodat;
     FCHOWNAT => fs::sys_fchownat;
+    FUTIMESAT => fs::sys_futimesat;
     NEWFSTATAT => fs::sys_newfstatat;
     UNLINKAT => fs::sys_unlinkat;
     RENAMEAT => fs::sys_renameat;
@@ -214,9 +224,11 @@ syscall_table! {
     FACCESSAT => fs::sys_faccessat;
     UTIMENSAT => fs::sys_utimensat;
     EPOLL_PWAIT => epoll::sys_epoll_pwait;
+    SYNC_FILE_RANGE => fs_extra::sys_sync_file_range;
     SIGNALFD => timer::sys_signalfd;
     TIMERFD_CREATE => timer::sys_timerfd_create;
     EVENTFD => timer::sys_eventfd;
+    FALLOCATE => fs_extra::sys_fallocate, partial "no FALLOC_FL_COLLAPSE_RANGE, INSERT_RANGE or UNSHARE_RANGE (EOPNOTSUPP, as tmpfs)";
     TIMERFD_SETTIME => timer::sys_timerfd_settime, partial "TFD_TIMER_CANCEL_ON_SET is accepted but never cancels";
     TIMERFD_GETTIME => timer::sys_timerfd_gettime;
     PSELECT6 => poll::sys_pselect6;
@@ -226,6 +238,8 @@ syscall_table! {
     EPOLL_CREATE1 => epoll::sys_epoll_create1;
     DUP3 => fd::sys_dup3;
     PIPE2 => fd::sys_pipe2;
+    PREADV => fs_extra::sys_preadv;
+    PWRITEV => fs_extra::sys_pwritev;
     RT_TGSIGQUEUEINFO => signal::sys_rt_tgsigqueueinfo;
     CLONE3 => process::sys_clone3, partial "no CLONE_PIDFD, set_tid or cgroup";
     ACCEPT4 => socket::sys_accept4;
@@ -233,12 +247,18 @@ syscall_table! {
     PRLIMIT64 => misc::sys_prlimit64;
     SENDMMSG => socket::sys_sendmmsg;
     CLOCK_ADJTIME => time::sys_clock_adjtime;
+    SYNCFS => fs_extra::sys_syncfs;
     RENAMEAT2 => fs::sys_renameat2, partial "RENAME_WHITEOUT is EINVAL";
     GETRANDOM => misc::sys_getrandom;
+    MEMFD_CREATE => fs_extra::sys_memfd_create, partial "no MFD_HUGETLB";
     COPY_FILE_RANGE => fs::sys_copy_file_range;
+    PREADV2 => fs_extra::sys_preadv2, partial "RWF_* flags are accepted and have no effect";
+    PWRITEV2 => fs_extra::sys_pwritev2, partial "RWF_* flags are accepted and have no effect";
     MEMBARRIER => misc::sys_membarrier;
     GETCPU => sched::sys_getcpu;
     STATX => fs::sys_statx, partial "no birth time (STATX_BTIME)";
+    CLOSE_RANGE => fs_extra::sys_close_range;
+    OPENAT2 => fs_extra::sys_openat2;
     FACCESSAT2 => fs::sys_faccessat2;
     EPOLL_PWAIT2 => epoll::sys_epoll_pwait2;
 }

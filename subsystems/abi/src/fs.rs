@@ -352,6 +352,16 @@ pub const ST_NOEXEC: i64 = 0x0008;
 pub const ST_RELATIME: i64 = 0x1000;
 pub const ST_VALID: i64 = 0x0020;
 
+// File seals (fcntl F_ADD_SEALS / F_GET_SEALS, memfd_create).
+pub const F_ADD_SEALS: u32 = 1033;
+pub const F_GET_SEALS: u32 = 1034;
+pub const F_SEAL_SEAL: u32 = 0x0001;
+pub const F_SEAL_SHRINK: u32 = 0x0002;
+pub const F_SEAL_GROW: u32 = 0x0004;
+pub const F_SEAL_WRITE: u32 = 0x0008;
+pub const F_SEAL_FUTURE_WRITE: u32 = 0x0010;
+pub const F_SEAL_EXEC: u32 = 0x0020;
+
 // mount(2) flags.
 pub const MS_RDONLY: u64 = 1;
 pub const MS_NOSUID: u64 = 2;

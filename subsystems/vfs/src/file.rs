@@ -51,6 +51,15 @@ pub trait FileOps: Send + Sync + Any {
     fn as_any(&self) -> &dyn Any;
 }
 
+/// Called as each open file description is released (its last descriptor
+/// closed): the kernel drops its flock locks there, as Linux's locks_remove_file.
+static CLOSE_HOOK: spin::Once<fn(&OpenFile)> = spin::Once::new();
+
+/// Sets the function run when an open file description is released.
+pub fn set_close_hook(hook: fn(&OpenFile)) {
+    CLOSE_HOOK.call_once(|| hook);
+}
+
 /// One open file description.
 pub struct OpenFile {
     dentry: Option<DentryRef>,
@@ -58,6 +67,14 @@ pub struct OpenFile {
     ops: Arc<dyn FileOps>,
     flags: AtomicU32,
     pos: spin::Mutex<u64>,
+}
+
+impl Drop for OpenFile {
+    fn drop(&mut self) {
+        if let Some(hook) = CLOSE_HOOK.get() {
+            hook(self);
+        }
+    }
 }
 
 impl core::fmt::Debug for OpenFile {

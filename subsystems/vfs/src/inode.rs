@@ -221,6 +221,15 @@ pub trait Inode: Send + Sync + Any {
     fn magic_link(&self) -> Option<KResult<crate::path::DentryRef>> {
         None
     }
+    /// The file's seals (F_GET_SEALS): F_SEAL_SEAL alone where sealing is not
+    /// allowed; EINVAL where the file system has no seals at all.
+    fn seals(&self) -> KResult<u32> {
+        Err(Errno::EINVAL)
+    }
+    /// Adds seals (F_ADD_SEALS): EPERM once F_SEAL_SEAL is set.
+    fn add_seals(&self, _seals: u32) -> KResult<()> {
+        Err(Errno::EINVAL)
+    }
     /// What statfs reports for the file system holding this inode.
     fn statfs(&self) -> kestrel_abi::fs::Statfs;
 

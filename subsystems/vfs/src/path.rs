@@ -213,7 +213,17 @@ pub struct Walker<'a> {
     pub root: &'a DentryRef,
     pub mounts: &'a Mounts,
     pub cred: &'a Cred,
+    /// openat2's RESOLVE_* restrictions (0 for ordinary lookups).
+    pub resolve: u32,
 }
+
+/// openat2(2) resolve flags.
+pub const RESOLVE_NO_XDEV: u32 = 0x01;
+pub const RESOLVE_NO_MAGICLINKS: u32 = 0x02;
+pub const RESOLVE_NO_SYMLINKS: u32 = 0x04;
+pub const RESOLVE_BENEATH: u32 = 0x08;
+pub const RESOLVE_IN_ROOT: u32 = 0x10;
+pub const RESOLVE_CACHED: u32 = 0x20;
 
 fn components(path: &[u8]) -> VecDeque<Vec<u8>> {
     path.split(|&b| b == b'/')
@@ -250,6 +260,9 @@ impl Walker<'_> {
         stop_before_last: bool,
     ) -> KResult<(DentryRef, Option<Vec<u8>>)> {
         let mut links = 0;
+        // RESOLVE_BENEATH: how far below the starting directory the walk is.
+        let mut depth: usize = 0;
+        let beneath = self.resolve & RESOLVE_BENEATH != 0;
         while let Some(comp) = queue.pop_front() {
             let last = queue.is_empty();
             if !cur.inode.metadata().is_dir() {
@@ -265,19 +278,32 @@ impl Walker<'_> {
             match &comp[..] {
                 b"." => continue,
                 b".." => {
+                    if beneath {
+                        // Leaving the starting directory is refused.
+                        depth = depth.checked_sub(1).ok_or(Errno::EXDEV)?;
+                    }
                     cur = self.step_up(&cur);
                     continue;
                 }
                 _ => {}
             }
-            let inode = self.mounts.cross(cur.inode.lookup(&comp)?);
+            let found = cur.inode.lookup(&comp)?;
+            let inode = self.mounts.cross(found.clone());
+            if self.resolve & RESOLVE_NO_XDEV != 0 && !Arc::ptr_eq(&found, &inode) {
+                return Err(Errno::EXDEV);
+            }
             let m = inode.metadata();
             if m.is_symlink() && (!last || follow_last) {
                 links += 1;
-                if links > MAXSYMLINKS {
+                if links > MAXSYMLINKS || self.resolve & RESOLVE_NO_SYMLINKS != 0 {
                     return Err(Errno::ELOOP);
                 }
                 if let Some(to) = inode.magic_link() {
+                    if self.resolve & (RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH | RESOLVE_IN_ROOT)
+                        != 0
+                    {
+                        return Err(Errno::ELOOP);
+                    }
                     cur = to?;
                     continue;
                 }
@@ -286,6 +312,9 @@ impl Walker<'_> {
                     return Err(Errno::ENOENT);
                 }
                 if target[0] == b'/' {
+                    if beneath {
+                        return Err(Errno::EXDEV);
+                    }
                     cur = self.root.clone();
                 }
                 for c in components(&target).into_iter().rev() {
@@ -294,6 +323,7 @@ impl Walker<'_> {
                 continue;
             }
             cur = Dentry::child(&cur, &comp, inode);
+            depth += 1;
         }
         Ok((cur, None))
     }
@@ -303,6 +333,9 @@ impl Walker<'_> {
     pub fn lookup(&self, start: &DentryRef, path: &[u8], follow: bool) -> KResult<DentryRef> {
         Self::check_path(path)?;
         let trailing = path.ends_with(b"/");
+        if path[0] == b'/' && self.resolve & RESOLVE_BENEATH != 0 {
+            return Err(Errno::EXDEV);
+        }
         let from = if path[0] == b'/' {
             self.root.clone()
         } else {
@@ -386,6 +419,7 @@ mod tests {
             root: &root,
             mounts: &mounts,
             cred: &cred,
+            resolve: 0,
         };
         let b = w.lookup(&root, b"/a/b", true).unwrap();
         assert_eq!(path_of(&b), "/a/b");
@@ -411,6 +445,7 @@ mod tests {
             root: &root,
             mounts: &mounts,
             cred: &cred,
+            resolve: 0,
         };
         assert_eq!(
             path_of(&w.lookup(&root, b"/abs/f", true).unwrap()),
@@ -440,6 +475,7 @@ mod tests {
             root: &root,
             mounts: &mounts,
             cred: &cred,
+            resolve: 0,
         };
         assert_eq!(w.lookup(&root, b"", true).err(), Some(Errno::ENOENT));
         assert_eq!(w.lookup(&root, b"/nope", true).err(), Some(Errno::ENOENT));
@@ -481,6 +517,7 @@ mod tests {
             root: &root,
             mounts: &mounts,
             cred: &user,
+            resolve: 0,
         };
         assert!(w.lookup(&root, b"/a/b/f", true).is_ok());
         w.lookup(&root, b"/a", true)
@@ -492,6 +529,38 @@ mod tests {
     }
 
     #[test]
+    fn resolve_flags_restrict_the_walk() {
+        let root = Dentry::root(RamFs::new_root(1));
+        let mounts = Mounts::new();
+        let cred = Cred::root();
+        let a = root.inode.create(b"a", NodeKind::Dir, 0o755, 0, 0).unwrap();
+        a.create(b"f", NodeKind::File, 0o644, 0, 0).unwrap();
+        a.create(b"l", NodeKind::Symlink(b"f".to_vec()), 0o777, 0, 0)
+            .unwrap();
+        let start = Dentry::child(&root, b"a", a);
+        let w = |resolve| Walker {
+            root: &root,
+            mounts: &mounts,
+            cred: &cred,
+            resolve,
+        };
+        assert!(w(RESOLVE_BENEATH).lookup(&start, b"f", true).is_ok());
+        assert_eq!(
+            w(RESOLVE_BENEATH).lookup(&start, b"../a/f", true).err(),
+            Some(Errno::EXDEV)
+        );
+        assert_eq!(
+            w(RESOLVE_BENEATH).lookup(&start, b"/a/f", true).err(),
+            Some(Errno::EXDEV)
+        );
+        assert_eq!(
+            w(RESOLVE_NO_SYMLINKS).lookup(&start, b"l", true).err(),
+            Some(Errno::ELOOP)
+        );
+        assert!(w(RESOLVE_NO_SYMLINKS).lookup(&start, b"l", false).is_ok());
+    }
+
+    #[test]
     fn lookup_parent_returns_the_last_name_unresolved() {
         let (root, mounts) = setup();
         let cred = Cred::root();
@@ -499,6 +568,7 @@ mod tests {
             root: &root,
             mounts: &mounts,
             cred: &cred,
+            resolve: 0,
         };
         let p = w.lookup_parent(&root, b"/a/b/new").unwrap();
         assert_eq!(
@@ -539,6 +609,7 @@ mod tests {
             root: &root,
             mounts: &mounts,
             cred: &cred,
+            resolve: 0,
         };
         let f = w.lookup(&root, b"/a/inside", true).unwrap();
         assert_eq!(f.inode.metadata().dev, 2);
@@ -558,6 +629,7 @@ mod tests {
             root: &root,
             mounts: &mounts,
             cred: &cred,
+            resolve: 0,
         };
         let a = w.lookup(&root, b"/a", true).unwrap();
         let b = w.lookup(&root, b"/a/b", true).unwrap();

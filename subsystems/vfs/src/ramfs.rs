@@ -84,6 +84,9 @@ pub struct RamInode {
     body: Body,
     /// Extended attributes (tmpfs keeps them in memory too).
     xattrs: spin::Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
+    /// File seals: F_SEAL_SEAL (no sealing) unless made by memfd_create with
+    /// MFD_ALLOW_SEALING ([`RamInode::allow_sealing`]).
+    seals: core::sync::atomic::AtomicU32,
 }
 
 fn new_page() -> KResult<Arc<PageBuf>> {
@@ -223,7 +226,17 @@ impl RamInode {
             }),
             body,
             xattrs: spin::Mutex::new(BTreeMap::new()),
+            seals: core::sync::atomic::AtomicU32::new(F_SEAL_SEAL),
         })
+    }
+
+    /// Clears F_SEAL_SEAL so seals may be added (memfd_create's MFD_ALLOW_SEALING).
+    pub fn allow_sealing(&self) {
+        self.seals.store(0, core::sync::atomic::Ordering::Release);
+    }
+
+    fn sealed(&self, seal: u32) -> bool {
+        self.seals.load(core::sync::atomic::Ordering::Acquire) & seal != 0
     }
 
     fn dir(&self) -> KResult<&spin::Mutex<Dir>> {
@@ -416,7 +429,34 @@ impl Inode for RamInode {
         }
     }
 
+    fn seals(&self) -> KResult<u32> {
+        match &self.body {
+            Body::File(_) => Ok(self.seals.load(core::sync::atomic::Ordering::Acquire)),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn add_seals(&self, seals: u32) -> KResult<()> {
+        if !matches!(self.body, Body::File(_)) {
+            return Err(Errno::EINVAL);
+        }
+        if self.sealed(F_SEAL_SEAL) {
+            return Err(Errno::EPERM);
+        }
+        self.seals
+            .fetch_or(seals, core::sync::atomic::Ordering::AcqRel);
+        Ok(())
+    }
+
     fn write_at(&self, offset: u64, data: &[u8]) -> KResult<usize> {
+        if self.sealed(F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) {
+            return Err(Errno::EPERM);
+        }
+        if self.sealed(F_SEAL_GROW)
+            && offset.saturating_add(data.len() as u64) > self.metadata().size
+        {
+            return Err(Errno::EPERM);
+        }
         let n = match &self.body {
             Body::File(f) => f.lock().write(offset, data)?,
             Body::Dir(_) => return Err(Errno::EISDIR),
@@ -431,6 +471,12 @@ impl Inode for RamInode {
             Body::File(f) => {
                 if size > MAX_FILE_SIZE {
                     return Err(Errno::EFBIG);
+                }
+                let now = f.lock().size;
+                if (size < now && self.sealed(F_SEAL_SHRINK))
+                    || (size > now && self.sealed(F_SEAL_GROW))
+                {
+                    return Err(Errno::EPERM);
                 }
                 f.lock().truncate(size);
                 self.touch_mtime();
