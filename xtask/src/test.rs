@@ -16,6 +16,8 @@ const HOST_CRATES: &[&str] = &[
     "kestrel-vfs",
     "kestrel-tty",
     "kestrel-exec",
+    "kestrel-net",
+    "kestrel-usermem",
 ];
 
 /// Counts of one stage.

@@ -12,7 +12,7 @@ use core::any::Any;
 use kestrel_abi::fs::*;
 use kestrel_abi::{Errno, KResult};
 use kestrel_sync::WaitQueue;
-use kestrel_vfs::{FileOps, OpenFile, UserMem};
+use kestrel_vfs::{FileOps, OpenFile, UserPtr, UserSpace};
 
 use crate::process::timers::Clock;
 use crate::timer::HrTimer;
@@ -115,15 +115,13 @@ impl FileOps for TimerFd {
         true
     }
 
-    fn ioctl(&self, _: &OpenFile, cmd: u32, arg: u64, mem: &dyn UserMem) -> KResult<u64> {
+    fn ioctl(&self, _: &OpenFile, cmd: u32, arg: u64, mem: &dyn UserSpace) -> KResult<u64> {
         /// _IOW('T', 0, u64)
         const TFD_IOC_SET_TICKS: u32 = 0x4008_5400;
         if cmd != TFD_IOC_SET_TICKS {
             return Err(Errno::ENOTTY);
         }
-        let mut b = [0u8; 8];
-        mem.read(arg, &mut b)?;
-        let n = u64::from_ne_bytes(b);
+        let n: u64 = UserPtr::new(arg).read(mem)?;
         if n == 0 {
             return Err(Errno::EINVAL);
         }

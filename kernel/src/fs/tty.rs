@@ -18,7 +18,7 @@ use kestrel_abi::tty::*;
 use kestrel_abi::{Errno, KResult};
 use kestrel_sync::WaitQueue;
 use kestrel_tty::{LineDiscipline, ReadPolicy, WouldBlock};
-use kestrel_vfs::{FileOps, OpenFile};
+use kestrel_vfs::{FileOps, OpenFile, UserPtr};
 
 use kestrel_abi::signal::{SIGTTIN, SIGTTOU};
 
@@ -202,12 +202,11 @@ impl Tty {
         match cmd {
             TCGETS => {
                 let t = self.ldisc.lock().termios();
-                mm.write_user(arg, kestrel_abi::bytemuck_bytes(&t))?;
+                mm.write(UserPtr::new(arg), &t)?;
                 Ok(0)
             }
             TCSETS | TCSETSW | TCSETSF => {
-                let mut t = Termios::default();
-                mm.read_user(arg, kestrel_abi::bytemuck_bytes_mut(&mut t))?;
+                let t: Termios = mm.read(UserPtr::new(arg))?;
                 let mut l = self.ldisc.lock();
                 if cmd == TCSETSF {
                     l.flush_input();
@@ -219,12 +218,11 @@ impl Tty {
             }
             TIOCGWINSZ => {
                 let w = self.ldisc.lock().winsize();
-                mm.write_user(arg, kestrel_abi::bytemuck_bytes(&w))?;
+                mm.write(UserPtr::new(arg), &w)?;
                 Ok(0)
             }
             TIOCSWINSZ => {
-                let mut w = Winsize::default();
-                mm.read_user(arg, kestrel_abi::bytemuck_bytes_mut(&mut w))?;
+                let w: Winsize = mm.read(UserPtr::new(arg))?;
                 if self.ldisc.lock().set_winsize(w) {
                     let fg = self.fg_pgrp.load(Ordering::Relaxed);
                     for q in process::in_group(fg) {
@@ -237,16 +235,14 @@ impl Tty {
                 if !is_ctty {
                     return Err(Errno::ENOTTY);
                 }
-                mm.write_user(arg, &self.fg_pgrp.load(Ordering::Relaxed).to_le_bytes())?;
+                mm.write(UserPtr::new(arg), &self.fg_pgrp.load(Ordering::Relaxed))?;
                 Ok(0)
             }
             TIOCSPGRP => {
                 if !is_ctty {
                     return Err(Errno::ENOTTY);
                 }
-                let mut b = [0u8; 4];
-                mm.read_user(arg, &mut b)?;
-                let pgrp = i32::from_le_bytes(b);
+                let pgrp: i32 = mm.read(UserPtr::new(arg))?;
                 if pgrp < 0 {
                     return Err(Errno::EINVAL);
                 }
@@ -265,7 +261,7 @@ impl Tty {
                 if !is_ctty {
                     return Err(Errno::ENOTTY);
                 }
-                mm.write_user(arg, &self.session.load(Ordering::Relaxed).to_le_bytes())?;
+                mm.write(UserPtr::new(arg), &self.session.load(Ordering::Relaxed))?;
                 Ok(0)
             }
             TIOCSCTTY => {
@@ -299,7 +295,7 @@ impl Tty {
             }
             FIONREAD => {
                 let n = self.ldisc.lock().input_available() as i32;
-                mm.write_user(arg, &n.to_le_bytes())?;
+                mm.write(UserPtr::new(arg), &n)?;
                 Ok(0)
             }
             TCFLSH => {

@@ -15,6 +15,7 @@
 pub mod frame;
 pub mod heap;
 pub mod paging;
+pub mod user;
 pub mod vm;
 
 use crate::boot::BootInfo;

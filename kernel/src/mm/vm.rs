@@ -17,11 +17,10 @@
 //! per mapping, in `frame::PageMeta`) says how many share it. A write fault on a COW
 //! page copies it, or just makes it writable again when it is the last reference.
 //!
-//! User memory is read and written only through [`AddressSpace::read_user`] and
-//! friends, with the fault-recovering copy of `arch::usercopy`: a fault in the middle
-//! of a copy is resolved here (synchronously: every backing is in memory) and the copy
-//! resumes; an address no VMA covers is EFAULT. Copies run with this address space
-//! active, which the thread's task guarantees on every poll.
+//! User memory is read and written only through the gate of `kestrel_usermem`
+//! (checked [`UserRange`]s), which [`super::user`] implements for an address space
+//! with the fault-recovering copy of `arch::usercopy`, resolving faults through
+//! [`AddressSpace::fault`].
 
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
@@ -29,16 +28,17 @@ use alloc::vec::Vec;
 
 use kestrel_abi::mm::*;
 use kestrel_abi::{Errno, KResult};
+use kestrel_usermem::{UserPtr, UserRange};
 use kestrel_vfs::InodeRef;
 use kestrel_vfs::ramfs::PageBuf;
 
 use super::paging::{PageTable, PteFlags, flush};
 use super::{PAGE_SIZE, frame, phys_to_virt};
-use crate::arch::{cpu, usercopy};
+use crate::arch::cpu;
 
 const PAGE: u64 = PAGE_SIZE as u64;
 /// One past the highest user address (Linux's TASK_SIZE with 4-level paging).
-pub const USER_END: u64 = 0x0000_7fff_ffff_f000;
+pub use kestrel_usermem::USER_END;
 /// Lowest address mmap hands out (vm.mmap_min_addr).
 pub const MMAP_MIN: u64 = 0x10000;
 /// The stack's top; the stack grows down from here.
@@ -165,7 +165,27 @@ pub enum Backing {
         inode: InodeRef,
         offset: u64,
         held: Arc<spin::Mutex<BTreeMap<u64, Arc<PageBuf>>>>,
+        /// Present while the mapping may write the file (made from a writable
+        /// descriptor): the file counts it, and refuses F_SEAL_WRITE meanwhile.
+        _writer: Option<Arc<WritableMapping>>,
     },
+}
+
+/// A shared mapping that may write its file, counted by the file for as long as
+/// any piece of the mapping (after splits and forks) exists.
+pub struct WritableMapping(InodeRef);
+
+impl WritableMapping {
+    pub fn new(inode: InodeRef) -> Arc<Self> {
+        inode.map_writable(true);
+        Arc::new(Self(inode))
+    }
+}
+
+impl Drop for WritableMapping {
+    fn drop(&mut self) {
+        self.0.map_writable(false);
+    }
 }
 
 /// Where a new mapping goes.
@@ -529,6 +549,7 @@ impl Vm {
                 inode,
                 offset,
                 held,
+                ..
             } => {
                 let index = (offset + (page - vma.start)) / PAGE;
                 let buf = match inode.shared_page(index) {
@@ -920,14 +941,13 @@ impl AddressSpace {
         Ok(end)
     }
 
-    /// mincore(2): one byte per page of `[addr, addr+len)`, 1 when resident. A file
-    /// page is resident when the file holds it (ramfs holds every page in memory).
-    pub fn residency(&self, addr: u64, len: u64) -> KResult<Vec<u8>> {
-        let end = self.check_mapped(addr, len)?;
+    /// mincore(2)'s answer for `out.len()` pages from `addr` (which the caller has
+    /// checked are mapped): 1 for each resident page. A file page is resident when
+    /// the file holds it (ramfs holds every page in memory).
+    pub fn residency(&self, addr: u64, out: &mut [u8]) {
         let vm = self.vm.lock();
-        let mut out = Vec::with_capacity(((end - addr) / PAGE) as usize);
-        let mut page = addr;
-        while page < end {
+        for (i, r) in out.iter_mut().enumerate() {
+            let page = addr + i as u64 * PAGE;
             let present = vm.table.translate(page).is_some();
             let file_page = vm.find(page).is_some_and(|v| match &v.backing {
                 Backing::File { inode, offset } | Backing::SharedFile { inode, offset, .. } => {
@@ -935,16 +955,14 @@ impl AddressSpace {
                 }
                 _ => false,
             });
-            out.push(u8::from(present || file_page));
-            page += PAGE;
+            *r = u8::from(present || file_page);
         }
-        Ok(out)
     }
 
     /// Resolves a fault at `addr`: fills the page, breaks copy-on-write, grows the
     /// stack, or says which signal the thread gets.
     pub fn fault(&self, addr: u64, access: Access) -> Result<(), FaultError> {
-        if addr >= USER_END {
+        if !kestrel_usermem::is_user_address(addr) {
             return Err(FaultError::Unmapped);
         }
         self.vm.lock().populate(page_down(addr), access, false)
@@ -1051,140 +1069,12 @@ impl AddressSpace {
         Ok(child)
     }
 
-    fn check_range(addr: u64, len: usize) -> KResult<()> {
-        match addr.checked_add(len as u64) {
-            Some(end) if end <= USER_END => Ok(()),
-            _ => Err(Errno::EFAULT),
-        }
-    }
-
-    /// Copies from user memory into `buf`, returning how many bytes could be copied
-    /// before an address that cannot be read.
-    pub fn read_user_partial(&self, addr: u64, buf: &mut [u8]) -> usize {
-        let mut done = 0;
-        let limit = USER_END.saturating_sub(addr).min(buf.len() as u64) as usize;
-        let mut faults = 0;
-        while done < limit {
-            // SAFETY: the source is user memory below USER_END (checked), the
-            // destination a kernel buffer we own; faults stop the copy.
-            let r = unsafe {
-                usercopy::copy(
-                    buf[done..].as_mut_ptr(),
-                    (addr + done as u64) as *const u8,
-                    limit - done,
-                )
-            };
-            match r {
-                Ok(()) => return limit,
-                Err(f) => {
-                    done += f.done;
-                    faults += 1;
-                    if f.addr == 0 || faults > 8 || self.fault(f.addr, Access::Read).is_err() {
-                        return done;
-                    }
-                }
-            }
-        }
-        done
-    }
-
-    /// Copies user memory into `buf`; EFAULT unless all of it is readable.
-    pub fn read_user(&self, addr: u64, buf: &mut [u8]) -> KResult<()> {
-        Self::check_range(addr, buf.len())?;
-        if self.read_user_partial(addr, buf) == buf.len() {
-            Ok(())
-        } else {
-            Err(Errno::EFAULT)
-        }
-    }
-
-    /// Copies `data` to user memory, returning how many bytes landed before an address
-    /// that cannot be written.
-    pub fn write_user_partial(&self, addr: u64, data: &[u8]) -> usize {
-        let mut done = 0;
-        let limit = USER_END.saturating_sub(addr).min(data.len() as u64) as usize;
-        let mut faults = 0;
-        while done < limit {
-            // SAFETY: as in `read_user_partial`, in the other direction.
-            let r = unsafe {
-                usercopy::copy(
-                    (addr + done as u64) as *mut u8,
-                    data[done..].as_ptr(),
-                    limit - done,
-                )
-            };
-            match r {
-                Ok(()) => return limit,
-                Err(f) => {
-                    done += f.done;
-                    faults += 1;
-                    if f.addr == 0 || faults > 8 || self.fault(f.addr, Access::Write).is_err() {
-                        return done;
-                    }
-                }
-            }
-        }
-        done
-    }
-
-    /// Copies `data` to user memory; EFAULT unless all of it is writable.
-    pub fn write_user(&self, addr: u64, data: &[u8]) -> KResult<()> {
-        Self::check_range(addr, data.len())?;
-        if self.write_user_partial(addr, data) == data.len() {
-            Ok(())
-        } else {
-            Err(Errno::EFAULT)
-        }
-    }
-
-    /// How many bytes from `addr` (at most `len`) are writable user memory, making
-    /// them present: lets a read check its buffer before consuming data it could not
-    /// deliver.
-    pub fn writable_prefix(&self, addr: u64, len: usize) -> usize {
-        if len == 0 {
-            return 0;
-        }
-        let Some(end) = addr.checked_add(len as u64).map(|e| e.min(USER_END)) else {
-            return 0;
-        };
-        let mut page = page_down(addr);
-        while page < end {
-            if self.fault(page, Access::Write).is_err() {
-                return page.saturating_sub(addr) as usize;
-            }
-            page += PAGE;
-        }
-        (end - addr) as usize
-    }
-
-    /// Reads a NUL-terminated string of at most `max` bytes (without the NUL).
-    /// EFAULT if it runs into unreadable memory, ENAMETOOLONG if no NUL within `max`.
-    pub fn read_cstr(&self, addr: u64, max: usize) -> KResult<Vec<u8>> {
-        let mut out = Vec::new();
-        let mut at = addr;
-        loop {
-            let chunk = ((page_down(at) + PAGE - at) as usize).min(max + 1 - out.len());
-            let mut buf = [0u8; PAGE_SIZE];
-            Self::check_range(at, chunk)?;
-            if self.read_user_partial(at, &mut buf[..chunk]) != chunk {
-                return Err(Errno::EFAULT);
-            }
-            if let Some(nul) = buf[..chunk].iter().position(|&b| b == 0) {
-                out.extend_from_slice(&buf[..nul]);
-                return Ok(out);
-            }
-            out.extend_from_slice(&buf[..chunk]);
-            if out.len() > max {
-                return Err(Errno::ENAMETOOLONG);
-            }
-            at += chunk as u64;
-        }
-    }
-
-    /// The futex key of `addr` (Linux's get_futex_key): the address space and address
-    /// for private memory or a PRIVATE operation; the shared object and offset for
-    /// shared memory. EFAULT if no area covers a shared operation's address.
-    pub fn futex_key(&self, addr: u64, private_op: bool) -> KResult<crate::futex::Key> {
+    /// The futex key of the word at `uaddr` (Linux's get_futex_key): the address
+    /// space and address for private memory or a PRIVATE operation; the shared object
+    /// and offset for shared memory. EFAULT for an address outside user space, or one
+    /// no area covers for a shared operation.
+    pub fn futex_key(&self, uaddr: UserPtr<u32>, private_op: bool) -> KResult<crate::futex::Key> {
+        let addr = UserRange::new(uaddr.addr(), 4)?.start();
         if private_op {
             return Ok((self.root, addr));
         }
@@ -1206,7 +1096,7 @@ impl AddressSpace {
     /// Writes into this address space while it may not be the active one (building a
     /// new program's stack), allocating pages as needed, ignoring protections.
     pub fn write_remote(&self, addr: u64, data: &[u8]) -> KResult<()> {
-        Self::check_range(addr, data.len())?;
+        let addr = UserRange::new(addr, data.len())?.start();
         let mut vm = self.vm.lock();
         let mut done = 0;
         while done < data.len() {
@@ -1234,7 +1124,7 @@ impl AddressSpace {
     /// Linux's access_remote_vm): pages are faulted in for reading; stops at the
     /// first address that cannot be read and returns how many bytes it copied.
     pub fn read_remote(&self, addr: u64, buf: &mut [u8]) -> usize {
-        if Self::check_range(addr, buf.len()).is_err() {
+        if UserRange::new(addr, buf.len()).is_err() {
             return 0;
         }
         let mut vm = self.vm.lock();
@@ -1263,11 +1153,11 @@ impl AddressSpace {
         done
     }
 
-    /// Faults in every page of `[addr, addr+len)` (MAP_POPULATE), ignoring failures.
-    pub fn populate(&self, addr: u64, len: u64, write: bool) {
+    /// Faults in every page of `range` (MAP_POPULATE), ignoring failures.
+    pub fn populate(&self, range: UserRange, write: bool) {
         let mut vm = self.vm.lock();
-        let mut page = page_down(addr);
-        while page < addr.saturating_add(len) {
+        let mut page = page_down(range.start());
+        while page < range.end() {
             let _ = vm.populate(
                 page,
                 if write { Access::Write } else { Access::Read },

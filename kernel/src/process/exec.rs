@@ -26,7 +26,8 @@ use kestrel_vfs::{DentryRef, InodeRef, Walker};
 use super::{Process, Thread};
 use crate::arch::trap::UserContext;
 use crate::mm::vm::{AddressSpace, Backing, MMAP_TOP, PIE_BASE, Placement, STACK_TOP, VmaKind};
-use crate::syscall::{Args, Ctx};
+use crate::syscall::Ctx;
+use kestrel_usermem::{UserCStr, UserPtr};
 
 /// Most of an executable's start that loading reads (headers and PT_INTERP; a
 /// larger request is a malformed file, which the ELF checks then refuse).
@@ -320,37 +321,48 @@ fn commit(thread: &Arc<Thread>, img: NewImage) -> UserContext {
     img.regs
 }
 
-/// Reads a NULL-terminated array of string pointers (argv or envp).
-fn read_strings(ctx: &Ctx<'_>, addr: u64) -> KResult<Vec<Vec<u8>>> {
+/// Reads a NULL-terminated array of string pointers (argv or envp), charging each
+/// string (with its NUL) and each pointer to `budget`: E2BIG as soon as the
+/// strings could not fit the argument space, so a program cannot make the kernel
+/// hold more than that while the exact check (`ExecArgs::new`) is still to come.
+fn read_strings(ctx: &Ctx<'_>, array: UserPtr<u64>, budget: &mut u64) -> KResult<Vec<Vec<u8>>> {
     let mut out = Vec::new();
-    if addr == 0 {
+    if array.is_null() {
         return Ok(out); // Linux accepts NULL argv/envp as empty
     }
     let mm = ctx.mm();
-    for i in 0..kestrel_exec::MAX_ARG_STRINGS as u64 {
-        let ptr: u64 = ctx.read(addr.checked_add(i * 8).ok_or(Errno::EFAULT)?)?;
-        if ptr == 0 {
+    for i in 0..kestrel_exec::MAX_ARG_STRINGS {
+        let s = UserCStr::new(ctx.read(array.add(i))?);
+        if s.is_null() {
             return Ok(out);
         }
-        let s = mm
-            .read_cstr(ptr, kestrel_exec::MAX_ARG_STRLEN)
-            .map_err(|e| {
-                if e == Errno::ENAMETOOLONG {
-                    Errno::E2BIG
-                } else {
-                    e
-                }
-            })?;
+        let s = mm.read_cstr(s, kestrel_exec::MAX_ARG_STRLEN).map_err(|e| {
+            if e == Errno::ENAMETOOLONG {
+                Errno::E2BIG
+            } else {
+                e
+            }
+        })?;
+        *budget = budget
+            .checked_sub(s.len() as u64 + 1 + 8)
+            .ok_or(Errno::E2BIG)?;
+        out.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
         out.push(s);
     }
     Err(Errno::E2BIG)
 }
 
 /// execve(2).
-pub async fn sys_execve(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let path = ctx.read_path(a[0])?;
-    let argv = read_strings(ctx, a[1])?;
-    let envp = read_strings(ctx, a[2])?;
+pub async fn sys_execve(
+    ctx: &mut Ctx<'_>,
+    path: UserCStr,
+    argv: UserPtr<u64>,
+    envp: UserPtr<u64>,
+) -> KResult<u64> {
+    let path = ctx.read_path(path)?;
+    let mut budget = kestrel_exec::argument_limit(ctx.process().rlimit(RLIMIT_STACK));
+    let argv = read_strings(ctx, argv, &mut budget)?;
+    let envp = read_strings(ctx, envp, &mut budget)?;
     let _ = AT_FDCWD;
     match load(ctx.process(), &path, argv, envp)? {
         Ok(img) => {

@@ -870,7 +870,8 @@ pub fn thread_exited(thread: &Arc<Thread>) {
     let tidptr = thread.clear_child_tid.swap(0, Ordering::AcqRel);
     if tidptr != 0 {
         // CLONE_CHILD_CLEARTID: zero the tid word and wake its futex (pthread_join).
-        if mm.write_user(tidptr, &0u32.to_le_bytes()).is_ok()
+        let tidptr = kestrel_usermem::UserPtr::<u32>::new(tidptr);
+        if mm.write(tidptr, &0).is_ok()
             && let Ok(key) = mm.futex_key(tidptr, false)
         {
             crate::futex::wake(key, 1, u32::MAX);

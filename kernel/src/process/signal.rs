@@ -43,6 +43,7 @@ use super::{Process, Thread};
 use crate::arch::fpu::{self, HasFpu};
 use crate::arch::gdt::{USER_CS, USER_DS};
 use crate::arch::trap::{SYSCALL_VECTOR, UserContext, rflags};
+use kestrel_usermem::UserPtr;
 
 /// The dispositions of every signal (shared with CLONE_SIGHAND).
 #[derive(Clone)]
@@ -174,11 +175,14 @@ pub struct ThreadSignals {
 #[derive(Debug, Clone, Copy)]
 pub enum Restart {
     /// A sleep until `deadline` on the monotonic clock; write the time left to `rem`
-    /// (0: don't) if interrupted again.
-    Sleep { deadline: u64, rem: u64 },
+    /// (NULL: don't) if interrupted again.
+    Sleep {
+        deadline: u64,
+        rem: kestrel_usermem::UserPtr<kestrel_abi::time::Timespec>,
+    },
     /// A futex wait with a timeout, resumed with the same deadline.
     FutexWait {
-        uaddr: u64,
+        uaddr: kestrel_usermem::UserPtr<u32>,
         val: u32,
         bitset: u32,
         private: bool,
@@ -661,12 +665,14 @@ fn setup_frame(
         },
         uc_sigmask: saved_mask,
     };
-    mm.write_user(fpstate, &image)?;
+    mm.writer(UserPtr::<u8>::new(fpstate), image.len())?
+        .write_all(&image)?;
     let mut bytes = Vec::with_capacity(FRAME_SIZE as usize);
     bytes.extend_from_slice(&act.restorer.to_le_bytes());
     bytes.extend_from_slice(kestrel_abi::bytemuck_bytes(&uc));
     bytes.extend_from_slice(kestrel_abi::bytemuck_bytes(info));
-    mm.write_user(frame, &bytes)?;
+    mm.writer(UserPtr::<u8>::new(frame), bytes.len())?
+        .write_all(&bytes)?;
 
     // The handler: rdi = signal, rsi = &siginfo, rdx = &ucontext; a clean FPU.
     regs.regs.rip = act.handler;
@@ -701,16 +707,15 @@ pub fn sigreturn(t: &Arc<Thread>, regs: &mut UserContext) -> KResult<u64> {
 fn restore_frame(t: &Arc<Thread>, regs: &mut UserContext) -> KResult<u64> {
     let mm = t.process.mm();
     let uc_addr = regs.regs.rsp; // the handler's `ret` popped the return address
-    let mut uc = Ucontext::default();
-    mm.read_user(uc_addr, kestrel_abi::bytemuck_bytes_mut(&mut uc))?;
+    let uc: Ucontext = mm.read(UserPtr::new(uc_addr))?;
     let m = &uc.uc_mcontext;
-    if !crate::arch::trap::is_user_canonical(m.rip) {
+    if !kestrel_usermem::is_user_address(m.rip) {
         return Err(Errno::EFAULT);
     }
     // The FPU state first: if it is bad, nothing else changes.
     let new_fpu = if m.fpstate != 0 {
-        let mut legacy = [0u8; 512];
-        mm.read_user(m.fpstate, &mut legacy)?;
+        let fpstate = UserPtr::<u8>::new(m.fpstate);
+        let legacy: [u8; 512] = mm.read(fpstate.cast())?;
         let magic = u32::from_le_bytes([legacy[464], legacy[465], legacy[466], legacy[467]]);
         let size =
             u32::from_le_bytes([legacy[480], legacy[481], legacy[482], legacy[483]]) as usize;
@@ -719,9 +724,8 @@ fn restore_frame(t: &Arc<Thread>, regs: &mut UserContext) -> KResult<u64> {
                 if size < 576 || size > fpu::image_size() {
                     return Err(Errno::EFAULT);
                 }
-                let mut img = alloc::vec![0u8; size];
-                mm.read_user(m.fpstate, &mut img)?;
-                img
+                // Bounded by the CPU's XSAVE size, checked above.
+                mm.reader(fpstate, size)?.read_to_vec()?
             } else {
                 legacy.to_vec()
             };

@@ -6,7 +6,8 @@ use alloc::vec::Vec;
 use kestrel_abi::cap::*;
 use kestrel_abi::{Errno, KResult};
 
-use super::{Args, Ctx, arg_i32};
+use super::Ctx;
+use super::args::*;
 use crate::process::Credentials;
 
 const NGROUPS_MAX: usize = 65_536;
@@ -25,8 +26,7 @@ fn update(ctx: &Ctx<'_>, change: impl FnOnce(&mut Credentials) -> KResult<()>) -
     Ok(0)
 }
 
-pub async fn sys_setuid(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let uid = a[0] as u32;
+pub async fn sys_setuid(ctx: &mut Ctx<'_>, uid: Id) -> KResult<u64> {
     if uid == KEEP {
         return Err(Errno::EINVAL);
     }
@@ -42,8 +42,7 @@ pub async fn sys_setuid(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     })
 }
 
-pub async fn sys_setgid(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let gid = a[0] as u32;
+pub async fn sys_setgid(ctx: &mut Ctx<'_>, gid: Id) -> KResult<u64> {
     if gid == KEEP {
         return Err(Errno::EINVAL);
     }
@@ -59,8 +58,7 @@ pub async fn sys_setgid(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     })
 }
 
-pub async fn sys_setreuid(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (r, e) = (a[0] as u32, a[1] as u32);
+pub async fn sys_setreuid(ctx: &mut Ctx<'_>, r: Id, e: Id) -> KResult<u64> {
     update(ctx, |c| {
         let privileged = c.capable(CAP_SETUID);
         let (old_r, old_e) = (c.uid, c.euid);
@@ -86,8 +84,7 @@ pub async fn sys_setreuid(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     })
 }
 
-pub async fn sys_setregid(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (r, e) = (a[0] as u32, a[1] as u32);
+pub async fn sys_setregid(ctx: &mut Ctx<'_>, r: Id, e: Id) -> KResult<u64> {
     update(ctx, |c| {
         let privileged = c.capable(CAP_SETGID);
         let (old_r, old_e) = (c.gid, c.egid);
@@ -111,8 +108,8 @@ pub async fn sys_setregid(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     })
 }
 
-pub async fn sys_setresuid(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let ids = [a[0] as u32, a[1] as u32, a[2] as u32];
+pub async fn sys_setresuid(ctx: &mut Ctx<'_>, ruid: Id, euid: Id, suid: Id) -> KResult<u64> {
+    let ids = [ruid, euid, suid];
     update(ctx, |c| {
         let current = [c.uid, c.euid, c.suid];
         if !c.capable(CAP_SETUID) && ids.iter().any(|&v| v != KEEP && !current.contains(&v)) {
@@ -129,8 +126,8 @@ pub async fn sys_setresuid(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     })
 }
 
-pub async fn sys_setresgid(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let ids = [a[0] as u32, a[1] as u32, a[2] as u32];
+pub async fn sys_setresgid(ctx: &mut Ctx<'_>, rgid: Id, egid: Id, sgid: Id) -> KResult<u64> {
+    let ids = [rgid, egid, sgid];
     update(ctx, |c| {
         let current = [c.gid, c.egid, c.sgid];
         if !c.capable(CAP_SETGID) && ids.iter().any(|&v| v != KEEP && !current.contains(&v)) {
@@ -147,27 +144,36 @@ pub async fn sys_setresgid(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     })
 }
 
-fn write_ids(ctx: &Ctx<'_>, ptrs: [u64; 3], ids: [u32; 3]) -> KResult<u64> {
+fn write_ids(ctx: &Ctx<'_>, ptrs: [UserPtr<u32>; 3], ids: [u32; 3]) -> KResult<u64> {
     for (p, v) in ptrs.iter().zip(ids) {
         ctx.write(*p, &v)?;
     }
     Ok(0)
 }
 
-pub async fn sys_getresuid(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+pub async fn sys_getresuid(
+    ctx: &mut Ctx<'_>,
+    ruid: UserPtr<u32>,
+    euid: UserPtr<u32>,
+    suid: UserPtr<u32>,
+) -> KResult<u64> {
     let c = ctx.process().cred.lock().clone();
-    write_ids(ctx, [a[0], a[1], a[2]], [c.uid, c.euid, c.suid])
+    write_ids(ctx, [ruid, euid, suid], [c.uid, c.euid, c.suid])
 }
 
-pub async fn sys_getresgid(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+pub async fn sys_getresgid(
+    ctx: &mut Ctx<'_>,
+    rgid: UserPtr<u32>,
+    egid: UserPtr<u32>,
+    sgid: UserPtr<u32>,
+) -> KResult<u64> {
     let c = ctx.process().cred.lock().clone();
-    write_ids(ctx, [a[0], a[1], a[2]], [c.gid, c.egid, c.sgid])
+    write_ids(ctx, [rgid, egid, sgid], [c.gid, c.egid, c.sgid])
 }
 
 /// setfsuid(2) always returns the previous fsuid and silently ignores an id it may
 /// not set.
-pub async fn sys_setfsuid(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let uid = a[0] as u32;
+pub async fn sys_setfsuid(ctx: &mut Ctx<'_>, uid: Id) -> KResult<u64> {
     let p = ctx.process();
     let mut c = p.cred.lock();
     let old = c.clone();
@@ -179,8 +185,7 @@ pub async fn sys_setfsuid(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     Ok(u64::from(old.fsuid))
 }
 
-pub async fn sys_setfsgid(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let gid = a[0] as u32;
+pub async fn sys_setfsgid(ctx: &mut Ctx<'_>, gid: Id) -> KResult<u64> {
     let p = ctx.process();
     let mut c = p.cred.lock();
     let old = c.fsgid;
@@ -190,8 +195,7 @@ pub async fn sys_setfsgid(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     Ok(u64::from(old))
 }
 
-pub async fn sys_getgroups(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let size = arg_i32(a[0]);
+pub async fn sys_getgroups(ctx: &mut Ctx<'_>, size: i32, list: UserPtr<u32>) -> KResult<u64> {
     if size < 0 {
         return Err(Errno::EINVAL);
     }
@@ -202,22 +206,21 @@ pub async fn sys_getgroups(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     if (size as usize) < groups.len() {
         return Err(Errno::EINVAL);
     }
-    ctx.mm()
-        .write_user(a[1], kestrel_abi::bytemuck_slice_bytes(&groups))?;
+    ctx.mm().write_slice(list, &groups)?;
     Ok(groups.len() as u64)
 }
 
-pub async fn sys_setgroups(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let size = a[0] as usize;
+pub async fn sys_setgroups(ctx: &mut Ctx<'_>, size: i32, list: UserPtr<u32>) -> KResult<u64> {
+    // A negative size is EINVAL too (Linux compares it as unsigned).
+    let size = size as u32 as usize;
     if size > NGROUPS_MAX {
         return Err(Errno::EINVAL);
     }
     if !ctx.process().cred.lock().capable(CAP_SETGID) {
         return Err(Errno::EPERM);
     }
-    let mut groups: Vec<u32> = alloc::vec![0; size];
-    ctx.mm()
-        .read_user(a[1], kestrel_abi::bytemuck_slice_bytes_mut(&mut groups))?;
+    let mut groups: Vec<u32> = super::zeroed_vec(size)?;
+    ctx.mm().read_slice(list, &mut groups)?;
     groups.sort_unstable();
     ctx.process().cred.lock().groups = groups;
     Ok(0)
@@ -225,14 +228,18 @@ pub async fn sys_setgroups(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
 
 /// Reads a capability header: (version, pid, how many 32-bit data structs). An
 /// unknown version is answered with the preferred one written back and EINVAL.
-fn cap_header(ctx: &Ctx<'_>, hdr: u64, data: u64) -> KResult<Option<(i32, usize)>> {
+fn cap_header(
+    ctx: &Ctx<'_>,
+    hdr: UserPtr<[u32; 2]>,
+    data: UserPtr<u32>,
+) -> KResult<Option<(i32, usize)>> {
     let h: [u32; 2] = ctx.read(hdr)?;
     let n = match h[0] {
         LINUX_CAPABILITY_VERSION_1 => 1,
         LINUX_CAPABILITY_VERSION_2 | LINUX_CAPABILITY_VERSION_3 => 2,
         _ => {
-            ctx.write(hdr, &LINUX_CAPABILITY_VERSION_3)?;
-            return if data == 0 {
+            ctx.write(hdr.cast(), &LINUX_CAPABILITY_VERSION_3)?;
+            return if data.is_null() {
                 Ok(None)
             } else {
                 Err(Errno::EINVAL)
@@ -242,8 +249,12 @@ fn cap_header(ctx: &Ctx<'_>, hdr: u64, data: u64) -> KResult<Option<(i32, usize)
     Ok(Some((h[1] as i32, n)))
 }
 
-pub async fn sys_capget(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let Some((pid, n)) = cap_header(ctx, a[0], a[1])? else {
+pub async fn sys_capget(
+    ctx: &mut Ctx<'_>,
+    hdr: UserPtr<[u32; 2]>,
+    data: UserPtr<u32>,
+) -> KResult<u64> {
+    let Some((pid, n)) = cap_header(ctx, hdr, data)? else {
         return Ok(0);
     };
     let p = if pid == 0 {
@@ -251,31 +262,36 @@ pub async fn sys_capget(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     } else {
         crate::process::find(pid as u32).ok_or(Errno::ESRCH)?
     };
-    if a[1] == 0 {
+    if data.is_null() {
         return Ok(0);
     }
     let c = p.cred.lock().clone();
-    let mut out = Vec::new();
+    let mut out = [0u32; 6];
     for i in 0..n {
-        for set in [c.cap_effective, c.cap_permitted, c.cap_inheritable] {
-            out.push((set >> (32 * i)) as u32);
+        for (j, set) in [c.cap_effective, c.cap_permitted, c.cap_inheritable]
+            .into_iter()
+            .enumerate()
+        {
+            out[3 * i + j] = (set >> (32 * i)) as u32;
         }
     }
-    ctx.mm()
-        .write_user(a[1], kestrel_abi::bytemuck_slice_bytes(&out))?;
+    ctx.mm().write_slice(data, &out[..3 * n])?;
     Ok(0)
 }
 
-pub async fn sys_capset(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let Some((pid, n)) = cap_header(ctx, a[0], a[1])? else {
+pub async fn sys_capset(
+    ctx: &mut Ctx<'_>,
+    hdr: UserPtr<[u32; 2]>,
+    data: UserPtr<u32>,
+) -> KResult<u64> {
+    let Some((pid, n)) = cap_header(ctx, hdr, data)? else {
         return Err(Errno::EINVAL);
     };
     if pid != 0 && pid as u32 != ctx.process().pid {
         return Err(Errno::EPERM);
     }
-    let mut raw = alloc::vec![0u32; 3 * n];
-    ctx.mm()
-        .read_user(a[1], kestrel_abi::bytemuck_slice_bytes_mut(&mut raw))?;
+    let mut raw = [0u32; 6];
+    ctx.mm().read_slice(data, &mut raw[..3 * n])?;
     let mut sets = [0u64; 3];
     for i in 0..n {
         for (j, s) in sets.iter_mut().enumerate() {

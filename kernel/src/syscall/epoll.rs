@@ -10,8 +10,8 @@ use kestrel_abi::time::Timespec;
 use kestrel_abi::{Errno, KResult};
 use kestrel_vfs::epoll::Epoll;
 
-use super::{Args, Ctx, arg_i32};
-use crate::mm::vm::USER_END;
+use super::Ctx;
+use super::args::*;
 
 fn create(ctx: &Ctx<'_>, flags: u32) -> KResult<u64> {
     if flags & !EPOLL_CLOEXEC != 0 {
@@ -22,19 +22,24 @@ fn create(ctx: &Ctx<'_>, flags: u32) -> KResult<u64> {
         .map(|fd| fd as u64)
 }
 
-pub async fn sys_epoll_create(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    if arg_i32(a[0]) <= 0 {
+pub async fn sys_epoll_create(ctx: &mut Ctx<'_>, size: i32) -> KResult<u64> {
+    if size <= 0 {
         return Err(Errno::EINVAL);
     }
     create(ctx, 0)
 }
 
-pub async fn sys_epoll_create1(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    create(ctx, a[0] as u32)
+pub async fn sys_epoll_create1(ctx: &mut Ctx<'_>, flags: u32) -> KResult<u64> {
+    create(ctx, flags)
 }
 
-pub async fn sys_epoll_ctl(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (epfd, op, fd, event_ptr) = (arg_i32(a[0]), arg_i32(a[1]), arg_i32(a[2]), a[3]);
+pub async fn sys_epoll_ctl(
+    ctx: &mut Ctx<'_>,
+    epfd: Fd,
+    op: i32,
+    fd: Fd,
+    event_ptr: UserPtr<EpollEvent>,
+) -> KResult<u64> {
     // The event is read first (Linux copies it before looking at the descriptors);
     // DEL ignores it.
     let event = if op != EPOLL_CTL_DEL {
@@ -55,8 +60,8 @@ const MAX_EVENTS: usize = i32::MAX as usize / core::mem::size_of::<EpollEvent>()
 /// up to `max` of them to `events_ptr`.
 async fn wait(
     ctx: &Ctx<'_>,
-    epfd: i32,
-    events_ptr: u64,
+    epfd: Fd,
+    events_ptr: UserPtr<EpollEvent>,
     max: i32,
     timeout_ns: Option<u64>,
 ) -> KResult<u64> {
@@ -64,30 +69,18 @@ async fn wait(
         return Err(Errno::EINVAL);
     }
     let max = max as usize;
-    let bytes = (max * core::mem::size_of::<EpollEvent>()) as u64;
-    if events_ptr
-        .checked_add(bytes)
-        .is_none_or(|end| end > USER_END)
-    {
-        return Err(Errno::EFAULT);
-    }
+    // The whole array must be user memory before anything else (EFAULT).
+    let mm = ctx.mm();
+    let out = mm.writer(events_ptr, max * core::mem::size_of::<EpollEvent>())?;
     let file = ctx.file(epfd)?;
     let ep = Epoll::of(&file).ok_or(Errno::EINVAL)?;
-    let mm = ctx.mm();
-    let size = core::mem::size_of::<EpollEvent>() as u64;
     // Events are copied one at a time, as Linux does: one that cannot be written
     // stays queued, and what was written before it is returned.
     let send = || {
         let mut faulted = false;
-        let mut at = events_ptr;
+        let mut w = out.clone();
         let sent = ep.send_events(max, &mut |events, data| {
-            let ok = mm
-                .write_user(
-                    at,
-                    kestrel_abi::bytemuck_bytes(&EpollEvent { events, data }),
-                )
-                .is_ok();
-            at += size;
+            let ok = w.write_val(&EpollEvent { events, data }).is_ok();
             faulted |= !ok;
             ok
         });
@@ -120,35 +113,57 @@ fn ms_timeout(ms: i32) -> Option<u64> {
     (ms >= 0).then(|| ms as u64 * 1_000_000)
 }
 
-pub async fn sys_epoll_wait(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    wait(
-        ctx,
-        arg_i32(a[0]),
-        a[1],
-        arg_i32(a[2]),
-        ms_timeout(arg_i32(a[3])),
-    )
-    .await
+pub async fn sys_epoll_wait(
+    ctx: &mut Ctx<'_>,
+    epfd: Fd,
+    events: UserPtr<EpollEvent>,
+    maxevents: i32,
+    timeout: i32,
+) -> KResult<u64> {
+    wait(ctx, epfd, events, maxevents, ms_timeout(timeout)).await
 }
 
-/// Runs an epoll wait under the temporary signal mask at `mask_ptr` (if any).
-async fn pwait(ctx: &Ctx<'_>, a: Args, timeout_ns: Option<u64>) -> KResult<u64> {
-    super::poll::push_sigmask(ctx, a[4], a[5])?;
-    let r = wait(ctx, arg_i32(a[0]), a[1], arg_i32(a[2]), timeout_ns).await;
+/// Runs an epoll wait under the temporary signal mask at `sigmask` (if any).
+async fn pwait(
+    ctx: &Ctx<'_>,
+    (epfd, events, maxevents): (Fd, UserPtr<EpollEvent>, i32),
+    (sigmask, sigsetsize): (UserPtr<u64>, usize),
+    timeout_ns: Option<u64>,
+) -> KResult<u64> {
+    super::poll::push_sigmask(ctx, sigmask, sigsetsize)?;
+    let r = wait(ctx, epfd, events, maxevents, timeout_ns).await;
     super::poll::pop_sigmask(ctx, &r);
     r
 }
 
-pub async fn sys_epoll_pwait(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    pwait(ctx, a, ms_timeout(arg_i32(a[3]))).await
+pub async fn sys_epoll_pwait(
+    ctx: &mut Ctx<'_>,
+    epfd: Fd,
+    events: UserPtr<EpollEvent>,
+    maxevents: i32,
+    timeout: i32,
+    sigmask: UserPtr<u64>,
+    sigsetsize: usize,
+) -> KResult<u64> {
+    let target = (epfd, events, maxevents);
+    pwait(ctx, target, (sigmask, sigsetsize), ms_timeout(timeout)).await
 }
 
-pub async fn sys_epoll_pwait2(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let timeout = if a[3] != 0 {
-        let t: Timespec = ctx.read(a[3])?;
-        Some(t.to_ns().ok_or(Errno::EINVAL)?)
-    } else {
+pub async fn sys_epoll_pwait2(
+    ctx: &mut Ctx<'_>,
+    epfd: Fd,
+    events: UserPtr<EpollEvent>,
+    maxevents: i32,
+    ts_ptr: UserPtr<Timespec>,
+    sigmask: UserPtr<u64>,
+    sigsetsize: usize,
+) -> KResult<u64> {
+    let timeout = if ts_ptr.is_null() {
         None
+    } else {
+        let t: Timespec = ctx.read(ts_ptr)?;
+        Some(t.to_ns().ok_or(Errno::EINVAL)?)
     };
-    pwait(ctx, a, timeout).await
+    let target = (epfd, events, maxevents);
+    pwait(ctx, target, (sigmask, sigsetsize), timeout).await
 }

@@ -8,17 +8,18 @@ use kestrel_abi::{Errno, KResult};
 use kestrel_vfs::pipe::{PipeReader, PipeWriter};
 use kestrel_vfs::{FileOps, OpenFile};
 
-use super::{Args, Ctx, UserMemOf, arg_i32};
+use super::Ctx;
+use super::args::*;
 use crate::fs::tty::TtyFile;
 
-pub async fn sys_close(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let file = ctx.process().files().lock().remove(arg_i32(a[0]))?;
+pub async fn sys_close(ctx: &mut Ctx<'_>, fd: Fd) -> KResult<u64> {
+    let file = ctx.process().files().lock().remove(fd)?;
     drop(file); // outside the table lock: closing a pipe end wakes its peer
     Ok(0)
 }
 
-pub async fn sys_dup(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let file = ctx.file(arg_i32(a[0]))?;
+pub async fn sys_dup(ctx: &mut Ctx<'_>, fd: Fd) -> KResult<u64> {
+    let file = ctx.file(fd)?;
     ctx.install(file, false).map(|fd| fd as u64)
 }
 
@@ -34,8 +35,7 @@ fn dup_to(ctx: &Ctx<'_>, old: i32, new: i32, cloexec: bool) -> KResult<u64> {
     Ok(new as u64)
 }
 
-pub async fn sys_dup2(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (old, new) = (arg_i32(a[0]), arg_i32(a[1]));
+pub async fn sys_dup2(ctx: &mut Ctx<'_>, old: Fd, new: Fd) -> KResult<u64> {
     if old == new {
         ctx.file(old)?;
         return Ok(new as u64);
@@ -43,8 +43,7 @@ pub async fn sys_dup2(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     dup_to(ctx, old, new, false)
 }
 
-pub async fn sys_dup3(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (old, new, flags) = (arg_i32(a[0]), arg_i32(a[1]), a[2] as u32);
+pub async fn sys_dup3(ctx: &mut Ctx<'_>, old: Fd, new: Fd, flags: u32) -> KResult<u64> {
     if flags & !O_CLOEXEC != 0 || old == new {
         return Err(Errno::EINVAL);
     }
@@ -58,8 +57,7 @@ fn pipe_of(f: &OpenFile) -> Option<&Arc<kestrel_vfs::pipe::Pipe>> {
         .or_else(|| any.downcast_ref::<PipeWriter>().map(|w| w.pipe()))
 }
 
-pub async fn sys_fcntl(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (fd, cmd, arg) = (arg_i32(a[0]), a[1] as u32, a[2]);
+pub async fn sys_fcntl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult<u64> {
     let files = ctx.process().files();
     match cmd {
         F_DUPFD | F_DUPFD_CLOEXEC => {
@@ -127,15 +125,14 @@ pub async fn sys_fcntl(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     }
 }
 
-pub async fn sys_ioctl(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (fd, cmd, arg) = (arg_i32(a[0]), a[1] as u32, a[2]);
+pub async fn sys_ioctl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult<u64> {
     let file = ctx.file(fd)?;
     if file.flags() & O_PATH != 0 {
         return Err(Errno::EBADF);
     }
     match cmd {
         FIONBIO => {
-            let on: i32 = ctx.read(arg)?;
+            let on: i32 = ctx.read(UserPtr::new(arg))?;
             let f = file.flags();
             file.set_status_flags(if on != 0 {
                 f | O_NONBLOCK
@@ -152,7 +149,7 @@ pub async fn sys_ioctl(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
             return Ok(0);
         }
         FIOASYNC => {
-            let on: i32 = ctx.read(arg)?;
+            let on: i32 = ctx.read(UserPtr::new(arg))?;
             let f = file.flags();
             file.set_status_flags(if on != 0 { f | O_ASYNC } else { f & !O_ASYNC });
             return Ok(0);
@@ -162,10 +159,10 @@ pub async fn sys_ioctl(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     if let Some(tty) = file.ops().as_any().downcast_ref::<TtyFile>() {
         return tty.0.ioctl(ctx.thread, cmd, arg);
     }
-    file.ops().ioctl(&file, cmd, arg, &UserMemOf(ctx.mm()))
+    file.ops().ioctl(&file, cmd, arg, &*ctx.mm())
 }
 
-fn make_pipe(ctx: &Ctx<'_>, fds_ptr: u64, flags: u32) -> KResult<u64> {
+fn make_pipe(ctx: &Ctx<'_>, fds_ptr: UserPtr<[i32; 2]>, flags: u32) -> KResult<u64> {
     if flags & !(O_CLOEXEC | O_NONBLOCK | O_DIRECT) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -194,11 +191,7 @@ fn make_pipe(ctx: &Ctx<'_>, fds_ptr: u64, flags: u32) -> KResult<u64> {
             }
         }
     };
-    let pair = [rfd, wfd];
-    if let Err(e) = ctx
-        .mm()
-        .write_user(fds_ptr, kestrel_abi::bytemuck_slice_bytes(&pair))
-    {
+    if let Err(e) = ctx.write(fds_ptr, &[rfd, wfd]) {
         let closed = {
             let mut t = files.lock();
             (t.remove(rfd), t.remove(wfd))
@@ -209,10 +202,10 @@ fn make_pipe(ctx: &Ctx<'_>, fds_ptr: u64, flags: u32) -> KResult<u64> {
     Ok(0)
 }
 
-pub async fn sys_pipe(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    make_pipe(ctx, a[0], 0)
+pub async fn sys_pipe(ctx: &mut Ctx<'_>, fds: UserPtr<[i32; 2]>) -> KResult<u64> {
+    make_pipe(ctx, fds, 0)
 }
 
-pub async fn sys_pipe2(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    make_pipe(ctx, a[0], a[1] as u32)
+pub async fn sys_pipe2(ctx: &mut Ctx<'_>, fds: UserPtr<[i32; 2]>, flags: u32) -> KResult<u64> {
+    make_pipe(ctx, fds, flags)
 }

@@ -7,7 +7,7 @@
 //! partly valid buffer that is valid (a short count); a stream fails with EFAULT.
 
 use alloc::sync::Arc;
-use alloc::vec;
+
 use alloc::vec::Vec;
 
 use kestrel_abi::fs::*;
@@ -16,7 +16,8 @@ use kestrel_abi::{Errno, KResult};
 use kestrel_vfs::inode::{access, check_access, may_access};
 use kestrel_vfs::{DentryRef, InodeRef, NodeKind, OpenFile};
 
-use super::{Args, Ctx, MAX_RW_COUNT, arg_i32, wait_for};
+use super::args::*;
+use super::{Ctx, MAX_RW_COUNT, wait_for};
 use crate::fs::tty::TtyFile;
 use crate::process::signal::interruptible;
 
@@ -130,17 +131,30 @@ pub async fn write_blocking(ctx: &Ctx<'_>, file: &OpenFile, data: &[u8]) -> KRes
     Ok(done)
 }
 
-/// read(2) into user memory at `addr`.
-async fn read_to_user(
+/// A kernel buffer for moving `len` bytes a chunk at a time (ENOMEM if the heap
+/// cannot give even one chunk).
+fn bounce(len: usize) -> KResult<Vec<u8>> {
+    super::zeroed_vec(len.min(CHUNK))
+}
+
+/// read(2) into the user buffer `buf`.
+///
+/// Data moves a chunk at a time through a kernel buffer, and the executor gets a
+/// turn between chunks, so a read of hundreds of megabytes neither holds a
+/// proportional kernel buffer nor the CPU.
+pub(super) async fn read_to_user(
     ctx: &Ctx<'_>,
     file: &OpenFile,
-    addr: u64,
+    buf: UserPtr<u8>,
     count: usize,
     offset: Option<u64>,
 ) -> KResult<usize> {
     if !file.readable() {
         return Err(Errno::EBADF);
     }
+    // The whole buffer must be user memory (Linux's access_ok on the count asked).
+    let mm = ctx.mm();
+    let mut out = mm.writer(buf, count)?;
     if file.metadata().is_ok_and(|m| m.is_dir()) {
         return Err(Errno::EISDIR);
     }
@@ -152,11 +166,12 @@ async fn read_to_user(
             r => r,
         };
     }
-    let mm = ctx.mm();
+    let mut kbuf = bounce(count)?;
     let mut total = 0;
     while total < count {
         let want = (count - total).min(CHUNK);
-        let room = mm.writable_prefix(addr + total as u64, want);
+        // Never take more from the file than can be delivered.
+        let room = out.writable(want);
         if room == 0 || (room < want && is_stream(file)) {
             return if total > 0 {
                 Ok(total)
@@ -164,32 +179,36 @@ async fn read_to_user(
                 Err(Errno::EFAULT)
             };
         }
-        let mut kbuf = vec![0u8; room];
         let n = match offset {
-            Some(off) => file.pread(off + total as u64, &mut kbuf)?,
-            None => read_blocking(ctx, file, &mut kbuf).await?,
+            Some(off) => file.pread(off + total as u64, &mut kbuf[..room])?,
+            None => read_blocking(ctx, file, &mut kbuf[..room]).await?,
         };
-        let copied = mm.write_user_partial(addr + total as u64, &kbuf[..n]);
+        let copied = out.write(&kbuf[..n]);
         total += copied;
         // Streams return what one read gave; regular files go on until satisfied.
         if n < room || copied < n || is_stream(file) {
             break;
         }
+        if total < count {
+            kestrel_executor::yield_now().await;
+        }
     }
     Ok(total)
 }
 
-/// write(2) from user memory at `addr`.
-async fn write_from_user(
+/// write(2) from the user buffer `buf`, a chunk at a time (as [`read_to_user`]).
+pub(super) async fn write_from_user(
     ctx: &Ctx<'_>,
     file: &OpenFile,
-    addr: u64,
+    buf: UserPtr<u8>,
     count: usize,
     offset: Option<u64>,
 ) -> KResult<usize> {
     if !file.writable() {
         return Err(Errno::EBADF);
     }
+    let mm = ctx.mm();
+    let mut input = mm.reader(buf, count)?;
     let count = count.min(MAX_RW_COUNT);
     if count == 0 {
         // Still asked: files with an exact write size (eventfd) say EINVAL.
@@ -198,12 +217,11 @@ async fn write_from_user(
             r => r,
         };
     }
-    let mm = ctx.mm();
+    let mut kbuf = bounce(count)?;
     let mut total = 0;
     while total < count {
         let want = (count - total).min(CHUNK);
-        let mut kbuf = vec![0u8; want];
-        let got = mm.read_user_partial(addr + total as u64, &mut kbuf);
+        let got = input.read(&mut kbuf[..want]);
         if got == 0 || (got < want && is_stream(file)) {
             return if total > 0 {
                 Ok(total)
@@ -219,58 +237,72 @@ async fn write_from_user(
         if n < got || got < want {
             break;
         }
+        if total < count {
+            kestrel_executor::yield_now().await;
+        }
     }
     Ok(total)
 }
 
-pub async fn sys_read(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let file = ctx.file(arg_i32(a[0]))?;
-    read_to_user(ctx, &file, a[1], a[2] as usize, None)
+pub async fn sys_read(ctx: &mut Ctx<'_>, fd: Fd, buf: UserPtr<u8>, count: usize) -> KResult<u64> {
+    let file = ctx.file(fd)?;
+    read_to_user(ctx, &file, buf, count, None)
         .await
         .map(|n| n as u64)
 }
 
-pub async fn sys_write(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let file = ctx.file(arg_i32(a[0]))?;
-    write_from_user(ctx, &file, a[1], a[2] as usize, None)
+pub async fn sys_write(ctx: &mut Ctx<'_>, fd: Fd, buf: UserPtr<u8>, count: usize) -> KResult<u64> {
+    let file = ctx.file(fd)?;
+    write_from_user(ctx, &file, buf, count, None)
         .await
         .map(|n| n as u64)
 }
 
-pub async fn sys_pread64(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let file = ctx.file(arg_i32(a[0]))?;
-    if (a[3] as i64) < 0 {
+pub async fn sys_pread64(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    buf: UserPtr<u8>,
+    count: usize,
+    offset: i64,
+) -> KResult<u64> {
+    let file = ctx.file(fd)?;
+    if offset < 0 {
         return Err(Errno::EINVAL);
     }
     if !file.ops().seekable() {
         return Err(Errno::ESPIPE);
     }
-    read_to_user(ctx, &file, a[1], a[2] as usize, Some(a[3]))
+    read_to_user(ctx, &file, buf, count, Some(offset as u64))
         .await
         .map(|n| n as u64)
 }
 
-pub async fn sys_pwrite64(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let file = ctx.file(arg_i32(a[0]))?;
-    if (a[3] as i64) < 0 {
+pub async fn sys_pwrite64(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    buf: UserPtr<u8>,
+    count: usize,
+    offset: i64,
+) -> KResult<u64> {
+    let file = ctx.file(fd)?;
+    if offset < 0 {
         return Err(Errno::EINVAL);
     }
     if !file.ops().seekable() {
         return Err(Errno::ESPIPE);
     }
-    write_from_user(ctx, &file, a[1], a[2] as usize, Some(a[3]))
+    write_from_user(ctx, &file, buf, count, Some(offset as u64))
         .await
         .map(|n| n as u64)
 }
 
 /// Reads an iovec array (EINVAL beyond IOV_MAX or a total over SSIZE_MAX).
-pub(super) fn read_iovecs(ctx: &Ctx<'_>, addr: u64, count: usize) -> KResult<Vec<Iovec>> {
+pub(super) fn read_iovecs(ctx: &Ctx<'_>, ptr: UserPtr<Iovec>, count: usize) -> KResult<Vec<Iovec>> {
     if count > IOV_MAX {
         return Err(Errno::EINVAL);
     }
-    let mut v = vec![Iovec::default(); count];
-    ctx.mm()
-        .read_user(addr, kestrel_abi::bytemuck_slice_bytes_mut(&mut v))?;
+    let mut v: Vec<Iovec> = super::zeroed_vec(count)?;
+    ctx.mm().read_slice(ptr, &mut v)?;
     let mut total: u64 = 0;
     for iov in &v {
         total = total
@@ -281,9 +313,14 @@ pub(super) fn read_iovecs(ctx: &Ctx<'_>, addr: u64, count: usize) -> KResult<Vec
     Ok(v)
 }
 
-pub async fn sys_readv(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let file = ctx.file(arg_i32(a[0]))?;
-    let iovs = read_iovecs(ctx, a[1], a[2] as usize)?;
+pub async fn sys_readv(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    iov: UserPtr<Iovec>,
+    iovcnt: usize,
+) -> KResult<u64> {
+    let file = ctx.file(fd)?;
+    let iovs = read_iovecs(ctx, iov, iovcnt)?;
     readv_file(ctx, &file, &iovs).await
 }
 
@@ -306,7 +343,8 @@ pub(super) async fn readv_file(
         let n = if i > 0 && is_stream(&file) && file.poll() & POLLIN == 0 {
             0
         } else {
-            match read_to_user(ctx, &file, iov.base, iov.len as usize, None).await {
+            let base = UserPtr::new(iov.base);
+            match read_to_user(ctx, &file, base, iov.len as usize, None).await {
                 Ok(n) => n,
                 Err(e) if total == 0 => return Err(e),
                 Err(_) => break,
@@ -320,13 +358,22 @@ pub(super) async fn readv_file(
     Ok(total)
 }
 
-pub async fn sys_writev(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let file = ctx.file(arg_i32(a[0]))?;
-    let iovs = read_iovecs(ctx, a[1], a[2] as usize)?;
+pub async fn sys_writev(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    iov: UserPtr<Iovec>,
+    iovcnt: usize,
+) -> KResult<u64> {
+    let file = ctx.file(fd)?;
+    let iovs = read_iovecs(ctx, iov, iovcnt)?;
     writev_file(ctx, &file, &iovs).await
 }
 
 /// writev on an open file at its position (also pwritev2 with offset -1).
+///
+/// Up to a chunk, the segments are gathered into one kernel buffer and written
+/// at once, so a pipe or terminal sees one write (atomic up to PIPE_BUF, as
+/// Linux). Larger writes go segment by segment, each a chunk at a time.
 pub(super) async fn writev_file(
     ctx: &Ctx<'_>,
     file: &Arc<OpenFile>,
@@ -336,36 +383,54 @@ pub(super) async fn writev_file(
     if super::socket::is_socket(&file) {
         return super::socket::writev(ctx, &file, iovs).await;
     }
-    // Gather into one buffer so a pipe or terminal sees one write (atomic up to
-    // PIPE_BUF, as Linux).
+    if !file.writable() {
+        return Err(Errno::EBADF);
+    }
+    let total: u64 = iovs.iter().map(|v| v.len).sum();
+    if total > CHUNK as u64 {
+        let mut done = 0u64;
+        for iov in iovs.iter().filter(|v| v.len > 0) {
+            let base = UserPtr::new(iov.base);
+            match write_from_user(ctx, &file, base, iov.len as usize, None).await {
+                Ok(n) => {
+                    done += n as u64;
+                    if (n as u64) < iov.len {
+                        break;
+                    }
+                }
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        return Ok(done);
+    }
     let mm = ctx.mm();
-    let mut data = Vec::new();
+    let mut data = bounce(total as usize)?;
+    let mut len = 0;
     for iov in iovs {
-        let start = data.len();
-        let len = (iov.len as usize).min(MAX_RW_COUNT - start);
-        data.try_reserve(len).map_err(|_| Errno::ENOMEM)?;
-        data.resize(start + len, 0);
-        let got = mm.read_user_partial(iov.base, &mut data[start..]);
-        if got < len {
-            data.truncate(start + got);
-            if data.is_empty() {
+        let mut r = mm.reader(UserPtr::<u8>::new(iov.base), iov.len as usize)?;
+        let got = r.read(&mut data[len..len + iov.len as usize]);
+        len += got;
+        if got < iov.len as usize {
+            // A regular file takes the part before the fault; a stream, like
+            // Linux's pipe_write, fails the whole write.
+            if len == 0 || is_stream(&file) {
                 return Err(Errno::EFAULT);
             }
             break;
         }
     }
-    if !file.writable() {
-        return Err(Errno::EBADF);
-    }
-    if data.is_empty() {
+    if len == 0 {
         return Ok(0);
     }
-    write_blocking(ctx, &file, &data).await.map(|n| n as u64)
+    write_blocking(ctx, &file, &data[..len])
+        .await
+        .map(|n| n as u64)
 }
 
-pub async fn sys_lseek(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let file = ctx.file(arg_i32(a[0]))?;
-    file.seek(a[1] as i64, a[2] as u32)
+pub async fn sys_lseek(ctx: &mut Ctx<'_>, fd: Fd, offset: i64, whence: u32) -> KResult<u64> {
+    let file = ctx.file(fd)?;
+    file.seek(offset, whence)
 }
 
 /// The file mode of a new file: requested bits minus the umask.
@@ -496,85 +561,112 @@ pub async fn open_at(
         .map(|fd| fd as u64)
 }
 
-pub async fn sys_open(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let path = ctx.read_path(a[0])?;
-    open_at(ctx, AT_FDCWD, &path, a[1] as u32, a[2]).await
+pub async fn sys_open(ctx: &mut Ctx<'_>, path: UserCStr, flags: u32, mode: Mode) -> KResult<u64> {
+    let path = ctx.read_path(path)?;
+    open_at(ctx, AT_FDCWD, &path, flags, mode as u64).await
 }
 
-pub async fn sys_openat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let path = ctx.read_path(a[1])?;
-    open_at(ctx, arg_i32(a[0]), &path, a[2] as u32, a[3]).await
+pub async fn sys_openat(
+    ctx: &mut Ctx<'_>,
+    dirfd: Fd,
+    path: UserCStr,
+    flags: u32,
+    mode: Mode,
+) -> KResult<u64> {
+    let path = ctx.read_path(path)?;
+    open_at(ctx, dirfd, &path, flags, mode as u64).await
 }
 
-pub async fn sys_creat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let path = ctx.read_path(a[0])?;
-    open_at(ctx, AT_FDCWD, &path, O_CREAT | O_WRONLY | O_TRUNC, a[1]).await
+pub async fn sys_creat(ctx: &mut Ctx<'_>, path: UserCStr, mode: Mode) -> KResult<u64> {
+    let path = ctx.read_path(path)?;
+    open_at(
+        ctx,
+        AT_FDCWD,
+        &path,
+        O_CREAT | O_WRONLY | O_TRUNC,
+        mode as u64,
+    )
+    .await
 }
 
-fn stat_out(ctx: &Ctx<'_>, d: &DentryRef, addr: u64) -> KResult<u64> {
+fn stat_out(ctx: &Ctx<'_>, d: &DentryRef, addr: UserPtr<Stat>) -> KResult<u64> {
     ctx.write(addr, &d.inode.metadata().to_stat())?;
     Ok(0)
 }
 
-pub async fn sys_stat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let path = ctx.read_path(a[0])?;
+pub async fn sys_stat(ctx: &mut Ctx<'_>, path: UserCStr, statbuf: UserPtr<Stat>) -> KResult<u64> {
+    let path = ctx.read_path(path)?;
     let d = ctx.resolve(AT_FDCWD, &path, true)?;
-    stat_out(ctx, &d, a[1])
+    stat_out(ctx, &d, statbuf)
 }
 
-pub async fn sys_lstat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let path = ctx.read_path(a[0])?;
+pub async fn sys_lstat(ctx: &mut Ctx<'_>, path: UserCStr, statbuf: UserPtr<Stat>) -> KResult<u64> {
+    let path = ctx.read_path(path)?;
     let d = ctx.resolve(AT_FDCWD, &path, false)?;
-    stat_out(ctx, &d, a[1])
+    stat_out(ctx, &d, statbuf)
 }
 
-pub async fn sys_fstat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let file = ctx.file(arg_i32(a[0]))?;
+pub async fn sys_fstat(ctx: &mut Ctx<'_>, fd: Fd, statbuf: UserPtr<Stat>) -> KResult<u64> {
+    let file = ctx.file(fd)?;
     let m = file.metadata()?;
-    ctx.write(a[1], &m.to_stat())?;
+    ctx.write(statbuf, &m.to_stat())?;
     Ok(0)
 }
 
-pub async fn sys_newfstatat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let flags = a[3] as u32;
+pub async fn sys_newfstatat(
+    ctx: &mut Ctx<'_>,
+    dirfd: Fd,
+    path: UserCStr,
+    statbuf: UserPtr<Stat>,
+    flags: u32,
+) -> KResult<u64> {
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT) != 0 {
         return Err(Errno::EINVAL);
     }
-    let path = ctx.read_path(a[1])?;
-    let dirfd = arg_i32(a[0]);
+    let path = ctx.read_path(path)?;
     if path.is_empty() && flags & AT_EMPTY_PATH != 0 && dirfd != AT_FDCWD {
         let m = ctx.file(dirfd)?.metadata()?;
-        ctx.write(a[2], &m.to_stat())?;
+        ctx.write(statbuf, &m.to_stat())?;
         return Ok(0);
     }
     let d = ctx.resolve_at(dirfd, &path, flags)?;
-    stat_out(ctx, &d, a[2])
+    stat_out(ctx, &d, statbuf)
 }
 
-pub async fn sys_statx(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (dirfd, flags, mask) = (arg_i32(a[0]), a[2] as u32, a[3] as u32);
+pub async fn sys_statx(
+    ctx: &mut Ctx<'_>,
+    dirfd: Fd,
+    path: UserCStr,
+    flags: u32,
+    mask: u32,
+    statxbuf: UserPtr<Statx>,
+) -> KResult<u64> {
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE) != 0
         || flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE
         || mask & STATX_RESERVED != 0
     {
         return Err(Errno::EINVAL);
     }
-    let path = ctx.read_path(a[1])?;
+    let path = ctx.read_path(path)?;
     let m = if path.is_empty() && flags & AT_EMPTY_PATH != 0 && dirfd != AT_FDCWD {
         ctx.file(dirfd)?.metadata()?
     } else {
         ctx.resolve_at(dirfd, &path, flags)?.inode.metadata()
     };
-    ctx.write(a[4], &m.to_statx())?;
+    ctx.write(statxbuf, &m.to_statx())?;
     Ok(0)
 }
 
-pub async fn sys_getdents64(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let file = ctx.file(arg_i32(a[0]))?;
-    let count = (a[2] as usize).min(CHUNK);
-    let mut kbuf = vec![0u8; count];
+pub async fn sys_getdents64(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    dirp: UserPtr<u8>,
+    count: u32,
+) -> KResult<u64> {
+    let file = ctx.file(fd)?;
+    let mut kbuf = bounce(count as usize)?;
     let n = file.getdents64(&mut kbuf)?;
-    ctx.mm().write_user(a[1], &kbuf[..n])?;
+    ctx.mm().writer(dirp, n)?.write_all(&kbuf[..n])?;
     Ok(n as u64)
 }
 
@@ -600,27 +692,37 @@ fn access_check(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u32, flags: u32) -
     check_access(&d.inode.metadata(), &who, mode).map(|_| 0)
 }
 
-pub async fn sys_access(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let path = ctx.read_path(a[0])?;
-    access_check(ctx, AT_FDCWD, &path, a[1] as u32, 0)
+pub async fn sys_access(ctx: &mut Ctx<'_>, path: UserCStr, mode: u32) -> KResult<u64> {
+    let path = ctx.read_path(path)?;
+    access_check(ctx, AT_FDCWD, &path, mode, 0)
 }
 
-pub async fn sys_faccessat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let path = ctx.read_path(a[1])?;
-    access_check(ctx, arg_i32(a[0]), &path, a[2] as u32, 0)
+pub async fn sys_faccessat(
+    ctx: &mut Ctx<'_>,
+    dirfd: Fd,
+    path: UserCStr,
+    mode: u32,
+) -> KResult<u64> {
+    let path = ctx.read_path(path)?;
+    access_check(ctx, dirfd, &path, mode, 0)
 }
 
-pub async fn sys_faccessat2(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let flags = a[3] as u32;
+pub async fn sys_faccessat2(
+    ctx: &mut Ctx<'_>,
+    dirfd: Fd,
+    path: UserCStr,
+    mode: u32,
+    flags: u32,
+) -> KResult<u64> {
     if flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    let path = ctx.read_path(a[1])?;
-    access_check(ctx, arg_i32(a[0]), &path, a[2] as u32, flags)
+    let path = ctx.read_path(path)?;
+    access_check(ctx, dirfd, &path, mode, flags)
 }
 
-fn readlink_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], buf: u64, size: u64) -> KResult<u64> {
-    if (size as i64) <= 0 {
+fn readlink_at(ctx: &Ctx<'_>, dirfd: Fd, path: &[u8], buf: UserPtr<u8>, size: i32) -> KResult<u64> {
+    if size <= 0 {
         return Err(Errno::EINVAL);
     }
     let d = if path.is_empty() {
@@ -631,31 +733,42 @@ fn readlink_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], buf: u64, size: u64) -> K
     };
     let target = d.inode.readlink()?;
     let n = target.len().min(size as usize);
-    ctx.mm().write_user(buf, &target[..n])?;
+    ctx.mm().writer(buf, n)?.write_all(&target[..n])?;
     Ok(n as u64)
 }
 
-pub async fn sys_readlink(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let path = ctx.read_path(a[0])?;
-    readlink_at(ctx, AT_FDCWD, &path, a[1], a[2])
+pub async fn sys_readlink(
+    ctx: &mut Ctx<'_>,
+    path: UserCStr,
+    buf: UserPtr<u8>,
+    bufsiz: i32,
+) -> KResult<u64> {
+    let path = ctx.read_path(path)?;
+    readlink_at(ctx, AT_FDCWD, &path, buf, bufsiz)
 }
 
-pub async fn sys_readlinkat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let path = ctx.read_path(a[1])?;
-    readlink_at(ctx, arg_i32(a[0]), &path, a[2], a[3])
+pub async fn sys_readlinkat(
+    ctx: &mut Ctx<'_>,
+    dirfd: Fd,
+    path: UserCStr,
+    buf: UserPtr<u8>,
+    bufsiz: i32,
+) -> KResult<u64> {
+    let path = ctx.read_path(path)?;
+    readlink_at(ctx, dirfd, &path, buf, bufsiz)
 }
 
-pub async fn sys_getcwd(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+pub async fn sys_getcwd(ctx: &mut Ctx<'_>, buf: UserPtr<u8>, size: usize) -> KResult<u64> {
     let cwd = ctx.process().fs().lock().cwd.clone();
     if cwd.inode.metadata().nlink == 0 {
         return Err(Errno::ENOENT); // the directory was removed
     }
     let mut path = cwd.path();
     path.push(0);
-    if (a[1] as usize) < path.len() {
+    if size < path.len() {
         return Err(Errno::ERANGE);
     }
-    ctx.mm().write_user(a[0], &path)?;
+    ctx.mm().writer(buf, path.len())?.write_all(&path)?;
     Ok(path.len() as u64)
 }
 
@@ -669,14 +782,14 @@ fn set_cwd(ctx: &Ctx<'_>, d: DentryRef) -> KResult<u64> {
     Ok(0)
 }
 
-pub async fn sys_chdir(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let path = ctx.read_path(a[0])?;
+pub async fn sys_chdir(ctx: &mut Ctx<'_>, path: UserCStr) -> KResult<u64> {
+    let path = ctx.read_path(path)?;
     let d = ctx.resolve(AT_FDCWD, &path, true)?;
     set_cwd(ctx, d)
 }
 
-pub async fn sys_fchdir(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let f = ctx.file(arg_i32(a[0]))?;
+pub async fn sys_fchdir(ctx: &mut Ctx<'_>, fd: Fd) -> KResult<u64> {
+    let f = ctx.file(fd)?;
     let d = f.dentry().cloned().ok_or(Errno::ENOTDIR)?;
     set_cwd(ctx, d)
 }
@@ -748,24 +861,30 @@ fn mknod_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u64, dev: u64) -> KRes
     Ok(0)
 }
 
-pub async fn sys_mknod(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let path = ctx.read_path(a[0])?;
-    mknod_at(ctx, AT_FDCWD, &path, a[1], a[2])
+pub async fn sys_mknod(ctx: &mut Ctx<'_>, path: UserCStr, mode: Mode, dev: u32) -> KResult<u64> {
+    let path = ctx.read_path(path)?;
+    mknod_at(ctx, AT_FDCWD, &path, mode as u64, u64::from(dev))
 }
 
-pub async fn sys_mknodat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let path = ctx.read_path(a[1])?;
-    mknod_at(ctx, arg_i32(a[0]), &path, a[2], a[3])
+pub async fn sys_mknodat(
+    ctx: &mut Ctx<'_>,
+    dirfd: Fd,
+    path: UserCStr,
+    mode: Mode,
+    dev: u32,
+) -> KResult<u64> {
+    let path = ctx.read_path(path)?;
+    mknod_at(ctx, dirfd, &path, mode as u64, u64::from(dev))
 }
 
-pub async fn sys_mkdir(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let path = ctx.read_path(a[0])?;
-    mkdir_at(ctx, AT_FDCWD, &path, a[1])
+pub async fn sys_mkdir(ctx: &mut Ctx<'_>, path: UserCStr, mode: Mode) -> KResult<u64> {
+    let path = ctx.read_path(path)?;
+    mkdir_at(ctx, AT_FDCWD, &path, mode as u64)
 }
 
-pub async fn sys_mkdirat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let path = ctx.read_path(a[1])?;
-    mkdir_at(ctx, arg_i32(a[0]), &path, a[2])
+pub async fn sys_mkdirat(ctx: &mut Ctx<'_>, dirfd: Fd, path: UserCStr, mode: Mode) -> KResult<u64> {
+    let path = ctx.read_path(path)?;
+    mkdir_at(ctx, dirfd, &path, mode as u64)
 }
 
 /// The sticky-bit rule: in a sticky directory only the owner of the entry, the owner
@@ -822,26 +941,30 @@ fn unlink_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8]) -> KResult<u64> {
     Ok(0)
 }
 
-pub async fn sys_rmdir(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let path = ctx.read_path(a[0])?;
+pub async fn sys_rmdir(ctx: &mut Ctx<'_>, path: UserCStr) -> KResult<u64> {
+    let path = ctx.read_path(path)?;
     rmdir_at(ctx, AT_FDCWD, &path)
 }
 
-pub async fn sys_unlink(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let path = ctx.read_path(a[0])?;
+pub async fn sys_unlink(ctx: &mut Ctx<'_>, path: UserCStr) -> KResult<u64> {
+    let path = ctx.read_path(path)?;
     unlink_at(ctx, AT_FDCWD, &path)
 }
 
-pub async fn sys_unlinkat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let flags = a[2] as u32;
+pub async fn sys_unlinkat(
+    ctx: &mut Ctx<'_>,
+    dirfd: Fd,
+    path: UserCStr,
+    flags: u32,
+) -> KResult<u64> {
     if flags & !AT_REMOVEDIR != 0 {
         return Err(Errno::EINVAL);
     }
-    let path = ctx.read_path(a[1])?;
+    let path = ctx.read_path(path)?;
     if flags & AT_REMOVEDIR != 0 {
-        rmdir_at(ctx, arg_i32(a[0]), &path)
+        rmdir_at(ctx, dirfd, &path)
     } else {
-        unlink_at(ctx, arg_i32(a[0]), &path)
+        unlink_at(ctx, dirfd, &path)
     }
 }
 
@@ -895,19 +1018,32 @@ fn rename_at(
     Ok(0)
 }
 
-pub async fn sys_rename(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (old, new) = (ctx.read_path(a[0])?, ctx.read_path(a[1])?);
+pub async fn sys_rename(ctx: &mut Ctx<'_>, oldpath: UserCStr, newpath: UserCStr) -> KResult<u64> {
+    let (old, new) = (ctx.read_path(oldpath)?, ctx.read_path(newpath)?);
     rename_at(ctx, AT_FDCWD, &old, AT_FDCWD, &new, 0)
 }
 
-pub async fn sys_renameat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (old, new) = (ctx.read_path(a[1])?, ctx.read_path(a[3])?);
-    rename_at(ctx, arg_i32(a[0]), &old, arg_i32(a[2]), &new, 0)
+pub async fn sys_renameat(
+    ctx: &mut Ctx<'_>,
+    olddirfd: Fd,
+    oldpath: UserCStr,
+    newdirfd: Fd,
+    newpath: UserCStr,
+) -> KResult<u64> {
+    let (old, new) = (ctx.read_path(oldpath)?, ctx.read_path(newpath)?);
+    rename_at(ctx, olddirfd, &old, newdirfd, &new, 0)
 }
 
-pub async fn sys_renameat2(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (old, new) = (ctx.read_path(a[1])?, ctx.read_path(a[3])?);
-    rename_at(ctx, arg_i32(a[0]), &old, arg_i32(a[2]), &new, a[4] as u32)
+pub async fn sys_renameat2(
+    ctx: &mut Ctx<'_>,
+    olddirfd: Fd,
+    oldpath: UserCStr,
+    newdirfd: Fd,
+    newpath: UserCStr,
+    flags: u32,
+) -> KResult<u64> {
+    let (old, new) = (ctx.read_path(oldpath)?, ctx.read_path(newpath)?);
+    rename_at(ctx, olddirfd, &old, newdirfd, &new, flags)
 }
 
 fn link_at(
@@ -944,14 +1080,21 @@ fn link_at(
     Ok(0)
 }
 
-pub async fn sys_link(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (old, new) = (ctx.read_path(a[0])?, ctx.read_path(a[1])?);
+pub async fn sys_link(ctx: &mut Ctx<'_>, oldpath: UserCStr, newpath: UserCStr) -> KResult<u64> {
+    let (old, new) = (ctx.read_path(oldpath)?, ctx.read_path(newpath)?);
     link_at(ctx, AT_FDCWD, &old, AT_FDCWD, &new, 0)
 }
 
-pub async fn sys_linkat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (old, new) = (ctx.read_path(a[1])?, ctx.read_path(a[3])?);
-    link_at(ctx, arg_i32(a[0]), &old, arg_i32(a[2]), &new, a[4] as u32)
+pub async fn sys_linkat(
+    ctx: &mut Ctx<'_>,
+    olddirfd: Fd,
+    oldpath: UserCStr,
+    newdirfd: Fd,
+    newpath: UserCStr,
+    flags: u32,
+) -> KResult<u64> {
+    let (old, new) = (ctx.read_path(oldpath)?, ctx.read_path(newpath)?);
+    link_at(ctx, olddirfd, &old, newdirfd, &new, flags)
 }
 
 fn symlink_at(ctx: &Ctx<'_>, target: &[u8], newdir: i32, new: &[u8]) -> KResult<u64> {
@@ -977,14 +1120,19 @@ fn symlink_at(ctx: &Ctx<'_>, target: &[u8], newdir: i32, new: &[u8]) -> KResult<
     Ok(0)
 }
 
-pub async fn sys_symlink(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (target, new) = (ctx.read_path(a[0])?, ctx.read_path(a[1])?);
+pub async fn sys_symlink(ctx: &mut Ctx<'_>, target: UserCStr, linkpath: UserCStr) -> KResult<u64> {
+    let (target, new) = (ctx.read_path(target)?, ctx.read_path(linkpath)?);
     symlink_at(ctx, &target, AT_FDCWD, &new)
 }
 
-pub async fn sys_symlinkat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (target, new) = (ctx.read_path(a[0])?, ctx.read_path(a[2])?);
-    symlink_at(ctx, &target, arg_i32(a[1]), &new)
+pub async fn sys_symlinkat(
+    ctx: &mut Ctx<'_>,
+    target: UserCStr,
+    newdirfd: Fd,
+    linkpath: UserCStr,
+) -> KResult<u64> {
+    let (target, new) = (ctx.read_path(target)?, ctx.read_path(linkpath)?);
+    symlink_at(ctx, &target, newdirfd, &new)
 }
 
 /// Whether the caller owns `inode` or is root (chmod, utimes with explicit times).
@@ -1007,25 +1155,30 @@ fn chmod_inode(ctx: &Ctx<'_>, inode: &InodeRef, mode: u64) -> KResult<u64> {
     Ok(0)
 }
 
-pub async fn sys_chmod(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let path = ctx.read_path(a[0])?;
+pub async fn sys_chmod(ctx: &mut Ctx<'_>, path: UserCStr, mode: Mode) -> KResult<u64> {
+    let path = ctx.read_path(path)?;
     let d = ctx.resolve(AT_FDCWD, &path, true)?;
-    chmod_inode(ctx, &d.inode, a[1])
+    chmod_inode(ctx, &d.inode, mode as u64)
 }
 
-pub async fn sys_fchmod(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let f = ctx.file(arg_i32(a[0]))?;
+pub async fn sys_fchmod(ctx: &mut Ctx<'_>, fd: Fd, mode: Mode) -> KResult<u64> {
+    let f = ctx.file(fd)?;
     if f.flags() & O_PATH != 0 {
         return Err(Errno::EBADF);
     }
     let inode = f.inode().cloned().ok_or(Errno::EBADF)?;
-    chmod_inode(ctx, &inode, a[1])
+    chmod_inode(ctx, &inode, mode as u64)
 }
 
-pub async fn sys_fchmodat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let path = ctx.read_path(a[1])?;
-    let d = ctx.resolve(arg_i32(a[0]), &path, true)?;
-    chmod_inode(ctx, &d.inode, a[2])
+pub async fn sys_fchmodat(
+    ctx: &mut Ctx<'_>,
+    dirfd: Fd,
+    path: UserCStr,
+    mode: Mode,
+) -> KResult<u64> {
+    let path = ctx.read_path(path)?;
+    let d = ctx.resolve(dirfd, &path, true)?;
+    chmod_inode(ctx, &d.inode, mode as u64)
 }
 
 fn chown_inode(ctx: &Ctx<'_>, inode: &InodeRef, uid: u64, gid: u64) -> KResult<u64> {
@@ -1055,35 +1208,41 @@ fn chown_inode(ctx: &Ctx<'_>, inode: &InodeRef, uid: u64, gid: u64) -> KResult<u
     Ok(0)
 }
 
-pub async fn sys_chown(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let path = ctx.read_path(a[0])?;
+pub async fn sys_chown(ctx: &mut Ctx<'_>, path: UserCStr, owner: Id, group: Id) -> KResult<u64> {
+    let path = ctx.read_path(path)?;
     let d = ctx.resolve(AT_FDCWD, &path, true)?;
-    chown_inode(ctx, &d.inode, a[1], a[2])
+    chown_inode(ctx, &d.inode, u64::from(owner), u64::from(group))
 }
 
-pub async fn sys_lchown(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let path = ctx.read_path(a[0])?;
+pub async fn sys_lchown(ctx: &mut Ctx<'_>, path: UserCStr, owner: Id, group: Id) -> KResult<u64> {
+    let path = ctx.read_path(path)?;
     let d = ctx.resolve(AT_FDCWD, &path, false)?;
-    chown_inode(ctx, &d.inode, a[1], a[2])
+    chown_inode(ctx, &d.inode, u64::from(owner), u64::from(group))
 }
 
-pub async fn sys_fchown(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let f = ctx.file(arg_i32(a[0]))?;
+pub async fn sys_fchown(ctx: &mut Ctx<'_>, fd: Fd, owner: Id, group: Id) -> KResult<u64> {
+    let f = ctx.file(fd)?;
     if f.flags() & O_PATH != 0 {
         return Err(Errno::EBADF);
     }
     let inode = f.inode().cloned().ok_or(Errno::EBADF)?;
-    chown_inode(ctx, &inode, a[1], a[2])
+    chown_inode(ctx, &inode, u64::from(owner), u64::from(group))
 }
 
-pub async fn sys_fchownat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let flags = a[4] as u32;
+pub async fn sys_fchownat(
+    ctx: &mut Ctx<'_>,
+    dirfd: Fd,
+    path: UserCStr,
+    owner: Id,
+    group: Id,
+    flags: u32,
+) -> KResult<u64> {
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    let path = ctx.read_path(a[1])?;
-    let d = ctx.resolve_at(arg_i32(a[0]), &path, flags)?;
-    chown_inode(ctx, &d.inode, a[2], a[3])
+    let path = ctx.read_path(path)?;
+    let d = ctx.resolve_at(dirfd, &path, flags)?;
+    chown_inode(ctx, &d.inode, u64::from(owner), u64::from(group))
 }
 
 fn truncate_inode(ctx: &Ctx<'_>, inode: &InodeRef, len: u64) -> KResult<u64> {
@@ -1102,15 +1261,15 @@ fn truncate_inode(ctx: &Ctx<'_>, inode: &InodeRef, len: u64) -> KResult<u64> {
     Ok(0)
 }
 
-pub async fn sys_truncate(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let path = ctx.read_path(a[0])?;
+pub async fn sys_truncate(ctx: &mut Ctx<'_>, path: UserCStr, length: i64) -> KResult<u64> {
+    let path = ctx.read_path(path)?;
     let d = ctx.resolve(AT_FDCWD, &path, true)?;
-    truncate_inode(ctx, &d.inode, a[1])
+    truncate_inode(ctx, &d.inode, length as u64)
 }
 
-pub async fn sys_ftruncate(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let f = ctx.file(arg_i32(a[0]))?;
-    if (a[1] as i64) < 0 {
+pub async fn sys_ftruncate(ctx: &mut Ctx<'_>, fd: Fd, length: i64) -> KResult<u64> {
+    let f = ctx.file(fd)?;
+    if (length) < 0 {
         return Err(Errno::EINVAL);
     }
     // Linux: EINVAL unless a regular file open for writing.
@@ -1118,34 +1277,44 @@ pub async fn sys_ftruncate(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     if !f.writable() || !inode.metadata().is_regular() {
         return Err(Errno::EINVAL);
     }
-    inode.truncate(a[1])?;
+    inode.truncate(length as u64)?;
     Ok(0)
 }
 
-pub async fn sys_umask(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+pub async fn sys_umask(ctx: &mut Ctx<'_>, mask: u32) -> KResult<u64> {
     let fs = ctx.process().fs();
     let mut fs = fs.lock();
     let old = fs.umask;
-    fs.umask = a[0] as u32 & 0o777;
+    fs.umask = mask & 0o777;
     Ok(u64::from(old))
 }
 
-pub async fn sys_utimensat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (dirfd, path_ptr, times_ptr, flags) = (arg_i32(a[0]), a[1], a[2], a[3] as u32);
+pub async fn sys_utimensat(
+    ctx: &mut Ctx<'_>,
+    dirfd: Fd,
+    path_ptr: UserCStr,
+    times_ptr: UserPtr<[Timespec; 2]>,
+    flags: u32,
+) -> KResult<u64> {
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    let times = if times_ptr == 0 {
+    let times = if times_ptr.is_null() {
         None
     } else {
         Some(ctx.read::<[Timespec; 2]>(times_ptr)?)
     };
-    let path = if path_ptr == 0 {
-        None
-    } else {
-        Some(ctx.read_path(path_ptr)?)
-    };
+    let path = optional_path(ctx, dirfd, path_ptr)?;
     utimens(ctx, dirfd, path.as_deref(), times, flags)
+}
+
+/// The path of utimensat or futimesat: NULL names `dirfd` itself, unless that is
+/// AT_FDCWD, where Linux reads the NULL path (EFAULT).
+fn optional_path(ctx: &Ctx<'_>, dirfd: Fd, path: UserCStr) -> KResult<Option<Vec<u8>>> {
+    if path.is_null() && dirfd != AT_FDCWD {
+        return Ok(None);
+    }
+    ctx.read_path(path).map(Some)
 }
 
 /// The core of utimensat and its older forms: sets the access and modification
@@ -1197,8 +1366,8 @@ fn utimens(
 }
 
 /// Timevals (utimes, futimesat) as timespecs; EINVAL for microseconds out of range.
-fn timevals(ctx: &Ctx<'_>, ptr: u64) -> KResult<Option<[Timespec; 2]>> {
-    if ptr == 0 {
+fn timevals(ctx: &Ctx<'_>, ptr: UserPtr<[Timeval; 2]>) -> KResult<Option<[Timespec; 2]>> {
+    if ptr.is_null() {
         return Ok(None);
     }
     let tv: [Timeval; 2] = ctx.read(ptr)?;
@@ -1214,13 +1383,17 @@ fn timevals(ctx: &Ctx<'_>, ptr: u64) -> KResult<Option<[Timespec; 2]>> {
     Ok(Some([conv(tv[0])?, conv(tv[1])?]))
 }
 
-pub async fn sys_utime(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let path = ctx.read_path(a[0])?;
+pub async fn sys_utime(
+    ctx: &mut Ctx<'_>,
+    path: UserCStr,
+    times: UserPtr<[i64; 2]>,
+) -> KResult<u64> {
+    let path = ctx.read_path(path)?;
     // struct utimbuf: two time_t seconds.
-    let times = if a[1] == 0 {
+    let times = if times.is_null() {
         None
     } else {
-        let t: [i64; 2] = ctx.read(a[1])?;
+        let t: [i64; 2] = ctx.read(times)?;
         Some([
             Timespec {
                 tv_sec: t[0],
@@ -1235,20 +1408,24 @@ pub async fn sys_utime(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     utimens(ctx, AT_FDCWD, Some(&path), times, 0)
 }
 
-pub async fn sys_utimes(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let path = ctx.read_path(a[0])?;
-    let times = timevals(ctx, a[1])?;
+pub async fn sys_utimes(
+    ctx: &mut Ctx<'_>,
+    path: UserCStr,
+    times: UserPtr<[Timeval; 2]>,
+) -> KResult<u64> {
+    let path = ctx.read_path(path)?;
+    let times = timevals(ctx, times)?;
     utimens(ctx, AT_FDCWD, Some(&path), times, 0)
 }
 
-pub async fn sys_futimesat(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let dirfd = arg_i32(a[0]);
-    let path = if a[1] == 0 {
-        None
-    } else {
-        Some(ctx.read_path(a[1])?)
-    };
-    let times = timevals(ctx, a[2])?;
+pub async fn sys_futimesat(
+    ctx: &mut Ctx<'_>,
+    dirfd: Fd,
+    path: UserCStr,
+    times: UserPtr<[Timeval; 2]>,
+) -> KResult<u64> {
+    let path = optional_path(ctx, dirfd, path)?;
+    let times = timevals(ctx, times)?;
     utimens(ctx, dirfd, path.as_deref(), times, 0)
 }
 
@@ -1264,26 +1441,26 @@ async fn copy_between(
 ) -> KResult<usize> {
     let count = count.min(MAX_RW_COUNT);
     let mut total = 0;
-    let mut buf = Vec::new();
+    let mut chunk = bounce(count)?;
     while total < count {
         let want = (count - total).min(CHUNK);
-        buf.resize(want, 0);
+        let buf = &mut chunk[..want];
         let got = match pos {
-            Some(p) => input.pread(p, &mut buf)?,
+            Some(p) => input.pread(p, buf)?,
             None if total > 0 && is_stream(input) => {
                 // A stream gives what it has; don't wait for more once data moved.
-                match input.read(&mut buf) {
+                match input.read(buf) {
                     Ok(n) => n,
                     Err(Errno::EAGAIN) => break,
                     Err(e) => return Err(e),
                 }
             }
-            None => read_blocking(ctx, input, &mut buf).await?,
+            None => read_blocking(ctx, input, buf).await?,
         };
         if got == 0 {
             break;
         }
-        let put = match write_blocking(ctx, output, &buf[..got]).await {
+        let put = match write_blocking(ctx, output, &chunk[..got]).await {
             Ok(n) => n,
             Err(_) if total > 0 => break,
             Err(e) => return Err(e),
@@ -1295,14 +1472,20 @@ async fn copy_between(
         if put < got {
             break;
         }
+        kestrel_executor::yield_now().await;
     }
     Ok(total)
 }
 
 /// sendfile(2): `count` bytes from `in_fd` (at `*offset` if given, leaving its file
 /// position alone) to `out_fd`.
-pub async fn sys_sendfile(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (out_fd, in_fd, off_ptr, count) = (arg_i32(a[0]), arg_i32(a[1]), a[2], a[3] as usize);
+pub async fn sys_sendfile(
+    ctx: &mut Ctx<'_>,
+    out_fd: Fd,
+    in_fd: Fd,
+    off_ptr: UserPtr<i64>,
+    count: usize,
+) -> KResult<u64> {
     let input = ctx.file(in_fd)?;
     let output = ctx.file(out_fd)?;
     if !input.readable() || !output.writable() {
@@ -1314,7 +1497,7 @@ pub async fn sys_sendfile(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     if input.metadata().is_ok_and(|m| m.is_dir()) {
         return Err(Errno::EINVAL);
     }
-    let start = if off_ptr != 0 {
+    let start = if !off_ptr.is_null() {
         let off: i64 = ctx.read(off_ptr)?;
         if !input.ops().seekable() {
             return Err(Errno::ESPIPE);
@@ -1334,7 +1517,7 @@ pub async fn sys_sendfile(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     let n = copy_between(ctx, &input, &output, start, count).await?;
     if let Some(p) = start {
         let end = p + n as u64;
-        if off_ptr != 0 {
+        if !off_ptr.is_null() {
             ctx.write(off_ptr, &(end as i64))?;
         } else {
             input.seek(end as i64, SEEK_SET)?;
@@ -1345,15 +1528,15 @@ pub async fn sys_sendfile(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
 
 /// copy_file_range(2) between regular files, each at its `*off` if given, else at
 /// (and advancing) its file position.
-pub async fn sys_copy_file_range(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (in_fd, in_off, out_fd, out_off, len, flags) = (
-        arg_i32(a[0]),
-        a[1],
-        arg_i32(a[2]),
-        a[3],
-        a[4] as usize,
-        a[5],
-    );
+pub async fn sys_copy_file_range(
+    ctx: &mut Ctx<'_>,
+    in_fd: Fd,
+    in_off: UserPtr<i64>,
+    out_fd: Fd,
+    out_off: UserPtr<i64>,
+    len: usize,
+    flags: u32,
+) -> KResult<u64> {
     if flags != 0 {
         return Err(Errno::EINVAL);
     }
@@ -1369,8 +1552,8 @@ pub async fn sys_copy_file_range(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     if !im.is_regular() || !om.is_regular() {
         return Err(Errno::EINVAL);
     }
-    let read_off = |ptr: u64, f: &OpenFile| -> KResult<u64> {
-        if ptr == 0 {
+    let read_off = |ptr: UserPtr<i64>, f: &OpenFile| -> KResult<u64> {
+        if ptr.is_null() {
             return f.seek(0, SEEK_CUR);
         }
         let v: i64 = ctx.read(ptr)?;
@@ -1390,11 +1573,10 @@ pub async fn sys_copy_file_range(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     let mut done = 0usize;
-    let mut buf = Vec::new();
+    let mut buf = bounce(len)?;
     while done < len {
         let want = (len - done).min(CHUNK);
-        buf.resize(want, 0);
-        let got = input.pread(ipos + done as u64, &mut buf)?;
+        let got = input.pread(ipos + done as u64, &mut buf[..want])?;
         if got == 0 {
             break;
         }
@@ -1403,10 +1585,11 @@ pub async fn sys_copy_file_range(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
         if put < got {
             break;
         }
+        kestrel_executor::yield_now().await;
     }
-    let advance = |ptr: u64, f: &OpenFile, start: u64| -> KResult<()> {
+    let advance = |ptr: UserPtr<i64>, f: &OpenFile, start: u64| -> KResult<()> {
         let end = start + done as u64;
-        if ptr == 0 {
+        if ptr.is_null() {
             f.seek(end as i64, SEEK_SET).map(|_| ())
         } else {
             ctx.write(ptr, &(end as i64))
@@ -1417,26 +1600,32 @@ pub async fn sys_copy_file_range(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     Ok(done as u64)
 }
 
-pub async fn sys_statfs(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let path = ctx.read_path(a[0])?;
+pub async fn sys_statfs(ctx: &mut Ctx<'_>, path: UserCStr, buf: UserPtr<Statfs>) -> KResult<u64> {
+    let path = ctx.read_path(path)?;
     let d = ctx.resolve(AT_FDCWD, &path, true)?;
-    ctx.write(a[1], &d.inode.statfs())?;
+    ctx.write(buf, &d.inode.statfs())?;
     Ok(0)
 }
 
-pub async fn sys_fstatfs(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let f = ctx.file(arg_i32(a[0]))?;
+pub async fn sys_fstatfs(ctx: &mut Ctx<'_>, fd: Fd, buf: UserPtr<Statfs>) -> KResult<u64> {
+    let f = ctx.file(fd)?;
     let inode = f.inode().ok_or(Errno::EBADF)?;
-    ctx.write(a[1], &inode.statfs())?;
+    ctx.write(buf, &inode.statfs())?;
     Ok(0)
 }
 
 /// fadvise64(2): every file lives in memory, so the advice changes nothing; the
 /// arguments are checked as Linux does.
-pub async fn sys_fadvise64(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+pub async fn sys_fadvise64(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    _offset: i64,
+    len: i64,
+    advice: i32,
+) -> KResult<u64> {
     const POSIX_FADV_NOREUSE: u64 = 5;
-    let f = ctx.file(arg_i32(a[0]))?;
-    if (a[2] as i64) < 0 || a[3] > POSIX_FADV_NOREUSE {
+    let f = ctx.file(fd)?;
+    if (len) < 0 || (advice as u64) > POSIX_FADV_NOREUSE {
         return Err(Errno::EINVAL);
     }
     if f.metadata().is_ok_and(|m| m.file_type() == S_IFIFO) || f.inode().is_none() {

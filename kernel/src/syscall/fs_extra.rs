@@ -3,7 +3,7 @@
 
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
-use alloc::vec;
+
 use alloc::vec::Vec;
 
 use kestrel_abi::fs::*;
@@ -12,7 +12,8 @@ use kestrel_sync::WaitQueue;
 use kestrel_vfs::inode::{NodeKind, access, check_access};
 use kestrel_vfs::{Dentry, DentryRef, InodeRef, OpenFile};
 
-use super::{Args, Ctx, arg_i32};
+use super::Ctx;
+use super::args::*;
 use crate::process::signal::interruptible;
 
 /// Whether `f` is a file of a file system (not a pipe, socket or anonymous file,
@@ -23,8 +24,8 @@ fn on_a_file_system(f: &OpenFile) -> bool {
             .is_ok_and(|m| m.is_regular() || m.is_dir() || m.is_symlink())
 }
 
-pub async fn sys_fsync(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let f = ctx.file(arg_i32(a[0]))?;
+pub async fn sys_fsync(ctx: &mut Ctx<'_>, fd: Fd) -> KResult<u64> {
+    let f = ctx.file(fd)?;
     // Everything is in memory: nothing to write back, but files that cannot be
     // synced say so, as Linux's do (EINVAL).
     if on_a_file_system(&f) {
@@ -34,22 +35,28 @@ pub async fn sys_fsync(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     }
 }
 
-pub async fn sys_sync(_ctx: &mut Ctx<'_>, _a: Args) -> KResult<u64> {
+pub async fn sys_sync(_ctx: &mut Ctx<'_>) -> KResult<u64> {
     Ok(0)
 }
 
-pub async fn sys_syncfs(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    ctx.file(arg_i32(a[0]))?;
+pub async fn sys_syncfs(ctx: &mut Ctx<'_>, fd: Fd) -> KResult<u64> {
+    ctx.file(fd)?;
     Ok(0)
 }
 
-pub async fn sys_sync_file_range(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (fd, offset, nbytes, flags) = (arg_i32(a[0]), a[1] as i64, a[2] as i64, a[3] as u32);
+pub async fn sys_sync_file_range(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    offset: i64,
+    nbytes: i64,
+    flags: u32,
+) -> KResult<u64> {
     const VALID: u32 = 1 | 2 | 4; // SYNC_FILE_RANGE_WAIT_BEFORE | WRITE | WAIT_AFTER
+    // The descriptor is looked up first (EBADF before EINVAL, as Linux).
+    let f = ctx.file(fd)?;
     if flags & !VALID != 0 || offset < 0 || nbytes < 0 || offset.checked_add(nbytes).is_none() {
         return Err(Errno::EINVAL);
     }
-    let f = ctx.file(fd)?;
     let m = f.metadata()?;
     if !(m.is_regular() || m.is_dir() || m.is_symlink() || m.file_type() == S_IFBLK) {
         return Err(Errno::ESPIPE);
@@ -57,8 +64,8 @@ pub async fn sys_sync_file_range(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     Ok(0)
 }
 
-pub async fn sys_readahead(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let f = ctx.file(arg_i32(a[0]))?;
+pub async fn sys_readahead(ctx: &mut Ctx<'_>, fd: Fd, _offset: i64, _count: usize) -> KResult<u64> {
+    let f = ctx.file(fd)?;
     if !f.readable() {
         return Err(Errno::EBADF);
     }
@@ -127,8 +134,7 @@ fn try_lock(key: (u64, u64), owner: usize, exclusive: bool) -> KResult<()> {
     Ok(())
 }
 
-pub async fn sys_flock(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (fd, op) = (arg_i32(a[0]), a[1] as u32);
+pub async fn sys_flock(ctx: &mut Ctx<'_>, fd: Fd, op: u32) -> KResult<u64> {
     let f = ctx.file(fd)?;
     if f.flags() & O_PATH != 0 {
         return Err(Errno::EBADF);
@@ -179,20 +185,23 @@ const RWF_NOWAIT: u32 = 8;
 const RWF_APPEND: u32 = 16;
 const RWF_NOAPPEND: u32 = 32;
 
+/// The RWF_* flags preadv2 and pwritev2 accept (EOPNOTSUPP for others).
+const RWF_KNOWN: u32 = RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND | RWF_NOAPPEND;
+
 async fn preadv(
     ctx: &Ctx<'_>,
-    fd: i32,
-    iov: u64,
-    cnt: u64,
+    fd: Fd,
+    iov: UserPtr<Iovec>,
+    cnt: usize,
     offset: i64,
-    flags: u32,
+    v2_flags: Option<u32>,
 ) -> KResult<u64> {
-    if flags & !(RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND | RWF_NOAPPEND) != 0 {
+    if v2_flags.is_some_and(|f| f & !RWF_KNOWN != 0) {
         return Err(Errno::EOPNOTSUPP);
     }
     let f = ctx.file(fd)?;
-    let iovecs = super::fs::read_iovecs(ctx, iov, cnt as usize)?;
-    if offset == -1 {
+    let iovecs = super::fs::read_iovecs(ctx, iov, cnt)?;
+    if offset == -1 && v2_flags.is_some() {
         // preadv2 with -1: the file position, like readv.
         return super::fs::readv_file(ctx, &f, &iovecs).await;
     }
@@ -206,15 +215,17 @@ async fn preadv(
         return Err(Errno::ESPIPE);
     }
     let mut total = 0u64;
-    for v in &iovecs {
-        if v.len == 0 {
-            continue;
-        }
-        let mut buf = vec![0u8; (v.len as usize).min(super::MAX_RW_COUNT)];
-        let n = f.pread(offset as u64 + total, &mut buf)?;
-        ctx.mm().write_user(v.base, &buf[..n])?;
+    for v in iovecs.iter().filter(|v| v.len > 0) {
+        let at = Some(offset as u64 + total);
+        let n = match super::fs::read_to_user(ctx, &f, UserPtr::new(v.base), v.len as usize, at)
+            .await
+        {
+            Ok(n) => n,
+            Err(e) if total == 0 => return Err(e),
+            Err(_) => break,
+        };
         total += n as u64;
-        if n < buf.len() {
+        if (n as u64) < v.len {
             break;
         }
     }
@@ -223,18 +234,27 @@ async fn preadv(
 
 async fn pwritev(
     ctx: &Ctx<'_>,
-    fd: i32,
-    iov: u64,
-    cnt: u64,
+    fd: Fd,
+    iov: UserPtr<Iovec>,
+    cnt: usize,
     offset: i64,
-    flags: u32,
+    v2_flags: Option<u32>,
 ) -> KResult<u64> {
-    if flags & !(RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND | RWF_NOAPPEND) != 0 {
+    let flags = v2_flags.unwrap_or(0);
+    if flags & !RWF_KNOWN != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
     let f = ctx.file(fd)?;
-    let iovecs = super::fs::read_iovecs(ctx, iov, cnt as usize)?;
-    if offset == -1 {
+    let iovecs = super::fs::read_iovecs(ctx, iov, cnt)?;
+    let append = f.flags() & O_APPEND != 0;
+    // RWF_APPEND and RWF_NOAPPEND change, for this call, whether a regular file
+    // is written at its end (O_APPEND's rule) or where asked.
+    let regular = f.metadata().is_ok_and(|m| m.is_regular());
+    if regular && f.writable() && (flags & RWF_APPEND != 0 || (flags & RWF_NOAPPEND != 0 && append))
+    {
+        return write_regular(ctx, &f, &iovecs, offset, flags & RWF_APPEND != 0).await;
+    }
+    if offset == -1 && v2_flags.is_some() {
         return super::fs::writev_file(ctx, &f, &iovecs).await;
     }
     if offset < 0 {
@@ -246,29 +266,119 @@ async fn pwritev(
     if !f.ops().seekable() {
         return Err(Errno::ESPIPE);
     }
-    let mut data = Vec::new();
-    for v in &iovecs {
-        let start = data.len();
-        data.resize(start + v.len as usize, 0);
-        ctx.mm().read_user(v.base, &mut data[start..])?;
+    let mut total = 0u64;
+    for v in iovecs.iter().filter(|v| v.len > 0) {
+        let at = Some(offset as u64 + total);
+        let n = match super::fs::write_from_user(ctx, &f, UserPtr::new(v.base), v.len as usize, at)
+            .await
+        {
+            Ok(n) => n,
+            Err(e) if total == 0 => return Err(e),
+            Err(_) => break,
+        };
+        total += n as u64;
+        if (n as u64) < v.len {
+            break;
+        }
     }
-    f.pwrite(offset as u64, &data).map(|n| n as u64)
+    Ok(total)
 }
 
-pub async fn sys_preadv(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    preadv(ctx, arg_i32(a[0]), a[1], a[2], a[3] as i64, 0).await
+/// pwritev2 on a regular file with RWF_APPEND (`at_end`: every chunk goes at the
+/// end of the file) or RWF_NOAPPEND (at `offset`, though the file is O_APPEND).
+/// With offset -1 the file position is used and moved, as pwritev2 does.
+async fn write_regular(
+    ctx: &Ctx<'_>,
+    f: &OpenFile,
+    iovecs: &[Iovec],
+    offset: i64,
+    at_end: bool,
+) -> KResult<u64> {
+    if offset < -1 {
+        return Err(Errno::EINVAL);
+    }
+    let inode = f.inode().ok_or(Errno::EBADF)?;
+    let use_pos = offset == -1;
+    let mut at = if use_pos {
+        f.seek(0, SEEK_CUR)?
+    } else {
+        offset as u64
+    };
+    let mm = ctx.mm();
+    let mut src = kestrel_usermem::UserIoVecs::new(&*mm, iovecs)?;
+    let mut buf: Vec<u8> = super::zeroed_vec(src.remaining().min(64 << 10))?;
+    let mut total = 0u64;
+    while src.remaining() > 0 {
+        let got = src.read(&mut buf);
+        if got == 0 {
+            if total == 0 {
+                return Err(Errno::EFAULT);
+            }
+            break;
+        }
+        if at_end {
+            at = inode.metadata().size;
+        }
+        let n = match inode.write_at(at, &buf[..got]) {
+            Ok(n) => n,
+            Err(e) if total == 0 => return Err(e),
+            Err(_) => break,
+        };
+        at += n as u64;
+        total += n as u64;
+        if n < got {
+            break;
+        }
+        kestrel_executor::yield_now().await;
+    }
+    if use_pos {
+        f.seek(at as i64, SEEK_SET)?;
+    }
+    Ok(total)
 }
 
-pub async fn sys_pwritev(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    pwritev(ctx, arg_i32(a[0]), a[1], a[2], a[3] as i64, 0).await
+pub async fn sys_preadv(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    iov: UserPtr<Iovec>,
+    iovcnt: usize,
+    offset: i64,
+) -> KResult<u64> {
+    preadv(ctx, fd, iov, iovcnt, offset, None).await
 }
 
-pub async fn sys_preadv2(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    preadv(ctx, arg_i32(a[0]), a[1], a[2], a[3] as i64, a[5] as u32).await
+pub async fn sys_pwritev(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    iov: UserPtr<Iovec>,
+    iovcnt: usize,
+    offset: i64,
+) -> KResult<u64> {
+    pwritev(ctx, fd, iov, iovcnt, offset, None).await
 }
 
-pub async fn sys_pwritev2(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    pwritev(ctx, arg_i32(a[0]), a[1], a[2], a[3] as i64, a[5] as u32).await
+pub async fn sys_preadv2(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    iov: UserPtr<Iovec>,
+    iovcnt: usize,
+    offset: i64,
+    _offset_high: u64,
+    flags: u32,
+) -> KResult<u64> {
+    preadv(ctx, fd, iov, iovcnt, offset, Some(flags)).await
+}
+
+pub async fn sys_pwritev2(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    iov: UserPtr<Iovec>,
+    iovcnt: usize,
+    offset: i64,
+    _offset_high: u64,
+    flags: u32,
+) -> KResult<u64> {
+    pwritev(ctx, fd, iov, iovcnt, offset, Some(flags)).await
 }
 
 // ---- fallocate -------------------------------------------------------------------
@@ -281,8 +391,15 @@ const FALLOC_FL_ZERO_RANGE: u32 = 0x10;
 const FALLOC_FL_INSERT_RANGE: u32 = 0x20;
 const FALLOC_FL_UNSHARE_RANGE: u32 = 0x40;
 
-pub async fn sys_fallocate(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (fd, mode, offset, len) = (arg_i32(a[0]), a[1] as u32, a[2] as i64, a[3] as i64);
+pub async fn sys_fallocate(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    mode: u32,
+    offset: i64,
+    len: i64,
+) -> KResult<u64> {
+    // The checks of Linux's vfs_fallocate, in its order (the fd comes first).
+    let f = ctx.file(fd)?;
     let all = FALLOC_FL_KEEP_SIZE
         | FALLOC_FL_PUNCH_HOLE
         | FALLOC_FL_NO_HIDE_STALE
@@ -290,52 +407,50 @@ pub async fn sys_fallocate(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
         | FALLOC_FL_ZERO_RANGE
         | FALLOC_FL_INSERT_RANGE
         | FALLOC_FL_UNSHARE_RANGE;
-    if offset < 0 || len <= 0 || mode & !all != 0 {
+    if offset < 0 || len <= 0 {
         return Err(Errno::EINVAL);
     }
-    // A hole is punched without changing the size, and only that way.
-    if mode & FALLOC_FL_PUNCH_HOLE != 0 && mode & FALLOC_FL_KEEP_SIZE == 0 {
+    let both = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE;
+    if mode & !all != 0
+        || mode & both == both
+        || (mode & FALLOC_FL_PUNCH_HOLE != 0 && mode & FALLOC_FL_KEEP_SIZE == 0)
+    {
         return Err(Errno::EOPNOTSUPP);
     }
-    let f = ctx.file(fd)?;
+    let alone = |flag: u32, allowed: u32| mode & flag != 0 && mode & !(flag | allowed) != 0;
+    if alone(FALLOC_FL_COLLAPSE_RANGE, 0)
+        || alone(FALLOC_FL_INSERT_RANGE, 0)
+        || alone(FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_KEEP_SIZE)
+    {
+        return Err(Errno::EINVAL);
+    }
     if !f.writable() {
         return Err(Errno::EBADF);
     }
     let m = f.metadata()?;
+    if m.file_type() == S_IFIFO {
+        return Err(Errno::ESPIPE);
+    }
     if m.is_dir() {
         return Err(Errno::EISDIR);
-    }
-    if m.file_type() == S_IFIFO || m.file_type() == S_IFSOCK {
-        return Err(Errno::ESPIPE);
     }
     if !m.is_regular() {
         return Err(Errno::ENODEV);
     }
-    let end = offset.checked_add(len).ok_or(Errno::EFBIG)? as u64;
-    let inode = f.inode().ok_or(Errno::EBADF)?;
-    match mode & !FALLOC_FL_KEEP_SIZE {
-        0 => {
-            if end > m.size && mode & FALLOC_FL_KEEP_SIZE == 0 {
-                inode.truncate(end)?;
-            }
-        }
-        FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE => {
-            // Zero what lies inside the file; ZERO_RANGE may also extend it.
-            let stop = end.min(m.size);
-            let mut at = offset as u64;
-            let zeros = vec![0u8; 65536];
-            while at < stop {
-                let n = ((stop - at) as usize).min(zeros.len());
-                inode.write_at(at, &zeros[..n])?;
-                at += n as u64;
-            }
-            if mode & FALLOC_FL_ZERO_RANGE != 0 && mode & FALLOC_FL_KEEP_SIZE == 0 && end > m.size {
-                inode.truncate(end)?;
-            }
-        }
-        // The in-memory file systems cannot shift ranges (tmpfs says the same).
-        _ => return Err(Errno::EOPNOTSUPP),
+    if offset.checked_add(len).is_none() {
+        return Err(Errno::EFBIG);
     }
+    let inode = f.inode().ok_or(Errno::EBADF)?;
+    // Like tmpfs: allocation and punching holes, nothing that shifts or zeroes.
+    if mode & !(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE) != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    inode.allocate(
+        offset as u64,
+        len as u64,
+        mode & FALLOC_FL_KEEP_SIZE != 0,
+        mode & FALLOC_FL_PUNCH_HOLE != 0,
+    )?;
     Ok(0)
 }
 
@@ -353,8 +468,7 @@ fn memfd_root() -> &'static DentryRef {
     ROOT.call_once(|| Dentry::root(kestrel_vfs::ramfs::RamFs::new_root(makedev(0, 1_000_001))))
 }
 
-pub async fn sys_memfd_create(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let flags = a[1] as u32;
+pub async fn sys_memfd_create(ctx: &mut Ctx<'_>, name: UserCStr, flags: u32) -> KResult<u64> {
     if flags & !(MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC) != 0
         || flags & (MFD_NOEXEC_SEAL | MFD_EXEC) == MFD_NOEXEC_SEAL | MFD_EXEC
     {
@@ -363,7 +477,7 @@ pub async fn sys_memfd_create(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     if flags & MFD_HUGETLB != 0 {
         return Err(Errno::EINVAL); // no huge pages
     }
-    let name = ctx.mm().read_cstr(a[0], 250).map_err(|e| {
+    let name = ctx.mm().read_cstr(name, 250).map_err(|e| {
         if e == Errno::ENAMETOOLONG {
             Errno::EINVAL
         } else {
@@ -412,8 +526,7 @@ pub async fn sys_memfd_create(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
 const CLOSE_RANGE_UNSHARE: u32 = 2;
 const CLOSE_RANGE_CLOEXEC: u32 = 4;
 
-pub async fn sys_close_range(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (first, last, flags) = (a[0] as u32, a[1] as u32, a[2] as u32);
+pub async fn sys_close_range(ctx: &mut Ctx<'_>, first: u32, last: u32, flags: u32) -> KResult<u64> {
     if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
         return Err(Errno::EINVAL);
     }
@@ -461,9 +574,15 @@ const VALID_OPEN_FLAGS: u32 = O_ACCMODE
     | O_PATH
     | O_TMPFILE;
 
-pub async fn sys_openat2(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+pub async fn sys_openat2(
+    ctx: &mut Ctx<'_>,
+    dirfd: Fd,
+    path_ptr: UserCStr,
+    how_ptr: UserPtr<u8>,
+    size: usize,
+) -> KResult<u64> {
     use kestrel_vfs::path::*;
-    let (dirfd, path_ptr, how_ptr, size) = (arg_i32(a[0]), a[1], a[2], a[3] as usize);
+    // struct open_how { u64 flags, mode, resolve; }, extensible.
     const HOW: usize = 24;
     if size < HOW {
         return Err(Errno::EINVAL);
@@ -471,13 +590,11 @@ pub async fn sys_openat2(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     if size > 4096 {
         return Err(Errno::E2BIG);
     }
-    let mut raw = vec![0u8; size];
-    ctx.mm().read_user(how_ptr, &mut raw)?;
-    if raw[HOW..].iter().any(|&b| b != 0) {
-        return Err(Errno::E2BIG);
-    }
-    let word = |i: usize| u64::from_ne_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or_default());
-    let (flags, mode, resolve) = (word(0), word(1), word(2));
+    let mut how = [0u64; 3];
+    ctx.mm()
+        .reader(how_ptr, size)?
+        .read_extensible(kestrel_abi::bytemuck_slice_bytes_mut(&mut how))?;
+    let [flags, mode, resolve] = how;
     if flags > u64::from(u32::MAX) || flags as u32 & !VALID_OPEN_FLAGS != 0 {
         return Err(Errno::EINVAL);
     }
@@ -515,8 +632,8 @@ pub async fn sys_openat2(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
 
 // ---- chroot ----------------------------------------------------------------------
 
-pub async fn sys_chroot(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let path = ctx.read_path(a[0])?;
+pub async fn sys_chroot(ctx: &mut Ctx<'_>, path: UserCStr) -> KResult<u64> {
+    let path = ctx.read_path(path)?;
     let d = ctx.resolve(AT_FDCWD, &path, true)?;
     let m = d.inode.metadata();
     if !m.is_dir() {
@@ -537,8 +654,14 @@ pub async fn sys_chroot(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
 
 // ---- the old getdents ------------------------------------------------------------
 
-pub async fn sys_getdents(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (fd, ptr, count) = (arg_i32(a[0]), a[1], (a[2] as u32 as usize).min(1 << 20));
+pub async fn sys_getdents(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    dirp: UserPtr<u8>,
+    count: u32,
+) -> KResult<u64> {
+    // Records go through a bounded buffer: a bigger one only gets more entries.
+    let (ptr, count) = (dirp, (count as usize).min(128 << 10));
     let f = ctx.file(fd)?;
     let inode: InodeRef = f.inode().cloned().ok_or(Errno::ENOTDIR)?;
     if !inode.metadata().is_dir() {
@@ -549,7 +672,7 @@ pub async fn sys_getdents(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     }
     // struct linux_dirent: d_ino, d_off, d_reclen, d_name with its NUL, then
     // d_type in the record's last byte; records 8-byte aligned.
-    let mut out = vec![0u8; count];
+    let mut out: Vec<u8> = super::zeroed_vec(count)?;
     let mut used = 0;
     let mut full = false;
     let mut pos = f.seek(0, SEEK_CUR)?;
@@ -572,7 +695,7 @@ pub async fn sys_getdents(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     if used == 0 && full {
         return Err(Errno::EINVAL);
     }
-    ctx.mm().write_user(ptr, &out[..used])?;
+    ctx.mm().writer(ptr, used)?.write_all(&out[..used])?;
     f.seek(pos as i64, SEEK_SET)?;
     Ok(used as u64)
 }

@@ -5,7 +5,8 @@ use core::sync::atomic::Ordering;
 use kestrel_abi::time::Timespec;
 use kestrel_abi::{Errno, KResult};
 
-use super::{Args, Ctx, arg_i32};
+use super::Ctx;
+use super::args::*;
 use crate::futex;
 use crate::mm::vm::AddressSpace;
 use crate::process::signal::{Restart, interruptible};
@@ -33,10 +34,8 @@ const ROBUST_LIST_LIMIT: usize = 2048;
 /// sizeof(struct robust_list_head).
 const ROBUST_LIST_HEAD_SIZE: u64 = 24;
 
-fn read_u32(mm: &AddressSpace, addr: u64) -> KResult<u32> {
-    let mut b = [0u8; 4];
-    mm.read_user(addr, &mut b)?;
-    Ok(u32::from_le_bytes(b))
+fn read_u32(mm: &AddressSpace, addr: UserPtr<u32>) -> KResult<u32> {
+    mm.read(addr)
 }
 
 /// FUTEX_WAKE_OP's operation on the second word and its comparison
@@ -84,7 +83,7 @@ fn wake_op(encoded: u32, old: u32) -> KResult<(u32, bool)> {
 /// signal without a handler (a stop and continue) resumes it, as in Linux.
 pub async fn wait(
     ctx: &Ctx<'_>,
-    uaddr: u64,
+    uaddr: UserPtr<u32>,
     val: u32,
     bitset: u32,
     private: bool,
@@ -123,9 +122,15 @@ pub async fn wait(
     }
 }
 
-pub async fn sys_futex(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (uaddr, op, val, timeout_or_val2, uaddr2, val3) =
-        (a[0], a[1] as u32, a[2] as u32, a[3], a[4], a[5] as u32);
+pub async fn sys_futex(
+    ctx: &mut Ctx<'_>,
+    uaddr: UserPtr<u32>,
+    op: u32,
+    val: u32,
+    timeout_or_val2: u64,
+    uaddr2: UserPtr<u32>,
+    val3: u32,
+) -> KResult<u64> {
     let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
     let private = op & FUTEX_PRIVATE_FLAG != 0;
     if op & FUTEX_CLOCK_REALTIME != 0
@@ -136,7 +141,7 @@ pub async fn sys_futex(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     {
         return Err(Errno::ENOSYS);
     }
-    if uaddr % 4 != 0 {
+    if !uaddr.addr().is_multiple_of(4) {
         return Err(Errno::EINVAL);
     }
     let mm = ctx.mm();
@@ -151,7 +156,7 @@ pub async fn sys_futex(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
                 return Err(Errno::EINVAL);
             }
             let deadline = if timeout_or_val2 != 0 {
-                let t: Timespec = ctx.read(timeout_or_val2)?;
+                let t: Timespec = ctx.read(UserPtr::new(timeout_or_val2))?;
                 let ns = t.to_ns().ok_or(Errno::EINVAL)?;
                 // FUTEX_WAIT's timeout is relative; WAIT_BITSET's is absolute, on
                 // CLOCK_MONOTONIC or (with FUTEX_CLOCK_REALTIME) CLOCK_REALTIME.
@@ -180,7 +185,8 @@ pub async fn sys_futex(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
             Ok(futex::wake(key, val as usize, bitset) as u64)
         }
         FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
-            if uaddr2 % 4 != 0 || (val as i32) < 0 || (timeout_or_val2 as i32) < 0 {
+            if !uaddr2.addr().is_multiple_of(4) || (val as i32) < 0 || (timeout_or_val2 as i32) < 0
+            {
                 return Err(Errno::EINVAL);
             }
             let (from, to) = (
@@ -195,7 +201,7 @@ pub async fn sys_futex(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
             Ok((woken + moved) as u64)
         }
         FUTEX_WAKE_OP => {
-            if uaddr2 % 4 != 0 {
+            if !uaddr2.addr().is_multiple_of(4) {
                 return Err(Errno::EINVAL);
             }
             let (k1, k2) = (
@@ -206,7 +212,7 @@ pub async fn sys_futex(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
             // word is atomic with respect to the (one CPU's) user threads.
             let old = read_u32(&mm, uaddr2)?;
             let (new, hit) = wake_op(val3, old)?;
-            mm.write_user(uaddr2, &new.to_le_bytes())?;
+            mm.write(uaddr2, &new)?;
             let mut n = futex::wake(k1, val as usize, FUTEX_BITSET_MATCH_ANY);
             if hit {
                 n += futex::wake(k2, timeout_or_val2 as u32 as usize, FUTEX_BITSET_MATCH_ANY);
@@ -217,16 +223,20 @@ pub async fn sys_futex(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     }
 }
 
-pub async fn sys_set_robust_list(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    if a[1] != ROBUST_LIST_HEAD_SIZE {
+pub async fn sys_set_robust_list(ctx: &mut Ctx<'_>, head: u64, len: usize) -> KResult<u64> {
+    if len as u64 != ROBUST_LIST_HEAD_SIZE {
         return Err(Errno::EINVAL);
     }
-    ctx.thread.robust_list.store(a[0], Ordering::Relaxed);
+    ctx.thread.robust_list.store(head, Ordering::Relaxed);
     Ok(0)
 }
 
-pub async fn sys_get_robust_list(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let tid = arg_i32(a[0]);
+pub async fn sys_get_robust_list(
+    ctx: &mut Ctx<'_>,
+    tid: Pid,
+    head_ptr: UserPtr<u64>,
+    len_ptr: UserPtr<u64>,
+) -> KResult<u64> {
     let head = if tid == 0 {
         ctx.thread.robust_list.load(Ordering::Relaxed)
     } else {
@@ -238,20 +248,20 @@ pub async fn sys_get_robust_list(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
         }
         t.robust_list.load(Ordering::Relaxed)
     };
-    ctx.write(a[1], &head)?;
-    ctx.write(a[2], &ROBUST_LIST_HEAD_SIZE)?;
+    ctx.write(head_ptr, &head)?;
+    ctx.write(len_ptr, &ROBUST_LIST_HEAD_SIZE)?;
     Ok(0)
 }
 
 /// Marks one robust futex of a dying thread (Linux's handle_futex_death): if `tid`
 /// owns it, set FUTEX_OWNER_DIED (keeping FUTEX_WAITERS) and wake one waiter.
-fn futex_death(mm: &AddressSpace, addr: u64, tid: u32) {
+fn futex_death(mm: &AddressSpace, addr: UserPtr<u32>, tid: u32) {
     let Ok(v) = read_u32(mm, addr) else { return };
     if v & FUTEX_TID_MASK != tid {
         return;
     }
     let new = (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
-    if mm.write_user(addr, &new.to_le_bytes()).is_err() {
+    if mm.write(addr, &new).is_err() {
         return;
     }
     if v & FUTEX_WAITERS != 0
@@ -267,12 +277,7 @@ pub fn exit_robust_list(mm: &AddressSpace, head: u64, tid: u32) {
     if head == 0 {
         return;
     }
-    let read = |addr: u64| -> Option<u64> {
-        let mut b = [0u8; 8];
-        mm.read_user(addr, &mut b)
-            .ok()
-            .map(|_| u64::from_le_bytes(b))
-    };
+    let read = |addr: u64| mm.read(UserPtr::<u64>::new(addr)).ok();
     let Some(mut entry) = read(head) else { return };
     let Some(offset) = read(head.wrapping_add(8)).map(|o| o as i64) else {
         return;
@@ -283,7 +288,11 @@ pub fn exit_robust_list(mm: &AddressSpace, head: u64, tid: u32) {
     while entry != head && entry != 0 && walked < ROBUST_LIST_LIMIT {
         let next = read(entry & !1);
         if entry != pending {
-            futex_death(mm, (entry & !1).wrapping_add_signed(offset), tid);
+            futex_death(
+                mm,
+                UserPtr::new((entry & !1).wrapping_add_signed(offset)),
+                tid,
+            );
         }
         match next {
             Some(n) => entry = n,
@@ -292,6 +301,10 @@ pub fn exit_robust_list(mm: &AddressSpace, head: u64, tid: u32) {
         walked += 1;
     }
     if pending != 0 {
-        futex_death(mm, (pending & !1).wrapping_add_signed(offset), tid);
+        futex_death(
+            mm,
+            UserPtr::new((pending & !1).wrapping_add_signed(offset)),
+            tid,
+        );
     }
 }

@@ -6,10 +6,11 @@ use kestrel_abi::cap::*;
 use kestrel_abi::process::*;
 use kestrel_abi::{Errno, KResult};
 
-use super::{Args, Ctx, arg_i32};
+use super::Ctx;
+use super::args::*;
 use crate::process;
 
-pub async fn sys_uname(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+pub async fn sys_uname(ctx: &mut Ctx<'_>, buf: UserPtr<Utsname>) -> KResult<u64> {
     let bytes = |v: &[u8]| {
         let mut f = [0u8; 65];
         let n = v.len().min(64);
@@ -24,33 +25,35 @@ pub async fn sys_uname(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
         machine: Utsname::field("x86_64"),
         domainname: bytes(&crate::uts::domainname()),
     };
-    ctx.write(a[0], &u)?;
+    ctx.write(buf, &u)?;
     Ok(0)
 }
 
-/// sethostname/setdomainname: CAP_SYS_ADMIN, at most 64 bytes (EINVAL beyond).
-fn set_uts_name(ctx: &Ctx<'_>, ptr: u64, len: u64, set: fn(&[u8])) -> KResult<u64> {
+/// sethostname/setdomainname: CAP_SYS_ADMIN, at most 64 bytes (EINVAL beyond or
+/// negative).
+fn set_uts_name(ctx: &Ctx<'_>, name: UserPtr<u8>, len: i32, set: fn(&[u8])) -> KResult<u64> {
     if !ctx.process().cred.lock().capable(CAP_SYS_ADMIN) {
         return Err(Errno::EPERM);
     }
-    if len > crate::uts::NAME_MAX as u64 {
-        return Err(Errno::EINVAL);
-    }
-    let mut name = alloc::vec![0u8; len as usize];
-    ctx.mm().read_user(ptr, &mut name)?;
-    set(&name);
+    let len = usize::try_from(len)
+        .ok()
+        .filter(|&l| l <= crate::uts::NAME_MAX)
+        .ok_or(Errno::EINVAL)?;
+    let mut buf = [0u8; crate::uts::NAME_MAX];
+    ctx.mm().reader(name, len)?.read_exact(&mut buf[..len])?;
+    set(&buf[..len]);
     Ok(0)
 }
 
-pub async fn sys_sethostname(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    set_uts_name(ctx, a[0], a[1], crate::uts::set_hostname)
+pub async fn sys_sethostname(ctx: &mut Ctx<'_>, name: UserPtr<u8>, len: i32) -> KResult<u64> {
+    set_uts_name(ctx, name, len, crate::uts::set_hostname)
 }
 
-pub async fn sys_setdomainname(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    set_uts_name(ctx, a[0], a[1], crate::uts::set_domainname)
+pub async fn sys_setdomainname(ctx: &mut Ctx<'_>, name: UserPtr<u8>, len: i32) -> KResult<u64> {
+    set_uts_name(ctx, name, len, crate::uts::set_domainname)
 }
 
-pub async fn sys_sysinfo(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+pub async fn sys_sysinfo(ctx: &mut Ctx<'_>, out: UserPtr<Sysinfo>) -> KResult<u64> {
     let (free, total) = crate::mm::frame::stats();
     let info = Sysinfo {
         uptime: (crate::time::now_ns() / 1_000_000_000) as i64,
@@ -60,7 +63,7 @@ pub async fn sys_sysinfo(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
         mem_unit: 1,
         ..Sysinfo::default()
     };
-    ctx.write(a[0], &info)?;
+    ctx.write(out, &info)?;
     Ok(0)
 }
 
@@ -92,20 +95,33 @@ fn set_limit(p: &process::Process, caller_root: bool, r: u32, new: Rlimit) -> KR
     Ok(())
 }
 
-pub async fn sys_getrlimit(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let l = get_limit(ctx.process(), a[0] as u32)?;
-    ctx.write(a[1], &l)?;
+pub async fn sys_getrlimit(
+    ctx: &mut Ctx<'_>,
+    resource: u32,
+    rlim: UserPtr<Rlimit>,
+) -> KResult<u64> {
+    let l = get_limit(ctx.process(), resource)?;
+    ctx.write(rlim, &l)?;
     Ok(0)
 }
 
-pub async fn sys_setrlimit(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let new: Rlimit = ctx.read(a[1])?;
+pub async fn sys_setrlimit(
+    ctx: &mut Ctx<'_>,
+    resource: u32,
+    rlim: UserPtr<Rlimit>,
+) -> KResult<u64> {
+    let new: Rlimit = ctx.read(rlim)?;
     let root = ctx.process().cred.lock().capable(CAP_SYS_RESOURCE);
-    set_limit(ctx.process(), root, a[0] as u32, new).map(|_| 0)
+    set_limit(ctx.process(), root, resource, new).map(|_| 0)
 }
 
-pub async fn sys_prlimit64(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (pid, r, new_ptr, old_ptr) = (arg_i32(a[0]), a[1] as u32, a[2], a[3]);
+pub async fn sys_prlimit64(
+    ctx: &mut Ctx<'_>,
+    pid: Pid,
+    r: u32,
+    new_ptr: UserPtr<Rlimit>,
+    old_ptr: UserPtr<Rlimit>,
+) -> KResult<u64> {
     let p = match pid {
         0 => ctx.process().clone(),
         p if p > 0 => process::find(p as u32).ok_or(Errno::ESRCH)?,
@@ -126,57 +142,62 @@ pub async fn sys_prlimit64(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
             return Err(Errno::EPERM);
         }
     }
-    let new = if new_ptr != 0 {
-        Some(ctx.read::<Rlimit>(new_ptr)?)
-    } else {
+    let new = if new_ptr.is_null() {
         None
+    } else {
+        Some(ctx.read(new_ptr)?)
     };
     let old = get_limit(&p, r)?;
     if let Some(n) = new {
         let root = ctx.process().cred.lock().capable(CAP_SYS_RESOURCE);
         set_limit(&p, root, r, n)?;
     }
-    if old_ptr != 0 {
+    if !old_ptr.is_null() {
         ctx.write(old_ptr, &old)?;
     }
     Ok(0)
 }
 
-pub async fn sys_getrandom(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (buf, len, flags) = (a[0], a[1] as usize, a[2] as u32);
+pub async fn sys_getrandom(
+    ctx: &mut Ctx<'_>,
+    buf: UserPtr<u8>,
+    len: usize,
+    flags: u32,
+) -> KResult<u64> {
     if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0
         || flags & (GRND_RANDOM | GRND_INSECURE) == (GRND_RANDOM | GRND_INSECURE)
     {
         return Err(Errno::EINVAL);
     }
+    // Linux returns at most 32 MiB per call (and fills a page at a time).
     let len = len.min(32 << 20);
-    let mut kbuf = alloc::vec![0u8; len.min(256)];
     let mm = ctx.mm();
-    let mut done = 0;
-    while done < len {
-        let n = (len - done).min(kbuf.len());
+    let mut out = mm.writer(buf, len)?;
+    let mut kbuf = [0u8; 256];
+    while out.remaining() > 0 {
+        let n = out.remaining().min(kbuf.len());
         crate::random::fill(&mut kbuf[..n]);
-        let w = mm.write_user_partial(buf + done as u64, &kbuf[..n]);
-        done += w;
-        if w < n {
-            return if done > 0 {
-                Ok(done as u64)
-            } else {
-                Err(Errno::EFAULT)
-            };
+        if out.write(&kbuf[..n]) < n {
+            break;
+        }
+        if out.remaining() % 65536 == 0 {
+            kestrel_executor::yield_now().await;
         }
     }
-    Ok(done as u64)
+    match len - out.remaining() {
+        0 if len > 0 => Err(Errno::EFAULT),
+        done => Ok(done as u64),
+    }
 }
 
-pub async fn sys_sched_yield(_: &mut Ctx<'_>, _: Args) -> KResult<u64> {
+pub async fn sys_sched_yield(_: &mut Ctx<'_>) -> KResult<u64> {
     kestrel_executor::yield_now().await;
     Ok(0)
 }
 
 /// membarrier(2). One CPU runs one thread at a time, so every barrier is already
 /// complete when the call is made: the commands only need the checks Linux does.
-pub async fn sys_membarrier(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+pub async fn sys_membarrier(ctx: &mut Ctx<'_>, cmd: u32, flags: u32, _cpu_id: i32) -> KResult<u64> {
     const QUERY: u64 = 0;
     const GLOBAL: u64 = 1;
     const GLOBAL_EXPEDITED: u64 = 1 << 1;
@@ -193,7 +214,7 @@ pub async fn sys_membarrier(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
         | PRIVATE_EXPEDITED_SYNC_CORE
         | REGISTER_PRIVATE_EXPEDITED_SYNC_CORE;
     const FLAG_CPU: u64 = 1;
-    let (cmd, flags) = (a[0] as u32 as u64, a[1] as u32 as u64);
+    let (cmd, flags) = (u64::from(cmd), u64::from(flags));
     if flags & !FLAG_CPU != 0 || (flags != 0 && cmd != PRIVATE_EXPEDITED) {
         return Err(Errno::EINVAL);
     }

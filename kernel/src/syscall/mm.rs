@@ -6,18 +6,27 @@ use kestrel_abi::fs::*;
 use kestrel_abi::mm::*;
 use kestrel_abi::{Errno, KResult};
 
-use super::{Args, Ctx, arg_i32};
-use crate::mm::vm::{Backing, Placement, SharedPages, VmaKind};
+use super::Ctx;
+use super::args::*;
+use crate::mm::vm::{Backing, Placement, SharedPages, VmaKind, WritableMapping};
+use kestrel_usermem::UserRange;
 
-pub async fn sys_brk(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+pub async fn sys_brk(ctx: &mut Ctx<'_>, brk: u64) -> KResult<u64> {
     // brk(2) never fails as a system call: it returns the (possibly unchanged) break.
-    Ok(ctx.mm().brk(a[0]))
+    Ok(ctx.mm().brk(brk))
 }
 
-pub async fn sys_mmap(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (addr, len, prot, flags, fd, off) =
-        (a[0], a[1], a[2] as u32, a[3] as u32, arg_i32(a[4]), a[5]);
-    if len == 0 || off % 4096 != 0 {
+pub async fn sys_mmap(
+    ctx: &mut Ctx<'_>,
+    addr: u64,
+    len: u64,
+    prot: u32,
+    flags: u32,
+    fd: Fd,
+    offset: u64,
+) -> KResult<u64> {
+    let off = offset;
+    if len == 0 || !off.is_multiple_of(4096) {
         return Err(Errno::EINVAL);
     }
     if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP) != 0 {
@@ -87,10 +96,20 @@ pub async fn sys_mmap(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
             }
         } else if shared {
             name = file.dentry().cloned();
+            // A file sealed against writes cannot be mapped shared for writing;
+            // mapped read-only, the mapping may never write it (memfd_create(2)).
+            let sealed = inode
+                .seals()
+                .is_ok_and(|s| s & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0);
+            if sealed && prot & PROT_WRITE != 0 {
+                return Err(Errno::EPERM);
+            }
+            let writer = (file.writable() && !sealed).then(|| WritableMapping::new(inode.clone()));
             Backing::SharedFile {
                 inode,
                 offset: off,
                 held: Default::default(),
+                _writer: writer,
             }
         } else {
             name = file.dentry().cloned();
@@ -115,27 +134,39 @@ pub async fn sys_mmap(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
         mm.name_area(at, d);
     }
     if flags & MAP_POPULATE != 0 {
-        mm.populate(at, len, prot & PROT_WRITE != 0 && !shared);
+        // A megabyte at a time, letting other tasks run in between.
+        let mut rest = UserRange::new(at, len as usize)?;
+        while !rest.is_empty() {
+            let (now, later) = rest.split_at(1 << 20);
+            mm.populate(now, prot & PROT_WRITE != 0 && !shared);
+            rest = later;
+            kestrel_executor::yield_now().await;
+        }
     }
     Ok(at)
 }
 
-pub async fn sys_munmap(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    ctx.mm().unmap(a[0], a[1]).map(|_| 0)
+pub async fn sys_munmap(ctx: &mut Ctx<'_>, addr: u64, len: u64) -> KResult<u64> {
+    ctx.mm().unmap(addr, len).map(|_| 0)
 }
 
-pub async fn sys_mprotect(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let prot = a[2] as u32;
+pub async fn sys_mprotect(ctx: &mut Ctx<'_>, addr: u64, len: u64, prot: u32) -> KResult<u64> {
     if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP) != 0 {
         return Err(Errno::EINVAL);
     }
     ctx.mm()
-        .protect(a[0], a[1], prot & (PROT_READ | PROT_WRITE | PROT_EXEC))
+        .protect(addr, len, prot & (PROT_READ | PROT_WRITE | PROT_EXEC))
         .map(|_| 0)
 }
 
-pub async fn sys_mremap(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (old, old_len, new_len, flags, new_addr) = (a[0], a[1], a[2], a[3] as u32, a[4]);
+pub async fn sys_mremap(
+    ctx: &mut Ctx<'_>,
+    old: u64,
+    old_len: u64,
+    new_len: u64,
+    flags: u32,
+    new_addr: u64,
+) -> KResult<u64> {
     if flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0
         || (flags & MREMAP_FIXED != 0 && flags & MREMAP_MAYMOVE == 0)
         || flags & MREMAP_DONTUNMAP != 0
@@ -147,8 +178,7 @@ pub async fn sys_mremap(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
         .remap(old, old_len, new_len, flags & MREMAP_MAYMOVE != 0, fixed)
 }
 
-pub async fn sys_madvise(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (addr, len, advice) = (a[0], a[1], a[2] as u32);
+pub async fn sys_madvise(ctx: &mut Ctx<'_>, addr: u64, len: u64, advice: u32) -> KResult<u64> {
     if !addr.is_multiple_of(4096) {
         return Err(Errno::EINVAL);
     }
@@ -166,8 +196,7 @@ pub async fn sys_madvise(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     }
 }
 
-pub async fn sys_msync(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (addr, len, flags) = (a[0], a[1], a[2] as u32);
+pub async fn sys_msync(ctx: &mut Ctx<'_>, addr: u64, len: u64, flags: u32) -> KResult<u64> {
     if !addr.is_multiple_of(4096)
         || flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0
         || (flags & MS_ASYNC != 0 && flags & MS_SYNC != 0)
@@ -178,9 +207,22 @@ pub async fn sys_msync(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     ctx.mm().check_mapped(addr, len).map(|_| 0)
 }
 
-pub async fn sys_mincore(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (addr, len, vec) = (a[0], a[1], a[2]);
-    let residency = ctx.mm().residency(addr, len)?;
-    ctx.mm().write_user(vec, &residency)?;
+pub async fn sys_mincore(ctx: &mut Ctx<'_>, addr: u64, len: u64, vec: UserPtr<u8>) -> KResult<u64> {
+    let mm = ctx.mm();
+    let end = mm.check_mapped(addr, len)?;
+    let pages = ((end - addr) / 4096) as usize;
+    let mut out = mm.writer(vec, pages)?;
+    // A page of answers at a time: the length is the program's choice.
+    let mut buf = [0u8; 512];
+    let mut at = addr;
+    while out.remaining() > 0 {
+        let n = out.remaining().min(buf.len());
+        mm.residency(at, &mut buf[..n]);
+        out.write_all(&buf[..n])?;
+        at += n as u64 * 4096;
+        if out.remaining() > 0 {
+            kestrel_executor::yield_now().await;
+        }
+    }
     Ok(0)
 }

@@ -11,6 +11,7 @@
 //! call against the thread being killed, so a killed thread's call is dropped
 //! wherever it waits.
 
+mod args;
 mod cred;
 mod epoll;
 mod fd;
@@ -43,6 +44,7 @@ use kestrel_vfs::{DentryRef, OpenFile, Walker};
 use crate::arch::trap::UserContext;
 use crate::mm::vm::AddressSpace;
 use crate::process::{Process, Thread};
+use args::{Fd, UserCStr, UserPtr};
 
 /// The six argument registers (rdi, rsi, rdx, r10, r8, r9).
 pub type Args = [u64; 6];
@@ -58,18 +60,6 @@ pub struct Ctx<'a> {
     pub resolve: u32,
 }
 
-/// The calling thread's memory, for code that takes `&dyn UserMem`.
-pub struct UserMemOf(pub Arc<AddressSpace>);
-
-impl kestrel_vfs::UserMem for UserMemOf {
-    fn read(&self, addr: u64, buf: &mut [u8]) -> KResult<()> {
-        self.0.read_user(addr, buf)
-    }
-    fn write(&self, addr: u64, data: &[u8]) -> KResult<()> {
-        self.0.write_user(addr, data)
-    }
-}
-
 impl Ctx<'_> {
     /// The calling process.
     pub fn process(&self) -> &Arc<Process> {
@@ -82,25 +72,22 @@ impl Ctx<'_> {
     }
 
     /// Reads a plain-old-data value from user memory.
-    pub fn read<T: Pod>(&self, addr: u64) -> KResult<T> {
-        let mut v = T::zeroed();
-        self.mm()
-            .read_user(addr, kestrel_abi::bytemuck_bytes_mut(&mut v))?;
-        Ok(v)
+    pub fn read<T: Pod>(&self, ptr: UserPtr<T>) -> KResult<T> {
+        self.mm().read(ptr)
     }
 
     /// Writes a plain-old-data value to user memory.
-    pub fn write<T: Pod>(&self, addr: u64, v: &T) -> KResult<()> {
-        self.mm().write_user(addr, kestrel_abi::bytemuck_bytes(v))
+    pub fn write<T: Pod>(&self, ptr: UserPtr<T>, v: &T) -> KResult<()> {
+        self.mm().write(ptr, v)
     }
 
     /// Reads a path argument (EFAULT, ENAMETOOLONG at PATH_MAX).
-    pub fn read_path(&self, addr: u64) -> KResult<Vec<u8>> {
-        self.mm().read_cstr(addr, PATH_MAX - 1)
+    pub fn read_path(&self, path: UserCStr) -> KResult<Vec<u8>> {
+        self.mm().read_cstr(path, PATH_MAX - 1)
     }
 
     /// The open file behind `fd`.
-    pub fn file(&self, fd: i32) -> KResult<Arc<OpenFile>> {
+    pub fn file(&self, fd: Fd) -> KResult<Arc<OpenFile>> {
         self.process().files().lock().get(fd)
     }
 
@@ -248,7 +235,11 @@ pub async fn dispatch(thread: &Arc<Thread>, regs: &mut UserContext, nr: u64, arg
     }
 }
 
-/// Reads one `i32` argument the way Linux does: the low 32 bits of the register.
-pub fn arg_i32(v: u64) -> i32 {
-    v as u32 as i32
+/// A vector of `n` zeroed elements, or ENOMEM: for buffers whose size a program
+/// chose (within a cap the caller has already applied).
+pub fn zeroed_vec<T: Clone + Default>(n: usize) -> KResult<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| Errno::ENOMEM)?;
+    v.resize(n, T::default());
+    Ok(v)
 }

@@ -16,7 +16,8 @@ use kestrel_abi::{Errno, KResult};
 use kestrel_vfs::MountInfo;
 use kestrel_vfs::ramfs::RamFs;
 
-use super::{Args, Ctx};
+use super::Ctx;
+use super::args::*;
 
 /// Device numbers for new in-memory file systems (anonymous block devices).
 static NEXT_DEV: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(32);
@@ -42,16 +43,26 @@ fn options(flags: u64) -> Vec<u8> {
     o.into_bytes()
 }
 
-fn optional_string(ctx: &Ctx<'_>, ptr: u64) -> KResult<Option<Vec<u8>>> {
-    if ptr == 0 {
+fn optional_string(ctx: &Ctx<'_>, ptr: UserCStr) -> KResult<Option<Vec<u8>>> {
+    if ptr.is_null() {
         Ok(None)
     } else {
         ctx.read_path(ptr).map(Some)
     }
 }
 
-pub async fn sys_mount(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (src_ptr, target_ptr, type_ptr, mut flags) = (a[0], a[1], a[2], a[3]);
+pub async fn sys_mount(
+    ctx: &mut Ctx<'_>,
+    src_ptr: UserCStr,
+    target_ptr: UserCStr,
+    type_ptr: UserCStr,
+    mut flags: u64,
+    data_ptr: UserPtr<u8>,
+) -> KResult<u64> {
+    // Linux copies the type, the source and the data in before anything else.
+    let fstype = optional_string(ctx, type_ptr)?;
+    let source = optional_string(ctx, src_ptr)?;
+    let data = mount_data(ctx, data_ptr)?;
     if !ctx.process().cred.lock().capable(CAP_SYS_ADMIN) {
         return Err(Errno::EPERM);
     }
@@ -85,15 +96,16 @@ pub async fn sys_mount(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
         return Err(Errno::ENOTDIR);
     }
     let (root, source, fstype) = if flags & MS_BIND != 0 {
-        let src_path = ctx.read_path(src_ptr)?;
+        let src_path = source.ok_or(Errno::EFAULT)?;
         let src = ctx.resolve(AT_FDCWD, &src_path, true)?;
         if !src.inode.metadata().is_dir() {
             return Err(Errno::ENOTDIR);
         }
         (src.inode.clone(), src.path(), b"none".to_vec())
     } else {
-        let fstype = optional_string(ctx, type_ptr)?.ok_or(Errno::EFAULT)?;
-        let source = optional_string(ctx, src_ptr)?.unwrap_or_else(|| b"none".to_vec());
+        let fstype = fstype.ok_or(Errno::EINVAL)?;
+        let source = source.unwrap_or_else(|| b"none".to_vec());
+        check_options(&fstype, data.as_deref().unwrap_or_default())?;
         let dev = || {
             makedev(
                 0,
@@ -117,8 +129,95 @@ pub async fn sys_mount(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     Ok(0)
 }
 
-pub async fn sys_umount2(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let flags = a[1] as u32;
+/// The data page of mount(2): up to a page from `ptr`, less if the page after
+/// it cannot be read (EFAULT only if nothing can), as Linux's copy_mount_options.
+fn mount_data(ctx: &Ctx<'_>, ptr: UserPtr<u8>) -> KResult<Option<Vec<u8>>> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    let mut page: Vec<u8> = super::zeroed_vec(4096)?;
+    // The range may reach past the end of user space; the copy stops there.
+    let len = (kestrel_usermem::USER_END.saturating_sub(ptr.addr()) as usize).min(page.len());
+    let n = ctx.mm().reader(ptr, len)?.read(&mut page);
+    if n == 0 {
+        return Err(Errno::EFAULT);
+    }
+    page.truncate(n);
+    Ok(Some(page))
+}
+
+/// Checks the comma-separated options of a new mount's data string (up to its
+/// NUL): the superblock flags every file system takes, and each file system's
+/// own. tmpfs and proc refuse what they do not know (EINVAL); ramfs ignores it,
+/// as Linux's does.
+fn check_options(fstype: &[u8], data: &[u8]) -> KResult<()> {
+    let data = &data[..data.iter().position(|&b| b == 0).unwrap_or(data.len())];
+    for opt in data.split(|&b| b == b',').filter(|o| !o.is_empty()) {
+        let (key, value) = match opt.iter().position(|&b| b == b'=') {
+            Some(i) => (&opt[..i], Some(&opt[i + 1..])),
+            None => (opt, None),
+        };
+        let generic = [
+            &b"ro"[..],
+            b"rw",
+            b"sync",
+            b"async",
+            b"dirsync",
+            b"lazytime",
+            b"nolazytime",
+            b"mand",
+            b"nomand",
+            b"silent",
+        ];
+        if value.is_none() && generic.contains(&key) {
+            continue;
+        }
+        let number = |v: Option<&[u8]>, radix: u32| {
+            v.and_then(|v| core::str::from_utf8(v).ok())
+                .and_then(|v| u64::from_str_radix(v, radix).ok())
+                .is_some()
+        };
+        let size = |v: Option<&[u8]>| {
+            v.is_some_and(|v| {
+                let digits = v.strip_suffix(b"%").unwrap_or(v);
+                let digits = match digits.last() {
+                    Some(
+                        b'k' | b'K' | b'm' | b'M' | b'g' | b'G' | b't' | b'T' | b'p' | b'P' | b'e'
+                        | b'E',
+                    ) => &digits[..digits.len() - 1],
+                    _ => digits,
+                };
+                number(Some(digits), 10)
+            })
+        };
+        let ok = match fstype {
+            b"tmpfs" | b"devtmpfs" => match key {
+                b"size" | b"nr_blocks" | b"nr_inodes" => size(value),
+                b"mode" => number(value, 8),
+                b"uid" | b"gid" => number(value, 10),
+                b"huge" => matches!(
+                    value,
+                    Some(b"never" | b"always" | b"within_size" | b"advise" | b"deny" | b"force")
+                ),
+                b"mpol" => value.is_some(),
+                b"inode32" | b"inode64" | b"noswap" => value.is_none(),
+                _ => false,
+            },
+            b"proc" => match key {
+                b"hidepid" | b"subset" => value.is_some(),
+                b"gid" => number(value, 10),
+                _ => false,
+            },
+            _ => true,
+        };
+        if !ok {
+            return Err(Errno::EINVAL);
+        }
+    }
+    Ok(())
+}
+
+pub async fn sys_umount2(ctx: &mut Ctx<'_>, target: UserCStr, flags: u32) -> KResult<u64> {
     if flags & !(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW) != 0
         || (flags & MNT_EXPIRE != 0 && flags & (MNT_FORCE | MNT_DETACH) != 0)
     {
@@ -127,7 +226,7 @@ pub async fn sys_umount2(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     if !ctx.process().cred.lock().capable(CAP_SYS_ADMIN) {
         return Err(Errno::EPERM);
     }
-    let path = ctx.read_path(a[0])?;
+    let path = ctx.read_path(target)?;
     let target = ctx.resolve(AT_FDCWD, &path, flags & UMOUNT_NOFOLLOW == 0)?;
     // The path resolved to the root of what is mounted there (EINVAL if nothing).
     crate::fs::mounts().unmount(kestrel_vfs::path::identity(&target.inode))?;

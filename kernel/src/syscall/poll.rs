@@ -10,7 +10,7 @@
 //! stays in force until a handler interrupted by the wait has run.
 
 use alloc::sync::Arc;
-use alloc::vec;
+
 use alloc::vec::Vec;
 use core::future::Future;
 use core::pin::Pin;
@@ -22,7 +22,8 @@ use kestrel_abi::{Errno, KResult};
 use kestrel_sync::WaitKey;
 use kestrel_vfs::OpenFile;
 
-use super::{Args, Ctx, arg_i32};
+use super::Ctx;
+use super::args::*;
 
 /// One file being waited on: what is asked, and what is seen.
 struct Watch {
@@ -103,33 +104,39 @@ async fn wait(
     }
 }
 
-async fn do_poll(ctx: &Ctx<'_>, fds_ptr: u64, nfds: u64, timeout_ns: Option<u64>) -> KResult<u64> {
-    if nfds as usize > ctx.process().nofile() {
+async fn do_poll(
+    ctx: &Ctx<'_>,
+    fds_ptr: UserPtr<PollFd>,
+    nfds: usize,
+    timeout_ns: Option<u64>,
+) -> KResult<u64> {
+    // RLIMIT_NOFILE bounds the array, as in Linux; the buffers below are sized by
+    // it, so they are allocated fallibly.
+    if nfds > ctx.process().nofile() {
         return Err(Errno::EINVAL);
     }
-    let mut fds = vec![PollFd::default(); nfds as usize];
-    ctx.mm()
-        .read_user(fds_ptr, kestrel_abi::bytemuck_slice_bytes_mut(&mut fds))?;
+    let mut fds: Vec<PollFd> = super::zeroed_vec(nfds)?;
+    ctx.mm().read_slice(fds_ptr, &mut fds)?;
     let files = ctx.process().files();
     let mut nval = Vec::new();
-    let mut watches: Vec<Watch> = {
+    let mut watches: Vec<Watch> = Vec::new();
+    watches.try_reserve_exact(nfds).map_err(|_| Errno::ENOMEM)?;
+    {
         let t = files.lock();
-        fds.iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let file = if p.fd < 0 { None } else { t.get(p.fd).ok() };
-                if p.fd >= 0 && file.is_none() {
-                    nval.push(i);
-                }
-                Watch {
-                    file,
-                    events: p.events as u16,
-                    key: None,
-                }
-            })
-            .collect()
-    };
-    let mut out = vec![0u16; watches.len()];
+        for (i, p) in fds.iter().enumerate() {
+            let file = if p.fd < 0 { None } else { t.get(p.fd).ok() };
+            if p.fd >= 0 && file.is_none() {
+                nval.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+                nval.push(i);
+            }
+            watches.push(Watch {
+                file,
+                events: p.events as u16,
+                key: None,
+            });
+        }
+    }
+    let mut out: Vec<u16> = super::zeroed_vec(watches.len())?;
     let n = if nval.is_empty() {
         wait(ctx, &mut watches, &mut out, timeout_ns).await?
     } else {
@@ -141,23 +148,21 @@ async fn do_poll(ctx: &Ctx<'_>, fds_ptr: u64, nfds: u64, timeout_ns: Option<u64>
     for (p, r) in fds.iter_mut().zip(&out) {
         p.revents = *r as i16;
     }
-    ctx.mm()
-        .write_user(fds_ptr, kestrel_abi::bytemuck_slice_bytes(&fds))?;
+    ctx.mm().write_slice(fds_ptr, &fds)?;
     Ok((n + nval.len()) as u64)
 }
 
-pub async fn sys_poll(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let ms = arg_i32(a[2]);
+pub async fn sys_poll(ctx: &mut Ctx<'_>, fds: UserPtr<PollFd>, nfds: u32, ms: i32) -> KResult<u64> {
     let timeout = if ms < 0 {
         None
     } else {
         Some(ms as u64 * 1_000_000)
     };
-    do_poll(ctx, a[0], a[1], timeout).await
+    do_poll(ctx, fds, nfds as usize, timeout).await
 }
 
-fn read_timespec_timeout(ctx: &Ctx<'_>, ptr: u64) -> KResult<Option<u64>> {
-    if ptr == 0 {
+fn read_timespec_timeout(ctx: &Ctx<'_>, ptr: UserPtr<Timespec>) -> KResult<Option<u64>> {
+    if ptr.is_null() {
         return Ok(None);
     }
     let t: Timespec = ctx.read(ptr)?;
@@ -166,8 +171,8 @@ fn read_timespec_timeout(ctx: &Ctx<'_>, ptr: u64) -> KResult<Option<u64>> {
 
 /// Reads the optional sigmask of ppoll/pselect6 (`size` must be 8) and installs it
 /// for the wait, remembering the caller's mask.
-pub(super) fn push_sigmask(ctx: &Ctx<'_>, ptr: u64, size: u64) -> KResult<()> {
-    if ptr == 0 {
+pub(super) fn push_sigmask(ctx: &Ctx<'_>, ptr: UserPtr<u64>, size: usize) -> KResult<()> {
+    if ptr.is_null() {
         return Ok(());
     }
     if size != 8 {
@@ -202,15 +207,22 @@ fn left(deadline: u64) -> u64 {
     deadline.saturating_sub(crate::time::now_ns())
 }
 
-pub async fn sys_ppoll(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let timeout = read_timespec_timeout(ctx, a[2])?;
-    push_sigmask(ctx, a[3], a[4])?;
+pub async fn sys_ppoll(
+    ctx: &mut Ctx<'_>,
+    fds: UserPtr<PollFd>,
+    nfds: u32,
+    tsp: UserPtr<Timespec>,
+    sigmask: UserPtr<u64>,
+    sigsetsize: usize,
+) -> KResult<u64> {
+    let timeout = read_timespec_timeout(ctx, tsp)?;
+    push_sigmask(ctx, sigmask, sigsetsize)?;
     let deadline = timeout.map(|ns| crate::time::now_ns().saturating_add(ns));
-    let r = do_poll(ctx, a[0], a[1], timeout).await;
+    let r = do_poll(ctx, fds, nfds as usize, timeout).await;
     pop_sigmask(ctx, &r);
     if let Some(d) = deadline {
         // A timeout that cannot be written back is not an error (Linux ignores it).
-        let _ = ctx.write(a[2], &Timespec::from_ns(left(d)));
+        let _ = ctx.write(tsp, &Timespec::from_ns(left(d)));
     }
     r
 }
@@ -219,7 +231,7 @@ pub async fn sys_ppoll(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
 async fn do_select(
     ctx: &Ctx<'_>,
     nfds: i32,
-    sets: [u64; 3],
+    sets: [UserPtr<u8>; 3],
     timeout_ns: Option<u64>,
 ) -> KResult<u64> {
     if nfds < 0 || nfds as usize > ctx.process().nofile().max(1024) {
@@ -227,11 +239,14 @@ async fn do_select(
     }
     let nfds = nfds as usize;
     let words = nfds.div_ceil(64);
-    let mut bits = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
+    let mut bits: [Vec<u64>; 3] = [
+        super::zeroed_vec(words)?,
+        super::zeroed_vec(words)?,
+        super::zeroed_vec(words)?,
+    ];
     for (set, &ptr) in bits.iter_mut().zip(&sets) {
-        if ptr != 0 && words > 0 {
-            ctx.mm()
-                .read_user(ptr, kestrel_abi::bytemuck_slice_bytes_mut(set))?;
+        if !ptr.is_null() && words > 0 {
+            ctx.mm().read_slice(ptr.cast(), set)?;
         }
     }
     let test = |set: &[u64], fd: usize| set[fd / 64] & (1 << (fd % 64)) != 0;
@@ -263,9 +278,13 @@ async fn do_select(
             which.push(fd);
         }
     }
-    let mut out = vec![0u16; watches.len()];
+    let mut out: Vec<u16> = super::zeroed_vec(watches.len())?;
     wait(ctx, &mut watches, &mut out, timeout_ns).await?;
-    let mut result = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
+    let mut result: [Vec<u64>; 3] = [
+        super::zeroed_vec(words)?,
+        super::zeroed_vec(words)?,
+        super::zeroed_vec(words)?,
+    ];
     let mut count = 0;
     for (&fd, &r) in which.iter().zip(&out) {
         let set = |s: &mut Vec<u64>| s[fd / 64] |= 1 << (fd % 64);
@@ -283,17 +302,23 @@ async fn do_select(
         }
     }
     for (set, &ptr) in result.iter().zip(&sets) {
-        if ptr != 0 && words > 0 {
-            ctx.mm()
-                .write_user(ptr, kestrel_abi::bytemuck_slice_bytes(set))?;
+        if !ptr.is_null() && words > 0 {
+            ctx.mm().write_slice(ptr.cast(), set)?;
         }
     }
     Ok(count)
 }
 
-pub async fn sys_select(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let timeout = if a[4] != 0 {
-        let tv: Timeval = ctx.read(a[4])?;
+pub async fn sys_select(
+    ctx: &mut Ctx<'_>,
+    nfds: i32,
+    readfds: UserPtr<u8>,
+    writefds: UserPtr<u8>,
+    exceptfds: UserPtr<u8>,
+    tv_ptr: UserPtr<Timeval>,
+) -> KResult<u64> {
+    let timeout = if !tv_ptr.is_null() {
+        let tv: Timeval = ctx.read(tv_ptr)?;
         if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
             return Err(Errno::EINVAL);
         }
@@ -306,30 +331,38 @@ pub async fn sys_select(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
         None
     };
     let deadline = timeout.map(|ns| crate::time::now_ns().saturating_add(ns));
-    let r = do_select(ctx, arg_i32(a[0]), [a[1], a[2], a[3]], timeout).await;
+    let r = do_select(ctx, nfds, [readfds, writefds, exceptfds], timeout).await;
     if let Some(d) = deadline {
         let ns = left(d);
         let tv = Timeval {
             tv_sec: (ns / 1_000_000_000) as i64,
             tv_usec: (ns % 1_000_000_000 / 1000) as i64,
         };
-        let _ = ctx.write(a[4], &tv);
+        let _ = ctx.write(tv_ptr, &tv);
     }
     r
 }
 
-pub async fn sys_pselect6(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let timeout = read_timespec_timeout(ctx, a[4])?;
+pub async fn sys_pselect6(
+    ctx: &mut Ctx<'_>,
+    nfds: i32,
+    readfds: UserPtr<u8>,
+    writefds: UserPtr<u8>,
+    exceptfds: UserPtr<u8>,
+    ts_ptr: UserPtr<Timespec>,
+    sigmask: UserPtr<[u64; 2]>,
+) -> KResult<u64> {
+    let timeout = read_timespec_timeout(ctx, ts_ptr)?;
     // The sixth argument points at { const sigset_t *ss; size_t ss_len; }.
-    if a[5] != 0 {
-        let [mask_ptr, size]: [u64; 2] = ctx.read(a[5])?;
-        push_sigmask(ctx, mask_ptr, size)?;
+    if !sigmask.is_null() {
+        let [mask_ptr, size]: [u64; 2] = ctx.read(sigmask)?;
+        push_sigmask(ctx, UserPtr::new(mask_ptr), size as usize)?;
     }
     let deadline = timeout.map(|ns| crate::time::now_ns().saturating_add(ns));
-    let r = do_select(ctx, arg_i32(a[0]), [a[1], a[2], a[3]], timeout).await;
+    let r = do_select(ctx, nfds, [readfds, writefds, exceptfds], timeout).await;
     pop_sigmask(ctx, &r);
     if let Some(d) = deadline {
-        let _ = ctx.write(a[4], &Timespec::from_ns(left(d)));
+        let _ = ctx.write(ts_ptr, &Timespec::from_ns(left(d)));
     }
     r
 }

@@ -8,36 +8,36 @@ use kestrel_abi::process::*;
 use kestrel_abi::signal::*;
 use kestrel_abi::{Errno, KResult};
 
-use super::{Args, Ctx, arg_i32};
-use crate::arch::trap;
+use super::Ctx;
+use super::args::*;
 use crate::process::signal::interruptible;
-use crate::process::{self, CloneShare, Pid, VforkDone, WaitFor, WaitOptions, WaitResult, thread};
+use crate::process::{self, CloneShare, VforkDone, WaitFor, WaitOptions, WaitResult, thread};
 
-pub async fn sys_getpid(ctx: &mut Ctx<'_>, _: Args) -> KResult<u64> {
+pub async fn sys_getpid(ctx: &mut Ctx<'_>) -> KResult<u64> {
     Ok(u64::from(ctx.process().pid))
 }
 
-pub async fn sys_gettid(ctx: &mut Ctx<'_>, _: Args) -> KResult<u64> {
+pub async fn sys_gettid(ctx: &mut Ctx<'_>) -> KResult<u64> {
     Ok(u64::from(ctx.thread.tid))
 }
 
-pub async fn sys_getppid(ctx: &mut Ctx<'_>, _: Args) -> KResult<u64> {
+pub async fn sys_getppid(ctx: &mut Ctx<'_>) -> KResult<u64> {
     Ok(u64::from(ctx.process().ppid()))
 }
 
-pub async fn sys_getuid(ctx: &mut Ctx<'_>, _: Args) -> KResult<u64> {
+pub async fn sys_getuid(ctx: &mut Ctx<'_>) -> KResult<u64> {
     Ok(u64::from(ctx.process().cred.lock().uid))
 }
 
-pub async fn sys_geteuid(ctx: &mut Ctx<'_>, _: Args) -> KResult<u64> {
+pub async fn sys_geteuid(ctx: &mut Ctx<'_>) -> KResult<u64> {
     Ok(u64::from(ctx.process().cred.lock().euid))
 }
 
-pub async fn sys_getgid(ctx: &mut Ctx<'_>, _: Args) -> KResult<u64> {
+pub async fn sys_getgid(ctx: &mut Ctx<'_>) -> KResult<u64> {
     Ok(u64::from(ctx.process().cred.lock().gid))
 }
 
-pub async fn sys_getegid(ctx: &mut Ctx<'_>, _: Args) -> KResult<u64> {
+pub async fn sys_getegid(ctx: &mut Ctx<'_>) -> KResult<u64> {
     Ok(u64::from(ctx.process().cred.lock().egid))
 }
 
@@ -49,13 +49,12 @@ fn target(ctx: &Ctx<'_>, pid: i32) -> KResult<Arc<process::Process>> {
     if pid == 0 {
         return Ok(ctx.process().clone());
     }
-    process::find(pid as Pid)
+    process::find(pid as u32)
         .filter(|p| p.state() == process::State::Running)
         .ok_or(Errno::ESRCH)
 }
 
-pub async fn sys_setpgid(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (pid, pgid) = (arg_i32(a[0]), arg_i32(a[1]));
+pub async fn sys_setpgid(ctx: &mut Ctx<'_>, pid: Pid, pgid: Pid) -> KResult<u64> {
     if pgid < 0 {
         return Err(Errno::EINVAL);
     }
@@ -63,7 +62,7 @@ pub async fn sys_setpgid(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     let p = if pid == 0 {
         me.clone()
     } else {
-        process::find(pid as Pid).ok_or(Errno::ESRCH)?
+        process::find(pid as u32).ok_or(Errno::ESRCH)?
     };
     let is_child = p.parent().is_some_and(|pp| Arc::ptr_eq(&pp, &me));
     if !Arc::ptr_eq(&p, &me) && !is_child {
@@ -81,7 +80,7 @@ pub async fn sys_setpgid(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     if p.pid == p.sid.load(Ordering::Relaxed) {
         return Err(Errno::EPERM); // a session leader cannot change its group
     }
-    let pgid = if pgid == 0 { p.pid } else { pgid as Pid };
+    let pgid = if pgid == 0 { p.pid } else { pgid as u32 };
     if pgid != p.pid
         && !process::all().iter().any(|q| {
             q.pgid.load(Ordering::Relaxed) == pgid && q.sid.load(Ordering::Relaxed) == my_sid
@@ -93,23 +92,19 @@ pub async fn sys_setpgid(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     Ok(0)
 }
 
-pub async fn sys_getpgid(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    Ok(u64::from(
-        target(ctx, arg_i32(a[0]))?.pgid.load(Ordering::Relaxed),
-    ))
+pub async fn sys_getpgid(ctx: &mut Ctx<'_>, pid: Pid) -> KResult<u64> {
+    Ok(u64::from(target(ctx, pid)?.pgid.load(Ordering::Relaxed)))
 }
 
-pub async fn sys_getpgrp(ctx: &mut Ctx<'_>, _: Args) -> KResult<u64> {
+pub async fn sys_getpgrp(ctx: &mut Ctx<'_>) -> KResult<u64> {
     Ok(u64::from(ctx.process().pgid.load(Ordering::Relaxed)))
 }
 
-pub async fn sys_getsid(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    Ok(u64::from(
-        target(ctx, arg_i32(a[0]))?.sid.load(Ordering::Relaxed),
-    ))
+pub async fn sys_getsid(ctx: &mut Ctx<'_>, pid: Pid) -> KResult<u64> {
+    Ok(u64::from(target(ctx, pid)?.sid.load(Ordering::Relaxed)))
 }
 
-pub async fn sys_setsid(ctx: &mut Ctx<'_>, _: Args) -> KResult<u64> {
+pub async fn sys_setsid(ctx: &mut Ctx<'_>) -> KResult<u64> {
     let p = ctx.process();
     let pid = p.pid;
     // A process group leader cannot start a session (its group would span two).
@@ -125,17 +120,18 @@ pub async fn sys_setsid(ctx: &mut Ctx<'_>, _: Args) -> KResult<u64> {
     Ok(u64::from(pid))
 }
 
-pub async fn sys_set_tid_address(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    ctx.thread.clear_child_tid.store(a[0], Ordering::Relaxed);
+pub async fn sys_set_tid_address(ctx: &mut Ctx<'_>, tidptr: UserPtr<i32>) -> KResult<u64> {
+    ctx.thread
+        .clear_child_tid
+        .store(tidptr.addr(), Ordering::Relaxed);
     Ok(u64::from(ctx.thread.tid))
 }
 
-pub async fn sys_arch_prctl(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (code, addr) = (a[0] as u32, a[1]);
+pub async fn sys_arch_prctl(ctx: &mut Ctx<'_>, code: u32, addr: u64) -> KResult<u64> {
     match code {
         ARCH_SET_FS | ARCH_SET_GS => {
             // Linux: EPERM for an address outside user space.
-            if !trap::is_user_canonical(addr) {
+            if !kestrel_usermem::is_user_address(addr) {
                 return Err(Errno::EPERM);
             }
             if code == ARCH_SET_FS {
@@ -145,22 +141,22 @@ pub async fn sys_arch_prctl(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
             }
             Ok(0)
         }
-        ARCH_GET_FS => ctx.write(addr, &ctx.regs.fs_base).map(|_| 0),
-        ARCH_GET_GS => ctx.write(addr, &ctx.regs.gs_base).map(|_| 0),
+        ARCH_GET_FS => ctx.write(UserPtr::new(addr), &ctx.regs.fs_base).map(|_| 0),
+        ARCH_GET_GS => ctx.write(UserPtr::new(addr), &ctx.regs.gs_base).map(|_| 0),
         ARCH_GET_CPUID => Ok(1),
         ARCH_SET_CPUID => Err(Errno::ENODEV),
         _ => Err(Errno::EINVAL),
     }
 }
 
-pub async fn sys_exit(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    ctx.thread.set_exit_code(a[0] as u32 & 0xff);
+pub async fn sys_exit(ctx: &mut Ctx<'_>, status: u32) -> KResult<u64> {
+    ctx.thread.set_exit_code(status & 0xff);
     ctx.thread.request_exit();
     Ok(0)
 }
 
-pub async fn sys_exit_group(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let code = a[0] as u32 & 0xff;
+pub async fn sys_exit_group(ctx: &mut Ctx<'_>, status: u32) -> KResult<u64> {
+    let code = status & 0xff;
     ctx.thread.set_exit_code(code);
     ctx.process().begin_exit(wstatus_exited(code as u8));
     ctx.thread.request_exit();
@@ -194,8 +190,13 @@ async fn wait_child(
     interruptible(ctx.thread, Errno::ERESTARTSYS, wait).await
 }
 
-pub async fn sys_wait4(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (pid, status_ptr, options, rusage_ptr) = (arg_i32(a[0]), a[1], a[2] as u32, a[3]);
+pub async fn sys_wait4(
+    ctx: &mut Ctx<'_>,
+    pid: Pid,
+    status_ptr: UserPtr<i32>,
+    options: u32,
+    rusage_ptr: UserPtr<Rusage>,
+) -> KResult<u64> {
     if options & !(WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WALL | __WCLONE) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -203,7 +204,7 @@ pub async fn sys_wait4(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
         -1 => WaitFor::Any,
         0 => WaitFor::Pgid(ctx.process().pgid.load(Ordering::Relaxed)),
         p if p < -1 => WaitFor::Pgid(p.unsigned_abs()),
-        p => WaitFor::Pid(p as Pid),
+        p => WaitFor::Pid(p as u32),
     };
     let opts = WaitOptions {
         exited: true,
@@ -214,20 +215,27 @@ pub async fn sys_wait4(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     let Some(found) = wait_child(ctx, which, opts, options & WNOHANG != 0).await? else {
         return Ok(0);
     };
-    if status_ptr != 0 {
+    if !status_ptr.is_null() {
         ctx.write(status_ptr, &(found.status as i32))?;
     }
-    if rusage_ptr != 0 {
+    if !rusage_ptr.is_null() {
         ctx.write(rusage_ptr, &super::time::rusage(found.cpu))?;
     }
     Ok(u64::from(found.pid))
 }
 
-pub async fn sys_waitid(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+pub async fn sys_waitid(
+    ctx: &mut Ctx<'_>,
+    idtype: u64,
+    id: u32,
+    infop: UserPtr<Siginfo>,
+    options: u32,
+    rusage: UserPtr<Rusage>,
+) -> KResult<u64> {
     const P_ALL: u64 = 0;
     const P_PID: u64 = 1;
     const P_PGID: u64 = 2;
-    let (idtype, id, info_ptr, options, rusage_ptr) = (a[0], a[1] as u32, a[2], a[3] as u32, a[4]);
+    let (idtype, id, info_ptr, options, rusage_ptr) = (idtype, id, infop, options, rusage);
     if options
         & !(WNOHANG | WEXITED | WSTOPPED | WCONTINUED | WNOWAIT | __WNOTHREAD | __WALL | __WCLONE)
         != 0
@@ -267,10 +275,10 @@ pub async fn sys_waitid(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
             Siginfo::child(code, f.pid, f.uid, status, 0, 0)
         }
     };
-    if info_ptr != 0 {
+    if !info_ptr.is_null() {
         ctx.write(info_ptr, &info)?;
     }
-    if rusage_ptr != 0 {
+    if !rusage_ptr.is_null() {
         ctx.write(
             rusage_ptr,
             &super::time::rusage(found.map_or((0, 0), |f| f.cpu)),
@@ -301,8 +309,8 @@ async fn do_clone(
     ctx: &mut Ctx<'_>,
     flags: u64,
     stack: u64,
-    parent_tid: u64,
-    child_tid: u64,
+    parent_tid: UserPtr<i32>,
+    child_tid: UserPtr<i32>,
     tls: u64,
 ) -> KResult<u64> {
     if flags & !CLONE_SUPPORTED != 0 {
@@ -314,7 +322,7 @@ async fn do_clone(
     {
         return Err(Errno::EINVAL);
     }
-    if flags & CLONE_SETTLS != 0 && !trap::is_user_canonical(tls) {
+    if flags & CLONE_SETTLS != 0 && !kestrel_usermem::is_user_address(tls) {
         return Err(Errno::EPERM);
     }
     let exit_signal = (flags & CSIGNAL) as u32;
@@ -343,17 +351,21 @@ async fn do_clone(
     if flags & CLONE_SETTLS != 0 {
         regs.fs_base = tls;
     }
+    // The child exists now: an id that cannot be stored is not an error (Linux
+    // ignores a failed put_user here), and returning one would leak the child.
     if flags & CLONE_PARENT_SETTID != 0 {
-        ctx.write(parent_tid, &tid)?;
+        let _ = ctx.write(parent_tid, &(tid as i32));
     }
     if flags & CLONE_CHILD_SETTID != 0 {
-        child
+        let _ = child
             .process
             .mm()
-            .write_remote(child_tid, &tid.to_le_bytes())?;
+            .write_remote(child_tid.addr(), &tid.to_le_bytes());
     }
     if flags & CLONE_CHILD_CLEARTID != 0 {
-        child.clear_child_tid.store(child_tid, Ordering::Relaxed);
+        child
+            .clear_child_tid
+            .store(child_tid.addr(), Ordering::Relaxed);
     }
     let vfork = (flags & CLONE_VFORK != 0).then(|| {
         let v = Arc::new(VforkDone::default());
@@ -370,17 +382,25 @@ async fn do_clone(
     Ok(u64::from(tid))
 }
 
-pub async fn sys_fork(ctx: &mut Ctx<'_>, _: Args) -> KResult<u64> {
-    do_clone(ctx, u64::from(SIGCHLD), 0, 0, 0, 0).await
+pub async fn sys_fork(ctx: &mut Ctx<'_>) -> KResult<u64> {
+    do_clone(ctx, u64::from(SIGCHLD), 0, UserPtr::NULL, UserPtr::NULL, 0).await
 }
 
-pub async fn sys_vfork(ctx: &mut Ctx<'_>, _: Args) -> KResult<u64> {
-    do_clone(ctx, CLONE_VM | CLONE_VFORK | u64::from(SIGCHLD), 0, 0, 0, 0).await
+pub async fn sys_vfork(ctx: &mut Ctx<'_>) -> KResult<u64> {
+    let flags = CLONE_VM | CLONE_VFORK | u64::from(SIGCHLD);
+    do_clone(ctx, flags, 0, UserPtr::NULL, UserPtr::NULL, 0).await
 }
 
 /// clone(flags, stack, parent_tid, child_tid, tls): the x86-64 argument order.
-pub async fn sys_clone(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    do_clone(ctx, a[0], a[1], a[2], a[3], a[4]).await
+pub async fn sys_clone(
+    ctx: &mut Ctx<'_>,
+    flags: u64,
+    stack: u64,
+    parent_tid: UserPtr<i32>,
+    child_tid: UserPtr<i32>,
+    tls: u64,
+) -> KResult<u64> {
+    do_clone(ctx, flags, stack, parent_tid, child_tid, tls).await
 }
 
 /// `struct clone_args` as of Linux 5.7 (CLONE_ARGS_SIZE_VER2 = 88 bytes), read field
@@ -404,7 +424,7 @@ struct CloneArgs {
 impl CloneArgs {
     const SIZE: usize = 88;
 
-    fn from_bytes(raw: &[u8]) -> Self {
+    fn from_bytes(raw: &[u8; Self::SIZE]) -> Self {
         let f = |i: usize| {
             raw.get(i * 8..i * 8 + 8)
                 .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
@@ -425,22 +445,18 @@ impl CloneArgs {
     }
 }
 
-const CLONE_ARGS_SIZE_VER0: u64 = 64;
+const CLONE_ARGS_SIZE_VER0: usize = 64;
 
 /// clone3(args, size): the extensible clone.
-pub async fn sys_clone3(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (ptr, size) = (a[0], a[1]);
+pub async fn sys_clone3(ctx: &mut Ctx<'_>, ptr: UserPtr<u8>, size: usize) -> KResult<u64> {
     if size < CLONE_ARGS_SIZE_VER0 {
         return Err(Errno::EINVAL);
     }
     if size > 4096 {
         return Err(Errno::E2BIG);
     }
-    let mut raw = alloc::vec![0u8; size as usize];
-    ctx.mm().read_user(ptr, &mut raw)?;
-    if raw.len() > CloneArgs::SIZE && raw[CloneArgs::SIZE..].iter().any(|&b| b != 0) {
-        return Err(Errno::E2BIG); // a newer struct using fields this kernel lacks
-    }
+    let mut raw = [0u8; CloneArgs::SIZE];
+    ctx.mm().reader(ptr, size)?.read_extensible(&mut raw)?;
     let args = CloneArgs::from_bytes(&raw);
     // clone3 takes the exit signal in its own field, never in the flags.
     if args.flags & CSIGNAL != 0 || args.exit_signal > u64::from(NSIG) {
@@ -468,13 +484,18 @@ pub async fn sys_clone3(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
         ctx,
         args.flags | args.exit_signal,
         stack,
-        args.parent_tid,
-        args.child_tid,
+        UserPtr::new(args.parent_tid),
+        UserPtr::new(args.child_tid),
         args.tls,
     )
     .await
 }
 
-pub async fn sys_execve(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    crate::process::exec::sys_execve(ctx, a).await
+pub async fn sys_execve(
+    ctx: &mut Ctx<'_>,
+    path: UserCStr,
+    argv: UserPtr<u64>,
+    envp: UserPtr<u64>,
+) -> KResult<u64> {
+    crate::process::exec::sys_execve(ctx, path, argv, envp).await
 }

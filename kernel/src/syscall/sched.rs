@@ -10,7 +10,8 @@ use kestrel_abi::cap::*;
 use kestrel_abi::time::Timespec;
 use kestrel_abi::{Errno, KResult};
 
-use super::{Args, Ctx, arg_i32};
+use super::Ctx;
+use super::args::*;
 use crate::process::{self, Process};
 
 const SCHED_OTHER: u64 = 0;
@@ -31,14 +32,17 @@ fn target(ctx: &Ctx<'_>, pid: i32) -> KResult<alloc::sync::Arc<Process>> {
     }
 }
 
-pub async fn sys_sched_getscheduler(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    target(ctx, arg_i32(a[0]))?;
+pub async fn sys_sched_getscheduler(ctx: &mut Ctx<'_>, pid: Pid) -> KResult<u64> {
+    target(ctx, pid)?;
     Ok(SCHED_OTHER)
 }
 
-pub async fn sys_sched_getparam(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    target(ctx, arg_i32(a[0]))?;
-    ctx.write(a[1], &0i32)?;
+pub async fn sys_sched_getparam(ctx: &mut Ctx<'_>, pid: Pid, param: UserPtr<i32>) -> KResult<u64> {
+    if param.is_null() {
+        return Err(Errno::EINVAL);
+    }
+    target(ctx, pid)?;
+    ctx.write(param, &0i32)?;
     Ok(0)
 }
 
@@ -57,44 +61,53 @@ fn check_policy(ctx: &Ctx<'_>, policy: u64, prio: i32) -> KResult<()> {
     }
 }
 
-pub async fn sys_sched_setscheduler(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    target(ctx, arg_i32(a[0]))?;
-    if a[2] == 0 {
+pub async fn sys_sched_setscheduler(
+    ctx: &mut Ctx<'_>,
+    pid: Pid,
+    policy: i32,
+    param: UserPtr<i32>,
+) -> KResult<u64> {
+    target(ctx, pid)?;
+    if param.is_null() {
         return Err(Errno::EINVAL);
     }
-    let prio: i32 = ctx.read(a[2])?;
-    check_policy(ctx, a[1], prio).map(|_| 0)
+    let prio: i32 = ctx.read(param)?;
+    check_policy(ctx, policy as u64, prio).map(|_| 0)
 }
 
-pub async fn sys_sched_setparam(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    target(ctx, arg_i32(a[0]))?;
-    if a[1] == 0 {
+pub async fn sys_sched_setparam(ctx: &mut Ctx<'_>, pid: Pid, param: UserPtr<i32>) -> KResult<u64> {
+    target(ctx, pid)?;
+    if param.is_null() {
         return Err(Errno::EINVAL);
     }
-    let prio: i32 = ctx.read(a[1])?;
+    let prio: i32 = ctx.read(param)?;
     check_policy(ctx, SCHED_OTHER, prio).map(|_| 0)
 }
 
-pub async fn sys_sched_get_priority_max(_: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    match a[0] {
+pub async fn sys_sched_get_priority_max(_: &mut Ctx<'_>, policy: i32) -> KResult<u64> {
+    match policy as u64 {
         SCHED_FIFO | SCHED_RR => Ok(99),
         SCHED_OTHER | SCHED_BATCH | SCHED_IDLE => Ok(0),
         _ => Err(Errno::EINVAL),
     }
 }
 
-pub async fn sys_sched_get_priority_min(_: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    match a[0] {
+pub async fn sys_sched_get_priority_min(_: &mut Ctx<'_>, policy: i32) -> KResult<u64> {
+    match policy as u64 {
         SCHED_FIFO | SCHED_RR => Ok(1),
         SCHED_OTHER | SCHED_BATCH | SCHED_IDLE => Ok(0),
         _ => Err(Errno::EINVAL),
     }
 }
 
-pub async fn sys_sched_rr_get_interval(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    target(ctx, arg_i32(a[0]))?;
+pub async fn sys_sched_rr_get_interval(
+    ctx: &mut Ctx<'_>,
+    pid: Pid,
+    tp: UserPtr<Timespec>,
+) -> KResult<u64> {
+    target(ctx, pid)?;
     ctx.write(
-        a[1],
+        tp,
         &Timespec::from_ns(crate::process::thread::TIME_SLICE_NS),
     )?;
     Ok(0)
@@ -103,34 +116,50 @@ pub async fn sys_sched_rr_get_interval(ctx: &mut Ctx<'_>, a: Args) -> KResult<u6
 /// Bytes of the CPU mask Kestrel reports: one 64-bit word (up to 64 CPUs).
 const MASK_BYTES: u64 = 8;
 
-pub async fn sys_sched_getaffinity(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    target(ctx, arg_i32(a[0]))?;
-    let len = a[1];
+pub async fn sys_sched_getaffinity(
+    ctx: &mut Ctx<'_>,
+    pid: Pid,
+    len: u32,
+    mask: UserPtr<u8>,
+) -> KResult<u64> {
+    target(ctx, pid)?;
+    let len = u64::from(len);
     if len < MASK_BYTES || !len.is_multiple_of(8) {
         return Err(Errno::EINVAL);
     }
-    ctx.write(a[2], &1u64)?; // CPU 0
+    ctx.write(mask.cast::<u64>(), &1u64)?; // CPU 0
     Ok(MASK_BYTES)
 }
 
-pub async fn sys_sched_setaffinity(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    target(ctx, arg_i32(a[0]))?;
-    let len = (a[1] as usize).min(128);
-    let mut mask = alloc::vec![0u8; len];
-    ctx.mm().read_user(a[2], &mut mask)?;
-    // The mask must contain a CPU that exists (only CPU 0 does).
-    if mask.first().is_none_or(|b| b & 1 == 0) {
+pub async fn sys_sched_setaffinity(
+    ctx: &mut Ctx<'_>,
+    pid: Pid,
+    len: u32,
+    mask: UserPtr<u8>,
+) -> KResult<u64> {
+    target(ctx, pid)?;
+    // Only the first byte can name a CPU that exists (CPU 0); Linux reads at most
+    // its own mask size, so a longer mask is not read to its end.
+    let len = (len as usize).min(128);
+    let mut bits = [0u8; 128];
+    ctx.mm().reader(mask, len)?.read_exact(&mut bits[..len])?;
+    if len == 0 || bits[0] & 1 == 0 {
         return Err(Errno::EINVAL);
     }
     Ok(0)
 }
 
-pub async fn sys_getcpu(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    if a[0] != 0 {
-        ctx.write(a[0], &0u32)?;
+pub async fn sys_getcpu(
+    ctx: &mut Ctx<'_>,
+    cpu: UserPtr<u32>,
+    node: UserPtr<u32>,
+    _cache: u64,
+) -> KResult<u64> {
+    if !cpu.is_null() {
+        ctx.write(cpu, &0u32)?;
     }
-    if a[1] != 0 {
-        ctx.write(a[1], &0u32)?;
+    if !node.is_null() {
+        ctx.write(node, &0u32)?;
     }
     Ok(0)
 }
@@ -170,8 +199,8 @@ fn prio_targets(
 }
 
 /// getpriority(2) as the raw system call returns it: 20 - nice (1..=40).
-pub async fn sys_getpriority(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let best = prio_targets(ctx, a[0], a[1] as u32)?
+pub async fn sys_getpriority(ctx: &mut Ctx<'_>, which: i32, who: u32) -> KResult<u64> {
+    let best = prio_targets(ctx, which as u64, who)?
         .iter()
         .map(|p| p.nice.load(Ordering::Relaxed))
         .min()
@@ -179,10 +208,15 @@ pub async fn sys_getpriority(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     Ok((20 - best) as u64)
 }
 
-pub async fn sys_setpriority(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let nice = arg_i32(a[2]).clamp(-20, 19);
+pub async fn sys_setpriority(
+    ctx: &mut Ctx<'_>,
+    which: i32,
+    who: u32,
+    niceval: i32,
+) -> KResult<u64> {
+    let nice = niceval.clamp(-20, 19);
     let me = ctx.process().cred.lock().clone();
-    for p in prio_targets(ctx, a[0], a[1] as u32)? {
+    for p in prio_targets(ctx, which as u64, who)? {
         let them = p.cred.lock().clone();
         if !me.capable(CAP_SYS_NICE) && me.euid != them.uid && me.euid != them.euid {
             return Err(Errno::EPERM);
@@ -213,43 +247,58 @@ const PR_SET_NO_NEW_PRIVS: u64 = 38;
 const PR_GET_NO_NEW_PRIVS: u64 = 39;
 const PR_GET_TID_ADDRESS: u64 = 40;
 
-pub async fn sys_prctl(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+pub async fn sys_prctl(
+    ctx: &mut Ctx<'_>,
+    option: i32,
+    arg2: u64,
+    arg3: u64,
+    arg4: u64,
+    arg5: u64,
+) -> KResult<u64> {
     let p = ctx.process().clone();
-    match a[0] {
+    match option as u64 {
         PR_SET_PDEATHSIG => {
-            if a[1] > u64::from(kestrel_abi::signal::NSIG) {
+            if arg2 > u64::from(kestrel_abi::signal::NSIG) {
                 return Err(Errno::EINVAL);
             }
-            p.pdeathsig.store(a[1] as u32, Ordering::Relaxed);
+            p.pdeathsig.store(arg2 as u32, Ordering::Relaxed);
             Ok(0)
         }
         PR_GET_PDEATHSIG => ctx
-            .write(a[1], &(p.pdeathsig.load(Ordering::Relaxed) as i32))
+            .write(
+                UserPtr::new(arg2),
+                &(p.pdeathsig.load(Ordering::Relaxed) as i32),
+            )
             .map(|_| 0),
         PR_GET_DUMPABLE => Ok(u64::from(p.dumpable.load(Ordering::Relaxed))),
-        PR_SET_DUMPABLE => match a[1] {
+        PR_SET_DUMPABLE => match arg2 {
             0 | 1 => {
-                p.dumpable.store(a[1] == 1, Ordering::Relaxed);
+                p.dumpable.store(arg2 == 1, Ordering::Relaxed);
                 Ok(0)
             }
             _ => Err(Errno::EINVAL),
         },
         PR_GET_KEEPCAPS => Ok(u64::from(p.cred.lock().keep_caps)),
-        PR_SET_KEEPCAPS => match a[1] {
+        PR_SET_KEEPCAPS => match arg2 {
             0 | 1 => {
-                p.cred.lock().keep_caps = a[1] == 1;
+                p.cred.lock().keep_caps = arg2 == 1;
                 Ok(0)
             }
             _ => Err(Errno::EINVAL),
         },
         PR_SET_NAME => {
-            let mut name = [0u8; 16];
-            // The name is read up to 16 bytes; it need not be NUL-terminated.
-            let n = ctx.mm().read_user_partial(a[1], &mut name);
-            if n == 0 {
-                return Err(Errno::EFAULT);
-            }
-            let len = name.iter().position(|&b| b == 0).unwrap_or(16).min(15);
+            // Up to 15 bytes or a NUL (strncpy_from_user): a fault before either is
+            // EFAULT; 15 bytes without a NUL are the whole name.
+            let mut name = [0u8; 15];
+            let n = ctx
+                .mm()
+                .reader(UserPtr::<u8>::new(arg2), 15)?
+                .read(&mut name);
+            let len = match name[..n].iter().position(|&b| b == 0) {
+                Some(nul) => nul,
+                None if n == name.len() => n,
+                None => return Err(Errno::EFAULT),
+            };
             ctx.thread.set_comm(&name[..len]);
             Ok(0)
         }
@@ -257,11 +306,11 @@ pub async fn sys_prctl(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
             let mut name = [0u8; 16];
             let comm = ctx.thread.comm();
             name[..comm.len()].copy_from_slice(&comm);
-            ctx.mm().write_user(a[1], &name)?;
+            ctx.write(UserPtr::new(arg2), &name)?;
             Ok(0)
         }
         PR_CAPBSET_READ => {
-            if a[1] > 40 {
+            if arg2 > 40 {
                 return Err(Errno::EINVAL);
             }
             Ok(1)
@@ -269,21 +318,27 @@ pub async fn sys_prctl(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
         PR_SET_TIMERSLACK => Ok(0),
         PR_GET_TIMERSLACK => Ok(50_000),
         PR_SET_CHILD_SUBREAPER => {
-            p.subreaper.store(a[1] != 0, Ordering::Relaxed);
+            p.subreaper.store(arg2 != 0, Ordering::Relaxed);
             Ok(0)
         }
         PR_GET_CHILD_SUBREAPER => ctx
-            .write(a[1], &i32::from(p.subreaper.load(Ordering::Relaxed)))
+            .write(
+                UserPtr::new(arg2),
+                &i32::from(p.subreaper.load(Ordering::Relaxed)),
+            )
             .map(|_| 0),
         PR_SET_NO_NEW_PRIVS => {
-            if a[1] != 1 || a[2] != 0 || a[3] != 0 || a[4] != 0 {
+            if arg2 != 1 || arg3 != 0 || arg4 != 0 || arg5 != 0 {
                 return Err(Errno::EINVAL);
             }
             Ok(0) // set-id programs do not exist yet, so there are no privileges to gain
         }
         PR_GET_NO_NEW_PRIVS => Ok(0),
         PR_GET_TID_ADDRESS => ctx
-            .write(a[1], &ctx.thread.clear_child_tid.load(Ordering::Relaxed))
+            .write(
+                UserPtr::new(arg2),
+                &ctx.thread.clear_child_tid.load(Ordering::Relaxed),
+            )
             .map(|_| 0),
         _ => Err(Errno::EINVAL),
     }

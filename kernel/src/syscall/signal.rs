@@ -9,27 +9,33 @@ use kestrel_abi::signal::*;
 use kestrel_abi::time::Timespec;
 use kestrel_abi::{Errno, KResult};
 
-use super::{Args, Ctx, arg_i32};
+use super::Ctx;
+use super::args::*;
 use crate::process::signal::{self as sig, Restart};
 use crate::process::{self, Process, Thread};
 
-fn valid(signum: u64) -> KResult<u32> {
-    if (1..=u64::from(NSIG)).contains(&signum) {
+fn valid(signum: i32) -> KResult<u32> {
+    if (1..=NSIG as i32).contains(&signum) {
         Ok(signum as u32)
     } else {
         Err(Errno::EINVAL)
     }
 }
 
-pub async fn sys_rt_sigaction(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (signum, act_ptr, old_ptr, size) = (a[0], a[1], a[2], a[3]);
+pub async fn sys_rt_sigaction(
+    ctx: &mut Ctx<'_>,
+    signum: i32,
+    act_ptr: UserPtr<KernelSigaction>,
+    old_ptr: UserPtr<KernelSigaction>,
+    size: usize,
+) -> KResult<u64> {
     if size != 8 {
         return Err(Errno::EINVAL);
     }
     let signum = valid(signum)?;
     // Read the new action before writing the old one: they may be the same buffer.
-    let new = if act_ptr != 0 {
-        Some(ctx.read::<KernelSigaction>(act_ptr)?)
+    let new = if !act_ptr.is_null() {
+        Some(ctx.read(act_ptr)?)
     } else {
         None
     };
@@ -38,7 +44,7 @@ pub async fn sys_rt_sigaction(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     }
     let shared = ctx.process().sigactions();
     let old = shared.lock().get(signum);
-    if old_ptr != 0 {
+    if !old_ptr.is_null() {
         ctx.write(old_ptr, &old)?;
     }
     if let Some(mut n) = new {
@@ -50,13 +56,18 @@ pub async fn sys_rt_sigaction(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     Ok(0)
 }
 
-pub async fn sys_rt_sigprocmask(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (how, set_ptr, old_ptr, size) = (arg_i32(a[0]), a[1], a[2], a[3]);
+pub async fn sys_rt_sigprocmask(
+    ctx: &mut Ctx<'_>,
+    how: i32,
+    set_ptr: UserPtr<u64>,
+    old_ptr: UserPtr<u64>,
+    size: usize,
+) -> KResult<u64> {
     if size != 8 {
         return Err(Errno::EINVAL);
     }
-    let set = if set_ptr != 0 {
-        Some(ctx.read::<u64>(set_ptr)?)
+    let set = if !set_ptr.is_null() {
+        Some(ctx.read(set_ptr)?)
     } else {
         None
     };
@@ -72,23 +83,24 @@ pub async fn sys_rt_sigprocmask(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
             .sigmask
             .store(sig::sanitize_mask(new), Ordering::Relaxed);
     }
-    if old_ptr != 0 {
+    if !old_ptr.is_null() {
         ctx.write(old_ptr, &old)?;
     }
     Ok(0)
 }
 
-pub async fn sys_rt_sigreturn(ctx: &mut Ctx<'_>, _: Args) -> KResult<u64> {
+pub async fn sys_rt_sigreturn(ctx: &mut Ctx<'_>) -> KResult<u64> {
     sig::sigreturn(ctx.thread, ctx.regs)
 }
 
-pub async fn sys_rt_sigpending(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    if a[1] > 8 {
+pub async fn sys_rt_sigpending(ctx: &mut Ctx<'_>, out: UserPtr<u64>, size: usize) -> KResult<u64> {
+    if size > 8 {
         return Err(Errno::EINVAL);
     }
     let set = sig::pending_of(ctx.thread) & ctx.thread.sigmask.load(Ordering::Relaxed);
     ctx.mm()
-        .write_user(a[0], &set.to_le_bytes()[..a[1] as usize])?;
+        .writer(out, size)?
+        .write_all(&set.to_le_bytes()[..size])?;
     Ok(0)
 }
 
@@ -100,11 +112,15 @@ async fn wait_for_signal(t: &Thread) {
         .await;
 }
 
-pub async fn sys_rt_sigsuspend(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    if a[1] != 8 {
+pub async fn sys_rt_sigsuspend(
+    ctx: &mut Ctx<'_>,
+    set: UserPtr<u64>,
+    sigsetsize: usize,
+) -> KResult<u64> {
+    if sigsetsize != 8 {
         return Err(Errno::EINVAL);
     }
-    let mask: u64 = ctx.read(a[0])?;
+    let mask: u64 = ctx.read(set)?;
     let t = ctx.thread;
     let old = t.sigmask.swap(sig::sanitize_mask(mask), Ordering::AcqRel);
     *t.signals.saved_mask.lock() = Some(old);
@@ -112,18 +128,23 @@ pub async fn sys_rt_sigsuspend(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     Err(Errno::ERESTARTNOHAND)
 }
 
-pub async fn sys_pause(ctx: &mut Ctx<'_>, _: Args) -> KResult<u64> {
+pub async fn sys_pause(ctx: &mut Ctx<'_>) -> KResult<u64> {
     wait_for_signal(ctx.thread).await;
     Err(Errno::ERESTARTNOHAND)
 }
 
-pub async fn sys_rt_sigtimedwait(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (set_ptr, info_ptr, ts_ptr, size) = (a[0], a[1], a[2], a[3]);
+pub async fn sys_rt_sigtimedwait(
+    ctx: &mut Ctx<'_>,
+    set_ptr: UserPtr<u64>,
+    info_ptr: UserPtr<Siginfo>,
+    ts_ptr: UserPtr<Timespec>,
+    size: usize,
+) -> KResult<u64> {
     if size != 8 {
         return Err(Errno::EINVAL);
     }
-    let set = sig::sanitize_mask(ctx.read::<u64>(set_ptr)?);
-    let timeout = if ts_ptr != 0 {
+    let set = sig::sanitize_mask(ctx.read(set_ptr)?);
+    let timeout = if !ts_ptr.is_null() {
         let ts: Timespec = ctx.read(ts_ptr)?;
         Some(ts.to_ns().ok_or(Errno::EINVAL)?)
     } else {
@@ -151,7 +172,7 @@ pub async fn sys_rt_sigtimedwait(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
         }
     };
     let info = got?;
-    if info_ptr != 0 {
+    if !info_ptr.is_null() {
         ctx.write(info_ptr, &info)?;
     }
     Ok(info.si_signo as u64)
@@ -173,8 +194,7 @@ fn may_signal(sender: &Process, target: &Process, signum: u32) -> bool {
 
 /// kill(2): pid > 0 one process, 0 the caller's group, -1 every process it may signal
 /// but init and itself, < -1 the group -pid.
-pub async fn sys_kill(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (pid, signum) = (arg_i32(a[0]), a[1]);
+pub async fn sys_kill(ctx: &mut Ctx<'_>, pid: Pid, signum: i32) -> KResult<u64> {
     if signum != 0 {
         valid(signum)?;
     }
@@ -216,7 +236,7 @@ fn thread_kill(
     ctx: &Ctx<'_>,
     tgid: Option<u32>,
     tid: i32,
-    signum: u64,
+    signum: i32,
     info: Option<Siginfo>,
 ) -> KResult<u64> {
     if tid <= 0 {
@@ -242,31 +262,39 @@ fn thread_kill(
     Ok(0)
 }
 
-pub async fn sys_tkill(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    thread_kill(ctx, None, arg_i32(a[0]), a[1], None)
+pub async fn sys_tkill(ctx: &mut Ctx<'_>, tid: Pid, sig: i32) -> KResult<u64> {
+    thread_kill(ctx, None, tid, sig, None)
 }
 
-pub async fn sys_tgkill(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let tgid = arg_i32(a[0]);
+pub async fn sys_tgkill(ctx: &mut Ctx<'_>, tgid: Pid, tid: Pid, sig: i32) -> KResult<u64> {
     if tgid <= 0 {
         return Err(Errno::EINVAL);
     }
-    thread_kill(ctx, Some(tgid as u32), arg_i32(a[1]), a[2], None)
+    thread_kill(ctx, Some(tgid as u32), tid, sig, None)
 }
 
 /// The siginfo of rt_(tg)sigqueueinfo: only the kernel may claim SI_USER/SI_KERNEL
 /// or SI_TKILL towards another process (EPERM).
-fn queued_info(ctx: &Ctx<'_>, target_pid: u32, signum: u64, ptr: u64) -> KResult<Siginfo> {
+fn queued_info(
+    ctx: &Ctx<'_>,
+    target_pid: u32,
+    signum: i32,
+    ptr: UserPtr<Siginfo>,
+) -> KResult<Siginfo> {
     let mut info: Siginfo = ctx.read(ptr)?;
     if (info.si_code >= 0 || info.si_code == SI_TKILL) && target_pid != ctx.process().pid {
         return Err(Errno::EPERM);
     }
-    info.si_signo = signum as i32;
+    info.si_signo = signum;
     Ok(info)
 }
 
-pub async fn sys_rt_sigqueueinfo(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (pid, signum) = (arg_i32(a[0]), a[1]);
+pub async fn sys_rt_sigqueueinfo(
+    ctx: &mut Ctx<'_>,
+    pid: Pid,
+    signum: i32,
+    info: UserPtr<Siginfo>,
+) -> KResult<u64> {
     if signum != 0 {
         valid(signum)?;
     }
@@ -275,7 +303,7 @@ pub async fn sys_rt_sigqueueinfo(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     } else {
         return Err(Errno::ESRCH);
     };
-    let info = queued_info(ctx, p.pid, signum, a[2])?;
+    let info = queued_info(ctx, p.pid, signum, info)?;
     if !may_signal(ctx.process(), &p, signum as u32) {
         return Err(Errno::EPERM);
     }
@@ -285,33 +313,42 @@ pub async fn sys_rt_sigqueueinfo(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     Ok(0)
 }
 
-pub async fn sys_rt_tgsigqueueinfo(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (tgid, tid, signum) = (arg_i32(a[0]), arg_i32(a[1]), a[2]);
+pub async fn sys_rt_tgsigqueueinfo(
+    ctx: &mut Ctx<'_>,
+    tgid: Pid,
+    tid: Pid,
+    signum: i32,
+    info: UserPtr<Siginfo>,
+) -> KResult<u64> {
     if tgid <= 0 {
         return Err(Errno::EINVAL);
     }
     if signum != 0 {
         valid(signum)?;
     }
-    let info = queued_info(ctx, tgid as u32, signum, a[3])?;
+    let info = queued_info(ctx, tgid as u32, signum, info)?;
     thread_kill(ctx, Some(tgid as u32), tid, signum, Some(info))
 }
 
-pub async fn sys_sigaltstack(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let new = if a[0] != 0 {
-        Some(ctx.read::<StackT>(a[0])?)
+pub async fn sys_sigaltstack(
+    ctx: &mut Ctx<'_>,
+    ss: UserPtr<StackT>,
+    old_ss: UserPtr<StackT>,
+) -> KResult<u64> {
+    let new = if !ss.is_null() {
+        Some(ctx.read(ss)?)
     } else {
         None
     };
     let old = sig::set_altstack(ctx.thread, new.as_ref(), ctx.regs.regs.rsp)?;
-    if a[1] != 0 {
-        ctx.write(a[1], &old)?;
+    if !old_ss.is_null() {
+        ctx.write(old_ss, &old)?;
     }
     Ok(0)
 }
 
 /// restart_syscall: resumes what an ERESTART_RESTARTBLOCK left (a sleep).
-pub async fn sys_restart_syscall(ctx: &mut Ctx<'_>, _: Args) -> KResult<u64> {
+pub async fn sys_restart_syscall(ctx: &mut Ctx<'_>) -> KResult<u64> {
     let r = ctx.thread.signals.restart.lock().take();
     match r {
         Some(Restart::Sleep { deadline, rem }) => {

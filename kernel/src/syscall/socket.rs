@@ -8,17 +8,21 @@
 //! queue, honouring O_NONBLOCK, MSG_DONTWAIT, SO_RCVTIMEO/SO_SNDTIMEO and signals.
 
 use alloc::sync::Arc;
-use alloc::vec;
+
 use alloc::vec::Vec;
 
 use kestrel_abi::fs::*;
 use kestrel_abi::net::*;
 use kestrel_abi::{Errno, KResult};
 use kestrel_net::unix::{Addr, Cred, Kind, NameKey, Parsed, Received, Rights, UnixSocket};
+use kestrel_usermem::UserIoVecs;
+
+use crate::mm::vm::AddressSpace;
 use kestrel_vfs::OpenFile;
 use kestrel_vfs::inode::{NodeKind, access, check_access};
 
-use super::{Args, Ctx, arg_i32, wait_for};
+use super::args::*;
+use super::{Ctx, wait_for};
 use crate::process::signal::interruptible;
 
 /// The socket behind `fd`: EBADF for a bad descriptor, ENOTSOCK for another file.
@@ -81,8 +85,7 @@ fn parse_type(domain: u32, ty: u32) -> KResult<(Kind, bool, bool)> {
     Ok((kind, ty & SOCK_CLOEXEC != 0, ty & SOCK_NONBLOCK != 0))
 }
 
-pub async fn sys_socket(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (domain, ty, protocol) = (a[0] as u32, a[1] as u32, arg_i32(a[2]));
+pub async fn sys_socket(ctx: &mut Ctx<'_>, domain: u32, ty: u32, protocol: i32) -> KResult<u64> {
     let (kind, cloexec, nonblock) = parse_type(domain, ty)?;
     if protocol != 0 && protocol != AF_UNIX as i32 {
         return Err(Errno::EPROTONOSUPPORT);
@@ -91,8 +94,13 @@ pub async fn sys_socket(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     ctx.install(f, cloexec).map(|fd| fd as u64)
 }
 
-pub async fn sys_socketpair(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (domain, ty, protocol, sv) = (a[0] as u32, a[1] as u32, arg_i32(a[2]), a[3]);
+pub async fn sys_socketpair(
+    ctx: &mut Ctx<'_>,
+    domain: u32,
+    ty: u32,
+    protocol: i32,
+    sv: UserPtr<[i32; 2]>,
+) -> KResult<u64> {
     if matches!(domain, AF_INET | AF_INET6) {
         return Err(Errno::EOPNOTSUPP);
     }
@@ -122,31 +130,40 @@ pub async fn sys_socketpair(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     Ok(0)
 }
 
-/// Reads a sockaddr of `len` bytes (EINVAL for a negative or huge length).
-fn read_addr(ctx: &Ctx<'_>, ptr: u64, len: u64) -> KResult<Parsed> {
-    let len = len as u32 as usize;
+/// Reads a sockaddr of `len` bytes (EINVAL for a negative or huge length: more
+/// than a sockaddr_storage).
+fn read_addr(ctx: &Ctx<'_>, ptr: UserPtr<u8>, len: u32) -> KResult<Parsed> {
+    let len = len as usize;
     if len > 128 {
         return Err(Errno::EINVAL);
     }
-    let mut raw = vec![0u8; len];
-    ctx.mm().read_user(ptr, &mut raw)?;
-    Addr::parse(&raw)
+    let mut raw = [0u8; 128];
+    ctx.mm().reader(ptr, len)?.read_exact(&mut raw[..len])?;
+    Addr::parse(&raw[..len])
 }
 
-/// Writes `addr` to a (sockaddr, socklen_t) pair: truncated to the caller's
-/// length, which is set to the full length (accept, getsockname, recvfrom).
-fn write_addr(ctx: &Ctx<'_>, addr: &Addr, ptr: u64, len_ptr: u64) -> KResult<()> {
-    if ptr == 0 || len_ptr == 0 {
-        return Ok(());
-    }
-    let room: i32 = ctx.read(len_ptr)?;
+/// Writes the sockaddr `bytes` to a (sockaddr, socklen_t) pair as Linux's
+/// move_addr_to_user does: the caller's length is read (EFAULT, EINVAL if
+/// negative), the address truncated to it, and the full length written back.
+fn write_addr(ctx: &Ctx<'_>, bytes: &[u8], ptr: UserPtr<u8>, len_ptr: UserPtr<u32>) -> KResult<()> {
+    let room = ctx.read(len_ptr)? as i32;
     if room < 0 {
         return Err(Errno::EINVAL);
     }
-    let bytes = addr.to_sockaddr();
     let n = bytes.len().min(room as usize);
-    ctx.mm().write_user(ptr, &bytes[..n])?;
-    ctx.write(len_ptr, &(bytes.len() as i32))
+    if n > 0 {
+        ctx.mm().writer(ptr, n)?.write_all(&bytes[..n])?;
+    }
+    ctx.write(len_ptr, &(bytes.len() as u32))
+}
+
+/// The name a receive reports for `from`: none for an unnamed sender (the
+/// length comes back 0, as Linux's unix_copy_addr leaves it).
+fn sender_name(from: Option<&Addr>) -> Vec<u8> {
+    match from {
+        None | Some(Addr::Unnamed) => Vec::new(),
+        Some(a) => a.to_sockaddr(),
+    }
 }
 
 /// The socket registered under the name `addr` (ECONNREFUSED if none): a path
@@ -168,10 +185,10 @@ fn find_target(ctx: &Ctx<'_>, addr: &Addr) -> KResult<Arc<UnixSocket>> {
     kestrel_net::unix::lookup(&key).ok_or(Errno::ECONNREFUSED)
 }
 
-pub async fn sys_bind(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let f = socket_file(ctx, arg_i32(a[0]))?;
+pub async fn sys_bind(ctx: &mut Ctx<'_>, fd: Fd, addr: UserPtr<u8>, addrlen: u32) -> KResult<u64> {
+    let f = socket_file(ctx, fd)?;
     let s = sock(&f);
-    match read_addr(ctx, a[1], a[2])? {
+    match read_addr(ctx, addr, addrlen)? {
         Parsed::FamilyOnly => s.autobind()?,
         Parsed::Addr(Addr::Abstract(n)) => {
             s.bind(Addr::Abstract(n.clone()), NameKey::Abstract(n))?
@@ -211,10 +228,10 @@ pub async fn sys_bind(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     Ok(0)
 }
 
-pub async fn sys_listen(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let f = socket_file(ctx, arg_i32(a[0]))?;
+pub async fn sys_listen(ctx: &mut Ctx<'_>, fd: Fd, backlog: i32) -> KResult<u64> {
+    let f = socket_file(ctx, fd)?;
     // A negative backlog is taken as the maximum, as Linux's unsigned compare does.
-    let backlog = arg_i32(a[1]).try_into().unwrap_or(4096usize);
+    let backlog = backlog.try_into().unwrap_or(4096usize);
     sock(&f).listen(backlog, peer_cred(ctx))?;
     Ok(0)
 }
@@ -245,11 +262,17 @@ async fn wait_ready(
     }
 }
 
-async fn accept(ctx: &Ctx<'_>, a: Args, flags: u32) -> KResult<u64> {
+async fn accept(
+    ctx: &Ctx<'_>,
+    fd: Fd,
+    addr: UserPtr<u8>,
+    addrlen: UserPtr<u32>,
+    flags: u32,
+) -> KResult<u64> {
     if flags & !(SOCK_CLOEXEC | SOCK_NONBLOCK) != 0 {
         return Err(Errno::EINVAL);
     }
-    let f = socket_file(ctx, arg_i32(a[0]))?;
+    let f = socket_file(ctx, fd)?;
     let s = sock(&f);
     if s.kind() == Kind::Dgram {
         return Err(Errno::EOPNOTSUPP);
@@ -267,7 +290,12 @@ async fn accept(ctx: &Ctx<'_>, a: Args, flags: u32) -> KResult<u64> {
         new_file(conn, flags & SOCK_NONBLOCK != 0),
         flags & SOCK_CLOEXEC != 0,
     )?;
-    if let Err(e) = write_addr(ctx, &peer, a[1], a[2]) {
+    let written = if addr.is_null() {
+        Ok(())
+    } else {
+        write_addr(ctx, &peer.to_sockaddr(), addr, addrlen)
+    };
+    if let Err(e) = written {
         let closed = ctx.process().files().lock().remove(fd);
         drop(closed);
         return Err(e);
@@ -275,27 +303,42 @@ async fn accept(ctx: &Ctx<'_>, a: Args, flags: u32) -> KResult<u64> {
     Ok(fd as u64)
 }
 
-pub async fn sys_accept(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    accept(ctx, a, 0).await
+pub async fn sys_accept(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    addr: UserPtr<u8>,
+    addrlen: UserPtr<u32>,
+) -> KResult<u64> {
+    accept(ctx, fd, addr, addrlen, 0).await
 }
 
-pub async fn sys_accept4(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    accept(ctx, a, a[3] as u32).await
+pub async fn sys_accept4(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    addr: UserPtr<u8>,
+    addrlen: UserPtr<u32>,
+    flags: u32,
+) -> KResult<u64> {
+    accept(ctx, fd, addr, addrlen, flags).await
 }
 
-pub async fn sys_connect(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let f = socket_file(ctx, arg_i32(a[0]))?;
+pub async fn sys_connect(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    addr: UserPtr<u8>,
+    addrlen: u32,
+) -> KResult<u64> {
+    let f = socket_file(ctx, fd)?;
     let s = sock(&f);
-    let mut raw = [0u8; 2];
-    if a[2] >= 2 {
-        ctx.mm().read_user(a[1], &mut raw)?;
-    }
     // AF_UNSPEC dissolves a datagram socket's association.
-    if u32::from(u16::from_ne_bytes(raw)) == AF_UNSPEC && a[2] >= 2 && s.kind() == Kind::Dgram {
-        s.disconnect();
-        return Ok(0);
+    if addrlen >= 2 && s.kind() == Kind::Dgram {
+        let family: u16 = ctx.read(addr.cast())?;
+        if u32::from(family) == AF_UNSPEC {
+            s.disconnect();
+            return Ok(0);
+        }
     }
-    let addr = match read_addr(ctx, a[1], a[2])? {
+    let addr = match read_addr(ctx, addr, addrlen)? {
         Parsed::Addr(addr) => addr,
         Parsed::FamilyOnly => return Err(Errno::EINVAL),
     };
@@ -330,48 +373,19 @@ pub async fn sys_connect(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     }
 }
 
-/// Gathers `iovecs` of user memory into one buffer (EFAULT if unreadable).
-fn gather(ctx: &Ctx<'_>, iovecs: &[Iovec]) -> KResult<Vec<u8>> {
-    let total: usize = iovecs.iter().map(|v| v.len as usize).sum();
-    let mut out = Vec::new();
-    out.try_reserve_exact(total.min(super::MAX_RW_COUNT))
-        .map_err(|_| Errno::ENOMEM)?;
-    for v in iovecs {
-        let start = out.len();
-        let n = (v.len as usize).min(super::MAX_RW_COUNT - start);
-        out.resize(start + n, 0);
-        ctx.mm().read_user(v.base, &mut out[start..])?;
-        if out.len() >= super::MAX_RW_COUNT {
-            break;
-        }
-    }
-    Ok(out)
-}
-
-/// Scatters `data` over `iovecs` of user memory.
-fn scatter(ctx: &Ctx<'_>, iovecs: &[Iovec], data: &[u8]) -> KResult<()> {
-    let mut at = 0;
-    for v in iovecs {
-        if at >= data.len() {
-            break;
-        }
-        let n = (v.len as usize).min(data.len() - at);
-        ctx.mm().write_user(v.base, &data[at..at + n])?;
-        at += n;
-    }
-    Ok(())
-}
+/// Bytes moved per step through a stream socket.
+const CHUNK: usize = 64 * 1024;
 
 /// Sends `data` (with `rights` and `cred`) on the socket file `f`, waiting for room
-/// unless non-blocking; a stream socket sends it all. EPIPE raises SIGPIPE unless
-/// MSG_NOSIGNAL.
-async fn send_data(
+/// unless `dontwait`; a stream socket sends it all. Returns how much was sent, or
+/// the error when nothing was. EPIPE raises SIGPIPE unless MSG_NOSIGNAL.
+async fn send_buf(
     ctx: &Ctx<'_>,
     f: &OpenFile,
     data: &[u8],
-    mut rights: Option<Rights>,
+    rights: &mut Option<Rights>,
     cred: Cred,
-    to: Option<Arc<UnixSocket>>,
+    to: &Option<Arc<UnixSocket>>,
     flags: u32,
 ) -> KResult<usize> {
     let s = sock(f);
@@ -399,7 +413,7 @@ async fn send_data(
             }
             Err(e) => return if done > 0 { Ok(done) } else { Err(e) },
         }
-        let ready = match &to {
+        let ready = match to {
             // Room at a datagram receiver appears in its queue, not ours.
             Some(t) => {
                 let waiting = interruptible(ctx.thread, Errno::ERESTARTSYS, async {
@@ -423,26 +437,108 @@ async fn send_data(
     }
 }
 
-/// Receives into a buffer of `len` bytes, waiting unless non-blocking; MSG_WAITALL
-/// on a stream waits until it is full (or end-of-file, a signal, an error).
+/// Sends the bytes of `src` on the socket file `f`. A message (datagram,
+/// seqpacket) goes whole, so it is checked against the largest send buffer
+/// before anything is copied (EMSGSIZE); a stream moves a chunk at a time,
+/// never holding more than a chunk of the caller's data in the kernel.
+async fn send_data(
+    ctx: &Ctx<'_>,
+    f: &OpenFile,
+    src: &mut UserIoVecs<'_>,
+    mut rights: Option<Rights>,
+    cred: Cred,
+    to: Option<Arc<UnixSocket>>,
+    flags: u32,
+) -> KResult<usize> {
+    let total = src.remaining().min(super::MAX_RW_COUNT);
+    if sock(f).kind() != Kind::Stream {
+        if total > kestrel_net::unix::MAX_BUF {
+            return Err(Errno::EMSGSIZE);
+        }
+        let mut data: Vec<u8> = super::zeroed_vec(total)?;
+        if src.read(&mut data) < total {
+            return Err(Errno::EFAULT);
+        }
+        return send_buf(ctx, f, &data, &mut rights, cred, &to, flags).await;
+    }
+    if total == 0 {
+        return send_buf(ctx, f, &[], &mut rights, cred, &to, flags).await;
+    }
+    let mut buf: Vec<u8> = super::zeroed_vec(total.min(CHUNK))?;
+    let mut done = 0;
+    while done < total {
+        let want = (total - done).min(CHUNK);
+        let got = src.read(&mut buf[..want]);
+        // Like Linux, a piece that cannot be copied in whole is not sent.
+        if got < want {
+            return if done > 0 {
+                Ok(done)
+            } else {
+                Err(Errno::EFAULT)
+            };
+        }
+        match send_buf(ctx, f, &buf[..got], &mut rights, cred, &to, flags).await {
+            Ok(n) => {
+                done += n;
+                if n < got {
+                    break;
+                }
+            }
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(done)
+}
+
+/// Receives into the user buffers `dst`, waiting unless non-blocking; MSG_WAITALL
+/// on a stream waits until they are full (or end-of-file, a signal, an error).
+/// Returns how many bytes were delivered and what the first receive said (its
+/// sender, credentials, descriptors; `full_len` for MSG_TRUNC).
+///
+/// A stream moves a chunk at a time, taking from the socket only what the
+/// buffers can hold, so data is never consumed and then lost to EFAULT; a message
+/// is taken whole (a kernel buffer of at most the largest message) and what does
+/// not fit is discarded, as Linux does.
 async fn recv_data(
     ctx: &Ctx<'_>,
     f: &OpenFile,
-    len: usize,
+    dst: &mut UserIoVecs<'_>,
     flags: u32,
-) -> KResult<(Vec<u8>, Received)> {
+) -> KResult<(usize, Received)> {
     let s = sock(f);
     let dontwait = f.nonblocking() || flags & MSG_DONTWAIT != 0;
     let peek = flags & MSG_PEEK != 0;
-    let waitall = flags & MSG_WAITALL != 0 && s.kind() == Kind::Stream && !peek;
-    let mut buf = vec![0u8; len.min(super::MAX_RW_COUNT)];
+    let stream = s.kind() == Kind::Stream;
+    let waitall = flags & MSG_WAITALL != 0 && stream && !peek;
+    let len = dst.remaining().min(super::MAX_RW_COUNT);
+    // A peek always starts at the front of the queue, which never holds more than
+    // a send buffer: one receive of that much sees all of it.
+    let step = if stream && !peek {
+        CHUNK
+    } else {
+        kestrel_net::unix::MAX_BUF
+    };
+    let mut buf: Vec<u8> = super::zeroed_vec(len.min(step))?;
     let mut got = 0;
     let mut first: Option<Received> = None;
     loop {
-        match s.recv(&mut buf[got..], peek) {
+        let want = (len - got).min(buf.len());
+        let room = if stream { dst.writable(want) } else { want };
+        // Linux copies a stream's queued writes whole: when what is queued would
+        // not fit the writable part of the buffers, nothing is taken (EFAULT).
+        let short = room < want && s.recv(&mut buf[..want], true).is_ok_and(|r| r.len > room);
+        if (want > 0 && room == 0) || short {
+            if got > 0 {
+                break;
+            }
+            return Err(Errno::EFAULT);
+        }
+        match s.recv(&mut buf[..room], peek) {
             Ok(r) => {
                 let n = r.len;
-                got += n;
+                let put = dst.write(&buf[..n]);
+                got += put;
                 let eof = n == 0;
                 match &mut first {
                     None => first = Some(r),
@@ -451,9 +547,13 @@ async fn recv_data(
                         f0.full_len = got;
                     }
                 }
-                if !waitall || got == buf.len() || eof {
+                if put < n && got == 0 {
+                    return Err(Errno::EFAULT);
+                }
+                if !waitall || got == len || eof || put < n {
                     break;
                 }
+                continue;
             }
             Err(Errno::EAGAIN) if !dontwait => {}
             Err(e) if got > 0 && e != Errno::EAGAIN => break,
@@ -472,28 +572,28 @@ async fn recv_data(
         }
     }
     let mut r = first.unwrap_or_default();
-    r.len = got.max(r.len.min(got));
-    buf.truncate(r.len);
-    Ok((buf, r))
+    r.len = got;
+    Ok((got, r))
 }
 
-pub async fn sys_sendto(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (fd, buf, len, flags, addr, addrlen) =
-        (arg_i32(a[0]), a[1], a[2] as usize, a[3] as u32, a[4], a[5]);
+pub async fn sys_sendto(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    buf: UserPtr<u8>,
+    len: usize,
+    flags: u32,
+    addr: UserPtr<u8>,
+    addrlen: u32,
+) -> KResult<u64> {
     let f = socket_file(ctx, fd)?;
-    let to = if addr != 0 {
-        Some(destination(ctx, &f, addr, addrlen)?)
-    } else {
+    let mm = ctx.mm();
+    let mut src = UserIoVecs::single(&*mm, buf, len)?;
+    let to = if addr.is_null() {
         None
+    } else {
+        Some(destination(ctx, &f, addr, addrlen)?)
     };
-    let data = gather(
-        ctx,
-        &[Iovec {
-            base: buf,
-            len: len as u64,
-        }],
-    )?;
-    send_data(ctx, &f, &data, None, scm_cred(ctx), to, flags)
+    send_data(ctx, &f, &mut src, None, scm_cred(ctx), to, flags)
         .await
         .map(|n| n as u64)
 }
@@ -501,7 +601,14 @@ pub async fn sys_sendto(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
 /// The socket a datagram's address names (stream sockets ignore an address if
 /// connected, as Linux's unix_stream_sendmsg would refuse one: EOPNOTSUPP /
 /// EISCONN).
-fn destination(ctx: &Ctx<'_>, f: &OpenFile, addr: u64, addrlen: u64) -> KResult<Arc<UnixSocket>> {
+fn destination(
+    ctx: &Ctx<'_>,
+    f: &OpenFile,
+    addr: UserPtr<u8>,
+    addrlen: u32,
+) -> KResult<Arc<UnixSocket>> {
+    // The address is copied in before the socket looks at it (EFAULT first).
+    let parsed = read_addr(ctx, addr, addrlen)?;
     let s = sock(f);
     if s.kind() != Kind::Dgram {
         return Err(if s.peer_addr().is_ok() {
@@ -510,7 +617,7 @@ fn destination(ctx: &Ctx<'_>, f: &OpenFile, addr: u64, addrlen: u64) -> KResult<
             Errno::EOPNOTSUPP
         });
     }
-    match read_addr(ctx, addr, addrlen)? {
+    match parsed {
         Parsed::Addr(a) => {
             let t = find_target(ctx, &a)?;
             if t.kind() != Kind::Dgram {
@@ -522,21 +629,26 @@ fn destination(ctx: &Ctx<'_>, f: &OpenFile, addr: u64, addrlen: u64) -> KResult<
     }
 }
 
-pub async fn sys_recvfrom(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (fd, buf, len, flags, addr, addrlen) =
-        (arg_i32(a[0]), a[1], a[2] as usize, a[3] as u32, a[4], a[5]);
+pub async fn sys_recvfrom(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    buf: UserPtr<u8>,
+    len: usize,
+    flags: u32,
+    addr: UserPtr<u8>,
+    addrlen: UserPtr<u32>,
+) -> KResult<u64> {
     let f = socket_file(ctx, fd)?;
-    let (data, r) = recv_data(ctx, &f, len, flags).await?;
-    ctx.mm().write_user(buf, &data)?;
-    if let Some(from) = &r.from {
-        write_addr(ctx, from, addr, addrlen)?;
-    } else if addrlen != 0 && addr != 0 {
-        write_addr(ctx, &Addr::Unnamed, addr, addrlen)?;
+    let mm = ctx.mm();
+    let mut dst = UserIoVecs::single(&*mm, buf, len)?;
+    let (n, r) = recv_data(ctx, &f, &mut dst, flags).await?;
+    if !addr.is_null() {
+        write_addr(ctx, &sender_name(r.from.as_ref()), addr, addrlen)?;
     }
     Ok(if flags & MSG_TRUNC != 0 {
         r.full_len as u64
     } else {
-        data.len() as u64
+        n as u64
     })
 }
 
@@ -546,11 +658,14 @@ fn parse_control(ctx: &Ctx<'_>, ptr: u64, len: u64) -> KResult<(Option<Rights>, 
     if len == 0 {
         return Ok((None, None));
     }
+    // Linux's sysctl_optmem_max bounds the control buffer.
     if len > 1 << 16 {
         return Err(Errno::ENOBUFS);
     }
-    let mut raw = vec![0u8; len as usize];
-    ctx.mm().read_user(ptr, &mut raw)?;
+    let raw = ctx
+        .mm()
+        .reader(UserPtr::<u8>::new(ptr), len as usize)?
+        .read_to_vec()?;
     let (mut rights, mut cred) = (None::<Rights>, None);
     let mut at = 0;
     while at + core::mem::size_of::<Cmsghdr>() <= raw.len() {
@@ -598,30 +713,36 @@ fn parse_control(ctx: &Ctx<'_>, ptr: u64, len: u64) -> KResult<(Option<Rights>, 
     Ok((rights, cred))
 }
 
-pub async fn sys_sendmsg(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let f = socket_file(ctx, arg_i32(a[0]))?;
-    let hdr: Msghdr = ctx.read(a[1])?;
-    sendmsg(ctx, &f, &hdr, a[2] as u32).await.map(|n| n as u64)
+pub async fn sys_sendmsg(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    msg: UserPtr<Msghdr>,
+    flags: u32,
+) -> KResult<u64> {
+    let f = socket_file(ctx, fd)?;
+    let hdr: Msghdr = ctx.read(msg)?;
+    sendmsg(ctx, &f, &hdr, flags).await.map(|n| n as u64)
 }
 
 async fn sendmsg(ctx: &Ctx<'_>, f: &OpenFile, hdr: &Msghdr, flags: u32) -> KResult<usize> {
-    let iovecs = super::fs::read_iovecs(ctx, hdr.msg_iov, hdr.msg_iovlen as usize)?;
+    let iovecs = super::fs::read_iovecs(ctx, UserPtr::new(hdr.msg_iov), hdr.msg_iovlen as usize)?;
+    let mm = ctx.mm();
+    let mut src = UserIoVecs::new(&*mm, &iovecs)?;
     let to = if hdr.msg_name != 0 && hdr.msg_namelen != 0 {
         Some(destination(
             ctx,
             f,
-            hdr.msg_name,
-            u64::from(hdr.msg_namelen),
+            UserPtr::new(hdr.msg_name),
+            hdr.msg_namelen,
         )?)
     } else {
         None
     };
     let (rights, cred) = parse_control(ctx, hdr.msg_control, hdr.msg_controllen)?;
-    let data = gather(ctx, &iovecs)?;
     send_data(
         ctx,
         f,
-        &data,
+        &mut src,
         rights,
         cred.unwrap_or_else(|| scm_cred(ctx)),
         to,
@@ -630,117 +751,181 @@ async fn sendmsg(ctx: &Ctx<'_>, f: &OpenFile, hdr: &Msghdr, flags: u32) -> KResu
     .await
 }
 
-pub async fn sys_recvmsg(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let f = socket_file(ctx, arg_i32(a[0]))?;
-    let mut hdr: Msghdr = ctx.read(a[1])?;
-    let n = recvmsg(ctx, &f, &mut hdr, a[2] as u32).await?;
-    ctx.write(a[1], &hdr)?;
+pub async fn sys_recvmsg(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    msg: UserPtr<Msghdr>,
+    flags: u32,
+) -> KResult<u64> {
+    let f = socket_file(ctx, fd)?;
+    let mut hdr: Msghdr = ctx.read(msg)?;
+    let n = recvmsg(ctx, &f, &mut hdr, flags).await?;
+    ctx.write(msg, &hdr)?;
     Ok(n as u64)
 }
 
 async fn recvmsg(ctx: &Ctx<'_>, f: &OpenFile, hdr: &mut Msghdr, flags: u32) -> KResult<usize> {
-    let iovecs = super::fs::read_iovecs(ctx, hdr.msg_iov, hdr.msg_iovlen as usize)?;
-    let want: usize = iovecs.iter().map(|v| v.len as usize).sum();
-    let (data, r) = recv_data(ctx, f, want, flags).await?;
-    scatter(ctx, &iovecs, &data)?;
+    let iovecs = super::fs::read_iovecs(ctx, UserPtr::new(hdr.msg_iov), hdr.msg_iovlen as usize)?;
+    let mm = ctx.mm();
+    let mut dst = UserIoVecs::new(&*mm, &iovecs)?;
+    let (n, r) = recv_data(ctx, f, &mut dst, flags).await?;
     let mut msg_flags = 0;
     if r.truncated {
         msg_flags |= MSG_TRUNC;
     }
-    // The sender's name.
+    // The sender's name (none for an unnamed sender).
+    let name = sender_name(r.from.as_ref());
     if hdr.msg_name != 0 {
-        let from = r.from.clone().unwrap_or(Addr::Unnamed);
-        let bytes = from.to_sockaddr();
-        let n = bytes.len().min(hdr.msg_namelen as usize);
-        ctx.mm().write_user(hdr.msg_name, &bytes[..n])?;
-        hdr.msg_namelen = bytes.len() as u32;
-    } else {
-        hdr.msg_namelen = 0;
+        let k = name.len().min(hdr.msg_namelen as usize);
+        if k > 0 {
+            mm.writer(UserPtr::<u8>::new(hdr.msg_name), k)?
+                .write_all(&name[..k])?;
+        }
     }
+    hdr.msg_namelen = name.len() as u32;
     // Control messages: the sender's credentials (SO_PASSCRED), the descriptors.
-    let room = hdr.msg_controllen as usize;
-    let mut control = Vec::new();
+    let mut ctl = Control {
+        at: hdr.msg_control,
+        room: hdr.msg_controllen as usize,
+        used: 0,
+    };
     if sock(f).passcred()
         && let Some(c) = r.cred
     {
-        push_cmsg(
-            &mut control,
+        // Linux's scm_recv ignores a failure to store the credentials.
+        let _ = ctl.put(
+            &mm,
             SCM_CREDENTIALS,
             kestrel_abi::bytemuck_bytes(&c),
-            room,
             &mut msg_flags,
         );
     }
     if let Some(rights) = r.rights {
-        let left = room.saturating_sub(control.len());
-        let fits = left.saturating_sub(16) / 4;
-        let take = rights.len().min(fits);
-        let cloexec = flags & MSG_CMSG_CLOEXEC != 0;
-        let mut fds = Vec::new();
-        for file in rights.into_iter().take(take) {
-            match ctx.install(file, cloexec) {
-                Ok(fd) => fds.push(fd),
-                Err(_) => {
-                    msg_flags |= MSG_CTRUNC;
-                    break;
-                }
-            }
-        }
-        // Descriptors that do not fit are closed, never leaked (MSG_CTRUNC).
-        if take == 0 || fds.len() < take || take < fds.len() {
-            msg_flags |= MSG_CTRUNC;
-        }
-        if !fds.is_empty() {
-            let bytes: Vec<u8> = fds.iter().flat_map(|fd| fd.to_ne_bytes()).collect();
-            push_cmsg(&mut control, SCM_RIGHTS, &bytes, room, &mut msg_flags);
-        }
+        ctl.put_rights(ctx, rights, flags & MSG_CMSG_CLOEXEC != 0, &mut msg_flags);
     }
-    if hdr.msg_control != 0 && !control.is_empty() {
-        ctx.mm().write_user(hdr.msg_control, &control)?;
-    }
-    hdr.msg_controllen = control.len() as u64;
+    hdr.msg_controllen = ctl.used as u64;
     hdr.msg_flags = msg_flags;
     Ok(if flags & MSG_TRUNC != 0 {
         r.full_len
     } else {
-        data.len()
+        n
     })
 }
 
-/// Appends one control message if it fits in `room`, else sets MSG_CTRUNC.
-fn push_cmsg(out: &mut Vec<u8>, ty: i32, data: &[u8], room: usize, flags: &mut u32) {
-    let len = 16 + data.len();
-    if out.len() + len > room {
-        *flags |= MSG_CTRUNC;
-        return;
+/// The control buffer of a recvmsg, filled front to back as Linux's put_cmsg
+/// and scm_detach_fds fill it.
+struct Control {
+    /// The user address of the next message.
+    at: u64,
+    /// Bytes left.
+    room: usize,
+    /// Bytes used (msg_controllen on return).
+    used: usize,
+}
+
+impl Control {
+    const HDR: usize = core::mem::size_of::<Cmsghdr>();
+
+    fn advance(&mut self, space: usize) {
+        let space = space.min(self.room);
+        self.at += space as u64;
+        self.room -= space;
+        self.used += space;
     }
-    let h = Cmsghdr {
-        cmsg_len: len as u64,
-        cmsg_level: SOL_SOCKET,
-        cmsg_type: ty,
-    };
-    out.extend_from_slice(kestrel_abi::bytemuck_bytes(&h));
-    out.extend_from_slice(data);
-    let aligned = cmsg_align(len).min(room - (out.len() - len));
-    out.resize(out.len() - len + aligned, 0);
+
+    fn header(&self, mm: &AddressSpace, len: usize, ty: i32) -> KResult<()> {
+        let h = Cmsghdr {
+            cmsg_len: len as u64,
+            cmsg_level: SOL_SOCKET,
+            cmsg_type: ty,
+        };
+        mm.write(UserPtr::new(self.at), &h)
+    }
+
+    /// One message of type `ty`, truncated (MSG_CTRUNC) to the room left.
+    fn put(&mut self, mm: &AddressSpace, ty: i32, data: &[u8], flags: &mut u32) -> KResult<()> {
+        if self.at == 0 || self.room < Self::HDR {
+            *flags |= MSG_CTRUNC;
+            return Ok(());
+        }
+        let mut len = Self::HDR + data.len();
+        if self.room < len {
+            *flags |= MSG_CTRUNC;
+            len = self.room;
+        }
+        self.header(mm, len, ty)?;
+        mm.writer(
+            UserPtr::<u8>::new(self.at + Self::HDR as u64),
+            len - Self::HDR,
+        )?
+        .write_all(&data[..len - Self::HDR])?;
+        self.advance(cmsg_align(Self::HDR + data.len()));
+        Ok(())
+    }
+
+    /// SCM_RIGHTS: installs as many of `rights` as the room holds, storing each
+    /// number before the next is taken; a number that cannot be stored closes its
+    /// descriptor again. Descriptors that do not make it are closed (dropped) and
+    /// MSG_CTRUNC says so; none is ever left behind unreported.
+    fn put_rights(&mut self, ctx: &Ctx<'_>, rights: Rights, cloexec: bool, flags: &mut u32) {
+        let mm = ctx.mm();
+        let fdmax = if self.at == 0 || self.room <= Self::HDR {
+            0
+        } else {
+            (self.room - Self::HDR) / 4
+        };
+        let count = rights.len();
+        let mut stored = 0;
+        for file in rights.into_iter().take(fdmax) {
+            let Ok(fd) = ctx.install(file, cloexec) else {
+                break;
+            };
+            let slot = UserPtr::<i32>::new(self.at + (Self::HDR + 4 * stored) as u64);
+            if mm.write(slot, &fd).is_err() {
+                let f = ctx.process().files().lock().remove(fd);
+                drop(f);
+                break;
+            }
+            stored += 1;
+        }
+        if stored > 0 {
+            let len = Self::HDR + 4 * stored;
+            if self.header(&mm, len, SCM_RIGHTS).is_ok() {
+                self.advance(cmsg_align(len));
+            }
+        }
+        if stored < count {
+            *flags |= MSG_CTRUNC;
+        }
+    }
 }
 
-pub async fn sys_shutdown(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let f = socket_file(ctx, arg_i32(a[0]))?;
-    sock(&f).shutdown(a[1] as u32)?;
+pub async fn sys_shutdown(ctx: &mut Ctx<'_>, fd: Fd, how: u32) -> KResult<u64> {
+    let f = socket_file(ctx, fd)?;
+    sock(&f).shutdown(how)?;
     Ok(0)
 }
 
-pub async fn sys_getsockname(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let f = socket_file(ctx, arg_i32(a[0]))?;
-    write_addr(ctx, &sock(&f).local_addr(), a[1], a[2])?;
+pub async fn sys_getsockname(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    addr: UserPtr<u8>,
+    addrlen: UserPtr<u32>,
+) -> KResult<u64> {
+    let f = socket_file(ctx, fd)?;
+    write_addr(ctx, &sock(&f).local_addr().to_sockaddr(), addr, addrlen)?;
     Ok(0)
 }
 
-pub async fn sys_getpeername(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let f = socket_file(ctx, arg_i32(a[0]))?;
+pub async fn sys_getpeername(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    addr: UserPtr<u8>,
+    addrlen: UserPtr<u32>,
+) -> KResult<u64> {
+    let f = socket_file(ctx, fd)?;
     let peer = sock(&f).peer_addr()?;
-    write_addr(ctx, &peer, a[1], a[2])?;
+    write_addr(ctx, &peer.to_sockaddr(), addr, addrlen)?;
     Ok(0)
 }
 
@@ -759,14 +944,14 @@ fn ns_of_timeval(tv: kestrel_abi::time::Timeval) -> KResult<Option<u64>> {
     Ok((ns != 0).then_some(ns))
 }
 
-pub async fn sys_setsockopt(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (fd, level, name, val, len) = (
-        arg_i32(a[0]),
-        arg_i32(a[1]),
-        arg_i32(a[2]),
-        a[3],
-        a[4] as u32,
-    );
+pub async fn sys_setsockopt(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    level: i32,
+    name: i32,
+    val: UserPtr<u8>,
+    len: u32,
+) -> KResult<u64> {
     let f = socket_file(ctx, fd)?;
     let s = sock(&f);
     if level != SOL_SOCKET {
@@ -776,7 +961,7 @@ pub async fn sys_setsockopt(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
         if len < 4 {
             return Err(Errno::EINVAL);
         }
-        ctx.read::<i32>(val)
+        ctx.read(val.cast::<i32>())
     };
     match name {
         SO_PASSCRED => s.set_passcred(int()? != 0),
@@ -788,7 +973,7 @@ pub async fn sys_setsockopt(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
             if (len as usize) < core::mem::size_of::<kestrel_abi::time::Timeval>() {
                 return Err(Errno::EINVAL);
             }
-            let tv: kestrel_abi::time::Timeval = ctx.read(val)?;
+            let tv: kestrel_abi::time::Timeval = ctx.read(val.cast())?;
             s.set_timeout(name == SO_SNDTIMEO, ns_of_timeval(tv)?);
         }
         // Accepted and without effect for AF_UNIX (as in Linux).
@@ -807,14 +992,20 @@ pub async fn sys_setsockopt(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     Ok(0)
 }
 
-pub async fn sys_getsockopt(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (fd, level, name, val, len_ptr) = (arg_i32(a[0]), arg_i32(a[1]), arg_i32(a[2]), a[3], a[4]);
+pub async fn sys_getsockopt(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    level: i32,
+    name: i32,
+    val: UserPtr<u8>,
+    len_ptr: UserPtr<u32>,
+) -> KResult<u64> {
     let f = socket_file(ctx, fd)?;
     let s = sock(&f);
     if level != SOL_SOCKET {
         return Err(Errno::ENOPROTOOPT);
     }
-    let room: i32 = ctx.read(len_ptr)?;
+    let room = ctx.read(len_ptr)? as i32;
     if room < 0 {
         return Err(Errno::EINVAL);
     }
@@ -857,23 +1048,24 @@ pub async fn sys_getsockopt(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     let n = bytes.len().min(room as usize);
-    ctx.mm().write_user(val, &bytes[..n])?;
-    ctx.write(len_ptr, &(n as i32))?;
+    ctx.mm().writer(val, n)?.write_all(&bytes[..n])?;
+    ctx.write(len_ptr, &(n as u32))?;
     Ok(0)
 }
 
 /// readv on a socket: one receive scattered over the vectors.
 pub async fn readv(ctx: &Ctx<'_>, f: &OpenFile, iovecs: &[Iovec]) -> KResult<u64> {
-    let want: usize = iovecs.iter().map(|v| v.len as usize).sum();
-    let (data, _) = recv_data(ctx, f, want, 0).await?;
-    scatter(ctx, iovecs, &data)?;
-    Ok(data.len() as u64)
+    let mm = ctx.mm();
+    let mut dst = UserIoVecs::new(&*mm, iovecs)?;
+    let (n, _) = recv_data(ctx, f, &mut dst, 0).await?;
+    Ok(n as u64)
 }
 
 /// writev on a socket: one message gathered from the vectors.
 pub async fn writev(ctx: &Ctx<'_>, f: &OpenFile, iovecs: &[Iovec]) -> KResult<u64> {
-    let data = gather(ctx, iovecs)?;
-    send_data(ctx, f, &data, None, scm_cred(ctx), None, 0)
+    let mm = ctx.mm();
+    let mut src = UserIoVecs::new(&*mm, iovecs)?;
+    send_data(ctx, f, &mut src, None, scm_cred(ctx), None, 0)
         .await
         .map(|n| n as u64)
 }
@@ -883,13 +1075,19 @@ pub fn is_socket(f: &OpenFile) -> bool {
     UnixSocket::of(f).is_some()
 }
 
-pub async fn sys_sendmmsg(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (fd, vec, vlen, flags) = (arg_i32(a[0]), a[1], (a[2] as u32).min(1024), a[3] as u32);
+pub async fn sys_sendmmsg(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    vec: UserPtr<Mmsghdr>,
+    vlen: u32,
+    flags: u32,
+) -> KResult<u64> {
+    // UIO_MAXIOV messages at most.
+    let vlen = vlen.min(1024);
     let f = socket_file(ctx, fd)?;
-    let size = core::mem::size_of::<Mmsghdr>() as u64;
     let mut sent = 0u32;
     while sent < vlen {
-        let at = vec + u64::from(sent) * size;
+        let at = vec.add(sent as usize);
         let mut m: Mmsghdr = ctx.read(at)?;
         match sendmsg(ctx, &f, &m.msg_hdr, flags).await {
             Ok(n) => {
@@ -904,13 +1102,28 @@ pub async fn sys_sendmmsg(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     Ok(u64::from(sent))
 }
 
-pub async fn sys_recvmmsg(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (fd, vec, vlen, flags) = (arg_i32(a[0]), a[1], (a[2] as u32).min(1024), a[3] as u32);
+pub async fn sys_recvmmsg(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    vec: UserPtr<Mmsghdr>,
+    vlen: u32,
+    flags: u32,
+    timeout: UserPtr<kestrel_abi::time::Timespec>,
+) -> KResult<u64> {
+    // The timeout is read first (EFAULT, EINVAL) and checked after each message,
+    // as Linux does: it bounds the batch, not a wait.
+    let deadline = if timeout.is_null() {
+        None
+    } else {
+        let t = ctx.read(timeout)?;
+        let ns = t.to_ns().ok_or(Errno::EINVAL)?;
+        Some(crate::time::now_ns().saturating_add(ns))
+    };
+    let vlen = vlen.min(1024);
     let f = socket_file(ctx, fd)?;
-    let size = core::mem::size_of::<Mmsghdr>() as u64;
     let mut got = 0u32;
-    while got < vlen {
-        let at = vec + u64::from(got) * size;
+    while got < vlen && deadline.is_none_or(|d| got == 0 || crate::time::now_ns() < d) {
+        let at = vec.add(got as usize);
         let mut m: Mmsghdr = ctx.read(at)?;
         // After the first message, only what is already there (MSG_WAITFORONE-like).
         let fl = if got > 0 { flags | MSG_DONTWAIT } else { flags };

@@ -3,7 +3,8 @@
 use kestrel_abi::time::*;
 use kestrel_abi::{Errno, KResult};
 
-use super::{Args, Ctx, arg_i32};
+use super::Ctx;
+use super::args::*;
 use crate::process::signal::{Restart, interruptible};
 use crate::process::timers::Clock;
 use crate::{task, time};
@@ -13,20 +14,28 @@ fn clock_ns(ctx: &Ctx<'_>, clk: i32) -> KResult<u64> {
     Ok(Clock::from_id(ctx.thread, clk)?.now())
 }
 
-pub async fn sys_clock_gettime(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let ns = clock_ns(ctx, arg_i32(a[0]))?;
-    ctx.write(a[1], &Timespec::from_ns(ns))?;
+pub async fn sys_clock_gettime(
+    ctx: &mut Ctx<'_>,
+    clockid: i32,
+    tp: UserPtr<Timespec>,
+) -> KResult<u64> {
+    let ns = clock_ns(ctx, clockid)?;
+    ctx.write(tp, &Timespec::from_ns(ns))?;
     Ok(0)
 }
 
-pub async fn sys_clock_getres(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let clock = Clock::from_id(ctx.thread, arg_i32(a[0]))?;
-    if a[1] != 0 {
+pub async fn sys_clock_getres(
+    ctx: &mut Ctx<'_>,
+    clockid: i32,
+    res: UserPtr<Timespec>,
+) -> KResult<u64> {
+    let clock = Clock::from_id(ctx.thread, clockid)?;
+    if !res.is_null() {
         // Every clock here reads the TSC, so all of them resolve single nanoseconds
         // (the coarse ones too: they are not tick-based).
         let _ = clock;
         ctx.write(
-            a[1],
+            res,
             &Timespec {
                 tv_sec: 0,
                 tv_nsec: 1,
@@ -50,9 +59,13 @@ fn set_realtime(ctx: &Ctx<'_>, ns: u64) -> KResult<()> {
     Ok(())
 }
 
-pub async fn sys_clock_settime(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let clock = Clock::from_id(ctx.thread, arg_i32(a[0]))?;
-    let ts: Timespec = ctx.read(a[1])?;
+pub async fn sys_clock_settime(
+    ctx: &mut Ctx<'_>,
+    clockid: i32,
+    tp: UserPtr<Timespec>,
+) -> KResult<u64> {
+    let clock = Clock::from_id(ctx.thread, clockid)?;
+    let ts: Timespec = ctx.read(tp)?;
     match clock {
         Clock::Realtime => {
             let ns = ts.to_ns().ok_or(Errno::EINVAL)?;
@@ -65,14 +78,18 @@ pub async fn sys_clock_settime(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     }
 }
 
-pub async fn sys_gettimeofday(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    if a[0] != 0 {
-        ctx.write(a[0], &Timeval::from_ns(time::realtime_ns()))?;
+pub async fn sys_gettimeofday(
+    ctx: &mut Ctx<'_>,
+    tv: UserPtr<Timeval>,
+    tz: UserPtr<Timezone>,
+) -> KResult<u64> {
+    if !tv.is_null() {
+        ctx.write(tv, &Timeval::from_ns(time::realtime_ns()))?;
     }
-    if a[1] != 0 {
+    if !tz.is_null() {
         let (tz_minuteswest, tz_dsttime) = time::timezone();
         ctx.write(
-            a[1],
+            tz,
             &Timezone {
                 tz_minuteswest,
                 tz_dsttime,
@@ -82,14 +99,18 @@ pub async fn sys_gettimeofday(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
     Ok(0)
 }
 
-pub async fn sys_settimeofday(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let tv: Option<Timeval> = if a[0] != 0 {
-        Some(ctx.read(a[0])?)
+pub async fn sys_settimeofday(
+    ctx: &mut Ctx<'_>,
+    tv: UserPtr<Timeval>,
+    tz: UserPtr<Timezone>,
+) -> KResult<u64> {
+    let tv: Option<Timeval> = if !tv.is_null() {
+        Some(ctx.read(tv)?)
     } else {
         None
     };
-    let tz: Option<Timezone> = if a[1] != 0 {
-        Some(ctx.read(a[1])?)
+    let tz: Option<Timezone> = if !tz.is_null() {
+        Some(ctx.read(tz)?)
     } else {
         None
     };
@@ -150,7 +171,7 @@ static NTP: spin::Mutex<Timex> = spin::Mutex::new(Timex {
     _reserved: [0; 11],
 });
 
-fn adjtime(ctx: &Ctx<'_>, ptr: u64) -> KResult<u64> {
+fn adjtime(ctx: &Ctx<'_>, ptr: UserPtr<Timex>) -> KResult<u64> {
     let req: Timex = ctx.read(ptr)?;
     let modes = req.modes;
     let read_only = modes == 0 || modes == ADJ_OFFSET_SS_READ;
@@ -221,21 +242,25 @@ fn adjtime(ctx: &Ctx<'_>, ptr: u64) -> KResult<u64> {
     })
 }
 
-pub async fn sys_adjtimex(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    adjtime(ctx, a[0])
+pub async fn sys_adjtimex(ctx: &mut Ctx<'_>, buf: UserPtr<Timex>) -> KResult<u64> {
+    adjtime(ctx, buf)
 }
 
-pub async fn sys_clock_adjtime(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    match Clock::from_id(ctx.thread, arg_i32(a[0]))? {
-        Clock::Realtime => adjtime(ctx, a[1]),
+pub async fn sys_clock_adjtime(
+    ctx: &mut Ctx<'_>,
+    clockid: i32,
+    buf: UserPtr<Timex>,
+) -> KResult<u64> {
+    match Clock::from_id(ctx.thread, clockid)? {
+        Clock::Realtime => adjtime(ctx, buf),
         _ => Err(Errno::EOPNOTSUPP),
     }
 }
 
-pub async fn sys_time(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+pub async fn sys_time(ctx: &mut Ctx<'_>, tloc: UserPtr<i64>) -> KResult<u64> {
     let secs = time::realtime_ns() / 1_000_000_000;
-    if a[0] != 0 {
-        ctx.write(a[0], &secs)?;
+    if !tloc.is_null() {
+        ctx.write(tloc, &(secs as i64))?;
     }
     Ok(secs)
 }
@@ -243,7 +268,7 @@ pub async fn sys_time(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
 /// Sleeps until `deadline` (monotonic ns). Interrupted by a signal, it writes the
 /// time left to `rem` (if not 0) and leaves a restart block so restart_syscall can
 /// finish the sleep when no handler runs (Linux's hrtimer_nanosleep_restart).
-pub async fn sleep_until(ctx: &Ctx<'_>, deadline: u64, rem: u64) -> KResult<u64> {
+pub async fn sleep_until(ctx: &Ctx<'_>, deadline: u64, rem: UserPtr<Timespec>) -> KResult<u64> {
     let sleep = async {
         task::sleep_until(deadline).await;
         Ok(0)
@@ -251,7 +276,7 @@ pub async fn sleep_until(ctx: &Ctx<'_>, deadline: u64, rem: u64) -> KResult<u64>
     match interruptible(ctx.thread, Errno::ERESTART_RESTARTBLOCK, sleep).await {
         Ok(v) => Ok(v),
         Err(e) => {
-            if rem != 0 {
+            if !rem.is_null() {
                 ctx.write(
                     rem,
                     &Timespec::from_ns(deadline.saturating_sub(time::now_ns())),
@@ -263,14 +288,23 @@ pub async fn sleep_until(ctx: &Ctx<'_>, deadline: u64, rem: u64) -> KResult<u64>
     }
 }
 
-pub async fn sys_nanosleep(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let req: Timespec = ctx.read(a[0])?;
+pub async fn sys_nanosleep(
+    ctx: &mut Ctx<'_>,
+    req: UserPtr<Timespec>,
+    rem: UserPtr<Timespec>,
+) -> KResult<u64> {
+    let req: Timespec = ctx.read(req)?;
     let ns = req.to_ns().ok_or(Errno::EINVAL)?;
-    sleep_until(ctx, time::now_ns().saturating_add(ns), a[1]).await
+    sleep_until(ctx, time::now_ns().saturating_add(ns), rem).await
 }
 
-pub async fn sys_clock_nanosleep(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (clk, flags) = (arg_i32(a[0]), a[1] as i32);
+pub async fn sys_clock_nanosleep(
+    ctx: &mut Ctx<'_>,
+    clk: i32,
+    flags: i32,
+    req: UserPtr<Timespec>,
+    rem: UserPtr<Timespec>,
+) -> KResult<u64> {
     let clock = Clock::from_id(ctx.thread, clk)?;
     match clock {
         // The calling thread's own CPU clock cannot advance while it sleeps.
@@ -279,7 +313,7 @@ pub async fn sys_clock_nanosleep(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
         _ if !clock.has_timers() => return Err(Errno::EOPNOTSUPP),
         _ => {}
     }
-    let req: Timespec = ctx.read(a[2])?;
+    let req: Timespec = ctx.read(req)?;
     let ns = req.to_ns().ok_or(Errno::EINVAL)?;
     let abstime = flags & TIMER_ABSTIME != 0;
     if let Clock::ProcessCpu(..) = clock {
@@ -311,18 +345,21 @@ pub async fn sys_clock_nanosleep(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
         };
         return interruptible(ctx.thread, Errno::ERESTARTNOHAND, sleep).await;
     }
-    sleep_until(ctx, time::now_ns().saturating_add(ns), a[3]).await
+    sleep_until(ctx, time::now_ns().saturating_add(ns), rem).await
 }
 
 /// Clock ticks per second as times(2) and AT_CLKTCK report them (USER_HZ).
 const USER_HZ: u64 = 100;
 
-pub async fn sys_times(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+pub async fn sys_times(ctx: &mut Ctx<'_>, buf: UserPtr<[i64; 4]>) -> KResult<u64> {
     let (u, s) = ctx.process().cpu_time();
     let (cu, cs) = ctx.process().children_cpu.get();
     let ticks = |ns: u64| ns / (1_000_000_000 / USER_HZ);
-    if a[0] != 0 {
-        ctx.write(a[0], &[ticks(u), ticks(s), ticks(cu), ticks(cs)])?;
+    if !buf.is_null() {
+        ctx.write(
+            buf,
+            &[ticks(u), ticks(s), ticks(cu), ticks(cs)].map(|t| t as i64),
+        )?;
     }
     // Ticks since an arbitrary point: Linux starts its tick counter 300 s before 2^32
     // (INITIAL_JIFFIES) so wrap-around bugs show early; programs only use differences.
@@ -339,16 +376,20 @@ pub fn rusage((user, system): (u64, u64)) -> kestrel_abi::process::Rusage {
     }
 }
 
-pub async fn sys_getrusage(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+pub async fn sys_getrusage(
+    ctx: &mut Ctx<'_>,
+    who: i32,
+    usage: UserPtr<kestrel_abi::process::Rusage>,
+) -> KResult<u64> {
     const RUSAGE_SELF: i32 = 0;
     const RUSAGE_CHILDREN: i32 = -1;
     const RUSAGE_THREAD: i32 = 1;
-    let r = match arg_i32(a[0]) {
+    let r = match who {
         RUSAGE_SELF => rusage(ctx.process().cpu_time()),
         RUSAGE_CHILDREN => rusage(ctx.process().children_cpu.get()),
         RUSAGE_THREAD => rusage(ctx.thread.cpu.split()),
         _ => return Err(Errno::EINVAL),
     };
-    ctx.write(a[1], &r)?;
+    ctx.write(usage, &r)?;
     Ok(0)
 }

@@ -8,7 +8,8 @@ use kestrel_abi::fs::O_RDWR;
 use kestrel_abi::time::*;
 use kestrel_abi::{Errno, KResult};
 
-use super::{Args, Ctx, arg_i32};
+use super::Ctx;
+use super::args::*;
 use crate::fs::timerfd::TimerFd;
 use crate::process::timers::{self, Clock, Notify, PosixTimer};
 
@@ -32,31 +33,38 @@ fn itimerspec(left: u64, interval: u64) -> Itimerspec {
     }
 }
 
-pub async fn sys_getitimer(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (left, interval) = timers::getitimer(ctx.process(), arg_i32(a[0]))?;
-    ctx.write(a[1], &itimerval(left, interval))?;
+pub async fn sys_getitimer(
+    ctx: &mut Ctx<'_>,
+    which: i32,
+    value: UserPtr<Itimerval>,
+) -> KResult<u64> {
+    let (left, interval) = timers::getitimer(ctx.process(), which)?;
+    ctx.write(value, &itimerval(left, interval))?;
     Ok(0)
 }
 
-pub async fn sys_setitimer(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let which = arg_i32(a[0]);
+pub async fn sys_setitimer(
+    ctx: &mut Ctx<'_>,
+    which: i32,
+    value: UserPtr<Itimerval>,
+    ovalue: UserPtr<Itimerval>,
+) -> KResult<u64> {
     // A NULL new value disarms (the old Linux behaviour it keeps).
-    let new: Itimerval = if a[1] != 0 {
-        ctx.read(a[1])?
+    let new: Itimerval = if !value.is_null() {
+        ctx.read(value)?
     } else {
         Itimerval::default()
     };
     let value = new.it_value.to_ns().ok_or(Errno::EINVAL)?;
     let interval = new.it_interval.to_ns().ok_or(Errno::EINVAL)?;
     let (left, old_interval) = timers::setitimer(ctx.process(), which, value, interval)?;
-    if a[2] != 0 {
-        ctx.write(a[2], &itimerval(left, old_interval))?;
+    if !ovalue.is_null() {
+        ctx.write(ovalue, &itimerval(left, old_interval))?;
     }
     Ok(0)
 }
 
-pub async fn sys_alarm(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let secs = a[0] as u32;
+pub async fn sys_alarm(ctx: &mut Ctx<'_>, secs: u32) -> KResult<u64> {
     let (left, _) = timers::setitimer(
         ctx.process(),
         timers::ITIMER_REAL,
@@ -74,13 +82,17 @@ pub async fn sys_alarm(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
 
 // ---- POSIX timers ----------------------------------------------------------------
 
-pub async fn sys_timer_create(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (clk, sev_ptr, id_ptr) = (arg_i32(a[0]), a[1], a[2]);
+pub async fn sys_timer_create(
+    ctx: &mut Ctx<'_>,
+    clk: i32,
+    sev_ptr: UserPtr<Sigevent>,
+    id_ptr: UserPtr<i32>,
+) -> KResult<u64> {
     let clock = Clock::from_id(ctx.thread, clk)?;
     if !clock.has_timers() {
         return Err(Errno::EOPNOTSUPP);
     }
-    let notify = if sev_ptr == 0 {
+    let notify = if sev_ptr.is_null() {
         None
     } else {
         let ev: Sigevent = ctx.read(sev_ptr)?;
@@ -118,7 +130,7 @@ pub async fn sys_timer_create(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
 }
 
 /// Reads an itimerspec: (value, interval) in ns, EINVAL if out of range.
-fn read_itimerspec(ctx: &Ctx<'_>, ptr: u64) -> KResult<(u64, u64)> {
+fn read_itimerspec(ctx: &Ctx<'_>, ptr: UserPtr<Itimerspec>) -> KResult<(u64, u64)> {
     let new: Itimerspec = ctx.read(ptr)?;
     let value = new.it_value.to_ns().ok_or(Errno::EINVAL)?;
     let interval = new.it_interval.to_ns().ok_or(Errno::EINVAL)?;
@@ -135,8 +147,16 @@ fn first_expiry(clock: &Clock, value: u64, abstime: bool) -> Option<u64> {
     }
 }
 
-pub async fn sys_timer_settime(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (id, flags, new_ptr, old_ptr) = (arg_i32(a[0]), arg_i32(a[1]), a[2], a[3]);
+pub async fn sys_timer_settime(
+    ctx: &mut Ctx<'_>,
+    id: i32,
+    flags: i32,
+    new_ptr: UserPtr<Itimerspec>,
+    old_ptr: UserPtr<Itimerspec>,
+) -> KResult<u64> {
+    if new_ptr.is_null() {
+        return Err(Errno::EINVAL);
+    }
     let t = PosixTimer::find(ctx.process(), id)?;
     let (value, interval) = read_itimerspec(ctx, new_ptr)?;
     let (left, old_interval) = t.get();
@@ -144,30 +164,34 @@ pub async fn sys_timer_settime(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
         first_expiry(&t.clock, value, flags & TIMER_ABSTIME != 0),
         interval,
     );
-    if old_ptr != 0 {
+    if !old_ptr.is_null() {
         ctx.write(old_ptr, &itimerspec(left, old_interval))?;
     }
     Ok(0)
 }
 
-pub async fn sys_timer_gettime(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let t = PosixTimer::find(ctx.process(), arg_i32(a[0]))?;
+pub async fn sys_timer_gettime(
+    ctx: &mut Ctx<'_>,
+    timerid: i32,
+    curr: UserPtr<Itimerspec>,
+) -> KResult<u64> {
+    let t = PosixTimer::find(ctx.process(), timerid)?;
     let (left, interval) = t.get();
-    ctx.write(a[1], &itimerspec(left, interval))?;
+    ctx.write(curr, &itimerspec(left, interval))?;
     Ok(0)
 }
 
-pub async fn sys_timer_getoverrun(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let t = PosixTimer::find(ctx.process(), arg_i32(a[0]))?;
+pub async fn sys_timer_getoverrun(ctx: &mut Ctx<'_>, timerid: i32) -> KResult<u64> {
+    let t = PosixTimer::find(ctx.process(), timerid)?;
     Ok(t.overrun() as u64)
 }
 
-pub async fn sys_timer_delete(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
+pub async fn sys_timer_delete(ctx: &mut Ctx<'_>, timerid: i32) -> KResult<u64> {
     let t = ctx
         .process()
         .posix_timers
         .lock()
-        .remove(&arg_i32(a[0]))
+        .remove(&timerid)
         .ok_or(Errno::EINVAL)?;
     t.delete();
     Ok(0)
@@ -178,8 +202,7 @@ pub async fn sys_timer_delete(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
 const TFD_CLOEXEC: u32 = kestrel_abi::fs::O_CLOEXEC;
 const TFD_NONBLOCK: u32 = kestrel_abi::fs::O_NONBLOCK;
 
-pub async fn sys_timerfd_create(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (clk, flags) = (arg_i32(a[0]), a[1] as u32);
+pub async fn sys_timerfd_create(ctx: &mut Ctx<'_>, clk: i32, flags: u32) -> KResult<u64> {
     if flags & !(TFD_CLOEXEC | TFD_NONBLOCK) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -199,8 +222,13 @@ pub async fn sys_timerfd_create(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
         .map(|fd| fd as u64)
 }
 
-pub async fn sys_timerfd_settime(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let (fd, flags, new_ptr, old_ptr) = (arg_i32(a[0]), a[1] as u32, a[2], a[3]);
+pub async fn sys_timerfd_settime(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    flags: u32,
+    new_ptr: UserPtr<Itimerspec>,
+    old_ptr: UserPtr<Itimerspec>,
+) -> KResult<u64> {
     if flags & !(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -212,17 +240,21 @@ pub async fn sys_timerfd_settime(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
         first_expiry(&tfd.clock, value, flags & TFD_TIMER_ABSTIME != 0),
         interval,
     );
-    if old_ptr != 0 {
+    if !old_ptr.is_null() {
         ctx.write(old_ptr, &itimerspec(left, old_interval))?;
     }
     Ok(0)
 }
 
-pub async fn sys_timerfd_gettime(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    let file = ctx.file(arg_i32(a[0]))?;
+pub async fn sys_timerfd_gettime(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    curr: UserPtr<Itimerspec>,
+) -> KResult<u64> {
+    let file = ctx.file(fd)?;
     let tfd = TimerFd::of(&file).ok_or(Errno::EINVAL)?;
     let (left, interval) = tfd.get();
-    ctx.write(a[1], &itimerspec(left, interval))?;
+    ctx.write(curr, &itimerspec(left, interval))?;
     Ok(0)
 }
 
@@ -240,15 +272,21 @@ fn eventfd(ctx: &Ctx<'_>, initval: u32, flags: u32) -> KResult<u64> {
     ctx.install(file, flags & cloexec != 0).map(|fd| fd as u64)
 }
 
-pub async fn sys_eventfd(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    eventfd(ctx, a[0] as u32, 0)
+pub async fn sys_eventfd(ctx: &mut Ctx<'_>, initval: u32) -> KResult<u64> {
+    eventfd(ctx, initval, 0)
 }
 
-pub async fn sys_eventfd2(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    eventfd(ctx, a[0] as u32, a[1] as u32)
+pub async fn sys_eventfd2(ctx: &mut Ctx<'_>, initval: u32, flags: u32) -> KResult<u64> {
+    eventfd(ctx, initval, flags)
 }
 
-fn signalfd(ctx: &Ctx<'_>, fd: i32, mask_ptr: u64, size: u64, flags: u32) -> KResult<u64> {
+fn signalfd(
+    ctx: &Ctx<'_>,
+    fd: Fd,
+    mask_ptr: UserPtr<u64>,
+    size: usize,
+    flags: u32,
+) -> KResult<u64> {
     use crate::fs::signalfd::SignalFd;
     let (cloexec, nonblock) = (kestrel_abi::fs::O_CLOEXEC, kestrel_abi::fs::O_NONBLOCK);
     if flags & !(cloexec | nonblock) != 0 || size != 8 {
@@ -265,10 +303,21 @@ fn signalfd(ctx: &Ctx<'_>, fd: i32, mask_ptr: u64, size: u64, flags: u32) -> KRe
     ctx.install(file, flags & cloexec != 0).map(|fd| fd as u64)
 }
 
-pub async fn sys_signalfd(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    signalfd(ctx, arg_i32(a[0]), a[1], a[2], 0)
+pub async fn sys_signalfd(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    mask: UserPtr<u64>,
+    sizemask: usize,
+) -> KResult<u64> {
+    signalfd(ctx, fd, mask, sizemask, 0)
 }
 
-pub async fn sys_signalfd4(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    signalfd(ctx, arg_i32(a[0]), a[1], a[2], a[3] as u32)
+pub async fn sys_signalfd4(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    mask: UserPtr<u64>,
+    sizemask: usize,
+    flags: u32,
+) -> KResult<u64> {
+    signalfd(ctx, fd, mask, sizemask, flags)
 }

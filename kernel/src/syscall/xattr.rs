@@ -7,7 +7,6 @@
 //! (POSIX ACLs) and unknown prefixes are EOPNOTSUPP. Storage is the file system's
 //! ([`Inode::xattr_get`] and friends).
 
-use alloc::vec;
 use alloc::vec::Vec;
 
 use kestrel_abi::cap::CAP_SYS_ADMIN;
@@ -16,7 +15,8 @@ use kestrel_abi::{Errno, KResult};
 use kestrel_vfs::InodeRef;
 use kestrel_vfs::inode::{XattrSet, access, check_access};
 
-use super::{Args, Ctx, arg_i32};
+use super::Ctx;
+use super::args::*;
 
 /// XATTR_NAME_MAX, XATTR_SIZE_MAX, XATTR_LIST_MAX.
 const NAME_MAX: usize = 255;
@@ -52,20 +52,21 @@ fn namespace(name: &[u8]) -> KResult<Namespace> {
     Err(Errno::EOPNOTSUPP)
 }
 
-/// Where the call's file comes from.
+/// Where the call's file comes from: a path (followed or not) or a descriptor.
+#[derive(Clone, Copy)]
 enum Target {
-    Path { follow: bool },
-    Fd,
+    Path(UserCStr, bool),
+    Fd(Fd),
 }
 
-fn inode_of(ctx: &Ctx<'_>, arg: u64, target: Target) -> KResult<InodeRef> {
+fn inode_of(ctx: &Ctx<'_>, target: Target) -> KResult<InodeRef> {
     match target {
-        Target::Path { follow } => {
-            let path = ctx.read_path(arg)?;
+        Target::Path(path, follow) => {
+            let path = ctx.read_path(path)?;
             Ok(ctx.resolve(AT_FDCWD, &path, follow)?.inode.clone())
         }
-        Target::Fd => {
-            let f = ctx.file(arg_i32(arg))?;
+        Target::Fd(fd) => {
+            let f = ctx.file(fd)?;
             if f.flags() & O_PATH != 0 {
                 return Err(Errno::EBADF);
             }
@@ -75,18 +76,11 @@ fn inode_of(ctx: &Ctx<'_>, arg: u64, target: Target) -> KResult<InodeRef> {
 }
 
 /// Reads an attribute name: ERANGE if empty or longer than 255 bytes.
-fn read_name(ctx: &Ctx<'_>, ptr: u64) -> KResult<Vec<u8>> {
-    let mut buf = vec![0u8; NAME_MAX + 1];
-    let n = ctx.mm().read_user_partial(ptr, &mut buf);
-    let len = buf[..n].iter().position(|&b| b == 0);
-    match len {
-        Some(0) => Err(Errno::ERANGE),
-        Some(l) => {
-            buf.truncate(l);
-            Ok(buf)
-        }
-        None if n < buf.len() => Err(Errno::EFAULT),
-        None => Err(Errno::ERANGE),
+fn read_name(ctx: &Ctx<'_>, ptr: UserCStr) -> KResult<Vec<u8>> {
+    match ctx.mm().read_cstr(ptr, NAME_MAX) {
+        Ok(name) if name.is_empty() => Err(Errno::ERANGE),
+        Err(Errno::ENAMETOOLONG) => Err(Errno::ERANGE),
+        r => r,
     }
 }
 
@@ -114,20 +108,24 @@ fn permitted(ctx: &Ctx<'_>, inode: &InodeRef, ns: Namespace, write: bool) -> KRe
     }
 }
 
-async fn set(ctx: &Ctx<'_>, a: Args, target: Target) -> KResult<u64> {
-    let (name_ptr, value_ptr, size, flags) = (a[1], a[2], a[3] as usize, a[4]);
+async fn set(
+    ctx: &Ctx<'_>,
+    target: Target,
+    name: UserCStr,
+    value_ptr: UserPtr<u8>,
+    size: usize,
+    flags: i32,
+) -> KResult<u64> {
+    let flags = flags as u32 as u64;
     if flags & !(XATTR_CREATE | XATTR_REPLACE) != 0 {
         return Err(Errno::EINVAL);
     }
-    let name = read_name(ctx, name_ptr)?;
+    let name = read_name(ctx, name)?;
     if size > SIZE_MAX {
         return Err(Errno::E2BIG);
     }
-    let mut value = vec![0u8; size];
-    if size > 0 {
-        ctx.mm().read_user(value_ptr, &mut value)?;
-    }
-    let inode = inode_of(ctx, a[0], target)?;
+    let value = ctx.mm().reader(value_ptr, size)?.read_to_vec()?;
+    let inode = inode_of(ctx, target)?;
     let ns = namespace(&name)?;
     permitted(ctx, &inode, ns, true)?;
     let how = match flags {
@@ -140,10 +138,16 @@ async fn set(ctx: &Ctx<'_>, a: Args, target: Target) -> KResult<u64> {
     Ok(0)
 }
 
-async fn get(ctx: &Ctx<'_>, a: Args, target: Target) -> KResult<u64> {
-    let (name_ptr, value_ptr, size) = (a[1], a[2], (a[3] as usize).min(SIZE_MAX));
-    let name = read_name(ctx, name_ptr)?;
-    let inode = inode_of(ctx, a[0], target)?;
+async fn get(
+    ctx: &Ctx<'_>,
+    target: Target,
+    name: UserCStr,
+    value_ptr: UserPtr<u8>,
+    size: usize,
+) -> KResult<u64> {
+    let size = size.min(SIZE_MAX);
+    let name = read_name(ctx, name)?;
+    let inode = inode_of(ctx, target)?;
     let ns = namespace(&name)?;
     permitted(ctx, &inode, ns, false)?;
     let value = inode.xattr_get(&name)?;
@@ -153,13 +157,13 @@ async fn get(ctx: &Ctx<'_>, a: Args, target: Target) -> KResult<u64> {
     if value.len() > size {
         return Err(Errno::ERANGE);
     }
-    ctx.mm().write_user(value_ptr, &value)?;
+    ctx.mm().writer(value_ptr, value.len())?.write_all(&value)?;
     Ok(value.len() as u64)
 }
 
-async fn list(ctx: &Ctx<'_>, a: Args, target: Target) -> KResult<u64> {
-    let (list_ptr, size) = (a[1], (a[2] as usize).min(LIST_MAX));
-    let inode = inode_of(ctx, a[0], target)?;
+async fn list(ctx: &Ctx<'_>, target: Target, list_ptr: UserPtr<u8>, size: usize) -> KResult<u64> {
+    let size = size.min(LIST_MAX);
+    let inode = inode_of(ctx, target)?;
     let admin = ctx.process().cred.lock().capable(CAP_SYS_ADMIN);
     let mut out = Vec::new();
     for name in inode.xattr_list()? {
@@ -176,52 +180,117 @@ async fn list(ctx: &Ctx<'_>, a: Args, target: Target) -> KResult<u64> {
     if out.len() > size {
         return Err(Errno::ERANGE);
     }
-    ctx.mm().write_user(list_ptr, &out)?;
+    ctx.mm().writer(list_ptr, out.len())?.write_all(&out)?;
     Ok(out.len() as u64)
 }
 
-async fn remove(ctx: &Ctx<'_>, a: Args, target: Target) -> KResult<u64> {
-    let name = read_name(ctx, a[1])?;
-    let inode = inode_of(ctx, a[0], target)?;
+async fn remove(ctx: &Ctx<'_>, target: Target, name: UserCStr) -> KResult<u64> {
+    let name = read_name(ctx, name)?;
+    let inode = inode_of(ctx, target)?;
     let ns = namespace(&name)?;
     permitted(ctx, &inode, ns, true)?;
     inode.xattr_remove(&name)?;
     Ok(0)
 }
 
-pub async fn sys_setxattr(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    set(ctx, a, Target::Path { follow: true }).await
+pub async fn sys_setxattr(
+    ctx: &mut Ctx<'_>,
+    path: UserCStr,
+    name: UserCStr,
+    value: UserPtr<u8>,
+    size: usize,
+    flags: i32,
+) -> KResult<u64> {
+    set(ctx, Target::Path(path, true), name, value, size, flags).await
 }
-pub async fn sys_lsetxattr(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    set(ctx, a, Target::Path { follow: false }).await
+
+pub async fn sys_lsetxattr(
+    ctx: &mut Ctx<'_>,
+    path: UserCStr,
+    name: UserCStr,
+    value: UserPtr<u8>,
+    size: usize,
+    flags: i32,
+) -> KResult<u64> {
+    set(ctx, Target::Path(path, false), name, value, size, flags).await
 }
-pub async fn sys_fsetxattr(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    set(ctx, a, Target::Fd).await
+
+pub async fn sys_fsetxattr(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    name: UserCStr,
+    value: UserPtr<u8>,
+    size: usize,
+    flags: i32,
+) -> KResult<u64> {
+    set(ctx, Target::Fd(fd), name, value, size, flags).await
 }
-pub async fn sys_getxattr(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    get(ctx, a, Target::Path { follow: true }).await
+
+pub async fn sys_getxattr(
+    ctx: &mut Ctx<'_>,
+    path: UserCStr,
+    name: UserCStr,
+    value: UserPtr<u8>,
+    size: usize,
+) -> KResult<u64> {
+    get(ctx, Target::Path(path, true), name, value, size).await
 }
-pub async fn sys_lgetxattr(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    get(ctx, a, Target::Path { follow: false }).await
+
+pub async fn sys_lgetxattr(
+    ctx: &mut Ctx<'_>,
+    path: UserCStr,
+    name: UserCStr,
+    value: UserPtr<u8>,
+    size: usize,
+) -> KResult<u64> {
+    get(ctx, Target::Path(path, false), name, value, size).await
 }
-pub async fn sys_fgetxattr(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    get(ctx, a, Target::Fd).await
+
+pub async fn sys_fgetxattr(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    name: UserCStr,
+    value: UserPtr<u8>,
+    size: usize,
+) -> KResult<u64> {
+    get(ctx, Target::Fd(fd), name, value, size).await
 }
-pub async fn sys_listxattr(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    list(ctx, a, Target::Path { follow: true }).await
+
+pub async fn sys_listxattr(
+    ctx: &mut Ctx<'_>,
+    path: UserCStr,
+    out: UserPtr<u8>,
+    size: usize,
+) -> KResult<u64> {
+    list(ctx, Target::Path(path, true), out, size).await
 }
-pub async fn sys_llistxattr(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    list(ctx, a, Target::Path { follow: false }).await
+
+pub async fn sys_llistxattr(
+    ctx: &mut Ctx<'_>,
+    path: UserCStr,
+    out: UserPtr<u8>,
+    size: usize,
+) -> KResult<u64> {
+    list(ctx, Target::Path(path, false), out, size).await
 }
-pub async fn sys_flistxattr(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    list(ctx, a, Target::Fd).await
+
+pub async fn sys_flistxattr(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    out: UserPtr<u8>,
+    size: usize,
+) -> KResult<u64> {
+    list(ctx, Target::Fd(fd), out, size).await
 }
-pub async fn sys_removexattr(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    remove(ctx, a, Target::Path { follow: true }).await
+
+pub async fn sys_removexattr(ctx: &mut Ctx<'_>, path: UserCStr, name: UserCStr) -> KResult<u64> {
+    remove(ctx, Target::Path(path, true), name).await
 }
-pub async fn sys_lremovexattr(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    remove(ctx, a, Target::Path { follow: false }).await
+
+pub async fn sys_lremovexattr(ctx: &mut Ctx<'_>, path: UserCStr, name: UserCStr) -> KResult<u64> {
+    remove(ctx, Target::Path(path, false), name).await
 }
-pub async fn sys_fremovexattr(ctx: &mut Ctx<'_>, a: Args) -> KResult<u64> {
-    remove(ctx, a, Target::Fd).await
+
+pub async fn sys_fremovexattr(ctx: &mut Ctx<'_>, fd: Fd, name: UserCStr) -> KResult<u64> {
+    remove(ctx, Target::Fd(fd), name).await
 }

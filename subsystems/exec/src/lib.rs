@@ -107,7 +107,7 @@ mod read;
 pub mod script;
 pub mod stack;
 
-pub use args::ExecArgs;
+pub use args::{ExecArgs, argument_limit};
 pub use auxv::AuxValues;
 pub use elf::{ElfImage, ElfType, Role, Segment, Span};
 pub use layout::{Fatal, Layout, Mapping};

@@ -39,7 +39,7 @@ pub const DEFAULT_BUF: usize = 212_992;
 pub const MAX_DGRAM_QLEN: usize = 10;
 /// Smallest and largest buffer SO_SNDBUF/SO_RCVBUF may set (after doubling).
 const MIN_BUF: usize = 4608;
-const MAX_BUF: usize = 425_984;
+pub const MAX_BUF: usize = 425_984;
 
 /// The socket type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -814,7 +814,7 @@ impl FileOps for UnixSocket {
         _: &OpenFile,
         cmd: u32,
         arg: u64,
-        mem: &dyn kestrel_vfs::UserMem,
+        mem: &dyn kestrel_vfs::UserSpace,
     ) -> KResult<u64> {
         if cmd == kestrel_abi::tty::FIONREAD {
             let s = self.state.lock();
@@ -823,7 +823,7 @@ impl FileOps for UnixSocket {
                 _ => s.rx.front().map_or(0, |seg| seg.data.len()),
             };
             drop(s);
-            mem.write(arg, &(n.min(i32::MAX as usize) as i32).to_le_bytes())?;
+            kestrel_vfs::UserPtr::<i32>::new(arg).write(mem, &(n.min(i32::MAX as usize) as i32))?;
             return Ok(0);
         }
         Err(Errno::ENOTTY)

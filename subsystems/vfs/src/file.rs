@@ -13,9 +13,9 @@ use kestrel_abi::fs::*;
 use kestrel_abi::{Errno, KResult};
 use kestrel_sync::WaitQueue;
 
-use crate::UserMem;
 use crate::inode::{InodeRef, Metadata};
 use crate::path::DentryRef;
+use crate::{UserPtr, UserSpace};
 
 /// What an open file does. Every method is non-blocking.
 pub trait FileOps: Send + Sync + Any {
@@ -44,7 +44,7 @@ pub trait FileOps: Send + Sync + Any {
         None
     }
     /// A device- or file-specific control (ENOTTY by default).
-    fn ioctl(&self, _file: &OpenFile, _cmd: u32, _arg: u64, _mem: &dyn UserMem) -> KResult<u64> {
+    fn ioctl(&self, _file: &OpenFile, _cmd: u32, _arg: u64, _mem: &dyn UserSpace) -> KResult<u64> {
         Err(Errno::ENOTTY)
     }
     /// For the kernel to recognise its own file kinds (a tty, a pipe).
@@ -317,12 +317,12 @@ impl FileOps for RegularFile {
         true
     }
 
-    fn ioctl(&self, file: &OpenFile, cmd: u32, arg: u64, mem: &dyn UserMem) -> KResult<u64> {
+    fn ioctl(&self, file: &OpenFile, cmd: u32, arg: u64, mem: &dyn UserSpace) -> KResult<u64> {
         if cmd == kestrel_abi::tty::FIONREAD {
             let size = file.metadata()?.size;
             let pos = *file.pos.lock();
             let n = size.saturating_sub(pos).min(i32::MAX as u64) as i32;
-            mem.write(arg, &n.to_le_bytes())?;
+            UserPtr::new(arg).write(mem, &n)?;
             return Ok(0);
         }
         Err(Errno::ENOTTY)

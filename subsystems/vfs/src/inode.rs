@@ -204,6 +204,13 @@ pub trait Inode: Send + Sync + Any {
             Errno::EINVAL
         })
     }
+    /// fallocate(2) for a regular file: with `punch`, drops the range's content
+    /// (it reads as zeros; the size stays); otherwise makes the range's storage
+    /// exist and, unless `keep_size`, grows the file to cover it. EOPNOTSUPP where
+    /// the file system cannot.
+    fn allocate(&self, _offset: u64, _len: u64, _keep_size: bool, _punch: bool) -> KResult<()> {
+        Err(Errno::EOPNOTSUPP)
+    }
     /// Sets the size of a regular file (zero-filling growth).
     fn truncate(&self, _size: u64) -> KResult<()> {
         Err(if self.metadata().is_dir() {
@@ -226,6 +233,8 @@ pub trait Inode: Send + Sync + Any {
     fn seals(&self) -> KResult<u32> {
         Err(Errno::EINVAL)
     }
+    /// A shared mapping that may write the file appears (`true`) or goes away.
+    fn map_writable(&self, _appears: bool) {}
     /// Adds seals (F_ADD_SEALS): EPERM once F_SEAL_SEAL is set.
     fn add_seals(&self, _seals: u32) -> KResult<()> {
         Err(Errno::EINVAL)

@@ -80,26 +80,5 @@ pub fn now() -> Timespec {
 }
 
 /// Access to the calling process's memory, for operations that take user pointers
-/// (ioctl). The kernel implements it with fault-checked copies.
-pub trait UserMem {
-    /// Copies `buf.len()` bytes from user address `addr`; EFAULT if unmapped.
-    fn read(&self, addr: u64, buf: &mut [u8]) -> KResult<()>;
-    /// Copies `data` to user address `addr`; EFAULT if unmapped or read-only.
-    fn write(&self, addr: u64, data: &[u8]) -> KResult<()>;
-}
-
-/// Reads a plain-old-data struct from user memory.
-pub fn read_struct<T: kestrel_abi::Pod>(mem: &dyn UserMem, addr: u64) -> KResult<T> {
-    let mut v = T::zeroed();
-    mem.read(addr, bytemuck_bytes_mut(&mut v))?;
-    Ok(v)
-}
-
-/// Writes a plain-old-data struct to user memory.
-pub fn write_struct<T: kestrel_abi::Pod>(mem: &dyn UserMem, addr: u64, v: &T) -> KResult<()> {
-    mem.write(addr, kestrel_abi::bytemuck_bytes(v))
-}
-
-fn bytemuck_bytes_mut<T: kestrel_abi::Pod>(v: &mut T) -> &mut [u8] {
-    kestrel_abi::bytemuck_bytes_mut(v)
-}
+/// (ioctl): the user-memory gate.
+pub use kestrel_usermem::{UserPtr, UserSpace};

@@ -13,8 +13,8 @@ use kestrel_abi::fs::*;
 use kestrel_abi::{Errno, KResult};
 use kestrel_sync::WaitQueue;
 
-use crate::UserMem;
 use crate::file::{FileOps, OpenFile};
+use crate::{UserPtr, UserSpace};
 
 /// Bytes a pipe holds by default.
 pub const PIPE_CAPACITY: usize = 65_536;
@@ -239,9 +239,9 @@ impl Pipe {
         m
     }
 
-    fn fionread(&self, cmd: u32, arg: u64, mem: &dyn UserMem) -> KResult<u64> {
+    fn fionread(&self, cmd: u32, arg: u64, mem: &dyn UserSpace) -> KResult<u64> {
         if cmd == kestrel_abi::tty::FIONREAD {
-            mem.write(arg, &(self.len() as i32).to_le_bytes())?;
+            UserPtr::<i32>::new(arg).write(mem, &(self.len() as i32))?;
             return Ok(0);
         }
         Err(Errno::ENOTTY)
@@ -286,7 +286,7 @@ impl FileOps for PipeReader {
         Some(&self.0.wq)
     }
 
-    fn ioctl(&self, _: &OpenFile, cmd: u32, arg: u64, mem: &dyn UserMem) -> KResult<u64> {
+    fn ioctl(&self, _: &OpenFile, cmd: u32, arg: u64, mem: &dyn UserSpace) -> KResult<u64> {
         self.0.fionread(cmd, arg, mem)
     }
 
@@ -312,7 +312,7 @@ impl FileOps for PipeWriter {
         Some(&self.0.wq)
     }
 
-    fn ioctl(&self, _: &OpenFile, cmd: u32, arg: u64, mem: &dyn UserMem) -> KResult<u64> {
+    fn ioctl(&self, _: &OpenFile, cmd: u32, arg: u64, mem: &dyn UserSpace) -> KResult<u64> {
         self.0.fionread(cmd, arg, mem)
     }
 
@@ -339,7 +339,7 @@ impl FileOps for PipeReadWrite {
         Some(&self.0.wq)
     }
 
-    fn ioctl(&self, _: &OpenFile, cmd: u32, arg: u64, mem: &dyn UserMem) -> KResult<u64> {
+    fn ioctl(&self, _: &OpenFile, cmd: u32, arg: u64, mem: &dyn UserSpace) -> KResult<u64> {
         self.0.fionread(cmd, arg, mem)
     }
 

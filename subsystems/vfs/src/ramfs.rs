@@ -87,6 +87,8 @@ pub struct RamInode {
     /// File seals: F_SEAL_SEAL (no sealing) unless made by memfd_create with
     /// MFD_ALLOW_SEALING ([`RamInode::allow_sealing`]).
     seals: core::sync::atomic::AtomicU32,
+    /// Shared mappings that may write the file (F_SEAL_WRITE waits for none).
+    writable_maps: core::sync::atomic::AtomicUsize,
 }
 
 fn new_page() -> KResult<Arc<PageBuf>> {
@@ -169,6 +171,32 @@ impl FileData {
         Ok(done)
     }
 
+    /// Makes every page of `[offset, end)` exist (zero-filled).
+    fn allocate(&mut self, offset: u64, end: u64) -> KResult<()> {
+        for idx in offset / PAGE..end.div_ceil(PAGE) {
+            if let alloc::collections::btree_map::Entry::Vacant(e) = self.pages.entry(idx) {
+                e.insert(new_page()?);
+            }
+        }
+        Ok(())
+    }
+
+    /// Zeroes `[offset, end)`: whole pages are dropped, partial ones cleared.
+    fn punch(&mut self, offset: u64, end: u64) {
+        let end = end.min(self.size.next_multiple_of(PAGE));
+        let mut at = offset;
+        while at < end {
+            let (idx, off) = (at / PAGE, at % PAGE);
+            let chunk = (PAGE - off).min(end - at);
+            if chunk == PAGE {
+                self.pages.remove(&idx);
+            } else if let Some(p) = self.pages.get(&idx) {
+                p.with(|p| p[off as usize..(off + chunk) as usize].fill(0));
+            }
+            at += chunk;
+        }
+    }
+
     fn truncate(&mut self, size: u64) {
         if size < self.size {
             let first_gone = size.div_ceil(PAGE);
@@ -227,6 +255,7 @@ impl RamInode {
             body,
             xattrs: spin::Mutex::new(BTreeMap::new()),
             seals: core::sync::atomic::AtomicU32::new(F_SEAL_SEAL),
+            writable_maps: core::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -443,9 +472,27 @@ impl Inode for RamInode {
         if self.sealed(F_SEAL_SEAL) {
             return Err(Errno::EPERM);
         }
+        // Writes through a shared mapping could not be stopped: EBUSY meanwhile.
+        if seals & F_SEAL_WRITE != 0
+            && self
+                .writable_maps
+                .load(core::sync::atomic::Ordering::Acquire)
+                > 0
+        {
+            return Err(Errno::EBUSY);
+        }
         self.seals
             .fetch_or(seals, core::sync::atomic::Ordering::AcqRel);
         Ok(())
+    }
+
+    fn map_writable(&self, appears: bool) {
+        use core::sync::atomic::Ordering;
+        if appears {
+            self.writable_maps.fetch_add(1, Ordering::AcqRel);
+        } else {
+            self.writable_maps.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 
     fn write_at(&self, offset: u64, data: &[u8]) -> KResult<usize> {
@@ -485,6 +532,33 @@ impl Inode for RamInode {
             Body::Dir(_) => Err(Errno::EISDIR),
             _ => Err(Errno::EINVAL),
         }
+    }
+
+    fn allocate(&self, offset: u64, len: u64, keep_size: bool, punch: bool) -> KResult<()> {
+        let Body::File(f) = &self.body else {
+            return Err(Errno::ENODEV);
+        };
+        let end = offset.checked_add(len).ok_or(Errno::EFBIG)?;
+        if end > MAX_FILE_SIZE {
+            return Err(Errno::EFBIG);
+        }
+        if punch {
+            if self.sealed(F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) {
+                return Err(Errno::EPERM);
+            }
+            f.lock().punch(offset, end);
+        } else {
+            let mut f = f.lock();
+            if !keep_size && end > f.size && self.sealed(F_SEAL_GROW) {
+                return Err(Errno::EPERM);
+            }
+            f.allocate(offset, end)?;
+            if !keep_size && end > f.size {
+                f.size = end;
+            }
+        }
+        self.touch_mtime();
+        Ok(())
     }
 
     fn readlink(&self) -> KResult<Vec<u8>> {
