@@ -14,6 +14,7 @@
 mod bench;
 mod build;
 mod deps;
+mod docs;
 mod dynlib;
 mod initramfs;
 mod qemu;

@@ -405,6 +405,10 @@ pub fn test(opts: &Opts) -> Result<u8, String> {
     let started = Instant::now();
     let mut total = host_unit_tests()?;
 
+    println!("xtask: documentation links");
+    let (passed, failed) = crate::docs::check();
+    total.add(Tally { passed, failed });
+
     let a = build::build_all(opts)?;
     let (accel, why) = qemu::accelerator(opts);
     println!("xtask: accelerator: {accel} ({why})");
