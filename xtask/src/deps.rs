@@ -1,4 +1,4 @@
-//! Host tools Kestrel needs, and installing them.
+//! Host tools Kestrel needs, and installing them; the kernel's Rust target.
 
 use std::path::Path;
 use std::process::Command;
@@ -34,9 +34,49 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// Makes sure every host tool exists: installs the missing packages with apt-get when
-/// running as root, otherwise fails with the command to run.
+/// The target the kernel and the vDSO are built for.
+pub const KERNEL_TARGET: &str = "x86_64-unknown-none";
+
+/// Whether `rustup target list --installed` output lists `target`.
+fn target_listed(installed: &str, target: &str) -> bool {
+    installed.lines().any(|l| l.trim() == target)
+}
+
+/// Adds the kernel's target to the toolchain with rustup when it lacks it.
+/// rust-toolchain.toml names the target, but rustup only installs it with the
+/// toolchain: a machine that already had the pinned toolchain (installed for
+/// another project, or before the target was listed) has it without the target,
+/// and the kernel build would fail with "can't find crate for `core`". Without
+/// rustup (a distribution's Rust) there is nothing to do here.
+pub fn ensure_target() -> Result<(), String> {
+    let root = crate::build::root();
+    let Ok(out) = Command::new("rustup")
+        .current_dir(&root)
+        .args(["target", "list", "--installed"])
+        .output()
+    else {
+        return Ok(());
+    };
+    if !out.status.success() || target_listed(&String::from_utf8_lossy(&out.stdout), KERNEL_TARGET)
+    {
+        return Ok(());
+    }
+    println!(
+        "xtask: the Rust toolchain lacks the {KERNEL_TARGET} target; \
+         running rustup target add {KERNEL_TARGET}"
+    );
+    crate::build::run(Command::new("rustup").current_dir(&root).args([
+        "target",
+        "add",
+        KERNEL_TARGET,
+    ]))
+}
+
+/// Makes sure the kernel's Rust target and every host tool exist: installs the
+/// missing packages with apt-get when running as root, otherwise fails with the
+/// command to run.
 pub fn ensure() -> Result<(), String> {
+    ensure_target()?;
     let mut missing: Vec<&str> = TOOLS
         .iter()
         .filter(|(t, _)| !present(t))
@@ -78,5 +118,29 @@ pub fn ensure() -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("still missing after install: {}", still.join(", ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kernel_target_is_found_only_when_listed() {
+        let listed = "x86_64-unknown-linux-gnu\nx86_64-unknown-none\n";
+        assert!(target_listed(listed, KERNEL_TARGET));
+        assert!(!target_listed("x86_64-unknown-linux-gnu\n", KERNEL_TARGET));
+        assert!(!target_listed("", KERNEL_TARGET));
+        assert!(!target_listed(
+            "x86_64-unknown-none-softfloat\n",
+            KERNEL_TARGET
+        ));
+    }
+
+    #[test]
+    fn rust_toolchain_toml_names_the_kernel_target() {
+        let toml =
+            std::fs::read_to_string(crate::build::root().join("rust-toolchain.toml")).unwrap();
+        assert!(toml.contains(&format!("\"{KERNEL_TARGET}\"")), "{toml}");
     }
 }

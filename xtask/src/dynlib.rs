@@ -493,63 +493,6 @@ fn find(
         .find(|(h, _)| file_is_x86_64_elf(h))
 }
 
-/// Adds the host's `path` to `tree` at the same path, recreating each symlink on
-/// the way as a symlink and following it, as the guest's path walk will. Where
-/// the archive already has a real directory (busybox's /bin) and the host a
-/// symlink, the directory stays and what the link leads to goes inside it.
-fn add_as_on_host(tree: &mut Tree, path: &Path) -> Result<(), String> {
-    let mut rest: Vec<String> = Vec::new();
-    push_components(&mut rest, path);
-    let mut cur = PathBuf::from("/");
-    let mut links = 0;
-    while let Some(part) = rest.pop() {
-        match part.as_str() {
-            "." => continue,
-            ".." => {
-                cur.pop();
-                continue;
-            }
-            _ => {}
-        }
-        let next = cur.join(&part);
-        let guest = next.to_string_lossy().into_owned();
-        let meta = fs::symlink_metadata(&next).map_err(|e| format!("{guest}: {e}"))?;
-        let keep_dir = matches!(tree.get(&guest), Some(Node::Dir(_)));
-        if meta.file_type().is_symlink() && !keep_dir {
-            // Linux's MAXSYMLINKS.
-            links += 1;
-            if links > 40 {
-                return Err(format!("{}: too many levels of symlinks", path.display()));
-            }
-            let target = fs::read_link(&next).map_err(|e| format!("{guest}: {e}"))?;
-            tree.add(&guest, Node::Symlink(target.to_string_lossy().into_owned()));
-            if target.is_absolute() {
-                cur = PathBuf::from("/");
-            }
-            push_components(&mut rest, &target);
-        } else if meta.is_dir() || keep_dir {
-            cur = next;
-        } else if rest.is_empty() {
-            let data = fs::read(&next).map_err(|e| format!("{guest}: {e}"))?;
-            tree.add(&guest, Node::File(meta.permissions().mode() & 0o7777, data));
-        } else {
-            return Err(format!("{}: {guest} is not a directory", path.display()));
-        }
-    }
-    Ok(())
-}
-
-/// Pushes `path`'s components onto the stack `rest`, first component last.
-fn push_components(rest: &mut Vec<String>, path: &Path) {
-    for c in path.components().rev() {
-        match c {
-            Component::Normal(n) => rest.push(n.to_string_lossy().into_owned()),
-            Component::ParentDir => rest.push("..".into()),
-            Component::CurDir | Component::RootDir | Component::Prefix(_) => {}
-        }
-    }
-}
-
 /// `path` with `.` and `..` removed lexically.
 fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::from("/");
@@ -567,14 +510,14 @@ fn normalize(path: &Path) -> PathBuf {
 
 /// Puts what `needs` lists into `tree`.
 fn install(tree: &mut Tree, needs: &Needs) -> Result<(), String> {
-    add_as_on_host(tree, &needs.interpreter)?;
+    tree.add_as_on_host(&needs.interpreter)?;
     let config = Path::new(needs.loader.config_file());
     if config.is_file() {
-        add_as_on_host(tree, config)?;
+        tree.add_as_on_host(config)?;
     }
     for lib in &needs.libraries {
         if lib.host == lib.guest {
-            add_as_on_host(tree, &lib.host)?;
+            tree.add_as_on_host(&lib.host)?;
         } else {
             let data = fs::read(&lib.host).map_err(|e| format!("{}: {e}", lib.host.display()))?;
             let mode = fs::metadata(&lib.host)
@@ -736,46 +679,6 @@ mod tests {
         assert!(!Loader::Musl.provides("libcrypto.so.3"));
         assert!(!Loader::Musl.provides("libmagic.so.1"));
         assert!(!Loader::Glibc.provides("libc.so.6"));
-    }
-
-    #[test]
-    fn symlinks_on_the_way_are_recreated() {
-        let dir = std::env::temp_dir().join(format!("xtask-dynlib-{}", std::process::id()));
-        let dir = {
-            fs::create_dir_all(dir.join("real/sub")).unwrap();
-            fs::canonicalize(&dir).unwrap()
-        };
-        fs::write(dir.join("real/sub/libx.so.1.2"), b"lib").unwrap();
-        std::os::unix::fs::symlink("libx.so.1.2", dir.join("real/sub/libx.so.1")).unwrap();
-        std::os::unix::fs::symlink("real", dir.join("link")).unwrap();
-        let mut tree = Tree::default();
-        let result = add_as_on_host(&mut tree, &dir.join("link/sub/libx.so.1"));
-        fs::remove_dir_all(&dir).unwrap();
-        result.unwrap();
-        let at = |p: &str| tree.get(&dir.join(p).to_string_lossy()).cloned();
-        assert!(matches!(at("link"), Some(Node::Symlink(t)) if t == "real"));
-        assert!(matches!(at("real/sub/libx.so.1"), Some(Node::Symlink(t)) if t == "libx.so.1.2"));
-        assert!(matches!(at("real/sub/libx.so.1.2"), Some(Node::File(_, d)) if d == b"lib"));
-        assert!(at("link/sub").is_none());
-    }
-
-    #[test]
-    fn a_directory_already_in_the_archive_is_kept() {
-        let dir = std::env::temp_dir().join(format!("xtask-dynlib-dir-{}", std::process::id()));
-        let dir = {
-            fs::create_dir_all(dir.join("real")).unwrap();
-            fs::canonicalize(&dir).unwrap()
-        };
-        fs::write(dir.join("real/f"), b"f").unwrap();
-        std::os::unix::fs::symlink("real", dir.join("link")).unwrap();
-        let mut tree = Tree::default();
-        tree.add(&dir.join("link").to_string_lossy(), Node::Dir(0o755));
-        let result = add_as_on_host(&mut tree, &dir.join("link/f"));
-        fs::remove_dir_all(&dir).unwrap();
-        result.unwrap();
-        let at = |p: &str| tree.get(&dir.join(p).to_string_lossy()).cloned();
-        assert!(matches!(at("link"), Some(Node::Dir(_))));
-        assert!(matches!(at("link/f"), Some(Node::File(_, d)) if d == b"f"));
     }
 
     #[test]

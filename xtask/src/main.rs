@@ -14,6 +14,7 @@
 mod bench;
 mod build;
 mod deps;
+mod docs;
 mod dynlib;
 mod initramfs;
 mod qemu;
@@ -76,7 +77,8 @@ options:
   --direct         boot with QEMU -kernel (multiboot1) instead of the GRUB ISO
   --append ARGS    extra kernel command-line arguments
   --cmd 'CMD'      (run) run CMD with /bin/sh -c, print its output, exit with its status
-  --with H[:G]     (run) put host file or folder H into the guest at G (default: same path)
+  --with H[:G]     (run) put host file or folder H into the guest at G (default: the same
+                   path, with the host's symlinks and what they lead to)
   --host           (test) run the userland tests on this machine's Linux instead
 ";
 

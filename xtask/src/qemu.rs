@@ -115,6 +115,8 @@ const EXIT_MARKER: &str = "kestrel: init exited with status ";
 /// `cargo xtask run`: an interactive boot with the serial console on this terminal,
 /// or with `--cmd`, a boot that runs one command and exits with its status.
 pub fn run(opts: &Opts) -> Result<u8, String> {
+    // A mistyped --with is reported before anything is built.
+    initramfs::check_with(&opts.with)?;
     let mut a = build::build_all(opts)?;
     let mut tree = initramfs::base()?;
     initramfs::add_with(&mut tree, &opts.with)?;

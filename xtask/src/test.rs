@@ -18,6 +18,7 @@ const HOST_CRATES: &[&str] = &[
     "kestrel-exec",
     "kestrel-net",
     "kestrel-usermem",
+    "xtask",
 ];
 
 /// Counts of one stage.
@@ -176,6 +177,31 @@ fn dynamic_check(c: &qemu::Captured) -> bool {
         }
         false
     }
+}
+
+/// `--with` brings what the host's symlinks lead to: a symlinked program with
+/// its libraries (one of them behind a symlink), a program under a symlinked
+/// directory, and on a merged-/usr host `/bin/dash` through `/bin -> usr/bin`.
+fn with_check(c: &qemu::Captured, want: &[&str]) -> bool {
+    const NAME: &str = "xtask.with_brings_symlinks_what_they_lead_to_and_libraries";
+    let missing: Vec<&str> = want
+        .iter()
+        .filter(|w| !c.lines.iter().any(|l| l.trim_end() == **w))
+        .copied()
+        .collect();
+    if missing.is_empty() {
+        println!("PASS {NAME}");
+        return true;
+    }
+    println!("FAIL {NAME}: missing {missing:?}");
+    for l in c
+        .lines
+        .iter()
+        .filter(|l| l.contains("with ") || l.contains("kt-with"))
+    {
+        println!("    | {l}");
+    }
+    false
 }
 
 /// Running out of memory kills the process that ran out (SIGKILL), never the
@@ -380,6 +406,10 @@ pub fn test(opts: &Opts) -> Result<u8, String> {
     let started = Instant::now();
     let mut total = host_unit_tests()?;
 
+    println!("xtask: documentation links");
+    let (passed, failed) = crate::docs::check();
+    total.add(Tally { passed, failed });
+
     let a = build::build_all(opts)?;
     let (accel, why) = qemu::accelerator(opts);
     println!("xtask: accelerator: {accel} ({why})");
@@ -452,13 +482,42 @@ pub fn test(opts: &Opts) -> Result<u8, String> {
         tree.add_host(host, guest)?;
         crate::dynlib::add_needs(&mut tree, host, guest)?;
     }
+    // `--with` as a user types it, for symlinks on the host.
+    let fixture = build::out_dir().join("with-fixture");
+    userland::build_with_fixture(&fixture, "gcc")?;
+    let fixture = std::fs::canonicalize(&fixture).map_err(|e| e.to_string())?;
+    let (link, under_link) = (
+        fixture.join("real/bin/kt-with-link"),
+        fixture.join("link/bin/kt-with"),
+    );
+    let mut with = vec![
+        link.to_string_lossy().into_owned(),
+        under_link.to_string_lossy().into_owned(),
+    ];
+    let mut with_cmd = format!(
+        "{} symlinked-program; {} symlinked-directory",
+        link.display(),
+        under_link.display()
+    );
+    let mut with_want = vec![
+        "with symlinked-program: libkt-with",
+        "with symlinked-directory: libkt-with",
+    ];
+    if std::path::Path::new("/bin/dash").is_file() {
+        with.push("/bin/dash".into());
+        with_cmd.push_str("; /bin/dash -c 'echo with bin-dash: $((6 * 7))'");
+        with_want.push("with bin-dash: 42");
+    }
+    initramfs::add_with(&mut tree, &with)?;
     // After the suite: a loop of clock reads whose system calls the kernel counts,
     // then the dynamic programs.
     initramfs::add_cmd(
         &mut tree,
-        "/tests/runner /tests/bin; /tests/tools/vdso-clockloop; /tests/tools/dynlink-musl; \
-         /tests/tools/dynlink-glibc; echo \"seq: $(/usr/bin/seq 3 | tr '\\n' ' ')\"; \
-         /tests/tools/oom",
+        &format!(
+            "/tests/runner /tests/bin; /tests/tools/vdso-clockloop; /tests/tools/dynlink-musl; \
+             /tests/tools/dynlink-glibc; echo \"seq: $(/usr/bin/seq 3 | tr '\\n' ' ')\"; \
+             {with_cmd}; /tests/tools/oom"
+        ),
     );
     let mut ua = a.clone();
     ua.initramfs = Some(initramfs::write(&tree, "initramfs-test.cpio")?);
@@ -477,7 +536,12 @@ pub fn test(opts: &Opts) -> Result<u8, String> {
     )?;
     let u = tally_userland(&c);
     total.add(u);
-    for ok in [vdso_check(&c), dynamic_check(&c), oom_check(&c)] {
+    for ok in [
+        vdso_check(&c),
+        dynamic_check(&c),
+        with_check(&c, &with_want),
+        oom_check(&c),
+    ] {
         if ok {
             total.passed += 1;
         } else {

@@ -97,6 +97,56 @@ pub fn build_dynamic_tool(name: &str, compiler: &str, out_name: &str) -> Result<
     }
 }
 
+/// A tree of symlinks around a dynamically linked program, as distributions
+/// lay programs out, for checking `--with` (`cargo xtask test` and xtask's unit
+/// tests):
+///
+/// ```text
+/// DIR/real/lib/libkt-with.so.1.0        the library (with-lib.c)
+/// DIR/real/lib/libkt-with.so.1 -> libkt-with.so.1.0
+/// DIR/real/bin/kt-with                  the program (with-prog.c), RUNPATH $ORIGIN/../lib
+/// DIR/real/bin/kt-with-link -> kt-with  a symlinked program
+/// DIR/link -> real                      a symlinked directory
+/// ```
+pub fn build_with_fixture(dir: &Path, compiler: &str) -> Result<(), String> {
+    let _ = fs::remove_dir_all(dir);
+    let (lib, bin) = (dir.join("real/lib"), dir.join("real/bin"));
+    for d in [&lib, &bin] {
+        fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+    }
+    let tools = root().join("userland-tests/tools");
+    let gcc = |args: &mut Command| -> Result<(), String> {
+        let status = args
+            .status()
+            .map_err(|e| format!("cannot run {compiler}: {e}"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("{compiler} failed building the --with fixture"))
+        }
+    };
+    let warnings = ["-O2", "-Wall", "-Wextra", "-Werror"];
+    gcc(Command::new(compiler)
+        .args(warnings)
+        .args(["-shared", "-fPIC", "-Wl,-soname,libkt-with.so.1", "-o"])
+        .arg(lib.join("libkt-with.so.1.0"))
+        .arg(tools.join("with-lib.c")))?;
+    let symlink = |target: &str, at: PathBuf| {
+        std::os::unix::fs::symlink(target, &at).map_err(|e| format!("{}: {e}", at.display()))
+    };
+    symlink("libkt-with.so.1.0", lib.join("libkt-with.so.1"))?;
+    gcc(Command::new(compiler)
+        .args(warnings)
+        .arg("-o")
+        .arg(bin.join("kt-with"))
+        .arg(tools.join("with-prog.c"))
+        .arg(lib.join("libkt-with.so.1"))
+        .args(["-Wl,-rpath,$ORIGIN/../lib", "-Wl,--enable-new-dtags"]))?;
+    symlink("kt-with", bin.join("kt-with-link"))?;
+    symlink("real", dir.join("link"))?;
+    Ok(())
+}
+
 /// Adds the runner and tests under /tests.
 pub fn add_to(t: &mut Tree, runner: &Path, tests: &[(String, PathBuf)]) -> Result<(), String> {
     let read = |p: &Path| fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
