@@ -1,8 +1,10 @@
 //! `cargo xtask syscalls`: the system call status page, from the kernel's one table.
 //!
-//! The table in kernel/src/syscall/table.rs lists each implemented call as
-//! `NAME => handler;` or `NAME => handler, partial "what is missing";`. Every x86-64
-//! call Linux defines (kestrel-abi's list) that is not there is missing.
+//! The table in kernel/src/syscall/table.rs lists each implemented call with its
+//! typed arguments, `NAME => family::handler(arg: Type, ...);`, and a note for a
+//! partial one (`, partial "what is missing"`). Every x86-64 call Linux defines
+//! (kestrel-abi's list) that is not there is missing. The same parse feeds
+//! `cargo xtask fuzz`.
 
 use std::fs;
 
@@ -15,33 +17,83 @@ enum Status {
     Missing,
 }
 
-fn parse_table() -> Result<Vec<(String, Option<String>)>, String> {
+/// One line of the kernel's table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The Linux name (`read`).
+    pub name: String,
+    /// Each argument's name and declared type (`("buf", "UserPtr<u8>")`).
+    pub args: Vec<(String, String)>,
+    /// What is missing, for a partial implementation.
+    pub partial: Option<String>,
+}
+
+impl Entry {
+    /// `read(fd: Fd, buf: UserPtr<u8>, count: usize)`.
+    pub fn signature(&self) -> String {
+        let args: Vec<String> = self.args.iter().map(|(n, t)| format!("{n}: {t}")).collect();
+        format!("{}({})", self.name, args.join(", "))
+    }
+}
+
+/// Splits `a: T, b: U<V, W>` at the commas outside angle and square brackets.
+fn split_args(list: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let (mut depth, mut cur) = (0i32, String::new());
+    for c in list.chars().chain([',']) {
+        match c {
+            '<' | '[' | '(' => depth += 1,
+            '>' | ']' | ')' => depth -= 1,
+            _ => {}
+        }
+        if c == ',' && depth == 0 {
+            if let Some((n, t)) = cur.split_once(':') {
+                out.push((n.trim().to_string(), t.trim().to_string()));
+            }
+            cur.clear();
+        } else {
+            cur.push(c);
+        }
+    }
+    out
+}
+
+/// Parses one table line: `NAME => family::handler(args)[, partial "note"];`.
+fn parse_line(line: &str) -> Option<Entry> {
+    let (name, rest) = line.trim().split_once("=>")?;
+    let name = name.trim();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    {
+        return None;
+    }
+    let (call, partial) = match rest.split_once(", partial \"") {
+        Some((call, note)) => (
+            call,
+            Some(note.trim_end_matches(';').trim_end_matches('"').to_string()),
+        ),
+        None => (rest.trim_end_matches(';'), None),
+    };
+    let open = call.find('(')?;
+    let close = call.rfind(')')?;
+    Some(Entry {
+        name: name.to_ascii_lowercase(),
+        args: split_args(&call[open + 1..close]),
+        partial,
+    })
+}
+
+/// Every implemented call, as the kernel's table declares it.
+pub fn parse_table() -> Result<Vec<Entry>, String> {
     let path = root().join("kernel/src/syscall/table.rs");
     let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let body = text
         .split("\nsyscall_table! {")
         .nth(1)
         .ok_or("no syscall_table! invocation found")?;
-    let mut out = Vec::new();
-    for line in body.lines() {
-        let line = line.trim();
-        let Some((name, rest)) = line.split_once("=>") else {
-            continue;
-        };
-        let name = name.trim();
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-        {
-            continue;
-        }
-        let partial = rest
-            .split_once("partial \"")
-            .map(|(_, n)| n.trim_end_matches(';').trim_end_matches('"').to_string());
-        out.push((name.to_ascii_lowercase(), partial));
-    }
-    Ok(out)
+    Ok(body.lines().filter_map(parse_line).collect())
 }
 
 /// Prints the table and writes docs/syscalls.md.
@@ -50,12 +102,13 @@ pub fn run() -> Result<(), String> {
     let mut rows = Vec::new();
     let (mut done, mut partial, mut missing) = (0, 0, 0);
     for &(nr, name) in kestrel_abi::syscalls::SYSCALLS {
-        let status = match table.iter().find(|(n, _)| n == name) {
-            Some((_, None)) => {
+        let entry = table.iter().find(|e| e.name == name);
+        let status = match entry.map(|e| &e.partial) {
+            Some(None) => {
                 done += 1;
                 Status::Implemented
             }
-            Some((_, Some(note))) => {
+            Some(Some(note)) => {
                 partial += 1;
                 Status::Partial(note.clone())
             }
@@ -64,9 +117,11 @@ pub fn run() -> Result<(), String> {
                 Status::Missing
             }
         };
-        rows.push((nr, name, status));
+        let signature = entry.map(Entry::signature).unwrap_or_default();
+        rows.push((nr, name, status, signature));
     }
-    for (n, _) in &table {
+    for e in &table {
+        let n = &e.name;
         if !kestrel_abi::syscalls::SYSCALLS
             .iter()
             .any(|(_, name)| name == n)
@@ -80,24 +135,33 @@ pub fn run() -> Result<(), String> {
     md.push_str("# System calls\n\n");
     md.push_str("Generated by `cargo xtask syscalls` from the kernel's dispatch table\n");
     md.push_str("(`kernel/src/syscall/table.rs`); do not edit by hand. A call not in the table\n");
-    md.push_str("returns ENOSYS.\n\n");
+    md.push_str("returns ENOSYS. The arguments are the types the table declares and the\n");
+    md.push_str("dispatcher decodes (see kernel/src/syscall/args.rs): `Fd`, `Pid` and other C\n");
+    md.push_str(
+        "`int`s come from the low 32 bits of their register; `UserPtr<T>` and `UserCStr`\n",
+    );
+    md.push_str("are user addresses, checked when used.\n\n");
     md.push_str(&format!(
         "**{} of {} x86-64 system calls**: {done} implemented, {partial} partial, {missing} missing.\n\n",
         done + partial,
         rows.len()
     ));
-    md.push_str("| nr | name | status | notes |\n|---:|---|---|---|\n");
-    for (nr, name, status) in &rows {
+    md.push_str("| nr | name | status | arguments | notes |\n|---:|---|---|---|---|\n");
+    for (nr, name, status, signature) in &rows {
         let (s, note) = match status {
             Status::Implemented => ("implemented", String::new()),
             Status::Partial(n) => ("partial", n.clone()),
             Status::Missing => ("missing", String::new()),
         };
-        md.push_str(&format!("| {nr} | {name} | {s} | {note} |\n"));
+        let args = signature
+            .split_once('(')
+            .map(|(_, a)| format!("`({a}`"))
+            .unwrap_or_default();
+        md.push_str(&format!("| {nr} | {name} | {s} | {args} | {note} |\n"));
     }
     let out = root().join("docs/syscalls.md");
     fs::write(&out, &md).map_err(|e| format!("{}: {e}", out.display()))?;
-    for (nr, name, status) in &rows {
+    for (nr, name, status, _) in &rows {
         match status {
             Status::Implemented => println!("{nr:>4} {name:<24} implemented"),
             Status::Partial(n) => println!("{nr:>4} {name:<24} partial: {n}"),
@@ -111,4 +175,36 @@ pub fn run() -> Result<(), String> {
     );
     println!("wrote {}", out.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_typed_lines_with_and_without_notes() {
+        let e = parse_line("    READ => fs::sys_read(fd: Fd, buf: UserPtr<u8>, count: usize);")
+            .unwrap();
+        assert_eq!(e.name, "read");
+        assert_eq!(e.args[1], ("buf".to_string(), "UserPtr<u8>".to_string()));
+        assert_eq!(e.partial, None);
+        let e = parse_line(
+            r#"    PIPE2 => fd::sys_pipe2(fds: UserPtr<[i32; 2]>, flags: u32), partial "a, b";"#,
+        )
+        .unwrap();
+        assert_eq!(e.args.len(), 2);
+        assert_eq!(e.args[0].1, "UserPtr<[i32; 2]>");
+        assert_eq!(e.partial.as_deref(), Some("a, b"));
+        let e = parse_line("    SYNC => fs_extra::sys_sync();").unwrap();
+        assert!(e.args.is_empty());
+        assert_eq!(e.signature(), "sync()");
+        assert!(parse_line("    (@call $ctx:ident) => {").is_none());
+    }
+
+    #[test]
+    fn the_kernel_table_parses_and_every_line_has_a_signature() {
+        let t = parse_table().unwrap();
+        assert!(t.len() > 200);
+        assert!(t.iter().any(|e| e.name == "read" && e.args.len() == 3));
+    }
 }
