@@ -7,8 +7,8 @@
 use kestrel_abi::KResult;
 
 use super::{
-    Args, Ctx, cred, epoll, fd, fs, fs_extra, futex, misc, mm, mount, poll, process, sched, signal,
-    socket, time, timer, xattr,
+    Args, Ctx, cred, epoll, fd, fs, fs_extra, futex, locks, misc, mm, mount, poll, process, sched,
+    signal, socket, time, timer, xattr,
 };
 
 macro_rules! syscall_table {
@@ -86,8 +86,8 @@ syscall_table! {
     WAIT4 => process::sys_wait4, partial "rusage reports CPU times only";
     KILL => signal::sys_kill;
     UNAME => misc::sys_uname;
-    FCNTL => fd::sys_fcntl, partial "no record locks (F_GETLK, F_SETLK, F_SETLKW) or F_SETOWN";
-    FLOCK => fs_extra::sys_flock;
+    FCNTL => fd::sys_fcntl, partial "no F_SETOWN/F_GETOWN, F_SETSIG, leases or F_NOTIFY";
+    FLOCK => locks::sys_flock;
     FSYNC => fs_extra::sys_fsync, partial "files live in memory: nothing to write back";
     FDATASYNC => fs_extra::sys_fsync, partial "files live in memory: nothing to write back";
     TRUNCATE => fs::sys_truncate;

@@ -320,18 +320,24 @@ impl LockManager {
     }
 
     /// F_GETLK: the first lock (lowest start) that would stop `owner` from taking
-    /// `kind` over `range`, or None if it could.
+    /// `kind` over `range`, or None if it could. With `kind` None (F_OFD_GETLK with
+    /// F_UNLCK, since Linux 6.6), the first of `owner`'s own locks over `range`.
     pub fn test(
         &self,
         key: FileKey,
         owner: Owner,
-        kind: LockKind,
+        kind: Option<LockKind>,
         range: Range,
     ) -> Option<RecordLock> {
-        self.files
-            .get(&key)?
-            .record_conflict(owner, kind, &range)
-            .copied()
+        let f = self.files.get(&key)?;
+        match kind {
+            Some(kind) => f.record_conflict(owner, kind, &range).copied(),
+            None => f
+                .records
+                .iter()
+                .find(|l| l.owner == owner && l.range.overlaps(&range))
+                .copied(),
+        }
     }
 
     /// F_SETLK: sets, changes or (with `kind` None) removes a record lock. Fails with
@@ -632,15 +638,15 @@ mod tests {
         set(&mut m, B, Some(Read), 5, 14).unwrap();
         assert_eq!(set(&mut m, C, Some(Write), 9, 9), Err(Errno::EAGAIN));
         assert_eq!(set(&mut m, C, Some(Write), 15, 20), Ok(()));
-        let c = m.test(F, C, Write, Range::new(0, 100)).unwrap();
+        let c = m.test(F, C, Some(Write), Range::new(0, 100)).unwrap();
         assert_eq!((c.owner, c.kind, c.range), (A, Read, Range::new(0, 9)));
         assert_eq!(c.l_pid(), 100);
-        assert!(m.test(F, C, Read, Range::new(0, 14)).is_none());
-        let c = m.test(F, A, Read, Range::new(12, 30)).unwrap();
+        assert!(m.test(F, C, Some(Read), Range::new(0, 14)).is_none());
+        let c = m.test(F, A, Some(Read), Range::new(12, 30)).unwrap();
         assert_eq!((c.owner, c.kind), (C, Write));
         // An owner never conflicts with itself.
-        assert!(m.test(F, C, Write, Range::new(15, 20)).is_none());
-        assert!(m.test(G, C, Write, Range::to_eof(0)).is_none());
+        assert!(m.test(F, C, Some(Write), Range::new(15, 20)).is_none());
+        assert!(m.test(G, C, Some(Write), Range::to_eof(0)).is_none());
     }
 
     #[test]
@@ -656,8 +662,13 @@ mod tests {
         m.set(F, &req(ofd, Some(Read), 0, 0), None)
             .finish()
             .unwrap();
-        let c = m.test(F, A, Write, Range::to_eof(0)).unwrap();
+        let c = m.test(F, A, Some(Write), Range::to_eof(0)).unwrap();
         assert_eq!((c.owner, c.l_pid()), (ofd, -1));
+        // F_OFD_GETLK with F_UNLCK: the description's own locks, no one else's.
+        set(&mut m, B, Some(Read), 5, 5).unwrap();
+        let own = m.test(F, ofd, None, Range::to_eof(0)).unwrap();
+        assert_eq!((own.owner, own.range), (ofd, Range::new(0, 0)));
+        assert!(m.test(F, ofd, None, Range::to_eof(1)).is_none());
     }
 
     #[test]
