@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 
 #ifndef F_OFD_GETLK
@@ -871,6 +872,41 @@ TEST(flock_survives_closing_a_dup) {
     EXPECT_EQ(after, 0);
 }
 
+/* ---- /proc/locks -------------------------------------------------------- */
+
+TEST(proc_locks_lists_posix_ofd_and_flock_locks) {
+    const char *p;
+    int a = OK(scratch(0, &p));
+    int b = OK(open(p, O_RDWR));
+    int c = OK(open(p, O_RDONLY));
+    struct stat st;
+    OK(fstat(a, &st));
+    OK(lk(a, F_SETLK, F_WRLCK, SEEK_SET, 5, 5));
+    OK(lk(b, F_OFD_SETLK, F_RDLCK, SEEK_SET, 20, 0));
+    OK(syscall(SYS_flock, c, LOCK_SH));
+    char want[3][160];
+    char file[64];
+    snprintf(file, sizeof file, "%02x:%02x:%lu", major(st.st_dev), minor(st.st_dev),
+             (unsigned long)st.st_ino);
+    snprintf(want[0], sizeof want[0], ": POSIX  ADVISORY  WRITE %d %s 5 9\n", getpid(), file);
+    snprintf(want[1], sizeof want[1], ": OFDLCK ADVISORY  READ -1 %s 20 EOF\n", file);
+    snprintf(want[2], sizeof want[2], ": FLOCK  ADVISORY  READ %d %s 0 EOF\n", getpid(), file);
+    static char buf[65536];
+    int fd = OK(open("/proc/locks", O_RDONLY));
+    size_t n = 0;
+    ssize_t r;
+    while (n < sizeof buf - 1 && (r = read(fd, buf + n, sizeof buf - 1 - n)) > 0)
+        n += r;
+    buf[n] = 0;
+    close(fd);
+    close(a);
+    close(b);
+    close(c);
+    for (int i = 0; i < 3; i++)
+        CHECK(strstr(buf, want[i]), "no line ending \"%.*s\" in /proc/locks:\n%s",
+              (int)strlen(want[i]) - 1, want[i], buf);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -907,5 +943,6 @@ int main(void)
     RUN(unreadable_flock_is_efault);
     RUN(flock_and_fcntl_locks_are_independent);
     RUN(flock_survives_closing_a_dup);
+    RUN(proc_locks_lists_posix_ofd_and_flock_locks);
     return KT_END();
 }

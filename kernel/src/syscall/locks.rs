@@ -13,7 +13,9 @@
 //! the process, which is the same thing except for processes that share a table
 //! with CLONE_FILES and not CLONE_THREAD.
 
+use alloc::string::String;
 use alloc::sync::Arc;
+use core::fmt::Write;
 
 use kestrel_abi::fs::*;
 use kestrel_abi::{Errno, KResult};
@@ -74,6 +76,41 @@ impl Drop for Waiting {
     fn drop(&mut self) {
         LOCKS.lock().end_wait(self.0);
     }
+}
+
+/// /proc/locks: one line per lock, as Linux writes them.
+pub fn proc_locks() -> String {
+    let mut s = String::new();
+    for (i, ((dev, ino), lock)) in LOCKS.lock().all().into_iter().enumerate() {
+        let (kind, ty, pid, range) = match lock {
+            Ok(l) => (
+                match l.owner {
+                    Owner::Posix(_) => "POSIX ",
+                    Owner::Ofd(_) => "OFDLCK",
+                },
+                l.kind == LockKind::Write,
+                l.l_pid(),
+                Some(l.range),
+            ),
+            Err(f) => ("FLOCK ", f.exclusive, f.pid, None),
+        };
+        let _ = write!(
+            s,
+            "{}: {kind} ADVISORY  {} {pid} {:02x}:{:02x}:{ino} ",
+            i + 1,
+            if ty { "WRITE" } else { "READ" },
+            major(dev),
+            minor(dev),
+        );
+        let _ = match range {
+            Some(r) if r.end != kestrel_vfs::lock::OFFSET_MAX => {
+                writeln!(s, "{} {}", r.start, r.end)
+            }
+            Some(r) => writeln!(s, "{} EOF", r.start),
+            None => writeln!(s, "0 EOF"),
+        };
+    }
+    s
 }
 
 // ---- fcntl -------------------------------------------------------------------------
