@@ -45,6 +45,10 @@ fn posix_owner(p: &Process) -> Owner {
 
 /// An open file description is being released: its OFD and flock locks go.
 pub fn file_released(f: &OpenFile) {
+    // Nobody else can lock through `f` any more: an empty manager stays so.
+    if LOCKS.lock().is_empty() {
+        return;
+    }
     let Some(key) = lock_key(f) else { return };
     let wake = LOCKS.lock().release_file(key, file_id(f));
     wake.wake();
@@ -54,7 +58,7 @@ pub fn file_released(f: &OpenFile) {
 /// descriptor set them (Linux's locks_remove_posix). O_PATH descriptors do not
 /// count, as in Linux.
 pub fn descriptor_closed(p: &Process, f: &OpenFile) {
-    if f.flags() & O_PATH != 0 {
+    if f.flags() & O_PATH != 0 || LOCKS.lock().is_empty() {
         return;
     }
     let Some(key) = lock_key(f) else { return };

@@ -319,6 +319,12 @@ impl LockManager {
         }
     }
 
+    /// Whether no file has locks or waiters (the common case, checked first on
+    /// every close).
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
     /// F_GETLK: the first lock (lowest start) that would stop `owner` from taking
     /// `kind` over `range`, or None if it could. With `kind` None (F_OFD_GETLK with
     /// F_UNLCK, since Linux 6.6), the first of `owner`'s own locks over `range`.
@@ -723,7 +729,7 @@ mod tests {
         assert_eq!(held(&m), [(A, Write, 0, OFFSET_MAX)]);
         set(&mut m, A, None, 0, OFFSET_MAX).unwrap();
         assert!(held(&m).is_empty());
-        assert!(m.files.is_empty(), "an inode without locks is forgotten");
+        assert!(m.is_empty(), "an inode without locks is forgotten");
     }
 
     #[test]
