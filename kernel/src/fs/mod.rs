@@ -61,8 +61,8 @@ pub struct RootInfo {
 /// system has, and mounts the device file system on /dev.
 pub fn init(boot: &BootInfo) -> KResult<RootInfo> {
     kestrel_vfs::set_clock(wall_clock);
-    // flock locks belong to the open file description: released with it.
-    kestrel_vfs::file::set_close_hook(crate::syscall::fs_extra::release_locks);
+    // OFD and flock locks belong to the open file description: released with it.
+    kestrel_vfs::file::set_close_hook(crate::syscall::locks::file_released);
     let root_inode = RamFs::new_root(makedev(0, 1));
     let mut info = RootInfo {
         files: 0,

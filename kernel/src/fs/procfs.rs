@@ -105,6 +105,7 @@ const SYSTEM_FILES: &[&str] = &[
     "devices",
     "filesystems",
     "loadavg",
+    "locks",
     "meminfo",
     "mounts",
     "self",
@@ -200,6 +201,7 @@ fn lookup_root(name: &[u8]) -> KResult<InodeRef> {
             ))
         }),
         b"loadavg" => file(c(), || text(loadavg())),
+        b"locks" => file(c(), || text(crate::syscall::locks::proc_locks())),
         b"meminfo" => file(c(), || text(meminfo())),
         b"stat" => file(c(), || text(system_stat())),
         b"swaps" => file(c(), || {

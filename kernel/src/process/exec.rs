@@ -297,6 +297,9 @@ fn commit(thread: &Arc<Thread>, img: NewImage) -> UserContext {
     // The fd table and signal handlers stop being shared, then exec-time cleanup.
     p.unshare_files();
     let closed = p.files().lock().close_on_exec();
+    for f in &closed {
+        crate::syscall::locks::descriptor_closed(p, f);
+    }
     drop(closed);
     {
         let mut sig = p.sigactions.lock();

@@ -921,6 +921,8 @@ fn process_exited(p: &Arc<Process>, wstatus: u32) {
         }
     };
     drop(closed);
+    // Its POSIX locks go with it, whoever else still has the files open.
+    crate::syscall::locks::process_exited(p);
     // The address space goes when its last user does (threads are gone).
     let empty = AddressSpace::new();
     if let Ok(empty) = empty {

@@ -14,6 +14,7 @@ use crate::fs::tty::TtyFile;
 
 pub async fn sys_close(ctx: &mut Ctx<'_>, fd: Fd) -> KResult<u64> {
     let file = ctx.process().files().lock().remove(fd)?;
+    super::locks::descriptor_closed(ctx.process(), &file);
     drop(file); // outside the table lock: closing a pipe end wakes its peer
     Ok(0)
 }
@@ -31,6 +32,9 @@ fn dup_to(ctx: &Ctx<'_>, old: i32, new: i32, cloexec: bool) -> KResult<u64> {
         let file = t.get(old)?;
         t.insert_at(new, file, cloexec, limit)?
     };
+    if let Some(f) = &replaced {
+        super::locks::descriptor_closed(ctx.process(), f);
+    }
     drop(replaced);
     Ok(new as u64)
 }
@@ -114,9 +118,8 @@ pub async fn sys_fcntl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
             f.inode().ok_or(Errno::EINVAL)?.add_seals(seals)?;
             Ok(0)
         }
-        F_GETLK | F_SETLK | F_SETLKW | F_SETOWN | F_GETOWN => {
-            files.lock().get(fd)?;
-            Err(Errno::EINVAL)
+        F_GETLK | F_SETLK | F_SETLKW | F_OFD_GETLK | F_OFD_SETLK | F_OFD_SETLKW => {
+            super::locks::fcntl(ctx, fd, cmd, arg).await
         }
         _ => {
             files.lock().get(fd)?;

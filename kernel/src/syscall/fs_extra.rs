@@ -1,20 +1,16 @@
-//! The rest of the file calls: syncing, flock, positional vectored I/O,
+//! The rest of the file calls: syncing, positional vectored I/O,
 //! fallocate, memfd_create, close_range, openat2, chroot, the old getdents.
 
-use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
-
 use alloc::vec::Vec;
 
 use kestrel_abi::fs::*;
 use kestrel_abi::{Errno, KResult};
-use kestrel_sync::WaitQueue;
 use kestrel_vfs::inode::{NodeKind, access, check_access};
 use kestrel_vfs::{Dentry, DentryRef, InodeRef, OpenFile};
 
 use super::Ctx;
 use super::args::*;
-use crate::process::signal::interruptible;
 
 /// Whether `f` is a file of a file system (not a pipe, socket or anonymous file,
 /// not a device): what fsync and friends apply to.
@@ -73,106 +69,6 @@ pub async fn sys_readahead(ctx: &mut Ctx<'_>, fd: Fd, _offset: i64, _count: usiz
         return Err(Errno::EINVAL);
     }
     Ok(0)
-}
-
-// ---- flock ---------------------------------------------------------------------
-
-const LOCK_SH: u32 = 1;
-const LOCK_EX: u32 = 2;
-const LOCK_NB: u32 = 4;
-const LOCK_UN: u32 = 8;
-
-/// The flock locks on one file: (owner, exclusive) per open file description,
-/// the owner being the description's address.
-#[derive(Default)]
-struct FileLocks {
-    holders: Vec<(usize, bool)>,
-    wq: Arc<WaitQueue>,
-}
-
-/// Every file with flock locks, by (device, inode).
-static LOCKS: spin::Mutex<BTreeMap<(u64, u64), FileLocks>> = spin::Mutex::new(BTreeMap::new());
-
-fn lock_key(f: &OpenFile) -> Option<(u64, u64)> {
-    f.inode().map(kestrel_vfs::path::identity)
-}
-
-/// Drops the locks of an open file description as it is released.
-pub fn release_locks(f: &OpenFile) {
-    let Some(key) = lock_key(f) else { return };
-    let owner = f as *const OpenFile as usize;
-    let wq = {
-        let mut locks = LOCKS.lock();
-        let Some(l) = locks.get_mut(&key) else { return };
-        let before = l.holders.len();
-        l.holders.retain(|(o, _)| *o != owner);
-        if l.holders.len() == before {
-            return;
-        }
-        let wq = l.wq.clone();
-        if l.holders.is_empty() {
-            locks.remove(&key);
-        }
-        wq
-    };
-    wq.wake_all();
-}
-
-/// Tries to take (or convert to) a lock; EWOULDBLOCK on conflict.
-fn try_lock(key: (u64, u64), owner: usize, exclusive: bool) -> KResult<()> {
-    let mut locks = LOCKS.lock();
-    let l = locks.entry(key).or_default();
-    let conflict = l
-        .holders
-        .iter()
-        .any(|&(o, ex)| o != owner && (ex || exclusive));
-    if conflict {
-        return Err(Errno::EWOULDBLOCK);
-    }
-    l.holders.retain(|(o, _)| *o != owner);
-    l.holders.push((owner, exclusive));
-    Ok(())
-}
-
-pub async fn sys_flock(ctx: &mut Ctx<'_>, fd: Fd, op: u32) -> KResult<u64> {
-    let f = ctx.file(fd)?;
-    if f.flags() & O_PATH != 0 {
-        return Err(Errno::EBADF);
-    }
-    let key = lock_key(&f).ok_or(Errno::EINVAL)?;
-    let owner = Arc::as_ptr(&f) as usize;
-    let (cmd, nonblock) = (op & !LOCK_NB, op & LOCK_NB != 0);
-    let exclusive = match cmd {
-        LOCK_UN => {
-            release_locks(&f);
-            return Ok(0);
-        }
-        LOCK_SH => false,
-        LOCK_EX => true,
-        _ => return Err(Errno::EINVAL),
-    };
-    loop {
-        match try_lock(key, owner, exclusive) {
-            Err(Errno::EWOULDBLOCK) if !nonblock => {
-                let wq = LOCKS.lock().entry(key).or_default().wq.clone();
-                interruptible(ctx.thread, Errno::ERESTARTSYS, async {
-                    wq.wait_until(|| {
-                        let locks = LOCKS.lock();
-                        let free = locks.get(&key).is_none_or(|l| {
-                            !l.holders
-                                .iter()
-                                .any(|&(o, ex)| o != owner && (ex || exclusive))
-                        });
-                        free.then_some(())
-                    })
-                    .await;
-                    Ok(())
-                })
-                .await?;
-            }
-            r => return r.map(|_| 0),
-        }
-    }
 }
 
 // ---- positional vectored I/O -----------------------------------------------------
@@ -548,6 +444,9 @@ pub async fn sys_close_range(ctx: &mut Ctx<'_>, first: u32, last: u32, flags: u3
     }
     let closed: Vec<Arc<OpenFile>> = fds.into_iter().filter_map(|fd| t.remove(fd).ok()).collect();
     drop(t);
+    for f in &closed {
+        super::locks::descriptor_closed(ctx.process(), f);
+    }
     drop(closed); // outside the table lock
     Ok(0)
 }

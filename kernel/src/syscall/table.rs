@@ -23,8 +23,8 @@ use kestrel_abi::time::{Itimerspec, Itimerval, Sigevent, Timespec, Timeval, Time
 use super::args::*;
 
 use super::{
-    Args, Ctx, cred, epoll, fd, fs, fs_extra, futex, misc, mm, mount, poll, process, sched, signal,
-    socket, time, timer, xattr,
+    Args, Ctx, cred, epoll, fd, fs, fs_extra, futex, locks, misc, mm, mount, poll, process, sched,
+    signal, socket, time, timer, xattr,
 };
 
 macro_rules! syscall_table {
@@ -105,8 +105,8 @@ syscall_table! {
     WAIT4 => process::sys_wait4(pid: Pid, wstatus: UserPtr<i32>, options: u32, rusage: UserPtr<Rusage>), partial "rusage reports CPU times only";
     KILL => signal::sys_kill(pid: Pid, sig: i32);
     UNAME => misc::sys_uname(buf: UserPtr<Utsname>);
-    FCNTL => fd::sys_fcntl(fd: Fd, cmd: u32, arg: u64), partial "no record locks (F_GETLK, F_SETLK, F_SETLKW) or F_SETOWN";
-    FLOCK => fs_extra::sys_flock(fd: Fd, op: u32);
+    FCNTL => fd::sys_fcntl(fd: Fd, cmd: u32, arg: u64), partial "no F_SETOWN/F_GETOWN, F_SETSIG, leases or F_NOTIFY";
+    FLOCK => locks::sys_flock(fd: Fd, op: u32);
     FSYNC => fs_extra::sys_fsync(fd: Fd), partial "files live in memory: nothing to write back";
     FDATASYNC => fs_extra::sys_fsync(fd: Fd), partial "files live in memory: nothing to write back";
     TRUNCATE => fs::sys_truncate(path: UserCStr, length: i64);

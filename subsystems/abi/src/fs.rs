@@ -131,6 +131,28 @@ pub const F_DUPFD_CLOEXEC: u32 = 1030;
 pub const F_GETPIPE_SZ: u32 = 1032;
 pub const F_SETPIPE_SZ: u32 = 1031;
 pub const FD_CLOEXEC: u32 = 1;
+/// Open-file-description locks (fcntl(2)): owned by the open file, not the process.
+pub const F_OFD_GETLK: u32 = 36;
+pub const F_OFD_SETLK: u32 = 37;
+pub const F_OFD_SETLKW: u32 = 38;
+
+// struct flock l_type.
+pub const F_RDLCK: i16 = 0;
+pub const F_WRLCK: i16 = 1;
+pub const F_UNLCK: i16 = 2;
+
+/// `struct flock` on x86-64 (the same as flock64).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct Flock {
+    pub l_type: i16,
+    pub l_whence: i16,
+    pub __pad0: u32,
+    pub l_start: i64,
+    pub l_len: i64,
+    pub l_pid: i32,
+    pub __pad1: u32,
+}
 
 // utimensat special nanosecond values.
 pub const UTIME_NOW: i64 = (1 << 30) - 1;

@@ -52,6 +52,7 @@ mod tests {
     fn struct_sizes_match_linux_x86_64() {
         assert_eq!(size_of::<fs::Stat>(), 144);
         assert_eq!(size_of::<fs::Statx>(), 256);
+        assert_eq!(size_of::<fs::Flock>(), 32);
         assert_eq!(size_of::<time::Timespec>(), 16);
         assert_eq!(size_of::<time::Timeval>(), 16);
         assert_eq!(size_of::<net::Msghdr>(), 56);

@@ -217,6 +217,11 @@ impl OpenFile {
         self.ops.write(self, &mut pos, data)
     }
 
+    /// The file position (what SEEK_CUR is relative to).
+    pub fn position(&self) -> u64 {
+        *self.pos.lock()
+    }
+
     /// lseek(2).
     pub fn seek(&self, offset: i64, whence: u32) -> KResult<u64> {
         if !self.ops.seekable() {

@@ -11,6 +11,7 @@
 //!   status flags) and the [`FileOps`] behind it.
 //! * [`fdtable`] holds a process's file descriptors.
 //! * [`pipe`] holds pipes.
+//! * [`lock`] keeps advisory file locks: fcntl record locks (POSIX and OFD) and flock.
 //! * [`epoll`] reports readiness of many files through per-entry wakers.
 //!
 //! # Blocking
@@ -31,6 +32,7 @@ pub mod eventfd;
 pub mod fdtable;
 pub mod file;
 pub mod inode;
+pub mod lock;
 pub mod path;
 pub mod pipe;
 pub mod pseudo;
