@@ -86,7 +86,7 @@ fn exception_signal(vector: u8, rip: u64) -> Siginfo {
 async fn run(thread: Arc<Thread>, mut regs: UserContext) {
     let mut slice_start = time::now_ns();
     while !thread.should_exit() {
-        if !trap::is_user_canonical(regs.regs.rip) {
+        if !kestrel_usermem::is_user_address(regs.regs.rip) {
             signal::force(&thread, Siginfo::new(SIGSEGV, SI_KERNEL));
             signal::deliver(&thread, &mut regs, false).await;
             continue;
@@ -102,9 +102,14 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
             // A CPU-time timer (setitimer, RLIMIT_CPU) is due after that much running.
             deadline = deadline.min(time::now_ns().saturating_add(budget.max(10_000)));
         }
-        apic::arm_at(deadline, time::now_ns());
         let me: Arc<dyn crate::arch::fpu::HasFpu> = thread.clone();
         crate::arch::fpu::switch_to(&me);
+        // From arming the timer until user mode, interrupts stay off: a deadline that
+        // passes in between (a short CPU-time budget, a slow host) leaves the timer
+        // interrupt pending, taken the moment user mode starts. Were it taken here,
+        // in the kernel, user code would run on with no timer armed.
+        crate::arch::cpu::disable_interrupts();
+        apic::arm_at(deadline, time::now_ns());
 
         let user_start = time::now_ns();
         let trap = trap::enter_user(&mut regs);

@@ -381,20 +381,18 @@ pub fn init_syscall() {
     }
 }
 
-/// Whether `addr` is a canonical user-half address (what `sysret` and `iret` accept).
-pub fn is_user_canonical(addr: u64) -> bool {
-    addr < 0x0000_8000_0000_0000
-}
-
 /// Runs the thread described by `ctx` in user mode until the next trap, and returns
 /// that trap. Interrupts taken from user mode are already handled when this returns.
+///
+/// Called with interrupts enabled or disabled; they are off from the moment the
+/// registers are loaded until user mode starts (then on, always).
 ///
 /// `ctx` is sanitised first: user code and stack selectors, and only the RFLAGS bits
 /// user space may set (IF always on). `ctx.regs.rip` must be canonical; the thread
 /// layer checks that and delivers SIGSEGV instead (an `iret` to a non-canonical
 /// address would fault in kernel mode with the user's GS loaded).
 pub fn enter_user(ctx: &mut UserContext) -> Trap {
-    debug_assert!(is_user_canonical(ctx.regs.rip));
+    debug_assert!(kestrel_usermem::is_user_address(ctx.regs.rip));
     let r = &mut ctx.regs;
     r.cs = u64::from(USER_CS);
     r.ss = u64::from(USER_DS);
@@ -404,7 +402,7 @@ pub fn enter_user(ctx: &mut UserContext) -> Trap {
     let sysret = r.vector == SYSCALL_VECTOR
         && r.rcx == r.rip
         && r.r11 == r.rflags
-        && is_user_canonical(r.rip);
+        && kestrel_usermem::is_user_address(r.rip);
     // User code cannot change these MSRs itself (CR4.FSGSBASE is off), so a cached
     // copy says whether a write is needed; WRMSR is slow, and most returns need none.
     let cpu = this_cpu();
