@@ -95,12 +95,16 @@ macro_rules! println {
     }};
 }
 
-/// Writes on the panic path: breaks the console lock if this CPU died holding it.
+/// Writes on the panic path, without the console lock (this CPU may have died
+/// holding it): the UART keeps no state of its own besides its registers, so a
+/// second handle on the same ports writes just as well.
 pub fn emergency_write(args: fmt::Arguments<'_>) {
-    if UART.try_lock().is_none() {
-        // SAFETY: we are panicking and about to halt; whoever held the lock (this
-        // CPU, interrupted) will never run again.
-        unsafe { UART.force_unlock() };
+    struct Raw(Uart<UartPorts>);
+    impl Write for Raw {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            self.0.write_str_crlf(s.as_bytes());
+            Ok(())
+        }
     }
-    let _ = Console.write_fmt(args);
+    let _ = Raw(Uart::new(UartPorts::COM1)).write_fmt(args);
 }

@@ -5,8 +5,15 @@
 //! [`kernel_entry`], which sets up the CPU and memory on the boot stack, switches to
 //! a guarded kernel stack, brings up interrupts and time, and hands the CPU to the
 //! executor.
+//!
+//! `unsafe` is confined to three layers: `arch` (the CPU, interrupts, port and
+//! register access), `mm` (frames, page tables, the heap, copies to and from user
+//! memory) and `boot` (the entry from the loader, the boot-time structures). The
+//! rest of the kernel is safe Rust: the crate denies `unsafe_code`, and only those
+//! modules allow it.
 #![no_std]
 #![no_main]
+#![deny(unsafe_code)]
 
 extern crate alloc;
 
@@ -16,7 +23,6 @@ mod cmdline;
 mod console;
 mod fs;
 mod futex;
-mod ktest;
 mod logger;
 mod mm;
 mod panic;
@@ -33,12 +39,12 @@ mod timer;
 mod uts;
 mod vdso;
 
+pub use boot::ktest;
+
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use arch::qemu::{self, ExitCode};
 use arch::{cpu, percpu};
-
-core::arch::global_asm!(include_str!("boot/entry.s"));
 
 /// TSC at kernel entry, for the boot-time line of the banner.
 static ENTRY_TSC: AtomicU64 = AtomicU64::new(0);
@@ -46,10 +52,9 @@ static ENTRY_TSC: AtomicU64 = AtomicU64::new(0);
 /// Size of the bootstrap CPU's kernel stack (the one every task is polled on).
 const KERNEL_STACK_BYTES: u64 = 256 * 1024;
 
-/// Called by `boot/entry.s` in 64-bit mode on the boot stack, with the loader's magic
-/// and the physical address of its boot information.
-#[unsafe(no_mangle)]
-extern "C" fn kernel_entry(magic: u32, info: u32) -> ! {
+/// The first Rust code, on the boot stack, with the loader's magic and the physical
+/// address of its boot information (called by `boot::kernel_entry`).
+fn kernel_entry(magic: u32, info: u32) -> ! {
     let entry_tsc = cpu::rdtsc();
     ENTRY_TSC.store(entry_tsc, Ordering::Relaxed);
     time::mark_boot(entry_tsc);
@@ -90,19 +95,7 @@ extern "C" fn kernel_entry(magic: u32, info: u32) -> ! {
         println!("Kestrel: no memory for the kernel stack");
         qemu::exit(ExitCode::Failure);
     };
-    // SAFETY: the new stack is mapped and unused; `kernel_main` never returns, so
-    // nothing on the boot stack is needed again.
-    unsafe {
-        core::arch::asm!(
-            "mov rsp, {top}",
-            "xor ebp, ebp",
-            "call {main}",
-            "ud2",
-            top = in(reg) stack_top,
-            main = sym kernel_main,
-            options(noreturn)
-        )
-    }
+    boot::continue_on_stack(stack_top, kernel_main)
 }
 
 /// The rest of the boot, on the guarded kernel stack.
@@ -264,8 +257,7 @@ fn crash(kind: cmdline::Crash) {
     match kind {
         cmdline::Crash::Panic => panic!("kestrel.crash=panic was given"),
         cmdline::Crash::PageFault => {
-            // SAFETY: deliberately not: this address is unmapped, to show the report.
-            let v = unsafe { core::ptr::read_volatile(0xffff_c07f_dead_0000 as *const u64) };
+            let v = arch::crash::read_unmapped();
             log::error!("read {v} from an unmapped address?");
         }
         cmdline::Crash::StackOverflow => {
@@ -277,13 +269,7 @@ fn crash(kind: cmdline::Crash) {
             }
             log::error!("recursion returned {}", recurse(0));
         }
-        cmdline::Crash::DivideError => {
-            let zero = core::hint::black_box(0u64);
-            // SAFETY: a `div` by zero raises #DE, which is the point here.
-            unsafe {
-                core::arch::asm!("div {0}", in(reg) zero, inout("rax") 1u64 => _, inout("rdx") 0u64 => _)
-            };
-        }
+        cmdline::Crash::DivideError => arch::crash::divide_by_zero(),
     }
 }
 

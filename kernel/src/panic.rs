@@ -11,7 +11,6 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use crate::arch::cpu;
 use crate::arch::qemu::{self, ExitCode};
 use crate::arch::trap::{TrapFrame, exception_name};
-use crate::mm::paging::kernel_table;
 
 static PANICKING: AtomicBool = AtomicBool::new(false);
 
@@ -35,10 +34,7 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     if let Some(loc) = info.location() {
         emerg!("    at {}:{}:{}\n", loc.file(), loc.line(), loc.column());
     }
-    let rbp: u64;
-    // SAFETY: reading RBP has no side effects.
-    unsafe { core::arch::asm!("mov {}, rbp", out(reg) rbp, options(nomem, nostack)) };
-    backtrace(None, rbp);
+    backtrace(None, crate::arch::backtrace::frame_pointer());
     emerg!("Kestrel halted: kernel panic (QEMU exit status 37)\n");
     qemu::exit(ExitCode::Panic)
 }
@@ -97,38 +93,18 @@ pub fn exception(f: &TrapFrame) -> ! {
     qemu::exit(ExitCode::Panic)
 }
 
-/// Whether `va` can be read without faulting (mapped in the kernel table).
-fn readable(va: u64) -> bool {
-    va >= 0xffff_8000_0000_0000
-        && va.is_multiple_of(8)
-        && kernel_table().root() != 0
-        && kernel_table().translate(va).is_some()
-}
-
-fn backtrace(first: Option<u64>, mut rbp: u64) {
+fn backtrace(first: Option<u64>, rbp: u64) {
     emerg!("    backtrace:\n");
     if let Some(rip) = first {
         emerg!("      {:#018x} ", rip);
         print_symbol(rip);
         emerg!("\n");
     }
-    for _ in 0..32 {
-        if rbp == 0 || !readable(rbp) || !readable(rbp + 8) {
-            break;
-        }
-        // SAFETY: both words were checked to be mapped kernel memory.
-        let (next, ret) = unsafe { (*(rbp as *const u64), *((rbp + 8) as *const u64)) };
-        if ret == 0 {
-            break;
-        }
+    crate::arch::backtrace::walk(rbp, 32, |ret| {
         emerg!("      {:#018x} ", ret);
         print_symbol(ret.wrapping_sub(1));
         emerg!("\n");
-        if next <= rbp {
-            break; // frames grow towards higher addresses; anything else is garbage
-        }
-        rbp = next;
-    }
+    });
 }
 
 /// Prints `name+offset` for `addr` from the symbol module, if there is one.

@@ -11,22 +11,7 @@ use crate::arch::cpu;
 static STATE: AtomicU64 = AtomicU64::new(0);
 
 fn rdrand() -> Option<u64> {
-    if !cpu::features().rdrand {
-        return None;
-    }
-    for _ in 0..10 {
-        let v: u64;
-        let ok: u8;
-        // SAFETY: RDRAND exists (checked above); it only writes the output register
-        // and CF.
-        unsafe {
-            core::arch::asm!("rdrand {}", "setc {}", out(reg) v, out(reg_byte) ok, options(nomem, nostack))
-        };
-        if ok != 0 {
-            return Some(v);
-        }
-    }
-    None
+    cpu::rdrand()
 }
 
 fn splitmix() -> u64 {

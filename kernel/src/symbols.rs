@@ -4,24 +4,15 @@
 //! sorted by address) and passes it as the boot module named `symbols`. The kernel
 //! reads it in place, without allocating, so it works on the panic path.
 
-use core::sync::atomic::{AtomicU64, Ordering};
-
-static START: AtomicU64 = AtomicU64::new(0);
-static LEN: AtomicU64 = AtomicU64::new(0);
+static TABLE: spin::Once<&'static [u8]> = spin::Once::new();
 
 /// Remembers where the symbol module is (it stays reserved for the kernel's life).
 pub fn init(bytes: &'static [u8]) {
-    START.store(bytes.as_ptr() as u64, Ordering::Relaxed);
-    LEN.store(bytes.len() as u64, Ordering::Relaxed);
+    TABLE.call_once(|| bytes);
 }
 
 fn table() -> &'static [u8] {
-    let (start, len) = (START.load(Ordering::Relaxed), LEN.load(Ordering::Relaxed));
-    if start == 0 {
-        return &[];
-    }
-    // SAFETY: set by `init` from a 'static slice.
-    unsafe { core::slice::from_raw_parts(start as *const u8, len as usize) }
+    TABLE.get().copied().unwrap_or_default()
 }
 
 fn parse_line(line: &[u8]) -> Option<(u64, &str)> {

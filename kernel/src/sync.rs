@@ -37,34 +37,6 @@ impl<T> IrqMutex<T> {
             reenable,
         }
     }
-
-    /// Takes the lock if it is free.
-    pub fn try_lock(&self) -> Option<IrqMutexGuard<'_, T>> {
-        let reenable = cpu::interrupts_enabled();
-        cpu::disable_interrupts();
-        match self.inner.try_lock() {
-            Some(g) => Some(IrqMutexGuard {
-                guard: Some(g),
-                reenable,
-            }),
-            None => {
-                if reenable {
-                    cpu::enable_interrupts();
-                }
-                None
-            }
-        }
-    }
-
-    /// Breaks the lock. Only for the panic path, which must print even if the panic
-    /// happened while the console lock was held.
-    ///
-    /// # Safety
-    /// No other holder may touch the data afterwards; the caller is about to halt.
-    pub unsafe fn force_unlock(&self) {
-        // SAFETY: delegated to the caller.
-        unsafe { self.inner.force_unlock() };
-    }
 }
 
 impl<T> Deref for IrqMutexGuard<'_, T> {

@@ -23,8 +23,8 @@ use kestrel_abi::mm::{PROT_EXEC, PROT_READ};
 use kestrel_vdso::data::{MODE_TSC, Snapshot, VvarData};
 
 use crate::boot::BootInfo;
+use crate::mm::frame;
 use crate::mm::vm::{AddressSpace, Backing, Placement, SharedPages, VmaKind};
-use crate::mm::{frame, phys_to_virt};
 
 const PAGE: u64 = 4096;
 /// The most image pages accepted (the real image is one page).
@@ -94,19 +94,6 @@ fn check(elf: &[u8]) -> Result<(u64, u64), &'static str> {
     Ok((size, pages))
 }
 
-/// A frame holding one reference, filled with `bytes` (zero past them).
-fn frame_with(bytes: &[u8]) -> Option<u64> {
-    let pa = frame::alloc_zeroed()?;
-    frame::meta(pa)
-        .refcount
-        .store(1, core::sync::atomic::Ordering::Release);
-    // SAFETY: a fresh frame, through the direct map; `bytes` fits in a page.
-    unsafe {
-        core::ptr::copy_nonoverlapping(bytes.as_ptr(), phys_to_virt(pa) as *mut u8, bytes.len())
-    };
-    Some(pa)
-}
-
 /// Loads the `vdso` boot module, if there is one, and publishes the clock.
 pub fn init(boot: &BootInfo) {
     let Some(m) = boot.module("vdso") else {
@@ -123,7 +110,7 @@ pub fn init(boot: &BootInfo) {
     };
     let mut frames = Vec::new();
     for chunk in elf[..size as usize].chunks(PAGE as usize) {
-        match frame_with(chunk) {
+        match frame::alloc_filled(chunk) {
             Some(pa) => frames.push(pa),
             None => {
                 log::error!("vdso: out of memory");
@@ -131,13 +118,10 @@ pub fn init(boot: &BootInfo) {
             }
         }
     }
-    let Some(vvar_pa) = frame_with(&[]) else {
+    let Some((vvar_pa, data)) = frame::alloc_static::<VvarData>() else {
         log::error!("vdso: out of memory");
         return;
     };
-    // SAFETY: the vvar frame is zeroed, page-aligned and never freed (the
-    // SharedPages below keeps its reference forever); VvarData is all atomics.
-    let data: &'static VvarData = unsafe { &*(phys_to_virt(vvar_pa) as *const VvarData) };
     VDSO.call_once(|| Vdso {
         image: Arc::new(SharedPages::from_frames(&frames)),
         pages,

@@ -5,7 +5,11 @@
 //! map, a command line and modules (the initramfs, the symbol table). [`parse`]
 //! copies all of it into a static [`BootInfo`] before the frame allocator starts
 //! handing out the memory the loader's structures live in.
+#![allow(unsafe_code)] // one of the three layers that may (see main.rs)
 
+core::arch::global_asm!(include_str!("entry.s"));
+
+pub mod ktest;
 mod multiboot1;
 mod multiboot2;
 
@@ -296,5 +300,30 @@ pub fn log_details(b: &BootInfo) {
     }
     if b.truncated {
         log::warn!("boot information was larger than Kestrel's tables; some of it was dropped");
+    }
+}
+
+/// Called by `entry.s` in 64-bit mode on the boot stack, with the loader's magic and
+/// the physical address of its boot information.
+#[unsafe(no_mangle)]
+extern "C" fn kernel_entry(magic: u32, info: u32) -> ! {
+    crate::kernel_entry(magic, info)
+}
+
+/// Switches to the stack whose top is `top` and runs `main` there; the boot stack is
+/// never used again.
+pub fn continue_on_stack(top: u64, main: extern "C" fn() -> !) -> ! {
+    // SAFETY: the caller got `top` from a freshly mapped, unused kernel stack;
+    // `main` never returns, so nothing on the boot stack is needed again.
+    unsafe {
+        core::arch::asm!(
+            "mov rsp, {top}",
+            "xor ebp, ebp",
+            "call {main}",
+            "ud2",
+            top = in(reg) top,
+            main = in(reg) main,
+            options(noreturn)
+        )
     }
 }

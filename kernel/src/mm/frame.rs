@@ -15,7 +15,7 @@
 //! 4 GiB) is reachable, so frames above 4 GiB are added afterwards
 //! ([`add_high_memory`]).
 
-use core::sync::atomic::AtomicU32;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::boot::{BootInfo, MemKind};
 use crate::mm::{InitError, MIN_FREE_BYTES, PAGE_SIZE, phys_to_virt};
@@ -278,6 +278,40 @@ pub fn alloc(order: usize) -> Option<u64> {
 /// Allocates one zeroed frame.
 pub fn alloc_zeroed() -> Option<u64> {
     alloc(0)
+}
+
+/// A frame holding `bytes` (zero past them) and one reference (`meta`'s count),
+/// for a [`super::vm::SharedPages`] to own. None if `bytes` exceeds a page or
+/// memory is out.
+pub fn alloc_filled(bytes: &[u8]) -> Option<u64> {
+    if bytes.len() > PAGE_SIZE {
+        return None;
+    }
+    let pa = alloc_zeroed()?;
+    meta(pa).refcount.store(1, Ordering::Release);
+    // SAFETY: a fresh frame, ours alone, through the direct map; `bytes` fits.
+    unsafe {
+        core::ptr::copy_nonoverlapping(bytes.as_ptr(), phys_to_virt(pa) as *mut u8, bytes.len())
+    };
+    Some(pa)
+}
+
+/// A frame holding `T::default()`, shared with the caller forever as a `&'static
+/// T`: it carries one reference for that (never released, so the frame is never
+/// freed) and one for a [`super::vm::SharedPages`] that maps it (the vDSO's data
+/// page, which user space reads while the kernel updates it through atomics).
+pub fn alloc_static<T: Default + Sync>() -> Option<(u64, &'static T)> {
+    const { assert!(core::mem::size_of::<T>() <= PAGE_SIZE && core::mem::align_of::<T>() <= PAGE_SIZE) };
+    let pa = alloc_zeroed()?;
+    meta(pa).refcount.store(2, Ordering::Release);
+    let ptr = phys_to_virt(pa) as *mut T;
+    // SAFETY: the frame is fresh, page-aligned, big enough (checked above) and never
+    // freed (the reference taken for the `&'static T` is never dropped), so a `T`
+    // written there lives as long as the kernel. `T: Sync` makes sharing it sound.
+    unsafe {
+        ptr.write(T::default());
+        Some((pa, &*ptr))
+    }
 }
 
 /// Allocates one zeroed frame for user memory, which may not dig into the reserve

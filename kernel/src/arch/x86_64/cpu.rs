@@ -100,6 +100,26 @@ pub fn rdtsc() -> u64 {
     unsafe { core::arch::x86_64::_rdtsc() }
 }
 
+/// A random number from RDRAND (None without it, or when it keeps failing).
+pub fn rdrand() -> Option<u64> {
+    if !features().rdrand {
+        return None;
+    }
+    for _ in 0..10 {
+        let v: u64;
+        let ok: u8;
+        // SAFETY: RDRAND exists (checked above); it only writes the output register
+        // and CF.
+        unsafe {
+            core::arch::asm!("rdrand {}", "setc {}", out(reg) v, out(reg_byte) ok, options(nomem, nostack))
+        };
+        if ok != 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
 /// Executes CPUID.
 pub fn cpuid(leaf: u32) -> CpuidResult {
     __cpuid(leaf)

@@ -2,11 +2,14 @@
 
 pub mod acpi;
 pub mod apic;
+pub mod backtrace;
 pub mod cpu;
+pub mod crash;
 pub mod fpu;
 pub mod gdt;
 pub mod ioapic;
 pub mod irq;
+mod ktests;
 pub mod percpu;
 pub mod pic;
 pub mod pit;

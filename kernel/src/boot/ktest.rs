@@ -25,11 +25,16 @@ pub struct KTest {
 }
 
 /// Registers an in-kernel test: `ktest!(name, async { ...; Ok(()) });`
+///
+/// The test is a static placed in the `.ktests` link section, which [`all`] reads
+/// back as an array; placing it there is the only unsafe thing about it, and it
+/// is vouched for here, where the section is defined and read.
 #[macro_export]
 macro_rules! ktest {
     ($name:ident, $body:expr) => {
         const _: () = {
             #[used]
+            #[allow(unsafe_code)]
             #[unsafe(link_section = ".ktests")]
             static TEST: $crate::ktest::KTest = $crate::ktest::KTest {
                 name: stringify!($name),
