@@ -219,10 +219,35 @@ TEST(rt_sigprocmask_mask_is_inherited_by_fork) {
           "child %s (1 = mask not inherited)", kt_status(st));
 }
 
+/* pid 1 is unkillable from user space: SIGKILL and SIGSTOP (always SIG_DFL) are
+ * dropped, as Linux's SIGNAL_UNKILLABLE does. Safe on any Linux host too. */
+static char init_state(void)
+{
+    char buf[256] = {0};
+    int fd = open("/proc/1/stat", O_RDONLY);
+    if (fd < 0)
+        return '?';
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    char *p = n > 0 ? strrchr(buf, ')') : NULL;
+    return p && p[1] == ' ' ? p[2] : '?';
+}
+
+TEST(init_ignores_sigkill_and_sigstop_from_user_space) {
+    OK(kill(1, SIGSTOP));
+    OK(kill(1, SIGKILL));
+    struct timespec ts = {0, 50 * 1000 * 1000};
+    syscall(SYS_nanosleep, &ts, NULL);
+    OK(kill(1, 0));
+    char st = init_state();
+    CHECK(st != 'T' && st != 'Z' && st != 'X' && st != '?', "init is in state %c", st);
+}
+
 int main(void)
 {
     KT_BEGIN();
     RUN(rt_sigaction_set_handler_and_read_back);
+    RUN(init_ignores_sigkill_and_sigstop_from_user_space);
     RUN(rt_sigaction_old_value_is_returned_when_replacing);
     RUN(rt_sigaction_mask_drops_sigkill_and_sigstop);
     RUN(rt_sigaction_query_sigkill_is_allowed);

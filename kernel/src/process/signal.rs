@@ -247,6 +247,17 @@ fn ignored(p: &Process, sig: u32) -> bool {
     a.handler == SIG_IGN || (a.handler == SIG_DFL && default_action(sig) == DefaultAction::Ignore)
 }
 
+/// Whether init ignores `info`: as Linux's SIGNAL_UNKILLABLE, pid 1 only gets the
+/// signals it has a handler for. SIGKILL and SIGSTOP from user space (`kill -9 1`)
+/// are dropped; the kernel's own SIGKILL still ends it. A fault init causes is
+/// forced ([`force`]) and does end it, as on Linux.
+fn unkillable_ignores(p: &Process, info: &Siginfo) -> bool {
+    let sig = info.si_signo as u32;
+    p.pid == 1
+        && p.sigactions().lock().get(sig).handler == SIG_DFL
+        && !(info.si_code == SI_KERNEL && (sig == SIGKILL || sig == SIGSTOP))
+}
+
 /// Drops every pending instance of `sig` in `p` and its threads if `sig` is now
 /// ignored (Linux's do_sigaction does this when a handler becomes SIG_IGN, or
 /// SIG_DFL for a signal whose default is to be ignored).
@@ -296,7 +307,7 @@ fn notify_parent(p: &Arc<Process>, code: i32, status: i32) {
 /// ignored, not dropped; SIGKILL acts at once and counts as queued).
 pub fn send_process(p: &Arc<Process>, info: Siginfo) -> bool {
     let sig = info.si_signo as u32;
-    if sig == 0 || p.state() != super::State::Running {
+    if sig == 0 || p.state() != super::State::Running || unkillable_ignores(p, &info) {
         return false;
     }
     match sig {
@@ -348,7 +359,7 @@ pub fn send_process(p: &Arc<Process>, info: Siginfo) -> bool {
 pub fn send_thread(t: &Arc<Thread>, info: Siginfo) -> bool {
     let sig = info.si_signo as u32;
     let p = &t.process;
-    if sig == 0 || p.state() != super::State::Running {
+    if sig == 0 || p.state() != super::State::Running || unkillable_ignores(p, &info) {
         return false;
     }
     if sig == SIGKILL || sig == SIGCONT || sig_bit(sig) & STOP_SIGNALS != 0 {
