@@ -573,9 +573,7 @@ fn kernel_sys_dir() -> InodeRef {
                 b"ostype" => file(c(), || text(String::from("Linux\n"))),
                 b"pid_max" => file(c(), || text(format!("{}\n", process::PID_MAX))),
                 b"tainted" => file(c(), || text(String::from("0\n"))),
-                b"threads-max" => file(c(), || {
-                    text(format!("{}\n", crate::task::MAX_TASKS_PER_CPU))
-                }),
+                b"threads-max" => file(c(), || text(format!("{}\n", process::max_threads()))),
                 b"version" => file(c(), || text(format!("{}\n", crate::uts::VERSION))),
                 _ => return Err(Errno::ENOENT),
             })

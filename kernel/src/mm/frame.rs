@@ -314,6 +314,23 @@ pub fn alloc_static<T: Default + Sync>() -> Option<(u64, &'static T)> {
     }
 }
 
+/// Frames kept for the kernel itself: 1/64 of memory, at least 4 MiB and at most
+/// 64 MiB. User pages and the kernel memory that holds user data (file content,
+/// pipe and socket buffers) stop short of it.
+fn reserve_pages(managed: u64) -> u64 {
+    (managed / 64).clamp(1024, 16384)
+}
+
+/// Whether `bytes` more may be spent on user data (page cache, pipe and socket
+/// buffers) while the kernel keeps its reserve.
+pub fn may_hold_user_data(bytes: usize) -> bool {
+    let need = bytes.div_ceil(PAGE_SIZE) as u64;
+    BUDDY
+        .lock()
+        .as_ref()
+        .is_some_and(|b| b.free_pages > reserve_pages(b.managed_pages) + need)
+}
+
 /// Allocates one zeroed frame for user memory, which may not dig into the reserve
 /// kept for the kernel (Linux's min_free_kbytes watermark): when user pages run
 /// out, the kernel still has memory to kill the process that ran out and tear its
@@ -322,9 +339,7 @@ pub fn alloc_user() -> Option<u64> {
     let pfn = {
         let mut guard = BUDDY.lock();
         let b = guard.as_mut()?;
-        // 1/64 of memory, at least 4 MiB and at most 64 MiB.
-        let reserve = (b.managed_pages / 64).clamp(1024, 16384);
-        if b.free_pages <= reserve {
+        if b.free_pages <= reserve_pages(b.managed_pages) {
             return None;
         }
         b.alloc(0)?

@@ -15,6 +15,7 @@
 //! it).
 
 pub mod exec;
+pub mod oom;
 pub mod signal;
 pub mod thread;
 pub mod timers;
@@ -396,10 +397,31 @@ static THREADS: spin::Mutex<BTreeMap<Pid, Weak<Thread>>> = spin::Mutex::new(BTre
 static NEXT_PID: AtomicU32 = AtomicU32::new(1);
 static INIT: spin::Once<Arc<Process>> = spin::Once::new();
 
+/// The address space of every process that has exited: empty, made once at boot,
+/// so that an exit never needs memory to give memory back.
+fn empty_mm() -> Arc<AddressSpace> {
+    static EMPTY: spin::Once<Arc<AddressSpace>> = spin::Once::new();
+    EMPTY
+        .call_once(|| AddressSpace::new().expect("memory for one page table at boot"))
+        .clone()
+}
+
 /// A free id (pids and tids share the space; wraps at pid_max, skipping live ones).
+/// The most threads the system runs at once (Linux's kernel.threads-max, from
+/// memory the same way: a thread per 32 pages, at least 20), so that not even
+/// root's fork bomb can fill the kernel with tasks; fork and clone are EAGAIN
+/// beyond it.
+pub fn max_threads() -> usize {
+    let pages = crate::mm::frame::stats().1 as usize;
+    (pages / 32).clamp(20, crate::task::MAX_TASKS_PER_CPU - 1024)
+}
+
 fn alloc_pid() -> KResult<Pid> {
     let procs = PROCESSES.lock();
     let threads = THREADS.lock();
+    if threads.len() >= max_threads() {
+        return Err(Errno::EAGAIN);
+    }
     for _ in 0..PID_MAX {
         let pid = NEXT_PID.fetch_add(1, Ordering::Relaxed);
         let pid = if pid >= PID_MAX {
@@ -852,6 +874,7 @@ pub fn create_init(fs: FsContext, files: FdTable) -> KResult<Arc<Thread>> {
         exit_signal: 0,
     });
     INIT.call_once(|| p.clone());
+    empty_mm();
     let t = Thread::new(pid, p, 0, FpuState::initial(), [0; 16]);
     t.set_comm(b"init");
     Ok(t)
@@ -923,12 +946,10 @@ fn process_exited(p: &Arc<Process>, wstatus: u32) {
     drop(closed);
     // Its POSIX locks go with it, whoever else still has the files open.
     crate::syscall::locks::process_exited(p);
-    // The address space goes when its last user does (threads are gone).
-    let empty = AddressSpace::new();
-    if let Ok(empty) = empty {
-        let old = p.replace_mm(empty);
-        drop(old);
-    }
+    // The address space goes when its last user does (threads are gone). The
+    // stand-in needs no memory: this is how memory comes back when it ran out.
+    let old = p.replace_mm(empty_mm());
+    drop(old);
     // Orphans go to the nearest subreaper ancestor, else init.
     let orphans = core::mem::take(&mut *p.children.lock());
     let mut adopter = p.parent();

@@ -156,11 +156,33 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                 };
                 regs.fault_addr = addr;
                 let mm = thread.process.mm();
-                if let Err(e) = mm.fault(addr, access) {
+                let mut waited = 0;
+                let result = loop {
+                    match mm.fault(addr, access) {
+                        Err(FaultError::OutOfMemory) => {
+                            // The OOM killer picks who dies; if not this process,
+                            // wait for the victim's memory and try again.
+                            match super::oom::out_of_memory(&thread, waited) {
+                                super::oom::Outcome::Retry => {
+                                    task::sleep(10_000_000).await;
+                                    waited += 1;
+                                    if thread.should_exit() {
+                                        break Ok(());
+                                    }
+                                }
+                                super::oom::Outcome::KilledSelf => break Ok(()),
+                            }
+                        }
+                        r => break r,
+                    }
+                };
+                drop(mm);
+                if let Err(e) = result {
                     let info = match e {
                         FaultError::PastEndOfFile => Siginfo::fault(SIGBUS, BUS_ADRERR, addr),
-                        FaultError::OutOfMemory => Siginfo::new(SIGKILL, SI_KERNEL),
-                        FaultError::Unmapped => Siginfo::fault(SIGSEGV, SEGV_MAPERR, addr),
+                        FaultError::Unmapped | FaultError::OutOfMemory => {
+                            Siginfo::fault(SIGSEGV, SEGV_MAPERR, addr)
+                        }
                         FaultError::Protection => Siginfo::fault(SIGSEGV, SEGV_ACCERR, addr),
                     };
                     log::debug!(
@@ -172,13 +194,7 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                         regs.regs.rip,
                         e
                     );
-                    if info.si_signo as u32 == SIGKILL {
-                        thread
-                            .process
-                            .begin_exit(kestrel_abi::process::wstatus_signaled(SIGKILL, false));
-                    } else {
-                        signal::force(&thread, info);
-                    }
+                    signal::force(&thread, info);
                 }
             }
             Trap::Interrupt(_) => {

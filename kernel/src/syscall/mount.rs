@@ -114,7 +114,8 @@ pub async fn sys_mount(
         };
         let root = match &fstype[..] {
             b"proc" => crate::fs::procfs::new_root(),
-            b"tmpfs" | b"ramfs" | b"devtmpfs" => RamFs::new_root(dev()),
+            b"tmpfs" | b"devtmpfs" => RamFs::new_root_sized(dev(), tmpfs_size(data.as_deref())),
+            b"ramfs" => RamFs::new_root(dev()),
             _ => return Err(Errno::ENODEV),
         };
         (root, source, fstype)
@@ -144,6 +145,44 @@ fn mount_data(ctx: &Ctx<'_>, ptr: UserPtr<u8>) -> KResult<Option<Vec<u8>>> {
     }
     page.truncate(n);
     Ok(Some(page))
+}
+
+/// The size of a new tmpfs: its `size=` option (bytes with an optional k/m/g/t/p/e
+/// suffix, or a percentage of memory), else half of memory, as Linux's default.
+fn tmpfs_size(data: Option<&[u8]>) -> u64 {
+    let memory = crate::mm::frame::stats().1 * 4096;
+    let data = data.unwrap_or_default();
+    let data = &data[..data.iter().position(|&b| b == 0).unwrap_or(data.len())];
+    let size = data
+        .split(|&b| b == b',')
+        .filter_map(|o| o.strip_prefix(b"size="))
+        .next_back()
+        .and_then(|v| {
+            let (digits, unit) = match v.last()? {
+                b'%' => (&v[..v.len() - 1], None),
+                c if c.is_ascii_alphabetic() => (&v[..v.len() - 1], Some(c.to_ascii_lowercase())),
+                _ => (v, Some(b'b')),
+            };
+            let n: u64 = core::str::from_utf8(digits).ok()?.parse().ok()?;
+            let shift = match unit {
+                None => return Some(memory / 100 * n),
+                Some(b'b') => 0,
+                Some(b'k') => 10,
+                Some(b'm') => 20,
+                Some(b'g') => 30,
+                Some(b't') => 40,
+                Some(b'p') => 50,
+                Some(b'e') => 60,
+                _ => return None,
+            };
+            n.checked_mul(1 << shift)
+        });
+    match size {
+        // size=0 means no limit on tmpfs.
+        Some(0) => u64::MAX,
+        Some(n) => n,
+        None => memory / 2,
+    }
 }
 
 /// Checks the comma-separated options of a new mount's data string (up to its

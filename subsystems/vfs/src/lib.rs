@@ -76,6 +76,21 @@ pub fn set_clock(now: fn() -> Timespec) {
     CLOCK.call_once(|| now);
 }
 
+static MEMORY_CHECK: spin::Once<fn(usize) -> bool> = spin::Once::new();
+
+/// Sets how file systems and pipes ask whether `bytes` more of user data may be
+/// held in kernel memory (the kernel answers from its reserve: file data, pipe and
+/// socket buffers never eat the memory the kernel itself needs). Before this is
+/// called every request is granted (as in host tests).
+pub fn set_memory_check(check: fn(usize) -> bool) {
+    MEMORY_CHECK.call_once(|| check);
+}
+
+/// Whether `bytes` more of user data may be held in kernel memory.
+pub fn may_hold(bytes: usize) -> bool {
+    MEMORY_CHECK.get().is_none_or(|f| f(bytes))
+}
+
 /// The current time for timestamps.
 pub fn now() -> Timespec {
     CLOCK.get().map_or(Timespec::default(), |f| f())

@@ -202,8 +202,11 @@ impl Pipe {
                 return Err(Errno::EAGAIN);
             }
             let n = data.len().min(room);
-            if s.buf.try_reserve(n).is_err() {
-                return Err(Errno::EAGAIN);
+            // The buffer grows as it fills; growing it must leave the kernel its
+            // reserve (ENOMEM otherwise, as Linux's pipe_write when no page comes).
+            let grow = (s.buf.len() + n).saturating_sub(s.buf.capacity());
+            if (grow > 0 && !crate::may_hold(grow)) || s.buf.try_reserve(n).is_err() {
+                return Err(Errno::ENOMEM);
             }
             s.buf.extend(&data[..n]);
             n

@@ -31,15 +31,34 @@ const MAX_FILE_SIZE: u64 = i64::MAX as u64;
 pub struct RamFs {
     dev: u64,
     next_ino: AtomicU64,
+    usage: Arc<Usage>,
+}
+
+/// The pages a file system holds, and how many it may (tmpfs's `size=`).
+#[derive(Debug)]
+struct Usage {
+    pages: AtomicU64,
+    max_pages: AtomicU64,
 }
 
 impl RamFs {
     /// A new, empty file system with device number `dev`; returns its root directory
-    /// (mode 0755, owned by root).
+    /// (mode 0755, owned by root). Like ramfs it has no size limit of its own, but
+    /// every page still needs the kernel's permission ([`crate::may_hold`]).
     pub fn new_root(dev: u64) -> InodeRef {
+        Self::new_root_sized(dev, u64::MAX)
+    }
+
+    /// As [`RamFs::new_root`], holding at most `max_bytes` of file content (ENOSPC
+    /// beyond, as tmpfs's `size=`).
+    pub fn new_root_sized(dev: u64, max_bytes: u64) -> InodeRef {
         let fs = Arc::new(RamFs {
             dev,
             next_ino: AtomicU64::new(2),
+            usage: Arc::new(Usage {
+                pages: AtomicU64::new(0),
+                max_pages: AtomicU64::new(max_bytes / PAGE),
+            }),
         });
         RamInode::new_ref(&fs, 1, NodeKind::Dir, S_IFDIR | 0o755, 0, 0, 1)
     }
@@ -91,14 +110,40 @@ pub struct RamInode {
     writable_maps: core::sync::atomic::AtomicUsize,
 }
 
-fn new_page() -> KResult<Arc<PageBuf>> {
+/// A zeroed page of content for a file of the file system `usage` accounts: ENOSPC
+/// when the file system is full or the kernel keeps the memory for itself.
+fn new_page(usage: &Arc<Usage>) -> KResult<Arc<PageBuf>> {
+    let max = usage.max_pages.load(Ordering::Relaxed);
+    if usage
+        .pages
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < max).then_some(n + 1)
+        })
+        .is_err()
+    {
+        return Err(Errno::ENOSPC);
+    }
+    let charge = Charge(usage.clone());
+    if !crate::may_hold(PAGE as usize) {
+        return Err(Errno::ENOSPC);
+    }
     let mut v = Vec::new();
     v.try_reserve_exact(PAGE as usize)
         .map_err(|_| Errno::ENOSPC)?;
     v.resize(PAGE as usize, 0);
     Ok(Arc::new(PageBuf {
         bytes: spin::Mutex::new(v.into_boxed_slice()),
+        _charge: charge,
     }))
+}
+
+/// One page counted against its file system while it exists.
+struct Charge(Arc<Usage>);
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        self.0.pages.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// One 4 KiB page of file content. Shared (`Arc`) so that a MAP_SHARED mapping can
@@ -106,6 +151,7 @@ fn new_page() -> KResult<Arc<PageBuf>> {
 /// frame into user space and keeps a reference for as long as it is mapped.
 pub struct PageBuf {
     bytes: spin::Mutex<Box<[u8]>>,
+    _charge: Charge,
 }
 
 impl PageBuf {
@@ -142,7 +188,7 @@ impl FileData {
         n
     }
 
-    fn write(&mut self, offset: u64, data: &[u8]) -> KResult<usize> {
+    fn write(&mut self, usage: &Arc<Usage>, offset: u64, data: &[u8]) -> KResult<usize> {
         let end = offset.checked_add(data.len() as u64).ok_or(Errno::EFBIG)?;
         if end > MAX_FILE_SIZE {
             return Err(Errno::EFBIG);
@@ -155,7 +201,7 @@ impl FileData {
             let page = match self.pages.get_mut(&idx) {
                 Some(p) => p,
                 None => {
-                    let p = match new_page() {
+                    let p = match new_page(usage) {
                         Ok(p) => p,
                         // Report what was written before memory ran out.
                         Err(e) if done == 0 => return Err(e),
@@ -172,10 +218,10 @@ impl FileData {
     }
 
     /// Makes every page of `[offset, end)` exist (zero-filled).
-    fn allocate(&mut self, offset: u64, end: u64) -> KResult<()> {
+    fn allocate(&mut self, usage: &Arc<Usage>, offset: u64, end: u64) -> KResult<()> {
         for idx in offset / PAGE..end.div_ceil(PAGE) {
             if let alloc::collections::btree_map::Entry::Vacant(e) = self.pages.entry(idx) {
-                e.insert(new_page()?);
+                e.insert(new_page(usage)?);
             }
         }
         Ok(())
@@ -376,6 +422,24 @@ impl Inode for RamInode {
     }
 
     fn statfs(&self) -> kestrel_abi::fs::Statfs {
+        let usage = &self.fs.usage;
+        let max = usage.max_pages.load(Ordering::Relaxed);
+        if max != u64::MAX / PAGE {
+            // A sized file system (tmpfs) reports its blocks as Linux's does.
+            let used = usage.pages.load(Ordering::Relaxed).min(max);
+            return kestrel_abi::fs::Statfs {
+                f_type: kestrel_abi::fs::TMPFS_MAGIC,
+                f_bsize: PAGE as i64,
+                f_blocks: max,
+                f_bfree: max - used,
+                f_bavail: max - used,
+                f_fsid: [self.fs.dev as i32, (self.fs.dev >> 32) as i32],
+                f_namelen: 255,
+                f_frsize: PAGE as i64,
+                f_flags: kestrel_abi::fs::ST_VALID | kestrel_abi::fs::ST_RELATIME,
+                ..Default::default()
+            };
+        }
         // As Linux's ramfs: no size limit, so no block or inode counts.
         kestrel_abi::fs::Statfs {
             f_type: kestrel_abi::fs::RAMFS_MAGIC,
@@ -505,7 +569,7 @@ impl Inode for RamInode {
             return Err(Errno::EPERM);
         }
         let n = match &self.body {
-            Body::File(f) => f.lock().write(offset, data)?,
+            Body::File(f) => f.lock().write(&self.fs.usage, offset, data)?,
             Body::Dir(_) => return Err(Errno::EISDIR),
             _ => return Err(Errno::EINVAL),
         };
@@ -552,7 +616,7 @@ impl Inode for RamInode {
             if !keep_size && end > f.size && self.sealed(F_SEAL_GROW) {
                 return Err(Errno::EPERM);
             }
-            f.allocate(offset, end)?;
+            f.allocate(&self.fs.usage, offset, end)?;
             if !keep_size && end > f.size {
                 f.size = end;
             }
@@ -579,7 +643,7 @@ impl Inode for RamInode {
         if let Some(p) = f.pages.get(&index) {
             return Ok(p.clone());
         }
-        let p = new_page()?;
+        let p = new_page(&self.fs.usage)?;
         f.pages.insert(index, p.clone());
         Ok(p)
     }
@@ -837,6 +901,21 @@ impl Inode for RamInode {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_sized_file_system_is_full_at_its_size_and_frees_pages() {
+        let root = RamFs::new_root_sized(7, 2 * PAGE);
+        let f = root.create(b"f", NodeKind::File, 0o644, 0, 0).unwrap();
+        assert_eq!(f.write_at(0, &[1; 8192]).unwrap(), 8192);
+        assert_eq!(f.write_at(8192, &[1; 10]), Err(Errno::ENOSPC));
+        assert_eq!(root.statfs().f_bfree, 0);
+        f.truncate(4096).unwrap();
+        assert_eq!(root.statfs().f_bfree, 1);
+        assert_eq!(f.write_at(4096, &[2; 100]).unwrap(), 100);
+        root.unlink(b"f").unwrap();
+        drop(f);
+        assert_eq!(root.statfs().f_bfree, 2);
+    }
+
     use super::*;
 
     fn names(dir: &InodeRef, from: u64) -> Vec<(Vec<u8>, u64)> {

@@ -1,0 +1,109 @@
+/*
+ * contain: limits that keep one program from taking the system down. A fork
+ * bomb stops at RLIMIT_NPROC; a full tmpfs says ENOSPC; the system's thread
+ * limit is visible. Runs as root on the host and on Kestrel.
+ */
+#define KT_AREA "contain"
+#include "kt.h"
+
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/statfs.h>
+
+/* In a child that became an unprivileged user with RLIMIT_NPROC = 16: forks
+ * until fork fails, then reports how many it made and the errno. */
+static void nproc_child(int out)
+{
+    struct rlimit rl = {16, 16};
+    if (setrlimit(RLIMIT_NPROC, &rl) != 0 || setgid(65534) != 0 || setuid(65534) != 0)
+        _exit(2);
+    int made = 0, err = 0;
+    pid_t kids[64];
+    while (made < 64) {
+        pid_t p = fork();
+        if (p == 0) {
+            pause();
+            _exit(0);
+        }
+        if (p < 0) {
+            err = errno;
+            break;
+        }
+        kids[made++] = p;
+    }
+    int r[2] = {made, err};
+    if (write(out, r, sizeof r) != sizeof r)
+        _exit(3);
+    for (int i = 0; i < made; i++)
+        kill(kids[i], SIGKILL);
+    for (int i = 0; i < made; i++)
+        waitpid(kids[i], NULL, 0);
+    _exit(0);
+}
+
+TEST(fork_bomb_stops_at_rlimit_nproc_with_eagain) {
+    int pipefd[2];
+    OK(pipe(pipefd));
+    pid_t pid = fork();
+    OK(pid);
+    if (pid == 0) {
+        close(pipefd[0]);
+        nproc_child(pipefd[1]);
+    }
+    close(pipefd[1]);
+    int r[2] = {0, 0};
+    ssize_t n = read(pipefd[0], r, sizeof r);
+    close(pipefd[0]);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    CHECK(n == (ssize_t)sizeof r, "child reported nothing (status %#x)", st);
+    /* The limit counts every process of the user, the forking one included. */
+    CHECK(r[0] > 0 && r[0] < 16, "made %d processes under RLIMIT_NPROC 16", r[0]);
+    CHECK(r[1] == EAGAIN, "fork failed with %s, expected EAGAIN", kt_errname(r[1]));
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
+}
+
+TEST(full_tmpfs_is_enospc_and_statfs_counts_its_blocks) {
+    const char *dir = kt_tmpdir();
+    OK(mount("none", dir, "tmpfs", 0, "size=64k"));
+    struct statfs s;
+    OK(statfs(dir, &s));
+    EXPECT_EQ((long)s.f_blocks * s.f_bsize, 64 * 1024L);
+    EXPECT_EQ(s.f_bfree, s.f_blocks);
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/f", dir);
+    int fd = open(path, O_CREAT | O_WRONLY, 0644);
+    OK(fd);
+    static char buf[96 * 1024];
+    memset(buf, 'x', sizeof buf);
+    ssize_t w = write(fd, buf, sizeof buf);
+    int e = errno;
+    /* A short write up to the size, then ENOSPC. */
+    CHECK(w == 64 * 1024, "first write gave %zd (%s)", w, kt_errname(e));
+    EXPECT_ERRNO(write(fd, buf, 4096), ENOSPC);
+    OK(statfs(dir, &s));
+    EXPECT_EQ(s.f_bfree, 0);
+    close(fd);
+    OK(unlink(path));
+    OK(statfs(dir, &s));
+    EXPECT_EQ(s.f_bfree, s.f_blocks);
+    OK(umount(dir));
+}
+
+TEST(threads_max_is_a_positive_number) {
+    int fd = open("/proc/sys/kernel/threads-max", O_RDONLY);
+    OK(fd);
+    char b[32] = {0};
+    ssize_t n = read(fd, b, sizeof b - 1);
+    close(fd);
+    CHECK(n > 0 && atol(b) >= 20, "threads-max reads %s", b);
+}
+
+int main(void)
+{
+    KT_BEGIN();
+    RUN(fork_bomb_stops_at_rlimit_nproc_with_eagain);
+    RUN(full_tmpfs_is_enospc_and_statfs_counts_its_blocks);
+    RUN(threads_max_is_a_positive_number);
+    return KT_END();
+}
