@@ -34,6 +34,24 @@ use crate::{syscall, task, time};
 /// How long a thread runs before it yields to other ready tasks.
 pub const TIME_SLICE_NS: u64 = 10_000_000;
 
+/// Linux's CFS weights by nice value (-20..=19; nice 0 weighs 1024): each step
+/// is about 10% more or less CPU (kernel/sched/core.c, sched_prio_to_weight).
+const NICE_WEIGHT: [u64; 40] = [
+    88761, 71755, 56483, 46273, 36291, 29154, 23254, 18705, 14949, 11916, 9548, 7620, 6100, 4904,
+    3906, 3121, 2501, 1991, 1586, 1277, 1024, 820, 655, 526, 423, 335, 272, 215, 172, 137, 110, 87,
+    70, 56, 45, 36, 29, 23, 18, 15,
+];
+
+/// The time slice of a thread at `nice`: threads take turns, so CPU time is shared
+/// in proportion to slices, and a slice proportional to the CFS weight shares it
+/// as Linux does between busy threads (a nice -1 thread gets 1277/1024 of a nice 0
+/// one's). Slices are kept between 1 and 100 ms so turns stay short; beyond a
+/// tenfold ratio the shares flatten.
+pub fn time_slice(nice: i32) -> u64 {
+    let w = NICE_WEIGHT[(nice.clamp(-20, 19) + 20) as usize];
+    (TIME_SLICE_NS * w / 1024).clamp(1_000_000, 100_000_000)
+}
+
 /// Polls `fut` with `thread`'s address space active.
 struct InAddressSpace<F> {
     thread: Arc<Thread>,
@@ -93,7 +111,8 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
         }
         // Come back to the kernel by the end of the slice or the next timer, whichever
         // is first (the executor only arms the timer when it goes idle).
-        let slice_end = slice_start + TIME_SLICE_NS;
+        let slice = time_slice(thread.process.nice.load(Ordering::Relaxed));
+        let slice_end = slice_start + slice;
         let mut deadline = task::executor()
             .timers()
             .next_deadline()
@@ -206,7 +225,8 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                     .timers()
                     .next_deadline()
                     .is_some_and(|d| d <= now);
-                if now - slice_start >= TIME_SLICE_NS || timer_due || task::executor().has_ready() {
+                let slice = time_slice(thread.process.nice.load(Ordering::Relaxed));
+                if now - slice_start >= slice || timer_due || task::executor().has_ready() {
                     kestrel_executor::yield_now().await;
                     slice_start = time::now_ns();
                 }

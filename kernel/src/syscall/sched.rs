@@ -1,8 +1,9 @@
 //! Scheduling: policies, priorities, affinity, getcpu, and prctl.
 //!
-//! Kestrel schedules every thread alike (round-robin with a 10 ms slice), which is
-//! what SCHED_OTHER promises; priorities and affinity are recorded and reported as
-//! Linux reports them so programs that set them behave, but do not change the order.
+//! Kestrel schedules every thread as SCHED_OTHER: threads take turns, each with a
+//! slice proportional to its nice value's CFS weight (`process::thread::time_slice`),
+//! so busy threads share the CPU by weight as on Linux. Real-time policies are
+//! refused (EPERM); affinity is recorded and reported.
 
 use core::sync::atomic::Ordering;
 
@@ -46,17 +47,15 @@ pub async fn sys_sched_getparam(ctx: &mut Ctx<'_>, pid: Pid, param: UserPtr<i32>
     Ok(0)
 }
 
-fn check_policy(ctx: &Ctx<'_>, policy: u64, prio: i32) -> KResult<()> {
+fn check_policy(policy: u64, prio: i32) -> KResult<()> {
     match policy & !0x4000_0000 {
         // SCHED_RESET_ON_FORK (0x40000000) may be or'ed in.
         SCHED_OTHER | SCHED_BATCH | SCHED_IDLE if prio == 0 => Ok(()),
-        SCHED_FIFO | SCHED_RR if (1..=99).contains(&prio) => {
-            if ctx.process().cred.lock().capable(CAP_SYS_NICE) {
-                Ok(())
-            } else {
-                Err(Errno::EPERM)
-            }
-        }
+        // Real-time scheduling needs a run queue ordered by priority, which the
+        // executor does not have yet: refused, as Linux refuses it where no
+        // real-time runtime is granted (cpu.rt_runtime_us = 0), rather than
+        // silently run as SCHED_OTHER.
+        SCHED_FIFO | SCHED_RR if (1..=99).contains(&prio) => Err(Errno::EPERM),
         _ => Err(Errno::EINVAL),
     }
 }
@@ -72,7 +71,7 @@ pub async fn sys_sched_setscheduler(
         return Err(Errno::EINVAL);
     }
     let prio: i32 = ctx.read(param)?;
-    check_policy(ctx, policy as u64, prio).map(|_| 0)
+    check_policy(policy as u64, prio).map(|_| 0)
 }
 
 pub async fn sys_sched_setparam(ctx: &mut Ctx<'_>, pid: Pid, param: UserPtr<i32>) -> KResult<u64> {
@@ -81,7 +80,7 @@ pub async fn sys_sched_setparam(ctx: &mut Ctx<'_>, pid: Pid, param: UserPtr<i32>
         return Err(Errno::EINVAL);
     }
     let prio: i32 = ctx.read(param)?;
-    check_policy(ctx, SCHED_OTHER, prio).map(|_| 0)
+    check_policy(SCHED_OTHER, prio).map(|_| 0)
 }
 
 pub async fn sys_sched_get_priority_max(_: &mut Ctx<'_>, policy: i32) -> KResult<u64> {

@@ -157,7 +157,7 @@ syscall_table! {
     SETPRIORITY => sched::sys_setpriority(which: i32, who: u32, niceval: i32);
     SCHED_SETPARAM => sched::sys_sched_setparam(pid: Pid, param: UserPtr<i32>);
     SCHED_GETPARAM => sched::sys_sched_getparam(pid: Pid, param: UserPtr<i32>);
-    SCHED_SETSCHEDULER => sched::sys_sched_setscheduler(pid: Pid, policy: i32, param: UserPtr<i32>), partial "real-time policies are accepted but scheduled like SCHED_OTHER";
+    SCHED_SETSCHEDULER => sched::sys_sched_setscheduler(pid: Pid, policy: i32, param: UserPtr<i32>), partial "SCHED_FIFO and SCHED_RR are refused (EPERM, as without a real-time budget)";
     SCHED_GETSCHEDULER => sched::sys_sched_getscheduler(pid: Pid);
     SCHED_GET_PRIORITY_MAX => sched::sys_sched_get_priority_max(policy: i32);
     SCHED_GET_PRIORITY_MIN => sched::sys_sched_get_priority_min(policy: i32);
