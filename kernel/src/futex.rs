@@ -98,17 +98,30 @@ pub fn requeue(from: Key, to: Key, n: usize, requeue: usize) -> (usize, usize) {
     (wake_all_of(woken), moved)
 }
 
-/// Queues a waiter on `key`. The caller checks the futex word *after* this (with the
-/// waiter registered), so a wake between check and sleep is not lost.
-pub fn enqueue(key: Key, bitset: u32) -> FutexWait {
+/// Queues a waiter on `key` if `still_waiting()` (the futex word still holds the
+/// expected value) is true; `None` if not. The check runs under the table lock, as
+/// Linux reads the word under its hash-bucket lock: a waker on another CPU either
+/// sees the waiter queued (and wakes it) or ran before and changed the word (so
+/// the check fails); a waiter is never counted by a wake or requeue and then
+/// returns EAGAIN. The caller reads the word once before, so that the read here
+/// finds the page present.
+pub fn enqueue_if<E>(
+    key: Key,
+    bitset: u32,
+    still_waiting: impl FnOnce() -> Result<bool, E>,
+) -> Result<Option<FutexWait>, E> {
     let w = Arc::new(Waiter {
         woken: AtomicBool::new(false),
         waker: spin::Mutex::new(None),
         bitset,
         key: spin::Mutex::new(key),
     });
-    TABLE.lock().entry(key).or_default().push_back(w.clone());
-    FutexWait { waiter: w }
+    let mut table = TABLE.lock();
+    if !still_waiting()? {
+        return Ok(None);
+    }
+    table.entry(key).or_default().push_back(w.clone());
+    Ok(Some(FutexWait { waiter: w }))
 }
 
 /// A queued futex waiter; completes when woken, deregisters when dropped.

@@ -91,10 +91,13 @@ pub async fn wait(
 ) -> KResult<u64> {
     let mm = ctx.mm();
     let key = mm.futex_key(uaddr, private)?;
-    let queued = futex::enqueue(key, bitset);
+    // Read once to fault the page in (and fail with EFAULT), then again where a
+    // waker cannot come in between (futex::enqueue_if).
     if read_u32(&mm, uaddr)? != val {
         return Err(Errno::EAGAIN);
     }
+    let queued = futex::enqueue_if(key, bitset, || read_u32(&mm, uaddr).map(|v| v == val))?
+        .ok_or(Errno::EAGAIN)?;
     let woken = async {
         queued.await;
         Ok(0)
