@@ -14,8 +14,16 @@
 //! Until the kernel's own page tables are live only the boot direct map (the first
 //! 4 GiB) is reachable, so frames above 4 GiB are added afterwards
 //! ([`add_high_memory`]).
+//!
+//! # Per-CPU caches
+//! Single frames (most allocations: user pages, page tables, page cache) come from
+//! and go back to a small per-CPU stack in front of the buddy lock, refilled and
+//! drained in batches, as Linux's per-CPU page lists: CPUs faulting in pages at the
+//! same time do not queue on one lock for every page. Cached frames count as free.
+//! When the buddy runs dry, the other CPUs' caches are emptied into it before an
+//! allocation fails.
 
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::boot::{BootInfo, MemKind};
 use crate::mm::{InitError, MIN_FREE_BYTES, PAGE_SIZE, phys_to_virt};
@@ -52,6 +60,118 @@ struct Buddy {
 }
 
 static BUDDY: IrqMutex<Option<Buddy>> = IrqMutex::new(None);
+
+/// Frames a CPU's cache holds at most; it drains half when full.
+const CACHE_MAX: usize = 64;
+/// Frames moved between a cache and the buddy at a time.
+const CACHE_BATCH: usize = 16;
+
+/// One CPU's stack of free single frames (page frame numbers).
+struct FrameCache {
+    pfns: [u32; CACHE_MAX],
+    len: usize,
+}
+
+static CACHES: [IrqMutex<FrameCache>; crate::arch::acpi::MAX_CPUS] = [const {
+    IrqMutex::new(FrameCache {
+        pfns: [0; CACHE_MAX],
+        len: 0,
+    })
+};
+    crate::arch::acpi::MAX_CPUS];
+
+/// Frames sitting in the per-CPU caches (free, but not in the buddy).
+static CACHED: AtomicU64 = AtomicU64::new(0);
+
+fn my_cache() -> &'static IrqMutex<FrameCache> {
+    let cpu = crate::arch::percpu::this_cpu()
+        .cpu_id
+        .load(Ordering::Relaxed) as usize;
+    &CACHES[cpu.min(CACHES.len() - 1)]
+}
+
+/// One frame from this CPU's cache, refilling it from the buddy when empty; when
+/// the buddy is empty too, the other CPUs' caches are emptied into it first.
+/// `floor`: frames the buddy and the caches together must keep (the reserve).
+fn alloc_single(floor: u64) -> Option<u32> {
+    if free_frames() <= floor {
+        return None;
+    }
+    let mut cache = my_cache().lock();
+    if cache.len == 0 {
+        let mut guard = BUDDY.lock();
+        let b = guard.as_mut()?;
+        if b.free_pages == 0 {
+            drop(guard);
+            drop(cache);
+            drain_all_caches();
+            cache = my_cache().lock();
+            guard = BUDDY.lock();
+        }
+        let b = guard.as_mut()?;
+        while cache.len < CACHE_BATCH {
+            let Some(pfn) = b.alloc(0) else { break };
+            let i = cache.len;
+            cache.pfns[i] = pfn;
+            cache.len += 1;
+            CACHED.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    if cache.len == 0 {
+        return None;
+    }
+    cache.len -= 1;
+    CACHED.fetch_sub(1, Ordering::Relaxed);
+    Some(cache.pfns[cache.len])
+}
+
+/// Returns one frame to this CPU's cache, draining half of it when full.
+fn free_single(pfn: u32) {
+    let mut cache = my_cache().lock();
+    if cache.len == CACHE_MAX {
+        let mut guard = BUDDY.lock();
+        let Some(b) = guard.as_mut() else { return };
+        while cache.len > CACHE_MAX / 2 {
+            cache.len -= 1;
+            b.free(cache.pfns[cache.len], 0);
+            CACHED.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    let i = cache.len;
+    cache.pfns[i] = pfn;
+    cache.len += 1;
+    CACHED.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Empties every CPU's cache into the buddy (memory is short).
+fn drain_all_caches() {
+    for c in &CACHES {
+        let mut cache = c.lock();
+        if cache.len == 0 {
+            continue;
+        }
+        let mut guard = BUDDY.lock();
+        let Some(b) = guard.as_mut() else { return };
+        while cache.len > 0 {
+            cache.len -= 1;
+            b.free(cache.pfns[cache.len], 0);
+            CACHED.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Free frames: the buddy's and the caches'.
+fn free_frames() -> u64 {
+    let buddy = BUDDY.lock().as_ref().map_or(0, |b| b.free_pages);
+    buddy + CACHED.load(Ordering::Relaxed)
+}
+
+fn reserve() -> u64 {
+    BUDDY
+        .lock()
+        .as_ref()
+        .map_or(0, |b| reserve_pages(b.managed_pages))
+}
 static META: spin::Once<&'static [PageMeta]> = spin::Once::new();
 /// Free ranges at or above 4 GiB, added once the full direct map exists.
 static HIGH: IrqMutex<([(u64, u64); 32], usize)> = IrqMutex::new(([(0, 0); 32], 0));
@@ -267,7 +387,11 @@ pub fn alloc(order: usize) -> Option<u64> {
     if order > MAX_ORDER {
         return None;
     }
-    let pfn = BUDDY.lock().as_mut()?.alloc(order)?;
+    let pfn = if order == 0 {
+        alloc_single(0)?
+    } else {
+        BUDDY.lock().as_mut()?.alloc(order)?
+    };
     let pa = u64::from(pfn) * PAGE;
     // SAFETY: the frames were just allocated, so nothing else refers to them, and
     // the direct map covers all managed memory.
@@ -325,10 +449,7 @@ fn reserve_pages(managed: u64) -> u64 {
 /// buffers) while the kernel keeps its reserve.
 pub fn may_hold_user_data(bytes: usize) -> bool {
     let need = bytes.div_ceil(PAGE_SIZE) as u64;
-    BUDDY
-        .lock()
-        .as_ref()
-        .is_some_and(|b| b.free_pages > reserve_pages(b.managed_pages) + need)
+    free_frames() > reserve() + need
 }
 
 /// Allocates one zeroed frame for user memory, which may not dig into the reserve
@@ -336,14 +457,7 @@ pub fn may_hold_user_data(bytes: usize) -> bool {
 /// out, the kernel still has memory to kill the process that ran out and tear its
 /// address space down, and every other process's system calls keep working.
 pub fn alloc_user() -> Option<u64> {
-    let pfn = {
-        let mut guard = BUDDY.lock();
-        let b = guard.as_mut()?;
-        if b.free_pages <= reserve_pages(b.managed_pages) {
-            return None;
-        }
-        b.alloc(0)?
-    };
+    let pfn = alloc_single(reserve())?;
     let pa = u64::from(pfn) * PAGE;
     // SAFETY: as in `alloc`.
     unsafe { core::ptr::write_bytes(phys_to_virt(pa) as *mut u8, 0, PAGE_SIZE) };
@@ -353,7 +467,9 @@ pub fn alloc_user() -> Option<u64> {
 /// Returns 2^order frames starting at `pa` (as returned by [`alloc`]).
 pub fn free(pa: u64, order: usize) {
     debug_assert!(pa.is_multiple_of(PAGE));
-    if let Some(b) = BUDDY.lock().as_mut() {
+    if order == 0 {
+        free_single((pa / PAGE) as u32);
+    } else if let Some(b) = BUDDY.lock().as_mut() {
         b.free((pa / PAGE) as u32, order);
     }
 }
@@ -393,10 +509,11 @@ pub fn release_range(start: u64, end: u64) {
 
 /// (free, managed) frame counts.
 pub fn stats() -> (u64, u64) {
-    BUDDY
+    let (free, managed) = BUDDY
         .lock()
         .as_ref()
-        .map_or((0, 0), |b| (b.free_pages, b.managed_pages))
+        .map_or((0, 0), |b| (b.free_pages, b.managed_pages));
+    (free + CACHED.load(Ordering::Relaxed), managed)
 }
 
 /// The metadata of the frame at `pa` (for sharing frames between address spaces).
