@@ -1,4 +1,4 @@
-//! The per-CPU executor: a run queue, `spawn`, and the run loop.
+//! The per-CPU executors: run queues, `spawn`, stealing, and the run loop.
 //!
 //! # The run loop
 //! Each pass first expires due timers, then polls the tasks that were queued when the
@@ -26,13 +26,13 @@ use crossbeam_queue::ArrayQueue;
 
 use crate::join::{JoinHandle, JoinSlot};
 use crate::state::{AfterPoll, TaskState};
-use crate::task::Task;
+use crate::task::{Task, TaskRef};
 use crate::timer::{Clock, TimerQueue};
 
 /// What the executor needs from the machine it runs on.
 pub trait Platform: Clock + Send + Sync {
-    /// Make the CPU leave [`Platform::wait_for_work`] no later than `deadline`
-    /// (monotonic nanoseconds), or disarm the timer with `None`.
+    /// Make the calling CPU leave [`Platform::wait_for_work`] no later than
+    /// `deadline` (monotonic nanoseconds), or disarm its timer with `None`.
     fn arm_timer(&self, deadline: Option<u64>);
 
     /// Sleep until something happens, unless `has_work()` is already true. The kernel
@@ -40,68 +40,172 @@ pub trait Platform: Clock + Send + Sync {
     /// interrupt between the check and the halt still wakes the CPU.
     fn wait_for_work(&self, has_work: &dyn Fn() -> bool);
 
-    /// A task was pushed to this executor's queue, possibly from another CPU or from
-    /// an interrupt handler. The kernel sends an IPI if the owning CPU is halted.
-    fn notify(&self);
+    /// A task was pushed to CPU `cpu`'s queue, possibly from another CPU or from an
+    /// interrupt handler. The kernel sends a wake-up IPI if that CPU is halted, and
+    /// if `cpu` is busy and the task is `stealable` (it may run on any CPU), it may
+    /// wake an idle CPU to take it.
+    fn notify(&self, cpu: usize, stealable: bool);
 }
 
 /// Why a task could not be spawned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SpawnError {
-    /// The executor already owns as many live tasks as its run queue can hold.
+    /// The system already owns as many live tasks as a run queue can hold.
     TooManyTasks,
 }
 
-/// The run queue of one executor, shared with the wakers of its tasks.
+/// The run queue of one CPU: tasks any CPU may take, and tasks pinned by their
+/// affinity (only run here, never stolen, so a thief never has to look at a task
+/// and put it back, which would reorder the queue).
 pub(crate) struct RunQueue {
     ring: ArrayQueue<Arc<Task>>,
-    platform: Arc<dyn Platform>,
+    pinned: ArrayQueue<Arc<Task>>,
 }
 
 impl RunQueue {
-    /// Pushes a task that just moved to QUEUED.
+    fn len(&self) -> usize {
+        self.ring.len() + self.pinned.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ring.is_empty() && self.pinned.is_empty()
+    }
+}
+
+/// The run queues of every CPU, shared by their executors and by every task's
+/// waker.
+///
+/// # Where a task runs
+/// A task has a home CPU (`Task::home`); a wake pushes it onto that CPU's queue.
+/// An executor that finds its own queue empty steals: it pops a task from another
+/// CPU's queue, makes itself the task's home and polls it (the task then stays
+/// there until stolen again). Stealing never breaks the queued-once guarantee:
+/// whichever queue holds a task, the task got there through the single IDLE →
+/// QUEUED transition of [`crate::state`], and a pop hands it to exactly one CPU,
+/// which moves it to RUNNING; so a task is polled by at most one CPU at a time.
+///
+/// # Bounded queues, no allocation on wake
+/// Each queue is a fixed-capacity lock-free ring sized for every task the system
+/// may own, because stealing and waking can gather any task on any queue. The live
+/// count is global, and [`Executor::try_spawn`] keeps it within that capacity, so a
+/// push never fails and a wake never allocates: interrupt handlers may wake tasks.
+pub struct Scheduler {
+    queues: alloc::vec::Vec<RunQueue>,
+    platform: Arc<dyn Platform>,
+    live: AtomicUsize,
+    next_id: AtomicU64,
+    capacity: usize,
+}
+
+impl Scheduler {
+    /// Run queues for `cpus` CPUs, each holding up to `max_tasks` tasks (also the
+    /// bound on live tasks in the whole system).
+    pub fn new(platform: Arc<dyn Platform>, cpus: usize, max_tasks: usize) -> Arc<Self> {
+        Arc::new(Self {
+            queues: (0..cpus.max(1))
+                .map(|_| RunQueue {
+                    ring: ArrayQueue::new(max_tasks),
+                    pinned: ArrayQueue::new(max_tasks),
+                })
+                .collect(),
+            platform,
+            live: AtomicUsize::new(0),
+            next_id: AtomicU64::new(1),
+            capacity: max_tasks,
+        })
+    }
+
+    /// The number of CPUs (run queues).
+    pub fn cpus(&self) -> usize {
+        self.queues.len()
+    }
+
+    /// Tasks spawned and not yet finished, on every CPU.
+    pub fn live_tasks(&self) -> usize {
+        self.live.load(Ordering::Acquire)
+    }
+
+    /// Tasks waiting in `cpu`'s queue.
+    pub fn queued(&self, cpu: usize) -> usize {
+        self.queues.get(cpu).map_or(0, RunQueue::len)
+    }
+
+    /// Pushes a task that just moved to QUEUED onto its home CPU's queue.
     pub(crate) fn push(&self, task: Arc<Task>) {
+        let cpu = task.home.load(Ordering::Acquire).min(self.queues.len() - 1);
+        let all = self.usable(u64::MAX);
+        let stealable = self.usable(task.affinity.load(Ordering::Acquire)) == all;
+        let q = &self.queues[cpu];
+        let ring = if stealable { &q.ring } else { &q.pinned };
         // Cannot fail: live tasks <= capacity and each is queued at most once.
-        if self.ring.push(task).is_err() {
+        if ring.push(task).is_err() {
             unreachable!("run queue overflow: the live-task bound was broken");
         }
-        self.platform.notify();
+        self.platform.notify(cpu, stealable);
+    }
+
+    /// The CPUs of `mask` that exist.
+    pub fn usable(&self, mask: u64) -> u64 {
+        match self.queues.len() {
+            n if n >= 64 => mask,
+            n => mask & ((1u64 << n) - 1),
+        }
+    }
+
+    /// Whether some CPU other than `cpu` has a task waiting.
+    fn stealable(&self, cpu: usize) -> bool {
+        self.queues
+            .iter()
+            .enumerate()
+            .any(|(i, q)| i != cpu && !q.ring.is_empty())
     }
 }
 
 /// One CPU's executor.
 pub struct Executor {
-    queue: Arc<RunQueue>,
+    cpu: usize,
+    sched: Arc<Scheduler>,
     timers: TimerQueue,
-    live: Arc<AtomicUsize>,
-    next_id: AtomicU64,
     polls: AtomicU64,
+    steals: AtomicU64,
 }
 
 /// Decrements the live-task count when a task's future is dropped, however that
 /// happens (completion, or the executor being dropped with the task pending).
-struct LiveGuard(Arc<AtomicUsize>);
+struct LiveGuard(Arc<Scheduler>);
 
 impl Drop for LiveGuard {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.0.live.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
 impl Executor {
-    /// An executor that can own at most `max_tasks` live tasks at once.
+    /// A single-CPU system: an executor that can own at most `max_tasks` live tasks.
     pub fn new(platform: Arc<dyn Platform>, max_tasks: usize) -> Self {
-        let clock: Arc<dyn Clock> = platform.clone();
+        Self::on(Scheduler::new(platform, 1, max_tasks), 0)
+    }
+
+    /// The executor of CPU `cpu` over the shared run queues `sched`.
+    pub fn on(sched: Arc<Scheduler>, cpu: usize) -> Self {
+        let clock: Arc<dyn Clock> = sched.platform.clone();
         Self {
-            queue: Arc::new(RunQueue {
-                ring: ArrayQueue::new(max_tasks),
-                platform,
-            }),
+            cpu,
+            sched,
             timers: TimerQueue::new(clock),
-            live: Arc::new(AtomicUsize::new(0)),
-            next_id: AtomicU64::new(1),
             polls: AtomicU64::new(0),
+            steals: AtomicU64::new(0),
         }
+    }
+
+    /// The CPU this executor runs on.
+    pub fn cpu(&self) -> usize {
+        self.cpu
+    }
+
+    /// The run queues this executor shares with the other CPUs'.
+    pub fn scheduler(&self) -> &Arc<Scheduler> {
+        &self.sched
     }
 
     /// This executor's timer queue.
@@ -109,22 +213,31 @@ impl Executor {
         &self.timers
     }
 
-    /// Tasks spawned here and not yet finished.
+    /// Tasks spawned and not yet finished, on every CPU.
     pub fn live_tasks(&self) -> usize {
-        self.live.load(Ordering::Acquire)
+        self.sched.live_tasks()
     }
 
-    /// Total polls so far (for statistics).
+    /// Total polls on this CPU so far (for statistics).
     pub fn polls(&self) -> u64 {
         self.polls.load(Ordering::Relaxed)
     }
 
-    /// Whether a task is waiting to be polled.
-    pub fn has_ready(&self) -> bool {
-        !self.queue.ring.is_empty()
+    /// Tasks this CPU took from other CPUs' queues (for statistics).
+    pub fn steals(&self) -> u64 {
+        self.steals.load(Ordering::Relaxed)
     }
 
-    /// Spawns `fut` as a new task, failing if the executor is full.
+    fn queue(&self) -> &RunQueue {
+        &self.sched.queues[self.cpu]
+    }
+
+    /// Whether a task is waiting in this CPU's queue.
+    pub fn has_ready(&self) -> bool {
+        !self.queue().is_empty()
+    }
+
+    /// Spawns `fut` as a new task on this CPU, failing if the system is full.
     pub fn try_spawn<F>(
         &self,
         name: &'static str,
@@ -134,13 +247,42 @@ impl Executor {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let cap = self.queue.ring.capacity();
-        let mut live = self.live.load(Ordering::Acquire);
+        self.try_spawn_with(name, u64::MAX, |_| {}, fut)
+    }
+
+    /// Spawns `fut` as a new task that may run only on the CPUs in `affinity` (bit
+    /// n: CPU n; CPUs that do not exist are ignored, and a mask naming none of the
+    /// others means every CPU). It starts on this CPU if allowed, else on the first
+    /// CPU of the mask. `before_queued` gets the task's handle before the task is
+    /// queued, so whatever it records is there when the task first runs (on any
+    /// CPU).
+    pub fn try_spawn_with<F>(
+        &self,
+        name: &'static str,
+        affinity: u64,
+        before_queued: impl FnOnce(&TaskRef),
+        fut: F,
+    ) -> Result<JoinHandle<F::Output>, SpawnError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let affinity = match self.sched.usable(affinity) {
+            0 => u64::MAX,
+            _ => affinity,
+        };
+        let home = if self.cpu < 64 && affinity & (1 << self.cpu) != 0 {
+            self.cpu
+        } else {
+            self.sched.usable(affinity).trailing_zeros() as usize
+        };
+        let cap = self.sched.capacity;
+        let mut live = self.sched.live.load(Ordering::Acquire);
         loop {
             if live >= cap {
                 return Err(SpawnError::TooManyTasks);
             }
-            match self.live.compare_exchange_weak(
+            match self.sched.live.compare_exchange_weak(
                 live,
                 live + 1,
                 Ordering::AcqRel,
@@ -150,10 +292,10 @@ impl Executor {
                 Err(now) => live = now,
             }
         }
-        let guard = LiveGuard(self.live.clone());
+        let guard = LiveGuard(self.sched.clone());
         let slot = Arc::new(JoinSlot::new());
         let out = slot.clone();
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let id = self.sched.next_id.fetch_add(1, Ordering::Relaxed);
         let wrapped = async move {
             let _guard = guard;
             out.complete(fut.await);
@@ -161,18 +303,22 @@ impl Executor {
         let task = Arc::new(Task {
             state: TaskState::new_queued(),
             future: spin::Mutex::new(Some(Box::pin(wrapped))),
-            queue: self.queue.clone(),
+            sched: self.sched.clone(),
+            home: AtomicUsize::new(home),
+            affinity: AtomicU64::new(affinity),
             id,
             name,
         });
-        self.queue.push(task);
-        Ok(JoinHandle::new(slot, id))
+        let handle = TaskRef(task.clone());
+        before_queued(&handle);
+        self.sched.push(task);
+        Ok(JoinHandle::new(slot, handle))
     }
 
     /// Spawns `fut` as a new task.
     ///
     /// # Panics
-    /// If the executor is full; use [`Executor::try_spawn`] where user space decides
+    /// If the system is full; use [`Executor::try_spawn`] where user space decides
     /// how many tasks exist.
     pub fn spawn<F>(&self, name: &'static str, fut: F) -> JoinHandle<F::Output>
     where
@@ -185,21 +331,58 @@ impl Executor {
         }
     }
 
-    /// One pass: expire due timers, then poll each task that was queued at the start.
-    /// Returns how many tasks were polled.
+    /// One pass: expire due timers, then poll each task that was queued on this CPU
+    /// at the start. Returns how many tasks were polled.
     pub fn run_once(&self) -> usize {
         self.timers.expire();
-        let n = self.queue.ring.len();
+        let q = self.queue();
+        // Take turns between the two queues, each up to what it held at the start.
+        let (mut free, mut pinned) = (q.ring.len(), q.pinned.len());
         let mut polled = 0;
-        while polled < n {
-            let Some(task) = self.queue.ring.pop() else {
-                break;
+        while free + pinned > 0 {
+            let task = if pinned > 0 && (free == 0 || polled % 2 == 1) {
+                pinned -= 1;
+                q.pinned.pop()
+            } else {
+                free -= 1;
+                q.ring.pop()
             };
-            self.poll_task(task);
-            polled += 1;
+            if let Some(task) = task {
+                self.poll_task(task);
+                polled += 1;
+            }
         }
         self.polls.fetch_add(polled as u64, Ordering::Relaxed);
         polled
+    }
+
+    /// Takes one task from another CPU's queue, makes this CPU its home and polls
+    /// it. Looks at the other CPUs in turn, starting after this one, so thieves
+    /// spread over victims. Returns whether it found one.
+    pub fn steal(&self) -> bool {
+        let n = self.sched.queues.len();
+        for k in 1..n {
+            let victim = (self.cpu + k) % n;
+            if let Some(task) = self.sched.queues[victim].ring.pop() {
+                if self.cpu >= 64 || task.affinity.load(Ordering::Acquire) & (1 << self.cpu) == 0 {
+                    // Its affinity changed after it was queued: it goes to the pinned
+                    // queue of the home set_affinity chose (there is room: it was
+                    // queued, and each task is queued once).
+                    let home = task.home.load(Ordering::Acquire).min(n - 1);
+                    if self.sched.queues[home].pinned.push(task).is_err() {
+                        unreachable!("a queue cannot fill up while one of its tasks is out");
+                    }
+                    self.sched.platform.notify(home, false);
+                    continue;
+                }
+                task.home.store(self.cpu, Ordering::Release);
+                self.steals.fetch_add(1, Ordering::Relaxed);
+                self.polls.fetch_add(1, Ordering::Relaxed);
+                self.poll_task(task);
+                return true;
+            }
+        }
+        false
     }
 
     /// Runs passes until no task is ready, and returns. Timers that are not yet due
@@ -212,21 +395,23 @@ impl Executor {
     pub fn run(&self) -> ! {
         loop {
             self.run_once();
-            if !self.has_ready() {
+            if !self.has_ready() && !self.steal() {
                 self.idle();
             }
         }
     }
 
-    /// Arms the timer for the earliest deadline and waits for work.
+    /// Arms the timer for the earliest deadline and waits for work: a task in this
+    /// CPU's queue or another's (to steal), or a due timer.
     pub fn idle(&self) {
-        let platform = &self.queue.platform;
+        let platform = &self.sched.platform;
         platform.arm_timer(self.timers.next_deadline());
-        let queue = &self.queue;
         let timers = &self.timers;
         let now = || platform.now();
         platform.wait_for_work(&|| {
-            !queue.ring.is_empty() || timers.next_deadline().is_some_and(|d| d <= now())
+            self.has_ready()
+                || self.sched.stealable(self.cpu)
+                || timers.next_deadline().is_some_and(|d| d <= now())
         });
     }
 
@@ -249,7 +434,7 @@ impl Executor {
         }
         drop(slot);
         if task.state.end_poll_pending() == AfterPoll::Requeue {
-            self.queue.push(task);
+            self.sched.push(task);
         }
     }
 }
@@ -257,7 +442,8 @@ impl Executor {
 impl core::fmt::Debug for Executor {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Executor")
-            .field("ready", &self.queue.ring.len())
+            .field("cpu", &self.cpu)
+            .field("ready", &self.queue().len())
             .field("live", &self.live_tasks())
             .finish()
     }

@@ -9,6 +9,8 @@ use core::task::{Context, Poll};
 
 use futures_util::task::AtomicWaker;
 
+use crate::task::TaskRef;
+
 /// Where a task leaves its output for the handle.
 pub(crate) struct JoinSlot<T> {
     value: spin::Mutex<Option<T>>,
@@ -34,17 +36,22 @@ impl<T> JoinSlot<T> {
 #[must_use = "dropping a JoinHandle detaches the task"]
 pub struct JoinHandle<T> {
     slot: Arc<JoinSlot<T>>,
-    id: u64,
+    task: TaskRef,
 }
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(slot: Arc<JoinSlot<T>>, id: u64) -> Self {
-        Self { slot, id }
+    pub(crate) fn new(slot: Arc<JoinSlot<T>>, task: TaskRef) -> Self {
+        Self { slot, task }
     }
 
     /// The spawned task's id.
     pub fn id(&self) -> u64 {
-        self.id
+        self.task.id()
+    }
+
+    /// A handle on the task itself (its home CPU and affinity).
+    pub fn task(&self) -> TaskRef {
+        self.task.clone()
     }
 
     /// Lets the task run on without anyone waiting for its output.

@@ -8,7 +8,8 @@
 //! - [`state`]: the atomic state of a task, which makes a wake enqueue a task at most
 //!   once and never lose a wake that arrives while the task is being polled.
 //! - [`task`]: the task header (state + boxed future) and its waker.
-//! - [`executor`]: the per-CPU run queue, `spawn`, the run loop and the idle protocol.
+//! - [`executor`]: the per-CPU run queues, `spawn`, stealing, the run loop and the
+//!   idle protocol.
 //! - [`join`]: the [`JoinHandle`] returned by `spawn`.
 //! - [`timer`]: a queue of (deadline, waker) with [`Sleep`] and [`Timeout`] futures.
 //! - [`yield_now`]: giving the CPU to the other ready tasks.
@@ -28,8 +29,9 @@ pub mod task;
 pub mod timer;
 pub mod yield_now;
 
-pub use executor::{Executor, Platform, SpawnError};
+pub use executor::{Executor, Platform, Scheduler, SpawnError};
 pub use join::JoinHandle;
+pub use task::TaskRef;
 pub use timer::{Elapsed, Sleep, Timeout, TimerQueue};
 pub use yield_now::yield_now;
 

@@ -10,8 +10,9 @@ use alloc::sync::Arc;
 use alloc::task::Wake;
 use core::future::Future;
 use core::pin::Pin;
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use crate::executor::RunQueue;
+use crate::executor::Scheduler;
 use crate::state::{TaskState, WakeAction};
 
 /// A boxed, sendable future with no output: what a task runs.
@@ -22,8 +23,12 @@ pub(crate) struct Task {
     /// Taken (and dropped) when the future completes. Only the owning executor polls
     /// it, so the lock is never contended; it exists to make `Task: Sync`.
     pub(crate) future: spin::Mutex<Option<TaskFuture>>,
-    /// The queue a wake pushes the task to: its home CPU's.
-    pub(crate) queue: Arc<RunQueue>,
+    /// The run queues; a wake pushes the task onto its home CPU's.
+    pub(crate) sched: Arc<Scheduler>,
+    /// The CPU whose queue the task goes back to when woken (changed by stealing).
+    pub(crate) home: AtomicUsize,
+    /// The CPUs it may run on (bit n: CPU n); stealing respects it.
+    pub(crate) affinity: AtomicU64,
     /// For logs and debugging.
     pub(crate) id: u64,
     pub(crate) name: &'static str,
@@ -36,7 +41,7 @@ impl Wake for Task {
 
     fn wake_by_ref(self: &Arc<Self>) {
         if self.state.wake() == WakeAction::Enqueue {
-            self.queue.push(self.clone());
+            self.sched.push(self.clone());
         }
     }
 }
@@ -48,5 +53,54 @@ impl core::fmt::Debug for Task {
             .field("name", &self.name)
             .field("state", &self.state.get())
             .finish()
+    }
+}
+
+/// A handle on a spawned task for the code that owns it: where it may run.
+#[derive(Clone)]
+pub struct TaskRef(pub(crate) Arc<Task>);
+
+impl TaskRef {
+    /// The task's id.
+    pub fn id(&self) -> u64 {
+        self.0.id
+    }
+
+    /// The CPU whose queue the task returns to.
+    pub fn home(&self) -> usize {
+        self.0.home.load(Ordering::Acquire)
+    }
+
+    /// The CPUs the task may run on.
+    pub fn affinity(&self) -> u64 {
+        self.0.affinity.load(Ordering::Acquire)
+    }
+
+    /// Restricts the task to the CPUs in `mask` (bit n: CPU n; at least one of them
+    /// must exist). If its home is not among them, its home becomes the first that
+    /// is: its next wake takes it there. A task being polled on a CPU it may no
+    /// longer use finds out from [`TaskRef::allowed_on`] and moves itself by waking.
+    pub fn set_affinity(&self, mask: u64) {
+        let usable = self.0.sched.usable(mask);
+        if usable == 0 {
+            return;
+        }
+        self.0.affinity.store(usable, Ordering::Release);
+        if usable & (1 << self.home()) == 0 {
+            self.0
+                .home
+                .store(usable.trailing_zeros() as usize, Ordering::Release);
+        }
+    }
+
+    /// Whether the task may run on CPU `cpu`.
+    pub fn allowed_on(&self, cpu: usize) -> bool {
+        cpu < 64 && self.affinity() & (1 << cpu) != 0
+    }
+}
+
+impl core::fmt::Debug for TaskRef {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.0.fmt(f)
     }
 }

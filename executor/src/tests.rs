@@ -27,7 +27,7 @@ impl Clock for ManualPlatform {
 impl Platform for ManualPlatform {
     fn arm_timer(&self, _deadline: Option<u64>) {}
     fn wait_for_work(&self, _has_work: &dyn Fn() -> bool) {}
-    fn notify(&self) {
+    fn notify(&self, _cpu: usize, _stealable: bool) {
         self.notified.fetch_add(1, Ordering::SeqCst);
     }
 }
@@ -59,7 +59,7 @@ impl Platform for ThreadPlatform {
             thread::park_timeout(Duration::from_millis(1));
         }
     }
-    fn notify(&self) {
+    fn notify(&self, _cpu: usize, _stealable: bool) {
         if let Some(t) = self.executor_thread.lock().unwrap().as_ref() {
             t.unpark();
         }
@@ -364,4 +364,195 @@ fn no_lost_wakeup_under_a_wake_park_race() {
     }
     producer.join().unwrap();
     assert_eq!(ex.live_tasks(), 0);
+}
+
+// ---- several CPUs ---------------------------------------------------------------
+
+/// A platform for several executor threads: records which CPU each notify named.
+#[derive(Default)]
+struct MultiPlatform {
+    now: AtomicU64,
+    notified: Mutex<Vec<usize>>,
+}
+
+impl Clock for MultiPlatform {
+    fn now(&self) -> u64 {
+        self.now.load(Ordering::SeqCst)
+    }
+}
+
+impl Platform for MultiPlatform {
+    fn arm_timer(&self, _deadline: Option<u64>) {}
+    fn wait_for_work(&self, _has_work: &dyn Fn() -> bool) {}
+    fn notify(&self, cpu: usize, _stealable: bool) {
+        self.notified.lock().unwrap().push(cpu);
+    }
+}
+
+fn cpus(n: usize, capacity: usize) -> (Arc<MultiPlatform>, Vec<&'static Executor>) {
+    let p = Arc::new(MultiPlatform::default());
+    let sched = crate::Scheduler::new(p.clone(), n, capacity);
+    let ex = (0..n)
+        .map(|cpu| &*Box::leak(Box::new(Executor::on(sched.clone(), cpu))))
+        .collect();
+    (p, ex)
+}
+
+#[test]
+fn an_idle_cpu_steals_and_the_task_then_wakes_on_the_thief() {
+    let (p, ex) = cpus(2, 8);
+    let polls = Arc::new(AtomicUsize::new(0));
+    let waker: Arc<Mutex<Option<Waker>>> = Arc::default();
+    let (c, w) = (polls.clone(), waker.clone());
+    ex[0]
+        .spawn(
+            "stolen",
+            std::future::poll_fn(move |cx| {
+                c.fetch_add(1, Ordering::SeqCst);
+                *w.lock().unwrap() = Some(cx.waker().clone());
+                Poll::<()>::Pending
+            }),
+        )
+        .detach();
+    assert!(ex[0].has_ready());
+    // CPU 1 has nothing of its own: it takes the task from CPU 0.
+    assert!(ex[1].steal());
+    assert_eq!(polls.load(Ordering::SeqCst), 1);
+    assert_eq!(ex[1].steals(), 1);
+    assert!(!ex[0].has_ready());
+    // Woken now, it goes to its new home, and CPU 1 is the one told.
+    p.notified.lock().unwrap().clear();
+    waker.lock().unwrap().take().unwrap().wake();
+    assert!(ex[1].has_ready() && !ex[0].has_ready());
+    assert_eq!(*p.notified.lock().unwrap(), vec![1]);
+    assert!(!ex[0].steal() || !ex[1].has_ready());
+}
+
+#[test]
+fn a_task_is_never_polled_by_two_cpus_at_once_while_four_steal() {
+    const TASKS: usize = 64;
+    const YIELDS: usize = 200;
+    let (_p, ex) = cpus(4, TASKS + 1);
+    let done = Arc::new(AtomicUsize::new(0));
+    let overlaps = Arc::new(AtomicUsize::new(0));
+    for _ in 0..TASKS {
+        let (d, o) = (done.clone(), overlaps.clone());
+        let busy = Arc::new(AtomicBool::new(false));
+        ex[0]
+            .spawn("hopper", async move {
+                for _ in 0..YIELDS {
+                    if busy.swap(true, Ordering::SeqCst) {
+                        o.fetch_add(1, Ordering::SeqCst);
+                    }
+                    std::hint::spin_loop();
+                    busy.store(false, Ordering::SeqCst);
+                    yield_now().await;
+                }
+                d.fetch_add(1, Ordering::SeqCst);
+            })
+            .detach();
+    }
+    let start = Arc::new(std::sync::Barrier::new(ex.len()));
+    let threads: Vec<_> = ex
+        .iter()
+        .map(|&e| {
+            let (d, start) = (done.clone(), start.clone());
+            thread::spawn(move || {
+                start.wait();
+                if e.cpu() == 0 {
+                    // Every task starts on CPU 0; let the others find them first.
+                    thread::sleep(Duration::from_millis(20));
+                }
+                let deadline = Instant::now() + Duration::from_secs(60);
+                while d.load(Ordering::SeqCst) < TASKS && Instant::now() < deadline {
+                    e.run_once();
+                    if !e.has_ready() {
+                        e.steal();
+                    }
+                }
+                e.steals()
+            })
+        })
+        .collect();
+    let steals: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    assert_eq!(done.load(Ordering::SeqCst), TASKS);
+    assert_eq!(
+        overlaps.load(Ordering::SeqCst),
+        0,
+        "a task was polled on two CPUs at once"
+    );
+    assert!(steals > 0, "nobody stole");
+    assert_eq!(ex[0].live_tasks(), 0);
+}
+
+#[test]
+fn the_live_bound_is_shared_by_every_cpu() {
+    let (_p, ex) = cpus(2, 2);
+    ex[0].spawn("a", std::future::pending::<()>()).detach();
+    ex[1].spawn("b", std::future::pending::<()>()).detach();
+    assert_eq!(
+        ex[1].try_spawn("c", async {}).err(),
+        Some(SpawnError::TooManyTasks)
+    );
+}
+
+#[test]
+fn a_pinned_task_is_never_stolen() {
+    let (p, ex) = cpus(3, 8);
+    let h = ex[0]
+        .try_spawn_with("pinned", 0b101, |_| {}, std::future::pending::<()>())
+        .unwrap();
+    // Pinned (allowed on some CPUs only): it waits on its home, and nobody is told
+    // it could be stolen.
+    assert_eq!(*p.notified.lock().unwrap(), vec![0]);
+    assert!(!ex[1].steal() && !ex[2].steal());
+    assert!(ex[0].has_ready());
+    let t = h.task();
+    assert!(t.allowed_on(0) && t.allowed_on(2) && !t.allowed_on(1));
+    // Restricted to CPU 2: its home moves there, and so does its next wake.
+    t.set_affinity(0b100);
+    assert_eq!(t.home(), 2);
+    // A mask naming no CPU that exists changes nothing.
+    t.set_affinity(1 << 40);
+    assert_eq!(t.affinity(), 0b100);
+    h.detach();
+}
+
+#[test]
+fn a_task_pinned_while_queued_is_handed_to_its_new_home() {
+    let (_p, ex) = cpus(3, 8);
+    let h = ex[0].spawn("free", std::future::pending::<()>());
+    // Queued on CPU 0 as free to move; then pinned to CPU 2.
+    h.task().set_affinity(0b100);
+    // CPU 1 finds it, may not run it, and passes it to CPU 2's pinned queue.
+    assert!(!ex[1].steal());
+    assert!(!ex[0].has_ready() && ex[2].has_ready());
+    assert_eq!(ex[2].run_once(), 1);
+    h.detach();
+}
+
+#[test]
+fn pinned_and_free_tasks_take_turns_and_all_run_each_pass() {
+    let (_p, ex) = cpus(2, 16);
+    let order = Arc::new(Mutex::new(Vec::new()));
+    for i in 0..3 {
+        let o = order.clone();
+        ex[0]
+            .spawn("free", async move { o.lock().unwrap().push(("free", i)) })
+            .detach();
+        let o = order.clone();
+        ex[0]
+            .try_spawn_with("pinned", 0b01, |_| {}, async move {
+                o.lock().unwrap().push(("pinned", i))
+            })
+            .unwrap()
+            .detach();
+    }
+    assert_eq!(ex[0].run_once(), 6);
+    let order = order.lock().unwrap();
+    let kinds: Vec<_> = order.iter().map(|(k, _)| *k).collect();
+    assert_eq!(
+        kinds,
+        ["free", "pinned", "free", "pinned", "free", "pinned"]
+    );
 }

@@ -105,12 +105,13 @@ extern "C" fn kernel_main() -> ! {
     let irq = arch::init_interrupts(boot.rsdp);
     time::set_tsc_hz(irq.tsc_hz);
     time::set_wall_clock(arch::rtc::read_unix_seconds());
-    task::init();
+    task::init(irq.cpus);
     arch::route_isa_irq(4, console::on_interrupt);
     console::enable_input();
+    let online = arch::start_cpus(ap_main);
 
     if !opts.quiet {
-        banner(boot, &irq);
+        banner(boot, &irq, online);
     }
     vdso::init(boot);
     let root = match fs::init(boot) {
@@ -147,7 +148,18 @@ extern "C" fn kernel_main() -> ! {
     task::run()
 }
 
-fn banner(boot: &boot::BootInfo, irq: &arch::InterruptInfo) {
+/// An application processor, on its own stack with its descriptor tables, APIC
+/// and FPU set up: its executor runs from here.
+extern "C" fn ap_main(cpu: usize) -> ! {
+    task::init_cpu(cpu);
+    let me = percpu::this_cpu();
+    me.online_at_ns
+        .store(time::now_ns(), core::sync::atomic::Ordering::Relaxed);
+    percpu::register(me);
+    task::run()
+}
+
+fn banner(boot: &boot::BootInfo, irq: &arch::InterruptInfo, online: usize) {
     let mut brand = [0; 48];
     let mut hv = [0; 12];
     let accel = match cpu::hypervisor(&mut hv) {
@@ -169,8 +181,9 @@ fn banner(boot: &boot::BootInfo, irq: &arch::InterruptInfo) {
         boot.protocol
     );
     println!(
-        "  cpu:         {} ({} CPU{} in ACPI{})",
+        "  cpu:         {} ({} of {} CPU{} in ACPI online{})",
         cpu::brand_string(&mut brand),
+        online,
         irq.cpus,
         if irq.cpus == 1 { "" } else { "s" },
         if irq.acpi {

@@ -18,12 +18,28 @@ macro_rules! emerg {
     ($($arg:tt)*) => { $crate::console::emergency_write(format_args!($($arg)*)) };
 }
 
-/// Stops a second panic (say, in the report itself) from recursing.
+/// Stops a second panic (say, in the report itself) from recursing, and the other
+/// CPUs (an NMI each: they halt in [`on_nmi`]), so the report is the last output.
 fn enter() {
     cpu::disable_interrupts();
     if PANICKING.swap(true, Ordering::SeqCst) {
         emerg!("\n!!! panic while panicking; exiting\n");
         qemu::exit(ExitCode::Panic);
+    }
+    if crate::arch::percpu::online() > 1 {
+        crate::arch::apic::nmi_all_others();
+        // Give them a moment to stop mid-line before the report starts.
+        let t0 = cpu::rdtsc();
+        while crate::time::tsc_delta_ns(cpu::rdtsc() - t0) < 2_000_000 {
+            core::hint::spin_loop();
+        }
+    }
+}
+
+/// An NMI: another CPU is panicking and stops this one; otherwise ignored.
+pub fn on_nmi() {
+    if PANICKING.load(Ordering::SeqCst) {
+        cpu::halt_forever();
     }
 }
 

@@ -1,10 +1,11 @@
 //! In-kernel tests of the executor and the clocks as the kernel runs them (see
 //! `boot::ktest`; the tests of memory and of the CPU live in `mm` and `arch`).
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::arch::cpu;
+use crate::arch::{cpu, percpu};
 use crate::{kcheck, ktest, task, time};
 
 ktest!(sleep_of_50ms_wakes_no_earlier_than_50ms_by_the_tsc, async {
@@ -70,6 +71,148 @@ ktest!(wall_clock_is_after_2024, async {
     kcheck!(
         secs > 1_704_067_200,
         "wall clock reads {secs} s since the epoch"
+    );
+    Ok(())
+});
+
+// ---- several CPUs (each test checks what it can with one) -------------------
+
+/// Another online CPU than this one, if there is one.
+fn other_cpu() -> Option<usize> {
+    let n = percpu::online();
+    (n > 1).then(|| (task::this_cpu() + 1) % n)
+}
+
+ktest!(a_task_pinned_to_each_cpu_runs_there, async {
+    for c in 0..percpu::online() {
+        let ran_on = task::spawn_on("pinned", 1 << c, async {
+            let first = task::this_cpu();
+            task::sleep(1_000_000).await;
+            kestrel_executor::yield_now().await;
+            (first, task::this_cpu())
+        })
+        .await;
+        kcheck!(ran_on == (c, c), "pinned to CPU {c}, ran on {ran_on:?}");
+    }
+    Ok(())
+});
+
+/// A one-shot flag a task can await.
+#[derive(Default)]
+struct Flag {
+    set: core::sync::atomic::AtomicBool,
+    waker: futures_util::task::AtomicWaker,
+}
+
+impl Flag {
+    fn raise(&self) {
+        self.set.store(true, Ordering::SeqCst);
+        self.waker.wake();
+    }
+
+    async fn wait(&self) {
+        core::future::poll_fn(|cx| {
+            self.waker.register(cx.waker());
+            if self.set.load(Ordering::SeqCst) {
+                core::task::Poll::Ready(())
+            } else {
+                core::task::Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+ktest!(a_wake_from_this_cpu_ends_the_halt_of_another, async {
+    if percpu::online() < 2 {
+        return Ok(());
+    }
+    // The test runs pinned to CPU 0 (else the CPU it watches could steal it) and
+    // wakes a task pinned to CPU 1.
+    task::spawn_on("waker", 1, wake_cpu_1_from_cpu_0()).await
+});
+
+async fn wake_cpu_1_from_cpu_0() -> Result<(), alloc::string::String> {
+    let other = 1;
+    let area = percpu::cpu(other).ok_or("other CPU has no per-CPU area")?;
+    // A few rounds: in one, an interrupt may end the halt just before the wake,
+    // which then needs no IPI. Every wake must arrive; at least one by IPI.
+    let mut by_ipi = 0;
+    for _ in 0..5 {
+        let flag = Arc::new(Flag::default());
+        let f = flag.clone();
+        let waiter = task::spawn_on("waiter", 1 << other, async move {
+            f.wait().await;
+            (task::this_cpu(), time::now_ns())
+        });
+        // Let the other CPU park the waiter and halt.
+        let deadline = time::now_ns() + 2_000_000_000;
+        while !area.halted.load(Ordering::SeqCst) && time::now_ns() < deadline {
+            task::sleep(1_000_000).await;
+        }
+        kcheck!(
+            area.halted.load(Ordering::SeqCst),
+            "CPU {other} never halted"
+        );
+        let ipis = area.wakeups.load(Ordering::SeqCst);
+        let raised = time::now_ns();
+        flag.raise();
+        let (cpu, woke) = waiter.await;
+        kcheck!(cpu == other, "the waiter ran on CPU {cpu}, not {other}");
+        let ms = woke.saturating_sub(raised) / 1_000_000;
+        kcheck!(ms < 500, "the wake took {ms} ms to reach CPU {other}");
+        if area.wakeups.load(Ordering::SeqCst) > ipis {
+            by_ipi += 1;
+        }
+    }
+    kcheck!(by_ipi > 0, "CPU {other} was never woken by an IPI");
+    Ok(())
+}
+
+ktest!(a_timer_armed_on_another_cpu_fires_on_time, async {
+    let cpu = other_cpu().unwrap_or(0);
+    let slept = task::spawn_on("sleeper", 1 << cpu, async {
+        let t0 = time::now_ns();
+        task::sleep(20_000_000).await;
+        time::now_ns() - t0
+    })
+    .await;
+    kcheck!(slept >= 20_000_000, "woke after {slept} ns, before 20 ms");
+    kcheck!(
+        slept < 500_000_000,
+        "woke after {} ms for a 20 ms sleep",
+        slept / 1_000_000
+    );
+    Ok(())
+});
+
+ktest!(idle_cpus_steal_from_a_busy_one, async {
+    // Tasks start on this CPU and spin in turns; with more CPUs, the others take
+    // some of them.
+    const TASKS: usize = 8;
+    let seen = Arc::new(core::sync::atomic::AtomicU64::new(0));
+    let mut handles = Vec::new();
+    for _ in 0..TASKS {
+        let seen = seen.clone();
+        handles.push(task::spawn("spinner", async move {
+            for _ in 0..20 {
+                let t0 = time::now_ns();
+                while time::now_ns() - t0 < 1_000_000 {
+                    core::hint::spin_loop();
+                }
+                seen.fetch_or(1 << task::this_cpu(), Ordering::SeqCst);
+                kestrel_executor::yield_now().await;
+            }
+        }));
+    }
+    for h in handles {
+        h.await;
+    }
+    let cpus = seen.load(Ordering::SeqCst).count_ones() as usize;
+    kcheck!(
+        cpus >= percpu::online().min(2),
+        "the tasks ran on {cpus} of {} CPUs",
+        percpu::online()
     );
     Ok(())
 });

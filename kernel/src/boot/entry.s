@@ -45,6 +45,7 @@ mb1_header:
 .section .text.boot, "ax"
 .code32
 .global _start32
+.global boot_pml4
 _start32:
     cli
     cld

@@ -324,7 +324,7 @@ impl PageTable {
     /// The table must map the kernel (it must share the kernel half).
     pub unsafe fn activate(&self) {
         // SAFETY: delegated to the caller.
-        unsafe { cpu::write_cr3(self.root) };
+        unsafe { crate::arch::tlb::load(self.root) };
     }
 }
 

@@ -34,7 +34,7 @@ use kestrel_vfs::ramfs::PageBuf;
 
 use super::paging::{PageTable, PteFlags, flush};
 use super::{PAGE_SIZE, frame, phys_to_virt};
-use crate::arch::cpu;
+use crate::arch::{cpu, tlb};
 
 const PAGE: u64 = PAGE_SIZE as u64;
 /// One past the highest user address (Linux's TASK_SIZE with 4-level paging).
@@ -438,16 +438,39 @@ impl Vm {
         top.checked_sub(len).filter(|&start| start >= MMAP_MIN)
     }
 
+    /// Makes the other CPUs that may cache this address space's translations drop
+    /// them (after entries were removed or downgraded; see `arch::tlb`).
+    fn shootdown(&self) {
+        tlb::shootdown(self.table.root(), false);
+    }
+
     /// Drops every mapping in `[start, end)` (area boundaries must already be there).
     fn unmap_pages(&mut self, start: u64, end: u64) {
-        // Each frame is released once its entry is gone from the TLB; nothing is
-        // allocated (this runs when memory is short, too).
+        // Each frame is released once its entry is gone from every TLB: entries are
+        // cleared a batch at a time, other CPUs told, then the batch's frames freed.
+        // Nothing is allocated (this runs when memory is short, too).
+        const BATCH: usize = 64;
+        let root = self.table.root();
+        let mut batch = [0u64; BATCH];
+        let mut n = 0;
+        let release = |batch: &mut [u64; BATCH], n: &mut usize| {
+            tlb::shootdown(root, false);
+            for &old in &batch[..*n] {
+                put_pte(old);
+            }
+            *n = 0;
+        };
         self.table.for_each_pte(start, end, &mut |va, pte| {
             let old = *pte;
             *pte = 0;
             flush(va);
-            put_pte(old);
+            batch[n] = old;
+            n += 1;
+            if n == BATCH {
+                release(&mut batch, &mut n);
+            }
         });
+        release(&mut batch, &mut n);
     }
 
     fn remove_range(&mut self, start: u64, end: u64) {
@@ -512,6 +535,10 @@ impl Vm {
                         );
                     }
                     pte.set(new | pte_flags(prot, false).bits());
+                    // Another CPU may still read the shared frame through the old
+                    // entry: it forgets it before the frame can go.
+                    flush(page);
+                    self.shootdown();
                     put_page(pa);
                 }
             } else {
@@ -622,7 +649,10 @@ impl AddressSpace {
 
     /// Makes this the current address space on this CPU, if it is not already.
     pub fn activate(&self) {
-        if cpu::read_cr3() & ADDR_MASK != self.root {
+        let active = crate::arch::percpu::this_cpu()
+            .active_root
+            .load(core::sync::atomic::Ordering::Relaxed);
+        if active != self.root {
             // SAFETY: the table shares the kernel half (PageTable::new_user).
             unsafe { PageTable::from_root(self.root).activate() };
         }
@@ -817,6 +847,7 @@ impl AddressSpace {
             };
             flush(va);
         });
+        vm.shootdown();
         Ok(())
     }
 
@@ -894,6 +925,7 @@ impl AddressSpace {
             *pte = 0;
             flush(va);
         });
+        vm.shootdown();
         for (off, pte) in entries {
             if off < new_len {
                 let e = vm.table.pte_create(to + off).map_err(|_| Errno::ENOMEM)?;
@@ -1063,9 +1095,11 @@ impl AddressSpace {
                 cvm.vmas.insert(v.start, v);
             }
         }
-        // The parent's writable entries became read-only: flush them all.
+        // The parent's writable entries became read-only: flush them all, here and
+        // on the CPUs running the parent's other threads.
         // SAFETY: reloading CR3 with the active root only flushes the TLB.
         unsafe { cpu::write_cr3(cpu::read_cr3()) };
+        tlb::shootdown(self.root, false);
         Ok(child)
     }
 
@@ -1168,8 +1202,42 @@ impl AddressSpace {
     }
 }
 
+/// Address spaces being torn down right now: their pages are on the way back to
+/// the frame allocator (the OOM killer waits for them).
+static TEARDOWNS: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// Whether some address space is being freed at this moment.
+pub fn teardown_in_progress() -> bool {
+    TEARDOWNS.load(core::sync::atomic::Ordering::Acquire) > 0
+}
+
+/// Counts a teardown for as long as it lives.
+struct Teardown;
+
+impl Teardown {
+    fn begin() -> Self {
+        TEARDOWNS.fetch_add(1, core::sync::atomic::Ordering::AcqRel);
+        Teardown
+    }
+}
+
+impl Drop for Teardown {
+    fn drop(&mut self) {
+        TEARDOWNS.fetch_sub(1, core::sync::atomic::Ordering::AcqRel);
+    }
+}
+
 impl Drop for AddressSpace {
     fn drop(&mut self) {
+        let _teardown = Teardown::begin();
+        // No CPU may keep these tables loaded once they are freed: this one switches
+        // to the kernel's, the others are told to (a CPU keeps the last user table
+        // loaded while it runs kernel tasks).
+        if cpu::read_cr3() & ADDR_MASK == self.root {
+            // SAFETY: the kernel table maps the kernel.
+            unsafe { super::paging::kernel_table().activate() };
+        }
+        tlb::shootdown(self.root, true);
         let vm = self.vm.get_mut();
         // Release each page as it is found: no allocation here, because an address
         // space is often torn down exactly when memory has run out (an OOM kill).
@@ -1179,11 +1247,6 @@ impl Drop for AddressSpace {
             *pte = 0;
         });
         vm.vmas.clear();
-        if cpu::read_cr3() & ADDR_MASK == self.root {
-            // Never free the tables the CPU is using: switch to the kernel's first.
-            // SAFETY: the kernel table maps the kernel.
-            unsafe { super::paging::kernel_table().activate() };
-        }
         PageTable::from_root(self.root).free_user_tables();
     }
 }

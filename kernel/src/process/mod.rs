@@ -48,18 +48,19 @@ pub const PID_MAX: Pid = 32_768;
 /// Processes and threads created since boot (/proc/stat's `processes`).
 static FORKS: AtomicU64 = AtomicU64::new(0);
 
-/// The thread whose task this CPU is polling (one CPU so far).
-static CURRENT: spin::Mutex<Option<Arc<Thread>>> = spin::Mutex::new(None);
+/// The thread each CPU is running, by CPU index.
+static CURRENT: [spin::Mutex<Option<Arc<Thread>>>; crate::task::MAX_CPUS] =
+    [const { spin::Mutex::new(None) }; crate::task::MAX_CPUS];
 
 /// The thread being run on this CPU, for code that has no syscall context (a
 /// procfs file answering "self").
 pub fn current_thread() -> Option<Arc<Thread>> {
-    CURRENT.lock().clone()
+    CURRENT[crate::task::this_cpu()].lock().clone()
 }
 
 /// Records which thread this CPU is running (set around each poll of its task).
 pub fn set_current(t: Option<Arc<Thread>>) {
-    let old = core::mem::replace(&mut *CURRENT.lock(), t);
+    let old = core::mem::replace(&mut *CURRENT[crate::task::this_cpu()].lock(), t);
     drop(old);
 }
 
@@ -336,6 +337,8 @@ pub struct Thread {
     /// The command name (comm, 15 bytes + NUL): per thread, as PR_SET_NAME sets
     /// it; execve sets it from the program name.
     comm: spin::Mutex<[u8; 16]>,
+    /// The thread's task, once spawned: where it runs and may run (affinity).
+    pub task: spin::Once<kestrel_executor::TaskRef>,
 }
 
 /// A thread's CPU time in nanoseconds: `total` is all time its task was polled,
@@ -669,6 +672,7 @@ impl Thread {
             signals: signal::ThreadSignals::default(),
             cpu: CpuClock::default(),
             comm: spin::Mutex::new(comm),
+            task: spin::Once::new(),
         });
         THREADS.lock().insert(tid, Arc::downgrade(&t));
         t.process.threads.lock().push(t.clone());
@@ -680,6 +684,11 @@ impl Thread {
         let me: Arc<dyn HasFpu> = self.clone();
         fpu::sync_to_memory(&me);
         self.fpu.lock().clone()
+    }
+
+    /// The CPUs this thread may run on (bit n: CPU n).
+    pub fn affinity(&self) -> u64 {
+        self.task.get().map_or(u64::MAX, |t| t.affinity())
     }
 
     /// Sets the command name (the first 15 bytes of `name`).
@@ -973,6 +982,16 @@ fn process_exited(p: &Arc<Process>, wstatus: u32) {
             adopter.child_event.wake_all();
         }
     }
+    // A parent that discards its children's status never sees this one: it leaves
+    // the parent's list before it is a zombie, so a wait running on another CPU
+    // cannot collect it in between.
+    let parent = p.parent();
+    let discarded = parent
+        .as_ref()
+        .filter(|parent| signal::parent_ignores_children(parent));
+    if let Some(parent) = discarded {
+        reap(parent, p);
+    }
     *p.state.lock() = State::Zombie(wstatus);
     log::debug!(
         "process {} ({}) exited with status {:#x}",
@@ -983,18 +1002,16 @@ fn process_exited(p: &Arc<Process>, wstatus: u32) {
     if p.pid == 1 {
         crate::power::init_exited(wstatus);
     }
-    match p.parent() {
-        Some(parent) => {
-            if signal::parent_ignores_children(&parent) {
-                // Reaped at once; a parent blocked in wait then finds no child (ECHILD).
-                reap(&parent, p);
-                parent.child_event.wake_all();
-            } else {
-                signal::child_exited(&parent, p, wstatus);
-                parent.child_event.wake_all();
-            }
+    match (&parent, discarded) {
+        // Reaped already; a parent blocked in wait then finds no child (ECHILD).
+        (_, Some(parent)) => {
+            parent.child_event.wake_all();
         }
-        None => {
+        (Some(parent), None) => {
+            signal::child_exited(parent, p, wstatus);
+            parent.child_event.wake_all();
+        }
+        (None, None) => {
             PROCESSES.lock().remove(&p.pid);
         }
     }

@@ -14,9 +14,12 @@ use kestrel_abi::process::wstatus_signaled;
 use kestrel_abi::signal::SIGKILL;
 
 use super::{Process, State, Thread, all};
+use crate::mm::vm::AddressSpace;
 
-/// The process killed to free memory, until its memory is back.
-static VICTIM: spin::Mutex<Option<Weak<Process>>> = spin::Mutex::new(None);
+/// The address space of the process killed to free memory: the memory is back
+/// when the last reference to it is gone (the process may be a zombie well
+/// before that, while another CPU still tears its mappings down).
+static VICTIM: spin::Mutex<Option<Weak<AddressSpace>>> = spin::Mutex::new(None);
 
 /// What the faulting thread does next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,9 +30,11 @@ pub enum Outcome {
     KilledSelf,
 }
 
-/// Whether `p` still holds the memory it is dying to free.
-fn still_dying(p: &Weak<Process>) -> bool {
-    p.upgrade().is_some_and(|p| p.state() == State::Running)
+/// Whether the victim's memory is still on its way back: its address space is
+/// alive, or being freed (that takes a while for a large one, and the last
+/// reference is gone as soon as it starts).
+fn still_dying(mm: &Weak<AddressSpace>) -> bool {
+    mm.strong_count() > 0 || crate::mm::vm::teardown_in_progress()
 }
 
 /// A fault of `t` found no memory. `waited` says how many times it already retried.
@@ -42,7 +47,13 @@ pub fn out_of_memory(t: &Arc<Thread>, waited: u32) -> Outcome {
     }
     let mut victim = VICTIM.lock();
     if victim.as_ref().is_some_and(still_dying) {
-        return Outcome::Retry;
+        // Another CPU's fault already chose who dies (possibly this very process):
+        // its memory is on the way back.
+        return if me.exit_status().is_some() {
+            Outcome::KilledSelf
+        } else {
+            Outcome::Retry
+        };
     }
     let chosen = all()
         .into_iter()
@@ -56,8 +67,8 @@ pub fn out_of_memory(t: &Arc<Thread>, waited: u32) -> Outcome {
         drop(victim);
         return kill(me, "nothing else to kill");
     };
+    *victim = Some(Arc::downgrade(&p.mm()));
     if Arc::ptr_eq(&p, me) {
-        *victim = None;
         drop(victim);
         return kill(me, "largest process");
     }
@@ -68,7 +79,6 @@ pub fn out_of_memory(t: &Arc<Thread>, waited: u32) -> Outcome {
         rss * 4,
         me.pid
     );
-    *victim = Some(Arc::downgrade(&p));
     drop(victim);
     p.begin_exit(wstatus_signaled(SIGKILL, false));
     Outcome::Retry

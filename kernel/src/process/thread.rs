@@ -61,6 +61,14 @@ struct InAddressSpace<F> {
 impl<F: Future> Future for InAddressSpace<F> {
     type Output = F::Output;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        if let Some(t) = self.thread.task.get()
+            && !t.allowed_on(task::this_cpu())
+        {
+            // sched_setaffinity took this CPU away: the wake sends the task to its
+            // new home CPU's queue.
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
         let start = time::now_ns().max(1);
         self.thread
             .cpu
@@ -70,6 +78,10 @@ impl<F: Future> Future for InAddressSpace<F> {
         super::set_current(Some(self.thread.clone()));
         let r = self.fut.as_mut().poll(cx);
         super::set_current(None);
+        if r.is_pending() {
+            let me: Arc<dyn crate::arch::fpu::HasFpu> = self.thread.clone();
+            crate::arch::fpu::release(&me);
+        }
         // Time spent polling is the thread's CPU time (its user part is counted
         // around enter_user); time parked between polls is not.
         let cpu = &self.thread.cpu;
@@ -80,13 +92,18 @@ impl<F: Future> Future for InAddressSpace<F> {
     }
 }
 
-/// Starts `thread` at `regs` as a new task.
+/// Starts `thread` at `regs` as a new task, on the CPUs its creator may use
+/// (affinity is inherited across fork and clone, as on Linux).
 pub fn spawn(thread: Arc<Thread>, regs: UserContext) -> Result<(), kestrel_executor::SpawnError> {
+    let affinity = super::current_thread().map_or(u64::MAX, |t| t.affinity());
     let fut = InAddressSpace {
         thread: thread.clone(),
-        fut: alloc::boxed::Box::pin(run(thread, regs)),
+        fut: alloc::boxed::Box::pin(run(thread.clone(), regs)),
     };
-    task::try_spawn("user-thread", fut).map(|h| h.detach())
+    let record = |t: &kestrel_executor::TaskRef| {
+        thread.task.call_once(|| t.clone());
+    };
+    task::try_spawn_on("user-thread", affinity, record, fut).map(|h| h.detach())
 }
 
 /// The signal, si_code and address for a CPU exception taken in user mode.
@@ -132,10 +149,11 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
 
         let user_start = time::now_ns();
         let trap = trap::enter_user(&mut regs);
-        thread
-            .cpu
-            .user
-            .fetch_add(time::now_ns() - user_start, Ordering::Relaxed);
+        let in_user = time::now_ns() - user_start;
+        thread.cpu.user.fetch_add(in_user, Ordering::Relaxed);
+        percpu::this_cpu()
+            .user_ns
+            .fetch_add(in_user, Ordering::Relaxed);
         let mut from_syscall = false;
         match trap {
             Trap::Syscall => {

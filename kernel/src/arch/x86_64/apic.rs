@@ -14,6 +14,8 @@ mod reg {
     pub const LVT_LINT0: usize = 0x350;
     pub const LVT_LINT1: usize = 0x360;
     pub const LVT_ERROR: usize = 0x370;
+    pub const ICR_LOW: usize = 0x300;
+    pub const ICR_HIGH: usize = 0x310;
     pub const TIMER_INITIAL: usize = 0x380;
     pub const TIMER_CURRENT: usize = 0x390;
     pub const TIMER_DIVIDE: usize = 0x3e0;
@@ -53,6 +55,13 @@ pub fn phys_base() -> u64 {
 /// LINT0 and errors masked, timer stopped.
 pub fn init(virt: u64) {
     BASE.store(virt, Ordering::Relaxed);
+    init_cpu();
+}
+
+/// Enables the calling CPU's local APIC, at the address every CPU sees its own at
+/// (`init` mapped it): spurious vector, LINT1 as NMI, LINT0 and errors masked, timer
+/// stopped.
+pub fn init_cpu() {
     // SAFETY: setting the global-enable bit (11) of IA32_APIC_BASE keeps the base.
     unsafe { cpu::wrmsr(msr::APIC_BASE, cpu::rdmsr(msr::APIC_BASE) | (1 << 11)) };
     write(reg::TPR, 0);
@@ -90,20 +99,22 @@ pub fn finish_calibration(elapsed_ns: u64) -> u64 {
     per_ms
 }
 
-/// The monotonic deadline the timer is armed for (u64::MAX: none pending), so that
-/// arming the same deadline again costs nothing (two MMIO writes, slow when emulated).
-static ARMED_AT: AtomicU64 = AtomicU64::new(u64::MAX);
-
 /// Arms the one-shot timer for monotonic time `deadline` (ns), unless it already is.
+/// Each CPU remembers its own armed deadline (`PerCpu::timer_armed_at`), so that
+/// arming the same deadline again costs nothing (two MMIO writes, slow when
+/// emulated).
 pub fn arm_at(deadline: u64, now: u64) {
-    if ARMED_AT.swap(deadline, Ordering::Relaxed) != deadline {
+    let armed = &super::percpu::this_cpu().timer_armed_at;
+    if armed.swap(deadline, Ordering::Relaxed) != deadline {
         arm_oneshot(deadline.saturating_sub(now));
     }
 }
 
 /// The timer interrupt arrived: whatever was armed has fired.
 pub fn timer_fired() {
-    ARMED_AT.store(u64::MAX, Ordering::Relaxed);
+    super::percpu::this_cpu()
+        .timer_armed_at
+        .store(u64::MAX, Ordering::Relaxed);
 }
 
 /// Fires the timer interrupt once, `ns` from now (at least one tick; longer delays
@@ -117,6 +128,53 @@ pub fn arm_oneshot(ns: u64) {
 
 /// Stops the timer.
 pub fn disarm() {
-    ARMED_AT.store(u64::MAX, Ordering::Relaxed);
+    super::percpu::this_cpu()
+        .timer_armed_at
+        .store(u64::MAX, Ordering::Relaxed);
     write(reg::TIMER_INITIAL, 0);
+}
+
+/// Sends an NMI to every CPU but this one (the panic path stops them with it).
+pub fn nmi_all_others() {
+    const NMI: u32 = 0b100 << 8;
+    const ALL_BUT_SELF: u32 = 0b11 << 18;
+    icr(0, NMI | ALL_BUT_SELF);
+}
+
+/// Sends fixed interrupt `vector` to the CPU with local APIC id `apic_id`.
+pub fn send_ipi(apic_id: u32, vector: u8) {
+    icr(apic_id, u32::from(vector));
+}
+
+/// Sends INIT, then two STARTUPs at physical page `page` (< 1 MiB), to the CPU with
+/// APIC id `apic_id`: the Intel MP start-up sequence (SDM vol. 3, 11.4.4), with the
+/// waits it asks for.
+pub fn start_cpu(apic_id: u32, page: u64, wait_us: &dyn Fn(u64)) {
+    const INIT: u32 = 0b101 << 8;
+    const STARTUP: u32 = 0b110 << 8;
+    const ASSERT: u32 = 1 << 14;
+    icr(apic_id, INIT | ASSERT);
+    wait_us(10_000);
+    for _ in 0..2 {
+        icr(apic_id, STARTUP | ((page >> 12) as u32 & 0xff));
+        wait_us(200);
+    }
+}
+
+/// Writes the interrupt command register (destination first; the low word sends)
+/// and waits until the local APIC has sent the interrupt.
+fn icr(apic_id: u32, low: u32) {
+    const DELIVERY_PENDING: u32 = 1 << 12;
+    // Interrupts off: an interrupt handler sending its own IPI between the two
+    // writes would change the destination under us.
+    let reenable = cpu::interrupts_enabled();
+    cpu::disable_interrupts();
+    write(reg::ICR_HIGH, apic_id << 24);
+    write(reg::ICR_LOW, low);
+    while read(reg::ICR_LOW) & DELIVERY_PENDING != 0 {
+        core::hint::spin_loop();
+    }
+    if reenable {
+        cpu::enable_interrupts();
+    }
 }

@@ -6,6 +6,10 @@
 //! swaps only when a *different* thread is about to enter user mode: a thread that
 //! makes syscalls, or is the only one running, never pays for a save.
 //!
+//! With several CPUs a thread may run on another CPU next time, so its state is
+//! saved when its task stops running here ([`release`]): registers are only ever
+//! live on the CPU polling the thread.
+//!
 //! XSAVE covers the components enabled in XCR0 at boot (x87, SSE, AVX where present);
 //! CPUs without XSAVE use FXSAVE (x87 and SSE).
 
@@ -131,10 +135,16 @@ pub trait HasFpu: Send + Sync {
     fn fpu(&self) -> &spin::Mutex<Box<FpuState>>;
 }
 
-/// The thread whose state is live in this CPU's registers.
+/// The thread whose state is live in a CPU's registers, one per CPU.
 struct Owner(spin::Mutex<Option<Weak<dyn HasFpu>>>);
 
-static OWNER: Owner = Owner(spin::Mutex::new(None));
+static OWNERS: [Owner; super::acpi::MAX_CPUS] =
+    [const { Owner(spin::Mutex::new(None)) }; super::acpi::MAX_CPUS];
+
+/// This CPU's owner slot.
+fn owner() -> &'static Owner {
+    &OWNERS[super::percpu::this_cpu().cpu_id.load(Ordering::Relaxed) as usize]
+}
 
 /// Prepares the FPU and records the initial state. Runs once, after
 /// `cpu::enable_features`.
@@ -143,6 +153,14 @@ pub fn init() {
         XSAVE_SIZE.load(Ordering::Relaxed) as usize <= AREA,
         "XSAVE area larger than Kestrel's buffer"
     );
+    init_cpu();
+    let mut s = FpuState { area: [0; AREA] };
+    s.save();
+    INITIAL.call_once(|| s);
+}
+
+/// Prepares the calling CPU's FPU (every CPU, after `cpu::enable_features`).
+pub fn init_cpu() {
     // CR0: MP and NE on, EM and TS off, so SSE works and x87 errors raise #MF.
     // SAFETY: these bits only select how the FPU reports errors and whether it traps.
     unsafe {
@@ -154,14 +172,11 @@ pub fn init() {
         let mxcsr: u32 = 0x1f80;
         asm!("ldmxcsr [{}]", in(reg) &mxcsr, options(nostack));
     }
-    let mut s = FpuState { area: [0; AREA] };
-    s.save();
-    INITIAL.call_once(|| s);
 }
 
 /// Makes `thread`'s state live, saving the previous owner's first.
 pub fn switch_to(thread: &Arc<dyn HasFpu>) {
-    let mut owner = OWNER.0.lock();
+    let mut owner = owner().0.lock();
     if let Some(prev) = owner.as_ref().and_then(Weak::upgrade) {
         if Arc::ptr_eq(&prev, thread) {
             return;
@@ -175,7 +190,7 @@ pub fn switch_to(thread: &Arc<dyn HasFpu>) {
 /// Brings `thread`'s saved state up to date if its registers are live (before fork
 /// copies it, or a signal frame stores it).
 pub fn sync_to_memory(thread: &Arc<dyn HasFpu>) {
-    let owner = OWNER.0.lock();
+    let owner = owner().0.lock();
     if owner
         .as_ref()
         .and_then(Weak::upgrade)
@@ -188,12 +203,31 @@ pub fn sync_to_memory(thread: &Arc<dyn HasFpu>) {
 /// Forgets the live state if it is `thread`'s (its saved copy was replaced, as at
 /// execve), so the next switch loads the saved one.
 pub fn invalidate(thread: &Arc<dyn HasFpu>) {
-    let mut owner = OWNER.0.lock();
+    let mut owner = owner().0.lock();
     if owner
         .as_ref()
         .and_then(Weak::upgrade)
         .is_some_and(|o| Arc::ptr_eq(&o, thread))
     {
+        *owner = None;
+    }
+}
+
+/// `thread` stops running on this CPU for now (its task went back to waiting):
+/// with more than one CPU online its next run may be elsewhere, so its registers
+/// are saved and this CPU forgets them. With one CPU they stay live (the lazy
+/// case: a thread that runs alone never pays for a save).
+pub fn release(thread: &Arc<dyn HasFpu>) {
+    if super::percpu::online() < 2 {
+        return;
+    }
+    let mut owner = owner().0.lock();
+    if owner
+        .as_ref()
+        .and_then(Weak::upgrade)
+        .is_some_and(|o| Arc::ptr_eq(&o, thread))
+    {
+        thread.fpu().lock().save();
         *owner = None;
     }
 }

@@ -27,3 +27,71 @@ ktest!(new_threads_start_with_linux_initial_fpu_state, async {
     );
     Ok(())
 });
+
+ktest!(
+    a_shootdown_reaches_the_cpu_that_has_the_table_loaded,
+    async {
+        use crate::arch::percpu;
+        use crate::task;
+
+        if percpu::online() < 2 {
+            return Ok(());
+        }
+        // Shot from CPU 0 (pinned, so CPU 1 cannot steal the test) at CPU 1.
+        task::spawn_on("shooter", 1, shoot_at_cpu_1()).await
+    }
+);
+
+async fn shoot_at_cpu_1() -> Result<(), alloc::string::String> {
+    use alloc::sync::Arc;
+    use core::sync::atomic::AtomicBool;
+
+    use crate::arch::percpu;
+    use crate::mm::vm::AddressSpace;
+    use crate::task;
+
+    let other = 1;
+    let space = AddressSpace::new().map_err(|e| alloc::format!("{e:?}"))?;
+    let root = space.root();
+    let (loaded, release) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let (s, l, r) = (space.clone(), loaded.clone(), release.clone());
+    // The other CPU loads the table and keeps it loaded while it waits (a CPU keeps
+    // the last user table until it needs another).
+    let holder = task::spawn_on("holder", 1 << other, async move {
+        s.activate();
+        l.store(true, Ordering::SeqCst);
+        while !r.load(Ordering::SeqCst) {
+            task::sleep(1_000_000).await;
+        }
+    });
+    while !loaded.load(Ordering::SeqCst) {
+        task::sleep(1_000_000).await;
+    }
+    let area = percpu::cpu(other).ok_or("other CPU has no per-CPU area")?;
+    kcheck!(
+        super::tlb::others_using(root) & (1 << other) != 0,
+        "CPU {other} loaded the table but is not counted as using it"
+    );
+    let before = area.shootdowns.load(Ordering::SeqCst);
+    super::tlb::shootdown(root, false);
+    kcheck!(
+        area.shootdowns.load(Ordering::SeqCst) == before + 1,
+        "CPU {other} did not answer the shootdown"
+    );
+    kcheck!(
+        area.active_root.load(Ordering::SeqCst) == root,
+        "a flush must not switch tables"
+    );
+    release.store(true, Ordering::SeqCst);
+    holder.await;
+    // The last reference gone, the table is freed: the other CPU must leave it first.
+    drop(space);
+    kcheck!(
+        area.active_root.load(Ordering::SeqCst) != root,
+        "CPU {other} still has a freed page table loaded"
+    );
+    Ok(())
+}

@@ -16,6 +16,8 @@ pub mod pit;
 pub mod port;
 pub mod qemu;
 pub mod rtc;
+pub mod smp;
+pub mod tlb;
 pub mod trap;
 pub mod usercopy;
 
@@ -86,7 +88,12 @@ pub fn init_interrupts(rsdp: Option<u64>) -> InterruptInfo {
         .store(apic::id(), Ordering::Relaxed);
     let ioapic_lines = ioapic::init(crate::mm::paging::map_mmio(madt.ioapic_phys, 4096));
     irq::register(irq::TIMER_VECTOR, apic::timer_fired);
-    irq::register(irq::WAKE_IPI_VECTOR, || {});
+    irq::register(irq::WAKE_IPI_VECTOR, || {
+        percpu::this_cpu()
+            .wakeups
+            .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    });
+    irq::register(tlb::SHOOTDOWN_VECTOR, tlb::on_shootdown_ipi);
 
     let t0 = Cell::new(0u64);
     let (t1, lapic_per_ms) = pit::measure(
@@ -110,6 +117,13 @@ pub fn init_interrupts(rsdp: Option<u64>) -> InterruptInfo {
 }
 
 static MADT: spin::Once<acpi::Madt> = spin::Once::new();
+
+/// Starts the other CPUs the MADT lists, each ending in `main(cpu)`; returns how
+/// many CPUs are online, this one included.
+pub fn start_cpus(main: extern "C" fn(usize) -> !) -> usize {
+    let madt = MADT.get().copied().unwrap_or_else(acpi::Madt::fallback);
+    smp::start_cpus(&madt.cpu_apic_ids[..madt.cpu_count], main)
+}
 
 /// Routes ISA IRQ `irq` (with ACPI's overrides) to its vector on this CPU and
 /// installs `handler` for it.

@@ -5,7 +5,7 @@
 //! entry from and exit to user mode. The first fields have fixed offsets because the
 //! trap and syscall entry code in [`super::trap`] addresses them as `gs:[offset]`.
 
-use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use super::cpu::{self, msr};
 
@@ -37,6 +37,23 @@ pub struct PerCpu {
     pub user_fs_base: AtomicU64,
     /// What IA32_KERNEL_GS_BASE holds (user GS while in the kernel).
     pub user_gs_base: AtomicU64,
+    /// Set while the CPU is halted waiting for work (a wake must send an IPI).
+    pub halted: AtomicBool,
+    /// Nanoseconds spent halted (/proc/stat).
+    pub idle_ns: AtomicU64,
+    /// Nanoseconds spent in user mode (/proc/stat).
+    pub user_ns: AtomicU64,
+    /// When the CPU came online (monotonic ns; 0 for the bootstrap CPU).
+    pub online_at_ns: AtomicU64,
+    /// TLB shootdown IPIs this CPU answered.
+    pub shootdowns: AtomicU64,
+    /// Wake-up IPIs this CPU took.
+    pub wakeups: AtomicU64,
+    /// The monotonic deadline this CPU's LAPIC timer is armed for (u64::MAX: none).
+    pub timer_armed_at: AtomicU64,
+    /// The page-table root loaded in CR3 (TLB shootdowns target the CPUs that may
+    /// cache an address space's entries).
+    pub active_root: AtomicU64,
 }
 
 /// Byte offsets of the fields the assembly entry code uses.
@@ -65,8 +82,41 @@ impl PerCpu {
             kernel_breakpoints: AtomicU64::new(0),
             user_fs_base: AtomicU64::new(0),
             user_gs_base: AtomicU64::new(0),
+            halted: AtomicBool::new(false),
+            idle_ns: AtomicU64::new(0),
+            user_ns: AtomicU64::new(0),
+            online_at_ns: AtomicU64::new(0),
+            shootdowns: AtomicU64::new(0),
+            wakeups: AtomicU64::new(0),
+            timer_armed_at: AtomicU64::new(u64::MAX),
+            active_root: AtomicU64::new(0),
         }
     }
+}
+
+/// Every CPU's area, by CPU index, as each comes online.
+static CPUS: [AtomicPtr<PerCpu>; super::acpi::MAX_CPUS] =
+    [const { AtomicPtr::new(core::ptr::null_mut()) }; super::acpi::MAX_CPUS];
+/// How many CPUs are online (they come up in index order).
+static ONLINE: AtomicUsize = AtomicUsize::new(0);
+
+/// Records `area` as CPU `area.cpu_id`'s and counts it online.
+pub fn register(area: &'static PerCpu) {
+    let i = area.cpu_id.load(Ordering::Relaxed) as usize;
+    CPUS[i].store(area as *const PerCpu as *mut PerCpu, Ordering::Release);
+    ONLINE.fetch_max(i + 1, Ordering::AcqRel);
+}
+
+/// CPU `i`'s area, if it is online.
+pub fn cpu(i: usize) -> Option<&'static PerCpu> {
+    let p = CPUS.get(i)?.load(Ordering::Acquire);
+    // SAFETY: only `register` stores here, and it stores 'static areas.
+    (!p.is_null()).then(|| unsafe { &*p })
+}
+
+/// How many CPUs are online.
+pub fn online() -> usize {
+    ONLINE.load(Ordering::Acquire).max(1)
 }
 
 /// The bootstrap processor's area; application processors get heap-allocated ones.
@@ -76,6 +126,7 @@ static BSP: PerCpu = PerCpu::new(0);
 /// exception handlers can use [`this_cpu`] from then on.
 pub fn init_bsp() {
     install(&BSP);
+    register(&BSP);
 }
 
 /// Makes `area` this CPU's per-CPU area.

@@ -428,6 +428,10 @@ pub fn enter_user(ctx: &mut UserContext) -> Trap {
             addr: cpu::read_cr2(),
             code: ctx.regs.error_code,
         },
+        2 => {
+            crate::panic::on_nmi();
+            Trap::Interrupt(2)
+        }
         0..=31 => Trap::Exception {
             vector: vector as u8,
             code: ctx.regs.error_code,
@@ -473,6 +477,7 @@ extern "C" fn kernel_trap(frame: &mut TrapFrame) {
                 .kernel_breakpoints
                 .fetch_add(1, Ordering::Relaxed);
         }
+        2 => crate::panic::on_nmi(),
         13 | 14 => match find_fixup(frame.rip) {
             Some(fixup) => {
                 let addr = if vector == 14 { cpu::read_cr2() } else { 0 };
