@@ -290,22 +290,48 @@ fn ticks(ns: u64) -> u64 {
 }
 
 fn system_stat() -> String {
-    let mut user = 0;
-    let mut system = 0;
-    for p in process::all() {
-        let (u, s) = p.cpu_time();
-        user += u;
-        system += s;
+    use crate::arch::percpu;
+    let now = crate::time::now_ns();
+    // Per CPU: time in user mode, halted (idle), and the rest of its time online
+    // (the kernel: syscalls, faults, kernel tasks).
+    let per_cpu: Vec<(u64, u64, u64)> = (0..percpu::online())
+        .filter_map(percpu::cpu)
+        .map(|c| {
+            let user = c.user_ns.load(Ordering::Relaxed);
+            let idle = c.idle_ns.load(Ordering::Relaxed);
+            let up = now.saturating_sub(c.online_at_ns.load(Ordering::Relaxed));
+            (user, up.saturating_sub(user + idle), idle)
+        })
+        .collect();
+    let mut s = String::new();
+    let (u, sy, id) = per_cpu
+        .iter()
+        .fold((0, 0, 0), |a, c| (a.0 + c.0, a.1 + c.1, a.2 + c.2));
+    let _ = writeln!(
+        s,
+        "cpu  {} 0 {} {} 0 0 0 0 0 0",
+        ticks(u),
+        ticks(sy),
+        ticks(id)
+    );
+    for (i, (u, sy, id)) in per_cpu.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "cpu{i} {} 0 {} {} 0 0 0 0 0 0",
+            ticks(*u),
+            ticks(*sy),
+            ticks(*id)
+        );
     }
-    let idle = crate::task::idle_ns();
-    let (u, sy, id) = (ticks(user), ticks(system), ticks(idle));
-    let boot = crate::time::realtime_ns().saturating_sub(crate::time::now_ns()) / 1_000_000_000;
+    let boot = crate::time::realtime_ns().saturating_sub(now) / 1_000_000_000;
     let all = process::all();
     let running: usize = all.iter().map(|p| p.threads.lock().len()).sum();
-    format!(
-        "cpu  {u} 0 {sy} {id} 0 0 0 0 0 0\ncpu0 {u} 0 {sy} {id} 0 0 0 0 0 0\nintr 0\nctxt 0\nbtime {boot}\nprocesses {}\nprocs_running 1\nprocs_blocked 0\n",
+    let _ = write!(
+        s,
+        "intr 0\nctxt 0\nbtime {boot}\nprocesses {}\nprocs_running 1\nprocs_blocked 0\n",
         process::forks().max(running as u64)
-    )
+    );
+    s
 }
 
 fn cpuinfo() -> String {
@@ -331,29 +357,33 @@ fn cpuinfo() -> String {
     let mut brand = [0u8; 48];
     let name = String::from(brand_string(&mut brand).trim());
     let mhz = crate::time::tsc_hz() as f64 / 1e6;
+    let cpus = crate::arch::percpu::online();
     let mut s = String::new();
-    let _ = writeln!(s, "processor\t: 0");
-    let _ = writeln!(s, "vendor_id\t: {}", String::from_utf8_lossy(&vendor));
-    let _ = writeln!(s, "cpu family\t: {family}");
-    let _ = writeln!(s, "model\t\t: {model}");
-    let _ = writeln!(s, "model name\t: {name}");
-    let _ = writeln!(s, "stepping\t: {}", l1.eax & 0xf);
-    let _ = writeln!(s, "cpu MHz\t\t: {mhz:.3}");
-    let _ = writeln!(
-        s,
-        "physical id\t: 0\nsiblings\t: 1\ncore id\t\t: 0\ncpu cores\t: 1\napicid\t\t: 0"
-    );
-    let _ = writeln!(
-        s,
-        "fpu\t\t: yes\nfpu_exception\t: yes\ncpuid level\t: {}\nwp\t\t: yes",
-        v.eax
-    );
-    let _ = writeln!(s, "flags\t\t: {}", cpu_flags(l1.edx, l1.ecx, cpuid(7).ebx));
-    let _ = writeln!(s, "bogomips\t: {:.2}", mhz * 2.0);
-    let _ = writeln!(
-        s,
-        "clflush size\t: 64\ncache_alignment\t: 64\naddress sizes\t: 48 bits physical, 48 bits virtual\n"
-    );
+    for (i, c) in (0..cpus).filter_map(|i| Some((i, crate::arch::percpu::cpu(i)?))) {
+        let apic = c.apic_id.load(Ordering::Relaxed);
+        let _ = writeln!(s, "processor\t: {i}");
+        let _ = writeln!(s, "vendor_id\t: {}", String::from_utf8_lossy(&vendor));
+        let _ = writeln!(s, "cpu family\t: {family}");
+        let _ = writeln!(s, "model\t\t: {model}");
+        let _ = writeln!(s, "model name\t: {name}");
+        let _ = writeln!(s, "stepping\t: {}", l1.eax & 0xf);
+        let _ = writeln!(s, "cpu MHz\t\t: {mhz:.3}");
+        let _ = writeln!(
+            s,
+            "physical id\t: 0\nsiblings\t: {cpus}\ncore id\t\t: {i}\ncpu cores\t: {cpus}\napicid\t\t: {apic}\ninitial apicid\t: {apic}"
+        );
+        let _ = writeln!(
+            s,
+            "fpu\t\t: yes\nfpu_exception\t: yes\ncpuid level\t: {}\nwp\t\t: yes",
+            v.eax
+        );
+        let _ = writeln!(s, "flags\t\t: {}", cpu_flags(l1.edx, l1.ecx, cpuid(7).ebx));
+        let _ = writeln!(s, "bogomips\t: {:.2}", mhz * 2.0);
+        let _ = writeln!(
+            s,
+            "clflush size\t: 64\ncache_alignment\t: 64\naddress sizes\t: 48 bits physical, 48 bits virtual\n"
+        );
+    }
     s
 }
 

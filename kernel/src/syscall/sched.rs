@@ -3,7 +3,8 @@
 //! Kestrel schedules every thread as SCHED_OTHER: threads take turns, each with a
 //! slice proportional to its nice value's CFS weight (`process::thread::time_slice`),
 //! so busy threads share the CPU by weight as on Linux. Real-time policies are
-//! refused (EPERM); affinity is recorded and reported.
+//! refused (EPERM). Affinity is the thread's task's CPU mask: the executors only
+//! run and steal a task on the CPUs it allows.
 
 use core::sync::atomic::Ordering;
 
@@ -112,8 +113,27 @@ pub async fn sys_sched_rr_get_interval(
     Ok(0)
 }
 
-/// Bytes of the CPU mask Kestrel reports: one 64-bit word (up to 64 CPUs).
-const MASK_BYTES: u64 = 8;
+/// Bytes of the CPU mask Kestrel reports: one 64-bit word (up to 64 CPUs), as
+/// Linux's `cpumask_size()` on a machine with at most 64 possible CPUs.
+const MASK_BYTES: usize = 8;
+
+/// The thread a sched_*affinity pid names: 0 is the caller, else a thread id
+/// (a process id names its main thread); anything else is ESRCH.
+fn thread_target(ctx: &Ctx<'_>, pid: i32) -> KResult<alloc::sync::Arc<process::Thread>> {
+    match pid {
+        0 => Ok(ctx.thread.clone()),
+        p if p < 0 => Err(Errno::ESRCH),
+        p => process::find_thread(p as u32).ok_or(Errno::ESRCH),
+    }
+}
+
+/// The CPUs that are online, as a mask.
+fn online_mask() -> u64 {
+    match crate::arch::percpu::online() {
+        n if n >= 64 => u64::MAX,
+        n => (1u64 << n) - 1,
+    }
+}
 
 pub async fn sys_sched_getaffinity(
     ctx: &mut Ctx<'_>,
@@ -121,13 +141,18 @@ pub async fn sys_sched_getaffinity(
     len: u32,
     mask: UserPtr<u8>,
 ) -> KResult<u64> {
-    target(ctx, pid)?;
-    let len = u64::from(len);
-    if len < MASK_BYTES || !len.is_multiple_of(8) {
+    let len = len as usize;
+    // The buffer must hold a bit for every possible CPU and be whole words.
+    if len * 8 < crate::arch::percpu::online() || !len.is_multiple_of(8) {
         return Err(Errno::EINVAL);
     }
-    ctx.write(mask.cast::<u64>(), &1u64)?; // CPU 0
-    Ok(MASK_BYTES)
+    let t = thread_target(ctx, pid)?;
+    let bits = t.affinity() & online_mask();
+    let n = len.min(MASK_BYTES);
+    ctx.mm()
+        .writer(mask, n)?
+        .write_all(&bits.to_le_bytes()[..n])?;
+    Ok(n as u64)
 }
 
 pub async fn sys_sched_setaffinity(
@@ -136,14 +161,30 @@ pub async fn sys_sched_setaffinity(
     len: u32,
     mask: UserPtr<u8>,
 ) -> KResult<u64> {
-    target(ctx, pid)?;
-    // Only the first byte can name a CPU that exists (CPU 0); Linux reads at most
-    // its own mask size, so a longer mask is not read to its end.
-    let len = (len as usize).min(128);
-    let mut bits = [0u8; 128];
-    ctx.mm().reader(mask, len)?.read_exact(&mut bits[..len])?;
-    if len == 0 || bits[0] & 1 == 0 {
+    // Linux reads at most its own mask size; a shorter mask leaves the rest clear.
+    let n = (len as usize).min(MASK_BYTES);
+    let mut bytes = [0u8; MASK_BYTES];
+    ctx.mm().reader(mask, n)?.read_exact(&mut bytes[..n])?;
+    let t = thread_target(ctx, pid)?;
+    let me = ctx.process().cred.lock().clone();
+    if !alloc::sync::Arc::ptr_eq(&t.process, ctx.process()) && !me.capable(CAP_SYS_NICE) {
+        let them = t.process.cred.lock().clone();
+        if me.euid != them.uid && me.euid != them.euid {
+            return Err(Errno::EPERM);
+        }
+    }
+    let wanted = u64::from_le_bytes(bytes) & online_mask();
+    if wanted == 0 {
         return Err(Errno::EINVAL);
+    }
+    let Some(task) = t.task.get() else {
+        return Err(Errno::ESRCH);
+    };
+    task.set_affinity(wanted);
+    // As on Linux, the caller runs on an allowed CPU when the call returns: a
+    // yield sends its task to its new home's queue, and no other CPU may take it.
+    while alloc::sync::Arc::ptr_eq(&t, ctx.thread) && !task.allowed_on(crate::task::this_cpu()) {
+        kestrel_executor::yield_now().await;
     }
     Ok(0)
 }
@@ -155,7 +196,7 @@ pub async fn sys_getcpu(
     _cache: u64,
 ) -> KResult<u64> {
     if !cpu.is_null() {
-        ctx.write(cpu, &0u32)?;
+        ctx.write(cpu, &(crate::task::this_cpu() as u32))?;
     }
     if !node.is_null() {
         ctx.write(node, &0u32)?;

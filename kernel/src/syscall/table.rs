@@ -203,7 +203,7 @@ syscall_table! {
     READAHEAD => fs_extra::sys_readahead(fd: Fd, offset: i64, count: usize);
     TIME => time::sys_time(tloc: UserPtr<i64>);
     TKILL => signal::sys_tkill(tid: Pid, sig: i32);
-    SCHED_SETAFFINITY => sched::sys_sched_setaffinity(pid: Pid, len: u32, mask: UserPtr<u8>), partial "one CPU: the mask must include CPU 0";
+    SCHED_SETAFFINITY => sched::sys_sched_setaffinity(pid: Pid, len: u32, mask: UserPtr<u8>);
     SCHED_GETAFFINITY => sched::sys_sched_getaffinity(pid: Pid, len: u32, mask: UserPtr<u8>);
     FUTEX => futex::sys_futex(uaddr: UserPtr<u32>, op: u32, val: u32, timeout: u64, uaddr2: UserPtr<u32>, val3: u32), partial "no priority-inheritance operations (FUTEX_LOCK_PI and friends)";
     EPOLL_CREATE => epoll::sys_epoll_create(size: i32);
