@@ -47,7 +47,7 @@ impl Default for Opts {
         Self {
             release: false,
             mem: "512M".into(),
-            smp: 1,
+            smp: 2,
             no_kvm: false,
             direct: false,
             append: String::new(),
@@ -72,7 +72,7 @@ commands:
 options:
   --release        optimised kernel
   --mem SIZE       guest memory, e.g. 256M or 2G (default 512M)
-  --smp N          number of CPUs (accepted; Kestrel uses one CPU so far)
+  --smp N          number of CPUs, 1 to 64 (default 2; TCG runs each on its own host thread)
   --no-kvm         never use KVM, even where it would be fast
   --direct         boot with QEMU -kernel (multiboot1) instead of the GRUB ISO
   --append ARGS    extra kernel command-line arguments
@@ -102,8 +102,8 @@ fn parse(args: &[String]) -> Result<(String, Opts), String> {
                 o.smp = value("--smp")?
                     .parse()
                     .map_err(|_| "--smp takes a number".to_string())?;
-                if o.smp == 0 {
-                    return Err("--smp must be at least 1".into());
+                if o.smp == 0 || o.smp > 64 {
+                    return Err("--smp takes 1 to 64 CPUs".into());
                 }
             }
             "--no-kvm" => o.no_kvm = true,
