@@ -12,6 +12,8 @@
 //! | `kestrel.heartbeat=on\|off` | print uptime every second | `on` without an init program, else `off` |
 //! | `kestrel.syscall_stats=on\|COMM` | count each process's system calls and print them when it exits (all processes, or those whose command name is COMM) | off |
 //! | `kestrel.crash=KIND` | crash on purpose after boot, to see (and test) the report: `panic`, `page-fault`, `stack-overflow`, `divide-error` | off |
+//! | `maxcpus=N` | start at most N CPUs, the bootstrap CPU included (Linux's option; `nosmp` is `maxcpus=1`) | every CPU |
+//! | `kestrel.stall_cpu=N` | application processor N never reports in, to see (and test) that a CPU that does not start is left out | off |
 //!
 //! An unknown or malformed option logs a warning and the boot goes on.
 
@@ -35,6 +37,10 @@ pub struct Options {
     /// `kestrel.syscall_stats=`: count system calls; report every process (`Some("")`)
     /// or those with this command name.
     pub syscall_stats: Option<&'static str>,
+    /// `maxcpus=`: the most CPUs to run on (at least 1).
+    pub max_cpus: usize,
+    /// `kestrel.stall_cpu=`: the CPU index whose start-up is made to hang.
+    pub stall_cpu: Option<usize>,
 }
 
 /// A deliberate crash (`kestrel.crash=`).
@@ -58,6 +64,8 @@ impl Default for Options {
             crash: None,
             quiet: false,
             syscall_stats: None,
+            max_cpus: usize::MAX,
+            stall_cpu: None,
         }
     }
 }
@@ -179,6 +187,19 @@ pub fn parse(line: &'static str, mut warn: impl FnMut(&str, &'static str)) -> Op
                 Some(true) => o.syscall_stats = Some(""),
                 Some(false) => o.syscall_stats = None,
                 None => o.syscall_stats = Some(v),
+            },
+            ("maxcpus", Some(v)) => match v.parse::<usize>() {
+                // Linux takes 0 as "no other CPU", as nosmp.
+                Ok(n) => o.max_cpus = n.max(1),
+                Err(_) => warn(w, "expected a number of CPUs"),
+            },
+            ("nosmp", None) => o.max_cpus = 1,
+            ("kestrel.stall_cpu", Some(v)) => match v.parse::<usize>() {
+                Ok(n) if n >= 1 => o.stall_cpu = Some(n),
+                _ => warn(
+                    w,
+                    "expected the index of an application processor (1 or more)",
+                ),
             },
             // Options GRUB or QEMU add for any kernel.
             ("BOOT_IMAGE", _) => {}

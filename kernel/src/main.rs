@@ -105,10 +105,10 @@ extern "C" fn kernel_main() -> ! {
     let irq = arch::init_interrupts(boot.rsdp);
     time::set_tsc_hz(irq.tsc_hz);
     time::set_wall_clock(arch::rtc::read_unix_seconds());
-    task::init(irq.cpus);
+    task::init(irq.cpus.min(opts.max_cpus));
     arch::route_isa_irq(4, console::on_interrupt);
     console::enable_input();
-    let online = arch::start_cpus(ap_main);
+    let online = arch::start_cpus(ap_main, opts.max_cpus, opts.stall_cpu);
 
     if !opts.quiet {
         banner(boot, &irq, online);

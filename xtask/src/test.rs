@@ -314,6 +314,8 @@ struct BootCheck {
     status: i32,
     /// Every one of these must appear in the serial output.
     expect: &'static [&'static str],
+    /// CPUs for this boot (else `--smp`).
+    smp: Option<u32>,
 }
 
 const BOOT_CHECKS: &[BootCheck] = &[
@@ -327,6 +329,7 @@ const BOOT_CHECKS: &[BootCheck] = &[
             "\"log=loud\": log level must be",
             " passed, 0 failed",
         ],
+        smp: None,
     },
     BootCheck {
         name: "boot.too_little_memory_stops_with_a_clear_message",
@@ -334,6 +337,7 @@ const BOOT_CHECKS: &[BootCheck] = &[
         mem: "8M",
         status: EXIT_FAILURE,
         expect: &["Kestrel: not enough memory"],
+        smp: None,
     },
     BootCheck {
         name: "boot.panic_reports_location_and_symbolised_backtrace",
@@ -345,6 +349,7 @@ const BOOT_CHECKS: &[BootCheck] = &[
             "at kernel/src/main.rs:",
             "kestrel::crash+0x",
         ],
+        smp: None,
     },
     BootCheck {
         name: "boot.kernel_page_fault_reports_registers_and_cr2",
@@ -357,6 +362,7 @@ const BOOT_CHECKS: &[BootCheck] = &[
             "RAX 0x",
             "kestrel::crash+0x",
         ],
+        smp: None,
     },
     BootCheck {
         name: "boot.kernel_stack_overflow_is_a_double_fault_report",
@@ -364,12 +370,36 @@ const BOOT_CHECKS: &[BootCheck] = &[
         mem: "128M",
         status: EXIT_PANIC,
         expect: &["double fault (#DF) (vector 8) in kernel mode"],
+        smp: None,
+    },
+    BootCheck {
+        name: "boot.a_cpu_that_does_not_start_is_left_out",
+        cmdline: "kestrel.test log=warn kestrel.stall_cpu=1",
+        mem: "128M",
+        status: EXIT_SUCCESS,
+        expect: &[
+            "cpu 1 (APIC 1) did not start within 1 s: left out",
+            "(1 of 2 CPUs in ACPI online)",
+            " passed, 0 failed",
+        ],
+        smp: Some(2),
+    },
+    BootCheck {
+        name: "boot.maxcpus_limits_the_cpus_started",
+        cmdline: "kestrel.test log=warn maxcpus=2",
+        mem: "128M",
+        status: EXIT_SUCCESS,
+        expect: &["(2 of 3 CPUs in ACPI online)", " passed, 0 failed"],
+        smp: Some(3),
     },
 ];
 
 fn boot_check(opts: &Opts, a: &build::Artefacts, check: &BootCheck) -> Result<bool, String> {
     let mut o = opts.clone();
     o.mem = check.mem.to_string();
+    if let Some(n) = check.smp {
+        o.smp = n;
+    }
     let cmd = qemu::command(
         &o,
         a,

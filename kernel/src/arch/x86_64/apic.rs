@@ -161,6 +161,14 @@ pub fn start_cpu(apic_id: u32, page: u64, wait_us: &dyn Fn(u64)) {
     }
 }
 
+/// Puts the CPU with APIC id `apic_id` back in its reset state (INIT), where it
+/// waits for a STARTUP that never comes.
+pub fn stop_cpu(apic_id: u32) {
+    const INIT: u32 = 0b101 << 8;
+    const ASSERT: u32 = 1 << 14;
+    icr(apic_id, INIT | ASSERT);
+}
+
 /// Writes the interrupt command register (destination first; the low word sends)
 /// and waits until the local APIC has sent the interrupt.
 fn icr(apic_id: u32, low: u32) {

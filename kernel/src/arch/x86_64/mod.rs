@@ -118,11 +118,12 @@ pub fn init_interrupts(rsdp: Option<u64>) -> InterruptInfo {
 
 static MADT: spin::Once<acpi::Madt> = spin::Once::new();
 
-/// Starts the other CPUs the MADT lists, each ending in `main(cpu)`; returns how
-/// many CPUs are online, this one included.
-pub fn start_cpus(main: extern "C" fn(usize) -> !) -> usize {
+/// Starts the other CPUs the MADT lists (up to `max` CPUs in all), each ending in
+/// `main(cpu)`; returns how many CPUs are online, this one included. CPU `stall`
+/// (a test of the timeout) is made never to report in.
+pub fn start_cpus(main: extern "C" fn(usize) -> !, max: usize, stall: Option<usize>) -> usize {
     let madt = MADT.get().copied().unwrap_or_else(acpi::Madt::fallback);
-    smp::start_cpus(&madt.cpu_apic_ids[..madt.cpu_count], main)
+    smp::start_cpus(&madt.cpu_apic_ids[..madt.cpu_count], main, max, stall)
 }
 
 /// Routes ISA IRQ `irq` (with ACPI's overrides) to its vector on this CPU and

@@ -28,7 +28,7 @@ const TRAMPOLINE_PAGE: u64 = 0x8000;
 /// Where in the page the bootstrap CPU leaves the next CPU's parameters.
 const PARAMS: u64 = 0xf00;
 /// How long a CPU gets to report in.
-const START_TIMEOUT_NS: u64 = 200_000_000;
+const START_TIMEOUT_NS: u64 = 1_000_000_000;
 /// Kernel stack of each application processor (the one its executor polls on).
 const KERNEL_STACK_BYTES: u64 = 256 * 1024;
 /// Trap-entry and IST stacks.
@@ -135,6 +135,8 @@ struct CpuSetup {
 static SETUP: spin::Mutex<Option<CpuSetup>> = spin::Mutex::new(None);
 /// Set by the starting CPU once it runs on its own descriptor tables.
 static STARTED: AtomicBool = AtomicBool::new(false);
+/// `kestrel.stall_cpu`: the CPU index that hangs instead of starting (0: none).
+static STALL: AtomicU64 = AtomicU64::new(0);
 /// The rest of an application processor's start, outside `arch` (its executor).
 static MAIN: AtomicU64 = AtomicU64::new(0);
 
@@ -148,8 +150,14 @@ fn spin_ns(ns: u64) {
 /// Starts every CPU in `apic_ids` except this one; each ends in `main(cpu)` on its
 /// own stack. Returns how many came online (this one included). CPUs get indices in
 /// MADT order, the bootstrap CPU keeping 0.
-pub fn start_cpus(apic_ids: &[u32], main: extern "C" fn(usize) -> !) -> usize {
+pub fn start_cpus(
+    apic_ids: &[u32],
+    main: extern "C" fn(usize) -> !,
+    max: usize,
+    stall: Option<usize>,
+) -> usize {
     MAIN.store(main as usize as u64, Ordering::Release);
+    STALL.store(stall.map_or(0, |c| c as u64), Ordering::Relaxed);
     let me = apic::id();
     // Copy the trampoline into its page.
     // SAFETY: the linker keeps the trampoline bytes between these two symbols; the
@@ -173,7 +181,7 @@ pub fn start_cpus(apic_ids: &[u32], main: extern "C" fn(usize) -> !) -> usize {
 
     let mut index = 1;
     for &apic_id in apic_ids.iter().filter(|&&id| id != me) {
-        if index >= super::acpi::MAX_CPUS {
+        if index >= super::acpi::MAX_CPUS.min(max) {
             break;
         }
         let Some(setup) = prepare(index) else {
@@ -203,7 +211,12 @@ pub fn start_cpus(apic_ids: &[u32], main: extern "C" fn(usize) -> !) -> usize {
         if STARTED.load(Ordering::SeqCst) {
             index += 1;
         } else {
-            log::warn!("cpu {index} (APIC {apic_id}) did not start within 200 ms: left out");
+            // Left out for good: its setup is withdrawn (a late start halts in
+            // ap_entry) and INIT puts it back in reset, so it cannot come up later
+            // with the next CPU's parameters.
+            SETUP.lock().take();
+            apic::stop_cpu(apic_id);
+            log::warn!("cpu {index} (APIC {apic_id}) did not start within 1 s: left out");
         }
     }
     index
@@ -230,6 +243,11 @@ fn prepare(index: usize) -> Option<CpuSetup> {
 /// The first Rust code of an application processor, on its own stack and the
 /// kernel's page table.
 extern "C" fn ap_entry(cpu: u64) -> ! {
+    if cpu != 0 && STALL.load(Ordering::Relaxed) == cpu {
+        // kestrel.stall_cpu: behave like a CPU that never answers (the bootstrap
+        // CPU's INIT ends this).
+        cpu::halt_forever();
+    }
     let setup = SETUP.lock().take();
     let Some(setup) = setup else {
         cpu::halt_forever();
