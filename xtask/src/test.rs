@@ -230,7 +230,7 @@ fn oom_check(c: &qemu::Captured) -> bool {
 /// runs, a background read stops with SIGTTIN, and `exit` powers off. Patterns
 /// are chosen so that the echo of the typed command cannot match them.
 fn shell_check(opts: &Opts, a: &build::Artefacts) -> Result<bool, String> {
-    const NAME: &str = "tty.shell_job_control_ctrl_c_ctrl_z_fg_kill_trap";
+    const NAME: &str = "tty.shell_job_control_ctrl_c_ctrl_z_fg_kill_trap_answers_while_8_spin";
     let mut sa = a.clone();
     sa.initramfs = Some(initramfs::write(
         &initramfs::base()?,
@@ -282,6 +282,14 @@ fn shell_check(opts: &Opts, a: &build::Artefacts) -> Result<bool, String> {
         // would first say "You have stopped jobs" (as it would on Linux).
         s.send("kill -9 %%; sleep 1; jobs; echo done-$((3+4))\n")?;
         s.expect("done-7", short)?;
+        s.pause(settle);
+        // The shell answers at once while eight jobs spin in user mode.
+        s.send("for i in 1 2 3 4 5 6 7 8; do (while :; do :; done) & done\n")?;
+        s.pause(settle);
+        s.send("echo answered-$((4+5))\n")?;
+        s.expect("answered-9", Duration::from_secs(10))?;
+        s.send("kill -9 $(jobs -p); wait; jobs; echo calm-$((5+6))\n")?;
+        s.expect("calm-11", short)?;
         s.pause(settle);
         s.send("exit\n")?;
         Ok(())
