@@ -18,6 +18,7 @@ const HOST_CRATES: &[&str] = &[
     "kestrel-exec",
     "kestrel-net",
     "kestrel-usermem",
+    "kestrel-driver-kit",
     "xtask",
 ];
 
