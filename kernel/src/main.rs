@@ -21,6 +21,7 @@ mod arch;
 mod boot;
 mod cmdline;
 mod console;
+mod drivers;
 mod fs;
 mod futex;
 mod logger;
@@ -118,6 +119,10 @@ extern "C" fn kernel_main() -> ! {
         Ok(r) => r,
         Err(e) => panic!("cannot build the root file system: {e}"),
     };
+    drivers::init(boot.rsdp);
+    if let Err(e) = fs::sysfs::mount() {
+        log::warn!("/sys: {e:?}");
+    }
     if let Some(kind) = opts.crash {
         task::spawn("crash", async move { crash(kind) }).detach();
     } else if opts.test_mode {

@@ -3,6 +3,7 @@
 //! ```text
 //! cargo xtask build    [--release]
 //! cargo xtask run      [--release] [--mem SIZE] [--smp N] [--no-kvm] [--direct] [--append ARGS]
+//!                      [--disk FILE[,ro]]... [--net user[,hostfwd=...]]
 //!                      [--cmd 'SHELL COMMAND'] [--with HOST[:GUEST]]...
 //! cargo xtask test     [--release] [--host]
 //! cargo xtask syscalls
@@ -40,6 +41,35 @@ pub struct Opts {
     pub cmd: Option<String>,
     /// `--with HOST[:GUEST]`: extra files for the initramfs.
     pub with: Vec<String>,
+    /// `--disk FILE[,ro]`: disk images, each a virtio-blk device (vda, vdb, ...).
+    pub disks: Vec<Disk>,
+    /// `--net user[,hostfwd=...]`: a virtio-net device on QEMU's user network.
+    pub net: Option<String>,
+}
+
+/// A disk image given with `--disk`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disk {
+    pub path: std::path::PathBuf,
+    pub read_only: bool,
+}
+
+impl Disk {
+    /// Parses `FILE[,ro]`; the file must exist.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let (path, read_only) = match spec.strip_suffix(",ro") {
+            Some(p) => (p, true),
+            None => (spec, false),
+        };
+        let path = std::path::PathBuf::from(path);
+        if !path.is_file() {
+            return Err(format!(
+                "--disk {spec}: {} is not a file (make one with `truncate -s 64M disk.img`)",
+                path.display()
+            ));
+        }
+        Ok(Self { path, read_only })
+    }
 }
 
 impl Default for Opts {
@@ -54,6 +84,8 @@ impl Default for Opts {
             host: false,
             cmd: None,
             with: Vec::new(),
+            disks: Vec::new(),
+            net: None,
         }
     }
 }
@@ -79,6 +111,10 @@ options:
   --cmd 'CMD'      (run) run CMD with /bin/sh -c, print its output, exit with its status
   --with H[:G]     (run) put host file or folder H into the guest at G (default: the same
                    path, with the host's symlinks and what they lead to)
+  --disk FILE[,ro]  (run) a raw disk image as a virtio-blk disk (/dev/vda, then vdb...);
+                   ,ro makes it read-only
+  --net user[,hostfwd=tcp::HOST-:GUEST]
+                   (run) a virtio-net NIC on QEMU's user network (10.0.2.15/24)
   --host           (test) run the userland tests on this machine's Linux instead
 ";
 
@@ -112,6 +148,16 @@ fn parse(args: &[String]) -> Result<(String, Opts), String> {
             "--host" => o.host = true,
             "--cmd" => o.cmd = Some(value("--cmd")?),
             "--with" => o.with.push(value("--with")?),
+            "--disk" => o.disks.push(Disk::parse(&value("--disk")?)?),
+            "--net" => {
+                let v = value("--net")?;
+                if v != "user" && !v.starts_with("user,") {
+                    return Err(format!(
+                        "--net {v}: only QEMU's user network is supported (--net user[,hostfwd=tcp::8080-:80])"
+                    ));
+                }
+                o.net = Some(v);
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown option {other:?}")),
         }
@@ -146,5 +192,56 @@ fn main() -> ExitCode {
             eprintln!("xtask: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn disk_options_parse_and_refuse_missing_files() {
+        let dir = std::env::temp_dir().join(format!("xtask-disk-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let img = dir.join("d.img");
+        std::fs::write(&img, [0u8; 512]).unwrap();
+        let spec = format!("{},ro", img.display());
+        let (_, o) = parse(&args(&[
+            "run",
+            "--disk",
+            &spec,
+            "--disk",
+            img.to_str().unwrap(),
+        ]))
+        .unwrap();
+        assert_eq!(
+            o.disks,
+            vec![
+                Disk {
+                    path: img.clone(),
+                    read_only: true
+                },
+                Disk {
+                    path: img.clone(),
+                    read_only: false
+                }
+            ]
+        );
+        let missing = dir.join("nope.img");
+        let e = parse(&args(&["run", "--disk", missing.to_str().unwrap()])).unwrap_err();
+        assert!(e.contains("is not a file"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn net_takes_the_user_network_only() {
+        let (_, o) = parse(&args(&["run", "--net", "user,hostfwd=tcp::8080-:80"])).unwrap();
+        assert_eq!(o.net.as_deref(), Some("user,hostfwd=tcp::8080-:80"));
+        assert!(parse(&args(&["run", "--net", "tap"])).is_err());
+        assert!(parse(&args(&["run", "--smp", "65"])).is_err());
     }
 }

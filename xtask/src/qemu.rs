@@ -64,7 +64,32 @@ pub fn command(opts: &Opts, a: &Artefacts, boot: &Boot) -> Command {
         "-no-reboot",
         "-device",
         "isa-debug-exit,iobase=0xf4,iosize=0x04",
+        // A hardware random source (virtio-rng, fed from the host's /dev/urandom).
+        "-device",
+        "virtio-rng-pci",
     ]);
+    for (i, d) in opts.disks.iter().enumerate() {
+        let mut drive = format!("file={},if=none,id=disk{i},format=raw", d.path.display());
+        if d.read_only {
+            drive.push_str(",readonly=on");
+        }
+        cmd.arg("-drive")
+            .arg(drive)
+            .arg("-device")
+            .arg(format!("virtio-blk-pci,drive=disk{i}"));
+    }
+    match &opts.net {
+        Some(net) => {
+            let extra = net.strip_prefix("user").unwrap_or("");
+            cmd.arg("-netdev")
+                .arg(format!("user,id=net0{extra}"))
+                .args(["-device", "virtio-net-pci,netdev=net0"]);
+        }
+        // No NIC unless asked (QEMU would add an e1000e nobody drives).
+        None => {
+            cmd.args(["-nic", "none"]);
+        }
+    }
     match boot {
         Boot::Direct { cmdline } => {
             let mut modules = format!("{} symbols,{} vdso", a.symbols.display(), a.vdso.display());

@@ -16,8 +16,7 @@
 //!
 //! The kernel's side: `kernel/src/drivers/` enumerates PCI, matches drivers by ID,
 //! maps BARs, programs MSI-X (or routes INTx), and hands each probe a
-//! [`PciFunction`] and a [`Host`]. docs/writing-a-driver.md walks through a whole
-//! driver.
+//! [`PciFunction`] and a [`Host`].
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 

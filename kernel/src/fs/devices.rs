@@ -71,6 +71,9 @@ pub fn open(rdev: u64, _flags: u32, caller: &crate::process::Process) -> KResult
         (1, 8) | (1, 9) => Ok(Arc::new(MemDevice(Mem::Random))),
         (5, 0) => tty::open_controlling(caller),
         (5, 1) | (4, 64) => Ok(tty::console_file()),
+        (10, 183) => crate::drivers::entropy_source()
+            .map(|e| Arc::new(HwRng(e)) as Arc<dyn FileOps>)
+            .ok_or(Errno::ENODEV),
         _ => Err(Errno::ENXIO),
     }
 }
@@ -112,4 +115,171 @@ pub fn make_devfs() -> KResult<InodeRef> {
         dev.create(name, NodeKind::Symlink(target.to_vec()), 0o777, 0, 0)?;
     }
     Ok(dev)
+}
+
+/// Adds a node to /dev once the system is up (a driver's device).
+pub fn add_node(name: &[u8], kind: NodeKind, mode: u32) {
+    let made =
+        crate::fs::resolve_kernel(b"/dev").and_then(|d| d.inode.create(name, kind, mode, 0, 0));
+    if let Err(e) = made {
+        log::warn!(
+            "/dev/{}: {e:?}",
+            alloc::string::String::from_utf8_lossy(name)
+        );
+    }
+}
+
+/// /dev/hwrng (10:183): bytes straight from the hardware random source.
+struct HwRng(Arc<dyn kestrel_driver_kit::EntropySource>);
+
+impl FileOps for HwRng {
+    fn read(&self, _file: &OpenFile, _pos: &mut u64, _buf: &mut [u8]) -> KResult<usize> {
+        Err(Errno::EAGAIN) // reads go through read_async
+    }
+    fn write(&self, _file: &OpenFile, _pos: &mut u64, _data: &[u8]) -> KResult<usize> {
+        Err(Errno::EINVAL)
+    }
+    fn read_async<'a>(
+        &'a self,
+        _pos: u64,
+        buf: &'a mut [u8],
+    ) -> Option<kestrel_vfs::file::IoFuture<'a>> {
+        Some(alloc::boxed::Box::pin(async move {
+            if buf.is_empty() {
+                return Ok(0);
+            }
+            self.0.read(buf).await.map_err(io_errno)
+        }))
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// The errno for a device's I/O error.
+pub fn io_errno(e: kestrel_driver_kit::IoError) -> Errno {
+    use kestrel_driver_kit::IoError;
+    match e {
+        IoError::Device | IoError::Timeout => Errno::EIO,
+        IoError::OutOfRange => Errno::EINVAL,
+        IoError::Unsupported => Errno::EOPNOTSUPP,
+        IoError::NoMemory => Errno::ENOMEM,
+    }
+}
+
+/// Opens the block device `rdev` (/dev/vda...).
+pub fn open_block(rdev: u64) -> KResult<Arc<dyn FileOps>> {
+    let b = crate::drivers::block_by_rdev(rdev).ok_or(Errno::ENXIO)?;
+    Ok(Arc::new(BlockFile(b)))
+}
+
+/// A whole disk opened as a file: reads and writes at any offset and length, as
+/// Linux's buffered block device files allow (whole sectors are read, and
+/// partial ones read, changed and written back).
+struct BlockFile(Arc<crate::drivers::Block>);
+
+const SECTOR: u64 = 512;
+
+impl BlockFile {
+    fn bytes(&self) -> u64 {
+        self.0.dev.info().sectors * SECTOR
+    }
+
+    async fn read_at(&self, pos: u64, buf: &mut [u8]) -> KResult<usize> {
+        let size = self.bytes();
+        if pos >= size || buf.is_empty() {
+            return Ok(0);
+        }
+        let n = (buf.len() as u64).min(size - pos) as usize;
+        let first = pos / SECTOR;
+        let last = (pos + n as u64).div_ceil(SECTOR);
+        let mut tmp = crate::syscall::zeroed_vec(((last - first) * SECTOR) as usize)?;
+        self.0.dev.read(first, &mut tmp).await.map_err(io_errno)?;
+        let skip = (pos - first * SECTOR) as usize;
+        buf[..n].copy_from_slice(&tmp[skip..skip + n]);
+        Ok(n)
+    }
+
+    async fn write_at(&self, pos: u64, data: &[u8]) -> KResult<usize> {
+        let info = self.0.dev.info();
+        if info.read_only {
+            return Err(Errno::EPERM);
+        }
+        let size = self.bytes();
+        if pos >= size {
+            return if data.is_empty() {
+                Ok(0)
+            } else {
+                Err(Errno::ENOSPC)
+            };
+        }
+        let n = (data.len() as u64).min(size - pos) as usize;
+        let first = pos / SECTOR;
+        let last = (pos + n as u64).div_ceil(SECTOR);
+        let mut tmp = crate::syscall::zeroed_vec(((last - first) * SECTOR) as usize)?;
+        let skip = (pos - first * SECTOR) as usize;
+        // Partial sectors at either end keep the bytes around the write.
+        if skip != 0 || !(pos + n as u64).is_multiple_of(SECTOR) {
+            self.0.dev.read(first, &mut tmp).await.map_err(io_errno)?;
+        }
+        tmp[skip..skip + n].copy_from_slice(&data[..n]);
+        self.0.dev.write(first, &tmp).await.map_err(io_errno)?;
+        Ok(n)
+    }
+}
+
+impl FileOps for BlockFile {
+    fn read(&self, _file: &OpenFile, _pos: &mut u64, _buf: &mut [u8]) -> KResult<usize> {
+        Err(Errno::EAGAIN) // reads go through read_async
+    }
+    fn write(&self, _file: &OpenFile, _pos: &mut u64, _data: &[u8]) -> KResult<usize> {
+        Err(Errno::EAGAIN)
+    }
+    fn seekable(&self) -> bool {
+        true
+    }
+    fn size(&self) -> Option<u64> {
+        Some(self.bytes())
+    }
+    fn read_async<'a>(
+        &'a self,
+        pos: u64,
+        buf: &'a mut [u8],
+    ) -> Option<kestrel_vfs::file::IoFuture<'a>> {
+        Some(alloc::boxed::Box::pin(self.read_at(pos, buf)))
+    }
+    fn write_async<'a>(
+        &'a self,
+        pos: u64,
+        data: &'a [u8],
+    ) -> Option<kestrel_vfs::file::IoFuture<'a>> {
+        Some(alloc::boxed::Box::pin(self.write_at(pos, data)))
+    }
+    fn ioctl(
+        &self,
+        _file: &OpenFile,
+        cmd: u32,
+        arg: u64,
+        mem: &dyn kestrel_vfs::UserSpace,
+    ) -> KResult<u64> {
+        const BLKGETSIZE: u32 = 0x1260;
+        const BLKSSZGET: u32 = 0x1268;
+        const BLKGETSIZE64: u32 = 0x8008_1272;
+        const BLKROGET: u32 = 0x125e;
+        let info = self.0.dev.info();
+        let put = |bytes: &[u8]| -> KResult<u64> {
+            kestrel_vfs::UserPtr::<u8>::new(arg).write_slice(mem, bytes)?;
+            Ok(0)
+        };
+        match cmd {
+            BLKGETSIZE64 => put(&self.bytes().to_le_bytes()),
+            BLKGETSIZE => put(&info.sectors.to_le_bytes()),
+            BLKSSZGET => put(&(info.block_size as i32).to_le_bytes()),
+            BLKROGET => put(&i32::from(info.read_only).to_le_bytes()),
+            _ => Err(Errno::ENOTTY),
+        }
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
 }

@@ -10,6 +10,7 @@ pub mod devices;
 pub mod fifo;
 pub mod procfs;
 pub mod signalfd;
+pub mod sysfs;
 pub mod timerfd;
 pub mod tty;
 
@@ -146,9 +147,10 @@ pub fn ops_for(
         S_IFREG => Ok(Arc::new(RegularFile)),
         S_IFDIR => Ok(Arc::new(Directory)),
         S_IFCHR => devices::open(m.rdev, flags, caller),
+        S_IFBLK => devices::open_block(m.rdev),
         S_IFLNK => Err(Errno::ELOOP),
         S_IFIFO => fifo::open(inode, flags),
-        // Sockets and block devices need their subsystems.
+        // Sockets are opened through their subsystem, not by name.
         S_IFSOCK => Err(Errno::ENXIO),
         _ => Err(Errno::ENXIO),
     }

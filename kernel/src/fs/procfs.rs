@@ -104,10 +104,12 @@ const SYSTEM_FILES: &[&str] = &[
     "cpuinfo",
     "devices",
     "filesystems",
+    "interrupts",
     "loadavg",
     "locks",
     "meminfo",
     "mounts",
+    "partitions",
     "self",
     "stat",
     "swaps",
@@ -192,7 +194,7 @@ fn lookup_root(name: &[u8]) -> KResult<InodeRef> {
         b"cpuinfo" => file(c(), || text(cpuinfo())),
         b"devices" => file(c(), || {
             text(String::from(
-                "Character devices:\n  1 mem\n  4 /dev/vc/0\n  4 tty\n  4 ttyS\n  5 /dev/tty\n  5 /dev/console\n\nBlock devices:\n",
+                "Character devices:\n  1 mem\n  4 /dev/vc/0\n  4 tty\n  4 ttyS\n  5 /dev/tty\n  5 /dev/console\n 10 misc\n\nBlock devices:\n254 virtblk\n",
             ))
         }),
         b"filesystems" => file(c(), || {
@@ -201,6 +203,8 @@ fn lookup_root(name: &[u8]) -> KResult<InodeRef> {
             ))
         }),
         b"loadavg" => file(c(), || text(loadavg())),
+        b"interrupts" => file(c(), || text(interrupts())),
+        b"partitions" => file(c(), || text(partitions())),
         b"locks" => file(c(), || text(crate::syscall::locks::proc_locks())),
         b"meminfo" => file(c(), || text(meminfo())),
         b"stat" => file(c(), || text(system_stat())),
@@ -274,6 +278,86 @@ fn meminfo() -> String {
         line(name, 0);
     }
     let _ = writeln!(s, "Hugepagesize:       2048 kB");
+    s
+}
+
+/// /proc/interrupts: device vectors by CPU, then the local timer, wake-up IPIs
+/// (RES) and TLB shootdowns (TLB) per CPU, as Linux names them.
+fn interrupts() -> String {
+    use crate::arch::{irq, percpu};
+    use core::sync::atomic::Ordering::Relaxed;
+    let cpus: Vec<_> = (0..percpu::online()).filter_map(percpu::cpu).collect();
+    let mut s = String::from("    ");
+    for i in 0..cpus.len() {
+        let _ = write!(s, "       CPU{i}");
+    }
+    s.push('\n');
+    let labels: Vec<(u8, String)> = crate::drivers::found()
+        .into_iter()
+        .flat_map(|(f, driver)| {
+            let addr = kestrel_driver_kit::PciFunction::address(&*f);
+            let name = driver.unwrap_or("pci");
+            f.vectors
+                .lock()
+                .iter()
+                .enumerate()
+                .map(|(i, (v, _))| (*v, format!("PCI-MSI {addr} {i}-edge      {name}")))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut device_on = alloc::vec![0u64; cpus.len()];
+    for (v, cpu, source) in irq::device_vectors() {
+        let _ = write!(s, "{v:>3}:");
+        for i in 0..cpus.len() {
+            let n = if i == usize::from(cpu) {
+                source.count()
+            } else {
+                0
+            };
+            let _ = write!(s, " {n:>10}");
+        }
+        if let Some(d) = device_on.get_mut(usize::from(cpu)) {
+            *d += source.count();
+        }
+        let label = labels
+            .iter()
+            .find(|(lv, _)| *lv == v)
+            .map_or(String::from(source.name()), |(_, l)| l.clone());
+        let _ = writeln!(s, "   {label}");
+    }
+    let row = |s: &mut String, name: &str, what: &str, f: &dyn Fn(usize) -> u64| {
+        let _ = write!(s, "{name:>3}:");
+        for i in 0..cpus.len() {
+            let _ = write!(s, " {:>10}", f(i));
+        }
+        let _ = writeln!(s, "   {what}");
+    };
+    let wake = |i: usize| cpus[i].wakeups.load(Relaxed);
+    let tlb = |i: usize| cpus[i].shootdowns.load(Relaxed);
+    row(&mut s, "LOC", "Local timer interrupts", &|i| {
+        cpus[i]
+            .interrupts
+            .load(Relaxed)
+            .saturating_sub(wake(i) + tlb(i) + device_on[i])
+    });
+    row(&mut s, "RES", "Rescheduling interrupts", &wake);
+    row(&mut s, "TLB", "TLB shootdowns", &tlb);
+    s
+}
+
+/// /proc/partitions: every block device (whole disks; no partition tables yet).
+fn partitions() -> String {
+    let mut s = String::from("major minor  #blocks  name\n\n");
+    for b in crate::drivers::block_devices() {
+        let _ = writeln!(
+            s,
+            "{:>5} {:>5} {:>10} {}",
+            kestrel_abi::fs::major(b.rdev),
+            kestrel_abi::fs::minor(b.rdev),
+            b.dev.info().sectors / 2,
+            b.name
+        );
+    }
     s
 }
 

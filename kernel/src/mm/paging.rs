@@ -430,10 +430,30 @@ fn reserve_virt(len: u64, guard: u64) -> u64 {
 
 /// Maps a device's registers uncached and returns their virtual address.
 pub fn map_mmio(pa: u64, len: u64) -> u64 {
+    try_map_mmio(pa, len, false).expect("MMIO mapping")
+}
+
+/// Largest MMIO window a device may ask for (a BAR, an ECAM region).
+pub const MAX_MMIO_WINDOW: u64 = 1 << 30;
+
+/// Maps `len` bytes of device registers at `pa` uncached (with 2 MiB pages where
+/// aligned when `huge`), or `None` when the range is larger than
+/// [`MAX_MMIO_WINDOW`], wraps, or memory for page tables is out.
+pub fn try_map_mmio(pa: u64, len: u64, huge: bool) -> Option<u64> {
+    if len == 0 || len > MAX_MMIO_WINDOW || pa.checked_add(len).is_none() {
+        return None;
+    }
     let offset = pa & 0xfff;
     let start = pa & !0xfff;
     let len = (len + offset).next_multiple_of(PAGE_SIZE as u64);
-    let va = reserve_virt(len, 0);
+    // Keep 2 MiB alignment of virtual and physical addresses in step.
+    let va = if huge {
+        let skew = start & ((2 << 20) - 1);
+        let base = reserve_virt(len + (2 << 20), 0);
+        base.next_multiple_of(2 << 20) + skew
+    } else {
+        reserve_virt(len, 0)
+    };
     let nx = if cpu::features().nx {
         PteFlags::NO_EXECUTE
     } else {
@@ -441,10 +461,8 @@ pub fn map_mmio(pa: u64, len: u64) -> u64 {
     };
     let flags =
         PteFlags::WRITABLE | PteFlags::NO_CACHE | PteFlags::WRITE_THROUGH | PteFlags::GLOBAL | nx;
-    kernel_table()
-        .map_range(va, start, len, flags, false)
-        .expect("MMIO mapping");
-    va + offset
+    kernel_table().map_range(va, start, len, flags, huge).ok()?;
+    Some(va + offset)
 }
 
 /// Allocates a kernel stack of `bytes` with an unmapped guard page below it, so an

@@ -179,9 +179,14 @@ pub(super) async fn read_to_user(
                 Err(Errno::EFAULT)
             };
         }
-        let n = match offset {
-            Some(off) => file.pread(off + total as u64, &mut kbuf[..room])?,
-            None => read_blocking(ctx, file, &mut kbuf[..room]).await?,
+        let at = offset.map(|off| off + total as u64);
+        let n = if let Some(io) = file.read_async(at, &mut kbuf[..room]) {
+            io.await?
+        } else {
+            match at {
+                Some(at) => file.pread(at, &mut kbuf[..room])?,
+                None => read_blocking(ctx, file, &mut kbuf[..room]).await?,
+            }
         };
         let copied = out.write(&kbuf[..n]);
         total += copied;
@@ -229,9 +234,14 @@ pub(super) async fn write_from_user(
                 Err(Errno::EFAULT)
             };
         }
-        let n = match offset {
-            Some(off) => file.pwrite(off + total as u64, &kbuf[..got])?,
-            None => write_blocking(ctx, file, &kbuf[..got]).await?,
+        let at = offset.map(|off| off + total as u64);
+        let n = if let Some(io) = file.write_async(at, &kbuf[..got]) {
+            io.await?
+        } else {
+            match at {
+                Some(at) => file.pwrite(at, &kbuf[..got])?,
+                None => write_blocking(ctx, file, &kbuf[..got]).await?,
+            }
         };
         total += n;
         if n < got || got < want {

@@ -5,8 +5,11 @@
 //! device. Operations never block: where data is not there yet they return EAGAIN,
 //! and the caller waits on [`FileOps::wait_queue`] until [`FileOps::poll`] says so.
 
+use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::any::Any;
+use core::future::Future;
+use core::pin::Pin;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use kestrel_abi::fs::*;
@@ -18,6 +21,9 @@ use crate::path::DentryRef;
 use crate::{UserPtr, UserSpace};
 
 /// What an open file does. Every method is non-blocking.
+/// A read or write that waits on a device, as a future (see [`FileOps::read_async`]).
+pub type IoFuture<'a> = Pin<Box<dyn Future<Output = KResult<usize>> + Send + 'a>>;
+
 pub trait FileOps: Send + Sync + Any {
     /// Reads at `*pos` (seekable files advance it; streams ignore it).
     /// EAGAIN when no data is available yet.
@@ -41,6 +47,22 @@ pub trait FileOps: Send + Sync + Any {
     /// Woken whenever [`FileOps::poll`]'s answer may have changed. `None` for files
     /// that are always ready.
     fn wait_queue(&self) -> Option<&WaitQueue> {
+        None
+    }
+    /// For files whose reads wait on a device (a disk, a hardware random number
+    /// generator): the read of up to `buf.len()` bytes at `pos`, as a future that
+    /// the system call awaits instead of calling [`FileOps::read`]. `None` (the
+    /// default) for every other file.
+    fn read_async<'a>(&'a self, _pos: u64, _buf: &'a mut [u8]) -> Option<IoFuture<'a>> {
+        None
+    }
+    /// The write counterpart of [`FileOps::read_async`].
+    fn write_async<'a>(&'a self, _pos: u64, _data: &'a [u8]) -> Option<IoFuture<'a>> {
+        None
+    }
+    /// The size SEEK_END is relative to, when it is not the inode's (a block
+    /// device's capacity).
+    fn size(&self) -> Option<u64> {
         None
     }
     /// A device- or file-specific control (ENOTTY by default).
@@ -217,6 +239,48 @@ impl OpenFile {
         self.ops.write(self, &mut pos, data)
     }
 
+    /// The read of `buf` at `offset` (or at the file position, which then moves
+    /// past what was read) through [`FileOps::read_async`], if the file reads that
+    /// way.
+    pub fn read_async<'a>(
+        &'a self,
+        offset: Option<u64>,
+        buf: &'a mut [u8],
+    ) -> Option<impl Future<Output = KResult<usize>> + Send + 'a> {
+        if offset.is_some() && !self.ops.seekable() {
+            return None; // pread/pwrite on a stream: ESPIPE from the usual path
+        }
+        let pos = offset.unwrap_or_else(|| *self.pos.lock());
+        let io = self.ops.read_async(pos, buf)?;
+        Some(async move {
+            let n = io.await?;
+            if offset.is_none() && self.ops.seekable() {
+                *self.pos.lock() = pos + n as u64;
+            }
+            Ok(n)
+        })
+    }
+
+    /// The write counterpart of [`OpenFile::read_async`].
+    pub fn write_async<'a>(
+        &'a self,
+        offset: Option<u64>,
+        data: &'a [u8],
+    ) -> Option<impl Future<Output = KResult<usize>> + Send + 'a> {
+        if offset.is_some() && !self.ops.seekable() {
+            return None; // pread/pwrite on a stream: ESPIPE from the usual path
+        }
+        let pos = offset.unwrap_or_else(|| *self.pos.lock());
+        let io = self.ops.write_async(pos, data)?;
+        Some(async move {
+            let n = io.await?;
+            if offset.is_none() && self.ops.seekable() {
+                *self.pos.lock() = pos + n as u64;
+            }
+            Ok(n)
+        })
+    }
+
     /// The file position (what SEEK_CUR is relative to).
     pub fn position(&self) -> u64 {
         *self.pos.lock()
@@ -235,7 +299,10 @@ impl OpenFile {
         let base = match whence {
             SEEK_SET => 0,
             SEEK_CUR => *pos as i64,
-            SEEK_END => self.metadata()?.size as i64,
+            SEEK_END => match self.ops.size() {
+                Some(size) => size as i64,
+                None => self.metadata()?.size as i64,
+            },
             SEEK_DATA | SEEK_HOLE => {
                 // Without hole tracking the whole file is data (allowed by lseek(2)).
                 let size = self.metadata()?.size as i64;

@@ -1,6 +1,8 @@
-//! Just enough ACPI to find the interrupt hardware: the RSDP, the RSDT/XSDT, and the
-//! MADT ("APIC") with the local APICs, I/O APICs and ISA interrupt overrides.
-//! Layouts follow the ACPI 6.5 specification, sections 5.2.5 to 5.2.12.
+//! Just enough ACPI to find the interrupt hardware and PCI: the RSDP, the
+//! RSDT/XSDT, the MADT ("APIC") with the local APICs, I/O APICs and ISA interrupt
+//! overrides, and the MCFG with the PCI Express configuration windows (ECAM).
+//! Layouts follow the ACPI 6.5 specification, sections 5.2.5 to 5.2.12, and the
+//! PCI Firmware Specification 3.2, section 4.1.2 (MCFG).
 
 use crate::mm::phys_to_virt;
 
@@ -175,4 +177,42 @@ pub fn parse_madt(rsdp_hint: Option<u64>) -> Option<Madt> {
         info.cpu_count = 1;
     }
     Some(info)
+}
+
+/// One ECAM window: configuration space of `segment`'s buses
+/// `start_bus..=end_bus`, 4 KiB per function, at physical `base` (which is where
+/// bus 0 would be, even when `start_bus` is not 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EcamRegion {
+    pub base: u64,
+    pub segment: u16,
+    pub start_bus: u8,
+    pub end_bus: u8,
+}
+
+/// The ECAM windows the MCFG lists (at most 8), or none without one.
+pub fn parse_mcfg(rsdp_hint: Option<u64>) -> alloc::vec::Vec<EcamRegion> {
+    let mut out = alloc::vec::Vec::new();
+    let Some(mcfg) = find_rsdp(rsdp_hint).and_then(|r| find_table(r, b"MCFG")) else {
+        return out;
+    };
+    let len = u64::from(read::<u32>(mcfg + 4));
+    if len < 44 || !checksum_ok(mcfg, len as usize) {
+        return out;
+    }
+    // 36-byte header, 8 reserved bytes, then 16-byte entries.
+    let mut at = mcfg + 44;
+    while at + 16 <= mcfg + len && out.len() < 8 {
+        let r = EcamRegion {
+            base: read(at),
+            segment: read(at + 8),
+            start_bus: read(at + 10),
+            end_bus: read(at + 11),
+        };
+        if r.base != 0 && r.end_bus >= r.start_bus {
+            out.push(r);
+        }
+        at += 16;
+    }
+    out
 }

@@ -10,6 +10,7 @@ pub mod gdt;
 pub mod ioapic;
 pub mod irq;
 mod ktests;
+pub mod mmio;
 pub mod percpu;
 pub mod pic;
 pub mod pit;

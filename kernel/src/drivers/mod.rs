@@ -1,0 +1,275 @@
+//! Devices and their drivers: PCI enumeration at boot, probing the drivers built
+//! into the kernel (crates under `drivers/`, written against the driver kit), and
+//! the registry of what they offer: block devices (`/dev/vda`), random sources
+//! (`/dev/hwrng`, `getrandom`'s pool) and network interfaces.
+//!
+//! The kernel's side of the kit lives here ([`KernelHost`]) and in [`pci`]
+//! (`PciFunction`), `arch::mmio` (register windows), `arch::irq` (a vector per
+//! interrupt source) and `mm::dma` (DMA buffers).
+
+pub mod pci;
+
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use kestrel_driver_kit::pci::{Bar, ConfigSpace};
+use kestrel_driver_kit::{
+    BlockDevice, BoxFuture, ClassDevice, DmaAllocator, Driver, EntropySource, Host, NetDevice,
+};
+
+use crate::{task, time};
+
+/// The drivers built into the kernel, tried in this order.
+fn drivers() -> &'static [&'static dyn Driver] {
+    &[]
+}
+
+/// A PCI function found at boot, and what became of it.
+pub struct Found {
+    pub function: Arc<pci::Function>,
+    /// The driver that took it, if any.
+    pub driver: Option<&'static str>,
+}
+
+static FOUND: spin::Mutex<Vec<Found>> = spin::Mutex::new(Vec::new());
+static CONFIG: spin::Once<&'static dyn ConfigSpace> = spin::Once::new();
+
+/// A registered block device: its name (`vda`) and device number.
+pub struct Block {
+    pub name: String,
+    pub rdev: u64,
+    pub dev: Arc<dyn BlockDevice>,
+}
+
+/// Block devices, random sources and network interfaces, as drivers registered
+/// them.
+#[derive(Default)]
+struct Registry {
+    block: Vec<Arc<Block>>,
+    entropy: Vec<(String, Arc<dyn EntropySource>)>,
+    net: Vec<(String, Arc<dyn NetDevice>)>,
+}
+
+static REGISTRY: spin::Mutex<Registry> = spin::Mutex::new(Registry {
+    block: Vec::new(),
+    entropy: Vec::new(),
+    net: Vec::new(),
+});
+
+/// Linux's major number for virtio disks is dynamic; Kestrel uses 254, with 16
+/// minors per disk (partitions would take the others), as Linux numbers them.
+pub const VIRTIO_BLOCK_MAJOR: u32 = 254;
+
+/// The block device with device number `rdev`.
+pub fn block_by_rdev(rdev: u64) -> Option<Arc<Block>> {
+    REGISTRY
+        .lock()
+        .block
+        .iter()
+        .find(|b| b.rdev == rdev)
+        .cloned()
+}
+
+/// Every registered block device.
+pub fn block_devices() -> Vec<Arc<Block>> {
+    REGISTRY.lock().block.clone()
+}
+
+/// The first hardware random source, if any.
+pub fn entropy_source() -> Option<Arc<dyn EntropySource>> {
+    REGISTRY.lock().entropy.first().map(|(_, e)| e.clone())
+}
+
+/// Every network interface a driver registered: (name, device).
+pub fn net_devices() -> Vec<(String, Arc<dyn NetDevice>)> {
+    REGISTRY.lock().net.clone()
+}
+
+/// Every PCI function found, with the driver that took it.
+pub fn found() -> Vec<(Arc<pci::Function>, Option<&'static str>)> {
+    FOUND
+        .lock()
+        .iter()
+        .map(|f| (f.function.clone(), f.driver))
+        .collect()
+}
+
+/// What the kernel gives every driver.
+pub struct KernelHost;
+
+impl Host for KernelHost {
+    fn spawn(&self, name: &'static str, fut: BoxFuture<'static, ()>) {
+        task::spawn(name, fut).detach();
+    }
+    fn sleep(&self, ns: u64) -> BoxFuture<'static, ()> {
+        alloc::boxed::Box::pin(task::sleep(ns))
+    }
+    fn now_ns(&self) -> u64 {
+        time::now_ns()
+    }
+    fn dma(&self) -> Arc<dyn DmaAllocator> {
+        Arc::new(crate::mm::dma::KernelDma)
+    }
+    fn register(&self, dev: ClassDevice) {
+        register(dev);
+    }
+}
+
+/// Takes a device a driver offers: names it, and gives it its `/dev` node.
+fn register(dev: ClassDevice) {
+    let mut r = REGISTRY.lock();
+    match dev {
+        ClassDevice::Block(stem, d) => {
+            let n = r.block.len();
+            let name = alloc::format!("{stem}{}", (b'a' + (n % 26) as u8) as char);
+            let rdev = kestrel_abi::fs::makedev(VIRTIO_BLOCK_MAJOR, (n as u32) * 16);
+            let info = d.info();
+            log::info!(
+                "block: {name}: {} sectors ({} MiB){}",
+                info.sectors,
+                info.sectors / 2048,
+                if info.read_only { ", read-only" } else { "" }
+            );
+            r.block.push(Arc::new(Block {
+                name: name.clone(),
+                rdev,
+                dev: d,
+            }));
+            drop(r);
+            crate::fs::devices::add_node(
+                name.as_bytes(),
+                kestrel_vfs::NodeKind::BlockDev(rdev),
+                0o660,
+            );
+        }
+        ClassDevice::Entropy(stem, e) => {
+            let first = r.entropy.is_empty();
+            r.entropy.push((stem.to_string(), e));
+            drop(r);
+            if first {
+                crate::fs::devices::add_node(
+                    b"hwrng",
+                    kestrel_vfs::NodeKind::CharDev(kestrel_abi::fs::makedev(10, 183)),
+                    0o600,
+                );
+                crate::random::hardware_source_arrived();
+            }
+        }
+        ClassDevice::Net(stem, d) => {
+            let name = alloc::format!("{stem}{}", r.net.len());
+            log::info!(
+                "net: {name}: MAC {:02x?}, link {}",
+                d.mac(),
+                if d.link_up() { "up" } else { "down" }
+            );
+            r.net.push((name, d));
+        }
+    }
+}
+
+/// Enumerates PCI (through ECAM if the firmware describes it, else the ports),
+/// logs every function, and probes the built-in drivers. Called once at boot,
+/// after the file systems exist (drivers add `/dev` nodes).
+pub fn init(rsdp: Option<u64>) {
+    let ecam = pci::Ecam::new(&crate::arch::acpi::parse_mcfg(rsdp));
+    let (cs, ranges): (&'static dyn ConfigSpace, _) = if ecam.is_empty() {
+        static PORTS: pci::PortConfig = pci::PortConfig::new();
+        (&PORTS, alloc::vec![(0u16, 0u8..=255u8)])
+    } else {
+        let ranges = ecam.ranges();
+        (
+            alloc::boxed::Box::leak(alloc::boxed::Box::new(ecam)),
+            ranges,
+        )
+    };
+    CONFIG.call_once(|| cs);
+    let mut found = Vec::new();
+    for (segment, buses) in ranges {
+        found.extend(kestrel_driver_kit::pci::enumerate(cs, segment, buses));
+    }
+    let mut functions: Vec<pci::Function> = found
+        .into_iter()
+        .map(|(addr, id)| pci::Function::new(cs, addr, id))
+        .collect();
+    // Memory already taken: RAM, and BARs the firmware placed.
+    let mut used: Vec<(u64, u64)> = crate::boot::info()
+        .memory()
+        .iter()
+        .map(|r| (r.start, r.start + r.len))
+        .collect();
+    for f in &functions {
+        for b in f.bars().iter().flatten() {
+            if let Bar::Memory { addr, size, .. } = *b
+                && addr != 0
+            {
+                used.push((addr, addr + size));
+            }
+        }
+    }
+    let mut space = pci::AddressSpace::new(used);
+    for f in &mut functions {
+        f.assign(&mut space);
+    }
+    let host: Arc<dyn Host> = Arc::new(KernelHost);
+    for function in functions {
+        let function = Arc::new(function);
+        let addr = kestrel_driver_kit::PciFunction::address(&*function);
+        let id = kestrel_driver_kit::PciFunction::id(&*function);
+        let driver = probe(&function, &host);
+        log::info!(
+            "pci {addr} {:04x}:{:04x} class {:06x}{}",
+            id.vendor,
+            id.device,
+            id.class_code(),
+            match driver {
+                Some(d) => alloc::format!(" -> {d}"),
+                None => String::new(),
+            }
+        );
+        FOUND.lock().push(Found { function, driver });
+    }
+}
+
+/// Offers `function` to each matching driver in turn; returns the one that took it.
+fn probe(function: &Arc<pci::Function>, host: &Arc<dyn Host>) -> Option<&'static str> {
+    let id = kestrel_driver_kit::PciFunction::id(&**function);
+    for d in drivers().iter().filter(|d| d.matches(&id)) {
+        function.set_driver(d.name());
+        match d.probe(function.clone(), host.clone()) {
+            Ok(()) => return Some(d.name()),
+            Err(e) => log::warn!(
+                "pci {}: {} did not take it: {e}",
+                kestrel_driver_kit::PciFunction::address(&**function),
+                d.name()
+            ),
+        }
+    }
+    None
+}
+
+/// One line per BAR for the boot log and /sys (`resource`): start, end, flags.
+pub fn resource_lines(bars: &[Option<Bar>; 6]) -> String {
+    let mut s = String::new();
+    for b in bars {
+        let (start, size, flags) = match *b {
+            Some(Bar::Memory {
+                addr,
+                size,
+                wide,
+                prefetchable,
+            }) => (
+                addr,
+                size,
+                0x200 | if wide { 0x10_0000 } else { 0 } | if prefetchable { 0x2000 } else { 0 },
+            ),
+            Some(Bar::Io { port, size }) => (u64::from(port), u64::from(size), 0x100),
+            None => (0, 0, 0),
+        };
+        let end = if size == 0 { 0 } else { start + size - 1 };
+        s.push_str(&alloc::format!(
+            "0x{start:016x} 0x{end:016x} 0x{flags:016x}\n"
+        ));
+    }
+    s
+}

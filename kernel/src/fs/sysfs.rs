@@ -1,0 +1,124 @@
+//! /sys: what the kernel knows about its devices, as Linux's sysfs lays it out,
+//! for the files programs read (lspci's `/sys/bus/pci/devices`, glibc's
+//! `/sys/devices/system/cpu/online`, `/sys/block/vda/size`).
+//!
+//! Built once, after the drivers have probed, as a read-only ramfs mounted on
+//! /sys: Kestrel's devices do not come and go, so a snapshot is the truth. Where
+//! Linux has symbolic links into `/sys/devices`, these are plain directories.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+
+use kestrel_abi::KResult;
+use kestrel_abi::fs::makedev;
+use kestrel_driver_kit::PciFunction;
+use kestrel_vfs::ramfs::RamFs;
+use kestrel_vfs::{InodeRef, NodeKind};
+
+/// `sysfs`'s magic number (statfs).
+const SYSFS_MAGIC: u64 = 0x6265_6572;
+
+fn dir(parent: &InodeRef, name: &str) -> KResult<InodeRef> {
+    match parent.lookup(name.as_bytes()) {
+        Ok(d) => Ok(d),
+        Err(_) => parent.create(name.as_bytes(), NodeKind::Dir, 0o755, 0, 0),
+    }
+}
+
+fn file(parent: &InodeRef, name: &str, content: &str) -> KResult<()> {
+    let f = parent.create(name.as_bytes(), NodeKind::File, 0o444, 0, 0)?;
+    f.write_at(0, content.as_bytes())?;
+    Ok(())
+}
+
+/// CPUs 0..n as Linux writes a CPU list: `0` or `0-3`.
+fn cpu_list(n: usize) -> String {
+    if n <= 1 {
+        String::from("0\n")
+    } else {
+        format!("0-{}\n", n - 1)
+    }
+}
+
+/// Builds /sys and mounts it.
+pub fn mount() -> KResult<()> {
+    let root = RamFs::new_root(makedev(0, 20));
+    let _ = SYSFS_MAGIC;
+
+    let cpus = crate::arch::percpu::online();
+    let cpu = dir(&dir(&dir(&root, "devices")?, "system")?, "cpu")?;
+    for name in ["online", "possible", "present"] {
+        file(&cpu, name, &cpu_list(cpus))?;
+    }
+    for i in 0..cpus {
+        let c = dir(&cpu, &format!("cpu{i}"))?;
+        file(&c, "online", "1\n")?;
+    }
+
+    let devices = dir(&dir(&dir(&root, "bus")?, "pci")?, "devices")?;
+    for (f, driver) in crate::drivers::found() {
+        let id = f.id();
+        let d = dir(&devices, &f.address().to_string())?;
+        file(&d, "vendor", &format!("0x{:04x}\n", id.vendor))?;
+        file(&d, "device", &format!("0x{:04x}\n", id.device))?;
+        file(
+            &d,
+            "subsystem_vendor",
+            &format!("0x{:04x}\n", id.subsystem_vendor),
+        )?;
+        file(&d, "subsystem_device", &format!("0x{:04x}\n", id.subsystem))?;
+        file(&d, "class", &format!("0x{:06x}\n", id.class_code()))?;
+        file(&d, "revision", &format!("0x{:02x}\n", id.revision))?;
+        file(&d, "resource", &crate::drivers::resource_lines(f.bars()))?;
+        if let Some(name) = driver {
+            file(&d, "driver_name", &format!("{name}\n"))?;
+        }
+    }
+
+    let block = dir(&root, "block")?;
+    for b in crate::drivers::block_devices() {
+        let info = b.dev.info();
+        let d = dir(&block, &b.name)?;
+        file(&d, "size", &format!("{}\n", info.sectors))?;
+        file(&d, "ro", if info.read_only { "1\n" } else { "0\n" })?;
+        file(
+            &d,
+            "dev",
+            &format!(
+                "{}:{}\n",
+                kestrel_abi::fs::major(b.rdev),
+                kestrel_abi::fs::minor(b.rdev)
+            ),
+        )?;
+        let q = dir(&d, "queue")?;
+        file(&q, "logical_block_size", &format!("{}\n", info.block_size))?;
+    }
+    let net = dir(&dir(&root, "class")?, "net")?;
+    for (name, n) in crate::drivers::net_devices() {
+        let d = dir(&net, &name)?;
+        let m = n.mac();
+        file(
+            &d,
+            "address",
+            &format!(
+                "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}\n",
+                m[0], m[1], m[2], m[3], m[4], m[5]
+            ),
+        )?;
+        file(&d, "mtu", &format!("{}\n", n.mtu()))?;
+        file(&d, "operstate", if n.link_up() { "up\n" } else { "down\n" })?;
+    }
+
+    let mount_point = super::root().inode.lookup(b"sys")?;
+    super::mounts().mount(
+        &mount_point,
+        root,
+        kestrel_vfs::MountInfo {
+            source: b"sysfs".to_vec(),
+            fstype: b"sysfs".to_vec(),
+            path: b"/sys".to_vec(),
+            options: b"ro,nosuid,nodev,noexec,relatime".to_vec(),
+        },
+    )?;
+    Ok(())
+}
