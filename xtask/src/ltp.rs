@@ -526,7 +526,11 @@ pub fn run_tests(
                     status: status.to_string(),
                     exit: -1,
                     secs: 0.0,
-                    why: reason(status, &tail),
+                    why: if status == "PANIC" {
+                        reason(status, &tail)
+                    } else {
+                        tail.last().cloned().unwrap_or_default()
+                    },
                 };
                 let _ = fs::write(plan.logs.join(format!("{}.log", t.tag)), tail.join("\n"));
                 print_outcome(plan, &o, None);
@@ -630,6 +634,7 @@ fn boot(
     let mut tail: Vec<String> = Vec::new();
     let mut done = false;
     let mut hung = false;
+    let mut began = false;
     loop {
         match rx.recv_timeout(Duration::from_millis(500)) {
             Ok(line) => {
@@ -640,6 +645,7 @@ fn boot(
                 }
                 match marker(&line) {
                     Some(Marker::Begin(tag)) => {
+                        began = true;
                         running = Some(tag.to_string());
                         log.clear();
                     }
@@ -695,6 +701,16 @@ fn boot(
     if done {
         return Ok(BootEnd::Done);
     }
+    if !began {
+        // No test to blame: the boot itself is broken, and every boot would be.
+        return Err(format!(
+            "the boot ended before the LTP driver started a test (QEMU status {:?}{}); \
+             its last lines:\n{}",
+            status.code(),
+            if hung { ", no output" } else { "" },
+            tail.join("\n")
+        ));
+    }
     let what = if hung {
         "HANG"
     } else if status.code() == Some(EXIT_PANIC) {
@@ -702,7 +718,6 @@ fn boot(
     } else {
         "LOST"
     };
-    let mut tail = tail;
     if what == "HANG" {
         tail.push(format!(
             "xtask: no output for {} s: the system hangs",
@@ -855,7 +870,7 @@ fn summary(
         .map(|(s, n)| format!("{s} {n}"))
         .collect();
     println!("xtask: {} tests: {}", results.len(), counts.join(", "));
-    if let Some(linux) = linux {
+    if let Some(linux) = linux.filter(|l| results.iter().any(|r| l.contains_key(&r.tag))) {
         let linux_pass: Vec<&Outcome> = results
             .iter()
             .filter(|r| linux.get(&r.tag).is_some_and(|s| s == "PASS"))
@@ -863,7 +878,7 @@ fn summary(
         let both = linux_pass.iter().filter(|r| r.status == "PASS").count();
         let only_here: Vec<&str> = results
             .iter()
-            .filter(|r| r.status == "PASS" && linux.get(&r.tag).is_none_or(|s| s != "PASS"))
+            .filter(|r| r.status == "PASS" && linux.get(&r.tag).is_some_and(|s| s != "PASS"))
             .map(|r| r.tag.as_str())
             .collect();
         let pct = if linux_pass.is_empty() {
