@@ -82,6 +82,7 @@ pub struct Ltp {
 
 /// What finding the tree gave: none at all is not an error for `cargo xtask
 /// test`, which then skips its LTP check.
+#[derive(Debug)]
 pub enum Found {
     Tree(Ltp),
     Missing(String),
@@ -183,12 +184,8 @@ pub fn open_tree(dir: &Path) -> Result<Ltp, String> {
     })
 }
 
-/// Unpacks `tarball` into the cache (once per tarball: its path, size and mtime
+/// Unpacks `tarball` into `cache` (once per tarball: its path, size and mtime
 /// are the key) and opens it.
-fn unpack(tarball: &Path) -> Result<Ltp, String> {
-    unpack_to(tarball, &cache_dir())
-}
-
 fn unpack_to(tarball: &Path, cache: &Path) -> Result<Ltp, String> {
     let meta = fs::metadata(tarball).map_err(|e| format!("{}: {e}", tarball.display()))?;
     let key = format!(
@@ -247,23 +244,27 @@ fn unpack_to(tarball: &Path, cache: &Path) -> Result<Ltp, String> {
 /// Finds the LTP tree: `--ltp DIR|TARBALL`, else the project's tarball in
 /// `../shared/ltp/`, else one unpacked or built before under target/.
 pub fn find(given: Option<&Path>) -> Result<Found, String> {
+    find_in(given, &shared_dir(), &cache_dir())
+}
+
+fn find_in(given: Option<&Path>, shared: &Path, cache: &Path) -> Result<Found, String> {
     if let Some(p) = given {
         let shown = p.display();
         let meta = fs::metadata(p).map_err(|e| format!("--ltp {shown}: {e}"))?;
         let ltp = if meta.is_dir() {
             open_tree(p)
         } else {
-            unpack(p)
+            unpack_to(p, cache)
         };
         return ltp
             .map(Found::Tree)
             .map_err(|e| format!("--ltp {shown}: {e}"));
     }
-    let tarball = shared_dir().join(TARBALL);
+    let tarball = shared.join(TARBALL);
     if tarball.is_file() {
-        return unpack(&tarball).map(Found::Tree);
+        return unpack_to(&tarball, cache).map(Found::Tree);
     }
-    let tree = cache_dir().join("tree");
+    let tree = cache.join("tree");
     if tree.exists() {
         return open_tree(&tree).map(Found::Tree);
     }
@@ -1262,6 +1263,13 @@ mod tests {
         fs::write(dir.join("testcases/bin/a01"), b"\x7fELF....").unwrap();
         let ltp = open_tree(&dir).unwrap();
         assert_eq!(ltp.tests.len(), 1);
+        let nowhere = dir.join("nowhere");
+        assert!(matches!(
+            find_in(None, &nowhere, &nowhere),
+            Ok(Found::Missing(_))
+        ));
+        let err = find_in(Some(&nowhere), &nowhere, &nowhere).unwrap_err();
+        assert!(err.starts_with("--ltp "), "{err}");
         let bad = dir.join("bad.tar.xz");
         fs::write(&bad, b"not a tarball").unwrap();
         let err = unpack_to(&bad, &dir.join("cache")).unwrap_err();
