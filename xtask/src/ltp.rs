@@ -225,9 +225,9 @@ fn unpack_to(tarball: &Path, cache: &Path) -> Result<Ltp, String> {
         let _ = fs::remove_dir_all(&tmp);
         let why = String::from_utf8_lossy(&out.stderr);
         return Err(format!(
-            "{}: cannot unpack it, is it damaged? (tar: {})",
+            "{}: cannot unpack it, is it damaged? ({})",
             tarball.display(),
-            why.lines().next().unwrap_or("failed").trim()
+            why.lines().next().unwrap_or("tar failed").trim()
         ));
     }
     let ltp = open_tree(&tmp)
@@ -805,10 +805,17 @@ pub fn run(opts: &Opts) -> Result<u8, String> {
         },
     };
     let only = match &opts.only {
-        Some(re) => Some(
-            regex::Regex::new(re)
-                .map_err(|e| format!("--only {re:?}: not a regular expression: {e}"))?,
-        ),
+        Some(re) => Some(regex::Regex::new(re).map_err(|e| {
+            // regex's message draws the pattern over several lines; its last
+            // line says what is wrong.
+            let msg = e.to_string();
+            let why = msg
+                .lines()
+                .last()
+                .unwrap_or("")
+                .trim_start_matches("error: ");
+            format!("--only {re:?}: not a regular expression ({why})")
+        })?),
         None => None,
     };
     let selected: Vec<Test> = ltp
