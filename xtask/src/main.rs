@@ -7,6 +7,7 @@
 //!                      [--cmd 'SHELL COMMAND'] [--with HOST[:GUEST]]...
 //! cargo xtask test     [--release] [--host]
 //! cargo xtask syscalls
+//! cargo xtask ltp      [--ltp DIR|TARBALL | --build SRC] [--only REGEX] [--timeout S] [--smp N] [--mem SIZE]
 //! cargo xtask gdb      [--release] [--mem SIZE]
 //! ```
 //! Missing host tools are installed with apt-get when running as root, otherwise
@@ -18,6 +19,7 @@ mod deps;
 mod docs;
 mod dynlib;
 mod initramfs;
+mod ltp;
 mod qemu;
 mod session;
 mod syscalls;
@@ -45,6 +47,16 @@ pub struct Opts {
     pub disks: Vec<Disk>,
     /// `--net user[,hostfwd=...]`: a virtio-net device on QEMU's user network.
     pub net: Option<String>,
+    /// Whether `--mem` was given (`ltp` picks its own default otherwise).
+    pub mem_given: bool,
+    /// `ltp --ltp DIR|TARBALL`: the LTP tree.
+    pub ltp: Option<std::path::PathBuf>,
+    /// `ltp --build SRC`: build the LTP tree from LTP's source first.
+    pub ltp_build: Option<std::path::PathBuf>,
+    /// `ltp --only REGEX`: the tests whose tag matches.
+    pub only: Option<String>,
+    /// `ltp --timeout S`: seconds each test may take.
+    pub timeout: Option<u64>,
 }
 
 /// A disk image given with `--disk`.
@@ -86,6 +98,11 @@ impl Default for Opts {
             with: Vec::new(),
             disks: Vec::new(),
             net: None,
+            mem_given: false,
+            ltp: None,
+            ltp_build: None,
+            only: None,
+            timeout: None,
         }
     }
 }
@@ -100,10 +117,11 @@ commands:
   gdb      boot paused under QEMU's gdbstub and attach gdb
   syscalls print the system call status table and write docs/syscalls.md
   bench    benchmarks on Kestrel and Linux, writes docs/benchmarks.md (KESTREL_BENCH_NO_LINUX=1: Kestrel only)
+  ltp      the Linux Test Project's syscall tests on Kestrel, compared with Linux (docs/ltp.md)
 
 options:
   --release        optimised kernel
-  --mem SIZE       guest memory, e.g. 256M or 2G (default 512M)
+  --mem SIZE       guest memory, e.g. 256M or 2G (default 512M; ltp: 2G, more for a large tree)
   --smp N          number of CPUs, 1 to 64 (default 2; TCG runs each on its own host thread)
   --no-kvm         never use KVM, even where it would be fast
   --direct         boot with QEMU -kernel (multiboot1) instead of the GRUB ISO
@@ -116,6 +134,11 @@ options:
   --net user[,hostfwd=tcp::HOST-:GUEST]
                    (run) a virtio-net NIC on QEMU's user network (10.0.2.15/24)
   --host           (test) run the userland tests on this machine's Linux instead
+  --ltp DIR|TARBALL  (ltp) the LTP tree or its tarball (default: ../shared/ltp/
+                   ltp-syscalls-musl.tar.xz, else the tree cached under target/kestrel/ltp/)
+  --build SRC      (ltp) build the LTP tree from LTP's source in SRC first (untested)
+  --only REGEX     (ltp) only the tests whose tag matches REGEX, e.g. '^(abort|access)'
+  --timeout S      (ltp) kill a test after S seconds (default 60)
 ";
 
 fn parse(args: &[String]) -> Result<(String, Opts), String> {
@@ -133,7 +156,10 @@ fn parse(args: &[String]) -> Result<(String, Opts), String> {
         };
         match a.as_str() {
             "--release" => o.release = true,
-            "--mem" => o.mem = value("--mem")?,
+            "--mem" => {
+                o.mem = value("--mem")?;
+                o.mem_given = true;
+            }
             "--smp" => {
                 o.smp = value("--smp")?
                     .parse()
@@ -157,6 +183,18 @@ fn parse(args: &[String]) -> Result<(String, Opts), String> {
                     ));
                 }
                 o.net = Some(v);
+            }
+            "--ltp" => o.ltp = Some(value("--ltp")?.into()),
+            "--build" => o.ltp_build = Some(value("--build")?.into()),
+            "--only" => o.only = Some(value("--only")?),
+            "--timeout" => {
+                let t: u64 = value("--timeout")?
+                    .parse()
+                    .map_err(|_| "--timeout takes a number of seconds".to_string())?;
+                if t == 0 {
+                    return Err("--timeout must be at least 1".into());
+                }
+                o.timeout = Some(t);
             }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown option {other:?}")),
@@ -184,6 +222,7 @@ fn main() -> ExitCode {
         "gdb" => qemu::gdb(&opts),
         "syscalls" => syscalls::run().map(|_| 0),
         "bench" => bench::run(&opts),
+        "ltp" => ltp::run(&opts),
         other => Err(format!("unknown command {other:?}\n\n{USAGE}")),
     };
     match result {

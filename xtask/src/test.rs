@@ -596,6 +596,10 @@ pub fn test(opts: &Opts) -> Result<u8, String> {
         total.failed += 1;
     }
 
+    println!("xtask: LTP tests that pass on Kestrel (userland-tests/ltp/expected-pass.txt)");
+    let (passed, failed) = crate::ltp::check_expected(opts, &a)?;
+    total.add(Tally { passed, failed });
+
     println!("xtask: boot robustness checks");
     for check in BOOT_CHECKS {
         if boot_check(opts, &a, check)? {
