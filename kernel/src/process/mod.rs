@@ -982,17 +982,31 @@ fn process_exited(p: &Arc<Process>, wstatus: u32) {
             adopter.child_event.wake_all();
         }
     }
-    // A parent that discards its children's status never sees this one: it leaves
-    // the parent's list before it is a zombie, so a wait running on another CPU
-    // cannot collect it in between.
+    // Becoming a zombie and the parent's SIGCHLD happen under the parent's
+    // children lock, which wait holds while it looks: a wait on another CPU sees
+    // both or neither (as Linux's tasklist_lock makes them one step). A parent
+    // that discards its children's status never sees this one: it leaves the list
+    // in the same step.
     let parent = p.parent();
-    let discarded = parent
-        .as_ref()
-        .filter(|parent| signal::parent_ignores_children(parent));
-    if let Some(parent) = discarded {
-        reap(parent, p);
-    }
-    *p.state.lock() = State::Zombie(wstatus);
+    let discarded = match &parent {
+        Some(parent) => {
+            let mut siblings = parent.children.lock();
+            let discard = signal::parent_ignores_children(parent);
+            if discard {
+                siblings.retain(|c| !Arc::ptr_eq(c, p));
+            }
+            *p.state.lock() = State::Zombie(wstatus);
+            if !discard {
+                signal::child_exited(parent, p, wstatus);
+            }
+            drop(siblings);
+            discard
+        }
+        None => {
+            *p.state.lock() = State::Zombie(wstatus);
+            false
+        }
+    };
     log::debug!(
         "process {} ({}) exited with status {:#x}",
         p.pid,
@@ -1002,28 +1016,27 @@ fn process_exited(p: &Arc<Process>, wstatus: u32) {
     if p.pid == 1 {
         crate::power::init_exited(wstatus);
     }
-    match (&parent, discarded) {
-        // Reaped already; a parent blocked in wait then finds no child (ECHILD).
-        (_, Some(parent)) => {
+    match parent {
+        Some(parent) => {
+            if discarded {
+                // Reaped at once; a parent blocked in wait then finds no child
+                // (ECHILD).
+                account_reaped(&parent, p);
+            }
             parent.child_event.wake_all();
         }
-        (Some(parent), None) => {
-            signal::child_exited(parent, p, wstatus);
-            parent.child_event.wake_all();
-        }
-        (None, None) => {
+        None => {
             PROCESSES.lock().remove(&p.pid);
         }
     }
 }
 
-/// Removes a zombie child from its parent and the process table; its CPU time (and
-/// its children's) joins the parent's RUSAGE_CHILDREN.
-fn reap(parent: &Process, child: &Arc<Process>) {
+/// A zombie child left its parent's list: its CPU time (and its children's)
+/// joins the parent's RUSAGE_CHILDREN, and it leaves the process table.
+fn account_reaped(parent: &Process, child: &Arc<Process>) {
     let (u, s) = child.cpu_time();
     let (cu, cs) = child.children_cpu.get();
     parent.children_cpu.add((u + cu, s + cs));
-    parent.children.lock().retain(|c| !Arc::ptr_eq(c, child));
     PROCESSES.lock().remove(&child.pid);
 }
 
@@ -1064,19 +1077,22 @@ pub fn try_wait(
     which: WaitFor,
     opts: WaitOptions,
 ) -> KResult<Option<WaitResult>> {
-    let children = parent.children.lock().clone();
-    let matching: Vec<&Arc<Process>> = children
+    // Held while looking: a child's state change and its SIGCHLD are published
+    // under this lock (process_exited, signal::notify_parent).
+    let mut children = parent.children.lock();
+    let matching: Vec<Arc<Process>> = children
         .iter()
         .filter(|c| match which {
             WaitFor::Any => true,
             WaitFor::Pid(pid) => c.pid == pid,
             WaitFor::Pgid(g) => c.pgid.load(Ordering::Relaxed) == g,
         })
+        .cloned()
         .collect();
     if matching.is_empty() {
         return Err(Errno::ECHILD);
     }
-    for c in matching {
+    for c in &matching {
         let uid = c.cred.lock().uid;
         let (u, s) = c.cpu_time();
         let (cu, cs) = c.children_cpu.get();
@@ -1084,7 +1100,9 @@ pub fn try_wait(
         if let State::Zombie(status) = c.state() {
             if opts.exited {
                 if !opts.nowait {
-                    reap(parent, c);
+                    children.retain(|x| !Arc::ptr_eq(x, c));
+                    drop(children);
+                    account_reaped(parent, c);
                 }
                 return Ok(Some(WaitResult {
                     pid: c.pid,

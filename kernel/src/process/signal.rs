@@ -285,21 +285,28 @@ fn continue_process(p: &Arc<Process>) {
         t.signals.pending.lock().discard(STOP_SIGNALS);
     }
     if p.signals.stopped.swap(false, Ordering::AcqRel) {
-        *p.signals.report.lock() = Some(0xffff);
         p.signals.stop_wq.wake_all();
-        notify_parent(p, CLD_CONTINUED, SIGCONT as i32);
+        notify_parent(p, CLD_CONTINUED, SIGCONT as i32, 0xffff);
     }
 }
 
-/// Tells `p`'s parent about a stop or continue (SIGCHLD unless SA_NOCLDSTOP, and its
-/// wait4), or nothing if the parent is gone.
-fn notify_parent(p: &Arc<Process>, code: i32, status: i32) {
-    let Some(parent) = p.parent() else { return };
+/// Records a stop or continue for wait (`report`, a wait status) and tells `p`'s
+/// parent (SIGCHLD unless SA_NOCLDSTOP). Both happen under the parent's children
+/// lock, which wait holds while it looks, so a wait that sees the report also
+/// finds the SIGCHLD queued (Linux: one step under tasklist_lock).
+fn notify_parent(p: &Arc<Process>, code: i32, status: i32, report: u32) {
+    let Some(parent) = p.parent() else {
+        *p.signals.report.lock() = Some(report);
+        return;
+    };
+    let siblings = parent.children.lock();
+    *p.signals.report.lock() = Some(report);
     let a = parent.sigactions().lock().get(SIGCHLD);
     if a.flags & SA_NOCLDSTOP == 0 {
         let uid = p.cred.lock().uid;
         send_process(&parent, Siginfo::child(code, p.pid, uid, status, 0, 0));
     }
+    drop(siblings);
     parent.child_event.wake_all();
 }
 
@@ -508,8 +515,7 @@ pub async fn deliver(t: &Arc<Thread>, regs: &mut UserContext, mut from_syscall: 
                 DefaultAction::Ignore | DefaultAction::Continue => continue,
                 DefaultAction::Stop => {
                     if !p.signals.stopped.swap(true, Ordering::AcqRel) {
-                        *p.signals.report.lock() = Some(0x7f | (sig << 8));
-                        notify_parent(&p, CLD_STOPPED, sig as i32);
+                        notify_parent(&p, CLD_STOPPED, sig as i32, 0x7f | (sig << 8));
                         for other in p.threads.lock().iter() {
                             kick(other);
                         }
