@@ -130,3 +130,5 @@ pub fn virtio_device_type(id: &PciId) -> Option<u16> {
     (ty != 0).then_some(ty)
 }
 
+#[cfg(test)]
+mod tests;
