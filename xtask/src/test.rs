@@ -19,6 +19,7 @@ const HOST_CRATES: &[&str] = &[
     "kestrel-net",
     "kestrel-usermem",
     "kestrel-driver-kit",
+    "kestrel-virtio",
     "xtask",
 ];
 

@@ -25,11 +25,16 @@ use crate::{BoxFuture, Host};
 /// What a fake device does after a register write: (offset, value, registers).
 type WriteHook = Box<dyn FnMut(usize, u64, &mut [u8]) + Send>;
 
-/// Registers backed by bytes, with a hook that sees every write (so a fake device
-/// can react to a doorbell or a status change).
+/// What a fake device does after a register read: (offset, size, registers).
+type ReadHook = Box<dyn FnMut(usize, usize, &mut [u8]) + Send>;
+
+/// Registers backed by bytes, with hooks that see every write (so a fake device
+/// can react to a doorbell or a status change) and every read (so it can clear a
+/// read-to-clear register, such as a virtio ISR status byte).
 pub struct FakeRegisters {
     bytes: spin::Mutex<Vec<u8>>,
     on_write: spin::Mutex<Option<WriteHook>>,
+    on_read: spin::Mutex<Option<ReadHook>>,
 }
 
 impl FakeRegisters {
@@ -38,12 +43,19 @@ impl FakeRegisters {
         Arc::new(Self {
             bytes: spin::Mutex::new(vec![0; len]),
             on_write: spin::Mutex::new(None),
+            on_read: spin::Mutex::new(None),
         })
     }
 
     /// Calls `hook(offset, value, registers)` after each write.
     pub fn on_write(&self, hook: impl FnMut(usize, u64, &mut [u8]) + Send + 'static) {
         *self.on_write.lock() = Some(Box::new(hook));
+    }
+
+    /// Calls `hook(offset, size, registers)` after each read; the reader has
+    /// already got the value, so the hook may change it for the next read.
+    pub fn on_read(&self, hook: impl FnMut(usize, usize, &mut [u8]) + Send + 'static) {
+        *self.on_read.lock() = Some(Box::new(hook));
     }
 
     /// Sets bytes directly (the device's side).
@@ -57,12 +69,15 @@ impl FakeRegisters {
     }
 
     fn get(&self, offset: usize, n: usize) -> u64 {
-        let b = self.bytes.lock();
+        let mut b = self.bytes.lock();
         if offset + n > b.len() {
             return !0;
         }
         let mut v = [0u8; 8];
         v[..n].copy_from_slice(&b[offset..offset + n]);
+        if let Some(h) = self.on_read.lock().as_mut() {
+            h(offset, n, &mut b);
+        }
         u64::from_le_bytes(v)
     }
 

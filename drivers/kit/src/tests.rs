@@ -52,6 +52,20 @@ fn a_window_clips_accesses_to_its_range() {
 }
 
 #[test]
+fn a_read_hook_can_clear_a_read_to_clear_register() {
+    let regs = FakeRegisters::new(8);
+    regs.poke(4, &[3]);
+    regs.on_read(|offset, _, bytes| {
+        if offset == 4 {
+            bytes[4] = 0;
+        }
+    });
+    assert_eq!(regs.read8(4), 3);
+    assert_eq!(regs.read8(4), 0, "the first read cleared it");
+    assert_eq!(regs.read8(0), 0);
+}
+
+#[test]
 fn dma_buffer_accesses_past_the_end_are_clipped() {
     let dma = fake::FakeDma::new();
     let alloc = fake::FakeDmaAllocator(dma.clone());
