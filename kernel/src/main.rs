@@ -137,6 +137,7 @@ extern "C" fn kernel_main() -> ! {
             task::spawn("heartbeat", heartbeat()).detach();
         }
         task::spawn("console-input", fs::tty::console_input_task()).detach();
+        task::spawn("console-tx", console::tx_task()).detach();
         start_init(opts);
     } else {
         // No initramfs: nothing to run, so show that the executor is alive.

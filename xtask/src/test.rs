@@ -19,6 +19,7 @@ const HOST_CRATES: &[&str] = &[
     "kestrel-net",
     "kestrel-usermem",
     "kestrel-driver-kit",
+    "kestrel-virtio-rng",
     "kestrel-virtio",
     "xtask",
 ];
@@ -231,6 +232,55 @@ fn oom_check(c: &qemu::Captured) -> bool {
 /// shell, ^Z stops it and `fg` resumes it, `kill %1` ends a background job, `trap`
 /// runs, a background read stops with SIGTTIN, and `exit` powers off. Patterns
 /// are chosen so that the echo of the typed command cannot match them.
+/// `seq 1 140000` (1 MiB) written to the console: every line arrives, in order,
+/// through the console's transmit ring and interrupt-driven transmitter.
+fn tty_bulk_check(opts: &Opts, a: &build::Artefacts) -> Result<bool, String> {
+    const NAME: &str = "tty.a_mebibyte_of_output_arrives_intact";
+    const LINES: u32 = 140_000;
+    let mut tree = initramfs::base()?;
+    initramfs::add_cmd(&mut tree, &format!("seq 1 {LINES}; echo seq-done"));
+    let mut ta = a.clone();
+    ta.initramfs = Some(initramfs::write(&tree, "initramfs-tty.cpio")?);
+    let c = qemu::capture(
+        qemu::command(
+            opts,
+            &ta,
+            &Boot::Direct {
+                cmdline: qemu::cmdline(opts, "quiet"),
+            },
+        ),
+        Duration::from_secs(300),
+        false,
+    )?;
+    let numbers: Vec<&str> = c
+        .lines
+        .iter()
+        .map(|l| l.trim_end_matches('\r'))
+        .filter(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
+        .collect();
+    let in_order = numbers
+        .iter()
+        .enumerate()
+        .all(|(i, n)| n.parse::<u32>() == Ok(i as u32 + 1));
+    let done = c.lines.iter().any(|l| l.trim_end() == "seq-done");
+    if numbers.len() == LINES as usize && in_order && done {
+        println!("PASS {NAME}");
+        return Ok(true);
+    }
+    let first_bad = numbers
+        .iter()
+        .enumerate()
+        .find(|(i, n)| n.parse::<u32>() != Ok(*i as u32 + 1))
+        .map(|(i, n)| format!("line {} reads {n:?}", i + 1));
+    println!(
+        "FAIL {NAME}: {} of {LINES} lines, {}, seq-done {}",
+        numbers.len(),
+        first_bad.unwrap_or_else(|| "all in order".into()),
+        if done { "seen" } else { "missing" }
+    );
+    Ok(false)
+}
+
 fn shell_check(opts: &Opts, a: &build::Artefacts) -> Result<bool, String> {
     const NAME: &str = "tty.shell_job_control_ctrl_c_ctrl_z_fg_kill_trap_answers_while_8_spin";
     let mut sa = a.clone();
@@ -588,6 +638,13 @@ pub fn test(opts: &Opts) -> Result<u8, String> {
         } else {
             total.failed += 1;
         }
+    }
+
+    println!("xtask: a mebibyte of terminal output");
+    if tty_bulk_check(opts, &a)? {
+        total.passed += 1;
+    } else {
+        total.failed += 1;
     }
 
     println!("xtask: the interactive shell's job control");

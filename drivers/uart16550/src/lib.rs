@@ -33,6 +33,11 @@ mod lsr {
 
 /// IER: interrupt when received data is available.
 const IER_RX_AVAILABLE: u8 = 1 << 0;
+/// IER: interrupt when the transmitter holding register (and FIFO) is empty.
+const IER_TX_EMPTY: u8 = 1 << 1;
+/// Bytes the transmit FIFO holds (16550A): as many may be written at once when
+/// the line status says the transmitter is empty.
+pub const TX_FIFO: usize = 16;
 /// The UART's input clock divided by 16: the divisor for a baud rate is this / baud.
 const BASE_BAUD: u32 = 115_200;
 /// Bounds the wait for the transmitter, so a missing UART cannot hang the kernel.
@@ -97,7 +102,35 @@ impl<P: PortIo> Uart<P> {
     /// FIFO is drained with [`Uart::try_read`], so a handler only needs to wake the
     /// task that drains it.
     pub fn enable_rx_interrupt(&self) {
-        self.io.write(reg::IER, IER_RX_AVAILABLE);
+        let ier = self.io.read(reg::IER);
+        self.io.write(reg::IER, ier | IER_RX_AVAILABLE);
+    }
+
+    /// Interrupt (or not) when the transmitter is empty. While on, the UART keeps
+    /// the interrupt raised until bytes are written or it is turned off.
+    pub fn set_tx_interrupt(&self, on: bool) {
+        let ier = self.io.read(reg::IER);
+        let new = if on {
+            ier | IER_TX_EMPTY
+        } else {
+            ier & !IER_TX_EMPTY
+        };
+        if new != ier {
+            self.io.write(reg::IER, new);
+        }
+    }
+
+    /// Writes as many of `bytes` as the empty transmit FIFO takes (none if the
+    /// transmitter is still busy), without waiting; returns how many.
+    pub fn try_write(&self, bytes: &[u8]) -> usize {
+        if self.io.read(reg::LSR) & lsr::THR_EMPTY == 0 {
+            return 0;
+        }
+        let n = bytes.len().min(TX_FIFO);
+        for &b in &bytes[..n] {
+            self.io.write(reg::DATA, b);
+        }
+        n
     }
 }
 
@@ -157,6 +190,28 @@ mod tests {
             .map(|(_, v)| *v)
             .collect();
         assert_eq!(data, b"a\r\nb");
+    }
+
+    #[test]
+    fn try_write_fills_the_fifo_only_when_the_transmitter_is_empty() {
+        let port = FakePort::default();
+        let uart = Uart::new(&port);
+        assert_eq!(uart.try_write(&[7u8; 40]), TX_FIFO);
+        let sent = port
+            .writes
+            .borrow()
+            .iter()
+            .filter(|(o, _)| *o == reg::DATA)
+            .count();
+        assert_eq!(sent, TX_FIFO);
+    }
+
+    #[test]
+    fn the_tx_interrupt_leaves_the_rx_one_alone() {
+        let port = FakePort::default();
+        let uart = Uart::new(&port);
+        uart.set_tx_interrupt(true);
+        assert_eq!(port.writes.borrow().last(), Some(&(reg::IER, IER_TX_EMPTY)));
     }
 
     #[test]

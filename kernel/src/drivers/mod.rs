@@ -22,7 +22,7 @@ use crate::{task, time};
 
 /// The drivers built into the kernel, tried in this order.
 fn drivers() -> &'static [&'static dyn Driver] {
-    &[]
+    &[&kestrel_virtio_rng::VirtioRngDriver]
 }
 
 /// A PCI function found at boot, and what became of it.

@@ -38,14 +38,17 @@ static CONSOLE: spin::Once<Arc<Tty>> = spin::Once::new();
 
 /// The console terminal.
 pub fn console() -> &'static Arc<Tty> {
-    CONSOLE.call_once(|| {
+    let tty = CONSOLE.call_once(|| {
         Arc::new(Tty {
             ldisc: spin::Mutex::new(LineDiscipline::new()),
             wq: WaitQueue::new(),
             session: AtomicU32::new(0),
             fg_pgrp: AtomicU32::new(0),
         })
-    })
+    });
+    // Writers waiting for room in the transmit ring sleep on the terminal's queue.
+    crate::console::set_tx_waiters(&tty.wq);
+    tty
 }
 
 /// An open file on the console.
@@ -88,7 +91,9 @@ impl Tty {
         let mut echo = Vec::new();
         let r = self.ldisc.lock().receive(bytes, &mut echo);
         if !echo.is_empty() {
-            crate::console::write_bytes_raw(&echo);
+            // Echo never waits: with the ring full it is dropped, as Linux drops
+            // echo when the output buffer is full.
+            crate::console::try_write_raw(&echo);
         }
         let fg = self.fg_pgrp.load(Ordering::Relaxed);
         if fg != 0 {
@@ -101,11 +106,27 @@ impl Tty {
         self.wq.wake_all();
     }
 
-    fn write(&self, data: &[u8]) -> usize {
-        let mut out = Vec::with_capacity(data.len() + data.len() / 8);
-        self.ldisc.lock().process_output(data, &mut out);
-        crate::console::write_bytes_raw(&out);
-        data.len()
+    /// Output: as much of `data` as the transmit ring has room for once the line
+    /// discipline has processed it (a byte becomes at most two: `\n` to `\r\n`),
+    /// or EAGAIN when there is no room (the writer waits for POLLOUT).
+    fn write(&self, data: &[u8]) -> KResult<usize> {
+        let room = crate::console::tx_room();
+        if room < 2 && !data.is_empty() {
+            return Err(Errno::EAGAIN);
+        }
+        let take = data.len().min(room / 2).max(usize::from(!data.is_empty()));
+        let mut out = Vec::with_capacity(take * 2);
+        self.ldisc.lock().process_output(&data[..take], &mut out);
+        let queued = crate::console::try_write_raw(&out);
+        debug_assert_eq!(queued, out.len(), "room was checked");
+        Ok(take)
+    }
+
+    /// Waits until everything written has been sent (tcdrain, TCSETSW).
+    pub async fn drain(&self) {
+        self.wq
+            .wait_until(|| crate::console::tx_empty().then_some(()))
+            .await;
     }
 
     /// The wait queue readers sleep on.
@@ -317,7 +338,7 @@ impl Tty {
                 }
                 Ok(0)
             }
-            TCSBRK => Ok(0), // output is never queued: already drained
+            TCSBRK => Ok(0), // sys_ioctl drained the output first
             _ => Err(Errno::ENOTTY),
         }
     }
@@ -337,11 +358,15 @@ impl FileOps for TtyFile {
     }
 
     fn write(&self, _: &OpenFile, _: &mut u64, data: &[u8]) -> KResult<usize> {
-        Ok(self.0.write(data))
+        self.0.write(data)
     }
 
     fn poll(&self) -> u16 {
-        let mut m = POLLOUT | POLLWRNORM;
+        let mut m = if crate::console::tx_room() >= 2 {
+            POLLOUT | POLLWRNORM
+        } else {
+            0
+        };
         if self.0.readable() {
             m |= POLLIN | POLLRDNORM;
         }

@@ -160,6 +160,17 @@ pub async fn sys_ioctl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
         _ => {}
     }
     if let Some(tty) = file.ops().as_any().downcast_ref::<TtyFile>() {
+        // tcdrain (TCSBRK) and the termios changes that wait for output first.
+        const TCSETSW: u32 = 0x5403;
+        const TCSETSF: u32 = 0x5404;
+        const TCSBRK: u32 = 0x5409;
+        if matches!(cmd, TCSETSW | TCSETSF | TCSBRK) {
+            crate::process::signal::interruptible(ctx.thread, Errno::ERESTARTSYS, async {
+                tty.0.drain().await;
+                Ok(())
+            })
+            .await?;
+        }
         return tty.0.ioctl(ctx.thread, cmd, arg);
     }
     file.ops().ioctl(&file, cmd, arg, &*ctx.mm())
