@@ -290,6 +290,9 @@ pub enum FaultError {
     Protection,
     /// SIGBUS: a file mapping's page lies wholly beyond the end of the file.
     PastEndOfFile,
+    /// SIGBUS: a shared file mapping's page needs a page its file system has no room
+    /// for (a full tmpfs), as Linux's shmem fault says.
+    NoSpace,
     /// No memory for the page (the kernel treats it like Linux's OOM kill).
     OutOfMemory,
 }
@@ -582,6 +585,7 @@ impl Vm {
                 let buf = match inode.shared_page(index) {
                     Ok(b) => b,
                     Err(Errno::ENXIO) => return Err(FaultError::PastEndOfFile),
+                    Err(Errno::ENOSPC) => return Err(FaultError::NoSpace),
                     Err(_) => return Err(FaultError::OutOfMemory),
                 };
                 // The page is a whole kernel-heap frame (the heap serves 4 KiB
