@@ -216,7 +216,7 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                 drop(mm);
                 if let Err(e) = result {
                     let info = match e {
-                        FaultError::PastEndOfFile | FaultError::NoSpace => {
+                        FaultError::PastEndOfFile | FaultError::NoPage => {
                             Siginfo::fault(SIGBUS, BUS_ADRERR, addr)
                         }
                         FaultError::Unmapped | FaultError::OutOfMemory => {

@@ -634,6 +634,10 @@ impl Inode for RamInode {
         }
     }
 
+    fn mappable(&self) -> bool {
+        matches!(self.body, Body::File(_))
+    }
+
     fn shared_page(&self, index: u64) -> KResult<Arc<PageBuf>> {
         let Body::File(f) = &self.body else {
             return Err(Errno::ENODEV);
