@@ -1,7 +1,8 @@
 /*
  * contain: limits that keep one program from taking the system down. A fork
- * bomb stops at RLIMIT_NPROC; a full tmpfs says ENOSPC; the system's thread
- * limit is visible. Runs as root on the host and on Kestrel.
+ * bomb stops at RLIMIT_NPROC; a full tmpfs says ENOSPC (SIGBUS through a shared
+ * mapping); the system's thread limit is visible. Runs as root on the host and
+ * on Kestrel.
  */
 #define KT_AREA "contain"
 #include "kt.h"
@@ -90,6 +91,45 @@ TEST(full_tmpfs_is_enospc_and_statfs_counts_its_blocks) {
     OK(umount(dir));
 }
 
+/* A page of a shared file mapping that the full tmpfs has no room for is SIGBUS
+ * for the process that touches it (Linux's shmem fault), not an out-of-memory
+ * kill: memory is plentiful, only the file system is full. */
+TEST(touching_a_shared_mapping_past_a_full_tmpfs_is_sigbus) {
+    const char *dir = kt_tmpdir();
+    OK(mount("none", dir, "tmpfs", 0, "size=64k"));
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/f", dir);
+    int fd = open(path, O_CREAT | O_RDWR, 0644);
+    OK(fd);
+    OK(ftruncate(fd, 256 * 1024));
+    char *p = mmap(NULL, 256 * 1024, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    CHECK(p != MAP_FAILED, "mmap: %s", kt_errname(errno));
+    volatile int *touched = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+                                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CHECK(touched != MAP_FAILED, "mmap: %s", kt_errname(errno));
+    *touched = 0;
+    pid_t pid = fork();
+    OK(pid);
+    if (pid == 0) {
+        for (int i = 0; i < 64; i++) {
+            p[i * 4096] = 1;
+            *touched = i + 1;
+        }
+        _exit(0);
+    }
+    int st = 0;
+    OK(waitpid(pid, &st, 0));
+    int n = *touched;
+    munmap((void *)touched, 4096);
+    munmap(p, 256 * 1024);
+    close(fd);
+    OK(unlink(path));
+    OK(umount(dir));
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS, "child status %#x, expected SIGBUS", st);
+    /* Every page the 64 KiB held was written before the one that did not fit. */
+    EXPECT_EQ(n, 16);
+}
+
 TEST(threads_max_is_a_positive_number) {
     int fd = open("/proc/sys/kernel/threads-max", O_RDONLY);
     OK(fd);
@@ -104,6 +144,7 @@ int main(void)
     KT_BEGIN();
     RUN(fork_bomb_stops_at_rlimit_nproc_with_eagain);
     RUN(full_tmpfs_is_enospc_and_statfs_counts_its_blocks);
+    RUN(touching_a_shared_mapping_past_a_full_tmpfs_is_sigbus);
     RUN(threads_max_is_a_positive_number);
     return KT_END();
 }

@@ -320,6 +320,26 @@ TEST(mmap_directory_is_enodev) {
     CHECK(q == MAP_FAILED && e == ENODEV, "got %p %s, expected ENODEV", q, kt_errstr(e));
 }
 
+/* procfs files read like regular files but have no content to map: Linux says
+ * ENODEV for per-process and sysctl files, shared or private. */
+TEST(mmap_of_proc_files_is_enodev) {
+    const char *files[] = {"/proc/self/stat", "/proc/sys/kernel/pid_max"};
+    for (unsigned i = 0; i < sizeof files / sizeof files[0]; i++) {
+        int fd = open(files[i], O_RDONLY);
+        if (fd < 0)
+            SKIP("%s: %s", files[i], kt_errstr(errno));
+        void *q = sys_mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0);
+        int e = errno;
+        void *r = sys_mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, 0);
+        int e2 = errno;
+        close(fd);
+        CHECK(q == MAP_FAILED && e == ENODEV, "%s shared: got %p %s, expected ENODEV",
+              files[i], q, kt_errstr(e));
+        CHECK(r == MAP_FAILED && e2 == ENODEV, "%s private: got %p %s, expected ENODEV",
+              files[i], r, kt_errstr(e2));
+    }
+}
+
 /* ---- munmap ----------------------------------------------------------- */
 
 TEST(munmap_then_access_segfaults) {
@@ -486,6 +506,7 @@ int main(void)
     RUN(mmap_write_only_fd_is_eacces);
     RUN(mmap_shared_writable_on_read_only_fd_is_eacces);
     RUN(mmap_directory_is_enodev);
+    RUN(mmap_of_proc_files_is_enodev);
     RUN(munmap_then_access_segfaults);
     RUN(munmap_middle_page_leaves_neighbours);
     RUN(munmap_unaligned_is_einval);

@@ -77,7 +77,17 @@ pub fn ensure_target() -> Result<(), String> {
 /// command to run.
 pub fn ensure() -> Result<(), String> {
     ensure_target()?;
-    let mut missing: Vec<&str> = TOOLS
+    ensure_tools(TOOLS)
+}
+
+/// What `cargo xtask fuzz` needs on top: Debian's system call fuzzer.
+pub const FUZZ_TOOLS: &[(&str, &str)] = &[("trinity", "trinity")];
+
+/// Makes sure the host tools in `tools` (command or file, Debian package) exist:
+/// installs the missing packages with apt-get when running as root, otherwise fails
+/// with the command to run.
+pub fn ensure_tools(tools: &[(&str, &str)]) -> Result<(), String> {
+    let mut missing: Vec<&str> = tools
         .iter()
         .filter(|(t, _)| !present(t))
         .map(|(_, p)| *p)
@@ -109,7 +119,7 @@ pub fn ensure() -> Result<(), String> {
     if !install(false) && !install(true) {
         return Err(format!("apt-get could not install: {list}"));
     }
-    let still: Vec<&str> = TOOLS
+    let still: Vec<&str> = tools
         .iter()
         .filter(|(t, _)| !present(t))
         .map(|(t, _)| *t)

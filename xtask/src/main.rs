@@ -9,6 +9,7 @@
 //! cargo xtask syscalls
 //! cargo xtask ltp      [--ltp DIR|TARBALL | --build SRC] [--only REGEX] [--timeout S] [--smp N] [--mem SIZE]
 //! cargo xtask gdb      [--release] [--mem SIZE]
+//! cargo xtask fuzz     [--calls N] [--seed S] [--children C] [--exclude NAME]... [--only REGEX]
 //! ```
 //! Missing host tools are installed with apt-get when running as root, otherwise
 //! xtask stops and prints the command to run.
@@ -18,6 +19,7 @@ mod build;
 mod deps;
 mod docs;
 mod dynlib;
+mod fuzz;
 mod initramfs;
 mod ltp;
 mod qemu;
@@ -53,10 +55,13 @@ pub struct Opts {
     pub ltp: Option<std::path::PathBuf>,
     /// `ltp --build SRC`: build the LTP tree from LTP's source first.
     pub ltp_build: Option<std::path::PathBuf>,
-    /// `ltp --only REGEX`: the tests whose tag matches.
+    /// `ltp --only REGEX`: the tests whose tag matches; `fuzz --only REGEX`: the
+    /// system calls whose whole name matches.
     pub only: Option<String>,
     /// `ltp --timeout S`: seconds each test may take.
     pub timeout: Option<u64>,
+    /// `fuzz --calls/--seed/--children/--exclude`.
+    pub fuzz: fuzz::Params,
 }
 
 /// A disk image given with `--disk`.
@@ -103,6 +108,7 @@ impl Default for Opts {
             ltp_build: None,
             only: None,
             timeout: None,
+            fuzz: fuzz::Params::default(),
         }
     }
 }
@@ -116,6 +122,7 @@ commands:
   test     host unit tests, then the in-kernel tests in QEMU
   gdb      boot paused under QEMU's gdbstub and attach gdb
   syscalls print the system call status table and write docs/syscalls.md
+  fuzz     run Debian's trinity system call fuzzer on Kestrel; fails on a panic or a hang
   bench    benchmarks on Kestrel and Linux, writes docs/benchmarks.md (KESTREL_BENCH_NO_LINUX=1: Kestrel only)
   ltp      the Linux Test Project's syscall tests on Kestrel, compared with Linux (docs/ltp.md)
 
@@ -137,9 +144,19 @@ options:
   --ltp DIR|TARBALL  (ltp) the LTP tree or its tarball (default: ../shared/ltp/
                    ltp-syscalls-musl.tar.xz, else the tree cached under target/kestrel/ltp/)
   --build SRC      (ltp) build the LTP tree from LTP's source in SRC first (untested)
-  --only REGEX     (ltp) only the tests whose tag matches REGEX, e.g. '^(abort|access)'
+  --only REGEX     (ltp) only the tests whose tag matches REGEX, e.g. '^(abort|access)';
+                   (fuzz) only the system calls whose whole name matches, e.g. 'p?readv2?'
   --timeout S      (ltp) kill a test after S seconds (default 60)
+  --calls N        (fuzz) system calls trinity makes (default: what CI runs)
+  --seed S         (fuzz) trinity's random seed (default: a new one, printed)
+  --children C     (fuzz) trinity's fuzzing processes
+  --exclude NAME   (fuzz) do not fuzz system call NAME (repeatable)
 ";
+
+fn number<T: std::str::FromStr>(s: &str, name: &str) -> Result<T, String> {
+    s.parse()
+        .map_err(|_| format!("{name} takes a number, not {s:?}"))
+}
 
 fn parse(args: &[String]) -> Result<(String, Opts), String> {
     let mut it = args.iter();
@@ -196,6 +213,10 @@ fn parse(args: &[String]) -> Result<(String, Opts), String> {
                 }
                 o.timeout = Some(t);
             }
+            "--calls" => o.fuzz.calls = Some(number(&value("--calls")?, "--calls")?),
+            "--seed" => o.fuzz.seed = Some(number(&value("--seed")?, "--seed")?),
+            "--children" => o.fuzz.children = Some(number(&value("--children")?, "--children")?),
+            "--exclude" => o.fuzz.exclude.push(value("--exclude")?),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown option {other:?}")),
         }
@@ -222,6 +243,7 @@ fn main() -> ExitCode {
         "gdb" => qemu::gdb(&opts),
         "syscalls" => syscalls::run().map(|_| 0),
         "bench" => bench::run(&opts),
+        "fuzz" => fuzz::run(&opts),
         "ltp" => ltp::run(&opts),
         other => Err(format!("unknown command {other:?}\n\n{USAGE}")),
     };

@@ -290,6 +290,9 @@ pub enum FaultError {
     Protection,
     /// SIGBUS: a file mapping's page lies wholly beyond the end of the file.
     PastEndOfFile,
+    /// SIGBUS: the file of a shared mapping could not supply the page (its tmpfs is
+    /// full), as Linux says for any failed file fault other than out of memory.
+    NoPage,
     /// No memory for the page (the kernel treats it like Linux's OOM kill).
     OutOfMemory,
 }
@@ -582,7 +585,8 @@ impl Vm {
                 let buf = match inode.shared_page(index) {
                     Ok(b) => b,
                     Err(Errno::ENXIO) => return Err(FaultError::PastEndOfFile),
-                    Err(_) => return Err(FaultError::OutOfMemory),
+                    Err(Errno::ENOMEM) => return Err(FaultError::OutOfMemory),
+                    Err(_) => return Err(FaultError::NoPage),
                 };
                 // The page is a whole kernel-heap frame (the heap serves 4 KiB
                 // requests with frames), so its frame can be mapped as it is.

@@ -216,7 +216,9 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                 drop(mm);
                 if let Err(e) = result {
                     let info = match e {
-                        FaultError::PastEndOfFile => Siginfo::fault(SIGBUS, BUS_ADRERR, addr),
+                        FaultError::PastEndOfFile | FaultError::NoPage => {
+                            Siginfo::fault(SIGBUS, BUS_ADRERR, addr)
+                        }
                         FaultError::Unmapped | FaultError::OutOfMemory => {
                             Siginfo::fault(SIGSEGV, SEGV_MAPERR, addr)
                         }

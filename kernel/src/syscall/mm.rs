@@ -76,7 +76,10 @@ pub async fn sys_mmap(
         let inode = file.inode().cloned().ok_or(Errno::ENODEV)?;
         let m = inode.metadata();
         let is_zero = m.file_type() == S_IFCHR && m.rdev == makedev(1, 5);
-        if !m.is_regular() && !is_zero {
+        // Only files with content to map: /dev/zero and ramfs files, not procfs
+        // files, which read like regular files.
+        let mappable = is_zero || (m.is_regular() && inode.mappable());
+        if !mappable {
             return Err(Errno::ENODEV);
         }
         if !file.readable() {

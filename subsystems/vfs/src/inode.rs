@@ -260,6 +260,12 @@ pub trait Inode: Send + Sync + Any {
     fn xattr_remove(&self, _name: &[u8]) -> KResult<()> {
         Err(Errno::EOPNOTSUPP)
     }
+    /// Whether mmap(2) may map this file's content (on Linux: its file has an mmap
+    /// operation). procfs files cannot be mapped (ENODEV), though they read like
+    /// regular files.
+    fn mappable(&self) -> bool {
+        false
+    }
     /// The page of content at `index` itself, for a MAP_SHARED mapping (created if it
     /// is a hole within the file). ENXIO past the end of the file; ENODEV for files
     /// whose content cannot be mapped.

@@ -3,7 +3,9 @@
 //!
 //! * File content is a sparse map of 4 KiB pages: holes read as zeros, so a file can
 //!   be truncated to a large size without using memory, and every page is allocated
-//!   fallibly (ENOSPC when memory runs out, never a kernel panic).
+//!   fallibly: ENOSPC when the file system is full (tmpfs's `size=`), ENOMEM when
+//!   memory runs out, never a kernel panic. A fault on a shared mapping tells the two
+//!   apart as Linux does: SIGBUS for a full file system, the OOM killer for memory.
 //! * A directory keeps its entries twice: by name (lookup) and by a position number
 //!   that only grows. `getdents` resumes from a position, so entries removed or added
 //!   while a program reads the directory never make it skip or repeat others (what
@@ -111,7 +113,7 @@ pub struct RamInode {
 }
 
 /// A zeroed page of content for a file of the file system `usage` accounts: ENOSPC
-/// when the file system is full or the kernel keeps the memory for itself.
+/// when the file system is full, ENOMEM when the kernel keeps the memory for itself.
 fn new_page(usage: &Arc<Usage>) -> KResult<Arc<PageBuf>> {
     let max = usage.max_pages.load(Ordering::Relaxed);
     if usage
@@ -125,11 +127,11 @@ fn new_page(usage: &Arc<Usage>) -> KResult<Arc<PageBuf>> {
     }
     let charge = Charge(usage.clone());
     if !crate::may_hold(PAGE as usize) {
-        return Err(Errno::ENOSPC);
+        return Err(Errno::ENOMEM);
     }
     let mut v = Vec::new();
     v.try_reserve_exact(PAGE as usize)
-        .map_err(|_| Errno::ENOSPC)?;
+        .map_err(|_| Errno::ENOMEM)?;
     v.resize(PAGE as usize, 0);
     Ok(Arc::new(PageBuf {
         bytes: spin::Mutex::new(v.into_boxed_slice()),
@@ -630,6 +632,10 @@ impl Inode for RamInode {
             Body::Symlink(t) => Ok(t.clone()),
             _ => Err(Errno::EINVAL),
         }
+    }
+
+    fn mappable(&self) -> bool {
+        matches!(self.body, Body::File(_))
     }
 
     fn shared_page(&self, index: u64) -> KResult<Arc<PageBuf>> {
