@@ -62,20 +62,28 @@ fn new_file(s: Arc<UnixSocket>, nonblock: bool) -> Arc<OpenFile> {
     crate::fs::anon::socket_file(s, O_RDWR | if nonblock { O_NONBLOCK } else { 0 })
 }
 
-/// The type argument of socket/socketpair: (kind, cloexec, nonblock).
-fn parse_type(domain: u32, ty: u32) -> KResult<(Kind, bool, bool)> {
+/// The type and protocol arguments of socket/socketpair: (kind, cloexec,
+/// nonblock), checked in Linux's order: unknown flag bits (EINVAL, __sys_socket),
+/// a family beyond AF_MAX (EAFNOSUPPORT) and a type beyond SOCK_MAX (EINVAL,
+/// __sock_create), a family with no sockets here (EAFNOSUPPORT), then
+/// unix_create: the protocol (EPROTONOSUPPORT) and a type unix sockets do not have
+/// (ESOCKTNOSUPPORT, type 0 included).
+fn parse_type(domain: u32, ty: u32, protocol: i32) -> KResult<(Kind, bool, bool)> {
     if ty & !(SOCK_TYPE_MASK | SOCK_CLOEXEC | SOCK_NONBLOCK) != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let base = ty & SOCK_TYPE_MASK;
-    if base == 0 || base > 10 {
         return Err(Errno::EINVAL);
     }
     if domain >= AF_MAX {
         return Err(Errno::EAFNOSUPPORT);
     }
+    let base = ty & SOCK_TYPE_MASK;
+    if base >= SOCK_MAX {
+        return Err(Errno::EINVAL);
+    }
     if domain != AF_UNIX {
         return Err(Errno::EAFNOSUPPORT);
+    }
+    if protocol != 0 && protocol != AF_UNIX as i32 {
+        return Err(Errno::EPROTONOSUPPORT);
     }
     // AF_UNIX treats SOCK_RAW as SOCK_DGRAM (unix_create).
     let kind = match base {
@@ -86,10 +94,7 @@ fn parse_type(domain: u32, ty: u32) -> KResult<(Kind, bool, bool)> {
 }
 
 pub async fn sys_socket(ctx: &mut Ctx<'_>, domain: u32, ty: u32, protocol: i32) -> KResult<u64> {
-    let (kind, cloexec, nonblock) = parse_type(domain, ty)?;
-    if protocol != 0 && protocol != AF_UNIX as i32 {
-        return Err(Errno::EPROTONOSUPPORT);
-    }
+    let (kind, cloexec, nonblock) = parse_type(domain, ty, protocol)?;
     let f = new_file(UnixSocket::new(kind, peer_cred(ctx)), nonblock);
     ctx.install(f, cloexec).map(|fd| fd as u64)
 }
@@ -104,10 +109,7 @@ pub async fn sys_socketpair(
     if matches!(domain, AF_INET | AF_INET6) {
         return Err(Errno::EOPNOTSUPP);
     }
-    let (kind, cloexec, nonblock) = parse_type(domain, ty)?;
-    if protocol != 0 && protocol != AF_UNIX as i32 {
-        return Err(Errno::EPROTONOSUPPORT);
-    }
+    let (kind, cloexec, nonblock) = parse_type(domain, ty, protocol)?;
     let (x, y) = UnixSocket::pair(kind, peer_cred(ctx));
     let fx = ctx.install(new_file(x, nonblock), cloexec)?;
     let fy = match ctx.install(new_file(y, nonblock), cloexec) {
@@ -130,16 +132,39 @@ pub async fn sys_socketpair(
     Ok(0)
 }
 
-/// Reads a sockaddr of `len` bytes (EINVAL for a negative or huge length: more
-/// than a sockaddr_storage).
-fn read_addr(ctx: &Ctx<'_>, ptr: UserPtr<u8>, len: u32) -> KResult<Parsed> {
-    let len = len as usize;
-    if len > 128 {
-        return Err(Errno::EINVAL);
+/// A socket address copied in from the caller, as Linux's move_addr_to_kernel
+/// copies it: at most a sockaddr_storage, not yet looked at.
+struct RawAddr {
+    bytes: [u8; 128],
+    len: usize,
+}
+
+impl RawAddr {
+    /// Copies `len` bytes at `ptr` (EINVAL for a negative length or one beyond a
+    /// sockaddr_storage, EFAULT for a bad pointer).
+    fn copy_in(ctx: &Ctx<'_>, ptr: UserPtr<u8>, len: u32) -> KResult<Self> {
+        let len = len as usize;
+        if len > 128 {
+            return Err(Errno::EINVAL);
+        }
+        let mut raw = Self {
+            bytes: [0; 128],
+            len,
+        };
+        ctx.mm()
+            .reader(ptr, len)?
+            .read_exact(&mut raw.bytes[..len])?;
+        Ok(raw)
     }
-    let mut raw = [0u8; 128];
-    ctx.mm().reader(ptr, len)?.read_exact(&mut raw[..len])?;
-    Addr::parse(&raw[..len])
+
+    fn parse(&self) -> KResult<Parsed> {
+        Addr::parse(&self.bytes[..self.len])
+    }
+}
+
+/// Reads and parses a sockaddr of `len` bytes.
+fn read_addr(ctx: &Ctx<'_>, ptr: UserPtr<u8>, len: u32) -> KResult<Parsed> {
+    RawAddr::copy_in(ctx, ptr, len)?.parse()
 }
 
 /// Writes the sockaddr `bytes` to a (sockaddr, socklen_t) pair as Linux's
@@ -378,7 +403,7 @@ const CHUNK: usize = 64 * 1024;
 
 /// Sends `data` (with `rights` and `cred`) on the socket file `f`, waiting for room
 /// unless `dontwait`; a stream socket sends it all. Returns how much was sent, or
-/// the error when nothing was. EPIPE raises SIGPIPE unless MSG_NOSIGNAL.
+/// the error when nothing was. EPIPE on a stream raises SIGPIPE unless MSG_NOSIGNAL.
 async fn send_buf(
     ctx: &Ctx<'_>,
     f: &OpenFile,
@@ -402,7 +427,9 @@ async fn send_buf(
             }
             Err(Errno::EAGAIN) if !dontwait => {}
             Err(Errno::EPIPE) => {
-                if flags & MSG_NOSIGNAL == 0 {
+                // Only the stream path raises SIGPIPE (unix_stream_sendmsg); datagram
+                // and seqpacket sends just fail (unix_dgram_sendmsg).
+                if flags & MSG_NOSIGNAL == 0 && s.kind() == Kind::Stream {
                     crate::process::signal::send(ctx.process(), kestrel_abi::signal::SIGPIPE);
                 }
                 return if done > 0 {
@@ -588,44 +615,49 @@ pub async fn sys_sendto(
     let f = socket_file(ctx, fd)?;
     let mm = ctx.mm();
     let mut src = UserIoVecs::single(&*mm, buf, len)?;
-    let to = if addr.is_null() {
+    // __sys_sendto copies the address in (a zero length is no address at all: the
+    // socket's peer gets the data); the protocol looks at it afterwards.
+    let raw = if addr.is_null() {
         None
     } else {
-        Some(destination(ctx, &f, addr, addrlen)?)
+        Some(RawAddr::copy_in(ctx, addr, addrlen)?).filter(|r| r.len > 0)
     };
+    let to = destination(ctx, &f, raw.as_ref())?;
     send_data(ctx, &f, &mut src, None, scm_cred(ctx), to, flags)
         .await
         .map(|n| n as u64)
 }
 
-/// The socket a datagram's address names (stream sockets ignore an address if
-/// connected, as Linux's unix_stream_sendmsg would refuse one: EOPNOTSUPP /
-/// EISCONN).
+/// The socket a datagram's address names, for a send given the address `raw`:
+/// a stream socket refuses any address (EISCONN if connected, EOPNOTSUPP if not,
+/// without looking at it: unix_stream_sendmsg), a seqpacket socket ignores it
+/// (unix_seqpacket_sendmsg), a datagram socket sends to the socket it names.
 fn destination(
     ctx: &Ctx<'_>,
     f: &OpenFile,
-    addr: UserPtr<u8>,
-    addrlen: u32,
-) -> KResult<Arc<UnixSocket>> {
-    // The address is copied in before the socket looks at it (EFAULT first).
-    let parsed = read_addr(ctx, addr, addrlen)?;
+    raw: Option<&RawAddr>,
+) -> KResult<Option<Arc<UnixSocket>>> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
     let s = sock(f);
-    if s.kind() != Kind::Dgram {
-        return Err(if s.peer_addr().is_ok() {
+    match s.kind() {
+        Kind::Stream => Err(if s.peer_addr().is_ok() {
             Errno::EISCONN
         } else {
             Errno::EOPNOTSUPP
-        });
-    }
-    match parsed {
-        Parsed::Addr(a) => {
-            let t = find_target(ctx, &a)?;
-            if t.kind() != Kind::Dgram {
-                return Err(Errno::EPROTOTYPE);
+        }),
+        Kind::SeqPacket => Ok(None),
+        Kind::Dgram => match raw.parse()? {
+            Parsed::Addr(a) => {
+                let t = find_target(ctx, &a)?;
+                if t.kind() != Kind::Dgram {
+                    return Err(Errno::EPROTOTYPE);
+                }
+                Ok(Some(t))
             }
-            Ok(t)
-        }
-        Parsed::FamilyOnly => Err(Errno::EINVAL),
+            Parsed::FamilyOnly => Err(Errno::EINVAL),
+        },
     }
 }
 
@@ -724,21 +756,45 @@ pub async fn sys_sendmsg(
     sendmsg(ctx, &f, &hdr, flags).await.map(|n| n as u64)
 }
 
+/// The checks Linux's __copy_msghdr makes of a message header: a negative
+/// msg_namelen is EINVAL, more than UIO_MAXIOV iovecs EMSGSIZE (not the EINVAL of
+/// readv). Returns msg_namelen cut down to a sockaddr_storage (0 without a name).
+fn check_msghdr(hdr: &Msghdr) -> KResult<u32> {
+    let namelen = if hdr.msg_name == 0 {
+        0
+    } else {
+        hdr.msg_namelen
+    };
+    if (namelen as i32) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(namelen.min(128))
+}
+
+/// More iovecs than UIO_MAXIOV in a msghdr: EMSGSIZE (__copy_msghdr).
+fn check_iovlen(hdr: &Msghdr) -> KResult<usize> {
+    if hdr.msg_iovlen > IOV_MAX as u64 {
+        return Err(Errno::EMSGSIZE);
+    }
+    Ok(hdr.msg_iovlen as usize)
+}
+
 async fn sendmsg(ctx: &Ctx<'_>, f: &OpenFile, hdr: &Msghdr, flags: u32) -> KResult<usize> {
-    let iovecs = super::fs::read_iovecs(ctx, UserPtr::new(hdr.msg_iov), hdr.msg_iovlen as usize)?;
-    let mm = ctx.mm();
-    let mut src = UserIoVecs::new(&*mm, &iovecs)?;
-    let to = if hdr.msg_name != 0 && hdr.msg_namelen != 0 {
-        Some(destination(
-            ctx,
-            f,
-            UserPtr::new(hdr.msg_name),
-            hdr.msg_namelen,
-        )?)
+    // Linux's order: the name is copied in (EFAULT), the iovecs are counted and
+    // read, the control messages parsed (EBADF, EINVAL); only then does the
+    // protocol look at the name.
+    let namelen = check_msghdr(hdr)?;
+    let raw = if namelen > 0 {
+        Some(RawAddr::copy_in(ctx, UserPtr::new(hdr.msg_name), namelen)?)
     } else {
         None
     };
+    let iovlen = check_iovlen(hdr)?;
+    let iovecs = super::fs::read_iovecs(ctx, UserPtr::new(hdr.msg_iov), iovlen)?;
+    let mm = ctx.mm();
+    let mut src = UserIoVecs::new(&*mm, &iovecs)?;
     let (rights, cred) = parse_control(ctx, hdr.msg_control, hdr.msg_controllen)?;
+    let to = destination(ctx, f, raw.as_ref())?;
     send_data(
         ctx,
         f,
@@ -765,7 +821,9 @@ pub async fn sys_recvmsg(
 }
 
 async fn recvmsg(ctx: &Ctx<'_>, f: &OpenFile, hdr: &mut Msghdr, flags: u32) -> KResult<usize> {
-    let iovecs = super::fs::read_iovecs(ctx, UserPtr::new(hdr.msg_iov), hdr.msg_iovlen as usize)?;
+    check_msghdr(hdr)?;
+    let iovlen = check_iovlen(hdr)?;
+    let iovecs = super::fs::read_iovecs(ctx, UserPtr::new(hdr.msg_iov), iovlen)?;
     let mm = ctx.mm();
     let mut dst = UserIoVecs::new(&*mm, &iovecs)?;
     let (n, r) = recv_data(ctx, f, &mut dst, flags).await?;
@@ -773,16 +831,17 @@ async fn recvmsg(ctx: &Ctx<'_>, f: &OpenFile, hdr: &mut Msghdr, flags: u32) -> K
     if r.truncated {
         msg_flags |= MSG_TRUNC;
     }
-    // The sender's name (none for an unnamed sender).
-    let name = sender_name(r.from.as_ref());
+    // The sender's name (none for an unnamed sender). Without msg_name, Linux
+    // leaves msg_namelen as it was.
     if hdr.msg_name != 0 {
+        let name = sender_name(r.from.as_ref());
         let k = name.len().min(hdr.msg_namelen as usize);
         if k > 0 {
             mm.writer(UserPtr::<u8>::new(hdr.msg_name), k)?
                 .write_all(&name[..k])?;
         }
+        hdr.msg_namelen = name.len() as u32;
     }
-    hdr.msg_namelen = name.len() as u32;
     // Control messages: the sender's credentials (SO_PASSCRED), the descriptors.
     let mut ctl = Control {
         at: hdr.msg_control,
@@ -954,8 +1013,10 @@ pub async fn sys_setsockopt(
 ) -> KResult<u64> {
     let f = socket_file(ctx, fd)?;
     let s = sock(&f);
+    // Unix sockets have no protocol-level options: Linux's unix proto_ops have no
+    // setsockopt, so every other level is EOPNOTSUPP (do_sock_setsockopt).
     if level != SOL_SOCKET {
-        return Err(Errno::ENOPROTOOPT);
+        return Err(Errno::EOPNOTSUPP);
     }
     let int = || -> KResult<i32> {
         if len < 4 {
@@ -1002,8 +1063,9 @@ pub async fn sys_getsockopt(
 ) -> KResult<u64> {
     let f = socket_file(ctx, fd)?;
     let s = sock(&f);
+    // As setsockopt: no getsockopt in the unix proto_ops (do_sock_getsockopt).
     if level != SOL_SOCKET {
-        return Err(Errno::ENOPROTOOPT);
+        return Err(Errno::EOPNOTSUPP);
     }
     let room = ctx.read(len_ptr)? as i32;
     if room < 0 {
@@ -1041,12 +1103,8 @@ pub async fn sys_getsockopt(
         }
         _ => return Err(Errno::ENOPROTOOPT),
     };
-    if (room as usize) < bytes.len()
-        && !matches!(name, SO_PEERCRED | SO_LINGER | SO_RCVTIMEO | SO_SNDTIMEO)
-        && room < 4
-    {
-        return Err(Errno::EINVAL);
-    }
+    // sk_getsockopt: a shorter buffer gets the first bytes of the value and the
+    // length says how many; a longer one is cut down to the value's size.
     let n = bytes.len().min(room as usize);
     ctx.mm().writer(val, n)?.write_all(&bytes[..n])?;
     ctx.write(len_ptr, &(n as u32))?;
