@@ -61,8 +61,12 @@ pub struct RootInfo {
 /// system has, and mounts the device file system on /dev.
 pub fn init(boot: &BootInfo) -> KResult<RootInfo> {
     kestrel_vfs::set_clock(wall_clock);
-    // OFD and flock locks belong to the open file description: released with it.
-    kestrel_vfs::file::set_close_hook(crate::syscall::locks::file_released);
+    // OFD and flock locks belong to the open file description: released with it;
+    // so is a socket.
+    kestrel_vfs::file::set_close_hook(|f| {
+        crate::syscall::locks::file_released(f);
+        crate::syscall::socket::file_released(f);
+    });
     let root_inode = RamFs::new_root(makedev(0, 1));
     let mut info = RootInfo {
         files: 0,

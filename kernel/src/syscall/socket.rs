@@ -192,8 +192,9 @@ fn sender_name(from: Option<&Addr>) -> Vec<u8> {
 }
 
 /// The socket registered under the name `addr` (ECONNREFUSED if none): a path
-/// must be a socket file the caller may write.
-fn find_target(ctx: &Ctx<'_>, addr: &Addr) -> KResult<Arc<UnixSocket>> {
+/// must be a socket file the caller may write; an abstract name is looked up
+/// among the sockets of type `kind` (unix_find_other).
+fn find_target(ctx: &Ctx<'_>, addr: &Addr, kind: Kind) -> KResult<Arc<UnixSocket>> {
     let key = match addr {
         Addr::Path(p) => {
             let d = ctx.resolve(AT_FDCWD, p, true)?;
@@ -204,7 +205,7 @@ fn find_target(ctx: &Ctx<'_>, addr: &Addr) -> KResult<Arc<UnixSocket>> {
             }
             NameKey::File(m.dev, m.ino)
         }
-        Addr::Abstract(n) => NameKey::Abstract(n.clone()),
+        Addr::Abstract(n) => NameKey::Abstract(kind, n.clone()),
         Addr::Unnamed => return Err(Errno::EINVAL),
     };
     kestrel_net::unix::lookup(&key).ok_or(Errno::ECONNREFUSED)
@@ -216,13 +217,13 @@ pub async fn sys_bind(ctx: &mut Ctx<'_>, fd: Fd, addr: UserPtr<u8>, addrlen: u32
     match read_addr(ctx, addr, addrlen)? {
         Parsed::FamilyOnly => s.autobind()?,
         Parsed::Addr(Addr::Abstract(n)) => {
-            s.bind(Addr::Abstract(n.clone()), NameKey::Abstract(n))?
+            s.bind(Addr::Abstract(n.clone()), NameKey::Abstract(s.kind(), n))?
         }
         Parsed::Addr(Addr::Path(p)) => {
-            if s.is_bound() {
-                return Err(Errno::EINVAL);
-            }
-            // The socket file: mode 0777 less the umask, EADDRINUSE if the name exists.
+            // The socket file: mode 0777 less the umask, EADDRINUSE if the name
+            // exists. Linux makes the file before it checks whether the socket is
+            // already bound, and removes it again if so (unix_bind_bsd): an
+            // existing file is EADDRINUSE even for a bound socket.
             let parent = ctx.resolve_parent(AT_FDCWD, &p)?;
             if parent.name == b"."
                 || parent.name == b".."
@@ -304,6 +305,11 @@ async fn accept(
     }
     let conn = loop {
         match s.accept() {
+            // Shut down for reading: a blocking accept that would wait is EINVAL
+            // (unix_accept), a non-blocking one EAGAIN.
+            Err(Errno::EAGAIN) if !f.nonblocking() && s.read_shut_down() => {
+                return Err(Errno::EINVAL);
+            }
             Err(Errno::EAGAIN) if !f.nonblocking() => {
                 wait_ready(ctx, &f, POLLIN, s.timeout(false)).await?
             }
@@ -367,31 +373,34 @@ pub async fn sys_connect(
         Parsed::Addr(addr) => addr,
         Parsed::FamilyOnly => return Err(Errno::EINVAL),
     };
-    let target = find_target(ctx, &addr)?;
+    // With SO_PASSCRED the socket gets a name first, even if the connect fails
+    // (unix_stream_connect, unix_dgram_connect).
+    if s.needs_autobind(true) {
+        s.autobind()?;
+    }
+    let target = find_target(ctx, &addr, s.kind())?;
     if target.kind() != s.kind() {
         return Err(Errno::EPROTOTYPE);
     }
-    if s.kind() == Kind::Dgram {
-        s.connect(&target, peer_cred(ctx))?;
-        return Ok(0);
-    }
-    if !target.is_listening() {
-        return Err(Errno::ECONNREFUSED);
-    }
+    let timeout = s.timeout(true);
     loop {
         match s.connect(&target, peer_cred(ctx)) {
             Err(Errno::EAGAIN) if !f.nonblocking() => {
-                // The listener's queue is full: wait for accept to make room.
+                // The listener's queue is full: wait (at most SO_SNDTIMEO) for
+                // accept to make room, then try again (unix_wait_for_peer).
                 let waiting = interruptible(ctx.thread, Errno::ERESTARTSYS, async {
                     target
                         .wait_queue()
-                        .wait_until(|| {
-                            (!target.is_listening() || target.accept_room()).then_some(())
-                        })
+                        .wait_until(|| target.accept_room().then_some(()))
                         .await;
                     Ok(())
                 });
-                waiting.await?;
+                match timeout {
+                    None => waiting.await?,
+                    Some(ns) => crate::task::timeout(ns, waiting)
+                        .await
+                        .unwrap_or(Err(Errno::EAGAIN))?,
+                }
             }
             r => return r.map(|_| 0),
         }
@@ -479,6 +488,11 @@ async fn send_data(
 ) -> KResult<usize> {
     let total = src.remaining().min(super::MAX_RW_COUNT);
     if sock(f).kind() != Kind::Stream {
+        // A datagram to the peer from a socket with SO_PASSCRED: it gets a name
+        // first (unix_dgram_sendmsg; with an address, `destination` did it).
+        if to.is_none() && sock(f).needs_autobind(false) {
+            sock(f).autobind()?;
+        }
         if total > kestrel_net::unix::MAX_BUF {
             return Err(Errno::EMSGSIZE);
         }
@@ -567,20 +581,31 @@ async fn recv_data(
                 let put = dst.write(&buf[..n]);
                 got += put;
                 let eof = n == 0;
+                // Descriptors end a read (unix_stream_read_generic): a later piece
+                // of a MSG_WAITALL read that brings some delivers them and stops.
+                let rights = r.rights.is_some();
                 match &mut first {
                     None => first = Some(r),
                     Some(f0) => {
                         f0.len = got;
                         f0.full_len = got;
+                        if rights {
+                            f0.rights = r.rights;
+                        }
                     }
                 }
                 if put < n && got == 0 {
                     return Err(Errno::EFAULT);
                 }
-                if !waitall || got == len || eof || put < n {
+                if !waitall || got == len || eof || put < n || rights {
                     break;
                 }
                 continue;
+            }
+            // A datagram socket shut down for reading: a receive that would wait
+            // returns end-of-file instead (__skb_wait_for_more_packets).
+            Err(Errno::EAGAIN) if !dontwait && s.kind() == Kind::Dgram && s.read_shut_down() => {
+                break;
             }
             Err(Errno::EAGAIN) if !dontwait => {}
             Err(e) if got > 0 && e != Errno::EAGAIN => break,
@@ -642,7 +667,7 @@ fn destination(
     };
     let s = sock(f);
     match s.kind() {
-        Kind::Stream => Err(if s.peer_addr().is_ok() {
+        Kind::Stream => Err(if s.is_connected() {
             Errno::EISCONN
         } else {
             Errno::EOPNOTSUPP
@@ -650,7 +675,10 @@ fn destination(
         Kind::SeqPacket => Ok(None),
         Kind::Dgram => match raw.parse()? {
             Parsed::Addr(a) => {
-                let t = find_target(ctx, &a)?;
+                if s.needs_autobind(true) {
+                    s.autobind()?;
+                }
+                let t = find_target(ctx, &a, Kind::Dgram)?;
                 if t.kind() != Kind::Dgram {
                     return Err(Errno::EPROTOTYPE);
                 }
@@ -1131,6 +1159,14 @@ pub async fn writev(ctx: &Ctx<'_>, f: &OpenFile, iovecs: &[Iovec]) -> KResult<u6
 /// Whether `f` is a socket (read/write/readv/writev go through here for sockets).
 pub fn is_socket(f: &OpenFile) -> bool {
     UnixSocket::of(f).is_some()
+}
+
+/// An open file description is being released: a socket's last file closed is
+/// the socket's release (Linux's sock_close), whoever else still holds it.
+pub fn file_released(f: &OpenFile) {
+    if let Some(s) = UnixSocket::of(f) {
+        s.release();
+    }
 }
 
 pub async fn sys_sendmmsg(
