@@ -262,30 +262,44 @@ pub async fn sys_listen(ctx: &mut Ctx<'_>, fd: Fd, backlog: i32) -> KResult<u64>
     Ok(0)
 }
 
-/// Waits until `file` reports `events`, for at most `timeout` (then EAGAIN); a
-/// signal ends the wait with ERESTARTSYS, or EINTR when a timeout was set
-/// (sock_intr_errno).
-async fn wait_ready(
+/// When a socket call's waits end: SO_RCVTIMEO or SO_SNDTIMEO from the start of
+/// the call (Linux counts the timeout down across the waits of one call).
+fn deadline(timeout: Option<u64>) -> Option<u64> {
+    timeout.map(|ns| crate::time::now_ns().saturating_add(ns))
+}
+
+/// Runs the wait `fut` until `deadline` (then EAGAIN); a signal ends it with
+/// ERESTARTSYS, or EINTR when a timeout was set (sock_intr_errno).
+async fn bounded(
     ctx: &Ctx<'_>,
-    file: &OpenFile,
-    events: u16,
-    timeout: Option<u64>,
+    deadline: Option<u64>,
+    fut: impl core::future::Future<Output = ()>,
 ) -> KResult<()> {
-    let code = if timeout.is_some() {
+    let code = if deadline.is_some() {
         Errno::EINTR
     } else {
         Errno::ERESTARTSYS
     };
     let waiting = interruptible(ctx.thread, code, async {
-        wait_for(file, events).await;
+        fut.await;
         Ok(())
     });
-    match timeout {
+    match deadline {
         None => waiting.await,
-        Some(ns) => crate::task::timeout(ns, waiting)
+        Some(d) => crate::task::timeout(d.saturating_sub(crate::time::now_ns()), waiting)
             .await
             .unwrap_or(Err(Errno::EAGAIN)),
     }
+}
+
+/// Waits until `file` reports `events` (see [`bounded`]).
+async fn wait_ready(
+    ctx: &Ctx<'_>,
+    file: &OpenFile,
+    events: u16,
+    deadline: Option<u64>,
+) -> KResult<()> {
+    bounded(ctx, deadline, wait_for(file, events)).await
 }
 
 async fn accept(
@@ -303,6 +317,7 @@ async fn accept(
     if s.kind() == Kind::Dgram {
         return Err(Errno::EOPNOTSUPP);
     }
+    let until = deadline(s.timeout(false));
     let conn = loop {
         match s.accept() {
             // Shut down for reading: a blocking accept that would wait is EINVAL
@@ -310,9 +325,7 @@ async fn accept(
             Err(Errno::EAGAIN) if !f.nonblocking() && s.read_shut_down() => {
                 return Err(Errno::EINVAL);
             }
-            Err(Errno::EAGAIN) if !f.nonblocking() => {
-                wait_ready(ctx, &f, POLLIN, s.timeout(false)).await?
-            }
+            Err(Errno::EAGAIN) if !f.nonblocking() => wait_ready(ctx, &f, POLLIN, until).await?,
             r => break r?,
         }
     };
@@ -382,25 +395,16 @@ pub async fn sys_connect(
     if target.kind() != s.kind() {
         return Err(Errno::EPROTOTYPE);
     }
-    let timeout = s.timeout(true);
+    let until = deadline(s.timeout(true));
     loop {
         match s.connect(&target, peer_cred(ctx)) {
             Err(Errno::EAGAIN) if !f.nonblocking() => {
                 // The listener's queue is full: wait (at most SO_SNDTIMEO) for
                 // accept to make room, then try again (unix_wait_for_peer).
-                let waiting = interruptible(ctx.thread, Errno::ERESTARTSYS, async {
-                    target
-                        .wait_queue()
-                        .wait_until(|| target.accept_room().then_some(()))
-                        .await;
-                    Ok(())
-                });
-                match timeout {
-                    None => waiting.await?,
-                    Some(ns) => crate::task::timeout(ns, waiting)
-                        .await
-                        .unwrap_or(Err(Errno::EAGAIN))?,
-                }
+                let room = target
+                    .wait_queue()
+                    .wait_until(|| target.accept_room().then_some(()));
+                bounded(ctx, until, room).await?;
             }
             r => return r.map(|_| 0),
         }
@@ -409,6 +413,16 @@ pub async fn sys_connect(
 
 /// Bytes moved per step through a stream socket.
 const CHUNK: usize = 64 * 1024;
+
+/// Where and how one send call sends.
+struct SendTo {
+    /// The destination a datagram's address named (else the peer).
+    to: Option<Arc<UnixSocket>>,
+    /// MSG_* flags.
+    flags: u32,
+    /// When waiting for room ends (SO_SNDTIMEO).
+    until: Option<u64>,
+}
 
 /// Sends `data` (with `rights` and `cred`) on the socket file `f`, waiting for room
 /// unless `dontwait`; a stream socket sends it all. Returns how much was sent, or
@@ -419,10 +433,11 @@ async fn send_buf(
     data: &[u8],
     rights: &mut Option<Rights>,
     cred: Cred,
-    to: &Option<Arc<UnixSocket>>,
-    flags: u32,
+    how: &SendTo,
 ) -> KResult<usize> {
     let s = sock(f);
+    let SendTo { to, flags, until } = how;
+    let (flags, until) = (*flags, *until);
     let dontwait = f.nonblocking() || flags & MSG_DONTWAIT != 0;
     let mut done = 0;
     loop {
@@ -449,23 +464,21 @@ async fn send_buf(
             }
             Err(e) => return if done > 0 { Ok(done) } else { Err(e) },
         }
-        let ready = match to {
-            // Room at a datagram receiver appears in its queue, not ours.
-            Some(t) => {
-                let waiting = interruptible(ctx.thread, Errno::ERESTARTSYS, async {
-                    t.wait_queue()
-                        .wait_until(|| t.has_dgram_room().then_some(()))
-                        .await;
-                    Ok(())
-                });
-                match s.timeout(true) {
-                    None => waiting.await,
-                    Some(ns) => crate::task::timeout(ns, waiting)
-                        .await
-                        .unwrap_or(Err(Errno::EAGAIN)),
+        // EAGAIN: the sender's own buffer is full (wait for its receivers to
+        // read), or a datagram receiver's queue is (wait on that queue).
+        let ready = if !s.can_send() || s.kind() == Kind::Stream {
+            let room = s.wait_queue().wait_until(|| s.can_send().then_some(()));
+            bounded(ctx, until, room).await
+        } else {
+            match to.clone().or_else(|| s.peer_socket()) {
+                Some(t) => {
+                    let room = t
+                        .wait_queue()
+                        .wait_until(|| t.has_room_for(s).then_some(()));
+                    bounded(ctx, until, room).await
                 }
+                None => Ok(()),
             }
-            None => wait_ready(ctx, f, POLLOUT, s.timeout(true)).await,
         };
         if let Err(e) = ready {
             return if done > 0 { Ok(done) } else { Err(e) };
@@ -487,10 +500,15 @@ async fn send_data(
     flags: u32,
 ) -> KResult<usize> {
     let total = src.remaining().min(super::MAX_RW_COUNT);
+    let how = SendTo {
+        to,
+        flags,
+        until: deadline(sock(f).timeout(true)),
+    };
     if sock(f).kind() != Kind::Stream {
         // A datagram to the peer from a socket with SO_PASSCRED: it gets a name
         // first (unix_dgram_sendmsg; with an address, `destination` did it).
-        if to.is_none() && sock(f).needs_autobind(false) {
+        if how.to.is_none() && sock(f).needs_autobind(false) {
             sock(f).autobind()?;
         }
         if total > kestrel_net::unix::MAX_BUF {
@@ -500,10 +518,10 @@ async fn send_data(
         if src.read(&mut data) < total {
             return Err(Errno::EFAULT);
         }
-        return send_buf(ctx, f, &data, &mut rights, cred, &to, flags).await;
+        return send_buf(ctx, f, &data, &mut rights, cred, &how).await;
     }
     if total == 0 {
-        return send_buf(ctx, f, &[], &mut rights, cred, &to, flags).await;
+        return send_buf(ctx, f, &[], &mut rights, cred, &how).await;
     }
     let mut buf: Vec<u8> = super::zeroed_vec(total.min(CHUNK))?;
     let mut done = 0;
@@ -518,7 +536,7 @@ async fn send_data(
                 Err(Errno::EFAULT)
             };
         }
-        match send_buf(ctx, f, &buf[..got], &mut rights, cred, &to, flags).await {
+        match send_buf(ctx, f, &buf[..got], &mut rights, cred, &how).await {
             Ok(n) => {
                 done += n;
                 if n < got {
@@ -549,6 +567,7 @@ async fn recv_data(
 ) -> KResult<(usize, Received)> {
     let s = sock(f);
     let dontwait = f.nonblocking() || flags & MSG_DONTWAIT != 0;
+    let until = deadline(s.timeout(false));
     let peek = flags & MSG_PEEK != 0;
     let stream = s.kind() == Kind::Stream;
     let waitall = flags & MSG_WAITALL != 0 && stream && !peek;
@@ -616,7 +635,7 @@ async fn recv_data(
                 return Err(e);
             }
         }
-        if let Err(e) = wait_ready(ctx, f, POLLIN, s.timeout(false)).await {
+        if let Err(e) = wait_ready(ctx, f, POLLIN, until).await {
             if got > 0 {
                 break;
             }

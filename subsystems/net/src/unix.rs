@@ -27,9 +27,19 @@
 //! sender's address. Stream reads cross segment boundaries, as Linux's
 //! unix_stream_read_generic does: a read ends after a segment that carries
 //! descriptors (so they arrive with their bytes), and with SO_PASSCRED before the
-//! bytes of another writer. Every queued byte is charged to its sender (`wmem`)
-//! until it is read: that is what bounds a sender (SO_SNDBUF) and what its POLLOUT
-//! reports, as in Linux.
+//! bytes of another writer.
+//!
+//! Flow control is Linux's. Every queued segment is charged to its sender
+//! (`wmem`) until it is read: its bytes and [`MSG_OVERHEAD`], as an skb's
+//! truesize is, so many small messages cost what they cost Linux (a send buffer
+//! holds 278 one-byte writes) and the kernel memory behind a queue is bounded.
+//! A send may queue one more segment while the sender's charges are below its
+//! SO_SNDBUF (sock_alloc_send_pskb); POLLOUT waits for them to fall to a quarter of
+//! it (unix_writable). A stream write goes in segments of at most half the send
+//! buffer. A datagram socket also finds a receiver full when it holds more than
+//! [`MAX_DGRAM_QLEN`] messages, unless the receiver is connected back to the
+//! sender (a socketpair, or a seqpacket connection); poll then reports the sender
+//! unwritable and wakes it when the receiver drains (unix_dgram_poll).
 //!
 //! Names: a path (the kernel creates the socket file and registers the socket
 //! under the file's identity), an abstract name (a leading NUL byte, no file; one
@@ -60,6 +70,15 @@ pub const MAX_DGRAM_QLEN: usize = 10;
 /// Smallest and largest buffer SO_SNDBUF/SO_RCVBUF may set (after doubling).
 const MIN_BUF: usize = 4608;
 pub const MAX_BUF: usize = 425_984;
+/// What a queued segment costs its sender beyond its bytes: about what Linux's
+/// skb truesize adds (struct sk_buff, the shared info, allocator rounding; a
+/// one-byte skb's truesize is 768), so small and page-sized writes fill a send
+/// buffer after as many as on Linux.
+pub const MSG_OVERHEAD: usize = 767;
+/// The most bytes of a stream write one segment takes (Linux's unix_stream_sendmsg
+/// builds skbs of at most SKB_MAX_HEAD(0) + 32 KiB, and at most half the send
+/// buffer).
+const STREAM_SEG_MAX: usize = 3776 + 32 * 1024;
 
 /// sk_shutdown: no more receiving (end-of-file once the queue is read).
 const RCV_SHUTDOWN: u8 = 1;
@@ -193,6 +212,8 @@ struct Segment {
     cred: Cred,
     from: Addr,
     sender: Weak<UnixSocket>,
+    /// What it is charged to its sender: its bytes and MSG_OVERHEAD.
+    charge: usize,
 }
 
 /// What a receive got.
@@ -242,6 +263,9 @@ struct State {
     sndtimeo: Option<u64>,
     /// SO_ERROR: a pending error, reported once.
     error: Option<Errno>,
+    /// Datagram sockets connected here whose poll found this queue full: woken
+    /// when it drains (Linux's peer_wake).
+    peer_wakers: Vec<Weak<UnixSocket>>,
 }
 
 /// An AF_UNIX socket.
@@ -258,7 +282,7 @@ fn ev(bits: u16) -> u32 {
     u32::from(bits)
 }
 
-/// Gives back what `released` (sender, bytes) had charged to each sender, waking
+/// Gives back what `released` (sender, charge) had charged to each sender, waking
 /// them: their room grew.
 fn uncharge(released: Vec<(Weak<UnixSocket>, usize)>) {
     for (sender, n) in released {
@@ -279,9 +303,16 @@ fn purge(s: &mut State) -> (Vec<(Weak<UnixSocket>, usize)>, VecDeque<Segment>) {
     s.rx_bytes = 0;
     let released = queued
         .iter()
-        .map(|seg| (seg.sender.clone(), seg.data.len() - seg.read))
+        .map(|seg| (seg.sender.clone(), seg.charge))
         .collect();
     (released, queued)
+}
+
+/// Wakes the datagram sockets whose poll waits for room in a queue.
+fn wake_peer_wakers(wakers: Vec<Weak<UnixSocket>>) {
+    for w in wakers.iter().filter_map(Weak::upgrade) {
+        w.wq.wake(ev(POLLOUT | POLLWRNORM | POLLWRBAND));
+    }
 }
 
 impl UnixSocket {
@@ -310,6 +341,7 @@ impl UnixSocket {
                 rcvtimeo: None,
                 sndtimeo: None,
                 error: None,
+                peer_wakers: Vec::new(),
             }),
             wq: WaitQueue::new(),
         })
@@ -434,11 +466,35 @@ impl UnixSocket {
             .is_none_or(|l| l.pending.len() <= l.backlog)
     }
 
-    /// Whether a datagram receiver's queue has room for one more message (or a
-    /// waiting sender should look again: it was released or shut down).
-    pub fn has_dgram_room(&self) -> bool {
+    /// Whether this queue would take a message from `sender` now, as far as its
+    /// length goes (or a waiting sender should look again: this socket was
+    /// released, shut down, or is connected back to `sender`).
+    pub fn has_room_for(&self, sender: &UnixSocket) -> bool {
         let s = self.state.lock();
-        s.dead || s.shutdown & RCV_SHUTDOWN != 0 || s.rx.len() < MAX_DGRAM_QLEN
+        !Self::full_for(&s, self, sender)
+    }
+
+    /// unix_recvq_full for a datagram from `sender` to `t` (locked, the socket
+    /// `target`): more than MAX_DGRAM_QLEN messages, counted only when `t` is not
+    /// the sender itself nor connected back to it, and is still taking messages.
+    fn full_for(t: &State, target: &UnixSocket, sender: &UnixSocket) -> bool {
+        !t.dead
+            && t.shutdown & RCV_SHUTDOWN == 0
+            && !core::ptr::eq(target, sender)
+            && !t.peer.as_ref().is_some_and(|p| sender.is(p))
+            && t.rx.len() > MAX_DGRAM_QLEN
+    }
+
+    /// Whether this socket may queue another segment, as far as its own send
+    /// buffer goes (or a waiting sender should look again: a send would fail).
+    pub fn can_send(&self) -> bool {
+        let s = self.state.lock();
+        s.wmem < s.sndbuf || s.dead || s.shutdown & SEND_SHUTDOWN != 0 || s.error.is_some()
+    }
+
+    /// The socket this one sends to without an address, if any (alive or not).
+    pub fn peer_socket(&self) -> Option<Arc<UnixSocket>> {
+        self.state.lock().peer.as_ref().and_then(Weak::upgrade)
     }
 
     /// Whether listening (SO_ACCEPTCONN).
@@ -557,16 +613,21 @@ impl UnixSocket {
             t.addr.clone().unwrap_or(Addr::Unnamed)
         };
         let new = Arc::downgrade(target);
-        let old = {
+        let (old, wakers) = {
             let mut s = self.state.lock();
             s.peer_name = name;
-            s.peer.replace(new.clone())
+            (
+                s.peer.replace(new.clone()),
+                core::mem::take(&mut s.peer_wakers),
+            )
         };
         if let Some(old) = old
             && !Weak::ptr_eq(&old, &new)
         {
             self.dgram_disconnected(&old);
         }
+        // Who may send here, and who counts against the queue limit, changed.
+        wake_peer_wakers(wakers);
         self.wq.wake_all();
         Ok(())
     }
@@ -576,18 +637,28 @@ impl UnixSocket {
         if self.kind != Kind::Dgram {
             return;
         }
-        let old = self.state.lock().peer.take();
+        let (old, wakers) = {
+            let mut s = self.state.lock();
+            (s.peer.take(), core::mem::take(&mut s.peer_wakers))
+        };
         if let Some(old) = old {
             self.dgram_disconnected(&old);
         }
+        wake_peer_wakers(wakers);
         self.wq.wake_all();
     }
 
     /// unix_dgram_disconnected: a datagram socket that leaves its peer drops what
     /// it had received, and a peer that was connected back to it gets ECONNRESET.
     fn dgram_disconnected(&self, old: &Weak<UnixSocket>) {
-        let (released, purged) = purge(&mut self.state.lock());
+        let (released, purged, wakers) = {
+            let mut s = self.state.lock();
+            let (released, purged) = purge(&mut s);
+            (released, purged, core::mem::take(&mut s.peer_wakers))
+        };
         uncharge(released);
+        wake_peer_wakers(wakers);
+        self.wq.wake(ev(POLLOUT | POLLWRNORM | POLLWRBAND));
         drop(purged);
         if let Some(p) = old.upgrade() {
             let told = {
@@ -687,11 +758,11 @@ impl UnixSocket {
             if let Some(e) = s.error.take() {
                 return Err(e);
             }
-            let room = s.sndbuf.saturating_sub(s.wmem);
-            if room == 0 {
+            if s.wmem >= s.sndbuf {
                 return Err(Errno::EAGAIN);
             }
-            (peer, data.len().min(room))
+            let seg_max = ((s.sndbuf >> 1) - 64).min(STREAM_SEG_MAX);
+            (peer, data.len().min(seg_max))
         };
         let target = peer.upgrade().ok_or(Errno::EPIPE)?;
         self.enqueue(&target, &data[..n], rights, cred, |t| {
@@ -741,7 +812,7 @@ impl UnixSocket {
             if s.shutdown & SEND_SHUTDOWN != 0 {
                 return Err(Errno::EPIPE);
             }
-            if s.wmem + data.len() > s.sndbuf {
+            if s.wmem >= s.sndbuf {
                 return Err(Errno::EAGAIN);
             }
             target
@@ -761,7 +832,7 @@ impl UnixSocket {
             if t.shutdown & RCV_SHUTDOWN != 0 {
                 return Err(Errno::EPIPE);
             }
-            if !seqpacket && t.rx.len() >= MAX_DGRAM_QLEN {
+            if Self::full_for(t, &target, self) {
                 return Err(Errno::EAGAIN);
             }
             Ok(())
@@ -811,8 +882,10 @@ impl UnixSocket {
             cred,
             from: self.local_addr(),
             sender: self.me.clone(),
+            charge: data.len() + MSG_OVERHEAD,
         };
         let n = data.len();
+        let charge = seg.charge;
         let refused = {
             let mut t = target.state.lock();
             match check(&t) {
@@ -828,7 +901,7 @@ impl UnixSocket {
         if let Some((e, _seg)) = refused {
             return Err(e);
         }
-        self.state.lock().wmem += n;
+        self.state.lock().wmem += charge;
         target.wq.wake(ev(POLLIN | POLLRDNORM));
         Ok(())
     }
@@ -841,6 +914,7 @@ impl UnixSocket {
         let mut out = Received::default();
         let mut released: Vec<(Weak<UnixSocket>, usize)> = Vec::new();
         let mut dequeued = None;
+        let mut wakers = Vec::new();
         {
             let mut s = self.state.lock();
             match self.kind {
@@ -883,7 +957,6 @@ impl UnixSocket {
                         out.len += n;
                         if !peek {
                             seg.read += n;
-                            released.push((seg.sender.clone(), n));
                         }
                         i += 1;
                         if carries_rights {
@@ -891,9 +964,11 @@ impl UnixSocket {
                         }
                     }
                     if !peek {
+                        // A segment is uncharged once it is read to the end.
                         s.rx_bytes -= out.len;
                         while s.rx.front().is_some_and(|seg| seg.read == seg.data.len()) {
-                            s.rx.pop_front();
+                            let seg = s.rx.pop_front().expect("front checked");
+                            released.push((seg.sender.clone(), seg.charge));
                         }
                     }
                     out.full_len = out.len;
@@ -933,8 +1008,9 @@ impl UnixSocket {
                     if let Some(mut seg) = seg {
                         out.rights = seg.rights.take();
                         s.rx_bytes -= seg.data.len();
-                        released.push((seg.sender.clone(), seg.data.len()));
+                        released.push((seg.sender.clone(), seg.charge));
                         dequeued = Some(seg);
+                        wakers = core::mem::take(&mut s.peer_wakers);
                     }
                 }
             }
@@ -942,6 +1018,7 @@ impl UnixSocket {
         uncharge(released);
         if dequeued.is_some() {
             // Room in this queue: senders waiting for it may go on.
+            wake_peer_wakers(wakers);
             self.wq.wake(ev(POLLOUT | POLLWRNORM | POLLWRBAND));
         }
         Ok(out)
@@ -956,11 +1033,15 @@ impl UnixSocket {
         }
         // SHUT_RD, SHUT_WR, SHUT_RDWR are 0, 1, 2; the bits 1, 2, 3.
         let mode = how as u8 + 1;
-        let peer = {
+        let (peer, wakers) = {
             let mut s = self.state.lock();
             s.shutdown |= mode;
-            s.peer.as_ref().and_then(Weak::upgrade)
+            (
+                s.peer.as_ref().and_then(Weak::upgrade),
+                core::mem::take(&mut s.peer_wakers),
+            )
         };
+        wake_peer_wakers(wakers);
         self.wq.wake_all();
         if let Some(p) = peer
             && self.kind.connection_oriented()
@@ -989,7 +1070,7 @@ impl UnixSocket {
     }
 
     fn release_as(&self, embryo: bool) {
-        let (key, pending, peer, unread, name, released, purged) = {
+        let (key, pending, peer, unread, name, released, purged, wakers) = {
             let mut s = self.state.lock();
             if s.dead {
                 return;
@@ -1006,6 +1087,7 @@ impl UnixSocket {
                 s.addr.clone().unwrap_or(Addr::Unnamed),
                 released,
                 purged,
+                core::mem::take(&mut s.peer_wakers),
             )
         };
         if let Some(key) = key {
@@ -1030,6 +1112,7 @@ impl UnixSocket {
             p.wq.wake_all();
         }
         uncharge(released);
+        wake_peer_wakers(wakers);
         for c in pending {
             c.release_as(true);
         }
@@ -1090,27 +1173,10 @@ impl UnixSocket {
     pub fn wait_queue(&self) -> &WaitQueue {
         &self.wq
     }
-}
 
-impl Drop for UnixSocket {
-    fn drop(&mut self) {
-        // Normally done when the last file closed; a socket that never had one (a
-        // connection dropped before accept took it) is released here.
-        self.release_as(false);
-    }
-}
-
-impl FileOps for UnixSocket {
-    fn read(&self, _: &OpenFile, _: &mut u64, buf: &mut [u8]) -> KResult<usize> {
-        self.recv(buf, false).map(|r| r.len)
-    }
-
-    fn write(&self, _: &OpenFile, _: &mut u64, data: &[u8]) -> KResult<usize> {
-        self.send(data, None, self.owner(), None)
-    }
-
-    /// unix_poll (stream) and unix_dgram_poll (datagram, seqpacket).
-    fn poll(&self) -> u16 {
+    /// The poll bits this socket's own state gives, and the peer a datagram
+    /// socket's writability also depends on.
+    fn poll_self(&self) -> (u16, Option<Weak<UnixSocket>>) {
         let s = self.state.lock();
         let mut m = 0;
         if s.error.is_some() {
@@ -1137,6 +1203,50 @@ impl FileOps for UnixSocket {
         // when the peer is gone ("this prevents stuck sockets"); never listening.
         if s.listen.is_none() && s.wmem * 4 <= s.sndbuf {
             m |= POLLOUT | POLLWRNORM | POLLWRBAND;
+        }
+        let peer = if self.kind == Kind::Dgram {
+            s.peer.clone()
+        } else {
+            None
+        };
+        (m, peer)
+    }
+}
+
+impl Drop for UnixSocket {
+    fn drop(&mut self) {
+        // Normally done when the last file closed; a socket that never had one (a
+        // connection dropped before accept took it) is released here.
+        self.release_as(false);
+    }
+}
+
+impl FileOps for UnixSocket {
+    fn read(&self, _: &OpenFile, _: &mut u64, buf: &mut [u8]) -> KResult<usize> {
+        self.recv(buf, false).map(|r| r.len)
+    }
+
+    fn write(&self, _: &OpenFile, _: &mut u64, data: &[u8]) -> KResult<usize> {
+        self.send(data, None, self.owner(), None)
+    }
+
+    /// unix_poll (stream) and unix_dgram_poll (datagram, seqpacket).
+    fn poll(&self) -> u16 {
+        let (m, peer) = self.poll_self();
+        if m & POLLOUT == 0 {
+            return m;
+        }
+        // A datagram socket whose peer's queue is full (and who is not connected
+        // back) is not writable: it waits to be woken when the peer drains.
+        if let Some(p) = peer.as_ref().and_then(Weak::upgrade) {
+            let mut ps = p.state.lock();
+            if Self::full_for(&ps, &p, self) {
+                if !ps.peer_wakers.iter().any(|w| self.is(w)) {
+                    ps.peer_wakers.retain(|w| w.strong_count() > 0);
+                    ps.peer_wakers.push(self.me.clone());
+                }
+                return m & !(POLLOUT | POLLWRNORM | POLLWRBAND);
+            }
         }
         m
     }
@@ -1272,23 +1382,85 @@ mod tests {
         b.bind(Addr::Abstract(b"t-name".to_vec()), key).unwrap();
     }
 
-    #[test]
-    fn a_full_stream_refuses_more_until_read() {
-        let (a, b) = UnixSocket::pair(Kind::Stream, ME);
-        let chunk = alloc::vec![7u8; 65536];
-        let mut sent = 0;
+    /// Sends `chunk` until EAGAIN; returns how many sends went through.
+    fn fill(from: &UnixSocket, chunk: &[u8], to: Option<&Arc<UnixSocket>>) -> usize {
+        let mut sends = 0;
         loop {
-            match a.send(&chunk, None, ME, None) {
-                Ok(n) => sent += n,
-                Err(Errno::EAGAIN) => break,
+            match from.send(chunk, None, ME, to.cloned()) {
+                Ok(n) => {
+                    assert_eq!(n, chunk.len());
+                    sends += 1;
+                }
+                Err(Errno::EAGAIN) => return sends,
                 Err(e) => panic!("{e:?}"),
             }
         }
-        assert_eq!(sent, DEFAULT_BUF);
+    }
+
+    #[test]
+    fn a_full_stream_refuses_more_until_read() {
+        let (a, b) = UnixSocket::pair(Kind::Stream, ME);
+        // As on Linux: 44 page-sized writes, and 278 one-byte ones (each costs
+        // its bytes and an skb's overhead).
+        assert_eq!(fill(&a, &[7u8; 4096], None), 44);
         assert_eq!(a.poll() & POLLOUT, 0);
-        let mut sink = alloc::vec![0u8; DEFAULT_BUF];
-        assert_eq!(b.recv(&mut sink, false).unwrap().len, DEFAULT_BUF);
+        assert!(!a.can_send());
+        let mut sink = alloc::vec![0u8; 65536];
+        assert_eq!(b.recv(&mut sink, false).unwrap().len, 65536);
+        assert!(a.can_send(), "room again");
+        assert_eq!(a.poll() & POLLOUT, 0, "POLLOUT waits for a quarter");
+        while b.recv(&mut sink, false).is_ok_and(|r| r.len > 0) {}
         assert_ne!(a.poll() & POLLOUT, 0);
+        let (c, _d) = UnixSocket::pair(Kind::Stream, ME);
+        assert_eq!(fill(&c, b"x", None), 278);
+        // A big write goes in segments of at most half the buffer.
+        let (e, f) = UnixSocket::pair(Kind::Stream, ME);
+        e.set_buf(true, 8192);
+        assert_eq!(e.send(&[1u8; 65536], None, ME, None), Ok(8192 - 64));
+        drop(f);
+    }
+
+    #[test]
+    fn a_datagram_receiver_holds_eleven_messages_from_strangers() {
+        let r = bound(Kind::Dgram, "t-qlen");
+        let x = UnixSocket::new(Kind::Dgram, ME);
+        assert_eq!(fill(&x, b"m", Some(&r)), MAX_DGRAM_QLEN + 1);
+        assert!(!r.has_room_for(&x));
+        // A connected sender polls unwritable, and is woken when the queue drains.
+        x.connect(&r, ME).unwrap();
+        assert_eq!(x.poll() & POLLOUT, 0);
+        let (count, waker) = counting_waker();
+        let mut wait = core::pin::pin!(x.wait_queue().wait_until(|| None::<()>));
+        let _ = wait
+            .as_mut()
+            .poll(&mut core::task::Context::from_waker(&waker));
+        recv(&r, 4).unwrap();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1, "woken");
+        assert_ne!(x.poll() & POLLOUT, 0);
+        // No limit for a receiver connected back to its sender: a socketpair is
+        // bounded by the send buffer alone.
+        let (a, _b) = UnixSocket::pair(Kind::Dgram, ME);
+        assert_eq!(fill(&a, b"m", None), 278);
+        // A datagram may be queued while the sender's charges are under its
+        // buffer, whatever its size (sock_alloc_send_pskb).
+        let (c, _d) = UnixSocket::pair(Kind::Dgram, ME);
+        assert_eq!(fill(&c, &alloc::vec![0u8; 100_000], None), 3);
+        assert_eq!(
+            c.send(&alloc::vec![0u8; DEFAULT_BUF - 31], None, ME, None),
+            Err(Errno::EMSGSIZE)
+        );
+    }
+
+    struct Counter(core::sync::atomic::AtomicUsize);
+    impl alloc::task::Wake for Counter {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn counting_waker() -> (Arc<Counter>, core::task::Waker) {
+        let c = Arc::new(Counter(core::sync::atomic::AtomicUsize::new(0)));
+        (c.clone(), core::task::Waker::from(c))
     }
 
     #[test]
@@ -1594,7 +1766,7 @@ mod tests {
         s.send(b"x", None, ME, Some(held.clone())).unwrap();
         r.release();
         assert!(lookup(&abs(Kind::Dgram, "t-dead").1).is_none());
-        assert!(held.has_dgram_room(), "a waiting sender looks again");
+        assert!(held.has_room_for(&s), "a waiting sender looks again");
         assert_eq!(
             s.send(b"x", None, ME, Some(held.clone())),
             Err(Errno::ECONNREFUSED)
