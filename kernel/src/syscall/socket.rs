@@ -448,6 +448,8 @@ async fn send_buf(
                 if done == data.len() || s.kind() != Kind::Stream {
                     return Ok(done);
                 }
+                // A stream write goes a segment at a time: try the next one.
+                continue;
             }
             Err(Errno::EAGAIN) if !dontwait => {}
             Err(Errno::EPIPE) => {
