@@ -1160,16 +1160,46 @@ pub async fn sys_getsockopt(
     Ok(0)
 }
 
-/// readv on a socket: one receive scattered over the vectors.
+/// read(2) on a socket: a receive without flags (sock_read_iter), honouring
+/// O_NONBLOCK and SO_RCVTIMEO; a datagram longer than the buffer is truncated,
+/// descriptors that came with the data are closed. Asking for nothing returns 0
+/// at once ("match SYS5 behaviour"), whatever the socket's state.
+pub async fn read(ctx: &Ctx<'_>, f: &OpenFile, buf: UserPtr<u8>, count: usize) -> KResult<usize> {
+    if count == 0 {
+        return Ok(0);
+    }
+    let mm = ctx.mm();
+    let mut dst = UserIoVecs::single(&*mm, buf, count)?;
+    recv_data(ctx, f, &mut dst, 0).await.map(|(n, _)| n)
+}
+
+/// write(2) on a socket: a send without flags (sock_write_iter): one datagram,
+/// however long (an empty write is an empty datagram), SIGPIPE only from a
+/// stream, SO_SNDTIMEO honoured.
+pub async fn write(ctx: &Ctx<'_>, f: &OpenFile, buf: UserPtr<u8>, count: usize) -> KResult<usize> {
+    let mm = ctx.mm();
+    let mut src = UserIoVecs::single(&*mm, buf, count)?;
+    send_data(ctx, f, &mut src, None, scm_cred(ctx), None, 0).await
+}
+
+/// readv on a socket: one receive scattered over the vectors (nothing asked,
+/// nothing done: do_iter_read returns 0 before the socket sees it).
 pub async fn readv(ctx: &Ctx<'_>, f: &OpenFile, iovecs: &[Iovec]) -> KResult<u64> {
+    if iovecs.iter().all(|v| v.len == 0) {
+        return Ok(0);
+    }
     let mm = ctx.mm();
     let mut dst = UserIoVecs::new(&*mm, iovecs)?;
     let (n, _) = recv_data(ctx, f, &mut dst, 0).await?;
     Ok(n as u64)
 }
 
-/// writev on a socket: one message gathered from the vectors.
+/// writev on a socket: one message gathered from the vectors (an empty one sends
+/// nothing: do_iter_write returns 0 first).
 pub async fn writev(ctx: &Ctx<'_>, f: &OpenFile, iovecs: &[Iovec]) -> KResult<u64> {
+    if iovecs.iter().all(|v| v.len == 0) {
+        return Ok(0);
+    }
     let mm = ctx.mm();
     let mut src = UserIoVecs::new(&*mm, iovecs)?;
     send_data(ctx, f, &mut src, None, scm_cred(ctx), None, 0)
