@@ -498,21 +498,21 @@ async fn send_data(
     src: &mut UserIoVecs<'_>,
     mut rights: Option<Rights>,
     cred: Cred,
-    to: Option<Arc<UnixSocket>>,
+    addr: Option<Addr>,
     flags: u32,
 ) -> KResult<usize> {
     let total = src.remaining().min(super::MAX_RW_COUNT);
-    let how = SendTo {
-        to,
+    let s = sock(f);
+    let mut how = SendTo {
+        to: None,
         flags,
-        until: deadline(sock(f).timeout(true)),
+        until: deadline(s.timeout(true)),
     };
-    if sock(f).kind() != Kind::Stream {
-        // A datagram to the peer from a socket with SO_PASSCRED: it gets a name
-        // first (unix_dgram_sendmsg; with an address, `destination` did it).
-        if how.to.is_none() && sock(f).needs_autobind(false) {
-            sock(f).autobind()?;
-        }
+    if s.kind() != Kind::Stream {
+        // unix_dgram_sendmsg's order: the connection, the autobind, the size, the
+        // pending error and shutdown; then the data is copied (EFAULT) and only
+        // then is the address looked up.
+        s.prepare_message(total, addr.is_some())?;
         if total > kestrel_net::unix::MAX_BUF {
             return Err(Errno::EMSGSIZE);
         }
@@ -520,6 +520,7 @@ async fn send_data(
         if src.read(&mut data) < total {
             return Err(Errno::EFAULT);
         }
+        how.to = addr.as_ref().map(|a| dgram_target(ctx, a)).transpose()?;
         return send_buf(ctx, f, &data, &mut rights, cred, &how).await;
     }
     if total == 0 {
@@ -668,21 +669,18 @@ pub async fn sys_sendto(
     } else {
         Some(RawAddr::copy_in(ctx, addr, addrlen)?).filter(|r| r.len > 0)
     };
-    let to = destination(ctx, &f, raw.as_ref())?;
+    let to = send_address(&f, raw.as_ref())?;
     send_data(ctx, &f, &mut src, None, scm_cred(ctx), to, flags)
         .await
         .map(|n| n as u64)
 }
 
-/// The socket a datagram's address names, for a send given the address `raw`:
+/// What a send's address `raw` says, as far as it is looked at before data moves:
 /// a stream socket refuses any address (EISCONN if connected, EOPNOTSUPP if not,
 /// without looking at it: unix_stream_sendmsg), a seqpacket socket ignores it
-/// (unix_seqpacket_sendmsg), a datagram socket sends to the socket it names.
-fn destination(
-    ctx: &Ctx<'_>,
-    f: &OpenFile,
-    raw: Option<&RawAddr>,
-) -> KResult<Option<Arc<UnixSocket>>> {
+/// (unix_seqpacket_sendmsg), a datagram socket's must be a valid name (EINVAL);
+/// the socket it names is found later, after the message is checked and copied.
+fn send_address(f: &OpenFile, raw: Option<&RawAddr>) -> KResult<Option<Addr>> {
     let Some(raw) = raw else {
         return Ok(None);
     };
@@ -695,19 +693,19 @@ fn destination(
         }),
         Kind::SeqPacket => Ok(None),
         Kind::Dgram => match raw.parse()? {
-            Parsed::Addr(a) => {
-                if s.needs_autobind(true) {
-                    s.autobind()?;
-                }
-                let t = find_target(ctx, &a, Kind::Dgram)?;
-                if t.kind() != Kind::Dgram {
-                    return Err(Errno::EPROTOTYPE);
-                }
-                Ok(Some(t))
-            }
+            Parsed::Addr(a) => Ok(Some(a)),
             Parsed::FamilyOnly => Err(Errno::EINVAL),
         },
     }
+}
+
+/// The datagram socket `addr` names (ENOENT, ECONNREFUSED, EPROTOTYPE).
+fn dgram_target(ctx: &Ctx<'_>, addr: &Addr) -> KResult<Arc<UnixSocket>> {
+    let t = find_target(ctx, addr, Kind::Dgram)?;
+    if t.kind() != Kind::Dgram {
+        return Err(Errno::EPROTOTYPE);
+    }
+    Ok(t)
 }
 
 pub async fn sys_recvfrom(
@@ -843,7 +841,7 @@ async fn sendmsg(ctx: &Ctx<'_>, f: &OpenFile, hdr: &Msghdr, flags: u32) -> KResu
     let mm = ctx.mm();
     let mut src = UserIoVecs::new(&*mm, &iovecs)?;
     let (rights, cred) = parse_control(ctx, hdr.msg_control, hdr.msg_controllen)?;
-    let to = destination(ctx, f, raw.as_ref())?;
+    let to = send_address(f, raw.as_ref())?;
     send_data(
         ctx,
         f,
