@@ -309,16 +309,31 @@ async fn accept(
     addrlen: UserPtr<u32>,
     flags: u32,
 ) -> KResult<u64> {
-    if flags & !(SOCK_CLOEXEC | SOCK_NONBLOCK) != 0 {
-        return Err(Errno::EINVAL);
-    }
+    // Linux 6.18's order: the descriptor (EBADF), a free slot for the new one
+    // (EMFILE: reserved before a connection is taken, which therefore stays
+    // queued), the socket (ENOTSOCK, EOPNOTSUPP), then the flags (EINVAL).
+    ctx.file(fd)?;
+    let free_slot = || {
+        let limit = ctx.process().nofile();
+        ctx.process()
+            .files()
+            .lock()
+            .lowest_free(0, limit)
+            .map(|_| ())
+    };
+    free_slot()?;
     let f = socket_file(ctx, fd)?;
     let s = sock(&f);
     if s.kind() == Kind::Dgram {
         return Err(Errno::EOPNOTSUPP);
     }
+    if flags & !(SOCK_CLOEXEC | SOCK_NONBLOCK) != 0 {
+        return Err(Errno::EINVAL);
+    }
     let until = deadline(s.timeout(false));
     let conn = loop {
+        // Again after a wait: another thread may have taken the last slot.
+        free_slot()?;
         match s.accept() {
             // Shut down for reading: a blocking accept that would wait is EINVAL
             // (unix_accept), a non-blocking one EAGAIN.
