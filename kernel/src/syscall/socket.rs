@@ -591,31 +591,32 @@ async fn recv_data(
     let waitall = flags & MSG_WAITALL != 0 && stream && !peek;
     let len = dst.remaining().min(super::MAX_RW_COUNT);
     // A peek always starts at the front of the queue, which never holds more than
-    // a send buffer: one receive of that much sees all of it.
+    // MAX_QUEUED bytes: one receive of that much sees all of it.
     let step = if stream && !peek {
         CHUNK
     } else {
-        kestrel_net::unix::MAX_BUF
+        kestrel_net::unix::MAX_QUEUED
     };
     let mut buf: Vec<u8> = super::zeroed_vec(len.min(step))?;
     let mut got = 0;
     let mut first: Option<Received> = None;
     loop {
         let want = (len - got).min(buf.len());
+        // A stream takes only what the writable part of the buffers can hold,
+        // write by write (see UnixSocket::recv_within); a datagram is taken whole
+        // and lost if it cannot be delivered, as on Linux.
         let room = if stream { dst.writable(want) } else { want };
-        // Linux copies a stream's queued writes whole: when what is queued would
-        // not fit the writable part of the buffers, nothing is taken (EFAULT).
-        let short = room < want && s.recv(&mut buf[..want], true).is_ok_and(|r| r.len > room);
-        if (want > 0 && room == 0) || short {
-            if got > 0 {
-                break;
-            }
-            return Err(Errno::EFAULT);
-        }
-        match s.recv(&mut buf[..room], peek) {
+        match s.recv_within(&mut buf[..want], peek, room) {
+            Err(Errno::EFAULT) if got > 0 => break,
             Ok(r) => {
                 let n = r.len;
                 let put = dst.write(&buf[..n]);
+                // A message that cannot be copied out whole is lost and the
+                // receive fails (skb_copy_datagram_msg), unless an earlier piece
+                // of a MSG_WAITALL read was delivered.
+                if put < n && got == 0 {
+                    return Err(Errno::EFAULT);
+                }
                 got += put;
                 let eof = n == 0;
                 // Descriptors end a read (unix_stream_read_generic): a later piece
@@ -630,9 +631,6 @@ async fn recv_data(
                             f0.rights = r.rights;
                         }
                     }
-                }
-                if put < n && got == 0 {
-                    return Err(Errno::EFAULT);
                 }
                 if !waitall || got == len || eof || put < n || rights {
                     break;

@@ -89,6 +89,9 @@ const SKB_FRAGS_MAX: usize = 17 * PAGE;
 /// one-page head and UNIX_SKB_FRAGS_SZ of fragments; also at most half the send
 /// buffer).
 const STREAM_SEG_MAX: usize = SKB_MAX_HEAD + 32 * 1024;
+/// The most bytes a receive queue of a stream socket holds: its sender's buffer,
+/// and the segment it may add while under it.
+pub const MAX_QUEUED: usize = MAX_BUF + STREAM_SEG_MAX;
 
 /// The size kmalloc gives for `n` bytes: its size classes up to 8 KiB, then
 /// whole pages in powers of two.
@@ -994,6 +997,16 @@ impl UnixSocket {
     /// (see the module documentation); others take one message. `Ok(len 0)` at
     /// end-of-file; EAGAIN when nothing is there yet.
     pub fn recv(&self, buf: &mut [u8], peek: bool) -> KResult<Received> {
+        self.recv_within(buf, peek, buf.len())
+    }
+
+    /// [`UnixSocket::recv`] into a buffer whose first `writable` bytes only can be
+    /// delivered to the caller. A stream read copies write by write, as Linux's
+    /// unix_stream_read_generic does, and stops before a write whose piece would
+    /// not fit there, leaving it queued: EFAULT if that is the first one. Messages
+    /// are taken whole whatever `writable` says (the caller loses what it cannot
+    /// deliver, as Linux loses a datagram it fails to copy).
+    pub fn recv_within(&self, buf: &mut [u8], peek: bool, writable: usize) -> KResult<Received> {
         let mut out = Received::default();
         let mut released: Vec<(Weak<UnixSocket>, usize)> = Vec::new();
         let mut dequeued = None;
@@ -1020,12 +1033,23 @@ impl UnixSocket {
                     let mut i = 0;
                     while out.len < buf.len() && i < s.rx.len() {
                         let seg = &mut s.rx[i];
+                        if i > 0 && passcred && Some(seg.cred) != out.cred {
+                            break; // with SO_PASSCRED, writers are never glued together
+                        }
+                        let avail = &seg.data[seg.read..];
+                        let n = avail.len().min(buf.len() - out.len);
+                        if out.len + n > writable {
+                            if out.len == 0 {
+                                return Err(Errno::EFAULT);
+                            }
+                            break;
+                        }
+                        buf[out.len..out.len + n].copy_from_slice(&avail[..n]);
                         if i == 0 {
                             out.cred = Some(seg.cred);
                             out.from = Some(seg.from.clone());
-                        } else if passcred && Some(seg.cred) != out.cred {
-                            break; // with SO_PASSCRED, writers are never glued together
                         }
+                        out.len += n;
                         let carries_rights = seg.rights.is_some();
                         if carries_rights {
                             out.rights = if peek {
@@ -1034,10 +1058,6 @@ impl UnixSocket {
                                 seg.rights.take()
                             };
                         }
-                        let avail = &seg.data[seg.read..];
-                        let n = avail.len().min(buf.len() - out.len);
-                        buf[out.len..out.len + n].copy_from_slice(&avail[..n]);
-                        out.len += n;
                         if !peek {
                             seg.read += n;
                         }
@@ -1581,6 +1601,26 @@ mod tests {
         // A seqpacket socket: its pending error, then its connection.
         let q = UnixSocket::new(Kind::SeqPacket, ME);
         assert_eq!(q.prepare_message(1, true), Err(Errno::ENOTCONN));
+    }
+
+    #[test]
+    fn a_stream_read_stops_before_a_write_it_could_not_deliver() {
+        let (a, b) = UnixSocket::pair(Kind::Stream, ME);
+        a.send(b"abc", None, ME, None).unwrap();
+        a.send(b"F", Some(alloc::vec![a_file()]), ME, None).unwrap();
+        let mut buf = [0u8; 16];
+        // Nothing fits: EFAULT, nothing taken.
+        assert_eq!(b.recv_within(&mut buf, false, 2).err(), Some(Errno::EFAULT));
+        // The first write fits, the second (with its descriptor) does not.
+        let r = b.recv_within(&mut buf, false, 3).unwrap();
+        assert_eq!((r.len, r.rights.is_some()), (3, false));
+        let r = b.recv_within(&mut buf, false, 16).unwrap();
+        assert_eq!(
+            (&buf[..r.len], r.rights.map(|r| r.len())),
+            (&b"F"[..], Some(1))
+        );
+        // An empty queue says so whatever the buffer.
+        assert_eq!(b.recv_within(&mut buf, false, 0).err(), Some(Errno::EAGAIN));
     }
 
     struct Counter(core::sync::atomic::AtomicUsize);
