@@ -309,10 +309,14 @@ async fn accept(
     addrlen: UserPtr<u32>,
     flags: u32,
 ) -> KResult<u64> {
-    // Linux 6.18's order: the descriptor (EBADF), a free slot for the new one
-    // (EMFILE: reserved before a connection is taken, which therefore stays
-    // queued), the socket (ENOTSOCK, EOPNOTSUPP), then the flags (EINVAL).
+    // __sys_accept4's order: the descriptor (EBADF), the flags (EINVAL), a free
+    // slot for the new descriptor (EMFILE: reserved before a connection is
+    // taken, which therefore stays queued), then the socket (ENOTSOCK,
+    // EOPNOTSUPP).
     ctx.file(fd)?;
+    if flags & !(SOCK_CLOEXEC | SOCK_NONBLOCK) != 0 {
+        return Err(Errno::EINVAL);
+    }
     let free_slot = || {
         let limit = ctx.process().nofile();
         ctx.process()
@@ -326,9 +330,6 @@ async fn accept(
     let s = sock(&f);
     if s.kind() == Kind::Dgram {
         return Err(Errno::EOPNOTSUPP);
-    }
-    if flags & !(SOCK_CLOEXEC | SOCK_NONBLOCK) != 0 {
-        return Err(Errno::EINVAL);
     }
     let until = deadline(s.timeout(false));
     let conn = loop {
