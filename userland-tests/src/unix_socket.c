@@ -2540,6 +2540,262 @@ TEST(peer_shutdown_wakes_a_blocked_recv_with_eof) {
     EXPECT_EQ(x_recv(sv[1], b, sizeof b, 0), 2);
 }
 
+/* ---- more of what Linux does (cases added with the Kestrel fixes) ------ */
+
+/* Linux sends a stream write in skbs while the sender's queued memory is
+ * under SO_SNDBUF: a non-blocking write that fills the buffer midway returns
+ * what it sent, the next one is EAGAIN. */
+TEST(nonblocking_stream_send_returns_what_fit_when_the_buffer_fills) {
+    int sv[2];
+    OK(x_socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv));
+    static char big[200000];
+    long total = 0, r;
+    int calls = 0, short_writes = 0;
+    errno = 0;
+    while ((r = x_send(sv[0], big, sizeof big, 0)) > 0) {
+        total += r;
+        short_writes += r < (long)sizeof big;
+        CHECK(++calls < 100, "wrote %ld bytes without EAGAIN", total);
+    }
+    CHECK(r == -1 && errno == EAGAIN, "send ended with %ld %s%s", r, kt_errstr(errno), wd());
+    CHECK(short_writes == 1, "%d short writes before EAGAIN, expected one", short_writes);
+    static char sink[65536];
+    long got = 0;
+    while ((r = x_recv(sv[1], sink, sizeof sink, MSG_DONTWAIT)) > 0)
+        got += r;
+    EXPECT_EQ(got, total);
+}
+
+/* read and write on a socket are recv and send without flags
+ * (sock_read_iter, sock_write_iter). */
+TEST(read_and_write_on_a_socket_are_recv_and_send) {
+    on(SIGPIPE, h_sigpipe);
+    char b[8];
+    /* reading nothing returns 0 before the socket is asked */
+    int s = OK(x_socket(AF_UNIX, SOCK_STREAM, 0));
+    EXPECT_EQ(x_read(s, b, 0), 0);
+    EXPECT_ERRNO(x_read(s, b, 1), EINVAL);
+    EXPECT_EQ(syscall(SYS_readv, s, NULL, 0), 0);
+    /* a datagram written is one datagram, however long; an empty write is an
+     * empty datagram, an empty writev nothing at all */
+    int g[2];
+    OK(x_socketpair(AF_UNIX, SOCK_DGRAM, 0, g));
+    static char big[150000];
+    EXPECT_EQ(x_write(g[0], big, sizeof big), (long)sizeof big);
+    EXPECT_EQ(x_recv(g[1], big, sizeof big, MSG_DONTWAIT), (long)sizeof big);
+    EXPECT_EQ(x_write(g[0], b, 0), 0);
+    EXPECT_EQ(x_recv(g[1], b, sizeof b, MSG_DONTWAIT), 0);
+    struct iovec none = {b, 0};
+    EXPECT_EQ(syscall(SYS_writev, g[0], &none, 1), 0);
+    EXPECT_ERRNO(x_recv(g[1], b, sizeof b, MSG_DONTWAIT), EAGAIN);
+    /* a seqpacket write to a closed peer: EPIPE without SIGPIPE */
+    int q[2];
+    OK(x_socketpair(AF_UNIX, SOCK_SEQPACKET, 0, q));
+    OK(close(q[1]));
+    EXPECT_ERRNO(x_write(q[0], "x", 1), EPIPE);
+    EXPECT_EQ(sigpipe_count, 0);
+    /* read honours SO_RCVTIMEO */
+    int sv[2];
+    OK(x_socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+    struct timeval tv = {0, 50000};
+    OK(x_setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+    long long t0 = now_ns();
+    EXPECT_ERRNO(x_read(sv[0], b, 1), EAGAIN);
+    CHECK(now_ns() - t0 >= 40 * MS, "read timed out after %lld ms", (now_ns() - t0) / MS);
+}
+
+/* net.unix.max_dgram_qlen (10): a receiver holds more than 10 datagrams from a
+ * socket it is not connected back to; poll of a sender connected to it then
+ * says not writable until it drains. A socketpair has no such limit. */
+TEST(dgram_receiver_takes_eleven_from_strangers_and_poll_waits_for_room) {
+    struct sockaddr_un a;
+    socklen_t al = mkabstract(&a, "qlen");
+    int r = OK(x_socket(AF_UNIX, SOCK_DGRAM, 0));
+    OK(x_bind(r, &a, al));
+    int x = OK(x_socket(AF_UNIX, SOCK_DGRAM, 0));
+    OK(x_connect(x, &a, al));
+    EXPECT_EQ(poll1(x, POLLOUT), POLLOUT);
+    int n = 0;
+    while (x_send(x, "m", 1, MSG_DONTWAIT) == 1)
+        CHECK(++n < 1000, "no limit");
+    int e = errno;
+    CHECK(e == EAGAIN, "send ended with %s", kt_errstr(e));
+    EXPECT_EQ(n, 11);
+    EXPECT_EQ(poll1(x, POLLOUT), 0);
+    char b[4];
+    OK(x_recv(r, b, sizeof b, 0));
+    EXPECT_EQ(poll1(x, POLLOUT), POLLOUT);
+    EXPECT_EQ(x_send(x, "m", 1, MSG_DONTWAIT), 1);
+    int sv[2];
+    OK(x_socketpair(AF_UNIX, SOCK_DGRAM, 0, sv));
+    for (int i = 0; i < 50; i++)
+        CHECK(x_send(sv[0], "p", 1, MSG_DONTWAIT) == 1, "socketpair datagram %d: %s", i,
+              kt_errstr(errno));
+}
+
+/* unix_dgram_disconnected: a datagram socket that leaves its peer drops what
+ * it had received; a peer connected back to it gets ECONNRESET, once. */
+TEST(dgram_disconnect_drops_the_queue_and_resets_a_peer_connected_back) {
+    struct sockaddr_un a, b;
+    socklen_t al = mkabstract(&a, "dc-x"), bl = mkabstract(&b, "dc-y");
+    int x = OK(x_socket(AF_UNIX, SOCK_DGRAM, 0));
+    int y = OK(x_socket(AF_UNIX, SOCK_DGRAM, 0));
+    OK(x_bind(x, &a, al));
+    OK(x_bind(y, &b, bl));
+    OK(x_connect(x, &b, bl));
+    OK(x_connect(y, &a, al));
+    OK(x_send(y, "1", 1, 0));
+    OK(x_send(x, "2", 1, 0));
+    struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+    OK(x_connect(x, &unspec, sizeof unspec));
+    char buf[4];
+    EXPECT_ERRNO(x_recv(x, buf, sizeof buf, MSG_DONTWAIT), EAGAIN);
+    EXPECT_EQ(poll1(y, POLLIN | POLLOUT), POLLIN | POLLOUT | POLLERR);
+    EXPECT_ERRNO(x_recv(y, buf, sizeof buf, MSG_DONTWAIT), ECONNRESET);
+    EXPECT_EQ(x_recv(y, buf, sizeof buf, MSG_DONTWAIT), 1);
+    EXPECT_EQ(x_send(y, "3", 1, 0), 1);
+}
+
+/* unix_may_send: a datagram socket connected to another takes nothing from
+ * strangers, even after its peer closed, until it notices (its own send). */
+TEST(dgram_connected_to_a_closed_peer_refuses_strangers_until_it_notices) {
+    struct sockaddr_un a, b;
+    socklen_t al = mkabstract(&a, "cp-x"), bl = mkabstract(&b, "cp-y");
+    int x = OK(x_socket(AF_UNIX, SOCK_DGRAM, 0));
+    int y = OK(x_socket(AF_UNIX, SOCK_DGRAM, 0));
+    int z = OK(x_socket(AF_UNIX, SOCK_DGRAM, 0));
+    OK(x_bind(x, &a, al));
+    OK(x_bind(y, &b, bl));
+    OK(x_connect(x, &b, bl));
+    EXPECT_ERRNO(x_connect(z, &a, al), EPERM);
+    OK(close(y));
+    EXPECT_ERRNO(x_sendto(z, "z", 1, 0, &a, al), EPERM);
+    EXPECT_ERRNO(x_send(x, "q", 1, 0), ECONNREFUSED);
+    EXPECT_EQ(x_sendto(z, "z", 1, 0, &a, al), 1);
+}
+
+/* Linux reserves accept's descriptor before it takes a connection: at
+ * RLIMIT_NOFILE accept is EMFILE and the connection stays queued. The order:
+ * EBADF, unknown flags (EINVAL), EMFILE, ENOTSOCK, EOPNOTSUPP. */
+TEST(accept_with_no_free_descriptor_is_emfile_and_keeps_the_connection) {
+    struct sockaddr_un a;
+    socklen_t al = mkabstract(&a, "emfile");
+    int l = OK(x_socket(AF_UNIX, SOCK_STREAM, 0));
+    OK(x_bind(l, &a, al));
+    OK(x_listen(l, 4));
+    int c = OK(x_socket(AF_UNIX, SOCK_STREAM, 0));
+    OK(x_connect(c, &a, al));
+    OK(x_send(c, "hi", 2, 0));
+    int g = OK(x_socket(AF_UNIX, SOCK_DGRAM, 0));
+    struct rlimit old, low;
+    OK(getrlimit(RLIMIT_NOFILE, &old));
+    low = old;
+    low.rlim_cur = (rlim_t)g + 1;
+    OK(setrlimit(RLIMIT_NOFILE, &low));
+    long r1 = x_accept(l, NULL, NULL);
+    int e1 = errno;
+    long r2 = x_accept(g, NULL, NULL);
+    int e2 = errno;
+    long r3 = x_accept4(l, NULL, NULL, 0x10);
+    int e3 = errno;
+    long r4 = x_accept(99, NULL, NULL);
+    int e4 = errno;
+    OK(setrlimit(RLIMIT_NOFILE, &old));
+    CHECK(r1 == -1 && e1 == EMFILE, "accept at the limit: %ld %s", r1, kt_errstr(e1));
+    CHECK(r2 == -1 && e2 == EMFILE, "accept on a datagram socket at the limit: %ld %s", r2,
+          kt_errstr(e2));
+    CHECK(r3 == -1 && e3 == EINVAL, "accept4 with bad flags at the limit: %ld %s", r3,
+          kt_errstr(e3));
+    CHECK(r4 == -1 && e4 == EBADF, "accept of a bad descriptor at the limit: %ld %s", r4,
+          kt_errstr(e4));
+    int s = OK(x_accept(l, NULL, NULL));
+    char b[4];
+    EXPECT_EQ(x_recv(s, b, sizeof b, MSG_DONTWAIT), 2);
+}
+
+/* unix_dgram_sendmsg checks the message (size, shutdown) before it looks up
+ * the address. */
+TEST(dgram_send_reports_size_and_shutdown_before_a_missing_address) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    struct sockaddr_un a;
+    socklen_t al = mkaddr(&a, kt_path(d, "none"));
+    int g = OK(x_socket(AF_UNIX, SOCK_DGRAM, 0));
+    int sndbuf = sockopt_int(g, SOL_SOCKET, SO_SNDBUF);
+    static char big[1 << 20];
+    CHECK(sndbuf > 0 && sndbuf < (int)sizeof big, "SO_SNDBUF %d", sndbuf);
+    EXPECT_ERRNO(x_sendto(g, big, (size_t)sndbuf, 0, &a, al), EMSGSIZE);
+    EXPECT_ERRNO(x_sendto(g, "x", 1, 0, &a, al), ENOENT);
+    OK(x_shutdown(g, SHUT_WR));
+    EXPECT_ERRNO(x_sendto(g, "x", 1, 0, &a, al), EPIPE);
+}
+
+/* unix_stream_read_generic copies write by write: into a buffer whose end is
+ * unmapped, a read takes the writes that fit and stops before the next
+ * (EFAULT if none fits, the data staying queued). A datagram that cannot be
+ * copied out is lost with EFAULT. An unwritable buffer and nothing queued is
+ * just EAGAIN. */
+TEST(recv_into_a_partly_unmapped_buffer_takes_whole_writes) {
+    char *m = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(m != MAP_FAILED, "mmap");
+    OK(munmap(m + 4096, 4096));
+    int sv[2];
+    OK(x_socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+    EXPECT_ERRNO(x_recv(sv[1], m + 4096, 16, MSG_DONTWAIT), EAGAIN);
+    OK(x_send(sv[0], "abc", 3, 0));
+    OK(x_send(sv[0], "defgh", 5, 0));
+    EXPECT_ERRNO(x_recv(sv[1], m + 4094, 16, MSG_DONTWAIT), EFAULT);
+    EXPECT_EQ(x_recv(sv[1], m + 4093, 16, MSG_DONTWAIT), 3);
+    CHECK(!memcmp(m + 4093, "abc", 3), "wrong data");
+    EXPECT_ERRNO(x_recv(sv[1], m + 4093, 16, MSG_DONTWAIT), EFAULT);
+    EXPECT_EQ(x_recv(sv[1], m, 16, MSG_DONTWAIT), 5);
+    int g[2];
+    OK(x_socketpair(AF_UNIX, SOCK_DGRAM, 0, g));
+    OK(x_send(g[0], "datagram", 8, 0));
+    EXPECT_ERRNO(x_recv(g[1], m + 4093, 16, MSG_DONTWAIT), EFAULT);
+    EXPECT_ERRNO(x_recv(g[1], m, 16, MSG_DONTWAIT), EAGAIN);
+    munmap(m, 4096);
+}
+
+/* A stream read glues writes together (writers too, unless the reader has
+ * SO_PASSCRED) and ends after a write carrying descriptors; MSG_PEEK hands
+ * out duplicates of them. */
+TEST(stream_reads_glue_writes_and_end_after_descriptors) {
+    int sv[2], p[2];
+    OK(x_socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+    OK(pipe(p));
+    OK(x_send(sv[0], "ab", 2, 0));
+    OK(send_fds(sv[0], &p[0], 1, "F"));
+    OK(x_send(sv[0], "cd", 2, 0));
+    char data[8];
+    int fds[4], n = 0, mf = 0;
+    EXPECT_EQ(recv_fds(sv[1], data, sizeof data, CMSG_SPACE(sizeof(int)), MSG_PEEK, fds, 4, &n,
+                       &mf),
+              3);
+    EXPECT_EQ(n, 1);
+    int peeked = n ? fds[0] : -1;
+    EXPECT_EQ(recv_fds(sv[1], data, sizeof data, CMSG_SPACE(sizeof(int)), 0, fds, 4, &n, &mf), 3);
+    CHECK(!memcmp(data, "abF", 3), "got \"%.3s\"", data);
+    EXPECT_EQ(n, 1);
+    CHECK(n && fds[0] != peeked && is_open(peeked), "the peek did not give its own descriptor");
+    EXPECT_EQ(x_recv(sv[1], data, sizeof data, 0), 2);
+    /* another process's write is glued on, unless the reader asks for creds */
+    for (int passcred = 0; passcred < 2; passcred++) {
+        OK(x_setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &passcred, sizeof passcred));
+        OK(x_send(sv[0], "p1", 2, 0));
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid == 0)
+            _exit(x_send(sv[0], "c1", 2, 0) == 2 ? 0 : 1);
+        OK(pid);
+        int st;
+        EXPECT_EQ(waitpid(pid, &st, 0), pid);
+        EXPECT_EQ(x_recv(sv[1], data, sizeof data, MSG_DONTWAIT), passcred ? 2 : 4);
+        if (passcred)
+            EXPECT_EQ(x_recv(sv[1], data, sizeof data, MSG_DONTWAIT), 2);
+    }
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -2640,5 +2896,15 @@ int main(void)
     RUNS(epoll_on_connected_socket_reports_epollin_and_epollrdhup);
     RUNS(close_of_peer_wakes_a_blocked_recv_with_eof);
     RUNS(peer_shutdown_wakes_a_blocked_recv_with_eof);
+    /* more of what Linux does */
+    RUNS(nonblocking_stream_send_returns_what_fit_when_the_buffer_fills);
+    RUNS(read_and_write_on_a_socket_are_recv_and_send);
+    RUNS(dgram_receiver_takes_eleven_from_strangers_and_poll_waits_for_room);
+    RUNS(dgram_disconnect_drops_the_queue_and_resets_a_peer_connected_back);
+    RUNS(dgram_connected_to_a_closed_peer_refuses_strangers_until_it_notices);
+    RUNS(accept_with_no_free_descriptor_is_emfile_and_keeps_the_connection);
+    RUNS(dgram_send_reports_size_and_shutdown_before_a_missing_address);
+    RUNS(recv_into_a_partly_unmapped_buffer_takes_whole_writes);
+    RUNS(stream_reads_glue_writes_and_end_after_descriptors);
     return KT_END();
 }
