@@ -1379,6 +1379,13 @@ impl FileOps for UnixSocket {
             kestrel_vfs::UserPtr::<i32>::new(arg).write(mem, &(n.min(i32::MAX as usize) as i32))?;
             return Ok(0);
         }
+        if cmd == kestrel_abi::tty::TIOCOUTQ {
+            // SIOCOUTQ (unix_outq_len): what this socket has queued at receivers,
+            // counted as it is charged.
+            let n = self.state.lock().wmem;
+            kestrel_vfs::UserPtr::<i32>::new(arg).write(mem, &(n.min(i32::MAX as usize) as i32))?;
+            return Ok(0);
+        }
         Err(Errno::ENOTTY)
     }
 
