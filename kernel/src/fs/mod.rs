@@ -64,8 +64,12 @@ pub fn init(boot: &BootInfo) -> KResult<RootInfo> {
     kestrel_vfs::set_clock(wall_clock);
     // File content and pipe buffers live in kernel memory: never in its reserve.
     kestrel_vfs::set_memory_check(crate::mm::frame::may_hold_user_data);
-    // OFD and flock locks belong to the open file description: released with it.
-    kestrel_vfs::file::set_close_hook(crate::syscall::locks::file_released);
+    // OFD and flock locks belong to the open file description: released with it;
+    // so is a socket.
+    kestrel_vfs::file::set_close_hook(|f| {
+        crate::syscall::locks::file_released(f);
+        crate::syscall::socket::file_released(f);
+    });
     let root_inode = RamFs::new_root(makedev(0, 1));
     let mut info = RootInfo {
         files: 0,

@@ -158,6 +158,9 @@ pub(super) async fn read_to_user(
     if file.metadata().is_ok_and(|m| m.is_dir()) {
         return Err(Errno::EISDIR);
     }
+    if super::socket::is_socket(file) && offset.is_none() {
+        return super::socket::read(ctx, file, buf, count).await;
+    }
     let count = count.min(MAX_RW_COUNT);
     if count == 0 {
         // Still asked: files with a minimum read size (eventfd, signalfd) say EINVAL.
@@ -214,6 +217,9 @@ pub(super) async fn write_from_user(
     }
     let mm = ctx.mm();
     let mut input = mm.reader(buf, count)?;
+    if super::socket::is_socket(file) && offset.is_none() {
+        return super::socket::write(ctx, file, buf, count).await;
+    }
     let count = count.min(MAX_RW_COUNT);
     if count == 0 {
         // Still asked: files with an exact write size (eventfd) say EINVAL.

@@ -26,7 +26,7 @@ mod poll;
 mod process;
 mod sched;
 mod signal;
-mod socket;
+pub(crate) mod socket;
 pub mod stats;
 mod table;
 mod time;

@@ -62,20 +62,28 @@ fn new_file(s: Arc<UnixSocket>, nonblock: bool) -> Arc<OpenFile> {
     crate::fs::anon::socket_file(s, O_RDWR | if nonblock { O_NONBLOCK } else { 0 })
 }
 
-/// The type argument of socket/socketpair: (kind, cloexec, nonblock).
-fn parse_type(domain: u32, ty: u32) -> KResult<(Kind, bool, bool)> {
+/// The type and protocol arguments of socket/socketpair: (kind, cloexec,
+/// nonblock), checked in Linux's order: unknown flag bits (EINVAL, __sys_socket),
+/// a family beyond AF_MAX (EAFNOSUPPORT) and a type beyond SOCK_MAX (EINVAL,
+/// __sock_create), a family with no sockets here (EAFNOSUPPORT), then
+/// unix_create: the protocol (EPROTONOSUPPORT) and a type unix sockets do not have
+/// (ESOCKTNOSUPPORT, type 0 included).
+fn parse_type(domain: u32, ty: u32, protocol: i32) -> KResult<(Kind, bool, bool)> {
     if ty & !(SOCK_TYPE_MASK | SOCK_CLOEXEC | SOCK_NONBLOCK) != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let base = ty & SOCK_TYPE_MASK;
-    if base == 0 || base > 10 {
         return Err(Errno::EINVAL);
     }
     if domain >= AF_MAX {
         return Err(Errno::EAFNOSUPPORT);
     }
+    let base = ty & SOCK_TYPE_MASK;
+    if base >= SOCK_MAX {
+        return Err(Errno::EINVAL);
+    }
     if domain != AF_UNIX {
         return Err(Errno::EAFNOSUPPORT);
+    }
+    if protocol != 0 && protocol != AF_UNIX as i32 {
+        return Err(Errno::EPROTONOSUPPORT);
     }
     // AF_UNIX treats SOCK_RAW as SOCK_DGRAM (unix_create).
     let kind = match base {
@@ -86,10 +94,7 @@ fn parse_type(domain: u32, ty: u32) -> KResult<(Kind, bool, bool)> {
 }
 
 pub async fn sys_socket(ctx: &mut Ctx<'_>, domain: u32, ty: u32, protocol: i32) -> KResult<u64> {
-    let (kind, cloexec, nonblock) = parse_type(domain, ty)?;
-    if protocol != 0 && protocol != AF_UNIX as i32 {
-        return Err(Errno::EPROTONOSUPPORT);
-    }
+    let (kind, cloexec, nonblock) = parse_type(domain, ty, protocol)?;
     let f = new_file(UnixSocket::new(kind, peer_cred(ctx)), nonblock);
     ctx.install(f, cloexec).map(|fd| fd as u64)
 }
@@ -104,10 +109,7 @@ pub async fn sys_socketpair(
     if matches!(domain, AF_INET | AF_INET6) {
         return Err(Errno::EOPNOTSUPP);
     }
-    let (kind, cloexec, nonblock) = parse_type(domain, ty)?;
-    if protocol != 0 && protocol != AF_UNIX as i32 {
-        return Err(Errno::EPROTONOSUPPORT);
-    }
+    let (kind, cloexec, nonblock) = parse_type(domain, ty, protocol)?;
     let (x, y) = UnixSocket::pair(kind, peer_cred(ctx));
     let fx = ctx.install(new_file(x, nonblock), cloexec)?;
     let fy = match ctx.install(new_file(y, nonblock), cloexec) {
@@ -130,16 +132,39 @@ pub async fn sys_socketpair(
     Ok(0)
 }
 
-/// Reads a sockaddr of `len` bytes (EINVAL for a negative or huge length: more
-/// than a sockaddr_storage).
-fn read_addr(ctx: &Ctx<'_>, ptr: UserPtr<u8>, len: u32) -> KResult<Parsed> {
-    let len = len as usize;
-    if len > 128 {
-        return Err(Errno::EINVAL);
+/// A socket address copied in from the caller, as Linux's move_addr_to_kernel
+/// copies it: at most a sockaddr_storage, not yet looked at.
+struct RawAddr {
+    bytes: [u8; 128],
+    len: usize,
+}
+
+impl RawAddr {
+    /// Copies `len` bytes at `ptr` (EINVAL for a negative length or one beyond a
+    /// sockaddr_storage, EFAULT for a bad pointer).
+    fn copy_in(ctx: &Ctx<'_>, ptr: UserPtr<u8>, len: u32) -> KResult<Self> {
+        let len = len as usize;
+        if len > 128 {
+            return Err(Errno::EINVAL);
+        }
+        let mut raw = Self {
+            bytes: [0; 128],
+            len,
+        };
+        ctx.mm()
+            .reader(ptr, len)?
+            .read_exact(&mut raw.bytes[..len])?;
+        Ok(raw)
     }
-    let mut raw = [0u8; 128];
-    ctx.mm().reader(ptr, len)?.read_exact(&mut raw[..len])?;
-    Addr::parse(&raw[..len])
+
+    fn parse(&self) -> KResult<Parsed> {
+        Addr::parse(&self.bytes[..self.len])
+    }
+}
+
+/// Reads and parses a sockaddr of `len` bytes.
+fn read_addr(ctx: &Ctx<'_>, ptr: UserPtr<u8>, len: u32) -> KResult<Parsed> {
+    RawAddr::copy_in(ctx, ptr, len)?.parse()
 }
 
 /// Writes the sockaddr `bytes` to a (sockaddr, socklen_t) pair as Linux's
@@ -167,8 +192,9 @@ fn sender_name(from: Option<&Addr>) -> Vec<u8> {
 }
 
 /// The socket registered under the name `addr` (ECONNREFUSED if none): a path
-/// must be a socket file the caller may write.
-fn find_target(ctx: &Ctx<'_>, addr: &Addr) -> KResult<Arc<UnixSocket>> {
+/// must be a socket file the caller may write; an abstract name is looked up
+/// among the sockets of type `kind` (unix_find_other).
+fn find_target(ctx: &Ctx<'_>, addr: &Addr, kind: Kind) -> KResult<Arc<UnixSocket>> {
     let key = match addr {
         Addr::Path(p) => {
             let d = ctx.resolve(AT_FDCWD, p, true)?;
@@ -179,7 +205,7 @@ fn find_target(ctx: &Ctx<'_>, addr: &Addr) -> KResult<Arc<UnixSocket>> {
             }
             NameKey::File(m.dev, m.ino)
         }
-        Addr::Abstract(n) => NameKey::Abstract(n.clone()),
+        Addr::Abstract(n) => NameKey::Abstract(kind, n.clone()),
         Addr::Unnamed => return Err(Errno::EINVAL),
     };
     kestrel_net::unix::lookup(&key).ok_or(Errno::ECONNREFUSED)
@@ -191,13 +217,13 @@ pub async fn sys_bind(ctx: &mut Ctx<'_>, fd: Fd, addr: UserPtr<u8>, addrlen: u32
     match read_addr(ctx, addr, addrlen)? {
         Parsed::FamilyOnly => s.autobind()?,
         Parsed::Addr(Addr::Abstract(n)) => {
-            s.bind(Addr::Abstract(n.clone()), NameKey::Abstract(n))?
+            s.bind(Addr::Abstract(n.clone()), NameKey::Abstract(s.kind(), n))?
         }
         Parsed::Addr(Addr::Path(p)) => {
-            if s.is_bound() {
-                return Err(Errno::EINVAL);
-            }
-            // The socket file: mode 0777 less the umask, EADDRINUSE if the name exists.
+            // The socket file: mode 0777 less the umask, EADDRINUSE if the name
+            // exists. Linux makes the file before it checks whether the socket is
+            // already bound, and removes it again if so (unix_bind_bsd): an
+            // existing file is EADDRINUSE even for a bound socket.
             let parent = ctx.resolve_parent(AT_FDCWD, &p)?;
             if parent.name == b"."
                 || parent.name == b".."
@@ -236,30 +262,44 @@ pub async fn sys_listen(ctx: &mut Ctx<'_>, fd: Fd, backlog: i32) -> KResult<u64>
     Ok(0)
 }
 
-/// Waits until `file` reports `events`, for at most `timeout` (then EAGAIN); a
-/// signal ends the wait with ERESTARTSYS, or EINTR when a timeout was set
-/// (sock_intr_errno).
-async fn wait_ready(
+/// When a socket call's waits end: SO_RCVTIMEO or SO_SNDTIMEO from the start of
+/// the call (Linux counts the timeout down across the waits of one call).
+fn deadline(timeout: Option<u64>) -> Option<u64> {
+    timeout.map(|ns| crate::time::now_ns().saturating_add(ns))
+}
+
+/// Runs the wait `fut` until `deadline` (then EAGAIN); a signal ends it with
+/// ERESTARTSYS, or EINTR when a timeout was set (sock_intr_errno).
+async fn bounded(
     ctx: &Ctx<'_>,
-    file: &OpenFile,
-    events: u16,
-    timeout: Option<u64>,
+    deadline: Option<u64>,
+    fut: impl core::future::Future<Output = ()>,
 ) -> KResult<()> {
-    let code = if timeout.is_some() {
+    let code = if deadline.is_some() {
         Errno::EINTR
     } else {
         Errno::ERESTARTSYS
     };
     let waiting = interruptible(ctx.thread, code, async {
-        wait_for(file, events).await;
+        fut.await;
         Ok(())
     });
-    match timeout {
+    match deadline {
         None => waiting.await,
-        Some(ns) => crate::task::timeout(ns, waiting)
+        Some(d) => crate::task::timeout(d.saturating_sub(crate::time::now_ns()), waiting)
             .await
             .unwrap_or(Err(Errno::EAGAIN)),
     }
+}
+
+/// Waits until `file` reports `events` (see [`bounded`]).
+async fn wait_ready(
+    ctx: &Ctx<'_>,
+    file: &OpenFile,
+    events: u16,
+    deadline: Option<u64>,
+) -> KResult<()> {
+    bounded(ctx, deadline, wait_for(file, events)).await
 }
 
 async fn accept(
@@ -269,19 +309,39 @@ async fn accept(
     addrlen: UserPtr<u32>,
     flags: u32,
 ) -> KResult<u64> {
+    // __sys_accept4's order: the descriptor (EBADF), the flags (EINVAL), a free
+    // slot for the new descriptor (EMFILE: reserved before a connection is
+    // taken, which therefore stays queued), then the socket (ENOTSOCK,
+    // EOPNOTSUPP).
+    ctx.file(fd)?;
     if flags & !(SOCK_CLOEXEC | SOCK_NONBLOCK) != 0 {
         return Err(Errno::EINVAL);
     }
+    let free_slot = || {
+        let limit = ctx.process().nofile();
+        ctx.process()
+            .files()
+            .lock()
+            .lowest_free(0, limit)
+            .map(|_| ())
+    };
+    free_slot()?;
     let f = socket_file(ctx, fd)?;
     let s = sock(&f);
     if s.kind() == Kind::Dgram {
         return Err(Errno::EOPNOTSUPP);
     }
+    let until = deadline(s.timeout(false));
     let conn = loop {
+        // Again after a wait: another thread may have taken the last slot.
+        free_slot()?;
         match s.accept() {
-            Err(Errno::EAGAIN) if !f.nonblocking() => {
-                wait_ready(ctx, &f, POLLIN, s.timeout(false)).await?
+            // Shut down for reading: a blocking accept that would wait is EINVAL
+            // (unix_accept), a non-blocking one EAGAIN.
+            Err(Errno::EAGAIN) if !f.nonblocking() && s.read_shut_down() => {
+                return Err(Errno::EINVAL);
             }
+            Err(Errno::EAGAIN) if !f.nonblocking() => wait_ready(ctx, &f, POLLIN, until).await?,
             r => break r?,
         }
     };
@@ -342,31 +402,25 @@ pub async fn sys_connect(
         Parsed::Addr(addr) => addr,
         Parsed::FamilyOnly => return Err(Errno::EINVAL),
     };
-    let target = find_target(ctx, &addr)?;
+    // With SO_PASSCRED the socket gets a name first, even if the connect fails
+    // (unix_stream_connect, unix_dgram_connect).
+    if s.needs_autobind(true) {
+        s.autobind()?;
+    }
+    let target = find_target(ctx, &addr, s.kind())?;
     if target.kind() != s.kind() {
         return Err(Errno::EPROTOTYPE);
     }
-    if s.kind() == Kind::Dgram {
-        s.connect(&target, peer_cred(ctx))?;
-        return Ok(0);
-    }
-    if !target.is_listening() {
-        return Err(Errno::ECONNREFUSED);
-    }
+    let until = deadline(s.timeout(true));
     loop {
         match s.connect(&target, peer_cred(ctx)) {
             Err(Errno::EAGAIN) if !f.nonblocking() => {
-                // The listener's queue is full: wait for accept to make room.
-                let waiting = interruptible(ctx.thread, Errno::ERESTARTSYS, async {
-                    target
-                        .wait_queue()
-                        .wait_until(|| {
-                            (!target.is_listening() || target.accept_room()).then_some(())
-                        })
-                        .await;
-                    Ok(())
-                });
-                waiting.await?;
+                // The listener's queue is full: wait (at most SO_SNDTIMEO) for
+                // accept to make room, then try again (unix_wait_for_peer).
+                let room = target
+                    .wait_queue()
+                    .wait_until(|| target.accept_room().then_some(()));
+                bounded(ctx, until, room).await?;
             }
             r => return r.map(|_| 0),
         }
@@ -376,19 +430,30 @@ pub async fn sys_connect(
 /// Bytes moved per step through a stream socket.
 const CHUNK: usize = 64 * 1024;
 
+/// Where and how one send call sends.
+struct SendTo {
+    /// The destination a datagram's address named (else the peer).
+    to: Option<Arc<UnixSocket>>,
+    /// MSG_* flags.
+    flags: u32,
+    /// When waiting for room ends (SO_SNDTIMEO).
+    until: Option<u64>,
+}
+
 /// Sends `data` (with `rights` and `cred`) on the socket file `f`, waiting for room
 /// unless `dontwait`; a stream socket sends it all. Returns how much was sent, or
-/// the error when nothing was. EPIPE raises SIGPIPE unless MSG_NOSIGNAL.
+/// the error when nothing was. EPIPE on a stream raises SIGPIPE unless MSG_NOSIGNAL.
 async fn send_buf(
     ctx: &Ctx<'_>,
     f: &OpenFile,
     data: &[u8],
     rights: &mut Option<Rights>,
     cred: Cred,
-    to: &Option<Arc<UnixSocket>>,
-    flags: u32,
+    how: &SendTo,
 ) -> KResult<usize> {
     let s = sock(f);
+    let SendTo { to, flags, until } = how;
+    let (flags, until) = (*flags, *until);
     let dontwait = f.nonblocking() || flags & MSG_DONTWAIT != 0;
     let mut done = 0;
     loop {
@@ -399,10 +464,14 @@ async fn send_buf(
                 if done == data.len() || s.kind() != Kind::Stream {
                     return Ok(done);
                 }
+                // A stream write goes a segment at a time: try the next one.
+                continue;
             }
             Err(Errno::EAGAIN) if !dontwait => {}
             Err(Errno::EPIPE) => {
-                if flags & MSG_NOSIGNAL == 0 {
+                // Only the stream path raises SIGPIPE (unix_stream_sendmsg); datagram
+                // and seqpacket sends just fail (unix_dgram_sendmsg).
+                if flags & MSG_NOSIGNAL == 0 && s.kind() == Kind::Stream {
                     crate::process::signal::send(ctx.process(), kestrel_abi::signal::SIGPIPE);
                 }
                 return if done > 0 {
@@ -413,23 +482,21 @@ async fn send_buf(
             }
             Err(e) => return if done > 0 { Ok(done) } else { Err(e) },
         }
-        let ready = match to {
-            // Room at a datagram receiver appears in its queue, not ours.
-            Some(t) => {
-                let waiting = interruptible(ctx.thread, Errno::ERESTARTSYS, async {
-                    t.wait_queue()
-                        .wait_until(|| t.has_dgram_room().then_some(()))
-                        .await;
-                    Ok(())
-                });
-                match s.timeout(true) {
-                    None => waiting.await,
-                    Some(ns) => crate::task::timeout(ns, waiting)
-                        .await
-                        .unwrap_or(Err(Errno::EAGAIN)),
+        // EAGAIN: the sender's own buffer is full (wait for its receivers to
+        // read), or a datagram receiver's queue is (wait on that queue).
+        let ready = if !s.can_send() || s.kind() == Kind::Stream {
+            let room = s.wait_queue().wait_until(|| s.can_send().then_some(()));
+            bounded(ctx, until, room).await
+        } else {
+            match to.clone().or_else(|| s.peer_socket()) {
+                Some(t) => {
+                    let room = t
+                        .wait_queue()
+                        .wait_until(|| t.has_room_for(s).then_some(()));
+                    bounded(ctx, until, room).await
                 }
+                None => Ok(()),
             }
-            None => wait_ready(ctx, f, POLLOUT, s.timeout(true)).await,
         };
         if let Err(e) = ready {
             return if done > 0 { Ok(done) } else { Err(e) };
@@ -447,11 +514,21 @@ async fn send_data(
     src: &mut UserIoVecs<'_>,
     mut rights: Option<Rights>,
     cred: Cred,
-    to: Option<Arc<UnixSocket>>,
+    addr: Option<Addr>,
     flags: u32,
 ) -> KResult<usize> {
     let total = src.remaining().min(super::MAX_RW_COUNT);
-    if sock(f).kind() != Kind::Stream {
+    let s = sock(f);
+    let mut how = SendTo {
+        to: None,
+        flags,
+        until: deadline(s.timeout(true)),
+    };
+    if s.kind() != Kind::Stream {
+        // unix_dgram_sendmsg's order: the connection, the autobind, the size, the
+        // pending error and shutdown; then the data is copied (EFAULT) and only
+        // then is the address looked up.
+        s.prepare_message(total, addr.is_some())?;
         if total > kestrel_net::unix::MAX_BUF {
             return Err(Errno::EMSGSIZE);
         }
@@ -459,10 +536,11 @@ async fn send_data(
         if src.read(&mut data) < total {
             return Err(Errno::EFAULT);
         }
-        return send_buf(ctx, f, &data, &mut rights, cred, &to, flags).await;
+        how.to = addr.as_ref().map(|a| dgram_target(ctx, a)).transpose()?;
+        return send_buf(ctx, f, &data, &mut rights, cred, &how).await;
     }
     if total == 0 {
-        return send_buf(ctx, f, &[], &mut rights, cred, &to, flags).await;
+        return send_buf(ctx, f, &[], &mut rights, cred, &how).await;
     }
     let mut buf: Vec<u8> = super::zeroed_vec(total.min(CHUNK))?;
     let mut done = 0;
@@ -477,7 +555,7 @@ async fn send_data(
                 Err(Errno::EFAULT)
             };
         }
-        match send_buf(ctx, f, &buf[..got], &mut rights, cred, &to, flags).await {
+        match send_buf(ctx, f, &buf[..got], &mut rights, cred, &how).await {
             Ok(n) => {
                 done += n;
                 if n < got {
@@ -508,52 +586,62 @@ async fn recv_data(
 ) -> KResult<(usize, Received)> {
     let s = sock(f);
     let dontwait = f.nonblocking() || flags & MSG_DONTWAIT != 0;
+    let until = deadline(s.timeout(false));
     let peek = flags & MSG_PEEK != 0;
     let stream = s.kind() == Kind::Stream;
     let waitall = flags & MSG_WAITALL != 0 && stream && !peek;
     let len = dst.remaining().min(super::MAX_RW_COUNT);
     // A peek always starts at the front of the queue, which never holds more than
-    // a send buffer: one receive of that much sees all of it.
+    // MAX_QUEUED bytes: one receive of that much sees all of it.
     let step = if stream && !peek {
         CHUNK
     } else {
-        kestrel_net::unix::MAX_BUF
+        kestrel_net::unix::MAX_QUEUED
     };
     let mut buf: Vec<u8> = super::zeroed_vec(len.min(step))?;
     let mut got = 0;
     let mut first: Option<Received> = None;
     loop {
         let want = (len - got).min(buf.len());
+        // A stream takes only what the writable part of the buffers can hold,
+        // write by write (see UnixSocket::recv_within); a datagram is taken whole
+        // and lost if it cannot be delivered, as on Linux.
         let room = if stream { dst.writable(want) } else { want };
-        // Linux copies a stream's queued writes whole: when what is queued would
-        // not fit the writable part of the buffers, nothing is taken (EFAULT).
-        let short = room < want && s.recv(&mut buf[..want], true).is_ok_and(|r| r.len > room);
-        if (want > 0 && room == 0) || short {
-            if got > 0 {
-                break;
-            }
-            return Err(Errno::EFAULT);
-        }
-        match s.recv(&mut buf[..room], peek) {
+        match s.recv_within(&mut buf[..want], peek, room) {
+            Err(Errno::EFAULT) if got > 0 => break,
             Ok(r) => {
                 let n = r.len;
                 let put = dst.write(&buf[..n]);
+                // A message that cannot be copied out whole is lost and the
+                // receive fails (skb_copy_datagram_msg), unless an earlier piece
+                // of a MSG_WAITALL read was delivered.
+                if put < n && got == 0 {
+                    return Err(Errno::EFAULT);
+                }
                 got += put;
                 let eof = n == 0;
+                // Descriptors end a read (unix_stream_read_generic): a later piece
+                // of a MSG_WAITALL read that brings some delivers them and stops.
+                let rights = r.rights.is_some();
                 match &mut first {
                     None => first = Some(r),
                     Some(f0) => {
                         f0.len = got;
                         f0.full_len = got;
+                        if rights {
+                            f0.rights = r.rights;
+                        }
                     }
                 }
-                if put < n && got == 0 {
-                    return Err(Errno::EFAULT);
-                }
-                if !waitall || got == len || eof || put < n {
+                if !waitall || got == len || eof || put < n || rights {
                     break;
                 }
                 continue;
+            }
+            // A datagram socket shut down for reading: a receive that would wait
+            // returns end-of-file instead (__skb_wait_for_more_packets).
+            Err(Errno::EAGAIN) if !dontwait && s.kind() == Kind::Dgram && s.read_shut_down() => {
+                break;
             }
             Err(Errno::EAGAIN) if !dontwait => {}
             Err(e) if got > 0 && e != Errno::EAGAIN => break,
@@ -564,7 +652,7 @@ async fn recv_data(
                 return Err(e);
             }
         }
-        if let Err(e) = wait_ready(ctx, f, POLLIN, s.timeout(false)).await {
+        if let Err(e) = wait_ready(ctx, f, POLLIN, until).await {
             if got > 0 {
                 break;
             }
@@ -588,45 +676,50 @@ pub async fn sys_sendto(
     let f = socket_file(ctx, fd)?;
     let mm = ctx.mm();
     let mut src = UserIoVecs::single(&*mm, buf, len)?;
-    let to = if addr.is_null() {
+    // __sys_sendto copies the address in (a zero length is no address at all: the
+    // socket's peer gets the data); the protocol looks at it afterwards.
+    let raw = if addr.is_null() {
         None
     } else {
-        Some(destination(ctx, &f, addr, addrlen)?)
+        Some(RawAddr::copy_in(ctx, addr, addrlen)?).filter(|r| r.len > 0)
     };
+    let to = send_address(&f, raw.as_ref())?;
     send_data(ctx, &f, &mut src, None, scm_cred(ctx), to, flags)
         .await
         .map(|n| n as u64)
 }
 
-/// The socket a datagram's address names (stream sockets ignore an address if
-/// connected, as Linux's unix_stream_sendmsg would refuse one: EOPNOTSUPP /
-/// EISCONN).
-fn destination(
-    ctx: &Ctx<'_>,
-    f: &OpenFile,
-    addr: UserPtr<u8>,
-    addrlen: u32,
-) -> KResult<Arc<UnixSocket>> {
-    // The address is copied in before the socket looks at it (EFAULT first).
-    let parsed = read_addr(ctx, addr, addrlen)?;
+/// What a send's address `raw` says, as far as it is looked at before data moves:
+/// a stream socket refuses any address (EISCONN if connected, EOPNOTSUPP if not,
+/// without looking at it: unix_stream_sendmsg), a seqpacket socket ignores it
+/// (unix_seqpacket_sendmsg), a datagram socket's must be a valid name (EINVAL);
+/// the socket it names is found later, after the message is checked and copied.
+fn send_address(f: &OpenFile, raw: Option<&RawAddr>) -> KResult<Option<Addr>> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
     let s = sock(f);
-    if s.kind() != Kind::Dgram {
-        return Err(if s.peer_addr().is_ok() {
+    match s.kind() {
+        Kind::Stream => Err(if s.is_connected() {
             Errno::EISCONN
         } else {
             Errno::EOPNOTSUPP
-        });
+        }),
+        Kind::SeqPacket => Ok(None),
+        Kind::Dgram => match raw.parse()? {
+            Parsed::Addr(a) => Ok(Some(a)),
+            Parsed::FamilyOnly => Err(Errno::EINVAL),
+        },
     }
-    match parsed {
-        Parsed::Addr(a) => {
-            let t = find_target(ctx, &a)?;
-            if t.kind() != Kind::Dgram {
-                return Err(Errno::EPROTOTYPE);
-            }
-            Ok(t)
-        }
-        Parsed::FamilyOnly => Err(Errno::EINVAL),
+}
+
+/// The datagram socket `addr` names (ENOENT, ECONNREFUSED, EPROTOTYPE).
+fn dgram_target(ctx: &Ctx<'_>, addr: &Addr) -> KResult<Arc<UnixSocket>> {
+    let t = find_target(ctx, addr, Kind::Dgram)?;
+    if t.kind() != Kind::Dgram {
+        return Err(Errno::EPROTOTYPE);
     }
+    Ok(t)
 }
 
 pub async fn sys_recvfrom(
@@ -724,21 +817,45 @@ pub async fn sys_sendmsg(
     sendmsg(ctx, &f, &hdr, flags).await.map(|n| n as u64)
 }
 
+/// The checks Linux's __copy_msghdr makes of a message header: a negative
+/// msg_namelen is EINVAL, more than UIO_MAXIOV iovecs EMSGSIZE (not the EINVAL of
+/// readv). Returns msg_namelen cut down to a sockaddr_storage (0 without a name).
+fn check_msghdr(hdr: &Msghdr) -> KResult<u32> {
+    let namelen = if hdr.msg_name == 0 {
+        0
+    } else {
+        hdr.msg_namelen
+    };
+    if (namelen as i32) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(namelen.min(128))
+}
+
+/// More iovecs than UIO_MAXIOV in a msghdr: EMSGSIZE (__copy_msghdr).
+fn check_iovlen(hdr: &Msghdr) -> KResult<usize> {
+    if hdr.msg_iovlen > IOV_MAX as u64 {
+        return Err(Errno::EMSGSIZE);
+    }
+    Ok(hdr.msg_iovlen as usize)
+}
+
 async fn sendmsg(ctx: &Ctx<'_>, f: &OpenFile, hdr: &Msghdr, flags: u32) -> KResult<usize> {
-    let iovecs = super::fs::read_iovecs(ctx, UserPtr::new(hdr.msg_iov), hdr.msg_iovlen as usize)?;
-    let mm = ctx.mm();
-    let mut src = UserIoVecs::new(&*mm, &iovecs)?;
-    let to = if hdr.msg_name != 0 && hdr.msg_namelen != 0 {
-        Some(destination(
-            ctx,
-            f,
-            UserPtr::new(hdr.msg_name),
-            hdr.msg_namelen,
-        )?)
+    // Linux's order: the name is copied in (EFAULT), the iovecs are counted and
+    // read, the control messages parsed (EBADF, EINVAL); only then does the
+    // protocol look at the name.
+    let namelen = check_msghdr(hdr)?;
+    let raw = if namelen > 0 {
+        Some(RawAddr::copy_in(ctx, UserPtr::new(hdr.msg_name), namelen)?)
     } else {
         None
     };
+    let iovlen = check_iovlen(hdr)?;
+    let iovecs = super::fs::read_iovecs(ctx, UserPtr::new(hdr.msg_iov), iovlen)?;
+    let mm = ctx.mm();
+    let mut src = UserIoVecs::new(&*mm, &iovecs)?;
     let (rights, cred) = parse_control(ctx, hdr.msg_control, hdr.msg_controllen)?;
+    let to = send_address(f, raw.as_ref())?;
     send_data(
         ctx,
         f,
@@ -765,7 +882,9 @@ pub async fn sys_recvmsg(
 }
 
 async fn recvmsg(ctx: &Ctx<'_>, f: &OpenFile, hdr: &mut Msghdr, flags: u32) -> KResult<usize> {
-    let iovecs = super::fs::read_iovecs(ctx, UserPtr::new(hdr.msg_iov), hdr.msg_iovlen as usize)?;
+    check_msghdr(hdr)?;
+    let iovlen = check_iovlen(hdr)?;
+    let iovecs = super::fs::read_iovecs(ctx, UserPtr::new(hdr.msg_iov), iovlen)?;
     let mm = ctx.mm();
     let mut dst = UserIoVecs::new(&*mm, &iovecs)?;
     let (n, r) = recv_data(ctx, f, &mut dst, flags).await?;
@@ -773,16 +892,17 @@ async fn recvmsg(ctx: &Ctx<'_>, f: &OpenFile, hdr: &mut Msghdr, flags: u32) -> K
     if r.truncated {
         msg_flags |= MSG_TRUNC;
     }
-    // The sender's name (none for an unnamed sender).
-    let name = sender_name(r.from.as_ref());
+    // The sender's name (none for an unnamed sender). Without msg_name, Linux
+    // leaves msg_namelen as it was.
     if hdr.msg_name != 0 {
+        let name = sender_name(r.from.as_ref());
         let k = name.len().min(hdr.msg_namelen as usize);
         if k > 0 {
             mm.writer(UserPtr::<u8>::new(hdr.msg_name), k)?
                 .write_all(&name[..k])?;
         }
+        hdr.msg_namelen = name.len() as u32;
     }
-    hdr.msg_namelen = name.len() as u32;
     // Control messages: the sender's credentials (SO_PASSCRED), the descriptors.
     let mut ctl = Control {
         at: hdr.msg_control,
@@ -954,8 +1074,10 @@ pub async fn sys_setsockopt(
 ) -> KResult<u64> {
     let f = socket_file(ctx, fd)?;
     let s = sock(&f);
+    // Unix sockets have no protocol-level options: Linux's unix proto_ops have no
+    // setsockopt, so every other level is EOPNOTSUPP (do_sock_setsockopt).
     if level != SOL_SOCKET {
-        return Err(Errno::ENOPROTOOPT);
+        return Err(Errno::EOPNOTSUPP);
     }
     let int = || -> KResult<i32> {
         if len < 4 {
@@ -1002,8 +1124,9 @@ pub async fn sys_getsockopt(
 ) -> KResult<u64> {
     let f = socket_file(ctx, fd)?;
     let s = sock(&f);
+    // As setsockopt: no getsockopt in the unix proto_ops (do_sock_getsockopt).
     if level != SOL_SOCKET {
-        return Err(Errno::ENOPROTOOPT);
+        return Err(Errno::EOPNOTSUPP);
     }
     let room = ctx.read(len_ptr)? as i32;
     if room < 0 {
@@ -1041,28 +1164,54 @@ pub async fn sys_getsockopt(
         }
         _ => return Err(Errno::ENOPROTOOPT),
     };
-    if (room as usize) < bytes.len()
-        && !matches!(name, SO_PEERCRED | SO_LINGER | SO_RCVTIMEO | SO_SNDTIMEO)
-        && room < 4
-    {
-        return Err(Errno::EINVAL);
-    }
+    // sk_getsockopt: a shorter buffer gets the first bytes of the value and the
+    // length says how many; a longer one is cut down to the value's size.
     let n = bytes.len().min(room as usize);
     ctx.mm().writer(val, n)?.write_all(&bytes[..n])?;
     ctx.write(len_ptr, &(n as u32))?;
     Ok(0)
 }
 
-/// readv on a socket: one receive scattered over the vectors.
+/// read(2) on a socket: a receive without flags (sock_read_iter), honouring
+/// O_NONBLOCK and SO_RCVTIMEO; a datagram longer than the buffer is truncated,
+/// descriptors that came with the data are closed. Asking for nothing returns 0
+/// at once ("match SYS5 behaviour"), whatever the socket's state.
+pub async fn read(ctx: &Ctx<'_>, f: &OpenFile, buf: UserPtr<u8>, count: usize) -> KResult<usize> {
+    if count == 0 {
+        return Ok(0);
+    }
+    let mm = ctx.mm();
+    let mut dst = UserIoVecs::single(&*mm, buf, count)?;
+    recv_data(ctx, f, &mut dst, 0).await.map(|(n, _)| n)
+}
+
+/// write(2) on a socket: a send without flags (sock_write_iter): one datagram,
+/// however long (an empty write is an empty datagram), SIGPIPE only from a
+/// stream, SO_SNDTIMEO honoured.
+pub async fn write(ctx: &Ctx<'_>, f: &OpenFile, buf: UserPtr<u8>, count: usize) -> KResult<usize> {
+    let mm = ctx.mm();
+    let mut src = UserIoVecs::single(&*mm, buf, count)?;
+    send_data(ctx, f, &mut src, None, scm_cred(ctx), None, 0).await
+}
+
+/// readv on a socket: one receive scattered over the vectors (nothing asked,
+/// nothing done: do_iter_read returns 0 before the socket sees it).
 pub async fn readv(ctx: &Ctx<'_>, f: &OpenFile, iovecs: &[Iovec]) -> KResult<u64> {
+    if iovecs.iter().all(|v| v.len == 0) {
+        return Ok(0);
+    }
     let mm = ctx.mm();
     let mut dst = UserIoVecs::new(&*mm, iovecs)?;
     let (n, _) = recv_data(ctx, f, &mut dst, 0).await?;
     Ok(n as u64)
 }
 
-/// writev on a socket: one message gathered from the vectors.
+/// writev on a socket: one message gathered from the vectors (an empty one sends
+/// nothing: do_iter_write returns 0 first).
 pub async fn writev(ctx: &Ctx<'_>, f: &OpenFile, iovecs: &[Iovec]) -> KResult<u64> {
+    if iovecs.iter().all(|v| v.len == 0) {
+        return Ok(0);
+    }
     let mm = ctx.mm();
     let mut src = UserIoVecs::new(&*mm, iovecs)?;
     send_data(ctx, f, &mut src, None, scm_cred(ctx), None, 0)
@@ -1073,6 +1222,14 @@ pub async fn writev(ctx: &Ctx<'_>, f: &OpenFile, iovecs: &[Iovec]) -> KResult<u6
 /// Whether `f` is a socket (read/write/readv/writev go through here for sockets).
 pub fn is_socket(f: &OpenFile) -> bool {
     UnixSocket::of(f).is_some()
+}
+
+/// An open file description is being released: a socket's last file closed is
+/// the socket's release (Linux's sock_close), whoever else still holds it.
+pub fn file_released(f: &OpenFile) {
+    if let Some(s) = UnixSocket::of(f) {
+        s.release();
+    }
 }
 
 pub async fn sys_sendmmsg(

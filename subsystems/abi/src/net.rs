@@ -18,6 +18,8 @@ pub const SOCK_RAW: u32 = 3;
 pub const SOCK_RDM: u32 = 4;
 pub const SOCK_SEQPACKET: u32 = 5;
 pub const SOCK_PACKET: u32 = 10;
+/// One past the last socket type Linux knows (SOCK_MAX).
+pub const SOCK_MAX: u32 = 11;
 pub const SOCK_TYPE_MASK: u32 = 0xf;
 pub const SOCK_NONBLOCK: u32 = crate::fs::O_NONBLOCK;
 pub const SOCK_CLOEXEC: u32 = crate::fs::O_CLOEXEC;

@@ -41,15 +41,10 @@ impl FdTable {
             .ok_or(Errno::EBADF)
     }
 
-    /// Installs `file` at the lowest free descriptor `>= min` below `limit`
-    /// (RLIMIT_NOFILE): EMFILE when there is none.
-    pub fn insert(
-        &mut self,
-        file: Arc<OpenFile>,
-        cloexec: bool,
-        min: usize,
-        limit: usize,
-    ) -> KResult<i32> {
+    /// The lowest free descriptor `>= min` below `limit` (RLIMIT_NOFILE): EMFILE
+    /// when there is none. A call that must not consume anything it could not
+    /// hand over (accept) asks first, as Linux reserves the descriptor first.
+    pub fn lowest_free(&self, min: usize, limit: usize) -> KResult<usize> {
         let start = min.min(self.entries.len());
         let free = (start..self.entries.len()).find(|&i| i >= min && self.entries[i].is_none());
         let fd = match free {
@@ -59,6 +54,19 @@ impl FdTable {
         if fd >= limit {
             return Err(Errno::EMFILE);
         }
+        Ok(fd)
+    }
+
+    /// Installs `file` at the lowest free descriptor `>= min` below `limit`
+    /// (RLIMIT_NOFILE): EMFILE when there is none.
+    pub fn insert(
+        &mut self,
+        file: Arc<OpenFile>,
+        cloexec: bool,
+        min: usize,
+        limit: usize,
+    ) -> KResult<i32> {
+        let fd = self.lowest_free(min, limit)?;
         if fd >= self.entries.len() {
             self.entries
                 .try_reserve(fd + 1 - self.entries.len())
@@ -187,7 +195,9 @@ mod tests {
     fn limits_give_emfile_and_bad_descriptors_ebadf() {
         let mut t = FdTable::new();
         t.insert(f(), false, 0, 2).unwrap();
+        assert_eq!(t.lowest_free(0, 2), Ok(1));
         t.insert(f(), false, 0, 2).unwrap();
+        assert_eq!(t.lowest_free(0, 2), Err(Errno::EMFILE));
         assert_eq!(t.insert(f(), false, 0, 2), Err(Errno::EMFILE));
         assert_eq!(t.get(5).err(), Some(Errno::EBADF));
         assert_eq!(t.get(-1).err(), Some(Errno::EBADF));
