@@ -146,13 +146,20 @@ async fn wake_cpu_1_from_cpu_0() -> Result<(), alloc::string::String> {
             (task::this_cpu(), time::now_ns())
         });
         // Let the other CPU park the waiter and halt.
-        let deadline = time::now_ns() + 2_000_000_000;
+        let ex = task::executor_of(other);
+        let (polls, idle) = (ex.polls(), area.idle_ns.load(Ordering::Relaxed));
+        // (Generous: on a loaded host the other vCPU's thread may wait its turn.)
+        let deadline = time::now_ns() + 5_000_000_000;
         while !area.halted.load(Ordering::SeqCst) && time::now_ns() < deadline {
             task::sleep(1_000_000).await;
         }
         kcheck!(
             area.halted.load(Ordering::SeqCst),
-            "CPU {other} never halted"
+            "CPU {other} never halted: {} polls, {} us idle in 5 s, {} queued there, {} live tasks",
+            ex.polls() - polls,
+            (area.idle_ns.load(Ordering::Relaxed) - idle) / 1000,
+            ex.scheduler().queued(other),
+            ex.live_tasks()
         );
         let ipis = area.wakeups.load(Ordering::SeqCst);
         let raised = time::now_ns();
