@@ -948,12 +948,34 @@ fn cpu_state_inner(sock: &Path, symbols: &Path) -> Result<Vec<String>, String> {
     ask("")?; // the banner and the first prompt
     // Stop the CPU so that the registers and the stack agree.
     ask("stop")?;
+    // Every CPU: `info cpus` lists them ("* CPU #0: ..."), `cpu N` selects one.
+    let cpus = ask("info cpus")?
+        .lines()
+        .filter(|l| l.contains("CPU #"))
+        .count()
+        .max(1);
+    let syms = Symbols::load(symbols);
+    let mut out = Vec::new();
+    for cpu in 0..cpus {
+        ask(&format!("cpu {cpu}"))?;
+        if cpus > 1 {
+            out.push(format!("CPU {cpu}:"));
+        }
+        out.extend(one_cpu(&mut ask, &syms)?);
+    }
+    Ok(out)
+}
+
+/// The registers and kernel backtrace of the monitor's current CPU.
+fn one_cpu(
+    ask: &mut dyn FnMut(&str) -> Result<String, String>,
+    syms: &Symbols,
+) -> Result<Vec<String>, String> {
     let regs = ask("info registers")?;
     let reg = |name: &str| -> Option<u64> {
         let at = regs.find(&format!("{name}="))? + name.len() + 1;
         u64::from_str_radix(regs.get(at..at + 16)?, 16).ok()
     };
-    let syms = Symbols::load(symbols);
     let mut out = Vec::new();
     let (Some(rip), Some(rbp)) = (reg("RIP"), reg("RBP")) else {
         return Err(format!("no RIP/RBP in: {regs}"));

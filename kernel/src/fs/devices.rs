@@ -134,7 +134,9 @@ struct HwRng(Arc<dyn kestrel_driver_kit::EntropySource>);
 
 impl FileOps for HwRng {
     fn read(&self, _file: &OpenFile, _pos: &mut u64, _buf: &mut [u8]) -> KResult<usize> {
-        Err(Errno::EAGAIN) // reads go through read_async
+        // Every read path goes through read_async; a synchronous caller gets no
+        // data now (EAGAIN), which only a stream that already moved data asks for.
+        Err(Errno::EAGAIN)
     }
     fn write(&self, _file: &OpenFile, _pos: &mut u64, _data: &[u8]) -> KResult<usize> {
         Err(Errno::EINVAL)
@@ -230,10 +232,12 @@ impl BlockFile {
 
 impl FileOps for BlockFile {
     fn read(&self, _file: &OpenFile, _pos: &mut u64, _buf: &mut [u8]) -> KResult<usize> {
-        Err(Errno::EAGAIN) // reads go through read_async
+        // Every read path goes through read_async; one that does not fails
+        // instead of waiting for readiness that reads never use.
+        Err(Errno::EIO)
     }
     fn write(&self, _file: &OpenFile, _pos: &mut u64, _data: &[u8]) -> KResult<usize> {
-        Err(Errno::EAGAIN)
+        Err(Errno::EIO)
     }
     fn seekable(&self) -> bool {
         true

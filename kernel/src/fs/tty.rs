@@ -28,6 +28,10 @@ use crate::process::{self, Process, Thread};
 pub struct Tty {
     ldisc: spin::Mutex<LineDiscipline>,
     wq: WaitQueue,
+    /// Writers take turns, each for a whole write (Linux's atomic_write_lock):
+    /// one write's bytes are not interleaved with another's, and a writer
+    /// waiting for room is not starved by busier ones.
+    pub writers: kestrel_sync::FifoLock,
     /// The session this is the controlling terminal of (0: none).
     pub session: AtomicU32,
     /// The foreground process group.
@@ -42,6 +46,7 @@ pub fn console() -> &'static Arc<Tty> {
         Arc::new(Tty {
             ldisc: spin::Mutex::new(LineDiscipline::new()),
             wq: WaitQueue::new(),
+            writers: kestrel_sync::FifoLock::new(),
             session: AtomicU32::new(0),
             fg_pgrp: AtomicU32::new(0),
         })
@@ -89,12 +94,14 @@ impl Tty {
     /// Input from the device.
     pub fn receive(&self, bytes: &[u8]) {
         let mut echo = Vec::new();
-        let r = self.ldisc.lock().receive(bytes, &mut echo);
+        let mut ldisc = self.ldisc.lock();
+        let r = ldisc.receive(bytes, &mut echo);
         if !echo.is_empty() {
             // Echo never waits: with the ring full it is dropped, as Linux drops
             // echo when the output buffer is full.
             crate::console::try_write_raw(&echo);
         }
+        drop(ldisc);
         let fg = self.fg_pgrp.load(Ordering::Relaxed);
         if fg != 0 {
             for sig in r.signals.iter() {
@@ -106,19 +113,28 @@ impl Tty {
         self.wq.wake_all();
     }
 
-    /// Output: as much of `data` as the transmit ring has room for once the line
-    /// discipline has processed it (a byte becomes at most two: `\n` to `\r\n`),
-    /// or EAGAIN when there is no room (the writer waits for POLLOUT).
+    /// Output: as much of `data` as surely fits in the transmit ring once the
+    /// line discipline has processed it, or EAGAIN when there is no room (the
+    /// writer waits for POLLOUT). A byte becomes at most [`MAX_EXPANSION`] (a tab
+    /// expanded to spaces). The line discipline's lock is held from the room check
+    /// to the push: every producer of console output takes it (writers, echo), so
+    /// the room can only grow meanwhile (the transmitter drains, never fills).
     fn write(&self, data: &[u8]) -> KResult<usize> {
-        let room = crate::console::tx_room();
-        if room < 2 && !data.is_empty() {
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let mut ldisc = self.ldisc.lock();
+        let take = data.len().min(crate::console::tx_room() / MAX_EXPANSION);
+        if take == 0 {
             return Err(Errno::EAGAIN);
         }
-        let take = data.len().min(room / 2).max(usize::from(!data.is_empty()));
         let mut out = Vec::with_capacity(take * 2);
-        self.ldisc.lock().process_output(&data[..take], &mut out);
+        ldisc.process_output(&data[..take], &mut out);
         let queued = crate::console::try_write_raw(&out);
-        debug_assert_eq!(queued, out.len(), "room was checked");
+        drop(ldisc);
+        if queued < out.len() {
+            log::warn!("console: {} bytes of output lost", out.len() - queued);
+        }
         Ok(take)
     }
 
@@ -344,6 +360,9 @@ impl Tty {
     }
 }
 
+/// The most bytes one byte of output becomes (a tab expanded to spaces).
+const MAX_EXPANSION: usize = 8;
+
 /// An open terminal.
 pub struct TtyFile(pub Arc<Tty>);
 
@@ -362,7 +381,7 @@ impl FileOps for TtyFile {
     }
 
     fn poll(&self) -> u16 {
-        let mut m = if crate::console::tx_room() >= 2 {
+        let mut m = if crate::console::tx_room() >= MAX_EXPANSION {
             POLLOUT | POLLWRNORM
         } else {
             0

@@ -34,6 +34,9 @@ pub async fn read_blocking(ctx: &Ctx<'_>, file: &OpenFile, buf: &mut [u8]) -> KR
     if let Some(tty) = file.ops().as_any().downcast_ref::<TtyFile>() {
         return tty_read(ctx, tty, file, buf).await;
     }
+    if let Some(io) = file.read_async(None, buf) {
+        return io.await;
+    }
     loop {
         match file.read(buf) {
             Err(Errno::EAGAIN) if !file.nonblocking() => {
@@ -41,7 +44,10 @@ pub async fn read_blocking(ctx: &Ctx<'_>, file: &OpenFile, buf: &mut [u8]) -> KR
                     wait_for(file, POLLIN).await;
                     Ok(())
                 })
-                .await?
+                .await?;
+                // A file whose poll says "readable" while its read still says
+                // EAGAIN must not pin the CPU: others get a turn between tries.
+                kestrel_executor::yield_now().await;
             }
             r => return r,
         }
@@ -93,11 +99,25 @@ async fn tty_read(ctx: &Ctx<'_>, tty: &TtyFile, file: &OpenFile, buf: &mut [u8])
 
 /// A write that waits for room, writing everything unless non-blocking.
 pub async fn write_blocking(ctx: &Ctx<'_>, file: &OpenFile, data: &[u8]) -> KResult<usize> {
-    if let Some(tty) = file.ops().as_any().downcast_ref::<TtyFile>()
-        && tty.0.tostop()
-    {
-        tty.0
-            .check_change(ctx.thread, kestrel_abi::signal::SIGTTOU)?;
+    let _turn = match file.ops().as_any().downcast_ref::<TtyFile>() {
+        Some(tty) => {
+            if tty.0.tostop() {
+                tty.0
+                    .check_change(ctx.thread, kestrel_abi::signal::SIGTTOU)?;
+            }
+            Some(if file.nonblocking() {
+                tty.0.writers.try_lock().ok_or(Errno::EAGAIN)?
+            } else {
+                interruptible(ctx.thread, Errno::ERESTARTSYS, async {
+                    Ok(tty.0.writers.lock().await)
+                })
+                .await?
+            })
+        }
+        None => None,
+    };
+    if let Some(io) = file.write_async(None, data) {
+        return io.await;
     }
     let mut done = 0;
     while done < data.len() {
@@ -1462,6 +1482,12 @@ async fn copy_between(
         let want = (count - total).min(CHUNK);
         let buf = &mut chunk[..want];
         let got = match pos {
+            Some(p) if input.ops().read_async(p, &mut []).is_some() => {
+                match input.read_async(Some(p), buf) {
+                    Some(io) => io.await?,
+                    None => 0,
+                }
+            }
             Some(p) => input.pread(p, buf)?,
             None if total > 0 && is_stream(input) => {
                 // A stream gives what it has; don't wait for more once data moved.
@@ -1511,6 +1537,11 @@ pub async fn sys_sendfile(
         return Err(Errno::EINVAL);
     }
     if input.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(Errno::EINVAL);
+    }
+    // Linux reads the input with splice_read, which files and devices that seek
+    // have and streams (pipes, sockets, eventfd, timerfd, terminals) do not.
+    if !input.ops().seekable() {
         return Err(Errno::EINVAL);
     }
     let start = if !off_ptr.is_null() {

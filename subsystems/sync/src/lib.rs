@@ -215,6 +215,141 @@ impl<F> Drop for WaitUntil<'_, F> {
     }
 }
 
+/// Turns taken in arrival order: an async lock that is handed to waiters first
+/// come, first served (Linux's tty `atomic_write_lock` role: many writers to one
+/// terminal take turns, and none starves however busy the others are).
+///
+/// [`FifoLock::lock`] is a future; its guard passes the turn on when dropped. A
+/// waiter dropped before its turn (a signal, a kill) leaves the line.
+#[derive(Debug, Default)]
+pub struct FifoLock {
+    inner: spin::Mutex<FifoInner>,
+}
+
+#[derive(Debug, Default)]
+struct FifoInner {
+    next_id: u64,
+    /// The holder first (if held), then the waiters in order, with their wakers.
+    line: alloc::collections::VecDeque<(u64, Option<Waker>)>,
+    held: bool,
+}
+
+impl FifoLock {
+    /// An unlocked lock.
+    pub const fn new() -> Self {
+        Self {
+            inner: spin::Mutex::new(FifoInner {
+                next_id: 0,
+                line: alloc::collections::VecDeque::new(),
+                held: false,
+            }),
+        }
+    }
+
+    /// Waits for this caller's turn.
+    pub fn lock(&self) -> FifoLockFuture<'_> {
+        FifoLockFuture {
+            lock: self,
+            id: None,
+        }
+    }
+
+    /// The turn now if nobody holds it or waits for it, else `None` (for
+    /// non-blocking callers).
+    pub fn try_lock(&self) -> Option<FifoGuard<'_>> {
+        let mut inner = self.inner.lock();
+        if inner.held || !inner.line.is_empty() {
+            return None;
+        }
+        let id = inner.next_id;
+        inner.next_id += 1;
+        inner.line.push_back((id, None));
+        inner.held = true;
+        Some(FifoGuard { lock: self })
+    }
+
+    /// Ends the holder's turn and wakes the next in line.
+    fn release(&self) {
+        let next = {
+            let mut inner = self.inner.lock();
+            inner.line.pop_front();
+            inner.held = false;
+            inner.line.front_mut().and_then(|(_, w)| w.take())
+        };
+        if let Some(w) = next {
+            w.wake();
+        }
+    }
+}
+
+/// The future of [`FifoLock::lock`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct FifoLockFuture<'a> {
+    lock: &'a FifoLock,
+    id: Option<u64>,
+}
+
+impl<'a> Future for FifoLockFuture<'a> {
+    type Output = FifoGuard<'a>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<FifoGuard<'a>> {
+        let mut inner = self.lock.inner.lock();
+        let id = match self.id {
+            Some(id) => id,
+            None => {
+                let id = inner.next_id;
+                inner.next_id += 1;
+                inner.line.push_back((id, None));
+                id
+            }
+        };
+        if !inner.held && inner.line.front().is_some_and(|(f, _)| *f == id) {
+            inner.held = true;
+            drop(inner);
+            self.id = None; // the guard owns the turn now
+            return Poll::Ready(FifoGuard { lock: self.lock });
+        }
+        if let Some(slot) = inner.line.iter_mut().find(|(i, _)| *i == id) {
+            slot.1 = Some(cx.waker().clone());
+        }
+        drop(inner);
+        self.id = Some(id);
+        Poll::Pending
+    }
+}
+
+impl Drop for FifoLockFuture<'_> {
+    fn drop(&mut self) {
+        let Some(id) = self.id.take() else { return };
+        let next = {
+            let mut inner = self.lock.inner.lock();
+            let was_front = inner.line.front().is_some_and(|(f, _)| *f == id);
+            inner.line.retain(|(i, _)| *i != id);
+            // Leaving from the front of a free lock: the next one may go.
+            if was_front && !inner.held {
+                inner.line.front_mut().and_then(|(_, w)| w.take())
+            } else {
+                None
+            }
+        };
+        if let Some(w) = next {
+            w.wake();
+        }
+    }
+}
+
+/// A turn of a [`FifoLock`]; the next waiter's turn starts when it is dropped.
+#[derive(Debug)]
+pub struct FifoGuard<'a> {
+    lock: &'a FifoLock,
+}
+
+impl Drop for FifoGuard<'_> {
+    fn drop(&mut self) {
+        self.lock.release();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,5 +462,49 @@ mod tests {
         );
         assert!(q.wake_one());
         assert!(!q.wake_one());
+    }
+
+    #[test]
+    fn a_fifo_lock_hands_turns_out_in_arrival_order() {
+        let lock = FifoLock::new();
+        let w = Waker::noop().clone();
+        let mut cx = Context::from_waker(&w);
+        let mut a = Box::pin(lock.lock());
+        let guard_a = match a.as_mut().poll(&mut cx) {
+            Poll::Ready(g) => g,
+            Poll::Pending => panic!("a free lock is taken at once"),
+        };
+        let mut b = Box::pin(lock.lock());
+        let mut c = Box::pin(lock.lock());
+        assert!(b.as_mut().poll(&mut cx).is_pending());
+        assert!(c.as_mut().poll(&mut cx).is_pending());
+        drop(guard_a);
+        // c asks again first, but b arrived first.
+        assert!(c.as_mut().poll(&mut cx).is_pending());
+        let guard_b = match b.as_mut().poll(&mut cx) {
+            Poll::Ready(g) => g,
+            Poll::Pending => panic!("b's turn"),
+        };
+        drop(guard_b);
+        assert!(c.as_mut().poll(&mut cx).is_ready());
+    }
+
+    #[test]
+    fn a_waiter_that_leaves_the_line_passes_the_turn_on() {
+        let lock = FifoLock::new();
+        let w = Waker::noop().clone();
+        let mut cx = Context::from_waker(&w);
+        let mut a = Box::pin(lock.lock());
+        let guard_a = match a.as_mut().poll(&mut cx) {
+            Poll::Ready(g) => g,
+            Poll::Pending => panic!("free"),
+        };
+        let mut b = Box::pin(lock.lock());
+        let mut c = Box::pin(lock.lock());
+        assert!(b.as_mut().poll(&mut cx).is_pending());
+        assert!(c.as_mut().poll(&mut cx).is_pending());
+        drop(b); // interrupted while waiting
+        drop(guard_a);
+        assert!(c.as_mut().poll(&mut cx).is_ready());
     }
 }
