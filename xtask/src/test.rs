@@ -20,6 +20,7 @@ const HOST_CRATES: &[&str] = &[
     "kestrel-usermem",
     "kestrel-driver-kit",
     "kestrel-virtio",
+    "kestrel-virtio-blk",
     "xtask",
 ];
 
