@@ -21,6 +21,7 @@ const HOST_CRATES: &[&str] = &[
     "kestrel-driver-kit",
     "kestrel-virtio",
     "kestrel-virtio-blk",
+    "kestrel-virtio-net",
     "xtask",
 ];
 
