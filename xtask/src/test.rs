@@ -21,6 +21,8 @@ const HOST_CRATES: &[&str] = &[
     "kestrel-driver-kit",
     "kestrel-virtio-rng",
     "kestrel-virtio",
+    "kestrel-virtio-blk",
+    "kestrel-virtio-net",
     "xtask",
 ];
 
@@ -366,6 +368,190 @@ fn shell_check(opts: &Opts, a: &build::Artefacts) -> Result<bool, String> {
     }
 }
 
+/// The scratch disk's contents as xtask writes them: each 512-byte sector
+/// starts with its number in text (`kestrel sector 004321\n`), then bytes that
+/// differ from sector to sector.
+fn disk_pattern(sectors: usize) -> Vec<u8> {
+    let mut d = Vec::with_capacity(sectors * 512);
+    for i in 0..sectors {
+        let text = format!("kestrel sector {i:06}\n");
+        d.extend_from_slice(text.as_bytes());
+        d.extend((text.len()..512).map(|j| (i * 7 + j) as u8));
+    }
+    d
+}
+
+/// The MD5 sum of `data` as md5sum prints it (the host's md5sum, so the guest's
+/// busybox is checked against another implementation).
+fn md5(data: &[u8]) -> Result<String, String> {
+    use std::io::Write;
+    let mut child = Command::new("md5sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run md5sum: {e}"))?;
+    child
+        .stdin
+        .take()
+        .ok_or("md5sum: no stdin")?
+        .write_all(data)
+        .map_err(|e| format!("md5sum: {e}"))?;
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("md5sum: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .next()
+        .map(str::to_string)
+        .ok_or_else(|| "md5sum printed nothing".into())
+}
+
+/// The guest's side of [`devices_check`]: reads of the disk xtask filled
+/// (one sector, the whole disk in two block sizes, four regions at once),
+/// writes the host then looks for, a flush, a write to a read-only disk, and
+/// the NIC's address and link.
+const DEVICES_SCRIPT: &str = "\
+echo \"disk size $(cat /sys/block/vda/size) ro $(cat /sys/block/vda/ro) $(cat /sys/block/vdb/ro)\"; \
+echo \"disk sector $(dd if=/dev/vda bs=512 skip=4321 count=1 2>/dev/null | head -c 21)\"; \
+echo \"disk md5 $(md5sum < /dev/vda)\"; \
+echo \"disk md5 $(dd if=/dev/vda bs=64k 2>/dev/null | md5sum)\"; \
+for i in 0 1 2 3; do echo \"disk part $i $(dd if=/dev/vda bs=4k skip=$((i * 512)) count=512 2>/dev/null | md5sum)\" & done; wait; \
+printf 'written by kestrel' | dd of=/dev/vda bs=512 seek=100 conv=notrunc 2>/dev/null && echo 'disk wrote text'; \
+dd if=/dev/zero of=/dev/vda bs=4096 seek=3 count=2 conv=notrunc 2>/dev/null && echo 'disk wrote zeros'; \
+sync /dev/vda && echo 'disk synced'; \
+echo \"disk back $(dd if=/dev/vda bs=512 skip=100 count=1 2>/dev/null | head -c 18)\"; \
+printf x | dd of=/dev/vdb conv=notrunc 2>/dev/null; echo \"disk read-only write status $?\"; \
+echo \"net $(cat /sys/class/net/eth0/address) $(cat /sys/class/net/eth0/operstate)\"";
+
+/// Disks and NICs through the virtio drivers, in one boot with QEMU's
+/// virtio-blk and virtio-net: the guest reads a disk image xtask filled with a
+/// known pattern and writes to it, and xtask checks the image afterwards.
+fn devices_check(opts: &Opts, a: &build::Artefacts) -> Result<Tally, String> {
+    const SECTORS: usize = 16384; // 8 MiB: four regions of 2 MiB
+    let dir = build::out_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let (rw, ro) = (dir.join("disk-check.img"), dir.join("disk-check-ro.img"));
+    let image = disk_pattern(SECTORS);
+    std::fs::write(&rw, &image).map_err(|e| format!("{}: {e}", rw.display()))?;
+    std::fs::write(&ro, &image[..1 << 20]).map_err(|e| format!("{}: {e}", ro.display()))?;
+
+    let mut o = opts.clone();
+    o.disks = vec![
+        crate::Disk {
+            path: rw.clone(),
+            read_only: false,
+        },
+        crate::Disk {
+            path: ro.clone(),
+            read_only: true,
+        },
+    ];
+    o.net = Some("user".into());
+    let mut tree = initramfs::base()?;
+    initramfs::add_cmd(&mut tree, DEVICES_SCRIPT);
+    let mut da = a.clone();
+    da.initramfs = Some(initramfs::write(&tree, "initramfs-devices.cpio")?);
+    let c = qemu::capture(
+        qemu::command(
+            &o,
+            &da,
+            &Boot::Direct {
+                cmdline: qemu::cmdline(opts, "quiet"),
+            },
+        ),
+        Duration::from_secs(300),
+        false,
+    )?;
+    let has = |want: &str| c.lines.iter().any(|l| l.trim_end() == want);
+    let show = |prefix: &str| {
+        for l in c
+            .lines
+            .iter()
+            .filter(|l| l.starts_with(prefix) || l.contains("PANIC"))
+        {
+            println!("    | {l}");
+        }
+    };
+    let mut t = Tally::default();
+    let mut report = |name: &str, missing: Vec<String>, prefix: &str| {
+        if missing.is_empty() && !c.timed_out {
+            println!("PASS {name}");
+            t.passed += 1;
+        } else {
+            println!(
+                "FAIL {name}: missing {missing:?}{}",
+                if c.timed_out { " (timed out)" } else { "" }
+            );
+            show(prefix);
+            t.failed += 1;
+        }
+    };
+
+    let whole = md5(&image)?;
+    let mut want = vec![
+        format!("disk size {SECTORS} ro 0 1"),
+        "disk sector kestrel sector 004321".to_string(),
+        format!("disk md5 {whole}  -"),
+    ];
+    for i in 0..4 {
+        let part = md5(&image[i << 21..(i + 1) << 21])?;
+        want.push(format!("disk part {i} {part}  -"));
+    }
+    let missing = want.into_iter().filter(|w| !has(w)).collect();
+    report(
+        "blockdev.guest_reads_the_disk_the_host_filled_whole_and_in_parallel",
+        missing,
+        "disk",
+    );
+
+    // What the guest wrote: 18 bytes into sector 100 (the rest of the sector
+    // kept), and zeros over 8 KiB from byte 12288; the read-only disk untouched.
+    let mut expect = image.clone();
+    expect[51200..51218].copy_from_slice(b"written by kestrel");
+    expect[12288..20480].fill(0);
+    let after = std::fs::read(&rw).map_err(|e| format!("{}: {e}", rw.display()))?;
+    let after_ro = std::fs::read(&ro).map_err(|e| format!("{}: {e}", ro.display()))?;
+    let mut missing: Vec<String> = [
+        "disk wrote text",
+        "disk wrote zeros",
+        "disk synced",
+        "disk back written by kestrel",
+        "disk read-only write status 1",
+    ]
+    .into_iter()
+    .filter(|w| !has(w))
+    .map(String::from)
+    .collect();
+    if after != expect {
+        let first = after.iter().zip(&expect).position(|(x, y)| x != y);
+        missing.push(format!(
+            "the image as expected (first difference at byte {first:?})"
+        ));
+    }
+    if after_ro[..] != image[..1 << 20] {
+        missing.push("the read-only image unchanged".into());
+    }
+    report(
+        "blockdev.host_sees_what_the_guest_wrote_and_a_read_only_disk_refuses_writes",
+        missing,
+        "disk",
+    );
+
+    // QEMU's default address for the first NIC.
+    let net = "net 52:54:00:12:34:56 up";
+    let missing = if has(net) {
+        vec![]
+    } else {
+        vec![net.to_string()]
+    };
+    report(
+        "net.virtio_nic_is_eth0_with_its_mac_and_link_up",
+        missing,
+        "net",
+    );
+    Ok(t)
+}
+
 /// A boot that must end a certain way: robustness checks of the boot path itself.
 struct BootCheck {
     name: &'static str,
@@ -654,6 +840,9 @@ pub fn test(opts: &Opts) -> Result<u8, String> {
         total.failed += 1;
     }
 
+    println!("xtask: disks and network cards (virtio-blk, virtio-net)");
+    total.add(devices_check(opts, &a)?);
+
     println!("xtask: LTP tests that pass on Kestrel (userland-tests/ltp/expected-pass.txt)");
     let (passed, failed) = crate::ltp::check_expected(opts, &a)?;
     total.add(Tally { passed, failed });
@@ -673,4 +862,22 @@ pub fn test(opts: &Opts) -> Result<u8, String> {
     );
     println!("{} passed, {} failed", total.passed, total.failed);
     Ok(u8::from(total.failed > 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_disk_pattern_names_each_sector_and_differs_between_them() {
+        let d = disk_pattern(5000);
+        assert_eq!(d.len(), 5000 * 512);
+        assert!(d[4321 * 512..].starts_with(b"kestrel sector 004321\n"));
+        assert_ne!(d[512 + 100..1024], d[1024 + 100..1536]);
+    }
+
+    #[test]
+    fn md5_is_the_host_s() {
+        assert_eq!(md5(b"").unwrap(), "d41d8cd98f00b204e9800998ecf8427e");
+    }
 }

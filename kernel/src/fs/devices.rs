@@ -175,6 +175,15 @@ pub fn open_block(rdev: u64) -> KResult<Arc<dyn FileOps>> {
     Ok(Arc::new(BlockFile(b)))
 }
 
+/// The disk behind `file`, if it is a block device opened as a whole disk
+/// (fsync and sync flush its write cache).
+pub fn block_of(file: &OpenFile) -> Option<Arc<crate::drivers::Block>> {
+    file.ops()
+        .as_any()
+        .downcast_ref::<BlockFile>()
+        .map(|b| b.0.clone())
+}
+
 /// A whole disk opened as a file: reads and writes at any offset and length, as
 /// Linux's buffered block device files allow (whole sectors are read, and
 /// partial ones read, changed and written back).

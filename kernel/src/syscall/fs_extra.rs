@@ -22,8 +22,14 @@ fn on_a_file_system(f: &OpenFile) -> bool {
 
 pub async fn sys_fsync(ctx: &mut Ctx<'_>, fd: Fd) -> KResult<u64> {
     let f = ctx.file(fd)?;
-    // Everything is in memory: nothing to write back, but files that cannot be
-    // synced say so, as Linux's do (EINVAL).
+    // A disk's volatile write cache is flushed, as Linux's fsync of a block
+    // device does (its writes went to the device already: there is no page cache).
+    if let Some(b) = crate::fs::devices::block_of(&f) {
+        b.dev.flush().await.map_err(crate::fs::devices::io_errno)?;
+        return Ok(0);
+    }
+    // Everything else is in memory: nothing to write back, but files that
+    // cannot be synced say so, as Linux's do (EINVAL).
     if on_a_file_system(&f) {
         Ok(0)
     } else {
@@ -32,6 +38,10 @@ pub async fn sys_fsync(ctx: &mut Ctx<'_>, fd: Fd) -> KResult<u64> {
 }
 
 pub async fn sys_sync(_ctx: &mut Ctx<'_>) -> KResult<u64> {
+    // Every disk's write cache; sync(2) reports nothing, so neither do errors.
+    for b in crate::drivers::block_devices() {
+        let _ = b.dev.flush().await;
+    }
     Ok(0)
 }
 

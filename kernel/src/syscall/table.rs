@@ -107,8 +107,8 @@ syscall_table! {
     UNAME => misc::sys_uname(buf: UserPtr<Utsname>);
     FCNTL => fd::sys_fcntl(fd: Fd, cmd: u32, arg: u64), partial "no F_SETOWN/F_GETOWN, F_SETSIG, leases or F_NOTIFY";
     FLOCK => locks::sys_flock(fd: Fd, op: u32);
-    FSYNC => fs_extra::sys_fsync(fd: Fd), partial "files live in memory: nothing to write back";
-    FDATASYNC => fs_extra::sys_fsync(fd: Fd), partial "files live in memory: nothing to write back";
+    FSYNC => fs_extra::sys_fsync(fd: Fd), partial "files live in memory: nothing to write back; a disk's write cache is flushed";
+    FDATASYNC => fs_extra::sys_fsync(fd: Fd), partial "files live in memory: nothing to write back; a disk's write cache is flushed";
     TRUNCATE => fs::sys_truncate(path: UserCStr, length: i64);
     FTRUNCATE => fs::sys_ftruncate(fd: Fd, length: i64);
     GETDENTS => fs_extra::sys_getdents(fd: Fd, dirp: UserPtr<u8>, count: u32);
