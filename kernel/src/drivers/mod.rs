@@ -22,7 +22,10 @@ use crate::{task, time};
 
 /// The drivers built into the kernel, tried in this order.
 fn drivers() -> &'static [&'static dyn Driver] {
-    &[&kestrel_virtio_rng::VirtioRngDriver]
+    &[
+        &kestrel_virtio_rng::VirtioRngDriver,
+        &kestrel_driver_template::EduDriver,
+    ]
 }
 
 /// A PCI function found at boot, and what became of it.
