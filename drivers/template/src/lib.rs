@@ -1,11 +1,12 @@
 //! A driver for QEMU's `edu` device: the template for a new driver.
 //!
-//! `edu` is QEMU's teaching device (`-device edu`, PCI 1234:11e8; QEMU's
-//! docs/specs/edu.rst). It has no use but to be driven: a register that
-//! identifies it, one that inverts what is written, a factorial unit that
-//! raises an interrupt when done, and a DMA engine with a 4 KiB buffer of its
-//! own. That is everything a driver of a real device does, without a protocol
-//! in the way: map a BAR, check the device, take an interrupt, move memory.
+//! `edu` is QEMU's teaching device (`-device edu`, PCI 1234:11e8; its
+//! registers are described at <https://www.qemu.org/docs/master/specs/edu.html>).
+//! It has no use but to be driven: a register that identifies it, one that
+//! inverts what is written, a factorial unit that raises an interrupt when
+//! done, and a DMA engine with a 4 KiB buffer of its own. That is what a driver
+//! of a real device does, without a protocol in the way: map a BAR, check the
+//! device, take an interrupt, move memory.
 //!
 //! At probe the driver checks the identification and liveness registers, then
 //! spawns a task that computes 5! on the device and waits for the completion
