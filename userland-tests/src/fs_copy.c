@@ -3,6 +3,8 @@
 #define KT_AREA "fs_copy"
 #include "kt.h"
 
+#include <sys/socket.h>
+
 #include <signal.h>
 #include <sys/statfs.h>
 #include <time.h>
@@ -237,6 +239,27 @@ TEST(sendfile_offset_with_pipe_input_is_espipe) {
     close(out);
     close(p[0]);
     close(p[1]);
+}
+
+/* Linux reads sendfile's input with splice_read, which streams lack. */
+TEST(sendfile_from_a_pipe_or_socket_is_einval) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed: %s", kt_errstr(errno));
+    int out = OK(make_file(d, "out", "", O_WRONLY));
+    int p[2], s[2];
+    OK(pipe(p));
+    OK(socketpair(AF_UNIX, SOCK_STREAM, 0, s));
+    EXPECT_EQ(write(p[1], "abc", 3), 3);
+    EXPECT_EQ(write(s[1], "abc", 3), 3);
+    EXPECT_ERRNO(sendfile_(out, p[0], NULL, 3), EINVAL);
+    EXPECT_ERRNO(sendfile_(out, s[0], NULL, 3), EINVAL);
+    char buf[8];
+    EXPECT_EQ(read(p[0], buf, sizeof buf), 3); /* nothing was consumed */
+    close(out);
+    close(p[0]);
+    close(p[1]);
+    close(s[0]);
+    close(s[1]);
 }
 
 TEST(sendfile_bad_offset_pointer_is_efault) {
@@ -648,6 +671,7 @@ int main(void)
     RUN(sendfile_to_append_output_is_einval);
     RUN(sendfile_wrong_mode_or_bad_fds_are_ebadf);
     RUN(sendfile_offset_with_pipe_input_is_espipe);
+    RUN(sendfile_from_a_pipe_or_socket_is_einval);
     RUN(sendfile_bad_offset_pointer_is_efault);
     RUN(sendfile_to_pipe_without_reader_is_epipe_and_raises_sigpipe);
     RUN(copy_file_range_without_offsets_advances_positions);

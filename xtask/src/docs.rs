@@ -3,6 +3,12 @@
 //! the other READMEs), and every path written as code that climbs out of its
 //! page's directory (`../...`), leads to a file or directory inside the
 //! repository; and every `docs/...` path that a source comment names exists.
+//!
+//! Code a page quotes from the repository is checked too: a fenced block whose
+//! info string names a file (```` ```rust file=drivers/virtio-rng/src/lib.rs ````)
+//! must appear in that file as it is, line for line and contiguous (trailing
+//! whitespace aside), so a guide that walks through a driver cannot drift from
+//! the driver.
 
 use std::fs;
 use std::path::{Component, Path, PathBuf};
@@ -309,6 +315,152 @@ fn check_source(root: &Path, file: &Path, text: &str) -> (usize, Vec<Broken>) {
     (count, broken)
 }
 
+/// A fenced block of Markdown that says which file it quotes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Quote {
+    /// The line of the opening fence (1-based).
+    line: usize,
+    /// The `file=` of the info string, relative to the repository root.
+    file: String,
+    /// The block's lines, less the fence's own indentation.
+    lines: Vec<String>,
+    /// Whether a closing fence was found.
+    closed: bool,
+}
+
+/// The fenced blocks of `text` whose info string has a `file=PATH` word
+/// (```` ```rust file=src/lib.rs ````). Fences are backtick fences, as in the
+/// rest of the documentation; a closing fence is a line of at least as many
+/// backticks and nothing else.
+fn quotes(text: &str) -> Vec<Quote> {
+    let mut out = Vec::new();
+    let mut lines = text.lines().enumerate();
+    while let Some((n, line)) = lines.next() {
+        let body = line.trim_start();
+        let indent = line.len() - body.len();
+        let ticks = body.len() - body.trim_start_matches('`').len();
+        if ticks < 3 {
+            continue;
+        }
+        let file = body[ticks..]
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("file="))
+            .map(str::to_string);
+        let mut quote = Quote {
+            line: n + 1,
+            file: file.unwrap_or_default(),
+            lines: Vec::new(),
+            closed: false,
+        };
+        for (_, l) in lines.by_ref() {
+            let t = l.trim();
+            if t.len() >= ticks && t.bytes().all(|b| b == b'`') {
+                quote.closed = true;
+                break;
+            }
+            // Up to the fence's indentation is the list item's, not the code's.
+            let strip = l.len() - l.trim_start_matches(' ').len();
+            quote.lines.push(l[strip.min(indent)..].to_string());
+        }
+        if !quote.file.is_empty() {
+            out.push(quote);
+        }
+    }
+    out
+}
+
+/// How many lines of `block` match `source` from line `at` on (trailing
+/// whitespace aside).
+fn matching_from(source: &[&str], at: usize, block: &[String]) -> usize {
+    block
+        .iter()
+        .zip(&source[at..])
+        .take_while(|(b, s)| b.trim_end() == s.trim_end())
+        .count()
+}
+
+/// Quoted blocks in the Markdown `text` of `file` that are not, line for line,
+/// in the file they name. A mismatch names the first line of the block that
+/// differs from the file where most of the block matched.
+fn check_quotes(root: &Path, file: &Path, text: &str) -> (usize, Vec<Broken>) {
+    let mut count = 0;
+    let mut broken = Vec::new();
+    for q in quotes(text) {
+        count += 1;
+        let mut fail = |target: String, why| {
+            broken.push(Broken {
+                file: file.display().to_string(),
+                line: q.line,
+                target,
+                why,
+            })
+        };
+        if !q.closed {
+            fail(q.file.clone(), "the quoted block is not closed");
+            continue;
+        }
+        if q.lines.iter().all(|l| l.trim().is_empty()) {
+            fail(q.file.clone(), "the quoted block is empty");
+            continue;
+        }
+        if check_in_repo(root, Path::new(&q.file)).is_err() {
+            fail(q.file.clone(), "the quoted file is not in the repository");
+            continue;
+        }
+        let Ok(source) = fs::read_to_string(root.join(&q.file)) else {
+            fail(q.file.clone(), "the quoted file cannot be read");
+            continue;
+        };
+        let source: Vec<&str> = source.lines().collect();
+        let best = (0..source.len())
+            .map(|at| matching_from(&source, at, &q.lines))
+            .max()
+            .unwrap_or(0);
+        if best == q.lines.len() {
+            continue;
+        }
+        let line = &q.lines[best];
+        fail(
+            format!(
+                "{} (line {} of the block: `{}`)",
+                q.file,
+                best + 1,
+                line.trim()
+            ),
+            if best == 0 {
+                "the block's first line is not in the file"
+            } else {
+                "the block differs from the file here"
+            },
+        );
+    }
+    (count, broken)
+}
+
+/// Checks that every quoted block in the repository's Markdown is in its file.
+pub fn quotes_report(root: &Path) -> Report {
+    let mut r = Report {
+        files: 0,
+        references: 0,
+        broken: Vec::new(),
+    };
+    for file in files(root)
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "md"))
+    {
+        let Ok(text) = fs::read_to_string(root.join(&file)) else {
+            continue;
+        };
+        let (n, broken) = check_quotes(root, &file, &text);
+        if n > 0 {
+            r.files += 1;
+        }
+        r.references += n;
+        r.broken.extend(broken);
+    }
+    r
+}
+
 /// What one check found: how many references it looked at, and the broken ones.
 pub struct Report {
     pub files: usize,
@@ -374,6 +526,11 @@ pub fn check() -> (u32, u32) {
             "docs.docs_paths_named_in_source_comments_exist",
             comments_report(&root),
             "docs/ paths in the comments of",
+        ),
+        (
+            "docs.quoted_code_is_in_the_file_it_names",
+            quotes_report(&root),
+            "quoted code blocks, all found, in",
         ),
     ] {
         if report.broken.is_empty() {
@@ -476,6 +633,92 @@ mod tests {
             [" five"]
         );
         assert!(comments(Path::new("README.md"), "").is_none());
+    }
+
+    #[test]
+    fn quoted_blocks_are_found_with_their_file_and_indentation() {
+        let text = "text\n```rust file=src/a.rs\nfn a() {}\n```\n\
+                    ```rust\nnot quoted\n```\n\
+                    1. a step\n\n   ```rust ignore file=src/b.rs\n   fn b() {\n       x\n   }\n   ```\n\
+                    ````markdown\n```rust file=src/c.rs\n```\n````\n\
+                    ```toml file=Cargo.toml\n[package]\n";
+        let q = quotes(text);
+        assert_eq!(q.len(), 3, "{q:?}");
+        assert_eq!((q[0].line, q[0].file.as_str()), (2, "src/a.rs"));
+        assert_eq!(q[0].lines, ["fn a() {}"]);
+        assert!(q[0].closed);
+        assert_eq!(q[1].file, "src/b.rs");
+        assert_eq!(q[1].lines, ["fn b() {", "    x", "}"]);
+        assert_eq!((q[2].file.as_str(), q[2].closed), ("Cargo.toml", false));
+    }
+
+    #[test]
+    fn quoted_code_must_be_in_its_file_line_for_line() {
+        let repo = Repo::new("quotes");
+        let root = &repo.0;
+        fs::create_dir_all(root.join("src")).unwrap();
+        fs::write(
+            root.join("src/lib.rs"),
+            "fn one() {\n    let a = 1;   \n\n    let b = 2;\n}\nfn two() {}\n",
+        )
+        .unwrap();
+        let block = |body: &str| format!("```rust file=src/lib.rs\n{body}```\n");
+        let text = [
+            // Whole, with trailing whitespace that differs: found.
+            block("fn one() {\n    let a = 1;\n\n    let b = 2;  \n}\n"),
+            // A run in the middle: found.
+            block("}\nfn two() {}\n"),
+            // One line changed.
+            block("fn one() {\n    let a = 2;\n"),
+            // Every line is in the file, but not one after the other.
+            block("    let a = 1;\n    let b = 2;\n"),
+            // Indentation is part of the code.
+            block("let b = 2;\n"),
+            // A file that is not there, or not the repository's.
+            "```rust file=src/gone.rs\nfn x() {}\n```\n".to_string(),
+            "```rust file=../outside.rs\nfn x() {}\n```\n".to_string(),
+            block(""),
+            "```rust file=src/lib.rs\nfn two() {}\n".to_string(),
+        ]
+        .concat();
+        let (n, broken) = check_quotes(root, Path::new("guide.md"), &text);
+        assert_eq!(n, 9);
+        let got: Vec<(usize, &str, &str)> = broken
+            .iter()
+            .map(|b| (b.line, b.target.as_str(), b.why))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    12,
+                    "src/lib.rs (line 2 of the block: `let a = 2;`)",
+                    "the block differs from the file here"
+                ),
+                (
+                    16,
+                    "src/lib.rs (line 2 of the block: `let b = 2;`)",
+                    "the block differs from the file here"
+                ),
+                (
+                    20,
+                    "src/lib.rs (line 1 of the block: `let b = 2;`)",
+                    "the block's first line is not in the file"
+                ),
+                (
+                    23,
+                    "src/gone.rs",
+                    "the quoted file is not in the repository"
+                ),
+                (
+                    26,
+                    "../outside.rs",
+                    "the quoted file is not in the repository"
+                ),
+                (29, "src/lib.rs", "the quoted block is empty"),
+                (31, "src/lib.rs", "the quoted block is not closed"),
+            ]
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! ```text
 //! cargo xtask build    [--release]
 //! cargo xtask run      [--release] [--mem SIZE] [--smp N] [--no-kvm] [--direct] [--append ARGS]
-//!                      [--disk FILE[,ro]]... [--net user[,hostfwd=...]]
+//!                      [--disk FILE[,ro]]... [--net user[,hostfwd=...]] [--device ARGS]...
 //!                      [--cmd 'SHELL COMMAND'] [--with HOST[:GUEST]]...
 //! cargo xtask test     [--release] [--host]
 //! cargo xtask syscalls
@@ -49,6 +49,9 @@ pub struct Opts {
     pub disks: Vec<Disk>,
     /// `--net user[,hostfwd=...]`: a virtio-net device on QEMU's user network.
     pub net: Option<String>,
+    /// `--device ARGS`: more QEMU devices, each given to QEMU as `-device ARGS`
+    /// (a driver author's device: `--device edu`).
+    pub devices: Vec<String>,
     /// Whether `--mem` was given (`ltp` picks its own default otherwise).
     pub mem_given: bool,
     /// `ltp --ltp DIR|TARBALL`: the LTP tree.
@@ -103,6 +106,7 @@ impl Default for Opts {
             with: Vec::new(),
             disks: Vec::new(),
             net: None,
+            devices: Vec::new(),
             mem_given: false,
             ltp: None,
             ltp_build: None,
@@ -140,6 +144,8 @@ options:
                    ,ro makes it read-only
   --net user[,hostfwd=tcp::HOST-:GUEST]
                    (run) a virtio-net NIC on QEMU's user network (10.0.2.15/24)
+  --device ARGS    (run) one more QEMU device, passed as `-device ARGS` (repeatable),
+                   e.g. --device edu for the template driver (docs/writing-a-driver.md)
   --host           (test) run the userland tests on this machine's Linux instead
   --ltp DIR|TARBALL  (ltp) the LTP tree or its tarball (default: ../shared/ltp/
                    ltp-syscalls-musl.tar.xz, else the tree cached under target/kestrel/ltp/)
@@ -201,6 +207,7 @@ fn parse(args: &[String]) -> Result<(String, Opts), String> {
                 }
                 o.net = Some(v);
             }
+            "--device" => o.devices.push(value("--device")?),
             "--ltp" => o.ltp = Some(value("--ltp")?.into()),
             "--build" => o.ltp_build = Some(value("--build")?.into()),
             "--only" => o.only = Some(value("--only")?),
@@ -304,5 +311,19 @@ mod tests {
         assert_eq!(o.net.as_deref(), Some("user,hostfwd=tcp::8080-:80"));
         assert!(parse(&args(&["run", "--net", "tap"])).is_err());
         assert!(parse(&args(&["run", "--smp", "65"])).is_err());
+    }
+
+    #[test]
+    fn device_is_repeatable_and_kept_in_order() {
+        let (_, o) = parse(&args(&[
+            "run",
+            "--device",
+            "edu",
+            "--device",
+            "edu,dma_mask=0xffffffff",
+        ]))
+        .unwrap();
+        assert_eq!(o.devices, ["edu", "edu,dma_mask=0xffffffff"]);
+        assert!(parse(&args(&["run", "--device"])).is_err());
     }
 }

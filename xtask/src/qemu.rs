@@ -90,6 +90,11 @@ pub fn command(opts: &Opts, a: &Artefacts, boot: &Boot) -> Command {
             cmd.args(["-nic", "none"]);
         }
     }
+    // Devices a driver author asked for (`--device edu`), last, so the usual
+    // devices keep their PCI slots.
+    for d in &opts.devices {
+        cmd.arg("-device").arg(d);
+    }
     match boot {
         Boot::Direct { cmdline } => {
             let mut modules = format!("{} symbols,{} vdso", a.symbols.display(), a.vdso.display());

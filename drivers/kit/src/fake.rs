@@ -162,6 +162,13 @@ impl FakeDma {
         })
     }
 
+    /// Places the next buffers from bus address `addr` on (they start at
+    /// 256 MiB otherwise): for a device that reaches only low memory, or to
+    /// see a driver cope with buffers above 4 GiB.
+    pub fn place_next_at(&self, addr: u64) {
+        self.next.store(addr, Ordering::Relaxed);
+    }
+
     /// Makes `alloc` fail after `n` more allocations.
     pub fn fail_after(&self, n: usize) {
         *self.budget.lock() = Some(n);
@@ -253,7 +260,8 @@ pub struct FakePci {
     pub bars: spin::Mutex<BTreeMap<u8, Arc<FakeRegisters>>>,
     /// The interrupt sources handed out (the test fires them).
     pub irqs: spin::Mutex<Vec<Arc<Irq>>>,
-    /// How many MSI-X vectors the function offers (0: legacy INTx only).
+    /// How many MSI-X vectors the function offers (0: one source, as MSI or
+    /// INTx would give).
     pub msix_vectors: usize,
     pub bus_master: core::sync::atomic::AtomicBool,
 }

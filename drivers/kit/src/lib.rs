@@ -15,8 +15,8 @@
 //! | [`Host`] | spawning tasks, timeouts, DMA memory, registering class devices |
 //!
 //! The kernel's side: `kernel/src/drivers/` enumerates PCI, matches drivers by ID,
-//! maps BARs, programs MSI-X (or routes INTx), and hands each probe a
-//! [`PciFunction`] and a [`Host`].
+//! maps BARs, programs MSI-X (or MSI), and hands each probe a [`PciFunction`]
+//! and a [`Host`]. docs/writing-a-driver.md walks through a whole driver.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 

@@ -326,11 +326,16 @@ pub trait PciFunction: Send + Sync {
     fn bar(&self, index: u8) -> Option<Bar>;
     /// Maps memory BAR `index` (or opens I/O BAR `index`) as registers.
     fn map_bar(&self, index: u8) -> Result<Arc<dyn Registers>, ProbeError>;
-    /// Lets the function read and write memory on its own (DMA).
+    /// Lets the function read and write memory on its own (DMA). An MSI or
+    /// MSI-X interrupt is such a write too: without this none arrives.
     fn enable_bus_master(&self);
     /// Up to `wanted` interrupt sources: MSI-X vectors when the function has
-    /// them (entry i of the table is source i), else its one legacy INTx line
-    /// (shared, level-triggered: the driver must acknowledge the device).
+    /// them (entry i of the table is source i), else one MSI vector. The
+    /// kernel does not route legacy INTx lines (that needs ACPI's _PRT): a
+    /// function with neither MSI-X nor MSI gets `ProbeError::NoInterrupt`.
+    /// (The fake hands out one source when it has no MSI-X vectors.) Message
+    /// interrupts are memory writes by the device, so this turns bus mastering
+    /// on as well.
     fn interrupts(&self, wanted: usize) -> Result<Vec<Arc<Irq>>, ProbeError>;
 
     /// A configuration byte.

@@ -6,7 +6,8 @@
 //! source this driver registers for `/dev/hwrng` and mixes it into the pool
 //! behind `getrandom`.
 //!
-//! It is the smallest complete driver on the kit: a model for new ones.
+//! It is the smallest complete driver on the kit: a model for new ones, and
+//! docs/writing-a-driver.md walks through it.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 

@@ -26,6 +26,7 @@ fn drivers() -> &'static [&'static dyn Driver] {
         &kestrel_virtio_rng::VirtioRngDriver,
         &kestrel_virtio_blk::VirtioBlkDriver,
         &kestrel_virtio_net::VirtioNetDriver,
+        &kestrel_driver_template::EduDriver,
     ]
 }
 

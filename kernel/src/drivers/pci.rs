@@ -290,6 +290,9 @@ impl PciFunction for Function {
         self.set_command(command::BUS_MASTER);
     }
     fn interrupts(&self, wanted: usize) -> Result<Vec<Arc<Irq>>, ProbeError> {
+        // An MSI is a memory write by the device: without bus mastering it never
+        // arrives.
+        self.set_command(command::BUS_MASTER);
         if let Some(table) = pci::msix(self.cs, self.addr) {
             return self.msix(table, wanted);
         }

@@ -1539,11 +1539,6 @@ pub async fn sys_sendfile(
     if input.metadata().is_ok_and(|m| m.is_dir()) {
         return Err(Errno::EINVAL);
     }
-    // Linux reads the input with splice_read, which files and devices that seek
-    // have and streams (pipes, sockets, eventfd, timerfd, terminals) do not.
-    if !input.ops().seekable() {
-        return Err(Errno::EINVAL);
-    }
     let start = if !off_ptr.is_null() {
         let off: i64 = ctx.read(off_ptr)?;
         if !input.ops().seekable() {
@@ -1553,7 +1548,10 @@ pub async fn sys_sendfile(
     } else if input.ops().seekable() {
         Some(input.seek(0, SEEK_CUR)? as i64)
     } else {
-        None
+        // Linux reads the input with splice_read, which files and devices that
+        // seek have and streams (pipes, sockets, eventfd, timerfd, terminals)
+        // do not.
+        return Err(Errno::EINVAL);
     };
     if let Some(p) = start
         && (p < 0 || p.checked_add(count.min(MAX_RW_COUNT) as i64).is_none())
