@@ -62,7 +62,7 @@ use crate::initramfs::{self, Node};
 use crate::qemu::{self, Boot};
 use crate::{Opts, deps, dynlib, syscalls};
 
-/// What CI runs (`cargo xtask fuzz` with no `--calls`).
+/// Calls in a run without `--calls` (CI runs 100,000: .ci/run).
 pub const DEFAULT_CALLS: u64 = 200_000;
 /// trinity's fuzzing processes by default (its own default is four per CPU, and
 /// Kestrel uses one). trinity cuts off a call that blocks with SIGALRM after a
