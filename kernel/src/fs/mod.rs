@@ -9,6 +9,7 @@ pub mod anon;
 pub mod devices;
 pub mod fifo;
 pub mod procfs;
+pub mod pty;
 pub mod signalfd;
 pub mod sysfs;
 pub mod timerfd;
@@ -108,10 +109,23 @@ pub fn init(boot: &BootInfo) -> KResult<RootInfo> {
             options: options.as_bytes().to_vec(),
         };
     let dev_mount_point = root_inode.lookup(b"dev")?;
+    let devfs = devices::make_devfs()?;
+    let pts_mount_point = devfs.lookup(b"pts")?;
     mounts.mount(
         &dev_mount_point,
-        devices::make_devfs()?,
+        devfs,
         mount_info("devtmpfs", "devtmpfs", "/dev", "rw,nosuid,relatime"),
+    )?;
+    // devpts on /dev/pts, as every Linux system's init mounts it.
+    mounts.mount(
+        &pts_mount_point,
+        pty::make_devpts()?,
+        mount_info(
+            "devpts",
+            "devpts",
+            "/dev/pts",
+            "rw,nosuid,noexec,relatime,gid=5,mode=620,ptmxmode=666",
+        ),
     )?;
     // /proc is mounted at boot, as every Linux system's init does first.
     let proc_mount_point = root_inode.lookup(b"proc")?;
