@@ -95,6 +95,9 @@ pub struct Scheduler {
     live: AtomicUsize,
     next_id: AtomicU64,
     capacity: usize,
+    /// Every live task, for the task monitor.
+    registry: spin::Mutex<alloc::collections::BTreeMap<u64, alloc::sync::Weak<Task>>>,
+    pub(crate) hook: crate::observe::TraceHook,
 }
 
 impl Scheduler {
@@ -112,7 +115,43 @@ impl Scheduler {
             live: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
             capacity: max_tasks,
+            registry: spin::Mutex::new(alloc::collections::BTreeMap::new()),
+            hook: crate::observe::TraceHook::default(),
         })
+    }
+
+    /// A snapshot of every live task, by id.
+    pub fn tasks(&self) -> alloc::vec::Vec<crate::observe::TaskInfo> {
+        let now = self.platform.now();
+        let live: alloc::vec::Vec<Arc<Task>> = self
+            .registry
+            .lock()
+            .values()
+            .filter_map(alloc::sync::Weak::upgrade)
+            .collect();
+        live.iter()
+            .map(|t| crate::observe::TaskInfo {
+                id: t.id,
+                name: t.name,
+                phase: crate::observe::TaskPhase::from_state(t.state.get()),
+                home: t.home.load(Ordering::Relaxed),
+                last_cpu: t.stats.last_cpu.load(Ordering::Relaxed),
+                polls: t.stats.polls.load(Ordering::Relaxed),
+                wakes: t.stats.wakes.load(Ordering::Relaxed),
+                run_ns: t.stats.run_ns.load(Ordering::Relaxed),
+                age_ns: now.saturating_sub(t.stats.spawned_at),
+            })
+            .collect()
+    }
+
+    /// Installs the tracer that [`Scheduler::set_tracing`] turns on and off (once).
+    pub fn set_tracer(&self, tracer: Arc<dyn crate::observe::Tracer>) {
+        self.hook.install(tracer);
+    }
+
+    /// Starts or stops sending events to the tracer.
+    pub fn set_tracing(&self, on: bool) {
+        self.hook.set_on(on);
     }
 
     /// The number of CPUs (run queues).
@@ -308,7 +347,16 @@ impl Executor {
             affinity: AtomicU64::new(affinity),
             id,
             name,
+            stats: crate::observe::TaskStats {
+                spawned_at: self.sched.platform.now(),
+                ..Default::default()
+            },
         });
+        self.sched.registry.lock().insert(id, Arc::downgrade(&task));
+        self.sched.hook.record(
+            Some(self.cpu),
+            crate::observe::Event::Spawn { task: id, name },
+        );
         let handle = TaskRef(task.clone());
         before_queued(&handle);
         self.sched.push(task);
@@ -408,15 +456,29 @@ impl Executor {
         platform.arm_timer(self.timers.next_deadline());
         let timers = &self.timers;
         let now = || platform.now();
+        self.sched
+            .hook
+            .record(Some(self.cpu), crate::observe::Event::Idle);
         platform.wait_for_work(&|| {
             self.has_ready()
                 || self.sched.stealable(self.cpu)
                 || timers.next_deadline().is_some_and(|d| d <= now())
         });
+        self.sched
+            .hook
+            .record(Some(self.cpu), crate::observe::Event::Busy);
     }
 
     fn poll_task(&self, task: Arc<Task>) {
+        use crate::observe::Event;
         task.state.start_poll();
+        let stats = &task.stats;
+        stats.polls.fetch_add(1, Ordering::Relaxed);
+        stats.last_cpu.store(self.cpu, Ordering::Relaxed);
+        self.sched
+            .hook
+            .record(Some(self.cpu), Event::PollStart { task: task.id });
+        let started = self.sched.platform.now();
         let waker = Waker::from(task.clone());
         let mut cx = Context::from_waker(&waker);
         let mut slot = task.future.lock();
@@ -424,11 +486,23 @@ impl Executor {
             Some(fut) => fut.as_mut().poll(&mut cx).is_ready(),
             None => true,
         };
+        stats.run_ns.fetch_add(
+            self.sched.platform.now().saturating_sub(started),
+            Ordering::Relaxed,
+        );
+        self.sched.hook.record(
+            Some(self.cpu),
+            Event::PollEnd {
+                task: task.id,
+                done: ready,
+            },
+        );
         if ready {
             // Drop the future outside the lock: its destructors may wake other tasks.
             let fut = slot.take();
             drop(slot);
             task.state.finish();
+            self.sched.registry.lock().remove(&task.id);
             drop(fut);
             return;
         }

@@ -556,3 +556,65 @@ fn pinned_and_free_tasks_take_turns_and_all_run_each_pass() {
         ["free", "pinned", "free", "pinned", "free", "pinned"]
     );
 }
+
+#[test]
+fn the_task_list_shows_each_live_task_with_its_phase_and_counts() {
+    let (_p, ex) = manual(8);
+    let waker: Arc<Mutex<Option<Waker>>> = Arc::default();
+    let w = waker.clone();
+    let parked = ex.spawn(
+        "parked",
+        std::future::poll_fn(move |cx| {
+            *w.lock().unwrap() = Some(cx.waker().clone());
+            Poll::<()>::Pending
+        }),
+    );
+    ex.spawn("done-at-once", async {}).detach();
+    ex.run_until_idle();
+    let tasks = ex.scheduler().tasks();
+    assert_eq!(tasks.len(), 1, "the finished task left the list: {tasks:?}");
+    let t = &tasks[0];
+    assert_eq!(
+        (t.name, t.phase, t.polls, t.wakes),
+        ("parked", crate::TaskPhase::Parked, 1, 0)
+    );
+    waker.lock().unwrap().take().unwrap().wake();
+    let t = &ex.scheduler().tasks()[0];
+    assert_eq!((t.phase, t.wakes), (crate::TaskPhase::Queued, 1));
+    parked.detach();
+}
+
+#[test]
+fn a_tracer_sees_spawn_polls_wakes_and_idle_in_order() {
+    #[derive(Default)]
+    struct Log(Mutex<Vec<String>>);
+    impl crate::Tracer for Log {
+        fn record(&self, cpu: Option<usize>, e: crate::Event) {
+            self.0.lock().unwrap().push(format!("{cpu:?} {e:?}"));
+        }
+    }
+    let (_p, ex) = manual(8);
+    let log = Arc::new(Log::default());
+    ex.scheduler().set_tracer(log.clone());
+    // Off until switched on.
+    ex.spawn("quiet", async {}).detach();
+    ex.run_until_idle();
+    assert!(log.0.lock().unwrap().is_empty());
+    ex.scheduler().set_tracing(true);
+    let h = ex.spawn("traced", async { yield_now().await });
+    ex.run_until_idle();
+    let id = h.id();
+    drop(h);
+    let got = log.0.lock().unwrap().clone();
+    assert_eq!(
+        got,
+        vec![
+            format!("Some(0) Spawn {{ task: {id}, name: \"traced\" }}"),
+            format!("Some(0) PollStart {{ task: {id} }}"),
+            format!("None Wake {{ task: {id} }}"),
+            format!("Some(0) PollEnd {{ task: {id}, done: false }}"),
+            format!("Some(0) PollStart {{ task: {id} }}"),
+            format!("Some(0) PollEnd {{ task: {id}, done: true }}"),
+        ]
+    );
+}

@@ -37,6 +37,7 @@ mod task;
 mod tests;
 mod time;
 mod timer;
+mod trace;
 mod uts;
 mod vdso;
 
@@ -110,6 +111,7 @@ extern "C" fn kernel_main() -> ! {
     arch::route_isa_irq(4, console::on_interrupt);
     console::enable_input();
     let online = arch::start_cpus(ap_main, opts.max_cpus, opts.stall_cpu);
+    trace::start(opts.trace, online);
 
     if !opts.quiet {
         banner(boot, &irq, online);

@@ -9,6 +9,8 @@
 //! cargo xtask syscalls
 //! cargo xtask ltp      [--ltp DIR|TARBALL | --build SRC] [--only REGEX] [--timeout S] [--smp N] [--mem SIZE]
 //! cargo xtask gdb      [--release] [--mem SIZE]
+//! cargo xtask trace    --cmd 'CMD' [--events GROUPS] [-o FILE]
+//! cargo xtask top      --cmd 'CMD'
 //! cargo xtask fuzz     [--calls N] [--seed S] [--children C] [--exclude NAME]... [--only REGEX]
 //! ```
 //! Missing host tools are installed with apt-get when running as root, otherwise
@@ -26,6 +28,8 @@ mod qemu;
 mod session;
 mod syscalls;
 mod test;
+mod top;
+mod trace;
 mod userland;
 mod vdso;
 
@@ -65,6 +69,10 @@ pub struct Opts {
     pub timeout: Option<u64>,
     /// `fuzz --calls/--seed/--children/--exclude`.
     pub fuzz: fuzz::Params,
+    /// `trace --events GROUPS`: which of the kernel's trace events to record.
+    pub events: Option<String>,
+    /// `trace -o FILE`: where the trace goes.
+    pub output: Option<std::path::PathBuf>,
 }
 
 /// A disk image given with `--disk`.
@@ -113,6 +121,8 @@ impl Default for Opts {
             only: None,
             timeout: None,
             fuzz: fuzz::Params::default(),
+            events: None,
+            output: None,
         }
     }
 }
@@ -127,6 +137,8 @@ commands:
   gdb      boot paused under QEMU's gdbstub and attach gdb
   syscalls print the system call status table and write docs/syscalls.md
   fuzz     run Debian's trinity system call fuzzer on Kestrel; fails on a panic or a hang
+  trace    run --cmd CMD with the kernel's task trace on; write a Perfetto timeline
+  top      run --cmd CMD and show the kernel's tasks (/proc/kestrel/tasks) every second
   bench    benchmarks on Kestrel and Linux, writes docs/benchmarks.md (KESTREL_BENCH_NO_LINUX=1: Kestrel only)
   ltp      the Linux Test Project's syscall tests on Kestrel, compared with Linux (docs/ltp.md)
 
@@ -157,6 +169,8 @@ options:
   --seed S         (fuzz) trinity's random seed (default: a new one, printed)
   --children C     (fuzz) trinity's fuzzing processes
   --exclude NAME   (fuzz) do not fuzz system call NAME (repeatable)
+  --events GROUPS  (trace) on (default), or some of tasks,syscalls,futex,irq,faults,idle
+  -o FILE          (trace) where the trace goes (default target/kestrel/trace.json)
 ";
 
 fn number<T: std::str::FromStr>(s: &str, name: &str) -> Result<T, String> {
@@ -224,6 +238,8 @@ fn parse(args: &[String]) -> Result<(String, Opts), String> {
             "--seed" => o.fuzz.seed = Some(number(&value("--seed")?, "--seed")?),
             "--children" => o.fuzz.children = Some(number(&value("--children")?, "--children")?),
             "--exclude" => o.fuzz.exclude.push(value("--exclude")?),
+            "--events" => o.events = Some(value("--events")?),
+            "-o" => o.output = Some(value("-o")?.into()),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown option {other:?}")),
         }
@@ -251,6 +267,8 @@ fn main() -> ExitCode {
         "syscalls" => syscalls::run().map(|_| 0),
         "bench" => bench::run(&opts),
         "fuzz" => fuzz::run(&opts),
+        "trace" => trace::run(&opts),
+        "top" => top::run(&opts),
         "ltp" => ltp::run(&opts),
         other => Err(format!("unknown command {other:?}\n\n{USAGE}")),
     };

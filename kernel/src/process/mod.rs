@@ -339,6 +339,8 @@ pub struct Thread {
     comm: spin::Mutex<[u8; 16]>,
     /// The thread's task, once spawned: where it runs and may run (affinity).
     pub task: spin::Once<kestrel_executor::TaskRef>,
+    /// The system call it is in, plus one (0: none), for the task monitor.
+    pub in_syscall: AtomicU32,
 }
 
 /// A thread's CPU time in nanoseconds: `total` is all time its task was polled,
@@ -673,9 +675,11 @@ impl Thread {
             cpu: CpuClock::default(),
             comm: spin::Mutex::new(comm),
             task: spin::Once::new(),
+            in_syscall: AtomicU32::new(0),
         });
         THREADS.lock().insert(tid, Arc::downgrade(&t));
         t.process.threads.lock().push(t.clone());
+        crate::trace::note_comm(t.process.pid, tid, &t.comm());
         t
     }
 
@@ -697,6 +701,7 @@ impl Thread {
         let n = name.len().min(15);
         c[..n].copy_from_slice(&name[..n]);
         *self.comm.lock() = c;
+        crate::trace::note_comm(self.process.pid, self.tid, &name[..n]);
     }
 
     /// The command name.
