@@ -29,6 +29,7 @@ mod mm;
 mod panic;
 mod power;
 mod process;
+mod profile;
 mod random;
 mod symbols;
 mod sync;
@@ -112,6 +113,7 @@ extern "C" fn kernel_main() -> ! {
     console::enable_input();
     let online = arch::start_cpus(ap_main, opts.max_cpus, opts.stall_cpu);
     trace::start(opts.trace, online);
+    profile::start(opts.profile, online);
 
     if !opts.quiet {
         banner(boot, &irq, online);

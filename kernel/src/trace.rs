@@ -138,7 +138,7 @@ static COMMS: spin::Mutex<Vec<(u32, u32, Vec<u8>)>> = spin::Mutex::new(Vec::new(
 
 /// Notes that thread `tid` of process `pid` is now called `comm` (task context).
 pub fn note_comm(pid: u32, tid: u32, comm: &[u8]) {
-    if GROUPS.load(Ordering::Relaxed) != 0 {
+    if GROUPS.load(Ordering::Relaxed) != 0 || crate::profile::period_ns() != 0 {
         let mut c = COMMS.lock();
         if c.len() < 65_536 {
             c.push((pid, tid, comm.to_vec()));
@@ -294,6 +294,11 @@ pub fn start(groups: u32, cpus: usize) {
     crate::task::scheduler().set_tracing(true);
     GROUPS.store(groups, Ordering::Release);
     log::info!("trace: on ({RING} events per CPU)");
+}
+
+/// Every command name noted: (pid, tid, name).
+pub fn comms() -> Vec<(u32, u32, Vec<u8>)> {
+    COMMS.lock().clone()
 }
 
 /// Stops recording and writes every CPU's events to the console.

@@ -11,6 +11,7 @@
 //! cargo xtask gdb      [--release] [--mem SIZE]
 //! cargo xtask trace    --cmd 'CMD' [--events GROUPS] [-o FILE]
 //! cargo xtask top      --cmd 'CMD'
+//! cargo xtask profile  --cmd 'CMD' [--hz N] [-o FILE.svg]
 //! cargo xtask fuzz     [--calls N] [--seed S] [--children C] [--exclude NAME]... [--only REGEX]
 //! ```
 //! Missing host tools are installed with apt-get when running as root, otherwise
@@ -24,6 +25,7 @@ mod dynlib;
 mod fuzz;
 mod initramfs;
 mod ltp;
+mod profile;
 mod qemu;
 mod session;
 mod syscalls;
@@ -71,8 +73,10 @@ pub struct Opts {
     pub fuzz: fuzz::Params,
     /// `trace --events GROUPS`: which of the kernel's trace events to record.
     pub events: Option<String>,
-    /// `trace -o FILE`: where the trace goes.
+    /// `trace -o FILE`, `profile -o FILE.svg`: where the result goes.
     pub output: Option<std::path::PathBuf>,
+    /// `profile --hz N`: samples per second.
+    pub hz: Option<u32>,
 }
 
 /// A disk image given with `--disk`.
@@ -123,6 +127,7 @@ impl Default for Opts {
             fuzz: fuzz::Params::default(),
             events: None,
             output: None,
+            hz: None,
         }
     }
 }
@@ -139,6 +144,7 @@ commands:
   fuzz     run Debian's trinity system call fuzzer on Kestrel; fails on a panic or a hang
   trace    run --cmd CMD with the kernel's task trace on; write a Perfetto timeline
   top      run --cmd CMD and show the kernel's tasks (/proc/kestrel/tasks) every second
+  profile  run --cmd CMD sampling every CPU's stacks; write a flame graph (SVG)
   bench    benchmarks on Kestrel and Linux, writes docs/benchmarks.md (KESTREL_BENCH_NO_LINUX=1: Kestrel only)
   ltp      the Linux Test Project's syscall tests on Kestrel, compared with Linux (docs/ltp.md)
 
@@ -170,7 +176,9 @@ options:
   --children C     (fuzz) trinity's fuzzing processes
   --exclude NAME   (fuzz) do not fuzz system call NAME (repeatable)
   --events GROUPS  (trace) on (default), or some of tasks,syscalls,futex,irq,faults,idle
-  -o FILE          (trace) where the trace goes (default target/kestrel/trace.json)
+  -o FILE          (trace) where the trace goes (default target/kestrel/trace.json);
+                   (profile) the flame graph (default target/kestrel/profile.svg)
+  --hz N           (profile) samples per second on each busy CPU (default 997)
 ";
 
 fn number<T: std::str::FromStr>(s: &str, name: &str) -> Result<T, String> {
@@ -240,6 +248,15 @@ fn parse(args: &[String]) -> Result<(String, Opts), String> {
             "--exclude" => o.fuzz.exclude.push(value("--exclude")?),
             "--events" => o.events = Some(value("--events")?),
             "-o" => o.output = Some(value("-o")?.into()),
+            "--hz" => {
+                o.hz = Some(
+                    value("--hz")?
+                        .parse()
+                        .ok()
+                        .filter(|&n| (1..=10_000).contains(&n))
+                        .ok_or("--hz takes 1 to 10000 samples a second")?,
+                )
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown option {other:?}")),
         }
@@ -269,6 +286,7 @@ fn main() -> ExitCode {
         "fuzz" => fuzz::run(&opts),
         "trace" => trace::run(&opts),
         "top" => top::run(&opts),
+        "profile" => profile::run(&opts),
         "ltp" => ltp::run(&opts),
         other => Err(format!("unknown command {other:?}\n\n{USAGE}")),
     };

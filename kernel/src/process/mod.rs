@@ -58,6 +58,12 @@ pub fn current_thread() -> Option<Arc<Thread>> {
     CURRENT[crate::task::this_cpu()].lock().clone()
 }
 
+/// The thread being run on this CPU, without waiting for the lock (for an
+/// interrupt handler, which must not spin on a lock its CPU may hold).
+pub fn try_current_thread() -> Option<Arc<Thread>> {
+    CURRENT[crate::task::this_cpu()].try_lock()?.clone()
+}
+
 /// Records which thread this CPU is running (set around each poll of its task).
 pub fn set_current(t: Option<Arc<Thread>>) {
     let old = core::mem::replace(&mut *CURRENT[crate::task::this_cpu()].lock(), t);

@@ -250,7 +250,10 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                     signal::force(&thread, info);
                 }
             }
-            Trap::Interrupt(_) => {
+            Trap::Interrupt(vector) => {
+                if vector == crate::arch::irq::TIMER_VECTOR {
+                    crate::profile::user_tick(&thread, regs.regs.rip, regs.regs.rbp);
+                }
                 if let Some(c) = &thread.process.syscall_counts {
                     c.interrupt();
                 }
