@@ -618,3 +618,45 @@ fn a_tracer_sees_spawn_polls_wakes_and_idle_in_order() {
         ]
     );
 }
+
+#[test]
+fn a_task_that_yields_on_its_home_cpu_disturbs_no_other_cpu() {
+    let (p, ex) = cpus(2, 8);
+    ex[0]
+        .spawn("yielder", async {
+            for _ in 0..3 {
+                yield_now().await;
+            }
+        })
+        .detach();
+    p.notified.lock().unwrap().clear();
+    ex[0].run_until_idle();
+    assert!(
+        p.notified.lock().unwrap().is_empty(),
+        "requeued yields notified {:?}",
+        p.notified.lock().unwrap()
+    );
+}
+
+#[test]
+fn a_busy_cpu_takes_work_from_one_with_a_longer_queue() {
+    let (_p, ex) = cpus(2, 8);
+    for _ in 0..3 {
+        ex[1].spawn("waiting", async {}).detach();
+    }
+    // CPU 0 has nothing queued, CPU 1 three: CPU 0 takes one and runs it.
+    _p.now.store(crate::executor::BALANCE_NS, Ordering::SeqCst);
+    assert!(ex[0].balance());
+    assert_eq!(ex[0].scheduler().queued(1), 2);
+    // Not again until the interval has passed.
+    assert!(!ex[0].balance());
+    _p.now
+        .store(2 * crate::executor::BALANCE_NS, Ordering::SeqCst);
+    assert!(ex[0].balance());
+    _p.now
+        .store(3 * crate::executor::BALANCE_NS, Ordering::SeqCst);
+    assert!(ex[0].balance(), "one waiting there, none here: take it");
+    _p.now
+        .store(4 * crate::executor::BALANCE_NS, Ordering::SeqCst);
+    assert!(!ex[0].balance(), "nothing left to take");
+}
