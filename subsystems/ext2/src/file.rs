@@ -167,7 +167,10 @@ impl State {
     }
 
     /// fallocate(2): makes the blocks of `[off, off + len)` exist (zeroed) and,
-    /// unless `keep_size`, grows the file over them.
+    /// unless `keep_size`, grows the file over them. ext2 cannot hold blocks past
+    /// the end of a file (e2fsck calls that a wrong i_size), so `keep_size` past the
+    /// end is EOPNOTSUPP. Space running out part-way keeps what was allocated, with
+    /// the size covering it.
     pub async fn allocate_file(
         &mut self,
         inode: &mut Inode,
@@ -180,18 +183,23 @@ impl State {
         if end > self.geo.max_file_size {
             return Err(Errno::EFBIG);
         }
+        if keep_size && end > inode.size() {
+            return Err(Errno::EOPNOTSUPP);
+        }
         let bs = self.bs() as u64;
         let mut goal = self.goal_for(inode, off / bs).await;
         let mut r = Ok(());
+        let mut covered = off;
         for lblk in off / bs..end.div_ceil(bs) {
             if let Err(e) = self.bmap_alloc(inode, lblk, &mut goal, None).await {
                 r = Err(e);
                 break;
             }
+            covered = ((lblk + 1) * bs).min(end);
         }
-        if r.is_ok() && !keep_size && end > inode.size() {
-            inode.set_size(end);
-            self.note_large_file(end);
+        if !keep_size && covered > inode.size() {
+            inode.set_size(covered);
+            self.note_large_file(covered);
         }
         let now = crate::now();
         inode.set_mtime(now);

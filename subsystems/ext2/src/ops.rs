@@ -279,7 +279,8 @@ impl State {
     pub async fn free_inode(&mut self, inode: &mut Inode) -> KResult<()> {
         let was_dir = inode.is_dir();
         inode.set_links(0);
-        inode.set_dtime(crate::now_secs());
+        // Never zero: e2fsck takes a zero dtime for an inode still in use.
+        inode.set_dtime(crate::now_secs().max(1));
         if inode.has_block_map(self.bs()) {
             inode.set_size(0);
             self.free_range(inode, 0, u64::MAX).await?;

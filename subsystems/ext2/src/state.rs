@@ -622,6 +622,8 @@ impl State {
             ptr = b;
         } else if !self.geo.valid_block(ptr) {
             return Err(Errno::EUCLEAN);
+        } else if path.depth == 0 {
+            return Ok((ptr, false));
         }
         for level in 0..path.depth {
             let idx = path.idx[level] as usize;

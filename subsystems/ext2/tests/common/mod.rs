@@ -157,7 +157,18 @@ pub struct Mounted {
     pub disk: Arc<MemDisk>,
 }
 
+fn wall_clock() -> kestrel_abi::time::Timespec {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    kestrel_abi::time::Timespec {
+        tv_sec: d.as_secs() as i64,
+        tv_nsec: i64::from(d.subsec_nanos()),
+    }
+}
+
 pub fn mount_opts(img: &Path, opts: MountOptions) -> Result<Mounted, kestrel_ext2::MountError> {
+    kestrel_vfs::set_clock(wall_clock);
     let disk = Arc::new(MemDisk::new(std::fs::read(img).unwrap()));
     let fs = block_on(Ext2::mount(disk.clone() as Arc<dyn BlockIo>, opts))?;
     Ok(Mounted { fs, disk })
