@@ -37,10 +37,16 @@
 //! the cache only saves reads), except the block bitmaps and inode bitmaps, which
 //! are changed in the cache and written before the next write of anything that can
 //! point at a block or inode, and the group descriptors and superblock counts,
-//! written at the end of each operation. So, with a disk that keeps write order,
-//! a crash between any two writes leaves only problems `e2fsck -p` repairs on its
-//! own — leaked blocks or inodes, counts or link counts too high — never a pointer
-//! to something free or a name for a freed inode:
+//! written at the end of each operation. So, with a disk that keeps write order, a
+//! crash between any two writes never leaves a pointer to something free or a name
+//! for a freed inode. What it can leave is what `e2fsck -p` repairs by itself
+//! (leaked blocks and inodes, counts and link counts too high, wrong free counts),
+//! or, in two windows, an inode with content but no name — a directory or slow
+//! symlink created but not yet entered in its parent, a file whose last name went
+//! (unlink, rename over it) before its link count dropped — which `e2fsck -y` puts
+//! in lost+found (Linux's ext2 has the same windows; a journal is what closes
+//! them). The test `a_crash_after_any_write_leaves_what_e2fsck_repairs` cuts the
+//! power after every write of a workload and checks exactly this.
 //! * **Allocating**: the bitmap bit, then the new block's content (a new indirect
 //!   block is written zeroed, a new data block with its data, a new directory with
 //!   "." and ".."), then the pointer to it (in an indirect block, or the inode, which

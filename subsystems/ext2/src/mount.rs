@@ -187,7 +187,7 @@ pub(crate) async fn mount(
     let new_extra_isize = if inode_size > disk::GOOD_OLD_INODE_SIZE {
         let want = le16(&sbuf, sb::WANT_EXTRA_ISIZE);
         let max = (inode_size - disk::GOOD_OLD_INODE_SIZE) as u16;
-        if want >= 4 && want <= max && want % 4 == 0 {
+        if want >= 4 && want <= max && want.is_multiple_of(4) {
             want
         } else {
             32.min(max)

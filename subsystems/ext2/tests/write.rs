@@ -204,7 +204,7 @@ fn renames_of_files_and_directories() {
         m.mkdir(a, "empty");
         block_on(m.fs.rename(b, b"moved", a, b"empty", 0)).unwrap();
         assert_eq!((nl(a), nl(b)), (3, 2));
-        assert_eq!(m.walk("/a/empty/inner").is_ok(), true);
+        assert!(m.walk("/a/empty/inner").is_ok());
         // Refusals.
         m.create_file(a, "file", b"");
         assert_eq!(
@@ -231,7 +231,7 @@ fn renames_of_files_and_directories() {
         // Exchange a file and a directory across parents.
         block_on(m.fs.rename(a, b"empty", b, b"victim", RENAME_EXCHANGE)).unwrap();
         assert_eq!(m.walk("/a/empty").unwrap(), f);
-        assert_eq!(m.walk("/b/victim/inner").is_ok(), true);
+        assert!(m.walk("/b/victim/inner").is_ok());
         assert_eq!((nl(a), nl(b)), (3, 3));
         let moved = m.walk("/b/victim").unwrap();
         assert_eq!(block_on(m.fs.lookup(moved, b"..")).unwrap(), b);
@@ -370,7 +370,7 @@ fn truncate_grows_with_zeros_and_shrinks_freeing_blocks() {
         block_on(m.fs.write(f, (10 << 20) - 1, b"!")).unwrap();
         block_on(m.fs.truncate(f, 0)).unwrap();
         assert_eq!(block_on(m.fs.metadata(f)).unwrap().blocks, 0);
-        assert_eq!(m.free_blocks(), free0 - 0);
+        assert_eq!(m.free_blocks(), free0);
         assert_eq!(block_on(m.fs.truncate(2, 0)), Err(Errno::EISDIR));
         // fallocate: allocate, keep size, punch.
         let g = m.create_file(2, "g", &pattern(4 * bs as usize, 4));
