@@ -39,6 +39,7 @@ pub struct MemDisk {
     /// When set, the number of further writes that succeed before every write
     /// fails with EIO (a disk dying, or power lost, in tests).
     writes_left: spin::Mutex<Option<u64>>,
+    writes: core::sync::atomic::AtomicU64,
 }
 
 impl MemDisk {
@@ -48,12 +49,18 @@ impl MemDisk {
         Self {
             bytes: spin::Mutex::new(bytes),
             writes_left: spin::Mutex::new(None),
+            writes: core::sync::atomic::AtomicU64::new(0),
         }
     }
 
     /// A copy of the disk's content.
     pub fn contents(&self) -> Vec<u8> {
         self.bytes.lock().clone()
+    }
+
+    /// How many write requests succeeded so far.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(core::sync::atomic::Ordering::Relaxed)
     }
 
     /// Lets `n` more writes through, then fails every write with EIO (`None`: all
@@ -100,6 +107,8 @@ impl BlockIo for MemDisk {
                 }
             }
             self.bytes.lock()[r].copy_from_slice(data);
+            self.writes
+                .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
             Ok(())
         })
     }

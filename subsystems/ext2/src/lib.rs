@@ -33,11 +33,12 @@
 //!   reference-counted) and, in 256-byte inodes, after the extra fields.
 //!
 //! # Write ordering
-//! Every block this crate writes goes straight to the [`BlockIo`] (write-through:
-//! the cache only saves reads), except the block bitmaps and inode bitmaps, which
-//! are changed in the cache and written before the next write of anything that can
-//! point at a block or inode, and the group descriptors and superblock counts,
-//! written at the end of each operation. So, with a disk that keeps write order, a
+//! File data, inodes and directory blocks are written straight to the
+//! [`BlockIo`]. Block and inode bitmaps and indirect blocks are changed in the
+//! (bounded) cache and written, in that order and indirect blocks from the bottom
+//! level up, before the next write of any other metadata block and at the end of
+//! each operation; the group descriptors and superblock counts follow at the end of
+//! the operation. A sequential write so costs about one disk write per block. So, with a disk that keeps write order, a
 //! crash between any two writes never leaves a pointer to something free or a name
 //! for a freed inode. What it can leave is what `e2fsck -p` repairs by itself
 //! (leaked blocks and inodes, counts and link counts too high, wrong free counts),

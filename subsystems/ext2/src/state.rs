@@ -66,9 +66,21 @@ impl Geometry {
 
 struct CacheEntry {
     data: Vec<u8>,
-    /// Changed in memory and not yet written (only bitmaps are ever dirty).
-    dirty: bool,
+    /// Changed in memory and not yet written: [`CLEAN`], [`BITMAP`], or an indirect
+    /// block's height ([`pointer_class`]). Dirty blocks are written class by class in
+    /// increasing order, so a bitmap reaches the disk before any indirect block
+    /// pointing at what it allocated, and an indirect block before its parent.
+    dirty: u8,
     used: u64,
+}
+
+const CLEAN: u8 = 0;
+const BITMAP: u8 = 1;
+
+/// The dirty class of an indirect block `height` levels above the data (1: it points
+/// at data blocks).
+fn pointer_class(height: usize) -> u8 {
+    1 + height as u8
 }
 
 /// Where one level of the block map leads for a logical block.
@@ -154,7 +166,7 @@ impl State {
         if !self.cache.contains_key(&blk) {
             let mut data = vec![0u8; self.bs()];
             self.dev_read(blk, &mut data).await?;
-            self.insert(blk, data, false).await?;
+            self.insert(blk, data, CLEAN).await?;
         }
         self.tick += 1;
         let tick = self.tick;
@@ -163,8 +175,9 @@ impl State {
         Ok(&mut e.data)
     }
 
-    /// Puts a block in the cache, first making room (writing a dirty victim).
-    async fn insert(&mut self, blk: u32, data: Vec<u8>, dirty: bool) -> KResult<()> {
+    /// Puts a block in the cache, first making room (a dirty victim is written with
+    /// everything it depends on: all dirty blocks, in order).
+    async fn insert(&mut self, blk: u32, data: Vec<u8>, dirty: u8) -> KResult<()> {
         if !self.cache.contains_key(&blk) && self.cache.len() >= CACHE_BLOCKS {
             let victim = self
                 .cache
@@ -172,9 +185,8 @@ impl State {
                 .min_by_key(|(_, e)| e.used)
                 .map(|(&b, e)| (b, e.dirty));
             if let Some((vb, vdirty)) = victim {
-                if vdirty {
-                    let d = self.cache[&vb].data.clone();
-                    self.dev_write(vb, &d).await?;
+                if vdirty != CLEAN {
+                    self.flush_dirty().await?;
                 }
                 self.cache.remove(&vb);
             }
@@ -191,24 +203,32 @@ impl State {
         Ok(())
     }
 
-    /// Writes every dirty (bitmap) block. Called before any block that may point
-    /// at something is written, so an allocation always reaches the disk before the
-    /// pointer to what it allocated.
+    /// Writes every dirty block: bitmaps first, then indirect blocks from the
+    /// bottom level up. Called before any other metadata block is written, so an
+    /// allocation always reaches the disk before the pointer to what it allocated.
     pub async fn flush_dirty(&mut self) -> KResult<()> {
-        let dirty: Vec<u32> = self
+        let mut dirty: Vec<(u8, u32)> = self
             .cache
             .iter()
-            .filter(|(_, e)| e.dirty)
-            .map(|(&b, _)| b)
+            .filter(|(_, e)| e.dirty != CLEAN)
+            .map(|(&b, e)| (e.dirty, b))
             .collect();
-        for b in dirty {
+        dirty.sort_unstable();
+        for (_, b) in dirty {
             let d = self.cache[&b].data.clone();
             self.dev_write(b, &d).await?;
             if let Some(e) = self.cache.get_mut(&b) {
-                e.dirty = false;
+                e.dirty = CLEAN;
             }
         }
         Ok(())
+    }
+
+    /// Marks a cached block dirty in class `class` (the higher class wins).
+    fn mark_dirty(&mut self, blk: u32, class: u8) {
+        if let Some(e) = self.cache.get_mut(&blk) {
+            e.dirty = e.dirty.max(class);
+        }
     }
 
     /// Writes a metadata block (inode table, indirect, directory, xattr block) now,
@@ -216,7 +236,12 @@ impl State {
     pub async fn write_meta(&mut self, blk: u32, data: Vec<u8>) -> KResult<()> {
         self.flush_dirty().await?;
         self.dev_write(blk, &data).await?;
-        self.insert(blk, data, false).await
+        self.insert(blk, data, CLEAN).await?;
+        // Written now: nothing older may overwrite it later.
+        if let Some(e) = self.cache.get_mut(&blk) {
+            e.dirty = CLEAN;
+        }
+        Ok(())
     }
 
     /// Writes file data, keeping a cached copy (if any) the same.
@@ -330,9 +355,7 @@ impl State {
                 continue;
             };
             bits[bit / 8] |= 1 << (bit % 8);
-            if let Some(e) = self.cache.get_mut(&bitmap) {
-                e.dirty = true;
-            }
+            self.mark_dirty(bitmap, BITMAP);
             self.gd16_add(g, gd::FREE_BLOCKS, -1);
             self.sb32_add(sb::FREE_BLOCKS_COUNT, -1);
             return Ok(geo.group_first_block(g) + bit as u32);
@@ -356,9 +379,7 @@ impl State {
             return Ok(()); // already free: never count it twice
         }
         bits[bit / 8] &= !(1 << (bit % 8));
-        if let Some(e) = self.cache.get_mut(&bitmap) {
-            e.dirty = true;
-        }
+        self.mark_dirty(bitmap, BITMAP);
         self.gd16_add(g, gd::FREE_BLOCKS, 1);
         self.sb32_add(sb::FREE_BLOCKS_COUNT, 1);
         Ok(())
@@ -416,9 +437,7 @@ impl State {
                 continue;
             }
             bits[bit / 8] |= 1 << (bit % 8);
-            if let Some(e) = self.cache.get_mut(&bitmap) {
-                e.dirty = true;
-            }
+            self.mark_dirty(bitmap, BITMAP);
             self.gd16_add(g, gd::FREE_INODES, -1);
             if is_dir {
                 self.gd16_add(g, gd::USED_DIRS, 1);
@@ -442,9 +461,7 @@ impl State {
             return Ok(());
         }
         bits[bit / 8] &= !(1 << (bit % 8));
-        if let Some(e) = self.cache.get_mut(&bitmap) {
-            e.dirty = true;
-        }
+        self.mark_dirty(bitmap, BITMAP);
         self.gd16_add(g, gd::FREE_INODES, 1);
         if was_dir {
             self.gd16_add(g, gd::USED_DIRS, -1);
@@ -589,11 +606,12 @@ impl State {
         self.gd32(g, gd::INODE_TABLE) + self.geo.itb_per_group
     }
 
-    /// Makes logical block `lblk` exist: allocates the missing indirect blocks
-    /// (each zeroed on disk before a pointer to it is written) and the data block,
-    /// whose first content is `init` (zeros if `None`), written before the pointer
-    /// to it. Pointers in the inode itself change only in `inode`: the caller
-    /// writes it. Returns the block and whether it is new.
+    /// Makes logical block `lblk` exist: allocates the missing indirect blocks and
+    /// the data block, whose first content is `init` (zeros if `None`), written at
+    /// once. New and changed indirect blocks stay dirty in the cache and are written
+    /// (after the bitmaps, children before parents) before the next other metadata
+    /// write; pointers in the inode itself change only in `inode`, which the caller
+    /// writes. Returns the block and whether it is new.
     pub async fn bmap_alloc(
         &mut self,
         inode: &mut Inode,
@@ -604,21 +622,19 @@ impl State {
         let path = self.map_path(lblk)?;
         let bs = self.bs();
         let spb = (bs / SECTOR) as i64;
-        let zeros = vec![0u8; bs];
         let mut ptr = inode.block(path.slot);
         if ptr == 0 {
             let b = self.alloc_block(*goal).await?;
             *goal = b + 1;
             if path.depth == 0 {
-                self.write_data(b, init.unwrap_or(&zeros)).await?;
-            } else {
-                self.write_meta(b, zeros.clone()).await?;
-            }
-            inode.set_block(path.slot, b);
-            inode.add_sectors(spb);
-            if path.depth == 0 {
+                self.write_new_data(b, init).await?;
+                inode.set_block(path.slot, b);
+                inode.add_sectors(spb);
                 return Ok((b, true));
             }
+            self.new_indirect(b, path.depth).await?;
+            inode.set_block(path.slot, b);
+            inode.add_sectors(spb);
             ptr = b;
         } else if !self.geo.valid_block(ptr) {
             return Err(Errno::EUCLEAN);
@@ -627,13 +643,13 @@ impl State {
         }
         for level in 0..path.depth {
             let idx = path.idx[level] as usize;
+            let height = path.depth - level;
             let child = le32(self.block(ptr).await?, idx * 4);
-            let last = level + 1 == path.depth;
             if child != 0 {
                 if !self.geo.valid_block(child) {
                     return Err(Errno::EUCLEAN);
                 }
-                if last {
+                if height == 1 {
                     return Ok((child, false));
                 }
                 ptr = child;
@@ -641,21 +657,40 @@ impl State {
             }
             let b = self.alloc_block(*goal).await?;
             *goal = b + 1;
-            if last {
-                self.write_data(b, init.unwrap_or(&zeros)).await?;
+            if height == 1 {
+                self.write_new_data(b, init).await?;
             } else {
-                self.write_meta(b, zeros.clone()).await?;
+                self.new_indirect(b, height - 1).await?;
             }
-            let mut parent = self.block(ptr).await?.clone();
-            put32(&mut parent, idx * 4, b);
-            self.write_meta(ptr, parent).await?;
+            put32(self.block(ptr).await?, idx * 4, b);
+            self.mark_dirty(ptr, pointer_class(height));
             inode.add_sectors(spb);
-            if last {
+            if height == 1 {
                 return Ok((b, true));
             }
             ptr = b;
         }
         Err(Errno::EUCLEAN)
+    }
+
+    /// The first content of a new data block.
+    async fn write_new_data(&mut self, b: u32, init: Option<&[u8]>) -> KResult<()> {
+        match init {
+            Some(d) => self.write_data(b, d).await,
+            None => {
+                let zeros = vec![0u8; self.bs()];
+                self.write_data(b, &zeros).await
+            }
+        }
+    }
+
+    /// A new, zeroed indirect block `height` levels above the data, dirty in the
+    /// cache (written before anything pointing at it).
+    async fn new_indirect(&mut self, b: u32, height: usize) -> KResult<()> {
+        let zeros = vec![0u8; self.bs()];
+        self.insert(b, zeros, pointer_class(height)).await?;
+        self.mark_dirty(b, pointer_class(height));
+        Ok(())
     }
 
     // ---- freeing blocks ------------------------------------------------------------

@@ -513,3 +513,31 @@ fn xattrs_set_list_remove_and_survive_fsck() {
         );
     }
 }
+
+#[test]
+fn a_sequential_write_costs_about_one_disk_write_per_block() {
+    if !have_tools() {
+        return;
+    }
+    for cfg in CONFIGS {
+        let t = Tmp::new("cost");
+        let img = t.path("img");
+        mkfs(&img, cfg, 16384, &[]);
+        let m = mount(&img);
+        let f = m.create_file(2, "f", b"");
+        let blocks = 1000u64;
+        let data = pattern((blocks * u64::from(cfg.bs)) as usize, 1);
+        let before = m.disk.writes();
+        assert_eq!(block_on(m.fs.write(f, 0, &data)).unwrap(), data.len());
+        let cost = m.disk.writes() - before;
+        // Data blocks, plus bitmaps, indirect blocks, the inode, the group
+        // descriptors and the superblock once each.
+        assert!(
+            cost <= blocks + 12,
+            "{cfg:?}: {cost} writes for {blocks} blocks"
+        );
+        m.unmount(&img);
+        fsck(&img);
+        assert_eq!(debugfs_cat(&img, "/f"), data);
+    }
+}
