@@ -22,6 +22,25 @@ pub const SECTOR: usize = 512;
 /// this crate (see the crate documentation) relies on it. An implementation that
 /// reorders (a write-back cache) must keep that order when it writes back, or make
 /// `flush` the only point where anything becomes durable.
+///
+/// A driver-kit disk fits behind it directly (the kernel would put its page cache
+/// in between):
+/// ```ignore
+/// struct KitDisk(Arc<dyn kestrel_driver_kit::BlockDevice>);
+/// fn eio(e: IoError) -> Errno { match e { IoError::NoMemory => Errno::ENOMEM, _ => Errno::EIO } }
+/// impl BlockIo for KitDisk {
+///     fn sectors(&self) -> u64 { self.0.info().sectors }
+///     fn read<'a>(&'a self, s: u64, b: &'a mut [u8]) -> BoxFuture<'a, KResult<()>> {
+///         Box::pin(async move { self.0.read(s, b).await.map_err(eio) })
+///     }
+///     fn write<'a>(&'a self, s: u64, d: &'a [u8]) -> BoxFuture<'a, KResult<()>> {
+///         Box::pin(async move { self.0.write(s, d).await.map_err(eio) })
+///     }
+///     fn flush(&self) -> BoxFuture<'_, KResult<()>> {
+///         Box::pin(async move { self.0.flush().await.map_err(eio) })
+///     }
+/// }
+/// ```
 pub trait BlockIo: Send + Sync {
     /// The size of the disk in sectors.
     fn sectors(&self) -> u64;

@@ -220,8 +220,8 @@ impl Ext2 {
     /// The lock, with released inodes dealt with first.
     async fn lock(&self) -> Guard<'_, State> {
         let mut st = self.state.lock().await;
-        if !self.read_only {
-            let released = core::mem::take(&mut *self.released.lock());
+        let released = core::mem::take(&mut *self.released.lock());
+        if !st.read_only {
             for ino in released {
                 let _ = st.evict(ino).await;
             }
@@ -578,15 +578,16 @@ impl Ext2 {
     }
 
     /// Unmounts: frees what is still on the orphan list (nothing can hold it any
-    /// more), marks the file system clean and flushes the disk. The `Ext2` is
-    /// read-only afterwards.
+    /// more), marks the file system clean — unless it was not clean when mounted:
+    /// that stays for e2fsck to see, as with Linux — and flushes the disk. The
+    /// `Ext2` is read-only afterwards.
     pub async fn unmount(&self) -> KResult<()> {
         let mut st = self.lock().await;
         if !st.read_only {
             st.free_orphans().await?;
             st.commit().await?;
-            let s = disk::le16(&st.sb, disk::sb::STATE);
-            disk::put16(&mut st.sb, disk::sb::STATE, s | 1);
+            let s = st.mount_state;
+            disk::put16(&mut st.sb, disk::sb::STATE, s);
             st.write_super().await?;
             st.read_only = true;
         }

@@ -104,6 +104,9 @@ pub(crate) struct State {
     cache: BTreeMap<u32, CacheEntry>,
     tick: u64,
     pub read_only: bool,
+    /// s_state as found at mount: written back at a clean unmount, so a file system
+    /// that was not clean (or had errors) stays marked for e2fsck, as Linux does.
+    pub mount_state: u16,
     next_generation: u32,
     /// In-memory references to inodes (see [`crate::Ext2::hold`]), shared with the
     /// lock-free side of the file system.
@@ -120,6 +123,7 @@ impl State {
         holds: Arc<spin::Mutex<BTreeMap<u32, usize>>>,
     ) -> Self {
         let next_generation = le32(&sb, sb::WTIME) ^ le32(&sb, sb::UUID);
+        let mount_state = le16(&sb, sb::STATE);
         Self {
             dev,
             geo,
@@ -130,6 +134,7 @@ impl State {
             cache: BTreeMap::new(),
             tick: 0,
             read_only,
+            mount_state,
             next_generation,
             holds,
         }

@@ -17,5 +17,8 @@ fn mount_empty_image_and_unmount_clean() {
         m.unmount(&img);
         fsck(&img);
         assert_eq!(debugfs_cat(&img, "/hello"), b"hello world\n");
+        let stats = String::from_utf8(debugfs(&img, "stats")).unwrap();
+        assert!(stats.contains("Filesystem state:         clean"), "{stats}");
+        assert!(stats.contains("Mount count:              1"), "{stats}");
     }
 }
