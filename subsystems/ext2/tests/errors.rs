@@ -474,7 +474,10 @@ fn open_unlinked_files_live_on_the_orphan_list() {
         fsck(&img);
         // Not clean since the crash: it stays so (for e2fsck) across clean unmounts.
         let stats = String::from_utf8(debugfs(&img, "stats")).unwrap();
-        assert!(stats.contains("Filesystem state:         not clean"), "{stats}");
+        assert!(
+            stats.contains("Filesystem state:         not clean"),
+            "{stats}"
+        );
         let m = mount(&img);
         assert_eq!(m.free_blocks(), free0);
         m.unmount(&img);
