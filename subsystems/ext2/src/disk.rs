@@ -45,6 +45,7 @@ pub(crate) mod sb {
     pub const FEATURE_INCOMPAT: usize = 96;
     pub const FEATURE_RO_COMPAT: usize = 100;
     pub const UUID: usize = 104;
+    pub const RESERVED_GDT_BLOCKS: usize = 206;
     pub const LAST_ORPHAN: usize = 232;
     pub const WANT_EXTRA_ISIZE: usize = 350;
 }

@@ -269,17 +269,20 @@ impl Ext2 {
         Ok(self.meta_of(&st, &i))
     }
 
-    /// What `statfs` reports, as Linux's ext2 counts it: f_blocks leaves out the
-    /// metadata every group carries, f_bavail the blocks reserved for root.
+    /// What `statfs` reports, as Linux counts it (Debian's kernels mount ext2 with
+    /// the ext4 driver): f_blocks leaves out the metadata every group carries —
+    /// superblock and descriptor copies with their reserved growth blocks, bitmaps,
+    /// inode tables — and f_bavail the blocks reserved for root.
     pub async fn statfs(&self) -> KResult<Statfs> {
         use disk::{gd, le32, sb};
         let st = self.lock().await;
         let geo = &st.geo;
         let mut overhead = u64::from(geo.first_data_block);
+        let reserved_gdt = u64::from(disk::le16(&st.sb, sb::RESERVED_GDT_BLOCKS));
         let (mut bfree, mut ifree) = (0u64, 0u64);
         for g in 0..geo.groups {
             if disk::group_has_super(g, geo.sparse_super) {
-                overhead += 1 + u64::from(geo.gdt_blocks);
+                overhead += 1 + u64::from(geo.gdt_blocks) + reserved_gdt;
             }
             overhead += 2 + u64::from(geo.itb_per_group);
             bfree += u64::from(st.gd16(g, gd::FREE_BLOCKS));

@@ -338,3 +338,53 @@ fn a_read_only_mount_reads_and_refuses_writes() {
         "a read-only mount wrote nothing"
     );
 }
+
+/// statfs as Linux's ext2 driver reports it for the same image (needs root and a
+/// loop device; skipped otherwise).
+#[test]
+fn statfs_matches_linux_on_the_same_image() {
+    if !have_tools() {
+        return;
+    }
+    for cfg in CONFIGS {
+        let t = Tmp::new("statfs");
+        let img = t.path("img");
+        mkfs(&img, cfg, 40 * 1024, &[]);
+        debugfs_w(&img, &["write /etc/services f", "mkdir d"]);
+        let mnt = t.path("mnt");
+        std::fs::create_dir_all(&mnt).unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "ext2", "-o", "loop,ro"])
+            .arg(&img)
+            .arg(&mnt)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !mounted {
+            eprintln!("note: cannot loop-mount here: statfs not compared with Linux");
+            return;
+        }
+        let out = std::process::Command::new("stat")
+            .args(["-f", "-c", "%b %f %a %c %d %S %l %i"])
+            .arg(&mnt)
+            .output()
+            .unwrap();
+        let _ = std::process::Command::new("umount").arg(&mnt).status();
+        let linux = String::from_utf8(out.stdout).unwrap();
+        let m = mount_opts(
+            &img,
+            MountOptions {
+                read_only: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let s = block_on(m.fs.statfs()).unwrap();
+        // stat(1) prints f_fsid's first word first.
+        let fsid = (u64::from(s.f_fsid[0] as u32) << 32) | u64::from(s.f_fsid[1] as u32);
+        let ours = format!(
+            "{} {} {} {} {} {} {} {:x}",
+            s.f_blocks, s.f_bfree, s.f_bavail, s.f_files, s.f_ffree, s.f_bsize, s.f_namelen, fsid
+        );
+        assert_eq!(ours, linux.trim(), "{cfg:?}");
+    }
+}

@@ -541,3 +541,115 @@ fn a_sequential_write_costs_about_one_disk_write_per_block() {
         assert_eq!(debugfs_cat(&img, "/f"), data);
     }
 }
+
+/// Linux's own driver reads what the crate wrote (needs root and a loop device;
+/// skipped otherwise).
+#[test]
+fn linux_reads_what_was_written() {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    if !have_tools() {
+        return;
+    }
+    for cfg in CONFIGS {
+        let t = Tmp::new("linux");
+        let img = t.path("img");
+        mkfs(&img, cfg, 16384, &[]);
+        let m = mount(&img);
+        let bs = cfg.bs as usize;
+        let d = m.mkdir(2, "dir");
+        let big = pattern((12 + bs / 4) * bs + 77, 5);
+        let f = m.create_file(d, "big", &big);
+        block_on(m.fs.set_owner(f, Some(70_000), Some(80_000))).unwrap();
+        let when = Timespec {
+            tv_sec: 1_700_000_000,
+            tv_nsec: 987_654_321,
+        };
+        block_on(m.fs.set_times(f, Some(when), Some(when))).unwrap();
+        block_on(m.fs.link(2, b"hard", f)).unwrap();
+        let sp = m.create_file(2, "sparse", b"");
+        block_on(m.fs.write(sp, 50 << 20, b"tail")).unwrap();
+        for (name, kind) in [
+            ("sym", NodeKind::Symlink(b"dir/big".to_vec())),
+            ("longsym", NodeKind::Symlink(vec![b'q'; 300])),
+            ("chr", NodeKind::CharDev(makedev(1, 7))),
+            ("fifo", NodeKind::Fifo),
+        ] {
+            let i = block_on(m.fs.create(2, name.as_bytes(), kind, 0o600, 0, 0)).unwrap();
+            m.fs.release(i);
+        }
+        block_on(m.fs.xattr_set(f, b"user.note", b"hi", XattrSet::Any)).unwrap();
+        m.unmount(&img);
+        fsck(&img);
+        let mnt = t.path("mnt");
+        std::fs::create_dir_all(&mnt).unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "ext2", "-o", "loop,ro"])
+            .arg(&img)
+            .arg(&mnt)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !mounted {
+            eprintln!("note: cannot loop-mount here: not read back by Linux");
+            return;
+        }
+        let check = || {
+            assert_eq!(std::fs::read(mnt.join("dir/big")).unwrap(), big);
+            let md = std::fs::metadata(mnt.join("hard")).unwrap();
+            assert_eq!((md.uid(), md.gid(), md.nlink()), (70_000, 80_000, 2));
+            assert_eq!(md.mtime(), when.tv_sec);
+            if cfg.isz == 256 {
+                assert_eq!(md.mtime_nsec(), when.tv_nsec);
+            }
+            let sp = std::fs::read(mnt.join("sparse")).unwrap();
+            assert_eq!(sp.len(), (50 << 20) + 4);
+            assert_eq!(&sp[50 << 20..], b"tail");
+            assert_eq!(
+                std::fs::read_link(mnt.join("sym")).unwrap().to_str(),
+                Some("dir/big")
+            );
+            assert_eq!(
+                std::fs::read_link(mnt.join("longsym"))
+                    .unwrap()
+                    .as_os_str()
+                    .len(),
+                300
+            );
+            let c = std::fs::symlink_metadata(mnt.join("chr")).unwrap();
+            assert!(c.file_type().is_char_device());
+            assert_eq!(c.rdev(), libc_makedev(1, 7));
+            assert!(
+                std::fs::symlink_metadata(mnt.join("fifo"))
+                    .unwrap()
+                    .file_type()
+                    .is_fifo()
+            );
+            let names: Vec<_> = std::fs::read_dir(&mnt)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            assert_eq!(names.len(), 8, "{names:?}");
+            let x = std::process::Command::new("getfattr")
+                .args(["-n", "user.note", "--only-values"])
+                .arg(mnt.join("dir/big"))
+                .output();
+            if let Ok(x) = x
+                && x.status.success()
+            {
+                assert_eq!(x.stdout, b"hi");
+            }
+        };
+        let r = std::panic::catch_unwind(check);
+        let _ = std::process::Command::new("umount").arg(&mnt).status();
+        if let Err(e) = r {
+            std::panic::resume_unwind(e);
+        }
+    }
+}
+
+/// glibc's makedev (what st_rdev holds on the host).
+fn libc_makedev(major: u64, minor: u64) -> u64 {
+    ((major & 0xfffff000) << 32)
+        | ((major & 0xfff) << 8)
+        | ((minor & 0xffffff00) << 12)
+        | (minor & 0xff)
+}
