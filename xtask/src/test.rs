@@ -14,6 +14,7 @@ const HOST_CRATES: &[&str] = &[
     "kestrel-abi",
     "kestrel-sync",
     "kestrel-vfs",
+    "kestrel-ext2",
     "kestrel-tty",
     "kestrel-exec",
     "kestrel-net",
