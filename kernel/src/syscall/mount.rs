@@ -118,6 +118,9 @@ pub async fn sys_mount(
             b"ramfs" => RamFs::new_root(dev()),
             _ => return Err(Errno::ENODEV),
         };
+        if fstype != b"proc" {
+            set_root_attributes(ctx, &root, &fstype, data.as_deref().unwrap_or_default())?;
+        }
         (root, source, fstype)
     };
     let info = MountInfo {
@@ -128,6 +131,53 @@ pub async fn sys_mount(
     };
     crate::fs::mounts().mount(&target.inode, root, info)?;
     Ok(0)
+}
+
+/// The value of the last `key=value` option of the data string (up to its NUL).
+fn option_value<'a>(data: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+    let data = &data[..data.iter().position(|&b| b == 0).unwrap_or(data.len())];
+    data.split(|&b| b == b',')
+        .filter_map(|o| o.strip_prefix(key)?.strip_prefix(b"="))
+        .next_back()
+}
+
+/// The root directory of a new tmpfs or ramfs: mode 1777 for tmpfs, 0755 for
+/// ramfs and devtmpfs unless `mode=` says otherwise; owned by the mounter unless
+/// `uid=` and `gid=` (tmpfs) say otherwise, as Linux's shmem_fill_super.
+fn set_root_attributes(
+    ctx: &Ctx<'_>,
+    root: &kestrel_vfs::InodeRef,
+    fstype: &[u8],
+    data: &[u8],
+) -> KResult<()> {
+    let number = |key: &[u8], radix: u32| -> KResult<Option<u32>> {
+        option_value(data, key)
+            .map(|v| {
+                core::str::from_utf8(v)
+                    .ok()
+                    .and_then(|v| u32::from_str_radix(v, radix).ok())
+                    .ok_or(Errno::EINVAL)
+            })
+            .transpose()
+    };
+    let default_mode = if fstype == b"tmpfs" { 0o1777 } else { 0o755 };
+    let mode = number(b"mode", 8)?.map_or(default_mode, |m| m & 0o7777);
+    let (mut uid, mut gid) = {
+        let c = ctx.process().cred.lock();
+        (c.fsuid, c.fsgid)
+    };
+    if fstype == b"tmpfs" {
+        // -1 is no user or group at all (Linux's invalid kuid): EINVAL.
+        let id = |v: Option<u32>| match v {
+            Some(u32::MAX) => Err(Errno::EINVAL),
+            v => Ok(v),
+        };
+        uid = id(number(b"uid", 10)?)?.unwrap_or(uid);
+        gid = id(number(b"gid", 10)?)?.unwrap_or(gid);
+    }
+    root.set_owner(Some(uid), Some(gid))?;
+    root.set_mode(mode)?;
+    Ok(())
 }
 
 /// The data page of mount(2): up to a page from `ptr`, less if the page after
