@@ -98,8 +98,8 @@ pub fn init(boot: &BootInfo) -> KResult<RootInfo> {
         let d = mkdir(&root_inode, name, mode)?;
         d.set_mode(mode)?;
     }
-    let root = Dentry::root(root_inode.clone());
     let mounts = Mounts::new();
+    let root = Dentry::mount_root(root_inode.clone(), mounts.root_mount().clone());
     let mount_info =
         |source: &str, fstype: &str, path: &str, options: &str| kestrel_vfs::MountInfo {
             source: source.as_bytes().to_vec(),
@@ -112,6 +112,7 @@ pub fn init(boot: &BootInfo) -> KResult<RootInfo> {
         &dev_mount_point,
         devices::make_devfs()?,
         mount_info("devtmpfs", "devtmpfs", "/dev", "rw,nosuid,relatime"),
+        MS_NOSUID,
     )?;
     // /proc is mounted at boot, as every Linux system's init does first.
     let proc_mount_point = root_inode.lookup(b"proc")?;
@@ -119,6 +120,7 @@ pub fn init(boot: &BootInfo) -> KResult<RootInfo> {
         &proc_mount_point,
         procfs::new_root(),
         mount_info("proc", "proc", "/proc", "rw,nosuid,nodev,noexec,relatime"),
+        MS_NOSUID | MS_NODEV | MS_NOEXEC,
     )?;
     ROOT.call_once(|| root);
     MOUNTS.call_once(|| mounts);
@@ -167,5 +169,5 @@ pub fn open_dentry(
     caller: &crate::process::Process,
 ) -> KResult<Arc<OpenFile>> {
     let ops = ops_for(&dentry.inode, flags, caller)?;
-    Ok(OpenFile::new(Some(dentry), ops, flags))
+    OpenFile::open(dentry, ops, flags)
 }

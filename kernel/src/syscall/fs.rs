@@ -478,6 +478,8 @@ fn cred(ctx: &Ctx<'_>) -> kestrel_vfs::Cred {
     ctx.process().cred.lock().fs_cred()
 }
 
+use super::mount::{want_write, want_write_file};
+
 /// Write and search permission on the directory that gains or loses a name.
 fn check_dir_write(ctx: &Ctx<'_>, dir: &InodeRef) -> KResult<()> {
     check_access(&dir.metadata(), &cred(ctx), access::WRITE | access::EXEC)
@@ -512,11 +514,7 @@ pub async fn open_at(
         loop {
             match p.dir.inode.lookup(&p.name) {
                 Ok(inode) => {
-                    let child = kestrel_vfs::Dentry::child(
-                        &p.dir,
-                        &p.name,
-                        crate::fs::mounts().cross(inode),
-                    );
+                    let child = crate::fs::mounts().child(&p.dir, &p.name, inode);
                     if !child.inode.metadata().is_symlink() {
                         if flags & O_EXCL != 0 {
                             return Err(Errno::EEXIST);
@@ -540,6 +538,7 @@ pub async fn open_at(
                     }
                 }
                 Err(Errno::ENOENT) => {
+                    want_write(&p.dir)?;
                     check_dir_write(ctx, &p.dir.inode)?;
                     let c = ctx.process().cred.lock().clone();
                     let inode = p.dir.inode.create(
@@ -578,6 +577,12 @@ pub async fn open_at(
         }
         if acc == O_WRONLY || acc == O_RDWR || acc == O_ACCMODE || flags & O_TRUNC != 0 {
             want |= access::WRITE;
+            // A read-only file system refuses writes to its files before any
+            // permission check (Linux's sb_permission); devices and FIFOs on it
+            // may still be written.
+            if m.is_regular() || m.is_dir() || m.is_symlink() {
+                want_write(&dentry)?;
+            }
         }
         check_access(&m, &cred(ctx), want)?;
     }
@@ -725,7 +730,13 @@ fn access_check(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u32, flags: u32) -
             groups: c.groups.clone(),
         }
     };
-    check_access(&d.inode.metadata(), &who, mode).map(|_| 0)
+    let m = d.inode.metadata();
+    // W_OK on a read-only file system: EROFS for its files (Linux's sb_permission
+    // and do_faccessat); its devices, FIFOs and sockets may still be written.
+    if mode & W_OK != 0 && (m.is_regular() || m.is_dir() || m.is_symlink()) {
+        want_write(&d)?;
+    }
+    check_access(&m, &who, mode).map(|_| 0)
 }
 
 pub async fn sys_access(ctx: &mut Ctx<'_>, path: UserCStr, mode: u32) -> KResult<u64> {
@@ -838,6 +849,7 @@ fn mkdir_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u64) -> KResult<u64> {
     if p.dir.inode.lookup(&p.name).is_ok() {
         return Err(Errno::EEXIST);
     }
+    want_write(&p.dir)?;
     check_dir_write(ctx, &p.dir.inode)?;
     let c = ctx.process().cred.lock().clone();
     p.dir.inode.create(
@@ -885,6 +897,7 @@ fn mknod_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u64, dev: u64) -> KRes
     if p.trailing_slash {
         return Err(Errno::ENOENT);
     }
+    want_write(&p.dir)?;
     check_dir_write(ctx, &p.dir.inode)?;
     let c = ctx.process().cred.lock().clone();
     p.dir.inode.create(
@@ -945,6 +958,7 @@ fn rmdir_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8]) -> KResult<u64> {
         b".." => return Err(Errno::ENOTEMPTY),
         _ => {}
     }
+    want_write(&p.dir)?;
     let victim = p.dir.inode.lookup(&p.name)?;
     if !victim.metadata().is_dir() {
         return Err(Errno::ENOTDIR);
@@ -963,6 +977,7 @@ fn unlink_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8]) -> KResult<u64> {
     if p.name == b"." || p.name == b".." {
         return Err(Errno::EISDIR);
     }
+    want_write(&p.dir)?;
     let victim = p.dir.inode.lookup(&p.name)?;
     let vm = victim.metadata();
     if vm.is_dir() {
@@ -1022,6 +1037,8 @@ fn rename_at(
     if op.name == b"." || op.name == b".." || np.name == b"." || np.name == b".." {
         return Err(Errno::EBUSY);
     }
+    want_write(&op.dir)?;
+    want_write(&np.dir)?;
     let src = op.dir.inode.lookup(&op.name)?;
     let src_is_dir = src.metadata().is_dir();
     if (op.trailing_slash || np.trailing_slash) && !src_is_dir {
@@ -1031,7 +1048,7 @@ fn rename_at(
         return Err(Errno::EXDEV);
     }
     if src_is_dir {
-        let src_d = kestrel_vfs::Dentry::child(&op.dir, &op.name, src.clone());
+        let src_d = crate::fs::mounts().child(&op.dir, &op.name, src.clone());
         if src_d.is_ancestor_of(&np.dir) {
             return Err(Errno::EINVAL);
         }
@@ -1040,7 +1057,7 @@ fn rename_at(
         && let Ok(dst) = np.dir.inode.lookup(&np.name)
         && dst.metadata().is_dir()
     {
-        let dst_d = kestrel_vfs::Dentry::child(&np.dir, &np.name, dst);
+        let dst_d = crate::fs::mounts().child(&np.dir, &np.name, dst);
         if dst_d.is_ancestor_of(&op.dir) {
             return Err(Errno::EINVAL);
         }
@@ -1108,6 +1125,7 @@ fn link_at(
     if np.trailing_slash {
         return Err(Errno::ENOENT);
     }
+    want_write(&np.dir)?;
     if src.inode.metadata().dev != np.dir.inode.metadata().dev {
         return Err(Errno::EXDEV);
     }
@@ -1144,6 +1162,7 @@ fn symlink_at(ctx: &Ctx<'_>, target: &[u8], newdir: i32, new: &[u8]) -> KResult<
     if np.trailing_slash {
         return Err(Errno::ENOENT);
     }
+    want_write(&np.dir)?;
     check_dir_write(ctx, &np.dir.inode)?;
     let c = ctx.process().cred.lock().clone();
     np.dir.inode.create(
@@ -1194,6 +1213,7 @@ fn chmod_inode(ctx: &Ctx<'_>, inode: &InodeRef, mode: u64) -> KResult<u64> {
 pub async fn sys_chmod(ctx: &mut Ctx<'_>, path: UserCStr, mode: Mode) -> KResult<u64> {
     let path = ctx.read_path(path)?;
     let d = ctx.resolve(AT_FDCWD, &path, true)?;
+    want_write(&d)?;
     chmod_inode(ctx, &d.inode, mode as u64)
 }
 
@@ -1203,6 +1223,7 @@ pub async fn sys_fchmod(ctx: &mut Ctx<'_>, fd: Fd, mode: Mode) -> KResult<u64> {
         return Err(Errno::EBADF);
     }
     let inode = f.inode().cloned().ok_or(Errno::EBADF)?;
+    want_write_file(&f)?;
     chmod_inode(ctx, &inode, mode as u64)
 }
 
@@ -1214,6 +1235,7 @@ pub async fn sys_fchmodat(
 ) -> KResult<u64> {
     let path = ctx.read_path(path)?;
     let d = ctx.resolve(dirfd, &path, true)?;
+    want_write(&d)?;
     chmod_inode(ctx, &d.inode, mode as u64)
 }
 
@@ -1247,12 +1269,14 @@ fn chown_inode(ctx: &Ctx<'_>, inode: &InodeRef, uid: u64, gid: u64) -> KResult<u
 pub async fn sys_chown(ctx: &mut Ctx<'_>, path: UserCStr, owner: Id, group: Id) -> KResult<u64> {
     let path = ctx.read_path(path)?;
     let d = ctx.resolve(AT_FDCWD, &path, true)?;
+    want_write(&d)?;
     chown_inode(ctx, &d.inode, u64::from(owner), u64::from(group))
 }
 
 pub async fn sys_lchown(ctx: &mut Ctx<'_>, path: UserCStr, owner: Id, group: Id) -> KResult<u64> {
     let path = ctx.read_path(path)?;
     let d = ctx.resolve(AT_FDCWD, &path, false)?;
+    want_write(&d)?;
     chown_inode(ctx, &d.inode, u64::from(owner), u64::from(group))
 }
 
@@ -1262,6 +1286,7 @@ pub async fn sys_fchown(ctx: &mut Ctx<'_>, fd: Fd, owner: Id, group: Id) -> KRes
         return Err(Errno::EBADF);
     }
     let inode = f.inode().cloned().ok_or(Errno::EBADF)?;
+    want_write_file(&f)?;
     chown_inode(ctx, &inode, u64::from(owner), u64::from(group))
 }
 
@@ -1278,10 +1303,12 @@ pub async fn sys_fchownat(
     }
     let path = ctx.read_path(path)?;
     let d = ctx.resolve_at(dirfd, &path, flags)?;
+    want_write(&d)?;
     chown_inode(ctx, &d.inode, u64::from(owner), u64::from(group))
 }
 
-fn truncate_inode(ctx: &Ctx<'_>, inode: &InodeRef, len: u64) -> KResult<u64> {
+fn truncate_path(ctx: &Ctx<'_>, d: &DentryRef, len: u64) -> KResult<u64> {
+    let inode = &d.inode;
     if (len as i64) < 0 {
         return Err(Errno::EINVAL);
     }
@@ -1292,6 +1319,7 @@ fn truncate_inode(ctx: &Ctx<'_>, inode: &InodeRef, len: u64) -> KResult<u64> {
     if !m.is_regular() {
         return Err(Errno::EINVAL);
     }
+    want_write(d)?;
     check_access(&m, &cred(ctx), access::WRITE)?;
     inode.truncate(len)?;
     Ok(0)
@@ -1300,7 +1328,7 @@ fn truncate_inode(ctx: &Ctx<'_>, inode: &InodeRef, len: u64) -> KResult<u64> {
 pub async fn sys_truncate(ctx: &mut Ctx<'_>, path: UserCStr, length: i64) -> KResult<u64> {
     let path = ctx.read_path(path)?;
     let d = ctx.resolve(AT_FDCWD, &path, true)?;
-    truncate_inode(ctx, &d.inode, length as u64)
+    truncate_path(ctx, &d, length as u64)
 }
 
 pub async fn sys_ftruncate(ctx: &mut Ctx<'_>, fd: Fd, length: i64) -> KResult<u64> {
@@ -1376,13 +1404,23 @@ fn utimens(
         None => (Some(now), Some(now)),
         Some(t) => (pick(t[0])?, pick(t[1])?),
     };
-    let inode: InodeRef = match path {
-        // futimens: the file behind dirfd.
-        None => ctx.file(dirfd)?.inode().cloned().ok_or(Errno::EBADF)?,
-        Some(p) => ctx.resolve_at(dirfd, p, flags)?.inode.clone(),
+    // futimens: the file behind dirfd.
+    let (inode, dentry): (InodeRef, Option<DentryRef>) = match path {
+        None => {
+            let f = ctx.file(dirfd)?;
+            let inode = f.inode().cloned().ok_or(Errno::EBADF)?;
+            (inode, f.dentry().cloned())
+        }
+        Some(p) => {
+            let d = ctx.resolve_at(dirfd, p, flags)?;
+            (d.inode.clone(), Some(d))
+        }
     };
     if atime.is_none() && mtime.is_none() {
         return Ok(0);
+    }
+    if let Some(d) = &dentry {
+        want_write(d)?;
     }
     // Explicit times need ownership; "now" needs ownership or write permission.
     let only_now = times.is_none_or(|t| {
@@ -1648,14 +1686,21 @@ pub async fn sys_copy_file_range(
 pub async fn sys_statfs(ctx: &mut Ctx<'_>, path: UserCStr, buf: UserPtr<Statfs>) -> KResult<u64> {
     let path = ctx.read_path(path)?;
     let d = ctx.resolve(AT_FDCWD, &path, true)?;
-    ctx.write(buf, &d.inode.statfs())?;
+    let mut st = d.inode.statfs();
+    st.f_flags = super::mount::statfs_flags(Some(&d));
+    ctx.write(buf, &st)?;
     Ok(0)
 }
 
 pub async fn sys_fstatfs(ctx: &mut Ctx<'_>, fd: Fd, buf: UserPtr<Statfs>) -> KResult<u64> {
     let f = ctx.file(fd)?;
     let inode = f.inode().ok_or(Errno::EBADF)?;
-    ctx.write(buf, &inode.statfs())?;
+    let mut st = inode.statfs();
+    // A file with a name shows its mount's flags; a pipe or socket its own.
+    if let Some(d) = f.dentry() {
+        st.f_flags = super::mount::statfs_flags(Some(d));
+    }
+    ctx.write(buf, &st)?;
     Ok(0)
 }
 
