@@ -11,6 +11,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use kestrel_abi::fs::*;
+use kestrel_abi::process::RLIM_INFINITY;
 use kestrel_abi::time::{Timespec, Timeval};
 use kestrel_abi::{Errno, KResult};
 use kestrel_vfs::inode::{access, check_access, may_access};
@@ -151,6 +152,59 @@ pub async fn write_blocking(ctx: &Ctx<'_>, file: &OpenFile, data: &[u8]) -> KRes
     Ok(done)
 }
 
+/// The soft RLIMIT_FSIZE of the caller (RLIM_INFINITY: none).
+fn fsize_soft_limit(ctx: &Ctx<'_>) -> u64 {
+    ctx.process().rlimits.lock()[kestrel_abi::process::RLIMIT_FSIZE as usize].rlim_cur
+}
+
+/// EFBIG, and SIGXFSZ to the caller: a file would grow past RLIMIT_FSIZE.
+fn fsize_exceeded(ctx: &Ctx<'_>) -> Errno {
+    crate::process::signal::send(ctx.process(), kestrel_abi::signal::SIGXFSZ);
+    Errno::EFBIG
+}
+
+/// How much of a write of `count` bytes to `file` at `offset` (None: at its
+/// position, or its end with O_APPEND) RLIMIT_FSIZE lets through, as Linux's
+/// generic_write_check_limits: for a regular file, up to the limit; from at or
+/// past it, nothing: EFBIG and SIGXFSZ.
+pub(super) fn fsize_write_limit(
+    ctx: &Ctx<'_>,
+    file: &OpenFile,
+    offset: Option<u64>,
+    count: usize,
+) -> KResult<usize> {
+    let limit = fsize_soft_limit(ctx);
+    if limit == RLIM_INFINITY || count == 0 {
+        return Ok(count);
+    }
+    let Ok(m) = file.metadata() else {
+        return Ok(count);
+    };
+    if !m.is_regular() {
+        return Ok(count);
+    }
+    let pos = match offset {
+        Some(p) => p,
+        None if file.flags() & O_APPEND != 0 => m.size,
+        None => file.position(),
+    };
+    if pos >= limit {
+        return Err(fsize_exceeded(ctx));
+    }
+    Ok(count.min(usize::try_from(limit - pos).unwrap_or(usize::MAX)))
+}
+
+/// Whether a regular file of `size` bytes may become `new_size` bytes long under
+/// RLIMIT_FSIZE (Linux's inode_newsize_ok): growing past the limit is EFBIG and
+/// SIGXFSZ.
+pub(super) fn fsize_grow_ok(ctx: &Ctx<'_>, size: u64, new_size: u64) -> KResult<()> {
+    let limit = fsize_soft_limit(ctx);
+    if new_size > size && limit != RLIM_INFINITY && new_size > limit {
+        return Err(fsize_exceeded(ctx));
+    }
+    Ok(())
+}
+
 /// A kernel buffer for moving `len` bytes a chunk at a time (ENOMEM if the heap
 /// cannot give even one chunk).
 fn bounce(len: usize) -> KResult<Vec<u8>> {
@@ -248,6 +302,7 @@ pub(super) async fn write_from_user(
             r => r,
         };
     }
+    let count = fsize_write_limit(ctx, file, offset, count)?;
     let mut kbuf = bounce(count)?;
     let mut total = 0;
     while total < count {
@@ -459,6 +514,7 @@ pub(super) async fn writev_file(
     if len == 0 {
         return Ok(0);
     }
+    let len = fsize_write_limit(ctx, &file, None, len)?;
     write_blocking(ctx, &file, &data[..len])
         .await
         .map(|n| n as u64)
@@ -1321,6 +1377,7 @@ fn truncate_path(ctx: &Ctx<'_>, d: &DentryRef, len: u64) -> KResult<u64> {
     }
     want_write(d)?;
     check_access(&m, &cred(ctx), access::WRITE)?;
+    fsize_grow_ok(ctx, m.size, len)?;
     inode.truncate(len)?;
     Ok(0)
 }
@@ -1338,9 +1395,11 @@ pub async fn sys_ftruncate(ctx: &mut Ctx<'_>, fd: Fd, length: i64) -> KResult<u6
     }
     // Linux: EINVAL unless a regular file open for writing.
     let inode = f.inode().cloned().ok_or(Errno::EINVAL)?;
-    if !f.writable() || !inode.metadata().is_regular() {
+    let m = inode.metadata();
+    if !f.writable() || !m.is_regular() {
         return Err(Errno::EINVAL);
     }
+    fsize_grow_ok(ctx, m.size, length as u64)?;
     inode.truncate(length as u64)?;
     Ok(0)
 }
@@ -1597,7 +1656,19 @@ pub async fn sys_sendfile(
         return Err(Errno::EINVAL);
     }
     let start = start.map(|p| p as u64);
+    let asked = count.min(MAX_RW_COUNT);
+    let count = fsize_write_limit(ctx, &output, None, asked)?;
     let n = copy_between(ctx, &input, &output, start, count).await?;
+    // Linux moves the data through a pipe and writes until the pipe is empty:
+    // stopped at RLIMIT_FSIZE with more input read, its next write raises SIGXFSZ.
+    if count < asked
+        && n == count
+        && let (Some(p), Ok(m)) = (start, input.metadata())
+        && m.is_regular()
+        && m.size > p + n as u64
+    {
+        fsize_exceeded(ctx);
+    }
     if let Some(p) = start {
         let end = p + n as u64;
         if !off_ptr.is_null() {
@@ -1655,6 +1726,7 @@ pub async fn sys_copy_file_range(
     if same && ipos < opos + len as u64 && opos < ipos + len as u64 {
         return Err(Errno::EINVAL);
     }
+    let len = fsize_write_limit(ctx, &output, Some(opos), len)?;
     let mut done = 0usize;
     let mut buf = bounce(len)?;
     while done < len {
