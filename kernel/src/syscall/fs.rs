@@ -302,7 +302,9 @@ pub(super) async fn write_from_user(
             r => r,
         };
     }
-    let count = fsize_write_limit(ctx, file, offset, count)?;
+    // With O_APPEND, even pwrite writes at the end (pwrite(2) BUGS).
+    let at = offset.filter(|_| file.flags() & O_APPEND == 0);
+    let count = fsize_write_limit(ctx, file, at, count)?;
     let mut kbuf = bounce(count)?;
     let mut total = 0;
     while total < count {
