@@ -98,6 +98,15 @@ impl TaskRef {
         }
     }
 
+    /// Whether the task is queued or being polled (Linux's R state) rather than
+    /// waiting for a wake or finished. A snapshot: it can change at once.
+    pub fn is_runnable(&self) -> bool {
+        matches!(
+            self.0.state.get(),
+            crate::state::QUEUED | crate::state::RUNNING | crate::state::RUNNING_WOKEN
+        )
+    }
+
     /// Whether the task may run on CPU `cpu`.
     pub fn allowed_on(&self, cpu: usize) -> bool {
         cpu < 64 && self.affinity() & (1 << cpu) != 0

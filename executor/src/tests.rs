@@ -660,3 +660,47 @@ fn a_busy_cpu_takes_work_from_one_with_a_longer_queue() {
         .store(4 * crate::executor::BALANCE_NS, Ordering::SeqCst);
     assert!(!ex[0].balance(), "nothing left to take");
 }
+
+#[test]
+fn a_task_is_runnable_while_queued_or_polled_and_not_while_parked_or_done() {
+    let (_, ex) = manual(4);
+    let waker = Arc::new(Mutex::new(None::<Waker>));
+    let seen_in_poll = Arc::new(Mutex::new(None::<crate::TaskRef>));
+    let runnable_in_poll = Arc::new(AtomicBool::new(false));
+    let finish = Arc::new(AtomicBool::new(false));
+    let (w, s, r, f) = (
+        waker.clone(),
+        seen_in_poll.clone(),
+        runnable_in_poll.clone(),
+        finish.clone(),
+    );
+    let h = ex.spawn(
+        "sleeper",
+        std::future::poll_fn(move |cx| {
+            // Being polled: runnable, as a thread in user mode is.
+            if let Some(t) = s.lock().unwrap().as_ref() {
+                r.store(t.is_runnable(), Ordering::SeqCst);
+            }
+            *w.lock().unwrap() = Some(cx.waker().clone());
+            if f.load(Ordering::SeqCst) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        }),
+    );
+    let t = h.task();
+    *seen_in_poll.lock().unwrap() = Some(t.clone());
+    // Spawned: queued.
+    assert!(t.is_runnable());
+    ex.run_until_idle();
+    assert!(runnable_in_poll.load(Ordering::SeqCst));
+    // Pending with nobody to wake it: asleep.
+    assert!(!t.is_runnable());
+    waker.lock().unwrap().as_ref().unwrap().wake_by_ref();
+    assert!(t.is_runnable());
+    finish.store(true, Ordering::SeqCst);
+    ex.run_until_idle();
+    assert!(h.is_finished());
+    assert!(!t.is_runnable());
+}

@@ -1034,6 +1034,12 @@ fn remote_bytes(p: &Process, start: u64, end: u64) -> Vec<u8> {
 }
 
 /// The one-letter state ps shows.
+/// The state letter of /proc/PID/stat and status. For a process it is its main
+/// thread's. R: the thread's task is queued or being polled (a thread in user mode
+/// runs inside its task's poll); S: its task waits for a wake, which is how every
+/// blocking system call waits here. Kestrel has no uninterruptible waits worth
+/// calling D (a wait that ignores signals is short: a lock, a disk request), and no
+/// ptrace, so no t.
 fn state_letter(p: &Process, t: Option<&Arc<Thread>>) -> char {
     if let process::State::Zombie(_) = p.state() {
         return 'Z';
@@ -1041,10 +1047,19 @@ fn state_letter(p: &Process, t: Option<&Arc<Thread>>) -> char {
     if p.signals.stopped.load(Ordering::Acquire) {
         return 'T';
     }
-    match (t, crate::process::current_thread()) {
-        (Some(t), Some(me)) if Arc::ptr_eq(t, &me) => 'R',
-        (None, Some(me)) if core::ptr::eq(&*me.process, p) => 'R',
-        _ => 'S',
+    let Some(t) = t else {
+        return 'S';
+    };
+    if let Some(me) = crate::process::current_thread()
+        && Arc::ptr_eq(t, &me)
+    {
+        return 'R';
+    }
+    match t.task.get() {
+        Some(task) if task.is_runnable() => 'R',
+        // A thread whose task is not spawned yet is about to be queued.
+        None => 'R',
+        Some(_) => 'S',
     }
 }
 
@@ -1279,11 +1294,12 @@ fn maps(p: &Process) -> Vec<u8> {
 }
 
 fn mount_lines() -> Vec<kestrel_vfs::MountInfo> {
+    let ro = super::mounts().root_mount().readonly();
     let mut all = vec![kestrel_vfs::MountInfo {
         source: b"rootfs".to_vec(),
         fstype: b"rootfs".to_vec(),
         path: b"/".to_vec(),
-        options: b"rw".to_vec(),
+        options: if ro { b"ro".to_vec() } else { b"rw".to_vec() },
     }];
     all.extend(super::mounts().infos());
     all
