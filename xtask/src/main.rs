@@ -7,6 +7,7 @@
 //! cargo xtask test     [--release] [--host]
 //! cargo xtask syscalls
 //! cargo xtask gdb      [--release] [--mem SIZE]
+//! cargo xtask bench    [--scaling] [--no-linux] [--smp N] [--mem SIZE] [--no-kvm]
 //! ```
 //! Missing host tools are installed with apt-get when running as root, otherwise
 //! xtask stops and prints the command to run.
@@ -32,6 +33,8 @@ pub struct Opts {
     pub release: bool,
     pub mem: String,
     pub smp: u32,
+    /// `--smp` was given (bench runs on one CPU otherwise).
+    pub smp_given: bool,
     pub no_kvm: bool,
     pub direct: bool,
     pub append: String,
@@ -40,6 +43,11 @@ pub struct Opts {
     pub cmd: Option<String>,
     /// `--with HOST[:GUEST]`: extra files for the initramfs.
     pub with: Vec<String>,
+    /// `bench --scaling`: also boot each kernel at 1, 2 and 4 CPUs for the scaling
+    /// benchmarks.
+    pub scaling: bool,
+    /// `bench --no-linux`: no Linux baseline.
+    pub no_linux: bool,
 }
 
 impl Default for Opts {
@@ -48,12 +56,15 @@ impl Default for Opts {
             release: false,
             mem: "512M".into(),
             smp: 2,
+            smp_given: false,
             no_kvm: false,
             direct: false,
             append: String::new(),
             host: false,
             cmd: None,
             with: Vec::new(),
+            scaling: false,
+            no_linux: false,
         }
     }
 }
@@ -67,7 +78,7 @@ commands:
   test     host unit tests, then the in-kernel tests in QEMU
   gdb      boot paused under QEMU's gdbstub and attach gdb
   syscalls print the system call status table and write docs/syscalls.md
-  bench    benchmarks on Kestrel and Linux, writes docs/benchmarks.md (KESTREL_BENCH_NO_LINUX=1: Kestrel only)
+  bench    benchmarks on Kestrel and Linux (one CPU unless --smp), writes docs/benchmarks.md
 
 options:
   --release        optimised kernel
@@ -80,6 +91,9 @@ options:
   --with H[:G]     (run) put host file or folder H into the guest at G (default: the same
                    path, with the host's symlinks and what they lead to)
   --host           (test) run the userland tests on this machine's Linux instead
+  --scaling        (bench) also the scaling benchmarks: each kernel booted at 1, 2 and 4
+                   CPUs, throughput and speedup per workload (a few minutes more under TCG)
+  --no-linux       (bench) Kestrel only, no Linux baseline (or KESTREL_BENCH_NO_LINUX=1)
 ";
 
 fn parse(args: &[String]) -> Result<(String, Opts), String> {
@@ -105,6 +119,7 @@ fn parse(args: &[String]) -> Result<(String, Opts), String> {
                 if o.smp == 0 || o.smp > 64 {
                     return Err("--smp takes 1 to 64 CPUs".into());
                 }
+                o.smp_given = true;
             }
             "--no-kvm" => o.no_kvm = true,
             "--direct" => o.direct = true,
@@ -112,6 +127,8 @@ fn parse(args: &[String]) -> Result<(String, Opts), String> {
             "--host" => o.host = true,
             "--cmd" => o.cmd = Some(value("--cmd")?),
             "--with" => o.with.push(value("--with")?),
+            "--scaling" => o.scaling = true,
+            "--no-linux" => o.no_linux = true,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown option {other:?}")),
         }
@@ -146,5 +163,26 @@ fn main() -> ExitCode {
             eprintln!("xtask: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn bench_options_parse() {
+        let (cmd, o) = parse(&args(&["bench", "--scaling", "--no-linux"])).unwrap();
+        assert_eq!(cmd, "bench");
+        assert!(o.scaling && o.no_linux);
+        assert!(!o.smp_given, "bench's default CPU count is its own");
+        let (_, o) = parse(&args(&["bench", "--smp", "2"])).unwrap();
+        assert!(o.smp_given && o.smp == 2 && !o.scaling);
+        assert!(parse(&args(&["bench", "--smp", "0"])).is_err());
+        assert!(parse(&args(&["bench", "--scale"])).is_err());
     }
 }
