@@ -557,6 +557,8 @@ static void b_syscall_getppid(void)
 #define MAX_WORKERS 64
 /* One "loop" of scale_cpu_loop: this many xorshift steps (about 0.1 ms natively). */
 #define CPU_LOOP_STEPS 100000
+/* Starting or stopping the workers should take well under this. */
+#define SLOW_S 1.0
 
 static int nworkers = 1; /* -n N, or the CPUs kbench may run on */
 
@@ -621,6 +623,7 @@ static int scale_setup(const char *name)
 static int scale_measure(const char *name, double *per_s)
 {
     int e = 0;
+    double t_start = now_ns();
     for (int ms = 0; atomic_load(&sc->ready) < nworkers && !atomic_load(&sc->err); ms++) {
         if (ms >= 10000) {
             e = ETIMEDOUT;
@@ -632,6 +635,8 @@ static int scale_measure(const char *name, double *per_s)
     }
     long first[MAX_WORKERS];
     double best = -1;
+    if (now_ns() - t_start > SLOW_S * 1e9)
+        note(name, "the workers took %.1f s to start", (now_ns() - t_start) / 1e9);
     if (!e && !atomic_load(&sc->err)) {
         sleep_ms((long)(SCALE_WARM_S * 1000));
         for (int i = 0; i < nworkers; i++)
@@ -670,6 +675,15 @@ static int scale_measure(const char *name, double *per_s)
     return 0;
 }
 
+/* Notes a stop that took longer than SLOW_S: the workers' last operations and
+ * exits, which a scheduler that leaves runnable tasks waiting makes slow. */
+static void note_slow_stop(const char *name, double t_stop)
+{
+    double s = (now_ns() - t_stop) / 1e9;
+    if (s > SLOW_S)
+        note(name, "the workers took %.1f s to stop", s);
+}
+
 static void scale_report(const char *name, int e, double per_s, const char *unit)
 {
     if (e == ETIMEDOUT)
@@ -706,9 +720,11 @@ static void scale_processes(const char *name, void (*body)(int i), const char *u
     } else {
         e = scale_measure(name, &per_s);
     }
+    double t_stop = now_ns();
     for (int i = 0; i < made; i++)
         while (waitpid(kids[i], NULL, 0) < 0 && errno == EINTR) {
         }
+    note_slow_stop(name, t_stop);
     scale_report(name, e, per_s, unit);
 }
 
@@ -734,8 +750,10 @@ static void scale_threads(const char *name, void *(*fn)(void *), int nthreads,
     } else {
         e = scale_measure(name, &per_s);
     }
+    double t_stop = now_ns();
     for (int i = 0; i < made; i++)
         pthread_join(tids[i], NULL);
+    note_slow_stop(name, t_stop);
     scale_report(name, e, per_s, unit);
 }
 
