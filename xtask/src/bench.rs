@@ -99,6 +99,85 @@ struct Outcome {
     total_s: f64,
     /// What went wrong with the boot itself, if anything.
     problem: Option<String>,
+    /// What else the host was doing meanwhile.
+    host: HostLoad,
+}
+
+/// What else ran on the host during one boot: under TCG the guest's CPUs are host
+/// threads, and anything else that runs takes cores from them.
+#[derive(Debug, Default, Clone, Copy)]
+struct HostLoad {
+    /// QEMU processes besides ours: the most counted just before or just after.
+    other_qemus: usize,
+    /// The share of the host's CPU time (all cores, 0 to 1) that went to processes
+    /// other than xtask and its QEMU, if /proc could tell.
+    others: Option<f64>,
+}
+
+impl HostLoad {
+    fn describe(&self) -> String {
+        let cpu = self
+            .others
+            .map_or("the host's load is unknown".into(), |x| {
+                format!(
+                    "other processes used {:.0}% of the host's CPU time",
+                    x * 100.0
+                )
+            });
+        match self.other_qemus {
+            0 => cpu,
+            n => format!("{cpu}; {n} other QEMU(s) ran"),
+        }
+    }
+}
+
+/// The host's CPU time so far, in clock ticks: busy time over all cores, and the
+/// time of this process and of its children that have been waited for (QEMU,
+/// after a boot).
+fn cpu_ticks() -> Option<(u64, u64)> {
+    Some((
+        host_busy_ticks(&fs::read_to_string("/proc/stat").ok()?)?,
+        own_ticks(&fs::read_to_string("/proc/self/stat").ok()?)?,
+    ))
+}
+
+/// The busy time on /proc/stat's `cpu` line: user, nice, system, irq, softirq and
+/// steal (a hypervisor running something else is load too), not idle or iowait.
+fn host_busy_ticks(stat: &str) -> Option<u64> {
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let t: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(|w| w.parse().ok())
+        .collect::<Option<_>>()?;
+    (t.len() == 8).then(|| t[0] + t[1] + t[2] + t[5] + t[6] + t[7])
+}
+
+/// utime, stime, cutime and cstime from a /proc/PID/stat (fields 14 to 17; the
+/// command name in parentheses may hold spaces).
+fn own_ticks(stat: &str) -> Option<u64> {
+    let t: Vec<u64> = stat
+        .rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .skip(11)
+        .take(4)
+        .map(|w| w.parse().ok())
+        .collect::<Option<_>>()?;
+    (t.len() == 4).then(|| t.iter().sum())
+}
+
+/// The share of `cores` cores over `secs` seconds that `busy` ticks of the host
+/// less `ours` make, 0 to 1.
+fn others_share(busy: u64, ours: u64, secs: f64, hz: f64, cores: usize) -> Option<f64> {
+    let capacity = secs * hz * cores as f64;
+    (capacity > 0.0).then(|| (busy.saturating_sub(ours) as f64 / capacity).clamp(0.0, 1.0))
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`; 100 on every Linux that matters).
+fn clock_hz() -> f64 {
+    output("getconf", &["CLK_TCK"]).parse().unwrap_or(100.0)
 }
 
 impl Outcome {
@@ -389,6 +468,8 @@ fn list(progs: &[(String, PathBuf)], scaling: bool) -> Result<Vec<Desc>, String>
 /// `who` names the boot in the output and its log, `target/kestrel/bench-{who}.log`.
 fn boot(who: &str, cmd: Command, descs: &[Desc], limit: Duration) -> Result<Outcome, String> {
     let mut out = Outcome::default();
+    let qemus_before = count_other_qemus();
+    let ticks_before = cpu_ticks();
     let t0 = Instant::now();
     let mut log = String::new();
     let c = qemu::capture_with(cmd, limit, &mut |line| {
@@ -404,6 +485,16 @@ fn boot(who: &str, cmd: Command, descs: &[Desc], limit: Duration) -> Result<Outc
         false
     })?;
     out.total_s = t0.elapsed().as_secs_f64();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    out.host = HostLoad {
+        other_qemus: qemus_before.max(count_other_qemus()),
+        others: match (ticks_before, cpu_ticks()) {
+            (Some((b0, o0)), Some((b1, o1))) => {
+                others_share(b1 - b0, o1 - o0, out.total_s, clock_hz(), cores)
+            }
+            _ => None,
+        },
+    };
     let log_path = out_dir().join(format!("bench-{who}.log"));
     let _ = fs::write(&log_path, &log);
     if !out.finished {
@@ -430,10 +521,11 @@ fn boot(who: &str, cmd: Command, descs: &[Desc], limit: Duration) -> Result<Outc
         .filter(|d| !out.values.contains_key(&d.name))
         .count();
     println!(
-        "xtask: {who}: {} results, {missing} missing, {:.1} s (first output after {:.1} s)",
+        "xtask: {who}: {} results, {missing} missing, {:.1} s (first output after {:.1} s); {}",
         out.values.len(),
         out.total_s,
-        out.boot_s.unwrap_or(f64::NAN)
+        out.boot_s.unwrap_or(f64::NAN),
+        out.host.describe()
     );
     Ok(out)
 }
@@ -859,6 +951,7 @@ impl Doc<'_> {
             if let Some(p) = &out.problem {
                 let _ = writeln!(s, "* **{p}**");
             }
+            let _ = writeln!(s, "* host: {}", out.host.describe());
             for (k, v) in &out.info {
                 let _ = writeln!(s, "* {k}: {v}");
             }
@@ -943,8 +1036,6 @@ struct Scaling {
     descs: Vec<Desc>,
     /// In the order of `SCALING_CPUS`.
     runs: Vec<ScaleRun>,
-    /// Other QEMU processes on this machine, counted before and after each boot.
-    other_qemus: Vec<usize>,
     seconds: f64,
 }
 
@@ -960,24 +1051,20 @@ fn scaling(
     let descs = list(progs, true)?;
     let cpio = bench_initramfs(progs, "--scaling", "initramfs-bench-scaling.cpio")?;
     let t0 = Instant::now();
-    let mut other_qemus = Vec::new();
     let mut runs = Vec::new();
     for cpus in SCALING_CPUS {
         let o = Opts {
             smp: cpus,
             ..o.clone()
         };
-        let mut one = |who: &str, cmd: Command| {
+        let one = |who: &str, cmd: Command| {
             println!("xtask: scaling benchmarks on {who} with {cpus} CPU(s)");
-            other_qemus.push(count_other_qemus());
-            let out = boot(
+            boot(
                 &format!("{}-scaling-{cpus}", who.to_lowercase()),
                 cmd,
                 &descs,
                 SCALING_BOOT_LIMIT,
-            );
-            other_qemus.push(count_other_qemus());
-            out
+            )
         };
         let kestrel = kernel
             .map(|a| one("Kestrel", kestrel_command(&o, a, &cpio)))
@@ -994,7 +1081,6 @@ fn scaling(
     Ok(Scaling {
         descs,
         runs,
-        other_qemus,
         seconds: t0.elapsed().as_secs_f64(),
     })
 }
@@ -1086,22 +1172,50 @@ impl Scaling {
         grid(&head[..cols], &rows, 1)
     }
 
+    /// Every boot with what it ran: (kernel, CPUs, outcome).
+    fn boots(&self) -> impl Iterator<Item = (&'static str, u32, &Outcome)> {
+        self.runs.iter().flat_map(|r| {
+            [("Kestrel", &r.kestrel), ("Linux", &r.linux)]
+                .into_iter()
+                .filter_map(move |(who, o)| Some((who, r.cpus, o.as_ref()?)))
+        })
+    }
+
     /// What the doc says about the host's load during the scaling boots.
     fn load_note(&self) -> String {
-        let busy = self.other_qemus.iter().filter(|&&n| n > 0).count();
-        let most = self.other_qemus.iter().copied().max().unwrap_or(0);
-        if busy == 0 {
-            "no other QEMU ran on this machine (counted before and after each boot)".into()
-        } else {
-            format!(
-                "**other QEMU processes were running** at {busy} of the {} counts (before and \
-                 after each boot), up to {most} at once: they competed for the same cores, so \
-                 these numbers are rougher than they look",
-                self.other_qemus.len()
-            )
+        let qemus = self.boots().map(|(_, _, o)| o.host.other_qemus).max();
+        let worst = self
+            .boots()
+            .filter_map(|(who, cpus, o)| Some((o.host.others?, who, cpus)))
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        let mut s = match qemus {
+            Some(n) if n > 0 => format!(
+                "**other QEMUs ran** during some boots (up to {n} at once, counted before \
+                 and after each)"
+            ),
+            _ => "no other QEMU ran (counted before and after each boot)".into(),
+        };
+        if let Some((share, who, cpus)) = worst {
+            let _ = write!(
+                s,
+                "; other processes used at most {:.0}% of the host's CPU time during a boot \
+                 ({who}, {cpus} CPU(s); each boot's share is in the notes)",
+                share * 100.0
+            );
+            if share > BUSY_HOST {
+                s.push_str(
+                    ". **The host was not idle: rows with a busy boot are rougher than they \
+                     look, and a CPU-bound speedup can only be smaller than the host could give**",
+                );
+            }
         }
+        s
     }
 }
+
+/// More of the host's CPU time than this going to other processes during a boot
+/// makes the doc warn.
+const BUSY_HOST: f64 = 0.10;
 
 /// What the host's core count allows, for the Scaling section.
 fn cores_note(cores: usize) -> String {
@@ -1109,16 +1223,18 @@ fn cores_note(cores: usize) -> String {
     let base = format!(
         "{cores} cores. Each vCPU is a thread of QEMU on the host (multi-threaded TCG, or \
          KVM), so a guest can use at most {cores} cores' worth of CPU here, shared with \
-         QEMU's own I/O thread and anything else running."
+         QEMU's own threads and anything else running."
     );
     if cores >= most {
         return base;
     }
     format!(
-        "{base} **With more vCPUs than that, neither kernel can do more than about {cores}× \
-         its 1-CPU throughput**: the rows above {cores} CPUs show how each kernel copes with \
-         vCPUs that the host stops and starts at any point (holding a lock, in the middle of \
-         a wake-up), not how it would scale on {most} real CPUs."
+        "{base} **With more vCPUs than that, a CPU-bound workload (`scale_cpu_loop`) cannot \
+         get past about {cores}× its 1-CPU throughput**; one that at 1 CPU spends much of \
+         its time waiting for a wake-up rather than computing can, as more vCPUs hide that \
+         wait. The rows above {cores} CPUs show how each kernel copes with vCPUs that the \
+         host stops and starts at any point (holding a lock, in the middle of a wake-up), \
+         not how it would scale on {most} real CPUs."
     )
 }
 
@@ -1231,9 +1347,10 @@ impl Doc<'_> {
                     notes.push(format!("{at}: `{k}`: {v}"));
                 }
                 notes.push(format!(
-                    "{at}: first output after {}, {:.1} s in all",
+                    "{at}: first output after {}, {:.1} s in all; {}",
                     secs(out.boot_s),
-                    out.total_s
+                    out.total_s,
+                    out.host.describe()
                 ));
             }
         }
@@ -1333,7 +1450,6 @@ mod tests {
                 scale_run(2, Some("190"), linux),
                 scale_run(4, Some("205"), linux),
             ],
-            other_qemus: vec![0; 6],
             seconds: 42.0,
         }
     }
@@ -1403,18 +1519,58 @@ mod tests {
     }
 
     #[test]
-    fn the_load_note_says_when_other_qemus_ran() {
+    fn the_load_note_says_what_else_ran() {
         let mut sc = scaling(false);
-        assert!(sc.load_note().starts_with("no other QEMU"));
-        sc.other_qemus = vec![0, 1, 2, 0, 0, 0];
         let n = sc.load_note();
-        assert!(n.contains("at 2 of the 6 counts"), "{n}");
+        assert!(n.starts_with("no other QEMU"), "{n}");
+        assert!(!n.contains("CPU time"), "{n}");
+        for (i, r) in sc.runs.iter_mut().enumerate() {
+            r.kestrel.as_mut().unwrap().host = HostLoad {
+                other_qemus: i,
+                others: Some(0.05 * i as f64),
+            };
+        }
+        let n = sc.load_note();
+        assert!(n.starts_with("**other QEMUs ran**"), "{n}");
         assert!(n.contains("up to 2 at once"), "{n}");
+        assert!(n.contains("at most 10% of the host's CPU time"), "{n}");
+        assert!(n.contains("(Kestrel, 4 CPU(s)"), "{n}");
+        assert!(!n.contains("not idle"), "{n}");
+        sc.runs[1].kestrel.as_mut().unwrap().host.others = Some(0.4);
+        let n = sc.load_note();
+        assert!(
+            n.contains("at most 40%") && n.contains("(Kestrel, 2 CPU(s)"),
+            "{n}"
+        );
+        assert!(n.contains("The host was not idle"), "{n}");
+    }
+
+    #[test]
+    fn host_cpu_time_comes_from_proc() {
+        let stat = "cpu  100 5 50 1000 20 3 2 10 0 0\ncpu0 50 2 25 500 10 1 1 5 0 0\n";
+        assert_eq!(host_busy_ticks(stat), Some(100 + 5 + 50 + 3 + 2 + 10));
+        assert_eq!(host_busy_ticks("cpu0 1 2 3\n"), None);
+        let me = "4242 (x task) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18";
+        // utime..cstime are fields 14 to 17: 11, 12, 13, 14 here.
+        assert_eq!(own_ticks(me), Some(11 + 12 + 13 + 14));
+        assert_eq!(own_ticks("4242 (x) S 1"), None);
+        // 2 cores for 1 s at 100 Hz is 200 ticks; 150 busy, 100 of them ours.
+        assert_eq!(others_share(150, 100, 1.0, 100.0, 2), Some(0.25));
+        assert_eq!(others_share(50, 100, 1.0, 100.0, 2), Some(0.0));
+        assert_eq!(others_share(1, 0, 0.0, 100.0, 2), None);
+        let load = HostLoad {
+            other_qemus: 0,
+            others: Some(0.25),
+        };
+        assert_eq!(
+            load.describe(),
+            "other processes used 25% of the host's CPU time"
+        );
     }
 
     #[test]
     fn the_cores_note_is_honest_about_a_small_host() {
-        assert!(cores_note(2).contains("about 2× its 1-CPU throughput"));
+        assert!(cores_note(2).contains("cannot get past about 2× its 1-CPU throughput"));
         assert!(!cores_note(8).contains("neither kernel can"));
     }
 
@@ -1474,7 +1630,7 @@ mod tests {
         assert!(first.contains("| `scale_cpu_loop` | 1.90× | 2.05× |"));
         assert!(first.contains("Kestrel, 4 CPU(s): `scale_fork_exit_wait`: a worker failed"));
         let section = kept_section(&first, SCALING_HEADING).unwrap();
-        assert!(section.ends_with("in all"), "{section}");
+        assert!(section.ends_with("the host's load is unknown"), "{section}");
         let second = doc_text(None, Some(&section), &descs);
         assert_eq!(kept_section(&second, SCALING_HEADING).unwrap(), section);
         assert!(second.contains("\n## How to reproduce"));
