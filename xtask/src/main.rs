@@ -13,6 +13,7 @@
 //! cargo xtask top      --cmd 'CMD'
 //! cargo xtask profile  --cmd 'CMD' [--hz N] [-o FILE.svg]
 //! cargo xtask fuzz     [--calls N] [--seed S] [--children C] [--exclude NAME]... [--only REGEX]
+//! cargo xtask bench    [--scaling] [--no-linux] [--smp N] [--mem SIZE] [--no-kvm]
 //! ```
 //! Missing host tools are installed with apt-get when running as root, otherwise
 //! xtask stops and prints the command to run.
@@ -43,6 +44,8 @@ pub struct Opts {
     pub release: bool,
     pub mem: String,
     pub smp: u32,
+    /// `--smp` was given (bench runs on one CPU otherwise).
+    pub smp_given: bool,
     pub no_kvm: bool,
     pub direct: bool,
     pub append: String,
@@ -77,6 +80,11 @@ pub struct Opts {
     pub output: Option<std::path::PathBuf>,
     /// `profile --hz N`: samples per second.
     pub hz: Option<u32>,
+    /// `bench --scaling`: also boot each kernel at 1, 2 and 4 CPUs for the scaling
+    /// benchmarks.
+    pub scaling: bool,
+    /// `bench --no-linux`: no Linux baseline.
+    pub no_linux: bool,
 }
 
 /// A disk image given with `--disk`.
@@ -110,6 +118,7 @@ impl Default for Opts {
             release: false,
             mem: "512M".into(),
             smp: 2,
+            smp_given: false,
             no_kvm: false,
             direct: false,
             append: String::new(),
@@ -128,6 +137,8 @@ impl Default for Opts {
             events: None,
             output: None,
             hz: None,
+            scaling: false,
+            no_linux: false,
         }
     }
 }
@@ -145,8 +156,8 @@ commands:
   trace    run --cmd CMD with the kernel's task trace on; write a Perfetto timeline
   top      run --cmd CMD and show the kernel's tasks (/proc/kestrel/tasks) every second
   profile  run --cmd CMD sampling every CPU's stacks; write a flame graph (SVG)
-  bench    benchmarks on Kestrel and Linux, writes docs/benchmarks.md (KESTREL_BENCH_NO_LINUX=1: Kestrel only)
   ltp      the Linux Test Project's syscall tests on Kestrel, compared with Linux (docs/ltp.md)
+  bench    benchmarks on Kestrel and Linux (one CPU unless --smp), writes docs/benchmarks.md
 
 options:
   --release        optimised kernel
@@ -179,6 +190,9 @@ options:
   -o FILE          (trace) where the trace goes (default target/kestrel/trace.json);
                    (profile) the flame graph (default target/kestrel/profile.svg)
   --hz N           (profile) samples per second on each busy CPU (default 997)
+  --scaling        (bench) also the scaling benchmarks: each kernel booted at 1, 2 and 4
+                   CPUs, throughput and speedup per workload (a few minutes more under TCG)
+  --no-linux       (bench) Kestrel only, no Linux baseline (or KESTREL_BENCH_NO_LINUX=1)
 ";
 
 fn number<T: std::str::FromStr>(s: &str, name: &str) -> Result<T, String> {
@@ -212,6 +226,7 @@ fn parse(args: &[String]) -> Result<(String, Opts), String> {
                 if o.smp == 0 || o.smp > 64 {
                     return Err("--smp takes 1 to 64 CPUs".into());
                 }
+                o.smp_given = true;
             }
             "--no-kvm" => o.no_kvm = true,
             "--direct" => o.direct = true,
@@ -257,6 +272,8 @@ fn parse(args: &[String]) -> Result<(String, Opts), String> {
                         .ok_or("--hz takes 1 to 10000 samples a second")?,
                 )
             }
+            "--scaling" => o.scaling = true,
+            "--no-linux" => o.no_linux = true,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown option {other:?}")),
         }
@@ -361,5 +378,17 @@ mod tests {
         .unwrap();
         assert_eq!(o.devices, ["edu", "edu,dma_mask=0xffffffff"]);
         assert!(parse(&args(&["run", "--device"])).is_err());
+    }
+
+    #[test]
+    fn bench_options_parse() {
+        let (cmd, o) = parse(&args(&["bench", "--scaling", "--no-linux"])).unwrap();
+        assert_eq!(cmd, "bench");
+        assert!(o.scaling && o.no_linux);
+        assert!(!o.smp_given, "bench's default CPU count is its own");
+        let (_, o) = parse(&args(&["bench", "--smp", "2"])).unwrap();
+        assert!(o.smp_given && o.smp == 2 && !o.scaling);
+        assert!(parse(&args(&["bench", "--smp", "0"])).is_err());
+        assert!(parse(&args(&["bench", "--scale"])).is_err());
     }
 }
