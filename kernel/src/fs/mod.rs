@@ -136,6 +136,7 @@ pub fn init(boot: &BootInfo) -> KResult<RootInfo> {
             "/dev/pts",
             "rw,nosuid,noexec,relatime,gid=5,mode=620,ptmxmode=666",
         ),
+        MS_NOSUID | MS_NOEXEC,
     )?;
     // /proc is mounted at boot, as every Linux system's init does first.
     let proc_mount_point = root_inode.lookup(b"proc")?;
