@@ -109,6 +109,42 @@ TEST(raw_mode_passes_bytes_through_at_once) {
     close(m);
 }
 
+TEST(tabs_expand_to_spaces_in_one_large_write_with_xtabs) {
+    /* A tab is up to eight bytes of output: a write of 1000 tabs is 8000
+     * spaces, read by the master while the slave's writer waits for room
+     * (Kestrel once assumed a byte became at most two). */
+    char path[64];
+    int m = OK(open_pair(path, sizeof path));
+    int s = OK(open(path, O_RDWR | O_NOCTTY));
+    struct termios t;
+    OK(tcgetattr(s, &t));
+    t.c_oflag = (t.c_oflag & ~TABDLY) | OPOST | TAB3;
+    OK(tcsetattr(s, TCSANOW, &t));
+    pid_t pid = OK(fork());
+    if (pid == 0) {
+        char tabs[1000];
+        memset(tabs, '\t', sizeof tabs);
+        _exit(write(s, tabs, sizeof tabs) == (ssize_t)sizeof tabs ? 0 : 1);
+    }
+    close(s);
+    size_t spaces = 0, other = 0;
+    char buf[4096];
+    struct pollfd p = {m, POLLIN, 0};
+    while (spaces + other < 8000 && poll(&p, 1, 2000) == 1) {
+        ssize_t n = read(m, buf, sizeof buf);
+        if (n <= 0)
+            break;
+        for (ssize_t i = 0; i < n; i++)
+            buf[i] == ' ' ? spaces++ : other++;
+    }
+    int status = 0;
+    OK(waitpid(pid, &status, 0));
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer status %#x", status);
+    EXPECT_EQ(spaces, 8000u);
+    EXPECT_EQ(other, 0u);
+    close(m);
+}
+
 TEST(window_size_set_on_the_master_is_the_slaves) {
     char path[64];
     int m = OK(open_pair(path, sizeof path));
@@ -192,6 +228,7 @@ int main(void)
     RUN(slave_output_reaches_the_master_with_onlcr);
     RUN(master_input_is_a_line_on_the_slave_and_echoed_back);
     RUN(raw_mode_passes_bytes_through_at_once);
+    RUN(tabs_expand_to_spaces_in_one_large_write_with_xtabs);
     RUN(window_size_set_on_the_master_is_the_slaves);
     RUN(ctrl_c_from_the_master_interrupts_the_slaves_foreground_group);
     RUN(master_reads_eio_once_the_slave_is_closed);
