@@ -1328,7 +1328,12 @@ impl Doc<'_> {
              then counts what all of them together get done in 5 windows of 0.2 s and \
              reports the best window. The speedup is a kernel's throughput at N CPUs over \
              its own at 1 CPU (N× would be perfect); Kestrel/Linux above 1 means Kestrel got \
-             more done with that many CPUs.\n",
+             more done with that many CPUs.\n\n\
+             Under TCG a guest with one vCPU runs even a single CPU-bound thread slower \
+             than a guest with two does (one `scale_cpu_loop` worker on Kestrel: about 4,100 \
+             loops/s at `-smp 1`, 6,400 at `-smp 2`; Linux's 1-CPU numbers are as low), so \
+             speedups from 1 CPU overstate what the extra CPUs add, for both kernels; \
+             compare the kernels at the same CPU count.\n",
             self.accel.0,
             self.opts.mem,
             cpus.join(", "),
