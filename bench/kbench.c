@@ -33,6 +33,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
@@ -549,6 +550,129 @@ static void b_syscall_getppid(void)
     report("syscall_getppid", op_getppid, NULL, WARM_S, BUDGET_S, 1000, 1, "ns/op");
 }
 
+/* ---- the disk: virtio-blk read from user space ---------------------------- */
+
+/* xtask gives both kernels the same read-only disk image as /dev/vda. Reads
+ * bypass any page cache (O_DIRECT on Linux; Kestrel's block devices have none),
+ * so each one is a request to the device. "In flight" is the number of threads
+ * each keeping one read outstanding: 1, or 32. */
+#define BLK_DEV "/dev/vda"
+#define BLK_WARM_S 0.2
+#define BLK_SECONDS 1.0
+#define BLK_THREADS_MAX 32
+
+struct blk_job {
+    int fd;
+    long long blocks; /* the disk in units of bs */
+    size_t bs;
+    bool sequential;
+    int idx, nthreads;
+    atomic_long *done;
+    atomic_int *stop;
+    atomic_int *err;
+};
+
+static void *blk_worker(void *arg)
+{
+    struct blk_job *j = arg;
+    void *buf = NULL;
+    if (posix_memalign(&buf, 4096, j->bs) != 0) {
+        atomic_store(j->err, ENOMEM);
+        return NULL;
+    }
+    uint64_t x = 0x9E3779B97F4A7C15ull * (uint64_t)(j->idx + 1);
+    for (long long i = 0; !atomic_load_explicit(j->stop, memory_order_relaxed); i++) {
+        long long b;
+        if (j->sequential) {
+            /* Thread k reads blocks k, k+n, k+2n...: together, one stream. */
+            b = (j->idx + i * j->nthreads) % j->blocks;
+        } else {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            b = (long long)(x % (uint64_t)j->blocks);
+        }
+        ssize_t r = pread(j->fd, buf, j->bs, (off_t)(b * (long long)j->bs));
+        if (r != (ssize_t)j->bs) {
+            atomic_store(j->err, r < 0 ? errno : EIO);
+            break;
+        }
+        atomic_fetch_add_explicit(j->done, 1, memory_order_relaxed);
+    }
+    free(buf);
+    return NULL;
+}
+
+static void blk_run(const char *name, size_t bs, bool sequential, int nthreads, bool mbps)
+{
+    int fd = open(BLK_DEV, O_RDONLY | O_DIRECT);
+    if (fd < 0) {
+        unsupported(name, "open %s: %s (no disk given?)", BLK_DEV, strerror(errno));
+        return;
+    }
+    off_t size = lseek(fd, 0, SEEK_END);
+    if (size < (off_t)(16 << 20)) {
+        unsupported(name, "%s is %lld bytes: want at least 16 MiB", BLK_DEV, (long long)size);
+        close(fd);
+        return;
+    }
+    atomic_long done = 0;
+    atomic_int stop = 0, err = 0;
+    struct blk_job jobs[BLK_THREADS_MAX];
+    pthread_t tids[BLK_THREADS_MAX];
+    int started = 0;
+    for (int i = 0; i < nthreads; i++) {
+        jobs[i] = (struct blk_job){fd, (long long)(size / (off_t)bs), bs, sequential, i,
+                                   nthreads, &done, &stop, &err};
+        if (pthread_create(&tids[i], NULL, blk_worker, &jobs[i]) != 0)
+            break;
+        started++;
+    }
+    sleep_ms((long)(BLK_WARM_S * 1000));
+    long d0 = atomic_load(&done);
+    double t0 = now_ns();
+    sleep_ms((long)(BLK_SECONDS * 1000));
+    long d1 = atomic_load(&done);
+    double t1 = now_ns();
+    atomic_store(&stop, 1);
+    for (int i = 0; i < started; i++)
+        pthread_join(tids[i], NULL);
+    close(fd);
+    if (started < nthreads) {
+        unsupported(name, "only %d of %d threads started", started, nthreads);
+        return;
+    }
+    if (atomic_load(&err)) {
+        unsupported(name, "a read failed: %s", strerror(atomic_load(&err)));
+        return;
+    }
+    double per_s = (double)(d1 - d0) / ((t1 - t0) / 1e9);
+    if (mbps)
+        result(name, per_s * (double)bs / 1e6, "MB/s");
+    else
+        result(name, per_s, "reads/s");
+}
+
+static void b_blk_randread_4k_qd1(void)
+{
+    blk_run("blk_randread_4k_qd1", 4096, false, 1, false);
+}
+
+static void b_blk_randread_4k_qd32(void)
+{
+    blk_run("blk_randread_4k_qd32", 4096, false, 32, false);
+}
+
+static void b_blk_seqread_128k_qd1(void)
+{
+    blk_run("blk_seqread_128k_qd1", 128 << 10, true, 1, true);
+}
+
+static void b_blk_seqread_128k_qd32(void)
+{
+    blk_run("blk_seqread_128k_qd32", 128 << 10, true, 32, true);
+}
+
 /* ---- scaling: N workers at once ----------------------------------------- */
 
 #define SCALE_WARM_S 0.2
@@ -961,6 +1085,14 @@ static const struct bench benches[] = {
     {"clock_gettime_syscall", "ns/op", b_clock_gettime_syscall, 30,
      "syscall(SYS_clock_gettime, CLOCK_MONOTONIC)"},
     {"nanosleep_0", "ns/op", b_nanosleep_0, 30, "nanosleep of zero seconds"},
+    {"blk_randread_4k_qd1", "reads/s", b_blk_randread_4k_qd1, 30,
+     "4 KiB reads of /dev/vda at random offsets, one at a time (O_DIRECT)"},
+    {"blk_randread_4k_qd32", "reads/s", b_blk_randread_4k_qd32, 30,
+     "4 KiB reads of /dev/vda at random offsets, 32 threads: 32 in flight"},
+    {"blk_seqread_128k_qd1", "MB/s", b_blk_seqread_128k_qd1, 30,
+     "128 KiB reads of /dev/vda in order, one at a time"},
+    {"blk_seqread_128k_qd32", "MB/s", b_blk_seqread_128k_qd32, 30,
+     "128 KiB reads of /dev/vda in order, 32 threads taking turns: 32 in flight"},
 };
 
 /* Not run by default: `kbench --scaling` runs these, at N = nworkers. */

@@ -9,6 +9,8 @@
 #define KT_AREA "mount"
 #include "kt.h"
 
+#include <sys/sysmacros.h>
+
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/statfs.h>
@@ -166,6 +168,20 @@ TEST(ramfs_root_is_0755_unless_mode_says) {
     umount2(dir, MNT_DETACH);
     OK(r);
     CHECK(st.st_mode == (S_IFDIR | 01777), "ramfs mode=1777: root mode %#o", st.st_mode);
+}
+
+TEST(devtmpfs_mounted_again_shows_the_device_nodes) {
+    /* Linux's devtmpfs is one instance: a new mount shows what /dev has. */
+    const char *dir = kt_tmpdir();
+    CHECK(dir, "kt_tmpdir failed");
+    OK(mount("devtmpfs", dir, "devtmpfs", 0, NULL));
+    struct stat st;
+    int r = stat(kt_path(dir, "null"), &st);
+    int e = errno;
+    umount2(dir, MNT_DETACH);
+    CHECK(r == 0, "stat null on the new devtmpfs: %s", kt_errstr(e));
+    CHECK(S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 3,
+          "null is mode %#o, device %u:%u", st.st_mode, major(st.st_rdev), minor(st.st_rdev));
 }
 
 /* ---- read-only mounts --------------------------------------------------- */
@@ -448,6 +464,7 @@ int main(void)
     RUN(tmpfs_uid_and_gid_options_own_the_root);
     RUN(tmpfs_bad_mode_or_uid_is_einval);
     RUN(ramfs_root_is_0755_unless_mode_says);
+    RUN(devtmpfs_mounted_again_shows_the_device_nodes);
     RUN(ro_mount_refuses_new_names_with_erofs);
     RUN(ro_mount_existing_name_is_eexist_before_erofs);
     RUN(ro_mount_refuses_removing_and_renaming);

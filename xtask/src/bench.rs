@@ -41,6 +41,8 @@ mount -t proc proc /proc 2>/dev/null || true
 mount -t sysfs sys /sys 2>/dev/null || true
 mount -t devtmpfs dev /dev 2>/dev/null || true
 if [ -w /proc/sys/kernel/threads-max ]; then echo 100000 > /proc/sys/kernel/threads-max; fi
+for m in /lib/modules/kbench/*.ko; do [ -e \"$m\" ] && insmod \"$m\" 2>/dev/null; done
+for i in 1 2 3 4 5 6 7 8 9 10; do [ -e /dev/vda ] && break; sleep 0.1; done
 /bench/kbench";
 
 /// The CPU counts (`-smp`) the scaling benchmarks run at; the first is the base of
@@ -258,7 +260,18 @@ pub fn run(opts: &Opts) -> Result<u8, String> {
     let built = build::build_all(&o);
     let progs = compile()?;
     let descs = list(&progs, false)?;
-    let cpio = bench_initramfs(&progs, "", "initramfs-bench.cpio")?;
+    // Both kernels read the same disk image as /dev/vda (the blk_* rows); Linux
+    // gets its virtio modules from its own package, loaded by the guest script.
+    o.disks = vec![crate::Disk {
+        path: bench_disk()?,
+        read_only: true,
+    }];
+    let linux_found = if no_linux { None } else { Some(linux_kernel()) };
+    let modules = match &linux_found {
+        Some(Ok((image, _))) => linux_modules(image),
+        _ => Vec::new(),
+    };
+    let cpio = bench_initramfs(&progs, &modules, "", "initramfs-bench.cpio")?;
 
     let (accel, why) = qemu::accelerator(&o);
     println!("xtask: accelerator: {accel} ({why})");
@@ -290,7 +303,7 @@ pub fn run(opts: &Opts) -> Result<u8, String> {
         println!("xtask: Linux baseline skipped (--no-linux or KESTREL_BENCH_NO_LINUX)");
         None
     } else {
-        match linux_kernel() {
+        match linux_found.expect("resolved above unless --no-linux") {
             Ok((image, about)) => {
                 linux_about = about;
                 let lcmd = linux_command(&o, &image, &cpio);
@@ -407,10 +420,63 @@ fn write_charts(
     Ok(())
 }
 
+/// Debian's cloud kernel builds virtio as modules: these, in load order, relative
+/// to `lib/modules/VERSION/kernel/drivers`, give the Linux guest /dev/vda.
+const VIRTIO_MODULES: [&str; 6] = [
+    "virtio/virtio.ko",
+    "virtio/virtio_ring.ko",
+    "virtio/virtio_pci_modern_dev.ko",
+    "virtio/virtio_pci_legacy_dev.ko",
+    "virtio/virtio_pci.ko",
+    "block/virtio_blk.ko",
+];
+
+/// The virtio modules kept next to a downloaded Linux image (`N-name.ko`, in load
+/// order), for the guest script to insmod; none for an image from elsewhere (its
+/// blk_* rows then say there is no disk).
+fn linux_modules(image: &Path) -> Vec<(String, Vec<u8>)> {
+    let Some(dir) = image.parent().map(|d| d.join("modules")) else {
+        return Vec::new();
+    };
+    let mut files: Vec<(String, Vec<u8>)> = fs::read_dir(&dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    Some((name, fs::read(e.path()).ok()?))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort_by_key(|(n, _)| n.split('-').next().and_then(|i| i.parse::<u32>().ok()));
+    files
+}
+
+/// The disk image both kernels read in the blk_* benchmarks: 256 MiB of
+/// pseudo-random bytes (no run of zeros for anyone to skip), made once.
+fn bench_disk() -> Result<PathBuf, String> {
+    const SIZE: usize = 256 << 20;
+    let path = out_dir().join("bench-disk.img");
+    if fs::metadata(&path).is_ok_and(|m| m.len() == SIZE as u64) {
+        return Ok(path);
+    }
+    let mut data = vec![0u8; SIZE];
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    for chunk in data.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+    }
+    fs::write(&path, data).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    Ok(path)
+}
+
 /// The benchmark initramfs: busybox, every program of `bench/` under `/bench`, and
 /// a command file that runs `/bench/kbench` with `kbench_args`.
 fn bench_initramfs(
     progs: &[(String, PathBuf)],
+    modules: &[(String, Vec<u8>)],
     kbench_args: &str,
     name: &str,
 ) -> Result<PathBuf, String> {
@@ -418,6 +484,12 @@ fn bench_initramfs(
     for (prog, path) in progs {
         let data = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
         tree.add(&format!("bench/{prog}"), Node::File(0o755, data));
+    }
+    for (file, data) in modules {
+        tree.add(
+            &format!("lib/modules/kbench/{file}"),
+            Node::File(0o644, data.clone()),
+        );
     }
     initramfs::add_cmd(&mut tree, &guest_script(kbench_args));
     initramfs::write(&tree, name)
@@ -629,7 +701,8 @@ fn linux_kernel() -> Result<(PathBuf, String), String> {
     let dir = out_dir().join("linux");
     let vmlinuz = dir.join("vmlinuz");
     let about = dir.join("package.txt");
-    if vmlinuz.is_file() {
+    // An earlier download, if it kept the virtio modules too (older ones did not).
+    if vmlinuz.is_file() && dir.join("modules").is_dir() {
         let text = fs::read_to_string(&about).unwrap_or_else(|_| "downloaded earlier".into());
         return Ok((vmlinuz, text.trim().to_string()));
     }
@@ -693,6 +766,25 @@ fn linux_kernel() -> Result<(PathBuf, String), String> {
         })
         .ok_or_else(|| format!("{} has no boot/vmlinuz-*", deb.display()))?;
     fs::copy(&image, &vmlinuz).map_err(|e| e.to_string())?;
+    // The modules the disk needs (virtio is modular in Debian's cloud kernel).
+    let mods = dir.join("modules");
+    let _ = fs::remove_dir_all(&mods);
+    fs::create_dir_all(&mods).map_err(|e| e.to_string())?;
+    if let Some(drivers) = fs::read_dir(x.join("lib/modules"))
+        .ok()
+        .and_then(|mut rd| rd.next())
+        .and_then(Result::ok)
+        .map(|e| e.path().join("kernel/drivers"))
+    {
+        for (i, m) in VIRTIO_MODULES.iter().enumerate() {
+            let from = drivers.join(m);
+            let name = Path::new(m)
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy();
+            let _ = fs::copy(&from, mods.join(format!("{i}-{name}")));
+        }
+    }
     let image_mb = fs::metadata(&vmlinuz).map(|m| m.len()).unwrap_or(0) as f64 / 1e6;
     let _ = fs::remove_dir_all(&x);
     let _ = fs::remove_file(&deb);
@@ -1105,7 +1197,7 @@ fn scaling(
     progs: &[(String, PathBuf)],
 ) -> Result<Scaling, String> {
     let descs = list(progs, true)?;
-    let cpio = bench_initramfs(progs, "--scaling", "initramfs-bench-scaling.cpio")?;
+    let cpio = bench_initramfs(progs, &[], "--scaling", "initramfs-bench-scaling.cpio")?;
     let t0 = Instant::now();
     let mut runs = Vec::new();
     for cpus in SCALING_CPUS {

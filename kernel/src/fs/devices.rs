@@ -206,6 +206,15 @@ impl BlockFile {
         }
         let n = (buf.len() as u64).min(size - pos) as usize;
         let first = pos / SECTOR;
+        if pos.is_multiple_of(SECTOR) && (n as u64).is_multiple_of(SECTOR) {
+            // Whole sectors: straight into the caller's buffer.
+            self.0
+                .dev
+                .read(first, &mut buf[..n])
+                .await
+                .map_err(io_errno)?;
+            return Ok(n);
+        }
         let last = (pos + n as u64).div_ceil(SECTOR);
         let mut tmp = crate::syscall::zeroed_vec(((last - first) * SECTOR) as usize)?;
         self.0.dev.read(first, &mut tmp).await.map_err(io_errno)?;
@@ -229,6 +238,14 @@ impl BlockFile {
         }
         let n = (data.len() as u64).min(size - pos) as usize;
         let first = pos / SECTOR;
+        if pos.is_multiple_of(SECTOR) && (n as u64).is_multiple_of(SECTOR) {
+            self.0
+                .dev
+                .write(first, &data[..n])
+                .await
+                .map_err(io_errno)?;
+            return Ok(n);
+        }
         let last = (pos + n as u64).div_ceil(SECTOR);
         let mut tmp = crate::syscall::zeroed_vec(((last - first) * SECTOR) as usize)?;
         let skip = (pos - first * SECTOR) as usize;

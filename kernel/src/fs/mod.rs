@@ -29,6 +29,16 @@ use crate::boot::BootInfo;
 
 static ROOT: spin::Once<DentryRef> = spin::Once::new();
 static MOUNTS: spin::Once<Mounts> = spin::Once::new();
+static DEVFS: spin::Once<InodeRef> = spin::Once::new();
+
+/// The device file system's root. Like Linux's devtmpfs it is one instance:
+/// every `mount -t devtmpfs` shows the same nodes as /dev.
+pub fn devtmpfs() -> InodeRef {
+    DEVFS
+        .get()
+        .expect("file system initialised at boot")
+        .clone()
+}
 
 /// The root directory.
 pub fn root() -> &'static DentryRef {
@@ -119,6 +129,7 @@ pub fn init(boot: &BootInfo) -> KResult<RootInfo> {
         };
     let dev_mount_point = root_inode.lookup(b"dev")?;
     let devfs = devices::make_devfs()?;
+    DEVFS.call_once(|| devfs.clone());
     let pts_mount_point = devfs.lookup(b"pts")?;
     mounts.mount(
         &dev_mount_point,

@@ -111,6 +111,20 @@ unsafe impl GlobalAlloc for KernelHeap {
         }
     }
 
+    /// Large blocks come straight from the frame allocator, which clears every
+    /// frame it hands out: clearing them again (GlobalAlloc's default) doubled
+    /// the cost of every `vec![0; n]` of a few pages, such as the system calls'
+    /// 64-128 KiB bounce buffers.
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as `alloc`, whose contract the caller keeps.
+        let p = unsafe { self.alloc(layout) };
+        if !p.is_null() && class_of(&layout).is_some() {
+            // SAFETY: `p` is a fresh block of at least `layout.size()` bytes.
+            unsafe { core::ptr::write_bytes(p, 0, layout.size()) };
+        }
+        p
+    }
+
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         match class_of(&layout) {
             Some(class) => {
@@ -143,4 +157,23 @@ pub fn init() {}
 pub fn bytes_in_use() -> usize {
     let h = HEAP.lock();
     h.in_use.iter().sum::<usize>() + h.large_pages * PAGE_SIZE
+}
+
+/// `n` zeroed bytes, or `None` when memory is short. Blocks of a few pages come
+/// from frames the frame allocator has already cleared, so unlike
+/// `vec![0; n]` after a fallible reserve, this writes them only once.
+pub fn zeroed_bytes(n: usize) -> Option<alloc::vec::Vec<u8>> {
+    if n == 0 {
+        return Some(alloc::vec::Vec::new());
+    }
+    let layout = Layout::array::<u8>(n).ok()?;
+    // SAFETY: the layout's size is not zero.
+    let p = unsafe { alloc::alloc::alloc_zeroed(layout) };
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: `p` comes from the global allocator with the layout of `n` bytes at
+    // alignment 1, which is what a Vec<u8> of capacity `n` frees with, and all
+    // `n` bytes are initialised (zero).
+    Some(unsafe { alloc::vec::Vec::from_raw_parts(p, n, n) })
 }

@@ -1,8 +1,8 @@
 //! mount(2) and umount2(2): one mount table for the whole system (no mount
 //! namespaces yet).
 //!
-//! New mounts of `proc`, `tmpfs`, `ramfs` and `devtmpfs` (a fresh ramfs for the
-//! last three), bind mounts of a directory (MS_BIND), remounts (MS_REMOUNT, with
+//! New mounts of `proc`, `tmpfs` and `ramfs` (a fresh ramfs for the last two),
+//! `devtmpfs` (the one device file system /dev shows, as on Linux), bind mounts of a directory (MS_BIND), remounts (MS_REMOUNT, with
 //! MS_BIND: of the mount alone), and the propagation calls programs make on the
 //! way (MS_PRIVATE and friends), which change nothing here.
 //!
@@ -175,11 +175,14 @@ pub async fn sys_mount(
         };
         let root = match &fstype[..] {
             b"proc" => crate::fs::procfs::new_root(),
-            b"tmpfs" | b"devtmpfs" => RamFs::new_root_sized(dev(), tmpfs_size(data.as_deref())),
+            b"tmpfs" => RamFs::new_root_sized(dev(), tmpfs_size(data.as_deref())),
+            // One instance, as Linux's: the nodes /dev has (its options are the
+            // boot mount's).
+            b"devtmpfs" => crate::fs::devtmpfs(),
             b"ramfs" => RamFs::new_root(dev()),
             _ => return Err(Errno::ENODEV),
         };
-        if fstype != b"proc" {
+        if fstype != b"proc" && fstype != b"devtmpfs" {
             set_root_attributes(ctx, &root, &fstype, data.as_deref().unwrap_or_default())?;
         }
         let mut flags = flags & PER_MOUNT;
