@@ -16,6 +16,7 @@
 
 pub mod exec;
 pub mod oom;
+pub mod ptrace;
 pub mod signal;
 pub mod thread;
 pub mod timers;
@@ -282,6 +283,9 @@ pub struct Process {
     pub membarrier: AtomicU64,
     /// System calls made, by number (`kestrel.syscall_stats` only).
     pub syscall_counts: Option<alloc::boxed::Box<crate::syscall::stats::SyscallCounts>>,
+    /// The threads this process traces (ptrace), whose stops and exits its wait
+    /// collects.
+    pub tracees: spin::Mutex<Vec<Arc<Thread>>>,
 }
 
 /// What the last execve left in the address space (Linux keeps these in mm_struct):
@@ -347,6 +351,12 @@ pub struct Thread {
     pub task: spin::Once<kestrel_executor::TaskRef>,
     /// The system call it is in, plus one (0: none), for the task monitor.
     pub in_syscall: AtomicU32,
+    /// ptrace state: the tracer, the current stop and its registers.
+    pub ptrace: spin::Mutex<ptrace::Tracee>,
+    /// [`ptrace::flag`] bits, read on every trap without the lock.
+    pub ptrace_flags: AtomicU32,
+    /// A stopped tracee waits here for its tracer.
+    pub ptrace_wq: WaitQueue,
 }
 
 /// A thread's CPU time in nanoseconds: `total` is all time its task was polled,
@@ -530,6 +540,7 @@ impl Process {
             membarrier: AtomicU64::new(0),
             oom_score_adj: core::sync::atomic::AtomicI32::new(0),
             syscall_counts: crate::syscall::stats::SyscallCounts::for_new_process(),
+            tracees: spin::Mutex::new(Vec::new()),
         });
         timers::rlimit_cpu_changed(&p);
         PROCESSES.lock().insert(pid, Arc::downgrade(&p));
@@ -684,6 +695,9 @@ impl Thread {
             comm: spin::Mutex::new(comm),
             task: spin::Once::new(),
             in_syscall: AtomicU32::new(0),
+            ptrace: spin::Mutex::new(ptrace::Tracee::default()),
+            ptrace_flags: AtomicU32::new(0),
+            ptrace_wq: WaitQueue::new(),
         });
         THREADS.lock().insert(tid, Arc::downgrade(&t));
         t.process.threads.lock().push(t.clone());
@@ -723,6 +737,7 @@ impl Thread {
         self.kill.store(true, Ordering::Release);
         self.kill_waker.wake();
         self.signals.wq.wake_all();
+        self.ptrace_wq.wake_all();
     }
 
     /// Whether [`Thread::kill`] was called.
@@ -936,10 +951,11 @@ pub fn thread_exited(thread: &Arc<Thread>) {
         threads.retain(|t| !Arc::ptr_eq(t, thread));
         threads.is_empty()
     };
+    let status = p
+        .exit_status()
+        .unwrap_or_else(|| wstatus_exited(code as u8));
+    ptrace::thread_exited(thread, status, last);
     if last {
-        let status = p
-            .exit_status()
-            .unwrap_or_else(|| wstatus_exited(code as u8));
         if let Some(counts) = &p.syscall_counts {
             counts.report(p.pid, &thread.comm());
         }
@@ -951,6 +967,7 @@ pub fn thread_exited(thread: &Arc<Thread>) {
 /// parent, hand the children to init.
 fn process_exited(p: &Arc<Process>, wstatus: u32) {
     timers::exit(p);
+    ptrace::tracer_exited(p);
     // Release the vfork parent, if any.
     if let Some(v) = p.vfork.lock().take() {
         v.release();
@@ -1102,8 +1119,32 @@ pub fn try_wait(
         })
         .cloned()
         .collect();
-    if matching.is_empty() {
+    // Threads it traces: their ptrace stops are reported whatever the options
+    // ask (WUNTRACED is not needed), and their exits.
+    let tracees: Vec<Arc<Thread>> = parent
+        .tracees
+        .lock()
+        .iter()
+        .filter(|t| match which {
+            WaitFor::Any => true,
+            WaitFor::Pid(pid) => t.tid == pid,
+            WaitFor::Pgid(g) => t.process.pgid.load(Ordering::Relaxed) == g,
+        })
+        .cloned()
+        .collect();
+    if matching.is_empty() && tracees.is_empty() {
         return Err(Errno::ECHILD);
+    }
+    for t in &tracees {
+        if let Some(status) = ptrace::wait_report(parent, t, opts.exited, opts.nowait) {
+            let uid = t.process.cred.lock().uid;
+            return Ok(Some(WaitResult {
+                pid: t.tid,
+                uid,
+                status,
+                cpu: t.cpu.split(),
+            }));
+        }
     }
     for c in &matching {
         let uid = c.cred.lock().uid;
@@ -1124,6 +1165,13 @@ pub fn try_wait(
                     cpu,
                 }));
             }
+            continue;
+        }
+        if c.threads
+            .lock()
+            .iter()
+            .any(|t| t.ptraced() && ptrace::tracer_of(t).is_some_and(|tr| Arc::ptr_eq(&tr, parent)))
+        {
             continue;
         }
         let mut report = c.signals.report.lock();

@@ -116,7 +116,8 @@ fn exception_signal(vector: u8, rip: u64) -> Siginfo {
     match vector {
         0 => Siginfo::fault(SIGFPE, FPE_INTDIV, rip), // #DE
         16 | 19 => Siginfo::fault(SIGFPE, FPE_FLTDIV, rip), // #MF, #XM
-        1 | 3 => Siginfo::new(SIGTRAP, SI_KERNEL),    // #DB, #BP (int3)
+        1 => Siginfo::fault(SIGTRAP, TRAP_TRACE, rip), // #DB: a single step
+        3 => Siginfo::new(SIGTRAP, SI_KERNEL),        // #BP (int3)
         6 => Siginfo::fault(SIGILL, ILL_ILLOPN, rip), // #UD
         17 => Siginfo::fault(SIGBUS, BUS_ADRALN, 0),  // #AC
         _ => Siginfo::new(SIGSEGV, SI_KERNEL),        // #GP, #SS, #NP, ...
@@ -125,6 +126,11 @@ fn exception_signal(vector: u8, rip: u64) -> Siginfo {
 
 async fn run(thread: Arc<Thread>, mut regs: UserContext) {
     let mut slice_start = time::now_ns();
+    if thread.ptraced() {
+        // A child attached to its creator's tracer stops (SIGSTOP or
+        // PTRACE_EVENT_STOP) before its first instruction.
+        signal::deliver(&thread, &mut regs, false).await;
+    }
     while !thread.should_exit() {
         if !kestrel_usermem::is_user_address(regs.regs.rip) {
             signal::force(&thread, Siginfo::new(SIGSEGV, SI_KERNEL));
@@ -162,8 +168,15 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
         let mut from_syscall = false;
         match trap {
             Trap::Syscall => {
-                let nr = regs.regs.rax;
-                regs.orig_rax = nr;
+                regs.orig_rax = regs.regs.rax;
+                let traced = super::ptrace::syscall_traced(&thread);
+                if traced {
+                    // Syscall-enter-stop: the tracer sees rax = -ENOSYS and the
+                    // number in orig_rax, and may change either, or the arguments.
+                    regs.regs.rax = kestrel_abi::Errno::ENOSYS.as_return() as u64;
+                    super::ptrace::syscall_stop(&thread, &mut regs, true).await;
+                }
+                let nr = regs.orig_rax;
                 let args = [
                     regs.regs.rdi,
                     regs.regs.rsi,
@@ -174,7 +187,10 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                 ];
                 crate::trace::record(crate::trace::Kind::SyscallEnter, thread.tid.into(), nr);
                 thread.in_syscall.store(nr as u32 + 1, Ordering::Relaxed);
-                let ret = {
+                // A call the tracer skipped (number -1) leaves rax as it set it.
+                let ret = if (traced && nr == u64::MAX) || thread.killed() {
+                    None
+                } else {
                     let call = pin!(syscall::dispatch(&thread, &mut regs, nr, args));
                     let killed = pin!(thread.until_killed());
                     match select(call, killed).await {
@@ -191,9 +207,20 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                     thread.tid.into(),
                     regs.regs.rax,
                 );
+                if thread.ptraced() && !thread.should_exit() {
+                    if super::ptrace::syscall_traced(&thread) {
+                        super::ptrace::syscall_stop(&thread, &mut regs, false).await;
+                    }
+                    if super::ptrace::stepping(&thread) {
+                        // The `syscall` instruction was the step: report it now, as
+                        // Linux does (the flag only traps after the next one).
+                        signal::force(&thread, Siginfo::new(SIGTRAP, TRAP_BRKPT));
+                    }
+                }
                 from_syscall = true;
             }
             Trap::PageFault { addr, code } => {
+                regs.orig_rax = u64::MAX; // not in a system call (ptrace's orig_rax)
                 crate::trace::record(crate::trace::Kind::PageFault, thread.tid.into(), addr);
                 if let Some(c) = &thread.process.syscall_counts {
                     c.fault();
@@ -251,6 +278,7 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                 }
             }
             Trap::Interrupt(vector) => {
+                regs.orig_rax = u64::MAX;
                 if vector == crate::arch::irq::TIMER_VECTOR {
                     crate::profile::user_tick(&thread, regs.regs.rip, regs.regs.rbp);
                 }
@@ -269,6 +297,7 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                 }
             }
             Trap::Exception { vector, .. } => {
+                regs.orig_rax = u64::MAX;
                 let info = exception_signal(vector, regs.regs.rip);
                 log::debug!(
                     "pid {}: {} in user mode at rip {:#x} -> {}",
@@ -284,6 +313,21 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
         signal::deliver(&thread, &mut regs, from_syscall).await;
     }
     apic::disarm();
+    if super::ptrace::wants(&thread, kestrel_abi::ptrace::PTRACE_O_TRACEEXIT) {
+        // PTRACE_EVENT_EXIT: the tracer sees the thread (registers, memory) once
+        // more before it goes; its message is the wait status to come.
+        let status = thread
+            .process
+            .exit_status()
+            .unwrap_or_else(|| kestrel_abi::process::wstatus_exited(thread.exit_code() as u8));
+        super::ptrace::event_stop(
+            &thread,
+            &mut regs,
+            kestrel_abi::ptrace::PTRACE_EVENT_EXIT,
+            u64::from(status),
+        )
+        .await;
+    }
     percpu::this_cpu().user_ctx.store(0, Ordering::Relaxed);
     super::thread_exited(&thread);
 }

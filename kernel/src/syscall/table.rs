@@ -23,8 +23,8 @@ use kestrel_abi::time::{Itimerspec, Itimerval, Sigevent, Timespec, Timeval, Time
 use super::args::*;
 
 use super::{
-    Args, Ctx, cred, epoll, fd, fs, fs_extra, futex, locks, misc, mm, mount, poll, process, sched,
-    signal, socket, time, timer, xattr,
+    Args, Ctx, cred, epoll, fd, fs, fs_extra, futex, locks, misc, mm, mount, poll, process, ptrace,
+    sched, signal, socket, time, timer, xattr,
 };
 
 macro_rules! syscall_table {
@@ -134,6 +134,7 @@ syscall_table! {
     TIMES => time::sys_times(buf: UserPtr<[i64; 4]>);
     GETRLIMIT => misc::sys_getrlimit(resource: u32, rlim: UserPtr<Rlimit>);
     SYSINFO => misc::sys_sysinfo(info: UserPtr<Sysinfo>);
+    PTRACE => ptrace::sys_ptrace(request: i64, pid: Pid, addr: u64, data: u64), partial "no PTRACE_SYSEMU, PEEKSIGINFO, ARCH_PRCTL or seccomp requests; no hardware breakpoints (debug registers accept only zero); init cannot be traced";
     GETUID => process::sys_getuid();
     SETUID => cred::sys_setuid(uid: Id);
     SETGID => cred::sys_setgid(gid: Id);
