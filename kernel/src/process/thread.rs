@@ -186,7 +186,9 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                     regs.regs.r9,
                 ];
                 crate::trace::record(crate::trace::Kind::SyscallEnter, thread.tid.into(), nr);
-                thread.in_syscall.store(nr as u32 + 1, Ordering::Relaxed);
+                // Any number a program (or its tracer) puts in rax: no overflow.
+                let shown = u32::try_from(nr).map_or(u32::MAX, |n| n.saturating_add(1));
+                thread.in_syscall.store(shown, Ordering::Relaxed);
                 // A call the tracer skipped (number -1) leaves rax as it set it.
                 let ret = if (traced && nr == u64::MAX) || thread.killed() {
                     None

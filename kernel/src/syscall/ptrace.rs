@@ -404,10 +404,9 @@ fn peek_user(st: &Tracee, off: u64) -> KResult<u64> {
     if i < words.len() {
         return Ok(words[i]);
     }
-    if off >= USER_DEBUGREG_OFFSET {
-        return Ok(st.debugreg[((off - USER_DEBUGREG_OFFSET) / 8) as usize]);
-    }
-    Ok(0)
+    // error_code and fault_address follow the debug registers: they read as 0.
+    let dr = (off.wrapping_sub(USER_DEBUGREG_OFFSET) / 8) as usize;
+    Ok(st.debugreg.get(dr).copied().unwrap_or(0))
 }
 
 /// POKEUSER: a register, or a debug register (Kestrel has no hardware
@@ -426,12 +425,12 @@ fn poke_user(st: &mut Tracee, off: u64, v: u64) -> KResult<()> {
         words[i] = v;
         return set_user_regs(st, &regs);
     }
-    if off >= USER_DEBUGREG_OFFSET {
-        let dr = ((off - USER_DEBUGREG_OFFSET) / 8) as usize;
+    let dr = (off.wrapping_sub(USER_DEBUGREG_OFFSET) / 8) as usize;
+    if let Some(slot) = st.debugreg.get_mut(dr) {
         if v != 0 && matches!(dr, 0..=3 | 7) {
             return Err(Errno::EIO);
         }
-        st.debugreg[dr] = v;
+        *slot = v;
     }
     Ok(())
 }
