@@ -286,6 +286,8 @@ pub struct Process {
     /// The threads this process traces (ptrace), whose stops and exits its wait
     /// collects.
     pub tracees: spin::Mutex<Vec<Arc<Thread>>>,
+    /// personality(2) flags (the domain is always PER_LINUX).
+    pub personality: AtomicU32,
 }
 
 /// What the last execve left in the address space (Linux keeps these in mm_struct):
@@ -541,6 +543,7 @@ impl Process {
             oom_score_adj: core::sync::atomic::AtomicI32::new(0),
             syscall_counts: crate::syscall::stats::SyscallCounts::for_new_process(),
             tracees: spin::Mutex::new(Vec::new()),
+            personality: AtomicU32::new(0),
         });
         timers::rlimit_cpu_changed(&p);
         PROCESSES.lock().insert(pid, Arc::downgrade(&p));
@@ -853,6 +856,10 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
         .nice
         .store(parent.nice.load(Ordering::Relaxed), Ordering::Relaxed);
     *child.exe.lock() = parent.exe.lock().clone();
+    child.personality.store(
+        parent.personality.load(Ordering::Relaxed),
+        Ordering::Relaxed,
+    );
     *child.exec_info.lock() = parent.exec_info.lock().clone();
     real_parent.children.lock().push(child.clone());
     let thread = Thread::new(

@@ -467,16 +467,14 @@ fn set_fpu(t: &Arc<Thread>, bytes: &[u8], full: bool) -> KResult<()> {
     Ok(())
 }
 
-/// The XSAVE image with the software bytes Linux fills in for NT_X86_XSTATE
-/// (XCR0 at 464, where gdb reads it).
+/// The XSAVE image as NT_X86_XSTATE reports it: the software-reserved bytes
+/// hold XCR0 in their first word and zeros (not the signal frame's
+/// magic-and-sizes layout), which is where gdb reads XCR0 to pick the
+/// registers it shows.
 fn xstate_image(t: &Arc<Thread>) -> Vec<u8> {
     let mut image = fpu_image(t);
-    let size = image.len() as u32;
-    image[464..468].copy_from_slice(&kestrel_abi::signal::FP_XSTATE_MAGIC1.to_le_bytes());
-    image[468..472].copy_from_slice(&(size + 4).to_le_bytes());
-    image[472..480].copy_from_slice(&fpu::xcr0().to_le_bytes());
-    image[480..484].copy_from_slice(&size.to_le_bytes());
-    image[484..512].fill(0);
+    image[464..472].copy_from_slice(&fpu::xcr0().to_le_bytes());
+    image[472..512].fill(0);
     image
 }
 
