@@ -94,6 +94,7 @@ enum job {
     JOB_BREAKPOINT,
     JOB_MXCSR,
     JOB_SLEEP,
+    JOB_IGNORED_USR1,
 };
 
 __attribute__((noinline)) int bp_target(int x)
@@ -149,6 +150,10 @@ static void child_job(enum job job)
     case JOB_SLEEP:
         for (;;)
             pause();
+    case JOB_IGNORED_USR1:
+        signal(SIGUSR1, SIG_IGN);
+        raise(SIGUSR1);
+        _exit(5);
     }
     _exit(100);
 }
@@ -232,6 +237,14 @@ TEST(signal_delivery_stop_reports_the_signal_and_cont_0_suppresses_it) {
     CHECK(WIFSTOPPED(st) && WSTOPSIG(st) == SIGUSR1, "got %s", kt_status(st));
     st = resume_wait(pid, PTRACE_CONT, 0);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "got %s", kt_status(st));
+}
+
+TEST(an_ignored_signal_still_stops_a_tracee) {
+    pid_t pid = OK(traced_child(JOB_IGNORED_USR1));
+    int st = resume_wait(pid, PTRACE_CONT, 0);
+    CHECK(WIFSTOPPED(st) && WSTOPSIG(st) == SIGUSR1, "got %s", kt_status(st));
+    st = resume_wait(pid, PTRACE_CONT, SIGUSR1); /* delivered: ignored */
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 5, "got %s", kt_status(st));
 }
 
 TEST(cont_with_another_signal_delivers_that_one) {
@@ -686,6 +699,21 @@ TEST(attach_stops_the_target_with_sigstop) {
     OK(pt(PTRACE_DETACH, pid, 0, 0));
 }
 
+TEST(attach_to_a_stopped_process_is_usable_at_once) {
+    pid_t pid = sleeping_child();
+    OK(kill(pid, SIGSTOP));
+    int st;
+    CHECK(waitpid(pid, &st, WUNTRACED) == pid && WIFSTOPPED(st), "not stopped: %s",
+          kt_status(st));
+    OK(pt(PTRACE_ATTACH, pid, 0, 0));
+    /* No wait in between: attach returns with the tracee in a ptrace stop. */
+    struct user_regs_struct r;
+    OK(pt(PTRACE_GETREGS, pid, 0, (unsigned long)&r));
+    CHECK(wait_for(pid, &st) == pid && WIFSTOPPED(st) && WSTOPSIG(st) == SIGSTOP, "got %s",
+          kt_status(st));
+    OK(pt(PTRACE_DETACH, pid, 0, 0));
+}
+
 TEST(seize_does_not_stop_and_interrupt_gives_an_event_stop) {
     pid_t pid = sleeping_child();
     OK(pt(PTRACE_SEIZE, pid, 0, 0));
@@ -828,6 +856,7 @@ int main(int argc, char **argv)
     RUN_P(traceme_child_sigstop_is_seen_without_wuntraced);
     RUN_P(cont_lets_the_tracee_run_to_its_exit);
     RUN_P(signal_delivery_stop_reports_the_signal_and_cont_0_suppresses_it);
+    RUN_P(an_ignored_signal_still_stops_a_tracee);
     RUN_P(cont_with_another_signal_delivers_that_one);
     RUN_P(cont_with_the_same_signal_delivers_it);
     RUN_P(getsiginfo_at_a_signal_stop_names_the_signal_and_sender);
@@ -863,6 +892,7 @@ int main(int argc, char **argv)
     RUN_P(int3_stops_with_sigtrap_after_it_and_singlestep_moves_one_insn);
     RUN_P(breakpoint_poked_into_code_traps_and_resumes_after_restore);
     RUN_P(attach_stops_the_target_with_sigstop);
+    RUN_P(attach_to_a_stopped_process_is_usable_at_once);
     RUN_P(seize_does_not_stop_and_interrupt_gives_an_event_stop);
     RUN_P(seized_group_stop_is_an_event_stop_and_listen_works);
     RUN_P(attach_to_self_is_eperm);

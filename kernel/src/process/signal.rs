@@ -342,11 +342,13 @@ pub fn send_process(p: &Arc<Process>, info: Siginfo) -> bool {
     }
     // A blocked signal is never ignored at generation: the handler may change
     // before it is unblocked, or signalfd/sigwait may take it (sig_ignored).
+    // Nor for a traced process: its tracer sees even ignored signals (Linux's
+    // sig_ignored).
     let blocked_somewhere = p
         .threads
         .lock()
         .iter()
-        .any(|t| t.sigmask.load(Ordering::Acquire) & sig_bit(sig) != 0);
+        .any(|t| t.sigmask.load(Ordering::Acquire) & sig_bit(sig) != 0 || t.ptraced());
     if ignored(p, sig) && !blocked_somewhere {
         return false;
     }
@@ -384,7 +386,7 @@ pub fn send_thread(t: &Arc<Thread>, info: Siginfo) -> bool {
         // These act on the whole process.
         return send_process(p, info);
     }
-    if ignored(p, sig) && t.sigmask.load(Ordering::Acquire) & sig_bit(sig) == 0 {
+    if ignored(p, sig) && t.sigmask.load(Ordering::Acquire) & sig_bit(sig) == 0 && !t.ptraced() {
         return false;
     }
     if !t.signals.pending.lock().push(info) {

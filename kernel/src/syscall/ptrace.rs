@@ -28,7 +28,7 @@ pub async fn sys_ptrace(
 ) -> KResult<u64> {
     match request {
         PTRACE_TRACEME => return traceme(ctx),
-        PTRACE_ATTACH | PTRACE_SEIZE => return attach(ctx, request, pid, addr, data),
+        PTRACE_ATTACH | PTRACE_SEIZE => return attach(ctx, request, pid, addr, data).await,
         _ => {}
     }
     // Everything else acts on a tracee of the caller's, which must be in a
@@ -255,7 +255,7 @@ fn may_trace(tracer: &process::Process, target: &process::Process) -> bool {
         && target.dumpable.load(Ordering::Relaxed)
 }
 
-fn attach(ctx: &Ctx<'_>, request: i64, pid: Pid, addr: u64, data: u64) -> KResult<u64> {
+async fn attach(ctx: &Ctx<'_>, request: i64, pid: Pid, addr: u64, data: u64) -> KResult<u64> {
     let seize = request == PTRACE_SEIZE;
     let mut options = 0;
     if seize {
@@ -288,6 +288,24 @@ fn attach(ctx: &Ctx<'_>, request: i64, pid: Pid, addr: u64, data: u64) -> KResul
     if !seize {
         let uid = me.cred.lock().uid;
         signal::queue_on_thread(&t, Siginfo::from_process(SIGSTOP, SI_USER, me.pid, uid));
+    }
+    if t.process.signals.stopped.load(Ordering::Acquire) {
+        // A thread in a group stop is in a ptrace stop by the time the call
+        // returns, as Linux's attach waits for it (JOBCTL_TRAPPING): the tracer
+        // may use it at once, before any wait. Its own wake-up is quick (it only
+        // moves from one park to the other); a signal ends the wait early.
+        let tracer = me.clone();
+        let trapped = tracer.child_event.wait_until(|| {
+            let st = t.ptrace.lock();
+            (st.stop.is_some() || !t.ptraced() || t.should_exit()).then_some(())
+        });
+        let wait = async {
+            trapped.await;
+            Ok(())
+        };
+        signal::interruptible(ctx.thread, Errno::EINTR, wait)
+            .await
+            .ok();
     }
     Ok(0)
 }
