@@ -20,6 +20,10 @@
 #ifndef TRAP_TRACE
 #define TRAP_TRACE 2
 #endif
+#ifndef TRAP_HWBKPT
+#define TRAP_HWBKPT 4
+#endif
+#define DR_OFF(n) (offsetof(struct user, u_debugreg) + 8 * (n))
 #ifndef __WALL
 #define __WALL 0x40000000
 #endif
@@ -95,6 +99,7 @@ enum job {
     JOB_MXCSR,
     JOB_SLEEP,
     JOB_IGNORED_USR1,
+    JOB_STEP_SYSCALL,
 };
 
 __attribute__((noinline)) int bp_target(int x)
@@ -150,6 +155,14 @@ static void child_job(enum job job)
     case JOB_SLEEP:
         for (;;)
             pause();
+    case JOB_STEP_SYSCALL: {
+        long r;
+        __asm__ volatile("int3\n\tmov $39, %%eax\n\tsyscall\n\tnop\n\t"
+                         : "=a"(r)
+                         :
+                         : "rcx", "r11", "memory");
+        _exit(r == getpid() ? 0 : 1);
+    }
     case JOB_IGNORED_USR1:
         signal(SIGUSR1, SIG_IGN);
         raise(SIGUSR1);
@@ -670,6 +683,23 @@ TEST(int3_stops_with_sigtrap_after_it_and_singlestep_moves_one_insn) {
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 9, "got %s", kt_status(st));
 }
 
+TEST(singlestep_over_a_syscall_stops_after_it_with_the_result) {
+    pid_t pid = OK(traced_child(JOB_STEP_SYSCALL));
+    int st = resume_wait(pid, PTRACE_CONT, 0);
+    CHECK(WIFSTOPPED(st) && WSTOPSIG(st) == SIGTRAP, "int3: %s", kt_status(st));
+    struct user_regs_struct r0, r;
+    OK(pt(PTRACE_GETREGS, pid, 0, (unsigned long)&r0));
+    st = resume_wait(pid, PTRACE_SINGLESTEP, 0); /* mov $39, %eax (5 bytes) */
+    CHECK(WIFSTOPPED(st) && WSTOPSIG(st) == SIGTRAP, "step 1: %s", kt_status(st));
+    st = resume_wait(pid, PTRACE_SINGLESTEP, 0); /* syscall (2 bytes) */
+    CHECK(WIFSTOPPED(st) && WSTOPSIG(st) == SIGTRAP, "step 2: %s", kt_status(st));
+    OK(pt(PTRACE_GETREGS, pid, 0, (unsigned long)&r));
+    EXPECT_EQ(r.rip, r0.rip + 7);
+    EXPECT_EQ(r.rax, pid);
+    st = resume_wait(pid, PTRACE_CONT, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "got %s", kt_status(st));
+}
+
 TEST(breakpoint_poked_into_code_traps_and_resumes_after_restore) {
     pid_t pid = OK(traced_child(JOB_BREAKPOINT));
     unsigned long at = (unsigned long)&bp_target;
@@ -686,6 +716,39 @@ TEST(breakpoint_poked_into_code_traps_and_resumes_after_restore) {
     OK(pt(PTRACE_SETREGS, pid, 0, (unsigned long)&r));
     st = resume_wait(pid, PTRACE_CONT, 0);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 13, "got %s", kt_status(st));
+}
+
+TEST(hardware_breakpoint_on_code_traps_before_the_instruction) {
+    pid_t pid = OK(traced_child(JOB_BREAKPOINT));
+    unsigned long at = (unsigned long)&bp_target;
+    OK(pt(PTRACE_POKEUSER, pid, DR_OFF(0), at));
+    OK(pt(PTRACE_POKEUSER, pid, DR_OFF(7), 1)); /* L0: execute, one byte */
+    int st = resume_wait(pid, PTRACE_CONT, 0);
+    CHECK(WIFSTOPPED(st) && WSTOPSIG(st) == SIGTRAP, "got %s", kt_status(st));
+    siginfo_t si;
+    OK(pt(PTRACE_GETSIGINFO, pid, 0, (unsigned long)&si));
+    EXPECT_EQ(si.si_code, TRAP_HWBKPT);
+    struct user_regs_struct r;
+    OK(pt(PTRACE_GETREGS, pid, 0, (unsigned long)&r));
+    EXPECT_EQ(r.rip, at);
+    unsigned long dr6 = 0;
+    OK(pt(PTRACE_PEEKUSER, pid, DR_OFF(6), (unsigned long)&dr6));
+    EXPECT_EQ(dr6 & 0xf, 1);
+    OK(pt(PTRACE_POKEUSER, pid, DR_OFF(7), 0));
+    st = resume_wait(pid, PTRACE_CONT, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 13, "got %s", kt_status(st));
+}
+
+TEST(debug_register_with_a_kernel_address_is_einval) {
+    pid_t pid = OK(traced_child(JOB_EXIT7));
+    OK(pt(PTRACE_POKEUSER, pid, DR_OFF(0), 1));
+    EXPECT_ERRNO(pt(PTRACE_POKEUSER, pid, DR_OFF(0), 0xffff800000000000UL), EINVAL);
+    unsigned long v = 0;
+    OK(pt(PTRACE_PEEKUSER, pid, DR_OFF(0), (unsigned long)&v));
+    EXPECT_EQ(v, 1);
+    OK(pt(PTRACE_POKEUSER, pid, DR_OFF(0), 2));
+    OK(pt(PTRACE_PEEKUSER, pid, DR_OFF(0), (unsigned long)&v));
+    EXPECT_EQ(v, 2);
 }
 
 /* ---- attach, seize, interrupt ---------------------------------------------- */
@@ -890,7 +953,10 @@ int main(int argc, char **argv)
     RUN_P(traceexit_stops_before_exit_with_the_status);
     RUN_P(setoptions_with_an_unknown_bit_is_einval);
     RUN_P(int3_stops_with_sigtrap_after_it_and_singlestep_moves_one_insn);
+    RUN_P(singlestep_over_a_syscall_stops_after_it_with_the_result);
     RUN_P(breakpoint_poked_into_code_traps_and_resumes_after_restore);
+    RUN_P(hardware_breakpoint_on_code_traps_before_the_instruction);
+    RUN_P(debug_register_with_a_kernel_address_is_einval);
     RUN_P(attach_stops_the_target_with_sigstop);
     RUN_P(attach_to_a_stopped_process_is_usable_at_once);
     RUN_P(seize_does_not_stop_and_interrupt_gives_an_event_stop);

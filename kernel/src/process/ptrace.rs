@@ -40,6 +40,9 @@ pub mod flag {
     pub const GROUP_DONE: u32 = 1 << 4;
     /// Resumed with PTRACE_LISTEN: stays in the group stop, re-traps when it ends.
     pub const LISTEN: u32 = 1 << 5;
+    /// DR7 enables hardware breakpoints: the debug registers are loaded before
+    /// user mode.
+    pub const HWBP: u32 = 1 << 6;
 }
 
 /// Which kind of ptrace stop a tracee is in.
@@ -88,7 +91,8 @@ pub struct Tracee {
     pub exit_report: Option<u32>,
     /// TF was set by PTRACE_SINGLESTEP, not by the program.
     pub forced_tf: bool,
-    /// u_debugreg, as POKEUSER left it (no hardware breakpoints: only zeros).
+    /// u_debugreg as POKEUSER left it: DR0-3 and DR7 are loaded for user mode
+    /// (execute breakpoints only); DR6 is the virtual one, which #DB sets.
     pub debugreg: [u64; 8],
 }
 
@@ -110,6 +114,27 @@ impl Thread {
         }
         self.ptrace.lock().tracer_pid
     }
+}
+
+/// The debug registers `t` runs with, if its tracer armed breakpoints:
+/// `[dr0, dr1, dr2, dr3, dr7]`.
+pub fn debug_registers(t: &Thread) -> Option<[u64; 5]> {
+    if t.ptrace_flags.load(Ordering::Acquire) & flag::HWBP == 0 {
+        return None;
+    }
+    let d = t.ptrace.lock().debugreg;
+    Some([d[0], d[1], d[2], d[3], d[7]])
+}
+
+/// A #DB in user mode: records in the virtual DR6 which breakpoints fired
+/// (`hit`, DR6's B0-3 bits) or that it was a single step, for PEEKUSER.
+pub fn debug_trap(t: &Thread, hit: u64) {
+    if !t.ptraced() {
+        return;
+    }
+    const DR_STEP: u64 = 1 << 14;
+    let mut st = t.ptrace.lock();
+    st.debugreg[6] |= if hit != 0 { hit } else { DR_STEP };
 }
 
 /// The process tracing `t`, if any.
@@ -330,6 +355,9 @@ pub async fn exec_event(t: &Arc<Thread>, regs: &mut UserContext) {
     if !t.ptraced() {
         return;
     }
+    // Hardware breakpoints belong to the old program (Linux flushes them too).
+    t.ptrace.lock().debugreg = [0; 8];
+    t.ptrace_flags.fetch_and(!flag::HWBP, Ordering::AcqRel);
     let (options, seized) = {
         let st = t.ptrace.lock();
         (st.options, st.seized)

@@ -156,6 +156,7 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
         // interrupt pending, taken the moment user mode starts. Were it taken here,
         // in the kernel, user code would run on with no timer armed.
         crate::arch::cpu::disable_interrupts();
+        crate::arch::debugreg::load_for_user(super::ptrace::debug_registers(&thread));
         apic::arm_at(deadline, time::now_ns());
 
         let user_start = time::now_ns();
@@ -300,7 +301,17 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
             }
             Trap::Exception { vector, .. } => {
                 regs.orig_rax = u64::MAX;
-                let info = exception_signal(vector, regs.regs.rip);
+                let mut info = exception_signal(vector, regs.regs.rip);
+                if vector == 1 {
+                    // #DB: a hardware breakpoint (B0-3 in DR6) or a single step.
+                    let hit = crate::arch::debugreg::take_dr6() & 0xf;
+                    super::ptrace::debug_trap(&thread, hit);
+                    if hit != 0 {
+                        info = Siginfo::fault(SIGTRAP, TRAP_HWBKPT, regs.regs.rip);
+                        // An instruction breakpoint is a fault: resume past it.
+                        regs.regs.rflags |= crate::arch::trap::rflags::RF;
+                    }
+                }
                 log::debug!(
                     "pid {}: {} in user mode at rip {:#x} -> {}",
                     thread.process.pid,

@@ -75,7 +75,7 @@ pub async fn sys_ptrace(
             ctx.write(UserPtr::<u64>::new(data), &v)?;
             Ok(0)
         }
-        PTRACE_POKEUSR => poke_user(&mut st, addr, data).map(|_| 0),
+        PTRACE_POKEUSR => poke_user(&t, &mut st, addr, data).map(|_| 0),
         PTRACE_GETREGS => {
             let r = user_regs(&st);
             drop(st);
@@ -427,10 +427,11 @@ fn peek_user(st: &Tracee, off: u64) -> KResult<u64> {
     Ok(st.debugreg.get(dr).copied().unwrap_or(0))
 }
 
-/// POKEUSER: a register, or a debug register (Kestrel has no hardware
-/// breakpoints: only zero may be written to DR0-3 and DR7, so debuggers fall
-/// back to software watchpoints).
-fn poke_user(st: &mut Tracee, off: u64, v: u64) -> KResult<()> {
+/// POKEUSER: a register, or a debug register. DR0-3 take user addresses
+/// (EINVAL otherwise, as Linux); DR7 may enable execute breakpoints, and is
+/// ENOSPC for a data watchpoint, which Kestrel does not arm (see
+/// `arch::debugreg`); DR4 and DR5 do not exist (EIO).
+fn poke_user(t: &Thread, st: &mut Tracee, off: u64, v: u64) -> KResult<()> {
     if !off.is_multiple_of(8) || off >= USER_SIZE {
         return Err(Errno::EIO);
     }
@@ -444,10 +445,30 @@ fn poke_user(st: &mut Tracee, off: u64, v: u64) -> KResult<()> {
         return set_user_regs(st, &regs);
     }
     let dr = (off.wrapping_sub(USER_DEBUGREG_OFFSET) / 8) as usize;
-    if let Some(slot) = st.debugreg.get_mut(dr) {
-        if v != 0 && matches!(dr, 0..=3 | 7) {
-            return Err(Errno::EIO);
+    match dr {
+        0..=3 if !kestrel_usermem::is_user_address(v) => return Err(Errno::EINVAL),
+        4 | 5 => return Err(Errno::EIO),
+        7 => {
+            for i in 0..4 {
+                if v >> (2 * i) & 3 == 0 {
+                    continue;
+                }
+                let (kind, len) = (v >> (16 + 4 * i) & 3, v >> (18 + 4 * i) & 3);
+                match kind {
+                    0 if len == 0 => {}                 // execute, one byte
+                    0 | 2 => return Err(Errno::EINVAL), // bad length; I/O
+                    _ => return Err(Errno::ENOSPC),     // data watchpoint
+                }
+            }
+            if v & crate::arch::debugreg::DR7_ENABLES != 0 {
+                t.ptrace_flags.fetch_or(flag::HWBP, Ordering::AcqRel);
+            } else {
+                t.ptrace_flags.fetch_and(!flag::HWBP, Ordering::AcqRel);
+            }
         }
+        _ => {}
+    }
+    if let Some(slot) = st.debugreg.get_mut(dr) {
         *slot = v;
     }
     Ok(())
