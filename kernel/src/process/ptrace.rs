@@ -126,15 +126,18 @@ pub fn debug_registers(t: &Thread) -> Option<[u64; 5]> {
     Some([d[0], d[1], d[2], d[3], d[7]])
 }
 
-/// A #DB in user mode: records in the virtual DR6 which breakpoints fired
-/// (`hit`, DR6's B0-3 bits) or that it was a single step, for PEEKUSER.
+/// A #DB in user mode: the virtual DR6 (what PEEKUSER shows) says which
+/// breakpoints fired (`hit`, DR6's B0-3 bits) or that it was a single step,
+/// and only that: it starts afresh at each #DB, as Linux's does. (gdb reads
+/// it at every stop: a stale B0 would look like a breakpoint hit.)
 pub fn debug_trap(t: &Thread, hit: u64) {
     if !t.ptraced() {
         return;
     }
+    const DR6_RESERVED: u64 = 0xffff_0ff0;
     const DR_STEP: u64 = 1 << 14;
     let mut st = t.ptrace.lock();
-    st.debugreg[6] |= if hit != 0 { hit } else { DR_STEP };
+    st.debugreg[6] = DR6_RESERVED | if hit != 0 { hit } else { DR_STEP };
 }
 
 /// The process tracing `t`, if any.

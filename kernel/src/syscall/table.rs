@@ -134,7 +134,7 @@ syscall_table! {
     TIMES => time::sys_times(buf: UserPtr<[i64; 4]>);
     GETRLIMIT => misc::sys_getrlimit(resource: u32, rlim: UserPtr<Rlimit>);
     SYSINFO => misc::sys_sysinfo(info: UserPtr<Sysinfo>);
-    PTRACE => ptrace::sys_ptrace(request: i64, pid: Pid, addr: u64, data: u64), partial "no PTRACE_SYSEMU, PEEKSIGINFO, ARCH_PRCTL or seccomp requests; no hardware breakpoints (debug registers accept only zero); init cannot be traced";
+    PTRACE => ptrace::sys_ptrace(request: i64, pid: Pid, addr: u64, data: u64), partial "no PTRACE_SYSEMU, PEEKSIGINFO, ARCH_PRCTL or seccomp requests; hardware breakpoints on code only (a data watchpoint in DR7 is ENOSPC); init cannot be traced";
     PERSONALITY => misc::sys_personality(persona: u32), partial "PER_LINUX only; the flags are kept, not acted on";
     GETUID => process::sys_getuid();
     SETUID => cred::sys_setuid(uid: Id);
