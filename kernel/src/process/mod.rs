@@ -286,6 +286,8 @@ pub struct Process {
     /// The threads this process traces (ptrace), whose stops and exits its wait
     /// collects.
     pub tracees: spin::Mutex<Vec<Arc<Thread>>>,
+    /// Set when the process exits: it traces nothing more (ptrace::link).
+    pub tracing_closed: AtomicBool,
     /// personality(2) flags (the domain is always PER_LINUX).
     pub personality: AtomicU32,
 }
@@ -543,6 +545,7 @@ impl Process {
             oom_score_adj: core::sync::atomic::AtomicI32::new(0),
             syscall_counts: crate::syscall::stats::SyscallCounts::for_new_process(),
             tracees: spin::Mutex::new(Vec::new()),
+            tracing_closed: AtomicBool::new(false),
             personality: AtomicU32::new(0),
         });
         timers::rlimit_cpu_changed(&p);

@@ -145,20 +145,28 @@ pub fn tracer_of(t: &Thread) -> Option<Arc<Process>> {
     t.ptrace.lock().tracer.as_ref().and_then(Weak::upgrade)
 }
 
-/// Makes `tracer` trace `t`.
-pub fn link(tracer: &Arc<Process>, t: &Arc<Thread>, seized: bool, options: u32) {
-    *t.ptrace.lock() = Tracee {
-        tracer: Some(Arc::downgrade(tracer)),
-        tracer_pid: tracer.pid,
-        seized,
-        options,
-        ..Tracee::default()
-    };
-    t.ptrace_flags.store(flag::TRACED, Ordering::Release);
-    tracer.tracees.lock().push(t.clone());
+/// Makes `tracer` trace `t`; false if the tracer is exiting (it has let its
+/// tracees go already, and would never resume a new one).
+pub fn link(tracer: &Arc<Process>, t: &Arc<Thread>, seized: bool, options: u32) -> bool {
+    {
+        let mut tracees = tracer.tracees.lock();
+        if tracer.tracing_closed.load(Ordering::Acquire) {
+            return false;
+        }
+        *t.ptrace.lock() = Tracee {
+            tracer: Some(Arc::downgrade(tracer)),
+            tracer_pid: tracer.pid,
+            seized,
+            options,
+            ..Tracee::default()
+        };
+        t.ptrace_flags.store(flag::TRACED, Ordering::Release);
+        tracees.push(t.clone());
+    }
     // A thread parked in a job-control stop must notice it is traced now (its
     // tracer is told about the group stop).
     t.process.signals.stop_wq.wake_all();
+    true
 }
 
 /// Ends the tracing of `t`: a thread in a stop resumes with `sig`, or, when the
@@ -406,7 +414,9 @@ pub fn attach_child(parent: &Thread, child: &Arc<Thread>) {
         )
     };
     let Some(tracer) = tracer else { return };
-    link(&tracer, child, seized, options);
+    if !link(&tracer, child, seized, options) {
+        return;
+    }
     if seized {
         child.ptrace_flags.fetch_or(flag::TRAP, Ordering::AcqRel);
     } else {
@@ -445,7 +455,11 @@ pub fn thread_exited(t: &Arc<Thread>, status: u32, last: bool) {
 
 /// The tracer `p` exited: its tracees are let go, or killed with EXITKILL.
 pub fn tracer_exited(p: &Arc<Process>) {
-    let tracees = core::mem::take(&mut *p.tracees.lock());
+    let tracees = {
+        let mut list = p.tracees.lock();
+        p.tracing_closed.store(true, Ordering::Release);
+        core::mem::take(&mut *list)
+    };
     for t in tracees {
         let exitkill = t.ptrace.lock().options & PTRACE_O_EXITKILL != 0;
         detach(p, &t, None);

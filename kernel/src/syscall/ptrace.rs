@@ -237,7 +237,9 @@ fn traceme(ctx: &Ctx<'_>) -> KResult<u64> {
         return Err(Errno::EPERM);
     }
     let parent = ctx.process().parent().ok_or(Errno::EPERM)?;
-    ptrace::link(&parent, t, false, 0);
+    if !ptrace::link(&parent, t, false, 0) {
+        return Err(Errno::EPERM);
+    }
     Ok(0)
 }
 
@@ -284,7 +286,9 @@ async fn attach(ctx: &Ctx<'_>, request: i64, pid: Pid, addr: u64, data: u64) -> 
     {
         return Err(Errno::EPERM);
     }
-    ptrace::link(me, &t, seize, options);
+    if !ptrace::link(me, &t, seize, options) {
+        return Err(Errno::EPERM);
+    }
     if !seize {
         let uid = me.cred.lock().uid;
         signal::queue_on_thread(&t, Siginfo::from_process(SIGSTOP, SI_USER, me.pid, uid));
