@@ -620,6 +620,12 @@ TEST(tracefork_attaches_the_new_child_and_reports_its_pid) {
     unsigned long g = 0;
     OK(pt(PTRACE_GETEVENTMSG, pid, 0, (unsigned long)&g));
     CHECK(g > 0, "no pid in the event message");
+    /* Inside the call: rax is -ENOSYS, the number is in orig_rax. */
+    struct user_regs_struct r;
+    OK(pt(PTRACE_GETREGS, pid, 0, (unsigned long)&r));
+    EXPECT_EQ((long)r.rax, -ENOSYS);
+    CHECK(r.orig_rax == SYS_fork || r.orig_rax == SYS_clone, "orig_rax %lu",
+          (unsigned long)r.orig_rax);
     track((pid_t)g);
     CHECK(wait_for((pid_t)g, &st) == (pid_t)g, "grandchild not reported");
     CHECK(WIFSTOPPED(st) && WSTOPSIG(st) == SIGSTOP, "grandchild: %s", kt_status(st));

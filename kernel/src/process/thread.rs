@@ -170,11 +170,15 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
         match trap {
             Trap::Syscall => {
                 regs.orig_rax = regs.regs.rax;
+                if thread.ptraced() {
+                    // As Linux: during a call rax is -ENOSYS, the number is in
+                    // orig_rax (what a tracer sees at any stop inside the call).
+                    regs.regs.rax = kestrel_abi::Errno::ENOSYS.as_return() as u64;
+                }
                 let traced = super::ptrace::syscall_traced(&thread);
                 if traced {
-                    // Syscall-enter-stop: the tracer sees rax = -ENOSYS and the
-                    // number in orig_rax, and may change either, or the arguments.
-                    regs.regs.rax = kestrel_abi::Errno::ENOSYS.as_return() as u64;
+                    // Syscall-enter-stop: the tracer may change the number, the
+                    // arguments, or skip the call (orig_rax -1).
                     super::ptrace::syscall_stop(&thread, &mut regs, true).await;
                 }
                 let nr = regs.orig_rax;
