@@ -318,7 +318,8 @@ fn commit(thread: &Arc<Thread>, img: NewImage) -> UserContext {
     *p.exe.lock() = Some(img.exe);
     *p.exec_info.lock() = img.info;
     p.did_exec.store(true, Ordering::Relaxed);
-    if let Some(v) = p.vfork.lock().take() {
+    let vfork = p.vfork.lock().take();
+    if let Some(v) = vfork {
         v.release();
     }
     img.regs
@@ -371,7 +372,7 @@ pub async fn sys_execve(
         Ok(img) => {
             *ctx.regs = commit(ctx.thread, img);
             ctx.regs.orig_rax = kestrel_abi::syscalls::nr::EXECVE as u64;
-            super::ptrace::exec_event(ctx.thread, ctx.regs).await;
+            alloc::boxed::Box::pin(super::ptrace::exec_event(ctx.thread, ctx.regs)).await;
             Ok(0)
         }
         Err(e) => {

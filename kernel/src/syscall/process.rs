@@ -1,6 +1,7 @@
 //! Processes: creating them (fork, vfork, clone), replacing them (execve), ending and
 //! waiting for them, and their ids, groups and sessions.
 
+use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
 
@@ -386,17 +387,23 @@ async fn do_clone(
         return Err(Errno::EAGAIN);
     }
     if let Some((ev, true)) = event {
-        process::ptrace::event_stop(ctx.thread, ctx.regs, ev, u64::from(tid)).await;
+        Box::pin(process::ptrace::event_stop(
+            ctx.thread,
+            ctx.regs,
+            ev,
+            u64::from(tid),
+        ))
+        .await;
     }
     if let Some(v) = vfork {
         v.wait().await;
         if process::ptrace::wants(ctx.thread, kestrel_abi::ptrace::PTRACE_O_TRACEVFORKDONE) {
-            process::ptrace::event_stop(
+            Box::pin(process::ptrace::event_stop(
                 ctx.thread,
                 ctx.regs,
                 kestrel_abi::ptrace::PTRACE_EVENT_VFORK_DONE,
                 u64::from(tid),
-            )
+            ))
             .await;
         }
     }

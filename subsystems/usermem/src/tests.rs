@@ -55,10 +55,10 @@ impl UserSpace for Fake {
     }
     fn copy_out(&self, range: UserRange, src: &[u8]) -> usize {
         let mut pages = self.pages.lock().unwrap();
-        for (i, byte) in src.iter().enumerate().take(range.len()) {
+        for (i, &byte) in src.iter().enumerate().take(range.len()) {
             let a = range.start() + i as u64;
             match pages.get_mut(&(a / PAGE)) {
-                Some((Prot::ReadWrite, d)) => d[(a % PAGE) as usize] = *byte,
+                Some((Prot::ReadWrite, d)) => d[(a % PAGE) as usize] = byte,
                 _ => return i,
             }
         }
