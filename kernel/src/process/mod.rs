@@ -357,10 +357,9 @@ pub struct Thread {
     pub in_syscall: AtomicU32,
     /// ptrace state: the tracer, the current stop and its registers.
     pub ptrace: spin::Mutex<ptrace::Tracee>,
-    /// [`ptrace::flag`] bits, read on every trap without the lock.
+    /// [`ptrace::flag`] bits, read on every trap without the lock. (A stopped
+    /// tracee waits for its tracer on `signals.wq`.)
     pub ptrace_flags: AtomicU32,
-    /// A stopped tracee waits here for its tracer.
-    pub ptrace_wq: WaitQueue,
 }
 
 /// A thread's CPU time in nanoseconds: `total` is all time its task was polled,
@@ -703,7 +702,6 @@ impl Thread {
             in_syscall: AtomicU32::new(0),
             ptrace: spin::Mutex::new(ptrace::Tracee::default()),
             ptrace_flags: AtomicU32::new(0),
-            ptrace_wq: WaitQueue::new(),
         });
         THREADS.lock().insert(tid, Arc::downgrade(&t));
         t.process.threads.lock().push(t.clone());
@@ -743,7 +741,6 @@ impl Thread {
         self.kill.store(true, Ordering::Release);
         self.kill_waker.wake();
         self.signals.wq.wake_all();
-        self.ptrace_wq.wake_all();
     }
 
     /// Whether [`Thread::kill`] was called.

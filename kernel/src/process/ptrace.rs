@@ -5,7 +5,7 @@
 //! group stop, PTRACE_INTERRUPT) copies its registers, which live in its task's
 //! future, into a [`Stop`] record, tells its tracer (SIGCHLD with CLD_TRAPPED, and a
 //! wake of the tracer's `child_event`, which wait4 awaits), and parks on its own
-//! `ptrace_wq` until the tracer resumes it, detaches, or the thread is killed. While
+//! signal wait queue until the tracer resumes it, detaches, or the thread is killed. While
 //! it is parked the tracer reads and writes the copy (GETREGS, POKEUSER, ...); on
 //! resume the thread takes the copy back, so whatever the tracer changed is what the
 //! thread runs with. No kernel stack is held by a stopped tracee: it is a parked
@@ -16,6 +16,7 @@
 //! tracees (they go on, a stopped one with the signal it stopped for) or, with
 //! PTRACE_O_EXITKILL, kills them.
 
+use alloc::boxed::Box;
 use alloc::sync::{Arc, Weak};
 use core::sync::atomic::Ordering;
 
@@ -82,7 +83,8 @@ pub struct Tracee {
     /// and LISTEN work).
     pub seized: bool,
     pub options: u32,
-    pub stop: Option<Stop>,
+    /// Boxed: every thread carries a `Tracee`, few are ever stopped.
+    pub stop: Option<Box<Stop>>,
     /// Set by the tracer to resume a stop: the signal to deliver (0: none).
     pub resume: Option<u32>,
     /// PTRACE_GETEVENTMSG.
@@ -91,9 +93,10 @@ pub struct Tracee {
     pub exit_report: Option<u32>,
     /// TF was set by PTRACE_SINGLESTEP, not by the program.
     pub forced_tf: bool,
-    /// u_debugreg as POKEUSER left it: DR0-3 and DR7 are loaded for user mode
-    /// (execute breakpoints only); DR6 is the virtual one, which #DB sets.
-    pub debugreg: [u64; 8],
+    /// u_debugreg as POKEUSER left it (boxed once written: few threads have
+    /// any): DR0-3 and DR7 are loaded for user mode (execute breakpoints only);
+    /// DR6 is the virtual one, which #DB sets.
+    pub debugreg: Option<Box<[u64; 8]>>,
 }
 
 impl Thread {
@@ -122,7 +125,7 @@ pub fn debug_registers(t: &Thread) -> Option<[u64; 5]> {
     if t.ptrace_flags.load(Ordering::Acquire) & flag::HWBP == 0 {
         return None;
     }
-    let d = t.ptrace.lock().debugreg;
+    let d = *t.ptrace.lock().debugreg.as_deref()?;
     Some([d[0], d[1], d[2], d[3], d[7]])
 }
 
@@ -137,7 +140,7 @@ pub fn debug_trap(t: &Thread, hit: u64) {
     const DR6_RESERVED: u64 = 0xffff_0ff0;
     const DR_STEP: u64 = 1 << 14;
     let mut st = t.ptrace.lock();
-    st.debugreg[6] = DR6_RESERVED | if hit != 0 { hit } else { DR_STEP };
+    st.debugreg.get_or_insert_default()[6] = DR6_RESERVED | if hit != 0 { hit } else { DR_STEP };
 }
 
 /// The process tracing `t`, if any.
@@ -195,7 +198,7 @@ pub fn detach(tracer: &Process, t: &Arc<Thread>, sig: Option<u32>) {
         st.exit_report = None;
     }
     t.ptrace_flags.store(0, Ordering::Release);
-    t.ptrace_wq.wake_all();
+    t.signals.wq.wake_all();
     t.process.signals.stop_wq.wake_all();
 }
 
@@ -224,18 +227,19 @@ pub async fn stop(
         if gone(t, kind) {
             return none;
         }
-        st.stop = Some(Stop {
+        st.stop = Some(Box::new(Stop {
             kind,
             status,
             reported: false,
             info,
             regs: regs.clone(),
-        });
+        }));
         st.resume = None;
         tracer
     };
     notify_tracer(&tracer, t, CLD_TRAPPED, ((status >> 8) & 0xff) as i32);
-    t.ptrace_wq
+    t.signals
+        .wq
         .wait_until(|| {
             let st = t.ptrace.lock();
             (gone(t, kind) || st.resume.is_some() || st.tracer.is_none()).then_some(())
@@ -367,7 +371,7 @@ pub async fn exec_event(t: &Arc<Thread>, regs: &mut UserContext) {
         return;
     }
     // Hardware breakpoints belong to the old program (Linux flushes them too).
-    t.ptrace.lock().debugreg = [0; 8];
+    t.ptrace.lock().debugreg = None;
     t.ptrace_flags.fetch_and(!flag::HWBP, Ordering::AcqRel);
     let (options, seized) = {
         let st = t.ptrace.lock();

@@ -196,7 +196,7 @@ pub async fn sys_ptrace(
             }
             st.resume = Some(sig);
             drop(st);
-            t.ptrace_wq.wake_all();
+            t.signals.wq.wake_all();
             Ok(0)
         }
         PTRACE_LISTEN => {
@@ -210,7 +210,7 @@ pub async fn sys_ptrace(
             t.ptrace_flags.fetch_or(flag::LISTEN, Ordering::AcqRel);
             st.resume = Some(0);
             drop(st);
-            t.ptrace_wq.wake_all();
+            t.signals.wq.wake_all();
             Ok(0)
         }
         PTRACE_DETACH => {
@@ -428,7 +428,11 @@ fn peek_user(st: &Tracee, off: u64) -> KResult<u64> {
     }
     // error_code and fault_address follow the debug registers: they read as 0.
     let dr = (off.wrapping_sub(USER_DEBUGREG_OFFSET) / 8) as usize;
-    Ok(st.debugreg.get(dr).copied().unwrap_or(0))
+    Ok(st
+        .debugreg
+        .as_deref()
+        .and_then(|d| d.get(dr).copied())
+        .unwrap_or(0))
 }
 
 /// POKEUSER: a register, or a debug register. DR0-3 take user addresses
@@ -472,8 +476,8 @@ fn poke_user(t: &Thread, st: &mut Tracee, off: u64, v: u64) -> KResult<()> {
         }
         _ => {}
     }
-    if let Some(slot) = st.debugreg.get_mut(dr) {
-        *slot = v;
+    if dr < 8 {
+        st.debugreg.get_or_insert_default()[dr] = v;
     }
     Ok(())
 }
