@@ -86,7 +86,10 @@ fn check(elf: &[u8]) -> Result<(u64, u64), &'static str> {
         }
         load = Some(memsz);
     }
-    let size = load.ok_or("no PT_LOAD")?;
+    // The whole file is mapped, as Linux maps its vDSO: the section headers and
+    // symbol table past the PT_LOAD are what a debugger reads from memory to
+    // name the vDSO's functions (gdb warns of a corrupt image without them).
+    let size = load.ok_or("no PT_LOAD")?.max(elf.len() as u64);
     let pages = size.div_ceil(PAGE);
     if pages == 0 || pages as usize > MAX_PAGES {
         return Err("image too large");

@@ -339,6 +339,22 @@ TEST(set_tid_address_returns_caller_tid) {
           "child %s (1 = return value is not the tid)", kt_status(st));
 }
 
+/* ---- personality ------------------------------------------------------ */
+
+TEST(personality_keeps_addr_no_randomize_for_children) {
+    long old = OK(syscall(SYS_personality, 0xffffffffUL));
+    EXPECT_EQ(old & 0xff, 0); /* PER_LINUX */
+    OK(syscall(SYS_personality, (unsigned long)(old | 0x0040000))); /* ADDR_NO_RANDOMIZE */
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(syscall(SYS_personality, 0xffffffffUL) & 0x0040000 ? 0 : 1);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    long now = syscall(SYS_personality, (unsigned long)old);
+    EXPECT_EQ(now, old | 0x0040000);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -374,5 +390,6 @@ int main(void)
     RUN(arch_prctl_get_fs_bad_pointer_is_efault);
     RUN(arch_prctl_set_fs_kernel_address_is_eperm);
     RUN(set_tid_address_returns_caller_tid);
+    RUN(personality_keeps_addr_no_randomize_for_children);
     return KT_END();
 }

@@ -14,6 +14,7 @@ const TOOLS: &[(&str, &str)] = &[
     ("musl-gcc", "musl-tools"),
     ("mke2fs", "e2fsprogs"),
     ("/bin/busybox", "busybox-static"),
+    ("strace", "strace"),
     ("nm", "binutils"),
 ];
 

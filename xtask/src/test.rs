@@ -211,6 +211,61 @@ fn with_check(c: &qemu::Captured, want: &[&str]) -> bool {
     false
 }
 
+/// Where `cmd` is on the host's PATH.
+fn which(cmd: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(cmd))
+        .find(|p| p.is_file())
+        .and_then(|p| std::fs::canonicalize(p).ok())
+}
+
+/// Debian's strace traced `sh -c 'echo strace-probe | /bin/cat'` with `-f`: the
+/// shell's exec, its pipe, both children (attached through PTRACE_O_TRACEFORK
+/// or TRACECLONE, their lines tagged with their pid), their execs and exits, the
+/// shell's waits, and the pipeline's output.
+fn strace_check(c: &qemu::Captured, ran: bool) -> bool {
+    const NAME: &str = "xtask.strace_follows_a_pipeline_through_ptrace";
+    if !ran {
+        println!("SKIP {NAME}: no strace on this host");
+        return true;
+    }
+    let lines: Vec<&str> = c
+        .lines
+        .iter()
+        .filter_map(|l| l.trim_end().strip_prefix("strace: "))
+        .collect();
+    let has = |f: &dyn Fn(&str) -> bool| lines.iter().any(|l| f(l));
+    let want: [(&str, bool); 7] = [
+        (
+            "execve of /bin/sh",
+            has(&|l| l.starts_with("execve(\"/bin/sh\"")),
+        ),
+        ("pipe2", has(&|l| l.contains("pipe2(["))),
+        (
+            "a child's execve of /bin/cat",
+            has(&|l| l.starts_with("[pid") && l.contains("execve(\"/bin/cat\"")),
+        ),
+        ("the output", has(&|l| l.contains("strace-probe"))),
+        ("wait4", has(&|l| l.contains("wait4("))),
+        (
+            "a child's exit",
+            has(&|l| l.starts_with("[pid") && l.contains("+++ exited with 0 +++")),
+        ),
+        ("the shell's exit", has(&|l| l == "+++ exited with 0 +++")),
+    ];
+    let missing: Vec<&str> = want.iter().filter(|w| !w.1).map(|w| w.0).collect();
+    if missing.is_empty() {
+        println!("PASS {NAME}");
+        return true;
+    }
+    println!("FAIL {NAME}: missing {missing:?}");
+    for l in &lines {
+        println!("    | {l}");
+    }
+    false
+}
+
 /// Running out of memory kills the largest process (SIGKILL), never the kernel,
 /// and not the small processes faulting at the same time; the system goes on
 /// allocating.
@@ -1001,6 +1056,16 @@ pub fn test(opts: &Opts) -> Result<u8, String> {
         "with symlinked-program: libkt-with",
         "with symlinked-directory: libkt-with",
     ];
+    // Debian's strace, following a pipeline's processes through ptrace.
+    let strace = which("strace");
+    if let Some(s) = &strace {
+        with.push(s.to_string_lossy().into_owned());
+        with_cmd.push_str(&format!(
+            "; {} -f -e trace=execve,pipe2,wait4,exit_group /bin/sh -c \
+             'echo strace-probe | /bin/cat' 2>&1 | sed 's/^/strace: /'",
+            s.display()
+        ));
+    }
     if std::path::Path::new("/bin/dash").is_file() {
         with.push("/bin/dash".into());
         with_cmd.push_str("; /bin/dash -c 'echo with bin-dash: $((6 * 7))'");
@@ -1038,6 +1103,7 @@ pub fn test(opts: &Opts) -> Result<u8, String> {
         vdso_check(&c),
         dynamic_check(&c),
         with_check(&c, &with_want),
+        strace_check(&c, strace.is_some()),
         oom_check(&c),
     ] {
         if ok {

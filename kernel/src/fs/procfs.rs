@@ -801,6 +801,7 @@ const PID_ENTRIES: &[(&str, u8)] = &[
     ("limits", DT_REG),
     ("loginuid", DT_REG),
     ("maps", DT_REG),
+    ("mem", DT_REG),
     ("mountinfo", DT_REG),
     ("mounts", DT_REG),
     ("oom_score", DT_REG),
@@ -957,6 +958,10 @@ fn pid_entry(
             let p = get()?;
             Ok(maps(&p))
         }),
+        b"mem" => Arc::new(MemFile {
+            common: c(0o600),
+            process: Arc::downgrade(p),
+        }),
         b"mounts" => pid_file(c(0o444), || Ok(mounts())),
         b"mountinfo" => pid_file(c(0o444), || Ok(mountinfo())),
         b"limits" => pid_file(c(0o444), move || {
@@ -1022,6 +1027,61 @@ fn pid_entry(
     })
 }
 
+/// /proc/PID/mem: the process's memory at the file offset, read and written
+/// whatever its protections (a debugger's view; opening it needs the owner's
+/// permission, 0600). Unmapped addresses are EIO, as on Linux.
+struct MemFile {
+    common: Common,
+    process: Weak<Process>,
+}
+
+impl MemFile {
+    fn access(&self, offset: u64, buf: &mut [u8], write: bool) -> KResult<usize> {
+        let p = self.process.upgrade().ok_or(Errno::ESRCH)?;
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        // A bounded chunk at a time: the address space's lock is held throughout.
+        let n = buf.len().min(1 << 20);
+        match p.mm().access_forced(offset, &mut buf[..n], write) {
+            0 => Err(Errno::EIO),
+            done => Ok(done),
+        }
+    }
+}
+
+impl kestrel_vfs::Inode for MemFile {
+    fn metadata(&self) -> kestrel_vfs::Metadata {
+        self.common.metadata(S_IFREG, 1)
+    }
+    fn statfs(&self) -> Statfs {
+        kestrel_vfs::pseudo::pseudo_statfs(self.common.dev, PROC_SUPER_MAGIC)
+    }
+    fn set_mode(&self, _: u32) -> KResult<()> {
+        Err(Errno::EPERM)
+    }
+    fn set_owner(&self, _: Option<u32>, _: Option<u32>) -> KResult<()> {
+        Err(Errno::EPERM)
+    }
+    fn set_times(
+        &self,
+        _: Option<kestrel_abi::time::Timespec>,
+        _: Option<kestrel_abi::time::Timespec>,
+    ) -> KResult<()> {
+        Ok(())
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> KResult<usize> {
+        self.access(offset, buf, false)
+    }
+    fn write_at(&self, offset: u64, data: &[u8]) -> KResult<usize> {
+        let mut copy = data[..data.len().min(1 << 20)].to_vec();
+        self.access(offset, &mut copy, true)
+    }
+    fn as_any(&self) -> &dyn core::any::Any {
+        self
+    }
+}
+
 /// Bytes `[start, end)` of `p`'s memory (argv or environ strings).
 fn remote_bytes(p: &Process, start: u64, end: u64) -> Vec<u8> {
     if end <= start {
@@ -1038,11 +1098,14 @@ fn remote_bytes(p: &Process, start: u64, end: u64) -> Vec<u8> {
 /// thread's. R: the thread's task is queued or being polled (a thread in user mode
 /// runs inside its task's poll); S: its task waits for a wake, which is how every
 /// blocking system call waits here. Kestrel has no uninterruptible waits worth
-/// calling D (a wait that ignores signals is short: a lock, a disk request), and no
-/// ptrace, so no t.
+/// calling D (a wait that ignores signals is short: a lock, a disk request). t: the
+/// thread is in a ptrace stop, waiting for its tracer.
 fn state_letter(p: &Process, t: Option<&Arc<Thread>>) -> char {
     if let process::State::Zombie(_) = p.state() {
         return 'Z';
+    }
+    if t.is_some_and(|t| t.ptrace_stopped()) {
+        return 't';
     }
     if p.signals.stopped.load(Ordering::Acquire) {
         return 'T';
@@ -1144,6 +1207,7 @@ fn status(p: &Arc<Process>, thread: &Option<Arc<Thread>>) -> String {
     let state_name = match state {
         'R' => "R (running)",
         'T' => "T (stopped)",
+        't' => "t (tracing stop)",
         'Z' => "Z (zombie)",
         _ => "S (sleeping)",
     };
@@ -1163,9 +1227,10 @@ fn status(p: &Arc<Process>, thread: &Option<Arc<Thread>>) -> String {
     let _ = writeln!(s, "State:\t{state_name}");
     let _ = writeln!(
         s,
-        "Tgid:\t{}\nNgid:\t0\nPid:\t{id}\nPPid:\t{}\nTracerPid:\t0",
+        "Tgid:\t{}\nNgid:\t0\nPid:\t{id}\nPPid:\t{}\nTracerPid:\t{}",
         p.pid,
-        p.ppid()
+        p.ppid(),
+        t.as_ref().map_or(0, |t| t.tracer_pid())
     );
     let _ = writeln!(s, "Uid:\t{}\t{}\t{}\t{}", c.uid, c.euid, c.suid, c.fsuid);
     let _ = writeln!(s, "Gid:\t{}\t{}\t{}\t{}", c.gid, c.egid, c.sgid, c.fsgid);

@@ -1191,6 +1191,70 @@ impl AddressSpace {
         done
     }
 
+    /// Reads (`write` false) or writes `buf` at `addr` in this address space
+    /// whatever its protections, as a debugger does (ptrace's PEEK and POKE,
+    /// /proc/PID/mem; Linux's access_remote_vm with FOLL_FORCE). A write to a
+    /// private page gives the page its own copy first (a breakpoint reaches
+    /// neither the file nor a forked relative); a shared mapping the process may
+    /// not write is refused. The pages keep their protections. Returns the bytes
+    /// moved, stopping at the first page that cannot be reached.
+    pub fn access_forced(&self, addr: u64, buf: &mut [u8], write: bool) -> usize {
+        if buf.is_empty() || UserRange::new(addr, buf.len()).is_err() {
+            return 0;
+        }
+        let mut vm = self.vm.lock();
+        let mut done = 0;
+        let mut changed = false;
+        while done < buf.len() {
+            let at = addr + done as u64;
+            let page = page_down(at);
+            let Some(vma) = vm.find(page).cloned() else {
+                break;
+            };
+            if write && vma.shared() && vma.prot & PROT_WRITE == 0 {
+                break;
+            }
+            let access = if write { Access::Write } else { Access::Read };
+            if vm.populate(page, access, true).is_err() {
+                break;
+            }
+            // populate gave us read and write access; the area's own comes back.
+            let Ok(pte) = vm.table.pte_create(page) else {
+                break;
+            };
+            let old = pte.get();
+            let pa = old & ADDR_MASK;
+            let cow = old & PteFlags::COW.bits() != 0;
+            let keep = old & (PteFlags::COW | PteFlags::SHARED).bits();
+            pte.set(if vma.prot == PROT_NONE {
+                pa | PROT_NONE_BIT | keep
+            } else {
+                pa | keep | pte_flags(vma.prot, cow).bits()
+            });
+            flush(page);
+            changed = true;
+            let n = ((page + PAGE - at) as usize).min(buf.len() - done);
+            let frame = phys_to_virt(pa) as *mut u8;
+            // SAFETY: `pa` is the frame mapped at `page` in this address space (a
+            // private copy when writing: populate broke any sharing), kept alive by
+            // the lock we hold, reached through the direct map; `at - page + n`
+            // stays within the page.
+            unsafe {
+                let p = frame.add((at - page) as usize);
+                if write {
+                    core::ptr::copy_nonoverlapping(buf[done..].as_ptr(), p, n);
+                } else {
+                    core::ptr::copy_nonoverlapping(p, buf[done..].as_mut_ptr(), n);
+                }
+            }
+            done += n;
+        }
+        if changed {
+            vm.shootdown();
+        }
+        done
+    }
+
     /// Faults in every page of `range` (MAP_POPULATE), ignoring failures.
     pub fn populate(&self, range: UserRange, write: bool) {
         let mut vm = self.vm.lock();

@@ -371,6 +371,8 @@ pub async fn sys_execve(
     match load(ctx.process(), &path, argv, envp)? {
         Ok(img) => {
             *ctx.regs = commit(ctx.thread, img);
+            ctx.regs.orig_rax = kestrel_abi::syscalls::nr::EXECVE as u64;
+            alloc::boxed::Box::pin(super::ptrace::exec_event(ctx.thread, ctx.regs)).await;
             Ok(0)
         }
         Err(e) => {

@@ -16,6 +16,7 @@
 
 pub mod exec;
 pub mod oom;
+pub mod ptrace;
 pub mod signal;
 pub mod thread;
 pub mod timers;
@@ -282,6 +283,13 @@ pub struct Process {
     pub membarrier: AtomicU64,
     /// System calls made, by number (`kestrel.syscall_stats` only).
     pub syscall_counts: Option<alloc::boxed::Box<crate::syscall::stats::SyscallCounts>>,
+    /// The threads this process traces (ptrace), whose stops and exits its wait
+    /// collects.
+    pub tracees: spin::Mutex<Vec<Arc<Thread>>>,
+    /// Set when the process exits: it traces nothing more (ptrace::link).
+    pub tracing_closed: AtomicBool,
+    /// personality(2) flags (the domain is always PER_LINUX).
+    pub personality: AtomicU32,
 }
 
 /// What the last execve left in the address space (Linux keeps these in mm_struct):
@@ -347,6 +355,11 @@ pub struct Thread {
     pub task: spin::Once<kestrel_executor::TaskRef>,
     /// The system call it is in, plus one (0: none), for the task monitor.
     pub in_syscall: AtomicU32,
+    /// ptrace state: the tracer, the current stop and its registers.
+    pub ptrace: spin::Mutex<ptrace::Tracee>,
+    /// [`ptrace::flag`] bits, read on every trap without the lock. (A stopped
+    /// tracee waits for its tracer on `signals.wq`.)
+    pub ptrace_flags: AtomicU32,
 }
 
 /// A thread's CPU time in nanoseconds: `total` is all time its task was polled,
@@ -530,6 +543,9 @@ impl Process {
             membarrier: AtomicU64::new(0),
             oom_score_adj: core::sync::atomic::AtomicI32::new(0),
             syscall_counts: crate::syscall::stats::SyscallCounts::for_new_process(),
+            tracees: spin::Mutex::new(Vec::new()),
+            tracing_closed: AtomicBool::new(false),
+            personality: AtomicU32::new(0),
         });
         timers::rlimit_cpu_changed(&p);
         PROCESSES.lock().insert(pid, Arc::downgrade(&p));
@@ -684,6 +700,8 @@ impl Thread {
             comm: spin::Mutex::new(comm),
             task: spin::Once::new(),
             in_syscall: AtomicU32::new(0),
+            ptrace: spin::Mutex::new(ptrace::Tracee::default()),
+            ptrace_flags: AtomicU32::new(0),
         });
         THREADS.lock().insert(tid, Arc::downgrade(&t));
         t.process.threads.lock().push(t.clone());
@@ -832,6 +850,10 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
         .nice
         .store(parent.nice.load(Ordering::Relaxed), Ordering::Relaxed);
     *child.exe.lock() = parent.exe.lock().clone();
+    child.personality.store(
+        parent.personality.load(Ordering::Relaxed),
+        Ordering::Relaxed,
+    );
     *child.exec_info.lock() = parent.exec_info.lock().clone();
     real_parent.children.lock().push(child.clone());
     let thread = Thread::new(
@@ -930,10 +952,11 @@ pub fn thread_exited(thread: &Arc<Thread>) {
         threads.retain(|t| !Arc::ptr_eq(t, thread));
         threads.is_empty()
     };
+    let status = p
+        .exit_status()
+        .unwrap_or_else(|| wstatus_exited(code as u8));
+    ptrace::thread_exited(thread, status, last);
     if last {
-        let status = p
-            .exit_status()
-            .unwrap_or_else(|| wstatus_exited(code as u8));
         if let Some(counts) = &p.syscall_counts {
             counts.report(p.pid, &thread.comm());
         }
@@ -945,6 +968,7 @@ pub fn thread_exited(thread: &Arc<Thread>) {
 /// parent, hand the children to init.
 fn process_exited(p: &Arc<Process>, wstatus: u32) {
     timers::exit(p);
+    ptrace::tracer_exited(p);
     // Release the vfork parent, if any.
     let vfork = p.vfork.lock().take();
     if let Some(v) = vfork {
@@ -1097,8 +1121,32 @@ pub fn try_wait(
         })
         .cloned()
         .collect();
-    if matching.is_empty() {
+    // Threads it traces: their ptrace stops are reported whatever the options
+    // ask (WUNTRACED is not needed), and their exits.
+    let tracees: Vec<Arc<Thread>> = parent
+        .tracees
+        .lock()
+        .iter()
+        .filter(|t| match which {
+            WaitFor::Any => true,
+            WaitFor::Pid(pid) => t.tid == pid,
+            WaitFor::Pgid(g) => t.process.pgid.load(Ordering::Relaxed) == g,
+        })
+        .cloned()
+        .collect();
+    if matching.is_empty() && tracees.is_empty() {
         return Err(Errno::ECHILD);
+    }
+    for t in &tracees {
+        if let Some(status) = ptrace::wait_report(parent, t, opts.exited, opts.nowait) {
+            let uid = t.process.cred.lock().uid;
+            return Ok(Some(WaitResult {
+                pid: t.tid,
+                uid,
+                status,
+                cpu: t.cpu.split(),
+            }));
+        }
     }
     for c in &matching {
         let uid = c.cred.lock().uid;
@@ -1119,6 +1167,13 @@ pub fn try_wait(
                     cpu,
                 }));
             }
+            continue;
+        }
+        if c.threads
+            .lock()
+            .iter()
+            .any(|t| t.ptraced() && ptrace::tracer_of(t).is_some_and(|tr| Arc::ptr_eq(&tr, parent)))
+        {
             continue;
         }
         let mut report = c.signals.report.lock();

@@ -254,6 +254,11 @@ pub struct ProcessSignals {
     /// A stop or continue not yet reported to the parent's wait (WUNTRACED,
     /// WCONTINUED): the wait status.
     pub report: spin::Mutex<Option<u32>>,
+    /// The signal that stopped the process last (what a traced thread's group
+    /// stop reports).
+    pub stop_sig: core::sync::atomic::AtomicU32,
+    /// SIGKILL was sent: even a tracee's exit-event stop ends.
+    pub sigkilled: core::sync::atomic::AtomicBool,
 }
 
 impl Thread {
@@ -267,9 +272,12 @@ impl Thread {
     /// Whether a blocking call of this thread must stop now: a signal to deliver, a
     /// stop to obey, or the thread being killed.
     pub fn interrupted(&self) -> bool {
+        let ptrace = self.ptrace_flags.load(Ordering::Acquire);
         self.killed()
             || self.deliverable() != 0
-            || self.process.signals.stopped.load(Ordering::Acquire)
+            || (self.process.signals.stopped.load(Ordering::Acquire)
+                && ptrace & super::ptrace::flag::GROUP_DONE == 0)
+            || ptrace & super::ptrace::flag::TRAP != 0
     }
 }
 
@@ -335,6 +343,8 @@ fn continue_process(p: &Arc<Process>) {
     p.signals.pending.lock().discard(STOP_SIGNALS);
     for t in p.threads.lock().iter() {
         t.signals.pending.lock().discard(STOP_SIGNALS);
+        t.ptrace_flags
+            .fetch_and(!super::ptrace::flag::GROUP_DONE, Ordering::AcqRel);
     }
     if p.signals.stopped.swap(false, Ordering::AcqRel) {
         p.signals.stop_wq.wake_all();
@@ -371,6 +381,7 @@ pub fn send_process(p: &Arc<Process>, info: Siginfo) -> bool {
     }
     match sig {
         SIGKILL => {
+            p.signals.sigkilled.store(true, Ordering::Release);
             p.begin_exit(wstatus_signaled(SIGKILL, false));
             p.signals.stop_wq.wake_all();
             return true;
@@ -383,11 +394,13 @@ pub fn send_process(p: &Arc<Process>, info: Siginfo) -> bool {
     }
     // A blocked signal is never ignored at generation: the handler may change
     // before it is unblocked, or signalfd/sigwait may take it (sig_ignored).
+    // Nor for a traced process: its tracer sees even ignored signals (Linux's
+    // sig_ignored).
     let blocked_somewhere = p
         .threads
         .lock()
         .iter()
-        .any(|t| t.sigmask.load(Ordering::Acquire) & sig_bit(sig) != 0);
+        .any(|t| t.sigmask.load(Ordering::Acquire) & sig_bit(sig) != 0 || t.ptraced());
     if ignored(p, sig) && !blocked_somewhere {
         return false;
     }
@@ -425,7 +438,7 @@ pub fn send_thread(t: &Arc<Thread>, info: Siginfo) -> bool {
         // These act on the whole process.
         return send_process(p, info);
     }
-    if ignored(p, sig) && t.sigmask.load(Ordering::Acquire) & sig_bit(sig) == 0 {
+    if ignored(p, sig) && t.sigmask.load(Ordering::Acquire) & sig_bit(sig) == 0 && !t.ptraced() {
         return false;
     }
     if !t.signals.pending.lock().push(info) {
@@ -451,6 +464,13 @@ pub fn force(t: &Arc<Thread>, info: Siginfo) {
     }
     t.sigmask.fetch_and(!sig_bit(sig), Ordering::AcqRel);
     t.signals.pending.lock().push(info);
+}
+
+/// Queues `info` on thread `t` alone, with none of the process-wide effects of
+/// a stop signal (ptrace's SIGSTOP for an attached or new tracee), and wakes it.
+pub fn queue_on_thread(t: &Thread, info: Siginfo) {
+    t.signals.pending.lock().push(info);
+    kick(t);
 }
 
 /// Finishes taking `info` off a queue: a POSIX timer's signal gets its overrun count.
@@ -544,23 +564,44 @@ fn fix_restart(regs: &mut UserContext, handler: Option<&KernelSigaction>) {
 /// Handles every deliverable signal before `t` returns to user mode. `from_syscall`:
 /// the trap being finished was a system call (its return value may be a restart code).
 pub async fn deliver(t: &Arc<Thread>, regs: &mut UserContext, mut from_syscall: bool) {
+    use super::ptrace::{self, flag};
     let p = &t.process;
     loop {
         if t.killed() {
             return;
         }
-        if p.signals.stopped.load(Ordering::Acquire) {
-            // Job-control stop: park until SIGCONT or SIGKILL.
+        // ptrace's stops are boxed: rare, and kept out of every thread's future.
+        if t.ptraced() && alloc::boxed::Box::pin(ptrace_stops(t, regs)).await {
+            continue;
+        }
+        if p.signals.stopped.load(Ordering::Acquire)
+            && t.ptrace_flags.load(Ordering::Acquire) & flag::GROUP_DONE == 0
+        {
+            // Job-control stop: park until SIGCONT or SIGKILL (or a tracer
+            // attaches, and is told of the stop).
             p.signals
                 .stop_wq
                 .wait_until(|| {
-                    (!p.signals.stopped.load(Ordering::Acquire) || t.killed()).then_some(())
+                    (!p.signals.stopped.load(Ordering::Acquire) || t.killed() || t.ptraced())
+                        .then_some(())
                 })
                 .await;
             continue;
         }
-        let Some(info) = dequeue(t) else { break };
-        let sig = info.si_signo as u32;
+        let Some(mut info) = dequeue(t) else { break };
+        let mut sig = info.si_signo as u32;
+        if t.ptraced() && sig != SIGKILL {
+            // Signal-delivery-stop: the tracer decides what is delivered.
+            match alloc::boxed::Box::pin(ptrace::signal_stop(t, regs, info)).await {
+                None => continue,
+                Some(new) => info = new,
+            }
+            sig = info.si_signo as u32;
+            if t.sigmask.load(Ordering::Acquire) & sig_bit(sig) != 0 {
+                queue_on_thread(t, info);
+                continue;
+            }
+        }
         let act = p.sigactions().lock().get(sig);
         if act.handler == SIG_IGN {
             continue;
@@ -569,7 +610,13 @@ pub async fn deliver(t: &Arc<Thread>, regs: &mut UserContext, mut from_syscall: 
             match default_action(sig) {
                 DefaultAction::Ignore | DefaultAction::Continue => continue,
                 DefaultAction::Stop => {
+                    p.signals.stop_sig.store(sig, Ordering::Relaxed);
                     if !p.signals.stopped.swap(true, Ordering::AcqRel) {
+                        for other in p.threads.lock().iter() {
+                            other
+                                .ptrace_flags
+                                .fetch_and(!flag::GROUP_DONE, Ordering::AcqRel);
+                        }
                         notify_parent(p, CLD_STOPPED, sig as i32, 0x7f | (sig << 8));
                         for other in p.threads.lock().iter() {
                             kick(other);
@@ -609,6 +656,58 @@ pub async fn deliver(t: &Arc<Thread>, regs: &mut UserContext, mut from_syscall: 
     if let Some(m) = t.signals.saved_mask.lock().take() {
         t.sigmask.store(m, Ordering::Release);
     }
+}
+
+/// The ptrace stops due before `t` takes its next signal: a PTRACE_INTERRUPT or
+/// new seized child's trap, a PTRACE_LISTEN ending with the group stop, or the
+/// report of a group stop. Returns whether one happened (then the delivery loop
+/// looks again).
+async fn ptrace_stops(t: &Arc<Thread>, regs: &mut UserContext) -> bool {
+    use super::ptrace::{self, StopKind, flag};
+    use kestrel_abi::ptrace::{PTRACE_EVENT_STOP, stop_status};
+    let p = &t.process;
+    let flags = t.ptrace_flags.load(Ordering::Acquire);
+    let trap_info = Siginfo::new(SIGTRAP, (SIGTRAP | PTRACE_EVENT_STOP << 8) as i32);
+    let trap_status = stop_status(SIGTRAP, PTRACE_EVENT_STOP);
+    if flags & flag::LISTEN != 0 {
+        // Stays stopped until the group stop ends, then traps again.
+        p.signals
+            .stop_wq
+            .wait_until(|| {
+                (!p.signals.stopped.load(Ordering::Acquire)
+                    || t.killed()
+                    || t.ptrace_flags.load(Ordering::Acquire) & (flag::TRACED | flag::TRAP)
+                        != flag::TRACED)
+                    .then_some(())
+            })
+            .await;
+        t.ptrace_flags
+            .fetch_and(!(flag::LISTEN | flag::TRAP), Ordering::AcqRel);
+        ptrace::stop(t, regs, StopKind::Event, trap_status, trap_info).await;
+        return true;
+    }
+    if flags & flag::TRAP != 0 {
+        t.ptrace_flags.fetch_and(!flag::TRAP, Ordering::AcqRel);
+        ptrace::stop(t, regs, StopKind::Event, trap_status, trap_info).await;
+        return true;
+    }
+    if p.signals.stopped.load(Ordering::Acquire) && flags & flag::GROUP_DONE == 0 {
+        let sig = p.signals.stop_sig.load(Ordering::Relaxed).max(1);
+        let seized = t.ptrace.lock().seized;
+        let status = if seized {
+            stop_status(sig, PTRACE_EVENT_STOP)
+        } else {
+            stop_status(sig, 0)
+        };
+        ptrace::stop(t, regs, StopKind::Group, status, Siginfo::new(sig, SI_USER)).await;
+        // The tracer let it go: it runs on while the group stays stopped (a
+        // thread detached meanwhile parks in the group stop instead).
+        if t.ptraced() {
+            t.ptrace_flags.fetch_or(flag::GROUP_DONE, Ordering::AcqRel);
+        }
+        return true;
+    }
+    false
 }
 
 /// The size of `rt_sigframe` up to the FPU state: return address, ucontext, siginfo.

@@ -16,6 +16,7 @@
 //! poll first makes the thread's address space current ([`InAddressSpace`]), because
 //! the thread may have been parked in a syscall while others ran.
 
+use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::future::Future;
 use core::pin::{Pin, pin};
@@ -138,7 +139,8 @@ fn exception_signal(vector: u8, rip: u64) -> Siginfo {
     match vector {
         0 => Siginfo::fault(SIGFPE, FPE_INTDIV, rip), // #DE
         16 | 19 => Siginfo::fault(SIGFPE, FPE_FLTDIV, rip), // #MF, #XM
-        1 | 3 => Siginfo::new(SIGTRAP, SI_KERNEL),    // #DB, #BP (int3)
+        1 => Siginfo::fault(SIGTRAP, TRAP_TRACE, rip), // #DB: a single step
+        3 => Siginfo::new(SIGTRAP, SI_KERNEL),        // #BP (int3)
         6 => Siginfo::fault(SIGILL, ILL_ILLOPN, rip), // #UD
         17 => Siginfo::fault(SIGBUS, BUS_ADRALN, 0),  // #AC
         _ => Siginfo::new(SIGSEGV, SI_KERNEL),        // #GP, #SS, #NP, ...
@@ -153,6 +155,11 @@ pub fn run_future_size() -> usize {
 
 async fn run(thread: Arc<Thread>, mut regs: UserContext) {
     let mut slice_start = time::now_ns();
+    if thread.ptraced() {
+        // A child attached to its creator's tracer stops (SIGSTOP or
+        // PTRACE_EVENT_STOP) before its first instruction.
+        signal::deliver(&thread, &mut regs, false).await;
+    }
     while !thread.should_exit() {
         if !kestrel_usermem::is_user_address(regs.regs.rip) {
             signal::force(&thread, Siginfo::new(SIGSEGV, SI_KERNEL));
@@ -180,6 +187,7 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
         // interrupt pending, taken the moment user mode starts. Were it taken here,
         // in the kernel, user code would run on with no timer armed.
         crate::arch::cpu::disable_interrupts();
+        crate::arch::debugreg::load_for_user(super::ptrace::debug_registers(&thread));
         let user_start = time::now_ns();
         apic::arm_at(deadline, user_start);
         let trap = trap::enter_user(&mut regs);
@@ -196,8 +204,21 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
         let mut from_syscall = false;
         match trap {
             Trap::Syscall => {
-                let nr = regs.regs.rax;
-                regs.orig_rax = nr;
+                regs.orig_rax = regs.regs.rax;
+                if thread.ptraced() {
+                    // As Linux: during a call rax is -ENOSYS, the number is in
+                    // orig_rax (what a tracer sees at any stop inside the call).
+                    regs.regs.rax = kestrel_abi::Errno::ENOSYS.as_return() as u64;
+                }
+                let traced = super::ptrace::syscall_traced(&thread);
+                if traced {
+                    // Syscall-enter-stop: the tracer may change the number, the
+                    // arguments, or skip the call (orig_rax -1).
+                    // Boxed, as every ptrace stop: rare, and kept out of the
+                    // future every thread carries.
+                    Box::pin(super::ptrace::syscall_stop(&thread, &mut regs, true)).await;
+                }
+                let nr = regs.orig_rax;
                 let args = [
                     regs.regs.rdi,
                     regs.regs.rsi,
@@ -207,12 +228,19 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                     regs.regs.r9,
                 ];
                 crate::trace::record(crate::trace::Kind::SyscallEnter, thread.tid.into(), nr);
-                thread.in_syscall.store(nr as u32 + 1, Ordering::Relaxed);
-                let ret = UntilKilled {
-                    call: pin!(syscall::dispatch(&thread, &mut regs, nr, args)),
-                    thread: &thread,
-                }
-                .await;
+                // Any number a program (or its tracer) puts in rax: no overflow.
+                let shown = u32::try_from(nr).map_or(u32::MAX, |n| n.saturating_add(1));
+                thread.in_syscall.store(shown, Ordering::Relaxed);
+                // A call the tracer skipped (number -1) leaves rax as it set it.
+                let ret = if (traced && nr == u64::MAX) || thread.killed() {
+                    None
+                } else {
+                    UntilKilled {
+                        call: pin!(syscall::dispatch(&thread, &mut regs, nr, args)),
+                        thread: &thread,
+                    }
+                    .await
+                };
                 thread.in_syscall.store(0, Ordering::Relaxed);
                 if let Some(v) = ret {
                     regs.regs.rax = v as u64;
@@ -222,9 +250,20 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                     thread.tid.into(),
                     regs.regs.rax,
                 );
+                if thread.ptraced() && !thread.should_exit() {
+                    if super::ptrace::syscall_traced(&thread) {
+                        Box::pin(super::ptrace::syscall_stop(&thread, &mut regs, false)).await;
+                    }
+                    if super::ptrace::stepping(&thread) {
+                        // The `syscall` instruction was the step: report it now, as
+                        // Linux does (the flag only traps after the next one).
+                        signal::force(&thread, Siginfo::new(SIGTRAP, TRAP_BRKPT));
+                    }
+                }
                 from_syscall = true;
             }
             Trap::PageFault { addr, code } => {
+                regs.orig_rax = u64::MAX; // not in a system call (ptrace's orig_rax)
                 crate::trace::record(crate::trace::Kind::PageFault, thread.tid.into(), addr);
                 if let Some(c) = &thread.process.syscall_counts {
                     c.fault();
@@ -282,6 +321,7 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                 }
             }
             Trap::Interrupt(vector) => {
+                regs.orig_rax = u64::MAX;
                 if vector == crate::arch::irq::TIMER_VECTOR {
                     crate::profile::user_tick(&thread, regs.regs.rip, regs.regs.rbp);
                 }
@@ -300,7 +340,18 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                 }
             }
             Trap::Exception { vector, .. } => {
-                let info = exception_signal(vector, regs.regs.rip);
+                regs.orig_rax = u64::MAX;
+                let mut info = exception_signal(vector, regs.regs.rip);
+                if vector == 1 {
+                    // #DB: a hardware breakpoint (B0-3 in DR6) or a single step.
+                    let hit = crate::arch::debugreg::take_dr6() & 0xf;
+                    super::ptrace::debug_trap(&thread, hit);
+                    if hit != 0 {
+                        info = Siginfo::fault(SIGTRAP, TRAP_HWBKPT, regs.regs.rip);
+                        // An instruction breakpoint is a fault: resume past it.
+                        regs.regs.rflags |= crate::arch::trap::rflags::RF;
+                    }
+                }
                 log::debug!(
                     "pid {}: {} in user mode at rip {:#x} -> {}",
                     thread.process.pid,
@@ -315,6 +366,21 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
         signal::deliver(&thread, &mut regs, from_syscall).await;
     }
     apic::disarm();
+    if super::ptrace::wants(&thread, kestrel_abi::ptrace::PTRACE_O_TRACEEXIT) {
+        // PTRACE_EVENT_EXIT: the tracer sees the thread (registers, memory) once
+        // more before it goes; its message is the wait status to come.
+        let status = thread
+            .process
+            .exit_status()
+            .unwrap_or_else(|| kestrel_abi::process::wstatus_exited(thread.exit_code() as u8));
+        Box::pin(super::ptrace::event_stop(
+            &thread,
+            &mut regs,
+            kestrel_abi::ptrace::PTRACE_EVENT_EXIT,
+            u64::from(status),
+        ))
+        .await;
+    }
     percpu::this_cpu().user_ctx.store(0, Ordering::Relaxed);
     super::thread_exited(&thread);
 }

@@ -190,6 +190,23 @@ pub async fn sys_getrandom(
     }
 }
 
+/// personality(2): the execution domain is always Linux's (PER_LINUX); the flag
+/// bits (ADDR_NO_RANDOMIZE, which debuggers set, and the others) are kept and
+/// reported back, and inherited by children. Kestrel does not randomize
+/// addresses, so ADDR_NO_RANDOMIZE holds whatever it says.
+pub async fn sys_personality(ctx: &mut Ctx<'_>, persona: u32) -> KResult<u64> {
+    use core::sync::atomic::Ordering;
+    let p = ctx.process();
+    if persona == u32::MAX {
+        return Ok(u64::from(p.personality.load(Ordering::Relaxed)));
+    }
+    // Only PER_LINUX (0) as the domain, as a kernel without other ABIs answers.
+    if persona & 0xff != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(u64::from(p.personality.swap(persona, Ordering::Relaxed)))
+}
+
 pub async fn sys_sched_yield(_: &mut Ctx<'_>) -> KResult<u64> {
     kestrel_executor::yield_now().await;
     Ok(0)

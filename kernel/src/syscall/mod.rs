@@ -24,6 +24,7 @@ mod mm;
 mod mount;
 mod poll;
 mod process;
+mod ptrace;
 mod sched;
 mod signal;
 pub(crate) mod socket;

@@ -1,6 +1,7 @@
 //! Processes: creating them (fork, vfork, clone), replacing them (execve), ending and
 //! waiting for them, and their ids, groups and sessions.
 
+use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
 
@@ -287,7 +288,7 @@ pub async fn sys_waitid(
     Ok(0)
 }
 
-/// The clone flags Kestrel accepts; the namespace and tracing ones are refused.
+/// The clone flags Kestrel accepts; the namespace ones are refused.
 const CLONE_SUPPORTED: u64 = CSIGNAL
     | CLONE_VM
     | CLONE_FS
@@ -302,7 +303,8 @@ const CLONE_SUPPORTED: u64 = CSIGNAL
     | CLONE_CHILD_CLEARTID
     | CLONE_DETACHED
     | CLONE_CHILD_SETTID
-    | CLONE_UNTRACED;
+    | CLONE_UNTRACED
+    | CLONE_PTRACE;
 
 /// The core of fork, vfork and clone.
 async fn do_clone(
@@ -372,12 +374,38 @@ async fn do_clone(
         *child.process.vfork.lock() = Some(v.clone());
         v
     });
+    // A traced parent's child is traced from its first instruction.
+    let event = process::ptrace::clone_event(ctx.thread, flags);
+    if event.is_some() {
+        process::ptrace::attach_child(ctx.thread, &child);
+    }
     if thread::spawn(child.clone(), regs).is_err() {
+        if let Some(tracer) = process::ptrace::tracer_of(&child) {
+            process::ptrace::detach(&tracer, &child, Some(0));
+        }
         process::abandon(&child);
         return Err(Errno::EAGAIN);
     }
+    if let Some((ev, true)) = event {
+        Box::pin(process::ptrace::event_stop(
+            ctx.thread,
+            ctx.regs,
+            ev,
+            u64::from(tid),
+        ))
+        .await;
+    }
     if let Some(v) = vfork {
         v.wait().await;
+        if process::ptrace::wants(ctx.thread, kestrel_abi::ptrace::PTRACE_O_TRACEVFORKDONE) {
+            Box::pin(process::ptrace::event_stop(
+                ctx.thread,
+                ctx.regs,
+                kestrel_abi::ptrace::PTRACE_EVENT_VFORK_DONE,
+                u64::from(tid),
+            ))
+            .await;
+        }
     }
     Ok(u64::from(tid))
 }

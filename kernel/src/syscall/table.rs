@@ -23,8 +23,8 @@ use kestrel_abi::time::{Itimerspec, Itimerval, Sigevent, Timespec, Timeval, Time
 use super::args::*;
 
 use super::{
-    Args, Ctx, cred, epoll, fd, fs, fs_extra, futex, locks, misc, mm, mount, poll, process, sched,
-    signal, socket, time, timer, xattr,
+    Args, Ctx, cred, epoll, fd, fs, fs_extra, futex, locks, misc, mm, mount, poll, process, ptrace,
+    sched, signal, socket, time, timer, xattr,
 };
 
 /// Awaits a handler's future, boxed for the calls listed here. The dispatch future
@@ -34,6 +34,9 @@ use super::{
 /// on the heap for the length of the call; the hot ones (read, write, futex,
 /// poll, epoll_wait, open...) stay inline and allocate nothing.
 macro_rules! handler_future {
+    (PTRACE, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
     (SENDMMSG, $call:expr) => {
         alloc::boxed::Box::pin($call).await
     };
@@ -249,6 +252,8 @@ syscall_table! {
     TIMES => time::sys_times(buf: UserPtr<[i64; 4]>);
     GETRLIMIT => misc::sys_getrlimit(resource: u32, rlim: UserPtr<Rlimit>);
     SYSINFO => misc::sys_sysinfo(info: UserPtr<Sysinfo>);
+    PTRACE => ptrace::sys_ptrace(request: i64, pid: Pid, addr: u64, data: u64), partial "no PTRACE_SYSEMU, PEEKSIGINFO, ARCH_PRCTL or seccomp requests; hardware breakpoints on code only (a data watchpoint in DR7 is ENOSPC); init cannot be traced";
+    PERSONALITY => misc::sys_personality(persona: u32), partial "PER_LINUX only; the flags are kept, not acted on";
     GETUID => process::sys_getuid();
     SETUID => cred::sys_setuid(uid: Id);
     SETGID => cred::sys_setgid(gid: Id);

@@ -14,6 +14,7 @@ pub mod fs;
 pub mod mm;
 pub mod net;
 pub mod process;
+pub mod ptrace;
 pub mod signal;
 pub mod syscalls;
 pub mod time;

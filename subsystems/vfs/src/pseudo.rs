@@ -52,7 +52,8 @@ pub struct Common {
 }
 
 impl Common {
-    fn metadata(&self, file_type: u32, nlink: u32) -> Metadata {
+    /// The metadata of a pseudo file of `file_type` with `nlink` links.
+    pub fn metadata(&self, file_type: u32, nlink: u32) -> Metadata {
         let (uid, gid) = self.owner.as_ref().map_or((0, 0), |f| f());
         let now = crate::now();
         Metadata {
@@ -74,7 +75,7 @@ impl Common {
 }
 
 /// The statfs answer for a pseudo file system with magic number `magic`.
-fn pseudo_statfs(dev: u64, magic: i64) -> Statfs {
+pub fn pseudo_statfs(dev: u64, magic: i64) -> Statfs {
     Statfs {
         f_type: magic,
         f_bsize: 4096,

@@ -5,6 +5,7 @@ pub mod apic;
 pub mod backtrace;
 pub mod cpu;
 pub mod crash;
+pub mod debugreg;
 pub mod fpu;
 pub mod gdt;
 pub mod ioapic;
