@@ -6,6 +6,7 @@
 //! and then lost to EFAULT. As Linux, a regular file takes or gives the part of a
 //! partly valid buffer that is valid (a short count); a stream fails with EFAULT.
 
+use alloc::boxed::Box;
 use alloc::sync::Arc;
 
 use alloc::vec::Vec;
@@ -33,7 +34,7 @@ fn is_stream(f: &OpenFile) -> bool {
 /// wait with ERESTARTSYS (restarted with SA_RESTART, else EINTR).
 pub async fn read_blocking(ctx: &Ctx<'_>, file: &OpenFile, buf: &mut [u8]) -> KResult<usize> {
     if let Some(tty) = file.ops().as_any().downcast_ref::<TtyFile>() {
-        return tty_read(ctx, tty, file, buf).await;
+        return Box::pin(tty_read(ctx, tty, file, buf)).await;
     }
     if let Some(io) = file.read_async(None, buf) {
         return io.await;
@@ -41,10 +42,12 @@ pub async fn read_blocking(ctx: &Ctx<'_>, file: &OpenFile, buf: &mut [u8]) -> KR
     loop {
         match file.read(buf) {
             Err(Errno::EAGAIN) if !file.nonblocking() => {
-                interruptible(ctx.thread, Errno::ERESTARTSYS, async {
+                // Boxed, as every wait here: a parked thread keeps its system
+                // call's future, and these would make every read's larger.
+                Box::pin(interruptible(ctx.thread, Errno::ERESTARTSYS, async {
                     wait_for(file, POLLIN).await;
                     Ok(())
-                })
+                }))
                 .await?;
                 // A file whose poll says "readable" while its read still says
                 // EAGAIN must not pin the CPU: others get a turn between tries.
@@ -109,9 +112,9 @@ pub async fn write_blocking(ctx: &Ctx<'_>, file: &OpenFile, data: &[u8]) -> KRes
             Some(if file.nonblocking() {
                 tty.0.writers.try_lock().ok_or(Errno::EAGAIN)?
             } else {
-                interruptible(ctx.thread, Errno::ERESTARTSYS, async {
+                Box::pin(interruptible(ctx.thread, Errno::ERESTARTSYS, async {
                     Ok(tty.0.writers.lock().await)
-                })
+                }))
                 .await?
             })
         }
@@ -129,7 +132,8 @@ pub async fn write_blocking(ctx: &Ctx<'_>, file: &OpenFile, data: &[u8]) -> KRes
                     wait_for(file, POLLOUT).await;
                     Ok(())
                 };
-                if let Err(e) = interruptible(ctx.thread, Errno::ERESTARTSYS, wait).await {
+                if let Err(e) = Box::pin(interruptible(ctx.thread, Errno::ERESTARTSYS, wait)).await
+                {
                     // A write that already moved data returns the count (pipe(7)).
                     return if done > 0 { Ok(done) } else { Err(e) };
                 }
