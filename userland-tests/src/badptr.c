@@ -248,6 +248,8 @@ static const struct row rows[] = {
     {"pwritev2_base", SYS_pwritev2, {X(FILE_RW), X(IOV_BAD), V(1), V(0), V(0), V(0)}, 16, W(EF, EF, EF, R(8))},
     /* NULL offsets mean "use and move the file offset" */
     {"sendfile_offset", SYS_sendfile, {X(PIPE_W), X(FILE_R), BAD, V(16)}, 8, W(R(16), EF, EF, EF)},
+    {"splice_off_in", SYS_splice, {X(FILE_R), BAD, X(PIPE_W), V(0), V(16), V(0)}, 8, W(R(16), EF, EF, EF)},
+    {"vmsplice_iov", SYS_vmsplice, {X(PIPE_W), BAD, V(1), V(0)}, 16, EF4, A_IOV, F_KEEP},
     {"copy_file_range_off_in", SYS_copy_file_range, {X(FILE_R), BAD, X(FILE2_RW), V(0), V(16), V(0)}, 8, W(R(16), EF, EF, EF)},
     {"copy_file_range_off_out", SYS_copy_file_range, {X(FILE_R), V(0), X(FILE2_RW), BAD, V(16), V(0)}, 8, W(R(16), EF, EF, EF)},
 

@@ -28,6 +28,7 @@ mod ptrace;
 mod sched;
 mod signal;
 pub(crate) mod socket;
+mod splice;
 pub mod stats;
 pub mod table;
 mod time;

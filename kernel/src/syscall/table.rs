@@ -24,7 +24,7 @@ use super::args::*;
 
 use super::{
     Args, Ctx, cred, epoll, fd, fs, fs_extra, futex, locks, misc, mm, mount, poll, process, ptrace,
-    sched, signal, socket, time, timer, xattr,
+    sched, signal, socket, splice, time, timer, xattr,
 };
 
 /// Awaits a handler's future, boxed for the calls listed here. The dispatch future
@@ -333,6 +333,8 @@ syscall_table! {
     RESTART_SYSCALL => signal::sys_restart_syscall();
     SET_ROBUST_LIST => futex::sys_set_robust_list(head: u64, len: usize);
     GET_ROBUST_LIST => futex::sys_get_robust_list(pid: Pid, head: UserPtr<u64>, len: UserPtr<u64>);
+    SPLICE => splice::sys_splice(fd_in: Fd, off_in: UserPtr<i64>, fd_out: Fd, off_out: UserPtr<i64>, len: usize, flags: u32), partial "copies through a kernel buffer (no page moves); SPLICE_F_MOVE and SPLICE_F_GIFT change nothing";
+    TEE => splice::sys_tee(fd_in: Fd, fd_out: Fd, len: usize, flags: u32);
     TIMER_CREATE => timer::sys_timer_create(clockid: i32, sevp: UserPtr<Sigevent>, timerid: UserPtr<i32>);
     TIMER_SETTIME => timer::sys_timer_settime(timerid: i32, flags: i32, new: UserPtr<Itimerspec>, old: UserPtr<Itimerspec>);
     TIMER_GETTIME => timer::sys_timer_gettime(timerid: i32, curr: UserPtr<Itimerspec>);
@@ -364,6 +366,7 @@ syscall_table! {
     UTIMENSAT => fs::sys_utimensat(dirfd: Fd, path: UserCStr, times: UserPtr<[Timespec; 2]>, flags: u32);
     EPOLL_PWAIT => epoll::sys_epoll_pwait(epfd: Fd, events: UserPtr<EpollEvent>, maxevents: i32, timeout: i32, sigmask: UserPtr<u64>, sigsetsize: usize);
     SYNC_FILE_RANGE => fs_extra::sys_sync_file_range(fd: Fd, offset: i64, nbytes: i64, flags: u32);
+    VMSPLICE => splice::sys_vmsplice(fd: Fd, iov: UserPtr<Iovec>, nr_segs: usize, flags: u32), partial "copies, as writev and readv on the pipe (SPLICE_F_GIFT changes nothing)";
     SIGNALFD => timer::sys_signalfd(fd: Fd, mask: UserPtr<u64>, sizemask: usize);
     TIMERFD_CREATE => timer::sys_timerfd_create(clockid: i32, flags: u32);
     EVENTFD => timer::sys_eventfd(initval: u32);

@@ -164,6 +164,33 @@ impl Pipe {
         Ok(cap)
     }
 
+    /// Copies up to `out.len()` bytes from the front of the pipe without taking
+    /// them (tee(2)); as a read: 0 when empty with no writer, EAGAIN when empty.
+    pub fn peek(&self, out: &mut [u8]) -> KResult<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        let s = self.state.lock();
+        if s.buf.is_empty() {
+            return if s.writers == 0 {
+                Ok(0)
+            } else {
+                Err(Errno::EAGAIN)
+            };
+        }
+        let n = out.len().min(s.buf.len());
+        for (dst, src) in out.iter_mut().zip(s.buf.iter().take(n)) {
+            *dst = *src;
+        }
+        Ok(n)
+    }
+
+    /// Room for this many more bytes.
+    pub fn room(&self) -> usize {
+        let s = self.state.lock();
+        s.capacity - s.buf.len()
+    }
+
     fn read(&self, out: &mut [u8]) -> KResult<usize> {
         if out.is_empty() {
             return Ok(0);
