@@ -97,6 +97,9 @@ pub async fn sys_mmap(
             } else {
                 Backing::Anonymous
             }
+        } else if shared && crate::fs::ext2::is_ext2(&inode) {
+            // No page cache shared with read and write yet (docs/storage.md).
+            return Err(Errno::ENODEV);
         } else if shared {
             name = file.dentry().cloned();
             // A file sealed against writes cannot be mapped shared for writing;
@@ -116,6 +119,10 @@ pub async fn sys_mmap(
             }
         } else {
             name = file.dentry().cloned();
+            // Page faults read the file synchronously: a disk file brings the
+            // mapped pages in now (a private mapping may show the file as it was
+            // at mmap time, which POSIX allows).
+            inode.load_pages(off, len as u64).await?;
             Backing::File { inode, offset: off }
         }
     };

@@ -99,3 +99,36 @@ pub fn now() -> Timespec {
 /// Access to the calling process's memory, for operations that take user pointers
 /// (ioctl): the user-memory gate.
 pub use kestrel_usermem::{UserPtr, UserSpace};
+
+/// Polls `fut` once: its output if it completed at once (every operation of an
+/// in-memory file system does), else `None`. For the kernel's few synchronous
+/// callers that only ever touch in-memory trees (/dev at boot).
+pub fn poll_now<F: core::future::Future>(fut: F) -> Option<F::Output> {
+    let mut f = core::pin::pin!(fut);
+    match f
+        .as_mut()
+        .poll(&mut core::task::Context::from_waker(core::task::Waker::noop()))
+    {
+        core::task::Poll::Ready(v) => Some(v),
+        core::task::Poll::Pending => None,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use core::future::Future;
+    use core::task::{Context, Poll, Waker};
+
+    /// Runs a future that in-memory file systems complete at once.
+    pub trait Now: Future + Sized {
+        fn now(self) -> Self::Output {
+            let mut f = core::pin::pin!(self);
+            match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+                Poll::Ready(v) => v,
+                Poll::Pending => panic!("an in-memory operation waited"),
+            }
+        }
+    }
+
+    impl<F: Future> Now for F {}
+}

@@ -5,7 +5,9 @@
 //! a *place* rather than just a file (the current directory, an open directory), so
 //! `..` and `getcwd` follow the way the process came, across mount points.
 //!
-//! The walk ([`Walker`]) is iterative: a symlink's target is spliced into the queue of
+//! The walk ([`Walker`]) is a future: each lookup and symlink read awaits the
+//! inode's `_async` operation (at once for in-memory file systems, on the disk for
+//! block-backed ones). It is iterative: a symlink's target is spliced into the queue of
 //! components still to resolve, so a chain of links costs queue entries, not kernel
 //! stack. It follows Linux's `path_lookupat` rules:
 //!
@@ -300,6 +302,33 @@ impl Mounts {
         })
     }
 
+    /// MS_MOVE: what is mounted on the directory `from` (its identity) is mounted
+    /// on `to` instead (EINVAL if nothing is mounted there; ENOTDIR).
+    pub fn move_mount(&self, from: (u64, u64), to: &InodeRef) -> KResult<()> {
+        if !to.metadata().is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        let to_id = identity(to);
+        let mut l = self.list.write();
+        let m = l
+            .iter_mut()
+            .rev()
+            .find(|m| m.at == from || identity(&m.root) == from)
+            .ok_or(Errno::EINVAL)?;
+        m.at = to_id;
+        Ok(())
+    }
+
+    /// The root of the most recent mount whose root or mount point is `at`.
+    pub fn root_at(&self, at: (u64, u64)) -> Option<InodeRef> {
+        self.list
+            .read()
+            .iter()
+            .rev()
+            .find(|m| identity(&m.root) == at || m.at == at)
+            .map(|m| m.root.clone())
+    }
+
     /// Unmounts what is mounted on `at` (the most recent mount there).
     pub fn unmount(&self, at: (u64, u64)) -> KResult<()> {
         let mut l = self.list.write();
@@ -392,7 +421,7 @@ impl Walker<'_> {
 
     /// Walks `queue` from `cur`. With `stop_before_last`, the final component is left
     /// unresolved and returned.
-    fn walk(
+    async fn walk(
         &self,
         mut cur: DentryRef,
         mut queue: VecDeque<Vec<u8>>,
@@ -427,7 +456,7 @@ impl Walker<'_> {
                 }
                 _ => {}
             }
-            let found = cur.inode.lookup(&comp)?;
+            let found = cur.inode.lookup_async(&comp).await?;
             let child = self.mounts.child(&cur, &comp, found.clone());
             if self.resolve & RESOLVE_NO_XDEV != 0 && !Arc::ptr_eq(&found, &child.inode) {
                 return Err(Errno::EXDEV);
@@ -448,7 +477,7 @@ impl Walker<'_> {
                     cur = to?;
                     continue;
                 }
-                let target = inode.readlink()?;
+                let target = inode.readlink_async().await?;
                 if target.is_empty() {
                     return Err(Errno::ENOENT);
                 }
@@ -471,7 +500,12 @@ impl Walker<'_> {
 
     /// Resolves `path`, relative paths from `start`. `follow` says whether a symlink
     /// as the last component is followed (no for lstat, O_NOFOLLOW, ...).
-    pub fn lookup(&self, start: &DentryRef, path: &[u8], follow: bool) -> KResult<DentryRef> {
+    pub async fn lookup(
+        &self,
+        start: &DentryRef,
+        path: &[u8],
+        follow: bool,
+    ) -> KResult<DentryRef> {
         Self::check_path(path)?;
         let trailing = path.ends_with(b"/");
         if path[0] == b'/' && self.resolve & RESOLVE_BENEATH != 0 {
@@ -482,7 +516,9 @@ impl Walker<'_> {
         } else {
             start.clone()
         };
-        let (d, _) = self.walk(from, components(path), follow || trailing, false)?;
+        let (d, _) = self
+            .walk(from, components(path), follow || trailing, false)
+            .await?;
         if trailing && !d.inode.metadata().is_dir() {
             return Err(Errno::ENOTDIR);
         }
@@ -492,7 +528,7 @@ impl Walker<'_> {
     /// Resolves all but the last component of `path`: where a new file would be
     /// created, or an existing one unlinked or renamed. A path with no components
     /// ("/", or only slashes) yields the root itself and the name ".".
-    pub fn lookup_parent(&self, start: &DentryRef, path: &[u8]) -> KResult<ParentLookup> {
+    pub async fn lookup_parent(&self, start: &DentryRef, path: &[u8]) -> KResult<ParentLookup> {
         Self::check_path(path)?;
         let trailing_slash = path.ends_with(b"/");
         let from = if path[0] == b'/' {
@@ -508,7 +544,7 @@ impl Walker<'_> {
                 trailing_slash,
             });
         }
-        let (dir, name) = self.walk(from, queue, true, true)?;
+        let (dir, name) = self.walk(from, queue, true, true).await?;
         Ok(ParentLookup {
             dir,
             name: name.unwrap_or_else(|| b".".to_vec()),
@@ -522,6 +558,7 @@ mod tests {
     use super::*;
     use crate::inode::NodeKind;
     use crate::ramfs::RamFs;
+    use crate::tests::Now;
 
     fn setup() -> (DentryRef, Mounts) {
         let root = Dentry::root(RamFs::new_root(1));
@@ -562,18 +599,18 @@ mod tests {
             cred: &cred,
             resolve: 0,
         };
-        let b = w.lookup(&root, b"/a/b", true).unwrap();
+        let b = w.lookup(&root, b"/a/b", true).now().unwrap();
         assert_eq!(path_of(&b), "/a/b");
         assert_eq!(
-            path_of(&w.lookup(&b, b"../../a/./b/f", true).unwrap()),
+            path_of(&w.lookup(&b, b"../../a/./b/f", true).now().unwrap()),
             "/a/b/f"
         );
         assert_eq!(
-            path_of(&w.lookup(&b, b"../../../../..", true).unwrap()),
+            path_of(&w.lookup(&b, b"../../../../..", true).now().unwrap()),
             "/"
         );
         assert_eq!(
-            path_of(&w.lookup(&root, b"//a//b//", true).unwrap()),
+            path_of(&w.lookup(&root, b"//a//b//", true).now().unwrap()),
             "/a/b"
         );
     }
@@ -589,18 +626,18 @@ mod tests {
             resolve: 0,
         };
         assert_eq!(
-            path_of(&w.lookup(&root, b"/abs/f", true).unwrap()),
+            path_of(&w.lookup(&root, b"/abs/f", true).now().unwrap()),
             "/a/b/f"
         );
         assert_eq!(
-            path_of(&w.lookup(&root, b"/a/rel", true).unwrap()),
+            path_of(&w.lookup(&root, b"/a/rel", true).now().unwrap()),
             "/a/b/f"
         );
-        let link = w.lookup(&root, b"/a/rel", false).unwrap();
+        let link = w.lookup(&root, b"/a/rel", false).now().unwrap();
         assert!(link.inode.metadata().is_symlink());
         // A trailing slash forces the last symlink to be followed.
         assert!(
-            w.lookup(&root, b"/abs/", false)
+            w.lookup(&root, b"/abs/", false).now()
                 .unwrap()
                 .inode
                 .metadata()
@@ -618,30 +655,30 @@ mod tests {
             cred: &cred,
             resolve: 0,
         };
-        assert_eq!(w.lookup(&root, b"", true).err(), Some(Errno::ENOENT));
-        assert_eq!(w.lookup(&root, b"/nope", true).err(), Some(Errno::ENOENT));
+        assert_eq!(w.lookup(&root, b"", true).now().err(), Some(Errno::ENOENT));
+        assert_eq!(w.lookup(&root, b"/nope", true).now().err(), Some(Errno::ENOENT));
         assert_eq!(
-            w.lookup(&root, b"/a/b/f/x", true).err(),
+            w.lookup(&root, b"/a/b/f/x", true).now().err(),
             Some(Errno::ENOTDIR)
         );
         assert_eq!(
-            w.lookup(&root, b"/a/b/f/", true).err(),
+            w.lookup(&root, b"/a/b/f/", true).now().err(),
             Some(Errno::ENOTDIR)
         );
-        assert_eq!(w.lookup(&root, b"/loop", true).err(), Some(Errno::ELOOP));
-        assert!(w.lookup(&root, b"/loop", false).is_ok());
+        assert_eq!(w.lookup(&root, b"/loop", true).now().err(), Some(Errno::ELOOP));
+        assert!(w.lookup(&root, b"/loop", false).now().is_ok());
         assert_eq!(
-            w.lookup(&root, b"/dangling", true).err(),
+            w.lookup(&root, b"/dangling", true).now().err(),
             Some(Errno::ENOENT)
         );
         let long = alloc::vec![b'x'; 256];
         assert_eq!(
-            w.lookup(&root, &long, true).err(),
+            w.lookup(&root, &long, true).now().err(),
             Some(Errno::ENAMETOOLONG)
         );
         let huge = alloc::vec![b'/'; 4096];
         assert_eq!(
-            w.lookup(&root, &huge, true).err(),
+            w.lookup(&root, &huge, true).now().err(),
             Some(Errno::ENAMETOOLONG)
         );
     }
@@ -660,13 +697,13 @@ mod tests {
             cred: &user,
             resolve: 0,
         };
-        assert!(w.lookup(&root, b"/a/b/f", true).is_ok());
-        w.lookup(&root, b"/a", true)
+        assert!(w.lookup(&root, b"/a/b/f", true).now().is_ok());
+        w.lookup(&root, b"/a", true).now()
             .unwrap()
             .inode
             .set_mode(0o700)
             .unwrap();
-        assert_eq!(w.lookup(&root, b"/a/b/f", true).err(), Some(Errno::EACCES));
+        assert_eq!(w.lookup(&root, b"/a/b/f", true).now().err(), Some(Errno::EACCES));
     }
 
     #[test]
@@ -685,20 +722,20 @@ mod tests {
             cred: &cred,
             resolve,
         };
-        assert!(w(RESOLVE_BENEATH).lookup(&start, b"f", true).is_ok());
+        assert!(w(RESOLVE_BENEATH).lookup(&start, b"f", true).now().is_ok());
         assert_eq!(
-            w(RESOLVE_BENEATH).lookup(&start, b"../a/f", true).err(),
+            w(RESOLVE_BENEATH).lookup(&start, b"../a/f", true).now().err(),
             Some(Errno::EXDEV)
         );
         assert_eq!(
-            w(RESOLVE_BENEATH).lookup(&start, b"/a/f", true).err(),
+            w(RESOLVE_BENEATH).lookup(&start, b"/a/f", true).now().err(),
             Some(Errno::EXDEV)
         );
         assert_eq!(
-            w(RESOLVE_NO_SYMLINKS).lookup(&start, b"l", true).err(),
+            w(RESOLVE_NO_SYMLINKS).lookup(&start, b"l", true).now().err(),
             Some(Errno::ELOOP)
         );
-        assert!(w(RESOLVE_NO_SYMLINKS).lookup(&start, b"l", false).is_ok());
+        assert!(w(RESOLVE_NO_SYMLINKS).lookup(&start, b"l", false).now().is_ok());
     }
 
     #[test]
@@ -711,20 +748,20 @@ mod tests {
             cred: &cred,
             resolve: 0,
         };
-        let p = w.lookup_parent(&root, b"/a/b/new").unwrap();
+        let p = w.lookup_parent(&root, b"/a/b/new").now().unwrap();
         assert_eq!(
             (path_of(&p.dir).as_str(), &p.name[..], p.trailing_slash),
             ("/a/b", &b"new"[..], false)
         );
-        let p = w.lookup_parent(&root, b"/abs/new/").unwrap();
+        let p = w.lookup_parent(&root, b"/abs/new/").now().unwrap();
         assert_eq!(
             (path_of(&p.dir).as_str(), &p.name[..], p.trailing_slash),
             ("/a/b", &b"new"[..], true)
         );
-        let p = w.lookup_parent(&root, b"/").unwrap();
+        let p = w.lookup_parent(&root, b"/").now().unwrap();
         assert_eq!(&p.name[..], b".");
         assert_eq!(
-            w.lookup_parent(&root, b"/nope/x").err(),
+            w.lookup_parent(&root, b"/nope/x").now().err(),
             Some(Errno::ENOENT)
         );
     }
@@ -752,14 +789,14 @@ mod tests {
             cred: &cred,
             resolve: 0,
         };
-        let f = w.lookup(&root, b"/a/inside", true).unwrap();
+        let f = w.lookup(&root, b"/a/inside", true).now().unwrap();
         assert_eq!(f.inode.metadata().dev, 2);
-        assert_eq!(w.lookup(&root, b"/a/b", true).err(), Some(Errno::ENOENT));
+        assert_eq!(w.lookup(&root, b"/a/b", true).now().err(), Some(Errno::ENOENT));
         let mounted_root = f.parent().unwrap();
         assert_eq!(path_of(mounted_root), "/a");
-        let up = w.lookup(mounted_root, b"../abs", false).unwrap();
+        let up = w.lookup(mounted_root, b"../abs", false).now().unwrap();
         assert_eq!(path_of(&up), "/abs");
-        assert_eq!(w.lookup(&f, b"../abs", false).err(), Some(Errno::ENOTDIR));
+        assert_eq!(w.lookup(&f, b"../abs", false).now().err(), Some(Errno::ENOTDIR));
     }
 
     #[test]
@@ -783,15 +820,15 @@ mod tests {
             cred: &cred,
             resolve: 0,
         };
-        let f = w.lookup(&root, b"/a/f", true).unwrap();
+        let f = w.lookup(&root, b"/a/f", true).now().unwrap();
         assert!(f.mnt().readonly());
         assert_eq!(f.mnt().want_write(), Err(Errno::EROFS));
         // ".." climbs back onto the root's writable mount.
-        let up = w.lookup(f.parent().unwrap(), b"../abs", false).unwrap();
+        let up = w.lookup(f.parent().unwrap(), b"../abs", false).now().unwrap();
         assert!(!up.mnt().readonly());
         assert!(Arc::ptr_eq(up.mnt(), mounts.root_mount()));
         // Only a mount's root can be remounted.
-        let top = w.lookup(&root, b"/a", true).unwrap();
+        let top = w.lookup(&root, b"/a", true).now().unwrap();
         assert_eq!(
             mounts.remount(&f, 0, b"rw".to_vec()).err(),
             Some(Errno::EINVAL)
@@ -830,8 +867,8 @@ mod tests {
             cred: &cred,
             resolve: 0,
         };
-        let a = w.lookup(&root, b"/a", true).unwrap();
-        let b = w.lookup(&root, b"/a/b", true).unwrap();
+        let a = w.lookup(&root, b"/a", true).now().unwrap();
+        let b = w.lookup(&root, b"/a/b", true).now().unwrap();
         assert!(a.is_ancestor_of(&b));
         assert!(!b.is_ancestor_of(&a));
     }
