@@ -338,6 +338,11 @@ impl Drop for Ext2Inode {
                 map.remove(&self.ino);
             }
         }
+        // Without links it is freed now: its unwritten attributes go with it
+        // (they must not land on the next inode given that number).
+        if self.meta.lock().nlink == 0 {
+            self.fs.dirty.lock().remove(&self.ino);
+        }
         self.fs.fs.release(self.ino);
     }
 }
@@ -504,6 +509,9 @@ impl Inode for Ext2Inode {
                 .fs
                 .create(self.ino, name, kind, mode, uid, gid)
                 .await?;
+            // A number freed and given out again: nothing of the old inode's
+            // in-memory changes applies to the new one.
+            self.fs.dirty.lock().remove(&ino);
             let i: InodeRef = self.fs.get(ino).await?;
             self.fs.refresh(self.ino).await;
             Ok(i)

@@ -1684,6 +1684,24 @@ pub async fn sys_sendfile(
 
 /// copy_file_range(2) between regular files, each at its `*off` if given, else at
 /// (and advancing) its file position.
+/// pread(2) of a file, through its async read where it has one (a disk file).
+async fn pread_any(f: &OpenFile, offset: u64, buf: &mut [u8]) -> KResult<usize> {
+    if f.ops().read_async(offset, &mut []).is_some()
+        && let Some(io) = f.read_async(Some(offset), buf)
+    {
+        return io.await;
+    }
+    f.pread(offset, buf)
+}
+
+/// pwrite(2) of a file, through its async write where it has one.
+async fn pwrite_any(f: &OpenFile, offset: u64, data: &[u8]) -> KResult<usize> {
+    match f.write_async(Some(offset), data) {
+        Some(io) => io.await,
+        None => f.pwrite(offset, data),
+    }
+}
+
 pub async fn sys_copy_file_range(
     ctx: &mut Ctx<'_>,
     in_fd: Fd,
@@ -1733,11 +1751,11 @@ pub async fn sys_copy_file_range(
     let mut buf = bounce(len)?;
     while done < len {
         let want = (len - done).min(CHUNK);
-        let got = input.pread(ipos + done as u64, &mut buf[..want])?;
+        let got = pread_any(&input, ipos + done as u64, &mut buf[..want]).await?;
         if got == 0 {
             break;
         }
-        let put = output.pwrite(opos + done as u64, &buf[..got])?;
+        let put = pwrite_any(&output, opos + done as u64, &buf[..got]).await?;
         done += put;
         if put < got {
             break;
