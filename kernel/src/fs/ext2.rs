@@ -156,15 +156,21 @@ fn of_root(root: &InodeRef) -> Option<Arc<Ext2Fs>> {
 /// Unmounts the ext2 file system whose root is `root` (nothing if it is not
 /// one): EBUSY while any of its files is in use (open, a working directory, a
 /// mapping), as Linux; else writes everything, marks it clean and flushes.
-pub async fn unmount(root: &InodeRef) -> KResult<()> {
-    let Some(fs) = of_root(root) else {
+///
+/// `root` is the mount table's root inode, taken from it: the table and `root`
+/// are its only two references unless something else (a working directory
+/// there, an open directory) uses it.
+pub async fn unmount(root: InodeRef) -> KResult<()> {
+    let Some(fs) = of_root(&root) else {
         return Ok(());
     };
-    let busy = fs
-        .inodes
-        .lock()
-        .iter()
-        .any(|(&ino, w)| ino != kestrel_ext2::ROOT_INO && w.strong_count() > 0);
+    let busy = Arc::strong_count(&root) > 2
+        || fs
+            .inodes
+            .lock()
+            .iter()
+            .any(|(&ino, w)| ino != kestrel_ext2::ROOT_INO && w.strong_count() > 0);
+    drop(root);
     if busy {
         return Err(Errno::EBUSY);
     }

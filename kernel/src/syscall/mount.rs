@@ -410,10 +410,11 @@ pub async fn sys_umount2(ctx: &mut Ctx<'_>, target: UserCStr, flags: u32) -> KRe
     let target = ctx.resolve(AT_FDCWD, &path, flags & UMOUNT_NOFOLLOW == 0).await?;
     // The path resolved to the root of what is mounted there (EINVAL if nothing).
     let at = kestrel_vfs::path::identity(&target.inode);
+    drop(target);
     let root = crate::fs::mounts().root_at(at).ok_or(Errno::EINVAL)?;
     // A disk file system writes everything and is marked clean first (EBUSY
     // while its files are in use, and then it stays mounted).
-    crate::fs::ext2::unmount(&root).await?;
+    crate::fs::ext2::unmount(root).await?;
     crate::fs::mounts().unmount(at)?;
     Ok(0)
 }
