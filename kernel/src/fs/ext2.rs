@@ -189,6 +189,27 @@ pub async fn sync_all() {
     }
 }
 
+/// Whether any ext2 file system is mounted.
+pub fn any_mounted() -> bool {
+    !MOUNTED.lock().is_empty()
+}
+
+/// At power-off: every ext2 file system written, its orphans freed and marked
+/// clean, whatever still uses it (errors are logged; the machine goes down anyway).
+pub async fn unmount_all() {
+    let all: Vec<Arc<Ext2Fs>> = core::mem::take(&mut *MOUNTED.lock());
+    for fs in all {
+        fs.gone.store(true, Ordering::Release);
+        let r = match fs.write_back_attrs(None).await {
+            Ok(()) => fs.fs.unmount().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = r {
+            log::warn!("ext2: unmounting at power-off: {e}");
+        }
+    }
+}
+
 /// `root=/dev/...`: mounts that disk's ext2 as `/`, moving /dev, /proc and /sys
 /// (mounted on the initramfs at boot) onto its directories of those names.
 pub async fn mount_root(dev: &[u8], read_only: bool) -> KResult<()> {
