@@ -245,7 +245,9 @@ async fn start_init_task(opts: &'static cmdline::Options) {
     if let Some(dev) = opts.root {
         match fs::ext2::mount_root(dev.as_bytes(), opts.root_ro).await {
             Ok(()) => log::info!("root file system: ext2 on {dev}"),
-            Err(e) => log::error!("root={dev}: cannot mount it ({e}); the initramfs stays the root"),
+            Err(e) => {
+                log::error!("root={dev}: cannot mount it ({e}); the initramfs stays the root")
+            }
         }
     }
     let mut files = kestrel_vfs::FdTable::new();

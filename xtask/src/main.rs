@@ -23,6 +23,7 @@ mod build;
 mod deps;
 mod docs;
 mod dynlib;
+mod ext2;
 mod fuzz;
 mod initramfs;
 mod ltp;

@@ -223,10 +223,8 @@ pub async fn mount_root(dev: &[u8], read_only: bool) -> KResult<()> {
     for dir in [&b"dev"[..], b"proc", b"sys"] {
         let mut path = b"/".to_vec();
         path.extend_from_slice(dir);
-        let (Ok(old), Ok(new)) = (
-            super::resolve_kernel(&path),
-            root.lookup_async(dir).await,
-        ) else {
+        let (Ok(old), Ok(new)) = (super::resolve_kernel(&path), root.lookup_async(dir).await)
+        else {
             log::warn!(
                 "root: no /{} on the disk: not mounted there",
                 core::str::from_utf8(dir).unwrap_or("?")
@@ -605,11 +603,7 @@ impl Inode for Ext2Inode {
             self.fs.write_back_attrs(Some(nd.ino)).await?;
             let src = self.child_ino(old).await;
             let dst = nd.child_ino(new).await;
-            let r = self
-                .fs
-                .fs
-                .rename(self.ino, old, nd.ino, new, flags)
-                .await;
+            let r = self.fs.fs.rename(self.ino, old, nd.ino, new, flags).await;
             for ino in [src, dst].into_iter().flatten() {
                 self.fs.refresh(ino).await;
                 self.fs.fs.release(ino);
@@ -772,10 +766,18 @@ pub fn is_ext2(inode: &InodeRef) -> bool {
 impl FileOps for Ext2File {
     fn read(&self, _file: &OpenFile, _pos: &mut u64, buf: &mut [u8]) -> KResult<usize> {
         // Every read path with data goes through read_async.
-        if buf.is_empty() { Ok(0) } else { Err(Errno::EIO) }
+        if buf.is_empty() {
+            Ok(0)
+        } else {
+            Err(Errno::EIO)
+        }
     }
     fn write(&self, _file: &OpenFile, _pos: &mut u64, data: &[u8]) -> KResult<usize> {
-        if data.is_empty() { Ok(0) } else { Err(Errno::EIO) }
+        if data.is_empty() {
+            Ok(0)
+        } else {
+            Err(Errno::EIO)
+        }
     }
     fn seekable(&self) -> bool {
         true

@@ -599,13 +599,17 @@ pub async fn open_at(
                     want_write(&p.dir)?;
                     check_dir_write(ctx, &p.dir.inode)?;
                     let c = ctx.process().cred.lock().clone();
-                    let inode = p.dir.inode.create_async(
-                        &p.name,
-                        NodeKind::File,
-                        creation_mode(ctx, mode, 0o7777),
-                        c.fsuid,
-                        c.fsgid,
-                    ).await?;
+                    let inode = p
+                        .dir
+                        .inode
+                        .create_async(
+                            &p.name,
+                            NodeKind::File,
+                            creation_mode(ctx, mode, 0o7777),
+                            c.fsuid,
+                            c.fsgid,
+                        )
+                        .await?;
                     created = true;
                     break kestrel_vfs::Dentry::child(&p.dir, &p.name, inode);
                 }
@@ -769,7 +773,13 @@ pub async fn sys_getdents64(
     Ok(n as u64)
 }
 
-async fn access_check(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u32, flags: u32) -> KResult<u64> {
+async fn access_check(
+    ctx: &Ctx<'_>,
+    dirfd: i32,
+    path: &[u8],
+    mode: u32,
+    flags: u32,
+) -> KResult<u64> {
     if mode & !(R_OK | W_OK | X_OK) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -826,12 +836,19 @@ pub async fn sys_faccessat2(
     access_check(ctx, dirfd, &path, mode, flags).await
 }
 
-async fn readlink_at(ctx: &Ctx<'_>, dirfd: Fd, path: &[u8], buf: UserPtr<u8>, size: i32) -> KResult<u64> {
+async fn readlink_at(
+    ctx: &Ctx<'_>,
+    dirfd: Fd,
+    path: &[u8],
+    buf: UserPtr<u8>,
+    size: i32,
+) -> KResult<u64> {
     if size <= 0 {
         return Err(Errno::EINVAL);
     }
     let d = if path.is_empty() {
-        ctx.resolve_at(dirfd, path, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW).await
+        ctx.resolve_at(dirfd, path, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)
+            .await
             .map_err(|_| Errno::ENOENT)?
     } else {
         ctx.resolve(dirfd, path, false).await?
@@ -910,13 +927,16 @@ async fn mkdir_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u64) -> KResult<
     want_write(&p.dir)?;
     check_dir_write(ctx, &p.dir.inode)?;
     let c = ctx.process().cred.lock().clone();
-    p.dir.inode.create_async(
-        &p.name,
-        NodeKind::Dir,
-        creation_mode(ctx, mode, 0o1777),
-        c.fsuid,
-        c.fsgid,
-    ).await?;
+    p.dir
+        .inode
+        .create_async(
+            &p.name,
+            NodeKind::Dir,
+            creation_mode(ctx, mode, 0o1777),
+            c.fsuid,
+            c.fsgid,
+        )
+        .await?;
     Ok(0)
 }
 
@@ -958,13 +978,16 @@ async fn mknod_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u64, dev: u64) -
     want_write(&p.dir)?;
     check_dir_write(ctx, &p.dir.inode)?;
     let c = ctx.process().cred.lock().clone();
-    p.dir.inode.create_async(
-        &p.name,
-        kind,
-        creation_mode(ctx, u64::from(mode), 0o7777),
-        c.fsuid,
-        c.fsgid,
-    ).await?;
+    p.dir
+        .inode
+        .create_async(
+            &p.name,
+            kind,
+            creation_mode(ctx, u64::from(mode), 0o7777),
+            c.fsuid,
+            c.fsgid,
+        )
+        .await?;
     Ok(0)
 }
 
@@ -1125,7 +1148,8 @@ async fn rename_at(
     check_sticky(ctx, &op.dir.inode, &src)?;
     op.dir
         .inode
-        .rename_async(&op.name, &np.dir.inode, &np.name, flags).await?;
+        .rename_async(&op.name, &np.dir.inode, &np.name, flags)
+        .await?;
     Ok(0)
 }
 
@@ -1171,7 +1195,8 @@ async fn link_at(
     let src = if old.is_empty() && flags & AT_EMPTY_PATH != 0 {
         ctx.resolve_at(olddir, old, AT_EMPTY_PATH).await?
     } else {
-        ctx.resolve(olddir, old, flags & AT_SYMLINK_FOLLOW != 0).await?
+        ctx.resolve(olddir, old, flags & AT_SYMLINK_FOLLOW != 0)
+            .await?
     };
     if src.inode.metadata().is_dir() {
         return Err(Errno::EPERM);
@@ -1223,13 +1248,16 @@ async fn symlink_at(ctx: &Ctx<'_>, target: &[u8], newdir: i32, new: &[u8]) -> KR
     want_write(&np.dir)?;
     check_dir_write(ctx, &np.dir.inode)?;
     let c = ctx.process().cred.lock().clone();
-    np.dir.inode.create_async(
-        &np.name,
-        NodeKind::Symlink(target.to_vec()),
-        0o777,
-        c.fsuid,
-        c.fsgid,
-    ).await?;
+    np.dir
+        .inode
+        .create_async(
+            &np.name,
+            NodeKind::Symlink(target.to_vec()),
+            0o777,
+            c.fsuid,
+            c.fsgid,
+        )
+        .await?;
     Ok(0)
 }
 

@@ -366,12 +366,14 @@ pub async fn sys_fallocate(
     if mode & FALLOC_FL_KEEP_SIZE == 0 {
         super::fs::fsize_grow_ok(ctx, m.size, (offset + len) as u64)?;
     }
-    inode.allocate_async(
-        offset as u64,
-        len as u64,
-        mode & FALLOC_FL_KEEP_SIZE != 0,
-        mode & FALLOC_FL_PUNCH_HOLE != 0,
-    ).await?;
+    inode
+        .allocate_async(
+            offset as u64,
+            len as u64,
+            mode & FALLOC_FL_KEEP_SIZE != 0,
+            mode & FALLOC_FL_PUNCH_HOLE != 0,
+        )
+        .await?;
     Ok(0)
 }
 
@@ -420,7 +422,8 @@ pub async fn sys_memfd_create(ctx: &mut Ctx<'_>, name: UserCStr, flags: u32) -> 
     let c = ctx.process().cred.lock().clone();
     let inode = root
         .inode
-        .create_async(&tmp, NodeKind::File, 0o777, c.fsuid, c.fsgid).await?;
+        .create_async(&tmp, NodeKind::File, 0o777, c.fsuid, c.fsgid)
+        .await?;
     root.inode.unlink_async(&tmp).await?;
     let allow_sealing = flags & (MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL) != 0;
     if allow_sealing
@@ -600,22 +603,24 @@ pub async fn sys_getdents(
     let mut used = 0;
     let mut full = false;
     let mut pos = f.seek(0, SEEK_CUR)?;
-    inode.readdir_async(pos, &mut |e| {
-        let reclen = (18 + e.name.len() + 2).next_multiple_of(8);
-        if used + reclen > out.len() {
-            full = true;
-            return false;
-        }
-        let r = &mut out[used..used + reclen];
-        r[..8].copy_from_slice(&e.ino.to_ne_bytes());
-        r[8..16].copy_from_slice(&(e.next as i64).to_ne_bytes());
-        r[16..18].copy_from_slice(&(reclen as u16).to_ne_bytes());
-        r[18..18 + e.name.len()].copy_from_slice(&e.name);
-        r[reclen - 1] = e.dtype;
-        used += reclen;
-        pos = e.next;
-        true
-    }).await?;
+    inode
+        .readdir_async(pos, &mut |e| {
+            let reclen = (18 + e.name.len() + 2).next_multiple_of(8);
+            if used + reclen > out.len() {
+                full = true;
+                return false;
+            }
+            let r = &mut out[used..used + reclen];
+            r[..8].copy_from_slice(&e.ino.to_ne_bytes());
+            r[8..16].copy_from_slice(&(e.next as i64).to_ne_bytes());
+            r[16..18].copy_from_slice(&(reclen as u16).to_ne_bytes());
+            r[18..18 + e.name.len()].copy_from_slice(&e.name);
+            r[reclen - 1] = e.dtype;
+            used += reclen;
+            pos = e.next;
+            true
+        })
+        .await?;
     if used == 0 && full {
         return Err(Errno::EINVAL);
     }

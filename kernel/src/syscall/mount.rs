@@ -407,7 +407,9 @@ pub async fn sys_umount2(ctx: &mut Ctx<'_>, target: UserCStr, flags: u32) -> KRe
         return Err(Errno::EPERM);
     }
     let path = ctx.read_path(target)?;
-    let target = ctx.resolve(AT_FDCWD, &path, flags & UMOUNT_NOFOLLOW == 0).await?;
+    let target = ctx
+        .resolve(AT_FDCWD, &path, flags & UMOUNT_NOFOLLOW == 0)
+        .await?;
     // The path resolved to the root of what is mounted there (EINVAL if nothing).
     let at = kestrel_vfs::path::identity(&target.inode);
     drop(target);

@@ -239,11 +239,11 @@ pub async fn sys_bind(ctx: &mut Ctx<'_>, fd: Fd, addr: UserPtr<u8>, addrlen: u32
             )?;
             let c = ctx.process().cred.lock().clone();
             let mode = 0o777 & !ctx.process().fs().lock().umask;
-            let inode =
-                parent
-                    .dir
-                    .inode
-                    .create_async(&parent.name, NodeKind::Socket, mode, c.fsuid, c.fsgid).await?;
+            let inode = parent
+                .dir
+                .inode
+                .create_async(&parent.name, NodeKind::Socket, mode, c.fsuid, c.fsgid)
+                .await?;
             let m = inode.metadata();
             if let Err(e) = s.bind(Addr::Path(p), NameKey::File(m.dev, m.ino)) {
                 let _ = parent.dir.inode.unlink_async(&parent.name).await;

@@ -154,7 +154,8 @@ impl BlockCache {
                 i.changes
             };
             let first = sector / UNIT_SECTORS * UNIT_SECTORS;
-            let last = ((sector + n).div_ceil(UNIT_SECTORS) * UNIT_SECTORS).min(self.disk.sectors());
+            let last =
+                ((sector + n).div_ceil(UNIT_SECTORS) * UNIT_SECTORS).min(self.disk.sectors());
             let mut tmp = Vec::new();
             tmp.try_reserve_exact(((last - first) as usize) * SECTOR)
                 .map_err(|_| Errno::ENOMEM)?;

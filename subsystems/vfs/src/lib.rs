@@ -105,10 +105,9 @@ pub use kestrel_usermem::{UserPtr, UserSpace};
 /// callers that only ever touch in-memory trees (/dev at boot).
 pub fn poll_now<F: core::future::Future>(fut: F) -> Option<F::Output> {
     let mut f = core::pin::pin!(fut);
-    match f
-        .as_mut()
-        .poll(&mut core::task::Context::from_waker(core::task::Waker::noop()))
-    {
+    match f.as_mut().poll(&mut core::task::Context::from_waker(
+        core::task::Waker::noop(),
+    )) {
         core::task::Poll::Ready(v) => Some(v),
         core::task::Poll::Pending => None,
     }

@@ -500,12 +500,7 @@ impl Walker<'_> {
 
     /// Resolves `path`, relative paths from `start`. `follow` says whether a symlink
     /// as the last component is followed (no for lstat, O_NOFOLLOW, ...).
-    pub async fn lookup(
-        &self,
-        start: &DentryRef,
-        path: &[u8],
-        follow: bool,
-    ) -> KResult<DentryRef> {
+    pub async fn lookup(&self, start: &DentryRef, path: &[u8], follow: bool) -> KResult<DentryRef> {
         Self::check_path(path)?;
         let trailing = path.ends_with(b"/");
         if path[0] == b'/' && self.resolve & RESOLVE_BENEATH != 0 {
@@ -637,7 +632,8 @@ mod tests {
         assert!(link.inode.metadata().is_symlink());
         // A trailing slash forces the last symlink to be followed.
         assert!(
-            w.lookup(&root, b"/abs/", false).now()
+            w.lookup(&root, b"/abs/", false)
+                .now()
                 .unwrap()
                 .inode
                 .metadata()
@@ -656,7 +652,10 @@ mod tests {
             resolve: 0,
         };
         assert_eq!(w.lookup(&root, b"", true).now().err(), Some(Errno::ENOENT));
-        assert_eq!(w.lookup(&root, b"/nope", true).now().err(), Some(Errno::ENOENT));
+        assert_eq!(
+            w.lookup(&root, b"/nope", true).now().err(),
+            Some(Errno::ENOENT)
+        );
         assert_eq!(
             w.lookup(&root, b"/a/b/f/x", true).now().err(),
             Some(Errno::ENOTDIR)
@@ -665,7 +664,10 @@ mod tests {
             w.lookup(&root, b"/a/b/f/", true).now().err(),
             Some(Errno::ENOTDIR)
         );
-        assert_eq!(w.lookup(&root, b"/loop", true).now().err(), Some(Errno::ELOOP));
+        assert_eq!(
+            w.lookup(&root, b"/loop", true).now().err(),
+            Some(Errno::ELOOP)
+        );
         assert!(w.lookup(&root, b"/loop", false).now().is_ok());
         assert_eq!(
             w.lookup(&root, b"/dangling", true).now().err(),
@@ -698,12 +700,16 @@ mod tests {
             resolve: 0,
         };
         assert!(w.lookup(&root, b"/a/b/f", true).now().is_ok());
-        w.lookup(&root, b"/a", true).now()
+        w.lookup(&root, b"/a", true)
+            .now()
             .unwrap()
             .inode
             .set_mode(0o700)
             .unwrap();
-        assert_eq!(w.lookup(&root, b"/a/b/f", true).now().err(), Some(Errno::EACCES));
+        assert_eq!(
+            w.lookup(&root, b"/a/b/f", true).now().err(),
+            Some(Errno::EACCES)
+        );
     }
 
     #[test]
@@ -724,7 +730,10 @@ mod tests {
         };
         assert!(w(RESOLVE_BENEATH).lookup(&start, b"f", true).now().is_ok());
         assert_eq!(
-            w(RESOLVE_BENEATH).lookup(&start, b"../a/f", true).now().err(),
+            w(RESOLVE_BENEATH)
+                .lookup(&start, b"../a/f", true)
+                .now()
+                .err(),
             Some(Errno::EXDEV)
         );
         assert_eq!(
@@ -732,10 +741,18 @@ mod tests {
             Some(Errno::EXDEV)
         );
         assert_eq!(
-            w(RESOLVE_NO_SYMLINKS).lookup(&start, b"l", true).now().err(),
+            w(RESOLVE_NO_SYMLINKS)
+                .lookup(&start, b"l", true)
+                .now()
+                .err(),
             Some(Errno::ELOOP)
         );
-        assert!(w(RESOLVE_NO_SYMLINKS).lookup(&start, b"l", false).now().is_ok());
+        assert!(
+            w(RESOLVE_NO_SYMLINKS)
+                .lookup(&start, b"l", false)
+                .now()
+                .is_ok()
+        );
     }
 
     #[test]
@@ -791,12 +808,18 @@ mod tests {
         };
         let f = w.lookup(&root, b"/a/inside", true).now().unwrap();
         assert_eq!(f.inode.metadata().dev, 2);
-        assert_eq!(w.lookup(&root, b"/a/b", true).now().err(), Some(Errno::ENOENT));
+        assert_eq!(
+            w.lookup(&root, b"/a/b", true).now().err(),
+            Some(Errno::ENOENT)
+        );
         let mounted_root = f.parent().unwrap();
         assert_eq!(path_of(mounted_root), "/a");
         let up = w.lookup(mounted_root, b"../abs", false).now().unwrap();
         assert_eq!(path_of(&up), "/abs");
-        assert_eq!(w.lookup(&f, b"../abs", false).now().err(), Some(Errno::ENOTDIR));
+        assert_eq!(
+            w.lookup(&f, b"../abs", false).now().err(),
+            Some(Errno::ENOTDIR)
+        );
     }
 
     #[test]
@@ -824,7 +847,10 @@ mod tests {
         assert!(f.mnt().readonly());
         assert_eq!(f.mnt().want_write(), Err(Errno::EROFS));
         // ".." climbs back onto the root's writable mount.
-        let up = w.lookup(f.parent().unwrap(), b"../abs", false).now().unwrap();
+        let up = w
+            .lookup(f.parent().unwrap(), b"../abs", false)
+            .now()
+            .unwrap();
         assert!(!up.mnt().readonly());
         assert!(Arc::ptr_eq(up.mnt(), mounts.root_mount()));
         // Only a mount's root can be remounted.
