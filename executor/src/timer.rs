@@ -13,6 +13,7 @@ use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use core::future::Future;
 use core::pin::Pin;
+use core::sync::atomic::{AtomicU64, Ordering};
 use core::task::{Context, Poll, Waker};
 
 use pin_project::pin_project;
@@ -39,7 +40,18 @@ struct Inner {
 /// Pending timers of one executor.
 pub struct TimerQueue {
     inner: spin::Mutex<Inner>,
+    /// The earliest deadline (`u64::MAX`: none), written under the lock after each
+    /// change: a thread returning to user mode reads it at every system call.
+    earliest: AtomicU64,
     clock: Arc<dyn Clock>,
+}
+
+impl Inner {
+    fn earliest(&self) -> u64 {
+        self.entries
+            .first_key_value()
+            .map_or(u64::MAX, |(k, _)| k.deadline)
+    }
 }
 
 impl TimerQueue {
@@ -50,6 +62,7 @@ impl TimerQueue {
                 entries: BTreeMap::new(),
                 seq: 0,
             }),
+            earliest: AtomicU64::new(u64::MAX),
             clock,
         }
     }
@@ -68,6 +81,7 @@ impl TimerQueue {
             seq: inner.seq,
         };
         inner.entries.insert(key, waker);
+        self.earliest.store(inner.earliest(), Ordering::Release);
         key
     }
 
@@ -80,6 +94,7 @@ impl TimerQueue {
             Some(w) => *w = waker.clone(),
             None => {
                 inner.entries.insert(key, waker.clone());
+                self.earliest.store(inner.earliest(), Ordering::Release);
             }
         }
     }
@@ -87,17 +102,22 @@ impl TimerQueue {
     /// Removes a registration (no effect if it already expired).
     pub fn cancel(&self, key: TimerKey) {
         // Take the waker out and drop it after the lock (brief §7: never free under a lock).
-        let waker = self.inner.lock().entries.remove(&key);
+        let waker = {
+            let mut inner = self.inner.lock();
+            let w = inner.entries.remove(&key);
+            self.earliest.store(inner.earliest(), Ordering::Release);
+            w
+        };
         drop(waker);
     }
 
     /// The earliest pending deadline.
     pub fn next_deadline(&self) -> Option<u64> {
-        self.inner
-            .lock()
-            .entries
-            .first_key_value()
-            .map(|(k, _)| k.deadline)
+        // A snapshot, as the lock would give: it can change as soon as it is read.
+        match self.earliest.load(Ordering::Acquire) {
+            u64::MAX => None,
+            d => Some(d),
+        }
     }
 
     /// Number of pending timers.
@@ -118,10 +138,12 @@ impl TimerQueue {
         loop {
             let due = {
                 let mut inner = self.inner.lock();
-                match inner.entries.first_entry() {
+                let due = match inner.entries.first_entry() {
                     Some(e) if e.key().deadline <= now => Some(e.remove()),
                     _ => None,
-                }
+                };
+                self.earliest.store(inner.earliest(), Ordering::Release);
+                due
             };
             match due {
                 Some(w) => {

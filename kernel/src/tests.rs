@@ -223,3 +223,23 @@ ktest!(idle_cpus_steal_from_a_busy_one, async {
     );
     Ok(())
 });
+
+ktest!(syscall_future_sizes_report, async {
+    // Not a pass/fail line so much as a report the test log keeps (issue #14):
+    // the thread future holds the dispatch future, as big as its largest arm.
+    let mut sizes = crate::syscall::table::future_sizes();
+    sizes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let largest: alloc::vec::Vec<_> = sizes
+        .iter()
+        .take(10)
+        .map(|(n, s)| alloc::format!("{} {s}", n.to_ascii_lowercase()))
+        .collect();
+    crate::println!(
+        "future sizes (bytes): thread {}, dispatch {}, Thread {}; largest handler futures (the calls handler_future! boxes cost the dispatch a pointer): {}",
+        crate::process::thread::run_future_size(),
+        crate::syscall::table::call_future_size(),
+        core::mem::size_of::<crate::process::Thread>(),
+        largest.join(", ")
+    );
+    Ok(())
+});

@@ -730,17 +730,11 @@ impl Thread {
         self.kill.load(Ordering::Acquire)
     }
 
-    /// Completes when the thread is killed; raced against every syscall.
-    pub async fn until_killed(&self) {
-        core::future::poll_fn(|cx| {
-            self.kill_waker.register(cx.waker());
-            if self.killed() {
-                core::task::Poll::Ready(())
-            } else {
-                core::task::Poll::Pending
-            }
-        })
-        .await
+    /// Whether the thread was killed; if not, `cx` is woken when it is (every
+    /// pending system call is raced against this).
+    pub fn poll_killed(&self, cx: &mut core::task::Context<'_>) -> bool {
+        self.kill_waker.register(cx.waker());
+        self.killed()
     }
 
     /// The thread asked to exit; the thread loop ends after the current syscall.

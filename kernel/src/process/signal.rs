@@ -158,10 +158,63 @@ impl SigQueue {
     }
 }
 
+/// A signal queue behind its lock, with its pending set mirrored in an atomic,
+/// so that the return to user mode (every system call) sees "nothing pending"
+/// without taking two locks. The mirror is written under the lock, as each guard
+/// is dropped; a reader that misses a signal being queued at that moment is no
+/// worse off than one that took the lock just before the sender: the sender's
+/// `kick` brings the thread back.
+#[derive(Default)]
+pub struct PendingQueue {
+    queue: spin::Mutex<SigQueue>,
+    summary: core::sync::atomic::AtomicU64,
+}
+
+impl PendingQueue {
+    /// Locks the queue; the summary follows when the guard is dropped.
+    pub fn lock(&self) -> PendingGuard<'_> {
+        PendingGuard {
+            queue: self.queue.lock(),
+            summary: &self.summary,
+        }
+    }
+
+    /// The pending set, without the lock: a snapshot.
+    pub fn summary(&self) -> u64 {
+        self.summary.load(Ordering::Acquire)
+    }
+}
+
+/// The locked queue of a [`PendingQueue`].
+pub struct PendingGuard<'a> {
+    queue: spin::MutexGuard<'a, SigQueue>,
+    summary: &'a core::sync::atomic::AtomicU64,
+}
+
+impl core::ops::Deref for PendingGuard<'_> {
+    type Target = SigQueue;
+    fn deref(&self) -> &SigQueue {
+        &self.queue
+    }
+}
+
+impl core::ops::DerefMut for PendingGuard<'_> {
+    fn deref_mut(&mut self) -> &mut SigQueue {
+        &mut self.queue
+    }
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        // Still under the lock: the queue's field is dropped after this.
+        self.summary.store(self.queue.mask, Ordering::Release);
+    }
+}
+
 /// A thread's signal state.
 #[derive(Default)]
 pub struct ThreadSignals {
-    pub pending: spin::Mutex<SigQueue>,
+    pub pending: PendingQueue,
     pub altstack: spin::Mutex<Option<StackT>>,
     /// The mask to restore after the next delivery (sigsuspend, ppoll, pselect).
     pub saved_mask: spin::Mutex<Option<u64>>,
@@ -193,7 +246,7 @@ pub enum Restart {
 /// A process's shared signal state.
 #[derive(Default)]
 pub struct ProcessSignals {
-    pub pending: spin::Mutex<SigQueue>,
+    pub pending: PendingQueue,
     /// Set while the process is stopped by a stop signal.
     pub stopped: core::sync::atomic::AtomicBool,
     /// Woken on continue (and kill).
@@ -208,8 +261,7 @@ impl Thread {
     /// it does not block.
     pub fn deliverable(&self) -> u64 {
         let blocked = self.sigmask.load(Ordering::Acquire);
-        (self.signals.pending.lock().pending() | self.process.signals.pending.lock().pending())
-            & !blocked
+        (self.signals.pending.summary() | self.process.signals.pending.summary()) & !blocked
     }
 
     /// Whether a blocking call of this thread must stop now: a signal to deliver, a
@@ -443,6 +495,9 @@ pub fn child_exited(parent: &Arc<Process>, child: &Process, wstatus: u32) {
 /// Takes the next signal `t` should act on.
 fn dequeue(t: &Thread) -> Option<Siginfo> {
     let allowed = !t.sigmask.load(Ordering::Acquire);
+    if (t.signals.pending.summary() | t.process.signals.pending.summary()) & allowed == 0 {
+        return None; // the common case, every return to user mode: no locks
+    }
     // Synchronous faults (queued on the thread) and thread signals first.
     let own = t.signals.pending.lock().take(allowed);
     let info = own.or_else(|| t.process.signals.pending.lock().take(allowed))?;
@@ -489,7 +544,7 @@ fn fix_restart(regs: &mut UserContext, handler: Option<&KernelSigaction>) {
 /// Handles every deliverable signal before `t` returns to user mode. `from_syscall`:
 /// the trap being finished was a system call (its return value may be a restart code).
 pub async fn deliver(t: &Arc<Thread>, regs: &mut UserContext, mut from_syscall: bool) {
-    let p = t.process.clone();
+    let p = &t.process;
     loop {
         if t.killed() {
             return;
@@ -515,7 +570,7 @@ pub async fn deliver(t: &Arc<Thread>, regs: &mut UserContext, mut from_syscall: 
                 DefaultAction::Ignore | DefaultAction::Continue => continue,
                 DefaultAction::Stop => {
                     if !p.signals.stopped.swap(true, Ordering::AcqRel) {
-                        notify_parent(&p, CLD_STOPPED, sig as i32, 0x7f | (sig << 8));
+                        notify_parent(p, CLD_STOPPED, sig as i32, 0x7f | (sig << 8));
                         for other in p.threads.lock().iter() {
                             kick(other);
                         }

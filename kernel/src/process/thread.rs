@@ -22,7 +22,6 @@ use core::pin::{Pin, pin};
 use core::sync::atomic::Ordering;
 use core::task::{Context, Poll};
 
-use futures_util::future::{Either, select};
 use kestrel_abi::signal::*;
 
 use super::{Thread, signal};
@@ -92,6 +91,29 @@ impl<F: Future> Future for InAddressSpace<F> {
     }
 }
 
+/// A system call until it completes (`Some(result)`) or its thread is killed
+/// (`None`: the call is dropped, cancelled). The kill is checked, and its waker
+/// registered, only when the call is still pending, so a call that completes on
+/// its first poll costs nothing more.
+struct UntilKilled<'a, F> {
+    call: Pin<&'a mut F>,
+    thread: &'a Thread,
+}
+
+impl<F: Future> Future for UntilKilled<'_, F> {
+    type Output = Option<F::Output>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Poll::Ready(r) = self.call.as_mut().poll(cx) {
+            return Poll::Ready(Some(r));
+        }
+        if self.thread.poll_killed(cx) {
+            Poll::Ready(None)
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
 /// Starts `thread` at `regs` as a new task, on the CPUs its creator may use
 /// (affinity is inherited across fork and clone, as on Linux).
 pub fn spawn(thread: Arc<Thread>, regs: UserContext) -> Result<(), kestrel_executor::SpawnError> {
@@ -123,6 +145,12 @@ fn exception_signal(vector: u8, rip: u64) -> Siginfo {
     }
 }
 
+/// The size of a user thread's future (`run`), which every thread keeps on the
+/// heap for its whole life: what a parked thread costs, beyond its `Thread`.
+pub fn run_future_size() -> usize {
+    crate::syscall::table::output_size(&|t: Arc<Thread>, r: UserContext| run(t, r))
+}
+
 async fn run(thread: Arc<Thread>, mut regs: UserContext) {
     let mut slice_start = time::now_ns();
     while !thread.should_exit() {
@@ -143,22 +171,28 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
             // A CPU-time timer (setitimer, RLIMIT_CPU) is due after that much running.
             deadline = deadline.min(time::now_ns().saturating_add(budget.max(10_000)));
         }
-        let me: Arc<dyn crate::arch::fpu::HasFpu> = thread.clone();
-        crate::arch::fpu::switch_to(&me);
+        if !crate::arch::fpu::is_live(&thread) {
+            let me: Arc<dyn crate::arch::fpu::HasFpu> = thread.clone();
+            crate::arch::fpu::switch_to(&me);
+        }
         // From arming the timer until user mode, interrupts stay off: a deadline that
         // passes in between (a short CPU-time budget, a slow host) leaves the timer
         // interrupt pending, taken the moment user mode starts. Were it taken here,
         // in the kernel, user code would run on with no timer armed.
         crate::arch::cpu::disable_interrupts();
-        apic::arm_at(deadline, time::now_ns());
-
         let user_start = time::now_ns();
+        apic::arm_at(deadline, user_start);
         let trap = trap::enter_user(&mut regs);
         let in_user = time::now_ns() - user_start;
-        thread.cpu.user.fetch_add(in_user, Ordering::Relaxed);
-        percpu::this_cpu()
-            .user_ns
-            .fetch_add(in_user, Ordering::Relaxed);
+        // Each has one writer (the thread; this CPU), so no locked add: readers
+        // see the old sum or the new one.
+        let user = &thread.cpu.user;
+        user.store(user.load(Ordering::Relaxed) + in_user, Ordering::Relaxed);
+        let cpu_user = &percpu::this_cpu().user_ns;
+        cpu_user.store(
+            cpu_user.load(Ordering::Relaxed) + in_user,
+            Ordering::Relaxed,
+        );
         let mut from_syscall = false;
         match trap {
             Trap::Syscall => {
@@ -174,14 +208,11 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                 ];
                 crate::trace::record(crate::trace::Kind::SyscallEnter, thread.tid.into(), nr);
                 thread.in_syscall.store(nr as u32 + 1, Ordering::Relaxed);
-                let ret = {
-                    let call = pin!(syscall::dispatch(&thread, &mut regs, nr, args));
-                    let killed = pin!(thread.until_killed());
-                    match select(call, killed).await {
-                        Either::Left((ret, _)) => Some(ret),
-                        Either::Right(_) => None, // the call was dropped: cancelled
-                    }
-                };
+                let ret = UntilKilled {
+                    call: pin!(syscall::dispatch(&thread, &mut regs, nr, args)),
+                    thread: &thread,
+                }
+                .await;
                 thread.in_syscall.store(0, Ordering::Relaxed);
                 if let Some(v) = ret {
                     regs.regs.rax = v as u64;

@@ -233,7 +233,7 @@ pub(super) async fn read_to_user(
         return Err(Errno::EISDIR);
     }
     if super::socket::is_socket(file) && offset.is_none() {
-        return super::socket::read(ctx, file, buf, count).await;
+        return alloc::boxed::Box::pin(super::socket::read(ctx, file, buf, count)).await;
     }
     let count = count.min(MAX_RW_COUNT);
     if count == 0 {
@@ -292,7 +292,7 @@ pub(super) async fn write_from_user(
     let mm = ctx.mm();
     let mut input = mm.reader(buf, count)?;
     if super::socket::is_socket(file) && offset.is_none() {
-        return super::socket::write(ctx, file, buf, count).await;
+        return alloc::boxed::Box::pin(super::socket::write(ctx, file, buf, count)).await;
     }
     let count = count.min(MAX_RW_COUNT);
     if count == 0 {
@@ -425,7 +425,7 @@ pub(super) async fn readv_file(
 ) -> KResult<u64> {
     let file = file.clone();
     if super::socket::is_socket(&file) {
-        return super::socket::readv(ctx, &file, iovs).await;
+        return alloc::boxed::Box::pin(super::socket::readv(ctx, &file, iovs)).await;
     }
     let mut total = 0u64;
     for (i, iov) in iovs.iter().enumerate() {
@@ -474,7 +474,7 @@ pub(super) async fn writev_file(
 ) -> KResult<u64> {
     let file = file.clone();
     if super::socket::is_socket(&file) {
-        return super::socket::writev(ctx, &file, iovs).await;
+        return alloc::boxed::Box::pin(super::socket::writev(ctx, &file, iovs)).await;
     }
     if !file.writable() {
         return Err(Errno::EBADF);

@@ -28,7 +28,7 @@ mod sched;
 mod signal;
 pub(crate) mod socket;
 pub mod stats;
-mod table;
+pub mod table;
 mod time;
 mod timer;
 mod xattr;

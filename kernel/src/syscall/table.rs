@@ -27,6 +27,96 @@ use super::{
     signal, socket, time, timer, xattr,
 };
 
+/// Awaits a handler's future, boxed for the calls listed here. The dispatch future
+/// is as large as its largest arm and every thread keeps one, parked or not, so
+/// handlers whose futures are large (more than about 450 bytes: see the
+/// `syscall_future_sizes_report` kernel test) and that are not on a hot path go
+/// on the heap for the length of the call; the hot ones (read, write, futex,
+/// poll, epoll_wait, open...) stay inline and allocate nothing.
+macro_rules! handler_future {
+    (SENDMMSG, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (RECVMMSG, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (SENDMSG, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (RECVMSG, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (SENDTO, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (RECVFROM, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (PREADV, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (PWRITEV, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (PREADV2, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (PWRITEV2, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (ACCEPT, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (ACCEPT4, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (CONNECT, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (SELECT, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (PSELECT6, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (PPOLL, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (EPOLL_PWAIT, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (EPOLL_PWAIT2, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (SENDFILE, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (COPY_FILE_RANGE, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (OPENAT2, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (MINCORE, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (WAITID, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (FLOCK, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (RESTART_SYSCALL, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (FCNTL, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    ($name:ident, $call:expr) => {
+        $call.await
+    };
+}
+
 macro_rules! syscall_table {
     ($($name:ident => $family:ident :: $handler:ident ( $($arg:ident : $ty:ty),* ) $(, partial $note:literal)?;)*) => {
         /// Runs the handler for `nr`, its arguments decoded as the table declares.
@@ -35,12 +125,37 @@ macro_rules! syscall_table {
                 $(kestrel_abi::syscalls::nr::$name => {
                     #[allow(unused_mut, unused_variables)]
                     let mut regs = Regs::new(a);
-                    $family::$handler(ctx, $(regs.next::<$ty>()),*).await
+                    handler_future!($name, $family::$handler(ctx, $(regs.next::<$ty>()),*))
                 })*
                 _ => Err(super::unknown(ctx, nr)),
             }
         }
+
+        /// Each handler's future size in bytes, by call name: a parked thread
+        /// keeps the largest of them (the `call` future is as big as its biggest
+        /// arm), so large, rare handlers box their insides. Measured from the
+        /// types alone; nothing is run.
+        pub fn future_sizes() -> alloc::vec::Vec<(&'static str, usize)> {
+            alloc::vec![$((
+                stringify!($name),
+                output_size(&|ctx: &'static mut Ctx<'static>, a: Args| {
+                    #[allow(unused_mut, unused_variables)]
+                    let mut regs = Regs::new(a);
+                    $family::$handler(ctx, $(regs.next::<$ty>()),*)
+                }),
+            ),)*]
+        }
     };
+}
+
+/// The size of what `f` returns, from its type.
+pub fn output_size<A, B, R>(_: &impl FnOnce(A, B) -> R) -> usize {
+    core::mem::size_of::<R>()
+}
+
+/// The size of the whole dispatch future (as big as the largest handler's).
+pub fn call_future_size() -> usize {
+    output_size(&|ctx: &'static mut Ctx<'static>, a: Args| call(ctx, 0, a))
 }
 
 syscall_table! {

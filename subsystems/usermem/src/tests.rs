@@ -44,10 +44,10 @@ impl Fake {
 impl UserSpace for Fake {
     fn copy_in(&self, range: UserRange, dst: &mut [u8]) -> usize {
         let pages = self.pages.lock().unwrap();
-        for i in 0..range.len() {
+        for (i, out) in dst.iter_mut().enumerate().take(range.len()) {
             let a = range.start() + i as u64;
             match pages.get(&(a / PAGE)) {
-                Some((_, d)) => dst[i] = d[(a % PAGE) as usize],
+                Some((_, d)) => *out = d[(a % PAGE) as usize],
                 None => return i,
             }
         }
@@ -55,10 +55,10 @@ impl UserSpace for Fake {
     }
     fn copy_out(&self, range: UserRange, src: &[u8]) -> usize {
         let mut pages = self.pages.lock().unwrap();
-        for i in 0..range.len() {
+        for (i, &byte) in src.iter().enumerate().take(range.len()) {
             let a = range.start() + i as u64;
             match pages.get_mut(&(a / PAGE)) {
-                Some((Prot::ReadWrite, d)) => d[(a % PAGE) as usize] = src[i],
+                Some((Prot::ReadWrite, d)) => d[(a % PAGE) as usize] = byte,
                 _ => return i,
             }
         }

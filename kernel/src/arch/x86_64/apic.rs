@@ -109,8 +109,12 @@ pub fn arm_at(deadline: u64, now: u64) {
         0 => deadline,
         p => deadline.min(now.saturating_add(p)),
     };
+    // Only this CPU writes its slot (its timer interrupt too: if that lands between
+    // the load and the store, the timer is armed again, as it should be), so a
+    // load and a store do; a locked exchange is slow when emulated.
     let armed = &super::percpu::this_cpu().timer_armed_at;
-    if armed.swap(deadline, Ordering::Relaxed) != deadline {
+    if armed.load(Ordering::Relaxed) != deadline {
+        armed.store(deadline, Ordering::Relaxed);
         arm_oneshot(deadline.saturating_sub(now));
     }
 }

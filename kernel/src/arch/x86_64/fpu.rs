@@ -16,7 +16,7 @@
 use alloc::boxed::Box;
 use alloc::sync::{Arc, Weak};
 use core::arch::asm;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use super::cpu::{self, XCR0, XSAVE_SIZE};
 
@@ -135,11 +135,24 @@ pub trait HasFpu: Send + Sync {
     fn fpu(&self) -> &spin::Mutex<Box<FpuState>>;
 }
 
-/// The thread whose state is live in a CPU's registers, one per CPU.
-struct Owner(spin::Mutex<Option<Weak<dyn HasFpu>>>);
+/// The thread whose state is live in a CPU's registers, one per CPU, and the
+/// address of its allocation (0: none), so that a thread going back to user mode
+/// on the CPU where its state is already live (every system call) checks with
+/// one load. The `Weak` keeps the allocation, so the address cannot be reused by
+/// another thread while it is recorded here.
+struct Owner(spin::Mutex<Option<Weak<dyn HasFpu>>>, AtomicUsize);
 
 static OWNERS: [Owner; super::acpi::MAX_CPUS] =
-    [const { Owner(spin::Mutex::new(None)) }; super::acpi::MAX_CPUS];
+    [const { Owner(spin::Mutex::new(None), AtomicUsize::new(0)) }; super::acpi::MAX_CPUS];
+
+fn address<T: ?Sized>(p: *const T) -> usize {
+    p as *const () as usize
+}
+
+/// Whether `thread`'s registers are the ones live on this CPU.
+pub fn is_live<T: HasFpu>(thread: &Arc<T>) -> bool {
+    owner().1.load(Ordering::Relaxed) == address(Arc::as_ptr(thread))
+}
 
 /// This CPU's owner slot.
 fn owner() -> &'static Owner {
@@ -176,7 +189,8 @@ pub fn init_cpu() {
 
 /// Makes `thread`'s state live, saving the previous owner's first.
 pub fn switch_to(thread: &Arc<dyn HasFpu>) {
-    let mut owner = owner().0.lock();
+    let slot = owner();
+    let mut owner = slot.0.lock();
     if let Some(prev) = owner.as_ref().and_then(Weak::upgrade) {
         if Arc::ptr_eq(&prev, thread) {
             return;
@@ -185,6 +199,8 @@ pub fn switch_to(thread: &Arc<dyn HasFpu>) {
     }
     thread.fpu().lock().restore();
     *owner = Some(Arc::downgrade(thread));
+    slot.1
+        .store(address(Arc::as_ptr(thread)), Ordering::Relaxed);
 }
 
 /// Brings `thread`'s saved state up to date if its registers are live (before fork
@@ -203,13 +219,15 @@ pub fn sync_to_memory(thread: &Arc<dyn HasFpu>) {
 /// Forgets the live state if it is `thread`'s (its saved copy was replaced, as at
 /// execve), so the next switch loads the saved one.
 pub fn invalidate(thread: &Arc<dyn HasFpu>) {
-    let mut owner = owner().0.lock();
+    let slot = owner();
+    let mut owner = slot.0.lock();
     if owner
         .as_ref()
         .and_then(Weak::upgrade)
         .is_some_and(|o| Arc::ptr_eq(&o, thread))
     {
         *owner = None;
+        slot.1.store(0, Ordering::Relaxed);
     }
 }
 
@@ -221,7 +239,8 @@ pub fn release(thread: &Arc<dyn HasFpu>) {
     if super::percpu::online() < 2 {
         return;
     }
-    let mut owner = owner().0.lock();
+    let slot = owner();
+    let mut owner = slot.0.lock();
     if owner
         .as_ref()
         .and_then(Weak::upgrade)
@@ -229,5 +248,6 @@ pub fn release(thread: &Arc<dyn HasFpu>) {
     {
         thread.fpu().lock().save();
         *owner = None;
+        slot.1.store(0, Ordering::Relaxed);
     }
 }
