@@ -122,7 +122,7 @@ pub async fn sys_mmap(
             // Page faults read the file synchronously: a disk file brings the
             // mapped pages in now (a private mapping may show the file as it was
             // at mmap time, which POSIX allows).
-            inode.load_pages(off, len as u64).await?;
+            inode.load_pages(off, len).await?;
             Backing::File { inode, offset: off }
         }
     };

@@ -113,13 +113,17 @@ impl Ctx<'_> {
         } else {
             self.start_dir(dirfd)?
         };
-        Walker {
-            root: &root,
-            mounts: crate::fs::mounts(),
-            cred: &cred,
-            resolve: self.resolve,
-        }
-        .lookup(&start, path, follow)
+        // Boxed: the walk's future (it may wait on a disk) stays out of every
+        // path-taking handler's future, which the dispatch future is as big as.
+        alloc::boxed::Box::pin(
+            Walker {
+                root: &root,
+                mounts: crate::fs::mounts(),
+                cred: &cred,
+                resolve: self.resolve,
+            }
+            .lookup(&start, path, follow),
+        )
         .await
     }
 
@@ -167,13 +171,15 @@ impl Ctx<'_> {
         } else {
             start.clone()
         };
-        Walker {
-            root: &root,
-            mounts: crate::fs::mounts(),
-            cred: &cred,
-            resolve: self.resolve,
-        }
-        .lookup_parent(&start, path)
+        alloc::boxed::Box::pin(
+            Walker {
+                root: &root,
+                mounts: crate::fs::mounts(),
+                cred: &cred,
+                resolve: self.resolve,
+            }
+            .lookup_parent(&start, path),
+        )
         .await
     }
 

@@ -34,6 +34,21 @@ use super::{
 /// on the heap for the length of the call; the hot ones (read, write, futex,
 /// poll, epoll_wait, open...) stay inline and allocate nothing.
 macro_rules! handler_future {
+    (MOUNT, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (UMOUNT2, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (SYNC, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (SYNCFS, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (EXECVE, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
     (SENDMMSG, $call:expr) => {
         alloc::boxed::Box::pin($call).await
     };
