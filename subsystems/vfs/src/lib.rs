@@ -15,12 +15,15 @@
 //! * [`epoll`] reports readiness of many files through per-entry wakers.
 //!
 //! # Blocking
-//! Nothing here blocks or awaits. File operations are non-blocking: a read with no
+//! Nothing here blocks. Operations that may wait for a disk (lookups, directory
+//! changes, listings, truncation, symlink targets, fsync) have `_async` forms on
+//! [`Inode`] returning [`inode::Later`]: in-memory file systems answer at once
+//! through the defaults, a disk file system with a future; the path walk awaits
+//! them (docs/storage.md). Other file operations are non-blocking: a read with no
 //! data returns `EAGAIN`. Every waitable file exposes one readiness interface —
 //! [`FileOps::poll`] (the current poll mask) and [`FileOps::wait_queue`] (woken on any
 //! change) — and the kernel's syscall layer turns that into blocking reads, `poll`,
-//! `select` and `epoll` alike (brief §3). This keeps the VFS synchronous and testable
-//! on the host.
+//! `select` and `epoll` alike (brief §3). This keeps the VFS testable on the host.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
