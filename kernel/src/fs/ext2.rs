@@ -175,7 +175,7 @@ pub async fn unmount(root: InodeRef) -> KResult<()> {
         return Err(Errno::EBUSY);
     }
     fs.write_back_attrs(None).await?;
-    fs.fs.unmount().await?;
+    fs.op(|fs| async move { fs.unmount().await }).await?;
     fs.gone.store(true, Ordering::Release);
     MOUNTED.lock().retain(|m| !Arc::ptr_eq(m, &fs));
     Ok(())
@@ -201,7 +201,7 @@ pub async fn unmount_all() {
     for fs in all {
         fs.gone.store(true, Ordering::Release);
         let r = match fs.write_back_attrs(None).await {
-            Ok(()) => fs.fs.unmount().await,
+            Ok(()) => fs.op(|fs| async move { fs.unmount().await }).await,
             Err(e) => Err(e),
         };
         if let Err(e) = r {
@@ -255,6 +255,19 @@ pub async fn mount_root(dev: &[u8], read_only: bool) -> KResult<()> {
 }
 
 impl Ext2Fs {
+    /// Runs `op` on the file system as a task of its own and awaits it. A caller
+    /// that goes away (a killed thread's system call is dropped where it waits)
+    /// so cannot cut an operation in half: ext2's write ordering, and its
+    /// in-memory state, hold for whole operations only (the crate's
+    /// documentation).
+    async fn op<T, Fut>(&self, op: impl FnOnce(Arc<Ext2>) -> Fut) -> T
+    where
+        Fut: core::future::Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        crate::task::spawn("ext2-op", op(self.fs.clone())).await
+    }
+
     /// The in-core inode for `ino`, whose hold the caller took (it is given back
     /// if the inode is in core already).
     async fn get(self: &Arc<Self>, ino: u32) -> KResult<Arc<Ext2Inode>> {
@@ -263,7 +276,10 @@ impl Ext2Fs {
             self.fs.release(ino);
             return Ok(i);
         }
-        let meta = match self.fs.metadata(ino).await {
+        let meta = match self
+            .op(move |fs| async move { fs.metadata(ino).await })
+            .await
+        {
             Ok(m) => self.with_dirty(ino, m),
             Err(e) => {
                 self.fs.release(ino);
@@ -304,7 +320,9 @@ impl Ext2Fs {
     async fn refresh(&self, ino: u32) {
         let i = self.inodes.lock().get(&ino).and_then(Weak::upgrade);
         if let Some(i) = i
-            && let Ok(m) = self.fs.metadata(ino).await
+            && let Ok(m) = self
+                .op(move |fs| async move { fs.metadata(ino).await })
+                .await
         {
             *i.meta.lock() = self.with_dirty(ino, m);
         }
@@ -321,7 +339,10 @@ impl Ext2Fs {
         };
         let mut result = Ok(());
         for (ino, m) in items {
-            match self.fs.set_attrs(ino, &m).await {
+            match self
+                .op(move |fs| async move { fs.set_attrs(ino, &m).await })
+                .await
+            {
                 // Freed since (unlinked and closed): nothing to write.
                 Ok(()) | Err(Errno::ENOENT | Errno::ESTALE) => {}
                 Err(e) => result = result.and(Err(e)),
@@ -337,8 +358,8 @@ impl Ext2Fs {
             return Ok(());
         }
         self.write_back_attrs(None).await?;
-        self.fs.sync().await?;
-        if let Ok(s) = self.fs.statfs().await {
+        self.op(|fs| async move { fs.sync().await }).await?;
+        if let Ok(s) = self.op(|fs| async move { fs.statfs().await }).await {
             *self.statfs.lock() = s;
         }
         Ok(())
@@ -404,17 +425,46 @@ impl Ext2Inode {
 
     /// The number `name` in this directory has, held (None: no such name).
     async fn child_ino(&self, name: &[u8]) -> Option<u32> {
-        self.fs.fs.lookup(self.ino, name).await.ok()
+        self.lookup_ino(name).await.ok()
     }
 
+    /// The number `name` has in this directory, held.
+    async fn lookup_ino(&self, name: &[u8]) -> KResult<u32> {
+        let (dir, name) = (self.ino, name.to_vec());
+        self.fs
+            .op(move |fs| async move { fs.lookup(dir, &name).await })
+            .await
+    }
+
+    /// Reads through a buffer of the operation's own (the caller's may go away
+    /// before the operation ends).
     async fn read(&self, pos: u64, buf: &mut [u8]) -> KResult<usize> {
-        self.fs.fs.read(self.ino, pos, buf).await
+        let (ino, len) = (self.ino, buf.len());
+        let mut own: Vec<u8> = crate::syscall::zeroed_vec(len)?;
+        let (r, own) = self
+            .fs
+            .op(move |fs| async move {
+                let r = fs.read(ino, pos, &mut own).await;
+                (r, own)
+            })
+            .await;
+        let n = r?;
+        buf[..n].copy_from_slice(&own[..n]);
+        Ok(n)
     }
 
     async fn write(&self, pos: u64, data: &[u8]) -> KResult<usize> {
         self.check_rw()?;
         self.fs.write_back_attrs(Some(self.ino)).await?;
-        let r = self.fs.fs.write(self.ino, pos, data).await;
+        let ino = self.ino;
+        let mut own = Vec::new();
+        own.try_reserve_exact(data.len())
+            .map_err(|_| Errno::ENOMEM)?;
+        own.extend_from_slice(data);
+        let r = self
+            .fs
+            .op(move |fs| async move { fs.write(ino, pos, &own).await })
+            .await;
         if let Ok(n) = r {
             self.update_pages(pos, &data[..n]);
         }
@@ -512,7 +562,7 @@ impl Inode for Ext2Inode {
 
     fn lookup_async<'a>(&'a self, name: &'a [u8]) -> Later<'a, KResult<InodeRef>> {
         Later::wait(async move {
-            let ino = self.fs.fs.lookup(self.ino, name).await?;
+            let ino = self.lookup_ino(name).await?;
             let i: InodeRef = self.fs.get(ino).await?;
             Ok(i)
         })
@@ -529,10 +579,10 @@ impl Inode for Ext2Inode {
         Later::wait(async move {
             self.check_rw()?;
             self.fs.write_back_attrs(Some(self.ino)).await?;
+            let (dir, name) = (self.ino, name.to_vec());
             let ino = self
                 .fs
-                .fs
-                .create(self.ino, name, kind, mode, uid, gid)
+                .op(move |fs| async move { fs.create(dir, &name, kind, mode, uid, gid).await })
                 .await?;
             // A number freed and given out again: nothing of the old inode's
             // in-memory changes applies to the new one.
@@ -549,7 +599,11 @@ impl Inode for Ext2Inode {
             self.check_rw()?;
             self.fs.write_back_attrs(Some(self.ino)).await?;
             self.fs.write_back_attrs(Some(t.ino)).await?;
-            let r = self.fs.fs.link(self.ino, name, t.ino).await;
+            let (dir, name, target) = (self.ino, name.to_vec(), t.ino);
+            let r = self
+                .fs
+                .op(move |fs| async move { fs.link(dir, &name, target).await })
+                .await;
             self.fs.refresh(self.ino).await;
             self.fs.refresh(t.ino).await;
             r
@@ -564,7 +618,11 @@ impl Inode for Ext2Inode {
             if let Some(v) = victim {
                 let _ = self.fs.write_back_attrs(Some(v)).await;
             }
-            let r = self.fs.fs.unlink(self.ino, name).await;
+            let (dir, owned) = (self.ino, name.to_vec());
+            let r = self
+                .fs
+                .op(move |fs| async move { fs.unlink(dir, &owned).await })
+                .await;
             if let Some(v) = victim {
                 self.fs.refresh(v).await;
                 self.fs.fs.release(v);
@@ -579,7 +637,11 @@ impl Inode for Ext2Inode {
             self.check_rw()?;
             self.fs.write_back_attrs(Some(self.ino)).await?;
             let victim = self.child_ino(name).await;
-            let r = self.fs.fs.rmdir(self.ino, name).await;
+            let (dir, owned) = (self.ino, name.to_vec());
+            let r = self
+                .fs
+                .op(move |fs| async move { fs.rmdir(dir, &owned).await })
+                .await;
             if let Some(v) = victim {
                 self.fs.refresh(v).await;
                 self.fs.fs.release(v);
@@ -603,7 +665,11 @@ impl Inode for Ext2Inode {
             self.fs.write_back_attrs(Some(nd.ino)).await?;
             let src = self.child_ino(old).await;
             let dst = nd.child_ino(new).await;
-            let r = self.fs.fs.rename(self.ino, old, nd.ino, new, flags).await;
+            let (od, ndi, o, n) = (self.ino, nd.ino, old.to_vec(), new.to_vec());
+            let r = self
+                .fs
+                .op(move |fs| async move { fs.rename(od, &o, ndi, &n, flags).await })
+                .await;
             for ino in [src, dst].into_iter().flatten() {
                 self.fs.refresh(ino).await;
                 self.fs.fs.release(ino);
@@ -619,14 +685,43 @@ impl Inode for Ext2Inode {
         pos: u64,
         emit: &'a mut (dyn FnMut(DirEntry) -> bool + Send),
     ) -> Later<'a, KResult<()>> {
-        Later::wait(self.fs.fs.readdir(self.ino, pos, emit))
+        Later::wait(async move {
+            // Listed by the operation's task into a batch of its own (the caller
+            // may go away before it ends), then handed to `emit`; what `emit`
+            // does not take is listed again from its position next time.
+            const BATCH: usize = 256;
+            let dir = self.ino;
+            let batch = self
+                .fs
+                .op(move |fs| async move {
+                    let mut got = Vec::new();
+                    let r = fs
+                        .readdir(dir, pos, &mut |e| {
+                            got.push(e);
+                            got.len() < BATCH
+                        })
+                        .await;
+                    r.map(|()| got)
+                })
+                .await?;
+            for e in batch {
+                if !emit(e) {
+                    break;
+                }
+            }
+            Ok(())
+        })
     }
 
     fn truncate_async(&self, size: u64) -> Later<'_, KResult<()>> {
         Later::wait(async move {
             self.check_rw()?;
             self.fs.write_back_attrs(Some(self.ino)).await?;
-            let r = self.fs.fs.truncate(self.ino, size).await;
+            let ino = self.ino;
+            let r = self
+                .fs
+                .op(move |fs| async move { fs.truncate(ino, size).await })
+                .await;
             if r.is_ok() {
                 self.truncate_pages(size);
             }
@@ -645,10 +740,10 @@ impl Inode for Ext2Inode {
         Later::wait(async move {
             self.check_rw()?;
             self.fs.write_back_attrs(Some(self.ino)).await?;
+            let ino = self.ino;
             let r = self
                 .fs
-                .fs
-                .allocate(self.ino, offset, len, keep_size, punch)
+                .op(move |fs| async move { fs.allocate(ino, offset, len, keep_size, punch).await })
                 .await;
             if r.is_ok() && punch {
                 // The punched range reads as zeros in loaded pages too.
@@ -661,19 +756,24 @@ impl Inode for Ext2Inode {
     }
 
     fn readlink_async(&self) -> Later<'_, KResult<Vec<u8>>> {
-        Later::wait(self.fs.fs.readlink(self.ino))
+        let ino = self.ino;
+        Later::wait(self.fs.op(move |fs| async move { fs.readlink(ino).await }))
     }
 
     fn statfs_async(&self) -> Later<'_, KResult<Statfs>> {
         Later::wait(async move {
-            let s = self.fs.fs.statfs().await?;
+            let s = self.fs.op(|fs| async move { fs.statfs().await }).await?;
             *self.fs.statfs.lock() = s;
             Ok(s)
         })
     }
 
     fn xattr_get_async<'a>(&'a self, name: &'a [u8]) -> Later<'a, KResult<Vec<u8>>> {
-        Later::wait(self.fs.fs.xattr_get(self.ino, name))
+        let (ino, name) = (self.ino, name.to_vec());
+        Later::wait(
+            self.fs
+                .op(move |fs| async move { fs.xattr_get(ino, &name).await }),
+        )
     }
 
     fn xattr_set_async<'a>(
@@ -685,21 +785,33 @@ impl Inode for Ext2Inode {
         Later::wait(async move {
             self.check_rw()?;
             self.fs.write_back_attrs(Some(self.ino)).await?;
-            let r = self.fs.fs.xattr_set(self.ino, name, value, how).await;
+            let (ino, name, value) = (self.ino, name.to_vec(), value.to_vec());
+            let r = self
+                .fs
+                .op(move |fs| async move { fs.xattr_set(ino, &name, &value, how).await })
+                .await;
             self.fs.refresh(self.ino).await;
             r
         })
     }
 
     fn xattr_list_async(&self) -> Later<'_, KResult<Vec<Vec<u8>>>> {
-        Later::wait(self.fs.fs.xattr_list(self.ino))
+        let ino = self.ino;
+        Later::wait(
+            self.fs
+                .op(move |fs| async move { fs.xattr_list(ino).await }),
+        )
     }
 
     fn xattr_remove_async<'a>(&'a self, name: &'a [u8]) -> Later<'a, KResult<()>> {
         Later::wait(async move {
             self.check_rw()?;
             self.fs.write_back_attrs(Some(self.ino)).await?;
-            let r = self.fs.fs.xattr_remove(self.ino, name).await;
+            let (ino, name) = (self.ino, name.to_vec());
+            let r = self
+                .fs
+                .op(move |fs| async move { fs.xattr_remove(ino, &name).await })
+                .await;
             self.fs.refresh(self.ino).await;
             r
         })

@@ -898,4 +898,113 @@ mod tests {
         assert!(a.is_ancestor_of(&b));
         assert!(!b.is_ancestor_of(&a));
     }
+
+    /// An inode whose lookups and symlink reads wait once before answering, as a
+    /// disk file system's do; everything it finds is wrapped the same way.
+    struct Slow(InodeRef);
+
+    /// Pending once (waking itself), then ready.
+    struct YieldOnce(bool);
+
+    impl core::future::Future for YieldOnce {
+        type Output = ();
+        fn poll(
+            mut self: core::pin::Pin<&mut Self>,
+            cx: &mut core::task::Context<'_>,
+        ) -> core::task::Poll<()> {
+            if self.0 {
+                return core::task::Poll::Ready(());
+            }
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            core::task::Poll::Pending
+        }
+    }
+
+    impl crate::Inode for Slow {
+        fn metadata(&self) -> crate::Metadata {
+            self.0.metadata()
+        }
+        fn set_mode(&self, mode: u32) -> KResult<()> {
+            self.0.set_mode(mode)
+        }
+        fn set_owner(&self, uid: Option<u32>, gid: Option<u32>) -> KResult<()> {
+            self.0.set_owner(uid, gid)
+        }
+        fn set_times(
+            &self,
+            a: Option<kestrel_abi::time::Timespec>,
+            m: Option<kestrel_abi::time::Timespec>,
+        ) -> KResult<()> {
+            self.0.set_times(a, m)
+        }
+        fn statfs(&self) -> kestrel_abi::fs::Statfs {
+            self.0.statfs()
+        }
+        // The synchronous forms are never used by the walk.
+        fn lookup(&self, _name: &[u8]) -> KResult<InodeRef> {
+            Err(Errno::EIO)
+        }
+        fn readlink(&self) -> KResult<Vec<u8>> {
+            Err(Errno::EIO)
+        }
+        fn lookup_async<'a>(
+            &'a self,
+            name: &'a [u8],
+        ) -> crate::inode::Later<'a, KResult<InodeRef>> {
+            crate::inode::Later::wait(async move {
+                YieldOnce(false).await;
+                self.0.lookup(name).map(|i| Arc::new(Slow(i)) as InodeRef)
+            })
+        }
+        fn readlink_async(&self) -> crate::inode::Later<'_, KResult<Vec<u8>>> {
+            crate::inode::Later::wait(async move {
+                YieldOnce(false).await;
+                self.0.readlink()
+            })
+        }
+        fn as_any(&self) -> &dyn core::any::Any {
+            self
+        }
+    }
+
+    /// Polls `f` until it completes (its wakers wake at once here).
+    fn run<F: core::future::Future>(f: F) -> F::Output {
+        let mut f = core::pin::pin!(f);
+        let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
+        for _ in 0..1000 {
+            if let core::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+        }
+        panic!("the walk did not finish");
+    }
+
+    #[test]
+    fn the_walk_awaits_lookups_and_symlinks_that_wait() {
+        let (root, mounts) = setup();
+        let slow = Dentry::root(Arc::new(Slow(root.inode.clone())));
+        let cred = Cred::root();
+        let w = Walker {
+            root: &slow,
+            mounts: &mounts,
+            cred: &cred,
+            resolve: 0,
+        };
+        // It does wait: one poll is not enough.
+        assert!(crate::poll_now(w.lookup(&slow, b"/abs/f", true)).is_none());
+        let f = run(w.lookup(&slow, b"/abs/f", true)).unwrap();
+        assert_eq!(path_of(&f), "/a/b/f");
+        assert!(f.inode.as_any().is::<Slow>());
+        assert_eq!(
+            run(w.lookup(&slow, b"/a/nope", true)).err(),
+            Some(Errno::ENOENT)
+        );
+        assert_eq!(
+            run(w.lookup(&slow, b"/loop", true)).err(),
+            Some(Errno::ELOOP)
+        );
+        let p = run(w.lookup_parent(&slow, b"/a/rel/x")).err();
+        assert_eq!(p, Some(Errno::ENOTDIR));
+    }
 }
