@@ -33,6 +33,7 @@ use kestrel_abi::{Errno, KResult};
 use kestrel_ext2::{BlockCache, BlockIo, BoxFuture, Ext2, MountOptions};
 use kestrel_vfs::file::IoFuture;
 use kestrel_vfs::inode::{DirEntry, Later, XattrSet};
+use kestrel_vfs::ramfs::PageBuf;
 use kestrel_vfs::{FileOps, Inode, InodeRef, Metadata, NodeKind, OpenFile};
 
 const PAGE: u64 = 4096;
@@ -371,8 +372,9 @@ pub struct Ext2Inode {
     fs: Arc<Ext2Fs>,
     ino: u32,
     meta: spin::Mutex<Metadata>,
-    /// Content pages brought in for exec and private mappings, by page index.
-    pages: spin::Mutex<BTreeMap<u64, Box<[u8]>>>,
+    /// Content pages brought in for exec and mappings, by page index (shared
+    /// with read-only MAP_SHARED mappings, which so see later writes).
+    pages: spin::Mutex<BTreeMap<u64, Arc<PageBuf>>>,
 }
 
 impl Drop for Ext2Inode {
@@ -474,19 +476,32 @@ impl Ext2Inode {
 
     /// Keeps loaded pages equal to the file after a write.
     fn update_pages(&self, pos: u64, data: &[u8]) {
-        let mut pages = self.pages.lock();
+        let pages = self.pages.lock();
         if pages.is_empty() || data.is_empty() {
             return;
         }
         let end = pos + data.len() as u64;
         for idx in pos / PAGE..end.div_ceil(PAGE) {
-            if let Some(p) = pages.get_mut(&idx) {
+            if let Some(p) = pages.get(&idx) {
                 let start = (idx * PAGE).max(pos);
                 let stop = ((idx + 1) * PAGE).min(end);
                 let src = &data[(start - pos) as usize..(stop - pos) as usize];
                 let o = (start - idx * PAGE) as usize;
-                p[o..o + src.len()].copy_from_slice(src);
+                p.with(|b| b[o..o + src.len()].copy_from_slice(src));
             }
+        }
+    }
+
+    /// Zeroes the loaded pages' bytes in `offset..offset + len` (a punched hole);
+    /// only pages that are loaded are visited, whatever the length.
+    fn zero_pages(&self, offset: u64, len: u64) {
+        let end = offset.saturating_add(len);
+        let pages = self.pages.lock();
+        for (&idx, p) in pages.range(offset / PAGE..end.div_ceil(PAGE)) {
+            let start = (idx * PAGE).max(offset);
+            let stop = ((idx + 1) * PAGE).min(end);
+            let o = (start - idx * PAGE) as usize;
+            p.with(|b| b[o..o + (stop - start) as usize].fill(0));
         }
     }
 
@@ -494,8 +509,8 @@ impl Ext2Inode {
     fn truncate_pages(&self, size: u64) {
         let mut pages = self.pages.lock();
         pages.retain(|&idx, _| idx * PAGE < size);
-        if let Some(p) = pages.get_mut(&(size / PAGE)) {
-            p[(size % PAGE) as usize..].fill(0);
+        if let Some(p) = pages.get(&(size / PAGE)) {
+            p.with(|b| b[(size % PAGE) as usize..].fill(0));
         }
     }
 }
@@ -546,7 +561,7 @@ impl Inode for Ext2Inode {
             let page = pages.get(&(at / PAGE)).ok_or(Errno::EIO)?;
             let o = (at % PAGE) as usize;
             let k = (PAGE as usize - o).min(n - done);
-            buf[done..done + k].copy_from_slice(&page[o..o + k]);
+            page.with(|b| buf[done..done + k].copy_from_slice(&b[o..o + k]));
             done += k;
         }
         Ok(n)
@@ -558,6 +573,15 @@ impl Inode for Ext2Inode {
 
     fn mappable(&self) -> bool {
         true
+    }
+
+    /// A loaded page, for a read-only MAP_SHARED mapping (the system call loads
+    /// the range first; writable shared mappings are refused).
+    fn shared_page(&self, index: u64) -> KResult<Arc<PageBuf>> {
+        if index * PAGE >= self.meta.lock().size {
+            return Err(Errno::ENXIO);
+        }
+        self.pages.lock().get(&index).cloned().ok_or(Errno::EIO)
     }
 
     fn lookup_async<'a>(&'a self, name: &'a [u8]) -> Later<'a, KResult<InodeRef>> {
@@ -747,8 +771,7 @@ impl Inode for Ext2Inode {
                 .await;
             if r.is_ok() && punch {
                 // The punched range reads as zeros in loaded pages too.
-                let zeros = alloc::vec![0u8; len.min(u64::from(u32::MAX)) as usize];
-                self.update_pages(offset, &zeros);
+                self.zero_pages(offset, len);
             }
             self.fs.refresh(self.ino).await;
             r
@@ -825,22 +848,37 @@ impl Inode for Ext2Inode {
 
     fn load_pages(&self, offset: u64, len: u64) -> Later<'_, KResult<()>> {
         Later::wait(async move {
+            // Up to this many pages per read of the file system.
+            const RUN: u64 = 32;
             let size = self.meta.lock().size;
-            let end = offset.saturating_add(len).min(size);
-            for idx in offset / PAGE..end.div_ceil(PAGE) {
+            let end = offset.saturating_add(len).min(size).div_ceil(PAGE);
+            let mut idx = offset / PAGE;
+            while idx < end {
                 if self.pages.lock().contains_key(&idx) {
+                    idx += 1;
                     continue;
                 }
-                if !kestrel_vfs::may_hold(PAGE as usize) {
+                // A run of missing pages, read at once.
+                let mut n = 1;
+                while n < RUN && idx + n < end && !self.pages.lock().contains_key(&(idx + n)) {
+                    n += 1;
+                }
+                if !kestrel_vfs::may_hold((n * PAGE) as usize) {
                     return Err(Errno::ENOMEM);
                 }
-                let mut page: Vec<u8> = crate::syscall::zeroed_vec(PAGE as usize)?;
-                self.read(idx * PAGE, &mut page).await?;
-                self.pages
-                    .lock()
-                    .entry(idx)
-                    .or_insert_with(|| page.into_boxed_slice());
-                // Other tasks get a turn between pages of a large program.
+                let mut run: Vec<u8> = crate::syscall::zeroed_vec((n * PAGE) as usize)?;
+                self.read(idx * PAGE, &mut run).await?;
+                for (k, chunk) in run.chunks_exact(PAGE as usize).enumerate() {
+                    // One heap frame per page: mappings map it as it is.
+                    let mut page: Vec<u8> = crate::syscall::zeroed_vec(PAGE as usize)?;
+                    page.copy_from_slice(chunk);
+                    self.pages
+                        .lock()
+                        .entry(idx + k as u64)
+                        .or_insert_with(|| PageBuf::detached(page.into_boxed_slice()));
+                }
+                idx += n;
+                // Other tasks get a turn between runs of a large program.
                 kestrel_executor::yield_now().await;
             }
             Ok(())

@@ -201,7 +201,7 @@ fn lookup_root(name: &[u8]) -> KResult<InodeRef> {
         }),
         b"filesystems" => file(c(), || {
             text(String::from(
-                "nodev\tproc\nnodev\tramfs\nnodev\ttmpfs\nnodev\tdevtmpfs\n",
+                "nodev\tproc\nnodev\tramfs\nnodev\ttmpfs\nnodev\tdevtmpfs\n\text2\n",
             ))
         }),
         b"loadavg" => file(c(), || text(loadavg())),
