@@ -378,3 +378,89 @@ pub fn root_check(opts: &Opts, a: &build::Artefacts) -> Result<bool, String> {
     }
     Ok(ok)
 }
+
+/// The guest's side of [`crash_check`]: a writer that fsyncs file after file and
+/// says so, while two others churn the disk without syncing.
+const CRASH_SCRIPT: &str = "\
+mkdir -p /mnt; mount -t ext2 /dev/vda /mnt || exit 1; mkdir -p /mnt/k /mnt/churn; \
+for w in 1 2; do (i=0; while true; do i=$((i + 1)); \
+dd if=/dev/zero of=/mnt/churn/$w-$i bs=4k count=64 2>/dev/null; \
+mkdir /mnt/churn/d$w-$i; [ $i -gt 3 ] && rm -rf /mnt/churn/$w-$((i - 3)) /mnt/churn/d$w-$((i - 3)); \
+done) & done; \
+i=0; while true; do i=$((i + 1)); yes $i | head -c 20000 > /mnt/k/f$i; sync /mnt/k/f$i; \
+echo \"fsynced $i\"; done";
+
+/// QEMU killed in the middle of a write-heavy workload: afterwards `e2fsck -fy`
+/// repairs the image (at most what ext2 without a journal leaves) and every file
+/// whose fsync returned before the kill is there, whole.
+pub fn crash_check(opts: &Opts, a: &build::Artefacts) -> Result<bool, String> {
+    const NAME: &str = "ext2.power_cut_during_writes_leaves_fsynced_files_whole_and_e2fsck_repairs";
+    const SYNCED: u32 = 12;
+    let img = build::out_dir().join("ext2-crash.img");
+    make_image(&img, 64, 1024, None)?;
+    let mut tree = initramfs::base()?;
+    initramfs::add_cmd(&mut tree, CRASH_SCRIPT);
+    let mut ca = a.clone();
+    ca.initramfs = Some(initramfs::write(&tree, "initramfs-ext2-crash.cpio")?);
+    let mut o = opts.clone();
+    o.disks = vec![crate::Disk {
+        path: img.clone(),
+        read_only: false,
+    }];
+    let cmd = qemu::command(
+        &o,
+        &ca,
+        &Boot::Direct {
+            cmdline: qemu::cmdline(opts, "quiet"),
+        },
+    );
+    let mut s = crate::session::Session::start(cmd)?;
+    // The console ends lines with CR LF.
+    let waited = s.expect(&format!("fsynced {SYNCED}\r"), Duration::from_secs(180));
+    let tail = s.tail(600);
+    // The power goes: QEMU is killed with the churn still writing.
+    drop(s);
+    if let Err(e) = waited {
+        println!("FAIL {NAME}: {e}");
+        return Ok(false);
+    }
+    let out = Command::new(tool("e2fsck"))
+        .arg("-fy")
+        .arg(&img)
+        .output()
+        .map_err(|e| format!("e2fsck: {e}"))?;
+    let code = out.status.code().unwrap_or(8);
+    let mut why = Vec::new();
+    if code > 2 {
+        why.push(format!(
+            "e2fsck -fy exited {code}:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        ));
+    }
+    if let Err(e) = fsck(&img) {
+        why.push(e);
+    }
+    for i in 1..=SYNCED {
+        let want: Vec<u8> = format!("{i}\n").bytes().cycle().take(20000).collect();
+        let got = Command::new(tool("debugfs"))
+            .args(["-R", &format!("cat /k/f{i}")])
+            .arg(&img)
+            .output()
+            .map(|o| o.stdout)
+            .unwrap_or_default();
+        if got != want {
+            why.push(format!(
+                "/k/f{i}: {} bytes, not the 20000 written",
+                got.len()
+            ));
+        }
+    }
+    if why.is_empty() {
+        println!("PASS {NAME}");
+        Ok(true)
+    } else {
+        println!("FAIL {NAME}: {}", why.join("; "));
+        println!("    | {}", tail.replace('\n', "\n    | "));
+        Ok(false)
+    }
+}
