@@ -415,8 +415,12 @@ pub async fn sys_umount2(ctx: &mut Ctx<'_>, target: UserCStr, flags: u32) -> KRe
     drop(target);
     let root = crate::fs::mounts().root_at(at).ok_or(Errno::EINVAL)?;
     // A disk file system writes everything and is marked clean first (EBUSY
-    // while its files are in use, and then it stays mounted).
-    crate::fs::ext2::unmount(root).await?;
+    // while its files are in use, and then it stays mounted) when this is its
+    // last mount; a bind mount of it just goes.
+    let id = kestrel_vfs::path::identity(&root);
+    if crate::fs::mounts().mounts_of(id) == 1 {
+        crate::fs::ext2::unmount(root).await?;
+    }
     crate::fs::mounts().unmount(at)?;
     Ok(0)
 }

@@ -329,6 +329,16 @@ impl Mounts {
             .map(|m| m.root.clone())
     }
 
+    /// How many mounts have a root with identity `root` (a file system mounted
+    /// once and bound elsewhere has several).
+    pub fn mounts_of(&self, root: (u64, u64)) -> usize {
+        self.list
+            .read()
+            .iter()
+            .filter(|m| identity(&m.root) == root)
+            .count()
+    }
+
     /// Unmounts what is mounted on `at` (the most recent mount there).
     pub fn unmount(&self, at: (u64, u64)) -> KResult<()> {
         let mut l = self.list.write();
