@@ -36,7 +36,10 @@ fn wake_all_of(woken: alloc::vec::Vec<Arc<Waiter>>) -> usize {
     let n = woken.len();
     for w in woken {
         w.woken.store(true, Ordering::Release);
-        if let Some(k) = w.waker.lock().take() {
+        // Out of the lock first: the woken task, polled at once on another CPU,
+        // takes this lock to register its waker again.
+        let waker = w.waker.lock().take();
+        if let Some(k) = waker {
             k.wake();
         }
     }

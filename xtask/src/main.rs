@@ -20,6 +20,7 @@
 
 mod bench;
 mod build;
+mod charts;
 mod deps;
 mod docs;
 mod dynlib;

@@ -278,6 +278,123 @@ fn hwrng_check(opts: &Opts, a: &build::Artefacts) -> Result<bool, String> {
     Ok(ok)
 }
 
+/// Boots with `extra` on the command line and `cmd` as the workload, and returns
+/// the serial output's lines (for the trace and profile checks).
+fn tool_boot(
+    opts: &Opts,
+    a: &build::Artefacts,
+    cmd: &str,
+    extra: &str,
+    cpio: &str,
+) -> Result<Vec<String>, String> {
+    let mut tree = initramfs::base()?;
+    initramfs::add_cmd(&mut tree, cmd);
+    let mut ra = a.clone();
+    ra.initramfs = Some(initramfs::write(&tree, cpio)?);
+    let c = qemu::capture(
+        qemu::command(
+            opts,
+            &ra,
+            &Boot::Direct {
+                cmdline: qemu::cmdline(opts, &format!("quiet {extra}")),
+            },
+        ),
+        Duration::from_secs(180),
+        false,
+    )?;
+    Ok(c.lines)
+}
+
+/// `cargo xtask trace`'s data: a pipe between two processes (`dd` writing 64 KiB
+/// at a time, a pipe's whole capacity, so one side waits for the other) gives
+/// wake flows between the two programs' threads, and their write and read calls.
+fn trace_check(opts: &Opts, a: &build::Artefacts) -> Result<bool, String> {
+    const NAME: &str = "tools.trace_of_a_pipe_shows_wakes_across_it_and_the_calls";
+    let lines = tool_boot(
+        opts,
+        a,
+        "dd if=/dev/zero bs=65536 count=32 2>/dev/null | cat > /dev/null",
+        "kestrel.trace=on",
+        "initramfs-trace-check.cpio",
+    )?;
+    let d = crate::trace::parse(&lines);
+    // Task id -> command of each user thread, and who woke whom among them.
+    let mut comm_of = std::collections::HashMap::new();
+    for e in d.events.iter().filter(|e| e.kind == "thread") {
+        let (pid, tid) = ((e.b >> 32) as u32, e.b as u32);
+        if let Some(c) = d.comms.get(&(pid, tid)) {
+            comm_of.insert(e.a, c.as_str());
+        }
+    }
+    let mut flows = std::collections::BTreeSet::new();
+    for e in d.events.iter().filter(|e| e.kind == "wake") {
+        if let (Some(&woken), Some(&by)) = (comm_of.get(&e.a), comm_of.get(&e.b))
+            && woken != by
+        {
+            flows.insert((by, woken));
+        }
+    }
+    // Which side waits depends on timing (most runs show both): at least one
+    // wake across the pipe.
+    let across = flows.contains(&("dd", "cat")) || flows.contains(&("cat", "dd"));
+    let calls: std::collections::HashSet<u64> = d
+        .events
+        .iter()
+        .filter(|e| e.kind == "sys")
+        .map(|e| e.b)
+        .collect();
+    let rw = calls.contains(&0) && calls.contains(&1); // read, write
+    let ok = d.complete && across && rw;
+    if ok {
+        println!(
+            "PASS {NAME}: {} events, wakes between processes {flows:?}",
+            d.events.len()
+        );
+    } else {
+        println!(
+            "FAIL {NAME}: complete {}, {} events, wakes between processes {flows:?}, read and write seen {rw}",
+            d.complete,
+            d.events.len()
+        );
+    }
+    Ok(ok)
+}
+
+/// `cargo xtask profile`'s data: a loop of one-byte reads of /dev/zero spends its
+/// samples in the read path, and the folded stacks name it.
+fn profile_check(opts: &Opts, a: &build::Artefacts) -> Result<bool, String> {
+    const NAME: &str = "tools.profile_of_a_read_loop_names_the_read_path";
+    let lines = tool_boot(
+        opts,
+        a,
+        "dd if=/dev/zero of=/dev/null bs=1 count=200000 2>/dev/null",
+        "kestrel.profile=997",
+        "initramfs-profile-check.cpio",
+    )?;
+    let d = crate::profile::parse(&lines);
+    let kernel = crate::profile::Symbols::from_nm_text(
+        &std::fs::read_to_string(&a.symbols).unwrap_or_default(),
+    );
+    let folded = crate::profile::fold(&d, &kernel, &std::collections::HashMap::new());
+    let total: u64 = folded.values().sum();
+    let in_read: u64 = folded
+        .iter()
+        .filter(|(s, _)| s.contains("sys_read") || s.contains("read_to_user"))
+        .map(|(_, n)| n)
+        .sum();
+    let ok = d.complete && in_read > 0;
+    if ok {
+        println!("PASS {NAME}: {in_read} of {total} samples in the read path");
+    } else {
+        println!(
+            "FAIL {NAME}: complete {}, {} samples, {in_read} naming sys_read or read_to_user",
+            d.complete,
+            d.samples.len()
+        );
+    }
+    Ok(ok)
+}
+
 /// `seq 1 140000` (1 MiB) written to the console: every line arrives, in order,
 /// through the console's transmit ring and interrupt-driven transmitter.
 fn tty_bulk_check(opts: &Opts, a: &build::Artefacts) -> Result<bool, String> {
@@ -942,6 +1059,15 @@ pub fn test(opts: &Opts) -> Result<u8, String> {
         total.passed += 1;
     } else {
         total.failed += 1;
+    }
+
+    println!("xtask: the study tools (trace, profile)");
+    for ok in [trace_check(opts, &a)?, profile_check(opts, &a)?] {
+        if ok {
+            total.passed += 1;
+        } else {
+            total.failed += 1;
+        }
     }
 
     println!("xtask: the interactive shell's job control");

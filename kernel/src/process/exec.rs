@@ -322,7 +322,8 @@ fn commit(thread: &Arc<Thread>, img: NewImage) -> UserContext {
     *p.exe.lock() = Some(img.exe);
     *p.exec_info.lock() = img.info;
     p.did_exec.store(true, Ordering::Relaxed);
-    if let Some(v) = p.vfork.lock().take() {
+    let vfork = p.vfork.lock().take();
+    if let Some(v) = vfork {
         v.release();
     }
     img.regs

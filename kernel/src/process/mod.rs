@@ -946,7 +946,8 @@ pub fn thread_exited(thread: &Arc<Thread>) {
 fn process_exited(p: &Arc<Process>, wstatus: u32) {
     timers::exit(p);
     // Release the vfork parent, if any.
-    if let Some(v) = p.vfork.lock().take() {
+    let vfork = p.vfork.lock().take();
+    if let Some(v) = vfork {
         v.release();
     }
     // Drop the files outside every lock (closing pipe ends wakes other tasks).

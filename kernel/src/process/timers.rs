@@ -483,7 +483,8 @@ impl PosixTimer {
 
     /// Stops the timer for good (timer_delete, exec, exit).
     pub fn delete(&self) {
-        if let Some(t) = self.hr.lock().take() {
+        let hr = self.hr.lock().take();
+        if let Some(t) = hr {
             t.disarm();
         }
         *self.cpu.lock() = CpuArm::default();
