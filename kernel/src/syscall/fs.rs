@@ -334,6 +334,17 @@ pub(super) async fn write_from_user(
             kestrel_executor::yield_now().await;
         }
     }
+    // O_SYNC and O_DSYNC (O_SYNC includes its bit), or a mount with
+    // MS_SYNCHRONOUS: the data is on the disk before the write returns.
+    let sync_mount = file
+        .dentry()
+        .is_some_and(|d| d.mnt().get() & MS_SYNCHRONOUS != 0);
+    if total > 0
+        && (file.flags() & O_DSYNC != 0 || sync_mount)
+        && let Some(inode) = file.inode()
+    {
+        inode.fsync(true).await?;
+    }
     Ok(total)
 }
 
