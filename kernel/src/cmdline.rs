@@ -47,6 +47,11 @@ pub struct Options {
     pub trace: u32,
     /// `kestrel.profile=`: samples per second (0: off).
     pub profile: u32,
+    /// `root=`: the block device whose ext2 file system becomes `/` (init is
+    /// started from it); `None`: the initramfs stays the root.
+    pub root: Option<&'static str>,
+    /// `ro` / `rw`: whether `root=` is mounted read-only (`rw` is the default).
+    pub root_ro: bool,
 }
 
 /// A deliberate crash (`kestrel.crash=`).
@@ -74,6 +79,8 @@ impl Default for Options {
             stall_cpu: None,
             trace: 0,
             profile: 0,
+            root: None,
+            root_ro: false,
         }
     }
 }
@@ -220,6 +227,10 @@ pub fn parse(line: &'static str, mut warn: impl FnMut(&str, &'static str)) -> Op
                     "expected the index of an application processor (1 or more)",
                 ),
             },
+            ("root", Some(v)) if v.starts_with("/dev/") => o.root = Some(v),
+            ("root", _) => warn(w, "root= needs a device path such as /dev/vda"),
+            ("ro", None) => o.root_ro = true,
+            ("rw", None) => o.root_ro = false,
             // Options GRUB or QEMU add for any kernel.
             ("BOOT_IMAGE", _) => {}
             _ => warn(w, "unknown option, ignored"),

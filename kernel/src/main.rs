@@ -228,18 +228,33 @@ fn banner(boot: &boot::BootInfo, irq: &arch::InterruptInfo, online: usize) {
 }
 
 /// Starts the first user program: `init=` (default /init), then the fallbacks Linux
-/// tries, with /dev/console as its standard input, output and error.
-fn start_init(opts: &cmdline::Options) {
+/// tries, with /dev/console as its standard input, output and error. With `root=`,
+/// the disk's ext2 file system is mounted as `/` first (a task: mounting reads the
+/// disk).
+fn start_init(opts: &'static cmdline::Options) {
+    task::spawn("init-start", start_init_task(opts)).detach();
+}
+
+async fn start_init_task(opts: &'static cmdline::Options) {
     use alloc::vec::Vec;
+    // Opened while /dev is reached through the initramfs root.
     let console = match fs::devices::open_console_file() {
         Ok(f) => f,
         Err(e) => panic!("cannot open /dev/console: {e}"),
     };
+    if let Some(dev) = opts.root {
+        match fs::ext2::mount_root(dev.as_bytes(), opts.root_ro).await {
+            Ok(()) => log::info!("root file system: ext2 on {dev}"),
+            Err(e) => {
+                log::error!("root={dev}: cannot mount it ({e}); the initramfs stays the root")
+            }
+        }
+    }
     let mut files = kestrel_vfs::FdTable::new();
     for _ in 0..3 {
         let _ = files.insert(console.clone(), false, 0, 3);
     }
-    let root = fs::root().clone();
+    let root = fs::root();
     let ctx = process::FsContext {
         root: root.clone(),
         cwd: root,
@@ -260,7 +275,7 @@ fn start_init(opts: &cmdline::Options) {
     for path in [opts.init, "/sbin/init", "/etc/init", "/bin/init", "/bin/sh"] {
         let mut argv = alloc::vec![path.as_bytes().to_vec()];
         argv.extend(args.iter().cloned());
-        match process::exec::exec_initial(&thread, path.as_bytes(), argv, env.clone()) {
+        match process::exec::exec_initial(&thread, path.as_bytes(), argv, env.clone()).await {
             Ok(regs) => {
                 log::info!("starting init: {path}");
                 if process::thread::spawn(thread, regs).is_err() {

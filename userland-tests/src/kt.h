@@ -183,16 +183,21 @@ KT_HELPER void kt_skip(const char *name, const char *fmt, ...)
 /* ---- temp dirs -------------------------------------------------------- */
 
 #define KT_MAXTMP 8
-static char kt_tmpdirs[KT_MAXTMP][64];
+static char kt_tmpdirs[KT_MAXTMP][256];
 static int kt_ntmp;
 
-/* Fresh directory /tmp/kt-<area>-XXXXXX, removed after the case. NULL on error. */
+/* Fresh directory /tmp/kt-<area>-XXXXXX, removed after the case. NULL on error.
+ * With KT_TMPDIR set in the environment, it is made there instead of /tmp (the
+ * file-system tests run a second time on a disk file system that way). */
 KT_HELPER const char *kt_tmpdir(void)
 {
     if (kt_ntmp == KT_MAXTMP)
         return NULL;
     char *d = kt_tmpdirs[kt_ntmp];
-    snprintf(d, sizeof kt_tmpdirs[0], "/tmp/kt-%s-XXXXXX", KT_AREA);
+    const char *base = getenv("KT_TMPDIR");
+    if (!base || !*base)
+        base = "/tmp";
+    snprintf(d, sizeof kt_tmpdirs[0], "%s/kt-%s-XXXXXX", base, KT_AREA);
     if (!mkdtemp(d))
         return NULL;
     kt_ntmp++;

@@ -479,6 +479,36 @@ TEST(mprotect_bad_prot_bits_is_einval) {
     CHECK(r == -1 && e == EINVAL, "got %ld %s, expected EINVAL", r, kt_errstr(e));
 }
 
+/* A shared mapping of a file opened read-only can never write the file: asking
+ * for PROT_WRITE later is EACCES (Linux clears VM_MAYWRITE), and the file is
+ * unchanged. A private mapping of the same descriptor may become writable. */
+TEST(mprotect_write_on_shared_mapping_of_readonly_fd_is_eacces) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    char data[PAGE];
+    memset(data, 'r', sizeof data);
+    OK(kt_write_file(kt_path(d, "f"), data, sizeof data));
+    int fd = OK(open(kt_path(d, "f"), O_RDONLY));
+    char *s = sys_mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0);
+    CHECK(s != MAP_FAILED, "mmap shared: %s", kt_errstr(errno));
+    errno = 0;
+    long r = syscall(SYS_mprotect, s, PAGE, PROT_READ | PROT_WRITE);
+    int e = errno;
+    char *p = sys_mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, 0);
+    CHECK(p != MAP_FAILED, "mmap private: %s", kt_errstr(errno));
+    long r2 = syscall(SYS_mprotect, p, PAGE, PROT_READ | PROT_WRITE);
+    if (r2 == 0)
+        p[0] = 'w';
+    char back = 0;
+    OK(pread(fd, &back, 1, 0));
+    syscall(SYS_munmap, s, PAGE);
+    syscall(SYS_munmap, p, PAGE);
+    close(fd);
+    CHECK(r == -1 && e == EACCES, "shared: got %ld %s, expected EACCES", r, kt_errstr(e));
+    CHECK(r2 == 0, "private: mprotect failed: %s", kt_errstr(errno));
+    CHECK(back == 'r', "the file changed to %c", back);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -519,5 +549,6 @@ int main(void)
     RUN(mprotect_unaligned_is_einval);
     RUN(mprotect_unmapped_range_is_enomem);
     RUN(mprotect_bad_prot_bits_is_einval);
+    RUN(mprotect_write_on_shared_mapping_of_readonly_fd_is_eacces);
     return KT_END();
 }

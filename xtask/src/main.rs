@@ -24,6 +24,7 @@ mod charts;
 mod deps;
 mod docs;
 mod dynlib;
+mod ext2;
 mod fuzz;
 mod initramfs;
 mod ltp;

@@ -1146,6 +1146,17 @@ pub fn test(opts: &Opts) -> Result<u8, String> {
     println!("xtask: disks and network cards (virtio-blk, virtio-net)");
     total.add(devices_check(opts, &a)?);
 
+    println!("xtask: ext2 on virtio-blk: the file-system tests on a disk, mount, umount, e2fsck");
+    let (passed, failed) = crate::ext2::check(opts, &a)?;
+    total.add(Tally { passed, failed });
+    for check in [crate::ext2::root_check, crate::ext2::crash_check] {
+        if check(opts, &a)? {
+            total.passed += 1;
+        } else {
+            total.failed += 1;
+        }
+    }
+
     println!("xtask: LTP tests that pass on Kestrel (userland-tests/ltp/expected-pass.txt)");
     let (passed, failed) = crate::ltp::check_expected(opts, &a)?;
     total.add(Tally { passed, failed });

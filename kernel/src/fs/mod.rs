@@ -8,6 +8,7 @@
 
 pub mod anon;
 pub mod devices;
+pub mod ext2;
 pub mod fifo;
 pub mod procfs;
 pub mod pty;
@@ -27,7 +28,9 @@ use kestrel_vfs::{Dentry, DentryRef, FileOps, InodeRef, Mounts, NodeKind, OpenFi
 
 use crate::boot::BootInfo;
 
-static ROOT: spin::Once<DentryRef> = spin::Once::new();
+/// The root directory: the initramfs's ramfs, or the disk file system `root=`
+/// names once it is mounted (before init starts).
+static ROOT: spin::RwLock<Option<DentryRef>> = spin::RwLock::new(None);
 static MOUNTS: spin::Once<Mounts> = spin::Once::new();
 static DEVFS: spin::Once<InodeRef> = spin::Once::new();
 
@@ -41,8 +44,24 @@ pub fn devtmpfs() -> InodeRef {
 }
 
 /// The root directory.
-pub fn root() -> &'static DentryRef {
-    ROOT.get().expect("file system initialised at boot")
+pub fn root() -> DentryRef {
+    ROOT.read()
+        .clone()
+        .expect("file system initialised at boot")
+}
+
+/// What /proc/mounts says of `/` when a disk file system replaced the initramfs.
+static ROOT_INFO: spin::Mutex<Option<kestrel_vfs::MountInfo>> = spin::Mutex::new(None);
+
+/// Makes `inode` the root directory (`root=`), described by `info`.
+pub fn set_root(inode: InodeRef, info: kestrel_vfs::MountInfo) {
+    *ROOT.write() = Some(Dentry::mount_root(inode, mounts().root_mount().clone()));
+    *ROOT_INFO.lock() = Some(info);
+}
+
+/// The /proc/mounts line of `/` if a disk file system is the root.
+pub fn root_info() -> Option<kestrel_vfs::MountInfo> {
+    ROOT_INFO.lock().clone()
 }
 
 /// The mount table.
@@ -157,21 +176,27 @@ pub fn init(boot: &BootInfo) -> KResult<RootInfo> {
         mount_info("proc", "proc", "/proc", "rw,nosuid,nodev,noexec,relatime"),
         MS_NOSUID | MS_NODEV | MS_NOEXEC,
     )?;
-    ROOT.call_once(|| root);
+    *ROOT.write() = Some(root);
     MOUNTS.call_once(|| mounts);
     Ok(info)
 }
 
-/// Resolves an absolute path as the kernel (root credentials, following links).
+/// Resolves an absolute path as the kernel (root credentials, following links),
+/// synchronously: only for paths in in-memory trees (EAGAIN where the walk would
+/// wait on a disk).
 pub fn resolve_kernel(path: &[u8]) -> KResult<DentryRef> {
     let cred = kestrel_vfs::Cred::root();
-    kestrel_vfs::Walker {
-        root: root(),
-        mounts: mounts(),
-        cred: &cred,
-        resolve: 0,
-    }
-    .lookup(root(), path, true)
+    let root = root();
+    kestrel_vfs::poll_now(
+        kestrel_vfs::Walker {
+            root: &root,
+            mounts: mounts(),
+            cred: &cred,
+            resolve: 0,
+        }
+        .lookup(&root, path, true),
+    )
+    .unwrap_or(Err(Errno::EAGAIN))
 }
 
 /// The behaviour of a file opened by name: by its type, or its device.
@@ -185,7 +210,7 @@ pub fn ops_for(
     }
     let m = inode.metadata();
     match m.file_type() {
-        S_IFREG => Ok(Arc::new(RegularFile)),
+        S_IFREG => Ok(ext2::Ext2File::for_inode(inode).unwrap_or_else(|| Arc::new(RegularFile))),
         S_IFDIR => Ok(Arc::new(Directory)),
         S_IFCHR => devices::open(m.rdev, flags, caller),
         S_IFBLK => devices::open_block(m.rdev),

@@ -201,7 +201,7 @@ fn lookup_root(name: &[u8]) -> KResult<InodeRef> {
         }),
         b"filesystems" => file(c(), || {
             text(String::from(
-                "nodev\tproc\nnodev\tramfs\nnodev\ttmpfs\nnodev\tdevtmpfs\n",
+                "nodev\tproc\nnodev\tramfs\nnodev\ttmpfs\nnodev\tdevtmpfs\n\text2\n",
             ))
         }),
         b"loadavg" => file(c(), || text(loadavg())),
@@ -1360,12 +1360,14 @@ fn maps(p: &Process) -> Vec<u8> {
 
 fn mount_lines() -> Vec<kestrel_vfs::MountInfo> {
     let ro = super::mounts().root_mount().readonly();
-    let mut all = vec![kestrel_vfs::MountInfo {
-        source: b"rootfs".to_vec(),
-        fstype: b"rootfs".to_vec(),
-        path: b"/".to_vec(),
-        options: if ro { b"ro".to_vec() } else { b"rw".to_vec() },
-    }];
+    let mut all = vec![
+        super::root_info().unwrap_or_else(|| kestrel_vfs::MountInfo {
+            source: b"rootfs".to_vec(),
+            fstype: b"rootfs".to_vec(),
+            path: b"/".to_vec(),
+            options: if ro { b"ro".to_vec() } else { b"rw".to_vec() },
+        }),
+    ];
     all.extend(super::mounts().infos());
     all
 }

@@ -831,6 +831,13 @@ impl AddressSpace {
                 {
                     return Err(Errno::EACCES);
                 }
+                // A shared mapping of a file opened without write access never
+                // becomes writable (Linux: VM_MAYWRITE is clear): it would write
+                // the file.
+                Some(Vma {
+                    backing: Backing::SharedFile { _writer: None, .. },
+                    ..
+                }) if prot & PROT_WRITE != 0 => return Err(Errno::EACCES),
                 Some(v) => at = v.end,
                 None => return Err(Errno::ENOMEM),
             }

@@ -38,7 +38,7 @@ const STACK_INITIAL: u64 = 128 * 1024;
 
 /// Opens `path` for execution: a regular file with execute permission (EACCES
 /// otherwise), and reads it.
-fn open_exec(p: &Process, path: &[u8]) -> KResult<(DentryRef, InodeRef, Vec<u8>)> {
+async fn open_exec(p: &Process, path: &[u8]) -> KResult<(DentryRef, InodeRef, Vec<u8>)> {
     let (root, cwd) = {
         let fs = p.fs();
         let fs = fs.lock();
@@ -56,7 +56,8 @@ fn open_exec(p: &Process, path: &[u8]) -> KResult<(DentryRef, InodeRef, Vec<u8>)
             cred: &cred,
             resolve: 0,
         }
-        .lookup(&cwd, path, true)?
+        .lookup(&cwd, path, true)
+        .await?
     };
     let inode = d.inode.clone();
     let m = inode.metadata();
@@ -64,6 +65,9 @@ fn open_exec(p: &Process, path: &[u8]) -> KResult<(DentryRef, InodeRef, Vec<u8>)
         return Err(Errno::EACCES);
     }
     check_access(&m, &cred, access::EXEC)?;
+    // The headers are read, and the segments' pages fault in, synchronously: a
+    // block-backed file brings its content in first.
+    inode.load_pages(0, m.size).await?;
     let bytes = read_headers(&inode, m.size)?;
     Ok((d, inode, bytes))
 }
@@ -171,7 +175,7 @@ struct NewImage {
 }
 
 /// Everything execve does before the point of no return.
-fn load(
+async fn load(
     p: &Process,
     path: &[u8],
     argv: Vec<Vec<u8>>,
@@ -180,7 +184,7 @@ fn load(
     let argv_refs: Vec<&[u8]> = argv.iter().map(|s| s.as_slice()).collect();
     let envp_refs: Vec<&[u8]> = envp.iter().map(|s| s.as_slice()).collect();
     let mut args = ExecArgs::new(path, &argv_refs, &envp_refs, p.rlimit(RLIMIT_STACK))?;
-    let (mut dentry, _, mut file) = open_exec(p, path)?;
+    let (mut dentry, _, mut file) = open_exec(p, path).await?;
     let program = loop {
         args.check_depth()?;
         match probe(&file)? {
@@ -191,13 +195,13 @@ fn load(
                     args.apply_script(&sb)?;
                     sb.interpreter.to_vec()
                 };
-                (dentry, _, file) = open_exec(p, &interp)?;
+                (dentry, _, file) = open_exec(p, &interp).await?;
             }
         }
     };
     let interp = match &program.interp {
         Some(ipath) => {
-            let (identry, _, ibytes) = open_exec(p, ipath)?;
+            let (identry, _, ibytes) = open_exec(p, ipath).await?;
             Some((identry, ElfImage::parse_interpreter(&ibytes)?))
         }
         None => None,
@@ -368,7 +372,7 @@ pub async fn sys_execve(
     let argv = read_strings(ctx, argv, &mut budget)?;
     let envp = read_strings(ctx, envp, &mut budget)?;
     let _ = AT_FDCWD;
-    match load(ctx.process(), &path, argv, envp)? {
+    match load(ctx.process(), &path, argv, envp).await? {
         Ok(img) => {
             *ctx.regs = commit(ctx.thread, img);
             ctx.regs.orig_rax = kestrel_abi::syscalls::nr::EXECVE as u64;
@@ -390,12 +394,12 @@ pub async fn sys_execve(
 }
 
 /// Loads the first program into a fresh init thread.
-pub fn exec_initial(
+pub async fn exec_initial(
     thread: &Arc<Thread>,
     path: &[u8],
     argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
 ) -> KResult<UserContext> {
-    let img = load(&thread.process, path, argv, envp)??;
+    let img = load(&thread.process, path, argv, envp).await??;
     Ok(commit(thread, img))
 }

@@ -1046,7 +1046,17 @@ fn process_exited(p: &Arc<Process>, wstatus: u32) {
         wstatus
     );
     if p.pid == 1 {
-        crate::power::init_exited(wstatus);
+        if crate::fs::ext2::any_mounted() {
+            // Disk file systems are written and marked clean first (a task: it
+            // waits on the disks), then the machine powers off.
+            crate::task::spawn("poweroff", async move {
+                crate::fs::ext2::unmount_all().await;
+                crate::power::init_exited(wstatus)
+            })
+            .detach();
+        } else {
+            crate::power::init_exited(wstatus);
+        }
     }
     match parent {
         Some(parent) => {

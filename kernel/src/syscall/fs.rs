@@ -391,6 +391,17 @@ pub(super) async fn write_from_user(
             kestrel_executor::yield_now().await;
         }
     }
+    // O_SYNC and O_DSYNC (O_SYNC includes its bit), or a mount with
+    // MS_SYNCHRONOUS: the data is on the disk before the write returns.
+    let sync_mount = file
+        .dentry()
+        .is_some_and(|d| d.mnt().get() & MS_SYNCHRONOUS != 0);
+    if total > 0
+        && (file.flags() & O_DSYNC != 0 || sync_mount)
+        && let Some(inode) = file.inode()
+    {
+        inode.fsync(true).await?;
+    }
     Ok(total)
 }
 
@@ -619,7 +630,7 @@ pub async fn open_at(
     let acc = flags & O_ACCMODE;
     let mut created = false;
     let dentry: DentryRef = if flags & O_CREAT != 0 {
-        let mut p = ctx.resolve_parent(dirfd, path)?;
+        let mut p = ctx.resolve_parent(dirfd, path).await?;
         if p.name == b"." || p.name == b".." || p.trailing_slash {
             return Err(Errno::EISDIR);
         }
@@ -627,7 +638,7 @@ pub async fn open_at(
         // created, as Linux's open_last_lookups does), up to MAXSYMLINKS times.
         let mut links = 0;
         loop {
-            match p.dir.inode.lookup(&p.name) {
+            match p.dir.inode.lookup_async(&p.name).await {
                 Ok(inode) => {
                     let child = crate::fs::mounts().child(&p.dir, &p.name, inode);
                     if !child.inode.metadata().is_symlink() {
@@ -646,8 +657,8 @@ pub async fn open_at(
                     if links > MAXSYMLINKS {
                         return Err(Errno::ELOOP);
                     }
-                    let target = child.inode.readlink()?;
-                    p = ctx.resolve_parent_from(&p.dir, &target)?;
+                    let target = child.inode.readlink_async().await?;
+                    p = ctx.resolve_parent_from(&p.dir, &target).await?;
                     if p.name == b"." || p.name == b".." || p.trailing_slash {
                         return Err(Errno::EISDIR);
                     }
@@ -656,13 +667,17 @@ pub async fn open_at(
                     want_write(&p.dir)?;
                     check_dir_write(ctx, &p.dir.inode)?;
                     let c = ctx.process().cred.lock().clone();
-                    let inode = p.dir.inode.create(
-                        &p.name,
-                        NodeKind::File,
-                        creation_mode(ctx, mode, 0o7777),
-                        c.fsuid,
-                        c.fsgid,
-                    )?;
+                    let inode = p
+                        .dir
+                        .inode
+                        .create_async(
+                            &p.name,
+                            NodeKind::File,
+                            creation_mode(ctx, mode, 0o7777),
+                            c.fsuid,
+                            c.fsgid,
+                        )
+                        .await?;
                     created = true;
                     break kestrel_vfs::Dentry::child(&p.dir, &p.name, inode);
                 }
@@ -670,7 +685,7 @@ pub async fn open_at(
             }
         }
     } else {
-        ctx.resolve(dirfd, path, follow)?
+        ctx.resolve(dirfd, path, follow).await?
     };
     let m = dentry.inode.metadata();
     if m.is_symlink() && flags & O_PATH == 0 {
@@ -702,7 +717,7 @@ pub async fn open_at(
         check_access(&m, &cred(ctx), want)?;
     }
     if flags & O_TRUNC != 0 && m.is_regular() && flags & O_PATH == 0 && !created {
-        dentry.inode.truncate(0)?;
+        dentry.inode.truncate_async(0).await?;
     }
     let file = crate::fs::open_dentry(dentry, flags, ctx.process())?;
     // A FIFO opened for reading or writing alone waits for the other side.
@@ -752,13 +767,13 @@ fn stat_out(ctx: &Ctx<'_>, d: &DentryRef, addr: UserPtr<Stat>) -> KResult<u64> {
 
 pub async fn sys_stat(ctx: &mut Ctx<'_>, path: UserCStr, statbuf: UserPtr<Stat>) -> KResult<u64> {
     let path = ctx.read_path(path)?;
-    let d = ctx.resolve(AT_FDCWD, &path, true)?;
+    let d = ctx.resolve(AT_FDCWD, &path, true).await?;
     stat_out(ctx, &d, statbuf)
 }
 
 pub async fn sys_lstat(ctx: &mut Ctx<'_>, path: UserCStr, statbuf: UserPtr<Stat>) -> KResult<u64> {
     let path = ctx.read_path(path)?;
-    let d = ctx.resolve(AT_FDCWD, &path, false)?;
+    let d = ctx.resolve(AT_FDCWD, &path, false).await?;
     stat_out(ctx, &d, statbuf)
 }
 
@@ -785,7 +800,7 @@ pub async fn sys_newfstatat(
         ctx.write(statbuf, &m.to_stat())?;
         return Ok(0);
     }
-    let d = ctx.resolve_at(dirfd, &path, flags)?;
+    let d = ctx.resolve_at(dirfd, &path, flags).await?;
     stat_out(ctx, &d, statbuf)
 }
 
@@ -807,7 +822,7 @@ pub async fn sys_statx(
     let m = if path.is_empty() && flags & AT_EMPTY_PATH != 0 && dirfd != AT_FDCWD {
         ctx.file(dirfd)?.metadata()?
     } else {
-        ctx.resolve_at(dirfd, &path, flags)?.inode.metadata()
+        ctx.resolve_at(dirfd, &path, flags).await?.inode.metadata()
     };
     ctx.write(statxbuf, &m.to_statx())?;
     Ok(0)
@@ -821,16 +836,22 @@ pub async fn sys_getdents64(
 ) -> KResult<u64> {
     let file = ctx.file(fd)?;
     let mut kbuf = bounce(count as usize)?;
-    let n = file.getdents64(&mut kbuf)?;
+    let n = file.getdents64(&mut kbuf).await?;
     ctx.mm().writer(dirp, n)?.write_all(&kbuf[..n])?;
     Ok(n as u64)
 }
 
-fn access_check(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u32, flags: u32) -> KResult<u64> {
+async fn access_check(
+    ctx: &Ctx<'_>,
+    dirfd: i32,
+    path: &[u8],
+    mode: u32,
+    flags: u32,
+) -> KResult<u64> {
     if mode & !(R_OK | W_OK | X_OK) != 0 {
         return Err(Errno::EINVAL);
     }
-    let d = ctx.resolve_at(dirfd, path, flags)?;
+    let d = ctx.resolve_at(dirfd, path, flags).await?;
     if mode == F_OK {
         return Ok(0);
     }
@@ -856,7 +877,7 @@ fn access_check(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u32, flags: u32) -
 
 pub async fn sys_access(ctx: &mut Ctx<'_>, path: UserCStr, mode: u32) -> KResult<u64> {
     let path = ctx.read_path(path)?;
-    access_check(ctx, AT_FDCWD, &path, mode, 0)
+    access_check(ctx, AT_FDCWD, &path, mode, 0).await
 }
 
 pub async fn sys_faccessat(
@@ -866,7 +887,7 @@ pub async fn sys_faccessat(
     mode: u32,
 ) -> KResult<u64> {
     let path = ctx.read_path(path)?;
-    access_check(ctx, dirfd, &path, mode, 0)
+    access_check(ctx, dirfd, &path, mode, 0).await
 }
 
 pub async fn sys_faccessat2(
@@ -880,20 +901,27 @@ pub async fn sys_faccessat2(
         return Err(Errno::EINVAL);
     }
     let path = ctx.read_path(path)?;
-    access_check(ctx, dirfd, &path, mode, flags)
+    access_check(ctx, dirfd, &path, mode, flags).await
 }
 
-fn readlink_at(ctx: &Ctx<'_>, dirfd: Fd, path: &[u8], buf: UserPtr<u8>, size: i32) -> KResult<u64> {
+async fn readlink_at(
+    ctx: &Ctx<'_>,
+    dirfd: Fd,
+    path: &[u8],
+    buf: UserPtr<u8>,
+    size: i32,
+) -> KResult<u64> {
     if size <= 0 {
         return Err(Errno::EINVAL);
     }
     let d = if path.is_empty() {
         ctx.resolve_at(dirfd, path, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)
+            .await
             .map_err(|_| Errno::ENOENT)?
     } else {
-        ctx.resolve(dirfd, path, false)?
+        ctx.resolve(dirfd, path, false).await?
     };
-    let target = d.inode.readlink()?;
+    let target = d.inode.readlink_async().await?;
     let n = target.len().min(size as usize);
     ctx.mm().writer(buf, n)?.write_all(&target[..n])?;
     Ok(n as u64)
@@ -906,7 +934,7 @@ pub async fn sys_readlink(
     bufsiz: i32,
 ) -> KResult<u64> {
     let path = ctx.read_path(path)?;
-    readlink_at(ctx, AT_FDCWD, &path, buf, bufsiz)
+    readlink_at(ctx, AT_FDCWD, &path, buf, bufsiz).await
 }
 
 pub async fn sys_readlinkat(
@@ -917,7 +945,7 @@ pub async fn sys_readlinkat(
     bufsiz: i32,
 ) -> KResult<u64> {
     let path = ctx.read_path(path)?;
-    readlink_at(ctx, dirfd, &path, buf, bufsiz)
+    readlink_at(ctx, dirfd, &path, buf, bufsiz).await
 }
 
 pub async fn sys_getcwd(ctx: &mut Ctx<'_>, buf: UserPtr<u8>, size: usize) -> KResult<u64> {
@@ -934,7 +962,7 @@ pub async fn sys_getcwd(ctx: &mut Ctx<'_>, buf: UserPtr<u8>, size: usize) -> KRe
     Ok(path.len() as u64)
 }
 
-fn set_cwd(ctx: &Ctx<'_>, d: DentryRef) -> KResult<u64> {
+async fn set_cwd(ctx: &Ctx<'_>, d: DentryRef) -> KResult<u64> {
     let m = d.inode.metadata();
     if !m.is_dir() {
         return Err(Errno::ENOTDIR);
@@ -946,40 +974,43 @@ fn set_cwd(ctx: &Ctx<'_>, d: DentryRef) -> KResult<u64> {
 
 pub async fn sys_chdir(ctx: &mut Ctx<'_>, path: UserCStr) -> KResult<u64> {
     let path = ctx.read_path(path)?;
-    let d = ctx.resolve(AT_FDCWD, &path, true)?;
-    set_cwd(ctx, d)
+    let d = ctx.resolve(AT_FDCWD, &path, true).await?;
+    set_cwd(ctx, d).await
 }
 
 pub async fn sys_fchdir(ctx: &mut Ctx<'_>, fd: Fd) -> KResult<u64> {
     let f = ctx.file(fd)?;
     let d = f.dentry().cloned().ok_or(Errno::ENOTDIR)?;
-    set_cwd(ctx, d)
+    set_cwd(ctx, d).await
 }
 
-fn mkdir_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u64) -> KResult<u64> {
-    let p = ctx.resolve_parent(dirfd, path)?;
+async fn mkdir_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u64) -> KResult<u64> {
+    let p = ctx.resolve_parent(dirfd, path).await?;
     if p.name == b"." || p.name == b".." {
         return Err(Errno::EEXIST);
     }
-    if p.dir.inode.lookup(&p.name).is_ok() {
+    if p.dir.inode.lookup_async(&p.name).await.is_ok() {
         return Err(Errno::EEXIST);
     }
     want_write(&p.dir)?;
     check_dir_write(ctx, &p.dir.inode)?;
     let c = ctx.process().cred.lock().clone();
-    p.dir.inode.create(
-        &p.name,
-        NodeKind::Dir,
-        creation_mode(ctx, mode, 0o1777),
-        c.fsuid,
-        c.fsgid,
-    )?;
+    p.dir
+        .inode
+        .create_async(
+            &p.name,
+            NodeKind::Dir,
+            creation_mode(ctx, mode, 0o1777),
+            c.fsuid,
+            c.fsgid,
+        )
+        .await?;
     Ok(0)
 }
 
 /// mknod(2): a regular file, FIFO or socket node for anyone who may write the
 /// directory; character and block devices need CAP_MKNOD.
-fn mknod_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u64, dev: u64) -> KResult<u64> {
+async fn mknod_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u64, dev: u64) -> KResult<u64> {
     let mode = mode as u32;
     let kind = match mode & S_IFMT {
         0 | S_IFREG => NodeKind::File,
@@ -1005,8 +1036,8 @@ fn mknod_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u64, dev: u64) -> KRes
         S_IFDIR => return Err(Errno::EPERM),
         _ => return Err(Errno::EINVAL),
     };
-    let p = ctx.resolve_parent(dirfd, path)?;
-    if p.name == b"." || p.name == b".." || p.dir.inode.lookup(&p.name).is_ok() {
+    let p = ctx.resolve_parent(dirfd, path).await?;
+    if p.name == b"." || p.name == b".." || p.dir.inode.lookup_async(&p.name).await.is_ok() {
         return Err(Errno::EEXIST);
     }
     if p.trailing_slash {
@@ -1015,19 +1046,22 @@ fn mknod_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u64, dev: u64) -> KRes
     want_write(&p.dir)?;
     check_dir_write(ctx, &p.dir.inode)?;
     let c = ctx.process().cred.lock().clone();
-    p.dir.inode.create(
-        &p.name,
-        kind,
-        creation_mode(ctx, u64::from(mode), 0o7777),
-        c.fsuid,
-        c.fsgid,
-    )?;
+    p.dir
+        .inode
+        .create_async(
+            &p.name,
+            kind,
+            creation_mode(ctx, u64::from(mode), 0o7777),
+            c.fsuid,
+            c.fsgid,
+        )
+        .await?;
     Ok(0)
 }
 
 pub async fn sys_mknod(ctx: &mut Ctx<'_>, path: UserCStr, mode: Mode, dev: u32) -> KResult<u64> {
     let path = ctx.read_path(path)?;
-    mknod_at(ctx, AT_FDCWD, &path, mode as u64, u64::from(dev))
+    mknod_at(ctx, AT_FDCWD, &path, mode as u64, u64::from(dev)).await
 }
 
 pub async fn sys_mknodat(
@@ -1038,17 +1072,17 @@ pub async fn sys_mknodat(
     dev: u32,
 ) -> KResult<u64> {
     let path = ctx.read_path(path)?;
-    mknod_at(ctx, dirfd, &path, mode as u64, u64::from(dev))
+    mknod_at(ctx, dirfd, &path, mode as u64, u64::from(dev)).await
 }
 
 pub async fn sys_mkdir(ctx: &mut Ctx<'_>, path: UserCStr, mode: Mode) -> KResult<u64> {
     let path = ctx.read_path(path)?;
-    mkdir_at(ctx, AT_FDCWD, &path, mode as u64)
+    mkdir_at(ctx, AT_FDCWD, &path, mode as u64).await
 }
 
 pub async fn sys_mkdirat(ctx: &mut Ctx<'_>, dirfd: Fd, path: UserCStr, mode: Mode) -> KResult<u64> {
     let path = ctx.read_path(path)?;
-    mkdir_at(ctx, dirfd, &path, mode as u64)
+    mkdir_at(ctx, dirfd, &path, mode as u64).await
 }
 
 /// The sticky-bit rule: in a sticky directory only the owner of the entry, the owner
@@ -1066,15 +1100,15 @@ fn check_sticky(ctx: &Ctx<'_>, dir: &InodeRef, victim: &InodeRef) -> KResult<()>
     }
 }
 
-fn rmdir_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8]) -> KResult<u64> {
-    let p = ctx.resolve_parent(dirfd, path)?;
+async fn rmdir_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8]) -> KResult<u64> {
+    let p = ctx.resolve_parent(dirfd, path).await?;
     match &p.name[..] {
         b"." => return Err(Errno::EINVAL),
         b".." => return Err(Errno::ENOTEMPTY),
         _ => {}
     }
     want_write(&p.dir)?;
-    let victim = p.dir.inode.lookup(&p.name)?;
+    let victim = p.dir.inode.lookup_async(&p.name).await?;
     if !victim.metadata().is_dir() {
         return Err(Errno::ENOTDIR);
     }
@@ -1083,17 +1117,17 @@ fn rmdir_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8]) -> KResult<u64> {
     }
     check_dir_write(ctx, &p.dir.inode)?;
     check_sticky(ctx, &p.dir.inode, &victim)?;
-    p.dir.inode.rmdir(&p.name)?;
+    p.dir.inode.rmdir_async(&p.name).await?;
     Ok(0)
 }
 
-fn unlink_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8]) -> KResult<u64> {
-    let p = ctx.resolve_parent(dirfd, path)?;
+async fn unlink_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8]) -> KResult<u64> {
+    let p = ctx.resolve_parent(dirfd, path).await?;
     if p.name == b"." || p.name == b".." {
         return Err(Errno::EISDIR);
     }
     want_write(&p.dir)?;
-    let victim = p.dir.inode.lookup(&p.name)?;
+    let victim = p.dir.inode.lookup_async(&p.name).await?;
     let vm = victim.metadata();
     if vm.is_dir() {
         return Err(Errno::EISDIR);
@@ -1103,18 +1137,18 @@ fn unlink_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8]) -> KResult<u64> {
     }
     check_dir_write(ctx, &p.dir.inode)?;
     check_sticky(ctx, &p.dir.inode, &victim)?;
-    p.dir.inode.unlink(&p.name)?;
+    p.dir.inode.unlink_async(&p.name).await?;
     Ok(0)
 }
 
 pub async fn sys_rmdir(ctx: &mut Ctx<'_>, path: UserCStr) -> KResult<u64> {
     let path = ctx.read_path(path)?;
-    rmdir_at(ctx, AT_FDCWD, &path)
+    rmdir_at(ctx, AT_FDCWD, &path).await
 }
 
 pub async fn sys_unlink(ctx: &mut Ctx<'_>, path: UserCStr) -> KResult<u64> {
     let path = ctx.read_path(path)?;
-    unlink_at(ctx, AT_FDCWD, &path)
+    unlink_at(ctx, AT_FDCWD, &path).await
 }
 
 pub async fn sys_unlinkat(
@@ -1128,13 +1162,13 @@ pub async fn sys_unlinkat(
     }
     let path = ctx.read_path(path)?;
     if flags & AT_REMOVEDIR != 0 {
-        rmdir_at(ctx, dirfd, &path)
+        rmdir_at(ctx, dirfd, &path).await
     } else {
-        unlink_at(ctx, dirfd, &path)
+        unlink_at(ctx, dirfd, &path).await
     }
 }
 
-fn rename_at(
+async fn rename_at(
     ctx: &Ctx<'_>,
     olddir: i32,
     old: &[u8],
@@ -1147,14 +1181,14 @@ fn rename_at(
     {
         return Err(Errno::EINVAL);
     }
-    let op = ctx.resolve_parent(olddir, old)?;
-    let np = ctx.resolve_parent(newdir, new)?;
+    let op = ctx.resolve_parent(olddir, old).await?;
+    let np = ctx.resolve_parent(newdir, new).await?;
     if op.name == b"." || op.name == b".." || np.name == b"." || np.name == b".." {
         return Err(Errno::EBUSY);
     }
     want_write(&op.dir)?;
     want_write(&np.dir)?;
-    let src = op.dir.inode.lookup(&op.name)?;
+    let src = op.dir.inode.lookup_async(&op.name).await?;
     let src_is_dir = src.metadata().is_dir();
     if (op.trailing_slash || np.trailing_slash) && !src_is_dir {
         return Err(Errno::ENOTDIR);
@@ -1169,7 +1203,7 @@ fn rename_at(
         }
     }
     if flags & RENAME_EXCHANGE != 0
-        && let Ok(dst) = np.dir.inode.lookup(&np.name)
+        && let Ok(dst) = np.dir.inode.lookup_async(&np.name).await
         && dst.metadata().is_dir()
     {
         let dst_d = crate::fs::mounts().child(&np.dir, &np.name, dst);
@@ -1182,13 +1216,14 @@ fn rename_at(
     check_sticky(ctx, &op.dir.inode, &src)?;
     op.dir
         .inode
-        .rename(&op.name, &np.dir.inode, &np.name, flags)?;
+        .rename_async(&op.name, &np.dir.inode, &np.name, flags)
+        .await?;
     Ok(0)
 }
 
 pub async fn sys_rename(ctx: &mut Ctx<'_>, oldpath: UserCStr, newpath: UserCStr) -> KResult<u64> {
     let (old, new) = (ctx.read_path(oldpath)?, ctx.read_path(newpath)?);
-    rename_at(ctx, AT_FDCWD, &old, AT_FDCWD, &new, 0)
+    rename_at(ctx, AT_FDCWD, &old, AT_FDCWD, &new, 0).await
 }
 
 pub async fn sys_renameat(
@@ -1199,7 +1234,7 @@ pub async fn sys_renameat(
     newpath: UserCStr,
 ) -> KResult<u64> {
     let (old, new) = (ctx.read_path(oldpath)?, ctx.read_path(newpath)?);
-    rename_at(ctx, olddirfd, &old, newdirfd, &new, 0)
+    rename_at(ctx, olddirfd, &old, newdirfd, &new, 0).await
 }
 
 pub async fn sys_renameat2(
@@ -1211,10 +1246,10 @@ pub async fn sys_renameat2(
     flags: u32,
 ) -> KResult<u64> {
     let (old, new) = (ctx.read_path(oldpath)?, ctx.read_path(newpath)?);
-    rename_at(ctx, olddirfd, &old, newdirfd, &new, flags)
+    rename_at(ctx, olddirfd, &old, newdirfd, &new, flags).await
 }
 
-fn link_at(
+async fn link_at(
     ctx: &Ctx<'_>,
     olddir: i32,
     old: &[u8],
@@ -1226,15 +1261,16 @@ fn link_at(
         return Err(Errno::EINVAL);
     }
     let src = if old.is_empty() && flags & AT_EMPTY_PATH != 0 {
-        ctx.resolve_at(olddir, old, AT_EMPTY_PATH)?
+        ctx.resolve_at(olddir, old, AT_EMPTY_PATH).await?
     } else {
-        ctx.resolve(olddir, old, flags & AT_SYMLINK_FOLLOW != 0)?
+        ctx.resolve(olddir, old, flags & AT_SYMLINK_FOLLOW != 0)
+            .await?
     };
     if src.inode.metadata().is_dir() {
         return Err(Errno::EPERM);
     }
-    let np = ctx.resolve_parent(newdir, new)?;
-    if np.name == b"." || np.name == b".." || np.dir.inode.lookup(&np.name).is_ok() {
+    let np = ctx.resolve_parent(newdir, new).await?;
+    if np.name == b"." || np.name == b".." || np.dir.inode.lookup_async(&np.name).await.is_ok() {
         return Err(Errno::EEXIST);
     }
     if np.trailing_slash {
@@ -1245,13 +1281,13 @@ fn link_at(
         return Err(Errno::EXDEV);
     }
     check_dir_write(ctx, &np.dir.inode)?;
-    np.dir.inode.link(&np.name, &src.inode)?;
+    np.dir.inode.link_async(&np.name, &src.inode).await?;
     Ok(0)
 }
 
 pub async fn sys_link(ctx: &mut Ctx<'_>, oldpath: UserCStr, newpath: UserCStr) -> KResult<u64> {
     let (old, new) = (ctx.read_path(oldpath)?, ctx.read_path(newpath)?);
-    link_at(ctx, AT_FDCWD, &old, AT_FDCWD, &new, 0)
+    link_at(ctx, AT_FDCWD, &old, AT_FDCWD, &new, 0).await
 }
 
 pub async fn sys_linkat(
@@ -1263,15 +1299,15 @@ pub async fn sys_linkat(
     flags: u32,
 ) -> KResult<u64> {
     let (old, new) = (ctx.read_path(oldpath)?, ctx.read_path(newpath)?);
-    link_at(ctx, olddirfd, &old, newdirfd, &new, flags)
+    link_at(ctx, olddirfd, &old, newdirfd, &new, flags).await
 }
 
-fn symlink_at(ctx: &Ctx<'_>, target: &[u8], newdir: i32, new: &[u8]) -> KResult<u64> {
+async fn symlink_at(ctx: &Ctx<'_>, target: &[u8], newdir: i32, new: &[u8]) -> KResult<u64> {
     if target.is_empty() {
         return Err(Errno::ENOENT);
     }
-    let np = ctx.resolve_parent(newdir, new)?;
-    if np.name == b"." || np.name == b".." || np.dir.inode.lookup(&np.name).is_ok() {
+    let np = ctx.resolve_parent(newdir, new).await?;
+    if np.name == b"." || np.name == b".." || np.dir.inode.lookup_async(&np.name).await.is_ok() {
         return Err(Errno::EEXIST);
     }
     if np.trailing_slash {
@@ -1280,19 +1316,22 @@ fn symlink_at(ctx: &Ctx<'_>, target: &[u8], newdir: i32, new: &[u8]) -> KResult<
     want_write(&np.dir)?;
     check_dir_write(ctx, &np.dir.inode)?;
     let c = ctx.process().cred.lock().clone();
-    np.dir.inode.create(
-        &np.name,
-        NodeKind::Symlink(target.to_vec()),
-        0o777,
-        c.fsuid,
-        c.fsgid,
-    )?;
+    np.dir
+        .inode
+        .create_async(
+            &np.name,
+            NodeKind::Symlink(target.to_vec()),
+            0o777,
+            c.fsuid,
+            c.fsgid,
+        )
+        .await?;
     Ok(0)
 }
 
 pub async fn sys_symlink(ctx: &mut Ctx<'_>, target: UserCStr, linkpath: UserCStr) -> KResult<u64> {
     let (target, new) = (ctx.read_path(target)?, ctx.read_path(linkpath)?);
-    symlink_at(ctx, &target, AT_FDCWD, &new)
+    symlink_at(ctx, &target, AT_FDCWD, &new).await
 }
 
 pub async fn sys_symlinkat(
@@ -1302,7 +1341,7 @@ pub async fn sys_symlinkat(
     linkpath: UserCStr,
 ) -> KResult<u64> {
     let (target, new) = (ctx.read_path(target)?, ctx.read_path(linkpath)?);
-    symlink_at(ctx, &target, newdirfd, &new)
+    symlink_at(ctx, &target, newdirfd, &new).await
 }
 
 /// Whether the caller owns `inode` or is root (chmod, utimes with explicit times).
@@ -1327,7 +1366,7 @@ fn chmod_inode(ctx: &Ctx<'_>, inode: &InodeRef, mode: u64) -> KResult<u64> {
 
 pub async fn sys_chmod(ctx: &mut Ctx<'_>, path: UserCStr, mode: Mode) -> KResult<u64> {
     let path = ctx.read_path(path)?;
-    let d = ctx.resolve(AT_FDCWD, &path, true)?;
+    let d = ctx.resolve(AT_FDCWD, &path, true).await?;
     want_write(&d)?;
     chmod_inode(ctx, &d.inode, mode as u64)
 }
@@ -1349,7 +1388,7 @@ pub async fn sys_fchmodat(
     mode: Mode,
 ) -> KResult<u64> {
     let path = ctx.read_path(path)?;
-    let d = ctx.resolve(dirfd, &path, true)?;
+    let d = ctx.resolve(dirfd, &path, true).await?;
     want_write(&d)?;
     chmod_inode(ctx, &d.inode, mode as u64)
 }
@@ -1383,14 +1422,14 @@ fn chown_inode(ctx: &Ctx<'_>, inode: &InodeRef, uid: u64, gid: u64) -> KResult<u
 
 pub async fn sys_chown(ctx: &mut Ctx<'_>, path: UserCStr, owner: Id, group: Id) -> KResult<u64> {
     let path = ctx.read_path(path)?;
-    let d = ctx.resolve(AT_FDCWD, &path, true)?;
+    let d = ctx.resolve(AT_FDCWD, &path, true).await?;
     want_write(&d)?;
     chown_inode(ctx, &d.inode, u64::from(owner), u64::from(group))
 }
 
 pub async fn sys_lchown(ctx: &mut Ctx<'_>, path: UserCStr, owner: Id, group: Id) -> KResult<u64> {
     let path = ctx.read_path(path)?;
-    let d = ctx.resolve(AT_FDCWD, &path, false)?;
+    let d = ctx.resolve(AT_FDCWD, &path, false).await?;
     want_write(&d)?;
     chown_inode(ctx, &d.inode, u64::from(owner), u64::from(group))
 }
@@ -1417,12 +1456,12 @@ pub async fn sys_fchownat(
         return Err(Errno::EINVAL);
     }
     let path = ctx.read_path(path)?;
-    let d = ctx.resolve_at(dirfd, &path, flags)?;
+    let d = ctx.resolve_at(dirfd, &path, flags).await?;
     want_write(&d)?;
     chown_inode(ctx, &d.inode, u64::from(owner), u64::from(group))
 }
 
-fn truncate_path(ctx: &Ctx<'_>, d: &DentryRef, len: u64) -> KResult<u64> {
+async fn truncate_path(ctx: &Ctx<'_>, d: &DentryRef, len: u64) -> KResult<u64> {
     let inode = &d.inode;
     if (len as i64) < 0 {
         return Err(Errno::EINVAL);
@@ -1437,14 +1476,14 @@ fn truncate_path(ctx: &Ctx<'_>, d: &DentryRef, len: u64) -> KResult<u64> {
     want_write(d)?;
     check_access(&m, &cred(ctx), access::WRITE)?;
     fsize_grow_ok(ctx, m.size, len)?;
-    inode.truncate(len)?;
+    inode.truncate_async(len).await?;
     Ok(0)
 }
 
 pub async fn sys_truncate(ctx: &mut Ctx<'_>, path: UserCStr, length: i64) -> KResult<u64> {
     let path = ctx.read_path(path)?;
-    let d = ctx.resolve(AT_FDCWD, &path, true)?;
-    truncate_path(ctx, &d, length as u64)
+    let d = ctx.resolve(AT_FDCWD, &path, true).await?;
+    truncate_path(ctx, &d, length as u64).await
 }
 
 pub async fn sys_ftruncate(ctx: &mut Ctx<'_>, fd: Fd, length: i64) -> KResult<u64> {
@@ -1459,7 +1498,7 @@ pub async fn sys_ftruncate(ctx: &mut Ctx<'_>, fd: Fd, length: i64) -> KResult<u6
         return Err(Errno::EINVAL);
     }
     fsize_grow_ok(ctx, m.size, length as u64)?;
-    inode.truncate(length as u64)?;
+    inode.truncate_async(length as u64).await?;
     Ok(0)
 }
 
@@ -1487,7 +1526,7 @@ pub async fn sys_utimensat(
         Some(ctx.read::<[Timespec; 2]>(times_ptr)?)
     };
     let path = optional_path(ctx, dirfd, path_ptr)?;
-    utimens(ctx, dirfd, path.as_deref(), times, flags)
+    utimens(ctx, dirfd, path.as_deref(), times, flags).await
 }
 
 /// The path of utimensat or futimesat: NULL names `dirfd` itself, unless that is
@@ -1502,7 +1541,7 @@ fn optional_path(ctx: &Ctx<'_>, dirfd: Fd, path: UserCStr) -> KResult<Option<Vec
 /// The core of utimensat and its older forms: sets the access and modification
 /// times of the file `path` names from `dirfd` (or of `dirfd` itself without a
 /// path) to `times` (UTIME_NOW, UTIME_OMIT allowed; None: both now).
-fn utimens(
+async fn utimens(
     ctx: &Ctx<'_>,
     dirfd: i32,
     path: Option<&[u8]>,
@@ -1530,7 +1569,7 @@ fn utimens(
             (inode, f.dentry().cloned())
         }
         Some(p) => {
-            let d = ctx.resolve_at(dirfd, p, flags)?;
+            let d = ctx.resolve_at(dirfd, p, flags).await?;
             (d.inode.clone(), Some(d))
         }
     };
@@ -1597,7 +1636,7 @@ pub async fn sys_utime(
             },
         ])
     };
-    utimens(ctx, AT_FDCWD, Some(&path), times, 0)
+    utimens(ctx, AT_FDCWD, Some(&path), times, 0).await
 }
 
 pub async fn sys_utimes(
@@ -1607,7 +1646,7 @@ pub async fn sys_utimes(
 ) -> KResult<u64> {
     let path = ctx.read_path(path)?;
     let times = timevals(ctx, times)?;
-    utimens(ctx, AT_FDCWD, Some(&path), times, 0)
+    utimens(ctx, AT_FDCWD, Some(&path), times, 0).await
 }
 
 pub async fn sys_futimesat(
@@ -1618,7 +1657,7 @@ pub async fn sys_futimesat(
 ) -> KResult<u64> {
     let path = optional_path(ctx, dirfd, path)?;
     let times = timevals(ctx, times)?;
-    utimens(ctx, dirfd, path.as_deref(), times, 0)
+    utimens(ctx, dirfd, path.as_deref(), times, 0).await
 }
 
 /// Moves up to `count` bytes from `input` to `output` through the kernel: from
@@ -1741,6 +1780,24 @@ pub async fn sys_sendfile(
 
 /// copy_file_range(2) between regular files, each at its `*off` if given, else at
 /// (and advancing) its file position.
+/// pread(2) of a file, through its async read where it has one (a disk file).
+async fn pread_any(f: &OpenFile, offset: u64, buf: &mut [u8]) -> KResult<usize> {
+    if f.ops().read_async(offset, &mut []).is_some()
+        && let Some(io) = f.read_async(Some(offset), buf)
+    {
+        return io.await;
+    }
+    f.pread(offset, buf)
+}
+
+/// pwrite(2) of a file, through its async write where it has one.
+async fn pwrite_any(f: &OpenFile, offset: u64, data: &[u8]) -> KResult<usize> {
+    match f.write_async(Some(offset), data) {
+        Some(io) => io.await,
+        None => f.pwrite(offset, data),
+    }
+}
+
 pub async fn sys_copy_file_range(
     ctx: &mut Ctx<'_>,
     in_fd: Fd,
@@ -1790,11 +1847,11 @@ pub async fn sys_copy_file_range(
     let mut buf = bounce(len)?;
     while done < len {
         let want = (len - done).min(CHUNK);
-        let got = input.pread(ipos + done as u64, &mut buf[..want])?;
+        let got = pread_any(&input, ipos + done as u64, &mut buf[..want]).await?;
         if got == 0 {
             break;
         }
-        let put = output.pwrite(opos + done as u64, &buf[..got])?;
+        let put = pwrite_any(&output, opos + done as u64, &buf[..got]).await?;
         done += put;
         if put < got {
             break;
@@ -1816,8 +1873,8 @@ pub async fn sys_copy_file_range(
 
 pub async fn sys_statfs(ctx: &mut Ctx<'_>, path: UserCStr, buf: UserPtr<Statfs>) -> KResult<u64> {
     let path = ctx.read_path(path)?;
-    let d = ctx.resolve(AT_FDCWD, &path, true)?;
-    let mut st = d.inode.statfs();
+    let d = ctx.resolve(AT_FDCWD, &path, true).await?;
+    let mut st = d.inode.statfs_async().await?;
     st.f_flags = super::mount::statfs_flags(Some(&d));
     ctx.write(buf, &st)?;
     Ok(0)
@@ -1826,7 +1883,7 @@ pub async fn sys_statfs(ctx: &mut Ctx<'_>, path: UserCStr, buf: UserPtr<Statfs>)
 pub async fn sys_fstatfs(ctx: &mut Ctx<'_>, fd: Fd, buf: UserPtr<Statfs>) -> KResult<u64> {
     let f = ctx.file(fd)?;
     let inode = f.inode().ok_or(Errno::EBADF)?;
-    let mut st = inode.statfs();
+    let mut st = inode.statfs_async().await?;
     // A file with a name shows its mount's flags; a pipe or socket its own.
     if let Some(d) = f.dentry() {
         st.f_flags = super::mount::statfs_flags(Some(d));

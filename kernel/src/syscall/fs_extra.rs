@@ -28,9 +28,12 @@ pub async fn sys_fsync(ctx: &mut Ctx<'_>, fd: Fd) -> KResult<u64> {
         b.dev.flush().await.map_err(crate::fs::devices::io_errno)?;
         return Ok(0);
     }
-    // Everything else is in memory: nothing to write back, but files that
-    // cannot be synced say so, as Linux's do (EINVAL).
+    // A disk file system writes the file back; in-memory ones have nothing to
+    // write, but files that cannot be synced say so, as Linux's do (EINVAL).
     if on_a_file_system(&f) {
+        if let Some(i) = f.inode() {
+            i.fsync(false).await?;
+        }
         Ok(0)
     } else {
         Err(Errno::EINVAL)
@@ -38,6 +41,8 @@ pub async fn sys_fsync(ctx: &mut Ctx<'_>, fd: Fd) -> KResult<u64> {
 }
 
 pub async fn sys_sync(_ctx: &mut Ctx<'_>) -> KResult<u64> {
+    // Disk file systems first (their blocks go to the disks), then the disks.
+    crate::fs::ext2::sync_all().await;
     // Every disk's write cache; sync(2) reports nothing, so neither do errors.
     for b in crate::drivers::block_devices() {
         let _ = b.dev.flush().await;
@@ -46,7 +51,11 @@ pub async fn sys_sync(_ctx: &mut Ctx<'_>) -> KResult<u64> {
 }
 
 pub async fn sys_syncfs(ctx: &mut Ctx<'_>, fd: Fd) -> KResult<u64> {
-    ctx.file(fd)?;
+    let f = ctx.file(fd)?;
+    // fsync of a disk file system's file writes its whole file system.
+    if let Some(i) = f.inode() {
+        i.fsync(false).await?;
+    }
     Ok(0)
 }
 
@@ -357,12 +366,14 @@ pub async fn sys_fallocate(
     if mode & FALLOC_FL_KEEP_SIZE == 0 {
         super::fs::fsize_grow_ok(ctx, m.size, (offset + len) as u64)?;
     }
-    inode.allocate(
-        offset as u64,
-        len as u64,
-        mode & FALLOC_FL_KEEP_SIZE != 0,
-        mode & FALLOC_FL_PUNCH_HOLE != 0,
-    )?;
+    inode
+        .allocate_async(
+            offset as u64,
+            len as u64,
+            mode & FALLOC_FL_KEEP_SIZE != 0,
+            mode & FALLOC_FL_PUNCH_HOLE != 0,
+        )
+        .await?;
     Ok(0)
 }
 
@@ -411,8 +422,9 @@ pub async fn sys_memfd_create(ctx: &mut Ctx<'_>, name: UserCStr, flags: u32) -> 
     let c = ctx.process().cred.lock().clone();
     let inode = root
         .inode
-        .create(&tmp, NodeKind::File, 0o777, c.fsuid, c.fsgid)?;
-    root.inode.unlink(&tmp)?;
+        .create_async(&tmp, NodeKind::File, 0o777, c.fsuid, c.fsgid)
+        .await?;
+    root.inode.unlink_async(&tmp).await?;
     let allow_sealing = flags & (MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL) != 0;
     if allow_sealing
         && let Some(r) = inode
@@ -549,7 +561,7 @@ pub async fn sys_openat2(
 
 pub async fn sys_chroot(ctx: &mut Ctx<'_>, path: UserCStr) -> KResult<u64> {
     let path = ctx.read_path(path)?;
-    let d = ctx.resolve(AT_FDCWD, &path, true)?;
+    let d = ctx.resolve(AT_FDCWD, &path, true).await?;
     let m = d.inode.metadata();
     if !m.is_dir() {
         return Err(Errno::ENOTDIR);
@@ -591,22 +603,24 @@ pub async fn sys_getdents(
     let mut used = 0;
     let mut full = false;
     let mut pos = f.seek(0, SEEK_CUR)?;
-    inode.readdir(pos, &mut |e| {
-        let reclen = (18 + e.name.len() + 2).next_multiple_of(8);
-        if used + reclen > out.len() {
-            full = true;
-            return false;
-        }
-        let r = &mut out[used..used + reclen];
-        r[..8].copy_from_slice(&e.ino.to_ne_bytes());
-        r[8..16].copy_from_slice(&(e.next as i64).to_ne_bytes());
-        r[16..18].copy_from_slice(&(reclen as u16).to_ne_bytes());
-        r[18..18 + e.name.len()].copy_from_slice(&e.name);
-        r[reclen - 1] = e.dtype;
-        used += reclen;
-        pos = e.next;
-        true
-    })?;
+    inode
+        .readdir_async(pos, &mut |e| {
+            let reclen = (18 + e.name.len() + 2).next_multiple_of(8);
+            if used + reclen > out.len() {
+                full = true;
+                return false;
+            }
+            let r = &mut out[used..used + reclen];
+            r[..8].copy_from_slice(&e.ino.to_ne_bytes());
+            r[8..16].copy_from_slice(&(e.next as i64).to_ne_bytes());
+            r[16..18].copy_from_slice(&(reclen as u16).to_ne_bytes());
+            r[18..18 + e.name.len()].copy_from_slice(&e.name);
+            r[reclen - 1] = e.dtype;
+            used += reclen;
+            pos = e.next;
+            true
+        })
+        .await?;
     if used == 0 && full {
         return Err(Errno::EINVAL);
     }

@@ -97,7 +97,14 @@ pub async fn sys_mmap(
             } else {
                 Backing::Anonymous
             }
+        } else if shared && crate::fs::ext2::is_ext2(&inode) && file.writable() {
+            // No page cache shared with read and write yet (docs/storage.md):
+            // only a mapping that can never write the file is shared.
+            return Err(Errno::ENODEV);
         } else if shared {
+            if crate::fs::ext2::is_ext2(&inode) {
+                inode.load_pages(off, len).await?;
+            }
             name = file.dentry().cloned();
             // A file sealed against writes cannot be mapped shared for writing;
             // mapped read-only, the mapping may never write it (memfd_create(2)).
@@ -116,6 +123,10 @@ pub async fn sys_mmap(
             }
         } else {
             name = file.dentry().cloned();
+            // Page faults read the file synchronously: a disk file brings the
+            // mapped pages in now (a private mapping may show the file as it was
+            // at mmap time, which POSIX allows).
+            inode.load_pages(off, len).await?;
             Backing::File { inode, offset: off }
         }
     };

@@ -108,20 +108,25 @@ impl Ctx<'_> {
     }
 
     /// Resolves `path` relative to `dirfd` (absolute paths ignore it).
-    pub fn resolve(&self, dirfd: i32, path: &[u8], follow: bool) -> KResult<DentryRef> {
+    pub async fn resolve(&self, dirfd: i32, path: &[u8], follow: bool) -> KResult<DentryRef> {
         let (root, cred) = self.walk_params_at(dirfd)?;
         let start = if path.first() == Some(&b'/') {
             root.clone()
         } else {
             self.start_dir(dirfd)?
         };
-        Walker {
-            root: &root,
-            mounts: crate::fs::mounts(),
-            cred: &cred,
-            resolve: self.resolve,
-        }
-        .lookup(&start, path, follow)
+        // Boxed: the walk's future (it may wait on a disk) stays out of every
+        // path-taking handler's future, which the dispatch future is as big as.
+        alloc::boxed::Box::pin(
+            Walker {
+                root: &root,
+                mounts: crate::fs::mounts(),
+                cred: &cred,
+                resolve: self.resolve,
+            }
+            .lookup(&start, path, follow),
+        )
+        .await
     }
 
     /// The root a lookup from `dirfd` uses (RESOLVE_IN_ROOT: `dirfd` itself) and
@@ -135,7 +140,7 @@ impl Ctx<'_> {
     }
 
     /// Resolves `path`, or with AT_EMPTY_PATH and an empty path, `dirfd` itself.
-    pub fn resolve_at(&self, dirfd: i32, path: &[u8], flags: u32) -> KResult<DentryRef> {
+    pub async fn resolve_at(&self, dirfd: i32, path: &[u8], flags: u32) -> KResult<DentryRef> {
         if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
             if dirfd == AT_FDCWD {
                 return Ok(self.process().fs().lock().cwd.clone());
@@ -143,33 +148,41 @@ impl Ctx<'_> {
             return self.file(dirfd)?.dentry().cloned().ok_or(Errno::EBADF);
         }
         self.resolve(dirfd, path, flags & AT_SYMLINK_NOFOLLOW == 0)
+            .await
     }
 
     /// Resolves all but the last component of `path`.
-    pub fn resolve_parent(&self, dirfd: i32, path: &[u8]) -> KResult<ParentLookup> {
+    pub async fn resolve_parent(&self, dirfd: i32, path: &[u8]) -> KResult<ParentLookup> {
         let start = if path.first() == Some(&b'/') {
             self.walk_params_at(dirfd)?.0
         } else {
             self.start_dir(dirfd)?
         };
-        self.resolve_parent_from(&start, path)
+        self.resolve_parent_from(&start, path).await
     }
 
     /// Resolves all but the last component of `path`, relative paths from `start`.
-    pub fn resolve_parent_from(&self, start: &DentryRef, path: &[u8]) -> KResult<ParentLookup> {
+    pub async fn resolve_parent_from(
+        &self,
+        start: &DentryRef,
+        path: &[u8],
+    ) -> KResult<ParentLookup> {
         let (root, cred) = self.walk_params();
         let start = if path.first() == Some(&b'/') {
             root.clone()
         } else {
             start.clone()
         };
-        Walker {
-            root: &root,
-            mounts: crate::fs::mounts(),
-            cred: &cred,
-            resolve: self.resolve,
-        }
-        .lookup_parent(&start, path)
+        alloc::boxed::Box::pin(
+            Walker {
+                root: &root,
+                mounts: crate::fs::mounts(),
+                cred: &cred,
+                resolve: self.resolve,
+            }
+            .lookup_parent(&start, path),
+        )
+        .await
     }
 
     fn walk_params(&self) -> (DentryRef, kestrel_vfs::Cred) {

@@ -1,8 +1,9 @@
 //! mount(2) and umount2(2): one mount table for the whole system (no mount
 //! namespaces yet).
 //!
-//! New mounts of `proc`, `tmpfs` and `ramfs` (a fresh ramfs for the last two),
-//! `devtmpfs` (the one device file system /dev shows, as on Linux), bind mounts of a directory (MS_BIND), remounts (MS_REMOUNT, with
+//! New mounts of `ext2` (a block device's file system, kernel/src/fs/ext2.rs),
+//! `proc`, `tmpfs` and `ramfs` (a fresh ramfs for the last two), `devtmpfs` (the
+//! one device file system /dev shows, as on Linux), bind mounts of a directory (MS_BIND), remounts (MS_REMOUNT, with
 //! MS_BIND: of the mount alone), and the propagation calls programs make on the
 //! way (MS_PRIVATE and friends), which change nothing here.
 //!
@@ -122,7 +123,7 @@ pub async fn sys_mount(
         flags &= !MS_MGC_MSK;
     }
     let target_path = ctx.read_path(target_ptr)?;
-    let target = ctx.resolve(AT_FDCWD, &target_path, true)?;
+    let target = ctx.resolve(AT_FDCWD, &target_path, true).await?;
     let propagation = MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE;
     if flags & propagation != 0 {
         // One mount namespace, nothing shared: propagation types change nothing.
@@ -155,7 +156,7 @@ pub async fn sys_mount(
     }
     let (root, source, fstype, mount_flags) = if flags & MS_BIND != 0 {
         let src_path = source.ok_or(Errno::EFAULT)?;
-        let src = ctx.resolve(AT_FDCWD, &src_path, true)?;
+        let src = ctx.resolve(AT_FDCWD, &src_path, true).await?;
         if !src.inode.metadata().is_dir() {
             return Err(Errno::ENOTDIR);
         }
@@ -173,7 +174,24 @@ pub async fn sys_mount(
                 NEXT_DEV.fetch_add(1, core::sync::atomic::Ordering::Relaxed),
             )
         };
+        let mut flags = flags & PER_MOUNT;
+        // "ro" in the data string is MS_RDONLY, as mount(8) would have passed it.
+        if data.as_deref().is_some_and(|d| has_option(d, b"ro")) {
+            flags |= MS_RDONLY;
+        }
         let root = match &fstype[..] {
+            b"ext2" => {
+                // The source is a block device file (ENOTBLK otherwise).
+                let dev = ctx.resolve(AT_FDCWD, &source, true).await?;
+                let m = dev.inode.metadata();
+                if m.file_type() != S_IFBLK {
+                    return Err(Errno::ENOTBLK);
+                }
+                if dev.mnt().get() & MS_NODEV != 0 {
+                    return Err(Errno::EACCES);
+                }
+                crate::fs::ext2::mount(m.rdev, flags & MS_RDONLY != 0).await?
+            }
             b"proc" => crate::fs::procfs::new_root(),
             b"tmpfs" => RamFs::new_root_sized(dev(), tmpfs_size(data.as_deref())),
             // One instance, as Linux's: the nodes /dev has (its options are the
@@ -182,13 +200,8 @@ pub async fn sys_mount(
             b"ramfs" => RamFs::new_root(dev()),
             _ => return Err(Errno::ENODEV),
         };
-        if fstype != b"proc" && fstype != b"devtmpfs" {
+        if fstype != b"proc" && fstype != b"ext2" && fstype != b"devtmpfs" {
             set_root_attributes(ctx, &root, &fstype, data.as_deref().unwrap_or_default())?;
-        }
-        let mut flags = flags & PER_MOUNT;
-        // "ro" in the data string is MS_RDONLY, as mount(8) would have passed it.
-        if data.as_deref().is_some_and(|d| has_option(d, b"ro")) {
-            flags |= MS_RDONLY;
         }
         (root, source, fstype, flags)
     };
@@ -398,8 +411,20 @@ pub async fn sys_umount2(ctx: &mut Ctx<'_>, target: UserCStr, flags: u32) -> KRe
         return Err(Errno::EPERM);
     }
     let path = ctx.read_path(target)?;
-    let target = ctx.resolve(AT_FDCWD, &path, flags & UMOUNT_NOFOLLOW == 0)?;
+    let target = ctx
+        .resolve(AT_FDCWD, &path, flags & UMOUNT_NOFOLLOW == 0)
+        .await?;
     // The path resolved to the root of what is mounted there (EINVAL if nothing).
-    crate::fs::mounts().unmount(kestrel_vfs::path::identity(&target.inode))?;
+    let at = kestrel_vfs::path::identity(&target.inode);
+    drop(target);
+    let root = crate::fs::mounts().root_at(at).ok_or(Errno::EINVAL)?;
+    // A disk file system writes everything and is marked clean first (EBUSY
+    // while its files are in use, and then it stays mounted) when this is its
+    // last mount; a bind mount of it just goes.
+    let id = kestrel_vfs::path::identity(&root);
+    if crate::fs::mounts().mounts_of(id) == 1 {
+        crate::fs::ext2::unmount(root).await?;
+    }
+    crate::fs::mounts().unmount(at)?;
     Ok(0)
 }

@@ -194,10 +194,10 @@ fn sender_name(from: Option<&Addr>) -> Vec<u8> {
 /// The socket registered under the name `addr` (ECONNREFUSED if none): a path
 /// must be a socket file the caller may write; an abstract name is looked up
 /// among the sockets of type `kind` (unix_find_other).
-fn find_target(ctx: &Ctx<'_>, addr: &Addr, kind: Kind) -> KResult<Arc<UnixSocket>> {
+async fn find_target(ctx: &Ctx<'_>, addr: &Addr, kind: Kind) -> KResult<Arc<UnixSocket>> {
     let key = match addr {
         Addr::Path(p) => {
-            let d = ctx.resolve(AT_FDCWD, p, true)?;
+            let d = ctx.resolve(AT_FDCWD, p, true).await?;
             let m = d.inode.metadata();
             check_access(&m, &ctx.process().cred.lock().fs_cred(), access::WRITE)?;
             if m.file_type() != S_IFSOCK {
@@ -224,10 +224,10 @@ pub async fn sys_bind(ctx: &mut Ctx<'_>, fd: Fd, addr: UserPtr<u8>, addrlen: u32
             // exists. Linux makes the file before it checks whether the socket is
             // already bound, and removes it again if so (unix_bind_bsd): an
             // existing file is EADDRINUSE even for a bound socket.
-            let parent = ctx.resolve_parent(AT_FDCWD, &p)?;
+            let parent = ctx.resolve_parent(AT_FDCWD, &p).await?;
             if parent.name == b"."
                 || parent.name == b".."
-                || parent.dir.inode.lookup(&parent.name).is_ok()
+                || parent.dir.inode.lookup_async(&parent.name).await.is_ok()
             {
                 return Err(Errno::EADDRINUSE);
             }
@@ -239,14 +239,14 @@ pub async fn sys_bind(ctx: &mut Ctx<'_>, fd: Fd, addr: UserPtr<u8>, addrlen: u32
             )?;
             let c = ctx.process().cred.lock().clone();
             let mode = 0o777 & !ctx.process().fs().lock().umask;
-            let inode =
-                parent
-                    .dir
-                    .inode
-                    .create(&parent.name, NodeKind::Socket, mode, c.fsuid, c.fsgid)?;
+            let inode = parent
+                .dir
+                .inode
+                .create_async(&parent.name, NodeKind::Socket, mode, c.fsuid, c.fsgid)
+                .await?;
             let m = inode.metadata();
             if let Err(e) = s.bind(Addr::Path(p), NameKey::File(m.dev, m.ino)) {
-                let _ = parent.dir.inode.unlink(&parent.name);
+                let _ = parent.dir.inode.unlink_async(&parent.name).await;
                 return Err(e);
             }
         }
@@ -408,7 +408,7 @@ pub async fn sys_connect(
     if s.needs_autobind(true) {
         s.autobind()?;
     }
-    let target = find_target(ctx, &addr, s.kind())?;
+    let target = find_target(ctx, &addr, s.kind()).await?;
     if target.kind() != s.kind() {
         return Err(Errno::EPROTOTYPE);
     }
@@ -537,7 +537,10 @@ async fn send_data(
         if src.read(&mut data) < total {
             return Err(Errno::EFAULT);
         }
-        how.to = addr.as_ref().map(|a| dgram_target(ctx, a)).transpose()?;
+        how.to = match addr.as_ref() {
+            Some(a) => Some(dgram_target(ctx, a).await?),
+            None => None,
+        };
         return send_buf(ctx, f, &data, &mut rights, cred, &how).await;
     }
     if total == 0 {
@@ -715,8 +718,8 @@ fn send_address(f: &OpenFile, raw: Option<&RawAddr>) -> KResult<Option<Addr>> {
 }
 
 /// The datagram socket `addr` names (ENOENT, ECONNREFUSED, EPROTOTYPE).
-fn dgram_target(ctx: &Ctx<'_>, addr: &Addr) -> KResult<Arc<UnixSocket>> {
-    let t = find_target(ctx, addr, Kind::Dgram)?;
+async fn dgram_target(ctx: &Ctx<'_>, addr: &Addr) -> KResult<Arc<UnixSocket>> {
+    let t = find_target(ctx, addr, Kind::Dgram).await?;
     if t.kind() != Kind::Dgram {
         return Err(Errno::EPROTOTYPE);
     }

@@ -37,6 +37,21 @@ macro_rules! handler_future {
     (PTRACE, $call:expr) => {
         alloc::boxed::Box::pin($call).await
     };
+    (MOUNT, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (UMOUNT2, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (SYNC, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (SYNCFS, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (EXECVE, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
     (SENDMMSG, $call:expr) => {
         alloc::boxed::Box::pin($call).await
     };
@@ -170,7 +185,7 @@ syscall_table! {
     FSTAT => fs::sys_fstat(fd: Fd, statbuf: UserPtr<Stat>);
     LSTAT => fs::sys_lstat(path: UserCStr, statbuf: UserPtr<Stat>);
     LSEEK => fs::sys_lseek(fd: Fd, offset: i64, whence: u32);
-    MMAP => mm::sys_mmap(addr: u64, len: u64, prot: u32, flags: u32, fd: Fd, offset: u64), partial "no MAP_HUGETLB or MAP_LOCKED semantics (accepted, not honoured)";
+    MMAP => mm::sys_mmap(addr: u64, len: u64, prot: u32, flags: u32, fd: Fd, offset: u64), partial "no MAP_HUGETLB or MAP_LOCKED semantics (accepted, not honoured); ext2 files: MAP_SHARED of a descriptor open for writing is ENODEV, other mappings' pages are read at mmap time";
     MPROTECT => mm::sys_mprotect(addr: u64, len: u64, prot: u32);
     MUNMAP => mm::sys_munmap(addr: u64, len: u64);
     BRK => mm::sys_brk(brk: u64);
@@ -225,8 +240,8 @@ syscall_table! {
     UNAME => misc::sys_uname(buf: UserPtr<Utsname>);
     FCNTL => fd::sys_fcntl(fd: Fd, cmd: u32, arg: u64), partial "no F_SETOWN/F_GETOWN, F_SETSIG, leases or F_NOTIFY";
     FLOCK => locks::sys_flock(fd: Fd, op: u32);
-    FSYNC => fs_extra::sys_fsync(fd: Fd), partial "files live in memory: nothing to write back; a disk's write cache is flushed";
-    FDATASYNC => fs_extra::sys_fsync(fd: Fd), partial "files live in memory: nothing to write back; a disk's write cache is flushed";
+    FSYNC => fs_extra::sys_fsync(fd: Fd), partial "an ext2 file writes its whole file system (no per-file writeback); in-memory files have nothing to write; a disk's write cache is flushed";
+    FDATASYNC => fs_extra::sys_fsync(fd: Fd), partial "what fsync writes: an ext2 file writes its whole file system";
     TRUNCATE => fs::sys_truncate(path: UserCStr, length: i64);
     FTRUNCATE => fs::sys_ftruncate(fd: Fd, length: i64);
     GETDENTS => fs_extra::sys_getdents(fd: Fd, dirp: UserPtr<u8>, count: u32);
@@ -297,7 +312,7 @@ syscall_table! {
     SYNC => fs_extra::sys_sync();
     ADJTIMEX => time::sys_adjtimex(buf: UserPtr<Timex>), partial "reports a free-running, unsynchronised clock; ADJ_OFFSET and ADJ_FREQUENCY are recorded, not applied";
     SETTIMEOFDAY => time::sys_settimeofday(tv: UserPtr<Timeval>, tz: UserPtr<Timezone>);
-    MOUNT => mount::sys_mount(source: UserCStr, target: UserCStr, fstype: UserCStr, flags: u64, data: UserPtr<u8>), partial "proc, tmpfs, ramfs, devtmpfs and bind mounts; read-only mounts (EROFS); noexec, nosuid, nodev are recorded, not enforced; no MS_MOVE";
+    MOUNT => mount::sys_mount(source: UserCStr, target: UserCStr, fstype: UserCStr, flags: u64, data: UserPtr<u8>), partial "ext2 on a block device, proc, tmpfs, ramfs, devtmpfs and bind mounts; read-only mounts (EROFS); noexec, nosuid, nodev are recorded, not enforced; no MS_MOVE";
     UMOUNT2 => mount::sys_umount2(target: UserCStr, flags: u32);
     SETHOSTNAME => misc::sys_sethostname(name: UserPtr<u8>, len: i32);
     SETDOMAINNAME => misc::sys_setdomainname(name: UserPtr<u8>, len: i32);

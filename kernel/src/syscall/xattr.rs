@@ -61,11 +61,11 @@ enum Target {
 
 /// The file `target` names. With `write` (set, remove), EROFS on a read-only
 /// mount, before the namespace and permission checks, as Linux's mnt_want_write.
-fn inode_of(ctx: &Ctx<'_>, target: Target, write: bool) -> KResult<InodeRef> {
+async fn inode_of(ctx: &Ctx<'_>, target: Target, write: bool) -> KResult<InodeRef> {
     match target {
         Target::Path(path, follow) => {
             let path = ctx.read_path(path)?;
-            let d = ctx.resolve(AT_FDCWD, &path, follow)?;
+            let d = ctx.resolve(AT_FDCWD, &path, follow).await?;
             if write {
                 super::mount::want_write(&d)?;
             }
@@ -134,7 +134,7 @@ async fn set(
         return Err(Errno::E2BIG);
     }
     let value = ctx.mm().reader(value_ptr, size)?.read_to_vec()?;
-    let inode = inode_of(ctx, target, true)?;
+    let inode = inode_of(ctx, target, true).await?;
     let ns = namespace(&name)?;
     permitted(ctx, &inode, ns, true)?;
     let how = match flags {
@@ -143,7 +143,7 @@ async fn set(
         0 => XattrSet::Any,
         _ => return Err(Errno::EINVAL),
     };
-    inode.xattr_set(&name, &value, how)?;
+    inode.xattr_set_async(&name, &value, how).await?;
     Ok(0)
 }
 
@@ -156,10 +156,10 @@ async fn get(
 ) -> KResult<u64> {
     let size = size.min(SIZE_MAX);
     let name = read_name(ctx, name)?;
-    let inode = inode_of(ctx, target, false)?;
+    let inode = inode_of(ctx, target, false).await?;
     let ns = namespace(&name)?;
     permitted(ctx, &inode, ns, false)?;
-    let value = inode.xattr_get(&name)?;
+    let value = inode.xattr_get_async(&name).await?;
     if size == 0 {
         return Ok(value.len() as u64);
     }
@@ -172,10 +172,10 @@ async fn get(
 
 async fn list(ctx: &Ctx<'_>, target: Target, list_ptr: UserPtr<u8>, size: usize) -> KResult<u64> {
     let size = size.min(LIST_MAX);
-    let inode = inode_of(ctx, target, false)?;
+    let inode = inode_of(ctx, target, false).await?;
     let admin = ctx.process().cred.lock().capable(CAP_SYS_ADMIN);
     let mut out = Vec::new();
-    for name in inode.xattr_list()? {
+    for name in inode.xattr_list_async().await? {
         // trusted.* is invisible without CAP_SYS_ADMIN.
         if name.starts_with(b"trusted.") && !admin {
             continue;
@@ -195,10 +195,10 @@ async fn list(ctx: &Ctx<'_>, target: Target, list_ptr: UserPtr<u8>, size: usize)
 
 async fn remove(ctx: &Ctx<'_>, target: Target, name: UserCStr) -> KResult<u64> {
     let name = read_name(ctx, name)?;
-    let inode = inode_of(ctx, target, true)?;
+    let inode = inode_of(ctx, target, true).await?;
     let ns = namespace(&name)?;
     permitted(ctx, &inode, ns, true)?;
-    inode.xattr_remove(&name)?;
+    inode.xattr_remove_async(&name).await?;
     Ok(0)
 }
 

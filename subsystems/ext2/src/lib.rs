@@ -91,6 +91,7 @@
 
 extern crate alloc;
 
+pub mod cache;
 mod dir;
 pub mod disk;
 mod file;
@@ -113,6 +114,7 @@ use kestrel_abi::{Errno, KResult};
 use kestrel_vfs::NodeKind;
 use kestrel_vfs::inode::{DirEntry, Metadata, XattrSet};
 
+pub use cache::BlockCache;
 pub use disk::{EXT2_SUPER_MAGIC, LINK_MAX, ROOT_INO};
 pub use io::{BlockIo, BoxFuture, MemDisk, SECTOR};
 pub use mount::{MountError, MountOptions};
@@ -522,6 +524,27 @@ impl Ext2 {
             }
         })
         .await
+    }
+
+    /// Writes back an in-core inode's attributes at once (the kernel's VFS keeps
+    /// chmod, chown and utimes changes in memory and writes them later, as Linux's
+    /// write_inode): the permission bits of `mode` (the type stays), the owner,
+    /// and the three times, exactly as given.
+    pub async fn set_attrs(&self, ino: u32, a: &Metadata) -> KResult<()> {
+        let mut st = self.lock().await;
+        let r = async {
+            st.check_rw()?;
+            let mut i = st.read_live_inode(ino).await?;
+            i.set_mode((i.mode() & !S_IALLUGO) | (a.mode & S_IALLUGO));
+            i.set_uid(a.uid);
+            i.set_gid(a.gid);
+            i.set_atime(a.atime);
+            i.set_mtime(a.mtime);
+            i.set_ctime(a.ctime);
+            st.write_inode(&i).await
+        }
+        .await;
+        Self::modify(st, r).await
     }
 
     /// An extended attribute's value by full name (`user.foo`; also `trusted.`,

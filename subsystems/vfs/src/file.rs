@@ -300,7 +300,14 @@ impl OpenFile {
         if offset.is_some() && !self.ops.seekable() {
             return None; // pread/pwrite on a stream: ESPIPE from the usual path
         }
-        let pos = offset.unwrap_or_else(|| *self.pos.lock());
+        let pos = match offset {
+            Some(p) => p,
+            // O_APPEND writes at the end of a regular file.
+            None if self.flags() & O_APPEND != 0 && self.ops.seekable() => {
+                self.inode.as_ref().map_or(0, |i| i.metadata().size)
+            }
+            None => *self.pos.lock(),
+        };
         let io = self.ops.write_async(pos, data)?;
         Some(async move {
             let n = io.await?;
@@ -353,8 +360,13 @@ impl OpenFile {
         Ok(*pos)
     }
 
-    /// getdents64(2) into `out`; returns the bytes used (0 at the end).
-    pub fn getdents64(&self, out: &mut [u8]) -> KResult<usize> {
+    /// getdents64(2) into `out`; returns the bytes used (0 at the end). The
+    /// directory is read through [`Inode::readdir_async`] (the position lock is
+    /// not held across the wait: two listings of one description at once may
+    /// repeat entries, never lose the position's consistency).
+    ///
+    /// [`Inode::readdir_async`]: crate::inode::Inode::readdir_async
+    pub async fn getdents64(&self, out: &mut [u8]) -> KResult<usize> {
         let inode = self.inode.as_ref().ok_or(Errno::ENOTDIR)?;
         if !inode.metadata().is_dir() {
             return Err(Errno::ENOTDIR);
@@ -362,29 +374,32 @@ impl OpenFile {
         if self.flags() & O_PATH != 0 {
             return Err(Errno::EBADF);
         }
-        let mut pos = self.pos.lock();
-        let (mut used, mut full) = (0, false);
-        inode.readdir(*pos, &mut |e| match push_dirent64(
-            out,
-            used,
-            e.ino,
-            e.next as i64,
-            e.dtype,
-            &e.name,
-        ) {
-            Some(n) => {
-                used += n;
-                *pos = e.next;
-                true
-            }
-            None => {
-                full = true;
-                false
-            }
-        })?;
+        let start = *self.pos.lock();
+        let (mut used, mut full, mut pos) = (0, false, start);
+        inode
+            .readdir_async(start, &mut |e| match push_dirent64(
+                out,
+                used,
+                e.ino,
+                e.next as i64,
+                e.dtype,
+                &e.name,
+            ) {
+                Some(n) => {
+                    used += n;
+                    pos = e.next;
+                    true
+                }
+                None => {
+                    full = true;
+                    false
+                }
+            })
+            .await?;
         if used == 0 && full {
             return Err(Errno::EINVAL); // the buffer cannot hold even one entry
         }
+        *self.pos.lock() = pos;
         Ok(used)
     }
 
@@ -475,6 +490,7 @@ mod tests {
     use crate::inode::NodeKind;
     use crate::path::Dentry;
     use crate::ramfs::RamFs;
+    use crate::tests::Now;
 
     fn file(flags: u32) -> Arc<OpenFile> {
         let root = Dentry::root(RamFs::new_root(1));
@@ -546,14 +562,14 @@ mod tests {
             O_RDONLY | O_DIRECTORY,
         );
         let mut small = [0u8; 10];
-        assert_eq!(d.getdents64(&mut small).err(), Some(Errno::EINVAL));
+        assert_eq!(d.getdents64(&mut small).now().err(), Some(Errno::EINVAL));
         let mut buf = [0u8; 48];
-        let n = d.getdents64(&mut buf).unwrap();
+        let n = d.getdents64(&mut buf).now().unwrap();
         assert_eq!(n, 48, "two 24-byte records (\".\" and \"..\")");
         let mut rest = [0u8; 512];
-        let n = d.getdents64(&mut rest).unwrap();
+        let n = d.getdents64(&mut rest).now().unwrap();
         assert_eq!(n, 3 * 24);
-        assert_eq!(d.getdents64(&mut rest).unwrap(), 0);
+        assert_eq!(d.getdents64(&mut rest).now().unwrap(), 0);
         assert_eq!(d.read(&mut rest).err(), Some(Errno::EISDIR));
     }
 }

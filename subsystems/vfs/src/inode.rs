@@ -1,8 +1,12 @@
 //! Inodes: files as the file system sees them.
 
+use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::any::Any;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
 
 use kestrel_abi::fs::*;
 use kestrel_abi::time::Timespec;
@@ -176,8 +180,55 @@ pub enum XattrSet {
     Replace,
 }
 
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The answer of an inode operation that may wait on a device: there already
+/// ([`Later::Now`], what in-memory file systems give, without an allocation), or
+/// a future to await ([`Later::Wait`], a block-backed file system).
+pub enum Later<'a, T> {
+    Now(Option<T>),
+    Wait(BoxFuture<'a, T>),
+}
+
+impl<'a, T> Later<'a, T> {
+    /// An answer that is already there.
+    pub fn now(v: T) -> Self {
+        Self::Now(Some(v))
+    }
+
+    /// An answer that comes from `fut`.
+    pub fn wait(fut: impl Future<Output = T> + Send + 'a) -> Self {
+        Self::Wait(Box::pin(fut))
+    }
+}
+
+impl<T: Unpin> Future for Later<'_, T> {
+    type Output = T;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        match self.get_mut() {
+            Self::Now(v) => match v.take() {
+                Some(v) => Poll::Ready(v),
+                // Polled again after completing: a caller's bug, never a user's;
+                // it waits forever rather than bringing the kernel down.
+                None => Poll::Pending,
+            },
+            Self::Wait(f) => f.as_mut().poll(cx),
+        }
+    }
+}
+
 /// A file as its file system holds it. Directory operations default to ENOTDIR and
 /// content operations to EISDIR/EINVAL, so each kind implements only what it is.
+///
+/// # Synchronous and asynchronous operations
+/// Metadata is synchronous: [`Inode::metadata`] and the `set_*` calls work on the
+/// in-core inode (a block-backed file system writes it back later, as Linux's
+/// `struct inode` is written back). The operations that may need the disk have an
+/// `_async` form returning [`Later`]; each defaults to the synchronous method, so an
+/// in-memory file system implements only those and answers at once. The kernel
+/// calls only the `_async` forms; a block-backed file system implements those and
+/// fails the synchronous ones (it cannot block a CPU on its disk).
 pub trait Inode: Send + Sync + Any {
     /// The current metadata.
     fn metadata(&self) -> Metadata;
@@ -309,6 +360,106 @@ pub trait Inode: Send + Sync + Any {
     /// calling `emit` until it returns false or the directory ends.
     fn readdir(&self, _pos: u64, _emit: &mut dyn FnMut(DirEntry) -> bool) -> KResult<()> {
         Err(Errno::ENOTDIR)
+    }
+
+    /// [`Inode::lookup`], maybe waiting on the disk.
+    fn lookup_async<'a>(&'a self, name: &'a [u8]) -> Later<'a, KResult<InodeRef>> {
+        Later::now(self.lookup(name))
+    }
+    /// [`Inode::create`], maybe waiting on the disk.
+    fn create_async<'a>(
+        &'a self,
+        name: &'a [u8],
+        kind: NodeKind,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    ) -> Later<'a, KResult<InodeRef>> {
+        Later::now(self.create(name, kind, mode, uid, gid))
+    }
+    /// [`Inode::link`], maybe waiting on the disk.
+    fn link_async<'a>(&'a self, name: &'a [u8], target: &'a InodeRef) -> Later<'a, KResult<()>> {
+        Later::now(self.link(name, target))
+    }
+    /// [`Inode::unlink`], maybe waiting on the disk.
+    fn unlink_async<'a>(&'a self, name: &'a [u8]) -> Later<'a, KResult<()>> {
+        Later::now(self.unlink(name))
+    }
+    /// [`Inode::rmdir`], maybe waiting on the disk.
+    fn rmdir_async<'a>(&'a self, name: &'a [u8]) -> Later<'a, KResult<()>> {
+        Later::now(self.rmdir(name))
+    }
+    /// [`Inode::rename`], maybe waiting on the disk.
+    fn rename_async<'a>(
+        &'a self,
+        old: &'a [u8],
+        new_dir: &'a InodeRef,
+        new: &'a [u8],
+        flags: u32,
+    ) -> Later<'a, KResult<()>> {
+        Later::now(self.rename(old, new_dir, new, flags))
+    }
+    /// [`Inode::readdir`], maybe waiting on the disk.
+    fn readdir_async<'a>(
+        &'a self,
+        pos: u64,
+        emit: &'a mut (dyn FnMut(DirEntry) -> bool + Send),
+    ) -> Later<'a, KResult<()>> {
+        Later::now(self.readdir(pos, emit))
+    }
+    /// [`Inode::truncate`], maybe waiting on the disk.
+    fn truncate_async(&self, size: u64) -> Later<'_, KResult<()>> {
+        Later::now(self.truncate(size))
+    }
+    /// [`Inode::allocate`], maybe waiting on the disk.
+    fn allocate_async(
+        &self,
+        offset: u64,
+        len: u64,
+        keep_size: bool,
+        punch: bool,
+    ) -> Later<'_, KResult<()>> {
+        Later::now(self.allocate(offset, len, keep_size, punch))
+    }
+    /// [`Inode::readlink`], maybe waiting on the disk.
+    fn readlink_async(&self) -> Later<'_, KResult<Vec<u8>>> {
+        Later::now(self.readlink())
+    }
+    /// [`Inode::statfs`], maybe waiting on the disk.
+    fn statfs_async(&self) -> Later<'_, KResult<kestrel_abi::fs::Statfs>> {
+        Later::now(Ok(self.statfs()))
+    }
+    /// [`Inode::xattr_get`], maybe waiting on the disk.
+    fn xattr_get_async<'a>(&'a self, name: &'a [u8]) -> Later<'a, KResult<Vec<u8>>> {
+        Later::now(self.xattr_get(name))
+    }
+    /// [`Inode::xattr_set`], maybe waiting on the disk.
+    fn xattr_set_async<'a>(
+        &'a self,
+        name: &'a [u8],
+        value: &'a [u8],
+        how: XattrSet,
+    ) -> Later<'a, KResult<()>> {
+        Later::now(self.xattr_set(name, value, how))
+    }
+    /// [`Inode::xattr_list`], maybe waiting on the disk.
+    fn xattr_list_async(&self) -> Later<'_, KResult<Vec<Vec<u8>>>> {
+        Later::now(self.xattr_list())
+    }
+    /// [`Inode::xattr_remove`], maybe waiting on the disk.
+    fn xattr_remove_async<'a>(&'a self, name: &'a [u8]) -> Later<'a, KResult<()>> {
+        Later::now(self.xattr_remove(name))
+    }
+    /// fsync(2) and fdatasync(2): the file's content and in-core inode (and what
+    /// names it) reach stable storage. Nothing to do in memory.
+    fn fsync(&self, _datasync: bool) -> Later<'_, KResult<()>> {
+        Later::now(Ok(()))
+    }
+    /// Makes `len` bytes of content from `offset` readable through the synchronous
+    /// [`Inode::read_at`] (what a file mapping's page faults and exec's header
+    /// reads use). In-memory file systems have it there already.
+    fn load_pages(&self, _offset: u64, _len: u64) -> Later<'_, KResult<()>> {
+        Later::now(Ok(()))
     }
 
     /// For downcasting (a file system checks that `rename`'s target is its own).

@@ -15,12 +15,15 @@
 //! * [`epoll`] reports readiness of many files through per-entry wakers.
 //!
 //! # Blocking
-//! Nothing here blocks or awaits. File operations are non-blocking: a read with no
+//! Nothing here blocks. Operations that may wait for a disk (lookups, directory
+//! changes, listings, truncation, symlink targets, fsync) have `_async` forms on
+//! [`Inode`] returning [`inode::Later`]: in-memory file systems answer at once
+//! through the defaults, a disk file system with a future; the path walk awaits
+//! them (docs/storage.md). Other file operations are non-blocking: a read with no
 //! data returns `EAGAIN`. Every waitable file exposes one readiness interface —
 //! [`FileOps::poll`] (the current poll mask) and [`FileOps::wait_queue`] (woken on any
 //! change) — and the kernel's syscall layer turns that into blocking reads, `poll`,
-//! `select` and `epoll` alike (brief §3). This keeps the VFS synchronous and testable
-//! on the host.
+//! `select` and `epoll` alike (brief §3). This keeps the VFS testable on the host.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
@@ -99,3 +102,35 @@ pub fn now() -> Timespec {
 /// Access to the calling process's memory, for operations that take user pointers
 /// (ioctl): the user-memory gate.
 pub use kestrel_usermem::{UserPtr, UserSpace};
+
+/// Polls `fut` once: its output if it completed at once (every operation of an
+/// in-memory file system does), else `None`. For the kernel's few synchronous
+/// callers that only ever touch in-memory trees (/dev at boot).
+pub fn poll_now<F: core::future::Future>(fut: F) -> Option<F::Output> {
+    let mut f = core::pin::pin!(fut);
+    match f.as_mut().poll(&mut core::task::Context::from_waker(
+        core::task::Waker::noop(),
+    )) {
+        core::task::Poll::Ready(v) => Some(v),
+        core::task::Poll::Pending => None,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use core::future::Future;
+    use core::task::{Context, Poll, Waker};
+
+    /// Runs a future that in-memory file systems complete at once.
+    pub trait Now: Future + Sized {
+        fn now(self) -> Self::Output {
+            let mut f = core::pin::pin!(self);
+            match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+                Poll::Ready(v) => v,
+                Poll::Pending => panic!("an in-memory operation waited"),
+            }
+        }
+    }
+
+    impl<F: Future> Now for F {}
+}

@@ -5,7 +5,9 @@
 //! a *place* rather than just a file (the current directory, an open directory), so
 //! `..` and `getcwd` follow the way the process came, across mount points.
 //!
-//! The walk ([`Walker`]) is iterative: a symlink's target is spliced into the queue of
+//! The walk ([`Walker`]) is a future: each lookup and symlink read awaits the
+//! inode's `_async` operation (at once for in-memory file systems, on the disk for
+//! block-backed ones). It is iterative: a symlink's target is spliced into the queue of
 //! components still to resolve, so a chain of links costs queue entries, not kernel
 //! stack. It follows Linux's `path_lookupat` rules:
 //!
@@ -300,6 +302,43 @@ impl Mounts {
         })
     }
 
+    /// MS_MOVE: what is mounted on the directory `from` (its identity) is mounted
+    /// on `to` instead (EINVAL if nothing is mounted there; ENOTDIR).
+    pub fn move_mount(&self, from: (u64, u64), to: &InodeRef) -> KResult<()> {
+        if !to.metadata().is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        let to_id = identity(to);
+        let mut l = self.list.write();
+        let m = l
+            .iter_mut()
+            .rev()
+            .find(|m| m.at == from || identity(&m.root) == from)
+            .ok_or(Errno::EINVAL)?;
+        m.at = to_id;
+        Ok(())
+    }
+
+    /// The root of the most recent mount whose root or mount point is `at`.
+    pub fn root_at(&self, at: (u64, u64)) -> Option<InodeRef> {
+        self.list
+            .read()
+            .iter()
+            .rev()
+            .find(|m| identity(&m.root) == at || m.at == at)
+            .map(|m| m.root.clone())
+    }
+
+    /// How many mounts have a root with identity `root` (a file system mounted
+    /// once and bound elsewhere has several).
+    pub fn mounts_of(&self, root: (u64, u64)) -> usize {
+        self.list
+            .read()
+            .iter()
+            .filter(|m| identity(&m.root) == root)
+            .count()
+    }
+
     /// Unmounts what is mounted on `at` (the most recent mount there).
     pub fn unmount(&self, at: (u64, u64)) -> KResult<()> {
         let mut l = self.list.write();
@@ -392,7 +431,7 @@ impl Walker<'_> {
 
     /// Walks `queue` from `cur`. With `stop_before_last`, the final component is left
     /// unresolved and returned.
-    fn walk(
+    async fn walk(
         &self,
         mut cur: DentryRef,
         mut queue: VecDeque<Vec<u8>>,
@@ -427,7 +466,7 @@ impl Walker<'_> {
                 }
                 _ => {}
             }
-            let found = cur.inode.lookup(&comp)?;
+            let found = cur.inode.lookup_async(&comp).await?;
             let child = self.mounts.child(&cur, &comp, found.clone());
             if self.resolve & RESOLVE_NO_XDEV != 0 && !Arc::ptr_eq(&found, &child.inode) {
                 return Err(Errno::EXDEV);
@@ -448,7 +487,7 @@ impl Walker<'_> {
                     cur = to?;
                     continue;
                 }
-                let target = inode.readlink()?;
+                let target = inode.readlink_async().await?;
                 if target.is_empty() {
                     return Err(Errno::ENOENT);
                 }
@@ -471,7 +510,7 @@ impl Walker<'_> {
 
     /// Resolves `path`, relative paths from `start`. `follow` says whether a symlink
     /// as the last component is followed (no for lstat, O_NOFOLLOW, ...).
-    pub fn lookup(&self, start: &DentryRef, path: &[u8], follow: bool) -> KResult<DentryRef> {
+    pub async fn lookup(&self, start: &DentryRef, path: &[u8], follow: bool) -> KResult<DentryRef> {
         Self::check_path(path)?;
         let trailing = path.ends_with(b"/");
         if path[0] == b'/' && self.resolve & RESOLVE_BENEATH != 0 {
@@ -482,7 +521,9 @@ impl Walker<'_> {
         } else {
             start.clone()
         };
-        let (d, _) = self.walk(from, components(path), follow || trailing, false)?;
+        let (d, _) = self
+            .walk(from, components(path), follow || trailing, false)
+            .await?;
         if trailing && !d.inode.metadata().is_dir() {
             return Err(Errno::ENOTDIR);
         }
@@ -492,7 +533,7 @@ impl Walker<'_> {
     /// Resolves all but the last component of `path`: where a new file would be
     /// created, or an existing one unlinked or renamed. A path with no components
     /// ("/", or only slashes) yields the root itself and the name ".".
-    pub fn lookup_parent(&self, start: &DentryRef, path: &[u8]) -> KResult<ParentLookup> {
+    pub async fn lookup_parent(&self, start: &DentryRef, path: &[u8]) -> KResult<ParentLookup> {
         Self::check_path(path)?;
         let trailing_slash = path.ends_with(b"/");
         let from = if path[0] == b'/' {
@@ -508,7 +549,7 @@ impl Walker<'_> {
                 trailing_slash,
             });
         }
-        let (dir, name) = self.walk(from, queue, true, true)?;
+        let (dir, name) = self.walk(from, queue, true, true).await?;
         Ok(ParentLookup {
             dir,
             name: name.unwrap_or_else(|| b".".to_vec()),
@@ -522,6 +563,7 @@ mod tests {
     use super::*;
     use crate::inode::NodeKind;
     use crate::ramfs::RamFs;
+    use crate::tests::Now;
 
     fn setup() -> (DentryRef, Mounts) {
         let root = Dentry::root(RamFs::new_root(1));
@@ -562,18 +604,18 @@ mod tests {
             cred: &cred,
             resolve: 0,
         };
-        let b = w.lookup(&root, b"/a/b", true).unwrap();
+        let b = w.lookup(&root, b"/a/b", true).now().unwrap();
         assert_eq!(path_of(&b), "/a/b");
         assert_eq!(
-            path_of(&w.lookup(&b, b"../../a/./b/f", true).unwrap()),
+            path_of(&w.lookup(&b, b"../../a/./b/f", true).now().unwrap()),
             "/a/b/f"
         );
         assert_eq!(
-            path_of(&w.lookup(&b, b"../../../../..", true).unwrap()),
+            path_of(&w.lookup(&b, b"../../../../..", true).now().unwrap()),
             "/"
         );
         assert_eq!(
-            path_of(&w.lookup(&root, b"//a//b//", true).unwrap()),
+            path_of(&w.lookup(&root, b"//a//b//", true).now().unwrap()),
             "/a/b"
         );
     }
@@ -589,18 +631,19 @@ mod tests {
             resolve: 0,
         };
         assert_eq!(
-            path_of(&w.lookup(&root, b"/abs/f", true).unwrap()),
+            path_of(&w.lookup(&root, b"/abs/f", true).now().unwrap()),
             "/a/b/f"
         );
         assert_eq!(
-            path_of(&w.lookup(&root, b"/a/rel", true).unwrap()),
+            path_of(&w.lookup(&root, b"/a/rel", true).now().unwrap()),
             "/a/b/f"
         );
-        let link = w.lookup(&root, b"/a/rel", false).unwrap();
+        let link = w.lookup(&root, b"/a/rel", false).now().unwrap();
         assert!(link.inode.metadata().is_symlink());
         // A trailing slash forces the last symlink to be followed.
         assert!(
             w.lookup(&root, b"/abs/", false)
+                .now()
                 .unwrap()
                 .inode
                 .metadata()
@@ -618,30 +661,36 @@ mod tests {
             cred: &cred,
             resolve: 0,
         };
-        assert_eq!(w.lookup(&root, b"", true).err(), Some(Errno::ENOENT));
-        assert_eq!(w.lookup(&root, b"/nope", true).err(), Some(Errno::ENOENT));
+        assert_eq!(w.lookup(&root, b"", true).now().err(), Some(Errno::ENOENT));
         assert_eq!(
-            w.lookup(&root, b"/a/b/f/x", true).err(),
+            w.lookup(&root, b"/nope", true).now().err(),
+            Some(Errno::ENOENT)
+        );
+        assert_eq!(
+            w.lookup(&root, b"/a/b/f/x", true).now().err(),
             Some(Errno::ENOTDIR)
         );
         assert_eq!(
-            w.lookup(&root, b"/a/b/f/", true).err(),
+            w.lookup(&root, b"/a/b/f/", true).now().err(),
             Some(Errno::ENOTDIR)
         );
-        assert_eq!(w.lookup(&root, b"/loop", true).err(), Some(Errno::ELOOP));
-        assert!(w.lookup(&root, b"/loop", false).is_ok());
         assert_eq!(
-            w.lookup(&root, b"/dangling", true).err(),
+            w.lookup(&root, b"/loop", true).now().err(),
+            Some(Errno::ELOOP)
+        );
+        assert!(w.lookup(&root, b"/loop", false).now().is_ok());
+        assert_eq!(
+            w.lookup(&root, b"/dangling", true).now().err(),
             Some(Errno::ENOENT)
         );
         let long = alloc::vec![b'x'; 256];
         assert_eq!(
-            w.lookup(&root, &long, true).err(),
+            w.lookup(&root, &long, true).now().err(),
             Some(Errno::ENAMETOOLONG)
         );
         let huge = alloc::vec![b'/'; 4096];
         assert_eq!(
-            w.lookup(&root, &huge, true).err(),
+            w.lookup(&root, &huge, true).now().err(),
             Some(Errno::ENAMETOOLONG)
         );
     }
@@ -660,13 +709,17 @@ mod tests {
             cred: &user,
             resolve: 0,
         };
-        assert!(w.lookup(&root, b"/a/b/f", true).is_ok());
+        assert!(w.lookup(&root, b"/a/b/f", true).now().is_ok());
         w.lookup(&root, b"/a", true)
+            .now()
             .unwrap()
             .inode
             .set_mode(0o700)
             .unwrap();
-        assert_eq!(w.lookup(&root, b"/a/b/f", true).err(), Some(Errno::EACCES));
+        assert_eq!(
+            w.lookup(&root, b"/a/b/f", true).now().err(),
+            Some(Errno::EACCES)
+        );
     }
 
     #[test]
@@ -685,20 +738,31 @@ mod tests {
             cred: &cred,
             resolve,
         };
-        assert!(w(RESOLVE_BENEATH).lookup(&start, b"f", true).is_ok());
+        assert!(w(RESOLVE_BENEATH).lookup(&start, b"f", true).now().is_ok());
         assert_eq!(
-            w(RESOLVE_BENEATH).lookup(&start, b"../a/f", true).err(),
+            w(RESOLVE_BENEATH)
+                .lookup(&start, b"../a/f", true)
+                .now()
+                .err(),
             Some(Errno::EXDEV)
         );
         assert_eq!(
-            w(RESOLVE_BENEATH).lookup(&start, b"/a/f", true).err(),
+            w(RESOLVE_BENEATH).lookup(&start, b"/a/f", true).now().err(),
             Some(Errno::EXDEV)
         );
         assert_eq!(
-            w(RESOLVE_NO_SYMLINKS).lookup(&start, b"l", true).err(),
+            w(RESOLVE_NO_SYMLINKS)
+                .lookup(&start, b"l", true)
+                .now()
+                .err(),
             Some(Errno::ELOOP)
         );
-        assert!(w(RESOLVE_NO_SYMLINKS).lookup(&start, b"l", false).is_ok());
+        assert!(
+            w(RESOLVE_NO_SYMLINKS)
+                .lookup(&start, b"l", false)
+                .now()
+                .is_ok()
+        );
     }
 
     #[test]
@@ -711,20 +775,20 @@ mod tests {
             cred: &cred,
             resolve: 0,
         };
-        let p = w.lookup_parent(&root, b"/a/b/new").unwrap();
+        let p = w.lookup_parent(&root, b"/a/b/new").now().unwrap();
         assert_eq!(
             (path_of(&p.dir).as_str(), &p.name[..], p.trailing_slash),
             ("/a/b", &b"new"[..], false)
         );
-        let p = w.lookup_parent(&root, b"/abs/new/").unwrap();
+        let p = w.lookup_parent(&root, b"/abs/new/").now().unwrap();
         assert_eq!(
             (path_of(&p.dir).as_str(), &p.name[..], p.trailing_slash),
             ("/a/b", &b"new"[..], true)
         );
-        let p = w.lookup_parent(&root, b"/").unwrap();
+        let p = w.lookup_parent(&root, b"/").now().unwrap();
         assert_eq!(&p.name[..], b".");
         assert_eq!(
-            w.lookup_parent(&root, b"/nope/x").err(),
+            w.lookup_parent(&root, b"/nope/x").now().err(),
             Some(Errno::ENOENT)
         );
     }
@@ -752,14 +816,20 @@ mod tests {
             cred: &cred,
             resolve: 0,
         };
-        let f = w.lookup(&root, b"/a/inside", true).unwrap();
+        let f = w.lookup(&root, b"/a/inside", true).now().unwrap();
         assert_eq!(f.inode.metadata().dev, 2);
-        assert_eq!(w.lookup(&root, b"/a/b", true).err(), Some(Errno::ENOENT));
+        assert_eq!(
+            w.lookup(&root, b"/a/b", true).now().err(),
+            Some(Errno::ENOENT)
+        );
         let mounted_root = f.parent().unwrap();
         assert_eq!(path_of(mounted_root), "/a");
-        let up = w.lookup(mounted_root, b"../abs", false).unwrap();
+        let up = w.lookup(mounted_root, b"../abs", false).now().unwrap();
         assert_eq!(path_of(&up), "/abs");
-        assert_eq!(w.lookup(&f, b"../abs", false).err(), Some(Errno::ENOTDIR));
+        assert_eq!(
+            w.lookup(&f, b"../abs", false).now().err(),
+            Some(Errno::ENOTDIR)
+        );
     }
 
     #[test]
@@ -783,15 +853,18 @@ mod tests {
             cred: &cred,
             resolve: 0,
         };
-        let f = w.lookup(&root, b"/a/f", true).unwrap();
+        let f = w.lookup(&root, b"/a/f", true).now().unwrap();
         assert!(f.mnt().readonly());
         assert_eq!(f.mnt().want_write(), Err(Errno::EROFS));
         // ".." climbs back onto the root's writable mount.
-        let up = w.lookup(f.parent().unwrap(), b"../abs", false).unwrap();
+        let up = w
+            .lookup(f.parent().unwrap(), b"../abs", false)
+            .now()
+            .unwrap();
         assert!(!up.mnt().readonly());
         assert!(Arc::ptr_eq(up.mnt(), mounts.root_mount()));
         // Only a mount's root can be remounted.
-        let top = w.lookup(&root, b"/a", true).unwrap();
+        let top = w.lookup(&root, b"/a", true).now().unwrap();
         assert_eq!(
             mounts.remount(&f, 0, b"rw".to_vec()).err(),
             Some(Errno::EINVAL)
@@ -830,9 +903,118 @@ mod tests {
             cred: &cred,
             resolve: 0,
         };
-        let a = w.lookup(&root, b"/a", true).unwrap();
-        let b = w.lookup(&root, b"/a/b", true).unwrap();
+        let a = w.lookup(&root, b"/a", true).now().unwrap();
+        let b = w.lookup(&root, b"/a/b", true).now().unwrap();
         assert!(a.is_ancestor_of(&b));
         assert!(!b.is_ancestor_of(&a));
+    }
+
+    /// An inode whose lookups and symlink reads wait once before answering, as a
+    /// disk file system's do; everything it finds is wrapped the same way.
+    struct Slow(InodeRef);
+
+    /// Pending once (waking itself), then ready.
+    struct YieldOnce(bool);
+
+    impl core::future::Future for YieldOnce {
+        type Output = ();
+        fn poll(
+            mut self: core::pin::Pin<&mut Self>,
+            cx: &mut core::task::Context<'_>,
+        ) -> core::task::Poll<()> {
+            if self.0 {
+                return core::task::Poll::Ready(());
+            }
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            core::task::Poll::Pending
+        }
+    }
+
+    impl crate::Inode for Slow {
+        fn metadata(&self) -> crate::Metadata {
+            self.0.metadata()
+        }
+        fn set_mode(&self, mode: u32) -> KResult<()> {
+            self.0.set_mode(mode)
+        }
+        fn set_owner(&self, uid: Option<u32>, gid: Option<u32>) -> KResult<()> {
+            self.0.set_owner(uid, gid)
+        }
+        fn set_times(
+            &self,
+            a: Option<kestrel_abi::time::Timespec>,
+            m: Option<kestrel_abi::time::Timespec>,
+        ) -> KResult<()> {
+            self.0.set_times(a, m)
+        }
+        fn statfs(&self) -> kestrel_abi::fs::Statfs {
+            self.0.statfs()
+        }
+        // The synchronous forms are never used by the walk.
+        fn lookup(&self, _name: &[u8]) -> KResult<InodeRef> {
+            Err(Errno::EIO)
+        }
+        fn readlink(&self) -> KResult<Vec<u8>> {
+            Err(Errno::EIO)
+        }
+        fn lookup_async<'a>(
+            &'a self,
+            name: &'a [u8],
+        ) -> crate::inode::Later<'a, KResult<InodeRef>> {
+            crate::inode::Later::wait(async move {
+                YieldOnce(false).await;
+                self.0.lookup(name).map(|i| Arc::new(Slow(i)) as InodeRef)
+            })
+        }
+        fn readlink_async(&self) -> crate::inode::Later<'_, KResult<Vec<u8>>> {
+            crate::inode::Later::wait(async move {
+                YieldOnce(false).await;
+                self.0.readlink()
+            })
+        }
+        fn as_any(&self) -> &dyn core::any::Any {
+            self
+        }
+    }
+
+    /// Polls `f` until it completes (its wakers wake at once here).
+    fn run<F: core::future::Future>(f: F) -> F::Output {
+        let mut f = core::pin::pin!(f);
+        let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
+        for _ in 0..1000 {
+            if let core::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+        }
+        panic!("the walk did not finish");
+    }
+
+    #[test]
+    fn the_walk_awaits_lookups_and_symlinks_that_wait() {
+        let (root, mounts) = setup();
+        let slow = Dentry::root(Arc::new(Slow(root.inode.clone())));
+        let cred = Cred::root();
+        let w = Walker {
+            root: &slow,
+            mounts: &mounts,
+            cred: &cred,
+            resolve: 0,
+        };
+        // It does wait: one poll is not enough.
+        assert!(crate::poll_now(w.lookup(&slow, b"/abs/f", true)).is_none());
+        let f = run(w.lookup(&slow, b"/abs/f", true)).unwrap();
+        assert_eq!(path_of(&f), "/a/b/f");
+        assert!(f.inode.as_any().is::<Slow>());
+        assert_eq!(
+            run(w.lookup(&slow, b"/a/nope", true)).err(),
+            Some(Errno::ENOENT)
+        );
+        assert_eq!(
+            run(w.lookup(&slow, b"/loop", true)).err(),
+            Some(Errno::ELOOP)
+        );
+        let p = run(w.lookup_parent(&slow, b"/a/rel/x")).err();
+        assert_eq!(p, Some(Errno::ENOTDIR));
     }
 }

@@ -157,6 +157,18 @@ pub struct PageBuf {
 }
 
 impl PageBuf {
+    /// A page holding `bytes` (4096 of them, one kernel-heap frame) that no
+    /// ramfs counts: a disk file system's page, which that file system bounds.
+    pub fn detached(bytes: Box<[u8]>) -> Arc<Self> {
+        Arc::new(PageBuf {
+            bytes: spin::Mutex::new(bytes),
+            _charge: Charge(Arc::new(Usage {
+                pages: AtomicU64::new(1),
+                max_pages: AtomicU64::new(1),
+            })),
+        })
+    }
+
     /// Runs `f` on the page's bytes.
     pub fn with<R>(&self, f: impl FnOnce(&mut [u8]) -> R) -> R {
         f(&mut self.bytes.lock())

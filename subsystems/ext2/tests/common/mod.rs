@@ -157,7 +157,7 @@ pub struct Mounted {
     pub disk: Arc<MemDisk>,
 }
 
-fn wall_clock() -> kestrel_abi::time::Timespec {
+pub fn wall_clock() -> kestrel_abi::time::Timespec {
     let d = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap();

@@ -1,0 +1,944 @@
+//! ext2 on a block device, as VFS inodes: `mount -t ext2 /dev/vda /mnt` and
+//! `root=/dev/vda`.
+//!
+//! The file system itself is `kestrel_ext2` (async operations by inode number);
+//! this file gives it the VFS's shape (docs/storage.md):
+//!
+//! * the disk is a driver-kit block device behind a [`BlockCache`] (cached 4 KiB
+//!   units, writes queued and written back in order by a flusher task);
+//! * each inode in use has one in-core [`Ext2Inode`], found again by number while
+//!   it lives (Linux's inode cache), holding the metadata `stat` reports. It is
+//!   loaded by the async lookup and refreshed after each operation that changes
+//!   it; chmod, chown and utimes change it in memory and mark it dirty, and the
+//!   flusher (or fsync, sync, unmount) writes it back;
+//! * the directory and content operations are the VFS's `_async` ones: a thread
+//!   waiting for the disk is a parked future;
+//! * exec and MAP_PRIVATE mappings read content synchronously (page faults): their
+//!   pages are brought in first by [`Inode::load_pages`] and kept with the in-core
+//!   inode, updated by later writes. MAP_SHARED mappings are refused (ENODEV).
+//!
+//! Permission checks and read-only mounts are the syscall layer's, as for every
+//! file system; EXDEV for a link or rename to another file system is checked here.
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use core::any::Any;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use kestrel_abi::fs::*;
+use kestrel_abi::time::Timespec;
+use kestrel_abi::{Errno, KResult};
+use kestrel_ext2::{BlockCache, BlockIo, BoxFuture, Ext2, MountOptions};
+use kestrel_vfs::file::IoFuture;
+use kestrel_vfs::inode::{DirEntry, Later, XattrSet};
+use kestrel_vfs::ramfs::PageBuf;
+use kestrel_vfs::{FileOps, Inode, InodeRef, Metadata, NodeKind, OpenFile};
+
+const PAGE: u64 = 4096;
+/// How often the flusher writes back dirty inodes and queued blocks.
+const FLUSH_INTERVAL_NS: u64 = 1_000_000_000;
+
+/// A driver-kit block device as the ext2 crate's [`BlockIo`].
+struct KitDisk(Arc<dyn kestrel_driver_kit::BlockDevice>);
+
+impl BlockIo for KitDisk {
+    fn sectors(&self) -> u64 {
+        self.0.info().sectors
+    }
+    fn read<'a>(&'a self, s: u64, b: &'a mut [u8]) -> BoxFuture<'a, KResult<()>> {
+        Box::pin(async move { self.0.read(s, b).await.map_err(super::devices::io_errno) })
+    }
+    fn write<'a>(&'a self, s: u64, d: &'a [u8]) -> BoxFuture<'a, KResult<()>> {
+        Box::pin(async move { self.0.write(s, d).await.map_err(super::devices::io_errno) })
+    }
+    fn flush(&self) -> BoxFuture<'_, KResult<()>> {
+        Box::pin(async move { self.0.flush().await.map_err(super::devices::io_errno) })
+    }
+}
+
+/// One mounted ext2 file system.
+pub struct Ext2Fs {
+    fs: Arc<Ext2>,
+    cache: Arc<BlockCache>,
+    rdev: u64,
+    /// In-core inodes by number (Linux's inode hash).
+    inodes: spin::Mutex<BTreeMap<u32, Weak<Ext2Inode>>>,
+    /// Attributes changed in memory and not yet written (chmod, chown, utimes).
+    dirty: spin::Mutex<BTreeMap<u32, Metadata>>,
+    /// The last statfs answer (the synchronous `Inode::statfs`).
+    statfs: spin::Mutex<Statfs>,
+    /// Set at unmount: the flusher stops.
+    gone: AtomicBool,
+}
+
+/// Every mounted ext2 file system (sync(2) writes them all).
+static MOUNTED: spin::Mutex<Vec<Arc<Ext2Fs>>> = spin::Mutex::new(Vec::new());
+
+/// Mounts the ext2 file system on block device `rdev`; its root directory.
+/// EBUSY if that disk is mounted already; ENXIO without such a disk; EINVAL,
+/// EUCLEAN or EIO for a disk that holds no usable ext2 (never a panic).
+pub async fn mount(rdev: u64, read_only: bool) -> KResult<InodeRef> {
+    if MOUNTED.lock().iter().any(|m| m.rdev == rdev) {
+        return Err(Errno::EBUSY);
+    }
+    let block = crate::drivers::block_by_rdev(rdev).ok_or(Errno::ENXIO)?;
+    let read_only = read_only || block.dev.info().read_only;
+    // The cache takes up to an eighth of memory (at most 64 MiB); writes wait
+    // for writeback beyond 8 MiB queued.
+    let memory = crate::mm::frame::stats().1 as usize * 4096;
+    let cap = (memory / 8).min(64 << 20);
+    let cache = Arc::new(BlockCache::new(
+        Arc::new(KitDisk(block.dev.clone())),
+        cap,
+        8 << 20,
+    ));
+    let fs = Ext2::mount(
+        cache.clone(),
+        MountOptions {
+            read_only,
+            ro_fallback: true,
+            dev: rdev,
+        },
+    )
+    .await
+    .map_err(|e| {
+        log::warn!("{}: {e}", block.name);
+        e.errno
+    })?;
+    for w in fs.warnings() {
+        log::warn!("{}: ext2: {w}", block.name);
+    }
+    let statfs = fs.statfs().await?;
+    let efs = Arc::new(Ext2Fs {
+        fs,
+        cache,
+        rdev,
+        inodes: spin::Mutex::new(BTreeMap::new()),
+        dirty: spin::Mutex::new(BTreeMap::new()),
+        statfs: spin::Mutex::new(statfs),
+        gone: AtomicBool::new(false),
+    });
+    let root = efs.get(efs.fs.root()).await?;
+    {
+        let mut m = MOUNTED.lock();
+        if m.iter().any(|m| m.rdev == rdev) {
+            return Err(Errno::EBUSY);
+        }
+        m.push(efs.clone());
+    }
+    crate::task::spawn("ext2-flush", flusher(Arc::downgrade(&efs))).detach();
+    Ok(root)
+}
+
+/// Writes back dirty inodes and queued blocks every [`FLUSH_INTERVAL_NS`] while
+/// the file system is mounted.
+async fn flusher(fs: Weak<Ext2Fs>) {
+    loop {
+        crate::task::sleep(FLUSH_INTERVAL_NS).await;
+        let Some(fs) = fs.upgrade() else { return };
+        if fs.gone.load(Ordering::Acquire) {
+            return;
+        }
+        if let Err(e) = fs.write_back_attrs(None).await {
+            log::warn!("ext2: writing back inodes: {e}");
+        }
+        fs.cache.drain().await;
+    }
+}
+
+/// The mounted ext2 file system whose root is `root`, if it is one.
+fn of_root(root: &InodeRef) -> Option<Arc<Ext2Fs>> {
+    let i = root.as_any().downcast_ref::<Ext2Inode>()?;
+    (i.ino == kestrel_ext2::ROOT_INO).then(|| i.fs.clone())
+}
+
+/// Unmounts the ext2 file system whose root is `root` (nothing if it is not
+/// one): EBUSY while any of its files is in use (open, a working directory, a
+/// mapping), as Linux; else writes everything, marks it clean and flushes.
+///
+/// `root` is the mount table's root inode, taken from it: the table and `root`
+/// are its only two references unless something else (a working directory
+/// there, an open directory) uses it.
+pub async fn unmount(root: InodeRef) -> KResult<()> {
+    let Some(fs) = of_root(&root) else {
+        return Ok(());
+    };
+    let busy = Arc::strong_count(&root) > 2
+        || fs
+            .inodes
+            .lock()
+            .iter()
+            .any(|(&ino, w)| ino != kestrel_ext2::ROOT_INO && w.strong_count() > 0);
+    drop(root);
+    if busy {
+        return Err(Errno::EBUSY);
+    }
+    fs.write_back_attrs(None).await?;
+    fs.op(|fs| async move { fs.unmount().await }).await?;
+    fs.gone.store(true, Ordering::Release);
+    MOUNTED.lock().retain(|m| !Arc::ptr_eq(m, &fs));
+    Ok(())
+}
+
+/// sync(2): every mounted ext2 file system (errors are not reported by sync).
+pub async fn sync_all() {
+    let all: Vec<Arc<Ext2Fs>> = MOUNTED.lock().clone();
+    for fs in all {
+        let _ = fs.sync().await;
+    }
+}
+
+/// Whether any ext2 file system is mounted.
+pub fn any_mounted() -> bool {
+    !MOUNTED.lock().is_empty()
+}
+
+/// At power-off: every ext2 file system written, its orphans freed and marked
+/// clean, whatever still uses it (errors are logged; the machine goes down anyway).
+pub async fn unmount_all() {
+    let all: Vec<Arc<Ext2Fs>> = core::mem::take(&mut *MOUNTED.lock());
+    for fs in all {
+        fs.gone.store(true, Ordering::Release);
+        let r = match fs.write_back_attrs(None).await {
+            Ok(()) => fs.op(|fs| async move { fs.unmount().await }).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = r {
+            log::warn!("ext2: unmounting at power-off: {e}");
+        }
+    }
+}
+
+/// `root=/dev/...`: mounts that disk's ext2 as `/`, moving /dev, /proc and /sys
+/// (mounted on the initramfs at boot) onto its directories of those names.
+pub async fn mount_root(dev: &[u8], read_only: bool) -> KResult<()> {
+    let d = super::resolve_kernel(dev)?;
+    let m = d.inode.metadata();
+    if m.file_type() != S_IFBLK {
+        return Err(Errno::ENOTBLK);
+    }
+    let root = mount(m.rdev, read_only).await?;
+    let mounts = super::mounts();
+    for dir in [&b"dev"[..], b"proc", b"sys"] {
+        let mut path = b"/".to_vec();
+        path.extend_from_slice(dir);
+        let (Ok(old), Ok(new)) = (super::resolve_kernel(&path), root.lookup_async(dir).await)
+        else {
+            log::warn!(
+                "root: no /{} on the disk: not mounted there",
+                core::str::from_utf8(dir).unwrap_or("?")
+            );
+            continue;
+        };
+        if new.metadata().is_dir() {
+            mounts.move_mount(kestrel_vfs::path::identity(&old.inode), &new)?;
+        }
+    }
+    if read_only {
+        mounts.root_mount().set(MS_RDONLY)?;
+    }
+    super::set_root(
+        root,
+        kestrel_vfs::MountInfo {
+            source: dev.to_vec(),
+            fstype: b"ext2".to_vec(),
+            path: b"/".to_vec(),
+            options: if read_only {
+                b"ro,relatime".to_vec()
+            } else {
+                b"rw,relatime".to_vec()
+            },
+        },
+    );
+    Ok(())
+}
+
+impl Ext2Fs {
+    /// Runs `op` on the file system as a task of its own and awaits it. A caller
+    /// that goes away (a killed thread's system call is dropped where it waits)
+    /// so cannot cut an operation in half: ext2's write ordering, and its
+    /// in-memory state, hold for whole operations only (the crate's
+    /// documentation).
+    async fn op<T, Fut>(&self, op: impl FnOnce(Arc<Ext2>) -> Fut) -> T
+    where
+        Fut: core::future::Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        crate::task::spawn("ext2-op", op(self.fs.clone())).await
+    }
+
+    /// The in-core inode for `ino`, whose hold the caller took (it is given back
+    /// if the inode is in core already).
+    async fn get(self: &Arc<Self>, ino: u32) -> KResult<Arc<Ext2Inode>> {
+        let found = self.inodes.lock().get(&ino).and_then(Weak::upgrade);
+        if let Some(i) = found {
+            self.fs.release(ino);
+            return Ok(i);
+        }
+        let meta = match self
+            .op(move |fs| async move { fs.metadata(ino).await })
+            .await
+        {
+            Ok(m) => self.with_dirty(ino, m),
+            Err(e) => {
+                self.fs.release(ino);
+                return Err(e);
+            }
+        };
+        let mut map = self.inodes.lock();
+        if let Some(i) = map.get(&ino).and_then(Weak::upgrade) {
+            drop(map);
+            self.fs.release(ino);
+            return Ok(i);
+        }
+        let i = Arc::new(Ext2Inode {
+            fs: self.clone(),
+            ino,
+            meta: spin::Mutex::new(meta),
+            pages: spin::Mutex::new(BTreeMap::new()),
+        });
+        map.insert(ino, Arc::downgrade(&i));
+        Ok(i)
+    }
+
+    /// `m` with the attributes changed in memory and not yet written.
+    fn with_dirty(&self, ino: u32, mut m: Metadata) -> Metadata {
+        if let Some(d) = self.dirty.lock().get(&ino) {
+            m.mode = (m.mode & S_IFMT) | (d.mode & !S_IFMT);
+            m.uid = d.uid;
+            m.gid = d.gid;
+            m.atime = d.atime;
+            m.mtime = d.mtime;
+            m.ctime = d.ctime;
+        }
+        m
+    }
+
+    /// Reloads the metadata of `ino` if it is in core (after an operation changed
+    /// its size, links or times on disk).
+    async fn refresh(&self, ino: u32) {
+        let i = self.inodes.lock().get(&ino).and_then(Weak::upgrade);
+        if let Some(i) = i
+            && let Ok(m) = self
+                .op(move |fs| async move { fs.metadata(ino).await })
+                .await
+        {
+            *i.meta.lock() = self.with_dirty(ino, m);
+        }
+    }
+
+    /// Writes back the dirty attributes of `only` (or of every inode).
+    async fn write_back_attrs(&self, only: Option<u32>) -> KResult<()> {
+        let items: Vec<(u32, Metadata)> = {
+            let mut d = self.dirty.lock();
+            match only {
+                Some(ino) => d.remove(&ino).map(|m| (ino, m)).into_iter().collect(),
+                None => core::mem::take(&mut *d).into_iter().collect(),
+            }
+        };
+        let mut result = Ok(());
+        for (ino, m) in items {
+            match self
+                .op(move |fs| async move { fs.set_attrs(ino, &m).await })
+                .await
+            {
+                // Freed since (unlinked and closed): nothing to write.
+                Ok(()) | Err(Errno::ENOENT | Errno::ESTALE) => {}
+                Err(e) => result = result.and(Err(e)),
+            }
+        }
+        result
+    }
+
+    /// Everything to the disk: dirty inodes, the file system's own state, the
+    /// queued blocks, then the disk's write cache.
+    async fn sync(&self) -> KResult<()> {
+        if self.fs.read_only() {
+            return Ok(());
+        }
+        self.write_back_attrs(None).await?;
+        self.op(|fs| async move { fs.sync().await }).await?;
+        if let Ok(s) = self.op(|fs| async move { fs.statfs().await }).await {
+            *self.statfs.lock() = s;
+        }
+        Ok(())
+    }
+}
+
+/// An ext2 inode in core.
+pub struct Ext2Inode {
+    fs: Arc<Ext2Fs>,
+    ino: u32,
+    meta: spin::Mutex<Metadata>,
+    /// Content pages brought in for exec and mappings, by page index (shared
+    /// with read-only MAP_SHARED mappings, which so see later writes).
+    pages: spin::Mutex<BTreeMap<u64, Arc<PageBuf>>>,
+}
+
+impl Drop for Ext2Inode {
+    fn drop(&mut self) {
+        {
+            let mut map = self.fs.inodes.lock();
+            let me = self as *const Self;
+            if map.get(&self.ino).is_some_and(|w| w.as_ptr() == me) {
+                map.remove(&self.ino);
+            }
+        }
+        // Without links it is freed now: its unwritten attributes go with it
+        // (they must not land on the next inode given that number).
+        if self.meta.lock().nlink == 0 {
+            self.fs.dirty.lock().remove(&self.ino);
+        }
+        self.fs.fs.release(self.ino);
+    }
+}
+
+impl Ext2Inode {
+    fn check_rw(&self) -> KResult<()> {
+        if self.fs.fs.read_only() {
+            Err(Errno::EROFS)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Changes the in-core metadata with `f`, sets ctime and marks it dirty.
+    fn change(&self, f: impl FnOnce(&mut Metadata)) -> KResult<()> {
+        self.check_rw()?;
+        let m = {
+            let mut m = self.meta.lock();
+            f(&mut m);
+            m.ctime = kestrel_vfs::now();
+            *m
+        };
+        self.fs.dirty.lock().insert(self.ino, m);
+        Ok(())
+    }
+
+    /// The other inode of an operation, which must be on this file system.
+    fn same_fs<'a>(&self, other: &'a InodeRef) -> KResult<&'a Ext2Inode> {
+        match other.as_any().downcast_ref::<Ext2Inode>() {
+            Some(o) if Arc::ptr_eq(&o.fs, &self.fs) => Ok(o),
+            _ => Err(Errno::EXDEV),
+        }
+    }
+
+    /// The number `name` in this directory has, held (None: no such name).
+    async fn child_ino(&self, name: &[u8]) -> Option<u32> {
+        self.lookup_ino(name).await.ok()
+    }
+
+    /// The number `name` has in this directory, held.
+    async fn lookup_ino(&self, name: &[u8]) -> KResult<u32> {
+        let (dir, name) = (self.ino, name.to_vec());
+        self.fs
+            .op(move |fs| async move { fs.lookup(dir, &name).await })
+            .await
+    }
+
+    /// Reads through a buffer of the operation's own (the caller's may go away
+    /// before the operation ends).
+    async fn read(&self, pos: u64, buf: &mut [u8]) -> KResult<usize> {
+        let (ino, len) = (self.ino, buf.len());
+        let mut own: Vec<u8> = crate::syscall::zeroed_vec(len)?;
+        let (r, own) = self
+            .fs
+            .op(move |fs| async move {
+                let r = fs.read(ino, pos, &mut own).await;
+                (r, own)
+            })
+            .await;
+        let n = r?;
+        buf[..n].copy_from_slice(&own[..n]);
+        Ok(n)
+    }
+
+    async fn write(&self, pos: u64, data: &[u8]) -> KResult<usize> {
+        self.check_rw()?;
+        self.fs.write_back_attrs(Some(self.ino)).await?;
+        let ino = self.ino;
+        let mut own = Vec::new();
+        own.try_reserve_exact(data.len())
+            .map_err(|_| Errno::ENOMEM)?;
+        own.extend_from_slice(data);
+        let r = self
+            .fs
+            .op(move |fs| async move { fs.write(ino, pos, &own).await })
+            .await;
+        if let Ok(n) = r {
+            self.update_pages(pos, &data[..n]);
+        }
+        self.fs.refresh(self.ino).await;
+        r
+    }
+
+    /// Keeps loaded pages equal to the file after a write.
+    fn update_pages(&self, pos: u64, data: &[u8]) {
+        let pages = self.pages.lock();
+        if pages.is_empty() || data.is_empty() {
+            return;
+        }
+        let end = pos + data.len() as u64;
+        for idx in pos / PAGE..end.div_ceil(PAGE) {
+            if let Some(p) = pages.get(&idx) {
+                let start = (idx * PAGE).max(pos);
+                let stop = ((idx + 1) * PAGE).min(end);
+                let src = &data[(start - pos) as usize..(stop - pos) as usize];
+                let o = (start - idx * PAGE) as usize;
+                p.with(|b| b[o..o + src.len()].copy_from_slice(src));
+            }
+        }
+    }
+
+    /// Zeroes the loaded pages' bytes in `offset..offset + len` (a punched hole);
+    /// only pages that are loaded are visited, whatever the length.
+    fn zero_pages(&self, offset: u64, len: u64) {
+        let end = offset.saturating_add(len);
+        let pages = self.pages.lock();
+        for (&idx, p) in pages.range(offset / PAGE..end.div_ceil(PAGE)) {
+            let start = (idx * PAGE).max(offset);
+            let stop = ((idx + 1) * PAGE).min(end);
+            let o = (start - idx * PAGE) as usize;
+            p.with(|b| b[o..o + (stop - start) as usize].fill(0));
+        }
+    }
+
+    /// Keeps loaded pages equal to the file after its size became `size`.
+    fn truncate_pages(&self, size: u64) {
+        let mut pages = self.pages.lock();
+        pages.retain(|&idx, _| idx * PAGE < size);
+        if let Some(p) = pages.get(&(size / PAGE)) {
+            p.with(|b| b[(size % PAGE) as usize..].fill(0));
+        }
+    }
+}
+
+impl Inode for Ext2Inode {
+    fn metadata(&self) -> Metadata {
+        *self.meta.lock()
+    }
+
+    fn set_mode(&self, mode: u32) -> KResult<()> {
+        self.change(|m| m.mode = (m.mode & S_IFMT) | (mode & S_IALLUGO))
+    }
+
+    fn set_owner(&self, uid: Option<u32>, gid: Option<u32>) -> KResult<()> {
+        self.change(|m| {
+            if let Some(u) = uid {
+                m.uid = u;
+            }
+            if let Some(g) = gid {
+                m.gid = g;
+            }
+        })
+    }
+
+    fn set_times(&self, atime: Option<Timespec>, mtime: Option<Timespec>) -> KResult<()> {
+        self.change(|m| {
+            if let Some(a) = atime {
+                m.atime = a;
+            }
+            if let Some(t) = mtime {
+                m.mtime = t;
+            }
+        })
+    }
+
+    /// From the pages [`Inode::load_pages`] brought in (EIO for a page that is
+    /// not there: every synchronous reader loads first).
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> KResult<usize> {
+        let size = self.meta.lock().size;
+        if offset >= size {
+            return Ok(0);
+        }
+        let n = (buf.len() as u64).min(size - offset) as usize;
+        let pages = self.pages.lock();
+        let mut done = 0;
+        while done < n {
+            let at = offset + done as u64;
+            let page = pages.get(&(at / PAGE)).ok_or(Errno::EIO)?;
+            let o = (at % PAGE) as usize;
+            let k = (PAGE as usize - o).min(n - done);
+            page.with(|b| buf[done..done + k].copy_from_slice(&b[o..o + k]));
+            done += k;
+        }
+        Ok(n)
+    }
+
+    fn statfs(&self) -> Statfs {
+        *self.fs.statfs.lock()
+    }
+
+    fn mappable(&self) -> bool {
+        true
+    }
+
+    /// A loaded page, for a read-only MAP_SHARED mapping (the system call loads
+    /// the range first; writable shared mappings are refused).
+    fn shared_page(&self, index: u64) -> KResult<Arc<PageBuf>> {
+        if index * PAGE >= self.meta.lock().size {
+            return Err(Errno::ENXIO);
+        }
+        self.pages.lock().get(&index).cloned().ok_or(Errno::EIO)
+    }
+
+    fn lookup_async<'a>(&'a self, name: &'a [u8]) -> Later<'a, KResult<InodeRef>> {
+        Later::wait(async move {
+            let ino = self.lookup_ino(name).await?;
+            let i: InodeRef = self.fs.get(ino).await?;
+            Ok(i)
+        })
+    }
+
+    fn create_async<'a>(
+        &'a self,
+        name: &'a [u8],
+        kind: NodeKind,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    ) -> Later<'a, KResult<InodeRef>> {
+        Later::wait(async move {
+            self.check_rw()?;
+            self.fs.write_back_attrs(Some(self.ino)).await?;
+            let (dir, name) = (self.ino, name.to_vec());
+            let ino = self
+                .fs
+                .op(move |fs| async move { fs.create(dir, &name, kind, mode, uid, gid).await })
+                .await?;
+            // A number freed and given out again: nothing of the old inode's
+            // in-memory changes applies to the new one.
+            self.fs.dirty.lock().remove(&ino);
+            let i: InodeRef = self.fs.get(ino).await?;
+            self.fs.refresh(self.ino).await;
+            Ok(i)
+        })
+    }
+
+    fn link_async<'a>(&'a self, name: &'a [u8], target: &'a InodeRef) -> Later<'a, KResult<()>> {
+        Later::wait(async move {
+            let t = self.same_fs(target)?;
+            self.check_rw()?;
+            self.fs.write_back_attrs(Some(self.ino)).await?;
+            self.fs.write_back_attrs(Some(t.ino)).await?;
+            let (dir, name, target) = (self.ino, name.to_vec(), t.ino);
+            let r = self
+                .fs
+                .op(move |fs| async move { fs.link(dir, &name, target).await })
+                .await;
+            self.fs.refresh(self.ino).await;
+            self.fs.refresh(t.ino).await;
+            r
+        })
+    }
+
+    fn unlink_async<'a>(&'a self, name: &'a [u8]) -> Later<'a, KResult<()>> {
+        Later::wait(async move {
+            self.check_rw()?;
+            self.fs.write_back_attrs(Some(self.ino)).await?;
+            let victim = self.child_ino(name).await;
+            if let Some(v) = victim {
+                let _ = self.fs.write_back_attrs(Some(v)).await;
+            }
+            let (dir, owned) = (self.ino, name.to_vec());
+            let r = self
+                .fs
+                .op(move |fs| async move { fs.unlink(dir, &owned).await })
+                .await;
+            if let Some(v) = victim {
+                self.fs.refresh(v).await;
+                self.fs.fs.release(v);
+            }
+            self.fs.refresh(self.ino).await;
+            r
+        })
+    }
+
+    fn rmdir_async<'a>(&'a self, name: &'a [u8]) -> Later<'a, KResult<()>> {
+        Later::wait(async move {
+            self.check_rw()?;
+            self.fs.write_back_attrs(Some(self.ino)).await?;
+            let victim = self.child_ino(name).await;
+            let (dir, owned) = (self.ino, name.to_vec());
+            let r = self
+                .fs
+                .op(move |fs| async move { fs.rmdir(dir, &owned).await })
+                .await;
+            if let Some(v) = victim {
+                self.fs.refresh(v).await;
+                self.fs.fs.release(v);
+            }
+            self.fs.refresh(self.ino).await;
+            r
+        })
+    }
+
+    fn rename_async<'a>(
+        &'a self,
+        old: &'a [u8],
+        new_dir: &'a InodeRef,
+        new: &'a [u8],
+        flags: u32,
+    ) -> Later<'a, KResult<()>> {
+        Later::wait(async move {
+            let nd = self.same_fs(new_dir)?;
+            self.check_rw()?;
+            self.fs.write_back_attrs(Some(self.ino)).await?;
+            self.fs.write_back_attrs(Some(nd.ino)).await?;
+            let src = self.child_ino(old).await;
+            let dst = nd.child_ino(new).await;
+            let (od, ndi, o, n) = (self.ino, nd.ino, old.to_vec(), new.to_vec());
+            let r = self
+                .fs
+                .op(move |fs| async move { fs.rename(od, &o, ndi, &n, flags).await })
+                .await;
+            for ino in [src, dst].into_iter().flatten() {
+                self.fs.refresh(ino).await;
+                self.fs.fs.release(ino);
+            }
+            self.fs.refresh(self.ino).await;
+            self.fs.refresh(nd.ino).await;
+            r
+        })
+    }
+
+    fn readdir_async<'a>(
+        &'a self,
+        pos: u64,
+        emit: &'a mut (dyn FnMut(DirEntry) -> bool + Send),
+    ) -> Later<'a, KResult<()>> {
+        Later::wait(async move {
+            // Listed by the operation's task into a batch of its own (the caller
+            // may go away before it ends), then handed to `emit`; what `emit`
+            // does not take is listed again from its position next time.
+            const BATCH: usize = 256;
+            let dir = self.ino;
+            let batch = self
+                .fs
+                .op(move |fs| async move {
+                    let mut got = Vec::new();
+                    let r = fs
+                        .readdir(dir, pos, &mut |e| {
+                            got.push(e);
+                            got.len() < BATCH
+                        })
+                        .await;
+                    r.map(|()| got)
+                })
+                .await?;
+            for e in batch {
+                if !emit(e) {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn truncate_async(&self, size: u64) -> Later<'_, KResult<()>> {
+        Later::wait(async move {
+            self.check_rw()?;
+            self.fs.write_back_attrs(Some(self.ino)).await?;
+            let ino = self.ino;
+            let r = self
+                .fs
+                .op(move |fs| async move { fs.truncate(ino, size).await })
+                .await;
+            if r.is_ok() {
+                self.truncate_pages(size);
+            }
+            self.fs.refresh(self.ino).await;
+            r
+        })
+    }
+
+    fn allocate_async(
+        &self,
+        offset: u64,
+        len: u64,
+        keep_size: bool,
+        punch: bool,
+    ) -> Later<'_, KResult<()>> {
+        Later::wait(async move {
+            self.check_rw()?;
+            self.fs.write_back_attrs(Some(self.ino)).await?;
+            let ino = self.ino;
+            let r = self
+                .fs
+                .op(move |fs| async move { fs.allocate(ino, offset, len, keep_size, punch).await })
+                .await;
+            if r.is_ok() && punch {
+                // The punched range reads as zeros in loaded pages too.
+                self.zero_pages(offset, len);
+            }
+            self.fs.refresh(self.ino).await;
+            r
+        })
+    }
+
+    fn readlink_async(&self) -> Later<'_, KResult<Vec<u8>>> {
+        let ino = self.ino;
+        Later::wait(self.fs.op(move |fs| async move { fs.readlink(ino).await }))
+    }
+
+    fn statfs_async(&self) -> Later<'_, KResult<Statfs>> {
+        Later::wait(async move {
+            let s = self.fs.op(|fs| async move { fs.statfs().await }).await?;
+            *self.fs.statfs.lock() = s;
+            Ok(s)
+        })
+    }
+
+    fn xattr_get_async<'a>(&'a self, name: &'a [u8]) -> Later<'a, KResult<Vec<u8>>> {
+        let (ino, name) = (self.ino, name.to_vec());
+        Later::wait(
+            self.fs
+                .op(move |fs| async move { fs.xattr_get(ino, &name).await }),
+        )
+    }
+
+    fn xattr_set_async<'a>(
+        &'a self,
+        name: &'a [u8],
+        value: &'a [u8],
+        how: XattrSet,
+    ) -> Later<'a, KResult<()>> {
+        Later::wait(async move {
+            self.check_rw()?;
+            self.fs.write_back_attrs(Some(self.ino)).await?;
+            let (ino, name, value) = (self.ino, name.to_vec(), value.to_vec());
+            let r = self
+                .fs
+                .op(move |fs| async move { fs.xattr_set(ino, &name, &value, how).await })
+                .await;
+            self.fs.refresh(self.ino).await;
+            r
+        })
+    }
+
+    fn xattr_list_async(&self) -> Later<'_, KResult<Vec<Vec<u8>>>> {
+        let ino = self.ino;
+        Later::wait(
+            self.fs
+                .op(move |fs| async move { fs.xattr_list(ino).await }),
+        )
+    }
+
+    fn xattr_remove_async<'a>(&'a self, name: &'a [u8]) -> Later<'a, KResult<()>> {
+        Later::wait(async move {
+            self.check_rw()?;
+            self.fs.write_back_attrs(Some(self.ino)).await?;
+            let (ino, name) = (self.ino, name.to_vec());
+            let r = self
+                .fs
+                .op(move |fs| async move { fs.xattr_remove(ino, &name).await })
+                .await;
+            self.fs.refresh(self.ino).await;
+            r
+        })
+    }
+
+    /// The whole file system is written: ext2 has no per-file journal, and its
+    /// ordering makes an earlier write durable before a later one anyway.
+    fn fsync(&self, _datasync: bool) -> Later<'_, KResult<()>> {
+        Later::wait(self.fs.sync())
+    }
+
+    fn load_pages(&self, offset: u64, len: u64) -> Later<'_, KResult<()>> {
+        Later::wait(async move {
+            // Up to this many pages per read of the file system.
+            const RUN: u64 = 32;
+            let size = self.meta.lock().size;
+            let end = offset.saturating_add(len).min(size).div_ceil(PAGE);
+            let mut idx = offset / PAGE;
+            while idx < end {
+                if self.pages.lock().contains_key(&idx) {
+                    idx += 1;
+                    continue;
+                }
+                // A run of missing pages, read at once.
+                let mut n = 1;
+                while n < RUN && idx + n < end && !self.pages.lock().contains_key(&(idx + n)) {
+                    n += 1;
+                }
+                if !kestrel_vfs::may_hold((n * PAGE) as usize) {
+                    return Err(Errno::ENOMEM);
+                }
+                let mut run: Vec<u8> = crate::syscall::zeroed_vec((n * PAGE) as usize)?;
+                self.read(idx * PAGE, &mut run).await?;
+                for (k, chunk) in run.chunks_exact(PAGE as usize).enumerate() {
+                    // One heap frame per page: mappings map it as it is.
+                    let mut page: Vec<u8> = crate::syscall::zeroed_vec(PAGE as usize)?;
+                    page.copy_from_slice(chunk);
+                    self.pages
+                        .lock()
+                        .entry(idx + k as u64)
+                        .or_insert_with(|| PageBuf::detached(page.into_boxed_slice()));
+                }
+                idx += n;
+                // Other tasks get a turn between runs of a large program.
+                kestrel_executor::yield_now().await;
+            }
+            Ok(())
+        })
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// An open regular ext2 file: content through the async reads and writes.
+pub struct Ext2File(Arc<Ext2Inode>);
+
+impl Ext2File {
+    /// The file behaviour for `inode`, if it is an ext2 regular file.
+    pub fn for_inode(inode: &InodeRef) -> Option<Arc<dyn FileOps>> {
+        let any: Arc<dyn Any + Send + Sync> = inode.clone();
+        let e = any.downcast::<Ext2Inode>().ok()?;
+        e.metadata()
+            .is_regular()
+            .then(|| Arc::new(Ext2File(e)) as Arc<dyn FileOps>)
+    }
+
+    fn inode(&self) -> &Ext2Inode {
+        &self.0
+    }
+}
+
+/// Whether `inode` is an ext2 file (MAP_SHARED of one is refused).
+pub fn is_ext2(inode: &InodeRef) -> bool {
+    inode.as_any().is::<Ext2Inode>()
+}
+
+impl FileOps for Ext2File {
+    fn read(&self, _file: &OpenFile, _pos: &mut u64, buf: &mut [u8]) -> KResult<usize> {
+        // Every read path with data goes through read_async.
+        if buf.is_empty() {
+            Ok(0)
+        } else {
+            Err(Errno::EIO)
+        }
+    }
+    fn write(&self, _file: &OpenFile, _pos: &mut u64, data: &[u8]) -> KResult<usize> {
+        if data.is_empty() {
+            Ok(0)
+        } else {
+            Err(Errno::EIO)
+        }
+    }
+    fn seekable(&self) -> bool {
+        true
+    }
+    fn read_async<'a>(&'a self, pos: u64, buf: &'a mut [u8]) -> Option<IoFuture<'a>> {
+        Some(Box::pin(self.inode().read(pos, buf)))
+    }
+    fn write_async<'a>(&'a self, pos: u64, data: &'a [u8]) -> Option<IoFuture<'a>> {
+        Some(Box::pin(self.inode().write(pos, data)))
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
