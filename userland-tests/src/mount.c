@@ -9,7 +9,9 @@
 #define KT_AREA "mount"
 #include "kt.h"
 
+#include <sys/mman.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 
 #include <signal.h>
 #include <sys/mount.h>
@@ -182,6 +184,59 @@ TEST(devtmpfs_mounted_again_shows_the_device_nodes) {
     CHECK(r == 0, "stat null on the new devtmpfs: %s", kt_errstr(e));
     CHECK(S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 3,
           "null is mode %#o, device %u:%u", st.st_mode, major(st.st_rdev), minor(st.st_rdev));
+}
+
+TEST(noexec_mount_refuses_exec_and_executable_mappings) {
+    const char *dir = kt_tmpdir();
+    CHECK(dir, "kt_tmpdir failed");
+    OK(mount("tmpfs", dir, "tmpfs", MS_NOEXEC, NULL));
+    const char *script = kt_path(dir, "s");
+    int w = kt_write_file(script, "#!/bin/sh\nexit 0\n", 17);
+    int c = chmod(script, 0755);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char *argv[] = {(char *)script, NULL};
+        execve(script, argv, NULL);
+        _exit(errno == EACCES ? 42 : 43);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    int fd = open(script, O_RDONLY);
+    void *x = fd >= 0 ? mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+    int e = errno;
+    void *r = fd >= 0 ? mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+    if (fd >= 0)
+        close(fd);
+    if (r != MAP_FAILED)
+        munmap(r, 4096);
+    umount2(dir, MNT_DETACH);
+    CHECK(w == 0 && c == 0, "making the script failed");
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 42, "exec from noexec: status %#x", status);
+    CHECK(x == MAP_FAILED && e == EPERM, "PROT_EXEC mapping: %s, expected EPERM", kt_errstr(e));
+    CHECK(r != MAP_FAILED, "a plain read mapping still works");
+}
+
+TEST(nodev_mount_refuses_opening_device_nodes) {
+    const char *dir = kt_tmpdir();
+    CHECK(dir, "kt_tmpdir failed");
+    OK(mount("tmpfs", dir, "tmpfs", MS_NODEV, NULL));
+    const char *node = kt_path(dir, "null");
+    int m = mknod(node, S_IFCHR | 0666, makedev(1, 3));
+    int e1 = 0, e2 = 0;
+    int fd = open(node, O_RDWR);
+    if (fd < 0)
+        e1 = errno;
+    else
+        close(fd);
+    int pfd = open(node, O_PATH);
+    if (pfd < 0)
+        e2 = errno;
+    else
+        close(pfd);
+    umount2(dir, MNT_DETACH);
+    CHECK(m == 0, "mknod failed");
+    CHECK(fd < 0 && e1 == EACCES, "open of a device on nodev: %s, expected EACCES", kt_errstr(e1));
+    CHECK(pfd >= 0, "O_PATH: %s", kt_errstr(e2));
 }
 
 /* ---- read-only mounts --------------------------------------------------- */
@@ -465,6 +520,8 @@ int main(void)
     RUN(tmpfs_bad_mode_or_uid_is_einval);
     RUN(ramfs_root_is_0755_unless_mode_says);
     RUN(devtmpfs_mounted_again_shows_the_device_nodes);
+    RUN(noexec_mount_refuses_exec_and_executable_mappings);
+    RUN(nodev_mount_refuses_opening_device_nodes);
     RUN(ro_mount_refuses_new_names_with_erofs);
     RUN(ro_mount_existing_name_is_eexist_before_erofs);
     RUN(ro_mount_refuses_removing_and_renaming);

@@ -228,6 +228,14 @@ pub fn open_dentry(
     flags: u32,
     caller: &crate::process::Process,
 ) -> KResult<Arc<OpenFile>> {
+    // Device nodes on a nodev mount do not open (Linux's may_open); O_PATH
+    // handles still name them.
+    if flags & O_PATH == 0
+        && dentry.mnt().get() & MS_NODEV != 0
+        && matches!(dentry.inode.metadata().file_type(), S_IFCHR | S_IFBLK)
+    {
+        return Err(Errno::EACCES);
+    }
     let ops = ops_for(&dentry.inode, flags, caller)?;
     OpenFile::open(dentry, ops, flags)
 }

@@ -64,6 +64,11 @@ async fn open_exec(p: &Process, path: &[u8]) -> KResult<(DentryRef, InodeRef, Ve
     if !m.is_regular() {
         return Err(Errno::EACCES);
     }
+    // Nothing runs from a noexec mount: the program, its `#!` interpreter or
+    // its ELF interpreter (Linux's path_noexec in do_open_execat).
+    if d.mnt().get() & kestrel_abi::fs::MS_NOEXEC != 0 {
+        return Err(Errno::EACCES);
+    }
     check_access(&m, &cred, access::EXEC)?;
     // The headers are read, and the segments' pages fault in, synchronously: a
     // block-backed file brings its content in first.

@@ -88,6 +88,14 @@ pub async fn sys_mmap(
         if shared && prot & PROT_WRITE != 0 && !file.writable() {
             return Err(Errno::EACCES);
         }
+        // A file on a noexec mount is never mapped executable (Linux's do_mmap).
+        if prot & PROT_EXEC != 0
+            && file
+                .dentry()
+                .is_some_and(|d| d.mnt().get() & kestrel_abi::fs::MS_NOEXEC != 0)
+        {
+            return Err(Errno::EPERM);
+        }
         if is_zero {
             if shared {
                 Backing::SharedAnonymous {

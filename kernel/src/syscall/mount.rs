@@ -9,9 +9,11 @@
 //!
 //! Per-mount flags live with the mount ([`kestrel_vfs::path::MountFlags`]) and
 //! every dentry reached through it. MS_RDONLY is enforced: the calls that change a
-//! file system ask [`want_write`] first, as Linux's mnt_want_write. MS_NOSUID,
-//! MS_NODEV and MS_NOEXEC are shown in /proc/mounts and statfs but not enforced
-//! yet. There is one flag set per mount, no separate superblock: a remount
+//! file system ask [`want_write`] first, as Linux's mnt_want_write. MS_NOEXEC
+//! is enforced by execve (EACCES, for interpreters too) and mmap (PROT_EXEC is
+//! EPERM; mprotect adding it later is not refused yet), MS_NODEV by open
+//! (EACCES for device nodes). MS_NOSUID has nothing to take away: execve does
+//! not honour set-user-ID and set-group-ID bits at all yet. There is one flag set per mount, no separate superblock: a remount
 //! without MS_BIND makes only that mount read-only, not other bind mounts of the
 //! same file system as Linux would.
 
