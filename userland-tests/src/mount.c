@@ -239,6 +239,34 @@ TEST(nodev_mount_refuses_opening_device_nodes) {
     CHECK(pfd >= 0, "O_PATH: %s", kt_errstr(e2));
 }
 
+TEST(ms_move_moves_a_mount_with_its_files) {
+    const char *a = kt_tmpdir();
+    const char *b = kt_tmpdir();
+    CHECK(a && b, "kt_tmpdir failed");
+    OK(mount("tmpfs", a, "tmpfs", 0, NULL));
+    int w = kt_write_file(kt_path(a, "f"), "x", 1);
+    int r = mount(a, b, NULL, MS_MOVE, NULL);
+    int e = errno;
+    struct stat st;
+    int in_b = stat(kt_path(b, "f"), &st) == 0;
+    int in_a = stat(kt_path(a, "f"), &st) == 0;
+    const char *o = mount_options(b);
+    int listed = o != NULL;
+    umount2(r == 0 ? b : a, MNT_DETACH);
+    CHECK(w == 0, "writing the file failed");
+    CHECK(r == 0, "MS_MOVE: %s", kt_errstr(e));
+    CHECK(in_b && !in_a, "the file is under the new place (%d) and not the old (%d)", in_b, in_a);
+    CHECK(listed, "/proc/mounts does not list the new place");
+}
+
+TEST(ms_move_of_a_directory_that_is_no_mount_is_einval) {
+    const char *a = kt_tmpdir();
+    const char *b = kt_tmpdir();
+    CHECK(a && b, "kt_tmpdir failed");
+    EXPECT_ERRNO(mount(a, b, NULL, MS_MOVE, NULL), EINVAL);
+    EXPECT_ERRNO(mount("/nonexistent-kt", b, NULL, MS_MOVE, NULL), ENOENT);
+}
+
 /* ---- read-only mounts --------------------------------------------------- */
 
 ROTEST(ro_mount_refuses_new_names_with_erofs) {
@@ -522,6 +550,8 @@ int main(void)
     RUN(devtmpfs_mounted_again_shows_the_device_nodes);
     RUN(noexec_mount_refuses_exec_and_executable_mappings);
     RUN(nodev_mount_refuses_opening_device_nodes);
+    RUN(ms_move_moves_a_mount_with_its_files);
+    RUN(ms_move_of_a_directory_that_is_no_mount_is_einval);
     RUN(ro_mount_refuses_new_names_with_erofs);
     RUN(ro_mount_existing_name_is_eexist_before_erofs);
     RUN(ro_mount_refuses_removing_and_renaming);

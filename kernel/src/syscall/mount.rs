@@ -151,7 +151,24 @@ pub async fn sys_mount(
         return Ok(0);
     }
     if flags & MS_MOVE != 0 {
-        return Err(Errno::EINVAL);
+        // A mount moves whole to another directory (switch_root's first step):
+        // only a mount's root moves (EINVAL), never into itself (ELOOP).
+        let src = source
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .ok_or(Errno::EINVAL)?;
+        let from = ctx.resolve(AT_FDCWD, src, true).await?;
+        let id = kestrel_vfs::path::identity(&from.inode);
+        if crate::fs::mounts().root_at(id).is_none() {
+            return Err(Errno::EINVAL);
+        }
+        let to = target.path();
+        let old = from.path();
+        if to == old || (to.starts_with(&old) && to.get(old.len()) == Some(&b'/')) {
+            return Err(Errno::ELOOP);
+        }
+        crate::fs::mounts().move_mount_to(id, &target.inode, to)?;
+        return Ok(0);
     }
     if !target.inode.metadata().is_dir() {
         return Err(Errno::ENOTDIR);

@@ -319,6 +319,33 @@ impl Mounts {
         Ok(())
     }
 
+    /// MS_MOVE from mount(2): as [`Mounts::move_mount`], and the mount's path (as
+    /// /proc/mounts shows it) becomes `path`, with those of the mounts under it.
+    pub fn move_mount_to(&self, from: (u64, u64), to: &InodeRef, path: Vec<u8>) -> KResult<()> {
+        let old = self
+            .list
+            .read()
+            .iter()
+            .rev()
+            .find(|m| m.at == from || identity(&m.root) == from)
+            .map(|m| m.info.path.clone())
+            .ok_or(Errno::EINVAL)?;
+        self.move_mount(from, to)?;
+        let mut l = self.list.write();
+        for m in l.iter_mut() {
+            if m.info.path == old {
+                m.info.path = path.clone();
+            } else if let Some(rest) = m.info.path.strip_prefix(&old[..])
+                && rest.first() == Some(&b'/')
+            {
+                let mut p = path.clone();
+                p.extend_from_slice(rest);
+                m.info.path = p;
+            }
+        }
+        Ok(())
+    }
+
     /// The root of the most recent mount whose root or mount point is `at`.
     pub fn root_at(&self, at: (u64, u64)) -> Option<InodeRef> {
         self.list
