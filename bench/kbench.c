@@ -1,15 +1,19 @@
 /*
  * kbench - Kestrel's benchmark programs, one subcommand per benchmark.
  *
- *   kbench              run every benchmark
+ *   kbench              run every benchmark but the scaling ones
+ *   kbench --scaling    run the scaling benchmarks (N workers at once)
  *   kbench NAME...      run only these
  *   kbench --list       print "name unit description" for each benchmark
+ *   kbench --scaling --list    the same for the scaling benchmarks
+ *   -n N                the scaling benchmarks' N (default: the CPUs kbench may use)
  *
  * Every benchmark runs in a child process of its own, watched by a second child
  * that kills it after its time limit, so one benchmark that crashes or hangs on a
  * young kernel costs only itself.  Output, one result per line:
  *
- *   BENCH <name> <value> <unit>          a result (lower is better for all of them)
+ *   BENCH <name> <value> <unit>          a result: a unit ending in "/s" is a rate
+ *                                        (higher is better), any other a cost (lower)
  *   BENCH <name> unsupported -           the kernel could not run it
  *   BENCHNOTE <name> <text>              why, or something worth knowing about it
  *   BENCHINFO <key> <value>              about the system it ran on
@@ -21,14 +25,21 @@
  * operation of the fastest sample: other work on the host (QEMU under TCG shares it)
  * only ever adds time, so the minimum is the steadiest estimate.  10,000 threads
  * are measured once.
+ *
+ * The scaling benchmarks start N workers (N processes, threads or pairs of them)
+ * that each count what they get done in shared memory; after a warm-up, kbench
+ * reads the sum at the ends of SCALE_WINDOWS windows and reports the best window's
+ * total rate.  Run at 1, 2 and 4 CPUs, they show how the throughput grows with N.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -538,6 +549,384 @@ static void b_syscall_getppid(void)
     report("syscall_getppid", op_getppid, NULL, WARM_S, BUDGET_S, 1000, 1, "ns/op");
 }
 
+/* ---- scaling: N workers at once ----------------------------------------- */
+
+#define SCALE_WARM_S 0.2
+#define SCALE_WINDOW_S 0.2
+#define SCALE_WINDOWS 5
+#define MAX_WORKERS 64
+/* One "loop" of scale_cpu_loop: this many xorshift steps (about 0.1 ms natively). */
+#define CPU_LOOP_STEPS 100000
+/* Starting or stopping the workers should take well under this. */
+#define SLOW_S 1.0
+
+static int nworkers = 1; /* -n N, or the CPUs kbench may run on */
+
+/* Each worker's count on a cache line of its own, so counting costs no sharing. */
+struct slot {
+    atomic_long count;
+    char pad[64 - sizeof(atomic_long)];
+};
+
+/* Shared with worker processes (MAP_SHARED) as well as threads. */
+struct scale {
+    atomic_int stop;  /* set when the measurement is over */
+    atomic_int ready; /* workers that have set up and are counting */
+    atomic_int err;   /* the first errno a worker hit */
+    char pad[64 - 3 * sizeof(atomic_int)];
+    struct slot slot[MAX_WORKERS];
+};
+
+static struct scale *sc;
+
+static bool stopping(void)
+{
+    return atomic_load_explicit(&sc->stop, memory_order_relaxed);
+}
+
+static void counted(int i, long n)
+{
+    atomic_store_explicit(&sc->slot[i].count, n, memory_order_relaxed);
+}
+
+static void worker_failed(int e)
+{
+    int none = 0;
+    atomic_compare_exchange_strong(&sc->err, &none, e ? e : EIO);
+}
+
+static long total_count(void)
+{
+    long sum = 0;
+    for (int i = 0; i < nworkers; i++)
+        sum += atomic_load_explicit(&sc->slot[i].count, memory_order_relaxed);
+    return sum;
+}
+
+static int scale_setup(const char *name)
+{
+    sc = mmap(NULL, sizeof *sc, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (sc == MAP_FAILED) {
+        unsupported(name, "mmap(MAP_SHARED|MAP_ANONYMOUS): %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Waits until all nworkers workers count, warms up for SCALE_WARM_S, then reads
+ * the total at the ends of SCALE_WINDOWS windows and keeps the best window's rate
+ * (as with the other benchmarks, other work on the host only ever slows a window
+ * down).  Always sets sc->stop.  Returns 0, a worker's errno, or ETIMEDOUT when the
+ * workers never all started.  Notes a worker that did much less than its share.
+ */
+static int scale_measure(const char *name, double *per_s)
+{
+    int e = 0;
+    double t_start = now_ns();
+    for (int ms = 0; atomic_load(&sc->ready) < nworkers && !atomic_load(&sc->err); ms++) {
+        if (ms >= 10000) {
+            e = ETIMEDOUT;
+            note(name, "only %d of %d workers started within 10 s", atomic_load(&sc->ready),
+                 nworkers);
+            break;
+        }
+        sleep_ms(1);
+    }
+    long first[MAX_WORKERS];
+    double best = -1;
+    if (now_ns() - t_start > SLOW_S * 1e9)
+        note(name, "the workers took %.1f s to start", (now_ns() - t_start) / 1e9);
+    if (!e && !atomic_load(&sc->err)) {
+        sleep_ms((long)(SCALE_WARM_S * 1000));
+        for (int i = 0; i < nworkers; i++)
+            first[i] = atomic_load(&sc->slot[i].count);
+        long c0 = total_count();
+        double t0 = now_ns();
+        for (int w = 0; w < SCALE_WINDOWS && !atomic_load(&sc->err); w++) {
+            sleep_ms((long)(SCALE_WINDOW_S * 1000));
+            long c1 = total_count();
+            double t1 = now_ns();
+            double rate = (double)(c1 - c0) / ((t1 - t0) / 1e9);
+            if (rate > best)
+                best = rate;
+            c0 = c1;
+            t0 = t1;
+        }
+    }
+    atomic_store(&sc->stop, 1);
+    if (!e)
+        e = atomic_load(&sc->err);
+    if (e)
+        return e;
+    /* Fairness: the slowest worker against an even share of the measured work. */
+    long all = 0, least = -1;
+    for (int i = 0; i < nworkers; i++) {
+        long d = atomic_load(&sc->slot[i].count) - first[i];
+        all += d;
+        if (least < 0 || d < least)
+            least = d;
+    }
+    double even = (double)all / nworkers;
+    if (nworkers > 1 && even > 0 && (double)least < even / 2)
+        note(name, "uneven: the slowest of %d workers did %.0f%% of an even share", nworkers,
+             100.0 * (double)least / even);
+    *per_s = best;
+    return 0;
+}
+
+/* Notes a stop that took longer than SLOW_S: the workers' last operations and
+ * exits, which a scheduler that leaves runnable tasks waiting makes slow. */
+static void note_slow_stop(const char *name, double t_stop)
+{
+    double s = (now_ns() - t_stop) / 1e9;
+    if (s > SLOW_S)
+        note(name, "the workers took %.1f s to stop", s);
+}
+
+static void scale_report(const char *name, int e, double per_s, const char *unit)
+{
+    if (e == ETIMEDOUT)
+        unsupported(name, "the workers did not all start");
+    else if (e)
+        unsupported(name, "a worker failed: %s", strerror(e));
+    else
+        result(name, per_s, unit);
+}
+
+/* nworkers processes, each running body(i); their children die with them. */
+static void scale_processes(const char *name, void (*body)(int i), const char *unit)
+{
+    if (scale_setup(name))
+        return;
+    pid_t kids[MAX_WORKERS];
+    int made = 0, e = 0;
+    for (; made < nworkers; made++) {
+        pid_t p = fork();
+        if (p < 0) {
+            e = errno;
+            break;
+        }
+        if (p == 0) {
+            body(made);
+            _exit(0);
+        }
+        kids[made] = p;
+    }
+    double per_s = 0;
+    if (e) {
+        atomic_store(&sc->stop, 1);
+        note(name, "fork of worker %d: %s", made, strerror(e));
+    } else {
+        e = scale_measure(name, &per_s);
+    }
+    double t_stop = now_ns();
+    for (int i = 0; i < made; i++)
+        while (waitpid(kids[i], NULL, 0) < 0 && errno == EINTR) {
+        }
+    note_slow_stop(name, t_stop);
+    scale_report(name, e, per_s, unit);
+}
+
+/* nthreads threads running fn((void *)i); i < nworkers counts in slot i.  If not
+ * every thread can be made, unblock() (when given) frees the ones waiting for a
+ * thread that does not exist. */
+static void scale_threads(const char *name, void *(*fn)(void *), int nthreads,
+                          void (*unblock)(void), const char *unit)
+{
+    if (scale_setup(name))
+        return;
+    pthread_t tids[2 * MAX_WORKERS];
+    int made = 0, e = 0;
+    for (; made < nthreads; made++)
+        if ((e = pthread_create(&tids[made], NULL, fn, (void *)(intptr_t)made)))
+            break;
+    double per_s = 0;
+    if (e) {
+        atomic_store(&sc->stop, 1);
+        if (unblock)
+            unblock();
+        note(name, "pthread_create of thread %d: %s", made, strerror(e));
+    } else {
+        e = scale_measure(name, &per_s);
+    }
+    double t_stop = now_ns();
+    for (int i = 0; i < made; i++)
+        pthread_join(tids[i], NULL);
+    note_slow_stop(name, t_stop);
+    scale_report(name, e, per_s, unit);
+}
+
+/* Pipe ping-pong: worker i and a child of its own pass one byte back and forth
+ * through two pipes; a round trip is two writes, two reads and two wake-ups. */
+static void pipe_pair(int i)
+{
+    int there[2], back[2];
+    if (pipe(there) != 0 || pipe(back) != 0) {
+        worker_failed(errno);
+        return;
+    }
+    pid_t partner = fork();
+    if (partner < 0) {
+        worker_failed(errno);
+        return;
+    }
+    char c = 'x';
+    if (partner == 0) {
+        close(there[1]);
+        close(back[0]);
+        while (read(there[0], &c, 1) == 1)
+            if (write(back[1], &c, 1) != 1)
+                break;
+        _exit(0);
+    }
+    close(there[0]);
+    close(back[1]);
+    atomic_fetch_add(&sc->ready, 1);
+    for (long n = 1; !stopping(); n++) {
+        if (write(there[1], &c, 1) != 1 || read(back[0], &c, 1) != 1) {
+            worker_failed(errno);
+            break;
+        }
+        counted(i, n);
+    }
+    close(there[1]); /* the partner reads end-of-file and exits */
+    while (waitpid(partner, NULL, 0) < 0 && errno == EINTR) {
+    }
+}
+
+static void b_scale_pipe_pingpong(void)
+{
+    scale_processes("scale_pipe_pingpong", pipe_pair, "roundtrips/s");
+}
+
+/* Futex ping-pong: thread i and thread nworkers + i hand a turn back and forth
+ * through their own futex word, as futex_pingpong does with one pair. */
+struct fpair {
+    atomic_int turn; /* 0: the counting thread's move, 1: its partner's */
+    atomic_int quit;
+    char pad[64 - 2 * sizeof(atomic_int)];
+};
+
+static struct fpair fpairs[MAX_WORKERS];
+
+static void *futex_pair(void *arg)
+{
+    int t = (int)(intptr_t)arg;
+    struct fpair *p = &fpairs[t % nworkers];
+    if (t >= nworkers) { /* the partner */
+        for (;;) {
+            while (atomic_load(&p->turn) != 1)
+                if (futex(&p->turn, FUTEX_WAIT_PRIVATE, 0) < 0 && errno != EAGAIN &&
+                    errno != EINTR) {
+                    worker_failed(errno);
+                    return NULL;
+                }
+            if (atomic_load(&p->quit))
+                return NULL;
+            atomic_store(&p->turn, 0);
+            futex(&p->turn, FUTEX_WAKE_PRIVATE, 1);
+        }
+    }
+    atomic_fetch_add(&sc->ready, 1);
+    for (long n = 1; !stopping(); n++) {
+        atomic_store(&p->turn, 1);
+        if (futex(&p->turn, FUTEX_WAKE_PRIVATE, 1) < 0) {
+            worker_failed(errno);
+            break;
+        }
+        while (atomic_load(&p->turn) != 0 && !atomic_load(&sc->err))
+            if (futex(&p->turn, FUTEX_WAIT_PRIVATE, 1) < 0 && errno != EAGAIN && errno != EINTR) {
+                worker_failed(errno);
+                break;
+            }
+        if (atomic_load(&sc->err))
+            break;
+        counted(t, n);
+    }
+    atomic_store(&p->quit, 1);
+    atomic_store(&p->turn, 1);
+    futex(&p->turn, FUTEX_WAKE_PRIVATE, 1);
+    return NULL;
+}
+
+/* A counting thread whose partner was never made waits for a turn that does not
+ * come: give it the turn back (it then sees sc->stop and quits). */
+static void futex_unblock(void)
+{
+    for (int i = 0; i < nworkers; i++) {
+        atomic_store(&fpairs[i].turn, 0);
+        futex(&fpairs[i].turn, FUTEX_WAKE_PRIVATE, INT_MAX);
+    }
+}
+
+static void b_scale_futex_pingpong(void)
+{
+    scale_threads("scale_futex_pingpong", futex_pair, 2 * nworkers, futex_unblock,
+                  "roundtrips/s");
+}
+
+/* Fork/exit/wait: worker i forks a child that _exits at once and reaps it. */
+static void fork_loop(int i)
+{
+    atomic_fetch_add(&sc->ready, 1);
+    for (long n = 1; !stopping(); n++) {
+        pid_t p = fork();
+        if (p < 0) {
+            worker_failed(errno);
+            return;
+        }
+        if (p == 0)
+            _exit(0);
+        int e = wait_ok(p);
+        if (e) {
+            worker_failed(e);
+            return;
+        }
+        counted(i, n);
+    }
+}
+
+static void b_scale_fork_exit_wait(void)
+{
+    scale_processes("scale_fork_exit_wait", fork_loop, "forks/s");
+}
+
+/* CPU-bound: thread i runs loops of CPU_LOOP_STEPS xorshift steps, touching no
+ * memory but its own count; only the scheduler (and timer interrupts) can get in
+ * its way. */
+static void *cpu_loop(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    uint64_t x = 0x9E3779B97F4A7C15ull ^ (uint64_t)(i + 1);
+    atomic_fetch_add(&sc->ready, 1);
+    for (long n = 1; !stopping(); n++) {
+        for (int k = 0; k < CPU_LOOP_STEPS; k++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+        }
+        counted(i, n);
+    }
+    volatile uint64_t sink = x; /* the loop's result is used */
+    (void)sink;
+    return NULL;
+}
+
+static void b_scale_cpu_loop(void)
+{
+    scale_threads("scale_cpu_loop", cpu_loop, nworkers, NULL, "loops/s");
+}
+
+static int online_cpus(void)
+{
+    cpu_set_t s;
+    if (sched_getaffinity(0, sizeof s, &s) == 0 && CPU_COUNT(&s) > 0)
+        return CPU_COUNT(&s);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
 /* ---- the table and the runner ------------------------------------------ */
 
 struct bench {
@@ -574,7 +963,31 @@ static const struct bench benches[] = {
     {"nanosleep_0", "ns/op", b_nanosleep_0, 30, "nanosleep of zero seconds"},
 };
 
+/* Not run by default: `kbench --scaling` runs these, at N = nworkers. */
+static const struct bench scaling_benches[] = {
+    {"scale_pipe_pingpong", "roundtrips/s", b_scale_pipe_pingpong, 30,
+     "N pairs of processes, each passing a byte back and forth through two pipes"},
+    {"scale_futex_pingpong", "roundtrips/s", b_scale_futex_pingpong, 30,
+     "N pairs of threads, each handing a turn back and forth with FUTEX_WAIT/FUTEX_WAKE"},
+    {"scale_fork_exit_wait", "forks/s", b_scale_fork_exit_wait, 30,
+     "N processes, each looping fork, _exit in the child, waitpid"},
+    {"scale_cpu_loop", "loops/s", b_scale_cpu_loop, 30,
+     "N threads, each looping 100,000 xorshift steps at a time: no system calls"},
+};
+
 #define NBENCH (sizeof benches / sizeof benches[0])
+#define NSCALING (sizeof scaling_benches / sizeof scaling_benches[0])
+
+static const struct bench *find(const char *name)
+{
+    for (size_t i = 0; i < NBENCH; i++)
+        if (strcmp(name, benches[i].name) == 0)
+            return &benches[i];
+    for (size_t i = 0; i < NSCALING; i++)
+        if (strcmp(name, scaling_benches[i].name) == 0)
+            return &scaling_benches[i];
+    return NULL;
+}
 
 /* Runs one benchmark in a child, with a watchdog child that kills it on time-out. */
 static void run_isolated(const struct bench *b)
@@ -586,20 +999,26 @@ static void run_isolated(const struct bench *b)
         unsupported(b->name, "fork: %s", strerror(errno));
         return;
     }
+    /* The benchmark leads a process group of its own, so that the processes it
+     * starts are killed with it (setpgid on both sides: either may run first). */
     if (child == 0) {
+        setpgid(0, 0);
         b->fn();
         fflush(stdout);
         _exit(0);
     }
+    setpgid(child, child);
     pid_t dog = fork();
     if (dog == 0) {
         sleep_ms((long)b->timeout_s * 1000);
+        kill(-child, SIGKILL);
         kill(child, SIGKILL);
         _exit(0);
     }
     int st = 0;
     while (waitpid(child, &st, 0) < 0 && errno == EINTR) {
     }
+    kill(-child, SIGKILL); /* whatever it left behind would skew the next one */
     if (dog > 0) {
         kill(dog, SIGKILL);
         while (waitpid(dog, NULL, 0) < 0 && errno == EINTR) {
@@ -649,6 +1068,11 @@ static void info(void)
     }
 }
 
+static void usage(void)
+{
+    fprintf(stderr, "usage: kbench [--scaling] [-n N] [--list] [NAME...]\n");
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -658,27 +1082,60 @@ int main(int argc, char **argv)
         snprintf(dir, sizeof dir, "%.*s", (int)(slash - argv[0]), argv[0]);
         self_dir = dir[0] ? dir : "/";
     }
-    if (argc == 2 && strcmp(argv[1], "--list") == 0) {
-        for (size_t i = 0; i < NBENCH; i++)
-            printf("%s %s %s\n", benches[i].name, benches[i].unit, benches[i].what);
+    bool list = false, scaling = false, named_scaling = false;
+    int named = 0;
+    nworkers = online_cpus();
+    for (int a = 1; a < argc; a++) {
+        if (strcmp(argv[a], "--list") == 0) {
+            list = true;
+        } else if (strcmp(argv[a], "--scaling") == 0) {
+            scaling = true;
+        } else if (strcmp(argv[a], "-n") == 0) {
+            char *end;
+            long n = a + 1 < argc ? strtol(argv[a + 1], &end, 10) : 0;
+            if (n < 1 || n > MAX_WORKERS || *end) {
+                fprintf(stderr, "kbench: -n takes 1 to %d\n", MAX_WORKERS);
+                return 2;
+            }
+            nworkers = (int)n;
+            argv[a++] = NULL;
+            argv[a] = NULL;
+        } else if (argv[a][0] == '-') {
+            usage();
+            return 2;
+        } else {
+            const struct bench *b = find(argv[a]);
+            if (!b) {
+                fprintf(stderr, "kbench: no benchmark %s (kbench --list, kbench --scaling --list)\n",
+                        argv[a]);
+                return 2;
+            }
+            named++;
+            named_scaling |= b >= scaling_benches && b < scaling_benches + NSCALING;
+            continue;
+        }
+        argv[a] = NULL; /* options are not names */
+    }
+    if (nworkers > MAX_WORKERS)
+        nworkers = MAX_WORKERS;
+    const struct bench *set = scaling ? scaling_benches : benches;
+    size_t nset = scaling ? NSCALING : NBENCH;
+    if (list) {
+        for (size_t i = 0; i < nset; i++)
+            printf("%s %s %s\n", set[i].name, set[i].unit, set[i].what);
         return 0;
     }
-    for (int a = 1; a < argc; a++) {
-        size_t i = 0;
-        while (i < NBENCH && strcmp(argv[a], benches[i].name) != 0)
-            i++;
-        if (i == NBENCH) {
-            fprintf(stderr, "kbench: no benchmark %s (kbench --list)\n", argv[a]);
-            return 2;
-        }
-    }
     info();
-    for (size_t i = 0; i < NBENCH; i++) {
-        int wanted = argc == 1;
+    if (named ? named_scaling : scaling)
+        printf("BENCHINFO workers %d\n", nworkers);
+    /* In table order: the usual benchmarks, then the scaling ones. */
+    for (size_t i = 0; i < NBENCH + NSCALING; i++) {
+        const struct bench *b = i < NBENCH ? &benches[i] : &scaling_benches[i - NBENCH];
+        bool wanted = !named && (i < NBENCH) != scaling;
         for (int a = 1; a < argc; a++)
-            wanted |= strcmp(argv[a], benches[i].name) == 0;
+            wanted |= argv[a] && strcmp(argv[a], b->name) == 0;
         if (wanted)
-            run_isolated(&benches[i]);
+            run_isolated(b);
     }
     printf("BENCH_END\n");
     return 0;

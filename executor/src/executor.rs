@@ -60,6 +60,8 @@ pub enum SpawnError {
 pub(crate) struct RunQueue {
     ring: ArrayQueue<Arc<Task>>,
     pinned: ArrayQueue<Arc<Task>>,
+    /// 1 while the CPU polls a task (for the load the balancer compares).
+    polling: AtomicUsize,
 }
 
 impl RunQueue {
@@ -95,6 +97,9 @@ pub struct Scheduler {
     live: AtomicUsize,
     next_id: AtomicU64,
     capacity: usize,
+    /// Every live task, for the task monitor.
+    registry: spin::Mutex<alloc::collections::BTreeMap<u64, alloc::sync::Weak<Task>>>,
+    pub(crate) hook: crate::observe::TraceHook,
 }
 
 impl Scheduler {
@@ -106,13 +111,50 @@ impl Scheduler {
                 .map(|_| RunQueue {
                     ring: ArrayQueue::new(max_tasks),
                     pinned: ArrayQueue::new(max_tasks),
+                    polling: AtomicUsize::new(0),
                 })
                 .collect(),
             platform,
             live: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
             capacity: max_tasks,
+            registry: spin::Mutex::new(alloc::collections::BTreeMap::new()),
+            hook: crate::observe::TraceHook::default(),
         })
+    }
+
+    /// A snapshot of every live task, by id.
+    pub fn tasks(&self) -> alloc::vec::Vec<crate::observe::TaskInfo> {
+        let now = self.platform.now();
+        let live: alloc::vec::Vec<Arc<Task>> = self
+            .registry
+            .lock()
+            .values()
+            .filter_map(alloc::sync::Weak::upgrade)
+            .collect();
+        live.iter()
+            .map(|t| crate::observe::TaskInfo {
+                id: t.id,
+                name: t.name,
+                phase: crate::observe::TaskPhase::from_state(t.state.get()),
+                home: t.home.load(Ordering::Relaxed),
+                last_cpu: t.stats.last_cpu.load(Ordering::Relaxed),
+                polls: t.stats.polls.load(Ordering::Relaxed),
+                wakes: t.stats.wakes.load(Ordering::Relaxed),
+                run_ns: t.stats.run_ns.load(Ordering::Relaxed),
+                age_ns: now.saturating_sub(t.stats.spawned_at),
+            })
+            .collect()
+    }
+
+    /// Installs the tracer that [`Scheduler::set_tracing`] turns on and off (once).
+    pub fn set_tracer(&self, tracer: Arc<dyn crate::observe::Tracer>) {
+        self.hook.install(tracer);
+    }
+
+    /// Starts or stops sending events to the tracer.
+    pub fn set_tracing(&self, on: bool) {
+        self.hook.set_on(on);
     }
 
     /// The number of CPUs (run queues).
@@ -132,6 +174,16 @@ impl Scheduler {
 
     /// Pushes a task that just moved to QUEUED onto its home CPU's queue.
     pub(crate) fn push(&self, task: Arc<Task>) {
+        self.push_from(task, None);
+    }
+
+    /// As [`Scheduler::push`], for the CPU `from` that just polled the task and
+    /// found it woken meanwhile (a yield, a time slice ending): if the task's home
+    /// is that CPU, nobody is told. The CPU runs it again at its next pass, and
+    /// waking an idle CPU to steal it would only move a busy thread back and forth
+    /// between CPUs (a trace of one CPU-bound thread showed a migration and a
+    /// wake-up IPI at every slice).
+    pub(crate) fn push_from(&self, task: Arc<Task>, from: Option<usize>) {
         let cpu = task.home.load(Ordering::Acquire).min(self.queues.len() - 1);
         let all = self.usable(u64::MAX);
         let stealable = self.usable(task.affinity.load(Ordering::Acquire)) == all;
@@ -141,7 +193,26 @@ impl Scheduler {
         if ring.push(task).is_err() {
             unreachable!("run queue overflow: the live-task bound was broken");
         }
-        self.platform.notify(cpu, stealable);
+        if from != Some(cpu) {
+            self.platform.notify(cpu, stealable);
+        }
+    }
+
+    /// The CPU with the most work (tasks waiting that may be stolen, plus the
+    /// one it polls), that work, and how many of its tasks may be stolen.
+    fn busiest(&self) -> Option<(usize, usize, usize)> {
+        self.queues
+            .iter()
+            .enumerate()
+            .map(|(i, q)| {
+                let free = q.ring.len();
+                (
+                    i,
+                    free + q.pinned.len() + q.polling.load(Ordering::Relaxed),
+                    free,
+                )
+            })
+            .max_by_key(|&(_, load, _)| load)
     }
 
     /// The CPUs of `mask` that exist.
@@ -168,7 +239,13 @@ pub struct Executor {
     timers: TimerQueue,
     polls: AtomicU64,
     steals: AtomicU64,
+    /// When [`Executor::balance`] last looked.
+    last_balance: AtomicU64,
 }
+
+/// How often a busy CPU compares queue lengths with the others (a little under
+/// a time slice, so that rotation keeps pace with the slices).
+pub const BALANCE_NS: u64 = 4_000_000;
 
 /// Decrements the live-task count when a task's future is dropped, however that
 /// happens (completion, or the executor being dropped with the task pending).
@@ -195,6 +272,7 @@ impl Executor {
             timers: TimerQueue::new(clock),
             polls: AtomicU64::new(0),
             steals: AtomicU64::new(0),
+            last_balance: AtomicU64::new(0),
         }
     }
 
@@ -308,7 +386,16 @@ impl Executor {
             affinity: AtomicU64::new(affinity),
             id,
             name,
+            stats: crate::observe::TaskStats {
+                spawned_at: self.sched.platform.now(),
+                ..Default::default()
+            },
         });
+        self.sched.registry.lock().insert(id, Arc::downgrade(&task));
+        self.sched.hook.record(
+            Some(self.cpu),
+            crate::observe::Event::Spawn { task: id, name },
+        );
         let handle = TaskRef(task.clone());
         before_queued(&handle);
         self.sched.push(task);
@@ -361,28 +448,32 @@ impl Executor {
     /// spread over victims. Returns whether it found one.
     pub fn steal(&self) -> bool {
         let n = self.sched.queues.len();
-        for k in 1..n {
-            let victim = (self.cpu + k) % n;
-            if let Some(task) = self.sched.queues[victim].ring.pop() {
-                if self.cpu >= 64 || task.affinity.load(Ordering::Acquire) & (1 << self.cpu) == 0 {
-                    // Its affinity changed after it was queued: it goes to the pinned
-                    // queue of the home set_affinity chose (there is room: it was
-                    // queued, and each task is queued once).
-                    let home = task.home.load(Ordering::Acquire).min(n - 1);
-                    if self.sched.queues[home].pinned.push(task).is_err() {
-                        unreachable!("a queue cannot fill up while one of its tasks is out");
-                    }
-                    self.sched.platform.notify(home, false);
-                    continue;
-                }
-                task.home.store(self.cpu, Ordering::Release);
-                self.steals.fetch_add(1, Ordering::Relaxed);
-                self.polls.fetch_add(1, Ordering::Relaxed);
-                self.poll_task(task);
-                return true;
+        (1..n).any(|k| self.steal_from((self.cpu + k) % n))
+    }
+
+    /// Takes one task from CPU `victim`'s stealable queue (if it may run here),
+    /// makes this CPU its home and polls it.
+    fn steal_from(&self, victim: usize) -> bool {
+        let n = self.sched.queues.len();
+        let Some(task) = self.sched.queues[victim].ring.pop() else {
+            return false;
+        };
+        if self.cpu >= 64 || task.affinity.load(Ordering::Acquire) & (1 << self.cpu) == 0 {
+            // Its affinity changed after it was queued: it goes to the pinned
+            // queue of the home set_affinity chose (there is room: it was
+            // queued, and each task is queued once).
+            let home = task.home.load(Ordering::Acquire).min(n - 1);
+            if self.sched.queues[home].pinned.push(task).is_err() {
+                unreachable!("a queue cannot fill up while one of its tasks is out");
             }
+            self.sched.platform.notify(home, false);
+            return false;
         }
-        false
+        task.home.store(self.cpu, Ordering::Release);
+        self.steals.fetch_add(1, Ordering::Relaxed);
+        self.polls.fetch_add(1, Ordering::Relaxed);
+        self.poll_task(task);
+        true
     }
 
     /// Runs passes until no task is ready, and returns. Timers that are not yet due
@@ -397,7 +488,30 @@ impl Executor {
             self.run_once();
             if !self.has_ready() && !self.steal() {
                 self.idle();
+            } else {
+                self.balance();
             }
+        }
+    }
+
+    /// Evens out the queues between passes, at most every [`BALANCE_NS`]: if
+    /// another CPU has more tasks waiting than this one, take one. Idle CPUs steal
+    /// anyway; this is for CPUs that stay busy. Three spinning threads on two CPUs
+    /// would otherwise keep one thread to itself on one CPU and share the other
+    /// between two (3 : 1.5 : 1.5 CPU-seconds in 3 s); moving one task per
+    /// interval rotates them, so each gets its share over time.
+    pub fn balance(&self) -> bool {
+        let now = self.sched.platform.now();
+        if now.saturating_sub(self.last_balance.load(Ordering::Relaxed)) < BALANCE_NS {
+            return false;
+        }
+        self.last_balance.store(now, Ordering::Relaxed);
+        let mine = self.queue().len();
+        match self.sched.busiest() {
+            Some((cpu, load, free)) if cpu != self.cpu && load > mine && free > 0 => {
+                self.steal_from(cpu)
+            }
+            _ => false,
         }
     }
 
@@ -408,15 +522,36 @@ impl Executor {
         platform.arm_timer(self.timers.next_deadline());
         let timers = &self.timers;
         let now = || platform.now();
+        self.sched
+            .hook
+            .record(Some(self.cpu), crate::observe::Event::Idle);
         platform.wait_for_work(&|| {
             self.has_ready()
                 || self.sched.stealable(self.cpu)
                 || timers.next_deadline().is_some_and(|d| d <= now())
         });
+        self.sched
+            .hook
+            .record(Some(self.cpu), crate::observe::Event::Busy);
     }
 
     fn poll_task(&self, task: Arc<Task>) {
+        let q = &self.sched.queues[self.cpu];
+        q.polling.store(1, Ordering::Relaxed);
+        self.poll_inner(task);
+        q.polling.store(0, Ordering::Relaxed);
+    }
+
+    fn poll_inner(&self, task: Arc<Task>) {
+        use crate::observe::Event;
         task.state.start_poll();
+        let stats = &task.stats;
+        stats.polls.fetch_add(1, Ordering::Relaxed);
+        stats.last_cpu.store(self.cpu, Ordering::Relaxed);
+        self.sched
+            .hook
+            .record(Some(self.cpu), Event::PollStart { task: task.id });
+        let started = self.sched.platform.now();
         let waker = Waker::from(task.clone());
         let mut cx = Context::from_waker(&waker);
         let mut slot = task.future.lock();
@@ -424,17 +559,29 @@ impl Executor {
             Some(fut) => fut.as_mut().poll(&mut cx).is_ready(),
             None => true,
         };
+        stats.run_ns.fetch_add(
+            self.sched.platform.now().saturating_sub(started),
+            Ordering::Relaxed,
+        );
+        self.sched.hook.record(
+            Some(self.cpu),
+            Event::PollEnd {
+                task: task.id,
+                done: ready,
+            },
+        );
         if ready {
             // Drop the future outside the lock: its destructors may wake other tasks.
             let fut = slot.take();
             drop(slot);
             task.state.finish();
+            self.sched.registry.lock().remove(&task.id);
             drop(fut);
             return;
         }
         drop(slot);
         if task.state.end_poll_pending() == AfterPoll::Requeue {
-            self.sched.push(task);
+            self.sched.push_from(task, Some(self.cpu));
         }
     }
 }

@@ -11,6 +11,7 @@
 //! - [`executor`]: the per-CPU run queues, `spawn`, stealing, the run loop and the
 //!   idle protocol.
 //! - [`join`]: the [`JoinHandle`] returned by `spawn`.
+//! - [`observe`]: per-task statistics and a trace hook (a task monitor, a timeline).
 //! - [`timer`]: a queue of (deadline, waker) with [`Sleep`] and [`Timeout`] futures.
 //! - [`yield_now`]: giving the CPU to the other ready tasks.
 //!
@@ -24,6 +25,7 @@ extern crate alloc;
 
 pub mod executor;
 pub mod join;
+pub mod observe;
 pub mod state;
 pub mod task;
 pub mod timer;
@@ -31,6 +33,7 @@ pub mod yield_now;
 
 pub use executor::{Executor, Platform, Scheduler, SpawnError};
 pub use join::JoinHandle;
+pub use observe::{Event, TaskInfo, TaskPhase, Tracer};
 pub use task::TaskRef;
 pub use timer::{Elapsed, Sleep, Timeout, TimerQueue};
 pub use yield_now::yield_now;

@@ -29,9 +29,10 @@ pub(crate) struct Task {
     pub(crate) home: AtomicUsize,
     /// The CPUs it may run on (bit n: CPU n); stealing respects it.
     pub(crate) affinity: AtomicU64,
-    /// For logs and debugging.
+    /// For logs, the task monitor and traces.
     pub(crate) id: u64,
     pub(crate) name: &'static str,
+    pub(crate) stats: crate::observe::TaskStats,
 }
 
 impl Wake for Task {
@@ -40,6 +41,10 @@ impl Wake for Task {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
+        self.stats.wakes.fetch_add(1, Ordering::Relaxed);
+        self.sched
+            .hook
+            .record(None, crate::observe::Event::Wake { task: self.id });
         if self.state.wake() == WakeAction::Enqueue {
             self.sched.push(self.clone());
         }
@@ -91,6 +96,15 @@ impl TaskRef {
                 .home
                 .store(usable.trailing_zeros() as usize, Ordering::Release);
         }
+    }
+
+    /// Whether the task is queued or being polled (Linux's R state) rather than
+    /// waiting for a wake or finished. A snapshot: it can change at once.
+    pub fn is_runnable(&self) -> bool {
+        matches!(
+            self.0.state.get(),
+            crate::state::QUEUED | crate::state::RUNNING | crate::state::RUNNING_WOKEN
+        )
     }
 
     /// Whether the task may run on CPU `cpu`.

@@ -556,3 +556,151 @@ fn pinned_and_free_tasks_take_turns_and_all_run_each_pass() {
         ["free", "pinned", "free", "pinned", "free", "pinned"]
     );
 }
+
+#[test]
+fn the_task_list_shows_each_live_task_with_its_phase_and_counts() {
+    let (_p, ex) = manual(8);
+    let waker: Arc<Mutex<Option<Waker>>> = Arc::default();
+    let w = waker.clone();
+    let parked = ex.spawn(
+        "parked",
+        std::future::poll_fn(move |cx| {
+            *w.lock().unwrap() = Some(cx.waker().clone());
+            Poll::<()>::Pending
+        }),
+    );
+    ex.spawn("done-at-once", async {}).detach();
+    ex.run_until_idle();
+    let tasks = ex.scheduler().tasks();
+    assert_eq!(tasks.len(), 1, "the finished task left the list: {tasks:?}");
+    let t = &tasks[0];
+    assert_eq!(
+        (t.name, t.phase, t.polls, t.wakes),
+        ("parked", crate::TaskPhase::Parked, 1, 0)
+    );
+    waker.lock().unwrap().take().unwrap().wake();
+    let t = &ex.scheduler().tasks()[0];
+    assert_eq!((t.phase, t.wakes), (crate::TaskPhase::Queued, 1));
+    parked.detach();
+}
+
+#[test]
+fn a_tracer_sees_spawn_polls_wakes_and_idle_in_order() {
+    #[derive(Default)]
+    struct Log(Mutex<Vec<String>>);
+    impl crate::Tracer for Log {
+        fn record(&self, cpu: Option<usize>, e: crate::Event) {
+            self.0.lock().unwrap().push(format!("{cpu:?} {e:?}"));
+        }
+    }
+    let (_p, ex) = manual(8);
+    let log = Arc::new(Log::default());
+    ex.scheduler().set_tracer(log.clone());
+    // Off until switched on.
+    ex.spawn("quiet", async {}).detach();
+    ex.run_until_idle();
+    assert!(log.0.lock().unwrap().is_empty());
+    ex.scheduler().set_tracing(true);
+    let h = ex.spawn("traced", async { yield_now().await });
+    ex.run_until_idle();
+    let id = h.id();
+    drop(h);
+    let got = log.0.lock().unwrap().clone();
+    assert_eq!(
+        got,
+        vec![
+            format!("Some(0) Spawn {{ task: {id}, name: \"traced\" }}"),
+            format!("Some(0) PollStart {{ task: {id} }}"),
+            format!("None Wake {{ task: {id} }}"),
+            format!("Some(0) PollEnd {{ task: {id}, done: false }}"),
+            format!("Some(0) PollStart {{ task: {id} }}"),
+            format!("Some(0) PollEnd {{ task: {id}, done: true }}"),
+        ]
+    );
+}
+
+#[test]
+fn a_task_that_yields_on_its_home_cpu_disturbs_no_other_cpu() {
+    let (p, ex) = cpus(2, 8);
+    ex[0]
+        .spawn("yielder", async {
+            for _ in 0..3 {
+                yield_now().await;
+            }
+        })
+        .detach();
+    p.notified.lock().unwrap().clear();
+    ex[0].run_until_idle();
+    assert!(
+        p.notified.lock().unwrap().is_empty(),
+        "requeued yields notified {:?}",
+        p.notified.lock().unwrap()
+    );
+}
+
+#[test]
+fn a_busy_cpu_takes_work_from_one_with_a_longer_queue() {
+    let (_p, ex) = cpus(2, 8);
+    for _ in 0..3 {
+        ex[1].spawn("waiting", async {}).detach();
+    }
+    // CPU 0 has nothing queued, CPU 1 three: CPU 0 takes one and runs it.
+    _p.now.store(crate::executor::BALANCE_NS, Ordering::SeqCst);
+    assert!(ex[0].balance());
+    assert_eq!(ex[0].scheduler().queued(1), 2);
+    // Not again until the interval has passed.
+    assert!(!ex[0].balance());
+    _p.now
+        .store(2 * crate::executor::BALANCE_NS, Ordering::SeqCst);
+    assert!(ex[0].balance());
+    _p.now
+        .store(3 * crate::executor::BALANCE_NS, Ordering::SeqCst);
+    assert!(ex[0].balance(), "one waiting there, none here: take it");
+    _p.now
+        .store(4 * crate::executor::BALANCE_NS, Ordering::SeqCst);
+    assert!(!ex[0].balance(), "nothing left to take");
+}
+
+#[test]
+fn a_task_is_runnable_while_queued_or_polled_and_not_while_parked_or_done() {
+    let (_, ex) = manual(4);
+    let waker = Arc::new(Mutex::new(None::<Waker>));
+    let seen_in_poll = Arc::new(Mutex::new(None::<crate::TaskRef>));
+    let runnable_in_poll = Arc::new(AtomicBool::new(false));
+    let finish = Arc::new(AtomicBool::new(false));
+    let (w, s, r, f) = (
+        waker.clone(),
+        seen_in_poll.clone(),
+        runnable_in_poll.clone(),
+        finish.clone(),
+    );
+    let h = ex.spawn(
+        "sleeper",
+        std::future::poll_fn(move |cx| {
+            // Being polled: runnable, as a thread in user mode is.
+            if let Some(t) = s.lock().unwrap().as_ref() {
+                r.store(t.is_runnable(), Ordering::SeqCst);
+            }
+            *w.lock().unwrap() = Some(cx.waker().clone());
+            if f.load(Ordering::SeqCst) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        }),
+    );
+    let t = h.task();
+    *seen_in_poll.lock().unwrap() = Some(t.clone());
+    // Spawned: queued.
+    assert!(t.is_runnable());
+    ex.run_until_idle();
+    assert!(runnable_in_poll.load(Ordering::SeqCst));
+    // Pending with nobody to wake it: asleep.
+    assert!(!t.is_runnable());
+    waker.lock().unwrap().as_ref().unwrap().wake_by_ref();
+    assert!(t.is_runnable());
+    finish.store(true, Ordering::SeqCst);
+    ex.run_until_idle();
+    assert!(h.is_finished());
+    assert!(!t.is_runnable());
+}

@@ -13,6 +13,8 @@
 //! | `kestrel.syscall_stats=on\|COMM` | count each process's system calls and print them when it exits (all processes, or those whose command name is COMM) | off |
 //! | `kestrel.crash=KIND` | crash on purpose after boot, to see (and test) the report: `panic`, `page-fault`, `stack-overflow`, `divide-error` | off |
 //! | `maxcpus=N` | start at most N CPUs, the bootstrap CPU included (Linux's option; `nosmp` is `maxcpus=1`) | every CPU |
+//! | `kestrel.trace=GROUPS` | record a trace of the kernel's tasks (`on`, or any of `tasks,syscalls,futex,irq,faults,idle`) and print it when init exits (`cargo xtask trace`) | off |
+//! | `kestrel.profile=HZ` | sample every CPU's stacks HZ times a second and print them when init exits (`cargo xtask profile`) | off |
 //! | `kestrel.stall_cpu=N` | application processor N never reports in, to see (and test) that a CPU that does not start is left out | off |
 //!
 //! An unknown or malformed option logs a warning and the boot goes on.
@@ -41,6 +43,10 @@ pub struct Options {
     pub max_cpus: usize,
     /// `kestrel.stall_cpu=`: the CPU index whose start-up is made to hang.
     pub stall_cpu: Option<usize>,
+    /// `kestrel.trace=`: the trace event groups to record (0: none).
+    pub trace: u32,
+    /// `kestrel.profile=`: samples per second (0: off).
+    pub profile: u32,
 }
 
 /// A deliberate crash (`kestrel.crash=`).
@@ -66,6 +72,8 @@ impl Default for Options {
             syscall_stats: None,
             max_cpus: usize::MAX,
             stall_cpu: None,
+            trace: 0,
+            profile: 0,
         }
     }
 }
@@ -194,6 +202,17 @@ pub fn parse(line: &'static str, mut warn: impl FnMut(&str, &'static str)) -> Op
                 Err(_) => warn(w, "expected a number of CPUs"),
             },
             ("nosmp", None) => o.max_cpus = 1,
+            ("kestrel.trace", Some(v)) => match crate::trace::parse_groups(v) {
+                Some(g) => o.trace = g,
+                None => warn(
+                    w,
+                    "expected on, off, or groups of tasks,syscalls,futex,irq,faults,idle",
+                ),
+            },
+            ("kestrel.profile", Some(v)) => match v.parse::<u32>() {
+                Ok(hz) if hz <= 10_000 => o.profile = hz,
+                _ => warn(w, "expected samples per second, 0 to 10000"),
+            },
             ("kestrel.stall_cpu", Some(v)) => match v.parse::<usize>() {
                 Ok(n) if n >= 1 => o.stall_cpu = Some(n),
                 _ => warn(

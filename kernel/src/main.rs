@@ -30,6 +30,7 @@ mod net;
 mod panic;
 mod power;
 mod process;
+mod profile;
 mod random;
 mod symbols;
 mod sync;
@@ -38,6 +39,7 @@ mod task;
 mod tests;
 mod time;
 mod timer;
+mod trace;
 mod uts;
 mod vdso;
 
@@ -111,6 +113,8 @@ extern "C" fn kernel_main() -> ! {
     arch::route_isa_irq(4, console::on_interrupt);
     console::enable_input();
     let online = arch::start_cpus(ap_main, opts.max_cpus, opts.stall_cpu);
+    trace::start(opts.trace, online);
+    profile::start(opts.profile, online);
 
     if !opts.quiet {
         banner(boot, &irq, online);

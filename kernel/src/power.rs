@@ -27,6 +27,8 @@ pub fn init_exited(wstatus: u32) -> ! {
             || wstatus == wstatus_signaled(wstatus & 0x7f, false)
             || wstatus & 0x80 != 0
     );
+    crate::profile::dump();
+    crate::trace::dump();
     if how.is_empty() {
         crate::println!("\n{EXIT_MARKER} {code}");
     } else {

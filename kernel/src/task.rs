@@ -123,6 +123,11 @@ pub fn init_cpu(cpu: usize) {
     EXECUTORS[cpu].call_once(|| Executor::on(sched.clone(), cpu));
 }
 
+/// The run queues every CPU's executor shares (the task list, the trace hook).
+pub fn scheduler() -> &'static Arc<Scheduler> {
+    SCHEDULER.get().expect("task::init ran at boot")
+}
+
 /// This CPU's executor.
 pub fn executor() -> &'static Executor {
     executor_of(percpu::this_cpu().cpu_id.load(Ordering::Relaxed) as usize)

@@ -1,7 +1,8 @@
 /*
  * contain: limits that keep one program from taking the system down. A fork
  * bomb stops at RLIMIT_NPROC; a full tmpfs says ENOSPC (SIGBUS through a shared
- * mapping); the system's thread limit is visible. Runs as root on the host and
+ * mapping); a tmpfs, and a root file system that is one, holds at most half of
+ * memory; the system's thread limit is visible. Runs as root on the host and
  * on Kestrel.
  */
 #define KT_AREA "contain"
@@ -10,6 +11,9 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/statfs.h>
+#include <sys/sysinfo.h>
+
+#define TMPFS_MAGIC_ 0x01021994
 
 /* In a child that became an unprivileged user with RLIMIT_NPROC = 16: forks
  * until fork fails, then reports how many it made and the errno. */
@@ -130,6 +134,49 @@ TEST(touching_a_shared_mapping_past_a_full_tmpfs_is_sigbus) {
     EXPECT_EQ(n, 16);
 }
 
+/* A tmpfs without size= holds half of memory (Linux's shmem default); a root
+ * file system that is a tmpfs (Kestrel's, Linux's rootfs) has the same size,
+ * and what is written to it counts. */
+TEST(tmpfs_and_a_tmpfs_root_hold_at_most_half_of_memory) {
+    struct sysinfo si;
+    OK(sysinfo(&si));
+    unsigned long long ram = (unsigned long long)si.totalram * si.mem_unit;
+    const char *dir = kt_tmpdir();
+    CHECK(dir, "kt_tmpdir failed");
+    OK(mount("none", dir, "tmpfs", 0, NULL));
+    struct statfs t;
+    int r = statfs(dir, &t);
+    umount2(dir, MNT_DETACH);
+    OK(r);
+    unsigned long long size = (unsigned long long)t.f_blocks * t.f_bsize;
+    CHECK(size <= ram / 2 && size >= ram / 2 - ram / 100,
+          "a tmpfs without size= holds %llu bytes; memory is %llu", size, ram);
+    struct statfs root;
+    OK(statfs("/", &root));
+    CHECK(root.f_blocks > 0 && root.f_bfree <= root.f_blocks && root.f_bavail <= root.f_blocks,
+          "statfs(/): blocks %llu free %llu avail %llu", (unsigned long long)root.f_blocks,
+          (unsigned long long)root.f_bfree, (unsigned long long)root.f_bavail);
+    if ((unsigned long)root.f_type != TMPFS_MAGIC_)
+        return; /* a disk: its size is its own */
+    unsigned long long rsize = (unsigned long long)root.f_blocks * root.f_bsize;
+    CHECK(rsize <= ram / 2 && rsize >= ram / 2 - ram / 100,
+          "the tmpfs root holds %llu bytes; memory is %llu", rsize, ram);
+    /* What a file takes counts against it at once. */
+    struct stat rs, ds;
+    OK(stat("/", &rs));
+    OK(stat(dir, &ds));
+    if (rs.st_dev != ds.st_dev)
+        return;
+    static char buf[1 << 20];
+    memset(buf, 'x', sizeof buf);
+    OK(kt_write_file(kt_path(dir, "f"), buf, sizeof buf));
+    struct statfs after;
+    OK(statfs("/", &after));
+    CHECK(root.f_bfree - after.f_bfree >= (sizeof buf) / root.f_bsize,
+          "free blocks %llu -> %llu after writing 1 MiB", (unsigned long long)root.f_bfree,
+          (unsigned long long)after.f_bfree);
+}
+
 TEST(threads_max_is_a_positive_number) {
     int fd = open("/proc/sys/kernel/threads-max", O_RDONLY);
     OK(fd);
@@ -145,6 +192,7 @@ int main(void)
     RUN(fork_bomb_stops_at_rlimit_nproc_with_eagain);
     RUN(full_tmpfs_is_enospc_and_statfs_counts_its_blocks);
     RUN(touching_a_shared_mapping_past_a_full_tmpfs_is_sigbus);
+    RUN(tmpfs_and_a_tmpfs_root_hold_at_most_half_of_memory);
     RUN(threads_max_is_a_positive_number);
     return KT_END();
 }

@@ -1691,6 +1691,129 @@ PTEST(child_states_sleeping_and_stopped) {
     reap_blocked(pid, wfd);
 }
 
+/* Reads /proc/PID/stat n times, 1 ms apart: how many reads showed state want
+ * (-1 if one was unreadable). */
+static int count_state(const char *path, char want, int n)
+{
+    int hits = 0;
+    struct pstat s;
+    for (int i = 0; i < n; i++) {
+        if (read_stat(path, &s) != 0)
+            return -1;
+        hits += s.state == want;
+        sleep_ms(1);
+    }
+    return hits;
+}
+
+static void spin_forever(void *arg)
+{
+    (void)arg;
+    for (volatile unsigned long i = 0;; i++)
+        ;
+}
+
+static void spinning_inner(const char *kt_case, pid_t pid)
+{
+    char path[64], buf[4096], v[64] = "";
+    char s = wait_state(pid, 'R');
+    CHECK(s == 'R', "child spinning in user mode shows state '%c', expected 'R'", s);
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int hits = count_state(path, 'R', 20);
+    CHECK(hits == 20, "spinning child read 'R' in %d of 20 reads", hits);
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    OK(slurp(path, buf, sizeof buf));
+    CHECK(line_after(buf, "State:\t", v, sizeof v) && !strcmp(v, "R (running)"),
+          "%s: State \"%s\", expected \"R (running)\"", path, v);
+}
+
+PTEST(spinning_child_is_r_running) {
+    fflush(stdout);
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork failed");
+    if (pid == 0)
+        spin_forever(NULL);
+    spinning_inner(kt_case, pid);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+static void paused_inner(const char *kt_case, pid_t pid)
+{
+    char path[64], buf[4096], v[64] = "";
+    char s = wait_state(pid, 'S');
+    CHECK(s == 'S', "child in pause() shows state '%c', expected 'S'", s);
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int hits = count_state(path, 'S', 20);
+    CHECK(hits == 20, "child in pause() read 'S' in %d of 20 reads", hits);
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    OK(slurp(path, buf, sizeof buf));
+    CHECK(line_after(buf, "State:\t", v, sizeof v) && !strcmp(v, "S (sleeping)"),
+          "%s: State \"%s\", expected \"S (sleeping)\"", path, v);
+}
+
+PTEST(paused_child_is_s_sleeping) {
+    fflush(stdout);
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork failed");
+    if (pid == 0) {
+        for (;;)
+            pause();
+    }
+    paused_inner(kt_case, pid);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+static void *spin_thread(void *arg)
+{
+    int fd = *(int *)arg;
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    if (write(fd, &tid, sizeof tid) != sizeof tid)
+        _exit(2);
+    spin_forever(NULL);
+    return NULL;
+}
+
+static void mixed_inner(const char *kt_case, pid_t pid, pid_t tid)
+{
+    char path[64];
+    /* The process shows its main thread, which sleeps in pause(). */
+    char s = wait_state(pid, 'S');
+    CHECK(s == 'S', "process whose main thread is in pause() shows '%c', expected 'S'", s);
+    snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+    int hits = count_state(path, 'R', 10);
+    CHECK(hits == 10, "%s: spinning thread read 'R' in %d of 10 reads", path, hits);
+    snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)pid);
+    hits = count_state(path, 'S', 10);
+    CHECK(hits == 10, "%s: main thread in pause() read 'S' in %d of 10 reads", path, hits);
+}
+
+PTEST(process_state_is_main_thread_state) {
+    int p[2];
+    OK(pipe2(p, O_CLOEXEC));
+    fflush(stdout);
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork failed");
+    if (pid == 0) {
+        pthread_t th;
+        close(p[0]);
+        if (pthread_create(&th, NULL, spin_thread, &p[1]) != 0)
+            _exit(3);
+        for (;;)
+            pause();
+    }
+    close(p[1]);
+    pid_t tid = 0;
+    long n = read(p[0], &tid, sizeof tid);
+    close(p[0]);
+    if (n == sizeof tid)
+        mixed_inner(kt_case, pid, tid);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    CHECK(n == sizeof tid, "no thread id from the child (read %ld)", n);
+}
+
 /* ======================================================================= */
 /* system-wide files                                                       */
 /* ======================================================================= */
@@ -2253,6 +2376,9 @@ int main(int argc, char **argv)
     RUN(task_lists_every_thread);
     RUN(zombie_child_is_z_then_gone_after_reap);
     RUN(child_states_sleeping_and_stopped);
+    RUN(spinning_child_is_r_running);
+    RUN(paused_child_is_s_sleeping);
+    RUN(process_state_is_main_thread_state);
 
     RUN(meminfo_has_totals_in_kb);
     RUN(uptime_is_two_non_negative_decimals);

@@ -188,12 +188,6 @@ static void run_one(char *line, int timeout)
 	unmount_tmp();
 	if (mount("tmpfs", "/tmp", "tmpfs", 0, "mode=1777") != 0)
 		printf("@@ltp note mount tmpfs on /tmp: %s\n", strerror(errno));
-	/*
-	 * A tmpfs root is 1777 on Linux (tests that drop to `nobody` make their
-	 * directories in /tmp); Kestrel's is 0755 whatever mode= says, so far.
-	 */
-	if (chmod("/tmp", 01777) != 0)
-		printf("@@ltp note chmod /tmp: %s\n", strerror(errno));
 	snprintf(cwd, sizeof(cwd), "/tmp/%s", tag);
 	if (mkdir(cwd, 0777) != 0 || chdir(cwd) != 0)
 		printf("@@ltp note %s: %s\n", cwd, strerror(errno));

@@ -4,10 +4,16 @@
 //! in the initramfs with a command file that runs them, boots Kestrel (`qemu -kernel`,
 //! `quiet`), then boots Debian's cloud kernel with the same initramfs, QEMU machine,
 //! memory, CPUs and accelerator. Both print `BENCH name value unit` lines; xtask
-//! prints a table of the two and writes `docs/benchmarks.md`.
+//! prints a table of the two and writes `docs/benchmarks.md`. Both run on one CPU
+//! unless `--smp` says otherwise.
 //!
-//! * `KESTREL_BENCH_NO_LINUX=1` (or `--no-linux`, once the option parser knows it)
-//!   skips the Linux baseline;
+//! With `--scaling`, xtask then boots each kernel again at 1, 2 and 4 CPUs with
+//! `kbench --scaling` (N workers at once, N = the guest's CPUs) and adds a Scaling
+//! section: throughput at each CPU count and the speedup over one CPU. A run
+//! without `--scaling` keeps the Scaling section the file already has, so the
+//! quick run does not throw the slow one's results away.
+//!
+//! * `--no-linux` or `KESTREL_BENCH_NO_LINUX=1` skips the Linux baseline;
 //! * `KESTREL_BENCH_LINUX=/path/to/bzImage` boots that Linux kernel instead of the one
 //!   downloaded with `apt-get download` into `target/kestrel/linux/`.
 
@@ -27,14 +33,19 @@ use crate::qemu::{self, Boot};
 /// Linux's 512 MiB default thread limit and memory allow.
 const BENCH_MEM: &str = "1G";
 
-/// The command file both kernels run (through the base initramfs's `/init`). The
-/// mounts and the thread limit matter to Linux only; on Kestrel they fail quietly.
+/// The command file both kernels run (through the base initramfs's `/init`), up
+/// to kbench's arguments. The mounts and the thread limit matter to Linux only; on
+/// Kestrel they fail quietly.
 const GUEST_SCRIPT: &str = "\
 mount -t proc proc /proc 2>/dev/null || true
 mount -t sysfs sys /sys 2>/dev/null || true
 mount -t devtmpfs dev /dev 2>/dev/null || true
 if [ -w /proc/sys/kernel/threads-max ]; then echo 100000 > /proc/sys/kernel/threads-max; fi
 /bench/kbench";
+
+/// The CPU counts (`-smp`) the scaling benchmarks run at; the first is the base of
+/// the speedups.
+const SCALING_CPUS: [u32; 3] = [1, 2, 4];
 
 /// The Linux command line: panic=-1 turns \"init exited\" into a reboot, which
 /// `-no-reboot` turns into QEMU exiting.
@@ -46,12 +57,24 @@ const LINUX_META: &str = "linux-image-cloud-amd64";
 /// Longest a whole boot may take; each benchmark also has its own limit in kbench.
 const BOOT_LIMIT: Duration = Duration::from_secs(30 * 60);
 
+/// Longest a scaling boot may take: four benchmarks of at most 30 s each, and the
+/// boot.
+const SCALING_BOOT_LIMIT: Duration = Duration::from_secs(5 * 60);
+
 /// One benchmark, as `kbench --list` describes it.
 #[derive(Debug, Clone)]
 struct Desc {
     name: String,
     unit: String,
     what: String,
+}
+
+impl Desc {
+    /// kbench's rule: a unit per second is a rate, where more is better; any other
+    /// unit is a cost (time, bytes), where less is better.
+    fn higher_is_better(&self) -> bool {
+        self.unit.ends_with("/s")
+    }
 }
 
 /// A benchmark's result on one kernel.
@@ -76,6 +99,85 @@ struct Outcome {
     total_s: f64,
     /// What went wrong with the boot itself, if anything.
     problem: Option<String>,
+    /// What else the host was doing meanwhile.
+    host: HostLoad,
+}
+
+/// What else ran on the host during one boot: under TCG the guest's CPUs are host
+/// threads, and anything else that runs takes cores from them.
+#[derive(Debug, Default, Clone, Copy)]
+struct HostLoad {
+    /// QEMU processes besides ours: the most counted just before or just after.
+    other_qemus: usize,
+    /// The share of the host's CPU time (all cores, 0 to 1) that went to processes
+    /// other than xtask and its QEMU, if /proc could tell.
+    others: Option<f64>,
+}
+
+impl HostLoad {
+    fn describe(&self) -> String {
+        let cpu = self
+            .others
+            .map_or("the host's load is unknown".into(), |x| {
+                format!(
+                    "other processes used {:.0}% of the host's CPU time",
+                    x * 100.0
+                )
+            });
+        match self.other_qemus {
+            0 => cpu,
+            n => format!("{cpu}; {n} other QEMU(s) ran"),
+        }
+    }
+}
+
+/// The host's CPU time so far, in clock ticks: busy time over all cores, and the
+/// time of this process and of its children that have been waited for (QEMU,
+/// after a boot).
+fn cpu_ticks() -> Option<(u64, u64)> {
+    Some((
+        host_busy_ticks(&fs::read_to_string("/proc/stat").ok()?)?,
+        own_ticks(&fs::read_to_string("/proc/self/stat").ok()?)?,
+    ))
+}
+
+/// The busy time on /proc/stat's `cpu` line: user, nice, system, irq, softirq and
+/// steal (a hypervisor running something else is load too), not idle or iowait.
+fn host_busy_ticks(stat: &str) -> Option<u64> {
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let t: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(|w| w.parse().ok())
+        .collect::<Option<_>>()?;
+    (t.len() == 8).then(|| t[0] + t[1] + t[2] + t[5] + t[6] + t[7])
+}
+
+/// utime, stime, cutime and cstime from a /proc/PID/stat (fields 14 to 17; the
+/// command name in parentheses may hold spaces).
+fn own_ticks(stat: &str) -> Option<u64> {
+    let t: Vec<u64> = stat
+        .rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .skip(11)
+        .take(4)
+        .map(|w| w.parse().ok())
+        .collect::<Option<_>>()?;
+    (t.len() == 4).then(|| t.iter().sum())
+}
+
+/// The share of `cores` cores over `secs` seconds that `busy` ticks of the host
+/// less `ours` make, 0 to 1.
+fn others_share(busy: u64, ours: u64, secs: f64, hz: f64, cores: usize) -> Option<f64> {
+    let capacity = secs * hz * cores as f64;
+    (capacity > 0.0).then(|| (busy.saturating_sub(ours) as f64 / capacity).clamp(0.0, 1.0))
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`; 100 on every Linux that matters).
+fn clock_hz() -> f64 {
+    output("getconf", &["CLK_TCK"]).parse().unwrap_or(100.0)
 }
 
 impl Outcome {
@@ -119,16 +221,35 @@ impl Outcome {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
+
+    fn num(&self, name: &str) -> Option<f64> {
+        match self.values.get(name) {
+            Some(Value::Num(_, x)) => Some(*x),
+            _ => None,
+        }
+    }
+
+    fn cell(&self, name: &str) -> String {
+        match self.values.get(name) {
+            Some(Value::Num(s, _)) => s.clone(),
+            _ => "—".into(),
+        }
+    }
 }
 
 /// `cargo xtask bench`.
 pub fn run(opts: &Opts) -> Result<u8, String> {
-    let no_linux = std::env::var("KESTREL_BENCH_NO_LINUX").is_ok_and(|v| !v.is_empty() && v != "0")
-        || std::env::args().any(|a| a == "--no-linux");
+    let no_linux = opts.no_linux
+        || std::env::var("KESTREL_BENCH_NO_LINUX").is_ok_and(|v| !v.is_empty() && v != "0");
     let mut o = opts.clone();
     o.release = true; // a debug kernel's numbers say little
     if o.mem == Opts::default().mem {
         o.mem = BENCH_MEM.into();
+    }
+    // The Results table stays one CPU's (`run` defaults to two), so that its rows
+    // compare with earlier runs; the Scaling section is where CPUs are added.
+    if !o.smp_given {
+        o.smp = 1;
     }
     let started = Instant::now();
 
@@ -136,64 +257,47 @@ pub fn run(opts: &Opts) -> Result<u8, String> {
     // leaves the Linux baseline worth running.
     let built = build::build_all(&o);
     let progs = compile()?;
-    let descs = list(&progs)?;
-    let mut tree = initramfs::base()?;
-    for (name, path) in &progs {
-        let data = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        tree.add(&format!("bench/{name}"), Node::File(0o755, data));
-    }
-    initramfs::add_cmd(&mut tree, GUEST_SCRIPT);
-    let cpio = initramfs::write(&tree, "initramfs-bench.cpio")?;
+    let descs = list(&progs, false)?;
+    let cpio = bench_initramfs(&progs, "", "initramfs-bench.cpio")?;
 
     let (accel, why) = qemu::accelerator(&o);
     println!("xtask: accelerator: {accel} ({why})");
 
     // Kestrel.
-    let (a, kestrel, kline) = match built {
-        Ok(mut a) => {
-            a.initramfs = Some(cpio.clone());
-            let kcmd = qemu::command(
-                &o,
-                &a,
-                &Boot::Direct {
-                    cmdline: qemu::cmdline(&o, "quiet"),
-                },
-            );
+    let (kernel, kestrel, kline) = match built {
+        Ok(a) => {
+            let kcmd = kestrel_command(&o, &a, &cpio);
             let kline = shell_line(&kcmd);
             println!("xtask: benchmarks on Kestrel (qemu -kernel, release build)");
-            let kestrel = boot("kestrel", kcmd, &descs)?;
-            (a, kestrel, kline)
+            let kestrel = boot("kestrel", kcmd, &descs, BOOT_LIMIT)?;
+            (Some(a), kestrel, kline)
         }
         Err(e) => {
             println!("xtask: the kernel did not build, so no Kestrel numbers: {e}");
-            let none = Artefacts {
-                kernel: PathBuf::new(),
-                symbols: PathBuf::new(),
-                vdso: PathBuf::new(),
-                initramfs: None,
-            };
             let kestrel = Outcome {
                 problem: Some(format!("the kernel did not build: {e}")),
                 ..Outcome::default()
             };
-            (none, kestrel, String::new())
+            (None, kestrel, String::new())
         }
     };
 
     // Linux.
     let mut linux_about = String::new();
     let mut lline = String::new();
+    let mut vmlinuz = None;
     let linux = if no_linux {
-        println!("xtask: Linux baseline skipped (KESTREL_BENCH_NO_LINUX)");
+        println!("xtask: Linux baseline skipped (--no-linux or KESTREL_BENCH_NO_LINUX)");
         None
     } else {
         match linux_kernel() {
-            Ok((vmlinuz, about)) => {
+            Ok((image, about)) => {
                 linux_about = about;
-                let lcmd = linux_command(&o, &a, &vmlinuz, &cpio);
+                let lcmd = linux_command(&o, &image, &cpio);
                 lline = shell_line(&lcmd);
                 println!("xtask: benchmarks on Linux ({linux_about})");
-                Some(boot("linux", lcmd, &descs)?)
+                vmlinuz = Some(image);
+                Some(boot("linux", lcmd, &descs, BOOT_LIMIT)?)
             }
             Err(e) => {
                 println!("xtask: no Linux baseline: {e}");
@@ -212,6 +316,23 @@ pub fn run(opts: &Opts) -> Result<u8, String> {
         }
     }
 
+    let scaling = if o.scaling {
+        let sc = scaling(&o, kernel.as_ref(), vmlinuz.as_deref(), &progs)?;
+        println!();
+        print!("{}", sc.text_table());
+        Some(sc)
+    } else {
+        None
+    };
+
+    let path = root().join("docs/benchmarks.md");
+    // Without --scaling, the Scaling section of the last run that had it stays.
+    let kept = match &scaling {
+        Some(_) => None,
+        None => fs::read_to_string(&path)
+            .ok()
+            .and_then(|old| kept_section(&old, SCALING_HEADING)),
+    };
     let doc = Doc {
         opts: &o,
         accel: (accel, &why),
@@ -222,15 +343,55 @@ pub fn run(opts: &Opts) -> Result<u8, String> {
         linux_line: &lline,
         descs: &descs,
         table: &table,
+        scaling: scaling.as_ref(),
+        kept_scaling: kept.as_deref(),
     };
-    let path = root().join("docs/benchmarks.md");
     fs::write(&path, doc.render()).map_err(|e| format!("writing {}: {e}", path.display()))?;
     println!(
         "xtask: wrote docs/benchmarks.md ({:.0} s in all)",
         started.elapsed().as_secs_f64()
     );
-    let ok = kestrel.finished && linux.as_ref().is_none_or(|l| l.finished);
+    let ok = kestrel.finished
+        && linux.as_ref().is_none_or(|l| l.finished)
+        && scaling.as_ref().is_none_or(Scaling::finished);
     Ok(u8::from(!ok))
+}
+
+/// The benchmark initramfs: busybox, every program of `bench/` under `/bench`, and
+/// a command file that runs `/bench/kbench` with `kbench_args`.
+fn bench_initramfs(
+    progs: &[(String, PathBuf)],
+    kbench_args: &str,
+    name: &str,
+) -> Result<PathBuf, String> {
+    let mut tree = initramfs::base()?;
+    for (prog, path) in progs {
+        let data = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        tree.add(&format!("bench/{prog}"), Node::File(0o755, data));
+    }
+    initramfs::add_cmd(&mut tree, &guest_script(kbench_args));
+    initramfs::write(&tree, name)
+}
+
+fn guest_script(kbench_args: &str) -> String {
+    if kbench_args.is_empty() {
+        GUEST_SCRIPT.to_string()
+    } else {
+        format!("{GUEST_SCRIPT} {kbench_args}")
+    }
+}
+
+/// The QEMU command for Kestrel with this initramfs.
+fn kestrel_command(o: &Opts, a: &Artefacts, cpio: &Path) -> Command {
+    let mut a = a.clone();
+    a.initramfs = Some(cpio.to_path_buf());
+    qemu::command(
+        o,
+        &a,
+        &Boot::Direct {
+            cmdline: qemu::cmdline(o, "quiet"),
+        },
+    )
 }
 
 /// Compiles every `bench/*.c` into `target/kestrel/bench/`; returns (name, path).
@@ -270,14 +431,19 @@ fn compile() -> Result<Vec<(String, PathBuf)>, String> {
     Ok(out)
 }
 
-/// The benchmarks, from `kbench --list` run on this machine.
-fn list(progs: &[(String, PathBuf)]) -> Result<Vec<Desc>, String> {
+/// The benchmarks (the scaling ones if `scaling`), from `kbench --list` run on
+/// this machine.
+fn list(progs: &[(String, PathBuf)], scaling: bool) -> Result<Vec<Desc>, String> {
     let kbench = &progs
         .iter()
         .find(|(n, _)| n == "kbench")
         .expect("compile checked")
         .1;
-    let out = Command::new(kbench)
+    let mut cmd = Command::new(kbench);
+    if scaling {
+        cmd.arg("--scaling");
+    }
+    let out = cmd
         .arg("--list")
         .output()
         .map_err(|e| format!("kbench --list: {e}"))?;
@@ -298,12 +464,15 @@ fn list(progs: &[(String, PathBuf)]) -> Result<Vec<Desc>, String> {
     Ok(descs)
 }
 
-/// Boots one kernel with the benchmark initramfs and collects what kbench prints.
-fn boot(who: &str, cmd: Command, descs: &[Desc]) -> Result<Outcome, String> {
+/// Boots one kernel with a benchmark initramfs and collects what kbench prints;
+/// `who` names the boot in the output and its log, `target/kestrel/bench-{who}.log`.
+fn boot(who: &str, cmd: Command, descs: &[Desc], limit: Duration) -> Result<Outcome, String> {
     let mut out = Outcome::default();
+    let qemus_before = count_other_qemus();
+    let ticks_before = cpu_ticks();
     let t0 = Instant::now();
     let mut log = String::new();
-    let c = qemu::capture_with(cmd, BOOT_LIMIT, &mut |line| {
+    let c = qemu::capture_with(cmd, limit, &mut |line| {
         let _ = writeln!(log, "{line}");
         let was_done = out.finished;
         out.parse(line);
@@ -316,6 +485,16 @@ fn boot(who: &str, cmd: Command, descs: &[Desc]) -> Result<Outcome, String> {
         false
     })?;
     out.total_s = t0.elapsed().as_secs_f64();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    out.host = HostLoad {
+        other_qemus: qemus_before.max(count_other_qemus()),
+        others: match (ticks_before, cpu_ticks()) {
+            (Some((b0, o0)), Some((b1, o1))) => {
+                others_share(b1 - b0, o1 - o0, out.total_s, clock_hz(), cores)
+            }
+            _ => None,
+        },
+    };
     let log_path = out_dir().join(format!("bench-{who}.log"));
     let _ = fs::write(&log_path, &log);
     if !out.finished {
@@ -342,20 +521,28 @@ fn boot(who: &str, cmd: Command, descs: &[Desc]) -> Result<Outcome, String> {
         .filter(|d| !out.values.contains_key(&d.name))
         .count();
     println!(
-        "xtask: {who}: {} results, {missing} missing, {:.1} s (first output after {:.1} s)",
+        "xtask: {who}: {} results, {missing} missing, {:.1} s (first output after {:.1} s); {}",
         out.values.len(),
         out.total_s,
-        out.boot_s.unwrap_or(f64::NAN)
+        out.boot_s.unwrap_or(f64::NAN),
+        out.host.describe()
     );
     Ok(out)
 }
 
 /// The QEMU command for Linux: the same machine as Kestrel's (taken from
 /// `qemu::command` so the two cannot drift apart) with SeaBIOS and a bzImage.
-fn linux_command(o: &Opts, a: &Artefacts, vmlinuz: &Path, cpio: &Path) -> Command {
+fn linux_command(o: &Opts, vmlinuz: &Path, cpio: &Path) -> Command {
+    // The GRUB boot uses no artefact: the ISO's arguments are dropped below.
+    let none = Artefacts {
+        kernel: PathBuf::new(),
+        symbols: PathBuf::new(),
+        vdso: PathBuf::new(),
+        initramfs: None,
+    };
     let base = qemu::command(
         o,
-        a,
+        &none,
         &Boot::Grub {
             iso: PathBuf::from("unused.iso"),
         },
@@ -510,26 +697,18 @@ fn resolve_linux_package() -> Result<String, String> {
 type Row = [String; 5];
 
 fn table(descs: &[Desc], k: &Outcome, l: Option<&Outcome>) -> Vec<Row> {
-    let cell = |o: Option<&Outcome>, name: &str| match o.and_then(|o| o.values.get(name)) {
-        Some(Value::Num(s, _)) => s.clone(),
-        _ => "—".into(),
-    };
-    let num = |o: Option<&Outcome>, name: &str| match o.and_then(|o| o.values.get(name)) {
-        Some(Value::Num(_, x)) => Some(*x),
-        _ => None,
-    };
     descs
         .iter()
         .map(|d| {
-            let ratio = match (num(Some(k), &d.name), num(l, &d.name)) {
+            let ratio = match (k.num(&d.name), l.and_then(|l| l.num(&d.name))) {
                 (Some(a), Some(b)) if b > 0.0 && a >= 0.0 => format!("{:.2}", a / b),
                 _ => "—".into(),
             };
             [
                 d.name.clone(),
                 d.unit.clone(),
-                cell(Some(k), &d.name),
-                cell(l, &d.name),
+                k.cell(&d.name),
+                l.map_or("—".into(), |l| l.cell(&d.name)),
                 ratio,
             ]
         })
@@ -537,15 +716,17 @@ fn table(descs: &[Desc], k: &Outcome, l: Option<&Outcome>) -> Vec<Row> {
 }
 
 fn text_table(rows: &[Row], with_linux: bool) -> String {
-    let head: Row = [
-        "benchmark".into(),
-        "unit".into(),
-        "Kestrel".into(),
-        "Linux".into(),
-        "Kestrel/Linux".into(),
-    ];
     let cols = if with_linux { 5 } else { 3 };
-    let mut width = [0usize; 5];
+    let head = ["benchmark", "unit", "Kestrel", "Linux", "Kestrel/Linux"];
+    let rows: Vec<Vec<String>> = rows.iter().map(|r| r[..cols].to_vec()).collect();
+    grid(&head[..cols], &rows, 2)
+}
+
+/// A plain-text table: columns as wide as their widest cell, the first `left`
+/// aligned left and the rest (numbers) right.
+fn grid(head: &[&str], rows: &[Vec<String>], left: usize) -> String {
+    let head: Vec<String> = head.iter().map(|h| h.to_string()).collect();
+    let mut width = vec![0usize; head.len()];
     for r in std::iter::once(&head).chain(rows) {
         for (w, c) in width.iter_mut().zip(r) {
             *w = (*w).max(c.chars().count());
@@ -553,15 +734,16 @@ fn text_table(rows: &[Row], with_linux: bool) -> String {
     }
     let mut s = String::new();
     for r in std::iter::once(&head).chain(rows) {
-        for (i, c) in r.iter().enumerate().take(cols) {
+        let mut line = String::new();
+        for (i, c) in r.iter().enumerate() {
             let pad = " ".repeat(width[i] - c.chars().count());
-            if i < 2 {
-                let _ = write!(s, "{c}{pad}  ");
+            if i < left {
+                let _ = write!(line, "{c}{pad}  ");
             } else {
-                let _ = write!(s, "{pad}{c}  ");
+                let _ = write!(line, "{pad}{c}  ");
             }
         }
-        s = s.trim_end().to_string();
+        s.push_str(line.trim_end());
         s.push('\n');
     }
     s
@@ -636,6 +818,9 @@ struct Doc<'a> {
     linux_line: &'a str,
     descs: &'a [Desc],
     table: &'a [Row],
+    /// What `--scaling` measured, or else the Scaling section an earlier run wrote.
+    scaling: Option<&'a Scaling>,
+    kept_scaling: Option<&'a str>,
 }
 
 impl Doc<'_> {
@@ -658,6 +843,15 @@ impl Doc<'_> {
         )
         .lines()
         .any(|l| !l.ends_with("docs/benchmarks.md"));
+        let commit = format!(
+            "{commit}{}",
+            if dirty {
+                " with uncommitted changes"
+            } else {
+                ""
+            }
+        );
+        let date = output("date", &["-u"]);
         let qemu_version = output("qemu-system-x86_64", &["--version"])
             .lines()
             .next()
@@ -666,10 +860,11 @@ impl Doc<'_> {
         let _ = writeln!(
             s,
             "# Benchmarks\n\n\
-             Generated by `cargo xtask bench`; do not edit by hand. What each benchmark measures \
+             Generated by `cargo xtask bench` (the Scaling section by `cargo xtask bench \
+             --scaling`); do not edit by hand. What each benchmark measures \
              and how is in [bench/README.md](../bench/README.md).\n"
         );
-        let _ = writeln!(s, "* **Date**: {}", output("date", &["-u"]));
+        let _ = writeln!(s, "* **Date**: {date}");
         let _ = writeln!(s, "* **Machine**: {}", host_machine());
         let _ = writeln!(s, "* **QEMU**: {qemu_version}");
         let _ = writeln!(s, "* **Accelerator**: {} ({})", self.accel.0, self.accel.1);
@@ -682,13 +877,8 @@ impl Doc<'_> {
         );
         let _ = writeln!(
             s,
-            "* **Kestrel**: commit {commit}{}, release build, booted with `qemu -kernel` \
+            "* **Kestrel**: commit {commit}, release build, booted with `qemu -kernel` \
              (multiboot1, qboot); first benchmark output after {}",
-            if dirty {
-                " with uncommitted changes"
-            } else {
-                ""
-            },
             secs(self.kestrel.boot_s)
         );
         match self.linux {
@@ -706,21 +896,45 @@ impl Doc<'_> {
                 let _ = writeln!(s, "* **Linux**: {}", none_or(self.linux_about, "skipped"));
             }
         }
+        // Every row so far is a cost; should a rate join them, a column says so.
+        let mixed = self.descs.iter().any(Desc::higher_is_better);
         let _ = writeln!(
             s,
             "\n## Results\n\n\
-             Lower is better in every row. The ratio is Kestrel/Linux: below 1, Kestrel is \
-             faster or smaller. \"—\" means the kernel could not run the benchmark (yet); \
+             {} \"—\" means the kernel could not run the benchmark (yet); \
              the notes say why. Under TCG every guest instruction is emulated, so these \
              numbers compare the two kernels on the same emulated machine; they are not \
-             what either would do on hardware.\n"
+             what either would do on hardware.\n",
+            if mixed {
+                "The `better` column says which way each row points. The ratio is \
+                 Kestrel/Linux: Kestrel is ahead below 1 where lower is better, above 1 \
+                 where higher is."
+            } else {
+                "Lower is better in every row. The ratio is Kestrel/Linux: below 1, Kestrel \
+                 is faster or smaller."
+            }
         );
-        let _ = writeln!(s, "| benchmark | unit | Kestrel | Linux | Kestrel/Linux |");
-        let _ = writeln!(s, "|---|---|---:|---:|---:|");
-        for r in self.table {
+        if mixed {
             let _ = writeln!(
                 s,
-                "| `{}` | {} | {} | {} | {} |",
+                "| benchmark | unit | better | Kestrel | Linux | Kestrel/Linux |\n\
+                 |---|---|---|---:|---:|---:|"
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "| benchmark | unit | Kestrel | Linux | Kestrel/Linux |\n|---|---|---:|---:|---:|"
+            );
+        }
+        for (r, d) in self.table.iter().zip(self.descs) {
+            let better = match (mixed, d.higher_is_better()) {
+                (false, _) => "",
+                (true, true) => " higher |",
+                (true, false) => " lower |",
+            };
+            let _ = writeln!(
+                s,
+                "| `{}` | {} |{better} {} | {} | {} |",
                 r[0], r[1], r[2], r[3], r[4]
             );
         }
@@ -737,6 +951,7 @@ impl Doc<'_> {
             if let Some(p) = &out.problem {
                 let _ = writeln!(s, "* **{p}**");
             }
+            let _ = writeln!(s, "* host: {}", out.host.describe());
             for (k, v) in &out.info {
                 let _ = writeln!(s, "* {k}: {v}");
             }
@@ -744,18 +959,29 @@ impl Doc<'_> {
                 let _ = writeln!(s, "* `{k}`: {v}");
             }
         }
+        match (self.scaling, self.kept_scaling) {
+            (Some(sc), _) => self.render_scaling(&mut s, sc, &date, &commit),
+            (None, Some(kept)) => {
+                let _ = writeln!(s, "\n{kept}");
+            }
+            (None, None) => {}
+        }
         let _ = writeln!(
             s,
             "\n## How to reproduce\n\n\
              ```sh\n\
-             cargo xtask bench                          # Kestrel and Linux, rewrites this file\n\
-             KESTREL_BENCH_NO_LINUX=1 cargo xtask bench # Kestrel only\n\
+             cargo xtask bench                          # Kestrel and Linux, rewrites this file (keeps Scaling)\n\
+             cargo xtask bench --scaling                # the same, then both at 1, 2 and 4 CPUs: Scaling\n\
+             KESTREL_BENCH_NO_LINUX=1 cargo xtask bench # Kestrel only (or --no-linux)\n\
              ```\n\n\
              xtask builds the release kernel and `bench/*.c` (`musl-gcc -static -O2`), makes \
              `target/kestrel/initramfs-bench.cpio` (busybox, `/bench/kbench`, `/bench/nop`, \
              and a command file that the initramfs's `/init` runs), then boots each kernel \
              with it. The command file:\n\n\
              ```sh\n{GUEST_SCRIPT}\n```\n\n\
+             The scaling boots use `target/kestrel/initramfs-bench-scaling.cpio`, whose \
+             command file runs `/bench/kbench --scaling`, and `-smp 1`, `2` and `4` in the \
+             commands below.\n\n\
              Kestrel:\n\n```sh\n{}\n```\n",
             none_or(self.kestrel_line, "# not booted: the kernel did not build")
         );
@@ -782,4 +1008,647 @@ fn secs(s: Option<f64>) -> String {
 
 fn none_or<'a>(s: &'a str, default: &'a str) -> &'a str {
     if s.is_empty() { default } else { s }
+}
+
+/// The Scaling section's heading in docs/benchmarks.md.
+const SCALING_HEADING: &str = "## Scaling";
+
+/// The scaling benchmarks at one CPU count.
+struct ScaleRun {
+    cpus: u32,
+    /// `None`: not booted (the kernel did not build, or no Linux baseline).
+    kestrel: Option<Outcome>,
+    linux: Option<Outcome>,
+}
+
+impl ScaleRun {
+    fn kernel(&self, linux: bool) -> Option<&Outcome> {
+        if linux {
+            self.linux.as_ref()
+        } else {
+            self.kestrel.as_ref()
+        }
+    }
+}
+
+/// What `--scaling` measured.
+struct Scaling {
+    descs: Vec<Desc>,
+    /// In the order of `SCALING_CPUS`.
+    runs: Vec<ScaleRun>,
+    seconds: f64,
+}
+
+/// Boots each kernel at each of `SCALING_CPUS` with `kbench --scaling`. At each
+/// CPU count Kestrel and Linux run one after the other, so that a change in the
+/// host's load falls on both.
+fn scaling(
+    o: &Opts,
+    kernel: Option<&Artefacts>,
+    vmlinuz: Option<&Path>,
+    progs: &[(String, PathBuf)],
+) -> Result<Scaling, String> {
+    let descs = list(progs, true)?;
+    let cpio = bench_initramfs(progs, "--scaling", "initramfs-bench-scaling.cpio")?;
+    let t0 = Instant::now();
+    let mut runs = Vec::new();
+    for cpus in SCALING_CPUS {
+        let o = Opts {
+            smp: cpus,
+            ..o.clone()
+        };
+        let one = |who: &str, cmd: Command| {
+            println!("xtask: scaling benchmarks on {who} with {cpus} CPU(s)");
+            boot(
+                &format!("{}-scaling-{cpus}", who.to_lowercase()),
+                cmd,
+                &descs,
+                SCALING_BOOT_LIMIT,
+            )
+        };
+        let kestrel = kernel
+            .map(|a| one("Kestrel", kestrel_command(&o, a, &cpio)))
+            .transpose()?;
+        let linux = vmlinuz
+            .map(|v| one("Linux", linux_command(&o, v, &cpio)))
+            .transpose()?;
+        runs.push(ScaleRun {
+            cpus,
+            kestrel,
+            linux,
+        });
+    }
+    Ok(Scaling {
+        descs,
+        runs,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// `x` over `base` as a speedup ("1.93×"), or "—".
+fn speedup(x: Option<f64>, base: Option<f64>) -> String {
+    match (x, base) {
+        (Some(x), Some(b)) if b > 0.0 && x >= 0.0 => format!("{:.2}×", x / b),
+        _ => "—".into(),
+    }
+}
+
+/// `a / b` to two places, or "—".
+fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 && a >= 0.0 => format!("{:.2}", a / b),
+        _ => "—".into(),
+    }
+}
+
+impl Scaling {
+    fn finished(&self) -> bool {
+        self.runs.iter().all(|r| {
+            [&r.kestrel, &r.linux]
+                .iter()
+                .all(|o| o.as_ref().is_none_or(|o| o.finished))
+        })
+    }
+
+    fn has_linux(&self) -> bool {
+        self.runs.iter().any(|r| r.linux.is_some())
+    }
+
+    /// `name`'s throughput on one kernel at run `i`.
+    fn num(&self, i: usize, linux: bool, name: &str) -> Option<f64> {
+        self.runs[i].kernel(linux)?.num(name)
+    }
+
+    fn cell(&self, i: usize, linux: bool, name: &str) -> String {
+        self.runs[i]
+            .kernel(linux)
+            .map_or("—".into(), |o| o.cell(name))
+    }
+
+    /// Throughput at run `i` over the first run's (one CPU).
+    fn speedup(&self, i: usize, linux: bool, name: &str) -> String {
+        speedup(self.num(i, linux, name), self.num(0, linux, name))
+    }
+
+    /// Per workload and CPU count: throughput and speedup on each kernel.
+    fn rows(&self, name: &str) -> Vec<Vec<String>> {
+        (0..self.runs.len())
+            .map(|i| {
+                vec![
+                    self.runs[i].cpus.to_string(),
+                    self.cell(i, false, name),
+                    self.speedup(i, false, name),
+                    self.cell(i, true, name),
+                    self.speedup(i, true, name),
+                    ratio(self.num(i, false, name), self.num(i, true, name)),
+                ]
+            })
+            .collect()
+    }
+
+    fn text_table(&self) -> String {
+        let mut rows = Vec::new();
+        for d in &self.descs {
+            for (i, r) in self.rows(&d.name).into_iter().enumerate() {
+                let name = if i == 0 {
+                    d.name.clone()
+                } else {
+                    String::new()
+                };
+                rows.push([vec![name], r].concat());
+            }
+        }
+        let head = [
+            "scaling (higher is better)",
+            "CPUs",
+            "Kestrel",
+            "speedup",
+            "Linux",
+            "speedup",
+            "Kestrel/Linux",
+        ];
+        let cols = if self.has_linux() { 7 } else { 4 };
+        let rows: Vec<Vec<String>> = rows.iter().map(|r| r[..cols].to_vec()).collect();
+        grid(&head[..cols], &rows, 1)
+    }
+
+    /// Every boot with what it ran: (kernel, CPUs, outcome).
+    fn boots(&self) -> impl Iterator<Item = (&'static str, u32, &Outcome)> {
+        self.runs.iter().flat_map(|r| {
+            [("Kestrel", &r.kestrel), ("Linux", &r.linux)]
+                .into_iter()
+                .filter_map(move |(who, o)| Some((who, r.cpus, o.as_ref()?)))
+        })
+    }
+
+    /// What the doc says about the host's load during the scaling boots.
+    fn load_note(&self) -> String {
+        let qemus = self.boots().map(|(_, _, o)| o.host.other_qemus).max();
+        let worst = self
+            .boots()
+            .filter_map(|(who, cpus, o)| Some((o.host.others?, who, cpus)))
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        let mut s = match qemus {
+            Some(n) if n > 0 => format!(
+                "**other QEMUs ran** during some boots (up to {n} at once, counted before \
+                 and after each)"
+            ),
+            _ => "no other QEMU ran (counted before and after each boot)".into(),
+        };
+        if let Some((share, who, cpus)) = worst {
+            let _ = write!(
+                s,
+                "; other processes used at most {:.0}% of the host's CPU time during a boot \
+                 ({who}, {cpus} CPU(s); each boot's share is in the notes)",
+                share * 100.0
+            );
+            if share > BUSY_HOST {
+                s.push_str(
+                    ". **The host was not idle: rows with a busy boot are rougher than they \
+                     look, and a CPU-bound speedup can only be smaller than the host could give**",
+                );
+            }
+        }
+        s
+    }
+}
+
+/// More of the host's CPU time than this going to other processes during a boot
+/// makes the doc warn.
+const BUSY_HOST: f64 = 0.10;
+
+/// What the host's core count allows, for the Scaling section.
+fn cores_note(cores: usize) -> String {
+    let most = SCALING_CPUS.iter().copied().max().unwrap_or(1) as usize;
+    let base = format!(
+        "{cores} cores. Each vCPU is a thread of QEMU on the host (multi-threaded TCG, or \
+         KVM), so a guest can use at most {cores} cores' worth of CPU here, shared with \
+         QEMU's own threads and anything else running."
+    );
+    if cores >= most {
+        return base;
+    }
+    format!(
+        "{base} **With more vCPUs than that, a CPU-bound workload (`scale_cpu_loop`) cannot \
+         get past about {cores}× its 1-CPU throughput**; one that at 1 CPU spends much of \
+         its time waiting for a wake-up rather than computing can, as more vCPUs hide that \
+         wait. The rows above {cores} CPUs show how each kernel copes with vCPUs that the \
+         host stops and starts at any point (holding a lock, in the middle of a wake-up), \
+         not how it would scale on {most} real CPUs."
+    )
+}
+
+impl Doc<'_> {
+    fn render_scaling(&self, s: &mut String, sc: &Scaling, date: &str, commit: &str) {
+        let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+        let linux = sc
+            .runs
+            .iter()
+            .find_map(|r| r.linux.as_ref()?.info("kernel"))
+            .map_or("no Linux baseline".to_string(), |k| format!("Linux: {k}"));
+        let cpus: Vec<String> = sc
+            .runs
+            .iter()
+            .map(|r| format!("`-smp {}`", r.cpus))
+            .collect();
+        let boots = sc
+            .runs
+            .iter()
+            .flat_map(|r| [&r.kestrel, &r.linux])
+            .filter(|o| o.is_some())
+            .count();
+        let _ = writeln!(
+            s,
+            "\n{SCALING_HEADING}\n\n\
+             Written by `cargo xtask bench --scaling`; `cargo xtask bench` without it keeps \
+             this section as it is.\n\n\
+             * **Measured**: {date}; Kestrel commit {commit}; {linux}\n\
+             * **Guest**: as above ({}, {} memory), booted with {}\n\
+             * **Host**: {}\n\
+             * **Other load**: {}\n\
+             * **Time**: {boots} boots, {:.0} s in all\n\n\
+             Every number here is a throughput: **higher is better**. kbench starts N workers, \
+             N being the CPUs it may run on (`sched_getaffinity`), lets them run for 0.2 s, \
+             then counts what all of them together get done in 5 windows of 0.2 s and \
+             reports the best window. The speedup is a kernel's throughput at N CPUs over \
+             its own at 1 CPU (N× would be perfect); Kestrel/Linux above 1 means Kestrel got \
+             more done with that many CPUs.\n",
+            self.accel.0,
+            self.opts.mem,
+            cpus.join(", "),
+            cores_note(cores),
+            sc.load_note(),
+            sc.seconds,
+        );
+        // The summary: every workload's speedups on one line.
+        let with_linux = sc.has_linux();
+        let kernels: &[(bool, &str)] = if with_linux {
+            &[(false, "Kestrel"), (true, "Linux")]
+        } else {
+            &[(false, "Kestrel")]
+        };
+        let _ = write!(s, "### Speedup over one CPU\n\n| workload |");
+        for (_, who) in kernels {
+            for r in &sc.runs[1..] {
+                let _ = write!(s, " {who}, {} CPUs |", r.cpus);
+            }
+        }
+        let _ = write!(s, "\n|---|");
+        for _ in 0..kernels.len() * (sc.runs.len() - 1) {
+            let _ = write!(s, "---:|");
+        }
+        let _ = writeln!(s);
+        for d in &sc.descs {
+            let _ = write!(s, "| `{}` |", d.name);
+            for &(linux, _) in kernels {
+                for i in 1..sc.runs.len() {
+                    let _ = write!(s, " {} |", sc.speedup(i, linux, &d.name));
+                }
+            }
+            let _ = writeln!(s);
+        }
+        // A table per workload.
+        for d in &sc.descs {
+            let _ = writeln!(
+                s,
+                "\n### `{}`: {}, higher is better\n\n{}.\n",
+                d.name, d.unit, d.what
+            );
+            if with_linux {
+                let _ = writeln!(
+                    s,
+                    "| CPUs | Kestrel | speedup | Linux | speedup | Kestrel/Linux |\n\
+                     |---:|---:|---:|---:|---:|---:|"
+                );
+            } else {
+                let _ = writeln!(s, "| CPUs | Kestrel | speedup |\n|---:|---:|---:|");
+            }
+            for r in sc.rows(&d.name) {
+                let cols = if with_linux { r.len() } else { 3 };
+                let _ = writeln!(s, "| {} |", r[..cols].join(" | "));
+            }
+        }
+        // Anything that went wrong, and what kbench noted.
+        let mut notes = Vec::new();
+        for r in &sc.runs {
+            for (linux, who) in [(false, "Kestrel"), (true, "Linux")] {
+                let Some(out) = r.kernel(linux) else { continue };
+                let at = format!("{who}, {} CPU(s)", r.cpus);
+                if let Some(p) = &out.problem {
+                    notes.push(format!("{at}: **{p}**"));
+                }
+                let seen = out.info("cpus").unwrap_or("?");
+                if seen != r.cpus.to_string() {
+                    notes.push(format!(
+                        "{at}: **the guest saw {seen} CPU(s)** (sysconf(_SC_NPROCESSORS_ONLN))"
+                    ));
+                }
+                for (k, v) in &out.notes {
+                    notes.push(format!("{at}: `{k}`: {v}"));
+                }
+                notes.push(format!(
+                    "{at}: first output after {}, {:.1} s in all; {}",
+                    secs(out.boot_s),
+                    out.total_s,
+                    out.host.describe()
+                ));
+            }
+        }
+        let _ = writeln!(s, "\n### Notes from the scaling runs\n");
+        for n in notes {
+            let _ = writeln!(s, "* {n}");
+        }
+    }
+}
+
+/// How many QEMU processes run on this machine. Called when none of ours does:
+/// another guest competing for the host's cores makes the numbers rougher.
+fn count_other_qemus() -> usize {
+    let Ok(rd) = fs::read_dir("/proc") else {
+        return 0;
+    };
+    rd.flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .filter(|e| fs::read(e.path().join("cmdline")).is_ok_and(|c| is_qemu(&c)))
+        .count()
+}
+
+/// Whether a `/proc/PID/cmdline` is a QEMU system emulator's.
+fn is_qemu(cmdline: &[u8]) -> bool {
+    let argv0 = cmdline.split(|&b| b == 0).next().unwrap_or_default();
+    let name = argv0.rsplit(|&b| b == b'/').next().unwrap_or_default();
+    name.starts_with(b"qemu-system")
+}
+
+/// The section of `doc` that starts with the line `heading`, up to the next heading
+/// of the same level, without trailing blank lines.
+fn kept_section(doc: &str, heading: &str) -> Option<String> {
+    let start = if doc.starts_with(&format!("{heading}\n")) {
+        0
+    } else {
+        doc.find(&format!("\n{heading}\n"))? + 1
+    };
+    let rest = &doc[start..];
+    let level = heading.split(' ').next().unwrap_or("##");
+    let end = rest[heading.len()..]
+        .find(&format!("\n{level} "))
+        .map_or(rest.len(), |i| heading.len() + i + 1);
+    Some(rest[..end].trim_end().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(lines: &[&str]) -> Outcome {
+        let mut o = Outcome::default();
+        for l in lines {
+            o.parse(l);
+        }
+        o
+    }
+
+    fn desc(name: &str, unit: &str) -> Desc {
+        Desc {
+            name: name.into(),
+            unit: unit.into(),
+            what: format!("what {name} does"),
+        }
+    }
+
+    /// A scaling run with `cpu` loops/s on Kestrel (and Linux at twice that).
+    fn scale_run(cpus: u32, kestrel: Option<&str>, linux: bool) -> ScaleRun {
+        let make = |v: &str| {
+            outcome(&[
+                &format!("BENCHINFO cpus {cpus}"),
+                &format!("BENCH scale_cpu_loop {v} loops/s"),
+                "BENCH scale_fork_exit_wait unsupported -",
+                "BENCHNOTE scale_fork_exit_wait a worker failed: Out of memory",
+                "BENCH_END",
+            ])
+        };
+        let doubled = kestrel.map(|v| (v.parse::<f64>().unwrap() * 2.0).to_string());
+        ScaleRun {
+            cpus,
+            kestrel: kestrel.map(make),
+            linux: if linux {
+                doubled.as_deref().map(make)
+            } else {
+                None
+            },
+        }
+    }
+
+    fn scaling(linux: bool) -> Scaling {
+        Scaling {
+            descs: vec![
+                desc("scale_cpu_loop", "loops/s"),
+                desc("scale_fork_exit_wait", "forks/s"),
+            ],
+            runs: vec![
+                scale_run(1, Some("100"), linux),
+                scale_run(2, Some("190"), linux),
+                scale_run(4, Some("205"), linux),
+            ],
+            seconds: 42.0,
+        }
+    }
+
+    #[test]
+    fn parse_reads_results_notes_info_and_the_end() {
+        let o = outcome(&[
+            "garbage BENCH syscall_getppid 949 ns/op",
+            "BENCH syscall_getppid 1 ns/op",
+            "BENCH signal_roundtrip unsupported -",
+            "BENCHNOTE signal_roundtrip kill(self, SIGUSR1) did not run the handler",
+            "BENCHINFO cpus 4",
+            "not a bench line",
+        ]);
+        assert!(
+            matches!(o.values["syscall_getppid"], Value::Num(ref s, x) if s == "949" && x == 949.0)
+        );
+        assert!(matches!(o.values["signal_roundtrip"], Value::Unsupported));
+        assert_eq!(o.notes[0].0, "signal_roundtrip");
+        assert_eq!(o.info("cpus"), Some("4"));
+        assert_eq!(o.num("syscall_getppid"), Some(949.0));
+        assert_eq!(o.num("signal_roundtrip"), None);
+        assert_eq!(o.cell("signal_roundtrip"), "—");
+        assert!(!o.finished);
+        assert!(outcome(&["BENCH_END"]).finished);
+    }
+
+    #[test]
+    fn a_rate_is_higher_is_better_and_a_cost_lower() {
+        assert!(desc("x", "roundtrips/s").higher_is_better());
+        assert!(desc("x", "loops/s").higher_is_better());
+        assert!(!desc("x", "ns/op").higher_is_better());
+        assert!(!desc("x", "bytes").higher_is_better());
+        assert!(!desc("x", "ns/fault").higher_is_better());
+    }
+
+    #[test]
+    fn speedup_and_ratio_need_both_numbers() {
+        assert_eq!(speedup(Some(190.0), Some(100.0)), "1.90×");
+        assert_eq!(speedup(None, Some(100.0)), "—");
+        assert_eq!(speedup(Some(1.0), Some(0.0)), "—");
+        assert_eq!(ratio(Some(1.0), Some(4.0)), "0.25");
+        assert_eq!(ratio(Some(1.0), None), "—");
+    }
+
+    #[test]
+    fn scaling_rows_give_throughput_and_speedup_over_one_cpu() {
+        let sc = scaling(true);
+        let rows = sc.rows("scale_cpu_loop");
+        assert_eq!(rows[0], ["1", "100", "1.00×", "200", "1.00×", "0.50"]);
+        assert_eq!(rows[1], ["2", "190", "1.90×", "380", "1.90×", "0.50"]);
+        assert_eq!(rows[2][2], "2.05×");
+        let rows = sc.rows("scale_fork_exit_wait");
+        assert_eq!(rows[2], ["4", "—", "—", "—", "—", "—"]);
+        assert!(sc.finished());
+        let text = sc.text_table();
+        assert!(text.starts_with("scaling (higher is better)"));
+        assert!(text.contains("Kestrel/Linux"));
+        assert!(!scaling(false).text_table().contains("Linux"));
+    }
+
+    #[test]
+    fn a_boot_that_did_not_finish_fails_the_scaling_run() {
+        let mut sc = scaling(false);
+        sc.runs[2].kestrel.as_mut().unwrap().finished = false;
+        assert!(!sc.finished());
+    }
+
+    #[test]
+    fn the_load_note_says_what_else_ran() {
+        let mut sc = scaling(false);
+        let n = sc.load_note();
+        assert!(n.starts_with("no other QEMU"), "{n}");
+        assert!(!n.contains("CPU time"), "{n}");
+        for (i, r) in sc.runs.iter_mut().enumerate() {
+            r.kestrel.as_mut().unwrap().host = HostLoad {
+                other_qemus: i,
+                others: Some(0.05 * i as f64),
+            };
+        }
+        let n = sc.load_note();
+        assert!(n.starts_with("**other QEMUs ran**"), "{n}");
+        assert!(n.contains("up to 2 at once"), "{n}");
+        assert!(n.contains("at most 10% of the host's CPU time"), "{n}");
+        assert!(n.contains("(Kestrel, 4 CPU(s)"), "{n}");
+        assert!(!n.contains("not idle"), "{n}");
+        sc.runs[1].kestrel.as_mut().unwrap().host.others = Some(0.4);
+        let n = sc.load_note();
+        assert!(
+            n.contains("at most 40%") && n.contains("(Kestrel, 2 CPU(s)"),
+            "{n}"
+        );
+        assert!(n.contains("The host was not idle"), "{n}");
+    }
+
+    #[test]
+    fn host_cpu_time_comes_from_proc() {
+        let stat = "cpu  100 5 50 1000 20 3 2 10 0 0\ncpu0 50 2 25 500 10 1 1 5 0 0\n";
+        assert_eq!(host_busy_ticks(stat), Some(100 + 5 + 50 + 3 + 2 + 10));
+        assert_eq!(host_busy_ticks("cpu0 1 2 3\n"), None);
+        let me = "4242 (x task) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18";
+        // utime..cstime are fields 14 to 17: 11, 12, 13, 14 here.
+        assert_eq!(own_ticks(me), Some(11 + 12 + 13 + 14));
+        assert_eq!(own_ticks("4242 (x) S 1"), None);
+        // 2 cores for 1 s at 100 Hz is 200 ticks; 150 busy, 100 of them ours.
+        assert_eq!(others_share(150, 100, 1.0, 100.0, 2), Some(0.25));
+        assert_eq!(others_share(50, 100, 1.0, 100.0, 2), Some(0.0));
+        assert_eq!(others_share(1, 0, 0.0, 100.0, 2), None);
+        let load = HostLoad {
+            other_qemus: 0,
+            others: Some(0.25),
+        };
+        assert_eq!(
+            load.describe(),
+            "other processes used 25% of the host's CPU time"
+        );
+    }
+
+    #[test]
+    fn the_cores_note_is_honest_about_a_small_host() {
+        assert!(cores_note(2).contains("cannot get past about 2× its 1-CPU throughput"));
+        assert!(!cores_note(8).contains("neither kernel can"));
+    }
+
+    #[test]
+    fn qemu_is_recognised_by_its_program_name() {
+        assert!(is_qemu(b"qemu-system-x86_64\0-machine\0q35\0"));
+        assert!(is_qemu(b"/usr/bin/qemu-system-x86_64\0"));
+        assert!(!is_qemu(b"bash\0-c\0qemu-system-x86_64\0"));
+        assert!(!is_qemu(b""));
+    }
+
+    #[test]
+    fn kept_section_ends_at_the_next_heading_of_its_level() {
+        let doc = "# T\n\n## Results\n\nr\n\n## Scaling\n\ns\n\n### `x`\n\nt\n\n\
+                   ## How to reproduce\n\nh\n";
+        assert_eq!(
+            kept_section(doc, "## Scaling").unwrap(),
+            "## Scaling\n\ns\n\n### `x`\n\nt"
+        );
+        assert_eq!(
+            kept_section("## Scaling\nend\n\n", "## Scaling").unwrap(),
+            "## Scaling\nend"
+        );
+        assert_eq!(kept_section(doc, "## Nothing"), None);
+        // A heading that only starts the same way is another one.
+        assert_eq!(kept_section("## Scaling tests\nx\n", "## Scaling"), None);
+    }
+
+    fn doc_text(sc: Option<&Scaling>, kept: Option<&str>, descs: &[Desc]) -> String {
+        let opts = Opts::default();
+        let k = outcome(&["BENCH syscall_getppid 949 ns/op", "BENCH_END"]);
+        let table = table(descs, &k, None);
+        Doc {
+            opts: &opts,
+            accel: ("tcg", "test"),
+            kestrel: &k,
+            linux: None,
+            linux_about: "",
+            kestrel_line: "qemu",
+            linux_line: "",
+            descs,
+            table: &table,
+            scaling: sc,
+            kept_scaling: kept,
+        }
+        .render()
+    }
+
+    #[test]
+    fn the_doc_has_a_scaling_section_and_a_later_run_keeps_it() {
+        let descs = [desc("syscall_getppid", "ns/op")];
+        let sc = scaling(false);
+        let first = doc_text(Some(&sc), None, &descs);
+        assert!(first.contains("Lower is better in every row"));
+        assert!(first.contains("### `scale_cpu_loop`: loops/s, higher is better"));
+        assert!(first.contains("| 2 | 190 | 1.90× |"));
+        assert!(first.contains("| `scale_cpu_loop` | 1.90× | 2.05× |"));
+        assert!(first.contains("Kestrel, 4 CPU(s): `scale_fork_exit_wait`: a worker failed"));
+        let section = kept_section(&first, SCALING_HEADING).unwrap();
+        assert!(section.ends_with("the host's load is unknown"), "{section}");
+        let second = doc_text(None, Some(&section), &descs);
+        assert_eq!(kept_section(&second, SCALING_HEADING).unwrap(), section);
+        assert!(second.contains("\n## How to reproduce"));
+        assert!(kept_section(&doc_text(None, None, &descs), SCALING_HEADING).is_none());
+    }
+
+    #[test]
+    fn a_rate_in_the_results_table_gets_a_better_column() {
+        let descs = [desc("syscall_getppid", "ns/op"), desc("x", "ops/s")];
+        let doc = doc_text(None, None, &descs);
+        assert!(doc.contains("| benchmark | unit | better |"));
+        assert!(doc.contains("| `syscall_getppid` | ns/op | lower | 949 |"));
+        assert!(doc.contains("| `x` | ops/s | higher | — |"));
+    }
+
+    #[test]
+    fn the_guest_script_passes_kbench_its_arguments() {
+        assert_eq!(guest_script(""), GUEST_SCRIPT);
+        assert!(guest_script("--scaling").ends_with("/bench/kbench --scaling"));
+    }
 }

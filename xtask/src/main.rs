@@ -9,7 +9,11 @@
 //! cargo xtask syscalls
 //! cargo xtask ltp      [--ltp DIR|TARBALL | --build SRC] [--only REGEX] [--timeout S] [--smp N] [--mem SIZE]
 //! cargo xtask gdb      [--release] [--mem SIZE]
+//! cargo xtask trace    --cmd 'CMD' [--events GROUPS] [-o FILE]
+//! cargo xtask top      --cmd 'CMD'
+//! cargo xtask profile  --cmd 'CMD' [--hz N] [-o FILE.svg]
 //! cargo xtask fuzz     [--calls N] [--seed S] [--children C] [--exclude NAME]... [--only REGEX]
+//! cargo xtask bench    [--scaling] [--no-linux] [--smp N] [--mem SIZE] [--no-kvm]
 //! ```
 //! Missing host tools are installed with apt-get when running as root, otherwise
 //! xtask stops and prints the command to run.
@@ -22,10 +26,13 @@ mod dynlib;
 mod fuzz;
 mod initramfs;
 mod ltp;
+mod profile;
 mod qemu;
 mod session;
 mod syscalls;
 mod test;
+mod top;
+mod trace;
 mod userland;
 mod vdso;
 
@@ -37,6 +44,8 @@ pub struct Opts {
     pub release: bool,
     pub mem: String,
     pub smp: u32,
+    /// `--smp` was given (bench runs on one CPU otherwise).
+    pub smp_given: bool,
     pub no_kvm: bool,
     pub direct: bool,
     pub append: String,
@@ -65,6 +74,17 @@ pub struct Opts {
     pub timeout: Option<u64>,
     /// `fuzz --calls/--seed/--children/--exclude`.
     pub fuzz: fuzz::Params,
+    /// `trace --events GROUPS`: which of the kernel's trace events to record.
+    pub events: Option<String>,
+    /// `trace -o FILE`, `profile -o FILE.svg`: where the result goes.
+    pub output: Option<std::path::PathBuf>,
+    /// `profile --hz N`: samples per second.
+    pub hz: Option<u32>,
+    /// `bench --scaling`: also boot each kernel at 1, 2 and 4 CPUs for the scaling
+    /// benchmarks.
+    pub scaling: bool,
+    /// `bench --no-linux`: no Linux baseline.
+    pub no_linux: bool,
 }
 
 /// A disk image given with `--disk`.
@@ -98,6 +118,7 @@ impl Default for Opts {
             release: false,
             mem: "512M".into(),
             smp: 2,
+            smp_given: false,
             no_kvm: false,
             direct: false,
             append: String::new(),
@@ -113,6 +134,11 @@ impl Default for Opts {
             only: None,
             timeout: None,
             fuzz: fuzz::Params::default(),
+            events: None,
+            output: None,
+            hz: None,
+            scaling: false,
+            no_linux: false,
         }
     }
 }
@@ -127,8 +153,11 @@ commands:
   gdb      boot paused under QEMU's gdbstub and attach gdb
   syscalls print the system call status table and write docs/syscalls.md
   fuzz     run Debian's trinity system call fuzzer on Kestrel; fails on a panic or a hang
-  bench    benchmarks on Kestrel and Linux, writes docs/benchmarks.md (KESTREL_BENCH_NO_LINUX=1: Kestrel only)
+  trace    run --cmd CMD with the kernel's task trace on; write a Perfetto timeline
+  top      run --cmd CMD and show the kernel's tasks (/proc/kestrel/tasks) every second
+  profile  run --cmd CMD sampling every CPU's stacks; write a flame graph (SVG)
   ltp      the Linux Test Project's syscall tests on Kestrel, compared with Linux (docs/ltp.md)
+  bench    benchmarks on Kestrel and Linux (one CPU unless --smp), writes docs/benchmarks.md
 
 options:
   --release        optimised kernel
@@ -157,6 +186,13 @@ options:
   --seed S         (fuzz) trinity's random seed (default: a new one, printed)
   --children C     (fuzz) trinity's fuzzing processes
   --exclude NAME   (fuzz) do not fuzz system call NAME (repeatable)
+  --events GROUPS  (trace) on (default), or some of tasks,syscalls,futex,irq,faults,idle
+  -o FILE          (trace) where the trace goes (default target/kestrel/trace.json);
+                   (profile) the flame graph (default target/kestrel/profile.svg)
+  --hz N           (profile) samples per second on each busy CPU (default 997)
+  --scaling        (bench) also the scaling benchmarks: each kernel booted at 1, 2 and 4
+                   CPUs, throughput and speedup per workload (a few minutes more under TCG)
+  --no-linux       (bench) Kestrel only, no Linux baseline (or KESTREL_BENCH_NO_LINUX=1)
 ";
 
 fn number<T: std::str::FromStr>(s: &str, name: &str) -> Result<T, String> {
@@ -190,6 +226,7 @@ fn parse(args: &[String]) -> Result<(String, Opts), String> {
                 if o.smp == 0 || o.smp > 64 {
                     return Err("--smp takes 1 to 64 CPUs".into());
                 }
+                o.smp_given = true;
             }
             "--no-kvm" => o.no_kvm = true,
             "--direct" => o.direct = true,
@@ -224,6 +261,19 @@ fn parse(args: &[String]) -> Result<(String, Opts), String> {
             "--seed" => o.fuzz.seed = Some(number(&value("--seed")?, "--seed")?),
             "--children" => o.fuzz.children = Some(number(&value("--children")?, "--children")?),
             "--exclude" => o.fuzz.exclude.push(value("--exclude")?),
+            "--events" => o.events = Some(value("--events")?),
+            "-o" => o.output = Some(value("-o")?.into()),
+            "--hz" => {
+                o.hz = Some(
+                    value("--hz")?
+                        .parse()
+                        .ok()
+                        .filter(|&n| (1..=10_000).contains(&n))
+                        .ok_or("--hz takes 1 to 10000 samples a second")?,
+                )
+            }
+            "--scaling" => o.scaling = true,
+            "--no-linux" => o.no_linux = true,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown option {other:?}")),
         }
@@ -251,6 +301,9 @@ fn main() -> ExitCode {
         "syscalls" => syscalls::run().map(|_| 0),
         "bench" => bench::run(&opts),
         "fuzz" => fuzz::run(&opts),
+        "trace" => trace::run(&opts),
+        "top" => top::run(&opts),
+        "profile" => profile::run(&opts),
         "ltp" => ltp::run(&opts),
         other => Err(format!("unknown command {other:?}\n\n{USAGE}")),
     };
@@ -325,5 +378,17 @@ mod tests {
         .unwrap();
         assert_eq!(o.devices, ["edu", "edu,dma_mask=0xffffffff"]);
         assert!(parse(&args(&["run", "--device"])).is_err());
+    }
+
+    #[test]
+    fn bench_options_parse() {
+        let (cmd, o) = parse(&args(&["bench", "--scaling", "--no-linux"])).unwrap();
+        assert_eq!(cmd, "bench");
+        assert!(o.scaling && o.no_linux);
+        assert!(!o.smp_given, "bench's default CPU count is its own");
+        let (_, o) = parse(&args(&["bench", "--smp", "2"])).unwrap();
+        assert!(o.smp_given && o.smp == 2 && !o.scaling);
+        assert!(parse(&args(&["bench", "--smp", "0"])).is_err());
+        assert!(parse(&args(&["bench", "--scale"])).is_err());
     }
 }

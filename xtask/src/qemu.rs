@@ -140,7 +140,7 @@ fn describe_exit(code: Option<i32>) -> (u8, &'static str) {
 }
 
 /// The line the kernel prints when init exits (kernel/src/power.rs).
-const EXIT_MARKER: &str = "kestrel: init exited with status ";
+pub const EXIT_MARKER: &str = "kestrel: init exited with status ";
 
 /// `cargo xtask run`: an interactive boot with the serial console on this terminal,
 /// or with `--cmd`, a boot that runs one command and exits with its status.

@@ -14,6 +14,7 @@ const HOST_CRATES: &[&str] = &[
     "kestrel-abi",
     "kestrel-sync",
     "kestrel-vfs",
+    "kestrel-ext2",
     "kestrel-tty",
     "kestrel-exec",
     "kestrel-net",
@@ -235,6 +236,48 @@ fn oom_check(c: &qemu::Captured) -> bool {
 /// shell, ^Z stops it and `fg` resumes it, `kill %1` ends a background job, `trap`
 /// runs, a background read stops with SIGTTIN, and `exit` powers off. Patterns
 /// are chosen so that the echo of the typed command cannot match them.
+/// /dev/hwrng (virtio-rng) gives 16 bytes in each of two boots, and they
+/// differ: the bytes come from the host, not from a seed in the kernel.
+fn hwrng_check(opts: &Opts, a: &build::Artefacts) -> Result<bool, String> {
+    const NAME: &str = "drivers.hwrng_bytes_differ_between_boots";
+    let mut tree = initramfs::base()?;
+    initramfs::add_cmd(
+        &mut tree,
+        "echo \"hwrng $(head -c 16 /dev/hwrng | od -An -tx1 | tr -d ' \\n')\"",
+    );
+    let mut ra = a.clone();
+    ra.initramfs = Some(initramfs::write(&tree, "initramfs-hwrng.cpio")?);
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let c = qemu::capture(
+            qemu::command(
+                opts,
+                &ra,
+                &Boot::Direct {
+                    cmdline: qemu::cmdline(opts, "quiet"),
+                },
+            ),
+            Duration::from_secs(120),
+            false,
+        )?;
+        let got = c
+            .lines
+            .iter()
+            .find_map(|l| l.trim_end().strip_prefix("hwrng ").map(str::to_string));
+        seen.push(got);
+    }
+    let ok = match (&seen[0], &seen[1]) {
+        (Some(x), Some(y)) => x.len() == 32 && y.len() == 32 && x != y,
+        _ => false,
+    };
+    if ok {
+        println!("PASS {NAME}");
+    } else {
+        println!("FAIL {NAME}: the two boots read {seen:?}");
+    }
+    Ok(ok)
+}
+
 /// `seq 1 140000` (1 MiB) written to the console: every line arrives, in order,
 /// through the console's transmit ring and interrupt-driven transmitter.
 fn tty_bulk_check(opts: &Opts, a: &build::Artefacts) -> Result<bool, String> {
@@ -885,6 +928,13 @@ pub fn test(opts: &Opts) -> Result<u8, String> {
         } else {
             total.failed += 1;
         }
+    }
+
+    println!("xtask: the hardware random source");
+    if hwrng_check(opts, &a)? {
+        total.passed += 1;
+    } else {
+        total.failed += 1;
     }
 
     println!("xtask: a mebibyte of terminal output");

@@ -65,7 +65,8 @@ pub struct Module {
 }
 
 impl Module {
-    /// The module's command line (xtask names them `initramfs` and `symbols`).
+    /// The last word of the module's command line (xtask names them `initramfs`,
+    /// `symbols` and `vdso`).
     pub fn name(&self) -> &str {
         core::str::from_utf8(&self.name[..self.name_len]).unwrap_or("")
     }
@@ -156,6 +157,13 @@ impl BootInfo {
             name: [0; NAME_MAX],
             name_len: 0,
         };
+        // QEMU's `-initrd "path name"` passes the path too: keep the last word, so
+        // that a long path cannot push the name out of the buffer.
+        let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+        let name = name.rsplit(|&b| b == b' ').next().unwrap_or_default();
+        if name.len() > NAME_MAX {
+            self.truncated = true;
+        }
         m.name_len = copy_str(&mut m.name, name);
         self.modules[self.module_count] = m;
         self.module_count += 1;
@@ -187,12 +195,9 @@ impl BootInfo {
         &self.modules[..self.module_count]
     }
 
-    /// The module with the given name: its command line is the name, or ends with it
-    /// after a space (QEMU's `-initrd "path name"` passes the path too).
+    /// The module with the given name (the last word of its command line).
     pub fn module(&self, name: &str) -> Option<&Module> {
-        self.modules()
-            .iter()
-            .find(|m| m.name().rsplit(' ').next() == Some(name))
+        self.modules().iter().find(|m| m.name() == name)
     }
 
     /// The boot loader's name, if it gave one.

@@ -52,7 +52,8 @@ pub(super) fn parse(info: u64) -> BootInfo {
         let addr = u64::from(read::<u32>(info + 24));
         for i in 0..u64::from(count.min(16)) {
             let m = addr + i * 16;
-            let name = c_str(u64::from(read::<u32>(m + 8)), 256);
+            // As long as a command line: the name is its last word, after the path.
+            let name = c_str(u64::from(read::<u32>(m + 8)), 4096);
             b.add_module(
                 u64::from(read::<u32>(m)),
                 u64::from(read::<u32>(m + 4)),

@@ -63,7 +63,7 @@ impl FileOps for MemDevice {
 }
 
 /// Opens the character device `rdev`.
-pub fn open(rdev: u64, _flags: u32, caller: &crate::process::Process) -> KResult<Arc<dyn FileOps>> {
+pub fn open(rdev: u64, flags: u32, caller: &crate::process::Process) -> KResult<Arc<dyn FileOps>> {
     match (major(rdev), minor(rdev)) {
         (1, 3) => Ok(Arc::new(MemDevice(Mem::Null))),
         (1, 5) => Ok(Arc::new(MemDevice(Mem::Zero))),
@@ -71,6 +71,8 @@ pub fn open(rdev: u64, _flags: u32, caller: &crate::process::Process) -> KResult
         (1, 8) | (1, 9) => Ok(Arc::new(MemDevice(Mem::Random))),
         (5, 0) => tty::open_controlling(caller),
         (5, 1) | (4, 64) => Ok(tty::console_file()),
+        (5, 2) => super::pty::open_master(caller),
+        (super::pty::SLAVE_MAJOR, n) => super::pty::open_slave(n, flags, caller),
         (10, 183) => crate::drivers::entropy_source()
             .map(|e| Arc::new(HwRng(e)) as Arc<dyn FileOps>)
             .ok_or(Errno::ENODEV),
@@ -91,7 +93,7 @@ pub fn open_console_file() -> KResult<Arc<OpenFile>> {
 /// The device file system: a ramfs with the nodes above.
 pub fn make_devfs() -> KResult<InodeRef> {
     let dev = RamFs::new_root(makedev(0, 5));
-    let nodes: [(&[u8], u64, u32); 8] = [
+    let nodes: [(&[u8], u64, u32); 9] = [
         (b"null", makedev(1, 3), 0o666),
         (b"zero", makedev(1, 5), 0o666),
         (b"full", makedev(1, 7), 0o666),
@@ -100,6 +102,7 @@ pub fn make_devfs() -> KResult<InodeRef> {
         (b"tty", makedev(5, 0), 0o666),
         (b"console", makedev(5, 1), 0o600),
         (b"ttyS0", makedev(4, 64), 0o660),
+        (b"ptmx", makedev(5, 2), 0o666),
     ];
     for (name, rdev, mode) in nodes {
         dev.create(name, NodeKind::CharDev(rdev), mode, 0, 0)?;

@@ -2,13 +2,15 @@
 //! the devices behind `/dev`.
 //!
 //! The root is a ramfs filled from the `initramfs` boot module (a cpio archive made
-//! by xtask). `/dev` is a second ramfs (Linux's devtmpfs) holding character device
-//! nodes; opening one goes through [`devices::open`] by device number, as in Linux.
+//! by xtask), sized as a tmpfs: half of memory. `/dev` is a second ramfs (Linux's
+//! devtmpfs) holding character device nodes; opening one goes through
+//! [`devices::open`] by device number, as in Linux.
 
 pub mod anon;
 pub mod devices;
 pub mod fifo;
 pub mod procfs;
+pub mod pty;
 pub mod signalfd;
 pub mod sysfs;
 pub mod timerfd;
@@ -70,7 +72,15 @@ pub fn init(boot: &BootInfo) -> KResult<RootInfo> {
         crate::syscall::locks::file_released(f);
         crate::syscall::socket::file_released(f);
     });
-    let root_inode = RamFs::new_root(makedev(0, 1));
+    // The root holds at most half of memory, as Linux's rootfs when it is a
+    // tmpfs (and every tmpfs without size=): a full root is ENOSPC for its
+    // writer, not the whole system out of memory. Memory here is what the frame
+    // allocator will manage once the initramfs's pages are given back below.
+    let initramfs_pages = boot.module("initramfs").map_or(0, |m| {
+        ((m.end & !4095).saturating_sub(m.start.next_multiple_of(4096))) / 4096
+    });
+    let memory = (crate::mm::frame::stats().1 + initramfs_pages) * 4096;
+    let root_inode = RamFs::new_root_sized(makedev(0, 1), memory / 2);
     let mut info = RootInfo {
         files: 0,
         bytes: 0,
@@ -98,8 +108,8 @@ pub fn init(boot: &BootInfo) -> KResult<RootInfo> {
         let d = mkdir(&root_inode, name, mode)?;
         d.set_mode(mode)?;
     }
-    let root = Dentry::root(root_inode.clone());
     let mounts = Mounts::new();
+    let root = Dentry::mount_root(root_inode.clone(), mounts.root_mount().clone());
     let mount_info =
         |source: &str, fstype: &str, path: &str, options: &str| kestrel_vfs::MountInfo {
             source: source.as_bytes().to_vec(),
@@ -108,10 +118,25 @@ pub fn init(boot: &BootInfo) -> KResult<RootInfo> {
             options: options.as_bytes().to_vec(),
         };
     let dev_mount_point = root_inode.lookup(b"dev")?;
+    let devfs = devices::make_devfs()?;
+    let pts_mount_point = devfs.lookup(b"pts")?;
     mounts.mount(
         &dev_mount_point,
-        devices::make_devfs()?,
+        devfs,
         mount_info("devtmpfs", "devtmpfs", "/dev", "rw,nosuid,relatime"),
+        MS_NOSUID,
+    )?;
+    // devpts on /dev/pts, as every Linux system's init mounts it.
+    mounts.mount(
+        &pts_mount_point,
+        pty::make_devpts()?,
+        mount_info(
+            "devpts",
+            "devpts",
+            "/dev/pts",
+            "rw,nosuid,noexec,relatime,gid=5,mode=620,ptmxmode=666",
+        ),
+        MS_NOSUID | MS_NOEXEC,
     )?;
     // /proc is mounted at boot, as every Linux system's init does first.
     let proc_mount_point = root_inode.lookup(b"proc")?;
@@ -119,6 +144,7 @@ pub fn init(boot: &BootInfo) -> KResult<RootInfo> {
         &proc_mount_point,
         procfs::new_root(),
         mount_info("proc", "proc", "/proc", "rw,nosuid,nodev,noexec,relatime"),
+        MS_NOSUID | MS_NODEV | MS_NOEXEC,
     )?;
     ROOT.call_once(|| root);
     MOUNTS.call_once(|| mounts);
@@ -167,5 +193,5 @@ pub fn open_dentry(
     caller: &crate::process::Process,
 ) -> KResult<Arc<OpenFile>> {
     let ops = ops_for(&dentry.inode, flags, caller)?;
-    Ok(OpenFile::new(Some(dentry), ops, flags))
+    OpenFile::open(dentry, ops, flags)
 }

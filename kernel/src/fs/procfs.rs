@@ -105,6 +105,7 @@ const SYSTEM_FILES: &[&str] = &[
     "devices",
     "filesystems",
     "interrupts",
+    "kestrel",
     "loadavg",
     "locks",
     "meminfo",
@@ -126,7 +127,7 @@ fn list_root() -> Vec<(Vec<u8>, u64, u8)> {
         .map(|(i, n)| {
             let t = match *n {
                 "self" | "thread-self" | "mounts" => DT_LNK,
-                "sys" => DT_DIR,
+                "sys" | "kestrel" => DT_DIR,
                 _ => DT_REG,
             };
             (n.as_bytes().to_vec(), 2 + i as u64, t)
@@ -190,6 +191,7 @@ fn lookup_root(name: &[u8]) -> KResult<InodeRef> {
             None,
         ),
         b"sys" => sys_dir(),
+        b"kestrel" => kestrel_dir(),
         b"cmdline" => file(c(), || text(format!("{}\n", crate::cmdline::raw()))),
         b"cpuinfo" => file(c(), || text(cpuinfo())),
         b"devices" => file(c(), || {
@@ -546,6 +548,94 @@ fn cpu_flags(edx1: u32, ecx1: u32, ebx7: u32) -> String {
 }
 
 // ---- /proc/sys -------------------------------------------------------------------------
+
+/// /proc/kestrel: what is particular to Kestrel. `tasks` lists every live task
+/// of the executors (the task monitor `cargo xtask top` shows).
+fn kestrel_dir() -> InodeRef {
+    let ino = 2 + SYSTEM_FILES
+        .iter()
+        .position(|n| *n == "kestrel")
+        .unwrap_or(0) as u64;
+    const TASKS_INO: u64 = 0x900;
+    PseudoDir::new_ref(
+        common(ino, 0o555),
+        PROC_SUPER_MAGIC,
+        1,
+        Box::new(|| alloc::vec![(b"tasks".to_vec(), TASKS_INO, DT_REG)]),
+        Box::new(|name| match name {
+            b"tasks" => Ok(file(common(TASKS_INO, 0o444), || text(kestrel_tasks()))),
+            _ => Err(Errno::ENOENT),
+        }),
+    )
+}
+
+/// One line per live task: what it is, where it is, how often it ran and for
+/// how long, and for a user thread, the system call it waits in.
+fn kestrel_tasks() -> String {
+    // Which task is which user thread.
+    let mut threads: alloc::collections::BTreeMap<u64, Arc<Thread>> = Default::default();
+    for p in process::all() {
+        for t in p.threads.lock().iter() {
+            if let Some(task) = t.task.get() {
+                threads.insert(task.id(), t.clone());
+            }
+        }
+    }
+    let names: alloc::collections::BTreeMap<usize, &str> = kestrel_abi::syscalls::SYSCALLS
+        .iter()
+        .map(|&(nr, name)| (nr, name))
+        .collect();
+    let mut s = String::from(
+        "    ID NAME                         KIND     STATE    HOME LAST      POLLS      WAKES     RUN_MS   AGE_S WAIT\n",
+    );
+    for t in crate::task::scheduler().tasks() {
+        let (name, kind, wait) = match threads.get(&t.id) {
+            Some(th) => {
+                let comm = String::from_utf8_lossy(&th.comm()).into_owned();
+                let nr = th.in_syscall.load(Ordering::Relaxed);
+                let wait = match nr {
+                    0 => String::from("-"),
+                    n => String::from(names.get(&((n - 1) as usize)).copied().unwrap_or("syscall")),
+                };
+                (
+                    format!("{comm}[{}/{}]", th.process.pid, th.tid),
+                    "user",
+                    wait,
+                )
+            }
+            None => {
+                let kind = match t.name {
+                    n if n.starts_with("virtio")
+                        || n.starts_with("edu")
+                        || n.starts_with("console")
+                        || n == "hwrng-feed" =>
+                    {
+                        "driver"
+                    }
+                    n if n.starts_with("net") => "network",
+                    _ => "kernel",
+                };
+                (String::from(t.name), kind, String::from("-"))
+            }
+        };
+        let _ = writeln!(
+            s,
+            "{:>6} {:<28.28} {:<8} {:<8} {:>4} {:>4} {:>10} {:>10} {:>10.3} {:>7.1} {}",
+            t.id,
+            name,
+            kind,
+            t.phase.name(),
+            t.home,
+            t.last_cpu,
+            t.polls,
+            t.wakes,
+            t.run_ns as f64 / 1e6,
+            t.age_ns as f64 / 1e9,
+            wait
+        );
+    }
+    s
+}
 
 fn sys_dir() -> InodeRef {
     let ino = 2 + SYSTEM_FILES.iter().position(|n| *n == "sys").unwrap_or(0) as u64;
@@ -944,6 +1034,12 @@ fn remote_bytes(p: &Process, start: u64, end: u64) -> Vec<u8> {
 }
 
 /// The one-letter state ps shows.
+/// The state letter of /proc/PID/stat and status. For a process it is its main
+/// thread's. R: the thread's task is queued or being polled (a thread in user mode
+/// runs inside its task's poll); S: its task waits for a wake, which is how every
+/// blocking system call waits here. Kestrel has no uninterruptible waits worth
+/// calling D (a wait that ignores signals is short: a lock, a disk request), and no
+/// ptrace, so no t.
 fn state_letter(p: &Process, t: Option<&Arc<Thread>>) -> char {
     if let process::State::Zombie(_) = p.state() {
         return 'Z';
@@ -951,10 +1047,19 @@ fn state_letter(p: &Process, t: Option<&Arc<Thread>>) -> char {
     if p.signals.stopped.load(Ordering::Acquire) {
         return 'T';
     }
-    match (t, crate::process::current_thread()) {
-        (Some(t), Some(me)) if Arc::ptr_eq(t, &me) => 'R',
-        (None, Some(me)) if core::ptr::eq(&*me.process, p) => 'R',
-        _ => 'S',
+    let Some(t) = t else {
+        return 'S';
+    };
+    if let Some(me) = crate::process::current_thread()
+        && Arc::ptr_eq(t, &me)
+    {
+        return 'R';
+    }
+    match t.task.get() {
+        Some(task) if task.is_runnable() => 'R',
+        // A thread whose task is not spawned yet is about to be queued.
+        None => 'R',
+        Some(_) => 'S',
     }
 }
 
@@ -1189,11 +1294,12 @@ fn maps(p: &Process) -> Vec<u8> {
 }
 
 fn mount_lines() -> Vec<kestrel_vfs::MountInfo> {
+    let ro = super::mounts().root_mount().readonly();
     let mut all = vec![kestrel_vfs::MountInfo {
         source: b"rootfs".to_vec(),
         fstype: b"rootfs".to_vec(),
         path: b"/".to_vec(),
-        options: b"rw".to_vec(),
+        options: if ro { b"ro".to_vec() } else { b"rw".to_vec() },
     }];
     all.extend(super::mounts().infos());
     all

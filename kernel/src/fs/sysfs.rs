@@ -10,7 +10,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 
 use kestrel_abi::KResult;
-use kestrel_abi::fs::makedev;
+use kestrel_abi::fs::{MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, makedev};
 use kestrel_driver_kit::PciFunction;
 use kestrel_vfs::ramfs::RamFs;
 use kestrel_vfs::{InodeRef, NodeKind};
@@ -119,6 +119,7 @@ pub fn mount() -> KResult<()> {
             path: b"/sys".to_vec(),
             options: b"ro,nosuid,nodev,noexec,relatime".to_vec(),
         },
+        MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
     )?;
     Ok(())
 }

@@ -1,8 +1,11 @@
-//! The console terminal: the serial port plus the line discipline.
+//! Terminals: the console (the serial port plus the line discipline) and the
+//! slave sides of pseudo-terminals (`pty.rs`), which differ only in where their
+//! output goes ([`Output`]).
 //!
-//! An input task owns the receive side: it waits for bytes from the UART, feeds them
-//! to the [`LineDiscipline`], writes the echo back, sends ^C/^\/^Z signals to the
-//! foreground process group, and wakes readers. Readers and writers are user threads
+//! For the console, an input task owns the receive side: it waits for bytes from
+//! the UART, feeds them to the [`LineDiscipline`], writes the echo back, sends
+//! ^C/^\/^Z signals to the foreground process group, and wakes readers. For a
+//! pty, the master's writes are the input. Readers and writers are user threads
 //! in `read`/`write`; reads that find no data wait on the tty's wait queue.
 //!
 //! Job control state is Linux's: the terminal belongs to one session (the controlling
@@ -24,9 +27,21 @@ use kestrel_abi::signal::{SIGTTIN, SIGTTOU};
 
 use crate::process::{self, Process, Thread};
 
+/// Where a terminal's output goes.
+pub enum Output {
+    /// The serial console's transmit ring.
+    Console,
+    /// The master side of a pseudo-terminal.
+    Pty(Arc<super::pty::PtyLink>),
+}
+
 /// A terminal.
 pub struct Tty {
     ldisc: spin::Mutex<LineDiscipline>,
+    output: Output,
+    /// The other end went away (a pty's master closed): reads see end of file,
+    /// writes fail with EIO, as after Linux's hangup.
+    hung_up: core::sync::atomic::AtomicBool,
     wq: WaitQueue,
     /// Writers take turns, each for a whole write (Linux's atomic_write_lock):
     /// one write's bytes are not interleaved with another's, and a writer
@@ -42,15 +57,7 @@ static CONSOLE: spin::Once<Arc<Tty>> = spin::Once::new();
 
 /// The console terminal.
 pub fn console() -> &'static Arc<Tty> {
-    let tty = CONSOLE.call_once(|| {
-        Arc::new(Tty {
-            ldisc: spin::Mutex::new(LineDiscipline::new()),
-            wq: WaitQueue::new(),
-            writers: kestrel_sync::FifoLock::new(),
-            session: AtomicU32::new(0),
-            fg_pgrp: AtomicU32::new(0),
-        })
-    });
+    let tty = CONSOLE.call_once(|| Arc::new(Tty::new(Output::Console)));
     // Writers waiting for room in the transmit ring sleep on the terminal's queue.
     crate::console::set_tx_waiters(&tty.wq);
     tty
@@ -58,17 +65,18 @@ pub fn console() -> &'static Arc<Tty> {
 
 /// An open file on the console.
 pub fn console_file() -> Arc<dyn FileOps> {
-    Arc::new(TtyFile(console().clone()))
+    Arc::new(TtyFile::new(console().clone()))
 }
 
 /// /dev/tty: the caller's controlling terminal (ENXIO without one).
 pub fn open_controlling(caller: &Process) -> KResult<Arc<dyn FileOps>> {
-    let c = console();
-    if caller.sid.load(Ordering::Relaxed) == c.session.load(Ordering::Relaxed) {
-        Ok(console_file())
-    } else {
-        Err(Errno::ENXIO)
+    let sid = caller.sid.load(Ordering::Relaxed);
+    if sid == console().session.load(Ordering::Relaxed) {
+        return Ok(console_file());
     }
+    super::pty::slave_of_session(sid)
+        .map(|t| Arc::new(TtyFile::new(t)) as Arc<dyn FileOps>)
+        .ok_or(Errno::ENXIO)
 }
 
 /// Makes the console the controlling terminal of init's session.
@@ -91,6 +99,46 @@ pub async fn console_input_task() {
 }
 
 impl Tty {
+    /// A terminal with default settings whose output goes to `output`.
+    pub fn new(output: Output) -> Self {
+        Tty {
+            ldisc: spin::Mutex::new(LineDiscipline::new()),
+            output,
+            hung_up: core::sync::atomic::AtomicBool::new(false),
+            wq: WaitQueue::new(),
+            writers: kestrel_sync::FifoLock::new(),
+            session: AtomicU32::new(0),
+            fg_pgrp: AtomicU32::new(0),
+        }
+    }
+
+    /// Bytes of output the other end can take now.
+    fn out_room(&self) -> usize {
+        match &self.output {
+            Output::Console => crate::console::tx_room(),
+            Output::Pty(link) => link.room(),
+        }
+    }
+
+    /// Queues processed output for the other end; returns how much fit.
+    fn out_push(&self, bytes: &[u8]) -> usize {
+        match &self.output {
+            Output::Console => crate::console::try_write_raw(bytes),
+            Output::Pty(link) => link.push(bytes),
+        }
+    }
+
+    /// Marks the terminal hung up (its pty master closed) and wakes everyone.
+    pub fn hang_up(&self) {
+        self.hung_up.store(true, Ordering::SeqCst);
+        self.wq.wake_all();
+    }
+
+    /// Whether the terminal was hung up.
+    pub fn is_hung_up(&self) -> bool {
+        self.hung_up.load(Ordering::SeqCst)
+    }
+
     /// Input from the device.
     pub fn receive(&self, bytes: &[u8]) {
         let mut echo = Vec::new();
@@ -99,7 +147,7 @@ impl Tty {
         if !echo.is_empty() {
             // Echo never waits: with the ring full it is dropped, as Linux drops
             // echo when the output buffer is full.
-            crate::console::try_write_raw(&echo);
+            self.out_push(&echo);
         }
         drop(ldisc);
         let fg = self.fg_pgrp.load(Ordering::Relaxed);
@@ -120,29 +168,36 @@ impl Tty {
     /// to the push: every producer of console output takes it (writers, echo), so
     /// the room can only grow meanwhile (the transmitter drains, never fills).
     fn write(&self, data: &[u8]) -> KResult<usize> {
+        if self.is_hung_up() {
+            return Err(Errno::EIO);
+        }
         if data.is_empty() {
             return Ok(0);
         }
         let mut ldisc = self.ldisc.lock();
-        let take = data.len().min(crate::console::tx_room() / MAX_EXPANSION);
+        let take = data.len().min(self.out_room() / MAX_EXPANSION);
         if take == 0 {
             return Err(Errno::EAGAIN);
         }
         let mut out = Vec::with_capacity(take * 2);
         ldisc.process_output(&data[..take], &mut out);
-        let queued = crate::console::try_write_raw(&out);
+        let queued = self.out_push(&out);
         drop(ldisc);
         if queued < out.len() {
-            log::warn!("console: {} bytes of output lost", out.len() - queued);
+            log::warn!("tty: {} bytes of output lost", out.len() - queued);
         }
         Ok(take)
     }
 
     /// Waits until everything written has been sent (tcdrain, TCSETSW).
     pub async fn drain(&self) {
-        self.wq
-            .wait_until(|| crate::console::tx_empty().then_some(()))
-            .await;
+        if let Output::Console = self.output {
+            self.wq
+                .wait_until(|| crate::console::tx_empty().then_some(()))
+                .await;
+        }
+        // A pty's output is in the master's buffer already, as far as the slave
+        // can tell (Linux's pty has no output queue to wait for).
     }
 
     /// The wait queue readers sleep on.
@@ -154,6 +209,9 @@ impl Tty {
     /// returns Ok(Some(n)) when done, Ok(None) when the caller must wait.
     pub fn try_read(&self, buf: &mut [u8], got: &mut usize) -> Option<usize> {
         let mut l = self.ldisc.lock();
+        if self.is_hung_up() && !l.poll_readable() {
+            return Some(*got); // end of file after a hangup
+        }
         let policy = l.read_policy();
         while *got < buf.len() {
             match l.read(&mut buf[*got..]) {
@@ -183,7 +241,7 @@ impl Tty {
 
     /// Whether a read would return now.
     pub fn readable(&self) -> bool {
-        self.ldisc.lock().poll_readable()
+        self.is_hung_up() || self.ldisc.lock().poll_readable()
     }
 
     /// Job control (Linux's tty_check_change): a process of a background group
@@ -226,8 +284,6 @@ impl Tty {
 
     /// Terminal ioctls, with the calling thread for the job-control ones.
     pub fn ioctl(&self, t: &Thread, cmd: u32, arg: u64) -> KResult<u64> {
-        let p = &t.process;
-        let mm = p.mm();
         // The calls that change the terminal are job-controlled.
         if matches!(
             cmd,
@@ -235,6 +291,14 @@ impl Tty {
         ) {
             self.check_change(t, SIGTTOU)?;
         }
+        self.ioctl_for_master(t, cmd, arg)
+    }
+
+    /// The ioctls without job control: what a pty master's settings and window
+    /// size calls do to its slave.
+    pub fn ioctl_for_master(&self, t: &Thread, cmd: u32, arg: u64) -> KResult<u64> {
+        let p = &t.process;
+        let mm = p.mm();
         let is_ctty = self.session.load(Ordering::Relaxed) == p.sid.load(Ordering::Relaxed);
         match cmd {
             TCGETS => {
@@ -363,8 +427,26 @@ impl Tty {
 /// The most bytes one byte of output becomes (a tab expanded to spaces).
 const MAX_EXPANSION: usize = 8;
 
-/// An open terminal.
+/// An open terminal. A pty slave counts its open files, so the master learns
+/// when the last one closes.
 pub struct TtyFile(pub Arc<Tty>);
+
+impl TtyFile {
+    pub fn new(tty: Arc<Tty>) -> Self {
+        if let Output::Pty(link) = &tty.output {
+            link.slave_opened();
+        }
+        Self(tty)
+    }
+}
+
+impl Drop for TtyFile {
+    fn drop(&mut self) {
+        if let Output::Pty(link) = &self.0.output {
+            link.slave_closed();
+        }
+    }
+}
 
 impl FileOps for TtyFile {
     fn read(&self, _: &OpenFile, _: &mut u64, buf: &mut [u8]) -> KResult<usize> {
@@ -381,11 +463,14 @@ impl FileOps for TtyFile {
     }
 
     fn poll(&self) -> u16 {
-        let mut m = if crate::console::tx_room() >= MAX_EXPANSION {
+        let mut m = if self.0.out_room() >= MAX_EXPANSION {
             POLLOUT | POLLWRNORM
         } else {
             0
         };
+        if self.0.is_hung_up() {
+            m |= POLLHUP;
+        }
         if self.0.readable() {
             m |= POLLIN | POLLRDNORM;
         }

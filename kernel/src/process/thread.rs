@@ -102,6 +102,11 @@ pub fn spawn(thread: Arc<Thread>, regs: UserContext) -> Result<(), kestrel_execu
     };
     let record = |t: &kestrel_executor::TaskRef| {
         thread.task.call_once(|| t.clone());
+        crate::trace::record(
+            crate::trace::Kind::Thread,
+            t.id(),
+            u64::from(thread.process.pid) << 32 | u64::from(thread.tid),
+        );
     };
     task::try_spawn_on("user-thread", affinity, record, fut).map(|h| h.detach())
 }
@@ -167,6 +172,8 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                     regs.regs.r8,
                     regs.regs.r9,
                 ];
+                crate::trace::record(crate::trace::Kind::SyscallEnter, thread.tid.into(), nr);
+                thread.in_syscall.store(nr as u32 + 1, Ordering::Relaxed);
                 let ret = {
                     let call = pin!(syscall::dispatch(&thread, &mut regs, nr, args));
                     let killed = pin!(thread.until_killed());
@@ -175,12 +182,19 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                         Either::Right(_) => None, // the call was dropped: cancelled
                     }
                 };
+                thread.in_syscall.store(0, Ordering::Relaxed);
                 if let Some(v) = ret {
                     regs.regs.rax = v as u64;
                 }
+                crate::trace::record(
+                    crate::trace::Kind::SyscallExit,
+                    thread.tid.into(),
+                    regs.regs.rax,
+                );
                 from_syscall = true;
             }
             Trap::PageFault { addr, code } => {
+                crate::trace::record(crate::trace::Kind::PageFault, thread.tid.into(), addr);
                 if let Some(c) = &thread.process.syscall_counts {
                     c.fault();
                 }
@@ -236,7 +250,10 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                     signal::force(&thread, info);
                 }
             }
-            Trap::Interrupt(_) => {
+            Trap::Interrupt(vector) => {
+                if vector == crate::arch::irq::TIMER_VECTOR {
+                    crate::profile::user_tick(&thread, regs.regs.rip, regs.regs.rbp);
+                }
                 if let Some(c) = &thread.process.syscall_counts {
                     c.interrupt();
                 }

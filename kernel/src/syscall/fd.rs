@@ -159,6 +159,13 @@ pub async fn sys_ioctl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
         }
         _ => {}
     }
+    if let Some(master) = file
+        .ops()
+        .as_any()
+        .downcast_ref::<crate::fs::pty::PtyMaster>()
+    {
+        return master.ioctl(ctx.thread, cmd, arg);
+    }
     if let Some(tty) = file.ops().as_any().downcast_ref::<TtyFile>() {
         // tcdrain (TCSBRK) and the termios changes that wait for output first.
         const TCSETSW: u32 = 0x5403;

@@ -11,6 +11,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use kestrel_abi::fs::*;
+use kestrel_abi::process::RLIM_INFINITY;
 use kestrel_abi::time::{Timespec, Timeval};
 use kestrel_abi::{Errno, KResult};
 use kestrel_vfs::inode::{access, check_access, may_access};
@@ -151,6 +152,59 @@ pub async fn write_blocking(ctx: &Ctx<'_>, file: &OpenFile, data: &[u8]) -> KRes
     Ok(done)
 }
 
+/// The soft RLIMIT_FSIZE of the caller (RLIM_INFINITY: none).
+fn fsize_soft_limit(ctx: &Ctx<'_>) -> u64 {
+    ctx.process().rlimits.lock()[kestrel_abi::process::RLIMIT_FSIZE as usize].rlim_cur
+}
+
+/// EFBIG, and SIGXFSZ to the caller: a file would grow past RLIMIT_FSIZE.
+fn fsize_exceeded(ctx: &Ctx<'_>) -> Errno {
+    crate::process::signal::send(ctx.process(), kestrel_abi::signal::SIGXFSZ);
+    Errno::EFBIG
+}
+
+/// How much of a write of `count` bytes to `file` at `offset` (None: at its
+/// position, or its end with O_APPEND) RLIMIT_FSIZE lets through, as Linux's
+/// generic_write_check_limits: for a regular file, up to the limit; from at or
+/// past it, nothing: EFBIG and SIGXFSZ.
+pub(super) fn fsize_write_limit(
+    ctx: &Ctx<'_>,
+    file: &OpenFile,
+    offset: Option<u64>,
+    count: usize,
+) -> KResult<usize> {
+    let limit = fsize_soft_limit(ctx);
+    if limit == RLIM_INFINITY || count == 0 {
+        return Ok(count);
+    }
+    let Ok(m) = file.metadata() else {
+        return Ok(count);
+    };
+    if !m.is_regular() {
+        return Ok(count);
+    }
+    let pos = match offset {
+        Some(p) => p,
+        None if file.flags() & O_APPEND != 0 => m.size,
+        None => file.position(),
+    };
+    if pos >= limit {
+        return Err(fsize_exceeded(ctx));
+    }
+    Ok(count.min(usize::try_from(limit - pos).unwrap_or(usize::MAX)))
+}
+
+/// Whether a regular file of `size` bytes may become `new_size` bytes long under
+/// RLIMIT_FSIZE (Linux's inode_newsize_ok): growing past the limit is EFBIG and
+/// SIGXFSZ.
+pub(super) fn fsize_grow_ok(ctx: &Ctx<'_>, size: u64, new_size: u64) -> KResult<()> {
+    let limit = fsize_soft_limit(ctx);
+    if new_size > size && limit != RLIM_INFINITY && new_size > limit {
+        return Err(fsize_exceeded(ctx));
+    }
+    Ok(())
+}
+
 /// A kernel buffer for moving `len` bytes a chunk at a time (ENOMEM if the heap
 /// cannot give even one chunk).
 fn bounce(len: usize) -> KResult<Vec<u8>> {
@@ -248,6 +302,9 @@ pub(super) async fn write_from_user(
             r => r,
         };
     }
+    // With O_APPEND, even pwrite writes at the end (pwrite(2) BUGS).
+    let at = offset.filter(|_| file.flags() & O_APPEND == 0);
+    let count = fsize_write_limit(ctx, file, at, count)?;
     let mut kbuf = bounce(count)?;
     let mut total = 0;
     while total < count {
@@ -459,6 +516,7 @@ pub(super) async fn writev_file(
     if len == 0 {
         return Ok(0);
     }
+    let len = fsize_write_limit(ctx, &file, None, len)?;
     write_blocking(ctx, &file, &data[..len])
         .await
         .map(|n| n as u64)
@@ -477,6 +535,8 @@ fn creation_mode(ctx: &Ctx<'_>, mode: u64, mask: u32) -> u32 {
 fn cred(ctx: &Ctx<'_>) -> kestrel_vfs::Cred {
     ctx.process().cred.lock().fs_cred()
 }
+
+use super::mount::{want_write, want_write_file};
 
 /// Write and search permission on the directory that gains or loses a name.
 fn check_dir_write(ctx: &Ctx<'_>, dir: &InodeRef) -> KResult<()> {
@@ -512,11 +572,7 @@ pub async fn open_at(
         loop {
             match p.dir.inode.lookup(&p.name) {
                 Ok(inode) => {
-                    let child = kestrel_vfs::Dentry::child(
-                        &p.dir,
-                        &p.name,
-                        crate::fs::mounts().cross(inode),
-                    );
+                    let child = crate::fs::mounts().child(&p.dir, &p.name, inode);
                     if !child.inode.metadata().is_symlink() {
                         if flags & O_EXCL != 0 {
                             return Err(Errno::EEXIST);
@@ -540,6 +596,7 @@ pub async fn open_at(
                     }
                 }
                 Err(Errno::ENOENT) => {
+                    want_write(&p.dir)?;
                     check_dir_write(ctx, &p.dir.inode)?;
                     let c = ctx.process().cred.lock().clone();
                     let inode = p.dir.inode.create(
@@ -578,6 +635,12 @@ pub async fn open_at(
         }
         if acc == O_WRONLY || acc == O_RDWR || acc == O_ACCMODE || flags & O_TRUNC != 0 {
             want |= access::WRITE;
+            // A read-only file system refuses writes to its files before any
+            // permission check (Linux's sb_permission); devices and FIFOs on it
+            // may still be written.
+            if m.is_regular() || m.is_dir() || m.is_symlink() {
+                want_write(&dentry)?;
+            }
         }
         check_access(&m, &cred(ctx), want)?;
     }
@@ -725,7 +788,13 @@ fn access_check(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u32, flags: u32) -
             groups: c.groups.clone(),
         }
     };
-    check_access(&d.inode.metadata(), &who, mode).map(|_| 0)
+    let m = d.inode.metadata();
+    // W_OK on a read-only file system: EROFS for its files (Linux's sb_permission
+    // and do_faccessat); its devices, FIFOs and sockets may still be written.
+    if mode & W_OK != 0 && (m.is_regular() || m.is_dir() || m.is_symlink()) {
+        want_write(&d)?;
+    }
+    check_access(&m, &who, mode).map(|_| 0)
 }
 
 pub async fn sys_access(ctx: &mut Ctx<'_>, path: UserCStr, mode: u32) -> KResult<u64> {
@@ -838,6 +907,7 @@ fn mkdir_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u64) -> KResult<u64> {
     if p.dir.inode.lookup(&p.name).is_ok() {
         return Err(Errno::EEXIST);
     }
+    want_write(&p.dir)?;
     check_dir_write(ctx, &p.dir.inode)?;
     let c = ctx.process().cred.lock().clone();
     p.dir.inode.create(
@@ -885,6 +955,7 @@ fn mknod_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u64, dev: u64) -> KRes
     if p.trailing_slash {
         return Err(Errno::ENOENT);
     }
+    want_write(&p.dir)?;
     check_dir_write(ctx, &p.dir.inode)?;
     let c = ctx.process().cred.lock().clone();
     p.dir.inode.create(
@@ -945,6 +1016,7 @@ fn rmdir_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8]) -> KResult<u64> {
         b".." => return Err(Errno::ENOTEMPTY),
         _ => {}
     }
+    want_write(&p.dir)?;
     let victim = p.dir.inode.lookup(&p.name)?;
     if !victim.metadata().is_dir() {
         return Err(Errno::ENOTDIR);
@@ -963,6 +1035,7 @@ fn unlink_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8]) -> KResult<u64> {
     if p.name == b"." || p.name == b".." {
         return Err(Errno::EISDIR);
     }
+    want_write(&p.dir)?;
     let victim = p.dir.inode.lookup(&p.name)?;
     let vm = victim.metadata();
     if vm.is_dir() {
@@ -1022,6 +1095,8 @@ fn rename_at(
     if op.name == b"." || op.name == b".." || np.name == b"." || np.name == b".." {
         return Err(Errno::EBUSY);
     }
+    want_write(&op.dir)?;
+    want_write(&np.dir)?;
     let src = op.dir.inode.lookup(&op.name)?;
     let src_is_dir = src.metadata().is_dir();
     if (op.trailing_slash || np.trailing_slash) && !src_is_dir {
@@ -1031,7 +1106,7 @@ fn rename_at(
         return Err(Errno::EXDEV);
     }
     if src_is_dir {
-        let src_d = kestrel_vfs::Dentry::child(&op.dir, &op.name, src.clone());
+        let src_d = crate::fs::mounts().child(&op.dir, &op.name, src.clone());
         if src_d.is_ancestor_of(&np.dir) {
             return Err(Errno::EINVAL);
         }
@@ -1040,7 +1115,7 @@ fn rename_at(
         && let Ok(dst) = np.dir.inode.lookup(&np.name)
         && dst.metadata().is_dir()
     {
-        let dst_d = kestrel_vfs::Dentry::child(&np.dir, &np.name, dst);
+        let dst_d = crate::fs::mounts().child(&np.dir, &np.name, dst);
         if dst_d.is_ancestor_of(&op.dir) {
             return Err(Errno::EINVAL);
         }
@@ -1108,6 +1183,7 @@ fn link_at(
     if np.trailing_slash {
         return Err(Errno::ENOENT);
     }
+    want_write(&np.dir)?;
     if src.inode.metadata().dev != np.dir.inode.metadata().dev {
         return Err(Errno::EXDEV);
     }
@@ -1144,6 +1220,7 @@ fn symlink_at(ctx: &Ctx<'_>, target: &[u8], newdir: i32, new: &[u8]) -> KResult<
     if np.trailing_slash {
         return Err(Errno::ENOENT);
     }
+    want_write(&np.dir)?;
     check_dir_write(ctx, &np.dir.inode)?;
     let c = ctx.process().cred.lock().clone();
     np.dir.inode.create(
@@ -1194,6 +1271,7 @@ fn chmod_inode(ctx: &Ctx<'_>, inode: &InodeRef, mode: u64) -> KResult<u64> {
 pub async fn sys_chmod(ctx: &mut Ctx<'_>, path: UserCStr, mode: Mode) -> KResult<u64> {
     let path = ctx.read_path(path)?;
     let d = ctx.resolve(AT_FDCWD, &path, true)?;
+    want_write(&d)?;
     chmod_inode(ctx, &d.inode, mode as u64)
 }
 
@@ -1203,6 +1281,7 @@ pub async fn sys_fchmod(ctx: &mut Ctx<'_>, fd: Fd, mode: Mode) -> KResult<u64> {
         return Err(Errno::EBADF);
     }
     let inode = f.inode().cloned().ok_or(Errno::EBADF)?;
+    want_write_file(&f)?;
     chmod_inode(ctx, &inode, mode as u64)
 }
 
@@ -1214,6 +1293,7 @@ pub async fn sys_fchmodat(
 ) -> KResult<u64> {
     let path = ctx.read_path(path)?;
     let d = ctx.resolve(dirfd, &path, true)?;
+    want_write(&d)?;
     chmod_inode(ctx, &d.inode, mode as u64)
 }
 
@@ -1247,12 +1327,14 @@ fn chown_inode(ctx: &Ctx<'_>, inode: &InodeRef, uid: u64, gid: u64) -> KResult<u
 pub async fn sys_chown(ctx: &mut Ctx<'_>, path: UserCStr, owner: Id, group: Id) -> KResult<u64> {
     let path = ctx.read_path(path)?;
     let d = ctx.resolve(AT_FDCWD, &path, true)?;
+    want_write(&d)?;
     chown_inode(ctx, &d.inode, u64::from(owner), u64::from(group))
 }
 
 pub async fn sys_lchown(ctx: &mut Ctx<'_>, path: UserCStr, owner: Id, group: Id) -> KResult<u64> {
     let path = ctx.read_path(path)?;
     let d = ctx.resolve(AT_FDCWD, &path, false)?;
+    want_write(&d)?;
     chown_inode(ctx, &d.inode, u64::from(owner), u64::from(group))
 }
 
@@ -1262,6 +1344,7 @@ pub async fn sys_fchown(ctx: &mut Ctx<'_>, fd: Fd, owner: Id, group: Id) -> KRes
         return Err(Errno::EBADF);
     }
     let inode = f.inode().cloned().ok_or(Errno::EBADF)?;
+    want_write_file(&f)?;
     chown_inode(ctx, &inode, u64::from(owner), u64::from(group))
 }
 
@@ -1278,10 +1361,12 @@ pub async fn sys_fchownat(
     }
     let path = ctx.read_path(path)?;
     let d = ctx.resolve_at(dirfd, &path, flags)?;
+    want_write(&d)?;
     chown_inode(ctx, &d.inode, u64::from(owner), u64::from(group))
 }
 
-fn truncate_inode(ctx: &Ctx<'_>, inode: &InodeRef, len: u64) -> KResult<u64> {
+fn truncate_path(ctx: &Ctx<'_>, d: &DentryRef, len: u64) -> KResult<u64> {
+    let inode = &d.inode;
     if (len as i64) < 0 {
         return Err(Errno::EINVAL);
     }
@@ -1292,7 +1377,9 @@ fn truncate_inode(ctx: &Ctx<'_>, inode: &InodeRef, len: u64) -> KResult<u64> {
     if !m.is_regular() {
         return Err(Errno::EINVAL);
     }
+    want_write(d)?;
     check_access(&m, &cred(ctx), access::WRITE)?;
+    fsize_grow_ok(ctx, m.size, len)?;
     inode.truncate(len)?;
     Ok(0)
 }
@@ -1300,7 +1387,7 @@ fn truncate_inode(ctx: &Ctx<'_>, inode: &InodeRef, len: u64) -> KResult<u64> {
 pub async fn sys_truncate(ctx: &mut Ctx<'_>, path: UserCStr, length: i64) -> KResult<u64> {
     let path = ctx.read_path(path)?;
     let d = ctx.resolve(AT_FDCWD, &path, true)?;
-    truncate_inode(ctx, &d.inode, length as u64)
+    truncate_path(ctx, &d, length as u64)
 }
 
 pub async fn sys_ftruncate(ctx: &mut Ctx<'_>, fd: Fd, length: i64) -> KResult<u64> {
@@ -1310,9 +1397,11 @@ pub async fn sys_ftruncate(ctx: &mut Ctx<'_>, fd: Fd, length: i64) -> KResult<u6
     }
     // Linux: EINVAL unless a regular file open for writing.
     let inode = f.inode().cloned().ok_or(Errno::EINVAL)?;
-    if !f.writable() || !inode.metadata().is_regular() {
+    let m = inode.metadata();
+    if !f.writable() || !m.is_regular() {
         return Err(Errno::EINVAL);
     }
+    fsize_grow_ok(ctx, m.size, length as u64)?;
     inode.truncate(length as u64)?;
     Ok(0)
 }
@@ -1376,13 +1465,23 @@ fn utimens(
         None => (Some(now), Some(now)),
         Some(t) => (pick(t[0])?, pick(t[1])?),
     };
-    let inode: InodeRef = match path {
-        // futimens: the file behind dirfd.
-        None => ctx.file(dirfd)?.inode().cloned().ok_or(Errno::EBADF)?,
-        Some(p) => ctx.resolve_at(dirfd, p, flags)?.inode.clone(),
+    // futimens: the file behind dirfd.
+    let (inode, dentry): (InodeRef, Option<DentryRef>) = match path {
+        None => {
+            let f = ctx.file(dirfd)?;
+            let inode = f.inode().cloned().ok_or(Errno::EBADF)?;
+            (inode, f.dentry().cloned())
+        }
+        Some(p) => {
+            let d = ctx.resolve_at(dirfd, p, flags)?;
+            (d.inode.clone(), Some(d))
+        }
     };
     if atime.is_none() && mtime.is_none() {
         return Ok(0);
+    }
+    if let Some(d) = &dentry {
+        want_write(d)?;
     }
     // Explicit times need ownership; "now" needs ownership or write permission.
     let only_now = times.is_none_or(|t| {
@@ -1559,7 +1658,19 @@ pub async fn sys_sendfile(
         return Err(Errno::EINVAL);
     }
     let start = start.map(|p| p as u64);
+    let asked = count.min(MAX_RW_COUNT);
+    let count = fsize_write_limit(ctx, &output, None, asked)?;
     let n = copy_between(ctx, &input, &output, start, count).await?;
+    // Linux moves the data through a pipe and writes until the pipe is empty:
+    // stopped at RLIMIT_FSIZE with more input read, its next write raises SIGXFSZ.
+    if count < asked
+        && n == count
+        && let (Some(p), Ok(m)) = (start, input.metadata())
+        && m.is_regular()
+        && m.size > p + n as u64
+    {
+        fsize_exceeded(ctx);
+    }
     if let Some(p) = start {
         let end = p + n as u64;
         if !off_ptr.is_null() {
@@ -1617,6 +1728,7 @@ pub async fn sys_copy_file_range(
     if same && ipos < opos + len as u64 && opos < ipos + len as u64 {
         return Err(Errno::EINVAL);
     }
+    let len = fsize_write_limit(ctx, &output, Some(opos), len)?;
     let mut done = 0usize;
     let mut buf = bounce(len)?;
     while done < len {
@@ -1648,14 +1760,21 @@ pub async fn sys_copy_file_range(
 pub async fn sys_statfs(ctx: &mut Ctx<'_>, path: UserCStr, buf: UserPtr<Statfs>) -> KResult<u64> {
     let path = ctx.read_path(path)?;
     let d = ctx.resolve(AT_FDCWD, &path, true)?;
-    ctx.write(buf, &d.inode.statfs())?;
+    let mut st = d.inode.statfs();
+    st.f_flags = super::mount::statfs_flags(Some(&d));
+    ctx.write(buf, &st)?;
     Ok(0)
 }
 
 pub async fn sys_fstatfs(ctx: &mut Ctx<'_>, fd: Fd, buf: UserPtr<Statfs>) -> KResult<u64> {
     let f = ctx.file(fd)?;
     let inode = f.inode().ok_or(Errno::EBADF)?;
-    ctx.write(buf, &inode.statfs())?;
+    let mut st = inode.statfs();
+    // A file with a name shows its mount's flags; a pipe or socket its own.
+    if let Some(d) = f.dentry() {
+        st.f_flags = super::mount::statfs_flags(Some(d));
+    }
+    ctx.write(buf, &st)?;
     Ok(0)
 }
 

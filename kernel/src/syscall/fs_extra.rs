@@ -212,10 +212,13 @@ async fn write_regular(
     };
     let mm = ctx.mm();
     let mut src = kestrel_usermem::UserIoVecs::new(&*mm, iovecs)?;
+    let start = if at_end { inode.metadata().size } else { at };
+    let allowed = super::fs::fsize_write_limit(ctx, f, Some(start), src.remaining())? as u64;
     let mut buf: Vec<u8> = super::zeroed_vec(src.remaining().min(64 << 10))?;
     let mut total = 0u64;
-    while src.remaining() > 0 {
-        let got = src.read(&mut buf);
+    while src.remaining() > 0 && total < allowed {
+        let room = buf.len().min((allowed - total) as usize);
+        let got = src.read(&mut buf[..room]);
         if got == 0 {
             if total == 0 {
                 return Err(Errno::EFAULT);
@@ -350,6 +353,9 @@ pub async fn sys_fallocate(
     // Like tmpfs: allocation and punching holes, nothing that shifts or zeroes.
     if mode & !(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE) != 0 {
         return Err(Errno::EOPNOTSUPP);
+    }
+    if mode & FALLOC_FL_KEEP_SIZE == 0 {
+        super::fs::fsize_grow_ok(ctx, m.size, (offset + len) as u64)?;
     }
     inode.allocate(
         offset as u64,

@@ -96,6 +96,11 @@ pub async fn wait(
     if read_u32(&mm, uaddr)? != val {
         return Err(Errno::EAGAIN);
     }
+    crate::trace::record(
+        crate::trace::Kind::FutexWait,
+        ctx.thread.tid.into(),
+        uaddr.addr(),
+    );
     let queued = futex::enqueue_if(key, bitset, || read_u32(&mm, uaddr).map(|v| v == val))?
         .ok_or(Errno::EAGAIN)?;
     let woken = async {
@@ -185,7 +190,9 @@ pub async fn sys_futex(
                 return Err(Errno::EINVAL);
             }
             let key = mm.futex_key(uaddr, private)?;
-            Ok(futex::wake(key, val as usize, bitset) as u64)
+            let n = futex::wake(key, val as usize, bitset);
+            crate::trace::record(crate::trace::Kind::FutexWake, uaddr.addr(), n as u64);
+            Ok(n as u64)
         }
         FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
             if !uaddr2.addr().is_multiple_of(4) || (val as i32) < 0 || (timeout_or_val2 as i32) < 0

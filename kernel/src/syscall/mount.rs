@@ -2,10 +2,17 @@
 //! namespaces yet).
 //!
 //! New mounts of `proc`, `tmpfs`, `ramfs` and `devtmpfs` (a fresh ramfs for the
-//! last three), bind mounts of a directory (MS_BIND), and the propagation and
-//! remount calls programs make on the way (MS_PRIVATE and friends, MS_REMOUNT),
-//! which change nothing here. Per-mount flags (MS_RDONLY, MS_NOEXEC, ...) are
-//! recorded for /proc/mounts but not enforced yet: the table entry says so.
+//! last three), bind mounts of a directory (MS_BIND), remounts (MS_REMOUNT, with
+//! MS_BIND: of the mount alone), and the propagation calls programs make on the
+//! way (MS_PRIVATE and friends), which change nothing here.
+//!
+//! Per-mount flags live with the mount ([`kestrel_vfs::path::MountFlags`]) and
+//! every dentry reached through it. MS_RDONLY is enforced: the calls that change a
+//! file system ask [`want_write`] first, as Linux's mnt_want_write. MS_NOSUID,
+//! MS_NODEV and MS_NOEXEC are shown in /proc/mounts and statfs but not enforced
+//! yet. There is one flag set per mount, no separate superblock: a remount
+//! without MS_BIND makes only that mount read-only, not other bind mounts of the
+//! same file system as Linux would.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -13,11 +20,55 @@ use alloc::vec::Vec;
 use kestrel_abi::cap::CAP_SYS_ADMIN;
 use kestrel_abi::fs::*;
 use kestrel_abi::{Errno, KResult};
-use kestrel_vfs::MountInfo;
 use kestrel_vfs::ramfs::RamFs;
+use kestrel_vfs::{Dentry, MountInfo, OpenFile};
 
 use super::Ctx;
 use super::args::*;
+
+/// The mount(2) flags a mount keeps (the rest act on the call or the superblock).
+const PER_MOUNT: u64 = MS_RDONLY
+    | MS_NOSUID
+    | MS_NODEV
+    | MS_NOEXEC
+    | MS_SYNCHRONOUS
+    | MS_NOATIME
+    | MS_NODIRATIME
+    | MS_STRICTATIME;
+
+/// Linux's mnt_want_write: EROFS where `d` was reached through a read-only mount.
+pub fn want_write(d: &Dentry) -> KResult<()> {
+    d.mnt().want_write()
+}
+
+/// Linux's mnt_want_write_file: EROFS for a file opened through a read-only
+/// mount (files without a name have no mount and may change).
+pub fn want_write_file(f: &OpenFile) -> KResult<()> {
+    f.dentry().map_or(Ok(()), |d| want_write(d))
+}
+
+/// statfs's f_flags for a file on `d`'s mount (Linux's calculate_f_flags).
+pub fn statfs_flags(d: Option<&Dentry>) -> i64 {
+    let flags = d.map_or(0, |d| d.mnt().get());
+    let mut f = ST_VALID;
+    for (ms, st) in [
+        (MS_RDONLY, ST_RDONLY),
+        (MS_NOSUID, ST_NOSUID),
+        (MS_NODEV, ST_NODEV),
+        (MS_NOEXEC, ST_NOEXEC),
+        (MS_SYNCHRONOUS, ST_SYNCHRONOUS),
+        (MS_NOATIME, ST_NOATIME),
+        (MS_NODIRATIME, ST_NODIRATIME),
+    ] {
+        if flags & ms != 0 {
+            f |= st;
+        }
+    }
+    if flags & (MS_NOATIME | MS_STRICTATIME) == 0 {
+        f |= ST_RELATIME;
+    }
+    f
+}
 
 /// Device numbers for new in-memory file systems (anonymous block devices).
 static NEXT_DEV: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(32);
@@ -78,16 +129,23 @@ pub async fn sys_mount(
         return Ok(0);
     }
     if flags & MS_REMOUNT != 0 {
-        // Only a mount point can be remounted; the new flags are not enforced.
-        let at_mount = crate::fs::mounts()
-            .infos()
-            .iter()
-            .any(|m| m.path == target.path());
-        return if at_mount || target.parent().is_none() {
-            Ok(0)
-        } else {
-            Err(Errno::EINVAL)
-        };
+        // Only the root of a mount can be remounted (EINVAL). The new flags
+        // replace the mount's; without MS_BIND the file system's own options
+        // are checked as for a new mount.
+        if flags & MS_BIND == 0
+            && let Some(t) = &fstype
+        {
+            check_options(t, data.as_deref().unwrap_or_default())?;
+        }
+        let mut flags = flags & PER_MOUNT;
+        if data
+            .as_deref()
+            .is_some_and(|d| has_option(d, b"ro") && flags & MS_BIND == 0)
+        {
+            flags |= MS_RDONLY;
+        }
+        crate::fs::mounts().remount(&target, flags, options(flags))?;
+        return Ok(0);
     }
     if flags & MS_MOVE != 0 {
         return Err(Errno::EINVAL);
@@ -95,13 +153,16 @@ pub async fn sys_mount(
     if !target.inode.metadata().is_dir() {
         return Err(Errno::ENOTDIR);
     }
-    let (root, source, fstype) = if flags & MS_BIND != 0 {
+    let (root, source, fstype, mount_flags) = if flags & MS_BIND != 0 {
         let src_path = source.ok_or(Errno::EFAULT)?;
         let src = ctx.resolve(AT_FDCWD, &src_path, true)?;
         if !src.inode.metadata().is_dir() {
             return Err(Errno::ENOTDIR);
         }
-        (src.inode.clone(), src.path(), b"none".to_vec())
+        // A bind mount starts with its source mount's flags: MS_RDONLY and the
+        // like take a second call, MS_REMOUNT | MS_BIND (as on Linux).
+        let inherited = src.mnt().get();
+        (src.inode.clone(), src.path(), b"none".to_vec(), inherited)
     } else {
         let fstype = fstype.ok_or(Errno::EINVAL)?;
         let source = source.unwrap_or_else(|| b"none".to_vec());
@@ -118,16 +179,84 @@ pub async fn sys_mount(
             b"ramfs" => RamFs::new_root(dev()),
             _ => return Err(Errno::ENODEV),
         };
-        (root, source, fstype)
+        if fstype != b"proc" {
+            set_root_attributes(ctx, &root, &fstype, data.as_deref().unwrap_or_default())?;
+        }
+        let mut flags = flags & PER_MOUNT;
+        // "ro" in the data string is MS_RDONLY, as mount(8) would have passed it.
+        if data.as_deref().is_some_and(|d| has_option(d, b"ro")) {
+            flags |= MS_RDONLY;
+        }
+        (root, source, fstype, flags)
     };
     let info = MountInfo {
         source,
         fstype,
         path: target.path(),
-        options: options(flags),
+        options: options(mount_flags),
     };
-    crate::fs::mounts().mount(&target.inode, root, info)?;
+    crate::fs::mounts().mount(&target.inode, root, info, mount_flags)?;
     Ok(0)
+}
+
+/// The value of the last `key=value` option of the data string (up to its NUL).
+fn option_value<'a>(data: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+    let data = &data[..data.iter().position(|&b| b == 0).unwrap_or(data.len())];
+    data.split(|&b| b == b',')
+        .filter_map(|o| o.strip_prefix(key)?.strip_prefix(b"="))
+        .next_back()
+}
+
+/// The root directory of a new tmpfs or ramfs: mode 1777 for tmpfs, 0755 for
+/// ramfs and devtmpfs unless `mode=` says otherwise; owned by the mounter unless
+/// `uid=` and `gid=` (tmpfs) say otherwise, as Linux's shmem_fill_super.
+fn set_root_attributes(
+    ctx: &Ctx<'_>,
+    root: &kestrel_vfs::InodeRef,
+    fstype: &[u8],
+    data: &[u8],
+) -> KResult<()> {
+    let number = |key: &[u8], radix: u32| -> KResult<Option<u32>> {
+        option_value(data, key)
+            .map(|v| {
+                core::str::from_utf8(v)
+                    .ok()
+                    .and_then(|v| u32::from_str_radix(v, radix).ok())
+                    .ok_or(Errno::EINVAL)
+            })
+            .transpose()
+    };
+    let default_mode = if fstype == b"tmpfs" { 0o1777 } else { 0o755 };
+    let mode = number(b"mode", 8)?.map_or(default_mode, |m| m & 0o7777);
+    let (mut uid, mut gid) = {
+        let c = ctx.process().cred.lock();
+        (c.fsuid, c.fsgid)
+    };
+    if fstype == b"tmpfs" {
+        // -1 is no user or group at all (Linux's invalid kuid): EINVAL.
+        let id = |v: Option<u32>| match v {
+            Some(u32::MAX) => Err(Errno::EINVAL),
+            v => Ok(v),
+        };
+        uid = id(number(b"uid", 10)?)?.unwrap_or(uid);
+        gid = id(number(b"gid", 10)?)?.unwrap_or(gid);
+    }
+    root.set_owner(Some(uid), Some(gid))?;
+    root.set_mode(mode)?;
+    Ok(())
+}
+
+/// Whether the comma-separated data string (up to its NUL) has the option `name`
+/// with no value; the last of "ro" and "rw" wins.
+fn has_option(data: &[u8], name: &[u8]) -> bool {
+    let data = &data[..data.iter().position(|&b| b == 0).unwrap_or(data.len())];
+    let last = data
+        .split(|&b| b == b',')
+        .rfind(|o| *o == b"ro" || *o == b"rw");
+    match name {
+        b"ro" | b"rw" => last == Some(name),
+        _ => data.split(|&b| b == b',').any(|o| o == name),
+    }
 }
 
 /// The data page of mount(2): up to a page from `ptr`, less if the page after

@@ -231,6 +231,7 @@ pub async fn sys_bind(ctx: &mut Ctx<'_>, fd: Fd, addr: UserPtr<u8>, addrlen: u32
             {
                 return Err(Errno::EADDRINUSE);
             }
+            super::mount::want_write(&parent.dir)?;
             check_access(
                 &parent.dir.inode.metadata(),
                 &ctx.process().cred.lock().fs_cred(),

@@ -177,7 +177,7 @@ syscall_table! {
     SYNC => fs_extra::sys_sync();
     ADJTIMEX => time::sys_adjtimex(buf: UserPtr<Timex>), partial "reports a free-running, unsynchronised clock; ADJ_OFFSET and ADJ_FREQUENCY are recorded, not applied";
     SETTIMEOFDAY => time::sys_settimeofday(tv: UserPtr<Timeval>, tz: UserPtr<Timezone>);
-    MOUNT => mount::sys_mount(source: UserCStr, target: UserCStr, fstype: UserCStr, flags: u64, data: UserPtr<u8>), partial "proc, tmpfs, ramfs, devtmpfs and bind mounts; per-mount flags (ro, noexec, nosuid) are recorded, not enforced; no MS_MOVE";
+    MOUNT => mount::sys_mount(source: UserCStr, target: UserCStr, fstype: UserCStr, flags: u64, data: UserPtr<u8>), partial "proc, tmpfs, ramfs, devtmpfs and bind mounts; read-only mounts (EROFS); noexec, nosuid, nodev are recorded, not enforced; no MS_MOVE";
     UMOUNT2 => mount::sys_umount2(target: UserCStr, flags: u32);
     SETHOSTNAME => misc::sys_sethostname(name: UserPtr<u8>, len: i32);
     SETDOMAINNAME => misc::sys_setdomainname(name: UserPtr<u8>, len: i32);

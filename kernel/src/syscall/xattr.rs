@@ -59,16 +59,25 @@ enum Target {
     Fd(Fd),
 }
 
-fn inode_of(ctx: &Ctx<'_>, target: Target) -> KResult<InodeRef> {
+/// The file `target` names. With `write` (set, remove), EROFS on a read-only
+/// mount, before the namespace and permission checks, as Linux's mnt_want_write.
+fn inode_of(ctx: &Ctx<'_>, target: Target, write: bool) -> KResult<InodeRef> {
     match target {
         Target::Path(path, follow) => {
             let path = ctx.read_path(path)?;
-            Ok(ctx.resolve(AT_FDCWD, &path, follow)?.inode.clone())
+            let d = ctx.resolve(AT_FDCWD, &path, follow)?;
+            if write {
+                super::mount::want_write(&d)?;
+            }
+            Ok(d.inode.clone())
         }
         Target::Fd(fd) => {
             let f = ctx.file(fd)?;
             if f.flags() & O_PATH != 0 {
                 return Err(Errno::EBADF);
+            }
+            if write {
+                super::mount::want_write_file(&f)?;
             }
             f.inode().cloned().ok_or(Errno::EOPNOTSUPP)
         }
@@ -125,7 +134,7 @@ async fn set(
         return Err(Errno::E2BIG);
     }
     let value = ctx.mm().reader(value_ptr, size)?.read_to_vec()?;
-    let inode = inode_of(ctx, target)?;
+    let inode = inode_of(ctx, target, true)?;
     let ns = namespace(&name)?;
     permitted(ctx, &inode, ns, true)?;
     let how = match flags {
@@ -147,7 +156,7 @@ async fn get(
 ) -> KResult<u64> {
     let size = size.min(SIZE_MAX);
     let name = read_name(ctx, name)?;
-    let inode = inode_of(ctx, target)?;
+    let inode = inode_of(ctx, target, false)?;
     let ns = namespace(&name)?;
     permitted(ctx, &inode, ns, false)?;
     let value = inode.xattr_get(&name)?;
@@ -163,7 +172,7 @@ async fn get(
 
 async fn list(ctx: &Ctx<'_>, target: Target, list_ptr: UserPtr<u8>, size: usize) -> KResult<u64> {
     let size = size.min(LIST_MAX);
-    let inode = inode_of(ctx, target)?;
+    let inode = inode_of(ctx, target, false)?;
     let admin = ctx.process().cred.lock().capable(CAP_SYS_ADMIN);
     let mut out = Vec::new();
     for name in inode.xattr_list()? {
@@ -186,7 +195,7 @@ async fn list(ctx: &Ctx<'_>, target: Target, list_ptr: UserPtr<u8>, size: usize)
 
 async fn remove(ctx: &Ctx<'_>, target: Target, name: UserCStr) -> KResult<u64> {
     let name = read_name(ctx, name)?;
-    let inode = inode_of(ctx, target)?;
+    let inode = inode_of(ctx, target, true)?;
     let ns = namespace(&name)?;
     permitted(ctx, &inode, ns, true)?;
     inode.xattr_remove(&name)?;

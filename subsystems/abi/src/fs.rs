@@ -371,6 +371,9 @@ pub const ST_RDONLY: i64 = 0x0001;
 pub const ST_NOSUID: i64 = 0x0002;
 pub const ST_NODEV: i64 = 0x0004;
 pub const ST_NOEXEC: i64 = 0x0008;
+pub const ST_SYNCHRONOUS: i64 = 0x0010;
+pub const ST_NOATIME: i64 = 0x0400;
+pub const ST_NODIRATIME: i64 = 0x0800;
 pub const ST_RELATIME: i64 = 0x1000;
 pub const ST_VALID: i64 = 0x0020;
 

@@ -89,12 +89,19 @@ pub struct OpenFile {
     ops: Arc<dyn FileOps>,
     flags: AtomicU32,
     pos: spin::Mutex<u64>,
+    /// Whether it counts as a writer of its dentry's mount (see [`OpenFile::open`]).
+    mount_writer: bool,
 }
 
 impl Drop for OpenFile {
     fn drop(&mut self) {
         if let Some(hook) = CLOSE_HOOK.get() {
             hook(self);
+        }
+        if self.mount_writer
+            && let Some(d) = &self.dentry
+        {
+            d.mnt().drop_writer();
         }
     }
 }
@@ -119,7 +126,29 @@ impl OpenFile {
             ops,
             flags: AtomicU32::new(flags & !(O_CLOEXEC | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)),
             pos: spin::Mutex::new(0),
+            mount_writer: false,
         })
+    }
+
+    /// [`OpenFile::new`] for open(2): a regular file, directory or symlink opened
+    /// for writing is a writer of its mount while it is open, and on a read-only
+    /// mount that is EROFS (Linux's do_dentry_open; devices, FIFOs and sockets
+    /// may be written on a read-only mount).
+    pub fn open(dentry: DentryRef, ops: Arc<dyn FileOps>, flags: u32) -> KResult<Arc<Self>> {
+        let m = dentry.inode.metadata();
+        let writes = flags & O_PATH == 0 && matches!(flags & O_ACCMODE, O_WRONLY | O_RDWR);
+        let mount_writer = writes && (m.is_regular() || m.is_dir() || m.is_symlink());
+        if mount_writer {
+            dentry.mnt().add_writer()?;
+        }
+        Ok(Arc::new(Self {
+            inode: Some(dentry.inode.clone()),
+            dentry: Some(dentry),
+            ops,
+            flags: AtomicU32::new(flags & !(O_CLOEXEC | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)),
+            pos: spin::Mutex::new(0),
+            mount_writer,
+        }))
     }
 
     /// A description for `ops` with an inode but no path (pipes, anonymous files).
@@ -130,6 +159,7 @@ impl OpenFile {
             ops,
             flags: AtomicU32::new(flags & !(O_CLOEXEC | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)),
             pos: spin::Mutex::new(0),
+            mount_writer: false,
         })
     }
 

@@ -16,23 +16,100 @@
 //!   non-directory;
 //! * more than 40 symlinks in one lookup is ELOOP;
 //! * `..` at the process root stays at the root;
-//! * an inode that is a mount point is replaced by the mounted file system's root.
+//! * an inode that is a mount point is replaced by the mounted file system's root,
+//!   and the dentries below it carry that mount's [`MountFlags`] (read-only, ...),
+//!   as Linux's paths carry their vfsmount.
 
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use kestrel_abi::fs::{MAXSYMLINKS, NAME_MAX, PATH_MAX};
+use kestrel_abi::fs::{MAXSYMLINKS, MS_RDONLY, NAME_MAX, PATH_MAX};
 use kestrel_abi::{Errno, KResult};
 
 use crate::Cred;
 use crate::inode::{InodeRef, access, check_access};
+
+/// What one mount allows: its per-mount flags (MS_RDONLY, MS_NOSUID, MS_NODEV,
+/// MS_NOEXEC and the atime flags, as mount(2) names them), shared by every dentry
+/// reached through it, and how many open files write through it (a mount with
+/// writers cannot become read-only: EBUSY, as Linux's mnt_make_readonly).
+#[derive(Debug, Default)]
+pub struct MountFlags {
+    flags: AtomicU64,
+    writers: AtomicUsize,
+}
+
+/// A shared [`MountFlags`].
+pub type MountRef = Arc<MountFlags>;
+
+impl MountFlags {
+    /// A mount with `flags` (MS_* bits).
+    pub fn new(flags: u64) -> MountRef {
+        Arc::new(Self {
+            flags: AtomicU64::new(flags),
+            writers: AtomicUsize::new(0),
+        })
+    }
+
+    /// The MS_* flags.
+    pub fn get(&self) -> u64 {
+        self.flags.load(Ordering::Acquire)
+    }
+
+    /// Whether writes through this mount fail with EROFS.
+    pub fn readonly(&self) -> bool {
+        self.get() & MS_RDONLY != 0
+    }
+
+    /// Linux's mnt_want_write: EROFS on a read-only mount.
+    pub fn want_write(&self) -> KResult<()> {
+        if self.readonly() {
+            Err(Errno::EROFS)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Replaces the flags (a remount). Making a mount read-only while files are
+    /// open for writing through it is EBUSY.
+    pub fn set(&self, flags: u64) -> KResult<()> {
+        if flags & MS_RDONLY != 0 && !self.readonly() && self.writers() != 0 {
+            return Err(Errno::EBUSY);
+        }
+        self.flags.store(flags, Ordering::Release);
+        Ok(())
+    }
+
+    /// How many open files write through this mount.
+    pub fn writers(&self) -> usize {
+        self.writers.load(Ordering::Acquire)
+    }
+
+    /// An open file starts writing through this mount (EROFS if read-only).
+    pub(crate) fn add_writer(&self) -> KResult<()> {
+        self.writers.fetch_add(1, Ordering::AcqRel);
+        if self.readonly() {
+            self.drop_writer();
+            return Err(Errno::EROFS);
+        }
+        Ok(())
+    }
+
+    /// An open file that wrote through this mount is gone.
+    pub(crate) fn drop_writer(&self) {
+        self.writers.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 /// A resolved name.
 pub struct Dentry {
     pub inode: InodeRef,
     name: Vec<u8>,
     parent: Option<DentryRef>,
+    /// The mount it was reached through.
+    mnt: MountRef,
 }
 
 /// A shared dentry.
@@ -50,22 +127,35 @@ impl core::fmt::Debug for Dentry {
 }
 
 impl Dentry {
-    /// The root of a tree.
+    /// The root of a tree, on a writable mount of its own.
     pub fn root(inode: InodeRef) -> DentryRef {
+        Self::mount_root(inode, MountFlags::new(0))
+    }
+
+    /// The root of a tree, reached through the mount `mnt`.
+    pub fn mount_root(inode: InodeRef, mnt: MountRef) -> DentryRef {
         Arc::new(Dentry {
             inode,
             name: Vec::new(),
             parent: None,
+            mnt,
         })
     }
 
-    /// `inode`, reached as `name` inside `parent`.
+    /// `inode`, reached as `name` inside `parent` (on `parent`'s mount: `inode` is
+    /// not a mount point, or the caller does not cross it; see [`Mounts::child`]).
     pub fn child(parent: &DentryRef, name: &[u8], inode: InodeRef) -> DentryRef {
         Arc::new(Dentry {
             inode,
             name: name.to_vec(),
             parent: Some(parent.clone()),
+            mnt: parent.mnt.clone(),
         })
+    }
+
+    /// The mount this was reached through.
+    pub fn mnt(&self) -> &MountRef {
+        &self.mnt
     }
 
     /// The directory this was reached through (`None` at the root).
@@ -124,6 +214,7 @@ struct Mount {
     at: (u64, u64),
     root: InodeRef,
     info: MountInfo,
+    flags: MountRef,
 }
 
 /// What /proc/mounts says of a mount.
@@ -143,6 +234,8 @@ pub struct MountInfo {
 #[derive(Default)]
 pub struct Mounts {
     list: spin::RwLock<Vec<Mount>>,
+    /// The root file system's mount (it has no entry in the list).
+    root: MountRef,
 }
 
 impl Mounts {
@@ -151,8 +244,14 @@ impl Mounts {
         Self::default()
     }
 
-    /// Mounts the file system whose root is `root` on the directory `at`.
-    pub fn mount(&self, at: &InodeRef, root: InodeRef, info: MountInfo) -> KResult<()> {
+    /// The root file system's mount.
+    pub fn root_mount(&self) -> &MountRef {
+        &self.root
+    }
+
+    /// Mounts the file system whose root is `root` on the directory `at`, with the
+    /// per-mount `flags` (MS_RDONLY, ...).
+    pub fn mount(&self, at: &InodeRef, root: InodeRef, info: MountInfo, flags: u64) -> KResult<()> {
         if !at.metadata().is_dir() {
             return Err(Errno::ENOTDIR);
         }
@@ -160,13 +259,45 @@ impl Mounts {
             at: identity(at),
             root,
             info,
+            flags: MountFlags::new(flags),
         });
+        Ok(())
+    }
+
+    /// Changes the flags of the mount whose root `d` is (and its /proc/mounts
+    /// options to `options`). EINVAL if `d` is not the root of a mount; EBUSY if
+    /// the mount would become read-only with files open for writing.
+    pub fn remount(&self, d: &Dentry, flags: u64, options: Vec<u8>) -> KResult<()> {
+        if d.parent.is_none() && Arc::ptr_eq(&d.mnt, &self.root) {
+            return self.root.set(flags);
+        }
+        let mut l = self.list.write();
+        let id = identity(&d.inode);
+        let m = l
+            .iter_mut()
+            .rev()
+            .find(|m| Arc::ptr_eq(&m.flags, &d.mnt) && identity(&m.root) == id)
+            .ok_or(Errno::EINVAL)?;
+        m.flags.set(flags)?;
+        m.info.options = options;
         Ok(())
     }
 
     /// Every mount, oldest first.
     pub fn infos(&self) -> Vec<MountInfo> {
         self.list.read().iter().map(|m| m.info.clone()).collect()
+    }
+
+    /// `inode` found as `name` in `parent`: its dentry, on the mount stacked on it
+    /// if it is a mount point.
+    pub fn child(&self, parent: &DentryRef, name: &[u8], inode: InodeRef) -> DentryRef {
+        let (inode, mnt) = self.cross_mount(inode);
+        Arc::new(Dentry {
+            inode,
+            name: name.to_vec(),
+            parent: Some(parent.clone()),
+            mnt: mnt.unwrap_or_else(|| parent.mnt.clone()),
+        })
     }
 
     /// Unmounts what is mounted on `at` (the most recent mount there).
@@ -181,19 +312,28 @@ impl Mounts {
     }
 
     /// `inode`, or the root of what is mounted on it (repeatedly, for stacked mounts).
-    pub fn cross(&self, mut inode: InodeRef) -> InodeRef {
+    pub fn cross(&self, inode: InodeRef) -> InodeRef {
+        self.cross_mount(inode).0
+    }
+
+    /// [`Mounts::cross`], with the mount crossed into (`None`: none).
+    fn cross_mount(&self, mut inode: InodeRef) -> (InodeRef, Option<MountRef>) {
         let l = self.list.read();
+        let mut mnt = None;
         if l.is_empty() {
-            return inode;
+            return (inode, mnt);
         }
         for _ in 0..l.len() {
             let id = identity(&inode);
             match l.iter().rev().find(|m| m.at == id) {
-                Some(m) => inode = m.root.clone(),
+                Some(m) => {
+                    inode = m.root.clone();
+                    mnt = Some(m.flags.clone());
+                }
                 None => break,
             }
         }
-        inode
+        (inode, mnt)
     }
 }
 
@@ -288,10 +428,11 @@ impl Walker<'_> {
                 _ => {}
             }
             let found = cur.inode.lookup(&comp)?;
-            let inode = self.mounts.cross(found.clone());
-            if self.resolve & RESOLVE_NO_XDEV != 0 && !Arc::ptr_eq(&found, &inode) {
+            let child = self.mounts.child(&cur, &comp, found.clone());
+            if self.resolve & RESOLVE_NO_XDEV != 0 && !Arc::ptr_eq(&found, &child.inode) {
                 return Err(Errno::EXDEV);
             }
+            let inode = &child.inode;
             let m = inode.metadata();
             if m.is_symlink() && (!last || follow_last) {
                 links += 1;
@@ -322,7 +463,7 @@ impl Walker<'_> {
                 }
                 continue;
             }
-            cur = Dentry::child(&cur, &comp, inode);
+            cur = child;
             depth += 1;
         }
         Ok((cur, None))
@@ -603,7 +744,7 @@ mod tests {
             path: b"/mnt".to_vec(),
             options: b"rw".to_vec(),
         };
-        mounts.mount(&at, other, info.clone()).unwrap();
+        mounts.mount(&at, other, info.clone(), 0).unwrap();
         assert_eq!(mounts.infos(), [info]);
         let w = Walker {
             root: &root,
@@ -619,6 +760,64 @@ mod tests {
         let up = w.lookup(mounted_root, b"../abs", false).unwrap();
         assert_eq!(path_of(&up), "/abs");
         assert_eq!(w.lookup(&f, b"../abs", false).err(), Some(Errno::ENOTDIR));
+    }
+
+    #[test]
+    fn dentries_carry_the_mount_they_were_reached_through() {
+        let (root, mounts) = setup();
+        let root = Dentry::mount_root(root.inode.clone(), mounts.root_mount().clone());
+        let cred = Cred::root();
+        let other = RamFs::new_root(2);
+        other.create(b"f", NodeKind::File, 0o644, 0, 0).unwrap();
+        let at = root.inode.lookup(b"a").unwrap();
+        let info = MountInfo {
+            source: b"t".to_vec(),
+            fstype: b"tmpfs".to_vec(),
+            path: b"/a".to_vec(),
+            options: b"ro".to_vec(),
+        };
+        mounts.mount(&at, other, info, MS_RDONLY).unwrap();
+        let w = Walker {
+            root: &root,
+            mounts: &mounts,
+            cred: &cred,
+            resolve: 0,
+        };
+        let f = w.lookup(&root, b"/a/f", true).unwrap();
+        assert!(f.mnt().readonly());
+        assert_eq!(f.mnt().want_write(), Err(Errno::EROFS));
+        // ".." climbs back onto the root's writable mount.
+        let up = w.lookup(f.parent().unwrap(), b"../abs", false).unwrap();
+        assert!(!up.mnt().readonly());
+        assert!(Arc::ptr_eq(up.mnt(), mounts.root_mount()));
+        // Only a mount's root can be remounted.
+        let top = w.lookup(&root, b"/a", true).unwrap();
+        assert_eq!(
+            mounts.remount(&f, 0, b"rw".to_vec()).err(),
+            Some(Errno::EINVAL)
+        );
+        mounts.remount(&top, 0, b"rw".to_vec()).unwrap();
+        assert!(!f.mnt().readonly());
+        assert_eq!(mounts.infos()[0].options, b"rw");
+        // A file open for writing keeps it from becoming read-only.
+        let file = crate::OpenFile::open(f.clone(), Arc::new(crate::file::RegularFile), 2).unwrap();
+        assert_eq!(f.mnt().writers(), 1);
+        assert_eq!(
+            mounts.remount(&top, MS_RDONLY, b"ro".to_vec()).err(),
+            Some(Errno::EBUSY)
+        );
+        drop(file);
+        assert_eq!(f.mnt().writers(), 0);
+        mounts.remount(&top, MS_RDONLY, b"ro".to_vec()).unwrap();
+        assert_eq!(
+            crate::OpenFile::open(f.clone(), Arc::new(crate::file::RegularFile), 2).err(),
+            Some(Errno::EROFS)
+        );
+        // Read-only opens are fine.
+        assert!(crate::OpenFile::open(f, Arc::new(crate::file::RegularFile), 0).is_ok());
+        // The root mount too.
+        mounts.remount(&root, MS_RDONLY, b"ro".to_vec()).unwrap();
+        assert!(up.mnt().readonly());
     }
 
     #[test]

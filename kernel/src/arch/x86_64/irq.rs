@@ -76,6 +76,7 @@ pub fn dispatch(vector: u8) {
     if vector == SPURIOUS_VECTOR {
         return; // spurious interrupts must not be acknowledged
     }
+    crate::trace::irq_enter(vector);
     let irq = DEVICE_IRQS[usize::from(vector)].load(Ordering::Acquire);
     if !irq.is_null() {
         // SAFETY: as in `device_vectors`: the entry lives for ever.
@@ -87,5 +88,6 @@ pub fn dispatch(vector: u8) {
         let handler: Handler = unsafe { core::mem::transmute::<usize, Handler>(h) };
         handler();
     }
+    crate::trace::irq_exit();
     apic::eoi();
 }

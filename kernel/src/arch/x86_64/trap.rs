@@ -487,7 +487,12 @@ extern "C" fn kernel_trap(frame: &mut TrapFrame) {
             None => crate::panic::exception(frame),
         },
         0..=31 => crate::panic::exception(frame),
-        v => super::irq::dispatch(v as u8),
+        v => {
+            if v == u64::from(super::irq::TIMER_VECTOR) {
+                crate::profile::kernel_tick(frame.rip, frame.rbp);
+            }
+            super::irq::dispatch(v as u8)
+        }
     }
 }
 

@@ -1,0 +1,625 @@
+//! ext2, read-write: the on-disk format `mkfs.ext2` (e2fsprogs) makes, as async
+//! operations over an async block interface ([`BlockIo`]), with no executor of its
+//! own. The kernel wraps an [`Ext2`] in VFS inodes; host tests drive it with a
+//! trivial `block_on` against images made by `mkfs.ext2` and check the result with
+//! `e2fsck -fn`.
+//!
+//! # Layout (what the crate reads and writes)
+//! * The **superblock** is 1024 bytes at byte 1024 of the disk: sizes, counts of
+//!   free blocks and inodes, feature flags, the orphan list head, the clean/dirty
+//!   state. Blocks are 1024 << s_log_block_size bytes (1 KiB to 64 KiB).
+//! * The disk is cut into **block groups** of s_blocks_per_group blocks from
+//!   s_first_data_block (1 with 1 KiB blocks, else 0). The **group descriptor table**
+//!   follows the superblock: per group, where its block bitmap, inode bitmap and
+//!   inode table are, and its free-block, free-inode and directory counts. Backup
+//!   superblocks and descriptors (every group, or with sparse_super groups 0, 1 and
+//!   powers of 3, 5, 7) and the reserved descriptor blocks of resize_inode are left
+//!   alone: their blocks are marked used in the bitmaps like any metadata.
+//! * **Inodes** (128 or s_inode_size bytes, numbered from 1; 2 is the root) hold
+//!   the mode, owner (16 bits plus 16 high bits in osd2), size (i_size_high for
+//!   files over 4 GiB, the large_file feature), times (seconds; 256-byte inodes add
+//!   nanoseconds and two epoch bits in their extra fields), links, i_blocks in
+//!   512-byte units, and `i_block[15]`: 12 direct block pointers, then single,
+//!   double and triple indirect blocks of 32-bit pointers. A zero pointer is a hole
+//!   (reads as zeros). A fast symlink keeps its target (< 60 bytes) in i_block; a
+//!   device node keeps its number there (old 16-bit or new 32-bit encoding).
+//! * **Directories** are files of linear entries (inode, rec_len, name_len,
+//!   file_type with the filetype feature, name) that tile each block; a removed
+//!   entry is merged into the one before it. An htree (dir_index) directory reads
+//!   linearly: its root block is "." and a ".." that spans the index, and its index
+//!   blocks look like one unused entry. Adding an entry to one clears its index flag
+//!   (Linux's ext2 never keeps the index either; e2fsck accepts it).
+//! * **Extended attributes** live in one block per inode (i_file_acl, shared and
+//!   reference-counted) and, in 256-byte inodes, after the extra fields.
+//!
+//! # Write ordering
+//! File data, inodes and directory blocks are written straight to the
+//! [`BlockIo`]. Block and inode bitmaps and indirect blocks are changed in the
+//! (bounded) cache and written, in that order and indirect blocks from the bottom
+//! level up, before the next write of any other metadata block and at the end of
+//! each operation; the group descriptors and superblock counts follow at the end of
+//! the operation. A sequential write so costs about one disk write per block. So, with a disk that keeps write order, a
+//! crash between any two writes never leaves a pointer to something free or a name
+//! for a freed inode. What it can leave is what `e2fsck -p` repairs by itself
+//! (leaked blocks and inodes, counts and link counts too high, wrong free counts),
+//! or, in two windows, an inode with content but no name — a directory or slow
+//! symlink created but not yet entered in its parent, a file whose last name went
+//! (unlink, rename over it) before its link count dropped — which `e2fsck -y` puts
+//! in lost+found (Linux's ext2 has the same windows; a journal is what closes
+//! them). The test `a_crash_after_any_write_leaves_what_e2fsck_repairs` cuts the
+//! power after every write of a workload and checks exactly this.
+//! * **Allocating**: the bitmap bit, then the new block's content (a new indirect
+//!   block is written zeroed, a new data block with its data, a new directory with
+//!   "." and ".."), then the pointer to it (in an indirect block, or the inode, which
+//!   also carries the new size).
+//! * **Creating**: the inode's bit, the initialised inode, the parent's link count
+//!   (a directory), then the directory entry.
+//! * **Freeing** (truncate, unlink, rmdir): first the name goes (the directory
+//!   entry), then the link count drops; at zero links the inode is written deleted
+//!   (dtime) with its pointers cleared — an indirect block is rewritten before the
+//!   blocks it stopped pointing at are freed, and a whole subtree cut from the inode
+//!   is freed only after the inode is written — then the bitmaps bits clear, the
+//!   inode's last.
+//! * **Linking and renaming**: counts go up before a new name appears and down after
+//!   an old one goes; a rename writes the new entry before removing the old one, so
+//!   a crash leaves the file under both names (and e2fsck raises its count), never
+//!   under none.
+//! * **Open but unlinked** files ([`Ext2::hold`]) go on the orphan list
+//!   (s_last_orphan, chained through i_dtime) instead of being freed; the list is
+//!   emptied when they are released, at unmount, and at the next mount after a
+//!   crash.
+//! * **Mount** clears the superblock's clean flag; a clean [`Ext2::unmount`] sets
+//!   it again after everything else is written, so `e2fsck` knows to check a file
+//!   system that was not unmounted.
+//!
+//! An operation future that is dropped half-way (it should not be: the kernel lets
+//! disk operations finish) leaves the same kind of state as a crash.
+//!
+//! # Concurrency
+//! One async lock serialises the operations of a mounted file system. A waiting
+//! operation is a parked future; the lock is a [`kestrel_sync::FifoLock`].
+//!
+//! # Not supported
+//! Writing with unknown read-only-compatible features (mounts read-only when asked
+//! to), any incompatible feature but filetype (no journal replay, extents, 64bit,
+//! meta_bg, flex_bg... as ext2 has none), keeping htree indexes up to date, atime
+//! updates on read (the `noatime` behaviour), reserved-block accounting per user
+//! (everyone may use the blocks root reserves), ACL semantics (the
+//! `system.posix_acl_*` attributes are stored as bytes), quotas.
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+mod dir;
+pub mod disk;
+mod file;
+mod inode;
+pub mod io;
+mod lock;
+mod mount;
+mod ops;
+mod state;
+mod xattr;
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use kestrel_abi::fs::{S_IALLUGO, S_IFBLK, S_IFCHR, Statfs};
+use kestrel_abi::time::Timespec;
+use kestrel_abi::{Errno, KResult};
+use kestrel_vfs::NodeKind;
+use kestrel_vfs::inode::{DirEntry, Metadata, XattrSet};
+
+pub use disk::{EXT2_SUPER_MAGIC, LINK_MAX, ROOT_INO};
+pub use io::{BlockIo, BoxFuture, MemDisk, SECTOR};
+pub use mount::{MountError, MountOptions};
+
+use lock::{AsyncMutex, Guard};
+use state::State;
+
+pub(crate) fn now() -> Timespec {
+    kestrel_vfs::now()
+}
+
+pub(crate) fn now_secs() -> u32 {
+    now().tv_sec as u32
+}
+
+/// A mounted ext2 file system. Files are named by inode number; the kernel's VFS
+/// wraps each in an inode object.
+///
+/// **Holds.** An inode number handed out by [`Ext2::lookup`], [`Ext2::create`] or
+/// [`Ext2::root`] counts as one *hold*: something in memory that may still use the
+/// inode (an open file, a cached dentry). An inode that loses its last link while
+/// held is not freed but put on the orphan list; it is freed once every hold is
+/// given back with [`Ext2::release`] (at the start of the next operation), or at
+/// unmount. [`Ext2::hold`] takes another hold on an inode already held.
+pub struct Ext2 {
+    state: AsyncMutex<State>,
+    holds: Arc<spin::Mutex<BTreeMap<u32, usize>>>,
+    /// Inodes whose last hold went, to free (if unlinked) at the next operation.
+    released: spin::Mutex<Vec<u32>>,
+    read_only: bool,
+    dev: u64,
+    block_size: u32,
+    warnings: Vec<String>,
+}
+
+impl Ext2 {
+    /// Mounts the ext2 file system on `disk`.
+    pub async fn mount(
+        disk: Arc<dyn BlockIo>,
+        opts: MountOptions,
+    ) -> Result<Arc<Self>, MountError> {
+        let holds = Arc::new(spin::Mutex::new(BTreeMap::new()));
+        let m = mount::mount(disk, opts, holds.clone()).await?;
+        Ok(Arc::new(Self {
+            block_size: m.state.geo.bs as u32,
+            state: AsyncMutex::new(m.state),
+            holds,
+            released: spin::Mutex::new(Vec::new()),
+            read_only: m.read_only,
+            dev: opts.dev,
+            warnings: m.warnings,
+        }))
+    }
+
+    /// Whether the file system is mounted read-only (asked for, or forced by
+    /// features this crate cannot write with).
+    pub fn read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// What the kernel should log about this mount (not cleanly unmounted, errors
+    /// recorded, forced read-only).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    pub fn block_size(&self) -> u32 {
+        self.block_size
+    }
+
+    /// The root directory's inode number, held.
+    pub fn root(&self) -> u32 {
+        self.hold(ROOT_INO);
+        ROOT_INO
+    }
+
+    /// Takes another hold on `ino`.
+    pub fn hold(&self, ino: u32) {
+        *self.holds.lock().entry(ino).or_insert(0) += 1;
+    }
+
+    /// Gives back a hold on `ino`. When the last one goes and the inode has no
+    /// links, it is freed at the start of the next operation (this is synchronous,
+    /// so a `Drop` may call it).
+    pub fn release(&self, ino: u32) {
+        let last = {
+            let mut h = self.holds.lock();
+            match h.get_mut(&ino) {
+                Some(n) if *n > 1 => {
+                    *n -= 1;
+                    false
+                }
+                Some(_) => {
+                    h.remove(&ino);
+                    true
+                }
+                None => false,
+            }
+        };
+        if last {
+            self.released.lock().push(ino);
+        }
+    }
+
+    /// The lock, with released inodes dealt with first.
+    async fn lock(&self) -> Guard<'_, State> {
+        let mut st = self.state.lock().await;
+        let released = core::mem::take(&mut *self.released.lock());
+        if !st.read_only {
+            for ino in released {
+                let _ = st.evict(ino).await;
+            }
+            if st.sb_dirty || !st.gdt_dirty.is_empty() {
+                let _ = st.commit().await;
+            }
+        }
+        st
+    }
+
+    /// Runs a modifying operation and writes what it left in memory.
+    async fn modify<T>(mut st: Guard<'_, State>, r: KResult<T>) -> KResult<T> {
+        let c = st.commit().await;
+        let v = r?;
+        c.map(|_| v)
+    }
+
+    fn meta_of(&self, st: &State, i: &inode::Inode) -> Metadata {
+        let kind = i.kind();
+        Metadata {
+            dev: self.dev,
+            ino: u64::from(i.num),
+            mode: i.mode(),
+            nlink: i.links(),
+            uid: i.uid(),
+            gid: i.gid(),
+            rdev: if kind == S_IFCHR || kind == S_IFBLK {
+                i.rdev()
+            } else {
+                0
+            },
+            size: i.size(),
+            blksize: st.geo.bs as u32,
+            blocks: i.sectors(),
+            atime: i.atime(),
+            mtime: i.mtime(),
+            ctime: i.ctime(),
+        }
+    }
+
+    /// What `stat` reports.
+    pub async fn metadata(&self, ino: u32) -> KResult<Metadata> {
+        let mut st = self.lock().await;
+        let i = st.read_inode(ino).await?;
+        Ok(self.meta_of(&st, &i))
+    }
+
+    /// What `statfs` reports, as Linux counts it (Debian's kernels mount ext2 with
+    /// the ext4 driver): f_blocks leaves out the metadata every group carries —
+    /// superblock and descriptor copies with their reserved growth blocks, bitmaps,
+    /// inode tables — and f_bavail the blocks reserved for root.
+    pub async fn statfs(&self) -> KResult<Statfs> {
+        use disk::{gd, le32, sb};
+        let st = self.lock().await;
+        let geo = &st.geo;
+        let mut overhead = u64::from(geo.first_data_block);
+        let reserved_gdt = u64::from(disk::le16(&st.sb, sb::RESERVED_GDT_BLOCKS));
+        let (mut bfree, mut ifree) = (0u64, 0u64);
+        for g in 0..geo.groups {
+            if disk::group_has_super(g, geo.sparse_super) {
+                overhead += 1 + u64::from(geo.gdt_blocks) + reserved_gdt;
+            }
+            overhead += 2 + u64::from(geo.itb_per_group);
+            bfree += u64::from(st.gd16(g, gd::FREE_BLOCKS));
+            ifree += u64::from(st.gd16(g, gd::FREE_INODES));
+        }
+        let reserved = u64::from(le32(&st.sb, sb::R_BLOCKS_COUNT));
+        let uuid = &st.sb[sb::UUID..sb::UUID + 16];
+        let lo = u64::from_le_bytes(uuid[..8].try_into().unwrap_or([0; 8]));
+        let hi = u64::from_le_bytes(uuid[8..].try_into().unwrap_or([0; 8]));
+        let fsid = lo ^ hi;
+        let mut flags = kestrel_abi::fs::ST_VALID;
+        if self.read_only {
+            flags |= kestrel_abi::fs::ST_RDONLY;
+        }
+        Ok(Statfs {
+            f_type: i64::from(disk::EXT2_SUPER_MAGIC),
+            f_bsize: geo.bs as i64,
+            f_blocks: u64::from(geo.blocks_count).saturating_sub(overhead),
+            f_bfree: bfree,
+            f_bavail: bfree.saturating_sub(reserved),
+            f_files: u64::from(geo.inodes_count),
+            f_ffree: ifree,
+            f_fsid: [fsid as u32 as i32, (fsid >> 32) as u32 as i32],
+            f_namelen: 255,
+            f_frsize: geo.bs as i64,
+            f_flags: flags,
+            ..Default::default()
+        })
+    }
+
+    /// Finds `name` in directory `dir` (ENOENT, ENOTDIR, ENAMETOOLONG); the inode
+    /// number comes back held.
+    pub async fn lookup(&self, dir: u32, name: &[u8]) -> KResult<u32> {
+        let mut st = self.lock().await;
+        let ino = st.lookup(dir, name).await?;
+        self.hold(ino);
+        Ok(ino)
+    }
+
+    /// Lists directory `dir` from position `pos` (0 is the start; "." and ".." are
+    /// real entries), calling `emit` until it returns false or the directory ends.
+    /// Each entry's `next` is the position to resume from.
+    pub async fn readdir(
+        &self,
+        dir: u32,
+        pos: u64,
+        emit: &mut (dyn FnMut(DirEntry) -> bool + Send),
+    ) -> KResult<()> {
+        let mut st = self.lock().await;
+        let d = st.read_live_inode(dir).await?;
+        if !d.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        st.dir_list(&d, pos, emit).await
+    }
+
+    /// Creates `name` in `dir` with permission bits `mode` (EEXIST, ENOSPC, EMLINK,
+    /// ENAMETOOLONG); the new inode number comes back held.
+    pub async fn create(
+        &self,
+        dir: u32,
+        name: &[u8],
+        kind: NodeKind,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    ) -> KResult<u32> {
+        let mut st = self.lock().await;
+        let r = st.create(dir, name, &kind, mode, uid, gid).await;
+        if let Ok(ino) = r {
+            self.hold(ino);
+        }
+        Self::modify(st, r).await
+    }
+
+    /// Adds the name `name` in `dir` for inode `ino` (EPERM for a directory, EMLINK
+    /// at 32000 links).
+    pub async fn link(&self, dir: u32, name: &[u8], ino: u32) -> KResult<()> {
+        let mut st = self.lock().await;
+        let r = st.link(dir, name, ino).await;
+        Self::modify(st, r).await
+    }
+
+    /// Removes the non-directory `name` from `dir` (EISDIR for a directory).
+    pub async fn unlink(&self, dir: u32, name: &[u8]) -> KResult<()> {
+        let mut st = self.lock().await;
+        let r = st.unlink(dir, name).await;
+        Self::modify(st, r).await
+    }
+
+    /// Removes the empty directory `name` from `dir` (ENOTEMPTY, ENOTDIR).
+    pub async fn rmdir(&self, dir: u32, name: &[u8]) -> KResult<()> {
+        let mut st = self.lock().await;
+        let r = st.rmdir(dir, name).await;
+        Self::modify(st, r).await
+    }
+
+    /// renameat2: moves `old` in `old_dir` to `new` in `new_dir`, with
+    /// RENAME_NOREPLACE or RENAME_EXCHANGE in `flags`. EINVAL for moving a directory
+    /// into itself.
+    pub async fn rename(
+        &self,
+        old_dir: u32,
+        old: &[u8],
+        new_dir: u32,
+        new: &[u8],
+        flags: u32,
+    ) -> KResult<()> {
+        let mut st = self.lock().await;
+        let r = st.rename(old_dir, old, new_dir, new, flags).await;
+        Self::modify(st, r).await
+    }
+
+    /// A regular file inode, for reading and writing content.
+    async fn regular(st: &mut State, ino: u32) -> KResult<inode::Inode> {
+        let i = st.read_live_inode(ino).await?;
+        if i.is_dir() {
+            return Err(Errno::EISDIR);
+        }
+        if !i.is_reg() {
+            return Err(Errno::EINVAL);
+        }
+        Ok(i)
+    }
+
+    /// Reads content at `offset`; 0 at or past the end. Holes read as zeros.
+    pub async fn read(&self, ino: u32, offset: u64, buf: &mut [u8]) -> KResult<usize> {
+        let mut st = self.lock().await;
+        let i = Self::regular(&mut st, ino).await?;
+        st.read_file(&i, offset, buf).await
+    }
+
+    /// Writes content at `offset`, growing the file (EFBIG past the largest file,
+    /// ENOSPC when no block is left; a write cut short by a full disk returns what
+    /// it wrote).
+    pub async fn write(&self, ino: u32, offset: u64, data: &[u8]) -> KResult<usize> {
+        let mut st = self.lock().await;
+        let r = async {
+            let mut i = Self::regular(&mut st, ino).await?;
+            st.write_file(&mut i, offset, data).await
+        }
+        .await;
+        Self::modify(st, r).await
+    }
+
+    /// Sets the size of a regular file (zeros when growing; freed blocks when
+    /// shrinking).
+    pub async fn truncate(&self, ino: u32, size: u64) -> KResult<()> {
+        let mut st = self.lock().await;
+        let r = async {
+            let mut i = Self::regular(&mut st, ino).await?;
+            st.truncate_file(&mut i, size).await
+        }
+        .await;
+        Self::modify(st, r).await
+    }
+
+    /// fallocate(2): with `punch` the range reads as zeros and its whole blocks are
+    /// freed (the size stays); otherwise its blocks are allocated (zeroed) and,
+    /// unless `keep_size`, the file grows to cover it.
+    pub async fn allocate(
+        &self,
+        ino: u32,
+        offset: u64,
+        len: u64,
+        keep_size: bool,
+        punch: bool,
+    ) -> KResult<()> {
+        let mut st = self.lock().await;
+        let r = async {
+            let mut i = Self::regular(&mut st, ino).await?;
+            if punch {
+                st.punch_file(&mut i, offset, len).await
+            } else {
+                st.allocate_file(&mut i, offset, len, keep_size).await
+            }
+        }
+        .await;
+        Self::modify(st, r).await
+    }
+
+    /// A symlink's target (EINVAL for anything else).
+    pub async fn readlink(&self, ino: u32) -> KResult<Vec<u8>> {
+        let mut st = self.lock().await;
+        let i = st.read_live_inode(ino).await?;
+        st.read_symlink(&i).await
+    }
+
+    /// Changes an inode with `f` and sets its ctime.
+    async fn change(&self, ino: u32, f: impl FnOnce(&mut inode::Inode) + Send) -> KResult<()> {
+        let mut st = self.lock().await;
+        let r = async {
+            st.check_rw()?;
+            let mut i = st.read_live_inode(ino).await?;
+            f(&mut i);
+            i.set_ctime(now());
+            st.write_inode(&i).await
+        }
+        .await;
+        Self::modify(st, r).await
+    }
+
+    /// chmod: the permission bits (and setuid/setgid/sticky); the type stays.
+    pub async fn set_mode(&self, ino: u32, mode: u32) -> KResult<()> {
+        self.change(ino, |i| {
+            i.set_mode((i.mode() & !S_IALLUGO) | (mode & S_IALLUGO));
+        })
+        .await
+    }
+
+    /// chown: the owner and/or group (32-bit ids: 16 bits plus the high 16).
+    pub async fn set_owner(&self, ino: u32, uid: Option<u32>, gid: Option<u32>) -> KResult<()> {
+        self.change(ino, |i| {
+            if let Some(u) = uid {
+                i.set_uid(u);
+            }
+            if let Some(g) = gid {
+                i.set_gid(g);
+            }
+        })
+        .await
+    }
+
+    /// utimensat: access and/or modification time (ctime becomes now).
+    pub async fn set_times(
+        &self,
+        ino: u32,
+        atime: Option<Timespec>,
+        mtime: Option<Timespec>,
+    ) -> KResult<()> {
+        self.change(ino, |i| {
+            if let Some(a) = atime {
+                i.set_atime(a);
+            }
+            if let Some(m) = mtime {
+                i.set_mtime(m);
+            }
+        })
+        .await
+    }
+
+    /// An extended attribute's value by full name (`user.foo`; also `trusted.`,
+    /// `security.`, `system.posix_acl_access`/`_default`; EOPNOTSUPP for other
+    /// namespaces, ENODATA if absent).
+    pub async fn xattr_get(&self, ino: u32, name: &[u8]) -> KResult<Vec<u8>> {
+        let mut st = self.lock().await;
+        let i = st.read_live_inode(ino).await?;
+        st.xattr_get(&i, name).await
+    }
+
+    /// Every extended attribute's full name.
+    pub async fn xattr_list(&self, ino: u32) -> KResult<Vec<Vec<u8>>> {
+        let mut st = self.lock().await;
+        let i = st.read_live_inode(ino).await?;
+        st.xattr_list(&i).await
+    }
+
+    /// Sets an extended attribute (EEXIST/ENODATA per `how`; ENOSPC when the
+    /// attributes no longer fit their block; ERANGE for a name over 255 bytes or a
+    /// value over a block).
+    pub async fn xattr_set(
+        &self,
+        ino: u32,
+        name: &[u8],
+        value: &[u8],
+        how: XattrSet,
+    ) -> KResult<()> {
+        let mut st = self.lock().await;
+        let r = async {
+            let mut i = st.read_live_inode(ino).await?;
+            st.xattr_change(&mut i, name, Some(value), how).await
+        }
+        .await;
+        Self::modify(st, r).await
+    }
+
+    /// Removes an extended attribute (ENODATA if absent).
+    pub async fn xattr_remove(&self, ino: u32, name: &[u8]) -> KResult<()> {
+        let mut st = self.lock().await;
+        let r = async {
+            let mut i = st.read_live_inode(ino).await?;
+            st.xattr_change(&mut i, name, None, XattrSet::Any).await
+        }
+        .await;
+        Self::modify(st, r).await
+    }
+
+    /// Writes everything and flushes the disk (sync, fsync, syncfs: every write is
+    /// already on its way, so one flush covers any file).
+    pub async fn sync(&self) -> KResult<()> {
+        let mut st = self.lock().await;
+        if !self.read_only {
+            st.commit().await?;
+        }
+        st.dev.flush().await
+    }
+
+    /// Unmounts: frees what is still on the orphan list (nothing can hold it any
+    /// more), marks the file system clean — unless it was not clean when mounted:
+    /// that stays for e2fsck to see, as with Linux — and flushes the disk. The
+    /// `Ext2` is read-only afterwards.
+    pub async fn unmount(&self) -> KResult<()> {
+        let mut st = self.lock().await;
+        if !st.read_only {
+            st.free_orphans().await?;
+            st.commit().await?;
+            let s = st.mount_state;
+            disk::put16(&mut st.sb, disk::sb::STATE, s);
+            st.write_super().await?;
+            st.read_only = true;
+        }
+        st.dev.flush().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_send<T: Send>(_: &T) {}
+
+    /// The kernel's executor runs `Send` futures: every operation must be one.
+    #[test]
+    fn operation_futures_are_send() {
+        let disk: Arc<dyn BlockIo> = Arc::new(MemDisk::new(alloc::vec![0; 4096]));
+        is_send(&Ext2::mount(disk, MountOptions::default()));
+        let fs: Option<Arc<Ext2>> = None;
+        if let Some(fs) = fs {
+            let mut buf = [0u8; 4];
+            is_send(&fs.read(2, 0, &mut buf));
+            is_send(&fs.write(2, 0, b"x"));
+            is_send(&fs.readdir(2, 0, &mut |_| true));
+            is_send(&fs.rename(2, b"a", 2, b"b", 0));
+            is_send(&fs.create(2, b"a", NodeKind::File, 0o644, 0, 0));
+            is_send(&fs.xattr_set(2, b"user.a", b"", XattrSet::Any));
+            is_send(&fs.truncate(2, 0));
+            is_send(&fs.unmount());
+        }
+    }
+}

@@ -1,0 +1,848 @@
+//! The mounted file system's state: geometry, the superblock and group descriptors,
+//! a bounded block cache, allocation, inodes and the block map of files. Everything
+//! here runs under the file system's one async lock.
+
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use kestrel_abi::{Errno, KResult};
+
+use crate::disk::{self, gd, le16, le32, put16, put32, sb};
+use crate::inode::Inode;
+use crate::io::{BlockIo, BoxFuture, SECTOR};
+
+/// Blocks the cache holds at most (bitmaps, inode tables, indirect and directory
+/// blocks; file data passes through uncached).
+pub(crate) const CACHE_BLOCKS: usize = 256;
+
+/// How the file system is laid out (from the superblock, fixed while mounted).
+#[derive(Debug, Clone)]
+pub(crate) struct Geometry {
+    pub bs: usize,
+    pub blocks_count: u32,
+    pub first_data_block: u32,
+    pub blocks_per_group: u32,
+    pub inodes_per_group: u32,
+    pub inodes_count: u32,
+    pub inode_size: usize,
+    pub first_ino: u32,
+    pub groups: u32,
+    pub gdt_blocks: u32,
+    pub itb_per_group: u32,
+    /// Block pointers per indirect block.
+    pub ppb: u64,
+    pub filetype: bool,
+    pub sparse_super: bool,
+    /// i_extra_isize for new inodes (0 with 128-byte inodes).
+    pub new_extra_isize: u16,
+    pub max_file_size: u64,
+}
+
+impl Geometry {
+    pub fn sectors_per_block(&self) -> u64 {
+        (self.bs / SECTOR) as u64
+    }
+    pub fn group_first_block(&self, g: u32) -> u32 {
+        self.first_data_block + g * self.blocks_per_group
+    }
+    /// Blocks in group `g` (the last group may be short).
+    pub fn group_blocks(&self, g: u32) -> u32 {
+        (self.blocks_count - self.group_first_block(g)).min(self.blocks_per_group)
+    }
+    pub fn group_of_block(&self, b: u32) -> u32 {
+        (b.saturating_sub(self.first_data_block) / self.blocks_per_group).min(self.groups - 1)
+    }
+    pub fn group_of_ino(&self, ino: u32) -> u32 {
+        (ino - 1) / self.inodes_per_group
+    }
+    /// Whether `b` may be a block pointer (data, indirect or xattr block).
+    pub fn valid_block(&self, b: u32) -> bool {
+        b >= self.first_data_block && b < self.blocks_count && b != 0
+    }
+}
+
+struct CacheEntry {
+    data: Vec<u8>,
+    /// Changed in memory and not yet written: [`CLEAN`], [`BITMAP`], or an indirect
+    /// block's height ([`pointer_class`]). Dirty blocks are written class by class in
+    /// increasing order, so a bitmap reaches the disk before any indirect block
+    /// pointing at what it allocated, and an indirect block before its parent.
+    dirty: u8,
+    used: u64,
+}
+
+const CLEAN: u8 = 0;
+const BITMAP: u8 = 1;
+
+/// The dirty class of an indirect block `height` levels above the data (1: it points
+/// at data blocks).
+fn pointer_class(height: usize) -> u8 {
+    1 + height as u8
+}
+
+/// Where one level of the block map leads for a logical block.
+pub(crate) struct MapPath {
+    /// The i_block slot: 0..12 direct, 12/13/14 single/double/triple indirect.
+    pub slot: usize,
+    /// Index in each indirect block on the way down.
+    pub idx: [u64; 3],
+    pub depth: usize,
+}
+
+pub(crate) struct State {
+    pub dev: Arc<dyn BlockIo>,
+    pub geo: Geometry,
+    /// The superblock's 1024 bytes, edited in place.
+    pub sb: Vec<u8>,
+    pub sb_dirty: bool,
+    /// The group descriptor table, all of its blocks.
+    pub gdt: Vec<u8>,
+    pub gdt_dirty: BTreeSet<u32>,
+    cache: BTreeMap<u32, CacheEntry>,
+    tick: u64,
+    pub read_only: bool,
+    /// s_state as found at mount: written back at a clean unmount, so a file system
+    /// that was not clean (or had errors) stays marked for e2fsck, as Linux does.
+    pub mount_state: u16,
+    next_generation: u32,
+    /// In-memory references to inodes (see [`crate::Ext2::hold`]), shared with the
+    /// lock-free side of the file system.
+    pub holds: Arc<spin::Mutex<BTreeMap<u32, usize>>>,
+}
+
+impl State {
+    pub fn new(
+        dev: Arc<dyn BlockIo>,
+        geo: Geometry,
+        sb: Vec<u8>,
+        gdt: Vec<u8>,
+        read_only: bool,
+        holds: Arc<spin::Mutex<BTreeMap<u32, usize>>>,
+    ) -> Self {
+        let next_generation = le32(&sb, sb::WTIME) ^ le32(&sb, sb::UUID);
+        let mount_state = le16(&sb, sb::STATE);
+        Self {
+            dev,
+            geo,
+            sb,
+            sb_dirty: false,
+            gdt,
+            gdt_dirty: BTreeSet::new(),
+            cache: BTreeMap::new(),
+            tick: 0,
+            read_only,
+            mount_state,
+            next_generation,
+            holds,
+        }
+    }
+
+    pub fn check_rw(&self) -> KResult<()> {
+        if self.read_only {
+            Err(Errno::EROFS)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn bs(&self) -> usize {
+        self.geo.bs
+    }
+
+    // ---- raw block I/O -------------------------------------------------------------
+
+    pub async fn dev_read(&self, blk: u32, buf: &mut [u8]) -> KResult<()> {
+        self.dev
+            .read(u64::from(blk) * self.geo.sectors_per_block(), buf)
+            .await
+    }
+
+    async fn dev_write(&self, blk: u32, data: &[u8]) -> KResult<()> {
+        self.dev
+            .write(u64::from(blk) * self.geo.sectors_per_block(), data)
+            .await
+    }
+
+    /// Block `blk` through the cache.
+    pub async fn block(&mut self, blk: u32) -> KResult<&mut Vec<u8>> {
+        if !self.cache.contains_key(&blk) {
+            let mut data = vec![0u8; self.bs()];
+            self.dev_read(blk, &mut data).await?;
+            self.insert(blk, data, CLEAN).await?;
+        }
+        self.tick += 1;
+        let tick = self.tick;
+        let e = self.cache.get_mut(&blk).ok_or(Errno::EIO)?;
+        e.used = tick;
+        Ok(&mut e.data)
+    }
+
+    /// Puts a block in the cache, first making room (a dirty victim is written with
+    /// everything it depends on: all dirty blocks, in order).
+    async fn insert(&mut self, blk: u32, data: Vec<u8>, dirty: u8) -> KResult<()> {
+        if !self.cache.contains_key(&blk) && self.cache.len() >= CACHE_BLOCKS {
+            let victim = self
+                .cache
+                .iter()
+                .min_by_key(|(_, e)| e.used)
+                .map(|(&b, e)| (b, e.dirty));
+            if let Some((vb, vdirty)) = victim {
+                if vdirty != CLEAN {
+                    self.flush_dirty().await?;
+                }
+                self.cache.remove(&vb);
+            }
+        }
+        self.tick += 1;
+        self.cache.insert(
+            blk,
+            CacheEntry {
+                data,
+                dirty,
+                used: self.tick,
+            },
+        );
+        Ok(())
+    }
+
+    /// Writes every dirty block: bitmaps first, then indirect blocks from the
+    /// bottom level up. Called before any other metadata block is written, so an
+    /// allocation always reaches the disk before the pointer to what it allocated.
+    pub async fn flush_dirty(&mut self) -> KResult<()> {
+        let mut dirty: Vec<(u8, u32)> = self
+            .cache
+            .iter()
+            .filter(|(_, e)| e.dirty != CLEAN)
+            .map(|(&b, e)| (e.dirty, b))
+            .collect();
+        dirty.sort_unstable();
+        for (_, b) in dirty {
+            let d = self.cache[&b].data.clone();
+            self.dev_write(b, &d).await?;
+            if let Some(e) = self.cache.get_mut(&b) {
+                e.dirty = CLEAN;
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks a cached block dirty in class `class` (the higher class wins).
+    fn mark_dirty(&mut self, blk: u32, class: u8) {
+        if let Some(e) = self.cache.get_mut(&blk) {
+            e.dirty = e.dirty.max(class);
+        }
+    }
+
+    /// Writes a metadata block (inode table, indirect, directory, xattr block) now,
+    /// after any pending bitmap changes.
+    pub async fn write_meta(&mut self, blk: u32, data: Vec<u8>) -> KResult<()> {
+        self.flush_dirty().await?;
+        self.dev_write(blk, &data).await?;
+        self.insert(blk, data, CLEAN).await?;
+        // Written now: nothing older may overwrite it later.
+        if let Some(e) = self.cache.get_mut(&blk) {
+            e.dirty = CLEAN;
+        }
+        Ok(())
+    }
+
+    /// Writes file data, keeping a cached copy (if any) the same.
+    pub async fn write_data(&mut self, blk: u32, data: &[u8]) -> KResult<()> {
+        self.dev_write(blk, data).await?;
+        if let Some(e) = self.cache.get_mut(&blk) {
+            e.data.copy_from_slice(data);
+        }
+        Ok(())
+    }
+
+    /// Writes what the operation left in memory: bitmaps, then group descriptors,
+    /// then the superblock.
+    pub async fn commit(&mut self) -> KResult<()> {
+        self.flush_dirty().await?;
+        let dirty: Vec<u32> = core::mem::take(&mut self.gdt_dirty).into_iter().collect();
+        for i in dirty {
+            let bs = self.bs();
+            let start = i as usize * bs;
+            let data = self.gdt[start..start + bs].to_vec();
+            let blk = self.geo.first_data_block + 1 + i;
+            self.dev_write(blk, &data).await?;
+        }
+        if self.sb_dirty {
+            self.write_super().await?;
+        }
+        Ok(())
+    }
+
+    pub async fn write_super(&mut self) -> KResult<()> {
+        self.sb_dirty = false;
+        let now = crate::now_secs();
+        put32(&mut self.sb, sb::WTIME, now);
+        let sb = self.sb.clone();
+        self.dev
+            .write(disk::SUPERBLOCK_OFFSET / SECTOR as u64, &sb)
+            .await
+    }
+
+    // ---- group descriptors -----------------------------------------------------
+
+    pub fn gd32(&self, g: u32, field: usize) -> u32 {
+        le32(&self.gdt, g as usize * gd::SIZE + field)
+    }
+    pub fn gd16(&self, g: u32, field: usize) -> u16 {
+        le16(&self.gdt, g as usize * gd::SIZE + field)
+    }
+    fn gd16_add(&mut self, g: u32, field: usize, delta: i32) {
+        let off = g as usize * gd::SIZE + field;
+        let v = (i32::from(le16(&self.gdt, off)) + delta).clamp(0, 0xffff);
+        put16(&mut self.gdt, off, v as u16);
+        self.gdt_dirty
+            .insert((g as usize * gd::SIZE / self.bs()) as u32);
+    }
+    fn sb32_add(&mut self, field: usize, delta: i64) {
+        let v = (i64::from(le32(&self.sb, field)) + delta).max(0);
+        put32(&mut self.sb, field, v as u32);
+        self.sb_dirty = true;
+    }
+
+    // ---- allocation --------------------------------------------------------------
+
+    /// Finds a clear bit in `bits[..n]`, from `start` on and then from the beginning.
+    fn find_zero(bits: &[u8], n: usize, start: usize) -> Option<usize> {
+        let scan = |from: usize, to: usize| -> Option<usize> {
+            let mut i = from;
+            while i < to {
+                if i.is_multiple_of(8) && i + 8 <= to && bits[i / 8] == 0xff {
+                    i += 8;
+                    continue;
+                }
+                if bits[i / 8] & (1 << (i % 8)) == 0 {
+                    return Some(i);
+                }
+                i += 1;
+            }
+            None
+        };
+        let start = start.min(n);
+        scan(start, n).or_else(|| scan(0, start))
+    }
+
+    /// Allocates a block, near `goal` when it can: sets its bit (the bitmap is
+    /// written before anything can point at the block) and the free counts.
+    pub async fn alloc_block(&mut self, goal: u32) -> KResult<u32> {
+        self.check_rw()?;
+        let geo = self.geo.clone();
+        let goal = if geo.valid_block(goal) {
+            goal
+        } else {
+            geo.first_data_block
+        };
+        let g0 = geo.group_of_block(goal);
+        for i in 0..geo.groups {
+            let g = (g0 + i) % geo.groups;
+            if self.gd16(g, gd::FREE_BLOCKS) == 0 {
+                continue;
+            }
+            let bitmap = self.gd32(g, gd::BLOCK_BITMAP);
+            if !geo.valid_block(bitmap) {
+                return Err(Errno::EUCLEAN);
+            }
+            let n = geo.group_blocks(g) as usize;
+            let start = if i == 0 {
+                (goal - geo.group_first_block(g)) as usize
+            } else {
+                0
+            };
+            let bits = self.block(bitmap).await?;
+            let Some(bit) = Self::find_zero(bits, n, start) else {
+                continue;
+            };
+            bits[bit / 8] |= 1 << (bit % 8);
+            self.mark_dirty(bitmap, BITMAP);
+            self.gd16_add(g, gd::FREE_BLOCKS, -1);
+            self.sb32_add(sb::FREE_BLOCKS_COUNT, -1);
+            return Ok(geo.group_first_block(g) + bit as u32);
+        }
+        Err(Errno::ENOSPC)
+    }
+
+    /// Frees a block: only once nothing on disk points at it any more.
+    pub async fn free_block(&mut self, b: u32) -> KResult<()> {
+        if !self.geo.valid_block(b) {
+            return Err(Errno::EUCLEAN);
+        }
+        let g = self.geo.group_of_block(b);
+        let bit = (b - self.geo.group_first_block(g)) as usize;
+        let bitmap = self.gd32(g, gd::BLOCK_BITMAP);
+        if !self.geo.valid_block(bitmap) {
+            return Err(Errno::EUCLEAN);
+        }
+        let bits = self.block(bitmap).await?;
+        if bits[bit / 8] & (1 << (bit % 8)) == 0 {
+            return Ok(()); // already free: never count it twice
+        }
+        bits[bit / 8] &= !(1 << (bit % 8));
+        self.mark_dirty(bitmap, BITMAP);
+        self.gd16_add(g, gd::FREE_BLOCKS, 1);
+        self.sb32_add(sb::FREE_BLOCKS_COUNT, 1);
+        Ok(())
+    }
+
+    /// Allocates an inode: directories go to a group with more free inodes than
+    /// average and the most free blocks (spreading the tree), other files to their
+    /// parent's group first.
+    pub async fn alloc_inode(&mut self, parent: u32, is_dir: bool) -> KResult<u32> {
+        self.check_rw()?;
+        let geo = self.geo.clone();
+        let mut order: Vec<u32> = Vec::with_capacity(geo.groups as usize);
+        let pg = if parent >= 1 && parent <= geo.inodes_count {
+            geo.group_of_ino(parent)
+        } else {
+            0
+        };
+        if is_dir {
+            let total: u64 = (0..geo.groups)
+                .map(|g| u64::from(self.gd16(g, gd::FREE_INODES)))
+                .sum();
+            let avg = total / u64::from(geo.groups);
+            let best = (0..geo.groups)
+                .filter(|&g| {
+                    let f = u64::from(self.gd16(g, gd::FREE_INODES));
+                    f > 0 && f >= avg
+                })
+                .max_by_key(|&g| (self.gd16(g, gd::FREE_BLOCKS), core::cmp::Reverse(g)));
+            if let Some(b) = best {
+                order.push(b);
+            }
+        }
+        order.extend((0..geo.groups).map(|i| (pg + i) % geo.groups));
+        for g in order {
+            if self.gd16(g, gd::FREE_INODES) == 0 {
+                continue;
+            }
+            let bitmap = self.gd32(g, gd::INODE_BITMAP);
+            if !geo.valid_block(bitmap) {
+                return Err(Errno::EUCLEAN);
+            }
+            let n = geo.inodes_per_group as usize;
+            // Reserved inodes (below s_first_ino) are never handed out.
+            let start = if g == 0 {
+                (geo.first_ino - 1) as usize
+            } else {
+                0
+            };
+            let bits = self.block(bitmap).await?;
+            let Some(bit) = Self::find_zero(bits, n, start) else {
+                continue;
+            };
+            let ino = g * geo.inodes_per_group + bit as u32 + 1;
+            if ino < geo.first_ino {
+                continue;
+            }
+            bits[bit / 8] |= 1 << (bit % 8);
+            self.mark_dirty(bitmap, BITMAP);
+            self.gd16_add(g, gd::FREE_INODES, -1);
+            if is_dir {
+                self.gd16_add(g, gd::USED_DIRS, 1);
+            }
+            self.sb32_add(sb::FREE_INODES_COUNT, -1);
+            return Ok(ino);
+        }
+        Err(Errno::ENOSPC)
+    }
+
+    /// Clears an inode's bit (after the inode itself says it is deleted).
+    pub async fn free_inode_bit(&mut self, ino: u32, was_dir: bool) -> KResult<()> {
+        let g = self.geo.group_of_ino(ino);
+        let bit = ((ino - 1) % self.geo.inodes_per_group) as usize;
+        let bitmap = self.gd32(g, gd::INODE_BITMAP);
+        if !self.geo.valid_block(bitmap) {
+            return Err(Errno::EUCLEAN);
+        }
+        let bits = self.block(bitmap).await?;
+        if bits[bit / 8] & (1 << (bit % 8)) == 0 {
+            return Ok(());
+        }
+        bits[bit / 8] &= !(1 << (bit % 8));
+        self.mark_dirty(bitmap, BITMAP);
+        self.gd16_add(g, gd::FREE_INODES, 1);
+        if was_dir {
+            self.gd16_add(g, gd::USED_DIRS, -1);
+        }
+        self.sb32_add(sb::FREE_INODES_COUNT, 1);
+        Ok(())
+    }
+
+    pub fn new_generation(&mut self) -> u32 {
+        self.next_generation = self.next_generation.wrapping_add(1);
+        self.next_generation
+    }
+
+    // ---- inodes ------------------------------------------------------------------
+
+    /// Where inode `ino` lives: (block, byte offset in it).
+    fn inode_location(&self, ino: u32) -> KResult<(u32, usize)> {
+        if ino == 0 || ino > self.geo.inodes_count {
+            return Err(Errno::EUCLEAN);
+        }
+        let g = self.geo.group_of_ino(ino);
+        let index = ((ino - 1) % self.geo.inodes_per_group) as usize;
+        let table = self.gd32(g, gd::INODE_TABLE);
+        let byte = index * self.geo.inode_size;
+        let blk = table + (byte / self.bs()) as u32;
+        if !self.geo.valid_block(table) || !self.geo.valid_block(blk) {
+            return Err(Errno::EUCLEAN);
+        }
+        Ok((blk, byte % self.bs()))
+    }
+
+    pub async fn read_inode(&mut self, ino: u32) -> KResult<Inode> {
+        let (blk, off) = self.inode_location(ino)?;
+        let isz = self.geo.inode_size;
+        let data = self.block(blk).await?;
+        Ok(Inode {
+            num: ino,
+            raw: data[off..off + isz].to_vec(),
+        })
+    }
+
+    /// Reads an inode that a directory entry names: it must be in use.
+    pub async fn read_live_inode(&mut self, ino: u32) -> KResult<Inode> {
+        let i = self.read_inode(ino).await?;
+        if i.mode() == 0 {
+            return Err(Errno::EUCLEAN);
+        }
+        Ok(i)
+    }
+
+    pub async fn write_inode(&mut self, inode: &Inode) -> KResult<()> {
+        self.check_rw()?;
+        let (blk, off) = self.inode_location(inode.num)?;
+        let mut data = self.block(blk).await?.clone();
+        data[off..off + inode.raw.len()].copy_from_slice(&inode.raw);
+        self.write_meta(blk, data).await
+    }
+
+    /// A zeroed inode to be filled in for a new file.
+    pub fn blank_inode(&mut self, ino: u32) -> Inode {
+        let mut i = Inode {
+            num: ino,
+            raw: vec![0; self.geo.inode_size],
+        };
+        if self.geo.inode_size > disk::GOOD_OLD_INODE_SIZE {
+            put16(&mut i.raw, disk::ino::EXTRA_ISIZE, self.geo.new_extra_isize);
+        }
+        let g = self.new_generation();
+        i.set_generation(g);
+        i
+    }
+
+    // ---- the block map -------------------------------------------------------------
+
+    pub fn map_path(&self, lblk: u64) -> KResult<MapPath> {
+        let p = self.geo.ppb;
+        let nd = disk::NDIR_BLOCKS as u64;
+        if lblk < nd {
+            return Ok(MapPath {
+                slot: lblk as usize,
+                idx: [0; 3],
+                depth: 0,
+            });
+        }
+        let mut l = lblk - nd;
+        if l < p {
+            return Ok(MapPath {
+                slot: disk::IND_BLOCK,
+                idx: [l, 0, 0],
+                depth: 1,
+            });
+        }
+        l -= p;
+        if l < p * p {
+            return Ok(MapPath {
+                slot: disk::DIND_BLOCK,
+                idx: [l / p, l % p, 0],
+                depth: 2,
+            });
+        }
+        l -= p * p;
+        if l < p * p * p {
+            return Ok(MapPath {
+                slot: disk::TIND_BLOCK,
+                idx: [l / (p * p), (l / p) % p, l % p],
+                depth: 3,
+            });
+        }
+        Err(Errno::EFBIG)
+    }
+
+    /// The block holding logical block `lblk` of the file, or 0 for a hole.
+    pub async fn bmap(&mut self, inode: &Inode, lblk: u64) -> KResult<u32> {
+        let path = self.map_path(lblk)?;
+        let mut ptr = inode.block(path.slot);
+        for level in 0..path.depth {
+            if ptr == 0 {
+                return Ok(0);
+            }
+            if !self.geo.valid_block(ptr) {
+                return Err(Errno::EUCLEAN);
+            }
+            let idx = path.idx[level] as usize;
+            ptr = le32(self.block(ptr).await?, idx * 4);
+        }
+        if ptr != 0 && !self.geo.valid_block(ptr) {
+            return Err(Errno::EUCLEAN);
+        }
+        Ok(ptr)
+    }
+
+    /// A goal for allocating logical block `lblk`: just after the block before it,
+    /// or the start of the inode's group.
+    pub async fn goal_for(&mut self, inode: &Inode, lblk: u64) -> u32 {
+        if lblk > 0
+            && let Ok(prev) = self.bmap(inode, lblk - 1).await
+            && prev != 0
+        {
+            return prev + 1;
+        }
+        let g = self.geo.group_of_ino(inode.num);
+        self.gd32(g, gd::INODE_TABLE) + self.geo.itb_per_group
+    }
+
+    /// Makes logical block `lblk` exist: allocates the missing indirect blocks and
+    /// the data block, whose first content is `init` (zeros if `None`), written at
+    /// once. New and changed indirect blocks stay dirty in the cache and are written
+    /// (after the bitmaps, children before parents) before the next other metadata
+    /// write; pointers in the inode itself change only in `inode`, which the caller
+    /// writes. Returns the block and whether it is new.
+    pub async fn bmap_alloc(
+        &mut self,
+        inode: &mut Inode,
+        lblk: u64,
+        goal: &mut u32,
+        init: Option<&[u8]>,
+    ) -> KResult<(u32, bool)> {
+        let path = self.map_path(lblk)?;
+        let bs = self.bs();
+        let spb = (bs / SECTOR) as i64;
+        let mut ptr = inode.block(path.slot);
+        if ptr == 0 {
+            let b = self.alloc_block(*goal).await?;
+            *goal = b + 1;
+            if path.depth == 0 {
+                self.write_new_data(b, init).await?;
+                inode.set_block(path.slot, b);
+                inode.add_sectors(spb);
+                return Ok((b, true));
+            }
+            self.new_indirect(b, path.depth).await?;
+            inode.set_block(path.slot, b);
+            inode.add_sectors(spb);
+            ptr = b;
+        } else if !self.geo.valid_block(ptr) {
+            return Err(Errno::EUCLEAN);
+        } else if path.depth == 0 {
+            return Ok((ptr, false));
+        }
+        for level in 0..path.depth {
+            let idx = path.idx[level] as usize;
+            let height = path.depth - level;
+            let child = le32(self.block(ptr).await?, idx * 4);
+            if child != 0 {
+                if !self.geo.valid_block(child) {
+                    return Err(Errno::EUCLEAN);
+                }
+                if height == 1 {
+                    return Ok((child, false));
+                }
+                ptr = child;
+                continue;
+            }
+            let b = self.alloc_block(*goal).await?;
+            *goal = b + 1;
+            if height == 1 {
+                self.write_new_data(b, init).await?;
+            } else {
+                self.new_indirect(b, height - 1).await?;
+            }
+            put32(self.block(ptr).await?, idx * 4, b);
+            self.mark_dirty(ptr, pointer_class(height));
+            inode.add_sectors(spb);
+            if height == 1 {
+                return Ok((b, true));
+            }
+            ptr = b;
+        }
+        Err(Errno::EUCLEAN)
+    }
+
+    /// The first content of a new data block.
+    async fn write_new_data(&mut self, b: u32, init: Option<&[u8]>) -> KResult<()> {
+        match init {
+            Some(d) => self.write_data(b, d).await,
+            None => {
+                let zeros = vec![0u8; self.bs()];
+                self.write_data(b, &zeros).await
+            }
+        }
+    }
+
+    /// A new, zeroed indirect block `height` levels above the data, dirty in the
+    /// cache (written before anything pointing at it).
+    async fn new_indirect(&mut self, b: u32, height: usize) -> KResult<()> {
+        let zeros = vec![0u8; self.bs()];
+        self.insert(b, zeros, pointer_class(height)).await?;
+        self.mark_dirty(b, pointer_class(height));
+        Ok(())
+    }
+
+    // ---- freeing blocks ------------------------------------------------------------
+
+    /// Frees the logical blocks `[first, end)` of a file. Pointers are cleared on disk
+    /// before the blocks they pointed at are freed: an indirect block is rewritten
+    /// before its children are freed, and subtrees hanging off the inode are freed
+    /// after the inode is written without them.
+    pub async fn free_range(&mut self, inode: &mut Inode, first: u64, end: u64) -> KResult<()> {
+        let p = self.geo.ppb;
+        let spb = (self.bs() / SECTOR) as i64;
+        let mut direct = Vec::new();
+        let mut detached = Vec::new();
+        for i in 0..disk::NDIR_BLOCKS {
+            let l = i as u64;
+            let b = inode.block(i);
+            if b != 0 && l >= first && l < end {
+                inode.set_block(i, 0);
+                if self.geo.valid_block(b) {
+                    direct.push(b);
+                }
+            }
+        }
+        let trees = [
+            (disk::IND_BLOCK, 1u32, 12u64, p),
+            (disk::DIND_BLOCK, 2, 12 + p, p * p),
+            (disk::TIND_BLOCK, 3, 12 + p + p * p, p * p * p),
+        ];
+        let mut freed: i64 = 0;
+        for (slot, depth, base, span) in trees {
+            let b = inode.block(slot);
+            if b == 0 || end <= base || first >= base + span {
+                continue;
+            }
+            if !self.geo.valid_block(b) {
+                inode.set_block(slot, 0);
+                continue;
+            }
+            if first <= base && base + span <= end {
+                inode.set_block(slot, 0);
+                detached.push((b, depth));
+            } else {
+                freed += self.free_partial(b, depth, base, first, end).await?;
+            }
+        }
+        inode.add_sectors(-(freed * spb));
+        let mut count = direct.len() as i64;
+        for &(b, depth) in &detached {
+            count += self.count_tree(b, depth).await;
+        }
+        inode.add_sectors(-(count * spb));
+        self.write_inode(inode).await?;
+        for b in direct {
+            self.free_block(b).await?;
+        }
+        for (b, depth) in detached {
+            self.free_tree(b, depth).await?;
+        }
+        Ok(())
+    }
+
+    /// Blocks in the tree under `b` (itself included), for i_blocks.
+    fn count_tree(&mut self, b: u32, depth: u32) -> BoxFuture<'_, i64> {
+        Box::pin(async move {
+            if depth == 0 {
+                return 1;
+            }
+            let Ok(data) = self.block(b).await.map(|d| d.clone()) else {
+                return 1;
+            };
+            let mut n = 1;
+            for i in 0..self.geo.ppb as usize {
+                let c = le32(&data, i * 4);
+                if c != 0 && self.geo.valid_block(c) {
+                    n += self.count_tree(c, depth - 1).await;
+                }
+            }
+            n
+        })
+    }
+
+    /// Frees a tree nothing points at any more.
+    fn free_tree(&mut self, b: u32, depth: u32) -> BoxFuture<'_, KResult<()>> {
+        Box::pin(async move {
+            if depth > 0 {
+                let data = self.block(b).await?.clone();
+                for i in 0..self.geo.ppb as usize {
+                    let c = le32(&data, i * 4);
+                    if c != 0 && self.geo.valid_block(c) {
+                        self.free_tree(c, depth - 1).await?;
+                    }
+                }
+            }
+            self.free_block(b).await
+        })
+    }
+
+    /// Frees `[first, end)` under the indirect block `b` (covering logical blocks
+    /// from `base`), which stays. Returns how many blocks were freed.
+    fn free_partial(
+        &mut self,
+        b: u32,
+        depth: u32,
+        base: u64,
+        first: u64,
+        end: u64,
+    ) -> BoxFuture<'_, KResult<i64>> {
+        Box::pin(async move {
+            let p = self.geo.ppb;
+            let span = p.pow(depth - 1);
+            let mut data = self.block(b).await?.clone();
+            let mut whole = Vec::new();
+            let mut partial = Vec::new();
+            for i in 0..p {
+                let cbase = base + i * span;
+                if cbase >= end || cbase + span <= first {
+                    continue;
+                }
+                let c = le32(&data, i as usize * 4);
+                if c == 0 {
+                    continue;
+                }
+                if !self.geo.valid_block(c) {
+                    put32(&mut data, i as usize * 4, 0);
+                    continue;
+                }
+                if first <= cbase && cbase + span <= end {
+                    put32(&mut data, i as usize * 4, 0);
+                    whole.push(c);
+                } else {
+                    partial.push((c, cbase));
+                }
+            }
+            let mut freed = 0;
+            for (c, cbase) in partial {
+                freed += self.free_partial(c, depth - 1, cbase, first, end).await?;
+            }
+            if !whole.is_empty() {
+                for &c in &whole {
+                    freed += self.count_tree(c, depth - 1).await;
+                }
+                self.write_meta(b, data).await?;
+                for c in whole {
+                    self.free_tree(c, depth - 1).await?;
+                }
+            }
+            Ok(freed)
+        })
+    }
+}

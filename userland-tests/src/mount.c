@@ -1,0 +1,466 @@
+/*
+ * mount.c - what a mount's options do: a tmpfs root's mode and owner, and
+ * read-only mounts (MS_RDONLY, remount, read-only bind mounts), whose every
+ * change to the file system is EROFS (Linux's mnt_want_write).
+ *
+ * Each case mounts a tmpfs on a kt_tmpdir() and unmounts it after, so it runs
+ * as root on any Linux and on Kestrel.
+ */
+#define KT_AREA "mount"
+#include "kt.h"
+
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <sys/time.h>
+
+/* ---- helpers ------------------------------------------------------------ */
+
+/* The options field of dir's line in /proc/mounts (the last line for it), or
+ * "" if there is none. */
+static const char *mount_options(const char *dir)
+{
+    static char opts[256];
+    char line[1024], src[256], path[512], type[64], o[256];
+    opts[0] = 0;
+    FILE *f = fopen("/proc/mounts", "r");
+    if (!f)
+        return opts;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "%255s %511s %63s %255s", src, path, type, o) == 4 && !strcmp(path, dir))
+            snprintf(opts, sizeof opts, "%s", o);
+    fclose(f);
+    return opts;
+}
+
+/* Whether the comma-separated list has the option. */
+static int has_opt(const char *opts, const char *want)
+{
+    size_t n = strlen(want);
+    for (const char *p = opts; *p;) {
+        if (!strncmp(p, want, n) && (p[n] == ',' || p[n] == 0))
+            return 1;
+        p = strchr(p, ',');
+        if (!p)
+            break;
+        p++;
+    }
+    return 0;
+}
+
+/*
+ * A tmpfs on a fresh directory holding a file "f" (0644, "data"), a directory
+ * "d", a FIFO "p" and a symlink "l" -> "f", remounted read-only the way LTP's
+ * needs_rofs does. NULL on failure.
+ */
+static const char *ro_tmpfs(void)
+{
+    const char *dir = kt_tmpdir();
+    if (!dir || mount("tmpfs", dir, "tmpfs", 0, NULL) != 0)
+        return NULL;
+    if (kt_write_file(kt_path(dir, "f"), "data", 4) != 0 || mkdir(kt_path(dir, "d"), 0755) != 0 ||
+        mkfifo(kt_path(dir, "p"), 0666) != 0 || symlink("f", kt_path(dir, "l")) != 0 ||
+        mount("tmpfs", dir, "tmpfs", MS_REMOUNT | MS_RDONLY, NULL) != 0) {
+        umount2(dir, MNT_DETACH);
+        return NULL;
+    }
+    return dir;
+}
+
+/* A case on ro_tmpfs(): the body gets dir; the tmpfs is unmounted after it,
+ * whatever the body's checks found. */
+#define ROTEST(name)                                                          \
+    static void name##_body(const char *kt_case, const char *dir);            \
+    TEST(name)                                                                \
+    {                                                                         \
+        const char *dir = ro_tmpfs();                                         \
+        CHECK(dir, "cannot set up a read-only tmpfs: %s", kt_errstr(errno));  \
+        name##_body(kt_case, dir);                                            \
+        umount2(dir, MNT_DETACH);                                             \
+    }                                                                         \
+    static void name##_body(const char *kt_case, const char *dir)
+
+/* ---- a tmpfs root ------------------------------------------------------- */
+
+static void root_mode_inner(const char *kt_case, const char *dir)
+{
+    struct stat st;
+    OK(stat(dir, &st));
+    CHECK(st.st_mode == (S_IFDIR | 01777), "tmpfs root mode %#o, expected %#o", st.st_mode,
+          S_IFDIR | 01777);
+    EXPECT_EQ(st.st_uid, getuid());
+    EXPECT_EQ(st.st_gid, getgid());
+}
+
+TEST(tmpfs_root_is_1777_by_default) {
+    const char *dir = kt_tmpdir();
+    CHECK(dir, "kt_tmpdir failed");
+    OK(chmod(dir, 0700));
+    OK(mount("tmpfs", dir, "tmpfs", 0, NULL));
+    root_mode_inner(kt_case, dir);
+    umount2(dir, MNT_DETACH);
+}
+
+static void mode_option_inner(const char *kt_case, const char *dir)
+{
+    struct stat st;
+    OK(mount("tmpfs", dir, "tmpfs", 0, "mode=0750"));
+    int r = stat(dir, &st);
+    umount2(dir, MNT_DETACH);
+    OK(r);
+    CHECK(st.st_mode == (S_IFDIR | 0750), "mode=0750: root mode %#o", st.st_mode);
+    OK(mount("tmpfs", dir, "tmpfs", 0, "size=1m,mode=2711"));
+    r = stat(dir, &st);
+    umount2(dir, MNT_DETACH);
+    OK(r);
+    CHECK(st.st_mode == (S_IFDIR | 02711), "mode=2711: root mode %#o", st.st_mode);
+    /* The last mode= wins. */
+    OK(mount("tmpfs", dir, "tmpfs", 0, "mode=700,mode=755"));
+    r = stat(dir, &st);
+    umount2(dir, MNT_DETACH);
+    OK(r);
+    CHECK(st.st_mode == (S_IFDIR | 0755), "mode=700,mode=755: root mode %#o", st.st_mode);
+}
+
+TEST(tmpfs_mode_option_sets_the_root_mode) {
+    const char *dir = kt_tmpdir();
+    CHECK(dir, "kt_tmpdir failed");
+    mode_option_inner(kt_case, dir);
+}
+
+TEST(tmpfs_uid_and_gid_options_own_the_root) {
+    const char *dir = kt_tmpdir();
+    CHECK(dir, "kt_tmpdir failed");
+    struct stat st;
+    OK(mount("tmpfs", dir, "tmpfs", 0, "uid=1234,gid=5678,mode=700"));
+    int r = stat(dir, &st);
+    umount2(dir, MNT_DETACH);
+    OK(r);
+    EXPECT_EQ(st.st_uid, 1234);
+    EXPECT_EQ(st.st_gid, 5678);
+    CHECK(st.st_mode == (S_IFDIR | 0700), "root mode %#o", st.st_mode);
+}
+
+TEST(tmpfs_bad_mode_or_uid_is_einval) {
+    const char *dir = kt_tmpdir();
+    CHECK(dir, "kt_tmpdir failed");
+    EXPECT_ERRNO(mount("tmpfs", dir, "tmpfs", 0, "mode=9"), EINVAL);
+    EXPECT_ERRNO(mount("tmpfs", dir, "tmpfs", 0, "mode=rwx"), EINVAL);
+    EXPECT_ERRNO(mount("tmpfs", dir, "tmpfs", 0, "uid=-1"), EINVAL);
+    EXPECT_ERRNO(mount("tmpfs", dir, "tmpfs", 0, "uid=4294967295"), EINVAL);
+}
+
+TEST(ramfs_root_is_0755_unless_mode_says) {
+    const char *dir = kt_tmpdir();
+    CHECK(dir, "kt_tmpdir failed");
+    struct stat st;
+    OK(mount("ramfs", dir, "ramfs", 0, NULL));
+    int r = stat(dir, &st);
+    umount2(dir, MNT_DETACH);
+    OK(r);
+    CHECK(st.st_mode == (S_IFDIR | 0755), "ramfs root mode %#o", st.st_mode);
+    OK(mount("ramfs", dir, "ramfs", 0, "mode=1777"));
+    r = stat(dir, &st);
+    umount2(dir, MNT_DETACH);
+    OK(r);
+    CHECK(st.st_mode == (S_IFDIR | 01777), "ramfs mode=1777: root mode %#o", st.st_mode);
+}
+
+/* ---- read-only mounts --------------------------------------------------- */
+
+ROTEST(ro_mount_refuses_new_names_with_erofs) {
+    EXPECT_ERRNO(open(kt_path(dir, "new"), O_CREAT | O_WRONLY, 0644), EROFS);
+    EXPECT_ERRNO(open(kt_path(dir, "new"), O_CREAT | O_RDONLY, 0644), EROFS);
+    EXPECT_ERRNO(creat(kt_path(dir, "new"), 0644), EROFS);
+    EXPECT_ERRNO(mkdir(kt_path(dir, "new"), 0755), EROFS);
+    EXPECT_ERRNO(mknod(kt_path(dir, "new"), S_IFREG | 0644, 0), EROFS);
+    EXPECT_ERRNO(mkfifo(kt_path(dir, "new"), 0644), EROFS);
+    EXPECT_ERRNO(symlink("f", kt_path(dir, "new")), EROFS);
+    EXPECT_ERRNO(link(kt_path(dir, "f"), kt_path(dir, "new")), EROFS);
+    EXPECT_ERRNO(mkdir(kt_path(dir, "d/new"), 0755), EROFS);
+    EXPECT_ERRNO(access(kt_path(dir, "new"), F_OK), ENOENT);
+}
+
+ROTEST(ro_mount_existing_name_is_eexist_before_erofs) {
+    EXPECT_ERRNO(mkdir(kt_path(dir, "d"), 0755), EEXIST);
+    EXPECT_ERRNO(mkdir(kt_path(dir, "f"), 0755), EEXIST);
+    EXPECT_ERRNO(open(kt_path(dir, "f"), O_CREAT | O_EXCL | O_RDONLY, 0644), EEXIST);
+    EXPECT_ERRNO(symlink("x", kt_path(dir, "f")), EEXIST);
+    EXPECT_ERRNO(mknod(kt_path(dir, "p"), S_IFIFO | 0644, 0), EEXIST);
+    EXPECT_ERRNO(link(kt_path(dir, "f"), kt_path(dir, "l")), EEXIST);
+    /* O_CREAT of an existing file, read-only: opens it. */
+    int fd = OK(open(kt_path(dir, "f"), O_CREAT | O_RDONLY, 0644));
+    close(fd);
+}
+
+ROTEST(ro_mount_refuses_removing_and_renaming) {
+    EXPECT_ERRNO(unlink(kt_path(dir, "f")), EROFS);
+    EXPECT_ERRNO(unlink(kt_path(dir, "l")), EROFS);
+    EXPECT_ERRNO(rmdir(kt_path(dir, "d")), EROFS);
+    EXPECT_ERRNO(unlinkat(AT_FDCWD, kt_path(dir, "d"), AT_REMOVEDIR), EROFS);
+    /* The mount is asked before the name is looked up. */
+    EXPECT_ERRNO(unlink(kt_path(dir, "missing")), EROFS);
+    EXPECT_ERRNO(rmdir(kt_path(dir, "missing")), EROFS);
+    EXPECT_ERRNO(rename(kt_path(dir, "f"), kt_path(dir, "g")), EROFS);
+    EXPECT_ERRNO(rename(kt_path(dir, "f"), kt_path(dir, "d/f")), EROFS);
+    /* . and .. are refused for what they are first. */
+    EXPECT_ERRNO(rmdir(kt_path(dir, "d/.")), EINVAL);
+    struct stat st;
+    OK(stat(kt_path(dir, "f"), &st));
+    OK(lstat(kt_path(dir, "l"), &st));
+}
+
+ROTEST(ro_mount_refuses_opening_files_for_writing) {
+    EXPECT_ERRNO(open(kt_path(dir, "f"), O_WRONLY), EROFS);
+    EXPECT_ERRNO(open(kt_path(dir, "f"), O_RDWR), EROFS);
+    EXPECT_ERRNO(open(kt_path(dir, "f"), O_RDONLY | O_TRUNC), EROFS);
+    EXPECT_ERRNO(open(kt_path(dir, "f"), O_WRONLY | O_APPEND), EROFS);
+    EXPECT_ERRNO(open(kt_path(dir, "l"), O_RDWR), EROFS);
+    EXPECT_ERRNO(open(kt_path(dir, "d"), O_RDWR), EISDIR);
+    int fd = OK(open(kt_path(dir, "f"), O_RDONLY));
+    char buf[8] = {0};
+    long n = read(fd, buf, sizeof buf);
+    EXPECT_ERRNO(write(fd, "x", 1), EBADF);
+    close(fd);
+    EXPECT_EQ(n, 4);
+    CHECK(!memcmp(buf, "data", 4), "read \"%.4s\"", buf);
+    struct stat st;
+    OK(stat(kt_path(dir, "f"), &st));
+    EXPECT_EQ(st.st_size, 4);
+}
+
+ROTEST(ro_mount_fifo_may_still_be_opened_for_writing) {
+    /* Devices, FIFOs and sockets are not the file system's content. */
+    int fd = OK(open(kt_path(dir, "p"), O_RDWR | O_NONBLOCK));
+    long n = write(fd, "x", 1);
+    close(fd);
+    EXPECT_EQ(n, 1);
+    OK(access(kt_path(dir, "p"), W_OK));
+}
+
+ROTEST(ro_mount_refuses_attribute_changes) {
+    const char *f = kt_path(dir, "f");
+    EXPECT_ERRNO(chmod(f, 0600), EROFS);
+    EXPECT_ERRNO(fchmodat(AT_FDCWD, f, 0600, 0), EROFS);
+    EXPECT_ERRNO(chown(f, 1, 1), EROFS);
+    EXPECT_ERRNO(lchown(kt_path(dir, "l"), 1, 1), EROFS);
+    EXPECT_ERRNO(fchownat(AT_FDCWD, f, 1, 1, 0), EROFS);
+    /* chown to -1, -1 changes nothing but still asks for write access. */
+    EXPECT_ERRNO(chown(f, -1, -1), EROFS);
+    EXPECT_ERRNO(utimes(f, NULL), EROFS);
+    struct timespec ts[2] = {{1, 0}, {2, 0}};
+    EXPECT_ERRNO(utimensat(AT_FDCWD, f, ts, 0), EROFS);
+    EXPECT_ERRNO(truncate(f, 0), EROFS);
+    EXPECT_ERRNO(truncate(kt_path(dir, "d"), 0), EISDIR);
+    EXPECT_ERRNO(setxattr(f, "user.k", "v", 1, 0), EROFS);
+    EXPECT_ERRNO(removexattr(f, "user.k"), EROFS);
+    /* The same through a descriptor opened for reading. */
+    int fd = OK(open(f, O_RDONLY));
+    errno = 0;
+    int e1 = fchmod(fd, 0600) == -1 ? errno : 0;
+    int e2 = fchown(fd, 1, 1) == -1 ? errno : 0;
+    int e3 = futimens(fd, NULL) == -1 ? errno : 0;
+    int e4 = fsetxattr(fd, "user.k", "v", 1, 0) == -1 ? errno : 0;
+    int e5 = ftruncate(fd, 0) == -1 ? errno : 0;
+    close(fd);
+    CHECK(e1 == EROFS, "fchmod: %s, expected EROFS", kt_errstr(e1));
+    CHECK(e2 == EROFS, "fchown: %s, expected EROFS", kt_errstr(e2));
+    CHECK(e3 == EROFS, "futimens: %s, expected EROFS", kt_errstr(e3));
+    CHECK(e4 == EROFS, "fsetxattr: %s, expected EROFS", kt_errstr(e4));
+    /* ftruncate needs a descriptor open for writing first. */
+    CHECK(e5 == EINVAL || e5 == EBADF, "ftruncate: %s, expected EINVAL", kt_errstr(e5));
+    struct stat st;
+    OK(stat(f, &st));
+    CHECK((st.st_mode & 07777) == 0644 && st.st_uid == 0 && st.st_size == 4,
+          "mode %#o uid %d size %lld changed", st.st_mode, (int)st.st_uid, (long long)st.st_size);
+    /* utimensat with both times omitted does nothing, so asks nothing. */
+    struct timespec omit[2] = {{0, UTIME_OMIT}, {0, UTIME_OMIT}};
+    OK(utimensat(AT_FDCWD, f, omit, 0));
+}
+
+ROTEST(ro_mount_access_w_ok_is_erofs) {
+    EXPECT_ERRNO(access(kt_path(dir, "f"), W_OK), EROFS);
+    EXPECT_ERRNO(access(kt_path(dir, "d"), W_OK | X_OK), EROFS);
+    EXPECT_ERRNO(faccessat(AT_FDCWD, kt_path(dir, "l"), W_OK, 0), EROFS);
+    OK(access(kt_path(dir, "f"), R_OK));
+    OK(access(kt_path(dir, "d"), R_OK | X_OK));
+    OK(access(kt_path(dir, "f"), F_OK));
+}
+
+static void as_nobody(void *arg)
+{
+    const char *dir = arg;
+    if (setgid(65534) != 0 || setuid(65534) != 0)
+        _exit(10);
+    /* The read-only mount answers before any permission check. */
+    if (mkdir(kt_path(dir, "d/new"), 0755) != -1 || errno != EROFS)
+        _exit(11);
+    if (chmod(kt_path(dir, "f"), 0777) != -1 || errno != EROFS)
+        _exit(12);
+    if (open(kt_path(dir, "f"), O_WRONLY) != -1 || errno != EROFS)
+        _exit(13);
+    if (unlink(kt_path(dir, "f")) != -1 || errno != EROFS)
+        _exit(14);
+    if (chown(kt_path(dir, "f"), 65534, 65534) != -1 || errno != EROFS)
+        _exit(15);
+    if (access(kt_path(dir, "f"), W_OK) != -1 || errno != EROFS)
+        _exit(16);
+    _exit(0);
+}
+
+ROTEST(ro_mount_erofs_comes_before_permission_checks) {
+    int st = kt_in_child(as_nobody, (void *)dir);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+          "child %s (10 setuid, 11 mkdir, 12 chmod, 13 open, 14 unlink, 15 chown, 16 access)",
+          kt_status(st));
+}
+
+ROTEST(ro_mount_shows_ro_in_proc_mounts_and_statfs) {
+    struct statfs sfs;
+    OK(statfs(dir, &sfs));
+    CHECK(sfs.f_flags & ST_RDONLY, "statfs f_flags %#lx lacks ST_RDONLY", (long)sfs.f_flags);
+    struct statvfs svfs;
+    OK(statvfs(kt_path(dir, "f"), &svfs));
+    CHECK(svfs.f_flag & ST_RDONLY, "statvfs f_flag %#lx lacks ST_RDONLY", (long)svfs.f_flag);
+    int fd = OK(open(kt_path(dir, "f"), O_RDONLY));
+    int r = fstatfs(fd, &sfs);
+    close(fd);
+    OK(r);
+    CHECK(sfs.f_flags & ST_RDONLY, "fstatfs f_flags %#lx lacks ST_RDONLY", (long)sfs.f_flags);
+    const char *o = mount_options(dir);
+    CHECK(has_opt(o, "ro") && !has_opt(o, "rw"), "/proc/mounts options \"%s\", expected ro", o);
+    /* The file system holding it is still writable. */
+    OK(statfs("/tmp", &sfs));
+    CHECK(!(sfs.f_flags & ST_RDONLY), "/tmp statfs f_flags %#lx has ST_RDONLY", (long)sfs.f_flags);
+}
+
+ROTEST(remount_rw_makes_it_writable_again) {
+    OK(mount("tmpfs", dir, "tmpfs", MS_REMOUNT, NULL));
+    int fd = OK(open(kt_path(dir, "new"), O_CREAT | O_WRONLY, 0644));
+    close(fd);
+    OK(unlink(kt_path(dir, "new")));
+    struct statfs sfs;
+    OK(statfs(dir, &sfs));
+    CHECK(!(sfs.f_flags & ST_RDONLY), "statfs f_flags %#lx after remount rw", (long)sfs.f_flags);
+    const char *o = mount_options(dir);
+    CHECK(has_opt(o, "rw"), "/proc/mounts options \"%s\", expected rw", o);
+    /* And read-only once more. */
+    OK(mount("tmpfs", dir, "tmpfs", MS_REMOUNT | MS_RDONLY, NULL));
+    EXPECT_ERRNO(mkdir(kt_path(dir, "new"), 0755), EROFS);
+}
+
+TEST(remount_ro_with_a_file_open_for_writing_is_ebusy) {
+    const char *dir = kt_tmpdir();
+    CHECK(dir, "kt_tmpdir failed");
+    OK(mount("tmpfs", dir, "tmpfs", 0, NULL));
+    int fd = open(kt_path(dir, "f"), O_CREAT | O_WRONLY, 0644);
+    errno = 0;
+    int r = mount("tmpfs", dir, "tmpfs", MS_REMOUNT | MS_RDONLY, NULL);
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    /* With it closed, the remount goes through. */
+    int r2 = mount("tmpfs", dir, "tmpfs", MS_REMOUNT | MS_RDONLY, NULL);
+    int e2 = errno;
+    umount2(dir, MNT_DETACH);
+    CHECK(fd >= 0, "open: %s", kt_errstr(e));
+    CHECK(r == -1 && e == EBUSY, "remount ro with a writer: %d %s, expected EBUSY", r, kt_errstr(e));
+    CHECK(r2 == 0, "remount ro after close: %s", kt_errstr(e2));
+}
+
+TEST(remount_of_a_directory_that_is_no_mount_is_einval) {
+    const char *dir = kt_tmpdir();
+    CHECK(dir, "kt_tmpdir failed");
+    OK(mkdir(kt_path(dir, "sub"), 0755));
+    EXPECT_ERRNO(mount("none", kt_path(dir, "sub"), NULL, MS_REMOUNT | MS_RDONLY, NULL), EINVAL);
+    EXPECT_ERRNO(mount("none", kt_path(dir, "sub"), NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL),
+                 EINVAL);
+}
+
+static void bind_inner(const char *kt_case, const char *a, const char *b)
+{
+    OK(kt_write_file(kt_path(a, "f"), "x", 1));
+    OK(mount(a, b, NULL, MS_BIND, NULL));
+    /* A new bind mount is writable: MS_RDONLY takes a remount. */
+    int fd = OK(open(kt_path(b, "f"), O_WRONLY));
+    close(fd);
+    OK(mount(NULL, b, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL));
+    EXPECT_ERRNO(open(kt_path(b, "f"), O_WRONLY), EROFS);
+    EXPECT_ERRNO(mkdir(kt_path(b, "new"), 0755), EROFS);
+    EXPECT_ERRNO(unlink(kt_path(b, "f")), EROFS);
+    const char *o = mount_options(b);
+    CHECK(has_opt(o, "ro"), "/proc/mounts options of the bind mount \"%s\", expected ro", o);
+    struct statfs sfs;
+    OK(statfs(b, &sfs));
+    CHECK(sfs.f_flags & ST_RDONLY, "statfs of the bind mount: f_flags %#lx", (long)sfs.f_flags);
+    /* The same files through the original mount stay writable. */
+    fd = OK(open(kt_path(a, "f"), O_WRONLY | O_APPEND));
+    long n = write(fd, "y", 1);
+    close(fd);
+    EXPECT_EQ(n, 1);
+    OK(mkdir(kt_path(a, "new"), 0755));
+    struct stat st;
+    OK(stat(kt_path(b, "new"), &st));
+    OK(stat(kt_path(b, "f"), &st));
+    EXPECT_EQ(st.st_size, 2);
+    o = mount_options(a);
+    CHECK(has_opt(o, "rw"), "/proc/mounts options of the source \"%s\", expected rw", o);
+    /* A bind mount of a read-only mount starts read-only. */
+    OK(mount(b, kt_path(a, "new"), NULL, MS_BIND, NULL));
+    int e = mkdir(kt_path(a, "new/x"), 0755) == -1 ? errno : 0;
+    umount2(kt_path(a, "new"), MNT_DETACH);
+    CHECK(e == EROFS, "mkdir in a bind of a read-only mount: %s, expected EROFS", kt_errstr(e));
+}
+
+TEST(bind_mount_remounted_ro_is_read_only_and_its_source_is_not) {
+    const char *a = kt_tmpdir(), *b = kt_tmpdir();
+    CHECK(a && b, "kt_tmpdir failed");
+    OK(mount("tmpfs", a, "tmpfs", 0, NULL));
+    bind_inner(kt_case, a, b);
+    umount2(b, MNT_DETACH);
+    umount2(a, MNT_DETACH);
+}
+
+TEST(mount_with_ms_rdonly_is_read_only_from_the_start) {
+    const char *dir = kt_tmpdir();
+    CHECK(dir, "kt_tmpdir failed");
+    OK(mount("tmpfs", dir, "tmpfs", MS_RDONLY, NULL));
+    int e = mkdir(kt_path(dir, "new"), 0755) == -1 ? errno : 0;
+    const char *o = mount_options(dir);
+    int ro = has_opt(o, "ro");
+    umount2(dir, MNT_DETACH);
+    CHECK(e == EROFS, "mkdir: %s, expected EROFS", kt_errstr(e));
+    CHECK(ro, "/proc/mounts options \"%s\", expected ro", o);
+    /* "ro" in the data string is the same. */
+    OK(mount("tmpfs", dir, "tmpfs", 0, "ro"));
+    e = mkdir(kt_path(dir, "new"), 0755) == -1 ? errno : 0;
+    umount2(dir, MNT_DETACH);
+    CHECK(e == EROFS, "mkdir on a tmpfs mounted with \"ro\": %s, expected EROFS", kt_errstr(e));
+}
+
+int main(void)
+{
+    KT_BEGIN();
+    RUN(tmpfs_root_is_1777_by_default);
+    RUN(tmpfs_mode_option_sets_the_root_mode);
+    RUN(tmpfs_uid_and_gid_options_own_the_root);
+    RUN(tmpfs_bad_mode_or_uid_is_einval);
+    RUN(ramfs_root_is_0755_unless_mode_says);
+    RUN(ro_mount_refuses_new_names_with_erofs);
+    RUN(ro_mount_existing_name_is_eexist_before_erofs);
+    RUN(ro_mount_refuses_removing_and_renaming);
+    RUN(ro_mount_refuses_opening_files_for_writing);
+    RUN(ro_mount_fifo_may_still_be_opened_for_writing);
+    RUN(ro_mount_refuses_attribute_changes);
+    RUN(ro_mount_access_w_ok_is_erofs);
+    RUN(ro_mount_erofs_comes_before_permission_checks);
+    RUN(ro_mount_shows_ro_in_proc_mounts_and_statfs);
+    RUN(remount_rw_makes_it_writable_again);
+    RUN(remount_ro_with_a_file_open_for_writing_is_ebusy);
+    RUN(remount_of_a_directory_that_is_no_mount_is_einval);
+    RUN(bind_mount_remounted_ro_is_read_only_and_its_source_is_not);
+    RUN(mount_with_ms_rdonly_is_read_only_from_the_start);
+    return KT_END();
+}
