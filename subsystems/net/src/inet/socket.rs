@@ -172,6 +172,10 @@ pub struct State {
     pub queued: bool,
     /// The stack knows this socket (it has smoltcp sockets for it).
     pub attached: bool,
+    /// A connect started and nobody has been told how it ended: the next
+    /// connect on an established socket returns 0 (once) rather than EISCONN,
+    /// as inet_stream_connect does for a socket still SS_CONNECTING.
+    pub connect_unreported: bool,
 }
 
 /// An internet socket.
@@ -250,6 +254,7 @@ impl InetSocket {
                 released: false,
                 queued: false,
                 attached: false,
+                connect_unreported: false,
             }),
             wq: WaitQueue::new(),
         })
@@ -475,12 +480,17 @@ impl InetSocket {
             return self.connect_dgram(&mut st, addr);
         }
         match st.phase {
+            Phase::Connected if st.connect_unreported => {
+                st.connect_unreported = false;
+                return Ok(());
+            }
             Phase::Connected => return Err(Errno::EISCONN),
             Phase::Connecting => return Err(Errno::EALREADY),
             Phase::Listening => return Err(Errno::EINVAL),
             Phase::Closed => {
                 // The outcome of a non-blocking connect that failed is reported
                 // by the next connect (inet_stream_connect reads sk_err).
+                st.connect_unreported = false;
                 if let Some(e) = st.error.take() {
                     return Err(e);
                 }
@@ -520,6 +530,7 @@ impl InetSocket {
         st.remote = Some(IpEndpoint::new(ip, port));
         st.phase = Phase::Connecting;
         st.error = None;
+        st.connect_unreported = true;
         self.kick(&mut st);
         Err(Errno::EINPROGRESS)
     }
@@ -528,6 +539,9 @@ impl InetSocket {
     /// (the error is taken: it is reported once).
     pub fn connect_result(&self) -> Option<KResult<()>> {
         let mut st = self.state.lock();
+        if st.phase != Phase::Connecting {
+            st.connect_unreported = false;
+        }
         match st.phase {
             Phase::Connecting => None,
             Phase::Connected if st.error.is_none() => Some(Ok(())),
@@ -807,6 +821,40 @@ impl InetSocket {
             Some(r) if ok => Ok(super::addr::endpoint_sockaddr(self.family, r)),
             _ => Err(Errno::ENOTCONN),
         }
+    }
+
+    /// The connection's state as Linux numbers it (TCP_INFO's tcpi_state,
+    /// /proc/net/tcp's st): ESTABLISHED 1, SYN_SENT 2, CLOSE 7, CLOSE_WAIT 8,
+    /// LISTEN 10, FIN_WAIT1 4. UDP sockets are CLOSE, or ESTABLISHED when
+    /// connected (as udp_poll's sk_state).
+    pub fn tcp_state(&self) -> u8 {
+        let st = self.state.lock();
+        match (self.kind, st.phase) {
+            (Kind::Dgram, _) if st.remote.is_some() => 1,
+            (Kind::Dgram, _) => 7,
+            (_, Phase::Listening) => 10,
+            (_, Phase::Connecting) => 2,
+            (_, Phase::Connected) if st.peer_fin => 8,
+            (_, Phase::Connected) if st.shut_wr => 4,
+            (_, Phase::Connected) => 1,
+            _ => 7,
+        }
+    }
+
+    /// The local and remote endpoints and the queue lengths (tx, rx), for
+    /// /proc/net: (local address or None for a wildcard, local port, remote).
+    pub fn snapshot(&self) -> (Option<IpAddress>, u16, Option<IpEndpoint>, usize, usize) {
+        let st = self.state.lock();
+        let port = st.port.as_ref().map_or(0, PortGuard::port);
+        let rxq = match self.kind {
+            Kind::Stream => st.rx.len(),
+            Kind::Dgram => st.drx_cost,
+        };
+        let txq = match self.kind {
+            Kind::Stream => st.tx.len() + st.in_flight,
+            Kind::Dgram => st.dtx_cost,
+        };
+        (st.local_addr.or(st.local.addr()), port, st.remote, txq, rxq)
     }
 
     /// SO_ERROR: the pending error, taken.
