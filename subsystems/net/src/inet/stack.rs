@@ -777,6 +777,11 @@ impl Stack {
                 t.close();
                 e.fin_sent = true;
             }
+            if st.released && e.fin_sent && t.recv_queue() > 0 && t.state() != tcp::State::Closed {
+                // Data for a socket nobody can read any more: the peer is
+                // reset, as Linux's tcp_rcv_state_process does to an orphan.
+                t.abort();
+            }
             // Receive: smoltcp's buffer into the queue, as far as SO_RCVBUF goes.
             let before = st.rx.len();
             let room = st.opts.rcvbuf.saturating_sub(st.rx.len());
@@ -832,8 +837,12 @@ impl Stack {
                 {
                     // Reset by the peer (or given up on): ECONNRESET once; the
                     // queued bytes can still be read before it.
+                    // tcp_reset: a reset after the peer's FIN (CLOSE_WAIT) is
+                    // EPIPE, else ECONNRESET.
                     st.error = Some(if timed_out(DATA_TIMEOUT_MS) {
                         Errno::ETIMEDOUT
+                    } else if e.seen == S::CloseWait {
+                        Errno::EPIPE
                     } else {
                         Errno::ECONNRESET
                     });
