@@ -980,6 +980,11 @@ impl Stack {
         }
         if done {
             let e = self.socks.remove(&id).expect("present");
+            // Datagrams handed to smoltcp go out before their socket goes
+            // (a program that sends and exits at once still sent them).
+            for &(i, _) in &e.udp {
+                self.egress(i, instant(now));
+            }
             for (i, h) in e.udp {
                 self.ifaces[i].set.remove(h);
             }

@@ -311,3 +311,20 @@ fn ipv6_loopback_connects() {
     assert_eq!(c4.connect_result(), Some(Ok(())));
     assert!(l.accept().is_ok() && l.accept().is_ok());
 }
+
+#[test]
+fn a_datagram_sent_just_before_close_is_delivered() {
+    let mut net = Net::new();
+    let b = net.udp();
+    b.bind(SockAddr::Inet(LO, 0)).unwrap();
+    net.run();
+    let a = net.udp();
+    let to = SockAddr::Inet(LO, port_of(&b));
+    assert_eq!(a.send_dgram(b"last", Some(to)).unwrap(), 4);
+    // Closed before the actor ran (a program that sends and exits).
+    a.release();
+    drop(a);
+    net.run();
+    let mut buf = [0u8; 8];
+    assert_eq!(b.recv_dgram(&mut buf, false).unwrap().0, 4);
+}
