@@ -101,14 +101,19 @@ fn parse_type(domain: u32, ty: u32, protocol: i32) -> KResult<(Kind, bool, bool)
 }
 
 pub async fn sys_socket(ctx: &mut Ctx<'_>, domain: u32, ty: u32, protocol: i32) -> KResult<u64> {
-    if matches!(domain, AF_INET | AF_INET6) && ty & !(SOCK_TYPE_MASK | SOCK_CLOEXEC | SOCK_NONBLOCK) == 0
+    if matches!(domain, AF_INET | AF_INET6)
+        && ty & !(SOCK_TYPE_MASK | SOCK_CLOEXEC | SOCK_NONBLOCK) == 0
     {
         let base = ty & SOCK_TYPE_MASK;
         if base >= SOCK_MAX {
             return Err(Errno::EINVAL);
         }
         let s = inet::socket(domain, base, protocol)?;
-        let nonblock = if ty & SOCK_NONBLOCK != 0 { O_NONBLOCK } else { 0 };
+        let nonblock = if ty & SOCK_NONBLOCK != 0 {
+            O_NONBLOCK
+        } else {
+            0
+        };
         let f = crate::fs::anon::socket_file(s, O_RDWR | nonblock);
         return ctx.install(f, ty & SOCK_CLOEXEC != 0).map(|fd| fd as u64);
     }
@@ -1303,7 +1308,9 @@ pub async fn readv(ctx: &Ctx<'_>, f: &OpenFile, iovecs: &[Iovec]) -> KResult<u64
     let mm = ctx.mm();
     let mut dst = UserIoVecs::new(&*mm, iovecs)?;
     if let Some(s) = InetSocket::of(f) {
-        return inet::recv(ctx, f, s, &mut dst, 0).await.map(|g| g.len as u64);
+        return inet::recv(ctx, f, s, &mut dst, 0)
+            .await
+            .map(|g| g.len as u64);
     }
     let (n, _) = recv_data(ctx, f, &mut dst, 0).await?;
     Ok(n as u64)

@@ -17,7 +17,7 @@ use kestrel_abi::fs::*;
 use kestrel_abi::net::*;
 use kestrel_abi::{Errno, KResult};
 use kestrel_net::inet::addr::{self, SockAddr};
-use kestrel_net::inet::socket::{UDP_MAX_V6, UDP_MAX_V4};
+use kestrel_net::inet::socket::{UDP_MAX_V4, UDP_MAX_V6};
 use kestrel_net::inet::{Family, InetSocket, Kind};
 use kestrel_usermem::UserIoVecs;
 use kestrel_vfs::OpenFile;
@@ -27,8 +27,8 @@ use super::super::{Ctx, MAX_RW_COUNT, zeroed_vec};
 use super::{CHUNK, RawAddr, bounded, deadline, ns_of_timeval, wait_ready, write_addr};
 
 /// IPPROTO_TCP and IPPROTO_UDP as socket(2)'s protocol.
-const TCP: i32 = IPPROTO_TCP as i32;
-const UDP: i32 = IPPROTO_UDP as i32;
+const TCP: i32 = IPPROTO_TCP;
+const UDP: i32 = IPPROTO_UDP;
 
 /// socket(2) for AF_INET/AF_INET6: the protocol must be 0 or the type's own
 /// (EPROTONOSUPPORT); SOCK_RAW needs raw sockets this kernel does not have
@@ -82,11 +82,12 @@ pub async fn accept(
     let peer = conn.peer_name().unwrap_or_default();
     let file = crate::fs::anon::socket_file(
         conn,
-        O_RDWR | if flags & SOCK_NONBLOCK != 0 {
-            O_NONBLOCK
-        } else {
-            0
-        },
+        O_RDWR
+            | if flags & SOCK_NONBLOCK != 0 {
+                O_NONBLOCK
+            } else {
+                0
+            },
     );
     let fd = ctx.install(file, flags & SOCK_CLOEXEC != 0)?;
     if !addr.is_null()
@@ -432,12 +433,12 @@ pub fn setsockopt(
         ) => {
             int()?;
         }
-        (IPPROTO_TCP_I, TCP_NODELAY) if stream => {
+        (IPPROTO_TCP, TCP_NODELAY) if stream => {
             let v = int()? != 0;
             s.with_opts(|o| o.nodelay = v);
             s.options_changed();
         }
-        (IPPROTO_TCP_I, TCP_KEEPIDLE | TCP_KEEPINTVL) if stream => {
+        (IPPROTO_TCP, TCP_KEEPIDLE | TCP_KEEPINTVL) if stream => {
             let v = int()?;
             if !(1..=32767).contains(&v) {
                 return Err(Errno::EINVAL);
@@ -451,7 +452,7 @@ pub fn setsockopt(
             });
             s.options_changed();
         }
-        (IPPROTO_TCP_I, TCP_KEEPCNT) if stream => {
+        (IPPROTO_TCP, TCP_KEEPCNT) if stream => {
             let v = int()?;
             if !(1..=127).contains(&v) {
                 return Err(Errno::EINVAL);
@@ -459,10 +460,10 @@ pub fn setsockopt(
             s.with_opts(|o| o.keepcnt = v as u32);
         }
         // Accepted without effect: smoltcp chooses its segments and ACKs.
-        (IPPROTO_TCP_I, TCP_CORK | TCP_QUICKACK | TCP_MAXSEG) if stream => {
+        (IPPROTO_TCP, TCP_CORK | TCP_QUICKACK | TCP_MAXSEG) if stream => {
             int()?;
         }
-        (IPPROTO_IP_I, IP_TTL) if s.family() == Family::V4 => {
+        (IPPROTO_IP, IP_TTL) if s.family() == Family::V4 => {
             let v = int()?;
             let ttl = match v {
                 -1 => 64,
@@ -471,10 +472,10 @@ pub fn setsockopt(
             };
             s.with_opts(|o| o.ttl = ttl);
         }
-        (IPPROTO_IP_I, IP_TOS) if s.family() == Family::V4 => {
+        (IPPROTO_IP, IP_TOS) if s.family() == Family::V4 => {
             int()?;
         }
-        (IPPROTO_IPV6_I, IPV6_V6ONLY) if s.family() == Family::V6 => {
+        (IPPROTO_IPV6, IPV6_V6ONLY) if s.family() == Family::V6 => {
             let v = int()? != 0;
             // Only before the socket is bound (inet6: EINVAL after).
             if s.is_bound() {
@@ -482,7 +483,7 @@ pub fn setsockopt(
             }
             s.with_opts(|o| o.v6only = v);
         }
-        (IPPROTO_IPV6_I, IPV6_UNICAST_HOPS) if s.family() == Family::V6 => {
+        (IPPROTO_IPV6, IPV6_UNICAST_HOPS) if s.family() == Family::V6 => {
             let v = int()?;
             let ttl = match v {
                 -1 => 64,
@@ -495,10 +496,6 @@ pub fn setsockopt(
     }
     Ok(0)
 }
-
-const IPPROTO_TCP_I: i32 = IPPROTO_TCP as i32;
-const IPPROTO_IP_I: i32 = IPPROTO_IP as i32;
-const IPPROTO_IPV6_I: i32 = IPPROTO_IPV6 as i32;
 
 /// struct tcp_info up to tcpi_total_retrans (104 bytes: the fields every
 /// version has). Only the state, the MSS fields and the window scale are
@@ -558,20 +555,18 @@ pub fn getsockopt(
             int_bytes(0)
         }
         (SOL_SOCKET, SO_RCVLOWAT | SO_SNDLOWAT) => int_bytes(1),
-        (IPPROTO_TCP_I, TCP_NODELAY) if stream => int_bytes(i32::from(o.nodelay)),
-        (IPPROTO_TCP_I, TCP_KEEPIDLE) if stream => int_bytes(o.keepidle as i32),
-        (IPPROTO_TCP_I, TCP_KEEPINTVL) if stream => int_bytes(o.keepintvl as i32),
-        (IPPROTO_TCP_I, TCP_KEEPCNT) if stream => int_bytes(o.keepcnt as i32),
-        (IPPROTO_TCP_I, TCP_MAXSEG) if stream => int_bytes(536),
-        (IPPROTO_TCP_I, TCP_CORK) if stream => int_bytes(0),
-        (IPPROTO_TCP_I, TCP_QUICKACK) if stream => int_bytes(1),
-        (IPPROTO_TCP_I, TCP_INFO) if stream => tcp_info(s),
-        (IPPROTO_IP_I, IP_TTL) if s.family() == Family::V4 => int_bytes(i32::from(o.ttl)),
-        (IPPROTO_IP_I, IP_TOS) if s.family() == Family::V4 => int_bytes(0),
-        (IPPROTO_IPV6_I, IPV6_V6ONLY) if s.family() == Family::V6 => {
-            int_bytes(i32::from(o.v6only))
-        }
-        (IPPROTO_IPV6_I, IPV6_UNICAST_HOPS) if s.family() == Family::V6 => {
+        (IPPROTO_TCP, TCP_NODELAY) if stream => int_bytes(i32::from(o.nodelay)),
+        (IPPROTO_TCP, TCP_KEEPIDLE) if stream => int_bytes(o.keepidle as i32),
+        (IPPROTO_TCP, TCP_KEEPINTVL) if stream => int_bytes(o.keepintvl as i32),
+        (IPPROTO_TCP, TCP_KEEPCNT) if stream => int_bytes(o.keepcnt as i32),
+        (IPPROTO_TCP, TCP_MAXSEG) if stream => int_bytes(536),
+        (IPPROTO_TCP, TCP_CORK) if stream => int_bytes(0),
+        (IPPROTO_TCP, TCP_QUICKACK) if stream => int_bytes(1),
+        (IPPROTO_TCP, TCP_INFO) if stream => tcp_info(s),
+        (IPPROTO_IP, IP_TTL) if s.family() == Family::V4 => int_bytes(i32::from(o.ttl)),
+        (IPPROTO_IP, IP_TOS) if s.family() == Family::V4 => int_bytes(0),
+        (IPPROTO_IPV6, IPV6_V6ONLY) if s.family() == Family::V6 => int_bytes(i32::from(o.v6only)),
+        (IPPROTO_IPV6, IPV6_UNICAST_HOPS) if s.family() == Family::V6 => {
             int_bytes(i32::from(o.ttl))
         }
         _ => return Err(Errno::ENOPROTOOPT),
