@@ -11,7 +11,7 @@
 //! 10.0.2.2 (QEMU's slirp hands the same address out by DHCP; a fixed one
 //! boots without waiting for a lease). Later NICs come up without an address.
 
-use alloc::string::ToString;
+use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -132,4 +132,110 @@ async fn transmit(dev: Arc<dyn NetDevice>, link: Arc<Link>, shared: Arc<Shared>)
         }
         link.tx_ready.wait().await;
     }
+}
+
+/// /proc/net/dev: each interface's counters in Linux's layout (errors, fifo,
+/// frame and multicast counts Kestrel does not keep read 0).
+pub fn proc_dev() -> String {
+    use core::fmt::Write;
+    use core::sync::atomic::Ordering::Relaxed;
+    let mut out = String::from(
+        "Inter-|   Receive                                                |  Transmit\n \
+         face |bytes    packets errs drop fifo frame compressed multicast|\
+         bytes    packets errs drop fifo colls carrier compressed\n",
+    );
+    let Some(shared) = shared() else {
+        return out;
+    };
+    for f in shared.interfaces() {
+        let l = &f.link;
+        let _ = writeln!(
+            out,
+            "{:>6}: {:>7} {:>7} {:>4} {:>4} {:>4} {:>5} {:>10} {:>9} {:>8} {:>7} {:>4} {:>4} {:>4} {:>5} {:>7} {:>10}",
+            f.name,
+            l.rx_bytes.load(Relaxed),
+            l.rx_frames.load(Relaxed),
+            0,
+            l.rx_dropped.load(Relaxed),
+            0,
+            0,
+            0,
+            0,
+            l.tx_bytes.load(Relaxed),
+            l.tx_frames.load(Relaxed),
+            l.tx_errors.load(Relaxed),
+            0,
+            0,
+            0,
+            0,
+            0
+        );
+    }
+    out
+}
+
+/// An address as /proc/net shows it: the 32-bit words of the address as the
+/// host (little-endian) stores them, in hex.
+fn proc_addr(a: IpAddress, v6: bool) -> String {
+    use core::fmt::Write;
+    let bytes: [u8; 16] = match a {
+        IpAddress::Ipv4(x) if !v6 => {
+            let mut b = [0u8; 16];
+            b[..4].copy_from_slice(&x.octets());
+            b
+        }
+        IpAddress::Ipv4(x) => x.to_ipv6_mapped().octets(),
+        IpAddress::Ipv6(x) => x.octets(),
+    };
+    let words = if v6 { 4 } else { 1 };
+    let mut s = String::new();
+    for w in bytes.chunks_exact(4).take(words) {
+        let _ = write!(s, "{:08X}", u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+    }
+    s
+}
+
+/// /proc/net/tcp, tcp6, udp, udp6: one line per socket of the kind and
+/// family, in Linux's columns. Timers, retransmits, uid and inode read 0
+/// (partial: ss and netstat cannot tie a socket to its process).
+pub fn proc_sockets(tcp: bool, v6: bool) -> String {
+    use core::fmt::Write;
+    use kestrel_net::inet::{Family, Kind};
+    let mut out = String::from(if v6 {
+        "  sl  local_address                         remote_address                        \
+         st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+    } else {
+        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   \
+         uid  timeout inode\n"
+    });
+    let Some(shared) = shared() else {
+        return out;
+    };
+    let kind = if tcp { Kind::Stream } else { Kind::Dgram };
+    let family = if v6 { Family::V6 } else { Family::V4 };
+    let any = if v6 {
+        IpAddress::v6(0, 0, 0, 0, 0, 0, 0, 0)
+    } else {
+        IpAddress::v4(0, 0, 0, 0)
+    };
+    let mut n = 0;
+    for s in shared.sockets() {
+        if s.kind() != kind || s.family() != family {
+            continue;
+        }
+        let (local, port, remote, txq, rxq) = s.snapshot();
+        if port == 0 {
+            continue;
+        }
+        let (raddr, rport) = remote.map_or((any, 0), |r| (r.addr, r.port));
+        let _ = writeln!(
+            out,
+            "{n:>4}: {}:{port:04X} {}:{rport:04X} {:02X} {txq:08X}:{rxq:08X} 00:00000000 00000000     0        0 0 1",
+            proc_addr(local.unwrap_or(any), v6),
+            proc_addr(raddr, v6),
+            s.tcp_state(),
+        );
+        n += 1;
+    }
+    out
 }

@@ -211,6 +211,9 @@ pub struct Shared {
     /// The interfaces, `lo` first.
     ifaces: spin::RwLock<Vec<IfaceInfo>>,
     next_id: AtomicU64,
+    /// Every socket that exists, by id, for /proc/net (a socket leaves it
+    /// when dropped).
+    registry: spin::Mutex<alloc::collections::BTreeMap<u64, alloc::sync::Weak<InetSocket>>>,
 }
 
 impl Shared {
@@ -222,11 +225,28 @@ impl Shared {
             ports: Arc::new(ports::Ports::default()),
             ifaces: spin::RwLock::new(ifaces),
             next_id: AtomicU64::new(1),
+            registry: spin::Mutex::new(alloc::collections::BTreeMap::new()),
         })
     }
 
     pub(crate) fn new_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn register(&self, id: u64, s: alloc::sync::Weak<InetSocket>) {
+        self.registry.lock().insert(id, s);
+    }
+
+    pub(crate) fn unregister(&self, id: u64) {
+        self.registry.lock().remove(&id);
+    }
+
+    /// The sockets that exist now, oldest first (/proc/net/tcp and udp).
+    pub fn sockets(&self) -> Vec<Arc<InetSocket>> {
+        // Upgraded outside the lock: a socket dropped meanwhile unregisters
+        // itself, which takes the lock.
+        let weak: Vec<_> = self.registry.lock().values().cloned().collect();
+        weak.iter().filter_map(alloc::sync::Weak::upgrade).collect()
     }
 
     /// Puts a socket in the mailbox and wakes the actor.

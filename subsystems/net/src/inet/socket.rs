@@ -203,8 +203,24 @@ impl InetSocket {
             Kind::Stream => (TCP_SNDBUF, TCP_RCVBUF),
             Kind::Dgram => (UDP_BUF, UDP_BUF),
         };
-        Arc::new_cyclic(|me| Self {
-            id: shared.new_id(),
+        let id = shared.new_id();
+        Arc::new_cyclic(|me| {
+            shared.register(id, me.clone());
+            Self::fresh(shared, id, me, family, kind, sndbuf, rcvbuf)
+        })
+    }
+
+    fn fresh(
+        shared: &Arc<Shared>,
+        id: u64,
+        me: &Weak<InetSocket>,
+        family: Family,
+        kind: Kind,
+        sndbuf: usize,
+        rcvbuf: usize,
+    ) -> Self {
+        Self {
+            id,
             me: me.clone(),
             kind,
             family,
@@ -257,7 +273,7 @@ impl InetSocket {
                 connect_unreported: false,
             }),
             wq: WaitQueue::new(),
-        })
+        }
     }
 
     /// The socket behind an open file, if it is one.
@@ -981,6 +997,12 @@ fn unspecified_of(f: Family) -> IpAddress {
 
 fn is_broadcast(ip: IpAddress) -> bool {
     matches!(ip, IpAddress::Ipv4(a) if a.is_broadcast())
+}
+
+impl Drop for InetSocket {
+    fn drop(&mut self) {
+        self.shared.unregister(self.id);
+    }
 }
 
 impl FileOps for InetSocket {

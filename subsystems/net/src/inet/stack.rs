@@ -381,13 +381,13 @@ impl Stack {
         let f = &mut self.ifaces[i];
         for frame in f.dev.out.drain(..) {
             if f.dev.loopback {
-                f.link
-                    .rx_frames
-                    .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+                use core::sync::atomic::Ordering::Relaxed;
+                let len = frame.len() as u64;
+                f.link.rx_frames.fetch_add(1, Relaxed);
+                f.link.rx_bytes.fetch_add(len, Relaxed);
+                f.link.tx_frames.fetch_add(1, Relaxed);
+                f.link.tx_bytes.fetch_add(len, Relaxed);
                 f.link.rx.lock().push_back(frame);
-                f.link
-                    .tx_frames
-                    .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
             } else {
                 f.link.push_tx(frame);
             }
