@@ -19,6 +19,8 @@
 #include "kt.h"
 
 #include <arpa/inet.h>
+#include <net/if.h>
+#include <net/if_arp.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -345,6 +347,42 @@ TEST(ipv6_loopback_datagrams_and_mapped_ipv4_senders) {
     CHECK(IN6_IS_ADDR_V4MAPPED(&from.sin6_addr), "IPv4 sender is not mapped");
 }
 
+/* netdevice(7) on any internet socket: lo is index 1, up, loopback,
+ * 127.0.0.1/8, hardware type ARPHRD_LOOPBACK; an unknown name is ENODEV. */
+TEST(interface_ioctls_describe_lo) {
+    int s = OK(socket(AF_INET, SOCK_DGRAM, 0));
+    struct ifreq r;
+    memset(&r, 0, sizeof r);
+    strcpy(r.ifr_name, "lo");
+    OK(ioctl(s, SIOCGIFINDEX, &r));
+    EXPECT_EQ(r.ifr_ifindex, 1);
+    OK(ioctl(s, SIOCGIFFLAGS, &r));
+    EXPECT_EQ(r.ifr_flags & (IFF_UP | IFF_LOOPBACK), IFF_UP | IFF_LOOPBACK);
+    OK(ioctl(s, SIOCGIFADDR, &r));
+    struct sockaddr_in *a = (struct sockaddr_in *)&r.ifr_addr;
+    EXPECT_EQ(a->sin_family, AF_INET);
+    EXPECT_EQ(a->sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+    OK(ioctl(s, SIOCGIFNETMASK, &r));
+    EXPECT_EQ(((struct sockaddr_in *)&r.ifr_netmask)->sin_addr.s_addr, htonl(0xff000000));
+    OK(ioctl(s, SIOCGIFMTU, &r));
+    CHECK(r.ifr_mtu >= 65535, "lo mtu %d", r.ifr_mtu);
+    OK(ioctl(s, SIOCGIFHWADDR, &r));
+    EXPECT_EQ(r.ifr_hwaddr.sa_family, ARPHRD_LOOPBACK);
+    memset(&r, 0, sizeof r);
+    r.ifr_ifindex = 1;
+    OK(ioctl(s, SIOCGIFNAME, &r));
+    CHECK(strcmp(r.ifr_name, "lo") == 0, "index 1 is %s", r.ifr_name);
+    strcpy(r.ifr_name, "nosuch0");
+    EXPECT_ERRNO(ioctl(s, SIOCGIFFLAGS, &r), ENODEV);
+    struct ifreq list[16];
+    struct ifconf c = {.ifc_len = sizeof list, .ifc_req = list};
+    OK(ioctl(s, SIOCGIFCONF, &c));
+    int found = 0;
+    for (int i = 0; i < c.ifc_len / (int)sizeof(struct ifreq); i++)
+        found |= strcmp(list[i].ifr_name, "lo") == 0;
+    CHECK(found, "SIOCGIFCONF does not list lo (%d bytes)", c.ifc_len);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -363,5 +401,6 @@ int main(void)
     RUNS(bind_in_use_is_eaddrinuse_unless_both_reuse);
     RUNS(epoll_reports_a_datagram);
     RUNS(ipv6_loopback_datagrams_and_mapped_ipv4_senders);
+    RUNS(interface_ioctls_describe_lo);
     return KT_END();
 }

@@ -22,6 +22,7 @@
 //! interfaces, one `SocketSet` per interface, listening slots made on demand.
 
 pub mod addr;
+pub mod ifreq;
 pub mod ports;
 pub mod socket;
 pub mod stack;

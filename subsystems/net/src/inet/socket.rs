@@ -1035,6 +1035,9 @@ impl FileOps for InetSocket {
         arg: u64,
         mem: &dyn kestrel_vfs::UserSpace,
     ) -> KResult<u64> {
+        if super::ifreq::is_ifreq(cmd) {
+            return super::ifreq::ioctl(&self.shared, cmd, arg, mem);
+        }
         let n = match cmd {
             SIOCINQ => self.inq()?,
             SIOCOUTQ => self.outq()?,
