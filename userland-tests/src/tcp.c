@@ -544,6 +544,40 @@ TEST(a_mebibyte_goes_through_intact) {
     EXPECT_EQ(read(s, b, 1), 0);
 }
 
+TEST(a_hundred_connections_at_once_each_carry_their_own_bytes) {
+    enum { N = 100 };
+    int port;
+    int l = OK(listener(&port));
+    OK(listen(l, 128));
+    int c[N], a[N];
+    struct sockaddr_in sa = lo4((uint16_t)port);
+    for (int i = 0; i < N; i++) {
+        c[i] = OK(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+        errno = 0;
+        int r = connect(c[i], (struct sockaddr *)&sa, sizeof sa);
+        CHECK(r == 0 || errno == EINPROGRESS, "connect %d: %s", i, kt_errstr(errno));
+    }
+    for (int i = 0; i < N; i++)
+        a[i] = OK(accept(l, NULL, NULL));
+    for (int i = 0; i < N; i++) {
+        CHECK(poll_one(c[i], POLLOUT, 5000) & POLLOUT, "client %d not writable", i);
+        unsigned char b = (unsigned char)i;
+        EXPECT_EQ(send(c[i], &b, 1, 0), 1);
+    }
+    /* accept order is arrival order, not necessarily connect order: match by port */
+    int seen = 0;
+    for (int i = 0; i < N; i++) {
+        unsigned char b;
+        EXPECT_EQ(recv(a[i], &b, 1, 0), 1);
+        struct sockaddr_in p;
+        socklen_t pl = sizeof p;
+        OK(getpeername(a[i], (struct sockaddr *)&p, &pl));
+        CHECK(b < N && port_of(c[b]) == ntohs(p.sin_port), "byte %u on the wrong connection", b);
+        seen++;
+    }
+    EXPECT_EQ(seen, N);
+}
+
 /* ---- options ------------------------------------------------------------ */
 
 TEST(socket_options_round_trip) {
@@ -703,6 +737,7 @@ int main(void)
     RUNS(shutdown_unconnected_is_enotconn_and_bad_how_einval);
     RUNS(readv_writev_and_sendfile_move_bytes);
     RUNS(a_mebibyte_goes_through_intact);
+    RUNS(a_hundred_connections_at_once_each_carry_their_own_bytes);
     RUNS(socket_options_round_trip);
     RUNS(bad_socket_options_are_enoprotoopt_or_einval);
     RUNS(epoll_edge_triggered_reports_each_arrival_once);

@@ -347,6 +347,23 @@ TEST(ipv6_loopback_datagrams_and_mapped_ipv4_senders) {
     CHECK(IN6_IS_ADDR_V4MAPPED(&from.sin6_addr), "IPv4 sender is not mapped");
 }
 
+/* A receiver that never reads does not stop a sender: what does not fit in
+ * its buffer is dropped, the sender's datagrams all go. */
+TEST(a_flood_to_a_receiver_that_does_not_read_is_dropped_not_blocked) {
+    int pr;
+    int r = OK(bound(&pr));
+    int s = OK(socket(AF_INET, SOCK_DGRAM, 0));
+    struct sockaddr_in to = lo4((uint16_t)pr);
+    static char d[1000];
+    for (int i = 0; i < 3000; i++)
+        EXPECT_EQ(sendto(s, d, sizeof d, 0, (struct sockaddr *)&to, sizeof to), sizeof d);
+    EXPECT_EQ(poll_one(r, POLLIN, 5000) & POLLIN, POLLIN);
+    int got = 0;
+    while (recv(r, d, sizeof d, MSG_DONTWAIT) == (ssize_t)sizeof d)
+        got++;
+    CHECK(got > 0 && got < 3000, "received %d of 3000", got);
+}
+
 /* netdevice(7) on any internet socket: lo is index 1, up, loopback,
  * 127.0.0.1/8, hardware type ARPHRD_LOOPBACK; an unknown name is ENODEV. */
 TEST(interface_ioctls_describe_lo) {
@@ -401,6 +418,7 @@ int main(void)
     RUNS(bind_in_use_is_eaddrinuse_unless_both_reuse);
     RUNS(epoll_reports_a_datagram);
     RUNS(ipv6_loopback_datagrams_and_mapped_ipv4_senders);
+    RUNS(a_flood_to_a_receiver_that_does_not_read_is_dropped_not_blocked);
     RUNS(interface_ioctls_describe_lo);
     return KT_END();
 }

@@ -715,7 +715,10 @@ impl InetSocket {
             .route(peer.addr, st.local.addr())
             .ok_or(Errno::ENETUNREACH)?;
         let cost = data.len() + DGRAM_OVERHEAD;
-        if st.dtx_cost > 0 && st.dtx_cost + cost > st.opts.sndbuf {
+        // As sock_alloc_send_pskb: a datagram goes while the queue is below
+        // SO_SNDBUF, whatever its size (so the queue holds at most one
+        // datagram more than that), which is also what POLLOUT says.
+        if st.dtx_cost >= st.opts.sndbuf {
             return Err(Errno::EAGAIN);
         }
         self.autobind(&mut st)?;
