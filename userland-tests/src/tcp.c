@@ -189,6 +189,16 @@ TEST(socket_wrong_protocol_is_eprotonosupport) {
     EXPECT_ERRNO(socket(AF_INET6, SOCK_STREAM, IPPROTO_UDP), EPROTONOSUPPORT);
 }
 
+/* inet has no SEQPACKET, RDM or type 0 (ESOCKTNOSUPPORT); SOCK_RAW wants a
+ * protocol (EPROTONOSUPPORT with 0) */
+TEST(socket_types_inet_lacks_are_esocktnosupport) {
+    EXPECT_ERRNO(socket(AF_INET, SOCK_SEQPACKET, 0), ESOCKTNOSUPPORT);
+    EXPECT_ERRNO(socket(AF_INET, SOCK_RDM, 0), ESOCKTNOSUPPORT);
+    EXPECT_ERRNO(socket(AF_INET6, 0, 0), ESOCKTNOSUPPORT);
+    EXPECT_ERRNO(socket(AF_INET, SOCK_RAW, 0), EPROTONOSUPPORT);
+    EXPECT_ERRNO(socket(AF_INET, SOCK_DGRAM, IPPROTO_TCP), EPROTONOSUPPORT);
+}
+
 TEST(socket_unsupported_family_is_eafnosupport) {
     /* 12 was AF_DECnet, gone from Linux; 46 is AF_MAX */
     EXPECT_ERRNO(socket(12, SOCK_STREAM, 0), EAFNOSUPPORT);
@@ -399,6 +409,18 @@ TEST(fionread_counts_the_bytes_queued) {
     EXPECT_EQ(poll_one(s, POLLIN, 5000) & POLLIN, POLLIN);
     OK(ioctl(s, FIONREAD, &n));
     EXPECT_EQ(n, 5);
+}
+
+/* sockatmark(3): a TCP socket is never at an urgent mark here; a bad
+ * buffer is EFAULT; UDP has no such ioctl (ENOTTY) */
+TEST(siocatmark_is_zero_and_efault_on_a_bad_buffer) {
+    int s = OK(socket(AF_INET, SOCK_STREAM, 0));
+    int v = -1;
+    OK(ioctl(s, SIOCATMARK, &v));
+    EXPECT_EQ(v, 0);
+    EXPECT_ERRNO(ioctl(s, SIOCATMARK, (void *)-1), EFAULT);
+    int u = OK(socket(AF_INET, SOCK_DGRAM, 0));
+    EXPECT_ERRNO(ioctl(u, SIOCATMARK, &v), ENOTTY);
 }
 
 TEST(so_rcvtimeo_ends_a_recv_with_eagain) {
@@ -712,6 +734,7 @@ int main(void)
     RUNS(socket_inet_stream_reports_type_domain_protocol);
     RUNS(socket_flags_set_cloexec_and_nonblock);
     RUNS(socket_wrong_protocol_is_eprotonosupport);
+    RUNS(socket_types_inet_lacks_are_esocktnosupport);
     RUNS(socket_unsupported_family_is_eafnosupport);
     RUNS(socket_calls_on_a_file_are_enotsock_and_on_a_bad_fd_ebadf);
     RUNS(bind_port_zero_picks_an_ephemeral_port);
@@ -729,6 +752,7 @@ int main(void)
     RUNS(recv_with_nothing_queued_is_eagain_when_nonblocking);
     RUNS(msg_peek_leaves_bytes_and_msg_waitall_waits_for_all);
     RUNS(fionread_counts_the_bytes_queued);
+    RUNS(siocatmark_is_zero_and_efault_on_a_bad_buffer);
     RUNS(so_rcvtimeo_ends_a_recv_with_eagain);
     RUNS(write_after_the_peer_closed_is_epipe_with_sigpipe);
     RUNS(peer_close_is_eof_and_pollin_pollrdhup);

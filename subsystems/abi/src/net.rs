@@ -162,6 +162,8 @@ pub const TCP_QUICKACK: i32 = 12;
 pub const SO_BINDTODEVICE: i32 = 25;
 
 /// ioctl: bytes waiting to be read (FIONREAD), and bytes not yet sent.
+/// Whether the next byte is urgent data (sockatmark(3)).
+pub const SIOCATMARK: u32 = 0x8905;
 pub const SIOCINQ: u32 = 0x541b;
 pub const SIOCOUTQ: u32 = 0x5411;
 

@@ -1044,6 +1044,8 @@ impl FileOps for InetSocket {
         let n = match cmd {
             SIOCINQ => self.inq()?,
             SIOCOUTQ => self.outq()?,
+            // No urgent data ever arrives: never at the mark (tcp_ioctl).
+            SIOCATMARK if self.kind == Kind::Stream => 0,
             _ => return Err(Errno::ENOTTY),
         };
         kestrel_vfs::UserPtr::<i32>::new(arg).write(mem, &(n.min(i32::MAX as usize) as i32))?;
