@@ -640,6 +640,18 @@ TEST(bad_socket_options_are_enoprotoopt_or_einval) {
     EXPECT_ERRNO(getsockopt(s, SOL_SOCKET, SO_TYPE, &v, &l), EINVAL);
     v = 0;
     EXPECT_ERRNO(setsockopt(s, IPPROTO_TCP, TCP_KEEPIDLE, &v, sizeof v), EINVAL);
+    /* an unknown level: ip_getsockopt says EOPNOTSUPP, ip_setsockopt ENOPROTOOPT */
+    l = sizeof v;
+    EXPECT_ERRNO(getsockopt(s, 9999, 1, &v, &l), EOPNOTSUPP);
+    EXPECT_ERRNO(setsockopt(s, 9999, 1, &v, sizeof v), ENOPROTOOPT);
+}
+
+/* nothing is ever on the error queue */
+TEST(recv_from_the_error_queue_is_eagain) {
+    int c, s;
+    OK(tcp_pair(&c, &s));
+    char b[4];
+    EXPECT_ERRNO(recv(c, b, sizeof b, MSG_ERRQUEUE), EAGAIN);
 }
 
 /* ---- readiness ---------------------------------------------------------- */
@@ -764,6 +776,7 @@ int main(void)
     RUNS(a_hundred_connections_at_once_each_carry_their_own_bytes);
     RUNS(socket_options_round_trip);
     RUNS(bad_socket_options_are_enoprotoopt_or_einval);
+    RUNS(recv_from_the_error_queue_is_eagain);
     RUNS(epoll_edge_triggered_reports_each_arrival_once);
     RUNS(epoll_level_triggered_listener_and_writable_connection);
     RUNS(ipv6_loopback_connects_and_ipv4_peers_look_mapped);

@@ -268,6 +268,10 @@ pub async fn recv(
     dst: &mut UserIoVecs<'_>,
     flags: u32,
 ) -> KResult<Got> {
+    if flags & MSG_ERRQUEUE != 0 {
+        // The error queue (IP_RECVERR, timestamps) is always empty.
+        return Err(Errno::EAGAIN);
+    }
     if flags & MSG_OOB != 0 {
         // No urgent data ever arrives (tcp_recv_urg: EINVAL; UDP: EOPNOTSUPP).
         return Err(match s.kind() {
@@ -497,6 +501,17 @@ pub fn setsockopt(
     Ok(0)
 }
 
+/// Whether some layer of `s` has options at `level`.
+fn known_level(s: &InetSocket, level: i32) -> bool {
+    match level {
+        SOL_SOCKET | IPPROTO_IP => true,
+        IPPROTO_TCP => s.kind() == Kind::Stream,
+        IPPROTO_UDP => s.kind() == Kind::Dgram,
+        IPPROTO_IPV6 => s.family() == Family::V6,
+        _ => false,
+    }
+}
+
 /// struct tcp_info up to tcpi_total_retrans (104 bytes: the fields every
 /// version has). Only the state, the MSS fields and the window scale are
 /// filled; counters and timers read 0 (partial).
@@ -568,6 +583,11 @@ pub fn getsockopt(
         (IPPROTO_IPV6, IPV6_V6ONLY) if s.family() == Family::V6 => int_bytes(i32::from(o.v6only)),
         (IPPROTO_IPV6, IPV6_UNICAST_HOPS) if s.family() == Family::V6 => {
             int_bytes(i32::from(o.ttl))
+        }
+        // A level no layer of the socket knows: ip_getsockopt says
+        // EOPNOTSUPP, ipv6_getsockopt ENOPROTOOPT.
+        (l, _) if !known_level(s, l) && s.family() == Family::V4 => {
+            return Err(Errno::EOPNOTSUPP);
         }
         _ => return Err(Errno::ENOPROTOOPT),
     };
