@@ -14,6 +14,8 @@
  *   - An empty datagram is a datagram: recv returns 0 for it.
  *   - connect(AF_UNSPEC) dissolves the association (getpeername ENOTCONN).
  *   - listen and accept are EOPNOTSUPP; shutdown unconnected ENOTCONN.
+ *   - A connected socket whose datagram met a closed port gets ECONNREFUSED
+ *     (from the ICMP port unreachable), once.
  */
 #define KT_AREA "udp"
 #include "kt.h"
@@ -268,6 +270,23 @@ TEST(connected_socket_sends_without_address_and_names_its_peer) {
     EXPECT_ERRNO(send(s, "x", 1, 0), EDESTADDRREQ);
 }
 
+/* The ICMP port unreachable a datagram to a closed port brings back is
+ * reported to a connected socket: POLLERR, then ECONNREFUSED once. */
+TEST(a_connected_socket_hears_a_closed_port_as_econnrefused) {
+    int p;
+    int gone = OK(bound(&p));
+    OK(close(gone));
+    int s = OK(socket(AF_INET, SOCK_DGRAM, 0));
+    struct sockaddr_in to = lo4((uint16_t)p);
+    OK(connect(s, (struct sockaddr *)&to, sizeof to));
+    EXPECT_EQ(send(s, "x", 1, 0), 1);
+    short ev = poll_one(s, POLLIN, 5000);
+    CHECK(ev & POLLERR, "revents %#x", ev);
+    char b[4];
+    EXPECT_ERRNO(recv(s, b, sizeof b, 0), ECONNREFUSED);
+    EXPECT_ERRNO(recv(s, b, sizeof b, MSG_DONTWAIT), EAGAIN);
+}
+
 TEST(send_errors_edestaddrreq_einval_emsgsize_eacces) {
     int s = OK(socket(AF_INET, SOCK_DGRAM, 0));
     EXPECT_ERRNO(send(s, "x", 1, 0), EDESTADDRREQ);
@@ -413,6 +432,7 @@ int main(void)
     RUNS(so_rcvtimeo_ends_a_recv_with_eagain);
     RUNS(a_blocking_recv_wakes_when_a_datagram_arrives);
     RUNS(connected_socket_sends_without_address_and_names_its_peer);
+    RUNS(a_connected_socket_hears_a_closed_port_as_econnrefused);
     RUNS(send_errors_edestaddrreq_einval_emsgsize_eacces);
     RUNS(listen_accept_are_eopnotsupp_and_shutdown_unconnected_enotconn);
     RUNS(bind_in_use_is_eaddrinuse_unless_both_reuse);

@@ -47,7 +47,8 @@ use smoltcp::socket::{tcp, udp};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{
     EthernetAddress, EthernetFrame, EthernetProtocol, HardwareAddress, IpAddress, IpCidr,
-    IpEndpoint, IpListenEndpoint, IpProtocol, Ipv4Packet, Ipv6Packet, TcpPacket,
+    IpEndpoint, IpListenEndpoint, IpProtocol, Ipv4Address, Ipv4Packet, Ipv6Address, Ipv6Packet,
+    TcpPacket,
 };
 
 use super::addr::Local;
@@ -424,6 +425,10 @@ impl Stack {
             }
             &frame[14..]
         };
+        if let Some((dst, sport, dport)) = port_unreachable_of(ip) {
+            self.udp_refused(IpEndpoint::new(dst, dport), sport);
+            return true;
+        }
         let Some((src, dst, tcp)) = tcp_of(ip) else {
             return true;
         };
@@ -486,6 +491,24 @@ impl Stack {
         e.progress = now;
         self.stats.slots_made += 1;
         true
+    }
+
+    /// An ICMP "port unreachable" came back for a datagram from our `port` to
+    /// `remote`: a UDP socket connected there gets ECONNREFUSED (as Linux's
+    /// __udp4_lib_err; unconnected ones hear nothing without IP_RECVERR).
+    fn udp_refused(&mut self, remote: IpEndpoint, port: u16) {
+        for e in self.socks.values() {
+            if e.udp.is_empty() {
+                continue;
+            }
+            let mut st = e.sock.lock();
+            if st.remote == Some(remote) && st.port.as_ref().map(|g| g.port()) == Some(port) {
+                st.error = Some(Errno::ECONNREFUSED);
+                drop(st);
+                e.sock.wake(POLLERR);
+                return;
+            }
+        }
     }
 
     /// The listener on `port` that a SYN to `dst` reaches: one bound to `dst`
@@ -1013,6 +1036,53 @@ fn udp_buffer() -> udp::PacketBuffer<'static> {
         vec![udp::PacketMetadata::EMPTY; UDP_BUF_PACKETS],
         vec![0u8; UDP_BUF_BYTES],
     )
+}
+
+/// What an ICMP or ICMPv6 "port unreachable" quotes of the UDP datagram that
+/// caused it: (its destination address, its source port, its destination
+/// port). None for any other packet.
+fn port_unreachable_of(ip: &[u8]) -> Option<(IpAddress, u16, u16)> {
+    let port = |b: &[u8], at: usize| Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]));
+    match ip.first()? >> 4 {
+        4 => {
+            let p = Ipv4Packet::new_checked(ip).ok()?;
+            if p.next_header() != IpProtocol::Icmp {
+                return None;
+            }
+            let icmp = ip.get(usize::from(p.header_len())..)?;
+            // Type 3 (destination unreachable), code 3 (port).
+            if icmp.get(..2)? != [3, 3] {
+                return None;
+            }
+            let orig = icmp.get(8..)?;
+            let hl = usize::from(orig.first()? & 0xf) * 4;
+            if *orig.get(9)? != 17 || hl < 20 {
+                return None;
+            }
+            let dst: [u8; 4] = orig.get(16..20)?.try_into().ok()?;
+            let dst = Ipv4Address::from(dst);
+            Some((IpAddress::Ipv4(dst), port(orig, hl)?, port(orig, hl + 2)?))
+        }
+        6 => {
+            let p = Ipv6Packet::new_checked(ip).ok()?;
+            if p.next_header() != IpProtocol::Icmpv6 {
+                return None;
+            }
+            let icmp = ip.get(40..)?;
+            // Type 1 (destination unreachable), code 4 (port).
+            if icmp.get(..2)? != [1, 4] {
+                return None;
+            }
+            let orig = icmp.get(8..)?;
+            if *orig.get(6)? != 17 {
+                return None;
+            }
+            let dst: [u8; 16] = orig.get(24..40)?.try_into().ok()?;
+            let dst = super::addr::unmap(Ipv6Address::from(dst));
+            Some((dst, port(orig, 40)?, port(orig, 42)?))
+        }
+        _ => None,
+    }
 }
 
 /// (source, destination, TCP segment) of an IP packet carrying TCP.

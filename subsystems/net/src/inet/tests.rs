@@ -328,3 +328,25 @@ fn a_datagram_sent_just_before_close_is_delivered() {
     let mut buf = [0u8; 8];
     assert_eq!(b.recv_dgram(&mut buf, false).unwrap().0, 4);
 }
+
+#[test]
+fn a_connected_udp_socket_hears_port_unreachable_as_econnrefused() {
+    let mut net = Net::new();
+    let a = net.udp();
+    // A port nobody has: bind one and let it go.
+    let gone = net.udp();
+    gone.bind(SockAddr::Inet(LO, 0)).unwrap();
+    let port = port_of(&gone);
+    gone.release();
+    drop(gone);
+    net.run();
+    a.connect(SockAddr::Inet(LO, port)).unwrap();
+    assert_eq!(a.send_dgram(b"anyone?", None).unwrap(), 7);
+    net.run();
+    let mut buf = [0u8; 8];
+    assert_eq!(
+        a.recv_dgram(&mut buf, false).unwrap_err(),
+        Errno::ECONNREFUSED
+    );
+    assert_eq!(a.recv_dgram(&mut buf, false).unwrap_err(), Errno::EAGAIN);
+}
