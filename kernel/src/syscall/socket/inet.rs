@@ -26,6 +26,10 @@ use super::super::args::*;
 use super::super::{Ctx, MAX_RW_COUNT, zeroed_vec};
 use super::{CHUNK, RawAddr, bounded, deadline, ns_of_timeval, wait_ready, write_addr};
 
+/// Roughly the most one socket holds in the kernel: its receive queue
+/// (SO_RCVBUF), its send queue, and smoltcp's buffers.
+const SOCKET_MEMORY: usize = 512 * 1024;
+
 /// IPPROTO_TCP and IPPROTO_UDP as socket(2)'s protocol.
 const TCP: i32 = IPPROTO_TCP;
 const UDP: i32 = IPPROTO_UDP;
@@ -43,6 +47,11 @@ pub fn socket(domain: u32, base: u32, protocol: i32) -> KResult<Arc<InetSocket>>
         _ => return Err(Errno::ESOCKTNOSUPPORT),
     };
     let shared = crate::net::shared().ok_or(Errno::EAFNOSUPPORT)?;
+    // What a socket may come to hold (its queues and smoltcp's buffers) must
+    // fit in the memory user data may use, or the socket is not made.
+    if !kestrel_vfs::may_hold(SOCKET_MEMORY) {
+        return Err(Errno::ENOBUFS);
+    }
     Ok(InetSocket::new(shared, family, kind))
 }
 

@@ -625,6 +625,9 @@ impl InetSocket {
             return Err(Errno::EAGAIN);
         }
         let n = room.min(data.len());
+        if !kestrel_vfs::may_hold(n) {
+            return Err(Errno::ENOBUFS);
+        }
         st.tx.extend(&data[..n]);
         if n > 0 {
             self.kick(&mut st);
@@ -720,6 +723,9 @@ impl InetSocket {
         // datagram more than that), which is also what POLLOUT says.
         if st.dtx_cost >= st.opts.sndbuf {
             return Err(Errno::EAGAIN);
+        }
+        if !kestrel_vfs::may_hold(cost) {
+            return Err(Errno::ENOBUFS);
         }
         self.autobind(&mut st)?;
         let local = st.local.addr().or(Some(src));

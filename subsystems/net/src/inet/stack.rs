@@ -468,8 +468,9 @@ impl Stack {
             let st = e.sock.lock();
             (st.backlog, st.accept_q.len(), st.opts.clone())
         };
-        // Linux's sk_acceptq_is_full: more than `backlog` waiting.
-        if handshakes + queued > backlog {
+        // Linux's sk_acceptq_is_full: more than `backlog` waiting; and a
+        // connection's buffers must fit in the memory user data may use.
+        if handshakes + queued > backlog || !kestrel_vfs::may_hold(TCP_RX_BUF + TCP_TX_BUF) {
             self.stats.syn_dropped += 1;
             return false;
         }
@@ -731,6 +732,11 @@ impl Stack {
                 port: st.port.as_ref().map_or(0, |g| g.port()),
             };
             match self.shared.route(remote.addr, st.local_addr) {
+                Some(_) if !kestrel_vfs::may_hold(TCP_RX_BUF + TCP_TX_BUF) => {
+                    st.phase = Phase::Closed;
+                    st.error = Some(Errno::ENOBUFS);
+                    wake |= POLLOUT | POLLERR;
+                }
                 Some((i, _)) => {
                     let mut t = new_tcp();
                     t.set_nagle_enabled(!st.opts.nodelay);
@@ -807,7 +813,12 @@ impl Stack {
             }
             // Receive: smoltcp's buffer into the queue, as far as SO_RCVBUF goes.
             let before = st.rx.len();
-            let room = st.opts.rcvbuf.saturating_sub(st.rx.len());
+            let mut room = st.opts.rcvbuf.saturating_sub(st.rx.len());
+            // Short of memory for user data: the bytes wait in smoltcp (its
+            // window closes) until a later round finds room.
+            if !kestrel_vfs::may_hold(room.min(t.recv_queue())) {
+                room = 0;
+            }
             let mut left = room;
             while left > 0 {
                 let got = t.recv(|buf| {
@@ -911,6 +922,7 @@ impl Stack {
         // Bind smoltcp sockets where the socket may receive.
         if e.udp.is_empty()
             && let Some(port) = st.port.as_ref().map(|g| g.port())
+            && kestrel_vfs::may_hold(2 * UDP_BUF_BYTES * self.ifaces.len())
         {
             let addr = st.local.addr();
             for i in 0..self.ifaces.len() {
@@ -982,7 +994,9 @@ impl Stack {
                 };
                 // A connected socket takes only its peer's datagrams.
                 let stranger = st.remote.is_some_and(|r| r != from);
-                if wrong_family || stranger || st.shut_rd {
+                // Short of memory for user data, the datagram is dropped (as
+                // Linux drops under memory pressure).
+                if wrong_family || stranger || st.shut_rd || !kestrel_vfs::may_hold(data.len()) {
                     continue;
                 }
                 st.drx_cost += data.len() + DGRAM_OVERHEAD;
