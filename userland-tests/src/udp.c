@@ -167,6 +167,20 @@ TEST(datagrams_keep_their_boundaries_and_empty_ones_count) {
     EXPECT_EQ(recv(r, b, sizeof b, 0), 3);
 }
 
+/* MSG_MORE corks: the sends up to the first without it make one datagram */
+TEST(msg_more_joins_sends_into_one_datagram) {
+    int pr;
+    int r = OK(bound(&pr));
+    int s = OK(socket(AF_INET, SOCK_DGRAM, 0));
+    struct sockaddr_in to = lo4((uint16_t)pr);
+    EXPECT_EQ(sendto(s, "ab", 2, MSG_MORE, (struct sockaddr *)&to, sizeof to), 2);
+    char b[16];
+    EXPECT_ERRNO(recv(r, b, sizeof b, MSG_DONTWAIT), EAGAIN);
+    EXPECT_EQ(sendto(s, "cde", 3, 0, (struct sockaddr *)&to, sizeof to), 3);
+    EXPECT_EQ(recv(r, b, sizeof b, 0), 5);
+    CHECK(memcmp(b, "abcde", 5) == 0, "got %.5s", b);
+}
+
 TEST(a_long_datagram_is_truncated_with_msg_trunc) {
     int pr;
     int r = OK(bound(&pr));
@@ -426,6 +440,7 @@ int main(void)
     RUNS(sendto_recvfrom_name_the_sender);
     RUNS(an_unbound_sender_gets_an_ephemeral_port);
     RUNS(datagrams_keep_their_boundaries_and_empty_ones_count);
+    RUNS(msg_more_joins_sends_into_one_datagram);
     RUNS(a_long_datagram_is_truncated_with_msg_trunc);
     RUNS(msg_peek_leaves_the_datagram_and_fionread_is_its_size);
     RUNS(recv_with_nothing_queued_is_eagain_when_nonblocking);

@@ -193,7 +193,9 @@ async fn send_stream(
         }
         let mut off = 0;
         loop {
-            match s.send_stream(&buf[off..got]) {
+            // MSG_MORE holds back all but a last piece that fills the queue.
+            let more = flags & MSG_MORE != 0;
+            match s.send_stream_more(&buf[off..got], more) {
                 Ok(n) => off += n,
                 Err(Errno::EAGAIN) if !dontwait => {
                     if let Err(e) = wait_ready(ctx, f, POLLOUT, until).await {
@@ -251,7 +253,7 @@ async fn send_dgram(
     let dontwait = f.nonblocking() || flags & MSG_DONTWAIT != 0;
     let until = deadline(s.timeout(true));
     loop {
-        match s.send_dgram(&data, to) {
+        match s.send_dgram_more(&data, to, flags & MSG_MORE != 0) {
             Err(Errno::EAGAIN) if !dontwait => wait_ready(ctx, f, POLLOUT, until).await?,
             r => return r,
         }

@@ -176,6 +176,9 @@ pub struct State {
     /// connect on an established socket returns 0 (once) rather than EISCONN,
     /// as inet_stream_connect does for a socket still SS_CONNECTING.
     pub connect_unreported: bool,
+    /// UDP: a datagram being built by sends with MSG_MORE (corked), sent
+    /// whole by the first send without it.
+    pub cork: Option<Datagram>,
 }
 
 /// An internet socket.
@@ -271,6 +274,7 @@ impl InetSocket {
                 queued: false,
                 attached: false,
                 connect_unreported: false,
+                cork: None,
             }),
             wq: WaitQueue::new(),
         }
@@ -609,6 +613,14 @@ impl InetSocket {
     /// this side shut down or the connection is gone (the caller raises
     /// SIGPIPE), EAGAIN when full or still connecting, a pending error first.
     pub fn send_stream(&self, data: &[u8]) -> KResult<usize> {
+        self.send_stream_more(data, false)
+    }
+
+    /// [`InetSocket::send_stream`] with MSG_MORE: the bytes are queued but the
+    /// stack is not told (unless the queue is full), so they leave with the
+    /// next send without MSG_MORE or whatever else the stack does for the
+    /// socket first, as Linux's corked push holds a short segment.
+    pub fn send_stream_more(&self, data: &[u8], more: bool) -> KResult<usize> {
         let mut st = self.state.lock();
         if let Some(e) = st.error.take() {
             return Err(e);
@@ -629,7 +641,7 @@ impl InetSocket {
             return Err(Errno::ENOBUFS);
         }
         st.tx.extend(&data[..n]);
-        if n > 0 {
+        if n > 0 && (!more || st.tx.len() >= Self::sndq_limit(&st)) {
             self.kick(&mut st);
         }
         Ok(n)
@@ -680,13 +692,38 @@ impl InetSocket {
     /// without either, EMSGSIZE beyond what UDP carries, EAGAIN when the send
     /// queue is full; an unbound socket gets an ephemeral port.
     pub fn send_dgram(&self, data: &[u8], to: Option<SockAddr>) -> KResult<usize> {
+        self.send_dgram_more(data, to, false)
+    }
+
+    /// [`InetSocket::send_dgram`] with MSG_MORE: the bytes are added to a
+    /// corked datagram (whose destination the first of its sends chose, as
+    /// udp_sendmsg's pending frame), sent whole by the first send without it.
+    pub fn send_dgram_more(&self, data: &[u8], to: Option<SockAddr>, more: bool) -> KResult<usize> {
         let mut st = self.state.lock();
         let max = match self.family {
             Family::V4 => UDP_MAX_V4,
             Family::V6 => UDP_MAX_V6,
         };
-        if data.len() > max {
+        let corked = st.cork.as_ref().map_or(0, |c| c.data.len());
+        if data.len() + corked > max {
+            st.cork = None;
             return Err(Errno::EMSGSIZE);
+        }
+        if st.cork.is_some() && !more && st.dtx_cost >= st.opts.sndbuf {
+            // Wait for room with the corked datagram kept as it is.
+            return Err(Errno::EAGAIN);
+        }
+        if let Some(c) = st.cork.as_mut() {
+            if !kestrel_vfs::may_hold(data.len()) {
+                return Err(Errno::ENOBUFS);
+            }
+            c.data.extend_from_slice(data);
+            if more {
+                return Ok(data.len());
+            }
+            let d = st.cork.take().expect("just used");
+            let n = data.len();
+            return self.queue_dgram(&mut st, d).map(|_| n);
         }
         let peer = match to {
             Some(SockAddr::Inet(ip, port)) => {
@@ -717,26 +754,35 @@ impl InetSocket {
             .shared
             .route(peer.addr, st.local.addr())
             .ok_or(Errno::ENETUNREACH)?;
-        let cost = data.len() + DGRAM_OVERHEAD;
+        if !kestrel_vfs::may_hold(data.len() + DGRAM_OVERHEAD) {
+            return Err(Errno::ENOBUFS);
+        }
+        self.autobind(&mut st)?;
+        let local = st.local.addr().or(Some(src));
+        let d = Datagram {
+            peer,
+            local,
+            data: data.to_vec(),
+        };
+        if more {
+            st.cork = Some(d);
+            return Ok(data.len());
+        }
+        self.queue_dgram(&mut st, d).map(|_| data.len())
+    }
+
+    /// Puts a whole datagram in the send queue for the stack.
+    fn queue_dgram(&self, st: &mut State, d: Datagram) -> KResult<()> {
         // As sock_alloc_send_pskb: a datagram goes while the queue is below
         // SO_SNDBUF, whatever its size (so the queue holds at most one
         // datagram more than that), which is also what POLLOUT says.
         if st.dtx_cost >= st.opts.sndbuf {
             return Err(Errno::EAGAIN);
         }
-        if !kestrel_vfs::may_hold(cost) {
-            return Err(Errno::ENOBUFS);
-        }
-        self.autobind(&mut st)?;
-        let local = st.local.addr().or(Some(src));
-        st.dtx.push_back(Datagram {
-            peer,
-            local,
-            data: data.to_vec(),
-        });
-        st.dtx_cost += cost;
-        self.kick(&mut st);
-        Ok(data.len())
+        st.dtx_cost += d.data.len() + DGRAM_OVERHEAD;
+        st.dtx.push_back(d);
+        self.kick(st);
+        Ok(())
     }
 
     /// Receives one datagram into `buf`: (bytes copied, the datagram's length,

@@ -350,3 +350,33 @@ fn a_connected_udp_socket_hears_port_unreachable_as_econnrefused() {
     );
     assert_eq!(a.recv_dgram(&mut buf, false).unwrap_err(), Errno::EAGAIN);
 }
+
+#[test]
+fn msg_more_joins_udp_sends_into_one_datagram() {
+    let mut net = Net::new();
+    let (a, b) = (net.udp(), net.udp());
+    b.bind(SockAddr::Inet(LO, 0)).unwrap();
+    net.run();
+    let to = SockAddr::Inet(LO, port_of(&b));
+    assert_eq!(a.send_dgram_more(b"one ", Some(to), true).unwrap(), 4);
+    net.run();
+    let mut buf = [0u8; 16];
+    assert_eq!(b.recv_dgram(&mut buf, false).unwrap_err(), Errno::EAGAIN);
+    assert_eq!(a.send_dgram_more(b"two", None, false).unwrap(), 3);
+    net.run();
+    let (n, _, _) = b.recv_dgram(&mut buf, false).unwrap();
+    assert_eq!(&buf[..n], b"one two");
+}
+
+#[test]
+fn msg_more_holds_stream_bytes_until_the_next_send() {
+    let mut net = Net::new();
+    let (c, s, _l) = net.pair();
+    assert_eq!(c.send_stream_more(b"abc", true).unwrap(), 3);
+    net.run();
+    let mut buf = [0u8; 8];
+    assert_eq!(s.recv_stream(&mut buf, false).unwrap_err(), Errno::EAGAIN);
+    assert_eq!(c.send_stream(b"d").unwrap(), 1);
+    net.run();
+    assert_eq!(s.recv_stream(&mut buf, false).unwrap(), 4);
+}
