@@ -179,6 +179,9 @@ pub struct State {
     /// UDP: a datagram being built by sends with MSG_MORE (corked), sent
     /// whole by the first send without it.
     pub cork: Option<Datagram>,
+    /// TCP: the queued bytes were sent with MSG_MORE: the stack leaves them
+    /// queued until a send without it, a shutdown or the close.
+    pub corked: bool,
 }
 
 /// An internet socket.
@@ -275,6 +278,7 @@ impl InetSocket {
                 attached: false,
                 connect_unreported: false,
                 cork: None,
+                corked: false,
             }),
             wq: WaitQueue::new(),
         }
@@ -641,8 +645,11 @@ impl InetSocket {
             return Err(Errno::ENOBUFS);
         }
         st.tx.extend(&data[..n]);
-        if n > 0 && (!more || st.tx.len() >= Self::sndq_limit(&st)) {
-            self.kick(&mut st);
+        if n > 0 {
+            st.corked = more && st.tx.len() < Self::sndq_limit(&st);
+            if !st.corked {
+                self.kick(&mut st);
+            }
         }
         Ok(n)
     }

@@ -774,7 +774,8 @@ impl Stack {
             );
             // Send: the queue into smoltcp's buffer.
             let mut moved = false;
-            while !st.tx.is_empty() && t.can_send() {
+            let hold = st.corked && !st.released && !st.shut_wr;
+            while !hold && !st.tx.is_empty() && t.can_send() {
                 let (a, _) = st.tx.as_slices();
                 match t.send_slice(a) {
                     Ok(0) | Err(_) => break,

@@ -374,6 +374,9 @@ fn msg_more_holds_stream_bytes_until_the_next_send() {
     let (c, s, _l) = net.pair();
     assert_eq!(c.send_stream_more(b"abc", true).unwrap(), 3);
     net.run();
+    // Something else brings the socket to the stack: the bytes still wait.
+    c.options_changed();
+    net.run();
     let mut buf = [0u8; 8];
     assert_eq!(s.recv_stream(&mut buf, false).unwrap_err(), Errno::EAGAIN);
     assert_eq!(c.send_stream(b"d").unwrap(), 1);
