@@ -26,6 +26,7 @@ mod fs;
 mod futex;
 mod logger;
 mod mm;
+mod net;
 mod panic;
 mod power;
 mod process;
@@ -124,6 +125,7 @@ extern "C" fn kernel_main() -> ! {
         Err(e) => panic!("cannot build the root file system: {e}"),
     };
     drivers::init(boot.rsdp);
+    net::init();
     if let Err(e) = fs::sysfs::mount() {
         log::warn!("/sys: {e:?}");
     }

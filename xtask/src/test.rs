@@ -625,7 +625,9 @@ fn md5(data: &[u8]) -> Result<String, String> {
 /// The guest's side of [`devices_check`]: reads of the disk xtask filled
 /// (one sector, the whole disk in two block sizes, four regions at once),
 /// writes the host then looks for, a flush, a write to a read-only disk, and
-/// the NIC's address and link.
+/// the NIC's address and link; then TCP: busybox httpd and wget over
+/// loopback (IPv4 and IPv6), and wget from the host's server (xtask's, at
+/// 10.0.2.2:HOSTPORT) over eth0.
 const DEVICES_SCRIPT: &str = "\
 echo \"disk size $(cat /sys/block/vda/size) ro $(cat /sys/block/vda/ro) $(cat /sys/block/vdb/ro)\"; \
 echo \"disk sector $(dd if=/dev/vda bs=512 skip=4321 count=1 2>/dev/null | head -c 21)\"; \
@@ -637,7 +639,38 @@ dd if=/dev/zero of=/dev/vda bs=4096 seek=3 count=2 conv=notrunc 2>/dev/null && e
 sync /dev/vda && echo 'disk synced'; \
 echo \"disk back $(dd if=/dev/vda bs=512 skip=100 count=1 2>/dev/null | head -c 18)\"; \
 printf x | dd of=/dev/vdb conv=notrunc 2>/dev/null; echo \"disk read-only write status $?\"; \
-echo \"net $(cat /sys/class/net/eth0/address) $(cat /sys/class/net/eth0/operstate)\"";
+echo \"net $(cat /sys/class/net/eth0/address) $(cat /sys/class/net/eth0/operstate)\"; \
+mkdir -p /www && seq 1 20000 > /www/f && httpd -p 8080 -h /www && \
+echo \"tcp lo4 $(wget -q -O - http://127.0.0.1:8080/f | md5sum)\" && \
+echo \"tcp lo6 $(wget -q -O - 'http://[::1]:8080/f' | md5sum)\" && \
+echo \"tcp served $(md5sum < /www/f)\"; \
+echo \"tcp eth0 $(wget -q -O - http://10.0.2.2:HOSTPORT/ | md5sum)\"";
+
+/// A web server on the host's loopback for the guest to fetch from through
+/// QEMU's user network: every request gets `body`. Returns its port; the
+/// thread lives until xtask exits.
+fn host_server(body: Vec<u8>) -> Result<u16, String> {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
+    let port = l.local_addr().map_err(|e| e.to_string())?.port();
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            let _ = c.set_read_timeout(Some(Duration::from_secs(30)));
+            let mut req = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match c.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            let head = format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+            let _ = c.write_all(head.as_bytes());
+            let _ = c.write_all(&body);
+        }
+    });
+    Ok(port)
+}
 
 /// Disks and NICs through the virtio drivers, in one boot with QEMU's
 /// virtio-blk and virtio-net: the guest reads a disk image xtask filled with a
@@ -664,7 +697,13 @@ fn devices_check(opts: &Opts, a: &build::Artefacts) -> Result<Tally, String> {
     ];
     o.net = Some("user".into());
     let mut tree = initramfs::base()?;
-    initramfs::add_cmd(&mut tree, DEVICES_SCRIPT);
+    let body: Vec<u8> = (0..300_000u32).map(|i| (i * 7 + (i >> 9)) as u8).collect();
+    let body_md5 = md5(&body)?;
+    let port = host_server(body)?;
+    initramfs::add_cmd(
+        &mut tree,
+        &DEVICES_SCRIPT.replace("HOSTPORT", &port.to_string()),
+    );
     let mut da = a.clone();
     da.initramfs = Some(initramfs::write(&tree, "initramfs-devices.cpio")?);
     let c = qemu::capture(
@@ -764,6 +803,25 @@ fn devices_check(opts: &Opts, a: &build::Artefacts) -> Result<Tally, String> {
         "net.virtio_nic_is_eth0_with_its_mac_and_link_up",
         missing,
         "net",
+    );
+
+    // busybox's httpd and wget over lo, and the host's server over eth0.
+    let served = c
+        .lines
+        .iter()
+        .find_map(|l| l.trim_end().strip_prefix("tcp served "))
+        .unwrap_or("(no md5)")
+        .to_string();
+    let want = [
+        format!("tcp lo4 {served}"),
+        format!("tcp lo6 {served}"),
+        format!("tcp eth0 {body_md5}  -"),
+    ];
+    let missing = want.into_iter().filter(|w| !has(w)).collect();
+    report(
+        "net.tcp_over_loopback_and_eth0_carries_files_intact",
+        missing,
+        "tcp",
     );
     Ok(t)
 }

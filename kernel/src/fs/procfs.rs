@@ -110,6 +110,7 @@ const SYSTEM_FILES: &[&str] = &[
     "locks",
     "meminfo",
     "mounts",
+    "net",
     "partitions",
     "self",
     "stat",
@@ -127,7 +128,7 @@ fn list_root() -> Vec<(Vec<u8>, u64, u8)> {
         .map(|(i, n)| {
             let t = match *n {
                 "self" | "thread-self" | "mounts" => DT_LNK,
-                "sys" | "kestrel" => DT_DIR,
+                "sys" | "kestrel" | "net" => DT_DIR,
                 _ => DT_REG,
             };
             (n.as_bytes().to_vec(), 2 + i as u64, t)
@@ -192,6 +193,7 @@ fn lookup_root(name: &[u8]) -> KResult<InodeRef> {
         ),
         b"sys" => sys_dir(),
         b"kestrel" => kestrel_dir(),
+        b"net" => net_dir(),
         b"cmdline" => file(c(), || text(format!("{}\n", crate::cmdline::raw()))),
         b"cpuinfo" => file(c(), || text(cpuinfo())),
         b"devices" => file(c(), || {
@@ -565,6 +567,41 @@ fn kestrel_dir() -> InodeRef {
         Box::new(|name| match name {
             b"tasks" => Ok(file(common(TASKS_INO, 0o444), || text(kestrel_tasks()))),
             _ => Err(Errno::ENOENT),
+        }),
+    )
+}
+
+/// /proc/net: the interfaces' counters and the internet sockets, in Linux's
+/// formats (crate::net). Linux's is a link to self/net (the caller's network
+/// namespace); with one namespace this is the same.
+fn net_dir() -> InodeRef {
+    let ino = 2 + SYSTEM_FILES.iter().position(|n| *n == "net").unwrap_or(0) as u64;
+    const NAMES: [&str; 5] = ["dev", "tcp", "tcp6", "udp", "udp6"];
+    const BASE: u64 = 0x980;
+    PseudoDir::new_ref(
+        common(ino, 0o555),
+        PROC_SUPER_MAGIC,
+        1,
+        Box::new(|| {
+            NAMES
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.as_bytes().to_vec(), BASE + i as u64, DT_REG))
+                .collect()
+        }),
+        Box::new(|name| {
+            let i = NAMES
+                .iter()
+                .position(|n| n.as_bytes() == name)
+                .ok_or(Errno::ENOENT)?;
+            let c = common(BASE + i as u64, 0o444);
+            Ok(match name {
+                b"dev" => file(c, || text(crate::net::proc_dev())),
+                b"tcp" => file(c, || text(crate::net::proc_sockets(true, false))),
+                b"tcp6" => file(c, || text(crate::net::proc_sockets(true, true))),
+                b"udp" => file(c, || text(crate::net::proc_sockets(false, false))),
+                _ => file(c, || text(crate::net::proc_sockets(false, true))),
+            })
         }),
     )
 }

@@ -94,8 +94,17 @@ pub fn mount() -> KResult<()> {
         file(&q, "logical_block_size", &format!("{}\n", info.block_size))?;
     }
     let net = dir(&dir(&root, "class")?, "net")?;
-    for (name, n) in crate::drivers::net_devices() {
+    // The loopback interface, as Linux shows it (its operstate is "unknown").
+    let lo = dir(&net, "lo")?;
+    file(&lo, "address", "00:00:00:00:00:00\n")?;
+    file(&lo, "mtu", "65535\n")?;
+    file(&lo, "operstate", "unknown\n")?;
+    file(&lo, "ifindex", "1\n")?;
+    file(&lo, "type", "772\n")?;
+    for (i, (name, n)) in crate::drivers::net_devices().into_iter().enumerate() {
         let d = dir(&net, &name)?;
+        file(&d, "ifindex", &format!("{}\n", i + 2))?;
+        file(&d, "type", "1\n")?;
         let m = n.mac();
         file(
             &d,

@@ -2,10 +2,10 @@
 //! listen, accept, connect, send/recv and their msg forms (iovecs, SCM_RIGHTS,
 //! SCM_CREDENTIALS), shutdown, names and options.
 //!
-//! Only AF_UNIX exists so far: AF_INET and AF_INET6 give EAFNOSUPPORT from
-//! socket() (EOPNOTSUPP from socketpair(), as Linux's inet sockets would). The
-//! socket operations never block; waiting is done here, on the socket's wait
-//! queue, honouring O_NONBLOCK, MSG_DONTWAIT, SO_RCVTIMEO/SO_SNDTIMEO and signals.
+//! AF_INET and AF_INET6 sockets ([`kestrel_net::inet`]) are routed to
+//! [`inet`] by each call once the descriptor is known to be one. The socket
+//! operations never block; waiting is done here, on the socket's wait queue,
+//! honouring O_NONBLOCK, MSG_DONTWAIT, SO_RCVTIMEO/SO_SNDTIMEO and signals.
 
 use alloc::sync::Arc;
 
@@ -14,6 +14,7 @@ use alloc::vec::Vec;
 use kestrel_abi::fs::*;
 use kestrel_abi::net::*;
 use kestrel_abi::{Errno, KResult};
+use kestrel_net::inet::InetSocket;
 use kestrel_net::unix::{Addr, Cred, Kind, NameKey, Parsed, Received, Rights, UnixSocket};
 use kestrel_usermem::UserIoVecs;
 
@@ -25,10 +26,12 @@ use super::args::*;
 use super::{Ctx, wait_for};
 use crate::process::signal::interruptible;
 
+mod inet;
+
 /// The socket behind `fd`: EBADF for a bad descriptor, ENOTSOCK for another file.
 fn socket_file(ctx: &Ctx<'_>, fd: i32) -> KResult<Arc<OpenFile>> {
     let f = ctx.file(fd)?;
-    if UnixSocket::of(&f).is_none() {
+    if UnixSocket::of(&f).is_none() && InetSocket::of(&f).is_none() {
         return Err(Errno::ENOTSOCK);
     }
     Ok(f)
@@ -79,8 +82,12 @@ fn parse_type(domain: u32, ty: u32, protocol: i32) -> KResult<(Kind, bool, bool)
     if base >= SOCK_MAX {
         return Err(Errno::EINVAL);
     }
-    if domain != AF_UNIX {
+    if domain != AF_UNIX && domain != AF_INET && domain != AF_INET6 {
         return Err(Errno::EAFNOSUPPORT);
+    }
+    if domain != AF_UNIX {
+        // The caller (sys_socket) makes inet sockets; socketpair has none.
+        return Err(Errno::EOPNOTSUPP);
     }
     if protocol != 0 && protocol != AF_UNIX as i32 {
         return Err(Errno::EPROTONOSUPPORT);
@@ -94,6 +101,22 @@ fn parse_type(domain: u32, ty: u32, protocol: i32) -> KResult<(Kind, bool, bool)
 }
 
 pub async fn sys_socket(ctx: &mut Ctx<'_>, domain: u32, ty: u32, protocol: i32) -> KResult<u64> {
+    if matches!(domain, AF_INET | AF_INET6)
+        && ty & !(SOCK_TYPE_MASK | SOCK_CLOEXEC | SOCK_NONBLOCK) == 0
+    {
+        let base = ty & SOCK_TYPE_MASK;
+        if base >= SOCK_MAX {
+            return Err(Errno::EINVAL);
+        }
+        let s = inet::socket(domain, base, protocol)?;
+        let nonblock = if ty & SOCK_NONBLOCK != 0 {
+            O_NONBLOCK
+        } else {
+            0
+        };
+        let f = crate::fs::anon::socket_file(s, O_RDWR | nonblock);
+        return ctx.install(f, ty & SOCK_CLOEXEC != 0).map(|fd| fd as u64);
+    }
     let (kind, cloexec, nonblock) = parse_type(domain, ty, protocol)?;
     let f = new_file(UnixSocket::new(kind, peer_cred(ctx)), nonblock);
     ctx.install(f, cloexec).map(|fd| fd as u64)
@@ -213,6 +236,9 @@ async fn find_target(ctx: &Ctx<'_>, addr: &Addr, kind: Kind) -> KResult<Arc<Unix
 
 pub async fn sys_bind(ctx: &mut Ctx<'_>, fd: Fd, addr: UserPtr<u8>, addrlen: u32) -> KResult<u64> {
     let f = socket_file(ctx, fd)?;
+    if let Some(s) = InetSocket::of(&f) {
+        return inet::bind(ctx, s, addr, addrlen);
+    }
     let s = sock(&f);
     match read_addr(ctx, addr, addrlen)? {
         Parsed::FamilyOnly => s.autobind()?,
@@ -257,6 +283,9 @@ pub async fn sys_bind(ctx: &mut Ctx<'_>, fd: Fd, addr: UserPtr<u8>, addrlen: u32
 
 pub async fn sys_listen(ctx: &mut Ctx<'_>, fd: Fd, backlog: i32) -> KResult<u64> {
     let f = socket_file(ctx, fd)?;
+    if let Some(s) = InetSocket::of(&f) {
+        return inet::listen(s, backlog);
+    }
     // A negative backlog is taken as the maximum, as Linux's unsigned compare does.
     let backlog = backlog.try_into().unwrap_or(4096usize);
     sock(&f).listen(backlog, peer_cred(ctx))?;
@@ -328,6 +357,9 @@ async fn accept(
     };
     free_slot()?;
     let f = socket_file(ctx, fd)?;
+    if let Some(s) = InetSocket::of(&f) {
+        return inet::accept(ctx, &f, s, addr, addrlen, flags).await;
+    }
     let s = sock(&f);
     if s.kind() == Kind::Dgram {
         return Err(Errno::EOPNOTSUPP);
@@ -390,6 +422,9 @@ pub async fn sys_connect(
     addrlen: u32,
 ) -> KResult<u64> {
     let f = socket_file(ctx, fd)?;
+    if let Some(s) = InetSocket::of(&f) {
+        return inet::connect(ctx, &f, s, addr, addrlen).await;
+    }
     let s = sock(&f);
     // AF_UNSPEC dissolves a datagram socket's association.
     if addrlen >= 2 && s.kind() == Kind::Dgram {
@@ -680,6 +715,16 @@ pub async fn sys_sendto(
     let f = socket_file(ctx, fd)?;
     let mm = ctx.mm();
     let mut src = UserIoVecs::single(&*mm, buf, len)?;
+    if let Some(s) = InetSocket::of(&f) {
+        let raw = if addr.is_null() {
+            None
+        } else {
+            Some(RawAddr::copy_in(ctx, addr, addrlen)?).filter(|r| r.len > 0)
+        };
+        return inet::send(ctx, &f, s, &mut src, raw.as_ref(), flags)
+            .await
+            .map(|n| n as u64);
+    }
     // __sys_sendto copies the address in (a zero length is no address at all: the
     // socket's peer gets the data); the protocol looks at it afterwards.
     let raw = if addr.is_null() {
@@ -738,6 +783,17 @@ pub async fn sys_recvfrom(
     let f = socket_file(ctx, fd)?;
     let mm = ctx.mm();
     let mut dst = UserIoVecs::single(&*mm, buf, len)?;
+    if let Some(s) = InetSocket::of(&f) {
+        let g = inet::recv(ctx, &f, s, &mut dst, flags).await?;
+        if !addr.is_null() {
+            write_addr(ctx, &g.from, addr, addrlen)?;
+        }
+        return Ok(if flags & MSG_TRUNC != 0 {
+            g.full_len
+        } else {
+            g.len
+        } as u64);
+    }
     let (n, r) = recv_data(ctx, &f, &mut dst, flags).await?;
     if !addr.is_null() {
         write_addr(ctx, &sender_name(r.from.as_ref()), addr, addrlen)?;
@@ -858,6 +914,10 @@ async fn sendmsg(ctx: &Ctx<'_>, f: &OpenFile, hdr: &Msghdr, flags: u32) -> KResu
     let iovecs = super::fs::read_iovecs(ctx, UserPtr::new(hdr.msg_iov), iovlen)?;
     let mm = ctx.mm();
     let mut src = UserIoVecs::new(&*mm, &iovecs)?;
+    if let Some(s) = InetSocket::of(f) {
+        // Control messages (IP_PKTINFO, IP_TOS...) are not read: ignored.
+        return inet::send(ctx, f, s, &mut src, raw.as_ref(), flags).await;
+    }
     let (rights, cred) = parse_control(ctx, hdr.msg_control, hdr.msg_controllen)?;
     let to = send_address(f, raw.as_ref())?;
     send_data(
@@ -891,6 +951,26 @@ async fn recvmsg(ctx: &Ctx<'_>, f: &OpenFile, hdr: &mut Msghdr, flags: u32) -> K
     let iovecs = super::fs::read_iovecs(ctx, UserPtr::new(hdr.msg_iov), iovlen)?;
     let mm = ctx.mm();
     let mut dst = UserIoVecs::new(&*mm, &iovecs)?;
+    if let Some(s) = InetSocket::of(f) {
+        let g = inet::recv(ctx, f, s, &mut dst, flags).await?;
+        // Only UDP reports truncation; no control messages are produced.
+        let truncated = s.kind() == kestrel_net::inet::Kind::Dgram && g.full_len > g.len;
+        if hdr.msg_name != 0 {
+            let k = g.from.len().min(hdr.msg_namelen as usize);
+            if k > 0 {
+                mm.writer(UserPtr::<u8>::new(hdr.msg_name), k)?
+                    .write_all(&g.from[..k])?;
+            }
+            hdr.msg_namelen = g.from.len() as u32;
+        }
+        hdr.msg_controllen = 0;
+        hdr.msg_flags = if truncated { MSG_TRUNC } else { 0 };
+        return Ok(if flags & MSG_TRUNC != 0 {
+            g.full_len
+        } else {
+            g.len
+        });
+    }
     let (n, r) = recv_data(ctx, f, &mut dst, flags).await?;
     let mut msg_flags = 0;
     if r.truncated {
@@ -1026,6 +1106,9 @@ impl Control {
 
 pub async fn sys_shutdown(ctx: &mut Ctx<'_>, fd: Fd, how: u32) -> KResult<u64> {
     let f = socket_file(ctx, fd)?;
+    if let Some(s) = InetSocket::of(&f) {
+        return inet::shutdown(s, how);
+    }
     sock(&f).shutdown(how)?;
     Ok(0)
 }
@@ -1037,6 +1120,10 @@ pub async fn sys_getsockname(
     addrlen: UserPtr<u32>,
 ) -> KResult<u64> {
     let f = socket_file(ctx, fd)?;
+    if let Some(s) = InetSocket::of(&f) {
+        write_addr(ctx, &s.local_name(), addr, addrlen)?;
+        return Ok(0);
+    }
     write_addr(ctx, &sock(&f).local_addr().to_sockaddr(), addr, addrlen)?;
     Ok(0)
 }
@@ -1048,6 +1135,11 @@ pub async fn sys_getpeername(
     addrlen: UserPtr<u32>,
 ) -> KResult<u64> {
     let f = socket_file(ctx, fd)?;
+    if let Some(s) = InetSocket::of(&f) {
+        let peer = s.peer_name()?;
+        write_addr(ctx, &peer, addr, addrlen)?;
+        return Ok(0);
+    }
     let peer = sock(&f).peer_addr()?;
     write_addr(ctx, &peer.to_sockaddr(), addr, addrlen)?;
     Ok(0)
@@ -1077,6 +1169,9 @@ pub async fn sys_setsockopt(
     len: u32,
 ) -> KResult<u64> {
     let f = socket_file(ctx, fd)?;
+    if let Some(s) = InetSocket::of(&f) {
+        return inet::setsockopt(ctx, s, level, name, val, len);
+    }
     let s = sock(&f);
     // Unix sockets have no protocol-level options: Linux's unix proto_ops have no
     // setsockopt, so every other level is EOPNOTSUPP (do_sock_setsockopt).
@@ -1127,6 +1222,9 @@ pub async fn sys_getsockopt(
     len_ptr: UserPtr<u32>,
 ) -> KResult<u64> {
     let f = socket_file(ctx, fd)?;
+    if let Some(s) = InetSocket::of(&f) {
+        return inet::getsockopt(ctx, s, level, name, val, len_ptr);
+    }
     let s = sock(&f);
     // As setsockopt: no getsockopt in the unix proto_ops (do_sock_getsockopt).
     if level != SOL_SOCKET {
@@ -1186,6 +1284,9 @@ pub async fn read(ctx: &Ctx<'_>, f: &OpenFile, buf: UserPtr<u8>, count: usize) -
     }
     let mm = ctx.mm();
     let mut dst = UserIoVecs::single(&*mm, buf, count)?;
+    if let Some(s) = InetSocket::of(f) {
+        return inet::recv(ctx, f, s, &mut dst, 0).await.map(|g| g.len);
+    }
     recv_data(ctx, f, &mut dst, 0).await.map(|(n, _)| n)
 }
 
@@ -1195,6 +1296,9 @@ pub async fn read(ctx: &Ctx<'_>, f: &OpenFile, buf: UserPtr<u8>, count: usize) -
 pub async fn write(ctx: &Ctx<'_>, f: &OpenFile, buf: UserPtr<u8>, count: usize) -> KResult<usize> {
     let mm = ctx.mm();
     let mut src = UserIoVecs::single(&*mm, buf, count)?;
+    if let Some(s) = InetSocket::of(f) {
+        return inet::send(ctx, f, s, &mut src, None, 0).await;
+    }
     send_data(ctx, f, &mut src, None, scm_cred(ctx), None, 0).await
 }
 
@@ -1206,6 +1310,11 @@ pub async fn readv(ctx: &Ctx<'_>, f: &OpenFile, iovecs: &[Iovec]) -> KResult<u64
     }
     let mm = ctx.mm();
     let mut dst = UserIoVecs::new(&*mm, iovecs)?;
+    if let Some(s) = InetSocket::of(f) {
+        return inet::recv(ctx, f, s, &mut dst, 0)
+            .await
+            .map(|g| g.len as u64);
+    }
     let (n, _) = recv_data(ctx, f, &mut dst, 0).await?;
     Ok(n as u64)
 }
@@ -1218,6 +1327,11 @@ pub async fn writev(ctx: &Ctx<'_>, f: &OpenFile, iovecs: &[Iovec]) -> KResult<u6
     }
     let mm = ctx.mm();
     let mut src = UserIoVecs::new(&*mm, iovecs)?;
+    if let Some(s) = InetSocket::of(f) {
+        return inet::send(ctx, f, s, &mut src, None, 0)
+            .await
+            .map(|n| n as u64);
+    }
     send_data(ctx, f, &mut src, None, scm_cred(ctx), None, 0)
         .await
         .map(|n| n as u64)
@@ -1225,13 +1339,16 @@ pub async fn writev(ctx: &Ctx<'_>, f: &OpenFile, iovecs: &[Iovec]) -> KResult<u6
 
 /// Whether `f` is a socket (read/write/readv/writev go through here for sockets).
 pub fn is_socket(f: &OpenFile) -> bool {
-    UnixSocket::of(f).is_some()
+    UnixSocket::of(f).is_some() || InetSocket::of(f).is_some()
 }
 
 /// An open file description is being released: a socket's last file closed is
 /// the socket's release (Linux's sock_close), whoever else still holds it.
 pub fn file_released(f: &OpenFile) {
     if let Some(s) = UnixSocket::of(f) {
+        s.release();
+    }
+    if let Some(s) = InetSocket::of(f) {
         s.release();
     }
 }

@@ -64,6 +64,7 @@ pub const MSG_EOR: u32 = 0x80;
 pub const MSG_WAITALL: u32 = 0x100;
 pub const MSG_NOSIGNAL: u32 = 0x4000;
 pub const MSG_MORE: u32 = 0x8000;
+pub const MSG_ERRQUEUE: u32 = 0x2000;
 pub const MSG_CMSG_CLOEXEC: u32 = 0x4000_0000;
 
 pub const SCM_RIGHTS: i32 = 1;
@@ -131,4 +132,63 @@ pub struct Linger {
 /// CMSG_ALIGN.
 pub const fn cmsg_align(len: usize) -> usize {
     (len + 7) & !7
+}
+
+// AF_INET and AF_INET6 (ip(7), ipv6(7), tcp(7), udp(7)).
+pub const IPPROTO_IP: i32 = 0;
+pub const IPPROTO_ICMP: i32 = 1;
+pub const IPPROTO_TCP: i32 = 6;
+pub const IPPROTO_UDP: i32 = 17;
+pub const IPPROTO_IPV6: i32 = 41;
+pub const IPPROTO_ICMPV6: i32 = 58;
+pub const SOL_IP: i32 = 0;
+pub const SOL_TCP: i32 = 6;
+pub const SOL_UDP: i32 = 17;
+pub const SOL_IPV6: i32 = 41;
+
+pub const IP_TOS: i32 = 1;
+pub const IP_TTL: i32 = 2;
+pub const IPV6_UNICAST_HOPS: i32 = 16;
+pub const IPV6_V6ONLY: i32 = 26;
+
+pub const TCP_NODELAY: i32 = 1;
+pub const TCP_MAXSEG: i32 = 2;
+pub const TCP_CORK: i32 = 3;
+pub const TCP_KEEPIDLE: i32 = 4;
+pub const TCP_KEEPINTVL: i32 = 5;
+pub const TCP_KEEPCNT: i32 = 6;
+pub const TCP_INFO: i32 = 11;
+pub const TCP_QUICKACK: i32 = 12;
+
+pub const SO_BINDTODEVICE: i32 = 25;
+
+/// ioctl: bytes waiting to be read (FIONREAD), and bytes not yet sent.
+/// Whether the next byte is urgent data (sockatmark(3)).
+pub const SIOCATMARK: u32 = 0x8905;
+pub const SIOCINQ: u32 = 0x541b;
+pub const SIOCOUTQ: u32 = 0x5411;
+
+/// The most a listen(2) backlog counts (net.core.somaxconn).
+pub const SOMAXCONN: usize = 4096;
+
+/// `struct sockaddr_in`: the family, the port and address in network order, and
+/// eight bytes of padding.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, Pod, Zeroable)]
+pub struct SockaddrIn {
+    pub sin_family: u16,
+    pub sin_port: [u8; 2],
+    pub sin_addr: [u8; 4],
+    pub sin_zero: [u8; 8],
+}
+
+/// `struct sockaddr_in6`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, Pod, Zeroable)]
+pub struct SockaddrIn6 {
+    pub sin6_family: u16,
+    pub sin6_port: [u8; 2],
+    pub sin6_flowinfo: u32,
+    pub sin6_addr: [u8; 16],
+    pub sin6_scope_id: u32,
 }

@@ -13,4 +13,5 @@
 
 extern crate alloc;
 
+pub mod inet;
 pub mod unix;

@@ -1,0 +1,609 @@
+//! The socket calls on AF_INET and AF_INET6 sockets ([`kestrel_net::inet`]).
+//!
+//! The sockets never block: each operation works on the socket's queues and
+//! says EAGAIN when it would wait. Waiting is done here, on the socket's wait
+//! queue (the one poll, select and epoll use), which the network task wakes
+//! when the stack changes what the socket would report; O_NONBLOCK,
+//! MSG_DONTWAIT, SO_RCVTIMEO/SO_SNDTIMEO and signals end a wait as for AF_UNIX.
+//!
+//! User data is copied a bounded chunk at a time (a stream) or whole up to the
+//! largest datagram UDP carries (a datagram): nothing the caller names sizes a
+//! kernel allocation beyond those.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use kestrel_abi::fs::*;
+use kestrel_abi::net::*;
+use kestrel_abi::{Errno, KResult};
+use kestrel_net::inet::addr::{self, SockAddr};
+use kestrel_net::inet::socket::{UDP_MAX_V4, UDP_MAX_V6};
+use kestrel_net::inet::{Family, InetSocket, Kind};
+use kestrel_usermem::UserIoVecs;
+use kestrel_vfs::OpenFile;
+
+use super::super::args::*;
+use super::super::{Ctx, MAX_RW_COUNT, zeroed_vec};
+use super::{CHUNK, RawAddr, bounded, deadline, ns_of_timeval, wait_ready, write_addr};
+
+/// Roughly the most one socket holds in the kernel: its receive queue
+/// (SO_RCVBUF), its send queue, and smoltcp's buffers.
+const SOCKET_MEMORY: usize = 512 * 1024;
+
+/// IPPROTO_TCP and IPPROTO_UDP as socket(2)'s protocol.
+const TCP: i32 = IPPROTO_TCP;
+const UDP: i32 = IPPROTO_UDP;
+
+/// socket(2) for AF_INET/AF_INET6: the protocol must be 0 or the type's own
+/// (EPROTONOSUPPORT); SOCK_RAW needs raw sockets this kernel does not have
+/// (EPROTONOSUPPORT: inet_create finds no protocol for it), and types no inet
+/// protocol has are ESOCKTNOSUPPORT.
+pub fn socket(domain: u32, base: u32, protocol: i32) -> KResult<Arc<InetSocket>> {
+    let family = Family::from_domain(domain).ok_or(Errno::EAFNOSUPPORT)?;
+    let kind = match (base, protocol) {
+        (SOCK_STREAM, 0 | TCP) => Kind::Stream,
+        (SOCK_DGRAM, 0 | UDP) => Kind::Dgram,
+        (SOCK_STREAM | SOCK_DGRAM | SOCK_RAW, _) => return Err(Errno::EPROTONOSUPPORT),
+        _ => return Err(Errno::ESOCKTNOSUPPORT),
+    };
+    let shared = crate::net::shared().ok_or(Errno::EAFNOSUPPORT)?;
+    // What a socket may come to hold (its queues and smoltcp's buffers) must
+    // fit in the memory user data may use, or the socket is not made.
+    if !kestrel_vfs::may_hold(SOCKET_MEMORY) {
+        return Err(Errno::ENOBUFS);
+    }
+    Ok(InetSocket::new(shared, family, kind))
+}
+
+fn parse(s: &InetSocket, raw: &RawAddr) -> KResult<SockAddr> {
+    addr::parse(s.family(), &raw.bytes[..raw.len])
+}
+
+pub fn bind(ctx: &Ctx<'_>, s: &InetSocket, ptr: UserPtr<u8>, len: u32) -> KResult<u64> {
+    let raw = RawAddr::copy_in(ctx, ptr, len)?;
+    s.bind(parse(s, &raw)?)?;
+    Ok(0)
+}
+
+pub fn listen(s: &InetSocket, backlog: i32) -> KResult<u64> {
+    // A negative backlog is taken as the maximum (an unsigned compare in Linux).
+    let backlog = usize::try_from(backlog).unwrap_or(SOMAXCONN);
+    s.listen(backlog)?;
+    Ok(0)
+}
+
+/// accept/accept4 after the checks every family shares (see socket.rs).
+pub async fn accept(
+    ctx: &Ctx<'_>,
+    f: &OpenFile,
+    s: &InetSocket,
+    addr: UserPtr<u8>,
+    addrlen: UserPtr<u32>,
+    flags: u32,
+) -> KResult<u64> {
+    let until = deadline(s.timeout(false));
+    let conn = loop {
+        match s.accept() {
+            Err(Errno::EAGAIN) if !f.nonblocking() => wait_ready(ctx, f, POLLIN, until).await?,
+            r => break r?,
+        }
+    };
+    let peer = conn.peer_name().unwrap_or_default();
+    let file = crate::fs::anon::socket_file(
+        conn,
+        O_RDWR
+            | if flags & SOCK_NONBLOCK != 0 {
+                O_NONBLOCK
+            } else {
+                0
+            },
+    );
+    let fd = ctx.install(file, flags & SOCK_CLOEXEC != 0)?;
+    if !addr.is_null()
+        && let Err(e) = write_addr(ctx, &peer, addr, addrlen)
+    {
+        let closed = ctx.process().files().lock().remove(fd);
+        drop(closed);
+        return Err(e);
+    }
+    Ok(fd as u64)
+}
+
+/// connect(2): a stream waits for the handshake unless non-blocking
+/// (EINPROGRESS, then POLLOUT and SO_ERROR tell how it went); SO_SNDTIMEO
+/// bounds the wait (EINPROGRESS after it, as inet_stream_connect).
+pub async fn connect(
+    ctx: &Ctx<'_>,
+    f: &OpenFile,
+    s: &InetSocket,
+    ptr: UserPtr<u8>,
+    len: u32,
+) -> KResult<u64> {
+    let raw = RawAddr::copy_in(ctx, ptr, len)?;
+    let a = parse(s, &raw)?;
+    match s.connect(a) {
+        Err(Errno::EINPROGRESS) if !f.nonblocking() && s.kind() == Kind::Stream => {}
+        r => return r.map(|_| 0),
+    }
+    let until = deadline(s.timeout(true));
+    let mut outcome = None;
+    let done = s.wait_queue().wait_until(|| {
+        outcome = s.connect_result();
+        outcome.map(|_| ())
+    });
+    match bounded(ctx, until, done).await {
+        Ok(()) => outcome.unwrap_or(Err(Errno::ECONNREFUSED)).map(|_| 0),
+        Err(Errno::EAGAIN) => Err(Errno::EINPROGRESS),
+        Err(e) => Err(e),
+    }
+}
+
+/// EPIPE from a stream raises SIGPIPE unless MSG_NOSIGNAL (sk_stream_error).
+fn pipe_signal(ctx: &Ctx<'_>, s: &InetSocket, e: Errno, flags: u32) {
+    if e == Errno::EPIPE && s.kind() == Kind::Stream && flags & MSG_NOSIGNAL == 0 {
+        crate::process::signal::send(ctx.process(), kestrel_abi::signal::SIGPIPE);
+    }
+}
+
+/// Sends the bytes of `src`: a stream a chunk at a time until all are queued
+/// (or non-blocking and full), a datagram whole, to `to` or the peer.
+pub async fn send(
+    ctx: &Ctx<'_>,
+    f: &OpenFile,
+    s: &InetSocket,
+    src: &mut UserIoVecs<'_>,
+    to: Option<&RawAddr>,
+    flags: u32,
+) -> KResult<usize> {
+    let r = match s.kind() {
+        Kind::Stream => send_stream(ctx, f, s, src, flags).await,
+        Kind::Dgram => send_dgram(ctx, f, s, src, to, flags).await,
+    };
+    if let Err(e) = r {
+        pipe_signal(ctx, s, e, flags);
+    }
+    r
+}
+
+async fn send_stream(
+    ctx: &Ctx<'_>,
+    f: &OpenFile,
+    s: &InetSocket,
+    src: &mut UserIoVecs<'_>,
+    flags: u32,
+) -> KResult<usize> {
+    if flags & MSG_OOB != 0 {
+        // Urgent data is not supported.
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let dontwait = f.nonblocking() || flags & MSG_DONTWAIT != 0;
+    let until = deadline(s.timeout(true));
+    let total = src.remaining().min(MAX_RW_COUNT);
+    let mut buf: Vec<u8> = zeroed_vec(total.clamp(1, CHUNK))?;
+    let mut done = 0;
+    loop {
+        let want = (total - done).min(CHUNK);
+        let got = src.read(&mut buf[..want]);
+        if got < want {
+            return if done > 0 {
+                Ok(done)
+            } else {
+                Err(Errno::EFAULT)
+            };
+        }
+        let mut off = 0;
+        loop {
+            // MSG_MORE holds back all but a last piece that fills the queue.
+            let more = flags & MSG_MORE != 0;
+            match s.send_stream_more(&buf[off..got], more) {
+                Ok(n) => off += n,
+                Err(Errno::EAGAIN) if !dontwait => {
+                    if let Err(e) = wait_ready(ctx, f, POLLOUT, until).await {
+                        return partial(done + off, e);
+                    }
+                }
+                Err(e) => {
+                    if e == Errno::EPIPE && done + off > 0 {
+                        // The bytes queued so far count; the next send raises SIGPIPE.
+                        return Ok(done + off);
+                    }
+                    return partial(done + off, e);
+                }
+            }
+            if off == got {
+                break;
+            }
+        }
+        done += got;
+        if done == total {
+            return Ok(done);
+        }
+    }
+}
+
+/// What a call that moved `done` bytes before `e` returns.
+fn partial(done: usize, e: Errno) -> KResult<usize> {
+    if done > 0 { Ok(done) } else { Err(e) }
+}
+
+async fn send_dgram(
+    ctx: &Ctx<'_>,
+    f: &OpenFile,
+    s: &InetSocket,
+    src: &mut UserIoVecs<'_>,
+    to: Option<&RawAddr>,
+    flags: u32,
+) -> KResult<usize> {
+    if flags & MSG_OOB != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let to = to.map(|r| parse(s, r)).transpose()?;
+    let max = match s.family() {
+        Family::V4 => UDP_MAX_V4,
+        Family::V6 => UDP_MAX_V6,
+    };
+    let total = src.remaining();
+    if total > max {
+        return Err(Errno::EMSGSIZE);
+    }
+    let mut data: Vec<u8> = zeroed_vec(total)?;
+    if src.read(&mut data) < total {
+        return Err(Errno::EFAULT);
+    }
+    let dontwait = f.nonblocking() || flags & MSG_DONTWAIT != 0;
+    let until = deadline(s.timeout(true));
+    loop {
+        match s.send_dgram_more(&data, to, flags & MSG_MORE != 0) {
+            Err(Errno::EAGAIN) if !dontwait => wait_ready(ctx, f, POLLOUT, until).await?,
+            r => return r,
+        }
+    }
+}
+
+/// What a receive delivered: bytes copied, the datagram's full length, the
+/// sender's sockaddr.
+pub struct Got {
+    pub len: usize,
+    pub full_len: usize,
+    pub from: Vec<u8>,
+}
+
+/// Receives into `dst`, waiting unless non-blocking. A stream takes only what
+/// the buffers can hold (never losing bytes to EFAULT) and, without
+/// MSG_WAITALL, returns what is there once something is; a datagram is taken
+/// whole, the part that does not fit discarded (MSG_TRUNC).
+pub async fn recv(
+    ctx: &Ctx<'_>,
+    f: &OpenFile,
+    s: &InetSocket,
+    dst: &mut UserIoVecs<'_>,
+    flags: u32,
+) -> KResult<Got> {
+    if flags & MSG_ERRQUEUE != 0 {
+        // The error queue (IP_RECVERR, timestamps) is always empty.
+        return Err(Errno::EAGAIN);
+    }
+    if flags & MSG_OOB != 0 {
+        // No urgent data ever arrives (tcp_recv_urg: EINVAL; UDP: EOPNOTSUPP).
+        return Err(match s.kind() {
+            Kind::Stream => Errno::EINVAL,
+            Kind::Dgram => Errno::EOPNOTSUPP,
+        });
+    }
+    let dontwait = f.nonblocking() || flags & MSG_DONTWAIT != 0;
+    let until = deadline(s.timeout(false));
+    let peek = flags & MSG_PEEK != 0;
+    let len = dst.remaining().min(MAX_RW_COUNT);
+    if s.kind() == Kind::Dgram {
+        let mut buf: Vec<u8> = zeroed_vec(len.min(UDP_MAX_V6))?;
+        let (n, full, from) = loop {
+            match s.recv_dgram(&mut buf, peek) {
+                Err(Errno::EAGAIN) if !dontwait => {
+                    wait_ready(ctx, f, POLLIN, until).await?;
+                }
+                r => break r?,
+            }
+        };
+        if dst.write(&buf[..n]) < n {
+            return Err(Errno::EFAULT);
+        }
+        let from = if full == 0 && from.port == 0 {
+            Vec::new()
+        } else {
+            addr::endpoint_sockaddr(s.family(), from)
+        };
+        return Ok(Got {
+            len: n,
+            full_len: full,
+            from,
+        });
+    }
+    let waitall = flags & MSG_WAITALL != 0 && !peek;
+    let mut buf: Vec<u8> = zeroed_vec(len.clamp(1, CHUNK))?;
+    let mut got = 0;
+    loop {
+        let want = (len - got).min(buf.len());
+        let room = dst.writable(want);
+        if room == 0 && want > 0 {
+            if got > 0 {
+                break;
+            }
+            return Err(Errno::EFAULT);
+        }
+        match s.recv_stream(&mut buf[..room], peek) {
+            Ok(0) => break,
+            Ok(n) => {
+                let put = dst.write(&buf[..n]);
+                got += put;
+                if got == len || put < n || peek {
+                    break;
+                }
+                // More may be queued already: take it without waiting,
+                // unless MSG_WAITALL asks for all of it.
+                continue;
+            }
+            Err(Errno::EAGAIN) if !dontwait && (got == 0 || waitall) => {}
+            Err(e) => {
+                if got > 0 {
+                    break;
+                }
+                return Err(e);
+            }
+        }
+        if let Err(e) = wait_ready(ctx, f, POLLIN, until).await {
+            if got > 0 {
+                break;
+            }
+            return Err(e);
+        }
+    }
+    let from = if got > 0 {
+        s.peer_name().unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    Ok(Got {
+        len: got,
+        full_len: got,
+        from,
+    })
+}
+
+pub fn shutdown(s: &InetSocket, how: u32) -> KResult<u64> {
+    s.shutdown(how)?;
+    Ok(0)
+}
+
+fn int_bytes(v: i32) -> Vec<u8> {
+    v.to_ne_bytes().to_vec()
+}
+
+/// Reads an int option value: at least 4 bytes (EINVAL).
+fn read_int(ctx: &Ctx<'_>, val: UserPtr<u8>, len: u32) -> KResult<i32> {
+    if len < 4 {
+        return Err(Errno::EINVAL);
+    }
+    ctx.read(val.cast::<i32>())
+}
+
+/// setsockopt on an internet socket. Options marked "accepted" are taken and
+/// remembered or ignored without effect (docs/syscalls.md, partial).
+pub fn setsockopt(
+    ctx: &Ctx<'_>,
+    s: &InetSocket,
+    level: i32,
+    name: i32,
+    val: UserPtr<u8>,
+    len: u32,
+) -> KResult<u64> {
+    let int = || read_int(ctx, val, len);
+    let stream = s.kind() == Kind::Stream;
+    match (level, name) {
+        (SOL_SOCKET, SO_REUSEADDR) => {
+            let v = int()? != 0;
+            s.with_opts(|o| o.reuseaddr = v);
+        }
+        (SOL_SOCKET, SO_REUSEPORT) => {
+            let v = int()? != 0;
+            s.with_opts(|o| o.reuseport = v);
+        }
+        (SOL_SOCKET, SO_KEEPALIVE) => {
+            let v = int()? != 0;
+            s.with_opts(|o| o.keepalive = v);
+            s.options_changed();
+        }
+        (SOL_SOCKET, SO_BROADCAST) => {
+            let v = int()? != 0;
+            s.with_opts(|o| o.broadcast = v);
+        }
+        (SOL_SOCKET, SO_LINGER) => {
+            if (len as usize) < core::mem::size_of::<Linger>() {
+                return Err(Errno::EINVAL);
+            }
+            let l: Linger = ctx.read(val.cast())?;
+            s.with_opts(|o| o.linger = (l.l_onoff != 0).then_some(l.l_linger.max(0)));
+        }
+        (SOL_SOCKET, SO_SNDBUF | SO_RCVBUF | SO_SNDBUFFORCE | SO_RCVBUFFORCE) => {
+            let v = int()?;
+            s.set_buf(matches!(name, SO_SNDBUF | SO_SNDBUFFORCE), v);
+        }
+        (SOL_SOCKET, SO_RCVTIMEO | SO_SNDTIMEO) => {
+            if (len as usize) < core::mem::size_of::<kestrel_abi::time::Timeval>() {
+                return Err(Errno::EINVAL);
+            }
+            let tv: kestrel_abi::time::Timeval = ctx.read(val.cast())?;
+            let ns = ns_of_timeval(tv)?;
+            s.with_opts(|o| {
+                if name == SO_SNDTIMEO {
+                    o.sndtimeo = ns;
+                } else {
+                    o.rcvtimeo = ns;
+                }
+            });
+        }
+        // Accepted without effect.
+        (
+            SOL_SOCKET,
+            SO_DEBUG | SO_DONTROUTE | SO_OOBINLINE | SO_PRIORITY | SO_RCVLOWAT | SO_NO_CHECK,
+        ) => {
+            int()?;
+        }
+        (IPPROTO_TCP, TCP_NODELAY) if stream => {
+            let v = int()? != 0;
+            s.with_opts(|o| o.nodelay = v);
+            s.options_changed();
+        }
+        (IPPROTO_TCP, TCP_KEEPIDLE | TCP_KEEPINTVL) if stream => {
+            let v = int()?;
+            if !(1..=32767).contains(&v) {
+                return Err(Errno::EINVAL);
+            }
+            s.with_opts(|o| {
+                if name == TCP_KEEPIDLE {
+                    o.keepidle = v as u32;
+                } else {
+                    o.keepintvl = v as u32;
+                }
+            });
+            s.options_changed();
+        }
+        (IPPROTO_TCP, TCP_KEEPCNT) if stream => {
+            let v = int()?;
+            if !(1..=127).contains(&v) {
+                return Err(Errno::EINVAL);
+            }
+            s.with_opts(|o| o.keepcnt = v as u32);
+        }
+        // Accepted without effect: smoltcp chooses its segments and ACKs.
+        (IPPROTO_TCP, TCP_CORK | TCP_QUICKACK | TCP_MAXSEG) if stream => {
+            int()?;
+        }
+        (IPPROTO_IP, IP_TTL) if s.family() == Family::V4 => {
+            let v = int()?;
+            let ttl = match v {
+                -1 => 64,
+                1..=255 => v as u8,
+                _ => return Err(Errno::EINVAL),
+            };
+            s.with_opts(|o| o.ttl = ttl);
+        }
+        (IPPROTO_IP, IP_TOS) if s.family() == Family::V4 => {
+            int()?;
+        }
+        (IPPROTO_IPV6, IPV6_V6ONLY) if s.family() == Family::V6 => {
+            let v = int()? != 0;
+            // Only before the socket is bound (inet6: EINVAL after).
+            if s.is_bound() {
+                return Err(Errno::EINVAL);
+            }
+            s.with_opts(|o| o.v6only = v);
+        }
+        (IPPROTO_IPV6, IPV6_UNICAST_HOPS) if s.family() == Family::V6 => {
+            let v = int()?;
+            let ttl = match v {
+                -1 => 64,
+                0..=255 => v as u8,
+                _ => return Err(Errno::EINVAL),
+            };
+            s.with_opts(|o| o.ttl = ttl);
+        }
+        _ => return Err(Errno::ENOPROTOOPT),
+    }
+    Ok(0)
+}
+
+/// Whether some layer of `s` has options at `level`.
+fn known_level(s: &InetSocket, level: i32) -> bool {
+    match level {
+        SOL_SOCKET | IPPROTO_IP => true,
+        IPPROTO_TCP => s.kind() == Kind::Stream,
+        IPPROTO_UDP => s.kind() == Kind::Dgram,
+        IPPROTO_IPV6 => s.family() == Family::V6,
+        _ => false,
+    }
+}
+
+/// struct tcp_info up to tcpi_total_retrans (104 bytes: the fields every
+/// version has). Only the state, the MSS fields and the window scale are
+/// filled; counters and timers read 0 (partial).
+fn tcp_info(s: &InetSocket) -> Vec<u8> {
+    let mut b = alloc::vec![0u8; 104];
+    b[0] = s.tcp_state();
+    // tcpi_snd_mss and tcpi_rcv_mss (offsets 16 and 20): the default MSS.
+    b[16..20].copy_from_slice(&536u32.to_ne_bytes());
+    b[20..24].copy_from_slice(&536u32.to_ne_bytes());
+    b
+}
+
+pub fn getsockopt(
+    ctx: &Ctx<'_>,
+    s: &InetSocket,
+    level: i32,
+    name: i32,
+    val: UserPtr<u8>,
+    len_ptr: UserPtr<u32>,
+) -> KResult<u64> {
+    let room = ctx.read(len_ptr)? as i32;
+    if room < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let stream = s.kind() == Kind::Stream;
+    let o = s.with_opts(|o| o.clone());
+    let bytes = match (level, name) {
+        (SOL_SOCKET, SO_TYPE) => int_bytes(if stream { SOCK_STREAM } else { SOCK_DGRAM } as i32),
+        (SOL_SOCKET, SO_DOMAIN) => int_bytes(s.family().domain() as i32),
+        (SOL_SOCKET, SO_PROTOCOL) => int_bytes(if stream { TCP } else { UDP }),
+        (SOL_SOCKET, SO_ACCEPTCONN) => int_bytes(i32::from(s.is_listening())),
+        (SOL_SOCKET, SO_ERROR) => int_bytes(s.take_error().map_or(0, |e| e as i32)),
+        (SOL_SOCKET, SO_REUSEADDR) => int_bytes(i32::from(o.reuseaddr)),
+        (SOL_SOCKET, SO_REUSEPORT) => int_bytes(i32::from(o.reuseport)),
+        (SOL_SOCKET, SO_KEEPALIVE) => int_bytes(i32::from(o.keepalive)),
+        (SOL_SOCKET, SO_BROADCAST) => int_bytes(i32::from(o.broadcast)),
+        (SOL_SOCKET, SO_SNDBUF) => int_bytes(o.sndbuf as i32),
+        (SOL_SOCKET, SO_RCVBUF) => int_bytes(o.rcvbuf as i32),
+        (SOL_SOCKET, SO_LINGER) => {
+            let l = Linger {
+                l_onoff: i32::from(o.linger.is_some()),
+                l_linger: o.linger.unwrap_or(0),
+            };
+            kestrel_abi::bytemuck_bytes(&l).to_vec()
+        }
+        (SOL_SOCKET, SO_RCVTIMEO | SO_SNDTIMEO) => {
+            let ns = if name == SO_SNDTIMEO {
+                o.sndtimeo
+            } else {
+                o.rcvtimeo
+            };
+            let tv = kestrel_abi::time::Timeval::from_ns(ns.unwrap_or(0));
+            kestrel_abi::bytemuck_bytes(&tv).to_vec()
+        }
+        (SOL_SOCKET, SO_DEBUG | SO_DONTROUTE | SO_OOBINLINE | SO_PRIORITY | SO_NO_CHECK) => {
+            int_bytes(0)
+        }
+        (SOL_SOCKET, SO_RCVLOWAT | SO_SNDLOWAT) => int_bytes(1),
+        (IPPROTO_TCP, TCP_NODELAY) if stream => int_bytes(i32::from(o.nodelay)),
+        (IPPROTO_TCP, TCP_KEEPIDLE) if stream => int_bytes(o.keepidle as i32),
+        (IPPROTO_TCP, TCP_KEEPINTVL) if stream => int_bytes(o.keepintvl as i32),
+        (IPPROTO_TCP, TCP_KEEPCNT) if stream => int_bytes(o.keepcnt as i32),
+        (IPPROTO_TCP, TCP_MAXSEG) if stream => int_bytes(536),
+        (IPPROTO_TCP, TCP_CORK) if stream => int_bytes(0),
+        (IPPROTO_TCP, TCP_QUICKACK) if stream => int_bytes(1),
+        (IPPROTO_TCP, TCP_INFO) if stream => tcp_info(s),
+        (IPPROTO_IP, IP_TTL) if s.family() == Family::V4 => int_bytes(i32::from(o.ttl)),
+        (IPPROTO_IP, IP_TOS) if s.family() == Family::V4 => int_bytes(0),
+        (IPPROTO_IPV6, IPV6_V6ONLY) if s.family() == Family::V6 => int_bytes(i32::from(o.v6only)),
+        (IPPROTO_IPV6, IPV6_UNICAST_HOPS) if s.family() == Family::V6 => {
+            int_bytes(i32::from(o.ttl))
+        }
+        // A level no layer of the socket knows: ip_getsockopt says
+        // EOPNOTSUPP, ipv6_getsockopt ENOPROTOOPT.
+        (l, _) if !known_level(s, l) && s.family() == Family::V4 => {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        _ => return Err(Errno::ENOPROTOOPT),
+    };
+    let n = bytes.len().min(room as usize);
+    ctx.mm().writer(val, n)?.write_all(&bytes[..n])?;
+    ctx.write(len_ptr, &(n as u32))?;
+    Ok(0)
+}

@@ -1,0 +1,1133 @@
+//! The network actor's state: smoltcp's interfaces and socket sets, and the
+//! stack's side of every socket.
+//!
+//! One [`Stack`] serves every interface, and one task owns it: nothing here is
+//! shared, so smoltcp is never locked. Each interface has its own smoltcp
+//! `Interface` and `SocketSet`, because smoltcp sends whatever a socket set
+//! has to send through the interface being polled: with one set for `lo` and
+//! `eth0`, `eth0`'s default route would carry loopback traffic. A socket bound
+//! to a wildcard therefore has a smoltcp socket in each set it may use.
+//!
+//! [`Stack::poll`] is one round of the actor: the mailbox (sockets that want
+//! something), then each interface's received frames one at a time (smoltcp's
+//! `poll_ingress_single`), the sockets smoltcp woke, and what there is to send
+//! (`poll_egress`). [`Stack::poll_at`] says when smoltcp next needs a poll
+//! (a retransmission, a delayed ACK, TIME-WAIT ending) if nothing else comes.
+//!
+//! **Listening.** smoltcp has no backlog: a listening smoltcp socket becomes
+//! the connection when a SYN arrives. Before each frame reaches smoltcp the
+//! stack looks at it: a SYN for a port one of our sockets listens on gets a
+//! fresh listening smoltcp socket (a *slot*) for its destination address, if
+//! the listener's backlog has room; otherwise it is dropped, as Linux drops a
+//! SYN when the accept queue is full, and the client retries. A SYN for a port
+//! nobody listens on reaches smoltcp, which answers with a reset
+//! (ECONNREFUSED). So an idle listener costs no smoltcp socket and no buffer,
+//! and a burst of SYNs is taken whole. A slot that completes its handshake
+//! becomes a new [`InetSocket`] in the listener's accept queue.
+//!
+//! **Closing.** A socket whose files are all closed stays with the stack while
+//! it has bytes to deliver: they go, then the FIN, and the smoltcp socket is
+//! removed when the connection is over (TIME-WAIT included). Closing with
+//! unread received data, or with SO_LINGER set to 0, resets the connection
+//! instead, as Linux's tcp_close does.
+
+use alloc::collections::BTreeMap;
+use alloc::sync::{Arc, Weak};
+use alloc::vec;
+use alloc::vec::Vec;
+use core::task::Waker;
+
+use kestrel_abi::Errno;
+use kestrel_abi::fs::*;
+use smoltcp::iface::{
+    Config, Interface, PollIngressSingleResult, PollResult, SocketHandle, SocketSet,
+};
+use smoltcp::phy::{self, ChecksumCapabilities, DeviceCapabilities, Medium};
+use smoltcp::socket::{tcp, udp};
+use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::{
+    EthernetAddress, EthernetFrame, EthernetProtocol, HardwareAddress, IpAddress, IpCidr,
+    IpEndpoint, IpListenEndpoint, IpProtocol, Ipv4Address, Ipv4Packet, Ipv6Address, Ipv6Packet,
+    TcpPacket,
+};
+
+use super::addr::Local;
+use super::socket::{DGRAM_OVERHEAD, Datagram, InetSocket, Kind, Phase};
+use super::{IfaceInfo, Link, Shared};
+
+/// smoltcp's buffers for one TCP connection. The socket's own queues hold
+/// more (SO_RCVBUF, the send queue); these only need to keep the window open
+/// between two rounds of the actor. With more than 64 KiB the window scales.
+pub const TCP_RX_BUF: usize = 64 * 1024;
+pub const TCP_TX_BUF: usize = 64 * 1024;
+/// smoltcp's UDP buffers: room for a few of the largest datagrams.
+const UDP_BUF_BYTES: usize = 2 * 65_536;
+const UDP_BUF_PACKETS: usize = 64;
+/// How long a connection attempt may go unanswered (Linux gives up after
+/// six SYN retransmissions, about 127 s), and an established connection may
+/// go without an acknowledgement of data in flight, before ETIMEDOUT.
+pub const CONNECT_TIMEOUT_MS: u64 = 75_000;
+pub const DATA_TIMEOUT_MS: u64 = 120_000;
+/// Frames one round takes from one interface before the others get a turn.
+const FRAMES_PER_ROUND: usize = 256;
+/// Sockets one round takes from the mailbox.
+const MAIL_PER_ROUND: usize = 1024;
+/// Frames loopback holds before smoltcp must wait to send more.
+const LO_QUEUE: usize = 4096;
+
+/// How the kernel describes an interface to [`Stack::new`].
+pub struct IfaceConfig {
+    pub name: alloc::string::String,
+    /// None for loopback (raw IP, no link layer).
+    pub mac: Option<[u8; 6]>,
+    pub mtu: usize,
+    pub addrs: Vec<IpCidr>,
+    pub gateway4: Option<smoltcp::wire::Ipv4Address>,
+    pub gateway6: Option<smoltcp::wire::Ipv6Address>,
+    pub link: Arc<Link>,
+}
+
+/// The device smoltcp polls: the one frame the actor hands it next, and the
+/// frames it sends, collected for the actor to pass on.
+struct Port {
+    medium: Medium,
+    mtu: usize,
+    loopback: bool,
+    staged: Option<Vec<u8>>,
+    out: Vec<Vec<u8>>,
+    /// Frames smoltcp may still send this round.
+    room: usize,
+}
+
+struct RxTok(Vec<u8>);
+struct TxTok<'a>(&'a mut Vec<Vec<u8>>);
+
+impl phy::RxToken for RxTok {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(&self.0)
+    }
+}
+
+impl phy::TxToken for TxTok<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let mut buf = vec![0u8; len];
+        let r = f(&mut buf);
+        self.0.push(buf);
+        r
+    }
+}
+
+impl phy::Device for Port {
+    type RxToken<'a> = RxTok;
+    type TxToken<'a> = TxTok<'a>;
+
+    fn receive(&mut self, _: Instant) -> Option<(RxTok, TxTok<'_>)> {
+        let f = self.staged.take()?;
+        Some((RxTok(f), TxTok(&mut self.out)))
+    }
+
+    fn transmit(&mut self, _: Instant) -> Option<TxTok<'_>> {
+        if self.room == 0 {
+            return None;
+        }
+        self.room -= 1;
+        Some(TxTok(&mut self.out))
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut c = DeviceCapabilities::default();
+        c.medium = self.medium;
+        c.max_transmission_unit = self.mtu;
+        if self.loopback {
+            // Nothing corrupts a packet between two of our own sockets: no
+            // checksums, as Linux's loopback (CHECKSUM_UNNECESSARY).
+            c.checksum = ChecksumCapabilities::ignored();
+        }
+        c
+    }
+}
+
+struct Iface {
+    iface: Interface,
+    set: SocketSet<'static>,
+    dev: Port,
+    link: Arc<Link>,
+}
+
+/// The waker smoltcp holds for a socket: marks it dirty and wakes the actor.
+struct DirtyWaker {
+    id: u64,
+    shared: Weak<Shared>,
+}
+
+impl alloc::task::Wake for DirtyWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if let Some(s) = self.shared.upgrade() {
+            s.mark_dirty(self.id);
+            s.notify.notify();
+        }
+    }
+}
+
+/// The stack's side of one socket.
+struct Entry {
+    sock: Arc<InetSocket>,
+    waker: Waker,
+    /// A TCP connection: (interface, smoltcp socket).
+    tcp: Option<(usize, SocketHandle)>,
+    /// A UDP socket's smoltcp sockets, one per interface it is bound on.
+    udp: Vec<(usize, SocketHandle)>,
+    /// A listener's slots: listening or handshaking smoltcp sockets.
+    slots: Vec<(usize, SocketHandle)>,
+    /// The listener is in [`Stack::listeners`].
+    listening_on: Option<u16>,
+    /// The TCP state seen at the last sync.
+    seen: tcp::State,
+    fin_sent: bool,
+    /// When the connection attempt started, and when data last moved (to
+    /// tell a timeout from a reset).
+    started: u64,
+    progress: u64,
+}
+
+/// Counters for /proc/net/snmp-like reports and tests.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StackStats {
+    pub syn_dropped: u64,
+    pub slots_made: u64,
+    pub accepted: u64,
+}
+
+/// The actor's state.
+pub struct Stack {
+    shared: Arc<Shared>,
+    ifaces: Vec<Iface>,
+    socks: BTreeMap<u64, Entry>,
+    /// TCP port → the listeners on it.
+    listeners: BTreeMap<u16, Vec<u64>>,
+    pub stats: StackStats,
+}
+
+fn instant(ns: u64) -> Instant {
+    Instant::from_micros((ns / 1000) as i64)
+}
+
+impl Stack {
+    /// A stack over `ifaces` (`lo` first) with `seed` for smoltcp's initial
+    /// sequence numbers and ports. Returns the stack (for the actor) and what
+    /// the sockets share.
+    pub fn new(ifaces: Vec<IfaceConfig>, seed: u64, now_ns: u64) -> (Stack, Arc<Shared>) {
+        let infos = ifaces
+            .iter()
+            .enumerate()
+            .map(|(i, c)| IfaceInfo {
+                name: c.name.clone(),
+                index: i as u32 + 1,
+                mac: c.mac,
+                mtu: c.mtu,
+                addrs: c.addrs.clone(),
+                gateway4: c.gateway4,
+                gateway6: c.gateway6,
+                link: c.link.clone(),
+            })
+            .collect::<Vec<_>>();
+        let all_addrs: Vec<IpCidr> = ifaces.iter().flat_map(|c| c.addrs.clone()).collect();
+        let shared = Shared::new(infos);
+        let mut out = Vec::new();
+        for (i, c) in ifaces.into_iter().enumerate() {
+            let loopback = c.mac.is_none();
+            let (medium, hw) = match c.mac {
+                None => (Medium::Ip, HardwareAddress::Ip),
+                Some(m) => (
+                    Medium::Ethernet,
+                    HardwareAddress::Ethernet(EthernetAddress(m)),
+                ),
+            };
+            let mut dev = Port {
+                medium,
+                mtu: if loopback { c.mtu } else { c.mtu + 14 },
+                loopback,
+                staged: None,
+                out: Vec::new(),
+                room: 0,
+            };
+            let mut cfg = Config::new(hw);
+            cfg.random_seed = seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            let mut iface = Interface::new(cfg, &mut dev, instant(now_ns));
+            iface.update_ip_addrs(|a| {
+                let list = if loopback { &all_addrs } else { &c.addrs };
+                for cidr in list {
+                    // smoltcp holds a few addresses per interface; the rest are
+                    // still this host's (lo takes every packet, below).
+                    let _ = a.push(*cidr);
+                }
+            });
+            if loopback {
+                // Everything on lo is for this host: any 127.x, and the other
+                // interfaces' addresses (Linux routes them through lo).
+                iface.set_any_ip(true);
+            }
+            if let Some(gw) = c.gateway4 {
+                let _ = iface.routes_mut().add_default_ipv4_route(gw);
+            }
+            if let Some(gw) = c.gateway6 {
+                let _ = iface.routes_mut().add_default_ipv6_route(gw);
+            }
+            out.push(Iface {
+                iface,
+                set: SocketSet::new(Vec::new()),
+                dev,
+                link: c.link,
+            });
+        }
+        (
+            Stack {
+                shared: shared.clone(),
+                ifaces: out,
+                socks: BTreeMap::new(),
+                listeners: BTreeMap::new(),
+                stats: StackStats::default(),
+            },
+            shared,
+        )
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Sockets the stack works for (connections, listeners, orphans).
+    pub fn socket_count(&self) -> usize {
+        self.socks.len()
+    }
+
+    /// smoltcp sockets in all sets.
+    pub fn smoltcp_socket_count(&self) -> usize {
+        self.ifaces.iter().map(|f| f.set.iter().count()).sum()
+    }
+
+    /// One round of the actor at time `now_ns`. Returns whether there is more
+    /// to do at once (frames or mail left over): the caller yields and calls
+    /// again rather than sleeping.
+    pub fn poll(&mut self, now_ns: u64) -> bool {
+        let ts = instant(now_ns);
+        for _ in 0..MAIL_PER_ROUND {
+            let Some(s) = self.shared.take_mail() else {
+                break;
+            };
+            self.sync(&s, now_ns);
+        }
+        self.sync_dirty(now_ns);
+        for i in 0..self.ifaces.len() {
+            for _ in 0..FRAMES_PER_ROUND {
+                let Some(frame) = self.ifaces[i].link.pop_rx() else {
+                    break;
+                };
+                if !self.admit(i, &frame, now_ns) {
+                    continue;
+                }
+                let f = &mut self.ifaces[i];
+                f.dev.staged = Some(frame);
+                let r = f.iface.poll_ingress_single(ts, &mut f.dev, &mut f.set);
+                f.dev.staged = None;
+                // A reply smoltcp made while receiving (an RST, an ACK) is in `out`.
+                self.flush(i);
+                if r == PollIngressSingleResult::SocketStateChanged {
+                    self.sync_dirty(now_ns);
+                }
+            }
+            self.egress(i, ts);
+        }
+        self.sync_dirty(now_ns);
+        for i in 0..self.ifaces.len() {
+            self.egress(i, ts);
+        }
+        self.shared.mail_pending() || self.ifaces.iter().any(|f| f.link.rx_pending())
+    }
+
+    /// When smoltcp wants the next poll if nothing else happens (ns), or None.
+    pub fn poll_at(&mut self, now_ns: u64) -> Option<u64> {
+        let ts = instant(now_ns);
+        self.ifaces
+            .iter_mut()
+            .filter_map(|f| f.iface.poll_at(ts, &f.set))
+            .map(|t| (t.total_micros().max(0) as u64).saturating_mul(1000))
+            .min()
+    }
+
+    /// Lets smoltcp send what its sockets have, within the room the link has.
+    fn egress(&mut self, i: usize, ts: Instant) {
+        for _ in 0..64 {
+            let f = &mut self.ifaces[i];
+            f.dev.room = if f.dev.loopback {
+                LO_QUEUE.saturating_sub(f.link.rx.lock().len())
+            } else {
+                super::LINK_QUEUE.saturating_sub(f.link.tx.lock().len())
+            };
+            let r = f.iface.poll_egress(ts, &mut f.dev, &mut f.set);
+            self.flush(i);
+            if r == PollResult::None {
+                break;
+            }
+        }
+    }
+
+    /// Passes the frames smoltcp sent on: back into lo's receive queue, or to
+    /// the device's transmit queue.
+    fn flush(&mut self, i: usize) {
+        let f = &mut self.ifaces[i];
+        for frame in f.dev.out.drain(..) {
+            if f.dev.loopback {
+                use core::sync::atomic::Ordering::Relaxed;
+                let len = frame.len() as u64;
+                f.link.rx_frames.fetch_add(1, Relaxed);
+                f.link.rx_bytes.fetch_add(len, Relaxed);
+                f.link.tx_frames.fetch_add(1, Relaxed);
+                f.link.tx_bytes.fetch_add(len, Relaxed);
+                f.link.rx.lock().push_back(frame);
+            } else {
+                f.link.push_tx(frame);
+            }
+        }
+    }
+
+    fn sync_dirty(&mut self, now: u64) {
+        loop {
+            let ids = self.shared.take_dirty();
+            if ids.is_empty() {
+                return;
+            }
+            for id in ids {
+                if let Some(s) = self.socks.get(&id).map(|e| e.sock.clone()) {
+                    self.sync(&s, now);
+                }
+            }
+        }
+    }
+
+    /// Looks at a received frame before smoltcp does: false drops it. A SYN
+    /// for one of our listeners gets a listening slot (or is dropped when the
+    /// backlog is full).
+    fn admit(&mut self, i: usize, frame: &[u8], now: u64) -> bool {
+        let ip: &[u8] = if self.ifaces[i].dev.loopback {
+            frame
+        } else {
+            let Ok(eth) = EthernetFrame::new_checked(frame) else {
+                return true;
+            };
+            match eth.ethertype() {
+                EthernetProtocol::Ipv4 | EthernetProtocol::Ipv6 => {}
+                _ => return true,
+            }
+            &frame[14..]
+        };
+        if let Some((dst, sport, dport)) = port_unreachable_of(ip) {
+            self.udp_refused(IpEndpoint::new(dst, dport), sport);
+            return true;
+        }
+        let Some((src, dst, tcp)) = tcp_of(ip) else {
+            return true;
+        };
+        let Ok(t) = TcpPacket::new_checked(tcp) else {
+            return true;
+        };
+        if !t.syn() || t.ack() || t.rst() {
+            return true;
+        }
+        let port = t.dst_port();
+        let remote = IpEndpoint::new(src, t.src_port());
+        let Some(lid) = self.listener_for(port, dst) else {
+            return true;
+        };
+        let Some(e) = self.socks.get_mut(&lid) else {
+            return true;
+        };
+        // A slot already listening here, or handshaking with this peer (a
+        // retransmitted SYN), takes it.
+        let mut handshakes = 0;
+        for &(si, h) in &e.slots {
+            let s = f_socket(&mut self.ifaces, si, h);
+            match s.state() {
+                tcp::State::Listen if si == i && s.listen_endpoint().addr == Some(dst) => {
+                    return true;
+                }
+                tcp::State::Listen => {}
+                _ => {
+                    if s.remote_endpoint() == Some(remote) {
+                        return true;
+                    }
+                    handshakes += 1;
+                }
+            }
+        }
+        let (backlog, queued, opts) = {
+            let st = e.sock.lock();
+            (st.backlog, st.accept_q.len(), st.opts.clone())
+        };
+        // Linux's sk_acceptq_is_full: more than `backlog` waiting; and a
+        // connection's buffers must fit in the memory user data may use.
+        if handshakes + queued > backlog || !kestrel_vfs::may_hold(TCP_RX_BUF + TCP_TX_BUF) {
+            self.stats.syn_dropped += 1;
+            return false;
+        }
+        let mut s = new_tcp();
+        if s.listen(IpListenEndpoint {
+            addr: Some(dst),
+            port,
+        })
+        .is_err()
+        {
+            return true;
+        }
+        s.set_nagle_enabled(!opts.nodelay);
+        s.set_timeout(Some(Duration::from_millis(CONNECT_TIMEOUT_MS)));
+        s.register_recv_waker(&e.waker);
+        s.register_send_waker(&e.waker);
+        let h = self.ifaces[i].set.add(s);
+        e.slots.push((i, h));
+        e.progress = now;
+        self.stats.slots_made += 1;
+        true
+    }
+
+    /// An ICMP "port unreachable" came back for a datagram from our `port` to
+    /// `remote`: a UDP socket connected there gets ECONNREFUSED (as Linux's
+    /// __udp4_lib_err; unconnected ones hear nothing without IP_RECVERR).
+    fn udp_refused(&mut self, remote: IpEndpoint, port: u16) {
+        for e in self.socks.values() {
+            if e.udp.is_empty() {
+                continue;
+            }
+            let mut st = e.sock.lock();
+            if st.remote == Some(remote) && st.port.as_ref().map(|g| g.port()) == Some(port) {
+                st.error = Some(Errno::ECONNREFUSED);
+                drop(st);
+                e.sock.wake(POLLERR);
+                return;
+            }
+        }
+    }
+
+    /// The listener on `port` that a SYN to `dst` reaches: one bound to `dst`
+    /// itself before a wildcard.
+    fn listener_for(&self, port: u16, dst: IpAddress) -> Option<u64> {
+        let ids = self.listeners.get(&port)?;
+        let mut wild = None;
+        for id in ids {
+            let Some(e) = self.socks.get(id) else {
+                continue;
+            };
+            let st = e.sock.lock();
+            if st.phase != Phase::Listening || st.released {
+                continue;
+            }
+            match st.local {
+                Local::Addr(a) if a == dst => return Some(*id),
+                l @ Local::Any { .. } if l.matches(dst) => wild = wild.or(Some(*id)),
+                _ => {}
+            }
+        }
+        wild
+    }
+
+    fn entry(&mut self, s: &Arc<InetSocket>, now: u64) -> &mut Entry {
+        let shared = Arc::downgrade(&self.shared);
+        self.socks.entry(s.id()).or_insert_with(|| Entry {
+            sock: s.clone(),
+            waker: Waker::from(Arc::new(DirtyWaker { id: s.id(), shared })),
+            tcp: None,
+            udp: Vec::new(),
+            slots: Vec::new(),
+            listening_on: None,
+            seen: tcp::State::Closed,
+            fin_sent: false,
+            started: now,
+            progress: now,
+        })
+    }
+
+    /// Brings the stack's side of `s` in line with what the socket wants, and
+    /// the socket in line with what happened.
+    fn sync(&mut self, s: &Arc<InetSocket>, now: u64) {
+        s.lock().queued = false;
+        match s.kind() {
+            Kind::Stream => {
+                let phase = s.lock().phase;
+                if phase == Phase::Listening
+                    || self
+                        .socks
+                        .get(&s.id())
+                        .is_some_and(|e| e.listening_on.is_some())
+                {
+                    self.sync_listener(s, now);
+                } else {
+                    self.sync_tcp(s, now);
+                }
+            }
+            Kind::Dgram => self.sync_udp(s, now),
+        }
+    }
+
+    fn sync_listener(&mut self, s: &Arc<InetSocket>, now: u64) {
+        let (phase, released, port) = {
+            let mut st = s.lock();
+            st.attached = true;
+            (st.phase, st.released, st.port.as_ref().map(|g| g.port()))
+        };
+        let id = s.id();
+        self.entry(s, now);
+        let e = self.socks.get_mut(&id).expect("just made");
+        if e.listening_on.is_none()
+            && phase == Phase::Listening
+            && !released
+            && let Some(p) = port
+        {
+            e.listening_on = Some(p);
+            self.listeners.entry(p).or_default().push(id);
+        }
+        let stop = released || phase != Phase::Listening;
+        // Slots: promote the established, forget the dead.
+        let mut promoted = Vec::new();
+        let e = self.socks.get_mut(&id).expect("present");
+        let mut keep = Vec::new();
+        for (i, h) in core::mem::take(&mut e.slots) {
+            let t = f_socket(&mut self.ifaces, i, h);
+            match t.state() {
+                _ if stop => {
+                    t.abort();
+                    promoted.push((i, h, false));
+                }
+                tcp::State::Listen | tcp::State::SynReceived => {
+                    t.register_recv_waker(&e.waker);
+                    t.register_send_waker(&e.waker);
+                    keep.push((i, h));
+                }
+                tcp::State::Closed | tcp::State::TimeWait => promoted.push((i, h, false)),
+                _ => promoted.push((i, h, true)),
+            }
+        }
+        e.slots = keep;
+        for (i, h, live) in promoted {
+            if !live {
+                // Aborted slots go after their RST (an orphan-like entry would
+                // be overkill: smoltcp sends it at the next egress, and a slot
+                // that was only listening has nobody to tell).
+                let t = f_socket(&mut self.ifaces, i, h);
+                if t.local_endpoint().is_none() {
+                    self.ifaces[i].set.remove(h);
+                } else {
+                    self.orphan_slot(s, i, h, now);
+                }
+                continue;
+            }
+            self.promote(s, i, h, now);
+        }
+        if stop {
+            let left = core::mem::take(&mut s.lock().accept_q);
+            for c in left {
+                c.release();
+            }
+            if let Some(p) = self.socks.get_mut(&id).and_then(|e| e.listening_on.take())
+                && let Some(list) = self.listeners.get_mut(&p)
+            {
+                list.retain(|x| *x != id);
+                if list.is_empty() {
+                    self.listeners.remove(&p);
+                }
+            }
+            let e = self.socks.get(&id).expect("present");
+            if e.slots.is_empty() && released {
+                self.socks.remove(&id);
+            } else if !released {
+                // shutdown(SHUT_RD) stopped it listening: it is an ordinary
+                // unconnected socket again.
+                self.socks.remove(&id);
+                s.lock().attached = false;
+            }
+        }
+        s.wake(POLLIN | POLLRDNORM);
+    }
+
+    /// A slot aborted with an RST still to send: kept as an orphan of its own
+    /// until smoltcp has sent it.
+    fn orphan_slot(&mut self, listener: &Arc<InetSocket>, i: usize, h: SocketHandle, now: u64) {
+        let t = f_socket(&mut self.ifaces, i, h);
+        let (Some(l), Some(r)) = (t.local_endpoint(), t.remote_endpoint()) else {
+            self.ifaces[i].set.remove(h);
+            return;
+        };
+        let Some(port) = self.shared.ports.bind_shared(
+            super::ports::Proto::Tcp,
+            Local::Addr(l.addr),
+            l.port,
+            true,
+        ) else {
+            self.ifaces[i].set.remove(h);
+            return;
+        };
+        let c = InetSocket::accepted(listener, l, r, port);
+        c.release();
+        let e = self.entry(&c, now);
+        e.tcp = Some((i, h));
+        e.seen = tcp::State::Closed;
+        e.fin_sent = true;
+    }
+
+    /// A slot's handshake completed: it becomes a connection in the
+    /// listener's accept queue.
+    fn promote(&mut self, listener: &Arc<InetSocket>, i: usize, h: SocketHandle, now: u64) {
+        let t = f_socket(&mut self.ifaces, i, h);
+        let (Some(l), Some(r)) = (t.local_endpoint(), t.remote_endpoint()) else {
+            self.ifaces[i].set.remove(h);
+            return;
+        };
+        // The connection holds a binding of the listener's port (shared: it
+        // never conflicts with the listener itself).
+        let reuse = listener.lock().opts.reuseaddr;
+        let guard = match self.shared.ports.bind_shared(
+            super::ports::Proto::Tcp,
+            Local::Addr(l.addr),
+            l.port,
+            reuse,
+        ) {
+            Some(g) => g,
+            None => {
+                f_socket(&mut self.ifaces, i, h).abort();
+                return;
+            }
+        };
+        let c = InetSocket::accepted(listener, l, r, guard);
+        let e = self.entry(&c, now);
+        e.tcp = Some((i, h));
+        e.seen = tcp::State::Established;
+        self.stats.accepted += 1;
+        // Bytes (or a FIN) that came with the handshake move now.
+        self.sync_tcp(&c, now);
+        listener.lock().accept_q.push_back(c);
+        listener.wake(POLLIN | POLLRDNORM);
+    }
+
+    fn sync_tcp(&mut self, s: &Arc<InetSocket>, now: u64) {
+        let id = s.id();
+        let wants_stack = {
+            let st = s.lock();
+            st.phase == Phase::Connecting || st.attached
+        };
+        if !wants_stack {
+            return;
+        }
+        self.entry(s, now);
+        let e = self.socks.get_mut(&id).expect("just made");
+        let mut st = s.lock();
+        st.attached = true;
+        let mut wake = 0u16;
+        if e.tcp.is_none() && st.phase == Phase::Connecting && !st.released {
+            let remote = st.remote.expect("connect sets the peer");
+            let local = IpListenEndpoint {
+                addr: st.local_addr,
+                port: st.port.as_ref().map_or(0, |g| g.port()),
+            };
+            match self.shared.route(remote.addr, st.local_addr) {
+                Some(_) if !kestrel_vfs::may_hold(TCP_RX_BUF + TCP_TX_BUF) => {
+                    st.phase = Phase::Closed;
+                    st.error = Some(Errno::ENOBUFS);
+                    wake |= POLLOUT | POLLERR;
+                }
+                Some((i, _)) => {
+                    let mut t = new_tcp();
+                    t.set_nagle_enabled(!st.opts.nodelay);
+                    t.set_timeout(Some(Duration::from_millis(CONNECT_TIMEOUT_MS)));
+                    let f = &mut self.ifaces[i];
+                    match t.connect(f.iface.context(), remote, local) {
+                        Ok(()) => {
+                            e.tcp = Some((i, f.set.add(t)));
+                            e.seen = tcp::State::SynSent;
+                            e.started = now;
+                            e.progress = now;
+                        }
+                        Err(_) => {
+                            st.phase = Phase::Closed;
+                            st.error = Some(Errno::EADDRNOTAVAIL);
+                            wake |= POLLOUT | POLLERR;
+                        }
+                    }
+                }
+                None => {
+                    st.phase = Phase::Closed;
+                    st.error = Some(Errno::ENETUNREACH);
+                    wake |= POLLOUT | POLLERR;
+                }
+            }
+        }
+        let mut remove = false;
+        if let Some((i, h)) = e.tcp {
+            let t = f_socket(&mut self.ifaces, i, h);
+            t.set_nagle_enabled(!st.opts.nodelay);
+            t.set_keep_alive(
+                st.opts
+                    .keepalive
+                    .then(|| Duration::from_secs(u64::from(st.opts.keepidle.max(1)))),
+            );
+            // Send: the queue into smoltcp's buffer.
+            let mut moved = false;
+            let hold = st.corked && !st.released && !st.shut_wr;
+            while !hold && !st.tx.is_empty() && t.can_send() {
+                let (a, _) = st.tx.as_slices();
+                match t.send_slice(a) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        st.tx.drain(..n);
+                        moved = true;
+                    }
+                }
+            }
+            if moved {
+                e.progress = now;
+                wake |= POLLOUT | POLLWRNORM;
+            }
+            let inflight = t.send_queue();
+            if inflight < st.in_flight {
+                e.progress = now;
+            }
+            st.in_flight = inflight;
+            // Closing.
+            if st.released && !e.fin_sent {
+                let unread = !st.rx.is_empty() || t.recv_queue() > 0;
+                if unread || st.opts.linger == Some(0) {
+                    t.abort();
+                    st.tx.clear();
+                    e.fin_sent = true;
+                }
+            }
+            if (st.shut_wr || st.released) && st.tx.is_empty() && !e.fin_sent {
+                t.close();
+                e.fin_sent = true;
+            }
+            if st.released && e.fin_sent && t.recv_queue() > 0 && t.state() != tcp::State::Closed {
+                // Data for a socket nobody can read any more: the peer is
+                // reset, as Linux's tcp_rcv_state_process does to an orphan.
+                t.abort();
+            }
+            // Receive: smoltcp's buffer into the queue, as far as SO_RCVBUF goes.
+            let before = st.rx.len();
+            let mut room = st.opts.rcvbuf.saturating_sub(st.rx.len());
+            // Short of memory for user data: the bytes wait in smoltcp (its
+            // window closes) until a later round finds room.
+            if !kestrel_vfs::may_hold(room.min(t.recv_queue())) {
+                room = 0;
+            }
+            let mut left = room;
+            while left > 0 {
+                let got = t.recv(|buf| {
+                    let n = buf.len().min(left);
+                    st.rx.extend(&buf[..n]);
+                    (n, n)
+                });
+                match got {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => left -= n,
+                }
+            }
+            if st.released {
+                // Nobody will read: what arrives after the close is dropped.
+                st.rx.clear();
+            }
+            st.rx_blocked = t.recv_queue() > 0;
+            if st.rx.len() > before {
+                e.progress = now;
+                wake |= POLLIN | POLLRDNORM;
+            }
+            // State.
+            let new = t.state();
+            use tcp::State as S;
+            if st.phase == Phase::Connecting && !matches!(new, S::SynSent | S::Closed) {
+                st.phase = Phase::Connected;
+                if let Some(l) = t.local_endpoint() {
+                    st.local_addr = Some(l.addr);
+                }
+                wake |= POLLOUT | POLLWRNORM;
+            }
+            if matches!(new, S::CloseWait | S::LastAck | S::Closing | S::TimeWait) && !st.peer_fin {
+                st.peer_fin = true;
+                wake |= POLLIN | POLLRDNORM | POLLRDHUP;
+            }
+            if new == S::Closed && e.seen != S::Closed {
+                let timed_out =
+                    |limit: u64| now.saturating_sub(e.progress) / 1_000_000 >= limit - 1000;
+                if st.phase == Phase::Connecting {
+                    st.error = Some(if timed_out(CONNECT_TIMEOUT_MS) {
+                        Errno::ETIMEDOUT
+                    } else {
+                        Errno::ECONNREFUSED
+                    });
+                    st.phase = Phase::Closed;
+                    st.reset = true;
+                    wake |= POLLOUT | POLLERR | POLLHUP;
+                } else if !(matches!(e.seen, S::LastAck | S::TimeWait | S::Closing)
+                    || (e.fin_sent && st.released))
+                {
+                    // Reset by the peer (or given up on): ECONNRESET once; the
+                    // queued bytes can still be read before it.
+                    // tcp_reset: a reset after the peer's FIN (CLOSE_WAIT) is
+                    // EPIPE, else ECONNRESET.
+                    st.error = Some(if timed_out(DATA_TIMEOUT_MS) {
+                        Errno::ETIMEDOUT
+                    } else if e.seen == S::CloseWait {
+                        Errno::EPIPE
+                    } else {
+                        Errno::ECONNRESET
+                    });
+                    st.reset = true;
+                    st.tx.clear();
+                    wake |= POLLIN | POLLOUT | POLLERR | POLLHUP | POLLRDHUP;
+                }
+            }
+            e.seen = new;
+            if new == S::Closed && t.local_endpoint().is_none() {
+                remove = true;
+            } else {
+                t.register_recv_waker(&e.waker);
+                t.register_send_waker(&e.waker);
+            }
+            if remove {
+                self.ifaces[i].set.remove(h);
+                e.tcp = None;
+                if st.phase == Phase::Connected && !st.released {
+                    // Both sides closed, TIME-WAIT over.
+                    st.peer_fin = true;
+                }
+            }
+        }
+        let done = st.released && e.tcp.is_none();
+        drop(st);
+        if wake != 0 {
+            s.wake(wake);
+        }
+        if done {
+            // Dropping the entry drops the stack's Arc (and with the socket, its
+            // port).
+            self.socks.remove(&id);
+        }
+    }
+
+    fn sync_udp(&mut self, s: &Arc<InetSocket>, now: u64) {
+        let id = s.id();
+        self.entry(s, now);
+        let e = self.socks.get_mut(&id).expect("just made");
+        let mut st = s.lock();
+        st.attached = true;
+        // Bind smoltcp sockets where the socket may receive.
+        if e.udp.is_empty()
+            && let Some(port) = st.port.as_ref().map(|g| g.port())
+            && kestrel_vfs::may_hold(2 * UDP_BUF_BYTES * self.ifaces.len())
+        {
+            let addr = st.local.addr();
+            for i in 0..self.ifaces.len() {
+                let wanted = match addr {
+                    None => true,
+                    // An address of this host arrives through lo too.
+                    Some(a) => i == 0 || self.ifaces[i].iface.has_ip_addr(a),
+                };
+                if !wanted {
+                    continue;
+                }
+                let mut u = udp::Socket::new(udp_buffer(), udp_buffer());
+                if u.bind(IpListenEndpoint { addr, port }).is_ok() {
+                    u.register_recv_waker(&e.waker);
+                    u.register_send_waker(&e.waker);
+                    e.udp.push((i, self.ifaces[i].set.add(u)));
+                }
+            }
+        }
+        let mut wake = 0u16;
+        // Send.
+        while let Some(d) = st.dtx.pop_front() {
+            let cost = d.data.len() + DGRAM_OVERHEAD;
+            let handle = self
+                .shared
+                .route(d.peer.addr, st.local.addr())
+                .and_then(|(i, _)| e.udp.iter().find(|(j, _)| *j == i).copied());
+            let Some((i, h)) = handle else {
+                // No route (any more), or not bound where the route goes: the
+                // datagram is lost, as an unroutable one is on Linux.
+                st.dtx_cost = st.dtx_cost.saturating_sub(cost);
+                continue;
+            };
+            let u = self.ifaces[i].set.get_mut::<udp::Socket>(h);
+            let meta = udp::UdpMetadata {
+                endpoint: d.peer,
+                local_address: d.local,
+                meta: Default::default(),
+            };
+            if let Err(udp::SendError::BufferFull) = u.send_slice(&d.data, meta) {
+                st.dtx.push_front(d);
+                break;
+            }
+            st.dtx_cost = st.dtx_cost.saturating_sub(cost);
+            wake |= POLLOUT | POLLWRNORM;
+        }
+        // Receive.
+        let v4only = s.family() == super::Family::V4;
+        let v6only = st.opts.v6only;
+        st.rx_blocked = false;
+        for &(i, h) in &e.udp {
+            let u = self.ifaces[i].set.get_mut::<udp::Socket>(h);
+            loop {
+                let full = st.drx_cost >= st.opts.rcvbuf;
+                if !u.can_recv() {
+                    break;
+                }
+                if full {
+                    st.rx_blocked = true;
+                    break;
+                }
+                let Ok((data, meta)) = u.recv() else {
+                    break;
+                };
+                let from = meta.endpoint;
+                let wrong_family = match from.addr {
+                    IpAddress::Ipv4(_) => s.family() == super::Family::V6 && v6only,
+                    IpAddress::Ipv6(_) => v4only,
+                };
+                // A connected socket takes only its peer's datagrams.
+                let stranger = st.remote.is_some_and(|r| r != from);
+                // Short of memory for user data, the datagram is dropped (as
+                // Linux drops under memory pressure).
+                if wrong_family || stranger || st.shut_rd || !kestrel_vfs::may_hold(data.len()) {
+                    continue;
+                }
+                st.drx_cost += data.len() + DGRAM_OVERHEAD;
+                st.drx.push_back(Datagram {
+                    peer: from,
+                    local: meta.local_address,
+                    data: data.to_vec(),
+                });
+                wake |= POLLIN | POLLRDNORM;
+            }
+            u.register_recv_waker(&e.waker);
+            u.register_send_waker(&e.waker);
+        }
+        let done = st.released && st.dtx.is_empty();
+        drop(st);
+        if wake != 0 {
+            s.wake(wake);
+        }
+        if done {
+            let e = self.socks.remove(&id).expect("present");
+            // Datagrams handed to smoltcp go out before their socket goes
+            // (a program that sends and exits at once still sent them).
+            for &(i, _) in &e.udp {
+                self.egress(i, instant(now));
+            }
+            for (i, h) in e.udp {
+                self.ifaces[i].set.remove(h);
+            }
+        }
+    }
+}
+
+fn f_socket(ifaces: &mut [Iface], i: usize, h: SocketHandle) -> &mut tcp::Socket<'static> {
+    ifaces[i].set.get_mut::<tcp::Socket>(h)
+}
+
+fn new_tcp() -> tcp::Socket<'static> {
+    let mut t = tcp::Socket::new(
+        tcp::SocketBuffer::new(vec![0u8; TCP_RX_BUF]),
+        tcp::SocketBuffer::new(vec![0u8; TCP_TX_BUF]),
+    );
+    // No delayed ACKs: with Nagle on the other side, a delayed ACK holds a
+    // request-response exchange for the whole delay (smoltcp has none of
+    // Linux's quick-ACK heuristics); the stack acknowledges at once instead.
+    t.set_ack_delay(None);
+    t
+}
+
+fn udp_buffer() -> udp::PacketBuffer<'static> {
+    udp::PacketBuffer::new(
+        vec![udp::PacketMetadata::EMPTY; UDP_BUF_PACKETS],
+        vec![0u8; UDP_BUF_BYTES],
+    )
+}
+
+/// What an ICMP or ICMPv6 "port unreachable" quotes of the UDP datagram that
+/// caused it: (its destination address, its source port, its destination
+/// port). None for any other packet.
+fn port_unreachable_of(ip: &[u8]) -> Option<(IpAddress, u16, u16)> {
+    let port = |b: &[u8], at: usize| Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]));
+    match ip.first()? >> 4 {
+        4 => {
+            let p = Ipv4Packet::new_checked(ip).ok()?;
+            if p.next_header() != IpProtocol::Icmp {
+                return None;
+            }
+            let icmp = ip.get(usize::from(p.header_len())..)?;
+            // Type 3 (destination unreachable), code 3 (port).
+            if icmp.get(..2)? != [3, 3] {
+                return None;
+            }
+            let orig = icmp.get(8..)?;
+            let hl = usize::from(orig.first()? & 0xf) * 4;
+            if *orig.get(9)? != 17 || hl < 20 {
+                return None;
+            }
+            let dst: [u8; 4] = orig.get(16..20)?.try_into().ok()?;
+            let dst = Ipv4Address::from(dst);
+            Some((IpAddress::Ipv4(dst), port(orig, hl)?, port(orig, hl + 2)?))
+        }
+        6 => {
+            let p = Ipv6Packet::new_checked(ip).ok()?;
+            if p.next_header() != IpProtocol::Icmpv6 {
+                return None;
+            }
+            let icmp = ip.get(40..)?;
+            // Type 1 (destination unreachable), code 4 (port).
+            if icmp.get(..2)? != [1, 4] {
+                return None;
+            }
+            let orig = icmp.get(8..)?;
+            if *orig.get(6)? != 17 {
+                return None;
+            }
+            let dst: [u8; 16] = orig.get(24..40)?.try_into().ok()?;
+            let dst = super::addr::unmap(Ipv6Address::from(dst));
+            Some((dst, port(orig, 40)?, port(orig, 42)?))
+        }
+        _ => None,
+    }
+}
+
+/// (source, destination, TCP segment) of an IP packet carrying TCP.
+fn tcp_of(ip: &[u8]) -> Option<(IpAddress, IpAddress, &[u8])> {
+    match ip.first()? >> 4 {
+        4 => {
+            let p = Ipv4Packet::new_checked(ip).ok()?;
+            if p.next_header() != IpProtocol::Tcp || p.frag_offset() != 0 {
+                return None;
+            }
+            let hl = usize::from(p.header_len());
+            let total = usize::from(p.total_len()).min(ip.len());
+            Some((
+                IpAddress::Ipv4(p.src_addr()),
+                IpAddress::Ipv4(p.dst_addr()),
+                ip.get(hl..total)?,
+            ))
+        }
+        6 => {
+            let p = Ipv6Packet::new_checked(ip).ok()?;
+            if p.next_header() != IpProtocol::Tcp {
+                return None;
+            }
+            let end = (40 + usize::from(p.payload_len())).min(ip.len());
+            Some((
+                IpAddress::Ipv6(p.src_addr()),
+                IpAddress::Ipv6(p.dst_addr()),
+                ip.get(40..end)?,
+            ))
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,785 @@
+/*
+ * tcp.c - AF_INET/AF_INET6 SOCK_STREAM sockets over loopback: socket, bind,
+ * listen, accept/accept4, connect (blocking and non-blocking), send/recv and
+ * their flags, read/write/readv/writev/sendfile, shutdown, close, names,
+ * socket options, FIONREAD, poll and epoll readiness.
+ *
+ * Linux behaviours asserted here that are easy to get wrong:
+ *   - A protocol that is not the type's (SOCK_STREAM with IPPROTO_UDP) is
+ *     EPROTONOSUPPORT; an unknown family EAFNOSUPPORT.
+ *   - send on a TCP socket that never connected is EPIPE (and SIGPIPE), but
+ *     recv is ENOTCONN; shutdown of an unconnected socket is ENOTCONN.
+ *   - A fresh socket polls POLLOUT|POLLHUP; a listener with nobody waiting 0.
+ *   - connect to a port nobody listens on is ECONNREFUSED; non-blocking it is
+ *     EINPROGRESS, then POLLOUT|POLLERR and SO_ERROR ECONNREFUSED (once).
+ *   - After a non-blocking connect completed, the next connect returns 0
+ *     (once), the one after it EISCONN.
+ *   - After the peer closed, writes go on until its RST arrives, then EPIPE
+ *     with SIGPIPE (none with MSG_NOSIGNAL).
+ *   - Closing with unread data resets: the peer's recv is ECONNRESET.
+ *   - bind of a port a listener holds is EADDRINUSE even with SO_REUSEADDR;
+ *     binding twice is EINVAL; a foreign address EADDRNOTAVAIL; a short
+ *     sockaddr EINVAL, the wrong family EAFNOSUPPORT.
+ *
+ * Each case runs under a watchdog alarm and closes its descriptors after.
+ */
+#define KT_AREA "tcp"
+#include "kt.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#define WATCHDOG_S 10
+
+static volatile sig_atomic_t sigpipe_count;
+
+static void h_sigpipe(int sig)
+{
+    (void)sig;
+    sigpipe_count++;
+}
+
+static void h_alarm(int sig)
+{
+    (void)sig;
+}
+
+static int on(int sig, void (*fn)(int))
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = fn;
+    return sigaction(sig, &sa, NULL);
+}
+
+static void case_begin(void)
+{
+    sigpipe_count = 0;
+    on(SIGALRM, h_alarm);
+    alarm(WATCHDOG_S);
+}
+
+static void case_end(void)
+{
+    alarm(0);
+    on(SIGPIPE, SIG_DFL);
+    for (int fd = 3; fd < 256; fd++)
+        close(fd);
+    while (waitpid(-1, NULL, WNOHANG) > 0) {
+    }
+}
+
+#define RUNS(name)                                                            \
+    do {                                                                      \
+        case_begin();                                                         \
+        RUN(name);                                                            \
+        case_end();                                                           \
+    } while (0)
+
+static struct sockaddr_in lo4(uint16_t port)
+{
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return a;
+}
+
+static int port_of(int s)
+{
+    struct sockaddr_storage a;
+    socklen_t l = sizeof a;
+    if (getsockname(s, (struct sockaddr *)&a, &l) < 0)
+        return -1;
+    if (a.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&a)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&a)->sin_port);
+}
+
+/* A listener on 127.0.0.1 at an ephemeral port; its port in *port. */
+static int listener(int *port)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0)
+        return -1;
+    struct sockaddr_in a = lo4(0);
+    if (bind(s, (struct sockaddr *)&a, sizeof a) < 0 || listen(s, 16) < 0)
+        return -1;
+    *port = port_of(s);
+    return s;
+}
+
+/* A connected pair through a listener: *c is the client, *a the accepted. */
+static int tcp_pair(int *c, int *a)
+{
+    int port;
+    int l = listener(&port);
+    if (l < 0)
+        return -1;
+    *c = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = lo4((uint16_t)port);
+    if (*c < 0 || connect(*c, (struct sockaddr *)&sa, sizeof sa) < 0)
+        return -1;
+    *a = accept(l, NULL, NULL);
+    close(l);
+    return *a < 0 ? -1 : 0;
+}
+
+/* A port nobody uses: bound and closed again. */
+static int free_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = lo4(0);
+    bind(s, (struct sockaddr *)&a, sizeof a);
+    int p = port_of(s);
+    close(s);
+    return p;
+}
+
+static int sockopt_int(int s, int level, int name)
+{
+    int v = -1;
+    socklen_t l = sizeof v;
+    if (getsockopt(s, level, name, &v, &l) < 0)
+        return -1;
+    return v;
+}
+
+static short poll_one(int fd, short ev, int ms)
+{
+    struct pollfd p = {.fd = fd, .events = ev};
+    if (poll(&p, 1, ms) < 0)
+        return -1;
+    return p.revents;
+}
+
+/* ---- socket() ---------------------------------------------------------- */
+
+TEST(socket_inet_stream_reports_type_domain_protocol) {
+    int s = OK(socket(AF_INET, SOCK_STREAM, 0));
+    EXPECT_EQ(sockopt_int(s, SOL_SOCKET, SO_TYPE), SOCK_STREAM);
+    EXPECT_EQ(sockopt_int(s, SOL_SOCKET, SO_DOMAIN), AF_INET);
+    EXPECT_EQ(sockopt_int(s, SOL_SOCKET, SO_PROTOCOL), IPPROTO_TCP);
+    int s6 = OK(socket(AF_INET6, SOCK_STREAM, IPPROTO_TCP));
+    EXPECT_EQ(sockopt_int(s6, SOL_SOCKET, SO_DOMAIN), AF_INET6);
+    struct stat st;
+    OK(fstat(s, &st));
+    CHECK(S_ISSOCK(st.st_mode), "fstat mode %o is not a socket", st.st_mode);
+}
+
+TEST(socket_flags_set_cloexec_and_nonblock) {
+    int s = OK(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    EXPECT_EQ(fcntl(s, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+    EXPECT_EQ(fcntl(s, F_GETFL) & O_NONBLOCK, O_NONBLOCK);
+}
+
+TEST(socket_wrong_protocol_is_eprotonosupport) {
+    EXPECT_ERRNO(socket(AF_INET, SOCK_STREAM, IPPROTO_UDP), EPROTONOSUPPORT);
+    EXPECT_ERRNO(socket(AF_INET6, SOCK_STREAM, IPPROTO_UDP), EPROTONOSUPPORT);
+}
+
+/* inet has no SEQPACKET, RDM or type 0 (ESOCKTNOSUPPORT); SOCK_RAW wants a
+ * protocol (EPROTONOSUPPORT with 0) */
+TEST(socket_types_inet_lacks_are_esocktnosupport) {
+    EXPECT_ERRNO(socket(AF_INET, SOCK_SEQPACKET, 0), ESOCKTNOSUPPORT);
+    EXPECT_ERRNO(socket(AF_INET, SOCK_RDM, 0), ESOCKTNOSUPPORT);
+    EXPECT_ERRNO(socket(AF_INET6, 0, 0), ESOCKTNOSUPPORT);
+    EXPECT_ERRNO(socket(AF_INET, SOCK_RAW, 0), EPROTONOSUPPORT);
+    EXPECT_ERRNO(socket(AF_INET, SOCK_DGRAM, IPPROTO_TCP), EPROTONOSUPPORT);
+}
+
+TEST(socket_unsupported_family_is_eafnosupport) {
+    /* 12 was AF_DECnet, gone from Linux; 46 is AF_MAX */
+    EXPECT_ERRNO(socket(12, SOCK_STREAM, 0), EAFNOSUPPORT);
+    EXPECT_ERRNO(socket(46, SOCK_STREAM, 0), EAFNOSUPPORT);
+    EXPECT_ERRNO(socket(AF_INET, SOCK_STREAM | 0x40000, 0), EINVAL);
+}
+
+TEST(socket_calls_on_a_file_are_enotsock_and_on_a_bad_fd_ebadf) {
+    int fd = OK(open("/", O_RDONLY | O_DIRECTORY));
+    struct sockaddr_in a = lo4(0);
+    EXPECT_ERRNO(bind(fd, (struct sockaddr *)&a, sizeof a), ENOTSOCK);
+    EXPECT_ERRNO(listen(fd, 1), ENOTSOCK);
+    EXPECT_ERRNO(connect(fd, (struct sockaddr *)&a, sizeof a), ENOTSOCK);
+    EXPECT_ERRNO(shutdown(fd, SHUT_RDWR), ENOTSOCK);
+    EXPECT_ERRNO(bind(999, (struct sockaddr *)&a, sizeof a), EBADF);
+    EXPECT_ERRNO(accept(999, NULL, NULL), EBADF);
+    EXPECT_ERRNO(send(999, "x", 1, 0), EBADF);
+}
+
+/* ---- bind() ------------------------------------------------------------ */
+
+TEST(bind_port_zero_picks_an_ephemeral_port) {
+    int s = OK(socket(AF_INET, SOCK_STREAM, 0));
+    struct sockaddr_in a = lo4(0);
+    OK(bind(s, (struct sockaddr *)&a, sizeof a));
+    struct sockaddr_in got;
+    socklen_t l = sizeof got;
+    OK(getsockname(s, (struct sockaddr *)&got, &l));
+    EXPECT_EQ(l, sizeof got);
+    EXPECT_EQ(got.sin_family, AF_INET);
+    CHECK(ntohs(got.sin_port) != 0, "no port");
+    EXPECT_EQ(got.sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+}
+
+TEST(bind_twice_is_einval) {
+    int s = OK(socket(AF_INET, SOCK_STREAM, 0));
+    struct sockaddr_in a = lo4(0);
+    OK(bind(s, (struct sockaddr *)&a, sizeof a));
+    EXPECT_ERRNO(bind(s, (struct sockaddr *)&a, sizeof a), EINVAL);
+}
+
+TEST(bind_a_listening_port_is_eaddrinuse_even_with_reuseaddr) {
+    int port;
+    int l = OK(listener(&port));
+    (void)l;
+    int s = OK(socket(AF_INET, SOCK_STREAM, 0));
+    struct sockaddr_in a = lo4((uint16_t)port);
+    EXPECT_ERRNO(bind(s, (struct sockaddr *)&a, sizeof a), EADDRINUSE);
+    int one = 1;
+    OK(setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one));
+    EXPECT_ERRNO(bind(s, (struct sockaddr *)&a, sizeof a), EADDRINUSE);
+    a.sin_addr.s_addr = htonl(INADDR_ANY);
+    EXPECT_ERRNO(bind(s, (struct sockaddr *)&a, sizeof a), EADDRINUSE);
+}
+
+TEST(bind_bad_addresses_are_einval_eafnosupport_eaddrnotavail) {
+    int s = OK(socket(AF_INET, SOCK_STREAM, 0));
+    struct sockaddr_in a = lo4(0);
+    EXPECT_ERRNO(bind(s, (struct sockaddr *)&a, sizeof a - 1), EINVAL);
+    struct sockaddr_in6 a6;
+    memset(&a6, 0, sizeof a6);
+    a6.sin6_family = AF_INET6;
+    EXPECT_ERRNO(bind(s, (struct sockaddr *)&a6, sizeof a6), EAFNOSUPPORT);
+    a.sin_addr.s_addr = inet_addr("192.0.2.1"); /* TEST-NET-1: not ours */
+    EXPECT_ERRNO(bind(s, (struct sockaddr *)&a, sizeof a), EADDRNOTAVAIL);
+    EXPECT_ERRNO(bind(s, (struct sockaddr *)0x1000, sizeof a), EFAULT);
+}
+
+/* ---- connect / accept --------------------------------------------------- */
+
+TEST(connect_to_a_closed_port_is_econnrefused) {
+    int s = OK(socket(AF_INET, SOCK_STREAM, 0));
+    struct sockaddr_in a = lo4((uint16_t)free_port());
+    EXPECT_ERRNO(connect(s, (struct sockaddr *)&a, sizeof a), ECONNREFUSED);
+}
+
+TEST(connect_accept_carry_bytes_both_ways_and_name_the_ends) {
+    int port;
+    int l = OK(listener(&port));
+    int c = OK(socket(AF_INET, SOCK_STREAM, 0));
+    struct sockaddr_in a = lo4((uint16_t)port);
+    OK(connect(c, (struct sockaddr *)&a, sizeof a));
+    EXPECT_ERRNO(connect(c, (struct sockaddr *)&a, sizeof a), EISCONN);
+    struct sockaddr_in peer;
+    socklen_t pl = sizeof peer;
+    int s = OK(accept4(l, (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC));
+    EXPECT_EQ(pl, sizeof peer);
+    EXPECT_EQ(ntohs(peer.sin_port), port_of(c));
+    EXPECT_EQ(peer.sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+    EXPECT_EQ(fcntl(s, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+    EXPECT_EQ(port_of(s), port);
+    struct sockaddr_in cp;
+    socklen_t cl = sizeof cp;
+    OK(getpeername(c, (struct sockaddr *)&cp, &cl));
+    EXPECT_EQ(ntohs(cp.sin_port), port);
+    EXPECT_EQ(write(c, "hello", 5), 5);
+    char b[16];
+    EXPECT_EQ(read(s, b, sizeof b), 5);
+    CHECK(memcmp(b, "hello", 5) == 0, "wrong bytes");
+    EXPECT_EQ(send(s, "world!", 6, 0), 6);
+    EXPECT_EQ(recv(c, b, sizeof b, 0), 6);
+    CHECK(memcmp(b, "world!", 6) == 0, "wrong bytes");
+    EXPECT_EQ(sockopt_int(l, SOL_SOCKET, SO_ACCEPTCONN), 1);
+    EXPECT_EQ(sockopt_int(c, SOL_SOCKET, SO_ACCEPTCONN), 0);
+}
+
+TEST(nonblocking_connect_is_einprogress_then_writable_with_so_error_zero) {
+    int port;
+    int l = OK(listener(&port));
+    int c = OK(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+    struct sockaddr_in a = lo4((uint16_t)port);
+    errno = 0;
+    int r = connect(c, (struct sockaddr *)&a, sizeof a);
+    CHECK(r == 0 || errno == EINPROGRESS, "connect: %d %s", r, kt_errstr(errno));
+    short ev = poll_one(c, POLLOUT, 5000);
+    CHECK(ev & POLLOUT, "revents %#x", ev);
+    EXPECT_EQ(sockopt_int(c, SOL_SOCKET, SO_ERROR), 0);
+    /* the connect that finds it done reports success once, then EISCONN */
+    if (r == -1)
+        OK(connect(c, (struct sockaddr *)&a, sizeof a));
+    EXPECT_ERRNO(connect(c, (struct sockaddr *)&a, sizeof a), EISCONN);
+    int s = OK(accept(l, NULL, NULL));
+    (void)s;
+}
+
+TEST(nonblocking_connect_to_a_closed_port_reports_econnrefused_in_so_error) {
+    int c = OK(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+    struct sockaddr_in a = lo4((uint16_t)free_port());
+    errno = 0;
+    int r = connect(c, (struct sockaddr *)&a, sizeof a);
+    if (r == -1 && errno == ECONNREFUSED)
+        return; /* refused before the call returned: also Linux */
+    CHECK(r == -1 && errno == EINPROGRESS, "connect: %d %s", r, kt_errstr(errno));
+    short ev = poll_one(c, POLLOUT, 5000);
+    CHECK((ev & (POLLOUT | POLLERR)) == (POLLOUT | POLLERR), "revents %#x", ev);
+    EXPECT_EQ(sockopt_int(c, SOL_SOCKET, SO_ERROR), ECONNREFUSED);
+    EXPECT_EQ(sockopt_int(c, SOL_SOCKET, SO_ERROR), 0);
+}
+
+TEST(accept_without_connections_is_eagain_when_nonblocking) {
+    int port;
+    int l = OK(listener(&port));
+    OK(fcntl(l, F_SETFL, O_NONBLOCK));
+    EXPECT_ERRNO(accept(l, NULL, NULL), EAGAIN);
+    EXPECT_ERRNO(syscall(SYS_accept4, l, NULL, NULL, 1), EINVAL);
+}
+
+TEST(accept_on_a_socket_not_listening_is_einval) {
+    int s = OK(socket(AF_INET, SOCK_STREAM, 0));
+    EXPECT_ERRNO(accept(s, NULL, NULL), EINVAL);
+}
+
+TEST(listen_without_bind_takes_an_ephemeral_port) {
+    int s = OK(socket(AF_INET, SOCK_STREAM, 0));
+    OK(listen(s, 4));
+    CHECK(port_of(s) > 0, "no port");
+    EXPECT_EQ(poll_one(s, POLLIN | POLLOUT, 0), 0);
+}
+
+/* ---- send / recv -------------------------------------------------------- */
+
+TEST(recv_on_an_unconnected_socket_is_enotconn_send_is_epipe) {
+    int s = OK(socket(AF_INET, SOCK_STREAM, 0));
+    char b[4];
+    EXPECT_ERRNO(recv(s, b, sizeof b, 0), ENOTCONN);
+    on(SIGPIPE, h_sigpipe);
+    EXPECT_ERRNO(send(s, "x", 1, 0), EPIPE);
+    EXPECT_EQ(sigpipe_count, 1);
+    EXPECT_ERRNO(send(s, "x", 1, MSG_NOSIGNAL), EPIPE);
+    EXPECT_EQ(sigpipe_count, 1);
+    EXPECT_EQ(poll_one(s, POLLIN | POLLOUT, 0), POLLOUT | POLLHUP);
+}
+
+TEST(recv_with_nothing_queued_is_eagain_when_nonblocking) {
+    int c, s;
+    OK(tcp_pair(&c, &s));
+    char b[4];
+    EXPECT_ERRNO(recv(c, b, sizeof b, MSG_DONTWAIT), EAGAIN);
+    OK(fcntl(c, F_SETFL, O_NONBLOCK));
+    EXPECT_ERRNO(read(c, b, sizeof b), EAGAIN);
+}
+
+TEST(msg_peek_leaves_bytes_and_msg_waitall_waits_for_all) {
+    int c, s;
+    OK(tcp_pair(&c, &s));
+    EXPECT_EQ(send(c, "abcd", 4, 0), 4);
+    char b[8];
+    EXPECT_EQ(poll_one(s, POLLIN, 5000) & POLLIN, POLLIN);
+    EXPECT_EQ(recv(s, b, 2, MSG_PEEK), 2);
+    CHECK(memcmp(b, "ab", 2) == 0, "peek got %.2s", b);
+    pid_t pid = fork();
+    if (pid == 0) {
+        usleep(50000);
+        send(c, "efgh", 4, 0);
+        _exit(0);
+    }
+    EXPECT_EQ(recv(s, b, 8, MSG_WAITALL), 8);
+    CHECK(memcmp(b, "abcdefgh", 8) == 0, "got %.8s", b);
+}
+
+TEST(fionread_counts_the_bytes_queued) {
+    int c, s;
+    OK(tcp_pair(&c, &s));
+    int n = -1;
+    OK(ioctl(s, FIONREAD, &n));
+    EXPECT_EQ(n, 0);
+    EXPECT_EQ(send(c, "12345", 5, 0), 5);
+    EXPECT_EQ(poll_one(s, POLLIN, 5000) & POLLIN, POLLIN);
+    OK(ioctl(s, FIONREAD, &n));
+    EXPECT_EQ(n, 5);
+}
+
+/* sockatmark(3): a TCP socket is never at an urgent mark here; a bad
+ * buffer is EFAULT; UDP has no such ioctl (ENOTTY) */
+TEST(siocatmark_is_zero_and_efault_on_a_bad_buffer) {
+    int s = OK(socket(AF_INET, SOCK_STREAM, 0));
+    int v = -1;
+    OK(ioctl(s, SIOCATMARK, &v));
+    EXPECT_EQ(v, 0);
+    EXPECT_ERRNO(ioctl(s, SIOCATMARK, (void *)-1), EFAULT);
+    int u = OK(socket(AF_INET, SOCK_DGRAM, 0));
+    EXPECT_ERRNO(ioctl(u, SIOCATMARK, &v), ENOTTY);
+}
+
+TEST(so_rcvtimeo_ends_a_recv_with_eagain) {
+    int c, s;
+    OK(tcp_pair(&c, &s));
+    struct timeval tv = {0, 100000};
+    OK(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+    struct timeval got;
+    socklen_t l = sizeof got;
+    OK(getsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &got, &l));
+    EXPECT_EQ(got.tv_usec, 100000);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    char b[4];
+    EXPECT_ERRNO(recv(s, b, sizeof b, 0), EAGAIN);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    CHECK(ms >= 90 && ms < 2000, "waited %ld ms", ms);
+}
+
+TEST(write_after_the_peer_closed_is_epipe_with_sigpipe) {
+    int c, s;
+    OK(tcp_pair(&c, &s));
+    OK(close(s));
+    on(SIGPIPE, h_sigpipe);
+    /* the first writes may still go: the peer's RST ends them */
+    int err = 0;
+    for (int i = 0; i < 200; i++) {
+        if (send(c, "x", 1, 0) < 0) {
+            err = errno;
+            break;
+        }
+        usleep(5000);
+    }
+    EXPECT_EQ(err, EPIPE);
+    CHECK(sigpipe_count >= 1, "no SIGPIPE");
+    int before = sigpipe_count;
+    EXPECT_ERRNO(send(c, "x", 1, MSG_NOSIGNAL), EPIPE);
+    EXPECT_EQ(sigpipe_count, before);
+}
+
+TEST(peer_close_is_eof_and_pollin_pollrdhup) {
+    int c, s;
+    OK(tcp_pair(&c, &s));
+    EXPECT_EQ(send(s, "bye", 3, 0), 3);
+    OK(close(s));
+    char b[8];
+    EXPECT_EQ(recv(c, b, sizeof b, 0), 3);
+    EXPECT_EQ(recv(c, b, sizeof b, 0), 0);
+    short ev = poll_one(c, POLLIN | POLLRDHUP, 1000);
+    CHECK((ev & (POLLIN | POLLRDHUP)) == (POLLIN | POLLRDHUP), "revents %#x", ev);
+}
+
+TEST(close_with_unread_data_resets_the_peer) {
+    int c, s;
+    OK(tcp_pair(&c, &s));
+    EXPECT_EQ(send(c, "unread", 6, 0), 6);
+    EXPECT_EQ(poll_one(s, POLLIN, 5000) & POLLIN, POLLIN);
+    OK(close(s));
+    short ev = poll_one(c, POLLIN, 5000);
+    CHECK(ev & POLLERR, "revents %#x", ev);
+    char b[8];
+    EXPECT_ERRNO(recv(c, b, sizeof b, 0), ECONNRESET);
+    EXPECT_EQ(recv(c, b, sizeof b, 0), 0);
+}
+
+TEST(shutdown_wr_gives_the_peer_eof_and_keeps_the_other_direction) {
+    int c, s;
+    OK(tcp_pair(&c, &s));
+    OK(shutdown(c, SHUT_WR));
+    char b[8];
+    EXPECT_EQ(recv(s, b, sizeof b, 0), 0);
+    EXPECT_EQ(send(s, "back", 4, 0), 4);
+    EXPECT_EQ(recv(c, b, sizeof b, 0), 4);
+    EXPECT_ERRNO(send(c, "x", 1, MSG_NOSIGNAL), EPIPE);
+}
+
+TEST(shutdown_unconnected_is_enotconn_and_bad_how_einval) {
+    int s = OK(socket(AF_INET, SOCK_STREAM, 0));
+    EXPECT_ERRNO(shutdown(s, SHUT_RDWR), ENOTCONN);
+    int c, a;
+    OK(tcp_pair(&c, &a));
+    EXPECT_ERRNO(shutdown(c, 7), EINVAL);
+}
+
+TEST(readv_writev_and_sendfile_move_bytes) {
+    int c, s;
+    OK(tcp_pair(&c, &s));
+    struct iovec w[2] = {{"ab", 2}, {"cde", 3}};
+    EXPECT_EQ(writev(c, w, 2), 5);
+    char x[2], y[8];
+    struct iovec r[2] = {{x, 2}, {y, 3}};
+    EXPECT_EQ(poll_one(s, POLLIN, 5000) & POLLIN, POLLIN);
+    EXPECT_EQ(readv(s, r, 2), 5);
+    CHECK(memcmp(x, "ab", 2) == 0 && memcmp(y, "cde", 3) == 0, "wrong bytes");
+    const char *dir = kt_tmpdir();
+    const char *path = kt_path(dir, "f");
+    OK(kt_write_file(path, "sendfile!", 9));
+    int fd = OK(open(path, O_RDONLY));
+    EXPECT_EQ(sendfile(c, fd, NULL, 100), 9);
+    char b[16];
+    size_t got = 0;
+    while (got < 9) {
+        ssize_t n = recv(s, b + got, sizeof b - got, 0);
+        CHECK(n > 0, "recv %zd", n);
+        got += (size_t)n;
+    }
+    CHECK(memcmp(b, "sendfile!", 9) == 0, "wrong bytes");
+}
+
+TEST(a_mebibyte_goes_through_intact) {
+    int c, s;
+    OK(tcp_pair(&c, &s));
+    enum { TOTAL = 1 << 20 };
+    pid_t pid = fork();
+    if (pid == 0) {
+        static unsigned char buf[TOTAL];
+        for (int i = 0; i < TOTAL; i++)
+            buf[i] = (unsigned char)(i * 7 + (i >> 8));
+        size_t done = 0;
+        while (done < TOTAL) {
+            ssize_t n = write(c, buf + done, TOTAL - done);
+            if (n <= 0)
+                _exit(1);
+            done += (size_t)n;
+        }
+        _exit(0);
+    }
+    close(c);
+    static unsigned char got[TOTAL];
+    size_t n = 0;
+    while (n < TOTAL) {
+        ssize_t r = read(s, got + n, TOTAL - n);
+        CHECK(r > 0, "read %zd after %zu", r, n);
+        n += (size_t)r;
+    }
+    for (int i = 0; i < TOTAL; i++)
+        CHECK(got[i] == (unsigned char)(i * 7 + (i >> 8)), "byte %d differs", i);
+    int st;
+    EXPECT_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "writer %s", kt_status(st));
+    char b[1];
+    EXPECT_EQ(read(s, b, 1), 0);
+}
+
+TEST(a_hundred_connections_at_once_each_carry_their_own_bytes) {
+    enum { N = 100 };
+    int port;
+    int l = OK(listener(&port));
+    OK(listen(l, 128));
+    int c[N], a[N];
+    struct sockaddr_in sa = lo4((uint16_t)port);
+    for (int i = 0; i < N; i++) {
+        c[i] = OK(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+        errno = 0;
+        int r = connect(c[i], (struct sockaddr *)&sa, sizeof sa);
+        CHECK(r == 0 || errno == EINPROGRESS, "connect %d: %s", i, kt_errstr(errno));
+    }
+    for (int i = 0; i < N; i++)
+        a[i] = OK(accept(l, NULL, NULL));
+    for (int i = 0; i < N; i++) {
+        CHECK(poll_one(c[i], POLLOUT, 5000) & POLLOUT, "client %d not writable", i);
+        unsigned char b = (unsigned char)i;
+        EXPECT_EQ(send(c[i], &b, 1, 0), 1);
+    }
+    /* accept order is arrival order, not necessarily connect order: match by port */
+    int seen = 0;
+    for (int i = 0; i < N; i++) {
+        unsigned char b;
+        EXPECT_EQ(recv(a[i], &b, 1, 0), 1);
+        struct sockaddr_in p;
+        socklen_t pl = sizeof p;
+        OK(getpeername(a[i], (struct sockaddr *)&p, &pl));
+        CHECK(b < N && port_of(c[b]) == ntohs(p.sin_port), "byte %u on the wrong connection", b);
+        seen++;
+    }
+    EXPECT_EQ(seen, N);
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+TEST(socket_options_round_trip) {
+    int s = OK(socket(AF_INET, SOCK_STREAM, 0));
+    int one = 1;
+    OK(setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one));
+    EXPECT_EQ(sockopt_int(s, IPPROTO_TCP, TCP_NODELAY), 1);
+    OK(setsockopt(s, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one));
+    EXPECT_EQ(sockopt_int(s, SOL_SOCKET, SO_KEEPALIVE), 1);
+    OK(setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one));
+    EXPECT_EQ(sockopt_int(s, SOL_SOCKET, SO_REUSEADDR), 1);
+    int v = 8192;
+    OK(setsockopt(s, SOL_SOCKET, SO_RCVBUF, &v, sizeof v));
+    EXPECT_EQ(sockopt_int(s, SOL_SOCKET, SO_RCVBUF), 16384);
+    struct linger lg = {1, 5};
+    OK(setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg));
+    struct linger got;
+    socklen_t l = sizeof got;
+    OK(getsockopt(s, SOL_SOCKET, SO_LINGER, &got, &l));
+    EXPECT_EQ(got.l_onoff, 1);
+    EXPECT_EQ(got.l_linger, 5);
+    EXPECT_EQ(sockopt_int(s, SOL_SOCKET, SO_ERROR), 0);
+    struct tcp_info ti;
+    l = sizeof ti;
+    OK(getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &l));
+    EXPECT_EQ(ti.tcpi_state, 7); /* TCP_CLOSE */
+}
+
+TEST(bad_socket_options_are_enoprotoopt_or_einval) {
+    int s = OK(socket(AF_INET, SOCK_STREAM, 0));
+    int v = 0;
+    socklen_t l = sizeof v;
+    EXPECT_ERRNO(getsockopt(s, SOL_SOCKET, 9999, &v, &l), ENOPROTOOPT);
+    EXPECT_ERRNO(setsockopt(s, SOL_SOCKET, 9999, &v, sizeof v), ENOPROTOOPT);
+    EXPECT_ERRNO(setsockopt(s, IPPROTO_TCP, 9999, &v, sizeof v), ENOPROTOOPT);
+    EXPECT_ERRNO(setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &v, 2), EINVAL);
+    l = (socklen_t)-1;
+    EXPECT_ERRNO(getsockopt(s, SOL_SOCKET, SO_TYPE, &v, &l), EINVAL);
+    v = 0;
+    EXPECT_ERRNO(setsockopt(s, IPPROTO_TCP, TCP_KEEPIDLE, &v, sizeof v), EINVAL);
+    /* an unknown level: ip_getsockopt says EOPNOTSUPP, ip_setsockopt ENOPROTOOPT */
+    l = sizeof v;
+    EXPECT_ERRNO(getsockopt(s, 9999, 1, &v, &l), EOPNOTSUPP);
+    EXPECT_ERRNO(setsockopt(s, 9999, 1, &v, sizeof v), ENOPROTOOPT);
+}
+
+/* nothing is ever on the error queue */
+TEST(recv_from_the_error_queue_is_eagain) {
+    int c, s;
+    OK(tcp_pair(&c, &s));
+    char b[4];
+    EXPECT_ERRNO(recv(c, b, sizeof b, MSG_ERRQUEUE), EAGAIN);
+}
+
+/* ---- readiness ---------------------------------------------------------- */
+
+TEST(epoll_edge_triggered_reports_each_arrival_once) {
+    int c, s;
+    OK(tcp_pair(&c, &s));
+    int ep = OK(epoll_create1(0));
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.fd = s};
+    OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev));
+    struct epoll_event out[2];
+    EXPECT_EQ(epoll_wait(ep, out, 2, 0), 0);
+    EXPECT_EQ(send(c, "1", 1, 0), 1);
+    EXPECT_EQ(epoll_wait(ep, out, 2, 5000), 1);
+    EXPECT_EQ(out[0].events & EPOLLIN, EPOLLIN);
+    /* not drained, but no new arrival: no new edge */
+    EXPECT_EQ(epoll_wait(ep, out, 2, 50), 0);
+    EXPECT_EQ(send(c, "2", 1, 0), 1);
+    EXPECT_EQ(epoll_wait(ep, out, 2, 5000), 1);
+    char b[4];
+    EXPECT_EQ(recv(s, b, sizeof b, 0), 2);
+}
+
+TEST(epoll_level_triggered_listener_and_writable_connection) {
+    int port;
+    int l = OK(listener(&port));
+    int ep = OK(epoll_create1(0));
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = l};
+    OK(epoll_ctl(ep, EPOLL_CTL_ADD, l, &ev));
+    int c = OK(socket(AF_INET, SOCK_STREAM, 0));
+    struct sockaddr_in a = lo4((uint16_t)port);
+    OK(connect(c, (struct sockaddr *)&a, sizeof a));
+    struct epoll_event out[2];
+    EXPECT_EQ(epoll_wait(ep, out, 2, 5000), 1);
+    EXPECT_EQ(out[0].data.fd, l);
+    ev.events = EPOLLOUT;
+    ev.data.fd = c;
+    OK(epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev));
+    EXPECT_EQ(epoll_wait(ep, out, 2, 5000), 2);
+}
+
+/* ---- IPv6 --------------------------------------------------------------- */
+
+TEST(ipv6_loopback_connects_and_ipv4_peers_look_mapped) {
+    int l = OK(socket(AF_INET6, SOCK_STREAM, 0));
+    struct sockaddr_in6 a;
+    memset(&a, 0, sizeof a);
+    a.sin6_family = AF_INET6;
+    a.sin6_addr = in6addr_any;
+    OK(bind(l, (struct sockaddr *)&a, sizeof a));
+    OK(listen(l, 4));
+    int port = port_of(l);
+    int c = OK(socket(AF_INET6, SOCK_STREAM, 0));
+    a.sin6_addr = in6addr_loopback;
+    a.sin6_port = htons((uint16_t)port);
+    OK(connect(c, (struct sockaddr *)&a, sizeof a));
+    int s = OK(accept(l, NULL, NULL));
+    EXPECT_EQ(send(c, "six", 3, 0), 3);
+    char b[4];
+    EXPECT_EQ(recv(s, b, sizeof b, 0), 3);
+    /* an IPv4 client of the dual-stack listener */
+    int c4 = OK(socket(AF_INET, SOCK_STREAM, 0));
+    struct sockaddr_in a4 = lo4((uint16_t)port);
+    OK(connect(c4, (struct sockaddr *)&a4, sizeof a4));
+    struct sockaddr_in6 peer;
+    socklen_t pl = sizeof peer;
+    int s4 = OK(accept(l, (struct sockaddr *)&peer, &pl));
+    (void)s4;
+    EXPECT_EQ(peer.sin6_family, AF_INET6);
+    CHECK(IN6_IS_ADDR_V4MAPPED(&peer.sin6_addr), "peer is not v4-mapped");
+    EXPECT_EQ(sockopt_int(l, IPPROTO_IPV6, IPV6_V6ONLY), 0);
+}
+
+TEST(ipv6_v6only_listener_refuses_ipv4) {
+    int l = OK(socket(AF_INET6, SOCK_STREAM, 0));
+    int one = 1;
+    OK(setsockopt(l, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one));
+    struct sockaddr_in6 a;
+    memset(&a, 0, sizeof a);
+    a.sin6_family = AF_INET6;
+    OK(bind(l, (struct sockaddr *)&a, sizeof a));
+    OK(listen(l, 4));
+    EXPECT_ERRNO(setsockopt(l, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one), EINVAL);
+    int c4 = OK(socket(AF_INET, SOCK_STREAM, 0));
+    struct sockaddr_in a4 = lo4((uint16_t)port_of(l));
+    EXPECT_ERRNO(connect(c4, (struct sockaddr *)&a4, sizeof a4), ECONNREFUSED);
+}
+
+int main(void)
+{
+    KT_BEGIN();
+    RUNS(socket_inet_stream_reports_type_domain_protocol);
+    RUNS(socket_flags_set_cloexec_and_nonblock);
+    RUNS(socket_wrong_protocol_is_eprotonosupport);
+    RUNS(socket_types_inet_lacks_are_esocktnosupport);
+    RUNS(socket_unsupported_family_is_eafnosupport);
+    RUNS(socket_calls_on_a_file_are_enotsock_and_on_a_bad_fd_ebadf);
+    RUNS(bind_port_zero_picks_an_ephemeral_port);
+    RUNS(bind_twice_is_einval);
+    RUNS(bind_a_listening_port_is_eaddrinuse_even_with_reuseaddr);
+    RUNS(bind_bad_addresses_are_einval_eafnosupport_eaddrnotavail);
+    RUNS(connect_to_a_closed_port_is_econnrefused);
+    RUNS(connect_accept_carry_bytes_both_ways_and_name_the_ends);
+    RUNS(nonblocking_connect_is_einprogress_then_writable_with_so_error_zero);
+    RUNS(nonblocking_connect_to_a_closed_port_reports_econnrefused_in_so_error);
+    RUNS(accept_without_connections_is_eagain_when_nonblocking);
+    RUNS(accept_on_a_socket_not_listening_is_einval);
+    RUNS(listen_without_bind_takes_an_ephemeral_port);
+    RUNS(recv_on_an_unconnected_socket_is_enotconn_send_is_epipe);
+    RUNS(recv_with_nothing_queued_is_eagain_when_nonblocking);
+    RUNS(msg_peek_leaves_bytes_and_msg_waitall_waits_for_all);
+    RUNS(fionread_counts_the_bytes_queued);
+    RUNS(siocatmark_is_zero_and_efault_on_a_bad_buffer);
+    RUNS(so_rcvtimeo_ends_a_recv_with_eagain);
+    RUNS(write_after_the_peer_closed_is_epipe_with_sigpipe);
+    RUNS(peer_close_is_eof_and_pollin_pollrdhup);
+    RUNS(close_with_unread_data_resets_the_peer);
+    RUNS(shutdown_wr_gives_the_peer_eof_and_keeps_the_other_direction);
+    RUNS(shutdown_unconnected_is_enotconn_and_bad_how_einval);
+    RUNS(readv_writev_and_sendfile_move_bytes);
+    RUNS(a_mebibyte_goes_through_intact);
+    RUNS(a_hundred_connections_at_once_each_carry_their_own_bytes);
+    RUNS(socket_options_round_trip);
+    RUNS(bad_socket_options_are_enoprotoopt_or_einval);
+    RUNS(recv_from_the_error_queue_is_eagain);
+    RUNS(epoll_edge_triggered_reports_each_arrival_once);
+    RUNS(epoll_level_triggered_listener_and_writable_connection);
+    RUNS(ipv6_loopback_connects_and_ipv4_peers_look_mapped);
+    RUNS(ipv6_v6only_listener_refuses_ipv4);
+    return KT_END();
+}

@@ -1,0 +1,459 @@
+/*
+ * udp.c - AF_INET/AF_INET6 SOCK_DGRAM sockets over loopback: sendto/recvfrom,
+ * sendmsg/recvmsg with the source address, connected and unconnected
+ * sockets, truncation, FIONREAD, timeouts, poll and epoll readiness.
+ *
+ * Linux behaviours asserted here that are easy to get wrong:
+ *   - send on an unconnected UDP socket is EDESTADDRREQ; sendto port 0 is
+ *     EINVAL; a payload over 65507 bytes (IPv4) EMSGSIZE; the broadcast
+ *     address without SO_BROADCAST EACCES.
+ *   - A datagram longer than the buffer is cut: recv returns the part,
+ *     MSG_TRUNC in recvmsg's msg_flags; with MSG_TRUNC in the flags recv
+ *     returns the full length.
+ *   - FIONREAD is the size of the next datagram, not the bytes queued.
+ *   - An empty datagram is a datagram: recv returns 0 for it.
+ *   - connect(AF_UNSPEC) dissolves the association (getpeername ENOTCONN).
+ *   - listen and accept are EOPNOTSUPP; shutdown unconnected ENOTCONN.
+ *   - A connected socket whose datagram met a closed port gets ECONNREFUSED
+ *     (from the ICMP port unreachable), once.
+ */
+#define KT_AREA "udp"
+#include "kt.h"
+
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#define WATCHDOG_S 10
+
+static void h_alarm(int sig)
+{
+    (void)sig;
+}
+
+static void case_begin(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = h_alarm;
+    sigaction(SIGALRM, &sa, NULL);
+    alarm(WATCHDOG_S);
+}
+
+static void case_end(void)
+{
+    alarm(0);
+    for (int fd = 3; fd < 256; fd++)
+        close(fd);
+}
+
+#define RUNS(name)                                                            \
+    do {                                                                      \
+        case_begin();                                                         \
+        RUN(name);                                                            \
+        case_end();                                                           \
+    } while (0)
+
+static struct sockaddr_in lo4(uint16_t port)
+{
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return a;
+}
+
+static int port_of(int s)
+{
+    struct sockaddr_storage a;
+    socklen_t l = sizeof a;
+    if (getsockname(s, (struct sockaddr *)&a, &l) < 0)
+        return -1;
+    if (a.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&a)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&a)->sin_port);
+}
+
+/* A UDP socket bound to 127.0.0.1 at an ephemeral port. */
+static int bound(int *port)
+{
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = lo4(0);
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) < 0)
+        return -1;
+    *port = port_of(s);
+    return s;
+}
+
+static short poll_one(int fd, short ev, int ms)
+{
+    struct pollfd p = {.fd = fd, .events = ev};
+    if (poll(&p, 1, ms) < 0)
+        return -1;
+    return p.revents;
+}
+
+static int sockopt_int(int s, int level, int name)
+{
+    int v = -1;
+    socklen_t l = sizeof v;
+    if (getsockopt(s, level, name, &v, &l) < 0)
+        return -1;
+    return v;
+}
+
+TEST(socket_inet_dgram_reports_type_and_protocol) {
+    int s = OK(socket(AF_INET, SOCK_DGRAM, 0));
+    EXPECT_EQ(sockopt_int(s, SOL_SOCKET, SO_TYPE), SOCK_DGRAM);
+    EXPECT_EQ(sockopt_int(s, SOL_SOCKET, SO_PROTOCOL), IPPROTO_UDP);
+    EXPECT_ERRNO(socket(AF_INET, SOCK_DGRAM, IPPROTO_TCP), EPROTONOSUPPORT);
+    EXPECT_EQ(poll_one(s, POLLIN | POLLOUT, 0), POLLOUT);
+}
+
+TEST(sendto_recvfrom_name_the_sender) {
+    int pr, ps;
+    int r = OK(bound(&pr));
+    int s = OK(bound(&ps));
+    struct sockaddr_in to = lo4((uint16_t)pr);
+    EXPECT_EQ(sendto(s, "ping", 4, 0, (struct sockaddr *)&to, sizeof to), 4);
+    char b[16];
+    struct sockaddr_in from;
+    socklen_t fl = sizeof from;
+    EXPECT_EQ(recvfrom(r, b, sizeof b, 0, (struct sockaddr *)&from, &fl), 4);
+    CHECK(memcmp(b, "ping", 4) == 0, "wrong bytes");
+    EXPECT_EQ(fl, sizeof from);
+    EXPECT_EQ(from.sin_family, AF_INET);
+    EXPECT_EQ(ntohs(from.sin_port), ps);
+    EXPECT_EQ(from.sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+}
+
+TEST(an_unbound_sender_gets_an_ephemeral_port) {
+    int pr;
+    int r = OK(bound(&pr));
+    int s = OK(socket(AF_INET, SOCK_DGRAM, 0));
+    EXPECT_EQ(port_of(s), 0);
+    struct sockaddr_in to = lo4((uint16_t)pr);
+    EXPECT_EQ(sendto(s, "x", 1, 0, (struct sockaddr *)&to, sizeof to), 1);
+    int p = port_of(s);
+    CHECK(p > 0, "no port after sendto");
+    struct sockaddr_in from;
+    socklen_t fl = sizeof from;
+    char b[4];
+    EXPECT_EQ(recvfrom(r, b, sizeof b, 0, (struct sockaddr *)&from, &fl), 1);
+    EXPECT_EQ(ntohs(from.sin_port), p);
+}
+
+TEST(datagrams_keep_their_boundaries_and_empty_ones_count) {
+    int pr;
+    int r = OK(bound(&pr));
+    int s = OK(socket(AF_INET, SOCK_DGRAM, 0));
+    struct sockaddr_in to = lo4((uint16_t)pr);
+    EXPECT_EQ(sendto(s, "ab", 2, 0, (struct sockaddr *)&to, sizeof to), 2);
+    EXPECT_EQ(sendto(s, "", 0, 0, (struct sockaddr *)&to, sizeof to), 0);
+    EXPECT_EQ(sendto(s, "cde", 3, 0, (struct sockaddr *)&to, sizeof to), 3);
+    char b[16];
+    EXPECT_EQ(recv(r, b, sizeof b, 0), 2);
+    EXPECT_EQ(recv(r, b, sizeof b, 0), 0);
+    EXPECT_EQ(recv(r, b, sizeof b, 0), 3);
+}
+
+/* MSG_MORE corks: the sends up to the first without it make one datagram */
+TEST(msg_more_joins_sends_into_one_datagram) {
+    int pr;
+    int r = OK(bound(&pr));
+    int s = OK(socket(AF_INET, SOCK_DGRAM, 0));
+    struct sockaddr_in to = lo4((uint16_t)pr);
+    EXPECT_EQ(sendto(s, "ab", 2, MSG_MORE, (struct sockaddr *)&to, sizeof to), 2);
+    char b[16];
+    EXPECT_ERRNO(recv(r, b, sizeof b, MSG_DONTWAIT), EAGAIN);
+    EXPECT_EQ(sendto(s, "cde", 3, 0, (struct sockaddr *)&to, sizeof to), 3);
+    EXPECT_EQ(recv(r, b, sizeof b, 0), 5);
+    CHECK(memcmp(b, "abcde", 5) == 0, "got %.5s", b);
+}
+
+TEST(a_long_datagram_is_truncated_with_msg_trunc) {
+    int pr;
+    int r = OK(bound(&pr));
+    int s = OK(socket(AF_INET, SOCK_DGRAM, 0));
+    struct sockaddr_in to = lo4((uint16_t)pr);
+    EXPECT_EQ(sendto(s, "0123456789", 10, 0, (struct sockaddr *)&to, sizeof to), 10);
+    EXPECT_EQ(sendto(s, "abcdefghij", 10, 0, (struct sockaddr *)&to, sizeof to), 10);
+    char b[4];
+    struct iovec iov = {b, sizeof b};
+    struct sockaddr_in from;
+    struct msghdr m = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1};
+    EXPECT_EQ(recvmsg(r, &m, 0), 4);
+    EXPECT_EQ(m.msg_flags & MSG_TRUNC, MSG_TRUNC);
+    EXPECT_EQ(m.msg_namelen, sizeof from);
+    CHECK(memcmp(b, "0123", 4) == 0, "wrong bytes");
+    /* the rest is gone; MSG_TRUNC asks for the real length */
+    EXPECT_EQ(recv(r, b, sizeof b, MSG_TRUNC), 10);
+    CHECK(memcmp(b, "abcd", 4) == 0, "wrong bytes");
+}
+
+TEST(msg_peek_leaves_the_datagram_and_fionread_is_its_size) {
+    int pr;
+    int r = OK(bound(&pr));
+    int s = OK(socket(AF_INET, SOCK_DGRAM, 0));
+    struct sockaddr_in to = lo4((uint16_t)pr);
+    int n = -1;
+    OK(ioctl(r, FIONREAD, &n));
+    EXPECT_EQ(n, 0);
+    EXPECT_EQ(sendto(s, "12345", 5, 0, (struct sockaddr *)&to, sizeof to), 5);
+    EXPECT_EQ(sendto(s, "678", 3, 0, (struct sockaddr *)&to, sizeof to), 3);
+    EXPECT_EQ(poll_one(r, POLLIN, 5000) & POLLIN, POLLIN);
+    OK(ioctl(r, FIONREAD, &n));
+    EXPECT_EQ(n, 5);
+    char b[8];
+    EXPECT_EQ(recv(r, b, sizeof b, MSG_PEEK), 5);
+    EXPECT_EQ(recv(r, b, sizeof b, 0), 5);
+    EXPECT_EQ(recv(r, b, sizeof b, 0), 3);
+}
+
+TEST(recv_with_nothing_queued_is_eagain_when_nonblocking) {
+    int pr;
+    int r = OK(bound(&pr));
+    char b[4];
+    EXPECT_ERRNO(recv(r, b, sizeof b, MSG_DONTWAIT), EAGAIN);
+    OK(fcntl(r, F_SETFL, O_NONBLOCK));
+    EXPECT_ERRNO(read(r, b, sizeof b), EAGAIN);
+}
+
+TEST(so_rcvtimeo_ends_a_recv_with_eagain) {
+    int pr;
+    int r = OK(bound(&pr));
+    struct timeval tv = {0, 100000};
+    OK(setsockopt(r, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    char b[4];
+    EXPECT_ERRNO(recv(r, b, sizeof b, 0), EAGAIN);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    CHECK(ms >= 90 && ms < 2000, "waited %ld ms", ms);
+}
+
+TEST(a_blocking_recv_wakes_when_a_datagram_arrives) {
+    int pr;
+    int r = OK(bound(&pr));
+    pid_t pid = fork();
+    if (pid == 0) {
+        usleep(50000);
+        int s = socket(AF_INET, SOCK_DGRAM, 0);
+        struct sockaddr_in to = lo4((uint16_t)pr);
+        sendto(s, "late", 4, 0, (struct sockaddr *)&to, sizeof to);
+        _exit(0);
+    }
+    char b[8];
+    EXPECT_EQ(recv(r, b, sizeof b, 0), 4);
+    int st;
+    EXPECT_EQ(waitpid(pid, &st, 0), pid);
+}
+
+TEST(connected_socket_sends_without_address_and_names_its_peer) {
+    int pr;
+    int r = OK(bound(&pr));
+    int s = OK(socket(AF_INET, SOCK_DGRAM, 0));
+    struct sockaddr_in to = lo4((uint16_t)pr);
+    OK(connect(s, (struct sockaddr *)&to, sizeof to));
+    struct sockaddr_in p;
+    socklen_t pl = sizeof p;
+    OK(getpeername(s, (struct sockaddr *)&p, &pl));
+    EXPECT_EQ(ntohs(p.sin_port), pr);
+    CHECK(port_of(s) > 0, "connect did not bind");
+    EXPECT_EQ(send(s, "hi", 2, 0), 2);
+    EXPECT_EQ(write(s, "yo", 2), 2);
+    char b[4];
+    EXPECT_EQ(recv(r, b, sizeof b, 0), 2);
+    EXPECT_EQ(recv(r, b, sizeof b, 0), 2);
+    /* AF_UNSPEC dissolves the association */
+    struct sockaddr un = {.sa_family = AF_UNSPEC};
+    OK(connect(s, &un, sizeof un));
+    pl = sizeof p;
+    EXPECT_ERRNO(getpeername(s, (struct sockaddr *)&p, &pl), ENOTCONN);
+    EXPECT_ERRNO(send(s, "x", 1, 0), EDESTADDRREQ);
+}
+
+/* The ICMP port unreachable a datagram to a closed port brings back is
+ * reported to a connected socket: POLLERR, then ECONNREFUSED once. */
+TEST(a_connected_socket_hears_a_closed_port_as_econnrefused) {
+    int p;
+    int gone = OK(bound(&p));
+    OK(close(gone));
+    int s = OK(socket(AF_INET, SOCK_DGRAM, 0));
+    struct sockaddr_in to = lo4((uint16_t)p);
+    OK(connect(s, (struct sockaddr *)&to, sizeof to));
+    EXPECT_EQ(send(s, "x", 1, 0), 1);
+    short ev = poll_one(s, POLLIN, 5000);
+    CHECK(ev & POLLERR, "revents %#x", ev);
+    char b[4];
+    EXPECT_ERRNO(recv(s, b, sizeof b, 0), ECONNREFUSED);
+    EXPECT_ERRNO(recv(s, b, sizeof b, MSG_DONTWAIT), EAGAIN);
+}
+
+TEST(send_errors_edestaddrreq_einval_emsgsize_eacces) {
+    int s = OK(socket(AF_INET, SOCK_DGRAM, 0));
+    EXPECT_ERRNO(send(s, "x", 1, 0), EDESTADDRREQ);
+    struct sockaddr_in to = lo4(0);
+    EXPECT_ERRNO(sendto(s, "x", 1, 0, (struct sockaddr *)&to, sizeof to), EINVAL);
+    EXPECT_ERRNO(sendto(s, "x", 1, 0, (struct sockaddr *)&to, sizeof to - 1), EINVAL);
+    static char big[65508];
+    to = lo4(9);
+    EXPECT_ERRNO(sendto(s, big, sizeof big, 0, (struct sockaddr *)&to, sizeof to), EMSGSIZE);
+    to.sin_addr.s_addr = htonl(INADDR_BROADCAST);
+    EXPECT_ERRNO(sendto(s, "x", 1, 0, (struct sockaddr *)&to, sizeof to), EACCES);
+    EXPECT_ERRNO(sendto(s, "x", 1, 0, (struct sockaddr *)0x1000, sizeof to), EFAULT);
+}
+
+TEST(listen_accept_are_eopnotsupp_and_shutdown_unconnected_enotconn) {
+    int s = OK(socket(AF_INET, SOCK_DGRAM, 0));
+    EXPECT_ERRNO(listen(s, 1), EOPNOTSUPP);
+    EXPECT_ERRNO(accept(s, NULL, NULL), EOPNOTSUPP);
+    EXPECT_ERRNO(shutdown(s, SHUT_RDWR), ENOTCONN);
+}
+
+TEST(bind_in_use_is_eaddrinuse_unless_both_reuse) {
+    int p;
+    int a = OK(bound(&p));
+    (void)a;
+    int b = OK(socket(AF_INET, SOCK_DGRAM, 0));
+    struct sockaddr_in ad = lo4((uint16_t)p);
+    EXPECT_ERRNO(bind(b, (struct sockaddr *)&ad, sizeof ad), EADDRINUSE);
+    int one = 1;
+    int c = OK(socket(AF_INET, SOCK_DGRAM, 0));
+    OK(setsockopt(c, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one));
+    struct sockaddr_in z = lo4(0);
+    OK(bind(c, (struct sockaddr *)&z, sizeof z));
+    int d = OK(socket(AF_INET, SOCK_DGRAM, 0));
+    OK(setsockopt(d, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one));
+    ad = lo4((uint16_t)port_of(c));
+    OK(bind(d, (struct sockaddr *)&ad, sizeof ad));
+}
+
+TEST(epoll_reports_a_datagram) {
+    int pr;
+    int r = OK(bound(&pr));
+    int ep = OK(epoll_create1(0));
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.fd = r};
+    OK(epoll_ctl(ep, EPOLL_CTL_ADD, r, &ev));
+    struct epoll_event out[2];
+    EXPECT_EQ(epoll_wait(ep, out, 2, 0), 0);
+    int s = OK(socket(AF_INET, SOCK_DGRAM, 0));
+    struct sockaddr_in to = lo4((uint16_t)pr);
+    EXPECT_EQ(sendto(s, "e", 1, 0, (struct sockaddr *)&to, sizeof to), 1);
+    EXPECT_EQ(epoll_wait(ep, out, 2, 5000), 1);
+    EXPECT_EQ(out[0].events, EPOLLIN);
+}
+
+TEST(ipv6_loopback_datagrams_and_mapped_ipv4_senders) {
+    int r = OK(socket(AF_INET6, SOCK_DGRAM, 0));
+    struct sockaddr_in6 a;
+    memset(&a, 0, sizeof a);
+    a.sin6_family = AF_INET6;
+    OK(bind(r, (struct sockaddr *)&a, sizeof a));
+    int port = port_of(r);
+    int s = OK(socket(AF_INET6, SOCK_DGRAM, 0));
+    a.sin6_addr = in6addr_loopback;
+    a.sin6_port = htons((uint16_t)port);
+    EXPECT_EQ(sendto(s, "v6", 2, 0, (struct sockaddr *)&a, sizeof a), 2);
+    struct sockaddr_in6 from;
+    socklen_t fl = sizeof from;
+    char b[4];
+    EXPECT_EQ(recvfrom(r, b, sizeof b, 0, (struct sockaddr *)&from, &fl), 2);
+    EXPECT_EQ(fl, sizeof from);
+    CHECK(IN6_IS_ADDR_LOOPBACK(&from.sin6_addr), "sender is not ::1");
+    int s4 = OK(socket(AF_INET, SOCK_DGRAM, 0));
+    struct sockaddr_in to4 = lo4((uint16_t)port);
+    EXPECT_EQ(sendto(s4, "v4", 2, 0, (struct sockaddr *)&to4, sizeof to4), 2);
+    fl = sizeof from;
+    EXPECT_EQ(recvfrom(r, b, sizeof b, 0, (struct sockaddr *)&from, &fl), 2);
+    CHECK(IN6_IS_ADDR_V4MAPPED(&from.sin6_addr), "IPv4 sender is not mapped");
+}
+
+/* A receiver that never reads does not stop a sender: what does not fit in
+ * its buffer is dropped, the sender's datagrams all go. */
+TEST(a_flood_to_a_receiver_that_does_not_read_is_dropped_not_blocked) {
+    int pr;
+    int r = OK(bound(&pr));
+    int s = OK(socket(AF_INET, SOCK_DGRAM, 0));
+    struct sockaddr_in to = lo4((uint16_t)pr);
+    static char d[1000];
+    for (int i = 0; i < 3000; i++)
+        EXPECT_EQ(sendto(s, d, sizeof d, 0, (struct sockaddr *)&to, sizeof to), sizeof d);
+    EXPECT_EQ(poll_one(r, POLLIN, 5000) & POLLIN, POLLIN);
+    int got = 0;
+    while (recv(r, d, sizeof d, MSG_DONTWAIT) == (ssize_t)sizeof d)
+        got++;
+    CHECK(got > 0 && got < 3000, "received %d of 3000", got);
+}
+
+/* netdevice(7) on any internet socket: lo is index 1, up, loopback,
+ * 127.0.0.1/8, hardware type ARPHRD_LOOPBACK; an unknown name is ENODEV. */
+TEST(interface_ioctls_describe_lo) {
+    int s = OK(socket(AF_INET, SOCK_DGRAM, 0));
+    struct ifreq r;
+    memset(&r, 0, sizeof r);
+    strcpy(r.ifr_name, "lo");
+    OK(ioctl(s, SIOCGIFINDEX, &r));
+    EXPECT_EQ(r.ifr_ifindex, 1);
+    OK(ioctl(s, SIOCGIFFLAGS, &r));
+    EXPECT_EQ(r.ifr_flags & (IFF_UP | IFF_LOOPBACK), IFF_UP | IFF_LOOPBACK);
+    OK(ioctl(s, SIOCGIFADDR, &r));
+    struct sockaddr_in *a = (struct sockaddr_in *)&r.ifr_addr;
+    EXPECT_EQ(a->sin_family, AF_INET);
+    EXPECT_EQ(a->sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+    OK(ioctl(s, SIOCGIFNETMASK, &r));
+    EXPECT_EQ(((struct sockaddr_in *)&r.ifr_netmask)->sin_addr.s_addr, htonl(0xff000000));
+    OK(ioctl(s, SIOCGIFMTU, &r));
+    CHECK(r.ifr_mtu >= 65535, "lo mtu %d", r.ifr_mtu);
+    OK(ioctl(s, SIOCGIFHWADDR, &r));
+    EXPECT_EQ(r.ifr_hwaddr.sa_family, ARPHRD_LOOPBACK);
+    memset(&r, 0, sizeof r);
+    r.ifr_ifindex = 1;
+    OK(ioctl(s, SIOCGIFNAME, &r));
+    CHECK(strcmp(r.ifr_name, "lo") == 0, "index 1 is %s", r.ifr_name);
+    strcpy(r.ifr_name, "nosuch0");
+    EXPECT_ERRNO(ioctl(s, SIOCGIFFLAGS, &r), ENODEV);
+    struct ifreq list[16];
+    struct ifconf c = {.ifc_len = sizeof list, .ifc_req = list};
+    OK(ioctl(s, SIOCGIFCONF, &c));
+    int found = 0;
+    for (int i = 0; i < c.ifc_len / (int)sizeof(struct ifreq); i++)
+        found |= strcmp(list[i].ifr_name, "lo") == 0;
+    CHECK(found, "SIOCGIFCONF does not list lo (%d bytes)", c.ifc_len);
+}
+
+int main(void)
+{
+    KT_BEGIN();
+    RUNS(socket_inet_dgram_reports_type_and_protocol);
+    RUNS(sendto_recvfrom_name_the_sender);
+    RUNS(an_unbound_sender_gets_an_ephemeral_port);
+    RUNS(datagrams_keep_their_boundaries_and_empty_ones_count);
+    RUNS(msg_more_joins_sends_into_one_datagram);
+    RUNS(a_long_datagram_is_truncated_with_msg_trunc);
+    RUNS(msg_peek_leaves_the_datagram_and_fionread_is_its_size);
+    RUNS(recv_with_nothing_queued_is_eagain_when_nonblocking);
+    RUNS(so_rcvtimeo_ends_a_recv_with_eagain);
+    RUNS(a_blocking_recv_wakes_when_a_datagram_arrives);
+    RUNS(connected_socket_sends_without_address_and_names_its_peer);
+    RUNS(a_connected_socket_hears_a_closed_port_as_econnrefused);
+    RUNS(send_errors_edestaddrreq_einval_emsgsize_eacces);
+    RUNS(listen_accept_are_eopnotsupp_and_shutdown_unconnected_enotconn);
+    RUNS(bind_in_use_is_eaddrinuse_unless_both_reuse);
+    RUNS(epoll_reports_a_datagram);
+    RUNS(ipv6_loopback_datagrams_and_mapped_ipv4_senders);
+    RUNS(a_flood_to_a_receiver_that_does_not_read_is_dropped_not_blocked);
+    RUNS(interface_ioctls_describe_lo);
+    return KT_END();
+}
