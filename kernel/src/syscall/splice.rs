@@ -40,6 +40,16 @@ fn pipe_of(f: &OpenFile) -> Option<&Arc<Pipe>> {
         .or_else(|| any.downcast_ref::<PipeReadWrite>().map(PipeReadWrite::pipe))
 }
 
+/// Whether `f` is a file Linux splices to or from a pipe: regular files, block
+/// and character devices (as Linux 6.5 on, which splices any file that reads
+/// and writes by iterator; 6.1 refuses most character devices), sockets.
+fn spliceable(f: &OpenFile) -> bool {
+    use kestrel_abi::fs::{S_IFBLK, S_IFCHR, S_IFREG};
+    super::socket::is_socket(f)
+        || f.metadata()
+            .is_ok_and(|m| matches!(m.file_type(), S_IFREG | S_IFBLK | S_IFCHR))
+}
+
 /// A file offset argument: read, checked (EINVAL below 0) and only for files
 /// that have positions (ESPIPE).
 fn offset_arg(ctx: &Ctx<'_>, f: &OpenFile, p: UserPtr<i64>) -> KResult<Option<u64>> {
@@ -129,6 +139,12 @@ pub async fn sys_splice(
         return Err(Errno::ESPIPE);
     }
     if out_pipe.is_none() && output.flags() & O_APPEND != 0 {
+        return Err(Errno::EINVAL);
+    }
+    // The other end must be a kind Linux splices: a regular file, a block
+    // device or a socket (directories, eventfds, timerfds, epoll and the like
+    // have no splice_read or splice_write there: EINVAL).
+    if (in_pipe.is_none() && !spliceable(&input)) || (out_pipe.is_none() && !spliceable(&output)) {
         return Err(Errno::EINVAL);
     }
     let in_off = offset_arg(ctx, &input, off_in)?;
