@@ -987,6 +987,8 @@ fn process_exited(p: &Arc<Process>, wstatus: u32) {
     drop(closed);
     // Its POSIX locks go with it, whoever else still has the files open.
     crate::syscall::locks::process_exited(p);
+    // Its SEM_UNDO adjustments apply.
+    crate::syscall::ipc::process_exited(p);
     // The address space goes when its last user does (threads are gone). The
     // stand-in needs no memory: this is how memory comes back when it ran out.
     let old = p.replace_mm(empty_mm());

@@ -15,6 +15,7 @@
 
 use kestrel_abi::KResult;
 use kestrel_abi::fs::{EpollEvent, Iovec, PollFd, Stat, Statfs, Statx};
+use kestrel_abi::ipc::{MsqidDs, Sembuf};
 use kestrel_abi::net::{Mmsghdr, Msghdr};
 use kestrel_abi::process::{Rlimit, Rusage, Sysinfo, Utsname};
 use kestrel_abi::signal::{KernelSigaction, Siginfo, StackT};
@@ -23,8 +24,8 @@ use kestrel_abi::time::{Itimerspec, Itimerval, Sigevent, Timespec, Timeval, Time
 use super::args::*;
 
 use super::{
-    Args, Ctx, cred, epoll, fd, fs, fs_extra, futex, locks, misc, mm, mount, poll, process, ptrace,
-    sched, signal, socket, time, timer, xattr,
+    Args, Ctx, cred, epoll, fd, fs, fs_extra, futex, ipc, locks, misc, mm, mount, poll, process,
+    ptrace, sched, signal, socket, time, timer, xattr,
 };
 
 /// Awaits a handler's future, boxed for the calls listed here. The dispatch future
@@ -113,6 +114,24 @@ macro_rules! handler_future {
         alloc::boxed::Box::pin($call).await
     };
     (FCNTL, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (MSGSND, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (MSGRCV, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (MSGCTL, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (SEMOP, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (SEMTIMEDOP, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (SEMCTL, $call:expr) => {
         alloc::boxed::Box::pin($call).await
     };
     ($name:ident, $call:expr) => {
@@ -223,6 +242,13 @@ syscall_table! {
     WAIT4 => process::sys_wait4(pid: Pid, wstatus: UserPtr<i32>, options: u32, rusage: UserPtr<Rusage>), partial "rusage reports CPU times only";
     KILL => signal::sys_kill(pid: Pid, sig: i32);
     UNAME => misc::sys_uname(buf: UserPtr<Utsname>);
+    SEMGET => ipc::sys_semget(key: i32, nsems: i32, semflg: u32);
+    SEMOP => ipc::sys_semop(semid: i32, sops: UserPtr<Sembuf>, nsops: u32);
+    SEMCTL => ipc::sys_semctl(semid: i32, semnum: i32, cmd: i32, arg: u64);
+    MSGGET => ipc::sys_msgget(key: i32, msgflg: u32);
+    MSGSND => ipc::sys_msgsnd(msqid: i32, msgp: UserPtr<u8>, msgsz: usize, msgflg: u32);
+    MSGRCV => ipc::sys_msgrcv(msqid: i32, msgp: UserPtr<u8>, msgsz: usize, msgtyp: i64, msgflg: u32);
+    MSGCTL => ipc::sys_msgctl(msqid: i32, cmd: i32, buf: UserPtr<MsqidDs>);
     FCNTL => fd::sys_fcntl(fd: Fd, cmd: u32, arg: u64), partial "no F_SETOWN/F_GETOWN, F_SETSIG, leases or F_NOTIFY";
     FLOCK => locks::sys_flock(fd: Fd, op: u32);
     FSYNC => fs_extra::sys_fsync(fd: Fd), partial "files live in memory: nothing to write back; a disk's write cache is flushed";
@@ -328,6 +354,7 @@ syscall_table! {
     FUTEX => futex::sys_futex(uaddr: UserPtr<u32>, op: u32, val: u32, timeout: u64, uaddr2: UserPtr<u32>, val3: u32), partial "no priority-inheritance operations (FUTEX_LOCK_PI and friends)";
     EPOLL_CREATE => epoll::sys_epoll_create(size: i32);
     GETDENTS64 => fs::sys_getdents64(fd: Fd, dirp: UserPtr<u8>, count: u32);
+    SEMTIMEDOP => ipc::sys_semtimedop(semid: i32, sops: UserPtr<Sembuf>, nsops: u32, timeout: UserPtr<Timespec>);
     FADVISE64 => fs::sys_fadvise64(fd: Fd, offset: i64, len: i64, advice: i32), partial "advice is checked and has no effect (files live in memory)";
     SET_TID_ADDRESS => process::sys_set_tid_address(tidptr: UserPtr<i32>);
     RESTART_SYSCALL => signal::sys_restart_syscall();
