@@ -1,7 +1,9 @@
 /* System V IPC through the raw syscalls: message queues (msgget, msgsnd,
- * msgrcv, msgctl) and semaphore sets (semget, semop, semtimedop, semctl):
- * keys and IPC_CREAT/IPC_EXCL, type selection, limits, blocking and its
- * wake-ups (a sender, IPC_RMID, a signal), permissions, SEM_UNDO at exit.
+ * msgrcv, msgctl), semaphore sets (semget, semop, semtimedop, semctl) and
+ * shared memory (shmget, shmat, shmdt, shmctl): keys and IPC_CREAT/IPC_EXCL,
+ * type selection, limits, blocking and its wake-ups (a sender, IPC_RMID, a
+ * signal), permissions, SEM_UNDO at exit, attach counts through fork and exit,
+ * IPC_RMID deferred until the last detach.
  * Every object a case makes is removed after it, pass or fail. */
 #define KT_AREA "sysv_ipc"
 #include "kt.h"
@@ -10,6 +12,7 @@
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -18,6 +21,7 @@
 
 static int made_msq[16], n_msq;
 static int made_sem[16], n_sem;
+static int made_shm[16], n_shm;
 
 static int track_msq(int id)
 {
@@ -33,13 +37,22 @@ static int track_sem(int id)
     return id;
 }
 
+static int track_shm(int id)
+{
+    if (id >= 0 && n_shm < 16)
+        made_shm[n_shm++] = id;
+    return id;
+}
+
 static void cleanup(void)
 {
+    for (int i = 0; i < n_shm; i++)
+        syscall(SYS_shmctl, made_shm[i], IPC_RMID, 0);
     for (int i = 0; i < n_msq; i++)
         syscall(SYS_msgctl, made_msq[i], IPC_RMID, 0);
     for (int i = 0; i < n_sem; i++)
         syscall(SYS_semctl, made_sem[i], 0, IPC_RMID, 0);
-    n_msq = n_sem = 0;
+    n_msq = n_sem = n_shm = 0;
 }
 
 #define RUN_IPC(name)                                                         \
@@ -564,6 +577,196 @@ TEST(semctl_ipc_set_changes_mode_and_ipc_info_gives_limits) {
     EXPECT_EQ(si.semmsl, 32000);
 }
 
+/* ---- shared memory ------------------------------------------------------ */
+
+static int new_shm(size_t size)
+{
+    return track_shm((int)syscall(SYS_shmget, IPC_PRIVATE, size, IPC_CREAT | 0600));
+}
+
+static long nattch(int id)
+{
+    struct shmid_ds ds;
+    if (syscall(SYS_shmctl, id, IPC_STAT, &ds) != 0)
+        return -1;
+    return (long)ds.shm_nattch;
+}
+
+TEST(shmget_sizes_and_keys_are_checked) {
+    EXPECT_ERRNO(syscall(SYS_shmget, IPC_PRIVATE, 0L, IPC_CREAT | 0600), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_shmget, IPC_PRIVATE, -1L, IPC_CREAT | 0600), EINVAL);
+    key_t k = test_key(6);
+    int id = OK(track_shm((int)syscall(SYS_shmget, k, 5000L, IPC_CREAT | IPC_EXCL | 0600)));
+    EXPECT_EQ(syscall(SYS_shmget, k, 100L, 0), id);
+    EXPECT_EQ(syscall(SYS_shmget, k, 0L, 0), id);
+    EXPECT_ERRNO(syscall(SYS_shmget, k, 5001L, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_shmget, k, 100L, IPC_CREAT | IPC_EXCL | 0600), EEXIST);
+    EXPECT_ERRNO(syscall(SYS_shmget, test_key(7), 100L, 0600), ENOENT);
+    struct shmid_ds ds;
+    OK(syscall(SYS_shmctl, id, IPC_STAT, &ds));
+    /* The size asked for, not rounded to pages. */
+    EXPECT_EQ(ds.shm_segsz, 5000);
+    EXPECT_EQ(ds.shm_nattch, 0);
+    EXPECT_EQ(ds.shm_cpid, getpid());
+    EXPECT_EQ(ds.shm_perm.mode & 0777, 0600);
+}
+
+TEST(shmget_hugetlb_without_huge_pages_is_enomem) {
+    FILE *f = fopen("/proc/sys/vm/nr_hugepages", "r");
+    long n = 0;
+    if (f) {
+        if (fscanf(f, "%ld", &n) != 1)
+            n = 0;
+        fclose(f);
+    }
+    if (n > 0)
+        SKIP("this machine has huge pages reserved");
+    EXPECT_ERRNO(syscall(SYS_shmget, IPC_PRIVATE, 4096L, IPC_CREAT | SHM_HUGETLB | 0600), ENOMEM);
+}
+
+TEST(shmat_memory_is_shared_with_a_forked_child_and_counted) {
+    int id = OK(new_shm(5000));
+    char *p = (char *)syscall(SYS_shmat, id, 0, 0);
+    CHECK(p != (char *)-1, "shmat: %s", kt_errstr(errno));
+    EXPECT_EQ(nattch(id), 1);
+    /* The last byte of the rounded-up second page is there too. */
+    p[8191] = 1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* The child inherits the attachment. */
+        long n = nattch(id);
+        strcpy(p, "from child");
+        _exit(n == 2 ? 0 : 1);
+    }
+    EXPECT_EQ(reap(pid), 0);
+    CHECK(strcmp(p, "from child") == 0, "parent sees '%.10s'", p);
+    /* The child's exit detached it. */
+    EXPECT_EQ(nattch(id), 1);
+    OK(syscall(SYS_shmdt, p));
+    struct shmid_ds ds;
+    OK(syscall(SYS_shmctl, id, IPC_STAT, &ds));
+    EXPECT_EQ(ds.shm_nattch, 0);
+    EXPECT_EQ(ds.shm_lpid, getpid());
+    CHECK(ds.shm_atime != 0 && ds.shm_dtime != 0, "shm_atime or shm_dtime 0");
+    /* A second attachment sees what the first wrote. */
+    char *q = (char *)syscall(SYS_shmat, id, 0, SHM_RDONLY);
+    CHECK(q != (char *)-1, "shmat: %s", kt_errstr(errno));
+    CHECK(strcmp(q, "from child") == 0, "reattached sees '%.10s'", q);
+    OK(syscall(SYS_shmdt, q));
+}
+
+TEST(shmat_address_rules) {
+    int id = OK(new_shm(8192));
+    char *p = (char *)syscall(SYS_shmat, id, 0, 0);
+    CHECK(p != (char *)-1, "shmat: %s", kt_errstr(errno));
+    EXPECT_ERRNO(syscall(SYS_shmat, id, p + 1, 0), EINVAL);
+    /* Over an existing mapping without SHM_REMAP. */
+    EXPECT_ERRNO(syscall(SYS_shmat, id, p, 0), EINVAL);
+    /* SHM_RND rounds down to SHMLBA; SHM_REMAP replaces what is there. */
+    EXPECT_EQ(syscall(SYS_shmat, id, p + 1, SHM_RND | SHM_REMAP), (long)p);
+    EXPECT_EQ(nattch(id), 1);
+    EXPECT_ERRNO(syscall(SYS_shmat, -1, 0, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_shmat, id + 1000000, 0, 0), EINVAL);
+    /* shmdt wants the start of an attachment. */
+    EXPECT_ERRNO(syscall(SYS_shmdt, p + 4096), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_shmdt, p + 1), EINVAL);
+    OK(syscall(SYS_shmdt, p));
+    EXPECT_ERRNO(syscall(SYS_shmdt, p), EINVAL);
+    void *anon = mmap(NULL, 4096, PROT_READ, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    EXPECT_ERRNO(syscall(SYS_shmdt, anon), EINVAL);
+    munmap(anon, 4096);
+}
+
+static void write_to(void *arg)
+{
+    *(volatile char *)arg = 1;
+    _exit(0);
+}
+
+TEST(shm_rdonly_attachment_faults_on_write) {
+    int id = OK(new_shm(4096));
+    char *p = (char *)syscall(SYS_shmat, id, 0, SHM_RDONLY);
+    CHECK(p != (char *)-1, "shmat: %s", kt_errstr(errno));
+    int st = kt_in_child(write_to, p);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "child: %s", kt_status(st));
+    OK(syscall(SYS_shmdt, p));
+}
+
+TEST(shm_rmid_waits_for_the_last_detach) {
+    key_t k = test_key(8);
+    int id = OK(track_shm((int)syscall(SYS_shmget, k, 4096L, IPC_CREAT | 0600)));
+    char *p = (char *)syscall(SYS_shmat, id, 0, 0);
+    CHECK(p != (char *)-1, "shmat: %s", kt_errstr(errno));
+    OK(syscall(SYS_shmctl, id, IPC_RMID, 0));
+    struct shmid_ds ds;
+    OK(syscall(SYS_shmctl, id, IPC_STAT, &ds));
+    /* SHM_DEST is set, the key is free, the memory still works. */
+    EXPECT_EQ(ds.shm_perm.mode & 01000, 01000);
+    EXPECT_EQ(ds.shm_perm.__ipc_perm_key, 0);
+    EXPECT_ERRNO(syscall(SYS_shmget, k, 4096L, 0600), ENOENT);
+    p[0] = 'x';
+    OK(syscall(SYS_shmdt, p));
+    EXPECT_ERRNO(syscall(SYS_shmctl, id, IPC_STAT, &ds), EINVAL);
+}
+
+TEST(shm_rmid_then_exit_frees_the_segment) {
+    int id = OK(new_shm(4096));
+    pid_t pid = fork();
+    if (pid == 0) {
+        char *p = (char *)syscall(SYS_shmat, id, 0, 0);
+        if (p == (char *)-1 || syscall(SYS_shmctl, id, IPC_RMID, 0) != 0)
+            _exit(1);
+        p[0] = 1;
+        _exit(0);
+    }
+    EXPECT_EQ(reap(pid), 0);
+    struct shmid_ds ds;
+    EXPECT_ERRNO(syscall(SYS_shmctl, id, IPC_STAT, &ds), EINVAL);
+}
+
+TEST(shmctl_ipc_set_info_and_bad_arguments) {
+    int id = OK(new_shm(4096));
+    struct shmid_ds ds;
+    OK(syscall(SYS_shmctl, id, IPC_STAT, &ds));
+    ds.shm_perm.mode = 0640;
+    OK(syscall(SYS_shmctl, id, IPC_SET, &ds));
+    memset(&ds, 0, sizeof ds);
+    OK(syscall(SYS_shmctl, id, IPC_STAT, &ds));
+    EXPECT_EQ(ds.shm_perm.mode & 0777, 0640);
+    struct shminfo si;
+    OK(syscall(SYS_shmctl, 0, IPC_INFO, &si));
+    EXPECT_EQ(si.shmmin, 1);
+    EXPECT_EQ(si.shmmni, 4096);
+    struct shm_info info;
+    OK(syscall(SYS_shmctl, 0, SHM_INFO, &info));
+    CHECK(info.used_ids >= 1, "used_ids %d", info.used_ids);
+    EXPECT_ERRNO(syscall(SYS_shmctl, id, 99, &ds), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_shmctl, -1, IPC_STAT, &ds), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_shmctl, id, IPC_STAT, unmapped_page()), EFAULT);
+    EXPECT_ERRNO(syscall(SYS_shmctl, id, IPC_SET, unmapped_page()), EFAULT);
+}
+
+static void user_shm_access(void *arg)
+{
+    int id = *(int *)arg;
+    drop_to_user();
+    if (syscall(SYS_shmat, id, 0, 0) != -1 || errno != EACCES)
+        _exit(1);
+    /* Mode 0604: others may attach read-only. */
+    long p = syscall(SYS_shmat, id, 0, SHM_RDONLY);
+    if (p == -1 || syscall(SYS_shmdt, p) != 0)
+        _exit(2);
+    if (syscall(SYS_shmctl, id, IPC_RMID, 0) != -1 || errno != EPERM)
+        _exit(3);
+    _exit(0);
+}
+
+TEST(shm_segment_of_another_user_is_eacces_and_eperm) {
+    int id = OK(track_shm((int)syscall(SYS_shmget, IPC_PRIVATE, 4096L, IPC_CREAT | 0604)));
+    int st = kt_in_child(user_shm_access, &id);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -597,5 +800,14 @@ int main(void)
     RUN_IPC(semop_blocked_interrupted_by_a_handler_is_eintr);
     RUN_IPC(sem_set_of_another_user_is_eacces_and_eperm);
     RUN_IPC(semctl_ipc_set_changes_mode_and_ipc_info_gives_limits);
+    RUN_IPC(shmget_sizes_and_keys_are_checked);
+    RUN_IPC(shmget_hugetlb_without_huge_pages_is_enomem);
+    RUN_IPC(shmat_memory_is_shared_with_a_forked_child_and_counted);
+    RUN_IPC(shmat_address_rules);
+    RUN_IPC(shm_rdonly_attachment_faults_on_write);
+    RUN_IPC(shm_rmid_waits_for_the_last_detach);
+    RUN_IPC(shm_rmid_then_exit_frees_the_segment);
+    RUN_IPC(shmctl_ipc_set_info_and_bad_arguments);
+    RUN_IPC(shm_segment_of_another_user_is_eacces_and_eperm);
     return KT_END();
 }

@@ -1,5 +1,6 @@
-//! System V IPC: message queues (msgget, msgsnd, msgrcv, msgctl) and semaphore
-//! sets (semget, semop, semtimedop, semctl), as Linux has them.
+//! System V IPC: message queues (msgget, msgsnd, msgrcv, msgctl), semaphore
+//! sets (semget, semop, semtimedop, semctl) and shared memory (shmget, shmat,
+//! shmdt, shmctl), as Linux has them.
 //!
 //! The rules live in [`kestrel_ipc`]; this file copies user memory in and out
 //! (never under a registry lock) and waits. Each object has a [`Shared`] half
@@ -9,12 +10,13 @@
 //! go on wakes the whole queue, after the registry lock is released; each waiter
 //! retries its operation and goes back to sleep if it still cannot proceed.
 
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use kestrel_abi::cap::{CAP_IPC_OWNER, CAP_SYS_ADMIN, CAP_SYS_RESOURCE};
+use kestrel_abi::cap::{CAP_IPC_LOCK, CAP_IPC_OWNER, CAP_SYS_ADMIN, CAP_SYS_RESOURCE};
 use kestrel_abi::ipc::*;
+use kestrel_abi::mm::{PROT_EXEC, PROT_READ, PROT_WRITE};
 use kestrel_abi::time::Timespec;
 use kestrel_abi::{Errno, KResult};
 use kestrel_ipc::msg::{Msg, MsgQueue};
@@ -24,6 +26,7 @@ use kestrel_sync::WaitQueue;
 
 use super::args::*;
 use super::{Ctx, zeroed_vec};
+use crate::mm::vm::{Backing, Placement, Segment, SharedPages, VmaKind};
 use crate::process::signal::interruptible;
 use crate::process::{Credentials, Process};
 use crate::{task, time};
@@ -726,5 +729,308 @@ pub fn process_exited(p: &Process) {
     };
     for s in woken {
         s.wq.wake_all();
+    }
+}
+
+// ---- shared memory -----------------------------------------------------------------
+
+/// A segment's pages and numbers.
+struct ShmObj {
+    pages: Arc<SharedPages>,
+    /// The size asked for (shm_segsz); attachments cover it rounded up to pages.
+    size: u64,
+    atime: i64,
+    dtime: i64,
+    ctime: i64,
+    cpid: i32,
+    lpid: i32,
+    /// What every attached area holds: shm_nattch is its strong count.
+    attach: Weak<Attach>,
+}
+
+/// The token attached areas hold ([`crate::mm::vm::Backing::SharedAnonymous`]'s
+/// `segment`). When the last one goes, a segment removed with IPC_RMID goes too.
+struct Attach {
+    id: i32,
+    pages: Arc<SharedPages>,
+    size: u64,
+}
+
+impl Drop for Attach {
+    fn drop(&mut self) {
+        let gone = {
+            let mut r = SHM.lock();
+            match r.lookup(self.id) {
+                Ok(e)
+                    if Arc::ptr_eq(&e.obj.pages, &self.pages)
+                        && e.perm.mode & SHM_DEST != 0
+                        && e.obj.attach.strong_count() == 0 =>
+                {
+                    r.remove(self.id).ok()
+                }
+                _ => None,
+            }
+        };
+        // The pages go here, outside the lock.
+        drop(gone);
+    }
+}
+
+static SHM: spin::Mutex<Registry<ShmObj>> = spin::Mutex::new(Registry::new(SHMMNI));
+
+fn pages_of(size: u64) -> u64 {
+    size.div_ceil(4096)
+}
+
+pub async fn sys_shmget(ctx: &mut Ctx<'_>, key: i32, size: usize, shmflg: u32) -> KResult<u64> {
+    let size = size as u64;
+    let c = creds(ctx);
+    let cred = view(&c);
+    let mut r = SHM.lock();
+    let check = |o: &ShmObj| {
+        if size > o.size {
+            Err(Errno::EINVAL)
+        } else {
+            Ok(())
+        }
+    };
+    match r.get(key, shmflg, &cred, check)? {
+        Lookup::Found(id) => Ok(id as u64),
+        Lookup::Create => {
+            if !(SHMMIN..=SHMMAX).contains(&size) {
+                return Err(Errno::EINVAL);
+            }
+            // Linux with no huge pages reserved (the default) says ENOMEM; Kestrel
+            // has none to reserve.
+            if shmflg & SHM_HUGETLB != 0 {
+                return Err(Errno::ENOMEM);
+            }
+            let obj = ShmObj {
+                pages: Arc::new(SharedPages::default()),
+                size,
+                atime: 0,
+                dtime: 0,
+                ctime: now(),
+                cpid: pid(ctx) as i32,
+                lpid: 0,
+                attach: Weak::new(),
+            };
+            r.insert(key, shmflg, &cred, obj).map(|id| id as u64)
+        }
+    }
+}
+
+pub async fn sys_shmat(ctx: &mut Ctx<'_>, shmid: i32, shmaddr: u64, shmflg: u32) -> KResult<u64> {
+    if shmid < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut addr = shmaddr;
+    if !addr.is_multiple_of(SHMLBA) {
+        if shmflg & SHM_RND == 0 {
+            return Err(Errno::EINVAL);
+        }
+        addr -= addr % SHMLBA;
+        if addr == 0 && shmflg & SHM_REMAP != 0 {
+            return Err(Errno::EINVAL);
+        }
+    }
+    let (mut prot, want) = if shmflg & SHM_RDONLY != 0 {
+        (PROT_READ, READ)
+    } else {
+        (PROT_READ | PROT_WRITE, READ | WRITE)
+    };
+    if shmflg & SHM_EXEC != 0 {
+        prot |= PROT_EXEC;
+    }
+    let c = creds(ctx);
+    let cred = view(&c);
+    // Counted as attached from here, so an IPC_RMID meanwhile waits for us.
+    let (attach, pages, size) = {
+        let mut r = SHM.lock();
+        let e = r.lookup_mut(shmid)?;
+        if !e.perm.allows(&cred, want) {
+            return Err(Errno::EACCES);
+        }
+        let attach = match e.obj.attach.upgrade() {
+            Some(a) => a,
+            None => {
+                let a = Arc::new(Attach {
+                    id: shmid,
+                    pages: e.obj.pages.clone(),
+                    size: e.obj.size,
+                });
+                e.obj.attach = Arc::downgrade(&a);
+                a
+            }
+        };
+        (attach, e.obj.pages.clone(), e.obj.size)
+    };
+    let at = if addr == 0 {
+        Placement::Hint(0)
+    } else if shmflg & SHM_REMAP != 0 {
+        Placement::Fixed(addr)
+    } else {
+        Placement::FixedNoReplace(addr)
+    };
+    let segment: Segment = attach;
+    let backing = Backing::SharedAnonymous {
+        pages,
+        offset: 0,
+        segment: Some(segment),
+    };
+    let start = match ctx
+        .mm()
+        .map(at, pages_of(size) * 4096, prot, backing, VmaKind::Normal)
+    {
+        Err(Errno::EEXIST) => return Err(Errno::EINVAL),
+        r => r?,
+    };
+    if let Ok(e) = SHM.lock().lookup_mut(shmid) {
+        e.obj.atime = now();
+        e.obj.lpid = pid(ctx) as i32;
+    }
+    Ok(start)
+}
+
+pub async fn sys_shmdt(ctx: &mut Ctx<'_>, shmaddr: u64) -> KResult<u64> {
+    if !shmaddr.is_multiple_of(4096) {
+        return Err(Errno::EINVAL);
+    }
+    let mm = ctx.mm();
+    let segment = mm.segment_at(shmaddr).ok_or(Errno::EINVAL)?;
+    let Some(a) = segment.downcast_ref::<Attach>() else {
+        return Err(Errno::EINVAL);
+    };
+    let (id, size) = (a.id, a.size);
+    // Every piece of this attachment within the segment's size from here (an
+    // mprotect may have split it), as Linux's shmdt does.
+    let end = shmaddr.saturating_add(pages_of(size) * 4096);
+    for (s, e) in mm.segment_areas(&segment, shmaddr, end) {
+        mm.unmap(s, e - s)?;
+    }
+    if let Ok(e) = SHM.lock().lookup_mut(id) {
+        e.obj.dtime = now();
+        e.obj.lpid = pid(ctx) as i32;
+    }
+    // The last reference may remove the segment (outside the lock).
+    drop(segment);
+    Ok(0)
+}
+
+fn shmid_ds(perm: &kestrel_ipc::Perm, o: &ShmObj) -> ShmidDs {
+    ShmidDs {
+        shm_perm: perm.to_abi(),
+        shm_segsz: o.size,
+        shm_atime: o.atime,
+        shm_dtime: o.dtime,
+        shm_ctime: o.ctime,
+        shm_cpid: o.cpid,
+        shm_lpid: o.lpid,
+        shm_nattch: o.attach.strong_count() as u64,
+        ..ShmidDs::default()
+    }
+}
+
+pub async fn sys_shmctl(
+    ctx: &mut Ctx<'_>,
+    shmid: i32,
+    cmd: i32,
+    buf: UserPtr<ShmidDs>,
+) -> KResult<u64> {
+    if shmid < 0 || cmd < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let c = creds(ctx);
+    let cred = view(&c);
+    match cmd {
+        IPC_INFO => {
+            let info = Shminfo {
+                shmmax: SHMMAX,
+                shmmin: SHMMIN,
+                shmmni: SHMMNI as u64,
+                shmseg: SHMMNI as u64,
+                shmall: SHMALL,
+                ..Shminfo::default()
+            };
+            let ret = max_index(&SHM.lock());
+            ctx.write(UserPtr::<Shminfo>::new(buf.addr()), &info)?;
+            Ok(ret)
+        }
+        SHM_INFO => {
+            let (info, ret) = {
+                let r = SHM.lock();
+                let info = ShmInfo {
+                    used_ids: r.len() as i32,
+                    shm_tot: r.iter().map(|(_, e)| pages_of(e.obj.size)).sum(),
+                    shm_rss: r.iter().map(|(_, e)| e.obj.pages.resident() as u64).sum(),
+                    ..ShmInfo::default()
+                };
+                (info, max_index(&r))
+            };
+            ctx.write(UserPtr::<ShmInfo>::new(buf.addr()), &info)?;
+            Ok(ret)
+        }
+        IPC_STAT | SHM_STAT | SHM_STAT_ANY => {
+            let (ds, ret) = {
+                let r = SHM.lock();
+                let (id, e) = if cmd == IPC_STAT {
+                    (0, r.lookup(shmid)?)
+                } else {
+                    r.by_index(shmid)?
+                };
+                if cmd != SHM_STAT_ANY && !e.perm.allows(&cred, READ) {
+                    return Err(Errno::EACCES);
+                }
+                (shmid_ds(&e.perm, &e.obj), id as u64)
+            };
+            ctx.write(buf, &ds)?;
+            Ok(ret)
+        }
+        IPC_SET => {
+            let ds = ctx.read(buf)?;
+            let mut r = SHM.lock();
+            let e = r.lookup_mut(shmid)?;
+            if !e.perm.may_control(&cred) {
+                return Err(Errno::EPERM);
+            }
+            e.perm
+                .set(ds.shm_perm.uid, ds.shm_perm.gid, ds.shm_perm.mode);
+            e.obj.ctime = now();
+            Ok(0)
+        }
+        IPC_RMID => {
+            let gone = {
+                let mut r = SHM.lock();
+                let e = r.lookup_mut(shmid)?;
+                if !e.perm.may_control(&cred) {
+                    return Err(Errno::EPERM);
+                }
+                if e.obj.attach.strong_count() == 0 {
+                    Some(r.remove(shmid)?)
+                } else {
+                    // Gone when the last attachment goes; its key is free now.
+                    e.perm.mode |= SHM_DEST;
+                    e.perm.key = IPC_PRIVATE;
+                    None
+                }
+            };
+            drop(gone);
+            Ok(0)
+        }
+        SHM_LOCK | SHM_UNLOCK => {
+            // Nothing is ever swapped out: only the flag changes.
+            let mut r = SHM.lock();
+            let e = r.lookup_mut(shmid)?;
+            if !c.capable(CAP_IPC_LOCK) && !e.perm.may_control(&cred) {
+                return Err(Errno::EPERM);
+            }
+            if cmd == SHM_LOCK {
+                e.perm.mode |= SHM_LOCKED;
+            } else {
+                e.perm.mode &= !SHM_LOCKED;
+            }
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
     }
 }

@@ -15,7 +15,7 @@
 
 use kestrel_abi::KResult;
 use kestrel_abi::fs::{EpollEvent, Iovec, PollFd, Stat, Statfs, Statx};
-use kestrel_abi::ipc::{MsqidDs, Sembuf};
+use kestrel_abi::ipc::{MsqidDs, Sembuf, ShmidDs};
 use kestrel_abi::net::{Mmsghdr, Msghdr};
 use kestrel_abi::process::{Rlimit, Rusage, Sysinfo, Utsname};
 use kestrel_abi::signal::{KernelSigaction, Siginfo, StackT};
@@ -134,6 +134,9 @@ macro_rules! handler_future {
     (SEMCTL, $call:expr) => {
         alloc::boxed::Box::pin($call).await
     };
+    (SHMCTL, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
     ($name:ident, $call:expr) => {
         $call.await
     };
@@ -197,6 +200,9 @@ syscall_table! {
     MSYNC => mm::sys_msync(addr: u64, len: u64, flags: u32);
     MINCORE => mm::sys_mincore(addr: u64, len: u64, vec: UserPtr<u8>);
     MADVISE => mm::sys_madvise(addr: u64, len: u64, advice: u32), partial "MADV_FREE frees at once; other hints are accepted and ignored";
+    SHMGET => ipc::sys_shmget(key: i32, size: usize, shmflg: u32);
+    SHMAT => ipc::sys_shmat(shmid: i32, shmaddr: u64, shmflg: u32);
+    SHMCTL => ipc::sys_shmctl(shmid: i32, cmd: i32, buf: UserPtr<ShmidDs>);
     RT_SIGACTION => signal::sys_rt_sigaction(sig: i32, act: UserPtr<KernelSigaction>, oldact: UserPtr<KernelSigaction>, sigsetsize: usize);
     RT_SIGPROCMASK => signal::sys_rt_sigprocmask(how: i32, set: UserPtr<u64>, oldset: UserPtr<u64>, sigsetsize: usize);
     RT_SIGRETURN => signal::sys_rt_sigreturn();
@@ -245,6 +251,7 @@ syscall_table! {
     SEMGET => ipc::sys_semget(key: i32, nsems: i32, semflg: u32);
     SEMOP => ipc::sys_semop(semid: i32, sops: UserPtr<Sembuf>, nsops: u32);
     SEMCTL => ipc::sys_semctl(semid: i32, semnum: i32, cmd: i32, arg: u64);
+    SHMDT => ipc::sys_shmdt(shmaddr: u64);
     MSGGET => ipc::sys_msgget(key: i32, msgflg: u32);
     MSGSND => ipc::sys_msgsnd(msqid: i32, msgp: UserPtr<u8>, msgsz: usize, msgflg: u32);
     MSGRCV => ipc::sys_msgrcv(msqid: i32, msgp: UserPtr<u8>, msgsz: usize, msgtyp: i64, msgflg: u32);

@@ -50,6 +50,27 @@ pub const SEMMNI: usize = 32000;
 pub const SEMVMX: i32 = 32767;
 pub const SEMAEM: i32 = SEMVMX;
 
+// shmget, shmat and shmctl.
+pub const SHM_HUGETLB: u32 = 0o4000;
+pub const SHM_RDONLY: u32 = 0o10000;
+pub const SHM_RND: u32 = 0o20000;
+pub const SHM_REMAP: u32 = 0o40000;
+pub const SHM_EXEC: u32 = 0o100000;
+/// Mode bits IPC_STAT shows: removed and waiting for the last detach; locked.
+pub const SHM_DEST: u32 = 0o1000;
+pub const SHM_LOCKED: u32 = 0o2000;
+pub const SHM_LOCK: i32 = 11;
+pub const SHM_UNLOCK: i32 = 12;
+pub const SHM_STAT: i32 = 13;
+pub const SHM_INFO: i32 = 14;
+pub const SHM_STAT_ANY: i32 = 15;
+/// Linux's limits (SHMMIN, SHMMAX, SHMALL, SHMMNI) and SHMLBA on x86-64.
+pub const SHMMIN: u64 = 1;
+pub const SHMMAX: u64 = u64::MAX - (1 << 24);
+pub const SHMALL: u64 = u64::MAX - (1 << 24);
+pub const SHMMNI: usize = 4096;
+pub const SHMLBA: u64 = 4096;
+
 /// `struct ipc64_perm`, with its tail padding spelt out.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
@@ -154,6 +175,31 @@ pub struct ShmidDs {
     pub unused5: u64,
 }
 
+/// `struct shminfo64` (shmctl IPC_INFO).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct Shminfo {
+    pub shmmax: u64,
+    pub shmmin: u64,
+    pub shmmni: u64,
+    pub shmseg: u64,
+    pub shmall: u64,
+    pub unused: [u64; 4],
+}
+
+/// `struct shm_info` (shmctl SHM_INFO), its padding spelt out.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct ShmInfo {
+    pub used_ids: i32,
+    pub pad: u32,
+    pub shm_tot: u64,
+    pub shm_rss: u64,
+    pub shm_swp: u64,
+    pub swap_attempts: u64,
+    pub swap_successes: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,5 +212,7 @@ mod tests {
         assert_eq!(size_of::<SemidDs>(), 104);
         assert_eq!(size_of::<ShmidDs>(), 112);
         assert_eq!(size_of::<Sembuf>(), 6);
+        assert_eq!(size_of::<Shminfo>(), 72);
+        assert_eq!(size_of::<ShmInfo>(), 48);
     }
 }
