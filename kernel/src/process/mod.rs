@@ -938,6 +938,10 @@ pub fn thread_exited(thread: &Arc<Thread>) {
             crate::futex::wake(key, 1, u32::MAX);
         }
     }
+    // Not held past here: the last thread's address space must be gone before the
+    // parent hears of the exit (its System V shm attachments with it, as Linux's
+    // exit_mm comes before exit_notify).
+    drop(mm);
     THREADS.lock().remove(&thread.tid);
     p.dead_threads_cpu.add(thread.cpu.split());
     // PR_SET_PDEATHSIG: children this thread created are told it is gone.
