@@ -389,6 +389,42 @@ TEST(msg_queue_of_another_user_is_eacces_and_eperm) {
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
 }
 
+/* Whether a line of /proc/sysvipc/NAME has `id` in its second column. */
+static int proc_lists(const char *name, int id)
+{
+    char path[64], line[512];
+    snprintf(path, sizeof path, "/proc/sysvipc/%s", name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    int found = 0;
+    while (fgets(line, sizeof line, f)) {
+        int key, got;
+        if (sscanf(line, "%d %d", &key, &got) == 2 && got == id)
+            found = 1;
+    }
+    fclose(f);
+    return found;
+}
+
+TEST(proc_sysvipc_lists_objects_and_sysctls_show_limits) {
+    int q = OK(new_queue());
+    int s = OK(track_sem((int)syscall(SYS_semget, IPC_PRIVATE, 1, IPC_CREAT | 0600)));
+    int m = OK(track_shm((int)syscall(SYS_shmget, IPC_PRIVATE, 4096L, IPC_CREAT | 0600)));
+    EXPECT_EQ(proc_lists("msg", q), 1);
+    EXPECT_EQ(proc_lists("sem", s), 1);
+    EXPECT_EQ(proc_lists("shm", m), 1);
+    OK(syscall(SYS_msgctl, q, IPC_RMID, 0));
+    EXPECT_EQ(proc_lists("msg", q), 0);
+    FILE *f = fopen("/proc/sys/kernel/msgmax", "r");
+    CHECK(f, "/proc/sys/kernel/msgmax: %s", kt_errstr(errno));
+    long v = 0;
+    int n = fscanf(f, "%ld", &v);
+    fclose(f);
+    EXPECT_EQ(n, 1);
+    EXPECT_EQ(v, 8192);
+}
+
 /* ---- semaphores ---------------------------------------------------------- */
 
 TEST(semget_counts_are_checked) {
@@ -788,6 +824,7 @@ int main(void)
     RUN_IPC(msgctl_bad_command_id_or_buffer_is_einval_or_efault);
     RUN_IPC(msgctl_ipc_info_gives_linux_limits);
     RUN_IPC(msg_queue_of_another_user_is_eacces_and_eperm);
+    RUN_IPC(proc_sysvipc_lists_objects_and_sysctls_show_limits);
     RUN_IPC(semget_counts_are_checked);
     RUN_IPC(semop_changes_values_and_setval_getall_agree);
     RUN_IPC(semop_would_block_with_nowait_is_eagain_and_changes_nothing);

@@ -26,6 +26,7 @@ use kestrel_sync::WaitQueue;
 
 use super::args::*;
 use super::{Ctx, zeroed_vec};
+use crate::mm::frame;
 use crate::mm::vm::{Backing, Placement, Segment, SharedPages, VmaKind};
 use crate::process::signal::interruptible;
 use crate::process::{Credentials, Process};
@@ -173,6 +174,11 @@ pub async fn sys_msgsnd(
     let mtype: i64 = ctx.read(UserPtr::<i64>::new(msgp.addr()))?;
     if msgsz > MSGMAX || msqid < 0 || mtype < 1 {
         return Err(Errno::EINVAL);
+    }
+    // Queued text is kernel memory a program chose: it may not dig into the
+    // kernel's reserve (as pipe buffers may not).
+    if !frame::may_hold_user_data(msgsz + 64) {
+        return Err(Errno::ENOMEM);
     }
     let mut text = zeroed_vec::<u8>(msgsz)?;
     ctx.mm()
@@ -395,6 +401,9 @@ pub async fn sys_semget(ctx: &mut Ctx<'_>, key: i32, nsems: i32, semflg: u32) ->
         Lookup::Create => {
             if n == 0 {
                 return Err(Errno::EINVAL);
+            }
+            if !frame::may_hold_user_data(n * size_of::<kestrel_ipc::sem::Sem>()) {
+                return Err(Errno::ENOSPC);
             }
             let obj = SemObj {
                 set: SemSet::new(n, now())?,
@@ -1033,4 +1042,94 @@ pub async fn sys_shmctl(
         }
         _ => Err(Errno::EINVAL),
     }
+}
+
+// ---- /proc/sysvipc -----------------------------------------------------------------
+
+/// /proc/sysvipc/msg.
+pub fn proc_msg() -> alloc::string::String {
+    use core::fmt::Write;
+    let mut out = alloc::string::String::from(
+        "       key      msqid perms      cbytes       qnum lspid lrpid   uid   gid  cuid  cgid      stime      rtime      ctime\n",
+    );
+    for (id, e) in MSG.lock().iter() {
+        let (p, q) = (&e.perm, &e.obj.q);
+        let _ = writeln!(
+            out,
+            "{:10} {:10}  {:4o}  {:10} {:10} {:5} {:5} {:5} {:5} {:5} {:5} {:10} {:10} {:10}",
+            p.key,
+            id,
+            p.mode,
+            q.cbytes,
+            q.qnum(),
+            q.lspid,
+            q.lrpid,
+            p.uid,
+            p.gid,
+            p.cuid,
+            p.cgid,
+            q.stime,
+            q.rtime,
+            q.ctime
+        );
+    }
+    out
+}
+
+/// /proc/sysvipc/sem.
+pub fn proc_sem() -> alloc::string::String {
+    use core::fmt::Write;
+    let mut out = alloc::string::String::from(
+        "       key      semid perms      nsems   uid   gid  cuid  cgid      otime      ctime\n",
+    );
+    for (id, e) in SEM.lock().iter() {
+        let p = &e.perm;
+        let _ = writeln!(
+            out,
+            "{:10} {:10}  {:4o} {:10} {:5} {:5} {:5} {:5} {:10} {:10}",
+            p.key,
+            id,
+            p.mode,
+            e.obj.set.len(),
+            p.uid,
+            p.gid,
+            p.cuid,
+            p.cgid,
+            e.obj.set.otime,
+            e.obj.set.ctime
+        );
+    }
+    out
+}
+
+/// /proc/sysvipc/shm.
+pub fn proc_shm() -> alloc::string::String {
+    use core::fmt::Write;
+    let mut out = alloc::string::String::from(
+        "       key      shmid perms                  size  cpid  lpid nattch   uid   gid  cuid  cgid      atime      dtime      ctime                   rss                  swap\n",
+    );
+    for (id, e) in SHM.lock().iter() {
+        let (p, o) = (&e.perm, &e.obj);
+        let _ = writeln!(
+            out,
+            "{:10} {:10}  {:4o} {:21} {:5} {:5}  {:5} {:5} {:5} {:5} {:5} {:10} {:10} {:10} {:21} {:21}",
+            p.key,
+            id,
+            p.mode,
+            o.size,
+            o.cpid,
+            o.lpid,
+            o.attach.strong_count(),
+            p.uid,
+            p.gid,
+            p.cuid,
+            p.cgid,
+            o.atime,
+            o.dtime,
+            o.ctime,
+            o.pages.resident() * 4096,
+            0
+        );
+    }
+    out
 }
