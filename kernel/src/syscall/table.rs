@@ -201,7 +201,7 @@ syscall_table! {
     MINCORE => mm::sys_mincore(addr: u64, len: u64, vec: UserPtr<u8>);
     MADVISE => mm::sys_madvise(addr: u64, len: u64, advice: u32), partial "MADV_FREE frees at once; other hints are accepted and ignored";
     SHMGET => ipc::sys_shmget(key: i32, size: usize, shmflg: u32);
-    SHMAT => ipc::sys_shmat(shmid: i32, shmaddr: u64, shmflg: u32);
+    SHMAT => ipc::sys_shmat(shmid: i32, shmaddr: u64, shmflg: u32), partial "a SHM_RDONLY attachment may be mprotect()ed writable (Linux: EACCES); /proc/PID/maps does not name it /SYSVkey";
     SHMCTL => ipc::sys_shmctl(shmid: i32, cmd: i32, buf: UserPtr<ShmidDs>);
     RT_SIGACTION => signal::sys_rt_sigaction(sig: i32, act: UserPtr<KernelSigaction>, oldact: UserPtr<KernelSigaction>, sigsetsize: usize);
     RT_SIGPROCMASK => signal::sys_rt_sigprocmask(how: i32, set: UserPtr<u64>, oldset: UserPtr<u64>, sigsetsize: usize);
@@ -249,7 +249,7 @@ syscall_table! {
     KILL => signal::sys_kill(pid: Pid, sig: i32);
     UNAME => misc::sys_uname(buf: UserPtr<Utsname>);
     SEMGET => ipc::sys_semget(key: i32, nsems: i32, semflg: u32);
-    SEMOP => ipc::sys_semop(semid: i32, sops: UserPtr<Sembuf>, nsops: u32);
+    SEMOP => ipc::sys_semop(semid: i32, sops: UserPtr<Sembuf>, nsops: u32), partial "SEM_UNDO adjustments are per process: CLONE_SYSVSEM sharing between processes is not honoured";
     SEMCTL => ipc::sys_semctl(semid: i32, semnum: i32, cmd: i32, arg: u64);
     SHMDT => ipc::sys_shmdt(shmaddr: u64);
     MSGGET => ipc::sys_msgget(key: i32, msgflg: u32);
@@ -361,7 +361,7 @@ syscall_table! {
     FUTEX => futex::sys_futex(uaddr: UserPtr<u32>, op: u32, val: u32, timeout: u64, uaddr2: UserPtr<u32>, val3: u32), partial "no priority-inheritance operations (FUTEX_LOCK_PI and friends)";
     EPOLL_CREATE => epoll::sys_epoll_create(size: i32);
     GETDENTS64 => fs::sys_getdents64(fd: Fd, dirp: UserPtr<u8>, count: u32);
-    SEMTIMEDOP => ipc::sys_semtimedop(semid: i32, sops: UserPtr<Sembuf>, nsops: u32, timeout: UserPtr<Timespec>);
+    SEMTIMEDOP => ipc::sys_semtimedop(semid: i32, sops: UserPtr<Sembuf>, nsops: u32, timeout: UserPtr<Timespec>), partial "SEM_UNDO adjustments are per process: CLONE_SYSVSEM sharing between processes is not honoured";
     FADVISE64 => fs::sys_fadvise64(fd: Fd, offset: i64, len: i64, advice: i32), partial "advice is checked and has no effect (files live in memory)";
     SET_TID_ADDRESS => process::sys_set_tid_address(tidptr: UserPtr<i32>);
     RESTART_SYSCALL => signal::sys_restart_syscall();
