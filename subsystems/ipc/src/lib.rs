@@ -14,7 +14,7 @@ extern crate alloc;
 pub mod msg;
 pub mod sem;
 
-use alloc::vec::Vec;
+use alloc::collections::BTreeMap;
 
 use kestrel_abi::ipc::{IPC_CREAT, IPC_EXCL, IPC_PRIVATE, IpcPerm};
 use kestrel_abi::{Errno, KResult};
@@ -25,8 +25,9 @@ pub const READ: u32 = 0o444;
 pub const WRITE: u32 = 0o222;
 
 /// An id is its slot index plus its sequence number times this (Linux's IPCMNI
-/// without ipcmni_extend): a stale id names a reused slot under another sequence
-/// number and is refused.
+/// without ipcmni_extend). Indices are handed out cyclically, as Linux does,
+/// and the sequence number goes up each time they wrap, so ids count up
+/// (0, 1, 2...) and a stale id is refused for a long while.
 const SEQ_MULTIPLIER: i32 = 32768;
 
 /// Who is asking: what the permission rules look at.
@@ -115,9 +116,11 @@ pub struct Entry<T> {
 /// Every object of one kind: ids, keys, and the limit on how many there are.
 #[derive(Debug)]
 pub struct Registry<T> {
-    slots: Vec<Option<Entry<T>>>,
-    count: usize,
-    next_seq: u16,
+    /// By slot index.
+    slots: BTreeMap<usize, Entry<T>>,
+    /// The index handed out last: the next one is looked for after it.
+    last_idx: Option<usize>,
+    seq: u16,
     max: usize,
 }
 
@@ -134,21 +137,21 @@ impl<T> Registry<T> {
     /// An empty registry for at most `max` objects (msgmni, semmni, shmmni).
     pub const fn new(max: usize) -> Self {
         Self {
-            slots: Vec::new(),
-            count: 0,
-            next_seq: 0,
+            slots: BTreeMap::new(),
+            last_idx: None,
+            seq: 0,
             max,
         }
     }
 
     /// How many objects there are.
     pub fn len(&self) -> usize {
-        self.count
+        self.slots.len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.count == 0
+        self.slots.is_empty()
     }
 
     /// The most objects there may be.
@@ -170,16 +173,12 @@ impl<T> Registry<T> {
         if key == IPC_PRIVATE {
             return Ok(Lookup::Create);
         }
-        let found = self
-            .slots
-            .iter()
-            .enumerate()
-            .find_map(|(i, s)| s.as_ref().filter(|e| e.perm.key == key).map(|e| (i, e)));
+        let found = self.slots.iter().find(|(_, e)| e.perm.key == key);
         match found {
             None if flags & IPC_CREAT != 0 => Ok(Lookup::Create),
             None => Err(Errno::ENOENT),
             Some(_) if flags & (IPC_CREAT | IPC_EXCL) == IPC_CREAT | IPC_EXCL => Err(Errno::EEXIST),
-            Some((i, e)) => {
+            Some((&i, e)) => {
                 // Linux checks the kind's own rule (EINVAL) before permissions.
                 check(&e.obj)?;
                 if !e.perm.allows(cred, flags & 0o777) {
@@ -194,35 +193,49 @@ impl<T> Registry<T> {
         i32::from(seq) * SEQ_MULTIPLIER + idx as i32
     }
 
+    /// The first free index at or after `from` and below the limit.
+    fn free_from(&self, from: usize) -> Option<usize> {
+        let mut cand = from;
+        for &k in self.slots.range(from..).map(|(k, _)| k) {
+            if k != cand {
+                break;
+            }
+            cand += 1;
+        }
+        (cand < self.max).then_some(cand)
+    }
+
     /// Adds an object owned and created by `cred` with permission bits `mode`;
     /// ENOSPC at the limit.
     pub fn insert(&mut self, key: i32, mode: u32, cred: &Cred, obj: T) -> KResult<i32> {
-        if self.count >= self.max {
+        if self.slots.len() >= self.max {
             return Err(Errno::ENOSPC);
         }
-        let idx = match self.slots.iter().position(Option::is_none) {
-            Some(i) => i,
-            None => {
-                self.slots.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
-                self.slots.push(None);
-                self.slots.len() - 1
-            }
-        };
-        let seq = self.next_seq;
-        self.next_seq = self.next_seq.wrapping_add(1);
-        self.slots[idx] = Some(Entry {
-            perm: Perm {
-                key,
-                uid: cred.euid,
-                gid: cred.egid,
-                cuid: cred.euid,
-                cgid: cred.egid,
-                mode: mode & 0o777,
-                seq,
+        let start = self.last_idx.map_or(0, |l| l + 1);
+        let idx = self
+            .free_from(start)
+            .or_else(|| self.free_from(0))
+            .ok_or(Errno::ENOSPC)?;
+        if self.last_idx.is_some_and(|l| idx <= l) {
+            self.seq = self.seq.wrapping_add(1);
+        }
+        self.last_idx = Some(idx);
+        let seq = self.seq;
+        self.slots.insert(
+            idx,
+            Entry {
+                perm: Perm {
+                    key,
+                    uid: cred.euid,
+                    gid: cred.egid,
+                    cuid: cred.euid,
+                    cgid: cred.egid,
+                    mode: mode & 0o777,
+                    seq,
+                },
+                obj,
             },
-            obj,
-        });
-        self.count += 1;
+        );
         Ok(Self::id(idx, seq))
     }
 
@@ -236,8 +249,8 @@ impl<T> Registry<T> {
     /// The object `id` names (EINVAL for none, as Linux says for a stale id too).
     pub fn lookup(&self, id: i32) -> KResult<&Entry<T>> {
         let (idx, seq) = Self::slot(id).ok_or(Errno::EINVAL)?;
-        match self.slots.get(idx) {
-            Some(Some(e)) if e.perm.seq == seq => Ok(e),
+        match self.slots.get(&idx) {
+            Some(e) if e.perm.seq == seq => Ok(e),
             _ => Err(Errno::EINVAL),
         }
     }
@@ -245,37 +258,29 @@ impl<T> Registry<T> {
     /// As [`Registry::lookup`], to change it.
     pub fn lookup_mut(&mut self, id: i32) -> KResult<&mut Entry<T>> {
         let (idx, seq) = Self::slot(id).ok_or(Errno::EINVAL)?;
-        match self.slots.get_mut(idx) {
-            Some(Some(e)) if e.perm.seq == seq => Ok(e),
+        match self.slots.get_mut(&idx) {
+            Some(e) if e.perm.seq == seq => Ok(e),
             _ => Err(Errno::EINVAL),
         }
     }
 
-    /// Takes object `id` out (its id and key are free again).
+    /// Takes object `id` out (its key is free again).
     pub fn remove(&mut self, id: i32) -> KResult<Entry<T>> {
         self.lookup(id)?;
         let (idx, _) = Self::slot(id).ok_or(Errno::EINVAL)?;
-        let e = self.slots[idx].take().ok_or(Errno::EINVAL)?;
-        self.count -= 1;
-        while matches!(self.slots.last(), Some(None)) {
-            self.slots.pop();
-        }
-        Ok(e)
+        self.slots.remove(&idx).ok_or(Errno::EINVAL)
     }
 
     /// The highest slot index in use, -1 for none (what IPC_INFO and *_INFO return).
     pub fn max_index(&self) -> i32 {
-        self.slots
-            .iter()
-            .rposition(Option::is_some)
-            .map_or(-1, |i| i as i32)
+        self.slots.keys().next_back().map_or(-1, |&i| i as i32)
     }
 
     /// The object in slot `idx`, with its id (the *_STAT commands take an index).
     pub fn by_index(&self, idx: i32) -> KResult<(i32, &Entry<T>)> {
         let i = usize::try_from(idx).map_err(|_| Errno::EINVAL)?;
-        match self.slots.get(i) {
-            Some(Some(e)) => Ok((Self::id(i, e.perm.seq), e)),
+        match self.slots.get(&i) {
+            Some(e) => Ok((Self::id(i, e.perm.seq), e)),
             _ => Err(Errno::EINVAL),
         }
     }
@@ -284,13 +289,12 @@ impl<T> Registry<T> {
     pub fn iter(&self) -> impl Iterator<Item = (i32, &Entry<T>)> {
         self.slots
             .iter()
-            .enumerate()
-            .filter_map(|(i, s)| s.as_ref().map(|e| (Self::id(i, e.perm.seq), e)))
+            .map(|(&i, e)| (Self::id(i, e.perm.seq), e))
     }
 
     /// Every object, to change.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Entry<T>> {
-        self.slots.iter_mut().filter_map(Option::as_mut)
+        self.slots.values_mut()
     }
 }
 

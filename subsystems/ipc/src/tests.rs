@@ -52,6 +52,22 @@ fn stale_ids_are_einval_and_limit_is_enospc() {
 }
 
 #[test]
+fn ids_count_up_and_wrap_with_a_new_sequence() {
+    let mut r: Registry<u32> = Registry::new(3);
+    let ids: alloc::vec::Vec<i32> = (0..3)
+        .map(|i| r.insert(0, 0o600, &ROOT, i).unwrap())
+        .collect();
+    assert_eq!(ids, [0, 1, 2]);
+    r.remove(1).unwrap();
+    r.remove(0).unwrap();
+    // Past the end: back to the first free index, one sequence up.
+    assert_eq!(r.insert(0, 0o600, &ROOT, 9), Ok(32768));
+    assert_eq!(r.insert(0, 0o600, &ROOT, 9), Ok(32769));
+    assert_eq!(r.by_index(1).unwrap().0, 32769);
+    assert!(r.lookup(1).is_err());
+}
+
+#[test]
 fn permissions_by_class() {
     let mut r: Registry<u32> = Registry::new(4);
     let id = r.insert(9, 0o640, &ROOT, 0).unwrap();
