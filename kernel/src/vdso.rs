@@ -163,6 +163,7 @@ pub fn map_into(mm: &AddressSpace) -> KResult<Option<u64>> {
         Backing::SharedAnonymous {
             pages: v.vvar.clone(),
             offset: 0,
+            segment: None,
         },
         VmaKind::Vvar,
     )?;
@@ -174,6 +175,7 @@ pub fn map_into(mm: &AddressSpace) -> KResult<Option<u64>> {
         Backing::SharedAnonymous {
             pages: v.image.clone(),
             offset: 0,
+            segment: None,
         },
         VmaKind::Vdso,
     )?;

@@ -19,6 +19,7 @@ const HOST_CRATES: &[&str] = &[
     "kestrel-exec",
     "kestrel-net",
     "kestrel-usermem",
+    "kestrel-ipc",
     "kestrel-driver-kit",
     "kestrel-virtio-rng",
     "kestrel-virtio",

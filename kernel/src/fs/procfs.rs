@@ -116,6 +116,7 @@ const SYSTEM_FILES: &[&str] = &[
     "stat",
     "swaps",
     "sys",
+    "sysvipc",
     "thread-self",
     "uptime",
     "version",
@@ -128,7 +129,7 @@ fn list_root() -> Vec<(Vec<u8>, u64, u8)> {
         .map(|(i, n)| {
             let t = match *n {
                 "self" | "thread-self" | "mounts" => DT_LNK,
-                "sys" | "kestrel" | "net" => DT_DIR,
+                "sys" | "kestrel" | "net" | "sysvipc" => DT_DIR,
                 _ => DT_REG,
             };
             (n.as_bytes().to_vec(), 2 + i as u64, t)
@@ -194,6 +195,7 @@ fn lookup_root(name: &[u8]) -> KResult<InodeRef> {
         b"sys" => sys_dir(),
         b"kestrel" => kestrel_dir(),
         b"net" => net_dir(),
+        b"sysvipc" => sysvipc_dir(),
         b"cmdline" => file(c(), || text(format!("{}\n", crate::cmdline::raw()))),
         b"cpuinfo" => file(c(), || text(cpuinfo())),
         b"devices" => file(c(), || {
@@ -606,6 +608,39 @@ fn net_dir() -> InodeRef {
     )
 }
 
+/// /proc/sysvipc: msg, sem and shm, one line per object as Linux prints them.
+fn sysvipc_dir() -> InodeRef {
+    let ino = 2 + SYSTEM_FILES
+        .iter()
+        .position(|n| *n == "sysvipc")
+        .unwrap_or(0) as u64;
+    const NAMES: [&str; 3] = ["msg", "sem", "shm"];
+    PseudoDir::new_ref(
+        common(ino, 0o555),
+        PROC_SUPER_MAGIC,
+        1,
+        Box::new(|| {
+            NAMES
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.as_bytes().to_vec(), 0xa00 + i as u64, DT_REG))
+                .collect()
+        }),
+        Box::new(|name| {
+            let i = NAMES
+                .iter()
+                .position(|n| n.as_bytes() == name)
+                .ok_or(Errno::ENOENT)?;
+            let c = common(0xa00 + i as u64, 0o444);
+            Ok(match i {
+                0 => file(c, || text(crate::syscall::ipc::proc_msg())),
+                1 => file(c, || text(crate::syscall::ipc::proc_sem())),
+                _ => file(c, || text(crate::syscall::ipc::proc_shm())),
+            })
+        }),
+    )
+}
+
 /// One line per live task: what it is, where it is, how often it ran and for
 /// how long, and for a user thread, the system call it waits in.
 fn kestrel_tasks() -> String {
@@ -754,10 +789,17 @@ fn kernel_sys_dir() -> InodeRef {
     const NAMES: &[&str] = &[
         "domainname",
         "hostname",
+        "msgmax",
+        "msgmnb",
+        "msgmni",
         "ngroups_max",
         "osrelease",
         "ostype",
         "pid_max",
+        "sem",
+        "shmall",
+        "shmmax",
+        "shmmni",
         "tainted",
         "threads-max",
         "version",
@@ -810,6 +852,17 @@ fn kernel_sys_dir() -> InodeRef {
                     admin_write(crate::uts::set_domainname),
                 ),
                 b"ngroups_max" => file(c(), || text(String::from("65536\n"))),
+                // System V IPC's limits (read-only here).
+                b"msgmax" => file(c(), || text(format!("{}\n", kestrel_abi::ipc::MSGMAX))),
+                b"msgmnb" => file(c(), || text(format!("{}\n", kestrel_abi::ipc::MSGMNB))),
+                b"msgmni" => file(c(), || text(format!("{}\n", kestrel_abi::ipc::MSGMNI))),
+                b"sem" => file(c(), || {
+                    use kestrel_abi::ipc::{SEMMNI, SEMMNS, SEMMSL, SEMOPM};
+                    text(format!("{SEMMSL}\t{SEMMNS}\t{SEMOPM}\t{SEMMNI}\n"))
+                }),
+                b"shmall" => file(c(), || text(format!("{}\n", kestrel_abi::ipc::SHMALL))),
+                b"shmmax" => file(c(), || text(format!("{}\n", kestrel_abi::ipc::SHMMAX))),
+                b"shmmni" => file(c(), || text(format!("{}\n", kestrel_abi::ipc::SHMMNI))),
                 b"osrelease" => file(c(), || text(format!("{}\n", crate::uts::RELEASE))),
                 b"ostype" => file(c(), || text(String::from("Linux\n"))),
                 b"pid_max" => file(c(), || text(format!("{}\n", process::PID_MAX))),

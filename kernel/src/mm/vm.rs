@@ -121,6 +121,11 @@ impl SharedPages {
         }
     }
 
+    /// How many pages have frames (have been touched).
+    pub fn resident(&self) -> usize {
+        self.pages.lock().len()
+    }
+
     /// The frame for page `index`, with a new reference for the caller's mapping.
     fn get(&self, index: u64) -> Option<u64> {
         let mut pages = self.pages.lock();
@@ -145,6 +150,9 @@ impl Drop for SharedPages {
     }
 }
 
+/// A System V shared memory segment's token, opaque to the memory manager.
+pub type Segment = Arc<dyn core::any::Any + Send + Sync>;
+
 /// What fills an area's pages.
 #[derive(Clone)]
 pub enum Backing {
@@ -155,6 +163,11 @@ pub enum Backing {
     SharedAnonymous {
         pages: Arc<SharedPages>,
         offset: u64,
+        /// The System V shared memory segment this area attaches (shmat), if any:
+        /// each area holds a reference, so the segment's attach count is the
+        /// number of areas, through fork, splits, munmap, exec and exit, as
+        /// Linux counts shm_nattch.
+        segment: Option<Segment>,
     },
     /// A private copy of a file's content, starting at `offset` for the area's start.
     File { inode: InodeRef, offset: u64 },
@@ -559,7 +572,7 @@ impl Vm {
         let mut extra = PteFlags::empty();
         let pa = match &vma.backing {
             Backing::Anonymous => new_page().ok_or(FaultError::OutOfMemory)?,
-            Backing::SharedAnonymous { pages, offset } => pages
+            Backing::SharedAnonymous { pages, offset, .. } => pages
                 .get((offset + (page - vma.start)) / PAGE)
                 .ok_or(FaultError::OutOfMemory)?,
             Backing::File { inode, offset } => {
@@ -790,6 +803,33 @@ impl AddressSpace {
             }
         });
         u
+    }
+
+    /// The segment attached by the area that starts at `addr` at the segment's
+    /// start (what shmdt detaches).
+    pub fn segment_at(&self, addr: u64) -> Option<Segment> {
+        let vm = self.vm.lock();
+        match &vm.vmas.get(&addr)?.backing {
+            Backing::SharedAnonymous {
+                offset: 0,
+                segment: Some(s),
+                ..
+            } => Some(s.clone()),
+            _ => None,
+        }
+    }
+
+    /// The areas within `[from, to)` that attach `segment`, as (start, end).
+    pub fn segment_areas(&self, segment: &Segment, from: u64, to: u64) -> Vec<(u64, u64)> {
+        let vm = self.vm.lock();
+        vm.vmas
+            .range(from..to)
+            .filter(|(_, v)| {
+                matches!(&v.backing, Backing::SharedAnonymous { segment: Some(s), .. }
+                    if Arc::ptr_eq(s, segment))
+            })
+            .map(|(_, v)| (v.start, v.end.min(to)))
+            .collect()
     }
 
     /// munmap: removes every mapping in the range (holes are fine).
@@ -1126,7 +1166,7 @@ impl AddressSpace {
         let vm = self.vm.lock();
         let vma = vm.find(addr).ok_or(Errno::EFAULT)?;
         Ok(match &vma.backing {
-            Backing::SharedAnonymous { pages, offset } => {
+            Backing::SharedAnonymous { pages, offset, .. } => {
                 (Arc::as_ptr(pages) as u64, offset + (addr - vma.start))
             }
             // The file itself and the offset in it: two mappings of one file meet.

@@ -938,6 +938,10 @@ pub fn thread_exited(thread: &Arc<Thread>) {
             crate::futex::wake(key, 1, u32::MAX);
         }
     }
+    // Not held past here: the last thread's address space must be gone before the
+    // parent hears of the exit (its System V shm attachments with it, as Linux's
+    // exit_mm comes before exit_notify).
+    drop(mm);
     THREADS.lock().remove(&thread.tid);
     p.dead_threads_cpu.add(thread.cpu.split());
     // PR_SET_PDEATHSIG: children this thread created are told it is gone.
@@ -987,6 +991,8 @@ fn process_exited(p: &Arc<Process>, wstatus: u32) {
     drop(closed);
     // Its POSIX locks go with it, whoever else still has the files open.
     crate::syscall::locks::process_exited(p);
+    // Its SEM_UNDO adjustments apply.
+    crate::syscall::ipc::process_exited(p);
     // The address space goes when its last user does (threads are gone). The
     // stand-in needs no memory: this is how memory comes back when it ran out.
     let old = p.replace_mm(empty_mm());

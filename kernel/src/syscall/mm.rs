@@ -64,6 +64,7 @@ pub async fn sys_mmap(
             Backing::SharedAnonymous {
                 pages: Arc::new(SharedPages::default()),
                 offset: 0,
+                segment: None,
             }
         } else {
             Backing::Anonymous
@@ -101,6 +102,7 @@ pub async fn sys_mmap(
                 Backing::SharedAnonymous {
                     pages: Arc::new(SharedPages::default()),
                     offset: 0,
+                    segment: None,
                 }
             } else {
                 Backing::Anonymous

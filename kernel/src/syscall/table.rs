@@ -15,6 +15,7 @@
 
 use kestrel_abi::KResult;
 use kestrel_abi::fs::{EpollEvent, Iovec, PollFd, Stat, Statfs, Statx};
+use kestrel_abi::ipc::{MsqidDs, Sembuf, ShmidDs};
 use kestrel_abi::net::{Mmsghdr, Msghdr};
 use kestrel_abi::process::{Rlimit, Rusage, Sysinfo, Utsname};
 use kestrel_abi::signal::{KernelSigaction, Siginfo, StackT};
@@ -23,8 +24,8 @@ use kestrel_abi::time::{Itimerspec, Itimerval, Sigevent, Timespec, Timeval, Time
 use super::args::*;
 
 use super::{
-    Args, Ctx, cred, epoll, fd, fs, fs_extra, futex, locks, misc, mm, mount, poll, process, ptrace,
-    sched, signal, socket, splice, time, timer, xattr,
+    Args, Ctx, cred, epoll, fd, fs, fs_extra, futex, ipc, locks, misc, mm, mount, poll, process,
+    ptrace, sched, signal, socket, splice, time, timer, xattr,
 };
 
 /// Awaits a handler's future, boxed for the calls listed here. The dispatch future
@@ -130,6 +131,27 @@ macro_rules! handler_future {
     (FCNTL, $call:expr) => {
         alloc::boxed::Box::pin($call).await
     };
+    (MSGSND, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (MSGRCV, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (MSGCTL, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (SEMOP, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (SEMTIMEDOP, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (SEMCTL, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (SHMCTL, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
     ($name:ident, $call:expr) => {
         $call.await
     };
@@ -193,6 +215,9 @@ syscall_table! {
     MSYNC => mm::sys_msync(addr: u64, len: u64, flags: u32);
     MINCORE => mm::sys_mincore(addr: u64, len: u64, vec: UserPtr<u8>);
     MADVISE => mm::sys_madvise(addr: u64, len: u64, advice: u32), partial "MADV_FREE frees at once; other hints are accepted and ignored";
+    SHMGET => ipc::sys_shmget(key: i32, size: usize, shmflg: u32);
+    SHMAT => ipc::sys_shmat(shmid: i32, shmaddr: u64, shmflg: u32), partial "a SHM_RDONLY attachment may be mprotect()ed writable (Linux: EACCES); /proc/PID/maps does not name it /SYSVkey";
+    SHMCTL => ipc::sys_shmctl(shmid: i32, cmd: i32, buf: UserPtr<ShmidDs>);
     RT_SIGACTION => signal::sys_rt_sigaction(sig: i32, act: UserPtr<KernelSigaction>, oldact: UserPtr<KernelSigaction>, sigsetsize: usize);
     RT_SIGPROCMASK => signal::sys_rt_sigprocmask(how: i32, set: UserPtr<u64>, oldset: UserPtr<u64>, sigsetsize: usize);
     RT_SIGRETURN => signal::sys_rt_sigreturn();
@@ -238,6 +263,14 @@ syscall_table! {
     WAIT4 => process::sys_wait4(pid: Pid, wstatus: UserPtr<i32>, options: u32, rusage: UserPtr<Rusage>), partial "rusage reports CPU times only";
     KILL => signal::sys_kill(pid: Pid, sig: i32);
     UNAME => misc::sys_uname(buf: UserPtr<Utsname>);
+    SEMGET => ipc::sys_semget(key: i32, nsems: i32, semflg: u32);
+    SEMOP => ipc::sys_semop(semid: i32, sops: UserPtr<Sembuf>, nsops: u32), partial "SEM_UNDO adjustments are per process: CLONE_SYSVSEM sharing between processes is not honoured";
+    SEMCTL => ipc::sys_semctl(semid: i32, semnum: i32, cmd: i32, arg: u64);
+    SHMDT => ipc::sys_shmdt(shmaddr: u64);
+    MSGGET => ipc::sys_msgget(key: i32, msgflg: u32);
+    MSGSND => ipc::sys_msgsnd(msqid: i32, msgp: UserPtr<u8>, msgsz: usize, msgflg: u32);
+    MSGRCV => ipc::sys_msgrcv(msqid: i32, msgp: UserPtr<u8>, msgsz: usize, msgtyp: i64, msgflg: u32);
+    MSGCTL => ipc::sys_msgctl(msqid: i32, cmd: i32, buf: UserPtr<MsqidDs>);
     FCNTL => fd::sys_fcntl(fd: Fd, cmd: u32, arg: u64), partial "no F_SETOWN/F_GETOWN, F_SETSIG, leases or F_NOTIFY";
     FLOCK => locks::sys_flock(fd: Fd, op: u32);
     FSYNC => fs_extra::sys_fsync(fd: Fd), partial "an ext2 file writes its whole file system (no per-file writeback); in-memory files have nothing to write; a disk's write cache is flushed";
@@ -343,6 +376,7 @@ syscall_table! {
     FUTEX => futex::sys_futex(uaddr: UserPtr<u32>, op: u32, val: u32, timeout: u64, uaddr2: UserPtr<u32>, val3: u32), partial "no priority-inheritance operations (FUTEX_LOCK_PI and friends)";
     EPOLL_CREATE => epoll::sys_epoll_create(size: i32);
     GETDENTS64 => fs::sys_getdents64(fd: Fd, dirp: UserPtr<u8>, count: u32);
+    SEMTIMEDOP => ipc::sys_semtimedop(semid: i32, sops: UserPtr<Sembuf>, nsops: u32, timeout: UserPtr<Timespec>), partial "SEM_UNDO adjustments are per process: CLONE_SYSVSEM sharing between processes is not honoured";
     FADVISE64 => fs::sys_fadvise64(fd: Fd, offset: i64, len: i64, advice: i32), partial "advice is checked and has no effect (files live in memory)";
     SET_TID_ADDRESS => process::sys_set_tid_address(tidptr: UserPtr<i32>);
     RESTART_SYSCALL => signal::sys_restart_syscall();

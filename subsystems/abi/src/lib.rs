@@ -11,6 +11,7 @@
 pub mod cap;
 pub mod errno;
 pub mod fs;
+pub mod ipc;
 pub mod mm;
 pub mod net;
 pub mod process;
