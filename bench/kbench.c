@@ -46,7 +46,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
@@ -548,6 +551,188 @@ static int op_getppid(void *ctx)
 static void b_syscall_getppid(void)
 {
     report("syscall_getppid", op_getppid, NULL, WARM_S, BUDGET_S, 1000, 1, "ns/op");
+}
+
+/* ---- loopback networking: TCP and UDP on 127.0.0.1 ----------------------- */
+
+/* A server thread in the same process: it echoes (latency) or swallows
+ * (bandwidth) what one TCP connection or UDP socket sends. */
+struct net_server {
+    int fd;   /* listening TCP socket, or the bound UDP socket */
+    bool tcp;
+    bool echo;
+};
+
+static void *net_serve(void *arg)
+{
+    struct net_server *s = arg;
+    static char buf[65536];
+    int c = s->tcp ? accept(s->fd, NULL, NULL) : s->fd;
+    if (c < 0)
+        return NULL;
+    for (;;) {
+        if (s->tcp) {
+            ssize_t n = read(c, buf, sizeof buf);
+            if (n <= 0)
+                break;
+            if (s->echo && write(c, buf, (size_t)n) != n)
+                break;
+        } else {
+            struct sockaddr_in from;
+            socklen_t fl = sizeof from;
+            ssize_t n = recvfrom(c, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
+            if (n <= 0)
+                break;
+            if (n == 1 && buf[0] == 'q')
+                break;
+            sendto(c, buf, (size_t)n, 0, (struct sockaddr *)&from, fl);
+        }
+    }
+    if (s->tcp)
+        close(c);
+    return NULL;
+}
+
+/* A listening or bound socket on 127.0.0.1 and an ephemeral port. */
+static int net_bound(bool tcp, struct sockaddr_in *addr)
+{
+    int fd = socket(AF_INET, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+    if (fd < 0)
+        return -1;
+    *addr = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof *addr;
+    if (bind(fd, (struct sockaddr *)addr, len) != 0 || getsockname(fd, (struct sockaddr *)addr, &len) != 0 ||
+        (tcp && listen(fd, 64) != 0)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int net_fd; /* the client's socket, for the ops below */
+
+static int op_net_pingpong(void *ctx)
+{
+    (void)ctx;
+    char b = 'x';
+    if (write(net_fd, &b, 1) != 1 || read(net_fd, &b, 1) != 1)
+        return errno ? errno : EIO;
+    return 0;
+}
+
+static int op_net_write_64k(void *ctx)
+{
+    (void)ctx;
+    static char buf[65536];
+    size_t done = 0;
+    while (done < sizeof buf) {
+        ssize_t n = write(net_fd, buf + done, sizeof buf - done);
+        if (n <= 0)
+            return errno ? errno : EIO;
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+/* Runs `op` against a server thread; `echo`: the server answers. */
+static void net_bench(const char *name, bool tcp, bool echo, op_fn op, double div, const char *unit,
+                      bool rate)
+{
+    struct sockaddr_in addr;
+    int l = net_bound(tcp, &addr);
+    if (l < 0) {
+        unsupported(name, "socket on 127.0.0.1: %s", strerror(errno));
+        return;
+    }
+    struct net_server srv = {l, tcp, echo};
+    pthread_t t;
+    if (pthread_create(&t, NULL, net_serve, &srv) != 0) {
+        unsupported(name, "pthread_create failed");
+        close(l);
+        return;
+    }
+    net_fd = socket(AF_INET, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+    int one = 1;
+    if (tcp)
+        setsockopt(net_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (net_fd < 0 || connect(net_fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        unsupported(name, "connect to 127.0.0.1: %s", strerror(errno));
+    } else {
+        double ns;
+        int e = timed(op, NULL, WARM_S, BUDGET_S, 10, &ns);
+        if (e)
+            unsupported(name, "%s", strerror(e));
+        else if (rate)
+            result(name, div / ns * 1e3, unit); /* div bytes per op -> MB/s */
+        else
+            result(name, ns / div, unit);
+    }
+    if (tcp) {
+        close(net_fd);
+    } else {
+        char q = 'q';
+        send(net_fd, &q, 1, 0);
+        close(net_fd);
+    }
+    pthread_join(t, NULL);
+    close(l);
+}
+
+static void b_tcp_latency(void)
+{
+    net_bench("tcp_latency", true, true, op_net_pingpong, 1, "ns/roundtrip", false);
+}
+
+static void b_udp_latency(void)
+{
+    net_bench("udp_latency", false, true, op_net_pingpong, 1, "ns/roundtrip", false);
+}
+
+static void b_tcp_bandwidth(void)
+{
+    net_bench("tcp_bandwidth", true, false, op_net_write_64k, 65536, "MB/s", true);
+}
+
+static int op_tcp_connect(void *ctx)
+{
+    const struct sockaddr_in *addr = ctx;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return errno;
+    int r = connect(fd, (const struct sockaddr *)addr, sizeof *addr);
+    int e = errno;
+    close(fd);
+    return r == 0 ? 0 : e;
+}
+
+/* connect to a listener whose thread accepts and closes. */
+static void *accept_close(void *arg)
+{
+    int l = *(int *)arg;
+    for (;;) {
+        int c = accept(l, NULL, NULL);
+        if (c < 0)
+            break;
+        close(c);
+    }
+    return NULL;
+}
+
+static void b_tcp_connect(void)
+{
+    struct sockaddr_in addr;
+    int l = net_bound(true, &addr);
+    if (l < 0) {
+        unsupported("tcp_connect", "socket on 127.0.0.1: %s", strerror(errno));
+        return;
+    }
+    pthread_t t;
+    pthread_create(&t, NULL, accept_close, &l);
+    report("tcp_connect", op_tcp_connect, &addr, WARM_S, BUDGET_S, 10, 1e3, "us/op");
+    shutdown(l, SHUT_RDWR);
+    close(l);
+    /* The acceptor may stay blocked on some kernels; the benchmark's process
+     * ends right after, which ends it. */
 }
 
 /* ---- the disk: virtio-blk read from user space ---------------------------- */
@@ -1085,6 +1270,14 @@ static const struct bench benches[] = {
     {"clock_gettime_syscall", "ns/op", b_clock_gettime_syscall, 30,
      "syscall(SYS_clock_gettime, CLOCK_MONOTONIC)"},
     {"nanosleep_0", "ns/op", b_nanosleep_0, 30, "nanosleep of zero seconds"},
+    {"tcp_latency", "ns/roundtrip", b_tcp_latency, 30,
+     "1 byte each way over a TCP connection on 127.0.0.1 (TCP_NODELAY)"},
+    {"udp_latency", "ns/roundtrip", b_udp_latency, 30,
+     "1 byte each way between two UDP sockets on 127.0.0.1"},
+    {"tcp_bandwidth", "MB/s", b_tcp_bandwidth, 30,
+     "64 KiB writes into a TCP connection on 127.0.0.1, read by another thread"},
+    {"tcp_connect", "us/op", b_tcp_connect, 30,
+     "connect to a listener on 127.0.0.1 (another thread accepts and closes), close"},
     {"blk_randread_4k_qd1", "reads/s", b_blk_randread_4k_qd1, 30,
      "4 KiB reads of /dev/vda at random offsets, one at a time (O_DIRECT)"},
     {"blk_randread_4k_qd32", "reads/s", b_blk_randread_4k_qd32, 30,
