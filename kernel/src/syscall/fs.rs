@@ -211,7 +211,7 @@ pub(super) fn fsize_grow_ok(ctx: &Ctx<'_>, size: u64, new_size: u64) -> KResult<
 
 /// A kernel buffer for moving `len` bytes a chunk at a time (ENOMEM if the heap
 /// cannot give even one chunk).
-fn bounce(len: usize) -> KResult<Bounce> {
+pub(super) fn bounce(len: usize) -> KResult<Bounce> {
     let len = len.min(CHUNK);
     if len >= BOUNCE_REUSE_FROM
         && let Some(buf) = BOUNCE_POOL.lock().pop()
@@ -235,7 +235,7 @@ const BOUNCE_KEEP: usize = 16;
 static BOUNCE_POOL: spin::Mutex<Vec<Vec<u8>>> = spin::Mutex::new(Vec::new());
 
 /// A system call's kernel buffer: `len` bytes, back to the pool when dropped.
-struct Bounce {
+pub(super) struct Bounce {
     buf: Vec<u8>,
     len: usize,
 }

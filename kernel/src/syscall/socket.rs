@@ -581,7 +581,7 @@ async fn send_data(
     if total == 0 {
         return send_buf(ctx, f, &[], &mut rights, cred, &how).await;
     }
-    let mut buf: Vec<u8> = super::zeroed_vec(total.min(CHUNK))?;
+    let mut buf = super::fs::bounce(total.min(CHUNK))?;
     let mut done = 0;
     while done < total {
         let want = (total - done).min(CHUNK);

@@ -179,7 +179,7 @@ async fn send_stream(
     let dontwait = f.nonblocking() || flags & MSG_DONTWAIT != 0;
     let until = deadline(s.timeout(true));
     let total = src.remaining().min(MAX_RW_COUNT);
-    let mut buf: Vec<u8> = zeroed_vec(total.clamp(1, CHUNK))?;
+    let mut buf = super::super::fs::bounce(total.clamp(1, CHUNK))?;
     let mut done = 0;
     loop {
         let want = (total - done).min(CHUNK);
@@ -319,7 +319,7 @@ pub async fn recv(
         });
     }
     let waitall = flags & MSG_WAITALL != 0 && !peek;
-    let mut buf: Vec<u8> = zeroed_vec(len.clamp(1, CHUNK))?;
+    let mut buf = super::super::fs::bounce(len.clamp(1, CHUNK))?;
     let mut got = 0;
     loop {
         let want = (len - got).min(buf.len());
