@@ -322,7 +322,10 @@ pub async fn recv(
     let mut buf = super::super::fs::bounce(len.clamp(1, CHUNK))?;
     let mut got = 0;
     loop {
-        let want = (len - got).min(buf.len());
+        // Proving the buffer writable costs a page walk per page: only as far
+        // as what is queued now (at least a byte), not the whole buffer asked.
+        let queued = s.inq().unwrap_or(usize::MAX).max(1);
+        let want = (len - got).min(buf.len()).min(queued);
         let room = dst.writable(want);
         if room == 0 && want > 0 {
             if got > 0 {
