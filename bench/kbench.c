@@ -657,6 +657,16 @@ static void net_bench(const char *name, bool tcp, bool echo, op_fn op, double di
         setsockopt(net_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (net_fd < 0 || connect(net_fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
         unsupported(name, "connect to 127.0.0.1: %s", strerror(errno));
+        /* Let the server thread go: a TCP accept ends at shutdown; a UDP
+         * receive ends at its quit byte. */
+        if (tcp) {
+            shutdown(l, SHUT_RDWR);
+        } else {
+            char q = 'q';
+            int u = socket(AF_INET, SOCK_DGRAM, 0);
+            sendto(u, &q, 1, 0, (struct sockaddr *)&addr, sizeof addr);
+            close(u);
+        }
     } else {
         double ns;
         int e = timed(op, NULL, WARM_S, BUDGET_S, 10, &ns);

@@ -40,6 +40,7 @@ const GUEST_SCRIPT: &str = "\
 mount -t proc proc /proc 2>/dev/null || true
 mount -t sysfs sys /sys 2>/dev/null || true
 mount -t devtmpfs dev /dev 2>/dev/null || true
+ifconfig lo 127.0.0.1 up 2>/dev/null || true
 if [ -w /proc/sys/kernel/threads-max ]; then echo 100000 > /proc/sys/kernel/threads-max; fi
 for m in /lib/modules/kbench/*.ko; do [ -e \"$m\" ] && insmod \"$m\" 2>/dev/null; done
 for i in 1 2 3 4 5 6 7 8 9 10; do [ -e /dev/vda ] && break; sleep 0.1; done
