@@ -81,7 +81,7 @@ pub fn fsck(path: &Path) -> Result<(), String> {
 }
 
 /// Whether the superblock says the file system was cleanly unmounted.
-fn clean_state(path: &Path) -> bool {
+pub fn clean_state(path: &Path) -> bool {
     Command::new(tool("dumpe2fs"))
         .arg("-h")
         .arg(path)

@@ -3,6 +3,7 @@
 //! ```text
 //! cargo xtask build    [--release]
 //! cargo xtask run      [--release] [--mem SIZE] [--smp N] [--no-kvm] [--direct] [--append ARGS]
+//!                      [--root debian]
 //!                      [--disk FILE[,ro]]... [--net user[,hostfwd=...]] [--device ARGS]...
 //!                      [--cmd 'SHELL COMMAND'] [--with HOST[:GUEST]]...
 //! cargo xtask test     [--release] [--host]
@@ -14,6 +15,7 @@
 //! cargo xtask profile  --cmd 'CMD' [--hz N] [-o FILE.svg]
 //! cargo xtask fuzz     [--calls N] [--seed S] [--children C] [--exclude NAME]... [--only REGEX]
 //! cargo xtask bench    [--scaling] [--no-linux] [--smp N] [--mem SIZE] [--no-kvm]
+//! cargo xtask rootfs   [--rebuild] [--check]
 //! ```
 //! Missing host tools are installed with apt-get when running as root, otherwise
 //! xtask stops and prints the command to run.
@@ -30,6 +32,7 @@ mod initramfs;
 mod ltp;
 mod profile;
 mod qemu;
+mod rootfs;
 mod session;
 mod syscalls;
 mod test;
@@ -87,6 +90,12 @@ pub struct Opts {
     pub scaling: bool,
     /// `bench --no-linux`: no Linux baseline.
     pub no_linux: bool,
+    /// `run --root debian`: boot the Debian image of `cargo xtask rootfs`.
+    pub root: Option<String>,
+    /// `rootfs --rebuild`: make the image again from the cached tree.
+    pub rebuild: bool,
+    /// `rootfs --check`: boot the image and run the Debian checks.
+    pub check: bool,
 }
 
 /// A disk image given with `--disk`.
@@ -141,6 +150,9 @@ impl Default for Opts {
             hz: None,
             scaling: false,
             no_linux: false,
+            root: None,
+            rebuild: false,
+            check: false,
         }
     }
 }
@@ -160,6 +172,8 @@ commands:
   profile  run --cmd CMD sampling every CPU's stacks; write a flame graph (SVG)
   ltp      the Linux Test Project's syscall tests on Kestrel, compared with Linux (docs/ltp.md)
   bench    benchmarks on Kestrel and Linux (one CPU unless --smp), writes docs/benchmarks.md
+  rootfs   build the Debian bookworm ext2 image (debootstrap, as root; cached in
+           target/kestrel/rootfs/) that `run --root debian` boots
 
 options:
   --release        optimised kernel
@@ -177,6 +191,11 @@ options:
                    (run) a virtio-net NIC on QEMU's user network (10.0.2.15/24)
   --device ARGS    (run) one more QEMU device, passed as `-device ARGS` (repeatable),
                    e.g. --device edu for the template driver (docs/writing-a-driver.md)
+  --root debian    (run) boot the Debian image of `cargo xtask rootfs` (made first if
+                   missing) from virtio-blk, bash as the shell; e2fsck -fn checks it after
+  --rebuild        (rootfs) make the image again from the cached debootstrap tree
+  --check          (rootfs) boot the image, run ls, python3 with sqlite, dpkg, tar, gzip
+                   and find in it, then e2fsck -fn it
   --host           (test) run the userland tests on this machine's Linux instead
   --ltp DIR|TARBALL  (ltp) the LTP tree or its tarball (default: ../shared/ltp/
                    ltp-syscalls-musl.tar.xz, else the tree cached under target/kestrel/ltp/)
@@ -276,6 +295,17 @@ fn parse(args: &[String]) -> Result<(String, Opts), String> {
             }
             "--scaling" => o.scaling = true,
             "--no-linux" => o.no_linux = true,
+            "--root" => {
+                let v = value("--root")?;
+                if v != "debian" {
+                    return Err(format!(
+                        "--root {v}: the only root is `debian` (cargo xtask rootfs)"
+                    ));
+                }
+                o.root = Some(v);
+            }
+            "--rebuild" => o.rebuild = true,
+            "--check" => o.check = true,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown option {other:?}")),
         }
@@ -307,6 +337,7 @@ fn main() -> ExitCode {
         "top" => top::run(&opts),
         "profile" => profile::run(&opts),
         "ltp" => ltp::run(&opts),
+        "rootfs" => rootfs::run(&opts),
         other => Err(format!("unknown command {other:?}\n\n{USAGE}")),
     };
     match result {

@@ -145,6 +145,9 @@ pub const EXIT_MARKER: &str = "kestrel: init exited with status ";
 /// `cargo xtask run`: an interactive boot with the serial console on this terminal,
 /// or with `--cmd`, a boot that runs one command and exits with its status.
 pub fn run(opts: &Opts) -> Result<u8, String> {
+    if let Some(root) = &opts.root {
+        return crate::rootfs::boot(opts, root);
+    }
     // A mistyped --with is reported before anything is built.
     initramfs::check_with(&opts.with)?;
     let mut a = build::build_all(opts)?;
@@ -153,17 +156,23 @@ pub fn run(opts: &Opts) -> Result<u8, String> {
     if let Some(cmd) = &opts.cmd {
         initramfs::add_cmd(&mut tree, cmd);
         a.initramfs = Some(initramfs::write(&tree, "initramfs-cmd.cpio")?);
-        return run_cmd(opts, &a);
+        return run_cmd(opts, &a, &cmdline(opts, "quiet"));
     }
     a.initramfs = Some(initramfs::write(&tree, "initramfs.cpio")?);
+    interactive(opts, &a, &cmdline(opts, ""))
+}
+
+/// Boots with the serial console on this terminal until QEMU exits.
+pub fn interactive(opts: &Opts, a: &Artefacts, line: &str) -> Result<u8, String> {
     let (accel, why) = accelerator(opts);
-    let line = cmdline(opts, "");
     let boot = if opts.direct {
-        Boot::Direct { cmdline: line }
+        Boot::Direct {
+            cmdline: line.to_string(),
+        }
     } else {
         println!("xtask: making the GRUB ISO");
         Boot::Grub {
-            iso: build::iso(&a, &line)?,
+            iso: build::iso(a, line)?,
         }
     };
     println!("xtask: accelerator: {accel} ({why})");
@@ -175,7 +184,7 @@ pub fn run(opts: &Opts) -> Result<u8, String> {
             "GRUB ISO"
         }
     );
-    let mut cmd = command(opts, &a, &boot);
+    let mut cmd = command(opts, a, &boot);
     cmd.arg("-nographic");
     let status = cmd
         .status()
@@ -185,16 +194,16 @@ pub fn run(opts: &Opts) -> Result<u8, String> {
     Ok(code)
 }
 
-/// `run --cmd`: boots (directly, for speed) with the command as init's job, streams
-/// what it prints, and exits with its status.
-fn run_cmd(opts: &Opts, a: &Artefacts) -> Result<u8, String> {
+/// `run --cmd`: boots (directly, for speed) with the kernel command line `line`,
+/// whose init runs the command; streams what it prints, and exits with its status.
+pub fn run_cmd(opts: &Opts, a: &Artefacts, line: &str) -> Result<u8, String> {
     let (accel, why) = accelerator(opts);
     eprintln!("xtask: accelerator: {accel} ({why})");
     let cmd = command(
         opts,
         a,
         &Boot::Direct {
-            cmdline: cmdline(opts, "quiet"),
+            cmdline: line.to_string(),
         },
     );
     let mut status = None;

@@ -1216,6 +1216,10 @@ pub fn test(opts: &Opts) -> Result<u8, String> {
         }
     }
 
+    println!("xtask: the Debian root (cargo xtask rootfs), on a copy of its cached image");
+    let (passed, failed) = crate::rootfs::test_check(opts, &a)?;
+    total.add(Tally { passed, failed });
+
     println!("xtask: LTP tests that pass on Kestrel (userland-tests/ltp/expected-pass.txt)");
     let (passed, failed) = crate::ltp::check_expected(opts, &a)?;
     total.add(Tally { passed, failed });
