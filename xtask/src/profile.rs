@@ -19,7 +19,7 @@ use std::time::Duration;
 use crate::Opts;
 use crate::build::{self, out_dir};
 use crate::initramfs;
-use crate::qemu::{self, Boot};
+use crate::qemu;
 
 /// One sample as the kernel printed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,22 +208,19 @@ pub fn run(opts: &Opts) -> Result<u8, String> {
         return Err("profile needs --cmd 'CMD' (the workload to profile)".into());
     };
     initramfs::check_with(&opts.with)?;
-    let mut a = build::build_all(opts)?;
-    let mut tree = initramfs::base()?;
-    initramfs::add_with(&mut tree, &opts.with)?;
-    initramfs::add_cmd(&mut tree, cmd);
-    a.initramfs = Some(initramfs::write(&tree, "initramfs-profile.cpio")?);
+    let a = build::build_all(opts)?;
     let hz = opts.hz.unwrap_or(997);
     let (accel, why) = qemu::accelerator(opts);
     eprintln!("xtask: accelerator: {accel} ({why})");
-    let c = qemu::capture_with(
-        qemu::command(
-            opts,
-            &a,
-            &Boot::Direct {
-                cmdline: qemu::cmdline(opts, &format!("quiet kestrel.profile={hz}")),
-            },
-        ),
+    let c = qemu::run_workload(
+        opts,
+        &a,
+        &qemu::Workload {
+            cmd,
+            with: &opts.with,
+            cpio: "initramfs-profile.cpio",
+            cmdline: &format!("kestrel.profile={hz}"),
+        },
         Duration::from_secs(3600),
         &mut |line| !line.contains("KPROF "),
     )?;

@@ -249,7 +249,45 @@ pub fn capture(cmd: Command, limit: Duration, echo: bool) -> Result<Captured, St
     capture_with(cmd, limit, &mut |_| echo)
 }
 
-/// As [`capture`], with `show` deciding per line whether it is echoed.
+/// A workload to boot: `cmd` run by init, with `with`'s files, from an
+/// initramfs written as `cpio`; `cmdline` follows `quiet` on the kernel's command
+/// line (`kestrel.trace=on`, `kestrel.profile=997`).
+pub struct Workload<'a> {
+    pub cmd: &'a str,
+    pub with: &'a [String],
+    pub cpio: &'a str,
+    pub cmdline: &'a str,
+}
+
+/// Boots kernel `a` directly (`qemu -kernel`) with busybox and `w`, and captures
+/// the serial output, `show` deciding which lines are echoed. The tools that
+/// study a workload (trace, profile) and their checks in `cargo xtask test` boot
+/// this way.
+pub fn run_workload(
+    opts: &Opts,
+    a: &Artefacts,
+    w: &Workload,
+    limit: Duration,
+    show: &mut dyn FnMut(&str) -> bool,
+) -> Result<Captured, String> {
+    let mut tree = initramfs::base()?;
+    initramfs::add_with(&mut tree, w.with)?;
+    initramfs::add_cmd(&mut tree, w.cmd);
+    let mut a = a.clone();
+    a.initramfs = Some(initramfs::write(&tree, w.cpio)?);
+    capture_with(
+        command(
+            opts,
+            &a,
+            &Boot::Direct {
+                cmdline: cmdline(opts, &format!("quiet {}", w.cmdline)),
+            },
+        ),
+        limit,
+        show,
+    )
+}
+
 pub fn capture_with(
     mut cmd: Command,
     limit: Duration,

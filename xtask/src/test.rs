@@ -334,45 +334,24 @@ fn hwrng_check(opts: &Opts, a: &build::Artefacts) -> Result<bool, String> {
     Ok(ok)
 }
 
-/// Boots with `extra` on the command line and `cmd` as the workload, and returns
-/// the serial output's lines (for the trace and profile checks).
-fn tool_boot(
-    opts: &Opts,
-    a: &build::Artefacts,
-    cmd: &str,
-    extra: &str,
-    cpio: &str,
-) -> Result<Vec<String>, String> {
-    let mut tree = initramfs::base()?;
-    initramfs::add_cmd(&mut tree, cmd);
-    let mut ra = a.clone();
-    ra.initramfs = Some(initramfs::write(&tree, cpio)?);
-    let c = qemu::capture(
-        qemu::command(
-            opts,
-            &ra,
-            &Boot::Direct {
-                cmdline: qemu::cmdline(opts, &format!("quiet {extra}")),
-            },
-        ),
-        Duration::from_secs(180),
-        false,
-    )?;
-    Ok(c.lines)
-}
-
 /// `cargo xtask trace`'s data: a pipe between two processes (`dd` writing 64 KiB
 /// at a time, a pipe's whole capacity, so one side waits for the other) gives
 /// wake flows between the two programs' threads, and their write and read calls.
 fn trace_check(opts: &Opts, a: &build::Artefacts) -> Result<bool, String> {
     const NAME: &str = "tools.trace_of_a_pipe_shows_wakes_across_it_and_the_calls";
-    let lines = tool_boot(
+    let lines = qemu::run_workload(
         opts,
         a,
-        "dd if=/dev/zero bs=65536 count=32 2>/dev/null | cat > /dev/null",
-        "kestrel.trace=on",
-        "initramfs-trace-check.cpio",
-    )?;
+        &qemu::Workload {
+            cmd: "dd if=/dev/zero bs=65536 count=32 2>/dev/null | cat > /dev/null",
+            with: &[],
+            cpio: "initramfs-trace-check.cpio",
+            cmdline: "kestrel.trace=on",
+        },
+        Duration::from_secs(180),
+        &mut |_| false,
+    )?
+    .lines;
     let d = crate::trace::parse(&lines);
     // Task id -> command of each user thread, and who woke whom among them.
     let mut comm_of = std::collections::HashMap::new();
@@ -420,13 +399,19 @@ fn trace_check(opts: &Opts, a: &build::Artefacts) -> Result<bool, String> {
 /// samples in the read path, and the folded stacks name it.
 fn profile_check(opts: &Opts, a: &build::Artefacts) -> Result<bool, String> {
     const NAME: &str = "tools.profile_of_a_read_loop_names_the_read_path";
-    let lines = tool_boot(
+    let lines = qemu::run_workload(
         opts,
         a,
-        "dd if=/dev/zero of=/dev/null bs=1 count=200000 2>/dev/null",
-        "kestrel.profile=997",
-        "initramfs-profile-check.cpio",
-    )?;
+        &qemu::Workload {
+            cmd: "dd if=/dev/zero of=/dev/null bs=1 count=200000 2>/dev/null",
+            with: &[],
+            cpio: "initramfs-profile-check.cpio",
+            cmdline: "kestrel.profile=997",
+        },
+        Duration::from_secs(180),
+        &mut |_| false,
+    )?
+    .lines;
     let d = crate::profile::parse(&lines);
     let kernel = crate::profile::Symbols::from_nm_text(
         &std::fs::read_to_string(&a.symbols).unwrap_or_default(),

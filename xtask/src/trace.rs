@@ -22,7 +22,7 @@ use std::time::Duration;
 use crate::Opts;
 use crate::build::{self, out_dir};
 use crate::initramfs;
-use crate::qemu::{self, Boot};
+use crate::qemu;
 
 /// One event as the kernel printed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -336,22 +336,19 @@ pub fn run(opts: &Opts) -> Result<u8, String> {
         return Err("trace needs --cmd 'CMD' (the workload to trace)".into());
     };
     initramfs::check_with(&opts.with)?;
-    let mut a = build::build_all(opts)?;
-    let mut tree = initramfs::base()?;
-    initramfs::add_with(&mut tree, &opts.with)?;
-    initramfs::add_cmd(&mut tree, cmd);
-    a.initramfs = Some(initramfs::write(&tree, "initramfs-trace.cpio")?);
+    let a = build::build_all(opts)?;
     let groups = opts.events.clone().unwrap_or_else(|| "on".into());
     let (accel, why) = qemu::accelerator(opts);
     eprintln!("xtask: accelerator: {accel} ({why})");
-    let c = qemu::capture_with(
-        qemu::command(
-            opts,
-            &a,
-            &Boot::Direct {
-                cmdline: qemu::cmdline(opts, &format!("quiet kestrel.trace={groups}")),
-            },
-        ),
+    let c = qemu::run_workload(
+        opts,
+        &a,
+        &qemu::Workload {
+            cmd,
+            with: &opts.with,
+            cpio: "initramfs-trace.cpio",
+            cmdline: &format!("kestrel.trace={groups}"),
+        },
         Duration::from_secs(3600),
         &mut |line| !line.contains("KTRACE "),
     )?;
