@@ -6,7 +6,9 @@
  *   - open O_RDONLY blocks until a writer opens, O_WRONLY until a reader
  *     opens; O_RDWR never blocks. With O_NONBLOCK a reader open always
  *     succeeds, a writer open with no reader is ENXIO. A reader that is still
- *     blocked in open already counts as a reader.
+ *     blocked in open already counts as a reader. A partner that opened after
+ *     the blocked end joined counts even if it has closed again by the time
+ *     the blocked open looks (the open still returns).
  *   - A blocked open is interrupted by a handled signal: EINTR without
  *     SA_RESTART, restarted transparently with it (-ERESTARTSYS).
  *   - read with no writer returns 0 (EOF) even with O_NONBLOCK; EAGAIN only
@@ -349,6 +351,62 @@ TEST(blocking_write_open_waits_for_reader) {
     CHECK(w >= 0, "open O_WRONLY failed: %s%s", kt_errstr(e), wd());
     CHECK(exited_with(st, 0), "child %s (did not read 'p')", kt_status(st));
     CHECK(dt >= 40 * MS, "open returned after %lld ms, before the reader came", dt / MS);
+}
+
+/* A writer that opens, writes and closes while the reader is still on its way
+ * out of open: the reader joined first, so that writer was its partner and its
+ * open returns (with the data there). Kestrel once took the writers' open count
+ * only after joining, missed such a writer and waited for ever. The interleaving
+ * cannot be forced from here; many rounds make it likely. */
+#define PARTNER_ROUNDS 60
+
+TEST(reader_open_returns_when_its_writer_came_and_went) {
+    const char *p = new_fifo();
+    CHECK(p, "could not make a FIFO");
+    fflush(stdout);
+    for (int i = 0; i < PARTNER_ROUNDS; i++) {
+        pid_t pid = OK(fork());
+        if (pid == 0) {
+            child_watchdog();
+            int w = (int)xopen(p, O_WRONLY);
+            _exit(w >= 0 && put(w, "x") == 0 && close(w) == 0 ? 0 : 1);
+        }
+        errno = 0;
+        long r = xopen(p, O_RDONLY);
+        int e = errno;
+        if (r < 0)
+            kill(pid, SIGKILL);
+        int st = reap(pid);
+        CHECK(r >= 0, "round %d: open O_RDONLY failed: %s%s", i, kt_errstr(e), wd());
+        CHECK(exited_with(st, 0), "round %d: writer %s", i, kt_status(st));
+        char c = 0;
+        EXPECT_EQ(read((int)r, &c, 1), 1);
+        EXPECT_EQ(c, 'x');
+        close((int)r);
+    }
+}
+
+TEST(writer_open_returns_when_its_reader_came_and_went) {
+    const char *p = new_fifo();
+    CHECK(p, "could not make a FIFO");
+    fflush(stdout);
+    for (int i = 0; i < PARTNER_ROUNDS; i++) {
+        pid_t pid = OK(fork());
+        if (pid == 0) {
+            child_watchdog();
+            int r = (int)xopen(p, O_RDONLY);
+            _exit(r >= 0 && close(r) == 0 ? 0 : 1);
+        }
+        errno = 0;
+        long w = xopen(p, O_WRONLY);
+        int e = errno;
+        if (w < 0)
+            kill(pid, SIGKILL);
+        int st = reap(pid);
+        CHECK(w >= 0, "round %d: open O_WRONLY failed: %s%s", i, kt_errstr(e), wd());
+        CHECK(exited_with(st, 0), "round %d: reader %s", i, kt_status(st));
+        close((int)w);
+    }
 }
 
 TEST(rdwr_open_does_not_block_and_reads_own_data) {
@@ -697,6 +755,8 @@ int main(void)
     RUNS(nonblocking_write_open_without_reader_is_enxio);
     RUNS(blocking_read_open_waits_for_writer);
     RUNS(blocking_write_open_waits_for_reader);
+    RUNS(reader_open_returns_when_its_writer_came_and_went);
+    RUNS(writer_open_returns_when_its_reader_came_and_went);
     RUNS(rdwr_open_does_not_block_and_reads_own_data);
     RUNS(data_between_processes_and_eof_after_last_writer);
     RUNS(write_with_no_reader_is_epipe);

@@ -11,7 +11,7 @@ use alloc::sync::{Arc, Weak};
 
 use kestrel_abi::fs::*;
 use kestrel_abi::{Errno, KResult};
-use kestrel_vfs::pipe::{Pipe, PipeReadWrite, PipeReader, PipeWriter};
+use kestrel_vfs::pipe::{Pipe, PipeReader, PipeWriter};
 use kestrel_vfs::{FileOps, InodeRef, OpenFile};
 
 /// The pipe of each FIFO inode that is open somewhere, by (device, inode).
@@ -50,30 +50,38 @@ pub fn open(inode: &InodeRef, flags: u32) -> KResult<Arc<dyn FileOps>> {
     })
 }
 
-/// The pipe behind an open FIFO end, and whether the opener must wait for the
-/// other side: (pipe, wait for a writer) for a blocking reader, (pipe, wait for
-/// a reader) for a blocking writer; None when no waiting is needed.
-pub fn partner_to_wait_for(file: &OpenFile) -> Option<(Arc<Pipe>, bool)> {
+/// The open FIFO end `file`, if its opener must wait for the other side: a
+/// blocking reader that had no writer when it joined the pipe, or a blocking
+/// writer that had no reader, and whose partner has not opened since (see
+/// [`wait_for_partner`]); None when no waiting is needed.
+pub fn partner_to_wait_for(file: &OpenFile) -> Option<Arc<dyn FileOps>> {
     if file.nonblocking() {
         return None;
     }
     let ops = file.ops().as_any();
-    if let Some(r) = ops.downcast_ref::<PipeReader>() {
-        return (r.pipe().ends().1 == 0).then(|| (r.pipe().clone(), true));
-    }
-    if let Some(w) = ops.downcast_ref::<PipeWriter>() {
-        return (w.pipe().ends().0 == 0).then(|| (w.pipe().clone(), false));
-    }
-    let _ = ops.downcast_ref::<PipeReadWrite>();
-    None
+    let waits = if let Some(r) = ops.downcast_ref::<PipeReader>() {
+        !r.has_partner()
+    } else if let Some(w) = ops.downcast_ref::<PipeWriter>() {
+        !w.has_partner()
+    } else {
+        false
+    };
+    waits.then(|| file.ops().clone())
 }
 
-/// Waits until the other side opens (its open count changes), as Linux's
-/// wait_for_partner.
-pub async fn wait_for_partner(pipe: &Pipe, writer: bool) {
-    let count = |p: &Pipe| if writer { p.opens().1 } else { p.opens().0 };
-    let start = count(pipe);
-    pipe.wait_queue()
-        .wait_until(|| (count(pipe) != start).then_some(()))
-        .await;
+/// Waits until the other side of the FIFO end `ops` (a [`PipeReader`] or
+/// [`PipeWriter`]) has opened since this end joined, as Linux's wait_for_partner.
+/// Both facts are the end's own, taken when it joined: whether a partner was open
+/// then, and the count of the other side's opens. Looking later would miss a
+/// partner that was there at the join and is gone by the look (a writer that
+/// opened, wrote and closed), and wait for ever.
+pub async fn wait_for_partner(ops: &Arc<dyn FileOps>) {
+    let any = ops.as_any();
+    if let Some(r) = any.downcast_ref::<PipeReader>() {
+        let came = || r.has_partner().then_some(());
+        r.pipe().wait_queue().wait_until(came).await;
+    } else if let Some(w) = any.downcast_ref::<PipeWriter>() {
+        let came = || w.has_partner().then_some(());
+        w.pipe().wait_queue().wait_until(came).await;
+    }
 }

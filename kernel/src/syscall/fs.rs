@@ -721,9 +721,9 @@ pub async fn open_at(
     }
     let file = crate::fs::open_dentry(dentry, flags, ctx.process())?;
     // A FIFO opened for reading or writing alone waits for the other side.
-    if let Some((pipe, writer)) = crate::fs::fifo::partner_to_wait_for(&file) {
+    if let Some(end) = crate::fs::fifo::partner_to_wait_for(&file) {
         interruptible(ctx.thread, Errno::ERESTARTSYS, async {
-            crate::fs::fifo::wait_for_partner(&pipe, writer).await;
+            crate::fs::fifo::wait_for_partner(&end).await;
             Ok(())
         })
         .await?;

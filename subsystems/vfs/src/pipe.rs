@@ -41,9 +41,18 @@ pub struct Pipe {
 /// The read end's behaviour, and how many writers had opened the pipe when it
 /// was opened: a FIFO reader reports POLLHUP only once a writer has come and gone
 /// since (Linux compares against the writers' open counter).
-pub struct PipeReader(Arc<Pipe>, u64);
-/// The write end's behaviour.
-pub struct PipeWriter(Arc<Pipe>);
+pub struct PipeReader(Arc<Pipe>, Joined);
+/// The write end's behaviour, and how many readers had opened the pipe when it
+/// was opened (what a FIFO writer waiting for a reader compares against).
+pub struct PipeWriter(Arc<Pipe>, Joined);
+
+/// What an end saw of the other side when it joined the pipe (under the pipe's
+/// lock): its open count, and whether one of its ends was open.
+#[derive(Debug, Clone, Copy)]
+struct Joined {
+    opens: u64,
+    present: bool,
+}
 /// Both ends at once: a FIFO opened O_RDWR.
 pub struct PipeReadWrite(Arc<Pipe>);
 
@@ -72,14 +81,14 @@ impl Pipe {
 
     /// A new read end.
     pub fn open_reader(p: &Arc<Self>) -> Arc<PipeReader> {
-        p.add_ends(true, false);
-        Arc::new(PipeReader(p.clone(), p.opens().1))
+        let j = p.add_ends(true, false);
+        Arc::new(PipeReader(p.clone(), j.1))
     }
 
     /// A new write end.
     pub fn open_writer(p: &Arc<Self>) -> Arc<PipeWriter> {
-        p.add_ends(false, true);
-        Arc::new(PipeWriter(p.clone()))
+        let j = p.add_ends(false, true);
+        Arc::new(PipeWriter(p.clone(), j.0))
     }
 
     /// An end that reads and writes (counts as a reader and a writer).
@@ -88,8 +97,10 @@ impl Pipe {
         Arc::new(PipeReadWrite(p.clone()))
     }
 
-    fn add_ends(&self, read: bool, write: bool) {
-        {
+    /// Joins the pipe; returns what it saw of the readers and of the writers then,
+    /// read under the same lock, so that no other open can slip in between.
+    fn add_ends(&self, read: bool, write: bool) -> (Joined, Joined) {
+        let opens = {
             let mut s = self.state.lock();
             if read {
                 s.readers += 1;
@@ -99,8 +110,32 @@ impl Pipe {
                 s.writers += 1;
                 s.write_opens += 1;
             }
-        }
+            // The other side as it stood: for a reader joining, the writers
+            // before this end was counted (it adds no writer).
+            (
+                Joined {
+                    opens: s.read_opens,
+                    present: s.readers > usize::from(read),
+                },
+                Joined {
+                    opens: s.write_opens,
+                    present: s.writers > usize::from(write),
+                },
+            )
+        };
         self.wq.wake_all();
+        opens
+    }
+
+    /// Whether an end that joined having seen `j` of the other side has a
+    /// partner: one was open when it joined, or one has opened since (and may
+    /// have closed again). `writer`: the partner wanted is a writer. A blocking
+    /// FIFO open waits until this holds (Linux's wait_for_partner); testing "is
+    /// the other side open" at some later moment would miss a partner that came
+    /// and went before it, and wait for ever.
+    fn partner_came(&self, writer: bool, j: Joined) -> bool {
+        let s = self.state.lock();
+        j.present || if writer { s.write_opens } else { s.read_opens } != j.opens
     }
 
     fn drop_ends(&self, read: bool, write: bool) {
@@ -283,12 +318,22 @@ impl PipeReader {
     pub fn pipe(&self) -> &Arc<Pipe> {
         &self.0
     }
+
+    /// Whether a writer is open, or has opened since this end did.
+    pub fn has_partner(&self) -> bool {
+        self.0.partner_came(true, self.1)
+    }
 }
 
 impl PipeWriter {
     /// The pipe this end belongs to.
     pub fn pipe(&self) -> &Arc<Pipe> {
         &self.0
+    }
+
+    /// Whether a reader is open, or has opened since this end did.
+    pub fn has_partner(&self) -> bool {
+        self.0.partner_came(false, self.1)
     }
 }
 
@@ -309,7 +354,7 @@ impl FileOps for PipeReader {
     }
 
     fn poll(&self) -> u16 {
-        self.0.poll_read(self.1)
+        self.0.poll_read(self.1.opens)
     }
 
     fn wait_queue(&self) -> Option<&WaitQueue> {
@@ -428,6 +473,34 @@ mod tests {
         drop(w);
         assert_eq!(r.read(&mut buf), Ok(0));
         assert_ne!(r.poll() & POLLHUP, 0);
+    }
+
+    #[test]
+    fn a_fifo_partner_that_came_and_went_before_the_check_still_counts() {
+        // The reader joins alone; a writer opens, writes and closes before the
+        // reader's open looks for a partner: the reader must not wait for another.
+        let p = Pipe::new_fifo();
+        let r = Pipe::open_reader(&p);
+        assert!(!r.has_partner());
+        let w = Pipe::open_writer(&p);
+        assert!(w.has_partner() && r.has_partner());
+        drop(w);
+        assert!(r.has_partner(), "the writer came after the reader joined");
+        // A reader that joins after every writer left waits for the next one.
+        let r2 = Pipe::open_reader(&p);
+        assert!(!r2.has_partner());
+        // A reader that joins while a writer is open has its partner, even once
+        // that writer has gone.
+        let w = Pipe::open_writer(&p);
+        let r3 = Pipe::open_reader(&p);
+        drop(w);
+        assert!(r3.has_partner());
+        // The same for a writer whose reader came and went.
+        let q = Pipe::new_fifo();
+        let w = Pipe::open_writer(&q);
+        assert!(!w.has_partner());
+        drop(Pipe::open_reader(&q));
+        assert!(w.has_partner());
     }
 
     #[test]
