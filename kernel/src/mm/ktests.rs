@@ -88,9 +88,13 @@ ktest!(heap_memory_is_returned_on_free, async {
         "a 800 KB vector is not counted"
     );
     drop(v);
+    // Other CPUs and background tasks (the network actor, timers) allocate and
+    // free meanwhile, so equality would be a race: allow them 64 KiB, far below
+    // the 800 KB that a lost free would leave behind.
+    let after = crate::mm::heap::bytes_in_use();
     kcheck!(
-        crate::mm::heap::bytes_in_use() == before,
-        "heap use did not return to {before}"
+        after <= before + 64 * 1024,
+        "heap use did not return to {before} (now {after})"
     );
     Ok(())
 });
