@@ -409,6 +409,35 @@ TEST(writer_open_returns_when_its_reader_came_and_went) {
     }
 }
 
+/* `(echo x > fifo &); cat fifo`: the writer is open (waiting for a reader) when
+ * the reader joins, then writes and leaves. The reader's blocking read gets the
+ * data, then EOF, and its poll says POLLHUP without any new writer. Kestrel once
+ * held back that HUP (as Linux does only for a reader that opened non-blocking
+ * with no writer), and the blocking read, waiting for POLLIN or POLLHUP, hung. */
+TEST(reader_that_joined_an_open_writer_reads_eof_after_it_leaves) {
+    const char *p = new_fifo();
+    CHECK(p, "could not make a FIFO");
+    fflush(stdout);
+    pid_t pid = OK(fork());
+    if (pid == 0) {
+        child_watchdog();
+        int w = (int)xopen(p, O_WRONLY);
+        _exit(w >= 0 && put(w, "x") == 0 && close(w) == 0 ? 0 : 1);
+    }
+    sleep_ms(30); /* let the writer wait in open first */
+    int r = OK(xopen(p, O_RDONLY));
+    int st = reap(pid);
+    CHECK(exited_with(st, 0), "writer %s", kt_status(st));
+    EXPECT_EQ(poll_events(r, POLLIN), POLLIN | POLLHUP);
+    char buf[4];
+    alarm(5);
+    EXPECT_EQ(read(r, buf, sizeof buf), 1);
+    EXPECT_EQ(read(r, buf, sizeof buf), 0);
+    alarm(0);
+    EXPECT_EQ(poll_events(r, POLLIN), POLLHUP);
+    close(r);
+}
+
 TEST(rdwr_open_does_not_block_and_reads_own_data) {
     const char *p = new_fifo();
     CHECK(p, "could not make a FIFO");
@@ -757,6 +786,7 @@ int main(void)
     RUNS(blocking_write_open_waits_for_reader);
     RUNS(reader_open_returns_when_its_writer_came_and_went);
     RUNS(writer_open_returns_when_its_reader_came_and_went);
+    RUNS(reader_that_joined_an_open_writer_reads_eof_after_it_leaves);
     RUNS(rdwr_open_does_not_block_and_reads_own_data);
     RUNS(data_between_processes_and_eof_after_last_writer);
     RUNS(write_with_no_reader_is_epipe);

@@ -278,15 +278,20 @@ impl Pipe {
         Ok(n)
     }
 
-    /// Read readiness; `writers_seen` is the writer open count when the reader
-    /// opened.
-    fn poll_read(&self, writers_seen: u64) -> u16 {
+    /// Read readiness; `j` is what the reader saw of the writers when it joined.
+    /// POLLHUP needs a writer to have been there: one open at the join, or one
+    /// that opened since. (Linux suppresses the HUP only for a FIFO reader that
+    /// opened non-blocking with no writer, until a writer comes; testing the open
+    /// count alone would also hide it from a reader whose writer was open when it
+    /// joined and then left, and a blocking read, which waits for POLLIN or
+    /// POLLHUP, would wait for ever on a pipe whose read already says EOF.)
+    fn poll_read(&self, j: Joined) -> u16 {
         let s = self.state.lock();
         let mut m = 0;
         if !s.buf.is_empty() {
             m |= POLLIN | POLLRDNORM;
         }
-        if s.writers == 0 && s.write_opens != writers_seen {
+        if s.writers == 0 && (j.present || s.write_opens != j.opens) {
             m |= POLLHUP;
         }
         m
@@ -354,7 +359,7 @@ impl FileOps for PipeReader {
     }
 
     fn poll(&self) -> u16 {
-        self.0.poll_read(self.1.opens)
+        self.0.poll_read(self.1)
     }
 
     fn wait_queue(&self) -> Option<&WaitQueue> {
@@ -407,7 +412,10 @@ impl FileOps for PipeReadWrite {
 
     fn poll(&self) -> u16 {
         // It is its own writer: no hang-up, no error while it is open.
-        self.0.poll_read(u64::MAX) | self.0.poll_write()
+        self.0.poll_read(Joined {
+            opens: u64::MAX,
+            present: false,
+        }) | self.0.poll_write()
     }
 
     fn wait_queue(&self) -> Option<&WaitQueue> {
@@ -501,6 +509,24 @@ mod tests {
         assert!(!w.has_partner());
         drop(Pipe::open_reader(&q));
         assert!(w.has_partner());
+    }
+
+    #[test]
+    fn a_fifo_reader_that_joined_an_open_writer_sees_hup_when_it_leaves() {
+        // The writer was waiting for a reader; the reader joins, the writer
+        // writes and goes: the reader drains the data, then reads EOF and polls
+        // POLLHUP (what a blocking read waits for), with no new writer needed.
+        let p = Pipe::new_fifo();
+        let w = Pipe::open_writer(&p);
+        let r = Pipe::open_reader(&p);
+        drop(w);
+        assert_ne!(r.poll() & POLLHUP, 0);
+        // A reader that joined with no writer waits for one before HUP.
+        let q = Pipe::new_fifo();
+        let r = Pipe::open_reader(&q);
+        assert_eq!(r.poll() & POLLHUP, 0);
+        drop(Pipe::open_writer(&q));
+        assert_ne!(r.poll() & POLLHUP, 0);
     }
 
     #[test]
