@@ -203,6 +203,62 @@ TEST(shared_file_mapping_sees_later_write_syscall) {
     CHECK(ok, "the mapping did not see pwrite()'s data");
 }
 
+/* Stores through a shared mapping are the file's content even once the mapping
+ * and the last open file are gone (on a disk file system the kernel must keep
+ * the pages until they are written back). */
+TEST(shared_file_mapping_stores_outlive_unmap_and_close) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    const char *path = kt_path(d, "f");
+    int fd = OK(make_file(path, 2 * PG, 'x'));
+    char *m = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED) {
+        close(fd);
+        CHECK(0, "mmap failed: %s", kt_errstr(errno));
+    }
+    memcpy(m + 5, "first", 5);
+    memcpy(m + PG + 7, "second", 6);
+    OK(munmap(m, 2 * PG));
+    OK(close(fd));
+    fd = OK(open(path, O_RDONLY));
+    char a[8] = {0}, b[8] = {0};
+    ssize_t n1 = pread(fd, a, 5, 5);
+    ssize_t n2 = pread(fd, b, 6, PG + 7);
+    struct stat st;
+    OK(fstat(fd, &st));
+    close(fd);
+    EXPECT_EQ(n1, 5);
+    EXPECT_EQ(n2, 6);
+    CHECK(!memcmp(a, "first", 5) && !memcmp(b, "second", 6), "file has \"%s\" \"%s\"", a, b);
+    EXPECT_EQ(st.st_size, 2 * PG);
+}
+
+/* A page stored into and then cut off by ftruncate is not written back: the
+ * file keeps its new size through fsync. */
+TEST(shared_file_mapping_store_past_truncate_does_not_regrow_the_file) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    int fd = OK(make_file(kt_path(d, "f"), 2 * PG, 'x'));
+    char *m = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED) {
+        close(fd);
+        CHECK(0, "mmap failed: %s", kt_errstr(errno));
+    }
+    m[0] = 'A';
+    m[PG + 1] = 'B';
+    OK(ftruncate(fd, PG));
+    OK(munmap(m, 2 * PG));
+    OK(fsync(fd));
+    struct stat st;
+    OK(fstat(fd, &st));
+    char c = 0;
+    ssize_t n = pread(fd, &c, 1, 0);
+    close(fd);
+    EXPECT_EQ(st.st_size, PG);
+    EXPECT_EQ(n, 1);
+    EXPECT_EQ(c, 'A');
+}
+
 /* MAP_PRIVATE mappings see write()s to pages they have not copied yet. */
 TEST(private_file_mapping_sees_write_to_untouched_page) {
     const char *d = kt_tmpdir();
@@ -853,6 +909,8 @@ int main(void)
     RUN(shared_anonymous_mapping_visible_across_fork_both_ways);
     RUN(shared_file_mapping_write_is_visible_to_read);
     RUN(shared_file_mapping_sees_later_write_syscall);
+    RUN(shared_file_mapping_stores_outlive_unmap_and_close);
+    RUN(shared_file_mapping_store_past_truncate_does_not_regrow_the_file);
     RUN(private_file_mapping_sees_write_to_untouched_page);
     RUN(shared_file_mapping_shared_with_forked_child);
     RUN(private_file_mapping_write_does_not_change_the_file);

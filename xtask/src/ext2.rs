@@ -19,6 +19,7 @@ pub const SUITE: &[&str] = &[
     "fs_attr",
     "fs_copy",
     "xattr",
+    "vm",
     "fcntl_lock",
     "fifo",
 ];
@@ -144,9 +145,11 @@ grep -q '^/dev/vda /mnt/a ext2 rw' /proc/mounts && echo 'ext2 in proc mounts'; \
 for m in a b; do mkdir /mnt/$m/t && chmod 1777 /mnt/$m/t; echo \"== ext2 suite on /mnt/$m\"; \
 KT_TMPDIR=/mnt/$m/t /tests/runner /tests/ext2; done; \
 echo persisted > /mnt/a/note; sync; \
+/tests/tools/mapwrite /mnt/a/mapped map-persisted; \
 cd /mnt/a; umount /mnt/a; echo \"ext2 umount while cwd inside $?\"; cd /; \
 umount /mnt/a && echo 'ext2 unmounted a'; umount /mnt/b && echo 'ext2 unmounted b'; \
 mount -t ext2 -o ro /dev/vda /mnt/a && echo \"ext2 ro read $(cat /mnt/a/note)\"; \
+echo \"ext2 ro mapped $(cat /mnt/a/mapped)\"; \
 touch /mnt/a/x 2>/dev/null; echo \"ext2 ro write status $?\"; umount /mnt/a; \
 for d in vdc vdd vde; do mount -t ext2 /dev/$d /mnt/c 2>/dev/null; s=$?; \
 ls -R /mnt/c >/dev/null 2>&1; cat /mnt/c/* >/dev/null 2>&1; echo hi > /mnt/c/new 2>/dev/null; \
@@ -166,6 +169,7 @@ pub fn check(opts: &Opts, a: &build::Artefacts) -> Result<(u32, u32), String> {
     let (runner, tests) = userland::build()?;
     let mut tree = initramfs::base()?;
     tree.add_host(&runner, "/tests/runner")?;
+    tree.add_host(&userland::build_tool("mapwrite")?, "/tests/tools/mapwrite")?;
     for (name, path) in &tests {
         if SUITE.contains(&name.as_str()) {
             tree.add_host(path, &format!("/tests/ext2/{name}"))?;
@@ -234,6 +238,9 @@ pub fn check(opts: &Opts, a: &build::Artefacts) -> Result<(u32, u32), String> {
         "ext2 unmounted a",
         "ext2 unmounted b",
         "ext2 ro read persisted",
+        // Stored through a MAP_SHARED mapping, unmapped and closed without
+        // msync or fsync: the unmount wrote the pages.
+        "ext2 ro mapped map-persisted",
         "ext2 ro write status 1",
     ] {
         report(

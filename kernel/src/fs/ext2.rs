@@ -13,9 +13,15 @@
 //!   flusher (or fsync, sync, unmount) writes it back;
 //! * the directory and content operations are the VFS's `_async` ones: a thread
 //!   waiting for the disk is a parked future;
-//! * exec and MAP_PRIVATE mappings read content synchronously (page faults): their
-//!   pages are brought in first by [`Inode::load_pages`] and kept with the in-core
-//!   inode, updated by later writes. MAP_SHARED mappings are refused (ENODEV).
+//! * exec and mappings read content synchronously (page faults): their pages are
+//!   brought in first by [`Inode::load_pages`] and kept with the in-core inode,
+//!   updated by later writes. A MAP_SHARED mapping maps those pages themselves, so
+//!   its stores are the file's content at once: `read` takes loaded pages over the
+//!   disk while a writable mapping may have changed them, and the pages reach the
+//!   disk by [`Ext2Inode::write_back_pages`] (msync, fsync, sync, unmount, and the
+//!   flusher: soon after the last writable mapping goes, else every 30 s, Linux's
+//!   dirty expiry). Which pages changed is found by comparing each page with a
+//!   hash of what the disk holds, so only those are written.
 //!
 //! Permission checks and read-only mounts are the syscall layer's, as for every
 //! file system; EXDEV for a link or rename to another file system is checked here.
@@ -39,6 +45,9 @@ use kestrel_vfs::{FileOps, Inode, InodeRef, Metadata, NodeKind, OpenFile};
 const PAGE: u64 = 4096;
 /// How often the flusher writes back dirty inodes and queued blocks.
 const FLUSH_INTERVAL_NS: u64 = 1_000_000_000;
+/// Pages of files still mapped writable are written back every this many flusher
+/// rounds (30 s, as Linux's dirty_expire_centisecs).
+const MAPPED_EXPIRY_ROUNDS: u32 = 30;
 
 /// A driver-kit block device as the ext2 crate's [`BlockIo`].
 struct KitDisk(Arc<dyn kestrel_driver_kit::BlockDevice>);
@@ -71,6 +80,9 @@ pub struct Ext2Fs {
     statfs: spin::Mutex<Statfs>,
     /// Set at unmount: the flusher stops.
     gone: AtomicBool,
+    /// Inodes whose loaded pages a writable shared mapping may have changed, held
+    /// in core until those pages are on the disk (the last mapping may go first).
+    mapped: spin::Mutex<BTreeMap<u32, Arc<Ext2Inode>>>,
 }
 
 /// Every mounted ext2 file system (sync(2) writes them all).
@@ -119,6 +131,7 @@ pub async fn mount(rdev: u64, read_only: bool) -> KResult<InodeRef> {
         dirty: spin::Mutex::new(BTreeMap::new()),
         statfs: spin::Mutex::new(statfs),
         gone: AtomicBool::new(false),
+        mapped: spin::Mutex::new(BTreeMap::new()),
     });
     let root = efs.get(efs.fs.root()).await?;
     {
@@ -135,11 +148,17 @@ pub async fn mount(rdev: u64, read_only: bool) -> KResult<InodeRef> {
 /// Writes back dirty inodes and queued blocks every [`FLUSH_INTERVAL_NS`] while
 /// the file system is mounted.
 async fn flusher(fs: Weak<Ext2Fs>) {
+    let mut round = 0u32;
     loop {
         crate::task::sleep(FLUSH_INTERVAL_NS).await;
         let Some(fs) = fs.upgrade() else { return };
         if fs.gone.load(Ordering::Acquire) {
             return;
+        }
+        round = round.wrapping_add(1);
+        let expired = round.is_multiple_of(MAPPED_EXPIRY_ROUNDS);
+        if let Err(e) = fs.write_back_mapped(expired).await {
+            log::warn!("ext2: writing back mapped pages: {e}");
         }
         if let Err(e) = fs.write_back_attrs(None).await {
             log::warn!("ext2: writing back inodes: {e}");
@@ -165,6 +184,9 @@ pub async fn unmount(root: InodeRef) -> KResult<()> {
     let Some(fs) = of_root(&root) else {
         return Ok(());
     };
+    // Pages of files no longer mapped go to the disk first, which lets go of
+    // their inodes; a file still mapped keeps the file system busy.
+    fs.write_back_mapped(false).await?;
     let busy = Arc::strong_count(&root) > 2
         || fs
             .inodes
@@ -201,6 +223,10 @@ pub async fn unmount_all() {
     let all: Vec<Arc<Ext2Fs>> = core::mem::take(&mut *MOUNTED.lock());
     for fs in all {
         fs.gone.store(true, Ordering::Release);
+        if let Err(e) = fs.write_back_mapped(true).await {
+            log::warn!("ext2: writing back mapped pages at power-off: {e}");
+        }
+        fs.mapped.lock().clear();
         let r = match fs.write_back_attrs(None).await {
             Ok(()) => fs.op(|fs| async move { fs.unmount().await }).await,
             Err(e) => Err(e),
@@ -298,6 +324,8 @@ impl Ext2Fs {
             ino,
             meta: spin::Mutex::new(meta),
             pages: spin::Mutex::new(BTreeMap::new()),
+            on_disk: spin::Mutex::new(BTreeMap::new()),
+            maps: spin::Mutex::new(MapState::default()),
         });
         map.insert(ino, Arc::downgrade(&i));
         Ok(i)
@@ -352,12 +380,27 @@ impl Ext2Fs {
         result
     }
 
-    /// Everything to the disk: dirty inodes, the file system's own state, the
-    /// queued blocks, then the disk's write cache.
+    /// Writes back the pages of the files that writable shared mappings may have
+    /// changed: those no longer mapped (then they are let go), and with `all`
+    /// those still mapped too.
+    async fn write_back_mapped(&self, all: bool) -> KResult<()> {
+        let files: Vec<Arc<Ext2Inode>> = self.mapped.lock().values().cloned().collect();
+        let mut result = Ok(());
+        for f in files {
+            if all || f.maps.lock().writable == 0 {
+                result = result.and(f.write_back_pages().await);
+            }
+        }
+        result
+    }
+
+    /// Everything to the disk: pages changed through mappings, dirty inodes, the
+    /// file system's own state, the queued blocks, then the disk's write cache.
     async fn sync(&self) -> KResult<()> {
         if self.fs.read_only() {
             return Ok(());
         }
+        self.write_back_mapped(true).await?;
         self.write_back_attrs(None).await?;
         self.op(|fs| async move { fs.sync().await }).await?;
         if let Ok(s) = self.op(|fs| async move { fs.statfs().await }).await {
@@ -373,8 +416,36 @@ pub struct Ext2Inode {
     ino: u32,
     meta: spin::Mutex<Metadata>,
     /// Content pages brought in for exec and mappings, by page index (shared
-    /// with read-only MAP_SHARED mappings, which so see later writes).
+    /// with MAP_SHARED mappings, which so see later writes and make theirs).
     pages: spin::Mutex<BTreeMap<u64, Arc<PageBuf>>>,
+    /// The hash of each loaded page as the disk holds it; a page without one, or
+    /// whose content hashes otherwise, has changes to write back.
+    on_disk: spin::Mutex<BTreeMap<u64, u64>>,
+    /// Writable shared mappings, and whether loaded pages may differ from the disk.
+    maps: spin::Mutex<MapState>,
+}
+
+/// The writable shared mappings of an inode (see [`Ext2Inode::write_back_pages`]).
+#[derive(Default)]
+struct MapState {
+    /// Mappings that may write the pages now.
+    writable: usize,
+    /// Counts mappings made, so a write-back knows if one came while it ran.
+    made: u64,
+    /// Loaded pages may hold stores not yet on the disk: reads take the pages
+    /// over the disk, and the inode is held in [`Ext2Fs::mapped`].
+    dirty: bool,
+}
+
+/// A page's fingerprint (FNV-1a over its words): equal content, equal hash; a
+/// change is missed only by a 64-bit collision.
+fn page_hash(b: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for w in b.chunks_exact(8) {
+        let v = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        h = (h ^ v).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
 }
 
 impl Drop for Ext2Inode {
@@ -452,7 +523,101 @@ impl Ext2Inode {
             .await;
         let n = r?;
         buf[..n].copy_from_slice(&own[..n]);
+        if self.maps.lock().dirty {
+            // A writable mapping's stores are the file's content already.
+            self.read_pages_over(pos, &mut buf[..n]);
+        }
         Ok(n)
+    }
+
+    /// Copies the loaded pages' bytes over `buf`, which holds the file's bytes
+    /// from `pos` as the disk has them.
+    fn read_pages_over(&self, pos: u64, buf: &mut [u8]) {
+        let end = pos + buf.len() as u64;
+        let pages = self.pages.lock();
+        for (&idx, p) in pages.range(pos / PAGE..end.div_ceil(PAGE)) {
+            let start = (idx * PAGE).max(pos);
+            let stop = ((idx + 1) * PAGE).min(end);
+            let o = (start - idx * PAGE) as usize;
+            let dst = &mut buf[(start - pos) as usize..(stop - pos) as usize];
+            p.with(|b| dst.copy_from_slice(&b[o..o + dst.len()]));
+        }
+    }
+
+    /// Writes the loaded pages that differ from the disk (stores through shared
+    /// mappings) to the file, within its size; lets the inode go from
+    /// [`Ext2Fs::mapped`] once nothing is left to write and no writable mapping
+    /// remains. Linux finds such pages by the page tables' dirty bits; here each
+    /// page is compared with the hash of what the disk holds.
+    async fn write_back_pages(&self) -> KResult<()> {
+        let made = {
+            let m = self.maps.lock();
+            if !m.dirty {
+                return Ok(());
+            }
+            m.made
+        };
+        let mut pages: Vec<(u64, Arc<PageBuf>)> = Vec::new();
+        {
+            let loaded = self.pages.lock();
+            pages
+                .try_reserve_exact(loaded.len())
+                .map_err(|_| Errno::ENOMEM)?;
+            pages.extend(loaded.iter().map(|(&i, p)| (i, p.clone())));
+        }
+        let mut result = Ok(());
+        let mut wrote = false;
+        for (k, (idx, page)) in pages.into_iter().enumerate() {
+            let mut data: Vec<u8> = crate::syscall::zeroed_vec(PAGE as usize)?;
+            page.with(|b| data.copy_from_slice(b));
+            let h = page_hash(&data);
+            if self.on_disk.lock().get(&idx) == Some(&h) {
+                continue;
+            }
+            let ino = self.ino;
+            let at = idx * PAGE;
+            match self
+                .fs
+                .op(move |fs| async move { fs.write_within(ino, at, &data).await })
+                .await
+            {
+                Ok(_) => {
+                    wrote = true;
+                    // Unless a write(2) changed the page meanwhile (it drops the
+                    // hash; the next round writes the page again).
+                    if self
+                        .pages
+                        .lock()
+                        .get(&idx)
+                        .is_some_and(|p| Arc::ptr_eq(p, &page))
+                    {
+                        self.on_disk.lock().insert(idx, h);
+                    }
+                }
+                Err(e) => result = result.and(Err(e)),
+            }
+            if k % 16 == 15 {
+                kestrel_executor::yield_now().await;
+            }
+        }
+        if wrote {
+            self.fs.refresh(self.ino).await;
+        }
+        if result.is_ok() {
+            let done = {
+                let mut m = self.maps.lock();
+                // Clean only if no mapping could have stored since the copies
+                // were taken: none is writable, and none was made meanwhile.
+                if m.writable == 0 && m.made == made {
+                    m.dirty = false;
+                }
+                !m.dirty
+            };
+            if done {
+                self.fs.mapped.lock().remove(&self.ino);
+            }
+        }
+        result
     }
 
     async fn write(&self, pos: u64, data: &[u8]) -> KResult<usize> {
@@ -481,8 +646,13 @@ impl Ext2Inode {
             return;
         }
         let end = pos + data.len() as u64;
+        let mut on_disk = self.on_disk.lock();
         for idx in pos / PAGE..end.div_ceil(PAGE) {
             if let Some(p) = pages.get(&idx) {
+                // The page and the disk agree on these bytes now, but a
+                // mapping's stores elsewhere in the page may not be written
+                // yet: the page is written back whole next time.
+                on_disk.remove(&idx);
                 let start = (idx * PAGE).max(pos);
                 let stop = ((idx + 1) * PAGE).min(end);
                 let src = &data[(start - pos) as usize..(stop - pos) as usize];
@@ -497,7 +667,9 @@ impl Ext2Inode {
     fn zero_pages(&self, offset: u64, len: u64) {
         let end = offset.saturating_add(len);
         let pages = self.pages.lock();
+        let mut on_disk = self.on_disk.lock();
         for (&idx, p) in pages.range(offset / PAGE..end.div_ceil(PAGE)) {
+            on_disk.remove(&idx);
             let start = (idx * PAGE).max(offset);
             let stop = ((idx + 1) * PAGE).min(end);
             let o = (start - idx * PAGE) as usize;
@@ -509,6 +681,9 @@ impl Ext2Inode {
     fn truncate_pages(&self, size: u64) {
         let mut pages = self.pages.lock();
         pages.retain(|&idx, _| idx * PAGE < size);
+        let mut on_disk = self.on_disk.lock();
+        on_disk.retain(|&idx, _| idx * PAGE < size);
+        on_disk.remove(&(size / PAGE));
         if let Some(p) = pages.get(&(size / PAGE)) {
             p.with(|b| b[(size % PAGE) as usize..].fill(0));
         }
@@ -575,8 +750,8 @@ impl Inode for Ext2Inode {
         true
     }
 
-    /// A loaded page, for a read-only MAP_SHARED mapping (the system call loads
-    /// the range first; writable shared mappings are refused).
+    /// A loaded page, for a MAP_SHARED mapping (the system call loads the range
+    /// first).
     fn shared_page(&self, index: u64) -> KResult<Arc<PageBuf>> {
         if index * PAGE >= self.meta.lock().size {
             return Err(Errno::ENXIO);
@@ -840,10 +1015,33 @@ impl Inode for Ext2Inode {
         })
     }
 
-    /// The whole file system is written: ext2 has no per-file journal, and its
-    /// ordering makes an earlier write durable before a later one anyway.
+    /// This file's pages changed through mappings, then the whole file system:
+    /// ext2 has no per-file journal, and its ordering makes an earlier write
+    /// durable before a later one anyway.
     fn fsync(&self, _datasync: bool) -> Later<'_, KResult<()>> {
-        Later::wait(self.fs.sync())
+        Later::wait(async move {
+            self.write_back_pages().await?;
+            self.fs.sync().await
+        })
+    }
+
+    /// A writable shared mapping appears or goes. While one may store into the
+    /// pages, the inode is held in core ([`Ext2Fs::mapped`]) so that its pages
+    /// reach the disk even after the last mapping and the last open file go.
+    fn map_writable(&self, appears: bool) {
+        let mut m = self.maps.lock();
+        if appears {
+            m.writable += 1;
+            m.made += 1;
+            m.dirty = true;
+            drop(m);
+            let me = self.fs.inodes.lock().get(&self.ino).and_then(Weak::upgrade);
+            if let Some(me) = me {
+                self.fs.mapped.lock().insert(self.ino, me);
+            }
+        } else {
+            m.writable = m.writable.saturating_sub(1);
+        }
     }
 
     fn load_pages(&self, offset: u64, len: u64) -> Later<'_, KResult<()>> {
@@ -872,10 +1070,14 @@ impl Inode for Ext2Inode {
                     // One heap frame per page: mappings map it as it is.
                     let mut page: Vec<u8> = crate::syscall::zeroed_vec(PAGE as usize)?;
                     page.copy_from_slice(chunk);
-                    self.pages
-                        .lock()
-                        .entry(idx + k as u64)
-                        .or_insert_with(|| PageBuf::detached(page.into_boxed_slice()));
+                    let i = idx + k as u64;
+                    let mut pages = self.pages.lock();
+                    if let alloc::collections::btree_map::Entry::Vacant(v) = pages.entry(i) {
+                        v.insert(PageBuf::detached(page.into_boxed_slice()));
+                        // As read: the disk's content (a mapping's stores land
+                        // only once the page is in, under this lock).
+                        self.on_disk.lock().insert(i, page_hash(chunk));
+                    }
                 }
                 idx += n;
                 // Other tasks get a turn between runs of a large program.

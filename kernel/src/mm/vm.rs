@@ -1024,6 +1024,25 @@ impl AddressSpace {
         Ok(end)
     }
 
+    /// The files that MAP_SHARED mappings in `addr..addr + len` map (each once;
+    /// the caller checked the range is mapped): what msync(MS_SYNC) writes back.
+    pub fn shared_files(&self, addr: u64, len: u64) -> Vec<InodeRef> {
+        let end = addr.saturating_add(len);
+        let vm = self.vm.lock();
+        let mut out: Vec<InodeRef> = Vec::new();
+        let mut at = addr;
+        while at < end {
+            let Some(v) = vm.find(at) else { break };
+            if let Backing::SharedFile { inode, .. } = &v.backing
+                && !out.iter().any(|i| Arc::ptr_eq(i, inode))
+            {
+                out.push(inode.clone());
+            }
+            at = v.end;
+        }
+        out
+    }
+
     /// mincore(2)'s answer for `out.len()` pages from `addr` (which the caller has
     /// checked are mapped): 1 for each resident page. A file page is resident when
     /// the file holds it (ramfs holds every page in memory).

@@ -107,10 +107,6 @@ pub async fn sys_mmap(
             } else {
                 Backing::Anonymous
             }
-        } else if shared && crate::fs::ext2::is_ext2(&inode) && file.writable() {
-            // No page cache shared with read and write yet (docs/storage.md):
-            // only a mapping that can never write the file is shared.
-            return Err(Errno::ENODEV);
         } else if shared {
             if crate::fs::ext2::is_ext2(&inode) {
                 inode.load_pages(off, len).await?;
@@ -227,8 +223,16 @@ pub async fn sys_msync(ctx: &mut Ctx<'_>, addr: u64, len: u64, flags: u32) -> KR
     {
         return Err(Errno::EINVAL);
     }
-    // Shared file mappings are the file's own pages: there is nothing to write back.
-    ctx.mm().check_mapped(addr, len).map(|_| 0)
+    ctx.mm().check_mapped(addr, len)?;
+    // Shared file mappings are the file's own pages, so MS_ASYNC has nothing to
+    // do (Linux's since 2.6.19: writeback finds them); MS_SYNC writes them to the
+    // disk, as fsync of each file mapped in the range.
+    if flags & MS_SYNC != 0 {
+        for inode in ctx.mm().shared_files(addr, len) {
+            inode.fsync(false).await?;
+        }
+    }
+    Ok(0)
 }
 
 pub async fn sys_mincore(ctx: &mut Ctx<'_>, addr: u64, len: u64, vec: UserPtr<u8>) -> KResult<u64> {

@@ -207,7 +207,7 @@ syscall_table! {
     FSTAT => fs::sys_fstat(fd: Fd, statbuf: UserPtr<Stat>);
     LSTAT => fs::sys_lstat(path: UserCStr, statbuf: UserPtr<Stat>);
     LSEEK => fs::sys_lseek(fd: Fd, offset: i64, whence: u32);
-    MMAP => mm::sys_mmap(addr: u64, len: u64, prot: u32, flags: u32, fd: Fd, offset: u64), partial "no MAP_HUGETLB or MAP_LOCKED semantics (accepted, not honoured); ext2 files: MAP_SHARED of a descriptor open for writing is ENODEV, other mappings' pages are read at mmap time";
+    MMAP => mm::sys_mmap(addr: u64, len: u64, prot: u32, flags: u32, fd: Fd, offset: u64), partial "no MAP_HUGETLB or MAP_LOCKED semantics (accepted, not honoured); ext2 files: the mapped range is read in at mmap time (no read-ahead on faults)";
     MPROTECT => mm::sys_mprotect(addr: u64, len: u64, prot: u32);
     MUNMAP => mm::sys_munmap(addr: u64, len: u64);
     BRK => mm::sys_brk(brk: u64);

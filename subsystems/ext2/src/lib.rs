@@ -430,6 +430,24 @@ impl Ext2 {
         Self::modify(st, r).await
     }
 
+    /// Writes content at `offset` without growing the file: `data` is cut at the
+    /// file's size as it is under the lock (a page written back from a shared
+    /// mapping must not bring back what a truncate took). Returns the bytes
+    /// written, 0 when `offset` is past the end.
+    pub async fn write_within(&self, ino: u32, offset: u64, data: &[u8]) -> KResult<usize> {
+        let mut st = self.lock().await;
+        let r = async {
+            let mut i = Self::regular(&mut st, ino).await?;
+            let len = i.size().saturating_sub(offset).min(data.len() as u64) as usize;
+            if len == 0 {
+                return Ok(0);
+            }
+            st.write_file(&mut i, offset, &data[..len]).await
+        }
+        .await;
+        Self::modify(st, r).await
+    }
+
     /// Sets the size of a regular file (zeros when growing; freed blocks when
     /// shrinking).
     pub async fn truncate(&self, ino: u32, size: u64) -> KResult<()> {

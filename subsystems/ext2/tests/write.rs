@@ -653,3 +653,27 @@ fn libc_makedev(major: u64, minor: u64) -> u64 {
         | ((minor & 0xffffff00) << 12)
         | (minor & 0xff)
 }
+
+#[test]
+fn write_within_never_grows_the_file() {
+    if !have_tools() {
+        return;
+    }
+    let cfg = CONFIGS[0];
+    let t = Tmp::new("within");
+    let img = t.path("img");
+    mkfs(&img, cfg, 2048, &[]);
+    let m = mount(&img);
+    let f = m.create_file(2, "f", &pattern(100, 7));
+    // Cut at the size: 50 of the 100 bytes land, the file stays 100 long.
+    assert_eq!(block_on(m.fs.write_within(f, 50, &[b'x'; 100])).unwrap(), 50);
+    let mut want = pattern(100, 7);
+    want[50..].fill(b'x');
+    assert_eq!(m.read_all(f), want);
+    // At or past the end nothing is written.
+    assert_eq!(block_on(m.fs.write_within(f, 100, b"y")).unwrap(), 0);
+    assert_eq!(block_on(m.fs.write_within(f, 5000, b"y")).unwrap(), 0);
+    assert_eq!(m.read_all(f), want);
+    m.unmount(&img);
+    fsck(&img);
+}
