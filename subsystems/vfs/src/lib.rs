@@ -35,6 +35,7 @@ pub mod eventfd;
 pub mod fdtable;
 pub mod file;
 pub mod inode;
+pub mod inotify;
 pub mod lock;
 pub mod path;
 pub mod pipe;
