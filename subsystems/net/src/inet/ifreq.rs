@@ -3,8 +3,9 @@
 //! SIOCGIFNETMASK, SIOCGIFBRDADDR, SIOCGIFMTU and SIOCGIFHWADDR.
 //!
 //! A `struct ifreq` is 40 bytes: the interface's name (16 bytes, NUL-padded)
-//! and a 24-byte union whose member depends on the request. The interfaces
-//! cannot be changed: SIOCSIFFLAGS is accepted and has no effect (partial).
+//! and a 24-byte union whose member depends on the request. SIOCSIFFLAGS
+//! brings an interface up or down (busybox `ip link set IF up` uses it); its
+//! other flags cannot change and are ignored.
 
 use alloc::vec::Vec;
 
@@ -26,10 +27,6 @@ pub const SIOCGIFHWADDR: u32 = 0x8927;
 pub const SIOCGIFINDEX: u32 = 0x8933;
 
 const IFF_UP: u16 = 0x1;
-const IFF_BROADCAST: u16 = 0x2;
-const IFF_LOOPBACK: u16 = 0x8;
-const IFF_RUNNING: u16 = 0x40;
-const IFF_MULTICAST: u16 = 0x1000;
 const ARPHRD_ETHER: u16 = 1;
 const ARPHRD_LOOPBACK: u16 = 772;
 const IFREQ: usize = 40;
@@ -52,12 +49,9 @@ pub fn is_ifreq(cmd: u32) -> bool {
     )
 }
 
+/// ifr_flags is a short: IFF_LOWER_UP and above do not fit (dev_ifsioc_locked).
 fn flags(f: &IfaceInfo) -> u16 {
-    if f.loopback() {
-        IFF_UP | IFF_LOOPBACK | IFF_RUNNING
-    } else {
-        IFF_UP | IFF_BROADCAST | IFF_RUNNING | IFF_MULTICAST
-    }
+    crate::netlink::route::link_flags(f) as u16
 }
 
 fn v4(f: &IfaceInfo) -> Option<IpCidr> {
@@ -113,7 +107,11 @@ pub fn ioctl(shared: &Shared, cmd: u32, arg: u64, mem: &dyn UserSpace) -> KResul
     match cmd {
         SIOCGIFINDEX => data[..4].copy_from_slice(&f.index.to_ne_bytes()),
         SIOCGIFFLAGS => data[..2].copy_from_slice(&flags(f).to_ne_bytes()),
-        SIOCSIFFLAGS => return Ok(0),
+        SIOCSIFFLAGS => {
+            let fl = u16::from_ne_bytes([data[0], data[1]]);
+            shared.set_link_up(f.index, fl & IFF_UP != 0)?;
+            return Ok(0);
+        }
         SIOCGIFMTU => data[..4].copy_from_slice(&(f.mtu as i32).to_ne_bytes()),
         SIOCGIFHWADDR => {
             data.fill(0);
