@@ -167,13 +167,19 @@ pub fn setsockopt(
             let tv: kestrel_abi::time::Timeval = ctx.read(val.cast())?;
             s.set_timeout(name == SO_SNDTIMEO, ns_of_timeval(tv)?);
         }
-        (SOL_SOCKET, SO_PASSCRED | SO_REUSEADDR | SO_KEEPALIVE | SO_PRIORITY | SO_ATTACH_FILTER) => {
+        (
+            SOL_SOCKET,
+            SO_PASSCRED | SO_REUSEADDR | SO_KEEPALIVE | SO_PRIORITY | SO_ATTACH_FILTER,
+        ) => {
             if name != SO_ATTACH_FILTER {
                 read_int(ctx, val, len)?;
             }
         }
         (SOL_SOCKET, _) => return Err(Errno::ENOPROTOOPT),
-        (netlink::SOL_NETLINK, netlink::NETLINK_ADD_MEMBERSHIP | netlink::NETLINK_DROP_MEMBERSHIP) => {
+        (
+            netlink::SOL_NETLINK,
+            netlink::NETLINK_ADD_MEMBERSHIP | netlink::NETLINK_DROP_MEMBERSHIP,
+        ) => {
             let g = read_int(ctx, val, len)? as u32;
             s.membership(g, name == netlink::NETLINK_ADD_MEMBERSHIP)?;
         }
@@ -227,7 +233,13 @@ pub fn getsockopt(
 }
 
 /// getsockname/getpeername.
-pub fn name(ctx: &Ctx<'_>, s: &NetlinkSocket, peer: bool, addr: UserPtr<u8>, len: UserPtr<u32>) -> KResult<u64> {
+pub fn name(
+    ctx: &Ctx<'_>,
+    s: &NetlinkSocket,
+    peer: bool,
+    addr: UserPtr<u8>,
+    len: UserPtr<u32>,
+) -> KResult<u64> {
     let b = if peer { s.peer_name() } else { s.local_name() };
     write_addr(ctx, &b, addr, len)?;
     Ok(0)

@@ -256,6 +256,8 @@ pub struct Shared {
     /// The interfaces, `lo` first.
     ifaces: spin::RwLock<Vec<IfaceInfo>>,
     next_id: AtomicU64,
+    /// Run after each change of the interfaces (the kernel rewrites /sys).
+    change_hook: spin::Once<fn()>,
     /// Bumped by each change of the interfaces' configuration: the actor
     /// applies it to smoltcp's interfaces when it sees a new value.
     pub config_gen: AtomicU64,
@@ -274,6 +276,7 @@ impl Shared {
             ifaces: spin::RwLock::new(ifaces),
             next_id: AtomicU64::new(1),
             config_gen: AtomicU64::new(0),
+            change_hook: spin::Once::new(),
             registry: spin::Mutex::new(alloc::collections::BTreeMap::new()),
         })
     }
@@ -331,7 +334,16 @@ impl Shared {
         let r = f(&mut self.ifaces.write())?;
         self.config_gen.fetch_add(1, Ordering::AcqRel);
         self.notify.notify();
+        if let Some(hook) = self.change_hook.get() {
+            hook();
+        }
         Ok(r)
+    }
+
+    /// Sets the function run (without locks held) after each change of the
+    /// interfaces' configuration.
+    pub fn set_change_hook(&self, hook: fn()) {
+        self.change_hook.call_once(|| hook);
     }
 
     /// The interface with index `index`, by position (ENODEV).
@@ -369,6 +381,46 @@ impl Shared {
                 return Err(Errno::ENOBUFS);
             }
             f.addrs.push(cidr);
+            Ok(())
+        })
+    }
+
+    /// SIOCSIFADDR and SIOCSIFNETMASK: the interface's first IPv4 address
+    /// becomes `addr` (with its class's prefix, as Linux's devinet_ioctl
+    /// sets it), or keeps its address and takes `prefix`. Setting the mask
+    /// of an interface without an IPv4 address is EADDRNOTAVAIL.
+    pub fn set_ipv4(
+        &self,
+        index: u32,
+        addr: Option<Ipv4Address>,
+        prefix: Option<u8>,
+    ) -> KResult<()> {
+        self.reconfigure(|ifs| {
+            let i = Self::position(ifs, index)?;
+            let f = &mut ifs[i];
+            let at = f.addrs.iter().position(|c| matches!(c, IpCidr::Ipv4(_)));
+            match (addr, prefix, at) {
+                (Some(a), _, at) => {
+                    let o = a.octets()[0];
+                    let class = if o < 128 {
+                        8
+                    } else if o < 192 {
+                        16
+                    } else {
+                        24
+                    };
+                    let c = IpCidr::new(IpAddress::Ipv4(a), class);
+                    match at {
+                        Some(at) => f.addrs[at] = c,
+                        None if f.addrs.len() >= MAX_ADDRS => return Err(Errno::ENOBUFS),
+                        None => f.addrs.push(c),
+                    }
+                }
+                (None, Some(p), Some(at)) => {
+                    f.addrs[at] = IpCidr::new(f.addrs[at].address(), p);
+                }
+                _ => return Err(Errno::EADDRNOTAVAIL),
+            }
             Ok(())
         })
     }

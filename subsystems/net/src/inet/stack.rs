@@ -384,7 +384,10 @@ impl Stack {
     /// (netlink and the interface ioctls change [`Shared`]'s copy): their
     /// addresses, lo holding every address of the host, and their routes.
     fn apply_config(&mut self) {
-        let now = self.shared.config_gen.load(core::sync::atomic::Ordering::Acquire);
+        let now = self
+            .shared
+            .config_gen
+            .load(core::sync::atomic::Ordering::Acquire);
         if now == self.config_seen {
             return;
         }

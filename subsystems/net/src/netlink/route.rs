@@ -67,7 +67,19 @@ pub const IFA_LABEL: u16 = 3;
 pub const IFA_BROADCAST: u16 = 4;
 pub const IFA_CACHEINFO: u16 = 6;
 pub const IFA_FLAGS: u16 = 8;
+pub const IFA_F_SECONDARY: u32 = 0x01;
 pub const IFA_F_PERMANENT: u32 = 0x80;
+
+/// Whether the address `c` of `f` is secondary: an earlier IPv4 address of
+/// the interface is on the same subnet (Linux makes the later one
+/// secondary and gives the subnet one route, from the primary).
+fn secondary(f: &IfaceInfo, c: IpCidr) -> bool {
+    matches!(c, IpCidr::Ipv4(_))
+        && f.addrs
+            .iter()
+            .take_while(|x| **x != c)
+            .any(|x| matches!(x, IpCidr::Ipv4(_)) && network(*x) == network(c))
+}
 
 pub const RTA_DST: u16 = 1;
 pub const RTA_OIF: u16 = 4;
@@ -225,7 +237,11 @@ pub fn link_message(f: &IfaceInfo, flags: u16, seq: u32, pid: u32) -> Vec<u8> {
         .attr_u8(IFLA_CARRIER, u8::from(f.up))
         .attr_str(
             IFLA_QDISC,
-            if f.loopback() { "noqueue" } else { "pfifo_fast" },
+            if f.loopback() {
+                "noqueue"
+            } else {
+                "pfifo_fast"
+            },
         )
         .attr_u32(IFLA_CARRIER_CHANGES, 0);
     let mac = f.mac.unwrap_or([0; 6]);
@@ -262,7 +278,8 @@ pub fn addr_message(f: &IfaceInfo, c: IpCidr, flags: u16, seq: u32, pid: u32) ->
     let mut ifa = [0u8; IFADDRMSG_LEN];
     ifa[0] = family_of(a);
     ifa[1] = c.prefix_len();
-    ifa[2] = IFA_F_PERMANENT as u8;
+    let flags = IFA_F_PERMANENT | if secondary(f, c) { IFA_F_SECONDARY } else { 0 };
+    ifa[2] = flags as u8;
     ifa[3] = addr_scope(a);
     ifa[4..8].copy_from_slice(&f.index.to_ne_bytes());
     b.put(&ifa);
@@ -277,7 +294,7 @@ pub fn addr_message(f: &IfaceInfo, c: IpCidr, flags: u16, seq: u32, pid: u32) ->
         }
         b.attr_str(IFA_LABEL, &f.name);
     }
-    b.attr_u32(IFA_FLAGS, IFA_F_PERMANENT);
+    b.attr_u32(IFA_FLAGS, flags);
     // struct ifa_cacheinfo: preferred and valid lifetimes (forever), the
     // creation and update times (hundredths of a second since boot).
     let mut ci = [0u8; 16];
@@ -325,7 +342,7 @@ pub fn routes(ifs: &[IfaceInfo]) -> Vec<RouteEntry> {
         for &c in &f.addrs {
             let v6 = matches!(c, IpCidr::Ipv6(_));
             // lo's IPv4 subnet is all local (below); its IPv6 one is in main.
-            if f.loopback() && !v6 {
+            if (f.loopback() && !v6) || secondary(f, c) {
                 continue;
             }
             let mut e = entry(f, network(c));
@@ -491,13 +508,7 @@ fn find_link<'a>(ifs: &'a [IfaceInfo], body: &[u8]) -> KResult<&'a IfaceInfo> {
         .ok_or(Errno::ENODEV)
 }
 
-fn request(
-    shared: &Shared,
-    h: &Header,
-    body: &[u8],
-    admin: bool,
-    portid: u32,
-) -> KResult<Answer> {
+fn request(shared: &Shared, h: &Header, body: &[u8], admin: bool, portid: u32) -> KResult<Answer> {
     if h.ty > RTM_MAX {
         return Err(Errno::EOPNOTSUPP);
     }
@@ -641,10 +652,7 @@ fn change_addr(shared: &Shared, h: &Header, body: &[u8]) -> KResult<Answer> {
         .map(|p| parse_addr(family, p))
         .transpose()?;
     let ifs = shared.interfaces();
-    let f = ifs
-        .iter()
-        .find(|f| f.index == index)
-        .ok_or(Errno::ENODEV)?;
+    let f = ifs.iter().find(|f| f.index == index).ok_or(Errno::ENODEV)?;
     if h.ty == RTM_NEWADDR {
         let a = if family == AF_INET {
             local.ok_or(Errno::EINVAL)?
@@ -764,7 +772,13 @@ fn get_route(shared: &Shared, h: &Header, body: &[u8], portid: u32) -> KResult<A
         prefsrc: Some(src),
         priority: None,
     };
-    Ok(Answer::Reply(route_message(&r, 0, h.seq, portid, RTM_F_CLONED)))
+    Ok(Answer::Reply(route_message(
+        &r,
+        0,
+        h.seq,
+        portid,
+        RTM_F_CLONED,
+    )))
 }
 
 /// /proc/net/route: the main table's IPv4 routes in Linux's columns

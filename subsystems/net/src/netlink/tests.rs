@@ -78,7 +78,12 @@ fn with_attr(mut body: Vec<u8>, ty: u16, payload: &[u8]) -> Vec<u8> {
 #[test]
 fn link_dump_has_lo_first_with_index_1_then_done() {
     let (_, shared) = net();
-    let out = handle(&shared, 77, &request(RTM_GETLINK, NLM_F_DUMP, 5, &[0]), true);
+    let out = handle(
+        &shared,
+        77,
+        &request(RTM_GETLINK, NLM_F_DUMP, 5, &[0]),
+        true,
+    );
     let msgs = messages(&out);
     assert_eq!(msgs.len(), 3);
     let (h, p) = &msgs[0];
@@ -111,7 +116,10 @@ fn addr_dump_filters_by_family() {
         .filter(|(h, _)| h.ty == RTM_NEWADDR)
         .map(|(_, p)| (p[1], attr(&p[8..], IFA_LOCAL).unwrap().to_vec()))
         .collect();
-    assert_eq!(addrs, vec![(8, vec![127, 0, 0, 1]), (24, vec![10, 0, 2, 15])]);
+    assert_eq!(
+        addrs,
+        vec![(8, vec![127, 0, 0, 1]), (24, vec![10, 0, 2, 15])]
+    );
     let all = messages(&handle(
         &shared,
         1,
@@ -130,7 +138,10 @@ fn ack_is_error_0_with_the_request_header_only() {
     let msgs = messages(&out);
     assert_eq!(msgs.len(), 1);
     let (h, p) = &msgs[0];
-    assert_eq!((h.ty, h.seq, h.pid, h.flags), (NLMSG_ERROR, 9, 3, NLM_F_CAPPED));
+    assert_eq!(
+        (h.ty, h.seq, h.pid, h.flags),
+        (NLMSG_ERROR, 9, 3, NLM_F_CAPPED)
+    );
     assert_eq!(errno_of(p), 0);
     assert_eq!(p.len(), 4 + NLMSG_HDRLEN);
     assert_eq!(Header::parse(&p[4..]).unwrap().len, 20);
@@ -236,7 +247,12 @@ fn routes_add_show_and_delete() {
         && r.oif == 2));
     // A default route exists: adding one is EEXIST.
     let body = with_attr(rtmsg(AF_INET, 0), RTA_GATEWAY, &[10, 0, 2, 2]);
-    let add = request(RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, 1, &body);
+    let add = request(
+        RTM_NEWROUTE,
+        NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+        1,
+        &body,
+    );
     assert_eq!(
         errno_of(&messages(&handle(&shared, 1, &add, true))[0].1),
         Errno::EEXIST as i32
@@ -247,13 +263,20 @@ fn routes_add_show_and_delete() {
         RTA_GATEWAY,
         &[10, 0, 2, 2],
     );
-    let add = request(RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, 2, &body);
+    let add = request(
+        RTM_NEWROUTE,
+        NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+        2,
+        &body,
+    );
     assert_eq!(errno_of(&messages(&handle(&shared, 1, &add, true))[0].1), 0);
     assert_eq!(dump(&shared).len(), 4);
     stack.poll(2_000_000);
     assert_eq!(stack.route_count(1), 2);
     assert_eq!(
-        shared.route(IpAddress::v4(192, 168, 7, 9), None).map(|r| r.0),
+        shared
+            .route(IpAddress::v4(192, 168, 7, 9), None)
+            .map(|r| r.0),
         Some(1)
     );
     // A gateway on no subnet of ours.
@@ -284,7 +307,10 @@ fn link_down_and_up() {
     body[4..8].copy_from_slice(&2i32.to_ne_bytes());
     body[12..16].copy_from_slice(&IFF_UP.to_ne_bytes());
     let down = request(RTM_NEWLINK, NLM_F_ACK, 1, &body);
-    assert_eq!(errno_of(&messages(&handle(&shared, 1, &down, true))[0].1), 0);
+    assert_eq!(
+        errno_of(&messages(&handle(&shared, 1, &down, true))[0].1),
+        0
+    );
     let f = &shared.interfaces()[1];
     assert_eq!(link_flags(f), IFF_BROADCAST | IFF_MULTICAST);
     assert_eq!(operstate_name(f), "down");
@@ -317,7 +343,12 @@ fn get_one_link_by_name_and_missing_is_enodev() {
     assert_eq!(msgs[0].0.ty, RTM_NEWLINK);
     assert_eq!(errno_of(&msgs[1].1), 0);
     let body = with_attr(vec![0u8; IFINFOMSG_LEN], IFLA_IFNAME, b"nope\0");
-    let msgs = messages(&handle(&shared, 1, &request(RTM_GETLINK, 0, 1, &body), false));
+    let msgs = messages(&handle(
+        &shared,
+        1,
+        &request(RTM_GETLINK, 0, 1, &body),
+        false,
+    ));
     assert_eq!(errno_of(&msgs[0].1), Errno::ENODEV as i32);
 }
 
