@@ -3,7 +3,9 @@
 //! `/sys/devices/system/cpu/online`, `/sys/block/vda/size`).
 //!
 //! Built once, after the drivers have probed, as a read-only ramfs mounted on
-//! /sys: Kestrel's devices do not come and go, so a snapshot is the truth. Where
+//! /sys: Kestrel's devices do not come and go, so a snapshot is the truth;
+//! only /sys/class/net/IF's files are rewritten, when netlink or an ioctl
+//! changes an interface ([`refresh_net`]). Where
 //! Linux has symbolic links into `/sys/devices`, these are plain directories.
 
 use alloc::format;
