@@ -452,7 +452,25 @@ enum Answer {
 /// sender has CAP_NET_ADMIN. Returns the datagrams to queue, in order.
 pub fn handle(shared: &Shared, portid: u32, data: &[u8], admin: bool) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
+    handle_each(shared, portid, data, admin, &mut |d| {
+        out.push(d);
+        true
+    });
+    out
+}
+
+/// [`handle`], giving each datagram to `emit` as soon as it is made, so a
+/// send of many small requests never holds more than one answer in the
+/// kernel; `emit` returning false (the receiver is full) stops the batch.
+pub fn handle_each(
+    shared: &Shared,
+    portid: u32,
+    data: &[u8],
+    admin: bool,
+    emit: &mut dyn FnMut(Vec<u8>) -> bool,
+) {
     for (h, body) in Messages::new(data) {
+        let mut out = Vec::new();
         let mut err = 0;
         let mut dumped = false;
         // Replies and acknowledgements are only for requests; control
@@ -471,8 +489,12 @@ pub fn handle(shared: &Shared, portid: u32, data: &[u8], admin: bool) -> Vec<Vec
         if !dumped && (h.flags & NLM_F_ACK != 0 || err != 0) {
             out.push(error(&h, body, err, portid));
         }
+        for d in out {
+            if !emit(d) {
+                return;
+            }
+        }
     }
-    out
 }
 
 /// Packs a dump's messages and its NLMSG_DONE into datagrams of at most

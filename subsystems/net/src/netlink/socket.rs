@@ -272,9 +272,10 @@ impl NetlinkSocket {
         if self.protocol == super::NETLINK_ROUTE
             && let Some(shared) = &self.shared
         {
-            for reply in super::route::handle(shared, me, data, admin) {
-                self.deliver(reply, 0);
-            }
+            // Once a reply does not fit the queue (ENOBUFS), the rest of
+            // the batch is dropped unread: Linux would still carry it out,
+            // but here a send's work and memory stay bounded by the queue.
+            super::route::handle_each(shared, me, data, admin, &mut |reply| self.deliver(reply, 0));
         }
         Ok(data.len())
     }
