@@ -420,3 +420,24 @@ fn proc_net_route_lists_main_ipv4() {
         "00000000000000000000000000000001 01 80 10 80       lo\n"
     );
 }
+
+#[test]
+fn a_flood_of_dump_requests_fills_the_queue_then_enobufs() {
+    let (_, shared) = net();
+    let s = NetlinkSocket::new(NETLINK_ROUTE, 3, Some(shared));
+    let one = request(RTM_GETLINK, NLM_F_DUMP, 1, &[0; 4]);
+    let mut batch = Vec::new();
+    while batch.len() + one.len() <= socket::DEFAULT_BUF - 32 {
+        batch.extend_from_slice(&one);
+    }
+    assert_eq!(s.send(&batch, None, 9, true), Ok(batch.len()));
+    // Bounded by the receive buffer, and the overrun reported once.
+    assert!(s.queued_bytes() <= socket::DEFAULT_BUF);
+    let mut buf = vec![0u8; 8192];
+    assert_eq!(s.recv(&mut buf, false).err(), Some(Errno::ENOBUFS));
+    assert!(s.recv(&mut buf, false).is_ok());
+    // Too big for the send buffer at all.
+    batch.extend_from_slice(&one);
+    batch.extend_from_slice(&one);
+    assert_eq!(s.send(&batch, None, 9, true), Err(Errno::EMSGSIZE));
+}
