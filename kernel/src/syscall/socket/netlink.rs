@@ -99,7 +99,8 @@ pub struct Got {
 }
 
 /// Receives one datagram into `dst`, waiting unless non-blocking; what does
-/// not fit is discarded (MSG_TRUNC).
+/// not fit is discarded (MSG_TRUNC). The kernel's copy is the datagram's own
+/// buffer (at most a send buffer), whatever size the caller's is.
 pub async fn recv(
     ctx: &Ctx<'_>,
     f: &OpenFile,
@@ -115,15 +116,14 @@ pub async fn recv(
     }
     let dontwait = f.nonblocking() || flags & MSG_DONTWAIT != 0;
     let until = deadline(s.timeout(false));
-    let len = dst.remaining().min(netlink::socket::MAX_BUF);
-    let mut buf: Vec<u8> = zeroed_vec(len)?;
-    let r = loop {
-        match s.recv(&mut buf, flags & MSG_PEEK != 0) {
+    let len = dst.remaining();
+    let (buf, r) = loop {
+        match s.recv_vec(len, flags & MSG_PEEK != 0) {
             Err(Errno::EAGAIN) if !dontwait => wait_ready(ctx, f, POLLIN, until).await?,
             r => break r?,
         }
     };
-    if dst.write(&buf[..r.len]) < r.len {
+    if dst.write(&buf) < r.len {
         return Err(Errno::EFAULT);
     }
     Ok(Got {

@@ -314,6 +314,35 @@ impl NetlinkSocket {
         })
     }
 
+    /// Like [`Self::recv`], into a buffer of at most `max` bytes made here
+    /// (no bigger than the datagram: a large user buffer costs nothing).
+    pub fn recv_vec(&self, max: usize, peek: bool) -> KResult<(Vec<u8>, Received)> {
+        let mut st = self.st.lock();
+        if let Some(e) = st.error.take() {
+            return Err(e);
+        }
+        let (data, full, from) = if peek {
+            let d = st.queue.front().ok_or(Errno::EAGAIN)?;
+            let n = d.data.len().min(max);
+            (d.data[..n].to_vec(), d.data.len(), d.from)
+        } else {
+            let mut d = st.queue.pop_front().ok_or(Errno::EAGAIN)?;
+            let full = d.data.len();
+            st.queued = st.queued.saturating_sub(full + OVERHEAD);
+            d.data.truncate(max);
+            (d.data, full, d.from)
+        };
+        let len = data.len();
+        Ok((
+            data,
+            Received {
+                len,
+                full_len: full,
+                from,
+            },
+        ))
+    }
+
     /// The length of the next datagram (FIONREAD/SIOCINQ report the bytes
     /// queued: Linux gives the whole queue for netlink).
     pub fn queued_bytes(&self) -> usize {

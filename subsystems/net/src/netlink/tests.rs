@@ -391,8 +391,11 @@ fn socket_autobinds_to_pid_then_negative_and_truncates() {
     let req = request(RTM_GETLINK, NLM_F_DUMP, 1, &[0]);
     assert_eq!(a.send(&req, None, 4242, true), Ok(req.len()));
     assert_ne!(a.poll_mask() & POLLIN_BIT, 0);
+    let (peeked, r0) = a.recv_vec(usize::MAX, true).unwrap();
+    assert_eq!((peeked.len(), r0.full_len), (r0.len, r0.len));
     let mut small = [0u8; 16];
     let r = a.recv(&mut small, true).unwrap();
+    assert_eq!(&small[..], &peeked[..16]);
     assert_eq!(r.len, 16);
     assert!(r.full_len > 16);
     let r2 = a.recv(&mut small, false).unwrap();
