@@ -174,6 +174,18 @@ pub fn proc_dev() -> String {
     out
 }
 
+/// /proc/net/route: the main table's IPv4 routes.
+pub fn proc_route() -> String {
+    let ifs = shared().map(|s| s.interfaces()).unwrap_or_default();
+    kestrel_net::netlink::route::proc_net_route(&ifs)
+}
+
+/// /proc/net/if_inet6: the IPv6 addresses.
+pub fn proc_if_inet6() -> String {
+    let ifs = shared().map(|s| s.interfaces()).unwrap_or_default();
+    kestrel_net::netlink::route::proc_net_if_inet6(&ifs)
+}
+
 /// An address as /proc/net shows it: the 32-bit words of the address as the
 /// host (little-endian) stores them, in hex.
 fn proc_addr(a: IpAddress, v6: bool) -> String {

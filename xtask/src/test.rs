@@ -613,7 +613,11 @@ fn md5(data: &[u8]) -> Result<String, String> {
 /// writes the host then looks for, a flush, a write to a read-only disk, and
 /// the NIC's address and link; then TCP: busybox httpd and wget over
 /// loopback (IPv4 and IPv6), and wget from the host's server (xtask's, at
-/// 10.0.2.2:HOSTPORT) over eth0.
+/// 10.0.2.2:HOSTPORT) over eth0; then busybox `ip` over netlink: links,
+/// addresses and routes shown, an address and a route added and shown (also
+/// by `route -n` from /proc/net/route), the default route deleted (8.8.8.8
+/// unreachable, the host's server still reached on the link) and added
+/// again, eth0 down (unreachable) and up (reached), lo down and up.
 const DEVICES_SCRIPT: &str = "\
 echo \"disk size $(cat /sys/block/vda/size) ro $(cat /sys/block/vda/ro) $(cat /sys/block/vdb/ro)\"; \
 echo \"disk sector $(dd if=/dev/vda bs=512 skip=4321 count=1 2>/dev/null | head -c 21)\"; \
@@ -630,7 +634,24 @@ mkdir -p /www && seq 1 20000 > /www/f && httpd -p 8080 -h /www && \
 echo \"tcp lo4 $(wget -q -O - http://127.0.0.1:8080/f | md5sum)\" && \
 echo \"tcp lo6 $(wget -q -O - 'http://[::1]:8080/f' | md5sum)\" && \
 echo \"tcp served $(md5sum < /www/f)\"; \
-echo \"tcp eth0 $(wget -q -O - http://10.0.2.2:HOSTPORT/ | md5sum)\"";
+echo \"tcp eth0 $(wget -q -O - http://10.0.2.2:HOSTPORT/ | md5sum)\"; \
+ip link | grep -q '^1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65535' && echo 'nl link lo'; \
+ip link show eth0 | grep -q 'link/ether 52:54:00:12:34:56 brd ff:ff:ff:ff:ff:ff' && echo 'nl link eth0'; \
+ip addr | grep -q 'inet 127.0.0.1/8 scope host lo' && echo 'nl addr lo'; \
+ip addr show dev eth0 | grep -q 'inet 10.0.2.15/24 brd 10.0.2.255 scope global eth0' && echo 'nl addr eth0'; \
+ip route | grep -q '^default via 10.0.2.2 dev eth0' && echo 'nl route default'; \
+ip addr add 10.0.2.16/24 dev eth0 && ip addr show dev eth0 | grep -q 'inet 10.0.2.16/24 .*secondary' && echo 'nl addr added'; \
+ip addr add 10.0.2.16/24 dev eth0 2>&1 | grep -q 'File exists' && echo 'nl addr again eexist'; \
+ip route add 192.168.77.0/24 via 10.0.2.2 && ip route | grep -q '^192.168.77.0/24 via 10.0.2.2 dev eth0' && echo 'nl route added'; \
+route -n | grep -q '^192.168.77.0 *10.0.2.2 *255.255.255.0 *UG' && echo 'nl route -n'; \
+ip route del default && ! ip route | grep -q default && echo 'nl default deleted'; \
+wget -q -O /dev/null http://8.8.8.8/ 2>&1 | grep -q 'unreachable' && echo 'nl no route to 8.8.8.8'; \
+echo \"nl on link $(wget -q -O - http://10.0.2.2:HOSTPORT/ | md5sum)\"; \
+ip route add default via 10.0.2.2 && ip route | grep -q '^default via 10.0.2.2 dev eth0' && echo 'nl default added'; \
+ip link set eth0 down && ip link show eth0 | grep -q 'eth0: <BROADCAST,MULTICAST> ' && echo \"nl eth0 down $(cat /sys/class/net/eth0/operstate)\"; \
+wget -q -O /dev/null http://10.0.2.2:HOSTPORT/ 2>&1 | grep -q 'unreachable' && echo 'nl eth0 down unreachable'; \
+ip link set eth0 up && echo \"nl eth0 up $(cat /sys/class/net/eth0/operstate) $(wget -q -O - http://10.0.2.2:HOSTPORT/ | md5sum)\"; \
+ip link set lo down && ip link show lo | grep -q 'lo: <LOOPBACK> ' && ip link set lo up && echo \"nl lo down up $(cat /sys/class/net/lo/operstate) $(wget -q -O - http://127.0.0.1:8080/f | md5sum)\"";
 
 /// A web server on the host's loopback for the guest to fetch from through
 /// QEMU's user network: every request gets `body`. Returns its port; the
@@ -808,6 +829,36 @@ fn devices_check(opts: &Opts, a: &build::Artefacts) -> Result<Tally, String> {
         "net.tcp_over_loopback_and_eth0_carries_files_intact",
         missing,
         "tcp",
+    );
+
+    // busybox ip over netlink (and route -n over /proc/net/route).
+    let mut want: Vec<String> = [
+        "nl link lo",
+        "nl link eth0",
+        "nl addr lo",
+        "nl addr eth0",
+        "nl route default",
+        "nl addr added",
+        "nl addr again eexist",
+        "nl route added",
+        "nl route -n",
+        "nl default deleted",
+        "nl no route to 8.8.8.8",
+        "nl default added",
+        "nl eth0 down down",
+        "nl eth0 down unreachable",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    want.push(format!("nl on link {body_md5}  -"));
+    want.push(format!("nl eth0 up up {body_md5}  -"));
+    want.push(format!("nl lo down up unknown {served}"));
+    let missing = want.into_iter().filter(|w| !has(w)).collect();
+    report(
+        "net.busybox_ip_shows_and_changes_links_addresses_and_routes",
+        missing,
+        "nl ",
     );
     Ok(t)
 }

@@ -578,7 +578,9 @@ fn kestrel_dir() -> InodeRef {
 /// namespace); with one namespace this is the same.
 fn net_dir() -> InodeRef {
     let ino = 2 + SYSTEM_FILES.iter().position(|n| *n == "net").unwrap_or(0) as u64;
-    const NAMES: [&str; 5] = ["dev", "tcp", "tcp6", "udp", "udp6"];
+    const NAMES: [&str; 8] = [
+        "dev", "tcp", "tcp6", "udp", "udp6", "route", "if_inet6", "unix",
+    ];
     const BASE: u64 = 0x980;
     PseudoDir::new_ref(
         common(ino, 0o555),
@@ -602,7 +604,10 @@ fn net_dir() -> InodeRef {
                 b"tcp" => file(c, || text(crate::net::proc_sockets(true, false))),
                 b"tcp6" => file(c, || text(crate::net::proc_sockets(true, true))),
                 b"udp" => file(c, || text(crate::net::proc_sockets(false, false))),
-                _ => file(c, || text(crate::net::proc_sockets(false, true))),
+                b"udp6" => file(c, || text(crate::net::proc_sockets(false, true))),
+                b"route" => file(c, || text(crate::net::proc_route())),
+                b"if_inet6" => file(c, || text(crate::net::proc_if_inet6())),
+                _ => file(c, || text(kestrel_net::unix::proc_net_unix())),
             })
         }),
     )

@@ -3,7 +3,9 @@
 //! `/sys/devices/system/cpu/online`, `/sys/block/vda/size`).
 //!
 //! Built once, after the drivers have probed, as a read-only ramfs mounted on
-//! /sys: Kestrel's devices do not come and go, so a snapshot is the truth. Where
+//! /sys: Kestrel's devices do not come and go, so a snapshot is the truth;
+//! only /sys/class/net/IF's files are rewritten, when netlink or an ioctl
+//! changes an interface ([`refresh_net`]). Where
 //! Linux has symbolic links into `/sys/devices`, these are plain directories.
 
 use alloc::format;
@@ -28,6 +30,57 @@ fn dir(parent: &InodeRef, name: &str) -> KResult<InodeRef> {
 fn file(parent: &InodeRef, name: &str, content: &str) -> KResult<()> {
     let f = parent.create(name.as_bytes(), NodeKind::File, 0o444, 0, 0)?;
     f.write_at(0, content.as_bytes())?;
+    Ok(())
+}
+
+/// Writes `content` as the whole of `parent/name`, made if missing.
+fn rewrite(parent: &InodeRef, name: &str, content: &str) -> KResult<()> {
+    let f = match parent.lookup(name.as_bytes()) {
+        Ok(f) => f,
+        Err(_) => parent.create(name.as_bytes(), NodeKind::File, 0o444, 0, 0)?,
+    };
+    f.truncate(0)?;
+    f.write_at(0, content.as_bytes())?;
+    Ok(())
+}
+
+/// /sys/class/net.
+static NET: spin::Once<InodeRef> = spin::Once::new();
+
+/// (Re)writes /sys/class/net/IF/ for every interface from what the stack
+/// holds now: at boot, and after each change (netlink, SIOCSIFFLAGS), so
+/// `flags`, `operstate` and `carrier` follow `ip link set IF up|down`.
+pub fn refresh_net() {
+    let (Some(net), Some(shared)) = (NET.get(), crate::net::shared()) else {
+        return;
+    };
+    for f in shared.interfaces() {
+        if let Err(e) = net_iface(net, &f) {
+            log::warn!("sysfs: /sys/class/net/{}: {e:?}", f.name);
+        }
+    }
+}
+
+fn net_iface(net: &InodeRef, f: &kestrel_net::inet::IfaceInfo) -> KResult<()> {
+    use kestrel_net::netlink::route::{link_flags, operstate_name};
+    let d = dir(net, &f.name)?;
+    let m = f.mac.unwrap_or([0; 6]);
+    rewrite(
+        &d,
+        "address",
+        &format!(
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}\n",
+            m[0], m[1], m[2], m[3], m[4], m[5]
+        ),
+    )?;
+    rewrite(&d, "mtu", &format!("{}\n", f.mtu))?;
+    rewrite(&d, "ifindex", &format!("{}\n", f.index))?;
+    rewrite(&d, "type", if f.loopback() { "772\n" } else { "1\n" })?;
+    rewrite(&d, "flags", &format!("{:#x}\n", link_flags(f) & 0xffff))?;
+    rewrite(&d, "operstate", &format!("{}\n", operstate_name(f)))?;
+    // Reading carrier of a down interface is EINVAL on Linux; here it is 0.
+    rewrite(&d, "carrier", if f.up { "1\n" } else { "0\n" })?;
+    rewrite(&d, "tx_queue_len", "1000\n")?;
     Ok(())
 }
 
@@ -94,28 +147,10 @@ pub fn mount() -> KResult<()> {
         file(&q, "logical_block_size", &format!("{}\n", info.block_size))?;
     }
     let net = dir(&dir(&root, "class")?, "net")?;
-    // The loopback interface, as Linux shows it (its operstate is "unknown").
-    let lo = dir(&net, "lo")?;
-    file(&lo, "address", "00:00:00:00:00:00\n")?;
-    file(&lo, "mtu", "65535\n")?;
-    file(&lo, "operstate", "unknown\n")?;
-    file(&lo, "ifindex", "1\n")?;
-    file(&lo, "type", "772\n")?;
-    for (i, (name, n)) in crate::drivers::net_devices().into_iter().enumerate() {
-        let d = dir(&net, &name)?;
-        file(&d, "ifindex", &format!("{}\n", i + 2))?;
-        file(&d, "type", "1\n")?;
-        let m = n.mac();
-        file(
-            &d,
-            "address",
-            &format!(
-                "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}\n",
-                m[0], m[1], m[2], m[3], m[4], m[5]
-            ),
-        )?;
-        file(&d, "mtu", &format!("{}\n", n.mtu()))?;
-        file(&d, "operstate", if n.link_up() { "up\n" } else { "down\n" })?;
+    NET.call_once(|| net.clone());
+    refresh_net();
+    if let Some(shared) = crate::net::shared() {
+        shared.set_change_hook(refresh_net);
     }
 
     let mount_point = super::root().inode.lookup(b"sys")?;

@@ -15,6 +15,7 @@ use kestrel_abi::fs::*;
 use kestrel_abi::net::*;
 use kestrel_abi::{Errno, KResult};
 use kestrel_net::inet::InetSocket;
+use kestrel_net::netlink::NetlinkSocket;
 use kestrel_net::unix::{Addr, Cred, Kind, NameKey, Parsed, Received, Rights, UnixSocket};
 use kestrel_usermem::UserIoVecs;
 
@@ -27,11 +28,15 @@ use super::{Ctx, wait_for};
 use crate::process::signal::interruptible;
 
 mod inet;
+mod netlink;
 
 /// The socket behind `fd`: EBADF for a bad descriptor, ENOTSOCK for another file.
 fn socket_file(ctx: &Ctx<'_>, fd: i32) -> KResult<Arc<OpenFile>> {
     let f = ctx.file(fd)?;
-    if UnixSocket::of(&f).is_none() && InetSocket::of(&f).is_none() {
+    if UnixSocket::of(&f).is_none()
+        && InetSocket::of(&f).is_none()
+        && NetlinkSocket::of(&f).is_none()
+    {
         return Err(Errno::ENOTSOCK);
     }
     Ok(f)
@@ -117,6 +122,19 @@ pub async fn sys_socket(ctx: &mut Ctx<'_>, domain: u32, ty: u32, protocol: i32) 
         let f = crate::fs::anon::socket_file(s, O_RDWR | nonblock);
         return ctx.install(f, ty & SOCK_CLOEXEC != 0).map(|fd| fd as u64);
     }
+    if domain == AF_NETLINK
+        && ty & !(SOCK_TYPE_MASK | SOCK_CLOEXEC | SOCK_NONBLOCK) == 0
+        && ty & SOCK_TYPE_MASK < SOCK_MAX
+    {
+        let s = netlink::socket(ty & SOCK_TYPE_MASK, protocol)?;
+        let nonblock = if ty & SOCK_NONBLOCK != 0 {
+            O_NONBLOCK
+        } else {
+            0
+        };
+        let f = crate::fs::anon::socket_file(s, O_RDWR | nonblock);
+        return ctx.install(f, ty & SOCK_CLOEXEC != 0).map(|fd| fd as u64);
+    }
     let (kind, cloexec, nonblock) = parse_type(domain, ty, protocol)?;
     let f = new_file(UnixSocket::new(kind, peer_cred(ctx)), nonblock);
     ctx.install(f, cloexec).map(|fd| fd as u64)
@@ -129,7 +147,7 @@ pub async fn sys_socketpair(
     protocol: i32,
     sv: UserPtr<[i32; 2]>,
 ) -> KResult<u64> {
-    if matches!(domain, AF_INET | AF_INET6) {
+    if matches!(domain, AF_INET | AF_INET6 | AF_NETLINK) {
         return Err(Errno::EOPNOTSUPP);
     }
     let (kind, cloexec, nonblock) = parse_type(domain, ty, protocol)?;
@@ -239,6 +257,9 @@ pub async fn sys_bind(ctx: &mut Ctx<'_>, fd: Fd, addr: UserPtr<u8>, addrlen: u32
     if let Some(s) = InetSocket::of(&f) {
         return inet::bind(ctx, s, addr, addrlen);
     }
+    if let Some(s) = NetlinkSocket::of(&f) {
+        return netlink::bind(ctx, s, addr, addrlen);
+    }
     let s = sock(&f);
     match read_addr(ctx, addr, addrlen)? {
         Parsed::FamilyOnly => s.autobind()?,
@@ -285,6 +306,9 @@ pub async fn sys_listen(ctx: &mut Ctx<'_>, fd: Fd, backlog: i32) -> KResult<u64>
     let f = socket_file(ctx, fd)?;
     if let Some(s) = InetSocket::of(&f) {
         return inet::listen(s, backlog);
+    }
+    if NetlinkSocket::of(&f).is_some() {
+        return Err(Errno::EOPNOTSUPP);
     }
     // A negative backlog is taken as the maximum, as Linux's unsigned compare does.
     let backlog = backlog.try_into().unwrap_or(4096usize);
@@ -360,6 +384,9 @@ async fn accept(
     if let Some(s) = InetSocket::of(&f) {
         return inet::accept(ctx, &f, s, addr, addrlen, flags).await;
     }
+    if NetlinkSocket::of(&f).is_some() {
+        return Err(Errno::EOPNOTSUPP);
+    }
     let s = sock(&f);
     if s.kind() == Kind::Dgram {
         return Err(Errno::EOPNOTSUPP);
@@ -424,6 +451,9 @@ pub async fn sys_connect(
     let f = socket_file(ctx, fd)?;
     if let Some(s) = InetSocket::of(&f) {
         return inet::connect(ctx, &f, s, addr, addrlen).await;
+    }
+    if let Some(s) = NetlinkSocket::of(&f) {
+        return netlink::connect(ctx, s, addr, addrlen);
     }
     let s = sock(&f);
     // AF_UNSPEC dissolves a datagram socket's association.
@@ -725,6 +755,14 @@ pub async fn sys_sendto(
             .await
             .map(|n| n as u64);
     }
+    if let Some(s) = NetlinkSocket::of(&f) {
+        let raw = if addr.is_null() {
+            None
+        } else {
+            Some(RawAddr::copy_in(ctx, addr, addrlen)?).filter(|r| r.len > 0)
+        };
+        return netlink::send(ctx, s, &mut src, raw.as_ref()).map(|n| n as u64);
+    }
     // __sys_sendto copies the address in (a zero length is no address at all: the
     // socket's peer gets the data); the protocol looks at it afterwards.
     let raw = if addr.is_null() {
@@ -785,6 +823,17 @@ pub async fn sys_recvfrom(
     let mut dst = UserIoVecs::single(&*mm, buf, len)?;
     if let Some(s) = InetSocket::of(&f) {
         let g = inet::recv(ctx, &f, s, &mut dst, flags).await?;
+        if !addr.is_null() {
+            write_addr(ctx, &g.from, addr, addrlen)?;
+        }
+        return Ok(if flags & MSG_TRUNC != 0 {
+            g.full_len
+        } else {
+            g.len
+        } as u64);
+    }
+    if let Some(s) = NetlinkSocket::of(&f) {
+        let g = netlink::recv(ctx, &f, s, &mut dst, flags).await?;
         if !addr.is_null() {
             write_addr(ctx, &g.from, addr, addrlen)?;
         }
@@ -918,6 +967,10 @@ async fn sendmsg(ctx: &Ctx<'_>, f: &OpenFile, hdr: &Msghdr, flags: u32) -> KResu
         // Control messages (IP_PKTINFO, IP_TOS...) are not read: ignored.
         return inet::send(ctx, f, s, &mut src, raw.as_ref(), flags).await;
     }
+    if let Some(s) = NetlinkSocket::of(f) {
+        // Control messages are not read (netlink has none to send).
+        return netlink::send(ctx, s, &mut src, raw.as_ref());
+    }
     let (rights, cred) = parse_control(ctx, hdr.msg_control, hdr.msg_controllen)?;
     let to = send_address(f, raw.as_ref())?;
     send_data(
@@ -965,6 +1018,24 @@ async fn recvmsg(ctx: &Ctx<'_>, f: &OpenFile, hdr: &mut Msghdr, flags: u32) -> K
         }
         hdr.msg_controllen = 0;
         hdr.msg_flags = if truncated { MSG_TRUNC } else { 0 };
+        return Ok(if flags & MSG_TRUNC != 0 {
+            g.full_len
+        } else {
+            g.len
+        });
+    }
+    if let Some(s) = NetlinkSocket::of(f) {
+        let g = netlink::recv(ctx, f, s, &mut dst, flags).await?;
+        if hdr.msg_name != 0 {
+            let k = g.from.len().min(hdr.msg_namelen as usize);
+            if k > 0 {
+                mm.writer(UserPtr::<u8>::new(hdr.msg_name), k)?
+                    .write_all(&g.from[..k])?;
+            }
+            hdr.msg_namelen = g.from.len() as u32;
+        }
+        hdr.msg_controllen = 0;
+        hdr.msg_flags = if g.full_len > g.len { MSG_TRUNC } else { 0 };
         return Ok(if flags & MSG_TRUNC != 0 {
             g.full_len
         } else {
@@ -1109,6 +1180,9 @@ pub async fn sys_shutdown(ctx: &mut Ctx<'_>, fd: Fd, how: u32) -> KResult<u64> {
     if let Some(s) = InetSocket::of(&f) {
         return inet::shutdown(s, how);
     }
+    if NetlinkSocket::of(&f).is_some() {
+        return Err(Errno::EOPNOTSUPP);
+    }
     sock(&f).shutdown(how)?;
     Ok(0)
 }
@@ -1124,6 +1198,9 @@ pub async fn sys_getsockname(
         write_addr(ctx, &s.local_name(), addr, addrlen)?;
         return Ok(0);
     }
+    if let Some(s) = NetlinkSocket::of(&f) {
+        return netlink::name(ctx, s, false, addr, addrlen);
+    }
     write_addr(ctx, &sock(&f).local_addr().to_sockaddr(), addr, addrlen)?;
     Ok(0)
 }
@@ -1135,6 +1212,9 @@ pub async fn sys_getpeername(
     addrlen: UserPtr<u32>,
 ) -> KResult<u64> {
     let f = socket_file(ctx, fd)?;
+    if let Some(s) = NetlinkSocket::of(&f) {
+        return netlink::name(ctx, s, true, addr, addrlen);
+    }
     if let Some(s) = InetSocket::of(&f) {
         let peer = s.peer_name()?;
         write_addr(ctx, &peer, addr, addrlen)?;
@@ -1171,6 +1251,9 @@ pub async fn sys_setsockopt(
     let f = socket_file(ctx, fd)?;
     if let Some(s) = InetSocket::of(&f) {
         return inet::setsockopt(ctx, s, level, name, val, len);
+    }
+    if let Some(s) = NetlinkSocket::of(&f) {
+        return netlink::setsockopt(ctx, s, level, name, val, len);
     }
     let s = sock(&f);
     // Unix sockets have no protocol-level options: Linux's unix proto_ops have no
@@ -1224,6 +1307,9 @@ pub async fn sys_getsockopt(
     let f = socket_file(ctx, fd)?;
     if let Some(s) = InetSocket::of(&f) {
         return inet::getsockopt(ctx, s, level, name, val, len_ptr);
+    }
+    if let Some(s) = NetlinkSocket::of(&f) {
+        return netlink::getsockopt(ctx, s, level, name, val, len_ptr);
     }
     let s = sock(&f);
     // As setsockopt: no getsockopt in the unix proto_ops (do_sock_getsockopt).
@@ -1287,6 +1373,9 @@ pub async fn read(ctx: &Ctx<'_>, f: &OpenFile, buf: UserPtr<u8>, count: usize) -
     if let Some(s) = InetSocket::of(f) {
         return inet::recv(ctx, f, s, &mut dst, 0).await.map(|g| g.len);
     }
+    if let Some(s) = NetlinkSocket::of(f) {
+        return netlink::recv(ctx, f, s, &mut dst, 0).await.map(|g| g.len);
+    }
     recv_data(ctx, f, &mut dst, 0).await.map(|(n, _)| n)
 }
 
@@ -1298,6 +1387,9 @@ pub async fn write(ctx: &Ctx<'_>, f: &OpenFile, buf: UserPtr<u8>, count: usize) 
     let mut src = UserIoVecs::single(&*mm, buf, count)?;
     if let Some(s) = InetSocket::of(f) {
         return inet::send(ctx, f, s, &mut src, None, 0).await;
+    }
+    if let Some(s) = NetlinkSocket::of(f) {
+        return netlink::send(ctx, s, &mut src, None);
     }
     send_data(ctx, f, &mut src, None, scm_cred(ctx), None, 0).await
 }
@@ -1312,6 +1404,11 @@ pub async fn readv(ctx: &Ctx<'_>, f: &OpenFile, iovecs: &[Iovec]) -> KResult<u64
     let mut dst = UserIoVecs::new(&*mm, iovecs)?;
     if let Some(s) = InetSocket::of(f) {
         return inet::recv(ctx, f, s, &mut dst, 0)
+            .await
+            .map(|g| g.len as u64);
+    }
+    if let Some(s) = NetlinkSocket::of(f) {
+        return netlink::recv(ctx, f, s, &mut dst, 0)
             .await
             .map(|g| g.len as u64);
     }
@@ -1332,6 +1429,9 @@ pub async fn writev(ctx: &Ctx<'_>, f: &OpenFile, iovecs: &[Iovec]) -> KResult<u6
             .await
             .map(|n| n as u64);
     }
+    if let Some(s) = NetlinkSocket::of(f) {
+        return netlink::send(ctx, s, &mut src, None).map(|n| n as u64);
+    }
     send_data(ctx, f, &mut src, None, scm_cred(ctx), None, 0)
         .await
         .map(|n| n as u64)
@@ -1339,7 +1439,7 @@ pub async fn writev(ctx: &Ctx<'_>, f: &OpenFile, iovecs: &[Iovec]) -> KResult<u6
 
 /// Whether `f` is a socket (read/write/readv/writev go through here for sockets).
 pub fn is_socket(f: &OpenFile) -> bool {
-    UnixSocket::of(f).is_some() || InetSocket::of(f).is_some()
+    UnixSocket::of(f).is_some() || InetSocket::of(f).is_some() || NetlinkSocket::of(f).is_some()
 }
 
 /// An open file description is being released: a socket's last file closed is
@@ -1349,6 +1449,9 @@ pub fn file_released(f: &OpenFile) {
         s.release();
     }
     if let Some(s) = InetSocket::of(f) {
+        s.release();
+    }
+    if let Some(s) = NetlinkSocket::of(f) {
         s.release();
     }
 }

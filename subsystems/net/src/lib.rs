@@ -3,6 +3,8 @@
 //! * [`unix`]: AF_UNIX sockets (unix(7)): stream, datagram and seqpacket, named in
 //!   the file system or the abstract namespace, with descriptor passing
 //!   (SCM_RIGHTS) and credentials (SCM_CREDENTIALS, SO_PEERCRED).
+//! * [`inet`]: AF_INET and AF_INET6 TCP and UDP on smoltcp.
+//! * [`netlink`]: AF_NETLINK's NETLINK_ROUTE: links, addresses and routes.
 //!
 //! Like the VFS, nothing here blocks: operations that would wait return EAGAIN,
 //! and every socket is a [`kestrel_vfs::FileOps`] with a poll mask and a wait
@@ -14,4 +16,5 @@
 extern crate alloc;
 
 pub mod inet;
+pub mod netlink;
 pub mod unix;

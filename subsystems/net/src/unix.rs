@@ -239,6 +239,53 @@ pub enum NameKey {
 static NAMES: spin::Mutex<BTreeMap<NameKey, Weak<UnixSocket>>> = spin::Mutex::new(BTreeMap::new());
 static AUTOBIND: AtomicU32 = AtomicU32::new(0);
 
+/// Every socket that exists, for /proc/net/unix (a socket leaves when dropped).
+static ALL: spin::Mutex<BTreeMap<usize, Weak<UnixSocket>>> = spin::Mutex::new(BTreeMap::new());
+
+/// /proc/net/unix: one line per socket in Linux's columns: the kernel address
+/// (zeros, as Linux shows it to whoever may not see kernel pointers), the
+/// reference count, protocol, flags (__SO_ACCEPTCON for a listener), type,
+/// state (SS_UNCONNECTED, SS_CONNECTED), inode (0: the socket does not know
+/// its file's; partial) and the name, an abstract one with `@` for its NULs.
+pub fn proc_net_unix() -> alloc::string::String {
+    use core::fmt::Write;
+    let mut out =
+        alloc::string::String::from("Num       RefCount Protocol Flags    Type St Inode Path\n");
+    // Upgraded outside the lock: a socket dropped meanwhile leaves the table.
+    let weak: Vec<_> = ALL.lock().values().cloned().collect();
+    for s in weak.iter().filter_map(Weak::upgrade) {
+        let (flags, st, name) = {
+            let st = s.state.lock();
+            let flags = if st.listen.is_some() { 1u32 << 16 } else { 0 };
+            let state = if st.connected { 3 } else { 1 };
+            let name: Vec<u8> = match &st.addr {
+                Some(Addr::Path(p)) => p.clone(),
+                Some(Addr::Abstract(n)) => core::iter::once(b'@')
+                    .chain(n.iter().map(|&b| if b == 0 { b'@' } else { b }))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            (flags, state, name)
+        };
+        let _ = write!(
+            out,
+            "0000000000000000: {:08X} {:08X} {:08X} {:04X} {:02X} {:5}",
+            2,
+            0,
+            flags,
+            s.kind.to_type(),
+            st,
+            0
+        );
+        if !name.is_empty() {
+            out.push(' ');
+            out.push_str(&alloc::string::String::from_utf8_lossy(&name));
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// The live socket bound to `key`.
 pub fn lookup(key: &NameKey) -> Option<Arc<UnixSocket>> {
     let found = NAMES.lock().get(key).and_then(Weak::upgrade)?;
@@ -366,7 +413,7 @@ fn wake_peer_wakers(wakers: Vec<Weak<UnixSocket>>) {
 impl UnixSocket {
     /// A new, unnamed, unconnected socket created by `owner`.
     pub fn new(kind: Kind, owner: Cred) -> Arc<Self> {
-        Arc::new_cyclic(|me| Self {
+        let s = Arc::new_cyclic(|me| Self {
             kind,
             me: me.clone(),
             owner: spin::Mutex::new(owner),
@@ -392,7 +439,10 @@ impl UnixSocket {
                 peer_wakers: Vec::new(),
             }),
             wq: WaitQueue::new(),
-        })
+        });
+        ALL.lock()
+            .insert(Arc::as_ptr(&s) as usize, Arc::downgrade(&s));
+        s
     }
 
     /// socketpair(2): two connected sockets.
@@ -1321,6 +1371,7 @@ impl Drop for UnixSocket {
         // Normally done when the last file closed; a socket that never had one (a
         // connection dropped before accept took it) is released here.
         self.release_as(false);
+        ALL.lock().remove(&(self as *const UnixSocket as usize));
     }
 }
 

@@ -3,8 +3,12 @@
 //! SIOCGIFNETMASK, SIOCGIFBRDADDR, SIOCGIFMTU and SIOCGIFHWADDR.
 //!
 //! A `struct ifreq` is 40 bytes: the interface's name (16 bytes, NUL-padded)
-//! and a 24-byte union whose member depends on the request. The interfaces
-//! cannot be changed: SIOCSIFFLAGS is accepted and has no effect (partial).
+//! and a 24-byte union whose member depends on the request. SIOCSIFFLAGS
+//! brings an interface up or down (busybox `ip link set IF up` uses it); its
+//! other flags cannot change and are ignored. SIOCSIFADDR and SIOCSIFNETMASK
+//! (`ifconfig IF ADDR netmask MASK`) set the first IPv4 address. The kernel
+//! checks CAP_NET_ADMIN for the changes before it calls [`ioctl`], for a
+//! socket of any family.
 
 use alloc::vec::Vec;
 
@@ -24,12 +28,14 @@ pub const SIOCGIFNETMASK: u32 = 0x891b;
 pub const SIOCGIFMTU: u32 = 0x8921;
 pub const SIOCGIFHWADDR: u32 = 0x8927;
 pub const SIOCGIFINDEX: u32 = 0x8933;
+pub const SIOCGIFDSTADDR: u32 = 0x8917;
+pub const SIOCSIFADDR: u32 = 0x8916;
+pub const SIOCSIFNETMASK: u32 = 0x891c;
+pub const SIOCGIFMETRIC: u32 = 0x891d;
+pub const SIOCGIFMAP: u32 = 0x8970;
+pub const SIOCGIFTXQLEN: u32 = 0x8942;
 
 const IFF_UP: u16 = 0x1;
-const IFF_BROADCAST: u16 = 0x2;
-const IFF_LOOPBACK: u16 = 0x8;
-const IFF_RUNNING: u16 = 0x40;
-const IFF_MULTICAST: u16 = 0x1000;
 const ARPHRD_ETHER: u16 = 1;
 const ARPHRD_LOOPBACK: u16 = 772;
 const IFREQ: usize = 40;
@@ -49,15 +55,18 @@ pub fn is_ifreq(cmd: u32) -> bool {
             | SIOCGIFMTU
             | SIOCGIFHWADDR
             | SIOCGIFINDEX
+            | SIOCGIFDSTADDR
+            | SIOCSIFADDR
+            | SIOCSIFNETMASK
+            | SIOCGIFMETRIC
+            | SIOCGIFMAP
+            | SIOCGIFTXQLEN
     )
 }
 
+/// ifr_flags is a short: IFF_LOWER_UP and above do not fit (dev_ifsioc_locked).
 fn flags(f: &IfaceInfo) -> u16 {
-    if f.loopback() {
-        IFF_UP | IFF_LOOPBACK | IFF_RUNNING
-    } else {
-        IFF_UP | IFF_BROADCAST | IFF_RUNNING | IFF_MULTICAST
-    }
+    crate::netlink::route::link_flags(f) as u16
 }
 
 fn v4(f: &IfaceInfo) -> Option<IpCidr> {
@@ -113,8 +122,34 @@ pub fn ioctl(shared: &Shared, cmd: u32, arg: u64, mem: &dyn UserSpace) -> KResul
     match cmd {
         SIOCGIFINDEX => data[..4].copy_from_slice(&f.index.to_ne_bytes()),
         SIOCGIFFLAGS => data[..2].copy_from_slice(&flags(f).to_ne_bytes()),
-        SIOCSIFFLAGS => return Ok(0),
+        SIOCSIFFLAGS => {
+            let fl = u16::from_ne_bytes([data[0], data[1]]);
+            shared.set_link_up(f.index, fl & IFF_UP != 0)?;
+            return Ok(0);
+        }
         SIOCGIFMTU => data[..4].copy_from_slice(&(f.mtu as i32).to_ne_bytes()),
+        SIOCGIFTXQLEN => data[..4].copy_from_slice(&1000i32.to_ne_bytes()),
+        SIOCGIFMETRIC => data[..4].fill(0),
+        // struct ifmap: no memory window, IRQ, DMA or port.
+        SIOCGIFMAP => data.fill(0),
+        SIOCSIFADDR | SIOCSIFNETMASK => {
+            let fam = u16::from_ne_bytes([data[0], data[1]]);
+            if fam != AF_INET {
+                return Err(Errno::EINVAL);
+            }
+            let a = [data[4], data[5], data[6], data[7]];
+            if cmd == SIOCSIFADDR {
+                shared.set_ipv4(f.index, Some(smoltcp::wire::Ipv4Address::from(a)), None)?;
+            } else {
+                let mask = u32::from_be_bytes(a);
+                // A mask must be contiguous ones (EINVAL, bad_mask).
+                if mask.leading_ones() + mask.trailing_zeros() != 32 {
+                    return Err(Errno::EINVAL);
+                }
+                shared.set_ipv4(f.index, None, Some(mask.leading_ones() as u8))?;
+            }
+            return Ok(0);
+        }
         SIOCGIFHWADDR => {
             data.fill(0);
             let fam = if f.loopback() {
@@ -127,10 +162,10 @@ pub fn ioctl(shared: &Shared, cmd: u32, arg: u64, mem: &dyn UserSpace) -> KResul
                 data[2..8].copy_from_slice(&m);
             }
         }
-        SIOCGIFADDR | SIOCGIFNETMASK | SIOCGIFBRDADDR => {
+        SIOCGIFADDR | SIOCGIFNETMASK | SIOCGIFBRDADDR | SIOCGIFDSTADDR => {
             let c = v4(f).ok_or(Errno::EADDRNOTAVAIL)?;
             let a = match cmd {
-                SIOCGIFADDR => octets(c.address()),
+                SIOCGIFADDR | SIOCGIFDSTADDR => octets(c.address()),
                 SIOCGIFNETMASK => {
                     let bits = u32::MAX
                         .checked_shl(32 - u32::from(c.prefix_len()))

@@ -37,6 +37,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use core::task::Waker;
 
+use kestrel_abi::{Errno, KResult};
 use smoltcp::wire::{IpAddress, IpCidr, Ipv4Address, Ipv6Address};
 
 pub use addr::{Family, SockAddr};
@@ -175,14 +176,57 @@ pub struct IfaceInfo {
     pub mac: Option<[u8; 6]>,
     pub mtu: usize,
     pub addrs: Vec<IpCidr>,
+    /// The default routes through this interface.
     pub gateway4: Option<Ipv4Address>,
     pub gateway6: Option<Ipv6Address>,
+    /// Other routes through this interface (`ip route add NET via GW`).
+    pub routes: Vec<Route>,
+    /// Administratively up (IFF_UP): a down interface drops what it receives
+    /// and what the stack sends through it, and routes nothing.
+    pub up: bool,
     pub link: Arc<Link>,
+}
+
+/// A route other than an interface's own subnets and its default route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Route {
+    pub dst: IpCidr,
+    /// None: the destination is on the link (smoltcp cannot reach such a
+    /// destination outside the interface's subnets: partial).
+    pub gateway: Option<IpAddress>,
+}
+
+/// Addresses one interface holds at most (smoltcp's IFACE_MAX_ADDR_COUNT).
+pub const MAX_ADDRS: usize = 8;
+/// Routes with a gateway one interface holds at most, the default routes
+/// included (smoltcp's IFACE_MAX_ROUTE_COUNT).
+pub const MAX_ROUTES: usize = 4;
+
+/// A route as `ip route add`/`del` names it.
+#[derive(Clone, Copy, Debug)]
+pub struct RouteSpec {
+    /// Prefix length 0: the default route.
+    pub dst: IpCidr,
+    pub gateway: Option<IpAddress>,
+    /// The interface index (RTA_OIF, `dev`), if named.
+    pub oif: Option<u32>,
 }
 
 impl IfaceInfo {
     pub fn loopback(&self) -> bool {
         self.mac.is_none()
+    }
+
+    /// Whether `gw` is on one of this interface's subnets.
+    pub fn on_link(&self, gw: IpAddress) -> bool {
+        self.addrs.iter().any(|c| c.contains_addr(&gw))
+    }
+
+    /// The routes with a gateway smoltcp is given: the defaults first.
+    pub fn gateway_routes(&self) -> usize {
+        usize::from(self.gateway4.is_some())
+            + usize::from(self.gateway6.is_some())
+            + self.routes.iter().filter(|r| r.gateway.is_some()).count()
     }
 
     fn addr_like(&self, dst: IpAddress) -> Option<IpAddress> {
@@ -212,6 +256,11 @@ pub struct Shared {
     /// The interfaces, `lo` first.
     ifaces: spin::RwLock<Vec<IfaceInfo>>,
     next_id: AtomicU64,
+    /// Run after each change of the interfaces (the kernel rewrites /sys).
+    change_hook: spin::Once<fn()>,
+    /// Bumped by each change of the interfaces' configuration: the actor
+    /// applies it to smoltcp's interfaces when it sees a new value.
+    pub config_gen: AtomicU64,
     /// Every socket that exists, by id, for /proc/net (a socket leaves it
     /// when dropped).
     registry: spin::Mutex<alloc::collections::BTreeMap<u64, alloc::sync::Weak<InetSocket>>>,
@@ -226,6 +275,8 @@ impl Shared {
             ports: Arc::new(ports::Ports::default()),
             ifaces: spin::RwLock::new(ifaces),
             next_id: AtomicU64::new(1),
+            config_gen: AtomicU64::new(0),
+            change_hook: spin::Once::new(),
             registry: spin::Mutex::new(alloc::collections::BTreeMap::new()),
         })
     }
@@ -277,6 +328,231 @@ impl Shared {
         self.ifaces.read().clone()
     }
 
+    /// Changes the interfaces under the lock, then has the actor apply the
+    /// change to smoltcp (its next round).
+    fn reconfigure<T>(&self, f: impl FnOnce(&mut Vec<IfaceInfo>) -> KResult<T>) -> KResult<T> {
+        let r = f(&mut self.ifaces.write())?;
+        self.config_gen.fetch_add(1, Ordering::AcqRel);
+        self.notify.notify();
+        if let Some(hook) = self.change_hook.get() {
+            hook();
+        }
+        Ok(r)
+    }
+
+    /// Sets the function run (without locks held) after each change of the
+    /// interfaces' configuration.
+    pub fn set_change_hook(&self, hook: fn()) {
+        self.change_hook.call_once(|| hook);
+    }
+
+    /// The interface with index `index`, by position (ENODEV).
+    fn position(ifs: &[IfaceInfo], index: u32) -> KResult<usize> {
+        ifs.iter()
+            .position(|f| f.index == index)
+            .ok_or(Errno::ENODEV)
+    }
+
+    /// `ip link set IF up|down`, SIOCSIFFLAGS's IFF_UP. Returns whether the
+    /// state changed.
+    pub fn set_link_up(&self, index: u32, up: bool) -> KResult<bool> {
+        self.reconfigure(|ifs| {
+            let i = Self::position(ifs, index)?;
+            let changed = ifs[i].up != up;
+            ifs[i].up = up;
+            Ok(changed)
+        })
+    }
+
+    /// `ip addr add`: EEXIST if the address is there already and `excl`
+    /// (NLM_F_EXCL); ENOBUFS beyond what smoltcp holds.
+    pub fn add_addr(&self, index: u32, cidr: IpCidr, excl: bool) -> KResult<()> {
+        self.reconfigure(|ifs| {
+            let i = Self::position(ifs, index)?;
+            let f = &mut ifs[i];
+            if let Some(old) = f.addrs.iter_mut().find(|c| c.address() == cidr.address()) {
+                if excl {
+                    return Err(Errno::EEXIST);
+                }
+                *old = cidr;
+                return Ok(());
+            }
+            if f.addrs.len() >= MAX_ADDRS {
+                return Err(Errno::ENOBUFS);
+            }
+            f.addrs.push(cidr);
+            Ok(())
+        })
+    }
+
+    /// SIOCSIFADDR and SIOCSIFNETMASK: the interface's first IPv4 address
+    /// becomes `addr` (with its class's prefix, as Linux's devinet_ioctl
+    /// sets it), or keeps its address and takes `prefix`. Setting the mask
+    /// of an interface without an IPv4 address is EADDRNOTAVAIL.
+    pub fn set_ipv4(
+        &self,
+        index: u32,
+        addr: Option<Ipv4Address>,
+        prefix: Option<u8>,
+    ) -> KResult<()> {
+        self.reconfigure(|ifs| {
+            let i = Self::position(ifs, index)?;
+            let f = &mut ifs[i];
+            let at = f.addrs.iter().position(|c| matches!(c, IpCidr::Ipv4(_)));
+            match (addr, prefix, at) {
+                (Some(a), _, at) => {
+                    let o = a.octets()[0];
+                    let class = if o < 128 {
+                        8
+                    } else if o < 192 {
+                        16
+                    } else {
+                        24
+                    };
+                    let c = IpCidr::new(IpAddress::Ipv4(a), class);
+                    match at {
+                        Some(at) => f.addrs[at] = c,
+                        None if f.addrs.len() >= MAX_ADDRS => return Err(Errno::ENOBUFS),
+                        None => f.addrs.push(c),
+                    }
+                }
+                (None, Some(p), Some(at)) => {
+                    f.addrs[at] = IpCidr::new(f.addrs[at].address(), p);
+                }
+                _ => return Err(Errno::EADDRNOTAVAIL),
+            }
+            Ok(())
+        })
+    }
+
+    /// `ip addr del`: the address `addr` (with `prefix`, if given) on the
+    /// interface (EADDRNOTAVAIL if it has none such). Routes whose gateway
+    /// is no longer on a subnet of the interface go with it, as Linux's
+    /// fib_sync_down_addr removes them.
+    pub fn del_addr(&self, index: u32, addr: IpAddress, prefix: Option<u8>) -> KResult<()> {
+        self.reconfigure(|ifs| {
+            let i = Self::position(ifs, index)?;
+            let f = &mut ifs[i];
+            let at = f
+                .addrs
+                .iter()
+                .position(|c| c.address() == addr && prefix.is_none_or(|p| p == c.prefix_len()))
+                .ok_or(Errno::EADDRNOTAVAIL)?;
+            f.addrs.remove(at);
+            if f.gateway4.is_some_and(|g| !f.on_link(IpAddress::Ipv4(g))) {
+                f.gateway4 = None;
+            }
+            if f.gateway6.is_some_and(|g| !f.on_link(IpAddress::Ipv6(g))) {
+                f.gateway6 = None;
+            }
+            let addrs = f.addrs.clone();
+            f.routes.retain(|r| {
+                r.gateway
+                    .is_none_or(|g| addrs.iter().any(|c| c.contains_addr(&g)))
+            });
+            Ok(())
+        })
+    }
+
+    /// `ip route add` (or `replace` when not `excl`): the interface is the
+    /// one named, else the one whose subnet holds the gateway (ENETUNREACH
+    /// if none does, or the named one does not); a route without either is
+    /// ENODEV. EEXIST if the destination has a route already and `excl`.
+    pub fn add_route(&self, spec: RouteSpec, excl: bool) -> KResult<()> {
+        self.reconfigure(|ifs| {
+            let i = match (spec.oif, spec.gateway) {
+                (Some(oif), gw) => {
+                    let i = Self::position(ifs, oif)?;
+                    if gw.is_some_and(|g| !ifs[i].on_link(g)) {
+                        return Err(Errno::ENETUNREACH);
+                    }
+                    i
+                }
+                (None, Some(g)) => ifs
+                    .iter()
+                    .position(|f| !f.loopback() && f.on_link(g))
+                    .ok_or(Errno::ENETUNREACH)?,
+                (None, None) => return Err(Errno::ENODEV),
+            };
+            let default = spec.dst.prefix_len() == 0;
+            let exists = ifs.iter().any(|f| {
+                if default {
+                    match spec.dst {
+                        IpCidr::Ipv4(_) => f.gateway4.is_some(),
+                        IpCidr::Ipv6(_) => f.gateway6.is_some(),
+                    }
+                } else {
+                    f.routes.iter().any(|r| r.dst == spec.dst)
+                }
+            });
+            if exists && excl {
+                return Err(Errno::EEXIST);
+            }
+            // Replacing: the old route goes, wherever it was.
+            for f in ifs.iter_mut() {
+                if default {
+                    match spec.dst {
+                        IpCidr::Ipv4(_) => f.gateway4 = None,
+                        IpCidr::Ipv6(_) => f.gateway6 = None,
+                    }
+                } else {
+                    f.routes.retain(|r| r.dst != spec.dst);
+                }
+            }
+            let f = &mut ifs[i];
+            if spec.gateway.is_some() && f.gateway_routes() >= MAX_ROUTES {
+                return Err(Errno::ENOBUFS);
+            }
+            match (default, spec.gateway) {
+                (true, Some(IpAddress::Ipv4(g))) => f.gateway4 = Some(g),
+                (true, Some(IpAddress::Ipv6(g))) => f.gateway6 = Some(g),
+                // A default route without a gateway needs a point-to-point
+                // link smoltcp does not have.
+                (true, None) => return Err(Errno::EINVAL),
+                (false, gateway) => f.routes.push(Route {
+                    dst: spec.dst,
+                    gateway,
+                }),
+            }
+            Ok(())
+        })
+    }
+
+    /// `ip route del`: the route to `spec.dst` (and through the gateway and
+    /// interface, if given); ESRCH if there is none.
+    pub fn del_route(&self, spec: RouteSpec) -> KResult<()> {
+        self.reconfigure(|ifs| {
+            for f in ifs.iter_mut() {
+                if spec.oif.is_some_and(|o| o != f.index) {
+                    continue;
+                }
+                if spec.dst.prefix_len() == 0 {
+                    let gw = match spec.dst {
+                        IpCidr::Ipv4(_) => f.gateway4.map(IpAddress::Ipv4),
+                        IpCidr::Ipv6(_) => f.gateway6.map(IpAddress::Ipv6),
+                    };
+                    if let Some(g) = gw
+                        && spec.gateway.is_none_or(|s| s == g)
+                    {
+                        match spec.dst {
+                            IpCidr::Ipv4(_) => f.gateway4 = None,
+                            IpCidr::Ipv6(_) => f.gateway6 = None,
+                        }
+                        return Ok(());
+                    }
+                    continue;
+                }
+                if let Some(at) = f.routes.iter().position(|r| {
+                    r.dst == spec.dst && spec.gateway.is_none_or(|g| r.gateway == Some(g))
+                }) {
+                    f.routes.remove(at);
+                    return Ok(());
+                }
+            }
+            Err(Errno::ESRCH)
+        })
+    }
+
     /// Whether `ip` is an address of this host: one of an interface's, or any
     /// of 127.0.0.0/8 (Linux's lo takes the whole block).
     pub fn is_local(&self, ip: IpAddress) -> bool {
@@ -295,6 +571,9 @@ impl Shared {
     pub fn route(&self, dst: IpAddress, bound: Option<IpAddress>) -> Option<(usize, IpAddress)> {
         let ifs = self.ifaces.read();
         if is_loopback(dst) || self.is_local(dst) {
+            if !ifs.first().is_some_and(|lo| lo.up) {
+                return None;
+            }
             let src = bound.unwrap_or(if is_loopback(dst) {
                 match dst {
                     IpAddress::Ipv4(_) => IpAddress::Ipv4(Ipv4Address::LOCALHOST),
@@ -306,12 +585,24 @@ impl Shared {
             return Some((0, src));
         }
         let pick = |i: usize, f: &IfaceInfo| bound.or(f.addr_like(dst)).map(|src| (i, src));
-        for (i, f) in ifs.iter().enumerate().skip(1) {
+        for (i, f) in ifs.iter().enumerate().skip(1).filter(|(_, f)| f.up) {
             if f.addrs.iter().any(|c| c.contains_addr(&dst)) {
                 return pick(i, f);
             }
         }
-        for (i, f) in ifs.iter().enumerate().skip(1) {
+        // The longest matching static route.
+        let best = ifs
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter(|(_, f)| f.up)
+            .flat_map(|(i, f)| f.routes.iter().map(move |r| (i, r)))
+            .filter(|(_, r)| r.dst.contains_addr(&dst))
+            .max_by_key(|(_, r)| r.dst.prefix_len());
+        if let Some((i, _)) = best {
+            return pick(i, &ifs[i]);
+        }
+        for (i, f) in ifs.iter().enumerate().skip(1).filter(|(_, f)| f.up) {
             let has_gw = match dst {
                 IpAddress::Ipv4(_) => f.gateway4.is_some(),
                 IpAddress::Ipv6(_) => f.gateway6.is_some(),

@@ -152,6 +152,8 @@ struct Iface {
     set: SocketSet<'static>,
     dev: Port,
     link: Arc<Link>,
+    /// Administratively up ([`IfaceInfo::up`]).
+    up: bool,
 }
 
 /// The waker smoltcp holds for a socket: marks it dirty and wakes the actor.
@@ -210,6 +212,8 @@ pub struct Stack {
     /// TCP port → the listeners on it.
     listeners: BTreeMap<u16, Vec<u64>>,
     pub stats: StackStats,
+    /// The configuration generation last applied ([`Shared::config_gen`]).
+    config_seen: u64,
 }
 
 fn instant(ns: u64) -> Instant {
@@ -232,6 +236,8 @@ impl Stack {
                 addrs: c.addrs.clone(),
                 gateway4: c.gateway4,
                 gateway6: c.gateway6,
+                routes: Vec::new(),
+                up: true,
                 link: c.link.clone(),
             })
             .collect::<Vec<_>>();
@@ -282,6 +288,7 @@ impl Stack {
                 set: SocketSet::new(Vec::new()),
                 dev,
                 link: c.link,
+                up: true,
             });
         }
         (
@@ -291,6 +298,7 @@ impl Stack {
                 socks: BTreeMap::new(),
                 listeners: BTreeMap::new(),
                 stats: StackStats::default(),
+                config_seen: 0,
             },
             shared,
         )
@@ -305,6 +313,23 @@ impl Stack {
         self.socks.len()
     }
 
+    /// Whether smoltcp's interface `i` holds the address `a`.
+    pub fn has_addr(&self, i: usize, a: IpAddress) -> bool {
+        self.ifaces[i].iface.has_ip_addr(a)
+    }
+
+    /// The routes smoltcp's interface `i` has (its default routes included).
+    pub fn route_count(&mut self, i: usize) -> usize {
+        let mut n = 0;
+        self.ifaces[i].iface.routes_mut().update(|r| n = r.len());
+        n
+    }
+
+    /// Whether interface `i` is up as the actor sees it.
+    pub fn is_up(&self, i: usize) -> bool {
+        self.ifaces[i].up
+    }
+
     /// smoltcp sockets in all sets.
     pub fn smoltcp_socket_count(&self) -> usize {
         self.ifaces.iter().map(|f| f.set.iter().count()).sum()
@@ -315,6 +340,7 @@ impl Stack {
     /// again rather than sleeping.
     pub fn poll(&mut self, now_ns: u64) -> bool {
         let ts = instant(now_ns);
+        self.apply_config();
         for _ in 0..MAIL_PER_ROUND {
             let Some(s) = self.shared.take_mail() else {
                 break;
@@ -327,6 +353,11 @@ impl Stack {
                 let Some(frame) = self.ifaces[i].link.pop_rx() else {
                     break;
                 };
+                if !self.ifaces[i].up {
+                    use core::sync::atomic::Ordering::Relaxed;
+                    self.ifaces[i].link.rx_dropped.fetch_add(1, Relaxed);
+                    continue;
+                }
                 if !self.admit(i, &frame, now_ns) {
                     continue;
                 }
@@ -347,6 +378,54 @@ impl Stack {
             self.egress(i, ts);
         }
         self.shared.mail_pending() || self.ifaces.iter().any(|f| f.link.rx_pending())
+    }
+
+    /// Gives smoltcp's interfaces the configuration the interfaces now have
+    /// (netlink and the interface ioctls change [`Shared`]'s copy): their
+    /// addresses, lo holding every address of the host, and their routes.
+    fn apply_config(&mut self) {
+        let now = self
+            .shared
+            .config_gen
+            .load(core::sync::atomic::Ordering::Acquire);
+        if now == self.config_seen {
+            return;
+        }
+        self.config_seen = now;
+        let infos = self.shared.interfaces();
+        let all: Vec<IpCidr> = infos.iter().flat_map(|f| f.addrs.clone()).collect();
+        for (f, info) in self.ifaces.iter_mut().zip(&infos) {
+            f.up = info.up;
+            let list = if f.dev.loopback { &all } else { &info.addrs };
+            f.iface.update_ip_addrs(|a| {
+                a.clear();
+                for cidr in list {
+                    // Beyond smoltcp's room an address is still this host's
+                    // (lo takes every packet).
+                    let _ = a.push(*cidr);
+                }
+            });
+            let routes = f.iface.routes_mut();
+            routes.update(|r| r.clear());
+            if let Some(gw) = info.gateway4 {
+                let _ = routes.add_default_ipv4_route(gw);
+            }
+            if let Some(gw) = info.gateway6 {
+                let _ = routes.add_default_ipv6_route(gw);
+            }
+            routes.update(|r| {
+                for rt in &info.routes {
+                    if let Some(gw) = rt.gateway {
+                        let _ = r.push(smoltcp::iface::Route {
+                            cidr: rt.dst,
+                            via_router: gw,
+                            preferred_until: None,
+                            expires_at: None,
+                        });
+                    }
+                }
+            });
+        }
     }
 
     /// When smoltcp wants the next poll if nothing else happens (ns), or None.
@@ -380,6 +459,11 @@ impl Stack {
     /// the device's transmit queue.
     fn flush(&mut self, i: usize) {
         let f = &mut self.ifaces[i];
+        if !f.up {
+            // Down: what smoltcp sends goes nowhere (it retransmits later).
+            f.dev.out.clear();
+            return;
+        }
         for frame in f.dev.out.drain(..) {
             if f.dev.loopback {
                 use core::sync::atomic::Ordering::Relaxed;
