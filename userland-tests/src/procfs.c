@@ -2208,6 +2208,28 @@ PTEST(stat_file_is_read_only) {
           WEXITSTATUS(s) == 11 ? "succeeded" : "failed with another errno");
 }
 
+/* /proc/diskstats: one line per block device, `major minor name` and the 17
+ * counters of Linux 5.5+ (reads, merges, sectors, ms; writes...; in flight, io
+ * ms, weighted ms; discards...; flushes, flush ms), every one a number. */
+PTEST(diskstats_lines_have_major_minor_name_and_17_counters) {
+    static char buf[65536];
+    long n = slurp("/proc/diskstats", buf, sizeof buf);
+    CHECK(n >= 0, "read /proc/diskstats: %s", kt_errstr(errno));
+    int lines = 0;
+    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+        char name[64];
+        unsigned long long v[17];
+        unsigned maj, min;
+        int got = sscanf(line,
+                         "%u %u %63s %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu "
+                         "%llu %llu %llu %llu",
+                         &maj, &min, name, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7],
+                         &v[8], &v[9], &v[10], &v[11], &v[12], &v[13], &v[14], &v[15], &v[16]);
+        CHECK(got == 20, "line %d has %d fields: \"%s\"", lines, got, line);
+        lines++;
+    }
+}
+
 PTEST(missing_pid_is_enoent) {
     struct stat st;
     EXPECT_ERRNO(stat("/proc/99999999", &st), ENOENT);
@@ -2399,6 +2421,7 @@ int main(int argc, char **argv)
     RUN(unlink_and_rmdir_in_proc_are_eperm);
     RUN(stat_file_is_read_only);
     RUN(missing_pid_is_enoent);
+    RUN(diskstats_lines_have_major_minor_name_and_17_counters);
     RUN(statfs_reports_proc_super_magic);
     return KT_END();
 }

@@ -7,6 +7,7 @@
 //! (`PciFunction`), `arch::mmio` (register windows), `arch::irq` (a vector per
 //! interrupt source) and `mm::dma` (DMA buffers).
 
+pub mod diskstats;
 pub mod pci;
 
 use alloc::string::{String, ToString};
@@ -44,7 +45,9 @@ static CONFIG: spin::Once<&'static dyn ConfigSpace> = spin::Once::new();
 pub struct Block {
     pub name: String,
     pub rdev: u64,
+    /// The driver's device, behind the counting of /proc/diskstats.
     pub dev: Arc<dyn BlockDevice>,
+    pub stats: Arc<diskstats::DiskStats>,
 }
 
 /// Block devices, random sources and network interfaces, as drivers registered
@@ -136,10 +139,16 @@ fn register(dev: ClassDevice) {
                 info.sectors / 2048,
                 if info.read_only { ", read-only" } else { "" }
             );
+            let stats = Arc::new(diskstats::DiskStats::default());
+            let dev = Arc::new(diskstats::Counted {
+                inner: d,
+                stats: stats.clone(),
+            });
             r.block.push(Arc::new(Block {
                 name: name.clone(),
                 rdev,
-                dev: d,
+                dev,
+                stats,
             }));
             drop(r);
             crate::fs::devices::add_node(

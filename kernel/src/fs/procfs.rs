@@ -103,6 +103,7 @@ const SYSTEM_FILES: &[&str] = &[
     "cmdline",
     "cpuinfo",
     "devices",
+    "diskstats",
     "filesystems",
     "interrupts",
     "kestrel",
@@ -211,6 +212,7 @@ fn lookup_root(name: &[u8]) -> KResult<InodeRef> {
         b"loadavg" => file(c(), || text(loadavg())),
         b"interrupts" => file(c(), || text(interrupts())),
         b"partitions" => file(c(), || text(partitions())),
+        b"diskstats" => file(c(), || text(diskstats())),
         b"locks" => file(c(), || text(crate::syscall::locks::proc_locks())),
         b"meminfo" => file(c(), || text(meminfo())),
         b"stat" => file(c(), || text(system_stat())),
@@ -365,6 +367,20 @@ fn partitions() -> String {
         );
     }
     s
+}
+
+/// /proc/diskstats: every block device's I/O counters (drivers::diskstats).
+fn diskstats() -> String {
+    crate::drivers::block_devices()
+        .iter()
+        .map(|b| {
+            b.stats.line(
+                kestrel_abi::fs::major(b.rdev),
+                kestrel_abi::fs::minor(b.rdev),
+                &b.name,
+            )
+        })
+        .collect()
 }
 
 fn loadavg() -> String {
