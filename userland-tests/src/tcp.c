@@ -254,6 +254,61 @@ TEST(bind_a_listening_port_is_eaddrinuse_even_with_reuseaddr) {
     EXPECT_ERRNO(bind(s, (struct sockaddr *)&a, sizeof a), EADDRINUSE);
 }
 
+/* A closed listener's port is free when close returns, even to a socket
+ * without SO_REUSEADDR: nothing of a listener lingers. */
+TEST(closing_a_listener_frees_its_port_at_once) {
+    for (int i = 0; i < 3; i++) {
+        int port;
+        int l = OK(listener(&port));
+        OK(close(l));
+        int s = OK(socket(AF_INET, SOCK_STREAM, 0));
+        struct sockaddr_in a = lo4((uint16_t)port);
+        EXPECT_EQ(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+        EXPECT_EQ(listen(s, 4), 0);
+        close(s);
+    }
+}
+
+/* A server that closes its connections and its SO_REUSEADDR listener binds the
+ * port again at once with SO_REUSEADDR (iperf3's server does this after every
+ * test); its connections, lingering in TIME-WAIT and FIN states, do not stop
+ * it. Without SO_REUSEADDR they do: EADDRINUSE. */
+TEST(a_server_rebinds_with_reuseaddr_while_its_closed_connections_linger) {
+    int one = 1;
+    int l = OK(socket(AF_INET, SOCK_STREAM, 0));
+    OK(setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one));
+    struct sockaddr_in a = lo4(0);
+    a.sin_addr.s_addr = htonl(INADDR_ANY);
+    OK(bind(l, (struct sockaddr *)&a, sizeof a));
+    OK(listen(l, 4));
+    int port = port_of(l);
+    struct sockaddr_in to = lo4((uint16_t)port);
+    int c1 = OK(socket(AF_INET, SOCK_STREAM, 0));
+    OK(connect(c1, (struct sockaddr *)&to, sizeof to));
+    int c2 = OK(socket(AF_INET, SOCK_STREAM, 0));
+    OK(connect(c2, (struct sockaddr *)&to, sizeof to));
+    int s1 = OK(accept(l, NULL, NULL));
+    int s2 = OK(accept(l, NULL, NULL));
+    OK(write(s1, "x", 1));
+    char b;
+    EXPECT_EQ(read(c1, &b, 1), 1);
+    /* The server closes first (its side goes to TIME-WAIT), the client then. */
+    OK(close(s1));
+    EXPECT_EQ(read(c1, &b, 1), 0);
+    OK(close(c1));
+    /* The other connection: the client closes first, the server last. */
+    OK(close(c2));
+    OK(close(s2));
+    OK(close(l));
+    a.sin_port = htons((uint16_t)port);
+    int plain = OK(socket(AF_INET, SOCK_STREAM, 0));
+    EXPECT_ERRNO(bind(plain, (struct sockaddr *)&a, sizeof a), EADDRINUSE);
+    int again = OK(socket(AF_INET, SOCK_STREAM, 0));
+    OK(setsockopt(again, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one));
+    EXPECT_EQ(bind(again, (struct sockaddr *)&a, sizeof a), 0);
+    EXPECT_EQ(listen(again, 4), 0);
+}
+
 TEST(bind_bad_addresses_are_einval_eafnosupport_eaddrnotavail) {
     int s = OK(socket(AF_INET, SOCK_STREAM, 0));
     struct sockaddr_in a = lo4(0);
@@ -752,6 +807,8 @@ int main(void)
     RUNS(bind_port_zero_picks_an_ephemeral_port);
     RUNS(bind_twice_is_einval);
     RUNS(bind_a_listening_port_is_eaddrinuse_even_with_reuseaddr);
+    RUNS(closing_a_listener_frees_its_port_at_once);
+    RUNS(a_server_rebinds_with_reuseaddr_while_its_closed_connections_linger);
     RUNS(bind_bad_addresses_are_einval_eafnosupport_eaddrnotavail);
     RUNS(connect_to_a_closed_port_is_econnrefused);
     RUNS(connect_accept_carry_bytes_both_ways_and_name_the_ends);

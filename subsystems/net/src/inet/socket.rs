@@ -865,12 +865,24 @@ impl InetSocket {
             c.release();
         }
         let mut st = self.state.lock();
+        // A listener's port is free when close returns, as on Linux (iperf3's
+        // server binds it again at once): nothing of a listener lingers, and
+        // the stack, which stops it listening when it sees the release, has the
+        // port it listened on in its own table. A connection keeps its port
+        // until the stack is done with it (FIN answered, TIME-WAIT over).
+        let freed = if st.phase == Phase::Listening {
+            st.port.take()
+        } else {
+            None
+        };
         if st.attached || st.phase != Phase::Open || !st.dtx.is_empty() {
             self.kick(&mut st);
         } else {
             // The stack never heard of it: the port goes now.
             st.port = None;
         }
+        drop(st);
+        drop(freed);
     }
 
     /// getsockname: the bound or connected local address and port.

@@ -383,3 +383,20 @@ fn msg_more_holds_stream_bytes_until_the_next_send() {
     net.run();
     assert_eq!(s.recv_stream(&mut buf, false).unwrap(), 4);
 }
+
+#[test]
+fn a_closed_listener_frees_its_port_before_the_stack_runs() {
+    let mut net = Net::new();
+    let (l, port) = net.listener(4);
+    l.release();
+    // No net.run(): close(2) has returned and the port is free already.
+    let again = net.tcp();
+    again.bind(SockAddr::Inet(LO, port)).unwrap();
+    again.listen(4).unwrap();
+    net.run();
+    let c = net.tcp();
+    assert_eq!(c.connect(SockAddr::Inet(LO, port)), Err(Errno::EINPROGRESS));
+    net.run();
+    assert_eq!(c.connect_result(), Some(Ok(())));
+    assert!(again.accept().is_ok());
+}
