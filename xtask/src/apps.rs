@@ -324,7 +324,7 @@ wrk -d2 -c10 -t1 http://127.0.0.1/f 2>&1 | sed 's/^/nginx wrk: /'; \
 echo nginx-ready-for-the-host; \
 n=0; until grep -q '^10.0.2.2 ' /var/log/nginx/access.log || [ $n -ge 300 ]; do sleep 0.1; n=$((n+1)); done; \
 echo \"nginx host requests: $(grep -c '^10.0.2.2 ' /var/log/nginx/access.log)\"; \
-echo \"nginx worker user: $(ps -o user,args | grep nginx | grep -c '^nobody ')\"; \
+echo \"nginx worker user: $(ps -o user,args | grep -c '^nobody *nginx: worker process')\"; \
 nginx -s quit; n=0; while [ -e /run/nginx.pid ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n+1)); done; \
 echo \"nginx stopped: $([ -e /run/nginx.pid ] && echo no || echo yes)\""
     );
@@ -396,7 +396,7 @@ echo \"nginx stopped: $([ -e /run/nginx.pid ] && echo no || echo yes)\""
             after(&c.lines, "nginx host requests: ").is_some_and(|n| n != "0"),
         ),
         (
-            "a worker running as nobody",
+            "a worker running as nobody, titled as nginx titles it",
             after(&c.lines, "nginx worker user: ") == Some("1"),
         ),
         (
