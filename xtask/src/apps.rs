@@ -301,6 +301,9 @@ redis-cli shutdown nosave >/dev/null 2>&1; echo redis-done";
     })
 }
 
+/// What the host's curl got: the body, or why not.
+type Fetched = Result<Vec<u8>, String>;
+
 /// A host port nobody listens on now (bound and closed again).
 fn free_host_port() -> Result<u16, String> {
     let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
@@ -330,7 +333,7 @@ echo \"nginx stopped: $([ -e /run/nginx.pid ] && echo no || echo yes)\""
     );
     let mut o = opts.clone();
     o.net = Some(format!("user,hostfwd=tcp:127.0.0.1:{port}-:80"));
-    let fetched: Arc<Mutex<Option<Result<Vec<u8>, String>>>> = Arc::new(Mutex::new(None));
+    let fetched: Arc<Mutex<Option<Fetched>>> = Arc::new(Mutex::new(None));
     let mut curl: Option<std::thread::JoinHandle<()>> = None;
     let c = boot(
         &o,
