@@ -469,12 +469,13 @@ echo \"python log: $(grep -c '\"GET /f HTTP/1.1\" 200' /tmp/py.log)\"; kill $pid
 }
 
 /// iperf3's server and client over loopback: 2 s client to server, then 1 s
-/// the other way (-R), the server listening again between the two.
+/// the other way (-R), once the server listens again for its second test.
 fn iperf3(opts: &Opts, a: &build::Artefacts) -> Result<Outcome, String> {
     let cmd = "\
 iperf3 -s >/tmp/iperf3.log 2>&1 & pid=$!; \
 n=0; until grep -q 'Server listening' /tmp/iperf3.log || [ $n -ge 100 ]; do sleep 0.1; n=$((n+1)); done; \
 iperf3 -c 127.0.0.1 -t 2 2>&1 | grep -E 'receiver|error' | sed 's/^/iperf3 send: /'; \
+n=0; until grep -q 'Server listening on 5201 (test #2)' /tmp/iperf3.log || [ $n -ge 100 ]; do sleep 0.1; n=$((n+1)); done; \
 iperf3 -c 127.0.0.1 -t 1 -R 2>&1 | grep -E 'receiver|error' | sed 's/^/iperf3 reverse: /'; \
 kill $pid";
     let c = boot(
@@ -503,12 +504,15 @@ kill $pid";
 }
 
 /// A UDP echo server made of socat (a child per datagram, `cat` echoing it)
-/// answering socat clients over IPv4 and IPv6 loopback.
+/// answering socat clients over IPv4 and IPv6 loopback. A client sends again
+/// until it hears back: the servers may still be starting (a datagram before
+/// they bind is refused).
 fn socat(opts: &Opts, a: &build::Artefacts) -> Result<Outcome, String> {
     let cmd = "\
-socat UDP4-RECVFROM:9000,fork EXEC:cat & p4=$!; socat UDP6-RECVFROM:9001,fork EXEC:cat & p6=$!; sleep 0.5; \
-echo \"udp4 echo: $(echo kestrel-udp4 | socat -t 3 - UDP4:127.0.0.1:9000)\"; \
-echo \"udp6 echo: $(echo kestrel-udp6 | socat -t 3 - 'UDP6:[::1]:9001')\"; \
+socat UDP4-RECVFROM:9000,fork EXEC:cat & p4=$!; socat UDP6-RECVFROM:9001,fork EXEC:cat & p6=$!; \
+echo_to() { n=0; while [ $n -lt 20 ]; do r=$(echo $1 | socat -t 1 - $2 2>/dev/null); [ -n \"$r\" ] && break; sleep 0.2; n=$((n+1)); done; echo \"$r\"; }; \
+echo \"udp4 echo: $(echo_to kestrel-udp4 UDP4:127.0.0.1:9000)\"; \
+echo \"udp6 echo: $(echo_to kestrel-udp6 'UDP6:[::1]:9001')\"; \
 kill $p4 $p6";
     let c = boot(
         opts,
