@@ -400,3 +400,18 @@ fn a_closed_listener_frees_its_port_before_the_stack_runs() {
     assert_eq!(c.connect_result(), Some(Ok(())));
     assert!(again.accept().is_ok());
 }
+
+#[test]
+fn states_follow_the_close_handshake() {
+    let mut net = Net::new();
+    let (c, s, _l) = net.pair();
+    assert_eq!((c.tcp_state(), s.tcp_state()), (1, 1));
+    c.shutdown(kestrel_abi::net::SHUT_WR).unwrap();
+    net.run();
+    // FIN_WAIT2 and CLOSE_WAIT.
+    assert_eq!((c.tcp_state(), s.tcp_state()), (5, 8));
+    s.release();
+    net.run();
+    // The side that closed first waits in TIME_WAIT; its socket is CLOSE.
+    assert_eq!((c.tcp_state(), c.tcpi_state()), (6, 7));
+}
