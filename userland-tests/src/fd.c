@@ -3,6 +3,7 @@
 #include "kt.h"
 
 #include <sys/ioctl.h>
+#include <signal.h>
 #include <sys/socket.h>
 
 #define BADPTR ((void *)1)
@@ -488,6 +489,75 @@ TEST(fcntl_setown_ex_bad_type_is_einval_and_bad_pointer_efault) {
     CHECK(r3 == -1 && e3 == EFAULT, "get bad ptr: got %ld %s, expected EFAULT", r3, kt_errstr(e3));
 }
 
+/* O_ASYNC with an owner: SIGIO when the file becomes readable. SIGIO is
+ * blocked and taken with sigtimedwait, so nothing depends on a handler. */
+static int sigio_within(int ms)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGIO);
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    return sigtimedwait(&set, NULL, &ts) == SIGIO;
+}
+
+static int async_owned(int fd, int async)
+{
+    if (fcntl(fd, F_SETOWN, getpid()) != 0)
+        return -1;
+    int fl = fcntl(fd, F_GETFL);
+    return fcntl(fd, F_SETFL, async ? fl | O_ASYNC : fl & ~O_ASYNC);
+}
+
+static void block_sigio(sigset_t *old)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGIO);
+    sigprocmask(SIG_BLOCK, &set, old);
+    while (sigio_within(0)) {
+    }
+}
+
+TEST(o_async_pipe_sends_sigio_to_the_owner_when_data_arrives) {
+    sigset_t old;
+    block_sigio(&old);
+    int fds[2];
+    OK(pipe(fds));
+    OK(async_owned(fds[0], 1));
+    int early = sigio_within(50);
+    long w = write(fds[1], "x", 1);
+    int got = sigio_within(2000);
+    close(fds[0]);
+    close(fds[1]);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    EXPECT_EQ(w, 1);
+    CHECK(!early, "SIGIO before anything was written");
+    CHECK(got, "no SIGIO within 2 s of a write");
+}
+
+TEST(o_async_socket_sends_sigio_and_without_o_async_none) {
+    sigset_t old;
+    block_sigio(&old);
+    int sv[2];
+    OK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+    OK(async_owned(sv[0], 0));
+    long w1 = write(sv[1], "a", 1);
+    int without = sigio_within(200);
+    char c;
+    long r1 = read(sv[0], &c, 1);
+    OK(async_owned(sv[0], 1));
+    long w2 = write(sv[1], "b", 1);
+    int with = sigio_within(2000);
+    close(sv[0]);
+    close(sv[1]);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    EXPECT_EQ(w1, 1);
+    EXPECT_EQ(r1, 1);
+    EXPECT_EQ(w2, 1);
+    CHECK(!without, "SIGIO with an owner but without O_ASYNC");
+    CHECK(with, "no SIGIO within 2 s of data with O_ASYNC");
+}
+
 TEST(fcntl_setown_bad_fd_is_ebadf) {
     EXPECT_ERRNO(fcntl(9999, F_SETOWN, getpid()), EBADF);
     EXPECT_ERRNO(fcntl(9999, F_GETOWN), EBADF);
@@ -729,6 +799,8 @@ int main(void)
     RUN(fcntl_setown_ex_getown_ex_round_trip_each_type);
     RUN(fcntl_setown_ex_bad_type_is_einval_and_bad_pointer_efault);
     RUN(fcntl_setown_bad_fd_is_ebadf);
+    RUN(o_async_pipe_sends_sigio_to_the_owner_when_data_arrives);
+    RUN(o_async_socket_sends_sigio_and_without_o_async_none);
     RUN(pipe_write_then_read);
     RUN(pipe_preserves_order_across_writes);
     RUN(pipe_read_returns_eof_after_writer_closes);

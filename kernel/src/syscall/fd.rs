@@ -120,6 +120,7 @@ pub async fn sys_fcntl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
         F_SETFL => {
             let f = files.lock().get(fd)?;
             f.set_status_flags(arg as u32);
+            crate::fs::fasync::changed(&f);
             Ok(0)
         }
         F_GETPIPE_SZ => {
@@ -154,11 +155,11 @@ pub async fn sys_fcntl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
             f.inode().ok_or(Errno::EINVAL)?.add_seals(seals)?;
             Ok(0)
         }
-        // The owner is kept and reported; O_ASYNC's SIGIO is not sent (nginx
-        // and other servers set an owner on their sockets and never rely on it).
+        // The owner is where O_ASYNC's SIGIO goes (crate::fs::fasync).
         F_SETOWN => {
             let f = files.lock().get(fd)?;
             f.set_owner(owner_from_setown(arg as i32)?);
+            crate::fs::fasync::changed(&f);
             Ok(0)
         }
         F_GETOWN => Ok(getown(files.lock().get(fd)?.owner()) as i64 as u64),
@@ -179,6 +180,7 @@ pub async fn sys_fcntl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
                 _ => Some(owner),
             };
             f.set_owner(owner);
+            crate::fs::fasync::changed(&f);
             Ok(0)
         }
         F_GETOWN_EX => {
@@ -229,6 +231,7 @@ pub async fn sys_ioctl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
             let on: i32 = ctx.read(UserPtr::new(arg))?;
             let f = file.flags();
             file.set_status_flags(if on != 0 { f | O_ASYNC } else { f & !O_ASYNC });
+            crate::fs::fasync::changed(&file);
             return Ok(0);
         }
         _ => {}

@@ -10,7 +10,7 @@ use alloc::sync::Arc;
 use core::any::Any;
 use core::future::Future;
 use core::pin::Pin;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use kestrel_abi::fs::*;
 use kestrel_abi::{Errno, KResult};
@@ -124,9 +124,11 @@ pub struct OpenFile {
     pos: spin::Mutex<u64>,
     /// Whether it counts as a writer of its dentry's mount (see [`OpenFile::open`]).
     mount_writer: bool,
-    /// The F_SETOWN owner ([`FileOwner`], encoded; 0 for none). Kept and
-    /// reported; SIGIO is not sent yet.
+    /// The F_SETOWN owner ([`FileOwner`], encoded; 0 for none): where O_ASYNC's
+    /// SIGIO goes.
     owner: AtomicU64,
+    /// A watcher sends SIGIO for this file (O_ASYNC with an owner).
+    async_armed: AtomicBool,
 }
 
 impl Drop for OpenFile {
@@ -164,6 +166,7 @@ impl OpenFile {
             pos: spin::Mutex::new(0),
             mount_writer: false,
             owner: AtomicU64::new(0),
+            async_armed: AtomicBool::new(false),
         })
     }
 
@@ -186,6 +189,7 @@ impl OpenFile {
             pos: spin::Mutex::new(0),
             mount_writer,
             owner: AtomicU64::new(0),
+            async_armed: AtomicBool::new(false),
         }))
     }
 
@@ -199,6 +203,7 @@ impl OpenFile {
             pos: spin::Mutex::new(0),
             mount_writer: false,
             owner: AtomicU64::new(0),
+            async_armed: AtomicBool::new(false),
         })
     }
 
@@ -241,6 +246,22 @@ impl OpenFile {
     pub fn set_owner(&self, owner: Option<FileOwner>) {
         self.owner
             .store(FileOwner::encode(owner), Ordering::Relaxed);
+    }
+
+    /// Marks the file as having an O_ASYNC watcher; false if it had one
+    /// already.
+    pub fn arm_async(&self) -> bool {
+        !self.async_armed.swap(true, Ordering::AcqRel)
+    }
+
+    /// The O_ASYNC watcher has gone.
+    pub fn disarm_async(&self) {
+        self.async_armed.store(false, Ordering::Release);
+    }
+
+    /// Whether an O_ASYNC watcher is there.
+    pub fn async_armed(&self) -> bool {
+        self.async_armed.load(Ordering::Acquire)
     }
 
     /// Whether O_NONBLOCK is set.
