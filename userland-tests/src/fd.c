@@ -1,8 +1,10 @@
-/* dup/dup2/dup3/fcntl/pipe/pipe2 (+ FIONBIO on a pipe) */
+/* dup/dup2/dup3/fcntl (with F_SETOWN/F_GETOWN)/pipe/pipe2 (+ FIONBIO on a pipe) */
 #define KT_AREA "fd"
 #include "kt.h"
 
 #include <sys/ioctl.h>
+#include <signal.h>
+#include <sys/socket.h>
 
 #define BADPTR ((void *)1)
 
@@ -344,6 +346,223 @@ TEST(fcntl_unknown_cmd_is_einval) {
     CHECK(r == -1 && e == EINVAL, "got %ld %s, expected EINVAL", r, kt_errstr(e));
 }
 
+/* ---- F_SETOWN / F_GETOWN (nginx sets the owner of its channel sockets) ---- */
+
+#ifndef F_OWNER_TID
+#define F_OWNER_TID 0
+#define F_OWNER_PID 1
+#define F_OWNER_PGRP 2
+#endif
+
+TEST(fcntl_getown_is_zero_until_set) {
+    int fds[2];
+    OK(pipe(fds));
+    long r = fcntl(fds[0], F_GETOWN);
+    close(fds[0]);
+    close(fds[1]);
+    EXPECT_EQ(r, 0);
+}
+
+TEST(fcntl_setown_pid_then_getown_returns_it) {
+    int fds[2];
+    OK(pipe(fds));
+    long set = fcntl(fds[0], F_SETOWN, getpid());
+    long got = fcntl(fds[0], F_GETOWN);
+    long other = fcntl(fds[1], F_GETOWN);
+    long clear = fcntl(fds[0], F_SETOWN, 0);
+    long after = fcntl(fds[0], F_GETOWN);
+    close(fds[0]);
+    close(fds[1]);
+    EXPECT_EQ(set, 0);
+    EXPECT_EQ(got, getpid());
+    EXPECT_EQ(other, 0);
+    EXPECT_EQ(clear, 0);
+    EXPECT_EQ(after, 0);
+}
+
+TEST(fcntl_setown_negative_names_a_process_group) {
+    int fds[2];
+    OK(pipe(fds));
+    long set = fcntl(fds[0], F_SETOWN, -getpgrp());
+    long got = fcntl(fds[0], F_GETOWN);
+    struct f_owner_ex ex = {-1, -1};
+    long gx = fcntl(fds[0], F_GETOWN_EX, &ex);
+    close(fds[0]);
+    close(fds[1]);
+    EXPECT_EQ(set, 0);
+    EXPECT_EQ(got, -getpgrp());
+    EXPECT_EQ(gx, 0);
+    EXPECT_EQ(ex.type, F_OWNER_PGRP);
+    EXPECT_EQ(ex.pid, getpgrp());
+}
+
+TEST(fcntl_setown_is_shared_by_dups) {
+    int fd = OK(scratch_fd());
+    int d = OK(dup(fd));
+    long set = fcntl(fd, F_SETOWN, getpid());
+    long got = fcntl(d, F_GETOWN);
+    close(fd);
+    close(d);
+    EXPECT_EQ(set, 0);
+    EXPECT_EQ(got, getpid());
+}
+
+TEST(fcntl_setown_on_a_socket_works) {
+    int sv[2];
+    OK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+    int on = 1;
+    long as = ioctl(sv[0], FIOASYNC, &on);
+    long set = fcntl(sv[0], F_SETOWN, getpid());
+    long got = fcntl(sv[0], F_GETOWN);
+    close(sv[0]);
+    close(sv[1]);
+    EXPECT_EQ(as, 0);
+    EXPECT_EQ(set, 0);
+    EXPECT_EQ(got, getpid());
+}
+
+TEST(fcntl_setown_to_a_missing_process_is_esrch) {
+    int fds[2];
+    OK(pipe(fds));
+    /* pid_max is at most 4194304: this pid cannot exist. */
+    errno = 0;
+    long r = fcntl(fds[0], F_SETOWN, 4194305);
+    int e = errno;
+    errno = 0;
+    long r2 = fcntl(fds[0], F_SETOWN, -4194305);
+    int e2 = errno;
+    errno = 0;
+    long r3 = fcntl(fds[0], F_SETOWN, INT_MIN);
+    int e3 = errno;
+    long got = fcntl(fds[0], F_GETOWN);
+    close(fds[0]);
+    close(fds[1]);
+    CHECK(r == -1 && e == ESRCH, "pid 4194305: got %ld %s, expected ESRCH", r, kt_errstr(e));
+    CHECK(r2 == -1 && e2 == ESRCH, "pgrp 4194305: got %ld %s, expected ESRCH", r2, kt_errstr(e2));
+    CHECK(r3 == -1 && e3 == EINVAL, "INT_MIN: got %ld %s, expected EINVAL", r3, kt_errstr(e3));
+    EXPECT_EQ(got, 0);
+}
+
+TEST(fcntl_setown_ex_getown_ex_round_trip_each_type) {
+    int fds[2];
+    OK(pipe(fds));
+    struct { int type; pid_t pid; } cases[] = {
+        {F_OWNER_TID, (pid_t)syscall(SYS_gettid)},
+        {F_OWNER_PID, getpid()},
+        {F_OWNER_PGRP, getpgrp()},
+    };
+    for (unsigned i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct f_owner_ex set = {cases[i].type, cases[i].pid};
+        struct f_owner_ex got = {-1, -1};
+        long rs = fcntl(fds[0], F_SETOWN_EX, &set);
+        long rg = fcntl(fds[0], F_GETOWN_EX, &got);
+        long own = fcntl(fds[0], F_GETOWN);
+        if (rs != 0 || rg != 0 || (int)got.type != cases[i].type || got.pid != cases[i].pid ||
+            own != (cases[i].type == F_OWNER_PGRP ? -cases[i].pid : cases[i].pid)) {
+            close(fds[0]);
+            close(fds[1]);
+            CHECK(0, "type %d: set %ld get %ld -> type %d pid %d, F_GETOWN %ld", cases[i].type,
+                  rs, rg, (int)got.type, (int)got.pid, own);
+        }
+    }
+    close(fds[0]);
+    close(fds[1]);
+}
+
+TEST(fcntl_setown_ex_bad_type_is_einval_and_bad_pointer_efault) {
+    int fds[2];
+    OK(pipe(fds));
+    struct f_owner_ex bad = {7, getpid()};
+    errno = 0;
+    long r = fcntl(fds[0], F_SETOWN_EX, &bad);
+    int e = errno;
+    errno = 0;
+    long r2 = syscall(SYS_fcntl, fds[0], F_SETOWN_EX, BADPTR);
+    int e2 = errno;
+    errno = 0;
+    long r3 = syscall(SYS_fcntl, fds[0], F_GETOWN_EX, BADPTR);
+    int e3 = errno;
+    close(fds[0]);
+    close(fds[1]);
+    CHECK(r == -1 && e == EINVAL, "type 7: got %ld %s, expected EINVAL", r, kt_errstr(e));
+    CHECK(r2 == -1 && e2 == EFAULT, "set bad ptr: got %ld %s, expected EFAULT", r2, kt_errstr(e2));
+    CHECK(r3 == -1 && e3 == EFAULT, "get bad ptr: got %ld %s, expected EFAULT", r3, kt_errstr(e3));
+}
+
+/* O_ASYNC with an owner: SIGIO when the file becomes readable. SIGIO is
+ * blocked and taken with sigtimedwait, so nothing depends on a handler. */
+static int sigio_within(int ms)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGIO);
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    return sigtimedwait(&set, NULL, &ts) == SIGIO;
+}
+
+static int async_owned(int fd, int async)
+{
+    if (fcntl(fd, F_SETOWN, getpid()) != 0)
+        return -1;
+    int fl = fcntl(fd, F_GETFL);
+    return fcntl(fd, F_SETFL, async ? fl | O_ASYNC : fl & ~O_ASYNC);
+}
+
+static void block_sigio(sigset_t *old)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGIO);
+    sigprocmask(SIG_BLOCK, &set, old);
+    while (sigio_within(0)) {
+    }
+}
+
+TEST(o_async_pipe_sends_sigio_to_the_owner_when_data_arrives) {
+    sigset_t old;
+    block_sigio(&old);
+    int fds[2];
+    OK(pipe(fds));
+    OK(async_owned(fds[0], 1));
+    int early = sigio_within(50);
+    long w = write(fds[1], "x", 1);
+    int got = sigio_within(2000);
+    close(fds[0]);
+    close(fds[1]);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    EXPECT_EQ(w, 1);
+    CHECK(!early, "SIGIO before anything was written");
+    CHECK(got, "no SIGIO within 2 s of a write");
+}
+
+TEST(o_async_socket_sends_sigio_and_without_o_async_none) {
+    sigset_t old;
+    block_sigio(&old);
+    int sv[2];
+    OK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+    OK(async_owned(sv[0], 0));
+    long w1 = write(sv[1], "a", 1);
+    int without = sigio_within(200);
+    char c;
+    long r1 = read(sv[0], &c, 1);
+    OK(async_owned(sv[0], 1));
+    long w2 = write(sv[1], "b", 1);
+    int with = sigio_within(2000);
+    close(sv[0]);
+    close(sv[1]);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    EXPECT_EQ(w1, 1);
+    EXPECT_EQ(r1, 1);
+    EXPECT_EQ(w2, 1);
+    CHECK(!without, "SIGIO with an owner but without O_ASYNC");
+    CHECK(with, "no SIGIO within 2 s of data with O_ASYNC");
+}
+
+TEST(fcntl_setown_bad_fd_is_ebadf) {
+    EXPECT_ERRNO(fcntl(9999, F_SETOWN, getpid()), EBADF);
+    EXPECT_ERRNO(fcntl(9999, F_GETOWN), EBADF);
+}
+
 /* ---- pipe / pipe2 ----------------------------------------------------- */
 
 TEST(pipe_write_then_read) {
@@ -571,6 +790,17 @@ int main(void)
     RUN(fcntl_status_flags_are_shared_by_dups);
     RUN(fcntl_bad_fd_is_ebadf);
     RUN(fcntl_unknown_cmd_is_einval);
+    RUN(fcntl_getown_is_zero_until_set);
+    RUN(fcntl_setown_pid_then_getown_returns_it);
+    RUN(fcntl_setown_negative_names_a_process_group);
+    RUN(fcntl_setown_is_shared_by_dups);
+    RUN(fcntl_setown_on_a_socket_works);
+    RUN(fcntl_setown_to_a_missing_process_is_esrch);
+    RUN(fcntl_setown_ex_getown_ex_round_trip_each_type);
+    RUN(fcntl_setown_ex_bad_type_is_einval_and_bad_pointer_efault);
+    RUN(fcntl_setown_bad_fd_is_ebadf);
+    RUN(o_async_pipe_sends_sigio_to_the_owner_when_data_arrives);
+    RUN(o_async_socket_sends_sigio_and_without_o_async_none);
     RUN(pipe_write_then_read);
     RUN(pipe_preserves_order_across_writes);
     RUN(pipe_read_returns_eof_after_writer_closes);

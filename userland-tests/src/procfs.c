@@ -1204,6 +1204,15 @@ PTEST(cmdline_is_nul_separated_argv) {
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s: %s", kt_status(st), out);
 }
 
+PTEST(cmdline_follows_a_title_written_over_argv) {
+    CHECK(self_exe[0] == '/', "readlink(/proc/self/exe) failed at start-up");
+    char out[512];
+    char *argv[] = {"procfs", "ab", NULL};
+    char *envp[] = {MODE_ENV "=title", "PAD=0123456789", NULL};
+    int st = run_exec(self_exe, argv, envp, out, sizeof out);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s: %s", kt_status(st), out);
+}
+
 static void other_cmdline_inner(const char *kt_case, pid_t pid)
 {
     static const char want[] = "procfs-wait\0x y\0";
@@ -2286,6 +2295,47 @@ static int child_cmdline(int argc, char **argv)
     return 0;
 }
 
+/* setproctitle as nginx and postgres do it: a program that writes over its
+ * argv strings changes /proc/self/cmdline. While the last byte of the argv
+ * area is still a NUL, cmdline is that area as it now is; once the title runs
+ * over it into the environment strings that follow, cmdline is the string at
+ * argv[0] up to its NUL. Run as {"procfs", "ab"}. */
+static void show_bytes(const char *what, const char *b, long n)
+{
+    printf("%s is %ld bytes \"", what, n);
+    for (long i = 0; i < n && i < 64; i++)
+        printf(b[i] ? "%c" : "\\0", b[i]);
+    printf("\"");
+}
+
+static int child_title(int argc, char **argv)
+{
+    static char buf[4096];
+    if (argc != 2 || strcmp(argv[0], "procfs") || strcmp(argv[1], "ab")) {
+        printf("argv is not {\"procfs\", \"ab\"}");
+        return 2;
+    }
+    char *arg_end = argv[1] + 3;
+    if (environ[0] != arg_end) {
+        printf("the environment strings do not follow the argv strings");
+        return 2;
+    }
+    argv[1][0] = 'X';
+    long n = slurp("/proc/self/cmdline", buf, sizeof buf);
+    if (n != 10 || memcmp(buf, "procfs\0Xb\0", 10)) {
+        show_bytes("after argv[1][0] = 'X', cmdline", buf, n);
+        return 3;
+    }
+    static const char title[] = "procfs: a longer title";
+    memcpy(argv[0], title, sizeof title);
+    n = slurp("/proc/self/cmdline", buf, sizeof buf);
+    if (n != (long)sizeof title || memcmp(buf, title, sizeof title)) {
+        show_bytes("after a title over the argv area, cmdline", buf, n);
+        return 4;
+    }
+    return 0;
+}
+
 /* /proc/self/environ is the initial environment block, exactly. */
 static int child_environ(void)
 {
@@ -2337,6 +2387,8 @@ int main(int argc, char **argv)
         return child_cmdline(argc, argv);
     if (mode && !strcmp(mode, "environ"))
         return child_environ();
+    if (mode && !strcmp(mode, "title"))
+        return child_title(argc, argv);
     if (mode && !strcmp(mode, "comm")) {
         char buf[64];
         if (slurp("/proc/self/comm", buf, sizeof buf) < 0)
@@ -2381,6 +2433,7 @@ int main(int argc, char **argv)
     RUN(size_is_zero_and_small_reads_see_everything);
 
     RUN(cmdline_is_nul_separated_argv);
+    RUN(cmdline_follows_a_title_written_over_argv);
     RUN(cmdline_of_other_process_after_exec);
     RUN(comm_is_name_and_newline);
     RUN(comm_write_renames_process);

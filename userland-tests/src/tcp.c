@@ -254,6 +254,61 @@ TEST(bind_a_listening_port_is_eaddrinuse_even_with_reuseaddr) {
     EXPECT_ERRNO(bind(s, (struct sockaddr *)&a, sizeof a), EADDRINUSE);
 }
 
+/* A closed listener's port is free when close returns, even to a socket
+ * without SO_REUSEADDR: nothing of a listener lingers. */
+TEST(closing_a_listener_frees_its_port_at_once) {
+    for (int i = 0; i < 3; i++) {
+        int port;
+        int l = OK(listener(&port));
+        OK(close(l));
+        int s = OK(socket(AF_INET, SOCK_STREAM, 0));
+        struct sockaddr_in a = lo4((uint16_t)port);
+        EXPECT_EQ(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+        EXPECT_EQ(listen(s, 4), 0);
+        close(s);
+    }
+}
+
+/* A server that closes its connections and its SO_REUSEADDR listener binds the
+ * port again at once with SO_REUSEADDR (iperf3's server does this after every
+ * test); its connections, lingering in TIME-WAIT and FIN states, do not stop
+ * it. Without SO_REUSEADDR they do: EADDRINUSE. */
+TEST(a_server_rebinds_with_reuseaddr_while_its_closed_connections_linger) {
+    int one = 1;
+    int l = OK(socket(AF_INET, SOCK_STREAM, 0));
+    OK(setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one));
+    struct sockaddr_in a = lo4(0);
+    a.sin_addr.s_addr = htonl(INADDR_ANY);
+    OK(bind(l, (struct sockaddr *)&a, sizeof a));
+    OK(listen(l, 4));
+    int port = port_of(l);
+    struct sockaddr_in to = lo4((uint16_t)port);
+    int c1 = OK(socket(AF_INET, SOCK_STREAM, 0));
+    OK(connect(c1, (struct sockaddr *)&to, sizeof to));
+    int c2 = OK(socket(AF_INET, SOCK_STREAM, 0));
+    OK(connect(c2, (struct sockaddr *)&to, sizeof to));
+    int s1 = OK(accept(l, NULL, NULL));
+    int s2 = OK(accept(l, NULL, NULL));
+    OK(write(s1, "x", 1));
+    char b;
+    EXPECT_EQ(read(c1, &b, 1), 1);
+    /* The server closes first (its side goes to TIME-WAIT), the client then. */
+    OK(close(s1));
+    EXPECT_EQ(read(c1, &b, 1), 0);
+    OK(close(c1));
+    /* The other connection: the client closes first, the server last. */
+    OK(close(c2));
+    OK(close(s2));
+    OK(close(l));
+    a.sin_port = htons((uint16_t)port);
+    int plain = OK(socket(AF_INET, SOCK_STREAM, 0));
+    EXPECT_ERRNO(bind(plain, (struct sockaddr *)&a, sizeof a), EADDRINUSE);
+    int again = OK(socket(AF_INET, SOCK_STREAM, 0));
+    OK(setsockopt(again, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one));
+    EXPECT_EQ(bind(again, (struct sockaddr *)&a, sizeof a), 0);
+    EXPECT_EQ(listen(again, 4), 0);
+}
+
 TEST(bind_bad_addresses_are_einval_eafnosupport_eaddrnotavail) {
     int s = OK(socket(AF_INET, SOCK_STREAM, 0));
     struct sockaddr_in a = lo4(0);
@@ -602,6 +657,72 @@ TEST(a_hundred_connections_at_once_each_carry_their_own_bytes) {
 
 /* ---- options ------------------------------------------------------------ */
 
+/* The st column of /proc/net/tcp for the IPv4 connection from local port lp
+ * to remote port rp, -1 if there is none. */
+static int proc_tcp_state(int lp, int rp)
+{
+    FILE *f = fopen("/proc/net/tcp", "r");
+    if (!f)
+        return -1;
+    char line[256];
+    int st = -1;
+    while (fgets(line, sizeof line, f)) {
+        unsigned la, lport, ra, rport, state;
+        if (sscanf(line, " %*d: %8X:%4X %8X:%4X %2X", &la, &lport, &ra, &rport, &state) == 5 &&
+            (int)lport == lp && (int)rport == rp)
+            st = (int)state;
+    }
+    fclose(f);
+    return st;
+}
+
+static int tcpi_state(int s)
+{
+    struct tcp_info ti;
+    socklen_t l = sizeof ti;
+    if (getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &l) < 0)
+        return -1;
+    return ti.tcpi_state;
+}
+
+/* Waits up to a second for f() to give want (the stack answers an ACK or a
+ * FIN a moment after the call that sent it). */
+#define SETTLES_TO(expr, want)                                                \
+    ({                                                                        \
+        int kt_v_ = (expr);                                                   \
+        for (int kt_i_ = 0; kt_i_ < 100 && kt_v_ != (want); kt_i_++) {        \
+            usleep(10000);                                                    \
+            kt_v_ = (expr);                                                   \
+        }                                                                     \
+        kt_v_;                                                                \
+    })
+
+/* The states ss and netstat show come from the connection itself: after our
+ * SHUT_WR is acknowledged we are in FIN_WAIT2 (5) and the peer in CLOSE_WAIT
+ * (8); once the peer closes too, /proc/net/tcp shows the side that closed
+ * first in TIME_WAIT (6), before and after its descriptor is closed, and the
+ * other side is gone. */
+TEST(connection_states_follow_the_close_handshake) {
+    int c, a;
+    OK(tcp_pair(&c, &a));
+    int cport = port_of(c), sport = port_of(a);
+    EXPECT_EQ(tcpi_state(c), 1); /* ESTABLISHED */
+    EXPECT_EQ(proc_tcp_state(cport, sport), 1);
+    OK(shutdown(c, SHUT_WR));
+    EXPECT_EQ(SETTLES_TO(tcpi_state(c), 5), 5);   /* FIN_WAIT2 */
+    EXPECT_EQ(SETTLES_TO(tcpi_state(a), 8), 8);   /* CLOSE_WAIT */
+    EXPECT_EQ(proc_tcp_state(sport, cport), 8);
+    OK(close(a));
+    /* The connection goes to TIME_WAIT; the socket still open on it is
+     * done with (CLOSE, 7), as Linux hands the connection to a timewait
+     * entry. */
+    EXPECT_EQ(SETTLES_TO(proc_tcp_state(cport, sport), 6), 6);
+    EXPECT_EQ(tcpi_state(c), 7);
+    EXPECT_EQ(proc_tcp_state(sport, cport), -1);
+    OK(close(c));
+    EXPECT_EQ(proc_tcp_state(cport, sport), 6);
+}
+
 TEST(socket_options_round_trip) {
     int s = OK(socket(AF_INET, SOCK_STREAM, 0));
     int one = 1;
@@ -752,6 +873,8 @@ int main(void)
     RUNS(bind_port_zero_picks_an_ephemeral_port);
     RUNS(bind_twice_is_einval);
     RUNS(bind_a_listening_port_is_eaddrinuse_even_with_reuseaddr);
+    RUNS(closing_a_listener_frees_its_port_at_once);
+    RUNS(a_server_rebinds_with_reuseaddr_while_its_closed_connections_linger);
     RUNS(bind_bad_addresses_are_einval_eafnosupport_eaddrnotavail);
     RUNS(connect_to_a_closed_port_is_econnrefused);
     RUNS(connect_accept_carry_bytes_both_ways_and_name_the_ends);
@@ -774,6 +897,7 @@ int main(void)
     RUNS(readv_writev_and_sendfile_move_bytes);
     RUNS(a_mebibyte_goes_through_intact);
     RUNS(a_hundred_connections_at_once_each_carry_their_own_bytes);
+    RUNS(connection_states_follow_the_close_handshake);
     RUNS(socket_options_round_trip);
     RUNS(bad_socket_options_are_enoprotoopt_or_einval);
     RUNS(recv_from_the_error_queue_is_eagain);

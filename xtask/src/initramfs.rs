@@ -50,6 +50,27 @@ const PROFILE: &str = r#"export PS1='kestrel:\w\$ '
 alias ll='ls -l'
 "#;
 
+/// root, and the unprivileged user servers drop to (nginx's workers).
+const PASSWD: &str =
+    "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n";
+const GROUP: &str = "root:x:0:\nnogroup:x:65534:\n";
+
+/// The service names programs give getaddrinfo (wrk's `http://host/` asks for
+/// "http"), as Debian's netbase has them.
+const SERVICES: &str = "\
+ftp\t\t21/tcp
+ssh\t\t22/tcp
+telnet\t\t23/tcp
+smtp\t\t25/tcp
+domain\t\t53/tcp
+domain\t\t53/udp
+http\t\t80/tcp\t\twww
+ntp\t\t123/udp
+https\t\t443/tcp
+https\t\t443/udp
+http-alt\t8080/tcp\t\twebcache
+";
+
 impl Tree {
     fn add_parents(&mut self, path: &str) {
         let mut cur = String::new();
@@ -334,11 +355,12 @@ pub fn base() -> Result<Tree, String> {
         "etc/profile",
         Node::File(0o644, PROFILE.as_bytes().to_vec()),
     );
+    t.add("etc/passwd", Node::File(0o644, PASSWD.as_bytes().to_vec()));
+    t.add("etc/group", Node::File(0o644, GROUP.as_bytes().to_vec()));
     t.add(
-        "etc/passwd",
-        Node::File(0o644, b"root:x:0:0:root:/root:/bin/sh\n".to_vec()),
+        "etc/services",
+        Node::File(0o644, SERVICES.as_bytes().to_vec()),
     );
-    t.add("etc/group", Node::File(0o644, b"root:x:0:\n".to_vec()));
     t.add("etc/hostname", Node::File(0o644, b"kestrel\n".to_vec()));
     for d in ["root", "tmp", "proc", "dev", "sys", "usr/lib"] {
         t.add(d, Node::Dir(if d == "tmp" { 0o1777 } else { 0o755 }));
@@ -419,11 +441,13 @@ pub fn add_with(t: &mut Tree, with: &[String]) -> Result<(), String> {
             None => {
                 let resolved = t.add_as_on_host(&w.host).map_err(err)?;
                 crate::dynlib::add_needs(t, &resolved, &resolved.to_string_lossy()).map_err(err)?;
+                crate::apps::add_companions(t, &resolved).map_err(err)?;
             }
             Some(guest) => {
                 let resolved = fs::canonicalize(&w.host).map_err(|e| err(e.to_string()))?;
                 t.add_host(&resolved, guest).map_err(err)?;
                 crate::dynlib::add_needs(t, &resolved, guest).map_err(err)?;
+                crate::apps::add_companions(t, &resolved).map_err(err)?;
             }
         }
     }

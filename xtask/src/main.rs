@@ -16,10 +16,12 @@
 //! cargo xtask fuzz     [--calls N] [--seed S] [--children C] [--exclude NAME]... [--only REGEX]
 //! cargo xtask bench    [--scaling] [--no-linux] [--smp N] [--mem SIZE] [--no-kvm]
 //! cargo xtask rootfs   [--rebuild] [--check]
+//! cargo xtask apps
 //! ```
 //! Missing host tools are installed with apt-get when running as root, otherwise
 //! xtask stops and prints the command to run.
 
+mod apps;
 mod bench;
 mod build;
 mod charts;
@@ -172,6 +174,8 @@ commands:
   profile  run --cmd CMD sampling every CPU's stacks; write a flame graph (SVG)
   ltp      the Linux Test Project's syscall tests on Kestrel, compared with Linux (docs/ltp.md)
   bench    benchmarks on Kestrel and Linux (one CPU unless --smp), writes docs/benchmarks.md
+  apps     the real-program checks of `test` alone: redis, nginx with wrk and the host's
+           curl, python3's http.server, iperf3, a socat UDP echo (docs/networking.md)
   rootfs   build the Debian bookworm ext2 image (debootstrap, as root; cached in
            target/kestrel/rootfs/) that `run --root debian` boots
 
@@ -338,6 +342,7 @@ fn main() -> ExitCode {
         "profile" => profile::run(&opts),
         "ltp" => ltp::run(&opts),
         "rootfs" => rootfs::run(&opts),
+        "apps" => apps::run(&opts),
         other => Err(format!("unknown command {other:?}\n\n{USAGE}")),
     };
     match result {

@@ -148,7 +148,9 @@ pub fn run(opts: &Opts) -> Result<u8, String> {
     if let Some(root) = &opts.root {
         return crate::rootfs::boot(opts, root);
     }
-    // A mistyped --with is reported before anything is built.
+    // The packages of the real programs a --with names (redis, nginx, ...),
+    // then a mistyped --with, are dealt with before anything is built.
+    crate::apps::ensure_for_with(&opts.with)?;
     initramfs::check_with(&opts.with)?;
     let mut a = build::build_all(opts)?;
     let mut tree = initramfs::base()?;

@@ -585,7 +585,7 @@ fn disk_pattern(sectors: usize) -> Vec<u8> {
 
 /// The MD5 sum of `data` as md5sum prints it (the host's md5sum, so the guest's
 /// busybox is checked against another implementation).
-fn md5(data: &[u8]) -> Result<String, String> {
+pub(crate) fn md5(data: &[u8]) -> Result<String, String> {
     use std::io::Write;
     let mut child = Command::new("md5sum")
         .stdin(std::process::Stdio::piped())
@@ -1254,6 +1254,10 @@ pub fn test(opts: &Opts) -> Result<u8, String> {
 
     println!("xtask: the Debian root (cargo xtask rootfs), on a copy of its cached image");
     let (passed, failed) = crate::rootfs::test_check(opts, &a)?;
+    total.add(Tally { passed, failed });
+
+    println!("xtask: real programs over TCP/IP (redis, nginx, python3, iperf3, socat)");
+    let (passed, failed) = crate::apps::check(opts, &a)?;
     total.add(Tally { passed, failed });
 
     println!("xtask: LTP tests that pass on Kestrel (userland-tests/ltp/expected-pass.txt)");

@@ -9,6 +9,7 @@
 pub mod anon;
 pub mod devices;
 pub mod ext2;
+pub mod fasync;
 pub mod fifo;
 pub mod procfs;
 pub mod pty;
@@ -101,6 +102,7 @@ pub fn init(boot: &BootInfo) -> KResult<RootInfo> {
         crate::syscall::locks::file_released(f);
         crate::syscall::socket::file_released(f);
         crate::syscall::inotify::file_released(f);
+        fasync::file_released(f);
     });
     // The root holds at most half of memory, as Linux's rootfs when it is a
     // tmpfs (and every tmpfs without size=): a full root is ENOSPC for its

@@ -1091,7 +1091,7 @@ fn pid_entry(
         b"cmdline" => pid_file(c(0o444), move || {
             let p = get()?;
             let e = p.exec_info.lock().clone();
-            Ok(remote_bytes(&p, e.arg_start, e.arg_end))
+            Ok(cmdline(&p, e.arg_start, e.arg_end))
         }),
         b"environ" => pid_file(c(0o400), move || {
             let p = get()?;
@@ -1257,6 +1257,37 @@ impl kestrel_vfs::Inode for MemFile {
 }
 
 /// Bytes `[start, end)` of `p`'s memory (argv or environ strings).
+/// /proc/PID/cmdline: the argv strings as they are now in the process's
+/// memory. A program may write a title over them (setproctitle, as nginx's
+/// "nginx: worker process" and postgres do); once the title runs past the
+/// area's last NUL into the environment strings after it, cmdline is, as on
+/// Linux, the string at argv[0] up to its NUL, at most a page of it.
+fn cmdline(p: &Process, arg_start: u64, arg_end: u64) -> Vec<u8> {
+    let args = remote_bytes(p, arg_start, arg_end);
+    if args.last().is_none_or(|&b| b == 0) {
+        return args;
+    }
+    // A page at most, read a page at a time: the strings sit near the top of
+    // the stack, and what follows them may be the end of user space.
+    let mut title = Vec::new();
+    let mut at = arg_start;
+    while title.len() < 4096 {
+        let end = ((at | 4095) + 1).min(arg_start + 4096);
+        let chunk = remote_bytes(p, at, end);
+        let full = chunk.len() as u64 == end - at;
+        if let Some(nul) = chunk.iter().position(|&b| b == 0) {
+            title.extend_from_slice(&chunk[..=nul]);
+            break;
+        }
+        title.extend_from_slice(&chunk);
+        if !full {
+            break;
+        }
+        at = end;
+    }
+    title
+}
+
 fn remote_bytes(p: &Process, start: u64, end: u64) -> Vec<u8> {
     if end <= start {
         return Vec::new();

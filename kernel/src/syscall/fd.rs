@@ -6,7 +6,7 @@ use kestrel_abi::fs::*;
 use kestrel_abi::tty::*;
 use kestrel_abi::{Errno, KResult};
 use kestrel_vfs::pipe::{PipeReader, PipeWriter};
-use kestrel_vfs::{FileOps, OpenFile};
+use kestrel_vfs::{FileOps, FileOwner, OpenFile};
 
 use super::Ctx;
 use super::args::*;
@@ -61,6 +61,42 @@ fn pipe_of(f: &OpenFile) -> Option<&Arc<kestrel_vfs::pipe::Pipe>> {
         .or_else(|| any.downcast_ref::<PipeWriter>().map(|w| w.pipe()))
 }
 
+/// Whether `id` names a thread, process or process group that exists: Linux's
+/// F_SETOWN looks the number up among all pids (find_vpid), whatever it names.
+fn pid_exists(id: u32) -> bool {
+    crate::process::find_thread(id).is_some()
+        || crate::process::find(id).is_some()
+        || !crate::process::in_group(id).is_empty()
+}
+
+/// F_SETOWN's argument: a pid, or minus a process group (0 clears the owner).
+fn owner_from_setown(arg: i32) -> KResult<Option<FileOwner>> {
+    if arg == i32::MIN {
+        return Err(Errno::EINVAL);
+    }
+    let id = arg.unsigned_abs();
+    if id == 0 {
+        return Ok(None);
+    }
+    if !pid_exists(id) {
+        return Err(Errno::ESRCH);
+    }
+    Ok(Some(if arg < 0 {
+        FileOwner::Group(id)
+    } else {
+        FileOwner::Process(id)
+    }))
+}
+
+/// F_GETOWN's answer: the pid, minus a process group, 0 for none.
+fn getown(owner: Option<FileOwner>) -> i32 {
+    match owner {
+        None => 0,
+        Some(FileOwner::Thread(id) | FileOwner::Process(id)) => id as i32,
+        Some(FileOwner::Group(id)) => -(id as i32),
+    }
+}
+
 pub async fn sys_fcntl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult<u64> {
     let files = ctx.process().files();
     match cmd {
@@ -84,6 +120,7 @@ pub async fn sys_fcntl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
         F_SETFL => {
             let f = files.lock().get(fd)?;
             f.set_status_flags(arg as u32);
+            crate::fs::fasync::changed(&f);
             Ok(0)
         }
         F_GETPIPE_SZ => {
@@ -116,6 +153,45 @@ pub async fn sys_fcntl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
                 return Err(Errno::EPERM);
             }
             f.inode().ok_or(Errno::EINVAL)?.add_seals(seals)?;
+            Ok(0)
+        }
+        // The owner is where O_ASYNC's SIGIO goes (crate::fs::fasync).
+        F_SETOWN => {
+            let f = files.lock().get(fd)?;
+            f.set_owner(owner_from_setown(arg as i32)?);
+            crate::fs::fasync::changed(&f);
+            Ok(0)
+        }
+        F_GETOWN => Ok(getown(files.lock().get(fd)?.owner()) as i64 as u64),
+        F_SETOWN_EX => {
+            let f = files.lock().get(fd)?;
+            // struct f_owner_ex { int type; pid_t pid; }
+            let [kind, pid]: [i32; 2] = ctx.read(UserPtr::new(arg))?;
+            let id = pid as u32;
+            let owner = match kind {
+                F_OWNER_TID => FileOwner::Thread(id),
+                F_OWNER_PID => FileOwner::Process(id),
+                F_OWNER_PGRP => FileOwner::Group(id),
+                _ => return Err(Errno::EINVAL),
+            };
+            let owner = match pid {
+                0 => None,
+                p if p < 0 || !pid_exists(id) => return Err(Errno::ESRCH),
+                _ => Some(owner),
+            };
+            f.set_owner(owner);
+            crate::fs::fasync::changed(&f);
+            Ok(0)
+        }
+        F_GETOWN_EX => {
+            let f = files.lock().get(fd)?;
+            let ex = match f.owner() {
+                None => [F_OWNER_PID, 0],
+                Some(FileOwner::Thread(id)) => [F_OWNER_TID, id as i32],
+                Some(FileOwner::Process(id)) => [F_OWNER_PID, id as i32],
+                Some(FileOwner::Group(id)) => [F_OWNER_PGRP, id as i32],
+            };
+            ctx.write(UserPtr::new(arg), &ex)?;
             Ok(0)
         }
         F_GETLK | F_SETLK | F_SETLKW | F_OFD_GETLK | F_OFD_SETLK | F_OFD_SETLKW => {
@@ -155,6 +231,7 @@ pub async fn sys_ioctl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
             let on: i32 = ctx.read(UserPtr::new(arg))?;
             let f = file.flags();
             file.set_status_flags(if on != 0 { f | O_ASYNC } else { f & !O_ASYNC });
+            crate::fs::fasync::changed(&file);
             return Ok(0);
         }
         _ => {}

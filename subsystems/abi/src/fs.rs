@@ -127,6 +127,12 @@ pub const F_SETLK: u32 = 6;
 pub const F_SETLKW: u32 = 7;
 pub const F_SETOWN: u32 = 8;
 pub const F_GETOWN: u32 = 9;
+pub const F_SETOWN_EX: u32 = 15;
+pub const F_GETOWN_EX: u32 = 16;
+/// struct f_owner_ex's type.
+pub const F_OWNER_TID: i32 = 0;
+pub const F_OWNER_PID: i32 = 1;
+pub const F_OWNER_PGRP: i32 = 2;
 pub const F_DUPFD_CLOEXEC: u32 = 1030;
 pub const F_GETPIPE_SZ: u32 = 1032;
 pub const F_SETPIPE_SZ: u32 = 1031;

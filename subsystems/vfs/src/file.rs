@@ -10,7 +10,7 @@ use alloc::sync::Arc;
 use core::any::Any;
 use core::future::Future;
 use core::pin::Pin;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use kestrel_abi::fs::*;
 use kestrel_abi::{Errno, KResult};
@@ -82,6 +82,39 @@ pub fn set_close_hook(hook: fn(&OpenFile)) {
     CLOSE_HOOK.call_once(|| hook);
 }
 
+/// Who F_SETOWN named as the owner of an open file (fcntl(2)): the thread,
+/// process or process group that O_ASYNC's SIGIO and SIGURG would go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileOwner {
+    /// F_OWNER_TID: one thread.
+    Thread(u32),
+    /// F_OWNER_PID (F_SETOWN with a positive id): a process.
+    Process(u32),
+    /// F_OWNER_PGRP (F_SETOWN with a negative id): a process group.
+    Group(u32),
+}
+
+impl FileOwner {
+    fn encode(o: Option<Self>) -> u64 {
+        match o {
+            None => 0,
+            Some(Self::Thread(id)) => 1 << 32 | u64::from(id),
+            Some(Self::Process(id)) => 2 << 32 | u64::from(id),
+            Some(Self::Group(id)) => 3 << 32 | u64::from(id),
+        }
+    }
+
+    fn decode(v: u64) -> Option<Self> {
+        let id = v as u32;
+        match v >> 32 {
+            1 => Some(Self::Thread(id)),
+            2 => Some(Self::Process(id)),
+            3 => Some(Self::Group(id)),
+            _ => None,
+        }
+    }
+}
+
 /// One open file description.
 pub struct OpenFile {
     dentry: Option<DentryRef>,
@@ -91,6 +124,11 @@ pub struct OpenFile {
     pos: spin::Mutex<u64>,
     /// Whether it counts as a writer of its dentry's mount (see [`OpenFile::open`]).
     mount_writer: bool,
+    /// The F_SETOWN owner ([`FileOwner`], encoded; 0 for none): where O_ASYNC's
+    /// SIGIO goes.
+    owner: AtomicU64,
+    /// A watcher sends SIGIO for this file (O_ASYNC with an owner).
+    async_armed: AtomicBool,
 }
 
 impl Drop for OpenFile {
@@ -127,6 +165,8 @@ impl OpenFile {
             flags: AtomicU32::new(flags & !(O_CLOEXEC | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)),
             pos: spin::Mutex::new(0),
             mount_writer: false,
+            owner: AtomicU64::new(0),
+            async_armed: AtomicBool::new(false),
         })
     }
 
@@ -148,6 +188,8 @@ impl OpenFile {
             flags: AtomicU32::new(flags & !(O_CLOEXEC | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)),
             pos: spin::Mutex::new(0),
             mount_writer,
+            owner: AtomicU64::new(0),
+            async_armed: AtomicBool::new(false),
         }))
     }
 
@@ -160,6 +202,8 @@ impl OpenFile {
             flags: AtomicU32::new(flags & !(O_CLOEXEC | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)),
             pos: spin::Mutex::new(0),
             mount_writer: false,
+            owner: AtomicU64::new(0),
+            async_armed: AtomicBool::new(false),
         })
     }
 
@@ -190,6 +234,34 @@ impl OpenFile {
             (old & !O_SETFL_MASK) | (new & O_SETFL_MASK),
             Ordering::Relaxed,
         );
+    }
+
+    /// The owner F_SETOWN or F_SETOWN_EX gave it (shared by dups, as the
+    /// description is).
+    pub fn owner(&self) -> Option<FileOwner> {
+        FileOwner::decode(self.owner.load(Ordering::Relaxed))
+    }
+
+    /// F_SETOWN, F_SETOWN_EX: `None` (F_SETOWN 0) clears the owner.
+    pub fn set_owner(&self, owner: Option<FileOwner>) {
+        self.owner
+            .store(FileOwner::encode(owner), Ordering::Relaxed);
+    }
+
+    /// Marks the file as having an O_ASYNC watcher; false if it had one
+    /// already.
+    pub fn arm_async(&self) -> bool {
+        !self.async_armed.swap(true, Ordering::AcqRel)
+    }
+
+    /// The O_ASYNC watcher has gone.
+    pub fn disarm_async(&self) {
+        self.async_armed.store(false, Ordering::Release);
+    }
+
+    /// Whether an O_ASYNC watcher is there.
+    pub fn async_armed(&self) -> bool {
+        self.async_armed.load(Ordering::Acquire)
     }
 
     /// Whether O_NONBLOCK is set.
@@ -503,6 +575,22 @@ mod tests {
             Arc::new(RegularFile),
             flags,
         )
+    }
+
+    #[test]
+    fn the_owner_is_kept_for_each_kind_and_cleared() {
+        let f = file(O_RDWR);
+        assert_eq!(f.owner(), None);
+        for o in [
+            FileOwner::Thread(7),
+            FileOwner::Process(u32::MAX >> 1),
+            FileOwner::Group(1),
+        ] {
+            f.set_owner(Some(o));
+            assert_eq!(f.owner(), Some(o));
+        }
+        f.set_owner(None);
+        assert_eq!(f.owner(), None);
     }
 
     #[test]

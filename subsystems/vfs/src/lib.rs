@@ -45,7 +45,7 @@ pub mod ramfs;
 use alloc::vec::Vec;
 
 pub use fdtable::FdTable;
-pub use file::{FileOps, OpenFile};
+pub use file::{FileOps, FileOwner, OpenFile};
 pub use inode::{Inode, InodeRef, Metadata, NodeKind};
 pub use kestrel_abi::{Errno, KResult};
 pub use path::{Dentry, DentryRef, MountInfo, Mounts, Walker};

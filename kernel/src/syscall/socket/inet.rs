@@ -531,7 +531,7 @@ fn known_level(s: &InetSocket, level: i32) -> bool {
 /// filled; counters and timers read 0 (partial).
 fn tcp_info(s: &InetSocket) -> Vec<u8> {
     let mut b = alloc::vec![0u8; 104];
-    b[0] = s.tcp_state();
+    b[0] = s.tcpi_state();
     // tcpi_snd_mss and tcpi_rcv_mss (offsets 16 and 20): the default MSS.
     b[16..20].copy_from_slice(&536u32.to_ne_bytes());
     b[20..24].copy_from_slice(&536u32.to_ne_bytes());

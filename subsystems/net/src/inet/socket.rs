@@ -151,6 +151,9 @@ pub struct State {
     pub shut_wr: bool,
     /// The peer's FIN arrived: end of file after the queued bytes.
     pub peer_fin: bool,
+    /// The connection's TCP state as Linux numbers it, as the stack last saw
+    /// it in smoltcp (None before the stack has a connection for it).
+    pub conn_state: Option<u8>,
     /// The connection was reset or aborted: sends are EPIPE.
     pub reset: bool,
     /// SO_ERROR: reported once, by the next call or getsockopt.
@@ -247,6 +250,7 @@ impl InetSocket {
                 shut_rd: false,
                 shut_wr: false,
                 peer_fin: false,
+                conn_state: None,
                 reset: false,
                 error: None,
                 backlog: 0,
@@ -865,12 +869,24 @@ impl InetSocket {
             c.release();
         }
         let mut st = self.state.lock();
+        // A listener's port is free when close returns, as on Linux (iperf3's
+        // server binds it again at once): nothing of a listener lingers, and
+        // the stack, which stops it listening when it sees the release, has the
+        // port it listened on in its own table. A connection keeps its port
+        // until the stack is done with it (FIN answered, TIME-WAIT over).
+        let freed = if st.phase == Phase::Listening {
+            st.port.take()
+        } else {
+            None
+        };
         if st.attached || st.phase != Phase::Open || !st.dtx.is_empty() {
             self.kick(&mut st);
         } else {
             // The stack never heard of it: the port goes now.
             st.port = None;
         }
+        drop(st);
+        drop(freed);
     }
 
     /// getsockname: the bound or connected local address and port.
@@ -901,12 +917,20 @@ impl InetSocket {
         }
     }
 
-    /// The connection's state as Linux numbers it (TCP_INFO's tcpi_state,
-    /// /proc/net/tcp's st): ESTABLISHED 1, SYN_SENT 2, CLOSE 7, CLOSE_WAIT 8,
-    /// LISTEN 10, FIN_WAIT1 4. UDP sockets are CLOSE, or ESTABLISHED when
-    /// connected (as udp_poll's sk_state).
+    /// The connection's state as Linux numbers it (/proc/net/tcp's st; see
+    /// [`linux_tcp_state`]), from the connection the stack runs for it once
+    /// there is one: after the close handshake it shows TIME_WAIT (6), LAST_ACK
+    /// (9) and the rest as ss and netstat expect. Before that, and for UDP
+    /// sockets (CLOSE, or ESTABLISHED when connected, as udp_poll's sk_state),
+    /// from the socket's own phase.
     pub fn tcp_state(&self) -> u8 {
         let st = self.state.lock();
+        if self.kind == Kind::Stream
+            && !matches!(st.phase, Phase::Listening | Phase::Connecting)
+            && let Some(c) = st.conn_state
+        {
+            return c;
+        }
         match (self.kind, st.phase) {
             (Kind::Dgram, _) if st.remote.is_some() => 1,
             (Kind::Dgram, _) => 7,
@@ -916,6 +940,16 @@ impl InetSocket {
             (_, Phase::Connected) if st.shut_wr => 4,
             (_, Phase::Connected) => 1,
             _ => 7,
+        }
+    }
+
+    /// TCP_INFO's tcpi_state: [`InetSocket::tcp_state`], except that a socket
+    /// whose connection is in TIME_WAIT is CLOSE (7), as on Linux, where the
+    /// connection then lives on in a timewait entry of its own.
+    pub fn tcpi_state(&self) -> u8 {
+        match self.tcp_state() {
+            6 => 7,
+            s => s,
         }
     }
 
@@ -1113,5 +1147,23 @@ impl FileOps for InetSocket {
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+/// smoltcp's TCP state as Linux numbers it (include/net/tcp_states.h).
+pub(crate) fn linux_tcp_state(s: smoltcp::socket::tcp::State) -> u8 {
+    use smoltcp::socket::tcp::State as S;
+    match s {
+        S::Established => 1,
+        S::SynSent => 2,
+        S::SynReceived => 3,
+        S::FinWait1 => 4,
+        S::FinWait2 => 5,
+        S::TimeWait => 6,
+        S::Closed => 7,
+        S::CloseWait => 8,
+        S::LastAck => 9,
+        S::Listen => 10,
+        S::Closing => 11,
     }
 }

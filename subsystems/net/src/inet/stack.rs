@@ -927,6 +927,7 @@ impl Stack {
             }
             // State.
             let new = t.state();
+            st.conn_state = Some(super::socket::linux_tcp_state(new));
             use tcp::State as S;
             if st.phase == Phase::Connecting && !matches!(new, S::SynSent | S::Closed) {
                 st.phase = Phase::Connected;

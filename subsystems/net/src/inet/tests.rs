@@ -383,3 +383,35 @@ fn msg_more_holds_stream_bytes_until_the_next_send() {
     net.run();
     assert_eq!(s.recv_stream(&mut buf, false).unwrap(), 4);
 }
+
+#[test]
+fn a_closed_listener_frees_its_port_before_the_stack_runs() {
+    let mut net = Net::new();
+    let (l, port) = net.listener(4);
+    l.release();
+    // No net.run(): close(2) has returned and the port is free already.
+    let again = net.tcp();
+    again.bind(SockAddr::Inet(LO, port)).unwrap();
+    again.listen(4).unwrap();
+    net.run();
+    let c = net.tcp();
+    assert_eq!(c.connect(SockAddr::Inet(LO, port)), Err(Errno::EINPROGRESS));
+    net.run();
+    assert_eq!(c.connect_result(), Some(Ok(())));
+    assert!(again.accept().is_ok());
+}
+
+#[test]
+fn states_follow_the_close_handshake() {
+    let mut net = Net::new();
+    let (c, s, _l) = net.pair();
+    assert_eq!((c.tcp_state(), s.tcp_state()), (1, 1));
+    c.shutdown(kestrel_abi::net::SHUT_WR).unwrap();
+    net.run();
+    // FIN_WAIT2 and CLOSE_WAIT.
+    assert_eq!((c.tcp_state(), s.tcp_state()), (5, 8));
+    s.release();
+    net.run();
+    // The side that closed first waits in TIME_WAIT; its socket is CLOSE.
+    assert_eq!((c.tcp_state(), c.tcpi_state()), (6, 7));
+}
