@@ -195,6 +195,7 @@ struct conn {
 };
 
 static struct conn *conns;
+static int nconns; /* entries of conns */
 static uint32_t *samples; /* round trips in us, inside the window */
 static size_t nsamples;
 
@@ -314,8 +315,18 @@ static pid_t start_server(int n, struct sockaddr_in *addr, int *ctl)
     return pid;
 }
 
+/* Closes the client's connections with a reset (SO_LINGER 0), so that neither
+ * kernel has 2N sockets to take through FIN and TIME-WAIT while the next
+ * benchmark runs; then stops the server. */
 static void stop_server(pid_t pid, int ctl)
 {
+    struct linger lg = {1, 0};
+    for (int i = 0; conns && i < nconns; i++)
+        if (conns[i].fd > 0) {
+            setsockopt(conns[i].fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+            close(conns[i].fd);
+            conns[i].fd = 0;
+        }
     close(ctl);
     for (int i = 0; i < 5000; i++) {
         if (waitpid(pid, NULL, WNOHANG) == pid)
@@ -329,6 +340,7 @@ static void stop_server(pid_t pid, int ctl)
 static int echo(int n, double secs)
 {
     conns = calloc((size_t)n, sizeof *conns);
+    nconns = conns ? n : 0;
     samples = malloc(MAX_SAMPLES * sizeof *samples);
     if (!conns || !samples) {
         unsupported("_rate", "out of memory for %d connections", n);
@@ -453,6 +465,7 @@ static int echo(int n, double secs)
 static int idle(int n)
 {
     conns = calloc((size_t)n, sizeof *conns);
+    nconns = conns ? n : 0;
     if (!conns) {
         printf("BENCH %s unsupported -\nBENCHNOTE %s out of memory\n", name, name);
         return 1;
