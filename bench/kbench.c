@@ -745,6 +745,53 @@ static void b_tcp_connect(void)
      * ends right after, which ends it. */
 }
 
+/* ---- many connections: bench/epoll_echo.c ----------------------------------- */
+
+/* Runs /bench/epoll_echo (next to kbench) with `args`; it prints the BENCH lines. */
+static void run_epoll_echo(const char *row, char *const args[])
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/epoll_echo", self_dir);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char *argv[8] = {"epoll_echo"};
+        for (int i = 0; args[i] && i < 6; i++)
+            argv[i + 1] = args[i];
+        static char *const envp[] = {NULL};
+        execve(path, argv, envp);
+        unsupported(row, "exec %s: %s", path, strerror(errno));
+        fflush(stdout);
+        _exit(127);
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFSIGNALED(st))
+        unsupported(row, "epoll_echo killed by signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+}
+
+static void b_tcp_epoll_echo_1k(void)
+{
+    run_epoll_echo("tcp_epoll_echo_1k_rate",
+                   (char *const[]){"echo", "1000", "2", "tcp_epoll_echo_1k", NULL});
+}
+
+static void b_tcp_epoll_echo_10k(void)
+{
+    run_epoll_echo("tcp_epoll_echo_10k_rate",
+                   (char *const[]){"echo", "10000", "5", "tcp_epoll_echo_10k", NULL});
+}
+
+static void b_tcp_idle_conn(void)
+{
+    run_epoll_echo("tcp_idle_conn_kernel_bytes",
+                   (char *const[]){"idle", "10000", "tcp_idle_conn_kernel_bytes", NULL});
+}
+
+/* The p50 and p99 rows come with their _rate row's run. */
+static void b_with_rate_row(void) {}
+
 /* ---- the disk: virtio-blk read from user space ---------------------------- */
 
 /* xtask gives both kernels the same read-only disk image as /dev/vda. Reads
@@ -1288,6 +1335,18 @@ static const struct bench benches[] = {
      "64 KiB writes into a TCP connection on 127.0.0.1, read by another thread"},
     {"tcp_connect", "us/op", b_tcp_connect, 30,
      "connect to a listener on 127.0.0.1 (another thread accepts and closes), close"},
+    {"tcp_idle_conn_kernel_bytes", "bytes", b_tcp_idle_conn, 180,
+     "kernel memory per TCP socket with 10,000 idle connections on 127.0.0.1 (20,000 sockets, the server's in "
+     "its epoll set; sysinfo freeram before and after)"},
+    {"tcp_epoll_echo_1k_rate", "roundtrips/s", b_tcp_epoll_echo_1k, 90,
+     "bench/epoll_echo: 1,000 TCP connections on 127.0.0.1, one 64-byte request in flight on each, "
+     "an epoll server process echoing and an epoll client process"},
+    {"tcp_epoll_echo_1k_p50", "us", b_with_rate_row, 1, "median round trip in tcp_epoll_echo_1k_rate"},
+    {"tcp_epoll_echo_1k_p99", "us", b_with_rate_row, 1, "99th percentile round trip in tcp_epoll_echo_1k_rate"},
+    {"tcp_epoll_echo_10k_rate", "roundtrips/s", b_tcp_epoll_echo_10k, 240,
+     "the same with 10,000 connections (RLIMIT_NOFILE raised to 20,064) and a 5 s window"},
+    {"tcp_epoll_echo_10k_p50", "us", b_with_rate_row, 1, "median round trip in tcp_epoll_echo_10k_rate"},
+    {"tcp_epoll_echo_10k_p99", "us", b_with_rate_row, 1, "99th percentile round trip in tcp_epoll_echo_10k_rate"},
     {"blk_randread_4k_qd1", "reads/s", b_blk_randread_4k_qd1, 30,
      "4 KiB reads of /dev/vda at random offsets, one at a time (O_DIRECT)"},
     {"blk_randread_4k_qd32", "reads/s", b_blk_randread_4k_qd32, 30,
@@ -1469,7 +1528,7 @@ int main(int argc, char **argv)
         bool wanted = !named && (i < NBENCH) != scaling;
         for (int a = 1; a < argc; a++)
             wanted |= argv[a] && strcmp(argv[a], b->name) == 0;
-        if (wanted)
+        if (wanted && b->fn != b_with_rate_row)
             run_isolated(b);
     }
     printf("BENCH_END\n");

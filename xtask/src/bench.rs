@@ -260,7 +260,27 @@ pub fn run(opts: &Opts) -> Result<u8, String> {
     // leaves the Linux baseline worth running.
     let built = build::build_all(&o);
     let progs = compile()?;
-    let descs = list(&progs, false)?;
+    let mut descs = list(&progs, false)?;
+    // `--only REGEX`: just the rows whose name matches, and no docs/benchmarks.md
+    // (a partial table would replace the whole one).
+    let mut kbench_args = String::new();
+    if let Some(only) = &o.only {
+        if o.scaling {
+            return Err("--only and --scaling do not go together".into());
+        }
+        let re = regex::Regex::new(only).map_err(|e| format!("--only {only}: {e}"))?;
+        descs.retain(|d| re.is_match(&d.name));
+        if descs.is_empty() {
+            return Err(format!(
+                "--only {only}: no benchmark matches (kbench --list names them)"
+            ));
+        }
+        kbench_args = descs
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
     // Both kernels read the same disk image as /dev/vda (the blk_* rows); Linux
     // gets its virtio modules from its own package, loaded by the guest script.
     o.disks = vec![crate::Disk {
@@ -272,7 +292,7 @@ pub fn run(opts: &Opts) -> Result<u8, String> {
         Some(Ok((image, _))) => linux_modules(image),
         _ => Vec::new(),
     };
-    let cpio = bench_initramfs(&progs, &modules, "", "initramfs-bench.cpio")?;
+    let cpio = bench_initramfs(&progs, &modules, &kbench_args, "initramfs-bench.cpio")?;
 
     let (accel, why) = qemu::accelerator(&o);
     println!("xtask: accelerator: {accel} ({why})");
@@ -328,6 +348,15 @@ pub fn run(opts: &Opts) -> Result<u8, String> {
         if let Some(p) = out.and_then(|o| o.problem.as_ref()) {
             println!("xtask: {who}: {p}");
         }
+    }
+
+    if o.only.is_some() {
+        println!(
+            "xtask: --only: docs/benchmarks.md left as it is ({:.0} s in all)",
+            started.elapsed().as_secs_f64()
+        );
+        let ok = kestrel.finished && linux.as_ref().is_none_or(|l| l.finished);
+        return Ok(u8::from(!ok));
     }
 
     let scaling = if o.scaling {

@@ -14,7 +14,7 @@
 //! cargo xtask top      --cmd 'CMD'
 //! cargo xtask profile  --cmd 'CMD' [--hz N] [-o FILE.svg]
 //! cargo xtask fuzz     [--calls N] [--seed S] [--children C] [--exclude NAME]... [--only REGEX]
-//! cargo xtask bench    [--scaling] [--no-linux] [--smp N] [--mem SIZE] [--no-kvm]
+//! cargo xtask bench    [--scaling] [--no-linux] [--only REGEX] [--smp N] [--mem SIZE] [--no-kvm]
 //! cargo xtask rootfs   [--rebuild] [--check]
 //! cargo xtask apps
 //! ```
@@ -75,7 +75,8 @@ pub struct Opts {
     /// `ltp --build SRC`: build the LTP tree from LTP's source first.
     pub ltp_build: Option<std::path::PathBuf>,
     /// `ltp --only REGEX`: the tests whose tag matches; `fuzz --only REGEX`: the
-    /// system calls whose whole name matches.
+    /// system calls whose whole name matches; `bench --only REGEX`: the rows whose
+    /// name matches.
     pub only: Option<String>,
     /// `ltp --timeout S`: seconds each test may take.
     pub timeout: Option<u64>,
@@ -205,7 +206,9 @@ options:
                    ltp-syscalls-musl.tar.xz, else the tree cached under target/kestrel/ltp/)
   --build SRC      (ltp) build the LTP tree from LTP's source in SRC first (untested)
   --only REGEX     (ltp) only the tests whose tag matches REGEX, e.g. '^(abort|access)';
-                   (fuzz) only the system calls whose whole name matches, e.g. 'p?readv2?'
+                   (fuzz) only the system calls whose whole name matches, e.g. 'p?readv2?';
+                   (bench) only the rows whose name matches, e.g. '^tcp_', and the table
+                   is printed, not written to docs/benchmarks.md
   --timeout S      (ltp) kill a test after S seconds (default 60)
   --calls N        (fuzz) system calls trinity makes (default: what CI runs)
   --seed S         (fuzz) trinity's random seed (default: a new one, printed)

@@ -55,11 +55,22 @@ use super::addr::Local;
 use super::socket::{DGRAM_OVERHEAD, Datagram, InetSocket, Kind, Phase};
 use super::{IfaceInfo, Link, Shared};
 
-/// smoltcp's buffers for one TCP connection. The socket's own queues hold
-/// more (SO_RCVBUF, the send queue); these only need to keep the window open
-/// between two rounds of the actor. With more than 64 KiB the window scales.
+/// smoltcp's buffers for one TCP connection, at most. The socket's own queues
+/// hold more (SO_RCVBUF, the send queue); these only need to keep the window
+/// open between two rounds of the actor. The window scale in the SYN is chosen
+/// for TCP_RX_BUF (with 64 KiB it scales, by one).
 pub const TCP_RX_BUF: usize = 64 * 1024;
 pub const TCP_TX_BUF: usize = 64 * 1024;
+/// What a connection starts with: an idle connection, or one that trades small
+/// messages, keeps these (a heap block of 2 KiB each, no page); one that moves
+/// more than they hold gets the full size ([`grow_buffers`]), as Linux's
+/// buffers grow with what is queued. Linux's idle connection costs a few KiB;
+/// with 64 KiB each from the start, one cost 130 KiB and 10,000 did not fit in
+/// a 1 GiB machine.
+pub const TCP_BUF_INITIAL: usize = 2048;
+/// What one connection costs the stack before any data: the two initial
+/// buffers and smoltcp's socket (about 1 KiB, boxed in the set).
+const TCP_CONN_COST: usize = 2 * TCP_BUF_INITIAL + 2048;
 /// smoltcp's UDP buffers: room for a few of the largest datagrams.
 const UDP_BUF_BYTES: usize = 2 * 65_536;
 const UDP_BUF_PACKETS: usize = 64;
@@ -196,6 +207,41 @@ struct Entry {
     progress: u64,
 }
 
+/// Which smoltcp socket each TCP connection of an interface is, by its
+/// (local, remote) endpoints: the actor names it to smoltcp before handing it
+/// a segment ([`SocketSet::set_tcp_hint`]), so that a segment costs one
+/// lookup here rather than a look at every socket of the set. An entry may go
+/// stale (smoltcp checks the hint); it goes when its socket leaves the set.
+#[derive(Default)]
+struct ConnIndex {
+    by_tuple: BTreeMap<(usize, IpEndpoint, IpEndpoint), SocketHandle>,
+    by_handle: BTreeMap<(usize, SocketHandle), (IpEndpoint, IpEndpoint)>,
+}
+
+impl ConnIndex {
+    fn insert(&mut self, i: usize, h: SocketHandle, local: IpEndpoint, remote: IpEndpoint) {
+        if let Some((l, r)) = self.by_handle.insert((i, h), (local, remote))
+            && self.by_tuple.get(&(i, l, r)) == Some(&h)
+        {
+            self.by_tuple.remove(&(i, l, r));
+        }
+        self.by_tuple.insert((i, local, remote), h);
+    }
+
+    fn get(&self, i: usize, local: IpEndpoint, remote: IpEndpoint) -> Option<SocketHandle> {
+        self.by_tuple.get(&(i, local, remote)).copied()
+    }
+
+    /// Socket `h` of interface `i` left the set.
+    fn forget(&mut self, i: usize, h: SocketHandle) {
+        if let Some((l, r)) = self.by_handle.remove(&(i, h))
+            && self.by_tuple.get(&(i, l, r)) == Some(&h)
+        {
+            self.by_tuple.remove(&(i, l, r));
+        }
+    }
+}
+
 /// Counters for /proc/net/snmp-like reports and tests.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct StackStats {
@@ -211,6 +257,7 @@ pub struct Stack {
     socks: BTreeMap<u64, Entry>,
     /// TCP port → the listeners on it.
     listeners: BTreeMap<u16, Vec<u64>>,
+    index: ConnIndex,
     pub stats: StackStats,
     /// The configuration generation last applied ([`Shared::config_gen`]).
     config_seen: u64,
@@ -297,6 +344,7 @@ impl Stack {
                 ifaces: out,
                 socks: BTreeMap::new(),
                 listeners: BTreeMap::new(),
+                index: ConnIndex::default(),
                 stats: StackStats::default(),
                 config_seen: 0,
             },
@@ -328,6 +376,14 @@ impl Stack {
     /// Whether interface `i` is up as the actor sees it.
     pub fn is_up(&self, i: usize) -> bool {
         self.ifaces[i].up
+    }
+
+    /// The sizes of smoltcp's receive and send buffers for socket `id`'s
+    /// connection, if it has one.
+    pub fn tcp_buffers(&mut self, id: u64) -> Option<(usize, usize)> {
+        let (i, h) = self.socks.get(&id)?.tcp?;
+        let t = f_socket(&mut self.ifaces, i, h);
+        Some((t.recv_capacity(), t.send_capacity()))
     }
 
     /// smoltcp sockets in all sets.
@@ -519,11 +575,13 @@ impl Stack {
         let Ok(t) = TcpPacket::new_checked(tcp) else {
             return true;
         };
+        let port = t.dst_port();
+        let remote = IpEndpoint::new(src, t.src_port());
+        let hint = self.index.get(i, IpEndpoint::new(dst, port), remote);
+        self.ifaces[i].set.set_tcp_hint(hint);
         if !t.syn() || t.ack() || t.rst() {
             return true;
         }
-        let port = t.dst_port();
-        let remote = IpEndpoint::new(src, t.src_port());
         let Some(lid) = self.listener_for(port, dst) else {
             return true;
         };
@@ -554,7 +612,7 @@ impl Stack {
         };
         // Linux's sk_acceptq_is_full: more than `backlog` waiting; and a
         // connection's buffers must fit in the memory user data may use.
-        if handshakes + queued > backlog || !kestrel_vfs::may_hold(TCP_RX_BUF + TCP_TX_BUF) {
+        if handshakes + queued > backlog || !kestrel_vfs::may_hold(TCP_CONN_COST) {
             self.stats.syn_dropped += 1;
             return false;
         }
@@ -571,7 +629,15 @@ impl Stack {
         s.set_timeout(Some(Duration::from_millis(CONNECT_TIMEOUT_MS)));
         s.register_recv_waker(&e.waker);
         s.register_send_waker(&e.waker);
-        let h = self.ifaces[i].set.add(s);
+        // The set cannot grow (out of memory): the SYN is dropped, as when
+        // the backlog is full.
+        let Some(h) = self.ifaces[i].set.try_add(s) else {
+            self.stats.syn_dropped += 1;
+            return false;
+        };
+        // The SYN goes to this slot, which becomes the connection.
+        self.index.insert(i, h, IpEndpoint::new(dst, port), remote);
+        self.ifaces[i].set.set_tcp_hint(Some(h));
         e.slots.push((i, h));
         e.progress = now;
         self.stats.slots_made += 1;
@@ -703,6 +769,7 @@ impl Stack {
                 let t = f_socket(&mut self.ifaces, i, h);
                 if t.local_endpoint().is_none() {
                     self.ifaces[i].set.remove(h);
+                    self.index.forget(i, h);
                 } else {
                     self.orphan_slot(s, i, h, now);
                 }
@@ -742,6 +809,7 @@ impl Stack {
         let t = f_socket(&mut self.ifaces, i, h);
         let (Some(l), Some(r)) = (t.local_endpoint(), t.remote_endpoint()) else {
             self.ifaces[i].set.remove(h);
+            self.index.forget(i, h);
             return;
         };
         let Some(port) = self.shared.ports.bind_shared(
@@ -751,6 +819,7 @@ impl Stack {
             true,
         ) else {
             self.ifaces[i].set.remove(h);
+            self.index.forget(i, h);
             return;
         };
         let c = InetSocket::accepted(listener, l, r, port);
@@ -767,6 +836,7 @@ impl Stack {
         let t = f_socket(&mut self.ifaces, i, h);
         let (Some(l), Some(r)) = (t.local_endpoint(), t.remote_endpoint()) else {
             self.ifaces[i].set.remove(h);
+            self.index.forget(i, h);
             return;
         };
         // The connection holds a binding of the listener's port (shared: it
@@ -816,7 +886,7 @@ impl Stack {
                 port: st.port.as_ref().map_or(0, |g| g.port()),
             };
             match self.shared.route(remote.addr, st.local_addr) {
-                Some(_) if !kestrel_vfs::may_hold(TCP_RX_BUF + TCP_TX_BUF) => {
+                Some(_) if !kestrel_vfs::may_hold(TCP_CONN_COST) => {
                     st.phase = Phase::Closed;
                     st.error = Some(Errno::ENOBUFS);
                     wake |= POLLOUT | POLLERR;
@@ -826,9 +896,19 @@ impl Stack {
                     t.set_nagle_enabled(!st.opts.nodelay);
                     t.set_timeout(Some(Duration::from_millis(CONNECT_TIMEOUT_MS)));
                     let f = &mut self.ifaces[i];
-                    match t.connect(f.iface.context(), remote, local) {
-                        Ok(()) => {
-                            e.tcp = Some((i, f.set.add(t)));
+                    let connected = t.connect(f.iface.context(), remote, local);
+                    let tuple = t.local_endpoint();
+                    match connected.map(|()| f.set.try_add(t)) {
+                        Ok(None) => {
+                            st.phase = Phase::Closed;
+                            st.error = Some(Errno::ENOBUFS);
+                            wake |= POLLOUT | POLLERR;
+                        }
+                        Ok(Some(h)) => {
+                            if let Some(l) = tuple {
+                                self.index.insert(i, h, l, remote);
+                            }
+                            e.tcp = Some((i, h));
                             e.seen = tcp::State::SynSent;
                             e.started = now;
                             e.progress = now;
@@ -856,7 +936,11 @@ impl Stack {
                     .keepalive
                     .then(|| Duration::from_secs(u64::from(st.opts.keepidle.max(1)))),
             );
-            // Send: the queue into smoltcp's buffer.
+            // Send: the queue into smoltcp's buffer, the full-size one once
+            // the small one cannot take what is queued.
+            if st.tx.len() > t.send_capacity() - t.send_queue() {
+                grow_buffers(t, false);
+            }
             let mut moved = false;
             let hold = st.corked && !st.released && !st.shut_wr;
             while !hold && !st.tx.is_empty() && t.can_send() {
@@ -897,6 +981,10 @@ impl Stack {
                 t.abort();
             }
             // Receive: smoltcp's buffer into the queue, as far as SO_RCVBUF goes.
+            // A peer that half filled the small buffer (its window) in one
+            // round is sending more than small messages: the full-size buffer
+            // opens the window (smoltcp announces it in its next segment).
+            let busy_rx = 2 * t.recv_queue() >= t.recv_capacity();
             let before = st.rx.len();
             let mut room = st.opts.rcvbuf.saturating_sub(st.rx.len());
             // Short of memory for user data: the bytes wait in smoltcp (its
@@ -921,6 +1009,9 @@ impl Stack {
                 st.rx.clear();
             }
             st.rx_blocked = t.recv_queue() > 0;
+            if busy_rx && !st.rx_blocked {
+                grow_buffers(t, true);
+            }
             if st.rx.len() > before {
                 e.progress = now;
                 wake |= POLLIN | POLLRDNORM;
@@ -980,6 +1071,7 @@ impl Stack {
             }
             if remove {
                 self.ifaces[i].set.remove(h);
+                self.index.forget(i, h);
                 e.tcp = None;
                 if st.phase == Phase::Connected && !st.released {
                     // Both sides closed, TIME-WAIT over.
@@ -1024,7 +1116,11 @@ impl Stack {
                 if u.bind(IpListenEndpoint { addr, port }).is_ok() {
                     u.register_recv_waker(&e.waker);
                     u.register_send_waker(&e.waker);
-                    e.udp.push((i, self.ifaces[i].set.add(u)));
+                    // Out of memory for the set: not bound there (its
+                    // datagrams are dropped, as under memory pressure).
+                    if let Some(h) = self.ifaces[i].set.try_add(u) {
+                        e.udp.push((i, h));
+                    }
                 }
             }
         }
@@ -1110,6 +1206,7 @@ impl Stack {
             }
             for (i, h) in e.udp {
                 self.ifaces[i].set.remove(h);
+                self.index.forget(i, h);
             }
         }
     }
@@ -1121,14 +1218,43 @@ fn f_socket(ifaces: &mut [Iface], i: usize, h: SocketHandle) -> &mut tcp::Socket
 
 fn new_tcp() -> tcp::Socket<'static> {
     let mut t = tcp::Socket::new(
-        tcp::SocketBuffer::new(vec![0u8; TCP_RX_BUF]),
-        tcp::SocketBuffer::new(vec![0u8; TCP_TX_BUF]),
+        tcp::SocketBuffer::new(vec![0u8; TCP_BUF_INITIAL]),
+        tcp::SocketBuffer::new(vec![0u8; TCP_BUF_INITIAL]),
     );
+    // The window scale is chosen for the buffer it may grow to.
+    t.set_recv_capacity_max(TCP_RX_BUF);
     // No delayed ACKs: with Nagle on the other side, a delayed ACK holds a
     // request-response exchange for the whole delay (smoltcp has none of
     // Linux's quick-ACK heuristics); the stack acknowledges at once instead.
     t.set_ack_delay(None);
     t
+}
+
+/// Gives a connection's receive (`rx`) or send buffer its full size, if it
+/// has not got it yet and memory allows; else it keeps the one it has (and
+/// the connection goes on, slower).
+fn grow_buffers(t: &mut tcp::Socket<'static>, rx: bool) {
+    let (have, want) = if rx {
+        (t.recv_capacity(), TCP_RX_BUF)
+    } else {
+        (t.send_capacity(), TCP_TX_BUF)
+    };
+    if have >= want || !kestrel_vfs::may_hold(want) {
+        return;
+    }
+    let mut buf = Vec::new();
+    if buf.try_reserve_exact(want).is_err() {
+        return;
+    }
+    buf.resize(want, 0u8);
+    let buf = tcp::SocketBuffer::new(buf);
+    // Refused while out-of-order segments wait in the receive buffer: a later
+    // round tries again.
+    let _ = if rx {
+        t.replace_recv_buffer(buf)
+    } else {
+        t.replace_send_buffer(buf)
+    };
 }
 
 fn udp_buffer() -> udp::PacketBuffer<'static> {

@@ -190,6 +190,49 @@ fn close_delivers_what_was_queued_then_eof() {
     assert_eq!(net.stack.socket_count(), 1);
 }
 
+#[test]
+fn buffers_start_small_and_grow_for_bulk_data_which_arrives_intact() {
+    use super::stack::{TCP_BUF_INITIAL, TCP_RX_BUF, TCP_TX_BUF};
+    let mut net = Net::new();
+    let (c, s, _l) = net.pair();
+    let small = Some((TCP_BUF_INITIAL, TCP_BUF_INITIAL));
+    assert_eq!(net.stack.tcp_buffers(c.id()), small);
+    assert_eq!(net.stack.tcp_buffers(s.id()), small);
+    // Small messages back and forth leave them small.
+    for i in 0..50u8 {
+        c.send_stream(&[i; 64]).unwrap();
+        net.run();
+        let got = read_all_nonblocking(&s);
+        assert_eq!(got, [i; 64]);
+        s.send_stream(&got).unwrap();
+        net.run();
+        assert_eq!(read_all_nonblocking(&c), [i; 64]);
+    }
+    assert_eq!(net.stack.tcp_buffers(c.id()), small);
+    assert_eq!(net.stack.tcp_buffers(s.id()), small);
+    // A bulk write grows the sender's send buffer and the receiver's receive
+    // buffer; every byte arrives, in order.
+    let data: Vec<u8> = (0..1_000_000u32)
+        .map(|i| (i * 7 + (i >> 9)) as u8)
+        .collect();
+    let (mut sent, mut got, mut rounds) = (0, Vec::new(), 0);
+    while got.len() < data.len() {
+        rounds += 1;
+        assert!(rounds < 10_000, "stuck at {sent} sent, {} got", got.len());
+        if sent < data.len() {
+            sent += c.send_stream(&data[sent..]).unwrap_or(0);
+        }
+        net.wait(1);
+        got.extend(read_all_nonblocking(&s));
+    }
+    assert!(got == data);
+    assert_eq!(net.stack.tcp_buffers(c.id()).unwrap().1, TCP_TX_BUF);
+    assert_eq!(net.stack.tcp_buffers(s.id()).unwrap().0, TCP_RX_BUF);
+    // The other direction, unused for bulk data, stayed small.
+    assert_eq!(net.stack.tcp_buffers(c.id()).unwrap().0, TCP_BUF_INITIAL);
+    assert_eq!(net.stack.tcp_buffers(s.id()).unwrap().1, TCP_BUF_INITIAL);
+}
+
 fn read_all_nonblocking(s: &Arc<InetSocket>) -> Vec<u8> {
     let mut out = Vec::new();
     let mut buf = [0u8; 65536];
