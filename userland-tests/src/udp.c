@@ -399,6 +399,28 @@ TEST(a_flood_to_a_receiver_that_does_not_read_is_dropped_not_blocked) {
 
 /* netdevice(7) on any internet socket: lo is index 1, up, loopback,
  * 127.0.0.1/8, hardware type ARPHRD_LOOPBACK; an unknown name is ENODEV. */
+/* IP_RECVERR / IPV6_RECVERR are kept and read back (glibc's resolver sets
+ * IP_RECVERR on its UDP socket and gives up when it fails); the IPv4 option on an
+ * IPv4 socket, the IPv6 one on an IPv6 socket. */
+TEST(ip_recverr_is_kept_for_each_family) {
+    int s4 = OK(socket(AF_INET, SOCK_DGRAM, 0));
+    int s6 = OK(socket(AF_INET6, SOCK_DGRAM, 0));
+    int one = 1, v = -1;
+    socklen_t len = sizeof v;
+    OK(getsockopt(s4, IPPROTO_IP, IP_RECVERR, &v, &len));
+    EXPECT_EQ(v, 0);
+    OK(setsockopt(s4, IPPROTO_IP, IP_RECVERR, &one, sizeof one));
+    len = sizeof v;
+    OK(getsockopt(s4, IPPROTO_IP, IP_RECVERR, &v, &len));
+    EXPECT_EQ(v, 1);
+    OK(setsockopt(s6, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof one));
+    len = sizeof v;
+    OK(getsockopt(s6, IPPROTO_IPV6, IPV6_RECVERR, &v, &len));
+    EXPECT_EQ(v, 1);
+    close(s4);
+    close(s6);
+}
+
 TEST(interface_ioctls_describe_lo) {
     int s = OK(socket(AF_INET, SOCK_DGRAM, 0));
     struct ifreq r;
@@ -446,6 +468,7 @@ int main(void)
     RUNS(recv_with_nothing_queued_is_eagain_when_nonblocking);
     RUNS(so_rcvtimeo_ends_a_recv_with_eagain);
     RUNS(a_blocking_recv_wakes_when_a_datagram_arrives);
+    RUNS(ip_recverr_is_kept_for_each_family);
     RUNS(connected_socket_sends_without_address_and_names_its_peer);
     RUNS(a_connected_socket_hears_a_closed_port_as_econnrefused);
     RUNS(send_errors_edestaddrreq_einval_emsgsize_eacces);

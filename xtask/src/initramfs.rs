@@ -25,6 +25,12 @@ pub struct Tree {
     nodes: BTreeMap<String, Node>,
 }
 
+/// /etc/hosts of the initramfs and of the Debian image.
+pub const HOSTS: &str =
+    "127.0.0.1\tlocalhost\n127.0.1.1\tkestrel\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+/// /etc/resolv.conf: QEMU's user network answers DNS at 10.0.2.3.
+pub const RESOLV_CONF: &str = "nameserver 10.0.2.3\n";
+
 const INIT: &str = r#"#!/bin/sh
 # Kestrel's /init, made by `cargo xtask`. With /etc/kestrel/cmd (from
 # `cargo xtask run --cmd`) it runs that and exits with its status, which the
@@ -362,6 +368,21 @@ pub fn base() -> Result<Tree, String> {
         Node::File(0o644, SERVICES.as_bytes().to_vec()),
     );
     t.add("etc/hostname", Node::File(0o644, b"kestrel\n".to_vec()));
+    // Names as a Debian system resolves them: /etc/hosts first, then DNS at the
+    // address QEMU's user network answers on (--net user), for glibc's and
+    // musl's resolvers alike.
+    t.add("etc/hosts", Node::File(0o644, HOSTS.as_bytes().to_vec()));
+    t.add(
+        "etc/resolv.conf",
+        Node::File(0o644, RESOLV_CONF.as_bytes().to_vec()),
+    );
+    t.add(
+        "etc/nsswitch.conf",
+        Node::File(
+            0o644,
+            b"passwd: files\ngroup: files\nhosts: files dns\n".to_vec(),
+        ),
+    );
     for d in ["root", "tmp", "proc", "dev", "sys", "usr/lib"] {
         t.add(d, Node::Dir(if d == "tmp" { 0o1777 } else { 0o755 }));
     }

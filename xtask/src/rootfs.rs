@@ -183,6 +183,12 @@ fn customise(tree: &Path) -> Result<(), String> {
     std::fs::set_permissions(&init, std::fs::Permissions::from_mode(0o755))
         .map_err(|e| e.to_string())?;
     std::fs::write(tree.join("etc/hostname"), "kestrel\n").map_err(|e| e.to_string())?;
+    // debootstrap copied the host's resolv.conf, whose server the guest cannot
+    // reach; QEMU's user network answers DNS at 10.0.2.3 (--net user).
+    let resolv = tree.join("etc/resolv.conf");
+    let _ = std::fs::remove_file(&resolv);
+    std::fs::write(&resolv, crate::initramfs::RESOLV_CONF).map_err(|e| e.to_string())?;
+    std::fs::write(tree.join("etc/hosts"), crate::initramfs::HOSTS).map_err(|e| e.to_string())?;
     std::fs::write(
         tree.join("etc/fstab"),
         "# Kestrel mounts /dev/vda as / (root=/dev/vda); /sbin/kestrel-init mounts the rest\n",

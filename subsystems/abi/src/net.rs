@@ -149,6 +149,9 @@ pub const SOL_IPV6: i32 = 41;
 pub const IP_TOS: i32 = 1;
 pub const IP_TTL: i32 = 2;
 pub const IPV6_UNICAST_HOPS: i32 = 16;
+/// Extended errors to the error queue (IPPROTO_IP, IPPROTO_IPV6).
+pub const IP_RECVERR: i32 = 11;
+pub const IPV6_RECVERR: i32 = 25;
 pub const IPV6_V6ONLY: i32 = 26;
 
 pub const TCP_NODELAY: i32 = 1;

@@ -493,6 +493,13 @@ pub fn setsockopt(
         (IPPROTO_IP, IP_TOS) if s.family() == Family::V4 => {
             int()?;
         }
+        // glibc's resolver sets it on its UDP socket and gives up if it fails.
+        (IPPROTO_IP, IP_RECVERR) | (IPPROTO_IPV6, IPV6_RECVERR)
+            if (level == IPPROTO_IP) == (s.family() == Family::V4) =>
+        {
+            let v = int()? != 0;
+            s.with_opts(|o| o.recverr = v);
+        }
         (IPPROTO_IPV6, IPV6_V6ONLY) if s.family() == Family::V6 => {
             let v = int()? != 0;
             // Only before the socket is bound (inet6: EINVAL after).
@@ -594,6 +601,11 @@ pub fn getsockopt(
         (IPPROTO_TCP, TCP_INFO) if stream => tcp_info(s),
         (IPPROTO_IP, IP_TTL) if s.family() == Family::V4 => int_bytes(i32::from(o.ttl)),
         (IPPROTO_IP, IP_TOS) if s.family() == Family::V4 => int_bytes(0),
+        (IPPROTO_IP, IP_RECVERR) | (IPPROTO_IPV6, IPV6_RECVERR)
+            if (level == IPPROTO_IP) == (s.family() == Family::V4) =>
+        {
+            int_bytes(i32::from(o.recverr))
+        }
         (IPPROTO_IPV6, IPV6_V6ONLY) if s.family() == Family::V6 => int_bytes(i32::from(o.v6only)),
         (IPPROTO_IPV6, IPV6_UNICAST_HOPS) if s.family() == Family::V6 => {
             int_bytes(i32::from(o.ttl))

@@ -118,6 +118,9 @@ pub struct Opts {
     pub rcvtimeo: Option<u64>,
     pub sndtimeo: Option<u64>,
     pub v6only: bool,
+    /// IP_RECVERR / IPV6_RECVERR: kept and reported; there is no error queue
+    /// (MSG_ERRQUEUE reads EAGAIN), so nothing more is delivered.
+    pub recverr: bool,
     pub ttl: u8,
     pub keepidle: u32,
     pub keepintvl: u32,
@@ -272,6 +275,7 @@ impl InetSocket {
                     rcvtimeo: None,
                     sndtimeo: None,
                     v6only: false,
+                    recverr: false,
                     ttl: 64,
                     keepidle: 7200,
                     keepintvl: 75,
