@@ -20,7 +20,6 @@ pub const SUITE: &[&str] = &[
     "fs_copy",
     "xattr",
     "vm",
-    "inotify",
     "fcntl_lock",
     "fifo",
 ];

@@ -101,7 +101,6 @@ pub fn init(boot: &BootInfo) -> KResult<RootInfo> {
     kestrel_vfs::file::set_close_hook(|f| {
         crate::syscall::locks::file_released(f);
         crate::syscall::socket::file_released(f);
-        crate::syscall::inotify::file_released(f);
         fasync::file_released(f);
     });
     // The root holds at most half of memory, as Linux's rootfs when it is a

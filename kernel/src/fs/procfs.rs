@@ -737,7 +737,14 @@ fn sys_dir() -> InodeRef {
         1,
         &[("fs", 0x100), ("kernel", 0x200), ("vm", 0x300)],
         |name| match name {
-            b"fs" => Ok(fs_sys_dir()),
+            b"fs" => Ok(value_dir(
+                0x100,
+                &[
+                    ("file-max", "9223372036854775807"),
+                    ("nr_open", "1048576"),
+                    ("pipe-max-size", "1048576"),
+                ],
+            )),
             b"kernel" => Ok(kernel_sys_dir()),
             b"vm" => Ok(value_dir(
                 0x300,
@@ -749,76 +756,6 @@ fn sys_dir() -> InodeRef {
             )),
             _ => Err(Errno::ENOENT),
         },
-    )
-}
-
-/// /proc/sys/fs: limits, and inotify's (read-only: Kestrel's are fixed).
-fn fs_sys_dir() -> InodeRef {
-    const VALUES: &[(&str, &str)] = &[
-        ("file-max", "9223372036854775807"),
-        ("nr_open", "1048576"),
-        ("pipe-max-size", "1048576"),
-    ];
-    PseudoDir::new_ref(
-        common(0x100, 0o555),
-        PROC_SUPER_MAGIC,
-        0x100,
-        Box::new(|| {
-            let mut v: Vec<(Vec<u8>, u64, u8)> = VALUES
-                .iter()
-                .enumerate()
-                .map(|(i, (n, _))| (n.as_bytes().to_vec(), 0x101 + i as u64, DT_REG))
-                .collect();
-            v.push((b"inotify".to_vec(), 0x180, DT_DIR));
-            v
-        }),
-        Box::new(|name| {
-            if name == b"inotify" {
-                use kestrel_vfs::inotify::{MAX_INSTANCES, MAX_QUEUED, MAX_WATCHES};
-                return Ok(number_dir(
-                    0x180,
-                    &[
-                        ("max_queued_events", MAX_QUEUED),
-                        ("max_user_instances", MAX_INSTANCES),
-                        ("max_user_watches", MAX_WATCHES),
-                    ],
-                ));
-            }
-            let (i, (_, v)) = VALUES
-                .iter()
-                .enumerate()
-                .find(|(_, (n, _))| n.as_bytes() == name)
-                .ok_or(Errno::ENOENT)?;
-            Ok(file(common(0x101 + i as u64, 0o444), move || {
-                text(format!("{v}\n"))
-            }))
-        }),
-    )
-}
-
-/// A directory of read-only files, each holding a number.
-fn number_dir(ino: u64, values: &'static [(&'static str, usize)]) -> InodeRef {
-    PseudoDir::new_ref(
-        common(ino, 0o555),
-        PROC_SUPER_MAGIC,
-        ino,
-        Box::new(move || {
-            values
-                .iter()
-                .enumerate()
-                .map(|(i, (n, _))| (n.as_bytes().to_vec(), ino + 1 + i as u64, DT_REG))
-                .collect()
-        }),
-        Box::new(move |name| {
-            let (i, &(_, v)) = values
-                .iter()
-                .enumerate()
-                .find(|(_, (n, _))| n.as_bytes() == name)
-                .ok_or(Errno::ENOENT)?;
-            Ok(file(common(ino + 1 + i as u64, 0o444), move || {
-                text(format!("{v}\n"))
-            }))
-        }),
     )
 }
 

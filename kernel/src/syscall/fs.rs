@@ -16,7 +16,6 @@ use kestrel_abi::process::RLIM_INFINITY;
 use kestrel_abi::time::{Timespec, Timeval};
 use kestrel_abi::{Errno, KResult};
 use kestrel_vfs::inode::{access, check_access, may_access};
-use kestrel_vfs::inotify::{IN_ATTRIB, IN_CREATE};
 use kestrel_vfs::{DentryRef, InodeRef, NodeKind, OpenFile};
 
 use super::args::*;
@@ -410,7 +409,6 @@ pub async fn sys_read(ctx: &mut Ctx<'_>, fd: Fd, buf: UserPtr<u8>, count: usize)
     let file = ctx.file(fd)?;
     read_to_user(ctx, &file, buf, count, None)
         .await
-        .inspect(|&n| super::inotify::accessed(&file, n))
         .map(|n| n as u64)
 }
 
@@ -418,7 +416,6 @@ pub async fn sys_write(ctx: &mut Ctx<'_>, fd: Fd, buf: UserPtr<u8>, count: usize
     let file = ctx.file(fd)?;
     write_from_user(ctx, &file, buf, count, None)
         .await
-        .inspect(|&n| super::inotify::modified(&file, n))
         .map(|n| n as u64)
 }
 
@@ -438,7 +435,6 @@ pub async fn sys_pread64(
     }
     read_to_user(ctx, &file, buf, count, Some(offset as u64))
         .await
-        .inspect(|&n| super::inotify::accessed(&file, n))
         .map(|n| n as u64)
 }
 
@@ -458,7 +454,6 @@ pub async fn sys_pwrite64(
     }
     write_from_user(ctx, &file, buf, count, Some(offset as u64))
         .await
-        .inspect(|&n| super::inotify::modified(&file, n))
         .map(|n| n as u64)
 }
 
@@ -487,9 +482,7 @@ pub async fn sys_readv(
 ) -> KResult<u64> {
     let file = ctx.file(fd)?;
     let iovs = read_iovecs(ctx, iov, iovcnt)?;
-    readv_file(ctx, &file, &iovs)
-        .await
-        .inspect(|&n| super::inotify::accessed(&file, n as usize))
+    readv_file(ctx, &file, &iovs).await
 }
 
 /// readv on an open file at its position (also preadv2 with offset -1).
@@ -534,9 +527,7 @@ pub async fn sys_writev(
 ) -> KResult<u64> {
     let file = ctx.file(fd)?;
     let iovs = read_iovecs(ctx, iov, iovcnt)?;
-    writev_file(ctx, &file, &iovs)
-        .await
-        .inspect(|&n| super::inotify::modified(&file, n as usize))
+    writev_file(ctx, &file, &iovs).await
 }
 
 /// writev on an open file at its position (also pwritev2 with offset -1).
@@ -727,15 +718,8 @@ pub async fn open_at(
     }
     if flags & O_TRUNC != 0 && m.is_regular() && flags & O_PATH == 0 && !created {
         dentry.inode.truncate_async(0).await?;
-        super::inotify::on_dentry(&dentry, kestrel_vfs::inotify::IN_MODIFY);
-    }
-    if created {
-        super::inotify::on_dentry(&dentry, kestrel_vfs::inotify::IN_CREATE);
     }
     let file = crate::fs::open_dentry(dentry, flags, ctx.process())?;
-    if flags & O_PATH == 0 {
-        super::inotify::on_file(&file, kestrel_vfs::inotify::IN_OPEN);
-    }
     // A FIFO opened for reading or writing alone waits for the other side.
     if let Some(end) = crate::fs::fifo::partner_to_wait_for(&file) {
         interruptible(ctx.thread, Errno::ERESTARTSYS, async {
@@ -853,7 +837,6 @@ pub async fn sys_getdents64(
     let file = ctx.file(fd)?;
     let mut kbuf = bounce(count as usize)?;
     let n = file.getdents64(&mut kbuf).await?;
-    super::inotify::on_file(&file, kestrel_vfs::inotify::IN_ACCESS);
     ctx.mm().writer(dirp, n)?.write_all(&kbuf[..n])?;
     Ok(n as u64)
 }
@@ -1012,8 +995,7 @@ async fn mkdir_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u64) -> KResult<
     want_write(&p.dir)?;
     check_dir_write(ctx, &p.dir.inode)?;
     let c = ctx.process().cred.lock().clone();
-    let made = p
-        .dir
+    p.dir
         .inode
         .create_async(
             &p.name,
@@ -1023,7 +1005,6 @@ async fn mkdir_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u64) -> KResult<
             c.fsgid,
         )
         .await?;
-    super::inotify::on_name(&p.dir.inode, &p.name, Some(&made), IN_CREATE, 0);
     Ok(0)
 }
 
@@ -1065,8 +1046,7 @@ async fn mknod_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u64, dev: u64) -
     want_write(&p.dir)?;
     check_dir_write(ctx, &p.dir.inode)?;
     let c = ctx.process().cred.lock().clone();
-    let made = p
-        .dir
+    p.dir
         .inode
         .create_async(
             &p.name,
@@ -1076,7 +1056,6 @@ async fn mknod_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u64, dev: u64) -
             c.fsgid,
         )
         .await?;
-    super::inotify::on_name(&p.dir.inode, &p.name, Some(&made), IN_CREATE, 0);
     Ok(0)
 }
 
@@ -1139,7 +1118,6 @@ async fn rmdir_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8]) -> KResult<u64> {
     check_dir_write(ctx, &p.dir.inode)?;
     check_sticky(ctx, &p.dir.inode, &victim)?;
     p.dir.inode.rmdir_async(&p.name).await?;
-    super::inotify::on_remove(&p.dir.inode, &p.name, &victim);
     Ok(0)
 }
 
@@ -1160,7 +1138,6 @@ async fn unlink_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8]) -> KResult<u64> {
     check_dir_write(ctx, &p.dir.inode)?;
     check_sticky(ctx, &p.dir.inode, &victim)?;
     p.dir.inode.unlink_async(&p.name).await?;
-    super::inotify::on_remove(&p.dir.inode, &p.name, &victim);
     Ok(0)
 }
 
@@ -1237,22 +1214,10 @@ async fn rename_at(
     check_dir_write(ctx, &op.dir.inode)?;
     check_dir_write(ctx, &np.dir.inode)?;
     check_sticky(ctx, &op.dir.inode, &src)?;
-    // What the new name named before, for its events (not for an exchange).
-    let replaced = if flags & RENAME_EXCHANGE == 0 && kestrel_vfs::inotify::watching() {
-        np.dir.inode.lookup_async(&np.name).await.ok()
-    } else {
-        None
-    };
     op.dir
         .inode
         .rename_async(&op.name, &np.dir.inode, &np.name, flags)
         .await?;
-    super::inotify::on_rename(
-        (&op.dir.inode, &op.name),
-        (&np.dir.inode, &np.name),
-        &src,
-        replaced.as_ref(),
-    );
     Ok(0)
 }
 
@@ -1317,9 +1282,6 @@ async fn link_at(
     }
     check_dir_write(ctx, &np.dir.inode)?;
     np.dir.inode.link_async(&np.name, &src.inode).await?;
-    // The file's link count changed; the directory has a new name.
-    super::inotify::on_name(&np.dir.inode, &np.name, Some(&src.inode), IN_ATTRIB, 0);
-    super::inotify::on_name(&np.dir.inode, &np.name, Some(&src.inode), IN_CREATE, 0);
     Ok(0)
 }
 
@@ -1354,8 +1316,7 @@ async fn symlink_at(ctx: &Ctx<'_>, target: &[u8], newdir: i32, new: &[u8]) -> KR
     want_write(&np.dir)?;
     check_dir_write(ctx, &np.dir.inode)?;
     let c = ctx.process().cred.lock().clone();
-    let made = np
-        .dir
+    np.dir
         .inode
         .create_async(
             &np.name,
@@ -1365,7 +1326,6 @@ async fn symlink_at(ctx: &Ctx<'_>, target: &[u8], newdir: i32, new: &[u8]) -> KR
             c.fsgid,
         )
         .await?;
-    super::inotify::on_name(&np.dir.inode, &np.name, Some(&made), IN_CREATE, 0);
     Ok(0)
 }
 
@@ -1408,7 +1368,7 @@ pub async fn sys_chmod(ctx: &mut Ctx<'_>, path: UserCStr, mode: Mode) -> KResult
     let path = ctx.read_path(path)?;
     let d = ctx.resolve(AT_FDCWD, &path, true).await?;
     want_write(&d)?;
-    chmod_inode(ctx, &d.inode, mode as u64).inspect(|_| super::inotify::on_dentry(&d, IN_ATTRIB))
+    chmod_inode(ctx, &d.inode, mode as u64)
 }
 
 pub async fn sys_fchmod(ctx: &mut Ctx<'_>, fd: Fd, mode: Mode) -> KResult<u64> {
@@ -1418,7 +1378,7 @@ pub async fn sys_fchmod(ctx: &mut Ctx<'_>, fd: Fd, mode: Mode) -> KResult<u64> {
     }
     let inode = f.inode().cloned().ok_or(Errno::EBADF)?;
     want_write_file(&f)?;
-    chmod_inode(ctx, &inode, mode as u64).inspect(|_| super::inotify::on_file(&f, IN_ATTRIB))
+    chmod_inode(ctx, &inode, mode as u64)
 }
 
 pub async fn sys_fchmodat(
@@ -1430,7 +1390,7 @@ pub async fn sys_fchmodat(
     let path = ctx.read_path(path)?;
     let d = ctx.resolve(dirfd, &path, true).await?;
     want_write(&d)?;
-    chmod_inode(ctx, &d.inode, mode as u64).inspect(|_| super::inotify::on_dentry(&d, IN_ATTRIB))
+    chmod_inode(ctx, &d.inode, mode as u64)
 }
 
 fn chown_inode(ctx: &Ctx<'_>, inode: &InodeRef, uid: u64, gid: u64) -> KResult<u64> {
@@ -1465,7 +1425,6 @@ pub async fn sys_chown(ctx: &mut Ctx<'_>, path: UserCStr, owner: Id, group: Id) 
     let d = ctx.resolve(AT_FDCWD, &path, true).await?;
     want_write(&d)?;
     chown_inode(ctx, &d.inode, u64::from(owner), u64::from(group))
-        .inspect(|_| super::inotify::on_dentry(&d, IN_ATTRIB))
 }
 
 pub async fn sys_lchown(ctx: &mut Ctx<'_>, path: UserCStr, owner: Id, group: Id) -> KResult<u64> {
@@ -1473,7 +1432,6 @@ pub async fn sys_lchown(ctx: &mut Ctx<'_>, path: UserCStr, owner: Id, group: Id)
     let d = ctx.resolve(AT_FDCWD, &path, false).await?;
     want_write(&d)?;
     chown_inode(ctx, &d.inode, u64::from(owner), u64::from(group))
-        .inspect(|_| super::inotify::on_dentry(&d, IN_ATTRIB))
 }
 
 pub async fn sys_fchown(ctx: &mut Ctx<'_>, fd: Fd, owner: Id, group: Id) -> KResult<u64> {
@@ -1484,7 +1442,6 @@ pub async fn sys_fchown(ctx: &mut Ctx<'_>, fd: Fd, owner: Id, group: Id) -> KRes
     let inode = f.inode().cloned().ok_or(Errno::EBADF)?;
     want_write_file(&f)?;
     chown_inode(ctx, &inode, u64::from(owner), u64::from(group))
-        .inspect(|_| super::inotify::on_file(&f, IN_ATTRIB))
 }
 
 pub async fn sys_fchownat(
@@ -1502,7 +1459,6 @@ pub async fn sys_fchownat(
     let d = ctx.resolve_at(dirfd, &path, flags).await?;
     want_write(&d)?;
     chown_inode(ctx, &d.inode, u64::from(owner), u64::from(group))
-        .inspect(|_| super::inotify::on_dentry(&d, IN_ATTRIB))
 }
 
 async fn truncate_path(ctx: &Ctx<'_>, d: &DentryRef, len: u64) -> KResult<u64> {
@@ -1521,7 +1477,6 @@ async fn truncate_path(ctx: &Ctx<'_>, d: &DentryRef, len: u64) -> KResult<u64> {
     check_access(&m, &cred(ctx), access::WRITE)?;
     fsize_grow_ok(ctx, m.size, len)?;
     inode.truncate_async(len).await?;
-    super::inotify::on_dentry(d, kestrel_vfs::inotify::IN_MODIFY);
     Ok(0)
 }
 
@@ -1544,7 +1499,6 @@ pub async fn sys_ftruncate(ctx: &mut Ctx<'_>, fd: Fd, length: i64) -> KResult<u6
     }
     fsize_grow_ok(ctx, m.size, length as u64)?;
     inode.truncate_async(length as u64).await?;
-    super::inotify::on_file(&f, kestrel_vfs::inotify::IN_MODIFY);
     Ok(0)
 }
 
@@ -1639,10 +1593,6 @@ async fn utimens(
         }
     }
     inode.set_times(atime, mtime)?;
-    match &dentry {
-        Some(d) => super::inotify::on_dentry(d, IN_ATTRIB),
-        None => super::inotify::on_inode(&inode, IN_ATTRIB),
-    }
     Ok(0)
 }
 

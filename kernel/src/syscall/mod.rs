@@ -18,7 +18,6 @@ mod fd;
 mod fs;
 pub(crate) mod fs_extra;
 pub mod futex;
-pub(crate) mod inotify;
 pub(crate) mod ipc;
 pub(crate) mod locks;
 mod misc;

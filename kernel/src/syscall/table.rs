@@ -24,8 +24,8 @@ use kestrel_abi::time::{Itimerspec, Itimerval, Sigevent, Timespec, Timeval, Time
 use super::args::*;
 
 use super::{
-    Args, Ctx, cred, epoll, fd, fs, fs_extra, futex, inotify, ipc, locks, misc, mm, mount, poll,
-    process, ptrace, sched, signal, socket, splice, time, timer, xattr,
+    Args, Ctx, cred, epoll, fd, fs, fs_extra, futex, ipc, locks, misc, mm, mount, poll, process,
+    ptrace, sched, signal, socket, splice, time, timer, xattr,
 };
 
 /// Awaits a handler's future, boxed for the calls listed here. The dispatch future
@@ -426,10 +426,6 @@ syscall_table! {
     PPOLL => poll::sys_ppoll(fds: UserPtr<PollFd>, nfds: u32, tsp: UserPtr<Timespec>, sigmask: UserPtr<u64>, sigsetsize: usize);
     SIGNALFD4 => timer::sys_signalfd4(fd: Fd, mask: UserPtr<u64>, sizemask: usize, flags: u32);
     EVENTFD2 => timer::sys_eventfd2(initval: u32, flags: u32);
-    INOTIFY_INIT => inotify::sys_inotify_init(), partial "no IN_UNMOUNT; IN_DELETE_SELF comes at the last unlink, even while the file is open";
-    INOTIFY_INIT1 => inotify::sys_inotify_init1(flags: u32), partial "see inotify_init";
-    INOTIFY_ADD_WATCH => inotify::sys_inotify_add_watch(fd: Fd, path: UserCStr, mask: u32);
-    INOTIFY_RM_WATCH => inotify::sys_inotify_rm_watch(fd: Fd, wd: i32);
     EPOLL_CREATE1 => epoll::sys_epoll_create1(flags: u32);
     DUP3 => fd::sys_dup3(oldfd: Fd, newfd: Fd, flags: u32);
     PIPE2 => fd::sys_pipe2(fds: UserPtr<[i32; 2]>, flags: u32);

@@ -144,7 +144,6 @@ async fn set(
         _ => return Err(Errno::EINVAL),
     };
     inode.xattr_set_async(&name, &value, how).await?;
-    super::inotify::on_inode(&inode, kestrel_vfs::inotify::IN_ATTRIB);
     Ok(0)
 }
 
@@ -200,7 +199,6 @@ async fn remove(ctx: &Ctx<'_>, target: Target, name: UserCStr) -> KResult<u64> {
     let ns = namespace(&name)?;
     permitted(ctx, &inode, ns, true)?;
     inode.xattr_remove_async(&name).await?;
-    super::inotify::on_inode(&inode, kestrel_vfs::inotify::IN_ATTRIB);
     Ok(0)
 }
 

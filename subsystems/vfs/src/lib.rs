@@ -35,7 +35,6 @@ pub mod eventfd;
 pub mod fdtable;
 pub mod file;
 pub mod inode;
-pub mod inotify;
 pub mod lock;
 pub mod path;
 pub mod pipe;
