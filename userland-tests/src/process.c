@@ -717,6 +717,68 @@ TEST(getsid_of_nonexistent_pid_is_esrch) {
     EXPECT_ERRNO(syscall(SYS_getsid, (long)gone), ESRCH);
 }
 
+/* ---- execveat ---------------------------------------------------------- */
+
+/* fork + execveat(dirfd, path, argv, environ, flags); the raw wait status. */
+static int run_at(int dirfd, const char *path, char *const argv[], int flags)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        syscall(SYS_execveat, dirfd, path, argv, environ, flags);
+        _exit(100 + errno);
+    }
+    return reap(pid);
+}
+
+TEST(execveat_runs_a_script_relative_to_a_directory_fd_or_the_fd_itself)
+{
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    const char *s = kt_path(d, "s.sh");
+    const char *body = "#!/bin/sh\nexit 6\n";
+    OK(kt_write_file(s, body, strlen(body)));
+    OK(chmod(s, 0755));
+    char *argv[] = {"s.sh", NULL};
+    int dfd = OK(open(d, O_DIRECTORY | O_RDONLY));
+    int st = run_at(dfd, "s.sh", argv, 0);
+    CHECK(exited_with(st, 6), "relative to dirfd: %s", kt_status(st));
+    st = run_at(-1, s, argv, 0);
+    CHECK(exited_with(st, 6), "absolute with a bad dirfd: %s", kt_status(st));
+    char *shargv[] = {"sh", "-c", "exit 8", NULL};
+    int fd = OK(open("/bin/sh", O_PATH));
+    st = run_at(fd, "", shargv, AT_EMPTY_PATH);
+    CHECK(exited_with(st, 8), "AT_EMPTY_PATH: %s", kt_status(st));
+    close(fd);
+    close(dfd);
+}
+
+TEST(execveat_errors)
+{
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    const char *s = kt_path(d, "s.sh");
+    OK(kt_write_file(s, "#!/bin/sh\nexit 6\n", 17));
+    OK(chmod(s, 0755));
+    char link[600];
+    snprintf(link, sizeof link, "%s/link", d);
+    OK(symlink(s, link));
+    int fd = OK(open(s, O_PATH));
+    char *argv[] = {"s.sh", NULL};
+    EXPECT_ERRNO(syscall(SYS_execveat, -1, "", argv, environ, AT_EMPTY_PATH), EBADF);
+    EXPECT_ERRNO(syscall(SYS_execveat, fd, s, argv, environ, -1), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_execveat, fd, link, argv, environ, AT_SYMLINK_NOFOLLOW), ELOOP);
+    EXPECT_ERRNO(syscall(SYS_execveat, fd, "s.sh", argv, environ, 0), ENOTDIR);
+    close(fd);
+}
+
+TEST(waitpid_int_min_is_esrch)
+{
+    EXPECT_ERRNO(waitpid(INT_MIN, NULL, WNOHANG), ESRCH);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -771,5 +833,8 @@ int main(void)
     RUN(setsid_as_group_leader_is_eperm);
     RUN(getsid_of_self_and_child_match);
     RUN(getsid_of_nonexistent_pid_is_esrch);
+    RUN(execveat_runs_a_script_relative_to_a_directory_fd_or_the_fd_itself);
+    RUN(execveat_errors);
+    RUN(waitpid_int_min_is_esrch);
     return KT_END();
 }

@@ -5,6 +5,7 @@
 #include "kt.h"
 
 #include <signal.h>
+#include <sys/uio.h>
 
 #define PG 4096UL
 
@@ -845,6 +846,83 @@ TEST(anonymous_64mib_mapping_fully_touched_and_unmapped) {
     EXPECT_ERRNO(syscall(SYS_mincore, m + len / 2, PG, &v), ENOMEM);
 }
 
+/* ---- process_vm_readv, process_vm_writev ----------------------------- */
+
+TEST(process_vm_readv_and_writev_copy_between_processes)
+{
+    int *shared = (int *)OK(mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+    static char remote[64] = "remote data";
+    int p[2];
+    OK(pipe(p));
+    pid_t c = OK(fork());
+    if (c == 0) {
+        char x;
+        close(p[1]);
+        /* Wait for the parent to be done, then report what it wrote here. */
+        if (read(p[0], &x, 1) != 1)
+            _exit(2);
+        *shared = memcmp(remote, "written", 7) == 0;
+        _exit(0);
+    }
+    close(p[0]);
+    char local[64] = {0};
+    struct iovec l[2] = {{local, 6}, {local + 6, 58}}, r = {remote, 11};
+    long n = syscall(SYS_process_vm_readv, c, l, 2, &r, 1, 0);
+    char w[] = "written";
+    struct iovec lw = {w, 7}, rw = {remote, 7};
+    long m = syscall(SYS_process_vm_writev, c, &lw, 1, &rw, 1, 0);
+    OK(write(p[1], "x", 1));
+    close(p[1]);
+    int st;
+    OK(waitpid(c, &st, 0));
+    EXPECT_EQ(n, 11);
+    CHECK(memcmp(local, "remote data", 11) == 0, "read %s", local);
+    EXPECT_EQ(m, 7);
+    EXPECT_EQ(*shared, 1);
+    munmap(shared, PG);
+}
+
+TEST(process_vm_readv_errors)
+{
+    char a[16], b[16] = "x";
+    struct iovec l = {a, sizeof a}, r = {b, sizeof b};
+    EXPECT_ERRNO(syscall(SYS_process_vm_readv, getpid(), &l, 1, &r, 1, 1), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_process_vm_readv, -1, &l, 1, &r, 1, 0), ESRCH);
+    EXPECT_ERRNO(syscall(SYS_process_vm_readv, getpid(), (void *)-1, 1, &r, 1, 0), EFAULT);
+    EXPECT_ERRNO(syscall(SYS_process_vm_readv, getpid(), &l, 1, (void *)-1, 1, 0), EFAULT);
+    struct iovec bad = {(void *)-1, 16};
+    EXPECT_ERRNO(syscall(SYS_process_vm_readv, getpid(), &l, 1, &bad, 1, 0), EFAULT);
+    EXPECT_ERRNO(syscall(SYS_process_vm_readv, getpid(), &bad, 1, &r, 1, 0), EFAULT);
+    struct iovec huge = {a, (size_t)-1};
+    EXPECT_ERRNO(syscall(SYS_process_vm_readv, getpid(), &huge, 1, &huge, 1, 0), EINVAL);
+    void *none = (void *)OK(mmap(NULL, PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    struct iovec prot = {none, 16};
+    EXPECT_ERRNO(syscall(SYS_process_vm_readv, getpid(), &l, 1, &prot, 1, 0), EFAULT);
+    munmap(none, PG);
+    EXPECT_EQ(syscall(SYS_process_vm_readv, getpid(), NULL, 0, NULL, 0, 0), 0);
+}
+
+static void vm_read_parent_unprivileged(void *arg)
+{
+    (void)arg;
+    char a[8];
+    static char b[8];
+    struct iovec l = {a, 8}, r = {b, 8};
+    pid_t parent = getppid();
+    if (setuid(65534))
+        _exit(10);
+    errno = 0;
+    if (syscall(SYS_process_vm_readv, parent, &l, 1, &r, 1, 0) != -1 || errno != EPERM)
+        _exit(11);
+    _exit(0);
+}
+
+TEST(process_vm_readv_of_another_users_process_is_eperm)
+{
+    int st = kt_in_child(vm_read_parent_unprivileged, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -888,5 +966,8 @@ int main(void)
     RUN(mincore_errors);
     RUN(brk_grows_and_shrinks);
     RUN(anonymous_64mib_mapping_fully_touched_and_unmapped);
+    RUN(process_vm_readv_and_writev_copy_between_processes);
+    RUN(process_vm_readv_errors);
+    RUN(process_vm_readv_of_another_users_process_is_eperm);
     return KT_END();
 }

@@ -64,6 +64,16 @@ pub fn root_info() -> Option<kestrel_vfs::MountInfo> {
     ROOT_INFO.lock().clone()
 }
 
+/// The file system types mount(2) knows, in the order /proc/filesystems and
+/// sysfs(2) list them, each with whether it needs no device ("nodev").
+pub const FILESYSTEMS: &[(&str, bool)] = &[
+    ("proc", true),
+    ("ramfs", true),
+    ("tmpfs", true),
+    ("devtmpfs", true),
+    ("ext2", false),
+];
+
 /// The mount table.
 pub fn mounts() -> &'static Mounts {
     MOUNTS.get().expect("file system initialised at boot")

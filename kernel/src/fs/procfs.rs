@@ -204,9 +204,11 @@ fn lookup_root(name: &[u8]) -> KResult<InodeRef> {
             ))
         }),
         b"filesystems" => file(c(), || {
-            text(String::from(
-                "nodev\tproc\nnodev\tramfs\nnodev\ttmpfs\nnodev\tdevtmpfs\n\text2\n",
-            ))
+            let mut s = String::new();
+            for (name, nodev) in crate::fs::FILESYSTEMS {
+                let _ = writeln!(s, "{}\t{name}", if *nodev { "nodev" } else { "" });
+            }
+            text(s)
         }),
         b"loadavg" => file(c(), || text(loadavg())),
         b"interrupts" => file(c(), || text(interrupts())),
@@ -719,6 +721,8 @@ fn sys_dir() -> InodeRef {
             b"fs" => Ok(value_dir(
                 0x100,
                 &[
+                    // syscall::aio::AIO_MAX_NR
+                    ("aio-max-nr", "65536"),
                     ("file-max", "9223372036854775807"),
                     ("nr_open", "1048576"),
                     ("pipe-max-size", "1048576"),
@@ -897,6 +901,7 @@ const PID_ENTRIES: &[(&str, u8)] = &[
     ("oom_score", DT_REG),
     ("oom_score_adj", DT_REG),
     ("root", DT_LNK),
+    ("smaps", DT_REG),
     ("stat", DT_REG),
     ("statm", DT_REG),
     ("status", DT_REG),
@@ -1047,6 +1052,10 @@ fn pid_entry(
         b"maps" => pid_file(c(0o444), move || {
             let p = get()?;
             Ok(maps(&p))
+        }),
+        b"smaps" => pid_file(c(0o444), move || {
+            let p = get()?;
+            Ok(smaps(&p))
         }),
         b"mem" => Arc::new(MemFile {
             common: c(0o600),
@@ -1342,7 +1351,7 @@ fn status(p: &Arc<Process>, thread: &Option<Arc<Thread>>) -> String {
         "VmPeak:\t{:8} kB\nVmSize:\t{:8} kB\nVmLck:\t{:8} kB\nVmPin:\t{:8} kB",
         kb(usage.total),
         kb(usage.total),
-        0,
+        kb(p.mm().locked_bytes()),
         0
     );
     let _ = writeln!(
@@ -1391,7 +1400,8 @@ fn status(p: &Arc<Process>, thread: &Option<Arc<Thread>>) -> String {
     );
     let _ = writeln!(
         s,
-        "NoNewPrivs:\t0\nSeccomp:\t0\nCpus_allowed:\t1\nCpus_allowed_list:\t0"
+        "NoNewPrivs:\t{}\nSeccomp:\t0\nCpus_allowed:\t1\nCpus_allowed_list:\t0",
+        u8::from(p.no_new_privs.load(Ordering::Relaxed))
     );
     let _ = writeln!(s, "Mems_allowed:\t1\nMems_allowed_list:\t0");
     let _ = writeln!(
@@ -1404,48 +1414,81 @@ fn status(p: &Arc<Process>, thread: &Option<Arc<Thread>>) -> String {
 fn maps(p: &Process) -> Vec<u8> {
     let mut out = Vec::new();
     for a in p.mm().areas() {
-        let perms = [
-            if a.prot & kestrel_abi::mm::PROT_READ != 0 {
-                'r'
-            } else {
-                '-'
-            },
-            if a.prot & kestrel_abi::mm::PROT_WRITE != 0 {
-                'w'
-            } else {
-                '-'
-            },
-            if a.prot & kestrel_abi::mm::PROT_EXEC != 0 {
-                'x'
-            } else {
-                '-'
-            },
-            if a.shared { 's' } else { 'p' },
-        ];
-        let perms: String = perms.iter().collect();
-        // Linux's show_map_vma: the inode is followed by a space; a name starts
-        // after padding to column 73.
-        let line = format!(
-            "{:08x}-{:08x} {perms} {:08x} {:02x}:{:02x} {} ",
-            a.start,
-            a.end,
-            a.offset,
-            major(a.dev),
-            minor(a.dev),
-            a.ino
-        );
-        out.extend_from_slice(line.as_bytes());
-        if let Some(label) = a.label {
-            out.extend(core::iter::repeat_n(
-                b' ',
-                72usize.saturating_sub(line.len()),
-            ));
-            out.push(b' ');
-            out.extend_from_slice(&label);
-        }
-        out.push(b'\n');
+        map_line(&mut out, &a);
     }
     out
+}
+
+/// /proc/PID/smaps: each area's maps line, then its sizes. Every page is a
+/// 4 KiB page of this process's own (no sharing is counted: Pss is Rss), and
+/// nothing is ever swapped.
+fn smaps(p: &Process) -> Vec<u8> {
+    let mm = p.mm();
+    let mut out = Vec::new();
+    for a in mm.areas() {
+        map_line(&mut out, &a);
+        let size = (a.end - a.start) / 1024;
+        let rss = mm.resident_in(a.start, a.end) * 4;
+        let anon = if a.ino == 0 { rss } else { 0 };
+        let locked = if a.locked { rss } else { 0 };
+        let mut s = String::new();
+        let _ = write!(
+            s,
+            "Size:           {size:8} kB\nKernelPageSize:        4 kB\nMMUPageSize:           4 kB\n\
+             Rss:            {rss:8} kB\nPss:            {rss:8} kB\n\
+             Shared_Clean:          0 kB\nShared_Dirty:          0 kB\n\
+             Private_Clean:         0 kB\nPrivate_Dirty:  {rss:8} kB\n\
+             Referenced:     {rss:8} kB\nAnonymous:      {anon:8} kB\n\
+             Swap:                  0 kB\nSwapPss:               0 kB\n\
+             Locked:         {locked:8} kB\n"
+        );
+        out.extend_from_slice(s.as_bytes());
+    }
+    out
+}
+
+/// One line of /proc/PID/maps.
+fn map_line(out: &mut Vec<u8>, a: &crate::mm::vm::AreaInfo) {
+    let perms = [
+        if a.prot & kestrel_abi::mm::PROT_READ != 0 {
+            'r'
+        } else {
+            '-'
+        },
+        if a.prot & kestrel_abi::mm::PROT_WRITE != 0 {
+            'w'
+        } else {
+            '-'
+        },
+        if a.prot & kestrel_abi::mm::PROT_EXEC != 0 {
+            'x'
+        } else {
+            '-'
+        },
+        if a.shared { 's' } else { 'p' },
+    ];
+    let perms: String = perms.iter().collect();
+    // Linux's show_map_vma: the inode is followed by a space; a name starts
+    // after padding to column 73.
+    let line = format!(
+        "{:08x}-{:08x} {perms} {:08x} {:02x}:{:02x} {} ",
+        a.start,
+        a.end,
+        a.offset,
+        major(a.dev),
+        minor(a.dev),
+        a.ino
+    );
+    out.extend_from_slice(line.as_bytes());
+    if let Some(label) = &a.label {
+        out.extend(core::iter::repeat_n(
+            b' ',
+            72usize.saturating_sub(line.len()),
+        ));
+        out.push(b' ');
+        out.extend_from_slice(label);
+    }
+    out.push(b'\n');
 }
 
 fn mount_lines() -> Vec<kestrel_vfs::MountInfo> {

@@ -262,6 +262,16 @@ pub struct Process {
     pub subreaper: AtomicBool,
     /// PR_SET_DUMPABLE.
     pub dumpable: AtomicBool,
+    /// PR_SET_NO_NEW_PRIVS: set once, never cleared, inherited.
+    pub no_new_privs: AtomicBool,
+    /// PR_SET_TIMERSLACK: the slack its timers may take (ns), and the value
+    /// setting 0 restores (the creator's slack when it forked). Linux keeps
+    /// both per thread; Kestrel per process, and does not act on them (timers
+    /// fire when due).
+    pub timer_slack_ns: AtomicU64,
+    pub default_timer_slack_ns: AtomicU64,
+    /// PR_SET_TSC: PR_TSC_ENABLE (1) or PR_TSC_SIGSEGV (2).
+    pub tsc_mode: AtomicU32,
     /// The nice value (-20..19).
     pub nice: core::sync::atomic::AtomicI32,
     /// Signals pending for the whole process, and job-control state.
@@ -533,6 +543,10 @@ impl Process {
             parent_tid: AtomicU32::new(0),
             subreaper: AtomicBool::new(false),
             dumpable: AtomicBool::new(true),
+            no_new_privs: AtomicBool::new(false),
+            timer_slack_ns: AtomicU64::new(50_000),
+            default_timer_slack_ns: AtomicU64::new(50_000),
+            tsc_mode: AtomicU32::new(1),
             nice: core::sync::atomic::AtomicI32::new(0),
             signals: signal::ProcessSignals::default(),
             dead_threads_cpu: CpuTotals::default(),
@@ -849,6 +863,16 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
     child
         .nice
         .store(parent.nice.load(Ordering::Relaxed), Ordering::Relaxed);
+    child.no_new_privs.store(
+        parent.no_new_privs.load(Ordering::Relaxed),
+        Ordering::Relaxed,
+    );
+    let slack = parent.timer_slack_ns.load(Ordering::Relaxed);
+    child.timer_slack_ns.store(slack, Ordering::Relaxed);
+    child.default_timer_slack_ns.store(slack, Ordering::Relaxed);
+    child
+        .tsc_mode
+        .store(parent.tsc_mode.load(Ordering::Relaxed), Ordering::Relaxed);
     *child.exe.lock() = parent.exe.lock().clone();
     child.personality.store(
         parent.personality.load(Ordering::Relaxed),

@@ -600,6 +600,29 @@ fn creation_mode(ctx: &Ctx<'_>, mode: u64, mask: u32) -> u32 {
     (mode as u32) & mask & !ctx.process().fs().lock().umask
 }
 
+/// The mode and group of a new node in `dir` (Linux's inode_init_owner and
+/// mode_strip_sgid): in a set-group-ID directory it takes the directory's
+/// group, and a new directory the set-group-ID bit too; elsewhere the creator's
+/// fsgid. There, a group-executable set-group-ID file of a creator outside the
+/// directory's group and without CAP_FSETID loses the bit.
+pub(super) fn new_node_owner(ctx: &Ctx<'_>, dir: &InodeRef, mode: u32, is_dir: bool) -> (u32, u32) {
+    let c = ctx.process().cred.lock().clone();
+    let dm = dir.metadata();
+    if dm.mode & S_ISGID == 0 {
+        return (mode, c.fsgid);
+    }
+    let mut mode = mode;
+    if is_dir {
+        mode |= S_ISGID;
+    } else if mode & (S_ISGID | 0o010) == S_ISGID | 0o010
+        && !c.fs_cred().in_group(dm.gid)
+        && !c.capable(kestrel_abi::cap::CAP_FSETID)
+    {
+        mode &= !S_ISGID;
+    }
+    (mode, dm.gid)
+}
+
 fn cred(ctx: &Ctx<'_>) -> kestrel_vfs::Cred {
     ctx.process().cred.lock().fs_cred()
 }
@@ -654,10 +677,30 @@ pub async fn open_at(
                         return Err(Errno::ELOOP);
                     }
                     links += 1;
-                    if links > MAXSYMLINKS {
+                    if links > MAXSYMLINKS
+                        || ctx.resolve & kestrel_vfs::path::RESOLVE_NO_SYMLINKS != 0
+                    {
                         return Err(Errno::ELOOP);
                     }
+                    // A magic link (/proc/PID/fd/N, exe, cwd, root) leads to the
+                    // file itself; openat2 may refuse to follow one.
+                    if let Some(to) = child.inode.magic_link() {
+                        use kestrel_vfs::path::{
+                            RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS,
+                        };
+                        if ctx.resolve & (RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH | RESOLVE_IN_ROOT)
+                            != 0
+                        {
+                            return Err(Errno::ELOOP);
+                        }
+                        break to?;
+                    }
                     let target = child.inode.readlink_async().await?;
+                    if target.first() == Some(&b'/')
+                        && ctx.resolve & kestrel_vfs::path::RESOLVE_BENEATH != 0
+                    {
+                        return Err(Errno::EXDEV);
+                    }
                     p = ctx.resolve_parent_from(&p.dir, &target).await?;
                     if p.name == b"." || p.name == b".." || p.trailing_slash {
                         return Err(Errno::EISDIR);
@@ -667,16 +710,12 @@ pub async fn open_at(
                     want_write(&p.dir)?;
                     check_dir_write(ctx, &p.dir.inode)?;
                     let c = ctx.process().cred.lock().clone();
+                    let (mode, gid) =
+                        new_node_owner(ctx, &p.dir.inode, creation_mode(ctx, mode, 0o7777), false);
                     let inode = p
                         .dir
                         .inode
-                        .create_async(
-                            &p.name,
-                            NodeKind::File,
-                            creation_mode(ctx, mode, 0o7777),
-                            c.fsuid,
-                            c.fsgid,
-                        )
+                        .create_async(&p.name, NodeKind::File, mode, c.fsuid, gid)
                         .await?;
                     created = true;
                     break kestrel_vfs::Dentry::child(&p.dir, &p.name, inode);
@@ -995,15 +1034,10 @@ async fn mkdir_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u64) -> KResult<
     want_write(&p.dir)?;
     check_dir_write(ctx, &p.dir.inode)?;
     let c = ctx.process().cred.lock().clone();
+    let (mode, gid) = new_node_owner(ctx, &p.dir.inode, creation_mode(ctx, mode, 0o1777), true);
     p.dir
         .inode
-        .create_async(
-            &p.name,
-            NodeKind::Dir,
-            creation_mode(ctx, mode, 0o1777),
-            c.fsuid,
-            c.fsgid,
-        )
+        .create_async(&p.name, NodeKind::Dir, mode, c.fsuid, gid)
         .await?;
     Ok(0)
 }
@@ -1046,15 +1080,15 @@ async fn mknod_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u64, dev: u64) -
     want_write(&p.dir)?;
     check_dir_write(ctx, &p.dir.inode)?;
     let c = ctx.process().cred.lock().clone();
+    let (mode, gid) = new_node_owner(
+        ctx,
+        &p.dir.inode,
+        creation_mode(ctx, u64::from(mode), 0o7777),
+        false,
+    );
     p.dir
         .inode
-        .create_async(
-            &p.name,
-            kind,
-            creation_mode(ctx, u64::from(mode), 0o7777),
-            c.fsuid,
-            c.fsgid,
-        )
+        .create_async(&p.name, kind, mode, c.fsuid, gid)
         .await?;
     Ok(0)
 }
@@ -1316,6 +1350,7 @@ async fn symlink_at(ctx: &Ctx<'_>, target: &[u8], newdir: i32, new: &[u8]) -> KR
     want_write(&np.dir)?;
     check_dir_write(ctx, &np.dir.inode)?;
     let c = ctx.process().cred.lock().clone();
+    let (_, gid) = new_node_owner(ctx, &np.dir.inode, 0o777, false);
     np.dir
         .inode
         .create_async(
@@ -1323,7 +1358,7 @@ async fn symlink_at(ctx: &Ctx<'_>, target: &[u8], newdir: i32, new: &[u8]) -> KR
             NodeKind::Symlink(target.to_vec()),
             0o777,
             c.fsuid,
-            c.fsgid,
+            gid,
         )
         .await?;
     Ok(0)

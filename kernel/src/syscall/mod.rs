@@ -11,6 +11,7 @@
 //! call against the thread being killed, so a killed thread's call is dropped
 //! wherever it waits.
 
+mod aio;
 mod args;
 mod cred;
 mod epoll;
@@ -25,6 +26,7 @@ mod mm;
 mod mount;
 mod poll;
 mod process;
+mod process_vm;
 mod ptrace;
 mod sched;
 mod signal;
@@ -154,12 +156,23 @@ impl Ctx<'_> {
 
     /// Resolves all but the last component of `path`.
     pub async fn resolve_parent(&self, dirfd: i32, path: &[u8]) -> KResult<ParentLookup> {
+        // The root is dirfd's with RESOLVE_IN_ROOT, for absolute paths too.
+        let (root, cred) = self.walk_params_at(dirfd)?;
         let start = if path.first() == Some(&b'/') {
-            self.walk_params_at(dirfd)?.0
+            root.clone()
         } else {
             self.start_dir(dirfd)?
         };
-        self.resolve_parent_from(&start, path).await
+        alloc::boxed::Box::pin(
+            Walker {
+                root: &root,
+                mounts: crate::fs::mounts(),
+                cred: &cred,
+                resolve: self.resolve,
+            }
+            .lookup_parent(&start, path),
+        )
+        .await
     }
 
     /// Resolves all but the last component of `path`, relative paths from `start`.

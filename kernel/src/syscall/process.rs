@@ -201,6 +201,10 @@ pub async fn sys_wait4(
     if options & !(WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WALL | __WCLONE) != 0 {
         return Err(Errno::EINVAL);
     }
+    // -INT_MIN names no process group (Linux's kernel_wait4).
+    if pid == i32::MIN {
+        return Err(Errno::ESRCH);
+    }
     let which = match pid {
         -1 => WaitFor::Any,
         0 => WaitFor::Pgid(ctx.process().pgid.load(Ordering::Relaxed)),
@@ -304,7 +308,9 @@ const CLONE_SUPPORTED: u64 = CSIGNAL
     | CLONE_DETACHED
     | CLONE_CHILD_SETTID
     | CLONE_UNTRACED
-    | CLONE_PTRACE;
+    | CLONE_PTRACE
+    // No task has an I/O context of its own to share or not (see kcmp).
+    | CLONE_IO;
 
 /// The core of fork, vfork and clone.
 async fn do_clone(
@@ -526,4 +532,15 @@ pub async fn sys_execve(
     envp: UserPtr<u64>,
 ) -> KResult<u64> {
     crate::process::exec::sys_execve(ctx, path, argv, envp).await
+}
+
+pub async fn sys_execveat(
+    ctx: &mut Ctx<'_>,
+    dirfd: Fd,
+    path: UserCStr,
+    argv: UserPtr<u64>,
+    envp: UserPtr<u64>,
+    flags: u32,
+) -> KResult<u64> {
+    crate::process::exec::sys_execveat(ctx, dirfd, path, argv, envp, flags).await
 }
