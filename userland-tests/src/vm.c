@@ -923,6 +923,43 @@ TEST(process_vm_readv_of_another_users_process_is_eperm)
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
 }
 
+static long max_map_count(void)
+{
+    char buf[32] = {0};
+    int fd = open("/proc/sys/vm/max_map_count", O_RDONLY);
+    if (fd < 0)
+        return -1;
+    long n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    return n > 0 ? strtol(buf, NULL, 10) : -1;
+}
+
+static int set_max_map_count(long v)
+{
+    char buf[32];
+    int fd = open("/proc/sys/vm/max_map_count", O_WRONLY);
+    if (fd < 0)
+        return errno;
+    int n = snprintf(buf, sizeof buf, "%ld\n", v);
+    int r = write(fd, buf, n) == n ? 0 : errno;
+    close(fd);
+    return r;
+}
+
+TEST(max_map_count_is_writable_and_reads_back)
+{
+    long old = max_map_count();
+    CHECK(old > 0, "no /proc/sys/vm/max_map_count");
+    int e = set_max_map_count(old + 1);
+    if (e == EROFS || e == EACCES || e == EPERM)
+        SKIP("max_map_count not writable here: %s", kt_errstr(e));
+    CHECK(e == 0, "write: %s", kt_errstr(e));
+    long now = max_map_count();
+    set_max_map_count(old);
+    EXPECT_EQ(now, old + 1);
+    EXPECT_EQ(max_map_count(), old);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -969,5 +1006,6 @@ int main(void)
     RUN(process_vm_readv_and_writev_copy_between_processes);
     RUN(process_vm_readv_errors);
     RUN(process_vm_readv_of_another_users_process_is_eperm);
+    RUN(max_map_count_is_writable_and_reads_back);
     return KT_END();
 }

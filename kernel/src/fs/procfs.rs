@@ -729,14 +729,7 @@ fn sys_dir() -> InodeRef {
                 ],
             )),
             b"kernel" => Ok(kernel_sys_dir()),
-            b"vm" => Ok(value_dir(
-                0x300,
-                &[
-                    ("max_map_count", "65530"),
-                    ("overcommit_memory", "0"),
-                    ("overcommit_ratio", "50"),
-                ],
-            )),
+            b"vm" => Ok(vm_sys_dir()),
             _ => Err(Errno::ENOENT),
         },
     )
@@ -760,6 +753,43 @@ fn table_dir(
                 .collect()
         }),
         Box::new(lookup),
+    )
+}
+
+/// /proc/sys/vm: max_map_count (writable), the overcommit settings (fixed).
+fn vm_sys_dir() -> InodeRef {
+    const NAMES: &[&str] = &["max_map_count", "overcommit_memory", "overcommit_ratio"];
+    const INO: u64 = 0x300;
+    PseudoDir::new_ref(
+        common(INO, 0o555),
+        PROC_SUPER_MAGIC,
+        INO,
+        Box::new(|| {
+            NAMES
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.as_bytes().to_vec(), INO + 1 + i as u64, DT_REG))
+                .collect()
+        }),
+        Box::new(|name| {
+            let i = NAMES
+                .iter()
+                .position(|n| n.as_bytes() == name)
+                .ok_or(Errno::ENOENT)? as u64;
+            Ok(match name {
+                b"max_map_count" => sysctl_int(
+                    INO + 1 + i,
+                    || crate::mm::vm::MAX_MAP_COUNT.load(Ordering::Relaxed) as i128,
+                    |v| {
+                        let v = usize::try_from(v).map_err(|_| Errno::EINVAL)?;
+                        crate::mm::vm::MAX_MAP_COUNT.store(v, Ordering::Relaxed);
+                        Ok(())
+                    },
+                ),
+                b"overcommit_memory" => file(common(INO + 1 + i, 0o444), || text("0\n".into())),
+                _ => file(common(INO + 1 + i, 0o444), || text("50\n".into())),
+            })
+        }),
     )
 }
 
@@ -789,10 +819,51 @@ fn value_dir(ino: u64, values: &'static [(&'static str, &'static str)]) -> Inode
     )
 }
 
+use crate::syscall::ipc;
+
+/// A /proc/sys file holding one integer: root may write it (mode 0644, which
+/// procfs enforces for root too); text that is not an integer is EINVAL.
+fn sysctl_int(ino: u64, read: fn() -> i128, write: fn(i128) -> KResult<()>) -> InodeRef {
+    rw_file(
+        common(ino, 0o644),
+        move || text(format!("{}\n", read())),
+        move |data: &[u8]| {
+            let t = core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?;
+            let v: i128 = t.trim().parse().map_err(|_| Errno::EINVAL)?;
+            write(v)
+        },
+    )
+}
+
+/// A value a limit may take: 0 to u64::MAX (EINVAL otherwise).
+fn nonnegative(v: i128) -> KResult<u64> {
+    u64::try_from(v).map_err(|_| Errno::EINVAL)
+}
+
+/// kernel.msg_next_id, sem_next_id, shm_next_id: -1, or the id the next
+/// object of the kind gets.
+fn next_id_file(ino: u64, kind: ipc::Kind) -> InodeRef {
+    rw_file(
+        common(ino, 0o644),
+        move || text(format!("{}\n", ipc::next_id(kind))),
+        move |data: &[u8]| {
+            let t = core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?;
+            // 0 and up: -1 comes back by itself once the id is used.
+            let v: i32 = t.trim().parse().map_err(|_| Errno::EINVAL)?;
+            if v < 0 {
+                return Err(Errno::EINVAL);
+            }
+            ipc::set_next_id(kind, v);
+            Ok(())
+        },
+    )
+}
+
 fn kernel_sys_dir() -> InodeRef {
     const NAMES: &[&str] = &[
         "domainname",
         "hostname",
+        "msg_next_id",
         "msgmax",
         "msgmnb",
         "msgmni",
@@ -801,6 +872,8 @@ fn kernel_sys_dir() -> InodeRef {
         "ostype",
         "pid_max",
         "sem",
+        "sem_next_id",
+        "shm_next_id",
         "shmall",
         "shmmax",
         "shmmni",
@@ -859,14 +932,38 @@ fn kernel_sys_dir() -> InodeRef {
                 // System V IPC's limits (read-only here).
                 b"msgmax" => file(c(), || text(format!("{}\n", kestrel_abi::ipc::MSGMAX))),
                 b"msgmnb" => file(c(), || text(format!("{}\n", kestrel_abi::ipc::MSGMNB))),
-                b"msgmni" => file(c(), || text(format!("{}\n", kestrel_abi::ipc::MSGMNI))),
+                b"msgmni" => sysctl_int(
+                    0x201 + i as u64,
+                    || ipc::max_objects(ipc::Kind::Msg) as i128,
+                    |v| {
+                        ipc::set_max_objects(ipc::Kind::Msg, nonnegative(v)? as usize);
+                        Ok(())
+                    },
+                ),
+                b"msg_next_id" => next_id_file(0x201 + i as u64, ipc::Kind::Msg),
+                b"sem_next_id" => next_id_file(0x201 + i as u64, ipc::Kind::Sem),
+                b"shm_next_id" => next_id_file(0x201 + i as u64, ipc::Kind::Shm),
                 b"sem" => file(c(), || {
                     use kestrel_abi::ipc::{SEMMNI, SEMMNS, SEMMSL, SEMOPM};
                     text(format!("{SEMMSL}\t{SEMMNS}\t{SEMOPM}\t{SEMMNI}\n"))
                 }),
                 b"shmall" => file(c(), || text(format!("{}\n", kestrel_abi::ipc::SHMALL))),
-                b"shmmax" => file(c(), || text(format!("{}\n", kestrel_abi::ipc::SHMMAX))),
-                b"shmmni" => file(c(), || text(format!("{}\n", kestrel_abi::ipc::SHMMNI))),
+                b"shmmax" => sysctl_int(
+                    0x201 + i as u64,
+                    || i128::from(ipc::shmmax()),
+                    |v| {
+                        ipc::set_shmmax(nonnegative(v)?);
+                        Ok(())
+                    },
+                ),
+                b"shmmni" => sysctl_int(
+                    0x201 + i as u64,
+                    || ipc::max_objects(ipc::Kind::Shm) as i128,
+                    |v| {
+                        ipc::set_max_objects(ipc::Kind::Shm, nonnegative(v)? as usize);
+                        Ok(())
+                    },
+                ),
                 b"osrelease" => file(c(), || text(format!("{}\n", crate::uts::RELEASE))),
                 b"ostype" => file(c(), || text(String::from("Linux\n"))),
                 b"pid_max" => file(c(), || text(format!("{}\n", process::PID_MAX))),

@@ -370,6 +370,16 @@ impl Default for Limits {
     }
 }
 
+/// vm.max_map_count: the most areas an address space may have (Linux's
+/// default). A new mapping past it, or an munmap that would split an area
+/// past it, is ENOMEM.
+pub static MAX_MAP_COUNT: core::sync::atomic::AtomicUsize =
+    core::sync::atomic::AtomicUsize::new(65530);
+
+fn max_map_count() -> usize {
+    MAX_MAP_COUNT.load(core::sync::atomic::Ordering::Relaxed)
+}
+
 /// A user address space.
 pub struct AddressSpace {
     vm: spin::Mutex<Vm>,
@@ -428,6 +438,10 @@ impl Vm {
         replace_start: u64,
         replace_end: u64,
     ) -> KResult<()> {
+        // Without limits (the usual case) there is nothing to add up.
+        if self.limits.address_space == u64::MAX && (!data || self.limits.data == u64::MAX) {
+            return Ok(());
+        }
         let (total, data_now) = self.mapped_in(0, u64::MAX);
         let (gone, gone_data) = self.mapped_in(replace_start, replace_end);
         if (total - gone).saturating_add(len) > self.limits.address_space {
@@ -760,6 +774,9 @@ impl AddressSpace {
             Placement::FixedNoReplace(a) => (a, true, true),
         };
         let mut vm = self.vm.lock();
+        if vm.vmas.len() > max_map_count() {
+            return Err(Errno::ENOMEM);
+        }
         let is_data = prot & PROT_WRITE != 0
             && !matches!(
                 backing,
@@ -950,7 +967,14 @@ impl AddressSpace {
         if end > USER_END {
             return Err(Errno::EINVAL);
         }
-        self.vm.lock().remove_range(addr, end);
+        let mut vm = self.vm.lock();
+        // A hole punched in the middle of an area makes one area two.
+        if vm.vmas.len() >= max_map_count()
+            && vm.find(addr).is_some_and(|v| v.start < addr && end < v.end)
+        {
+            return Err(Errno::ENOMEM);
+        }
+        vm.remove_range(addr, end);
         Ok(())
     }
 
