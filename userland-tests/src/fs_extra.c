@@ -12,6 +12,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/statfs.h>
@@ -2308,6 +2309,92 @@ TEST(openat2_creat_refuses_magic_links_and_symlinks_as_asked)
     close(dfd);
 }
 
+/* ---- inotify ------------------------------------------------------------ */
+
+/* Reads the queued events of `fd` (non-blocking) into `ev`, at most `max`. */
+static int ino_events(int fd, struct inotify_event **ev, int max, char *buf, size_t cap)
+{
+    long n = read(fd, buf, cap);
+    int k = 0;
+    for (long off = 0; n > 0 && off < n && k < max;) {
+        ev[k] = (struct inotify_event *)(buf + off);
+        off += sizeof(struct inotify_event) + ev[k]->len;
+        k++;
+    }
+    return k;
+}
+
+TEST(inotify_reports_create_modify_attrib_delete_with_names)
+{
+    const char *d = kt_tmpdir();
+    CHECK(d, "tmpdir");
+    int in = OK(inotify_init1(IN_NONBLOCK));
+    int wd = OK(inotify_add_watch(in, d, IN_CREATE | IN_MODIFY | IN_ATTRIB | IN_DELETE));
+    int fd = OK(open(kt_path(d, "f"), O_CREAT | O_WRONLY, 0644));
+    OK(write(fd, "x", 1));
+    close(fd);
+    OK(chmod(kt_path(d, "f"), 0600));
+    OK(unlink(kt_path(d, "f")));
+    static char buf[4096] __attribute__((aligned(8)));
+    struct inotify_event *ev[8];
+    int k = ino_events(in, ev, 8, buf, sizeof buf);
+    EXPECT_EQ(k, 4);
+    uint32_t want[4] = {IN_CREATE, IN_MODIFY, IN_ATTRIB, IN_DELETE};
+    for (int i = 0; i < 4; i++) {
+        CHECK(ev[i]->wd == wd && ev[i]->mask == want[i] && strcmp(ev[i]->name, "f") == 0,
+              "event %d: wd %d mask %x name %s", i, ev[i]->wd, ev[i]->mask,
+              ev[i]->len ? ev[i]->name : "");
+    }
+    EXPECT_ERRNO(read(in, buf, sizeof buf), EAGAIN);
+    close(in);
+}
+
+TEST(inotify_oneshot_and_rm_watch_end_with_in_ignored)
+{
+    const char *d = kt_tmpdir();
+    CHECK(d, "tmpdir");
+    const char *f = kt_path(d, "f");
+    OK(kt_write_file(f, "a", 1));
+    int in = OK(inotify_init1(IN_NONBLOCK));
+    int wd = OK(inotify_add_watch(in, f, IN_ATTRIB | IN_ONESHOT));
+    OK(chmod(f, 0600));
+    OK(chmod(f, 0644));
+    static char buf[4096] __attribute__((aligned(8)));
+    struct inotify_event *ev[8];
+    int k = ino_events(in, ev, 8, buf, sizeof buf);
+    EXPECT_EQ(k, 2);
+    EXPECT_EQ(ev[0]->mask, IN_ATTRIB);
+    EXPECT_EQ(ev[1]->mask, IN_IGNORED);
+    EXPECT_EQ(ev[1]->wd, wd);
+    EXPECT_ERRNO(inotify_rm_watch(in, wd), EINVAL);
+    int wd2 = OK(inotify_add_watch(in, f, IN_OPEN));
+    OK(inotify_rm_watch(in, wd2));
+    k = ino_events(in, ev, 8, buf, sizeof buf);
+    EXPECT_EQ(k, 1);
+    EXPECT_EQ(ev[0]->mask, IN_IGNORED);
+    close(in);
+}
+
+TEST(inotify_errors)
+{
+    EXPECT_ERRNO(inotify_init1(0x1234), EINVAL);
+    int in = OK(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+    CHECK(fcntl(in, F_GETFD) & FD_CLOEXEC, "IN_CLOEXEC not set");
+    EXPECT_ERRNO(inotify_add_watch(in, "/", 0), EINVAL);
+    EXPECT_ERRNO(inotify_add_watch(in, "/nonexistent-kt", IN_OPEN), ENOENT);
+    EXPECT_ERRNO(inotify_add_watch(in, "/proc/self/status", IN_OPEN | IN_ONLYDIR), ENOTDIR);
+    int null = OK(open("/dev/null", O_RDONLY));
+    EXPECT_ERRNO(inotify_add_watch(null, "/", IN_OPEN), EINVAL);
+    close(null);
+    const char *d = kt_tmpdir();
+    CHECK(d, "tmpdir");
+    OK(inotify_add_watch(in, d, IN_CREATE));
+    OK(kt_write_file(kt_path(d, "a-long-file-name"), "", 0));
+    char small[16];
+    EXPECT_ERRNO(read(in, small, sizeof small), EINVAL);
+    close(in);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -2458,5 +2545,8 @@ int main(void)
     RUN(pwritev2_on_a_pipe_read_end_is_espipe);
     RUN(new_nodes_in_a_setgid_directory_take_its_group);
     RUN(openat2_creat_refuses_magic_links_and_symlinks_as_asked);
+    RUN(inotify_reports_create_modify_attrib_delete_with_names);
+    RUN(inotify_oneshot_and_rm_watch_end_with_in_ignored);
+    RUN(inotify_errors);
     return KT_END();
 }

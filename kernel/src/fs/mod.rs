@@ -10,6 +10,7 @@ pub mod anon;
 pub mod devices;
 pub mod ext2;
 pub mod fifo;
+pub mod inotify;
 pub mod procfs;
 pub mod pty;
 pub mod signalfd;
@@ -110,6 +111,7 @@ pub fn init(boot: &BootInfo) -> KResult<RootInfo> {
     kestrel_vfs::file::set_close_hook(|f| {
         crate::syscall::locks::file_released(f);
         crate::syscall::socket::file_released(f);
+        inotify::file_released(f);
     });
     // The root holds at most half of memory, as Linux's rootfs when it is a
     // tmpfs (and every tmpfs without size=): a full root is ENOSPC for its

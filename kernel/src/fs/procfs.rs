@@ -718,16 +718,7 @@ fn sys_dir() -> InodeRef {
         1,
         &[("fs", 0x100), ("kernel", 0x200), ("vm", 0x300)],
         |name| match name {
-            b"fs" => Ok(value_dir(
-                0x100,
-                &[
-                    // syscall::aio::AIO_MAX_NR
-                    ("aio-max-nr", "65536"),
-                    ("file-max", "9223372036854775807"),
-                    ("nr_open", "1048576"),
-                    ("pipe-max-size", "1048576"),
-                ],
-            )),
+            b"fs" => Ok(fs_sys_dir()),
             b"kernel" => Ok(kernel_sys_dir()),
             b"vm" => Ok(vm_sys_dir()),
             _ => Err(Errno::ENOENT),
@@ -753,6 +744,91 @@ fn table_dir(
                 .collect()
         }),
         Box::new(lookup),
+    )
+}
+
+/// /proc/sys/fs: fixed values, and the inotify directory.
+fn fs_sys_dir() -> InodeRef {
+    const VALUES: &[(&str, &str)] = &[
+        // syscall::aio::AIO_MAX_NR
+        ("aio-max-nr", "65536"),
+        ("file-max", "9223372036854775807"),
+        ("nr_open", "1048576"),
+        ("pipe-max-size", "1048576"),
+    ];
+    const INO: u64 = 0x100;
+    const INOTIFY_INO: u64 = 0x180;
+    PseudoDir::new_ref(
+        common(INO, 0o555),
+        PROC_SUPER_MAGIC,
+        INO,
+        Box::new(|| {
+            let mut v: Vec<(Vec<u8>, u64, u8)> = VALUES
+                .iter()
+                .enumerate()
+                .map(|(i, (n, _))| (n.as_bytes().to_vec(), INO + 1 + i as u64, DT_REG))
+                .collect();
+            v.push((b"inotify".to_vec(), INOTIFY_INO, DT_DIR));
+            v
+        }),
+        Box::new(|name| {
+            if name == b"inotify" {
+                return Ok(inotify_sys_dir(INOTIFY_INO));
+            }
+            let (i, (_, v)) = VALUES
+                .iter()
+                .enumerate()
+                .find(|(_, (n, _))| n.as_bytes() == name)
+                .ok_or(Errno::ENOENT)?;
+            Ok(file(common(INO + 1 + i as u64, 0o444), move || {
+                text(format!("{v}\n"))
+            }))
+        }),
+    )
+}
+
+/// /proc/sys/fs/inotify: the limits (max_user_instances writable).
+fn inotify_sys_dir(ino: u64) -> InodeRef {
+    use crate::fs::inotify;
+    const NAMES: &[&str] = &[
+        "max_queued_events",
+        "max_user_instances",
+        "max_user_watches",
+    ];
+    PseudoDir::new_ref(
+        common(ino, 0o555),
+        PROC_SUPER_MAGIC,
+        0x100,
+        Box::new(move || {
+            NAMES
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.as_bytes().to_vec(), ino + 1 + i as u64, DT_REG))
+                .collect()
+        }),
+        Box::new(move |name| {
+            let i = NAMES
+                .iter()
+                .position(|n| n.as_bytes() == name)
+                .ok_or(Errno::ENOENT)? as u64;
+            Ok(match name {
+                b"max_user_instances" => sysctl_int(
+                    ino + 1 + i,
+                    || inotify::MAX_USER_INSTANCES.load(Ordering::Relaxed) as i128,
+                    |v| {
+                        let v = usize::try_from(v).map_err(|_| Errno::EINVAL)?;
+                        inotify::MAX_USER_INSTANCES.store(v, Ordering::Relaxed);
+                        Ok(())
+                    },
+                ),
+                b"max_queued_events" => file(common(ino + 1 + i, 0o444), || {
+                    text(format!("{}\n", inotify::MAX_QUEUED_EVENTS))
+                }),
+                _ => file(common(ino + 1 + i, 0o444), || {
+                    text(format!("{}\n", inotify::MAX_USER_WATCHES))
+                }),
+            })
+        }),
     )
 }
 
@@ -789,32 +865,6 @@ fn vm_sys_dir() -> InodeRef {
                 b"overcommit_memory" => file(common(INO + 1 + i, 0o444), || text("0\n".into())),
                 _ => file(common(INO + 1 + i, 0o444), || text("50\n".into())),
             })
-        }),
-    )
-}
-
-/// A directory of read-only constant values (one per file, newline-terminated).
-fn value_dir(ino: u64, values: &'static [(&'static str, &'static str)]) -> InodeRef {
-    PseudoDir::new_ref(
-        common(ino, 0o555),
-        PROC_SUPER_MAGIC,
-        ino,
-        Box::new(move || {
-            values
-                .iter()
-                .enumerate()
-                .map(|(i, (n, _))| (n.as_bytes().to_vec(), ino + 1 + i as u64, DT_REG))
-                .collect()
-        }),
-        Box::new(move |name| {
-            let (i, (_, v)) = values
-                .iter()
-                .enumerate()
-                .find(|(_, (n, _))| n.as_bytes() == name)
-                .ok_or(Errno::ENOENT)?;
-            Ok(file(common(ino + 1 + i as u64, 0o444), move || {
-                text(format!("{v}\n"))
-            }))
         }),
     )
 }
@@ -1774,6 +1824,8 @@ fn fd_dir(p: &Arc<Process>, ino: u64, info: bool) -> InodeRef {
                     .downcast_ref::<kestrel_vfs::eventfd::EventFd>()
                 {
                     format!("eventfd-count: {:16x}\n", e.count())
+                } else if let Some(i) = crate::fs::inotify::instance(&f) {
+                    i.fdinfo()
                 } else {
                     String::new()
                 };

@@ -652,3 +652,48 @@ pub async fn sys_ustat(ctx: &mut Ctx<'_>, dev: u32, ubuf: UserPtr<u8>) -> KResul
     ctx.mm().write_slice(ubuf, &out)?;
     Ok(0)
 }
+
+// ---- inotify ---------------------------------------------------------------------
+
+pub async fn sys_inotify_init(ctx: &mut Ctx<'_>) -> KResult<u64> {
+    inotify_init(ctx, 0)
+}
+
+pub async fn sys_inotify_init1(ctx: &mut Ctx<'_>, flags: u32) -> KResult<u64> {
+    inotify_init(ctx, flags)
+}
+
+fn inotify_init(ctx: &Ctx<'_>, flags: u32) -> KResult<u64> {
+    if flags & !(O_CLOEXEC | O_NONBLOCK) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let uid = ctx.process().cred.lock().uid;
+    let ops = crate::fs::inotify::Inotify::new(uid)?;
+    let file = crate::fs::anon::anon_file(ops, O_RDONLY | (flags & O_NONBLOCK));
+    ctx.install(file, flags & O_CLOEXEC != 0)
+        .map(|fd| fd as u64)
+}
+
+pub async fn sys_inotify_add_watch(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    path: UserCStr,
+    mask: u32,
+) -> KResult<u64> {
+    let f = ctx.file(fd)?;
+    let inst = crate::fs::inotify::instance(&f).ok_or(Errno::EINVAL)?;
+    let path = ctx.read_path(path)?;
+    let d = ctx
+        .resolve(AT_FDCWD, &path, crate::fs::inotify::follows(mask))
+        .await?;
+    // Watching needs read permission on the file (Linux's inode_permission).
+    let cred = ctx.process().cred.lock().fs_cred();
+    check_access(&d.inode.metadata(), &cred, access::READ)?;
+    inst.add_watch(&d.inode, mask).map(|wd| wd as u64)
+}
+
+pub async fn sys_inotify_rm_watch(ctx: &mut Ctx<'_>, fd: Fd, wd: i32) -> KResult<u64> {
+    let f = ctx.file(fd)?;
+    let inst = crate::fs::inotify::instance(&f).ok_or(Errno::EINVAL)?;
+    inst.rm_watch(wd).map(|_| 0)
+}

@@ -391,6 +391,10 @@ syscall_table! {
     IO_GETEVENTS => aio::sys_io_getevents(ctx_id: u64, min_nr: i64, nr: i64, events: UserPtr<u8>, timeout: UserPtr<Timespec>);
     IO_SUBMIT => aio::sys_io_submit(ctx_id: u64, nr: i64, iocbpp: UserPtr<u64>), partial "IOCB_CMD_PREAD, PWRITE, FSYNC and FDSYNC (no vectored or poll requests)";
     IO_CANCEL => aio::sys_io_cancel(ctx_id: u64, iocb: UserPtr<u8>, result: UserPtr<u8>);
+    INOTIFY_INIT => fs_extra::sys_inotify_init(), partial "no IN_EXCL_UNLINK or IN_UNMOUNT; events come from system calls (not from a disk changed underneath)";
+    INOTIFY_ADD_WATCH => fs_extra::sys_inotify_add_watch(fd: Fd, path: UserCStr, mask: u32);
+    INOTIFY_RM_WATCH => fs_extra::sys_inotify_rm_watch(fd: Fd, wd: i32);
+    INOTIFY_INIT1 => fs_extra::sys_inotify_init1(flags: u32);
     GETDENTS64 => fs::sys_getdents64(fd: Fd, dirp: UserPtr<u8>, count: u32);
     SEMTIMEDOP => ipc::sys_semtimedop(semid: i32, sops: UserPtr<Sembuf>, nsops: u32, timeout: UserPtr<Timespec>), partial "SEM_UNDO adjustments are per process: CLONE_SYSVSEM sharing between processes is not honoured";
     FADVISE64 => fs::sys_fadvise64(fd: Fd, offset: i64, len: i64, advice: i32), partial "advice is checked and has no effect (files live in memory)";
