@@ -53,6 +53,9 @@ macro_rules! handler_future {
     (EXECVE, $call:expr) => {
         alloc::boxed::Box::pin($call).await
     };
+    (FUTEX_WAITV, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
     (EXECVEAT, $call:expr) => {
         alloc::boxed::Box::pin($call).await
     };
@@ -475,5 +478,6 @@ syscall_table! {
     CLOSE_RANGE => fs_extra::sys_close_range(first: u32, last: u32, flags: u32);
     OPENAT2 => fs_extra::sys_openat2(dirfd: Fd, path: UserCStr, how: UserPtr<u8>, size: usize);
     FACCESSAT2 => fs::sys_faccessat2(dirfd: Fd, path: UserCStr, mode: u32, flags: u32);
+    FUTEX_WAITV => futex::sys_futex_waitv(waiters: UserPtr<u8>, nr_futexes: u32, flags: u32, timeout: UserPtr<Timespec>, clockid: i32);
     EPOLL_PWAIT2 => epoll::sys_epoll_pwait2(epfd: Fd, events: UserPtr<EpollEvent>, maxevents: i32, timeout: UserPtr<Timespec>, sigmask: UserPtr<u64>, sigsetsize: usize);
 }
