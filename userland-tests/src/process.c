@@ -779,6 +779,24 @@ TEST(waitpid_int_min_is_esrch)
     EXPECT_ERRNO(waitpid(INT_MIN, NULL, WNOHANG), ESRCH);
 }
 
+static void newpid_unprivileged(void *arg)
+{
+    (void)arg;
+    if (setuid(65534))
+        _exit(10);
+    errno = 0;
+    long r = syscall(SYS_clone, 0x20000000 /* CLONE_NEWPID */ | SIGCHLD, 0, 0, 0, 0);
+    if (r == 0)
+        _exit(0);
+    _exit(r == -1 && errno == EPERM ? 0 : 11);
+}
+
+TEST(clone_newpid_without_cap_sys_admin_is_eperm)
+{
+    int st = kt_in_child(newpid_unprivileged, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -836,5 +854,6 @@ int main(void)
     RUN(execveat_runs_a_script_relative_to_a_directory_fd_or_the_fd_itself);
     RUN(execveat_errors);
     RUN(waitpid_int_min_is_esrch);
+    RUN(clone_newpid_without_cap_sys_admin_is_eperm);
     return KT_END();
 }

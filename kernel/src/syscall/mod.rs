@@ -24,6 +24,7 @@ pub(crate) mod locks;
 mod misc;
 mod mm;
 mod mount;
+mod mqueue;
 mod poll;
 mod process;
 mod process_vm;

@@ -321,6 +321,19 @@ async fn do_clone(
     child_tid: UserPtr<i32>,
     tls: u64,
 ) -> KResult<u64> {
+    // New namespaces (other than a user namespace) need CAP_SYS_ADMIN: EPERM
+    // without it, as on Linux, before Kestrel's EINVAL for having none.
+    const PRIVILEGED_NAMESPACES: u64 =
+        0x0002_0000 | 0x0200_0000 | 0x0400_0000 | 0x0800_0000 | 0x2000_0000 | 0x4000_0000;
+    if flags & PRIVILEGED_NAMESPACES != 0
+        && !ctx
+            .process()
+            .cred
+            .lock()
+            .capable(kestrel_abi::cap::CAP_SYS_ADMIN)
+    {
+        return Err(Errno::EPERM);
+    }
     if flags & !CLONE_SUPPORTED != 0 {
         return Err(Errno::EINVAL);
     }

@@ -24,8 +24,8 @@ use kestrel_abi::time::{Itimerspec, Itimerval, Sigevent, Timespec, Timeval, Time
 use super::args::*;
 
 use super::{
-    Args, Ctx, aio, cred, epoll, fd, fs, fs_extra, futex, ipc, locks, misc, mm, mount, poll,
-    process, process_vm, ptrace, sched, signal, socket, splice, time, timer, xattr,
+    Args, Ctx, aio, cred, epoll, fd, fs, fs_extra, futex, ipc, locks, misc, mm, mount, mqueue,
+    poll, process, process_vm, ptrace, sched, signal, socket, splice, time, timer, xattr,
 };
 
 /// Awaits a handler's future, boxed for the calls listed here. The dispatch future
@@ -421,6 +421,12 @@ syscall_table! {
     EPOLL_CTL => epoll::sys_epoll_ctl(epfd: Fd, op: i32, fd: Fd, event: UserPtr<EpollEvent>);
     TGKILL => signal::sys_tgkill(tgid: Pid, tid: Pid, sig: i32);
     UTIMES => fs::sys_utimes(path: UserCStr, times: UserPtr<[Timeval; 2]>);
+    MQ_OPEN => mqueue::sys_mq_open(name: UserCStr, oflag: u32, mode: Mode, attr: UserPtr<[i64; 8]>);
+    MQ_UNLINK => mqueue::sys_mq_unlink(name: UserCStr);
+    MQ_TIMEDSEND => mqueue::sys_mq_timedsend(mqdes: Fd, msg: UserPtr<u8>, len: usize, prio: u32, timeout: UserPtr<Timespec>);
+    MQ_TIMEDRECEIVE => mqueue::sys_mq_timedreceive(mqdes: Fd, msg: UserPtr<u8>, len: usize, prio: UserPtr<u32>, timeout: UserPtr<Timespec>);
+    MQ_NOTIFY => mqueue::sys_mq_notify(mqdes: Fd, sevp: UserPtr<Sigevent>), partial "SIGEV_SIGNAL and SIGEV_NONE; no SIGEV_THREAD (it needs a netlink socket)";
+    MQ_GETSETATTR => mqueue::sys_mq_getsetattr(mqdes: Fd, newattr: UserPtr<[i64; 8]>, oldattr: UserPtr<[i64; 8]>);
     WAITID => process::sys_waitid(idtype: u64, id: u32, infop: UserPtr<Siginfo>, options: u32, rusage: UserPtr<Rusage>), partial "P_PIDFD is not supported";
     OPENAT => fs::sys_openat(dirfd: Fd, path: UserCStr, flags: u32, mode: Mode);
     MKDIRAT => fs::sys_mkdirat(dirfd: Fd, path: UserCStr, mode: Mode);
