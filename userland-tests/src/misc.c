@@ -562,6 +562,37 @@ TEST(sched_priority_range_of_deadline_is_zero)
     EXPECT_EQ(syscall(SYS_sched_get_priority_min, 6), 0);
 }
 
+static void syslog_unprivileged(void *arg)
+{
+    (void)arg;
+    char buf[64];
+    if (setuid(65534))
+        _exit(10);
+    errno = 0;
+    if (syscall(SYS_syslog, 2, buf, (int)sizeof buf) != -1 || errno != EPERM)
+        _exit(11);
+    /* Reading all of it and its size are open to everyone (dmesg_restrict 0);
+     * some systems restrict them. */
+    _exit(0);
+}
+
+TEST(syslog_actions_and_their_errors)
+{
+    char buf[256];
+    EXPECT_ERRNO(syscall(SYS_syslog, 100, buf, (int)sizeof buf), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_syslog, 2, NULL, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_syslog, 3, buf, -1), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_syslog, 8, NULL, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_syslog, 8, NULL, 9), EINVAL);
+    EXPECT_EQ(syscall(SYS_syslog, 2, buf, 0), 0);
+    long size = OK(syscall(SYS_syslog, 10, NULL, 0));
+    CHECK(size > 0, "SIZE_BUFFER = %ld", size);
+    long n = OK(syscall(SYS_syslog, 3, buf, (int)sizeof buf));
+    CHECK(n >= 0 && n <= (long)sizeof buf, "READ_ALL = %ld", n);
+    int st = kt_in_child(syslog_unprivileged, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -609,5 +640,6 @@ int main(void)
     RUN(prctl_capbset_drop_and_securebits_without_cap_setpcap_are_eperm);
     RUN(capget_negative_pid_is_einval);
     RUN(sched_priority_range_of_deadline_is_zero);
+    RUN(syslog_actions_and_their_errors);
     return KT_END();
 }

@@ -921,6 +921,7 @@ fn kernel_sys_dir() -> InodeRef {
         "osrelease",
         "ostype",
         "pid_max",
+        "printk",
         "sem",
         "sem_next_id",
         "shm_next_id",
@@ -991,6 +992,22 @@ fn kernel_sys_dir() -> InodeRef {
                     },
                 ),
                 b"msg_next_id" => next_id_file(0x201 + i as u64, ipc::Kind::Msg),
+                // console_loglevel default_message_loglevel minimum_console_loglevel
+                // default_console_loglevel: the first is kept (syslog(2)).
+                b"printk" => rw_file(
+                    common(0x201 + i as u64, 0o644),
+                    || {
+                        let l = crate::syscall::misc::CONSOLE_LOGLEVEL.load(Ordering::Relaxed);
+                        text(format!("{l}\t4\t1\t7\n"))
+                    },
+                    |data: &[u8]| {
+                        let t = core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?;
+                        let first = t.split_whitespace().next().ok_or(Errno::EINVAL)?;
+                        let v: i32 = first.parse().map_err(|_| Errno::EINVAL)?;
+                        crate::syscall::misc::CONSOLE_LOGLEVEL.store(v, Ordering::Relaxed);
+                        Ok(())
+                    },
+                ),
                 b"sem_next_id" => next_id_file(0x201 + i as u64, ipc::Kind::Sem),
                 b"shm_next_id" => next_id_file(0x201 + i as u64, ipc::Kind::Shm),
                 b"sem" => file(c(), || {

@@ -391,3 +391,89 @@ pub async fn sys_kcmp(
         core::cmp::Ordering::Greater => 2,
     })
 }
+
+/// The console log level (/proc/sys/kernel/printk's first field, syslog(2)'s
+/// CONSOLE_LEVEL); kept and reported, not acted on: the serial console shows
+/// every record the log filter lets through.
+pub static CONSOLE_LOGLEVEL: core::sync::atomic::AtomicI32 = core::sync::atomic::AtomicI32::new(7);
+/// The level CONSOLE_ON restores (-1: none saved).
+static SAVED_LOGLEVEL: core::sync::atomic::AtomicI32 = core::sync::atomic::AtomicI32::new(-1);
+
+/// syslog(2): the kernel log ring. Reading everything (3) and its size (10)
+/// are open to all (dmesg_restrict 0); the rest need CAP_SYSLOG (or
+/// CAP_SYS_ADMIN).
+pub async fn sys_syslog(ctx: &mut Ctx<'_>, kind: i32, buf: UserPtr<u8>, len: i32) -> KResult<u64> {
+    use core::sync::atomic::Ordering;
+    const READ: i32 = 2;
+    const READ_ALL: i32 = 3;
+    const READ_CLEAR: i32 = 4;
+    const SIZE_BUFFER: i32 = 10;
+    if kind != READ_ALL && kind != SIZE_BUFFER {
+        let c = ctx.process().cred.lock().clone();
+        if !c.capable(CAP_SYSLOG) && !c.capable(CAP_SYS_ADMIN) {
+            return Err(Errno::EPERM);
+        }
+    }
+    match kind {
+        0 | 1 => Ok(0),
+        READ | READ_ALL | READ_CLEAR => {
+            if buf.is_null() || len < 0 {
+                return Err(Errno::EINVAL);
+            }
+            if len == 0 {
+                return Ok(0);
+            }
+            let n = (len as usize).min(crate::logger::LOG_SIZE);
+            let mm = ctx.mm();
+            let mut out = mm.writer(buf, n)?;
+            let mut tmp = super::zeroed_vec::<u8>(n)?;
+            let got = if kind == READ {
+                let wait = async {
+                    Ok(crate::logger::LOG_WAIT
+                        .wait_until(|| {
+                            let k = crate::logger::read_unread(&mut tmp);
+                            (k > 0).then_some(k)
+                        })
+                        .await)
+                };
+                crate::process::signal::interruptible(ctx.thread, Errno::ERESTARTSYS, wait).await?
+            } else {
+                crate::logger::read_all(&mut tmp, kind == READ_CLEAR)
+            };
+            out.write_all(&tmp[..got])?;
+            Ok(got as u64)
+        }
+        5 => {
+            crate::logger::clear();
+            Ok(0)
+        }
+        6 => {
+            let _ = SAVED_LOGLEVEL.compare_exchange(
+                -1,
+                CONSOLE_LOGLEVEL.load(Ordering::Relaxed),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+            CONSOLE_LOGLEVEL.store(1, Ordering::Relaxed);
+            Ok(0)
+        }
+        7 => {
+            let saved = SAVED_LOGLEVEL.swap(-1, Ordering::Relaxed);
+            if saved != -1 {
+                CONSOLE_LOGLEVEL.store(saved, Ordering::Relaxed);
+            }
+            Ok(0)
+        }
+        8 => {
+            if !(1..=8).contains(&len) {
+                return Err(Errno::EINVAL);
+            }
+            CONSOLE_LOGLEVEL.store(len, Ordering::Relaxed);
+            SAVED_LOGLEVEL.store(-1, Ordering::Relaxed);
+            Ok(0)
+        }
+        9 => Ok(crate::logger::unread() as u64),
+        SIZE_BUFFER => Ok(crate::logger::LOG_SIZE as u64),
+        _ => Err(Errno::EINVAL),
+    }
+}

@@ -21,7 +21,7 @@ pub(crate) mod fs_extra;
 pub mod futex;
 pub(crate) mod ipc;
 pub(crate) mod locks;
-mod misc;
+pub(crate) mod misc;
 mod mm;
 mod mount;
 mod mqueue;
