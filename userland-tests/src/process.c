@@ -797,6 +797,32 @@ TEST(clone_newpid_without_cap_sys_admin_is_eperm)
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
 }
 
+static void touch_32mb(void *arg)
+{
+    (void)arg;
+    size_t len = 32 << 20;
+    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        _exit(10);
+    for (size_t i = 0; i < len; i += 4096)
+        p[i] = 1;
+    _exit(0);
+}
+
+TEST(getrusage_maxrss_of_self_and_of_a_waited_child)
+{
+    struct rusage ru;
+    OK(getrusage(RUSAGE_SELF, &ru));
+    CHECK(ru.ru_maxrss > 0, "self maxrss %ld", ru.ru_maxrss);
+    OK(getrusage(RUSAGE_CHILDREN, &ru));
+    long before = ru.ru_maxrss;
+    int st = kt_in_child(touch_32mb, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+    OK(getrusage(RUSAGE_CHILDREN, &ru));
+    CHECK(ru.ru_maxrss >= 32 * 1024, "children maxrss %ld KiB after a 32 MiB child (before %ld)",
+          ru.ru_maxrss, before);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -855,5 +881,6 @@ int main(void)
     RUN(execveat_errors);
     RUN(waitpid_int_min_is_esrch);
     RUN(clone_newpid_without_cap_sys_admin_is_eperm);
+    RUN(getrusage_maxrss_of_self_and_of_a_waited_child);
     return KT_END();
 }

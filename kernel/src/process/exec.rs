@@ -338,6 +338,8 @@ fn commit(thread: &Arc<Thread>, img: NewImage) -> UserContext {
     for t in p.threads.lock().iter().filter(|t| !Arc::ptr_eq(t, thread)) {
         t.kill();
     }
+    // ru_maxrss outlives the old image (Linux's setmax_mm_hiwater_rss).
+    p.sample_rss();
     let old = p.replace_mm(img.mm.clone());
     img.mm.activate();
     drop(old);

@@ -280,6 +280,13 @@ pub struct Process {
     pub dead_threads_cpu: CpuTotals,
     /// CPU time of reaped children (and their reaped children): RUSAGE_CHILDREN.
     pub children_cpu: CpuTotals,
+    /// ru_maxrss (KiB): the largest resident set seen of this process's
+    /// address spaces, sampled when one goes (exec, exit) and at getrusage;
+    /// a peak between samples is missed (Kestrel keeps no resident counter).
+    pub maxrss_kb: AtomicU64,
+    /// RUSAGE_CHILDREN's ru_maxrss: the largest of the waited-for children's
+    /// (and theirs).
+    pub cmaxrss_kb: AtomicU64,
     /// setitimer/alarm timers (kept across execve, not inherited by fork).
     pub itimers: spin::Mutex<timers::ITimers>,
     /// timer_create timers by id (deleted by execve, not inherited by fork).
@@ -551,6 +558,8 @@ impl Process {
             signals: signal::ProcessSignals::default(),
             dead_threads_cpu: CpuTotals::default(),
             children_cpu: CpuTotals::default(),
+            maxrss_kb: AtomicU64::new(0),
+            cmaxrss_kb: AtomicU64::new(0),
             itimers: spin::Mutex::new(timers::ITimers::default()),
             posix_timers: spin::Mutex::new(BTreeMap::new()),
             cpu_timers_armed: AtomicBool::new(false),
@@ -564,6 +573,13 @@ impl Process {
         timers::rlimit_cpu_changed(&p);
         PROCESSES.lock().insert(pid, Arc::downgrade(&p));
         p
+    }
+
+    /// Folds the current address space's resident set into ru_maxrss; the
+    /// largest seen (KiB).
+    pub fn sample_rss(&self) -> u64 {
+        let kb = self.mm().usage().resident * 4;
+        self.maxrss_kb.fetch_max(kb, Ordering::Relaxed).max(kb)
     }
 
     /// The parent's pid (0 for init).
@@ -1019,6 +1035,7 @@ fn process_exited(p: &Arc<Process>, wstatus: u32) {
     crate::syscall::ipc::process_exited(p);
     // The address space goes when its last user does (threads are gone). The
     // stand-in needs no memory: this is how memory comes back when it ran out.
+    p.sample_rss();
     let old = p.replace_mm(empty_mm());
     drop(old);
     // Orphans go to the nearest subreaper ancestor, else init.
@@ -1199,6 +1216,13 @@ pub fn try_wait(
                     children.retain(|x| !Arc::ptr_eq(x, c));
                     drop(children);
                     account_reaped(parent, c);
+                    // A child waited for (not one discarded with SIGCHLD
+                    // ignored) gives its ru_maxrss, as Linux's wait_task_zombie.
+                    let kb = c
+                        .maxrss_kb
+                        .load(Ordering::Relaxed)
+                        .max(c.cmaxrss_kb.load(Ordering::Relaxed));
+                    parent.cmaxrss_kb.fetch_max(kb, Ordering::Relaxed);
                 }
                 return Ok(Some(WaitResult {
                     pid: c.pid,

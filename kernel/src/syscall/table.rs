@@ -307,7 +307,7 @@ syscall_table! {
     LCHOWN => fs::sys_lchown(path: UserCStr, owner: Id, group: Id);
     UMASK => fs::sys_umask(mask: u32);
     GETTIMEOFDAY => time::sys_gettimeofday(tv: UserPtr<Timeval>, tz: UserPtr<Timezone>);
-    GETRUSAGE => time::sys_getrusage(who: i32, usage: UserPtr<Rusage>), partial "CPU times only; the other fields are zero";
+    GETRUSAGE => time::sys_getrusage(who: i32, usage: UserPtr<Rusage>), partial "CPU times and ru_maxrss (sampled at getrusage, exec and exit); the other fields are zero";
     TIMES => time::sys_times(buf: UserPtr<[i64; 4]>);
     GETRLIMIT => misc::sys_getrlimit(resource: u32, rlim: UserPtr<Rlimit>);
     SYSINFO => misc::sys_sysinfo(info: UserPtr<Sysinfo>);

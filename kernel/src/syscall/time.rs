@@ -392,10 +392,20 @@ pub async fn sys_getrusage(
     const RUSAGE_SELF: i32 = 0;
     const RUSAGE_CHILDREN: i32 = -1;
     const RUSAGE_THREAD: i32 = 1;
+    let p = ctx.process();
     let r = match who {
-        RUSAGE_SELF => rusage(ctx.process().cpu_time()),
-        RUSAGE_CHILDREN => rusage(ctx.process().children_cpu.get()),
-        RUSAGE_THREAD => rusage(ctx.thread.cpu.split()),
+        RUSAGE_SELF => kestrel_abi::process::Rusage {
+            ru_maxrss: p.sample_rss() as i64,
+            ..rusage(p.cpu_time())
+        },
+        RUSAGE_CHILDREN => kestrel_abi::process::Rusage {
+            ru_maxrss: p.cmaxrss_kb.load(core::sync::atomic::Ordering::Relaxed) as i64,
+            ..rusage(p.children_cpu.get())
+        },
+        RUSAGE_THREAD => kestrel_abi::process::Rusage {
+            ru_maxrss: p.sample_rss() as i64,
+            ..rusage(ctx.thread.cpu.split())
+        },
         _ => return Err(Errno::EINVAL),
     };
     ctx.write(usage, &r)?;
