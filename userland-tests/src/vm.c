@@ -960,6 +960,43 @@ TEST(max_map_count_is_writable_and_reads_back)
     EXPECT_EQ(max_map_count(), old);
 }
 
+TEST(remap_file_pages_shows_other_file_pages_in_a_shared_mapping)
+{
+    const char *d = kt_tmpdir();
+    CHECK(d, "tmpdir");
+    int fd = OK(open(kt_path(d, "f"), O_RDWR | O_CREAT, 0644));
+    char page[PG];
+    for (int i = 0; i < 4; i++) {
+        memset(page, 'a' + i, sizeof page);
+        OK(write(fd, page, sizeof page));
+    }
+    char *m = (char *)OK(mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+    /* The first page now shows the file's fourth. */
+    OK(syscall(SYS_remap_file_pages, m, PG, 0, 3, 0));
+    EXPECT_EQ(m[0], 'd');
+    EXPECT_EQ(m[PG], 'b');
+    EXPECT_ERRNO(syscall(SYS_remap_file_pages, m, PG, 1, 0, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_remap_file_pages, m + 3 * PG, 2 * PG, 0, 0, 0), EINVAL);
+    char *priv = (char *)OK(mmap(NULL, PG, PROT_READ, MAP_PRIVATE, fd, 0));
+    EXPECT_ERRNO(syscall(SYS_remap_file_pages, priv, PG, 0, 1, 0), EINVAL);
+    munmap(priv, PG);
+    munmap(m, 4 * PG);
+    close(fd);
+}
+
+TEST(pagemap_marks_present_pages)
+{
+    char *m = (char *)OK(mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    m[0] = 1; /* only the first page is touched */
+    int fd = OK(open("/proc/self/pagemap", O_RDONLY));
+    uint64_t e[2];
+    EXPECT_EQ(pread(fd, e, sizeof e, (off_t)((uintptr_t)m / PG) * 8), 16);
+    close(fd);
+    munmap(m, 2 * PG);
+    CHECK(e[0] >> 63, "touched page not present: %llx", (unsigned long long)e[0]);
+    CHECK(!(e[1] >> 63), "untouched page present: %llx", (unsigned long long)e[1]);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -1007,5 +1044,7 @@ int main(void)
     RUN(process_vm_readv_errors);
     RUN(process_vm_readv_of_another_users_process_is_eperm);
     RUN(max_map_count_is_writable_and_reads_back);
+    RUN(remap_file_pages_shows_other_file_pages_in_a_shared_mapping);
+    RUN(pagemap_marks_present_pages);
     return KT_END();
 }

@@ -1064,6 +1064,7 @@ const PID_ENTRIES: &[(&str, u8)] = &[
     ("mounts", DT_REG),
     ("oom_score", DT_REG),
     ("oom_score_adj", DT_REG),
+    ("pagemap", DT_REG),
     ("root", DT_LNK),
     ("smaps", DT_REG),
     ("stat", DT_REG),
@@ -1225,6 +1226,10 @@ fn pid_entry(
             common: c(0o600),
             process: Arc::downgrade(p),
         }),
+        b"pagemap" => Arc::new(PagemapFile {
+            common: c(0o400),
+            process: Arc::downgrade(p),
+        }),
         b"mounts" => pid_file(c(0o444), || Ok(mounts())),
         b"mountinfo" => pid_file(c(0o444), || Ok(mountinfo())),
         b"limits" => pid_file(c(0o444), move || {
@@ -1339,6 +1344,55 @@ impl kestrel_vfs::Inode for MemFile {
     fn write_at(&self, offset: u64, data: &[u8]) -> KResult<usize> {
         let mut copy = data[..data.len().min(1 << 20)].to_vec();
         self.access(offset, &mut copy, true)
+    }
+    fn as_any(&self) -> &dyn core::any::Any {
+        self
+    }
+}
+
+/// /proc/PID/pagemap: one u64 per virtual page (reads of whole entries).
+struct PagemapFile {
+    common: Common,
+    process: Weak<Process>,
+}
+
+impl kestrel_vfs::Inode for PagemapFile {
+    fn metadata(&self) -> kestrel_vfs::Metadata {
+        self.common.metadata(S_IFREG, 1)
+    }
+    fn statfs(&self) -> Statfs {
+        kestrel_vfs::pseudo::pseudo_statfs(self.common.dev, PROC_SUPER_MAGIC)
+    }
+    fn set_mode(&self, _: u32) -> KResult<()> {
+        Err(Errno::EPERM)
+    }
+    fn set_owner(&self, _: Option<u32>, _: Option<u32>) -> KResult<()> {
+        Err(Errno::EPERM)
+    }
+    fn set_times(
+        &self,
+        _: Option<kestrel_abi::time::Timespec>,
+        _: Option<kestrel_abi::time::Timespec>,
+    ) -> KResult<()> {
+        Ok(())
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> KResult<usize> {
+        let p = self.process.upgrade().ok_or(Errno::ESRCH)?;
+        if !offset.is_multiple_of(8) || !buf.len().is_multiple_of(8) {
+            return Err(Errno::EINVAL);
+        }
+        // At most 8192 entries (32 MiB of address space) a read.
+        let n = (buf.len() / 8).min(8192);
+        let mut entries = vec![0u64; n];
+        p.mm()
+            .pagemap((offset / 8).wrapping_mul(4096), &mut entries);
+        for (chunk, e) in buf.chunks_exact_mut(8).zip(&entries) {
+            chunk.copy_from_slice(&e.to_ne_bytes());
+        }
+        Ok(n * 8)
+    }
+    fn write_at(&self, _: u64, _: &[u8]) -> KResult<usize> {
+        Err(Errno::EINVAL)
     }
     fn as_any(&self) -> &dyn core::any::Any {
         self

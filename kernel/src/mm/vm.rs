@@ -854,6 +854,39 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// remap_file_pages(2), as Linux has emulated it since 3.16: the pages of
+    /// `[start, start+size)`, inside one shared file mapping (EINVAL
+    /// otherwise), show the file from page `pgoff` instead: a new mapping of
+    /// the same file, protections and name replaces them.
+    pub fn remap_file_pages(&self, start: u64, size: u64, pgoff: u64) -> KResult<()> {
+        let start = page_down(start);
+        let size = page_up(size).ok_or(Errno::EINVAL)?;
+        let end = start.checked_add(size).ok_or(Errno::EINVAL)?;
+        let offset = pgoff.checked_mul(PAGE).ok_or(Errno::EINVAL)?;
+        if size == 0 || offset.checked_add(size).is_none() {
+            return Err(Errno::EINVAL);
+        }
+        let mut vm = self.vm.lock();
+        let vma = vm.find(start).cloned().ok_or(Errno::EINVAL)?;
+        if end > vma.end || !matches!(vma.backing, Backing::SharedFile { .. }) {
+            return Err(Errno::EINVAL);
+        }
+        let mut new = vma.clone();
+        new.start = start;
+        new.end = end;
+        if let Backing::SharedFile { inode, _writer, .. } = &vma.backing {
+            new.backing = Backing::SharedFile {
+                inode: inode.clone(),
+                offset,
+                held: Default::default(),
+                _writer: _writer.clone(),
+            };
+        }
+        vm.remove_range(start, end);
+        vm.vmas.insert(start, new);
+        Ok(())
+    }
+
     /// Marks the area at `start` as never to be made writable (mprotect EACCES).
     pub fn deny_write(&self, start: u64) {
         if let Some(v) = self.vm.lock().vmas.get_mut(&start) {
@@ -1562,6 +1595,27 @@ impl AddressSpace {
     /// Bytes in locked areas (VmLck).
     pub fn locked_bytes(&self) -> u64 {
         self.vm.lock().locked_in(0, u64::MAX)
+    }
+
+    /// /proc/PID/pagemap entries for the pages from `addr`: bit 63 when the
+    /// page is present, bit 61 when it is a file or shared page; no frame
+    /// numbers (Linux shows them to CAP_SYS_ADMIN only).
+    pub fn pagemap(&self, addr: u64, out: &mut [u64]) {
+        let vm = self.vm.lock();
+        for (i, e) in out.iter_mut().enumerate() {
+            let page = addr.wrapping_add(i as u64 * PAGE);
+            *e = 0;
+            if vm.table.translate(page).is_none() {
+                continue;
+            }
+            *e |= 1 << 63;
+            if vm
+                .find(page)
+                .is_some_and(|v| !matches!(v.backing, Backing::Anonymous))
+            {
+                *e |= 1 << 61;
+            }
+        }
     }
 
     /// Pages present in `[start, end)` (an area's Rss in /proc/PID/smaps).

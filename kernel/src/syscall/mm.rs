@@ -379,3 +379,20 @@ pub async fn sys_munlockall(ctx: &mut Ctx<'_>) -> KResult<u64> {
     ctx.mm().munlockall();
     Ok(0)
 }
+
+/// remap_file_pages(2): deprecated, emulated as Linux does (a new mapping of
+/// the file at `pgoff`); `prot` must be 0 and `flags` 0 or MAP_NONBLOCK.
+pub async fn sys_remap_file_pages(
+    ctx: &mut Ctx<'_>,
+    start: u64,
+    size: u64,
+    prot: u64,
+    pgoff: u64,
+    flags: u64,
+) -> KResult<u64> {
+    if prot != 0 || flags & !u64::from(MAP_NONBLOCK) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    ctx.mm().remap_file_pages(start, size, pgoff)?;
+    Ok(0)
+}

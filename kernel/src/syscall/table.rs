@@ -220,6 +220,7 @@ syscall_table! {
     MREMAP => mm::sys_mremap(old_addr: u64, old_len: u64, new_len: u64, flags: u32, new_addr: u64), partial "no MREMAP_DONTUNMAP";
     MSYNC => mm::sys_msync(addr: u64, len: u64, flags: u32);
     MINCORE => mm::sys_mincore(addr: u64, len: u64, vec: UserPtr<u8>);
+    REMAP_FILE_PAGES => mm::sys_remap_file_pages(start: u64, size: u64, prot: u64, pgoff: u64, flags: u64);
     MLOCK => mm::sys_mlock(addr: u64, len: u64);
     MUNLOCK => mm::sys_munlock(addr: u64, len: u64);
     MLOCKALL => mm::sys_mlockall(flags: u32);
