@@ -997,6 +997,29 @@ TEST(pagemap_marks_present_pages)
     CHECK(!(e[1] >> 63), "untouched page present: %llx", (unsigned long long)e[1]);
 }
 
+static void touch_below(void *arg)
+{
+    volatile char *p = arg;
+    p[-1] = 1; /* the byte below a MAP_GROWSDOWN area grows it */
+    _exit(0);
+}
+
+TEST(growsdown_area_keeps_a_guard_gap_above_the_area_below)
+{
+    /* Room: 512 pages, the growsdown page at the top. */
+    char *base = (char *)OK(mmap(NULL, 512 * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    OK(munmap(base, 512 * PG));
+    char *top = base + 511 * PG;
+    OK(mmap(top, PG, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN, -1, 0));
+    int st = kt_in_child(touch_below, top);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "growing with nothing below: %s", kt_status(st));
+    /* An accessible page 8 pages below: growing into its guard gap faults. */
+    OK(mmap(top - 8 * PG, PG, PROT_READ, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    st = kt_in_child(touch_below, top);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "growing into the gap: %s", kt_status(st));
+    munmap(top - 8 * PG, 9 * PG);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -1046,5 +1069,6 @@ int main(void)
     RUN(max_map_count_is_writable_and_reads_back);
     RUN(remap_file_pages_shows_other_file_pages_in_a_shared_mapping);
     RUN(pagemap_marks_present_pages);
+    RUN(growsdown_area_keeps_a_guard_gap_above_the_area_below);
     return KT_END();
 }

@@ -673,6 +673,16 @@ impl Vm {
         {
             return Err(FaultError::Unmapped);
         }
+        // A stack keeps Linux's guard gap (stack_guard_gap, 256 pages) above
+        // an accessible area below it that is not a stack itself.
+        const STACK_GUARD_GAP: u64 = 256 * PAGE;
+        if let Some((_, below)) = self.vmas.range(..page).next_back()
+            && below.kind != VmaKind::Stack
+            && below.prot & (PROT_READ | PROT_WRITE | PROT_EXEC) != 0
+            && page < below.end.saturating_add(STACK_GUARD_GAP)
+        {
+            return Err(FaultError::Unmapped);
+        }
         let mut grown = self.vmas.remove(&key).expect("stack area found above");
         grown.start = page;
         self.vmas.insert(page, grown.clone());
