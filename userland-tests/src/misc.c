@@ -593,6 +593,23 @@ TEST(syslog_actions_and_their_errors)
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
 }
 
+static void kcmp_io_sysvsem_child(void *arg)
+{
+    (void)arg;
+    /* Neither has an I/O context or a SEM_UNDO list of its own: equal. */
+    if (syscall(SYS_kcmp, getpid(), getppid(), 5 /* KCMP_IO */, 0, 0) != 0)
+        _exit(10);
+    if (syscall(SYS_kcmp, getpid(), getppid(), 6 /* KCMP_SYSVSEM */, 0, 0) != 0)
+        _exit(11);
+    _exit(0);
+}
+
+TEST(kcmp_io_and_sysvsem_of_processes_without_either_are_equal)
+{
+    int st = kt_in_child(kcmp_io_sysvsem_child, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -641,5 +658,6 @@ int main(void)
     RUN(capget_negative_pid_is_einval);
     RUN(sched_priority_range_of_deadline_is_zero);
     RUN(syslog_actions_and_their_errors);
+    RUN(kcmp_io_and_sysvsem_of_processes_without_either_are_equal);
     return KT_END();
 }

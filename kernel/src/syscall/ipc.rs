@@ -111,6 +111,12 @@ pub fn set_max_objects(kind: Kind, n: usize) {
     }
 }
 
+/// Whether process `pid` has SEM_UNDO adjustments on any set (what Linux
+/// keeps as the task's undo list; kcmp's KCMP_SYSVSEM compares them).
+pub fn has_undo(pid: u32) -> bool {
+    SEM.lock().iter().any(|(_, e)| e.obj.set.has_undo(pid))
+}
+
 /// kernel.shmmax.
 pub fn shmmax() -> u64 {
     SHM_CTLMAX.load(core::sync::atomic::Ordering::Relaxed)

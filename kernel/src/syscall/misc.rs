@@ -381,8 +381,19 @@ pub async fn sys_kcmp(
         KCMP_SIGHAND => (addr(&a.sigactions()), addr(&b.sigactions())),
         // No task has an I/O context of its own: all have none, the same.
         KCMP_IO => (0, 0),
-        // SEM_UNDO adjustments are kept per process.
-        KCMP_SYSVSEM => (addr(&a), addr(&b)),
+        // SEM_UNDO adjustments are kept per process; a process without any
+        // has no undo list, and two without compare equal (as Linux's NULL
+        // undo_list pointers do).
+        KCMP_SYSVSEM => {
+            let list = |p: &Arc<process::Process>| {
+                if super::ipc::has_undo(p.pid) {
+                    addr(p)
+                } else {
+                    0
+                }
+            };
+            (list(&a), list(&b))
+        }
         _ => return Err(Errno::EINVAL),
     };
     Ok(match x.cmp(&y) {
