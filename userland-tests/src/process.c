@@ -823,6 +823,32 @@ TEST(getrusage_maxrss_of_self_and_of_a_waited_child)
           ru.ru_maxrss, before);
 }
 
+static void unshare_files_child(void *arg)
+{
+    (void)arg;
+    /* Nothing is shared here: each unshare succeeds and changes nothing else. */
+    int fd = open("/dev/null", O_RDONLY);
+    if (fd < 0 || unshare(CLONE_FILES) || close(fd))
+        _exit(10);
+    if (unshare(CLONE_FS) || unshare(CLONE_SYSVSEM))
+        _exit(11);
+    errno = 0;
+    if (unshare(-1) != -1 || errno != EINVAL)
+        _exit(12);
+    if (setuid(65534))
+        _exit(13);
+    errno = 0;
+    if (unshare(CLONE_NEWNS) != -1 || errno != EPERM)
+        _exit(14);
+    _exit(0);
+}
+
+TEST(unshare_files_and_fs_and_its_errors)
+{
+    int st = kt_in_child(unshare_files_child, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -882,5 +908,6 @@ int main(void)
     RUN(waitpid_int_min_is_esrch);
     RUN(clone_newpid_without_cap_sys_admin_is_eperm);
     RUN(getrusage_maxrss_of_self_and_of_a_waited_child);
+    RUN(unshare_files_and_fs_and_its_errors);
     return KT_END();
 }

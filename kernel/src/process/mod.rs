@@ -627,6 +627,16 @@ impl Process {
         }
     }
 
+    /// Gives the process its own copy of an fs context (root, cwd, umask) it
+    /// shares (unshare's CLONE_FS).
+    pub fn unshare_fs(&self) {
+        let mut fs = self.fs.lock();
+        if Arc::strong_count(&fs) > 1 {
+            let copy = fs.lock().clone();
+            *fs = Arc::new(spin::Mutex::new(copy));
+        }
+    }
+
     /// The fs context (possibly shared).
     pub fn fs(&self) -> Shared<FsContext> {
         self.fs.lock().clone()

@@ -557,3 +557,47 @@ pub async fn sys_execveat(
 ) -> KResult<u64> {
     crate::process::exec::sys_execveat(ctx, dirfd, path, argv, envp, flags).await
 }
+
+/// unshare(2): what Kestrel can stop sharing (the descriptor table with
+/// CLONE_FILES, the fs context with CLONE_FS; SEM_UNDO adjustments are per
+/// process already); CLONE_THREAD, CLONE_SIGHAND and CLONE_VM only in a
+/// single-threaded process (nothing to do). New namespaces are EPERM without
+/// CAP_SYS_ADMIN and EINVAL with it (Kestrel has none); unknown flags EINVAL.
+pub async fn sys_unshare(ctx: &mut Ctx<'_>, flags: u64) -> KResult<u64> {
+    const CLONE_NEWTIME: u64 = 0x80;
+    const CLONE_NEWUSER: u64 = 0x1000_0000;
+    const NAMESPACES: u64 =
+        0x0002_0000 | 0x0200_0000 | 0x0400_0000 | 0x0800_0000 | 0x2000_0000 | 0x4000_0000;
+    let known = CLONE_THREAD
+        | CLONE_FS
+        | CLONE_SIGHAND
+        | CLONE_VM
+        | CLONE_FILES
+        | CLONE_SYSVSEM
+        | NAMESPACES
+        | CLONE_NEWUSER
+        | CLONE_NEWTIME;
+    let flags = flags & 0xffff_ffff;
+    if flags & !known != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let p = ctx.process().clone();
+    if flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_VM) != 0 && p.threads.lock().len() > 1 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & (NAMESPACES | CLONE_NEWTIME) != 0
+        && !p.cred.lock().capable(kestrel_abi::cap::CAP_SYS_ADMIN)
+    {
+        return Err(Errno::EPERM);
+    }
+    if flags & (NAMESPACES | CLONE_NEWTIME | CLONE_NEWUSER) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & CLONE_FILES != 0 {
+        p.unshare_files();
+    }
+    if flags & CLONE_FS != 0 {
+        p.unshare_fs();
+    }
+    Ok(0)
+}

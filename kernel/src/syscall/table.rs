@@ -405,6 +405,7 @@ syscall_table! {
     FADVISE64 => fs::sys_fadvise64(fd: Fd, offset: i64, len: i64, advice: i32), partial "advice is checked and has no effect (files live in memory)";
     SET_TID_ADDRESS => process::sys_set_tid_address(tidptr: UserPtr<i32>);
     RESTART_SYSCALL => signal::sys_restart_syscall();
+    UNSHARE => process::sys_unshare(flags: u64), partial "CLONE_FILES and CLONE_FS; no namespaces (EPERM without CAP_SYS_ADMIN, EINVAL with it)";
     SET_ROBUST_LIST => futex::sys_set_robust_list(head: u64, len: usize);
     GET_ROBUST_LIST => futex::sys_get_robust_list(pid: Pid, head: UserPtr<u64>, len: UserPtr<u64>);
     SPLICE => splice::sys_splice(fd_in: Fd, off_in: UserPtr<i64>, fd_out: Fd, off_out: UserPtr<i64>, len: usize, flags: u32), partial "copies through a kernel buffer (no page moves); SPLICE_F_MOVE and SPLICE_F_GIFT change nothing";
