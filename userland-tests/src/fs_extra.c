@@ -12,6 +12,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/statfs.h>
@@ -2158,6 +2159,242 @@ static void tmp_on_tmpfs(void)
                 kt_errstr(errno));
 }
 
+/* ---- AIO (io_setup, io_submit, io_getevents, io_destroy) ------------- */
+
+struct kt_iocb {
+    uint64_t data;
+    uint32_t key, rw_flags;
+    uint16_t opcode;
+    int16_t reqprio;
+    uint32_t fildes;
+    uint64_t buf, nbytes;
+    int64_t offset;
+    uint64_t reserved2;
+    uint32_t flags, resfd;
+};
+
+struct kt_io_event {
+    uint64_t data, obj;
+    int64_t res, res2;
+};
+
+TEST(aio_setup_checks_its_arguments)
+{
+    uint64_t ctx = 0;
+    EXPECT_ERRNO(syscall(SYS_io_setup, 1, NULL), EFAULT);
+    ctx = 0x0101010101010101ULL;
+    EXPECT_ERRNO(syscall(SYS_io_setup, 1, &ctx), EINVAL);
+    ctx = 0;
+    EXPECT_ERRNO(syscall(SYS_io_setup, 0, &ctx), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_io_setup, -1, &ctx), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_io_destroy, (uint64_t)-1), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_io_getevents, 0, 0, 0, NULL, NULL), EINVAL);
+    OK(syscall(SYS_io_setup, 4, &ctx));
+    CHECK(ctx != 0, "no context id");
+    OK(syscall(SYS_io_destroy, ctx));
+    EXPECT_ERRNO(syscall(SYS_io_destroy, ctx), EINVAL);
+}
+
+TEST(aio_write_then_read_complete_through_getevents)
+{
+    const char *d = kt_tmpdir();
+    CHECK(d, "tmpdir");
+    int fd = OK(open(kt_path(d, "f"), O_RDWR | O_CREAT, 0644));
+    uint64_t ctx = 0;
+    OK(syscall(SYS_io_setup, 8, &ctx));
+    char out[] = "hello aio", in[16] = {0};
+    struct kt_iocb w = {0}, r = {0};
+    w.data = 11, w.opcode = 1 /* PWRITE */, w.fildes = fd, w.buf = (uintptr_t)out,
+    w.nbytes = 9, w.offset = 100;
+    struct kt_iocb *list[1] = {&w};
+    EXPECT_EQ(syscall(SYS_io_submit, ctx, 1, list), 1);
+    struct kt_io_event ev[2];
+    struct timespec ts = {1, 0};
+    EXPECT_EQ(syscall(SYS_io_getevents, ctx, 1, 2, ev, &ts), 1);
+    EXPECT_EQ(ev[0].data, 11);
+    EXPECT_EQ(ev[0].obj, (uintptr_t)&w);
+    EXPECT_EQ(ev[0].res, 9);
+    r.data = 22, r.opcode = 0 /* PREAD */, r.fildes = fd, r.buf = (uintptr_t)in,
+    r.nbytes = 9, r.offset = 100;
+    list[0] = &r;
+    EXPECT_EQ(syscall(SYS_io_submit, ctx, 1, list), 1);
+    EXPECT_EQ(syscall(SYS_io_getevents, ctx, 1, 2, ev, &ts), 1);
+    EXPECT_EQ(ev[0].res, 9);
+    CHECK(memcmp(in, out, 9) == 0, "read back %s", in);
+    /* Nothing left: a zero timeout returns at once with none. */
+    struct timespec zero = {0, 0};
+    EXPECT_EQ(syscall(SYS_io_getevents, ctx, 1, 2, ev, &zero), 0);
+    EXPECT_EQ(syscall(SYS_io_submit, ctx, 0, NULL), 0);
+    OK(syscall(SYS_io_destroy, ctx));
+    close(fd);
+}
+
+TEST(aio_submit_errors_are_reported_by_the_call)
+{
+    const char *d = kt_tmpdir();
+    CHECK(d, "tmpdir");
+    int ro = OK(open(kt_path(d, "ro"), O_RDONLY | O_CREAT, 0644));
+    int wo = OK(open(kt_path(d, "wo"), O_WRONLY | O_CREAT, 0644));
+    uint64_t ctx = 0;
+    OK(syscall(SYS_io_setup, 1, &ctx));
+    char buf[16];
+    struct kt_iocb cb = {0};
+    struct kt_iocb *list[1] = {&cb}, *nulls[1] = {NULL};
+    cb.buf = (uintptr_t)buf, cb.nbytes = sizeof buf;
+    EXPECT_ERRNO(syscall(SYS_io_submit, 0, 1, list), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_io_submit, ctx, (long)-1, list), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_io_submit, ctx, 1, (void *)-1), EFAULT);
+    EXPECT_ERRNO(syscall(SYS_io_submit, ctx, 1, nulls), EFAULT);
+    cb.fildes = (uint32_t)-1;
+    EXPECT_ERRNO(syscall(SYS_io_submit, ctx, 1, list), EBADF);
+    cb.fildes = ro, cb.opcode = 1 /* PWRITE */;
+    EXPECT_ERRNO(syscall(SYS_io_submit, ctx, 1, list), EBADF);
+    cb.fildes = wo, cb.opcode = 0 /* PREAD */;
+    EXPECT_ERRNO(syscall(SYS_io_submit, ctx, 1, list), EBADF);
+    cb.fildes = ro, cb.opcode = 99;
+    EXPECT_ERRNO(syscall(SYS_io_submit, ctx, 1, list), EINVAL);
+    OK(syscall(SYS_io_destroy, ctx));
+    close(ro);
+    close(wo);
+}
+
+TEST(pwritev2_on_a_pipe_read_end_is_espipe)
+{
+    int p[2];
+    OK(pipe(p));
+    char c = 'x';
+    struct iovec v = {&c, 1};
+    EXPECT_ERRNO(syscall(SYS_pwritev2, p[0], &v, 1, 0, 0, 0), ESPIPE);
+    EXPECT_ERRNO(syscall(SYS_preadv2, p[1], &v, 1, 0, 0, 0), ESPIPE);
+    close(p[0]);
+    close(p[1]);
+}
+
+TEST(new_nodes_in_a_setgid_directory_take_its_group)
+{
+    const char *d = kt_tmpdir();
+    CHECK(d, "tmpdir");
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/g", d);
+    OK(mkdir(dir, 0777));
+    OK(chown(dir, 0, 5));
+    OK(chmod(dir, 02777));
+    char sub[600], file[600];
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    snprintf(file, sizeof file, "%s/file", dir);
+    OK(mkdir(sub, 0755));
+    struct stat st;
+    OK(stat(sub, &st));
+    EXPECT_EQ(st.st_gid, 5);
+    CHECK(st.st_mode & S_ISGID, "new directory mode %o lacks S_ISGID", st.st_mode);
+    int fd = OK(open(file, O_CREAT | O_WRONLY, 0644));
+    close(fd);
+    OK(stat(file, &st));
+    EXPECT_EQ(st.st_gid, 5);
+    CHECK(!(st.st_mode & S_ISGID), "new file mode %o has S_ISGID", st.st_mode);
+}
+
+TEST(openat2_creat_refuses_magic_links_and_symlinks_as_asked)
+{
+    const char *d = kt_tmpdir();
+    CHECK(d, "tmpdir");
+    int dfd = OK(open(d, O_DIRECTORY | O_RDONLY));
+    OK(symlinkat("/proc/version", dfd, "link"));
+    EXPECT_ERRNO(openat2_(AT_FDCWD, "/proc/self/exe", O_RDONLY | O_CREAT, 0600, 0x02), ELOOP);
+    EXPECT_ERRNO(openat2_(dfd, "link", O_RDONLY | O_CREAT, 0600, 0x04), ELOOP);
+    EXPECT_ERRNO(openat2_(dfd, "/proc/version", O_RDONLY | O_CREAT, 0600, 0x08), EXDEV);
+    EXPECT_ERRNO(openat2_(dfd, "/proc/version", O_RDONLY | O_CREAT, 0600, 0x10), ENOENT);
+    int fd = OK(openat2_(AT_FDCWD, "/proc/self/exe", O_RDONLY | O_CREAT, 0600, 0));
+    close(fd);
+    close(dfd);
+}
+
+/* ---- inotify ------------------------------------------------------------ */
+
+/* Reads the queued events of `fd` (non-blocking) into `ev`, at most `max`. */
+static int ino_events(int fd, struct inotify_event **ev, int max, char *buf, size_t cap)
+{
+    long n = read(fd, buf, cap);
+    int k = 0;
+    for (long off = 0; n > 0 && off < n && k < max;) {
+        ev[k] = (struct inotify_event *)(buf + off);
+        off += sizeof(struct inotify_event) + ev[k]->len;
+        k++;
+    }
+    return k;
+}
+
+TEST(inotify_reports_create_modify_attrib_delete_with_names)
+{
+    const char *d = kt_tmpdir();
+    CHECK(d, "tmpdir");
+    int in = OK(inotify_init1(IN_NONBLOCK));
+    int wd = OK(inotify_add_watch(in, d, IN_CREATE | IN_MODIFY | IN_ATTRIB | IN_DELETE));
+    int fd = OK(open(kt_path(d, "f"), O_CREAT | O_WRONLY, 0644));
+    OK(write(fd, "x", 1));
+    close(fd);
+    OK(chmod(kt_path(d, "f"), 0600));
+    OK(unlink(kt_path(d, "f")));
+    static char buf[4096] __attribute__((aligned(8)));
+    struct inotify_event *ev[8];
+    int k = ino_events(in, ev, 8, buf, sizeof buf);
+    EXPECT_EQ(k, 4);
+    uint32_t want[4] = {IN_CREATE, IN_MODIFY, IN_ATTRIB, IN_DELETE};
+    for (int i = 0; i < 4; i++) {
+        CHECK(ev[i]->wd == wd && ev[i]->mask == want[i] && strcmp(ev[i]->name, "f") == 0,
+              "event %d: wd %d mask %x name %s", i, ev[i]->wd, ev[i]->mask,
+              ev[i]->len ? ev[i]->name : "");
+    }
+    EXPECT_ERRNO(read(in, buf, sizeof buf), EAGAIN);
+    close(in);
+}
+
+TEST(inotify_oneshot_and_rm_watch_end_with_in_ignored)
+{
+    const char *d = kt_tmpdir();
+    CHECK(d, "tmpdir");
+    const char *f = kt_path(d, "f");
+    OK(kt_write_file(f, "a", 1));
+    int in = OK(inotify_init1(IN_NONBLOCK));
+    int wd = OK(inotify_add_watch(in, f, IN_ATTRIB | IN_ONESHOT));
+    OK(chmod(f, 0600));
+    OK(chmod(f, 0644));
+    static char buf[4096] __attribute__((aligned(8)));
+    struct inotify_event *ev[8];
+    int k = ino_events(in, ev, 8, buf, sizeof buf);
+    EXPECT_EQ(k, 2);
+    EXPECT_EQ(ev[0]->mask, IN_ATTRIB);
+    EXPECT_EQ(ev[1]->mask, IN_IGNORED);
+    EXPECT_EQ(ev[1]->wd, wd);
+    EXPECT_ERRNO(inotify_rm_watch(in, wd), EINVAL);
+    int wd2 = OK(inotify_add_watch(in, f, IN_OPEN));
+    OK(inotify_rm_watch(in, wd2));
+    k = ino_events(in, ev, 8, buf, sizeof buf);
+    EXPECT_EQ(k, 1);
+    EXPECT_EQ(ev[0]->mask, IN_IGNORED);
+    close(in);
+}
+
+TEST(inotify_errors)
+{
+    EXPECT_ERRNO(inotify_init1(0x1234), EINVAL);
+    int in = OK(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+    CHECK(fcntl(in, F_GETFD) & FD_CLOEXEC, "IN_CLOEXEC not set");
+    EXPECT_ERRNO(inotify_add_watch(in, "/", 0), EINVAL);
+    EXPECT_ERRNO(inotify_add_watch(in, "/nonexistent-kt", IN_OPEN), ENOENT);
+    EXPECT_ERRNO(inotify_add_watch(in, "/proc/self/status", IN_OPEN | IN_ONLYDIR), ENOTDIR);
+    int null = OK(open("/dev/null", O_RDONLY));
+    EXPECT_ERRNO(inotify_add_watch(null, "/", IN_OPEN), EINVAL);
+    close(null);
+    const char *d = kt_tmpdir();
+    CHECK(d, "tmpdir");
+    OK(inotify_add_watch(in, d, IN_CREATE));
+    OK(kt_write_file(kt_path(d, "a-long-file-name"), "", 0));
+    char small[16];
+    EXPECT_ERRNO(read(in, small, sizeof small), EINVAL);
+    close(in);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -2302,5 +2539,14 @@ int main(void)
     RUN(utimes_bad_microseconds_is_einval);
     RUN(utime_missing_file_is_enoent);
     RUN(utime_bad_pointers_are_efault);
+    RUN(aio_setup_checks_its_arguments);
+    RUN(aio_write_then_read_complete_through_getevents);
+    RUN(aio_submit_errors_are_reported_by_the_call);
+    RUN(pwritev2_on_a_pipe_read_end_is_espipe);
+    RUN(new_nodes_in_a_setgid_directory_take_its_group);
+    RUN(openat2_creat_refuses_magic_links_and_symlinks_as_asked);
+    RUN(inotify_reports_create_modify_attrib_delete_with_names);
+    RUN(inotify_oneshot_and_rm_watch_end_with_in_ignored);
+    RUN(inotify_errors);
     return KT_END();
 }

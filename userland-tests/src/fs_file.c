@@ -1,6 +1,7 @@
 /* open/openat/close/read/write/lseek/pread64/pwrite64/readv/writev/truncate/ftruncate */
 #define KT_AREA "fs_file"
 #include "kt.h"
+#include <sys/statfs.h>
 
 #include <sys/uio.h>
 
@@ -933,6 +934,32 @@ TEST(ftruncate_bad_fd_is_ebadf) {
     EXPECT_ERRNO(syscall(SYS_ftruncate, 9999, 0L), EBADF);
 }
 
+TEST(lseek_data_and_hole_find_written_pages_on_tmpfs)
+{
+    const char *d = kt_tmpdir();
+    CHECK(d, "tmpdir");
+    struct statfs sf;
+    OK(statfs(d, &sf));
+    char path[512];
+    snprintf(path, sizeof path, "%s/sparse", d);
+    if (sf.f_type != 0x01021994 /* TMPFS_MAGIC */) {
+        /* Where /tmp is a disk, /dev/shm is a tmpfs. */
+        if (statfs("/dev/shm", &sf) || sf.f_type != 0x01021994)
+            SKIP("no tmpfs at hand");
+        snprintf(path, sizeof path, "/dev/shm/kt-sparse-%d", getpid());
+    }
+    int fd = OK(open(path, O_RDWR | O_CREAT, 0644));
+    unlink(path);
+    OK(ftruncate(fd, 8 * 4096));
+    OK(pwrite(fd, "x", 1, 2 * 4096 + 5));
+    EXPECT_EQ(lseek(fd, 0, SEEK_DATA), 2 * 4096);
+    EXPECT_EQ(lseek(fd, 0, SEEK_HOLE), 0);
+    EXPECT_EQ(lseek(fd, 2 * 4096, SEEK_HOLE), 3 * 4096);
+    EXPECT_ERRNO(lseek(fd, 3 * 4096, SEEK_DATA), ENXIO);
+    EXPECT_ERRNO(lseek(fd, 8 * 4096, SEEK_HOLE), ENXIO);
+    close(fd);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -1019,5 +1046,6 @@ int main(void)
     RUN(ftruncate_read_only_fd_is_einval);
     RUN(ftruncate_pipe_is_einval);
     RUN(ftruncate_bad_fd_is_ebadf);
+    RUN(lseek_data_and_hole_find_written_pages_on_tmpfs);
     return KT_END();
 }

@@ -783,6 +783,77 @@ TEST(robust_mutex_held_by_thread_at_exit_group_is_marked_owner_died) {
     CHECK(r1 == EOWNERDEAD, "lock returned %d, expected EOWNERDEAD(%d)", r1, EOWNERDEAD);
 }
 
+/* ---- futex_waitv ---------------------------------------------------------- */
+
+#ifndef SYS_futex_waitv
+#define SYS_futex_waitv 449
+#endif
+
+struct kt_futex_waitv {
+    uint64_t val, uaddr;
+    uint32_t flags, reserved;
+};
+
+#define KT_FUTEX2_SIZE_U32 2
+#define KT_FUTEX2_PRIVATE 128
+
+TEST(futex_waitv_errors)
+{
+    static uint32_t word = 5;
+    struct kt_futex_waitv w = {5, (uintptr_t)&word, KT_FUTEX2_SIZE_U32 | KT_FUTEX2_PRIVATE, 0};
+    struct timespec to;
+    clock_gettime(CLOCK_MONOTONIC, &to);
+    EXPECT_ERRNO(syscall(SYS_futex_waitv, &w, 1, 1, NULL, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_futex_waitv, &w, 0, 0, NULL, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_futex_waitv, &w, 129, 0, NULL, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_futex_waitv, NULL, 1, 0, NULL, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_futex_waitv, &w, 1, 0, &to, 99), EINVAL);
+    struct kt_futex_waitv bad = w;
+    bad.flags = 0; /* no size */
+    EXPECT_ERRNO(syscall(SYS_futex_waitv, &bad, 1, 0, NULL, 0), EINVAL);
+    bad = w;
+    bad.uaddr += 1; /* misaligned */
+    EXPECT_ERRNO(syscall(SYS_futex_waitv, &bad, 1, 0, NULL, 0), EINVAL);
+    /* A value that differs: EAGAIN; a timeout that passes: ETIMEDOUT. */
+    struct kt_futex_waitv other = w;
+    other.val = 6;
+    EXPECT_ERRNO(syscall(SYS_futex_waitv, &other, 1, 0, NULL, 0), EAGAIN);
+    to.tv_nsec += 20 * 1000 * 1000;
+    if (to.tv_nsec >= 1000000000) {
+        to.tv_sec++;
+        to.tv_nsec -= 1000000000;
+    }
+    EXPECT_ERRNO(syscall(SYS_futex_waitv, &w, 1, 0, &to, CLOCK_MONOTONIC), ETIMEDOUT);
+}
+
+TEST(futex_waitv_returns_the_index_of_the_woken_futex)
+{
+    uint32_t *words = (uint32_t *)OK(mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+                                          MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+    pid_t c = OK(fork());
+    if (c == 0) {
+        /* Wait until the parent waits, then wake the second word. */
+        usleep(50 * 1000);
+        words[1] = 1;
+        syscall(SYS_futex, &words[1], 1 /* FUTEX_WAKE */, 1, NULL, NULL, 0);
+        _exit(0);
+    }
+    struct kt_futex_waitv w[3] = {
+        {0, (uintptr_t)&words[0], KT_FUTEX2_SIZE_U32, 0},
+        {0, (uintptr_t)&words[1], KT_FUTEX2_SIZE_U32, 0},
+        {0, (uintptr_t)&words[2], KT_FUTEX2_SIZE_U32, 0},
+    };
+    struct timespec to;
+    clock_gettime(CLOCK_MONOTONIC, &to);
+    to.tv_sec += 5;
+    long r = syscall(SYS_futex_waitv, w, 3, 0, &to, CLOCK_MONOTONIC);
+    int e = errno;
+    int st;
+    waitpid(c, &st, 0);
+    munmap(words, 4096);
+    CHECK(r == 1, "futex_waitv = %ld errno %s, expected 1", r, kt_errstr(e));
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -819,5 +890,7 @@ int main(void)
     RUN(robust_mutex_owner_thread_exit_gives_eownerdead);
     RUN(robust_pshared_mutex_owner_process_exit_gives_eownerdead);
     RUN(robust_mutex_held_by_thread_at_exit_group_is_marked_owner_died);
+    RUN(futex_waitv_errors);
+    RUN(futex_waitv_returns_the_index_of_the_woken_futex);
     return KT_END();
 }

@@ -355,6 +355,261 @@ TEST(personality_keeps_addr_no_randomize_for_children) {
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
 }
 
+/* ---- sysfs, ustat, reboot, kcmp, personality, prctl ------------------ */
+
+TEST(sysfs_maps_names_and_indexes_both_ways)
+{
+    long n = OK(syscall(SYS_sysfs, 3));
+    CHECK(n > 0, "sysfs(3) = %ld", n);
+    long i = OK(syscall(SYS_sysfs, 1, "proc"));
+    char name[64] = {0};
+    OK(syscall(SYS_sysfs, 2, i, name));
+    CHECK(strcmp(name, "proc") == 0, "index %ld is %s", i, name);
+    EXPECT_ERRNO(syscall(SYS_sysfs, 1, "ext0"), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_sysfs, 2, n, name), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_sysfs, 1, BADPTR), EFAULT);
+    EXPECT_ERRNO(syscall(SYS_sysfs, 4), EINVAL);
+}
+
+TEST(ustat_of_the_root_device_works_and_bad_ones_fail)
+{
+    struct stat st;
+    OK(stat("/", &st));
+    char buf[32];
+    OK(syscall(SYS_ustat, (unsigned)st.st_dev, buf));
+    EXPECT_ERRNO(syscall(SYS_ustat, (unsigned)-1, buf), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_ustat, (unsigned)st.st_dev, (void *)-1), EFAULT);
+}
+
+#define KT_REBOOT_MAGIC1 0xfee1deadU
+#define KT_REBOOT_MAGIC2 672274793U
+#define KT_REBOOT_CAD_ON 0x89abcdefU
+
+static void reboot_unprivileged(void *arg)
+{
+    (void)arg;
+    if (setuid(65534))
+        _exit(10);
+    errno = 0;
+    if (syscall(SYS_reboot, KT_REBOOT_MAGIC1, KT_REBOOT_MAGIC2, KT_REBOOT_CAD_ON, 0) != -1 ||
+        errno != EPERM)
+        _exit(11);
+    _exit(0);
+}
+
+TEST(reboot_checks_magic_command_and_privilege)
+{
+    EXPECT_ERRNO(syscall(SYS_reboot, 1, KT_REBOOT_MAGIC2, 0, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_reboot, KT_REBOOT_MAGIC1, 1, 0, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_reboot, KT_REBOOT_MAGIC1, KT_REBOOT_MAGIC2, 100, 0), EINVAL);
+    /* Ctrl-Alt-Del off, then on again: the default Linux boots with. */
+    OK(syscall(SYS_reboot, KT_REBOOT_MAGIC1, KT_REBOOT_MAGIC2, 0, 0));
+    OK(syscall(SYS_reboot, KT_REBOOT_MAGIC1, KT_REBOOT_MAGIC2, KT_REBOOT_CAD_ON, 0));
+    int st = kt_in_child(reboot_unprivileged, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
+#define KT_KCMP_FILE 0
+#define KT_KCMP_VM 1
+
+static void kcmp_child(void *arg)
+{
+    int fd = *(int *)arg;
+    int other = open("/dev/null", O_RDONLY);
+    pid_t me = getpid(), parent = getppid();
+    /* The same open file, through fork and dup: 0; another open file: not 0. */
+    if (syscall(SYS_kcmp, me, parent, KT_KCMP_FILE, fd, fd) != 0)
+        _exit(10);
+    int d = dup(fd);
+    if (syscall(SYS_kcmp, parent, me, KT_KCMP_FILE, fd, d) != 0)
+        _exit(11);
+    long r = syscall(SYS_kcmp, me, me, KT_KCMP_FILE, fd, other);
+    if (r != 1 && r != 2)
+        _exit(12);
+    /* fork: separate address spaces. */
+    r = syscall(SYS_kcmp, me, parent, KT_KCMP_VM, 0, 0);
+    if (r != 1 && r != 2)
+        _exit(13);
+    _exit(0);
+}
+
+TEST(kcmp_compares_files_and_address_spaces)
+{
+    int fd = OK(open("/dev/null", O_RDONLY));
+    int st = kt_in_child(kcmp_child, &fd);
+    close(fd);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+    EXPECT_EQ(syscall(SYS_kcmp, getpid(), getpid(), KT_KCMP_VM, 0, 0), 0);
+}
+
+TEST(kcmp_errors)
+{
+    int fd = OK(open("/dev/null", O_RDONLY));
+    EXPECT_ERRNO(syscall(SYS_kcmp, getpid(), getpid(), 8 /* KCMP_TYPES */, fd, fd), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_kcmp, getpid(), getpid(), -1, fd, fd), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_kcmp, getpid(), getpid(), KT_KCMP_FILE, fd, -1), EBADF);
+    EXPECT_ERRNO(syscall(SYS_kcmp, getpid(), 0x3fffffff, KT_KCMP_FILE, fd, fd), ESRCH);
+    close(fd);
+}
+
+static void personality_domain_child(void *arg)
+{
+    (void)arg;
+    /* PER_SVR4 with STICKY_TIMEOUTS and MMAP_PAGE_ZERO, as LTP sets it. */
+    if (syscall(SYS_personality, 0x4100001) == -1)
+        _exit(10);
+    if (syscall(SYS_personality, 0xffffffff) != 0x4100001)
+        _exit(11);
+    _exit(0);
+}
+
+TEST(personality_keeps_any_execution_domain)
+{
+    int st = kt_in_child(personality_domain_child, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
+static void nnp_child(void *arg)
+{
+    (void)arg;
+    if (syscall(SYS_prctl, 39 /* PR_GET_NO_NEW_PRIVS */, 0, 0, 0, 0) != 0)
+        _exit(10);
+    if (syscall(SYS_prctl, 38 /* PR_SET_NO_NEW_PRIVS */, 1, 0, 0, 0) != 0)
+        _exit(11);
+    if (syscall(SYS_prctl, 39, 0, 0, 0, 0) != 1)
+        _exit(12);
+    errno = 0;
+    if (syscall(SYS_prctl, 39, 1, 0, 0, 0) != -1 || errno != EINVAL)
+        _exit(13);
+    pid_t c = fork();
+    if (c == 0)
+        _exit(syscall(SYS_prctl, 39, 0, 0, 0, 0) == 1 ? 0 : 1);
+    int st;
+    if (waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        _exit(14);
+    _exit(0);
+}
+
+TEST(prctl_no_new_privs_is_kept_and_inherited)
+{
+    int st = kt_in_child(nnp_child, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
+static void timerslack_child(void *arg)
+{
+    (void)arg;
+    long def = syscall(SYS_prctl, 30 /* PR_GET_TIMERSLACK */, 0, 0, 0, 0);
+    if (syscall(SYS_prctl, 29 /* PR_SET_TIMERSLACK */, 70000, 0, 0, 0) != 0)
+        _exit(10);
+    if (syscall(SYS_prctl, 30, 0, 0, 0, 0) != 70000)
+        _exit(11);
+    pid_t c = fork();
+    if (c == 0) {
+        /* The child starts with its parent's slack, and 0 restores that. */
+        if (syscall(SYS_prctl, 30, 0, 0, 0, 0) != 70000)
+            _exit(1);
+        syscall(SYS_prctl, 29, 1, 0, 0, 0);
+        syscall(SYS_prctl, 29, 0, 0, 0, 0);
+        _exit(syscall(SYS_prctl, 30, 0, 0, 0, 0) == 70000 ? 0 : 2);
+    }
+    int st;
+    if (waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        _exit(12);
+    if (syscall(SYS_prctl, 29, 0, 0, 0, 0) != 0 || syscall(SYS_prctl, 30, 0, 0, 0, 0) != def)
+        _exit(13);
+    _exit(0);
+}
+
+TEST(prctl_timerslack_is_kept_and_inherited)
+{
+    int st = kt_in_child(timerslack_child, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
+static void setpcap_child(void *arg)
+{
+    (void)arg;
+    if (setuid(65534))
+        _exit(10);
+    errno = 0;
+    if (syscall(SYS_prctl, 24 /* PR_CAPBSET_DROP */, 1, 0, 0, 0) != -1 || errno != EPERM)
+        _exit(11);
+    errno = 0;
+    if (syscall(SYS_prctl, 28 /* PR_SET_SECUREBITS */, 0, 0, 0, 0) != -1 || errno != EPERM)
+        _exit(12);
+    _exit(0);
+}
+
+TEST(prctl_capbset_drop_and_securebits_without_cap_setpcap_are_eperm)
+{
+    int st = kt_in_child(setpcap_child, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
+TEST(capget_negative_pid_is_einval)
+{
+    unsigned hdr[2] = {0x20080522, (unsigned)-1};
+    unsigned data[6];
+    EXPECT_ERRNO(syscall(SYS_capget, hdr, data), EINVAL);
+    hdr[1] = 0x3fffffff;
+    EXPECT_ERRNO(syscall(SYS_capget, hdr, data), ESRCH);
+}
+
+TEST(sched_priority_range_of_deadline_is_zero)
+{
+    EXPECT_EQ(syscall(SYS_sched_get_priority_max, 6 /* SCHED_DEADLINE */), 0);
+    EXPECT_EQ(syscall(SYS_sched_get_priority_min, 6), 0);
+}
+
+static void syslog_unprivileged(void *arg)
+{
+    (void)arg;
+    char buf[64];
+    if (setuid(65534))
+        _exit(10);
+    errno = 0;
+    if (syscall(SYS_syslog, 2, buf, (int)sizeof buf) != -1 || errno != EPERM)
+        _exit(11);
+    /* Reading all of it and its size are open to everyone (dmesg_restrict 0);
+     * some systems restrict them. */
+    _exit(0);
+}
+
+TEST(syslog_actions_and_their_errors)
+{
+    char buf[256];
+    EXPECT_ERRNO(syscall(SYS_syslog, 100, buf, (int)sizeof buf), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_syslog, 2, NULL, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_syslog, 3, buf, -1), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_syslog, 8, NULL, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_syslog, 8, NULL, 9), EINVAL);
+    EXPECT_EQ(syscall(SYS_syslog, 2, buf, 0), 0);
+    long size = OK(syscall(SYS_syslog, 10, NULL, 0));
+    CHECK(size > 0, "SIZE_BUFFER = %ld", size);
+    long n = OK(syscall(SYS_syslog, 3, buf, (int)sizeof buf));
+    CHECK(n >= 0 && n <= (long)sizeof buf, "READ_ALL = %ld", n);
+    int st = kt_in_child(syslog_unprivileged, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
+static void kcmp_io_sysvsem_child(void *arg)
+{
+    (void)arg;
+    /* Neither has an I/O context or a SEM_UNDO list of its own: equal. */
+    if (syscall(SYS_kcmp, getpid(), getppid(), 5 /* KCMP_IO */, 0, 0) != 0)
+        _exit(10);
+    if (syscall(SYS_kcmp, getpid(), getppid(), 6 /* KCMP_SYSVSEM */, 0, 0) != 0)
+        _exit(11);
+    _exit(0);
+}
+
+TEST(kcmp_io_and_sysvsem_of_processes_without_either_are_equal)
+{
+    int st = kt_in_child(kcmp_io_sysvsem_child, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -391,5 +646,18 @@ int main(void)
     RUN(arch_prctl_set_fs_kernel_address_is_eperm);
     RUN(set_tid_address_returns_caller_tid);
     RUN(personality_keeps_addr_no_randomize_for_children);
+    RUN(sysfs_maps_names_and_indexes_both_ways);
+    RUN(ustat_of_the_root_device_works_and_bad_ones_fail);
+    RUN(reboot_checks_magic_command_and_privilege);
+    RUN(kcmp_compares_files_and_address_spaces);
+    RUN(kcmp_errors);
+    RUN(personality_keeps_any_execution_domain);
+    RUN(prctl_no_new_privs_is_kept_and_inherited);
+    RUN(prctl_timerslack_is_kept_and_inherited);
+    RUN(prctl_capbset_drop_and_securebits_without_cap_setpcap_are_eperm);
+    RUN(capget_negative_pid_is_einval);
+    RUN(sched_priority_range_of_deadline_is_zero);
+    RUN(syslog_actions_and_their_errors);
+    RUN(kcmp_io_and_sysvsem_of_processes_without_either_are_equal);
     return KT_END();
 }

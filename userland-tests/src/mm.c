@@ -509,6 +509,236 @@ TEST(mprotect_write_on_shared_mapping_of_readonly_fd_is_eacces) {
     CHECK(back == 'r', "the file changed to %c", back);
 }
 
+/* ---- mlock, MAP_LOCKED, madvise fork modes --------------------------- */
+
+/* The "<field>:  N kB" value of /proc/self/status, or -1. */
+static long status_kb(const char *field)
+{
+    char buf[8192];
+    int fd = open("/proc/self/status", O_RDONLY);
+    if (fd < 0)
+        return -1;
+    long n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = 0;
+    char *p = strstr(buf, field);
+    if (!p)
+        return -1;
+    return strtol(p + strlen(field) + 1, NULL, 10);
+}
+
+TEST(mlock_counts_in_vmlck_and_munlock_uncounts)
+{
+    char *p = (char *)OK(mmap(NULL, 16 * PAGE, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    long before = status_kb("VmLck:");
+    OK(mlock(p, 16 * PAGE));
+    EXPECT_EQ(status_kb("VmLck:"), before + 64);
+    OK(munlock(p, 16 * PAGE));
+    EXPECT_EQ(status_kb("VmLck:"), before);
+    munmap(p, 16 * PAGE);
+}
+
+TEST(mlock_unaligned_start_locks_whole_pages)
+{
+    char *p = (char *)OK(mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    long before = status_kb("VmLck:");
+    OK(mlock(p + 100, PAGE));
+    EXPECT_EQ(status_kb("VmLck:"), before + 8);
+    OK(munlock(p, 2 * PAGE));
+    munmap(p, 2 * PAGE);
+}
+
+TEST(mlock_unmapped_range_is_enomem)
+{
+    char *p = (char *)OK(mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    OK(munmap(p, PAGE));
+    EXPECT_ERRNO(mlock(p, PAGE), ENOMEM);
+    EXPECT_ERRNO(munlock(p, PAGE), ENOMEM);
+}
+
+static void unprivileged_mlock_limits(void *arg)
+{
+    (void)arg;
+    struct rlimit rl = {PAGE, PAGE};
+    char *p = mmap(NULL, 2 * PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED || setrlimit(RLIMIT_MEMLOCK, &rl) || setuid(65534))
+        _exit(10);
+    /* Over the limit: ENOMEM; within it: fine; mlockall of everything: ENOMEM. */
+    if (mlock(p, 2 * PAGE) != -1 || errno != ENOMEM)
+        _exit(11);
+    if (mlock(p, PAGE) != 0)
+        _exit(12);
+    if (mlockall(MCL_CURRENT) != -1 || errno != ENOMEM)
+        _exit(13);
+    _exit(0);
+}
+
+TEST(mlock_past_rlimit_memlock_unprivileged_is_enomem)
+{
+    int st = kt_in_child(unprivileged_mlock_limits, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
+static void unprivileged_mlock_zero_limit(void *arg)
+{
+    (void)arg;
+    struct rlimit rl = {0, 0};
+    char *p = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED || setrlimit(RLIMIT_MEMLOCK, &rl) || setuid(65534))
+        _exit(10);
+    if (mlock(p, PAGE) != -1 || errno != EPERM)
+        _exit(11);
+    if (mlockall(MCL_CURRENT) != -1 || errno != EPERM)
+        _exit(12);
+    _exit(0);
+}
+
+TEST(mlock_with_zero_rlimit_unprivileged_is_eperm)
+{
+    int st = kt_in_child(unprivileged_mlock_zero_limit, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
+TEST(mlockall_bad_flags_are_einval)
+{
+    EXPECT_ERRNO(mlockall(0), EINVAL);
+    EXPECT_ERRNO(mlockall(~(MCL_CURRENT | MCL_FUTURE)), EINVAL);
+    EXPECT_ERRNO(mlockall(4 /* MCL_ONFAULT alone */), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_mlock2, NULL, PAGE, 2), EINVAL);
+}
+
+static void mlockall_future_child(void *arg)
+{
+    (void)arg;
+    if (mlockall(MCL_FUTURE))
+        _exit(10);
+    long before = status_kb("VmLck:");
+    char *p = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        _exit(11);
+    if (status_kb("VmLck:") != before + 16)
+        _exit(12);
+    if (munlockall() || status_kb("VmLck:") != 0)
+        _exit(13);
+    _exit(0);
+}
+
+TEST(mlockall_future_locks_new_mappings)
+{
+    int st = kt_in_child(mlockall_future_child, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
+TEST(mmap_locked_counts_in_vmlck)
+{
+    long before = status_kb("VmLck:");
+    char *p = (char *)OK(mmap(NULL, 8 * PAGE, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED, -1, 0));
+    EXPECT_EQ(status_kb("VmLck:"), before + 32);
+    OK(munmap(p, 8 * PAGE));
+    EXPECT_EQ(status_kb("VmLck:"), before);
+}
+
+static void fork_child_reads(void *arg)
+{
+    _exit(*(volatile char *)arg);
+}
+
+TEST(madvise_wipeonfork_gives_child_zeroes)
+{
+    char *p = (char *)OK(mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    p[0] = 7;
+    OK(madvise(p, PAGE, 18 /* MADV_WIPEONFORK */));
+    int st = kt_in_child(fork_child_reads, p);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child saw %s", kt_status(st));
+    EXPECT_EQ(p[0], 7);
+    OK(madvise(p, PAGE, 19 /* MADV_KEEPONFORK */));
+    st = kt_in_child(fork_child_reads, p);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 7, "child saw %s", kt_status(st));
+    munmap(p, PAGE);
+}
+
+TEST(madvise_dontfork_leaves_child_without_the_mapping)
+{
+    char *p = (char *)OK(mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    p[0] = 7;
+    OK(madvise(p, PAGE, 10 /* MADV_DONTFORK */));
+    int st = kt_in_child(fork_child_reads, p);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "child: %s", kt_status(st));
+    OK(madvise(p, PAGE, 11 /* MADV_DOFORK */));
+    st = kt_in_child(fork_child_reads, p);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 7, "child: %s", kt_status(st));
+    munmap(p, PAGE);
+}
+
+TEST(madvise_wipeonfork_on_shared_mapping_is_einval)
+{
+    char *p = (char *)OK(mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+                              MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+    EXPECT_ERRNO(madvise(p, PAGE, 18), EINVAL);
+    munmap(p, PAGE);
+}
+
+TEST(mmap_closed_fd_with_zero_length_is_ebadf)
+{
+    int fd = OK(open("/dev/null", O_RDONLY));
+    close(fd);
+    EXPECT_ERRNO((long)mmap(NULL, 0, PROT_READ, MAP_SHARED, fd, 0), EBADF);
+    EXPECT_ERRNO((long)mmap(NULL, 0, PROT_READ, MAP_SHARED | MAP_ANONYMOUS, -1, 0), EINVAL);
+}
+
+TEST(mprotect_write_on_shared_dev_zero_read_only_is_eacces)
+{
+    int fd = OK(open("/dev/zero", O_RDONLY));
+    char *p = (char *)OK(mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0));
+    close(fd);
+    EXPECT_ERRNO(mprotect(p, PAGE, PROT_WRITE), EACCES);
+    munmap(p, PAGE);
+}
+
+TEST(smaps_shows_rss_and_locked_of_a_locked_area)
+{
+    char *p = (char *)OK(mmap(NULL, 8 * PAGE, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    OK(mlock(p, 8 * PAGE));
+    static char buf[1 << 16];
+    int fd = OK(open("/proc/self/smaps", O_RDONLY));
+    long n = 0, r;
+    while ((r = read(fd, buf + n, sizeof buf - 1 - n)) > 0)
+        n += r;
+    close(fd);
+    buf[n] = 0;
+    char head[32];
+    snprintf(head, sizeof head, "%lx-", (unsigned long)p);
+    char *at = strstr(buf, head);
+    CHECK(at, "no smaps entry for %s", head);
+    char *rss = strstr(at, "\nRss:"), *locked = strstr(at, "\nLocked:");
+    CHECK(rss && locked, "no Rss or Locked line");
+    EXPECT_EQ(strtol(rss + 5, NULL, 10), 32);
+    EXPECT_EQ(strtol(locked + 8, NULL, 10), 32);
+    munlock(p, 8 * PAGE);
+    munmap(p, 8 * PAGE);
+}
+
+TEST(madvise_free_of_shared_memory_and_dontneed_of_locked_memory_are_einval)
+{
+    char *s = (char *)OK(mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+    EXPECT_ERRNO(madvise(s, PAGE, 8 /* MADV_FREE */), EINVAL);
+    munmap(s, PAGE);
+    char *p = (char *)OK(mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    OK(mlock(p, PAGE));
+    EXPECT_ERRNO(madvise(p, PAGE, MADV_DONTNEED), EINVAL);
+    OK(munlock(p, PAGE));
+    OK(madvise(p, PAGE, MADV_DONTNEED));
+    munmap(p, PAGE);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -550,5 +780,20 @@ int main(void)
     RUN(mprotect_unmapped_range_is_enomem);
     RUN(mprotect_bad_prot_bits_is_einval);
     RUN(mprotect_write_on_shared_mapping_of_readonly_fd_is_eacces);
+    RUN(mlock_counts_in_vmlck_and_munlock_uncounts);
+    RUN(mlock_unaligned_start_locks_whole_pages);
+    RUN(mlock_unmapped_range_is_enomem);
+    RUN(mlock_past_rlimit_memlock_unprivileged_is_enomem);
+    RUN(mlock_with_zero_rlimit_unprivileged_is_eperm);
+    RUN(mlockall_bad_flags_are_einval);
+    RUN(mlockall_future_locks_new_mappings);
+    RUN(mmap_locked_counts_in_vmlck);
+    RUN(madvise_wipeonfork_gives_child_zeroes);
+    RUN(madvise_dontfork_leaves_child_without_the_mapping);
+    RUN(madvise_wipeonfork_on_shared_mapping_is_einval);
+    RUN(mmap_closed_fd_with_zero_length_is_ebadf);
+    RUN(mprotect_write_on_shared_dev_zero_read_only_is_eacces);
+    RUN(smaps_shows_rss_and_locked_of_a_locked_area);
+    RUN(madvise_free_of_shared_memory_and_dontneed_of_locked_memory_are_einval);
     return KT_END();
 }

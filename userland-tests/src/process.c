@@ -717,6 +717,138 @@ TEST(getsid_of_nonexistent_pid_is_esrch) {
     EXPECT_ERRNO(syscall(SYS_getsid, (long)gone), ESRCH);
 }
 
+/* ---- execveat ---------------------------------------------------------- */
+
+/* fork + execveat(dirfd, path, argv, environ, flags); the raw wait status. */
+static int run_at(int dirfd, const char *path, char *const argv[], int flags)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        syscall(SYS_execveat, dirfd, path, argv, environ, flags);
+        _exit(100 + errno);
+    }
+    return reap(pid);
+}
+
+TEST(execveat_runs_a_script_relative_to_a_directory_fd_or_the_fd_itself)
+{
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    const char *s = kt_path(d, "s.sh");
+    const char *body = "#!/bin/sh\nexit 6\n";
+    OK(kt_write_file(s, body, strlen(body)));
+    OK(chmod(s, 0755));
+    char *argv[] = {"s.sh", NULL};
+    int dfd = OK(open(d, O_DIRECTORY | O_RDONLY));
+    int st = run_at(dfd, "s.sh", argv, 0);
+    CHECK(exited_with(st, 6), "relative to dirfd: %s", kt_status(st));
+    st = run_at(-1, s, argv, 0);
+    CHECK(exited_with(st, 6), "absolute with a bad dirfd: %s", kt_status(st));
+    char *shargv[] = {"sh", "-c", "exit 8", NULL};
+    int fd = OK(open("/bin/sh", O_PATH));
+    st = run_at(fd, "", shargv, AT_EMPTY_PATH);
+    CHECK(exited_with(st, 8), "AT_EMPTY_PATH: %s", kt_status(st));
+    close(fd);
+    close(dfd);
+}
+
+TEST(execveat_errors)
+{
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    const char *s = kt_path(d, "s.sh");
+    OK(kt_write_file(s, "#!/bin/sh\nexit 6\n", 17));
+    OK(chmod(s, 0755));
+    char link[600];
+    snprintf(link, sizeof link, "%s/link", d);
+    OK(symlink(s, link));
+    int fd = OK(open(s, O_PATH));
+    char *argv[] = {"s.sh", NULL};
+    EXPECT_ERRNO(syscall(SYS_execveat, -1, "", argv, environ, AT_EMPTY_PATH), EBADF);
+    EXPECT_ERRNO(syscall(SYS_execveat, fd, s, argv, environ, -1), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_execveat, fd, link, argv, environ, AT_SYMLINK_NOFOLLOW), ELOOP);
+    EXPECT_ERRNO(syscall(SYS_execveat, fd, "s.sh", argv, environ, 0), ENOTDIR);
+    close(fd);
+}
+
+TEST(waitpid_int_min_is_esrch)
+{
+    EXPECT_ERRNO(waitpid(INT_MIN, NULL, WNOHANG), ESRCH);
+}
+
+static void newpid_unprivileged(void *arg)
+{
+    (void)arg;
+    if (setuid(65534))
+        _exit(10);
+    errno = 0;
+    long r = syscall(SYS_clone, 0x20000000 /* CLONE_NEWPID */ | SIGCHLD, 0, 0, 0, 0);
+    if (r == 0)
+        _exit(0);
+    _exit(r == -1 && errno == EPERM ? 0 : 11);
+}
+
+TEST(clone_newpid_without_cap_sys_admin_is_eperm)
+{
+    int st = kt_in_child(newpid_unprivileged, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
+static void touch_32mb(void *arg)
+{
+    (void)arg;
+    size_t len = 32 << 20;
+    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        _exit(10);
+    for (size_t i = 0; i < len; i += 4096)
+        p[i] = 1;
+    _exit(0);
+}
+
+TEST(getrusage_maxrss_of_self_and_of_a_waited_child)
+{
+    struct rusage ru;
+    OK(getrusage(RUSAGE_SELF, &ru));
+    CHECK(ru.ru_maxrss > 0, "self maxrss %ld", ru.ru_maxrss);
+    OK(getrusage(RUSAGE_CHILDREN, &ru));
+    long before = ru.ru_maxrss;
+    int st = kt_in_child(touch_32mb, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+    OK(getrusage(RUSAGE_CHILDREN, &ru));
+    CHECK(ru.ru_maxrss >= 32 * 1024, "children maxrss %ld KiB after a 32 MiB child (before %ld)",
+          ru.ru_maxrss, before);
+}
+
+static void unshare_files_child(void *arg)
+{
+    (void)arg;
+    /* Nothing is shared here: each unshare succeeds and changes nothing else. */
+    int fd = open("/dev/null", O_RDONLY);
+    if (fd < 0 || unshare(CLONE_FILES) || close(fd))
+        _exit(10);
+    if (unshare(CLONE_FS) || unshare(CLONE_SYSVSEM))
+        _exit(11);
+    errno = 0;
+    if (unshare(-1) != -1 || errno != EINVAL)
+        _exit(12);
+    if (setuid(65534))
+        _exit(13);
+    errno = 0;
+    if (unshare(CLONE_NEWNS) != -1 || errno != EPERM)
+        _exit(14);
+    _exit(0);
+}
+
+TEST(unshare_files_and_fs_and_its_errors)
+{
+    int st = kt_in_child(unshare_files_child, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -771,5 +903,11 @@ int main(void)
     RUN(setsid_as_group_leader_is_eperm);
     RUN(getsid_of_self_and_child_match);
     RUN(getsid_of_nonexistent_pid_is_esrch);
+    RUN(execveat_runs_a_script_relative_to_a_directory_fd_or_the_fd_itself);
+    RUN(execveat_errors);
+    RUN(waitpid_int_min_is_esrch);
+    RUN(clone_newpid_without_cap_sys_admin_is_eperm);
+    RUN(getrusage_maxrss_of_self_and_of_a_waited_child);
+    RUN(unshare_files_and_fs_and_its_errors);
     return KT_END();
 }

@@ -3,6 +3,7 @@
 #include "kt.h"
 
 #include <signal.h>
+#include <pthread.h>
 
 #define BADPTR ((void *)1)
 
@@ -243,6 +244,77 @@ TEST(init_ignores_sigkill_and_sigstop_from_user_space) {
     CHECK(st != 'T' && st != 'Z' && st != 'X' && st != '?', "init is in state %c", st);
 }
 
+/* ---- SA_RESETHAND, rt_sigqueueinfo to a thread id ---------------------- */
+
+static volatile int resethand_flags_ok = -1;
+
+static void resethand_handler(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    struct sigaction now;
+    sigaction(sig, NULL, &now);
+    /* The handler is back to SIG_DFL, SA_SIGINFO is still set. */
+    resethand_flags_ok = si != NULL && now.sa_handler == SIG_DFL && (now.sa_flags & SA_SIGINFO);
+}
+
+TEST(sa_resethand_resets_only_the_handler)
+{
+    struct sigaction sa = {0}, old;
+    sa.sa_sigaction = resethand_handler;
+    sa.sa_flags = SA_SIGINFO | SA_RESETHAND;
+    OK(sigaction(SIGUSR1, &sa, &old));
+    OK(raise(SIGUSR1));
+    sigaction(SIGUSR1, &old, NULL);
+    EXPECT_EQ(resethand_flags_ok, 1);
+}
+
+static volatile int queued_value;
+static volatile pid_t other_tid;
+static volatile int other_done;
+
+static void queued_handler(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig, (void)uc;
+    queued_value = si->si_value.sival_int;
+}
+
+static void *report_tid(void *arg)
+{
+    (void)arg;
+    other_tid = (pid_t)syscall(SYS_gettid);
+    while (!other_done)
+        usleep(1000);
+    return NULL;
+}
+
+TEST(rt_sigqueueinfo_to_a_thread_id_signals_its_process)
+{
+    struct sigaction sa = {0}, old;
+    sa.sa_sigaction = queued_handler;
+    sa.sa_flags = SA_SIGINFO;
+    OK(sigaction(SIGUSR2, &sa, &old));
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, report_tid, NULL) == 0, "pthread_create");
+    while (!other_tid)
+        usleep(1000);
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    si.si_signo = SIGUSR2;
+    si.si_code = SI_QUEUE;
+    si.si_pid = getpid();
+    si.si_uid = getuid();
+    si.si_value.sival_int = 42;
+    long r = syscall(SYS_rt_sigqueueinfo, other_tid, SIGUSR2, &si);
+    int e = errno;
+    for (int i = 0; i < 1000 && queued_value != 42; i++)
+        usleep(1000);
+    other_done = 1;
+    pthread_join(t, NULL);
+    sigaction(SIGUSR2, &old, NULL);
+    CHECK(r == 0, "rt_sigqueueinfo(tid %d): errno %s", (int)other_tid, kt_errstr(e));
+    EXPECT_EQ(queued_value, 42);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -263,5 +335,7 @@ int main(void)
     RUN(rt_sigprocmask_bad_sigsetsize_is_einval);
     RUN(rt_sigprocmask_bad_pointer_is_efault);
     RUN(rt_sigprocmask_mask_is_inherited_by_fork);
+    RUN(sa_resethand_resets_only_the_handler);
+    RUN(rt_sigqueueinfo_to_a_thread_id_signals_its_process);
     return KT_END();
 }

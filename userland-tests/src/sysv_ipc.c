@@ -803,6 +803,111 @@ TEST(shm_segment_of_another_user_is_eacces_and_eperm) {
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
 }
 
+/* ---- /proc/sys/kernel limits and next ids ---------------------------- */
+
+/* Writes `v` to a /proc/sys file: 0, or the errno. */
+static int sysctl_write_text(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY);
+    if (fd < 0)
+        return errno;
+    int n = strlen(text);
+    int r = write(fd, text, n) == n ? 0 : errno;
+    close(fd);
+    return r;
+}
+
+static int sysctl_write(const char *path, long v)
+{
+    char buf[32];
+    int fd = open(path, O_WRONLY);
+    if (fd < 0)
+        return errno;
+    int n = snprintf(buf, sizeof buf, "%ld\n", v);
+    int r = write(fd, buf, n) == n ? 0 : errno;
+    close(fd);
+    return r;
+}
+
+static long sysctl_read(const char *path)
+{
+    char buf[32] = {0};
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return -2;
+    long n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    return n > 0 ? strtol(buf, NULL, 10) : -2;
+}
+
+TEST(msg_next_id_gives_the_next_queue_its_id_once)
+{
+    const char *p = "/proc/sys/kernel/msg_next_id";
+    EXPECT_EQ(sysctl_read(p), -1);
+    int e = sysctl_write(p, 32768 * 2 + 77);
+    if (e == EROFS || e == EACCES || e == EPERM)
+        SKIP("%s not writable here: %s", p, kt_errstr(e));
+    CHECK(e == 0, "write %s: %s", p, kt_errstr(e));
+    int id = OK(msgget(IPC_PRIVATE, 0600 | IPC_CREAT));
+    EXPECT_EQ(sysctl_read(p), -1);
+    msgctl(id, IPC_RMID, NULL);
+    EXPECT_EQ(id, 32768 * 2 + 77);
+    EXPECT_EQ(sysctl_write(p, -1), EINVAL);
+}
+
+TEST(shmmax_bounds_new_segments)
+{
+    const char *p = "/proc/sys/kernel/shmmax";
+    /* Kept as text: the default (ULONG_MAX - 2^24) does not fit a long. */
+    char old[32] = {0};
+    int fd = OK(open(p, O_RDONLY));
+    long n = read(fd, old, sizeof old - 1);
+    close(fd);
+    CHECK(n > 0, "read %s", p);
+    int e = sysctl_write(p, 8192);
+    if (e == EROFS || e == EACCES || e == EPERM)
+        SKIP("%s not writable here: %s", p, kt_errstr(e));
+    CHECK(e == 0, "write %s: %s", p, kt_errstr(e));
+    errno = 0;
+    long r = shmget(IPC_PRIVATE, 8193, 0600 | IPC_CREAT);
+    int err = errno;
+    int ok = shmget(IPC_PRIVATE, 8192, 0600 | IPC_CREAT);
+    sysctl_write_text(p, old);
+    if (ok >= 0)
+        shmctl(ok, IPC_RMID, NULL);
+    CHECK(r == -1 && err == EINVAL, "shmget of 8193 bytes: %ld errno %s", r, kt_errstr(err));
+    CHECK(ok >= 0, "shmget of 8192 bytes failed");
+    char now[32] = {0};
+    fd = OK(open(p, O_RDONLY));
+    n = read(fd, now, sizeof now - 1);
+    close(fd);
+    CHECK(strcmp(now, old) == 0, "shmmax is %s after restoring %s", now, old);
+}
+
+TEST(msgmni_bounds_the_number_of_queues)
+{
+    const char *p = "/proc/sys/kernel/msgmni";
+    long old = sysctl_read(p);
+    struct msginfo info;
+    int used = OK(msgctl(0, MSG_INFO, (struct msqid_ds *)&info));
+    (void)used;
+    int e = sysctl_write(p, info.msgpool + 1);
+    if (e == EROFS || e == EACCES || e == EPERM)
+        SKIP("%s not writable here: %s", p, kt_errstr(e));
+    CHECK(e == 0, "write %s: %s", p, kt_errstr(e));
+    int a = msgget(IPC_PRIVATE, 0600 | IPC_CREAT);
+    errno = 0;
+    int b = msgget(IPC_PRIVATE, 0600 | IPC_CREAT);
+    int err = errno;
+    sysctl_write(p, old);
+    if (a >= 0)
+        msgctl(a, IPC_RMID, NULL);
+    if (b >= 0)
+        msgctl(b, IPC_RMID, NULL);
+    CHECK(a >= 0, "the last queue the limit allows failed");
+    CHECK(b == -1 && err == ENOSPC, "one past msgmni: %d errno %s", b, kt_errstr(err));
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -846,5 +951,8 @@ int main(void)
     RUN_IPC(shm_rmid_then_exit_frees_the_segment);
     RUN_IPC(shmctl_ipc_set_info_and_bad_arguments);
     RUN_IPC(shm_segment_of_another_user_is_eacces_and_eperm);
+    RUN(msg_next_id_gives_the_next_queue_its_id_once);
+    RUN(shmmax_bounds_new_segments);
+    RUN(msgmni_bounds_the_number_of_queues);
     return KT_END();
 }

@@ -4,6 +4,7 @@
 
 #include <sys/time.h>
 #include <time.h>
+#include <sys/timex.h>
 
 #define BADPTR ((void *)1)
 
@@ -122,6 +123,23 @@ TEST(nanosleep_bad_pointer_is_efault) {
     EXPECT_ERRNO(syscall(SYS_nanosleep, BADPTR, NULL), EFAULT);
 }
 
+/* ---- clock_settime of CPU clocks, adjtimex ADJ_ADJTIME ------------------- */
+
+TEST(clock_settime_of_cpu_time_clocks_is_einval)
+{
+    struct timespec ts = {1, 0};
+    EXPECT_ERRNO(clock_settime(CLOCK_PROCESS_CPUTIME_ID, &ts), EINVAL);
+    EXPECT_ERRNO(clock_settime(CLOCK_THREAD_CPUTIME_ID, &ts), EINVAL);
+}
+
+TEST(adjtimex_adjtime_bit_without_offset_is_einval)
+{
+    struct timex tx;
+    memset(&tx, 0, sizeof tx);
+    tx.modes = 0x8000; /* ADJ_ADJTIME alone */
+    EXPECT_ERRNO(adjtimex(&tx), EINVAL);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -139,5 +157,7 @@ int main(void)
     RUN(nanosleep_nsec_too_large_is_einval);
     RUN(nanosleep_negative_values_are_einval);
     RUN(nanosleep_bad_pointer_is_efault);
+    RUN(clock_settime_of_cpu_time_clocks_is_einval);
+    RUN(adjtimex_adjtime_bit_without_offset_is_einval);
     return KT_END();
 }

@@ -5,6 +5,7 @@
 #include "kt.h"
 
 #include <signal.h>
+#include <sys/uio.h>
 
 #define PG 4096UL
 
@@ -901,6 +902,180 @@ TEST(anonymous_64mib_mapping_fully_touched_and_unmapped) {
     EXPECT_ERRNO(syscall(SYS_mincore, m + len / 2, PG, &v), ENOMEM);
 }
 
+/* ---- process_vm_readv, process_vm_writev ----------------------------- */
+
+TEST(process_vm_readv_and_writev_copy_between_processes)
+{
+    int *shared = (int *)OK(mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+    static char remote[64] = "remote data";
+    int p[2];
+    OK(pipe(p));
+    pid_t c = OK(fork());
+    if (c == 0) {
+        char x;
+        close(p[1]);
+        /* Wait for the parent to be done, then report what it wrote here. */
+        if (read(p[0], &x, 1) != 1)
+            _exit(2);
+        *shared = memcmp(remote, "written", 7) == 0;
+        _exit(0);
+    }
+    close(p[0]);
+    char local[64] = {0};
+    struct iovec l[2] = {{local, 6}, {local + 6, 58}}, r = {remote, 11};
+    long n = syscall(SYS_process_vm_readv, c, l, 2, &r, 1, 0);
+    char w[] = "written";
+    struct iovec lw = {w, 7}, rw = {remote, 7};
+    long m = syscall(SYS_process_vm_writev, c, &lw, 1, &rw, 1, 0);
+    OK(write(p[1], "x", 1));
+    close(p[1]);
+    int st;
+    OK(waitpid(c, &st, 0));
+    EXPECT_EQ(n, 11);
+    CHECK(memcmp(local, "remote data", 11) == 0, "read %s", local);
+    EXPECT_EQ(m, 7);
+    EXPECT_EQ(*shared, 1);
+    munmap(shared, PG);
+}
+
+TEST(process_vm_readv_errors)
+{
+    char a[16], b[16] = "x";
+    struct iovec l = {a, sizeof a}, r = {b, sizeof b};
+    EXPECT_ERRNO(syscall(SYS_process_vm_readv, getpid(), &l, 1, &r, 1, 1), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_process_vm_readv, -1, &l, 1, &r, 1, 0), ESRCH);
+    EXPECT_ERRNO(syscall(SYS_process_vm_readv, getpid(), (void *)-1, 1, &r, 1, 0), EFAULT);
+    EXPECT_ERRNO(syscall(SYS_process_vm_readv, getpid(), &l, 1, (void *)-1, 1, 0), EFAULT);
+    struct iovec bad = {(void *)-1, 16};
+    EXPECT_ERRNO(syscall(SYS_process_vm_readv, getpid(), &l, 1, &bad, 1, 0), EFAULT);
+    EXPECT_ERRNO(syscall(SYS_process_vm_readv, getpid(), &bad, 1, &r, 1, 0), EFAULT);
+    struct iovec huge = {a, (size_t)-1};
+    EXPECT_ERRNO(syscall(SYS_process_vm_readv, getpid(), &huge, 1, &huge, 1, 0), EINVAL);
+    void *none = (void *)OK(mmap(NULL, PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    struct iovec prot = {none, 16};
+    EXPECT_ERRNO(syscall(SYS_process_vm_readv, getpid(), &l, 1, &prot, 1, 0), EFAULT);
+    munmap(none, PG);
+    EXPECT_EQ(syscall(SYS_process_vm_readv, getpid(), NULL, 0, NULL, 0, 0), 0);
+}
+
+static void vm_read_parent_unprivileged(void *arg)
+{
+    (void)arg;
+    char a[8];
+    static char b[8];
+    struct iovec l = {a, 8}, r = {b, 8};
+    pid_t parent = getppid();
+    if (setuid(65534))
+        _exit(10);
+    errno = 0;
+    if (syscall(SYS_process_vm_readv, parent, &l, 1, &r, 1, 0) != -1 || errno != EPERM)
+        _exit(11);
+    _exit(0);
+}
+
+TEST(process_vm_readv_of_another_users_process_is_eperm)
+{
+    int st = kt_in_child(vm_read_parent_unprivileged, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
+static long max_map_count(void)
+{
+    char buf[32] = {0};
+    int fd = open("/proc/sys/vm/max_map_count", O_RDONLY);
+    if (fd < 0)
+        return -1;
+    long n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    return n > 0 ? strtol(buf, NULL, 10) : -1;
+}
+
+static int set_max_map_count(long v)
+{
+    char buf[32];
+    int fd = open("/proc/sys/vm/max_map_count", O_WRONLY);
+    if (fd < 0)
+        return errno;
+    int n = snprintf(buf, sizeof buf, "%ld\n", v);
+    int r = write(fd, buf, n) == n ? 0 : errno;
+    close(fd);
+    return r;
+}
+
+TEST(max_map_count_is_writable_and_reads_back)
+{
+    long old = max_map_count();
+    CHECK(old > 0, "no /proc/sys/vm/max_map_count");
+    int e = set_max_map_count(old + 1);
+    if (e == EROFS || e == EACCES || e == EPERM)
+        SKIP("max_map_count not writable here: %s", kt_errstr(e));
+    CHECK(e == 0, "write: %s", kt_errstr(e));
+    long now = max_map_count();
+    set_max_map_count(old);
+    EXPECT_EQ(now, old + 1);
+    EXPECT_EQ(max_map_count(), old);
+}
+
+TEST(remap_file_pages_shows_other_file_pages_in_a_shared_mapping)
+{
+    const char *d = kt_tmpdir();
+    CHECK(d, "tmpdir");
+    int fd = OK(open(kt_path(d, "f"), O_RDWR | O_CREAT, 0644));
+    char page[PG];
+    for (int i = 0; i < 4; i++) {
+        memset(page, 'a' + i, sizeof page);
+        OK(write(fd, page, sizeof page));
+    }
+    char *m = (char *)OK(mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+    /* The first page now shows the file's fourth. */
+    OK(syscall(SYS_remap_file_pages, m, PG, 0, 3, 0));
+    EXPECT_EQ(m[0], 'd');
+    EXPECT_EQ(m[PG], 'b');
+    EXPECT_ERRNO(syscall(SYS_remap_file_pages, m, PG, 1, 0, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_remap_file_pages, m + 3 * PG, 2 * PG, 0, 0, 0), EINVAL);
+    char *priv = (char *)OK(mmap(NULL, PG, PROT_READ, MAP_PRIVATE, fd, 0));
+    EXPECT_ERRNO(syscall(SYS_remap_file_pages, priv, PG, 0, 1, 0), EINVAL);
+    munmap(priv, PG);
+    munmap(m, 4 * PG);
+    close(fd);
+}
+
+TEST(pagemap_marks_present_pages)
+{
+    char *m = (char *)OK(mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    m[0] = 1; /* only the first page is touched */
+    int fd = OK(open("/proc/self/pagemap", O_RDONLY));
+    uint64_t e[2];
+    EXPECT_EQ(pread(fd, e, sizeof e, (off_t)((uintptr_t)m / PG) * 8), 16);
+    close(fd);
+    munmap(m, 2 * PG);
+    CHECK(e[0] >> 63, "touched page not present: %llx", (unsigned long long)e[0]);
+    CHECK(!(e[1] >> 63), "untouched page present: %llx", (unsigned long long)e[1]);
+}
+
+static void touch_below(void *arg)
+{
+    volatile char *p = arg;
+    p[-1] = 1; /* the byte below a MAP_GROWSDOWN area grows it */
+    _exit(0);
+}
+
+TEST(growsdown_area_keeps_a_guard_gap_above_the_area_below)
+{
+    /* Room: 512 pages, the growsdown page at the top. */
+    char *base = (char *)OK(mmap(NULL, 512 * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    OK(munmap(base, 512 * PG));
+    char *top = base + 511 * PG;
+    OK(mmap(top, PG, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN, -1, 0));
+    int st = kt_in_child(touch_below, top);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "growing with nothing below: %s", kt_status(st));
+    /* An accessible page 8 pages below: growing into its guard gap faults. */
+    OK(mmap(top - 8 * PG, PG, PROT_READ, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    st = kt_in_child(touch_below, top);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "growing into the gap: %s", kt_status(st));
+    munmap(top - 8 * PG, 9 * PG);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -946,5 +1121,12 @@ int main(void)
     RUN(mincore_errors);
     RUN(brk_grows_and_shrinks);
     RUN(anonymous_64mib_mapping_fully_touched_and_unmapped);
+    RUN(process_vm_readv_and_writev_copy_between_processes);
+    RUN(process_vm_readv_errors);
+    RUN(process_vm_readv_of_another_users_process_is_eperm);
+    RUN(max_map_count_is_writable_and_reads_back);
+    RUN(remap_file_pages_shows_other_file_pages_in_a_shared_mapping);
+    RUN(pagemap_marks_present_pages);
+    RUN(growsdown_area_keeps_a_guard_gap_above_the_area_below);
     return KT_END();
 }

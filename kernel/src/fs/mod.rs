@@ -11,6 +11,7 @@ pub mod devices;
 pub mod ext2;
 pub mod fasync;
 pub mod fifo;
+pub mod inotify;
 pub mod procfs;
 pub mod pty;
 pub mod signalfd;
@@ -65,6 +66,16 @@ pub fn root_info() -> Option<kestrel_vfs::MountInfo> {
     ROOT_INFO.lock().clone()
 }
 
+/// The file system types mount(2) knows, in the order /proc/filesystems and
+/// sysfs(2) list them, each with whether it needs no device ("nodev").
+pub const FILESYSTEMS: &[(&str, bool)] = &[
+    ("proc", true),
+    ("ramfs", true),
+    ("tmpfs", true),
+    ("devtmpfs", true),
+    ("ext2", false),
+];
+
 /// The mount table.
 pub fn mounts() -> &'static Mounts {
     MOUNTS.get().expect("file system initialised at boot")
@@ -102,6 +113,7 @@ pub fn init(boot: &BootInfo) -> KResult<RootInfo> {
         crate::syscall::locks::file_released(f);
         crate::syscall::socket::file_released(f);
         fasync::file_released(f);
+        inotify::file_released(f);
     });
     // The root holds at most half of memory, as Linux's rootfs when it is a
     // tmpfs (and every tmpfs without size=): a full root is ENOSPC for its

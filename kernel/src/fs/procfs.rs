@@ -205,9 +205,11 @@ fn lookup_root(name: &[u8]) -> KResult<InodeRef> {
             ))
         }),
         b"filesystems" => file(c(), || {
-            text(String::from(
-                "nodev\tproc\nnodev\tramfs\nnodev\ttmpfs\nnodev\tdevtmpfs\n\text2\n",
-            ))
+            let mut s = String::new();
+            for (name, nodev) in crate::fs::FILESYSTEMS {
+                let _ = writeln!(s, "{}\t{name}", if *nodev { "nodev" } else { "" });
+            }
+            text(s)
         }),
         b"loadavg" => file(c(), || text(loadavg())),
         b"interrupts" => file(c(), || text(interrupts())),
@@ -737,23 +739,9 @@ fn sys_dir() -> InodeRef {
         1,
         &[("fs", 0x100), ("kernel", 0x200), ("vm", 0x300)],
         |name| match name {
-            b"fs" => Ok(value_dir(
-                0x100,
-                &[
-                    ("file-max", "9223372036854775807"),
-                    ("nr_open", "1048576"),
-                    ("pipe-max-size", "1048576"),
-                ],
-            )),
+            b"fs" => Ok(fs_sys_dir()),
             b"kernel" => Ok(kernel_sys_dir()),
-            b"vm" => Ok(value_dir(
-                0x300,
-                &[
-                    ("max_map_count", "65530"),
-                    ("overcommit_memory", "0"),
-                    ("overcommit_ratio", "50"),
-                ],
-            )),
+            b"vm" => Ok(vm_sys_dir()),
             _ => Err(Errno::ENOENT),
         },
     )
@@ -780,29 +768,165 @@ fn table_dir(
     )
 }
 
-/// A directory of read-only constant values (one per file, newline-terminated).
-fn value_dir(ino: u64, values: &'static [(&'static str, &'static str)]) -> InodeRef {
+/// /proc/sys/fs: fixed values, and the inotify directory.
+fn fs_sys_dir() -> InodeRef {
+    const VALUES: &[(&str, &str)] = &[
+        // syscall::aio::AIO_MAX_NR
+        ("aio-max-nr", "65536"),
+        ("file-max", "9223372036854775807"),
+        ("nr_open", "1048576"),
+        ("pipe-max-size", "1048576"),
+    ];
+    const INO: u64 = 0x100;
+    const INOTIFY_INO: u64 = 0x180;
     PseudoDir::new_ref(
-        common(ino, 0o555),
+        common(INO, 0o555),
         PROC_SUPER_MAGIC,
-        ino,
-        Box::new(move || {
-            values
+        INO,
+        Box::new(|| {
+            let mut v: Vec<(Vec<u8>, u64, u8)> = VALUES
                 .iter()
                 .enumerate()
-                .map(|(i, (n, _))| (n.as_bytes().to_vec(), ino + 1 + i as u64, DT_REG))
-                .collect()
+                .map(|(i, (n, _))| (n.as_bytes().to_vec(), INO + 1 + i as u64, DT_REG))
+                .collect();
+            v.push((b"inotify".to_vec(), INOTIFY_INO, DT_DIR));
+            v
         }),
-        Box::new(move |name| {
-            let (i, (_, v)) = values
+        Box::new(|name| {
+            if name == b"inotify" {
+                return Ok(inotify_sys_dir(INOTIFY_INO));
+            }
+            let (i, (_, v)) = VALUES
                 .iter()
                 .enumerate()
                 .find(|(_, (n, _))| n.as_bytes() == name)
                 .ok_or(Errno::ENOENT)?;
-            Ok(file(common(ino + 1 + i as u64, 0o444), move || {
+            Ok(file(common(INO + 1 + i as u64, 0o444), move || {
                 text(format!("{v}\n"))
             }))
         }),
+    )
+}
+
+/// /proc/sys/fs/inotify: the limits (max_user_instances writable).
+fn inotify_sys_dir(ino: u64) -> InodeRef {
+    use crate::fs::inotify;
+    const NAMES: &[&str] = &[
+        "max_queued_events",
+        "max_user_instances",
+        "max_user_watches",
+    ];
+    PseudoDir::new_ref(
+        common(ino, 0o555),
+        PROC_SUPER_MAGIC,
+        0x100,
+        Box::new(move || {
+            NAMES
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.as_bytes().to_vec(), ino + 1 + i as u64, DT_REG))
+                .collect()
+        }),
+        Box::new(move |name| {
+            let i = NAMES
+                .iter()
+                .position(|n| n.as_bytes() == name)
+                .ok_or(Errno::ENOENT)? as u64;
+            Ok(match name {
+                b"max_user_instances" => sysctl_int(
+                    ino + 1 + i,
+                    || inotify::MAX_USER_INSTANCES.load(Ordering::Relaxed) as i128,
+                    |v| {
+                        let v = usize::try_from(v).map_err(|_| Errno::EINVAL)?;
+                        inotify::MAX_USER_INSTANCES.store(v, Ordering::Relaxed);
+                        Ok(())
+                    },
+                ),
+                b"max_queued_events" => file(common(ino + 1 + i, 0o444), || {
+                    text(format!("{}\n", inotify::MAX_QUEUED_EVENTS))
+                }),
+                _ => file(common(ino + 1 + i, 0o444), || {
+                    text(format!("{}\n", inotify::MAX_USER_WATCHES))
+                }),
+            })
+        }),
+    )
+}
+
+/// /proc/sys/vm: max_map_count (writable), the overcommit settings (fixed).
+fn vm_sys_dir() -> InodeRef {
+    const NAMES: &[&str] = &["max_map_count", "overcommit_memory", "overcommit_ratio"];
+    const INO: u64 = 0x300;
+    PseudoDir::new_ref(
+        common(INO, 0o555),
+        PROC_SUPER_MAGIC,
+        INO,
+        Box::new(|| {
+            NAMES
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.as_bytes().to_vec(), INO + 1 + i as u64, DT_REG))
+                .collect()
+        }),
+        Box::new(|name| {
+            let i = NAMES
+                .iter()
+                .position(|n| n.as_bytes() == name)
+                .ok_or(Errno::ENOENT)? as u64;
+            Ok(match name {
+                b"max_map_count" => sysctl_int(
+                    INO + 1 + i,
+                    || crate::mm::vm::MAX_MAP_COUNT.load(Ordering::Relaxed) as i128,
+                    |v| {
+                        let v = usize::try_from(v).map_err(|_| Errno::EINVAL)?;
+                        crate::mm::vm::MAX_MAP_COUNT.store(v, Ordering::Relaxed);
+                        Ok(())
+                    },
+                ),
+                b"overcommit_memory" => file(common(INO + 1 + i, 0o444), || text("0\n".into())),
+                _ => file(common(INO + 1 + i, 0o444), || text("50\n".into())),
+            })
+        }),
+    )
+}
+
+use crate::syscall::ipc;
+
+/// A /proc/sys file holding one integer: root may write it (mode 0644, which
+/// procfs enforces for root too); text that is not an integer is EINVAL.
+fn sysctl_int(ino: u64, read: fn() -> i128, write: fn(i128) -> KResult<()>) -> InodeRef {
+    rw_file(
+        common(ino, 0o644),
+        move || text(format!("{}\n", read())),
+        move |data: &[u8]| {
+            let t = core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?;
+            let v: i128 = t.trim().parse().map_err(|_| Errno::EINVAL)?;
+            write(v)
+        },
+    )
+}
+
+/// A value a limit may take: 0 to u64::MAX (EINVAL otherwise).
+fn nonnegative(v: i128) -> KResult<u64> {
+    u64::try_from(v).map_err(|_| Errno::EINVAL)
+}
+
+/// kernel.msg_next_id, sem_next_id, shm_next_id: -1, or the id the next
+/// object of the kind gets.
+fn next_id_file(ino: u64, kind: ipc::Kind) -> InodeRef {
+    rw_file(
+        common(ino, 0o644),
+        move || text(format!("{}\n", ipc::next_id(kind))),
+        move |data: &[u8]| {
+            let t = core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?;
+            // 0 and up: -1 comes back by itself once the id is used.
+            let v: i32 = t.trim().parse().map_err(|_| Errno::EINVAL)?;
+            if v < 0 {
+                return Err(Errno::EINVAL);
+            }
+            ipc::set_next_id(kind, v);
+            Ok(())
+        },
     )
 }
 
@@ -810,6 +934,7 @@ fn kernel_sys_dir() -> InodeRef {
     const NAMES: &[&str] = &[
         "domainname",
         "hostname",
+        "msg_next_id",
         "msgmax",
         "msgmnb",
         "msgmni",
@@ -817,7 +942,10 @@ fn kernel_sys_dir() -> InodeRef {
         "osrelease",
         "ostype",
         "pid_max",
+        "printk",
         "sem",
+        "sem_next_id",
+        "shm_next_id",
         "shmall",
         "shmmax",
         "shmmni",
@@ -876,14 +1004,54 @@ fn kernel_sys_dir() -> InodeRef {
                 // System V IPC's limits (read-only here).
                 b"msgmax" => file(c(), || text(format!("{}\n", kestrel_abi::ipc::MSGMAX))),
                 b"msgmnb" => file(c(), || text(format!("{}\n", kestrel_abi::ipc::MSGMNB))),
-                b"msgmni" => file(c(), || text(format!("{}\n", kestrel_abi::ipc::MSGMNI))),
+                b"msgmni" => sysctl_int(
+                    0x201 + i as u64,
+                    || ipc::max_objects(ipc::Kind::Msg) as i128,
+                    |v| {
+                        ipc::set_max_objects(ipc::Kind::Msg, nonnegative(v)? as usize);
+                        Ok(())
+                    },
+                ),
+                b"msg_next_id" => next_id_file(0x201 + i as u64, ipc::Kind::Msg),
+                // console_loglevel default_message_loglevel minimum_console_loglevel
+                // default_console_loglevel: the first is kept (syslog(2)).
+                b"printk" => rw_file(
+                    common(0x201 + i as u64, 0o644),
+                    || {
+                        let l = crate::syscall::misc::CONSOLE_LOGLEVEL.load(Ordering::Relaxed);
+                        text(format!("{l}\t4\t1\t7\n"))
+                    },
+                    |data: &[u8]| {
+                        let t = core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?;
+                        let first = t.split_whitespace().next().ok_or(Errno::EINVAL)?;
+                        let v: i32 = first.parse().map_err(|_| Errno::EINVAL)?;
+                        crate::syscall::misc::CONSOLE_LOGLEVEL.store(v, Ordering::Relaxed);
+                        Ok(())
+                    },
+                ),
+                b"sem_next_id" => next_id_file(0x201 + i as u64, ipc::Kind::Sem),
+                b"shm_next_id" => next_id_file(0x201 + i as u64, ipc::Kind::Shm),
                 b"sem" => file(c(), || {
                     use kestrel_abi::ipc::{SEMMNI, SEMMNS, SEMMSL, SEMOPM};
                     text(format!("{SEMMSL}\t{SEMMNS}\t{SEMOPM}\t{SEMMNI}\n"))
                 }),
                 b"shmall" => file(c(), || text(format!("{}\n", kestrel_abi::ipc::SHMALL))),
-                b"shmmax" => file(c(), || text(format!("{}\n", kestrel_abi::ipc::SHMMAX))),
-                b"shmmni" => file(c(), || text(format!("{}\n", kestrel_abi::ipc::SHMMNI))),
+                b"shmmax" => sysctl_int(
+                    0x201 + i as u64,
+                    || i128::from(ipc::shmmax()),
+                    |v| {
+                        ipc::set_shmmax(nonnegative(v)?);
+                        Ok(())
+                    },
+                ),
+                b"shmmni" => sysctl_int(
+                    0x201 + i as u64,
+                    || ipc::max_objects(ipc::Kind::Shm) as i128,
+                    |v| {
+                        ipc::set_max_objects(ipc::Kind::Shm, nonnegative(v)? as usize);
+                        Ok(())
+                    },
+                ),
                 b"osrelease" => file(c(), || text(format!("{}\n", crate::uts::RELEASE))),
                 b"ostype" => file(c(), || text(String::from("Linux\n"))),
                 b"pid_max" => file(c(), || text(format!("{}\n", process::PID_MAX))),
@@ -917,7 +1085,9 @@ const PID_ENTRIES: &[(&str, u8)] = &[
     ("mounts", DT_REG),
     ("oom_score", DT_REG),
     ("oom_score_adj", DT_REG),
+    ("pagemap", DT_REG),
     ("root", DT_LNK),
+    ("smaps", DT_REG),
     ("stat", DT_REG),
     ("statm", DT_REG),
     ("status", DT_REG),
@@ -1069,8 +1239,16 @@ fn pid_entry(
             let p = get()?;
             Ok(maps(&p))
         }),
+        b"smaps" => pid_file(c(0o444), move || {
+            let p = get()?;
+            Ok(smaps(&p))
+        }),
         b"mem" => Arc::new(MemFile {
             common: c(0o600),
+            process: Arc::downgrade(p),
+        }),
+        b"pagemap" => Arc::new(PagemapFile {
+            common: c(0o400),
             process: Arc::downgrade(p),
         }),
         b"mounts" => pid_file(c(0o444), || Ok(mounts())),
@@ -1187,6 +1365,55 @@ impl kestrel_vfs::Inode for MemFile {
     fn write_at(&self, offset: u64, data: &[u8]) -> KResult<usize> {
         let mut copy = data[..data.len().min(1 << 20)].to_vec();
         self.access(offset, &mut copy, true)
+    }
+    fn as_any(&self) -> &dyn core::any::Any {
+        self
+    }
+}
+
+/// /proc/PID/pagemap: one u64 per virtual page (reads of whole entries).
+struct PagemapFile {
+    common: Common,
+    process: Weak<Process>,
+}
+
+impl kestrel_vfs::Inode for PagemapFile {
+    fn metadata(&self) -> kestrel_vfs::Metadata {
+        self.common.metadata(S_IFREG, 1)
+    }
+    fn statfs(&self) -> Statfs {
+        kestrel_vfs::pseudo::pseudo_statfs(self.common.dev, PROC_SUPER_MAGIC)
+    }
+    fn set_mode(&self, _: u32) -> KResult<()> {
+        Err(Errno::EPERM)
+    }
+    fn set_owner(&self, _: Option<u32>, _: Option<u32>) -> KResult<()> {
+        Err(Errno::EPERM)
+    }
+    fn set_times(
+        &self,
+        _: Option<kestrel_abi::time::Timespec>,
+        _: Option<kestrel_abi::time::Timespec>,
+    ) -> KResult<()> {
+        Ok(())
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> KResult<usize> {
+        let p = self.process.upgrade().ok_or(Errno::ESRCH)?;
+        if !offset.is_multiple_of(8) || !buf.len().is_multiple_of(8) {
+            return Err(Errno::EINVAL);
+        }
+        // At most 8192 entries (32 MiB of address space) a read.
+        let n = (buf.len() / 8).min(8192);
+        let mut entries = vec![0u64; n];
+        p.mm()
+            .pagemap((offset / 8).wrapping_mul(4096), &mut entries);
+        for (chunk, e) in buf.chunks_exact_mut(8).zip(&entries) {
+            chunk.copy_from_slice(&e.to_ne_bytes());
+        }
+        Ok(n * 8)
+    }
+    fn write_at(&self, _: u64, _: &[u8]) -> KResult<usize> {
+        Err(Errno::EINVAL)
     }
     fn as_any(&self) -> &dyn core::any::Any {
         self
@@ -1394,7 +1621,7 @@ fn status(p: &Arc<Process>, thread: &Option<Arc<Thread>>) -> String {
         "VmPeak:\t{:8} kB\nVmSize:\t{:8} kB\nVmLck:\t{:8} kB\nVmPin:\t{:8} kB",
         kb(usage.total),
         kb(usage.total),
-        0,
+        kb(p.mm().locked_bytes()),
         0
     );
     let _ = writeln!(
@@ -1443,7 +1670,8 @@ fn status(p: &Arc<Process>, thread: &Option<Arc<Thread>>) -> String {
     );
     let _ = writeln!(
         s,
-        "NoNewPrivs:\t0\nSeccomp:\t0\nCpus_allowed:\t1\nCpus_allowed_list:\t0"
+        "NoNewPrivs:\t{}\nSeccomp:\t0\nCpus_allowed:\t1\nCpus_allowed_list:\t0",
+        u8::from(p.no_new_privs.load(Ordering::Relaxed))
     );
     let _ = writeln!(s, "Mems_allowed:\t1\nMems_allowed_list:\t0");
     let _ = writeln!(
@@ -1456,48 +1684,81 @@ fn status(p: &Arc<Process>, thread: &Option<Arc<Thread>>) -> String {
 fn maps(p: &Process) -> Vec<u8> {
     let mut out = Vec::new();
     for a in p.mm().areas() {
-        let perms = [
-            if a.prot & kestrel_abi::mm::PROT_READ != 0 {
-                'r'
-            } else {
-                '-'
-            },
-            if a.prot & kestrel_abi::mm::PROT_WRITE != 0 {
-                'w'
-            } else {
-                '-'
-            },
-            if a.prot & kestrel_abi::mm::PROT_EXEC != 0 {
-                'x'
-            } else {
-                '-'
-            },
-            if a.shared { 's' } else { 'p' },
-        ];
-        let perms: String = perms.iter().collect();
-        // Linux's show_map_vma: the inode is followed by a space; a name starts
-        // after padding to column 73.
-        let line = format!(
-            "{:08x}-{:08x} {perms} {:08x} {:02x}:{:02x} {} ",
-            a.start,
-            a.end,
-            a.offset,
-            major(a.dev),
-            minor(a.dev),
-            a.ino
-        );
-        out.extend_from_slice(line.as_bytes());
-        if let Some(label) = a.label {
-            out.extend(core::iter::repeat_n(
-                b' ',
-                72usize.saturating_sub(line.len()),
-            ));
-            out.push(b' ');
-            out.extend_from_slice(&label);
-        }
-        out.push(b'\n');
+        map_line(&mut out, &a);
     }
     out
+}
+
+/// /proc/PID/smaps: each area's maps line, then its sizes. Every page is a
+/// 4 KiB page of this process's own (no sharing is counted: Pss is Rss), and
+/// nothing is ever swapped.
+fn smaps(p: &Process) -> Vec<u8> {
+    let mm = p.mm();
+    let mut out = Vec::new();
+    for a in mm.areas() {
+        map_line(&mut out, &a);
+        let size = (a.end - a.start) / 1024;
+        let rss = mm.resident_in(a.start, a.end) * 4;
+        let anon = if a.ino == 0 { rss } else { 0 };
+        let locked = if a.locked { rss } else { 0 };
+        let mut s = String::new();
+        let _ = write!(
+            s,
+            "Size:           {size:8} kB\nKernelPageSize:        4 kB\nMMUPageSize:           4 kB\n\
+             Rss:            {rss:8} kB\nPss:            {rss:8} kB\n\
+             Shared_Clean:          0 kB\nShared_Dirty:          0 kB\n\
+             Private_Clean:         0 kB\nPrivate_Dirty:  {rss:8} kB\n\
+             Referenced:     {rss:8} kB\nAnonymous:      {anon:8} kB\n\
+             Swap:                  0 kB\nSwapPss:               0 kB\n\
+             Locked:         {locked:8} kB\n"
+        );
+        out.extend_from_slice(s.as_bytes());
+    }
+    out
+}
+
+/// One line of /proc/PID/maps.
+fn map_line(out: &mut Vec<u8>, a: &crate::mm::vm::AreaInfo) {
+    let perms = [
+        if a.prot & kestrel_abi::mm::PROT_READ != 0 {
+            'r'
+        } else {
+            '-'
+        },
+        if a.prot & kestrel_abi::mm::PROT_WRITE != 0 {
+            'w'
+        } else {
+            '-'
+        },
+        if a.prot & kestrel_abi::mm::PROT_EXEC != 0 {
+            'x'
+        } else {
+            '-'
+        },
+        if a.shared { 's' } else { 'p' },
+    ];
+    let perms: String = perms.iter().collect();
+    // Linux's show_map_vma: the inode is followed by a space; a name starts
+    // after padding to column 73.
+    let line = format!(
+        "{:08x}-{:08x} {perms} {:08x} {:02x}:{:02x} {} ",
+        a.start,
+        a.end,
+        a.offset,
+        major(a.dev),
+        minor(a.dev),
+        a.ino
+    );
+    out.extend_from_slice(line.as_bytes());
+    if let Some(label) = &a.label {
+        out.extend(core::iter::repeat_n(
+            b' ',
+            72usize.saturating_sub(line.len()),
+        ));
+        out.push(b' ');
+        out.extend_from_slice(label);
+    }
+    out.push(b'\n');
 }
 
 fn mount_lines() -> Vec<kestrel_vfs::MountInfo> {
@@ -1686,6 +1947,8 @@ fn fd_dir(p: &Arc<Process>, ino: u64, info: bool) -> InodeRef {
                     .downcast_ref::<kestrel_vfs::eventfd::EventFd>()
                 {
                     format!("eventfd-count: {:16x}\n", e.count())
+                } else if let Some(i) = crate::fs::inotify::instance(&f) {
+                    i.fdinfo()
                 } else {
                     String::new()
                 };

@@ -224,6 +224,19 @@ pub struct AreaInfo {
     pub ino: u64,
     /// A file's path, or `[heap]`, `[stack]`, `[vdso]`, `[vvar]`.
     pub label: Option<Vec<u8>>,
+    /// mlock(2)ed.
+    pub locked: bool,
+}
+
+/// What fork does with an area.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnFork {
+    /// The child gets a copy (copy-on-write), the default.
+    Copy,
+    /// The child gets zero-filled memory (MADV_WIPEONFORK).
+    Wipe,
+    /// The child has nothing mapped here (MADV_DONTFORK).
+    Skip,
 }
 
 /// An address space's size: bytes mapped, pages resident, data and stack bytes.
@@ -269,6 +282,15 @@ pub struct Vma {
     pub kind: VmaKind,
     /// The file it maps, as it was opened (for /proc/PID/maps).
     pub name: Option<kestrel_vfs::DentryRef>,
+    /// mlock(2)ed (Linux's VM_LOCKED): its pages were made present and count
+    /// against RLIMIT_MEMLOCK. Kestrel never pages memory out, so being present
+    /// is all locking has to guarantee.
+    pub locked: bool,
+    /// A shared mapping that may never be made writable (Linux's VM_MAYWRITE
+    /// clear): /dev/zero mapped shared from a descriptor without write access.
+    pub no_write: bool,
+    /// What a child of fork gets here (madvise's MADV_DONTFORK, MADV_WIPEONFORK).
+    pub on_fork: OnFork,
 }
 
 impl Vma {
@@ -324,6 +346,8 @@ struct Vm {
     brk_start: u64,
     brk: u64,
     limits: Limits,
+    /// mlockall(MCL_FUTURE): new areas are locked as they are mapped.
+    lock_future: bool,
 }
 
 /// The resource limits an address space enforces (bytes; u64::MAX: none). The
@@ -346,10 +370,24 @@ impl Default for Limits {
     }
 }
 
+/// vm.max_map_count: the most areas an address space may have (Linux's
+/// default). A new mapping past it, or an munmap that would split an area
+/// past it, is ENOMEM.
+pub static MAX_MAP_COUNT: core::sync::atomic::AtomicUsize =
+    core::sync::atomic::AtomicUsize::new(65530);
+
+fn max_map_count() -> usize {
+    MAX_MAP_COUNT.load(core::sync::atomic::Ordering::Relaxed)
+}
+
 /// A user address space.
 pub struct AddressSpace {
     vm: spin::Mutex<Vm>,
     root: u64,
+    /// The asynchronous I/O contexts of io_setup(2), by id: they belong to the
+    /// address space (Linux's mm->ioctx_table), so exec and exit end them and a
+    /// child of fork has none. Opaque here (syscall::aio).
+    pub aio: spin::Mutex<BTreeMap<u64, Arc<dyn core::any::Any + Send + Sync>>>,
 }
 
 fn pte_flags(prot: u32, cow: bool) -> PteFlags {
@@ -400,6 +438,10 @@ impl Vm {
         replace_start: u64,
         replace_end: u64,
     ) -> KResult<()> {
+        // Without limits (the usual case) there is nothing to add up.
+        if self.limits.address_space == u64::MAX && (!data || self.limits.data == u64::MAX) {
+            return Ok(());
+        }
         let (total, data_now) = self.mapped_in(0, u64::MAX);
         let (gone, gone_data) = self.mapped_in(replace_start, replace_end);
         if (total - gone).saturating_add(len) > self.limits.address_space {
@@ -631,10 +673,56 @@ impl Vm {
         {
             return Err(FaultError::Unmapped);
         }
+        // A stack keeps Linux's guard gap (stack_guard_gap, 256 pages) above
+        // an accessible area below it that is not a stack itself.
+        const STACK_GUARD_GAP: u64 = 256 * PAGE;
+        if let Some((_, below)) = self.vmas.range(..page).next_back()
+            && below.kind != VmaKind::Stack
+            && below.prot & (PROT_READ | PROT_WRITE | PROT_EXEC) != 0
+            && page < below.end.saturating_add(STACK_GUARD_GAP)
+        {
+            return Err(FaultError::Unmapped);
+        }
         let mut grown = self.vmas.remove(&key).expect("stack area found above");
         grown.start = page;
         self.vmas.insert(page, grown.clone());
         Ok(grown)
+    }
+
+    /// Makes the pages of `[start, end)` present as their areas allow (writable
+    /// ones written, so copy-on-write is broken up front, as Linux's mlock
+    /// populates); inaccessible areas and pages past a file's end are left.
+    fn populate_range(&mut self, start: u64, end: u64) {
+        let mut page = page_down(start);
+        while page < end {
+            let Some(v) = self.find(page) else {
+                // A hole: on to the next area.
+                match self.vmas.range(page..end).next() {
+                    Some((&next, _)) => page = next,
+                    None => break,
+                }
+                continue;
+            };
+            let access = if v.prot & PROT_WRITE != 0 && !v.shared() {
+                Access::Write
+            } else if v.prot & (PROT_READ | PROT_WRITE | PROT_EXEC) != 0 {
+                Access::Read
+            } else {
+                page = v.end;
+                continue;
+            };
+            let _ = self.populate(page, access, false);
+            page += PAGE;
+        }
+    }
+
+    /// Bytes in locked areas within `[start, end)`.
+    fn locked_in(&self, start: u64, end: u64) -> u64 {
+        self.vmas
+            .values()
+            .filter(|v| v.locked)
+            .map(|v| v.end.min(end).saturating_sub(v.start.max(start)))
+            .sum()
     }
 }
 
@@ -643,6 +731,7 @@ impl AddressSpace {
     pub fn new() -> KResult<Arc<Self>> {
         let table = PageTable::new_user().ok_or(Errno::ENOMEM)?;
         Ok(Arc::new(Self {
+            aio: spin::Mutex::new(BTreeMap::new()),
             root: table.root(),
             vm: spin::Mutex::new(Vm {
                 table,
@@ -650,6 +739,7 @@ impl AddressSpace {
                 brk_start: 0,
                 brk: 0,
                 limits: Limits::default(),
+                lock_future: false,
             }),
         }))
     }
@@ -694,6 +784,9 @@ impl AddressSpace {
             Placement::FixedNoReplace(a) => (a, true, true),
         };
         let mut vm = self.vm.lock();
+        if vm.vmas.len() > max_map_count() {
+            return Err(Errno::ENOMEM);
+        }
         let is_data = prot & PROT_WRITE != 0
             && !matches!(
                 backing,
@@ -724,6 +817,7 @@ impl AddressSpace {
                 _ => vm.find_free(len, MMAP_TOP).ok_or(Errno::ENOMEM)?,
             }
         };
+        let locked = vm.lock_future;
         vm.vmas.insert(
             start,
             Vma {
@@ -733,9 +827,81 @@ impl AddressSpace {
                 backing,
                 kind,
                 name: None,
+                locked,
+                no_write: false,
+                on_fork: OnFork::Copy,
             },
         );
+        if locked {
+            vm.populate_range(start, start + len);
+        }
         Ok(start)
+    }
+
+    /// madvise's MADV_DOFORK, MADV_DONTFORK, MADV_WIPEONFORK, MADV_KEEPONFORK:
+    /// what a child of fork gets in `[addr, addr+len)` (mapped without holes,
+    /// else ENOMEM). Wiping is for private anonymous memory only (EINVAL).
+    /// `from` limits the change to areas now so (KEEPONFORK undoes only a
+    /// wipe, DOFORK only a skip).
+    pub fn set_on_fork(&self, addr: u64, len: u64, from: OnFork, to: OnFork) -> KResult<()> {
+        let end = self.check_mapped(addr, len)?;
+        let mut vm = self.vm.lock();
+        if to == OnFork::Wipe
+            && vm
+                .vmas
+                .values()
+                .any(|v| v.start < end && v.end > addr && !matches!(v.backing, Backing::Anonymous))
+        {
+            return Err(Errno::EINVAL);
+        }
+        vm.split_at(addr);
+        vm.split_at(end);
+        for v in vm.vmas.range_mut(addr..end).map(|(_, v)| v) {
+            if to == OnFork::Wipe || to == OnFork::Skip || v.on_fork == from {
+                v.on_fork = to;
+            }
+        }
+        Ok(())
+    }
+
+    /// remap_file_pages(2), as Linux has emulated it since 3.16: the pages of
+    /// `[start, start+size)`, inside one shared file mapping (EINVAL
+    /// otherwise), show the file from page `pgoff` instead: a new mapping of
+    /// the same file, protections and name replaces them.
+    pub fn remap_file_pages(&self, start: u64, size: u64, pgoff: u64) -> KResult<()> {
+        let start = page_down(start);
+        let size = page_up(size).ok_or(Errno::EINVAL)?;
+        let end = start.checked_add(size).ok_or(Errno::EINVAL)?;
+        let offset = pgoff.checked_mul(PAGE).ok_or(Errno::EINVAL)?;
+        if size == 0 || offset.checked_add(size).is_none() {
+            return Err(Errno::EINVAL);
+        }
+        let mut vm = self.vm.lock();
+        let vma = vm.find(start).cloned().ok_or(Errno::EINVAL)?;
+        if end > vma.end || !matches!(vma.backing, Backing::SharedFile { .. }) {
+            return Err(Errno::EINVAL);
+        }
+        let mut new = vma.clone();
+        new.start = start;
+        new.end = end;
+        if let Backing::SharedFile { inode, _writer, .. } = &vma.backing {
+            new.backing = Backing::SharedFile {
+                inode: inode.clone(),
+                offset,
+                held: Default::default(),
+                _writer: _writer.clone(),
+            };
+        }
+        vm.remove_range(start, end);
+        vm.vmas.insert(start, new);
+        Ok(())
+    }
+
+    /// Marks the area at `start` as never to be made writable (mprotect EACCES).
+    pub fn deny_write(&self, start: u64) {
+        if let Some(v) = self.vm.lock().vmas.get_mut(&start) {
+            v.no_write = true;
+        }
     }
 
     /// Records which file the area at `start` maps (shown in /proc/PID/maps).
@@ -778,6 +944,7 @@ impl AddressSpace {
                     dev,
                     ino,
                     label,
+                    locked: v.locked,
                 }
             })
             .collect()
@@ -843,7 +1010,14 @@ impl AddressSpace {
         if end > USER_END {
             return Err(Errno::EINVAL);
         }
-        self.vm.lock().remove_range(addr, end);
+        let mut vm = self.vm.lock();
+        // A hole punched in the middle of an area makes one area two.
+        if vm.vmas.len() >= max_map_count()
+            && vm.find(addr).is_some_and(|v| v.start < addr && end < v.end)
+        {
+            return Err(Errno::ENOMEM);
+        }
+        vm.remove_range(addr, end);
         Ok(())
     }
 
@@ -878,6 +1052,7 @@ impl AddressSpace {
                     backing: Backing::SharedFile { _writer: None, .. },
                     ..
                 }) if prot & PROT_WRITE != 0 => return Err(Errno::EACCES),
+                Some(v) if v.no_write && prot & PROT_WRITE != 0 => return Err(Errno::EACCES),
                 Some(v) => at = v.end,
                 None => return Err(Errno::ENOMEM),
             }
@@ -994,9 +1169,18 @@ impl AddressSpace {
     /// madvise(2) MADV_DONTNEED: drops the pages of `[addr, addr+len)`; private
     /// anonymous memory reads back as zeros, file mappings re-read the file.
     /// ENOMEM if part of the range is unmapped (the rest is still done).
-    pub fn discard(&self, addr: u64, len: u64) -> KResult<()> {
+    /// EINVAL for locked memory, and with `anonymous_only` (MADV_FREE) for
+    /// anything but private anonymous memory (Linux's checks per area).
+    pub fn discard(&self, addr: u64, len: u64, anonymous_only: bool) -> KResult<()> {
         let end = self.check_mapped(addr, len)?;
         let mut vm = self.vm.lock();
+        if vm.vmas.values().any(|v| {
+            v.start < end
+                && v.end > addr
+                && (v.locked || (anonymous_only && !matches!(v.backing, Backing::Anonymous)))
+        }) {
+            return Err(Errno::EINVAL);
+        }
         vm.unmap_pages(addr, end);
         Ok(())
     }
@@ -1096,6 +1280,7 @@ impl AddressSpace {
             if vm.overlaps(old_end, new_end) {
                 return old;
             }
+            let lock_future = vm.lock_future;
             match vm
                 .vmas
                 .iter_mut()
@@ -1112,6 +1297,9 @@ impl AddressSpace {
                             backing: Backing::Anonymous,
                             kind: VmaKind::Heap,
                             name: None,
+                            locked: lock_future,
+                            no_write: false,
+                            on_fork: OnFork::Copy,
                         },
                     );
                 }
@@ -1133,7 +1321,19 @@ impl AddressSpace {
             cvm.brk = vm.brk;
             cvm.limits = vm.limits;
             let areas: Vec<Vma> = vm.vmas.values().cloned().collect();
-            for v in areas {
+            for mut v in areas {
+                // Memory locks are not inherited by a child (mlock(2)).
+                v.locked = false;
+                match v.on_fork {
+                    OnFork::Skip => continue,
+                    OnFork::Wipe => {
+                        // Fresh zero pages; the setting stays for its children.
+                        v.backing = Backing::Anonymous;
+                        cvm.vmas.insert(v.start, v);
+                        continue;
+                    }
+                    OnFork::Copy => {}
+                }
                 if !v.shared() {
                     let mut failed = false;
                     let ctable = cvm.table;
@@ -1257,6 +1457,43 @@ impl AddressSpace {
         done
     }
 
+    /// Reads (`write` false) or writes `buf` at `addr` in this address space as
+    /// its own threads could (process_vm_readv and process_vm_writev): pages are
+    /// faulted in as the areas' protections allow. Returns the bytes moved,
+    /// stopping at the first address that cannot be reached.
+    pub fn access_checked(&self, addr: u64, buf: &mut [u8], write: bool) -> usize {
+        if buf.is_empty() || UserRange::new(addr, buf.len()).is_err() {
+            return 0;
+        }
+        let access = if write { Access::Write } else { Access::Read };
+        let mut vm = self.vm.lock();
+        let mut done = 0;
+        while done < buf.len() {
+            let at = addr + done as u64;
+            let page = page_down(at);
+            if vm.populate(page, access, false).is_err() {
+                break;
+            }
+            let Some((pa, _)) = vm.table.translate(at) else {
+                break;
+            };
+            let n = ((page + PAGE - at) as usize).min(buf.len() - done);
+            // SAFETY: `pa` is the frame mapped at `at` in this address space (its
+            // own copy when writing: populate broke any copy-on-write sharing),
+            // kept alive by the lock we hold, reached through the direct map.
+            unsafe {
+                let p = phys_to_virt(pa) as *mut u8;
+                if write {
+                    core::ptr::copy_nonoverlapping(buf[done..].as_ptr(), p, n);
+                } else {
+                    core::ptr::copy_nonoverlapping(p as *const u8, buf[done..].as_mut_ptr(), n);
+                }
+            }
+            done += n;
+        }
+        done
+    }
+
     /// Reads (`write` false) or writes `buf` at `addr` in this address space
     /// whatever its protections, as a debugger does (ptrace's PEEK and POKE,
     /// /proc/PID/mem; Linux's access_remote_vm with FOLL_FORCE). A write to a
@@ -1319,6 +1556,107 @@ impl AddressSpace {
             vm.shootdown();
         }
         done
+    }
+
+    /// mlock(2) and munlock(2) of `[start, end)` (page-aligned by the caller):
+    /// ENOMEM if part of it is not mapped, or if locking it would take the
+    /// locked total past `limit` bytes (`None`: no limit, CAP_IPC_LOCK).
+    /// Locking makes the pages present.
+    pub fn mlock(&self, start: u64, end: u64, lock: bool, limit: Option<u64>) -> KResult<()> {
+        if end > USER_END {
+            return Err(Errno::ENOMEM);
+        }
+        let mut vm = self.vm.lock();
+        let mut at = start;
+        while at < end {
+            match vm.find(at) {
+                Some(v) => at = v.end,
+                None => return Err(Errno::ENOMEM),
+            }
+        }
+        if lock && let Some(limit) = limit {
+            let now = vm.locked_in(0, u64::MAX);
+            let more = (end - start) - vm.locked_in(start, end);
+            if now.saturating_add(more) > limit {
+                return Err(Errno::ENOMEM);
+            }
+        }
+        vm.split_at(start);
+        vm.split_at(end);
+        for v in vm.vmas.range_mut(start..end).map(|(_, v)| v) {
+            v.locked = lock;
+        }
+        if lock {
+            vm.populate_range(start, end);
+        }
+        Ok(())
+    }
+
+    /// mlockall(2): locks every area now (`current`; ENOMEM past `limit` bytes)
+    /// and, with `future`, every area mapped from now on.
+    pub fn mlockall(&self, current: bool, future: bool, limit: Option<u64>) -> KResult<()> {
+        let mut vm = self.vm.lock();
+        if current && let Some(limit) = limit {
+            let (total, _) = vm.mapped_in(0, u64::MAX);
+            if total > limit {
+                return Err(Errno::ENOMEM);
+            }
+        }
+        vm.lock_future = future;
+        if current {
+            for v in vm.vmas.values_mut() {
+                v.locked = true;
+            }
+            vm.populate_range(0, USER_END);
+        }
+        Ok(())
+    }
+
+    /// munlockall(2): nothing is locked, now or later.
+    pub fn munlockall(&self) {
+        let mut vm = self.vm.lock();
+        vm.lock_future = false;
+        for v in vm.vmas.values_mut() {
+            v.locked = false;
+        }
+    }
+
+    /// Bytes in locked areas (VmLck).
+    pub fn locked_bytes(&self) -> u64 {
+        self.vm.lock().locked_in(0, u64::MAX)
+    }
+
+    /// /proc/PID/pagemap entries for the pages from `addr`: bit 63 when the
+    /// page is present, bit 61 when it is a file or shared page; no frame
+    /// numbers (Linux shows them to CAP_SYS_ADMIN only).
+    pub fn pagemap(&self, addr: u64, out: &mut [u64]) {
+        let vm = self.vm.lock();
+        for (i, e) in out.iter_mut().enumerate() {
+            let page = addr.wrapping_add(i as u64 * PAGE);
+            *e = 0;
+            if vm.table.translate(page).is_none() {
+                continue;
+            }
+            *e |= 1 << 63;
+            if vm
+                .find(page)
+                .is_some_and(|v| !matches!(v.backing, Backing::Anonymous))
+            {
+                *e |= 1 << 61;
+            }
+        }
+    }
+
+    /// Pages present in `[start, end)` (an area's Rss in /proc/PID/smaps).
+    pub fn resident_in(&self, start: u64, end: u64) -> u64 {
+        let vm = self.vm.lock();
+        let mut n = 0;
+        vm.table.for_each_pte(start, end, &mut |_, pte| {
+            if *pte & PteFlags::PRESENT.bits() != 0 {
+                n += 1;
+            }
+        });
+        n
     }
 
     /// Faults in every page of `range` (MAP_POPULATE), ignoring failures.

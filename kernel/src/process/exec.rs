@@ -39,6 +39,24 @@ const STACK_INITIAL: u64 = 128 * 1024;
 /// Opens `path` for execution: a regular file with execute permission (EACCES
 /// otherwise), and reads it.
 async fn open_exec(p: &Process, path: &[u8]) -> KResult<(DentryRef, InodeRef, Vec<u8>)> {
+    open_exec_at(p, &ExecAt::default(), path).await
+}
+
+/// Where execveat(2) finds its program: relative paths from `dir` (the cwd
+/// when `None`), the last component's symlink followed unless `nofollow`
+/// (ELOOP), and with `file` (AT_EMPTY_PATH and an empty path) that file.
+#[derive(Default)]
+pub struct ExecAt {
+    pub dir: Option<DentryRef>,
+    pub nofollow: bool,
+    pub file: Option<DentryRef>,
+}
+
+async fn open_exec_at(
+    p: &Process,
+    at: &ExecAt,
+    path: &[u8],
+) -> KResult<(DentryRef, InodeRef, Vec<u8>)> {
     let (root, cwd) = {
         let fs = p.fs();
         let fs = fs.lock();
@@ -47,17 +65,24 @@ async fn open_exec(p: &Process, path: &[u8]) -> KResult<(DentryRef, InodeRef, Ve
     let cred = p.cred.lock().fs_cred();
     // An empty path (a `#!` line or PT_INTERP naming "") is the current directory in
     // Linux's open_exec, so it fails below with EACCES.
-    let d = if path.is_empty() {
+    let d = if let Some(f) = &at.file {
+        f.clone()
+    } else if path.is_empty() {
         cwd
     } else {
-        Walker {
+        let start = at.dir.clone().unwrap_or(cwd);
+        let d = Walker {
             root: &root,
             mounts: crate::fs::mounts(),
             cred: &cred,
             resolve: 0,
         }
-        .lookup(&cwd, path, true)
-        .await?
+        .lookup(&start, path, !at.nofollow)
+        .await?;
+        if at.nofollow && d.inode.metadata().is_symlink() {
+            return Err(Errno::ELOOP);
+        }
+        d
     };
     let inode = d.inode.clone();
     let m = inode.metadata();
@@ -186,10 +211,23 @@ async fn load(
     argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
 ) -> KResult<Result<NewImage, Errno>> {
+    load_at(p, &ExecAt::default(), path, path, argv, envp).await
+}
+
+/// [`load`] of `path` as `at` finds it, the program known as `filename`
+/// (AT_EXECFN, and the path a `#!` interpreter is given).
+async fn load_at(
+    p: &Process,
+    at: &ExecAt,
+    path: &[u8],
+    filename: &[u8],
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+) -> KResult<Result<NewImage, Errno>> {
     let argv_refs: Vec<&[u8]> = argv.iter().map(|s| s.as_slice()).collect();
     let envp_refs: Vec<&[u8]> = envp.iter().map(|s| s.as_slice()).collect();
-    let mut args = ExecArgs::new(path, &argv_refs, &envp_refs, p.rlimit(RLIMIT_STACK))?;
-    let (mut dentry, _, mut file) = open_exec(p, path).await?;
+    let mut args = ExecArgs::new(filename, &argv_refs, &envp_refs, p.rlimit(RLIMIT_STACK))?;
+    let (mut dentry, _, mut file) = open_exec_at(p, at, path).await?;
     let program = loop {
         args.check_depth()?;
         match probe(&file)? {
@@ -300,6 +338,8 @@ fn commit(thread: &Arc<Thread>, img: NewImage) -> UserContext {
     for t in p.threads.lock().iter().filter(|t| !Arc::ptr_eq(t, thread)) {
         t.kill();
     }
+    // ru_maxrss outlives the old image (Linux's setmax_mm_hiwater_rss).
+    p.sample_rss();
     let old = p.replace_mm(img.mm.clone());
     img.mm.activate();
     drop(old);
@@ -376,8 +416,70 @@ pub async fn sys_execve(
     let mut budget = kestrel_exec::argument_limit(ctx.process().rlimit(RLIMIT_STACK));
     let argv = read_strings(ctx, argv, &mut budget)?;
     let envp = read_strings(ctx, envp, &mut budget)?;
+    exec_common(ctx, &ExecAt::default(), &path, &path, argv, envp).await
+}
+
+/// execveat(2): execve of `path` relative to `dirfd`, or of the file `dirfd`
+/// itself with AT_EMPTY_PATH and an empty path; AT_SYMLINK_NOFOLLOW refuses a
+/// symlink (ELOOP). The program is known as /dev/fd/N[/path] when found
+/// through a descriptor, as on Linux.
+pub async fn sys_execveat(
+    ctx: &mut Ctx<'_>,
+    dirfd: i32,
+    path: UserCStr,
+    argv: UserPtr<u64>,
+    envp: UserPtr<u64>,
+    flags: u32,
+) -> KResult<u64> {
+    use kestrel_abi::fs::{AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW};
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = ctx.read_path(path)?;
+    let mut at = ExecAt {
+        nofollow: flags & AT_SYMLINK_NOFOLLOW != 0,
+        ..ExecAt::default()
+    };
+    let filename = if path.first() == Some(&b'/') || dirfd == AT_FDCWD {
+        path.clone()
+    } else {
+        let f = ctx.file(dirfd)?;
+        let d = f.dentry().cloned().ok_or(Errno::ENOENT)?;
+        if path.is_empty() {
+            if flags & AT_EMPTY_PATH == 0 {
+                return Err(Errno::ENOENT);
+            }
+            at.file = Some(d);
+            alloc::format!("/dev/fd/{dirfd}").into_bytes()
+        } else {
+            if !d.inode.metadata().is_dir() {
+                return Err(Errno::ENOTDIR);
+            }
+            at.dir = Some(d);
+            let mut n = alloc::format!("/dev/fd/{dirfd}/").into_bytes();
+            n.extend_from_slice(&path);
+            n
+        }
+    };
+    if path.is_empty() && at.file.is_none() {
+        return Err(Errno::ENOENT);
+    }
+    let mut budget = kestrel_exec::argument_limit(ctx.process().rlimit(RLIMIT_STACK));
+    let argv = read_strings(ctx, argv, &mut budget)?;
+    let envp = read_strings(ctx, envp, &mut budget)?;
+    exec_common(ctx, &at, &path, &filename, argv, envp).await
+}
+
+async fn exec_common(
+    ctx: &mut Ctx<'_>,
+    at: &ExecAt,
+    path: &[u8],
+    filename: &[u8],
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+) -> KResult<u64> {
     let _ = AT_FDCWD;
-    match load(ctx.process(), &path, argv, envp).await? {
+    match load_at(ctx.process(), at, path, filename, argv, envp).await? {
         Ok(img) => {
             *ctx.regs = commit(ctx.thread, img);
             ctx.regs.orig_rax = kestrel_abi::syscalls::nr::EXECVE as u64;
@@ -387,7 +489,7 @@ pub async fn sys_execve(
         Err(e) => {
             log::debug!(
                 "execve {:?}: fatal after the point of no return: {e}",
-                alloc::string::String::from_utf8_lossy(&path)
+                alloc::string::String::from_utf8_lossy(path)
             );
             super::signal::force(
                 ctx.thread,

@@ -262,6 +262,16 @@ pub struct Process {
     pub subreaper: AtomicBool,
     /// PR_SET_DUMPABLE.
     pub dumpable: AtomicBool,
+    /// PR_SET_NO_NEW_PRIVS: set once, never cleared, inherited.
+    pub no_new_privs: AtomicBool,
+    /// PR_SET_TIMERSLACK: the slack its timers may take (ns), and the value
+    /// setting 0 restores (the creator's slack when it forked). Linux keeps
+    /// both per thread; Kestrel per process, and does not act on them (timers
+    /// fire when due).
+    pub timer_slack_ns: AtomicU64,
+    pub default_timer_slack_ns: AtomicU64,
+    /// PR_SET_TSC: PR_TSC_ENABLE (1) or PR_TSC_SIGSEGV (2).
+    pub tsc_mode: AtomicU32,
     /// The nice value (-20..19).
     pub nice: core::sync::atomic::AtomicI32,
     /// Signals pending for the whole process, and job-control state.
@@ -270,6 +280,13 @@ pub struct Process {
     pub dead_threads_cpu: CpuTotals,
     /// CPU time of reaped children (and their reaped children): RUSAGE_CHILDREN.
     pub children_cpu: CpuTotals,
+    /// ru_maxrss (KiB): the largest resident set seen of this process's
+    /// address spaces, sampled when one goes (exec, exit) and at getrusage;
+    /// a peak between samples is missed (Kestrel keeps no resident counter).
+    pub maxrss_kb: AtomicU64,
+    /// RUSAGE_CHILDREN's ru_maxrss: the largest of the waited-for children's
+    /// (and theirs).
+    pub cmaxrss_kb: AtomicU64,
     /// setitimer/alarm timers (kept across execve, not inherited by fork).
     pub itimers: spin::Mutex<timers::ITimers>,
     /// timer_create timers by id (deleted by execve, not inherited by fork).
@@ -533,10 +550,16 @@ impl Process {
             parent_tid: AtomicU32::new(0),
             subreaper: AtomicBool::new(false),
             dumpable: AtomicBool::new(true),
+            no_new_privs: AtomicBool::new(false),
+            timer_slack_ns: AtomicU64::new(50_000),
+            default_timer_slack_ns: AtomicU64::new(50_000),
+            tsc_mode: AtomicU32::new(1),
             nice: core::sync::atomic::AtomicI32::new(0),
             signals: signal::ProcessSignals::default(),
             dead_threads_cpu: CpuTotals::default(),
             children_cpu: CpuTotals::default(),
+            maxrss_kb: AtomicU64::new(0),
+            cmaxrss_kb: AtomicU64::new(0),
             itimers: spin::Mutex::new(timers::ITimers::default()),
             posix_timers: spin::Mutex::new(BTreeMap::new()),
             cpu_timers_armed: AtomicBool::new(false),
@@ -550,6 +573,13 @@ impl Process {
         timers::rlimit_cpu_changed(&p);
         PROCESSES.lock().insert(pid, Arc::downgrade(&p));
         p
+    }
+
+    /// Folds the current address space's resident set into ru_maxrss; the
+    /// largest seen (KiB).
+    pub fn sample_rss(&self) -> u64 {
+        let kb = self.mm().usage().resident * 4;
+        self.maxrss_kb.fetch_max(kb, Ordering::Relaxed).max(kb)
     }
 
     /// The parent's pid (0 for init).
@@ -594,6 +624,16 @@ impl Process {
         if Arc::strong_count(&files) > 1 {
             let copy = files.lock().clone();
             *files = Arc::new(spin::Mutex::new(copy));
+        }
+    }
+
+    /// Gives the process its own copy of an fs context (root, cwd, umask) it
+    /// shares (unshare's CLONE_FS).
+    pub fn unshare_fs(&self) {
+        let mut fs = self.fs.lock();
+        if Arc::strong_count(&fs) > 1 {
+            let copy = fs.lock().clone();
+            *fs = Arc::new(spin::Mutex::new(copy));
         }
     }
 
@@ -849,6 +889,16 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
     child
         .nice
         .store(parent.nice.load(Ordering::Relaxed), Ordering::Relaxed);
+    child.no_new_privs.store(
+        parent.no_new_privs.load(Ordering::Relaxed),
+        Ordering::Relaxed,
+    );
+    let slack = parent.timer_slack_ns.load(Ordering::Relaxed);
+    child.timer_slack_ns.store(slack, Ordering::Relaxed);
+    child.default_timer_slack_ns.store(slack, Ordering::Relaxed);
+    child
+        .tsc_mode
+        .store(parent.tsc_mode.load(Ordering::Relaxed), Ordering::Relaxed);
     *child.exe.lock() = parent.exe.lock().clone();
     child.personality.store(
         parent.personality.load(Ordering::Relaxed),
@@ -995,6 +1045,7 @@ fn process_exited(p: &Arc<Process>, wstatus: u32) {
     crate::syscall::ipc::process_exited(p);
     // The address space goes when its last user does (threads are gone). The
     // stand-in needs no memory: this is how memory comes back when it ran out.
+    p.sample_rss();
     let old = p.replace_mm(empty_mm());
     drop(old);
     // Orphans go to the nearest subreaper ancestor, else init.
@@ -1175,6 +1226,13 @@ pub fn try_wait(
                     children.retain(|x| !Arc::ptr_eq(x, c));
                     drop(children);
                     account_reaped(parent, c);
+                    // A child waited for (not one discarded with SIGCHLD
+                    // ignored) gives its ru_maxrss, as Linux's wait_task_zombie.
+                    let kb = c
+                        .maxrss_kb
+                        .load(Ordering::Relaxed)
+                        .max(c.cmaxrss_kb.load(Ordering::Relaxed));
+                    parent.cmaxrss_kb.fetch_max(kb, Ordering::Relaxed);
                 }
                 return Ok(Some(WaitResult {
                     pid: c.pid,

@@ -641,7 +641,9 @@ pub async fn deliver(t: &Arc<Thread>, regs: &mut UserContext, mut from_syscall: 
             return;
         }
         if act.flags & SA_RESETHAND != 0 {
-            p.sigactions().lock().actions[(sig - 1) as usize] = KernelSigaction::default();
+            // Only the handler goes back to SIG_DFL; the flags and mask stay
+            // (Linux's SA_ONESHOT: sigaction(2) then still shows SA_SIGINFO).
+            p.sigactions().lock().actions[(sig - 1) as usize].handler = SIG_DFL;
         }
         let mut add = act.mask;
         if act.flags & SA_NODEFER == 0 {

@@ -257,6 +257,10 @@ pub async fn sys_capget(
     let Some((pid, n)) = cap_header(ctx, hdr, data)? else {
         return Ok(0);
     };
+    // A negative pid is EINVAL (Linux's capget), a pid no task has ESRCH.
+    if pid < 0 {
+        return Err(Errno::EINVAL);
+    }
     let p = if pid == 0 {
         ctx.process().clone()
     } else {

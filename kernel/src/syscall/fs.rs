@@ -332,6 +332,11 @@ pub(super) async fn read_to_user(
             kestrel_executor::yield_now().await;
         }
     }
+    if total > 0
+        && let Some(d) = file.dentry()
+    {
+        inotify::notify_dentry(d, inotify::IN_ACCESS);
+    }
     Ok(total)
 }
 
@@ -401,6 +406,11 @@ pub(super) async fn write_from_user(
         && let Some(inode) = file.inode()
     {
         inode.fsync(true).await?;
+    }
+    if total > 0
+        && let Some(d) = file.dentry()
+    {
+        inotify::notify_dentry(d, inotify::IN_MODIFY);
     }
     Ok(total)
 }
@@ -600,11 +610,35 @@ fn creation_mode(ctx: &Ctx<'_>, mode: u64, mask: u32) -> u32 {
     (mode as u32) & mask & !ctx.process().fs().lock().umask
 }
 
+/// The mode and group of a new node in `dir` (Linux's inode_init_owner and
+/// mode_strip_sgid): in a set-group-ID directory it takes the directory's
+/// group, and a new directory the set-group-ID bit too; elsewhere the creator's
+/// fsgid. There, a group-executable set-group-ID file of a creator outside the
+/// directory's group and without CAP_FSETID loses the bit.
+pub(super) fn new_node_owner(ctx: &Ctx<'_>, dir: &InodeRef, mode: u32, is_dir: bool) -> (u32, u32) {
+    let c = ctx.process().cred.lock().clone();
+    let dm = dir.metadata();
+    if dm.mode & S_ISGID == 0 {
+        return (mode, c.fsgid);
+    }
+    let mut mode = mode;
+    if is_dir {
+        mode |= S_ISGID;
+    } else if mode & (S_ISGID | 0o010) == S_ISGID | 0o010
+        && !c.fs_cred().in_group(dm.gid)
+        && !c.capable(kestrel_abi::cap::CAP_FSETID)
+    {
+        mode &= !S_ISGID;
+    }
+    (mode, dm.gid)
+}
+
 fn cred(ctx: &Ctx<'_>) -> kestrel_vfs::Cred {
     ctx.process().cred.lock().fs_cred()
 }
 
 use super::mount::{want_write, want_write_file};
+use crate::fs::inotify;
 
 /// Write and search permission on the directory that gains or loses a name.
 fn check_dir_write(ctx: &Ctx<'_>, dir: &InodeRef) -> KResult<()> {
@@ -654,10 +688,30 @@ pub async fn open_at(
                         return Err(Errno::ELOOP);
                     }
                     links += 1;
-                    if links > MAXSYMLINKS {
+                    if links > MAXSYMLINKS
+                        || ctx.resolve & kestrel_vfs::path::RESOLVE_NO_SYMLINKS != 0
+                    {
                         return Err(Errno::ELOOP);
                     }
+                    // A magic link (/proc/PID/fd/N, exe, cwd, root) leads to the
+                    // file itself; openat2 may refuse to follow one.
+                    if let Some(to) = child.inode.magic_link() {
+                        use kestrel_vfs::path::{
+                            RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS,
+                        };
+                        if ctx.resolve & (RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH | RESOLVE_IN_ROOT)
+                            != 0
+                        {
+                            return Err(Errno::ELOOP);
+                        }
+                        break to?;
+                    }
                     let target = child.inode.readlink_async().await?;
+                    if target.first() == Some(&b'/')
+                        && ctx.resolve & kestrel_vfs::path::RESOLVE_BENEATH != 0
+                    {
+                        return Err(Errno::EXDEV);
+                    }
                     p = ctx.resolve_parent_from(&p.dir, &target).await?;
                     if p.name == b"." || p.name == b".." || p.trailing_slash {
                         return Err(Errno::EISDIR);
@@ -667,18 +721,15 @@ pub async fn open_at(
                     want_write(&p.dir)?;
                     check_dir_write(ctx, &p.dir.inode)?;
                     let c = ctx.process().cred.lock().clone();
+                    let (mode, gid) =
+                        new_node_owner(ctx, &p.dir.inode, creation_mode(ctx, mode, 0o7777), false);
                     let inode = p
                         .dir
                         .inode
-                        .create_async(
-                            &p.name,
-                            NodeKind::File,
-                            creation_mode(ctx, mode, 0o7777),
-                            c.fsuid,
-                            c.fsgid,
-                        )
+                        .create_async(&p.name, NodeKind::File, mode, c.fsuid, gid)
                         .await?;
                     created = true;
+                    inotify::notify_child(&p.dir.inode, inotify::IN_CREATE, &p.name, false);
                     break kestrel_vfs::Dentry::child(&p.dir, &p.name, inode);
                 }
                 Err(e) => return Err(e),
@@ -718,6 +769,10 @@ pub async fn open_at(
     }
     if flags & O_TRUNC != 0 && m.is_regular() && flags & O_PATH == 0 && !created {
         dentry.inode.truncate_async(0).await?;
+        inotify::notify_dentry(&dentry, inotify::IN_MODIFY);
+    }
+    if flags & O_PATH == 0 {
+        inotify::notify_dentry(&dentry, inotify::IN_OPEN);
     }
     let file = crate::fs::open_dentry(dentry, flags, ctx.process())?;
     // A FIFO opened for reading or writing alone waits for the other side.
@@ -995,16 +1050,12 @@ async fn mkdir_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u64) -> KResult<
     want_write(&p.dir)?;
     check_dir_write(ctx, &p.dir.inode)?;
     let c = ctx.process().cred.lock().clone();
+    let (mode, gid) = new_node_owner(ctx, &p.dir.inode, creation_mode(ctx, mode, 0o1777), true);
     p.dir
         .inode
-        .create_async(
-            &p.name,
-            NodeKind::Dir,
-            creation_mode(ctx, mode, 0o1777),
-            c.fsuid,
-            c.fsgid,
-        )
+        .create_async(&p.name, NodeKind::Dir, mode, c.fsuid, gid)
         .await?;
+    inotify::notify_child(&p.dir.inode, inotify::IN_CREATE, &p.name, true);
     Ok(0)
 }
 
@@ -1046,16 +1097,17 @@ async fn mknod_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u64, dev: u64) -
     want_write(&p.dir)?;
     check_dir_write(ctx, &p.dir.inode)?;
     let c = ctx.process().cred.lock().clone();
+    let (mode, gid) = new_node_owner(
+        ctx,
+        &p.dir.inode,
+        creation_mode(ctx, u64::from(mode), 0o7777),
+        false,
+    );
     p.dir
         .inode
-        .create_async(
-            &p.name,
-            kind,
-            creation_mode(ctx, u64::from(mode), 0o7777),
-            c.fsuid,
-            c.fsgid,
-        )
+        .create_async(&p.name, kind, mode, c.fsuid, gid)
         .await?;
+    inotify::notify_child(&p.dir.inode, inotify::IN_CREATE, &p.name, false);
     Ok(0)
 }
 
@@ -1118,6 +1170,8 @@ async fn rmdir_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8]) -> KResult<u64> {
     check_dir_write(ctx, &p.dir.inode)?;
     check_sticky(ctx, &p.dir.inode, &victim)?;
     p.dir.inode.rmdir_async(&p.name).await?;
+    inotify::notify_child(&p.dir.inode, inotify::IN_DELETE, &p.name, true);
+    inotify::inode_deleted(&victim);
     Ok(0)
 }
 
@@ -1138,6 +1192,14 @@ async fn unlink_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8]) -> KResult<u64> {
     check_dir_write(ctx, &p.dir.inode)?;
     check_sticky(ctx, &p.dir.inode, &victim)?;
     p.dir.inode.unlink_async(&p.name).await?;
+    // The link count changed (IN_ATTRIB), the name went (IN_DELETE); the last
+    // name gone, IN_DELETE_SELF (Linux sends it when the inode goes: an open
+    // file keeps it; Kestrel sends it at the last unlink).
+    inotify::notify(&victim, inotify::IN_ATTRIB);
+    inotify::notify_child(&p.dir.inode, inotify::IN_DELETE, &p.name, false);
+    if victim.metadata().nlink == 0 {
+        inotify::inode_deleted(&victim);
+    }
     Ok(0)
 }
 
@@ -1214,10 +1276,22 @@ async fn rename_at(
     check_dir_write(ctx, &op.dir.inode)?;
     check_dir_write(ctx, &np.dir.inode)?;
     check_sticky(ctx, &op.dir.inode, &src)?;
+    let replaced = if flags & RENAME_EXCHANGE == 0 {
+        np.dir.inode.lookup_async(&np.name).await.ok()
+    } else {
+        None
+    };
     op.dir
         .inode
         .rename_async(&op.name, &np.dir.inode, &np.name, flags)
         .await?;
+    inotify::renamed(&op.dir.inode, &op.name, &np.dir.inode, &np.name, &src);
+    if let Some(r) = replaced
+        && !alloc::sync::Arc::ptr_eq(&r, &src)
+        && (r.metadata().nlink == 0 || r.metadata().is_dir())
+    {
+        inotify::inode_deleted(&r);
+    }
     Ok(0)
 }
 
@@ -1282,6 +1356,8 @@ async fn link_at(
     }
     check_dir_write(ctx, &np.dir.inode)?;
     np.dir.inode.link_async(&np.name, &src.inode).await?;
+    inotify::notify_child(&np.dir.inode, inotify::IN_CREATE, &np.name, false);
+    inotify::notify(&src.inode, inotify::IN_ATTRIB);
     Ok(0)
 }
 
@@ -1316,6 +1392,7 @@ async fn symlink_at(ctx: &Ctx<'_>, target: &[u8], newdir: i32, new: &[u8]) -> KR
     want_write(&np.dir)?;
     check_dir_write(ctx, &np.dir.inode)?;
     let c = ctx.process().cred.lock().clone();
+    let (_, gid) = new_node_owner(ctx, &np.dir.inode, 0o777, false);
     np.dir
         .inode
         .create_async(
@@ -1323,9 +1400,10 @@ async fn symlink_at(ctx: &Ctx<'_>, target: &[u8], newdir: i32, new: &[u8]) -> KR
             NodeKind::Symlink(target.to_vec()),
             0o777,
             c.fsuid,
-            c.fsgid,
+            gid,
         )
         .await?;
+    inotify::notify_child(&np.dir.inode, inotify::IN_CREATE, &np.name, false);
     Ok(0)
 }
 
@@ -1342,6 +1420,23 @@ pub async fn sys_symlinkat(
 ) -> KResult<u64> {
     let (target, new) = (ctx.read_path(target)?, ctx.read_path(linkpath)?);
     symlink_at(ctx, &target, newdirfd, &new).await
+}
+
+/// IN_ATTRIB for the file `d` names (inotify).
+fn attrib(d: &DentryRef) {
+    inotify::notify_dentry(d, inotify::IN_ATTRIB);
+}
+
+/// IN_ATTRIB for an open file: by its name when it has one.
+fn attrib_file(f: &OpenFile, inode: &InodeRef) {
+    attrib_file_mask(f, inode, inotify::IN_ATTRIB);
+}
+
+fn attrib_file_mask(f: &OpenFile, inode: &InodeRef, mask: u32) {
+    match f.dentry() {
+        Some(d) => inotify::notify_dentry(d, mask),
+        None => inotify::notify(inode, mask),
+    }
 }
 
 /// Whether the caller owns `inode` or is root (chmod, utimes with explicit times).
@@ -1368,7 +1463,7 @@ pub async fn sys_chmod(ctx: &mut Ctx<'_>, path: UserCStr, mode: Mode) -> KResult
     let path = ctx.read_path(path)?;
     let d = ctx.resolve(AT_FDCWD, &path, true).await?;
     want_write(&d)?;
-    chmod_inode(ctx, &d.inode, mode as u64)
+    chmod_inode(ctx, &d.inode, mode as u64).inspect(|_| attrib(&d))
 }
 
 pub async fn sys_fchmod(ctx: &mut Ctx<'_>, fd: Fd, mode: Mode) -> KResult<u64> {
@@ -1378,7 +1473,7 @@ pub async fn sys_fchmod(ctx: &mut Ctx<'_>, fd: Fd, mode: Mode) -> KResult<u64> {
     }
     let inode = f.inode().cloned().ok_or(Errno::EBADF)?;
     want_write_file(&f)?;
-    chmod_inode(ctx, &inode, mode as u64)
+    chmod_inode(ctx, &inode, mode as u64).inspect(|_| attrib_file(&f, &inode))
 }
 
 pub async fn sys_fchmodat(
@@ -1390,7 +1485,7 @@ pub async fn sys_fchmodat(
     let path = ctx.read_path(path)?;
     let d = ctx.resolve(dirfd, &path, true).await?;
     want_write(&d)?;
-    chmod_inode(ctx, &d.inode, mode as u64)
+    chmod_inode(ctx, &d.inode, mode as u64).inspect(|_| attrib(&d))
 }
 
 fn chown_inode(ctx: &Ctx<'_>, inode: &InodeRef, uid: u64, gid: u64) -> KResult<u64> {
@@ -1424,14 +1519,14 @@ pub async fn sys_chown(ctx: &mut Ctx<'_>, path: UserCStr, owner: Id, group: Id) 
     let path = ctx.read_path(path)?;
     let d = ctx.resolve(AT_FDCWD, &path, true).await?;
     want_write(&d)?;
-    chown_inode(ctx, &d.inode, u64::from(owner), u64::from(group))
+    chown_inode(ctx, &d.inode, u64::from(owner), u64::from(group)).inspect(|_| attrib(&d))
 }
 
 pub async fn sys_lchown(ctx: &mut Ctx<'_>, path: UserCStr, owner: Id, group: Id) -> KResult<u64> {
     let path = ctx.read_path(path)?;
     let d = ctx.resolve(AT_FDCWD, &path, false).await?;
     want_write(&d)?;
-    chown_inode(ctx, &d.inode, u64::from(owner), u64::from(group))
+    chown_inode(ctx, &d.inode, u64::from(owner), u64::from(group)).inspect(|_| attrib(&d))
 }
 
 pub async fn sys_fchown(ctx: &mut Ctx<'_>, fd: Fd, owner: Id, group: Id) -> KResult<u64> {
@@ -1442,6 +1537,7 @@ pub async fn sys_fchown(ctx: &mut Ctx<'_>, fd: Fd, owner: Id, group: Id) -> KRes
     let inode = f.inode().cloned().ok_or(Errno::EBADF)?;
     want_write_file(&f)?;
     chown_inode(ctx, &inode, u64::from(owner), u64::from(group))
+        .inspect(|_| attrib_file(&f, &inode))
 }
 
 pub async fn sys_fchownat(
@@ -1458,7 +1554,7 @@ pub async fn sys_fchownat(
     let path = ctx.read_path(path)?;
     let d = ctx.resolve_at(dirfd, &path, flags).await?;
     want_write(&d)?;
-    chown_inode(ctx, &d.inode, u64::from(owner), u64::from(group))
+    chown_inode(ctx, &d.inode, u64::from(owner), u64::from(group)).inspect(|_| attrib(&d))
 }
 
 async fn truncate_path(ctx: &Ctx<'_>, d: &DentryRef, len: u64) -> KResult<u64> {
@@ -1477,6 +1573,7 @@ async fn truncate_path(ctx: &Ctx<'_>, d: &DentryRef, len: u64) -> KResult<u64> {
     check_access(&m, &cred(ctx), access::WRITE)?;
     fsize_grow_ok(ctx, m.size, len)?;
     inode.truncate_async(len).await?;
+    inotify::notify_dentry(d, inotify::IN_MODIFY);
     Ok(0)
 }
 
@@ -1499,6 +1596,7 @@ pub async fn sys_ftruncate(ctx: &mut Ctx<'_>, fd: Fd, length: i64) -> KResult<u6
     }
     fsize_grow_ok(ctx, m.size, length as u64)?;
     inode.truncate_async(length as u64).await?;
+    attrib_file_mask(&f, &inode, inotify::IN_MODIFY);
     Ok(0)
 }
 
@@ -1593,6 +1691,10 @@ async fn utimens(
         }
     }
     inode.set_times(atime, mtime)?;
+    match &dentry {
+        Some(d) => attrib(d),
+        None => inotify::notify(&inode, inotify::IN_ATTRIB),
+    }
     Ok(0)
 }
 

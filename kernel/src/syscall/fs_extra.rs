@@ -123,11 +123,13 @@ async fn preadv(
     if offset < 0 {
         return Err(Errno::EINVAL);
     }
-    if !f.readable() {
-        return Err(Errno::EBADF);
-    }
+    // A pipe or socket is ESPIPE before its access mode is looked at
+    // (Linux's do_preadv and do_pwritev test FMODE_PREAD/PWRITE first).
     if !f.ops().seekable() {
         return Err(Errno::ESPIPE);
+    }
+    if !f.readable() {
+        return Err(Errno::EBADF);
     }
     let mut total = 0u64;
     for v in iovecs.iter().filter(|v| v.len > 0) {
@@ -175,11 +177,13 @@ async fn pwritev(
     if offset < 0 {
         return Err(Errno::EINVAL);
     }
-    if !f.writable() {
-        return Err(Errno::EBADF);
-    }
+    // A pipe or socket is ESPIPE before its access mode is looked at
+    // (Linux's do_preadv and do_pwritev test FMODE_PREAD/PWRITE first).
     if !f.ops().seekable() {
         return Err(Errno::ESPIPE);
+    }
+    if !f.writable() {
+        return Err(Errno::EBADF);
     }
     let mut total = 0u64;
     for v in iovecs.iter().filter(|v| v.len > 0) {
@@ -627,4 +631,69 @@ pub async fn sys_getdents(
     ctx.mm().writer(ptr, used)?.write_all(&out[..used])?;
     f.seek(pos as i64, SEEK_SET)?;
     Ok(used as u64)
+}
+
+/// ustat(2): the free blocks and inodes of the mounted file system on device
+/// `dev` (as stat's st_dev gives it); EINVAL if none is mounted.
+pub async fn sys_ustat(ctx: &mut Ctx<'_>, dev: u32, ubuf: UserPtr<u8>) -> KResult<u64> {
+    let dev = u64::from(dev);
+    let root = ctx.process().fs().lock().root.inode.clone();
+    let root = if root.metadata().dev == dev {
+        root
+    } else {
+        crate::fs::mounts().root_of_dev(dev).ok_or(Errno::EINVAL)?
+    };
+    let st = root.statfs_async().await?;
+    // struct ustat: int f_tfree; (pad) unsigned long f_tinode; char f_fname[6],
+    // f_fpack[6] (empty); (pad): 32 bytes.
+    let mut out = [0u8; 32];
+    out[0..4].copy_from_slice(&(st.f_bfree as i32).to_ne_bytes());
+    out[8..16].copy_from_slice(&st.f_ffree.to_ne_bytes());
+    ctx.mm().write_slice(ubuf, &out)?;
+    Ok(0)
+}
+
+// ---- inotify ---------------------------------------------------------------------
+
+pub async fn sys_inotify_init(ctx: &mut Ctx<'_>) -> KResult<u64> {
+    inotify_init(ctx, 0)
+}
+
+pub async fn sys_inotify_init1(ctx: &mut Ctx<'_>, flags: u32) -> KResult<u64> {
+    inotify_init(ctx, flags)
+}
+
+fn inotify_init(ctx: &Ctx<'_>, flags: u32) -> KResult<u64> {
+    if flags & !(O_CLOEXEC | O_NONBLOCK) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let uid = ctx.process().cred.lock().uid;
+    let ops = crate::fs::inotify::Inotify::new(uid)?;
+    let file = crate::fs::anon::anon_file(ops, O_RDONLY | (flags & O_NONBLOCK));
+    ctx.install(file, flags & O_CLOEXEC != 0)
+        .map(|fd| fd as u64)
+}
+
+pub async fn sys_inotify_add_watch(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    path: UserCStr,
+    mask: u32,
+) -> KResult<u64> {
+    let f = ctx.file(fd)?;
+    let inst = crate::fs::inotify::instance(&f).ok_or(Errno::EINVAL)?;
+    let path = ctx.read_path(path)?;
+    let d = ctx
+        .resolve(AT_FDCWD, &path, crate::fs::inotify::follows(mask))
+        .await?;
+    // Watching needs read permission on the file (Linux's inode_permission).
+    let cred = ctx.process().cred.lock().fs_cred();
+    check_access(&d.inode.metadata(), &cred, access::READ)?;
+    inst.add_watch(&d.inode, mask).map(|wd| wd as u64)
+}
+
+pub async fn sys_inotify_rm_watch(ctx: &mut Ctx<'_>, fd: Fd, wd: i32) -> KResult<u64> {
+    let f = ctx.file(fd)?;
+    let inst = crate::fs::inotify::instance(&f).ok_or(Errno::EINVAL)?;
+    inst.rm_watch(wd).map(|_| 0)
 }

@@ -318,3 +318,101 @@ pub fn exit_robust_list(mm: &AddressSpace, head: u64, tid: u32) {
         );
     }
 }
+
+/// Waits for the first of several queued futex waiters: its index.
+struct FirstOf(alloc::vec::Vec<futex::FutexWait>);
+
+impl core::future::Future for FirstOf {
+    type Output = usize;
+    fn poll(
+        mut self: core::pin::Pin<&mut Self>,
+        cx: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<usize> {
+        for (i, w) in self.0.iter_mut().enumerate() {
+            if core::pin::Pin::new(w).poll(cx).is_ready() {
+                return core::task::Poll::Ready(i);
+            }
+        }
+        core::task::Poll::Pending
+    }
+}
+
+/// futex_waitv(2): waits on up to 128 32-bit futexes at once, each while it
+/// holds its expected value (EAGAIN if one does not at the start), until one
+/// is woken (its index is returned), the absolute `timeout` on `clockid`
+/// (CLOCK_MONOTONIC or CLOCK_REALTIME) passes (ETIMEDOUT) or a signal comes.
+pub async fn sys_futex_waitv(
+    ctx: &mut Ctx<'_>,
+    waiters: UserPtr<u8>,
+    nr: u32,
+    flags: u32,
+    timeout: UserPtr<Timespec>,
+    clockid: i32,
+) -> KResult<u64> {
+    const FUTEX_WAITV_MAX: u32 = 128;
+    const FUTEX2_SIZE_U32: u32 = 2;
+    const FUTEX2_SIZE_MASK: u32 = 3;
+    const FUTEX2_PRIVATE: u32 = 128;
+    if flags != 0 || nr == 0 || nr > FUTEX_WAITV_MAX || waiters.is_null() {
+        return Err(Errno::EINVAL);
+    }
+    let deadline = if timeout.is_null() {
+        None
+    } else {
+        let ts: Timespec = ctx.read(timeout)?;
+        let abs = ts.to_ns().ok_or(Errno::EINVAL)?;
+        Some(match clockid {
+            1 => abs,
+            0 => time::now_ns().saturating_add(abs.saturating_sub(time::realtime_ns())),
+            _ => return Err(Errno::EINVAL),
+        })
+    };
+    // struct futex_waitv: u64 val, u64 uaddr, u32 flags, u32 reserved.
+    let mut raw = [0u8; 24 * FUTEX_WAITV_MAX as usize];
+    let raw = &mut raw[..24 * nr as usize];
+    ctx.mm().read_slice(waiters, raw)?;
+    let mut list = alloc::vec::Vec::new();
+    for w in raw.chunks_exact(24) {
+        let u64_at = |o: usize| u64::from_ne_bytes(w[o..o + 8].try_into().unwrap_or_default());
+        let (val, uaddr) = (u64_at(0), u64_at(8));
+        let wflags = u32::from_ne_bytes(w[16..20].try_into().unwrap_or_default());
+        let reserved = u32::from_ne_bytes(w[20..24].try_into().unwrap_or_default());
+        if wflags & !(FUTEX2_SIZE_MASK | FUTEX2_PRIVATE) != 0
+            || reserved != 0
+            || wflags & FUTEX2_SIZE_MASK != FUTEX2_SIZE_U32
+            || !uaddr.is_multiple_of(4)
+        {
+            return Err(Errno::EINVAL);
+        }
+        // A 32-bit futex: the value must fit.
+        let val = u32::try_from(val).map_err(|_| Errno::EINVAL)?;
+        list.push((
+            UserPtr::<u32>::new(uaddr),
+            val,
+            wflags & FUTEX2_PRIVATE != 0,
+        ));
+    }
+    let mm = ctx.mm();
+    let mut queued = alloc::vec::Vec::new();
+    for &(uaddr, val, private) in &list {
+        let key = mm.futex_key(uaddr, private)?;
+        if read_u32(&mm, uaddr)? != val {
+            return Err(Errno::EAGAIN);
+        }
+        let w = futex::enqueue_if(key, u32::MAX, || read_u32(&mm, uaddr).map(|v| v == val))?
+            .ok_or(Errno::EAGAIN)?;
+        queued.push(w);
+    }
+    let woken = async { Ok(FirstOf(queued).await as u64) };
+    match deadline {
+        None => interruptible(ctx.thread, Errno::ERESTARTSYS, woken).await,
+        Some(d) => {
+            let timed = async {
+                task::timeout(d.saturating_sub(time::now_ns()), woken)
+                    .await
+                    .map_err(|_| Errno::ETIMEDOUT)?
+            };
+            interruptible(ctx.thread, Errno::ERESTARTSYS, timed).await
+        }
+    }
+}

@@ -61,6 +61,71 @@ struct SemObj {
 }
 
 static MSG: spin::Mutex<Registry<MsqObj>> = spin::Mutex::new(Registry::new(MSGMNI));
+
+/// kernel.shmmax: the largest segment shmget makes (writable in /proc/sys).
+static SHM_CTLMAX: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(SHMMAX);
+
+/// Which kind of System V IPC object a /proc/sys/kernel file is about.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Msg,
+    Sem,
+    Shm,
+}
+
+/// kernel.msg_next_id, sem_next_id, shm_next_id: the id the next object of
+/// `kind` gets (-1: the usual one).
+pub fn next_id(kind: Kind) -> i32 {
+    match kind {
+        Kind::Msg => MSG.lock().next_id(),
+        Kind::Sem => SEM.lock().next_id(),
+        Kind::Shm => SHM.lock().next_id(),
+    }
+}
+
+/// Writes kernel.*_next_id.
+pub fn set_next_id(kind: Kind, id: i32) {
+    match kind {
+        Kind::Msg => MSG.lock().set_next_id(id),
+        Kind::Sem => SEM.lock().set_next_id(id),
+        Kind::Shm => SHM.lock().set_next_id(id),
+    }
+}
+
+/// kernel.msgmni and shmmni: how many queues or segments there may be.
+pub fn max_objects(kind: Kind) -> usize {
+    match kind {
+        Kind::Msg => MSG.lock().max(),
+        Kind::Sem => SEM.lock().max(),
+        Kind::Shm => SHM.lock().max(),
+    }
+}
+
+/// Writes kernel.msgmni or shmmni (at most IPCMNI, 32768, as Linux caps them).
+pub fn set_max_objects(kind: Kind, n: usize) {
+    let n = n.min(32768);
+    match kind {
+        Kind::Msg => MSG.lock().set_max(n),
+        Kind::Sem => SEM.lock().set_max(n),
+        Kind::Shm => SHM.lock().set_max(n),
+    }
+}
+
+/// Whether process `pid` has SEM_UNDO adjustments on any set (what Linux
+/// keeps as the task's undo list; kcmp's KCMP_SYSVSEM compares them).
+pub fn has_undo(pid: u32) -> bool {
+    SEM.lock().iter().any(|(_, e)| e.obj.set.has_undo(pid))
+}
+
+/// kernel.shmmax.
+pub fn shmmax() -> u64 {
+    SHM_CTLMAX.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+/// Writes kernel.shmmax.
+pub fn set_shmmax(v: u64) {
+    SHM_CTLMAX.store(v, core::sync::atomic::Ordering::Relaxed);
+}
 static SEM: spin::Mutex<Registry<SemObj>> = spin::Mutex::new(Registry::new(SEMMNI));
 
 /// Seconds since the epoch, for the *_time fields.
@@ -307,7 +372,7 @@ pub async fn sys_msgctl(
                 let mut info = Msginfo {
                     msgmax: MSGMAX as i32,
                     msgmnb: MSGMNB as i32,
-                    msgmni: MSGMNI as i32,
+                    msgmni: r.max() as i32,
                     msgssz: 16,
                     msgseg: 0xffff,
                     ..Msginfo::default()
@@ -317,7 +382,7 @@ pub async fn sys_msgctl(
                     info.msgmap = r.iter().map(|(_, e)| e.obj.q.qnum()).sum::<usize>() as i32;
                     info.msgtql = r.iter().map(|(_, e)| e.obj.q.cbytes).sum::<usize>() as i32;
                 } else {
-                    info.msgpool = (MSGMNI * MSGMNB / 1024) as i32;
+                    info.msgpool = (r.max() * MSGMNB / 1024) as i32;
                     info.msgmap = MSGMNB as i32;
                     info.msgtql = MSGMNB as i32;
                 }
@@ -806,7 +871,7 @@ pub async fn sys_shmget(ctx: &mut Ctx<'_>, key: i32, size: usize, shmflg: u32) -
     match r.get(key, shmflg, &cred, check)? {
         Lookup::Found(id) => Ok(id as u64),
         Lookup::Create => {
-            if !(SHMMIN..=SHMMAX).contains(&size) {
+            if !(SHMMIN..=shmmax()).contains(&size) {
                 return Err(Errno::EINVAL);
             }
             // Linux with no huge pages reserved (the default) says ENOMEM; Kestrel
@@ -954,10 +1019,10 @@ pub async fn sys_shmctl(
     match cmd {
         IPC_INFO => {
             let info = Shminfo {
-                shmmax: SHMMAX,
+                shmmax: shmmax(),
                 shmmin: SHMMIN,
-                shmmni: SHMMNI as u64,
-                shmseg: SHMMNI as u64,
+                shmmni: max_objects(Kind::Shm) as u64,
+                shmseg: max_objects(Kind::Shm) as u64,
                 shmall: SHMALL,
                 ..Shminfo::default()
             };

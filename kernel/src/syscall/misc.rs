@@ -200,10 +200,8 @@ pub async fn sys_personality(ctx: &mut Ctx<'_>, persona: u32) -> KResult<u64> {
     if persona == u32::MAX {
         return Ok(u64::from(p.personality.load(Ordering::Relaxed)));
     }
-    // Only PER_LINUX (0) as the domain, as a kernel without other ABIs answers.
-    if persona & 0xff != 0 {
-        return Err(Errno::EINVAL);
-    }
+    // Any value is kept, as Linux keeps it: its execution domains are gone
+    // (every domain runs as PER_LINUX), so the domain byte changes nothing.
     Ok(u64::from(p.personality.swap(persona, Ordering::Relaxed)))
 }
 
@@ -251,6 +249,242 @@ pub async fn sys_membarrier(ctx: &mut Ctx<'_>, cmd: u32, flags: u32, _cpu_id: i3
         PRIVATE_EXPEDITED if registered(REGISTER_PRIVATE_EXPEDITED) => Ok(0),
         PRIVATE_EXPEDITED_SYNC_CORE if registered(REGISTER_PRIVATE_EXPEDITED_SYNC_CORE) => Ok(0),
         PRIVATE_EXPEDITED | PRIVATE_EXPEDITED_SYNC_CORE => Err(Errno::EPERM),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// sysfs(2), the old way to list file system types: 1 maps a type's name to
+/// its index, 2 writes the name at an index to a buffer, 3 counts the types.
+pub async fn sys_sysfs(ctx: &mut Ctx<'_>, option: i32, arg1: u64, arg2: u64) -> KResult<u64> {
+    let types = crate::fs::FILESYSTEMS;
+    match option {
+        1 => {
+            // A name longer than any type's is no type's (read no further).
+            let name = ctx.mm().read_cstr(UserCStr::new(arg1), 64).map_err(|e| {
+                if e == Errno::ENAMETOOLONG {
+                    Errno::EINVAL
+                } else {
+                    e
+                }
+            })?;
+            types
+                .iter()
+                .position(|(t, _)| t.as_bytes() == name.as_slice())
+                .map(|i| i as u64)
+                .ok_or(Errno::EINVAL)
+        }
+        2 => {
+            let (name, _) = usize::try_from(arg1 as u32)
+                .ok()
+                .and_then(|i| types.get(i))
+                .ok_or(Errno::EINVAL)?;
+            let mut bytes = alloc::vec::Vec::from(name.as_bytes());
+            bytes.push(0);
+            ctx.mm().write_slice(UserPtr::<u8>::new(arg2), &bytes)?;
+            Ok(0)
+        }
+        3 => Ok(types.len() as u64),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// Whether Ctrl-Alt-Del reboots at once (LINUX_REBOOT_CMD_CAD_ON) rather than
+/// signalling init; kept for reboot(2), nothing sends the key combination.
+static CAD_ENABLED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(true);
+
+/// reboot(2): CAP_SYS_BOOT (EPERM), both magic numbers (EINVAL), then the
+/// command. Halting, powering off and restarting all leave the virtual machine
+/// (Kestrel has no reset: a restart is a power-off); no kexec or suspend.
+pub async fn sys_reboot(
+    ctx: &mut Ctx<'_>,
+    magic1: u32,
+    magic2: u32,
+    cmd: u32,
+    _arg: u64,
+) -> KResult<u64> {
+    const MAGIC1: u32 = 0xfee1_dead;
+    const MAGIC2: [u32; 4] = [672_274_793, 85_072_278, 369_367_448, 537_993_216];
+    const CMD_RESTART: u32 = 0x0123_4567;
+    const CMD_HALT: u32 = 0xcdef_0123;
+    const CMD_CAD_ON: u32 = 0x89ab_cdef;
+    const CMD_CAD_OFF: u32 = 0;
+    const CMD_POWER_OFF: u32 = 0x4321_fedc;
+    const CMD_RESTART2: u32 = 0xa1b2_c3d4;
+    if !ctx.process().cred.lock().capable(CAP_SYS_BOOT) {
+        return Err(Errno::EPERM);
+    }
+    if magic1 != MAGIC1 || !MAGIC2.contains(&magic2) {
+        return Err(Errno::EINVAL);
+    }
+    match cmd {
+        CMD_CAD_ON | CMD_CAD_OFF => {
+            CAD_ENABLED.store(cmd == CMD_CAD_ON, core::sync::atomic::Ordering::Relaxed);
+            Ok(0)
+        }
+        CMD_RESTART | CMD_RESTART2 | CMD_HALT | CMD_POWER_OFF => {
+            crate::println!("\nkestrel: reboot({cmd:#x}): powering off");
+            crate::arch::qemu::exit(crate::arch::qemu::ExitCode::Success)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// kcmp(2): whether two tasks share a kernel object: 0 the same, 1 or 2 an
+/// ordering of two different ones (by address, as Linux orders them, so
+/// that a program may sort), EINVAL for an unknown type; EBADF for a
+/// descriptor either task does not have; EPERM unless the caller may trace
+/// both.
+pub async fn sys_kcmp(
+    ctx: &mut Ctx<'_>,
+    pid1: Pid,
+    pid2: Pid,
+    kind: i32,
+    idx1: u64,
+    idx2: u64,
+) -> KResult<u64> {
+    const KCMP_FILE: i32 = 0;
+    const KCMP_VM: i32 = 1;
+    const KCMP_FILES: i32 = 2;
+    const KCMP_FS: i32 = 3;
+    const KCMP_SIGHAND: i32 = 4;
+    const KCMP_IO: i32 = 5;
+    const KCMP_SYSVSEM: i32 = 6;
+    let task = |pid: Pid| {
+        u32::try_from(pid)
+            .ok()
+            .filter(|&p| p > 0)
+            .and_then(process::find_thread)
+            .map(|t| t.process.clone())
+            .ok_or(Errno::ESRCH)
+    };
+    let (a, b) = (task(pid1)?, task(pid2)?);
+    let me = ctx.process();
+    for t in [&a, &b] {
+        if !Arc::ptr_eq(t, me) && !super::ptrace::may_trace(me, t) {
+            return Err(Errno::EPERM);
+        }
+    }
+    fn addr<T: ?Sized>(p: &Arc<T>) -> usize {
+        Arc::as_ptr(p) as *const u8 as usize
+    }
+    let (x, y) = match kind {
+        KCMP_FILE => {
+            let file = |p: &Arc<process::Process>, fd: u64| {
+                let fd = i32::try_from(fd).map_err(|_| Errno::EBADF)?;
+                p.files().lock().get(fd).map(|f| addr(&f))
+            };
+            (file(&a, idx1)?, file(&b, idx2)?)
+        }
+        KCMP_VM => (addr(&a.mm()), addr(&b.mm())),
+        KCMP_FILES => (addr(&a.files()), addr(&b.files())),
+        KCMP_FS => (addr(&a.fs()), addr(&b.fs())),
+        KCMP_SIGHAND => (addr(&a.sigactions()), addr(&b.sigactions())),
+        // No task has an I/O context of its own: all have none, the same.
+        KCMP_IO => (0, 0),
+        // SEM_UNDO adjustments are kept per process; a process without any
+        // has no undo list, and two without compare equal (as Linux's NULL
+        // undo_list pointers do).
+        KCMP_SYSVSEM => {
+            let list = |p: &Arc<process::Process>| {
+                if super::ipc::has_undo(p.pid) {
+                    addr(p)
+                } else {
+                    0
+                }
+            };
+            (list(&a), list(&b))
+        }
+        _ => return Err(Errno::EINVAL),
+    };
+    Ok(match x.cmp(&y) {
+        core::cmp::Ordering::Equal => 0,
+        core::cmp::Ordering::Less => 1,
+        core::cmp::Ordering::Greater => 2,
+    })
+}
+
+/// The console log level (/proc/sys/kernel/printk's first field, syslog(2)'s
+/// CONSOLE_LEVEL); kept and reported, not acted on: the serial console shows
+/// every record the log filter lets through.
+pub static CONSOLE_LOGLEVEL: core::sync::atomic::AtomicI32 = core::sync::atomic::AtomicI32::new(7);
+/// The level CONSOLE_ON restores (-1: none saved).
+static SAVED_LOGLEVEL: core::sync::atomic::AtomicI32 = core::sync::atomic::AtomicI32::new(-1);
+
+/// syslog(2): the kernel log ring. Reading everything (3) and its size (10)
+/// are open to all (dmesg_restrict 0); the rest need CAP_SYSLOG (or
+/// CAP_SYS_ADMIN).
+pub async fn sys_syslog(ctx: &mut Ctx<'_>, kind: i32, buf: UserPtr<u8>, len: i32) -> KResult<u64> {
+    use core::sync::atomic::Ordering;
+    const READ: i32 = 2;
+    const READ_ALL: i32 = 3;
+    const READ_CLEAR: i32 = 4;
+    const SIZE_BUFFER: i32 = 10;
+    if kind != READ_ALL && kind != SIZE_BUFFER {
+        let c = ctx.process().cred.lock().clone();
+        if !c.capable(CAP_SYSLOG) && !c.capable(CAP_SYS_ADMIN) {
+            return Err(Errno::EPERM);
+        }
+    }
+    match kind {
+        0 | 1 => Ok(0),
+        READ | READ_ALL | READ_CLEAR => {
+            if buf.is_null() || len < 0 {
+                return Err(Errno::EINVAL);
+            }
+            if len == 0 {
+                return Ok(0);
+            }
+            let n = (len as usize).min(crate::logger::LOG_SIZE);
+            let mm = ctx.mm();
+            let mut out = mm.writer(buf, n)?;
+            let mut tmp = super::zeroed_vec::<u8>(n)?;
+            let got = if kind == READ {
+                let wait = async {
+                    Ok(crate::logger::LOG_WAIT
+                        .wait_until(|| {
+                            let k = crate::logger::read_unread(&mut tmp);
+                            (k > 0).then_some(k)
+                        })
+                        .await)
+                };
+                crate::process::signal::interruptible(ctx.thread, Errno::ERESTARTSYS, wait).await?
+            } else {
+                crate::logger::read_all(&mut tmp, kind == READ_CLEAR)
+            };
+            out.write_all(&tmp[..got])?;
+            Ok(got as u64)
+        }
+        5 => {
+            crate::logger::clear();
+            Ok(0)
+        }
+        6 => {
+            let _ = SAVED_LOGLEVEL.compare_exchange(
+                -1,
+                CONSOLE_LOGLEVEL.load(Ordering::Relaxed),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+            CONSOLE_LOGLEVEL.store(1, Ordering::Relaxed);
+            Ok(0)
+        }
+        7 => {
+            let saved = SAVED_LOGLEVEL.swap(-1, Ordering::Relaxed);
+            if saved != -1 {
+                CONSOLE_LOGLEVEL.store(saved, Ordering::Relaxed);
+            }
+            Ok(0)
+        }
+        8 => {
+            if !(1..=8).contains(&len) {
+                return Err(Errno::EINVAL);
+            }
+            CONSOLE_LOGLEVEL.store(len, Ordering::Relaxed);
+            SAVED_LOGLEVEL.store(-1, Ordering::Relaxed);
+            Ok(0)
+        }
+        9 => Ok(crate::logger::unread() as u64),
+        SIZE_BUFFER => Ok(crate::logger::LOG_SIZE as u64),
         _ => Err(Errno::EINVAL),
     }
 }

@@ -8,7 +8,7 @@ use kestrel_abi::{Errno, KResult};
 
 use super::Ctx;
 use super::args::*;
-use crate::mm::vm::{Backing, Placement, SharedPages, VmaKind, WritableMapping};
+use crate::mm::vm::{Backing, OnFork, Placement, SharedPages, VmaKind, WritableMapping};
 use kestrel_usermem::UserRange;
 
 pub async fn sys_brk(ctx: &mut Ctx<'_>, brk: u64) -> KResult<u64> {
@@ -26,9 +26,25 @@ pub async fn sys_mmap(
     offset: u64,
 ) -> KResult<u64> {
     let off = offset;
-    if len == 0 || !off.is_multiple_of(4096) {
+    if !off.is_multiple_of(4096) {
         return Err(Errno::EINVAL);
     }
+    // The descriptor is looked up before the length is checked (Linux's
+    // ksys_mmap_pgoff, then do_mmap): a closed fd is EBADF even with length 0.
+    if flags & MAP_ANONYMOUS == 0 {
+        ctx.file(fd)?;
+    }
+    if len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    // MAP_LOCKED needs the right to lock memory (EPERM), before anything is
+    // mapped.
+    let lock_limit = if flags & MAP_LOCKED != 0 {
+        Some(memlock_limit(ctx)?)
+    } else {
+        None
+    };
+    let mut deny_write = false;
     if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -98,6 +114,9 @@ pub async fn sys_mmap(
             return Err(Errno::EPERM);
         }
         if is_zero {
+            // Shared from a descriptor without write access, the mapping may
+            // never become writable (Linux clears VM_MAYWRITE).
+            deny_write = shared && !file.writable();
             if shared {
                 Backing::SharedAnonymous {
                     pages: Arc::new(SharedPages::default()),
@@ -153,6 +172,18 @@ pub async fn sys_mmap(
     if let Some(d) = name {
         mm.name_area(at, d);
     }
+    if deny_write {
+        mm.deny_write(at);
+    }
+    if let Some(limit) = lock_limit {
+        // Locked and populated now; past RLIMIT_MEMLOCK the mapping is undone
+        // and the call fails with EAGAIN (Linux's mlock_future_ok).
+        let end = at + len.next_multiple_of(4096);
+        if let Err(e) = mm.mlock(at, end, true, limit) {
+            let _ = mm.unmap(at, end - at);
+            return Err(if e == Errno::ENOMEM { Errno::EAGAIN } else { e });
+        }
+    }
     if flags & MAP_POPULATE != 0 {
         // A megabyte at a time, letting other tasks run in between.
         let mut rest = UserRange::new(at, len as usize)?;
@@ -207,7 +238,27 @@ pub async fn sys_madvise(ctx: &mut Ctx<'_>, addr: u64, len: u64, advice: u32) ->
     }
     match advice {
         // Pages are dropped; MADV_FREE may drop them lazily, Kestrel does it at once.
-        MADV_DONTNEED | MADV_FREE => ctx.mm().discard(addr, len).map(|_| 0),
+        MADV_DONTNEED | MADV_FREE => ctx.mm().discard(addr, len, advice == MADV_FREE).map(|_| 0),
+        // MADV_MERGEABLE, MADV_UNMERGEABLE: there is no same-page merging (KSM),
+        // and Linux without it refuses them.
+        12 | 13 => Err(Errno::EINVAL),
+        // What fork gives the child (MADV_DONTFORK, DOFORK, WIPEONFORK, KEEPONFORK).
+        10 => ctx
+            .mm()
+            .set_on_fork(addr, len, OnFork::Copy, OnFork::Skip)
+            .map(|_| 0),
+        11 => ctx
+            .mm()
+            .set_on_fork(addr, len, OnFork::Skip, OnFork::Copy)
+            .map(|_| 0),
+        18 => ctx
+            .mm()
+            .set_on_fork(addr, len, OnFork::Copy, OnFork::Wipe)
+            .map(|_| 0),
+        19 => ctx
+            .mm()
+            .set_on_fork(addr, len, OnFork::Wipe, OnFork::Copy)
+            .map(|_| 0),
         // Hints Kestrel does not act on, but accepts as Linux does.
         MADV_NORMAL | MADV_RANDOM | MADV_SEQUENTIAL | MADV_WILLNEED | 10..=17 | 18..=21 => {
             ctx.mm().check_mapped(addr, len).map(|_| 0)
@@ -252,5 +303,100 @@ pub async fn sys_mincore(ctx: &mut Ctx<'_>, addr: u64, len: u64, vec: UserPtr<u8
             kestrel_executor::yield_now().await;
         }
     }
+    Ok(0)
+}
+
+/// The RLIMIT_MEMLOCK a lock is held to: `None` with CAP_IPC_LOCK; EPERM when the
+/// limit is 0 without it (Linux's can_do_mlock).
+fn memlock_limit(ctx: &Ctx<'_>) -> KResult<Option<u64>> {
+    use kestrel_abi::process::RLIMIT_MEMLOCK;
+    if ctx
+        .process()
+        .cred
+        .lock()
+        .capable(kestrel_abi::cap::CAP_IPC_LOCK)
+    {
+        return Ok(None);
+    }
+    match ctx.process().rlimit(RLIMIT_MEMLOCK) {
+        0 => Err(Errno::EPERM),
+        limit => Ok(Some(limit)),
+    }
+}
+
+/// The page-aligned range mlock and munlock act on: from `addr`'s page to the
+/// end of the page holding its last byte (EINVAL if that wraps).
+fn lock_range(addr: u64, len: u64) -> KResult<(u64, u64)> {
+    let start = addr & !4095;
+    let end = addr
+        .checked_add(len)
+        .and_then(|e| e.checked_add(4095))
+        .map(|e| e & !4095)
+        .ok_or(Errno::EINVAL)?;
+    Ok((start, end))
+}
+
+async fn do_mlock(ctx: &Ctx<'_>, addr: u64, len: u64) -> KResult<u64> {
+    let limit = memlock_limit(ctx)?;
+    let (start, end) = lock_range(addr, len)?;
+    if start == end {
+        return Ok(0);
+    }
+    ctx.mm().mlock(start, end, true, limit)?;
+    Ok(0)
+}
+
+pub async fn sys_mlock(ctx: &mut Ctx<'_>, addr: u64, len: u64) -> KResult<u64> {
+    do_mlock(ctx, addr, len).await
+}
+
+/// mlock2(2): MLOCK_ONFAULT is accepted and locks at once (every page is made
+/// present: a superset of what it asks).
+pub async fn sys_mlock2(ctx: &mut Ctx<'_>, addr: u64, len: u64, flags: u32) -> KResult<u64> {
+    if flags & !MLOCK_ONFAULT != 0 {
+        return Err(Errno::EINVAL);
+    }
+    do_mlock(ctx, addr, len).await
+}
+
+pub async fn sys_munlock(ctx: &mut Ctx<'_>, addr: u64, len: u64) -> KResult<u64> {
+    let (start, end) = lock_range(addr, len)?;
+    if start == end {
+        return Ok(0);
+    }
+    ctx.mm().mlock(start, end, false, None)?;
+    Ok(0)
+}
+
+pub async fn sys_mlockall(ctx: &mut Ctx<'_>, flags: u32) -> KResult<u64> {
+    if flags == 0 || flags & !(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0 || flags == MCL_ONFAULT
+    {
+        return Err(Errno::EINVAL);
+    }
+    let limit = memlock_limit(ctx)?;
+    ctx.mm()
+        .mlockall(flags & MCL_CURRENT != 0, flags & MCL_FUTURE != 0, limit)?;
+    Ok(0)
+}
+
+pub async fn sys_munlockall(ctx: &mut Ctx<'_>) -> KResult<u64> {
+    ctx.mm().munlockall();
+    Ok(0)
+}
+
+/// remap_file_pages(2): deprecated, emulated as Linux does (a new mapping of
+/// the file at `pgoff`); `prot` must be 0 and `flags` 0 or MAP_NONBLOCK.
+pub async fn sys_remap_file_pages(
+    ctx: &mut Ctx<'_>,
+    start: u64,
+    size: u64,
+    prot: u64,
+    pgoff: u64,
+    flags: u64,
+) -> KResult<u64> {
+    if prot != 0 || flags & !u64::from(MAP_NONBLOCK) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    ctx.mm().remap_file_pages(start, size, pgoff)?;
     Ok(0)
 }

@@ -11,6 +11,7 @@
 //! call against the thread being killed, so a killed thread's call is dropped
 //! wherever it waits.
 
+mod aio;
 mod args;
 mod cred;
 mod epoll;
@@ -20,11 +21,13 @@ pub(crate) mod fs_extra;
 pub mod futex;
 pub(crate) mod ipc;
 pub(crate) mod locks;
-mod misc;
+pub(crate) mod misc;
 mod mm;
 mod mount;
+mod mqueue;
 mod poll;
 mod process;
+mod process_vm;
 mod ptrace;
 mod sched;
 mod signal;
@@ -154,12 +157,23 @@ impl Ctx<'_> {
 
     /// Resolves all but the last component of `path`.
     pub async fn resolve_parent(&self, dirfd: i32, path: &[u8]) -> KResult<ParentLookup> {
+        // The root is dirfd's with RESOLVE_IN_ROOT, for absolute paths too.
+        let (root, cred) = self.walk_params_at(dirfd)?;
         let start = if path.first() == Some(&b'/') {
-            self.walk_params_at(dirfd)?.0
+            root.clone()
         } else {
             self.start_dir(dirfd)?
         };
-        self.resolve_parent_from(&start, path).await
+        alloc::boxed::Box::pin(
+            Walker {
+                root: &root,
+                mounts: crate::fs::mounts(),
+                cred: &cred,
+                resolve: self.resolve,
+            }
+            .lookup_parent(&start, path),
+        )
+        .await
     }
 
     /// Resolves all but the last component of `path`, relative paths from `start`.

@@ -201,6 +201,10 @@ pub async fn sys_wait4(
     if options & !(WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WALL | __WCLONE) != 0 {
         return Err(Errno::EINVAL);
     }
+    // -INT_MIN names no process group (Linux's kernel_wait4).
+    if pid == i32::MIN {
+        return Err(Errno::ESRCH);
+    }
     let which = match pid {
         -1 => WaitFor::Any,
         0 => WaitFor::Pgid(ctx.process().pgid.load(Ordering::Relaxed)),
@@ -304,7 +308,9 @@ const CLONE_SUPPORTED: u64 = CSIGNAL
     | CLONE_DETACHED
     | CLONE_CHILD_SETTID
     | CLONE_UNTRACED
-    | CLONE_PTRACE;
+    | CLONE_PTRACE
+    // No task has an I/O context of its own to share or not (see kcmp).
+    | CLONE_IO;
 
 /// The core of fork, vfork and clone.
 async fn do_clone(
@@ -315,6 +321,19 @@ async fn do_clone(
     child_tid: UserPtr<i32>,
     tls: u64,
 ) -> KResult<u64> {
+    // New namespaces (other than a user namespace) need CAP_SYS_ADMIN: EPERM
+    // without it, as on Linux, before Kestrel's EINVAL for having none.
+    const PRIVILEGED_NAMESPACES: u64 =
+        0x0002_0000 | 0x0200_0000 | 0x0400_0000 | 0x0800_0000 | 0x2000_0000 | 0x4000_0000;
+    if flags & PRIVILEGED_NAMESPACES != 0
+        && !ctx
+            .process()
+            .cred
+            .lock()
+            .capable(kestrel_abi::cap::CAP_SYS_ADMIN)
+    {
+        return Err(Errno::EPERM);
+    }
     if flags & !CLONE_SUPPORTED != 0 {
         return Err(Errno::EINVAL);
     }
@@ -526,4 +545,59 @@ pub async fn sys_execve(
     envp: UserPtr<u64>,
 ) -> KResult<u64> {
     crate::process::exec::sys_execve(ctx, path, argv, envp).await
+}
+
+pub async fn sys_execveat(
+    ctx: &mut Ctx<'_>,
+    dirfd: Fd,
+    path: UserCStr,
+    argv: UserPtr<u64>,
+    envp: UserPtr<u64>,
+    flags: u32,
+) -> KResult<u64> {
+    crate::process::exec::sys_execveat(ctx, dirfd, path, argv, envp, flags).await
+}
+
+/// unshare(2): what Kestrel can stop sharing (the descriptor table with
+/// CLONE_FILES, the fs context with CLONE_FS; SEM_UNDO adjustments are per
+/// process already); CLONE_THREAD, CLONE_SIGHAND and CLONE_VM only in a
+/// single-threaded process (nothing to do). New namespaces are EPERM without
+/// CAP_SYS_ADMIN and EINVAL with it (Kestrel has none); unknown flags EINVAL.
+pub async fn sys_unshare(ctx: &mut Ctx<'_>, flags: u64) -> KResult<u64> {
+    const CLONE_NEWTIME: u64 = 0x80;
+    const CLONE_NEWUSER: u64 = 0x1000_0000;
+    const NAMESPACES: u64 =
+        0x0002_0000 | 0x0200_0000 | 0x0400_0000 | 0x0800_0000 | 0x2000_0000 | 0x4000_0000;
+    let known = CLONE_THREAD
+        | CLONE_FS
+        | CLONE_SIGHAND
+        | CLONE_VM
+        | CLONE_FILES
+        | CLONE_SYSVSEM
+        | NAMESPACES
+        | CLONE_NEWUSER
+        | CLONE_NEWTIME;
+    let flags = flags & 0xffff_ffff;
+    if flags & !known != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let p = ctx.process().clone();
+    if flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_VM) != 0 && p.threads.lock().len() > 1 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & (NAMESPACES | CLONE_NEWTIME) != 0
+        && !p.cred.lock().capable(kestrel_abi::cap::CAP_SYS_ADMIN)
+    {
+        return Err(Errno::EPERM);
+    }
+    if flags & (NAMESPACES | CLONE_NEWTIME | CLONE_NEWUSER) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & CLONE_FILES != 0 {
+        p.unshare_files();
+    }
+    if flags & CLONE_FS != 0 {
+        p.unshare_fs();
+    }
+    Ok(0)
 }

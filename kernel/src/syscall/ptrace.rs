@@ -246,7 +246,7 @@ fn traceme(ctx: &Ctx<'_>) -> KResult<u64> {
 /// Whether `tracer` may trace `target` (Linux's PTRACE_MODE_ATTACH_REALCREDS
 /// check): CAP_SYS_PTRACE, or the same real uid and gid as all of the target's
 /// ids, and a dumpable target.
-fn may_trace(tracer: &process::Process, target: &process::Process) -> bool {
+pub(super) fn may_trace(tracer: &process::Process, target: &process::Process) -> bool {
     let c = tracer.cred.lock().clone();
     if c.capable(CAP_SYS_PTRACE) {
         return true;

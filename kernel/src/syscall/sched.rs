@@ -21,6 +21,7 @@ const SCHED_FIFO: u64 = 1;
 const SCHED_RR: u64 = 2;
 const SCHED_BATCH: u64 = 3;
 const SCHED_IDLE: u64 = 5;
+const SCHED_DEADLINE: u64 = 6;
 
 /// The process a sched_* pid names (0: the caller; ESRCH, EINVAL for negative).
 fn target(ctx: &Ctx<'_>, pid: i32) -> KResult<alloc::sync::Arc<Process>> {
@@ -87,7 +88,8 @@ pub async fn sys_sched_setparam(ctx: &mut Ctx<'_>, pid: Pid, param: UserPtr<i32>
 pub async fn sys_sched_get_priority_max(_: &mut Ctx<'_>, policy: i32) -> KResult<u64> {
     match policy as u64 {
         SCHED_FIFO | SCHED_RR => Ok(99),
-        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE => Ok(0),
+        // SCHED_DEADLINE has no priorities (0), as Linux answers.
+        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE | SCHED_DEADLINE => Ok(0),
         _ => Err(Errno::EINVAL),
     }
 }
@@ -95,7 +97,7 @@ pub async fn sys_sched_get_priority_max(_: &mut Ctx<'_>, policy: i32) -> KResult
 pub async fn sys_sched_get_priority_min(_: &mut Ctx<'_>, policy: i32) -> KResult<u64> {
     match policy as u64 {
         SCHED_FIFO | SCHED_RR => Ok(1),
-        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE => Ok(0),
+        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE | SCHED_DEADLINE => Ok(0),
         _ => Err(Errno::EINVAL),
     }
 }
@@ -286,6 +288,9 @@ const PR_GET_CHILD_SUBREAPER: u64 = 37;
 const PR_SET_NO_NEW_PRIVS: u64 = 38;
 const PR_GET_NO_NEW_PRIVS: u64 = 39;
 const PR_GET_TID_ADDRESS: u64 = 40;
+const PR_CAPBSET_DROP: u64 = 24;
+const PR_GET_SECUREBITS: u64 = 27;
+const PR_SET_SECUREBITS: u64 = 28;
 
 pub async fn sys_prctl(
     ctx: &mut Ctx<'_>,
@@ -355,8 +360,27 @@ pub async fn sys_prctl(
             }
             Ok(1)
         }
-        PR_SET_TIMERSLACK => Ok(0),
-        PR_GET_TIMERSLACK => Ok(50_000),
+        // Recorded and reported; Kestrel's timers fire when due, without slack.
+        PR_SET_TIMERSLACK => {
+            let v = if arg2 == 0 {
+                p.default_timer_slack_ns.load(Ordering::Relaxed)
+            } else {
+                arg2
+            };
+            p.timer_slack_ns.store(v, Ordering::Relaxed);
+            Ok(0)
+        }
+        PR_GET_TIMERSLACK => Ok(p.timer_slack_ns.load(Ordering::Relaxed)),
+        // Changing the bounding set or the securebits needs CAP_SETPCAP (EPERM
+        // first, as Linux checks it first); Kestrel has neither a bounding set
+        // nor securebits to change (EINVAL with the capability).
+        PR_CAPBSET_DROP | PR_SET_SECUREBITS => {
+            if !p.cred.lock().capable(CAP_SETPCAP) {
+                return Err(Errno::EPERM);
+            }
+            Err(Errno::EINVAL)
+        }
+        PR_GET_SECUREBITS => Ok(0),
         PR_SET_CHILD_SUBREAPER => {
             p.subreaper.store(arg2 != 0, Ordering::Relaxed);
             Ok(0)
@@ -371,9 +395,17 @@ pub async fn sys_prctl(
             if arg2 != 1 || arg3 != 0 || arg4 != 0 || arg5 != 0 {
                 return Err(Errno::EINVAL);
             }
-            Ok(0) // set-id programs do not exist yet, so there are no privileges to gain
+            // Kept and inherited; set-id programs do not gain privileges on
+            // Kestrel yet, so there is nothing more for it to stop.
+            p.no_new_privs.store(true, Ordering::Relaxed);
+            Ok(0)
         }
-        PR_GET_NO_NEW_PRIVS => Ok(0),
+        PR_GET_NO_NEW_PRIVS => {
+            if arg2 != 0 || arg3 != 0 || arg4 != 0 || arg5 != 0 {
+                return Err(Errno::EINVAL);
+            }
+            Ok(u64::from(p.no_new_privs.load(Ordering::Relaxed)))
+        }
         PR_GET_TID_ADDRESS => ctx
             .write(
                 UserPtr::new(arg2),

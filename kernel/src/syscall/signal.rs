@@ -298,8 +298,12 @@ pub async fn sys_rt_sigqueueinfo(
     if signum != 0 {
         valid(signum)?;
     }
+    // A thread's id names its process too (Linux's kill_pid_info finds the
+    // task by any pid, then signals its thread group).
     let p = if pid > 0 {
-        process::find(pid as u32).ok_or(Errno::ESRCH)?
+        process::find(pid as u32)
+            .or_else(|| process::find_thread(pid as u32).map(|t| t.process.clone()))
+            .ok_or(Errno::ESRCH)?
     } else {
         return Err(Errno::ESRCH);
     };

@@ -24,8 +24,8 @@ use kestrel_abi::time::{Itimerspec, Itimerval, Sigevent, Timespec, Timeval, Time
 use super::args::*;
 
 use super::{
-    Args, Ctx, cred, epoll, fd, fs, fs_extra, futex, ipc, locks, misc, mm, mount, poll, process,
-    ptrace, sched, signal, socket, splice, time, timer, xattr,
+    Args, Ctx, aio, cred, epoll, fd, fs, fs_extra, futex, ipc, locks, misc, mm, mount, mqueue,
+    poll, process, process_vm, ptrace, sched, signal, socket, splice, time, timer, xattr,
 };
 
 /// Awaits a handler's future, boxed for the calls listed here. The dispatch future
@@ -51,6 +51,12 @@ macro_rules! handler_future {
         alloc::boxed::Box::pin($call).await
     };
     (EXECVE, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (FUTEX_WAITV, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (EXECVEAT, $call:expr) => {
         alloc::boxed::Box::pin($call).await
     };
     (SENDMMSG, $call:expr) => {
@@ -207,13 +213,19 @@ syscall_table! {
     FSTAT => fs::sys_fstat(fd: Fd, statbuf: UserPtr<Stat>);
     LSTAT => fs::sys_lstat(path: UserCStr, statbuf: UserPtr<Stat>);
     LSEEK => fs::sys_lseek(fd: Fd, offset: i64, whence: u32);
-    MMAP => mm::sys_mmap(addr: u64, len: u64, prot: u32, flags: u32, fd: Fd, offset: u64), partial "no MAP_HUGETLB or MAP_LOCKED semantics (accepted, not honoured); ext2 files: the mapped range is read in at mmap time (no read-ahead on faults)";
+    MMAP => mm::sys_mmap(addr: u64, len: u64, prot: u32, flags: u32, fd: Fd, offset: u64), partial "no MAP_HUGETLB semantics (accepted, not honoured); ext2 files: the mapped range is read in at mmap time (no read-ahead on faults)";
     MPROTECT => mm::sys_mprotect(addr: u64, len: u64, prot: u32);
     MUNMAP => mm::sys_munmap(addr: u64, len: u64);
     BRK => mm::sys_brk(brk: u64);
     MREMAP => mm::sys_mremap(old_addr: u64, old_len: u64, new_len: u64, flags: u32, new_addr: u64), partial "no MREMAP_DONTUNMAP";
     MSYNC => mm::sys_msync(addr: u64, len: u64, flags: u32);
     MINCORE => mm::sys_mincore(addr: u64, len: u64, vec: UserPtr<u8>);
+    REMAP_FILE_PAGES => mm::sys_remap_file_pages(start: u64, size: u64, prot: u64, pgoff: u64, flags: u64);
+    MLOCK => mm::sys_mlock(addr: u64, len: u64);
+    MUNLOCK => mm::sys_munlock(addr: u64, len: u64);
+    MLOCKALL => mm::sys_mlockall(flags: u32);
+    MUNLOCKALL => mm::sys_munlockall();
+    MLOCK2 => mm::sys_mlock2(addr: u64, len: u64, flags: u32);
     MADVISE => mm::sys_madvise(addr: u64, len: u64, advice: u32), partial "MADV_FREE frees at once; other hints are accepted and ignored";
     SHMGET => ipc::sys_shmget(key: i32, size: usize, shmflg: u32);
     SHMAT => ipc::sys_shmat(shmid: i32, shmaddr: u64, shmflg: u32), partial "a SHM_RDONLY attachment may be mprotect()ed writable (Linux: EACCES); /proc/PID/maps does not name it /SYSVkey";
@@ -296,12 +308,13 @@ syscall_table! {
     LCHOWN => fs::sys_lchown(path: UserCStr, owner: Id, group: Id);
     UMASK => fs::sys_umask(mask: u32);
     GETTIMEOFDAY => time::sys_gettimeofday(tv: UserPtr<Timeval>, tz: UserPtr<Timezone>);
-    GETRUSAGE => time::sys_getrusage(who: i32, usage: UserPtr<Rusage>), partial "CPU times only; the other fields are zero";
+    GETRUSAGE => time::sys_getrusage(who: i32, usage: UserPtr<Rusage>), partial "CPU times and ru_maxrss (sampled at getrusage, exec and exit); the other fields are zero";
     TIMES => time::sys_times(buf: UserPtr<[i64; 4]>);
     GETRLIMIT => misc::sys_getrlimit(resource: u32, rlim: UserPtr<Rlimit>);
     SYSINFO => misc::sys_sysinfo(info: UserPtr<Sysinfo>);
     PTRACE => ptrace::sys_ptrace(request: i64, pid: Pid, addr: u64, data: u64), partial "no PTRACE_SYSEMU, PEEKSIGINFO, ARCH_PRCTL or seccomp requests; hardware breakpoints on code only (a data watchpoint in DR7 is ENOSPC); init cannot be traced";
-    PERSONALITY => misc::sys_personality(persona: u32), partial "PER_LINUX only; the flags are kept, not acted on";
+    PERSONALITY => misc::sys_personality(persona: u32), partial "the value is kept; no flag is acted on (every domain runs as PER_LINUX, as on Linux)";
+    SYSLOG => misc::sys_syslog(kind: i32, buf: UserPtr<u8>, len: i32), partial "the console level is kept, not acted on";
     GETUID => process::sys_getuid();
     SETUID => cred::sys_setuid(uid: Id);
     SETGID => cred::sys_setgid(gid: Id);
@@ -319,6 +332,9 @@ syscall_table! {
     CAPSET => cred::sys_capset(hdr: UserPtr<[u32; 2]>, data: UserPtr<u32>);
     UTIME => fs::sys_utime(path: UserCStr, times: UserPtr<[i64; 2]>);
     MKNOD => fs::sys_mknod(path: UserCStr, mode: Mode, dev: u32);
+    USTAT => fs_extra::sys_ustat(dev: u32, ubuf: UserPtr<u8>);
+    REBOOT => misc::sys_reboot(magic1: u32, magic2: u32, cmd: u32, arg: u64), partial "a restart powers off; no kexec or suspend";
+    SYSFS => misc::sys_sysfs(option: i32, arg1: u64, arg2: u64);
     STATFS => fs::sys_statfs(path: UserCStr, buf: UserPtr<Statfs>);
     FSTATFS => fs::sys_fstatfs(fd: Fd, buf: UserPtr<Statfs>);
     GETPRIORITY => sched::sys_getpriority(which: i32, who: u32);
@@ -375,11 +391,21 @@ syscall_table! {
     SCHED_GETAFFINITY => sched::sys_sched_getaffinity(pid: Pid, len: u32, mask: UserPtr<u8>);
     FUTEX => futex::sys_futex(uaddr: UserPtr<u32>, op: u32, val: u32, timeout: u64, uaddr2: UserPtr<u32>, val3: u32), partial "no priority-inheritance operations (FUTEX_LOCK_PI and friends)";
     EPOLL_CREATE => epoll::sys_epoll_create(size: i32);
+    IO_SETUP => aio::sys_io_setup(nr_events: u32, ctxp: UserPtr<u64>), partial "requests are carried out as they are submitted";
+    IO_DESTROY => aio::sys_io_destroy(ctx_id: u64);
+    IO_GETEVENTS => aio::sys_io_getevents(ctx_id: u64, min_nr: i64, nr: i64, events: UserPtr<u8>, timeout: UserPtr<Timespec>);
+    IO_SUBMIT => aio::sys_io_submit(ctx_id: u64, nr: i64, iocbpp: UserPtr<u64>), partial "IOCB_CMD_PREAD, PWRITE, FSYNC and FDSYNC (no vectored or poll requests)";
+    IO_CANCEL => aio::sys_io_cancel(ctx_id: u64, iocb: UserPtr<u8>, result: UserPtr<u8>);
+    INOTIFY_INIT => fs_extra::sys_inotify_init(), partial "no IN_EXCL_UNLINK or IN_UNMOUNT; events come from system calls (not from a disk changed underneath)";
+    INOTIFY_ADD_WATCH => fs_extra::sys_inotify_add_watch(fd: Fd, path: UserCStr, mask: u32);
+    INOTIFY_RM_WATCH => fs_extra::sys_inotify_rm_watch(fd: Fd, wd: i32);
+    INOTIFY_INIT1 => fs_extra::sys_inotify_init1(flags: u32);
     GETDENTS64 => fs::sys_getdents64(fd: Fd, dirp: UserPtr<u8>, count: u32);
     SEMTIMEDOP => ipc::sys_semtimedop(semid: i32, sops: UserPtr<Sembuf>, nsops: u32, timeout: UserPtr<Timespec>), partial "SEM_UNDO adjustments are per process: CLONE_SYSVSEM sharing between processes is not honoured";
     FADVISE64 => fs::sys_fadvise64(fd: Fd, offset: i64, len: i64, advice: i32), partial "advice is checked and has no effect (files live in memory)";
     SET_TID_ADDRESS => process::sys_set_tid_address(tidptr: UserPtr<i32>);
     RESTART_SYSCALL => signal::sys_restart_syscall();
+    UNSHARE => process::sys_unshare(flags: u64), partial "CLONE_FILES and CLONE_FS; no namespaces (EPERM without CAP_SYS_ADMIN, EINVAL with it)";
     SET_ROBUST_LIST => futex::sys_set_robust_list(head: u64, len: usize);
     GET_ROBUST_LIST => futex::sys_get_robust_list(pid: Pid, head: UserPtr<u64>, len: UserPtr<u64>);
     SPLICE => splice::sys_splice(fd_in: Fd, off_in: UserPtr<i64>, fd_out: Fd, off_out: UserPtr<i64>, len: usize, flags: u32), partial "copies through a kernel buffer (no page moves); SPLICE_F_MOVE and SPLICE_F_GIFT change nothing";
@@ -398,6 +424,12 @@ syscall_table! {
     EPOLL_CTL => epoll::sys_epoll_ctl(epfd: Fd, op: i32, fd: Fd, event: UserPtr<EpollEvent>);
     TGKILL => signal::sys_tgkill(tgid: Pid, tid: Pid, sig: i32);
     UTIMES => fs::sys_utimes(path: UserCStr, times: UserPtr<[Timeval; 2]>);
+    MQ_OPEN => mqueue::sys_mq_open(name: UserCStr, oflag: u32, mode: Mode, attr: UserPtr<[i64; 8]>);
+    MQ_UNLINK => mqueue::sys_mq_unlink(name: UserCStr);
+    MQ_TIMEDSEND => mqueue::sys_mq_timedsend(mqdes: Fd, msg: UserPtr<u8>, len: usize, prio: u32, timeout: UserPtr<Timespec>);
+    MQ_TIMEDRECEIVE => mqueue::sys_mq_timedreceive(mqdes: Fd, msg: UserPtr<u8>, len: usize, prio: UserPtr<u32>, timeout: UserPtr<Timespec>);
+    MQ_NOTIFY => mqueue::sys_mq_notify(mqdes: Fd, sevp: UserPtr<Sigevent>), partial "SIGEV_SIGNAL and SIGEV_NONE; no SIGEV_THREAD (it needs a netlink socket)";
+    MQ_GETSETATTR => mqueue::sys_mq_getsetattr(mqdes: Fd, newattr: UserPtr<[i64; 8]>, oldattr: UserPtr<[i64; 8]>);
     WAITID => process::sys_waitid(idtype: u64, id: u32, infop: UserPtr<Siginfo>, options: u32, rusage: UserPtr<Rusage>), partial "P_PIDFD is not supported";
     OPENAT => fs::sys_openat(dirfd: Fd, path: UserCStr, flags: u32, mode: Mode);
     MKDIRAT => fs::sys_mkdirat(dirfd: Fd, path: UserCStr, mode: Mode);
@@ -437,6 +469,10 @@ syscall_table! {
     RECVMMSG => socket::sys_recvmmsg(fd: Fd, msgvec: UserPtr<Mmsghdr>, vlen: u32, flags: u32, timeout: UserPtr<Timespec>);
     PRLIMIT64 => misc::sys_prlimit64(pid: Pid, resource: u32, new_limit: UserPtr<Rlimit>, old_limit: UserPtr<Rlimit>);
     SENDMMSG => socket::sys_sendmmsg(fd: Fd, msgvec: UserPtr<Mmsghdr>, vlen: u32, flags: u32);
+    PROCESS_VM_READV => process_vm::sys_process_vm_readv(pid: Pid, lvec: UserPtr<Iovec>, liovcnt: usize, rvec: UserPtr<Iovec>, riovcnt: usize, flags: u64);
+    PROCESS_VM_WRITEV => process_vm::sys_process_vm_writev(pid: Pid, lvec: UserPtr<Iovec>, liovcnt: usize, rvec: UserPtr<Iovec>, riovcnt: usize, flags: u64);
+    KCMP => misc::sys_kcmp(pid1: Pid, pid2: Pid, kind: i32, idx1: u64, idx2: u64), partial "KCMP_EPOLL_TFD is EINVAL";
+    EXECVEAT => process::sys_execveat(dirfd: Fd, path: UserCStr, argv: UserPtr<u64>, envp: UserPtr<u64>, flags: u32);
     CLOCK_ADJTIME => time::sys_clock_adjtime(clockid: i32, buf: UserPtr<Timex>);
     SYNCFS => fs_extra::sys_syncfs(fd: Fd);
     RENAMEAT2 => fs::sys_renameat2(olddirfd: Fd, oldpath: UserCStr, newdirfd: Fd, newpath: UserCStr, flags: u32), partial "RENAME_WHITEOUT is EINVAL";
@@ -451,5 +487,6 @@ syscall_table! {
     CLOSE_RANGE => fs_extra::sys_close_range(first: u32, last: u32, flags: u32);
     OPENAT2 => fs_extra::sys_openat2(dirfd: Fd, path: UserCStr, how: UserPtr<u8>, size: usize);
     FACCESSAT2 => fs::sys_faccessat2(dirfd: Fd, path: UserCStr, mode: u32, flags: u32);
+    FUTEX_WAITV => futex::sys_futex_waitv(waiters: UserPtr<u8>, nr_futexes: u32, flags: u32, timeout: UserPtr<Timespec>, clockid: i32);
     EPOLL_PWAIT2 => epoll::sys_epoll_pwait2(epfd: Fd, events: UserPtr<EpollEvent>, maxevents: i32, timeout: UserPtr<Timespec>, sigmask: UserPtr<u64>, sigsetsize: usize);
 }

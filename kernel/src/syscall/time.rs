@@ -72,8 +72,10 @@ pub async fn sys_clock_settime(
             set_realtime(ctx, ns)?;
             Ok(0)
         }
-        // Linux: CPU clocks cannot be set (EPERM); the others are not settable.
-        Clock::ProcessCpu(..) | Clock::ThreadCpu(..) => Err(Errno::EPERM),
+        // Linux: a CPU clock named by a pid or tid (a negative id) cannot be
+        // set (EPERM); CLOCK_PROCESS_CPUTIME_ID and CLOCK_THREAD_CPUTIME_ID,
+        // like the other clocks, have no way to be set at all (EINVAL).
+        Clock::ProcessCpu(..) | Clock::ThreadCpu(..) if clockid < 0 => Err(Errno::EPERM),
         _ => Err(Errno::EINVAL),
     }
 }
@@ -174,6 +176,12 @@ static NTP: spin::Mutex<Timex> = spin::Mutex::new(Timex {
 fn adjtime(ctx: &Ctx<'_>, ptr: UserPtr<Timex>) -> KResult<u64> {
     let req: Timex = ctx.read(ptr)?;
     let modes = req.modes;
+    // ADJ_ADJTIME (0x8000, adjtime(3)'s bit) goes only with ADJ_OFFSET (the
+    // single-shot form): alone or with other modes it is EINVAL, before any
+    // permission check (Linux's timekeeping_validate_timex).
+    if modes & 0x8000 != 0 && modes & 0x0001 == 0 {
+        return Err(Errno::EINVAL);
+    }
     let read_only = modes == 0 || modes == ADJ_OFFSET_SS_READ;
     if !read_only {
         if !ctx
@@ -384,10 +392,20 @@ pub async fn sys_getrusage(
     const RUSAGE_SELF: i32 = 0;
     const RUSAGE_CHILDREN: i32 = -1;
     const RUSAGE_THREAD: i32 = 1;
+    let p = ctx.process();
     let r = match who {
-        RUSAGE_SELF => rusage(ctx.process().cpu_time()),
-        RUSAGE_CHILDREN => rusage(ctx.process().children_cpu.get()),
-        RUSAGE_THREAD => rusage(ctx.thread.cpu.split()),
+        RUSAGE_SELF => kestrel_abi::process::Rusage {
+            ru_maxrss: p.sample_rss() as i64,
+            ..rusage(p.cpu_time())
+        },
+        RUSAGE_CHILDREN => kestrel_abi::process::Rusage {
+            ru_maxrss: p.cmaxrss_kb.load(core::sync::atomic::Ordering::Relaxed) as i64,
+            ..rusage(p.children_cpu.get())
+        },
+        RUSAGE_THREAD => kestrel_abi::process::Rusage {
+            ru_maxrss: p.sample_rss() as i64,
+            ..rusage(ctx.thread.cpu.split())
+        },
         _ => return Err(Errno::EINVAL),
     };
     ctx.write(usage, &r)?;

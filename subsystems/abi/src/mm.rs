@@ -39,3 +39,8 @@ pub const MADV_FREE: u32 = 8;
 pub const MS_ASYNC: u32 = 1;
 pub const MS_INVALIDATE: u32 = 2;
 pub const MS_SYNC: u32 = 4;
+
+pub const MCL_CURRENT: u32 = 1;
+pub const MCL_FUTURE: u32 = 2;
+pub const MCL_ONFAULT: u32 = 4;
+pub const MLOCK_ONFAULT: u32 = 1;

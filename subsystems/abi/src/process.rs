@@ -24,6 +24,7 @@ pub const CLONE_CHILD_CLEARTID: u64 = 0x0020_0000;
 pub const CLONE_DETACHED: u64 = 0x0040_0000;
 pub const CLONE_UNTRACED: u64 = 0x0080_0000;
 pub const CLONE_CHILD_SETTID: u64 = 0x0100_0000;
+pub const CLONE_IO: u64 = 0x8000_0000;
 
 // wait options.
 pub const WNOHANG: u32 = 0x0000_0001;

@@ -122,6 +122,9 @@ pub struct Registry<T> {
     last_idx: Option<usize>,
     seq: u16,
     max: usize,
+    /// msg_next_id, sem_next_id, shm_next_id: the id the next object asks for
+    /// (-1: none). Used once.
+    next_id: i32,
 }
 
 /// What `*get` found for a key.
@@ -141,7 +144,26 @@ impl<T> Registry<T> {
             last_idx: None,
             seq: 0,
             max,
+            next_id: -1,
         }
+    }
+
+    /// Changes the most objects there may be (kernel.msgmni...); those that
+    /// exist stay.
+    pub fn set_max(&mut self, max: usize) {
+        self.max = max;
+    }
+
+    /// The id the next object asks for (-1: none).
+    pub fn next_id(&self) -> i32 {
+        self.next_id
+    }
+
+    /// Asks for id `id` for the next object (-1 or any negative: none). Its
+    /// sequence number is used as it is; its index, or the first free one
+    /// after it, as Linux's ipc_idr_alloc does.
+    pub fn set_next_id(&mut self, id: i32) {
+        self.next_id = id.max(-1);
     }
 
     /// How many objects there are.
@@ -211,16 +233,29 @@ impl<T> Registry<T> {
         if self.slots.len() >= self.max {
             return Err(Errno::ENOSPC);
         }
-        let start = self.last_idx.map_or(0, |l| l + 1);
-        let idx = self
-            .free_from(start)
-            .or_else(|| self.free_from(0))
-            .ok_or(Errno::ENOSPC)?;
-        if self.last_idx.is_some_and(|l| idx <= l) {
-            self.seq = self.seq.wrapping_add(1);
-        }
-        self.last_idx = Some(idx);
-        let seq = self.seq;
+        let (idx, seq) = if self.next_id >= 0 {
+            let wanted = self.next_id;
+            self.next_id = -1;
+            let mut idx = (wanted % SEQ_MULTIPLIER) as usize;
+            while self.slots.contains_key(&idx) {
+                idx += 1;
+            }
+            if idx >= SEQ_MULTIPLIER as usize {
+                return Err(Errno::ENOSPC);
+            }
+            (idx, (wanted / SEQ_MULTIPLIER) as u16)
+        } else {
+            let start = self.last_idx.map_or(0, |l| l + 1);
+            let idx = self
+                .free_from(start)
+                .or_else(|| self.free_from(0))
+                .ok_or(Errno::ENOSPC)?;
+            if self.last_idx.is_some_and(|l| idx <= l) {
+                self.seq = self.seq.wrapping_add(1);
+            }
+            self.last_idx = Some(idx);
+            (idx, self.seq)
+        };
         self.slots.insert(
             idx,
             Entry {

@@ -52,6 +52,23 @@ fn stale_ids_are_einval_and_limit_is_enospc() {
 }
 
 #[test]
+fn next_id_is_used_once_or_the_next_free_index_with_its_sequence() {
+    let mut r: Registry<u32> = Registry::new(8);
+    assert_eq!(r.next_id(), -1);
+    r.set_next_id(3 * 32768 + 5);
+    assert_eq!(r.insert(0, 0o600, &ROOT, 1), Ok(3 * 32768 + 5));
+    assert_eq!(r.next_id(), -1);
+    assert_eq!(r.lookup(3 * 32768 + 5).unwrap().obj, 1);
+    // Taken: the next free index, the asked sequence.
+    r.set_next_id(3 * 32768 + 5);
+    assert_eq!(r.insert(0, 0o600, &ROOT, 2), Ok(3 * 32768 + 6));
+    // A smaller limit refuses more, keeps what exists.
+    r.set_max(2);
+    assert_eq!(r.insert(0, 0o600, &ROOT, 3), Err(Errno::ENOSPC));
+    assert_eq!(r.len(), 2);
+}
+
+#[test]
 fn ids_count_up_and_wrap_with_a_new_sequence() {
     let mut r: Registry<u32> = Registry::new(3);
     let ids: alloc::vec::Vec<i32> = (0..3)

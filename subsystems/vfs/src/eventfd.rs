@@ -34,6 +34,16 @@ impl EventFd {
         })
     }
 
+    /// Adds `n` from inside the kernel (an AIO completion), as far as the
+    /// counter goes (Linux's eventfd_signal), waking readers.
+    pub fn signal(&self, n: u64) {
+        {
+            let mut c = self.count.lock();
+            *c = c.saturating_add(n).min(EVENTFD_MAX);
+        }
+        self.wq.wake(u32::from(POLLIN | POLLRDNORM));
+    }
+
     /// The counter now (for /proc/PID/fdinfo).
     pub fn count(&self) -> u64 {
         *self.count.lock()

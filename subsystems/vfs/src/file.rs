@@ -413,12 +413,25 @@ impl OpenFile {
                 None => self.metadata()?.size as i64,
             },
             SEEK_DATA | SEEK_HOLE => {
-                // Without hole tracking the whole file is data (allowed by lseek(2)).
                 let size = self.metadata()?.size as i64;
                 if offset < 0 || offset >= size {
                     return Err(Errno::ENXIO);
                 }
-                let to = if whence == SEEK_DATA { offset } else { size };
+                let data = whence == SEEK_DATA;
+                // A file system that keeps holes says where they are; for the
+                // others the whole file is data (allowed by lseek(2)). The end
+                // of the file is a hole.
+                let found = self
+                    .inode
+                    .as_ref()
+                    .and_then(|i| i.seek_data(offset as u64, data));
+                let to = match found {
+                    Some(at) if at < size as u64 => at as i64,
+                    Some(_) if data => return Err(Errno::ENXIO),
+                    Some(_) => size,
+                    None if data => offset,
+                    None => size,
+                };
                 *pos = to as u64;
                 return Ok(*pos);
             }
@@ -605,6 +618,23 @@ mod tests {
         assert_eq!(f.seek(-5, SEEK_END).unwrap(), 6);
         assert_eq!(f.seek(-7, SEEK_CUR).err(), Some(Errno::EINVAL));
         assert_eq!(f.seek(0, 99).err(), Some(Errno::EINVAL));
+    }
+
+    #[test]
+    fn seek_data_and_hole_find_the_pages_written() {
+        let f = file(O_RDWR);
+        // Data in page 1 and page 3 of a 5-page file; the rest are holes.
+        f.pwrite(4096, b"a").unwrap();
+        f.pwrite(3 * 4096 + 10, b"b").unwrap();
+        f.dentry().unwrap().inode.truncate(5 * 4096).unwrap();
+        assert_eq!(f.seek(0, SEEK_DATA).unwrap(), 4096);
+        assert_eq!(f.seek(0, SEEK_HOLE).unwrap(), 0);
+        assert_eq!(f.seek(4096 + 5, SEEK_HOLE).unwrap(), 2 * 4096);
+        assert_eq!(f.seek(2 * 4096, SEEK_DATA).unwrap(), 3 * 4096);
+        assert_eq!(f.seek(3 * 4096 + 1, SEEK_DATA).unwrap(), 3 * 4096 + 1);
+        assert_eq!(f.seek(4 * 4096, SEEK_DATA), Err(Errno::ENXIO));
+        assert_eq!(f.seek(4 * 4096, SEEK_HOLE).unwrap(), 4 * 4096);
+        assert_eq!(f.seek(5 * 4096, SEEK_HOLE).err(), Some(Errno::ENXIO));
     }
 
     #[test]

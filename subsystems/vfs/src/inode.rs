@@ -276,6 +276,12 @@ pub trait Inode: Send + Sync + Any {
     }
     /// For a *magic* symlink (procfs's `exe`, `cwd`, `fd/N`): where following it
     /// leads, directly, whatever its text says. `None` for an ordinary symlink.
+    /// lseek's SEEK_DATA (`data`) or SEEK_HOLE from `from` (below the file's
+    /// size): the offset found, or `None` where the file keeps no holes
+    /// (then all of it is data, which lseek(2) allows).
+    fn seek_data(&self, _from: u64, _data: bool) -> Option<u64> {
+        None
+    }
     fn magic_link(&self) -> Option<KResult<crate::path::DentryRef>> {
         None
     }

@@ -356,6 +356,15 @@ impl Mounts {
             .map(|m| m.root.clone())
     }
 
+    /// The root of a mounted file system whose device is `dev` (ustat(2)).
+    pub fn root_of_dev(&self, dev: u64) -> Option<InodeRef> {
+        self.list
+            .read()
+            .iter()
+            .find(|m| m.root.metadata().dev == dev)
+            .map(|m| m.root.clone())
+    }
+
     /// How many mounts have a root with identity `root` (a file system mounted
     /// once and bound elsewhere has several).
     pub fn mounts_of(&self, root: (u64, u64)) -> usize {
@@ -563,6 +572,9 @@ impl Walker<'_> {
     pub async fn lookup_parent(&self, start: &DentryRef, path: &[u8]) -> KResult<ParentLookup> {
         Self::check_path(path)?;
         let trailing_slash = path.ends_with(b"/");
+        if path[0] == b'/' && self.resolve & RESOLVE_BENEATH != 0 {
+            return Err(Errno::EXDEV);
+        }
         let from = if path[0] == b'/' {
             self.root.clone()
         } else {

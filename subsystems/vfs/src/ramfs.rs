@@ -536,6 +536,33 @@ impl Inode for RamInode {
         }
     }
 
+    fn seek_data(&self, from: u64, data: bool) -> Option<u64> {
+        let Body::File(f) = &self.body else {
+            return None;
+        };
+        let f = f.lock();
+        let first = from / PAGE;
+        if data {
+            // The first page held at or after `from` (none: past any end).
+            Some(
+                f.pages
+                    .range(first..)
+                    .next()
+                    .map_or(u64::MAX, |(&idx, _)| (idx * PAGE).max(from)),
+            )
+        } else {
+            // The first page not held at or after `from`.
+            let mut idx = first;
+            for (&k, _) in f.pages.range(first..) {
+                if k != idx {
+                    break;
+                }
+                idx += 1;
+            }
+            Some((idx * PAGE).max(from))
+        }
+    }
+
     fn seals(&self) -> KResult<u32> {
         match &self.body {
             Body::File(_) => Ok(self.seals.load(core::sync::atomic::Ordering::Acquire)),
