@@ -20,6 +20,7 @@ pub const SUITE: &[&str] = &[
     "fs_copy",
     "xattr",
     "vm",
+    "inotify",
     "fcntl_lock",
     "fifo",
 ];

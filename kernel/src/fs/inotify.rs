@@ -135,6 +135,24 @@ fn identity(inode: &InodeRef) -> Id {
     (m.dev, m.ino)
 }
 
+/// Whether inotify_add_watch may take `mask` at all (Linux's first checks, made
+/// before the descriptor is looked at): some bit inotify knows (events, flags,
+/// or the bits only events carry), and not IN_MASK_ADD with IN_MASK_CREATE.
+pub fn mask_is_valid(mask: u32) -> bool {
+    const ALL_INOTIFY_BITS: u32 = IN_ALL_EVENTS
+        | 0x2000 // IN_UNMOUNT
+        | IN_Q_OVERFLOW
+        | IN_IGNORED
+        | IN_ONLYDIR
+        | IN_DONT_FOLLOW
+        | IN_EXCL_UNLINK
+        | IN_MASK_ADD
+        | IN_MASK_CREATE
+        | IN_ISDIR
+        | IN_ONESHOT;
+    mask & ALL_INOTIFY_BITS != 0 && !(mask & IN_MASK_ADD != 0 && mask & IN_MASK_CREATE != 0)
+}
+
 impl Inotify {
     /// A new instance for user `uid` (EMFILE past max_user_instances).
     pub fn new(uid: u32) -> KResult<Arc<Self>> {

@@ -680,6 +680,11 @@ pub async fn sys_inotify_add_watch(
     path: UserCStr,
     mask: u32,
 ) -> KResult<u64> {
+    // Linux checks the mask before the descriptor: no known bit, or both
+    // IN_MASK_ADD and IN_MASK_CREATE, is EINVAL even for a bad descriptor.
+    if !crate::fs::inotify::mask_is_valid(mask) {
+        return Err(Errno::EINVAL);
+    }
     let f = ctx.file(fd)?;
     let inst = crate::fs::inotify::instance(&f).ok_or(Errno::EINVAL)?;
     let path = ctx.read_path(path)?;
