@@ -99,8 +99,8 @@ pub struct Params {
 /// could hurt the run is kept out by running trinity unprivileged (see above).
 /// trinity itself never makes the calls it marks AVOID (kill, tkill, tgkill,
 /// rt_sigqueueinfo, clone, fork, pause, rt_sigreturn, ...; the run prints them).
-/// reboot needs no entry: Kestrel does not implement it, and an unprivileged caller
-/// gets EPERM.
+/// reboot needs no entry: an unprivileged caller gets EPERM (it needs
+/// CAP_SYS_BOOT), so trinity cannot power the machine off.
 const EXCLUDED: &[(&str, &str)] = &[
     // Ends the calling fuzzing process: trinity would spend its time starting new
     // children instead of making calls (trinity also marks it AVOID).
