@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -144,6 +145,17 @@ static void fail(const char *fmt, ...)
 static void syserr(const char *what)
 {
     fail("%s: %s (errno %d)", what, strerror(errno), errno);
+}
+
+/* A SIGBUS or SIGSEGV (a mapping's page the kernel could not give) is a
+ * failure like any other: the log says which operation met it. */
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    unsigned char *a = si->si_addr;
+    long at = pmap && a >= pmap && a < pmap + maxsize ? a - pmap : -1;
+    fail("signal %d (%s) at address %p (offset %#lx of the kept mapping, -1: not in it)", sig,
+         sig == SIGBUS ? "SIGBUS" : "SIGSEGV", si->si_addr, at);
 }
 
 /* Compares `n` bytes the file gave at `off` with the model. */
@@ -493,6 +505,13 @@ int main(int argc, char **argv)
         return 2;
     }
     path = argv[optind];
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGBUS, &sa, NULL);
+    sigaction(SIGSEGV, &sa, NULL);
     pagesz = sysconf(_SC_PAGESIZE);
     if (maxoplen > maxsize)
         maxoplen = maxsize;
