@@ -327,6 +327,8 @@ impl Ext2Fs {
             on_disk: spin::Mutex::new(BTreeMap::new()),
             maps: spin::Mutex::new(MapState::default()),
             map_end: AtomicU64::new(0),
+            changes_begun: AtomicU64::new(0),
+            changes_ended: AtomicU64::new(0),
         });
         map.insert(ino, Arc::downgrade(&i));
         Ok(i)
@@ -431,6 +433,21 @@ pub struct Ext2Inode {
     /// by the write, truncate or fallocate that grew it, and a truncation keeps
     /// (zeroed) the pages a mapping may still map.
     map_end: AtomicU64,
+    /// Content changes (write, truncate, fallocate) begun and ended, each
+    /// counted from before its disk operation to after the loaded pages follow
+    /// it: a write-back that overlapped one may have written a page copied before
+    /// the change over it, so it leaves the pages dirty for another round.
+    changes_begun: AtomicU64,
+    changes_ended: AtomicU64,
+}
+
+/// One content change of an inode in progress (see [`Ext2Inode::changes_begun`]).
+struct Changing<'a>(&'a Ext2Inode);
+
+impl Drop for Changing<'_> {
+    fn drop(&mut self) {
+        self.0.changes_ended.fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 /// The writable shared mappings of an inode (see [`Ext2Inode::write_back_pages`]).
@@ -475,6 +492,12 @@ impl Drop for Ext2Inode {
 }
 
 impl Ext2Inode {
+    /// Marks a content change from now until the returned guard goes.
+    fn changing(&self) -> Changing<'_> {
+        self.changes_begun.fetch_add(1, Ordering::AcqRel);
+        Changing(self)
+    }
+
     fn check_rw(&self) -> KResult<()> {
         if self.fs.fs.read_only() {
             Err(Errno::EROFS)
@@ -565,6 +588,12 @@ impl Ext2Inode {
             }
             m.made
         };
+        // The page copies below are taken outside the file system's lock: a
+        // write(2) may reach the disk between a copy and its write-back, which
+        // then puts the older bytes back (the page itself is right). Only a round
+        // that no content change overlapped may call the pages clean.
+        let begun = self.changes_begun.load(Ordering::Acquire);
+        let quiet_before = self.changes_ended.load(Ordering::Acquire) == begun;
         let mut pages: Vec<(u64, Arc<PageBuf>)> = Vec::new();
         {
             let loaded = self.pages.lock();
@@ -615,8 +644,10 @@ impl Ext2Inode {
             let done = {
                 let mut m = self.maps.lock();
                 // Clean only if no mapping could have stored since the copies
-                // were taken: none is writable, and none was made meanwhile.
-                if m.writable == 0 && m.made == made {
+                // were taken (none is writable, and none was made meanwhile),
+                // and no write, truncate or fallocate overlapped this round.
+                let quiet = quiet_before && self.changes_begun.load(Ordering::Acquire) == begun;
+                if m.writable == 0 && m.made == made && quiet {
                     m.dirty = false;
                 }
                 !m.dirty
@@ -633,6 +664,7 @@ impl Ext2Inode {
         self.fs.write_back_attrs(Some(self.ino)).await?;
         let ino = self.ino;
         let old = self.meta.lock().size;
+        let _changing = self.changing();
         let mut own = Vec::new();
         own.try_reserve_exact(data.len())
             .map_err(|_| Errno::ENOMEM)?;
@@ -960,6 +992,7 @@ impl Inode for Ext2Inode {
             self.fs.write_back_attrs(Some(self.ino)).await?;
             let ino = self.ino;
             let old = self.meta.lock().size;
+            let _changing = self.changing();
             let r = self
                 .fs
                 .op(move |fs| async move { fs.truncate(ino, size).await })
@@ -986,6 +1019,7 @@ impl Inode for Ext2Inode {
             self.fs.write_back_attrs(Some(self.ino)).await?;
             let ino = self.ino;
             let old = self.meta.lock().size;
+            let _changing = self.changing();
             let r = self
                 .fs
                 .op(move |fs| async move { fs.allocate(ino, offset, len, keep_size, punch).await })
