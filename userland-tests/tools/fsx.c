@@ -570,7 +570,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < OP_COUNT; i++) {
         printf(" %s %lu", op_names[i], counts[i]);
         if (skipped[i])
-            printf(" (%lu EOPNOTSUPP or ENOSYS)", skipped[i]);
+            printf(" (%lu %s)", skipped[i], i >= OP_PMAPWRITE ? "skipped: -P" : "EOPNOTSUPP or ENOSYS");
     }
     printf("\n");
     return 0;
