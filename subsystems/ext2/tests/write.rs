@@ -666,7 +666,10 @@ fn write_within_never_grows_the_file() {
     let m = mount(&img);
     let f = m.create_file(2, "f", &pattern(100, 7));
     // Cut at the size: 50 of the 100 bytes land, the file stays 100 long.
-    assert_eq!(block_on(m.fs.write_within(f, 50, &[b'x'; 100])).unwrap(), 50);
+    assert_eq!(
+        block_on(m.fs.write_within(f, 50, &[b'x'; 100])).unwrap(),
+        50
+    );
     let mut want = pattern(100, 7);
     want[50..].fill(b'x');
     assert_eq!(m.read_all(f), want);
