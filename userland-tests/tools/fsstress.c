@@ -1,10 +1,12 @@
 /* fsstress: several processes doing random namespace and content operations in
  * one directory tree at once (create, mkdir, unlink, rmdir, rename, link,
- * symlink, write, read, truncate, readdir, stat, chmod, fsync). Names come from
+ * symlink, write, read, truncate, readdir, stat, chmod, fsync, stores through a
+ * MAP_SHARED mapping). Names come from
  * a small set, so the processes race on the same files and directories: errors
  * such races give (ENOENT, EEXIST, ENOTEMPTY, ENOTDIR, EISDIR, EINVAL for a
- * directory renamed into itself, EPERM for a hard link to a directory, ELOOP)
- * are expected and counted; any other error (EIO, EUCLEAN, ENOSPC...) or a
+ * directory renamed into itself, EPERM for a hard link to a directory, ELOOP,
+ * SIGBUS for a store into a mapped page another process truncated away) are
+ * expected and counted; any other error (EIO, EUCLEAN, ENOSPC...) or a
  * process killed by a signal is a failure.
  *
  *   fsstress [-p PROCS] [-n OPS] [-s SEED] [-c] [-v] DIR
@@ -15,6 +17,9 @@
  * fsstress. */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -41,18 +46,20 @@ enum op {
     OP_STAT,
     OP_CHMOD,
     OP_FSYNC,
+    OP_MMAP,
     OP_COUNT,
 };
 
 static const char *op_names[OP_COUNT] = {
     "creat", "mkdir", "unlink", "rmdir", "rename", "link", "symlink",
-    "write", "read", "truncate", "readdir", "stat", "chmod", "fsync",
+    "write", "read", "truncate", "readdir", "stat", "chmod", "fsync", "mmap",
 };
 
 static const int op_weight[OP_COUNT] = {
     [OP_CREAT] = 10, [OP_MKDIR] = 6, [OP_UNLINK] = 8, [OP_RMDIR] = 4, [OP_RENAME] = 8,
     [OP_LINK] = 4, [OP_SYMLINK] = 4, [OP_WRITE] = 12, [OP_READ] = 6, [OP_TRUNCATE] = 5,
     [OP_READDIR] = 5, [OP_STAT] = 8, [OP_CHMOD] = 3, [OP_FSYNC] = 3,
+    [OP_MMAP] = 5,
 };
 
 static uint64_t rng;
@@ -122,6 +129,51 @@ static void result(int op, int r, const char *a, const char *b)
     failures++;
     printf("fsstress[%d]: FAIL %s %s%s%s: %s (errno %d)\n", me, op_names[op], a, b ? " " : "",
            b ? b : "", strerror(e), e);
+}
+
+static sigjmp_buf bus_jmp;
+
+static void on_bus(int sig)
+{
+    (void)sig;
+    siglongjmp(bus_jmp, 1);
+}
+
+/* Stores through a MAP_SHARED mapping of the file `a` (another process may
+ * truncate it meanwhile: SIGBUS is a race, not a failure). */
+static int mapstore(const char *a)
+{
+    int fd = open(a, O_RDWR);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
+        close(fd);
+        return 0;
+    }
+    size_t len = st.st_size < (64 << 10) ? (size_t)st.st_size : (64 << 10);
+    char *volatile m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    int r = 0;
+    if (sigsetjmp(bus_jmp, 1) == 0) {
+        for (int i = 0; i < 16; i++)
+            m[below((long)len)] = (char)next();
+        if (below(2) && msync(m, len, MS_SYNC) != 0)
+            r = -1;
+    } else {
+        expected_err[OP_MMAP]++;
+        r = 1;
+    }
+    int e = errno;
+    munmap(m, len);
+    close(fd);
+    errno = e;
+    return r;
 }
 
 static void fill(long n)
@@ -225,6 +277,11 @@ static void doop(int op)
         r = chmod(a, modes[below(5)]);
         break;
     }
+    case OP_MMAP:
+        r = mapstore(a);
+        if (r == 1)
+            return; /* SIGBUS, counted */
+        break;
     case OP_FSYNC:
         fd = r = open(a, O_RDONLY);
         if (fd >= 0) {
@@ -339,6 +396,7 @@ int main(int argc, char **argv)
             close(pfd[0]);
             me = p;
             rng = seed + (unsigned long long)p;
+            signal(SIGBUS, on_bus);
             for (unsigned long n = 0; n < nops; n++) {
                 int r = (int)below(total), op = 0;
                 while (r >= op_weight[op])

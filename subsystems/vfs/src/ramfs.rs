@@ -801,6 +801,22 @@ impl Inode for RamInode {
             None => a.get(new).cloned(),
         };
         let src_is_dir = is_dir(&src);
+        // The two directories locked above must not be locked again below (a
+        // spin lock taken twice never returns): the target is the source's own
+        // directory (`rename("d/x", "d")`: Linux's ENOTEMPTY, it holds the
+        // source), or the source is the new directory (a move into itself, which
+        // the system call refuses first unless a concurrent rename raced it).
+        let ino_of = |i: &InodeRef| as_ram(i).map(|r| r.ino);
+        if dst.as_ref().is_some_and(|d| ino_of(d) == Some(self.ino)) {
+            return Err(if flags & RENAME_EXCHANGE != 0 {
+                Errno::EINVAL
+            } else {
+                Errno::ENOTEMPTY
+            });
+        }
+        if ino_of(&src) == Some(nd.ino) || dst.as_ref().is_some_and(|d| ino_of(d) == Some(nd.ino)) {
+            return Err(Errno::EINVAL);
+        }
         let mut parent_links = (0i32, 0i32); // (self, new_dir) nlink changes
         if flags & RENAME_EXCHANGE != 0 {
             let dst = dst.ok_or(Errno::ENOENT)?;
@@ -1133,6 +1149,21 @@ mod tests {
         assert_eq!(root.metadata().nlink, before - 1);
         assert_eq!(d2.metadata().nlink, 3);
         let _ = d1;
+    }
+
+    #[test]
+    fn rename_of_a_directory_over_its_own_parent_is_enotempty_not_a_deadlock() {
+        let root = RamFs::new_root(1);
+        let d = root.create(b"d", NodeKind::Dir, 0o755, 0, 0).unwrap();
+        d.create(b"x", NodeKind::Dir, 0o755, 0, 0).unwrap();
+        assert_eq!(d.rename(b"x", &root, b"d", 0), Err(Errno::ENOTEMPTY));
+        assert_eq!(
+            d.rename(b"x", &root, b"d", RENAME_EXCHANGE),
+            Err(Errno::EINVAL)
+        );
+        let x = d.lookup(b"x").unwrap();
+        assert_eq!(d.rename(b"x", &x, b"y", 0), Err(Errno::EINVAL));
+        assert!(d.lookup(b"x").is_ok());
     }
 
     #[test]
