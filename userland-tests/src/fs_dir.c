@@ -956,6 +956,23 @@ TEST(readlinkat_bad_dirfd_is_ebadf) {
     EXPECT_ERRNO(syscall(SYS_readlinkat, 9999, "l", buf, sizeof buf), EBADF);
 }
 
+/* The target is the source's own directory: it holds the source, so it is
+ * not empty (and an exchange of the two is EINVAL). */
+TEST(rename_directory_over_its_own_parent_is_enotempty) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    char p[PATH_MAX], x[PATH_MAX];
+    snprintf(p, sizeof p, "%s/d", d);
+    snprintf(x, sizeof x, "%s/d/x", d);
+    OK(mkdir(p, 0755));
+    OK(mkdir(x, 0755));
+    EXPECT_ERRNO(rename(x, p), ENOTEMPTY);
+    EXPECT_ERRNO(syscall(SYS_renameat2, AT_FDCWD, x, AT_FDCWD, p, 2 /* RENAME_EXCHANGE */),
+                 EINVAL);
+    struct stat st;
+    OK(stat(x, &st));
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -1050,5 +1067,6 @@ int main(void)
     RUN(readlinkat_relative_to_dirfd_and_truncates);
     RUN(readlinkat_empty_path_reads_opath_symlink_fd);
     RUN(readlinkat_bad_dirfd_is_ebadf);
+    RUN(rename_directory_over_its_own_parent_is_enotempty);
     return KT_END();
 }

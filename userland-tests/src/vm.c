@@ -260,6 +260,71 @@ TEST(shared_file_mapping_store_past_truncate_does_not_regrow_the_file) {
     EXPECT_EQ(c, 'A');
 }
 
+/* A shared mapping made while the file was empty, longer than it: once the
+ * file grows (ftruncate, a write past the end leaving a hole), the new pages
+ * are the file's, both ways. */
+TEST(shared_file_mapping_made_before_the_file_grew_maps_the_new_pages) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    int fd = OK(open(kt_path(d, "f"), O_RDWR | O_CREAT | O_TRUNC, 0644));
+    volatile char *m = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED) {
+        close(fd);
+        CHECK(0, "mmap failed: %s", kt_errstr(errno));
+    }
+    ssize_t w = pwrite(fd, "W", 1, 2 * PG + 5); /* page 1 is a hole now */
+    char hole = m[PG + 9], seen = m[2 * PG + 5];
+    m[PG + 3] = 'M';
+    int t = ftruncate(fd, 4 * PG);
+    m[3 * PG + 7] = 'T';
+    char a = 0, b = 0;
+    ssize_t ra = pread(fd, &a, 1, PG + 3), rb = pread(fd, &b, 1, 3 * PG + 7);
+    munmap((void *)m, 4 * PG);
+    close(fd);
+    EXPECT_EQ(w, 1);
+    EXPECT_EQ(t, 0);
+    EXPECT_EQ(hole, 0);
+    EXPECT_EQ(seen, 'W');
+    EXPECT_EQ(ra, 1);
+    EXPECT_EQ(a, 'M');
+    EXPECT_EQ(rb, 1);
+    EXPECT_EQ(b, 'T');
+}
+
+/* Truncated below a mapped page and grown again, the file has a hole there:
+ * the mapping reads zeros, and its stores are the file's again. */
+TEST(shared_file_mapping_after_truncate_down_and_up_reads_zeros_and_stores_reach_the_file) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    int fd = OK(make_file(kt_path(d, "f"), 2 * PG, 'x'));
+    volatile char *m = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED) {
+        close(fd);
+        CHECK(0, "mmap failed: %s", kt_errstr(errno));
+    }
+    char before = m[PG + 1];
+    int t1 = ftruncate(fd, 10), t2 = ftruncate(fd, 2 * PG);
+    char tail = m[10], zero = m[PG + 1], head = m[9];
+    m[PG + 2] = 'S';
+    char c = 0;
+    ssize_t n = pread(fd, &c, 1, PG + 2);
+    munmap((void *)m, 2 * PG);
+    fsync(fd);
+    char after = 0;
+    ssize_t n2 = pread(fd, &after, 1, PG + 2);
+    close(fd);
+    EXPECT_EQ(before, 'x');
+    EXPECT_EQ(t1, 0);
+    EXPECT_EQ(t2, 0);
+    EXPECT_EQ(head, 'x');
+    EXPECT_EQ(tail, 0);
+    EXPECT_EQ(zero, 0);
+    EXPECT_EQ(n, 1);
+    EXPECT_EQ(c, 'S');
+    EXPECT_EQ(n2, 1);
+    EXPECT_EQ(after, 'S');
+}
+
 /* MAP_PRIVATE mappings see write()s to pages they have not copied yet. */
 TEST(private_file_mapping_sees_write_to_untouched_page) {
     const char *d = kt_tmpdir();
@@ -1086,6 +1151,8 @@ int main(void)
     RUN(shared_file_mapping_sees_later_write_syscall);
     RUN(shared_file_mapping_stores_outlive_unmap_and_close);
     RUN(shared_file_mapping_store_past_truncate_does_not_regrow_the_file);
+    RUN(shared_file_mapping_made_before_the_file_grew_maps_the_new_pages);
+    RUN(shared_file_mapping_after_truncate_down_and_up_reads_zeros_and_stores_reach_the_file);
     RUN(private_file_mapping_sees_write_to_untouched_page);
     RUN(shared_file_mapping_shared_with_forked_child);
     RUN(private_file_mapping_write_does_not_change_the_file);

@@ -472,3 +472,140 @@ pub fn crash_check(opts: &Opts, a: &build::Artefacts) -> Result<bool, String> {
         Ok(false)
     }
 }
+
+/// fsx's operations per run, and the largest file it makes (past 268 KiB a 1 KiB
+/// block file needs double-indirect blocks).
+const FSX_OPS: u32 = 3000;
+const FSX_MAX_SIZE: u32 = 400_000;
+/// fsstress: processes, and operations each.
+const FSSTRESS_PROCS: u32 = 4;
+const FSSTRESS_OPS: u32 = 400;
+
+/// A seed that differs from run to run (printed, so a failure can be replayed).
+fn random_seed() -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    (t.as_secs().wrapping_mul(1_000_003)
+        ^ u64::from(t.subsec_nanos())
+        ^ u64::from(std::process::id()))
+        % 1_000_000_000
+        + 1
+}
+
+/// The guest's side of [`fsx_check`]: on each disk, fsx with a fixed seed and
+/// with `seed`, then fsstress, then the unmount.
+fn fsx_script(seed: u64) -> String {
+    format!(
+        "mkdir -p /mnt/a /mnt/b; \
+mount -t ext2 /dev/vda /mnt/a && mount -t ext2 /dev/vdb /mnt/b || echo 'fsx mount failed'; \
+for m in a b; do \
+/tests/tools/fsx -n {FSX_OPS} -s 1 -m {FSX_MAX_SIZE} /mnt/$m/fixed; echo \"fsx fixed $m status $?\"; \
+/tests/tools/fsx -n {FSX_OPS} -s {seed} -m {FSX_MAX_SIZE} /mnt/$m/random; echo \"fsx random $m status $?\"; \
+/tests/tools/fsstress -p {FSSTRESS_PROCS} -n {FSSTRESS_OPS} -s {seed} /mnt/$m/stress; echo \"fsstress $m status $?\"; \
+done; \
+umount /mnt/a && echo 'fsx unmounted a'; umount /mnt/b && echo 'fsx unmounted b'"
+    )
+}
+
+/// fsx and fsstress (userland-tests/tools) on fresh ext2 disks with 1 KiB and 4
+/// KiB blocks: fsx with seed 1 and with a random seed (printed, with the
+/// command that replays it), fsstress with several processes; after the
+/// unmount, `e2fsck -fn` must find both disks clean.
+pub fn fsx_check(opts: &Opts, a: &build::Artefacts) -> Result<(u32, u32), String> {
+    let dir = build::out_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let (one, four) = (dir.join("ext2-fsx-1k.img"), dir.join("ext2-fsx-4k.img"));
+    make_image(&one, 64, 1024, None)?;
+    make_image(&four, 64, 4096, None)?;
+    let seed = random_seed();
+    let fsx = userland::build_tool("fsx")?;
+    let fsstress = userland::build_tool("fsstress")?;
+    println!(
+        "xtask: fsx and fsstress random seed {seed}; replay fsx with: mkfs.ext2 -q -b 1024 /tmp/d.img 64M && \
+cargo xtask run --disk /tmp/d.img --with {}:/t/fsx --cmd 'mkdir -p /mnt; mount -t ext2 /dev/vda /mnt && \
+/t/fsx -n {FSX_OPS} -s {seed} -m {FSX_MAX_SIZE} /mnt/f' (4 KiB blocks: mkfs.ext2 -b 4096; fsstress: --with {}:/t/fsstress and /t/fsstress -p {FSSTRESS_PROCS} -n {FSSTRESS_OPS} -s {seed} /mnt/s)",
+        fsx.display(),
+        fsstress.display()
+    );
+    let mut tree = initramfs::base()?;
+    tree.add_host(&fsx, "/tests/tools/fsx")?;
+    tree.add_host(&fsstress, "/tests/tools/fsstress")?;
+    initramfs::add_cmd(&mut tree, &fsx_script(seed));
+    let mut fa = a.clone();
+    fa.initramfs = Some(initramfs::write(&tree, "initramfs-ext2-fsx.cpio")?);
+    let mut o = opts.clone();
+    o.disks = [&one, &four]
+        .into_iter()
+        .map(|p| crate::Disk {
+            path: p.clone(),
+            read_only: false,
+        })
+        .collect();
+    let c = qemu::capture(
+        qemu::command(
+            &o,
+            &fa,
+            &Boot::Direct {
+                cmdline: qemu::cmdline(opts, "quiet"),
+            },
+        ),
+        Duration::from_secs(300),
+        false,
+    )?;
+    let has = |want: &str| c.lines.iter().any(|l| l.trim_end() == want);
+    let (mut passed, mut failed) = (0u32, 0u32);
+    let mut report = |name: &str, ok: bool, why: String| {
+        if ok {
+            println!("PASS {name}");
+            passed += 1;
+        } else {
+            println!("FAIL {name}: {why}");
+            failed += 1;
+        }
+    };
+    for (m, bs) in [("a", "1k"), ("b", "4k")] {
+        for (what, name, s) in [
+            ("fsx fixed", format!("ext2.fsx_seed_1_{bs}"), 1),
+            ("fsx random", format!("ext2.fsx_random_seed_{bs}"), seed),
+            (
+                "fsstress",
+                format!("ext2.fsstress_{FSSTRESS_PROCS}_processes_{bs}"),
+                seed,
+            ),
+        ] {
+            report(
+                &name,
+                has(&format!("{what} {m} status 0")),
+                format!(
+                    "seed {s}: no line {:?} (timed out: {})",
+                    format!("{what} {m} status 0"),
+                    c.timed_out
+                ),
+            );
+        }
+    }
+    for (m, bs, img) in [("a", "1k", &one), ("b", "4k", &four)] {
+        let r = if has(&format!("fsx unmounted {m}")) {
+            fsck(img)
+        } else {
+            Err("the guest did not unmount it".into())
+        };
+        report(
+            &format!("ext2.fsx_fsstress_then_e2fsck_clean_{bs}"),
+            r.is_ok(),
+            r.err().unwrap_or_default(),
+        );
+    }
+    if failed > 0 {
+        for l in c.lines.iter().filter(|l| {
+            l.starts_with("fsx")
+                || l.starts_with("fsstress")
+                || l.starts_with("  ")
+                || l.contains("PANIC")
+        }) {
+            println!("    | {l}");
+        }
+    }
+    Ok((passed, failed))
+}

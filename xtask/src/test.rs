@@ -1241,8 +1241,12 @@ pub fn test(opts: &Opts) -> Result<u8, String> {
     println!("xtask: disks and network cards (virtio-blk, virtio-net)");
     total.add(devices_check(opts, &a)?);
 
-    println!("xtask: ext2 on virtio-blk: the file-system tests on a disk, mount, umount, e2fsck");
+    println!(
+        "xtask: ext2 on virtio-blk: the file-system tests on a disk, fsx and fsstress, mount, umount, e2fsck"
+    );
     let (passed, failed) = crate::ext2::check(opts, &a)?;
+    total.add(Tally { passed, failed });
+    let (passed, failed) = crate::ext2::fsx_check(opts, &a)?;
     total.add(Tally { passed, failed });
     for check in [crate::ext2::root_check, crate::ext2::crash_check] {
         if check(opts, &a)? {

@@ -31,7 +31,7 @@ use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::any::Any;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use kestrel_abi::fs::*;
 use kestrel_abi::time::Timespec;
@@ -326,6 +326,9 @@ impl Ext2Fs {
             pages: spin::Mutex::new(BTreeMap::new()),
             on_disk: spin::Mutex::new(BTreeMap::new()),
             maps: spin::Mutex::new(MapState::default()),
+            map_end: AtomicU64::new(0),
+            changes_begun: AtomicU64::new(0),
+            changes_ended: AtomicU64::new(0),
         });
         map.insert(ino, Arc::downgrade(&i));
         Ok(i)
@@ -423,6 +426,28 @@ pub struct Ext2Inode {
     on_disk: spin::Mutex<BTreeMap<u64, u64>>,
     /// Writable shared mappings, and whether loaded pages may differ from the disk.
     maps: spin::Mutex<MapState>,
+    /// The end of the furthest range [`Inode::load_pages`] was asked for (a
+    /// mapping's end, which may lie past the end of file). Page faults cannot
+    /// wait for the disk, so every page below both this and the file's size is
+    /// kept loaded: a file that grows under a mapping has its new pages loaded
+    /// by the write, truncate or fallocate that grew it, and a truncation keeps
+    /// (zeroed) the pages a mapping may still map.
+    map_end: AtomicU64,
+    /// Content changes (write, truncate, fallocate) begun and ended, each
+    /// counted from before its disk operation to after the loaded pages follow
+    /// it: a write-back that overlapped one may have written a page copied before
+    /// the change over it, so it leaves the pages dirty for another round.
+    changes_begun: AtomicU64,
+    changes_ended: AtomicU64,
+}
+
+/// One content change of an inode in progress (see [`Ext2Inode::changes_begun`]).
+struct Changing<'a>(&'a Ext2Inode);
+
+impl Drop for Changing<'_> {
+    fn drop(&mut self) {
+        self.0.changes_ended.fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 /// The writable shared mappings of an inode (see [`Ext2Inode::write_back_pages`]).
@@ -467,6 +492,12 @@ impl Drop for Ext2Inode {
 }
 
 impl Ext2Inode {
+    /// Marks a content change from now until the returned guard goes.
+    fn changing(&self) -> Changing<'_> {
+        self.changes_begun.fetch_add(1, Ordering::AcqRel);
+        Changing(self)
+    }
+
     fn check_rw(&self) -> KResult<()> {
         if self.fs.fs.read_only() {
             Err(Errno::EROFS)
@@ -557,6 +588,12 @@ impl Ext2Inode {
             }
             m.made
         };
+        // The page copies below are taken outside the file system's lock: a
+        // write(2) may reach the disk between a copy and its write-back, which
+        // then puts the older bytes back (the page itself is right). Only a round
+        // that no content change overlapped may call the pages clean.
+        let begun = self.changes_begun.load(Ordering::Acquire);
+        let quiet_before = self.changes_ended.load(Ordering::Acquire) == begun;
         let mut pages: Vec<(u64, Arc<PageBuf>)> = Vec::new();
         {
             let loaded = self.pages.lock();
@@ -607,8 +644,10 @@ impl Ext2Inode {
             let done = {
                 let mut m = self.maps.lock();
                 // Clean only if no mapping could have stored since the copies
-                // were taken: none is writable, and none was made meanwhile.
-                if m.writable == 0 && m.made == made {
+                // were taken (none is writable, and none was made meanwhile),
+                // and no write, truncate or fallocate overlapped this round.
+                let quiet = quiet_before && self.changes_begun.load(Ordering::Acquire) == begun;
+                if m.writable == 0 && m.made == made && quiet {
                     m.dirty = false;
                 }
                 !m.dirty
@@ -624,6 +663,8 @@ impl Ext2Inode {
         self.check_rw()?;
         self.fs.write_back_attrs(Some(self.ino)).await?;
         let ino = self.ino;
+        let old = self.meta.lock().size;
+        let _changing = self.changing();
         let mut own = Vec::new();
         own.try_reserve_exact(data.len())
             .map_err(|_| Errno::ENOMEM)?;
@@ -636,6 +677,10 @@ impl Ext2Inode {
             self.update_pages(pos, &data[..n]);
         }
         self.fs.refresh(self.ino).await;
+        if let Ok(n) = r {
+            // From the old end: a write past it leaves a hole before it.
+            self.keep_loaded(pos.min(old), pos + n as u64).await;
+        }
         r
     }
 
@@ -678,14 +723,43 @@ impl Ext2Inode {
     }
 
     /// Keeps loaded pages equal to the file after its size became `size`.
+    ///
+    /// Pages past the end that a mapping may still map (below [`Self::map_end`])
+    /// stay, zeroed: Linux takes them out of every mapping (a later access is
+    /// SIGBUS), but Kestrel has no way from an inode to the page tables mapping
+    /// it, so a mapping keeps the frame. Dropping it would leave the mapping
+    /// with a page of its own once the file grows again — the old bytes where
+    /// the file has zeros, and stores that never reach the file. Kept and
+    /// zeroed, it is the hole the file reads there after it grows (and their
+    /// hash says the disk holds zeros, which a grown file's hole does).
     fn truncate_pages(&self, size: u64) {
+        let keep = self.map_end.load(Ordering::Relaxed).max(size);
         let mut pages = self.pages.lock();
-        pages.retain(|&idx, _| idx * PAGE < size);
+        pages.retain(|&idx, _| idx * PAGE < keep);
         let mut on_disk = self.on_disk.lock();
-        on_disk.retain(|&idx, _| idx * PAGE < size);
+        on_disk.retain(|&idx, _| idx * PAGE < keep);
         on_disk.remove(&(size / PAGE));
         if let Some(p) = pages.get(&(size / PAGE)) {
             p.with(|b| b[(size % PAGE) as usize..].fill(0));
+        }
+        let zero = page_hash(&[0; PAGE as usize]);
+        for (&idx, p) in pages.range(size.div_ceil(PAGE)..) {
+            p.with(|b| b.fill(0));
+            on_disk.insert(idx, zero);
+        }
+    }
+
+    /// After the file grew over (or was written in) `[from, to)`: loads the pages there that a
+    /// mapping may map (below [`Self::map_end`]) and that are not loaded yet, so
+    /// that a page fault finds them. The operation that grew the file is done
+    /// whatever happens here: a page that could not be loaded (no memory, a bad
+    /// block) is a SIGBUS for the access that needs it, as it was before.
+    async fn keep_loaded(&self, from: u64, to: u64) {
+        let end = to.min(self.map_end.load(Ordering::Relaxed));
+        if end > from
+            && let Err(e) = self.load(from, end - from).await
+        {
+            log::warn!("ext2: loading pages a mapping may use: {e}");
         }
     }
 }
@@ -917,6 +991,8 @@ impl Inode for Ext2Inode {
             self.check_rw()?;
             self.fs.write_back_attrs(Some(self.ino)).await?;
             let ino = self.ino;
+            let old = self.meta.lock().size;
+            let _changing = self.changing();
             let r = self
                 .fs
                 .op(move |fs| async move { fs.truncate(ino, size).await })
@@ -925,7 +1001,9 @@ impl Inode for Ext2Inode {
                 self.truncate_pages(size);
             }
             self.fs.refresh(self.ino).await;
-            r
+            r?;
+            self.keep_loaded(old, size).await;
+            Ok(())
         })
     }
 
@@ -940,6 +1018,8 @@ impl Inode for Ext2Inode {
             self.check_rw()?;
             self.fs.write_back_attrs(Some(self.ino)).await?;
             let ino = self.ino;
+            let old = self.meta.lock().size;
+            let _changing = self.changing();
             let r = self
                 .fs
                 .op(move |fs| async move { fs.allocate(ino, offset, len, keep_size, punch).await })
@@ -949,7 +1029,10 @@ impl Inode for Ext2Inode {
                 self.zero_pages(offset, len);
             }
             self.fs.refresh(self.ino).await;
-            r
+            r?;
+            self.keep_loaded(offset.min(old), offset.saturating_add(len))
+                .await;
+            Ok(())
         })
     }
 
@@ -1045,7 +1128,21 @@ impl Inode for Ext2Inode {
     }
 
     fn load_pages(&self, offset: u64, len: u64) -> Later<'_, KResult<()>> {
-        Later::wait(async move {
+        self.map_end
+            .fetch_max(offset.saturating_add(len), Ordering::Relaxed);
+        Later::wait(self.load(offset, len))
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl Ext2Inode {
+    /// Brings the pages of `[offset, offset + len)` below the end of file in,
+    /// those not loaded yet.
+    async fn load(&self, offset: u64, len: u64) -> KResult<()> {
+        {
             // Up to this many pages per read of the file system.
             const RUN: u64 = 32;
             let size = self.meta.lock().size;
@@ -1084,11 +1181,7 @@ impl Inode for Ext2Inode {
                 kestrel_executor::yield_now().await;
             }
             Ok(())
-        })
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
+        }
     }
 }
 

@@ -180,6 +180,17 @@ impl PageBuf {
     }
 }
 
+/// Whether a MAP_SHARED mapping holds the page besides the file. Linux takes
+/// truncated and punched pages out of every mapping (a later access faults
+/// again: SIGBUS past the end, a new page in a hole); a Kestrel mapping keeps
+/// the frame it mapped, as the inode cannot reach the page tables mapping it.
+/// So the file keeps such a page too, zeroed: the mapping then reads the zeros
+/// the file has there, and once the file grows over it again, the mapping's
+/// stores are the file's, not a copy's that nothing reads.
+fn mapped(p: &Arc<PageBuf>) -> bool {
+    Arc::strong_count(p) > 1
+}
+
 impl FileData {
     fn read(&self, offset: u64, buf: &mut [u8]) -> usize {
         if offset >= self.size {
@@ -241,14 +252,15 @@ impl FileData {
         Ok(())
     }
 
-    /// Zeroes `[offset, end)`: whole pages are dropped, partial ones cleared.
+    /// Zeroes `[offset, end)`: whole pages are dropped, partial ones cleared
+    /// (and whole ones a mapping holds, see [`mapped`]).
     fn punch(&mut self, offset: u64, end: u64) {
         let end = end.min(self.size.next_multiple_of(PAGE));
         let mut at = offset;
         while at < end {
             let (idx, off) = (at / PAGE, at % PAGE);
             let chunk = (PAGE - off).min(end - at);
-            if chunk == PAGE {
+            if chunk == PAGE && !self.pages.get(&idx).is_some_and(mapped) {
                 self.pages.remove(&idx);
             } else if let Some(p) = self.pages.get(&idx) {
                 p.with(|p| p[off as usize..(off + chunk) as usize].fill(0));
@@ -260,7 +272,16 @@ impl FileData {
     fn truncate(&mut self, size: u64) {
         if size < self.size {
             let first_gone = size.div_ceil(PAGE);
-            self.pages.retain(|&i, _| i < first_gone);
+            // Pages a mapping holds stay, zeroed (see [`mapped`]).
+            self.pages.retain(|&i, p| {
+                i < first_gone || {
+                    let keep = mapped(p);
+                    if keep {
+                        p.with(|p| p.fill(0));
+                    }
+                    keep
+                }
+            });
             // Zero the tail of the last partial page so a later extension reads zeros.
             if !size.is_multiple_of(PAGE)
                 && let Some(p) = self.pages.get(&(size / PAGE))
@@ -807,6 +828,22 @@ impl Inode for RamInode {
             None => a.get(new).cloned(),
         };
         let src_is_dir = is_dir(&src);
+        // The two directories locked above must not be locked again below (a
+        // spin lock taken twice never returns): the target is the source's own
+        // directory (`rename("d/x", "d")`: Linux's ENOTEMPTY, it holds the
+        // source), or the source is the new directory (a move into itself, which
+        // the system call refuses first unless a concurrent rename raced it).
+        let ino_of = |i: &InodeRef| as_ram(i).map(|r| r.ino);
+        if dst.as_ref().is_some_and(|d| ino_of(d) == Some(self.ino)) {
+            return Err(if flags & RENAME_EXCHANGE != 0 {
+                Errno::EINVAL
+            } else {
+                Errno::ENOTEMPTY
+            });
+        }
+        if ino_of(&src) == Some(nd.ino) || dst.as_ref().is_some_and(|d| ino_of(d) == Some(nd.ino)) {
+            return Err(Errno::EINVAL);
+        }
         let mut parent_links = (0i32, 0i32); // (self, new_dir) nlink changes
         if flags & RENAME_EXCHANGE != 0 {
             let dst = dst.ok_or(Errno::ENOENT)?;
@@ -1002,6 +1039,42 @@ mod tests {
     }
 
     #[test]
+    fn a_mapped_page_truncated_away_and_regrown_is_zero_and_still_the_files() {
+        let root = RamFs::new_root(1);
+        let f = root.create(b"f", NodeKind::File, 0o644, 0, 0).unwrap();
+        f.write_at(0, &[b'x'; 2 * PAGE as usize]).unwrap();
+        // A mapping holds page 1 (the fault path keeps the Arc).
+        let held = f.shared_page(1).unwrap();
+        f.truncate(10).unwrap();
+        assert!(held.with(|b| b.iter().all(|&c| c == 0)));
+        f.truncate(2 * PAGE).unwrap();
+        // A store through the mapping is the file's content.
+        held.with(|b| b[5] = b'S');
+        let mut c = [0u8; 1];
+        f.read_at(PAGE + 5, &mut c).unwrap();
+        assert_eq!(&c, b"S");
+        assert!(Arc::ptr_eq(&held, &f.shared_page(1).unwrap()));
+    }
+
+    #[test]
+    fn a_mapped_page_punched_reads_zero_in_the_mapping_and_stays_the_files() {
+        let root = RamFs::new_root(1);
+        let f = root.create(b"f", NodeKind::File, 0o644, 0, 0).unwrap();
+        f.write_at(0, &[b'x'; 2 * PAGE as usize]).unwrap();
+        let held = f.shared_page(0).unwrap();
+        f.allocate(0, PAGE, true, true).unwrap();
+        assert!(held.with(|b| b.iter().all(|&c| c == 0)));
+        held.with(|b| b[3] = b'S');
+        let mut c = [0u8; 1];
+        f.read_at(3, &mut c).unwrap();
+        assert_eq!(&c, b"S");
+        // An unmapped page punched is freed as before.
+        drop(held);
+        f.allocate(PAGE, PAGE, true, true).unwrap();
+        assert_eq!(f.metadata().blocks, 8);
+    }
+
+    #[test]
     fn create_existing_is_eexist_and_lookup_missing_is_enoent() {
         let root = RamFs::new_root(1);
         root.create(b"a", NodeKind::File, 0o644, 0, 0).unwrap();
@@ -1103,6 +1176,21 @@ mod tests {
         assert_eq!(root.metadata().nlink, before - 1);
         assert_eq!(d2.metadata().nlink, 3);
         let _ = d1;
+    }
+
+    #[test]
+    fn rename_of_a_directory_over_its_own_parent_is_enotempty_not_a_deadlock() {
+        let root = RamFs::new_root(1);
+        let d = root.create(b"d", NodeKind::Dir, 0o755, 0, 0).unwrap();
+        d.create(b"x", NodeKind::Dir, 0o755, 0, 0).unwrap();
+        assert_eq!(d.rename(b"x", &root, b"d", 0), Err(Errno::ENOTEMPTY));
+        assert_eq!(
+            d.rename(b"x", &root, b"d", RENAME_EXCHANGE),
+            Err(Errno::EINVAL)
+        );
+        let x = d.lookup(b"x").unwrap();
+        assert_eq!(d.rename(b"x", &x, b"y", 0), Err(Errno::EINVAL));
+        assert!(d.lookup(b"x").is_ok());
     }
 
     #[test]
