@@ -827,7 +827,6 @@ impl Inode for RamInode {
             Some(b) => b.get(new).cloned(),
             None => a.get(new).cloned(),
         };
-        let src_is_dir = is_dir(&src);
         // The two directories locked above must not be locked again below (a
         // spin lock taken twice never returns): the target is the source's own
         // directory (`rename("d/x", "d")`: Linux's ENOTEMPTY, it holds the
@@ -844,6 +843,8 @@ impl Inode for RamInode {
         if ino_of(&src) == Some(nd.ino) || dst.as_ref().is_some_and(|d| ino_of(d) == Some(nd.ino)) {
             return Err(Errno::EINVAL);
         }
+        // Only now: a directory's metadata reads its entries (its lock).
+        let src_is_dir = is_dir(&src);
         let mut parent_links = (0i32, 0i32); // (self, new_dir) nlink changes
         if flags & RENAME_EXCHANGE != 0 {
             let dst = dst.ok_or(Errno::ENOENT)?;
