@@ -813,6 +813,10 @@ TEST(getrusage_maxrss_of_self_and_of_a_waited_child)
 {
     struct rusage ru;
     OK(getrusage(RUSAGE_SELF, &ru));
+    /* Some sandboxed hosts (this project's build machines) report 0 for every
+     * process; Linux proper and Kestrel report the peak. */
+    if (ru.ru_maxrss == 0 && access("/proc/kestrel", F_OK) != 0)
+        SKIP("this host's kernel reports no maxrss");
     CHECK(ru.ru_maxrss > 0, "self maxrss %ld", ru.ru_maxrss);
     OK(getrusage(RUSAGE_CHILDREN, &ru));
     long before = ru.ru_maxrss;
