@@ -377,12 +377,12 @@ pub fn shutdown(s: &InetSocket, how: u32) -> KResult<u64> {
     Ok(0)
 }
 
-fn int_bytes(v: i32) -> Vec<u8> {
+pub(super) fn int_bytes(v: i32) -> Vec<u8> {
     v.to_ne_bytes().to_vec()
 }
 
 /// Reads an int option value: at least 4 bytes (EINVAL).
-fn read_int(ctx: &Ctx<'_>, val: UserPtr<u8>, len: u32) -> KResult<i32> {
+pub(super) fn read_int(ctx: &Ctx<'_>, val: UserPtr<u8>, len: u32) -> KResult<i32> {
     if len < 4 {
         return Err(Errno::EINVAL);
     }

@@ -136,16 +136,7 @@ pub async fn recv(
 /// SO_ATTACH_FILTER: a socket filter (accepted, not run: partial).
 const SO_ATTACH_FILTER: i32 = 26;
 
-fn int_bytes(v: i32) -> Vec<u8> {
-    v.to_ne_bytes().to_vec()
-}
-
-fn read_int(ctx: &Ctx<'_>, val: UserPtr<u8>, len: u32) -> KResult<i32> {
-    if len < 4 {
-        return Err(Errno::EINVAL);
-    }
-    ctx.read(val.cast::<i32>())
-}
+use super::inet::{int_bytes, read_int};
 
 pub fn setsockopt(
     ctx: &Ctx<'_>,
