@@ -395,9 +395,22 @@ impl Stack {
     /// to do at once (frames or mail left over): the caller yields and calls
     /// again rather than sleeping.
     pub fn poll(&mut self, now_ns: u64) -> bool {
+        self.poll_within(now_ns, &|| false)
+    }
+
+    /// [`Stack::poll`], ending the round early, with more left to do, once
+    /// `over()` says the round has had its time: the actor shares its CPU
+    /// with every other task, and a round that takes all the mail and frames
+    /// of thousands of connections at once kept it for tens of milliseconds.
+    /// At least one mail and one frame of each interface are taken.
+    pub fn poll_within(&mut self, now_ns: u64, over: &dyn Fn() -> bool) -> bool {
         let ts = instant(now_ns);
+        let mut more = false;
         self.apply_config();
-        for _ in 0..MAIL_PER_ROUND {
+        for n in 0..MAIL_PER_ROUND {
+            if n > 0 && over() {
+                break;
+            }
             let Some(s) = self.shared.take_mail() else {
                 break;
             };
@@ -405,7 +418,10 @@ impl Stack {
         }
         self.sync_dirty(now_ns);
         for i in 0..self.ifaces.len() {
-            for _ in 0..FRAMES_PER_ROUND {
+            for n in 0..FRAMES_PER_ROUND {
+                if n > 0 && over() {
+                    break;
+                }
                 let Some(frame) = self.ifaces[i].link.pop_rx() else {
                     break;
                 };
@@ -427,13 +443,13 @@ impl Stack {
                     self.sync_dirty(now_ns);
                 }
             }
-            self.egress(i, ts);
+            more |= self.egress(i, ts, over);
         }
         self.sync_dirty(now_ns);
         for i in 0..self.ifaces.len() {
-            self.egress(i, ts);
+            more |= self.egress(i, ts, over);
         }
-        self.shared.mail_pending() || self.ifaces.iter().any(|f| f.link.rx_pending())
+        more || self.shared.mail_pending() || self.ifaces.iter().any(|f| f.link.rx_pending())
     }
 
     /// Gives smoltcp's interfaces the configuration the interfaces now have
@@ -495,7 +511,10 @@ impl Stack {
     }
 
     /// Lets smoltcp send what its sockets have, within the room the link has.
-    fn egress(&mut self, i: usize, ts: Instant) {
+    /// Each pass over the set sends at most one segment of each socket, and
+    /// costs a look at every socket: passes go on while they send, up to 64,
+    /// or until `over()`; then true says there may be more to send.
+    fn egress(&mut self, i: usize, ts: Instant, over: &dyn Fn() -> bool) -> bool {
         for _ in 0..64 {
             let f = &mut self.ifaces[i];
             f.dev.room = if f.dev.loopback {
@@ -506,9 +525,13 @@ impl Stack {
             let r = f.iface.poll_egress(ts, &mut f.dev, &mut f.set);
             self.flush(i);
             if r == PollResult::None {
+                return false;
+            }
+            if over() {
                 break;
             }
         }
+        true
     }
 
     /// Passes the frames smoltcp sent on: back into lo's receive queue, or to
@@ -553,6 +576,8 @@ impl Stack {
     /// for one of our listeners gets a listening slot (or is dropped when the
     /// backlog is full).
     fn admit(&mut self, i: usize, frame: &[u8], now: u64) -> bool {
+        // Nothing said about an earlier frame may apply to this one.
+        self.ifaces[i].set.set_tcp_hint(None);
         let ip: &[u8] = if self.ifaces[i].dev.loopback {
             frame
         } else {
@@ -578,7 +603,16 @@ impl Stack {
         let port = t.dst_port();
         let remote = IpEndpoint::new(src, t.src_port());
         let hint = self.index.get(i, IpEndpoint::new(dst, port), remote);
-        self.ifaces[i].set.set_tcp_hint(hint);
+        if t.ack() || t.rst() {
+            // Every connection is in the index, and a segment with an ACK or
+            // a reset is not for a listening socket: no socket but the
+            // indexed one takes it, and smoltcp need not look at each when
+            // that one does not (the ACKs and resets of connections closed or
+            // gone, thousands when many close at once).
+            self.ifaces[i].set.set_tcp_hint_only(hint);
+        } else {
+            self.ifaces[i].set.set_tcp_hint(hint);
+        }
         if !t.syn() || t.ack() || t.rst() {
             return true;
         }
@@ -1202,7 +1236,7 @@ impl Stack {
             // Datagrams handed to smoltcp go out before their socket goes
             // (a program that sends and exits at once still sent them).
             for &(i, _) in &e.udp {
-                self.egress(i, instant(now));
+                self.egress(i, instant(now), &|| false);
             }
             for (i, h) in e.udp {
                 self.ifaces[i].set.remove(h);

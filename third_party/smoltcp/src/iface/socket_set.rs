@@ -52,6 +52,9 @@ pub struct SocketSet<'a> {
     /// Kestrel: the socket the next TCP segment is probably for
     /// ([`SocketSet::set_tcp_hint`]).
     tcp_hint: Option<SocketHandle>,
+    /// Kestrel: the caller knows that no socket but the hinted one accepts
+    /// the next TCP segment ([`SocketSet::set_tcp_hint_only`]).
+    tcp_no_socket: bool,
     /// Kestrel: where egress starts looking: after the socket that last found
     /// the device full, so that the first sockets of a busy set cannot keep
     /// the others from ever sending.
@@ -69,6 +72,7 @@ impl<'a> SocketSet<'a> {
             sockets,
             free_from: 0,
             tcp_hint: None,
+            tcp_no_socket: false,
             egress_from: 0,
         }
     }
@@ -133,6 +137,27 @@ impl<'a> SocketSet<'a> {
     /// The hint is used once.
     pub fn set_tcp_hint(&mut self, handle: Option<SocketHandle>) {
         self.tcp_hint = handle;
+        self.tcp_no_socket = false;
+    }
+
+    /// Kestrel: as [`SocketSet::set_tcp_hint`], and no other socket of the set
+    /// accepts the segment (the caller's index of connections has only this
+    /// one, or none, for it, and it cannot be for a listening socket: it
+    /// carries an ACK or a reset). If the hinted socket does not take it
+    /// either, the interface answers it as a segment no socket accepts (a
+    /// reset, unless it is one) without looking at every socket: when
+    /// thousands of connections close at once, their last segments arrive for
+    /// sockets closed or gone, and a scan of the set for each was seconds of
+    /// work. Used once.
+    pub fn set_tcp_hint_only(&mut self, handle: Option<SocketHandle>) {
+        self.tcp_hint = handle;
+        self.tcp_no_socket = true;
+    }
+
+    /// Whether [`SocketSet::set_tcp_hint_only`] was said for this segment
+    /// (used up).
+    pub(crate) fn take_tcp_no_socket(&mut self) -> bool {
+        core::mem::take(&mut self.tcp_no_socket)
     }
 
     /// The hinted socket's item, if the hint names a live socket (the hint is

@@ -40,14 +40,17 @@ impl InterfaceInner {
                 .map(|(ip, tcp)| Packet::new(ip, IpPayload::Tcp(tcp)));
         }
 
-        for tcp_socket in sockets
-            .items_mut()
-            .filter_map(|i| Socket::downcast_mut(&mut i.socket))
-        {
-            if tcp_socket.accepts(self, &ip_repr, &tcp_repr) {
-                return tcp_socket
-                    .process(self, &ip_repr, &tcp_repr)
-                    .map(|(ip, tcp)| Packet::new(ip, IpPayload::Tcp(tcp)));
+        // Kestrel: the caller knows no other socket accepts it (SocketSet::set_tcp_hint_only).
+        if !sockets.take_tcp_no_socket() {
+            for tcp_socket in sockets
+                .items_mut()
+                .filter_map(|i| Socket::downcast_mut(&mut i.socket))
+            {
+                if tcp_socket.accepts(self, &ip_repr, &tcp_repr) {
+                    return tcp_socket
+                        .process(self, &ip_repr, &tcp_repr)
+                        .map(|(ip, tcp)| Packet::new(ip, IpPayload::Tcp(tcp)));
+                }
             }
         }
 
