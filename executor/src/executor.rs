@@ -142,6 +142,7 @@ impl Scheduler {
                 polls: t.stats.polls.load(Ordering::Relaxed),
                 wakes: t.stats.wakes.load(Ordering::Relaxed),
                 run_ns: t.stats.run_ns.load(Ordering::Relaxed),
+                max_poll_ns: t.stats.max_poll_ns.load(Ordering::Relaxed),
                 age_ns: now.saturating_sub(t.stats.spawned_at),
             })
             .collect()
@@ -559,10 +560,12 @@ impl Executor {
             Some(fut) => fut.as_mut().poll(&mut cx).is_ready(),
             None => true,
         };
-        stats.run_ns.fetch_add(
-            self.sched.platform.now().saturating_sub(started),
-            Ordering::Relaxed,
-        );
+        let took = self.sched.platform.now().saturating_sub(started);
+        stats.run_ns.fetch_add(took, Ordering::Relaxed);
+        // One CPU polls a task at a time: a plain maximum, no read-modify-write.
+        if took > stats.max_poll_ns.load(Ordering::Relaxed) {
+            stats.max_poll_ns.store(took, Ordering::Relaxed);
+        }
         self.sched.hook.record(
             Some(self.cpu),
             Event::PollEnd {

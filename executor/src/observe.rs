@@ -18,6 +18,9 @@ pub(crate) struct TaskStats {
     pub(crate) wakes: AtomicU64,
     /// Nanoseconds spent being polled.
     pub(crate) run_ns: AtomicU64,
+    /// The longest single poll, in nanoseconds: a task that keeps its CPU too
+    /// long between awaits shows here (every other task on that CPU waited).
+    pub(crate) max_poll_ns: AtomicU64,
     /// The CPU that polled it last.
     pub(crate) last_cpu: AtomicUsize,
     /// When it was spawned (the platform clock).
@@ -77,6 +80,8 @@ pub struct TaskInfo {
     pub wakes: u64,
     /// Nanoseconds spent being polled.
     pub run_ns: u64,
+    /// The longest single poll, in nanoseconds.
+    pub max_poll_ns: u64,
     /// Nanoseconds since it was spawned.
     pub age_ns: u64,
 }

@@ -82,11 +82,17 @@ pub fn init() {
     task::spawn("net", actor(stack)).detach();
 }
 
+/// How long a round of the stack may go on taking mail and frames before it
+/// yields the CPU to other tasks (it finishes what it took).
+const ROUND_NS: u64 = 2_000_000;
+
 /// The actor: rounds of the stack, and sleep in between.
 async fn actor(mut stack: Stack) {
     let shared = stack.shared().clone();
     loop {
-        if stack.poll(time::now_ns()) {
+        let start = time::now_ns();
+        let over = || time::now_ns().saturating_sub(start) > ROUND_NS;
+        if stack.poll_within(start, &over) {
             // More frames or mail than one round takes: let others run first.
             kestrel_executor::yield_now().await;
             continue;

@@ -27,14 +27,19 @@ pub struct Row {
 /// Parses the task list (the header line first).
 pub fn parse(lines: &[String]) -> (String, Vec<Row>) {
     let header = lines.first().cloned().unwrap_or_default();
+    // RUN_MS's place counted from the end (a name may hold spaces).
+    let words: Vec<&str> = header.split_whitespace().collect();
+    let from_end = words
+        .iter()
+        .position(|w| *w == "RUN_MS")
+        .map_or(3, |p| words.len() - p);
     let rows = lines
         .iter()
         .skip(1)
         .filter_map(|l| {
             let w: Vec<&str> = l.split_whitespace().collect();
-            // ID NAME KIND STATE HOME LAST POLLS WAKES RUN_MS AGE_S WAIT
             let id = w.first()?.parse().ok()?;
-            let run_ms = w.get(w.len().checked_sub(3)?)?.parse().ok()?;
+            let run_ms = w.get(w.len().checked_sub(from_end)?)?.parse().ok()?;
             Some(Row {
                 id,
                 run_ms,
@@ -132,9 +137,9 @@ mod tests {
     #[test]
     fn rows_are_ranked_by_cpu_share_since_the_last_frame() {
         let lines: Vec<String> = [
-            "    ID NAME KIND STATE HOME LAST POLLS WAKES RUN_MS AGE_S WAIT",
-            "     6 init[1/1] user parked 0 0 4 3 40.000 1.0 wait4",
-            "     9 spin[4/4] user running 1 1 9 2 900.000 1.0 -",
+            "    ID NAME KIND STATE HOME LAST POLLS WAKES RUN_MS MAX_MS AGE_S WAIT",
+            "     6 init[1/1] user parked 0 0 4 3 40.000 1.000 1.0 wait4",
+            "     9 spin[4/4] user running 1 1 9 2 900.000 500.000 1.0 -",
         ]
         .iter()
         .map(|s| s.to_string())

@@ -681,7 +681,7 @@ fn kestrel_tasks() -> String {
         .map(|&(nr, name)| (nr, name))
         .collect();
     let mut s = String::from(
-        "    ID NAME                         KIND     STATE    HOME LAST      POLLS      WAKES     RUN_MS   AGE_S WAIT\n",
+        "    ID NAME                         KIND     STATE    HOME LAST      POLLS      WAKES     RUN_MS  MAX_MS   AGE_S WAIT\n",
     );
     for t in crate::task::scheduler().tasks() {
         let (name, kind, wait) = match threads.get(&t.id) {
@@ -715,7 +715,7 @@ fn kestrel_tasks() -> String {
         };
         let _ = writeln!(
             s,
-            "{:>6} {:<28.28} {:<8} {:<8} {:>4} {:>4} {:>10} {:>10} {:>10.3} {:>7.1} {}",
+            "{:>6} {:<28.28} {:<8} {:<8} {:>4} {:>4} {:>10} {:>10} {:>10.3} {:>7.3} {:>7.1} {}",
             t.id,
             name,
             kind,
@@ -725,6 +725,7 @@ fn kestrel_tasks() -> String {
             t.polls,
             t.wakes,
             t.run_ns as f64 / 1e6,
+            t.max_poll_ns as f64 / 1e6,
             t.age_ns as f64 / 1e9,
             wait
         );
