@@ -49,6 +49,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/mman.h>
+#include <sys/select.h>
+#include <poll.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
@@ -551,6 +554,374 @@ static int op_getppid(void *ctx)
 static void b_syscall_getppid(void)
 {
     report("syscall_getppid", op_getppid, NULL, WARM_S, BUDGET_S, 1000, 1, "ns/op");
+}
+
+/* ---- small calls (issue 14's rows) ------------------------------------------ */
+
+static int zero_fd = -1;
+
+static int op_read_devzero(void *ctx)
+{
+    (void)ctx;
+    char c;
+    return read(zero_fd, &c, 1) == 1 ? 0 : errno ? errno : EIO;
+}
+
+static void b_read_devzero_1b(void)
+{
+    zero_fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+    if (zero_fd < 0) {
+        unsupported("read_devzero_1b", "open /dev/zero: %s", strerror(errno));
+        return;
+    }
+    report("read_devzero_1b", op_read_devzero, NULL, WARM_S, BUDGET_S, 1000, 1, "ns/op");
+    close(zero_fd);
+}
+
+static void on_usr2(int sig)
+{
+    (void)sig;
+}
+
+static int op_sigaction(void *ctx)
+{
+    (void)ctx;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr2;
+    sigemptyset(&sa.sa_mask);
+    return sigaction(SIGUSR2, &sa, NULL) ? errno : 0;
+}
+
+static void b_sigaction_install(void)
+{
+    report("sigaction_install", op_sigaction, NULL, WARM_S, BUDGET_S, 1000, 1, "ns/op");
+}
+
+static char tmp_dir[64];
+
+/* A fresh directory for files the rows need: under /tmp, made if missing. */
+static const char *scratch_dir(void)
+{
+    if (!tmp_dir[0]) {
+        mkdir("/tmp", 01777);
+        strcpy(tmp_dir, "/tmp/kbench.XXXXXX");
+        if (!mkdtemp(tmp_dir))
+            tmp_dir[0] = 0;
+    }
+    return tmp_dir[0] ? tmp_dir : NULL;
+}
+
+static char stat_path[128];
+
+static int op_stat(void *ctx)
+{
+    (void)ctx;
+    struct stat st;
+    return stat(stat_path, &st) ? errno : 0;
+}
+
+static void b_stat(void)
+{
+    const char *dir = scratch_dir();
+    if (!dir) {
+        unsupported("stat", "no scratch directory: %s", strerror(errno));
+        return;
+    }
+    /* Three components, as lmbench's lat_syscall stat of a file in /tmp. */
+    snprintf(stat_path, sizeof stat_path, "%s/stat-me", dir);
+    int fd = open(stat_path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        unsupported("stat", "create %s: %s", stat_path, strerror(errno));
+        return;
+    }
+    close(fd);
+    report("stat", op_stat, NULL, WARM_S, BUDGET_S, 1000, 1, "ns/op");
+    unlink(stat_path);
+}
+
+#define NFDS 100
+static int sel_fds[NFDS];
+static int sel_max;
+
+static int op_select(void *ctx)
+{
+    (void)ctx;
+    fd_set r;
+    FD_ZERO(&r);
+    for (int i = 0; i < NFDS; i++)
+        FD_SET(sel_fds[i], &r);
+    struct timeval tv = {0, 0};
+    return select(sel_max + 1, &r, NULL, NULL, &tv) < 0 ? errno : 0;
+}
+
+static int op_poll(void *ctx)
+{
+    (void)ctx;
+    struct pollfd p[NFDS];
+    for (int i = 0; i < NFDS; i++)
+        p[i] = (struct pollfd){.fd = sel_fds[i], .events = POLLIN};
+    return poll(p, NFDS, 0) < 0 ? errno : 0;
+}
+
+/* select or poll of 100 idle pipe read ends, timeout 0 (lmbench's lat_select). */
+static void fds_row(const char *name, op_fn op)
+{
+    int pipes[NFDS / 2][2];
+    int made = 0;
+    for (; made < NFDS / 2; made++)
+        if (pipe(pipes[made]) != 0)
+            break;
+    if (made < NFDS / 2) {
+        unsupported(name, "pipe: %s", strerror(errno));
+    } else {
+        sel_max = 0;
+        for (int i = 0; i < NFDS / 2; i++) {
+            sel_fds[2 * i] = pipes[i][0];
+            sel_fds[2 * i + 1] = pipes[i][1];
+        }
+        /* The write ends are writable, so select and poll report them: look
+         * only for input, which no pipe has. */
+        for (int i = 0; i < NFDS; i++)
+            if (sel_fds[i] > sel_max)
+                sel_max = sel_fds[i];
+        if (sel_max >= FD_SETSIZE)
+            unsupported(name, "descriptor %d past FD_SETSIZE", sel_max);
+        else
+            report(name, op, NULL, WARM_S, BUDGET_S, 1000, 1, "ns/op");
+    }
+    for (int i = 0; i < made; i++) {
+        close(pipes[i][0]);
+        close(pipes[i][1]);
+    }
+}
+
+static void b_select_100fds(void)
+{
+    fds_row("select_100fds", op_select);
+}
+
+static void b_poll_100fds(void)
+{
+    fds_row("poll_100fds", op_poll);
+}
+
+#define FILE_FAULT_LEN (16 * MIB)
+
+/* First touch of each page of a file already in the page cache, mapped private
+ * read-only: the file-backed fault (lmbench's lat_pagefault), per page touched
+ * (Linux maps up to 16 cached pages around each fault it takes). */
+static void b_file_page_fault(void)
+{
+    const char *name = "file_page_fault";
+    const char *dir = scratch_dir();
+    char path[128];
+    if (!dir) {
+        unsupported(name, "no scratch directory");
+        return;
+    }
+    snprintf(path, sizeof path, "%s/fault-me", dir);
+    int fd = open(path, O_CREAT | O_RDWR | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        unsupported(name, "create %s: %s", path, strerror(errno));
+        return;
+    }
+    static char chunk[64 * 1024];
+    memset(chunk, 'x', sizeof chunk);
+    for (size_t off = 0; off < FILE_FAULT_LEN; off += sizeof chunk)
+        if (write(fd, chunk, sizeof chunk) != (ssize_t)sizeof chunk) {
+            unsupported(name, "write: %s", strerror(errno));
+            close(fd);
+            unlink(path);
+            return;
+        }
+    double best = -1, t0 = now_ns();
+    int err = 0;
+    for (int round = 0; round <= SAMPLES; round++) {
+        if (round > 3 && now_ns() - t0 > BUDGET_S * 1e9)
+            break;
+        volatile char *p = mmap(NULL, FILE_FAULT_LEN, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            err = errno;
+            break;
+        }
+        double t = now_ns();
+        unsigned sum = 0;
+        for (size_t off = 0; off < FILE_FAULT_LEN; off += PAGE)
+            sum += (unsigned char)p[off];
+        t = now_ns() - t;
+        munmap((void *)p, FILE_FAULT_LEN);
+        if (sum != 'x' * (FILE_FAULT_LEN / PAGE)) {
+            err = EIO;
+            break;
+        }
+        if (round > 0 && (best < 0 || t < best)) /* round 0 warms up */
+            best = t;
+    }
+    close(fd);
+    unlink(path);
+    if (err || best < 0)
+        unsupported(name, "%s", strerror(err ? err : EIO));
+    else
+        result(name, best / (double)(FILE_FAULT_LEN / PAGE), "ns/fault");
+}
+
+static int op_sh_c_exit(void *ctx)
+{
+    (void)ctx;
+    static char *const argv[] = {"sh", "-c", "exit", NULL};
+    static char *const envp[] = {"PATH=/bin:/usr/bin", NULL};
+    pid_t pid = fork();
+    if (pid < 0)
+        return errno;
+    if (pid == 0) {
+        execve("/bin/sh", argv, envp);
+        _exit(127);
+    }
+    return wait_ok(pid);
+}
+
+static void b_sh_c_exit(void)
+{
+    if (access("/bin/sh", X_OK) != 0) {
+        unsupported("sh_c_exit", "no /bin/sh");
+        return;
+    }
+    report("sh_c_exit", op_sh_c_exit, NULL, WARM_S, BUDGET_S, 10, 1e3, "us/op");
+}
+
+/* ---- two processes: pipes and Unix sockets --------------------------------- */
+
+/* A child that echoes each byte (latency) or reads everything (bandwidth) on
+ * `in`, answering on `out`, until EOF. */
+static pid_t echo_child(int in, int out, bool sink, int close_a, int close_b)
+{
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    close(close_a);
+    if (close_b != close_a)
+        close(close_b);
+    static char buf[64 * 1024];
+    for (;;) {
+        ssize_t n = read(in, buf, sink ? sizeof buf : 1);
+        if (n <= 0)
+            _exit(n == 0 ? 0 : 1);
+        if (!sink && write(out, buf, (size_t)n) != n)
+            _exit(1);
+    }
+}
+
+static int lat_fds[2]; /* [0]: where main writes, [1]: where it reads the echo */
+
+static int op_byte_roundtrip(void *ctx)
+{
+    (void)ctx;
+    char c = 'x';
+    if (write(lat_fds[0], &c, 1) != 1)
+        return errno ? errno : EIO;
+    if (read(lat_fds[1], &c, 1) != 1)
+        return errno ? errno : EIO;
+    return 0;
+}
+
+static int bw_fd;
+
+static int op_write_64k(void *ctx)
+{
+    (void)ctx;
+    static char buf[64 * 1024];
+    size_t done = 0;
+    while (done < sizeof buf) {
+        ssize_t n = write(bw_fd, buf + done, sizeof buf - done);
+        if (n <= 0)
+            return errno ? errno : EIO;
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+static void ipc_latency(const char *name, bool unix_socket)
+{
+    int a[2], b[2];
+    int ra = unix_socket ? socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, a) : pipe2(a, O_CLOEXEC);
+    int rb = unix_socket ? 0 : pipe2(b, O_CLOEXEC);
+    if (ra != 0 || rb != 0) {
+        unsupported(name, "%s: %s", unix_socket ? "socketpair" : "pipe", strerror(errno));
+        return;
+    }
+    pid_t pid;
+    if (unix_socket) {
+        /* main uses a[0] both ways, the child a[1]. */
+        pid = echo_child(a[1], a[1], false, a[0], a[0]);
+        lat_fds[0] = lat_fds[1] = a[0];
+        close(a[1]);
+    } else {
+        /* main writes a[1], the child reads a[0] and writes b[1], main reads b[0]. */
+        pid = echo_child(a[0], b[1], false, a[1], b[0]);
+        lat_fds[0] = a[1];
+        lat_fds[1] = b[0];
+        close(a[0]);
+        close(b[1]);
+    }
+    if (pid < 0)
+        unsupported(name, "fork: %s", strerror(errno));
+    else
+        report(name, op_byte_roundtrip, NULL, WARM_S, BUDGET_S, 100, 1, "ns/roundtrip");
+    close(lat_fds[0]);
+    if (lat_fds[1] != lat_fds[0])
+        close(lat_fds[1]);
+    if (pid > 0)
+        wait_ok(pid);
+}
+
+static void ipc_bandwidth(const char *name, bool unix_socket)
+{
+    int a[2];
+    int r = unix_socket ? socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, a) : pipe2(a, O_CLOEXEC);
+    if (r != 0) {
+        unsupported(name, "%s: %s", unix_socket ? "socketpair" : "pipe", strerror(errno));
+        return;
+    }
+    /* main writes a[1]; the child reads a[0]. */
+    pid_t pid = echo_child(a[0], a[0], true, a[1], a[1]);
+    close(a[0]);
+    bw_fd = a[1];
+    if (pid < 0)
+        unsupported(name, "fork: %s", strerror(errno));
+    else
+        /* ns per 64 KiB -> MB/s: 65536 bytes / (ns * 1e-9) / 1e6 = 65536e3 / ns. */
+        {
+            double ns;
+            int e = timed(op_write_64k, NULL, WARM_S, BUDGET_S, 100, &ns);
+            if (e)
+                unsupported(name, "%s", strerror(e));
+            else
+                result(name, 65536e3 / ns, "MB/s");
+        }
+    close(a[1]);
+    if (pid > 0)
+        wait_ok(pid);
+}
+
+static void b_pipe_latency(void)
+{
+    ipc_latency("pipe_latency", false);
+}
+
+static void b_unix_latency(void)
+{
+    ipc_latency("unix_latency", true);
+}
+
+static void b_pipe_bandwidth(void)
+{
+    ipc_bandwidth("pipe_bandwidth", false);
+}
+
+static void b_unix_bandwidth(void)
+{
+    ipc_bandwidth("unix_bandwidth", true);
 }
 
 /* ---- loopback networking: TCP and UDP on 127.0.0.1 ----------------------- */
@@ -1327,6 +1698,26 @@ static const struct bench benches[] = {
     {"clock_gettime_syscall", "ns/op", b_clock_gettime_syscall, 30,
      "syscall(SYS_clock_gettime, CLOCK_MONOTONIC)"},
     {"nanosleep_0", "ns/op", b_nanosleep_0, 30, "nanosleep of zero seconds"},
+    {"read_devzero_1b", "ns/op", b_read_devzero_1b, 30, "read of 1 byte from /dev/zero"},
+    {"sigaction_install", "ns/op", b_sigaction_install, 30,
+     "sigaction(SIGUSR2) installing a handler (the same one each time)"},
+    {"stat", "ns/op", b_stat, 30, "stat of a file in a directory under /tmp"},
+    {"select_100fds", "ns/op", b_select_100fds, 30,
+     "select for input on 100 idle pipe ends (50 pipes), timeout 0"},
+    {"poll_100fds", "ns/op", b_poll_100fds, 30,
+     "poll for POLLIN on 100 idle pipe ends (50 pipes), timeout 0"},
+    {"file_page_fault", "ns/fault", b_file_page_fault, 30,
+     "first-touch read of each 4 KiB page of a cached 16 MiB file under /tmp, mapped "
+     "MAP_PRIVATE read-only: per page"},
+    {"sh_c_exit", "us/op", b_sh_c_exit, 60, "fork, exec /bin/sh -c exit, waitpid"},
+    {"pipe_latency", "ns/roundtrip", b_pipe_latency, 30,
+     "1 byte each way between two processes over two pipes"},
+    {"unix_latency", "ns/roundtrip", b_unix_latency, 30,
+     "1 byte each way between two processes over an AF_UNIX stream socketpair"},
+    {"pipe_bandwidth", "MB/s", b_pipe_bandwidth, 30,
+     "64 KiB writes into a pipe, read by another process"},
+    {"unix_bandwidth", "MB/s", b_unix_bandwidth, 30,
+     "64 KiB writes into an AF_UNIX stream socketpair, read by another process"},
     {"tcp_latency", "ns/roundtrip", b_tcp_latency, 30,
      "1 byte each way over a TCP connection on 127.0.0.1 (TCP_NODELAY)"},
     {"udp_latency", "ns/roundtrip", b_udp_latency, 30,
@@ -1343,9 +1734,9 @@ static const struct bench benches[] = {
      "128 KiB reads of /dev/vda in order, one at a time"},
     {"blk_seqread_128k_qd32", "MB/s", b_blk_seqread_128k_qd32, 30,
      "128 KiB reads of /dev/vda in order, 32 threads taking turns: 32 in flight"},
-    /* The many-connection rows run last: after the 10,000-connection rows
-     * Kestrel's CPU stays busy for a while (a known problem, docs/networking.md),
-     * which made the block rows run after them read 3 times a second. */
+    /* The many-connection rows run last: closing 20,000 sockets keeps the network
+     * task busy for a second or two after the program exits (each connection's
+     * last segments; docs/networking.md), which would disturb the rows after. */
     {"tcp_idle_conn_kernel_bytes", "bytes", b_tcp_idle_conn, 180,
      "kernel memory per TCP socket with 10,000 idle connections on 127.0.0.1 (20,000 sockets, the server's in "
      "its epoll set; sysinfo freeram before and after)"},
