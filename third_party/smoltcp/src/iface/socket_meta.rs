@@ -36,12 +36,24 @@ pub(crate) struct Meta {
     pub(crate) handle: SocketHandle,
     /// See [NeighborState](struct.NeighborState.html).
     neighbor_state: NeighborState,
-    /// Kestrel: when this (TCP) socket next needs to be dispatched, as it said
-    /// after its last dispatch, while nothing has touched it since (any
-    /// mutable access clears it). Egress skips a socket whose time has not
-    /// come, so that a round over thousands of idle connections costs a
-    /// look at each rather than a dispatch of each.
-    pub(crate) poll_cache: Option<crate::socket::PollAt>,
+    /// Kestrel: where the socket set keeps this socket for egress
+    /// (`SocketSet::egress_begin`).
+    pub(crate) place: Place,
+}
+
+/// Kestrel: where a socket waits for its next dispatch.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub(crate) enum Place {
+    /// Nothing to send until a packet comes or the socket is touched.
+    #[default]
+    Nowhere,
+    /// In the set's due list.
+    Due,
+    /// In the set's timers, for this time.
+    Timer(Instant),
+    /// In the set's list of sockets waiting for a neighbor.
+    Waiting,
 }
 
 impl Meta {
@@ -129,6 +141,7 @@ mod tests {
         Meta {
             handle: SocketHandle::default(),
             neighbor_state: NeighborState::Active,
+            place: Place::Nowhere,
         }
     }
 

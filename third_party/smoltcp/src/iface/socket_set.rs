@@ -1,8 +1,12 @@
 use core::fmt;
 use managed::ManagedSlice;
 
-use super::socket_meta::Meta;
-use crate::socket::{AnySocket, Socket};
+use alloc::collections::{BTreeSet, VecDeque};
+use alloc::vec::Vec;
+
+use super::socket_meta::{Meta, Place};
+use crate::socket::{AnySocket, PollAt, Socket};
+use crate::time::Instant;
 
 /// Opaque struct with space for storing one socket.
 ///
@@ -55,10 +59,39 @@ pub struct SocketSet<'a> {
     /// Kestrel: the caller knows that no socket but the hinted one accepts
     /// the next TCP segment ([`SocketSet::set_tcp_hint_only`]).
     tcp_no_socket: bool,
-    /// Kestrel: where egress starts looking: after the socket that last found
-    /// the device full, so that the first sockets of a busy set cannot keep
-    /// the others from ever sending.
-    pub(crate) egress_from: usize,
+    /// Kestrel: the sockets egress dispatches next, in the order they became
+    /// due: added, touched (any mutable access) since their last dispatch, or
+    /// with more to send after it, or their time come. A socket is here once
+    /// (its `Meta::place` says so); an entry whose socket left, or is no
+    /// longer `Place::Due`, is skipped. Egress looks only at these (and at
+    /// `timers` and `waiting`), not at every socket: with 20,000 connections a
+    /// look at each was the fixed cost of every pass.
+    due: VecDeque<usize>,
+    /// Kestrel: sockets that said when they next need a dispatch (a
+    /// retransmission, a delayed ACK, TIME-WAIT's end), by that time.
+    timers: BTreeSet<(Instant, usize)>,
+    /// Kestrel: sockets waiting for a neighbor (ARP, NDISC) before they may
+    /// send; looked at on every pass (few).
+    waiting: Vec<usize>,
+}
+
+/// Kestrel: marks `item` (slot `idx`) as needing a dispatch: it leaves its
+/// timer, if it had one, and joins the due list.
+fn touch(
+    due: &mut VecDeque<usize>,
+    timers: &mut BTreeSet<(Instant, usize)>,
+    idx: usize,
+    item: &mut Item<'_>,
+) {
+    match item.meta.place {
+        Place::Due | Place::Waiting => return,
+        Place::Timer(t) => {
+            timers.remove(&(t, idx));
+        }
+        Place::Nowhere => {}
+    }
+    item.meta.place = Place::Due;
+    due.push_back(idx);
 }
 
 impl<'a> SocketSet<'a> {
@@ -73,7 +106,9 @@ impl<'a> SocketSet<'a> {
             free_from: 0,
             tcp_hint: None,
             tcp_no_socket: false,
-            egress_from: 0,
+            due: VecDeque::new(),
+            timers: BTreeSet::new(),
+            waiting: Vec::new(),
         }
     }
 
@@ -98,10 +133,17 @@ impl<'a> SocketSet<'a> {
             let handle = SocketHandle(index);
             let mut meta = Meta::default();
             meta.handle = handle;
+            meta.place = Place::Due;
             *slot = SocketStorage {
                 inner: Some(alloc::boxed::Box::new(Item { meta, socket })),
             };
             handle
+        }
+
+        // A new socket is due (its first dispatch says what it needs): room
+        // for its entry, or no socket.
+        if self.due.try_reserve(1).is_err() {
+            return None;
         }
 
         let start = self.free_from.min(self.sockets.len());
@@ -111,6 +153,7 @@ impl<'a> SocketSet<'a> {
         {
             let index = start + index;
             self.free_from = index + 1;
+            self.due.push_back(index);
             return Some(put(index, &mut self.sockets[index], socket.upcast()));
         }
 
@@ -124,6 +167,7 @@ impl<'a> SocketSet<'a> {
                 sockets.push(SocketStorage { inner: None });
                 let index = sockets.len() - 1;
                 self.free_from = index + 1;
+                self.due.push_back(index);
                 Some(put(index, &mut sockets[index], socket.upcast()))
             }
         }
@@ -165,7 +209,7 @@ impl<'a> SocketSet<'a> {
     pub(crate) fn take_tcp_hint(&mut self) -> Option<&mut Item<'a>> {
         let h = self.tcp_hint.take()?;
         let item = self.sockets.get_mut(h.0)?.inner.as_deref_mut()?;
-        item.meta.poll_cache = None;
+        touch(&mut self.due, &mut self.timers, h.0, item);
         Some(item)
     }
 
@@ -189,9 +233,9 @@ impl<'a> SocketSet<'a> {
     /// This function may panic if the handle does not belong to this socket set
     /// or the socket has the wrong type.
     pub fn get_mut<T: AnySocket<'a>>(&mut self, handle: SocketHandle) -> &mut T {
-        match self.sockets[handle.0].inner.as_mut() {
+        match self.sockets[handle.0].inner.as_deref_mut() {
             Some(item) => T::downcast_mut({
-                item.meta.poll_cache = None;
+                touch(&mut self.due, &mut self.timers, handle.0, item);
                 &mut item.socket
             })
                 .expect("handle refers to a socket of a wrong type"),
@@ -208,6 +252,14 @@ impl<'a> SocketSet<'a> {
         match self.sockets[handle.0].inner.take() {
             Some(item) => {
                 self.free_from = self.free_from.min(handle.0);
+                // Its due entry, if any, is skipped when reached.
+                match item.meta.place {
+                    Place::Timer(t) => {
+                        self.timers.remove(&(t, handle.0));
+                    }
+                    Place::Waiting => self.waiting.retain(|&i| i != handle.0),
+                    Place::Due | Place::Nowhere => {}
+                }
                 item.socket
             }
             None => panic!("handle does not refer to a valid socket"),
@@ -230,24 +282,134 @@ impl<'a> SocketSet<'a> {
     }
 
     /// Iterate every socket in this set (each one the iterator reaches may be
-    /// changed: its dispatch time is forgotten).
+    /// changed: it becomes due).
     pub(crate) fn items_mut(&mut self) -> impl Iterator<Item = &mut Item<'a>> + '_ {
+        self.items_mut_where(|_| true)
+    }
+
+    /// Kestrel: every socket of the set for which `want` is true (each one the
+    /// iterator reaches may be changed: it becomes due). Ingress looking for
+    /// the UDP socket of a datagram need not make every TCP socket due.
+    pub(crate) fn items_mut_where(
+        &mut self,
+        want: impl Fn(&Socket<'a>) -> bool + 'static,
+    ) -> impl Iterator<Item = &mut Item<'a>> + '_ {
+        let (due, timers) = (&mut self.due, &mut self.timers);
         self.sockets
             .iter_mut()
-            .filter_map(|x| x.inner.as_deref_mut())
-            .map(|i| {
-                i.meta.poll_cache = None;
+            .enumerate()
+            .filter_map(|(idx, x)| Some((idx, x.inner.as_deref_mut()?)))
+            .filter(move |(_, i)| want(&i.socket))
+            .map(move |(idx, i)| {
+                touch(due, timers, idx, i);
                 i
             })
     }
 
-    /// Kestrel: every socket in this set, for egress, which keeps each one's
-    /// dispatch time itself.
-    pub(crate) fn items_mut_for_egress(&mut self) -> impl Iterator<Item = &mut Item<'a>> + '_ {
-        let from = self.egress_from.min(self.sockets.len());
-        let (head, tail) = self.sockets.split_at_mut(from);
-        tail.iter_mut()
-            .chain(head.iter_mut())
-            .filter_map(|x| x.inner.as_deref_mut())
+    /// Kestrel: starts an egress pass at `now`: sockets whose time has come
+    /// and waiting ones whose neighbor is known (or whose silence ended)
+    /// become due. Returns how many entries the due list has: the pass takes
+    /// at most that many, so a socket with more to send goes once a pass.
+    pub(crate) fn egress_begin(&mut self, now: Instant, has_neighbor: impl Fn(crate::wire::IpAddress) -> bool) -> usize {
+        while let Some(&(t, idx)) = self.timers.first() {
+            if t > now {
+                break;
+            }
+            self.timers.pop_first();
+            if let Some(item) = self.sockets.get_mut(idx).and_then(|x| x.inner.as_deref_mut()) {
+                if item.meta.place == Place::Timer(t) {
+                    item.meta.place = Place::Due;
+                    self.due.push_back(idx);
+                }
+            }
+        }
+        let (sockets, due) = (&mut self.sockets, &mut self.due);
+        self.waiting.retain(|&idx| {
+            let Some(item) = sockets.get_mut(idx).and_then(|x| x.inner.as_deref_mut()) else {
+                return false;
+            };
+            if item.meta.place != Place::Waiting {
+                return false;
+            }
+            if !item.meta.egress_permitted(now, &has_neighbor) {
+                return true;
+            }
+            item.meta.place = Place::Due;
+            due.push_back(idx);
+            false
+        });
+        self.due.len()
+    }
+
+    /// Kestrel: the next due socket of an egress pass, or None when none is
+    /// left. It is `Place::Nowhere` until [`SocketSet::egress_done`] puts it
+    /// back where its dispatch says.
+    pub(crate) fn egress_next(&mut self) -> Option<(usize, &mut Item<'a>)> {
+        loop {
+            let idx = self.due.pop_front()?;
+            if let Some(item) = self.sockets.get_mut(idx).and_then(|x| x.inner.as_deref_mut()) {
+                if item.meta.place == Place::Due {
+                    item.meta.place = Place::Nowhere;
+                    return self.sockets[idx].inner.as_deref_mut().map(|i| (idx, i));
+                }
+            }
+        }
+    }
+
+    /// Kestrel: after socket `idx`'s dispatch in an egress pass: the device
+    /// was full (it goes first next pass), it waits for a neighbor, or it
+    /// next needs a dispatch `at` (now: the back of the due list; a time: a
+    /// timer; on ingress: nowhere until touched).
+    pub(crate) fn egress_done(&mut self, idx: usize, exhausted: bool, waiting: bool, at: PollAt) {
+        let Some(item) = self.sockets.get_mut(idx).and_then(|x| x.inner.as_deref_mut()) else {
+            return;
+        };
+        if item.meta.place != Place::Nowhere {
+            return;
+        }
+        if exhausted {
+            item.meta.place = Place::Due;
+            self.due.push_front(idx);
+        } else if waiting {
+            item.meta.place = Place::Waiting;
+            self.waiting.push(idx);
+        } else {
+            match at {
+                PollAt::Now => {
+                    item.meta.place = Place::Due;
+                    self.due.push_back(idx);
+                }
+                PollAt::Time(t) => {
+                    item.meta.place = Place::Timer(t);
+                    self.timers.insert((t, idx));
+                }
+                PollAt::Ingress => {}
+            }
+        }
+    }
+
+    /// Kestrel: when egress next has something to do, as far as the set
+    /// knows: now if a socket is due, else the earliest timer or the end of
+    /// a waiting socket's silence.
+    pub(crate) fn egress_poll_at(
+        &self,
+        now: Instant,
+        has_neighbor: impl Fn(crate::wire::IpAddress) -> bool,
+    ) -> Option<Instant> {
+        if !self.due.is_empty() {
+            return Some(Instant::from_millis(0));
+        }
+        let mut at = self.timers.first().map(|&(t, _)| t);
+        for &idx in &self.waiting {
+            if let Some(item) = self.sockets.get(idx).and_then(|x| x.inner.as_deref()) {
+                let t = match item.meta.poll_at(PollAt::Now, &has_neighbor, now) {
+                    PollAt::Now => Instant::from_millis(0),
+                    PollAt::Time(t) => t,
+                    PollAt::Ingress => continue,
+                };
+                at = Some(at.map_or(t, |a| a.min(t)));
+            }
+        }
+        at
     }
 }

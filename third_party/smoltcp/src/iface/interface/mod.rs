@@ -599,25 +599,11 @@ impl Interface {
             return Some(Instant::from_millis(0));
         }
 
+        // Kestrel: the set keeps the sockets due, their timers and the ones
+        // waiting for a neighbor (SocketSet::egress_poll_at); no look at each.
         #[allow(unused_mut)]
-        let mut res = sockets
-            .items()
-            .filter_map(|item| {
-                let socket_poll_at = match item.meta.poll_cache {
-                    Some(at) => at,
-                    None => item.socket.poll_at(&mut self.inner),
-                };
-                match item.meta.poll_at(
-                    socket_poll_at,
-                    |ip_addr| self.inner.has_neighbor(&ip_addr),
-                    timestamp,
-                ) {
-                    PollAt::Ingress => None,
-                    PollAt::Time(instant) => Some(instant),
-                    PollAt::Now => Some(Instant::from_millis(0)),
-                }
-            })
-            .min();
+        let mut res =
+            sockets.egress_poll_at(timestamp, |ip_addr| self.inner.has_neighbor(&ip_addr));
 
         #[cfg(feature = "proto-ipv6-slaac")]
         if self.inner.slaac_enabled {
@@ -725,19 +711,19 @@ impl Interface {
         }
 
         let mut result = PollResult::None;
-        let mut exhausted_at = None;
-        for item in sockets.items_mut_for_egress() {
-            // Kestrel: a TCP socket untouched since it said when it next
-            // needs a dispatch is skipped until then.
-            match item.meta.poll_cache {
-                Some(PollAt::Ingress) => continue,
-                Some(PollAt::Time(t)) if t > self.inner.now => continue,
-                _ => {}
-            }
+        // Kestrel: only the sockets due (touched, with more to send, their
+        // time come, or their neighbor found), each at most once a pass.
+        let inner = &mut self.inner;
+        let passes = sockets.egress_begin(inner.now, |ip_addr| inner.has_neighbor(&ip_addr));
+        for _ in 0..passes {
+            let Some((idx, item)) = sockets.egress_next() else {
+                break;
+            };
             if !item
                 .meta
                 .egress_permitted(self.inner.now, |ip_addr| self.inner.has_neighbor(&ip_addr))
             {
+                sockets.egress_done(idx, false, true, PollAt::Ingress);
                 continue;
             }
 
@@ -818,12 +804,8 @@ impl Interface {
                 }),
             };
 
-            match result {
-                Err(EgressError::Exhausted) => {
-                    // Device buffer full: this socket goes first next time.
-                    exhausted_at = Some(item.meta.handle.0);
-                    break;
-                }
+            let (exhausted, waiting) = match result {
+                Err(EgressError::Exhausted) => (true, false),
                 Err(EgressError::Dispatch) => {
                     // `NeighborCache` already takes care of rate limiting the neighbor discovery
                     // requests from the socket. However, without an additional rate limiting
@@ -833,16 +815,16 @@ impl Interface {
                         self.inner.now,
                         neighbor_addr.expect("non-IP response packet"),
                     );
+                    (false, true)
                 }
-                Ok(()) => {}
+                Ok(()) => (false, false),
+            };
+            let at = item.socket.poll_at(&mut self.inner);
+            sockets.egress_done(idx, exhausted, waiting, at);
+            if exhausted {
+                // Device buffer full: this socket goes first next time.
+                break;
             }
-            #[cfg(feature = "socket-tcp")]
-            if let Socket::Tcp(socket) = &item.socket {
-                item.meta.poll_cache = Some(socket.poll_at(&mut self.inner));
-            }
-        }
-        if let Some(at) = exhausted_at {
-            sockets.egress_from = at;
         }
         result
     }

@@ -43,7 +43,8 @@ impl InterfaceInner {
         // Kestrel: the caller knows no other socket accepts it (SocketSet::set_tcp_hint_only).
         if !sockets.take_tcp_no_socket() {
             for tcp_socket in sockets
-                .items_mut()
+                // Kestrel: only TCP sockets become due.
+                .items_mut_where(|s| matches!(s, crate::socket::Socket::Tcp(_)))
                 .filter_map(|i| Socket::downcast_mut(&mut i.socket))
             {
                 if tcp_socket.accepts(self, &ip_repr, &tcp_repr) {

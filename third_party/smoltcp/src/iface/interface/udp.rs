@@ -26,7 +26,8 @@ impl InterfaceInner {
 
         #[cfg(feature = "socket-udp")]
         for udp_socket in sockets
-            .items_mut()
+            // Kestrel: only UDP sockets become due.
+            .items_mut_where(|s| matches!(s, Socket::Udp(_)))
             .filter_map(|i| UdpSocket::downcast_mut(&mut i.socket))
         {
             if udp_socket.accepts(self, &ip_repr, &udp_repr) {
