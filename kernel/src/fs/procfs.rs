@@ -1949,6 +1949,8 @@ fn fd_dir(p: &Arc<Process>, ino: u64, info: bool) -> InodeRef {
                     format!("eventfd-count: {:16x}\n", e.count())
                 } else if let Some(i) = crate::fs::inotify::instance(&f) {
                     i.fdinfo()
+                } else if let Some(g) = crate::fs::fanotify::group(&f) {
+                    g.fdinfo()
                 } else {
                     String::new()
                 };
