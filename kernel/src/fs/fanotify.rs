@@ -107,6 +107,8 @@ struct Inner {
     marks: BTreeMap<Key, Mark>,
     /// Permission events read and not answered yet, by their descriptor.
     pending: Vec<(i32, Arc<Perm>)>,
+    /// A FAN_Q_OVERFLOW is in the queue.
+    overflow_queued: bool,
     released: bool,
 }
 
@@ -275,12 +277,9 @@ impl Group {
         if i.queue.len() >= self.max_events() || i.queue.try_reserve(1).is_err() {
             // Past the limit: one FAN_Q_OVERFLOW (a permission event is
             // dropped, and so allowed, as on Linux).
-            if !i
-                .queue
-                .back()
-                .is_some_and(|e| e.mask == fan::FAN_Q_OVERFLOW)
-                && i.queue.try_reserve(1).is_ok()
-            {
+            // One at a time in the queue, as Linux's single overflow event.
+            if !i.overflow_queued && i.queue.try_reserve(1).is_ok() {
+                i.overflow_queued = true;
                 i.queue.push_back(Event {
                     mask: fan::FAN_Q_OVERFLOW,
                     path: None,
@@ -423,6 +422,9 @@ impl FileOps for Group {
                     }
                     Some(_) => {
                         let e = i.queue.pop_front().expect("front checked");
+                        if e.mask == fan::FAN_Q_OVERFLOW {
+                            i.overflow_queued = false;
+                        }
                         if let Some(p) = &e.perm {
                             *p.state.lock() = PermState::Reported;
                         }
