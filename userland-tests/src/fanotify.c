@@ -27,8 +27,9 @@
  *     is EPERM to it, FAN_ALLOW lets it go on; an answer for a descriptor with
  *     no pending event is ENOENT, an unknown answer EINVAL; closing the group
  *     allows every waiter; a waiter can still be killed.
- *   - Past 16384 queued events there is one FAN_Q_OVERFLOW (FIONREAD counts
- *     it); poll reports POLLIN once something is queued.
+ *   - Past 16384 queued events (/proc/sys/fs/fanotify/max_queued_events)
+ *     there is one FAN_Q_OVERFLOW (FIONREAD counts it); poll reports POLLIN
+ *     once something is queued.
  */
 #define KT_AREA "fanotify"
 #include "kt.h"
@@ -426,6 +427,13 @@ TEST(queue_overflow_adds_one_q_overflow_after_16384_events) {
     CHECK(d, "tmpdir");
     GROUP(fd, 0);
     OK(fan_mark(fd, FAN_MARK_ADD, FAN_CLOSE_WRITE | FAN_EVENT_ON_CHILD, AT_FDCWD, d));
+    /* The limit /proc/sys/fs/fanotify shows: Linux's default. */
+    int limit = 0;
+    FILE *pf = fopen("/proc/sys/fs/fanotify/max_queued_events", "r");
+    CHECK(pf, "/proc/sys/fs/fanotify/max_queued_events: %s", kt_errstr(errno));
+    CHECK(fscanf(pf, "%d", &limit) == 1, "max_queued_events unreadable");
+    fclose(pf);
+    EXPECT_EQ(limit, 16384);
     /* Each file its own object, so nothing merges. */
     char name[64];
     for (int i = 0; i < 16384 + 10; i++) {
