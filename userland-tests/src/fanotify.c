@@ -28,13 +28,14 @@
  *     no pending event is ENOENT, an unknown answer EINVAL; closing the group
  *     allows every waiter; a waiter can still be killed.
  *   - Past 16384 queued events (/proc/sys/fs/fanotify/max_queued_events)
- *     there is one FAN_Q_OVERFLOW (FIONREAD counts it); poll reports POLLIN
- *     once something is queued.
+ *     there is one FAN_Q_OVERFLOW (FIONREAD counts it); poll and epoll report
+ *     POLLIN while something is queued.
  */
 #define KT_AREA "fanotify"
 #include "kt.h"
 
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/fanotify.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -448,21 +449,30 @@ TEST(queue_overflow_adds_one_q_overflow_after_16384_events) {
     close(fd);
 }
 
-TEST(poll_reports_pollin_when_an_event_is_queued) {
+TEST(poll_and_epoll_report_pollin_when_an_event_is_queued) {
     const char *d = kt_tmpdir();
     CHECK(d, "tmpdir");
     const char *f = kt_path(d, "f");
     OK(kt_write_file(f, "x", 1));
     GROUP(fd, 0);
     OK(fan_mark(fd, FAN_MARK_ADD, FAN_OPEN, AT_FDCWD, f));
+    int ep = OK(epoll_create1(EPOLL_CLOEXEC));
+    struct epoll_event ee = {.events = EPOLLIN, .data.u32 = 7};
+    OK(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ee));
     struct pollfd p = {.fd = fd, .events = POLLIN};
     EXPECT_EQ(poll(&p, 1, 0), 0);
+    EXPECT_EQ(epoll_wait(ep, &ee, 1, 0), 0);
     close(OK(open(f, O_RDONLY)));
     EXPECT_EQ(poll(&p, 1, 0), 1);
     EXPECT_EQ(p.revents, POLLIN);
+    EXPECT_EQ(epoll_wait(ep, &ee, 1, 0), 1);
+    EXPECT_EQ(ee.events, EPOLLIN);
+    EXPECT_EQ(ee.data.u32, 7);
     struct ev evs[4];
     EXPECT_EQ(drain(fd, evs, 4, 0), 1);
     EXPECT_EQ(poll(&p, 1, 0), 0);
+    EXPECT_EQ(epoll_wait(ep, &ee, 1, 0), 0);
+    close(ep);
     close(fd);
 }
 
@@ -480,6 +490,6 @@ int main(void)
     RUN(closing_the_group_allows_a_waiting_reader);
     RUN(an_opener_waiting_for_an_answer_can_be_killed);
     RUN(queue_overflow_adds_one_q_overflow_after_16384_events);
-    RUN(poll_reports_pollin_when_an_event_is_queued);
+    RUN(poll_and_epoll_report_pollin_when_an_event_is_queued);
     return KT_END();
 }
