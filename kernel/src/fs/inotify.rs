@@ -495,22 +495,6 @@ pub fn renamed(from: &InodeRef, name: &[u8], to: &InodeRef, new_name: &[u8], ino
     deliver(identity(inode), IN_MOVE_SELF, 0, &[], false);
 }
 
-/// The last descriptor of an open file went: IN_CLOSE_WRITE or
-/// IN_CLOSE_NOWRITE (the close hook).
-pub fn file_released(f: &OpenFile) {
-    if !watching() || f.flags() & O_PATH != 0 {
-        return;
-    }
-    if let Some(d) = f.dentry() {
-        let mask = if f.writable() {
-            IN_CLOSE_WRITE
-        } else {
-            IN_CLOSE_NOWRITE
-        };
-        notify_dentry(d, mask);
-    }
-}
-
 /// The instance behind `f`, if it is an inotify descriptor.
 pub fn instance(f: &OpenFile) -> Option<Arc<Inotify>> {
     let ops = f.ops().clone();

@@ -769,7 +769,7 @@ fn table_dir(
     )
 }
 
-/// /proc/sys/fs: fixed values, and the inotify directory.
+/// /proc/sys/fs: fixed values, and the inotify and fanotify directories.
 fn fs_sys_dir() -> InodeRef {
     const VALUES: &[(&str, &str)] = &[
         // syscall::aio::AIO_MAX_NR
@@ -780,6 +780,7 @@ fn fs_sys_dir() -> InodeRef {
     ];
     const INO: u64 = 0x100;
     const INOTIFY_INO: u64 = 0x180;
+    const FANOTIFY_INO: u64 = 0x190;
     PseudoDir::new_ref(
         common(INO, 0o555),
         PROC_SUPER_MAGIC,
@@ -791,11 +792,15 @@ fn fs_sys_dir() -> InodeRef {
                 .map(|(i, (n, _))| (n.as_bytes().to_vec(), INO + 1 + i as u64, DT_REG))
                 .collect();
             v.push((b"inotify".to_vec(), INOTIFY_INO, DT_DIR));
+            v.push((b"fanotify".to_vec(), FANOTIFY_INO, DT_DIR));
             v
         }),
         Box::new(|name| {
             if name == b"inotify" {
                 return Ok(inotify_sys_dir(INOTIFY_INO));
+            }
+            if name == b"fanotify" {
+                return Ok(fanotify_sys_dir(FANOTIFY_INO));
             }
             let (i, (_, v)) = VALUES
                 .iter()
@@ -803,6 +808,38 @@ fn fs_sys_dir() -> InodeRef {
                 .find(|(_, (n, _))| n.as_bytes() == name)
                 .ok_or(Errno::ENOENT)?;
             Ok(file(common(INO + 1 + i as u64, 0o444), move || {
+                text(format!("{v}\n"))
+            }))
+        }),
+    )
+}
+
+/// /proc/sys/fs/fanotify: the limits (fixed here).
+fn fanotify_sys_dir(ino: u64) -> InodeRef {
+    use crate::fs::fanotify;
+    const NAMES: &[&str] = &["max_queued_events", "max_user_groups", "max_user_marks"];
+    PseudoDir::new_ref(
+        common(ino, 0o555),
+        PROC_SUPER_MAGIC,
+        0x100,
+        Box::new(move || {
+            NAMES
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.as_bytes().to_vec(), ino + 1 + i as u64, DT_REG))
+                .collect()
+        }),
+        Box::new(move |name| {
+            let i = NAMES
+                .iter()
+                .position(|n| n.as_bytes() == name)
+                .ok_or(Errno::ENOENT)?;
+            let v = [
+                fanotify::MAX_QUEUED_EVENTS,
+                fanotify::MAX_USER_GROUPS,
+                fanotify::MAX_MARKS,
+            ][i];
+            Ok(file(common(ino + 1 + i as u64, 0o444), move || {
                 text(format!("{v}\n"))
             }))
         }),
@@ -1950,6 +1987,8 @@ fn fd_dir(p: &Arc<Process>, ino: u64, info: bool) -> InodeRef {
                     format!("eventfd-count: {:16x}\n", e.count())
                 } else if let Some(i) = crate::fs::inotify::instance(&f) {
                     i.fdinfo()
+                } else if let Some(g) = crate::fs::fanotify::group(&f) {
+                    g.fdinfo()
                 } else {
                     String::new()
                 };

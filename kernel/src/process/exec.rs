@@ -23,7 +23,7 @@ use kestrel_exec::{
 use kestrel_vfs::inode::{access, check_access};
 use kestrel_vfs::{DentryRef, InodeRef, Walker};
 
-use super::{Process, Thread};
+use super::Thread;
 use crate::arch::trap::UserContext;
 use crate::mm::vm::{AddressSpace, Backing, MMAP_TOP, PIE_BASE, Placement, STACK_TOP, VmaKind};
 use crate::syscall::Ctx;
@@ -38,8 +38,8 @@ const STACK_INITIAL: u64 = 128 * 1024;
 
 /// Opens `path` for execution: a regular file with execute permission (EACCES
 /// otherwise), and reads it.
-async fn open_exec(p: &Process, path: &[u8]) -> KResult<(DentryRef, InodeRef, Vec<u8>)> {
-    open_exec_at(p, &ExecAt::default(), path).await
+async fn open_exec(t: &Thread, path: &[u8]) -> KResult<(DentryRef, InodeRef, Vec<u8>)> {
+    open_exec_at(t, &ExecAt::default(), path).await
 }
 
 /// Where execveat(2) finds its program: relative paths from `dir` (the cwd
@@ -53,10 +53,11 @@ pub struct ExecAt {
 }
 
 async fn open_exec_at(
-    p: &Process,
+    t: &Thread,
     at: &ExecAt,
     path: &[u8],
 ) -> KResult<(DentryRef, InodeRef, Vec<u8>)> {
+    let p = &t.process;
     let (root, cwd) = {
         let fs = p.fs();
         let fs = fs.lock();
@@ -95,10 +96,18 @@ async fn open_exec_at(
         return Err(Errno::EACCES);
     }
     check_access(&m, &cred, access::EXEC)?;
+    // fanotify: the open of a program (FAN_OPEN_EXEC_PERM, FAN_OPEN_PERM,
+    // then FAN_OPEN | FAN_OPEN_EXEC), and the kernel's read of it
+    // (FAN_ACCESS_PERM, FAN_ACCESS), as Linux's do_open_execat and
+    // kernel_read report them.
+    crate::fs::fsnotify::open_permission(&d, true, t).await?;
+    crate::fs::fsnotify::opened(&d, true);
+    crate::fs::fsnotify::access_permission_dentry(&d, t).await?;
     // The headers are read, and the segments' pages fault in, synchronously: a
     // block-backed file brings its content in first.
     inode.load_pages(0, m.size).await?;
     let bytes = read_headers(&inode, m.size)?;
+    crate::fs::fsnotify::notify_dentry(&d, crate::fs::fsnotify::FS_ACCESS);
     Ok((d, inode, bytes))
 }
 
@@ -206,28 +215,29 @@ struct NewImage {
 
 /// Everything execve does before the point of no return.
 async fn load(
-    p: &Process,
+    t: &Thread,
     path: &[u8],
     argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
 ) -> KResult<Result<NewImage, Errno>> {
-    load_at(p, &ExecAt::default(), path, path, argv, envp).await
+    load_at(t, &ExecAt::default(), path, path, argv, envp).await
 }
 
 /// [`load`] of `path` as `at` finds it, the program known as `filename`
 /// (AT_EXECFN, and the path a `#!` interpreter is given).
 async fn load_at(
-    p: &Process,
+    t: &Thread,
     at: &ExecAt,
     path: &[u8],
     filename: &[u8],
     argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
 ) -> KResult<Result<NewImage, Errno>> {
+    let p = &t.process;
     let argv_refs: Vec<&[u8]> = argv.iter().map(|s| s.as_slice()).collect();
     let envp_refs: Vec<&[u8]> = envp.iter().map(|s| s.as_slice()).collect();
     let mut args = ExecArgs::new(filename, &argv_refs, &envp_refs, p.rlimit(RLIMIT_STACK))?;
-    let (mut dentry, _, mut file) = open_exec_at(p, at, path).await?;
+    let (mut dentry, _, mut file) = open_exec_at(t, at, path).await?;
     let program = loop {
         args.check_depth()?;
         match probe(&file)? {
@@ -238,13 +248,13 @@ async fn load_at(
                     args.apply_script(&sb)?;
                     sb.interpreter.to_vec()
                 };
-                (dentry, _, file) = open_exec(p, &interp).await?;
+                (dentry, _, file) = open_exec(t, &interp).await?;
             }
         }
     };
     let interp = match &program.interp {
         Some(ipath) => {
-            let (identry, _, ibytes) = open_exec(p, ipath).await?;
+            let (identry, _, ibytes) = open_exec(t, ipath).await?;
             Some((identry, ElfImage::parse_interpreter(&ibytes)?))
         }
         None => None,
@@ -479,7 +489,7 @@ async fn exec_common(
     envp: Vec<Vec<u8>>,
 ) -> KResult<u64> {
     let _ = AT_FDCWD;
-    match load_at(ctx.process(), at, path, filename, argv, envp).await? {
+    match load_at(ctx.thread, at, path, filename, argv, envp).await? {
         Ok(img) => {
             *ctx.regs = commit(ctx.thread, img);
             ctx.regs.orig_rax = kestrel_abi::syscalls::nr::EXECVE as u64;
@@ -507,6 +517,6 @@ pub async fn exec_initial(
     argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
 ) -> KResult<UserContext> {
-    let img = load(&thread.process, path, argv, envp).await??;
+    let img = load(thread, path, argv, envp).await??;
     Ok(commit(thread, img))
 }

@@ -292,6 +292,10 @@ pub(super) async fn read_to_user(
     if super::socket::is_socket(file) && offset.is_none() {
         return alloc::boxed::Box::pin(super::socket::read(ctx, file, buf, count)).await;
     }
+    // A fanotify listener may have to allow the read first (FAN_ACCESS_PERM).
+    if fsnotify::permission_watched() && count > 0 {
+        fsnotify::access_permission(file, ctx.thread).await?;
+    }
     let count = count.min(MAX_RW_COUNT);
     if count == 0 {
         // Still asked: files with a minimum read size (eventfd, signalfd) say EINVAL.
@@ -332,10 +336,8 @@ pub(super) async fn read_to_user(
             kestrel_executor::yield_now().await;
         }
     }
-    if total > 0
-        && let Some(d) = file.dentry()
-    {
-        inotify::notify_dentry(d, inotify::IN_ACCESS);
+    if total > 0 {
+        fsnotify::access(file);
     }
     Ok(total)
 }
@@ -407,10 +409,8 @@ pub(super) async fn write_from_user(
     {
         inode.fsync(true).await?;
     }
-    if total > 0
-        && let Some(d) = file.dentry()
-    {
-        inotify::notify_dentry(d, inotify::IN_MODIFY);
+    if total > 0 {
+        fsnotify::modify(file);
     }
     Ok(total)
 }
@@ -638,7 +638,7 @@ fn cred(ctx: &Ctx<'_>) -> kestrel_vfs::Cred {
 }
 
 use super::mount::{want_write, want_write_file};
-use crate::fs::inotify;
+use crate::fs::fsnotify;
 
 /// Write and search permission on the directory that gains or loses a name.
 fn check_dir_write(ctx: &Ctx<'_>, dir: &InodeRef) -> KResult<()> {
@@ -729,7 +729,7 @@ pub async fn open_at(
                         .create_async(&p.name, NodeKind::File, mode, c.fsuid, gid)
                         .await?;
                     created = true;
-                    inotify::notify_child(&p.dir.inode, inotify::IN_CREATE, &p.name, false);
+                    fsnotify::notify_child(&p.dir.inode, fsnotify::FS_CREATE, &p.name, false);
                     break kestrel_vfs::Dentry::child(&p.dir, &p.name, inode);
                 }
                 Err(e) => return Err(e),
@@ -767,12 +767,17 @@ pub async fn open_at(
         }
         check_access(&m, &cred(ctx), want)?;
     }
+    // A fanotify listener may refuse the open (FAN_OPEN_PERM): before the
+    // truncation, as Linux asks in do_dentry_open.
+    if flags & O_PATH == 0 && fsnotify::permission_watched() {
+        fsnotify::open_permission(&dentry, false, ctx.thread).await?;
+    }
     if flags & O_TRUNC != 0 && m.is_regular() && flags & O_PATH == 0 && !created {
         dentry.inode.truncate_async(0).await?;
-        inotify::notify_dentry(&dentry, inotify::IN_MODIFY);
+        fsnotify::notify_dentry(&dentry, fsnotify::FS_MODIFY);
     }
     if flags & O_PATH == 0 {
-        inotify::notify_dentry(&dentry, inotify::IN_OPEN);
+        fsnotify::opened(&dentry, false);
     }
     let file = crate::fs::open_dentry(dentry, flags, ctx.process())?;
     // A FIFO opened for reading or writing alone waits for the other side.
@@ -1055,7 +1060,7 @@ async fn mkdir_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u64) -> KResult<
         .inode
         .create_async(&p.name, NodeKind::Dir, mode, c.fsuid, gid)
         .await?;
-    inotify::notify_child(&p.dir.inode, inotify::IN_CREATE, &p.name, true);
+    fsnotify::notify_child(&p.dir.inode, fsnotify::FS_CREATE, &p.name, true);
     Ok(0)
 }
 
@@ -1107,7 +1112,7 @@ async fn mknod_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u64, dev: u64) -
         .inode
         .create_async(&p.name, kind, mode, c.fsuid, gid)
         .await?;
-    inotify::notify_child(&p.dir.inode, inotify::IN_CREATE, &p.name, false);
+    fsnotify::notify_child(&p.dir.inode, fsnotify::FS_CREATE, &p.name, false);
     Ok(0)
 }
 
@@ -1170,8 +1175,8 @@ async fn rmdir_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8]) -> KResult<u64> {
     check_dir_write(ctx, &p.dir.inode)?;
     check_sticky(ctx, &p.dir.inode, &victim)?;
     p.dir.inode.rmdir_async(&p.name).await?;
-    inotify::notify_child(&p.dir.inode, inotify::IN_DELETE, &p.name, true);
-    inotify::inode_deleted(&victim);
+    fsnotify::notify_child(&p.dir.inode, fsnotify::FS_DELETE, &p.name, true);
+    fsnotify::inode_deleted(&victim);
     Ok(0)
 }
 
@@ -1195,10 +1200,10 @@ async fn unlink_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8]) -> KResult<u64> {
     // The link count changed (IN_ATTRIB), the name went (IN_DELETE); the last
     // name gone, IN_DELETE_SELF (Linux sends it when the inode goes: an open
     // file keeps it; Kestrel sends it at the last unlink).
-    inotify::notify(&victim, inotify::IN_ATTRIB);
-    inotify::notify_child(&p.dir.inode, inotify::IN_DELETE, &p.name, false);
+    fsnotify::notify(&victim, fsnotify::FS_ATTRIB);
+    fsnotify::notify_child(&p.dir.inode, fsnotify::FS_DELETE, &p.name, false);
     if victim.metadata().nlink == 0 {
-        inotify::inode_deleted(&victim);
+        fsnotify::inode_deleted(&victim);
     }
     Ok(0)
 }
@@ -1285,12 +1290,12 @@ async fn rename_at(
         .inode
         .rename_async(&op.name, &np.dir.inode, &np.name, flags)
         .await?;
-    inotify::renamed(&op.dir.inode, &op.name, &np.dir.inode, &np.name, &src);
+    fsnotify::renamed(&op.dir.inode, &op.name, &np.dir.inode, &np.name, &src);
     if let Some(r) = replaced
         && !alloc::sync::Arc::ptr_eq(&r, &src)
         && (r.metadata().nlink == 0 || r.metadata().is_dir())
     {
-        inotify::inode_deleted(&r);
+        fsnotify::inode_deleted(&r);
     }
     Ok(0)
 }
@@ -1356,8 +1361,8 @@ async fn link_at(
     }
     check_dir_write(ctx, &np.dir.inode)?;
     np.dir.inode.link_async(&np.name, &src.inode).await?;
-    inotify::notify_child(&np.dir.inode, inotify::IN_CREATE, &np.name, false);
-    inotify::notify(&src.inode, inotify::IN_ATTRIB);
+    fsnotify::notify_child(&np.dir.inode, fsnotify::FS_CREATE, &np.name, false);
+    fsnotify::notify(&src.inode, fsnotify::FS_ATTRIB);
     Ok(0)
 }
 
@@ -1403,7 +1408,7 @@ async fn symlink_at(ctx: &Ctx<'_>, target: &[u8], newdir: i32, new: &[u8]) -> KR
             gid,
         )
         .await?;
-    inotify::notify_child(&np.dir.inode, inotify::IN_CREATE, &np.name, false);
+    fsnotify::notify_child(&np.dir.inode, fsnotify::FS_CREATE, &np.name, false);
     Ok(0)
 }
 
@@ -1424,18 +1429,18 @@ pub async fn sys_symlinkat(
 
 /// IN_ATTRIB for the file `d` names (inotify).
 fn attrib(d: &DentryRef) {
-    inotify::notify_dentry(d, inotify::IN_ATTRIB);
+    fsnotify::notify_dentry(d, fsnotify::FS_ATTRIB);
 }
 
 /// IN_ATTRIB for an open file: by its name when it has one.
 fn attrib_file(f: &OpenFile, inode: &InodeRef) {
-    attrib_file_mask(f, inode, inotify::IN_ATTRIB);
+    attrib_file_mask(f, inode, fsnotify::FS_ATTRIB);
 }
 
 fn attrib_file_mask(f: &OpenFile, inode: &InodeRef, mask: u32) {
     match f.dentry() {
-        Some(d) => inotify::notify_dentry(d, mask),
-        None => inotify::notify(inode, mask),
+        Some(d) => fsnotify::notify_dentry(d, mask),
+        None => fsnotify::notify(inode, mask),
     }
 }
 
@@ -1573,7 +1578,7 @@ async fn truncate_path(ctx: &Ctx<'_>, d: &DentryRef, len: u64) -> KResult<u64> {
     check_access(&m, &cred(ctx), access::WRITE)?;
     fsize_grow_ok(ctx, m.size, len)?;
     inode.truncate_async(len).await?;
-    inotify::notify_dentry(d, inotify::IN_MODIFY);
+    fsnotify::notify_dentry(d, fsnotify::FS_MODIFY);
     Ok(0)
 }
 
@@ -1596,7 +1601,7 @@ pub async fn sys_ftruncate(ctx: &mut Ctx<'_>, fd: Fd, length: i64) -> KResult<u6
     }
     fsize_grow_ok(ctx, m.size, length as u64)?;
     inode.truncate_async(length as u64).await?;
-    attrib_file_mask(&f, &inode, inotify::IN_MODIFY);
+    attrib_file_mask(&f, &inode, fsnotify::FS_MODIFY);
     Ok(0)
 }
 
@@ -1693,7 +1698,7 @@ async fn utimens(
     inode.set_times(atime, mtime)?;
     match &dentry {
         Some(d) => attrib(d),
-        None => inotify::notify(&inode, inotify::IN_ATTRIB),
+        None => fsnotify::notify(&inode, fsnotify::FS_ATTRIB),
     }
     Ok(0)
 }

@@ -702,3 +702,82 @@ pub async fn sys_inotify_rm_watch(ctx: &mut Ctx<'_>, fd: Fd, wd: i32) -> KResult
     let inst = crate::fs::inotify::instance(&f).ok_or(Errno::EINVAL)?;
     inst.rm_watch(wd).map(|_| 0)
 }
+
+// ---- fanotify --------------------------------------------------------------------
+
+/// CAP_AUDIT_WRITE (FAN_ENABLE_AUDIT).
+const CAP_AUDIT_WRITE: u32 = 29;
+
+pub async fn sys_fanotify_init(ctx: &mut Ctx<'_>, flags: u32, event_f_flags: u32) -> KResult<u64> {
+    use kestrel_fanotify as fan;
+    let (admin, audit, uid) = {
+        let c = ctx.process().cred.lock();
+        (
+            c.capable(kestrel_abi::cap::CAP_SYS_ADMIN),
+            c.capable(CAP_AUDIT_WRITE),
+            c.uid,
+        )
+    };
+    let init = fan::check_init(flags, event_f_flags, admin, audit)?;
+    let group = crate::fs::fanotify::Group::new(init, uid)?;
+    let nonblock = if flags & fan::FAN_NONBLOCK != 0 {
+        O_NONBLOCK
+    } else {
+        0
+    };
+    let file = crate::fs::anon::anon_file(group, O_RDWR | nonblock);
+    ctx.install(file, flags & fan::FAN_CLOEXEC != 0)
+        .map(|fd| fd as u64)
+}
+
+pub async fn sys_fanotify_mark(
+    ctx: &mut Ctx<'_>,
+    fd: Fd,
+    flags: u32,
+    mask: u64,
+    dirfd: Fd,
+    path: UserCStr,
+) -> KResult<u64> {
+    use kestrel_fanotify as fan;
+    // Linux checks flags and mask before the descriptor.
+    let mut req = fan::check_mark(flags, mask)?;
+    let f = ctx.file(fd)?;
+    let group = crate::fs::fanotify::group(&f).ok_or(Errno::EINVAL)?;
+    let admin = ctx
+        .process()
+        .cred
+        .lock()
+        .capable(kestrel_abi::cap::CAP_SYS_ADMIN);
+    fan::check_mark_for_group(&req, group.init(), admin)?;
+    if req.cmd == fan::MarkCmd::Flush {
+        group.flush(req.kind);
+        return Ok(0);
+    }
+    // No path: dirfd itself is the object.
+    let d = if path.addr() == 0 {
+        let df = ctx.file(dirfd)?;
+        let d = df.dentry().cloned().ok_or(Errno::EBADF)?;
+        if flags & fan::FAN_MARK_ONLYDIR != 0 && !d.inode.metadata().is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        d
+    } else {
+        let path = ctx.read_path(path)?;
+        let d = ctx
+            .resolve(dirfd, &path, flags & fan::FAN_MARK_DONT_FOLLOW == 0)
+            .await?;
+        if flags & fan::FAN_MARK_ONLYDIR != 0 && !d.inode.metadata().is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        d
+    };
+    // Marking needs read permission on the object (Linux's path_permission).
+    let m = d.inode.metadata();
+    let cred = ctx.process().cred.lock().fs_cred();
+    check_access(&m, &cred, access::READ)?;
+    if req.cmd == fan::MarkCmd::Add {
+        fan::check_add_object(&req, m.is_dir(), false)?;
+    }
+    req.for_object(m.is_dir());
+    group.mark(&req, &d).map(|_| 0)
+}

@@ -400,6 +400,8 @@ syscall_table! {
     INOTIFY_ADD_WATCH => fs_extra::sys_inotify_add_watch(fd: Fd, path: UserCStr, mask: u32);
     INOTIFY_RM_WATCH => fs_extra::sys_inotify_rm_watch(fd: Fd, wd: i32);
     INOTIFY_INIT1 => fs_extra::sys_inotify_init1(flags: u32);
+    FANOTIFY_INIT => fs_extra::sys_fanotify_init(flags: u32, event_f_flags: u32), partial "no file-id or pidfd information records (FAN_REPORT_FID, FAN_REPORT_DIR_FID, FAN_REPORT_NAME, FAN_REPORT_PIDFD: EINVAL), so no directory-entry events";
+    FANOTIFY_MARK => fs_extra::sys_fanotify_mark(fd: Fd, flags: u32, mask: u64, dirfd: Fd, path: UserCStr);
     GETDENTS64 => fs::sys_getdents64(fd: Fd, dirp: UserPtr<u8>, count: u32);
     SEMTIMEDOP => ipc::sys_semtimedop(semid: i32, sops: UserPtr<Sembuf>, nsops: u32, timeout: UserPtr<Timespec>), partial "SEM_UNDO adjustments are per process: CLONE_SYSVSEM sharing between processes is not honoured";
     FADVISE64 => fs::sys_fadvise64(fd: Fd, offset: i64, len: i64, advice: i32), partial "advice is checked and has no effect (files live in memory)";

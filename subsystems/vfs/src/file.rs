@@ -129,6 +129,10 @@ pub struct OpenFile {
     owner: AtomicU64,
     /// A watcher sends SIGIO for this file (O_ASYNC with an owner).
     async_armed: AtomicBool,
+    /// File-system notification ignores this file (Linux's FMODE_NONOTIFY):
+    /// the descriptors fanotify hands its listeners, whose reads and closes
+    /// must not become events themselves.
+    no_notify: AtomicBool,
 }
 
 impl Drop for OpenFile {
@@ -167,6 +171,7 @@ impl OpenFile {
             mount_writer: false,
             owner: AtomicU64::new(0),
             async_armed: AtomicBool::new(false),
+            no_notify: AtomicBool::new(false),
         })
     }
 
@@ -190,6 +195,7 @@ impl OpenFile {
             mount_writer,
             owner: AtomicU64::new(0),
             async_armed: AtomicBool::new(false),
+            no_notify: AtomicBool::new(false),
         }))
     }
 
@@ -204,6 +210,7 @@ impl OpenFile {
             mount_writer: false,
             owner: AtomicU64::new(0),
             async_armed: AtomicBool::new(false),
+            no_notify: AtomicBool::new(false),
         })
     }
 
@@ -257,6 +264,16 @@ impl OpenFile {
     /// The O_ASYNC watcher has gone.
     pub fn disarm_async(&self) {
         self.async_armed.store(false, Ordering::Release);
+    }
+
+    /// Makes notification ignore this file ([`OpenFile::no_notify`]).
+    pub fn set_no_notify(&self) {
+        self.no_notify.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether file-system notification ignores this file.
+    pub fn no_notify(&self) -> bool {
+        self.no_notify.load(Ordering::Relaxed)
     }
 
     /// Whether an O_ASYNC watcher is there.
