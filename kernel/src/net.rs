@@ -97,8 +97,14 @@ async fn actor(mut stack: Stack) {
             kestrel_executor::yield_now().await;
             continue;
         }
+        let now = time::now_ns();
         let woken = core::pin::pin!(shared.notify.wait());
-        match stack.poll_at(time::now_ns()) {
+        match stack.poll_at(now) {
+            Some(deadline) if deadline <= now => {
+                // Due now (sockets left for the next egress pass): a round
+                // again, after the other tasks have had their turn.
+                kestrel_executor::yield_now().await;
+            }
             Some(deadline) => {
                 let sleep = core::pin::pin!(task::sleep_until(deadline));
                 let _: Either<_, _> = select(woken, sleep).await;

@@ -83,6 +83,9 @@ pub const DATA_TIMEOUT_MS: u64 = 120_000;
 const FRAMES_PER_ROUND: usize = 256;
 /// Sockets one round takes from the mailbox.
 const MAIL_PER_ROUND: usize = 1024;
+/// Sockets one egress pass dispatches: the round can stop between passes
+/// (`Stack::poll_within`) however many sockets have something to send.
+const EGRESS_PER_PASS: usize = 256;
 /// Frames loopback holds before smoltcp must wait to send more.
 const LO_QUEUE: usize = 4096;
 
@@ -332,7 +335,11 @@ impl Stack {
             }
             out.push(Iface {
                 iface,
-                set: SocketSet::new(Vec::new()),
+                set: {
+                    let mut set = SocketSet::new(Vec::new());
+                    set.set_egress_budget(EGRESS_PER_PASS);
+                    set
+                },
                 dev,
                 link: c.link,
                 up: true,

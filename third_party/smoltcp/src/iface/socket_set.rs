@@ -73,6 +73,9 @@ pub struct SocketSet<'a> {
     /// Kestrel: sockets waiting for a neighbor (ARP, NDISC) before they may
     /// send; looked at on every pass (few).
     waiting: Vec<usize>,
+    /// Kestrel: at most this many dispatches an egress pass
+    /// ([`SocketSet::set_egress_budget`]).
+    egress_budget: usize,
 }
 
 /// Kestrel: marks `item` (slot `idx`) as needing a dispatch: it leaves its
@@ -109,6 +112,7 @@ impl<'a> SocketSet<'a> {
             due: VecDeque::new(),
             timers: BTreeSet::new(),
             waiting: Vec::new(),
+            egress_budget: usize::MAX,
         }
     }
 
@@ -306,6 +310,14 @@ impl<'a> SocketSet<'a> {
             })
     }
 
+    /// Kestrel: an egress pass dispatches at most `n` sockets (the rest stay
+    /// due, for the next pass): when thousands of connections close at once,
+    /// one pass sending each its FIN kept the caller's CPU for tens of
+    /// milliseconds; the caller can now stop between passes.
+    pub fn set_egress_budget(&mut self, n: usize) {
+        self.egress_budget = n.max(1);
+    }
+
     /// Kestrel: starts an egress pass at `now`: sockets whose time has come
     /// and waiting ones whose neighbor is known (or whose silence ended)
     /// become due. Returns how many entries the due list has: the pass takes
@@ -338,7 +350,7 @@ impl<'a> SocketSet<'a> {
             due.push_back(idx);
             false
         });
-        self.due.len()
+        self.due.len().min(self.egress_budget)
     }
 
     /// Kestrel: the next due socket of an egress pass, or None when none is
