@@ -290,6 +290,23 @@ TEST(vmsplice_into_a_pipe_and_out_of_it) {
     close(p[1]);
 }
 
+TEST(vmsplice_larger_than_the_pipe_fills_it_and_returns_the_count) {
+    /* Linux's vmsplice_to_pipe adds what the pipe has room for and returns;
+     * unlike write(), it does not wait to place the rest (vmsplice01). */
+    int p[2];
+    OK(pipe(p));
+    static char big[1 << 17];
+    memset(big, 'v', sizeof big);
+    struct iovec in = {big, sizeof big};
+    long n = vmsplice_(p[1], &in, 1, 0);
+    CHECK(n > 0 && n < (long)sizeof big, "vmsplice of 128 KiB into an empty pipe gave %ld", n);
+    /* Full: SPLICE_F_NONBLOCK is EAGAIN (O_NONBLOCK on the pipe is not
+     * looked at: Linux's vmsplice would wait). */
+    EXPECT_ERRNO(vmsplice_(p[1], &in, 1, SPLICE_F_NONBLOCK), EAGAIN);
+    close(p[0]);
+    close(p[1]);
+}
+
 TEST(vmsplice_errors_as_linux) {
     int p[2];
     OK(pipe(p));
@@ -325,6 +342,7 @@ int main(void)
     RUN(tee_copies_without_consuming);
     RUN(tee_errors_as_linux);
     RUN(vmsplice_into_a_pipe_and_out_of_it);
+    RUN(vmsplice_larger_than_the_pipe_fills_it_and_returns_the_count);
     RUN(vmsplice_errors_as_linux);
     return KT_END();
 }

@@ -262,10 +262,31 @@ pub async fn sys_vmsplice(
         return Ok(0);
     }
     if file.writable() {
-        if nonblock && pipe.room() == 0 {
-            return Err(Errno::EAGAIN);
+        // Linux's vmsplice_to_pipe: wait for room (unless SPLICE_F_NONBLOCK:
+        // the pipe's own O_NONBLOCK is not looked at), then fill what there
+        // is and return the count; a vector larger than the pipe is not
+        // waited for in full, as a blocking write would be.
+        while pipe.room() == 0 {
+            if nonblock {
+                return Err(Errno::EAGAIN);
+            }
+            Box::pin(interruptible(ctx.thread, Errno::ERESTARTSYS, async {
+                wait_for(&file, POLLOUT).await;
+                Ok(())
+            }))
+            .await?;
         }
-        super::fs::sys_writev(ctx, fd, iov, nr_segs).await
+        let mut left = pipe.room() as u64;
+        let fits: alloc::vec::Vec<Iovec> = iovs
+            .iter()
+            .map(|v| {
+                let n = v.len.min(left);
+                left -= n;
+                Iovec { base: v.base, len: n }
+            })
+            .filter(|v| v.len > 0)
+            .collect();
+        super::fs::writev_file(ctx, &file, &fits).await
     } else {
         if nonblock && pipe.is_empty() {
             return Err(Errno::EAGAIN);
