@@ -126,6 +126,104 @@ impl SharedPages {
         self.pages.lock().len()
     }
 
+    /// An object of `pages` zeroed pages, all allocated now (None when memory
+    /// runs out): memory the kernel itself reads and writes while user space
+    /// maps it (io_uring's rings), so the kernel's accessors below never meet
+    /// a missing page. The object's frames live as long as it does, whatever
+    /// user space unmaps.
+    pub fn allocate(pages: usize) -> Option<Self> {
+        let mut frames = Vec::new();
+        frames.try_reserve_exact(pages).ok()?;
+        for _ in 0..pages {
+            match new_page() {
+                Some(pa) => frames.push(pa),
+                None => {
+                    for pa in frames {
+                        put_page(pa);
+                    }
+                    return None;
+                }
+            }
+        }
+        Some(Self::from_frames(&frames))
+    }
+
+    /// The kernel's address of byte `off` of the object and how many bytes of
+    /// its page follow, if that page exists.
+    fn kernel_addr(&self, off: u64) -> Option<(*mut u8, usize)> {
+        let pa = *self.pages.lock().get(&(off / PAGE))?;
+        let in_page = off % PAGE;
+        Some((
+            (phys_to_virt(pa) + in_page) as *mut u8,
+            (PAGE - in_page) as usize,
+        ))
+    }
+
+    /// Reads the 32-bit word at byte `off` (4-aligned) with acquire ordering: a
+    /// ring index user space publishes. 0 when the page does not exist.
+    pub fn load_u32(&self, off: u64) -> u32 {
+        debug_assert!(off.is_multiple_of(4));
+        match self.kernel_addr(off & !3) {
+            // SAFETY: the address is 4-aligned inside a frame this object holds a
+            // reference to (so it stays allocated), reached through the direct
+            // map; user space may write it concurrently, hence the atomic access.
+            Some((p, _)) => unsafe {
+                (*(p as *const core::sync::atomic::AtomicU32))
+                    .load(core::sync::atomic::Ordering::Acquire)
+            },
+            None => 0,
+        }
+    }
+
+    /// Writes the 32-bit word at byte `off` (4-aligned) with release ordering,
+    /// publishing what was written before it. Nothing when the page does not
+    /// exist.
+    pub fn store_u32(&self, off: u64, v: u32) {
+        debug_assert!(off.is_multiple_of(4));
+        if let Some((p, _)) = self.kernel_addr(off & !3) {
+            // SAFETY: as in load_u32.
+            unsafe {
+                (*(p as *const core::sync::atomic::AtomicU32))
+                    .store(v, core::sync::atomic::Ordering::Release)
+            }
+        }
+    }
+
+    /// Copies `buf.len()` bytes from byte `off` of the object (zeros where a
+    /// page does not exist).
+    pub fn read_bytes(&self, off: u64, buf: &mut [u8]) {
+        let mut done = 0;
+        while done < buf.len() {
+            let at = off + done as u64;
+            let n = ((PAGE - at % PAGE) as usize).min(buf.len() - done);
+            match self.kernel_addr(at) {
+                // SAFETY: `n` bytes from `p` lie in one frame the object holds;
+                // user space may change them meanwhile, as during a copy from
+                // user memory (the caller validates what it reads).
+                Some((p, _)) => unsafe {
+                    core::ptr::copy_nonoverlapping(p as *const u8, buf[done..].as_mut_ptr(), n)
+                },
+                None => buf[done..done + n].fill(0),
+            }
+            done += n;
+        }
+    }
+
+    /// Copies `data` to byte `off` of the object (dropped where a page does not
+    /// exist).
+    pub fn write_bytes(&self, off: u64, data: &[u8]) {
+        let mut done = 0;
+        while done < data.len() {
+            let at = off + done as u64;
+            let n = ((PAGE - at % PAGE) as usize).min(data.len() - done);
+            if let Some((p, _)) = self.kernel_addr(at) {
+                // SAFETY: `n` bytes from `p` lie in one frame the object holds.
+                unsafe { core::ptr::copy_nonoverlapping(data[done..].as_ptr(), p, n) };
+            }
+            done += n;
+        }
+    }
+
     /// The frame for page `index`, with a new reference for the caller's mapping.
     fn get(&self, index: u64) -> Option<u64> {
         let mut pages = self.pages.lock();

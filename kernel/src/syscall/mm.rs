@@ -90,69 +90,74 @@ pub async fn sys_mmap(
         if file.flags() & O_PATH != 0 {
             return Err(Errno::EBADF);
         }
-        let inode = file.inode().cloned().ok_or(Errno::ENODEV)?;
-        let m = inode.metadata();
-        let is_zero = m.file_type() == S_IFCHR && m.rdev == makedev(1, 5);
-        // Only files with content to map: /dev/zero and ramfs files, not procfs
-        // files, which read like regular files.
-        let mappable = is_zero || (m.is_regular() && inode.mappable());
-        if !mappable {
-            return Err(Errno::ENODEV);
-        }
-        if !file.readable() {
-            return Err(Errno::EACCES);
-        }
-        if shared && prot & PROT_WRITE != 0 && !file.writable() {
-            return Err(Errno::EACCES);
-        }
-        // A file on a noexec mount is never mapped executable (Linux's do_mmap).
-        if prot & PROT_EXEC != 0
-            && file
-                .dentry()
-                .is_some_and(|d| d.mnt().get() & kestrel_abi::fs::MS_NOEXEC != 0)
-        {
-            return Err(Errno::EPERM);
-        }
-        if is_zero {
-            // Shared from a descriptor without write access, the mapping may
-            // never become writable (Linux clears VM_MAYWRITE).
-            deny_write = shared && !file.writable();
-            if shared {
-                Backing::SharedAnonymous {
-                    pages: Arc::new(SharedPages::default()),
-                    offset: 0,
-                    segment: None,
-                }
-            } else {
-                Backing::Anonymous
+        if let Some(b) = super::io_uring::mmap_backing(&file, off, len) {
+            b?
+        } else {
+            let inode = file.inode().cloned().ok_or(Errno::ENODEV)?;
+            let m = inode.metadata();
+            let is_zero = m.file_type() == S_IFCHR && m.rdev == makedev(1, 5);
+            // Only files with content to map: /dev/zero and ramfs files, not procfs
+            // files, which read like regular files.
+            let mappable = is_zero || (m.is_regular() && inode.mappable());
+            if !mappable {
+                return Err(Errno::ENODEV);
             }
-        } else if shared {
-            if crate::fs::ext2::is_ext2(&inode) {
-                inode.load_pages(off, len).await?;
+            if !file.readable() {
+                return Err(Errno::EACCES);
             }
-            name = file.dentry().cloned();
-            // A file sealed against writes cannot be mapped shared for writing;
-            // mapped read-only, the mapping may never write it (memfd_create(2)).
-            let sealed = inode
-                .seals()
-                .is_ok_and(|s| s & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0);
-            if sealed && prot & PROT_WRITE != 0 {
+            if shared && prot & PROT_WRITE != 0 && !file.writable() {
+                return Err(Errno::EACCES);
+            }
+            // A file on a noexec mount is never mapped executable (Linux's do_mmap).
+            if prot & PROT_EXEC != 0
+                && file
+                    .dentry()
+                    .is_some_and(|d| d.mnt().get() & kestrel_abi::fs::MS_NOEXEC != 0)
+            {
                 return Err(Errno::EPERM);
             }
-            let writer = (file.writable() && !sealed).then(|| WritableMapping::new(inode.clone()));
-            Backing::SharedFile {
-                inode,
-                offset: off,
-                held: Default::default(),
-                _writer: writer,
+            if is_zero {
+                // Shared from a descriptor without write access, the mapping may
+                // never become writable (Linux clears VM_MAYWRITE).
+                deny_write = shared && !file.writable();
+                if shared {
+                    Backing::SharedAnonymous {
+                        pages: Arc::new(SharedPages::default()),
+                        offset: 0,
+                        segment: None,
+                    }
+                } else {
+                    Backing::Anonymous
+                }
+            } else if shared {
+                if crate::fs::ext2::is_ext2(&inode) {
+                    inode.load_pages(off, len).await?;
+                }
+                name = file.dentry().cloned();
+                // A file sealed against writes cannot be mapped shared for writing;
+                // mapped read-only, the mapping may never write it (memfd_create(2)).
+                let sealed = inode
+                    .seals()
+                    .is_ok_and(|s| s & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0);
+                if sealed && prot & PROT_WRITE != 0 {
+                    return Err(Errno::EPERM);
+                }
+                let writer =
+                    (file.writable() && !sealed).then(|| WritableMapping::new(inode.clone()));
+                Backing::SharedFile {
+                    inode,
+                    offset: off,
+                    held: Default::default(),
+                    _writer: writer,
+                }
+            } else {
+                name = file.dentry().cloned();
+                // Page faults read the file synchronously: a disk file brings the
+                // mapped pages in now (a private mapping may show the file as it was
+                // at mmap time, which POSIX allows).
+                inode.load_pages(off, len).await?;
+                Backing::File { inode, offset: off }
             }
-        } else {
-            name = file.dentry().cloned();
-            // Page faults read the file synchronously: a disk file brings the
-            // mapped pages in now (a private mapping may show the file as it was
-            // at mmap time, which POSIX allows).
-            inode.load_pages(off, len).await?;
-            Backing::File { inode, offset: off }
         }
     };
     let kind = if flags & MAP_GROWSDOWN != 0 {

@@ -19,6 +19,7 @@ mod fd;
 mod fs;
 pub(crate) mod fs_extra;
 pub mod futex;
+pub(crate) mod io_uring;
 pub(crate) mod ipc;
 pub(crate) mod locks;
 pub(crate) mod misc;
