@@ -21,6 +21,7 @@ const HOST_CRATES: &[&str] = &[
     "kestrel-usermem",
     "kestrel-ipc",
     "kestrel-uring",
+    "kestrel-landlock",
     "kestrel-driver-kit",
     "kestrel-virtio-rng",
     "kestrel-virtio",

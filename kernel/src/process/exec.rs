@@ -95,6 +95,7 @@ async fn open_exec_at(
         return Err(Errno::EACCES);
     }
     check_access(&m, &cred, access::EXEC)?;
+    crate::syscall::landlock::check_process(p, &d, kestrel_landlock::access::EXECUTE)?;
     // The headers are read, and the segments' pages fault in, synchronously: a
     // block-backed file brings its content in first.
     inode.load_pages(0, m.size).await?;

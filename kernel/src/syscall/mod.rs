@@ -21,6 +21,7 @@ pub(crate) mod fs_extra;
 pub mod futex;
 pub(crate) mod io_uring;
 pub(crate) mod ipc;
+pub(crate) mod landlock;
 pub(crate) mod locks;
 pub(crate) mod misc;
 mod mm;
