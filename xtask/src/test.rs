@@ -21,6 +21,8 @@ const HOST_CRATES: &[&str] = &[
     "kestrel-usermem",
     "kestrel-ipc",
     "kestrel-fanotify",
+    "kestrel-uring",
+    "kestrel-landlock",
     "kestrel-driver-kit",
     "kestrel-virtio-rng",
     "kestrel-virtio",

@@ -126,6 +126,104 @@ impl SharedPages {
         self.pages.lock().len()
     }
 
+    /// An object of `pages` zeroed pages, all allocated now (None when memory
+    /// runs out): memory the kernel itself reads and writes while user space
+    /// maps it (io_uring's rings), so the kernel's accessors below never meet
+    /// a missing page. The object's frames live as long as it does, whatever
+    /// user space unmaps.
+    pub fn allocate(pages: usize) -> Option<Self> {
+        let mut frames = Vec::new();
+        frames.try_reserve_exact(pages).ok()?;
+        for _ in 0..pages {
+            match new_page() {
+                Some(pa) => frames.push(pa),
+                None => {
+                    for pa in frames {
+                        put_page(pa);
+                    }
+                    return None;
+                }
+            }
+        }
+        Some(Self::from_frames(&frames))
+    }
+
+    /// The kernel's address of byte `off` of the object and how many bytes of
+    /// its page follow, if that page exists.
+    fn kernel_addr(&self, off: u64) -> Option<(*mut u8, usize)> {
+        let pa = *self.pages.lock().get(&(off / PAGE))?;
+        let in_page = off % PAGE;
+        Some((
+            (phys_to_virt(pa) + in_page) as *mut u8,
+            (PAGE - in_page) as usize,
+        ))
+    }
+
+    /// Reads the 32-bit word at byte `off` (4-aligned) with acquire ordering: a
+    /// ring index user space publishes. 0 when the page does not exist.
+    pub fn load_u32(&self, off: u64) -> u32 {
+        debug_assert!(off.is_multiple_of(4));
+        match self.kernel_addr(off & !3) {
+            // SAFETY: the address is 4-aligned inside a frame this object holds a
+            // reference to (so it stays allocated), reached through the direct
+            // map; user space may write it concurrently, hence the atomic access.
+            Some((p, _)) => unsafe {
+                (*(p as *const core::sync::atomic::AtomicU32))
+                    .load(core::sync::atomic::Ordering::Acquire)
+            },
+            None => 0,
+        }
+    }
+
+    /// Writes the 32-bit word at byte `off` (4-aligned) with release ordering,
+    /// publishing what was written before it. Nothing when the page does not
+    /// exist.
+    pub fn store_u32(&self, off: u64, v: u32) {
+        debug_assert!(off.is_multiple_of(4));
+        if let Some((p, _)) = self.kernel_addr(off & !3) {
+            // SAFETY: as in load_u32.
+            unsafe {
+                (*(p as *const core::sync::atomic::AtomicU32))
+                    .store(v, core::sync::atomic::Ordering::Release)
+            }
+        }
+    }
+
+    /// Copies `buf.len()` bytes from byte `off` of the object (zeros where a
+    /// page does not exist).
+    pub fn read_bytes(&self, off: u64, buf: &mut [u8]) {
+        let mut done = 0;
+        while done < buf.len() {
+            let at = off + done as u64;
+            let n = ((PAGE - at % PAGE) as usize).min(buf.len() - done);
+            match self.kernel_addr(at) {
+                // SAFETY: `n` bytes from `p` lie in one frame the object holds;
+                // user space may change them meanwhile, as during a copy from
+                // user memory (the caller validates what it reads).
+                Some((p, _)) => unsafe {
+                    core::ptr::copy_nonoverlapping(p as *const u8, buf[done..].as_mut_ptr(), n)
+                },
+                None => buf[done..done + n].fill(0),
+            }
+            done += n;
+        }
+    }
+
+    /// Copies `data` to byte `off` of the object (dropped where a page does not
+    /// exist).
+    pub fn write_bytes(&self, off: u64, data: &[u8]) {
+        let mut done = 0;
+        while done < data.len() {
+            let at = off + done as u64;
+            let n = ((PAGE - at % PAGE) as usize).min(data.len() - done);
+            if let Some((p, _)) = self.kernel_addr(at) {
+                // SAFETY: `n` bytes from `p` lie in one frame the object holds.
+                unsafe { core::ptr::copy_nonoverlapping(data[done..].as_ptr(), p, n) };
+            }
+            done += n;
+        }
+    }
+
     /// The frame for page `index`, with a new reference for the caller's mapping.
     fn get(&self, index: u64) -> Option<u64> {
         let mut pages = self.pages.lock();
@@ -291,6 +389,8 @@ pub struct Vma {
     pub no_write: bool,
     /// What a child of fork gets here (madvise's MADV_DONTFORK, MADV_WIPEONFORK).
     pub on_fork: OnFork,
+    /// The protection key of its pages (pkey_mprotect(2)); 0 by default.
+    pub pkey: u8,
 }
 
 impl Vma {
@@ -388,6 +488,19 @@ pub struct AddressSpace {
     /// address space (Linux's mm->ioctx_table), so exec and exit end them and a
     /// child of fork has none. Opaque here (syscall::aio).
     pub aio: spin::Mutex<BTreeMap<u64, Arc<dyn core::any::Any + Send + Sync>>>,
+    /// The protection keys pkey_alloc(2) handed out, one bit per key (key 0
+    /// always), as Linux's mm->context.pkey_allocation_map: per address space,
+    /// so a child of fork has its parent's and exec starts afresh.
+    pub pkeys: core::sync::atomic::AtomicU16,
+}
+
+/// The PTE bits (59-62) holding a page's protection key.
+const PKEY_SHIFT: u64 = 59;
+const PKEY_MASK: u64 = 0xf << PKEY_SHIFT;
+
+/// The PTE bits for protection key `pkey`.
+fn pkey_bits(pkey: u8) -> u64 {
+    (u64::from(pkey) & 0xf) << PKEY_SHIFT
 }
 
 fn pte_flags(prot: u32, cow: bool) -> PteFlags {
@@ -577,7 +690,7 @@ impl Vm {
                     .load(core::sync::atomic::Ordering::Acquire)
                     == 1
                 {
-                    pte.set(pa | pte_flags(prot, false).bits());
+                    pte.set(pa | pte_flags(prot, false).bits() | pkey_bits(vma.pkey));
                 } else {
                     let new = frame::alloc_user().ok_or(FaultError::OutOfMemory)?;
                     frame::meta(new)
@@ -592,7 +705,7 @@ impl Vm {
                             PAGE_SIZE,
                         );
                     }
-                    pte.set(new | pte_flags(prot, false).bits());
+                    pte.set(new | pte_flags(prot, false).bits() | pkey_bits(vma.pkey));
                     // Another CPU may still read the shared frame through the old
                     // entry: it forgets it before the frame can go.
                     flush(page);
@@ -605,7 +718,8 @@ impl Vm {
                 pte.set(
                     (old & ADDR_MASK)
                         | (old & PteFlags::SHARED.bits())
-                        | pte_flags(prot, cow).bits(),
+                        | pte_flags(prot, cow).bits()
+                        | pkey_bits(vma.pkey),
                 );
             }
             flush(page);
@@ -658,7 +772,7 @@ impl Vm {
             .table
             .pte_create(page)
             .map_err(|_| FaultError::OutOfMemory)?;
-        pte.set(pa | (pte_flags(prot, false) | extra).bits());
+        pte.set(pa | (pte_flags(prot, false) | extra).bits() | pkey_bits(vma.pkey));
         flush(page);
         Ok(())
     }
@@ -732,6 +846,7 @@ impl AddressSpace {
         let table = PageTable::new_user().ok_or(Errno::ENOMEM)?;
         Ok(Arc::new(Self {
             aio: spin::Mutex::new(BTreeMap::new()),
+            pkeys: core::sync::atomic::AtomicU16::new(1),
             root: table.root(),
             vm: spin::Mutex::new(Vm {
                 table,
@@ -830,6 +945,7 @@ impl AddressSpace {
                 locked,
                 no_write: false,
                 on_fork: OnFork::Copy,
+                pkey: 0,
             },
         );
         if locked {
@@ -1023,6 +1139,27 @@ impl AddressSpace {
 
     /// mprotect: the whole range must be mapped (ENOMEM otherwise).
     pub fn protect(&self, addr: u64, len: u64, prot: u32) -> KResult<()> {
+        self.protect_key(addr, len, prot, None)
+    }
+
+    /// The protection key of the area holding `addr` (0 if none).
+    pub fn pkey_at(&self, addr: u64) -> u8 {
+        self.vm.lock().find(addr).map_or(0, |v| v.pkey)
+    }
+
+    /// Whether protection key `pkey` is allocated in this address space.
+    pub fn pkey_allocated(&self, pkey: i32) -> bool {
+        // Without protection keys not even key 0 is allocated (Linux sets up
+        // the allocation map only on a CPU with OSPKE).
+        cpu::features().pku
+            && (0..16).contains(&pkey)
+            && self.pkeys.load(core::sync::atomic::Ordering::Acquire) & (1 << pkey) != 0
+    }
+
+    /// mprotect, or with `pkey` pkey_mprotect: the areas' pages also get that
+    /// protection key (EINVAL unless it is allocated, checked after the
+    /// address and length as Linux's do_mprotect_pkey).
+    pub fn protect_key(&self, addr: u64, len: u64, prot: u32, pkey: Option<u8>) -> KResult<()> {
         if !addr.is_multiple_of(PAGE) {
             return Err(Errno::EINVAL);
         }
@@ -1034,6 +1171,9 @@ impl AddressSpace {
         }
         if len == 0 {
             return Ok(());
+        }
+        if pkey.is_some_and(|k| !self.pkey_allocated(i32::from(k))) {
+            return Err(Errno::EINVAL);
         }
         let mut vm = self.vm.lock();
         // Every byte must be covered, without holes, by areas that allow `prot`.
@@ -1061,11 +1201,18 @@ impl AddressSpace {
         vm.split_at(end);
         for v in vm.vmas.range_mut(addr..end).map(|(_, v)| v) {
             v.prot = prot;
+            if let Some(k) = pkey {
+                v.pkey = k;
+            }
         }
         vm.table.for_each_pte(addr, end, &mut |va, pte| {
             let pa = *pte & ADDR_MASK;
             let cow = *pte & PteFlags::COW.bits() != 0;
-            let keep = *pte & (PteFlags::COW | PteFlags::SHARED).bits();
+            let key = match pkey {
+                Some(k) => pkey_bits(k),
+                None => *pte & PKEY_MASK,
+            };
+            let keep = *pte & (PteFlags::COW | PteFlags::SHARED).bits() | key;
             *pte = if prot == PROT_NONE {
                 pa | PROT_NONE_BIT | keep
             } else {
@@ -1300,6 +1447,7 @@ impl AddressSpace {
                             locked: lock_future,
                             no_write: false,
                             on_fork: OnFork::Copy,
+                            pkey: 0,
                         },
                     );
                 }
@@ -1314,6 +1462,10 @@ impl AddressSpace {
     /// fork: a copy of this address space, private pages shared copy-on-write.
     pub fn fork(&self) -> KResult<Arc<Self>> {
         let child = AddressSpace::new()?;
+        child.pkeys.store(
+            self.pkeys.load(core::sync::atomic::Ordering::Acquire),
+            core::sync::atomic::Ordering::Release,
+        );
         {
             let vm = self.vm.lock();
             let mut cvm = child.vm.lock();
@@ -1532,7 +1684,7 @@ impl AddressSpace {
             pte.set(if vma.prot == PROT_NONE {
                 pa | PROT_NONE_BIT | keep
             } else {
-                pa | keep | pte_flags(vma.prot, cow).bits()
+                pa | keep | pte_flags(vma.prot, cow).bits() | pkey_bits(vma.pkey)
             });
             flush(page);
             changed = true;

@@ -96,6 +96,7 @@ async fn open_exec_at(
         return Err(Errno::EACCES);
     }
     check_access(&m, &cred, access::EXEC)?;
+    crate::syscall::landlock::check_process(&t.process, &d, kestrel_landlock::access::EXECUTE)?;
     // fanotify: the open of a program (FAN_OPEN_EXEC_PERM, FAN_OPEN_PERM,
     // then FAN_OPEN | FAN_OPEN_EXEC), and the kernel's read of it
     // (FAN_ACCESS_PERM, FAN_ACCESS), as Linux's do_open_execat and

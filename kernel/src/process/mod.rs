@@ -101,6 +101,9 @@ pub struct Credentials {
     pub cap_inheritable: u64,
     /// PR_SET_KEEPCAPS: keep permitted capabilities when no uid stays 0.
     pub keep_caps: bool,
+    /// The Landlock rulesets the process restricted itself with (kept
+    /// across fork and exec, as Linux keeps them in the credentials).
+    pub landlock: kestrel_landlock::Domain,
 }
 
 impl Default for Credentials {
@@ -120,6 +123,7 @@ impl Default for Credentials {
             cap_permitted: ALL_CAPS,
             cap_inheritable: 0,
             keep_caps: false,
+            landlock: kestrel_landlock::Domain::default(),
         }
     }
 }

@@ -268,6 +268,9 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                 if let Some(c) = &thread.process.syscall_counts {
                     c.fault();
                 }
+                // The page is there but the thread's PKRU denies the access:
+                // nothing to fault in.
+                let pk = code & pf::PK != 0;
                 let access = if code & pf::FETCH != 0 {
                     Access::Execute
                 } else if code & pf::WRITE != 0 {
@@ -278,25 +281,35 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                 regs.fault_addr = addr;
                 let mm = thread.process.mm();
                 let mut waited = 0;
-                let result = loop {
-                    match mm.fault(addr, access) {
-                        Err(FaultError::OutOfMemory) => {
-                            // The OOM killer picks who dies; if not this process,
-                            // wait for the victim's memory and try again.
-                            match super::oom::out_of_memory(&thread, waited) {
-                                super::oom::Outcome::Retry => {
-                                    task::sleep(10_000_000).await;
-                                    waited += 1;
-                                    if thread.should_exit() {
-                                        break Ok(());
+                let result = if pk {
+                    Ok(())
+                } else {
+                    loop {
+                        match mm.fault(addr, access) {
+                            Err(FaultError::OutOfMemory) => {
+                                // The OOM killer picks who dies; if not this process,
+                                // wait for the victim's memory and try again.
+                                match super::oom::out_of_memory(&thread, waited) {
+                                    super::oom::Outcome::Retry => {
+                                        task::sleep(10_000_000).await;
+                                        waited += 1;
+                                        if thread.should_exit() {
+                                            break Ok(());
+                                        }
                                     }
+                                    super::oom::Outcome::KilledSelf => break Ok(()),
                                 }
-                                super::oom::Outcome::KilledSelf => break Ok(()),
                             }
+                            r => break r,
                         }
-                        r => break r,
                     }
                 };
+                if pk {
+                    // Linux's SEGV_PKUERR, with the key in si_pkey.
+                    let mut info = Siginfo::fault(SIGSEGV, SEGV_PKUERR, addr);
+                    info.fields[2] = u64::from(mm.pkey_at(addr));
+                    signal::force(&thread, info);
+                }
                 drop(mm);
                 if let Err(e) = result {
                     let info = match e {

@@ -22,6 +22,7 @@ use super::args::*;
 use super::{Ctx, MAX_RW_COUNT, wait_for};
 use crate::fs::tty::TtyFile;
 use crate::process::signal::interruptible;
+use kestrel_landlock::access as LL;
 
 /// Bytes moved per step of a read or write.
 const CHUNK: usize = 128 * 1024;
@@ -720,6 +721,7 @@ pub async fn open_at(
                 Err(Errno::ENOENT) => {
                     want_write(&p.dir)?;
                     check_dir_write(ctx, &p.dir.inode)?;
+                    super::landlock::check(ctx, &p.dir, LL::MAKE_REG)?;
                     let c = ctx.process().cred.lock().clone();
                     let (mode, gid) =
                         new_node_owner(ctx, &p.dir.inode, creation_mode(ctx, mode, 0o7777), false);
@@ -767,6 +769,11 @@ pub async fn open_at(
         }
         check_access(&m, &cred(ctx), want)?;
     }
+    super::landlock::check(
+        ctx,
+        &dentry,
+        super::landlock::open_rights(flags, m.is_dir()),
+    )?;
     // A fanotify listener may refuse the open (FAN_OPEN_PERM): before the
     // truncation, as Linux asks in do_dentry_open.
     if flags & O_PATH == 0 && fsnotify::permission_watched() {
@@ -1054,6 +1061,7 @@ async fn mkdir_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u64) -> KResult<
     }
     want_write(&p.dir)?;
     check_dir_write(ctx, &p.dir.inode)?;
+    super::landlock::check(ctx, &p.dir, LL::MAKE_DIR)?;
     let c = ctx.process().cred.lock().clone();
     let (mode, gid) = new_node_owner(ctx, &p.dir.inode, creation_mode(ctx, mode, 0o1777), true);
     p.dir
@@ -1101,6 +1109,7 @@ async fn mknod_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u64, dev: u64) -
     }
     want_write(&p.dir)?;
     check_dir_write(ctx, &p.dir.inode)?;
+    super::landlock::check(ctx, &p.dir, super::landlock::make_right(mode))?;
     let c = ctx.process().cred.lock().clone();
     let (mode, gid) = new_node_owner(
         ctx,
@@ -1174,6 +1183,7 @@ async fn rmdir_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8]) -> KResult<u64> {
     }
     check_dir_write(ctx, &p.dir.inode)?;
     check_sticky(ctx, &p.dir.inode, &victim)?;
+    super::landlock::check(ctx, &p.dir, LL::REMOVE_DIR)?;
     p.dir.inode.rmdir_async(&p.name).await?;
     fsnotify::notify_child(&p.dir.inode, fsnotify::FS_DELETE, &p.name, true);
     fsnotify::inode_deleted(&victim);
@@ -1196,6 +1206,7 @@ async fn unlink_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8]) -> KResult<u64> {
     }
     check_dir_write(ctx, &p.dir.inode)?;
     check_sticky(ctx, &p.dir.inode, &victim)?;
+    super::landlock::check(ctx, &p.dir, LL::REMOVE_FILE)?;
     p.dir.inode.unlink_async(&p.name).await?;
     // The link count changed (IN_ATTRIB), the name went (IN_DELETE); the last
     // name gone, IN_DELETE_SELF (Linux sends it when the inode goes: an open
@@ -1263,6 +1274,7 @@ async fn rename_at(
     if op.dir.inode.metadata().dev != np.dir.inode.metadata().dev {
         return Err(Errno::EXDEV);
     }
+    super::landlock::check_rename(ctx, &op.dir, &np.dir, src_is_dir)?;
     if src_is_dir {
         let src_d = crate::fs::mounts().child(&op.dir, &op.name, src.clone());
         if src_d.is_ancestor_of(&np.dir) {
@@ -1360,6 +1372,7 @@ async fn link_at(
         return Err(Errno::EXDEV);
     }
     check_dir_write(ctx, &np.dir.inode)?;
+    super::landlock::check_link(ctx, &src, &np.dir)?;
     np.dir.inode.link_async(&np.name, &src.inode).await?;
     fsnotify::notify_child(&np.dir.inode, fsnotify::FS_CREATE, &np.name, false);
     fsnotify::notify(&src.inode, fsnotify::FS_ATTRIB);
@@ -1396,6 +1409,7 @@ async fn symlink_at(ctx: &Ctx<'_>, target: &[u8], newdir: i32, new: &[u8]) -> KR
     }
     want_write(&np.dir)?;
     check_dir_write(ctx, &np.dir.inode)?;
+    super::landlock::check(ctx, &np.dir, LL::MAKE_SYM)?;
     let c = ctx.process().cred.lock().clone();
     let (_, gid) = new_node_owner(ctx, &np.dir.inode, 0o777, false);
     np.dir

@@ -90,69 +90,74 @@ pub async fn sys_mmap(
         if file.flags() & O_PATH != 0 {
             return Err(Errno::EBADF);
         }
-        let inode = file.inode().cloned().ok_or(Errno::ENODEV)?;
-        let m = inode.metadata();
-        let is_zero = m.file_type() == S_IFCHR && m.rdev == makedev(1, 5);
-        // Only files with content to map: /dev/zero and ramfs files, not procfs
-        // files, which read like regular files.
-        let mappable = is_zero || (m.is_regular() && inode.mappable());
-        if !mappable {
-            return Err(Errno::ENODEV);
-        }
-        if !file.readable() {
-            return Err(Errno::EACCES);
-        }
-        if shared && prot & PROT_WRITE != 0 && !file.writable() {
-            return Err(Errno::EACCES);
-        }
-        // A file on a noexec mount is never mapped executable (Linux's do_mmap).
-        if prot & PROT_EXEC != 0
-            && file
-                .dentry()
-                .is_some_and(|d| d.mnt().get() & kestrel_abi::fs::MS_NOEXEC != 0)
-        {
-            return Err(Errno::EPERM);
-        }
-        if is_zero {
-            // Shared from a descriptor without write access, the mapping may
-            // never become writable (Linux clears VM_MAYWRITE).
-            deny_write = shared && !file.writable();
-            if shared {
-                Backing::SharedAnonymous {
-                    pages: Arc::new(SharedPages::default()),
-                    offset: 0,
-                    segment: None,
-                }
-            } else {
-                Backing::Anonymous
+        if let Some(b) = super::io_uring::mmap_backing(&file, off, len) {
+            b?
+        } else {
+            let inode = file.inode().cloned().ok_or(Errno::ENODEV)?;
+            let m = inode.metadata();
+            let is_zero = m.file_type() == S_IFCHR && m.rdev == makedev(1, 5);
+            // Only files with content to map: /dev/zero and ramfs files, not procfs
+            // files, which read like regular files.
+            let mappable = is_zero || (m.is_regular() && inode.mappable());
+            if !mappable {
+                return Err(Errno::ENODEV);
             }
-        } else if shared {
-            if crate::fs::ext2::is_ext2(&inode) {
-                inode.load_pages(off, len).await?;
+            if !file.readable() {
+                return Err(Errno::EACCES);
             }
-            name = file.dentry().cloned();
-            // A file sealed against writes cannot be mapped shared for writing;
-            // mapped read-only, the mapping may never write it (memfd_create(2)).
-            let sealed = inode
-                .seals()
-                .is_ok_and(|s| s & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0);
-            if sealed && prot & PROT_WRITE != 0 {
+            if shared && prot & PROT_WRITE != 0 && !file.writable() {
+                return Err(Errno::EACCES);
+            }
+            // A file on a noexec mount is never mapped executable (Linux's do_mmap).
+            if prot & PROT_EXEC != 0
+                && file
+                    .dentry()
+                    .is_some_and(|d| d.mnt().get() & kestrel_abi::fs::MS_NOEXEC != 0)
+            {
                 return Err(Errno::EPERM);
             }
-            let writer = (file.writable() && !sealed).then(|| WritableMapping::new(inode.clone()));
-            Backing::SharedFile {
-                inode,
-                offset: off,
-                held: Default::default(),
-                _writer: writer,
+            if is_zero {
+                // Shared from a descriptor without write access, the mapping may
+                // never become writable (Linux clears VM_MAYWRITE).
+                deny_write = shared && !file.writable();
+                if shared {
+                    Backing::SharedAnonymous {
+                        pages: Arc::new(SharedPages::default()),
+                        offset: 0,
+                        segment: None,
+                    }
+                } else {
+                    Backing::Anonymous
+                }
+            } else if shared {
+                if crate::fs::ext2::is_ext2(&inode) {
+                    inode.load_pages(off, len).await?;
+                }
+                name = file.dentry().cloned();
+                // A file sealed against writes cannot be mapped shared for writing;
+                // mapped read-only, the mapping may never write it (memfd_create(2)).
+                let sealed = inode
+                    .seals()
+                    .is_ok_and(|s| s & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0);
+                if sealed && prot & PROT_WRITE != 0 {
+                    return Err(Errno::EPERM);
+                }
+                let writer =
+                    (file.writable() && !sealed).then(|| WritableMapping::new(inode.clone()));
+                Backing::SharedFile {
+                    inode,
+                    offset: off,
+                    held: Default::default(),
+                    _writer: writer,
+                }
+            } else {
+                name = file.dentry().cloned();
+                // Page faults read the file synchronously: a disk file brings the
+                // mapped pages in now (a private mapping may show the file as it was
+                // at mmap time, which POSIX allows).
+                inode.load_pages(off, len).await?;
+                Backing::File { inode, offset: off }
             }
-        } else {
-            name = file.dentry().cloned();
-            // Page faults read the file synchronously: a disk file brings the
-            // mapped pages in now (a private mapping may show the file as it was
-            // at mmap time, which POSIX allows).
-            inode.load_pages(off, len).await?;
-            Backing::File { inode, offset: off }
         }
     };
     let kind = if flags & MAP_GROWSDOWN != 0 {
@@ -207,6 +212,87 @@ pub async fn sys_mprotect(ctx: &mut Ctx<'_>, addr: u64, len: u64, prot: u32) -> 
     }
     ctx.mm()
         .protect(addr, len, prot & (PROT_READ | PROT_WRITE | PROT_EXEC))
+        .map(|_| 0)
+}
+
+/// PKEY_DISABLE_ACCESS | PKEY_DISABLE_WRITE.
+const PKEY_ACCESS_MASK: u64 = 3;
+
+/// pkey_alloc(2): a free protection key of the 16 (key 0 is the default of
+/// every page and always taken), with its rights in the calling thread's PKRU
+/// set to `access_rights`. On a CPU without protection keys only key 0
+/// exists, so this is ENOSPC, as on Linux.
+pub async fn sys_pkey_alloc(ctx: &mut Ctx<'_>, flags: u64, access_rights: u64) -> KResult<u64> {
+    use core::sync::atomic::Ordering;
+    if flags != 0 || access_rights & !PKEY_ACCESS_MASK != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if !crate::arch::cpu::features().pku {
+        return Err(Errno::ENOSPC);
+    }
+    let mm = ctx.mm();
+    let mut map = mm.pkeys.load(Ordering::Acquire);
+    let key = loop {
+        let key = (!map).trailing_zeros();
+        if key >= 16 {
+            return Err(Errno::ENOSPC);
+        }
+        match mm
+            .pkeys
+            .compare_exchange(map, map | 1 << key, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => break key,
+            Err(now) => map = now,
+        }
+    };
+    // The rights of key k are PKRU bits 2k (access disable) and 2k+1 (write
+    // disable); the thread's PKRU is loaded when it returns to user mode.
+    let shift = 2 * key;
+    let pkru = &mut ctx.regs.pkru;
+    *pkru = (*pkru & !(3 << shift)) | ((access_rights as u32) << shift);
+    Ok(u64::from(key))
+}
+
+/// pkey_free(2): EINVAL unless `pkey` is allocated (key 0 counts, as on
+/// Linux). Pages keep the key; PKRU is left as it is.
+pub async fn sys_pkey_free(ctx: &mut Ctx<'_>, pkey: i32) -> KResult<u64> {
+    let mm = ctx.mm();
+    if !mm.pkey_allocated(pkey) {
+        return Err(Errno::EINVAL);
+    }
+    mm.pkeys
+        .fetch_and(!(1 << pkey), core::sync::atomic::Ordering::AcqRel);
+    Ok(0)
+}
+
+/// pkey_mprotect(2): mprotect that also gives the pages protection key
+/// `pkey` (-1: keep each area's key, which is mprotect itself).
+pub async fn sys_pkey_mprotect(
+    ctx: &mut Ctx<'_>,
+    addr: u64,
+    len: u64,
+    prot: u32,
+    pkey: i32,
+) -> KResult<u64> {
+    if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let key = match pkey {
+        -1 => None,
+        k if (0..16).contains(&k) => Some(k as u8),
+        _ => {
+            // Not a key that can be allocated: EINVAL after the address checks.
+            if !addr.is_multiple_of(4096) {
+                return Err(Errno::EINVAL);
+            }
+            if len == 0 {
+                return Ok(0);
+            }
+            return Err(Errno::EINVAL);
+        }
+    };
+    ctx.mm()
+        .protect_key(addr, len, prot & (PROT_READ | PROT_WRITE | PROT_EXEC), key)
         .map(|_| 0)
 }
 

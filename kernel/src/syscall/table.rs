@@ -24,8 +24,9 @@ use kestrel_abi::time::{Itimerspec, Itimerval, Sigevent, Timespec, Timeval, Time
 use super::args::*;
 
 use super::{
-    Args, Ctx, aio, cred, epoll, fd, fs, fs_extra, futex, ipc, locks, misc, mm, mount, mqueue,
-    poll, process, process_vm, ptrace, sched, signal, socket, splice, time, timer, xattr,
+    Args, Ctx, aio, cred, epoll, fd, fs, fs_extra, futex, io_uring, ipc, landlock, locks, misc, mm,
+    mount, mqueue, poll, process, process_vm, ptrace, sched, signal, socket, splice, time, timer,
+    xattr,
 };
 
 /// Awaits a handler's future, boxed for the calls listed here. The dispatch future
@@ -35,6 +36,15 @@ use super::{
 /// on the heap for the length of the call; the hot ones (read, write, futex,
 /// poll, epoll_wait, open...) stay inline and allocate nothing.
 macro_rules! handler_future {
+    (IO_URING_SETUP, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (IO_URING_ENTER, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (IO_URING_REGISTER, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
     (PTRACE, $call:expr) => {
         alloc::boxed::Box::pin($call).await
     };
@@ -486,6 +496,15 @@ syscall_table! {
     MEMBARRIER => misc::sys_membarrier(cmd: u32, flags: u32, cpu_id: i32);
     GETCPU => sched::sys_getcpu(cpu: UserPtr<u32>, node: UserPtr<u32>, cache: u64);
     STATX => fs::sys_statx(dirfd: Fd, path: UserCStr, flags: u32, mask: u32, statxbuf: UserPtr<Statx>), partial "no birth time (STATX_BTIME)";
+    PKEY_MPROTECT => mm::sys_pkey_mprotect(addr: u64, len: u64, prot: u32, pkey: i32);
+    PKEY_ALLOC => mm::sys_pkey_alloc(flags: u64, access_rights: u64), partial "ENOSPC on a CPU without protection keys (as Linux); signal handlers run with the interrupted PKRU (Linux: its initial value), and the signal frame does not save PKRU";
+    PKEY_FREE => mm::sys_pkey_free(pkey: i32);
+    IO_URING_SETUP => io_uring::sys_io_uring_setup(entries: u32, params: UserPtr<u8>), partial "no IORING_SETUP_IOPOLL, SQE128, CQE32, DEFER_TASKRUN, ATTACH_WQ, R_DISABLED";
+    IO_URING_ENTER => io_uring::sys_io_uring_enter(fd: Fd, to_submit: u32, min_complete: u32, flags: u32, arg: UserPtr<u8>, argsz: usize), partial "opcodes NOP, READV, WRITEV, READ, WRITE, READ_FIXED, WRITE_FIXED, FSYNC, SYNC_FILE_RANGE, POLL_ADD (one-shot), POLL_REMOVE, TIMEOUT, TIMEOUT_REMOVE, ASYNC_CANCEL, SENDMSG, RECVMSG, SEND, RECV, ACCEPT, CONNECT, SHUTDOWN, FALLOCATE, FADVISE, MADVISE, OPENAT, OPENAT2, CLOSE, STATX, EPOLL_CTL, RENAMEAT, UNLINKAT, MKDIRAT, SYMLINKAT, LINKAT; no fixed files, provided buffers, LINK_TIMEOUT or multishot";
+    IO_URING_REGISTER => io_uring::sys_io_uring_register(fd: Fd, opcode: u32, arg: u64, nr_args: u32), partial "BUFFERS, EVENTFD, EVENTFD_ASYNC and PROBE (and their unregisters); no FILES, PERSONALITY, RESTRICTIONS or rings' own registration";
+    LANDLOCK_CREATE_RULESET => landlock::sys_landlock_create_ruleset(attr: UserPtr<u8>, size: usize, flags: u32), partial "ABI version 1: the file-system rights of version 1 (no REFER, TRUNCATE, IOCTL_DEV, network or scopes)";
+    LANDLOCK_ADD_RULE => landlock::sys_landlock_add_rule(ruleset_fd: Fd, rule_type: u32, rule_attr: UserPtr<u8>, flags: u32);
+    LANDLOCK_RESTRICT_SELF => landlock::sys_landlock_restrict_self(ruleset_fd: Fd, flags: u32), partial "restricts the whole process (Linux: the calling thread)";
     CLOSE_RANGE => fs_extra::sys_close_range(first: u32, last: u32, flags: u32);
     OPENAT2 => fs_extra::sys_openat2(dirfd: Fd, path: UserCStr, how: UserPtr<u8>, size: usize);
     FACCESSAT2 => fs::sys_faccessat2(dirfd: Fd, path: UserCStr, mode: u32, flags: u32);

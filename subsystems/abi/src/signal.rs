@@ -175,6 +175,8 @@ pub const FPE_INTDIV: i32 = 1;
 pub const FPE_FLTDIV: i32 = 3;
 pub const SEGV_MAPERR: i32 = 1;
 pub const SEGV_ACCERR: i32 = 2;
+/// A protection key forbade the access (si_pkey says which).
+pub const SEGV_PKUERR: i32 = 4;
 pub const BUS_ADRALN: i32 = 1;
 pub const BUS_ADRERR: i32 = 2;
 pub const TRAP_BRKPT: i32 = 1;

@@ -27,6 +27,39 @@ pub mod cr4 {
     pub const OSXSAVE: u64 = 1 << 18;
     pub const SMEP: u64 = 1 << 20;
     pub const SMAP: u64 = 1 << 21;
+    /// Protection keys for user pages (PKRU).
+    pub const PKE: u64 = 1 << 22;
+}
+
+/// PKRU while the kernel runs: every key allows every access, so the kernel's
+/// copies to and from user memory never fault on a protection key (a thread's
+/// own PKRU is loaded only for user mode, [`super::trap::enter_user`]).
+pub const KERNEL_PKRU: u32 = 0;
+
+/// PKRU a new program starts with (Linux's init_pkru_value): key 0 allows
+/// everything, every other key disables access until pkey_alloc(2) sets it.
+pub const INIT_PKRU: u32 = 0x5555_5554;
+
+/// Reads PKRU (only on a CPU with CR4.PKE set).
+pub fn rdpkru() -> u32 {
+    let v: u32;
+    // SAFETY: RDPKRU (0f 01 ee) with ECX = 0 only reads PKRU; callers check
+    // that protection keys are enabled (else it is #UD).
+    unsafe {
+        asm!(".byte 0x0f, 0x01, 0xee", in("ecx") 0, out("eax") v, out("edx") _,
+             options(nomem, nostack, preserves_flags))
+    };
+    v
+}
+
+/// Writes PKRU (only on a CPU with CR4.PKE set).
+pub fn wrpkru(v: u32) {
+    // SAFETY: WRPKRU (0f 01 ef) with ECX = EDX = 0 sets the access rights of
+    // user pages by key; callers check that protection keys are enabled.
+    unsafe {
+        asm!(".byte 0x0f, 0x01, 0xef", in("eax") v, in("ecx") 0, in("edx") 0,
+             options(nostack, preserves_flags))
+    };
 }
 
 /// Reads an MSR.
@@ -144,6 +177,8 @@ pub struct Features {
     pub x2apic: bool,
     pub rdrand: bool,
     pub fsgsbase: bool,
+    /// Protection keys for user-mode pages (CPUID.7.0:ECX.PKU).
+    pub pku: bool,
 }
 
 static FEATURES_READY: AtomicBool = AtomicBool::new(false);
@@ -200,6 +235,7 @@ impl Features {
             x2apic: l1.ecx & (1 << 21) != 0,
             rdrand: l1.ecx & (1 << 30) != 0,
             fsgsbase: l7.ebx & 1 != 0,
+            pku: l7.ecx & (1 << 3) != 0,
         }
     }
 
@@ -216,6 +252,7 @@ impl Features {
             self.x2apic,
             self.rdrand,
             self.fsgsbase,
+            self.pku,
         ]
         .iter()
         .enumerate()
@@ -236,6 +273,7 @@ impl Features {
             x2apic: f(8),
             rdrand: f(9),
             fsgsbase: f(10),
+            pku: f(11),
         }
     }
 }
@@ -294,6 +332,9 @@ pub fn enable_features() {
     }
     if f.xsave {
         bits |= cr4::OSXSAVE;
+    }
+    if f.pku {
+        bits |= cr4::PKE;
     }
     // SAFETY: each bit was checked against CPUID above; the kernel itself uses no
     // SSE (soft-float target), and user memory is only touched inside stac/clac.

@@ -88,6 +88,9 @@ pub struct UserContext {
     pub orig_rax: u64,
     /// The address of the last page fault (CR2, for the signal frame).
     pub fault_addr: u64,
+    /// The thread's PKRU (protection-key rights), loaded for user mode only
+    /// and kept here while the kernel runs (on CPUs with protection keys).
+    pub pkru: u32,
 }
 
 impl UserContext {
@@ -106,6 +109,7 @@ impl UserContext {
             gs_base: 0,
             orig_rax: 0,
             fault_addr: 0,
+            pkru: cpu::INIT_PKRU,
         }
     }
 }
@@ -128,6 +132,8 @@ pub enum Trap {
 pub mod pf {
     pub const WRITE: u64 = 1 << 1;
     pub const FETCH: u64 = 1 << 4;
+    /// A protection-key violation (PKRU denied the access).
+    pub const PK: u64 = 1 << 5;
 }
 
 global_asm!(
@@ -416,12 +422,21 @@ pub fn enter_user(ctx: &mut UserContext) -> Trap {
         // the kernel's own GS base is untouched.
         unsafe { cpu::wrmsr(msr::KERNEL_GS_BASE, ctx.gs_base) };
     }
+    // The thread's protection-key rights hold in user mode only.
+    let pku = cpu::features().pku;
+    if pku {
+        cpu::wrpkru(ctx.pkru);
+    }
     // SAFETY: `ctx` starts with a TrapFrame that enter_user_asm pops and returns to;
     // the selectors and flags were forced above, so the return cannot fault. This
     // CPU's entry stack (TSS.RSP0) and kernel_rsp slot are set up by init_cpu.
     unsafe { enter_user_asm(ctx as *mut UserContext, u64::from(sysret)) };
     // Back with interrupts disabled. Read CR2 before anything can fault again.
     let vector = ctx.regs.vector;
+    if pku {
+        ctx.pkru = cpu::rdpkru();
+        cpu::wrpkru(cpu::KERNEL_PKRU);
+    }
     let trap = match vector {
         SYSCALL_VECTOR => Trap::Syscall,
         14 => Trap::PageFault {
