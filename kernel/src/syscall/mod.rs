@@ -20,6 +20,7 @@ mod fs;
 pub(crate) mod fs_extra;
 pub mod futex;
 pub(crate) mod ipc;
+pub(crate) mod keys;
 pub(crate) mod locks;
 pub(crate) mod misc;
 mod mm;
