@@ -998,6 +998,7 @@ pub fn thread_exited(thread: &Arc<Thread>) {
     // exit_mm comes before exit_notify).
     drop(mm);
     THREADS.lock().remove(&thread.tid);
+    crate::syscall::keys::thread_exited(&p, thread.tid);
     p.dead_threads_cpu.add(thread.cpu.split());
     // PR_SET_PDEATHSIG: children this thread created are told it is gone.
     for c in p.children.lock().clone() {

@@ -36,7 +36,7 @@ static PERSISTENT_EXPIRY: core::sync::atomic::AtomicU32 =
 pub struct ProcKeyrings {
     session: Option<Serial>,
     process: Option<Serial>,
-    /// Thread keyrings by tid (a thread's goes when the process execs or ends).
+    /// Thread keyrings by tid (one goes when its thread ends or the process execs).
     threads: BTreeMap<u32, Serial>,
     reqkey: i32,
 }
@@ -101,6 +101,14 @@ fn caller_of(cred: &crate::process::Credentials) -> Caller<'_> {
         groups: &cred.groups,
         sys_admin: cred.capable(CAP_SYS_ADMIN),
         now_ns: crate::time::now_ns(),
+    }
+}
+
+/// A thread has ended: its thread keyring goes.
+pub fn thread_exited(p: &Process, tid: u32) {
+    let t = p.keyrings.lock().threads.remove(&tid);
+    if let Some(t) = t {
+        KEYS.lock().put(t);
     }
 }
 

@@ -770,36 +770,39 @@ impl Keys {
         Ok((s, possessed))
     }
 
-    /// Whether keyring `ring` can reach `target` through its links, and how
-    /// deep the keyrings below `from` go.
-    fn reaches(&self, from: Serial, target: Serial) -> (bool, usize) {
-        // Depth by memoised walk: the graph has no cycles.
-        fn walk(
-            keys: &Keys,
-            s: Serial,
-            target: Serial,
-            memo: &mut BTreeMap<Serial, (bool, usize)>,
-        ) -> (bool, usize) {
-            if let Some(&r) = memo.get(&s) {
-                return r;
+    /// Whether keyring `key` may be linked under `ring`: EDEADLK if `ring`
+    /// can be reached from it (or is it), ELOOP if keyrings nest MAX_DEPTH
+    /// deep below it. Walks level by level and no deeper than that, so a long
+    /// chain made from the top down costs no more than a short one.
+    fn check_nesting(&self, key: Serial, ring: Serial) -> KResult<()> {
+        let mut level = BTreeSet::new();
+        level.insert(key);
+        for depth in 0..MAX_DEPTH {
+            if level.contains(&ring) {
+                return Err(Errno::EDEADLK);
             }
-            let mut found = s == target;
-            let mut depth = 0;
-            if let Some(k) = keys.keys.get(&s)
-                && k.is_keyring()
-            {
-                for &l in &k.links {
-                    if keys.keys.get(&l).is_some_and(|lk| lk.is_keyring()) {
-                        let (f, d) = walk(keys, l, target, memo);
-                        found |= f;
-                        depth = depth.max(d + 1);
+            let mut next = BTreeSet::new();
+            for s in &level {
+                let Some(k) = self.keys.get(s) else { continue };
+                for l in &k.links {
+                    if self.keys.get(l).is_some_and(|lk| lk.is_keyring()) {
+                        next.insert(*l);
                     }
                 }
             }
-            memo.insert(s, (found, depth));
-            (found, depth)
+            if next.is_empty() {
+                return Ok(());
+            }
+            if depth + 2 >= MAX_DEPTH {
+                return Err(if next.contains(&ring) {
+                    Errno::EDEADLK
+                } else {
+                    Errno::ELOOP
+                });
+            }
+            level = next;
         }
-        walk(self, from, target, &mut BTreeMap::new())
+        Err(Errno::ELOOP)
     }
 
     /// Links `key` into keyring `ring` (no permission checks): a link to a key
@@ -815,13 +818,7 @@ impl Keys {
         }
         let k = self.key(key)?;
         if k.is_keyring() {
-            let (found, depth) = self.reaches(key, ring);
-            if found {
-                return Err(Errno::EDEADLK);
-            }
-            if depth + 1 >= MAX_DEPTH {
-                return Err(Errno::ELOOP);
-            }
+            self.check_nesting(key, ring)?;
         }
         let (kt, kd) = (k.ktype, k.desc.clone());
         let r = self.key(ring)?;

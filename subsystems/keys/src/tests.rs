@@ -417,3 +417,49 @@ fn proc_files_list_keys_and_users() {
     let users = k.proc_key_users();
     assert!(users.starts_with("    0:     2 2/2 2/1000000 "), "{users}");
 }
+
+#[test]
+fn a_long_chain_built_from_the_top_costs_nothing_to_link() {
+    let mut k = Keys::new(1);
+    let mut sl = Slots::default();
+    let c = root();
+    let top = k
+        .add_key(
+            &mut sl,
+            &c,
+            b"keyring",
+            Some(b"top"),
+            vec![],
+            KEY_SPEC_PROCESS_KEYRING,
+        )
+        .unwrap();
+    k.setperm(&mut sl, &c, top, 0x3f3f_0000).unwrap();
+    let mut at = top;
+    let p = KEY_SPEC_PROCESS_KEYRING;
+    for i in 0..2000 {
+        // Made where it is possessed, opened to its owner, hung below the last.
+        let d = alloc::format!("c{i}");
+        let r = k
+            .add_key(&mut sl, &c, b"keyring", Some(d.as_bytes()), vec![], p)
+            .unwrap();
+        k.setperm(&mut sl, &c, r, 0x3f3f_0000).unwrap();
+        k.link(&mut sl, &c, r, at).unwrap();
+        k.unlink(&mut sl, &c, r, p).unwrap();
+        at = r;
+    }
+    // Linking the top anywhere sees it is too deep; under its own bottom, too.
+    assert_eq!(
+        k.link(&mut sl, &c, top, KEY_SPEC_SESSION_KEYRING),
+        Err(Errno::ELOOP)
+    );
+    assert!(matches!(
+        k.link(&mut sl, &c, top, at),
+        Err(Errno::ELOOP | Errno::EDEADLK)
+    ));
+    // Dropping the chain frees it all, iteratively.
+    k.clear(&mut sl, &c, KEY_SPEC_PROCESS_KEYRING).unwrap();
+    k.release(&mut sl);
+    // What stays: root's user and user session keyrings (the session lookup
+    // made them), which live as long as the user's table entry.
+    assert_eq!(k.len(), 2);
+}
