@@ -610,6 +610,28 @@ static int other_user_access(long k)
     return 0;
 }
 
+TEST(missing_write_or_link_permission_is_eacces)
+{
+    OK(new_session());
+    key_serial_t r = OK(add_key("keyring", "ro", NULL, 0, KEY_SPEC_SESSION_KEYRING));
+    key_serial_t k = OK(add_key("user", "nolink", "a", 1, KEY_SPEC_SESSION_KEYRING));
+    /* Possessor: view, read, search, setattr; no write, no link. */
+    OK(KC3(KEYCTL_SETPERM, r, 0x2b000000));
+    OK(KC3(KEYCTL_SETPERM, k, 0x2b000000));
+    EXPECT_ERRNO(add_key("user", "x", "a", 1, r), EACCES);
+    EXPECT_ERRNO(KC3(KEYCTL_LINK, k, KEY_SPEC_SESSION_KEYRING), EACCES);
+    EXPECT_ERRNO(KC4(KEYCTL_UPDATE, k, "b", 1), EACCES);
+    EXPECT_ERRNO(KC(KEYCTL_CLEAR, r), EACCES);
+    char buf[8];
+    EXPECT_EQ(KC4(KEYCTL_READ, k, buf, sizeof buf), 1);
+    /* Without setattr, even the owner cannot change it back. */
+    OK(KC3(KEYCTL_SETPERM, k, 0x0b000000));
+    EXPECT_ERRNO(KC3(KEYCTL_SETPERM, k, 0x3f000000), EACCES);
+    EXPECT_ERRNO(KC3(KEYCTL_SET_TIMEOUT, k, 10), EACCES);
+    /* Revoke needs write or setattr. */
+    EXPECT_ERRNO(KC(KEYCTL_REVOKE, k), EACCES);
+}
+
 TEST(other_user_without_possession_gets_eacces)
 {
     OK(new_session());
@@ -708,6 +730,7 @@ int main(int argc, char **argv)
     RUN(instantiate_and_negate_without_authority_are_eperm);
     RUN(unknown_keyctl_operation_is_eopnotsupp);
     RUN(setperm_rejects_unknown_bits);
+    RUN(missing_write_or_link_permission_is_eacces);
     RUN(other_user_without_possession_gets_eacces);
     RUN(unprivileged_user_past_its_quota_gets_edquot);
     RUN(proc_keys_and_key_users_list_the_keys);

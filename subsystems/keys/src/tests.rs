@@ -268,17 +268,15 @@ fn permissions_follow_owner_group_other_and_possession() {
     // The owner reads it through possession even without user read.
     k.setperm(&mut sl, &c, a, 0x3f00_0000).unwrap();
     assert_eq!(k.read(&mut sl, &c, a).unwrap(), b"1");
-    // Not possessed (unlinked from the process keyring): no rights.
-    let r = k
-        .add_key(&mut sl, &c, b"keyring", Some(b"r"), vec![], p)
-        .unwrap();
-    k.link(&mut sl, &c, a, r).unwrap();
-    k.unlink(&mut sl, &c, r, p).unwrap();
+    // Another user may not change its mask; its owner may not give it away.
     assert_eq!(k.setperm(&mut sl2, &o, a, 0), Err(Errno::EACCES));
-    assert_eq!(
-        k.chown(&mut sl, &c, a, 0, u32::MAX),
-        Err(Errno::ENOKEY).or(Err(Errno::EACCES))
-    );
+    assert_eq!(k.chown(&mut sl, &c, a, 0, u32::MAX), Err(Errno::EACCES));
+    assert_eq!(k.chown(&mut sl, &c, a, u32::MAX, 1000), Ok(()));
+    assert_eq!(k.chown(&mut sl, &c, a, u32::MAX, 5), Err(Errno::EACCES));
+    // Root may, and the quota moves with the key.
+    let before = k.key_user(1000).qnkeys;
+    assert_eq!(k.chown(&mut sl, &root(), a, 0, u32::MAX), Ok(()));
+    assert_eq!(k.key_user(1000).qnkeys, before - 1);
 }
 
 #[test]
