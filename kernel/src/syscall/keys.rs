@@ -24,6 +24,9 @@ use crate::process::Process;
 /// Every key in the system.
 static KEYS: spin::Mutex<Keys> = spin::Mutex::new(Keys::new(0x9e37_79b9));
 
+/// Whether the serial numbers have been seeded from the random pool.
+static SEEDED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
 /// /proc/sys/kernel/keys/gc_delay and persistent_keyring_expiry: kept for
 /// programs that set them (keys are collected at once; there are no
 /// persistent keyrings).
@@ -145,7 +148,15 @@ fn with_keys<R>(
         session: pk.session,
         reqkey: pk.reqkey,
     };
-    let r = f(&mut KEYS.lock(), &mut slots, &caller);
+    let mut keys = KEYS.lock();
+    if !SEEDED.swap(true, core::sync::atomic::Ordering::Relaxed) {
+        // Serial numbers are random, as Linux's are: not the same each boot.
+        let mut b = [0u8; 4];
+        crate::random::fill(&mut b);
+        keys.reseed(u32::from_ne_bytes(b));
+    }
+    let r = f(&mut keys, &mut slots, &caller);
+    drop(keys);
     match slots.thread {
         Some(s) => {
             pk.threads.insert(tid, s);

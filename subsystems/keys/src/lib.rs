@@ -330,6 +330,14 @@ impl Keys {
         }
     }
 
+    /// Mixes `seed` into the serial numbers still to come.
+    pub fn reseed(&mut self, seed: u32) {
+        self.rng ^= seed;
+        if self.rng == 0 {
+            self.rng = 0x2545_f491;
+        }
+    }
+
     /// How many keys exist.
     pub fn len(&self) -> usize {
         self.keys.len()
@@ -1342,7 +1350,7 @@ impl Keys {
         k.expiry_ns = if timeout_s == 0 {
             0
         } else {
-            caller.now_ns + u64::from(timeout_s) * NS
+            caller.now_ns.saturating_add(u64::from(timeout_s) * NS)
         };
         Ok(())
     }
