@@ -38,6 +38,7 @@
 #define KEYCTL_NEGATE 13
 #define KEYCTL_SET_REQKEY_KEYRING 14
 #define KEYCTL_SET_TIMEOUT 15
+#define KEYCTL_SESSION_TO_PARENT 18
 #define KEYCTL_INVALIDATE 21
 
 #define KEY_REQKEY_DEFL_DEFAULT 0
@@ -459,6 +460,30 @@ static int exec_child(void)
     return write(1, v, sizeof v) == sizeof v ? 0 : 1;
 }
 
+TEST(session_to_parent_gives_the_parent_the_childs_session)
+{
+    OK(new_session());
+    int fds[2];
+    OK(pipe(fds));
+    pid_t pid = OK(fork());
+    if (pid == 0) {
+        long r[2];
+        r[0] = new_session();
+        r[1] = KC(KEYCTL_SESSION_TO_PARENT, 0);
+        r[1] = r[1] == -1 ? -errno : r[1];
+        if (write(fds[1], r, sizeof r) != sizeof r)
+            _exit(1);
+        _exit(0);
+    }
+    close(fds[1]);
+    long r[2] = {0};
+    EXPECT_EQ(read(fds[0], r, sizeof r), sizeof r);
+    close(fds[0]);
+    waitpid(pid, NULL, 0);
+    EXPECT_EQ(r[1], 0);
+    EXPECT_EQ(KC3(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0), r[0]);
+}
+
 TEST(set_reqkey_keyring_returns_the_old_setting_and_keeps_the_thread_keyring)
 {
     long t = OK(KC3(KEYCTL_GET_KEYRING_ID, KEY_SPEC_THREAD_KEYRING, 1));
@@ -722,6 +747,7 @@ int main(int argc, char **argv)
     RUN(fork_shares_the_session_keyring_but_not_thread_or_process_keyrings);
     RUN(threads_share_the_process_keyring_and_a_new_thread_gets_a_new_thread_keyring);
     RUN(execve_keeps_the_session_and_drops_thread_and_process_keyrings);
+    RUN(session_to_parent_gives_the_parent_the_childs_session);
     RUN(set_reqkey_keyring_returns_the_old_setting_and_keeps_the_thread_keyring);
     RUN(user_keyrings_are_per_uid_and_not_found_by_name);
     RUN(join_session_keyring_by_name);
