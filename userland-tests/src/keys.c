@@ -567,6 +567,34 @@ TEST(request_key_with_callout_and_no_helper_leaves_a_negative_key)
     EXPECT_ERRNO(request_key("user", "rq-neg", NULL, 0), ENOKEY);
 }
 
+TEST(request_key_bad_arguments)
+{
+    OK(new_session());
+    EXPECT_ERRNO(request_key((const char *)-1, "d", NULL, 0), EFAULT);
+    EXPECT_ERRNO(request_key("user", (const char *)-1, NULL, 0), EFAULT);
+    EXPECT_ERRNO(request_key("user", "d", (const char *)-1, 0), EFAULT);
+    EXPECT_ERRNO(request_key(".user", "d", NULL, 0), EPERM);
+    /* A destination that is revoked or expired answers so. */
+    key_serial_t r = OK(add_key("keyring", "rv", NULL, 0, KEY_SPEC_SESSION_KEYRING));
+    OK(KC(KEYCTL_REVOKE, r));
+    EXPECT_ERRNO(request_key("keyring", "x", NULL, r), EKEYREVOKED);
+    EXPECT_ERRNO(request_key("user", "x", NULL, 12345), ENOKEY);
+}
+
+TEST(request_key_may_not_create_in_a_keyring_it_cannot_write)
+{
+    OK(new_session());
+    /* Possessor: view, read, search. */
+    OK(KC3(KEYCTL_SETPERM, KEY_SPEC_SESSION_KEYRING, 0x0b000000));
+    long old = OK(KC(KEYCTL_SET_REQKEY_KEYRING, 3 /* session */));
+    errno = 0;
+    long r = request_key("user", "nowrite", "info", 0);
+    int e = errno;
+    KC(KEYCTL_SET_REQKEY_KEYRING, old);
+    CHECK(r == -1 && e == EACCES, "request_key: %ld %s", r, kt_errstr(e));
+    EXPECT_EQ(KC4(KEYCTL_READ, KEY_SPEC_SESSION_KEYRING, NULL, 0), 0);
+}
+
 TEST(instantiate_and_negate_without_authority_are_eperm)
 {
     OK(new_session());
@@ -753,6 +781,8 @@ int main(int argc, char **argv)
     RUN(join_session_keyring_by_name);
     RUN(request_key_finds_a_key_or_fails_without_an_upcall);
     RUN(request_key_with_callout_and_no_helper_leaves_a_negative_key);
+    RUN(request_key_bad_arguments);
+    RUN(request_key_may_not_create_in_a_keyring_it_cannot_write);
     RUN(instantiate_and_negate_without_authority_are_eperm);
     RUN(unknown_keyctl_operation_is_eopnotsupp);
     RUN(setperm_rejects_unknown_bits);
