@@ -23,6 +23,7 @@ const HOST_CRATES: &[&str] = &[
     "kestrel-fanotify",
     "kestrel-uring",
     "kestrel-landlock",
+    "kestrel-keys",
     "kestrel-driver-kit",
     "kestrel-virtio-rng",
     "kestrel-virtio",

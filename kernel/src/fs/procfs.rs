@@ -107,6 +107,8 @@ const SYSTEM_FILES: &[&str] = &[
     "filesystems",
     "interrupts",
     "kestrel",
+    "key-users",
+    "keys",
     "loadavg",
     "locks",
     "meminfo",
@@ -216,6 +218,8 @@ fn lookup_root(name: &[u8]) -> KResult<InodeRef> {
         b"partitions" => file(c(), || text(partitions())),
         b"diskstats" => file(c(), || text(diskstats())),
         b"locks" => file(c(), || text(crate::syscall::locks::proc_locks())),
+        b"keys" => file(c(), || text(crate::syscall::keys::proc_keys())),
+        b"key-users" => file(c(), || text(crate::syscall::keys::proc_key_users())),
         b"meminfo" => file(c(), || text(meminfo())),
         b"stat" => file(c(), || text(system_stat())),
         b"swaps" => file(c(), || {
@@ -968,10 +972,46 @@ fn next_id_file(ino: u64, kind: ipc::Kind) -> InodeRef {
     )
 }
 
+/// /proc/sys/kernel/keys: the key quotas (crate::syscall::keys).
+const KEYS_SYS_INO: u64 = 0x280;
+
+fn keys_sys_dir() -> InodeRef {
+    use crate::syscall::keys::{SYSCTLS, sysctl_get, sysctl_set};
+    PseudoDir::new_ref(
+        common(KEYS_SYS_INO, 0o555),
+        PROC_SUPER_MAGIC,
+        0x200,
+        Box::new(|| {
+            SYSCTLS
+                .iter()
+                .enumerate()
+                .map(|(i, (n, _))| (n.as_bytes().to_vec(), KEYS_SYS_INO + 1 + i as u64, DT_REG))
+                .collect()
+        }),
+        Box::new(|name| {
+            let i = SYSCTLS
+                .iter()
+                .position(|(n, _)| n.as_bytes() == name)
+                .ok_or(Errno::ENOENT)?;
+            let which = SYSCTLS[i].1;
+            Ok(rw_file(
+                common(KEYS_SYS_INO + 1 + i as u64, 0o644),
+                move || text(format!("{}\n", sysctl_get(which))),
+                move |data: &[u8]| {
+                    let t = core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?;
+                    let v: i128 = t.trim().parse().map_err(|_| Errno::EINVAL)?;
+                    sysctl_set(which, v)
+                },
+            ))
+        }),
+    )
+}
+
 fn kernel_sys_dir() -> InodeRef {
     const NAMES: &[&str] = &[
         "domainname",
         "hostname",
+        "keys",
         "msg_next_id",
         "msgmax",
         "msgmnb",
@@ -999,7 +1039,10 @@ fn kernel_sys_dir() -> InodeRef {
             NAMES
                 .iter()
                 .enumerate()
-                .map(|(i, n)| (n.as_bytes().to_vec(), 0x201 + i as u64, DT_REG))
+                .map(|(i, n)| match *n {
+                    "keys" => (n.as_bytes().to_vec(), KEYS_SYS_INO, DT_DIR),
+                    _ => (n.as_bytes().to_vec(), 0x201 + i as u64, DT_REG),
+                })
                 .collect()
         }),
         Box::new(|name| {
@@ -1007,6 +1050,9 @@ fn kernel_sys_dir() -> InodeRef {
                 .iter()
                 .position(|n| n.as_bytes() == name)
                 .ok_or(Errno::ENOENT)?;
+            if name == b"keys" {
+                return Ok(keys_sys_dir());
+            }
             let c = || common(0x201 + i as u64, 0o444);
             let admin_write = |set: fn(&[u8])| {
                 move |data: &[u8]| -> KResult<()> {

@@ -375,6 +375,7 @@ fn commit(thread: &Arc<Thread>, img: NewImage) -> UserContext {
     crate::arch::fpu::invalidate(&me);
     thread.set_comm(&img.name);
     super::timers::delete_all(p);
+    crate::syscall::keys::exec(p);
     *p.exe.lock() = Some(img.exe);
     *p.exec_info.lock() = img.info;
     p.did_exec.store(true, Ordering::Relaxed);

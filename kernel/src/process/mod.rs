@@ -311,6 +311,8 @@ pub struct Process {
     pub tracing_closed: AtomicBool,
     /// personality(2) flags (the domain is always PER_LINUX).
     pub personality: AtomicU32,
+    /// Its session, process and thread keyrings (keyrings(7)).
+    pub keyrings: spin::Mutex<crate::syscall::keys::ProcKeyrings>,
 }
 
 /// What the last execve left in the address space (Linux keeps these in mm_struct):
@@ -573,6 +575,7 @@ impl Process {
             tracees: spin::Mutex::new(Vec::new()),
             tracing_closed: AtomicBool::new(false),
             personality: AtomicU32::new(0),
+            keyrings: spin::Mutex::new(Default::default()),
         });
         timers::rlimit_cpu_changed(&p);
         PROCESSES.lock().insert(pid, Arc::downgrade(&p));
@@ -909,6 +912,7 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
         Ordering::Relaxed,
     );
     *child.exec_info.lock() = parent.exec_info.lock().clone();
+    crate::syscall::keys::fork(parent, &child);
     real_parent.children.lock().push(child.clone());
     let thread = Thread::new(
         pid,
@@ -923,6 +927,7 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
 /// Creates a new thread in `parent_thread`'s process (CLONE_THREAD).
 pub fn new_thread(parent_thread: &Arc<Thread>) -> KResult<Arc<Thread>> {
     let tid = alloc_pid()?;
+    crate::syscall::keys::new_thread(parent_thread, tid);
     Ok(Thread::new(
         tid,
         parent_thread.process.clone(),
@@ -997,6 +1002,7 @@ pub fn thread_exited(thread: &Arc<Thread>) {
     // exit_mm comes before exit_notify).
     drop(mm);
     THREADS.lock().remove(&thread.tid);
+    crate::syscall::keys::thread_exited(&p, thread.tid);
     p.dead_threads_cpu.add(thread.cpu.split());
     // PR_SET_PDEATHSIG: children this thread created are told it is gone.
     for c in p.children.lock().clone() {
@@ -1047,6 +1053,8 @@ fn process_exited(p: &Arc<Process>, wstatus: u32) {
     crate::syscall::locks::process_exited(p);
     // Its SEM_UNDO adjustments apply.
     crate::syscall::ipc::process_exited(p);
+    // Its keyrings go (keys nothing else holds with them).
+    drop(core::mem::take(&mut *p.keyrings.lock()));
     // The address space goes when its last user does (threads are gone). The
     // stand-in needs no memory: this is how memory comes back when it ran out.
     p.sample_rss();

@@ -22,6 +22,7 @@ pub mod futex;
 pub(crate) mod io_uring;
 pub(crate) mod ipc;
 pub(crate) mod landlock;
+pub(crate) mod keys;
 pub(crate) mod locks;
 pub(crate) mod misc;
 mod mm;

@@ -24,9 +24,9 @@ use kestrel_abi::time::{Itimerspec, Itimerval, Sigevent, Timespec, Timeval, Time
 use super::args::*;
 
 use super::{
-    Args, Ctx, aio, cred, epoll, fd, fs, fs_extra, futex, io_uring, ipc, landlock, locks, misc, mm,
-    mount, mqueue, poll, process, process_vm, ptrace, sched, signal, socket, splice, time, timer,
-    xattr,
+    Args, Ctx, aio, cred, epoll, fd, fs, fs_extra, futex, io_uring, ipc, keys, landlock, locks,
+    misc, mm, mount, mqueue, poll, process, process_vm, ptrace, sched, signal, socket, splice,
+    time, timer, xattr,
 };
 
 /// Awaits a handler's future, boxed for the calls listed here. The dispatch future
@@ -443,6 +443,9 @@ syscall_table! {
     MQ_NOTIFY => mqueue::sys_mq_notify(mqdes: Fd, sevp: UserPtr<Sigevent>), partial "SIGEV_SIGNAL and SIGEV_NONE; no SIGEV_THREAD (it needs a netlink socket)";
     MQ_GETSETATTR => mqueue::sys_mq_getsetattr(mqdes: Fd, newattr: UserPtr<[i64; 8]>, oldattr: UserPtr<[i64; 8]>);
     WAITID => process::sys_waitid(idtype: u64, id: u32, infop: UserPtr<Siginfo>, options: u32, rusage: UserPtr<Rusage>), partial "P_PIDFD is not supported";
+    ADD_KEY => keys::sys_add_key(ktype: UserCStr, desc: UserCStr, payload: UserPtr<u8>, plen: usize, ringid: i32), partial "key types keyring, user, logon and big_key (big_key payloads stay in memory and count in full against the quota)";
+    REQUEST_KEY => keys::sys_request_key(ktype: UserCStr, desc: UserCStr, callout: UserCStr, destid: i32), partial "no upcall: with callout information a negative key is made and the answer is ENOENT, as Linux without /sbin/request-key";
+    KEYCTL => keys::sys_keyctl(cmd: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64), partial "no persistent keyrings, DH or public-key operations (EOPNOTSUPP); INSTANTIATE, NEGATE and REJECT are EPERM (no request_key authority is ever held)";
     OPENAT => fs::sys_openat(dirfd: Fd, path: UserCStr, flags: u32, mode: Mode);
     MKDIRAT => fs::sys_mkdirat(dirfd: Fd, path: UserCStr, mode: Mode);
     MKNODAT => fs::sys_mknodat(dirfd: Fd, path: UserCStr, mode: Mode, dev: u32);
