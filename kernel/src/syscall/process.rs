@@ -150,6 +150,28 @@ pub async fn sys_arch_prctl(ctx: &mut Ctx<'_>, code: u32, addr: u64) -> KResult<
     }
 }
 
+/// iopl(2) as Linux has emulated it since 5.5: the level is remembered per thread
+/// (inherited by fork and clone, kept across execve); at 3 every I/O port is open
+/// to the thread through the CPU's TSS I/O bitmap, below 3 none is. Raising the
+/// level needs CAP_SYS_RAWIO; lowering it or setting it again does not.
+pub async fn sys_iopl(ctx: &mut Ctx<'_>, level: u32) -> KResult<u64> {
+    if level > 3 {
+        return Err(Errno::EINVAL);
+    }
+    let old = u32::from(ctx.regs.iopl_emul);
+    if level > old
+        && !ctx
+            .process()
+            .cred
+            .lock()
+            .capable(kestrel_abi::cap::CAP_SYS_RAWIO)
+    {
+        return Err(Errno::EPERM);
+    }
+    ctx.regs.iopl_emul = level as u8;
+    Ok(0)
+}
+
 pub async fn sys_exit(ctx: &mut Ctx<'_>, status: u32) -> KResult<u64> {
     ctx.thread.set_exit_code(status & 0xff);
     ctx.thread.request_exit();

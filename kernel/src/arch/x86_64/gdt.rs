@@ -11,6 +11,7 @@
 
 use core::arch::asm;
 use core::mem::size_of;
+use core::cell::UnsafeCell;
 
 pub const KERNEL_CS: u16 = 0x10;
 pub const KERNEL_DS: u16 = 0x18;
@@ -24,9 +25,22 @@ pub const IST_DOUBLE_FAULT: u8 = 1;
 pub const IST_NMI: u8 = 2;
 pub const IST_MACHINE_CHECK: u8 = 3;
 
-/// The 64-bit TSS (Intel SDM vol. 3, 8.7).
+/// Bytes of the I/O permission bitmap: a bit per port (65536), then the all-ones
+/// byte the CPU requires after it (an access near port 0xffff reads two bytes).
+const IO_BITMAP_BYTES: usize = 65536 / 8 + 1;
+
+/// Offset of the I/O bitmap in the TSS (the fixed part is 104 bytes).
+const IO_BITMAP_OFFSET: u16 = 104;
+
+/// An `iomap_base` past the TSS limit: no bitmap, so every port access from user
+/// mode is #GP (CPL 3 > IOPL 0).
+const IO_BITMAP_CLOSED: u16 = 0xffff;
+
+/// The 64-bit TSS (Intel SDM vol. 3, 8.7), followed by an I/O permission bitmap that
+/// allows every port. `iomap_base` points at that bitmap only while a thread that
+/// did iopl(3) runs in user mode (as Linux emulates iopl since 5.5: through the
+/// bitmap, never through RFLAGS.IOPL, which would also let user code run `cli`).
 #[repr(C, packed(4))]
-#[derive(Debug)]
 pub struct Tss {
     _reserved0: u32,
     pub rsp: [u64; 3],
@@ -34,11 +48,18 @@ pub struct Tss {
     pub ist: [u64; 7],
     _reserved2: u64,
     _reserved3: u16,
-    pub iomap_base: u16,
+    /// Switched by [`Tss::set_io_open`] while the TSS is loaded.
+    iomap_base: UnsafeCell<u16>,
+    /// All ports permitted (zero bits), then the terminating 0xff byte.
+    io_bitmap: [u8; IO_BITMAP_BYTES],
 }
+
+const _: () = assert!(core::mem::offset_of!(Tss, io_bitmap) == IO_BITMAP_OFFSET as usize);
 
 impl Tss {
     pub const fn new() -> Self {
+        let mut io_bitmap = [0; IO_BITMAP_BYTES];
+        io_bitmap[IO_BITMAP_BYTES - 1] = 0xff;
         Self {
             _reserved0: 0,
             rsp: [0; 3],
@@ -46,9 +67,33 @@ impl Tss {
             ist: [0; 7],
             _reserved2: 0,
             _reserved3: 0,
-            // No I/O bitmap: user mode gets #GP on every port access.
-            iomap_base: size_of::<Tss>() as u16,
+            iomap_base: UnsafeCell::new(IO_BITMAP_CLOSED),
+            io_bitmap,
         }
+    }
+
+    /// Lets user mode on this CPU reach every I/O port (`open`), or none.
+    /// Called only on the CPU that owns this TSS (from `enter_user`).
+    pub fn set_io_open(&self, open: bool) {
+        let base = if open {
+            IO_BITMAP_OFFSET
+        } else {
+            IO_BITMAP_CLOSED
+        };
+        // SAFETY: only the owning CPU writes iomap_base, with interrupts off
+        // (enter_user), and nothing in Rust reads it; the CPU reads it at each
+        // port access from user mode. The field is 2-aligned (offset 102).
+        unsafe { self.iomap_base.get().write_volatile(base) };
+    }
+}
+
+// SAFETY: the only interior mutability is iomap_base, written by the owning CPU
+// alone (see set_io_open).
+unsafe impl Sync for Tss {}
+
+impl core::fmt::Debug for Tss {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Tss").finish_non_exhaustive()
     }
 }
 

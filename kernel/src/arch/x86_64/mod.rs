@@ -63,6 +63,9 @@ pub fn init_early() {
     percpu::this_cpu()
         .entry_stack_top
         .store(entry_top, Ordering::Relaxed);
+    percpu::this_cpu()
+        .tss
+        .store(tss as *const Tss as *mut Tss, Ordering::Relaxed);
     trap::load_idt();
     trap::init_syscall();
 }

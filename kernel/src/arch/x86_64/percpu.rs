@@ -54,6 +54,10 @@ pub struct PerCpu {
     /// The page-table root loaded in CR3 (TLB shootdowns target the CPUs that may
     /// cache an address space's entries).
     pub active_root: AtomicU64,
+    /// This CPU's TSS (set once at bring-up), whose I/O bitmap iopl(3) opens.
+    pub tss: AtomicPtr<super::gdt::Tss>,
+    /// Whether the TSS's I/O bitmap is open (every port reachable from user mode).
+    pub io_open: AtomicBool,
 }
 
 /// Byte offsets of the fields the assembly entry code uses.
@@ -90,6 +94,8 @@ impl PerCpu {
             wakeups: AtomicU64::new(0),
             timer_armed_at: AtomicU64::new(u64::MAX),
             active_root: AtomicU64::new(0),
+            tss: AtomicPtr::new(core::ptr::null_mut()),
+            io_open: AtomicBool::new(false),
         }
     }
 }

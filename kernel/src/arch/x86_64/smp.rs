@@ -232,6 +232,8 @@ fn prepare(index: usize) -> Option<CpuSetup> {
         tss.ist[usize::from(ist) - 1] = paging::alloc_kernel_stack(IST_STACK_BYTES)?;
     }
     let tss: &'static Tss = Box::leak(Box::new(tss));
+    area.tss
+        .store(tss as *const Tss as *mut Tss, Ordering::Relaxed);
     let gdt: &'static Gdt = Box::leak(Box::new(Gdt::new(tss, index as u32)));
     Some(CpuSetup {
         area,

@@ -88,6 +88,9 @@ pub struct UserContext {
     pub orig_rax: u64,
     /// The address of the last page fault (CR2, for the signal frame).
     pub fault_addr: u64,
+    /// The level iopl(2) last set (0-3; Linux's iopl_emul). At 3 the CPU's I/O
+    /// bitmap is opened while this thread runs in user mode; RFLAGS.IOPL stays 0.
+    pub iopl_emul: u8,
 }
 
 impl UserContext {
@@ -106,6 +109,7 @@ impl UserContext {
             gs_base: 0,
             orig_rax: 0,
             fault_addr: 0,
+            iopl_emul: 0,
         }
     }
 }
@@ -406,6 +410,14 @@ pub fn enter_user(ctx: &mut UserContext) -> Trap {
     // User code cannot change these MSRs itself (CR4.FSGSBASE is off), so a cached
     // copy says whether a write is needed; WRMSR is slow, and most returns need none.
     let cpu = this_cpu();
+    let io_open = ctx.iopl_emul == 3;
+    if cpu.io_open.swap(io_open, Ordering::Relaxed) != io_open {
+        let tss = cpu.tss.load(Ordering::Relaxed);
+        // SAFETY: `tss` is this CPU's 'static TSS (set at bring-up, never freed).
+        if let Some(tss) = unsafe { tss.as_ref() } {
+            tss.set_io_open(io_open);
+        }
+    }
     if cpu.user_fs_base.swap(ctx.fs_base, Ordering::Relaxed) != ctx.fs_base {
         // SAFETY: the user FS base only affects user mode; arch_prctl checked it is
         // canonical.
