@@ -932,6 +932,8 @@ fn next_id_file(ino: u64, kind: ipc::Kind) -> InodeRef {
 
 fn kernel_sys_dir() -> InodeRef {
     const NAMES: &[&str] = &[
+        "core_pattern",
+        "core_uses_pid",
         "domainname",
         "hostname",
         "msg_next_id",
@@ -990,6 +992,28 @@ fn kernel_sys_dir() -> InodeRef {
                 }
             };
             Ok(match name {
+                // Root may write these (mode 0644); the pattern is cut at 127 bytes.
+                b"core_pattern" => rw_file(
+                    common(0x201 + i as u64, 0o644),
+                    || {
+                        let mut v = crate::syscall::coredump::core_pattern();
+                        v.push(b'\n');
+                        Ok(v)
+                    },
+                    |data: &[u8]| {
+                        crate::syscall::coredump::set_core_pattern(data);
+                        Ok(())
+                    },
+                ),
+                b"core_uses_pid" => sysctl_int(
+                    0x201 + i as u64,
+                    || i128::from(crate::syscall::coredump::CORE_USES_PID.load(Ordering::Relaxed)),
+                    |v| {
+                        let v = i32::try_from(v).map_err(|_| Errno::EINVAL)?;
+                        crate::syscall::coredump::CORE_USES_PID.store(v != 0, Ordering::Relaxed);
+                        Ok(())
+                    },
+                ),
                 b"hostname" => rw_file(
                     common(0x201 + i as u64, 0o644),
                     || Ok([crate::uts::hostname(), b"\n".to_vec()].concat()),
@@ -1072,6 +1096,7 @@ const PID_ENTRIES: &[(&str, u8)] = &[
     ("cgroup", DT_REG),
     ("cmdline", DT_REG),
     ("comm", DT_REG),
+    ("coredump_filter", DT_REG),
     ("cwd", DT_LNK),
     ("environ", DT_REG),
     ("exe", DT_LNK),
@@ -1274,6 +1299,39 @@ fn pid_entry(
                         return Err(Errno::EINVAL);
                     }
                     get()?.oom_score_adj.store(v, Ordering::Relaxed);
+                    Ok(())
+                },
+            )
+        }
+        b"coredump_filter" => {
+            use crate::syscall::coredump::COREDUMP_FILTER_MASK;
+            let g = get.clone();
+            rw_file(
+                c(0o644),
+                move || {
+                    text(format!(
+                        "{:08x}\n",
+                        g()?.coredump_filter.load(Ordering::Relaxed)
+                    ))
+                },
+                move |data| {
+                    // Hexadecimal with 0x, octal with 0, else decimal (kstrtouint
+                    // base 0); bits past the filter's nine are dropped.
+                    let t = core::str::from_utf8(data)
+                        .map_err(|_| Errno::EINVAL)?
+                        .trim();
+                    let v =
+                        if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+                            u32::from_str_radix(h, 16)
+                        } else if t.len() > 1 && t.starts_with('0') {
+                            u32::from_str_radix(&t[1..], 8)
+                        } else {
+                            t.parse()
+                        }
+                        .map_err(|_| Errno::EINVAL)?;
+                    get()?
+                        .coredump_filter
+                        .store(v & COREDUMP_FILTER_MASK, Ordering::Relaxed);
                     Ok(())
                 },
             )

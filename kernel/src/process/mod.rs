@@ -262,6 +262,8 @@ pub struct Process {
     pub subreaper: AtomicBool,
     /// PR_SET_DUMPABLE.
     pub dumpable: AtomicBool,
+    /// /proc/PID/coredump_filter: which kinds of memory a core dump holds.
+    pub coredump_filter: AtomicU32,
     /// PR_SET_NO_NEW_PRIVS: set once, never cleared, inherited.
     pub no_new_privs: AtomicBool,
     /// PR_SET_TIMERSLACK: the slack its timers may take (ns), and the value
@@ -550,6 +552,7 @@ impl Process {
             parent_tid: AtomicU32::new(0),
             subreaper: AtomicBool::new(false),
             dumpable: AtomicBool::new(true),
+            coredump_filter: AtomicU32::new(crate::syscall::coredump::COREDUMP_FILTER_DEFAULT),
             no_new_privs: AtomicBool::new(false),
             timer_slack_ns: AtomicU64::new(50_000),
             default_timer_slack_ns: AtomicU64::new(50_000),
@@ -696,6 +699,32 @@ impl Process {
         }
         for t in self.threads.lock().iter() {
             t.kill();
+        }
+    }
+
+    /// Like [`Process::begin_exit`], but tells only the threads other than `me`
+    /// to exit, so `me` can write a core file first. False if an exit was already
+    /// under way (then that one stands, and nothing is dumped).
+    pub fn claim_exit(&self, wstatus: u32, me: &Arc<Thread>) -> bool {
+        {
+            let mut e = self.exiting.lock();
+            if e.is_some() {
+                return false;
+            }
+            *e = Some(wstatus);
+        }
+        for t in self.threads.lock().iter() {
+            if !Arc::ptr_eq(t, me) {
+                t.kill();
+            }
+        }
+        true
+    }
+
+    /// Sets the core-dumped bit (0x80) of the exit's wait status.
+    pub fn mark_core_dumped(&self) {
+        if let Some(s) = self.exiting.lock().as_mut() {
+            *s |= 0x80;
         }
     }
 
@@ -905,6 +934,10 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
         Ordering::Relaxed,
     );
     *child.exec_info.lock() = parent.exec_info.lock().clone();
+    child.coredump_filter.store(
+        parent.coredump_filter.load(Ordering::Relaxed),
+        Ordering::Relaxed,
+    );
     real_parent.children.lock().push(child.clone());
     let thread = Thread::new(
         pid,

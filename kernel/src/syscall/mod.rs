@@ -13,6 +13,7 @@
 
 mod aio;
 mod args;
+pub mod coredump;
 mod cred;
 mod epoll;
 mod fd;

@@ -483,7 +483,7 @@ fn poke_user(t: &Thread, st: &mut Tracee, off: u64, v: u64) -> KResult<()> {
 }
 
 /// The tracee's FPU state as an XSAVE (or FXSAVE) image, current.
-fn fpu_image(t: &Arc<Thread>) -> Vec<u8> {
+pub(crate) fn fpu_image(t: &Arc<Thread>) -> Vec<u8> {
     let me: Arc<dyn HasFpu> = t.clone();
     fpu::sync_to_memory(&me);
     t.fpu.lock().image().to_vec()

@@ -10,8 +10,8 @@
 //! kernel stack is broken.
 
 use core::arch::asm;
-use core::mem::size_of;
 use core::cell::UnsafeCell;
+use core::mem::size_of;
 
 pub const KERNEL_CS: u16 = 0x10;
 pub const KERNEL_DS: u16 = 0x18;
