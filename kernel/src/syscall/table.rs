@@ -429,7 +429,7 @@ syscall_table! {
     MQ_UNLINK => mqueue::sys_mq_unlink(name: UserCStr);
     MQ_TIMEDSEND => mqueue::sys_mq_timedsend(mqdes: Fd, msg: UserPtr<u8>, len: usize, prio: u32, timeout: UserPtr<Timespec>);
     MQ_TIMEDRECEIVE => mqueue::sys_mq_timedreceive(mqdes: Fd, msg: UserPtr<u8>, len: usize, prio: UserPtr<u32>, timeout: UserPtr<Timespec>);
-    MQ_NOTIFY => mqueue::sys_mq_notify(mqdes: Fd, sevp: UserPtr<Sigevent>), partial "SIGEV_SIGNAL and SIGEV_NONE; no SIGEV_THREAD (it needs a netlink socket)";
+    MQ_NOTIFY => mqueue::sys_mq_notify(mqdes: Fd, sevp: UserPtr<Sigevent>), partial "a registration lasts while its process lives (closing the descriptor does not remove it), and fires even when a receiver is waiting";
     MQ_GETSETATTR => mqueue::sys_mq_getsetattr(mqdes: Fd, newattr: UserPtr<[i64; 8]>, oldattr: UserPtr<[i64; 8]>);
     WAITID => process::sys_waitid(idtype: u64, id: u32, infop: UserPtr<Siginfo>, options: u32, rusage: UserPtr<Rusage>), partial "P_PIDFD is not supported";
     OPENAT => fs::sys_openat(dirfd: Fd, path: UserCStr, flags: u32, mode: Mode);
