@@ -239,6 +239,8 @@ pub struct Process {
     state: spin::Mutex<State>,
     /// Woken when a child changes state (exits), for wait4.
     pub child_event: WaitQueue,
+    /// Woken when the process becomes a zombie (pidfds poll it).
+    pub exit_wq: WaitQueue,
     /// The executable.
     pub exe: spin::Mutex<Option<DentryRef>>,
     /// Where execve put the arguments and environment, and the auxv it passed.
@@ -483,6 +485,21 @@ fn alloc_pid() -> KResult<Pid> {
     Err(Errno::EAGAIN)
 }
 
+/// Takes `pid` itself for a new process (clone3's set_tid): EEXIST if a
+/// process or thread has it.
+fn alloc_pid_at(pid: Pid) -> KResult<Pid> {
+    let procs = PROCESSES.lock();
+    let threads = THREADS.lock();
+    if threads.len() >= max_threads() {
+        return Err(Errno::EAGAIN);
+    }
+    if procs.contains_key(&pid) || threads.contains_key(&pid) {
+        return Err(Errno::EEXIST);
+    }
+    FORKS.fetch_add(1, Ordering::Relaxed);
+    Ok(pid)
+}
+
 /// The live process with `pid`.
 pub fn find(pid: Pid) -> Option<Arc<Process>> {
     PROCESSES.lock().get(&pid).and_then(Weak::upgrade)
@@ -541,6 +558,7 @@ impl Process {
             rlimits: spin::Mutex::new(n.rlimits),
             state: spin::Mutex::new(State::Running),
             child_event: WaitQueue::new(),
+            exit_wq: WaitQueue::new(),
             exe: spin::Mutex::new(None),
             exec_info: spin::Mutex::new(ExecInfo::default()),
             start_ns: crate::time::now_ns(),
@@ -855,6 +873,8 @@ pub struct CloneShare {
     /// CLONE_PARENT: the new process is a sibling, not a child.
     pub parent: bool,
     pub exit_signal: u32,
+    /// clone3's set_tid: the pid the new process must get.
+    pub pid: Option<Pid>,
 }
 
 /// Creates a child process of `parent_thread`'s process, and its first thread.
@@ -900,7 +920,7 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
     } else {
         parent.clone()
     };
-    let pid = alloc_pid()?;
+    let pid = share.pid.map_or_else(alloc_pid, alloc_pid_at)?;
     let child = Process::new(NewProcess {
         pid,
         parent: Arc::downgrade(&real_parent),
@@ -1129,6 +1149,7 @@ fn process_exited(p: &Arc<Process>, wstatus: u32) {
             false
         }
     };
+    p.exit_wq.wake_all();
     log::debug!(
         "process {} ({}) exited with status {:#x}",
         p.pid,

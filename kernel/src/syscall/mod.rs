@@ -26,6 +26,7 @@ pub(crate) mod misc;
 mod mm;
 mod mount;
 mod mqueue;
+mod pidfd;
 mod poll;
 mod process;
 mod process_vm;

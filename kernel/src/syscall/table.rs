@@ -25,7 +25,7 @@ use super::args::*;
 
 use super::{
     Args, Ctx, aio, cred, epoll, fd, fs, fs_extra, futex, ipc, locks, misc, mm, mount, mqueue,
-    poll, process, process_vm, ptrace, sched, signal, socket, splice, time, timer, xattr,
+    pidfd, poll, process, process_vm, ptrace, sched, signal, socket, splice, time, timer, xattr,
 };
 
 /// Awaits a handler's future, boxed for the calls listed here. The dispatch future
@@ -465,7 +465,9 @@ syscall_table! {
     PREADV => fs_extra::sys_preadv(fd: Fd, iov: UserPtr<Iovec>, iovcnt: usize, offset: i64);
     PWRITEV => fs_extra::sys_pwritev(fd: Fd, iov: UserPtr<Iovec>, iovcnt: usize, offset: i64);
     RT_TGSIGQUEUEINFO => signal::sys_rt_tgsigqueueinfo(tgid: Pid, tid: Pid, sig: i32, info: UserPtr<Siginfo>);
-    CLONE3 => process::sys_clone3(args: UserPtr<u8>, size: usize), partial "no CLONE_PIDFD, set_tid or cgroup";
+    CLONE3 => process::sys_clone3(args: UserPtr<u8>, size: usize), partial "no CLONE_INTO_CGROUP (EBADF: no cgroup2 hierarchy); set_tid only in the one pid namespace";
+    PIDFD_SEND_SIGNAL => pidfd::sys_pidfd_send_signal(pidfd: Fd, sig: i32, info: UserPtr<Siginfo>, flags: u32);
+    PIDFD_OPEN => pidfd::sys_pidfd_open(pid: Pid, flags: u32);
     ACCEPT4 => socket::sys_accept4(fd: Fd, addr: UserPtr<u8>, addrlen: UserPtr<u32>, flags: u32);
     RECVMMSG => socket::sys_recvmmsg(fd: Fd, msgvec: UserPtr<Mmsghdr>, vlen: u32, flags: u32, timeout: UserPtr<Timespec>);
     PRLIMIT64 => misc::sys_prlimit64(pid: Pid, resource: u32, new_limit: UserPtr<Rlimit>, old_limit: UserPtr<Rlimit>);
