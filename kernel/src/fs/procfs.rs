@@ -801,6 +801,21 @@ fn fs_sys_dir() -> InodeRef {
                 .enumerate()
                 .find(|(_, (n, _))| n.as_bytes() == name)
                 .ok_or(Errno::ENOENT)?;
+            if name == b"nr_open" {
+                // Root may set it within Linux's bounds (EINVAL outside).
+                return Ok(sysctl_int(
+                    INO + 1 + i as u64,
+                    || i128::from(process::NR_OPEN.load(Ordering::Relaxed)),
+                    |v| {
+                        let v = u32::try_from(v)
+                            .ok()
+                            .filter(|v| (process::NR_OPEN_MIN..=process::NR_OPEN_MAX).contains(v))
+                            .ok_or(Errno::EINVAL)?;
+                        process::NR_OPEN.store(v, Ordering::Relaxed);
+                        Ok(())
+                    },
+                ));
+            }
             Ok(file(common(INO + 1 + i as u64, 0o444), move || {
                 text(format!("{v}\n"))
             }))

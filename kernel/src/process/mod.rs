@@ -500,6 +500,24 @@ fn alloc_pid_at(pid: Pid) -> KResult<Pid> {
     Ok(pid)
 }
 
+/// fs.nr_open: the most descriptors a table may hold, and the ceiling of
+/// RLIMIT_NOFILE (Linux's sysctl_nr_open, default 1024 * 1024).
+pub static NR_OPEN: AtomicU32 = AtomicU32::new(1 << 20);
+/// The range /proc/sys/fs/nr_open takes (Linux's sysctl_nr_open_min and _max).
+pub const NR_OPEN_MIN: u32 = 64;
+pub const NR_OPEN_MAX: u32 = 2_147_483_584;
+
+/// A copy of a descriptor table is made in whole words of 64 descriptors up
+/// to fs.nr_open (rounded up the same way): one whose highest descriptor lies
+/// beyond cannot be copied (EMFILE), as Linux's dup_fd.
+fn check_nr_open(t: &kestrel_vfs::FdTable) -> KResult<()> {
+    let cap = u64::from(NR_OPEN.load(Ordering::Relaxed)).next_multiple_of(64);
+    match t.highest_fd() {
+        Some(h) if h as u64 >= cap => Err(Errno::EMFILE),
+        _ => Ok(()),
+    }
+}
+
 /// The live process with `pid`.
 pub fn find(pid: Pid) -> Option<Arc<Process>> {
     PROCESSES.lock().get(&pid).and_then(Weak::upgrade)
@@ -640,6 +658,18 @@ impl Process {
 
     /// Gives the process its own copy of a descriptor table it shares (execve,
     /// close_range's CLOSE_RANGE_UNSHARE).
+    /// unshare(2)'s CLONE_FILES: as [`Process::unshare_files`], but a table
+    /// the copy could not hold under fs.nr_open is EMFILE (Linux's dup_fd).
+    pub fn try_unshare_files(&self) -> KResult<()> {
+        let mut files = self.files.lock();
+        if Arc::strong_count(&files) > 1 {
+            let copy = files.lock().clone();
+            check_nr_open(&copy)?;
+            *files = Arc::new(spin::Mutex::new(copy));
+        }
+        Ok(())
+    }
+
     pub fn unshare_files(&self) {
         let mut files = self.files.lock();
         if Arc::strong_count(&files) > 1 {
@@ -691,7 +721,8 @@ impl Process {
 
     /// The open-file limit as a table bound.
     pub fn nofile(&self) -> usize {
-        self.rlimit(RLIMIT_NOFILE).min(1 << 20) as usize
+        self.rlimit(RLIMIT_NOFILE)
+            .min(NR_OPEN.load(Ordering::Relaxed) as u64) as usize
     }
 
     /// The command name of the process: its leader's (or, once the leader has
@@ -903,7 +934,9 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
     let files = if share.files {
         parent.files()
     } else {
-        Arc::new(spin::Mutex::new(parent.files().lock().clone()))
+        let copy = parent.files().lock().clone();
+        check_nr_open(&copy)?;
+        Arc::new(spin::Mutex::new(copy))
     };
     let fs = if share.fs {
         parent.fs()

@@ -742,7 +742,7 @@ pub async fn sys_unshare(ctx: &mut Ctx<'_>, flags: u64) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     if flags & CLONE_FILES != 0 {
-        p.unshare_files();
+        p.try_unshare_files()?;
     }
     if flags & CLONE_FS != 0 {
         p.unshare_fs();
