@@ -801,6 +801,22 @@ fn fs_sys_dir() -> InodeRef {
                 .enumerate()
                 .find(|(_, (n, _))| n.as_bytes() == name)
                 .ok_or(Errno::ENOENT)?;
+            if name == b"pipe-max-size" {
+                // Root may set it; the value is rounded as a pipe size is.
+                use kestrel_vfs::pipe::{PIPE_MAX_SIZE, round_pipe_size};
+                return Ok(sysctl_int(
+                    INO + 1 + i as u64,
+                    || PIPE_MAX_SIZE.load(Ordering::Relaxed) as i128,
+                    |v| {
+                        let v = u32::try_from(v)
+                            .ok()
+                            .and_then(|v| round_pipe_size(v as usize))
+                            .ok_or(Errno::EINVAL)?;
+                        PIPE_MAX_SIZE.store(v, Ordering::Relaxed);
+                        Ok(())
+                    },
+                ));
+            }
             if name == b"nr_open" {
                 // Root may set it within Linux's bounds (EINVAL outside).
                 return Ok(sysctl_int(
