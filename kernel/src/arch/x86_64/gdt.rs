@@ -24,6 +24,10 @@ pub const TSS_SEL: u16 = 0x40;
 pub const IST_DOUBLE_FAULT: u8 = 1;
 pub const IST_NMI: u8 = 2;
 pub const IST_MACHINE_CHECK: u8 = 3;
+/// #DB: a data watchpoint's #DB held back by `mov ss` lands on the first
+/// instruction of `syscall_entry`, still on the user's RSP; its own stack keeps
+/// the CPU from pushing the frame there (CVE-2018-8897).
+pub const IST_DEBUG: u8 = 4;
 
 /// Bytes of the I/O permission bitmap: a bit per port (65536), then the all-ones
 /// byte the CPU requires after it (an access near port 0xffff reads two bytes).

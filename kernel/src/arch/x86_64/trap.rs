@@ -343,6 +343,7 @@ fn build_idt() -> Idt {
                 8 => gdt::IST_DOUBLE_FAULT,
                 2 => gdt::IST_NMI,
                 18 => gdt::IST_MACHINE_CHECK,
+                1 => gdt::IST_DEBUG,
                 _ => 0,
             },
             type_attr: 0x8e | (dpl << 5),
@@ -490,6 +491,14 @@ extern "C" fn kernel_trap(frame: &mut TrapFrame) {
                 .fetch_add(1, Ordering::Relaxed);
         }
         2 => crate::panic::on_nmi(),
+        1 => {
+            // #DB in kernel mode: a user data watchpoint that the kernel's own
+            // access to user memory hit, or one held back by `mov ss` to the
+            // first instruction of a kernel entry (see debugreg.rs). GS may
+            // still be the user's here: reset DR6 and resume, nothing else.
+            let _ = super::debugreg::take_dr6();
+            frame.rflags &= !rflags::TF;
+        }
         13 | 14 => match find_fixup(frame.rip) {
             Some(fixup) => {
                 let addr = if vector == 14 { cpu::read_cr2() } else { 0 };
