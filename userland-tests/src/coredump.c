@@ -501,6 +501,45 @@ TEST(coredump_filter_zero_leaves_anonymous_memory_out) {
     munmap(m, len);
 }
 
+static void die_with_big_sparse_mapping(void *arg)
+{
+    const char *dir = arg;
+    struct rlimit r = {RLIM_INFINITY, RLIM_INFINITY};
+    if (setrlimit(RLIMIT_CORE, &r) != 0 || chdir(dir) != 0)
+        _exit(90);
+    /* 1 GiB of anonymous memory, three pages of it touched. */
+    size_t len = 1UL << 30;
+    char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (m == MAP_FAILED)
+        _exit(91);
+    m[0] = 1;
+    m[len / 2] = 2;
+    m[len - 1] = 3;
+    signal(SIGABRT, SIG_DFL);
+    abort();
+}
+
+TEST(untouched_anonymous_memory_is_a_hole_in_the_core) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    CHECK(set_pattern(d, "core") == 0, "cannot write core_pattern: %s", kt_errstr(errno));
+    /* kt_in_child turns core dumps off: fork by hand. */
+    pid_t pid = fork();
+    if (pid == 0)
+        die_with_big_sparse_mapping((void *)d);
+    int st;
+    waitpid(pid, &st, 0);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT && WCOREDUMP(st), "child: %s",
+          kt_status(st));
+    struct stat s;
+    OK(stat(kt_path(d, "core"), &s));
+    CHECK(s.st_size > (1L << 30), "core is only %lld bytes", (long long)s.st_size);
+    /* The untouched gigabyte takes no room. */
+    CHECK(s.st_blocks * 512LL < (64LL << 20), "core takes %lld bytes",
+          (long long)s.st_blocks * 512);
+}
+
 TEST(core_pattern_write_needs_root_privileges) {
     pid_t pid = fork();
     if (pid == 0) {
@@ -540,6 +579,7 @@ int main(void)
     RUNC(madv_dontdump_on_unmapped_range_is_enomem);
     RUNC(coredump_filter_defaults_to_33_and_takes_hex);
     RUNC(coredump_filter_zero_leaves_anonymous_memory_out);
+    RUNC(untouched_anonymous_memory_is_a_hole_in_the_core);
     RUNC(core_pattern_write_needs_root_privileges);
     return KT_END();
 }

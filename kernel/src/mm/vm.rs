@@ -890,12 +890,13 @@ impl AddressSpace {
     }
 
     /// The areas as a core dump sees them, in address order: (start, end, prot,
-    /// whether its bytes are dumped). `filter` is /proc/PID/coredump_filter's
+    /// whether its bytes are dumped, whether it is anonymous memory, whose pages
+    /// never touched are holes in the file). `filter` is /proc/PID/coredump_filter's
     /// bits: 0 private anonymous, 1 shared anonymous, 2 private file, 3 shared
     /// file. As Linux does, a private area that was written (here: anonymous or
     /// writable) counts as anonymous, the vDSO is always dumped, the vDSO's data
     /// page and MADV_DONTDUMP areas never.
-    pub fn dump_areas(&self, filter: u32) -> Vec<(u64, u64, u32, bool)> {
+    pub fn dump_areas(&self, filter: u32) -> Vec<(u64, u64, u32, bool, bool)> {
         let bit = |n: u32| filter & (1 << n) != 0;
         let vm = self.vm.lock();
         vm.vmas
@@ -910,9 +911,24 @@ impl AddressSpace {
                     (Backing::Anonymous, _) => bit(0),
                     (Backing::File { .. }, _) => (v.prot & PROT_WRITE != 0 && bit(0)) || bit(2),
                 };
-                (v.start, v.end, v.prot, dump)
+                let anonymous = matches!(
+                    v.backing,
+                    Backing::Anonymous | Backing::SharedAnonymous { .. }
+                ) && !matches!(v.kind, VmaKind::Vdso | VmaKind::Vvar);
+                (v.start, v.end, v.prot, dump, anonymous)
             })
             .collect()
+    }
+
+    /// The pages of `[start, end)` that have a frame in this address space
+    /// (present, or parked under PROT_NONE), in address order: what a core dump
+    /// of anonymous memory writes; the others read as zeros and stay holes.
+    pub fn pages_with_frames(&self, start: u64, end: u64) -> Vec<u64> {
+        let vm = self.vm.lock();
+        let mut pages = Vec::new();
+        vm.table
+            .for_each_pte(start, end, &mut |va, _| pages.push(va));
+        pages
     }
 
     /// Reads the page at `page` for a core dump: a private anonymous page never

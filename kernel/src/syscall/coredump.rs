@@ -245,10 +245,10 @@ async fn write_core(
         },
     ];
     let filter = p.coredump_filter.load(Ordering::Relaxed);
-    let areas: Vec<Area> = mm
-        .dump_areas(filter)
-        .into_iter()
-        .map(|(start, end, prot, dump)| Area {
+    let found = mm.dump_areas(filter);
+    let areas: Vec<Area> = found
+        .iter()
+        .map(|&(start, end, prot, dump, _)| Area {
             start,
             memsz: end - start,
             filesz: if dump { end - start } else { 0 },
@@ -262,21 +262,48 @@ async fn write_core(
     let mut page = vec![0u8; 4096];
     let page: &mut [u8; 4096] = page.as_mut_slice().try_into().expect("4096 bytes");
     let mut pages = 0u64;
-    for (a, &off) in areas.iter().zip(&layout.offsets) {
-        let mut at = 0;
-        while at < a.filesz {
-            if !mm.read_page_for_dump(a.start + at, page) {
-                page.fill(0);
-            }
-            if write_capped(file, off + at, page, limit).await.is_err() {
-                return;
-            }
-            at += 4096;
-            pages += 1;
-            if pages.is_multiple_of(64) {
-                kestrel_executor::yield_now().await;
-            }
+    for ((a, &off), &(.., anonymous)) in areas.iter().zip(&layout.offsets).zip(&found) {
+        if a.filesz == 0 {
+            continue;
         }
+        // Anonymous memory: only the pages that have a frame; the rest read as
+        // zeros and stay holes in the file (a sparse area of any size costs
+        // nothing). Other areas: every page, read as a debugger would.
+        let mut chunk = a.start;
+        while chunk < a.start + a.filesz {
+            let chunk_end = (chunk + (2 << 20)).min(a.start + a.filesz);
+            let list = if anonymous {
+                mm.pages_with_frames(chunk, chunk_end)
+            } else {
+                (chunk..chunk_end).step_by(4096).collect()
+            };
+            for at in list {
+                if !mm.read_page_for_dump(at, page) {
+                    if anonymous {
+                        continue;
+                    }
+                    page.fill(0);
+                }
+                if write_capped(file, off + (at - a.start), page, limit)
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                pages += 1;
+                if pages.is_multiple_of(64) {
+                    kestrel_executor::yield_now().await;
+                }
+            }
+            chunk = chunk_end;
+            kestrel_executor::yield_now().await;
+        }
+    }
+    // Holes at the end: the file still has the whole size the headers say
+    // (Linux writes a last byte the same way).
+    let size = file.inode().map_or(0, |i| i.metadata().size);
+    if size < layout.size {
+        let _ = write_capped(file, layout.size - 1, &[0], limit).await;
     }
 }
 
