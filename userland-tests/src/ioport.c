@@ -145,6 +145,88 @@ TEST(iopl_lowering_needs_no_capability) {
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
 }
 
+/* ---- ioperm(2) ------------------------------------------------------ */
+
+#define NEED_IOPERM()                                                          \
+    do {                                                                       \
+        if (syscall(SYS_ioperm, 0x80, 1, 0) == -1 && errno == ENOSYS)          \
+            SKIP("ioperm is ENOSYS (kernel without CONFIG_X86_IOPL_IOPERM)");  \
+    } while (0)
+
+TEST(ioperm_range_checks) {
+    NEED_IOPERM();
+    EXPECT_ERRNO(syscall(SYS_ioperm, 0x80, 0, 1), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_ioperm, 0xfffd, 4, 1), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_ioperm, 0x10000, 1, 1), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_ioperm, -1UL, 2, 1), EINVAL);
+    EXPECT_EQ(syscall(SYS_ioperm, 0xfffd, 3, 1), 0);
+    EXPECT_EQ(syscall(SYS_ioperm, 0xfffd, 3, 0), 0);
+}
+
+static void child_ioperm(void *arg)
+{
+    long mode = (long)arg;
+    /* 0: allow 0x80; 1: allow 0x81 only; 2: allow 0x80 then deny it again. */
+    if (syscall(SYS_ioperm, mode == 1 ? 0x81 : 0x80, 1, 1) != 0)
+        _exit(2);
+    if (mode == 2 && syscall(SYS_ioperm, 0x80, 1, 0) != 0)
+        _exit(3);
+    (void)inb_0x80();
+    _exit(0);
+}
+
+TEST(ioperm_opens_exactly_the_ports_asked) {
+    NEED_IOPERM();
+    int st = kt_in_child(child_ioperm, (void *)0L);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "allowed port: %s", kt_status(st));
+    st = kt_in_child(child_ioperm, (void *)1L);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "neighbouring port: %s", kt_status(st));
+    st = kt_in_child(child_ioperm, (void *)2L);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "port turned off: %s", kt_status(st));
+}
+
+static void child_ioperm_fork(void *arg)
+{
+    (void)arg;
+    if (syscall(SYS_ioperm, 0x80, 1, 1) != 0)
+        _exit(2);
+    pid_t pid = fork();
+    if (pid == 0) {
+        (void)inb_0x80();
+        _exit(0);
+    }
+    int st;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid)
+        _exit(3);
+    _exit(WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 4);
+}
+
+TEST(ioperm_is_inherited_by_fork) {
+    NEED_IOPERM();
+    int st = kt_in_child(child_ioperm_fork, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
+static void child_ioperm_unprivileged(void *arg)
+{
+    (void)arg;
+    if (setuid(65534) != 0)
+        _exit(10);
+    errno = 0;
+    if (syscall(SYS_ioperm, 0x80, 1, 1) != -1 || errno != EPERM)
+        _exit(11);
+    /* Turning ports off needs nothing. */
+    if (syscall(SYS_ioperm, 0x80, 1, 0) != 0)
+        _exit(12);
+    _exit(0);
+}
+
+TEST(ioperm_turn_on_without_cap_sys_rawio_is_eperm) {
+    NEED_IOPERM();
+    int st = kt_in_child(child_ioperm_unprivileged, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -157,5 +239,9 @@ int main(void)
     RUN(iopl_3_is_inherited_by_fork);
     RUN(iopl_raise_without_cap_sys_rawio_is_eperm);
     RUN(iopl_lowering_needs_no_capability);
+    RUN(ioperm_range_checks);
+    RUN(ioperm_opens_exactly_the_ports_asked);
+    RUN(ioperm_is_inherited_by_fork);
+    RUN(ioperm_turn_on_without_cap_sys_rawio_is_eperm);
     return KT_END();
 }

@@ -172,6 +172,41 @@ pub async fn sys_iopl(ctx: &mut Ctx<'_>, level: u32) -> KResult<u64> {
     Ok(0)
 }
 
+/// ioperm(2): allows (`turn_on`) or denies the `num` ports from `from` to the
+/// calling thread, through a bitmap of its own (inherited by fork and clone,
+/// kept across execve) that the CPU's TSS holds while the thread runs. EINVAL
+/// for an empty range or one past port 0xffff; allowing needs CAP_SYS_RAWIO.
+pub async fn sys_ioperm(ctx: &mut Ctx<'_>, from: u64, num: u64, turn_on: i32) -> KResult<u64> {
+    use crate::arch::trap::IoBitmap;
+    let end = from.checked_add(num).ok_or(Errno::EINVAL)?;
+    if end <= from || end > 65536 {
+        return Err(Errno::EINVAL);
+    }
+    if turn_on != 0
+        && !ctx
+            .process()
+            .cred
+            .lock()
+            .capable(kestrel_abi::cap::CAP_SYS_RAWIO)
+    {
+        return Err(Errno::EPERM);
+    }
+    if turn_on == 0 && ctx.regs.io_bitmap.is_none() {
+        return Ok(0);
+    }
+    let b = Arc::make_mut(ctx.regs.io_bitmap.get_or_insert_with(Default::default));
+    for port in from..end {
+        let (byte, bit) = ((port / 8) as usize, 1u8 << (port % 8));
+        if turn_on != 0 {
+            b.bits[byte] &= !bit;
+        } else {
+            b.bits[byte] |= bit;
+        }
+    }
+    b.id = IoBitmap::next_id();
+    Ok(0)
+}
+
 pub async fn sys_exit(ctx: &mut Ctx<'_>, status: u32) -> KResult<u64> {
     ctx.thread.set_exit_code(status & 0xff);
     ctx.thread.request_exit();

@@ -384,6 +384,7 @@ syscall_table! {
     SIGALTSTACK => signal::sys_sigaltstack(ss: UserPtr<StackT>, old_ss: UserPtr<StackT>);
     ARCH_PRCTL => process::sys_arch_prctl(code: u32, addr: u64);
     IOPL => process::sys_iopl(level: u32), partial "level 3 opens every I/O port through the TSS bitmap, as Linux emulates it (no RFLAGS.IOPL, so no cli/sti); levels 1 and 2 grant nothing";
+    IOPERM => process::sys_ioperm(from: u64, num: u64, turn_on: i32);
     GETTID => process::sys_gettid();
     READAHEAD => fs_extra::sys_readahead(fd: Fd, offset: i64, count: usize);
     TIME => time::sys_time(tloc: UserPtr<i64>);

@@ -40,10 +40,21 @@ const IO_BITMAP_OFFSET: u16 = 104;
 /// mode is #GP (CPL 3 > IOPL 0).
 const IO_BITMAP_CLOSED: u16 = 0xffff;
 
-/// The 64-bit TSS (Intel SDM vol. 3, 8.7), followed by an I/O permission bitmap that
-/// allows every port. `iomap_base` points at that bitmap only while a thread that
-/// did iopl(3) runs in user mode (as Linux emulates iopl since 5.5: through the
-/// bitmap, never through RFLAGS.IOPL, which would also let user code run `cli`).
+/// Which ports user mode may reach through this CPU's TSS.
+#[derive(Debug, Clone, Copy)]
+pub enum IoPorts<'a> {
+    /// None (no bitmap).
+    Closed,
+    /// Every port (iopl(3), as Linux emulates it).
+    All,
+    /// Those whose bit is clear (ioperm(2)'s bitmap, 8 KiB).
+    Bitmap(&'a [u8; 8192]),
+}
+
+/// The 64-bit TSS (Intel SDM vol. 3, 8.7), followed by an I/O permission bitmap.
+/// `iomap_base` points at the bitmap only while a thread that did iopl(3) or
+/// ioperm(2) runs in user mode (as Linux does since 5.5: through the bitmap,
+/// never through RFLAGS.IOPL, which would also let user code run `cli`).
 #[repr(C, packed(4))]
 pub struct Tss {
     _reserved0: u32,
@@ -52,17 +63,17 @@ pub struct Tss {
     pub ist: [u64; 7],
     _reserved2: u64,
     _reserved3: u16,
-    /// Switched by [`Tss::set_io_open`] while the TSS is loaded.
+    /// Switched by [`Tss::set_io_ports`] while the TSS is loaded.
     iomap_base: UnsafeCell<u16>,
-    /// All ports permitted (zero bits), then the terminating 0xff byte.
-    io_bitmap: [u8; IO_BITMAP_BYTES],
+    /// A clear bit allows its port; then the terminating 0xff byte.
+    io_bitmap: UnsafeCell<[u8; IO_BITMAP_BYTES]>,
 }
 
 const _: () = assert!(core::mem::offset_of!(Tss, io_bitmap) == IO_BITMAP_OFFSET as usize);
 
 impl Tss {
     pub const fn new() -> Self {
-        let mut io_bitmap = [0; IO_BITMAP_BYTES];
+        let mut io_bitmap = [0xff; IO_BITMAP_BYTES];
         io_bitmap[IO_BITMAP_BYTES - 1] = 0xff;
         Self {
             _reserved0: 0,
@@ -72,27 +83,36 @@ impl Tss {
             _reserved2: 0,
             _reserved3: 0,
             iomap_base: UnsafeCell::new(IO_BITMAP_CLOSED),
-            io_bitmap,
+            io_bitmap: UnsafeCell::new(io_bitmap),
         }
     }
 
-    /// Lets user mode on this CPU reach every I/O port (`open`), or none.
-    /// Called only on the CPU that owns this TSS (from `enter_user`).
-    pub fn set_io_open(&self, open: bool) {
-        let base = if open {
-            IO_BITMAP_OFFSET
-        } else {
-            IO_BITMAP_CLOSED
-        };
-        // SAFETY: only the owning CPU writes iomap_base, with interrupts off
-        // (enter_user), and nothing in Rust reads it; the CPU reads it at each
-        // port access from user mode. The field is 2-aligned (offset 102).
-        unsafe { self.iomap_base.get().write_volatile(base) };
+    /// Sets which ports user mode on this CPU may reach. Called only on the CPU
+    /// that owns this TSS (from `enter_user`), with interrupts off.
+    pub fn set_io_ports(&self, ports: IoPorts<'_>) {
+        let bitmap = self.io_bitmap.get() as *mut u8;
+        // SAFETY: only the owning CPU touches iomap_base and the bitmap, with
+        // interrupts off (enter_user), and nothing in Rust reads them; the CPU
+        // reads them at each port access from user mode, which cannot happen
+        // now. iomap_base is 2-aligned (offset 102); the bitmap holds 8192 bytes
+        // before its terminator.
+        unsafe {
+            match ports {
+                IoPorts::Closed => {}
+                IoPorts::All => core::ptr::write_bytes(bitmap, 0, 8192),
+                IoPorts::Bitmap(b) => core::ptr::copy_nonoverlapping(b.as_ptr(), bitmap, 8192),
+            }
+            let base = match ports {
+                IoPorts::Closed => IO_BITMAP_CLOSED,
+                _ => IO_BITMAP_OFFSET,
+            };
+            self.iomap_base.get().write_volatile(base);
+        }
     }
 }
 
-// SAFETY: the only interior mutability is iomap_base, written by the owning CPU
-// alone (see set_io_open).
+// SAFETY: the only interior mutability is iomap_base and the bitmap, written by
+// the owning CPU alone (see set_io_ports).
 unsafe impl Sync for Tss {}
 
 impl core::fmt::Debug for Tss {

@@ -56,8 +56,9 @@ pub struct PerCpu {
     pub active_root: AtomicU64,
     /// This CPU's TSS (set once at bring-up), whose I/O bitmap iopl(3) opens.
     pub tss: AtomicPtr<super::gdt::Tss>,
-    /// Whether the TSS's I/O bitmap is open (every port reachable from user mode).
-    pub io_open: AtomicBool,
+    /// What the TSS's I/O bitmap holds: 0 closed, 1 every port (iopl 3), else
+    /// the id of the ioperm bitmap copied there.
+    pub io_loaded: AtomicU64,
 }
 
 /// Byte offsets of the fields the assembly entry code uses.
@@ -95,7 +96,7 @@ impl PerCpu {
             timer_armed_at: AtomicU64::new(u64::MAX),
             active_root: AtomicU64::new(0),
             tss: AtomicPtr::new(core::ptr::null_mut()),
-            io_open: AtomicBool::new(false),
+            io_loaded: AtomicU64::new(0),
         }
     }
 }

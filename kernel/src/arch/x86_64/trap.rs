@@ -91,6 +91,47 @@ pub struct UserContext {
     /// The level iopl(2) last set (0-3; Linux's iopl_emul). At 3 the CPU's I/O
     /// bitmap is opened while this thread runs in user mode; RFLAGS.IOPL stays 0.
     pub iopl_emul: u8,
+    /// ioperm(2)'s ports, shared copy-on-write with the threads and children
+    /// that inherited them.
+    pub io_bitmap: Option<alloc::sync::Arc<IoBitmap>>,
+}
+
+/// A thread's ioperm(2) permissions: a bit per port, clear to allow it.
+#[derive(Clone)]
+pub struct IoBitmap {
+    pub bits: [u8; 8192],
+    /// Unique per content (from 2 up): tells a CPU whether its TSS holds it.
+    pub id: u64,
+}
+
+impl IoBitmap {
+    /// Every port denied.
+    pub fn new() -> Self {
+        Self {
+            bits: [0xff; 8192],
+            id: Self::next_id(),
+        }
+    }
+
+    /// A fresh id, for a bitmap just changed.
+    pub fn next_id() -> u64 {
+        static NEXT: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(2);
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+impl Default for IoBitmap {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl core::fmt::Debug for IoBitmap {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("IoBitmap")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl UserContext {
@@ -110,6 +151,7 @@ impl UserContext {
             orig_rax: 0,
             fault_addr: 0,
             iopl_emul: 0,
+            io_bitmap: None,
         }
     }
 }
@@ -304,6 +346,9 @@ enter_user_asm:
     frame_qwords = const FRAME_QWORDS,
 );
 
+// The assembly reads and writes only the TrapFrame at the start of a
+// UserContext (repr(C)); the Rust-only fields after it need no C layout.
+#[allow(improper_ctypes)]
 unsafe extern "C" {
     static trap_stubs: [u8; 256 * 16];
     fn syscall_entry();
@@ -411,12 +456,21 @@ pub fn enter_user(ctx: &mut UserContext) -> Trap {
     // User code cannot change these MSRs itself (CR4.FSGSBASE is off), so a cached
     // copy says whether a write is needed; WRMSR is slow, and most returns need none.
     let cpu = this_cpu();
-    let io_open = ctx.iopl_emul == 3;
-    if cpu.io_open.swap(io_open, Ordering::Relaxed) != io_open {
+    let want = match &ctx.io_bitmap {
+        _ if ctx.iopl_emul == 3 => 1,
+        Some(b) => b.id,
+        None => 0,
+    };
+    if cpu.io_loaded.swap(want, Ordering::Relaxed) != want {
         let tss = cpu.tss.load(Ordering::Relaxed);
         // SAFETY: `tss` is this CPU's 'static TSS (set at bring-up, never freed).
         if let Some(tss) = unsafe { tss.as_ref() } {
-            tss.set_io_open(io_open);
+            tss.set_io_ports(match (&ctx.io_bitmap, want) {
+                (_, 0) => gdt::IoPorts::Closed,
+                (_, 1) => gdt::IoPorts::All,
+                (Some(b), _) => gdt::IoPorts::Bitmap(&b.bits),
+                (None, _) => gdt::IoPorts::Closed,
+            });
         }
     }
     if cpu.user_fs_base.swap(ctx.fs_base, Ordering::Relaxed) != ctx.fs_base {
