@@ -3,6 +3,8 @@
 #include "kt.h"
 
 #include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 
@@ -758,6 +760,114 @@ TEST(ioctl_fionbio_toggles_nonblocking) {
     CHECK(!(fl2 & O_NONBLOCK), "F_GETFL 0%lo has O_NONBLOCK after FIONBIO(0)", fl2);
 }
 
+/* ---- fs.nr_open --------------------------------------------------------- */
+
+#define NR_OPEN_PATH "/proc/sys/fs/nr_open"
+
+static int nr_open_write(const char *v)
+{
+    int fd = open(NR_OPEN_PATH, O_WRONLY | O_TRUNC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = write(fd, v, strlen(v));
+    int e = errno;
+    close(fd);
+    errno = e;
+    return n == (ssize_t)strlen(v) ? 0 : -1;
+}
+
+static long nr_open_read(void)
+{
+    char buf[32] = {0};
+    int fd = open(NR_OPEN_PATH, O_RDONLY);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    return n > 0 ? atol(buf) : -1;
+}
+
+TEST(nr_open_is_writable_by_root_within_linux_bounds) {
+    long old = nr_open_read();
+    CHECK(old >= 64, "nr_open reads %ld", old);
+    char saved[32];
+    snprintf(saved, sizeof saved, "%ld\n", old);
+    EXPECT_ERRNO(nr_open_write("63\n"), EINVAL);
+    EXPECT_ERRNO(nr_open_write("2147483585\n"), EINVAL);
+    EXPECT_ERRNO(nr_open_write("-1\n"), EINVAL);
+    EXPECT_ERRNO(nr_open_write("many\n"), EINVAL);
+    EXPECT_EQ(nr_open_read(), old);
+    OK(nr_open_write("2000000\n"));
+    EXPECT_EQ(nr_open_read(), 2000000);
+    OK(nr_open_write(saved));
+    EXPECT_EQ(nr_open_read(), old);
+}
+
+/* In a child: nr_open is set to 64 only between two calls, then put back. */
+static void child_nr_open_limits(void *arg)
+{
+    const char *saved = arg;
+    int code = 0;
+    /* A descriptor past 64 in a table shared with the parent (CLONE_FILES). */
+    if (dup2(2, 65) != 65)
+        _exit(10);
+    long pid = syscall(SYS_clone, CLONE_FILES | SIGCHLD, 0, 0, 0, 0);
+    if (pid == 0) {
+        int r = nr_open_write("64\n");
+        int u = r == 0 ? syscall(SYS_unshare, CLONE_FILES) : 0;
+        int e = errno;
+        nr_open_write(saved);
+        _exit(r != 0 ? 20 : (u == -1 && e == EMFILE) ? 0 : 21);
+    }
+    int st;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid)
+        _exit(11);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 12);
+    /* fork copies the table: EMFILE too. */
+    if (nr_open_write("64\n") != 0)
+        _exit(13);
+    pid_t f = fork();
+    int fe = errno;
+    if (f == 0)
+        _exit(0);
+    /* dup2 below RLIMIT_NOFILE that would grow the table past nr_open: the
+     * table cannot grow, and dup2 says EBADF for that (ksys_dup3). */
+    int d = dup2(0, 1000);
+    int de = errno;
+    struct rlimit big = {1024, 4096};
+    int sr = setrlimit(RLIMIT_NOFILE, &big);
+    int se = errno;
+    nr_open_write(saved);
+    if (f > 0) {
+        waitpid(f, NULL, 0);
+        code = 14;
+    } else if (fe != EMFILE) {
+        code = 15;
+    } else if (d != -1 || de != EBADF) {
+        code = 16;
+    } else if (sr != -1 || se != EPERM) {
+        code = 17;
+    }
+    _exit(code);
+}
+
+TEST(nr_open_bounds_descriptor_tables_and_rlimit_nofile) {
+    long old = nr_open_read();
+    CHECK(old >= 64, "nr_open reads %ld", old);
+    static char saved[32];
+    snprintf(saved, sizeof saved, "%ld\n", old);
+    int st = kt_in_child(child_nr_open_limits, saved);
+    nr_open_write(saved);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+    EXPECT_EQ(nr_open_read(), old);
+    /* The limit's ceiling is nr_open itself. */
+    struct rlimit r;
+    OK(getrlimit(RLIMIT_NOFILE, &r));
+    struct rlimit over = {r.rlim_cur, (rlim_t)old + 1};
+    EXPECT_ERRNO(setrlimit(RLIMIT_NOFILE, &over), EPERM);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -815,5 +925,7 @@ int main(void)
     RUN(pipe_with_nonblocking_reader_after_writer_closed_returns_eof);
     RUN(pipe_carries_data_from_child_to_parent);
     RUN(ioctl_fionbio_toggles_nonblocking);
+    RUN(nr_open_is_writable_by_root_within_linux_bounds);
+    RUN(nr_open_bounds_descriptor_tables_and_rlimit_nofile);
     return KT_END();
 }

@@ -3,7 +3,10 @@
 #define KT_AREA "mqueue"
 #include "kt.h"
 
+#include <mqueue.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <time.h>
 
 struct kt_mq_attr {
@@ -128,6 +131,128 @@ TEST(mq_notify_signals_a_message_into_an_empty_queue_once)
     EXPECT_EQ(notified_value, 77);
 }
 
+/* ---- SIGEV_THREAD: a cookie sent to a netlink socket ------------------ */
+
+#define COOKIE_LEN 32
+#define KT_NETLINK_ROUTE 0
+
+static void fill_cookie(unsigned char *c)
+{
+    for (int i = 0; i < COOKIE_LEN; i++)
+        c[i] = 0xa0 + i;
+}
+
+static int thread_notify(int q, int sock, void *cookie)
+{
+    struct sigevent ev;
+    memset(&ev, 0, sizeof ev);
+    ev.sigev_notify = SIGEV_THREAD;
+    ev.sigev_signo = sock;
+    ev.sigev_value.sival_ptr = cookie;
+    return syscall(SYS_mq_notify, q, &ev);
+}
+
+TEST(mq_notify_sigev_thread_sends_cookie_woken_up_to_the_netlink_socket)
+{
+    int q = OK(mq_open_(kt_qname(), O_CREAT | O_EXCL | O_RDWR, 0600, NULL));
+    int s = OK(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, KT_NETLINK_ROUTE));
+    unsigned char cookie[COOKIE_LEN], got[64];
+    fill_cookie(cookie);
+    OK(thread_notify(q, s, cookie));
+    /* Registered: the queue's status line says SIGEV_THREAD (2). */
+    char line[128] = {0};
+    OK(read(q, line, sizeof line - 1));
+    CHECK(strstr(line, "NOTIFY:2 ") != NULL, "status: %s", line);
+    EXPECT_ERRNO(recv(s, got, sizeof got, MSG_DONTWAIT), EAGAIN);
+    OK(syscall(SYS_mq_timedsend, q, "x", 1, 0, NULL));
+    EXPECT_EQ(recv(s, got, sizeof got, MSG_DONTWAIT), COOKIE_LEN);
+    CHECK(memcmp(got, cookie, COOKIE_LEN - 1) == 0, "cookie changed");
+    EXPECT_EQ(got[COOKIE_LEN - 1], 1); /* NOTIFY_WOKENUP */
+    /* Once: the next message sends nothing. */
+    OK(syscall(SYS_mq_timedsend, q, "y", 1, 0, NULL));
+    EXPECT_ERRNO(recv(s, got, sizeof got, MSG_DONTWAIT), EAGAIN);
+    close(s);
+    close(q);
+    syscall(SYS_mq_unlink, kt_qname());
+}
+
+TEST(mq_notify_unregister_sends_cookie_removed)
+{
+    int q = OK(mq_open_(kt_qname(), O_CREAT | O_EXCL | O_RDWR, 0600, NULL));
+    int s = OK(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, KT_NETLINK_ROUTE));
+    unsigned char cookie[COOKIE_LEN], got[64];
+    fill_cookie(cookie);
+    OK(thread_notify(q, s, cookie));
+    EXPECT_ERRNO(thread_notify(q, s, cookie), EBUSY);
+    OK(syscall(SYS_mq_notify, q, NULL));
+    EXPECT_EQ(recv(s, got, sizeof got, MSG_DONTWAIT), COOKIE_LEN);
+    CHECK(memcmp(got, cookie, COOKIE_LEN - 1) == 0, "cookie changed");
+    EXPECT_EQ(got[COOKIE_LEN - 1], 2); /* NOTIFY_REMOVED */
+    /* Nothing more: a message now notifies no one. */
+    OK(syscall(SYS_mq_timedsend, q, "x", 1, 0, NULL));
+    EXPECT_ERRNO(recv(s, got, sizeof got, MSG_DONTWAIT), EAGAIN);
+    close(s);
+    close(q);
+    syscall(SYS_mq_unlink, kt_qname());
+}
+
+TEST(mq_notify_sigev_thread_checks_cookie_then_socket)
+{
+    int q = OK(mq_open_(kt_qname(), O_CREAT | O_EXCL | O_RDWR, 0600, NULL));
+    int s = OK(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, KT_NETLINK_ROUTE));
+    unsigned char cookie[COOKIE_LEN];
+    fill_cookie(cookie);
+    int p[2];
+    OK(pipe(p));
+    int u = OK(socket(AF_UNIX, SOCK_DGRAM, 0));
+    EXPECT_ERRNO(thread_notify(q, s, (void *)1), EFAULT);
+    EXPECT_ERRNO(thread_notify(q, 999, (void *)1), EFAULT); /* the cookie first */
+    EXPECT_ERRNO(thread_notify(q, 999, cookie), EBADF);
+    EXPECT_ERRNO(thread_notify(q, -1, cookie), EBADF);
+    EXPECT_ERRNO(thread_notify(q, p[0], cookie), ENOTSOCK);
+    EXPECT_ERRNO(thread_notify(q, u, cookie), EINVAL);
+    /* A good socket but a bad queue descriptor. */
+    EXPECT_ERRNO(thread_notify(999, s, cookie), EBADF);
+    EXPECT_ERRNO(thread_notify(p[0], s, cookie), EBADF);
+    close(p[0]);
+    close(p[1]);
+    close(u);
+    close(s);
+    close(q);
+    syscall(SYS_mq_unlink, kt_qname());
+}
+
+static volatile int thread_value;
+
+static void on_thread_notify(union sigval v)
+{
+    thread_value = v.sival_int;
+}
+
+TEST(libc_mq_notify_sigev_thread_runs_the_function)
+{
+    int q = OK(mq_open_(kt_qname(), O_CREAT | O_EXCL | O_RDWR, 0600, NULL));
+    struct sigevent ev;
+    memset(&ev, 0, sizeof ev);
+    ev.sigev_notify = SIGEV_THREAD;
+    ev.sigev_notify_function = on_thread_notify;
+    ev.sigev_value.sival_int = 4242;
+    thread_value = 0;
+    /* Register and unregister first: the library's thread gets NOTIFY_REMOVED
+     * and must not call the function. */
+    OK(mq_notify(q, &ev));
+    OK(mq_notify(q, NULL));
+    usleep(20000);
+    EXPECT_EQ(thread_value, 0);
+    OK(mq_notify(q, &ev));
+    OK(syscall(SYS_mq_timedsend, q, "x", 1, 0, NULL));
+    for (int i = 0; i < 500 && !thread_value; i++)
+        usleep(10000);
+    EXPECT_EQ(thread_value, 4242);
+    close(q);
+    syscall(SYS_mq_unlink, kt_qname());
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -135,5 +260,9 @@ int main(void)
     RUN(mq_full_empty_size_and_timeout_errors);
     RUN(mq_open_and_unlink_errors);
     RUN(mq_notify_signals_a_message_into_an_empty_queue_once);
+    RUN(mq_notify_sigev_thread_sends_cookie_woken_up_to_the_netlink_socket);
+    RUN(mq_notify_unregister_sends_cookie_removed);
+    RUN(mq_notify_sigev_thread_checks_cookie_then_socket);
+    RUN(libc_mq_notify_sigev_thread_runs_the_function);
     return KT_END();
 }

@@ -100,7 +100,14 @@ enum job {
     JOB_SLEEP,
     JOB_IGNORED_USR1,
     JOB_STEP_SYSCALL,
+    JOB_WRITE_WATCHED,
+    JOB_MOV_SS_INT3,
+    JOB_MOV_SS_SYSCALL,
 };
+
+/* What the data watchpoint cases watch. */
+volatile long watched_word;
+static short watched_ss;
 
 __attribute__((noinline)) int bp_target(int x)
 {
@@ -167,6 +174,24 @@ static void child_job(enum job job)
         signal(SIGUSR1, SIG_IGN);
         raise(SIGUSR1);
         _exit(5);
+    case JOB_WRITE_WATCHED:
+        watched_word = 99;
+        _exit(watched_word == 99 ? 21 : 22);
+    case JOB_MOV_SS_INT3:
+        /* CVE-2018-8897: the watchpoint's #DB is held back past `mov ss` and
+         * arrives on the first instruction of the kernel's int3 entry. */
+        __asm__ volatile("mov %%ss, %0\n\tmov %0, %%ss\n\tint3\n\t" : "+m"(watched_ss));
+        _exit(23);
+    case JOB_MOV_SS_SYSCALL: {
+        /* The same before `syscall`: the #DB arrives on the kernel's first
+         * instruction, still on the user's stack pointer. */
+        long r;
+        __asm__ volatile("mov %%ss, %1\n\tmov %1, %%ss\n\tmov $39, %%eax\n\tsyscall\n\t"
+                         : "=a"(r), "+m"(watched_ss)
+                         :
+                         : "rcx", "r11", "memory");
+        _exit(r == getpid() ? 24 : 25);
+    }
     }
     _exit(100);
 }
@@ -762,6 +787,68 @@ TEST(debug_register_with_a_kernel_address_is_einval) {
     EXPECT_EQ(v, 2);
 }
 
+/* Continues `pid` through any SIGTRAP stops until it exits; its status. */
+static int cont_to_exit(pid_t pid)
+{
+    for (int i = 0; i < 10; i++) {
+        int st = resume_wait(pid, PTRACE_CONT, 0);
+        if (!WIFSTOPPED(st) || WSTOPSIG(st) != SIGTRAP)
+            return st;
+    }
+    return -1;
+}
+
+TEST(data_watchpoint_on_write_traps_after_the_store) {
+    pid_t pid = OK(traced_child(JOB_WRITE_WATCHED));
+    OK(pt(PTRACE_POKEUSER, pid, DR_OFF(0), (unsigned long)&watched_word));
+    /* L0, R/W0 = 01 (data writes), LEN0 = 10 (8 bytes). */
+    OK(pt(PTRACE_POKEUSER, pid, DR_OFF(7), 0x1 | (1UL << 16) | (2UL << 18)));
+    int st = resume_wait(pid, PTRACE_CONT, 0);
+    CHECK(WIFSTOPPED(st) && WSTOPSIG(st) == SIGTRAP, "got %s", kt_status(st));
+    siginfo_t si;
+    OK(pt(PTRACE_GETSIGINFO, pid, 0, (unsigned long)&si));
+    EXPECT_EQ(si.si_code, TRAP_HWBKPT);
+    unsigned long dr6 = 0;
+    OK(pt(PTRACE_PEEKUSER, pid, DR_OFF(6), (unsigned long)&dr6));
+    EXPECT_EQ(dr6 & 0xf, 1);
+    /* A trap: the store is done when the tracee stops. */
+    long v = 0;
+    OK(pt(PTRACE_PEEKDATA, pid, (unsigned long)&watched_word, (unsigned long)&v));
+    EXPECT_EQ(v, 99);
+    st = cont_to_exit(pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 21, "got %s", kt_status(st));
+}
+
+TEST(data_watchpoint_checks_its_type_length_and_alignment) {
+    pid_t pid = OK(traced_child(JOB_EXIT7));
+    OK(pt(PTRACE_POKEUSER, pid, DR_OFF(0), (unsigned long)&watched_word + 1));
+    /* A 4-byte watchpoint on an odd address. */
+    EXPECT_ERRNO(pt(PTRACE_POKEUSER, pid, DR_OFF(7), 0x1 | (3UL << 16) | (3UL << 18)), EINVAL);
+    /* I/O breakpoints (R/W = 10) do not exist here. */
+    EXPECT_ERRNO(pt(PTRACE_POKEUSER, pid, DR_OFF(7), 0x1 | (2UL << 16)), EINVAL);
+    /* One byte fits any address. */
+    OK(pt(PTRACE_POKEUSER, pid, DR_OFF(7), 0x1 | (3UL << 16)));
+    OK(pt(PTRACE_POKEUSER, pid, DR_OFF(7), 0));
+    int st = cont_to_exit(pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 7, "got %s", kt_status(st));
+}
+
+TEST(mov_ss_on_a_watchpoint_then_int3_is_survived) {
+    pid_t pid = OK(traced_child(JOB_MOV_SS_INT3));
+    OK(pt(PTRACE_POKEUSER, pid, DR_OFF(0), (unsigned long)&watched_ss));
+    OK(pt(PTRACE_POKEUSER, pid, DR_OFF(7), 0x30001)); /* read/write, 1 byte */
+    int st = cont_to_exit(pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 23, "got %s", kt_status(st));
+}
+
+TEST(mov_ss_on_a_watchpoint_then_syscall_is_survived) {
+    pid_t pid = OK(traced_child(JOB_MOV_SS_SYSCALL));
+    OK(pt(PTRACE_POKEUSER, pid, DR_OFF(0), (unsigned long)&watched_ss));
+    OK(pt(PTRACE_POKEUSER, pid, DR_OFF(7), 0x30001));
+    int st = cont_to_exit(pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 24, "got %s", kt_status(st));
+}
+
 /* ---- attach, seize, interrupt ---------------------------------------------- */
 
 TEST(attach_stops_the_target_with_sigstop) {
@@ -968,6 +1055,10 @@ int main(int argc, char **argv)
     RUN_P(breakpoint_poked_into_code_traps_and_resumes_after_restore);
     RUN_P(hardware_breakpoint_on_code_traps_before_the_instruction);
     RUN_P(debug_register_with_a_kernel_address_is_einval);
+    RUN_P(data_watchpoint_on_write_traps_after_the_store);
+    RUN_P(data_watchpoint_checks_its_type_length_and_alignment);
+    RUN_P(mov_ss_on_a_watchpoint_then_int3_is_survived);
+    RUN_P(mov_ss_on_a_watchpoint_then_syscall_is_survived);
     RUN_P(attach_stops_the_target_with_sigstop);
     RUN_P(attach_to_a_stopped_process_is_usable_at_once);
     RUN_P(seize_does_not_stop_and_interrupt_gives_an_event_stop);

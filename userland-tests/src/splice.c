@@ -322,10 +322,111 @@ TEST(vmsplice_errors_as_linux) {
     close(p[1]);
 }
 
+/* ---- /proc/sys files and pipe-max-size ---------------------------------- */
+
+static int sys_write(const char *path, const char *v)
+{
+    int fd = open(path, O_WRONLY | O_TRUNC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = write(fd, v, strlen(v));
+    int e = errno;
+    close(fd);
+    errno = e;
+    return n == (ssize_t)strlen(v) ? 0 : -1;
+}
+
+static int sys_read(const char *path, char *buf, size_t size)
+{
+    memset(buf, 0, size);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, size - 1);
+    close(fd);
+    return (int)n;
+}
+
+#define PIPE_MAX "/proc/sys/fs/pipe-max-size"
+#define DOMAINNAME "/proc/sys/kernel/domainname"
+
+TEST(pipe_max_size_is_writable_and_rounded_to_a_pipe_size) {
+    char saved[32], buf[32];
+    CHECK(sys_read(PIPE_MAX, saved, sizeof saved) > 0, "cannot read %s", PIPE_MAX);
+    OK(sys_write(PIPE_MAX, "5000\n"));
+    sys_read(PIPE_MAX, buf, sizeof buf);
+    CHECK(strcmp(buf, "8192\n") == 0, "5000 reads back as %s", buf);
+    OK(sys_write(PIPE_MAX, "100\n"));
+    sys_read(PIPE_MAX, buf, sizeof buf);
+    CHECK(strcmp(buf, "4096\n") == 0, "100 reads back as %s", buf);
+    int bad1 = sys_write(PIPE_MAX, "-1\n") == -1 && errno == EINVAL;
+    int bad2 = sys_write(PIPE_MAX, "2147483649\n") == -1 && errno == EINVAL; /* > 2^31 */
+    sys_read(PIPE_MAX, buf, sizeof buf);
+    OK(sys_write(PIPE_MAX, saved));
+    CHECK(bad1 && bad2, "out-of-range values accepted");
+    CHECK(strcmp(buf, "4096\n") == 0, "a refused value changed it to %s", buf);
+}
+
+static void child_setpipe_unprivileged(void *arg)
+{
+    (void)arg;
+    if (setuid(65534) != 0)
+        _exit(10);
+    int p[2];
+    if (pipe(p) != 0)
+        _exit(11);
+    /* Above pipe-max-size (65536 here): EPERM without CAP_SYS_RESOURCE. */
+    errno = 0;
+    if (fcntl(p[0], F_SETPIPE_SZ, 131072) != -1 || errno != EPERM)
+        _exit(12);
+    if (fcntl(p[0], F_SETPIPE_SZ, 65536) != 65536)
+        _exit(13);
+    _exit(0);
+}
+
+TEST(unprivileged_setpipe_sz_above_pipe_max_size_is_eperm) {
+    char saved[32];
+    CHECK(sys_read(PIPE_MAX, saved, sizeof saved) > 0, "cannot read %s", PIPE_MAX);
+    OK(sys_write(PIPE_MAX, "65536\n"));
+    int st = kt_in_child(child_setpipe_unprivileged, NULL);
+    sys_write(PIPE_MAX, saved);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
+TEST(splice_moves_proc_sys_files_both_ways) {
+    char saved[128], buf[128];
+    CHECK(sys_read(DOMAINNAME, saved, sizeof saved) > 0, "cannot read %s", DOMAINNAME);
+    /* From the file into a pipe. */
+    int fd = OK(open(DOMAINNAME, O_RDONLY));
+    int p[2];
+    OK(pipe(p));
+    long n = OK(splice(fd, NULL, p[1], NULL, sizeof buf, 0));
+    EXPECT_EQ(n, (long)strlen(saved));
+    memset(buf, 0, sizeof buf);
+    EXPECT_EQ(read(p[0], buf, sizeof buf), n);
+    CHECK(strcmp(buf, saved) == 0, "spliced %s, file has %s", buf, saved);
+    close(fd);
+    /* From a pipe into the file. */
+    fd = OK(open(DOMAINNAME, O_WRONLY));
+    OK(write(p[1], "kt-spliced", 10));
+    n = splice(p[0], NULL, fd, NULL, 64, 0);
+    int e = errno;
+    close(fd);
+    sys_read(DOMAINNAME, buf, sizeof buf);
+    sys_write(DOMAINNAME, saved);
+    close(p[0]);
+    close(p[1]);
+    CHECK(n == 10, "splice into %s = %ld (%s)", DOMAINNAME, n, kt_errstr(e));
+    CHECK(strcmp(buf, "kt-spliced\n") == 0, "reads back %s", buf);
+}
+
 int main(void)
 {
     KT_BEGIN();
     RUN(file_to_pipe_moves_bytes_and_advances_the_file_position);
+    RUN(pipe_max_size_is_writable_and_rounded_to_a_pipe_size);
+    RUN(unprivileged_setpipe_sz_above_pipe_max_size_is_eperm);
+    RUN(splice_moves_proc_sys_files_both_ways);
     RUN(file_to_pipe_with_an_offset_updates_it_and_not_the_position);
     RUN(pipe_to_file_writes_at_the_offset_or_position);
     RUN(pipe_to_pipe_moves_what_is_there);

@@ -1493,6 +1493,40 @@ TEST(accept_on_non_socket_is_enotsock) {
     EXPECT_ERRNO(x_accept(-1, NULL, NULL), EBADF);
 }
 
+/* The socket calls look a descriptor up as Linux's fdget does, which skips
+ * O_PATH descriptors: EBADF before any ENOTSOCK, even when the path names a
+ * socket. */
+TEST(socket_calls_on_o_path_descriptor_are_ebadf) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    int s = OK(socket(AF_UNIX, SOCK_STREAM, 0));
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "%s", kt_path(d, "sock"));
+    OK(bind(s, (struct sockaddr *)&a, sizeof a));
+    OK(listen(s, 1));
+    int paths[2];
+    paths[0] = OK(open("/", O_PATH | O_DIRECTORY));
+    paths[1] = OK(open(a.sun_path, O_PATH));
+    for (int i = 0; i < 2; i++) {
+        int fd = paths[i];
+        struct sockaddr_un out;
+        socklen_t len = sizeof out;
+        int v;
+        socklen_t vl = sizeof v;
+        EXPECT_ERRNO(syscall(SYS_accept, fd, &out, &len), EBADF);
+        EXPECT_ERRNO(syscall(SYS_accept4, fd, &out, &len, 0), EBADF);
+        EXPECT_ERRNO(syscall(SYS_listen, fd, 1), EBADF);
+        EXPECT_ERRNO(syscall(SYS_bind, fd, &a, sizeof a), EBADF);
+        EXPECT_ERRNO(syscall(SYS_connect, fd, &a, sizeof a), EBADF);
+        EXPECT_ERRNO(syscall(SYS_getsockname, fd, &out, &len), EBADF);
+        EXPECT_ERRNO(syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, &v, &vl), EBADF);
+        EXPECT_ERRNO(syscall(SYS_shutdown, fd, SHUT_RDWR), EBADF);
+        EXPECT_ERRNO(syscall(SYS_sendto, fd, "x", 1, 0, NULL, 0), EBADF);
+        close(fd);
+    }
+    close(s);
+}
+
 static const char *child_path;
 
 static int child_connect_and_send(void *arg)
@@ -2855,6 +2889,7 @@ int main(void)
     RUNS(accept_on_non_listening_socket_is_einval);
     RUNS(nonblocking_accept_without_pending_connection_is_eagain);
     RUNS(accept_on_non_socket_is_enotsock);
+    RUNS(socket_calls_on_o_path_descriptor_are_ebadf);
     RUNS(blocking_accept_is_woken_by_connect_from_another_process);
     RUNS(unlinking_socket_path_keeps_established_connections);
     RUNS(connect_after_listener_closed_is_econnrefused);

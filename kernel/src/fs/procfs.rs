@@ -811,6 +811,37 @@ fn fs_sys_dir() -> InodeRef {
                 .enumerate()
                 .find(|(_, (n, _))| n.as_bytes() == name)
                 .ok_or(Errno::ENOENT)?;
+            if name == b"pipe-max-size" {
+                // Root may set it; the value is rounded as a pipe size is.
+                use kestrel_vfs::pipe::{PIPE_MAX_SIZE, round_pipe_size};
+                return Ok(sysctl_int(
+                    INO + 1 + i as u64,
+                    || PIPE_MAX_SIZE.load(Ordering::Relaxed) as i128,
+                    |v| {
+                        let v = u32::try_from(v)
+                            .ok()
+                            .and_then(|v| round_pipe_size(v as usize))
+                            .ok_or(Errno::EINVAL)?;
+                        PIPE_MAX_SIZE.store(v, Ordering::Relaxed);
+                        Ok(())
+                    },
+                ));
+            }
+            if name == b"nr_open" {
+                // Root may set it within Linux's bounds (EINVAL outside).
+                return Ok(sysctl_int(
+                    INO + 1 + i as u64,
+                    || i128::from(process::NR_OPEN.load(Ordering::Relaxed)),
+                    |v| {
+                        let v = u32::try_from(v)
+                            .ok()
+                            .filter(|v| (process::NR_OPEN_MIN..=process::NR_OPEN_MAX).contains(v))
+                            .ok_or(Errno::EINVAL)?;
+                        process::NR_OPEN.store(v, Ordering::Relaxed);
+                        Ok(())
+                    },
+                ));
+            }
             Ok(file(common(INO + 1 + i as u64, 0o444), move || {
                 text(format!("{v}\n"))
             }))
@@ -1009,6 +1040,8 @@ fn keys_sys_dir() -> InodeRef {
 
 fn kernel_sys_dir() -> InodeRef {
     const NAMES: &[&str] = &[
+        "core_pattern",
+        "core_uses_pid",
         "domainname",
         "hostname",
         "keys",
@@ -1074,6 +1107,28 @@ fn kernel_sys_dir() -> InodeRef {
                 }
             };
             Ok(match name {
+                // Root may write these (mode 0644); the pattern is cut at 127 bytes.
+                b"core_pattern" => rw_file(
+                    common(0x201 + i as u64, 0o644),
+                    || {
+                        let mut v = crate::syscall::coredump::core_pattern();
+                        v.push(b'\n');
+                        Ok(v)
+                    },
+                    |data: &[u8]| {
+                        crate::syscall::coredump::set_core_pattern(data);
+                        Ok(())
+                    },
+                ),
+                b"core_uses_pid" => sysctl_int(
+                    0x201 + i as u64,
+                    || i128::from(crate::syscall::coredump::CORE_USES_PID.load(Ordering::Relaxed)),
+                    |v| {
+                        let v = i32::try_from(v).map_err(|_| Errno::EINVAL)?;
+                        crate::syscall::coredump::CORE_USES_PID.store(v != 0, Ordering::Relaxed);
+                        Ok(())
+                    },
+                ),
                 b"hostname" => rw_file(
                     common(0x201 + i as u64, 0o644),
                     || Ok([crate::uts::hostname(), b"\n".to_vec()].concat()),
@@ -1156,6 +1211,7 @@ const PID_ENTRIES: &[(&str, u8)] = &[
     ("cgroup", DT_REG),
     ("cmdline", DT_REG),
     ("comm", DT_REG),
+    ("coredump_filter", DT_REG),
     ("cwd", DT_LNK),
     ("environ", DT_REG),
     ("exe", DT_LNK),
@@ -1358,6 +1414,39 @@ fn pid_entry(
                         return Err(Errno::EINVAL);
                     }
                     get()?.oom_score_adj.store(v, Ordering::Relaxed);
+                    Ok(())
+                },
+            )
+        }
+        b"coredump_filter" => {
+            use crate::syscall::coredump::COREDUMP_FILTER_MASK;
+            let g = get.clone();
+            rw_file(
+                c(0o644),
+                move || {
+                    text(format!(
+                        "{:08x}\n",
+                        g()?.coredump_filter.load(Ordering::Relaxed)
+                    ))
+                },
+                move |data| {
+                    // Hexadecimal with 0x, octal with 0, else decimal (kstrtouint
+                    // base 0); bits past the filter's nine are dropped.
+                    let t = core::str::from_utf8(data)
+                        .map_err(|_| Errno::EINVAL)?
+                        .trim();
+                    let v =
+                        if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+                            u32::from_str_radix(h, 16)
+                        } else if t.len() > 1 && t.starts_with('0') {
+                            u32::from_str_radix(&t[1..], 8)
+                        } else {
+                            t.parse()
+                        }
+                        .map_err(|_| Errno::EINVAL)?;
+                    get()?
+                        .coredump_filter
+                        .store(v & COREDUMP_FILTER_MASK, Ordering::Relaxed);
                     Ok(())
                 },
             )

@@ -391,6 +391,8 @@ pub struct Vma {
     pub on_fork: OnFork,
     /// The protection key of its pages (pkey_mprotect(2)); 0 by default.
     pub pkey: u8,
+    /// Left out of core dumps (madvise's MADV_DONTDUMP; Linux's VM_DONTDUMP).
+    pub dont_dump: bool,
 }
 
 impl Vma {
@@ -946,6 +948,7 @@ impl AddressSpace {
                 no_write: false,
                 on_fork: OnFork::Copy,
                 pkey: 0,
+                dont_dump: false,
             },
         );
         if locked {
@@ -978,6 +981,106 @@ impl AddressSpace {
             }
         }
         Ok(())
+    }
+
+    /// madvise's MADV_DONTDUMP (`dont` true) and MADV_DODUMP over
+    /// `[addr, addr+len)` (mapped without holes, else ENOMEM). MADV_DODUMP of the
+    /// vDSO's data page is EINVAL, as Linux refuses it for special mappings.
+    pub fn set_dont_dump(&self, addr: u64, len: u64, dont: bool) -> KResult<()> {
+        let end = self.check_mapped(addr, len)?;
+        let mut vm = self.vm.lock();
+        if !dont
+            && vm
+                .vmas
+                .values()
+                .any(|v| v.start < end && v.end > addr && v.kind == VmaKind::Vvar)
+        {
+            return Err(Errno::EINVAL);
+        }
+        vm.split_at(addr);
+        vm.split_at(end);
+        for v in vm.vmas.range_mut(addr..end).map(|(_, v)| v) {
+            v.dont_dump = dont;
+        }
+        Ok(())
+    }
+
+    /// The areas as a core dump sees them, in address order: (start, end, prot,
+    /// whether its bytes are dumped, whether it is anonymous memory, whose pages
+    /// never touched are holes in the file). `filter` is /proc/PID/coredump_filter's
+    /// bits: 0 private anonymous, 1 shared anonymous, 2 private file, 3 shared
+    /// file. As Linux does, a private area that was written (here: anonymous or
+    /// writable) counts as anonymous, the vDSO is always dumped, the vDSO's data
+    /// page and MADV_DONTDUMP areas never.
+    pub fn dump_areas(&self, filter: u32) -> Vec<(u64, u64, u32, bool, bool)> {
+        let bit = |n: u32| filter & (1 << n) != 0;
+        let vm = self.vm.lock();
+        vm.vmas
+            .values()
+            .map(|v| {
+                let dump = match (&v.backing, v.kind) {
+                    _ if v.dont_dump => false,
+                    (_, VmaKind::Vvar) => false,
+                    (_, VmaKind::Vdso) => true,
+                    (Backing::SharedAnonymous { .. }, _) => bit(1),
+                    (Backing::SharedFile { .. }, _) => bit(3),
+                    (Backing::Anonymous, _) => bit(0),
+                    (Backing::File { .. }, _) => (v.prot & PROT_WRITE != 0 && bit(0)) || bit(2),
+                };
+                let anonymous = matches!(
+                    v.backing,
+                    Backing::Anonymous | Backing::SharedAnonymous { .. }
+                ) && !matches!(v.kind, VmaKind::Vdso | VmaKind::Vvar);
+                (v.start, v.end, v.prot, dump, anonymous)
+            })
+            .collect()
+    }
+
+    /// The pages of `[start, end)` that have a frame in this address space
+    /// (present, or parked under PROT_NONE), in address order: what a core dump
+    /// of anonymous memory writes; the others read as zeros and stay holes.
+    pub fn pages_with_frames(&self, start: u64, end: u64) -> Vec<u64> {
+        let vm = self.vm.lock();
+        let mut pages = Vec::new();
+        vm.table
+            .for_each_pte(start, end, &mut |va, _| pages.push(va));
+        pages
+    }
+
+    /// Reads the page at `page` for a core dump: a private anonymous page never
+    /// touched reads as zeros without being allocated; others are faulted in
+    /// (whatever the protections) and copied. False if the page is gone.
+    pub fn read_page_for_dump(&self, page: u64, buf: &mut [u8; 4096]) -> bool {
+        if UserRange::new(page, buf.len()).is_err() || !page.is_multiple_of(PAGE) {
+            return false;
+        }
+        let mut vm = self.vm.lock();
+        let Some(vma) = vm.find(page) else {
+            return false;
+        };
+        let anonymous = matches!(vma.backing, Backing::Anonymous);
+        if vm.table.translate(page).is_none() {
+            if anonymous {
+                buf.fill(0);
+                return true;
+            }
+            if vm.populate(page, Access::Read, true).is_err() {
+                return false;
+            }
+        }
+        let Some((pa, _)) = vm.table.translate(page) else {
+            return false;
+        };
+        // SAFETY: `pa` is the frame mapped at `page` in this address space, kept
+        // alive by the lock we hold, read through the direct map.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                phys_to_virt(pa) as *const u8,
+                buf.as_mut_ptr(),
+                buf.len(),
+            )
+        };
+        true
     }
 
     /// remap_file_pages(2), as Linux has emulated it since 3.16: the pages of
@@ -1448,6 +1551,7 @@ impl AddressSpace {
                             no_write: false,
                             on_fork: OnFork::Copy,
                             pkey: 0,
+                            dont_dump: false,
                         },
                     );
                 }

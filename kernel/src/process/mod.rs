@@ -243,6 +243,8 @@ pub struct Process {
     state: spin::Mutex<State>,
     /// Woken when a child changes state (exits), for wait4.
     pub child_event: WaitQueue,
+    /// Woken when the process becomes a zombie (pidfds poll it).
+    pub exit_wq: WaitQueue,
     /// The executable.
     pub exe: spin::Mutex<Option<DentryRef>>,
     /// Where execve put the arguments and environment, and the auxv it passed.
@@ -266,6 +268,8 @@ pub struct Process {
     pub subreaper: AtomicBool,
     /// PR_SET_DUMPABLE.
     pub dumpable: AtomicBool,
+    /// /proc/PID/coredump_filter: which kinds of memory a core dump holds.
+    pub coredump_filter: AtomicU32,
     /// PR_SET_NO_NEW_PRIVS: set once, never cleared, inherited.
     pub no_new_privs: AtomicBool,
     /// PR_SET_TIMERSLACK: the slack its timers may take (ns), and the value
@@ -487,6 +491,39 @@ fn alloc_pid() -> KResult<Pid> {
     Err(Errno::EAGAIN)
 }
 
+/// Takes `pid` itself for a new process (clone3's set_tid): EEXIST if a
+/// process or thread has it.
+fn alloc_pid_at(pid: Pid) -> KResult<Pid> {
+    let procs = PROCESSES.lock();
+    let threads = THREADS.lock();
+    if threads.len() >= max_threads() {
+        return Err(Errno::EAGAIN);
+    }
+    if procs.contains_key(&pid) || threads.contains_key(&pid) {
+        return Err(Errno::EEXIST);
+    }
+    FORKS.fetch_add(1, Ordering::Relaxed);
+    Ok(pid)
+}
+
+/// fs.nr_open: the most descriptors a table may hold, and the ceiling of
+/// RLIMIT_NOFILE (Linux's sysctl_nr_open, default 1024 * 1024).
+pub static NR_OPEN: AtomicU32 = AtomicU32::new(1 << 20);
+/// The range /proc/sys/fs/nr_open takes (Linux's sysctl_nr_open_min and _max).
+pub const NR_OPEN_MIN: u32 = 64;
+pub const NR_OPEN_MAX: u32 = 2_147_483_584;
+
+/// A copy of a descriptor table is made in whole words of 64 descriptors up
+/// to fs.nr_open (rounded up the same way): one whose highest descriptor lies
+/// beyond cannot be copied (EMFILE), as Linux's dup_fd.
+fn check_nr_open(t: &kestrel_vfs::FdTable) -> KResult<()> {
+    let cap = u64::from(NR_OPEN.load(Ordering::Relaxed)).next_multiple_of(64);
+    match t.highest_fd() {
+        Some(h) if h as u64 >= cap => Err(Errno::EMFILE),
+        _ => Ok(()),
+    }
+}
+
 /// The live process with `pid`.
 pub fn find(pid: Pid) -> Option<Arc<Process>> {
     PROCESSES.lock().get(&pid).and_then(Weak::upgrade)
@@ -545,6 +582,7 @@ impl Process {
             rlimits: spin::Mutex::new(n.rlimits),
             state: spin::Mutex::new(State::Running),
             child_event: WaitQueue::new(),
+            exit_wq: WaitQueue::new(),
             exe: spin::Mutex::new(None),
             exec_info: spin::Mutex::new(ExecInfo::default()),
             start_ns: crate::time::now_ns(),
@@ -556,6 +594,7 @@ impl Process {
             parent_tid: AtomicU32::new(0),
             subreaper: AtomicBool::new(false),
             dumpable: AtomicBool::new(true),
+            coredump_filter: AtomicU32::new(crate::syscall::coredump::COREDUMP_FILTER_DEFAULT),
             no_new_privs: AtomicBool::new(false),
             timer_slack_ns: AtomicU64::new(50_000),
             default_timer_slack_ns: AtomicU64::new(50_000),
@@ -626,6 +665,18 @@ impl Process {
 
     /// Gives the process its own copy of a descriptor table it shares (execve,
     /// close_range's CLOSE_RANGE_UNSHARE).
+    /// unshare(2)'s CLONE_FILES: as [`Process::unshare_files`], but a table
+    /// the copy could not hold under fs.nr_open is EMFILE (Linux's dup_fd).
+    pub fn try_unshare_files(&self) -> KResult<()> {
+        let mut files = self.files.lock();
+        if Arc::strong_count(&files) > 1 {
+            let copy = files.lock().clone();
+            check_nr_open(&copy)?;
+            *files = Arc::new(spin::Mutex::new(copy));
+        }
+        Ok(())
+    }
+
     pub fn unshare_files(&self) {
         let mut files = self.files.lock();
         if Arc::strong_count(&files) > 1 {
@@ -677,7 +728,8 @@ impl Process {
 
     /// The open-file limit as a table bound.
     pub fn nofile(&self) -> usize {
-        self.rlimit(RLIMIT_NOFILE).min(1 << 20) as usize
+        self.rlimit(RLIMIT_NOFILE)
+            .min(NR_OPEN.load(Ordering::Relaxed) as u64) as usize
     }
 
     /// The command name of the process: its leader's (or, once the leader has
@@ -703,6 +755,32 @@ impl Process {
         }
         for t in self.threads.lock().iter() {
             t.kill();
+        }
+    }
+
+    /// Like [`Process::begin_exit`], but tells only the threads other than `me`
+    /// to exit, so `me` can write a core file first. False if an exit was already
+    /// under way (then that one stands, and nothing is dumped).
+    pub fn claim_exit(&self, wstatus: u32, me: &Arc<Thread>) -> bool {
+        {
+            let mut e = self.exiting.lock();
+            if e.is_some() {
+                return false;
+            }
+            *e = Some(wstatus);
+        }
+        for t in self.threads.lock().iter() {
+            if !Arc::ptr_eq(t, me) {
+                t.kill();
+            }
+        }
+        true
+    }
+
+    /// Sets the core-dumped bit (0x80) of the exit's wait status.
+    pub fn mark_core_dumped(&self) {
+        if let Some(s) = self.exiting.lock().as_mut() {
+            *s |= 0x80;
         }
     }
 
@@ -833,6 +911,8 @@ pub struct CloneShare {
     /// CLONE_PARENT: the new process is a sibling, not a child.
     pub parent: bool,
     pub exit_signal: u32,
+    /// clone3's set_tid: the pid the new process must get.
+    pub pid: Option<Pid>,
 }
 
 /// Creates a child process of `parent_thread`'s process, and its first thread.
@@ -861,7 +941,9 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
     let files = if share.files {
         parent.files()
     } else {
-        Arc::new(spin::Mutex::new(parent.files().lock().clone()))
+        let copy = parent.files().lock().clone();
+        check_nr_open(&copy)?;
+        Arc::new(spin::Mutex::new(copy))
     };
     let fs = if share.fs {
         parent.fs()
@@ -878,7 +960,7 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
     } else {
         parent.clone()
     };
-    let pid = alloc_pid()?;
+    let pid = share.pid.map_or_else(alloc_pid, alloc_pid_at)?;
     let child = Process::new(NewProcess {
         pid,
         parent: Arc::downgrade(&real_parent),
@@ -913,6 +995,10 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
     );
     *child.exec_info.lock() = parent.exec_info.lock().clone();
     crate::syscall::keys::fork(parent, &child);
+    child.coredump_filter.store(
+        parent.coredump_filter.load(Ordering::Relaxed),
+        Ordering::Relaxed,
+    );
     real_parent.children.lock().push(child.clone());
     let thread = Thread::new(
         pid,
@@ -1108,6 +1194,7 @@ fn process_exited(p: &Arc<Process>, wstatus: u32) {
             false
         }
     };
+    p.exit_wq.wake_all();
     log::debug!(
         "process {} ({}) exited with status {:#x}",
         p.pid,

@@ -624,8 +624,22 @@ pub async fn deliver(t: &Arc<Thread>, regs: &mut UserContext, mut from_syscall: 
                     }
                     continue;
                 }
-                DefaultAction::Terminate | DefaultAction::Core => {
-                    // No core files are written (RLIMIT_CORE is 0), so no core bit.
+                DefaultAction::Terminate => {
+                    p.begin_exit(wstatus_signaled(sig, false));
+                    return;
+                }
+                DefaultAction::Core => {
+                    // The exit is this signal's from here on (the other threads are
+                    // told to go); this thread writes the core file first, if any,
+                    // and the wait status says whether it did (WCOREDUMP).
+                    if p.claim_exit(wstatus_signaled(sig, false), t) {
+                        let dumped =
+                            alloc::boxed::Box::pin(crate::syscall::coredump::dump(t, regs, &info))
+                                .await;
+                        if dumped {
+                            p.mark_core_dumped();
+                        }
+                    }
                     p.begin_exit(wstatus_signaled(sig, false));
                     return;
                 }

@@ -130,7 +130,12 @@ pub async fn sys_fcntl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
         F_SETPIPE_SZ => {
             let f = files.lock().get(fd)?;
             let p = pipe_of(&f).ok_or(Errno::EBADF)?;
-            p.set_capacity(arg as usize).map(|c| c as u64)
+            let privileged = ctx
+                .process()
+                .cred
+                .lock()
+                .capable(kestrel_abi::cap::CAP_SYS_RESOURCE);
+            p.set_capacity(arg as usize, privileged).map(|c| c as u64)
         }
         F_GET_SEALS => {
             let f = files.lock().get(fd)?;

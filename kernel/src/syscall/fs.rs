@@ -654,6 +654,20 @@ pub async fn open_at(
     flags: u32,
     mode: u64,
 ) -> KResult<u64> {
+    let file = open_file_at(ctx, dirfd, path, flags, mode).await?;
+    ctx.install(file, flags & O_CLOEXEC != 0)
+        .map(|fd| fd as u64)
+}
+
+/// openat(2) up to the open file, not yet given a descriptor (the kernel opens
+/// core files this way).
+pub(crate) async fn open_file_at(
+    ctx: &Ctx<'_>,
+    dirfd: i32,
+    path: &[u8],
+    flags: u32,
+    mode: u64,
+) -> KResult<Arc<OpenFile>> {
     if flags & O_TMPFILE == O_TMPFILE {
         return Err(Errno::EOPNOTSUPP);
     }
@@ -795,8 +809,7 @@ pub async fn open_at(
         })
         .await?;
     }
-    ctx.install(file, flags & O_CLOEXEC != 0)
-        .map(|fd| fd as u64)
+    Ok(file)
 }
 
 pub async fn sys_open(ctx: &mut Ctx<'_>, path: UserCStr, flags: u32, mode: Mode) -> KResult<u64> {
@@ -1190,7 +1203,7 @@ async fn rmdir_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8]) -> KResult<u64> {
     Ok(0)
 }
 
-async fn unlink_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8]) -> KResult<u64> {
+pub(crate) async fn unlink_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8]) -> KResult<u64> {
     let p = ctx.resolve_parent(dirfd, path).await?;
     if p.name == b"." || p.name == b".." {
         return Err(Errno::EISDIR);

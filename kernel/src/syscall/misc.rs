@@ -82,7 +82,9 @@ fn set_limit(p: &process::Process, caller_root: bool, r: u32, new: Rlimit) -> KR
     if new.rlim_max > l[r as usize].rlim_max && !caller_root {
         return Err(Errno::EPERM);
     }
-    if r == RLIMIT_NOFILE && new.rlim_max > 1 << 20 {
+    if r == RLIMIT_NOFILE
+        && new.rlim_max > u64::from(process::NR_OPEN.load(core::sync::atomic::Ordering::Relaxed))
+    {
         return Err(Errno::EPERM); // above fs.nr_open
     }
     l[r as usize] = new;

@@ -345,6 +345,8 @@ pub async fn sys_madvise(ctx: &mut Ctx<'_>, addr: u64, len: u64, advice: u32) ->
             .mm()
             .set_on_fork(addr, len, OnFork::Wipe, OnFork::Copy)
             .map(|_| 0),
+        // MADV_DONTDUMP, MADV_DODUMP: left out of core dumps, or back in.
+        16 | 17 => ctx.mm().set_dont_dump(addr, len, advice == 16).map(|_| 0),
         // Hints Kestrel does not act on, but accepts as Linux does.
         MADV_NORMAL | MADV_RANDOM | MADV_SEQUENTIAL | MADV_WILLNEED | 10..=17 | 18..=21 => {
             ctx.mm().check_mapped(addr, len).map(|_| 0)

@@ -13,6 +13,7 @@
 
 mod aio;
 mod args;
+pub mod coredump;
 mod cred;
 mod epoll;
 mod fd;
@@ -28,6 +29,7 @@ pub(crate) mod misc;
 mod mm;
 mod mount;
 mod mqueue;
+mod pidfd;
 mod poll;
 mod process;
 mod process_vm;

@@ -6,9 +6,14 @@
 //! `msgsize` bytes, and hands out the oldest message of the highest priority.
 //! A descriptor is an open file of the queue: poll says POLLIN with a message
 //! and POLLOUT with room, read(2) gives the status line of Linux's mqueue
-//! files. mq_notify registers one process for a signal (SIGEV_SIGNAL) or
-//! nothing (SIGEV_NONE) when a message arrives in an empty queue;
-//! SIGEV_THREAD needs a netlink socket, which Kestrel does not have.
+//! files. mq_notify registers one process for a signal (SIGEV_SIGNAL),
+//! nothing (SIGEV_NONE) or a netlink message (SIGEV_THREAD) when a message
+//! arrives in an empty queue. SIGEV_THREAD is what the C libraries build their
+//! notification threads on: the kernel takes a 32-byte cookie and a netlink
+//! socket (the descriptor in sigev_signo), and sends the cookie to that socket,
+//! its last byte NOTIFY_WOKENUP (1) when the notification fires or
+//! NOTIFY_REMOVED (2) when it is unregistered; the library's thread, blocked in
+//! recv on the socket, calls the function for the first only.
 //!
 //! Limits as Linux's defaults: 10 messages of 8192 bytes at most without
 //! CAP_SYS_RESOURCE (its hard limits, 65536 and 16 MiB, with it); 256 queues.
@@ -45,6 +50,29 @@ struct Notify {
     pid: u32,
     /// None: SIGEV_NONE.
     signal: Option<(u32, u64)>,
+    /// SIGEV_THREAD: the netlink socket (the descriptor's number, for the
+    /// queue file's SIGNO field, and the file) and the cookie it gets.
+    thread: Option<(i32, Arc<OpenFile>, [u8; NOTIFY_COOKIE_LEN])>,
+}
+
+/// The size of mq_notify's SIGEV_THREAD cookie.
+const NOTIFY_COOKIE_LEN: usize = 32;
+/// The cookie's last byte when the notification fires.
+const NOTIFY_WOKENUP: u8 = 1;
+/// The cookie's last byte when the registration is removed.
+const NOTIFY_REMOVED: u8 = 2;
+
+impl Notify {
+    /// Sends a SIGEV_THREAD registration's cookie with `how` as its last byte.
+    fn send_cookie(&self, how: u8) {
+        if let Some((_, file, cookie)) = &self.thread
+            && let Some(sock) = kestrel_net::netlink::NetlinkSocket::of(file)
+        {
+            let mut c = cookie.to_vec();
+            c[NOTIFY_COOKIE_LEN - 1] = how;
+            sock.deliver_from_kernel(c);
+        }
+    }
 }
 
 struct State {
@@ -75,10 +103,18 @@ impl FileOps for MqFile {
         let line = {
             let s = self.0.state.lock();
             let (signo, pid) = match &s.notify {
+                Some(Notify {
+                    thread: Some((fd, ..)),
+                    pid,
+                    ..
+                }) => (*fd as u32, *pid),
                 Some(n) => (n.signal.map_or(0, |(sig, _)| sig), n.pid),
                 None => (0, 0),
             };
             let how = match &s.notify {
+                Some(Notify {
+                    thread: Some(_), ..
+                }) => SIGEV_THREAD,
                 Some(Notify {
                     signal: Some(_), ..
                 }) => SIGEV_SIGNAL,
@@ -327,9 +363,13 @@ pub async fn sys_mq_timedsend(
         if was_empty { s.notify.take() } else { None }
     };
     q.wq.wake_all();
+    if let Some(n) = &notify {
+        n.send_cookie(NOTIFY_WOKENUP);
+    }
     if let Some(Notify {
         pid,
         signal: Some((sig, value)),
+        ..
     }) = notify
         && let Some(p) = crate::process::find(pid)
     {
@@ -398,6 +438,7 @@ pub async fn sys_mq_timedreceive(
 }
 
 pub async fn sys_mq_notify(ctx: &mut Ctx<'_>, mqdes: Fd, sevp: UserPtr<Sigevent>) -> KResult<u64> {
+    let mut thread = None;
     let ev = if sevp.is_null() {
         None
     } else {
@@ -409,8 +450,22 @@ pub async fn sys_mq_notify(ctx: &mut Ctx<'_>, mqdes: Fd, sevp: UserPtr<Sigevent>
                     return Err(Errno::EINVAL);
                 }
             }
-            // Linux's SIGEV_THREAD sends to a netlink socket: there is none.
-            SIGEV_THREAD => return Err(Errno::EBADF),
+            // Linux's order: the cookie (EFAULT), the descriptor (EBADF), a
+            // socket (ENOTSOCK) of the netlink family (EINVAL); the queue after.
+            SIGEV_THREAD => {
+                let mut cookie = [0u8; NOTIFY_COOKIE_LEN];
+                ctx.mm()
+                    .read_slice(UserPtr::<u8>::new(ev.sigev_value), &mut cookie)?;
+                let f = ctx.file(ev.sigev_signo)?;
+                if kestrel_net::netlink::NetlinkSocket::of(&f).is_none() {
+                    return Err(if super::socket::is_socket(&f) {
+                        Errno::EINVAL
+                    } else {
+                        Errno::ENOTSOCK
+                    });
+                }
+                thread = Some((ev.sigev_signo, f, cookie));
+            }
             _ => return Err(Errno::EINVAL),
         }
         Some(ev)
@@ -420,8 +475,11 @@ pub async fn sys_mq_notify(ctx: &mut Ctx<'_>, mqdes: Fd, sevp: UserPtr<Sigevent>
     let mut s = q.state.lock();
     match ev {
         None => {
-            if s.notify.as_ref().is_some_and(|n| n.pid == me) {
-                s.notify = None;
+            if s.notify.as_ref().is_some_and(|n| n.pid == me)
+                && let Some(old) = s.notify.take()
+            {
+                drop(s);
+                old.send_cookie(NOTIFY_REMOVED);
             }
         }
         Some(ev) => {
@@ -436,6 +494,7 @@ pub async fn sys_mq_notify(ctx: &mut Ctx<'_>, mqdes: Fd, sevp: UserPtr<Sigevent>
                 pid: me,
                 signal: (ev.sigev_notify == SIGEV_SIGNAL)
                     .then_some((ev.sigev_signo as u32, ev.sigev_value)),
+                thread,
             });
         }
     }

@@ -150,6 +150,63 @@ pub async fn sys_arch_prctl(ctx: &mut Ctx<'_>, code: u32, addr: u64) -> KResult<
     }
 }
 
+/// iopl(2) as Linux has emulated it since 5.5: the level is remembered per thread
+/// (inherited by fork and clone, kept across execve); at 3 every I/O port is open
+/// to the thread through the CPU's TSS I/O bitmap, below 3 none is. Raising the
+/// level needs CAP_SYS_RAWIO; lowering it or setting it again does not.
+pub async fn sys_iopl(ctx: &mut Ctx<'_>, level: u32) -> KResult<u64> {
+    if level > 3 {
+        return Err(Errno::EINVAL);
+    }
+    let old = u32::from(ctx.regs.iopl_emul);
+    if level > old
+        && !ctx
+            .process()
+            .cred
+            .lock()
+            .capable(kestrel_abi::cap::CAP_SYS_RAWIO)
+    {
+        return Err(Errno::EPERM);
+    }
+    ctx.regs.iopl_emul = level as u8;
+    Ok(0)
+}
+
+/// ioperm(2): allows (`turn_on`) or denies the `num` ports from `from` to the
+/// calling thread, through a bitmap of its own (inherited by fork and clone,
+/// kept across execve) that the CPU's TSS holds while the thread runs. EINVAL
+/// for an empty range or one past port 0xffff; allowing needs CAP_SYS_RAWIO.
+pub async fn sys_ioperm(ctx: &mut Ctx<'_>, from: u64, num: u64, turn_on: i32) -> KResult<u64> {
+    use crate::arch::trap::IoBitmap;
+    let end = from.checked_add(num).ok_or(Errno::EINVAL)?;
+    if end <= from || end > 65536 {
+        return Err(Errno::EINVAL);
+    }
+    if turn_on != 0
+        && !ctx
+            .process()
+            .cred
+            .lock()
+            .capable(kestrel_abi::cap::CAP_SYS_RAWIO)
+    {
+        return Err(Errno::EPERM);
+    }
+    if turn_on == 0 && ctx.regs.io_bitmap.is_none() {
+        return Ok(0);
+    }
+    let b = Arc::make_mut(ctx.regs.io_bitmap.get_or_insert_with(Default::default));
+    for port in from..end {
+        let (byte, bit) = ((port / 8) as usize, 1u8 << (port % 8));
+        if turn_on != 0 {
+            b.bits[byte] &= !bit;
+        } else {
+            b.bits[byte] |= bit;
+        }
+    }
+    b.id = IoBitmap::next_id();
+    Ok(0)
+}
+
 pub async fn sys_exit(ctx: &mut Ctx<'_>, status: u32) -> KResult<u64> {
     ctx.thread.set_exit_code(status & 0xff);
     ctx.thread.request_exit();
@@ -310,7 +367,8 @@ const CLONE_SUPPORTED: u64 = CSIGNAL
     | CLONE_UNTRACED
     | CLONE_PTRACE
     // No task has an I/O context of its own to share or not (see kcmp).
-    | CLONE_IO;
+    | CLONE_IO
+    | CLONE_PIDFD;
 
 /// The core of fork, vfork and clone.
 async fn do_clone(
@@ -321,6 +379,40 @@ async fn do_clone(
     child_tid: UserPtr<i32>,
     tls: u64,
 ) -> KResult<u64> {
+    // clone(2) returns a CLONE_PIDFD pidfd through parent_tid.
+    let extra = CloneExtra {
+        pidfd: UserPtr::new(parent_tid.addr()),
+        clear_sighand: false,
+        pid: None,
+    };
+    do_clone_ext(ctx, flags, stack, parent_tid, child_tid, tls, extra).await
+}
+
+/// What clone3 adds to clone's arguments.
+struct CloneExtra {
+    /// Where CLONE_PIDFD stores the pidfd.
+    pidfd: UserPtr<i32>,
+    /// CLONE_CLEAR_SIGHAND: the child's handlers go back to SIG_DFL.
+    clear_sighand: bool,
+    /// set_tid: the pid the child gets.
+    pid: Option<u32>,
+}
+
+async fn do_clone_ext(
+    ctx: &mut Ctx<'_>,
+    flags: u64,
+    stack: u64,
+    parent_tid: UserPtr<i32>,
+    child_tid: UserPtr<i32>,
+    tls: u64,
+    extra: CloneExtra,
+) -> KResult<u64> {
+    // A new mount namespace cannot share the fs context (copy_process's first
+    // check, before any privilege check).
+    const CLONE_NEWNS: u64 = 0x0002_0000;
+    if flags & (CLONE_NEWNS | CLONE_FS) == CLONE_NEWNS | CLONE_FS {
+        return Err(Errno::EINVAL);
+    }
     // New namespaces (other than a user namespace) need CAP_SYS_ADMIN: EPERM
     // without it, as on Linux, before Kestrel's EINVAL for having none.
     const PRIVILEGED_NAMESPACES: u64 =
@@ -350,6 +442,21 @@ async fn do_clone(
     if exit_signal > kestrel_abi::signal::NSIG {
         return Err(Errno::EINVAL);
     }
+    // CLONE_PIDFD: not for a thread or a detached child, nor into the place
+    // CLONE_PARENT_SETTID writes; the pidfd's place must be writable (EFAULT
+    // before any child exists, as Linux's put_user fails the clone) and a
+    // descriptor free (EMFILE).
+    let pidfd = flags & CLONE_PIDFD != 0;
+    if pidfd {
+        if flags & (CLONE_THREAD | CLONE_DETACHED) != 0
+            || (flags & CLONE_PARENT_SETTID != 0 && extra.pidfd.addr() == parent_tid.addr())
+        {
+            return Err(Errno::EINVAL);
+        }
+        let limit = ctx.process().nofile();
+        ctx.process().files().lock().lowest_free(0, limit)?;
+        ctx.write(extra.pidfd, &-1)?;
+    }
     let child = if flags & CLONE_THREAD != 0 {
         process::new_thread(ctx.thread)?
     } else {
@@ -360,9 +467,18 @@ async fn do_clone(
             sighand: flags & CLONE_SIGHAND != 0,
             parent: flags & CLONE_PARENT != 0,
             exit_signal,
+            pid: extra.pid,
         };
         process::fork_process(ctx.thread, share)?
     };
+    if extra.clear_sighand {
+        // SIG_IGN stays, handlers go (as exec resets them).
+        for a in child.process.sigactions().lock().actions.iter_mut() {
+            if a.handler != SIG_IGN {
+                a.handler = SIG_DFL;
+            }
+        }
+    }
     let tid = child.tid;
     let mut regs = ctx.regs.clone();
     regs.regs.rax = 0;
@@ -393,6 +509,18 @@ async fn do_clone(
         *child.process.vfork.lock() = Some(v.clone());
         v
     });
+    if pidfd {
+        let file = super::pidfd::new_file(child.process.clone(), false);
+        match ctx.install(file, true) {
+            Ok(fd) => {
+                let _ = ctx.write(extra.pidfd, &fd);
+            }
+            Err(e) => {
+                process::abandon(&child);
+                return Err(e);
+            }
+        }
+    }
     // A traced parent's child is traced from its first instruction.
     let event = process::ptrace::clone_event(ctx.thread, flags);
     if event.is_some() {
@@ -455,8 +583,8 @@ pub async fn sys_clone(
 #[derive(Debug, Clone, Copy, Default)]
 struct CloneArgs {
     flags: u64,
-    /// Where CLONE_PIDFD stores the pidfd (CLONE_PIDFD is refused: unused).
-    _pidfd: u64,
+    /// Where CLONE_PIDFD stores the pidfd.
+    pidfd: u64,
     child_tid: u64,
     parent_tid: u64,
     exit_signal: u64,
@@ -478,7 +606,7 @@ impl CloneArgs {
         };
         Self {
             flags: f(0),
-            _pidfd: f(1),
+            pidfd: f(1),
             child_tid: f(2),
             parent_tid: f(3),
             exit_signal: f(4),
@@ -494,8 +622,17 @@ impl CloneArgs {
 
 const CLONE_ARGS_SIZE_VER0: usize = 64;
 
-/// clone3(args, size): the extensible clone.
+/// clone3(args, size): the extensible clone. Checked in Linux's order: the size
+/// (EINVAL below the first version, E2BIG above a page or with unknown nonzero
+/// bytes), set_tid's shape (EINVAL) and array (EFAULT), the exit signal
+/// (EINVAL), CLONE_INTO_CGROUP's descriptor (EBADF: Kestrel has no cgroup2
+/// directory to clone into), then clone3's own flag rules.
 pub async fn sys_clone3(ctx: &mut Ctx<'_>, ptr: UserPtr<u8>, size: usize) -> KResult<u64> {
+    const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+    const CLONE_ARGS_SIZE_VER2: usize = 88;
+    /// Linux's MAX_PID_NS_LEVEL: the most pids set_tid may name.
+    const MAX_PID_NS_LEVEL: u64 = 32;
     if size < CLONE_ARGS_SIZE_VER0 {
         return Err(Errno::EINVAL);
     }
@@ -505,35 +642,81 @@ pub async fn sys_clone3(ctx: &mut Ctx<'_>, ptr: UserPtr<u8>, size: usize) -> KRe
     let mut raw = [0u8; CloneArgs::SIZE];
     ctx.mm().reader(ptr, size)?.read_extensible(&mut raw)?;
     let args = CloneArgs::from_bytes(&raw);
-    // clone3 takes the exit signal in its own field, never in the flags.
-    if args.flags & CSIGNAL != 0 || args.exit_signal > u64::from(NSIG) {
-        return Err(Errno::EINVAL);
-    }
-    // `pidfd` only matters with CLONE_PIDFD (glibc leaves a pointer there anyway).
-    if args.flags & CLONE_PIDFD != 0
-        || args.set_tid != 0
-        || args.set_tid_size != 0
-        || args.cgroup != 0
+    if args.set_tid_size > MAX_PID_NS_LEVEL
+        || (args.set_tid == 0 && args.set_tid_size > 0)
+        || (args.set_tid != 0 && args.set_tid_size == 0)
     {
         return Err(Errno::EINVAL);
     }
-    if (args.stack == 0) != (args.stack_size == 0) {
+    if args.exit_signal & !CSIGNAL != 0 || args.exit_signal > u64::from(NSIG) {
+        return Err(Errno::EINVAL);
+    }
+    if args.flags & CLONE_INTO_CGROUP != 0
+        && (args.cgroup > i32::MAX as u64 || size < CLONE_ARGS_SIZE_VER2)
+    {
+        return Err(Errno::EINVAL);
+    }
+    let mut set_tid = [0i32; MAX_PID_NS_LEVEL as usize];
+    let set_tid = &mut set_tid[..args.set_tid_size as usize];
+    if !set_tid.is_empty() {
+        ctx.mm()
+            .read_slice(UserPtr::<i32>::new(args.set_tid), set_tid)?;
+    }
+    // clone3_args_valid: known flags; CSIGNAL and CLONE_DETACHED are not
+    // clone3's; CLONE_CLEAR_SIGHAND contradicts CLONE_SIGHAND; a thread or a
+    // CLONE_PARENT child has no exit signal of its own; a stack has a size.
+    let legacy = 0xffff_ffffu64;
+    if args.flags & !(legacy | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP) != 0
+        || args.flags & (CLONE_DETACHED | CSIGNAL) != 0
+        || args.flags & (CLONE_SIGHAND | CLONE_CLEAR_SIGHAND) == CLONE_SIGHAND | CLONE_CLEAR_SIGHAND
+        || (args.flags & (CLONE_THREAD | CLONE_PARENT) != 0 && args.exit_signal != 0)
+        || (args.stack == 0) != (args.stack_size == 0)
+    {
         return Err(Errno::EINVAL);
     }
     let stack = if args.stack != 0 {
         args.stack
             .checked_add(args.stack_size)
+            .filter(|&top| kestrel_usermem::is_user_address(top - 1))
             .ok_or(Errno::EINVAL)?
     } else {
         0
     };
-    do_clone(
+    if args.flags & CLONE_INTO_CGROUP != 0 {
+        // The descriptor must name a cgroup2 directory; there is none.
+        ctx.file(args.cgroup as i32)?;
+        return Err(Errno::EBADF);
+    }
+    // set_tid (alloc_pid's checks): one pid per namespace level, and Kestrel
+    // has only the initial pid namespace; each in 1..pid_max; then
+    // CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE; EEXIST if taken (fork).
+    let pid = match set_tid {
+        [] => None,
+        [tid] => {
+            if *tid < 1 || *tid as u32 >= process::PID_MAX {
+                return Err(Errno::EINVAL);
+            }
+            let c = ctx.process().cred.lock().clone();
+            if !c.capable(kestrel_abi::cap::CAP_SYS_ADMIN) && !c.capable(40) {
+                return Err(Errno::EPERM);
+            }
+            Some(*tid as u32)
+        }
+        _ => return Err(Errno::EINVAL),
+    };
+    let extra = CloneExtra {
+        pidfd: UserPtr::new(args.pidfd),
+        clear_sighand: args.flags & CLONE_CLEAR_SIGHAND != 0,
+        pid,
+    };
+    do_clone_ext(
         ctx,
-        args.flags | args.exit_signal,
+        (args.flags & legacy) | args.exit_signal,
         stack,
         UserPtr::new(args.parent_tid),
         UserPtr::new(args.child_tid),
         args.tls,
+        extra,
     )
     .await
 }
@@ -594,7 +777,7 @@ pub async fn sys_unshare(ctx: &mut Ctx<'_>, flags: u64) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     if flags & CLONE_FILES != 0 {
-        p.unshare_files();
+        p.try_unshare_files()?;
     }
     if flags & CLONE_FS != 0 {
         p.unshare_fs();

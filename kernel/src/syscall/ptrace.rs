@@ -436,9 +436,9 @@ fn peek_user(st: &Tracee, off: u64) -> KResult<u64> {
 }
 
 /// POKEUSER: a register, or a debug register. DR0-3 take user addresses
-/// (EINVAL otherwise, as Linux); DR7 may enable execute breakpoints, and is
-/// ENOSPC for a data watchpoint, which Kestrel does not arm (see
-/// `arch::debugreg`); DR4 and DR5 do not exist (EIO).
+/// (EINVAL otherwise, as Linux); DR7 may enable execute breakpoints and data
+/// watchpoints (EINVAL for I/O ones, bad lengths or a watched address not
+/// aligned to its length); DR4 and DR5 do not exist (EIO).
 fn poke_user(t: &Thread, st: &mut Tracee, off: u64, v: u64) -> KResult<()> {
     if !off.is_multiple_of(8) || off >= USER_SIZE {
         return Err(Errno::EIO);
@@ -465,7 +465,15 @@ fn poke_user(t: &Thread, st: &mut Tracee, off: u64, v: u64) -> KResult<()> {
                 match kind {
                     0 if len == 0 => {}                 // execute, one byte
                     0 | 2 => return Err(Errno::EINVAL), // bad length; I/O
-                    _ => return Err(Errno::ENOSPC),     // data watchpoint
+                    _ => {
+                        // A data watchpoint (write, or read/write) of 1, 2, 8
+                        // or 4 bytes: its address aligned to its length.
+                        let bytes = [1u64, 2, 8, 4][len as usize];
+                        let addr = st.debugreg.as_deref().map_or(0, |d| d[i]);
+                        if addr & (bytes - 1) != 0 {
+                            return Err(Errno::EINVAL);
+                        }
+                    }
                 }
             }
             if v & crate::arch::debugreg::DR7_ENABLES != 0 {
@@ -483,7 +491,7 @@ fn poke_user(t: &Thread, st: &mut Tracee, off: u64, v: u64) -> KResult<()> {
 }
 
 /// The tracee's FPU state as an XSAVE (or FXSAVE) image, current.
-fn fpu_image(t: &Arc<Thread>) -> Vec<u8> {
+pub(crate) fn fpu_image(t: &Arc<Thread>) -> Vec<u8> {
     let me: Arc<dyn HasFpu> = t.clone();
     fpu::sync_to_memory(&me);
     t.fpu.lock().image().to_vec()

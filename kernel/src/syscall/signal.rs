@@ -180,7 +180,7 @@ pub async fn sys_rt_sigtimedwait(
 
 /// Whether the caller may signal `target` (kill(2): root, or the caller's real or
 /// effective uid matches the target's real or saved uid; SIGCONT within a session).
-fn may_signal(sender: &Process, target: &Process, signum: u32) -> bool {
+pub(super) fn may_signal(sender: &Process, target: &Process, signum: u32) -> bool {
     let s = sender.cred.lock().clone();
     if s.capable(CAP_KILL) {
         return true;

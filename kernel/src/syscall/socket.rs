@@ -31,8 +31,18 @@ mod inet;
 mod netlink;
 
 /// The socket behind `fd`: EBADF for a bad descriptor, ENOTSOCK for another file.
-fn socket_file(ctx: &Ctx<'_>, fd: i32) -> KResult<Arc<OpenFile>> {
+/// The open file behind `fd` as the socket calls look it up (Linux's fdget): an
+/// O_PATH descriptor has no file to operate on there, so it is EBADF, not ENOTSOCK.
+fn fd_file(ctx: &Ctx<'_>, fd: i32) -> KResult<Arc<OpenFile>> {
     let f = ctx.file(fd)?;
+    if f.flags() & O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
+    Ok(f)
+}
+
+fn socket_file(ctx: &Ctx<'_>, fd: i32) -> KResult<Arc<OpenFile>> {
+    let f = fd_file(ctx, fd)?;
     if UnixSocket::of(&f).is_none()
         && InetSocket::of(&f).is_none()
         && NetlinkSocket::of(&f).is_none()
@@ -367,7 +377,7 @@ async fn accept(
     // slot for the new descriptor (EMFILE: reserved before a connection is
     // taken, which therefore stays queued), then the socket (ENOTSOCK,
     // EOPNOTSUPP).
-    ctx.file(fd)?;
+    fd_file(ctx, fd)?;
     if flags & !(SOCK_CLOEXEC | SOCK_NONBLOCK) != 0 {
         return Err(Errno::EINVAL);
     }

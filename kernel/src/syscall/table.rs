@@ -25,8 +25,8 @@ use super::args::*;
 
 use super::{
     Args, Ctx, aio, cred, epoll, fd, fs, fs_extra, futex, io_uring, ipc, keys, landlock, locks,
-    misc, mm, mount, mqueue, poll, process, process_vm, ptrace, sched, signal, socket, splice,
-    time, timer, xattr,
+    misc, mm, mount, mqueue, pidfd, poll, process, process_vm, ptrace, sched, signal, socket,
+    splice, time, timer, xattr,
 };
 
 /// Awaits a handler's future, boxed for the calls listed here. The dispatch future
@@ -322,7 +322,7 @@ syscall_table! {
     TIMES => time::sys_times(buf: UserPtr<[i64; 4]>);
     GETRLIMIT => misc::sys_getrlimit(resource: u32, rlim: UserPtr<Rlimit>);
     SYSINFO => misc::sys_sysinfo(info: UserPtr<Sysinfo>);
-    PTRACE => ptrace::sys_ptrace(request: i64, pid: Pid, addr: u64, data: u64), partial "no PTRACE_SYSEMU, PEEKSIGINFO, ARCH_PRCTL or seccomp requests; hardware breakpoints on code only (a data watchpoint in DR7 is ENOSPC); init cannot be traced";
+    PTRACE => ptrace::sys_ptrace(request: i64, pid: Pid, addr: u64, data: u64), partial "no PTRACE_SYSEMU, PEEKSIGINFO, ARCH_PRCTL or seccomp requests; init cannot be traced";
     PERSONALITY => misc::sys_personality(persona: u32), partial "the value is kept; no flag is acted on (every domain runs as PER_LINUX, as on Linux)";
     SYSLOG => misc::sys_syslog(kind: i32, buf: UserPtr<u8>, len: i32), partial "the console level is kept, not acted on";
     GETUID => process::sys_getuid();
@@ -393,6 +393,8 @@ syscall_table! {
     RT_SIGSUSPEND => signal::sys_rt_sigsuspend(set: UserPtr<u64>, sigsetsize: usize);
     SIGALTSTACK => signal::sys_sigaltstack(ss: UserPtr<StackT>, old_ss: UserPtr<StackT>);
     ARCH_PRCTL => process::sys_arch_prctl(code: u32, addr: u64);
+    IOPL => process::sys_iopl(level: u32), partial "level 3 opens every I/O port through the TSS bitmap, as Linux emulates it (no RFLAGS.IOPL, so no cli/sti); levels 1 and 2 grant nothing";
+    IOPERM => process::sys_ioperm(from: u64, num: u64, turn_on: i32);
     GETTID => process::sys_gettid();
     READAHEAD => fs_extra::sys_readahead(fd: Fd, offset: i64, count: usize);
     TIME => time::sys_time(tloc: UserPtr<i64>);
@@ -440,7 +442,7 @@ syscall_table! {
     MQ_UNLINK => mqueue::sys_mq_unlink(name: UserCStr);
     MQ_TIMEDSEND => mqueue::sys_mq_timedsend(mqdes: Fd, msg: UserPtr<u8>, len: usize, prio: u32, timeout: UserPtr<Timespec>);
     MQ_TIMEDRECEIVE => mqueue::sys_mq_timedreceive(mqdes: Fd, msg: UserPtr<u8>, len: usize, prio: UserPtr<u32>, timeout: UserPtr<Timespec>);
-    MQ_NOTIFY => mqueue::sys_mq_notify(mqdes: Fd, sevp: UserPtr<Sigevent>), partial "SIGEV_SIGNAL and SIGEV_NONE; no SIGEV_THREAD (it needs a netlink socket)";
+    MQ_NOTIFY => mqueue::sys_mq_notify(mqdes: Fd, sevp: UserPtr<Sigevent>), partial "a registration lasts while its process lives (closing the descriptor does not remove it), and fires even when a receiver is waiting";
     MQ_GETSETATTR => mqueue::sys_mq_getsetattr(mqdes: Fd, newattr: UserPtr<[i64; 8]>, oldattr: UserPtr<[i64; 8]>);
     WAITID => process::sys_waitid(idtype: u64, id: u32, infop: UserPtr<Siginfo>, options: u32, rusage: UserPtr<Rusage>), partial "P_PIDFD is not supported";
     ADD_KEY => keys::sys_add_key(ktype: UserCStr, desc: UserCStr, payload: UserPtr<u8>, plen: usize, ringid: i32), partial "key types keyring, user, logon and big_key (big_key payloads stay in memory and count in full against the quota)";
@@ -479,7 +481,9 @@ syscall_table! {
     PREADV => fs_extra::sys_preadv(fd: Fd, iov: UserPtr<Iovec>, iovcnt: usize, offset: i64);
     PWRITEV => fs_extra::sys_pwritev(fd: Fd, iov: UserPtr<Iovec>, iovcnt: usize, offset: i64);
     RT_TGSIGQUEUEINFO => signal::sys_rt_tgsigqueueinfo(tgid: Pid, tid: Pid, sig: i32, info: UserPtr<Siginfo>);
-    CLONE3 => process::sys_clone3(args: UserPtr<u8>, size: usize), partial "no CLONE_PIDFD, set_tid or cgroup";
+    CLONE3 => process::sys_clone3(args: UserPtr<u8>, size: usize), partial "no CLONE_INTO_CGROUP (EBADF: no cgroup2 hierarchy); set_tid only in the one pid namespace";
+    PIDFD_SEND_SIGNAL => pidfd::sys_pidfd_send_signal(pidfd: Fd, sig: i32, info: UserPtr<Siginfo>, flags: u32);
+    PIDFD_OPEN => pidfd::sys_pidfd_open(pid: Pid, flags: u32);
     ACCEPT4 => socket::sys_accept4(fd: Fd, addr: UserPtr<u8>, addrlen: UserPtr<u32>, flags: u32);
     RECVMMSG => socket::sys_recvmmsg(fd: Fd, msgvec: UserPtr<Mmsghdr>, vlen: u32, flags: u32, timeout: UserPtr<Timespec>);
     PRLIMIT64 => misc::sys_prlimit64(pid: Pid, resource: u32, new_limit: UserPtr<Rlimit>, old_limit: UserPtr<Rlimit>);

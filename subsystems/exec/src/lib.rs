@@ -99,6 +99,7 @@ extern crate alloc;
 
 pub mod args;
 pub mod auxv;
+pub mod coredump;
 pub mod elf;
 pub mod layout;
 pub mod limits;

@@ -109,6 +109,11 @@ impl FdTable {
             .map(|e| e.file))
     }
 
+    /// The highest open descriptor, if any.
+    pub fn highest_fd(&self) -> Option<usize> {
+        self.entries.iter().rposition(|e| e.is_some())
+    }
+
     /// Removes `fd`, returning its open file.
     pub fn remove(&mut self, fd: i32) -> KResult<Arc<OpenFile>> {
         let i = usize::try_from(fd).map_err(|_| Errno::EBADF)?;

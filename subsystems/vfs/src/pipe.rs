@@ -8,6 +8,7 @@
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use core::any::Any;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use kestrel_abi::fs::*;
 use kestrel_abi::{Errno, KResult};
@@ -61,6 +62,19 @@ pub struct PipeReadWrite(Arc<Pipe>);
 pub fn pipe() -> (Arc<PipeReader>, Arc<PipeWriter>) {
     let p = Pipe::new_fifo();
     (Pipe::open_reader(&p), Pipe::open_writer(&p))
+}
+
+/// /proc/sys/fs/pipe-max-size: the largest F_SETPIPE_SZ an unprivileged
+/// process may ask for (Linux's default, 1 MiB).
+pub static PIPE_MAX_SIZE: AtomicUsize = AtomicUsize::new(1 << 20);
+
+/// A pipe size as Linux rounds one (round_pipe_size): at least a page, a power
+/// of two; None above 2^31.
+pub fn round_pipe_size(size: usize) -> Option<usize> {
+    if size > 1 << 31 {
+        return None;
+    }
+    Some(size.max(4096).next_power_of_two())
 }
 
 impl Pipe {
@@ -180,14 +194,13 @@ impl Pipe {
     pub fn capacity(&self) -> usize {
         self.state.lock().capacity
     }
-    /// F_SETPIPE_SZ: rounds up to a power of two pages; EBUSY if the data would not fit.
-    pub fn set_capacity(&self, want: usize) -> KResult<usize> {
-        let cap = want
-            .max(4096)
-            .checked_next_power_of_two()
-            .ok_or(Errno::EINVAL)?;
-        if cap > 1 << 20 {
-            return Err(Errno::EPERM); // above /proc/sys/fs/pipe-max-size for non-root
+    /// F_SETPIPE_SZ: rounds up to a power of two pages ([`round_pipe_size`]);
+    /// EPERM above /proc/sys/fs/pipe-max-size unless `privileged`
+    /// (CAP_SYS_RESOURCE); EBUSY if the data would not fit.
+    pub fn set_capacity(&self, want: usize, privileged: bool) -> KResult<usize> {
+        let cap = round_pipe_size(want).ok_or(Errno::EINVAL)?;
+        if cap > PIPE_MAX_SIZE.load(Ordering::Relaxed) && !privileged {
+            return Err(Errno::EPERM);
         }
         let mut s = self.state.lock();
         if s.buf.len() > cap {

@@ -1,11 +1,14 @@
-//! The debug registers, for a traced thread's hardware instruction breakpoints
-//! (ptrace's `u_debugreg`).
+//! The debug registers, for a traced thread's hardware breakpoints and
+//! watchpoints (ptrace's `u_debugreg`).
 //!
-//! Only execute breakpoints are armed: they trigger on an instruction fetch in
-//! user mode, which the kernel never performs at a user address. Data watchpoints
-//! would also trigger on the kernel's own accesses and, after `mov ss`, on the
-//! first instruction of a kernel entry (CVE-2018-8897), which the entry code is
-//! not built to survive; ptrace refuses them.
+//! They are loaded only while the thread runs, on user addresses only. An
+//! execute breakpoint triggers on an instruction fetch in user mode alone. A
+//! data watchpoint also triggers on the kernel's own accesses to the watched
+//! user memory (a copy to or from user space), and after `mov ss` or `pop ss`
+//! its #DB is held back to the first instruction of the next kernel entry, an
+//! int3 or syscall stub, before `swapgs` (CVE-2018-8897). Both reach
+//! `trap::kernel_trap` as a kernel-mode #DB, which only resets DR6 (it touches
+//! no per-CPU data: GS may still be the user's) and resumes.
 
 use core::arch::asm;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -33,9 +36,10 @@ pub fn load_for_user(regs: Option<[u64; 5]>) {
     match regs {
         Some([d0, d1, d2, d3, d7]) => {
             let d7 = d7 & DR7_LOADABLE;
-            // SAFETY: DR0-3 hold user addresses ptrace checked; DR7 enables only
-            // execute breakpoints of length 1 on them (checked by ptrace too) and
-            // never GD, so no kernel instruction or access can trigger them.
+            // SAFETY: DR0-3 hold user addresses ptrace checked; DR7 enables
+            // execute breakpoints and data watchpoints on them (checked by
+            // ptrace too), never GD; a watchpoint the kernel's own access
+            // triggers is a kernel-mode #DB that kernel_trap survives.
             unsafe {
                 asm!("mov dr7, {}", in(reg) 0u64, options(nomem, nostack));
                 asm!("mov dr0, {}", in(reg) d0, options(nomem, nostack));

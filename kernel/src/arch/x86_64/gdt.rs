@@ -10,6 +10,7 @@
 //! kernel stack is broken.
 
 use core::arch::asm;
+use core::cell::UnsafeCell;
 use core::mem::size_of;
 
 pub const KERNEL_CS: u16 = 0x10;
@@ -23,10 +24,38 @@ pub const TSS_SEL: u16 = 0x40;
 pub const IST_DOUBLE_FAULT: u8 = 1;
 pub const IST_NMI: u8 = 2;
 pub const IST_MACHINE_CHECK: u8 = 3;
+/// #DB: a data watchpoint's #DB held back by `mov ss` lands on the first
+/// instruction of `syscall_entry`, still on the user's RSP; its own stack keeps
+/// the CPU from pushing the frame there (CVE-2018-8897).
+pub const IST_DEBUG: u8 = 4;
 
-/// The 64-bit TSS (Intel SDM vol. 3, 8.7).
+/// Bytes of the I/O permission bitmap: a bit per port (65536), then the all-ones
+/// byte the CPU requires after it (an access near port 0xffff reads two bytes).
+const IO_BITMAP_BYTES: usize = 65536 / 8 + 1;
+
+/// Offset of the I/O bitmap in the TSS (the fixed part is 104 bytes).
+const IO_BITMAP_OFFSET: u16 = 104;
+
+/// An `iomap_base` past the TSS limit: no bitmap, so every port access from user
+/// mode is #GP (CPL 3 > IOPL 0).
+const IO_BITMAP_CLOSED: u16 = 0xffff;
+
+/// Which ports user mode may reach through this CPU's TSS.
+#[derive(Debug, Clone, Copy)]
+pub enum IoPorts<'a> {
+    /// None (no bitmap).
+    Closed,
+    /// Every port (iopl(3), as Linux emulates it).
+    All,
+    /// Those whose bit is clear (ioperm(2)'s bitmap, 8 KiB).
+    Bitmap(&'a [u8; 8192]),
+}
+
+/// The 64-bit TSS (Intel SDM vol. 3, 8.7), followed by an I/O permission bitmap.
+/// `iomap_base` points at the bitmap only while a thread that did iopl(3) or
+/// ioperm(2) runs in user mode (as Linux does since 5.5: through the bitmap,
+/// never through RFLAGS.IOPL, which would also let user code run `cli`).
 #[repr(C, packed(4))]
-#[derive(Debug)]
 pub struct Tss {
     _reserved0: u32,
     pub rsp: [u64; 3],
@@ -34,11 +63,18 @@ pub struct Tss {
     pub ist: [u64; 7],
     _reserved2: u64,
     _reserved3: u16,
-    pub iomap_base: u16,
+    /// Switched by [`Tss::set_io_ports`] while the TSS is loaded.
+    iomap_base: UnsafeCell<u16>,
+    /// A clear bit allows its port; then the terminating 0xff byte.
+    io_bitmap: UnsafeCell<[u8; IO_BITMAP_BYTES]>,
 }
+
+const _: () = assert!(core::mem::offset_of!(Tss, io_bitmap) == IO_BITMAP_OFFSET as usize);
 
 impl Tss {
     pub const fn new() -> Self {
+        let mut io_bitmap = [0xff; IO_BITMAP_BYTES];
+        io_bitmap[IO_BITMAP_BYTES - 1] = 0xff;
         Self {
             _reserved0: 0,
             rsp: [0; 3],
@@ -46,9 +82,42 @@ impl Tss {
             ist: [0; 7],
             _reserved2: 0,
             _reserved3: 0,
-            // No I/O bitmap: user mode gets #GP on every port access.
-            iomap_base: size_of::<Tss>() as u16,
+            iomap_base: UnsafeCell::new(IO_BITMAP_CLOSED),
+            io_bitmap: UnsafeCell::new(io_bitmap),
         }
+    }
+
+    /// Sets which ports user mode on this CPU may reach. Called only on the CPU
+    /// that owns this TSS (from `enter_user`), with interrupts off.
+    pub fn set_io_ports(&self, ports: IoPorts<'_>) {
+        let bitmap = self.io_bitmap.get() as *mut u8;
+        // SAFETY: only the owning CPU touches iomap_base and the bitmap, with
+        // interrupts off (enter_user), and nothing in Rust reads them; the CPU
+        // reads them at each port access from user mode, which cannot happen
+        // now. iomap_base is 2-aligned (offset 102); the bitmap holds 8192 bytes
+        // before its terminator.
+        unsafe {
+            match ports {
+                IoPorts::Closed => {}
+                IoPorts::All => core::ptr::write_bytes(bitmap, 0, 8192),
+                IoPorts::Bitmap(b) => core::ptr::copy_nonoverlapping(b.as_ptr(), bitmap, 8192),
+            }
+            let base = match ports {
+                IoPorts::Closed => IO_BITMAP_CLOSED,
+                _ => IO_BITMAP_OFFSET,
+            };
+            self.iomap_base.get().write_volatile(base);
+        }
+    }
+}
+
+// SAFETY: the only interior mutability is iomap_base and the bitmap, written by
+// the owning CPU alone (see set_io_ports).
+unsafe impl Sync for Tss {}
+
+impl core::fmt::Debug for Tss {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Tss").finish_non_exhaustive()
     }
 }
 

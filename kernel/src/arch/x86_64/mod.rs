@@ -36,6 +36,7 @@ static mut BSP_ENTRY_STACK: Stack<{ 16 * 1024 }> = Stack([0; 16 * 1024]);
 static mut BSP_DOUBLE_FAULT_STACK: Stack<{ 16 * 1024 }> = Stack([0; 16 * 1024]);
 static mut BSP_NMI_STACK: Stack<{ 8 * 1024 }> = Stack([0; 8 * 1024]);
 static mut BSP_MCE_STACK: Stack<{ 8 * 1024 }> = Stack([0; 8 * 1024]);
+static mut BSP_DEBUG_STACK: Stack<{ 8 * 1024 }> = Stack([0; 8 * 1024]);
 
 static BSP_TSS: spin::Once<Tss> = spin::Once::new();
 static BSP_GDT: spin::Once<Gdt> = spin::Once::new();
@@ -55,6 +56,7 @@ pub fn init_early() {
         tss.ist[usize::from(gdt::IST_DOUBLE_FAULT) - 1] = top(&raw const BSP_DOUBLE_FAULT_STACK);
         tss.ist[usize::from(gdt::IST_NMI) - 1] = top(&raw const BSP_NMI_STACK);
         tss.ist[usize::from(gdt::IST_MACHINE_CHECK) - 1] = top(&raw const BSP_MCE_STACK);
+        tss.ist[usize::from(gdt::IST_DEBUG) - 1] = top(&raw const BSP_DEBUG_STACK);
         tss
     });
     let gdt = BSP_GDT.call_once(|| Gdt::new(tss, 0));
@@ -63,6 +65,9 @@ pub fn init_early() {
     percpu::this_cpu()
         .entry_stack_top
         .store(entry_top, Ordering::Relaxed);
+    percpu::this_cpu()
+        .tss
+        .store(tss as *const Tss as *mut Tss, Ordering::Relaxed);
     trap::load_idt();
     trap::init_syscall();
 }

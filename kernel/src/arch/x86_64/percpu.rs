@@ -54,6 +54,11 @@ pub struct PerCpu {
     /// The page-table root loaded in CR3 (TLB shootdowns target the CPUs that may
     /// cache an address space's entries).
     pub active_root: AtomicU64,
+    /// This CPU's TSS (set once at bring-up), whose I/O bitmap iopl(3) opens.
+    pub tss: AtomicPtr<super::gdt::Tss>,
+    /// What the TSS's I/O bitmap holds: 0 closed, 1 every port (iopl 3), else
+    /// the id of the ioperm bitmap copied there.
+    pub io_loaded: AtomicU64,
 }
 
 /// Byte offsets of the fields the assembly entry code uses.
@@ -90,6 +95,8 @@ impl PerCpu {
             wakeups: AtomicU64::new(0),
             timer_armed_at: AtomicU64::new(u64::MAX),
             active_root: AtomicU64::new(0),
+            tss: AtomicPtr::new(core::ptr::null_mut()),
+            io_loaded: AtomicU64::new(0),
         }
     }
 }

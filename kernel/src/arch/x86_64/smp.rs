@@ -228,10 +228,17 @@ fn prepare(index: usize) -> Option<CpuSetup> {
     let entry_stack = paging::alloc_kernel_stack(ENTRY_STACK_BYTES)?;
     let mut tss = Tss::new();
     tss.rsp[0] = entry_stack;
-    for ist in [gdt::IST_DOUBLE_FAULT, gdt::IST_NMI, gdt::IST_MACHINE_CHECK] {
+    for ist in [
+        gdt::IST_DOUBLE_FAULT,
+        gdt::IST_NMI,
+        gdt::IST_MACHINE_CHECK,
+        gdt::IST_DEBUG,
+    ] {
         tss.ist[usize::from(ist) - 1] = paging::alloc_kernel_stack(IST_STACK_BYTES)?;
     }
     let tss: &'static Tss = Box::leak(Box::new(tss));
+    area.tss
+        .store(tss as *const Tss as *mut Tss, Ordering::Relaxed);
     let gdt: &'static Gdt = Box::leak(Box::new(Gdt::new(tss, index as u32)));
     Some(CpuSetup {
         area,

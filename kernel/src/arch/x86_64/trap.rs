@@ -91,6 +91,45 @@ pub struct UserContext {
     /// The thread's PKRU (protection-key rights), loaded for user mode only
     /// and kept here while the kernel runs (on CPUs with protection keys).
     pub pkru: u32,
+    /// The level iopl(2) last set (0-3; Linux's iopl_emul). At 3 the CPU's I/O
+    /// bitmap is opened while this thread runs in user mode; RFLAGS.IOPL stays 0.
+    pub iopl_emul: u8,
+    /// ioperm(2)'s ports, shared copy-on-write with the threads and children
+    /// that inherited them.
+    pub io_bitmap: Option<alloc::sync::Arc<IoBitmap>>,
+}
+/// A thread's ioperm(2) permissions: a bit per port, clear to allow it.
+#[derive(Clone)]
+pub struct IoBitmap {
+    pub bits: [u8; 8192],
+    /// Unique per content (from 2 up): tells a CPU whether its TSS holds it.
+    pub id: u64,
+}
+impl IoBitmap {
+    /// Every port denied.
+    pub fn new() -> Self {
+        Self {
+            bits: [0xff; 8192],
+            id: Self::next_id(),
+        }
+    }
+    /// A fresh id, for a bitmap just changed.
+    pub fn next_id() -> u64 {
+        static NEXT: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(2);
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    }
+}
+impl Default for IoBitmap {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+impl core::fmt::Debug for IoBitmap {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("IoBitmap")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl UserContext {
@@ -110,6 +149,8 @@ impl UserContext {
             orig_rax: 0,
             fault_addr: 0,
             pkru: cpu::INIT_PKRU,
+            iopl_emul: 0,
+            io_bitmap: None,
         }
     }
 }
@@ -306,6 +347,9 @@ enter_user_asm:
     frame_qwords = const FRAME_QWORDS,
 );
 
+// The assembly reads and writes only the TrapFrame at the start of a
+// UserContext (repr(C)); the Rust-only fields after it need no C layout.
+#[allow(improper_ctypes)]
 unsafe extern "C" {
     static trap_stubs: [u8; 256 * 16];
     fn syscall_entry();
@@ -345,6 +389,7 @@ fn build_idt() -> Idt {
                 8 => gdt::IST_DOUBLE_FAULT,
                 2 => gdt::IST_NMI,
                 18 => gdt::IST_MACHINE_CHECK,
+                1 => gdt::IST_DEBUG,
                 _ => 0,
             },
             type_attr: 0x8e | (dpl << 5),
@@ -412,6 +457,23 @@ pub fn enter_user(ctx: &mut UserContext) -> Trap {
     // User code cannot change these MSRs itself (CR4.FSGSBASE is off), so a cached
     // copy says whether a write is needed; WRMSR is slow, and most returns need none.
     let cpu = this_cpu();
+    let want = match &ctx.io_bitmap {
+        _ if ctx.iopl_emul == 3 => 1,
+        Some(b) => b.id,
+        None => 0,
+    };
+    if cpu.io_loaded.swap(want, Ordering::Relaxed) != want {
+        let tss = cpu.tss.load(Ordering::Relaxed);
+        // SAFETY: `tss` is this CPU's 'static TSS (set at bring-up, never freed).
+        if let Some(tss) = unsafe { tss.as_ref() } {
+            tss.set_io_ports(match (&ctx.io_bitmap, want) {
+                (_, 0) => gdt::IoPorts::Closed,
+                (_, 1) => gdt::IoPorts::All,
+                (Some(b), _) => gdt::IoPorts::Bitmap(&b.bits),
+                (None, _) => gdt::IoPorts::Closed,
+            });
+        }
+    }
     if cpu.user_fs_base.swap(ctx.fs_base, Ordering::Relaxed) != ctx.fs_base {
         // SAFETY: the user FS base only affects user mode; arch_prctl checked it is
         // canonical.
@@ -493,6 +555,14 @@ extern "C" fn kernel_trap(frame: &mut TrapFrame) {
                 .fetch_add(1, Ordering::Relaxed);
         }
         2 => crate::panic::on_nmi(),
+        1 => {
+            // #DB in kernel mode: a user data watchpoint that the kernel's own
+            // access to user memory hit, or one held back by `mov ss` to the
+            // first instruction of a kernel entry (see debugreg.rs). GS may
+            // still be the user's here: reset DR6 and resume, nothing else.
+            let _ = super::debugreg::take_dr6();
+            frame.rflags &= !rflags::TF;
+        }
         13 | 14 => match find_fixup(frame.rip) {
             Some(fixup) => {
                 let addr = if vector == 14 { cpu::read_cr2() } else { 0 };

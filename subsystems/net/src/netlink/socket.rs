@@ -233,6 +233,12 @@ impl NetlinkSocket {
         true
     }
 
+    /// Queues a message from the kernel itself (port 0) that is no reply to a
+    /// request: mq_notify's SIGEV_THREAD cookie. False if it did not fit.
+    pub fn deliver_from_kernel(&self, data: Vec<u8>) -> bool {
+        self.deliver(data, 0)
+    }
+
     /// sendmsg with `data` to `to` (else the connected destination): the
     /// kernel (port 0) answers a request at once; another port gets the
     /// datagram (ECONNREFUSED if no socket has it). `pid` is the sender's

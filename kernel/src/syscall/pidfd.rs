@@ -1,0 +1,129 @@
+//! Process file descriptors: pidfd_open, pidfd_send_signal, clone3's
+//! CLONE_PIDFD.
+//!
+//! A pidfd is an anonymous-inode file that refers to one process, not to a
+//! number: the process it names cannot be confused with a later one that
+//! reuses the pid. It polls readable once the process has exited (a zombie),
+//! and pidfd_send_signal signals the process it names (ESRCH once reaped).
+
+use alloc::sync::Arc;
+use core::any::Any;
+
+use kestrel_abi::fs::{O_NONBLOCK, O_RDWR, POLLIN, POLLRDNORM};
+use kestrel_abi::signal::{SI_USER, Siginfo};
+use kestrel_abi::{Errno, KResult};
+use kestrel_sync::WaitQueue;
+use kestrel_vfs::{FileOps, OpenFile};
+
+use super::Ctx;
+use super::args::*;
+use crate::process::{self, Process};
+
+/// The file behind a pidfd.
+pub struct PidFd {
+    pub process: Arc<Process>,
+}
+
+impl FileOps for PidFd {
+    fn read(&self, _: &OpenFile, _: &mut u64, _: &mut [u8]) -> KResult<usize> {
+        Err(Errno::EINVAL)
+    }
+
+    fn write(&self, _: &OpenFile, _: &mut u64, _: &[u8]) -> KResult<usize> {
+        Err(Errno::EINVAL)
+    }
+
+    fn poll(&self) -> u16 {
+        if self.process.state() == process::State::Running {
+            0
+        } else {
+            POLLIN | POLLRDNORM
+        }
+    }
+
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        Some(&self.process.exit_wq)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// The process a pidfd names (None: not a pidfd).
+pub fn process_of(file: &OpenFile) -> Option<Arc<Process>> {
+    file.ops()
+        .as_any()
+        .downcast_ref::<PidFd>()
+        .map(|p| p.process.clone())
+}
+
+/// A new pidfd open file for `p` (read-write, as Linux makes them).
+pub fn new_file(p: Arc<Process>, nonblock: bool) -> Arc<OpenFile> {
+    let flags = O_RDWR | if nonblock { O_NONBLOCK } else { 0 };
+    crate::fs::anon::anon_file(Arc::new(PidFd { process: p }), flags)
+}
+
+/// pidfd_open(2): a pidfd (close-on-exec) for process `pid`; PIDFD_NONBLOCK
+/// (O_NONBLOCK) is the only flag. EINVAL for a bad pid or a thread that leads
+/// no process, ESRCH for no such process.
+pub async fn sys_pidfd_open(ctx: &mut Ctx<'_>, pid: Pid, flags: u32) -> KResult<u64> {
+    if flags & !O_NONBLOCK != 0 || pid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let p = match process::find(pid as u32) {
+        Some(p) => p,
+        None if process::find_thread(pid as u32).is_some() => return Err(Errno::EINVAL),
+        None => return Err(Errno::ESRCH),
+    };
+    let file = new_file(p, flags & O_NONBLOCK != 0);
+    ctx.install(file, true).map(|fd| fd as u64)
+}
+
+/// pidfd_send_signal(2): kill(2) or rt_sigqueueinfo(2) through a pidfd. No
+/// flags are defined (EINVAL); EBADF for a file that is no pidfd; a siginfo
+/// must carry the same signal (EINVAL), and one claiming to come from the kernel
+/// or kill(2) may only be sent to oneself (EPERM).
+pub async fn sys_pidfd_send_signal(
+    ctx: &mut Ctx<'_>,
+    pidfd: Fd,
+    sig: i32,
+    info: UserPtr<Siginfo>,
+    flags: u32,
+) -> KResult<u64> {
+    if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let file = ctx.file(pidfd)?;
+    let p = process_of(&file).ok_or(Errno::EBADF)?;
+    if sig != 0 && !(1..=kestrel_abi::signal::NSIG as i32).contains(&sig) {
+        return Err(Errno::EINVAL);
+    }
+    let info = if info.is_null() {
+        let uid = ctx.process().cred.lock().uid;
+        Siginfo::from_process(sig as u32, SI_USER, ctx.process().pid, uid)
+    } else {
+        let i: Siginfo = ctx.read(info)?;
+        if i.si_signo != sig {
+            return Err(Errno::EINVAL);
+        }
+        if (i.si_code >= 0 || i.si_code == kestrel_abi::signal::SI_TKILL)
+            && !Arc::ptr_eq(&p, ctx.process())
+        {
+            return Err(Errno::EPERM);
+        }
+        i
+    };
+    // Reaped, or gone from the process table: ESRCH. A zombie takes the
+    // signal and nothing happens, as kill(2) on it.
+    if process::find(p.pid).is_none_or(|q| !Arc::ptr_eq(&q, &p)) {
+        return Err(Errno::ESRCH);
+    }
+    if !super::signal::may_signal(ctx.process(), &p, sig as u32) {
+        return Err(Errno::EPERM);
+    }
+    if sig != 0 && p.state() == process::State::Running {
+        crate::process::signal::send_process(&p, info);
+    }
+    Ok(0)
+}

@@ -1,0 +1,400 @@
+/* clone3(2)'s checks and extensions (CLONE_PIDFD, set_tid, CLONE_INTO_CGROUP,
+ * CLONE_CLEAR_SIGHAND), and the pidfds it returns: pidfd_open(2),
+ * pidfd_send_signal(2), poll on a pidfd. */
+#define KT_AREA "clone3"
+#include "kt.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <sys/mman.h>
+
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+#define KT_CLONE_PIDFD 0x1000ULL
+#define KT_CLONE_NEWNS 0x20000ULL
+#define KT_CLONE_CLEAR_SIGHAND 0x100000000ULL
+#define KT_CLONE_INTO_CGROUP 0x200000000ULL
+
+struct kt_clone_args {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+    uint64_t set_tid, set_tid_size, cgroup;
+};
+
+#define VER0 64
+#define VER2 88
+
+static long clone3_(struct kt_clone_args *a, size_t size)
+{
+    return syscall(SYS_clone3, a, size);
+}
+
+/* A page whose last `size` bytes hold the args, the next page unmapped. */
+static void *args_at_page_end(size_t size, void **base)
+{
+    char *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    munmap(p + 4096, 4096);
+    *base = p;
+    return p + 4096 - size;
+}
+
+/* Forks with clone3 and `a`; the child exits with `code`. Returns the pid. */
+static long fork3(struct kt_clone_args *a, size_t size, int code)
+{
+    long pid = clone3_(a, size);
+    if (pid == 0)
+        _exit(code);
+    return pid;
+}
+
+static int reap(long pid)
+{
+    int st = -1;
+    waitpid(pid, &st, __WALL);
+    return st;
+}
+
+TEST(clone3_size_checks) {
+    struct kt_clone_args a = {.exit_signal = SIGCHLD};
+    EXPECT_ERRNO(clone3_(&a, 0), EINVAL);
+    EXPECT_ERRNO(clone3_(&a, VER0 - 1), EINVAL);
+    EXPECT_ERRNO(clone3_(&a, 4097), E2BIG);
+    /* A larger struct is fine while its extra bytes are zero. */
+    char big[128] = {0};
+    memcpy(big, &a, sizeof a);
+    long pid = OK(fork3((void *)big, sizeof big, 7));
+    int st = reap(pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 7, "child: %s", kt_status(st));
+    big[100] = 1;
+    EXPECT_ERRNO(clone3_((void *)big, sizeof big), E2BIG);
+}
+
+TEST(clone3_unreadable_args_are_efault) {
+    EXPECT_ERRNO(clone3_((void *)1, VER0), EFAULT);
+    void *base;
+    struct kt_clone_args *a = args_at_page_end(sizeof *a, &base);
+    CHECK(a, "mmap failed");
+    memset(a, 0, sizeof *a);
+    a->exit_signal = SIGCHLD;
+    /* One byte more than is mapped. */
+    EXPECT_ERRNO(clone3_(a, sizeof *a + 1), EFAULT);
+    munmap(base, 4096);
+}
+
+TEST(clone3_exit_signal_and_flag_checks) {
+    struct kt_clone_args a = {.exit_signal = 65};
+    EXPECT_ERRNO(clone3_(&a, VER0), EINVAL);
+    a.exit_signal = (1ULL << 32) | SIGCHLD;
+    EXPECT_ERRNO(clone3_(&a, VER0), EINVAL);
+    a.exit_signal = SIGCHLD;
+    a.flags = SIGCHLD; /* CSIGNAL is not clone3's */
+    EXPECT_ERRNO(clone3_(&a, VER0), EINVAL);
+    a.flags = CLONE_DETACHED;
+    EXPECT_ERRNO(clone3_(&a, VER0), EINVAL);
+    a.flags = 1ULL << 40; /* unknown */
+    EXPECT_ERRNO(clone3_(&a, VER0), EINVAL);
+    a.flags = CLONE_SIGHAND;
+    EXPECT_ERRNO(clone3_(&a, VER0), EINVAL);
+    a.flags = CLONE_THREAD;
+    EXPECT_ERRNO(clone3_(&a, VER0), EINVAL);
+    a.flags = CLONE_FS | KT_CLONE_NEWNS;
+    EXPECT_ERRNO(clone3_(&a, VER0), EINVAL);
+    /* A thread (or a CLONE_PARENT child) has no exit signal of its own. */
+    a.flags = CLONE_PARENT;
+    EXPECT_ERRNO(clone3_(&a, VER0), EINVAL);
+    a.flags = CLONE_THREAD | CLONE_SIGHAND | CLONE_VM;
+    EXPECT_ERRNO(clone3_(&a, VER0), EINVAL);
+    a.flags = KT_CLONE_CLEAR_SIGHAND | CLONE_SIGHAND | CLONE_VM;
+    a.exit_signal = 0;
+    EXPECT_ERRNO(clone3_(&a, VER0), EINVAL);
+}
+
+TEST(clone3_stack_needs_both_address_and_size) {
+    static char stack[4096];
+    struct kt_clone_args a = {.exit_signal = SIGCHLD, .stack = (uint64_t)stack};
+    EXPECT_ERRNO(clone3_(&a, VER0), EINVAL);
+    a.stack = 0;
+    a.stack_size = 4096;
+    EXPECT_ERRNO(clone3_(&a, VER0), EINVAL);
+}
+
+TEST(clone3_pidfd_is_cloexec_and_polls_readable_at_exit) {
+    int pidfd = -1;
+    struct kt_clone_args a = {.flags = KT_CLONE_PIDFD, .pidfd = (uint64_t)&pidfd,
+                              .exit_signal = SIGCHLD};
+    long pid = clone3_(&a, VER0);
+    if (pid == 0) {
+        usleep(50000);
+        _exit(3);
+    }
+    CHECK(pid > 0, "clone3: %s", kt_errstr(errno));
+    CHECK(pidfd >= 0, "no pidfd written");
+    int fdflags = fcntl(pidfd, F_GETFD);
+    CHECK(fdflags >= 0 && (fdflags & FD_CLOEXEC), "pidfd not close-on-exec");
+    struct pollfd p = {.fd = pidfd, .events = POLLIN};
+    EXPECT_EQ(poll(&p, 1, 0), 0);
+    EXPECT_EQ(poll(&p, 1, 10000), 1);
+    CHECK(p.revents & POLLIN, "revents %#x", p.revents);
+    int st = reap(pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 3, "child: %s", kt_status(st));
+    char c;
+    EXPECT_ERRNO(read(pidfd, &c, 1), EINVAL);
+    close(pidfd);
+}
+
+TEST(clone3_pidfd_bad_pointer_is_efault_and_makes_no_child) {
+    struct kt_clone_args a = {.flags = KT_CLONE_PIDFD, .pidfd = 1, .exit_signal = SIGCHLD};
+    long pid = clone3_(&a, VER0);
+    if (pid == 0)
+        _exit(0);
+    CHECK(pid == -1 && errno == EFAULT, "clone3 = %ld (%s), want EFAULT", pid, kt_errstr(errno));
+    EXPECT_ERRNO(waitpid(-1, NULL, WNOHANG), ECHILD);
+}
+
+TEST(clone3_set_tid_checks) {
+    pid_t tids[40] = {0};
+    struct kt_clone_args a = {.exit_signal = SIGCHLD};
+    a.set_tid_size = 1; /* no array */
+    EXPECT_ERRNO(clone3_(&a, VER0 + 16), EINVAL);
+    a.set_tid = (uint64_t)tids;
+    a.set_tid_size = 0;
+    EXPECT_ERRNO(clone3_(&a, VER0 + 16), EINVAL);
+    a.set_tid_size = 33;
+    EXPECT_ERRNO(clone3_(&a, VER0 + 16), EINVAL);
+    a.set_tid = 1;
+    a.set_tid_size = 1;
+    EXPECT_ERRNO(clone3_(&a, VER0 + 16), EFAULT);
+    a.set_tid = (uint64_t)tids;
+    /* More pids than there are pid namespace levels. */
+    tids[0] = tids[1] = 30000;
+    a.set_tid_size = 2;
+    EXPECT_ERRNO(clone3_(&a, VER0 + 16), EINVAL);
+    a.set_tid_size = 1;
+    tids[0] = 0;
+    EXPECT_ERRNO(clone3_(&a, VER0 + 16), EINVAL);
+    tids[0] = -5;
+    EXPECT_ERRNO(clone3_(&a, VER0 + 16), EINVAL);
+    tids[0] = getpid();
+    EXPECT_ERRNO(clone3_(&a, VER0 + 16), EEXIST);
+}
+
+TEST(clone3_set_tid_gives_the_child_that_pid) {
+    pid_t want = 0;
+    for (pid_t t = 20000 + getpid() % 1000; t < 30000; t += 7) {
+        if (kill(t, 0) == -1 && errno == ESRCH) {
+            want = t;
+            break;
+        }
+    }
+    CHECK(want, "no free pid found");
+    struct kt_clone_args a = {.exit_signal = SIGCHLD, .set_tid = (uint64_t)&want,
+                              .set_tid_size = 1};
+    long pid = clone3_(&a, VER0 + 16);
+    if (pid == 0)
+        _exit(getpid() == want ? 0 : 1);
+    CHECK(pid == want, "clone3 = %ld (%s), want %d", pid, kt_errstr(errno), want);
+    int st = reap(pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
+static void child_set_tid_unprivileged(void *arg)
+{
+    (void)arg;
+    if (setuid(65534) != 0)
+        _exit(10);
+    pid_t want = 29999;
+    struct kt_clone_args a = {.exit_signal = SIGCHLD, .set_tid = (uint64_t)&want,
+                              .set_tid_size = 1};
+    long pid = clone3_(&a, VER0 + 16);
+    if (pid == 0)
+        _exit(0);
+    _exit(pid == -1 && errno == EPERM ? 0 : 11);
+}
+
+TEST(clone3_set_tid_needs_privilege) {
+    int st = kt_in_child(child_set_tid_unprivileged, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
+TEST(clone3_into_cgroup_checks) {
+    struct kt_clone_args a = {.flags = KT_CLONE_INTO_CGROUP, .exit_signal = SIGCHLD,
+                              .cgroup = 999};
+    /* The cgroup field needs the version-2 size. */
+    EXPECT_ERRNO(clone3_(&a, VER0), EINVAL);
+    a.cgroup = 1ULL << 32;
+    EXPECT_ERRNO(clone3_(&a, VER2), EINVAL);
+    a.cgroup = 999;
+    EXPECT_ERRNO(clone3_(&a, VER2), EBADF);
+    /* Not a cgroup2 directory. */
+    int fd = OK(open("/", O_RDONLY | O_DIRECTORY));
+    a.cgroup = fd;
+    long pid = clone3_(&a, VER2);
+    if (pid == 0)
+        _exit(0);
+    CHECK(pid == -1 && errno == EBADF, "clone3 = %ld (%s)", pid, kt_errstr(errno));
+    close(fd);
+}
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+}
+
+TEST(clone3_clear_sighand_resets_handlers_but_not_ignores) {
+    struct sigaction sa = {0}, old1, old2;
+    sa.sa_handler = on_usr1;
+    OK(sigaction(SIGUSR1, &sa, &old1));
+    sa.sa_handler = SIG_IGN;
+    OK(sigaction(SIGUSR2, &sa, &old2));
+    struct kt_clone_args a = {.flags = KT_CLONE_CLEAR_SIGHAND, .exit_signal = SIGCHLD};
+    long pid = clone3_(&a, VER0);
+    if (pid == 0) {
+        struct sigaction c1, c2;
+        sigaction(SIGUSR1, NULL, &c1);
+        sigaction(SIGUSR2, NULL, &c2);
+        _exit(c1.sa_handler == SIG_DFL && c2.sa_handler == SIG_IGN ? 0 : 1);
+    }
+    sigaction(SIGUSR1, &old1, NULL);
+    sigaction(SIGUSR2, &old2, NULL);
+    CHECK(pid > 0, "clone3: %s", kt_errstr(errno));
+    int st = reap(pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
+static void *sleeper(void *arg)
+{
+    *(volatile pid_t *)arg = gettid();
+    pause();
+    return NULL;
+}
+
+TEST(pidfd_open_checks) {
+    EXPECT_ERRNO(syscall(SYS_pidfd_open, getpid(), 1), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_pidfd_open, 0, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_pidfd_open, -1, 0), EINVAL);
+    pid_t gone = fork();
+    if (gone == 0)
+        _exit(0);
+    reap(gone);
+    EXPECT_ERRNO(syscall(SYS_pidfd_open, gone, 0), ESRCH);
+    int fd = OK(syscall(SYS_pidfd_open, getpid(), O_NONBLOCK));
+    int fl = fcntl(fd, F_GETFD);
+    CHECK(fl >= 0 && (fl & FD_CLOEXEC), "pidfd_open's descriptor is not close-on-exec");
+    CHECK(fcntl(fd, F_GETFL) & O_NONBLOCK, "PIDFD_NONBLOCK not set");
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    EXPECT_EQ(poll(&p, 1, 0), 0);
+    close(fd);
+    /* A thread that leads no process. */
+    volatile pid_t tid = 0;
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, sleeper, (void *)&tid) == 0, "pthread_create");
+    while (!tid)
+        usleep(1000);
+    /* EINVAL as Linux 6.1 has it; ENOENT since 6.9 (PIDFD_THREAD came). */
+    errno = 0;
+    long r = syscall(SYS_pidfd_open, tid, 0);
+    CHECK(r == -1 && (errno == EINVAL || errno == ENOENT), "pidfd_open(thread) = %ld (%s)", r,
+          kt_errstr(errno));
+    pthread_cancel(th);
+    pthread_join(th, NULL);
+}
+
+static volatile int got_value;
+
+static void on_rt(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig, (void)uc;
+    got_value = si->si_value.sival_int;
+}
+
+TEST(pidfd_send_signal_checks_and_delivers) {
+    int pipefd[2];
+    OK(pipe(pipefd));
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct sigaction sa = {0};
+        sa.sa_sigaction = on_rt;
+        sa.sa_flags = SA_SIGINFO;
+        sigaction(SIGUSR1, &sa, NULL);
+        if (write(pipefd[1], "r", 1) != 1)
+            _exit(9);
+        while (!got_value)
+            pause();
+        _exit(got_value == 1234 ? 0 : 1);
+    }
+    char c;
+    CHECK(read(pipefd[0], &c, 1) == 1, "child not ready");
+    int fd = OK(syscall(SYS_pidfd_open, pid, 0));
+    /* No such flag (Linux 6.9 added bits 0-2, PIDFD_SIGNAL_*). */
+    EXPECT_ERRNO(syscall(SYS_pidfd_send_signal, fd, SIGUSR1, NULL, 0x100), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_pidfd_send_signal, pipefd[0], SIGUSR1, NULL, 0), EBADF);
+    EXPECT_ERRNO(syscall(SYS_pidfd_send_signal, 999, SIGUSR1, NULL, 0), EBADF);
+    EXPECT_ERRNO(syscall(SYS_pidfd_send_signal, fd, 65, NULL, 0), EINVAL);
+    EXPECT_EQ(syscall(SYS_pidfd_send_signal, fd, 0, NULL, 0), 0);
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    si.si_signo = SIGUSR2; /* not the signal sent */
+    si.si_code = SI_QUEUE;
+    EXPECT_ERRNO(syscall(SYS_pidfd_send_signal, fd, SIGUSR1, &si, 0), EINVAL);
+    si.si_signo = SIGUSR1;
+    si.si_code = SI_USER; /* only to oneself */
+    EXPECT_ERRNO(syscall(SYS_pidfd_send_signal, fd, SIGUSR1, &si, 0), EPERM);
+    si.si_code = SI_QUEUE;
+    si.si_pid = getpid();
+    si.si_uid = getuid();
+    si.si_value.sival_int = 1234;
+    EXPECT_EQ(syscall(SYS_pidfd_send_signal, fd, SIGUSR1, &si, 0), 0);
+    int st = reap(pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+    /* Reaped: the pidfd names no process any more. */
+    EXPECT_ERRNO(syscall(SYS_pidfd_send_signal, fd, SIGUSR1, NULL, 0), ESRCH);
+    close(fd);
+    close(pipefd[0]);
+    close(pipefd[1]);
+}
+
+TEST(pidfd_send_signal_kills_and_zombie_takes_signals) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        pause();
+        _exit(0);
+    }
+    int fd = OK(syscall(SYS_pidfd_open, pid, 0));
+    EXPECT_EQ(syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0), 0);
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    EXPECT_EQ(poll(&p, 1, 10000), 1);
+    /* A zombie still takes signals (nothing happens). */
+    EXPECT_EQ(syscall(SYS_pidfd_send_signal, fd, SIGTERM, NULL, 0), 0);
+    int st = reap(pid);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "child: %s", kt_status(st));
+    close(fd);
+}
+
+int main(void)
+{
+    KT_BEGIN();
+    RUN(clone3_size_checks);
+    RUN(clone3_unreadable_args_are_efault);
+    RUN(clone3_exit_signal_and_flag_checks);
+    RUN(clone3_stack_needs_both_address_and_size);
+    RUN(clone3_pidfd_is_cloexec_and_polls_readable_at_exit);
+    RUN(clone3_pidfd_bad_pointer_is_efault_and_makes_no_child);
+    RUN(clone3_set_tid_checks);
+    RUN(clone3_set_tid_gives_the_child_that_pid);
+    RUN(clone3_set_tid_needs_privilege);
+    RUN(clone3_into_cgroup_checks);
+    RUN(clone3_clear_sighand_resets_handlers_but_not_ignores);
+    RUN(pidfd_open_checks);
+    RUN(pidfd_send_signal_checks_and_delivers);
+    RUN(pidfd_send_signal_kills_and_zombie_takes_signals);
+    return KT_END();
+}
