@@ -20,6 +20,7 @@ const HOST_CRATES: &[&str] = &[
     "kestrel-net",
     "kestrel-usermem",
     "kestrel-ipc",
+    "kestrel-ns",
     "kestrel-driver-kit",
     "kestrel-virtio-rng",
     "kestrel-virtio",

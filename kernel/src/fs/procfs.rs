@@ -224,7 +224,9 @@ fn lookup_root(name: &[u8]) -> KResult<InodeRef> {
             ))
         }),
         b"uptime" => file(c(), || {
-            let up = crate::time::now_ns();
+            // CLOCK_BOOTTIME as the reader's time namespace shifts it.
+            let up =
+                crate::time::now_ns().saturating_add_signed(crate::ns::current().time.offset_of(7));
             let idle = crate::task::idle_ns();
             text(format!(
                 "{}.{:02} {}.{:02}\n",
@@ -1083,6 +1085,7 @@ const PID_ENTRIES: &[(&str, u8)] = &[
     ("mem", DT_REG),
     ("mountinfo", DT_REG),
     ("mounts", DT_REG),
+    ("ns", DT_DIR),
     ("oom_score", DT_REG),
     ("oom_score_adj", DT_REG),
     ("pagemap", DT_REG),
@@ -1092,6 +1095,7 @@ const PID_ENTRIES: &[(&str, u8)] = &[
     ("statm", DT_REG),
     ("status", DT_REG),
     ("task", DT_DIR),
+    ("timens_offsets", DT_REG),
     ("wchan", DT_REG),
 ];
 
@@ -1311,6 +1315,42 @@ fn pid_entry(
         }
         b"fd" => fd_dir(p, ino, false),
         b"fdinfo" => fd_dir(p, ino, true),
+        b"ns" => ns_dir(p, ino),
+        b"timens_offsets" => {
+            let g = get.clone();
+            rw_file(
+                c(0o644),
+                move || {
+                    let (m, b) = g()?.nsproxy().time_for_children.offsets();
+                    Ok(kestrel_ns::format_offsets(m, b))
+                },
+                move |data| {
+                    let p = get()?;
+                    let me = caller()?;
+                    if !me
+                        .process
+                        .cred
+                        .lock()
+                        .capable(kestrel_abi::cap::CAP_SYS_TIME)
+                    {
+                        return Err(Errno::EPERM);
+                    }
+                    let ns = p.nsproxy().time_for_children.clone();
+                    let mut monotonic = None;
+                    let mut boottime = None;
+                    for o in kestrel_ns::parse_offsets(data)? {
+                        let now = crate::time::now_ns();
+                        let off = kestrel_ns::check_offset(&o, now)?;
+                        if o.clock == kestrel_ns::CLOCK_MONOTONIC {
+                            monotonic = Some(off);
+                        } else {
+                            boottime = Some(off);
+                        }
+                    }
+                    ns.set_offsets(monotonic, boottime)
+                },
+            )
+        }
         b"task" => task_dir(p, ino),
         _ => return Err(Errno::ENOENT),
     })
@@ -1979,6 +2019,63 @@ fn fd_dir(p: &Arc<Process>, ino: u64, info: bool) -> InodeRef {
     };
     PseudoDir::new_ref(
         owned_by(p, ino, 0o500),
+        PROC_SUPER_MAGIC,
+        PID_BASE | u64::from(pid) << 16,
+        Box::new(list),
+        Box::new(lookup),
+    )
+}
+
+/// /proc/PID/ns: a magic link per namespace the process is in, reading as
+/// `uts:[4026531838]` and leading to the namespace's file (for setns(2)).
+fn ns_dir(p: &Arc<Process>, ino: u64) -> InodeRef {
+    let pid = p.pid;
+    let base = PID_BASE | u64::from(pid) << 16 | 0x8000;
+    let list = move || {
+        kestrel_ns::NS_ENTRIES
+            .iter()
+            .enumerate()
+            .map(|(i, (n, _, _))| (n.as_bytes().to_vec(), base + i as u64, DT_LNK))
+            .collect()
+    };
+    let weak = Arc::downgrade(p);
+    let powner = p.clone();
+    let lookup = move |name: &[u8]| -> KResult<InodeRef> {
+        let p = weak.upgrade().ok_or(Errno::ENOENT)?;
+        let i = kestrel_ns::NS_ENTRIES
+            .iter()
+            .position(|(n, _, _)| n.as_bytes() == name)
+            .ok_or(Errno::ENOENT)?;
+        let (_, kind, children) = kestrel_ns::NS_ENTRIES[i];
+        let w = Arc::downgrade(&p);
+        let w2 = w.clone();
+        // Linux's `pid` is the namespace the process is in; Kestrel's proxy
+        // holds the one for its children.
+        let pick = move |p: &Arc<Process>| {
+            if kind == kestrel_ns::Kind::Pid && !children {
+                crate::ns::NsRef::Pid(p.pid_ns.clone())
+            } else {
+                p.nsproxy().get(kind, children)
+            }
+        };
+        Ok(PseudoLink::new_ref(
+            owned_by(&powner, base + i as u64, 0o777),
+            PROC_SUPER_MAGIC,
+            Box::new(move || {
+                let p = w.upgrade().ok_or(Errno::ENOENT)?;
+                let ns = pick(&p);
+                Ok(kestrel_ns::link_text(ns.kind(), ns.inum()))
+            }),
+            Some(Box::new(move || {
+                let p = w2.upgrade().ok_or(Errno::ENOENT)?;
+                Ok(kestrel_vfs::Dentry::root(crate::ns::NsInode::new_ref(
+                    pick(&p),
+                )))
+            })),
+        ))
+    };
+    PseudoDir::new_ref(
+        owned_by(p, ino, 0o511),
         PROC_SUPER_MAGIC,
         PID_BASE | u64::from(pid) << 16,
         Box::new(list),

@@ -114,6 +114,7 @@ impl Ctx<'_> {
     /// Resolves `path` relative to `dirfd` (absolute paths ignore it).
     pub async fn resolve(&self, dirfd: i32, path: &[u8], follow: bool) -> KResult<DentryRef> {
         let (root, cred) = self.walk_params_at(dirfd)?;
+        let mounts = crate::fs::mounts();
         let start = if path.first() == Some(&b'/') {
             root.clone()
         } else {
@@ -124,7 +125,7 @@ impl Ctx<'_> {
         alloc::boxed::Box::pin(
             Walker {
                 root: &root,
-                mounts: crate::fs::mounts(),
+                mounts: &mounts,
                 cred: &cred,
                 resolve: self.resolve,
             }
@@ -159,6 +160,7 @@ impl Ctx<'_> {
     pub async fn resolve_parent(&self, dirfd: i32, path: &[u8]) -> KResult<ParentLookup> {
         // The root is dirfd's with RESOLVE_IN_ROOT, for absolute paths too.
         let (root, cred) = self.walk_params_at(dirfd)?;
+        let mounts = crate::fs::mounts();
         let start = if path.first() == Some(&b'/') {
             root.clone()
         } else {
@@ -167,7 +169,7 @@ impl Ctx<'_> {
         alloc::boxed::Box::pin(
             Walker {
                 root: &root,
-                mounts: crate::fs::mounts(),
+                mounts: &mounts,
                 cred: &cred,
                 resolve: self.resolve,
             }
@@ -183,6 +185,7 @@ impl Ctx<'_> {
         path: &[u8],
     ) -> KResult<ParentLookup> {
         let (root, cred) = self.walk_params();
+        let mounts = crate::fs::mounts();
         let start = if path.first() == Some(&b'/') {
             root.clone()
         } else {
@@ -191,7 +194,7 @@ impl Ctx<'_> {
         alloc::boxed::Box::pin(
             Walker {
                 root: &root,
-                mounts: crate::fs::mounts(),
+                mounts: &mounts,
                 cred: &cred,
                 resolve: self.resolve,
             }

@@ -14,16 +14,31 @@ use super::args::*;
 use crate::process::signal::interruptible;
 use crate::process::{self, CloneShare, VforkDone, WaitFor, WaitOptions, WaitResult, thread};
 
+/// The id in the caller's own PID namespace.
 pub async fn sys_getpid(ctx: &mut Ctx<'_>) -> KResult<u64> {
-    Ok(u64::from(ctx.process().pid))
+    Ok(u64::from(ctx.process().vpid))
 }
 
+/// The thread id; a process's first thread has the process's id, so in a PID
+/// namespace it reads as the namespace's id. (Other threads of a process in a
+/// non-initial PID namespace show their global ids: Kestrel numbers only
+/// processes per namespace.)
 pub async fn sys_gettid(ctx: &mut Ctx<'_>) -> KResult<u64> {
+    let p = ctx.process();
+    if ctx.thread.tid == p.pid {
+        return Ok(u64::from(p.vpid));
+    }
     Ok(u64::from(ctx.thread.tid))
 }
 
+/// The parent's id as the caller's PID namespace sees it: 0 when the parent is
+/// outside it (the parent of a namespace's init).
 pub async fn sys_getppid(ctx: &mut Ctx<'_>) -> KResult<u64> {
-    Ok(u64::from(ctx.process().ppid()))
+    let p = ctx.process();
+    if p.pid_ns.is_root() {
+        return Ok(u64::from(p.ppid()));
+    }
+    Ok(p.parent().map_or(0, |pp| u64::from(pp.pid_in(&p.pid_ns))))
 }
 
 pub async fn sys_getuid(ctx: &mut Ctx<'_>) -> KResult<u64> {
@@ -292,8 +307,10 @@ pub async fn sys_waitid(
     Ok(0)
 }
 
-/// The clone flags Kestrel accepts; the namespace ones are refused.
+/// The clone flags Kestrel accepts (CLONE_NEWNET is refused later, by
+/// [`crate::ns::NsProxy::copy_with`]).
 const CLONE_SUPPORTED: u64 = CSIGNAL
+    | (kestrel_ns::ALL_NAMESPACES & !kestrel_ns::CLONE_NEWTIME)
     | CLONE_VM
     | CLONE_FS
     | CLONE_FILES
@@ -321,11 +338,27 @@ async fn do_clone(
     child_tid: UserPtr<i32>,
     tls: u64,
 ) -> KResult<u64> {
-    // New namespaces (other than a user namespace) need CAP_SYS_ADMIN: EPERM
-    // without it, as on Linux, before Kestrel's EINVAL for having none.
-    const PRIVILEGED_NAMESPACES: u64 =
-        0x0002_0000 | 0x0200_0000 | 0x0400_0000 | 0x0800_0000 | 0x2000_0000 | 0x4000_0000;
-    if flags & PRIVILEGED_NAMESPACES != 0
+    do_clone_ns(ctx, flags, 0, stack, parent_tid, child_tid, tls).await
+}
+
+/// [`do_clone`], with `more_ns` (clone3's CLONE_NEWTIME, a bit that is part of
+/// the exit signal in clone's flags).
+async fn do_clone_ns(
+    ctx: &mut Ctx<'_>,
+    flags: u64,
+    more_ns: u64,
+    stack: u64,
+    parent_tid: UserPtr<i32>,
+    child_tid: UserPtr<i32>,
+    tls: u64,
+) -> KResult<u64> {
+    if flags & !CLONE_SUPPORTED != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let ns_flags = (flags & kestrel_ns::ALL_NAMESPACES & !kestrel_ns::CLONE_NEWTIME) | more_ns;
+    kestrel_ns::check_clone_flags(ns_flags | (flags & !CSIGNAL))?;
+    // New namespaces (other than a user namespace) need CAP_SYS_ADMIN.
+    if kestrel_ns::needs_admin(ns_flags)
         && !ctx
             .process()
             .cred
@@ -334,9 +367,11 @@ async fn do_clone(
     {
         return Err(Errno::EPERM);
     }
-    if flags & !CLONE_SUPPORTED != 0 {
-        return Err(Errno::EINVAL);
-    }
+    let nsproxy = if ns_flags != 0 {
+        Some(ctx.process().nsproxy().copy_with(ns_flags)?)
+    } else {
+        None
+    };
     // clone(2): CLONE_THREAD needs CLONE_SIGHAND, which needs CLONE_VM.
     if (flags & CLONE_THREAD != 0 && flags & CLONE_SIGHAND == 0)
         || (flags & CLONE_SIGHAND != 0 && flags & CLONE_VM == 0)
@@ -354,6 +389,7 @@ async fn do_clone(
         process::new_thread(ctx.thread)?
     } else {
         let share = CloneShare {
+            nsproxy,
             vm: flags & CLONE_VM != 0,
             files: flags & CLONE_FILES != 0,
             fs: flags & CLONE_FS != 0,
@@ -424,6 +460,13 @@ async fn do_clone(
                 u64::from(tid),
             ))
             .await;
+        }
+    }
+    // The id as the caller's PID namespace sees the child.
+    if flags & CLONE_THREAD == 0 {
+        let seen = child.process.pid_in(&ctx.process().pid_ns);
+        if seen != 0 {
+            return Ok(u64::from(seen));
         }
     }
     Ok(u64::from(tid))
@@ -505,16 +548,49 @@ pub async fn sys_clone3(ctx: &mut Ctx<'_>, ptr: UserPtr<u8>, size: usize) -> KRe
     let mut raw = [0u8; CloneArgs::SIZE];
     ctx.mm().reader(ptr, size)?.read_extensible(&mut raw)?;
     let args = CloneArgs::from_bytes(&raw);
-    // clone3 takes the exit signal in its own field, never in the flags.
-    if args.flags & CSIGNAL != 0 || args.exit_signal > u64::from(NSIG) {
+    // clone3 takes the exit signal in its own field, never in the flags; the
+    // one CSIGNAL bit it reads is CLONE_NEWTIME.
+    if args.flags & CSIGNAL & !kestrel_ns::CLONE_NEWTIME != 0 || args.exit_signal > u64::from(NSIG)
+    {
+        return Err(Errno::EINVAL);
+    }
+    // set_tid: the ids the child is to have, one per PID namespace level from
+    // its own up. Linux checks them before the privilege it needs to choose ids
+    // (CAP_SYS_ADMIN, or CAP_CHECKPOINT_RESTORE): EPERM without it. Kestrel
+    // cannot choose ids, so with the privilege the answer is EINVAL.
+    if args.set_tid_size != 0 || args.set_tid != 0 {
+        if args.set_tid_size == 0 || args.set_tid == 0 || args.set_tid_size > 32 {
+            return Err(Errno::EINVAL);
+        }
+        let p = ctx.process();
+        let cred = p.cred.lock().clone();
+        // Making the namespaces comes first, and needs CAP_SYS_ADMIN.
+        if kestrel_ns::needs_admin(args.flags) && !cred.capable(kestrel_abi::cap::CAP_SYS_ADMIN) {
+            return Err(Errno::EPERM);
+        }
+        let nsproxy = p.nsproxy();
+        let levels = nsproxy.pid_for_children.level as u64
+            + 1
+            + u64::from(args.flags & kestrel_ns::CLONE_NEWPID != 0);
+        if args.set_tid_size > levels {
+            return Err(Errno::EINVAL);
+        }
+        // The capabilities count in the user namespace owning the PID
+        // namespace the ids are for: a process in a user namespace of its
+        // own (made after that PID namespace) has none there. A new PID
+        // namespace belongs to the caller's user namespace.
+        let mine = args.flags & kestrel_ns::CLONE_NEWPID != 0
+            || nsproxy.user.is_ancestor_of(&nsproxy.pid_for_children.owner);
+        if !mine
+            || (!cred.capable(kestrel_abi::cap::CAP_SYS_ADMIN)
+                && !cred.capable(kestrel_abi::cap::CAP_CHECKPOINT_RESTORE))
+        {
+            return Err(Errno::EPERM);
+        }
         return Err(Errno::EINVAL);
     }
     // `pidfd` only matters with CLONE_PIDFD (glibc leaves a pointer there anyway).
-    if args.flags & CLONE_PIDFD != 0
-        || args.set_tid != 0
-        || args.set_tid_size != 0
-        || args.cgroup != 0
-    {
+    if args.flags & CLONE_PIDFD != 0 || args.cgroup != 0 {
         return Err(Errno::EINVAL);
     }
     if (args.stack == 0) != (args.stack_size == 0) {
@@ -527,9 +603,10 @@ pub async fn sys_clone3(ctx: &mut Ctx<'_>, ptr: UserPtr<u8>, size: usize) -> KRe
     } else {
         0
     };
-    do_clone(
+    do_clone_ns(
         ctx,
-        args.flags | args.exit_signal,
+        (args.flags & !kestrel_ns::CLONE_NEWTIME) | args.exit_signal,
+        args.flags & kestrel_ns::CLONE_NEWTIME,
         stack,
         UserPtr::new(args.parent_tid),
         UserPtr::new(args.child_tid),
@@ -561,43 +638,108 @@ pub async fn sys_execveat(
 /// unshare(2): what Kestrel can stop sharing (the descriptor table with
 /// CLONE_FILES, the fs context with CLONE_FS; SEM_UNDO adjustments are per
 /// process already); CLONE_THREAD, CLONE_SIGHAND and CLONE_VM only in a
-/// single-threaded process (nothing to do). New namespaces are EPERM without
-/// CAP_SYS_ADMIN and EINVAL with it (Kestrel has none); unknown flags EINVAL.
+/// single-threaded process (nothing to do); new namespaces (see
+/// [`crate::ns`]), which need CAP_SYS_ADMIN (a user namespace excepted).
 pub async fn sys_unshare(ctx: &mut Ctx<'_>, flags: u64) -> KResult<u64> {
-    const CLONE_NEWTIME: u64 = 0x80;
-    const CLONE_NEWUSER: u64 = 0x1000_0000;
-    const NAMESPACES: u64 =
-        0x0002_0000 | 0x0200_0000 | 0x0400_0000 | 0x0800_0000 | 0x2000_0000 | 0x4000_0000;
-    let known = CLONE_THREAD
-        | CLONE_FS
-        | CLONE_SIGHAND
-        | CLONE_VM
-        | CLONE_FILES
-        | CLONE_SYSVSEM
-        | NAMESPACES
-        | CLONE_NEWUSER
-        | CLONE_NEWTIME;
-    let flags = flags & 0xffff_ffff;
-    if flags & !known != 0 {
-        return Err(Errno::EINVAL);
-    }
+    use kestrel_ns::{ALL_NAMESPACES, CLONE_NEWUSER};
+    let flags = kestrel_ns::unshare_flags(flags & 0xffff_ffff)?;
     let p = ctx.process().clone();
     if flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_VM) != 0 && p.threads.lock().len() > 1 {
         return Err(Errno::EINVAL);
     }
-    if flags & (NAMESPACES | CLONE_NEWTIME) != 0
-        && !p.cred.lock().capable(kestrel_abi::cap::CAP_SYS_ADMIN)
-    {
+    if kestrel_ns::needs_admin(flags) && !p.cred.lock().capable(kestrel_abi::cap::CAP_SYS_ADMIN) {
         return Err(Errno::EPERM);
     }
-    if flags & (NAMESPACES | CLONE_NEWTIME | CLONE_NEWUSER) != 0 {
-        return Err(Errno::EINVAL);
+    // A chrooted process may not make a user namespace (it could escape).
+    if flags & CLONE_NEWUSER != 0 {
+        let fs = p.fs();
+        let root = fs.lock().root.clone();
+        if root.parent().is_some() {
+            return Err(Errno::EPERM);
+        }
     }
+    let ns_flags = flags & ALL_NAMESPACES;
+    let nsproxy = if ns_flags != 0 {
+        Some(p.nsproxy().copy_with(ns_flags)?)
+    } else {
+        None
+    };
     if flags & CLONE_FILES != 0 {
         p.unshare_files();
     }
     if flags & CLONE_FS != 0 {
         p.unshare_fs();
     }
+    if let Some(n) = nsproxy {
+        p.set_nsproxy(n);
+    }
+    Ok(0)
+}
+
+/// setns(2): moves the caller into the namespace an open /proc/PID/ns file
+/// names. `nstype` 0 takes any kind, else it must name the file's kind
+/// (EINVAL); other descriptors are EINVAL (Kestrel has no pidfds to take);
+/// joining needs CAP_SYS_ADMIN (EPERM). A PID namespace becomes the one the
+/// caller's children are made in; a time namespace the caller's own and its
+/// children's (EUSERS with other threads); a user namespace needs a single
+/// thread and another namespace than the caller's (EINVAL).
+pub async fn sys_setns(ctx: &mut Ctx<'_>, fd: Fd, nstype: i32) -> KResult<u64> {
+    use crate::ns::NsRef;
+    let file = ctx.file(fd)?;
+    let ns = crate::ns::of_file(&file).ok_or(Errno::EINVAL)?;
+    if !kestrel_ns::setns_type_ok(i64::from(nstype), ns.kind()) {
+        return Err(Errno::EINVAL);
+    }
+    let p = ctx.process().clone();
+    if !p.cred.lock().capable(kestrel_abi::cap::CAP_SYS_ADMIN) {
+        return Err(Errno::EPERM);
+    }
+    let threads = p.threads.lock().len();
+    let old = p.nsproxy();
+    let mut n = (*old).clone();
+    match ns {
+        NsRef::Mnt(m) => n.mnt = m,
+        NsRef::Uts(u) => n.uts = u,
+        NsRef::Ipc(i) => n.ipc = i,
+        NsRef::Pid(pid) => {
+            // Only the caller's own PID namespace or one below it.
+            let mut x = Some(pid.clone());
+            let mut ok = false;
+            while let Some(y) = x {
+                if Arc::ptr_eq(&y, &p.pid_ns) {
+                    ok = true;
+                    break;
+                }
+                x = y.parent.clone();
+            }
+            if !ok {
+                return Err(Errno::EINVAL);
+            }
+            n.pid_for_children = pid;
+        }
+        NsRef::Time(t) => {
+            if threads > 1 {
+                return Err(Errno::EUSERS);
+            }
+            t.freeze();
+            let was_root = old.time.is_root();
+            n.time = t.clone();
+            n.time_for_children = t.clone();
+            if was_root != t.is_root() {
+                crate::vdso::use_syscalls(&p.mm(), !t.is_root())?;
+            }
+        }
+        NsRef::Plain(kind, x) => match kind {
+            kestrel_ns::Kind::User => {
+                if threads > 1 || Arc::ptr_eq(&x, &old.user) {
+                    return Err(Errno::EINVAL);
+                }
+                n.user = x;
+            }
+            kestrel_ns::Kind::Cgroup => n.cgroup = x,
+            _ => n.net = x,
+        },
+    }
+    p.set_nsproxy(Arc::new(n));
     Ok(0)
 }

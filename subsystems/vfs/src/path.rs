@@ -212,6 +212,7 @@ pub fn identity(i: &InodeRef) -> (u64, u64) {
     (m.dev, m.ino)
 }
 
+#[derive(Clone)]
 struct Mount {
     at: (u64, u64),
     root: InodeRef,
@@ -244,6 +245,17 @@ impl Mounts {
     /// An empty table.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A new table with the same mounts, for a new mount namespace: mounting
+    /// and unmounting in one is not seen in the other. The per-mount flags stay
+    /// shared with the original's mounts (a remount shows in both), as do the
+    /// root's, so dentries reached through either table keep working.
+    pub fn copy(&self) -> Self {
+        Self {
+            list: spin::RwLock::new(self.list.read().clone()),
+            root: self.root.clone(),
+        }
     }
 
     /// The root file system's mount.

@@ -1,0 +1,469 @@
+//! Namespaces: what a process sees of the system's names, mounts, IPC objects,
+//! process ids and clocks.
+//!
+//! Each process holds an [`NsProxy`] (Linux's name): one `Arc` for each kind of
+//! namespace it is in. Processes in the same namespaces share one proxy; fork
+//! shares the parent's, and unshare(2), clone(2) with CLONE_NEW* and setns(2)
+//! give the caller a new proxy that differs in the namespaces they name. A
+//! namespace lives as long as a proxy or an open `/proc/PID/ns/*` file holds it.
+//!
+//! What each kind holds:
+//! * UTS: the host and domain names;
+//! * IPC: the System V registries ([`crate::syscall::ipc::IpcNamespace`]);
+//! * mount: a mount table (a copy of the creator's when made);
+//! * PID: a counter of ids; a process made in a new PID namespace has a second,
+//!   namespace-local id ([`crate::process::Process::vpid`]);
+//! * time: offsets of CLOCK_MONOTONIC and CLOCK_BOOTTIME;
+//! * user, cgroup and network: an identity (inode number) only.
+//!
+//! The pure rules (flag checks, the timens_offsets text) are in [`kestrel_ns`].
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::any::Any;
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
+
+use kestrel_abi::fs::{S_IFREG, Statfs};
+use kestrel_abi::time::Timespec;
+use kestrel_abi::{Errno, KResult};
+use kestrel_ns::Kind;
+use kestrel_vfs::{Inode, InodeRef, Metadata, Mounts};
+
+use crate::syscall::ipc::IpcNamespace;
+
+pub use kestrel_ns::{
+    CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWTIME,
+    CLONE_NEWUSER, CLONE_NEWUTS,
+};
+
+static NEXT_INUM: AtomicU64 = AtomicU64::new(kestrel_ns::FIRST_DYNAMIC_INUM);
+
+/// The inode number of a new namespace (its identity in /proc/PID/ns).
+fn new_inum() -> u64 {
+    NEXT_INUM.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A UTS namespace: the names uname(2) reports that an administrator sets.
+pub struct UtsNs {
+    pub inum: u64,
+    hostname: spin::Mutex<Vec<u8>>,
+    domainname: spin::Mutex<Vec<u8>>,
+}
+
+impl UtsNs {
+    pub fn hostname(&self) -> Vec<u8> {
+        self.hostname.lock().clone()
+    }
+    pub fn domainname(&self) -> Vec<u8> {
+        self.domainname.lock().clone()
+    }
+    pub fn set_hostname(&self, name: &[u8]) {
+        *self.hostname.lock() = name.to_vec();
+    }
+    pub fn set_domainname(&self, name: &[u8]) {
+        *self.domainname.lock() = name.to_vec();
+    }
+    /// A new namespace starting with this one's names (as Linux copies them).
+    fn copy(&self) -> Arc<Self> {
+        Arc::new(Self {
+            inum: new_inum(),
+            hostname: spin::Mutex::new(self.hostname()),
+            domainname: spin::Mutex::new(self.domainname()),
+        })
+    }
+}
+
+/// A mount namespace: its own mount table.
+pub struct MntNs {
+    pub inum: u64,
+    pub mounts: Arc<Mounts>,
+}
+
+/// A PID namespace: where the ids of the processes made in it are counted.
+pub struct PidNs {
+    pub inum: u64,
+    /// 0 for the initial namespace.
+    pub level: u32,
+    pub parent: Option<Arc<PidNs>>,
+    /// The user namespace that owns it (its creator's): privilege over the
+    /// namespace (clone3's set_tid) is privilege in that user namespace.
+    pub owner: Arc<PlainNs>,
+    next: AtomicU32,
+}
+
+impl PidNs {
+    /// Whether this is the initial namespace (whose ids are the global ones).
+    pub fn is_root(&self) -> bool {
+        self.level == 0
+    }
+    /// The next id in this namespace (1 for its first process, its init).
+    pub fn alloc(&self) -> u32 {
+        self.next.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// A time namespace: how far CLOCK_MONOTONIC and CLOCK_BOOTTIME (and their
+/// RAW, COARSE and ALARM variants) are shifted for the processes in it.
+pub struct TimeNs {
+    pub inum: u64,
+    monotonic: AtomicI64,
+    boottime: AtomicI64,
+    /// Set once a process is in it: from then on the offsets are fixed
+    /// (writing timens_offsets is EACCES), as in Linux.
+    frozen: AtomicBool,
+}
+
+impl TimeNs {
+    fn new(inum: u64) -> Arc<Self> {
+        Arc::new(Self {
+            inum,
+            monotonic: AtomicI64::new(0),
+            boottime: AtomicI64::new(0),
+            frozen: AtomicBool::new(false),
+        })
+    }
+    pub fn is_root(&self) -> bool {
+        self.inum == Kind::Time.init_inum()
+    }
+    /// The (monotonic, boottime) offsets in ns.
+    pub fn offsets(&self) -> (i64, i64) {
+        (
+            self.monotonic.load(Ordering::Relaxed),
+            self.boottime.load(Ordering::Relaxed),
+        )
+    }
+    /// A process entered: the offsets can no longer change.
+    pub fn freeze(&self) {
+        self.frozen.store(true, Ordering::Relaxed);
+    }
+    /// Writes offsets (already checked) unless a process is in the namespace.
+    pub fn set_offsets(&self, monotonic: Option<i64>, boottime: Option<i64>) -> KResult<()> {
+        if self.frozen.load(Ordering::Relaxed) {
+            return Err(Errno::EACCES);
+        }
+        if let Some(m) = monotonic {
+            self.monotonic.store(m, Ordering::Relaxed);
+        }
+        if let Some(b) = boottime {
+            self.boottime.store(b, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+    /// The offset (ns) this namespace adds to `clock`.
+    pub fn offset_of(&self, clock: i32) -> i64 {
+        match clock {
+            // MONOTONIC, MONOTONIC_RAW, MONOTONIC_COARSE.
+            1 | 4 | 6 => self.monotonic.load(Ordering::Relaxed),
+            // BOOTTIME, BOOTTIME_ALARM.
+            7 | 9 => self.boottime.load(Ordering::Relaxed),
+            _ => 0,
+        }
+    }
+}
+
+/// A namespace that is, in Kestrel, an identity only (user, cgroup, net).
+pub struct PlainNs {
+    pub inum: u64,
+    pub parent: Option<Arc<PlainNs>>,
+}
+
+impl PlainNs {
+    /// Whether `self` is `other` or one of its ancestors.
+    pub fn is_ancestor_of(self: &Arc<Self>, other: &Arc<PlainNs>) -> bool {
+        let mut x = Some(other);
+        while let Some(y) = x {
+            if Arc::ptr_eq(y, self) {
+                return true;
+            }
+            x = y.parent.as_ref();
+        }
+        false
+    }
+}
+
+/// The namespaces a process is in.
+#[derive(Clone)]
+pub struct NsProxy {
+    pub uts: Arc<UtsNs>,
+    pub ipc: Arc<IpcNamespace>,
+    pub mnt: Arc<MntNs>,
+    pub net: Arc<PlainNs>,
+    /// Where the process's children go (unshare(CLONE_NEWPID) changes only this;
+    /// the process's own namespace is fixed: `Process::pid_ns`).
+    pub pid_for_children: Arc<PidNs>,
+    pub time: Arc<TimeNs>,
+    /// Where the children go (unshare(CLONE_NEWTIME) changes only this).
+    pub time_for_children: Arc<TimeNs>,
+    pub cgroup: Arc<PlainNs>,
+    /// Linux keeps the user namespace with the credentials; Kestrel keeps it here.
+    pub user: Arc<PlainNs>,
+}
+
+static INIT: spin::Once<Arc<NsProxy>> = spin::Once::new();
+
+/// The namespaces that exist at boot (made on first use, after the file system).
+pub fn init_proxy() -> Arc<NsProxy> {
+    INIT.call_once(|| {
+        let time = TimeNs::new(Kind::Time.init_inum());
+        time.freeze();
+        Arc::new(NsProxy {
+            uts: Arc::new(UtsNs {
+                inum: Kind::Uts.init_inum(),
+                hostname: spin::Mutex::new(b"kestrel".to_vec()),
+                domainname: spin::Mutex::new(b"(none)".to_vec()),
+            }),
+            ipc: IpcNamespace::new(Kind::Ipc.init_inum()),
+            mnt: Arc::new(MntNs {
+                inum: Kind::Mnt.init_inum(),
+                mounts: crate::fs::init_mounts(),
+            }),
+            net: Arc::new(PlainNs {
+                inum: Kind::Net.init_inum(),
+                parent: None,
+            }),
+            pid_for_children: init_pid_ns(),
+            time: time.clone(),
+            time_for_children: time,
+            cgroup: Arc::new(PlainNs {
+                inum: Kind::Cgroup.init_inum(),
+                parent: None,
+            }),
+            user: init_user_ns(),
+        })
+    })
+    .clone()
+}
+
+static INIT_USER: spin::Once<Arc<PlainNs>> = spin::Once::new();
+
+/// The initial user namespace.
+pub fn init_user_ns() -> Arc<PlainNs> {
+    INIT_USER
+        .call_once(|| {
+            Arc::new(PlainNs {
+                inum: Kind::User.init_inum(),
+                parent: None,
+            })
+        })
+        .clone()
+}
+
+static INIT_PID: spin::Once<Arc<PidNs>> = spin::Once::new();
+
+/// The initial PID namespace.
+pub fn init_pid_ns() -> Arc<PidNs> {
+    INIT_PID
+        .call_once(|| {
+            Arc::new(PidNs {
+                inum: Kind::Pid.init_inum(),
+                level: 0,
+                parent: None,
+                owner: init_user_ns(),
+                next: AtomicU32::new(1),
+            })
+        })
+        .clone()
+}
+
+/// The calling process's namespaces (the initial ones when there is no caller).
+pub fn current() -> Arc<NsProxy> {
+    match crate::process::current_thread() {
+        Some(t) => t.process.nsproxy(),
+        None => init_proxy(),
+    }
+}
+
+impl NsProxy {
+    /// A copy with new namespaces of the kinds in `flags` (CLONE_NEW*), as
+    /// unshare(2) and clone(2) make them. CLONE_NEWPID and CLONE_NEWTIME change
+    /// only the `*_for_children` namespaces; the caller applies them to a child.
+    /// CLONE_NEWNET is not offered (EINVAL): Kestrel has one network stack.
+    pub fn copy_with(&self, flags: u64) -> KResult<Arc<NsProxy>> {
+        if flags & CLONE_NEWNET != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let mut n = self.clone();
+        if flags & CLONE_NEWUTS != 0 {
+            n.uts = self.uts.copy();
+        }
+        if flags & CLONE_NEWIPC != 0 {
+            n.ipc = IpcNamespace::new(new_inum());
+        }
+        if flags & CLONE_NEWNS != 0 {
+            n.mnt = Arc::new(MntNs {
+                inum: new_inum(),
+                mounts: Arc::new(self.mnt.mounts.copy()),
+            });
+        }
+        if flags & CLONE_NEWUSER != 0 {
+            let mut depth = 0;
+            let mut u = Some(&self.user);
+            while let Some(x) = u {
+                depth += 1;
+                u = x.parent.as_ref();
+            }
+            // Linux: at most 32 nested user namespaces (EUSERS past them).
+            if depth > 32 {
+                return Err(Errno::EUSERS);
+            }
+            n.user = Arc::new(PlainNs {
+                inum: new_inum(),
+                parent: Some(self.user.clone()),
+            });
+        }
+        if flags & CLONE_NEWPID != 0 {
+            let parent = self.pid_for_children.clone();
+            // Linux nests at most 32 levels (MAX_PID_NS_LEVEL): ENOSPC past them.
+            if parent.level >= 32 {
+                return Err(Errno::ENOSPC);
+            }
+            n.pid_for_children = Arc::new(PidNs {
+                inum: new_inum(),
+                level: parent.level + 1,
+                parent: Some(parent),
+                owner: n.user.clone(),
+                next: AtomicU32::new(1),
+            });
+        }
+        if flags & CLONE_NEWTIME != 0 {
+            n.time_for_children = TimeNs::new(new_inum());
+        }
+        if flags & CLONE_NEWCGROUP != 0 {
+            n.cgroup = Arc::new(PlainNs {
+                inum: new_inum(),
+                parent: Some(self.cgroup.clone()),
+            });
+        }
+        Ok(Arc::new(n))
+    }
+
+    /// The proxy a new child process gets: the same, except that its time
+    /// namespace is the creator's time_for_children (which is then frozen).
+    pub fn for_child(self: &Arc<Self>) -> Arc<NsProxy> {
+        if Arc::ptr_eq(&self.time, &self.time_for_children) {
+            return self.clone();
+        }
+        self.time_for_children.freeze();
+        let mut n = (**self).clone();
+        n.time = self.time_for_children.clone();
+        Arc::new(n)
+    }
+
+    /// The namespace of `kind` this proxy shows in /proc/PID/ns (`children`:
+    /// the `*_for_children` view).
+    pub fn get(&self, kind: Kind, children: bool) -> NsRef {
+        match kind {
+            Kind::Mnt => NsRef::Mnt(self.mnt.clone()),
+            Kind::Uts => NsRef::Uts(self.uts.clone()),
+            Kind::Ipc => NsRef::Ipc(self.ipc.clone()),
+            Kind::Net => NsRef::Plain(Kind::Net, self.net.clone()),
+            Kind::Pid => NsRef::Pid(self.pid_for_children.clone()),
+            Kind::Time if children => NsRef::Time(self.time_for_children.clone()),
+            Kind::Time => NsRef::Time(self.time.clone()),
+            Kind::User => NsRef::Plain(Kind::User, self.user.clone()),
+            Kind::Cgroup => NsRef::Plain(Kind::Cgroup, self.cgroup.clone()),
+        }
+    }
+}
+
+/// One namespace of any kind, as a /proc/PID/ns file holds it.
+#[derive(Clone)]
+pub enum NsRef {
+    Mnt(Arc<MntNs>),
+    Uts(Arc<UtsNs>),
+    Ipc(Arc<IpcNamespace>),
+    Pid(Arc<PidNs>),
+    Time(Arc<TimeNs>),
+    Plain(Kind, Arc<PlainNs>),
+}
+
+impl NsRef {
+    pub fn kind(&self) -> Kind {
+        match self {
+            NsRef::Mnt(_) => Kind::Mnt,
+            NsRef::Uts(_) => Kind::Uts,
+            NsRef::Ipc(_) => Kind::Ipc,
+            NsRef::Pid(_) => Kind::Pid,
+            NsRef::Time(_) => Kind::Time,
+            NsRef::Plain(k, _) => *k,
+        }
+    }
+    pub fn inum(&self) -> u64 {
+        match self {
+            NsRef::Mnt(n) => n.inum,
+            NsRef::Uts(n) => n.inum,
+            NsRef::Ipc(n) => n.inum,
+            NsRef::Pid(n) => n.inum,
+            NsRef::Time(n) => n.inum,
+            NsRef::Plain(_, n) => n.inum,
+        }
+    }
+}
+
+/// The device number of nsfs (Linux's is an anonymous device too).
+pub const NSFS_DEV: u64 = kestrel_abi::fs::makedev(0, 3);
+/// NSFS_MAGIC, statfs's f_type for a namespace file.
+const NSFS_MAGIC: i64 = 0x6e73_6673;
+
+/// The file a /proc/PID/ns link leads to: it holds the namespace; its inode
+/// number is the namespace's. setns(2) takes a descriptor opened on it.
+pub struct NsInode {
+    pub ns: NsRef,
+}
+
+impl NsInode {
+    pub fn new_ref(ns: NsRef) -> InodeRef {
+        Arc::new(Self { ns })
+    }
+}
+
+impl Inode for NsInode {
+    fn metadata(&self) -> Metadata {
+        let now = Timespec::from_ns(0);
+        Metadata {
+            dev: NSFS_DEV,
+            ino: self.ns.inum(),
+            mode: S_IFREG | 0o444,
+            nlink: 1,
+            uid: 0,
+            gid: 0,
+            rdev: 0,
+            size: 0,
+            blksize: 4096,
+            blocks: 0,
+            atime: now,
+            mtime: now,
+            ctime: now,
+        }
+    }
+    fn statfs(&self) -> Statfs {
+        kestrel_vfs::pseudo::pseudo_statfs(NSFS_DEV, NSFS_MAGIC)
+    }
+    fn set_mode(&self, _: u32) -> KResult<()> {
+        Err(Errno::EPERM)
+    }
+    fn set_owner(&self, _: Option<u32>, _: Option<u32>) -> KResult<()> {
+        Err(Errno::EPERM)
+    }
+    fn set_times(&self, _: Option<Timespec>, _: Option<Timespec>) -> KResult<()> {
+        Err(Errno::EPERM)
+    }
+    fn read_at(&self, _: u64, _: &mut [u8]) -> KResult<usize> {
+        Err(Errno::EINVAL)
+    }
+    fn write_at(&self, _: u64, _: &[u8]) -> KResult<usize> {
+        Err(Errno::EINVAL)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// The namespace an open file names, if it is a namespace file.
+pub fn of_file(f: &kestrel_vfs::OpenFile) -> Option<NsRef> {
+    let d = f.dentry()?;
+    d.inode
+        .as_any()
+        .downcast_ref::<NsInode>()
+        .map(|n| n.ns.clone())
+}

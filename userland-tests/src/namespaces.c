@@ -1,0 +1,497 @@
+/* Namespaces: unshare(2) and setns(2) with UTS, IPC, mount, PID and time
+ * namespaces; the /proc/PID/ns links; /proc/PID/timens_offsets.
+ *
+ * Every case changes namespaces in a child process (fork), which reports by
+ * its exit status, so the runner itself stays in the initial namespaces. */
+#define KT_AREA "namespaces"
+#include "kt.h"
+
+#include <sched.h>
+#include <sys/ipc.h>
+#include <sys/mount.h>
+#include <sys/shm.h>
+#include <sys/sysinfo.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x80
+#endif
+#ifndef CLONE_NEWCGROUP
+#define CLONE_NEWCGROUP 0x02000000
+#endif
+
+/* Runs fn in a child; returns its exit status (0: it succeeded), or 255 if
+ * it was killed, -1 if fork failed. */
+static int in_child(int (*fn)(void))
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0)
+        _exit(fn());
+    int st;
+    if (waitpid(pid, &st, 0) != pid)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 255;
+}
+
+/* The inode number in a /proc/self/ns link's text ("uts:[4026531838]"), 0 if
+ * the text is not of that form for `kind`. */
+static unsigned long ns_link_inode(const char *path, const char *kind)
+{
+    char buf[64];
+    ssize_t n = readlink(path, buf, sizeof buf - 1);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    size_t k = strlen(kind);
+    if (strncmp(buf, kind, k) != 0 || strncmp(buf + k, ":[", 2) != 0)
+        return 0;
+    char *end;
+    unsigned long v = strtoul(buf + k + 2, &end, 10);
+    return strcmp(end, "]") == 0 ? v : 0;
+}
+
+static long long mono_ns(clockid_t c, int raw_syscall)
+{
+    struct timespec ts;
+    if (raw_syscall)
+        syscall(SYS_clock_gettime, c, &ts);
+    else
+        clock_gettime(c, &ts);
+    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int write_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY);
+    if (fd < 0)
+        return -1;
+    ssize_t n = write(fd, text, strlen(text));
+    int e = errno;
+    close(fd);
+    errno = e;
+    return n < 0 ? -1 : 0;
+}
+
+/* ---- flags and privilege ---------------------------------------------- */
+
+TEST(unshare_unknown_flag_is_einval) {
+    EXPECT_ERRNO(unshare(0x1), EINVAL);
+}
+
+static int child_unprivileged_newuts(void)
+{
+    if (setresuid(65534, 65534, 65534) != 0)
+        return 1;
+    if (unshare(CLONE_NEWUTS) != -1 || errno != EPERM)
+        return 2;
+    if (unshare(CLONE_NEWIPC | CLONE_NEWNS) != -1 || errno != EPERM)
+        return 3;
+    return 0;
+}
+
+TEST(unshare_new_namespaces_without_cap_sys_admin_is_eperm) {
+    EXPECT_EQ(in_child(child_unprivileged_newuts), 0);
+}
+
+TEST(unshare_zero_is_a_no_op) {
+    EXPECT_EQ(unshare(0), 0);
+}
+
+/* ---- /proc/PID/ns ----------------------------------------------------- */
+
+TEST(ns_link_reads_kind_and_inode_number) {
+    static const char *kinds[] = {"ipc", "mnt", "net", "pid", "uts", "user", "cgroup", "time"};
+    for (unsigned i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/ns/%s", kinds[i]);
+        unsigned long ino = ns_link_inode(path, kinds[i]);
+        CHECK(ino != 0, "%s does not read as %s:[N]", path, kinds[i]);
+        struct stat st;
+        OK(stat(path, &st));
+        CHECK(st.st_ino == ino, "%s: stat ino %lu, link says %lu", path,
+              (unsigned long)st.st_ino, ino);
+        CHECK(S_ISREG(st.st_mode), "%s: mode %o", path, st.st_mode);
+        OK(lstat(path, &st));
+        CHECK(S_ISLNK(st.st_mode), "%s: lstat mode %o", path, st.st_mode);
+    }
+}
+
+TEST(ns_for_children_links_match_own_before_unshare) {
+    EXPECT_EQ(ns_link_inode("/proc/self/ns/pid_for_children", "pid"),
+              ns_link_inode("/proc/self/ns/pid", "pid"));
+    EXPECT_EQ(ns_link_inode("/proc/self/ns/time_for_children", "time"),
+              ns_link_inode("/proc/self/ns/time", "time"));
+}
+
+static int child_unshare_changes_only_named_link(void)
+{
+    unsigned long uts = ns_link_inode("/proc/self/ns/uts", "uts");
+    unsigned long ipc = ns_link_inode("/proc/self/ns/ipc", "ipc");
+    if (unshare(CLONE_NEWUTS) != 0)
+        return 1;
+    unsigned long uts2 = ns_link_inode("/proc/self/ns/uts", "uts");
+    if (uts2 == 0 || uts2 == uts)
+        return 2;
+    if (ns_link_inode("/proc/self/ns/ipc", "ipc") != ipc)
+        return 3;
+    return 0;
+}
+
+TEST(unshare_gives_a_new_inode_number_to_that_kind_only) {
+    EXPECT_EQ(in_child(child_unshare_changes_only_named_link), 0);
+}
+
+/* ---- UTS --------------------------------------------------------------- */
+
+static int child_sethostname_in_new_uts(void)
+{
+    struct utsname before, u;
+    uname(&before);
+    int fd = open("/proc/self/ns/uts", O_RDONLY);
+    if (fd < 0)
+        return 1;
+    if (unshare(CLONE_NEWUTS) != 0)
+        return 2;
+    uname(&u);
+    if (strcmp(u.nodename, before.nodename) != 0)
+        return 3; /* the new namespace starts with a copy */
+    if (sethostname("kt-ns-child", 11) != 0)
+        return 4;
+    uname(&u);
+    if (strcmp(u.nodename, "kt-ns-child") != 0)
+        return 5;
+    /* Back to the first namespace: its name is untouched. */
+    if (setns(fd, CLONE_NEWUTS) != 0)
+        return 6;
+    uname(&u);
+    if (strcmp(u.nodename, before.nodename) != 0)
+        return 7;
+    return 0;
+}
+
+TEST(new_uts_namespace_has_its_own_hostname_and_setns_returns) {
+    struct utsname before, after;
+    uname(&before);
+    EXPECT_EQ(in_child(child_sethostname_in_new_uts), 0);
+    uname(&after);
+    EXPECT_EQ(strcmp(before.nodename, after.nodename), 0);
+}
+
+/* ---- setns errors ------------------------------------------------------ */
+
+TEST(setns_bad_fd_is_ebadf) {
+    EXPECT_ERRNO(setns(-1, CLONE_NEWUTS), EBADF);
+    EXPECT_ERRNO(setns(9999, 0), EBADF);
+}
+
+TEST(setns_on_a_regular_file_is_einval) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    static int fd = -1;
+    if (fd >= 0)
+        close(fd);
+    fd = OK(open(kt_path(d, "f"), O_CREAT | O_RDWR, 0600));
+    EXPECT_ERRNO(setns(fd, CLONE_NEWUTS), EINVAL);
+    EXPECT_ERRNO(setns(fd, 0), EINVAL);
+}
+
+TEST(setns_type_mismatch_or_invalid_is_einval) {
+    /* Kept open across runs of the case: a failed check returns early. */
+    static int fd = -1;
+    if (fd < 0)
+        fd = OK(open("/proc/self/ns/uts", O_RDONLY));
+    EXPECT_ERRNO(setns(fd, CLONE_NEWIPC), EINVAL);
+    EXPECT_ERRNO(setns(fd, -1), EINVAL);
+    EXPECT_ERRNO(setns(fd, CLONE_NEWUTS | CLONE_NEWIPC), EINVAL);
+}
+
+static int child_setns_unprivileged(void)
+{
+    int fd = open("/proc/self/ns/uts", O_RDONLY);
+    if (fd < 0)
+        return 1;
+    if (seteuid(65534) != 0)
+        return 2;
+    if (setns(fd, CLONE_NEWUTS) != -1 || errno != EPERM)
+        return 3;
+    if (setns(fd, 0) != -1 || errno != EPERM)
+        return 4;
+    return 0;
+}
+
+TEST(setns_without_cap_sys_admin_is_eperm) {
+    EXPECT_EQ(in_child(child_setns_unprivileged), 0);
+}
+
+TEST(setns_into_own_namespace_succeeds) {
+    /* In a child: joining the namespace one is in changes nothing. */
+    int fd = OK(open("/proc/self/ns/uts", O_RDONLY));
+    pid_t pid = OK(fork());
+    if (pid == 0)
+        _exit(setns(fd, 0) == 0 ? 0 : 1);
+    int st;
+    OK(waitpid(pid, &st, 0));
+    close(fd);
+    EXPECT_EQ(WEXITSTATUS(st), 0);
+}
+
+/* ---- IPC --------------------------------------------------------------- */
+
+static int kt_shmid;
+static int kt_ipc_fd;
+
+static int child_new_ipc_hides_segment(void)
+{
+    if (unshare(CLONE_NEWIPC) != 0)
+        return 1;
+    void *p = shmat(kt_shmid, NULL, 0);
+    if (p != (void *)-1 || errno != EINVAL)
+        return 2;
+    if (setns(kt_ipc_fd, CLONE_NEWIPC) != 0)
+        return 3;
+    p = shmat(kt_shmid, NULL, 0);
+    if (p == (void *)-1)
+        return 4;
+    shmdt(p);
+    return 0;
+}
+
+TEST(new_ipc_namespace_does_not_see_the_old_segments) {
+    kt_shmid = OK(shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600));
+    kt_ipc_fd = open("/proc/self/ns/ipc", O_RDONLY);
+    int r = in_child(child_new_ipc_hides_segment);
+    close(kt_ipc_fd);
+    shmctl(kt_shmid, IPC_RMID, NULL);
+    EXPECT_EQ(r, 0);
+}
+
+/* ---- mount ------------------------------------------------------------- */
+
+static const char *kt_mnt_dir;
+
+static int child_mount_in_new_mount_ns(void)
+{
+    if (unshare(CLONE_NEWNS) != 0)
+        return 1;
+    /* Linux's / is often shared: keep the mount from propagating back. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+        return 2;
+    if (mount("kt-ns", kt_mnt_dir, "tmpfs", 0, "") != 0)
+        return 3;
+    char path[300];
+    snprintf(path, sizeof path, "%s/inside", kt_mnt_dir);
+    int fd = open(path, O_CREAT | O_WRONLY, 0600);
+    if (fd < 0)
+        return 4;
+    close(fd);
+    return 0;
+}
+
+TEST(mount_in_new_mount_namespace_is_not_seen_outside) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    kt_mnt_dir = d;
+    EXPECT_EQ(in_child(child_mount_in_new_mount_ns), 0);
+    struct stat st;
+    EXPECT_ERRNO(stat(kt_path(d, "inside"), &st), ENOENT);
+    /* Nothing is mounted there any more: the directory can go. */
+}
+
+static int child_newns_unshares_cwd(void)
+{
+    /* unshare(CLONE_NEWNS) implies CLONE_FS: with a shared fs context (from
+     * a CLONE_FS child) the caller gets its own cwd. */
+    return unshare(CLONE_NEWNS) == 0 ? 0 : 1;
+}
+
+TEST(unshare_newns_succeeds_for_root) {
+    EXPECT_EQ(in_child(child_newns_unshares_cwd), 0);
+}
+
+/* ---- PID --------------------------------------------------------------- */
+
+static int child_new_pid_namespace(void)
+{
+    if (unshare(CLONE_NEWPID) != 0)
+        return 1;
+    /* The caller stays where it is; its next child is the new one's init. */
+    if (ns_link_inode("/proc/self/ns/pid", "pid") ==
+        ns_link_inode("/proc/self/ns/pid_for_children", "pid"))
+        return 2;
+    pid_t pid = fork();
+    if (pid < 0)
+        return 3;
+    if (pid == 0)
+        _exit(getpid() == 1 && getppid() == 0 ? 0 : 1);
+    int st;
+    if (waitpid(pid, &st, 0) != pid)
+        return 4;
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return 5;
+    return pid > 1 ? 0 : 6;
+}
+
+TEST(first_child_in_new_pid_namespace_is_pid_1) {
+    EXPECT_EQ(in_child(child_new_pid_namespace), 0);
+}
+
+/* ---- time -------------------------------------------------------------- */
+
+static int child_timens_offsets(void)
+{
+    if (unshare(CLONE_NEWTIME) != 0)
+        return 1;
+    if (write_file("/proc/self/timens_offsets", "1 100 0\n7 1 0\n") != 0)
+        return 2;
+    /* The caller's clocks are not shifted, only its children's. */
+    long long p_mono = mono_ns(CLOCK_MONOTONIC, 1);
+    long long p_boot = mono_ns(CLOCK_BOOTTIME, 1);
+    pid_t pid = fork();
+    if (pid < 0)
+        return 3;
+    if (pid == 0) {
+        long long s = mono_ns(CLOCK_MONOTONIC, 1) - p_mono;
+        long long v = mono_ns(CLOCK_MONOTONIC, 0) - p_mono;
+        long long raw = mono_ns(CLOCK_MONOTONIC_RAW, 0) - p_mono;
+        long long b = mono_ns(CLOCK_BOOTTIME, 1) - p_boot;
+        long long sec = 1000000000LL;
+        if (s < 100 * sec || s > 101 * sec)
+            _exit(10);
+        if (v < 100 * sec || v > 101 * sec)
+            _exit(11);
+        if (raw < 99 * sec || raw > 101 * sec)
+            _exit(12);
+        if (b < 1 * sec || b > 2 * sec)
+            _exit(13);
+        _exit(0);
+    }
+    int st;
+    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+        return 4;
+    if (WEXITSTATUS(st) != 0)
+        return WEXITSTATUS(st);
+    /* A process is in the namespace now: its offsets are fixed. */
+    if (write_file("/proc/self/timens_offsets", "1 5 0\n") != -1 || errno != EACCES)
+        return 5;
+    return 0;
+}
+
+TEST(time_namespace_offsets_shift_the_childrens_clocks) {
+    EXPECT_EQ(in_child(child_timens_offsets), 0);
+}
+
+static int child_timens_offsets_errors(void)
+{
+    if (unshare(CLONE_NEWTIME) != 0)
+        return 1;
+    if (write_file("/proc/self/timens_offsets", "0 1 0\n") != -1 || errno != EINVAL)
+        return 2; /* CLOCK_REALTIME cannot be shifted */
+    if (write_file("/proc/self/timens_offsets", "1 1 1000000000\n") != -1 || errno != EINVAL)
+        return 3;
+    if (write_file("/proc/self/timens_offsets", "1 -100000000000 0\n") != -1 || errno != ERANGE)
+        return 4; /* the clock would go below zero */
+    /* Nothing was changed by the failed writes. */
+    char buf[128] = {0};
+    int fd = open("/proc/self/timens_offsets", O_RDONLY);
+    if (fd < 0 || read(fd, buf, sizeof buf - 1) <= 0)
+        return 5;
+    close(fd);
+    long long m, b;
+    long mn, bn;
+    if (sscanf(buf, "monotonic %lld %ld boottime %lld %ld", &m, &mn, &b, &bn) != 4)
+        return 6;
+    if (m != 0 || mn != 0 || b != 0 || bn != 0)
+        return 7;
+    return 0;
+}
+
+TEST(timens_offsets_bad_writes_are_einval_or_erange) {
+    EXPECT_EQ(in_child(child_timens_offsets_errors), 0);
+}
+
+static int child_timens_abstime_sleep_and_uptime(void)
+{
+    int root_fd = open("/proc/self/ns/time_for_children", O_RDONLY);
+    if (root_fd < 0)
+        return 1;
+    if (unshare(CLONE_NEWTIME) != 0)
+        return 2;
+    if (write_file("/proc/self/timens_offsets", "1 50 0\n7 3600 0\n") != 0)
+        return 3;
+    struct sysinfo si0;
+    sysinfo(&si0);
+    pid_t pid = fork();
+    if (pid < 0)
+        return 4;
+    if (pid == 0) {
+        /* An absolute sleep is on the namespace's clock: 50 ms ahead. */
+        struct timespec t, t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        syscall(SYS_clock_gettime, CLOCK_BOOTTIME, &t0);
+        t.tv_nsec += 50000000;
+        if (t.tv_nsec >= 1000000000) {
+            t.tv_sec++;
+            t.tv_nsec -= 1000000000;
+        }
+        if (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) != 0)
+            _exit(10);
+        syscall(SYS_clock_gettime, CLOCK_BOOTTIME, &t1);
+        long long slept = (t1.tv_sec - t0.tv_sec) * 1000000000LL + t1.tv_nsec - t0.tv_nsec;
+        if (slept < 40000000 || slept > 2000000000LL)
+            _exit(11);
+        struct sysinfo si;
+        sysinfo(&si);
+        if (si.uptime - si0.uptime < 3600 || si.uptime - si0.uptime > 3602)
+            _exit(12);
+        /* Back in the initial namespace, the clock reads unshifted again
+         * (through the vDSO too). */
+        long long shifted = mono_ns(CLOCK_MONOTONIC, 0);
+        if (setns(root_fd, CLONE_NEWTIME) != 0)
+            _exit(13);
+        long long back = mono_ns(CLOCK_MONOTONIC, 0);
+        if (shifted - back < 49000000000LL || shifted - back > 51000000000LL)
+            _exit(14);
+        _exit(0);
+    }
+    int st;
+    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+        return 5;
+    return WEXITSTATUS(st);
+}
+
+TEST(time_namespace_abstime_sleep_uptime_and_setns_back) {
+    EXPECT_EQ(in_child(child_timens_abstime_sleep_and_uptime), 0);
+}
+
+int main(void)
+{
+    KT_BEGIN();
+    if (geteuid() != 0) {
+        printf("SKIP %s: needs root\n", KT_AREA);
+        return 0;
+    }
+    RUN(unshare_unknown_flag_is_einval);
+    RUN(unshare_new_namespaces_without_cap_sys_admin_is_eperm);
+    RUN(unshare_zero_is_a_no_op);
+    RUN(ns_link_reads_kind_and_inode_number);
+    RUN(ns_for_children_links_match_own_before_unshare);
+    RUN(unshare_gives_a_new_inode_number_to_that_kind_only);
+    RUN(new_uts_namespace_has_its_own_hostname_and_setns_returns);
+    RUN(setns_bad_fd_is_ebadf);
+    RUN(setns_on_a_regular_file_is_einval);
+    RUN(setns_type_mismatch_or_invalid_is_einval);
+    RUN(setns_without_cap_sys_admin_is_eperm);
+    RUN(setns_into_own_namespace_succeeds);
+    RUN(new_ipc_namespace_does_not_see_the_old_segments);
+    RUN(mount_in_new_mount_namespace_is_not_seen_outside);
+    RUN(unshare_newns_succeeds_for_root);
+    RUN(first_child_in_new_pid_namespace_is_pid_1);
+    RUN(time_namespace_offsets_shift_the_childrens_clocks);
+    RUN(timens_offsets_bad_writes_are_einval_or_erange);
+    RUN(time_namespace_abstime_sleep_uptime_and_setns_back);
+    return KT_END();
+}
