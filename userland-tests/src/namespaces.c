@@ -312,6 +312,122 @@ TEST(unshare_newns_succeeds_for_root) {
     EXPECT_EQ(in_child(child_newns_unshares_cwd), 0);
 }
 
+/* ---- mount_setattr and propagation ------------------------------------ */
+
+struct kt_mount_attr {
+    unsigned long long attr_set, attr_clr, propagation, userns_fd;
+};
+#define KT_MOUNT_ATTR_RDONLY 0x1ULL
+#define KT_AT_RECURSIVE 0x8000
+
+static int kt_mount_setattr(const char *path, unsigned flags, struct kt_mount_attr *a, size_t size)
+{
+    return syscall(442, -1, path, flags, a, size);
+}
+
+/* The first optional field of `path`'s /proc/self/mountinfo line ("-" for
+ * none), into out; 0 if found. */
+static int mountinfo_optional(const char *path, char *out, size_t n)
+{
+    FILE *f = fopen("/proc/self/mountinfo", "r");
+    if (!f)
+        return -1;
+    char line[1024], mp[512], opt[256];
+    int found = -1;
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "%*d %*d %*d:%*d %*s %511s %*s %255s", mp, opt) != 2)
+            continue;
+        if (strcmp(mp, path) == 0) {
+            snprintf(out, n, "%s", opt);
+            found = 0;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+TEST(mount_setattr_argument_errors) {
+    struct kt_mount_attr a = {0};
+    EXPECT_ERRNO(kt_mount_setattr("/", 0x1, &a, sizeof a), EINVAL);
+    EXPECT_ERRNO(kt_mount_setattr("/", 0, &a, 16), EINVAL);
+    EXPECT_ERRNO(kt_mount_setattr("/", 0, &a, 8192), E2BIG);
+    /* A call that changes nothing succeeds without looking at the path. */
+    EXPECT_EQ(kt_mount_setattr("/nonexistent-kt", 0, &a, sizeof a), 0);
+    a.propagation = (unsigned long long)-1;
+    EXPECT_ERRNO(kt_mount_setattr("/", 0, &a, sizeof a), EINVAL);
+    a.propagation = MS_SHARED | MS_PRIVATE;
+    EXPECT_ERRNO(kt_mount_setattr("/", 0, &a, sizeof a), EINVAL);
+}
+
+TEST(mount_setattr_on_a_directory_that_is_no_mount_root_is_einval) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    struct kt_mount_attr a = {.propagation = MS_PRIVATE};
+    EXPECT_ERRNO(kt_mount_setattr(d, 0, &a, sizeof a), EINVAL);
+}
+
+static int child_propagation(void)
+{
+    if (unshare(CLONE_NEWNS) != 0)
+        return 1;
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+        return 2;
+    if (mount("kt-ns", kt_mnt_dir, "tmpfs", 0, "") != 0)
+        return 3;
+    char sub[300], opt[256];
+    snprintf(sub, sizeof sub, "%s/sub", kt_mnt_dir);
+    if (mkdir(sub, 0755) != 0)
+        return 4;
+    if (mountinfo_optional(kt_mnt_dir, opt, sizeof opt) != 0 || strncmp(opt, "shared:", 7) == 0)
+        return 5; /* a new mount under a private one is private */
+    struct kt_mount_attr a = {.propagation = MS_SHARED};
+    if (kt_mount_setattr(kt_mnt_dir, 0, &a, sizeof a) != 0)
+        return 6;
+    if (mountinfo_optional(kt_mnt_dir, opt, sizeof opt) != 0 || strncmp(opt, "shared:", 7) != 0)
+        return 7;
+    /* A bind mount of a shared mount is its peer; made a slave, it
+     * receives from that peer group. */
+    if (mount(kt_mnt_dir, sub, "none", MS_BIND, NULL) != 0)
+        return 8;
+    if (mountinfo_optional(sub, opt, sizeof opt) != 0 || strncmp(opt, "shared:", 7) != 0)
+        return 9;
+    a.propagation = MS_SLAVE;
+    if (kt_mount_setattr(sub, 0, &a, sizeof a) != 0)
+        return 10;
+    if (mountinfo_optional(sub, opt, sizeof opt) != 0 || strncmp(opt, "master:", 7) != 0)
+        return 11;
+    if (umount(sub) != 0)
+        return 12;
+    /* Read-only through mount_setattr, then writable again. */
+    struct kt_mount_attr ro = {.attr_set = KT_MOUNT_ATTR_RDONLY};
+    if (kt_mount_setattr(kt_mnt_dir, 0, &ro, sizeof ro) != 0)
+        return 13;
+    char f[300];
+    snprintf(f, sizeof f, "%s/file", kt_mnt_dir);
+    if (open(f, O_CREAT | O_WRONLY, 0600) != -1 || errno != EROFS)
+        return 14;
+    struct kt_mount_attr rw = {.attr_clr = KT_MOUNT_ATTR_RDONLY};
+    if (kt_mount_setattr(kt_mnt_dir, 0, &rw, sizeof rw) != 0)
+        return 15;
+    int fd = open(f, O_CREAT | O_WRONLY, 0600);
+    if (fd < 0)
+        return 16;
+    close(fd);
+    a.propagation = MS_PRIVATE;
+    if (kt_mount_setattr(kt_mnt_dir, KT_AT_RECURSIVE, &a, sizeof a) != 0)
+        return 17;
+    if (mountinfo_optional(kt_mnt_dir, opt, sizeof opt) != 0 || strcmp(opt, "-") != 0)
+        return 18;
+    return 0;
+}
+
+TEST(propagation_types_show_in_mountinfo) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    kt_mnt_dir = d;
+    EXPECT_EQ(in_child(child_propagation), 0);
+}
+
 /* ---- PID --------------------------------------------------------------- */
 
 static int child_new_pid_namespace(void)
@@ -489,6 +605,9 @@ int main(void)
     RUN(new_ipc_namespace_does_not_see_the_old_segments);
     RUN(mount_in_new_mount_namespace_is_not_seen_outside);
     RUN(unshare_newns_succeeds_for_root);
+    RUN(mount_setattr_argument_errors);
+    RUN(mount_setattr_on_a_directory_that_is_no_mount_root_is_einval);
+    RUN(propagation_types_show_in_mountinfo);
     RUN(first_child_in_new_pid_namespace_is_pid_1);
     RUN(time_namespace_offsets_shift_the_childrens_clocks);
     RUN(timens_offsets_bad_writes_are_einval_or_erange);

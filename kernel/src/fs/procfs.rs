@@ -1837,15 +1837,32 @@ fn mounts() -> Vec<u8> {
 
 fn mountinfo() -> Vec<u8> {
     let mut out = Vec::new();
+    let mounts = super::mounts();
+    // The root's line first, then every mount with its flags.
+    let flags: Vec<kestrel_vfs::path::MountRef> = core::iter::once(mounts.root_mount().clone())
+        .chain(mounts.entries().into_iter().map(|(_, f)| f))
+        .collect();
     for (i, m) in mount_lines().into_iter().enumerate() {
         let id = 20 + i;
         let parent = if i == 0 { 1 } else { 20 };
         out.extend_from_slice(format!("{id} {parent} 0:{} / ", i + 1).as_bytes());
+        // The optional fields: the peer group shared with, the master's.
+        let mut optional = String::new();
+        if let Some(f) = flags.get(i) {
+            let (shared, master) = f.propagation();
+            if shared != 0 {
+                optional.push_str(&format!(" shared:{shared}"));
+            }
+            if master != 0 {
+                optional.push_str(&format!(" master:{master}"));
+            }
+        }
         out.extend_from_slice(
             &[
                 m.path,
                 b" ".to_vec(),
                 m.options.clone(),
+                optional.into_bytes(),
                 b" - ".to_vec(),
                 m.fstype,
                 b" ".to_vec(),

@@ -406,6 +406,7 @@ syscall_table! {
     SET_TID_ADDRESS => process::sys_set_tid_address(tidptr: UserPtr<i32>);
     RESTART_SYSCALL => signal::sys_restart_syscall();
     UNSHARE => process::sys_unshare(flags: u64), partial "no CLONE_NEWNET (EINVAL); user and cgroup namespaces are identities only (docs/namespaces.md)";
+    MOUNT_SETATTR => mount::sys_mount_setattr(dfd: Fd, path: UserCStr, flags: u32, attr: UserPtr<u8>, size: usize), partial "no id-mapped mounts (MOUNT_ATTR_IDMAP: EINVAL); propagation types are recorded, no events propagate";
     SETNS => process::sys_setns(fd: Fd, nstype: i32), partial "namespace files only, no pidfds; no network namespaces to join but the one";
     SET_ROBUST_LIST => futex::sys_set_robust_list(head: u64, len: usize);
     GET_ROBUST_LIST => futex::sys_get_robust_list(pid: Pid, head: UserPtr<u64>, len: UserPtr<u64>);
