@@ -14,7 +14,8 @@
 //! * PID: a counter of ids; a process made in a new PID namespace has a second,
 //!   namespace-local id ([`crate::process::Process::vpid`]);
 //! * time: offsets of CLOCK_MONOTONIC and CLOCK_BOOTTIME;
-//! * user, cgroup and network: an identity (inode number) only.
+//! * network: a network stack of its own, with `lo` alone ([`NetNs`]);
+//! * user: id maps, recorded ([`UserNs`]); cgroup: an identity only.
 //!
 //! The pure rules (flag checks, the timens_offsets text) are in [`kestrel_ns`].
 
@@ -87,7 +88,7 @@ pub struct PidNs {
     pub parent: Option<Arc<PidNs>>,
     /// The user namespace that owns it (its creator's): privilege over the
     /// namespace (clone3's set_tid) is privilege in that user namespace.
-    pub owner: Arc<PlainNs>,
+    pub owner: Arc<UserNs>,
     next: AtomicU32,
 }
 
@@ -161,15 +162,71 @@ impl TimeNs {
     }
 }
 
-/// A namespace that is, in Kestrel, an identity only (user, cgroup, net).
-pub struct PlainNs {
+/// A network namespace: a network stack of its own (`lo` alone), with its own
+/// actor task, and the per-interface sysctls Kestrel keeps
+/// (/proc/sys/net/ipv4/conf/IF/tag). The initial one uses the stack
+/// [`crate::net::init`] built (`stack` None).
+pub struct NetNs {
     pub inum: u64,
-    pub parent: Option<Arc<PlainNs>>,
+    stack: Option<Arc<kestrel_net::inet::Shared>>,
+    /// Cleared when the namespace goes: its actor then ends.
+    alive: Arc<AtomicBool>,
+    /// net.ipv4.conf.IF.tag, by interface name ("all", "default" too).
+    conf_tag: spin::Mutex<alloc::collections::BTreeMap<Vec<u8>, i32>>,
 }
 
-impl PlainNs {
+impl NetNs {
+    fn new(inum: u64, own_stack: bool) -> KResult<Arc<Self>> {
+        let alive = Arc::new(AtomicBool::new(true));
+        let stack = if own_stack {
+            // Before the network exists (early boot) there is nothing to copy.
+            Some(crate::net::namespace_stack(alive.clone()).ok_or(Errno::EINVAL)?)
+        } else {
+            None
+        };
+        Ok(Arc::new(Self {
+            inum,
+            stack,
+            alive,
+            conf_tag: spin::Mutex::new(alloc::collections::BTreeMap::new()),
+        }))
+    }
+    /// Its stack (None: the initial namespace's, [`crate::net::init_shared`]).
+    pub fn stack(&self) -> Option<Arc<kestrel_net::inet::Shared>> {
+        self.stack.clone()
+    }
+    /// net.ipv4.conf.`iface`.tag (0 until written, as Linux's default).
+    pub fn conf_tag(&self, iface: &[u8]) -> i32 {
+        self.conf_tag.lock().get(iface).copied().unwrap_or(0)
+    }
+    pub fn set_conf_tag(&self, iface: &[u8], v: i32) {
+        self.conf_tag.lock().insert(iface.to_vec(), v);
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        self.alive.store(false, Ordering::Release);
+        if let Some(s) = &self.stack {
+            s.notify.notify();
+        }
+    }
+}
+
+/// A user namespace: its id maps (/proc/PID/uid_map, gid_map, each written
+/// once) and whether setgroups is denied. Kestrel records the maps but does
+/// not translate ids through them, nor grant capabilities in the namespace.
+pub struct UserNs {
+    pub inum: u64,
+    pub parent: Option<Arc<UserNs>>,
+    pub uid_map: spin::Mutex<Option<Vec<u8>>>,
+    pub gid_map: spin::Mutex<Option<Vec<u8>>>,
+    pub setgroups_deny: AtomicBool,
+}
+
+impl UserNs {
     /// Whether `self` is `other` or one of its ancestors.
-    pub fn is_ancestor_of(self: &Arc<Self>, other: &Arc<PlainNs>) -> bool {
+    pub fn is_ancestor_of(self: &Arc<Self>, other: &Arc<UserNs>) -> bool {
         let mut x = Some(other);
         while let Some(y) = x {
             if Arc::ptr_eq(y, self) {
@@ -181,13 +238,18 @@ impl PlainNs {
     }
 }
 
+/// A namespace that is, in Kestrel, an identity only (cgroup).
+pub struct PlainNs {
+    pub inum: u64,
+}
+
 /// The namespaces a process is in.
 #[derive(Clone)]
 pub struct NsProxy {
     pub uts: Arc<UtsNs>,
     pub ipc: Arc<IpcNamespace>,
     pub mnt: Arc<MntNs>,
-    pub net: Arc<PlainNs>,
+    pub net: Arc<NetNs>,
     /// Where the process's children go (unshare(CLONE_NEWPID) changes only this;
     /// the process's own namespace is fixed: `Process::pid_ns`).
     pub pid_for_children: Arc<PidNs>,
@@ -196,7 +258,7 @@ pub struct NsProxy {
     pub time_for_children: Arc<TimeNs>,
     pub cgroup: Arc<PlainNs>,
     /// Linux keeps the user namespace with the credentials; Kestrel keeps it here.
-    pub user: Arc<PlainNs>,
+    pub user: Arc<UserNs>,
 }
 
 static INIT: spin::Once<Arc<NsProxy>> = spin::Once::new();
@@ -217,16 +279,13 @@ pub fn init_proxy() -> Arc<NsProxy> {
                 inum: Kind::Mnt.init_inum(),
                 mounts: crate::fs::init_mounts(),
             }),
-            net: Arc::new(PlainNs {
-                inum: Kind::Net.init_inum(),
-                parent: None,
-            }),
+            net: NetNs::new(Kind::Net.init_inum(), false)
+                .expect("the initial one has no stack to make"),
             pid_for_children: init_pid_ns(),
             time: time.clone(),
             time_for_children: time,
             cgroup: Arc::new(PlainNs {
                 inum: Kind::Cgroup.init_inum(),
-                parent: None,
             }),
             user: init_user_ns(),
         })
@@ -234,15 +293,19 @@ pub fn init_proxy() -> Arc<NsProxy> {
     .clone()
 }
 
-static INIT_USER: spin::Once<Arc<PlainNs>> = spin::Once::new();
+static INIT_USER: spin::Once<Arc<UserNs>> = spin::Once::new();
 
-/// The initial user namespace.
-pub fn init_user_ns() -> Arc<PlainNs> {
+/// The initial user namespace (its maps are the identity over every id).
+pub fn init_user_ns() -> Arc<UserNs> {
     INIT_USER
         .call_once(|| {
-            Arc::new(PlainNs {
+            let all = b"         0          0 4294967295\n".to_vec();
+            Arc::new(UserNs {
                 inum: Kind::User.init_inum(),
                 parent: None,
+                uid_map: spin::Mutex::new(Some(all.clone())),
+                gid_map: spin::Mutex::new(Some(all)),
+                setgroups_deny: AtomicBool::new(false),
             })
         })
         .clone()
@@ -277,12 +340,12 @@ impl NsProxy {
     /// A copy with new namespaces of the kinds in `flags` (CLONE_NEW*), as
     /// unshare(2) and clone(2) make them. CLONE_NEWPID and CLONE_NEWTIME change
     /// only the `*_for_children` namespaces; the caller applies them to a child.
-    /// CLONE_NEWNET is not offered (EINVAL): Kestrel has one network stack.
+    /// CLONE_NEWNET starts a network stack (and its task) with `lo` alone.
     pub fn copy_with(&self, flags: u64) -> KResult<Arc<NsProxy>> {
-        if flags & CLONE_NEWNET != 0 {
-            return Err(Errno::EINVAL);
-        }
         let mut n = self.clone();
+        if flags & CLONE_NEWNET != 0 {
+            n.net = NetNs::new(new_inum(), true)?;
+        }
         if flags & CLONE_NEWUTS != 0 {
             n.uts = self.uts.copy();
         }
@@ -306,9 +369,12 @@ impl NsProxy {
             if depth > 32 {
                 return Err(Errno::EUSERS);
             }
-            n.user = Arc::new(PlainNs {
+            n.user = Arc::new(UserNs {
                 inum: new_inum(),
                 parent: Some(self.user.clone()),
+                uid_map: spin::Mutex::new(None),
+                gid_map: spin::Mutex::new(None),
+                setgroups_deny: AtomicBool::new(false),
             });
         }
         if flags & CLONE_NEWPID != 0 {
@@ -329,10 +395,7 @@ impl NsProxy {
             n.time_for_children = TimeNs::new(new_inum());
         }
         if flags & CLONE_NEWCGROUP != 0 {
-            n.cgroup = Arc::new(PlainNs {
-                inum: new_inum(),
-                parent: Some(self.cgroup.clone()),
-            });
+            n.cgroup = Arc::new(PlainNs { inum: new_inum() });
         }
         Ok(Arc::new(n))
     }
@@ -356,11 +419,11 @@ impl NsProxy {
             Kind::Mnt => NsRef::Mnt(self.mnt.clone()),
             Kind::Uts => NsRef::Uts(self.uts.clone()),
             Kind::Ipc => NsRef::Ipc(self.ipc.clone()),
-            Kind::Net => NsRef::Plain(Kind::Net, self.net.clone()),
+            Kind::Net => NsRef::Net(self.net.clone()),
             Kind::Pid => NsRef::Pid(self.pid_for_children.clone()),
             Kind::Time if children => NsRef::Time(self.time_for_children.clone()),
             Kind::Time => NsRef::Time(self.time.clone()),
-            Kind::User => NsRef::Plain(Kind::User, self.user.clone()),
+            Kind::User => NsRef::User(self.user.clone()),
             Kind::Cgroup => NsRef::Plain(Kind::Cgroup, self.cgroup.clone()),
         }
     }
@@ -374,6 +437,8 @@ pub enum NsRef {
     Ipc(Arc<IpcNamespace>),
     Pid(Arc<PidNs>),
     Time(Arc<TimeNs>),
+    Net(Arc<NetNs>),
+    User(Arc<UserNs>),
     Plain(Kind, Arc<PlainNs>),
 }
 
@@ -385,6 +450,8 @@ impl NsRef {
             NsRef::Ipc(_) => Kind::Ipc,
             NsRef::Pid(_) => Kind::Pid,
             NsRef::Time(_) => Kind::Time,
+            NsRef::Net(_) => Kind::Net,
+            NsRef::User(_) => Kind::User,
             NsRef::Plain(k, _) => *k,
         }
     }
@@ -395,6 +462,8 @@ impl NsRef {
             NsRef::Ipc(n) => n.inum,
             NsRef::Pid(n) => n.inum,
             NsRef::Time(n) => n.inum,
+            NsRef::Net(n) => n.inum,
+            NsRef::User(n) => n.inum,
             NsRef::Plain(_, n) => n.inum,
         }
     }

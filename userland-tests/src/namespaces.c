@@ -6,7 +6,12 @@
 #define KT_AREA "namespaces"
 #include "kt.h"
 
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/ipc.h>
 #include <sys/mount.h>
 #include <sys/shm.h>
@@ -455,6 +460,178 @@ TEST(first_child_in_new_pid_namespace_is_pid_1) {
     EXPECT_EQ(in_child(child_new_pid_namespace), 0);
 }
 
+/* ---- network ----------------------------------------------------------- */
+
+/* A TCP listener on 127.0.0.1 (port in *port); -1 on error. */
+static int listen_loopback(unsigned short *port)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0)
+        return -1;
+    /* A fixed port away from the ephemeral ones first: a client in another
+     * namespace whose ephemeral port happened to equal it would connect to
+     * itself (TCP's simultaneous open), whatever the namespaces. */
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(23456),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (bind(s, (struct sockaddr *)&a, sizeof a) != 0) {
+        a.sin_port = 0;
+        if (bind(s, (struct sockaddr *)&a, sizeof a) != 0) {
+            close(s);
+            return -1;
+        }
+    }
+    if (listen(s, 1) != 0 ||
+        getsockname(s, (struct sockaddr *)&a, &len) != 0) {
+        close(s);
+        return -1;
+    }
+    *port = ntohs(a.sin_port);
+    return s;
+}
+
+static int connect_loopback(unsigned short port)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0)
+        return -errno;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int r = connect(s, (struct sockaddr *)&a, sizeof a);
+    int e = errno;
+    close(s);
+    return r == 0 ? 0 : -e;
+}
+
+static unsigned short kt_port;
+
+static int child_new_net_namespace(void)
+{
+    if (unshare(CLONE_NEWNET) != 0)
+        return 1;
+    /* Its loopback starts down, as Linux's: up it, with SIOCSIFFLAGS. */
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    if (s < 0)
+        return 2;
+    struct ifreq ifr = {0};
+    strcpy(ifr.ifr_name, "lo");
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0)
+        return 3;
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0)
+        return 4;
+    /* Only lo: no other interface is there. */
+    struct ifreq other = {0};
+    other.ifr_ifindex = 2;
+    if (ioctl(s, SIOCGIFNAME, &other) != -1 || errno != ENODEV)
+        return 5;
+    close(s);
+    /* The listener of the first namespace is not reachable from here. */
+    if (connect_loopback(kt_port) != -ECONNREFUSED)
+        return 6;
+    /* A listener of its own is. */
+    unsigned short mine;
+    int l = listen_loopback(&mine);
+    if (l < 0)
+        return 7;
+    int r = connect_loopback(mine);
+    close(l);
+    return r == 0 ? 0 : 8;
+}
+
+TEST(new_network_namespace_has_its_own_loopback) {
+    int l = OK(listen_loopback(&kt_port));
+    int r = in_child(child_new_net_namespace);
+    /* The first namespace's listener still works from here. */
+    int back = connect_loopback(kt_port);
+    close(l);
+    EXPECT_EQ(r, 0);
+    EXPECT_EQ(back, 0);
+}
+
+static int read_int_file(const char *path)
+{
+    char buf[32] = {0};
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return -1000;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    return n > 0 ? atoi(buf) : -1000;
+}
+
+static int child_net_sysctl(void)
+{
+    if (unshare(CLONE_NEWNET) != 0)
+        return 1;
+    /* A new namespace starts with the default, not the creator's value. */
+    if (read_int_file("/proc/sys/net/ipv4/conf/lo/tag") != 0)
+        return 2;
+    return 0;
+}
+
+TEST(net_sysctl_is_per_network_namespace) {
+    const char *path = "/proc/sys/net/ipv4/conf/lo/tag";
+    int old = read_int_file(path);
+    CHECK(old != -1000, "cannot read %s", path);
+    OK(write_file(path, "7"));
+    int r = in_child(child_net_sysctl);
+    int now = read_int_file(path);
+    char buf[16];
+    snprintf(buf, sizeof buf, "%d", old);
+    write_file(path, buf);
+    EXPECT_EQ(r, 0);
+    EXPECT_EQ(now, 7);
+}
+
+/* ---- user -------------------------------------------------------------- */
+
+static int child_user_maps(void)
+{
+    char buf[128] = {0};
+    int fd = open("/proc/self/uid_map", O_RDONLY);
+    if (fd < 0 || read(fd, buf, sizeof buf - 1) <= 0)
+        return 1;
+    close(fd);
+    /* The initial namespace maps every id to itself. */
+    if (strcmp(buf, "         0          0 4294967295\n") != 0)
+        return 2;
+    if (unshare(CLONE_NEWUSER) != 0)
+        return 3;
+    memset(buf, 0, sizeof buf);
+    fd = open("/proc/self/uid_map", O_RDONLY);
+    if (fd < 0 || read(fd, buf, sizeof buf - 1) != 0)
+        return 4; /* empty until written */
+    close(fd);
+    if (write_file("/proc/self/uid_map", "0 0 0\n") != -1 || errno != EINVAL)
+        return 5;
+    if (write_file("/proc/self/setgroups", "maybe") != -1 || errno != EINVAL)
+        return 6;
+    if (write_file("/proc/self/setgroups", "deny") != 0)
+        return 7;
+    if (write_file("/proc/self/uid_map", "0 0 1\n") != 0)
+        return 8;
+    if (write_file("/proc/self/uid_map", "0 0 1\n") != -1 || errno != EPERM)
+        return 9; /* once only */
+    if (write_file("/proc/self/gid_map", "0 0 1\n") != 0)
+        return 10;
+    fd = open("/proc/self/gid_map", O_RDONLY);
+    memset(buf, 0, sizeof buf);
+    if (fd < 0 || read(fd, buf, sizeof buf - 1) <= 0)
+        return 11;
+    close(fd);
+    if (strcmp(buf, "         0          0          1\n") != 0)
+        return 12;
+    /* setgroups is fixed once the gid map is written. */
+    if (write_file("/proc/self/setgroups", "allow") != -1 || errno != EPERM)
+        return 13;
+    return 0;
+}
+
+TEST(user_namespace_id_maps_are_written_once) {
+    EXPECT_EQ(in_child(child_user_maps), 0);
+}
+
 /* ---- time -------------------------------------------------------------- */
 
 static int child_timens_offsets(void)
@@ -609,6 +786,9 @@ int main(void)
     RUN(mount_setattr_on_a_directory_that_is_no_mount_root_is_einval);
     RUN(propagation_types_show_in_mountinfo);
     RUN(first_child_in_new_pid_namespace_is_pid_1);
+    RUN(new_network_namespace_has_its_own_loopback);
+    RUN(net_sysctl_is_per_network_namespace);
+    RUN(user_namespace_id_maps_are_written_once);
     RUN(time_namespace_offsets_shift_the_childrens_clocks);
     RUN(timens_offsets_bad_writes_are_einval_or_erange);
     RUN(time_namespace_abstime_sleep_uptime_and_setns_back);

@@ -739,10 +739,16 @@ fn sys_dir() -> InodeRef {
     table_dir(
         ino,
         1,
-        &[("fs", 0x100), ("kernel", 0x200), ("vm", 0x300)],
+        &[
+            ("fs", 0x100),
+            ("kernel", 0x200),
+            ("net", 0x400),
+            ("vm", 0x300),
+        ],
         |name| match name {
             b"fs" => Ok(fs_sys_dir()),
             b"kernel" => Ok(kernel_sys_dir()),
+            b"net" => Ok(net_sys_dir()),
             b"vm" => Ok(vm_sys_dir()),
             _ => Err(Errno::ENOENT),
         },
@@ -1079,6 +1085,7 @@ const PID_ENTRIES: &[(&str, u8)] = &[
     ("exe", DT_LNK),
     ("fd", DT_DIR),
     ("fdinfo", DT_DIR),
+    ("gid_map", DT_REG),
     ("limits", DT_REG),
     ("loginuid", DT_REG),
     ("maps", DT_REG),
@@ -1090,12 +1097,14 @@ const PID_ENTRIES: &[(&str, u8)] = &[
     ("oom_score_adj", DT_REG),
     ("pagemap", DT_REG),
     ("root", DT_LNK),
+    ("setgroups", DT_REG),
     ("smaps", DT_REG),
     ("stat", DT_REG),
     ("statm", DT_REG),
     ("status", DT_REG),
     ("task", DT_DIR),
     ("timens_offsets", DT_REG),
+    ("uid_map", DT_REG),
     ("wchan", DT_REG),
 ];
 
@@ -1316,6 +1325,45 @@ fn pid_entry(
         b"fd" => fd_dir(p, ino, false),
         b"fdinfo" => fd_dir(p, ino, true),
         b"ns" => ns_dir(p, ino),
+        b"uid_map" | b"gid_map" => {
+            let uid = name == b"uid_map";
+            let g = get.clone();
+            rw_file(
+                c(0o644),
+                move || {
+                    let ns = g()?.nsproxy().user.clone();
+                    let m = if uid { &ns.uid_map } else { &ns.gid_map };
+                    Ok(m.lock().clone().unwrap_or_default())
+                },
+                move |data| write_id_map(&get()?, uid, data),
+            )
+        }
+        b"setgroups" => {
+            let g = get.clone();
+            rw_file(
+                c(0o644),
+                move || {
+                    let ns = g()?.nsproxy().user.clone();
+                    let deny = ns.setgroups_deny.load(Ordering::Relaxed);
+                    text(String::from(if deny { "deny\n" } else { "allow\n" }))
+                },
+                move |data| {
+                    let ns = get()?.nsproxy().user.clone();
+                    let deny = match data.trim_ascii() {
+                        b"deny" => true,
+                        b"allow" => false,
+                        _ => return Err(Errno::EINVAL),
+                    };
+                    // Fixed once the gid map is written, and in the initial
+                    // namespace (Linux: EPERM).
+                    if ns.parent.is_none() || ns.gid_map.lock().is_some() {
+                        return Err(Errno::EPERM);
+                    }
+                    ns.setgroups_deny.store(deny, Ordering::Relaxed);
+                    Ok(())
+                },
+            )
+        }
         b"timens_offsets" => {
             let g = get.clone();
             rw_file(
@@ -2040,6 +2088,108 @@ fn fd_dir(p: &Arc<Process>, ino: u64, info: bool) -> InodeRef {
         PID_BASE | u64::from(pid) << 16,
         Box::new(list),
         Box::new(lookup),
+    )
+}
+
+/// Writes a user namespace's uid_map (`uid`) or gid_map: once (EPERM after),
+/// lines of `inside outside count` (EINVAL otherwise). Without CAP_SETUID
+/// (CAP_SETGID) a writer may map only its own effective id, one id long, and a
+/// gid map needs setgroups denied first (EPERM), as Linux's new_idmap_permitted.
+fn write_id_map(p: &Arc<Process>, uid: bool, data: &[u8]) -> KResult<()> {
+    let ns = p.nsproxy().user.clone();
+    let map = kestrel_ns::parse_id_map(data)?;
+    let writer = caller()?.process.cred.lock().clone();
+    let cap = if uid {
+        kestrel_abi::cap::CAP_SETUID
+    } else {
+        kestrel_abi::cap::CAP_SETGID
+    };
+    if !writer.capable(cap) {
+        let own = if uid { writer.euid } else { writer.egid };
+        let one = map.len() == 1 && map[0].count == 1 && map[0].outside == own;
+        if !one || (!uid && !ns.setgroups_deny.load(Ordering::Relaxed)) {
+            return Err(Errno::EPERM);
+        }
+    }
+    let slot = if uid { &ns.uid_map } else { &ns.gid_map };
+    let mut slot = slot.lock();
+    if slot.is_some() {
+        return Err(Errno::EPERM);
+    }
+    *slot = Some(kestrel_ns::format_id_map(&map));
+    Ok(())
+}
+
+/// /proc/sys/net: net.ipv4.conf.IF.tag for `all`, `default` and each
+/// interface of the reader's network namespace (a value per namespace).
+fn net_sys_dir() -> InodeRef {
+    let sys = 2 + SYSTEM_FILES.iter().position(|n| *n == "sys").unwrap_or(0) as u64;
+    table_dir(0x400, sys, &[("ipv4", 0x401)], |name| match name {
+        b"ipv4" => Ok(table_dir(
+            0x401,
+            0x400,
+            &[("conf", 0x402)],
+            |name| match name {
+                b"conf" => Ok(net_conf_dir()),
+                _ => Err(Errno::ENOENT),
+            },
+        )),
+        _ => Err(Errno::ENOENT),
+    })
+}
+
+fn net_conf_names() -> Vec<Vec<u8>> {
+    let mut names = vec![b"all".to_vec(), b"default".to_vec()];
+    if let Some(s) = crate::net::shared() {
+        names.extend(s.interfaces().into_iter().map(|f| f.name.into_bytes()));
+    }
+    names
+}
+
+fn net_conf_dir() -> InodeRef {
+    PseudoDir::new_ref(
+        common(0x402, 0o555),
+        PROC_SUPER_MAGIC,
+        0x401,
+        Box::new(|| {
+            net_conf_names()
+                .into_iter()
+                .enumerate()
+                .map(|(i, n)| (n, 0x410 + i as u64, DT_DIR))
+                .collect()
+        }),
+        Box::new(|name: &[u8]| {
+            let i = net_conf_names()
+                .iter()
+                .position(|n| n == name)
+                .ok_or(Errno::ENOENT)?;
+            let iface = name.to_vec();
+            let dir_ino = 0x410 + i as u64;
+            Ok(PseudoDir::new_ref(
+                common(dir_ino, 0o555),
+                PROC_SUPER_MAGIC,
+                0x402,
+                Box::new(move || vec![(b"tag".to_vec(), dir_ino + 0x100, DT_REG)]),
+                Box::new(move |name: &[u8]| {
+                    if name != b"tag" {
+                        return Err(Errno::ENOENT);
+                    }
+                    let (r, w) = (iface.clone(), iface.clone());
+                    Ok(rw_file(
+                        common(dir_ino + 0x100, 0o644),
+                        move || text(format!("{}\n", crate::ns::current().net.conf_tag(&r))),
+                        move |data| {
+                            let v: i32 = core::str::from_utf8(data)
+                                .ok()
+                                .and_then(|s| s.trim().parse().ok())
+                                .ok_or(Errno::EINVAL)?;
+                            crate::ns::current().net.set_conf_tag(&w, v);
+                            Ok(())
+                        },
+                    ))
+                }),
+            ))
+        }),
     )
 }
 

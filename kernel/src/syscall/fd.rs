@@ -272,7 +272,7 @@ pub async fn sys_ioctl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
         {
             return Err(Errno::EPERM);
         }
-        return kestrel_net::inet::ifreq::ioctl(shared, cmd, arg, &*ctx.mm());
+        return kestrel_net::inet::ifreq::ioctl(&shared, cmd, arg, &*ctx.mm());
     }
     file.ops().ioctl(&file, cmd, arg, &*ctx.mm())
 }

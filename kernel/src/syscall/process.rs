@@ -307,8 +307,7 @@ pub async fn sys_waitid(
     Ok(0)
 }
 
-/// The clone flags Kestrel accepts (CLONE_NEWNET is refused later, by
-/// [`crate::ns::NsProxy::copy_with`]).
+/// The clone flags Kestrel accepts (CLONE_NEWTIME only through clone3).
 const CLONE_SUPPORTED: u64 = CSIGNAL
     | (kestrel_ns::ALL_NAMESPACES & !kestrel_ns::CLONE_NEWTIME)
     | CLONE_VM
@@ -729,16 +728,14 @@ pub async fn sys_setns(ctx: &mut Ctx<'_>, fd: Fd, nstype: i32) -> KResult<u64> {
                 crate::vdso::use_syscalls(&p.mm(), !t.is_root())?;
             }
         }
-        NsRef::Plain(kind, x) => match kind {
-            kestrel_ns::Kind::User => {
-                if threads > 1 || Arc::ptr_eq(&x, &old.user) {
-                    return Err(Errno::EINVAL);
-                }
-                n.user = x;
+        NsRef::User(x) => {
+            if threads > 1 || Arc::ptr_eq(&x, &old.user) {
+                return Err(Errno::EINVAL);
             }
-            kestrel_ns::Kind::Cgroup => n.cgroup = x,
-            _ => n.net = x,
-        },
+            n.user = x;
+        }
+        NsRef::Net(x) => n.net = x,
+        NsRef::Plain(_, x) => n.cgroup = x,
     }
     p.set_nsproxy(Arc::new(n));
     Ok(0)

@@ -313,5 +313,85 @@ pub fn format_offsets(monotonic: i64, boottime: i64) -> Vec<u8> {
     v
 }
 
+/// One line of a user namespace's uid_map or gid_map: ids `inside..inside+count`
+/// in the namespace are `outside..` in its parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdExtent {
+    pub inside: u32,
+    pub outside: u32,
+    pub count: u32,
+}
+
+/// The most lines a map takes (Linux's UID_GID_MAP_MAX_EXTENTS).
+pub const ID_MAP_MAX_EXTENTS: usize = 340;
+
+/// Parses what is written to `/proc/PID/uid_map` or `gid_map`: lines of three
+/// numbers; a count of 0, a range past 2^32, ranges that overlap (inside or
+/// outside), no line or too many lines are EINVAL, as Linux's map_write.
+pub fn parse_id_map(text: &[u8]) -> Result<Vec<IdExtent>, Errno> {
+    let mut out: Vec<IdExtent> = Vec::new();
+    for line in text.split(|&b| b == b'\n') {
+        let mut w = line
+            .split(|b| *b == b' ' || *b == b'\t')
+            .filter(|w| !w.is_empty());
+        let Some(first) = w.next() else {
+            continue;
+        };
+        let num = |x: Option<&[u8]>| -> Result<u32, Errno> {
+            core::str::from_utf8(x.ok_or(Errno::EINVAL)?)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or(Errno::EINVAL)
+        };
+        let e = IdExtent {
+            inside: num(Some(first))?,
+            outside: num(w.next())?,
+            count: num(w.next())?,
+        };
+        if w.next().is_some() || e.count == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let end = |start: u32| u64::from(start) + u64::from(e.count);
+        if end(e.inside) > 1 << 32 || end(e.outside) > 1 << 32 {
+            return Err(Errno::EINVAL);
+        }
+        let overlaps = |a: u32, b: u32, n: u32| {
+            u64::from(a) < u64::from(b) + u64::from(n)
+                && u64::from(b) < u64::from(a) + u64::from(e.count)
+        };
+        if out.iter().any(|o| {
+            overlaps(e.inside, o.inside, o.count) || overlaps(e.outside, o.outside, o.count)
+        }) {
+            return Err(Errno::EINVAL);
+        }
+        out.push(e);
+        if out.len() > ID_MAP_MAX_EXTENTS {
+            return Err(Errno::EINVAL);
+        }
+    }
+    if out.is_empty() {
+        return Err(Errno::EINVAL);
+    }
+    Ok(out)
+}
+
+/// A map as its file reads (Linux's "%10u %10u %10u\n" per line).
+pub fn format_id_map(map: &[IdExtent]) -> Vec<u8> {
+    let mut v = Vec::new();
+    for e in map {
+        for (i, n) in [e.inside, e.outside, e.count].into_iter().enumerate() {
+            let mut d = Vec::new();
+            push_u64(&mut d, u64::from(n));
+            if i > 0 {
+                v.push(b' ');
+            }
+            v.resize(v.len() + 10usize.saturating_sub(d.len()), b' ');
+            v.extend_from_slice(&d);
+        }
+        v.push(b'\n');
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests;

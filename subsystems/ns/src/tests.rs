@@ -101,3 +101,31 @@ fn offsets_format_as_linux() {
         "monotonic          10         0\nboottime           -1 999999999\n"
     );
 }
+
+#[test]
+fn id_maps_parse_and_format() {
+    let m = parse_id_map(b"0 1000 1\n").unwrap();
+    assert_eq!(
+        m,
+        alloc::vec![IdExtent {
+            inside: 0,
+            outside: 1000,
+            count: 1
+        }]
+    );
+    assert_eq!(format_id_map(&m), b"         0       1000          1\n");
+    assert_eq!(
+        format_id_map(&[IdExtent {
+            inside: 0,
+            outside: 0,
+            count: u32::MAX
+        }]),
+        b"         0          0 4294967295\n"
+    );
+    assert_eq!(parse_id_map(b"0 1000 0"), Err(Errno::EINVAL));
+    assert_eq!(parse_id_map(b""), Err(Errno::EINVAL));
+    assert_eq!(parse_id_map(b"0 1000"), Err(Errno::EINVAL));
+    assert_eq!(parse_id_map(b"0 1 5\n3 100 1\n"), Err(Errno::EINVAL));
+    assert_eq!(parse_id_map(b"4294967295 0 2"), Err(Errno::EINVAL));
+    assert_eq!(parse_id_map(b"0 0 1\n1 1 1\n").map(|m| m.len()), Ok(2));
+}
