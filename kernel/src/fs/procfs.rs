@@ -1264,8 +1264,15 @@ fn pid_entry(
             common: c(0o400),
             process: Arc::downgrade(p),
         }),
-        b"mounts" => pid_file(c(0o444), || Ok(mounts())),
-        b"mountinfo" => pid_file(c(0o444), || Ok(mountinfo())),
+        // The mounts of the process's mount namespace.
+        b"mounts" => {
+            let g = get.clone();
+            pid_file(c(0o444), move || Ok(mounts(&g()?.nsproxy().mnt.mounts)))
+        }
+        b"mountinfo" => {
+            let g = get.clone();
+            pid_file(c(0o444), move || Ok(mountinfo(&g()?.nsproxy().mnt.mounts)))
+        }
         b"limits" => pid_file(c(0o444), move || {
             let p = get()?;
             text(limits(&p))
@@ -1849,8 +1856,8 @@ fn map_line(out: &mut Vec<u8>, a: &crate::mm::vm::AreaInfo) {
     out.push(b'\n');
 }
 
-fn mount_lines() -> Vec<kestrel_vfs::MountInfo> {
-    let ro = super::mounts().root_mount().readonly();
+fn mount_lines(mounts: &kestrel_vfs::Mounts) -> Vec<kestrel_vfs::MountInfo> {
+    let ro = mounts.root_mount().readonly();
     let mut all = vec![
         super::root_info().unwrap_or_else(|| kestrel_vfs::MountInfo {
             source: b"rootfs".to_vec(),
@@ -1859,13 +1866,13 @@ fn mount_lines() -> Vec<kestrel_vfs::MountInfo> {
             options: if ro { b"ro".to_vec() } else { b"rw".to_vec() },
         }),
     ];
-    all.extend(super::mounts().infos());
+    all.extend(mounts.infos());
     all
 }
 
-fn mounts() -> Vec<u8> {
+fn mounts(table: &kestrel_vfs::Mounts) -> Vec<u8> {
     let mut out = Vec::new();
-    for m in mount_lines() {
+    for m in mount_lines(table) {
         out.extend_from_slice(
             &[
                 m.source,
@@ -1883,14 +1890,13 @@ fn mounts() -> Vec<u8> {
     out
 }
 
-fn mountinfo() -> Vec<u8> {
+fn mountinfo(mounts: &kestrel_vfs::Mounts) -> Vec<u8> {
     let mut out = Vec::new();
-    let mounts = super::mounts();
     // The root's line first, then every mount with its flags.
     let flags: Vec<kestrel_vfs::path::MountRef> = core::iter::once(mounts.root_mount().clone())
         .chain(mounts.entries().into_iter().map(|(_, f)| f))
         .collect();
-    for (i, m) in mount_lines().into_iter().enumerate() {
+    for (i, m) in mount_lines(mounts).into_iter().enumerate() {
         let id = 20 + i;
         let parent = if i == 0 { 1 } else { 20 };
         out.extend_from_slice(format!("{id} {parent} 0:{} / ", i + 1).as_bytes());
