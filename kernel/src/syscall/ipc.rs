@@ -877,12 +877,17 @@ struct Attach {
     id: i32,
     pages: Arc<SharedPages>,
     size: u64,
+    /// The IPC namespace the segment is in (the last detach may happen in a
+    /// process that has since joined another, or in no process at all).
+    ns: Weak<IpcNamespace>,
 }
 
 impl Drop for Attach {
     fn drop(&mut self) {
+        let Some(ns) = self.ns.upgrade() else {
+            return;
+        };
         let gone = {
-            let ns = ipc_ns();
             let mut r = ns.shm.lock();
             match r.lookup(self.id) {
                 Ok(e)
@@ -982,6 +987,7 @@ pub async fn sys_shmat(ctx: &mut Ctx<'_>, shmid: i32, shmaddr: u64, shmflg: u32)
                     id: shmid,
                     pages: e.obj.pages.clone(),
                     size: e.obj.size,
+                    ns: Arc::downgrade(&ns),
                 });
                 e.obj.attach = Arc::downgrade(&a);
                 a
