@@ -47,6 +47,8 @@ fn new_inum() -> u64 {
 /// A UTS namespace: the names uname(2) reports that an administrator sets.
 pub struct UtsNs {
     pub inum: u64,
+    /// The user namespace that owns it (its creator's), as for every kind.
+    pub owner: Arc<UserNs>,
     hostname: spin::Mutex<Vec<u8>>,
     domainname: spin::Mutex<Vec<u8>>,
 }
@@ -65,9 +67,10 @@ impl UtsNs {
         *self.domainname.lock() = name.to_vec();
     }
     /// A new namespace starting with this one's names (as Linux copies them).
-    fn copy(&self) -> Arc<Self> {
+    fn copy(&self, owner: Arc<UserNs>) -> Arc<Self> {
         Arc::new(Self {
             inum: new_inum(),
+            owner,
             hostname: spin::Mutex::new(self.hostname()),
             domainname: spin::Mutex::new(self.domainname()),
         })
@@ -77,6 +80,7 @@ impl UtsNs {
 /// A mount namespace: its own mount table.
 pub struct MntNs {
     pub inum: u64,
+    pub owner: Arc<UserNs>,
     pub mounts: Arc<Mounts>,
 }
 
@@ -97,6 +101,12 @@ impl PidNs {
     pub fn is_root(&self) -> bool {
         self.level == 0
     }
+    /// Whether a process was ever made in it (its init); Linux shows no file
+    /// for a PID namespace before that.
+    pub fn has_init(&self) -> bool {
+        self.is_root() || self.next.load(Ordering::Relaxed) > 1
+    }
+
     /// The next id in this namespace (1 for its first process, its init).
     pub fn alloc(&self) -> u32 {
         self.next.fetch_add(1, Ordering::Relaxed)
@@ -107,6 +117,7 @@ impl PidNs {
 /// RAW, COARSE and ALARM variants) are shifted for the processes in it.
 pub struct TimeNs {
     pub inum: u64,
+    pub owner: Arc<UserNs>,
     monotonic: AtomicI64,
     boottime: AtomicI64,
     /// Set once a process is in it: from then on the offsets are fixed
@@ -115,9 +126,10 @@ pub struct TimeNs {
 }
 
 impl TimeNs {
-    fn new(inum: u64) -> Arc<Self> {
+    fn new(inum: u64, owner: Arc<UserNs>) -> Arc<Self> {
         Arc::new(Self {
             inum,
+            owner,
             monotonic: AtomicI64::new(0),
             boottime: AtomicI64::new(0),
             frozen: AtomicBool::new(false),
@@ -168,6 +180,7 @@ impl TimeNs {
 /// [`crate::net::init`] built (`stack` None).
 pub struct NetNs {
     pub inum: u64,
+    pub owner: Arc<UserNs>,
     stack: Option<Arc<kestrel_net::inet::Shared>>,
     /// Cleared when the namespace goes: its actor then ends.
     alive: Arc<AtomicBool>,
@@ -176,7 +189,7 @@ pub struct NetNs {
 }
 
 impl NetNs {
-    fn new(inum: u64, own_stack: bool) -> KResult<Arc<Self>> {
+    fn new(inum: u64, owner: Arc<UserNs>, own_stack: bool) -> KResult<Arc<Self>> {
         let alive = Arc::new(AtomicBool::new(true));
         let stack = if own_stack {
             // Before the network exists (early boot) there is nothing to copy.
@@ -186,6 +199,7 @@ impl NetNs {
         };
         Ok(Arc::new(Self {
             inum,
+            owner,
             stack,
             alive,
             conf_tag: spin::Mutex::new(alloc::collections::BTreeMap::new()),
@@ -219,6 +233,8 @@ impl Drop for NetNs {
 pub struct UserNs {
     pub inum: u64,
     pub parent: Option<Arc<UserNs>>,
+    /// The effective uid of its creator (NS_GET_OWNER_UID).
+    pub owner_uid: u32,
     pub uid_map: spin::Mutex<Option<Vec<u8>>>,
     pub gid_map: spin::Mutex<Option<Vec<u8>>>,
     pub setgroups_deny: AtomicBool,
@@ -241,6 +257,7 @@ impl UserNs {
 /// A namespace that is, in Kestrel, an identity only (cgroup).
 pub struct PlainNs {
     pub inum: u64,
+    pub owner: Arc<UserNs>,
 }
 
 /// The namespaces a process is in.
@@ -266,28 +283,32 @@ static INIT: spin::Once<Arc<NsProxy>> = spin::Once::new();
 /// The namespaces that exist at boot (made on first use, after the file system).
 pub fn init_proxy() -> Arc<NsProxy> {
     INIT.call_once(|| {
-        let time = TimeNs::new(Kind::Time.init_inum());
+        let user = init_user_ns();
+        let time = TimeNs::new(Kind::Time.init_inum(), user.clone());
         time.freeze();
         Arc::new(NsProxy {
             uts: Arc::new(UtsNs {
                 inum: Kind::Uts.init_inum(),
+                owner: user.clone(),
                 hostname: spin::Mutex::new(b"kestrel".to_vec()),
                 domainname: spin::Mutex::new(b"(none)".to_vec()),
             }),
-            ipc: IpcNamespace::new(Kind::Ipc.init_inum()),
+            ipc: IpcNamespace::new(Kind::Ipc.init_inum(), user.clone()),
             mnt: Arc::new(MntNs {
                 inum: Kind::Mnt.init_inum(),
+                owner: user.clone(),
                 mounts: crate::fs::init_mounts(),
             }),
-            net: NetNs::new(Kind::Net.init_inum(), false)
+            net: NetNs::new(Kind::Net.init_inum(), user.clone(), false)
                 .expect("the initial one has no stack to make"),
             pid_for_children: init_pid_ns(),
             time: time.clone(),
             time_for_children: time,
             cgroup: Arc::new(PlainNs {
                 inum: Kind::Cgroup.init_inum(),
+                owner: user.clone(),
             }),
-            user: init_user_ns(),
+            user,
         })
     })
     .clone()
@@ -303,6 +324,7 @@ pub fn init_user_ns() -> Arc<UserNs> {
             Arc::new(UserNs {
                 inum: Kind::User.init_inum(),
                 parent: None,
+                owner_uid: 0,
                 uid_map: spin::Mutex::new(Some(all.clone())),
                 gid_map: spin::Mutex::new(Some(all)),
                 setgroups_deny: AtomicBool::new(false),
@@ -341,23 +363,10 @@ impl NsProxy {
     /// unshare(2) and clone(2) make them. CLONE_NEWPID and CLONE_NEWTIME change
     /// only the `*_for_children` namespaces; the caller applies them to a child.
     /// CLONE_NEWNET starts a network stack (and its task) with `lo` alone.
-    pub fn copy_with(&self, flags: u64) -> KResult<Arc<NsProxy>> {
+    /// `euid` is the creator's effective uid (a user namespace's owner).
+    pub fn copy_with(&self, flags: u64, euid: u32) -> KResult<Arc<NsProxy>> {
         let mut n = self.clone();
-        if flags & CLONE_NEWNET != 0 {
-            n.net = NetNs::new(new_inum(), true)?;
-        }
-        if flags & CLONE_NEWUTS != 0 {
-            n.uts = self.uts.copy();
-        }
-        if flags & CLONE_NEWIPC != 0 {
-            n.ipc = IpcNamespace::new(new_inum());
-        }
-        if flags & CLONE_NEWNS != 0 {
-            n.mnt = Arc::new(MntNs {
-                inum: new_inum(),
-                mounts: Arc::new(self.mnt.mounts.copy()),
-            });
-        }
+        // The user namespace first: it owns the others made with it.
         if flags & CLONE_NEWUSER != 0 {
             let mut depth = 0;
             let mut u = Some(&self.user);
@@ -372,9 +381,27 @@ impl NsProxy {
             n.user = Arc::new(UserNs {
                 inum: new_inum(),
                 parent: Some(self.user.clone()),
+                owner_uid: euid,
                 uid_map: spin::Mutex::new(None),
                 gid_map: spin::Mutex::new(None),
                 setgroups_deny: AtomicBool::new(false),
+            });
+        }
+        let owner = n.user.clone();
+        if flags & CLONE_NEWNET != 0 {
+            n.net = NetNs::new(new_inum(), owner.clone(), true)?;
+        }
+        if flags & CLONE_NEWUTS != 0 {
+            n.uts = self.uts.copy(owner.clone());
+        }
+        if flags & CLONE_NEWIPC != 0 {
+            n.ipc = IpcNamespace::new(new_inum(), owner.clone());
+        }
+        if flags & CLONE_NEWNS != 0 {
+            n.mnt = Arc::new(MntNs {
+                inum: new_inum(),
+                owner: owner.clone(),
+                mounts: Arc::new(self.mnt.mounts.copy()),
             });
         }
         if flags & CLONE_NEWPID != 0 {
@@ -392,10 +419,13 @@ impl NsProxy {
             });
         }
         if flags & CLONE_NEWTIME != 0 {
-            n.time_for_children = TimeNs::new(new_inum());
+            n.time_for_children = TimeNs::new(new_inum(), owner.clone());
         }
         if flags & CLONE_NEWCGROUP != 0 {
-            n.cgroup = Arc::new(PlainNs { inum: new_inum() });
+            n.cgroup = Arc::new(PlainNs {
+                inum: new_inum(),
+                owner,
+            });
         }
         Ok(Arc::new(n))
     }
@@ -455,6 +485,20 @@ impl NsRef {
             NsRef::Plain(k, _) => *k,
         }
     }
+    /// The user namespace that owns it (for a user namespace, its parent).
+    pub fn owner(&self) -> Option<Arc<UserNs>> {
+        match self {
+            NsRef::Mnt(n) => Some(n.owner.clone()),
+            NsRef::Uts(n) => Some(n.owner.clone()),
+            NsRef::Ipc(n) => Some(n.owner.clone()),
+            NsRef::Pid(n) => Some(n.owner.clone()),
+            NsRef::Time(n) => Some(n.owner.clone()),
+            NsRef::Net(n) => Some(n.owner.clone()),
+            NsRef::User(n) => n.parent.clone(),
+            NsRef::Plain(_, n) => Some(n.owner.clone()),
+        }
+    }
+
     pub fn inum(&self) -> u64 {
         match self {
             NsRef::Mnt(n) => n.inum,

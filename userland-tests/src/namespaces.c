@@ -10,6 +10,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/ipc.h>
@@ -148,6 +149,147 @@ static int child_unshare_changes_only_named_link(void)
 
 TEST(unshare_gives_a_new_inode_number_to_that_kind_only) {
     EXPECT_EQ(in_child(child_unshare_changes_only_named_link), 0);
+}
+
+/* ---- nsfs ioctls ------------------------------------------------------- */
+
+#define KT_NS_GET_USERNS 0xb701
+#define KT_NS_GET_PARENT 0xb702
+#define KT_NS_GET_NSTYPE 0xb703
+#define KT_NS_GET_OWNER_UID 0xb704
+
+static int kt_uts_fd = -1, kt_user_fd = -1, kt_pid_fd = -1;
+
+static void open_ns_fds(void)
+{
+    if (kt_uts_fd < 0)
+        kt_uts_fd = open("/proc/self/ns/uts", O_RDONLY);
+    if (kt_user_fd < 0)
+        kt_user_fd = open("/proc/self/ns/user", O_RDONLY);
+    if (kt_pid_fd < 0)
+        kt_pid_fd = open("/proc/self/ns/pid", O_RDONLY);
+}
+
+TEST(ns_ioctl_nstype_and_errors) {
+    open_ns_fds();
+    CHECK(kt_uts_fd >= 0 && kt_user_fd >= 0 && kt_pid_fd >= 0, "cannot open ns files");
+    EXPECT_EQ(ioctl(kt_uts_fd, KT_NS_GET_NSTYPE), CLONE_NEWUTS);
+    EXPECT_EQ(ioctl(kt_pid_fd, KT_NS_GET_NSTYPE), CLONE_NEWPID);
+    /* UTS namespaces have no hierarchy and no owner uid. */
+    EXPECT_ERRNO(ioctl(kt_uts_fd, KT_NS_GET_PARENT), EINVAL);
+    uid_t u;
+    EXPECT_ERRNO(ioctl(kt_uts_fd, KT_NS_GET_OWNER_UID, &u), EINVAL);
+    /* The initial PID and user namespaces have no parent. */
+    EXPECT_ERRNO(ioctl(kt_pid_fd, KT_NS_GET_PARENT), EPERM);
+    EXPECT_ERRNO(ioctl(kt_user_fd, KT_NS_GET_PARENT), EPERM);
+    EXPECT_ERRNO(ioctl(kt_user_fd, KT_NS_GET_USERNS), EPERM);
+    /* Other requests on a namespace file are ENOTTY. */
+    EXPECT_ERRNO(ioctl(kt_uts_fd, 0xb7ff), ENOTTY);
+}
+
+TEST(ns_ioctls_on_other_files_are_enotty) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    static int fd = -1;
+    if (fd >= 0)
+        close(fd);
+    fd = OK(open(d, O_RDONLY));
+    EXPECT_ERRNO(ioctl(fd, KT_NS_GET_PARENT), ENOTTY);
+    EXPECT_ERRNO(ioctl(fd, KT_NS_GET_NSTYPE), ENOTTY);
+}
+
+static int kt_pipe[2];
+
+static int child_in_new_user_ns(void)
+{
+    /* Made, it tells the parent (the byte), and waits to be killed. */
+    if (unshare(CLONE_NEWUSER) != 0)
+        return 1;
+    if (write(kt_pipe[1], "x", 1) != 1)
+        return 2;
+    pause();
+    return 0;
+}
+
+TEST(ns_ioctl_get_userns_and_parent_of_a_new_user_namespace) {
+    open_ns_fds();
+    struct stat me, got, child;
+    OK(fstat(kt_user_fd, &me));
+    OK(pipe(kt_pipe));
+    pid_t pid = OK(fork());
+    if (pid == 0)
+        _exit(child_in_new_user_ns());
+    char c;
+    int n = read(kt_pipe[0], &c, 1);
+    close(kt_pipe[0]);
+    close(kt_pipe[1]);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/ns/user", pid);
+    int u = n == 1 ? open(path, O_RDONLY) : -1;
+    int owner = u >= 0 ? ioctl(u, KT_NS_GET_USERNS) : -1;
+    int parent = u >= 0 ? ioctl(u, KT_NS_GET_PARENT) : -1;
+    uid_t uid = 12345;
+    int r_uid = u >= 0 ? ioctl(u, KT_NS_GET_OWNER_UID, &uid) : -1;
+    int cloexec = owner >= 0 ? fcntl(owner, F_GETFD) & FD_CLOEXEC : 0;
+    int got_ok = owner >= 0 && fstat(owner, &got) == 0 && got.st_ino == me.st_ino;
+    int child_ok = u >= 0 && fstat(u, &child) == 0 && child.st_ino != me.st_ino;
+    int parent_ok = parent >= 0 && fstat(parent, &got) == 0 && got.st_ino == me.st_ino;
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    if (owner >= 0)
+        close(owner);
+    if (parent >= 0)
+        close(parent);
+    if (u >= 0)
+        close(u);
+    CHECK(u >= 0, "cannot open %s", path);
+    CHECK(got_ok, "NS_GET_USERNS did not give the creator's user namespace");
+    CHECK(cloexec, "the descriptor is not close-on-exec");
+    CHECK(child_ok, "the child's user namespace is the creator's");
+    CHECK(parent_ok, "NS_GET_PARENT did not give the creator's user namespace");
+    EXPECT_EQ(r_uid, 0);
+    EXPECT_EQ(uid, 0);
+}
+
+static int grandchild_pid_parent_is_out_of_reach(void)
+{
+    int fd = open("/proc/self/ns/pid", O_RDONLY);
+    if (fd < 0)
+        return 1;
+    return ioctl(fd, KT_NS_GET_PARENT) == -1 && errno == EPERM ? 0 : 2;
+}
+
+static int child_ns_ioctl_pid_parent(void)
+{
+    struct stat me, got;
+    if (fstat(kt_pid_fd, &me) != 0)
+        return 1;
+    if (unshare(CLONE_NEWPID) != 0)
+        return 2;
+    /* Until its first process, a new PID namespace has no file to open. */
+    if (open("/proc/self/ns/pid_for_children", O_RDONLY) != -1 || errno != ENOENT)
+        return 3;
+    pid_t pid = fork();
+    if (pid < 0)
+        return 4;
+    if (pid == 0)
+        _exit(grandchild_pid_parent_is_out_of_reach());
+    int st;
+    waitpid(pid, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return 10 + (WIFEXITED(st) ? WEXITSTATUS(st) : 9);
+    int c = open("/proc/self/ns/pid_for_children", O_RDONLY);
+    if (c < 0)
+        return 5;
+    int parent = ioctl(c, KT_NS_GET_PARENT);
+    if (parent < 0 || fstat(parent, &got) != 0 || got.st_ino != me.st_ino)
+        return 6;
+    return 0;
+}
+
+TEST(ns_ioctl_get_parent_of_a_new_pid_namespace) {
+    open_ns_fds();
+    EXPECT_EQ(in_child(child_ns_ioctl_pid_parent), 0);
 }
 
 /* ---- UTS --------------------------------------------------------------- */
@@ -773,6 +915,10 @@ int main(void)
     RUN(ns_link_reads_kind_and_inode_number);
     RUN(ns_for_children_links_match_own_before_unshare);
     RUN(unshare_gives_a_new_inode_number_to_that_kind_only);
+    RUN(ns_ioctl_nstype_and_errors);
+    RUN(ns_ioctls_on_other_files_are_enotty);
+    RUN(ns_ioctl_get_userns_and_parent_of_a_new_user_namespace);
+    RUN(ns_ioctl_get_parent_of_a_new_pid_namespace);
     RUN(new_uts_namespace_has_its_own_hostname_and_setns_returns);
     RUN(setns_bad_fd_is_ebadf);
     RUN(setns_on_a_regular_file_is_einval);

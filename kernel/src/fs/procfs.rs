@@ -2224,11 +2224,15 @@ fn ns_dir(p: &Arc<Process>, ino: u64) -> InodeRef {
         let w2 = w.clone();
         // Linux's `pid` is the namespace the process is in; Kestrel's proxy
         // holds the one for its children.
-        let pick = move |p: &Arc<Process>| {
+        // A new PID namespace has no file until its first process (ENOENT).
+        let pick = move |p: &Arc<Process>| -> KResult<crate::ns::NsRef> {
             if kind == kestrel_ns::Kind::Pid && !children {
-                crate::ns::NsRef::Pid(p.pid_ns.clone())
-            } else {
-                p.nsproxy().get(kind, children)
+                return Ok(crate::ns::NsRef::Pid(p.pid_ns.clone()));
+            }
+            let ns = p.nsproxy().get(kind, children);
+            match &ns {
+                crate::ns::NsRef::Pid(pid) if !pid.has_init() => Err(Errno::ENOENT),
+                _ => Ok(ns),
             }
         };
         Ok(PseudoLink::new_ref(
@@ -2236,13 +2240,13 @@ fn ns_dir(p: &Arc<Process>, ino: u64) -> InodeRef {
             PROC_SUPER_MAGIC,
             Box::new(move || {
                 let p = w.upgrade().ok_or(Errno::ENOENT)?;
-                let ns = pick(&p);
+                let ns = pick(&p)?;
                 Ok(kestrel_ns::link_text(ns.kind(), ns.inum()))
             }),
             Some(Box::new(move || {
                 let p = w2.upgrade().ok_or(Errno::ENOENT)?;
                 Ok(kestrel_vfs::Dentry::root(crate::ns::NsInode::new_ref(
-                    pick(&p),
+                    pick(&p)?,
                 )))
             })),
         ))

@@ -64,6 +64,8 @@ struct SemObj {
 /// shared memory segments, so ids and keys of one are not seen from another.
 pub struct IpcNamespace {
     pub inum: u64,
+    /// The user namespace that owns it.
+    pub owner: Arc<crate::ns::UserNs>,
     msg: spin::Mutex<Registry<MsqObj>>,
     sem: spin::Mutex<Registry<SemObj>>,
     shm: spin::Mutex<Registry<ShmObj>>,
@@ -71,9 +73,10 @@ pub struct IpcNamespace {
 
 impl IpcNamespace {
     /// An empty namespace with the inode number `inum`.
-    pub fn new(inum: u64) -> Arc<Self> {
+    pub fn new(inum: u64, owner: Arc<crate::ns::UserNs>) -> Arc<Self> {
         Arc::new(Self {
             inum,
+            owner,
             msg: spin::Mutex::new(Registry::new(MSGMNI)),
             sem: spin::Mutex::new(Registry::new(SEMMNI)),
             shm: spin::Mutex::new(Registry::new(SHMMNI)),

@@ -367,7 +367,8 @@ async fn do_clone_ns(
         return Err(Errno::EPERM);
     }
     let nsproxy = if ns_flags != 0 {
-        Some(ctx.process().nsproxy().copy_with(ns_flags)?)
+        let euid = ctx.process().cred.lock().euid;
+        Some(ctx.process().nsproxy().copy_with(ns_flags, euid)?)
     } else {
         None
     };
@@ -659,7 +660,8 @@ pub async fn sys_unshare(ctx: &mut Ctx<'_>, flags: u64) -> KResult<u64> {
     }
     let ns_flags = flags & ALL_NAMESPACES;
     let nsproxy = if ns_flags != 0 {
-        Some(p.nsproxy().copy_with(ns_flags)?)
+        let euid = p.cred.lock().euid;
+        Some(p.nsproxy().copy_with(ns_flags, euid)?)
     } else {
         None
     };
@@ -739,4 +741,71 @@ pub async fn sys_setns(ctx: &mut Ctx<'_>, fd: Fd, nstype: i32) -> KResult<u64> {
     }
     p.set_nsproxy(Arc::new(n));
     Ok(0)
+}
+
+/// The nsfs ioctls on a namespace file: NS_GET_USERNS (a descriptor of the
+/// owning user namespace), NS_GET_PARENT (of a PID or user namespace; EINVAL
+/// for the other kinds), NS_GET_NSTYPE (its CLONE_NEW* flag), NS_GET_OWNER_UID
+/// (a user namespace's creator; EINVAL for other kinds). A namespace outside
+/// the caller's reach (not its own or one below it; none at all) is EPERM, as
+/// Linux's ns_get_owner and pidns_get_parent. Others: ENOTTY.
+pub fn ns_ioctl(ctx: &mut Ctx<'_>, ns: crate::ns::NsRef, cmd: u32, arg: u64) -> KResult<u64> {
+    use crate::ns::NsRef;
+    const NS_GET_USERNS: u32 = 0xb701;
+    const NS_GET_PARENT: u32 = 0xb702;
+    const NS_GET_NSTYPE: u32 = 0xb703;
+    const NS_GET_OWNER_UID: u32 = 0xb704;
+    let p = ctx.process().clone();
+    let proxy = p.nsproxy();
+    // A user namespace `u` is within reach if it is the caller's or below it.
+    let user_reachable = |u: &Option<Arc<crate::ns::UserNs>>| -> KResult<Arc<crate::ns::UserNs>> {
+        let u = u.clone().ok_or(Errno::EPERM)?;
+        if proxy.user.is_ancestor_of(&u) {
+            Ok(u)
+        } else {
+            Err(Errno::EPERM)
+        }
+    };
+    let related = match cmd {
+        NS_GET_NSTYPE => return Ok(ns.kind().flag()),
+        NS_GET_OWNER_UID => {
+            let NsRef::User(u) = &ns else {
+                return Err(Errno::EINVAL);
+            };
+            ctx.write(UserPtr::<u32>::new(arg), &u.owner_uid)?;
+            return Ok(0);
+        }
+        NS_GET_USERNS => NsRef::User(user_reachable(&ns.owner())?),
+        NS_GET_PARENT => match &ns {
+            NsRef::User(u) => NsRef::User(user_reachable(&u.parent)?),
+            NsRef::Pid(pid) => {
+                // The parent must be the caller's own PID namespace or below it.
+                let parent = pid.parent.clone().ok_or(Errno::EPERM)?;
+                let mut x = Some(parent.clone());
+                let mut ok = false;
+                while let Some(y) = x {
+                    if Arc::ptr_eq(&y, &p.pid_ns) {
+                        ok = true;
+                        break;
+                    }
+                    x = y.parent.clone();
+                }
+                if !ok {
+                    return Err(Errno::EPERM);
+                }
+                NsRef::Pid(parent)
+            }
+            _ => return Err(Errno::EINVAL),
+        },
+        _ => return Err(Errno::ENOTTY),
+    };
+    let inode = crate::ns::NsInode::new_ref(related);
+    let file = crate::fs::open_dentry(
+        kestrel_vfs::Dentry::root(inode),
+        kestrel_abi::fs::O_RDONLY,
+        &p,
+    )?;
+    let limit = p.nofile();
+    let fd = p.files().lock().insert(file, true, 0, limit)?;
+    Ok(fd as u64)
 }
