@@ -27,6 +27,7 @@ mod futex;
 mod logger;
 mod mm;
 mod net;
+mod ns;
 mod panic;
 mod power;
 mod process;

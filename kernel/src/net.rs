@@ -15,6 +15,7 @@ use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::future::{Either, select};
 use kestrel_driver_kit::NetDevice;
@@ -26,8 +27,17 @@ use crate::{task, time};
 
 static SHARED: spin::Once<Arc<Shared>> = spin::Once::new();
 
-/// The stack the sockets use (None before [`init`]).
-pub fn shared() -> Option<&'static Arc<Shared>> {
+/// The stack of the caller's network namespace: the one [`init`] built in the
+/// initial namespace (None before it), a namespace's own otherwise.
+pub fn shared() -> Option<Arc<Shared>> {
+    crate::ns::current()
+        .net
+        .stack()
+        .or_else(|| SHARED.get().cloned())
+}
+
+/// The initial network namespace's stack (the one the NICs are on).
+pub fn init_shared() -> Option<&'static Arc<Shared>> {
     SHARED.get()
 }
 
@@ -35,9 +45,9 @@ pub fn shared() -> Option<&'static Arc<Shared>> {
 /// TCP allows (Linux's lo has 65536).
 const LO_MTU: usize = 65535;
 
-/// Builds the interfaces and starts the actor and the NICs' frame tasks.
-pub fn init() {
-    let mut ifaces = vec![IfaceConfig {
+/// `lo`: 127.0.0.1/8 and ::1.
+fn loopback() -> IfaceConfig {
+    IfaceConfig {
         name: "lo".to_string(),
         mac: None,
         mtu: LO_MTU,
@@ -48,7 +58,26 @@ pub fn init() {
         gateway4: None,
         gateway6: None,
         link: Arc::new(Link::default()),
-    }];
+    }
+}
+
+/// A new network namespace's stack: `lo` alone, with an actor of its own
+/// that runs until `alive` is cleared (the namespace is gone). None before
+/// [`init`].
+pub fn namespace_stack(alive: Arc<AtomicBool>) -> Option<Arc<Shared>> {
+    SHARED.get()?;
+    let mut seed = [0u8; 8];
+    crate::random::fill(&mut seed);
+    let (stack, shared) = Stack::new(vec![loopback()], u64::from_ne_bytes(seed), time::now_ns());
+    // A new namespace's lo starts down, as Linux's (`ip link set lo up`).
+    let _ = shared.set_link_up(1, false);
+    task::spawn("net-ns", actor(stack, Some(alive))).detach();
+    Some(shared)
+}
+
+/// Builds the interfaces and starts the actor and the NICs' frame tasks.
+pub fn init() {
+    let mut ifaces = vec![loopback()];
     let mut nics: Vec<(Arc<dyn NetDevice>, Arc<Link>)> = Vec::new();
     for (n, (name, dev)) in crate::drivers::net_devices().into_iter().enumerate() {
         let link = Arc::new(Link::default());
@@ -79,17 +108,21 @@ pub fn init() {
         task::spawn("net-rx", receive(dev.clone(), link.clone(), shared.clone())).detach();
         task::spawn("net-tx", transmit(dev, link, shared.clone())).detach();
     }
-    task::spawn("net", actor(stack)).detach();
+    task::spawn("net", actor(stack, None)).detach();
 }
 
 /// How long a round of the stack may go on taking mail and frames before it
 /// yields the CPU to other tasks (it finishes what it took).
 const ROUND_NS: u64 = 2_000_000;
 
-/// The actor: rounds of the stack, and sleep in between.
-async fn actor(mut stack: Stack) {
+/// The actor: rounds of the stack, and sleep in between; a namespace's ends
+/// when `alive` is cleared (and the stack is notified).
+async fn actor(mut stack: Stack, alive: Option<Arc<AtomicBool>>) {
     let shared = stack.shared().clone();
     loop {
+        if alive.as_ref().is_some_and(|a| !a.load(Ordering::Acquire)) {
+            return;
+        }
         let start = time::now_ns();
         let over = || time::now_ns().saturating_sub(start) > ROUND_NS;
         if stack.poll_within(start, &over) {

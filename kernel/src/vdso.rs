@@ -12,6 +12,13 @@
 //! cannot be made writable (mprotect: EACCES), so no process can change what the
 //! others run or read.
 //!
+//! A process in a time namespace other than the initial one gets a second vvar
+//! page instead, whose mode is MODE_SYSCALL: its vDSO makes the system call,
+//! and the kernel applies the namespace's offsets. (Linux publishes a vvar page
+//! per time namespace with the offsets in it; Kestrel gives up the fast path in
+//! such namespaces instead.) [`use_syscalls`] switches an address space between
+//! the two when the process enters another time namespace.
+//!
 //! Without the module the kernel still runs: programs get no AT_SYSINFO_EHDR and
 //! their libc makes system calls.
 
@@ -35,6 +42,9 @@ struct Vdso {
     pages: u64,
     vvar: Arc<SharedPages>,
     data: &'static VvarData,
+    /// The vvar page of processes in a non-initial time namespace: never
+    /// published, so its mode stays MODE_SYSCALL.
+    vvar_syscall: Arc<SharedPages>,
 }
 
 static VDSO: spin::Once<Vdso> = spin::Once::new();
@@ -125,11 +135,16 @@ pub fn init(boot: &BootInfo) {
         log::error!("vdso: out of memory");
         return;
     };
+    let Some((syscall_pa, _)) = frame::alloc_static::<VvarData>() else {
+        log::error!("vdso: out of memory");
+        return;
+    };
     VDSO.call_once(|| Vdso {
         image: Arc::new(SharedPages::from_frames(&frames)),
         pages,
         vvar: Arc::new(SharedPages::from_frames(&[vvar_pa])),
         data,
+        vvar_syscall: Arc::new(SharedPages::from_frames(&[syscall_pa])),
     });
     publish();
     log::debug!("vdso: {size} bytes in {pages} page(s)");
@@ -152,8 +167,10 @@ pub fn publish() {
 }
 
 /// Maps vvar and the image into a new program's address space; returns the
-/// image's address for AT_SYSINFO_EHDR (None without a vDSO).
-pub fn map_into(mm: &AddressSpace) -> KResult<Option<u64>> {
+/// image's address for AT_SYSINFO_EHDR (None without a vDSO). With `syscalls`
+/// (a process in a non-initial time namespace) the vvar page sends every
+/// clock read to the kernel.
+pub fn map_into(mm: &AddressSpace, syscalls: bool) -> KResult<Option<u64>> {
     let Some(v) = VDSO.get() else { return Ok(None) };
     // One free range for both, then the image over its upper part.
     let base = mm.map(
@@ -161,7 +178,11 @@ pub fn map_into(mm: &AddressSpace) -> KResult<Option<u64>> {
         (1 + v.pages) * PAGE,
         PROT_READ,
         Backing::SharedAnonymous {
-            pages: v.vvar.clone(),
+            pages: if syscalls {
+                v.vvar_syscall.clone()
+            } else {
+                v.vvar.clone()
+            },
             offset: 0,
             segment: None,
         },
@@ -180,4 +201,34 @@ pub fn map_into(mm: &AddressSpace) -> KResult<Option<u64>> {
         VmaKind::Vdso,
     )?;
     Ok(Some(image))
+}
+
+/// The process owning `mm` entered a time namespace: with `syscalls` (not the
+/// initial one) its vDSO must make system calls, else it may read the clock
+/// itself. Replaces the page under its `[vvar]` area (if it still has one).
+pub fn use_syscalls(mm: &AddressSpace, syscalls: bool) -> KResult<()> {
+    let Some(v) = VDSO.get() else { return Ok(()) };
+    let Some(area) = mm
+        .areas()
+        .into_iter()
+        .find(|a| a.label.as_deref() == Some(b"[vvar]".as_slice()))
+    else {
+        return Ok(());
+    };
+    mm.map(
+        Placement::Fixed(area.start),
+        PAGE,
+        PROT_READ,
+        Backing::SharedAnonymous {
+            pages: if syscalls {
+                v.vvar_syscall.clone()
+            } else {
+                v.vvar.clone()
+            },
+            offset: 0,
+            segment: None,
+        },
+        VmaKind::Vvar,
+    )?;
+    Ok(())
 }

@@ -24,6 +24,7 @@ const HOST_CRATES: &[&str] = &[
     "kestrel-uring",
     "kestrel-landlock",
     "kestrel-keys",
+    "kestrel-ns",
     "kestrel-driver-kit",
     "kestrel-virtio-rng",
     "kestrel-virtio",

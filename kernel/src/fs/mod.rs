@@ -35,7 +35,7 @@ use crate::boot::BootInfo;
 /// The root directory: the initramfs's ramfs, or the disk file system `root=`
 /// names once it is mounted (before init starts).
 static ROOT: spin::RwLock<Option<DentryRef>> = spin::RwLock::new(None);
-static MOUNTS: spin::Once<Mounts> = spin::Once::new();
+static MOUNTS: spin::Once<Arc<Mounts>> = spin::Once::new();
 static DEVFS: spin::Once<InodeRef> = spin::Once::new();
 
 /// The device file system's root. Like Linux's devtmpfs it is one instance:
@@ -78,9 +78,17 @@ pub const FILESYSTEMS: &[(&str, bool)] = &[
     ("ext2", false),
 ];
 
-/// The mount table.
-pub fn mounts() -> &'static Mounts {
-    MOUNTS.get().expect("file system initialised at boot")
+/// The caller's mount table: its mount namespace's.
+pub fn mounts() -> Arc<Mounts> {
+    crate::ns::current().mnt.mounts.clone()
+}
+
+/// The mount table made at boot (the initial mount namespace's).
+pub fn init_mounts() -> Arc<Mounts> {
+    MOUNTS
+        .get()
+        .expect("file system initialised at boot")
+        .clone()
 }
 
 fn wall_clock() -> Timespec {
@@ -193,7 +201,7 @@ pub fn init(boot: &BootInfo) -> KResult<RootInfo> {
         MS_NOSUID | MS_NODEV | MS_NOEXEC,
     )?;
     *ROOT.write() = Some(root);
-    MOUNTS.call_once(|| mounts);
+    MOUNTS.call_once(|| Arc::new(mounts));
     Ok(info)
 }
 
@@ -203,10 +211,11 @@ pub fn init(boot: &BootInfo) -> KResult<RootInfo> {
 pub fn resolve_kernel(path: &[u8]) -> KResult<DentryRef> {
     let cred = kestrel_vfs::Cred::root();
     let root = root();
+    let mounts = mounts();
     kestrel_vfs::poll_now(
         kestrel_vfs::Walker {
             root: &root,
-            mounts: mounts(),
+            mounts: &mounts,
             cred: &cred,
             resolve: 0,
         }

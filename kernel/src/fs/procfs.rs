@@ -228,7 +228,9 @@ fn lookup_root(name: &[u8]) -> KResult<InodeRef> {
             ))
         }),
         b"uptime" => file(c(), || {
-            let up = crate::time::now_ns();
+            // CLOCK_BOOTTIME as the reader's time namespace shifts it.
+            let up =
+                crate::time::now_ns().saturating_add_signed(crate::ns::current().time.offset_of(7));
             let idle = crate::task::idle_ns();
             text(format!(
                 "{}.{:02} {}.{:02}\n",
@@ -742,10 +744,16 @@ fn sys_dir() -> InodeRef {
     table_dir(
         ino,
         1,
-        &[("fs", 0x100), ("kernel", 0x200), ("vm", 0x300)],
+        &[
+            ("fs", 0x100),
+            ("kernel", 0x200),
+            ("net", 0x400),
+            ("vm", 0x300),
+        ],
         |name| match name {
             b"fs" => Ok(fs_sys_dir()),
             b"kernel" => Ok(kernel_sys_dir()),
+            b"net" => Ok(net_sys_dir()),
             b"vm" => Ok(vm_sys_dir()),
             _ => Err(Errno::ENOENT),
         },
@@ -1217,21 +1225,26 @@ const PID_ENTRIES: &[(&str, u8)] = &[
     ("exe", DT_LNK),
     ("fd", DT_DIR),
     ("fdinfo", DT_DIR),
+    ("gid_map", DT_REG),
     ("limits", DT_REG),
     ("loginuid", DT_REG),
     ("maps", DT_REG),
     ("mem", DT_REG),
     ("mountinfo", DT_REG),
     ("mounts", DT_REG),
+    ("ns", DT_DIR),
     ("oom_score", DT_REG),
     ("oom_score_adj", DT_REG),
     ("pagemap", DT_REG),
     ("root", DT_LNK),
+    ("setgroups", DT_REG),
     ("smaps", DT_REG),
     ("stat", DT_REG),
     ("statm", DT_REG),
     ("status", DT_REG),
     ("task", DT_DIR),
+    ("timens_offsets", DT_REG),
+    ("uid_map", DT_REG),
     ("wchan", DT_REG),
 ];
 
@@ -1391,8 +1404,15 @@ fn pid_entry(
             common: c(0o400),
             process: Arc::downgrade(p),
         }),
-        b"mounts" => pid_file(c(0o444), || Ok(mounts())),
-        b"mountinfo" => pid_file(c(0o444), || Ok(mountinfo())),
+        // The mounts of the process's mount namespace.
+        b"mounts" => {
+            let g = get.clone();
+            pid_file(c(0o444), move || Ok(mounts(&g()?.nsproxy().mnt.mounts)))
+        }
+        b"mountinfo" => {
+            let g = get.clone();
+            pid_file(c(0o444), move || Ok(mountinfo(&g()?.nsproxy().mnt.mounts)))
+        }
         b"limits" => pid_file(c(0o444), move || {
             let p = get()?;
             text(limits(&p))
@@ -1484,6 +1504,81 @@ fn pid_entry(
         }
         b"fd" => fd_dir(p, ino, false),
         b"fdinfo" => fd_dir(p, ino, true),
+        b"ns" => ns_dir(p, ino),
+        b"uid_map" | b"gid_map" => {
+            let uid = name == b"uid_map";
+            let g = get.clone();
+            rw_file(
+                c(0o644),
+                move || {
+                    let ns = g()?.nsproxy().user.clone();
+                    let m = if uid { &ns.uid_map } else { &ns.gid_map };
+                    Ok(m.lock().clone().unwrap_or_default())
+                },
+                move |data| write_id_map(&get()?, uid, data),
+            )
+        }
+        b"setgroups" => {
+            let g = get.clone();
+            rw_file(
+                c(0o644),
+                move || {
+                    let ns = g()?.nsproxy().user.clone();
+                    let deny = ns.setgroups_deny.load(Ordering::Relaxed);
+                    text(String::from(if deny { "deny\n" } else { "allow\n" }))
+                },
+                move |data| {
+                    let ns = get()?.nsproxy().user.clone();
+                    let deny = match data.trim_ascii() {
+                        b"deny" => true,
+                        b"allow" => false,
+                        _ => return Err(Errno::EINVAL),
+                    };
+                    // Fixed once the gid map is written, and in the initial
+                    // namespace (Linux: EPERM).
+                    if ns.parent.is_none() || ns.gid_map.lock().is_some() {
+                        return Err(Errno::EPERM);
+                    }
+                    ns.setgroups_deny.store(deny, Ordering::Relaxed);
+                    Ok(())
+                },
+            )
+        }
+        b"timens_offsets" => {
+            let g = get.clone();
+            rw_file(
+                c(0o644),
+                move || {
+                    let (m, b) = g()?.nsproxy().time_for_children.offsets();
+                    Ok(kestrel_ns::format_offsets(m, b))
+                },
+                move |data| {
+                    let p = get()?;
+                    let me = caller()?;
+                    if !me
+                        .process
+                        .cred
+                        .lock()
+                        .capable(kestrel_abi::cap::CAP_SYS_TIME)
+                    {
+                        return Err(Errno::EPERM);
+                    }
+                    let ns = p.nsproxy().time_for_children.clone();
+                    let mut monotonic = None;
+                    let mut boottime = None;
+                    for o in kestrel_ns::parse_offsets(data)? {
+                        let now = crate::time::now_ns();
+                        let off = kestrel_ns::check_offset(&o, now)?;
+                        if o.clock == kestrel_ns::CLOCK_MONOTONIC {
+                            monotonic = Some(off);
+                        } else {
+                            boottime = Some(off);
+                        }
+                    }
+                    ns.set_offsets(monotonic, boottime)
+                },
+            )
+        }
         b"task" => task_dir(p, ino),
         _ => return Err(Errno::ENOENT),
     })
@@ -1934,8 +2029,8 @@ fn map_line(out: &mut Vec<u8>, a: &crate::mm::vm::AreaInfo) {
     out.push(b'\n');
 }
 
-fn mount_lines() -> Vec<kestrel_vfs::MountInfo> {
-    let ro = super::mounts().root_mount().readonly();
+fn mount_lines(mounts: &kestrel_vfs::Mounts) -> Vec<kestrel_vfs::MountInfo> {
+    let ro = mounts.root_mount().readonly();
     let mut all = vec![
         super::root_info().unwrap_or_else(|| kestrel_vfs::MountInfo {
             source: b"rootfs".to_vec(),
@@ -1944,13 +2039,13 @@ fn mount_lines() -> Vec<kestrel_vfs::MountInfo> {
             options: if ro { b"ro".to_vec() } else { b"rw".to_vec() },
         }),
     ];
-    all.extend(super::mounts().infos());
+    all.extend(mounts.infos());
     all
 }
 
-fn mounts() -> Vec<u8> {
+fn mounts(table: &kestrel_vfs::Mounts) -> Vec<u8> {
     let mut out = Vec::new();
-    for m in mount_lines() {
+    for m in mount_lines(table) {
         out.extend_from_slice(
             &[
                 m.source,
@@ -1968,17 +2063,33 @@ fn mounts() -> Vec<u8> {
     out
 }
 
-fn mountinfo() -> Vec<u8> {
+fn mountinfo(mounts: &kestrel_vfs::Mounts) -> Vec<u8> {
     let mut out = Vec::new();
-    for (i, m) in mount_lines().into_iter().enumerate() {
+    // The root's line first, then every mount with its flags.
+    let flags: Vec<kestrel_vfs::path::MountRef> = core::iter::once(mounts.root_mount().clone())
+        .chain(mounts.entries().into_iter().map(|(_, f)| f))
+        .collect();
+    for (i, m) in mount_lines(mounts).into_iter().enumerate() {
         let id = 20 + i;
         let parent = if i == 0 { 1 } else { 20 };
         out.extend_from_slice(format!("{id} {parent} 0:{} / ", i + 1).as_bytes());
+        // The optional fields: the peer group shared with, the master's.
+        let mut optional = String::new();
+        if let Some(f) = flags.get(i) {
+            let (shared, master) = f.propagation();
+            if shared != 0 {
+                optional.push_str(&format!(" shared:{shared}"));
+            }
+            if master != 0 {
+                optional.push_str(&format!(" master:{master}"));
+            }
+        }
         out.extend_from_slice(
             &[
                 m.path,
                 b" ".to_vec(),
                 m.options.clone(),
+                optional.into_bytes(),
                 b" - ".to_vec(),
                 m.fstype,
                 b" ".to_vec(),
@@ -2154,6 +2265,169 @@ fn fd_dir(p: &Arc<Process>, ino: u64, info: bool) -> InodeRef {
     };
     PseudoDir::new_ref(
         owned_by(p, ino, 0o500),
+        PROC_SUPER_MAGIC,
+        PID_BASE | u64::from(pid) << 16,
+        Box::new(list),
+        Box::new(lookup),
+    )
+}
+
+/// Writes a user namespace's uid_map (`uid`) or gid_map: once (EPERM after),
+/// lines of `inside outside count` (EINVAL otherwise). Without CAP_SETUID
+/// (CAP_SETGID) a writer may map only its own effective id, one id long, and a
+/// gid map needs setgroups denied first (EPERM), as Linux's new_idmap_permitted.
+fn write_id_map(p: &Arc<Process>, uid: bool, data: &[u8]) -> KResult<()> {
+    let ns = p.nsproxy().user.clone();
+    let map = kestrel_ns::parse_id_map(data)?;
+    let writer = caller()?.process.cred.lock().clone();
+    let cap = if uid {
+        kestrel_abi::cap::CAP_SETUID
+    } else {
+        kestrel_abi::cap::CAP_SETGID
+    };
+    if !writer.capable(cap) {
+        let own = if uid { writer.euid } else { writer.egid };
+        let one = map.len() == 1 && map[0].count == 1 && map[0].outside == own;
+        if !one || (!uid && !ns.setgroups_deny.load(Ordering::Relaxed)) {
+            return Err(Errno::EPERM);
+        }
+    }
+    let slot = if uid { &ns.uid_map } else { &ns.gid_map };
+    let mut slot = slot.lock();
+    if slot.is_some() {
+        return Err(Errno::EPERM);
+    }
+    *slot = Some(kestrel_ns::format_id_map(&map));
+    Ok(())
+}
+
+/// /proc/sys/net: net.ipv4.conf.IF.tag for `all`, `default` and each
+/// interface of the reader's network namespace (a value per namespace).
+fn net_sys_dir() -> InodeRef {
+    let sys = 2 + SYSTEM_FILES.iter().position(|n| *n == "sys").unwrap_or(0) as u64;
+    table_dir(0x400, sys, &[("ipv4", 0x401)], |name| match name {
+        b"ipv4" => Ok(table_dir(
+            0x401,
+            0x400,
+            &[("conf", 0x402)],
+            |name| match name {
+                b"conf" => Ok(net_conf_dir()),
+                _ => Err(Errno::ENOENT),
+            },
+        )),
+        _ => Err(Errno::ENOENT),
+    })
+}
+
+fn net_conf_names() -> Vec<Vec<u8>> {
+    let mut names = vec![b"all".to_vec(), b"default".to_vec()];
+    if let Some(s) = crate::net::shared() {
+        names.extend(s.interfaces().into_iter().map(|f| f.name.into_bytes()));
+    }
+    names
+}
+
+fn net_conf_dir() -> InodeRef {
+    PseudoDir::new_ref(
+        common(0x402, 0o555),
+        PROC_SUPER_MAGIC,
+        0x401,
+        Box::new(|| {
+            net_conf_names()
+                .into_iter()
+                .enumerate()
+                .map(|(i, n)| (n, 0x410 + i as u64, DT_DIR))
+                .collect()
+        }),
+        Box::new(|name: &[u8]| {
+            let i = net_conf_names()
+                .iter()
+                .position(|n| n == name)
+                .ok_or(Errno::ENOENT)?;
+            let iface = name.to_vec();
+            let dir_ino = 0x410 + i as u64;
+            Ok(PseudoDir::new_ref(
+                common(dir_ino, 0o555),
+                PROC_SUPER_MAGIC,
+                0x402,
+                Box::new(move || vec![(b"tag".to_vec(), dir_ino + 0x100, DT_REG)]),
+                Box::new(move |name: &[u8]| {
+                    if name != b"tag" {
+                        return Err(Errno::ENOENT);
+                    }
+                    let (r, w) = (iface.clone(), iface.clone());
+                    Ok(rw_file(
+                        common(dir_ino + 0x100, 0o644),
+                        move || text(format!("{}\n", crate::ns::current().net.conf_tag(&r))),
+                        move |data| {
+                            let v: i32 = core::str::from_utf8(data)
+                                .ok()
+                                .and_then(|s| s.trim().parse().ok())
+                                .ok_or(Errno::EINVAL)?;
+                            crate::ns::current().net.set_conf_tag(&w, v);
+                            Ok(())
+                        },
+                    ))
+                }),
+            ))
+        }),
+    )
+}
+
+/// /proc/PID/ns: a magic link per namespace the process is in, reading as
+/// `uts:[4026531838]` and leading to the namespace's file (for setns(2)).
+fn ns_dir(p: &Arc<Process>, ino: u64) -> InodeRef {
+    let pid = p.pid;
+    let base = PID_BASE | u64::from(pid) << 16 | 0x8000;
+    let list = move || {
+        kestrel_ns::NS_ENTRIES
+            .iter()
+            .enumerate()
+            .map(|(i, (n, _, _))| (n.as_bytes().to_vec(), base + i as u64, DT_LNK))
+            .collect()
+    };
+    let weak = Arc::downgrade(p);
+    let powner = p.clone();
+    let lookup = move |name: &[u8]| -> KResult<InodeRef> {
+        let p = weak.upgrade().ok_or(Errno::ENOENT)?;
+        let i = kestrel_ns::NS_ENTRIES
+            .iter()
+            .position(|(n, _, _)| n.as_bytes() == name)
+            .ok_or(Errno::ENOENT)?;
+        let (_, kind, children) = kestrel_ns::NS_ENTRIES[i];
+        let w = Arc::downgrade(&p);
+        let w2 = w.clone();
+        // Linux's `pid` is the namespace the process is in; Kestrel's proxy
+        // holds the one for its children.
+        // A new PID namespace has no file until its first process (ENOENT).
+        let pick = move |p: &Arc<Process>| -> KResult<crate::ns::NsRef> {
+            if kind == kestrel_ns::Kind::Pid && !children {
+                return Ok(crate::ns::NsRef::Pid(p.pid_ns.clone()));
+            }
+            let ns = p.nsproxy().get(kind, children);
+            match &ns {
+                crate::ns::NsRef::Pid(pid) if !pid.has_init() => Err(Errno::ENOENT),
+                _ => Ok(ns),
+            }
+        };
+        Ok(PseudoLink::new_ref(
+            owned_by(&powner, base + i as u64, 0o777),
+            PROC_SUPER_MAGIC,
+            Box::new(move || {
+                let p = w.upgrade().ok_or(Errno::ENOENT)?;
+                let ns = pick(&p)?;
+                Ok(kestrel_ns::link_text(ns.kind(), ns.inum()))
+            }),
+            Some(Box::new(move || {
+                let p = w2.upgrade().ok_or(Errno::ENOENT)?;
+                Ok(kestrel_vfs::Dentry::root(crate::ns::NsInode::new_ref(
+                    pick(&p)?,
+                )))
+            })),
+        ))
+    };
+    PseudoDir::new_ref(
+        owned_by(p, ino, 0o511),
         PROC_SUPER_MAGIC,
         PID_BASE | u64::from(pid) << 16,
         Box::new(list),

@@ -51,7 +51,7 @@ static NET: spin::Once<InodeRef> = spin::Once::new();
 /// holds now: at boot, and after each change (netlink, SIOCSIFFLAGS), so
 /// `flags`, `operstate` and `carrier` follow `ip link set IF up|down`.
 pub fn refresh_net() {
-    let (Some(net), Some(shared)) = (NET.get(), crate::net::shared()) else {
+    let (Some(net), Some(shared)) = (NET.get(), crate::net::init_shared()) else {
         return;
     };
     for f in shared.interfaces() {
@@ -149,7 +149,7 @@ pub fn mount() -> KResult<()> {
     let net = dir(&dir(&root, "class")?, "net")?;
     NET.call_once(|| net.clone());
     refresh_net();
-    if let Some(shared) = crate::net::shared() {
+    if let Some(shared) = crate::net::init_shared() {
         shared.set_change_hook(refresh_net);
     }
 

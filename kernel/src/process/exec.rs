@@ -72,9 +72,10 @@ async fn open_exec_at(
         cwd
     } else {
         let start = at.dir.clone().unwrap_or(cwd);
+        let mounts = crate::fs::mounts();
         let d = Walker {
             root: &root,
-            mounts: crate::fs::mounts(),
+            mounts: &mounts,
             cred: &cred,
             resolve: 0,
         }
@@ -282,7 +283,7 @@ async fn load_at(
             None => None,
         };
         mm.init_brk(main.brk);
-        let vdso = crate::vdso::map_into(&mm)?;
+        let vdso = crate::vdso::map_into(&mm, !p.nsproxy().time.is_root())?;
 
         let c = p.cred.lock().clone();
         let mut aux = AuxValues::new(&main, ld.as_ref());

@@ -226,6 +226,12 @@ fn default_rlimits() -> [Rlimit; RLIM_NLIMITS as usize] {
 /// A process.
 pub struct Process {
     pub pid: Pid,
+    /// The id in its own PID namespace (`pid` in the initial one).
+    pub vpid: Pid,
+    /// The PID namespace it was made in (fixed for its life).
+    pub pid_ns: Arc<crate::ns::PidNs>,
+    /// The namespaces it is in (unshare and setns replace the proxy).
+    nsproxy: spin::Mutex<Arc<crate::ns::NsProxy>>,
     parent: spin::Mutex<Weak<Process>>,
     children: spin::Mutex<Vec<Arc<Process>>>,
     pub threads: spin::Mutex<Vec<Arc<Thread>>>,
@@ -551,6 +557,9 @@ pub fn count() -> usize {
 /// What a new process starts with.
 struct NewProcess {
     pid: Pid,
+    vpid: Pid,
+    pid_ns: Arc<crate::ns::PidNs>,
+    nsproxy: Arc<crate::ns::NsProxy>,
     parent: Weak<Process>,
     mm: Arc<AddressSpace>,
     files: Shared<FdTable>,
@@ -568,6 +577,9 @@ impl Process {
         let pid = n.pid;
         let p = Arc::new(Self {
             pid,
+            vpid: n.vpid,
+            pid_ns: n.pid_ns,
+            nsproxy: spin::Mutex::new(n.nsproxy),
             parent: spin::Mutex::new(n.parent),
             children: spin::Mutex::new(Vec::new()),
             threads: spin::Mutex::new(Vec::new()),
@@ -619,6 +631,30 @@ impl Process {
         timers::rlimit_cpu_changed(&p);
         PROCESSES.lock().insert(pid, Arc::downgrade(&p));
         p
+    }
+
+    /// The namespaces the process is in.
+    pub fn nsproxy(&self) -> Arc<crate::ns::NsProxy> {
+        self.nsproxy.lock().clone()
+    }
+
+    /// Moves the process into other namespaces (unshare, setns).
+    pub fn set_nsproxy(&self, n: Arc<crate::ns::NsProxy>) {
+        *self.nsproxy.lock() = n;
+    }
+
+    /// The id of this process as a process in `ns` sees it: its own id there,
+    /// the global id from the initial namespace, 0 from a namespace it is not
+    /// in. (Kestrel keeps ids for two levels only: a process's own namespace's
+    /// and the initial one's.)
+    pub fn pid_in(&self, ns: &crate::ns::PidNs) -> Pid {
+        if core::ptr::eq(&*self.pid_ns, ns) {
+            self.vpid
+        } else if ns.is_root() {
+            self.pid
+        } else {
+            0
+        }
     }
 
     /// Folds the current address space's resident set into ru_maxrss; the
@@ -902,8 +938,10 @@ impl Thread {
 }
 
 /// What a new process (fork/clone) shares with its parent.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub struct CloneShare {
+    /// The namespaces it starts in when clone made new ones (else the parent's).
+    pub nsproxy: Option<Arc<crate::ns::NsProxy>>,
     pub vm: bool,
     pub files: bool,
     pub fs: bool,
@@ -961,8 +999,22 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
         parent.clone()
     };
     let pid = share.pid.map_or_else(alloc_pid, alloc_pid_at)?;
+    let nsproxy = share
+        .nsproxy
+        .clone()
+        .unwrap_or_else(|| parent.nsproxy())
+        .for_child();
+    let pid_ns = nsproxy.pid_for_children.clone();
+    let vpid = if pid_ns.is_root() {
+        pid
+    } else {
+        pid_ns.alloc()
+    };
     let child = Process::new(NewProcess {
         pid,
+        vpid,
+        pid_ns,
+        nsproxy,
         parent: Arc::downgrade(&real_parent),
         mm,
         files,
@@ -999,6 +1051,12 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
         parent.coredump_filter.load(Ordering::Relaxed),
         Ordering::Relaxed,
     );
+    // A child that starts in another time namespace than its parent's reads
+    // the clock through the kernel (or again through the vDSO).
+    let child_root_time = child.nsproxy().time.is_root();
+    if !share.vm && child_root_time != parent.nsproxy().time.is_root() {
+        crate::vdso::use_syscalls(&child.mm(), !child_root_time)?;
+    }
     real_parent.children.lock().push(child.clone());
     let thread = Thread::new(
         pid,
@@ -1045,6 +1103,9 @@ pub fn create_init(fs: FsContext, files: FdTable) -> KResult<Arc<Thread>> {
     let pid = alloc_pid()?;
     let p = Process::new(NewProcess {
         pid,
+        vpid: pid,
+        pid_ns: crate::ns::init_pid_ns(),
+        nsproxy: crate::ns::init_proxy(),
         parent: Weak::new(),
         mm: AddressSpace::new()?,
         files: Arc::new(spin::Mutex::new(files)),

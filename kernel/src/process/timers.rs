@@ -38,14 +38,16 @@ pub enum CpuKind {
 #[derive(Clone)]
 pub enum Clock {
     Realtime,
-    Monotonic,
+    /// The monotonic clocks carry the offset (ns) of the time namespace of the
+    /// thread that named them (0 in the initial one).
+    Monotonic(i64),
     /// Monotonic time including suspend (no suspend here: equals Monotonic).
-    Boottime,
+    Boottime(i64),
     Tai,
     /// The coarse and raw variants: readable, but no timers or sleeps (EOPNOTSUPP).
     RealtimeCoarse,
-    MonotonicCoarse,
-    MonotonicRaw,
+    MonotonicCoarse(i64),
+    MonotonicRaw(i64),
     ProcessCpu(Arc<Process>, CpuKind),
     ThreadCpu(Arc<Thread>, CpuKind),
 }
@@ -58,14 +60,15 @@ impl Clock {
     /// encodings included). EINVAL for an unknown clock or a CPU clock of a process or
     /// thread that does not exist.
     pub fn from_id(caller: &Arc<Thread>, clk: i32) -> KResult<Clock> {
+        let off = |c: i32| caller.process.nsproxy().time.offset_of(c);
         Ok(match clk {
             CLOCK_REALTIME | CLOCK_REALTIME_ALARM => Clock::Realtime,
-            CLOCK_MONOTONIC => Clock::Monotonic,
-            CLOCK_BOOTTIME | CLOCK_BOOTTIME_ALARM => Clock::Boottime,
+            CLOCK_MONOTONIC => Clock::Monotonic(off(clk)),
+            CLOCK_BOOTTIME | CLOCK_BOOTTIME_ALARM => Clock::Boottime(off(clk)),
             CLOCK_TAI => Clock::Tai,
             CLOCK_REALTIME_COARSE => Clock::RealtimeCoarse,
-            CLOCK_MONOTONIC_COARSE => Clock::MonotonicCoarse,
-            CLOCK_MONOTONIC_RAW => Clock::MonotonicRaw,
+            CLOCK_MONOTONIC_COARSE => Clock::MonotonicCoarse(off(clk)),
+            CLOCK_MONOTONIC_RAW => Clock::MonotonicRaw(off(clk)),
             CLOCK_PROCESS_CPUTIME_ID => Clock::ProcessCpu(caller.process.clone(), CpuKind::Sched),
             CLOCK_THREAD_CPUTIME_ID => Clock::ThreadCpu(caller.clone(), CpuKind::Sched),
             c if c < 0 => {
@@ -104,9 +107,10 @@ impl Clock {
     pub fn now(&self) -> u64 {
         match self {
             Clock::Realtime | Clock::Tai | Clock::RealtimeCoarse => time::realtime_ns(),
-            Clock::Monotonic | Clock::Boottime | Clock::MonotonicCoarse | Clock::MonotonicRaw => {
-                time::now_ns()
-            }
+            Clock::Monotonic(off)
+            | Clock::Boottime(off)
+            | Clock::MonotonicCoarse(off)
+            | Clock::MonotonicRaw(off) => time::now_ns().saturating_add_signed(*off),
             Clock::ProcessCpu(p, kind) => cpu_reading(p.cpu_time(), *kind),
             Clock::ThreadCpu(t, kind) => cpu_reading(t.cpu.split(), *kind),
         }
@@ -116,7 +120,7 @@ impl Clock {
     pub fn has_timers(&self) -> bool {
         !matches!(
             self,
-            Clock::RealtimeCoarse | Clock::MonotonicCoarse | Clock::MonotonicRaw
+            Clock::RealtimeCoarse | Clock::MonotonicCoarse(_) | Clock::MonotonicRaw(_)
         )
     }
 
@@ -131,6 +135,11 @@ impl Clock {
             Clock::Realtime | Clock::Tai | Clock::RealtimeCoarse => {
                 time::realtime_to_monotonic(value)
             }
+            // A time namespace's reading, back on the kernel's clock.
+            Clock::Monotonic(off)
+            | Clock::Boottime(off)
+            | Clock::MonotonicCoarse(off)
+            | Clock::MonotonicRaw(off) => value.saturating_add_signed(-*off),
             _ => value,
         }
     }

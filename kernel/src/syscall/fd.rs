@@ -277,7 +277,11 @@ pub async fn sys_ioctl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
         {
             return Err(Errno::EPERM);
         }
-        return kestrel_net::inet::ifreq::ioctl(shared, cmd, arg, &*ctx.mm());
+        return kestrel_net::inet::ifreq::ioctl(&shared, cmd, arg, &*ctx.mm());
+    }
+    // A namespace file (/proc/PID/ns/*) answers the nsfs requests.
+    if let Some(ns) = crate::ns::of_file(&file) {
+        return super::process::ns_ioctl(ctx, ns, cmd, arg);
     }
     file.ops().ioctl(&file, cmd, arg, &*ctx.mm())
 }

@@ -60,7 +60,34 @@ struct SemObj {
     shared: Arc<Shared>,
 }
 
-static MSG: spin::Mutex<Registry<MsqObj>> = spin::Mutex::new(Registry::new(MSGMNI));
+/// An IPC namespace (CLONE_NEWIPC): its own message queues, semaphore sets and
+/// shared memory segments, so ids and keys of one are not seen from another.
+pub struct IpcNamespace {
+    pub inum: u64,
+    /// The user namespace that owns it.
+    pub owner: Arc<crate::ns::UserNs>,
+    msg: spin::Mutex<Registry<MsqObj>>,
+    sem: spin::Mutex<Registry<SemObj>>,
+    shm: spin::Mutex<Registry<ShmObj>>,
+}
+
+impl IpcNamespace {
+    /// An empty namespace with the inode number `inum`.
+    pub fn new(inum: u64, owner: Arc<crate::ns::UserNs>) -> Arc<Self> {
+        Arc::new(Self {
+            inum,
+            owner,
+            msg: spin::Mutex::new(Registry::new(MSGMNI)),
+            sem: spin::Mutex::new(Registry::new(SEMMNI)),
+            shm: spin::Mutex::new(Registry::new(SHMMNI)),
+        })
+    }
+}
+
+/// The caller's IPC namespace (the initial one for kernel code without a caller).
+fn ipc_ns() -> Arc<IpcNamespace> {
+    crate::ns::current().ipc.clone()
+}
 
 /// kernel.shmmax: the largest segment shmget makes (writable in /proc/sys).
 static SHM_CTLMAX: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(SHMMAX);
@@ -77,27 +104,27 @@ pub enum Kind {
 /// `kind` gets (-1: the usual one).
 pub fn next_id(kind: Kind) -> i32 {
     match kind {
-        Kind::Msg => MSG.lock().next_id(),
-        Kind::Sem => SEM.lock().next_id(),
-        Kind::Shm => SHM.lock().next_id(),
+        Kind::Msg => ipc_ns().msg.lock().next_id(),
+        Kind::Sem => ipc_ns().sem.lock().next_id(),
+        Kind::Shm => ipc_ns().shm.lock().next_id(),
     }
 }
 
 /// Writes kernel.*_next_id.
 pub fn set_next_id(kind: Kind, id: i32) {
     match kind {
-        Kind::Msg => MSG.lock().set_next_id(id),
-        Kind::Sem => SEM.lock().set_next_id(id),
-        Kind::Shm => SHM.lock().set_next_id(id),
+        Kind::Msg => ipc_ns().msg.lock().set_next_id(id),
+        Kind::Sem => ipc_ns().sem.lock().set_next_id(id),
+        Kind::Shm => ipc_ns().shm.lock().set_next_id(id),
     }
 }
 
 /// kernel.msgmni and shmmni: how many queues or segments there may be.
 pub fn max_objects(kind: Kind) -> usize {
     match kind {
-        Kind::Msg => MSG.lock().max(),
-        Kind::Sem => SEM.lock().max(),
-        Kind::Shm => SHM.lock().max(),
+        Kind::Msg => ipc_ns().msg.lock().max(),
+        Kind::Sem => ipc_ns().sem.lock().max(),
+        Kind::Shm => ipc_ns().shm.lock().max(),
     }
 }
 
@@ -105,16 +132,20 @@ pub fn max_objects(kind: Kind) -> usize {
 pub fn set_max_objects(kind: Kind, n: usize) {
     let n = n.min(32768);
     match kind {
-        Kind::Msg => MSG.lock().set_max(n),
-        Kind::Sem => SEM.lock().set_max(n),
-        Kind::Shm => SHM.lock().set_max(n),
+        Kind::Msg => ipc_ns().msg.lock().set_max(n),
+        Kind::Sem => ipc_ns().sem.lock().set_max(n),
+        Kind::Shm => ipc_ns().shm.lock().set_max(n),
     }
 }
 
 /// Whether process `pid` has SEM_UNDO adjustments on any set (what Linux
 /// keeps as the task's undo list; kcmp's KCMP_SYSVSEM compares them).
 pub fn has_undo(pid: u32) -> bool {
-    SEM.lock().iter().any(|(_, e)| e.obj.set.has_undo(pid))
+    ipc_ns()
+        .sem
+        .lock()
+        .iter()
+        .any(|(_, e)| e.obj.set.has_undo(pid))
 }
 
 /// kernel.shmmax.
@@ -126,7 +157,6 @@ pub fn shmmax() -> u64 {
 pub fn set_shmmax(v: u64) {
     SHM_CTLMAX.store(v, core::sync::atomic::Ordering::Relaxed);
 }
-static SEM: spin::Mutex<Registry<SemObj>> = spin::Mutex::new(Registry::new(SEMMNI));
 
 /// Seconds since the epoch, for the *_time fields.
 fn now() -> i64 {
@@ -162,7 +192,8 @@ fn max_index<T>(r: &Registry<T>) -> u64 {
 pub async fn sys_msgget(ctx: &mut Ctx<'_>, key: i32, msgflg: u32) -> KResult<u64> {
     let c = creds(ctx);
     let cred = view(&c);
-    let mut r = MSG.lock();
+    let ns = ipc_ns();
+    let mut r = ns.msg.lock();
     match r.get(key, msgflg, &cred, |_| Ok(()))? {
         Lookup::Found(id) => Ok(id as u64),
         Lookup::Create => {
@@ -177,7 +208,8 @@ pub async fn sys_msgget(ctx: &mut Ctx<'_>, key: i32, msgflg: u32) -> KResult<u64
 
 /// The queue `id` names if the caller may `want` (READ or WRITE) it.
 fn msq_shared(id: i32, cred: &Cred, want: u32) -> KResult<Arc<Shared>> {
-    let r = MSG.lock();
+    let ns = ipc_ns();
+    let r = ns.msg.lock();
     let e = r.lookup(id)?;
     if !e.perm.allows(cred, want) {
         return Err(Errno::EACCES);
@@ -254,7 +286,8 @@ pub async fn sys_msgsnd(
     let pid = pid(ctx) as i32;
     let mut msg = Some(Msg { mtype, text });
     let attempt = || {
-        let mut r = MSG.lock();
+        let ns = ipc_ns();
+        let mut r = ns.msg.lock();
         let e = match r.lookup_mut(msqid) {
             Ok(e) if Arc::ptr_eq(&e.obj.shared, &shared) => e,
             _ => return Some(Err(Errno::EIDRM)),
@@ -302,7 +335,8 @@ pub async fn sys_msgrcv(
     let shared = msq_shared(msqid, &cred, READ)?;
     let pid = pid(ctx) as i32;
     let attempt = || {
-        let mut r = MSG.lock();
+        let ns = ipc_ns();
+        let mut r = ns.msg.lock();
         let e = match r.lookup_mut(msqid) {
             Ok(e) if Arc::ptr_eq(&e.obj.shared, &shared) => e,
             _ => return Some(Err(Errno::EIDRM)),
@@ -368,7 +402,8 @@ pub async fn sys_msgctl(
     match cmd {
         IPC_INFO | MSG_INFO => {
             let (info, ret) = {
-                let r = MSG.lock();
+                let ns = ipc_ns();
+                let r = ns.msg.lock();
                 let mut info = Msginfo {
                     msgmax: MSGMAX as i32,
                     msgmnb: MSGMNB as i32,
@@ -393,7 +428,8 @@ pub async fn sys_msgctl(
         }
         IPC_STAT | MSG_STAT | MSG_STAT_ANY => {
             let (ds, ret) = {
-                let r = MSG.lock();
+                let ns = ipc_ns();
+                let r = ns.msg.lock();
                 let (id, e) = if cmd == IPC_STAT {
                     (0, r.lookup(msqid)?)
                 } else {
@@ -410,7 +446,8 @@ pub async fn sys_msgctl(
         IPC_SET => {
             let ds = ctx.read(buf)?;
             let shared = {
-                let mut r = MSG.lock();
+                let ns = ipc_ns();
+                let mut r = ns.msg.lock();
                 let e = r.lookup_mut(msqid)?;
                 if !e.perm.may_control(&cred) {
                     return Err(Errno::EPERM);
@@ -431,7 +468,8 @@ pub async fn sys_msgctl(
         }
         IPC_RMID => {
             let e = {
-                let mut r = MSG.lock();
+                let ns = ipc_ns();
+                let mut r = ns.msg.lock();
                 if !r.lookup(msqid)?.perm.may_control(&cred) {
                     return Err(Errno::EPERM);
                 }
@@ -453,7 +491,8 @@ pub async fn sys_semget(ctx: &mut Ctx<'_>, key: i32, nsems: i32, semflg: u32) ->
     let n = nsems as usize;
     let c = creds(ctx);
     let cred = view(&c);
-    let mut r = SEM.lock();
+    let ns = ipc_ns();
+    let mut r = ns.sem.lock();
     let check = |o: &SemObj| {
         if n > o.set.len() {
             Err(Errno::EINVAL)
@@ -536,7 +575,8 @@ impl Drop for Counted {
         if self.cur.lock().is_none() {
             return;
         }
-        let mut r = SEM.lock();
+        let ns = ipc_ns();
+        let mut r = ns.sem.lock();
         if let Ok(e) = r.lookup_mut(self.id)
             && Arc::ptr_eq(&e.obj.shared, &self.shared)
         {
@@ -572,7 +612,8 @@ async fn semtimedop(
     let nowait = ops.iter().all(|o| o.sem_flg & IPC_NOWAIT as i16 != 0);
     let alter = ops.iter().any(|o| o.sem_op != 0);
     let shared = {
-        let r = SEM.lock();
+        let ns = ipc_ns();
+        let r = ns.sem.lock();
         let e = r.lookup(semid)?;
         if ops
             .iter()
@@ -592,7 +633,8 @@ async fn semtimedop(
         cur: spin::Mutex::new(None),
     };
     let attempt = || {
-        let mut r = SEM.lock();
+        let ns = ipc_ns();
+        let mut r = ns.sem.lock();
         let e = match r.lookup_mut(semid) {
             Ok(e) if Arc::ptr_eq(&e.obj.shared, &shared) => e,
             _ => return Some(Err(Errno::EIDRM)),
@@ -653,7 +695,8 @@ pub async fn sys_semctl(
     match cmd {
         IPC_INFO | SEM_INFO => {
             let (info, ret) = {
-                let r = SEM.lock();
+                let ns = ipc_ns();
+                let r = ns.sem.lock();
                 let mut info = Seminfo {
                     semmni: SEMMNI as i32,
                     semmns: SEMMNS as i32,
@@ -677,7 +720,8 @@ pub async fn sys_semctl(
         }
         IPC_STAT | SEM_STAT | SEM_STAT_ANY => {
             let (ds, ret) = {
-                let r = SEM.lock();
+                let ns = ipc_ns();
+                let r = ns.sem.lock();
                 let (id, e) = if cmd == IPC_STAT {
                     (0, r.lookup(semid)?)
                 } else {
@@ -692,7 +736,8 @@ pub async fn sys_semctl(
             Ok(ret)
         }
         GETVAL | GETPID | GETNCNT | GETZCNT => {
-            let r = SEM.lock();
+            let ns = ipc_ns();
+            let r = ns.sem.lock();
             let e = r.lookup(semid)?;
             if !e.perm.allows(&cred, READ) {
                 return Err(Errno::EACCES);
@@ -710,7 +755,8 @@ pub async fn sys_semctl(
         }
         GETALL => {
             let vals: Vec<u16> = {
-                let r = SEM.lock();
+                let ns = ipc_ns();
+                let r = ns.sem.lock();
                 let e = r.lookup(semid)?;
                 if !e.perm.allows(&cred, READ) {
                     return Err(Errno::EACCES);
@@ -726,7 +772,8 @@ pub async fn sys_semctl(
         }
         SETVAL => {
             let shared = {
-                let mut r = SEM.lock();
+                let ns = ipc_ns();
+                let mut r = ns.sem.lock();
                 let e = r.lookup_mut(semid)?;
                 if !e.perm.allows(&cred, WRITE) {
                     return Err(Errno::EACCES);
@@ -743,7 +790,8 @@ pub async fn sys_semctl(
         }
         SETALL => {
             let (n, shared) = {
-                let r = SEM.lock();
+                let ns = ipc_ns();
+                let r = ns.sem.lock();
                 let e = r.lookup(semid)?;
                 if !e.perm.allows(&cred, WRITE) {
                     return Err(Errno::EACCES);
@@ -753,7 +801,8 @@ pub async fn sys_semctl(
             let mut vals = zeroed_vec::<u16>(n)?;
             ctx.mm().read_slice(UserPtr::<u16>::new(arg), &mut vals)?;
             {
-                let mut r = SEM.lock();
+                let ns = ipc_ns();
+                let mut r = ns.sem.lock();
                 let e = match r.lookup_mut(semid) {
                     Ok(e) if Arc::ptr_eq(&e.obj.shared, &shared) => e,
                     _ => return Err(Errno::EIDRM),
@@ -765,7 +814,8 @@ pub async fn sys_semctl(
         }
         IPC_SET => {
             let ds: SemidDs = ctx.read(UserPtr::new(arg))?;
-            let mut r = SEM.lock();
+            let ns = ipc_ns();
+            let mut r = ns.sem.lock();
             let e = r.lookup_mut(semid)?;
             if !e.perm.may_control(&cred) {
                 return Err(Errno::EPERM);
@@ -777,7 +827,8 @@ pub async fn sys_semctl(
         }
         IPC_RMID => {
             let e = {
-                let mut r = SEM.lock();
+                let ns = ipc_ns();
+                let mut r = ns.sem.lock();
                 if !r.lookup(semid)?.perm.may_control(&cred) {
                     return Err(Errno::EPERM);
                 }
@@ -793,7 +844,8 @@ pub async fn sys_semctl(
 /// The last thread of `p` is gone: its SEM_UNDO adjustments apply.
 pub fn process_exited(p: &Process) {
     let woken: Vec<Arc<Shared>> = {
-        let mut r = SEM.lock();
+        let ns = p.nsproxy().ipc.clone();
+        let mut r = ns.sem.lock();
         if r.is_empty() {
             return;
         }
@@ -828,12 +880,18 @@ struct Attach {
     id: i32,
     pages: Arc<SharedPages>,
     size: u64,
+    /// The IPC namespace the segment is in (the last detach may happen in a
+    /// process that has since joined another, or in no process at all).
+    ns: Weak<IpcNamespace>,
 }
 
 impl Drop for Attach {
     fn drop(&mut self) {
+        let Some(ns) = self.ns.upgrade() else {
+            return;
+        };
         let gone = {
-            let mut r = SHM.lock();
+            let mut r = ns.shm.lock();
             match r.lookup(self.id) {
                 Ok(e)
                     if Arc::ptr_eq(&e.obj.pages, &self.pages)
@@ -850,8 +908,6 @@ impl Drop for Attach {
     }
 }
 
-static SHM: spin::Mutex<Registry<ShmObj>> = spin::Mutex::new(Registry::new(SHMMNI));
-
 fn pages_of(size: u64) -> u64 {
     size.div_ceil(4096)
 }
@@ -860,7 +916,8 @@ pub async fn sys_shmget(ctx: &mut Ctx<'_>, key: i32, size: usize, shmflg: u32) -
     let size = size as u64;
     let c = creds(ctx);
     let cred = view(&c);
-    let mut r = SHM.lock();
+    let ns = ipc_ns();
+    let mut r = ns.shm.lock();
     let check = |o: &ShmObj| {
         if size > o.size {
             Err(Errno::EINVAL)
@@ -920,7 +977,8 @@ pub async fn sys_shmat(ctx: &mut Ctx<'_>, shmid: i32, shmaddr: u64, shmflg: u32)
     let cred = view(&c);
     // Counted as attached from here, so an IPC_RMID meanwhile waits for us.
     let (attach, pages, size) = {
-        let mut r = SHM.lock();
+        let ns = ipc_ns();
+        let mut r = ns.shm.lock();
         let e = r.lookup_mut(shmid)?;
         if !e.perm.allows(&cred, want) {
             return Err(Errno::EACCES);
@@ -932,6 +990,7 @@ pub async fn sys_shmat(ctx: &mut Ctx<'_>, shmid: i32, shmaddr: u64, shmflg: u32)
                     id: shmid,
                     pages: e.obj.pages.clone(),
                     size: e.obj.size,
+                    ns: Arc::downgrade(&ns),
                 });
                 e.obj.attach = Arc::downgrade(&a);
                 a
@@ -959,7 +1018,7 @@ pub async fn sys_shmat(ctx: &mut Ctx<'_>, shmid: i32, shmaddr: u64, shmflg: u32)
         Err(Errno::EEXIST) => return Err(Errno::EINVAL),
         r => r?,
     };
-    if let Ok(e) = SHM.lock().lookup_mut(shmid) {
+    if let Ok(e) = ipc_ns().shm.lock().lookup_mut(shmid) {
         e.obj.atime = now();
         e.obj.lpid = pid(ctx) as i32;
     }
@@ -982,7 +1041,7 @@ pub async fn sys_shmdt(ctx: &mut Ctx<'_>, shmaddr: u64) -> KResult<u64> {
     for (s, e) in mm.segment_areas(&segment, shmaddr, end) {
         mm.unmap(s, e - s)?;
     }
-    if let Ok(e) = SHM.lock().lookup_mut(id) {
+    if let Ok(e) = ipc_ns().shm.lock().lookup_mut(id) {
         e.obj.dtime = now();
         e.obj.lpid = pid(ctx) as i32;
     }
@@ -1026,13 +1085,14 @@ pub async fn sys_shmctl(
                 shmall: SHMALL,
                 ..Shminfo::default()
             };
-            let ret = max_index(&SHM.lock());
+            let ret = max_index(&ipc_ns().shm.lock());
             ctx.write(UserPtr::<Shminfo>::new(buf.addr()), &info)?;
             Ok(ret)
         }
         SHM_INFO => {
             let (info, ret) = {
-                let r = SHM.lock();
+                let ns = ipc_ns();
+                let r = ns.shm.lock();
                 let info = ShmInfo {
                     used_ids: r.len() as i32,
                     shm_tot: r.iter().map(|(_, e)| pages_of(e.obj.size)).sum(),
@@ -1046,7 +1106,8 @@ pub async fn sys_shmctl(
         }
         IPC_STAT | SHM_STAT | SHM_STAT_ANY => {
             let (ds, ret) = {
-                let r = SHM.lock();
+                let ns = ipc_ns();
+                let r = ns.shm.lock();
                 let (id, e) = if cmd == IPC_STAT {
                     (0, r.lookup(shmid)?)
                 } else {
@@ -1062,7 +1123,8 @@ pub async fn sys_shmctl(
         }
         IPC_SET => {
             let ds = ctx.read(buf)?;
-            let mut r = SHM.lock();
+            let ns = ipc_ns();
+            let mut r = ns.shm.lock();
             let e = r.lookup_mut(shmid)?;
             if !e.perm.may_control(&cred) {
                 return Err(Errno::EPERM);
@@ -1074,7 +1136,8 @@ pub async fn sys_shmctl(
         }
         IPC_RMID => {
             let gone = {
-                let mut r = SHM.lock();
+                let ns = ipc_ns();
+                let mut r = ns.shm.lock();
                 let e = r.lookup_mut(shmid)?;
                 if !e.perm.may_control(&cred) {
                     return Err(Errno::EPERM);
@@ -1093,7 +1156,8 @@ pub async fn sys_shmctl(
         }
         SHM_LOCK | SHM_UNLOCK => {
             // Nothing is ever swapped out: only the flag changes.
-            let mut r = SHM.lock();
+            let ns = ipc_ns();
+            let mut r = ns.shm.lock();
             let e = r.lookup_mut(shmid)?;
             if !c.capable(CAP_IPC_LOCK) && !e.perm.may_control(&cred) {
                 return Err(Errno::EPERM);
@@ -1117,7 +1181,7 @@ pub fn proc_msg() -> alloc::string::String {
     let mut out = alloc::string::String::from(
         "       key      msqid perms      cbytes       qnum lspid lrpid   uid   gid  cuid  cgid      stime      rtime      ctime\n",
     );
-    for (id, e) in MSG.lock().iter() {
+    for (id, e) in ipc_ns().msg.lock().iter() {
         let (p, q) = (&e.perm, &e.obj.q);
         let _ = writeln!(
             out,
@@ -1147,7 +1211,7 @@ pub fn proc_sem() -> alloc::string::String {
     let mut out = alloc::string::String::from(
         "       key      semid perms      nsems   uid   gid  cuid  cgid      otime      ctime\n",
     );
-    for (id, e) in SEM.lock().iter() {
+    for (id, e) in ipc_ns().sem.lock().iter() {
         let p = &e.perm;
         let _ = writeln!(
             out,
@@ -1173,7 +1237,7 @@ pub fn proc_shm() -> alloc::string::String {
     let mut out = alloc::string::String::from(
         "       key      shmid perms                  size  cpid  lpid nattch   uid   gid  cuid  cgid      atime      dtime      ctime                   rss                  swap\n",
     );
-    for (id, e) in SHM.lock().iter() {
+    for (id, e) in ipc_ns().shm.lock().iter() {
         let (p, o) = (&e.perm, &e.obj);
         let _ = writeln!(
             out,

@@ -56,7 +56,11 @@ pub async fn sys_setdomainname(ctx: &mut Ctx<'_>, name: UserPtr<u8>, len: i32) -
 pub async fn sys_sysinfo(ctx: &mut Ctx<'_>, out: UserPtr<Sysinfo>) -> KResult<u64> {
     let (free, total) = crate::mm::frame::stats();
     let info = Sysinfo {
-        uptime: (crate::time::now_ns() / 1_000_000_000) as i64,
+        // CLOCK_BOOTTIME in the caller's time namespace, a started second
+        // counting whole (as Linux's do_sysinfo rounds it).
+        uptime: crate::time::now_ns()
+            .saturating_add_signed(ctx.process().nsproxy().time.offset_of(7))
+            .div_ceil(1_000_000_000) as i64,
         totalram: total * 4096,
         freeram: free * 4096,
         procs: process::count().min(u16::MAX as usize) as u16,

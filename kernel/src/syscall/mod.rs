@@ -22,8 +22,8 @@ pub(crate) mod fs_extra;
 pub mod futex;
 pub(crate) mod io_uring;
 pub(crate) mod ipc;
-pub(crate) mod landlock;
 pub(crate) mod keys;
+pub(crate) mod landlock;
 pub(crate) mod locks;
 pub(crate) mod misc;
 mod mm;
@@ -119,6 +119,7 @@ impl Ctx<'_> {
     /// Resolves `path` relative to `dirfd` (absolute paths ignore it).
     pub async fn resolve(&self, dirfd: i32, path: &[u8], follow: bool) -> KResult<DentryRef> {
         let (root, cred) = self.walk_params_at(dirfd)?;
+        let mounts = crate::fs::mounts();
         let start = if path.first() == Some(&b'/') {
             root.clone()
         } else {
@@ -129,7 +130,7 @@ impl Ctx<'_> {
         alloc::boxed::Box::pin(
             Walker {
                 root: &root,
-                mounts: crate::fs::mounts(),
+                mounts: &mounts,
                 cred: &cred,
                 resolve: self.resolve,
             }
@@ -164,6 +165,7 @@ impl Ctx<'_> {
     pub async fn resolve_parent(&self, dirfd: i32, path: &[u8]) -> KResult<ParentLookup> {
         // The root is dirfd's with RESOLVE_IN_ROOT, for absolute paths too.
         let (root, cred) = self.walk_params_at(dirfd)?;
+        let mounts = crate::fs::mounts();
         let start = if path.first() == Some(&b'/') {
             root.clone()
         } else {
@@ -172,7 +174,7 @@ impl Ctx<'_> {
         alloc::boxed::Box::pin(
             Walker {
                 root: &root,
-                mounts: crate::fs::mounts(),
+                mounts: &mounts,
                 cred: &cred,
                 resolve: self.resolve,
             }
@@ -188,6 +190,7 @@ impl Ctx<'_> {
         path: &[u8],
     ) -> KResult<ParentLookup> {
         let (root, cred) = self.walk_params();
+        let mounts = crate::fs::mounts();
         let start = if path.first() == Some(&b'/') {
             root.clone()
         } else {
@@ -196,7 +199,7 @@ impl Ctx<'_> {
         alloc::boxed::Box::pin(
             Walker {
                 root: &root,
-                mounts: crate::fs::mounts(),
+                mounts: &mounts,
                 cred: &cred,
                 resolve: self.resolve,
             }

@@ -128,7 +128,15 @@ pub async fn sys_mount(
     let target = ctx.resolve(AT_FDCWD, &target_path, true).await?;
     let propagation = MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE;
     if flags & propagation != 0 {
-        // One mount namespace, nothing shared: propagation types change nothing.
+        // The propagation type of the mount at `target` (and with MS_REC of
+        // those under it): exactly one type (EINVAL), at a mount's root
+        // (EINVAL). Kestrel records it for mountinfo; no mount events travel
+        // between peers.
+        let kind = flags & propagation;
+        if kind.count_ones() != 1 {
+            return Err(Errno::EINVAL);
+        }
+        change_propagation(&target, kind, flags & MS_REC != 0)?;
         return Ok(0);
     }
     if flags & MS_REMOUNT != 0 {
@@ -173,6 +181,7 @@ pub async fn sys_mount(
     if !target.inode.metadata().is_dir() {
         return Err(Errno::ENOTDIR);
     }
+    let mut peer_of = None;
     let (root, source, fstype, mount_flags) = if flags & MS_BIND != 0 {
         let src_path = source.ok_or(Errno::EFAULT)?;
         let src = ctx.resolve(AT_FDCWD, &src_path, true).await?;
@@ -182,6 +191,7 @@ pub async fn sys_mount(
         // A bind mount starts with its source mount's flags: MS_RDONLY and the
         // like take a second call, MS_REMOUNT | MS_BIND (as on Linux).
         let inherited = src.mnt().get();
+        peer_of = Some(src.mnt().clone());
         (src.inode.clone(), src.path(), b"none".to_vec(), inherited)
     } else {
         let fstype = fstype.ok_or(Errno::EINVAL)?;
@@ -230,7 +240,156 @@ pub async fn sys_mount(
         path: target.path(),
         options: options(mount_flags),
     };
-    crate::fs::mounts().mount(&target.inode, root, info, mount_flags)?;
+    let m = crate::fs::mounts().mount(&target.inode, root, info, mount_flags)?;
+    // A bind mount of a shared mount is one of its peers.
+    if let Some(src) = peer_of {
+        m.join_peers_of(&src);
+    }
+    Ok(0)
+}
+
+/// MS_SHARED and friends (`kind`) on the mount whose root `d` is, and with
+/// `recursive` on every mount under it (EINVAL when `d` is no mount's root).
+fn change_propagation(d: &Dentry, kind: u64, recursive: bool) -> KResult<()> {
+    let mounts = crate::fs::mounts();
+    let (m, path) = mounts.mount_of(d).ok_or(Errno::EINVAL)?;
+    if recursive {
+        for m in mounts.mounts_under(&path) {
+            m.change_propagation(kind);
+        }
+    } else {
+        m.change_propagation(kind);
+    }
+    Ok(())
+}
+
+/// struct mount_attr's fields, as mount_setattr(2) reads them.
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const MOUNT_ATTR_NOSUID: u64 = 0x2;
+const MOUNT_ATTR_NODEV: u64 = 0x4;
+const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+const MOUNT_ATTR__ATIME: u64 = 0x70;
+const MOUNT_ATTR_NOATIME: u64 = 0x10;
+const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
+const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
+const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
+const MOUNT_ATTR_SIZE_VER0: usize = 32;
+const AT_RECURSIVE: u32 = 0x8000;
+
+/// mount_setattr(dfd, path, flags, attr, size): changes the per-mount flags
+/// (attr_set, attr_clr) and the propagation type of the mount at `path`
+/// (with AT_RECURSIVE, of every mount under it too). Linux's checks in its
+/// order: unknown flags EINVAL, size E2BIG/EINVAL, privilege EPERM, a call
+/// that changes nothing succeeds before the path is looked at, then the
+/// attribute checks (EINVAL), then the path (EINVAL unless a mount's root).
+/// Id-mapped mounts (MOUNT_ATTR_IDMAP) are not offered: EINVAL.
+pub async fn sys_mount_setattr(
+    ctx: &mut Ctx<'_>,
+    dfd: Fd,
+    path: UserCStr,
+    flags: u32,
+    attr: UserPtr<u8>,
+    size: usize,
+) -> KResult<u64> {
+    if flags & !(AT_EMPTY_PATH | AT_RECURSIVE | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if size > 4096 {
+        return Err(Errno::E2BIG);
+    }
+    if size < MOUNT_ATTR_SIZE_VER0 {
+        return Err(Errno::EINVAL);
+    }
+    if !ctx.process().cred.lock().capable(CAP_SYS_ADMIN) {
+        return Err(Errno::EPERM);
+    }
+    let mut raw = [0u8; MOUNT_ATTR_SIZE_VER0];
+    ctx.mm().reader(attr, size)?.read_extensible(&mut raw)?;
+    let field = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or_default());
+    let (set, clr, propagation) = (field(0), field(1), field(2));
+    if set == 0 && clr == 0 && propagation == 0 {
+        return Ok(0);
+    }
+    let types = MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE;
+    if propagation & !types != 0 || propagation.count_ones() > 1 {
+        return Err(Errno::EINVAL);
+    }
+    let valid = MOUNT_ATTR_RDONLY
+        | MOUNT_ATTR_NOSUID
+        | MOUNT_ATTR_NODEV
+        | MOUNT_ATTR_NOEXEC
+        | MOUNT_ATTR__ATIME
+        | MOUNT_ATTR_NODIRATIME
+        | MOUNT_ATTR_IDMAP
+        | MOUNT_ATTR_NOSYMFOLLOW;
+    if (set | clr) & !valid != 0 || (set | clr) & MOUNT_ATTR_IDMAP != 0 {
+        return Err(Errno::EINVAL);
+    }
+    // The atime mode is changed whole: clearing part of MOUNT_ATTR__ATIME,
+    // or setting one without clearing the field, is EINVAL.
+    let atime_clr = clr & MOUNT_ATTR__ATIME;
+    if (atime_clr != 0 && atime_clr != MOUNT_ATTR__ATIME)
+        || (atime_clr == 0 && set & MOUNT_ATTR__ATIME != 0)
+    {
+        return Err(Errno::EINVAL);
+    }
+    if (set & MOUNT_ATTR__ATIME).count_ones() > 1 {
+        return Err(Errno::EINVAL);
+    }
+    let path = ctx.read_path(path)?;
+    let lookup = if flags & AT_SYMLINK_NOFOLLOW != 0 {
+        flags & AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW
+    } else {
+        flags & AT_EMPTY_PATH
+    };
+    let d = ctx.resolve_at(dfd, &path, lookup).await?;
+    let mounts = crate::fs::mounts();
+    let (m, mpath) = mounts.mount_of(&d).ok_or(Errno::EINVAL)?;
+    let targets = if flags & AT_RECURSIVE != 0 {
+        mounts.mounts_under(&mpath)
+    } else {
+        alloc::vec![m]
+    };
+    let to_ms = |a: u64| {
+        let mut f = 0;
+        for (attr, ms) in [
+            (MOUNT_ATTR_RDONLY, MS_RDONLY),
+            (MOUNT_ATTR_NOSUID, MS_NOSUID),
+            (MOUNT_ATTR_NODEV, MS_NODEV),
+            (MOUNT_ATTR_NOEXEC, MS_NOEXEC),
+            (MOUNT_ATTR_NOATIME, MS_NOATIME),
+            (MOUNT_ATTR_STRICTATIME, MS_STRICTATIME),
+            (MOUNT_ATTR_NODIRATIME, MS_NODIRATIME),
+            (MOUNT_ATTR_NOSYMFOLLOW, MS_NOSYMFOLLOW),
+        ] {
+            if a & attr != 0 {
+                f |= ms;
+            }
+        }
+        f
+    };
+    let mut clr_ms = to_ms(clr);
+    if atime_clr != 0 {
+        clr_ms |= MS_NOATIME | MS_STRICTATIME;
+    }
+    let set_ms = to_ms(set);
+    if set != 0 || clr != 0 {
+        if flags & AT_RECURSIVE == 0 {
+            // One mount: its /proc/mounts options follow.
+            let new = (targets[0].get() & !clr_ms) | set_ms;
+            mounts.remount(&d, new, options(new))?;
+        } else {
+            for t in &targets {
+                t.set((t.get() & !clr_ms) | set_ms)?;
+            }
+        }
+    }
+    if propagation != 0 {
+        for t in &targets {
+            t.change_propagation(propagation);
+        }
+    }
     Ok(0)
 }
 

@@ -14,16 +14,31 @@ use super::args::*;
 use crate::process::signal::interruptible;
 use crate::process::{self, CloneShare, VforkDone, WaitFor, WaitOptions, WaitResult, thread};
 
+/// The id in the caller's own PID namespace.
 pub async fn sys_getpid(ctx: &mut Ctx<'_>) -> KResult<u64> {
-    Ok(u64::from(ctx.process().pid))
+    Ok(u64::from(ctx.process().vpid))
 }
 
+/// The thread id; a process's first thread has the process's id, so in a PID
+/// namespace it reads as the namespace's id. (Other threads of a process in a
+/// non-initial PID namespace show their global ids: Kestrel numbers only
+/// processes per namespace.)
 pub async fn sys_gettid(ctx: &mut Ctx<'_>) -> KResult<u64> {
+    let p = ctx.process();
+    if ctx.thread.tid == p.pid {
+        return Ok(u64::from(p.vpid));
+    }
     Ok(u64::from(ctx.thread.tid))
 }
 
+/// The parent's id as the caller's PID namespace sees it: 0 when the parent is
+/// outside it (the parent of a namespace's init).
 pub async fn sys_getppid(ctx: &mut Ctx<'_>) -> KResult<u64> {
-    Ok(u64::from(ctx.process().ppid()))
+    let p = ctx.process();
+    if p.pid_ns.is_root() {
+        return Ok(u64::from(p.ppid()));
+    }
+    Ok(p.parent().map_or(0, |pp| u64::from(pp.pid_in(&p.pid_ns))))
 }
 
 pub async fn sys_getuid(ctx: &mut Ctx<'_>) -> KResult<u64> {
@@ -349,8 +364,9 @@ pub async fn sys_waitid(
     Ok(0)
 }
 
-/// The clone flags Kestrel accepts; the namespace ones are refused.
+/// The clone flags Kestrel accepts (CLONE_NEWTIME only through clone3).
 const CLONE_SUPPORTED: u64 = CSIGNAL
+    | (kestrel_ns::ALL_NAMESPACES & !kestrel_ns::CLONE_NEWTIME)
     | CLONE_VM
     | CLONE_FS
     | CLONE_FILES
@@ -384,6 +400,7 @@ async fn do_clone(
         pidfd: UserPtr::new(parent_tid.addr()),
         clear_sighand: false,
         pid: None,
+        more_ns: 0,
     };
     do_clone_ext(ctx, flags, stack, parent_tid, child_tid, tls, extra).await
 }
@@ -396,6 +413,9 @@ struct CloneExtra {
     clear_sighand: bool,
     /// set_tid: the pid the child gets.
     pid: Option<u32>,
+    /// clone3's CLONE_NEWTIME (in clone's flags that bit is part of the exit
+    /// signal).
+    more_ns: u64,
 }
 
 async fn do_clone_ext(
@@ -407,17 +427,14 @@ async fn do_clone_ext(
     tls: u64,
     extra: CloneExtra,
 ) -> KResult<u64> {
-    // A new mount namespace cannot share the fs context (copy_process's first
-    // check, before any privilege check).
-    const CLONE_NEWNS: u64 = 0x0002_0000;
-    if flags & (CLONE_NEWNS | CLONE_FS) == CLONE_NEWNS | CLONE_FS {
+    if flags & !CLONE_SUPPORTED != 0 {
         return Err(Errno::EINVAL);
     }
-    // New namespaces (other than a user namespace) need CAP_SYS_ADMIN: EPERM
-    // without it, as on Linux, before Kestrel's EINVAL for having none.
-    const PRIVILEGED_NAMESPACES: u64 =
-        0x0002_0000 | 0x0200_0000 | 0x0400_0000 | 0x0800_0000 | 0x2000_0000 | 0x4000_0000;
-    if flags & PRIVILEGED_NAMESPACES != 0
+    let ns_flags =
+        (flags & kestrel_ns::ALL_NAMESPACES & !kestrel_ns::CLONE_NEWTIME) | extra.more_ns;
+    kestrel_ns::check_clone_flags(ns_flags | (flags & !CSIGNAL))?;
+    // New namespaces (other than a user namespace) need CAP_SYS_ADMIN.
+    if kestrel_ns::needs_admin(ns_flags)
         && !ctx
             .process()
             .cred
@@ -426,9 +443,12 @@ async fn do_clone_ext(
     {
         return Err(Errno::EPERM);
     }
-    if flags & !CLONE_SUPPORTED != 0 {
-        return Err(Errno::EINVAL);
-    }
+    let nsproxy = if ns_flags != 0 {
+        let euid = ctx.process().cred.lock().euid;
+        Some(ctx.process().nsproxy().copy_with(ns_flags, euid)?)
+    } else {
+        None
+    };
     // clone(2): CLONE_THREAD needs CLONE_SIGHAND, which needs CLONE_VM.
     if (flags & CLONE_THREAD != 0 && flags & CLONE_SIGHAND == 0)
         || (flags & CLONE_SIGHAND != 0 && flags & CLONE_VM == 0)
@@ -461,6 +481,7 @@ async fn do_clone_ext(
         process::new_thread(ctx.thread)?
     } else {
         let share = CloneShare {
+            nsproxy,
             vm: flags & CLONE_VM != 0,
             files: flags & CLONE_FILES != 0,
             fs: flags & CLONE_FS != 0,
@@ -552,6 +573,13 @@ async fn do_clone_ext(
                 u64::from(tid),
             ))
             .await;
+        }
+    }
+    // The id as the caller's PID namespace sees the child.
+    if flags & CLONE_THREAD == 0 {
+        let seen = child.process.pid_in(&ctx.process().pid_ns);
+        if seen != 0 {
+            return Ok(u64::from(seen));
         }
     }
     Ok(u64::from(tid))
@@ -667,7 +695,7 @@ pub async fn sys_clone3(ctx: &mut Ctx<'_>, ptr: UserPtr<u8>, size: usize) -> KRe
     // CLONE_PARENT child has no exit signal of its own; a stack has a size.
     let legacy = 0xffff_ffffu64;
     if args.flags & !(legacy | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP) != 0
-        || args.flags & (CLONE_DETACHED | CSIGNAL) != 0
+        || args.flags & (CLONE_DETACHED | (CSIGNAL & !kestrel_ns::CLONE_NEWTIME)) != 0
         || args.flags & (CLONE_SIGHAND | CLONE_CLEAR_SIGHAND) == CLONE_SIGHAND | CLONE_CLEAR_SIGHAND
         || (args.flags & (CLONE_THREAD | CLONE_PARENT) != 0 && args.exit_signal != 0)
         || (args.stack == 0) != (args.stack_size == 0)
@@ -687,31 +715,58 @@ pub async fn sys_clone3(ctx: &mut Ctx<'_>, ptr: UserPtr<u8>, size: usize) -> KRe
         ctx.file(args.cgroup as i32)?;
         return Err(Errno::EBADF);
     }
-    // set_tid (alloc_pid's checks): one pid per namespace level, and Kestrel
-    // has only the initial pid namespace; each in 1..pid_max; then
-    // CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE; EEXIST if taken (fork).
-    let pid = match set_tid {
-        [] => None,
-        [tid] => {
-            if *tid < 1 || *tid as u32 >= process::PID_MAX {
-                return Err(Errno::EINVAL);
-            }
-            let c = ctx.process().cred.lock().clone();
-            if !c.capable(kestrel_abi::cap::CAP_SYS_ADMIN) && !c.capable(40) {
-                return Err(Errno::EPERM);
-            }
-            Some(*tid as u32)
+    // set_tid (alloc_pid's checks): one pid per PID namespace level from the
+    // child's up, each in 1..pid_max; making the namespaces needs
+    // CAP_SYS_ADMIN first; then CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE in the
+    // user namespace owning the PID namespace; EEXIST if taken (fork).
+    // Kestrel chooses ids only in the initial PID namespace: with more levels
+    // the answer is EINVAL.
+    let pid = if set_tid.is_empty() {
+        None
+    } else {
+        let p = ctx.process();
+        let cred = p.cred.lock().clone();
+        if kestrel_ns::needs_admin(args.flags) && !cred.capable(kestrel_abi::cap::CAP_SYS_ADMIN) {
+            return Err(Errno::EPERM);
         }
-        _ => return Err(Errno::EINVAL),
+        let nsproxy = p.nsproxy();
+        let levels = nsproxy.pid_for_children.level as u64
+            + 1
+            + u64::from(args.flags & kestrel_ns::CLONE_NEWPID != 0);
+        if set_tid.len() as u64 > levels {
+            return Err(Errno::EINVAL);
+        }
+        if set_tid
+            .iter()
+            .any(|&tid| tid < 1 || tid as u32 >= process::PID_MAX)
+        {
+            return Err(Errno::EINVAL);
+        }
+        // A process in a user namespace of its own (made after that PID
+        // namespace) has no capabilities there; a new PID namespace belongs
+        // to the caller's user namespace.
+        let mine = args.flags & kestrel_ns::CLONE_NEWPID != 0
+            || nsproxy.user.is_ancestor_of(&nsproxy.pid_for_children.owner);
+        if !mine
+            || (!cred.capable(kestrel_abi::cap::CAP_SYS_ADMIN)
+                && !cred.capable(kestrel_abi::cap::CAP_CHECKPOINT_RESTORE))
+        {
+            return Err(Errno::EPERM);
+        }
+        if levels != 1 {
+            return Err(Errno::EINVAL);
+        }
+        Some(set_tid[0] as u32)
     };
     let extra = CloneExtra {
         pidfd: UserPtr::new(args.pidfd),
         clear_sighand: args.flags & CLONE_CLEAR_SIGHAND != 0,
         pid,
+        more_ns: args.flags & kestrel_ns::CLONE_NEWTIME,
     };
     do_clone_ext(
         ctx,
-        (args.flags & legacy) | args.exit_signal,
+        (args.flags & legacy & !kestrel_ns::CLONE_NEWTIME) | args.exit_signal,
         stack,
         UserPtr::new(args.parent_tid),
         UserPtr::new(args.child_tid),
@@ -744,43 +799,174 @@ pub async fn sys_execveat(
 /// unshare(2): what Kestrel can stop sharing (the descriptor table with
 /// CLONE_FILES, the fs context with CLONE_FS; SEM_UNDO adjustments are per
 /// process already); CLONE_THREAD, CLONE_SIGHAND and CLONE_VM only in a
-/// single-threaded process (nothing to do). New namespaces are EPERM without
-/// CAP_SYS_ADMIN and EINVAL with it (Kestrel has none); unknown flags EINVAL.
+/// single-threaded process (nothing to do); new namespaces (see
+/// [`crate::ns`]), which need CAP_SYS_ADMIN (a user namespace excepted).
 pub async fn sys_unshare(ctx: &mut Ctx<'_>, flags: u64) -> KResult<u64> {
-    const CLONE_NEWTIME: u64 = 0x80;
-    const CLONE_NEWUSER: u64 = 0x1000_0000;
-    const NAMESPACES: u64 =
-        0x0002_0000 | 0x0200_0000 | 0x0400_0000 | 0x0800_0000 | 0x2000_0000 | 0x4000_0000;
-    let known = CLONE_THREAD
-        | CLONE_FS
-        | CLONE_SIGHAND
-        | CLONE_VM
-        | CLONE_FILES
-        | CLONE_SYSVSEM
-        | NAMESPACES
-        | CLONE_NEWUSER
-        | CLONE_NEWTIME;
-    let flags = flags & 0xffff_ffff;
-    if flags & !known != 0 {
-        return Err(Errno::EINVAL);
-    }
+    use kestrel_ns::{ALL_NAMESPACES, CLONE_NEWUSER};
+    let flags = kestrel_ns::unshare_flags(flags & 0xffff_ffff)?;
     let p = ctx.process().clone();
     if flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_VM) != 0 && p.threads.lock().len() > 1 {
         return Err(Errno::EINVAL);
     }
-    if flags & (NAMESPACES | CLONE_NEWTIME) != 0
-        && !p.cred.lock().capable(kestrel_abi::cap::CAP_SYS_ADMIN)
-    {
+    if kestrel_ns::needs_admin(flags) && !p.cred.lock().capable(kestrel_abi::cap::CAP_SYS_ADMIN) {
         return Err(Errno::EPERM);
     }
-    if flags & (NAMESPACES | CLONE_NEWTIME | CLONE_NEWUSER) != 0 {
-        return Err(Errno::EINVAL);
+    // A chrooted process may not make a user namespace (it could escape).
+    if flags & CLONE_NEWUSER != 0 {
+        let fs = p.fs();
+        let root = fs.lock().root.clone();
+        if root.parent().is_some() {
+            return Err(Errno::EPERM);
+        }
     }
+    let ns_flags = flags & ALL_NAMESPACES;
+    let nsproxy = if ns_flags != 0 {
+        let euid = p.cred.lock().euid;
+        Some(p.nsproxy().copy_with(ns_flags, euid)?)
+    } else {
+        None
+    };
     if flags & CLONE_FILES != 0 {
         p.try_unshare_files()?;
     }
     if flags & CLONE_FS != 0 {
         p.unshare_fs();
     }
+    if let Some(n) = nsproxy {
+        p.set_nsproxy(n);
+    }
     Ok(0)
+}
+
+/// setns(2): moves the caller into the namespace an open /proc/PID/ns file
+/// names. `nstype` 0 takes any kind, else it must name the file's kind
+/// (EINVAL); other descriptors are EINVAL (Kestrel has no pidfds to take);
+/// joining needs CAP_SYS_ADMIN (EPERM). A PID namespace becomes the one the
+/// caller's children are made in; a time namespace the caller's own and its
+/// children's (EUSERS with other threads); a user namespace needs a single
+/// thread and another namespace than the caller's (EINVAL).
+pub async fn sys_setns(ctx: &mut Ctx<'_>, fd: Fd, nstype: i32) -> KResult<u64> {
+    use crate::ns::NsRef;
+    let file = ctx.file(fd)?;
+    let ns = crate::ns::of_file(&file).ok_or(Errno::EINVAL)?;
+    if !kestrel_ns::setns_type_ok(i64::from(nstype), ns.kind()) {
+        return Err(Errno::EINVAL);
+    }
+    let p = ctx.process().clone();
+    if !p.cred.lock().capable(kestrel_abi::cap::CAP_SYS_ADMIN) {
+        return Err(Errno::EPERM);
+    }
+    let threads = p.threads.lock().len();
+    let old = p.nsproxy();
+    let mut n = (*old).clone();
+    match ns {
+        NsRef::Mnt(m) => n.mnt = m,
+        NsRef::Uts(u) => n.uts = u,
+        NsRef::Ipc(i) => n.ipc = i,
+        NsRef::Pid(pid) => {
+            // Only the caller's own PID namespace or one below it.
+            let mut x = Some(pid.clone());
+            let mut ok = false;
+            while let Some(y) = x {
+                if Arc::ptr_eq(&y, &p.pid_ns) {
+                    ok = true;
+                    break;
+                }
+                x = y.parent.clone();
+            }
+            if !ok {
+                return Err(Errno::EINVAL);
+            }
+            n.pid_for_children = pid;
+        }
+        NsRef::Time(t) => {
+            if threads > 1 {
+                return Err(Errno::EUSERS);
+            }
+            t.freeze();
+            let was_root = old.time.is_root();
+            n.time = t.clone();
+            n.time_for_children = t.clone();
+            if was_root != t.is_root() {
+                crate::vdso::use_syscalls(&p.mm(), !t.is_root())?;
+            }
+        }
+        NsRef::User(x) => {
+            if threads > 1 || Arc::ptr_eq(&x, &old.user) {
+                return Err(Errno::EINVAL);
+            }
+            n.user = x;
+        }
+        NsRef::Net(x) => n.net = x,
+        NsRef::Plain(_, x) => n.cgroup = x,
+    }
+    p.set_nsproxy(Arc::new(n));
+    Ok(0)
+}
+
+/// The nsfs ioctls on a namespace file: NS_GET_USERNS (a descriptor of the
+/// owning user namespace), NS_GET_PARENT (of a PID or user namespace; EINVAL
+/// for the other kinds), NS_GET_NSTYPE (its CLONE_NEW* flag), NS_GET_OWNER_UID
+/// (a user namespace's creator; EINVAL for other kinds). A namespace outside
+/// the caller's reach (not its own or one below it; none at all) is EPERM, as
+/// Linux's ns_get_owner and pidns_get_parent. Others: ENOTTY.
+pub fn ns_ioctl(ctx: &mut Ctx<'_>, ns: crate::ns::NsRef, cmd: u32, arg: u64) -> KResult<u64> {
+    use crate::ns::NsRef;
+    const NS_GET_USERNS: u32 = 0xb701;
+    const NS_GET_PARENT: u32 = 0xb702;
+    const NS_GET_NSTYPE: u32 = 0xb703;
+    const NS_GET_OWNER_UID: u32 = 0xb704;
+    let p = ctx.process().clone();
+    let proxy = p.nsproxy();
+    // A user namespace `u` is within reach if it is the caller's or below it.
+    let user_reachable = |u: &Option<Arc<crate::ns::UserNs>>| -> KResult<Arc<crate::ns::UserNs>> {
+        let u = u.clone().ok_or(Errno::EPERM)?;
+        if proxy.user.is_ancestor_of(&u) {
+            Ok(u)
+        } else {
+            Err(Errno::EPERM)
+        }
+    };
+    let related = match cmd {
+        NS_GET_NSTYPE => return Ok(ns.kind().flag()),
+        NS_GET_OWNER_UID => {
+            let NsRef::User(u) = &ns else {
+                return Err(Errno::EINVAL);
+            };
+            ctx.write(UserPtr::<u32>::new(arg), &u.owner_uid)?;
+            return Ok(0);
+        }
+        NS_GET_USERNS => NsRef::User(user_reachable(&ns.owner())?),
+        NS_GET_PARENT => match &ns {
+            NsRef::User(u) => NsRef::User(user_reachable(&u.parent)?),
+            NsRef::Pid(pid) => {
+                // The parent must be the caller's own PID namespace or below it.
+                let parent = pid.parent.clone().ok_or(Errno::EPERM)?;
+                let mut x = Some(parent.clone());
+                let mut ok = false;
+                while let Some(y) = x {
+                    if Arc::ptr_eq(&y, &p.pid_ns) {
+                        ok = true;
+                        break;
+                    }
+                    x = y.parent.clone();
+                }
+                if !ok {
+                    return Err(Errno::EPERM);
+                }
+                NsRef::Pid(parent)
+            }
+            _ => return Err(Errno::EINVAL),
+        },
+        _ => return Err(Errno::ENOTTY),
+    };
+    let inode = crate::ns::NsInode::new_ref(related);
+    let file = crate::fs::open_dentry(
+        kestrel_vfs::Dentry::root(inode),
+        kestrel_abi::fs::O_RDONLY,
+        &p,
+    )?;
+    let limit = p.nofile();
+    let fd = p.files().lock().insert(file, true, 0, limit)?;
+    Ok(fd as u64)
 }

@@ -282,7 +282,10 @@ pub async fn sys_vmsplice(
             .map(|v| {
                 let n = v.len.min(left);
                 left -= n;
-                Iovec { base: v.base, len: n }
+                Iovec {
+                    base: v.base,
+                    len: n,
+                }
             })
             .filter(|v| v.len > 0)
             .collect();

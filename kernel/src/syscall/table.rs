@@ -419,7 +419,9 @@ syscall_table! {
     FADVISE64 => fs::sys_fadvise64(fd: Fd, offset: i64, len: i64, advice: i32), partial "advice is checked and has no effect (files live in memory)";
     SET_TID_ADDRESS => process::sys_set_tid_address(tidptr: UserPtr<i32>);
     RESTART_SYSCALL => signal::sys_restart_syscall();
-    UNSHARE => process::sys_unshare(flags: u64), partial "CLONE_FILES and CLONE_FS; no namespaces (EPERM without CAP_SYS_ADMIN, EINVAL with it)";
+    UNSHARE => process::sys_unshare(flags: u64), partial "user namespaces record id maps but translate none and grant no capabilities; cgroup namespaces are identities only (docs/namespaces.md)";
+    MOUNT_SETATTR => mount::sys_mount_setattr(dfd: Fd, path: UserCStr, flags: u32, attr: UserPtr<u8>, size: usize), partial "no id-mapped mounts (MOUNT_ATTR_IDMAP: EINVAL); propagation types are recorded, no events propagate";
+    SETNS => process::sys_setns(fd: Fd, nstype: i32), partial "namespace files only, no pidfds";
     SET_ROBUST_LIST => futex::sys_set_robust_list(head: u64, len: usize);
     GET_ROBUST_LIST => futex::sys_get_robust_list(pid: Pid, head: UserPtr<u64>, len: UserPtr<u64>);
     SPLICE => splice::sys_splice(fd_in: Fd, off_in: UserPtr<i64>, fd_out: Fd, off_out: UserPtr<i64>, len: usize, flags: u32), partial "copies through a kernel buffer (no page moves); SPLICE_F_MOVE and SPLICE_F_GIFT change nothing";
@@ -481,7 +483,7 @@ syscall_table! {
     PREADV => fs_extra::sys_preadv(fd: Fd, iov: UserPtr<Iovec>, iovcnt: usize, offset: i64);
     PWRITEV => fs_extra::sys_pwritev(fd: Fd, iov: UserPtr<Iovec>, iovcnt: usize, offset: i64);
     RT_TGSIGQUEUEINFO => signal::sys_rt_tgsigqueueinfo(tgid: Pid, tid: Pid, sig: i32, info: UserPtr<Siginfo>);
-    CLONE3 => process::sys_clone3(args: UserPtr<u8>, size: usize), partial "no CLONE_INTO_CGROUP (EBADF: no cgroup2 hierarchy); set_tid only in the one pid namespace";
+    CLONE3 => process::sys_clone3(args: UserPtr<u8>, size: usize), partial "no CLONE_INTO_CGROUP (EBADF: no cgroup2 hierarchy); set_tid only for a child in the initial PID namespace (EINVAL in a nested one)";
     PIDFD_SEND_SIGNAL => pidfd::sys_pidfd_send_signal(pidfd: Fd, sig: i32, info: UserPtr<Siginfo>, flags: u32);
     PIDFD_OPEN => pidfd::sys_pidfd_open(pid: Pid, flags: u32);
     ACCEPT4 => socket::sys_accept4(fd: Fd, addr: UserPtr<u8>, addrlen: UserPtr<u32>, flags: u32);

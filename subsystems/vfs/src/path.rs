@@ -41,7 +41,15 @@ use crate::inode::{InodeRef, access, check_access};
 pub struct MountFlags {
     flags: AtomicU64,
     writers: AtomicUsize,
+    /// The propagation type, as /proc/PID/mountinfo shows it: the peer group
+    /// the mount is shared with (low half; 0: not shared) and the group it
+    /// receives from (high half; 0: not a slave). Kestrel records the types
+    /// but propagates no mount events between peers.
+    propagation: AtomicU64,
 }
+
+/// A new peer group number (mountinfo's `shared:N`).
+static NEXT_PEER_GROUP: AtomicU64 = AtomicU64::new(1);
 
 /// A shared [`MountFlags`].
 pub type MountRef = Arc<MountFlags>;
@@ -52,7 +60,47 @@ impl MountFlags {
         Arc::new(Self {
             flags: AtomicU64::new(flags),
             writers: AtomicUsize::new(0),
+            propagation: AtomicU64::new(0),
         })
+    }
+
+    /// (shared peer group, master peer group); 0 for none.
+    pub fn propagation(&self) -> (u32, u32) {
+        let v = self.propagation.load(Ordering::Acquire);
+        (v as u32, (v >> 32) as u32)
+    }
+
+    fn set_propagation(&self, shared: u32, master: u32) {
+        self.propagation.store(
+            u64::from(shared) | u64::from(master) << 32,
+            Ordering::Release,
+        );
+    }
+
+    /// Changes the propagation type as mount(2)'s MS_SHARED, MS_SLAVE,
+    /// MS_PRIVATE or MS_UNBINDABLE (`kind`) asks: shared joins a new peer group
+    /// (unless already shared); slave turns the peer group into the master;
+    /// private and unbindable leave both.
+    pub fn change_propagation(&self, kind: u64) {
+        use kestrel_abi::fs::{MS_PRIVATE, MS_SHARED, MS_SLAVE, MS_UNBINDABLE};
+        let (shared, master) = self.propagation();
+        match kind {
+            MS_SHARED if shared == 0 => {
+                let g = NEXT_PEER_GROUP.fetch_add(1, Ordering::Relaxed) as u32;
+                self.set_propagation(g, master);
+            }
+            MS_SLAVE if shared != 0 => self.set_propagation(0, shared),
+            MS_PRIVATE | MS_UNBINDABLE => self.set_propagation(0, 0),
+            _ => {}
+        }
+    }
+
+    /// A bind mount of a shared mount is its peer (same group).
+    pub fn join_peers_of(&self, other: &MountFlags) {
+        let (shared, _) = other.propagation();
+        if shared != 0 {
+            self.set_propagation(shared, 0);
+        }
     }
 
     /// The MS_* flags.
@@ -212,6 +260,7 @@ pub fn identity(i: &InodeRef) -> (u64, u64) {
     (m.dev, m.ino)
 }
 
+#[derive(Clone)]
 struct Mount {
     at: (u64, u64),
     root: InodeRef,
@@ -246,24 +295,85 @@ impl Mounts {
         Self::default()
     }
 
+    /// A new table with the same mounts, for a new mount namespace: mounting
+    /// and unmounting in one is not seen in the other. The per-mount flags stay
+    /// shared with the original's mounts (a remount shows in both), as do the
+    /// root's, so dentries reached through either table keep working.
+    pub fn copy(&self) -> Self {
+        Self {
+            list: spin::RwLock::new(self.list.read().clone()),
+            root: self.root.clone(),
+        }
+    }
+
     /// The root file system's mount.
     pub fn root_mount(&self) -> &MountRef {
         &self.root
     }
 
     /// Mounts the file system whose root is `root` on the directory `at`, with the
-    /// per-mount `flags` (MS_RDONLY, ...).
-    pub fn mount(&self, at: &InodeRef, root: InodeRef, info: MountInfo, flags: u64) -> KResult<()> {
+    /// per-mount `flags` (MS_RDONLY, ...). Returns the new mount's flags.
+    pub fn mount(
+        &self,
+        at: &InodeRef,
+        root: InodeRef,
+        info: MountInfo,
+        flags: u64,
+    ) -> KResult<MountRef> {
         if !at.metadata().is_dir() {
             return Err(Errno::ENOTDIR);
         }
+        let m = MountFlags::new(flags);
         self.list.write().push(Mount {
             at: identity(at),
             root,
             info,
-            flags: MountFlags::new(flags),
+            flags: m.clone(),
         });
-        Ok(())
+        Ok(m)
+    }
+
+    /// The mount whose root `d` is (None: `d` is not the root of a mount),
+    /// with its path as /proc/mounts shows it.
+    pub fn mount_of(&self, d: &Dentry) -> Option<(MountRef, Vec<u8>)> {
+        if d.parent.is_none() && Arc::ptr_eq(&d.mnt, &self.root) {
+            return Some((self.root.clone(), b"/".to_vec()));
+        }
+        let id = identity(&d.inode);
+        self.list
+            .read()
+            .iter()
+            .rev()
+            .find(|m| Arc::ptr_eq(&m.flags, &d.mnt) && identity(&m.root) == id)
+            .map(|m| (m.flags.clone(), m.info.path.clone()))
+    }
+
+    /// The mounts at `path` or below it (by /proc/mounts path), the root's
+    /// first when `path` is "/".
+    pub fn mounts_under(&self, path: &[u8]) -> Vec<MountRef> {
+        let mut out = Vec::new();
+        if path == b"/" {
+            out.push(self.root.clone());
+        }
+        for m in self.list.read().iter() {
+            let p = &m.info.path;
+            if path == b"/"
+                || p == path
+                || (p.starts_with(path) && p.get(path.len()) == Some(&b'/'))
+            {
+                out.push(m.flags.clone());
+            }
+        }
+        out
+    }
+
+    /// Every mount with its flags, oldest first (the root's not included).
+    pub fn entries(&self) -> Vec<(MountInfo, MountRef)> {
+        self.list
+            .read()
+            .iter()
+            .map(|m| (m.info.clone(), m.flags.clone()))
+            .collect()
     }
 
     /// Changes the flags of the mount whose root `d` is (and its /proc/mounts

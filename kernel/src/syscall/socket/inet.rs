@@ -52,7 +52,7 @@ pub fn socket(domain: u32, base: u32, protocol: i32) -> KResult<Arc<InetSocket>>
     if !kestrel_vfs::may_hold(SOCKET_MEMORY) {
         return Err(Errno::ENOBUFS);
     }
-    Ok(InetSocket::new(shared, family, kind))
+    Ok(InetSocket::new(&shared, family, kind))
 }
 
 fn parse(s: &InetSocket, raw: &RawAddr) -> KResult<SockAddr> {

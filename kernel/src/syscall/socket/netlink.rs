@@ -34,7 +34,7 @@ pub fn socket(base: u32, protocol: i32) -> KResult<Arc<NetlinkSocket>> {
     if protocol as u32 != netlink::NETLINK_ROUTE {
         return Err(Errno::EPROTONOSUPPORT);
     }
-    let shared = crate::net::shared().cloned();
+    let shared = crate::net::shared();
     Ok(NetlinkSocket::new(protocol as u32, base, shared))
 }
 
