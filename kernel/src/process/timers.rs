@@ -60,7 +60,9 @@ impl Clock {
     /// encodings included). EINVAL for an unknown clock or a CPU clock of a process or
     /// thread that does not exist.
     pub fn from_id(caller: &Arc<Thread>, clk: i32) -> KResult<Clock> {
-        let off = |c: i32| caller.process.nsproxy().time.offset_of(c);
+        // Under the proxy's lock, without taking a reference to it: this is
+        // on every clock_gettime that the vDSO does not answer.
+        let off = |c: i32| caller.process.nsproxy.lock().time.offset_of(c);
         Ok(match clk {
             CLOCK_REALTIME | CLOCK_REALTIME_ALARM => Clock::Realtime,
             CLOCK_MONOTONIC => Clock::Monotonic(off(clk)),

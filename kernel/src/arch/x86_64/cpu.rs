@@ -31,11 +31,6 @@ pub mod cr4 {
     pub const PKE: u64 = 1 << 22;
 }
 
-/// PKRU while the kernel runs: every key allows every access, so the kernel's
-/// copies to and from user memory never fault on a protection key (a thread's
-/// own PKRU is loaded only for user mode, [`super::trap::enter_user`]).
-pub const KERNEL_PKRU: u32 = 0;
-
 /// PKRU a new program starts with (Linux's init_pkru_value): key 0 allows
 /// everything, every other key disables access until pkey_alloc(2) sets it.
 pub const INIT_PKRU: u32 = 0x5555_5554;

@@ -33,6 +33,10 @@ pub struct PerCpu {
     pub interrupts: AtomicU64,
     /// Breakpoint exceptions taken in kernel mode (the in-kernel tests trigger one).
     pub kernel_breakpoints: AtomicU64,
+    /// The PKRU this CPU holds (it is reset to 0 at boot): written only when a
+    /// thread with another value is about to run, as WRPKRU under QEMU's TCG
+    /// flushes its whole TLB.
+    pub pkru: AtomicU32,
     /// What IA32_FS_BASE holds (user FS), so unchanged values are not rewritten.
     pub user_fs_base: AtomicU64,
     /// What IA32_KERNEL_GS_BASE holds (user GS while in the kernel).
@@ -85,6 +89,7 @@ impl PerCpu {
             apic_id: AtomicU32::new(0),
             interrupts: AtomicU64::new(0),
             kernel_breakpoints: AtomicU64::new(0),
+            pkru: AtomicU32::new(0),
             user_fs_base: AtomicU64::new(0),
             user_gs_base: AtomicU64::new(0),
             halted: AtomicBool::new(false),

@@ -462,7 +462,10 @@ pub fn enter_user(ctx: &mut UserContext) -> Trap {
         Some(b) => b.id,
         None => 0,
     };
-    if cpu.io_loaded.swap(want, Ordering::Relaxed) != want {
+    // One writer (this CPU): a load and a store, no locked exchange (slow
+    // when emulated).
+    if cpu.io_loaded.load(Ordering::Relaxed) != want {
+        cpu.io_loaded.store(want, Ordering::Relaxed);
         let tss = cpu.tss.load(Ordering::Relaxed);
         // SAFETY: `tss` is this CPU's 'static TSS (set at bring-up, never freed).
         if let Some(tss) = unsafe { tss.as_ref() } {
@@ -484,10 +487,15 @@ pub fn enter_user(ctx: &mut UserContext) -> Trap {
         // the kernel's own GS base is untouched.
         unsafe { cpu::wrmsr(msr::KERNEL_GS_BASE, ctx.gs_base) };
     }
-    // The thread's protection-key rights hold in user mode only.
+    // The thread's protection-key rights, in user mode and in the kernel's
+    // accesses to its memory (as Linux: copies to and from user memory honour
+    // them, EFAULT). Written only when another value is loaded: under QEMU's
+    // TCG every WRPKRU flushes the TLB, and writing it on each entry and exit
+    // made a null system call cost 12 us instead of 1.
     let pku = cpu::features().pku;
-    if pku {
+    if pku && cpu.pkru.load(Ordering::Relaxed) != ctx.pkru {
         cpu::wrpkru(ctx.pkru);
+        cpu.pkru.store(ctx.pkru, Ordering::Relaxed);
     }
     // SAFETY: `ctx` starts with a TrapFrame that enter_user_asm pops and returns to;
     // the selectors and flags were forced above, so the return cannot fault. This
@@ -496,8 +504,9 @@ pub fn enter_user(ctx: &mut UserContext) -> Trap {
     // Back with interrupts disabled. Read CR2 before anything can fault again.
     let vector = ctx.regs.vector;
     if pku {
+        // User mode may have changed it (WRPKRU needs no privilege).
         ctx.pkru = cpu::rdpkru();
-        cpu::wrpkru(cpu::KERNEL_PKRU);
+        this_cpu().pkru.store(ctx.pkru, Ordering::Relaxed);
     }
     let trap = match vector {
         SYSCALL_VECTOR => Trap::Syscall,
