@@ -57,6 +57,18 @@ pub async fn sys_getegid(ctx: &mut Ctx<'_>) -> KResult<u64> {
     Ok(u64::from(ctx.process().cred.lock().egid))
 }
 
+/// Whether PID namespace `ns` is `root` or one below it.
+fn pid_ns_within(ns: &Arc<crate::ns::PidNs>, root: &Arc<crate::ns::PidNs>) -> bool {
+    let mut x = Some(ns.clone());
+    while let Some(y) = x {
+        if Arc::ptr_eq(&y, root) {
+            return true;
+        }
+        x = y.parent.clone();
+    }
+    false
+}
+
 /// The process `pid` refers to (0: the caller).
 fn target(ctx: &Ctx<'_>, pid: i32) -> KResult<Arc<process::Process>> {
     if pid < 0 {
@@ -865,16 +877,7 @@ pub async fn sys_setns(ctx: &mut Ctx<'_>, fd: Fd, nstype: i32) -> KResult<u64> {
         NsRef::Ipc(i) => n.ipc = i,
         NsRef::Pid(pid) => {
             // Only the caller's own PID namespace or one below it.
-            let mut x = Some(pid.clone());
-            let mut ok = false;
-            while let Some(y) = x {
-                if Arc::ptr_eq(&y, &p.pid_ns) {
-                    ok = true;
-                    break;
-                }
-                x = y.parent.clone();
-            }
-            if !ok {
+            if !pid_ns_within(&pid, &p.pid_ns) {
                 return Err(Errno::EINVAL);
             }
             n.pid_for_children = pid;
@@ -942,16 +945,7 @@ pub fn ns_ioctl(ctx: &mut Ctx<'_>, ns: crate::ns::NsRef, cmd: u32, arg: u64) -> 
             NsRef::Pid(pid) => {
                 // The parent must be the caller's own PID namespace or below it.
                 let parent = pid.parent.clone().ok_or(Errno::EPERM)?;
-                let mut x = Some(parent.clone());
-                let mut ok = false;
-                while let Some(y) = x {
-                    if Arc::ptr_eq(&y, &p.pid_ns) {
-                        ok = true;
-                        break;
-                    }
-                    x = y.parent.clone();
-                }
-                if !ok {
+                if !pid_ns_within(&parent, &p.pid_ns) {
                     return Err(Errno::EPERM);
                 }
                 NsRef::Pid(parent)
