@@ -464,6 +464,22 @@ pub fn alloc_user() -> Option<u64> {
     Some(pa)
 }
 
+/// Allocates one frame for user memory as [`alloc_user`] does, whose content
+/// `fill` writes: it gets the whole frame and returns how many leading bytes it
+/// wrote; the rest is zeroed. A page about to be overwritten (read from a file,
+/// copied for copy-on-write) is not zeroed first. Whatever `fill` says, no byte
+/// the frame held before reaches the caller unwritten.
+pub fn alloc_user_with(fill: impl FnOnce(&mut [u8]) -> usize) -> Option<u64> {
+    let pfn = alloc_single(reserve())?;
+    let pa = u64::from(pfn) * PAGE;
+    // SAFETY: a frame just taken from the allocator, ours alone until we hand its
+    // address out, reached through the direct map.
+    let buf = unsafe { core::slice::from_raw_parts_mut(phys_to_virt(pa) as *mut u8, PAGE_SIZE) };
+    let written = fill(buf).min(PAGE_SIZE);
+    buf[written..].fill(0);
+    Some(pa)
+}
+
 /// Returns 2^order frames starting at `pa` (as returned by [`alloc`]).
 pub fn free(pa: u64, order: usize) {
     debug_assert!(pa.is_multiple_of(PAGE));

@@ -694,19 +694,20 @@ impl Vm {
                 {
                     pte.set(pa | pte_flags(prot, false).bits() | pkey_bits(vma.pkey));
                 } else {
-                    let new = frame::alloc_user().ok_or(FaultError::OutOfMemory)?;
+                    // The copy, into a frame not zeroed first.
+                    let new = frame::alloc_user_with(|buf| {
+                        // SAFETY: `pa` is a user frame this area maps (held by the
+                        // PTE), read through the direct map.
+                        let old = unsafe {
+                            core::slice::from_raw_parts(phys_to_virt(pa) as *const u8, PAGE_SIZE)
+                        };
+                        buf.copy_from_slice(old);
+                        PAGE_SIZE
+                    })
+                    .ok_or(FaultError::OutOfMemory)?;
                     frame::meta(new)
                         .refcount
                         .store(1, core::sync::atomic::Ordering::Release);
-                    // SAFETY: both frames are user frames reached through the direct
-                    // map; `new` is fresh, `pa` is only read.
-                    unsafe {
-                        core::ptr::copy_nonoverlapping(
-                            phys_to_virt(pa) as *const u8,
-                            phys_to_virt(new) as *mut u8,
-                            PAGE_SIZE,
-                        );
-                    }
                     pte.set(new | pte_flags(prot, false).bits() | pkey_bits(vma.pkey));
                     // Another CPU may still read the shared frame through the old
                     // entry: it forgets it before the frame can go.
@@ -738,12 +739,12 @@ impl Vm {
                 if file_off >= inode.metadata().size.next_multiple_of(PAGE) {
                     return Err(FaultError::PastEndOfFile);
                 }
-                let pa = new_page().ok_or(FaultError::OutOfMemory)?;
-                // SAFETY: a fresh frame of ours, through the direct map.
-                let buf = unsafe {
-                    core::slice::from_raw_parts_mut(phys_to_virt(pa) as *mut u8, PAGE_SIZE)
-                };
-                let _ = inode.read_at(file_off, buf);
+                // Filled from the file (zeros past its end), not zeroed first.
+                let pa = frame::alloc_user_with(|buf| inode.read_at(file_off, buf).unwrap_or(0))
+                    .ok_or(FaultError::OutOfMemory)?;
+                frame::meta(pa)
+                    .refcount
+                    .store(1, core::sync::atomic::Ordering::Release);
                 pa
             }
             Backing::SharedFile {
