@@ -792,6 +792,25 @@ static void b_sh_c_exit(void)
 
 /* ---- two processes: pipes and Unix sockets --------------------------------- */
 
+/* The descriptor the bandwidth and TCP/UDP rows write into: a pipe's or a
+ * socketpair's end (rows below), or the client's socket (the loopback rows). */
+static int net_fd;
+
+static int op_net_write_64k(void *ctx)
+{
+    (void)ctx;
+    static char buf[65536];
+    size_t done = 0;
+    while (done < sizeof buf) {
+        ssize_t n = write(net_fd, buf + done, sizeof buf - done);
+        if (n <= 0)
+            return errno ? errno : EIO;
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+
 /* A child that echoes each byte (latency) or reads everything (bandwidth) on
  * `in`, answering on `out`, until EOF. */
 static pid_t echo_child(int in, int out, bool sink, int close_a, int close_b)
@@ -825,21 +844,6 @@ static int op_byte_roundtrip(void *ctx)
     return 0;
 }
 
-static int bw_fd;
-
-static int op_write_64k(void *ctx)
-{
-    (void)ctx;
-    static char buf[64 * 1024];
-    size_t done = 0;
-    while (done < sizeof buf) {
-        ssize_t n = write(bw_fd, buf + done, sizeof buf - done);
-        if (n <= 0)
-            return errno ? errno : EIO;
-        done += (size_t)n;
-    }
-    return 0;
-}
 
 static void ipc_latency(const char *name, bool unix_socket)
 {
@@ -886,22 +890,20 @@ static void ipc_bandwidth(const char *name, bool unix_socket)
     /* main writes a[1]; the child reads a[0]. */
     pid_t pid = echo_child(a[0], a[0], true, a[1], a[1]);
     close(a[0]);
-    bw_fd = a[1];
-    if (pid < 0)
+    net_fd = a[1];
+    if (pid < 0) {
         unsupported(name, "fork: %s", strerror(errno));
+        close(a[1]);
+        return;
+    }
+    double ns;
+    int e = timed(op_net_write_64k, NULL, WARM_S, BUDGET_S, 100, &ns);
+    if (e)
+        unsupported(name, "%s", strerror(e));
     else
-        /* ns per 64 KiB -> MB/s: 65536 bytes / (ns * 1e-9) / 1e6 = 65536e3 / ns. */
-        {
-            double ns;
-            int e = timed(op_write_64k, NULL, WARM_S, BUDGET_S, 100, &ns);
-            if (e)
-                unsupported(name, "%s", strerror(e));
-            else
-                result(name, 65536e3 / ns, "MB/s");
-        }
+        result(name, 65536e3 / ns, "MB/s"); /* 64 KiB per op -> MB/s */
     close(a[1]);
-    if (pid > 0)
-        wait_ok(pid);
+    wait_ok(pid);
 }
 
 static void b_pipe_latency(void)
@@ -980,7 +982,6 @@ static int net_bound(bool tcp, struct sockaddr_in *addr)
     return fd;
 }
 
-static int net_fd; /* the client's socket, for the ops below */
 
 static int op_net_pingpong(void *ctx)
 {
@@ -991,19 +992,6 @@ static int op_net_pingpong(void *ctx)
     return 0;
 }
 
-static int op_net_write_64k(void *ctx)
-{
-    (void)ctx;
-    static char buf[65536];
-    size_t done = 0;
-    while (done < sizeof buf) {
-        ssize_t n = write(net_fd, buf + done, sizeof buf - done);
-        if (n <= 0)
-            return errno ? errno : EIO;
-        done += (size_t)n;
-    }
-    return 0;
-}
 
 /* Runs `op` against a server thread; `echo`: the server answers. */
 static void net_bench(const char *name, bool tcp, bool echo, op_fn op, double div, const char *unit,
