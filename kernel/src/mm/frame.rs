@@ -452,23 +452,16 @@ pub fn may_hold_user_data(bytes: usize) -> bool {
     free_frames() > reserve() + need
 }
 
-/// Allocates one zeroed frame for user memory, which may not dig into the reserve
+/// Allocates one frame for user memory, which may not dig into the reserve
 /// kept for the kernel (Linux's min_free_kbytes watermark): when user pages run
 /// out, the kernel still has memory to kill the process that ran out and tear its
 /// address space down, and every other process's system calls keep working.
-pub fn alloc_user() -> Option<u64> {
-    let pfn = alloc_single(reserve())?;
-    let pa = u64::from(pfn) * PAGE;
-    // SAFETY: as in `alloc`.
-    unsafe { core::ptr::write_bytes(phys_to_virt(pa) as *mut u8, 0, PAGE_SIZE) };
-    Some(pa)
-}
-
-/// Allocates one frame for user memory as [`alloc_user`] does, whose content
-/// `fill` writes: it gets the whole frame and returns how many leading bytes it
-/// wrote; the rest is zeroed. A page about to be overwritten (read from a file,
-/// copied for copy-on-write) is not zeroed first. Whatever `fill` says, no byte
-/// the frame held before reaches the caller unwritten.
+///
+/// `fill` writes its content: it gets the whole frame and returns how many
+/// leading bytes it wrote; the rest is zeroed (`|_| 0`: a zeroed frame). A page
+/// about to be overwritten (read from a file, copied for copy-on-write) is not
+/// zeroed first. Whatever `fill` says, no byte the frame held before reaches
+/// the caller unwritten.
 pub fn alloc_user_with(fill: impl FnOnce(&mut [u8]) -> usize) -> Option<u64> {
     let pfn = alloc_single(reserve())?;
     let pa = u64::from(pfn) * PAGE;

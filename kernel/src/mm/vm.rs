@@ -92,7 +92,13 @@ fn put_page(pa: u64) {
 /// A new zeroed user frame holding one reference (None when only the kernel's
 /// reserve is left).
 fn new_page() -> Option<u64> {
-    let pa = frame::alloc_user()?;
+    new_page_with(|_| 0)
+}
+
+/// [`new_page`], its content written by `fill` (as [`frame::alloc_user_with`]):
+/// a page about to be overwritten is not zeroed first.
+fn new_page_with(fill: impl FnOnce(&mut [u8]) -> usize) -> Option<u64> {
+    let pa = frame::alloc_user_with(fill)?;
     frame::meta(pa)
         .refcount
         .store(1, core::sync::atomic::Ordering::Release);
@@ -695,7 +701,7 @@ impl Vm {
                     pte.set(pa | pte_flags(prot, false).bits() | pkey_bits(vma.pkey));
                 } else {
                     // The copy, into a frame not zeroed first.
-                    let new = frame::alloc_user_with(|buf| {
+                    let new = new_page_with(|buf| {
                         // SAFETY: `pa` is a user frame this area maps (held by the
                         // PTE), read through the direct map.
                         let old = unsafe {
@@ -705,9 +711,6 @@ impl Vm {
                         PAGE_SIZE
                     })
                     .ok_or(FaultError::OutOfMemory)?;
-                    frame::meta(new)
-                        .refcount
-                        .store(1, core::sync::atomic::Ordering::Release);
                     pte.set(new | pte_flags(prot, false).bits() | pkey_bits(vma.pkey));
                     // Another CPU may still read the shared frame through the old
                     // entry: it forgets it before the frame can go.
@@ -740,12 +743,8 @@ impl Vm {
                     return Err(FaultError::PastEndOfFile);
                 }
                 // Filled from the file (zeros past its end), not zeroed first.
-                let pa = frame::alloc_user_with(|buf| inode.read_at(file_off, buf).unwrap_or(0))
-                    .ok_or(FaultError::OutOfMemory)?;
-                frame::meta(pa)
-                    .refcount
-                    .store(1, core::sync::atomic::Ordering::Release);
-                pa
+                new_page_with(|buf| inode.read_at(file_off, buf).unwrap_or(0))
+                    .ok_or(FaultError::OutOfMemory)?
             }
             Backing::SharedFile {
                 inode,

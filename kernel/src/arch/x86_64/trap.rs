@@ -506,7 +506,7 @@ pub fn enter_user(ctx: &mut UserContext) -> Trap {
     if pku {
         // User mode may have changed it (WRPKRU needs no privilege).
         ctx.pkru = cpu::rdpkru();
-        this_cpu().pkru.store(ctx.pkru, Ordering::Relaxed);
+        cpu.pkru.store(ctx.pkru, Ordering::Relaxed);
     }
     let trap = match vector {
         SYSCALL_VECTOR => Trap::Syscall,
