@@ -69,6 +69,11 @@ async fn wait_pipe(ctx: &Ctx<'_>, file: &OpenFile, events: u16, nonblock: bool) 
     if nonblock || file.nonblocking() {
         return Err(Errno::EAGAIN);
     }
+    wait_signalled(ctx, file, events).await
+}
+
+/// Waits for `events` on `file` until a signal comes (ERESTARTSYS).
+async fn wait_signalled(ctx: &Ctx<'_>, file: &OpenFile, events: u16) -> KResult<()> {
     Box::pin(interruptible(ctx.thread, Errno::ERESTARTSYS, async {
         wait_for(file, events).await;
         Ok(())
@@ -270,11 +275,7 @@ pub async fn sys_vmsplice(
             if nonblock {
                 return Err(Errno::EAGAIN);
             }
-            Box::pin(interruptible(ctx.thread, Errno::ERESTARTSYS, async {
-                wait_for(&file, POLLOUT).await;
-                Ok(())
-            }))
-            .await?;
+            wait_signalled(ctx, &file, POLLOUT).await?;
         }
         let mut left = pipe.room() as u64;
         let fits: alloc::vec::Vec<Iovec> = iovs
