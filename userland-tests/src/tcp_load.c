@@ -17,6 +17,7 @@
  * Each case runs under a watchdog alarm and closes its descriptors after.
  */
 #define KT_AREA "tcp_load"
+#include "inet.h"
 #include "kt.h"
 
 #include <netinet/in.h>
@@ -61,25 +62,6 @@ static void case_end(void)
         RUN(name);                                                            \
         case_end();                                                           \
     } while (0)
-
-static struct sockaddr_in lo4(uint16_t port)
-{
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return a;
-}
-
-static int port_of(int s)
-{
-    struct sockaddr_in a;
-    socklen_t l = sizeof a;
-    if (getsockname(s, (struct sockaddr *)&a, &l) < 0)
-        return -1;
-    return ntohs(a.sin_port);
-}
 
 /* A listener on 127.0.0.1 at an ephemeral port with `backlog`. */
 static int listener(int backlog, struct sockaddr_in *addr)

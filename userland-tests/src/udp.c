@@ -18,6 +18,7 @@
  *     (from the ICMP port unreachable), once.
  */
 #define KT_AREA "udp"
+#include "inet.h"
 #include "kt.h"
 
 #include <arpa/inet.h>
@@ -62,27 +63,6 @@ static void case_end(void)
         RUN(name);                                                            \
         case_end();                                                           \
     } while (0)
-
-static struct sockaddr_in lo4(uint16_t port)
-{
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return a;
-}
-
-static int port_of(int s)
-{
-    struct sockaddr_storage a;
-    socklen_t l = sizeof a;
-    if (getsockname(s, (struct sockaddr *)&a, &l) < 0)
-        return -1;
-    if (a.ss_family == AF_INET6)
-        return ntohs(((struct sockaddr_in6 *)&a)->sin6_port);
-    return ntohs(((struct sockaddr_in *)&a)->sin_port);
-}
 
 /* A UDP socket bound to 127.0.0.1 at an ephemeral port. */
 static int bound(int *port)

@@ -17,8 +17,13 @@ fn newer(src: &Path, out: &Path, header: &Path) -> bool {
 }
 
 fn compile(src: &Path, out: &Path) -> Result<(), String> {
-    let header = root().join("userland-tests/src/kt.h");
-    if !newer(src, out, &header) {
+    // Rebuilt when it or any header the tests share (kt.h, inet.h) changed.
+    let headers: Vec<PathBuf> = fs::read_dir(root().join("userland-tests/src"))
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "h"))
+        .collect();
+    if !headers.iter().any(|h| newer(src, out, h)) {
         return Ok(());
     }
     let status = Command::new("musl-gcc")
