@@ -90,11 +90,26 @@ pub fn start_calibration() {
     write(reg::TIMER_INITIAL, u32::MAX);
 }
 
-/// Ends calibration over `elapsed_ns` and records the timer rate.
-pub fn finish_calibration(elapsed_ns: u64) -> u64 {
-    let ticks = u64::from(u32::MAX - read(reg::TIMER_CURRENT));
+/// One calibration sample: the timer's count and the TSC at the middle of reading it
+/// (the TSC read before and after, averaged). Taking both ends of the calibration
+/// window this way measures the timer against the TSC over the very same interval:
+/// the register accesses themselves (tens of microseconds under TCG) cancel out
+/// instead of making every timer fire late by a fixed fraction of its interval.
+pub fn calibration_sample() -> (u64, u32) {
+    let before = cpu::rdtsc();
+    let count = read(reg::TIMER_CURRENT);
+    let after = cpu::rdtsc();
+    (before + (after - before) / 2, count)
+}
+
+/// Ends calibration: the timer counted from `start` to `end` (two
+/// [`calibration_sample`]s) while the TSC advanced `end.0 - start.0` ticks at
+/// `tsc_hz`; records and returns the timer's ticks per millisecond.
+pub fn finish_calibration(start: (u64, u32), end: (u64, u32), tsc_hz: u64) -> u64 {
     write(reg::TIMER_INITIAL, 0);
-    let per_ms = (ticks * 1_000_000 / elapsed_ns.max(1)).max(1);
+    let ticks = u128::from(start.1.wrapping_sub(end.1));
+    let tsc = u128::from(end.0.saturating_sub(start.0).max(1));
+    let per_ms = (ticks * u128::from(tsc_hz) / (tsc * 1000)).max(1) as u64;
     TICKS_PER_MS.store(per_ms, Ordering::Relaxed);
     per_ms
 }

@@ -102,16 +102,20 @@ pub fn init_interrupts(rsdp: Option<u64>) -> InterruptInfo {
     });
     irq::register(tlb::SHOOTDOWN_VECTOR, tlb::on_shootdown_ipi);
 
-    let t0 = Cell::new(0u64);
-    let (t1, lapic_per_ms) = pit::measure(
+    // The PIT times the window; the TSC and the APIC timer are sampled at both ends
+    // of it, the timer's count read between two TSC reads, so that the timer's rate is
+    // known relative to the TSC (the clock every deadline is in).
+    let start = Cell::new((0u64, 0u32));
+    let end = pit::measure(
         20,
         || {
             apic::start_calibration();
-            t0.set(cpu::rdtsc());
+            start.set(apic::calibration_sample());
         },
-        || (cpu::rdtsc(), apic::finish_calibration(20_000_000)),
+        apic::calibration_sample,
     );
-    let tsc_hz = (t1 - t0.get()) * 50;
+    let tsc_hz = (end.0 - start.get().0) * 50;
+    let lapic_per_ms = apic::finish_calibration(start.get(), end, tsc_hz);
 
     MADT.call_once(|| madt);
     InterruptInfo {
