@@ -544,6 +544,39 @@ static void b_nanosleep_0(void)
     report("nanosleep_0", op_nanosleep0, NULL, WARM_S, BUDGET_S, 100, 1, "ns/op");
 }
 
+static int op_nanosleep1ms(void *ctx)
+{
+    (void)ctx;
+    struct timespec ts = {0, 1000000};
+    return nanosleep(&ts, NULL) ? errno : 0;
+}
+
+/* A sleeper's wake-up while a CPU-bound process shares its CPU: both are pinned to
+ * the CPU kbench runs on. A kernel that lets the woken sleeper preempt the hog
+ * (Linux does) shows about 1 ms and the timer's latency; one that leaves the hog its
+ * whole time slice shows the slice. */
+static void b_nanosleep_1ms_busy_peer(void)
+{
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(sched_getcpu() < 0 ? 0 : sched_getcpu(), &one);
+    if (sched_setaffinity(0, sizeof one, &one) != 0) {
+        unsupported("nanosleep_1ms_busy_peer", "sched_setaffinity: %s", strerror(errno));
+        return;
+    }
+    pid_t hog = fork();
+    if (hog < 0) {
+        unsupported("nanosleep_1ms_busy_peer", "fork: %s", strerror(errno));
+        return;
+    }
+    if (hog == 0)
+        for (;;)
+            __asm__ volatile("" ::: "memory");
+    report("nanosleep_1ms_busy_peer", op_nanosleep1ms, NULL, 0.2, 1.0, 20, 1e3, "us/op");
+    kill(hog, SIGKILL);
+    waitpid(hog, NULL, 0);
+}
+
 static int op_getppid(void *ctx)
 {
     (void)ctx;
@@ -1686,6 +1719,8 @@ static const struct bench benches[] = {
     {"clock_gettime_syscall", "ns/op", b_clock_gettime_syscall, 30,
      "syscall(SYS_clock_gettime, CLOCK_MONOTONIC)"},
     {"nanosleep_0", "ns/op", b_nanosleep_0, 30, "nanosleep of zero seconds"},
+    {"nanosleep_1ms_busy_peer", "us/op", b_nanosleep_1ms_busy_peer, 30,
+     "nanosleep of 1 ms while a CPU-bound process shares the CPU (both pinned to it)"},
     {"read_devzero_1b", "ns/op", b_read_devzero_1b, 30, "read of 1 byte from /dev/zero"},
     {"sigaction_install", "ns/op", b_sigaction_install, 30,
      "sigaction(SIGUSR2) installing a handler (the same one each time)"},

@@ -342,10 +342,15 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                     c.interrupt();
                 }
                 let now = time::now_ns();
-                let timer_due = task::executor()
-                    .timers()
-                    .next_deadline()
-                    .is_some_and(|d| d <= now);
+                let timers = task::executor().timers();
+                let timer_due = timers.next_deadline().is_some_and(|d| d <= now);
+                if timer_due {
+                    // Wake the sleepers first, so that they queue ahead of this thread
+                    // when it yields: otherwise a CPU-bound thread runs a whole slice
+                    // more before a woken sleeper gets the CPU (Linux lets a waking
+                    // sleeper preempt the hog at once).
+                    timers.expire();
+                }
                 let slice = time_slice(thread.process.nice.load(Ordering::Relaxed));
                 if now - slice_start >= slice || timer_due || task::executor().has_ready() {
                     kestrel_executor::yield_now().await;
