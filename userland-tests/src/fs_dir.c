@@ -634,6 +634,37 @@ TEST(rename_into_missing_dir_is_enoent) {
     EXPECT_ERRNO(syscall(SYS_rename, kt_path(d, "f"), kt_path(d, "nodir/f")), ENOENT);
 }
 
+/* A directory removed while something still holds it (an open fd here, a cwd in
+ * the wild) takes no new names: Linux refuses them with ENOENT (IS_DEADDIR). A
+ * file system that let a rename in would leave the moved directory unconnected. */
+TEST(names_into_a_removed_directory_are_enoent) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    OK(mkdir(kt_path(d, "gone"), 0755));
+    OK(mkdir(kt_path(d, "sub"), 0755));
+    OK(make_file(kt_path(d, "f"), "x"));
+    int dfd = open(kt_path(d, "gone"), O_RDONLY | O_DIRECTORY);
+    CHECK(dfd >= 0, "open gone: %s", kt_errstr(errno));
+    OK(rmdir(kt_path(d, "gone")));
+    EXPECT_ERRNO(renameat(AT_FDCWD, kt_path(d, "sub"), dfd, "sub"), ENOENT);
+    EXPECT_ERRNO(renameat(AT_FDCWD, kt_path(d, "f"), dfd, "f"), ENOENT);
+    EXPECT_ERRNO(mkdirat(dfd, "x", 0755), ENOENT);
+    EXPECT_ERRNO(openat(dfd, "y", O_CREAT | O_WRONLY, 0644), ENOENT);
+    EXPECT_ERRNO(linkat(AT_FDCWD, kt_path(d, "f"), dfd, "z", 0), ENOENT);
+    EXPECT_ERRNO(symlinkat("t", dfd, "s"), ENOENT);
+    EXPECT_ERRNO(mknodat(dfd, "p", S_IFIFO | 0644, 0), ENOENT);
+    CHECK(exists(kt_path(d, "sub")) && exists(kt_path(d, "f")), "a name left %s", d);
+    close(dfd);
+    /* A directory that a rename replaced is as dead as a removed one. */
+    OK(mkdir(kt_path(d, "old"), 0755));
+    dfd = open(kt_path(d, "old"), O_RDONLY | O_DIRECTORY);
+    CHECK(dfd >= 0, "open old: %s", kt_errstr(errno));
+    OK(rename(kt_path(d, "sub"), kt_path(d, "old")));
+    EXPECT_ERRNO(mkdirat(dfd, "x", 0755), ENOENT);
+    EXPECT_ERRNO(renameat(AT_FDCWD, kt_path(d, "f"), dfd, "f"), ENOENT);
+    close(dfd);
+}
+
 TEST(renameat_relative_to_two_dirfds) {
     const char *d = kt_tmpdir();
     CHECK(d, "mkdtemp failed");
@@ -1035,6 +1066,7 @@ int main(void)
     RUN(rename_dir_onto_file_is_enotdir);
     RUN(rename_dir_into_its_own_subdir_is_einval);
     RUN(rename_into_missing_dir_is_enoent);
+    RUN(names_into_a_removed_directory_are_enoent);
     RUN(renameat_relative_to_two_dirfds);
     RUN(renameat_bad_dirfd_is_ebadf);
     RUN(renameat2_noreplace_onto_existing_is_eexist);

@@ -410,6 +410,12 @@ impl State {
         } else {
             self.read_dir(ndir_ino).await?
         };
+        if ndir.links() == 0 {
+            // A directory removed while still held (someone's cwd, an open fd) takes
+            // no new names, as on Linux: a directory moved into it would be left
+            // unconnected once it is freed, and its old parent one link short.
+            return Err(Errno::ENOENT);
+        }
         let sf = self.dir_find(&odir, old).await?.ok_or(Errno::ENOENT)?;
         let mut src = self.read_live_inode(sf.ino).await?;
         let df = self.dir_find(&ndir, new).await?;

@@ -164,6 +164,35 @@ fn readdir_resumes_where_it_stopped_while_entries_go() {
 }
 
 #[test]
+fn a_removed_directory_still_held_takes_no_new_names() {
+    if !have_tools() {
+        return;
+    }
+    let t = Tmp::new("deaddir");
+    let img = t.path("img");
+    mkfs(&img, CONFIGS[0], 4096, &[]);
+    let m = mount(&img);
+    let gone = m.mkdir(2, "gone");
+    let sub = m.mkdir(2, "sub");
+    m.create_file(2, "f", b"x");
+    // Held, as a cwd or an open directory holds it: rmdir leaves it an orphan.
+    m.fs.hold(gone);
+    block_on(m.fs.rmdir(2, b"gone")).unwrap();
+    assert_eq!(
+        block_on(m.fs.rename(2, b"sub", gone, b"sub", 0)),
+        Err(Errno::ENOENT)
+    );
+    assert_eq!(
+        block_on(m.fs.rename(2, b"f", gone, b"f", 0)),
+        Err(Errno::ENOENT)
+    );
+    assert_eq!(block_on(m.fs.lookup(2, b"sub")).unwrap(), sub);
+    m.fs.release(gone);
+    m.unmount(&img);
+    fsck(&img);
+}
+
+#[test]
 fn renames_of_files_and_directories() {
     if !have_tools() {
         return;

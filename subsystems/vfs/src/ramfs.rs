@@ -88,6 +88,9 @@ struct Dir {
     by_pos: BTreeMap<u64, (Vec<u8>, InodeRef)>,
     next_pos: u64,
     parent_ino: u64,
+    /// Removed (rmdir) while something still holds it: it takes no new names
+    /// (Linux's IS_DEADDIR), or what was put in it would be lost with it.
+    dead: bool,
 }
 
 enum Body {
@@ -312,6 +315,7 @@ impl RamInode {
                     by_pos: BTreeMap::new(),
                     next_pos: 2,
                     parent_ino,
+                    dead: false,
                 })),
                 0,
                 2,
@@ -734,6 +738,9 @@ impl Inode for RamInode {
         let mode = kind.type_bits() | (mode & S_IALLUGO);
         let child = {
             let mut d = self.dir()?.lock();
+            if d.dead {
+                return Err(Errno::ENOENT);
+            }
             if d.by_name.contains_key(name) {
                 return Err(Errno::EEXIST);
             }
@@ -757,6 +764,9 @@ impl Inode for RamInode {
         }
         {
             let mut d = self.dir()?.lock();
+            if d.dead {
+                return Err(Errno::ENOENT);
+            }
             if d.by_name.contains_key(name) {
                 return Err(Errno::EEXIST);
             }
@@ -788,9 +798,14 @@ impl Inode for RamInode {
             let mut d = self.dir()?.lock();
             let victim = d.get(name).ok_or(Errno::ENOENT)?;
             let vd = as_ram(victim).ok_or(Errno::ENOTDIR)?.dir()?;
-            if !vd.lock().by_name.is_empty() {
+            // Emptiness and death under the victim's own lock: a create in it
+            // either lands first (ENOTEMPTY here) or sees it dead.
+            let mut vd = vd.lock();
+            if !vd.by_name.is_empty() {
                 return Err(Errno::ENOTEMPTY);
             }
+            vd.dead = true;
+            drop(vd);
             if let Some(v) = d.remove(name).as_ref().and_then(as_ram) {
                 v.meta.lock().nlink = 0;
             }
@@ -823,6 +838,9 @@ impl Inode for RamInode {
             (a, Some(b))
         };
         let src = a.get(old).cloned().ok_or(Errno::ENOENT)?;
+        if b_opt.as_ref().is_some_and(|b| b.dead) {
+            return Err(Errno::ENOENT);
+        }
         let dst = match &b_opt {
             Some(b) => b.get(new).cloned(),
             None => a.get(new).cloned(),
@@ -884,10 +902,14 @@ impl Inode for RamInode {
                     (true, false) => return Err(Errno::ENOTDIR),
                     (false, true) => return Err(Errno::EISDIR),
                     (true, true) => {
-                        let empty = as_ram(dst)
-                            .and_then(|r| r.dir().ok())
-                            .is_some_and(|d| d.lock().by_name.is_empty());
-                        if !empty {
+                        // Empty and, under the same lock, dead: the directory this
+                        // one replaces takes no names from whoever still holds it.
+                        let emptied = as_ram(dst).and_then(|r| r.dir().ok()).is_some_and(|d| {
+                            let mut d = d.lock();
+                            d.dead = d.by_name.is_empty();
+                            d.dead
+                        });
+                        if !emptied {
                             return Err(Errno::ENOTEMPTY);
                         }
                     }
