@@ -196,6 +196,61 @@ TEST(mmap_private_file_writes_do_not_reach_the_file) {
     CHECK(!memcmp(buf, "original", 8), "file now contains '%s'", buf);
 }
 
+/* Linux maps a file's own (page-cache) page into a private mapping until the
+ * mapping writes it: a write(2) to the file shows through until then, and not
+ * after the mapping's own write made it a private copy. */
+TEST(mmap_private_file_page_follows_the_file_until_written) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    static char data[PAGE];
+    memset(data, 'A', sizeof data);
+    OK(kt_write_file(kt_path(d, "f"), data, sizeof data));
+    int fd = OK(open(kt_path(d, "f"), O_RDWR));
+    char *p = sys_mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    CHECK(p != MAP_FAILED, "mmap failed: %s", kt_errstr(errno));
+    char before = p[0];
+    OK(pwrite(fd, "B", 1, 0));
+    char through = p[0];
+    p[1] = 'C';
+    OK(pwrite(fd, "DD", 2, 0));
+    char after = p[0], own = p[1];
+    char file[2] = {0};
+    OK(pread(fd, file, 2, 0));
+    syscall(SYS_munmap, p, PAGE);
+    close(fd);
+    EXPECT_EQ(before, 'A');
+    EXPECT_EQ(through, 'B');
+    EXPECT_EQ(after, 'B'); /* the copy made at the write keeps the file as it was */
+    EXPECT_EQ(own, 'C');
+    CHECK(file[0] == 'D' && file[1] == 'D', "file reads %.2s", file);
+}
+
+TEST(mmap_private_file_write_in_a_child_stays_in_the_child) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    OK(kt_write_file(kt_path(d, "f"), "parent", 6));
+    int fd = OK(open(kt_path(d, "f"), O_RDONLY));
+    char *p = sys_mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    CHECK(p != MAP_FAILED, "mmap failed: %s", kt_errstr(errno));
+    char seen = p[0]; /* mapped, not yet written, before the fork */
+    pid_t pid = OK(fork());
+    if (pid == 0) {
+        memcpy(p, "child!", 6);
+        _exit(memcmp(p, "child!", 6) == 0 ? 0 : 1);
+    }
+    int st;
+    OK(waitpid(pid, &st, 0));
+    int parent_same = !memcmp(p, "parent", 6);
+    char file[7] = {0};
+    OK(pread(fd, file, 6, 0));
+    syscall(SYS_munmap, p, PAGE);
+    close(fd);
+    EXPECT_EQ(seen, 'p');
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %s", kt_status(st));
+    CHECK(parent_same, "the parent sees the child's write");
+    CHECK(!strcmp(file, "parent"), "file reads %s", file);
+}
+
 TEST(mmap_anonymous_private_is_copy_on_write_across_fork) {
     char *p = anon(PAGE, PROT_READ | PROT_WRITE);
     CHECK(p != MAP_FAILED, "mmap failed: %s", kt_errstr(errno));
@@ -754,6 +809,8 @@ int main(void)
     RUN(mmap_private_file_mapping_sees_contents);
     RUN(mmap_private_file_mapping_at_offset);
     RUN(mmap_private_file_writes_do_not_reach_the_file);
+    RUN(mmap_private_file_page_follows_the_file_until_written);
+    RUN(mmap_private_file_write_in_a_child_stays_in_the_child);
     RUN(mmap_anonymous_private_is_copy_on_write_across_fork);
     RUN(mmap_fixed_replaces_existing_mapping);
     RUN(mmap_fixed_at_free_address_uses_it);

@@ -274,18 +274,42 @@ pub enum Backing {
         segment: Option<Segment>,
     },
     /// A private copy of a file's content, starting at `offset` for the area's start.
-    File { inode: InodeRef, offset: u64 },
+    /// A read or execute fault maps the file's own page (when the file has one to
+    /// give, [`Inode::shared_page`]) read-only and copy-on-write, as Linux maps
+    /// page-cache pages; only the first write copies it. `held` keeps those pages
+    /// alive while mapped, as for [`Backing::SharedFile`]. Sharing the frame saves
+    /// the copy, and under QEMU's TCG, which keeps translated code per physical
+    /// page, it keeps a program's translated code valid from one exec to the next.
+    File {
+        inode: InodeRef,
+        offset: u64,
+        held: HeldPages,
+    },
     /// The file's own pages (MAP_SHARED): writes reach the file, and read/write see
     /// the mapping. `held` keeps every page this area has mapped alive, so a page is
     /// never freed while mapped (even if the file is truncated meanwhile).
     SharedFile {
         inode: InodeRef,
         offset: u64,
-        held: Arc<spin::Mutex<BTreeMap<u64, Arc<PageBuf>>>>,
+        held: HeldPages,
         /// Present while the mapping may write the file (made from a writable
         /// descriptor): the file counts it, and refuses F_SEAL_WRITE meanwhile.
         _writer: Option<Arc<WritableMapping>>,
     },
+}
+
+/// A file's own pages an area has mapped, by page index in the file.
+pub type HeldPages = Arc<spin::Mutex<BTreeMap<u64, Arc<PageBuf>>>>;
+
+impl Backing {
+    /// A private mapping of `inode` from byte `offset`.
+    pub fn file(inode: InodeRef, offset: u64) -> Self {
+        Backing::File {
+            inode,
+            offset,
+            held: Default::default(),
+        }
+    }
 }
 
 /// A shared mapping that may write its file, counted by the file for as long as
@@ -693,10 +717,14 @@ impl Vm {
             let cow = old & PteFlags::COW.bits() != 0;
             if access == Access::Write && cow {
                 let pa = old & ADDR_MASK;
-                if frame::meta(pa)
-                    .refcount
-                    .load(core::sync::atomic::Ordering::Acquire)
-                    == 1
+                // A file's own page (SHARED in a private area) is never written
+                // through the mapping: it is always copied, and its area keeps it.
+                let file_page = old & PteFlags::SHARED.bits() != 0;
+                if !file_page
+                    && frame::meta(pa)
+                        .refcount
+                        .load(core::sync::atomic::Ordering::Acquire)
+                        == 1
                 {
                     pte.set(pa | pte_flags(prot, false).bits() | pkey_bits(vma.pkey));
                 } else {
@@ -716,7 +744,9 @@ impl Vm {
                     // entry: it forgets it before the frame can go.
                     flush(page);
                     self.shootdown();
-                    put_page(pa);
+                    if !file_page {
+                        put_page(pa);
+                    }
                 }
             } else {
                 // Present already (another thread won), or a PROT_NONE page whose area
@@ -732,19 +762,43 @@ impl Vm {
             return Ok(());
         }
         let mut extra = PteFlags::empty();
+        let mut cow = false;
         let pa = match &vma.backing {
             Backing::Anonymous => new_page().ok_or(FaultError::OutOfMemory)?,
             Backing::SharedAnonymous { pages, offset, .. } => pages
                 .get((offset + (page - vma.start)) / PAGE)
                 .ok_or(FaultError::OutOfMemory)?,
-            Backing::File { inode, offset } => {
+            Backing::File {
+                inode,
+                offset,
+                held,
+            } => {
                 let file_off = offset + (page - vma.start);
                 if file_off >= inode.metadata().size.next_multiple_of(PAGE) {
                     return Err(FaultError::PastEndOfFile);
                 }
-                // Filled from the file (zeros past its end), not zeroed first.
-                new_page_with(|buf| inode.read_at(file_off, buf).unwrap_or(0))
-                    .ok_or(FaultError::OutOfMemory)?
+                let index = file_off / PAGE;
+                let shared = match access {
+                    Access::Write => None,
+                    _ => inode
+                        .shared_page(index)
+                        .ok()
+                        .map(|b| (super::virt_to_phys(b.addr() as u64), b))
+                        .filter(|(pa, _)| pa.is_multiple_of(PAGE)),
+                };
+                match shared {
+                    Some((pa, buf)) => {
+                        // The file's page, read-only until a write copies it.
+                        held.lock().insert(index, buf);
+                        extra = PteFlags::SHARED;
+                        cow = true;
+                        pa
+                    }
+                    // A write, or a file with no page to give: a private copy,
+                    // filled from the file (zeros past its end), not zeroed first.
+                    None => new_page_with(|buf| inode.read_at(file_off, buf).unwrap_or(0))
+                        .ok_or(FaultError::OutOfMemory)?,
+                }
             }
             Backing::SharedFile {
                 inode,
@@ -774,7 +828,7 @@ impl Vm {
             .table
             .pte_create(page)
             .map_err(|_| FaultError::OutOfMemory)?;
-        pte.set(pa | (pte_flags(prot, false) | extra).bits() | pkey_bits(vma.pkey));
+        pte.set(pa | (pte_flags(prot, cow) | extra).bits() | pkey_bits(vma.pkey));
         flush(page);
         Ok(())
     }
@@ -1137,7 +1191,8 @@ impl AddressSpace {
             .values()
             .map(|v| {
                 let (offset, ino, dev) = match &v.backing {
-                    Backing::File { inode, offset } | Backing::SharedFile { inode, offset, .. } => {
+                    Backing::File { inode, offset, .. }
+                    | Backing::SharedFile { inode, offset, .. } => {
                         let m = inode.metadata();
                         (*offset, m.ino, m.dev)
                     }
@@ -1486,7 +1541,7 @@ impl AddressSpace {
             let page = addr + i as u64 * PAGE;
             let present = vm.table.translate(page).is_some();
             let file_page = vm.find(page).is_some_and(|v| match &v.backing {
-                Backing::File { inode, offset } | Backing::SharedFile { inode, offset, .. } => {
+                Backing::File { inode, offset, .. } | Backing::SharedFile { inode, offset, .. } => {
                     offset + (page - v.start) < inode.metadata().size
                 }
                 _ => false,
@@ -1609,7 +1664,11 @@ impl AddressSpace {
                             Ok(cpte) => {
                                 *pte = pa | bits;
                                 cpte.set(pa | bits);
-                                get_page(pa);
+                                // A file's own page is held by the area (whose
+                                // `held` the child's copy shares), not counted.
+                                if bits & PteFlags::SHARED.bits() == 0 {
+                                    get_page(pa);
+                                }
                             }
                             Err(_) => failed = true,
                         }

@@ -172,10 +172,7 @@ fn map_image(mm: &AddressSpace, file: &DentryRef, l: &Layout) -> KResult<()> {
                 Placement::Fixed(m.start),
                 m.file_end - m.start,
                 m.prot,
-                Backing::File {
-                    inode: file.inode.clone(),
-                    offset: m.file_offset,
-                },
+                Backing::file(file.inode.clone(), m.file_offset),
                 VmaKind::Normal,
             )?;
             mm.name_area(at, file.clone());

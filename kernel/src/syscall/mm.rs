@@ -156,7 +156,7 @@ pub async fn sys_mmap(
                 // mapped pages in now (a private mapping may show the file as it was
                 // at mmap time, which POSIX allows).
                 inode.load_pages(off, len).await?;
-                Backing::File { inode, offset: off }
+                Backing::file(inode, off)
             }
         }
     };
