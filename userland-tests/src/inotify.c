@@ -19,12 +19,18 @@
  *     renamed watched file hears IN_MOVE_SELF; rm_watch queues IN_IGNORED and a
  *     second rm_watch of it is EINVAL; IN_ONESHOT ends the watch after one event.
  *   - Two identical events in a row (not yet read) are merged into one.
+ *   - IN_EXCL_UNLINK: a directory watch hears nothing more of a child once
+ *     it is unlinked (a write through a descriptor still open).
+ *   - Unmounting a file system: every watch on one of its inodes hears
+ *     IN_UNMOUNT (whatever its mask; IN_ISDIR on a directory), then
+ *     IN_IGNORED, and is gone; a watch elsewhere hears nothing.
  */
 #define KT_AREA "inotify"
 #include "kt.h"
 
 #include <poll.h>
 #include <sys/inotify.h>
+#include <sys/mount.h>
 #include <sys/ioctl.h>
 
 struct ev {
@@ -369,6 +375,69 @@ TEST(poll_and_blocking_read_wake_on_an_event_from_another_process) {
     close(fd);
 }
 
+TEST(excl_unlink_stops_events_for_unlinked_children) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    const char *f = kt_path(d, "f");
+    int fd = OK(nb_instance());
+    int plain = OK(inotify_add_watch(fd, d, IN_MODIFY));
+    int other = OK(nb_instance());
+    int excl = OK(inotify_add_watch(other, d, IN_MODIFY | IN_EXCL_UNLINK));
+    int file = OK(open(f, O_RDWR | O_CREAT, 0644));
+    OK(unlink(f));
+    EXPECT_EQ(write(file, "x", 1), 1);
+    close(file);
+    struct ev e[8];
+    int n = drain(fd, e, 8);
+    int m = drain(other, e + 4, 4);
+    close(fd);
+    close(other);
+    CHECK(n == 1 && e[0].wd == plain && e[0].mask == IN_MODIFY && !strcmp(e[0].name, "f"),
+          "the plain watch heard %d events (first mask %#x)", n, n ? e[0].mask : 0);
+    CHECK(m == 0, "the IN_EXCL_UNLINK watch %d heard %d events", excl, m);
+}
+
+TEST(unmount_reports_unmount_then_ignored_to_every_watch_on_it) {
+    if (getuid() != 0)
+        SKIP("needs root to mount");
+    const char *d = kt_tmpdir();
+    const char *other = kt_tmpdir();
+    CHECK(d && other, "mkdtemp failed");
+    OK(mount("tmpfs", d, "tmpfs", 0, NULL));
+    int fd = nb_instance();
+    int w = kt_write_file(kt_path(d, "f"), "x", 1);
+    int wf = inotify_add_watch(fd, kt_path(d, "f"), IN_MODIFY);
+    int wdir = inotify_add_watch(fd, d, IN_CREATE);
+    int wother = inotify_add_watch(fd, other, IN_ALL_EVENTS);
+    int u = umount2(d, 0);
+    int ue = errno;
+    if (u != 0)
+        umount2(d, MNT_DETACH);
+    CHECK(fd >= 0 && w == 0 && wf > 0 && wdir > 0 && wother > 0, "setting up the watches failed");
+    CHECK(u == 0, "umount: %s", kt_errstr(ue));
+    struct ev e[8];
+    int n = drain(fd, e, 8);
+    EXPECT_EQ(n, 4);
+    /* Each watch on the file system: IN_UNMOUNT, then IN_IGNORED. */
+    int seen_f = 0, seen_dir = 0;
+    for (int i = 0; i < n && i < 8; i++) {
+        CHECK(e[i].wd == wf || e[i].wd == wdir, "event %d for wd %d (mask %#x)", i, e[i].wd,
+              e[i].mask);
+        int *seen = e[i].wd == wf ? &seen_f : &seen_dir;
+        uint32_t unmount = IN_UNMOUNT | (e[i].wd == wdir ? IN_ISDIR : 0);
+        uint32_t want = *seen == 0 ? unmount : IN_IGNORED;
+        CHECK(e[i].mask == want, "event %d (wd %d): mask %#x, expected %#x", i, e[i].wd,
+              e[i].mask, want);
+        ++*seen;
+    }
+    CHECK(seen_f == 2 && seen_dir == 2, "events for the file %d, for the directory %d", seen_f,
+          seen_dir);
+    EXPECT_ERRNO(inotify_rm_watch(fd, wf), EINVAL);
+    EXPECT_ERRNO(inotify_rm_watch(fd, wdir), EINVAL);
+    EXPECT_EQ(inotify_rm_watch(fd, wother), 0);
+    close(fd);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -385,5 +454,7 @@ int main(void)
     RUN(rm_watch_queues_ignored_and_oneshot_ends_after_one_event);
     RUN(mask_add_keeps_the_old_events);
     RUN(poll_and_blocking_read_wake_on_an_event_from_another_process);
+    RUN(excl_unlink_stops_events_for_unlinked_children);
+    RUN(unmount_reports_unmount_then_ignored_to_every_watch_on_it);
     return KT_END();
 }

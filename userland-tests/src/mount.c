@@ -13,6 +13,7 @@
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 
+#include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/statfs.h>
@@ -539,6 +540,342 @@ TEST(mount_with_ms_rdonly_is_read_only_from_the_start) {
     CHECK(e == EROFS, "mkdir on a tmpfs mounted with \"ro\": %s, expected EROFS", kt_errstr(e));
 }
 
+
+/* ---- mprotect and noexec -------------------------------------------------- */
+
+TEST(mprotect_adding_exec_to_a_noexec_file_mapping_is_eacces) {
+    const char *dir = kt_tmpdir();
+    CHECK(dir, "kt_tmpdir failed");
+    OK(mount("tmpfs", dir, "tmpfs", MS_NOEXEC, NULL));
+    char page[4096] = {1};
+    int w = kt_write_file(kt_path(dir, "f"), page, sizeof page);
+    int fd = open(kt_path(dir, "f"), O_RDWR);
+    void *priv = fd >= 0 ? mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+    void *shared = fd >= 0 ? mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+    int e1 = -1, e2 = -1, r3 = -1;
+    if (priv != MAP_FAILED) {
+        e1 = mprotect(priv, 4096, PROT_READ | PROT_EXEC) == 0 ? 0 : errno;
+        /* Other changes still work. */
+        r3 = mprotect(priv, 4096, PROT_READ | PROT_WRITE);
+        munmap(priv, 4096);
+    }
+    if (shared != MAP_FAILED) {
+        e2 = mprotect(shared, 4096, PROT_READ | PROT_EXEC) == 0 ? 0 : errno;
+        munmap(shared, 4096);
+    }
+    if (fd >= 0)
+        close(fd);
+    umount2(dir, MNT_DETACH);
+    CHECK(w == 0 && fd >= 0, "making the file failed");
+    CHECK(priv != MAP_FAILED && shared != MAP_FAILED, "mapping the file failed");
+    CHECK(e1 == EACCES, "mprotect PROT_EXEC of a private mapping: %s, expected EACCES",
+          kt_errstr(e1));
+    CHECK(e2 == EACCES, "mprotect PROT_EXEC of a shared mapping: %s, expected EACCES",
+          kt_errstr(e2));
+    CHECK(r3 == 0, "mprotect PROT_WRITE of the private mapping failed");
+}
+
+TEST(mprotect_adding_exec_to_a_file_mapping_elsewhere_works) {
+    const char *dir = kt_tmpdir();
+    CHECK(dir, "kt_tmpdir failed");
+    OK(mount("tmpfs", dir, "tmpfs", 0, NULL));
+    char page[4096] = {1};
+    int w = kt_write_file(kt_path(dir, "f"), page, sizeof page);
+    int fd = open(kt_path(dir, "f"), O_RDONLY);
+    void *m = fd >= 0 ? mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+    int r = m != MAP_FAILED ? mprotect(m, 4096, PROT_READ | PROT_EXEC) : -1;
+    int e = errno;
+    if (m != MAP_FAILED)
+        munmap(m, 4096);
+    if (fd >= 0)
+        close(fd);
+    umount2(dir, MNT_DETACH);
+    CHECK(w == 0 && m != MAP_FAILED, "making or mapping the file failed");
+    CHECK(r == 0, "mprotect PROT_EXEC: %s", kt_errstr(e));
+}
+
+/* ---- umount2 MNT_DETACH -------------------------------------------------- */
+
+TEST(detach_of_a_busy_mount_keeps_its_open_files_working) {
+    const char *dir = kt_tmpdir();
+    CHECK(dir, "kt_tmpdir failed");
+    OK(mount("tmpfs", dir, "tmpfs", 0, NULL));
+    int fd = open(kt_path(dir, "f"), O_RDWR | O_CREAT, 0644);
+    int r = umount2(dir, MNT_DETACH);
+    int e = errno;
+    struct stat st;
+    int gone = stat(kt_path(dir, "f"), &st) == -1 && errno == ENOENT;
+    int listed = mount_options(dir)[0] != 0;
+    char buf[8] = {0};
+    ssize_t wr = fd >= 0 ? write(fd, "later", 5) : -1;
+    ssize_t rd = fd >= 0 ? pread(fd, buf, sizeof buf, 0) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (r != 0)
+        umount2(dir, MNT_DETACH);
+    CHECK(fd >= 0, "creating the file failed");
+    CHECK(r == 0, "umount2 MNT_DETACH: %s", kt_errstr(e));
+    CHECK(gone, "the file is still found by name");
+    CHECK(!listed, "/proc/mounts still lists %s", dir);
+    CHECK(wr == 5 && rd == 5 && !memcmp(buf, "later", 5), "write %zd, read %zd \"%s\"", wr, rd,
+          buf);
+}
+
+TEST(detach_takes_the_mounts_under_it) {
+    const char *dir = kt_tmpdir();
+    CHECK(dir, "kt_tmpdir failed");
+    OK(mount("tmpfs", dir, "tmpfs", 0, NULL));
+    char sub[PATH_MAX];
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    int m = mkdir(sub, 0755) == 0 ? mount("tmpfs", sub, "tmpfs", 0, NULL) : -1;
+    int r = umount2(dir, MNT_DETACH);
+    int e = errno;
+    int top = mount_options(dir)[0] != 0;
+    int under = mount_options(sub)[0] != 0;
+    if (r != 0) {
+        umount2(sub, MNT_DETACH);
+        umount2(dir, MNT_DETACH);
+    }
+    CHECK(m == 0, "mounting the inner tmpfs failed");
+    CHECK(r == 0, "umount2 MNT_DETACH: %s", kt_errstr(e));
+    CHECK(!top && !under, "/proc/mounts still lists the mount (%d) or the one under it (%d)", top,
+          under);
+}
+
+/* ---- pivot_root ------------------------------------------------------------ */
+
+/* A child's failure message, in memory its parent shares. */
+static char *ns_msg;
+
+#define NS_CHECK(cond, ...)                                                   \
+    do {                                                                      \
+        if (!(cond)) {                                                        \
+            snprintf(ns_msg, 512, __VA_ARGS__);                               \
+            return 1;                                                         \
+        }                                                                     \
+    } while (0)
+
+#define NS_ERRNO(expr, err)                                                   \
+    do {                                                                      \
+        errno = 0;                                                            \
+        long r_ = (long)(expr);                                               \
+        NS_CHECK(r_ == -1 && errno == (err), "%s: %ld %s, expected %s", #expr, r_,            \
+                 kt_errstr(errno), kt_errstr(err));                           \
+    } while (0)
+
+static long pivot_root(const char *new_root, const char *put_old)
+{
+    return syscall(SYS_pivot_root, new_root, put_old);
+}
+
+/* Runs fn(dir) in a child in a mount namespace of its own with every mount
+ * private (pivot_root refuses shared ones), so nothing it mounts or pivots
+ * reaches the caller. Returns fn's result (0: passed), or -1 when the
+ * namespace could not be made (ns_msg says why). */
+static int in_new_mount_ns(int (*fn)(const char *), const char *dir)
+{
+    if (!ns_msg) {
+        ns_msg = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (ns_msg == MAP_FAILED) {
+            ns_msg = NULL;
+            return -1;
+        }
+    }
+    ns_msg[0] = 0;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
+            snprintf(ns_msg, 512, "a new mount namespace: %s", kt_errstr(errno));
+            _exit(2);
+        }
+        _exit(fn(dir));
+    }
+    int st;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid)
+        return -1;
+    if (!WIFEXITED(st)) {
+        snprintf(ns_msg, 512, "child %s", kt_status(st));
+        return 1;
+    }
+    return WEXITSTATUS(st) == 2 ? -1 : WEXITSTATUS(st);
+}
+
+#define RUN_IN_NS(fn, dir)                                                    \
+    do {                                                                      \
+        if (getuid() != 0)                                                    \
+            SKIP("needs root");                                               \
+        int r_ = in_new_mount_ns(fn, dir);                                    \
+        if (r_ == -1)                                                         \
+            SKIP("%s", ns_msg ? ns_msg : "no shared memory");                 \
+        CHECK(r_ == 0, "%s", ns_msg);                                         \
+    } while (0)
+
+/* Lines of /proc/self/mounts (paths and types) into out; their count. */
+static int mount_table(const char *file, char paths[][128], char types[][32], int max)
+{
+    FILE *f = fopen(file, "r");
+    if (!f)
+        return -1;
+    char line[1024], src[256];
+    int n = 0;
+    while (n < max && fgets(line, sizeof line, f))
+        if (sscanf(line, "%255s %127s %31s", src, paths[n], types[n]) == 3)
+            n++;
+    fclose(f);
+    return n;
+}
+
+static int pivot_errors(const char *dir)
+{
+    char new[256], other[256];
+    snprintf(new, sizeof new, "%s/new", dir);
+    snprintf(other, sizeof other, "%s/other", dir);
+    NS_CHECK(mount("tmpfs", new, "tmpfs", 0, NULL) == 0 && mount("tmpfs", other, "tmpfs", 0, NULL) == 0,
+             "mounting the tmpfs: %s", kt_errstr(errno));
+    NS_CHECK(mkdir(kt_path(new, "old"), 0755) == 0 && mkdir(kt_path(new, "sub"), 0755) == 0 &&
+                 kt_write_file(kt_path(new, "f"), "x", 1) == 0,
+             "making the directories failed");
+    NS_ERRNO(pivot_root("/nonexistent-kt", kt_path(new, "old")), ENOENT);
+    NS_ERRNO(pivot_root(kt_path(new, "f"), kt_path(new, "old")), ENOTDIR);
+    NS_ERRNO(pivot_root(new, kt_path(new, "f")), ENOTDIR);
+    NS_ERRNO(pivot_root(new, "/nonexistent-kt"), ENOENT);
+    /* On the root's own mount: EBUSY, for new_root or put_old. */
+    NS_ERRNO(pivot_root("/", "/"), EBUSY);
+    NS_ERRNO(pivot_root(new, "/"), EBUSY);
+    /* new_root not a mount point, put_old not under new_root: EINVAL. */
+    NS_ERRNO(pivot_root(kt_path(new, "sub"), kt_path(new, "sub")), EINVAL);
+    NS_ERRNO(pivot_root(new, other), EINVAL);
+    /* Nothing changed. */
+    struct stat st;
+    NS_CHECK(stat(kt_path(new, "f"), &st) == 0, "the new root's file is gone");
+    return 0;
+}
+
+TEST(pivot_root_refuses_bad_roots_in_linux_order) {
+    const char *dir = kt_tmpdir();
+    CHECK(dir, "kt_tmpdir failed");
+    OK(mkdir(kt_path(dir, "new"), 0755));
+    OK(mkdir(kt_path(dir, "other"), 0755));
+    RUN_IN_NS(pivot_errors, dir);
+}
+
+static void pivot_unprivileged(void *arg)
+{
+    (void)arg;
+    if (syscall(SYS_setresuid, 1001, 1001, 1001) != 0)
+        _exit(3);
+    /* EPERM comes before the paths are looked at. */
+    _exit(pivot_root("/nonexistent-kt", "/nonexistent-kt") == -1 && errno == EPERM ? 0 : 1);
+}
+
+TEST(pivot_root_without_cap_sys_admin_is_eperm) {
+    if (getuid() != 0)
+        SKIP("needs root");
+    int st = kt_in_child(pivot_unprivileged, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %s (1: not EPERM)", kt_status(st));
+}
+
+static int pivot_moves_root(const char *dir)
+{
+    char new[256], old_dir[300];
+    snprintf(new, sizeof new, "%s/new", dir);
+    NS_CHECK(mount("tmpfs", new, "tmpfs", 0, NULL) == 0, "mounting the tmpfs: %s",
+             kt_errstr(errno));
+    NS_CHECK(mkdir(kt_path(new, "old"), 0755) == 0 && mkdir(kt_path(new, "sub"), 0755) == 0 &&
+                 kt_write_file(kt_path(new, "marker"), "new", 3) == 0,
+             "making the new root's files failed");
+    /* A sibling in the namespace, at the old root: it moves too. */
+    int go[2], done[2];
+    NS_CHECK(pipe(go) == 0 && pipe(done) == 0, "pipe failed");
+    pid_t sib = fork();
+    if (sib == 0) {
+        char c, cwd[256] = "";
+        struct stat st;
+        if (chdir("/") != 0 || read(go[0], &c, 1) != 1)
+            _exit(10);
+        int ok = stat("/marker", &st) == 0 && getcwd(cwd, sizeof cwd) && !strcmp(cwd, "/");
+        c = ok ? 'y' : 'n';
+        _exit(write(done[1], &c, 1) == 1 ? 0 : 11);
+    }
+    NS_CHECK(chdir(kt_path(new, "sub")) == 0, "chdir failed");
+    NS_CHECK(pivot_root(new, kt_path(new, "old")) == 0, "pivot_root: %s", kt_errstr(errno));
+    char c = 'g', answer = 0;
+    NS_CHECK(write(go[1], &c, 1) == 1 && read(done[0], &answer, 1) == 1, "sibling lost");
+    waitpid(sib, NULL, 0);
+    struct stat st;
+    char cwd[PATH_MAX] = "";
+    NS_CHECK(stat("/marker", &st) == 0, "/marker: %s", kt_errstr(errno));
+    NS_CHECK(getcwd(cwd, sizeof cwd) && !strcmp(cwd, "/sub"), "getcwd \"%s\", expected /sub",
+             cwd);
+    NS_CHECK(stat("..", &st) == 0 && stat("../marker", &st) == 0, "\"..\" is not the new root");
+    NS_CHECK(answer == 'y', "the sibling's root or cwd did not move to the new root");
+    /* The old root is at /old, with its mounts. */
+    snprintf(old_dir, sizeof old_dir, "/old%s", dir);
+    NS_CHECK(stat(old_dir, &st) == 0, "%.200s: %s", old_dir, kt_errstr(errno));
+    char paths[64][128], types[64][32];
+    int n = mount_table("/old/proc/self/mounts", paths, types, 64);
+    NS_CHECK(n >= 2, "/old/proc/self/mounts: %d lines", n);
+    int root_tmpfs = 0, old_at_old = 0;
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(paths[i], "/") && !strcmp(types[i], "tmpfs"))
+            root_tmpfs = 1;
+        if (!strcmp(paths[i], "/old"))
+            old_at_old = 1;
+    }
+    NS_CHECK(root_tmpfs && old_at_old, "/proc/self/mounts: tmpfs at / (%d), old root at /old (%d)",
+             root_tmpfs, old_at_old);
+    /* Detaching the old root leaves the new root alone. */
+    NS_CHECK(umount2("/old", MNT_DETACH) == 0, "umount2 /old: %s", kt_errstr(errno));
+    NS_CHECK(stat(old_dir, &st) == -1 && errno == ENOENT, "the old root is still at /old");
+    NS_CHECK(stat("/marker", &st) == 0, "/marker after the umount: %s", kt_errstr(errno));
+    return 0;
+}
+
+TEST(pivot_root_moves_root_and_cwd_and_puts_the_old_root_at_put_old) {
+    const char *dir = kt_tmpdir();
+    CHECK(dir, "kt_tmpdir failed");
+    OK(mkdir(kt_path(dir, "new"), 0755));
+    RUN_IN_NS(pivot_moves_root, dir);
+}
+
+static int pivot_dot_dot(const char *dir)
+{
+    char new[256];
+    snprintf(new, sizeof new, "%s/new", dir);
+    NS_CHECK(mount("tmpfs", new, "tmpfs", 0, NULL) == 0, "mounting the tmpfs: %s",
+             kt_errstr(errno));
+    NS_CHECK(kt_write_file(kt_path(new, "marker"), "new", 3) == 0 && mkdir(kt_path(new, "proc"), 0555) == 0,
+             "making the new root's files failed");
+    NS_CHECK(mount("proc", kt_path(new, "proc"), "proc", 0, NULL) == 0, "mounting proc: %s",
+             kt_errstr(errno));
+    NS_CHECK(chdir(new) == 0, "chdir failed");
+    /* The container idiom: the old root ends up on top of the new one, and a
+     * lazy unmount of "." takes it away. */
+    NS_CHECK(pivot_root(".", ".") == 0, "pivot_root(\".\", \".\"): %s", kt_errstr(errno));
+    NS_CHECK(umount2(".", MNT_DETACH) == 0, "umount2(\".\", MNT_DETACH): %s", kt_errstr(errno));
+    NS_CHECK(chdir("/") == 0, "chdir / failed");
+    struct stat st;
+    char cwd[PATH_MAX] = "";
+    NS_CHECK(stat("/marker", &st) == 0, "/marker: %s", kt_errstr(errno));
+    NS_CHECK(getcwd(cwd, sizeof cwd) && !strcmp(cwd, "/"), "getcwd \"%s\", expected /", cwd);
+    NS_CHECK(stat(dir, &st) == -1 && errno == ENOENT, "%s is still reachable", dir);
+    char paths[16][128], types[16][32];
+    int n = mount_table("/proc/self/mounts", paths, types, 16);
+    NS_CHECK(n == 2 && !strcmp(paths[0], "/") && !strcmp(types[0], "tmpfs") &&
+                 !strcmp(paths[1], "/proc") && !strcmp(types[1], "proc"),
+             "/proc/self/mounts has %d lines (first %s %s), expected / tmpfs and /proc proc", n,
+             n > 0 ? paths[0] : "-", n > 0 ? types[0] : "-");
+    return 0;
+}
+
+TEST(pivot_root_dot_dot_then_detaching_dot_leaves_only_the_new_root) {
+    const char *dir = kt_tmpdir();
+    CHECK(dir, "kt_tmpdir failed");
+    OK(mkdir(kt_path(dir, "new"), 0755));
+    RUN_IN_NS(pivot_dot_dot, dir);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -566,5 +903,13 @@ int main(void)
     RUN(remount_of_a_directory_that_is_no_mount_is_einval);
     RUN(bind_mount_remounted_ro_is_read_only_and_its_source_is_not);
     RUN(mount_with_ms_rdonly_is_read_only_from_the_start);
+    RUN(mprotect_adding_exec_to_a_noexec_file_mapping_is_eacces);
+    RUN(mprotect_adding_exec_to_a_file_mapping_elsewhere_works);
+    RUN(detach_of_a_busy_mount_keeps_its_open_files_working);
+    RUN(detach_takes_the_mounts_under_it);
+    RUN(pivot_root_refuses_bad_roots_in_linux_order);
+    RUN(pivot_root_without_cap_sys_admin_is_eperm);
+    RUN(pivot_root_moves_root_and_cwd_and_puts_the_old_root_at_put_old);
+    RUN(pivot_root_dot_dot_then_detaching_dot_leaves_only_the_new_root);
     return KT_END();
 }

@@ -80,6 +80,10 @@ pub struct Ext2Fs {
     statfs: spin::Mutex<Statfs>,
     /// Set at unmount: the flusher stops.
     gone: AtomicBool,
+    /// Lazily unmounted (umount2's MNT_DETACH while in use): in no mount
+    /// table, alive while its files are; a new mount of the disk finishes the
+    /// unmount once nothing uses it.
+    detached: AtomicBool,
     /// Inodes whose loaded pages a writable shared mapping may have changed, held
     /// in core until those pages are on the disk (the last mapping may go first).
     mapped: spin::Mutex<BTreeMap<u32, Arc<Ext2Inode>>>,
@@ -92,8 +96,16 @@ static MOUNTED: spin::Mutex<Vec<Arc<Ext2Fs>>> = spin::Mutex::new(Vec::new());
 /// EBUSY if that disk is mounted already; ENXIO without such a disk; EINVAL,
 /// EUCLEAN or EIO for a disk that holds no usable ext2 (never a panic).
 pub async fn mount(rdev: u64, read_only: bool) -> KResult<InodeRef> {
-    if MOUNTED.lock().iter().any(|m| m.rdev == rdev) {
-        return Err(Errno::EBUSY);
+    let mounted = MOUNTED.lock().iter().find(|m| m.rdev == rdev).cloned();
+    if let Some(fs) = mounted {
+        if !fs.detached.load(Ordering::Acquire) {
+            return Err(Errno::EBUSY);
+        }
+        // A lazy unmount of the disk ends now if nothing uses it (EBUSY
+        // while something does); then the disk mounts afresh.
+        let root: InodeRef = fs.get(fs.fs.root()).await?;
+        drop(fs);
+        unmount_holding(root, 1).await?;
     }
     let block = crate::drivers::block_by_rdev(rdev).ok_or(Errno::ENXIO)?;
     let read_only = read_only || block.dev.info().read_only;
@@ -131,6 +143,7 @@ pub async fn mount(rdev: u64, read_only: bool) -> KResult<InodeRef> {
         dirty: spin::Mutex::new(BTreeMap::new()),
         statfs: spin::Mutex::new(statfs),
         gone: AtomicBool::new(false),
+        detached: AtomicBool::new(false),
         mapped: spin::Mutex::new(BTreeMap::new()),
     });
     let root = efs.get(efs.fs.root()).await?;
@@ -181,13 +194,19 @@ fn of_root(root: &InodeRef) -> Option<Arc<Ext2Fs>> {
 /// are its only two references unless something else (a working directory
 /// there, an open directory) uses it.
 pub async fn unmount(root: InodeRef) -> KResult<()> {
+    unmount_holding(root, 2).await
+}
+
+/// [`unmount`], where `held` references to `root` are expected (the mount
+/// table's and the caller's; the caller's alone after a lazy unmount).
+async fn unmount_holding(root: InodeRef, held: usize) -> KResult<()> {
     let Some(fs) = of_root(&root) else {
         return Ok(());
     };
     // Pages of files no longer mapped go to the disk first, which lets go of
     // their inodes; a file still mapped keeps the file system busy.
     fs.write_back_mapped(false).await?;
-    let busy = Arc::strong_count(&root) > 2
+    let busy = Arc::strong_count(&root) > held
         || fs
             .inodes
             .lock()
@@ -202,6 +221,15 @@ pub async fn unmount(root: InodeRef) -> KResult<()> {
     fs.gone.store(true, Ordering::Release);
     MOUNTED.lock().retain(|m| !Arc::ptr_eq(m, &fs));
     Ok(())
+}
+
+/// umount2's MNT_DETACH of the ext2 file system whose root is `root` while it
+/// is in use: it leaves the mount table and lives on, written back as before,
+/// for the files still open; a later mount of its disk finishes the unmount.
+pub fn detach(root: &InodeRef) {
+    if let Some(fs) = of_root(root) {
+        fs.detached.store(true, Ordering::Release);
+    }
 }
 
 /// sync(2): every mounted ext2 file system (errors are not reported by sync).

@@ -37,6 +37,7 @@ pub const IN_DELETE: u32 = 0x0000_0200;
 pub const IN_DELETE_SELF: u32 = 0x0000_0400;
 pub const IN_MOVE_SELF: u32 = 0x0000_0800;
 const IN_ALL_EVENTS: u32 = 0x0000_0fff;
+const IN_UNMOUNT: u32 = 0x0000_2000;
 const IN_Q_OVERFLOW: u32 = 0x0000_4000;
 const IN_IGNORED: u32 = 0x0000_8000;
 const IN_ONLYDIR: u32 = 0x0100_0000;
@@ -84,6 +85,8 @@ impl Event {
 struct Watch {
     id: Id,
     mask: u32,
+    /// The inode watched is a directory (IN_UNMOUNT carries IN_ISDIR).
+    isdir: bool,
 }
 
 #[derive(Default)]
@@ -140,7 +143,7 @@ fn identity(inode: &InodeRef) -> Id {
 /// or the bits only events carry), and not IN_MASK_ADD with IN_MASK_CREATE.
 pub fn mask_is_valid(mask: u32) -> bool {
     const ALL_INOTIFY_BITS: u32 = IN_ALL_EVENTS
-        | 0x2000 // IN_UNMOUNT
+        | IN_UNMOUNT
         | IN_Q_OVERFLOW
         | IN_IGNORED
         | IN_ONLYDIR
@@ -240,7 +243,15 @@ impl Inotify {
             }
         }
         i.last_wd = wd;
-        i.watches.insert(wd, Watch { id, mask: kept });
+        let isdir = inode.metadata().is_dir();
+        i.watches.insert(
+            wd,
+            Watch {
+                id,
+                mask: kept,
+                isdir,
+            },
+        );
         all.entry(id).or_default().push((Arc::downgrade(self), wd));
         WATCH_COUNT.fetch_add(1, Ordering::Relaxed);
         Ok(wd)
@@ -470,6 +481,40 @@ pub fn inode_deleted(inode: &InodeRef) {
     let id = identity(inode);
     deliver(id, IN_DELETE_SELF, 0, &[], false);
     end_watches(id);
+}
+
+/// The file system on device `dev` was unmounted (its last mount went):
+/// every watch on one of its inodes hears IN_UNMOUNT, whatever its mask
+/// (with IN_ISDIR on a directory), then ends (IN_IGNORED), as Linux's
+/// fsnotify_unmount_inodes.
+pub fn unmounted(dev: u64) {
+    if !watching() {
+        return;
+    }
+    let on_dev: Vec<(Id, Watchers)> = WATCHES
+        .lock()
+        .range((dev, 0)..=(dev, u64::MAX))
+        .map(|(id, w)| (*id, w.clone()))
+        .collect();
+    for (id, watchers) in on_dev {
+        for (w, wd) in watchers {
+            let Some(inst) = w.upgrade() else { continue };
+            let isdir = {
+                let i = inst.inner.lock();
+                match i.watches.get(&wd) {
+                    Some(w) => w.isdir,
+                    None => continue,
+                }
+            };
+            inst.queue(Event {
+                wd,
+                mask: IN_UNMOUNT | if isdir { IN_ISDIR } else { 0 },
+                cookie: 0,
+                name: Vec::new(),
+            });
+        }
+        end_watches(id);
+    }
 }
 
 fn end_watches(id: Id) {

@@ -68,6 +68,58 @@ pub fn root_info() -> Option<kestrel_vfs::MountInfo> {
     ROOT_INFO.lock().clone()
 }
 
+/// What /proc/mounts says of the root of `mounts`: the file system a
+/// pivot_root made the root, else the disk `root=` named, else the initramfs.
+pub fn root_line(mounts: &Mounts) -> kestrel_vfs::MountInfo {
+    mounts.root_info().or_else(root_info).unwrap_or_else(|| {
+        let ro = mounts.root_mount().readonly();
+        kestrel_vfs::MountInfo {
+            source: b"rootfs".to_vec(),
+            fstype: b"rootfs".to_vec(),
+            path: b"/".to_vec(),
+            options: if ro { b"ro".to_vec() } else { b"rw".to_vec() },
+        }
+    })
+}
+
+/// pivot_root in `mounts` replaced the root `old` with `new`: the kernel's
+/// own root follows when it was the old one in the initial namespace.
+pub fn root_pivoted(mounts: &Arc<Mounts>, old: &DentryRef, new: &DentryRef) {
+    if !MOUNTS.get().is_some_and(|m| Arc::ptr_eq(m, mounts)) {
+        return;
+    }
+    let mut r = ROOT.write();
+    if r.as_ref().is_some_and(|r| Arc::ptr_eq(r, old)) {
+        *r = Some(new.clone());
+    }
+}
+
+/// Whether a file system on device `dev` is mounted anywhere: in some mount
+/// namespace's table, or some process's root (inotify's IN_UNMOUNT waits for
+/// the last mount to go, as Linux's superblock shutdown).
+pub fn dev_mounted(dev: u64) -> bool {
+    let mut seen: alloc::vec::Vec<Arc<Mounts>> = alloc::vec::Vec::new();
+    for p in crate::process::all() {
+        let top = p.fs().lock().root.clone();
+        let mut top = &top;
+        while let Some(up) = top.parent() {
+            top = up;
+        }
+        if top.inode.metadata().dev == dev {
+            return true;
+        }
+        let m = p.nsproxy().mnt.mounts.clone();
+        if seen.iter().any(|s| Arc::ptr_eq(s, &m)) {
+            continue;
+        }
+        if m.entries_roots().iter().any(|r| r.metadata().dev == dev) {
+            return true;
+        }
+        seen.push(m);
+    }
+    false
+}
+
 /// The file system types mount(2) knows, in the order /proc/filesystems and
 /// sysfs(2) list them, each with whether it needs no device ("nodev").
 pub const FILESYSTEMS: &[(&str, bool)] = &[

@@ -2030,15 +2030,7 @@ fn map_line(out: &mut Vec<u8>, a: &crate::mm::vm::AreaInfo) {
 }
 
 fn mount_lines(mounts: &kestrel_vfs::Mounts) -> Vec<kestrel_vfs::MountInfo> {
-    let ro = mounts.root_mount().readonly();
-    let mut all = vec![
-        super::root_info().unwrap_or_else(|| kestrel_vfs::MountInfo {
-            source: b"rootfs".to_vec(),
-            fstype: b"rootfs".to_vec(),
-            path: b"/".to_vec(),
-            options: if ro { b"ro".to_vec() } else { b"rw".to_vec() },
-        }),
-    ];
+    let mut all = vec![super::root_line(mounts)];
     all.extend(mounts.infos());
     all
 }

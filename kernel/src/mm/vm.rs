@@ -417,6 +417,9 @@ pub struct Vma {
     /// A shared mapping that may never be made writable (Linux's VM_MAYWRITE
     /// clear): /dev/zero mapped shared from a descriptor without write access.
     pub no_write: bool,
+    /// A mapping of a file on a noexec mount, which may never be made
+    /// executable (Linux's VM_MAYEXEC clear): mprotect adding PROT_EXEC is EACCES.
+    pub no_exec: bool,
     /// What a child of fork gets here (madvise's MADV_DONTFORK, MADV_WIPEONFORK).
     pub on_fork: OnFork,
     /// The protection key of its pages (pkey_mprotect(2)); 0 by default.
@@ -1000,6 +1003,7 @@ impl AddressSpace {
                 name: None,
                 locked,
                 no_write: false,
+                no_exec: false,
                 on_fork: OnFork::Copy,
                 pkey: 0,
                 dont_dump: false,
@@ -1177,6 +1181,14 @@ impl AddressSpace {
         }
     }
 
+    /// Marks the area at `start` as never to be made executable (mprotect
+    /// EACCES): it maps a file on a noexec mount.
+    pub fn deny_exec(&self, start: u64) {
+        if let Some(v) = self.vm.lock().vmas.get_mut(&start) {
+            v.no_exec = true;
+        }
+    }
+
     /// Records which file the area at `start` maps (shown in /proc/PID/maps).
     pub fn name_area(&self, start: u64, file: kestrel_vfs::DentryRef) {
         if let Some(v) = self.vm.lock().vmas.get_mut(&start) {
@@ -1351,6 +1363,7 @@ impl AddressSpace {
                     ..
                 }) if prot & PROT_WRITE != 0 => return Err(Errno::EACCES),
                 Some(v) if v.no_write && prot & PROT_WRITE != 0 => return Err(Errno::EACCES),
+                Some(v) if v.no_exec && prot & PROT_EXEC != 0 => return Err(Errno::EACCES),
                 Some(v) => at = v.end,
                 None => return Err(Errno::ENOMEM),
             }
@@ -1604,6 +1617,7 @@ impl AddressSpace {
                             name: None,
                             locked: lock_future,
                             no_write: false,
+                            no_exec: false,
                             on_fork: OnFork::Copy,
                             pkey: 0,
                             dont_dump: false,

@@ -210,6 +210,65 @@ struct NewImage {
     exe: DentryRef,
     name: Vec<u8>,
     info: super::ExecInfo,
+    /// The credentials the program runs with.
+    cred: super::Credentials,
+    /// Whether the process stays dumpable (PR_GET_DUMPABLE).
+    dumpable: bool,
+}
+
+/// The credentials a program runs with (Linux's bprm_fill_uid and
+/// cap_bprm_creds_from_file): a set-user-ID file makes its owner the
+/// effective user, a set-group-ID file with group execute permission its
+/// group the effective group, unless the file is on a nosuid mount or the
+/// process has no_new_privs; the saved and file-system ids become the
+/// effective ones. When the ids change, the capabilities follow them as for
+/// a program without file capabilities (root's full set when the effective
+/// or real user is 0, effective only for an effective root; none otherwise).
+/// A traced process whose tracer lacks CAP_SYS_PTRACE runs a set-id program
+/// with its real ids unless it has CAP_SETUID itself (Linux's
+/// LSM_UNSAFE_PTRACE). Also whether the exec is "secure" (AT_SECURE:
+/// effective and real ids differ).
+fn exec_credentials(t: &Thread, program: &DentryRef) -> (super::Credentials, bool) {
+    use kestrel_abi::fs::{MS_NOSUID, S_ISGID, S_ISUID};
+    const S_IXGRP: u32 = 0o010;
+    use kestrel_abi::cap::{CAP_SETUID, CAP_SYS_PTRACE};
+    let p = &t.process;
+    let old = p.cred.lock().clone();
+    let mut c = old.clone();
+    let m = program.inode.metadata();
+    if program.mnt().get() & MS_NOSUID == 0 && !p.no_new_privs.load(Ordering::Acquire) {
+        if m.mode & S_ISUID != 0 {
+            c.euid = m.uid;
+        }
+        if m.mode & (S_ISGID | S_IXGRP) == S_ISGID | S_IXGRP {
+            c.egid = m.gid;
+        }
+    }
+    let traced_unsafely = super::ptrace::tracer_of(t)
+        .is_some_and(|tracer| !tracer.cred.lock().capable(CAP_SYS_PTRACE));
+    if (c.euid != old.euid || c.egid != old.egid) && traced_unsafely && !old.capable(CAP_SETUID) {
+        c.euid = c.uid;
+        c.egid = c.gid;
+    }
+    if c.euid != old.euid || c.egid != old.egid {
+        if c.euid == 0 || c.uid == 0 {
+            c.cap_permitted = kestrel_abi::cap::ALL_CAPS;
+            c.cap_effective = if c.euid == 0 {
+                kestrel_abi::cap::ALL_CAPS
+            } else {
+                0
+            };
+        } else {
+            c.cap_permitted = 0;
+            c.cap_effective = 0;
+        }
+    }
+    c.suid = c.euid;
+    c.fsuid = c.euid;
+    c.sgid = c.egid;
+    c.fsgid = c.egid;
+    let secure = c.euid != c.uid || c.egid != c.gid;
+    (c, secure)
 }
 
 /// Everything execve does before the point of no return.
@@ -258,6 +317,16 @@ async fn load_at(
         }
         None => None,
     };
+    let (cred, secure) = exec_credentials(t, &dentry);
+    // A program the caller may not read leaves the process non-dumpable too
+    // (Linux's would_dump); a set-user-ID one always (suid_dumpable is 0).
+    let readable = check_access(
+        &dentry.inode.metadata(),
+        &p.cred.lock().fs_cred(),
+        access::READ,
+    )
+    .is_ok();
+    let dumpable = !secure && readable;
     let mm = AddressSpace::new()?;
     mm.set_limits(p.mm_limits());
 
@@ -282,13 +351,14 @@ async fn load_at(
         mm.init_brk(main.brk);
         let vdso = crate::vdso::map_into(&mm, !p.nsproxy().time.is_root())?;
 
-        let c = p.cred.lock().clone();
+        let c = &cred;
         let mut aux = AuxValues::new(&main, ld.as_ref());
         aux.sysinfo_ehdr = vdso;
         aux.uid = u64::from(c.uid);
         aux.euid = u64::from(c.euid);
         aux.gid = u64::from(c.gid);
         aux.egid = u64::from(c.egid);
+        aux.secure = u64::from(secure);
         aux.hwcap = u64::from(crate::arch::cpu::cpuid(1).edx);
         let mut random = [0u8; 16];
         crate::random::fill(&mut random);
@@ -335,6 +405,8 @@ async fn load_at(
                 env_end: stack.env_end,
                 auxv: stack.auxv_entries.clone(),
             },
+            cred: cred.clone(),
+            dumpable,
         })
     })();
     Ok(built)
@@ -374,6 +446,16 @@ fn commit(thread: &Arc<Thread>, img: NewImage) -> UserContext {
     thread.set_comm(&img.name);
     super::timers::delete_all(p);
     crate::syscall::keys::exec(p);
+    // The new credentials (set-user-ID and set-group-ID programs); a change
+    // of the effective ids clears the parent-death signal, as on Linux.
+    {
+        let mut c = p.cred.lock();
+        if c.euid != img.cred.euid || c.egid != img.cred.egid {
+            p.pdeathsig.store(0, Ordering::Relaxed);
+        }
+        *c = img.cred;
+    }
+    p.dumpable.store(img.dumpable, Ordering::Relaxed);
     *p.exe.lock() = Some(img.exe);
     *p.exec_info.lock() = img.info;
     p.did_exec.store(true, Ordering::Relaxed);

@@ -45,6 +45,7 @@ pub async fn sys_mmap(
         None
     };
     let mut deny_write = false;
+    let mut deny_exec = false;
     if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -108,12 +109,12 @@ pub async fn sys_mmap(
             if shared && prot & PROT_WRITE != 0 && !file.writable() {
                 return Err(Errno::EACCES);
             }
-            // A file on a noexec mount is never mapped executable (Linux's do_mmap).
-            if prot & PROT_EXEC != 0
-                && file
-                    .dentry()
-                    .is_some_and(|d| d.mnt().get() & kestrel_abi::fs::MS_NOEXEC != 0)
-            {
+            // A file on a noexec mount is never mapped executable (Linux's
+            // do_mmap): EPERM now, EACCES from a later mprotect.
+            deny_exec = file
+                .dentry()
+                .is_some_and(|d| d.mnt().get() & kestrel_abi::fs::MS_NOEXEC != 0);
+            if prot & PROT_EXEC != 0 && deny_exec {
                 return Err(Errno::EPERM);
             }
             if is_zero {
@@ -179,6 +180,9 @@ pub async fn sys_mmap(
     }
     if deny_write {
         mm.deny_write(at);
+    }
+    if deny_exec {
+        mm.deny_exec(at);
     }
     if let Some(limit) = lock_limit {
         // Locked and populated now; past RLIMIT_MEMLOCK the mapping is undone

@@ -1,21 +1,30 @@
-//! mount(2) and umount2(2): one mount table for the whole system (no mount
-//! namespaces yet).
+//! mount(2), umount2(2), pivot_root(2) and mount_setattr(2), on the caller's
+//! mount namespace's table (kernel/src/ns.rs; `kestrel_vfs::Mounts`).
 //!
 //! New mounts of `ext2` (a block device's file system, kernel/src/fs/ext2.rs),
 //! `proc`, `tmpfs` and `ramfs` (a fresh ramfs for the last two), `devtmpfs` (the
-//! one device file system /dev shows, as on Linux), bind mounts of a directory (MS_BIND), remounts (MS_REMOUNT, with
-//! MS_BIND: of the mount alone), and the propagation calls programs make on the
-//! way (MS_PRIVATE and friends), which change nothing here.
+//! one device file system /dev shows, as on Linux), bind mounts of a directory
+//! (MS_BIND), remounts (MS_REMOUNT, with MS_BIND: of the mount alone), MS_MOVE,
+//! and the propagation calls programs make on the way (MS_PRIVATE and
+//! friends), which are recorded for mountinfo; no mount events propagate.
 //!
 //! Per-mount flags live with the mount ([`kestrel_vfs::path::MountFlags`]) and
 //! every dentry reached through it. MS_RDONLY is enforced: the calls that change a
 //! file system ask [`want_write`] first, as Linux's mnt_want_write. MS_NOEXEC
-//! is enforced by execve (EACCES, for interpreters too) and mmap (PROT_EXEC is
-//! EPERM; mprotect adding it later is not refused yet), MS_NODEV by open
-//! (EACCES for device nodes). MS_NOSUID has nothing to take away: execve does
-//! not honour set-user-ID and set-group-ID bits at all yet. There is one flag set per mount, no separate superblock: a remount
-//! without MS_BIND makes only that mount read-only, not other bind mounts of the
-//! same file system as Linux would.
+//! is enforced by execve (EACCES, for interpreters too), mmap (PROT_EXEC is
+//! EPERM) and mprotect (adding PROT_EXEC later is EACCES), MS_NODEV by open
+//! (EACCES for device nodes), MS_NOSUID by execve (set-user-ID and
+//! set-group-ID bits are ignored there). There is one flag set per mount, no
+//! separate superblock: a remount without MS_BIND makes only that mount
+//! read-only, not other bind mounts of the same file system as Linux would.
+//!
+//! umount2 of a disk file system's last mount writes it back and marks it
+//! clean (EBUSY while its files are in use); MNT_DETACH takes the mount and
+//! the mounts under it out of the table even then, and the disk is finished
+//! with when it is next mounted and nothing uses it. An in-memory file system
+//! unmounts even while its files are open (Linux: EBUSY without MNT_DETACH),
+//! and MNT_EXPIRE unmounts at once (Linux marks first, EAGAIN). When the last
+//! mount of a file system goes, inotify's watches on it hear IN_UNMOUNT.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -588,6 +597,7 @@ pub async fn sys_umount2(ctx: &mut Ctx<'_>, target: UserCStr, flags: u32) -> KRe
     if !ctx.process().cred.lock().capable(CAP_SYS_ADMIN) {
         return Err(Errno::EPERM);
     }
+    let detach = flags & MNT_DETACH != 0;
     let path = ctx.read_path(target)?;
     let target = ctx
         .resolve(AT_FDCWD, &path, flags & UMOUNT_NOFOLLOW == 0)
@@ -595,14 +605,159 @@ pub async fn sys_umount2(ctx: &mut Ctx<'_>, target: UserCStr, flags: u32) -> KRe
     // The path resolved to the root of what is mounted there (EINVAL if nothing).
     let at = kestrel_vfs::path::identity(&target.inode);
     drop(target);
-    let root = crate::fs::mounts().root_at(at).ok_or(Errno::EINVAL)?;
+    let mounts = crate::fs::mounts();
+    let root = mounts.root_at(at).ok_or(Errno::EINVAL)?;
+    let dev = root.metadata().dev;
     // A disk file system writes everything and is marked clean first (EBUSY
     // while its files are in use, and then it stays mounted) when this is its
-    // last mount; a bind mount of it just goes.
+    // last mount; a bind mount of it just goes. MNT_DETACH takes a busy one
+    // out of the table all the same: it lives on for its open files.
     let id = kestrel_vfs::path::identity(&root);
-    if crate::fs::mounts().mounts_of(id) == 1 {
-        crate::fs::ext2::unmount(root).await?;
+    if mounts.mounts_of(id) == 1 {
+        match crate::fs::ext2::unmount(root).await {
+            Err(Errno::EBUSY) if detach => {
+                if let Some(r) = mounts.root_at(at) {
+                    crate::fs::ext2::detach(&r);
+                }
+            }
+            r => r?,
+        }
+    } else {
+        drop(root);
     }
-    crate::fs::mounts().unmount(at)?;
+    let gone = if detach {
+        // The mounts under it go too (Linux's umount_tree).
+        let top = ctx.process().fs().lock().root.clone();
+        let mut top = &top;
+        while let Some(p) = top.parent() {
+            top = p;
+        }
+        let gone = mounts.unmount_tree(at, top.inode.metadata().dev)?;
+        for r in gone.iter().skip(1) {
+            if mounts.mounts_of(kestrel_vfs::path::identity(r)) == 0
+                && crate::fs::ext2::unmount(r.clone()).await == Err(Errno::EBUSY)
+            {
+                crate::fs::ext2::detach(r);
+            }
+        }
+        gone.iter().map(|r| r.metadata().dev).collect()
+    } else {
+        mounts.unmount(at)?;
+        alloc::vec![dev]
+    };
+    // inotify's watches on a file system no mount shows any more hear
+    // IN_UNMOUNT.
+    for dev in gone {
+        if !crate::fs::dev_mounted(dev) {
+            crate::fs::inotify::unmounted(dev);
+        }
+    }
+    Ok(0)
+}
+
+/// pivot_root(new_root, put_old): the mount at `new_root` becomes the root of
+/// the caller's mount namespace and the old root is mounted on `put_old`, as
+/// Linux's: CAP_SYS_ADMIN (EPERM, before the paths are looked at);
+/// directories (ENOTDIR, ENOENT); neither on the root's own mount (EBUSY);
+/// the root and `new_root` each a mount's root, and `put_old` at or under
+/// `new_root` (EINVAL). Every process of the namespace whose root or working
+/// directory was the old root gets the new one (Linux's chroot_fs_refs), and
+/// working directories under `new_root` are seen from it. Unlike Linux, the
+/// root may be the boot file system (Linux refuses rootfs, EINVAL), and the
+/// shared-propagation refusal (EINVAL) is not made.
+pub async fn sys_pivot_root(
+    ctx: &mut Ctx<'_>,
+    new_root: UserCStr,
+    put_old: UserCStr,
+) -> KResult<u64> {
+    if !ctx.process().cred.lock().capable(CAP_SYS_ADMIN) {
+        return Err(Errno::EPERM);
+    }
+    let new_path = ctx.read_path(new_root)?;
+    let new = ctx.resolve(AT_FDCWD, &new_path, true).await?;
+    if !new.inode.metadata().is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    let old_path = ctx.read_path(put_old)?;
+    let old = ctx.resolve(AT_FDCWD, &old_path, true).await?;
+    if !old.inode.metadata().is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    let root = ctx.process().fs().lock().root.clone();
+    let mounts = crate::fs::mounts();
+    if alloc::sync::Arc::ptr_eq(new.mnt(), root.mnt())
+        || alloc::sync::Arc::ptr_eq(old.mnt(), root.mnt())
+    {
+        return Err(Errno::EBUSY);
+    }
+    if mounts.mount_of(&root).is_none()
+        || mounts.mount_of(&new).is_none()
+        || !new.is_ancestor_of(&old)
+        || !root.is_ancestor_of(&new)
+    {
+        return Err(Errno::EINVAL);
+    }
+    // /proc/mounts paths: the new root's mounts lose its path; the old
+    // root's get put_old's (relative to the new root) in front.
+    let new_abs = new.path();
+    let under = |p: &[u8]| -> Option<Vec<u8>> {
+        let rest = p.strip_prefix(&new_abs[..])?;
+        match rest.first() {
+            None => Some(b"/".to_vec()),
+            Some(b'/') => Some(rest.to_vec()),
+            _ => None,
+        }
+    };
+    let put_old_path = under(&old.path()).ok_or(Errno::EINVAL)?;
+    let rename = |p: &[u8]| -> Vec<u8> {
+        under(p).unwrap_or_else(|| {
+            if put_old_path == b"/" {
+                p.to_vec()
+            } else if p == b"/" {
+                put_old_path.clone()
+            } else {
+                [&put_old_path[..], p].concat()
+            }
+        })
+    };
+    let mut old_info = if mounts.is_root_mount(root.mnt()) {
+        crate::fs::root_line(&mounts)
+    } else {
+        mounts
+            .entries()
+            .into_iter()
+            .rfind(|(_, m)| alloc::sync::Arc::ptr_eq(m, root.mnt()))
+            .map(|(i, _)| i)
+            .ok_or(Errno::EINVAL)?
+    };
+    old_info.path = put_old_path.clone();
+    mounts.pivot(
+        (&root.inode, root.mnt()),
+        old_info,
+        (&new.inode, new.mnt()),
+        kestrel_vfs::path::identity(&old.inode),
+        rename,
+    )?;
+    let new_root = Dentry::mount_root(new.inode.clone(), new.mnt().clone());
+    let same = |a: &Dentry, b: &Dentry| {
+        kestrel_vfs::path::identity(&a.inode) == kestrel_vfs::path::identity(&b.inode)
+            && alloc::sync::Arc::ptr_eq(a.mnt(), b.mnt())
+    };
+    for p in crate::process::all() {
+        if !alloc::sync::Arc::ptr_eq(&p.nsproxy().mnt.mounts, &mounts) {
+            continue;
+        }
+        let fs = p.fs();
+        let mut fs = fs.lock();
+        let fs = &mut *fs;
+        for d in [&mut fs.root, &mut fs.cwd] {
+            if same(d, &root) {
+                *d = new_root.clone();
+            } else if let Some(r) = d.rebased(&new, &new_root) {
+                *d = r;
+            }
+        }
+    }
+    crate::fs::root_pivoted(&mounts, &root, &new_root);
     Ok(0)
 }

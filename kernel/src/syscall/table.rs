@@ -54,6 +54,9 @@ macro_rules! handler_future {
     (UMOUNT2, $call:expr) => {
         alloc::boxed::Box::pin($call).await
     };
+    (PIVOT_ROOT, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
     (SYNC, $call:expr) => {
         alloc::boxed::Box::pin($call).await
     };
@@ -371,8 +374,9 @@ syscall_table! {
     SYNC => fs_extra::sys_sync();
     ADJTIMEX => time::sys_adjtimex(buf: UserPtr<Timex>), partial "reports a free-running, unsynchronised clock; ADJ_OFFSET and ADJ_FREQUENCY are recorded, not applied";
     SETTIMEOFDAY => time::sys_settimeofday(tv: UserPtr<Timeval>, tz: UserPtr<Timezone>);
-    MOUNT => mount::sys_mount(source: UserCStr, target: UserCStr, fstype: UserCStr, flags: u64, data: UserPtr<u8>), partial "ext2 on a block device, proc, tmpfs, ramfs, devtmpfs and bind mounts; read-only mounts (EROFS); noexec, nosuid, nodev are recorded, not enforced; no MS_MOVE";
-    UMOUNT2 => mount::sys_umount2(target: UserCStr, flags: u32);
+    MOUNT => mount::sys_mount(source: UserCStr, target: UserCStr, fstype: UserCStr, flags: u64, data: UserPtr<u8>), partial "ext2 on a block device, proc, tmpfs, ramfs, devtmpfs, bind mounts and MS_MOVE; ro, noexec, nosuid and nodev are enforced; one set of flags per mount (no superblock flags); propagation types are recorded, no events propagate";
+    UMOUNT2 => mount::sys_umount2(target: UserCStr, flags: u32), partial "only ext2 is EBUSY while in use (tmpfs, ramfs and proc unmount at once); MNT_EXPIRE unmounts without the EAGAIN round; MNT_FORCE is a plain unmount";
+    PIVOT_ROOT => mount::sys_pivot_root(new_root: UserCStr, put_old: UserCStr), partial "the boot root (rootfs) may be pivoted (Linux: EINVAL); shared mounts are not refused";
     SETHOSTNAME => misc::sys_sethostname(name: UserPtr<u8>, len: i32);
     SETDOMAINNAME => misc::sys_setdomainname(name: UserPtr<u8>, len: i32);
     SETXATTR => xattr::sys_setxattr(path: UserCStr, name: UserCStr, value: UserPtr<u8>, size: usize, flags: i32);
@@ -408,7 +412,7 @@ syscall_table! {
     IO_GETEVENTS => aio::sys_io_getevents(ctx_id: u64, min_nr: i64, nr: i64, events: UserPtr<u8>, timeout: UserPtr<Timespec>);
     IO_SUBMIT => aio::sys_io_submit(ctx_id: u64, nr: i64, iocbpp: UserPtr<u64>), partial "IOCB_CMD_PREAD, PWRITE, FSYNC and FDSYNC (no vectored or poll requests)";
     IO_CANCEL => aio::sys_io_cancel(ctx_id: u64, iocb: UserPtr<u8>, result: UserPtr<u8>);
-    INOTIFY_INIT => fs_extra::sys_inotify_init(), partial "no IN_EXCL_UNLINK or IN_UNMOUNT; events come from system calls (not from a disk changed underneath)";
+    INOTIFY_INIT => fs_extra::sys_inotify_init(), partial "events come from system calls (not from a disk changed underneath)";
     INOTIFY_ADD_WATCH => fs_extra::sys_inotify_add_watch(fd: Fd, path: UserCStr, mask: u32);
     INOTIFY_RM_WATCH => fs_extra::sys_inotify_rm_watch(fd: Fd, wd: i32);
     INOTIFY_INIT1 => fs_extra::sys_inotify_init1(flags: u32);

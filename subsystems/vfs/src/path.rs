@@ -239,6 +239,33 @@ impl Dentry {
         p
     }
 
+    /// `self` as seen from `to` rather than `from`: when `from` (the same
+    /// inode, reached through the same mount) is `self` or one of its
+    /// ancestors, the names below it rebuilt on `to` (pivot_root moves the
+    /// current directories under the new root onto it); `None` otherwise.
+    pub fn rebased(self: &Arc<Self>, from: &Dentry, to: &DentryRef) -> Option<DentryRef> {
+        let id = identity(&from.inode);
+        let mut below: Vec<&DentryRef> = Vec::new();
+        let mut d = Some(self);
+        while let Some(x) = d {
+            if identity(&x.inode) == id && Arc::ptr_eq(&x.mnt, &from.mnt) {
+                let mut at = to.clone();
+                for b in below.iter().rev() {
+                    at = Arc::new(Dentry {
+                        inode: b.inode.clone(),
+                        name: b.name.clone(),
+                        parent: Some(at),
+                        mnt: b.mnt.clone(),
+                    });
+                }
+                return Some(at);
+            }
+            below.push(x);
+            d = x.parent.as_ref();
+        }
+        None
+    }
+
     /// Whether `self` is `other` or one of its ancestors (rename of a directory into
     /// its own subtree is EINVAL).
     pub fn is_ancestor_of(&self, other: &Dentry) -> bool {
@@ -285,8 +312,12 @@ pub struct MountInfo {
 #[derive(Default)]
 pub struct Mounts {
     list: spin::RwLock<Vec<Mount>>,
-    /// The root file system's mount (it has no entry in the list).
-    root: MountRef,
+    /// The root file system's mount (it has no entry in the list); pivot_root
+    /// replaces it.
+    root: spin::RwLock<MountRef>,
+    /// What /proc/mounts says of the root once pivot_root made another file
+    /// system the root (`None`: the boot root's line).
+    root_info: spin::RwLock<Option<MountInfo>>,
 }
 
 impl Mounts {
@@ -302,13 +333,79 @@ impl Mounts {
     pub fn copy(&self) -> Self {
         Self {
             list: spin::RwLock::new(self.list.read().clone()),
-            root: self.root.clone(),
+            root: spin::RwLock::new(self.root_mount()),
+            root_info: spin::RwLock::new(self.root_info()),
         }
     }
 
     /// The root file system's mount.
-    pub fn root_mount(&self) -> &MountRef {
-        &self.root
+    pub fn root_mount(&self) -> MountRef {
+        self.root.read().clone()
+    }
+
+    /// What /proc/mounts says of the root after a pivot_root (`None`: the
+    /// boot root's line).
+    pub fn root_info(&self) -> Option<MountInfo> {
+        self.root_info.read().clone()
+    }
+
+    /// Whether `m` is the root file system's mount.
+    pub fn is_root_mount(&self, m: &MountRef) -> bool {
+        Arc::ptr_eq(m, &self.root.read())
+    }
+
+    /// pivot_root(2)'s change to the table: the mount `new` (its root inode
+    /// and its mount) takes the place of `old` (the caller's root), and `old`
+    /// is mounted on the directory `put_old` (its identity) instead,
+    /// described by `old_info`. `rename` gives every other mount its new
+    /// /proc/mounts path. EINVAL if either is not a mount of this table.
+    pub fn pivot(
+        &self,
+        old: (&InodeRef, &MountRef),
+        old_info: MountInfo,
+        new: (&InodeRef, &MountRef),
+        put_old: (u64, u64),
+        rename: impl Fn(&[u8]) -> Vec<u8>,
+    ) -> KResult<()> {
+        let ((old_root, old_mnt), (new_root, new_mnt)) = (old, new);
+        let mut l = self.list.write();
+        let find = |l: &[Mount], mnt: &MountRef, root: &InodeRef| {
+            l.iter()
+                .rposition(|m| Arc::ptr_eq(&m.flags, mnt) && identity(&m.root) == identity(root))
+        };
+        let ni = find(&l, new_mnt, new_root).ok_or(Errno::EINVAL)?;
+        let old_at = if self.is_root_mount(old_mnt) {
+            None
+        } else {
+            Some(find(&l, old_mnt, old_root).ok_or(Errno::EINVAL)?)
+        };
+        let mut new = l.remove(ni);
+        for m in l.iter_mut() {
+            m.info.path = rename(&m.info.path);
+        }
+        match old_at {
+            None => {
+                // The new root has no place in the list: it is the root.
+                let mut info = new.info.clone();
+                info.path = b"/".to_vec();
+                *self.root.write() = new.flags.clone();
+                *self.root_info.write() = Some(info);
+            }
+            Some(oi) => {
+                let oi = if oi > ni { oi - 1 } else { oi };
+                let old = l.remove(oi);
+                new.at = old.at;
+                new.info.path = old.info.path.clone();
+                l.insert(oi, new);
+            }
+        }
+        l.push(Mount {
+            at: put_old,
+            root: old_root.clone(),
+            info: old_info,
+            flags: old_mnt.clone(),
+        });
+        Ok(())
     }
 
     /// Mounts the file system whose root is `root` on the directory `at`, with the
@@ -336,8 +433,8 @@ impl Mounts {
     /// The mount whose root `d` is (None: `d` is not the root of a mount),
     /// with its path as /proc/mounts shows it.
     pub fn mount_of(&self, d: &Dentry) -> Option<(MountRef, Vec<u8>)> {
-        if d.parent.is_none() && Arc::ptr_eq(&d.mnt, &self.root) {
-            return Some((self.root.clone(), b"/".to_vec()));
+        if d.parent.is_none() && self.is_root_mount(&d.mnt) {
+            return Some((self.root_mount(), b"/".to_vec()));
         }
         let id = identity(&d.inode);
         self.list
@@ -353,7 +450,7 @@ impl Mounts {
     pub fn mounts_under(&self, path: &[u8]) -> Vec<MountRef> {
         let mut out = Vec::new();
         if path == b"/" {
-            out.push(self.root.clone());
+            out.push(self.root_mount());
         }
         for m in self.list.read().iter() {
             let p = &m.info.path;
@@ -380,8 +477,8 @@ impl Mounts {
     /// options to `options`). EINVAL if `d` is not the root of a mount; EBUSY if
     /// the mount would become read-only with files open for writing.
     pub fn remount(&self, d: &Dentry, flags: u64, options: Vec<u8>) -> KResult<()> {
-        if d.parent.is_none() && Arc::ptr_eq(&d.mnt, &self.root) {
-            return self.root.set(flags);
+        if d.parent.is_none() && self.is_root_mount(&d.mnt) {
+            return self.root_mount().set(flags);
         }
         let mut l = self.list.write();
         let id = identity(&d.inode);
@@ -393,6 +490,11 @@ impl Mounts {
         m.flags.set(flags)?;
         m.info.options = options;
         Ok(())
+    }
+
+    /// The root of every mount, oldest first.
+    pub fn entries_roots(&self) -> Vec<InodeRef> {
+        self.list.read().iter().map(|m| m.root.clone()).collect()
     }
 
     /// Every mount, oldest first.
@@ -494,6 +596,32 @@ impl Mounts {
             .ok_or(Errno::EINVAL)?;
         l.remove(i);
         Ok(())
+    }
+
+    /// umount2's MNT_DETACH: unmounts what is mounted on `at` (as
+    /// [`Mounts::unmount`]) and every mount under it: those on a directory of
+    /// its file system (by device, while no other mount shows that file
+    /// system, nor the root, on device `root_dev`), and theirs in turn.
+    /// Returns the roots of the mounts taken away, the one on `at` first.
+    pub fn unmount_tree(&self, at: (u64, u64), root_dev: u64) -> KResult<Vec<InodeRef>> {
+        let mut l = self.list.write();
+        let i = l
+            .iter()
+            .rposition(|m| identity(&m.root) == at || m.at == at)
+            .ok_or(Errno::EINVAL)?;
+        let mut gone = alloc::vec![l.remove(i).root];
+        let mut k = 0;
+        while k < gone.len() {
+            let dev = gone[k].metadata().dev;
+            let shown_elsewhere = dev == root_dev || l.iter().any(|m| m.root.metadata().dev == dev);
+            if !shown_elsewhere {
+                while let Some(j) = l.iter().position(|m| m.at.0 == dev) {
+                    gone.push(l.remove(j).root);
+                }
+            }
+            k += 1;
+        }
+        Ok(gone)
     }
 
     /// `inode`, or the root of what is mounted on it (repeatedly, for stacked mounts).
@@ -1011,7 +1139,7 @@ mod tests {
             .now()
             .unwrap();
         assert!(!up.mnt().readonly());
-        assert!(Arc::ptr_eq(up.mnt(), mounts.root_mount()));
+        assert!(Arc::ptr_eq(up.mnt(), &mounts.root_mount()));
         // Only a mount's root can be remounted.
         let top = w.lookup(&root, b"/a", true).now().unwrap();
         assert_eq!(
@@ -1165,5 +1293,86 @@ mod tests {
         );
         let p = run(w.lookup_parent(&slow, b"/a/rel/x")).err();
         assert_eq!(p, Some(Errno::ENOTDIR));
+    }
+
+    fn info(path: &str) -> MountInfo {
+        MountInfo {
+            source: b"t".to_vec(),
+            fstype: b"tmpfs".to_vec(),
+            path: path.as_bytes().to_vec(),
+            options: b"rw".to_vec(),
+        }
+    }
+
+    #[test]
+    fn pivot_makes_a_mount_the_root_and_mounts_the_old_root_at_put_old() {
+        let (root, mounts) = setup();
+        let root = Dentry::mount_root(root.inode.clone(), mounts.root_mount());
+        let cred = Cred::root();
+        let new = RamFs::new_root(2);
+        new.create(b"old", NodeKind::Dir, 0o755, 0, 0).unwrap();
+        new.create(b"marker", NodeKind::File, 0o644, 0, 0).unwrap();
+        let at = root.inode.lookup(b"a").unwrap();
+        mounts.mount(&at, new.clone(), info("/a"), 0).unwrap();
+        let w = Walker {
+            root: &root,
+            mounts: &mounts,
+            cred: &cred,
+            resolve: 0,
+        };
+        let new_d = w.lookup(&root, b"/a", true).now().unwrap();
+        let put_old = w.lookup(&root, b"/a/old", true).now().unwrap();
+        let cwd = w.lookup(&root, b"/a/old", true).now().unwrap();
+        let old_root_mnt = mounts.root_mount();
+        mounts
+            .pivot(
+                (&root.inode, &old_root_mnt),
+                info("/old"),
+                (&new_d.inode, new_d.mnt()),
+                identity(&put_old.inode),
+                |p| p.to_vec(),
+            )
+            .unwrap();
+        assert!(Arc::ptr_eq(&mounts.root_mount(), new_d.mnt()));
+        assert_eq!(mounts.root_info().unwrap().path, b"/");
+        let new_root = Dentry::mount_root(new_d.inode.clone(), new_d.mnt().clone());
+        let w = Walker {
+            root: &new_root,
+            mounts: &mounts,
+            cred: &cred,
+            resolve: 0,
+        };
+        assert!(w.lookup(&new_root, b"/marker", true).now().is_ok());
+        // The old root is at /old: its /a/b/f is /old/a/b/f.
+        let f = w.lookup(&new_root, b"/old/a/b/f", true).now().unwrap();
+        assert!(Arc::ptr_eq(f.mnt(), &old_root_mnt));
+        // A working directory under the new root is seen from it.
+        let moved = cwd.rebased(&new_d, &new_root).unwrap();
+        assert_eq!(path_of(&moved), "/old");
+        assert!(root.rebased(&new_d, &new_root).is_none());
+        // Detaching /old takes the old root away.
+        let gone = mounts.unmount_tree(identity(&put_old.inode), 2).unwrap();
+        assert_eq!(gone.len(), 1);
+        assert!(w.lookup(&new_root, b"/old/a", true).now().is_err());
+    }
+
+    #[test]
+    fn unmount_tree_takes_the_mounts_on_the_file_system_it_unmounts() {
+        let (root, mounts) = setup();
+        let top = RamFs::new_root(2);
+        let sub = top.create(b"sub", NodeKind::Dir, 0o755, 0, 0).unwrap();
+        let at = root.inode.lookup(b"a").unwrap();
+        mounts.mount(&at, top.clone(), info("/a"), 0).unwrap();
+        mounts
+            .mount(&sub, RamFs::new_root(3), info("/a/sub"), 0)
+            .unwrap();
+        // Another mount on the root file system stays.
+        let b = at.lookup(b"b").unwrap();
+        mounts
+            .mount(&b, RamFs::new_root(4), info("/a/b"), 0)
+            .unwrap();
+        let gone = mounts.unmount_tree(identity(&top), 1).unwrap();
+        assert_eq!(gone.len(), 2);
+        assert_eq!(mounts.infos(), [info("/a/b")]);
     }
 }
