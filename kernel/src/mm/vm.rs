@@ -833,7 +833,58 @@ impl Vm {
             .map_err(|_| FaultError::OutOfMemory)?;
         pte.set(pa | (pte_flags(prot, cow) | extra).bits() | pkey_bits(vma.pkey));
         flush(page);
+        if cow && !force {
+            self.fault_around(&vma, page);
+        }
         Ok(())
+    }
+
+    /// After a read fault mapped a file's page into the private area `vma`, maps
+    /// the file's pages around it too (read-only, copy-on-write), as Linux's
+    /// fault-around does (fault_around_bytes, 64 KiB): the pages of the aligned
+    /// 64 KiB window that the area covers, the file has and no entry maps yet. A
+    /// program reading through a mapped file then faults once per 16 pages. The
+    /// window lies in one page table, which the fault just made, so nothing is
+    /// allocated but the file's own pages (a ramfs hole becomes a page, as a read
+    /// fault there would make it anyway).
+    fn fault_around(&mut self, vma: &Vma, page: u64) {
+        const WINDOW: u64 = 16 * PAGE;
+        let Backing::File {
+            inode,
+            offset,
+            held,
+        } = &vma.backing
+        else {
+            return;
+        };
+        let size = inode.metadata().size;
+        let start = (page & !(WINDOW - 1)).max(vma.start);
+        let end = (page & !(WINDOW - 1)).saturating_add(WINDOW).min(vma.end);
+        let flags = (pte_flags(vma.prot, true) | PteFlags::SHARED).bits() | pkey_bits(vma.pkey);
+        let mut held = held.lock();
+        let mut at = start;
+        while at < end {
+            let file_off = offset + (at - vma.start);
+            if file_off >= size {
+                break;
+            }
+            if at != page
+                && let Ok(pte) = self.table.pte_create(at)
+                && pte.get() == 0
+            {
+                let index = file_off / PAGE;
+                let Ok(buf) = inode.shared_page(index) else {
+                    break;
+                };
+                let pa = super::virt_to_phys(buf.addr() as u64);
+                if !pa.is_multiple_of(PAGE) {
+                    break;
+                }
+                held.insert(index, buf);
+                pte.set(pa | flags);
+            }
+            at += PAGE;
+        }
     }
 
     /// A fault below a stack area grows it (within the stack limit).
