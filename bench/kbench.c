@@ -1696,6 +1696,9 @@ struct bench {
 };
 
 static const struct bench benches[] = {
+    {"boot_to_init", "ms", b_with_rate_row, 1,
+     "from starting QEMU to the first line the benchmark's init script prints (xtask times it on "
+     "the host: firmware, kernel boot, /init and the shell starting)"},
     {"syscall_getppid", "ns/op", b_syscall_getppid, 30,
      "a null system call: syscall(SYS_getppid)"},
     {"thread_create_join", "us/op", b_thread_create_join, 30,
