@@ -23,11 +23,13 @@ use alloc::sync::{Arc, Weak};
 use core::any::Any;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
+use alloc::boxed::Box;
 use kestrel_abi::fs::*;
 use kestrel_abi::signal::{SIGCONT, SIGHUP};
 use kestrel_abi::tty::*;
 use kestrel_abi::{Errno, KResult};
 use kestrel_sync::WaitQueue;
+use kestrel_vfs::file::IoctlFuture;
 use kestrel_vfs::ramfs::RamFs;
 use kestrel_vfs::{FileOps, InodeRef, NodeKind, OpenFile, UserPtr};
 
@@ -298,6 +300,16 @@ impl FileOps for PtyMaster {
 
     fn wait_queue(&self) -> Option<&WaitQueue> {
         Some(&self.link.master_wq)
+    }
+
+    fn ioctl_waiting<'a>(
+        &'a self,
+        _file: &'a OpenFile,
+        cmd: u32,
+        arg: u64,
+    ) -> Option<IoctlFuture<'a>> {
+        let thread = process::current_thread()?;
+        Some(Box::pin(async move { self.ioctl(&thread, cmd, arg) }))
     }
 
     fn as_any(&self) -> &dyn Any {

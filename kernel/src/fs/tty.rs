@@ -21,7 +21,11 @@ use kestrel_abi::tty::*;
 use kestrel_abi::{Errno, KResult};
 use kestrel_sync::WaitQueue;
 use kestrel_tty::{LineDiscipline, ReadPolicy, WouldBlock};
+use kestrel_vfs::file::{IoFuture, IoctlFuture};
 use kestrel_vfs::{FileOps, OpenFile, UserPtr};
+
+use crate::process::signal::interruptible;
+use alloc::boxed::Box;
 
 use kestrel_abi::signal::{SIGTTIN, SIGTTOU};
 
@@ -481,7 +485,103 @@ impl FileOps for TtyFile {
         Some(&self.0.wq)
     }
 
+    fn read_waiting<'a>(&'a self, file: &'a OpenFile, buf: &'a mut [u8]) -> Option<IoFuture<'a>> {
+        let thread = process::current_thread()?;
+        Some(Box::pin(async move {
+            self.0.read_for(&thread, file, buf).await
+        }))
+    }
+
+    fn write_waiting<'a>(&'a self, file: &'a OpenFile, data: &'a [u8]) -> Option<IoFuture<'a>> {
+        let thread = process::current_thread()?;
+        Some(Box::pin(async move {
+            let t = &self.0;
+            if t.tostop() {
+                t.check_change(&thread, SIGTTOU)?;
+            }
+            // One writer's data at a time, so that lines from two writers do not
+            // interleave (Linux's tty write lock).
+            let _turn = if file.nonblocking() {
+                t.writers.try_lock().ok_or(Errno::EAGAIN)?
+            } else {
+                interruptible(&thread, Errno::ERESTARTSYS, async {
+                    Ok(t.writers.lock().await)
+                })
+                .await?
+            };
+            crate::syscall::fs::write_plain(&thread, file, data).await
+        }))
+    }
+
+    fn ioctl_waiting<'a>(
+        &'a self,
+        _file: &'a OpenFile,
+        cmd: u32,
+        arg: u64,
+    ) -> Option<IoctlFuture<'a>> {
+        let thread = process::current_thread()?;
+        Some(Box::pin(async move {
+            // tcdrain (TCSBRK) and the termios changes that wait for output first.
+            const TCSETSW: u32 = 0x5403;
+            const TCSETSF: u32 = 0x5404;
+            const TCSBRK: u32 = 0x5409;
+            if matches!(cmd, TCSETSW | TCSETSF | TCSBRK) {
+                interruptible(&thread, Errno::ERESTARTSYS, async {
+                    self.0.drain().await;
+                    Ok(())
+                })
+                .await?;
+            }
+            self.0.ioctl(&thread, cmd, arg)
+        }))
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+impl Tty {
+    /// A terminal read by `thread`: canonical lines, or VMIN/VTIME in raw mode
+    /// (termios(3)); a background process group's read is job control's SIGTTIN.
+    async fn read_for(&self, thread: &Thread, file: &OpenFile, buf: &mut [u8]) -> KResult<usize> {
+        self.check_change(thread, SIGTTIN)?;
+        let mut got = 0;
+        loop {
+            if let Some(n) = self.try_read(buf, &mut got) {
+                return Ok(n);
+            }
+            if file.nonblocking() {
+                return if got > 0 { Ok(got) } else { Err(Errno::EAGAIN) };
+            }
+            let wait = async {
+                self.wait_queue()
+                    .wait_until(|| self.readable().then_some(()))
+                    .await;
+                Ok(())
+            };
+            let interrupted = |e: Errno| if got > 0 { Ok(got) } else { Err(e) };
+            match self.read_policy().timeout_ns() {
+                // VTIME: the timer runs from the start (VMIN 0) or from each byte.
+                Some(ns) => {
+                    match crate::task::timeout(ns, interruptible(thread, Errno::ERESTARTSYS, wait))
+                        .await
+                    {
+                        Err(_) => {
+                            let mut g = got;
+                            let _ = self.try_read(buf, &mut g);
+                            return Ok(g);
+                        }
+                        Ok(Err(e)) => return interrupted(e),
+                        Ok(Ok(())) => {}
+                    }
+                }
+                None => {
+                    if let Err(e) = interruptible(thread, Errno::ERESTARTSYS, wait).await {
+                        return interrupted(e);
+                    }
+                }
+            }
+        }
     }
 }

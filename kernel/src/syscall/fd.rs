@@ -10,7 +10,6 @@ use kestrel_vfs::{FileOps, FileOwner, OpenFile};
 
 use super::Ctx;
 use super::args::*;
-use crate::fs::tty::TtyFile;
 
 pub async fn sys_close(ctx: &mut Ctx<'_>, fd: Fd) -> KResult<u64> {
     let file = ctx.process().files().lock().remove(fd)?;
@@ -241,26 +240,10 @@ pub async fn sys_ioctl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
         }
         _ => {}
     }
-    if let Some(master) = file
-        .ops()
-        .as_any()
-        .downcast_ref::<crate::fs::pty::PtyMaster>()
-    {
-        return master.ioctl(ctx.thread, cmd, arg);
-    }
-    if let Some(tty) = file.ops().as_any().downcast_ref::<TtyFile>() {
-        // tcdrain (TCSBRK) and the termios changes that wait for output first.
-        const TCSETSW: u32 = 0x5403;
-        const TCSETSF: u32 = 0x5404;
-        const TCSBRK: u32 = 0x5409;
-        if matches!(cmd, TCSETSW | TCSETSF | TCSBRK) {
-            crate::process::signal::interruptible(ctx.thread, Errno::ERESTARTSYS, async {
-                tty.0.drain().await;
-                Ok(())
-            })
-            .await?;
-        }
-        return tty.0.ioctl(ctx.thread, cmd, arg);
+    // Terminals answer with the calling thread (job control) and may wait
+    // (tcdrain): their requests are futures of their own.
+    if let Some(f) = file.ops().ioctl_waiting(&file, cmd, arg) {
+        return f.await;
     }
     // The interface requests work on a socket of any family (Linux's
     // sock_ioctl hands them to dev_ioctl): musl's if_nametoindex asks an

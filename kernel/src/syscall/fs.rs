@@ -20,7 +20,7 @@ use kestrel_vfs::{DentryRef, InodeRef, NodeKind, OpenFile};
 
 use super::args::*;
 use super::{Ctx, MAX_RW_COUNT, wait_for};
-use crate::fs::tty::TtyFile;
+use crate::process::Thread;
 use crate::process::signal::interruptible;
 use kestrel_landlock::access as LL;
 
@@ -34,8 +34,8 @@ fn is_stream(f: &OpenFile) -> bool {
 /// A read that waits for data unless the file is non-blocking. A signal ends the
 /// wait with ERESTARTSYS (restarted with SA_RESTART, else EINTR).
 pub async fn read_blocking(ctx: &Ctx<'_>, file: &OpenFile, buf: &mut [u8]) -> KResult<usize> {
-    if let Some(tty) = file.ops().as_any().downcast_ref::<TtyFile>() {
-        return Box::pin(tty_read(ctx, tty, file, buf)).await;
+    if let Some(io) = file.ops().read_waiting(file, buf) {
+        return io.await;
     }
     if let Some(io) = file.read_async(None, buf) {
         return io.await;
@@ -59,68 +59,17 @@ pub async fn read_blocking(ctx: &Ctx<'_>, file: &OpenFile, buf: &mut [u8]) -> KR
     }
 }
 
-/// A terminal read: canonical lines, or VMIN/VTIME in raw mode (termios(3)).
-async fn tty_read(ctx: &Ctx<'_>, tty: &TtyFile, file: &OpenFile, buf: &mut [u8]) -> KResult<usize> {
-    let t = &tty.0;
-    t.check_change(ctx.thread, kestrel_abi::signal::SIGTTIN)?;
-    let mut got = 0;
-    loop {
-        if let Some(n) = t.try_read(buf, &mut got) {
-            return Ok(n);
-        }
-        if file.nonblocking() {
-            return if got > 0 { Ok(got) } else { Err(Errno::EAGAIN) };
-        }
-        let wait = async {
-            t.wait_queue()
-                .wait_until(|| t.readable().then_some(()))
-                .await;
-            Ok(())
-        };
-        let interrupted = |e: Errno| if got > 0 { Ok(got) } else { Err(e) };
-        match t.read_policy().timeout_ns() {
-            // VTIME: the timer runs from the start (VMIN 0) or from each byte.
-            Some(ns) => {
-                match crate::task::timeout(ns, interruptible(ctx.thread, Errno::ERESTARTSYS, wait))
-                    .await
-                {
-                    Err(_) => {
-                        let mut g = got;
-                        let _ = t.try_read(buf, &mut g);
-                        return Ok(g);
-                    }
-                    Ok(Err(e)) => return interrupted(e),
-                    Ok(Ok(())) => {}
-                }
-            }
-            None => {
-                if let Err(e) = interruptible(ctx.thread, Errno::ERESTARTSYS, wait).await {
-                    return interrupted(e);
-                }
-            }
-        }
-    }
-}
-
 /// A write that waits for room, writing everything unless non-blocking.
 pub async fn write_blocking(ctx: &Ctx<'_>, file: &OpenFile, data: &[u8]) -> KResult<usize> {
-    let _turn = match file.ops().as_any().downcast_ref::<TtyFile>() {
-        Some(tty) => {
-            if tty.0.tostop() {
-                tty.0
-                    .check_change(ctx.thread, kestrel_abi::signal::SIGTTOU)?;
-            }
-            Some(if file.nonblocking() {
-                tty.0.writers.try_lock().ok_or(Errno::EAGAIN)?
-            } else {
-                Box::pin(interruptible(ctx.thread, Errno::ERESTARTSYS, async {
-                    Ok(tty.0.writers.lock().await)
-                }))
-                .await?
-            })
-        }
-        None => None,
-    };
+    if let Some(io) = file.ops().write_waiting(file, data) {
+        return io.await;
+    }
+    write_plain(ctx.thread, file, data).await
+}
+
+/// [`write_blocking`] for a file that does no waiting of its own: write, wait for
+/// POLLOUT, write on (a terminal's [`FileOps::write_waiting`] ends here too).
+pub async fn write_plain(thread: &Thread, file: &OpenFile, data: &[u8]) -> KResult<usize> {
     if let Some(io) = file.write_async(None, data) {
         return io.await;
     }
@@ -133,15 +82,14 @@ pub async fn write_blocking(ctx: &Ctx<'_>, file: &OpenFile, data: &[u8]) -> KRes
                     wait_for(file, POLLOUT).await;
                     Ok(())
                 };
-                if let Err(e) = Box::pin(interruptible(ctx.thread, Errno::ERESTARTSYS, wait)).await
-                {
+                if let Err(e) = Box::pin(interruptible(thread, Errno::ERESTARTSYS, wait)).await {
                     // A write that already moved data returns the count (pipe(7)).
                     return if done > 0 { Ok(done) } else { Err(e) };
                 }
             }
             Err(Errno::EAGAIN) if done > 0 => break,
             Err(Errno::EPIPE) => {
-                crate::process::signal::send(ctx.process(), kestrel_abi::signal::SIGPIPE);
+                crate::process::signal::send(&thread.process, kestrel_abi::signal::SIGPIPE);
                 return if done > 0 {
                     Ok(done)
                 } else {

@@ -17,7 +17,7 @@ pub mod coredump;
 mod cred;
 mod epoll;
 mod fd;
-mod fs;
+pub(crate) mod fs;
 pub(crate) mod fs_extra;
 pub mod futex;
 pub(crate) mod io_uring;

@@ -23,6 +23,8 @@ use crate::{UserPtr, UserSpace};
 /// What an open file does. Every method is non-blocking.
 /// A read or write that waits on a device, as a future (see [`FileOps::read_async`]).
 pub type IoFuture<'a> = Pin<Box<dyn Future<Output = KResult<usize>> + Send + 'a>>;
+/// An ioctl that may wait, as a future (see [`FileOps::ioctl_waiting`]).
+pub type IoctlFuture<'a> = Pin<Box<dyn Future<Output = KResult<u64>> + Send + 'a>>;
 
 pub trait FileOps: Send + Sync + Any {
     /// Reads at `*pos` (seekable files advance it; streams ignore it).
@@ -68,6 +70,31 @@ pub trait FileOps: Send + Sync + Any {
     /// A device- or file-specific control (ENOTTY by default).
     fn ioctl(&self, _file: &OpenFile, _cmd: u32, _arg: u64, _mem: &dyn UserSpace) -> KResult<u64> {
         Err(Errno::ENOTTY)
+    }
+    /// A read that does its own waiting, as one future that the system call
+    /// awaits in place of its usual loop (try [`FileOps::read`], wait for POLLIN,
+    /// try again): a terminal's read, which checks job control, waits for a line or
+    /// for VMIN/VTIME, and ends early with what it has when a signal comes. The
+    /// future is made and polled in the calling thread's system call. `None` (the
+    /// default) for every other file.
+    fn read_waiting<'a>(&'a self, _file: &'a OpenFile, _buf: &'a mut [u8]) -> Option<IoFuture<'a>> {
+        None
+    }
+    /// The write counterpart of [`FileOps::read_waiting`] (a terminal: TOSTOP's
+    /// SIGTTOU for a background writer, one writer's data at a time).
+    fn write_waiting<'a>(&'a self, _file: &'a OpenFile, _data: &'a [u8]) -> Option<IoFuture<'a>> {
+        None
+    }
+    /// A control request that needs the calling thread or may wait (a terminal's
+    /// job control, tcdrain), as a future made in the caller's system call; `None`
+    /// (the default) hands the request to [`FileOps::ioctl`].
+    fn ioctl_waiting<'a>(
+        &'a self,
+        _file: &'a OpenFile,
+        _cmd: u32,
+        _arg: u64,
+    ) -> Option<IoctlFuture<'a>> {
+        None
     }
     /// For the kernel to recognise its own file kinds (a tty, a pipe).
     fn as_any(&self) -> &dyn Any;
