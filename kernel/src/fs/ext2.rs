@@ -160,6 +160,8 @@ async fn flusher(fs: Weak<Ext2Fs>) {
         if let Err(e) = fs.write_back_mapped(expired).await {
             log::warn!("ext2: writing back mapped pages: {e}");
         }
+        // Pages just written back may go now if there are too many.
+        pagecache::shrink(None);
         if let Err(e) = fs.write_back_attrs(None).await {
             log::warn!("ext2: writing back inodes: {e}");
         }
@@ -326,6 +328,7 @@ impl Ext2Fs {
             pages: spin::Mutex::new(BTreeMap::new()),
             on_disk: spin::Mutex::new(BTreeMap::new()),
             maps: spin::Mutex::new(MapState::default()),
+            referenced: spin::Mutex::new(alloc::collections::BTreeSet::new()),
             map_end: AtomicU64::new(0),
             changes_begun: AtomicU64::new(0),
             changes_ended: AtomicU64::new(0),
@@ -426,12 +429,13 @@ pub struct Ext2Inode {
     on_disk: spin::Mutex<BTreeMap<u64, u64>>,
     /// Writable shared mappings, and whether loaded pages may differ from the disk.
     maps: spin::Mutex<MapState>,
-    /// The end of the furthest range [`Inode::load_pages`] was asked for (a
-    /// mapping's end, which may lie past the end of file). Page faults cannot
-    /// wait for the disk, so every page below both this and the file's size is
-    /// kept loaded: a file that grows under a mapping has its new pages loaded
-    /// by the write, truncate or fallocate that grew it, and a truncation keeps
-    /// (zeroed) the pages a mapping may still map.
+    /// Loaded pages used since the page-cache clock last passed them (faults,
+    /// reads over them): they get a second chance before eviction.
+    referenced: spin::Mutex<alloc::collections::BTreeSet<u64>>,
+    /// The end of the furthest range [`Inode::load_pages`] was asked for (by
+    /// a fault's read-around, within its mapping; a mapping may lie past the end
+    /// of file). Every page a mapping holds was loaded below it, so a
+    /// truncation keeps (zeroed) the pages below it that a mapping may still map.
     map_end: AtomicU64,
     /// Content changes (write, truncate, fallocate) begun and ended, each
     /// counted from before its disk operation to after the loaded pages follow
@@ -475,6 +479,7 @@ fn page_hash(b: &[u8]) -> u64 {
 
 impl Drop for Ext2Inode {
     fn drop(&mut self) {
+        pagecache::dropped(self.pages.get_mut().len());
         {
             let mut map = self.fs.inodes.lock();
             let me = self as *const Self;
@@ -663,7 +668,6 @@ impl Ext2Inode {
         self.check_rw()?;
         self.fs.write_back_attrs(Some(self.ino)).await?;
         let ino = self.ino;
-        let old = self.meta.lock().size;
         let _changing = self.changing();
         let mut own = Vec::new();
         own.try_reserve_exact(data.len())
@@ -677,10 +681,6 @@ impl Ext2Inode {
             self.update_pages(pos, &data[..n]);
         }
         self.fs.refresh(self.ino).await;
-        if let Ok(n) = r {
-            // From the old end: a write past it leaves a hole before it.
-            self.keep_loaded(pos.min(old), pos + n as u64).await;
-        }
         r
     }
 
@@ -735,7 +735,10 @@ impl Ext2Inode {
     fn truncate_pages(&self, size: u64) {
         let keep = self.map_end.load(Ordering::Relaxed).max(size);
         let mut pages = self.pages.lock();
+        let before = pages.len();
         pages.retain(|&idx, _| idx * PAGE < keep);
+        pagecache::dropped(before - pages.len());
+        self.referenced.lock().retain(|&idx| idx * PAGE < keep);
         let mut on_disk = self.on_disk.lock();
         on_disk.retain(|&idx, _| idx * PAGE < keep);
         on_disk.remove(&(size / PAGE));
@@ -746,20 +749,6 @@ impl Ext2Inode {
         for (&idx, p) in pages.range(size.div_ceil(PAGE)..) {
             p.with(|b| b.fill(0));
             on_disk.insert(idx, zero);
-        }
-    }
-
-    /// After the file grew over (or was written in) `[from, to)`: loads the pages there that a
-    /// mapping may map (below [`Self::map_end`]) and that are not loaded yet, so
-    /// that a page fault finds them. The operation that grew the file is done
-    /// whatever happens here: a page that could not be loaded (no memory, a bad
-    /// block) is a SIGBUS for the access that needs it, as it was before.
-    async fn keep_loaded(&self, from: u64, to: u64) {
-        let end = to.min(self.map_end.load(Ordering::Relaxed));
-        if end > from
-            && let Err(e) = self.load(from, end - from).await
-        {
-            log::warn!("ext2: loading pages a mapping may use: {e}");
         }
     }
 }
@@ -795,8 +784,8 @@ impl Inode for Ext2Inode {
         })
     }
 
-    /// From the pages [`Inode::load_pages`] brought in (EIO for a page that is
-    /// not there: every synchronous reader loads first).
+    /// From the pages [`Inode::load_pages`] brought in (EAGAIN for a page that
+    /// is not there: a fault awaits loading it and tries again).
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> KResult<usize> {
         let size = self.meta.lock().size;
         if offset >= size {
@@ -807,7 +796,8 @@ impl Inode for Ext2Inode {
         let mut done = 0;
         while done < n {
             let at = offset + done as u64;
-            let page = pages.get(&(at / PAGE)).ok_or(Errno::EIO)?;
+            let page = pages.get(&(at / PAGE)).ok_or(Errno::EAGAIN)?;
+            self.referenced.lock().insert(at / PAGE);
             let o = (at % PAGE) as usize;
             let k = (PAGE as usize - o).min(n - done);
             page.with(|b| buf[done..done + k].copy_from_slice(&b[o..o + k]));
@@ -824,13 +814,24 @@ impl Inode for Ext2Inode {
         true
     }
 
-    /// A loaded page, for a MAP_SHARED mapping (the system call loads the range
-    /// first).
+    /// A loaded page, for a MAP_SHARED mapping (EAGAIN if it is not loaded: the
+    /// fault awaits [`Inode::load_pages`] and tries again).
     fn shared_page(&self, index: u64) -> KResult<Arc<PageBuf>> {
         if index * PAGE >= self.meta.lock().size {
             return Err(Errno::ENXIO);
         }
-        self.pages.lock().get(&index).cloned().ok_or(Errno::EIO)
+        let page = self
+            .pages
+            .lock()
+            .get(&index)
+            .cloned()
+            .ok_or(Errno::EAGAIN)?;
+        self.referenced.lock().insert(index);
+        Ok(page)
+    }
+
+    fn page_cached(&self, index: u64) -> bool {
+        self.pages.lock().contains_key(&index)
     }
 
     fn lookup_async<'a>(&'a self, name: &'a [u8]) -> Later<'a, KResult<InodeRef>> {
@@ -991,7 +992,6 @@ impl Inode for Ext2Inode {
             self.check_rw()?;
             self.fs.write_back_attrs(Some(self.ino)).await?;
             let ino = self.ino;
-            let old = self.meta.lock().size;
             let _changing = self.changing();
             let r = self
                 .fs
@@ -1001,9 +1001,7 @@ impl Inode for Ext2Inode {
                 self.truncate_pages(size);
             }
             self.fs.refresh(self.ino).await;
-            r?;
-            self.keep_loaded(old, size).await;
-            Ok(())
+            r
         })
     }
 
@@ -1018,7 +1016,6 @@ impl Inode for Ext2Inode {
             self.check_rw()?;
             self.fs.write_back_attrs(Some(self.ino)).await?;
             let ino = self.ino;
-            let old = self.meta.lock().size;
             let _changing = self.changing();
             let r = self
                 .fs
@@ -1029,10 +1026,7 @@ impl Inode for Ext2Inode {
                 self.zero_pages(offset, len);
             }
             self.fs.refresh(self.ino).await;
-            r?;
-            self.keep_loaded(offset.min(old), offset.saturating_add(len))
-                .await;
-            Ok(())
+            r
         })
     }
 
@@ -1140,48 +1134,93 @@ impl Inode for Ext2Inode {
 
 impl Ext2Inode {
     /// Brings the pages of `[offset, offset + len)` below the end of file in,
-    /// those not loaded yet.
+    /// those not loaded yet, reading runs of missing pages at once.
     async fn load(&self, offset: u64, len: u64) -> KResult<()> {
-        {
-            // Up to this many pages per read of the file system.
-            const RUN: u64 = 32;
-            let size = self.meta.lock().size;
-            let end = offset.saturating_add(len).min(size).div_ceil(PAGE);
-            let mut idx = offset / PAGE;
-            while idx < end {
-                if self.pages.lock().contains_key(&idx) {
-                    idx += 1;
-                    continue;
+        // Up to this many pages per read of the file system.
+        const RUN: u64 = 32;
+        let size = self.meta.lock().size;
+        let end = offset.saturating_add(len).min(size).div_ceil(PAGE);
+        let mut idx = offset / PAGE;
+        let mut raced = 0;
+        while idx < end {
+            if self.pages.lock().contains_key(&idx) {
+                idx += 1;
+                continue;
+            }
+            // A run of missing pages, read at once.
+            let mut n = 1;
+            while n < RUN && idx + n < end && !self.pages.lock().contains_key(&(idx + n)) {
+                n += 1;
+            }
+            if !kestrel_vfs::may_hold((n * PAGE) as usize) {
+                return Err(Errno::ENOMEM);
+            }
+            // A write, truncate or fallocate running meanwhile may change the
+            // disk after the read and find the pages not loaded yet (so not
+            // update them): the pages go in only if no change was under way
+            // when the read began and none began before they go in.
+            let begun = self.changes_begun.load(Ordering::Acquire);
+            let quiet = self.changes_ended.load(Ordering::Acquire) == begun;
+            let mut run: Vec<u8> = crate::syscall::zeroed_vec((n * PAGE) as usize)?;
+            self.read(idx * PAGE, &mut run).await?;
+            let mut fresh: Vec<(u64, Vec<u8>)> = Vec::new();
+            fresh
+                .try_reserve_exact(n as usize)
+                .map_err(|_| Errno::ENOMEM)?;
+            for (k, chunk) in run.chunks_exact(PAGE as usize).enumerate() {
+                // One heap frame per page: mappings map it as it is.
+                let mut page: Vec<u8> = crate::syscall::zeroed_vec(PAGE as usize)?;
+                page.copy_from_slice(chunk);
+                fresh.push((idx + k as u64, page));
+            }
+            let added = {
+                let mut pages = self.pages.lock();
+                if quiet && self.changes_begun.load(Ordering::Acquire) == begun {
+                    let mut on_disk = self.on_disk.lock();
+                    let mut referenced = self.referenced.lock();
+                    let mut added = Vec::new();
+                    added
+                        .try_reserve_exact(fresh.len())
+                        .map_err(|_| Errno::ENOMEM)?;
+                    for (i, page) in fresh {
+                        if let alloc::collections::btree_map::Entry::Vacant(v) = pages.entry(i) {
+                            // As read: the disk's content (a mapping's stores
+                            // land only once the page is in, under this lock).
+                            on_disk.insert(i, page_hash(&page));
+                            let buf = PageBuf::detached(page.into_boxed_slice());
+                            added.push((i, Arc::downgrade(&buf)));
+                            v.insert(buf);
+                            // About to be used (the fault that asked retries):
+                            // not the next page the clock drops.
+                            referenced.insert(i);
+                        }
+                    }
+                    Some(added)
+                } else {
+                    None
                 }
-                // A run of missing pages, read at once.
-                let mut n = 1;
-                while n < RUN && idx + n < end && !self.pages.lock().contains_key(&(idx + n)) {
-                    n += 1;
+            };
+            match added {
+                Some(fresh) => {
+                    pagecache::loaded(self, fresh);
+                    idx += n;
+                    raced = 0;
                 }
-                if !kestrel_vfs::may_hold((n * PAGE) as usize) {
-                    return Err(Errno::ENOMEM);
-                }
-                let mut run: Vec<u8> = crate::syscall::zeroed_vec((n * PAGE) as usize)?;
-                self.read(idx * PAGE, &mut run).await?;
-                for (k, chunk) in run.chunks_exact(PAGE as usize).enumerate() {
-                    // One heap frame per page: mappings map it as it is.
-                    let mut page: Vec<u8> = crate::syscall::zeroed_vec(PAGE as usize)?;
-                    page.copy_from_slice(chunk);
-                    let i = idx + k as u64;
-                    let mut pages = self.pages.lock();
-                    if let alloc::collections::btree_map::Entry::Vacant(v) = pages.entry(i) {
-                        v.insert(PageBuf::detached(page.into_boxed_slice()));
-                        // As read: the disk's content (a mapping's stores land
-                        // only once the page is in, under this lock).
-                        self.on_disk.lock().insert(i, page_hash(chunk));
+                None => {
+                    // Read the run again once the change is done.
+                    raced += 1;
+                    if raced > 100 {
+                        return Err(Errno::EAGAIN);
                     }
                 }
-                idx += n;
-                // Other tasks get a turn between runs of a large program.
-                kestrel_executor::yield_now().await;
             }
-            Ok(())
+            // Other tasks get a turn between runs of a large program.
+            kestrel_executor::yield_now().await;
         }
+        // Within bounds again, sparing what was just asked for (the fault
+        // that asked is about to use it).
+        pagecache::shrink(Some((self, offset / PAGE..end)));
+        Ok(())
     }
 }
 
@@ -1203,9 +1242,9 @@ impl Ext2File {
     }
 }
 
-/// Whether `inode` is an ext2 file (MAP_SHARED of one is refused).
-pub fn is_ext2(inode: &InodeRef) -> bool {
-    inode.as_any().is::<Ext2Inode>()
+/// The page cache: (pages loaded now, pages evicted since boot).
+pub fn page_cache_stats() -> (usize, u64) {
+    pagecache::stats()
 }
 
 impl FileOps for Ext2File {
@@ -1235,5 +1274,159 @@ impl FileOps for Ext2File {
     }
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+/// The page cache's memory bound: the loaded pages of every ext2 inode, dropped
+/// in CLOCK order (an approximation of least recently used: a page used since
+/// the hand last passed it gets a second chance) when there are more than a
+/// quarter of memory's worth, or while free memory is below a sixteenth.
+///
+/// Only clean pages that nothing maps go: a page a MAP_SHARED mapping holds
+/// (its `Arc` is shared) stays, and a page a mapping's stores made differ from
+/// the disk (the inode's `MapState::dirty` and its hash differs) stays until the
+/// flusher, msync or fsync has written it; the next round drops it. A page
+/// dropped is read again from the disk (or the block cache) by the next fault
+/// or load that needs it.
+mod pagecache {
+    use super::*;
+    use alloc::collections::VecDeque;
+    use core::sync::atomic::AtomicUsize;
+
+    /// A page as loaded: its inode, index and the page itself (a page dropped
+    /// and loaded again is another entry: the old one is stale).
+    type Entry = (Weak<Ext2Inode>, u64, Weak<PageBuf>);
+
+    /// Every page loaded, in the order the clock visits them (stale entries, of
+    /// inodes or pages gone since, are skipped when met).
+    static CLOCK: spin::Mutex<VecDeque<Entry>> = spin::Mutex::new(VecDeque::new());
+    /// Pages loaded in all inodes now.
+    static LOADED: AtomicUsize = AtomicUsize::new(0);
+    /// Pages dropped to stay within bounds since boot.
+    static EVICTED: AtomicU64 = AtomicU64::new(0);
+
+    /// (pages loaded now, pages evicted since boot).
+    pub fn stats() -> (usize, u64) {
+        (
+            LOADED.load(Ordering::Relaxed),
+            EVICTED.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The most pages kept: a quarter of memory (`kestrel.page_cache_pages=`
+    /// on the command line sets it, to exercise eviction).
+    fn cap() -> usize {
+        crate::cmdline::options()
+            .page_cache_pages
+            .unwrap_or((crate::mm::frame::stats().1 / 4) as usize)
+    }
+
+    /// Whether free memory is short (below a sixteenth).
+    fn low() -> bool {
+        let (free, total) = crate::mm::frame::stats();
+        free < total / 16
+    }
+
+    /// `fresh` are pages `inode` just loaded.
+    pub fn loaded(inode: &Ext2Inode, fresh: Vec<(u64, Weak<PageBuf>)>) {
+        if fresh.is_empty() {
+            return;
+        }
+        LOADED.fetch_add(fresh.len(), Ordering::Relaxed);
+        let Some(me) = inode.fs.inodes.lock().get(&inode.ino).cloned() else {
+            return;
+        };
+        {
+            let mut clock = CLOCK.lock();
+            for (i, page) in fresh {
+                clock.push_back((me.clone(), i, page));
+            }
+            // Entries of pages gone (truncated, inodes let go) pile up while
+            // nothing is evicted: sweep them now and then.
+            let live = LOADED.load(Ordering::Relaxed);
+            if clock.len() > 2 * live + 4096 {
+                clock.retain(|(w, i, p)| {
+                    w.upgrade().is_some_and(|i2| {
+                        i2.pages
+                            .lock()
+                            .get(i)
+                            .is_some_and(|q| core::ptr::eq(Arc::as_ptr(q), p.as_ptr()))
+                    })
+                });
+            }
+        }
+    }
+
+    /// `n` pages left an inode (truncated away, or the inode let go).
+    pub fn dropped(n: usize) {
+        if n > 0 {
+            LOADED.fetch_sub(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Evicts pages while there are too many or memory is short; stops after a
+    /// whole turn of the clock found nothing it may drop. The pages `spare`
+    /// names (of one inode) are passed over.
+    pub fn shrink(spare: Option<(&Ext2Inode, core::ops::Range<u64>)>) {
+        let mut budget = CLOCK.lock().len();
+        while budget > 0 && (LOADED.load(Ordering::Relaxed) > cap() || low()) {
+            budget -= 1;
+            let Some((w, idx, p)) = CLOCK.lock().pop_front() else {
+                return;
+            };
+            let Some(inode) = w.upgrade() else { continue };
+            if spare
+                .as_ref()
+                .is_some_and(|(i, r)| core::ptr::eq(*i, Arc::as_ptr(&inode)) && r.contains(&idx))
+            {
+                CLOCK.lock().push_back((w, idx, p));
+                continue;
+            }
+            match try_evict(&inode, idx, &p) {
+                Visit::Gone => {}
+                Visit::Evicted => {
+                    LOADED.fetch_sub(1, Ordering::Relaxed);
+                    EVICTED.fetch_add(1, Ordering::Relaxed);
+                }
+                Visit::Kept => CLOCK.lock().push_back((w, idx, p)),
+            }
+        }
+    }
+
+    enum Visit {
+        /// The page was not loaded any more (a stale entry).
+        Gone,
+        Evicted,
+        /// In use, recently used or dirty: the clock comes back to it.
+        Kept,
+    }
+
+    fn try_evict(inode: &Ext2Inode, idx: u64, entry: &Weak<PageBuf>) -> Visit {
+        let mut pages = inode.pages.lock();
+        let Some(page) = pages
+            .get(&idx)
+            .filter(|q| core::ptr::eq(Arc::as_ptr(q), entry.as_ptr()))
+        else {
+            return Visit::Gone;
+        };
+        // Mapped (a MAP_SHARED area holds it) or being copied (write-back).
+        if Arc::strong_count(page) > 1 {
+            return Visit::Kept;
+        }
+        if inode.referenced.lock().remove(&idx) {
+            return Visit::Kept;
+        }
+        // Checked under the pages lock: a mapping's stores reach a page only
+        // through a mapping that holds it, and one made since the last
+        // write-back has set `dirty` before it could fault the page in.
+        if inode.maps.lock().dirty {
+            let h = page.with(|b| page_hash(b));
+            if inode.on_disk.lock().get(&idx) != Some(&h) {
+                return Visit::Kept;
+            }
+        }
+        pages.remove(&idx);
+        inode.on_disk.lock().remove(&idx);
+        Visit::Evicted
     }
 }

@@ -281,11 +281,26 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                 regs.fault_addr = addr;
                 let mm = thread.process.mm();
                 let mut waited = 0;
+                let mut loads = 0;
                 let result = if pk {
                     Ok(())
                 } else {
                     loop {
                         match mm.fault(addr, access) {
+                            Err(FaultError::NotLoaded(load)) => {
+                                // A file page not in memory yet: the thread waits
+                                // for it (and its read-around) as a parked future,
+                                // then faults again. A disk error is SIGBUS, as
+                                // Linux's VM_FAULT_SIGBUS for a failed read.
+                                loads += 1;
+                                let r = load.load().await;
+                                if loads > 16 || r.is_err_and(|e| e != kestrel_abi::Errno::EAGAIN) {
+                                    break Err(FaultError::NoPage);
+                                }
+                                if thread.should_exit() {
+                                    break Ok(());
+                                }
+                            }
                             Err(FaultError::OutOfMemory) => {
                                 // The OOM killer picks who dies; if not this process,
                                 // wait for the victim's memory and try again.
@@ -313,9 +328,9 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                 drop(mm);
                 if let Err(e) = result {
                     let info = match e {
-                        FaultError::PastEndOfFile | FaultError::NoPage => {
-                            Siginfo::fault(SIGBUS, BUS_ADRERR, addr)
-                        }
+                        FaultError::PastEndOfFile
+                        | FaultError::NoPage
+                        | FaultError::NotLoaded(_) => Siginfo::fault(SIGBUS, BUS_ADRERR, addr),
                         FaultError::Unmapped | FaultError::OutOfMemory => {
                             Siginfo::fault(SIGSEGV, SEGV_MAPERR, addr)
                         }

@@ -309,8 +309,14 @@ pub(super) async fn read_to_user(
     let mut total = 0;
     while total < count {
         let want = (count - total).min(CHUNK);
-        // Never take more from the file than can be delivered.
-        let room = out.writable(want);
+        // Never take more from the file than can be delivered. A buffer in a
+        // file mapping whose pages are not loaded yet waits for them.
+        let mut room = out.writable(want);
+        let mut loads = 0;
+        while room < want && loads < 64 && ctx.load_pending().await {
+            room = out.writable(want);
+            loads += 1;
+        }
         if room == 0 || (room < want && is_stream(file)) {
             return if total > 0 {
                 Ok(total)
@@ -374,7 +380,14 @@ pub(super) async fn write_from_user(
     let mut total = 0;
     while total < count {
         let want = (count - total).min(CHUNK);
-        let got = input.read(&mut kbuf[..want]);
+        let mut got = input.read(&mut kbuf[..want]);
+        // Data in a file mapping whose pages are not loaded yet: they are
+        // awaited and the copy goes on.
+        let mut loads = 0;
+        while got < want && loads < 64 && ctx.load_pending().await {
+            got += input.read(&mut kbuf[got..want]);
+            loads += 1;
+        }
         if got == 0 || (got < want && is_stream(file)) {
             return if total > 0 {
                 Ok(total)

@@ -130,7 +130,9 @@ pub async fn sys_mmap(
                     Backing::Anonymous
                 }
             } else if shared {
-                if crate::fs::ext2::is_ext2(&inode) {
+                // Pages fault in on use (awaiting the disk for a disk file),
+                // except those MAP_POPULATE or MAP_LOCKED want present now.
+                if flags & (MAP_POPULATE | MAP_LOCKED) != 0 {
                     inode.load_pages(off, len).await?;
                 }
                 name = file.dentry().cloned();
@@ -152,10 +154,11 @@ pub async fn sys_mmap(
                 }
             } else {
                 name = file.dentry().cloned();
-                // Page faults read the file synchronously: a disk file brings the
-                // mapped pages in now (a private mapping may show the file as it was
-                // at mmap time, which POSIX allows).
-                inode.load_pages(off, len).await?;
+                // Pages fault in on use, each a copy of the file's page as it is
+                // then (a disk file's page awaits the disk first).
+                if flags & (MAP_POPULATE | MAP_LOCKED) != 0 {
+                    inode.load_pages(off, len).await?;
+                }
                 Backing::File { inode, offset: off }
             }
         }
