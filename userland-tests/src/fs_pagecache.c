@@ -288,6 +288,119 @@ TEST(a_mapping_past_the_end_of_a_file_that_grows_sees_the_new_pages)
     close(fd);
 }
 
+TEST(sequential_reads_of_any_size_return_the_file_content)
+{
+    const long len = 3L << 20;
+    char path[300];
+    snprintf(path, sizeof path, "%s/r", kt_tmpdir());
+    int fd = make_file(path, len, 11);
+    CHECK(fd >= 0, "make_file: %s", strerror(errno));
+    static unsigned char buf[70000];
+    long at = 0, bad = -1;
+    int sizes[] = {4096, 1, 4095, 65536, 70000, 512, 4097};
+    for (int i = 0; at < len && bad < 0; i++) {
+        int want = sizes[i % 7];
+        ssize_t n = read(fd, buf, want);
+        CHECK(n > 0, "read at %ld: %zd (%s)", at, n, strerror(errno));
+        for (ssize_t k = 0; k < n && bad < 0; k++)
+            if (buf[k] != pat(at + k, 11))
+                bad = at + k;
+        at += n;
+    }
+    CHECK(bad < 0, "byte %ld differs", bad);
+    EXPECT_EQ(at, len);
+    EXPECT_EQ(read(fd, buf, 10), 0);
+    close(fd);
+}
+
+TEST(reads_after_a_jump_and_after_a_write_return_the_file_content)
+{
+    const long len = 2L << 20;
+    char path[300];
+    snprintf(path, sizeof path, "%s/j", kt_tmpdir());
+    int fd = make_file(path, len, 12);
+    CHECK(fd >= 0, "make_file: %s", strerror(errno));
+    unsigned char buf[8192];
+    /* sequential for a while, so the file reads ahead */
+    for (int i = 0; i < 40; i++)
+        EXPECT_EQ(read(fd, buf, 4096), 4096);
+    /* a write inside what was read ahead is what later reads return */
+    EXPECT_EQ(pwrite(fd, "written", 7, 200 * 1024 + 3), 7);
+    EXPECT_EQ(pread(fd, buf, 10, 200 * 1024), 10);
+    CHECK(memcmp(buf + 3, "written", 7) == 0, "pread after pwrite");
+    OK(lseek(fd, 150 * 1024, SEEK_SET) < 0 ? -1 : 0);
+    long at = 150 * 1024, bad = -1;
+    while (at < 300 * 1024 && bad < 0) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        CHECK(n > 0, "read: %s", strerror(errno));
+        for (ssize_t k = 0; k < n && bad < 0; k++) {
+            long o = at + k;
+            unsigned char want = (o >= 200 * 1024 + 3 && o < 200 * 1024 + 10)
+                                     ? (unsigned char)"written"[o - 200 * 1024 - 3]
+                                     : pat(o, 12);
+            if (buf[k] != want)
+                bad = o;
+        }
+        at += n;
+    }
+    CHECK(bad < 0, "byte %ld differs", bad);
+    /* and a jump back */
+    EXPECT_EQ(pread(fd, buf, 100, 5), 100);
+    EXPECT_EQ(buf[0], pat(5, 12));
+    close(fd);
+}
+
+TEST(fadvise_and_readahead_take_the_usual_arguments)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/adv", kt_tmpdir());
+    int fd = make_file(path, 256 * 1024, 13);
+    CHECK(fd >= 0, "make_file: %s", strerror(errno));
+    EXPECT_EQ(posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL), 0);
+    EXPECT_EQ(posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM), 0);
+    EXPECT_EQ(posix_fadvise(fd, 0, 0, POSIX_FADV_NORMAL), 0);
+    EXPECT_EQ(posix_fadvise(fd, 4096, 65536, POSIX_FADV_WILLNEED), 0);
+    EXPECT_EQ(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+    EXPECT_EQ(posix_fadvise(fd, 0, 0, 99), EINVAL);
+    EXPECT_EQ(posix_fadvise(fd, 0, -1, POSIX_FADV_NORMAL), EINVAL);
+    EXPECT_EQ(posix_fadvise(-1, 0, 0, POSIX_FADV_NORMAL), EBADF);
+    OK(readahead(fd, 0, 128 * 1024));
+    EXPECT_ERRNO(readahead(-1, 0, 4096), EBADF);
+    unsigned char c;
+    EXPECT_EQ(pread(fd, &c, 1, 100000), 1);
+    EXPECT_EQ(c, pat(100000, 13));
+    close(fd);
+}
+
+TEST(fadvise_dontneed_drops_clean_pages_nothing_maps)
+{
+    const long len = 64 * PG;
+    char path[300];
+    snprintf(path, sizeof path, "%s/dn", kt_tmpdir());
+    int fd = make_file(path, len, 14);
+    CHECK(fd >= 0, "make_file: %s", strerror(errno));
+    volatile unsigned char *p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+    CHECK(p != MAP_FAILED, "mmap: %s", strerror(errno));
+    for (long i = 0; i < len; i += PG)
+        (void)p[i];
+    CHECK(resident((void *)p, len) == len / PG, "not all resident after touching");
+    munmap((void *)p, len);
+    EXPECT_EQ(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+    p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+    CHECK(p != MAP_FAILED, "mmap: %s", strerror(errno));
+    long left = resident((void *)p, len);
+    if (left == len / PG) {
+        munmap((void *)p, len);
+        close(fd);
+        SKIP("the file system keeps every page in memory");
+    }
+    CHECK(left == 0, "%ld pages left after DONTNEED", left);
+    /* and they read back */
+    EXPECT_EQ(p[10 * PG + 1], pat(10 * PG + 1, 14));
+    munmap((void *)p, len);
+    close(fd);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -301,5 +414,9 @@ int main(void)
     RUN(read_into_an_unread_private_file_mapping_fills_it);
     RUN(a_path_inside_an_unread_file_mapping_is_read_by_open);
     RUN(a_mapping_past_the_end_of_a_file_that_grows_sees_the_new_pages);
+    RUN(sequential_reads_of_any_size_return_the_file_content);
+    RUN(reads_after_a_jump_and_after_a_write_return_the_file_content);
+    RUN(fadvise_and_readahead_take_the_usual_arguments);
+    RUN(fadvise_dontneed_drops_clean_pages_nothing_maps);
     return KT_END();
 }

@@ -1224,22 +1224,263 @@ impl Ext2Inode {
     }
 }
 
-/// An open regular ext2 file: content through the async reads and writes.
-pub struct Ext2File(Arc<Ext2Inode>);
+/// An open regular ext2 file: content through the async reads and writes,
+/// with read-ahead for sequential reads.
+pub struct Ext2File(Arc<Ext2Inode>, spin::Mutex<ReadAhead>);
+
+/// The first read-ahead window, and the largest (Linux's default ra_pages is
+/// 128 KiB; disks often set more). POSIX_FADV_SEQUENTIAL doubles the largest.
+const RA_INITIAL: u64 = 64 * 1024;
+const RA_MAX: u64 = 512 * 1024;
+
+/// How an open file reads ahead (posix_fadvise).
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum RaMode {
+    #[default]
+    Normal,
+    Sequential,
+    Random,
+}
+
+/// An open file's read-ahead state (Linux's file_ra_state, reduced): a read
+/// that starts where the last ended is sequential. The first one outside what
+/// was read ahead reads a window from it at once (one large request instead of
+/// one per read); a read that crosses `mark`, the start of the newest window,
+/// starts the next window, twice as large up to the maximum, in a task of its
+/// own while the reader consumes this one. The windows go to the block cache,
+/// which the reads then find there.
+#[derive(Default)]
+struct ReadAhead {
+    mode: RaMode,
+    /// Where the last read ended.
+    prev_end: u64,
+    /// The last window's size (0: not reading ahead).
+    window: u64,
+    /// The end of what has been read or asked ahead.
+    ahead_end: u64,
+    /// A sequential read ending past this starts the next window.
+    mark: u64,
+    /// The window being read ahead now: a read within it waits for it rather
+    /// than asking the disk for the same blocks again (Linux waits on the
+    /// locked pages).
+    inflight: Option<(u64, u64, Arc<Inflight>)>,
+}
+
+/// A read-ahead in progress, and who waits for it.
+#[derive(Default)]
+struct Inflight {
+    done: AtomicBool,
+    wq: kestrel_sync::WaitQueue,
+}
+
+impl Inflight {
+    fn finish(&self) {
+        self.done.store(true, Ordering::Release);
+        self.wq.wake_all();
+    }
+}
+
+/// What a read should do besides its own bytes.
+#[derive(Debug, PartialEq, Eq)]
+struct RaPlan {
+    /// Read `[pos, sync_end)` now, in one request, instead of only the bytes asked.
+    sync_end: Option<u64>,
+    /// Read `[start, end)` ahead in the background.
+    ahead: Option<(u64, u64)>,
+}
+
+impl ReadAhead {
+    /// The plan for a read of `[pos, end)` of a file of `size` bytes.
+    fn plan(&mut self, pos: u64, end: u64, size: u64) -> RaPlan {
+        let mut plan = RaPlan {
+            sync_end: None,
+            ahead: None,
+        };
+        let sequential = pos == self.prev_end;
+        self.prev_end = end;
+        if self.mode == RaMode::Random || !sequential {
+            self.window = 0;
+            self.ahead_end = 0;
+            self.mark = 0;
+            return plan;
+        }
+        let max = if self.mode == RaMode::Sequential {
+            2 * RA_MAX
+        } else {
+            RA_MAX
+        };
+        if end > self.ahead_end {
+            // Past what was read ahead (or the first sequential read).
+            self.window = if self.window == 0 {
+                (4 * (end - pos)).clamp(RA_INITIAL, max)
+            } else {
+                (self.window * 2).min(max)
+            };
+            let sync_end = (pos + self.window).max(end).min(size);
+            if sync_end > end {
+                plan.sync_end = Some(sync_end);
+            }
+            self.ahead_end = sync_end;
+            self.mark = end;
+        } else if end > self.mark && self.ahead_end < size {
+            self.window = (self.window * 2).min(max);
+            let start = self.ahead_end;
+            let stop = (start + self.window).min(size);
+            plan.ahead = Some((start, stop));
+            self.mark = start;
+            self.ahead_end = stop;
+        }
+        plan
+    }
+}
 
 impl Ext2File {
     /// The file behaviour for `inode`, if it is an ext2 regular file.
     pub fn for_inode(inode: &InodeRef) -> Option<Arc<dyn FileOps>> {
         let any: Arc<dyn Any + Send + Sync> = inode.clone();
         let e = any.downcast::<Ext2Inode>().ok()?;
-        e.metadata()
-            .is_regular()
-            .then(|| Arc::new(Ext2File(e)) as Arc<dyn FileOps>)
+        e.metadata().is_regular().then(|| {
+            Arc::new(Ext2File(e, spin::Mutex::new(ReadAhead::default()))) as Arc<dyn FileOps>
+        })
     }
 
     fn inode(&self) -> &Ext2Inode {
         &self.0
     }
+
+    /// read(2) with read-ahead.
+    async fn read(&self, pos: u64, buf: &mut [u8]) -> KResult<usize> {
+        let inode = self.inode();
+        let size = inode.meta.lock().size;
+        let end = pos.saturating_add(buf.len() as u64).min(size);
+        if end <= pos {
+            return inode.read(pos, buf).await;
+        }
+        let (plan, wait) = {
+            let mut ra = self.1.lock();
+            let plan = ra.plan(pos, end, size);
+            if let Some((start, stop)) = plan.ahead {
+                ra.inflight = Some((start, stop, inode.read_ahead(start, stop - start)));
+            }
+            if ra
+                .inflight
+                .as_ref()
+                .is_some_and(|(_, _, f)| f.done.load(Ordering::Acquire))
+            {
+                ra.inflight = None;
+            }
+            let wait = ra
+                .inflight
+                .as_ref()
+                .filter(|(s, e, _)| *s < end && pos < *e)
+                .map(|(_, _, f)| f.clone());
+            (plan, wait)
+        };
+        if let Some(f) = wait {
+            f.wq.wait_until(|| f.done.load(Ordering::Acquire).then_some(()))
+                .await;
+        }
+        match plan.sync_end {
+            Some(sync_end) => {
+                // The bytes asked for and the window after them, in one read.
+                let mut big: Vec<u8> = crate::syscall::zeroed_vec((sync_end - pos) as usize)?;
+                let n = inode.read(pos, &mut big).await?;
+                let k = n.min(buf.len());
+                buf[..k].copy_from_slice(&big[..k]);
+                Ok(k)
+            }
+            None => inode.read(pos, buf).await,
+        }
+    }
+}
+
+impl Ext2Inode {
+    /// Reads `[pos, pos + len)` into the block cache in a task of its own;
+    /// the returned flag says when it is done. The file system is held only
+    /// while the blocks are looked up: the reads go to the cache after, so the
+    /// file's reader goes on meanwhile (each run of blocks in a row is one
+    /// request, up to the file system's largest).
+    fn read_ahead(&self, pos: u64, len: u64) -> Arc<Inflight> {
+        let flag = Arc::new(Inflight::default());
+        let done = flag.clone();
+        let (fs, cache, ino) = (self.fs.fs.clone(), self.fs.cache.clone(), self.ino);
+        crate::task::spawn("ext2-readahead", async move {
+            // A few MiB of runs at a time (WILLNEED may ask for many).
+            const STEP: u64 = 4 << 20;
+            let mut scratch: Vec<u8> = Vec::new();
+            let mut at = pos;
+            'all: while at < pos + len {
+                let n = (pos + len - at).min(STEP);
+                let Ok(runs) = fs.file_runs(ino, at, n).await else {
+                    break;
+                };
+                for (_, sector, bytes) in runs {
+                    if scratch.len() < bytes {
+                        scratch = match crate::syscall::zeroed_vec(bytes) {
+                            Ok(v) => v,
+                            Err(_) => break 'all,
+                        };
+                    }
+                    if cache.read(sector, &mut scratch[..bytes]).await.is_err() {
+                        break 'all;
+                    }
+                }
+                at += n;
+            }
+            done.finish();
+        })
+        .detach();
+        flag
+    }
+
+    /// Drops the loaded pages of `[offset, offset + len)` that nothing maps and
+    /// that hold nothing unwritten (POSIX_FADV_DONTNEED).
+    fn drop_clean_pages(&self, offset: u64, len: u64) {
+        let end = offset.saturating_add(len).div_ceil(PAGE);
+        let idxs: Vec<u64> = self
+            .pages
+            .lock()
+            .range(offset / PAGE..end)
+            .map(|(&i, _)| i)
+            .collect();
+        for idx in idxs {
+            pagecache::drop_if_clean(self, idx);
+        }
+    }
+}
+
+/// posix_fadvise(2) and readahead(2) (`advice` None) on an open ext2 file:
+/// false if `ops` is not one (nothing to do).
+pub fn advise(ops: &Arc<dyn FileOps>, offset: u64, len: u64, advice: Option<u32>) -> bool {
+    const NORMAL: u32 = 0;
+    const RANDOM: u32 = 1;
+    const SEQUENTIAL: u32 = 2;
+    const WILLNEED: u32 = 3;
+    const DONTNEED: u32 = 4;
+    let Some(f) = ops.as_any().downcast_ref::<Ext2File>() else {
+        return false;
+    };
+    let inode = f.inode();
+    let size = inode.meta.lock().size;
+    // len 0: to the end of the file.
+    let stop = if len == 0 {
+        size
+    } else {
+        offset.saturating_add(len).min(size)
+    };
+    match advice {
+        Some(NORMAL) => f.1.lock().mode = RaMode::Normal,
+        Some(RANDOM) => f.1.lock().mode = RaMode::Random,
+        Some(SEQUENTIAL) => f.1.lock().mode = RaMode::Sequential,
+        Some(DONTNEED) => inode.drop_clean_pages(offset, stop.saturating_sub(offset)),
+        // Started, not awaited (as Linux submits the reads and returns); at
+        // most 32 MiB, half the most the block cache holds.
+        Some(WILLNEED) | None if stop > offset => {
+            inode.read_ahead(offset, (stop - offset).min(32 << 20));
+        }
+        _ => {}
+    }
+    true
 }
 
 /// The page cache: (pages loaded now, pages evicted since boot).
@@ -1267,7 +1508,7 @@ impl FileOps for Ext2File {
         true
     }
     fn read_async<'a>(&'a self, pos: u64, buf: &'a mut [u8]) -> Option<IoFuture<'a>> {
-        Some(Box::pin(self.inode().read(pos, buf)))
+        Some(Box::pin(Ext2File::read(self, pos, buf)))
     }
     fn write_async<'a>(&'a self, pos: u64, data: &'a [u8]) -> Option<IoFuture<'a>> {
         Some(Box::pin(self.inode().write(pos, data)))
@@ -1391,6 +1632,26 @@ mod pagecache {
                 Visit::Kept => CLOCK.lock().push_back((w, idx, p)),
             }
         }
+    }
+
+    /// Drops page `idx` of `inode` if nothing maps it and it holds nothing
+    /// unwritten (POSIX_FADV_DONTNEED), whether used lately or not.
+    pub fn drop_if_clean(inode: &Ext2Inode, idx: u64) {
+        inode.referenced.lock().remove(&idx);
+        let mut pages = inode.pages.lock();
+        let Some(page) = pages.get(&idx) else { return };
+        if Arc::strong_count(page) > 1 {
+            return;
+        }
+        if inode.maps.lock().dirty {
+            let h = page.with(|b| page_hash(b));
+            if inode.on_disk.lock().get(&idx) != Some(&h) {
+                return;
+            }
+        }
+        pages.remove(&idx);
+        inode.on_disk.lock().remove(&idx);
+        LOADED.fetch_sub(1, Ordering::Relaxed);
     }
 
     enum Visit {

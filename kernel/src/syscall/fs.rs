@@ -2044,7 +2044,7 @@ pub async fn sys_fstatfs(ctx: &mut Ctx<'_>, fd: Fd, buf: UserPtr<Statfs>) -> KRe
 pub async fn sys_fadvise64(
     ctx: &mut Ctx<'_>,
     fd: Fd,
-    _offset: i64,
+    offset: i64,
     len: i64,
     advice: i32,
 ) -> KResult<u64> {
@@ -2056,5 +2056,13 @@ pub async fn sys_fadvise64(
     if f.metadata().is_ok_and(|m| m.file_type() == S_IFIFO) || f.inode().is_none() {
         return Err(Errno::ESPIPE);
     }
+    // ext2 files act on it (read-ahead mode, prefetch, dropping clean pages);
+    // other files keep everything in memory anyway.
+    crate::fs::ext2::advise(
+        f.ops(),
+        offset.max(0) as u64,
+        len as u64,
+        Some(advice as u32),
+    );
     Ok(0)
 }
