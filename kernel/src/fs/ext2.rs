@@ -13,15 +13,19 @@
 //!   flusher (or fsync, sync, unmount) writes it back;
 //! * the directory and content operations are the VFS's `_async` ones: a thread
 //!   waiting for the disk is a parked future;
-//! * exec and mappings read content synchronously (page faults): their pages are
-//!   brought in first by [`Inode::load_pages`] and kept with the in-core inode,
-//!   updated by later writes. A MAP_SHARED mapping maps those pages themselves, so
-//!   its stores are the file's content at once: `read` takes loaded pages over the
-//!   disk while a writable mapping may have changed them, and the pages reach the
-//!   disk by [`Ext2Inode::write_back_pages`] (msync, fsync, sync, unmount, and the
-//!   flusher: soon after the last writable mapping goes, else every 30 s, Linux's
-//!   dirty expiry). Which pages changed is found by comparing each page with a
-//!   hash of what the disk holds, so only those are written.
+//! * exec and mappings read content synchronously (page faults) from the page
+//!   cache: pages brought in by [`Inode::load_pages`] (a fault awaits the page
+//!   and a read-around window; exec, the headers) and kept with the in-core
+//!   inode, updated by later writes, and evicted in CLOCK order past a bound
+//!   when clean and unmapped ([`pagecache`]). `read` reads through the block
+//!   cache with per-open-file read-ahead ([`ReadAhead`]). A MAP_SHARED mapping
+//!   maps the cached pages themselves, so its stores are the file's content at
+//!   once: `read` takes loaded pages over the disk while a writable mapping may
+//!   have changed them, and the pages reach the disk by
+//!   [`Ext2Inode::write_back_pages`] (msync, fsync, sync, unmount, and the
+//!   flusher: soon after the last writable mapping goes, else every 30 s,
+//!   Linux's dirty expiry). Which pages changed is found by comparing each page
+//!   with a hash of what the disk holds, so only those are written.
 //!
 //! Permission checks and read-only mounts are the syscall layer's, as for every
 //! file system; EXDEV for a link or rename to another file system is checked here.
