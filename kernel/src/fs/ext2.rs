@@ -1156,7 +1156,9 @@ impl Ext2Inode {
             while n < RUN && idx + n < end && !self.pages.lock().contains_key(&(idx + n)) {
                 n += 1;
             }
-            if !kestrel_vfs::may_hold((n * PAGE) as usize) {
+            if !kestrel_vfs::may_hold((n * PAGE) as usize)
+                && (pagecache::reclaim() == 0 || !kestrel_vfs::may_hold((n * PAGE) as usize))
+            {
                 return Err(Errno::ENOMEM);
             }
             // A write, truncate or fallocate running meanwhile may change the
@@ -1487,6 +1489,12 @@ pub fn advise(ops: &Arc<dyn FileOps>, offset: u64, len: u64, advice: Option<u32>
     true
 }
 
+/// Memory ran out: drops every clean page of ext2 files nothing maps; how
+/// many went (the OOM killer tries this first).
+pub fn reclaim_page_cache() -> usize {
+    pagecache::reclaim()
+}
+
 /// The page cache: (pages loaded now, pages evicted since boot).
 pub fn page_cache_stats() -> (usize, u64) {
     pagecache::stats()
@@ -1656,6 +1664,32 @@ mod pagecache {
         pages.remove(&idx);
         inode.on_disk.lock().remove(&idx);
         LOADED.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Drops every page it may (clean, unmapped), used lately or not, however
+    /// many there are: memory ran out (the OOM path, a load that found no
+    /// room). Returns how many went.
+    pub fn reclaim() -> usize {
+        let mut budget = CLOCK.lock().len();
+        let mut freed = 0;
+        while budget > 0 {
+            budget -= 1;
+            let Some((w, idx, p)) = CLOCK.lock().pop_front() else {
+                break;
+            };
+            let Some(inode) = w.upgrade() else { continue };
+            inode.referenced.lock().remove(&idx);
+            match try_evict(&inode, idx, &p) {
+                Visit::Gone => {}
+                Visit::Evicted => {
+                    LOADED.fetch_sub(1, Ordering::Relaxed);
+                    EVICTED.fetch_add(1, Ordering::Relaxed);
+                    freed += 1;
+                }
+                Visit::Kept => CLOCK.lock().push_back((w, idx, p)),
+            }
+        }
+        freed
     }
 
     enum Visit {

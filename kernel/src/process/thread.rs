@@ -292,10 +292,23 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                                 // for it (and its read-around) as a parked future,
                                 // then faults again. A disk error is SIGBUS, as
                                 // Linux's VM_FAULT_SIGBUS for a failed read.
+                                // No memory for the pages is out of memory as
+                                // for any other page (the OOM path drops clean
+                                // file pages first).
                                 loads += 1;
-                                let r = load.load().await;
-                                if loads > 16 || r.is_err_and(|e| e != kestrel_abi::Errno::EAGAIN) {
-                                    break Err(FaultError::NoPage);
+                                match load.load().await {
+                                    Err(kestrel_abi::Errno::ENOMEM) => {
+                                        loads -= 1;
+                                        match super::oom::out_of_memory(&thread, waited) {
+                                            super::oom::Outcome::Retry => {
+                                                task::sleep(10_000_000).await;
+                                                waited += 1;
+                                            }
+                                            super::oom::Outcome::KilledSelf => break Ok(()),
+                                        }
+                                    }
+                                    Ok(()) | Err(kestrel_abi::Errno::EAGAIN) if loads <= 16 => {}
+                                    _ => break Err(FaultError::NoPage),
                                 }
                                 if thread.should_exit() {
                                     break Ok(());
