@@ -401,6 +401,34 @@ TEST(fadvise_dontneed_drops_clean_pages_nothing_maps)
     close(fd);
 }
 
+TEST(madvise_willneed_brings_a_file_mapping_in)
+{
+    const long len = 64 * PG;
+    char path[300];
+    snprintf(path, sizeof path, "%s/wn", kt_tmpdir());
+    int fd = make_file(path, len, 15);
+    CHECK(fd >= 0, "make_file: %s", strerror(errno));
+    unsigned char *p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+    CHECK(p != MAP_FAILED, "mmap: %s", strerror(errno));
+    long before = resident(p, len);
+    if (before == len / PG) {
+        munmap(p, len);
+        close(fd);
+        SKIP("the file system keeps every page in memory");
+    }
+    OK(madvise(p, len, MADV_WILLNEED));
+    /* started, not waited for: give it up to a second */
+    long now = before;
+    for (int i = 0; i < 100 && now < len / PG; i++) {
+        usleep(10000);
+        now = resident(p, len);
+    }
+    EXPECT_EQ(now, len / PG);
+    EXPECT_EQ(p[63 * PG + 9], pat(63 * PG + 9, 15));
+    munmap(p, len);
+    close(fd);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -418,5 +446,6 @@ int main(void)
     RUN(reads_after_a_jump_and_after_a_write_return_the_file_content);
     RUN(fadvise_and_readahead_take_the_usual_arguments);
     RUN(fadvise_dontneed_drops_clean_pages_nothing_maps);
+    RUN(madvise_willneed_brings_a_file_mapping_in);
     return KT_END();
 }

@@ -1524,6 +1524,28 @@ impl AddressSpace {
 
     /// The files that MAP_SHARED mappings in `addr..addr + len` map (each once;
     /// the caller checked the range is mapped): what msync(MS_SYNC) writes back.
+    /// The file ranges the file mappings in `[addr, addr + len)` show:
+    /// (file, offset, length) for each area's part in the range
+    /// (madvise(MADV_WILLNEED) loads them).
+    pub fn file_ranges(&self, addr: u64, len: u64) -> Vec<(InodeRef, u64, u64)> {
+        let end = addr.saturating_add(len);
+        let vm = self.vm.lock();
+        let mut out = Vec::new();
+        for v in vm.vmas.values() {
+            if v.end <= addr || v.start >= end {
+                continue;
+            }
+            if let Backing::File { inode, offset } | Backing::SharedFile { inode, offset, .. } =
+                &v.backing
+            {
+                let from = v.start.max(addr);
+                let to = v.end.min(end);
+                out.push((inode.clone(), offset + (from - v.start), to - from));
+            }
+        }
+        out
+    }
+
     pub fn shared_files(&self, addr: u64, len: u64) -> Vec<InodeRef> {
         let end = addr.saturating_add(len);
         let vm = self.vm.lock();
