@@ -9,6 +9,7 @@
 
 #include <setjmp.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #define PG 4096L
 
@@ -429,6 +430,34 @@ TEST(madvise_willneed_brings_a_file_mapping_in)
     close(fd);
 }
 
+TEST(a_stream_socket_read_into_an_unread_file_mapping_loses_nothing)
+{
+    const long len = 64 * 1024;
+    char a[300];
+    snprintf(a, sizeof a, "%s/a", kt_tmpdir());
+    int fa = make_file(a, len, 16);
+    CHECK(fa >= 0, "make_file: %s", strerror(errno));
+    int sv[2];
+    OK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+    static unsigned char msg[64 * 1024];
+    for (long i = 0; i < len; i++)
+        msg[i] = (unsigned char)(i * 13 + 1);
+    EXPECT_EQ(write(sv[0], msg, len), len);
+    unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fa, 0);
+    CHECK(p != MAP_FAILED, "mmap: %s", strerror(errno));
+    long got = 0;
+    while (got < len) {
+        ssize_t n = read(sv[1], p + got, len - got);
+        CHECK(n > 0, "read after %ld: %zd (%s)", got, n, strerror(errno));
+        got += n;
+    }
+    CHECK(memcmp(p, msg, len) == 0, "received bytes differ");
+    munmap(p, len);
+    close(sv[0]);
+    close(sv[1]);
+    close(fa);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -447,5 +476,6 @@ int main(void)
     RUN(fadvise_and_readahead_take_the_usual_arguments);
     RUN(fadvise_dontneed_drops_clean_pages_nothing_maps);
     RUN(madvise_willneed_brings_a_file_mapping_in);
+    RUN(a_stream_socket_read_into_an_unread_file_mapping_loses_nothing);
     return KT_END();
 }
