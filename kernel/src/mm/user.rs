@@ -6,10 +6,10 @@
 //! fault-recovering copy of `arch::usercopy`. A fault in the middle of a copy is
 //! resolved like a fault from user mode (demand zero, copy-on-write, stack growth)
 //! synchronously and the copy resumes; a byte no area lets the program reach ends
-//! the copy there, and the caller sees how far it got. A page of a disk file not
-//! in memory yet cannot be waited for here: the copy stops, the thread notes the
-//! load, and the system-call layer awaits it and runs an EFAULT call again. Copies run with this address space active, which the thread's task
-//! guarantees on every poll.
+//! the copy there, and the caller sees how far it got. A page of a disk file not in
+//! memory yet cannot be waited for here: the copy stops, the thread notes the load,
+//! and the system-call layer awaits it and runs an EFAULT call again. Copies run
+//! with this address space active, which the thread's task guarantees on every poll.
 //!
 //! System-call code never calls these methods directly: it holds [`UserPtr`]s and
 //! makes [`UserReader`]s and [`UserWriter`]s through the helpers below.

@@ -282,6 +282,7 @@ pub async fn dispatch(thread: &Arc<Thread>, regs: &mut UserContext, nr: u64, arg
     thread.pending_load.lock().take();
     let mut tries = 0;
     let r = loop {
+        ctx.resolve = 0;
         let r = table::call(&mut ctx, nr, args).await;
         // A copy from or to user memory met a file page not in memory (a
         // program's string in a mapped binary, a buffer in a file mapping): the
