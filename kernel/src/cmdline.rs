@@ -15,6 +15,7 @@
 //! | `maxcpus=N` | start at most N CPUs, the bootstrap CPU included (Linux's option; `nosmp` is `maxcpus=1`) | every CPU |
 //! | `kestrel.trace=GROUPS` | record a trace of the kernel's tasks (`on`, or any of `tasks,syscalls,futex,irq,faults,idle`) and print it when init exits (`cargo xtask trace`) | off |
 //! | `kestrel.profile=HZ` | sample every CPU's stacks HZ times a second and print them when init exits (`cargo xtask profile`) | off |
+//! | `kestrel.page_cache_pages=N` | the most ext2 file pages kept loaded (the page cache), to exercise eviction | a quarter of memory |
 //! | `kestrel.stall_cpu=N` | application processor N never reports in, to see (and test) that a CPU that does not start is left out | off |
 //!
 //! An unknown or malformed option logs a warning and the boot goes on.
@@ -43,6 +44,8 @@ pub struct Options {
     pub max_cpus: usize,
     /// `kestrel.stall_cpu=`: the CPU index whose start-up is made to hang.
     pub stall_cpu: Option<usize>,
+    /// `kestrel.page_cache_pages=`: the page cache's bound in pages.
+    pub page_cache_pages: Option<usize>,
     /// `kestrel.trace=`: the trace event groups to record (0: none).
     pub trace: u32,
     /// `kestrel.profile=`: samples per second (0: off).
@@ -77,6 +80,7 @@ impl Default for Options {
             syscall_stats: None,
             max_cpus: usize::MAX,
             stall_cpu: None,
+            page_cache_pages: None,
             trace: 0,
             profile: 0,
             root: None,
@@ -226,6 +230,10 @@ pub fn parse(line: &'static str, mut warn: impl FnMut(&str, &'static str)) -> Op
                     w,
                     "expected the index of an application processor (1 or more)",
                 ),
+            },
+            ("kestrel.page_cache_pages", Some(v)) => match v.parse::<usize>() {
+                Ok(n) => o.page_cache_pages = Some(n),
+                Err(_) => warn(w, "expected a number of pages"),
             },
             ("root", Some(v)) if v.starts_with("/dev/") => o.root = Some(v),
             ("root", _) => warn(w, "root= needs a device path such as /dev/vda"),

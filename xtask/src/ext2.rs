@@ -23,6 +23,7 @@ pub const SUITE: &[&str] = &[
     "inotify",
     "fcntl_lock",
     "fifo",
+    "fs_pagecache",
 ];
 
 /// An e2fsprogs program: in /usr/sbin or /sbin, which a user's PATH may lack.

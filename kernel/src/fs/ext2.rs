@@ -13,15 +13,19 @@
 //!   flusher (or fsync, sync, unmount) writes it back;
 //! * the directory and content operations are the VFS's `_async` ones: a thread
 //!   waiting for the disk is a parked future;
-//! * exec and mappings read content synchronously (page faults): their pages are
-//!   brought in first by [`Inode::load_pages`] and kept with the in-core inode,
-//!   updated by later writes. A MAP_SHARED mapping maps those pages themselves, so
-//!   its stores are the file's content at once: `read` takes loaded pages over the
-//!   disk while a writable mapping may have changed them, and the pages reach the
-//!   disk by [`Ext2Inode::write_back_pages`] (msync, fsync, sync, unmount, and the
-//!   flusher: soon after the last writable mapping goes, else every 30 s, Linux's
-//!   dirty expiry). Which pages changed is found by comparing each page with a
-//!   hash of what the disk holds, so only those are written.
+//! * exec and mappings read content synchronously (page faults) from the page
+//!   cache: pages brought in by [`Inode::load_pages`] (a fault awaits the page
+//!   and a read-around window; exec, the headers) and kept with the in-core
+//!   inode, updated by later writes, and evicted in CLOCK order past a bound
+//!   when clean and unmapped ([`pagecache`]). `read` reads through the block
+//!   cache with per-open-file read-ahead ([`ReadAhead`]). A MAP_SHARED mapping
+//!   maps the cached pages themselves, so its stores are the file's content at
+//!   once: `read` takes loaded pages over the disk while a writable mapping may
+//!   have changed them, and the pages reach the disk by
+//!   [`Ext2Inode::write_back_pages`] (msync, fsync, sync, unmount, and the
+//!   flusher: soon after the last writable mapping goes, else every 30 s,
+//!   Linux's dirty expiry). Which pages changed is found by comparing each page
+//!   with a hash of what the disk holds, so only those are written.
 //!
 //! Permission checks and read-only mounts are the syscall layer's, as for every
 //! file system; EXDEV for a link or rename to another file system is checked here.
@@ -173,6 +177,8 @@ async fn flusher(fs: Weak<Ext2Fs>) {
         if let Err(e) = fs.write_back_mapped(expired).await {
             log::warn!("ext2: writing back mapped pages: {e}");
         }
+        // Pages just written back may go now if there are too many.
+        pagecache::shrink(None);
         if let Err(e) = fs.write_back_attrs(None).await {
             log::warn!("ext2: writing back inodes: {e}");
         }
@@ -354,6 +360,7 @@ impl Ext2Fs {
             pages: spin::Mutex::new(BTreeMap::new()),
             on_disk: spin::Mutex::new(BTreeMap::new()),
             maps: spin::Mutex::new(MapState::default()),
+            referenced: spin::Mutex::new(alloc::collections::BTreeSet::new()),
             map_end: AtomicU64::new(0),
             changes_begun: AtomicU64::new(0),
             changes_ended: AtomicU64::new(0),
@@ -454,12 +461,13 @@ pub struct Ext2Inode {
     on_disk: spin::Mutex<BTreeMap<u64, u64>>,
     /// Writable shared mappings, and whether loaded pages may differ from the disk.
     maps: spin::Mutex<MapState>,
-    /// The end of the furthest range [`Inode::load_pages`] was asked for (a
-    /// mapping's end, which may lie past the end of file). Page faults cannot
-    /// wait for the disk, so every page below both this and the file's size is
-    /// kept loaded: a file that grows under a mapping has its new pages loaded
-    /// by the write, truncate or fallocate that grew it, and a truncation keeps
-    /// (zeroed) the pages a mapping may still map.
+    /// Loaded pages used since the page-cache clock last passed them (faults,
+    /// reads over them): they get a second chance before eviction.
+    referenced: spin::Mutex<alloc::collections::BTreeSet<u64>>,
+    /// The end of the furthest range [`Inode::load_pages`] was asked for (by
+    /// a fault's read-around, within its mapping; a mapping may lie past the end
+    /// of file). Every page a mapping holds was loaded below it, so a
+    /// truncation keeps (zeroed) the pages below it that a mapping may still map.
     map_end: AtomicU64,
     /// Content changes (write, truncate, fallocate) begun and ended, each
     /// counted from before its disk operation to after the loaded pages follow
@@ -503,6 +511,7 @@ fn page_hash(b: &[u8]) -> u64 {
 
 impl Drop for Ext2Inode {
     fn drop(&mut self) {
+        pagecache::dropped(self.pages.get_mut().len());
         {
             let mut map = self.fs.inodes.lock();
             let me = self as *const Self;
@@ -691,7 +700,6 @@ impl Ext2Inode {
         self.check_rw()?;
         self.fs.write_back_attrs(Some(self.ino)).await?;
         let ino = self.ino;
-        let old = self.meta.lock().size;
         let _changing = self.changing();
         let mut own = Vec::new();
         own.try_reserve_exact(data.len())
@@ -705,10 +713,6 @@ impl Ext2Inode {
             self.update_pages(pos, &data[..n]);
         }
         self.fs.refresh(self.ino).await;
-        if let Ok(n) = r {
-            // From the old end: a write past it leaves a hole before it.
-            self.keep_loaded(pos.min(old), pos + n as u64).await;
-        }
         r
     }
 
@@ -763,7 +767,10 @@ impl Ext2Inode {
     fn truncate_pages(&self, size: u64) {
         let keep = self.map_end.load(Ordering::Relaxed).max(size);
         let mut pages = self.pages.lock();
+        let before = pages.len();
         pages.retain(|&idx, _| idx * PAGE < keep);
+        pagecache::dropped(before - pages.len());
+        self.referenced.lock().retain(|&idx| idx * PAGE < keep);
         let mut on_disk = self.on_disk.lock();
         on_disk.retain(|&idx, _| idx * PAGE < keep);
         on_disk.remove(&(size / PAGE));
@@ -774,20 +781,6 @@ impl Ext2Inode {
         for (&idx, p) in pages.range(size.div_ceil(PAGE)..) {
             p.with(|b| b.fill(0));
             on_disk.insert(idx, zero);
-        }
-    }
-
-    /// After the file grew over (or was written in) `[from, to)`: loads the pages there that a
-    /// mapping may map (below [`Self::map_end`]) and that are not loaded yet, so
-    /// that a page fault finds them. The operation that grew the file is done
-    /// whatever happens here: a page that could not be loaded (no memory, a bad
-    /// block) is a SIGBUS for the access that needs it, as it was before.
-    async fn keep_loaded(&self, from: u64, to: u64) {
-        let end = to.min(self.map_end.load(Ordering::Relaxed));
-        if end > from
-            && let Err(e) = self.load(from, end - from).await
-        {
-            log::warn!("ext2: loading pages a mapping may use: {e}");
         }
     }
 }
@@ -823,8 +816,8 @@ impl Inode for Ext2Inode {
         })
     }
 
-    /// From the pages [`Inode::load_pages`] brought in (EIO for a page that is
-    /// not there: every synchronous reader loads first).
+    /// From the pages [`Inode::load_pages`] brought in (EAGAIN for a page that
+    /// is not there: a fault awaits loading it and tries again).
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> KResult<usize> {
         let size = self.meta.lock().size;
         if offset >= size {
@@ -835,7 +828,8 @@ impl Inode for Ext2Inode {
         let mut done = 0;
         while done < n {
             let at = offset + done as u64;
-            let page = pages.get(&(at / PAGE)).ok_or(Errno::EIO)?;
+            let page = pages.get(&(at / PAGE)).ok_or(Errno::EAGAIN)?;
+            self.referenced.lock().insert(at / PAGE);
             let o = (at % PAGE) as usize;
             let k = (PAGE as usize - o).min(n - done);
             page.with(|b| buf[done..done + k].copy_from_slice(&b[o..o + k]));
@@ -852,13 +846,24 @@ impl Inode for Ext2Inode {
         true
     }
 
-    /// A loaded page, for a MAP_SHARED mapping (the system call loads the range
-    /// first).
+    /// A loaded page, for a MAP_SHARED mapping (EAGAIN if it is not loaded: the
+    /// fault awaits [`Inode::load_pages`] and tries again).
     fn shared_page(&self, index: u64) -> KResult<Arc<PageBuf>> {
         if index * PAGE >= self.meta.lock().size {
             return Err(Errno::ENXIO);
         }
-        self.pages.lock().get(&index).cloned().ok_or(Errno::EIO)
+        let page = self
+            .pages
+            .lock()
+            .get(&index)
+            .cloned()
+            .ok_or(Errno::EAGAIN)?;
+        self.referenced.lock().insert(index);
+        Ok(page)
+    }
+
+    fn page_cached(&self, index: u64) -> bool {
+        self.pages.lock().contains_key(&index)
     }
 
     fn lookup_async<'a>(&'a self, name: &'a [u8]) -> Later<'a, KResult<InodeRef>> {
@@ -1019,7 +1024,6 @@ impl Inode for Ext2Inode {
             self.check_rw()?;
             self.fs.write_back_attrs(Some(self.ino)).await?;
             let ino = self.ino;
-            let old = self.meta.lock().size;
             let _changing = self.changing();
             let r = self
                 .fs
@@ -1029,9 +1033,7 @@ impl Inode for Ext2Inode {
                 self.truncate_pages(size);
             }
             self.fs.refresh(self.ino).await;
-            r?;
-            self.keep_loaded(old, size).await;
-            Ok(())
+            r
         })
     }
 
@@ -1046,7 +1048,6 @@ impl Inode for Ext2Inode {
             self.check_rw()?;
             self.fs.write_back_attrs(Some(self.ino)).await?;
             let ino = self.ino;
-            let old = self.meta.lock().size;
             let _changing = self.changing();
             let r = self
                 .fs
@@ -1057,10 +1058,7 @@ impl Inode for Ext2Inode {
                 self.zero_pages(offset, len);
             }
             self.fs.refresh(self.ino).await;
-            r?;
-            self.keep_loaded(offset.min(old), offset.saturating_add(len))
-                .await;
-            Ok(())
+            r
         })
     }
 
@@ -1168,72 +1166,366 @@ impl Inode for Ext2Inode {
 
 impl Ext2Inode {
     /// Brings the pages of `[offset, offset + len)` below the end of file in,
-    /// those not loaded yet.
+    /// those not loaded yet, reading runs of missing pages at once.
     async fn load(&self, offset: u64, len: u64) -> KResult<()> {
-        {
-            // Up to this many pages per read of the file system.
-            const RUN: u64 = 32;
-            let size = self.meta.lock().size;
-            let end = offset.saturating_add(len).min(size).div_ceil(PAGE);
-            let mut idx = offset / PAGE;
-            while idx < end {
-                if self.pages.lock().contains_key(&idx) {
-                    idx += 1;
-                    continue;
+        // Up to this many pages per read of the file system.
+        const RUN: u64 = 32;
+        let size = self.meta.lock().size;
+        let end = offset.saturating_add(len).min(size).div_ceil(PAGE);
+        let mut idx = offset / PAGE;
+        let mut raced = 0;
+        while idx < end {
+            if self.pages.lock().contains_key(&idx) {
+                idx += 1;
+                continue;
+            }
+            // A run of missing pages, read at once.
+            let mut n = 1;
+            while n < RUN && idx + n < end && !self.pages.lock().contains_key(&(idx + n)) {
+                n += 1;
+            }
+            if !kestrel_vfs::may_hold((n * PAGE) as usize)
+                && (pagecache::reclaim() == 0 || !kestrel_vfs::may_hold((n * PAGE) as usize))
+            {
+                return Err(Errno::ENOMEM);
+            }
+            // A write, truncate or fallocate running meanwhile may change the
+            // disk after the read and find the pages not loaded yet (so not
+            // update them): the pages go in only if no change was under way
+            // when the read began and none began before they go in.
+            let begun = self.changes_begun.load(Ordering::Acquire);
+            let quiet = self.changes_ended.load(Ordering::Acquire) == begun;
+            let mut run: Vec<u8> = crate::syscall::zeroed_vec((n * PAGE) as usize)?;
+            self.read(idx * PAGE, &mut run).await?;
+            let mut fresh: Vec<(u64, Vec<u8>)> = Vec::new();
+            fresh
+                .try_reserve_exact(n as usize)
+                .map_err(|_| Errno::ENOMEM)?;
+            for (k, chunk) in run.chunks_exact(PAGE as usize).enumerate() {
+                // One heap frame per page: mappings map it as it is.
+                let mut page: Vec<u8> = crate::syscall::zeroed_vec(PAGE as usize)?;
+                page.copy_from_slice(chunk);
+                fresh.push((idx + k as u64, page));
+            }
+            let added = {
+                let mut pages = self.pages.lock();
+                if quiet && self.changes_begun.load(Ordering::Acquire) == begun {
+                    let mut on_disk = self.on_disk.lock();
+                    let mut referenced = self.referenced.lock();
+                    let mut added = Vec::new();
+                    added
+                        .try_reserve_exact(fresh.len())
+                        .map_err(|_| Errno::ENOMEM)?;
+                    for (i, page) in fresh {
+                        if let alloc::collections::btree_map::Entry::Vacant(v) = pages.entry(i) {
+                            // As read: the disk's content (a mapping's stores
+                            // land only once the page is in, under this lock).
+                            on_disk.insert(i, page_hash(&page));
+                            let buf = PageBuf::detached(page.into_boxed_slice());
+                            added.push((i, Arc::downgrade(&buf)));
+                            v.insert(buf);
+                            // About to be used (the fault that asked retries):
+                            // not the next page the clock drops.
+                            referenced.insert(i);
+                        }
+                    }
+                    Some(added)
+                } else {
+                    None
                 }
-                // A run of missing pages, read at once.
-                let mut n = 1;
-                while n < RUN && idx + n < end && !self.pages.lock().contains_key(&(idx + n)) {
-                    n += 1;
+            };
+            match added {
+                Some(fresh) => {
+                    pagecache::loaded(self, fresh);
+                    idx += n;
+                    raced = 0;
                 }
-                if !kestrel_vfs::may_hold((n * PAGE) as usize) {
-                    return Err(Errno::ENOMEM);
-                }
-                let mut run: Vec<u8> = crate::syscall::zeroed_vec((n * PAGE) as usize)?;
-                self.read(idx * PAGE, &mut run).await?;
-                for (k, chunk) in run.chunks_exact(PAGE as usize).enumerate() {
-                    // One heap frame per page: mappings map it as it is.
-                    let mut page: Vec<u8> = crate::syscall::zeroed_vec(PAGE as usize)?;
-                    page.copy_from_slice(chunk);
-                    let i = idx + k as u64;
-                    let mut pages = self.pages.lock();
-                    if let alloc::collections::btree_map::Entry::Vacant(v) = pages.entry(i) {
-                        v.insert(PageBuf::detached(page.into_boxed_slice()));
-                        // As read: the disk's content (a mapping's stores land
-                        // only once the page is in, under this lock).
-                        self.on_disk.lock().insert(i, page_hash(chunk));
+                None => {
+                    // Read the run again once the change is done.
+                    raced += 1;
+                    if raced > 100 {
+                        return Err(Errno::EAGAIN);
                     }
                 }
-                idx += n;
-                // Other tasks get a turn between runs of a large program.
-                kestrel_executor::yield_now().await;
             }
-            Ok(())
+            // Other tasks get a turn between runs of a large program.
+            kestrel_executor::yield_now().await;
         }
+        // Within bounds again, sparing what was just asked for (the fault
+        // that asked is about to use it).
+        pagecache::shrink(Some((self, offset / PAGE..end)));
+        Ok(())
     }
 }
 
-/// An open regular ext2 file: content through the async reads and writes.
-pub struct Ext2File(Arc<Ext2Inode>);
+/// An open regular ext2 file: content through the async reads and writes,
+/// with read-ahead for sequential reads.
+pub struct Ext2File(Arc<Ext2Inode>, spin::Mutex<ReadAhead>);
+
+/// The first read-ahead window, and the largest (Linux's default ra_pages is
+/// 128 KiB; disks often set more). POSIX_FADV_SEQUENTIAL doubles the largest.
+const RA_INITIAL: u64 = 64 * 1024;
+const RA_MAX: u64 = 512 * 1024;
+
+/// How an open file reads ahead (posix_fadvise).
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum RaMode {
+    #[default]
+    Normal,
+    Sequential,
+    Random,
+}
+
+/// An open file's read-ahead state (Linux's file_ra_state, reduced): a read
+/// that starts where the last ended is sequential. The first one outside what
+/// was read ahead reads a window from it at once (one large request instead of
+/// one per read); a read that crosses `mark`, the start of the newest window,
+/// starts the next window, twice as large up to the maximum, in a task of its
+/// own while the reader consumes this one. The windows go to the block cache,
+/// which the reads then find there.
+#[derive(Default)]
+struct ReadAhead {
+    mode: RaMode,
+    /// Where the last read ended.
+    prev_end: u64,
+    /// The last window's size (0: not reading ahead).
+    window: u64,
+    /// The end of what has been read or asked ahead.
+    ahead_end: u64,
+    /// A sequential read ending past this starts the next window.
+    mark: u64,
+    /// The window being read ahead now: a read within it waits for it rather
+    /// than asking the disk for the same blocks again (Linux waits on the
+    /// locked pages).
+    inflight: Option<(u64, u64, Arc<Inflight>)>,
+}
+
+/// A read-ahead in progress, and who waits for it.
+#[derive(Default)]
+struct Inflight {
+    done: AtomicBool,
+    wq: kestrel_sync::WaitQueue,
+}
+
+impl Inflight {
+    fn finish(&self) {
+        self.done.store(true, Ordering::Release);
+        self.wq.wake_all();
+    }
+}
+
+/// What a read should do besides its own bytes.
+#[derive(Debug, PartialEq, Eq)]
+struct RaPlan {
+    /// Read `[pos, sync_end)` now, in one request, instead of only the bytes asked.
+    sync_end: Option<u64>,
+    /// Read `[start, end)` ahead in the background.
+    ahead: Option<(u64, u64)>,
+}
+
+impl ReadAhead {
+    /// The plan for a read of `[pos, end)` of a file of `size` bytes.
+    fn plan(&mut self, pos: u64, end: u64, size: u64) -> RaPlan {
+        let mut plan = RaPlan {
+            sync_end: None,
+            ahead: None,
+        };
+        let sequential = pos == self.prev_end;
+        self.prev_end = end;
+        if self.mode == RaMode::Random || !sequential {
+            self.window = 0;
+            self.ahead_end = 0;
+            self.mark = 0;
+            return plan;
+        }
+        let max = if self.mode == RaMode::Sequential {
+            2 * RA_MAX
+        } else {
+            RA_MAX
+        };
+        if end > self.ahead_end {
+            // Past what was read ahead (or the first sequential read).
+            self.window = if self.window == 0 {
+                (4 * (end - pos)).clamp(RA_INITIAL, max)
+            } else {
+                (self.window * 2).min(max)
+            };
+            let sync_end = (pos + self.window).max(end).min(size);
+            if sync_end > end {
+                plan.sync_end = Some(sync_end);
+            }
+            self.ahead_end = sync_end;
+            self.mark = end;
+        } else if end > self.mark && self.ahead_end < size {
+            self.window = (self.window * 2).min(max);
+            let start = self.ahead_end;
+            let stop = (start + self.window).min(size);
+            plan.ahead = Some((start, stop));
+            self.mark = start;
+            self.ahead_end = stop;
+        }
+        plan
+    }
+}
 
 impl Ext2File {
     /// The file behaviour for `inode`, if it is an ext2 regular file.
     pub fn for_inode(inode: &InodeRef) -> Option<Arc<dyn FileOps>> {
         let any: Arc<dyn Any + Send + Sync> = inode.clone();
         let e = any.downcast::<Ext2Inode>().ok()?;
-        e.metadata()
-            .is_regular()
-            .then(|| Arc::new(Ext2File(e)) as Arc<dyn FileOps>)
+        e.metadata().is_regular().then(|| {
+            Arc::new(Ext2File(e, spin::Mutex::new(ReadAhead::default()))) as Arc<dyn FileOps>
+        })
     }
 
     fn inode(&self) -> &Ext2Inode {
         &self.0
     }
+
+    /// read(2) with read-ahead.
+    async fn read(&self, pos: u64, buf: &mut [u8]) -> KResult<usize> {
+        let inode = self.inode();
+        let size = inode.meta.lock().size;
+        let end = pos.saturating_add(buf.len() as u64).min(size);
+        if end <= pos {
+            return inode.read(pos, buf).await;
+        }
+        let (plan, wait) = {
+            let mut ra = self.1.lock();
+            let plan = ra.plan(pos, end, size);
+            if let Some((start, stop)) = plan.ahead {
+                ra.inflight = Some((start, stop, inode.read_ahead(start, stop - start)));
+            }
+            if ra
+                .inflight
+                .as_ref()
+                .is_some_and(|(_, _, f)| f.done.load(Ordering::Acquire))
+            {
+                ra.inflight = None;
+            }
+            let wait = ra
+                .inflight
+                .as_ref()
+                .filter(|(s, e, _)| *s < end && pos < *e)
+                .map(|(_, _, f)| f.clone());
+            (plan, wait)
+        };
+        if let Some(f) = wait {
+            f.wq.wait_until(|| f.done.load(Ordering::Acquire).then_some(()))
+                .await;
+        }
+        match plan.sync_end {
+            Some(sync_end) => {
+                // The bytes asked for and the window after them, in one read.
+                let mut big: Vec<u8> = crate::syscall::zeroed_vec((sync_end - pos) as usize)?;
+                let n = inode.read(pos, &mut big).await?;
+                let k = n.min(buf.len());
+                buf[..k].copy_from_slice(&big[..k]);
+                Ok(k)
+            }
+            None => inode.read(pos, buf).await,
+        }
+    }
 }
 
-/// Whether `inode` is an ext2 file (MAP_SHARED of one is refused).
-pub fn is_ext2(inode: &InodeRef) -> bool {
-    inode.as_any().is::<Ext2Inode>()
+impl Ext2Inode {
+    /// Reads `[pos, pos + len)` into the block cache in a task of its own;
+    /// the returned flag says when it is done. The file system is held only
+    /// while the blocks are looked up: the reads go to the cache after, so the
+    /// file's reader goes on meanwhile (each run of blocks in a row is one
+    /// request, up to the file system's largest).
+    fn read_ahead(&self, pos: u64, len: u64) -> Arc<Inflight> {
+        let flag = Arc::new(Inflight::default());
+        let done = flag.clone();
+        let (fs, cache, ino) = (self.fs.fs.clone(), self.fs.cache.clone(), self.ino);
+        crate::task::spawn("ext2-readahead", async move {
+            // A few MiB of runs at a time (WILLNEED may ask for many).
+            const STEP: u64 = 4 << 20;
+            let mut scratch: Vec<u8> = Vec::new();
+            let mut at = pos;
+            'all: while at < pos + len {
+                let n = (pos + len - at).min(STEP);
+                let Ok(runs) = fs.file_runs(ino, at, n).await else {
+                    break;
+                };
+                for (_, sector, bytes) in runs {
+                    if scratch.len() < bytes {
+                        scratch = match crate::syscall::zeroed_vec(bytes) {
+                            Ok(v) => v,
+                            Err(_) => break 'all,
+                        };
+                    }
+                    if cache.read(sector, &mut scratch[..bytes]).await.is_err() {
+                        break 'all;
+                    }
+                }
+                at += n;
+            }
+            done.finish();
+        })
+        .detach();
+        flag
+    }
+
+    /// Drops the loaded pages of `[offset, offset + len)` that nothing maps and
+    /// that hold nothing unwritten (POSIX_FADV_DONTNEED).
+    fn drop_clean_pages(&self, offset: u64, len: u64) {
+        let end = offset.saturating_add(len).div_ceil(PAGE);
+        let idxs: Vec<u64> = self
+            .pages
+            .lock()
+            .range(offset / PAGE..end)
+            .map(|(&i, _)| i)
+            .collect();
+        for idx in idxs {
+            pagecache::drop_if_clean(self, idx);
+        }
+    }
+}
+
+/// posix_fadvise(2) and readahead(2) (`advice` None) on an open ext2 file:
+/// false if `ops` is not one (nothing to do).
+pub fn advise(ops: &Arc<dyn FileOps>, offset: u64, len: u64, advice: Option<u32>) -> bool {
+    const NORMAL: u32 = 0;
+    const RANDOM: u32 = 1;
+    const SEQUENTIAL: u32 = 2;
+    const WILLNEED: u32 = 3;
+    const DONTNEED: u32 = 4;
+    let Some(f) = ops.as_any().downcast_ref::<Ext2File>() else {
+        return false;
+    };
+    let inode = f.inode();
+    let size = inode.meta.lock().size;
+    // len 0: to the end of the file.
+    let stop = if len == 0 {
+        size
+    } else {
+        offset.saturating_add(len).min(size)
+    };
+    match advice {
+        Some(NORMAL) => f.1.lock().mode = RaMode::Normal,
+        Some(RANDOM) => f.1.lock().mode = RaMode::Random,
+        Some(SEQUENTIAL) => f.1.lock().mode = RaMode::Sequential,
+        Some(DONTNEED) => inode.drop_clean_pages(offset, stop.saturating_sub(offset)),
+        // Started, not awaited (as Linux submits the reads and returns); at
+        // most 32 MiB, half the most the block cache holds.
+        Some(WILLNEED) | None if stop > offset => {
+            inode.read_ahead(offset, (stop - offset).min(32 << 20));
+        }
+        _ => {}
+    }
+    true
+}
+
+/// Memory ran out: drops every clean page of ext2 files nothing maps; how
+/// many went (the OOM killer tries this first).
+pub fn reclaim_page_cache() -> usize {
+    pagecache::reclaim()
+}
+
+/// The page cache: (pages loaded now, pages evicted since boot).
+pub fn page_cache_stats() -> (usize, u64) {
+    pagecache::stats()
 }
 
 impl FileOps for Ext2File {
@@ -1256,12 +1548,212 @@ impl FileOps for Ext2File {
         true
     }
     fn read_async<'a>(&'a self, pos: u64, buf: &'a mut [u8]) -> Option<IoFuture<'a>> {
-        Some(Box::pin(self.inode().read(pos, buf)))
+        Some(Box::pin(Ext2File::read(self, pos, buf)))
     }
     fn write_async<'a>(&'a self, pos: u64, data: &'a [u8]) -> Option<IoFuture<'a>> {
         Some(Box::pin(self.inode().write(pos, data)))
     }
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+/// The page cache's memory bound: the loaded pages of every ext2 inode, dropped
+/// in CLOCK order (an approximation of least recently used: a page used since
+/// the hand last passed it gets a second chance) when there are more than a
+/// quarter of memory's worth, or while free memory is below a sixteenth.
+///
+/// Only clean pages that nothing maps go: a page a MAP_SHARED mapping holds
+/// (its `Arc` is shared) stays, and a page a mapping's stores made differ from
+/// the disk (the inode's `MapState::dirty` and its hash differs) stays until the
+/// flusher, msync or fsync has written it; the next round drops it. A page
+/// dropped is read again from the disk (or the block cache) by the next fault
+/// or load that needs it.
+mod pagecache {
+    use super::*;
+    use alloc::collections::VecDeque;
+    use core::sync::atomic::AtomicUsize;
+
+    /// A page as loaded: its inode, index and the page itself (a page dropped
+    /// and loaded again is another entry: the old one is stale).
+    type Entry = (Weak<Ext2Inode>, u64, Weak<PageBuf>);
+
+    /// Every page loaded, in the order the clock visits them (stale entries, of
+    /// inodes or pages gone since, are skipped when met).
+    static CLOCK: spin::Mutex<VecDeque<Entry>> = spin::Mutex::new(VecDeque::new());
+    /// Pages loaded in all inodes now.
+    static LOADED: AtomicUsize = AtomicUsize::new(0);
+    /// Pages dropped to stay within bounds since boot.
+    static EVICTED: AtomicU64 = AtomicU64::new(0);
+
+    /// (pages loaded now, pages evicted since boot).
+    pub fn stats() -> (usize, u64) {
+        (
+            LOADED.load(Ordering::Relaxed),
+            EVICTED.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The most pages kept: a quarter of memory (`kestrel.page_cache_pages=`
+    /// on the command line sets it, to exercise eviction).
+    fn cap() -> usize {
+        crate::cmdline::options()
+            .page_cache_pages
+            .unwrap_or((crate::mm::frame::stats().1 / 4) as usize)
+    }
+
+    /// Whether free memory is short (below a sixteenth).
+    fn low() -> bool {
+        let (free, total) = crate::mm::frame::stats();
+        free < total / 16
+    }
+
+    /// `fresh` are pages `inode` just loaded.
+    pub fn loaded(inode: &Ext2Inode, fresh: Vec<(u64, Weak<PageBuf>)>) {
+        if fresh.is_empty() {
+            return;
+        }
+        LOADED.fetch_add(fresh.len(), Ordering::Relaxed);
+        let Some(me) = inode.fs.inodes.lock().get(&inode.ino).cloned() else {
+            return;
+        };
+        {
+            let mut clock = CLOCK.lock();
+            for (i, page) in fresh {
+                clock.push_back((me.clone(), i, page));
+            }
+            // Entries of pages gone (truncated, inodes let go) pile up while
+            // nothing is evicted: sweep them now and then.
+            let live = LOADED.load(Ordering::Relaxed);
+            if clock.len() > 2 * live + 4096 {
+                clock.retain(|(w, i, p)| {
+                    w.upgrade().is_some_and(|i2| {
+                        i2.pages
+                            .lock()
+                            .get(i)
+                            .is_some_and(|q| core::ptr::eq(Arc::as_ptr(q), p.as_ptr()))
+                    })
+                });
+            }
+        }
+    }
+
+    /// `n` pages left an inode (truncated away, or the inode let go).
+    pub fn dropped(n: usize) {
+        if n > 0 {
+            LOADED.fetch_sub(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Evicts pages while there are too many or memory is short; stops after a
+    /// whole turn of the clock found nothing it may drop. The pages `spare`
+    /// names (of one inode) are passed over.
+    pub fn shrink(spare: Option<(&Ext2Inode, core::ops::Range<u64>)>) {
+        let mut budget = CLOCK.lock().len();
+        while budget > 0 && (LOADED.load(Ordering::Relaxed) > cap() || low()) {
+            budget -= 1;
+            let Some((w, idx, p)) = CLOCK.lock().pop_front() else {
+                return;
+            };
+            let Some(inode) = w.upgrade() else { continue };
+            if spare
+                .as_ref()
+                .is_some_and(|(i, r)| core::ptr::eq(*i, Arc::as_ptr(&inode)) && r.contains(&idx))
+            {
+                CLOCK.lock().push_back((w, idx, p));
+                continue;
+            }
+            match try_evict(&inode, idx, &p) {
+                Visit::Gone => {}
+                Visit::Evicted => {
+                    LOADED.fetch_sub(1, Ordering::Relaxed);
+                    EVICTED.fetch_add(1, Ordering::Relaxed);
+                }
+                Visit::Kept => CLOCK.lock().push_back((w, idx, p)),
+            }
+        }
+    }
+
+    /// Drops page `idx` of `inode` if nothing maps it and it holds nothing
+    /// unwritten (POSIX_FADV_DONTNEED), whether used lately or not.
+    pub fn drop_if_clean(inode: &Ext2Inode, idx: u64) {
+        inode.referenced.lock().remove(&idx);
+        let mut pages = inode.pages.lock();
+        let Some(page) = pages.get(&idx) else { return };
+        if Arc::strong_count(page) > 1 {
+            return;
+        }
+        if inode.maps.lock().dirty {
+            let h = page.with(|b| page_hash(b));
+            if inode.on_disk.lock().get(&idx) != Some(&h) {
+                return;
+            }
+        }
+        pages.remove(&idx);
+        inode.on_disk.lock().remove(&idx);
+        LOADED.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Drops every page it may (clean, unmapped), used lately or not, however
+    /// many there are: memory ran out (the OOM path, a load that found no
+    /// room). Returns how many went.
+    pub fn reclaim() -> usize {
+        let mut budget = CLOCK.lock().len();
+        let mut freed = 0;
+        while budget > 0 {
+            budget -= 1;
+            let Some((w, idx, p)) = CLOCK.lock().pop_front() else {
+                break;
+            };
+            let Some(inode) = w.upgrade() else { continue };
+            inode.referenced.lock().remove(&idx);
+            match try_evict(&inode, idx, &p) {
+                Visit::Gone => {}
+                Visit::Evicted => {
+                    LOADED.fetch_sub(1, Ordering::Relaxed);
+                    EVICTED.fetch_add(1, Ordering::Relaxed);
+                    freed += 1;
+                }
+                Visit::Kept => CLOCK.lock().push_back((w, idx, p)),
+            }
+        }
+        freed
+    }
+
+    enum Visit {
+        /// The page was not loaded any more (a stale entry).
+        Gone,
+        Evicted,
+        /// In use, recently used or dirty: the clock comes back to it.
+        Kept,
+    }
+
+    fn try_evict(inode: &Ext2Inode, idx: u64, entry: &Weak<PageBuf>) -> Visit {
+        let mut pages = inode.pages.lock();
+        let Some(page) = pages
+            .get(&idx)
+            .filter(|q| core::ptr::eq(Arc::as_ptr(q), entry.as_ptr()))
+        else {
+            return Visit::Gone;
+        };
+        // Mapped (a MAP_SHARED area holds it) or being copied (write-back).
+        if Arc::strong_count(page) > 1 {
+            return Visit::Kept;
+        }
+        if inode.referenced.lock().remove(&idx) {
+            return Visit::Kept;
+        }
+        // Checked under the pages lock: a mapping's stores reach a page only
+        // through a mapping that holds it, and one made since the last
+        // write-back has set `dirty` before it could fault the page in.
+        if inode.maps.lock().dirty {
+            let h = page.with(|b| page_hash(b));
+            if inode.on_disk.lock().get(&idx) != Some(&h) {
+                return Visit::Kept;
+            }
+        }
+        pages.remove(&idx);
+        inode.on_disk.lock().remove(&idx);
+        Visit::Evicted
     }
 }

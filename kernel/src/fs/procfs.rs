@@ -263,9 +263,11 @@ fn meminfo() -> String {
     line("MemTotal", kb(total));
     line("MemFree", kb(free));
     line("MemAvailable", kb(free));
+    // Cached: the loaded pages of ext2 files (the page cache); Active(file)
+    // would be the same pages, and Kestrel keeps no such split.
+    line("Buffers", 0);
+    line("Cached", kb(crate::fs::ext2::page_cache_stats().0 as u64));
     for name in [
-        "Buffers",
-        "Cached",
         "SwapCached",
         "Active",
         "Inactive",

@@ -4,11 +4,12 @@
 //! [`UserRange`], which only [`UserRange::new`] makes (the one range check), and
 //! reaches the CPU here: [`AddressSpace`] implements [`UserSpace`] with the
 //! fault-recovering copy of `arch::usercopy`. A fault in the middle of a copy is
-//! resolved like a fault from user mode (demand zero, copy-on-write, stack growth;
-//! synchronously, since every backing is in memory) and the copy resumes; a byte no
-//! area lets the program reach ends the copy there, and the caller sees how far it
-//! got. Copies run with this address space active, which the thread's task
-//! guarantees on every poll.
+//! resolved like a fault from user mode (demand zero, copy-on-write, stack growth)
+//! synchronously and the copy resumes; a byte no area lets the program reach ends
+//! the copy there, and the caller sees how far it got. A page of a disk file not in
+//! memory yet cannot be waited for here: the copy stops, the thread notes the load,
+//! and the system-call layer awaits it and runs an EFAULT call again. Copies run
+//! with this address space active, which the thread's task guarantees on every poll.
 //!
 //! System-call code never calls these methods directly: it holds [`UserPtr`]s and
 //! makes [`UserReader`]s and [`UserWriter`]s through the helpers below.
@@ -48,10 +49,13 @@ impl AddressSpace {
                     // A #GP (addr 0) cannot happen for a checked range; an address
                     // outside the range would be a bug in the copy: stop either way.
                     let inside = f.addr >= range.start() && f.addr < range.end();
-                    if !inside
-                        || faults > MAX_FAULTS_PER_PAGE
-                        || self.fault(f.addr, access).is_err()
-                    {
+                    if !inside || faults > MAX_FAULTS_PER_PAGE {
+                        return done;
+                    }
+                    if let Err(e) = self.fault(f.addr, access) {
+                        // A file page not loaded yet: the system-call layer loads
+                        // it and runs the call again.
+                        super::vm::note_pending_load(e);
                         return done;
                     }
                 }
@@ -97,7 +101,8 @@ impl UserSpace for AddressSpace {
         let mut at = range;
         while !at.is_empty() {
             let page = at.first_page();
-            if self.fault(page.start(), Access::Write).is_err() {
+            if let Err(e) = self.fault(page.start(), Access::Write) {
+                super::vm::note_pending_load(e);
                 return (page.start() - range.start()) as usize;
             }
             at = at.split_at(page.len()).1;

@@ -437,6 +437,23 @@ impl Vma {
     }
 
     /// The area from `at` on, split off (the caller keeps `[start, at)` in `self`).
+    /// The load a fault at `page` of this file area needs: the page and up to
+    /// [`FAULT_AROUND_PAGES`] around it (a quarter before, the rest after, as a
+    /// forward scan is the common case), within the area. `offset` is the file
+    /// offset of the area's start.
+    fn read_around(&self, inode: &InodeRef, offset: u64, page: u64) -> PageLoad {
+        let before = (FAULT_AROUND_PAGES / 4 * PAGE).min(page - self.start);
+        let start = page - before;
+        let end = (start + FAULT_AROUND_PAGES * PAGE)
+            .min(self.end)
+            .max(page + PAGE);
+        PageLoad {
+            inode: inode.clone(),
+            offset: offset + (start - self.start),
+            len: end - start,
+        }
+    }
+
     fn split_off(&mut self, at: u64) -> Vma {
         let mut tail = self.clone();
         tail.start = at;
@@ -451,9 +468,40 @@ impl Vma {
     }
 }
 
+/// A file's pages a fault needs brought in before it can be resolved: the
+/// faulting page with a read-around window, clipped to the area.
+#[derive(Clone)]
+pub struct PageLoad {
+    pub inode: InodeRef,
+    /// Byte offset in the file (page-aligned).
+    pub offset: u64,
+    pub len: u64,
+}
+
+impl core::fmt::Debug for PageLoad {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "PageLoad({:#x}+{:#x})", self.offset, self.len)
+    }
+}
+
+impl PageLoad {
+    /// Brings the pages in (awaiting the disk); EIO when the disk fails them.
+    pub async fn load(&self) -> KResult<()> {
+        self.inode.load_pages(self.offset, self.len).await
+    }
+}
+
+/// Pages of read-around a file fault brings in (Linux's fault-around and
+/// read-around: `ra_pages`, 128 KiB, centred on the fault).
+pub const FAULT_AROUND_PAGES: u64 = 32;
+
 /// Why a fault could not be resolved: the signal the thread gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum FaultError {
+    /// The file's page is not in memory yet: await the load, then fault again.
+    /// (The page-fault handler and the system-call layer do; anything that cannot
+    /// wait treats it as an unreachable page.)
+    NotLoaded(PageLoad),
     /// SIGSEGV with SEGV_MAPERR: no area covers the address.
     Unmapped,
     /// SIGSEGV with SEGV_ACCERR: the area forbids this access.
@@ -783,11 +831,17 @@ impl Vm {
                 let index = file_off / PAGE;
                 let shared = match access {
                     Access::Write => None,
-                    _ => inode
-                        .shared_page(index)
-                        .ok()
-                        .map(|b| (super::virt_to_phys(b.addr() as u64), b))
-                        .filter(|(pa, _)| pa.is_multiple_of(PAGE)),
+                    _ => match inode.shared_page(index) {
+                        Ok(b) => Some((super::virt_to_phys(b.addr() as u64), b))
+                            .filter(|(pa, _)| pa.is_multiple_of(PAGE)),
+                        // A disk file's page not in memory yet: await it first.
+                        Err(Errno::EAGAIN) => {
+                            return Err(FaultError::NotLoaded(
+                                vma.read_around(inode, *offset, page),
+                            ));
+                        }
+                        Err(_) => None,
+                    },
                 };
                 match shared {
                     Some((pa, buf)) => {
@@ -799,8 +853,25 @@ impl Vm {
                     }
                     // A write, or a file with no page to give: a private copy,
                     // filled from the file (zeros past its end), not zeroed first.
-                    None => new_page_with(|buf| inode.read_at(file_off, buf).unwrap_or(0))
-                        .ok_or(FaultError::OutOfMemory)?,
+                    // A disk file may not have the page in memory yet (EAGAIN).
+                    None => {
+                        let mut missing = false;
+                        let pa = new_page_with(|buf| match inode.read_at(file_off, buf) {
+                            Ok(n) => n,
+                            Err(e) => {
+                                missing = e == Errno::EAGAIN;
+                                0
+                            }
+                        })
+                        .ok_or(FaultError::OutOfMemory)?;
+                        if missing {
+                            put_page(pa);
+                            return Err(FaultError::NotLoaded(
+                                vma.read_around(inode, *offset, page),
+                            ));
+                        }
+                        pa
+                    }
                 }
             }
             Backing::SharedFile {
@@ -812,6 +883,9 @@ impl Vm {
                 let index = (offset + (page - vma.start)) / PAGE;
                 let buf = match inode.shared_page(index) {
                     Ok(b) => b,
+                    Err(Errno::EAGAIN) => {
+                        return Err(FaultError::NotLoaded(vma.read_around(inode, *offset, page)));
+                    }
                     Err(Errno::ENXIO) => return Err(FaultError::PastEndOfFile),
                     Err(Errno::ENOMEM) => return Err(FaultError::OutOfMemory),
                     Err(_) => return Err(FaultError::NoPage),
@@ -1579,6 +1653,28 @@ impl AddressSpace {
 
     /// The files that MAP_SHARED mappings in `addr..addr + len` map (each once;
     /// the caller checked the range is mapped): what msync(MS_SYNC) writes back.
+    /// The file ranges the file mappings in `[addr, addr + len)` show:
+    /// (file, offset, length) for each area's part in the range
+    /// (madvise(MADV_WILLNEED) loads them).
+    pub fn file_ranges(&self, addr: u64, len: u64) -> Vec<(InodeRef, u64, u64)> {
+        let end = addr.saturating_add(len);
+        let vm = self.vm.lock();
+        let mut out = Vec::new();
+        for v in vm.vmas.values() {
+            if v.end <= addr || v.start >= end {
+                continue;
+            }
+            if let Backing::File { inode, offset, .. } | Backing::SharedFile { inode, offset, .. } =
+                &v.backing
+            {
+                let from = v.start.max(addr);
+                let to = v.end.min(end);
+                out.push((inode.clone(), offset + (from - v.start), to - from));
+            }
+        }
+        out
+    }
+
     pub fn shared_files(&self, addr: u64, len: u64) -> Vec<InodeRef> {
         let end = addr.saturating_add(len);
         let vm = self.vm.lock();
@@ -1598,7 +1694,7 @@ impl AddressSpace {
 
     /// mincore(2)'s answer for `out.len()` pages from `addr` (which the caller has
     /// checked are mapped): 1 for each resident page. A file page is resident when
-    /// the file holds it (ramfs holds every page in memory).
+    /// the file holds it in memory (ramfs: every page; ext2: loaded pages).
     pub fn residency(&self, addr: u64, out: &mut [u8]) {
         let vm = self.vm.lock();
         for (i, r) in out.iter_mut().enumerate() {
@@ -1606,7 +1702,8 @@ impl AddressSpace {
             let present = vm.table.translate(page).is_some();
             let file_page = vm.find(page).is_some_and(|v| match &v.backing {
                 Backing::File { inode, offset, .. } | Backing::SharedFile { inode, offset, .. } => {
-                    offset + (page - v.start) < inode.metadata().size
+                    let at = offset + (page - v.start);
+                    at < inode.metadata().size && inode.page_cached(at / PAGE)
                 }
                 _ => false,
             });
@@ -1615,7 +1712,9 @@ impl AddressSpace {
     }
 
     /// Resolves a fault at `addr`: fills the page, breaks copy-on-write, grows the
-    /// stack, or says which signal the thread gets.
+    /// stack, or says which signal the thread gets, or which file pages must be
+    /// loaded first ([`FaultError::NotLoaded`]: the caller awaits the load and
+    /// faults again).
     pub fn fault(&self, addr: u64, access: Access) -> Result<(), FaultError> {
         if !kestrel_usermem::is_user_address(addr) {
             return Err(FaultError::Unmapped);
@@ -1816,7 +1915,8 @@ impl AddressSpace {
         while done < buf.len() {
             let at = addr + done as u64;
             let page = page_down(at);
-            if vm.populate(page, Access::Read, true).is_err() {
+            if let Err(e) = vm.populate(page, Access::Read, true) {
+                note_pending_load(e);
                 break;
             }
             let Some((pa, _)) = vm.table.translate(at) else {
@@ -1851,7 +1951,8 @@ impl AddressSpace {
         while done < buf.len() {
             let at = addr + done as u64;
             let page = page_down(at);
-            if vm.populate(page, access, false).is_err() {
+            if let Err(e) = vm.populate(page, access, false) {
+                note_pending_load(e);
                 break;
             }
             let Some((pa, _)) = vm.table.translate(at) else {
@@ -1898,7 +1999,8 @@ impl AddressSpace {
                 break;
             }
             let access = if write { Access::Write } else { Access::Read };
-            if vm.populate(page, access, true).is_err() {
+            if let Err(e) = vm.populate(page, access, true) {
+                note_pending_load(e);
                 break;
             }
             // populate gave us read and write access; the area's own comes back.
@@ -2051,6 +2153,18 @@ impl AddressSpace {
             );
             page += PAGE;
         }
+    }
+}
+
+/// A copy between the kernel and user memory (a system call's) found a file
+/// page not in memory: it cannot wait for the disk there, so the current thread
+/// remembers the load, and the system-call layer awaits it and runs the call
+/// again if it failed with EFAULT ([`crate::syscall::dispatch`]).
+pub fn note_pending_load(e: FaultError) {
+    if let FaultError::NotLoaded(load) = e
+        && let Some(t) = crate::process::current_thread()
+    {
+        *t.pending_load.lock() = Some(load);
     }
 }
 

@@ -32,6 +32,9 @@ use kestrel_usermem::{UserCStr, UserPtr};
 /// Most of an executable's start that loading reads (headers and PT_INTERP; a
 /// larger request is a malformed file, which the ELF checks then refuse).
 const MAX_HEADERS: u64 = 1 << 20;
+/// Pages of a program loaded before its headers are read: enough for the ELF
+/// header, the program headers and PT_INTERP of ordinary programs.
+const HEADER_PAGES: u64 = 16;
 /// Room the stack area starts with below the arguments (Linux's stack_guard_gap
 /// aside, it expands on demand down to RLIMIT_STACK).
 const STACK_INITIAL: u64 = 128 * 1024;
@@ -105,10 +108,17 @@ async fn open_exec_at(
     crate::fs::fsnotify::open_permission(&d, true, t).await?;
     crate::fs::fsnotify::opened(&d, true);
     crate::fs::fsnotify::access_permission_dentry(&d, t).await?;
-    // The headers are read, and the segments' pages fault in, synchronously: a
-    // block-backed file brings its content in first.
-    inode.load_pages(0, m.size).await?;
-    let bytes = read_headers(&inode, m.size)?;
+    // The headers are read synchronously: a block-backed file brings the first
+    // pages in first (all of what headers may span if they reach further). The
+    // segments' pages fault in later, each awaiting the disk as a fault does.
+    inode.load_pages(0, m.size.min(HEADER_PAGES * 4096)).await?;
+    let bytes = match read_headers(&inode, m.size) {
+        Err(Errno::EAGAIN) => {
+            inode.load_pages(0, m.size.min(MAX_HEADERS)).await?;
+            read_headers(&inode, m.size)?
+        }
+        r => r?,
+    };
     crate::fs::fsnotify::notify_dentry(&d, crate::fs::fsnotify::FS_ACCESS);
     Ok((d, inode, bytes))
 }
@@ -162,6 +172,18 @@ fn read_headers(inode: &InodeRef, size: u64) -> KResult<Vec<u8>> {
     } else {
         Ok(with_phdrs)
     }
+}
+
+/// Loads the file page holding the end of each segment's file bytes that is
+/// followed by zeros (`padzero` writes there; the rest faults in on use).
+async fn load_tails(inode: &InodeRef, img: &ElfImage) -> KResult<()> {
+    for s in &img.segments {
+        if s.memsz > s.filesz && s.filesz > 0 {
+            let end = s.offset.saturating_add(s.filesz);
+            inode.load_pages(end & !4095, 4096).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Maps a laid-out image into `mm`.
@@ -317,6 +339,13 @@ async fn load_at(
         }
         None => None,
     };
+    // The page where a writable segment's file bytes end is written (its tail
+    // zeroed) while the image is mapped, which cannot wait for a disk: it is
+    // brought in now.
+    load_tails(&dentry.inode, &program).await?;
+    if let Some((identry, img)) = &interp {
+        load_tails(&identry.inode, img).await?;
+    }
     let (cred, secure) = exec_credentials(t, &dentry);
     // A program the caller may not read leaves the process non-dumpable too
     // (Linux's would_dump); a set-user-ID one always (suid_dumpable is 0).

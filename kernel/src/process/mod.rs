@@ -393,6 +393,9 @@ pub struct Thread {
     /// [`ptrace::flag`] bits, read on every trap without the lock. (A stopped
     /// tracee waits for its tracer on `signals.wq`.)
     pub ptrace_flags: AtomicU32,
+    /// A file page a user-memory copy of the current system call needed and
+    /// could not wait for ([`crate::mm::vm::note_pending_load`]).
+    pub pending_load: spin::Mutex<Option<crate::mm::vm::PageLoad>>,
 }
 
 /// A thread's CPU time in nanoseconds: `total` is all time its task was polled,
@@ -863,6 +866,7 @@ impl Thread {
             in_syscall: AtomicU32::new(0),
             ptrace: spin::Mutex::new(ptrace::Tracee::default()),
             ptrace_flags: AtomicU32::new(0),
+            pending_load: spin::Mutex::new(None),
         });
         THREADS.lock().insert(tid, Arc::downgrade(&t));
         t.process.threads.lock().push(t.clone());

@@ -45,6 +45,10 @@ pub fn out_of_memory(t: &Arc<Thread>, waited: u32) -> Outcome {
     if waited >= MAX_WAITS {
         return kill(me, "no memory came back");
     }
+    // File pages that can be read again go before any process does.
+    if crate::fs::ext2::reclaim_page_cache() > 0 {
+        return Outcome::Retry;
+    }
     let mut victim = VICTIM.lock();
     if victim.as_ref().is_some_and(still_dying) {
         // Another CPU's fault already chose who dies (possibly this very process):

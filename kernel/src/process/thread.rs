@@ -281,11 +281,39 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                 regs.fault_addr = addr;
                 let mm = thread.process.mm();
                 let mut waited = 0;
+                let mut loads = 0;
                 let result = if pk {
                     Ok(())
                 } else {
                     loop {
                         match mm.fault(addr, access) {
+                            Err(FaultError::NotLoaded(load)) => {
+                                // A file page not in memory yet: the thread waits
+                                // for it (and its read-around) as a parked future,
+                                // then faults again. A disk error is SIGBUS, as
+                                // Linux's VM_FAULT_SIGBUS for a failed read.
+                                // No memory for the pages is out of memory as
+                                // for any other page (the OOM path drops clean
+                                // file pages first).
+                                loads += 1;
+                                match load.load().await {
+                                    Err(kestrel_abi::Errno::ENOMEM) => {
+                                        loads -= 1;
+                                        match super::oom::out_of_memory(&thread, waited) {
+                                            super::oom::Outcome::Retry => {
+                                                task::sleep(10_000_000).await;
+                                                waited += 1;
+                                            }
+                                            super::oom::Outcome::KilledSelf => break Ok(()),
+                                        }
+                                    }
+                                    Ok(()) | Err(kestrel_abi::Errno::EAGAIN) if loads <= 16 => {}
+                                    _ => break Err(FaultError::NoPage),
+                                }
+                                if thread.should_exit() {
+                                    break Ok(());
+                                }
+                            }
                             Err(FaultError::OutOfMemory) => {
                                 // The OOM killer picks who dies; if not this process,
                                 // wait for the victim's memory and try again.
@@ -313,9 +341,9 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                 drop(mm);
                 if let Err(e) = result {
                     let info = match e {
-                        FaultError::PastEndOfFile | FaultError::NoPage => {
-                            Siginfo::fault(SIGBUS, BUS_ADRERR, addr)
-                        }
+                        FaultError::PastEndOfFile
+                        | FaultError::NoPage
+                        | FaultError::NotLoaded(_) => Siginfo::fault(SIGBUS, BUS_ADRERR, addr),
                         FaultError::Unmapped | FaultError::OutOfMemory => {
                             Siginfo::fault(SIGSEGV, SEGV_MAPERR, addr)
                         }

@@ -257,8 +257,14 @@ pub(super) async fn read_to_user(
     let mut total = 0;
     while total < count {
         let want = (count - total).min(CHUNK);
-        // Never take more from the file than can be delivered.
-        let room = out.writable(want);
+        // Never take more from the file than can be delivered. A buffer in a
+        // file mapping whose pages are not loaded yet waits for them.
+        let mut room = out.writable(want);
+        let mut loads = 0;
+        while room < want && loads < 64 && ctx.load_pending().await {
+            room = out.writable(want);
+            loads += 1;
+        }
         if room == 0 || (room < want && is_stream(file)) {
             return if total > 0 {
                 Ok(total)
@@ -322,7 +328,14 @@ pub(super) async fn write_from_user(
     let mut total = 0;
     while total < count {
         let want = (count - total).min(CHUNK);
-        let got = input.read(&mut kbuf[..want]);
+        let mut got = input.read(&mut kbuf[..want]);
+        // Data in a file mapping whose pages are not loaded yet: they are
+        // awaited and the copy goes on.
+        let mut loads = 0;
+        while got < want && loads < 64 && ctx.load_pending().await {
+            got += input.read(&mut kbuf[got..want]);
+            loads += 1;
+        }
         if got == 0 || (got < want && is_stream(file)) {
             return if total > 0 {
                 Ok(total)
@@ -1979,7 +1992,7 @@ pub async fn sys_fstatfs(ctx: &mut Ctx<'_>, fd: Fd, buf: UserPtr<Statfs>) -> KRe
 pub async fn sys_fadvise64(
     ctx: &mut Ctx<'_>,
     fd: Fd,
-    _offset: i64,
+    offset: i64,
     len: i64,
     advice: i32,
 ) -> KResult<u64> {
@@ -1991,5 +2004,13 @@ pub async fn sys_fadvise64(
     if f.metadata().is_ok_and(|m| m.file_type() == S_IFIFO) || f.inode().is_none() {
         return Err(Errno::ESPIPE);
     }
+    // ext2 files act on it (read-ahead mode, prefetch, dropping clean pages);
+    // other files keep everything in memory anyway.
+    crate::fs::ext2::advise(
+        f.ops(),
+        offset.max(0) as u64,
+        len as u64,
+        Some(advice as u32),
+    );
     Ok(0)
 }

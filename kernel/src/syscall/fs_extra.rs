@@ -79,7 +79,7 @@ pub async fn sys_sync_file_range(
     Ok(0)
 }
 
-pub async fn sys_readahead(ctx: &mut Ctx<'_>, fd: Fd, _offset: i64, _count: usize) -> KResult<u64> {
+pub async fn sys_readahead(ctx: &mut Ctx<'_>, fd: Fd, offset: i64, count: usize) -> KResult<u64> {
     let f = ctx.file(fd)?;
     if !f.readable() {
         return Err(Errno::EBADF);
@@ -87,6 +87,8 @@ pub async fn sys_readahead(ctx: &mut Ctx<'_>, fd: Fd, _offset: i64, _count: usiz
     if !f.metadata().is_ok_and(|m| m.is_regular()) {
         return Err(Errno::EINVAL);
     }
+    // Started in the background on ext2 (the block cache gets the range).
+    crate::fs::ext2::advise(f.ops(), offset.max(0) as u64, count as u64, None);
     Ok(0)
 }
 

@@ -131,7 +131,9 @@ pub async fn sys_mmap(
                     Backing::Anonymous
                 }
             } else if shared {
-                if crate::fs::ext2::is_ext2(&inode) {
+                // Pages fault in on use (awaiting the disk for a disk file),
+                // except those MAP_POPULATE or MAP_LOCKED want present now.
+                if flags & (MAP_POPULATE | MAP_LOCKED) != 0 {
                     inode.load_pages(off, len).await?;
                 }
                 name = file.dentry().cloned();
@@ -153,10 +155,11 @@ pub async fn sys_mmap(
                 }
             } else {
                 name = file.dentry().cloned();
-                // Page faults read the file synchronously: a disk file brings the
-                // mapped pages in now (a private mapping may show the file as it was
-                // at mmap time, which POSIX allows).
-                inode.load_pages(off, len).await?;
+                // Pages fault in on use, each the file's own page until written
+                // (a disk file's page awaits the disk first).
+                if flags & (MAP_POPULATE | MAP_LOCKED) != 0 {
+                    inode.load_pages(off, len).await?;
+                }
                 Backing::file(inode, off)
             }
         }
@@ -351,8 +354,26 @@ pub async fn sys_madvise(ctx: &mut Ctx<'_>, addr: u64, len: u64, advice: u32) ->
             .map(|_| 0),
         // MADV_DONTDUMP, MADV_DODUMP: left out of core dumps, or back in.
         16 | 17 => ctx.mm().set_dont_dump(addr, len, advice == 16).map(|_| 0),
+        // The file pages of the range are read in the background (a disk
+        // file's; in-memory ones are there), as Linux starts read-ahead.
+        MADV_WILLNEED => {
+            ctx.mm().check_mapped(addr, len)?;
+            let mut budget: u64 = 32 << 20;
+            for (inode, off, n) in ctx.mm().file_ranges(addr, len) {
+                let n = n.min(budget);
+                if n == 0 {
+                    break;
+                }
+                budget -= n;
+                crate::task::spawn("madvise-willneed", async move {
+                    let _ = inode.load_pages(off, n).await;
+                })
+                .detach();
+            }
+            Ok(0)
+        }
         // Hints Kestrel does not act on, but accepts as Linux does.
-        MADV_NORMAL | MADV_RANDOM | MADV_SEQUENTIAL | MADV_WILLNEED | 10..=17 | 18..=21 => {
+        MADV_NORMAL | MADV_RANDOM | MADV_SEQUENTIAL | 10..=17 | 18..=21 => {
             ctx.mm().check_mapped(addr, len).map(|_| 0)
         }
         _ => Err(Errno::EINVAL),

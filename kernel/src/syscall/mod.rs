@@ -73,6 +73,17 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// Loads the file page a user-memory copy of this call stopped at (not in
+    /// memory yet: [`crate::mm::vm::note_pending_load`]), so that the copy can
+    /// go on; false if there was none or the disk failed it.
+    pub async fn load_pending(&self) -> bool {
+        let load = self.thread.pending_load.lock().take();
+        match load {
+            Some(l) => l.load().await.is_ok(),
+            None => false,
+        }
+    }
+
     /// The calling process.
     pub fn process(&self) -> &Arc<Process> {
         &self.thread.process
@@ -268,7 +279,26 @@ pub async fn dispatch(thread: &Arc<Thread>, regs: &mut UserContext, nr: u64, arg
         regs,
         resolve: 0,
     };
-    match table::call(&mut ctx, nr, args).await {
+    thread.pending_load.lock().take();
+    let mut tries = 0;
+    let r = loop {
+        ctx.resolve = 0;
+        let r = table::call(&mut ctx, nr, args).await;
+        // A copy from or to user memory met a file page not in memory (a
+        // program's string in a mapped binary, a buffer in a file mapping): the
+        // copy could not wait for the disk, so the load happens here. A call
+        // that failed for it (EFAULT, with nothing done) runs again; one cut
+        // short keeps its count, and the page is there for the next call.
+        let Some(load) = thread.pending_load.lock().take() else {
+            break r;
+        };
+        let loaded = load.load().await;
+        if r != Err(Errno::EFAULT) || loaded.is_err() || tries == 8 {
+            break r;
+        }
+        tries += 1;
+    };
+    match r {
         Ok(v) => v as i64,
         Err(e) => -(e as i32 as i64),
     }

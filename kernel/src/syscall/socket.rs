@@ -685,7 +685,14 @@ async fn recv_data(
         // A stream takes only what the writable part of the buffers can hold,
         // write by write (see UnixSocket::recv_within); a datagram is taken whole
         // and lost if it cannot be delivered, as on Linux.
-        let room = if stream { dst.writable(want) } else { want };
+        let mut room = if stream { dst.writable(want) } else { want };
+        // Buffers in a file mapping not loaded yet: waited for, then measured
+        // again (before anything is taken from the socket).
+        let mut loads = 0;
+        while stream && room < want && loads < 64 && ctx.load_pending().await {
+            room = dst.writable(want);
+            loads += 1;
+        }
         match s.recv_within(&mut buf[..want], peek, room) {
             Err(Errno::EFAULT) if got > 0 => break,
             Ok(r) => {

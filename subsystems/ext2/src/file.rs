@@ -9,8 +9,10 @@ use crate::disk::{self, sb};
 use crate::inode::Inode;
 use crate::state::State;
 
-/// Blocks read from the disk in one request at most, when they lie in a row.
-const READ_RUN: u64 = 64;
+/// Blocks read from the disk in one request at most, when they lie in a row
+/// (256 KiB with 1 KiB blocks, 1 MiB with 4 KiB: the kernel's read-ahead
+/// windows reach 1 MiB).
+const READ_RUN: u64 = 256;
 
 impl State {
     pub async fn read_file(&mut self, inode: &Inode, off: u64, buf: &mut [u8]) -> KResult<usize> {
@@ -51,6 +53,39 @@ impl State {
             }
         }
         Ok(n)
+    }
+
+    /// The disk runs holding `[off, off + len)` of `inode` (see
+    /// [`crate::Ext2::file_runs`]).
+    pub async fn file_runs(
+        &mut self,
+        inode: &Inode,
+        off: u64,
+        len: u64,
+    ) -> KResult<Vec<(u64, u64, usize)>> {
+        let end = off.saturating_add(len).min(inode.size());
+        let bs = self.bs() as u64;
+        let per_block = bs / 512;
+        let mut out: Vec<(u64, u64, usize)> = Vec::new();
+        let mut lblk = off / bs;
+        while lblk * bs < end {
+            let phys = self.bmap(inode, lblk).await?;
+            if phys != 0 {
+                let sector = u64::from(phys) * per_block;
+                match out.last_mut() {
+                    Some((at, s, n))
+                        if *at + *n as u64 == lblk * bs
+                            && *s + *n as u64 / 512 == sector
+                            && (*n as u64) < READ_RUN * bs =>
+                    {
+                        *n += bs as usize;
+                    }
+                    _ => out.push((lblk * bs, sector, bs as usize)),
+                }
+            }
+            lblk += 1;
+        }
+        Ok(out)
     }
 
     /// Writes file content, allocating blocks as needed; the inode (new size, new

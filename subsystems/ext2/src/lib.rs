@@ -417,6 +417,23 @@ impl Ext2 {
         st.read_file(&i, offset, buf).await
     }
 
+    /// Where `[offset, offset + len)` of regular file `ino` lies on the disk:
+    /// `(file offset, first sector, bytes)` for each run of blocks in a row
+    /// (holes left out; the last block whole, though the file may end within
+    /// it), at most `READ_RUN` blocks each. Read-ahead reads these into
+    /// the cache without holding the file system meanwhile: what it reads is
+    /// only kept by the cache, so a block freed and reused since is harmless.
+    pub async fn file_runs(
+        &self,
+        ino: u32,
+        offset: u64,
+        len: u64,
+    ) -> KResult<Vec<(u64, u64, usize)>> {
+        let mut st = self.lock().await;
+        let i = Self::regular(&mut st, ino).await?;
+        st.file_runs(&i, offset, len).await
+    }
+
     /// Writes content at `offset`, growing the file (EFBIG past the largest file,
     /// ENOSPC when no block is left; a write cut short by a full disk returns what
     /// it wrote).

@@ -120,9 +120,26 @@ fn reads_a_tree_made_by_mkfs_d() {
         assert!(String::from_utf8_lossy(&debugfs(&img, "stat /big")).contains("Flags: 0x1000"));
 
         let m = mount(&img);
+        let raw = std::fs::read(&img).unwrap();
         for (name, data) in &files {
             let ino = m.walk(&format!("/{name}")).unwrap();
             assert_eq!(&m.read_all(ino), data, "{cfg:?} {name}");
+            // The disk runs read-ahead uses hold the file's bytes.
+            let runs = block_on(m.fs.file_runs(ino, 0, data.len() as u64)).unwrap();
+            let mut covered = 0;
+            for (at, sector, n) in runs {
+                let at = at as usize;
+                let k = n.min(data.len() - at);
+                let disk = &raw[sector as usize * 512..sector as usize * 512 + k];
+                assert_eq!(disk, &data[at..at + k], "{cfg:?} {name} run at {at}");
+                covered += k;
+            }
+            // Only holes (zeros) are left out.
+            let zeros = data.iter().filter(|&&b| b == 0).count();
+            assert!(
+                covered + zeros >= data.len(),
+                "{cfg:?} {name}: runs cover {covered}"
+            );
             // Reads at odd offsets and lengths.
             if data.len() > 5000 {
                 let mut buf = vec![0u8; 3000];

@@ -462,10 +462,17 @@ pub trait Inode: Send + Sync + Any {
         Later::now(Ok(()))
     }
     /// Makes `len` bytes of content from `offset` readable through the synchronous
-    /// [`Inode::read_at`] (what a file mapping's page faults and exec's header
-    /// reads use). In-memory file systems have it there already.
+    /// [`Inode::read_at`] and [`Inode::shared_page`] (what a file mapping's page
+    /// faults and exec's header reads use; they answer EAGAIN for a page not
+    /// loaded, and the fault awaits this). In-memory file systems have it there
+    /// already.
     fn load_pages(&self, _offset: u64, _len: u64) -> Later<'_, KResult<()>> {
         Later::now(Ok(()))
+    }
+    /// Whether the content page `index` is in memory (mincore(2)): always, for
+    /// in-memory file systems.
+    fn page_cached(&self, _index: u64) -> bool {
+        true
     }
 
     /// For downcasting (a file system checks that `rename`'s target is its own).
