@@ -1277,8 +1277,13 @@ impl Doc<'_> {
              ```\n\n\
              xtask builds the release kernel and `bench/*.c` (`musl-gcc -static -O2`), makes \
              `target/kestrel/initramfs-bench.cpio` (busybox, `/bench/kbench`, `/bench/nop`, \
-             and a command file that the initramfs's `/init` runs), then boots each kernel \
-             with it. The command file:\n\n\
+             `/bench/tree.tar` for `fs_tar_x`, and a command file that the initramfs's \
+             `/init` runs), then boots each kernel with it and two disks: `/dev/vda`, \
+             `target/kestrel/bench-disk.img` read-only (256 MiB of pseudo-random bytes, \
+             the `blk_*` rows), and `/dev/vdb`, `target/kestrel/bench-fs.img`, an empty \
+             {FS_DISK_MIB} MiB ext2 file system (`mkfs.ext2 -q -F -b 4096`) made afresh \
+             before each boot and checked with `e2fsck -fn` after it (the `fs_*` rows; \
+             Linux mounts ext2 with its built-in ext4 driver). The command file:\n\n\
              ```sh\n{GUEST_SCRIPT}{GUEST_SCRIPT_END}\n```\n\n\
              The scaling boots use `target/kestrel/initramfs-bench-scaling.cpio`, whose \
              command file runs `/bench/kbench --scaling`, and `-smp 1`, `2` and `4` in the \
