@@ -1635,23 +1635,31 @@ static void b_fs_tar_x(void)
         unsupported(name, "%s: %s", tar, strerror(errno));
         return;
     }
+    /* Up to 3 runs (the fastest counts), each into a new directory. */
     const char *dir = FS_DIR "/tarx";
-    busybox((char *const[]){"busybox", "rm", "-rf", (char *)dir, NULL});
-    if (mkdir(dir, 0755) != 0) {
-        unsupported(name, "mkdir %s: %s", dir, strerror(errno));
-        return;
+    double best = -1, t_all = now_ns();
+    for (int run = 0; run < 3 && (run == 0 || now_ns() - t_all < 10e9); run++) {
+        busybox((char *const[]){"busybox", "rm", "-rf", (char *)dir, NULL});
+        if (mkdir(dir, 0755) != 0) {
+            unsupported(name, "mkdir %s: %s", dir, strerror(errno));
+            return;
+        }
+        sync();
+        double t0 = now_ns();
+        int e = busybox((char *const[]){"busybox", "tar", "-xf", tar, "-C", (char *)dir, NULL});
+        sync();
+        double ns = now_ns() - t0;
+        if (e == ECHILD) {
+            unsupported(name, "busybox tar -xf %s -C %s failed", tar, dir);
+            return;
+        } else if (e) {
+            unsupported(name, "busybox tar: %s", strerror(e));
+            return;
+        }
+        if (best < 0 || ns < best)
+            best = ns;
     }
-    sync();
-    double t0 = now_ns();
-    int e = busybox((char *const[]){"busybox", "tar", "-xf", tar, "-C", (char *)dir, NULL});
-    sync();
-    double t1 = now_ns();
-    if (e == ECHILD)
-        unsupported(name, "busybox tar -xf %s -C %s failed", tar, dir);
-    else if (e)
-        unsupported(name, "busybox tar: %s", strerror(e));
-    else
-        result(name, (t1 - t0) / 1e6, "ms");
+    result(name, best / 1e6, "ms");
 }
 
 static int op_fs_fsync(void *ctx)
@@ -2140,10 +2148,10 @@ static const struct bench benches[] = {
      "128 KiB reads of /dev/vda in order, 32 threads taking turns: 32 in flight"},
     {"fs_seq_write", "MB/s", b_fs_seq_write, 60,
      "ext2 on /dev/vdb (a fresh 1 GiB image, 4 KiB blocks): write a new 256 MiB file in 1 MiB "
-     "writes, then fsync; the time includes the fsync"},
+     "writes, then fsync; the time includes the fsync; one run"},
     {"fs_seq_read_cold", "MB/s", b_fs_seq_read_cold, 60,
      "read that 256 MiB file in 1 MiB reads just after umount and mount of the file system "
-     "(nothing of it cached); the time includes the open"},
+     "(nothing of it cached); the time includes the open; one run"},
     {"fs_seq_read_cached", "MB/s", b_fs_seq_read_cached, 60,
      "read the first 32 MiB of that file in 1 MiB reads after reading them once (cached; 32 MiB "
      "fits in both kernels' caches): the fastest of 5 reads"},
@@ -2152,12 +2160,13 @@ static const struct bench benches[] = {
      "reading them once (cached), one at a time"},
     {"fs_create_10k", "us/file", b_fs_create_unlink_10k, 120,
      "create 10,000 empty files in a new directory on ext2 (open O_CREAT|O_EXCL, close), per "
-     "file; no sync in the time"},
+     "file; no sync in the time; one run"},
     {"fs_unlink_10k", "us/file", b_with_rate_row, 1,
      "then sync (untimed) and unlink those 10,000 files, per file; no sync in the time"},
     {"fs_tar_x", "ms", b_fs_tar_x, 60,
      "busybox tar -xf of a tar in the initramfs (600 files of 0.5 to 12.5 KiB in 24 "
-     "directories, 3.9 MiB) into a directory on ext2, then sync: the time of both"},
+     "directories, 3.9 MiB) into a new directory on ext2, then sync: the time of both, the "
+     "fastest of 3 runs"},
     {"fs_fsync_latency", "us/op", b_fs_fsync_latency, 30,
      "pwrite of 4 KiB at offset 0 of a 4 KiB file on ext2, then fsync: per pair"},
     /* The many-connection rows run last: closing 20,000 sockets keeps the network
