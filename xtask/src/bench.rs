@@ -531,8 +531,15 @@ fn fs_disk() -> PathBuf {
 const FS_DISK_MIB: u64 = 1024;
 
 /// Makes the fs_* rows' disk afresh: an empty ext2 file system, 4 KiB blocks.
+/// Without mkfs.ext2 the disk is 1 MiB of zeros, so that the machine still boots
+/// (the guest's mount fails and the fs_* rows say nothing is mounted).
 fn fresh_fs_disk() -> Result<(), String> {
-    crate::ext2::make_image(&fs_disk(), FS_DISK_MIB, 4096, None)
+    if let Err(e) = crate::ext2::make_image(&fs_disk(), FS_DISK_MIB, 4096, None) {
+        println!("xtask: no file system for the fs_* rows: {e}");
+        fs::write(fs_disk(), vec![0u8; 1 << 20])
+            .map_err(|e| format!("writing {}: {e}", fs_disk().display()))?;
+    }
+    Ok(())
 }
 
 /// After a boot: `e2fsck -fn` of the fs_* rows' disk, which the guest unmounted;
