@@ -49,6 +49,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/select.h>
 #include <poll.h>
 #include <sys/stat.h>
@@ -1181,7 +1182,8 @@ static void b_tcp_idle_conn(void)
                    (char *const[]){"idle", "10000", "tcp_idle_conn_kernel_bytes", NULL});
 }
 
-/* The p50 and p99 rows come with their _rate row's run. */
+/* The p50 and p99 rows come with their _rate row's run, fs_unlink_10k with
+ * fs_create_10k's (xtask times boot_to_init). */
 static void b_with_rate_row(void) {}
 
 /* ---- the disk: virtio-blk read from user space ---------------------------- */
@@ -1305,6 +1307,390 @@ static void b_blk_seqread_128k_qd1(void)
 static void b_blk_seqread_128k_qd32(void)
 {
     blk_run("blk_seqread_128k_qd32", 128 << 10, true, 32, true);
+}
+
+/* ---- a file system: ext2 on /dev/vdb ------------------------------------ */
+
+/* xtask makes a fresh, empty ext2 image (4 KiB blocks) before each boot and gives
+ * it to both kernels as the second disk, /dev/vdb, writable; the guest script
+ * mounts it on /mnt/fs. Each row makes what it needs itself (the big file, the
+ * directory), so any one of them can run alone, and sync()s before its clock
+ * starts so that no earlier row's writeback is counted.
+ *
+ * "Cold" means just after an unmount and a mount of /mnt/fs: both kernels then
+ * hold nothing of the file system in memory (Linux frees the file's pages with
+ * its inode and the device's cached blocks at the last close of the device;
+ * Kestrel's block cache belongs to the mount). That is one method for both:
+ * Kestrel has no /proc/sys/vm/drop_caches, and POSIX_FADV_DONTNEED there drops
+ * mapped-file pages but not the block cache that read(2) goes through. */
+#define FS_DEV "/dev/vdb"
+#define FS_DIR "/mnt/fs"
+#define FS_TYPE "ext2"
+#define FS_BIG FS_DIR "/big"
+#define FS_BIG_MIB 256
+#define FS_CACHED_MIB 32 /* fits in both kernels' caches (Kestrel's: 64 MiB at 1 GiB) */
+#define FS_IO MIB
+#define FS_NFILES 10000
+
+static char *fs_buf; /* FS_IO bytes of a pattern with no run of zeros */
+
+/* Whether /mnt/fs is a mounted file system (another device than /'s), with
+ * fs_buf ready; else prints the row as unsupported. */
+static bool fs_ready(const char *name)
+{
+    struct stat mnt, root;
+    if (stat(FS_DIR, &mnt) != 0 || stat("/", &root) != 0) {
+        unsupported(name, "stat %s: %s (the guest script mounts %s there)", FS_DIR, strerror(errno),
+                    FS_DEV);
+        return false;
+    }
+    if (mnt.st_dev == root.st_dev) {
+        unsupported(name, "nothing is mounted on %s (the guest script mounts %s there: no disk?)",
+                    FS_DIR, FS_DEV);
+        return false;
+    }
+    if (!fs_buf) {
+        if (posix_memalign((void **)&fs_buf, PAGE, FS_IO) != 0) {
+            unsupported(name, "no memory for the buffer");
+            return false;
+        }
+        uint64_t x = 0x9E3779B97F4A7C15ull;
+        for (size_t i = 0; i < FS_IO; i += 8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            memcpy(fs_buf + i, &x, 8);
+        }
+    }
+    return true;
+}
+
+/* Writes `bytes` to a new file at `path` in FS_IO writes, then fsyncs it;
+ * returns 0 or an errno value. */
+static int fs_write_file(const char *path, size_t bytes)
+{
+    int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return errno;
+    for (size_t done = 0; done < bytes; done += FS_IO) {
+        ssize_t w = write(fd, fs_buf, FS_IO);
+        if (w != (ssize_t)FS_IO) {
+            int e = w < 0 ? errno : EIO;
+            close(fd);
+            return e;
+        }
+    }
+    int e = fsync(fd) ? errno : 0;
+    close(fd);
+    return e;
+}
+
+/* Reads the first `bytes` of `fd` in FS_IO reads; 0 or an errno value. */
+static int fs_read(int fd, size_t bytes)
+{
+    for (size_t done = 0; done < bytes; done += FS_IO) {
+        ssize_t r = pread(fd, fs_buf, FS_IO, (off_t)done);
+        if (r != (ssize_t)FS_IO)
+            return r < 0 ? errno : EIO;
+    }
+    return 0;
+}
+
+/* The big file, written (untimed) unless an earlier row left it; then opened
+ * for reading. Returns the descriptor, or -1 after printing the row. */
+static int fs_big(const char *name)
+{
+    if (!fs_ready(name))
+        return -1;
+    struct stat st;
+    if (stat(FS_BIG, &st) != 0 || st.st_size != (off_t)FS_BIG_MIB * (off_t)MIB) {
+        int e = fs_write_file(FS_BIG, FS_BIG_MIB * MIB);
+        if (e) {
+            unsupported(name, "writing %s: %s", FS_BIG, strerror(e));
+            return -1;
+        }
+    }
+    int fd = open(FS_BIG, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        unsupported(name, "open %s: %s", FS_BIG, strerror(errno));
+    return fd;
+}
+
+/* Unmounts /mnt/fs and mounts it again: nothing of it stays cached. */
+static int fs_remount(void)
+{
+    sync();
+    if (umount(FS_DIR) != 0)
+        return errno;
+    if (mount(FS_DEV, FS_DIR, FS_TYPE, 0, NULL) != 0)
+        return errno;
+    return 0;
+}
+
+static void fs_mbps(const char *name, size_t bytes, double ns)
+{
+    result(name, (double)bytes / 1e6 / (ns / 1e9), "MB/s");
+}
+
+static void b_fs_seq_write(void)
+{
+    const char *name = "fs_seq_write";
+    if (!fs_ready(name))
+        return;
+    unlink(FS_BIG);
+    sync(); /* the old file's blocks freed before the clock starts */
+    double t0 = now_ns();
+    int e = fs_write_file(FS_BIG, FS_BIG_MIB * MIB);
+    double t1 = now_ns();
+    if (e)
+        unsupported(name, "writing %s: %s", FS_BIG, strerror(e));
+    else
+        fs_mbps(name, FS_BIG_MIB * MIB, t1 - t0);
+}
+
+static void b_fs_seq_read_cold(void)
+{
+    const char *name = "fs_seq_read_cold";
+    int fd = fs_big(name);
+    if (fd < 0)
+        return;
+    close(fd);
+    int e = fs_remount();
+    if (e) {
+        unsupported(name, "umount and mount of %s: %s", FS_DIR, strerror(e));
+        return;
+    }
+    double t0 = now_ns();
+    fd = open(FS_BIG, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        unsupported(name, "open %s after the mount: %s", FS_BIG, strerror(errno));
+        return;
+    }
+    e = fs_read(fd, FS_BIG_MIB * MIB);
+    double t1 = now_ns();
+    close(fd);
+    if (e)
+        unsupported(name, "read: %s", strerror(e));
+    else
+        fs_mbps(name, FS_BIG_MIB * MIB, t1 - t0);
+}
+
+static void b_fs_seq_read_cached(void)
+{
+    const char *name = "fs_seq_read_cached";
+    int fd = fs_big(name);
+    if (fd < 0)
+        return;
+    /* The first read loads it; the fastest of the next SAMPLES counts. */
+    double best = -1;
+    int e = fs_read(fd, FS_CACHED_MIB * MIB);
+    for (int s = 0; !e && s < SAMPLES; s++) {
+        double t0 = now_ns();
+        e = fs_read(fd, FS_CACHED_MIB * MIB);
+        double ns = now_ns() - t0;
+        if (best < 0 || ns < best)
+            best = ns;
+    }
+    close(fd);
+    if (e)
+        unsupported(name, "read: %s", strerror(e));
+    else
+        fs_mbps(name, FS_CACHED_MIB * MIB, best);
+}
+
+struct randread {
+    int fd;
+    uint64_t x;
+};
+
+static int op_fs_randread(void *ctx)
+{
+    struct randread *r = ctx;
+    r->x ^= r->x << 13;
+    r->x ^= r->x >> 7;
+    r->x ^= r->x << 17;
+    off_t off = (off_t)(r->x % (FS_CACHED_MIB * MIB / PAGE)) * (off_t)PAGE;
+    ssize_t n = pread(r->fd, fs_buf, PAGE, off);
+    return n == (ssize_t)PAGE ? 0 : n < 0 ? errno : EIO;
+}
+
+static void b_fs_randread_4k(void)
+{
+    const char *name = "fs_randread_4k";
+    int fd = fs_big(name);
+    if (fd < 0)
+        return;
+    struct randread r = {fd, 0x9E3779B97F4A7C15ull};
+    int e = fs_read(fd, FS_CACHED_MIB * MIB); /* loaded: the reads are cached */
+    double ns = 0;
+    if (!e)
+        e = timed(op_fs_randread, &r, WARM_S, BUDGET_S, 1000, &ns);
+    close(fd);
+    if (e)
+        unsupported(name, "pread: %s", strerror(e));
+    else
+        result(name, 1e9 / ns, "reads/s");
+}
+
+#define FS_FILES_DIR FS_DIR "/files"
+
+static void fs_file_name(char *buf, size_t len, int i)
+{
+    snprintf(buf, len, "%s/f%05d", FS_FILES_DIR, i);
+}
+
+/* Creates (or unlinks) FS_NFILES files in FS_FILES_DIR; returns 0 or an errno
+ * value. t[0] is the time of all, t[1] of the first FS_NFILES_PART files, t[2]
+ * of the last FS_NFILES_PART: whether a file costs more in a bigger directory. */
+#define FS_NFILES_PART 1000
+static int fs_files(bool create, double t[3])
+{
+    char path[64];
+    double t0 = now_ns(), mark = t0;
+    for (int i = 0; i < FS_NFILES; i++) {
+        if (i == FS_NFILES - FS_NFILES_PART)
+            mark = now_ns();
+        fs_file_name(path, sizeof path, i);
+        if (create) {
+            int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+            if (fd < 0)
+                return errno;
+            close(fd);
+        } else if (unlink(path) != 0) {
+            return errno;
+        }
+        if (i == FS_NFILES_PART - 1)
+            t[1] = now_ns() - t0;
+    }
+    double t1 = now_ns();
+    t[0] = t1 - t0;
+    t[2] = t1 - mark;
+    return 0;
+}
+
+/* A fresh, empty FS_FILES_DIR (leftovers of an earlier run removed), synced. */
+static int fs_files_dir(void)
+{
+    char path[64];
+    for (int i = 0; i < FS_NFILES; i++) {
+        fs_file_name(path, sizeof path, i);
+        unlink(path);
+    }
+    rmdir(FS_FILES_DIR);
+    if (mkdir(FS_FILES_DIR, 0755) != 0)
+        return errno;
+    sync();
+    return 0;
+}
+
+static void fs_files_result(const char *name, const double t[3])
+{
+    result(name, t[0] / FS_NFILES / 1e3, "us/file");
+    note(name, "the first %d files %.1f us/file, the last %d %.1f us/file", FS_NFILES_PART,
+         t[1] / FS_NFILES_PART / 1e3, FS_NFILES_PART, t[2] / FS_NFILES_PART / 1e3);
+}
+
+/* Both rows in one run: creating the files, sync (untimed), unlinking them. */
+static void b_fs_create_unlink_10k(void)
+{
+    double t[3];
+    int e = fs_ready("fs_create_10k") ? fs_files_dir() : -1;
+    if (e > 0 || (e == 0 && (e = fs_files(true, t)) != 0))
+        unsupported("fs_create_10k", "%s", strerror(e));
+    if (e) {
+        unsupported("fs_unlink_10k", "no files: fs_create_10k did not make them");
+        return;
+    }
+    fs_files_result("fs_create_10k", t);
+    sync();
+    if ((e = fs_files(false, t)))
+        unsupported("fs_unlink_10k", "%s", strerror(e));
+    else
+        fs_files_result("fs_unlink_10k", t);
+    rmdir(FS_FILES_DIR);
+}
+
+/* Runs /bin/busybox with `argv` and waits: 0, or an errno value (ECHILD if it
+ * did not exit with status 0). */
+static int busybox(char *const argv[])
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return errno;
+    if (pid == 0) {
+        execv("/bin/busybox", argv);
+        _exit(127);
+    }
+    return wait_ok(pid);
+}
+
+static void b_fs_tar_x(void)
+{
+    const char *name = "fs_tar_x";
+    if (!fs_ready(name))
+        return;
+    char tar[PATH_MAX];
+    snprintf(tar, sizeof tar, "%s/tree.tar", self_dir);
+    if (access(tar, R_OK) != 0) {
+        unsupported(name, "%s: %s", tar, strerror(errno));
+        return;
+    }
+    /* Up to 3 runs (the fastest counts), each into a new directory. */
+    const char *dir = FS_DIR "/tarx";
+    double best = -1, t_all = now_ns();
+    for (int run = 0; run < 3 && (run == 0 || now_ns() - t_all < 10e9); run++) {
+        busybox((char *const[]){"busybox", "rm", "-rf", (char *)dir, NULL});
+        if (mkdir(dir, 0755) != 0) {
+            unsupported(name, "mkdir %s: %s", dir, strerror(errno));
+            return;
+        }
+        sync();
+        double t0 = now_ns();
+        int e = busybox((char *const[]){"busybox", "tar", "-xf", tar, "-C", (char *)dir, NULL});
+        sync();
+        double ns = now_ns() - t0;
+        if (e == ECHILD) {
+            unsupported(name, "busybox tar -xf %s -C %s failed", tar, dir);
+            return;
+        } else if (e) {
+            unsupported(name, "busybox tar: %s", strerror(e));
+            return;
+        }
+        if (best < 0 || ns < best)
+            best = ns;
+    }
+    result(name, best / 1e6, "ms");
+}
+
+static int op_fs_fsync(void *ctx)
+{
+    int fd = *(int *)ctx;
+    if (pwrite(fd, fs_buf, PAGE, 0) != (ssize_t)PAGE)
+        return errno ? errno : EIO;
+    return fsync(fd) ? errno : 0;
+}
+
+static void b_fs_fsync_latency(void)
+{
+    const char *name = "fs_fsync_latency";
+    if (!fs_ready(name))
+        return;
+    const char *path = FS_DIR "/fsync";
+    int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        unsupported(name, "open %s: %s", path, strerror(errno));
+        return;
+    }
+    int e = op_fs_fsync(&fd); /* the block allocated before the clock starts */
+    sync();
+    double ns = 0;
+    if (!e)
+        e = timed(op_fs_fsync, &fd, WARM_S, BUDGET_S, 20, &ns);
+    close(fd);
+    if (e)
+        unsupported(name, "%s", strerror(e));
+    else
+        result(name, ns / 1e3, "us/op");
 }
 
 /* ---- scaling: N workers at once ----------------------------------------- */
@@ -1760,6 +2146,29 @@ static const struct bench benches[] = {
      "128 KiB reads of /dev/vda in order, one at a time"},
     {"blk_seqread_128k_qd32", "MB/s", b_blk_seqread_128k_qd32, 30,
      "128 KiB reads of /dev/vda in order, 32 threads taking turns: 32 in flight"},
+    {"fs_seq_write", "MB/s", b_fs_seq_write, 60,
+     "ext2 on /dev/vdb (a fresh 1 GiB image, 4 KiB blocks): write a new 256 MiB file in 1 MiB "
+     "writes, then fsync; the time includes the fsync; one run"},
+    {"fs_seq_read_cold", "MB/s", b_fs_seq_read_cold, 60,
+     "read that 256 MiB file in 1 MiB reads just after umount and mount of the file system "
+     "(nothing of it cached); the time includes the open; one run"},
+    {"fs_seq_read_cached", "MB/s", b_fs_seq_read_cached, 60,
+     "read the first 32 MiB of that file in 1 MiB reads after reading them once (cached; 32 MiB "
+     "fits in both kernels' caches): the fastest of 5 reads"},
+    {"fs_randread_4k", "reads/s", b_fs_randread_4k, 60,
+     "4 KiB preads at random 4 KiB-aligned offsets in the first 32 MiB of that file, after "
+     "reading them once (cached), one at a time"},
+    {"fs_create_10k", "us/file", b_fs_create_unlink_10k, 120,
+     "create 10,000 empty files in a new directory on ext2 (open O_CREAT|O_EXCL, close), per "
+     "file; no sync in the time; one run"},
+    {"fs_unlink_10k", "us/file", b_with_rate_row, 1,
+     "then sync (untimed) and unlink those 10,000 files, per file; no sync in the time"},
+    {"fs_tar_x", "ms", b_fs_tar_x, 60,
+     "busybox tar -xf of a tar in the initramfs (600 files of 0.5 to 12.5 KiB in 24 "
+     "directories, 3.9 MiB) into a new directory on ext2, then sync: the time of both, the "
+     "fastest of 3 runs"},
+    {"fs_fsync_latency", "us/op", b_fs_fsync_latency, 30,
+     "pwrite of 4 KiB at offset 0 of a 4 KiB file on ext2, then fsync: per pair"},
     /* The many-connection rows run last: closing 20,000 sockets keeps the network
      * task busy for a second or two after the program exits (each connection's
      * last segments; docs/networking.md), which would disturb the rows after. */

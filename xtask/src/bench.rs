@@ -45,7 +45,14 @@ ifconfig lo 127.0.0.1 up 2>/dev/null || true
 if [ -w /proc/sys/kernel/threads-max ]; then echo 100000 > /proc/sys/kernel/threads-max; fi
 for m in /lib/modules/kbench/*.ko; do [ -e \"$m\" ] && insmod \"$m\" 2>/dev/null; done
 for i in 1 2 3 4 5 6 7 8 9 10; do [ -e /dev/vda ] && break; sleep 0.1; done
+for i in 1 2 3 4 5 6 7 8 9 10; do [ -e /dev/vdb ] || [ ! -e /dev/vda ] && break; sleep 0.1; done
+mkdir -p /mnt/fs; mount -t ext2 /dev/vdb /mnt/fs 2>/dev/null || true
 /bench/kbench";
+
+/// After kbench: the ext2 disk unmounted, so that e2fsck finds it clean (Linux
+/// reboots when init exits, without unmounting anything).
+const GUEST_SCRIPT_END: &str = "
+sync; umount /mnt/fs 2>/dev/null || true";
 
 /// The row xtask measures itself: milliseconds from starting QEMU to the first
 /// line of the command file (`echo BENCHBOOT`), seen on the serial port.
@@ -286,12 +293,20 @@ pub fn run(opts: &Opts) -> Result<u8, String> {
             .collect::<Vec<_>>()
             .join(" ");
     }
-    // Both kernels read the same disk image as /dev/vda (the blk_* rows); Linux
-    // gets its virtio modules from its own package, loaded by the guest script.
-    o.disks = vec![crate::Disk {
-        path: bench_disk()?,
-        read_only: true,
-    }];
+    // Both kernels read the same disk image as /dev/vda (the blk_* rows) and get
+    // an empty ext2 image, made afresh before each boot, as /dev/vdb (the fs_*
+    // rows); Linux gets its virtio modules from its own package, loaded by the
+    // guest script (ext2 is its ext4 driver, built in).
+    o.disks = vec![
+        crate::Disk {
+            path: bench_disk()?,
+            read_only: true,
+        },
+        crate::Disk {
+            path: fs_disk(),
+            read_only: false,
+        },
+    ];
     let linux_found = if no_linux { None } else { Some(linux_kernel()) };
     let modules = match &linux_found {
         Some(Ok((image, _))) => linux_modules(image),
@@ -507,8 +522,106 @@ fn bench_disk() -> Result<PathBuf, String> {
     Ok(path)
 }
 
-/// The benchmark initramfs: busybox, every program of `bench/` under `/bench`, and
-/// a command file that runs `/bench/kbench` with `kbench_args`.
+/// The ext2 image both kernels get as /dev/vdb, writable, for the fs_* rows.
+fn fs_disk() -> PathBuf {
+    out_dir().join("bench-fs.img")
+}
+
+/// Its size: room for fs_seq_write's 256 MiB file and the rest, sparse on the host.
+const FS_DISK_MIB: u64 = 1024;
+
+/// Makes the fs_* rows' disk afresh: an empty ext2 file system, 4 KiB blocks.
+/// Without mkfs.ext2 the disk is 1 MiB of zeros, so that the machine still boots
+/// (the guest's mount fails and the fs_* rows say nothing is mounted).
+fn fresh_fs_disk() -> Result<(), String> {
+    if let Err(e) = crate::ext2::make_image(&fs_disk(), FS_DISK_MIB, 4096, None) {
+        println!("xtask: no file system for the fs_* rows: {e}");
+        fs::write(fs_disk(), vec![0u8; 1 << 20])
+            .map_err(|e| format!("writing {}: {e}", fs_disk().display()))?;
+    }
+    Ok(())
+}
+
+/// After a boot: `e2fsck -fn` of the fs_* rows' disk, which the guest unmounted;
+/// what it found, if anything, becomes a note of the boot.
+fn check_fs_disk(who: &str, out: &mut Outcome) {
+    match crate::ext2::fsck(&fs_disk()) {
+        Ok(()) => println!("xtask: {who}: e2fsck -fn finds the fs_* rows' disk clean"),
+        Err(e) => {
+            println!("xtask: {who}: {e}");
+            let first = e.lines().take(12).collect::<Vec<_>>().join(" / ");
+            out.notes
+                .push(("fs_disk".into(), format!("after the boot, {first}")));
+        }
+    }
+}
+
+/// The tree fs_tar_x extracts: `src/dirNN/fileNN.c`, 24 directories of 25
+/// files of 0.5 to 12.5 KiB of text-like bytes (3.9 MiB), the same every time,
+/// as an ustar archive.
+fn source_tree_tar() -> Vec<u8> {
+    let mut tar = Vec::new();
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    tar_entry(&mut tar, "src/", 0o755, None);
+    for d in 0..24 {
+        tar_entry(&mut tar, &format!("src/dir{d:02}/"), 0o755, None);
+        for f in 0..25 {
+            let len = 512 + (next() % (12 << 10)) as usize;
+            let body: Vec<u8> = (0..len)
+                .map(|i| match next() % 16 {
+                    _ if i % 64 == 63 => b'\n',
+                    0..=2 => b' ',
+                    r => b"abcdefghijklm"[(r - 3) as usize],
+                })
+                .collect();
+            tar_entry(
+                &mut tar,
+                &format!("src/dir{d:02}/file{f:02}.c"),
+                0o644,
+                Some(&body),
+            );
+        }
+    }
+    tar.resize(tar.len() + 1024, 0); // the end: two empty blocks
+    tar
+}
+
+/// Appends one ustar entry: a directory (`data` None, `name` ending in `/`) or a
+/// regular file. Owner root, a fixed time, names under 100 bytes.
+fn tar_entry(tar: &mut Vec<u8>, name: &str, mode: u32, data: Option<&[u8]>) {
+    let mut h = [0u8; 512];
+    let mut put = |at: usize, field: &[u8]| h[at..at + field.len()].copy_from_slice(field);
+    let size = data.map_or(0, <[u8]>::len);
+    put(0, name.as_bytes());
+    put(100, format!("{mode:07o}\0").as_bytes());
+    put(108, b"0000000\0"); // uid
+    put(116, b"0000000\0"); // gid
+    put(124, format!("{size:011o}\0").as_bytes());
+    put(136, format!("{:011o}\0", 1_700_000_000u64).as_bytes()); // mtime
+    put(148, b"        "); // the checksum counts its own field as spaces
+    put(156, if data.is_some() { b"0" } else { b"5" });
+    put(257, b"ustar\0");
+    put(263, b"00");
+    put(265, b"root");
+    put(297, b"root");
+    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    tar.extend_from_slice(&h);
+    if let Some(d) = data {
+        tar.extend_from_slice(d);
+        tar.resize(tar.len().next_multiple_of(512), 0);
+    }
+}
+
+/// The benchmark initramfs: busybox, every program of `bench/` under `/bench`,
+/// fs_tar_x's `/bench/tree.tar`, and a command file that runs `/bench/kbench`
+/// with `kbench_args`.
 fn bench_initramfs(
     progs: &[(String, PathBuf)],
     modules: &[(String, Vec<u8>)],
@@ -520,6 +633,7 @@ fn bench_initramfs(
         let data = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
         tree.add(&format!("bench/{prog}"), Node::File(0o755, data));
     }
+    tree.add("bench/tree.tar", Node::File(0o644, source_tree_tar()));
     for (file, data) in modules {
         tree.add(
             &format!("lib/modules/kbench/{file}"),
@@ -532,9 +646,9 @@ fn bench_initramfs(
 
 fn guest_script(kbench_args: &str) -> String {
     if kbench_args.is_empty() {
-        GUEST_SCRIPT.to_string()
+        format!("{GUEST_SCRIPT}{GUEST_SCRIPT_END}")
     } else {
-        format!("{GUEST_SCRIPT} {kbench_args}")
+        format!("{GUEST_SCRIPT} {kbench_args}{GUEST_SCRIPT_END}")
     }
 }
 
@@ -623,7 +737,10 @@ fn list(progs: &[(String, PathBuf)], scaling: bool) -> Result<Vec<Desc>, String>
 
 /// Boots one kernel with a benchmark initramfs and collects what kbench prints;
 /// `who` names the boot in the output and its log, `target/kestrel/bench-{who}.log`.
+/// Every boot gets an empty ext2 disk of its own (`cmd` names [`fs_disk`]), checked
+/// with e2fsck afterwards.
 fn boot(who: &str, cmd: Command, descs: &[Desc], limit: Duration) -> Result<Outcome, String> {
+    fresh_fs_disk()?;
     let mut out = Outcome::default();
     let qemus_before = count_other_qemus();
     let ticks_before = cpu_ticks();
@@ -661,6 +778,7 @@ fn boot(who: &str, cmd: Command, descs: &[Desc], limit: Duration) -> Result<Outc
     };
     let log_path = out_dir().join(format!("bench-{who}.log"));
     let _ = fs::write(&log_path, &log);
+    check_fs_disk(who, &mut out);
     if !out.finished {
         out.problem = Some(format!(
             "the benchmarks did not finish ({}; QEMU status {:?}); the serial output is in {}",
@@ -1166,9 +1284,14 @@ impl Doc<'_> {
              ```\n\n\
              xtask builds the release kernel and `bench/*.c` (`musl-gcc -static -O2`), makes \
              `target/kestrel/initramfs-bench.cpio` (busybox, `/bench/kbench`, `/bench/nop`, \
-             and a command file that the initramfs's `/init` runs), then boots each kernel \
-             with it. The command file:\n\n\
-             ```sh\n{GUEST_SCRIPT}\n```\n\n\
+             `/bench/tree.tar` for `fs_tar_x`, and a command file that the initramfs's \
+             `/init` runs), then boots each kernel with it and two disks: `/dev/vda`, \
+             `target/kestrel/bench-disk.img` read-only (256 MiB of pseudo-random bytes, \
+             the `blk_*` rows), and `/dev/vdb`, `target/kestrel/bench-fs.img`, an empty \
+             {FS_DISK_MIB} MiB ext2 file system (`mkfs.ext2 -q -F -b 4096`) made afresh \
+             before each boot and checked with `e2fsck -fn` after it (the `fs_*` rows; \
+             Linux mounts ext2 with its built-in ext4 driver). The command file:\n\n\
+             ```sh\n{GUEST_SCRIPT}{GUEST_SCRIPT_END}\n```\n\n\
              The scaling boots use `target/kestrel/initramfs-bench-scaling.cpio`, whose \
              command file runs `/bench/kbench --scaling`, and `-smp 1`, `2` and `4` in the \
              commands below.\n\n\
@@ -1847,8 +1970,51 @@ mod tests {
     }
 
     #[test]
+    fn the_source_tree_is_a_well_formed_ustar_archive() {
+        let tar = source_tree_tar();
+        assert_eq!(tar.len() % 512, 0);
+        assert!(tar[tar.len() - 1024..].iter().all(|&b| b == 0));
+        // Walk the headers: each checksum holds, 1 + 24 directories, 600 files.
+        let (mut at, mut dirs, mut files, mut bytes) = (0, 0, 0, 0);
+        while tar[at] != 0 {
+            let h = &tar[at..at + 512];
+            let octal = |r: std::ops::Range<usize>| {
+                let s = std::str::from_utf8(&h[r]).unwrap();
+                u64::from_str_radix(s.trim_matches(|c| c == '\0' || c == ' '), 8).unwrap()
+            };
+            let sum: u64 = h
+                .iter()
+                .enumerate()
+                .map(|(i, &b)| {
+                    if (148..156).contains(&i) {
+                        32
+                    } else {
+                        u64::from(b)
+                    }
+                })
+                .sum();
+            assert_eq!(octal(148..156), sum);
+            assert_eq!(&h[257..263], b"ustar\0");
+            let size = octal(124..136) as usize;
+            match h[156] {
+                b'5' => dirs += 1,
+                b'0' => files += 1,
+                t => panic!("type {t}"),
+            }
+            bytes += size;
+            at += 512 + size.next_multiple_of(512);
+        }
+        assert_eq!((dirs, files), (25, 600));
+        assert!((3 << 20..4 << 20).contains(&bytes), "{bytes}");
+        assert_eq!(source_tree_tar(), tar);
+    }
+
+    #[test]
     fn the_guest_script_passes_kbench_its_arguments() {
-        assert_eq!(guest_script(""), GUEST_SCRIPT);
-        assert!(guest_script("--scaling").ends_with("/bench/kbench --scaling"));
+        assert_eq!(
+            guest_script(""),
+            format!("{GUEST_SCRIPT}{GUEST_SCRIPT_END}")
+        );
+        assert!(guest_script("--scaling").contains("\n/bench/kbench --scaling\n"));
     }
 }
