@@ -54,8 +54,27 @@ fn rec_len_to_disk(len: usize, bs: usize) -> u16 {
 /// The entries of one directory block, checked as Linux's ext2 checks them: EUCLEAN
 /// for impossible lengths or inode numbers.
 pub(crate) fn parse_block(b: &[u8], filetype: bool, inodes: u32) -> KResult<Vec<Ent>> {
-    let bs = b.len();
     let mut v = Vec::new();
+    walk_block(b, filetype, inodes, |e| {
+        v.push(e);
+        false
+    })?;
+    Ok(v)
+}
+
+/// Walks the entries of one directory block in place, checking every one as
+/// [`parse_block`] does (EUCLEAN for the whole block if any is impossible), and
+/// returns the first for which `pick` says yes. No copy of the block and no list
+/// of its entries: a lookup in a large directory reads each block where the cache
+/// keeps it.
+pub(crate) fn walk_block(
+    b: &[u8],
+    filetype: bool,
+    inodes: u32,
+    mut pick: impl FnMut(Ent) -> bool,
+) -> KResult<Option<Ent>> {
+    let bs = b.len();
+    let mut found = None;
     let mut off = 0;
     while off < bs {
         if off + de::NAME > bs {
@@ -72,16 +91,19 @@ pub(crate) fn parse_block(b: &[u8], filetype: bool, inodes: u32) -> KResult<Vec<
         {
             return Err(Errno::EUCLEAN);
         }
-        v.push(Ent {
+        let e = Ent {
             off,
             ino,
             rec_len,
             name_len,
             ftype: if filetype { b[off + de::FILE_TYPE] } else { 0 },
-        });
+        };
+        if found.is_none() && pick(e) {
+            found = Some(e);
+        }
         off += rec_len;
     }
-    Ok(v)
+    Ok(found)
 }
 
 fn put_entry(b: &mut [u8], off: usize, rec_len: usize, ino: u32, name: &[u8], ftype: u8) {
@@ -129,11 +151,14 @@ impl State {
     }
 
     pub async fn dir_find(&mut self, dir: &Inode, name: &[u8]) -> KResult<Option<Found>> {
+        let (ft, n) = (self.geo.filetype, self.geo.inodes_count);
         for lblk in 0..self.dir_blocks(dir) {
-            let Some((phys, b, ents)) = self.dir_block(dir, lblk).await? else {
+            let phys = self.bmap(dir, lblk).await?;
+            if phys == 0 {
                 continue;
-            };
-            if let Some(e) = ents.iter().find(|e| e.ino != 0 && e.name(&b) == name) {
+            }
+            let b = self.block(phys).await?;
+            if let Some(e) = walk_block(b, ft, n, |e| e.ino != 0 && e.name(b) == name)? {
                 return Ok(Some(Found {
                     phys,
                     off: e.off,
@@ -162,22 +187,29 @@ impl State {
             self.write_inode(dir).await?;
         }
         let need = dir_rec_len(name.len());
+        let (ft, n) = (self.geo.filetype, self.geo.inodes_count);
         for lblk in 0..self.dir_blocks(dir) {
-            let Some((phys, mut b, ents)) = self.dir_block(dir, lblk).await? else {
+            let phys = self.bmap(dir, lblk).await?;
+            if phys == 0 {
+                continue;
+            }
+            // Found in place; only the block that takes the entry is copied.
+            let room = |e: Ent| {
+                (e.ino == 0 && e.rec_len >= need)
+                    || (e.ino != 0 && e.rec_len - dir_rec_len(e.name_len) >= need)
+            };
+            let Some(e) = walk_block(self.block(phys).await?, ft, n, room)? else {
                 continue;
             };
-            for e in ents {
-                if e.ino == 0 && e.rec_len >= need {
-                    put_entry(&mut b, e.off, e.rec_len, ino, name, ftype);
-                    return self.write_meta(phys, b).await;
-                }
+            let mut b = self.block(phys).await?.clone();
+            if e.ino == 0 {
+                put_entry(&mut b, e.off, e.rec_len, ino, name, ftype);
+            } else {
                 let used = dir_rec_len(e.name_len);
-                if e.ino != 0 && e.rec_len - used >= need {
-                    put16(&mut b, e.off + de::REC_LEN, rec_len_to_disk(used, bs));
-                    put_entry(&mut b, e.off + used, e.rec_len - used, ino, name, ftype);
-                    return self.write_meta(phys, b).await;
-                }
+                put16(&mut b, e.off + de::REC_LEN, rec_len_to_disk(used, bs));
+                put_entry(&mut b, e.off + used, e.rec_len - used, ino, name, ftype);
             }
+            return self.write_meta(phys, b).await;
         }
         let lblk = self.dir_blocks(dir);
         let mut b = vec![0u8; bs];
@@ -221,14 +253,15 @@ impl State {
 
     /// Whether a directory holds nothing but "." and "..".
     pub async fn dir_is_empty(&mut self, dir: &Inode) -> KResult<bool> {
+        let (ft, n) = (self.geo.filetype, self.geo.inodes_count);
         for lblk in 0..self.dir_blocks(dir) {
-            let Some((_, b, ents)) = self.dir_block(dir, lblk).await? else {
+            let phys = self.bmap(dir, lblk).await?;
+            if phys == 0 {
                 continue;
-            };
-            if ents
-                .iter()
-                .any(|e| e.ino != 0 && e.name(&b) != b"." && e.name(&b) != b"..")
-            {
+            }
+            let b = self.block(phys).await?;
+            let named = |e: Ent| e.ino != 0 && e.name(b) != b"." && e.name(b) != b"..";
+            if walk_block(b, ft, n, named)?.is_some() {
                 return Ok(false);
             }
         }
