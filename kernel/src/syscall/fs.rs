@@ -287,7 +287,8 @@ pub(super) async fn read_to_user(
     // The whole buffer must be user memory (Linux's access_ok on the count asked).
     let mm = ctx.mm();
     let mut out = mm.writer(buf, count)?;
-    if file.metadata().is_ok_and(|m| m.is_dir()) {
+    let file_type = file.metadata().map_or(0, |m| m.file_type());
+    if file_type == S_IFDIR {
         return Err(Errno::EISDIR);
     }
     if super::socket::is_socket(file) && offset.is_none() {
@@ -304,6 +305,13 @@ pub(super) async fn read_to_user(
             Err(Errno::EAGAIN) => Ok(0),
             r => r,
         };
+    }
+    if count <= SMALL_READ
+        // Regular files and block devices read from a disk or a cache.
+        && !matches!(file_type, S_IFREG | S_IFBLK)
+        && let Some(r) = read_small(file, &mut out, count, offset)
+    {
+        return r;
     }
     let mut kbuf = bounce(count)?;
     let mut total = 0;
@@ -341,6 +349,52 @@ pub(super) async fn read_to_user(
         fsnotify::access(file);
     }
     Ok(total)
+}
+
+/// Reads of at most this many bytes try [`read_small`] first.
+const SMALL_READ: usize = 64;
+
+/// A small read that needs no waiting (a byte of /dev/zero, an eventfd's
+/// counter, a pipe with data), done synchronously through a buffer on the
+/// stack: no bounce buffer to allocate, and no buffer in the call's future.
+/// `None` sends the call down the general path: a terminal, a file read from
+/// a device ([`OpenFile::read_async`]), or a blocking read with nothing to
+/// read yet (nothing was consumed, so the general path starts afresh).
+fn read_small(
+    file: &OpenFile,
+    out: &mut kestrel_usermem::UserWriter<'_>,
+    count: usize,
+    offset: Option<u64>,
+) -> Option<KResult<usize>> {
+    if file.ops().as_any().is::<TtyFile>() {
+        return None;
+    }
+    let mut kbuf = [0u8; SMALL_READ];
+    // Never take more from the file than can be delivered.
+    let room = out.writable(count);
+    if room == 0 || (room < count && is_stream(file)) {
+        return Some(Err(Errno::EFAULT));
+    }
+    let buf = &mut kbuf[..room];
+    if file.read_async(offset, buf).is_some() {
+        // A device read (a hardware random number generator): a future made
+        // but never polled did nothing.
+        return None;
+    }
+    let r = match offset {
+        Some(at) => file.pread(at, buf),
+        None => match file.read(buf) {
+            Err(Errno::EAGAIN) if !file.nonblocking() => return None,
+            r => r,
+        },
+    };
+    Some(r.map(|n| {
+        let copied = out.write(&kbuf[..n]);
+        if copied > 0 {
+            fsnotify::access(file);
+        }
+        copied
+    }))
 }
 
 /// write(2) from the user buffer `buf`, a chunk at a time (as [`read_to_user`]).

@@ -116,8 +116,17 @@ async fn do_poll(
         return Err(Errno::EINVAL);
     }
     let mut fds: Vec<PollFd> = super::zeroed_vec(nfds)?;
-    ctx.mm().read_slice(fds_ptr, &mut fds)?;
+    let mm = ctx.mm();
+    mm.read_slice(fds_ptr, &mut fds)?;
     let files = ctx.process().files();
+    // A first look, which is all a call with a zero timeout or a ready file
+    // needs: each file polled in turn, nothing registered, nothing kept.
+    let ready = poll_once(&files, &mut fds);
+    if ready > 0 || timeout_ns == Some(0) {
+        mm.write_slice(fds_ptr, &fds)?;
+        return Ok(ready as u64);
+    }
+    drop(mm);
     let mut nval = Vec::new();
     let mut watches: Vec<Watch> = Vec::new();
     watches.try_reserve_exact(nfds).map_err(|_| Errno::ENOMEM)?;
@@ -150,6 +159,29 @@ async fn do_poll(
     }
     ctx.mm().write_slice(fds_ptr, &fds)?;
     Ok((n + nval.len()) as u64)
+}
+
+/// Polls every descriptor of `fds` once, filling in `revents` (POLLNVAL for a
+/// closed one, nothing for a negative one); returns how many have events. The
+/// table is locked only to take each file, not while it is polled.
+fn poll_once(files: &crate::process::Shared<kestrel_vfs::FdTable>, fds: &mut [PollFd]) -> usize {
+    let mut ready = 0;
+    for p in fds.iter_mut() {
+        let revents = if p.fd < 0 {
+            0
+        } else {
+            let file = files.lock().get(p.fd);
+            match file {
+                Ok(f) => f.poll() & (p.events as u16 | POLLERR | POLLHUP),
+                Err(_) => POLLNVAL,
+            }
+        };
+        p.revents = revents as i16;
+        if revents != 0 {
+            ready += 1;
+        }
+    }
+    ready
 }
 
 pub async fn sys_poll(ctx: &mut Ctx<'_>, fds: UserPtr<PollFd>, nfds: u32, ms: i32) -> KResult<u64> {
@@ -251,6 +283,45 @@ async fn do_select(
     }
     let test = |set: &[u64], fd: usize| set[fd / 64] & (1 << (fd % 64)) != 0;
     let files = ctx.process().files();
+    // A first look, as poll's: with a zero timeout or a ready file, that is all.
+    {
+        let mut result: [Vec<u64>; 3] = [
+            super::zeroed_vec(words)?,
+            super::zeroed_vec(words)?,
+            super::zeroed_vec(words)?,
+        ];
+        let mut count = 0;
+        for fd in 0..nfds {
+            let (r, w, x) = (test(&bits[0], fd), test(&bits[1], fd), test(&bits[2], fd));
+            if !(r || w || x) {
+                continue;
+            }
+            let file = files.lock().get(fd as i32);
+            let m = file.map_err(|_| Errno::EBADF)?.poll();
+            let set = |s: &mut Vec<u64>| s[fd / 64] |= 1 << (fd % 64);
+            if r && m & (POLLIN | POLLRDNORM | POLLHUP | POLLERR) != 0 {
+                set(&mut result[0]);
+                count += 1;
+            }
+            if w && m & (POLLOUT | POLLWRNORM | POLLERR) != 0 {
+                set(&mut result[1]);
+                count += 1;
+            }
+            if x && m & POLLPRI != 0 {
+                set(&mut result[2]);
+                count += 1;
+            }
+        }
+        if count > 0 || timeout_ns == Some(0) {
+            let mm = ctx.mm();
+            for (set, &ptr) in result.iter().zip(&sets) {
+                if !ptr.is_null() && words > 0 {
+                    mm.write_slice(ptr.cast(), set)?;
+                }
+            }
+            return Ok(count);
+        }
+    }
     let mut watches = Vec::new();
     let mut which = Vec::new();
     {
