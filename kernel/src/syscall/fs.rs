@@ -287,11 +287,14 @@ pub(super) async fn read_to_user(
     // The whole buffer must be user memory (Linux's access_ok on the count asked).
     let mm = ctx.mm();
     let mut out = mm.writer(buf, count)?;
-    let file_type = file.metadata().map_or(0, |m| m.file_type());
+    let file_type = file.file_type();
     if file_type == S_IFDIR {
         return Err(Errno::EISDIR);
     }
-    if super::socket::is_socket(file) && offset.is_none() {
+    // Sockets have a sockfs inode (S_IFSOCK) or none: the downcasts that
+    // recognise one are for those alone.
+    let maybe_socket = !matches!(file_type, S_IFCHR | S_IFIFO | S_IFREG | S_IFBLK);
+    if maybe_socket && super::socket::is_socket(file) && offset.is_none() {
         return alloc::boxed::Box::pin(super::socket::read(ctx, file, buf, count)).await;
     }
     // A fanotify listener may have to allow the read first (FAN_ACCESS_PERM).
@@ -376,7 +379,7 @@ fn read_small(
         return Some(Err(Errno::EFAULT));
     }
     let buf = &mut kbuf[..room];
-    if file.read_async(offset, buf).is_some() {
+    if file.ops().read_async(0, buf).is_some() {
         // A device read (a hardware random number generator): a future made
         // but never polled did nothing.
         return None;
