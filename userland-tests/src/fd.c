@@ -2,7 +2,9 @@
 #define KT_AREA "fd"
 #include "kt.h"
 
+#include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/select.h>
 #include <sys/resource.h>
 #include <sched.h>
 #include <signal.h>
@@ -959,6 +961,99 @@ TEST(small_nonblocking_read_of_empty_pipe_is_eagain) {
     close(fds[1]);
 }
 
+/* select and poll with a zero timeout answer from one look at each file. */
+TEST(select_zero_timeout_reports_only_ready_descriptors) {
+    int a[2], b[2];
+    OK(pipe(a));
+    OK(pipe(b));
+    EXPECT_EQ(write(b[1], "x", 1), 1);
+    fd_set r, w;
+    FD_ZERO(&r);
+    FD_ZERO(&w);
+    FD_SET(a[0], &r);
+    FD_SET(b[0], &r);
+    FD_SET(a[1], &w);
+    int max = a[0] > b[0] ? a[0] : b[0];
+    if (a[1] > max)
+        max = a[1];
+    struct timeval tv = {0, 0};
+    EXPECT_EQ(select(max + 1, &r, &w, NULL, &tv), 2);
+    EXPECT_EQ(!!FD_ISSET(a[0], &r), 0);
+    EXPECT_EQ(!!FD_ISSET(b[0], &r), 1);
+    EXPECT_EQ(!!FD_ISSET(a[1], &w), 1);
+    /* Nothing ready: every set comes back empty. */
+    FD_ZERO(&r);
+    FD_SET(a[0], &r);
+    tv = (struct timeval){0, 0};
+    EXPECT_EQ(select(a[0] + 1, &r, NULL, NULL, &tv), 0);
+    EXPECT_EQ(!!FD_ISSET(a[0], &r), 0);
+    close(a[0]);
+    close(a[1]);
+    close(b[0]);
+    close(b[1]);
+}
+
+TEST(select_on_closed_descriptor_is_ebadf) {
+    int p[2];
+    OK(pipe(p));
+    int closed = p[1];
+    close(p[1]);
+    fd_set r;
+    FD_ZERO(&r);
+    FD_SET(p[0], &r);
+    FD_SET(closed, &r);
+    struct timeval tv = {0, 0};
+    int max = p[0] > closed ? p[0] : closed;
+    EXPECT_ERRNO(select(max + 1, &r, NULL, NULL, &tv), EBADF);
+    /* Also when the wait would block. */
+    tv = (struct timeval){0, 10000};
+    FD_ZERO(&r);
+    FD_SET(closed, &r);
+    EXPECT_ERRNO(select(closed + 1, &r, NULL, NULL, &tv), EBADF);
+    close(p[0]);
+}
+
+TEST(select_waits_then_reports_data_written_later) {
+    int p[2];
+    OK(pipe(p));
+    pid_t child = fork();
+    if (child == 0) {
+        usleep(20000);
+        _exit(write(p[1], "x", 1) == 1 ? 0 : 1);
+    }
+    fd_set r;
+    FD_ZERO(&r);
+    FD_SET(p[0], &r);
+    struct timeval tv = {5, 0};
+    EXPECT_EQ(select(p[0] + 1, &r, NULL, NULL, &tv), 1);
+    EXPECT_EQ(!!FD_ISSET(p[0], &r), 1);
+    int st;
+    EXPECT_EQ(waitpid(child, &st, 0), child);
+    close(p[0]);
+    close(p[1]);
+}
+
+TEST(poll_zero_timeout_marks_closed_descriptor_pollnval_and_skips_negative) {
+    int a[2];
+    OK(pipe(a));
+    int closed = dup(a[0]);
+    close(closed);
+    EXPECT_EQ(write(a[1], "x", 1), 1);
+    struct pollfd p[4] = {
+        {.fd = a[0], .events = POLLIN},
+        {.fd = closed, .events = POLLIN},
+        {.fd = -1, .events = POLLIN},
+        {.fd = a[1], .events = POLLIN},
+    };
+    EXPECT_EQ(poll(p, 4, 0), 2);
+    EXPECT_EQ(p[0].revents, POLLIN);
+    EXPECT_EQ(p[1].revents, POLLNVAL);
+    EXPECT_EQ(p[2].revents, 0);
+    EXPECT_EQ(p[3].revents, 0);
+    close(a[0]);
+    close(a[1]);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -1024,5 +1119,9 @@ int main(void)
     RUN(small_read_into_copy_on_write_page_writes_the_callers_copy);
     RUN(small_pipe_read_into_read_only_page_is_efault_and_keeps_the_data);
     RUN(small_nonblocking_read_of_empty_pipe_is_eagain);
+    RUN(select_zero_timeout_reports_only_ready_descriptors);
+    RUN(select_on_closed_descriptor_is_ebadf);
+    RUN(select_waits_then_reports_data_written_later);
+    RUN(poll_zero_timeout_marks_closed_descriptor_pollnval_and_skips_negative);
     return KT_END();
 }

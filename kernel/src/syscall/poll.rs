@@ -259,6 +259,91 @@ pub async fn sys_ppoll(
     r
 }
 
+/// Sets of up to this many words (FD_SETSIZE, 1024 descriptors) are looked at
+/// first from the stack.
+const SMALL_SET_WORDS: usize = 16;
+
+/// [`select_once`] with the sets on the stack: no allocation for the common
+/// call (a zero timeout, or a file already ready). Sets of `nfds` bits, at
+/// most [`SMALL_SET_WORDS`] words.
+fn select_small(
+    ctx: &Ctx<'_>,
+    nfds: usize,
+    sets: [UserPtr<u8>; 3],
+    timeout_ns: Option<u64>,
+) -> KResult<Option<u64>> {
+    let words = nfds.div_ceil(64);
+    let mut bits = [[0u64; SMALL_SET_WORDS]; 3];
+    let mm = ctx.mm();
+    for (set, &ptr) in bits.iter_mut().zip(&sets) {
+        if !ptr.is_null() && words > 0 {
+            mm.read_slice(ptr.cast(), &mut set[..words])?;
+        }
+    }
+    drop(mm);
+    let mut out = [[0u64; SMALL_SET_WORDS]; 3];
+    let [r, w, x] = &bits;
+    let [ro, wo, xo] = &mut out;
+    select_once(
+        ctx,
+        nfds,
+        [&r[..words], &w[..words], &x[..words]],
+        [&mut ro[..words], &mut wo[..words], &mut xo[..words]],
+        sets,
+        timeout_ns,
+    )
+}
+
+/// select's first look: each file of the sets `bits` polled in turn (nothing
+/// registered, nothing kept), its ready bits set in `out` (zeroed). With a
+/// ready file or a zero timeout that is the answer: the sets are written back
+/// and the count returned. `None`: nothing ready, the caller waits. EBADF for
+/// a descriptor in a set that is not open.
+fn select_once(
+    ctx: &Ctx<'_>,
+    nfds: usize,
+    bits: [&[u64]; 3],
+    out: [&mut [u64]; 3],
+    sets: [UserPtr<u8>; 3],
+    timeout_ns: Option<u64>,
+) -> KResult<Option<u64>> {
+    let test = |set: &[u64], fd: usize| set[fd / 64] & (1 << (fd % 64)) != 0;
+    let files = ctx.process().files();
+    let [ro, wo, xo] = out;
+    let mut count = 0;
+    for fd in 0..nfds {
+        let (r, w, x) = (test(bits[0], fd), test(bits[1], fd), test(bits[2], fd));
+        if !(r || w || x) {
+            continue;
+        }
+        let file = files.lock().get(fd as i32);
+        let m = file.map_err(|_| Errno::EBADF)?.poll();
+        let bit = 1 << (fd % 64);
+        if r && m & (POLLIN | POLLRDNORM | POLLHUP | POLLERR) != 0 {
+            ro[fd / 64] |= bit;
+            count += 1;
+        }
+        if w && m & (POLLOUT | POLLWRNORM | POLLERR) != 0 {
+            wo[fd / 64] |= bit;
+            count += 1;
+        }
+        if x && m & POLLPRI != 0 {
+            xo[fd / 64] |= bit;
+            count += 1;
+        }
+    }
+    if count == 0 && timeout_ns != Some(0) {
+        return Ok(None);
+    }
+    let mm = ctx.mm();
+    for (set, &ptr) in [&*ro, &*wo, &*xo].iter().zip(&sets) {
+        if !ptr.is_null() && !set.is_empty() {
+            mm.write_slice(ptr.cast(), set)?;
+        }
+    }
+    Ok(Some(count))
+}
+
 /// The three fd_sets of select, as bit vectors of `nfds` bits.
 async fn do_select(
     ctx: &Ctx<'_>,
@@ -271,6 +356,11 @@ async fn do_select(
     }
     let nfds = nfds as usize;
     let words = nfds.div_ceil(64);
+    if words <= SMALL_SET_WORDS
+        && let Some(n) = select_small(ctx, nfds, sets, timeout_ns)?
+    {
+        return Ok(n);
+    }
     let mut bits: [Vec<u64>; 3] = [
         super::zeroed_vec(words)?,
         super::zeroed_vec(words)?,
@@ -283,43 +373,17 @@ async fn do_select(
     }
     let test = |set: &[u64], fd: usize| set[fd / 64] & (1 << (fd % 64)) != 0;
     let files = ctx.process().files();
-    // A first look, as poll's: with a zero timeout or a ready file, that is all.
-    {
+    if words > SMALL_SET_WORDS {
+        // The first look of larger sets (smaller ones had theirs above).
+        let [r, w, x] = &bits;
         let mut result: [Vec<u64>; 3] = [
             super::zeroed_vec(words)?,
             super::zeroed_vec(words)?,
             super::zeroed_vec(words)?,
         ];
-        let mut count = 0;
-        for fd in 0..nfds {
-            let (r, w, x) = (test(&bits[0], fd), test(&bits[1], fd), test(&bits[2], fd));
-            if !(r || w || x) {
-                continue;
-            }
-            let file = files.lock().get(fd as i32);
-            let m = file.map_err(|_| Errno::EBADF)?.poll();
-            let set = |s: &mut Vec<u64>| s[fd / 64] |= 1 << (fd % 64);
-            if r && m & (POLLIN | POLLRDNORM | POLLHUP | POLLERR) != 0 {
-                set(&mut result[0]);
-                count += 1;
-            }
-            if w && m & (POLLOUT | POLLWRNORM | POLLERR) != 0 {
-                set(&mut result[1]);
-                count += 1;
-            }
-            if x && m & POLLPRI != 0 {
-                set(&mut result[2]);
-                count += 1;
-            }
-        }
-        if count > 0 || timeout_ns == Some(0) {
-            let mm = ctx.mm();
-            for (set, &ptr) in result.iter().zip(&sets) {
-                if !ptr.is_null() && words > 0 {
-                    mm.write_slice(ptr.cast(), set)?;
-                }
-            }
-            return Ok(count);
+        let [ro, wo, xo] = &mut result;
+        if let Some(n) = select_once(ctx, nfds, [r, w, x], [ro, wo, xo], sets, timeout_ns)? {
+            return Ok(n);
         }
     }
     let mut watches = Vec::new();
