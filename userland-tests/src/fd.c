@@ -2,7 +2,9 @@
 #define KT_AREA "fd"
 #include "kt.h"
 
+#include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/select.h>
 #include <sys/resource.h>
 #include <sched.h>
 #include <signal.h>
@@ -868,6 +870,190 @@ TEST(nr_open_bounds_descriptor_tables_and_rlimit_nofile) {
     EXPECT_ERRNO(setrlimit(RLIMIT_NOFILE, &over), EPERM);
 }
 
+/* Small reads (a byte of /dev/zero, a few bytes of a pipe) take a short path
+ * through the kernel; it keeps the checks of the general one. */
+TEST(small_read_of_dev_zero_fills_the_buffer) {
+    int fd = OK(open("/dev/zero", O_RDONLY | O_CLOEXEC));
+    char b[8];
+    memset(b, 'x', sizeof b);
+    EXPECT_EQ(read(fd, b, 1), 1);
+    EXPECT_EQ(b[0], 0);
+    EXPECT_EQ(b[1], 'x');
+    EXPECT_EQ(read(fd, b, sizeof b), (long)sizeof b);
+    for (size_t i = 0; i < sizeof b; i++)
+        EXPECT_EQ(b[i], 0);
+    close(fd);
+}
+
+TEST(small_read_of_dev_zero_into_read_only_page_is_efault) {
+    int fd = OK(open("/dev/zero", O_RDONLY | O_CLOEXEC));
+    char *p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(p != MAP_FAILED, "mmap failed: %s", kt_errstr(errno));
+    EXPECT_ERRNO(syscall(SYS_read, fd, p, 1), EFAULT);
+    EXPECT_ERRNO(syscall(SYS_read, fd, BADPTR, 1), EFAULT);
+    munmap(p, 4096);
+    close(fd);
+}
+
+/* /dev/zero fills up to the hole and returns the short count. */
+TEST(small_read_of_dev_zero_running_into_unmapped_page_is_short) {
+    int fd = OK(open("/dev/zero", O_RDONLY | O_CLOEXEC));
+    char *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(p != MAP_FAILED, "mmap failed: %s", kt_errstr(errno));
+    OK(munmap(p + 4096, 4096));
+    memset(p + 4092, 'x', 4);
+    EXPECT_EQ(syscall(SYS_read, fd, p + 4092, 16), 4);
+    EXPECT_EQ(p[4092], 0);
+    EXPECT_EQ(p[4095], 0);
+    munmap(p, 4096);
+    close(fd);
+}
+
+/* A copy-on-write page (private, written before fork) is written through a
+ * small read as through a store. */
+TEST(small_read_into_copy_on_write_page_writes_the_callers_copy) {
+    char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(p != MAP_FAILED, "mmap failed: %s", kt_errstr(errno));
+    p[0] = 'a';
+    int fds[2];
+    OK(pipe(fds));
+    pid_t child = fork();
+    if (child == 0) {
+        /* Child: waits for the parent's read, then checks its own copy. */
+        char c;
+        _exit(read(fds[0], &c, 1) == 1 && p[0] == 'a' ? 0 : 1);
+    }
+    int fd = OK(open("/dev/zero", O_RDONLY | O_CLOEXEC));
+    EXPECT_EQ(read(fd, p, 1), 1);
+    EXPECT_EQ(p[0], 0);
+    EXPECT_EQ(write(fds[1], "g", 1), 1);
+    int st;
+    EXPECT_EQ(waitpid(child, &st, 0), child);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child saw its copy change (status %#x)", st);
+    close(fd);
+    close(fds[0]);
+    close(fds[1]);
+    munmap(p, 4096);
+}
+
+/* A pipe read that cannot deliver fails before it takes anything. */
+TEST(small_pipe_read_into_read_only_page_is_efault_and_keeps_the_data) {
+    int fds[2];
+    OK(pipe(fds));
+    EXPECT_EQ(write(fds[1], "abc", 3), 3);
+    char *p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(p != MAP_FAILED, "mmap failed: %s", kt_errstr(errno));
+    EXPECT_ERRNO(syscall(SYS_read, fds[0], p, 3), EFAULT);
+    char b[4] = {0};
+    EXPECT_EQ(read(fds[0], b, sizeof b), 3);
+    EXPECT_EQ(memcmp(b, "abc", 3), 0);
+    munmap(p, 4096);
+    close(fds[0]);
+    close(fds[1]);
+}
+
+TEST(small_nonblocking_read_of_empty_pipe_is_eagain) {
+    int fds[2];
+    OK(pipe2(fds, O_NONBLOCK));
+    char b[4];
+    EXPECT_ERRNO(read(fds[0], b, sizeof b), EAGAIN);
+    close(fds[0]);
+    close(fds[1]);
+}
+
+/* select and poll with a zero timeout answer from one look at each file. */
+TEST(select_zero_timeout_reports_only_ready_descriptors) {
+    int a[2], b[2];
+    OK(pipe(a));
+    OK(pipe(b));
+    EXPECT_EQ(write(b[1], "x", 1), 1);
+    fd_set r, w;
+    FD_ZERO(&r);
+    FD_ZERO(&w);
+    FD_SET(a[0], &r);
+    FD_SET(b[0], &r);
+    FD_SET(a[1], &w);
+    int max = a[0] > b[0] ? a[0] : b[0];
+    if (a[1] > max)
+        max = a[1];
+    struct timeval tv = {0, 0};
+    EXPECT_EQ(select(max + 1, &r, &w, NULL, &tv), 2);
+    EXPECT_EQ(!!FD_ISSET(a[0], &r), 0);
+    EXPECT_EQ(!!FD_ISSET(b[0], &r), 1);
+    EXPECT_EQ(!!FD_ISSET(a[1], &w), 1);
+    /* Nothing ready: every set comes back empty. */
+    FD_ZERO(&r);
+    FD_SET(a[0], &r);
+    tv = (struct timeval){0, 0};
+    EXPECT_EQ(select(a[0] + 1, &r, NULL, NULL, &tv), 0);
+    EXPECT_EQ(!!FD_ISSET(a[0], &r), 0);
+    close(a[0]);
+    close(a[1]);
+    close(b[0]);
+    close(b[1]);
+}
+
+TEST(select_on_closed_descriptor_is_ebadf) {
+    int p[2];
+    OK(pipe(p));
+    int closed = p[1];
+    close(p[1]);
+    fd_set r;
+    FD_ZERO(&r);
+    FD_SET(p[0], &r);
+    FD_SET(closed, &r);
+    struct timeval tv = {0, 0};
+    int max = p[0] > closed ? p[0] : closed;
+    EXPECT_ERRNO(select(max + 1, &r, NULL, NULL, &tv), EBADF);
+    /* Also when the wait would block. */
+    tv = (struct timeval){0, 10000};
+    FD_ZERO(&r);
+    FD_SET(closed, &r);
+    EXPECT_ERRNO(select(closed + 1, &r, NULL, NULL, &tv), EBADF);
+    close(p[0]);
+}
+
+TEST(select_waits_then_reports_data_written_later) {
+    int p[2];
+    OK(pipe(p));
+    pid_t child = fork();
+    if (child == 0) {
+        usleep(20000);
+        _exit(write(p[1], "x", 1) == 1 ? 0 : 1);
+    }
+    fd_set r;
+    FD_ZERO(&r);
+    FD_SET(p[0], &r);
+    struct timeval tv = {5, 0};
+    EXPECT_EQ(select(p[0] + 1, &r, NULL, NULL, &tv), 1);
+    EXPECT_EQ(!!FD_ISSET(p[0], &r), 1);
+    int st;
+    EXPECT_EQ(waitpid(child, &st, 0), child);
+    close(p[0]);
+    close(p[1]);
+}
+
+TEST(poll_zero_timeout_marks_closed_descriptor_pollnval_and_skips_negative) {
+    int a[2];
+    OK(pipe(a));
+    int closed = dup(a[0]);
+    close(closed);
+    EXPECT_EQ(write(a[1], "x", 1), 1);
+    struct pollfd p[4] = {
+        {.fd = a[0], .events = POLLIN},
+        {.fd = closed, .events = POLLIN},
+        {.fd = -1, .events = POLLIN},
+        {.fd = a[1], .events = POLLIN},
+    };
+    EXPECT_EQ(poll(p, 4, 0), 2);
+    EXPECT_EQ(p[0].revents, POLLIN);
+    EXPECT_EQ(p[1].revents, POLLNVAL);
+    EXPECT_EQ(p[2].revents, 0);
+    EXPECT_EQ(p[3].revents, 0);
+    close(a[0]);
+    close(a[1]);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -927,5 +1113,15 @@ int main(void)
     RUN(ioctl_fionbio_toggles_nonblocking);
     RUN(nr_open_is_writable_by_root_within_linux_bounds);
     RUN(nr_open_bounds_descriptor_tables_and_rlimit_nofile);
+    RUN(small_read_of_dev_zero_fills_the_buffer);
+    RUN(small_read_of_dev_zero_into_read_only_page_is_efault);
+    RUN(small_read_of_dev_zero_running_into_unmapped_page_is_short);
+    RUN(small_read_into_copy_on_write_page_writes_the_callers_copy);
+    RUN(small_pipe_read_into_read_only_page_is_efault_and_keeps_the_data);
+    RUN(small_nonblocking_read_of_empty_pipe_is_eagain);
+    RUN(select_zero_timeout_reports_only_ready_descriptors);
+    RUN(select_on_closed_descriptor_is_ebadf);
+    RUN(select_waits_then_reports_data_written_later);
+    RUN(poll_zero_timeout_marks_closed_descriptor_pollnval_and_skips_negative);
     return KT_END();
 }

@@ -101,6 +101,15 @@ impl UserSpace for AddressSpace {
         let mut at = range;
         while !at.is_empty() {
             let page = at.first_page();
+            // A buffer is nearly always present and writable already: a probing
+            // write that changes nothing says so without the address space's lock
+            // and the page-table walk of a fault (most of a 1-byte read's cost).
+            // SAFETY: the byte lies inside a checked user range (never kernel
+            // memory); the probe writes back the value it finds, atomically.
+            if unsafe { usercopy::probe_write(page.start() as *mut u8) } {
+                at = at.split_at(page.len()).1;
+                continue;
+            }
             if let Err(e) = self.fault(page.start(), Access::Write) {
                 super::vm::note_pending_load(e);
                 return (page.start() - range.start()) as usize;

@@ -563,6 +563,19 @@ fn fix_restart(regs: &mut UserContext, handler: Option<&KernelSigaction>) {
 
 /// Handles every deliverable signal before `t` returns to user mode. `from_syscall`:
 /// the trap being finished was a system call (its return value may be a restart code).
+/// Whether [`deliver`] would do nothing for `t` now: the common return to user
+/// mode (not killed, traced or stopped, no deliverable signal, no call result
+/// to restart, no saved mask to put back), told without making its future.
+pub fn nothing_to_deliver(t: &Thread, regs: &UserContext, from_syscall: bool) -> bool {
+    let allowed = !t.sigmask.load(Ordering::Acquire);
+    !t.killed()
+        && !t.ptraced()
+        && (!from_syscall || (regs.regs.rax as i64) >= 0)
+        && !t.process.signals.stopped.load(Ordering::Acquire)
+        && (t.signals.pending.summary() | t.process.signals.pending.summary()) & allowed == 0
+        && t.signals.saved_mask.lock().is_none()
+}
+
 pub async fn deliver(t: &Arc<Thread>, regs: &mut UserContext, mut from_syscall: bool) {
     use super::ptrace::{self, flag};
     let p = &t.process;

@@ -409,7 +409,9 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
             }
         }
         super::timers::check_cpu_timers(&thread);
-        signal::deliver(&thread, &mut regs, from_syscall).await;
+        if !signal::nothing_to_deliver(&thread, &regs, from_syscall) {
+            signal::deliver(&thread, &mut regs, from_syscall).await;
+        }
     }
     apic::disarm();
     if super::ptrace::wants(&thread, kestrel_abi::ptrace::PTRACE_O_TRACEEXIT) {

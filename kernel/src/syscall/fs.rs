@@ -235,10 +235,14 @@ pub(super) async fn read_to_user(
     // The whole buffer must be user memory (Linux's access_ok on the count asked).
     let mm = ctx.mm();
     let mut out = mm.writer(buf, count)?;
-    if file.metadata().is_ok_and(|m| m.is_dir()) {
+    let file_type = file.file_type();
+    if file_type == S_IFDIR {
         return Err(Errno::EISDIR);
     }
-    if super::socket::is_socket(file) && offset.is_none() {
+    // Sockets have a sockfs inode (S_IFSOCK) or none: the downcasts that
+    // recognise one are for those alone.
+    let maybe_socket = !matches!(file_type, S_IFCHR | S_IFIFO | S_IFREG | S_IFBLK);
+    if maybe_socket && super::socket::is_socket(file) && offset.is_none() {
         return alloc::boxed::Box::pin(super::socket::read(ctx, file, buf, count)).await;
     }
     // A fanotify listener may have to allow the read first (FAN_ACCESS_PERM).
@@ -252,6 +256,13 @@ pub(super) async fn read_to_user(
             Err(Errno::EAGAIN) => Ok(0),
             r => r,
         };
+    }
+    if count <= SMALL_READ
+        // Regular files and block devices read from a disk or a cache.
+        && !matches!(file_type, S_IFREG | S_IFBLK)
+        && let Some(r) = read_small(file, &mut out, count, offset)
+    {
+        return r;
     }
     let mut kbuf = bounce(count)?;
     let mut total = 0;
@@ -295,6 +306,54 @@ pub(super) async fn read_to_user(
         fsnotify::access(file);
     }
     Ok(total)
+}
+
+/// Reads of at most this many bytes try [`read_small`] first.
+const SMALL_READ: usize = 64;
+
+/// A small read that needs no waiting (a byte of /dev/zero, an eventfd's
+/// counter, a pipe with data), done synchronously through a buffer on the
+/// stack: no bounce buffer to allocate, and no buffer in the call's future.
+/// `None` sends the call down the general path: a terminal, a file read from
+/// a device ([`OpenFile::read_async`]), or a blocking read with nothing to
+/// read yet (nothing was consumed, so the general path starts afresh).
+fn read_small(
+    file: &OpenFile,
+    out: &mut kestrel_usermem::UserWriter<'_>,
+    count: usize,
+    offset: Option<u64>,
+) -> Option<KResult<usize>> {
+    let mut kbuf = [0u8; SMALL_READ];
+    if file.ops().read_waiting(file, &mut kbuf).is_some() {
+        // A file that waits its own way (a terminal: job control, VMIN/VTIME);
+        // the future, made but never polled, did nothing.
+        return None;
+    }
+    // Never take more from the file than can be delivered.
+    let room = out.writable(count);
+    if room == 0 || (room < count && is_stream(file)) {
+        return Some(Err(Errno::EFAULT));
+    }
+    let buf = &mut kbuf[..room];
+    if file.ops().read_async(0, buf).is_some() {
+        // A device read (a hardware random number generator): a future made
+        // but never polled did nothing.
+        return None;
+    }
+    let r = match offset {
+        Some(at) => file.pread(at, buf),
+        None => match file.read(buf) {
+            Err(Errno::EAGAIN) if !file.nonblocking() => return None,
+            r => r,
+        },
+    };
+    Some(r.map(|n| {
+        let copied = out.write(&kbuf[..n]);
+        if copied > 0 {
+            fsnotify::access(file);
+        }
+        copied
+    }))
 }
 
 /// write(2) from the user buffer `buf`, a chunk at a time (as [`read_to_user`]).

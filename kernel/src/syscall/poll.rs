@@ -116,8 +116,17 @@ async fn do_poll(
         return Err(Errno::EINVAL);
     }
     let mut fds: Vec<PollFd> = super::zeroed_vec(nfds)?;
-    ctx.mm().read_slice(fds_ptr, &mut fds)?;
+    let mm = ctx.mm();
+    mm.read_slice(fds_ptr, &mut fds)?;
     let files = ctx.process().files();
+    // A first look, which is all a call with a zero timeout or a ready file
+    // needs: each file polled in turn, nothing registered, nothing kept.
+    let ready = poll_once(&files, &mut fds);
+    if ready > 0 || timeout_ns == Some(0) {
+        mm.write_slice(fds_ptr, &fds)?;
+        return Ok(ready as u64);
+    }
+    drop(mm);
     let mut nval = Vec::new();
     let mut watches: Vec<Watch> = Vec::new();
     watches.try_reserve_exact(nfds).map_err(|_| Errno::ENOMEM)?;
@@ -150,6 +159,29 @@ async fn do_poll(
     }
     ctx.mm().write_slice(fds_ptr, &fds)?;
     Ok((n + nval.len()) as u64)
+}
+
+/// Polls every descriptor of `fds` once, filling in `revents` (POLLNVAL for a
+/// closed one, nothing for a negative one); returns how many have events. The
+/// table is locked only to take each file, not while it is polled.
+fn poll_once(files: &crate::process::Shared<kestrel_vfs::FdTable>, fds: &mut [PollFd]) -> usize {
+    let mut ready = 0;
+    for p in fds.iter_mut() {
+        let revents = if p.fd < 0 {
+            0
+        } else {
+            let file = files.lock().get(p.fd);
+            match file {
+                Ok(f) => f.poll() & (p.events as u16 | POLLERR | POLLHUP),
+                Err(_) => POLLNVAL,
+            }
+        };
+        p.revents = revents as i16;
+        if revents != 0 {
+            ready += 1;
+        }
+    }
+    ready
 }
 
 pub async fn sys_poll(ctx: &mut Ctx<'_>, fds: UserPtr<PollFd>, nfds: u32, ms: i32) -> KResult<u64> {
@@ -227,6 +259,91 @@ pub async fn sys_ppoll(
     r
 }
 
+/// Sets of up to this many words (FD_SETSIZE, 1024 descriptors) are looked at
+/// first from the stack.
+const SMALL_SET_WORDS: usize = 16;
+
+/// [`select_once`] with the sets on the stack: no allocation for the common
+/// call (a zero timeout, or a file already ready). Sets of `nfds` bits, at
+/// most [`SMALL_SET_WORDS`] words.
+fn select_small(
+    ctx: &Ctx<'_>,
+    nfds: usize,
+    sets: [UserPtr<u8>; 3],
+    timeout_ns: Option<u64>,
+) -> KResult<Option<u64>> {
+    let words = nfds.div_ceil(64);
+    let mut bits = [[0u64; SMALL_SET_WORDS]; 3];
+    let mm = ctx.mm();
+    for (set, &ptr) in bits.iter_mut().zip(&sets) {
+        if !ptr.is_null() && words > 0 {
+            mm.read_slice(ptr.cast(), &mut set[..words])?;
+        }
+    }
+    drop(mm);
+    let mut out = [[0u64; SMALL_SET_WORDS]; 3];
+    let [r, w, x] = &bits;
+    let [ro, wo, xo] = &mut out;
+    select_once(
+        ctx,
+        nfds,
+        [&r[..words], &w[..words], &x[..words]],
+        [&mut ro[..words], &mut wo[..words], &mut xo[..words]],
+        sets,
+        timeout_ns,
+    )
+}
+
+/// select's first look: each file of the sets `bits` polled in turn (nothing
+/// registered, nothing kept), its ready bits set in `out` (zeroed). With a
+/// ready file or a zero timeout that is the answer: the sets are written back
+/// and the count returned. `None`: nothing ready, the caller waits. EBADF for
+/// a descriptor in a set that is not open.
+fn select_once(
+    ctx: &Ctx<'_>,
+    nfds: usize,
+    bits: [&[u64]; 3],
+    out: [&mut [u64]; 3],
+    sets: [UserPtr<u8>; 3],
+    timeout_ns: Option<u64>,
+) -> KResult<Option<u64>> {
+    let test = |set: &[u64], fd: usize| set[fd / 64] & (1 << (fd % 64)) != 0;
+    let files = ctx.process().files();
+    let [ro, wo, xo] = out;
+    let mut count = 0;
+    for fd in 0..nfds {
+        let (r, w, x) = (test(bits[0], fd), test(bits[1], fd), test(bits[2], fd));
+        if !(r || w || x) {
+            continue;
+        }
+        let file = files.lock().get(fd as i32);
+        let m = file.map_err(|_| Errno::EBADF)?.poll();
+        let bit = 1 << (fd % 64);
+        if r && m & (POLLIN | POLLRDNORM | POLLHUP | POLLERR) != 0 {
+            ro[fd / 64] |= bit;
+            count += 1;
+        }
+        if w && m & (POLLOUT | POLLWRNORM | POLLERR) != 0 {
+            wo[fd / 64] |= bit;
+            count += 1;
+        }
+        if x && m & POLLPRI != 0 {
+            xo[fd / 64] |= bit;
+            count += 1;
+        }
+    }
+    if count == 0 && timeout_ns != Some(0) {
+        return Ok(None);
+    }
+    let mm = ctx.mm();
+    for (set, &ptr) in [&*ro, &*wo, &*xo].iter().zip(&sets) {
+        if !ptr.is_null() && !set.is_empty() {
+            mm.write_slice(ptr.cast(), set)?;
+        }
+    }
+    Ok(Some(count))
+}
+
 /// The three fd_sets of select, as bit vectors of `nfds` bits.
 async fn do_select(
     ctx: &Ctx<'_>,
@@ -239,6 +356,11 @@ async fn do_select(
     }
     let nfds = nfds as usize;
     let words = nfds.div_ceil(64);
+    if words <= SMALL_SET_WORDS
+        && let Some(n) = select_small(ctx, nfds, sets, timeout_ns)?
+    {
+        return Ok(n);
+    }
     let mut bits: [Vec<u64>; 3] = [
         super::zeroed_vec(words)?,
         super::zeroed_vec(words)?,
@@ -251,6 +373,19 @@ async fn do_select(
     }
     let test = |set: &[u64], fd: usize| set[fd / 64] & (1 << (fd % 64)) != 0;
     let files = ctx.process().files();
+    if words > SMALL_SET_WORDS {
+        // The first look of larger sets (smaller ones had theirs above).
+        let [r, w, x] = &bits;
+        let mut result: [Vec<u64>; 3] = [
+            super::zeroed_vec(words)?,
+            super::zeroed_vec(words)?,
+            super::zeroed_vec(words)?,
+        ];
+        let [ro, wo, xo] = &mut result;
+        if let Some(n) = select_once(ctx, nfds, [r, w, x], [ro, wo, xo], sets, timeout_ns)? {
+            return Ok(n);
+        }
+    }
     let mut watches = Vec::new();
     let mut which = Vec::new();
     {

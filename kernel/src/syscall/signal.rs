@@ -42,16 +42,20 @@ pub async fn sys_rt_sigaction(
     if new.is_some() && (signum == SIGKILL || signum == SIGSTOP) {
         return Err(Errno::EINVAL);
     }
-    let shared = ctx.process().sigactions();
-    let old = shared.lock().get(signum);
+    let process = ctx.process();
+    let shared = process.sigactions();
     if !old_ptr.is_null() {
+        let old = shared.lock().get(signum);
         ctx.write(old_ptr, &old)?;
     }
     if let Some(mut n) = new {
         n.mask = sig::sanitize_mask(n.mask);
         shared.lock().actions[(signum - 1) as usize] = n;
-        // A signal that is now ignored is discarded where it is pending (POSIX).
-        sig::discard_if_ignored(ctx.process(), signum);
+        // A signal that is now ignored is discarded where it is pending (POSIX);
+        // a handler never ignores one, so installing one looks no further.
+        if matches!(n.handler, SIG_IGN | SIG_DFL) {
+            sig::discard_if_ignored(process, signum);
+        }
     }
     Ok(0)
 }

@@ -160,6 +160,9 @@ pub struct OpenFile {
     /// the descriptors fanotify hands its listeners, whose reads and closes
     /// must not become events themselves.
     no_notify: AtomicBool,
+    /// The inode's file type (S_IFMT bits; 0 without an inode), which never
+    /// changes: read and write ask it on every call, without the inode's lock.
+    file_type: u32,
 }
 
 impl Drop for OpenFile {
@@ -189,6 +192,7 @@ impl OpenFile {
     /// open(2) `flags` (O_CLOEXEC is a descriptor flag and is dropped here).
     pub fn new(dentry: Option<DentryRef>, ops: Arc<dyn FileOps>, flags: u32) -> Arc<Self> {
         let inode = dentry.as_ref().map(|d| d.inode.clone());
+        let file_type = inode.as_ref().map_or(0, |i| i.metadata().file_type());
         Arc::new(Self {
             dentry,
             inode,
@@ -199,6 +203,7 @@ impl OpenFile {
             owner: AtomicU64::new(0),
             async_armed: AtomicBool::new(false),
             no_notify: AtomicBool::new(false),
+            file_type,
         })
     }
 
@@ -213,6 +218,7 @@ impl OpenFile {
         if mount_writer {
             dentry.mnt().add_writer()?;
         }
+        let file_type = m.file_type();
         Ok(Arc::new(Self {
             inode: Some(dentry.inode.clone()),
             dentry: Some(dentry),
@@ -223,11 +229,13 @@ impl OpenFile {
             owner: AtomicU64::new(0),
             async_armed: AtomicBool::new(false),
             no_notify: AtomicBool::new(false),
+            file_type,
         }))
     }
 
     /// A description for `ops` with an inode but no path (pipes, anonymous files).
     pub fn anonymous(inode: Option<InodeRef>, ops: Arc<dyn FileOps>, flags: u32) -> Arc<Self> {
+        let file_type = inode.as_ref().map_or(0, |i| i.metadata().file_type());
         Arc::new(Self {
             dentry: None,
             inode,
@@ -238,12 +246,18 @@ impl OpenFile {
             owner: AtomicU64::new(0),
             async_armed: AtomicBool::new(false),
             no_notify: AtomicBool::new(false),
+            file_type,
         })
     }
 
     /// The name it was opened by.
     pub fn dentry(&self) -> Option<&DentryRef> {
         self.dentry.as_ref()
+    }
+
+    /// The inode's file type (`S_IFMT` bits of its mode), 0 without an inode.
+    pub fn file_type(&self) -> u32 {
+        self.file_type
     }
 
     /// The inode, if it has one.
