@@ -2164,7 +2164,33 @@ pub fn note_pending_load(e: FaultError) {
     if let FaultError::NotLoaded(load) = e
         && let Some(t) = crate::process::current_thread()
     {
-        *t.pending_load.lock() = Some(load);
+        t.pending_load.set(load);
+    }
+}
+
+/// The load a thread's system call is waiting to make ([`note_pending_load`]):
+/// almost always none, which [`PendingLoad::take`] learns from one plain load of
+/// a flag, not a lock (it is asked on every system call).
+#[derive(Default)]
+pub struct PendingLoad {
+    set: core::sync::atomic::AtomicBool,
+    load: spin::Mutex<Option<PageLoad>>,
+}
+
+impl PendingLoad {
+    /// Remembers `load` (the latest wins).
+    pub fn set(&self, load: PageLoad) {
+        *self.load.lock() = Some(load);
+        self.set.store(true, core::sync::atomic::Ordering::Release);
+    }
+
+    /// The load remembered, if any, and forgets it.
+    pub fn take(&self) -> Option<PageLoad> {
+        if !self.set.load(core::sync::atomic::Ordering::Acquire) {
+            return None;
+        }
+        self.set.store(false, core::sync::atomic::Ordering::Relaxed);
+        self.load.lock().take()
     }
 }
 

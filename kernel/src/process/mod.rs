@@ -395,7 +395,7 @@ pub struct Thread {
     pub ptrace_flags: AtomicU32,
     /// A file page a user-memory copy of the current system call needed and
     /// could not wait for ([`crate::mm::vm::note_pending_load`]).
-    pub pending_load: spin::Mutex<Option<crate::mm::vm::PageLoad>>,
+    pub pending_load: crate::mm::vm::PendingLoad,
 }
 
 /// A thread's CPU time in nanoseconds: `total` is all time its task was polled,
@@ -866,7 +866,7 @@ impl Thread {
             in_syscall: AtomicU32::new(0),
             ptrace: spin::Mutex::new(ptrace::Tracee::default()),
             ptrace_flags: AtomicU32::new(0),
-            pending_load: spin::Mutex::new(None),
+            pending_load: Default::default(),
         });
         THREADS.lock().insert(tid, Arc::downgrade(&t));
         t.process.threads.lock().push(t.clone());

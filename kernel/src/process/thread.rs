@@ -296,7 +296,9 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                                 // for any other page (the OOM path drops clean
                                 // file pages first).
                                 loads += 1;
-                                match load.load().await {
+                                // Boxed: a rare wait, kept out of every thread's
+                                // future (what a parked thread costs).
+                                match alloc::boxed::Box::pin(load.load()).await {
                                     Err(kestrel_abi::Errno::ENOMEM) => {
                                         loads -= 1;
                                         match super::oom::out_of_memory(&thread, waited) {

@@ -77,7 +77,7 @@ impl Ctx<'_> {
     /// memory yet: [`crate::mm::vm::note_pending_load`]), so that the copy can
     /// go on; false if there was none or the disk failed it.
     pub async fn load_pending(&self) -> bool {
-        let load = self.thread.pending_load.lock().take();
+        let load = self.thread.pending_load.take();
         match load {
             Some(l) => l.load().await.is_ok(),
             None => false,
@@ -279,29 +279,43 @@ pub async fn dispatch(thread: &Arc<Thread>, regs: &mut UserContext, nr: u64, arg
         regs,
         resolve: 0,
     };
-    thread.pending_load.lock().take();
-    let mut tries = 0;
-    let r = loop {
-        ctx.resolve = 0;
-        let r = table::call(&mut ctx, nr, args).await;
-        // A copy from or to user memory met a file page not in memory (a
-        // program's string in a mapped binary, a buffer in a file mapping): the
-        // copy could not wait for the disk, so the load happens here. A call
-        // that failed for it (EFAULT, with nothing done) runs again; one cut
-        // short keeps its count, and the page is there for the next call.
-        let Some(load) = thread.pending_load.lock().take() else {
-            break r;
-        };
-        let loaded = load.load().await;
-        if r != Err(Errno::EFAULT) || loaded.is_err() || tries == 8 {
-            break r;
-        }
-        tries += 1;
-    };
+    thread.pending_load.take();
+    let mut r = table::call(&mut ctx, nr, args).await;
+    if let Some(load) = thread.pending_load.take() {
+        // Out of line, so that the common call carries none of it.
+        r = alloc::boxed::Box::pin(after_load(&mut ctx, nr, args, r, load)).await;
+    }
     match r {
         Ok(v) => v as i64,
         Err(e) => -(e as i32 as i64),
     }
+}
+
+/// A copy from or to user memory met a file page not in memory (a program's
+/// string in a mapped binary, a buffer in a file mapping): the copy could not
+/// wait for the disk, so the load happens here. A call that failed for it
+/// (EFAULT, with nothing done) runs again, up to 8 times; one cut short keeps its
+/// count, and the page is there for the next call.
+async fn after_load(
+    ctx: &mut Ctx<'_>,
+    nr: u64,
+    args: Args,
+    mut r: KResult<u64>,
+    mut load: crate::mm::vm::PageLoad,
+) -> KResult<u64> {
+    for _ in 0..8 {
+        let loaded = load.load().await;
+        if r != Err(Errno::EFAULT) || loaded.is_err() {
+            return r;
+        }
+        ctx.resolve = 0;
+        r = table::call(ctx, nr, args).await;
+        match ctx.thread.pending_load.take() {
+            Some(next) => load = next,
+            None => return r,
+        }
+    }
+    r
 }
 
 /// A vector of `n` zeroed elements, or ENOMEM: for buffers whose size a program
