@@ -164,14 +164,21 @@ static int run_copy(const char *prog, int how, struct report *r)
           "ids %u/%u/%u %u/%u/%u, expected %u/%u/%u %u/%u/%u", (r).uid, (r).euid, (r).suid,   \
           (r).gid, (r).egid, (r).sgid, u, eu, su, g, eg, sg)
 
+/* Copies this program (mount flags, owner, group, mode), runs the copy as `how`
+ * says and reads its report into `r`; skips without root. */
+#define EXEC_COPY(r, mnt, uid, gid, mode, how)                                \
+    do {                                                                      \
+        NEED_ROOT();                                                          \
+        const char *prog_ = copy_program(mnt, uid, gid, mode);                \
+        CHECK(prog_, "copying the program failed");                           \
+        CHECK(run_copy(prog_, how, &(r)) == 0, "the program did not report"); \
+    } while (0)
+
 /* ---- cases ------------------------------------------------------------- */
 
 TEST(setuid_program_runs_with_its_owner_as_effective_and_saved_uid) {
-    NEED_ROOT();
-    const char *prog = copy_program(0, 1000, 1000, 04755);
-    CHECK(prog, "copying the program failed");
     struct report r;
-    CHECK(run_copy(prog, AS_1001, &r) == 0, "the program did not report");
+    EXEC_COPY(r, 0, 1000, 1000, 04755, AS_1001);
     EXPECT_IDS(r, 1001, 1000, 1000, 1001, 1001, 1001);
     EXPECT_EQ(r.secure, 1);
     EXPECT_EQ(r.dumpable, suid_dumpable());
@@ -179,65 +186,47 @@ TEST(setuid_program_runs_with_its_owner_as_effective_and_saved_uid) {
 }
 
 TEST(setgid_program_with_group_exec_sets_effective_and_saved_gid) {
-    NEED_ROOT();
-    const char *prog = copy_program(0, 1000, 1000, 02755);
-    CHECK(prog, "copying the program failed");
     struct report r;
-    CHECK(run_copy(prog, AS_1001, &r) == 0, "the program did not report");
+    EXEC_COPY(r, 0, 1000, 1000, 02755, AS_1001);
     EXPECT_IDS(r, 1001, 1001, 1001, 1001, 1000, 1000);
     EXPECT_EQ(r.secure, 1);
     EXPECT_EQ(r.dumpable, suid_dumpable());
 }
 
 TEST(setgid_bit_without_group_exec_changes_nothing) {
-    NEED_ROOT();
-    const char *prog = copy_program(0, 1000, 1000, 02745);
-    CHECK(prog, "copying the program failed");
     struct report r;
-    CHECK(run_copy(prog, AS_1001, &r) == 0, "the program did not report");
+    EXEC_COPY(r, 0, 1000, 1000, 02745, AS_1001);
     EXPECT_IDS(r, 1001, 1001, 1001, 1001, 1001, 1001);
     EXPECT_EQ(r.secure, 0);
     EXPECT_EQ(r.dumpable, 1);
 }
 
 TEST(setuid_root_program_gets_root_and_its_capabilities) {
-    NEED_ROOT();
-    const char *prog = copy_program(0, 0, 0, 04755);
-    CHECK(prog, "copying the program failed");
     struct report r;
-    CHECK(run_copy(prog, AS_1001, &r) == 0, "the program did not report");
+    EXEC_COPY(r, 0, 0, 0, 04755, AS_1001);
     EXPECT_IDS(r, 1001, 0, 0, 1001, 1001, 1001);
     EXPECT_EQ(r.secure, 1);
     CHECK(r.cap_eff & (1u << 21), "effective capabilities %#x lack CAP_SYS_ADMIN", r.cap_eff);
 }
 
 TEST(nosuid_mount_ignores_set_user_and_group_id_bits) {
-    NEED_ROOT();
-    const char *prog = copy_program(MS_NOSUID, 1000, 1000, 06755);
-    CHECK(prog, "copying the program failed");
     struct report r;
-    CHECK(run_copy(prog, AS_1001, &r) == 0, "the program did not report");
+    EXEC_COPY(r, MS_NOSUID, 1000, 1000, 06755, AS_1001);
     EXPECT_IDS(r, 1001, 1001, 1001, 1001, 1001, 1001);
     EXPECT_EQ(r.secure, 0);
     EXPECT_EQ(r.dumpable, 1);
 }
 
 TEST(no_new_privs_ignores_set_user_and_group_id_bits) {
-    NEED_ROOT();
-    const char *prog = copy_program(0, 1000, 1000, 06755);
-    CHECK(prog, "copying the program failed");
     struct report r;
-    CHECK(run_copy(prog, AS_1001 | NO_NEW_PRIVS, &r) == 0, "the program did not report");
+    EXEC_COPY(r, 0, 1000, 1000, 06755, AS_1001 | NO_NEW_PRIVS);
     EXPECT_IDS(r, 1001, 1001, 1001, 1001, 1001, 1001);
     EXPECT_EQ(r.secure, 0);
 }
 
 TEST(every_exec_sets_the_saved_uid_to_the_effective_uid) {
-    NEED_ROOT();
-    const char *prog = copy_program(0, 0, 0, 0755);
-    CHECK(prog, "copying the program failed");
     struct report r;
-    CHECK(run_copy(prog, RESUID_1001_1002_1003, &r) == 0, "the program did not report");
+    EXEC_COPY(r, 0, 0, 0, 0755, RESUID_1001_1002_1003);
     EXPECT_IDS(r, 1001, 1002, 1002, 1001, 1001, 1001);
     /* Effective and real ids differ: a secure exec, not dumpable. */
     EXPECT_EQ(r.secure, 1);
@@ -245,22 +234,16 @@ TEST(every_exec_sets_the_saved_uid_to_the_effective_uid) {
 }
 
 TEST(plain_exec_makes_the_process_dumpable_again) {
-    NEED_ROOT();
-    const char *prog = copy_program(0, 0, 0, 0755);
-    CHECK(prog, "copying the program failed");
     struct report r;
-    CHECK(run_copy(prog, NOT_DUMPABLE, &r) == 0, "the program did not report");
+    EXEC_COPY(r, 0, 0, 0, 0755, NOT_DUMPABLE);
     EXPECT_IDS(r, 0, 0, 0, 0, 0, 0);
     EXPECT_EQ(r.secure, 0);
     EXPECT_EQ(r.dumpable, 1);
 }
 
 TEST(unreadable_program_leaves_the_process_not_dumpable) {
-    NEED_ROOT();
-    const char *prog = copy_program(0, 0, 0, 0711);
-    CHECK(prog, "copying the program failed");
     struct report r;
-    CHECK(run_copy(prog, AS_1001, &r) == 0, "the program did not report");
+    EXEC_COPY(r, 0, 0, 0, 0711, AS_1001);
     EXPECT_IDS(r, 1001, 1001, 1001, 1001, 1001, 1001);
     EXPECT_EQ(r.secure, 0);
     EXPECT_EQ(r.dumpable, suid_dumpable());
