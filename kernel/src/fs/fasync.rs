@@ -60,6 +60,10 @@ pub fn file_released(f: &OpenFile) {
     if f.async_armed()
         && let Some(q) = f.ops().wait_queue()
     {
+        // A watcher polled from now on (another CPU may run it before the last
+        // reference goes) finds O_ASYNC off and ends without a SIGIO: a closed
+        // file signals no one, as on Linux, whose close removes its fasync entry.
+        f.set_status_flags(f.flags() & !O_ASYNC);
         q.wake_all();
     }
 }

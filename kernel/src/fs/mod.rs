@@ -171,10 +171,12 @@ pub fn init(boot: &BootInfo) -> KResult<RootInfo> {
     kestrel_vfs::set_memory_check(crate::mm::frame::may_hold_user_data);
     // OFD and flock locks belong to the open file description: released with it;
     // so is a socket.
+    // O_ASYNC goes first: the socket's release wakes its queues, and no SIGIO
+    // may come of that (Linux removes a file's fasync entry as it closes).
     kestrel_vfs::file::set_close_hook(|f| {
+        fasync::file_released(f);
         crate::syscall::locks::file_released(f);
         crate::syscall::socket::file_released(f);
-        fasync::file_released(f);
         fsnotify::file_released(f);
     });
     // The root holds at most half of memory, as Linux's rootfs when it is a

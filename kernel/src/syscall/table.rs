@@ -226,7 +226,7 @@ syscall_table! {
     FSTAT => fs::sys_fstat(fd: Fd, statbuf: UserPtr<Stat>);
     LSTAT => fs::sys_lstat(path: UserCStr, statbuf: UserPtr<Stat>);
     LSEEK => fs::sys_lseek(fd: Fd, offset: i64, whence: u32);
-    MMAP => mm::sys_mmap(addr: u64, len: u64, prot: u32, flags: u32, fd: Fd, offset: u64), partial "no MAP_HUGETLB semantics (accepted, not honoured); ext2 files: the mapped range is read in at mmap time (no read-ahead on faults)";
+    MMAP => mm::sys_mmap(addr: u64, len: u64, prot: u32, flags: u32, fd: Fd, offset: u64), partial "no MAP_HUGETLB semantics (accepted, not honoured)";
     MPROTECT => mm::sys_mprotect(addr: u64, len: u64, prot: u32);
     MUNMAP => mm::sys_munmap(addr: u64, len: u64);
     BRK => mm::sys_brk(brk: u64);
@@ -239,7 +239,7 @@ syscall_table! {
     MLOCKALL => mm::sys_mlockall(flags: u32);
     MUNLOCKALL => mm::sys_munlockall();
     MLOCK2 => mm::sys_mlock2(addr: u64, len: u64, flags: u32);
-    MADVISE => mm::sys_madvise(addr: u64, len: u64, advice: u32), partial "MADV_FREE frees at once; other hints are accepted and ignored";
+    MADVISE => mm::sys_madvise(addr: u64, len: u64, advice: u32), partial "MADV_FREE frees at once; no same-page merging (MADV_MERGEABLE) or huge pages, and the other hints Linux treats as advice are accepted and ignored";
     SHMGET => ipc::sys_shmget(key: i32, size: usize, shmflg: u32);
     SHMAT => ipc::sys_shmat(shmid: i32, shmaddr: u64, shmflg: u32), partial "a SHM_RDONLY attachment may be mprotect()ed writable (Linux: EACCES); /proc/PID/maps does not name it /SYSVkey";
     SHMCTL => ipc::sys_shmctl(shmid: i32, cmd: i32, buf: UserPtr<ShmidDs>);
@@ -420,7 +420,7 @@ syscall_table! {
     FANOTIFY_MARK => fs_extra::sys_fanotify_mark(fd: Fd, flags: u32, mask: u64, dirfd: Fd, path: UserCStr);
     GETDENTS64 => fs::sys_getdents64(fd: Fd, dirp: UserPtr<u8>, count: u32);
     SEMTIMEDOP => ipc::sys_semtimedop(semid: i32, sops: UserPtr<Sembuf>, nsops: u32, timeout: UserPtr<Timespec>), partial "SEM_UNDO adjustments are per process: CLONE_SYSVSEM sharing between processes is not honoured";
-    FADVISE64 => fs::sys_fadvise64(fd: Fd, offset: i64, len: i64, advice: i32), partial "advice is checked and has no effect (files live in memory)";
+    FADVISE64 => fs::sys_fadvise64(fd: Fd, offset: i64, len: i64, advice: i32), partial "acts on ext2 files (read-ahead mode, WILLNEED, DONTNEED of clean unmapped pages); DONTNEED leaves the block cache below them; in-memory files have nothing to do";
     SET_TID_ADDRESS => process::sys_set_tid_address(tidptr: UserPtr<i32>);
     RESTART_SYSCALL => signal::sys_restart_syscall();
     UNSHARE => process::sys_unshare(flags: u64), partial "user namespaces record id maps but translate none and grant no capabilities; cgroup namespaces are identities only (docs/namespaces.md)";
