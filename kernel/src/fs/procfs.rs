@@ -604,39 +604,22 @@ fn kestrel_dir() -> InodeRef {
 /// namespace); with one namespace this is the same.
 fn net_dir() -> InodeRef {
     let ino = 2 + SYSTEM_FILES.iter().position(|n| *n == "net").unwrap_or(0) as u64;
-    const NAMES: [&str; 8] = [
+    const NAMES: &[&str] = &[
         "dev", "tcp", "tcp6", "udp", "udp6", "route", "if_inet6", "unix",
     ];
-    const BASE: u64 = 0x980;
-    PseudoDir::new_ref(
-        common(ino, 0o555),
-        PROC_SUPER_MAGIC,
-        1,
-        Box::new(|| {
-            NAMES
-                .iter()
-                .enumerate()
-                .map(|(i, n)| (n.as_bytes().to_vec(), BASE + i as u64, DT_REG))
-                .collect()
-        }),
-        Box::new(|name| {
-            let i = NAMES
-                .iter()
-                .position(|n| n.as_bytes() == name)
-                .ok_or(Errno::ENOENT)?;
-            let c = common(BASE + i as u64, 0o444);
-            Ok(match name {
-                b"dev" => file(c, || text(crate::net::proc_dev())),
-                b"tcp" => file(c, || text(crate::net::proc_sockets(true, false))),
-                b"tcp6" => file(c, || text(crate::net::proc_sockets(true, true))),
-                b"udp" => file(c, || text(crate::net::proc_sockets(false, false))),
-                b"udp6" => file(c, || text(crate::net::proc_sockets(false, true))),
-                b"route" => file(c, || text(crate::net::proc_route())),
-                b"if_inet6" => file(c, || text(crate::net::proc_if_inet6())),
-                _ => file(c, || text(kestrel_net::unix::proc_net_unix())),
-            })
-        }),
-    )
+    files_dir(ino, 1, NAMES, 0x980, |i, fino| {
+        let c = common(fino, 0o444);
+        match NAMES[i] {
+            "dev" => file(c, || text(crate::net::proc_dev())),
+            "tcp" => file(c, || text(crate::net::proc_sockets(true, false))),
+            "tcp6" => file(c, || text(crate::net::proc_sockets(true, true))),
+            "udp" => file(c, || text(crate::net::proc_sockets(false, false))),
+            "udp6" => file(c, || text(crate::net::proc_sockets(false, true))),
+            "route" => file(c, || text(crate::net::proc_route())),
+            "if_inet6" => file(c, || text(crate::net::proc_if_inet6())),
+            _ => file(c, || text(kestrel_net::unix::proc_net_unix())),
+        }
+    })
 }
 
 /// /proc/sysvipc: msg, sem and shm, one line per object as Linux prints them.
@@ -645,31 +628,14 @@ fn sysvipc_dir() -> InodeRef {
         .iter()
         .position(|n| *n == "sysvipc")
         .unwrap_or(0) as u64;
-    const NAMES: [&str; 3] = ["msg", "sem", "shm"];
-    PseudoDir::new_ref(
-        common(ino, 0o555),
-        PROC_SUPER_MAGIC,
-        1,
-        Box::new(|| {
-            NAMES
-                .iter()
-                .enumerate()
-                .map(|(i, n)| (n.as_bytes().to_vec(), 0xa00 + i as u64, DT_REG))
-                .collect()
-        }),
-        Box::new(|name| {
-            let i = NAMES
-                .iter()
-                .position(|n| n.as_bytes() == name)
-                .ok_or(Errno::ENOENT)?;
-            let c = common(0xa00 + i as u64, 0o444);
-            Ok(match i {
-                0 => file(c, || text(crate::syscall::ipc::proc_msg())),
-                1 => file(c, || text(crate::syscall::ipc::proc_sem())),
-                _ => file(c, || text(crate::syscall::ipc::proc_shm())),
-            })
-        }),
-    )
+    files_dir(ino, 1, &["msg", "sem", "shm"], 0xa00, |i, fino| {
+        let c = common(fino, 0o444);
+        match i {
+            0 => file(c, || text(crate::syscall::ipc::proc_msg())),
+            1 => file(c, || text(crate::syscall::ipc::proc_sem())),
+            _ => file(c, || text(crate::syscall::ipc::proc_shm())),
+        }
+    })
 }
 
 /// One line per live task: what it is, where it is, how often it ran and for
@@ -863,32 +829,14 @@ fn fs_sys_dir() -> InodeRef {
 fn fanotify_sys_dir(ino: u64) -> InodeRef {
     use crate::fs::fanotify;
     const NAMES: &[&str] = &["max_queued_events", "max_user_groups", "max_user_marks"];
-    PseudoDir::new_ref(
-        common(ino, 0o555),
-        PROC_SUPER_MAGIC,
-        0x100,
-        Box::new(move || {
-            NAMES
-                .iter()
-                .enumerate()
-                .map(|(i, n)| (n.as_bytes().to_vec(), ino + 1 + i as u64, DT_REG))
-                .collect()
-        }),
-        Box::new(move |name| {
-            let i = NAMES
-                .iter()
-                .position(|n| n.as_bytes() == name)
-                .ok_or(Errno::ENOENT)?;
-            let v = [
-                fanotify::MAX_QUEUED_EVENTS,
-                fanotify::MAX_USER_GROUPS,
-                fanotify::MAX_MARKS,
-            ][i];
-            Ok(file(common(ino + 1 + i as u64, 0o444), move || {
-                text(format!("{v}\n"))
-            }))
-        }),
-    )
+    files_dir(ino, 0x100, NAMES, ino + 1, |i, fino| {
+        let v = [
+            fanotify::MAX_QUEUED_EVENTS,
+            fanotify::MAX_USER_GROUPS,
+            fanotify::MAX_MARKS,
+        ][i];
+        file(common(fino, 0o444), move || text(format!("{v}\n")))
+    })
 }
 
 /// /proc/sys/fs/inotify: the limits (max_user_instances writable).
@@ -899,76 +847,71 @@ fn inotify_sys_dir(ino: u64) -> InodeRef {
         "max_user_instances",
         "max_user_watches",
     ];
-    PseudoDir::new_ref(
-        common(ino, 0o555),
-        PROC_SUPER_MAGIC,
-        0x100,
-        Box::new(move || {
-            NAMES
-                .iter()
-                .enumerate()
-                .map(|(i, n)| (n.as_bytes().to_vec(), ino + 1 + i as u64, DT_REG))
-                .collect()
+    files_dir(ino, 0x100, NAMES, ino + 1, |i, fino| match NAMES[i] {
+        "max_user_instances" => sysctl_int(
+            fino,
+            || inotify::MAX_USER_INSTANCES.load(Ordering::Relaxed) as i128,
+            |v| {
+                let v = usize::try_from(v).map_err(|_| Errno::EINVAL)?;
+                inotify::MAX_USER_INSTANCES.store(v, Ordering::Relaxed);
+                Ok(())
+            },
+        ),
+        "max_queued_events" => file(common(fino, 0o444), || {
+            text(format!("{}\n", inotify::MAX_QUEUED_EVENTS))
         }),
-        Box::new(move |name| {
-            let i = NAMES
-                .iter()
-                .position(|n| n.as_bytes() == name)
-                .ok_or(Errno::ENOENT)? as u64;
-            Ok(match name {
-                b"max_user_instances" => sysctl_int(
-                    ino + 1 + i,
-                    || inotify::MAX_USER_INSTANCES.load(Ordering::Relaxed) as i128,
-                    |v| {
-                        let v = usize::try_from(v).map_err(|_| Errno::EINVAL)?;
-                        inotify::MAX_USER_INSTANCES.store(v, Ordering::Relaxed);
-                        Ok(())
-                    },
-                ),
-                b"max_queued_events" => file(common(ino + 1 + i, 0o444), || {
-                    text(format!("{}\n", inotify::MAX_QUEUED_EVENTS))
-                }),
-                _ => file(common(ino + 1 + i, 0o444), || {
-                    text(format!("{}\n", inotify::MAX_USER_WATCHES))
-                }),
-            })
+        _ => file(common(fino, 0o444), || {
+            text(format!("{}\n", inotify::MAX_USER_WATCHES))
         }),
-    )
+    })
 }
 
 /// /proc/sys/vm: max_map_count (writable), the overcommit settings (fixed).
 fn vm_sys_dir() -> InodeRef {
     const NAMES: &[&str] = &["max_map_count", "overcommit_memory", "overcommit_ratio"];
     const INO: u64 = 0x300;
+    files_dir(INO, INO, NAMES, INO + 1, |i, fino| match NAMES[i] {
+        "max_map_count" => sysctl_int(
+            fino,
+            || crate::mm::vm::MAX_MAP_COUNT.load(Ordering::Relaxed) as i128,
+            |v| {
+                let v = usize::try_from(v).map_err(|_| Errno::EINVAL)?;
+                crate::mm::vm::MAX_MAP_COUNT.store(v, Ordering::Relaxed);
+                Ok(())
+            },
+        ),
+        "overcommit_memory" => file(common(fino, 0o444), || text("0\n".into())),
+        _ => file(common(fino, 0o444), || text("50\n".into())),
+    })
+}
+
+/// A /proc directory (number `ino`, parent `parent`) of the regular files
+/// `names`, numbered from `first` in that order; `entry(i, number)` makes the
+/// file named `names[i]` when it is looked up.
+fn files_dir(
+    ino: u64,
+    parent: u64,
+    names: &'static [&'static str],
+    first: u64,
+    entry: impl Fn(usize, u64) -> InodeRef + Send + Sync + 'static,
+) -> InodeRef {
     PseudoDir::new_ref(
-        common(INO, 0o555),
+        common(ino, 0o555),
         PROC_SUPER_MAGIC,
-        INO,
-        Box::new(|| {
-            NAMES
+        parent,
+        Box::new(move || {
+            names
                 .iter()
                 .enumerate()
-                .map(|(i, n)| (n.as_bytes().to_vec(), INO + 1 + i as u64, DT_REG))
+                .map(|(i, n)| (n.as_bytes().to_vec(), first + i as u64, DT_REG))
                 .collect()
         }),
-        Box::new(|name| {
-            let i = NAMES
+        Box::new(move |name| {
+            let i = names
                 .iter()
                 .position(|n| n.as_bytes() == name)
-                .ok_or(Errno::ENOENT)? as u64;
-            Ok(match name {
-                b"max_map_count" => sysctl_int(
-                    INO + 1 + i,
-                    || crate::mm::vm::MAX_MAP_COUNT.load(Ordering::Relaxed) as i128,
-                    |v| {
-                        let v = usize::try_from(v).map_err(|_| Errno::EINVAL)?;
-                        crate::mm::vm::MAX_MAP_COUNT.store(v, Ordering::Relaxed);
-                        Ok(())
-                    },
-                ),
-                b"overcommit_memory" => file(common(INO + 1 + i, 0o444), || text("0\n".into())),
-                _ => file(common(INO + 1 + i, 0o444), || text("50\n".into())),
-            })
+                .ok_or(Errno::ENOENT)?;
+            Ok(entry(i, first + i as u64))
         }),
     )
 }
