@@ -298,6 +298,12 @@ pub enum Backing {
     },
 }
 
+/// The frame of a file's page, to map as it is: the page is a whole kernel-heap
+/// frame (the heap serves 4 KiB requests with frames); `None` if it is not.
+fn file_frame(page: &PageBuf) -> Option<u64> {
+    Some(super::virt_to_phys(page.addr() as u64)).filter(|pa| pa.is_multiple_of(PAGE))
+}
+
 /// A file's own pages an area has mapped, by page index in the file.
 pub type HeldPages = Arc<spin::Mutex<BTreeMap<u64, Arc<PageBuf>>>>;
 
@@ -832,8 +838,7 @@ impl Vm {
                 let shared = match access {
                     Access::Write => None,
                     _ => match inode.shared_page(index) {
-                        Ok(b) => Some((super::virt_to_phys(b.addr() as u64), b))
-                            .filter(|(pa, _)| pa.is_multiple_of(PAGE)),
+                        Ok(b) => file_frame(&b).map(|pa| (pa, b)),
                         // A disk file's page not in memory yet: await it first.
                         Err(Errno::EAGAIN) => {
                             return Err(FaultError::NotLoaded(
@@ -890,12 +895,7 @@ impl Vm {
                     Err(Errno::ENOMEM) => return Err(FaultError::OutOfMemory),
                     Err(_) => return Err(FaultError::NoPage),
                 };
-                // The page is a whole kernel-heap frame (the heap serves 4 KiB
-                // requests with frames), so its frame can be mapped as it is.
-                let pa = super::virt_to_phys(buf.addr() as u64);
-                if !pa.is_multiple_of(PAGE) {
-                    return Err(FaultError::OutOfMemory);
-                }
+                let pa = file_frame(&buf).ok_or(FaultError::OutOfMemory)?;
                 held.lock().insert(index, buf);
                 extra = PteFlags::SHARED;
                 pa
@@ -950,10 +950,9 @@ impl Vm {
                 let Ok(buf) = inode.shared_page(index) else {
                     break;
                 };
-                let pa = super::virt_to_phys(buf.addr() as u64);
-                if !pa.is_multiple_of(PAGE) {
+                let Some(pa) = file_frame(&buf) else {
                     break;
-                }
+                };
                 held.insert(index, buf);
                 pte.set(pa | flags);
             }
