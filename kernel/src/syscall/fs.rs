@@ -40,9 +40,18 @@ pub async fn read_blocking(ctx: &Ctx<'_>, file: &OpenFile, buf: &mut [u8]) -> KR
     if let Some(io) = file.read_async(None, buf) {
         return io.await;
     }
+    let mut waited = false;
     loop {
         match file.read(buf) {
             Err(Errno::EAGAIN) if !file.nonblocking() => {
+                // A file whose poll said "readable" while its read still says
+                // EAGAIN must not pin the CPU: others get a turn between tries.
+                // (Not after every wait: a woken reader that finds its data is
+                // the common case, and an extra trip through the executor there
+                // is a pipe hand-off's cost.)
+                if waited {
+                    kestrel_executor::yield_now().await;
+                }
                 // Boxed, as every wait here: a parked thread keeps its system
                 // call's future, and these would make every read's larger.
                 Box::pin(interruptible(ctx.thread, Errno::ERESTARTSYS, async {
@@ -50,9 +59,7 @@ pub async fn read_blocking(ctx: &Ctx<'_>, file: &OpenFile, buf: &mut [u8]) -> KR
                     Ok(())
                 }))
                 .await?;
-                // A file whose poll says "readable" while its read still says
-                // EAGAIN must not pin the CPU: others get a turn between tries.
-                kestrel_executor::yield_now().await;
+                waited = true;
             }
             r => return r,
         }
