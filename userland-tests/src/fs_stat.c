@@ -2,7 +2,10 @@
 #define KT_AREA "fs_stat"
 #include "kt.h"
 
+#include <dirent.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 
 #define BADPTR ((void *)1)
 
@@ -482,6 +485,152 @@ TEST(statx_bad_dirfd_is_ebadf) {
     EXPECT_ERRNO(sys_statx(9999, "x", 0, KT_STATX_BASIC_STATS, &sx), EBADF);
 }
 
+/* ---- access times (relatime, the default mount mode) ------------------ */
+
+/* Skips the case unless dir's mount updates access times as relatime (the
+ * default) or strictatime would: a noatime host mount cannot show them. */
+#define NEED_ATIME_MOUNT(dir)                                                 \
+    do {                                                                      \
+        struct statvfs vfs_;                                                  \
+        OK(statvfs((dir), &vfs_));                                            \
+        if (vfs_.f_flag & (ST_NOATIME | ST_RDONLY))                           \
+            SKIP("%s is mounted noatime or read-only", (dir));               \
+    } while (0)
+
+/* Sets path's access and modification times (seconds since the epoch). */
+static int set_times(const char *path, time_t atime, time_t mtime)
+{
+    struct timespec ts[2] = {{atime, 0}, {mtime, 0}};
+    return utimensat(AT_FDCWD, path, ts, 0);
+}
+
+static time_t atime_of(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return -1;
+    return st.st_atime;
+}
+
+TEST(read_updates_an_atime_older_than_mtime) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    NEED_ATIME_MOUNT(d);
+    const char *f = kt_path(d, "f");
+    OK(make_file(d, "f", "hello"));
+    OK(set_times(f, 1000000000, 1000000100)); /* read before the last write */
+    time_t before = time(NULL);
+    int fd = open(f, O_RDONLY);
+    OK(fd);
+    char buf[8];
+    EXPECT_EQ(read(fd, buf, sizeof buf), 5);
+    close(fd);
+    time_t a = atime_of(f);
+    CHECK(a >= before - 1, "atime %ld, read at %ld", (long)a, (long)before);
+}
+
+TEST(read_at_end_of_file_still_updates_atime) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    NEED_ATIME_MOUNT(d);
+    const char *f = kt_path(d, "f");
+    OK(make_file(d, "f", ""));
+    OK(set_times(f, 1000000000, 1000000100));
+    time_t before = time(NULL);
+    int fd = open(f, O_RDONLY);
+    OK(fd);
+    char c;
+    EXPECT_EQ(read(fd, &c, 1), 0);
+    close(fd);
+    CHECK(atime_of(f) >= before - 1, "atime %ld after a read at EOF", (long)atime_of(f));
+}
+
+TEST(relatime_read_leaves_an_atime_newer_than_mtime_and_ctime) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    NEED_ATIME_MOUNT(d);
+    struct statvfs vfs;
+    OK(statvfs(d, &vfs));
+    if (!(vfs.f_flag & ST_RELATIME))
+        SKIP("%s is not mounted relatime", d);
+    const char *f = kt_path(d, "f");
+    OK(make_file(d, "f", "hello"));
+    time_t future = time(NULL) + 3600; /* after mtime and ctime, not a day old */
+    OK(set_times(f, future, 1000000100));
+    int fd = open(f, O_RDONLY);
+    OK(fd);
+    char buf[8];
+    EXPECT_EQ(read(fd, buf, sizeof buf), 5);
+    close(fd);
+    EXPECT_EQ(atime_of(f), future);
+}
+
+TEST(reading_does_not_change_mtime_or_ctime) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    const char *f = kt_path(d, "f");
+    OK(make_file(d, "f", "hello"));
+    OK(set_times(f, 1000000000, 1000000100));
+    struct stat st1, st2;
+    OK(stat(f, &st1));
+    int fd = open(f, O_RDONLY);
+    OK(fd);
+    char buf[8];
+    EXPECT_EQ(read(fd, buf, sizeof buf), 5);
+    close(fd);
+    OK(stat(f, &st2));
+    EXPECT_EQ(st2.st_mtime, 1000000100);
+    EXPECT_EQ(st2.st_ctim.tv_sec, st1.st_ctim.tv_sec);
+    EXPECT_EQ(st2.st_ctim.tv_nsec, st1.st_ctim.tv_nsec);
+}
+
+TEST(o_noatime_read_leaves_atime_alone) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    const char *f = kt_path(d, "f");
+    OK(make_file(d, "f", "hello"));
+    OK(set_times(f, 1000000000, 1000000100));
+    int fd = open(f, O_RDONLY | O_NOATIME); /* the owner may */
+    OK(fd);
+    char buf[8];
+    EXPECT_EQ(read(fd, buf, sizeof buf), 5);
+    close(fd);
+    EXPECT_EQ(atime_of(f), 1000000000);
+}
+
+TEST(listing_a_directory_updates_its_atime) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    NEED_ATIME_MOUNT(d);
+    struct statvfs vfs;
+    OK(statvfs(d, &vfs));
+    if (vfs.f_flag & ST_NODIRATIME)
+        SKIP("%s is mounted nodiratime", d);
+    OK(make_file(d, "f", "x"));
+    OK(set_times(d, 1000000000, 1000000100));
+    time_t before = time(NULL);
+    DIR *dir = opendir(d);
+    CHECK(dir, "opendir: %s", strerror(errno));
+    int n = 0;
+    while (readdir(dir))
+        n++;
+    closedir(dir);
+    EXPECT_EQ(n, 3);
+    CHECK(atime_of(d) >= before - 1, "directory atime %ld", (long)atime_of(d));
+}
+
+TEST(stat_alone_is_not_an_access) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    const char *f = kt_path(d, "f");
+    OK(make_file(d, "f", "hello"));
+    OK(set_times(f, 1000000000, 1000000100));
+    int fd = open(f, O_RDONLY); /* open and close without reading */
+    OK(fd);
+    close(fd);
+    EXPECT_EQ(atime_of(f), 1000000000);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -527,5 +676,12 @@ int main(void)
     RUN(statx_unknown_flag_is_einval);
     RUN(statx_bad_buffer_pointer_is_efault);
     RUN(statx_bad_dirfd_is_ebadf);
+    RUN(read_updates_an_atime_older_than_mtime);
+    RUN(read_at_end_of_file_still_updates_atime);
+    RUN(relatime_read_leaves_an_atime_newer_than_mtime_and_ctime);
+    RUN(reading_does_not_change_mtime_or_ctime);
+    RUN(o_noatime_read_leaves_atime_alone);
+    RUN(listing_a_directory_updates_its_atime);
+    RUN(stat_alone_is_not_an_access);
     return KT_END();
 }

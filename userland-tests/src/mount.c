@@ -9,6 +9,8 @@
 #define KT_AREA "mount"
 #include "kt.h"
 
+#include <time.h>
+
 #include <sys/mman.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -215,6 +217,43 @@ TEST(noexec_mount_refuses_exec_and_executable_mappings) {
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 42, "exec from noexec: status %#x", status);
     CHECK(x == MAP_FAILED && e == EPERM, "PROT_EXEC mapping: %s, expected EPERM", kt_errstr(e));
     CHECK(r != MAP_FAILED, "a plain read mapping still works");
+}
+
+/* Reads a new file on a tmpfs mounted with `flags` whose access time is set
+ * to `atime` (modification time a little after the epoch): the access time
+ * stat then shows, or -1. */
+static time_t atime_after_read_on(unsigned long flags, time_t atime)
+{
+    const char *dir = kt_tmpdir();
+    if (!dir || mount("tmpfs", dir, "tmpfs", flags, NULL) != 0)
+        return -1;
+    const char *f = kt_path(dir, "f");
+    struct timespec ts[2] = {{atime, 0}, {1000, 0}};
+    char c;
+    struct stat st;
+    int fd = -1;
+    time_t r = -1;
+    if (kt_write_file(f, "x", 1) == 0 && utimensat(AT_FDCWD, f, ts, 0) == 0 &&
+        (fd = open(f, O_RDONLY)) >= 0 && read(fd, &c, 1) == 1 && stat(f, &st) == 0)
+        r = st.st_atime;
+    if (fd >= 0)
+        close(fd);
+    umount2(dir, MNT_DETACH);
+    return r;
+}
+
+TEST(noatime_mount_never_updates_access_times) {
+    EXPECT_EQ(atime_after_read_on(MS_NOATIME, 2000), 2000);
+}
+
+TEST(strictatime_mount_updates_access_times_on_every_read) {
+    /* An access time in the future is after the modification and the change:
+     * relatime would leave it, strictatime sets it to now. */
+    time_t future = time(NULL) + 3600;
+    time_t now = time(NULL);
+    time_t a = atime_after_read_on(MS_STRICTATIME, future);
+    CHECK(a >= now - 1 && a < future, "atime %ld (set %ld, now %ld)", (long)a, (long)future, (long)now);
+    EXPECT_EQ(atime_after_read_on(MS_RELATIME, future), future);
 }
 
 TEST(nodev_mount_refuses_opening_device_nodes) {
@@ -887,6 +926,8 @@ int main(void)
     RUN(devtmpfs_mounted_again_shows_the_device_nodes);
     RUN(noexec_mount_refuses_exec_and_executable_mappings);
     RUN(nodev_mount_refuses_opening_device_nodes);
+    RUN(noatime_mount_never_updates_access_times);
+    RUN(strictatime_mount_updates_access_times_on_every_read);
     RUN(ms_move_moves_a_mount_with_its_files);
     RUN(ms_move_of_a_directory_that_is_no_mount_is_einval);
     RUN(ro_mount_refuses_new_names_with_erofs);

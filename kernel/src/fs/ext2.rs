@@ -805,6 +805,20 @@ impl Inode for Ext2Inode {
         })
     }
 
+    fn touch_atime(&self, now: Timespec) {
+        // Written back with the inode, as every other change; a file system
+        // mounted read-only (or turned so after an error) keeps its times.
+        if self.check_rw().is_err() {
+            return;
+        }
+        let m = {
+            let mut m = self.meta.lock();
+            m.atime = now;
+            *m
+        };
+        self.fs.dirty.lock().insert(self.ino, m);
+    }
+
     fn set_times(&self, atime: Option<Timespec>, mtime: Option<Timespec>) -> KResult<()> {
         self.change(|m| {
             if let Some(a) = atime {

@@ -312,6 +312,10 @@ pub(super) async fn read_to_user(
     if total > 0 {
         fsnotify::access(file);
     }
+    if file_type == S_IFREG {
+        // Even a read at the end of the file is an access (Linux's filemap_read).
+        file.accessed();
+    }
     Ok(total)
 }
 

@@ -137,6 +137,7 @@ pub async fn sys_mmap(
                     inode.load_pages(off, len).await?;
                 }
                 name = file.dentry().cloned();
+                file.accessed(); // generic_file_mmap's file_accessed
                 // A file sealed against writes cannot be mapped shared for writing;
                 // mapped read-only, the mapping may never write it (memfd_create(2)).
                 let sealed = inode
@@ -155,6 +156,7 @@ pub async fn sys_mmap(
                 }
             } else {
                 name = file.dentry().cloned();
+                file.accessed(); // generic_file_mmap's file_accessed
                 // Pages fault in on use, each the file's own page until written
                 // (a disk file's page awaits the disk first).
                 if flags & (MAP_POPULATE | MAP_LOCKED) != 0 {

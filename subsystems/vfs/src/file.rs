@@ -13,6 +13,7 @@ use core::pin::Pin;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use kestrel_abi::fs::*;
+use kestrel_abi::time::Timespec;
 use kestrel_abi::{Errno, KResult};
 use kestrel_sync::WaitQueue;
 
@@ -543,7 +544,44 @@ impl OpenFile {
             return Err(Errno::EINVAL); // the buffer cannot hold even one entry
         }
         *self.pos.lock() = pos;
+        self.accessed();
         Ok(used)
+    }
+
+    /// Linux's file_accessed, after a read of the file or a listing of the
+    /// directory: the access time becomes now as the mount's atime mode says:
+    /// never (`noatime`; `nodiratime` for directories; a read-only mount; a file
+    /// opened O_NOATIME), always (`strictatime`), or by default (`relatime`) only
+    /// when it is not after the last modification or change, or is a day old, so
+    /// that most reads write nothing while "read since last written" stays true.
+    pub fn accessed(&self) {
+        if self.flags() & O_NOATIME != 0 {
+            return;
+        }
+        let Some(inode) = &self.inode else {
+            return;
+        };
+        let mnt = self.dentry.as_ref().map_or(0, |d| d.mnt().get());
+        if mnt & (MS_NOATIME | MS_RDONLY) != 0 {
+            return;
+        }
+        let m = inode.metadata();
+        if m.is_dir() && mnt & MS_NODIRATIME != 0 {
+            return;
+        }
+        let now = crate::now();
+        let key = |t: Timespec| (t.tv_sec, t.tv_nsec);
+        let (atime, now_key) = (key(m.atime), key(now));
+        if atime == now_key {
+            return;
+        }
+        let relatime_skips = atime > key(m.mtime)
+            && atime > key(m.ctime)
+            && now.tv_sec.saturating_sub(m.atime.tv_sec) < 24 * 60 * 60;
+        if mnt & MS_STRICTATIME == 0 && relatime_skips {
+            return;
+        }
+        inode.touch_atime(now);
     }
 
     /// The current readiness.

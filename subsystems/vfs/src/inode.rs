@@ -238,6 +238,12 @@ pub trait Inode: Send + Sync + Any {
     fn set_owner(&self, uid: Option<u32>, gid: Option<u32>) -> KResult<()>;
     /// Sets access and/or modification time (ctime becomes now).
     fn set_times(&self, atime: Option<Timespec>, mtime: Option<Timespec>) -> KResult<()>;
+    /// The file was read: its access time becomes `now`, nothing else changes
+    /// (not ctime, as [`Inode::set_times`] would). [`OpenFile::accessed`] decides
+    /// when (the mount's atime mode); file systems without stored times ignore it.
+    ///
+    /// [`OpenFile::accessed`]: crate::OpenFile::accessed
+    fn touch_atime(&self, _now: Timespec) {}
 
     /// Reads file content at `offset`; returns bytes read (0 at or past the end).
     fn read_at(&self, _offset: u64, _buf: &mut [u8]) -> KResult<usize> {

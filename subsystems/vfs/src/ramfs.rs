@@ -541,6 +541,10 @@ impl Inode for RamInode {
         Ok(())
     }
 
+    fn touch_atime(&self, now: Timespec) {
+        self.meta.lock().atime = now;
+    }
+
     fn set_times(&self, atime: Option<Timespec>, mtime: Option<Timespec>) -> KResult<()> {
         let mut m = self.meta.lock();
         if let Some(a) = atime {
