@@ -708,82 +708,12 @@ pub(crate) async fn open_file_at(
     }
     let follow = flags & O_NOFOLLOW == 0;
     let acc = flags & O_ACCMODE;
-    let mut created = false;
-    let dentry: DentryRef = if flags & O_CREAT != 0 {
-        let mut p = ctx.resolve_parent(dirfd, path).await?;
-        if p.name == b"." || p.name == b".." || p.trailing_slash {
-            return Err(Errno::EISDIR);
-        }
-        // Follow a symlink in the last place (even a dangling one: the target is
-        // created, as Linux's open_last_lookups does), up to MAXSYMLINKS times.
-        let mut links = 0;
-        loop {
-            match p.dir.inode.lookup_async(&p.name).await {
-                Ok(inode) => {
-                    let child = crate::fs::mounts().child(&p.dir, &p.name, inode);
-                    if !child.inode.metadata().is_symlink() {
-                        if flags & O_EXCL != 0 {
-                            return Err(Errno::EEXIST);
-                        }
-                        break child;
-                    }
-                    if flags & O_EXCL != 0 {
-                        return Err(Errno::EEXIST);
-                    }
-                    if !follow {
-                        return Err(Errno::ELOOP);
-                    }
-                    links += 1;
-                    if links > MAXSYMLINKS
-                        || ctx.resolve & kestrel_vfs::path::RESOLVE_NO_SYMLINKS != 0
-                    {
-                        return Err(Errno::ELOOP);
-                    }
-                    // A magic link (/proc/PID/fd/N, exe, cwd, root) leads to the
-                    // file itself; openat2 may refuse to follow one.
-                    if let Some(to) = child.inode.magic_link() {
-                        use kestrel_vfs::path::{
-                            RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS,
-                        };
-                        if ctx.resolve & (RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH | RESOLVE_IN_ROOT)
-                            != 0
-                        {
-                            return Err(Errno::ELOOP);
-                        }
-                        break to?;
-                    }
-                    let target = child.inode.readlink_async().await?;
-                    if target.first() == Some(&b'/')
-                        && ctx.resolve & kestrel_vfs::path::RESOLVE_BENEATH != 0
-                    {
-                        return Err(Errno::EXDEV);
-                    }
-                    p = ctx.resolve_parent_from(&p.dir, &target).await?;
-                    if p.name == b"." || p.name == b".." || p.trailing_slash {
-                        return Err(Errno::EISDIR);
-                    }
-                }
-                Err(Errno::ENOENT) => {
-                    want_write(&p.dir)?;
-                    check_dir_write(ctx, &p.dir.inode)?;
-                    super::landlock::check(ctx, &p.dir, LL::MAKE_REG)?;
-                    let c = ctx.process().cred.lock().clone();
-                    let (mode, gid) =
-                        new_node_owner(ctx, &p.dir.inode, creation_mode(ctx, mode, 0o7777), false);
-                    let inode = p
-                        .dir
-                        .inode
-                        .create_async(&p.name, NodeKind::File, mode, c.fsuid, gid)
-                        .await?;
-                    created = true;
-                    fsnotify::notify_child(&p.dir.inode, fsnotify::FS_CREATE, &p.name, false);
-                    break kestrel_vfs::Dentry::child(&p.dir, &p.name, inode);
-                }
-                Err(e) => return Err(e),
-            }
-        }
+    let (dentry, created): (DentryRef, bool) = if flags & O_CREAT != 0 {
+        // Boxed: the lookup-or-create loop would make every open's future (and
+        // so every thread's) larger.
+        Box::pin(open_or_create(ctx, dirfd, path, flags, mode, follow)).await?
     } else {
-        ctx.resolve(dirfd, path, follow).await?
+        (ctx.resolve(dirfd, path, follow).await?, false)
     };
     let m = dentry.inode.metadata();
     if m.is_symlink() && flags & O_PATH == 0 {
@@ -834,13 +764,97 @@ pub(crate) async fn open_file_at(
     let file = crate::fs::open_dentry(dentry, flags, ctx.process())?;
     // A FIFO opened for reading or writing alone waits for the other side.
     if let Some(end) = crate::fs::fifo::partner_to_wait_for(&file) {
-        interruptible(ctx.thread, Errno::ERESTARTSYS, async {
+        Box::pin(interruptible(ctx.thread, Errno::ERESTARTSYS, async {
             crate::fs::fifo::wait_for_partner(&end).await;
             Ok(())
-        })
+        }))
         .await?;
     }
     Ok(file)
+}
+
+/// The O_CREAT part of [`open_file_at`]: the last component looked up, a
+/// symlink there followed (even a dangling one: its target is created, as
+/// Linux's open_last_lookups does), up to MAXSYMLINKS times, or the file
+/// created. Returns the dentry and whether this call created it.
+async fn open_or_create(
+    ctx: &Ctx<'_>,
+    dirfd: i32,
+    path: &[u8],
+    flags: u32,
+    mode: u64,
+    follow: bool,
+) -> KResult<(DentryRef, bool)> {
+    let mut p = ctx.resolve_parent(dirfd, path).await?;
+    if p.name == b"." || p.name == b".." || p.trailing_slash {
+        return Err(Errno::EISDIR);
+    }
+    // Follow a symlink in the last place (even a dangling one: the target is
+    // created, as Linux's open_last_lookups does), up to MAXSYMLINKS times.
+    let mut links = 0;
+    loop {
+        match p.dir.inode.lookup_async(&p.name).await {
+            Ok(inode) => {
+                let child = crate::fs::mounts().child(&p.dir, &p.name, inode);
+                if !child.inode.metadata().is_symlink() {
+                    if flags & O_EXCL != 0 {
+                        return Err(Errno::EEXIST);
+                    }
+                    return Ok((child, false));
+                }
+                if flags & O_EXCL != 0 {
+                    return Err(Errno::EEXIST);
+                }
+                if !follow {
+                    return Err(Errno::ELOOP);
+                }
+                links += 1;
+                if links > MAXSYMLINKS || ctx.resolve & kestrel_vfs::path::RESOLVE_NO_SYMLINKS != 0
+                {
+                    return Err(Errno::ELOOP);
+                }
+                // A magic link (/proc/PID/fd/N, exe, cwd, root) leads to the
+                // file itself; openat2 may refuse to follow one.
+                if let Some(to) = child.inode.magic_link() {
+                    use kestrel_vfs::path::{
+                        RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS,
+                    };
+                    if ctx.resolve & (RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH | RESOLVE_IN_ROOT)
+                        != 0
+                    {
+                        return Err(Errno::ELOOP);
+                    }
+                    return Ok((to?, false));
+                }
+                let target = child.inode.readlink_async().await?;
+                if target.first() == Some(&b'/')
+                    && ctx.resolve & kestrel_vfs::path::RESOLVE_BENEATH != 0
+                {
+                    return Err(Errno::EXDEV);
+                }
+                p = ctx.resolve_parent_from(&p.dir, &target).await?;
+                if p.name == b"." || p.name == b".." || p.trailing_slash {
+                    return Err(Errno::EISDIR);
+                }
+            }
+            Err(Errno::ENOENT) => {
+                want_write(&p.dir)?;
+                check_dir_write(ctx, &p.dir.inode)?;
+                super::landlock::check(ctx, &p.dir, LL::MAKE_REG)?;
+                let c = ctx.process().cred.lock().clone();
+                let (mode, gid) =
+                    new_node_owner(ctx, &p.dir.inode, creation_mode(ctx, mode, 0o7777), false);
+                let inode = p
+                    .dir
+                    .inode
+                    .create_async(&p.name, NodeKind::File, mode, c.fsuid, gid)
+                    .await?;
+                fsnotify::notify_child(&p.dir.inode, fsnotify::FS_CREATE, &p.name, false);
+                return Ok((kestrel_vfs::Dentry::child(&p.dir, &p.name, inode), true));
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 pub async fn sys_open(ctx: &mut Ctx<'_>, path: UserCStr, flags: u32, mode: Mode) -> KResult<u64> {

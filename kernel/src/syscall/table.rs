@@ -171,6 +171,18 @@ macro_rules! handler_future {
     (SHMCTL, $call:expr) => {
         alloc::boxed::Box::pin($call).await
     };
+    (IO_GETEVENTS, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (VMSPLICE, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (MQ_TIMEDSEND, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (MQ_TIMEDRECEIVE, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
     ($name:ident, $call:expr) => {
         $call.await
     };
