@@ -1138,13 +1138,19 @@ impl Inode for Ext2Inode {
         })
     }
 
-    /// This file's pages changed through mappings, then the whole file system:
-    /// ext2 has no per-file journal, and its ordering makes an earlier write
-    /// durable before a later one anyway.
+    /// This file: its pages changed through mappings and its changed
+    /// attributes (not other files'), then the file system's own state and
+    /// every block queued so far, and the disk's cache flushed. ext2 has no
+    /// per-file journal: the queue reaches the disk in order, so what this file
+    /// wrote goes with whatever was queued before it.
     fn fsync(&self, _datasync: bool) -> Later<'_, KResult<()>> {
         Later::wait(async move {
+            if self.fs.fs.read_only() {
+                return Ok(());
+            }
             self.write_back_pages().await?;
-            self.fs.sync().await
+            self.fs.write_back_attrs(Some(self.ino)).await?;
+            self.fs.op(|fs| async move { fs.sync().await }).await
         })
     }
 
