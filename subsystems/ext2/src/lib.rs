@@ -93,6 +93,7 @@ extern crate alloc;
 
 pub mod cache;
 mod dir;
+mod dirindex;
 pub mod disk;
 mod file;
 mod inode;
@@ -179,6 +180,23 @@ impl Ext2 {
     /// recorded, forced read-only).
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+
+    /// Whether large directories are searched through in-memory indexes (the
+    /// default) or by scanning every block, and how many names the indexes may
+    /// hold together: for host tests that compare the two ways.
+    #[doc(hidden)]
+    pub async fn set_dir_index(&self, on: bool, max_entries: usize) {
+        let mut st = self.state.lock().await;
+        st.dindex.clear();
+        st.dindex.disabled = !on;
+        st.dindex.max_entries = max_entries;
+    }
+
+    /// How many directories are indexed, and the names their indexes hold.
+    #[doc(hidden)]
+    pub async fn dir_index_stats(&self) -> (usize, usize) {
+        self.state.lock().await.dindex.stats()
     }
 
     pub fn block_size(&self) -> u32 {

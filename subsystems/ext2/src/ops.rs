@@ -278,6 +278,9 @@ impl State {
     /// them), its xattr block, then its bit.
     pub async fn free_inode(&mut self, inode: &mut Inode) -> KResult<()> {
         let was_dir = inode.is_dir();
+        // The number may name a new directory next: nothing of this one's index may
+        // stay.
+        self.dindex.forget(inode.num);
         inode.set_links(0);
         // Never zero: e2fsck takes a zero dtime for an inode still in use.
         inode.set_dtime(crate::now_secs().max(1));

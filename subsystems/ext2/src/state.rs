@@ -10,6 +10,7 @@ use alloc::vec::Vec;
 
 use kestrel_abi::{Errno, KResult};
 
+use crate::dirindex::DirIndexes;
 use crate::disk::{self, gd, le16, le32, put16, put32, sb};
 use crate::inode::Inode;
 use crate::io::{BlockIo, BoxFuture, SECTOR};
@@ -111,6 +112,8 @@ pub(crate) struct State {
     /// In-memory references to inodes (see [`crate::Ext2::hold`]), shared with the
     /// lock-free side of the file system.
     pub holds: Arc<spin::Mutex<BTreeMap<u32, usize>>>,
+    /// In-memory indexes of large directories ([`crate::dirindex`]).
+    pub dindex: DirIndexes,
 }
 
 impl State {
@@ -137,6 +140,7 @@ impl State {
             mount_state,
             next_generation,
             holds,
+            dindex: DirIndexes::default(),
         }
     }
 
