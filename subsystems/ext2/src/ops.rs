@@ -286,7 +286,10 @@ impl State {
         inode.set_dtime(crate::now_secs().max(1));
         if inode.has_block_map(self.bs()) {
             inode.set_size(0);
-            self.free_range(inode, 0, u64::MAX).await?;
+            // An empty file has nothing to free: the inode is written once, below.
+            if (0..=disk::TIND_BLOCK).any(|i| inode.block(i) != 0) {
+                self.free_range(inode, 0, u64::MAX).await?;
+            }
         }
         // Writes the inode (deleted, pointing at nothing) before the xattr block goes.
         self.xattr_drop_block(inode).await?;
