@@ -245,7 +245,7 @@ impl Ext2 {
             for ino in released {
                 let _ = st.evict(ino).await;
             }
-            if st.sb_dirty || !st.gdt_dirty.is_empty() {
+            if st.sb_dirty {
                 let _ = st.commit().await;
             }
         }
@@ -646,12 +646,23 @@ impl Ext2 {
         Self::modify(st, r).await
     }
 
+    /// Writes what is kept in memory (the free counts of the group descriptors and
+    /// the superblock) without flushing the disk: the kernel's flusher calls it
+    /// every round, so that a crash loses at most that long of counts.
+    pub async fn write_back(&self) -> KResult<()> {
+        let mut st = self.lock().await;
+        if self.read_only || (!st.counts_dirty && st.gdt_dirty.is_empty()) {
+            return Ok(());
+        }
+        st.commit_all().await
+    }
+
     /// Writes everything and flushes the disk (sync, fsync, syncfs: every write is
     /// already on its way, so one flush covers any file).
     pub async fn sync(&self) -> KResult<()> {
         let mut st = self.lock().await;
         if !self.read_only {
-            st.commit().await?;
+            st.commit_all().await?;
         }
         st.dev.flush().await
     }
@@ -664,7 +675,7 @@ impl Ext2 {
         let mut st = self.lock().await;
         if !st.read_only {
             st.free_orphans().await?;
-            st.commit().await?;
+            st.commit_all().await?;
             let s = st.mount_state;
             disk::put16(&mut st.sb, disk::sb::STATE, s);
             st.write_super().await?;
