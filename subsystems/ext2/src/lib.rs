@@ -647,11 +647,14 @@ impl Ext2 {
     }
 
     /// Writes what is kept in memory (the free counts of the group descriptors and
-    /// the superblock) without flushing the disk: the kernel's flusher calls it
-    /// every round, so that a crash loses at most that long of counts.
+    /// the superblock; held inodes without links go on the orphan list) without
+    /// flushing the disk: the kernel's flusher calls it every round, so that a
+    /// crash loses at most that long of them.
     pub async fn write_back(&self) -> KResult<()> {
         let mut st = self.lock().await;
-        if self.read_only || (!st.counts_dirty && st.gdt_dirty.is_empty()) {
+        if self.read_only
+            || (!st.counts_dirty && st.gdt_dirty.is_empty() && st.pending_orphans.is_empty())
+        {
             return Ok(());
         }
         st.commit_all().await

@@ -138,6 +138,9 @@ pub(crate) struct State {
     pub holds: Arc<spin::Mutex<BTreeMap<u32, usize>>>,
     /// In-memory indexes of large directories ([`crate::dirindex`]).
     pub dindex: DirIndexes,
+    /// Inodes that lost their last name while held, not yet on the on-disk
+    /// orphan list (see `drop_last_link`).
+    pub pending_orphans: BTreeSet<u32>,
 }
 
 impl State {
@@ -167,6 +170,7 @@ impl State {
             next_generation,
             holds,
             dindex: DirIndexes::default(),
+            pending_orphans: BTreeSet::new(),
         }
     }
 
@@ -306,6 +310,9 @@ impl State {
     }
 
     async fn write_out(&mut self, all: bool) -> KResult<()> {
+        if all {
+            self.orphans_to_disk().await?;
+        }
         self.flush_dirty().await?;
         if all || self.dirs_changed {
             self.dirs_changed = false;
