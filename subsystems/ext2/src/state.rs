@@ -127,6 +127,8 @@ pub(crate) struct State {
     /// the operation.
     dirs_changed: bool,
     cache: BTreeMap<u32, CacheEntry>,
+    /// Some cached block may be dirty (false: none is).
+    maybe_dirty: bool,
     tick: u64,
     pub read_only: bool,
     /// s_state as found at mount: written back at a clean unmount, so a file system
@@ -164,6 +166,7 @@ impl State {
             gdt_dirty: BTreeSet::new(),
             dirs_changed: false,
             cache: BTreeMap::new(),
+            maybe_dirty: false,
             tick: 0,
             read_only,
             mount_state,
@@ -231,6 +234,7 @@ impl State {
             }
         }
         self.tick += 1;
+        self.maybe_dirty |= dirty != CLEAN;
         self.cache.insert(
             blk,
             CacheEntry {
@@ -246,6 +250,11 @@ impl State {
     /// bottom level up. Called before any other metadata block is written, so an
     /// allocation always reaches the disk before the pointer to what it allocated.
     pub async fn flush_dirty(&mut self) -> KResult<()> {
+        // Every metadata write comes here first: most find nothing dirty, and need
+        // not look through the whole cache to know it.
+        if !self.maybe_dirty {
+            return Ok(());
+        }
         let mut dirty: Vec<(u8, u32)> = self
             .cache
             .iter()
@@ -260,12 +269,14 @@ impl State {
                 e.dirty = CLEAN;
             }
         }
+        self.maybe_dirty = false;
         Ok(())
     }
 
     /// Marks a cached block dirty in class `class` (the higher class wins).
     fn mark_dirty(&mut self, blk: u32, class: u8) {
         if let Some(e) = self.cache.get_mut(&blk) {
+            self.maybe_dirty |= class != CLEAN;
             e.dirty = e.dirty.max(class);
         }
     }
