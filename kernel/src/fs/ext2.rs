@@ -182,6 +182,10 @@ async fn flusher(fs: Weak<Ext2Fs>) {
         if let Err(e) = fs.write_back_attrs(None).await {
             log::warn!("ext2: writing back inodes: {e}");
         }
+        // The free counts, which operations leave in memory.
+        if let Err(e) = fs.op(|fs| async move { fs.write_back().await }).await {
+            log::warn!("ext2: writing back the free counts: {e}");
+        }
         fs.cache.drain().await;
     }
 }

@@ -1,6 +1,8 @@
 //! Directories: linear lists of entries in blocks. An htree-indexed directory reads
 //! the same way (its index blocks look like blocks of unused entries); the first
 //! change that adds an entry clears its index flag, so the index is never stale.
+//! A large directory is searched through an in-memory index ([`crate::dirindex`])
+//! that finds the same entries, and the same place for a new one, as the scan.
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -8,6 +10,7 @@ use alloc::vec::Vec;
 use kestrel_abi::{Errno, KResult};
 use kestrel_vfs::inode::DirEntry;
 
+use crate::dirindex::{MIN_BLOCKS, entry_is, entry_room, name_hash};
 use crate::disk::{self, de, dir_rec_len, le16, le32, put16, put32};
 use crate::inode::Inode;
 use crate::state::State;
@@ -31,6 +34,9 @@ impl Ent {
 /// Where an entry was found.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Found {
+    /// The directory and the logical block the entry is in.
+    pub dir: u32,
+    pub lblk: u64,
     pub phys: u32,
     pub off: usize,
     pub ino: u32,
@@ -151,6 +157,11 @@ impl State {
     }
 
     pub async fn dir_find(&mut self, dir: &Inode, name: &[u8]) -> KResult<Option<Found>> {
+        if self.dir_indexed(dir).await?
+            && let Some(found) = self.dir_find_indexed(dir, name).await?
+        {
+            return Ok(found);
+        }
         let (ft, n) = (self.geo.filetype, self.geo.inodes_count);
         for lblk in 0..self.dir_blocks(dir) {
             let phys = self.bmap(dir, lblk).await?;
@@ -160,6 +171,8 @@ impl State {
             let b = self.block(phys).await?;
             if let Some(e) = walk_block(b, ft, n, |e| e.ino != 0 && e.name(b) == name)? {
                 return Ok(Some(Found {
+                    dir: dir.num,
+                    lblk,
                     phys,
                     off: e.off,
                     ino: e.ino,
@@ -169,10 +182,149 @@ impl State {
         Ok(None)
     }
 
+    /// Whether `dir` has an index (built now if it is large enough and has none).
+    async fn dir_indexed(&mut self, dir: &Inode) -> KResult<bool> {
+        let blocks = self.dir_blocks(dir);
+        let ix = &mut self.dindex;
+        if ix.disabled || blocks < MIN_BLOCKS || ix.too_big.contains(&dir.num) {
+            return Ok(false);
+        }
+        if ix.get(dir.num).is_some_and(|d| d.blocks() == blocks) {
+            return Ok(true);
+        }
+        let r = self.dir_index_build(dir, blocks).await;
+        if !matches!(r, Ok(true)) {
+            self.dindex.drop_dir(dir.num);
+        }
+        r
+    }
+
+    /// Indexes every block of `dir` (one scan); false if it has too many names.
+    async fn dir_index_build(&mut self, dir: &Inode, blocks: u64) -> KResult<bool> {
+        let (ft, n) = (self.geo.filetype, self.geo.inodes_count);
+        let bs = self.bs() as u64;
+        self.dindex.start(dir.num);
+        let mut names = Vec::new();
+        for lblk in 0..blocks {
+            let phys = self.bmap(dir, lblk).await?;
+            let mut room = 0;
+            names.clear();
+            if phys != 0 {
+                let b = self.block(phys).await?;
+                walk_block(b, ft, n, |e| {
+                    if e.ino != 0 {
+                        names.push((name_hash(e.name(b)), e.off));
+                    }
+                    room = room.max(entry_room(e.ino, e.rec_len, e.name_len));
+                    false
+                })?;
+            }
+            for &(h, off) in &names {
+                if !self.dindex.add_hash(dir.num, h, lblk * bs + off as u64) {
+                    self.dindex.too_big.insert(dir.num);
+                    return Ok(false);
+                }
+            }
+            self.dindex.set_room(dir.num, lblk, room);
+        }
+        Ok(self.dindex.has(dir.num))
+    }
+
+    /// A lookup through the index: `None` if the index proved wrong (it is
+    /// dropped; the caller scans).
+    async fn dir_find_indexed(
+        &mut self,
+        dir: &Inode,
+        name: &[u8],
+    ) -> KResult<Option<Option<Found>>> {
+        let h = name_hash(name);
+        let bs = self.bs() as u64;
+        let Some(ix) = self.dindex.get(dir.num) else {
+            return Ok(None);
+        };
+        let candidates: Vec<u64> = ix.candidates(h).collect();
+        for pos in candidates {
+            let (lblk, off) = (pos / bs, (pos % bs) as usize);
+            let phys = self.bmap(dir, lblk).await?;
+            let hit = if phys == 0 {
+                Err(())
+            } else {
+                entry_is(self.block(phys).await?, off, name, h)
+            };
+            match hit {
+                Ok(Some(ino)) => {
+                    return Ok(Some(Some(Found {
+                        dir: dir.num,
+                        lblk,
+                        phys,
+                        off,
+                        ino,
+                    })));
+                }
+                Ok(None) => {}
+                Err(()) => {
+                    self.dindex.drop_dir(dir.num);
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(Some(None))
+    }
+
     /// Adds an entry: into the slack of an existing entry or an unused one, else in a
     /// new block at the end (zeroed with the entry, then pointed at). The caller
     /// writes `dir` afterwards (its size, pointers and times).
     pub async fn dir_add(
+        &mut self,
+        dir: &mut Inode,
+        name: &[u8],
+        ino: u32,
+        ftype: u8,
+    ) -> KResult<()> {
+        let r = self.dir_add_entry(dir, name, ino, ftype).await;
+        if r.is_err() {
+            // Whatever reached the disk, the index is rebuilt from it.
+            self.dindex.drop_dir(dir.num);
+        }
+        r
+    }
+
+    /// The first block (and entry in it) with room for `need` bytes, as the scan
+    /// finds it; through the index when `dir` has one.
+    async fn dir_room(&mut self, dir: &Inode, need: usize) -> KResult<Option<(u64, u32, Ent)>> {
+        let (ft, n) = (self.geo.filetype, self.geo.inodes_count);
+        let room = |e: Ent| entry_room(e.ino, e.rec_len, e.name_len) >= need;
+        if self.dir_indexed(dir).await? {
+            let Some(lblk) = self
+                .dindex
+                .get(dir.num)
+                .and_then(|ix| ix.block_with_room(need))
+            else {
+                return Ok(None);
+            };
+            let phys = self.bmap(dir, lblk).await?;
+            if phys != 0
+                && let Some(e) = walk_block(self.block(phys).await?, ft, n, room)?
+            {
+                return Ok(Some((lblk, phys, e)));
+            }
+            // The index was wrong about this block: scan.
+            self.dindex.drop_dir(dir.num);
+        }
+        for lblk in 0..self.dir_blocks(dir) {
+            let phys = self.bmap(dir, lblk).await?;
+            if phys == 0 {
+                continue;
+            }
+            // Found in place; only the block that takes the entry is copied.
+            if let Some(e) = walk_block(self.block(phys).await?, ft, n, room)? {
+                return Ok(Some((lblk, phys, e)));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn dir_add_entry(
         &mut self,
         dir: &mut Inode,
         name: &[u8],
@@ -187,29 +339,26 @@ impl State {
             self.write_inode(dir).await?;
         }
         let need = dir_rec_len(name.len());
-        let (ft, n) = (self.geo.filetype, self.geo.inodes_count);
-        for lblk in 0..self.dir_blocks(dir) {
-            let phys = self.bmap(dir, lblk).await?;
-            if phys == 0 {
-                continue;
-            }
-            // Found in place; only the block that takes the entry is copied.
-            let room = |e: Ent| {
-                (e.ino == 0 && e.rec_len >= need)
-                    || (e.ino != 0 && e.rec_len - dir_rec_len(e.name_len) >= need)
-            };
-            let Some(e) = walk_block(self.block(phys).await?, ft, n, room)? else {
-                continue;
-            };
+        let h = name_hash(name);
+        if let Some((lblk, phys, e)) = self.dir_room(dir, need).await? {
             let mut b = self.block(phys).await?.clone();
-            if e.ino == 0 {
+            let off = if e.ino == 0 {
                 put_entry(&mut b, e.off, e.rec_len, ino, name, ftype);
+                e.off
             } else {
                 let used = dir_rec_len(e.name_len);
                 put16(&mut b, e.off + de::REC_LEN, rec_len_to_disk(used, bs));
                 put_entry(&mut b, e.off + used, e.rec_len - used, ino, name, ftype);
+                e.off + used
+            };
+            let room = self.block_room(&b)?;
+            self.write_meta(phys, b).await?;
+            if self.dindex.has(dir.num) {
+                self.dindex
+                    .add_hash(dir.num, h, lblk * bs as u64 + off as u64);
+                self.dindex.set_room(dir.num, lblk, room);
             }
-            return self.write_meta(phys, b).await;
+            return Ok(());
         }
         let lblk = self.dir_blocks(dir);
         let mut b = vec![0u8; bs];
@@ -218,12 +367,34 @@ impl State {
         self.bmap_alloc(dir, lblk, &mut goal, Some(&b)).await?;
         dir.set_size((lblk + 1) * bs as u64);
         // The block's content went straight to the disk: keep the cache the same.
+        if self.dindex.has(dir.num) {
+            self.dindex.add_hash(dir.num, h, lblk * bs as u64);
+            self.dindex.set_room(dir.num, lblk, bs - need);
+        }
         Ok(())
+    }
+
+    /// The longest entry a directory block can take.
+    fn block_room(&self, b: &[u8]) -> KResult<usize> {
+        let mut room = 0;
+        walk_block(b, self.geo.filetype, self.geo.inodes_count, |e| {
+            room = room.max(entry_room(e.ino, e.rec_len, e.name_len));
+            false
+        })?;
+        Ok(room)
     }
 
     /// Removes an entry: merged into the entry before it, or marked unused when it
     /// is the first of its block.
     pub async fn dir_remove(&mut self, f: &Found) -> KResult<()> {
+        let r = self.dir_remove_entry(f).await;
+        if r.is_err() {
+            self.dindex.drop_dir(f.dir);
+        }
+        r
+    }
+
+    async fn dir_remove_entry(&mut self, f: &Found) -> KResult<()> {
         let (ft, n) = (self.geo.filetype, self.geo.inodes_count);
         let bs = self.bs();
         let mut b = self.block(f.phys).await?.clone();
@@ -232,6 +403,7 @@ impl State {
             .iter()
             .position(|e| e.off == f.off)
             .ok_or(Errno::EUCLEAN)?;
+        let h = name_hash(ents[pos].name(&b));
         if pos == 0 {
             put32(&mut b, f.off + de::INODE, 0);
         } else {
@@ -239,7 +411,14 @@ impl State {
             let merged = prev.rec_len + ents[pos].rec_len;
             put16(&mut b, prev.off + de::REC_LEN, rec_len_to_disk(merged, bs));
         }
-        self.write_meta(f.phys, b).await
+        let room = self.block_room(&b)?;
+        self.write_meta(f.phys, b).await?;
+        if self.dindex.has(f.dir) {
+            let pos = f.lblk * bs as u64 + f.off as u64;
+            self.dindex.remove_hash(f.dir, h, pos);
+            self.dindex.set_room(f.dir, f.lblk, room);
+        }
+        Ok(())
     }
 
     /// Points an existing entry at another inode.

@@ -28,7 +28,10 @@
 //!   entry is merged into the one before it. An htree (dir_index) directory reads
 //!   linearly: its root block is "." and a ".." that spans the index, and its index
 //!   blocks look like one unused entry. Adding an entry to one clears its index flag
-//!   (Linux's ext2 never keeps the index either; e2fsck accepts it).
+//!   (Linux's ext2 never keeps the index either; e2fsck accepts it). A directory of
+//!   four blocks or more is searched through an index kept in memory only (name
+//!   hash to entry, room per block: `dirindex.rs`), which finds what the linear
+//!   scan finds and puts a new entry where the scan would.
 //! * **Extended attributes** live in one block per inode (i_file_acl, shared and
 //!   reference-counted) and, in 256-byte inodes, after the extra fields.
 //!
@@ -37,8 +40,12 @@
 //! [`BlockIo`]. Block and inode bitmaps and indirect blocks are changed in the
 //! (bounded) cache and written, in that order and indirect blocks from the bottom
 //! level up, before the next write of any other metadata block and at the end of
-//! each operation; the group descriptors and superblock counts follow at the end of
-//! the operation. A sequential write so costs about one disk write per block. So, with a disk that keeps write order, a
+//! each operation. The free counts of the group descriptors and the superblock are
+//! written by [`Ext2::sync`], [`Ext2::write_back`] (the kernel's flusher, every
+//! second) and [`Ext2::unmount`], not by each operation (a directory count change
+//! goes at the end of its operation; a mount after a crash recounts free blocks
+//! and inodes from the bitmaps). A sequential write so costs about one disk write
+//! per block, and a create four. So, with a disk that keeps write order, a
 //! crash between any two writes never leaves a pointer to something free or a name
 //! for a freed inode. What it can leave is what `e2fsck -p` repairs by itself
 //! (leaked blocks and inodes, counts and link counts too high, wrong free counts),
@@ -64,10 +71,13 @@
 //!   an old one goes; a rename writes the new entry before removing the old one, so
 //!   a crash leaves the file under both names (and e2fsck raises its count), never
 //!   under none.
-//! * **Open but unlinked** files ([`Ext2::hold`]) go on the orphan list
-//!   (s_last_orphan, chained through i_dtime) instead of being freed; the list is
-//!   emptied when they are released, at unmount, and at the next mount after a
-//!   crash.
+//! * **Open but unlinked** files ([`Ext2::hold`]) are not freed while held. One
+//!   still held at the next [`Ext2::write_back`] or sync goes on the orphan list
+//!   (s_last_orphan, chained through i_dtime), which is emptied when they are
+//!   released, at unmount, and at the next mount after a crash; one released
+//!   before (most often the unlinking system call's own reference) is freed
+//!   without touching the list. A crash in between leaves an inode with no links
+//!   and no name, which `e2fsck -p` frees.
 //! * **Mount** clears the superblock's clean flag; a clean [`Ext2::unmount`] sets
 //!   it again after everything else is written, so `e2fsck` knows to check a file
 //!   system that was not unmounted.
@@ -93,6 +103,7 @@ extern crate alloc;
 
 pub mod cache;
 mod dir;
+mod dirindex;
 pub mod disk;
 mod file;
 mod inode;
@@ -181,6 +192,23 @@ impl Ext2 {
         &self.warnings
     }
 
+    /// Whether large directories are searched through in-memory indexes (the
+    /// default) or by scanning every block, and how many names the indexes may
+    /// hold together: for host tests that compare the two ways.
+    #[doc(hidden)]
+    pub async fn set_dir_index(&self, on: bool, max_entries: usize) {
+        let mut st = self.state.lock().await;
+        st.dindex.clear();
+        st.dindex.disabled = !on;
+        st.dindex.max_entries = max_entries;
+    }
+
+    /// How many directories are indexed, and the names their indexes hold.
+    #[doc(hidden)]
+    pub async fn dir_index_stats(&self) -> (usize, usize) {
+        self.state.lock().await.dindex.stats()
+    }
+
     pub fn block_size(&self) -> u32 {
         self.block_size
     }
@@ -227,7 +255,7 @@ impl Ext2 {
             for ino in released {
                 let _ = st.evict(ino).await;
             }
-            if st.sb_dirty || !st.gdt_dirty.is_empty() {
+            if st.sb_dirty {
                 let _ = st.commit().await;
             }
         }
@@ -628,12 +656,26 @@ impl Ext2 {
         Self::modify(st, r).await
     }
 
+    /// Writes what is kept in memory (the free counts of the group descriptors and
+    /// the superblock; held inodes without links go on the orphan list) without
+    /// flushing the disk: the kernel's flusher calls it every round, so that a
+    /// crash loses at most that long of them.
+    pub async fn write_back(&self) -> KResult<()> {
+        let mut st = self.lock().await;
+        if self.read_only
+            || (!st.counts_dirty && st.gdt_dirty.is_empty() && st.pending_orphans.is_empty())
+        {
+            return Ok(());
+        }
+        st.commit_all().await
+    }
+
     /// Writes everything and flushes the disk (sync, fsync, syncfs: every write is
     /// already on its way, so one flush covers any file).
     pub async fn sync(&self) -> KResult<()> {
         let mut st = self.lock().await;
         if !self.read_only {
-            st.commit().await?;
+            st.commit_all().await?;
         }
         st.dev.flush().await
     }
@@ -646,7 +688,7 @@ impl Ext2 {
         let mut st = self.lock().await;
         if !st.read_only {
             st.free_orphans().await?;
-            st.commit().await?;
+            st.commit_all().await?;
             let s = st.mount_state;
             disk::put16(&mut st.sb, disk::sb::STATE, s);
             st.write_super().await?;

@@ -257,12 +257,18 @@ pub(crate) async fn mount(
             .write_super()
             .await
             .map_err(|e| err(e, "cannot write the superblock"))?;
+        if state_bits & disk::STATE_VALID == 0 {
+            state
+                .recount_free()
+                .await
+                .map_err(|e| err(e, "cannot read the bitmaps"))?;
+        }
         state
             .free_orphans()
             .await
             .map_err(|e| err(e, "cannot process the orphan list"))?;
         state
-            .commit()
+            .commit_all()
             .await
             .map_err(|e| err(e, "cannot write the superblock"))?;
     }

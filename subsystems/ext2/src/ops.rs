@@ -246,18 +246,39 @@ impl State {
     }
 
     /// An inode lost its last name: freed now, or, while something in memory still
-    /// holds it, put on the orphan list and freed when released.
+    /// holds it, written with no links and freed when released. It joins the
+    /// on-disk orphan list only if it is still held at the next
+    /// [`State::commit_all`] (the flusher's round, sync): most holds are a system
+    /// call's own reference to the file it unlinks, gone by the next operation,
+    /// and the list costs two superblock writes. A crash before leaves an inode
+    /// with no links and no name, which `e2fsck -p` frees ("deleted inode has zero
+    /// dtime"), as after a crash of Linux's ext2, which has no orphan list.
     async fn drop_last_link(&mut self, mut inode: Inode) -> KResult<()> {
         if self.held(inode.num) {
-            let head = le32(&self.sb, sb::LAST_ORPHAN);
-            inode.set_dtime(head);
             self.write_inode(&inode).await?;
-            put32(&mut self.sb, sb::LAST_ORPHAN, inode.num);
-            self.sb_dirty = true;
+            self.pending_orphans.insert(inode.num);
             Ok(())
         } else {
             self.free_inode(&mut inode).await
         }
+    }
+
+    /// Puts the inodes that lost their last name while held (`drop_last_link`) on
+    /// the on-disk orphan list: each inode chained to the old head, then the
+    /// superblock (written by the caller's commit) names it.
+    pub async fn orphans_to_disk(&mut self) -> KResult<()> {
+        while let Some(ino) = self.pending_orphans.pop_first() {
+            let mut inode = self.read_inode(ino).await?;
+            if inode.links() != 0 || inode.mode() == 0 {
+                continue;
+            }
+            let head = le32(&self.sb, sb::LAST_ORPHAN);
+            inode.set_dtime(head);
+            self.write_inode(&inode).await?;
+            put32(&mut self.sb, sb::LAST_ORPHAN, ino);
+            self.sb_dirty = true;
+        }
+        Ok(())
     }
 
     /// Whether an inode's bit is set.
@@ -278,28 +299,38 @@ impl State {
     /// them), its xattr block, then its bit.
     pub async fn free_inode(&mut self, inode: &mut Inode) -> KResult<()> {
         let was_dir = inode.is_dir();
+        // The number may name a new directory next: nothing of this one's index may
+        // stay.
+        self.dindex.forget(inode.num);
         inode.set_links(0);
         // Never zero: e2fsck takes a zero dtime for an inode still in use.
         inode.set_dtime(crate::now_secs().max(1));
         if inode.has_block_map(self.bs()) {
             inode.set_size(0);
-            self.free_range(inode, 0, u64::MAX).await?;
+            // An empty file has nothing to free: the inode is written once, below.
+            if (0..=disk::TIND_BLOCK).any(|i| inode.block(i) != 0) {
+                self.free_range(inode, 0, u64::MAX).await?;
+            }
         }
         // Writes the inode (deleted, pointing at nothing) before the xattr block goes.
         self.xattr_drop_block(inode).await?;
         self.free_inode_bit(inode.num, was_dir).await
     }
 
-    /// A released inode: freed if it has no links left (it is on the orphan list).
+    /// A released inode: freed if it has no links left (it is on the orphan list,
+    /// or about to go on it).
     pub async fn evict(&mut self, ino: u32) -> KResult<()> {
         if self.read_only || self.held(ino) || !self.inode_in_use(ino).await? {
             return Ok(());
         }
         let mut inode = self.read_inode(ino).await?;
+        let pending = self.pending_orphans.remove(&ino);
         if inode.links() != 0 || inode.mode() == 0 {
             return Ok(());
         }
-        self.orphan_remove(&inode).await?;
+        if !pending {
+            self.orphan_remove(&inode).await?;
+        }
         self.free_inode(&mut inode).await
     }
 
@@ -332,6 +363,8 @@ impl State {
     /// crash; at unmount: nothing can hold them any more). An inode on the list that
     /// has links again just leaves it.
     pub async fn free_orphans(&mut self) -> KResult<()> {
+        self.orphans_to_disk().await?;
+        self.commit().await?;
         let mut cur = le32(&self.sb, sb::LAST_ORPHAN);
         for _ in 0..self.geo.inodes_count {
             if cur == 0 || cur > self.geo.inodes_count {

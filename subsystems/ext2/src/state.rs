@@ -10,6 +10,7 @@ use alloc::vec::Vec;
 
 use kestrel_abi::{Errno, KResult};
 
+use crate::dirindex::DirIndexes;
 use crate::disk::{self, gd, le16, le32, put16, put32, sb};
 use crate::inode::Inode;
 use crate::io::{BlockIo, BoxFuture, SECTOR};
@@ -92,16 +93,42 @@ pub(crate) struct MapPath {
     pub depth: usize,
 }
 
+/// Clear bits in `bits[..n]` (bit i of byte i / 8, from the low bit).
+fn count_zero(bits: &[u8], n: usize) -> usize {
+    let n = n.min(bits.len() * 8);
+    let full = bits[..n / 8]
+        .iter()
+        .map(|b| b.count_zeros() as usize)
+        .sum::<usize>();
+    let rest = (n / 8 * 8..n)
+        .filter(|&i| bits[i / 8] & (1 << (i % 8)) == 0)
+        .count();
+    full + rest
+}
+
 pub(crate) struct State {
     pub dev: Arc<dyn BlockIo>,
     pub geo: Geometry,
     /// The superblock's 1024 bytes, edited in place.
     pub sb: Vec<u8>,
+    /// Changed where the order of writes matters (the orphan list head, feature
+    /// flags): written at the end of the operation.
     pub sb_dirty: bool,
+    /// Only its free counts changed: written with the group descriptors by
+    /// [`State::commit_all`] (sync, the flusher's rounds, unmount), or with the
+    /// next superblock write. A crash in between leaves counts that `e2fsck -p`
+    /// corrects, as it does after any crash; the bitmaps say what is free.
+    pub counts_dirty: bool,
     /// The group descriptor table, all of its blocks.
     pub gdt: Vec<u8>,
+    /// Blocks of it whose counts changed (written by [`State::commit_all`]).
     pub gdt_dirty: BTreeSet<u32>,
+    /// A directory count changed: the group descriptors are written at the end of
+    /// the operation.
+    dirs_changed: bool,
     cache: BTreeMap<u32, CacheEntry>,
+    /// Some cached block may be dirty (false: none is).
+    maybe_dirty: bool,
     tick: u64,
     pub read_only: bool,
     /// s_state as found at mount: written back at a clean unmount, so a file system
@@ -111,6 +138,11 @@ pub(crate) struct State {
     /// In-memory references to inodes (see [`crate::Ext2::hold`]), shared with the
     /// lock-free side of the file system.
     pub holds: Arc<spin::Mutex<BTreeMap<u32, usize>>>,
+    /// In-memory indexes of large directories ([`crate::dirindex`]).
+    pub dindex: DirIndexes,
+    /// Inodes that lost their last name while held, not yet on the on-disk
+    /// orphan list (see `drop_last_link`).
+    pub pending_orphans: BTreeSet<u32>,
 }
 
 impl State {
@@ -129,14 +161,19 @@ impl State {
             geo,
             sb,
             sb_dirty: false,
+            counts_dirty: false,
             gdt,
             gdt_dirty: BTreeSet::new(),
+            dirs_changed: false,
             cache: BTreeMap::new(),
+            maybe_dirty: false,
             tick: 0,
             read_only,
             mount_state,
             next_generation,
             holds,
+            dindex: DirIndexes::default(),
+            pending_orphans: BTreeSet::new(),
         }
     }
 
@@ -197,6 +234,7 @@ impl State {
             }
         }
         self.tick += 1;
+        self.maybe_dirty |= dirty != CLEAN;
         self.cache.insert(
             blk,
             CacheEntry {
@@ -212,6 +250,11 @@ impl State {
     /// bottom level up. Called before any other metadata block is written, so an
     /// allocation always reaches the disk before the pointer to what it allocated.
     pub async fn flush_dirty(&mut self) -> KResult<()> {
+        // Every metadata write comes here first: most find nothing dirty, and need
+        // not look through the whole cache to know it.
+        if !self.maybe_dirty {
+            return Ok(());
+        }
         let mut dirty: Vec<(u8, u32)> = self
             .cache
             .iter()
@@ -226,12 +269,14 @@ impl State {
                 e.dirty = CLEAN;
             }
         }
+        self.maybe_dirty = false;
         Ok(())
     }
 
     /// Marks a cached block dirty in class `class` (the higher class wins).
     fn mark_dirty(&mut self, blk: u32, class: u8) {
         if let Some(e) = self.cache.get_mut(&blk) {
+            self.maybe_dirty |= class != CLEAN;
             e.dirty = e.dirty.max(class);
         }
     }
@@ -258,19 +303,40 @@ impl State {
         Ok(())
     }
 
-    /// Writes what the operation left in memory: bitmaps, then group descriptors,
-    /// then the superblock.
+    /// Writes what the operation left in memory that must reach the disk now:
+    /// bitmaps, then the group descriptors if a directory count changed (which
+    /// nothing but a scan of every inode could recount), then the superblock if
+    /// more than its counts changed. Free counts wait for [`State::commit_all`]:
+    /// writing the group descriptors and the superblock after every create or
+    /// unlink was a third of its writes; a mount after a crash recounts them from
+    /// the bitmaps ([`State::recount_free`]).
     pub async fn commit(&mut self) -> KResult<()> {
-        self.flush_dirty().await?;
-        let dirty: Vec<u32> = core::mem::take(&mut self.gdt_dirty).into_iter().collect();
-        for i in dirty {
-            let bs = self.bs();
-            let start = i as usize * bs;
-            let data = self.gdt[start..start + bs].to_vec();
-            let blk = self.geo.first_data_block + 1 + i;
-            self.dev_write(blk, &data).await?;
+        self.write_out(false).await
+    }
+
+    /// Writes everything the file system keeps in memory: bitmaps, then group
+    /// descriptors, then the superblock.
+    pub async fn commit_all(&mut self) -> KResult<()> {
+        self.write_out(true).await
+    }
+
+    async fn write_out(&mut self, all: bool) -> KResult<()> {
+        if all {
+            self.orphans_to_disk().await?;
         }
-        if self.sb_dirty {
+        self.flush_dirty().await?;
+        if all || self.dirs_changed {
+            self.dirs_changed = false;
+            let dirty: Vec<u32> = core::mem::take(&mut self.gdt_dirty).into_iter().collect();
+            for i in dirty {
+                let bs = self.bs();
+                let start = i as usize * bs;
+                let data = self.gdt[start..start + bs].to_vec();
+                let blk = self.geo.first_data_block + 1 + i;
+                self.dev_write(blk, &data).await?;
+            }
+        }
+        if self.sb_dirty || (all && self.counts_dirty) {
             self.write_super().await?;
         }
         Ok(())
@@ -278,6 +344,7 @@ impl State {
 
     pub async fn write_super(&mut self) -> KResult<()> {
         self.sb_dirty = false;
+        self.counts_dirty = false;
         let now = crate::now_secs();
         put32(&mut self.sb, sb::WTIME, now);
         let sb = self.sb.clone();
@@ -298,13 +365,55 @@ impl State {
         let off = g as usize * gd::SIZE + field;
         let v = (i32::from(le16(&self.gdt, off)) + delta).clamp(0, 0xffff);
         put16(&mut self.gdt, off, v as u16);
+        self.dirs_changed |= field == gd::USED_DIRS;
         self.gdt_dirty
             .insert((g as usize * gd::SIZE / self.bs()) as u32);
     }
     fn sb32_add(&mut self, field: usize, delta: i64) {
         let v = (i64::from(le32(&self.sb, field)) + delta).max(0);
         put32(&mut self.sb, field, v as u32);
-        self.sb_dirty = true;
+        self.counts_dirty = true;
+    }
+
+    /// Sets the free counts of the group descriptors and the superblock from the
+    /// bitmaps, at the mount of a file system not cleanly unmounted: the counts
+    /// are written only now and then ([`State::commit_all`]), so after a crash
+    /// they may be behind what the bitmaps say.
+    pub async fn recount_free(&mut self) -> KResult<()> {
+        let geo = self.geo.clone();
+        let (mut blocks, mut inodes) = (0u64, 0u64);
+        for g in 0..geo.groups {
+            let (bb, ib) = (
+                self.gd32(g, gd::BLOCK_BITMAP),
+                self.gd32(g, gd::INODE_BITMAP),
+            );
+            if !geo.valid_block(bb) || !geo.valid_block(ib) {
+                return Err(Errno::EUCLEAN);
+            }
+            let fb = count_zero(self.block(bb).await?, geo.group_blocks(g) as usize);
+            let fi = count_zero(self.block(ib).await?, geo.inodes_per_group as usize);
+            for (field, free) in [(gd::FREE_BLOCKS, fb), (gd::FREE_INODES, fi)] {
+                let v = free.min(0xffff) as u16;
+                if self.gd16(g, field) != v {
+                    put16(&mut self.gdt, g as usize * gd::SIZE + field, v);
+                    self.gdt_dirty
+                        .insert((g as usize * gd::SIZE / self.bs()) as u32);
+                }
+            }
+            blocks += fb as u64;
+            inodes += fi as u64;
+        }
+        for (field, free) in [
+            (sb::FREE_BLOCKS_COUNT, blocks),
+            (sb::FREE_INODES_COUNT, inodes),
+        ] {
+            let v = free.min(u64::from(u32::MAX)) as u32;
+            if le32(&self.sb, field) != v {
+                put32(&mut self.sb, field, v);
+                self.counts_dirty = true;
+            }
+        }
+        Ok(())
     }
 
     // ---- allocation --------------------------------------------------------------

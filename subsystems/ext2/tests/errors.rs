@@ -442,6 +442,10 @@ fn open_unlinked_files_live_on_the_orphan_list() {
         assert_eq!(block_on(m.fs.metadata(f)).unwrap().nlink, 0);
         assert_eq!(m.read_all(f), data);
         assert!(m.free_blocks() < free0);
+        // On the orphan list from the flusher's next round (or sync) on.
+        let sb = String::from_utf8(debugfs_live(&m, &img, "stats")).unwrap();
+        assert!(!sb.contains("First orphan inode"), "{sb}");
+        block_on(m.fs.write_back()).unwrap();
         let sb = String::from_utf8(debugfs_live(&m, &img, "stats")).unwrap();
         assert!(
             sb.contains(&format!("First orphan inode:       {f}")),
@@ -457,6 +461,22 @@ fn open_unlinked_files_live_on_the_orphan_list() {
         block_on(m.fs.unlink(2, b"a")).unwrap();
         block_on(m.fs.rmdir(2, b"b")).unwrap();
         let _ = b;
+        // A crash before the round: nothing names them, e2fsck -p frees them.
+        let early = t.path("early");
+        m.save(&early);
+        let out = Command::new("e2fsck")
+            .arg("-fp")
+            .arg(&early)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        fsck(&early);
+        block_on(m.fs.write_back()).unwrap();
         m.save(&img);
         drop(m);
         let m = mount(&img);
