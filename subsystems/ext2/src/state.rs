@@ -111,6 +111,9 @@ pub(crate) struct State {
     /// In-memory references to inodes (see [`crate::Ext2::hold`]), shared with the
     /// lock-free side of the file system.
     pub holds: Arc<spin::Mutex<BTreeMap<u32, usize>>>,
+    /// A block was freed since the last ordered write: the next data write is
+    /// ordered too (see [`State::dev_write_data`]).
+    freed_since_ordered: bool,
 }
 
 impl State {
@@ -137,6 +140,7 @@ impl State {
             mount_state,
             next_generation,
             holds,
+            freed_since_ordered: false,
         }
     }
 
@@ -160,9 +164,28 @@ impl State {
             .await
     }
 
-    async fn dev_write(&self, blk: u32, data: &[u8]) -> KResult<()> {
+    /// An ordered write (see [`BlockIo`]): durable after everything written before.
+    async fn dev_write(&mut self, blk: u32, data: &[u8]) -> KResult<()> {
         self.dev
             .write(u64::from(blk) * self.geo.sectors_per_block(), data)
+            .await?;
+        self.freed_since_ordered = false;
+        Ok(())
+    }
+
+    /// A write of file data or of a new block's first content: unordered (it may
+    /// reach the disk before the ordered write issued last, and the unordered ones
+    /// since), as nothing on the disk reads it until a later ordered write points at
+    /// it. Except right after a block was freed: the ordered write that cleared the
+    /// last pointer to a freed block may still be the newest, and the block's new
+    /// content must not reach the disk before it (the old owner would see it, as an
+    /// indirect or directory block perhaps), so that write is ordered.
+    async fn dev_write_data(&mut self, blk: u32, data: &[u8]) -> KResult<()> {
+        if self.freed_since_ordered {
+            return self.dev_write(blk, data).await;
+        }
+        self.dev
+            .write_unordered(u64::from(blk) * self.geo.sectors_per_block(), data)
             .await
     }
 
@@ -251,7 +274,7 @@ impl State {
 
     /// Writes file data, keeping a cached copy (if any) the same.
     pub async fn write_data(&mut self, blk: u32, data: &[u8]) -> KResult<()> {
-        self.dev_write(blk, data).await?;
+        self.dev_write_data(blk, data).await?;
         if let Some(e) = self.cache.get_mut(&blk) {
             e.data.copy_from_slice(data);
         }
@@ -385,6 +408,7 @@ impl State {
         }
         bits[bit / 8] &= !(1 << (bit % 8));
         self.mark_dirty(bitmap, BITMAP);
+        self.freed_since_ordered = true;
         self.gd16_add(g, gd::FREE_BLOCKS, 1);
         self.sb32_add(sb::FREE_BLOCKS_COUNT, 1);
         Ok(())
