@@ -237,7 +237,7 @@ impl Ext2 {
             for ino in released {
                 let _ = st.evict(ino).await;
             }
-            if st.sb_dirty || !st.gdt_dirty.is_empty() {
+            if st.sb_dirty || st.sb_counts || !st.gdt_dirty.is_empty() {
                 let _ = st.commit().await;
             }
         }

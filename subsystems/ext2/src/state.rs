@@ -98,6 +98,9 @@ pub(crate) struct State {
     /// The superblock's 1024 bytes, edited in place.
     pub sb: Vec<u8>,
     pub sb_dirty: bool,
+    /// Only the superblock's free counts changed since it was last written: the
+    /// next write of it may be unordered (see [`State::commit`]).
+    pub sb_counts: bool,
     /// The group descriptor table, all of its blocks.
     pub gdt: Vec<u8>,
     pub gdt_dirty: BTreeSet<u32>,
@@ -132,6 +135,7 @@ impl State {
             geo,
             sb,
             sb_dirty: false,
+            sb_counts: false,
             gdt,
             gdt_dirty: BTreeSet::new(),
             cache: BTreeMap::new(),
@@ -283,6 +287,14 @@ impl State {
 
     /// Writes what the operation left in memory: bitmaps, then group descriptors,
     /// then the superblock.
+    ///
+    /// The group descriptors change only in their counts (free blocks, free
+    /// inodes, directories), and a superblock whose only change is its free counts
+    /// is the same: counts that a crash leaves wrong are what `e2fsck -p` fixes
+    /// without asking, so these writes are unordered — they join the epoch of the
+    /// bitmap or inode written just before instead of each waiting for the one
+    /// before it (see [`BlockIo`]). A superblock with anything else changed (the
+    /// orphan list, the state, features) is written ordered.
     pub async fn commit(&mut self) -> KResult<()> {
         self.flush_dirty().await?;
         let dirty: Vec<u32> = core::mem::take(&mut self.gdt_dirty).into_iter().collect();
@@ -291,22 +303,39 @@ impl State {
             let start = i as usize * bs;
             let data = self.gdt[start..start + bs].to_vec();
             let blk = self.geo.first_data_block + 1 + i;
-            self.dev_write(blk, &data).await?;
+            self.dev
+                .write_unordered(u64::from(blk) * self.geo.sectors_per_block(), &data)
+                .await?;
         }
         if self.sb_dirty {
             self.write_super().await?;
+        } else if self.sb_counts {
+            self.sb_counts = false;
+            let sb = self.stamped_super();
+            self.dev
+                .write_unordered(disk::SUPERBLOCK_OFFSET / SECTOR as u64, &sb)
+                .await?;
         }
         Ok(())
     }
 
-    pub async fn write_super(&mut self) -> KResult<()> {
-        self.sb_dirty = false;
+    /// The superblock as it is written: with the time of this write.
+    fn stamped_super(&mut self) -> Vec<u8> {
         let now = crate::now_secs();
         put32(&mut self.sb, sb::WTIME, now);
-        let sb = self.sb.clone();
+        self.sb.clone()
+    }
+
+    /// Writes the superblock, ordered.
+    pub async fn write_super(&mut self) -> KResult<()> {
+        self.sb_dirty = false;
+        self.sb_counts = false;
+        let sb = self.stamped_super();
         self.dev
             .write(disk::SUPERBLOCK_OFFSET / SECTOR as u64, &sb)
-            .await
+            .await?;
+        self.freed_since_ordered = false;
+        Ok(())
     }
 
     // ---- group descriptors -----------------------------------------------------
@@ -327,7 +356,7 @@ impl State {
     fn sb32_add(&mut self, field: usize, delta: i64) {
         let v = (i64::from(le32(&self.sb, field)) + delta).max(0);
         put32(&mut self.sb, field, v as u32);
-        self.sb_dirty = true;
+        self.sb_counts = true;
     }
 
     // ---- allocation --------------------------------------------------------------
