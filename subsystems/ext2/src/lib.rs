@@ -49,8 +49,10 @@
 //! them). The test `a_crash_after_any_write_leaves_what_e2fsck_repairs` cuts the
 //! power after every write of a workload and checks exactly this.
 //!
-//! Only file data and the first content of a newly allocated block are written
-//! with [`BlockIo::write_unordered`]: they may reach the disk before the ordered
+//! Only file data, the first content of a newly allocated block, the group
+//! descriptors (counts only) and a superblock whose only change is its free counts
+//! are written with [`BlockIo::write_unordered`]. Counts a crash leaves wrong are
+//! what `e2fsck -p` fixes; the blocks may reach the disk before the ordered
 //! write issued just before them (the epochs of [`BlockIo`]), which nothing can see
 //! since no pointer on the disk leads to them yet — the pointer is a later, ordered
 //! write — except a block freed a moment ago, whose old owner may still point at it
