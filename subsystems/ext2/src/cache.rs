@@ -1,18 +1,32 @@
 //! A block cache between a file system and its disk: a [`BlockIo`] over another
-//! [`BlockIo`] that keeps recently used blocks in memory and writes behind, in order.
+//! [`BlockIo`] that keeps recently used blocks in memory and writes behind, with
+//! many writes in flight and the order a crash needs kept by *epochs*.
 //!
 //! * **Reads** are served from cached 4 KiB units (eight sectors, each with a valid
-//!   bit); a miss reads the whole units it touches with one request.
-//! * **Writes** update the cached units and join a FIFO queue of pending writes;
-//!   the caller goes on at once. A write that starts where the newest pending one
-//!   ends is merged into it (up to [`MAX_MERGE`] bytes), so a sequential file write
-//!   reaches the disk as large requests.
-//! * **Writeback** ([`BlockCache::drain`]) takes pending writes oldest first, one
-//!   request at a time: the disk sees the writes in exactly the order they were
-//!   issued, which is what ext2's crash-consistency ordering needs (see the crate
-//!   documentation). A unit with pending writes is pinned: it cannot be evicted
-//!   before the disk has it. The kernel runs `drain` from a flusher task; a writer
-//!   that finds more than the dirty cap pending drains first (back-pressure).
+//!   bit); a miss reads the whole units it touches with one request. Misses take no
+//!   lock: they go to the disk at once, alongside writeback and each other.
+//! * **Writes** update the cached units and join a queue of pending writes; the
+//!   caller goes on at once. The queue is a FIFO of **epochs**: every
+//!   [`BlockIo::write`] (an *ordered* write) opens a new epoch, and every
+//!   [`BlockIo::write_unordered`] joins the newest one. So the writes of one epoch
+//!   are an ordered write and the unordered writes issued after it, before the next
+//!   ordered one.
+//! * **Merging**: an unordered write that starts where a write of its epoch ends, or
+//!   ends where one starts, is merged into it (up to [`MAX_MERGE`] bytes), so a
+//!   sequential file write reaches the disk as large requests; one that falls inside
+//!   a write of its epoch replaces those bytes in place. No two writes of an epoch
+//!   overlap (an unordered write that would partly overlap one opens an epoch of its
+//!   own), so they can be on the disk together in any order. An ordered write that
+//!   starts where the newest epoch's only write ends is merged into it (a request is
+//!   taken to be atomic, as before epochs).
+//! * **Writeback** ([`BlockCache::drain`]) takes the oldest epoch out of the queue,
+//!   submits all its writes at once (up to [`DEPTH`] in flight), waits for all of
+//!   them, then takes the next epoch. A crash can so leave any subset of one epoch's
+//!   writes on the disk, with every earlier epoch whole and no later write: that is
+//!   the contract ext2's crash-consistency ordering is written against (see the
+//!   crate documentation). A unit with pending writes is pinned: it cannot be
+//!   evicted before the disk has it. The kernel runs `drain` from a flusher task; a
+//!   writer that finds more than the dirty cap pending drains first (back-pressure).
 //! * **Flush** drains everything, then flushes the disk's own cache. An error of a
 //!   write done behind the caller's back is kept and returned by the next flush
 //!   (fsync, sync, unmount), as Linux reports writeback errors; the units it
@@ -20,13 +34,20 @@
 //! * **Memory** is capped: past the cap the least recently used units without
 //!   pending writes are evicted.
 //!
+//! "Durable" here means what the disk has once a write completed: the cache waits
+//! for an epoch's completions, not for a flush of the disk's volatile cache, between
+//! epochs (as Linux's ext2, which has no barriers either). A QEMU killed with its
+//! host still up keeps every completed write.
+//!
 //! No spin lock is held across an `.await`; one async lock makes writeback single
-//! file.
+//! file (one epoch at a time).
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use kestrel_abi::{Errno, KResult};
 use kestrel_sync::FifoLock;
 
@@ -38,6 +59,9 @@ const UNIT_SECTORS: u64 = 8;
 pub const UNIT: usize = UNIT_SECTORS as usize * SECTOR;
 /// The largest request merging builds.
 pub const MAX_MERGE: usize = 128 * 1024;
+/// The most writes of an epoch in flight at once (virtio-blk keeps bounce buffers
+/// for 32 requests; its queue holds far more).
+pub const DEPTH: usize = 32;
 
 struct Unit {
     data: alloc::boxed::Box<[u8; UNIT]>,
@@ -52,19 +76,36 @@ struct Unit {
 struct Pending {
     sector: u64,
     data: Vec<u8>,
-    /// The units it pins (once per sector range appended; duplicates allowed).
+    /// The units it pins (once per sector range stored; duplicates allowed).
     units: Vec<u64>,
+}
+
+impl Pending {
+    fn end(&self) -> u64 {
+        self.sector + (self.data.len() / SECTOR) as u64
+    }
+}
+
+/// Writes that may reach the disk in any order among themselves, by first sector;
+/// no two overlap.
+#[derive(Default)]
+struct Epoch {
+    writes: BTreeMap<u64, Pending>,
 }
 
 #[derive(Default)]
 struct Inner {
     units: BTreeMap<u64, Unit>,
-    queue: VecDeque<Pending>,
+    /// Epochs not yet taken by writeback, oldest first.
+    queue: VecDeque<Epoch>,
+    /// Bytes queued or in flight.
     queued_bytes: usize,
     tick: u64,
-    /// Bumped by every write and eviction: a read that raced one does not cache
-    /// what it read.
-    changes: u64,
+    /// Bumped by every eviction: a read that raced one does not cache what it
+    /// read (the unit it would fill may have held data newer than the disk's when
+    /// the read was sent). A write that races a read needs nothing: filling never
+    /// overwrites a sector already cached.
+    evictions: u64,
     /// A writeback error not yet reported.
     error: Option<Errno>,
     stats: Stats,
@@ -81,8 +122,14 @@ pub struct Stats {
     pub evicted: u64,
     /// Units cached now.
     pub units: u64,
-    /// Bytes waiting to be written.
+    /// Bytes waiting to be written (queued or in flight).
     pub dirty_bytes: u64,
+    /// Epochs taken by writeback so far.
+    pub epochs: u64,
+    /// Requests (reads and writes) the cache has at the disk now.
+    pub in_flight: u64,
+    /// The most it ever had at once.
+    pub max_in_flight: u64,
 }
 
 /// A write-behind block cache over `disk` (see the module documentation).
@@ -151,27 +198,33 @@ impl BlockCache {
                     return Ok(());
                 }
                 i.stats.misses += 1;
-                i.changes
+                i.started();
+                i.evictions
             };
             let first = sector / UNIT_SECTORS * UNIT_SECTORS;
             let last =
                 ((sector + n).div_ceil(UNIT_SECTORS) * UNIT_SECTORS).min(self.disk.sectors());
             let mut tmp = Vec::new();
-            tmp.try_reserve_exact(((last - first) as usize) * SECTOR)
-                .map_err(|_| Errno::ENOMEM)?;
-            tmp.resize(((last - first) as usize) * SECTOR, 0);
-            self.disk.read(first, &mut tmp).await?;
+            let r = match tmp.try_reserve_exact(((last - first) as usize) * SECTOR) {
+                Ok(()) => {
+                    tmp.resize(((last - first) as usize) * SECTOR, 0);
+                    self.disk.read(first, &mut tmp).await
+                }
+                Err(_) => Err(Errno::ENOMEM),
+            };
             let mut i = self.inner.lock();
+            i.stats.in_flight -= 1;
+            r?;
             i.stats.disk_reads += 1;
-            if i.changes == start {
+            if i.evictions == start {
                 i.fill(first, &tmp);
                 i.copy_out(sector, buf, None);
                 i.evict(self.cap_units);
                 return Ok(());
             }
             if attempt == 2 {
-                // Writes keep racing this read: answer from what is cached, the
-                // rest from the disk, and cache nothing.
+                // Evictions keep racing this read: answer from what is cached,
+                // the rest from the disk, and cache nothing.
                 i.copy_out(sector, buf, Some((first, &tmp)));
                 return Ok(());
             }
@@ -179,7 +232,7 @@ impl BlockCache {
         Ok(())
     }
 
-    async fn write_cached(&self, sector: u64, data: &[u8]) -> KResult<()> {
+    async fn write_cached(&self, sector: u64, data: &[u8], ordered: bool) -> KResult<()> {
         self.check(sector, data.len())?;
         if data.is_empty() {
             return Ok(());
@@ -191,23 +244,15 @@ impl BlockCache {
         let over = {
             let mut i = self.inner.lock();
             let units = i.store(sector, data);
-            i.changes += 1;
-            i.queued_bytes += data.len();
-            let merge = i.queue.back_mut().filter(|p| {
-                p.sector + (p.data.len() / SECTOR) as u64 == sector
-                    && p.data.len() + data.len() <= MAX_MERGE
-            });
-            match merge {
-                Some(p) => {
-                    p.data.extend_from_slice(&copy);
-                    p.units.extend(units);
-                    i.stats.merged += 1;
-                }
-                None => i.queue.push_back(Pending {
-                    sector,
-                    data: copy,
-                    units,
-                }),
+            let p = Pending {
+                sector,
+                data: copy,
+                units,
+            };
+            if ordered {
+                i.queue_ordered(p);
+            } else {
+                i.queue_unordered(p);
             }
             i.evict(self.cap_units);
             i.queued_bytes > self.dirty_cap
@@ -218,33 +263,49 @@ impl BlockCache {
         Ok(())
     }
 
-    /// Writes every pending write to the disk, oldest first, one at a time.
+    /// Writes every pending write to the disk: epoch after epoch, oldest first,
+    /// the writes of one epoch all at once (up to [`DEPTH`] in flight).
     /// Errors are kept for the next [`BlockIo::flush`].
     pub async fn drain(&self) {
         let _turn = self.writeback.lock().await;
         loop {
-            let p = match self.inner.lock().queue.pop_front() {
-                Some(p) => p,
+            let epoch = match self.inner.lock().queue.pop_front() {
+                Some(e) => e,
                 None => break,
             };
-            let r = self.disk.write(p.sector, &p.data).await;
-            let mut i = self.inner.lock();
-            i.queued_bytes -= p.data.len();
-            i.stats.disk_writes += 1;
-            match r {
-                Ok(()) => {
-                    for u in &p.units {
-                        if let Some(unit) = i.units.get_mut(u) {
-                            unit.pinned -= 1;
+            let writes: Vec<Pending> = epoch.writes.into_values().collect();
+            let mut running = FuturesUnordered::new();
+            let mut next = 0;
+            loop {
+                while running.len() < DEPTH && next < writes.len() {
+                    let p = &writes[next];
+                    self.inner.lock().started();
+                    running.push(async move { (p, self.disk.write(p.sector, &p.data).await) });
+                    next += 1;
+                }
+                let Some((p, r)) = running.next().await else {
+                    break;
+                };
+                let mut i = self.inner.lock();
+                i.stats.in_flight -= 1;
+                i.queued_bytes -= p.data.len();
+                i.stats.disk_writes += 1;
+                match r {
+                    Ok(()) => {
+                        for u in &p.units {
+                            if let Some(unit) = i.units.get_mut(u) {
+                                unit.pinned -= 1;
+                            }
                         }
                     }
-                }
-                // The units stay pinned: the cache goes on showing what the file
-                // system wrote, though the disk does not have it.
-                Err(e) => {
-                    i.error.get_or_insert(e);
+                    // The units stay pinned: the cache goes on showing what the
+                    // file system wrote, though the disk does not have it.
+                    Err(e) => {
+                        i.error.get_or_insert(e);
+                    }
                 }
             }
+            self.inner.lock().stats.epochs += 1;
         }
     }
 
@@ -258,6 +319,97 @@ impl BlockCache {
 }
 
 impl Inner {
+    /// Counts a request sent to the disk.
+    fn started(&mut self) {
+        self.stats.in_flight += 1;
+        self.stats.max_in_flight = self.stats.max_in_flight.max(self.stats.in_flight);
+    }
+
+    /// Queues an ordered write: after everything queued before it. It opens an
+    /// epoch of its own, unless it continues the newest epoch's only write (one
+    /// request, as if it had been issued whole).
+    fn queue_ordered(&mut self, p: Pending) {
+        self.queued_bytes += p.data.len();
+        if let Some(e) = self.queue.back_mut()
+            && e.writes.len() == 1
+            && let Some(q) = e.writes.values_mut().next()
+            && q.end() == p.sector
+            && q.data.len() + p.data.len() <= MAX_MERGE
+        {
+            q.data.extend_from_slice(&p.data);
+            q.units.extend(p.units);
+            self.stats.merged += 1;
+            return;
+        }
+        let mut e = Epoch::default();
+        e.writes.insert(p.sector, p);
+        self.queue.push_back(e);
+    }
+
+    /// Queues an unordered write in the newest epoch: merged with a write of that
+    /// epoch it touches end to end, or into one it falls inside of; one that
+    /// partly overlaps a write of the epoch opens a new epoch instead (two writes
+    /// of one epoch never overlap: their order on the disk is any).
+    fn queue_unordered(&mut self, p: Pending) {
+        let Some(e) = self.queue.back_mut() else {
+            return self.queue_ordered(p);
+        };
+        let (start, end, len) = (p.sector, p.end(), p.data.len());
+        let before = e
+            .writes
+            .range(..=start)
+            .next_back()
+            .map(|(&s, q)| (s, q.end()));
+        if let Some((s, q_end)) = before
+            && q_end > start
+        {
+            if q_end < end {
+                return self.queue_ordered(p);
+            }
+            // Inside a write of this epoch: its bytes change in place.
+            let q = e.writes.get_mut(&s).expect("found above");
+            let at = (start - s) as usize * SECTOR;
+            q.data[at..at + len].copy_from_slice(&p.data);
+            q.units.extend(p.units);
+            self.stats.merged += 1;
+            return;
+        }
+        if e.writes.range(start + 1..end).next().is_some() {
+            return self.queue_ordered(p);
+        }
+        self.queued_bytes += len;
+        if let Some((s, q_end)) = before
+            && q_end == start
+            && let Some(q) = e.writes.get_mut(&s)
+            && q.data.len() + len <= MAX_MERGE
+        {
+            // Continues a write of the epoch.
+            q.data.extend_from_slice(&p.data);
+            q.units.extend(p.units);
+            self.stats.merged += 1;
+        } else if let Some(q) = e.writes.get(&end)
+            && q.data.len() + len <= MAX_MERGE
+        {
+            // Ends where a write of the epoch starts.
+            let mut q = e.writes.remove(&end).expect("found above");
+            let mut data = p.data;
+            data.append(&mut q.data);
+            let mut units = p.units;
+            units.append(&mut q.units);
+            e.writes.insert(
+                start,
+                Pending {
+                    sector: start,
+                    data,
+                    units,
+                },
+            );
+            self.stats.merged += 1;
+        } else {
+            e.writes.insert(start, p);
+        }
+    }
+
     fn touch(&mut self) -> u64 {
         self.tick += 1;
         self.tick
@@ -354,7 +506,7 @@ impl Inner {
             self.units.remove(&k);
             self.stats.evicted += 1;
         }
-        self.changes += 1;
+        self.evictions += 1;
     }
 }
 
@@ -368,7 +520,11 @@ impl BlockIo for BlockCache {
     }
 
     fn write<'a>(&'a self, sector: u64, data: &'a [u8]) -> BoxFuture<'a, KResult<()>> {
-        alloc::boxed::Box::pin(self.write_cached(sector, data))
+        alloc::boxed::Box::pin(self.write_cached(sector, data, true))
+    }
+
+    fn write_unordered<'a>(&'a self, sector: u64, data: &'a [u8]) -> BoxFuture<'a, KResult<()>> {
+        alloc::boxed::Box::pin(self.write_cached(sector, data, false))
     }
 
     fn flush(&self) -> BoxFuture<'_, KResult<()>> {
@@ -380,7 +536,10 @@ impl BlockIo for BlockCache {
 mod tests {
     use super::*;
     use crate::io::MemDisk;
+    use alloc::boxed::Box;
     use alloc::vec;
+    use core::future::Future;
+    use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     use core::task::{Context, Poll, Waker};
 
     fn run<F: core::future::Future>(f: F) -> F::Output {
@@ -392,11 +551,29 @@ mod tests {
         }
     }
 
-    /// A disk that records the order of its writes.
+    /// A disk that records the order of its writes. Its requests take one extra
+    /// poll (others can start meanwhile); writes wait while `gate` is closed.
     struct Log {
         mem: MemDisk,
         writes: spin::Mutex<Vec<(u64, usize)>>,
         reads: spin::Mutex<u64>,
+        in_flight: AtomicU64,
+        max_in_flight: AtomicU64,
+        gate_closed: AtomicBool,
+    }
+
+    /// Pending once, then ready.
+    async fn yield_once() {
+        let mut done = false;
+        core::future::poll_fn(|cx| {
+            if done {
+                return Poll::Ready(());
+            }
+            done = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        })
+        .await
     }
 
     impl BlockIo for Log {
@@ -405,25 +582,121 @@ mod tests {
         }
         fn read<'a>(&'a self, s: u64, b: &'a mut [u8]) -> BoxFuture<'a, KResult<()>> {
             *self.reads.lock() += 1;
-            self.mem.read(s, b)
+            Box::pin(async move {
+                yield_once().await;
+                self.mem.read(s, b).await
+            })
         }
         fn write<'a>(&'a self, s: u64, d: &'a [u8]) -> BoxFuture<'a, KResult<()>> {
-            self.writes.lock().push((s, d.len()));
-            self.mem.write(s, d)
+            Box::pin(async move {
+                self.writes.lock().push((s, d.len()));
+                let n = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+                self.max_in_flight.fetch_max(n, Ordering::Relaxed);
+                yield_once().await;
+                while self.gate_closed.load(Ordering::Relaxed) {
+                    yield_once().await;
+                }
+                self.in_flight.fetch_sub(1, Ordering::Relaxed);
+                self.mem.write(s, d).await
+            })
         }
         fn flush(&self) -> BoxFuture<'_, KResult<()>> {
             self.mem.flush()
         }
     }
 
-    fn setup(sectors: usize, cap: usize) -> (Arc<Log>, BlockCache) {
-        let log = Arc::new(Log {
-            mem: MemDisk::new(vec![7; sectors * SECTOR]),
+    fn log_disk(sectors: usize, fill: u8) -> Arc<Log> {
+        Arc::new(Log {
+            mem: MemDisk::new(vec![fill; sectors * SECTOR]),
             writes: spin::Mutex::new(Vec::new()),
             reads: spin::Mutex::new(0),
-        });
+            in_flight: AtomicU64::new(0),
+            max_in_flight: AtomicU64::new(0),
+            gate_closed: AtomicBool::new(false),
+        })
+    }
+
+    fn setup(sectors: usize, cap: usize) -> (Arc<Log>, BlockCache) {
+        let log = log_disk(sectors, 7);
         let c = BlockCache::new(log.clone(), cap, 1 << 20);
         (log, c)
+    }
+
+    #[test]
+    fn unordered_writes_merge_with_any_write_of_their_epoch_and_go_out_together() {
+        let (log, c) = setup(512, 0);
+        run(c.write(300, &[1; 512])).unwrap();
+        run(c.write_unordered(10, &[2; 512])).unwrap();
+        run(c.write_unordered(50, &[3; 512])).unwrap();
+        run(c.write_unordered(11, &[4; 512])).unwrap(); // after 10, not the newest
+        run(c.write_unordered(9, &[5; 512])).unwrap(); // before 10: 9..12 now
+        run(c.write_unordered(10, &[6; 512])).unwrap(); // inside: in place
+        run(c.write_unordered(301, &[8; 1024])).unwrap(); // after the ordered one
+        run(c.flush()).unwrap();
+        let mut w = log.writes.lock().clone();
+        w.sort_unstable();
+        assert_eq!(w, [(9, 1536), (50, 512), (300, 1536)]);
+        assert_eq!(
+            log.max_in_flight.load(Ordering::Relaxed),
+            3,
+            "one epoch at once"
+        );
+        assert_eq!(c.stats().epochs, 1);
+        let m = log.mem.contents();
+        let at = |s: usize| m[s * SECTOR];
+        assert_eq!((at(9), at(10), at(11), at(50)), (5, 6, 4, 3));
+        assert_eq!((at(300), at(301), at(302)), (1, 8, 8));
+    }
+
+    #[test]
+    fn an_ordered_write_waits_for_the_whole_epoch_before_it() {
+        let (log, c) = setup(512, 0);
+        run(c.write(100, &[1; 512])).unwrap();
+        run(c.write_unordered(10, &[2; 512])).unwrap();
+        run(c.write_unordered(20, &[2; 512])).unwrap();
+        run(c.write(200, &[3; 512])).unwrap();
+        run(c.write_unordered(30, &[4; 512])).unwrap();
+        // Partly over the write at 30: an epoch of its own.
+        run(c.write_unordered(29, &[5; 1024])).unwrap();
+        run(c.flush()).unwrap();
+        let w = log.writes.lock().clone();
+        let mut first: Vec<_> = w[..3].to_vec();
+        first.sort_unstable();
+        assert_eq!(first, [(10, 512), (20, 512), (100, 512)]);
+        let mut second: Vec<_> = w[3..5].to_vec();
+        second.sort_unstable();
+        assert_eq!(second, [(30, 512), (200, 512)]);
+        assert_eq!(w[5], (29, 1024));
+        assert_eq!(c.stats().epochs, 3);
+        assert_eq!(log.mem.contents()[30 * SECTOR], 5);
+    }
+
+    #[test]
+    fn a_read_miss_goes_to_the_disk_while_writeback_waits() {
+        let (log, c) = setup(512, 0);
+        run(c.write(0, &[1; 512])).unwrap();
+        log.gate_closed.store(true, Ordering::Relaxed);
+        let mut drain = core::pin::pin!(c.drain());
+        let cx = &mut Context::from_waker(Waker::noop());
+        for _ in 0..5 {
+            assert!(drain.as_mut().poll(cx).is_pending());
+        }
+        assert_eq!(c.stats().in_flight, 1);
+        // A miss of another unit, and a hit of the unit being written.
+        let mut b = [0u8; 512];
+        run(c.read(64, &mut b)).unwrap();
+        assert_eq!(b, [7; 512]);
+        run(c.read(0, &mut b)).unwrap();
+        assert_eq!(b, [1; 512]);
+        assert!(drain.as_mut().poll(cx).is_pending());
+        log.gate_closed.store(false, Ordering::Relaxed);
+        run(drain);
+        assert_eq!(log.mem.contents()[0], 1);
+        assert_eq!(
+            c.stats().max_in_flight,
+            2,
+            "the read went alongside the write"
+        );
     }
 
     #[test]
@@ -504,11 +777,7 @@ mod tests {
 
     #[test]
     fn too_many_pending_bytes_make_the_writer_drain() {
-        let log = Arc::new(Log {
-            mem: MemDisk::new(vec![0; 4096 * SECTOR]),
-            writes: spin::Mutex::new(Vec::new()),
-            reads: spin::Mutex::new(0),
-        });
+        let log = log_disk(4096, 0);
         let c = BlockCache::new(log.clone(), 0, MAX_MERGE);
         for s in (0..2048).step_by(2) {
             run(c.write(s * 2, &[1; 1024])).unwrap();

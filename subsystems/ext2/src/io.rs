@@ -17,11 +17,19 @@ pub const SECTOR: usize = 512;
 /// the shape of the driver kit's `BlockDevice` so that the kernel can put a virtio-blk
 /// disk (or the page cache in front of one) behind it with a few lines.
 ///
-/// Writes must reach the disk in the order they are issued, or at least no later
-/// write may become durable before an earlier one — the crash-consistency ordering of
-/// this crate (see the crate documentation) relies on it. An implementation that
-/// reorders (a write-back cache) must keep that order when it writes back, or make
-/// `flush` the only point where anything becomes durable.
+/// **Order.** A [`write`](BlockIo::write) is *ordered*: it may become durable only
+/// after every write issued before it. A [`write_unordered`](BlockIo::write_unordered)
+/// may become durable in any order with the writes issued since the last ordered
+/// write (that one included), but still after everything issued before that, and
+/// before every write issued after it that is ordered. In other words every ordered
+/// write opens an *epoch*, unordered writes join the newest epoch, and epochs become
+/// durable one after the other, the writes of one in any order. The
+/// crash-consistency ordering of this crate (see the crate documentation) relies on
+/// it; ext2 issues only file data and the first content of new blocks unordered. An
+/// implementation that reorders more (a write-back cache) must keep this order when
+/// it writes back, or make `flush` the only point where anything becomes durable;
+/// one that keeps plain issue order (a disk written one request at a time) keeps it
+/// too, which is what the default `write_unordered` does.
 ///
 /// A driver-kit disk fits behind it directly (the kernel would put its page cache
 /// in between):
@@ -48,6 +56,12 @@ pub trait BlockIo: Send + Sync {
     fn read<'a>(&'a self, sector: u64, buf: &'a mut [u8]) -> BoxFuture<'a, KResult<()>>;
     /// Writes `data` (whole sectors) at `sector`.
     fn write<'a>(&'a self, sector: u64, data: &'a [u8]) -> BoxFuture<'a, KResult<()>>;
+    /// Writes `data` at `sector` with the weaker order above: it may reach the disk
+    /// before the writes issued since the last ordered [`write`](BlockIo::write),
+    /// that one included. The default is an ordered write.
+    fn write_unordered<'a>(&'a self, sector: u64, data: &'a [u8]) -> BoxFuture<'a, KResult<()>> {
+        self.write(sector, data)
+    }
     /// Makes every completed write durable.
     fn flush(&self) -> BoxFuture<'_, KResult<()>>;
 }

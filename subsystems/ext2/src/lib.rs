@@ -55,6 +55,18 @@
 //! in lost+found (Linux's ext2 has the same windows; a journal is what closes
 //! them). The test `a_crash_after_any_write_leaves_what_e2fsck_repairs` cuts the
 //! power after every write of a workload and checks exactly this.
+//!
+//! Only file data, the first content of a newly allocated block, the group
+//! descriptors (counts only) and a superblock whose only change is its free counts
+//! are written with [`BlockIo::write_unordered`]. Counts a crash leaves wrong are
+//! what `e2fsck -p` fixes; the blocks may reach the disk before the ordered
+//! write issued just before them (the epochs of [`BlockIo`]), which nothing can see
+//! since no pointer on the disk leads to them yet — the pointer is a later, ordered
+//! write — except a block freed a moment ago, whose old owner may still point at it
+//! until the newest ordered write lands: the first data write after any block was
+//! freed is therefore ordered. The test
+//! `a_crash_keeping_any_subset_of_an_epoch_leaves_what_e2fsck_repairs` keeps every
+//! subset of an epoch's writes (random ones for large epochs).
 //! * **Allocating**: the bitmap bit, then the new block's content (a new indirect
 //!   block is written zeroed, a new data block with its data, a new directory with
 //!   "." and ".."), then the pointer to it (in an indirect block, or the inode, which

@@ -143,6 +143,9 @@ pub(crate) struct State {
     /// Inodes that lost their last name while held, not yet on the on-disk
     /// orphan list (see `drop_last_link`).
     pub pending_orphans: BTreeSet<u32>,
+    /// A block was freed since the last ordered write: the next data write is
+    /// ordered too (see [`State::dev_write_data`]).
+    freed_since_ordered: bool,
 }
 
 impl State {
@@ -174,6 +177,7 @@ impl State {
             holds,
             dindex: DirIndexes::default(),
             pending_orphans: BTreeSet::new(),
+            freed_since_ordered: false,
         }
     }
 
@@ -197,9 +201,28 @@ impl State {
             .await
     }
 
-    async fn dev_write(&self, blk: u32, data: &[u8]) -> KResult<()> {
+    /// An ordered write (see [`BlockIo`]): durable after everything written before.
+    async fn dev_write(&mut self, blk: u32, data: &[u8]) -> KResult<()> {
         self.dev
             .write(u64::from(blk) * self.geo.sectors_per_block(), data)
+            .await?;
+        self.freed_since_ordered = false;
+        Ok(())
+    }
+
+    /// A write of file data or of a new block's first content: unordered (it may
+    /// reach the disk before the ordered write issued last, and the unordered ones
+    /// since), as nothing on the disk reads it until a later ordered write points at
+    /// it. Except right after a block was freed: the ordered write that cleared the
+    /// last pointer to a freed block may still be the newest, and the block's new
+    /// content must not reach the disk before it (the old owner would see it, as an
+    /// indirect or directory block perhaps), so that write is ordered.
+    async fn dev_write_data(&mut self, blk: u32, data: &[u8]) -> KResult<()> {
+        if self.freed_since_ordered {
+            return self.dev_write(blk, data).await;
+        }
+        self.dev
+            .write_unordered(u64::from(blk) * self.geo.sectors_per_block(), data)
             .await
     }
 
@@ -296,7 +319,7 @@ impl State {
 
     /// Writes file data, keeping a cached copy (if any) the same.
     pub async fn write_data(&mut self, blk: u32, data: &[u8]) -> KResult<()> {
-        self.dev_write(blk, data).await?;
+        self.dev_write_data(blk, data).await?;
         if let Some(e) = self.cache.get_mut(&blk) {
             e.data.copy_from_slice(data);
         }
@@ -320,6 +343,13 @@ impl State {
         self.write_out(true).await
     }
 
+    /// The group descriptors change only in their counts (free blocks, free
+    /// inodes, directories), and a superblock whose only change is its free
+    /// counts is the same: counts that a crash leaves wrong are what `e2fsck -p`
+    /// fixes without asking, so these writes are unordered — they join the epoch
+    /// of the bitmap or inode written just before instead of each waiting for the
+    /// one before it (see [`BlockIo`]). A superblock with anything else changed
+    /// (the orphan list, the state, features) is written ordered.
     async fn write_out(&mut self, all: bool) -> KResult<()> {
         if all {
             self.orphans_to_disk().await?;
@@ -333,24 +363,40 @@ impl State {
                 let start = i as usize * bs;
                 let data = self.gdt[start..start + bs].to_vec();
                 let blk = self.geo.first_data_block + 1 + i;
-                self.dev_write(blk, &data).await?;
+                self.dev
+                    .write_unordered(u64::from(blk) * self.geo.sectors_per_block(), &data)
+                    .await?;
             }
         }
-        if self.sb_dirty || (all && self.counts_dirty) {
+        if self.sb_dirty {
             self.write_super().await?;
+        } else if all && self.counts_dirty {
+            self.counts_dirty = false;
+            let sb = self.stamped_super();
+            self.dev
+                .write_unordered(disk::SUPERBLOCK_OFFSET / SECTOR as u64, &sb)
+                .await?;
         }
         Ok(())
     }
 
+    /// The superblock as it is written: with the time of this write.
+    fn stamped_super(&mut self) -> Vec<u8> {
+        let now = crate::now_secs();
+        put32(&mut self.sb, sb::WTIME, now);
+        self.sb.clone()
+    }
+
+    /// Writes the superblock, ordered.
     pub async fn write_super(&mut self) -> KResult<()> {
         self.sb_dirty = false;
         self.counts_dirty = false;
-        let now = crate::now_secs();
-        put32(&mut self.sb, sb::WTIME, now);
-        let sb = self.sb.clone();
+        let sb = self.stamped_super();
         self.dev
             .write(disk::SUPERBLOCK_OFFSET / SECTOR as u64, &sb)
-            .await
+            .await?;
+        self.freed_since_ordered = false;
+        Ok(())
     }
 
     // ---- group descriptors -----------------------------------------------------
@@ -494,6 +540,7 @@ impl State {
         }
         bits[bit / 8] &= !(1 << (bit % 8));
         self.mark_dirty(bitmap, BITMAP);
+        self.freed_since_ordered = true;
         self.gd16_add(g, gd::FREE_BLOCKS, 1);
         self.sb32_add(sb::FREE_BLOCKS_COUNT, 1);
         Ok(())
