@@ -610,6 +610,27 @@ TEST(kcmp_io_and_sysvsem_of_processes_without_either_are_equal)
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
 }
 
+TEST(dev_null_and_zero_take_writes_without_reading_the_buffer) {
+    /* Linux's write_null returns the count after access_ok alone: memory that
+     * cannot be read is still "written"; an address outside user space is
+     * EFAULT; /dev/full is ENOSPC. */
+    size_t len = 64 * 1024;
+    char *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(p != MAP_FAILED, "mmap: %s", strerror(errno));
+    int null = OK(open("/dev/null", O_WRONLY));
+    int zero = OK(open("/dev/zero", O_WRONLY));
+    int full = OK(open("/dev/full", O_WRONLY));
+    EXPECT_EQ(write(null, p, len), (ssize_t)len);
+    EXPECT_EQ(write(zero, p, len), (ssize_t)len);
+    EXPECT_ERRNO(write(null, (void *)0xffff880000000000ul, 16), EFAULT);
+    char c = 'x';
+    EXPECT_ERRNO(write(full, &c, 1), ENOSPC);
+    close(null);
+    close(zero);
+    close(full);
+    munmap(p, len);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -659,5 +680,6 @@ int main(void)
     RUN(sched_priority_range_of_deadline_is_zero);
     RUN(syslog_actions_and_their_errors);
     RUN(kcmp_io_and_sysvsem_of_processes_without_either_are_equal);
+    RUN(dev_null_and_zero_take_writes_without_reading_the_buffer);
     return KT_END();
 }

@@ -57,6 +57,10 @@ impl FileOps for MemDevice {
         true
     }
 
+    fn discards_writes(&self) -> bool {
+        matches!(self.0, Mem::Null | Mem::Zero)
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

@@ -97,6 +97,13 @@ pub trait FileOps: Send + Sync + Any {
     ) -> Option<IoctlFuture<'a>> {
         None
     }
+    /// Whether every write succeeds whole without its data being looked at
+    /// (/dev/null, /dev/zero): the system call layer then checks the buffer's
+    /// range, as Linux's access_ok, and copies nothing in.
+    fn discards_writes(&self) -> bool {
+        false
+    }
+
     /// For the kernel to recognise its own file kinds (a tty, a pipe).
     fn as_any(&self) -> &dyn Any;
 }
