@@ -391,11 +391,19 @@ impl Virtqueue {
         let mut segments = Vec::with_capacity(readable.len() + writable.len());
         segments.extend_from_slice(readable);
         segments.extend_from_slice(writable);
+        self.submit_chain(segments, readable.len())
+    }
+
+    /// A request whose chain is `segments`: the device reads the first
+    /// `readable` (in order) and writes the rest. The same as
+    /// [`Virtqueue::submit`] without copying the segments into a new `Vec`.
+    pub fn submit_chain(self: &Arc<Self>, segments: Vec<Segment>, readable: usize) -> Request {
+        let readable = readable.min(segments.len());
         Request {
             queue: self.clone(),
             stage: Stage::Unplaced {
                 segments,
-                readable: readable.len(),
+                readable,
                 ticket: None,
             },
             timeout: self.timeout(),
