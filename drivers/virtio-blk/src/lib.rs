@@ -37,7 +37,8 @@
 //! `IoError::Device`, `UNSUPP` is `Unsupported`; a status byte the device did
 //! not write (it starts as 0xff), a read it says it did not fill, or a broken
 //! queue are `Device`; a device that does not answer within the queue's
-//! timeout (30 s) is `Timeout`. Writes and discards on a read-only disk are
+//! timeout (30 s, noticed by the queue's watchdog within 2 s more) is
+//! `Timeout`. Writes and discards on a read-only disk are
 //! `Unsupported` without a request. Without `VIRTIO_BLK_F_FLUSH` the device has
 //! no volatile cache (its writes are durable when they complete), so
 //! [`BlockDevice::flush`] has nothing to do.
