@@ -37,7 +37,8 @@
 //! `IoError::Device`, `UNSUPP` is `Unsupported`; a status byte the device did
 //! not write (it starts as 0xff), a read it says it did not fill, or a broken
 //! queue are `Device`; a device that does not answer within the queue's
-//! timeout (30 s) is `Timeout`. Writes and discards on a read-only disk are
+//! timeout (30 s, noticed by the queue's watchdog within 2 s more) is
+//! `Timeout`. Writes and discards on a read-only disk are
 //! `Unsupported` without a request. Without `VIRTIO_BLK_F_FLUSH` the device has
 //! no volatile cache (its writes are durable when they complete), so
 //! [`BlockDevice::flush`] has nothing to do.
@@ -465,25 +466,29 @@ impl VirtioBlk {
         }
         meta.write(STATUS_AT, &[STATUS_UNWRITTEN]);
 
-        let mut readable = Vec::with_capacity(2);
-        let mut writable = Vec::with_capacity(2);
-        readable.push(Segment::new(meta.clone(), HEADER_AT, out_len));
+        // One Vec for the whole chain, handed to the queue as it is: the
+        // header, the data segments, the status byte.
+        let step = self.limits.segment_bytes;
+        let data_segments = data.map_or(0, |(_, len, _)| len.div_ceil(step));
+        let mut chain = Vec::with_capacity(data_segments + 2);
+        chain.push(Segment::new(meta.clone(), HEADER_AT, out_len));
         let mut device_fills = 0;
+        let mut readable = 1;
         if let Some((buf, len, device_writes)) = data {
-            let step = self.limits.segment_bytes;
-            let segs = (0..len)
-                .step_by(step)
-                .map(|at| Segment::new(buf.clone(), at, step.min(len - at)));
+            chain.extend(
+                (0..len)
+                    .step_by(step)
+                    .map(|at| Segment::new(buf.clone(), at, step.min(len - at))),
+            );
             if device_writes {
-                writable.extend(segs);
                 device_fills = len;
             } else {
-                readable.extend(segs);
+                readable = chain.len();
             }
         }
-        writable.push(Segment::new(meta.clone(), STATUS_AT, 1));
+        chain.push(Segment::new(meta.clone(), STATUS_AT, 1));
 
-        let done = self.queue.submit(&readable, &writable).await?;
+        let done = self.queue.submit_chain(chain, readable).await?;
         let mut status = [0u8];
         meta.read(STATUS_AT, &mut status);
         let addr = self.virtio.function().address();
@@ -571,6 +576,14 @@ impl VirtioBlk {
     async fn do_read(&self, sector: u64, buf: &mut [u8]) -> Result<(), IoError> {
         self.check(sector, buf.len())?;
         let step = self.limits.request_bytes;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        if buf.len() <= step {
+            // One request (a 128 KiB read, a block of a file system): no list
+            // of pieces to build and join.
+            return self.read_piece(sector, buf).await;
+        }
         let per = (step / SECTOR) as u64;
         // Collected first: an iterator with a closure held across an await
         // trips the compiler's Send check (rust-lang/rust#102211).
@@ -588,6 +601,12 @@ impl VirtioBlk {
         }
         self.check(sector, data.len())?;
         let step = self.limits.request_bytes;
+        if data.is_empty() {
+            return Ok(());
+        }
+        if data.len() <= step {
+            return self.write_piece(sector, data).await;
+        }
         let per = (step / SECTOR) as u64;
         let pieces: Vec<_> = data
             .chunks(step)

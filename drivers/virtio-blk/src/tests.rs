@@ -685,13 +685,18 @@ fn a_device_that_never_answers_times_out_and_keeps_its_buffers() {
         let mut read = rig.blk.read(0, &mut buf);
         assert!(poll_once(&mut read).is_pending());
         let c = rig.dev.pop(0).unwrap();
+        // The queue's watchdog (its sleeps end at once here) sees the request
+        // at 0 s, then at 29 s, then at 31 s.
+        rig.host.run(1);
         rig.host
             .now
             .store(29_000_000_000, core::sync::atomic::Ordering::SeqCst);
+        rig.host.run(1);
         assert!(poll_once(&mut read).is_pending(), "29 s: still waiting");
         rig.host
             .now
             .store(31_000_000_000, core::sync::atomic::Ordering::SeqCst);
+        rig.host.run(1);
         assert_eq!(poll_once(&mut read), Poll::Ready(Err(IoError::Timeout)));
         assert_eq!(
             rig.blk.pooled(),

@@ -46,6 +46,17 @@
 //! timeout (30 s by default, like Linux's block-request timeout). All of these
 //! are logged.
 //!
+//! **Timeouts cost nothing per request.** A request does not read the clock or
+//! arm a timer of its own (that was a large part of a request's cost): one
+//! watchdog task per queue, spawned when the first request with a timeout
+//! comes, wakes every [`WATCHDOG_PERIOD_NS`] while requests with a timeout are
+//! in flight or waiting for room, and parks otherwise. It stamps each such
+//! request the first time it sees it and fails it with `IoError::Timeout` (and
+//! wakes it) once the timeout has passed since the stamp. So a request times
+//! out between its timeout and its timeout plus two periods after it was
+//! submitted, never early; one that completes before the watchdog's next round
+//! is never looked at. The watchdog holds the queue weakly and ends with it.
+//!
 //! **Barriers.** Ring memory is reached through volatile copies (the kit's
 //! `DmaMemory`). `fence(Release)` orders the descriptors and ring entry before
 //! the new `avail.idx`; a full fence orders that store before the read of the
@@ -60,7 +71,7 @@
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::future::Future;
 use core::pin::Pin;
@@ -83,6 +94,9 @@ pub const VRING_USED_F_NO_NOTIFY: u16 = 1;
 pub const MAX_QUEUE_SIZE: u16 = 32768;
 /// How long a request may take by default: 30 s, as Linux's block layer.
 pub const DEFAULT_TIMEOUT_NS: u64 = 30_000_000_000;
+/// How often the watchdog looks at the requests with a timeout (while there
+/// are any): a request times out at most two of these late.
+pub const WATCHDOG_PERIOD_NS: u64 = 1_000_000_000;
 
 /// Bytes per descriptor (`struct vring_desc`).
 pub const DESC_SIZE: usize = 16;
@@ -194,6 +208,21 @@ struct InFlight {
     /// Total bytes of the writable segments: the most `len` may say.
     writable: usize,
     outcome: SharedOutcome,
+    /// The request's timeout, until it has timed out (`None`: no timeout, or
+    /// it already fired).
+    timeout: Option<u64>,
+    /// When the watchdog first saw it (waiting for room or in flight).
+    since: Option<u64>,
+}
+
+/// A request waiting for descriptors.
+struct Waiter {
+    ticket: u64,
+    waker: Waker,
+    timeout: Option<u64>,
+    since: Option<u64>,
+    /// The watchdog found its timeout passed: its next poll fails.
+    expired: bool,
 }
 
 /// Everything that changes, under one lock.
@@ -211,8 +240,15 @@ struct State {
     in_flight: Vec<Option<InFlight>>,
     in_flight_count: usize,
     /// Requests waiting for descriptors, first come first served.
-    waiters: VecDeque<(u64, Waker)>,
+    waiters: VecDeque<Waiter>,
     next_ticket: u64,
+    /// Requests with a timeout that has not fired, in flight or waiting: the
+    /// watchdog runs while there are any.
+    timed: usize,
+    /// The watchdog's waker while it is parked (`timed` was 0).
+    watchdog: Option<Waker>,
+    /// Whether the watchdog task was spawned.
+    watchdog_spawned: bool,
     /// The device broke the ring protocol: nothing more goes in or out.
     broken: bool,
     /// Used-ring entries that named no chain in flight.
@@ -276,6 +312,9 @@ impl Virtqueue {
             in_flight_count: 0,
             waiters: VecDeque::new(),
             next_ticket: 0,
+            timed: 0,
+            watchdog: None,
+            watchdog_spawned: false,
             broken: false,
             bad_entries: 0,
         };
@@ -352,16 +391,22 @@ impl Virtqueue {
         let mut segments = Vec::with_capacity(readable.len() + writable.len());
         segments.extend_from_slice(readable);
         segments.extend_from_slice(writable);
+        self.submit_chain(segments, readable.len())
+    }
+
+    /// A request whose chain is `segments`: the device reads the first
+    /// `readable` (in order) and writes the rest. The same as
+    /// [`Virtqueue::submit`] without copying the segments into a new `Vec`.
+    pub fn submit_chain(self: &Arc<Self>, segments: Vec<Segment>, readable: usize) -> Request {
+        let readable = readable.min(segments.len());
         Request {
             queue: self.clone(),
             stage: Stage::Unplaced {
                 segments,
-                readable: readable.len(),
+                readable,
                 ticket: None,
             },
             timeout: self.timeout(),
-            deadline: None,
-            sleep: None,
         }
     }
 
@@ -398,7 +443,7 @@ impl Virtqueue {
                     }
                 }
                 if done > 0 {
-                    wake.extend(st.waiters.front().map(|(_, w)| w.clone()));
+                    wake.extend(st.waiters.front().map(|w| w.waker.clone()));
                 }
             }
         }
@@ -461,6 +506,9 @@ impl Virtqueue {
             return false;
         };
         st.in_flight_count -= 1;
+        if chain.timeout.is_some() {
+            st.timed -= 1;
+        }
         Self::free_chain(st, id as u16, chain.count);
         let result = if len as usize > chain.writable {
             log::error!(
@@ -485,10 +533,13 @@ impl Virtqueue {
     /// the device might still write them), waiting ones are woken to fail.
     fn break_queue(&self, st: &mut State, wake: &mut Vec<Waker>) {
         st.broken = true;
-        for chain in st.in_flight.iter().flatten() {
+        for chain in st.in_flight.iter_mut().flatten() {
+            chain.timeout = None;
             Self::finish(&chain.outcome, Err(IoError::Device), wake);
         }
-        wake.extend(st.waiters.drain(..).map(|(_, w)| w));
+        wake.extend(st.waiters.drain(..).map(|w| w.waker));
+        // Everything has failed: nothing is left for the watchdog.
+        st.timed = 0;
     }
 
     fn finish(outcome: &SharedOutcome, result: Result<Completion, IoError>, wake: &mut Vec<Waker>) {
@@ -531,10 +582,11 @@ impl Virtqueue {
     /// Puts the chain in the rings if it is its turn and there is room;
     /// otherwise queues (or re-registers) the caller as a waiter.
     fn try_place(
-        &self,
+        self: &Arc<Self>,
         segments: &mut Vec<Segment>,
         readable: usize,
         ticket: &mut Option<u64>,
+        timeout: Option<u64>,
         waker: &Waker,
     ) -> Place {
         let mut st = self.state.lock();
@@ -542,44 +594,161 @@ impl Virtqueue {
             *ticket = None;
             return Place::Failed(IoError::Device);
         }
+        if let Some(t) = *ticket
+            && st.waiters.iter().any(|w| w.ticket == t && w.expired)
+        {
+            drop(st);
+            self.leave(t);
+            *ticket = None;
+            return Place::TimedOut;
+        }
         let n = segments.len() as u16;
         let my_turn = match *ticket {
             None => st.waiters.is_empty(),
-            Some(t) => st.waiters.front().is_some_and(|(f, _)| *f == t),
+            Some(t) => st.waiters.front().is_some_and(|w| w.ticket == t),
         };
         if my_turn && st.num_free >= n {
-            if ticket.take().is_some() {
-                st.waiters.pop_front();
-            }
-            let outcome = self.place(&mut st, core::mem::take(segments), readable);
+            // A request that waited keeps its timeout and its watchdog stamp.
+            let (timeout, since) = match ticket.take() {
+                Some(_) => {
+                    let w = st.waiters.pop_front().expect("the first waiter");
+                    if w.timeout.is_some() {
+                        st.timed -= 1;
+                    }
+                    (w.timeout, w.since)
+                }
+                None => (timeout, None),
+            };
+            let outcome = self.place(&mut st, core::mem::take(segments), readable, timeout, since);
+            let watch = if timeout.is_some() {
+                Self::watch(&mut st)
+            } else {
+                Watch::Running
+            };
             // Whoever is next may fit in what is left.
-            let next = st.waiters.front().map(|(_, w)| w.clone());
+            let next = st.waiters.front().map(|w| w.waker.clone());
             drop(st);
             if let Some(w) = next {
                 w.wake();
             }
             self.kick();
+            self.start_watchdog(watch);
             return Place::Placed(outcome);
         }
         match *ticket {
             None => {
                 let t = st.next_ticket;
                 st.next_ticket += 1;
-                st.waiters.push_back((t, waker.clone()));
+                st.waiters.push_back(Waiter {
+                    ticket: t,
+                    waker: waker.clone(),
+                    timeout,
+                    since: None,
+                    expired: false,
+                });
                 *ticket = Some(t);
+                if timeout.is_some() {
+                    let watch = Self::watch(&mut st);
+                    drop(st);
+                    self.start_watchdog(watch);
+                }
             }
             Some(t) => {
-                if let Some((_, w)) = st.waiters.iter_mut().find(|(f, _)| *f == t) {
-                    w.clone_from(waker);
-                }
+                let Some(i) = st.waiters.iter().position(|w| w.ticket == t) else {
+                    // Cannot happen: a waiter leaves the line only here, in
+                    // `leave`, or when the queue breaks (handled above).
+                    *ticket = None;
+                    return Place::Failed(IoError::Device);
+                };
+                st.waiters[i].waker.clone_from(waker);
             }
         }
         Place::Wait
     }
 
+    /// Counts one more request with a timeout, and says what the watchdog
+    /// needs (done by [`Virtqueue::start_watchdog`], outside the lock).
+    fn watch(st: &mut State) -> Watch {
+        st.timed += 1;
+        if !core::mem::replace(&mut st.watchdog_spawned, true) {
+            return Watch::Spawn;
+        }
+        match st.watchdog.take() {
+            Some(w) => Watch::Wake(w),
+            None => Watch::Running,
+        }
+    }
+
+    fn start_watchdog(self: &Arc<Self>, watch: Watch) {
+        match watch {
+            Watch::Running => {}
+            Watch::Wake(w) => w.wake(),
+            Watch::Spawn => self.host.spawn(
+                "virtio-watchdog",
+                watchdog(Arc::downgrade(self), self.host.clone()),
+            ),
+        }
+    }
+
+    /// The watchdog's round at time `now`: stamps the requests with a timeout
+    /// it has not seen, fails (and wakes) those whose timeout has passed since
+    /// their stamp.
+    fn expire(&self, now: u64) {
+        let mut wake = Vec::new();
+        {
+            let mut st = self.state.lock();
+            let State {
+                in_flight,
+                waiters,
+                timed,
+                ..
+            } = &mut *st;
+            let due = |timeout: u64, since: &mut Option<u64>| {
+                now.saturating_sub(*since.get_or_insert(now)) >= timeout
+            };
+            for chain in in_flight.iter_mut().flatten() {
+                if let Some(t) = chain.timeout
+                    && due(t, &mut chain.since)
+                {
+                    chain.timeout = None;
+                    *timed -= 1;
+                    log::warn!(
+                        "virtio queue {}: the device did not answer a request in time; its buffers stay with the device",
+                        self.index
+                    );
+                    Self::finish(&chain.outcome, Err(IoError::Timeout), &mut wake);
+                }
+            }
+            for w in waiters.iter_mut() {
+                if let Some(t) = w.timeout
+                    && due(t, &mut w.since)
+                {
+                    w.timeout = None;
+                    w.expired = true;
+                    *timed -= 1;
+                    log::warn!(
+                        "virtio queue {}: request timed out waiting for free descriptors",
+                        self.index
+                    );
+                    wake.push(w.waker.clone());
+                }
+            }
+        }
+        for w in wake {
+            w.wake();
+        }
+    }
+
     /// Writes the chain's descriptors and publishes its head. Needs
     /// `segments.len()` free descriptors.
-    fn place(&self, st: &mut State, segments: Vec<Segment>, readable: usize) -> SharedOutcome {
+    fn place(
+        &self,
+        st: &mut State,
+        segments: Vec<Segment>,
+        readable: usize,
+        timeout: Option<u64>,
+        since: Option<u64>,
+    ) -> SharedOutcome {
         let n = segments.len();
         let head = st.free_head;
         let mut id = head;
@@ -619,6 +788,8 @@ impl Virtqueue {
             segments,
             writable,
             outcome: outcome.clone(),
+            timeout,
+            since,
         });
         st.in_flight_count += 1;
         outcome
@@ -640,10 +811,15 @@ impl Virtqueue {
     fn leave(&self, ticket: u64) {
         let next = {
             let mut st = self.state.lock();
-            let was_first = st.waiters.front().is_some_and(|(f, _)| *f == ticket);
-            st.waiters.retain(|(f, _)| *f != ticket);
+            let was_first = st.waiters.front().is_some_and(|w| w.ticket == ticket);
+            if let Some(i) = st.waiters.iter().position(|w| w.ticket == ticket)
+                && let Some(w) = st.waiters.remove(i)
+                && w.timeout.is_some()
+            {
+                st.timed -= 1;
+            }
             if was_first {
-                st.waiters.front().map(|(_, w)| w.clone())
+                st.waiters.front().map(|w| w.waker.clone())
             } else {
                 None
             }
@@ -664,10 +840,23 @@ impl core::fmt::Debug for Virtqueue {
     }
 }
 
+/// What the watchdog needs when a request with a timeout comes.
+enum Watch {
+    /// Nothing: it runs (or was woken already).
+    Running,
+    /// It is parked: wake it.
+    Wake(Waker),
+    /// There is none yet.
+    Spawn,
+}
+
 enum Place {
     Placed(SharedOutcome),
     Wait,
     Failed(IoError),
+    /// The watchdog found it waited for room past its timeout (it has left the
+    /// line).
+    TimedOut,
 }
 
 enum Stage {
@@ -687,7 +876,8 @@ enum Stage {
 ///
 /// Fails with `OutOfRange` for a malformed chain, `Device` if the device broke
 /// the queue or wrote more than it was given, `Timeout` if it took longer than
-/// the timeout (counted from the first poll, including any wait for room).
+/// the timeout (counted from the first poll, including any wait for room; the
+/// queue's watchdog notices it, see the module docs).
 /// Dropping it, or its timing out, does not take the buffers back from the
 /// device: the queue frees them when the device returns the chain.
 #[must_use = "a request does nothing unless polled"]
@@ -695,8 +885,6 @@ pub struct Request {
     queue: Arc<Virtqueue>,
     stage: Stage,
     timeout: Option<u64>,
-    deadline: Option<u64>,
-    sleep: Option<BoxFuture<'static, ()>>,
 }
 
 impl Request {
@@ -704,32 +892,6 @@ impl Request {
     pub fn timeout(mut self, ns: Option<u64>) -> Self {
         self.timeout = ns;
         self
-    }
-
-    /// Whether the deadline has passed; arms the timer otherwise.
-    fn timed_out(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(ns) = self.timeout else {
-            return false;
-        };
-        let host = &self.queue.host;
-        let deadline = *self
-            .deadline
-            .get_or_insert_with(|| host.now_ns().saturating_add(ns));
-        // A timer may end early (one whose clock stands still, as in tests):
-        // then it is armed again for what is left, at most twice per poll.
-        for _ in 0..2 {
-            let now = host.now_ns();
-            if now >= deadline {
-                return true;
-            }
-            let sleep = self.sleep.get_or_insert_with(|| host.sleep(deadline - now));
-            if sleep.as_mut().poll(cx).is_pending() {
-                return false;
-            }
-            self.sleep = None;
-        }
-        cx.waker().wake_by_ref();
-        false
     }
 }
 
@@ -752,13 +914,17 @@ impl Future for Request {
             }
             match this
                 .queue
-                .try_place(segments, *readable, ticket, cx.waker())
+                .try_place(segments, *readable, ticket, this.timeout, cx.waker())
             {
                 Place::Placed(outcome) => this.stage = Stage::Placed(outcome),
-                Place::Wait => {}
+                Place::Wait => return Poll::Pending,
                 Place::Failed(e) => {
                     this.stage = Stage::Finished;
                     return Poll::Ready(Err(e));
+                }
+                Place::TimedOut => {
+                    this.stage = Stage::Finished;
+                    return Poll::Ready(Err(IoError::Timeout));
                 }
             }
         }
@@ -774,30 +940,10 @@ impl Future for Request {
                     Some(w) => w.clone_from(cx.waker()),
                     None => o.waker = Some(cx.waker().clone()),
                 }
+                Poll::Pending
             }
-            Stage::Finished => return Poll::Pending,
-            Stage::Unplaced { .. } => {}
+            Stage::Finished | Stage::Unplaced { .. } => Poll::Pending,
         }
-        if !this.timed_out(cx) {
-            return Poll::Pending;
-        }
-        match core::mem::replace(&mut this.stage, Stage::Finished) {
-            Stage::Unplaced {
-                ticket: Some(t), ..
-            } => {
-                log::warn!(
-                    "virtio queue {}: request timed out waiting for free descriptors",
-                    this.queue.index
-                );
-                this.queue.leave(t);
-            }
-            Stage::Placed(_) => log::warn!(
-                "virtio queue {}: the device did not answer a request in time; its buffers stay with the device",
-                this.queue.index
-            ),
-            _ => {}
-        }
-        Poll::Ready(Err(IoError::Timeout))
     }
 }
 
@@ -809,6 +955,66 @@ impl Drop for Request {
         {
             self.queue.leave(t);
         }
+    }
+}
+
+/// The watchdog of one queue (see the module docs): parks while no request
+/// with a timeout is in flight or waiting, otherwise looks at them every
+/// [`WATCHDOG_PERIOD_NS`]. Ends when the queue is gone.
+fn watchdog(queue: Weak<Virtqueue>, host: Arc<dyn Host>) -> BoxFuture<'static, ()> {
+    Box::pin(async move {
+        while (Park { queue: &queue }).await {
+            host.sleep(WATCHDOG_PERIOD_NS).await;
+            let Some(q) = queue.upgrade() else {
+                return;
+            };
+            q.expire(host.now_ns());
+            drop(q);
+            // A sleep may end at once (a clock that stands still, as in
+            // tests): let others run before the next round.
+            YieldOnce(false).await;
+        }
+    })
+}
+
+/// Completes with true once the queue has requests with a timeout (false if
+/// the queue is gone); until then the watchdog is parked in the queue.
+struct Park<'a> {
+    queue: &'a Weak<Virtqueue>,
+}
+
+impl Future for Park<'_> {
+    type Output = bool;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
+        let Some(q) = self.queue.upgrade() else {
+            return Poll::Ready(false);
+        };
+        let mut st = q.state.lock();
+        if st.timed > 0 {
+            return Poll::Ready(true);
+        }
+        match &mut st.watchdog {
+            Some(w) => w.clone_from(cx.waker()),
+            None => st.watchdog = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+/// Pending once (waking itself), then ready.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 }
 

@@ -62,6 +62,19 @@ impl Rig {
         self.host.run(1);
     }
 
+    /// Lets the tasks run once more: among them the queue's watchdog, whose
+    /// sleeps end at once on the fake host, so this is one watchdog round at
+    /// the fake clock's time.
+    fn watchdog_round(&self) {
+        self.host.run(1);
+    }
+
+    fn set_now(&self, ns: u64) {
+        self.host
+            .now
+            .store(ns, core::sync::atomic::Ordering::SeqCst);
+    }
+
     fn no_device_errors(&self) {
         assert_eq!(self.dev.errors(), Vec::<alloc::string::String>::new());
     }
@@ -738,15 +751,14 @@ fn a_device_that_never_answers_times_the_request_out_but_keeps_its_buffers() {
     let mut r = rig.q().submit(&[], &[Segment::whole(data.clone())]);
     drop(data);
     assert!(poll(&mut r).is_pending());
-    // The fake host's sleeps end at once; its clock has not moved.
+    // The watchdog's first round sees the request at time 0.
+    rig.watchdog_round();
     assert!(poll(&mut r).is_pending());
-    rig.host
-        .now
-        .store(4 * MS, core::sync::atomic::Ordering::SeqCst);
+    rig.set_now(4 * MS);
+    rig.watchdog_round();
     assert!(poll(&mut r).is_pending());
-    rig.host
-        .now
-        .store(5 * MS, core::sync::atomic::Ordering::SeqCst);
+    rig.set_now(5 * MS);
+    rig.watchdog_round();
     assert_eq!(poll(&mut r), Poll::Ready(Err(IoError::Timeout)));
     assert_eq!(rig.q().in_flight(), 1, "the device still has the chain");
     assert_eq!(rig.host.dma.live(), live + 1);
@@ -766,10 +778,47 @@ fn a_request_without_a_timeout_waits_as_long_as_it_takes() {
     let b = rig.buf(64);
     let mut r = rig.q().submit(&[], &[Segment::whole(b)]).timeout(None);
     assert!(poll(&mut r).is_pending());
-    rig.host
-        .now
-        .store(1_000_000 * MS, core::sync::atomic::Ordering::SeqCst);
+    rig.watchdog_round();
+    rig.set_now(1_000_000 * MS);
+    rig.watchdog_round();
     assert!(poll(&mut r).is_pending());
+}
+
+#[test]
+fn requests_arm_no_timer_of_their_own_one_watchdog_serves_the_queue() {
+    let rig = Rig::one(8);
+    rig.q().set_timeout(Some(5 * MS));
+    let tasks = rig.host.tasks.lock().len();
+    let b = rig.buf(64);
+    let mut rs: Vec<Request> = (0..3)
+        .map(|_| rig.q().submit(&[], &[Segment::whole(b.clone())]))
+        .collect();
+    for r in &mut rs {
+        assert!(poll(r).is_pending());
+    }
+    assert_eq!(
+        rig.host.tasks.lock().len(),
+        tasks + 1,
+        "one watchdog for the three requests"
+    );
+    rig.dev.serve(0, |_| vec![1; 8]);
+    rig.interrupts();
+    for r in &mut rs {
+        assert_eq!(poll(r), done(8));
+    }
+    // Later requests are timed from when the watchdog first sees them, not
+    // from the first request.
+    rig.set_now(100 * MS);
+    let mut late = rig.q().submit(&[], &[Segment::whole(b.clone())]);
+    assert!(poll(&mut late).is_pending());
+    rig.watchdog_round();
+    rig.set_now(104 * MS);
+    rig.watchdog_round();
+    assert!(poll(&mut late).is_pending());
+    rig.set_now(105 * MS);
+    rig.watchdog_round();
+    assert_eq!(poll(&mut late), Poll::Ready(Err(IoError::Timeout)));
+    assert_eq!(rig.host.tasks.lock().len(), tasks + 1, "still one watchdog");
 }
 
 #[test]
@@ -789,7 +838,9 @@ fn a_request_waiting_for_room_times_out_too() {
     assert!(poll(&mut r1).is_pending());
     assert!(poll(&mut r2).is_pending());
     assert!(poll(&mut r3).is_pending());
-    rig.host.now.store(MS, core::sync::atomic::Ordering::SeqCst);
+    rig.watchdog_round();
+    rig.set_now(MS);
+    rig.watchdog_round();
     assert_eq!(poll(&mut r2), Poll::Ready(Err(IoError::Timeout)));
     rig.dev.serve(0, |_| vec![]);
     rig.interrupts();
