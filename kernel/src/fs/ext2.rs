@@ -635,23 +635,35 @@ impl Ext2Inode {
         // that no content change overlapped may call the pages clean.
         let begun = self.changes_begun.load(Ordering::Acquire);
         let quiet_before = self.changes_ended.load(Ordering::Acquire) == begun;
-        let mut pages: Vec<(u64, Arc<PageBuf>)> = Vec::new();
+        let mut idxs: Vec<u64> = Vec::new();
         {
             let loaded = self.pages.lock();
-            pages
-                .try_reserve_exact(loaded.len())
+            idxs.try_reserve_exact(loaded.len())
                 .map_err(|_| Errno::ENOMEM)?;
-            pages.extend(loaded.iter().map(|(&i, p)| (i, p.clone())));
+            idxs.extend(loaded.keys().copied());
         }
         let mut result = Ok(());
         let mut wrote = false;
-        for (k, (idx, page)) in pages.into_iter().enumerate() {
+        for (k, idx) in idxs.into_iter().enumerate() {
+            if k % 16 == 15 {
+                kestrel_executor::yield_now().await;
+            }
+            // A clean page is hashed where it is and never referenced: DONTNEED
+            // and the eviction clock leave alone a page something else holds,
+            // and a round that held every page for its length made a DONTNEED
+            // running beside it keep clean pages.
+            let page = {
+                let loaded = self.pages.lock();
+                let Some(p) = loaded.get(&idx) else { continue };
+                let h = p.with(|b| page_hash(b));
+                if self.on_disk.lock().get(&idx) == Some(&h) {
+                    continue;
+                }
+                p.clone()
+            };
             let mut data: Vec<u8> = crate::syscall::zeroed_vec(PAGE as usize)?;
             page.with(|b| data.copy_from_slice(b));
             let h = page_hash(&data);
-            if self.on_disk.lock().get(&idx) == Some(&h) {
-                continue;
-            }
             let ino = self.ino;
             let at = idx * PAGE;
             match self
@@ -673,9 +685,6 @@ impl Ext2Inode {
                     }
                 }
                 Err(e) => result = result.and(Err(e)),
-            }
-            if k % 16 == 15 {
-                kestrel_executor::yield_now().await;
             }
         }
         if wrote {
