@@ -512,6 +512,19 @@ static time_t atime_of(const char *path)
     return st.st_atime;
 }
 
+/* Opens path with O_RDONLY | extra, reads up to 8 bytes once and closes it:
+ * what read(2) returned, or -1 if the open failed. */
+static ssize_t read_once(const char *path, int extra)
+{
+    char buf[8];
+    int fd = open(path, O_RDONLY | extra);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf);
+    close(fd);
+    return n;
+}
+
 TEST(read_updates_an_atime_older_than_mtime) {
     const char *d = kt_tmpdir();
     CHECK(d, "mkdtemp failed");
@@ -520,11 +533,7 @@ TEST(read_updates_an_atime_older_than_mtime) {
     OK(make_file(d, "f", "hello"));
     OK(set_times(f, 1000000000, 1000000100)); /* read before the last write */
     time_t before = time(NULL);
-    int fd = open(f, O_RDONLY);
-    OK(fd);
-    char buf[8];
-    EXPECT_EQ(read(fd, buf, sizeof buf), 5);
-    close(fd);
+    EXPECT_EQ(read_once(f, 0), 5);
     time_t a = atime_of(f);
     CHECK(a >= before - 1, "atime %ld, read at %ld", (long)a, (long)before);
 }
@@ -537,11 +546,7 @@ TEST(read_at_end_of_file_still_updates_atime) {
     OK(make_file(d, "f", ""));
     OK(set_times(f, 1000000000, 1000000100));
     time_t before = time(NULL);
-    int fd = open(f, O_RDONLY);
-    OK(fd);
-    char c;
-    EXPECT_EQ(read(fd, &c, 1), 0);
-    close(fd);
+    EXPECT_EQ(read_once(f, 0), 0);
     CHECK(atime_of(f) >= before - 1, "atime %ld after a read at EOF", (long)atime_of(f));
 }
 
@@ -557,11 +562,7 @@ TEST(relatime_read_leaves_an_atime_newer_than_mtime_and_ctime) {
     OK(make_file(d, "f", "hello"));
     time_t future = time(NULL) + 3600; /* after mtime and ctime, not a day old */
     OK(set_times(f, future, 1000000100));
-    int fd = open(f, O_RDONLY);
-    OK(fd);
-    char buf[8];
-    EXPECT_EQ(read(fd, buf, sizeof buf), 5);
-    close(fd);
+    EXPECT_EQ(read_once(f, 0), 5);
     EXPECT_EQ(atime_of(f), future);
 }
 
@@ -573,11 +574,7 @@ TEST(reading_does_not_change_mtime_or_ctime) {
     OK(set_times(f, 1000000000, 1000000100));
     struct stat st1, st2;
     OK(stat(f, &st1));
-    int fd = open(f, O_RDONLY);
-    OK(fd);
-    char buf[8];
-    EXPECT_EQ(read(fd, buf, sizeof buf), 5);
-    close(fd);
+    EXPECT_EQ(read_once(f, 0), 5);
     OK(stat(f, &st2));
     EXPECT_EQ(st2.st_mtime, 1000000100);
     EXPECT_EQ(st2.st_ctim.tv_sec, st1.st_ctim.tv_sec);
@@ -590,11 +587,7 @@ TEST(o_noatime_read_leaves_atime_alone) {
     const char *f = kt_path(d, "f");
     OK(make_file(d, "f", "hello"));
     OK(set_times(f, 1000000000, 1000000100));
-    int fd = open(f, O_RDONLY | O_NOATIME); /* the owner may */
-    OK(fd);
-    char buf[8];
-    EXPECT_EQ(read(fd, buf, sizeof buf), 5);
-    close(fd);
+    EXPECT_EQ(read_once(f, O_NOATIME), 5); /* the owner may */
     EXPECT_EQ(atime_of(f), 1000000000);
 }
 
