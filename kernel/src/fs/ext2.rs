@@ -550,14 +550,22 @@ impl Ext2Inode {
     /// Changes the in-core metadata with `f`, sets ctime and marks it dirty.
     fn change(&self, f: impl FnOnce(&mut Metadata)) -> KResult<()> {
         self.check_rw()?;
+        self.record(|m| {
+            f(m);
+            m.ctime = kestrel_vfs::now();
+        });
+        Ok(())
+    }
+
+    /// Changes the in-core metadata with `f` and marks it dirty (written back
+    /// by the flusher, fsync or sync).
+    fn record(&self, f: impl FnOnce(&mut Metadata)) {
         let m = {
             let mut m = self.meta.lock();
             f(&mut m);
-            m.ctime = kestrel_vfs::now();
             *m
         };
         self.fs.dirty.lock().insert(self.ino, m);
-        Ok(())
     }
 
     /// The other inode of an operation, which must be on this file system.
@@ -821,15 +829,9 @@ impl Inode for Ext2Inode {
     fn touch_atime(&self, now: Timespec) {
         // Written back with the inode, as every other change; a file system
         // mounted read-only (or turned so after an error) keeps its times.
-        if self.check_rw().is_err() {
-            return;
+        if self.check_rw().is_ok() {
+            self.record(|m| m.atime = now);
         }
-        let m = {
-            let mut m = self.meta.lock();
-            m.atime = now;
-            *m
-        };
-        self.fs.dirty.lock().insert(self.ino, m);
     }
 
     fn set_times(&self, atime: Option<Timespec>, mtime: Option<Timespec>) -> KResult<()> {

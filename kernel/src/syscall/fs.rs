@@ -795,8 +795,6 @@ async fn open_or_create(
     if p.name == b"." || p.name == b".." || p.trailing_slash {
         return Err(Errno::EISDIR);
     }
-    // Follow a symlink in the last place (even a dangling one: the target is
-    // created, as Linux's open_last_lookups does), up to MAXSYMLINKS times.
     let mut links = 0;
     loop {
         match p.dir.inode.lookup_async(&p.name).await {
