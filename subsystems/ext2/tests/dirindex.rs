@@ -46,21 +46,8 @@ fn image(t: &Tmp, cfg: Cfg, n: usize, extra: &[&str]) -> std::path::PathBuf {
         std::fs::write(src.join(format!("big/{}", name(i))), []).unwrap();
     }
     let img = t.path("img");
-    let out = Command::new("mkfs.ext2")
-        .args(["-q", "-F", "-b", &cfg.bs.to_string()])
-        .args(["-I", &cfg.isz.to_string()])
-        .args(extra)
-        .arg("-d")
-        .arg(&src)
-        .arg(&img)
-        .arg("16M")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let src = src.to_str().unwrap();
+    mkfs(&img, cfg, 16 * 1024, &[extra, &["-d", src]].concat());
     img
 }
 

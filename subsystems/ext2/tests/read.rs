@@ -86,26 +86,7 @@ fn reads_a_tree_made_by_mkfs_d() {
         let src = t.path("src");
         let files = build_tree(&src, cfg.bs as usize);
         let img = t.path("img");
-        let out = std::process::Command::new("mkfs.ext2")
-            .args([
-                "-q",
-                "-F",
-                "-b",
-                &cfg.bs.to_string(),
-                "-I",
-                &cfg.isz.to_string(),
-                "-d",
-            ])
-            .arg(&src)
-            .arg(&img)
-            .arg("16M")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        mkfs(&img, cfg, 16 * 1024, &["-d", src.to_str().unwrap()]);
         // An htree index on the big directory (e2fsck -D).
         let st = std::process::Command::new("e2fsck")
             .arg("-fyD")
