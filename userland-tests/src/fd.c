@@ -572,6 +572,28 @@ TEST(o_async_socket_sends_sigio_and_without_o_async_none) {
     CHECK(with, "no SIGIO within 2 s of data with O_ASYNC");
 }
 
+/* A closed file signals no one: closing the other end of a socketpair hangs
+ * up the watched end, but that end has already closed. Many rounds, since a
+ * watcher polled on another CPU as the file closes is a race. */
+TEST(o_async_closed_socket_sends_no_sigio_when_its_peer_closes) {
+    sigset_t old;
+    block_sigio(&old);
+    int late = 0, bad = 0;
+    for (int i = 0; i < 500 && !late && !bad; i++) {
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0 || async_owned(sv[0], 1) != 0) {
+            bad = 1;
+            break;
+        }
+        close(sv[0]);
+        close(sv[1]);
+        late = sigio_within(0);
+    }
+    unblock_sigio(&old);
+    CHECK(!bad, "socketpair or O_ASYNC failed: %s", kt_errstr(errno));
+    CHECK(!late, "SIGIO after the watched file closed");
+}
+
 TEST(fcntl_setown_bad_fd_is_ebadf) {
     EXPECT_ERRNO(fcntl(9999, F_SETOWN, getpid()), EBADF);
     EXPECT_ERRNO(fcntl(9999, F_GETOWN), EBADF);
@@ -1104,6 +1126,7 @@ int main(void)
     RUN(fcntl_setown_to_a_missing_process_is_esrch);
     RUN(fcntl_setown_ex_getown_ex_round_trip_each_type);
     RUN(fcntl_setown_ex_bad_type_is_einval_and_bad_pointer_efault);
+    RUN(o_async_closed_socket_sends_no_sigio_when_its_peer_closes);
     RUN(fcntl_setown_bad_fd_is_ebadf);
     RUN(o_async_pipe_sends_sigio_to_the_owner_when_data_arrives);
     RUN(o_async_socket_sends_sigio_and_without_o_async_none);

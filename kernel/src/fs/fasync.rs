@@ -9,7 +9,9 @@
 //! SIGIO may come
 //! when there is nothing new (a program reads until EAGAIN). The watcher holds
 //! the file weakly, so a file being watched still closes; the close hook wakes
-//! the watcher, which then finds the file gone and ends. A file without a wait
+//! the watcher, which then finds the file gone and ends. A watcher polled on
+//! another CPU holds the file while it looks: if its hold is the last one, the
+//! file has closed and it ends without a signal. A file without a wait
 //! queue (a regular file) is always ready and gets no SIGIO, as on Linux, where
 //! such files have no fasync.
 
@@ -99,9 +101,20 @@ impl Future for Watch {
             f.disarm_async();
             return Poll::Ready(());
         };
-        let key = self.key;
-        self.key = Some(q.register(cx.waker(), key));
+        let key = q.register(cx.waker(), self.key);
+        self.key = Some(key);
         let ready = f.ops().poll() & READY;
+        // Only this task holds the file: every descriptor for it has closed,
+        // possibly on another CPU while this poll ran, and what made it ready
+        // may be the close of the other end after that. A closed file signals
+        // no one (Linux removes the fasync entry before close returns); dropping
+        // `f` here runs the close hook. Read after `ready`: a change seen there
+        // that came after the last close is seen here as that close.
+        if Arc::strong_count(&f) == 1 {
+            q.unregister(key);
+            self.key = None;
+            return Poll::Ready(());
+        }
         let event = if self.started {
             ready != 0
         } else {
