@@ -72,6 +72,9 @@ struct Request {
     opcode: u8,
     fd: i32,
     cancel: Arc<AtomicBool>,
+    /// `Ring::posted` when it was submitted: a TIMEOUT's count runs from
+    /// there, not from when its task first ran (completions may come between).
+    posted: u64,
 }
 
 #[derive(Default)]
@@ -369,6 +372,7 @@ fn submit(ring: &Arc<Ring>, thread: &Arc<Thread>, max: u32) -> KResult<u32> {
                         opcode: sqe.opcode,
                         fd: sqe.fd,
                         cancel: cancel.clone(),
+                        posted: ring.posted.load(Ordering::Acquire),
                     },
                 );
                 seq
@@ -603,7 +607,7 @@ async fn execute_op(ctx: &mut Ctx<'_>, ring: &Ring, seq: u64, s: &Sqe) -> KResul
                 _ => Ok(0),
             }
         }
-        op::TIMEOUT => timeout(ctx, ring, s).await,
+        op::TIMEOUT => timeout(ctx, ring, seq, s).await,
         op::SENDMSG => socket::sys_sendmsg(ctx, fdn, UserPtr::new(addr), s.op_flags).await,
         op::RECVMSG => socket::sys_recvmsg(ctx, fdn, UserPtr::new(addr), s.op_flags).await,
         op::SEND => {
@@ -696,8 +700,9 @@ async fn execute_op(ctx: &mut Ctx<'_>, ring: &Ring, seq: u64, s: &Sqe) -> KResul
 }
 
 /// IORING_OP_TIMEOUT: completes with ETIME when the time passes, or with 0
-/// once `off` other completions were posted (if `off` is not 0).
-async fn timeout(ctx: &Ctx<'_>, ring: &Ring, s: &Sqe) -> KResult<u64> {
+/// once `off` other completions were posted since it was submitted (if `off`
+/// is not 0).
+async fn timeout(ctx: &Ctx<'_>, ring: &Ring, seq: u64, s: &Sqe) -> KResult<u64> {
     if s.len != 1 || s.buf_index != 0 {
         return Err(Errno::EINVAL);
     }
@@ -717,7 +722,12 @@ async fn timeout(ctx: &Ctx<'_>, ring: &Ring, s: &Sqe) -> KResult<u64> {
         ns
     };
     let count = s.off;
-    let start = ring.posted.load(Ordering::Acquire);
+    let start = ring
+        .flight
+        .lock()
+        .requests
+        .get(&seq)
+        .map_or_else(|| ring.posted.load(Ordering::Acquire), |r| r.posted);
     let counted = ring.wq.wait_until(|| {
         (count != 0 && ring.posted.load(Ordering::Acquire).wrapping_sub(start) >= count)
             .then_some(())
