@@ -146,6 +146,8 @@ mount -t ext2 /dev/vdb /mnt/b && echo 'ext2 mounted b'; \
 grep -q '^/dev/vda /mnt/a ext2 rw' /proc/mounts && echo 'ext2 in proc mounts'; \
 for m in a b; do mkdir /mnt/$m/t && chmod 1777 /mnt/$m/t; echo \"== ext2 suite on /mnt/$m\"; \
 KT_TMPDIR=/mnt/$m/t /tests/runner /tests/ext2; done; \
+mkdir /mnt/a/kestrel-raw-read-sees-this && grep -q kestrel-raw-read-sees-this /dev/vda \
+&& echo 'ext2 raw disk read sees the mounted fs'; \
 echo persisted > /mnt/a/note; sync; \
 /tests/tools/mapwrite /mnt/a/mapped map-persisted; \
 cd /mnt/a; umount /mnt/a; echo \"ext2 umount while cwd inside $?\"; cd /; \
@@ -244,6 +246,9 @@ pub fn check(opts: &Opts, a: &build::Artefacts) -> Result<(u32, u32), String> {
         // msync or fsync: the unmount wrote the pages.
         "ext2 ro mapped map-persisted",
         "ext2 ro write status 1",
+        // A new directory's entry, read from /dev/vda at once (before any
+        // writeback): the disk file reads through the mounted fs's cache.
+        "ext2 raw disk read sees the mounted fs",
     ] {
         report(
             &format!(

@@ -193,7 +193,9 @@ pub fn block_of(file: &OpenFile) -> Option<Arc<crate::drivers::Block>> {
 
 /// A whole disk opened as a file: reads and writes at any offset and length, as
 /// Linux's buffered block device files allow (whole sectors are read, and
-/// partial ones read, changed and written back).
+/// partial ones read, changed and written back). While an ext2 file system is
+/// mounted from the disk, both go through its block cache
+/// ([`super::ext2::disk_cache`]); otherwise straight to the disk.
 struct BlockFile(Arc<crate::drivers::Block>);
 
 const SECTOR: u64 = 512;
@@ -201,6 +203,20 @@ const SECTOR: u64 = 512;
 impl BlockFile {
     fn bytes(&self) -> u64 {
         self.0.dev.info().sectors * SECTOR
+    }
+
+    async fn read_sectors(&self, first: u64, buf: &mut [u8]) -> KResult<()> {
+        match super::ext2::disk_cache(self.0.rdev) {
+            Some(cache) => kestrel_ext2::BlockIo::read(&*cache, first, buf).await,
+            None => self.0.dev.read(first, buf).await.map_err(io_errno),
+        }
+    }
+
+    async fn write_sectors(&self, first: u64, data: &[u8]) -> KResult<()> {
+        match super::ext2::disk_cache(self.0.rdev) {
+            Some(cache) => kestrel_ext2::BlockIo::write(&*cache, first, data).await,
+            None => self.0.dev.write(first, data).await.map_err(io_errno),
+        }
     }
 
     async fn read_at(&self, pos: u64, buf: &mut [u8]) -> KResult<usize> {
@@ -212,16 +228,12 @@ impl BlockFile {
         let first = pos / SECTOR;
         if pos.is_multiple_of(SECTOR) && (n as u64).is_multiple_of(SECTOR) {
             // Whole sectors: straight into the caller's buffer.
-            self.0
-                .dev
-                .read(first, &mut buf[..n])
-                .await
-                .map_err(io_errno)?;
+            self.read_sectors(first, &mut buf[..n]).await?;
             return Ok(n);
         }
         let last = (pos + n as u64).div_ceil(SECTOR);
         let mut tmp = crate::syscall::zeroed_vec(((last - first) * SECTOR) as usize)?;
-        self.0.dev.read(first, &mut tmp).await.map_err(io_errno)?;
+        self.read_sectors(first, &mut tmp).await?;
         let skip = (pos - first * SECTOR) as usize;
         buf[..n].copy_from_slice(&tmp[skip..skip + n]);
         Ok(n)
@@ -243,11 +255,7 @@ impl BlockFile {
         let n = (data.len() as u64).min(size - pos) as usize;
         let first = pos / SECTOR;
         if pos.is_multiple_of(SECTOR) && (n as u64).is_multiple_of(SECTOR) {
-            self.0
-                .dev
-                .write(first, &data[..n])
-                .await
-                .map_err(io_errno)?;
+            self.write_sectors(first, &data[..n]).await?;
             return Ok(n);
         }
         let last = (pos + n as u64).div_ceil(SECTOR);
@@ -255,10 +263,10 @@ impl BlockFile {
         let skip = (pos - first * SECTOR) as usize;
         // Partial sectors at either end keep the bytes around the write.
         if skip != 0 || !(pos + n as u64).is_multiple_of(SECTOR) {
-            self.0.dev.read(first, &mut tmp).await.map_err(io_errno)?;
+            self.read_sectors(first, &mut tmp).await?;
         }
         tmp[skip..skip + n].copy_from_slice(&data[..n]);
-        self.0.dev.write(first, &tmp).await.map_err(io_errno)?;
+        self.write_sectors(first, &tmp).await?;
         Ok(n)
     }
 }

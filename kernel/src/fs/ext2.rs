@@ -96,6 +96,20 @@ pub struct Ext2Fs {
 /// Every mounted ext2 file system (sync(2) writes them all).
 static MOUNTED: spin::Mutex<Vec<Arc<Ext2Fs>>> = spin::Mutex::new(Vec::new());
 
+/// The block cache of the ext2 file system mounted from disk `rdev` (lazily
+/// unmounted ones too, while they live), if any: a program that opens the disk
+/// itself while it is mounted (dumpe2fs, a backup reading /dev/vda) reads and
+/// writes through it, so it sees what the file system wrote and not yet the
+/// disk, as Linux's block device files share the buffer cache with the file
+/// system on them.
+pub fn disk_cache(rdev: u64) -> Option<Arc<BlockCache>> {
+    MOUNTED
+        .lock()
+        .iter()
+        .find(|m| m.rdev == rdev)
+        .map(|m| m.cache.clone())
+}
+
 /// Mounts the ext2 file system on block device `rdev`; its root directory.
 /// EBUSY if that disk is mounted already; ENXIO without such a disk; EINVAL,
 /// EUCLEAN or EIO for a disk that holds no usable ext2 (never a panic).

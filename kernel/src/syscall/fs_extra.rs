@@ -23,9 +23,13 @@ fn on_a_file_system(f: &OpenFile) -> bool {
 pub async fn sys_fsync(ctx: &mut Ctx<'_>, fd: Fd) -> KResult<u64> {
     let f = ctx.file(fd)?;
     // A disk's volatile write cache is flushed, as Linux's fsync of a block
-    // device does (its writes went to the device already: there is no page cache).
+    // device does; while a file system is mounted from it, what its cache holds
+    // for the disk (raw writes among it) is written first.
     if let Some(b) = crate::fs::devices::block_of(&f) {
-        b.dev.flush().await.map_err(crate::fs::devices::io_errno)?;
+        match crate::fs::ext2::disk_cache(b.rdev) {
+            Some(cache) => kestrel_ext2::BlockIo::flush(&*cache).await?,
+            None => b.dev.flush().await.map_err(crate::fs::devices::io_errno)?,
+        }
         return Ok(0);
     }
     // A disk file system writes the file back; in-memory ones have nothing to
