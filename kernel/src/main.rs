@@ -126,6 +126,7 @@ extern "C" fn kernel_main() -> ! {
         Err(e) => panic!("cannot build the root file system: {e}"),
     };
     drivers::init(boot.rsdp);
+    fs::loopdev::init();
     net::init();
     if let Err(e) = fs::sysfs::mount() {
         log::warn!("/sys: {e:?}");

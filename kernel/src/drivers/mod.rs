@@ -79,6 +79,28 @@ pub fn block_by_rdev(rdev: u64) -> Option<Arc<Block>> {
         .cloned()
 }
 
+/// Registers a block device the kernel itself makes (a loop device), with its
+/// name and number; its /dev node is the caller's business.
+pub fn add_block(name: String, rdev: u64, d: Arc<dyn BlockDevice>) -> Arc<Block> {
+    let stats = Arc::new(diskstats::DiskStats::default());
+    let b = Arc::new(Block {
+        name,
+        rdev,
+        dev: Arc::new(diskstats::Counted {
+            inner: d,
+            stats: stats.clone(),
+        }),
+        stats,
+    });
+    REGISTRY.lock().block.push(b.clone());
+    b
+}
+
+/// Takes block device `rdev` out of the registry (LOOP_CTL_REMOVE).
+pub fn remove_block(rdev: u64) {
+    REGISTRY.lock().block.retain(|b| b.rdev != rdev);
+}
+
 /// Every registered block device.
 pub fn block_devices() -> Vec<Arc<Block>> {
     REGISTRY.lock().block.clone()
@@ -129,7 +151,12 @@ fn register(dev: ClassDevice) {
     let mut r = REGISTRY.lock();
     match dev {
         ClassDevice::Block(stem, d) => {
-            let n = r.block.len();
+            // Only disks count toward the letter (loop devices are blocks too).
+            let n = r
+                .block
+                .iter()
+                .filter(|b| kestrel_abi::fs::major(b.rdev) == VIRTIO_BLOCK_MAJOR)
+                .count();
             let name = alloc::format!("{stem}{}", (b'a' + (n % 26) as u8) as char);
             let rdev = kestrel_abi::fs::makedev(VIRTIO_BLOCK_MAJOR, (n as u32) * 16);
             let info = d.info();

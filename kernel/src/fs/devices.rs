@@ -8,6 +8,7 @@
 //! | /dev/random, /dev/urandom | 1:8, 1:9 | random bytes, never block |
 //! | /dev/tty | 5:0 | the caller's controlling terminal |
 //! | /dev/console, /dev/ttyS0 | 5:1, 4:64 | the serial console |
+//! | /dev/loop-control | 10:237 | makes and finds loop devices ([`super::loopdev`]) |
 
 use alloc::sync::Arc;
 use core::any::Any;
@@ -77,6 +78,7 @@ pub fn open(rdev: u64, flags: u32, caller: &crate::process::Process) -> KResult<
         (5, 1) | (4, 64) => Ok(tty::console_file()),
         (5, 2) => super::pty::open_master(caller),
         (super::pty::SLAVE_MAJOR, n) => super::pty::open_slave(n, flags, caller),
+        (10, kestrel_abi::block::LOOP_CTRL_MINOR) => Ok(Arc::new(super::loopdev::Control)),
         (10, 183) => crate::drivers::entropy_source()
             .map(|e| Arc::new(HwRng(e)) as Arc<dyn FileOps>)
             .ok_or(Errno::ENODEV),
@@ -179,6 +181,7 @@ pub fn io_errno(e: kestrel_driver_kit::IoError) -> Errno {
 /// Opens the block device `rdev` (/dev/vda...).
 pub fn open_block(rdev: u64) -> KResult<Arc<dyn FileOps>> {
     let b = crate::drivers::block_by_rdev(rdev).ok_or(Errno::ENXIO)?;
+    super::loopdev::opened(rdev);
     Ok(Arc::new(BlockFile(b)))
 }
 
@@ -199,6 +202,13 @@ pub fn block_of(file: &OpenFile) -> Option<Arc<crate::drivers::Block>> {
 struct BlockFile(Arc<crate::drivers::Block>);
 
 const SECTOR: u64 = 512;
+
+impl Drop for BlockFile {
+    fn drop(&mut self) {
+        // A loop device marked autoclear lets go of its file at its last close.
+        super::loopdev::closed(self.0.rdev);
+    }
+}
 
 impl BlockFile {
     fn bytes(&self) -> u64 {

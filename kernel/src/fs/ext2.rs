@@ -244,6 +244,8 @@ async fn unmount_holding(root: InodeRef, held: usize) -> KResult<()> {
     fs.op(|fs| async move { fs.unmount().await }).await?;
     fs.gone.store(true, Ordering::Release);
     MOUNTED.lock().retain(|m| !Arc::ptr_eq(m, &fs));
+    // A loop device marked autoclear lets go of its file now.
+    super::loopdev::unmounted(fs.rdev);
     Ok(())
 }
 

@@ -14,6 +14,7 @@ pub mod fasync;
 pub mod fifo;
 pub mod fsnotify;
 pub mod inotify;
+pub mod loopdev;
 pub mod procfs;
 pub mod pty;
 pub mod signalfd;

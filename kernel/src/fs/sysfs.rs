@@ -61,6 +61,76 @@ pub fn refresh_net() {
     }
 }
 
+/// /sys/block.
+static BLOCK: spin::Once<InodeRef> = spin::Once::new();
+
+/// (Re)writes /sys/block/NAME/ for block device `b`: at boot, and when a loop
+/// device is set up, changed or cleared (its `size` and `loop/` follow).
+pub fn refresh_block(b: &crate::drivers::Block) {
+    let Some(block) = BLOCK.get() else { return };
+    if let Err(e) = block_dir(block, b) {
+        log::warn!("sysfs: /sys/block/{}: {e:?}", b.name);
+    }
+}
+
+fn block_dir(block: &InodeRef, b: &crate::drivers::Block) -> KResult<()> {
+    let info = b.dev.info();
+    let d = dir(block, &b.name)?;
+    rewrite(&d, "size", &format!("{}\n", info.sectors))?;
+    rewrite(&d, "ro", if info.read_only { "1\n" } else { "0\n" })?;
+    rewrite(
+        &d,
+        "dev",
+        &format!(
+            "{}:{}\n",
+            kestrel_abi::fs::major(b.rdev),
+            kestrel_abi::fs::minor(b.rdev)
+        ),
+    )?;
+    let q = dir(&d, "queue")?;
+    rewrite(&q, "logical_block_size", &format!("{}\n", info.block_size))?;
+    // A loop device has loop/ while it is bound, as on Linux.
+    match super::loopdev::sysfs_attrs(b.rdev) {
+        Some(attrs) => {
+            let l = dir(&d, "loop")?;
+            for (name, value) in attrs {
+                rewrite(&l, name, &value)?;
+            }
+        }
+        None => remove_tree(&d, b"loop"),
+    }
+    Ok(())
+}
+
+/// Removes /sys/block/NAME/ (LOOP_CTL_REMOVE).
+pub fn remove_block(name: &str) {
+    if let Some(block) = BLOCK.get() {
+        remove_tree(block, name.as_bytes());
+    }
+}
+
+/// Unlinks `parent/name` and, for a directory, what it holds first.
+fn remove_tree(parent: &InodeRef, name: &[u8]) {
+    let Ok(node) = parent.lookup(name) else {
+        return;
+    };
+    if node.metadata().is_dir() {
+        let mut names = alloc::vec::Vec::new();
+        let _ = node.readdir(0, &mut |e| {
+            if e.name != b"." && e.name != b".." {
+                names.push(e.name);
+            }
+            true
+        });
+        for n in names {
+            remove_tree(&node, &n);
+        }
+        let _ = parent.rmdir(name);
+    } else {
+        let _ = parent.unlink(name);
+    }
+}
+
 fn net_iface(net: &InodeRef, f: &kestrel_net::inet::IfaceInfo) -> KResult<()> {
     use kestrel_net::netlink::route::{link_flags, operstate_name};
     let d = dir(net, &f.name)?;
@@ -129,22 +199,9 @@ pub fn mount() -> KResult<()> {
     }
 
     let block = dir(&root, "block")?;
+    BLOCK.call_once(|| block.clone());
     for b in crate::drivers::block_devices() {
-        let info = b.dev.info();
-        let d = dir(&block, &b.name)?;
-        file(&d, "size", &format!("{}\n", info.sectors))?;
-        file(&d, "ro", if info.read_only { "1\n" } else { "0\n" })?;
-        file(
-            &d,
-            "dev",
-            &format!(
-                "{}:{}\n",
-                kestrel_abi::fs::major(b.rdev),
-                kestrel_abi::fs::minor(b.rdev)
-            ),
-        )?;
-        let q = dir(&d, "queue")?;
-        file(&q, "logical_block_size", &format!("{}\n", info.block_size))?;
+        refresh_block(&b);
     }
     let net = dir(&dir(&root, "class")?, "net")?;
     NET.call_once(|| net.clone());

@@ -240,6 +240,13 @@ pub async fn sys_ioctl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
         }
         _ => {}
     }
+    // A loop device's requests name descriptors (LOOP_SET_FD): the caller's.
+    if crate::fs::loopdev::is_loop_ioctl(cmd)
+        && let Some(b) = crate::fs::devices::block_of(&file)
+        && kestrel_abi::fs::major(b.rdev) == kestrel_abi::block::LOOP_MAJOR
+    {
+        return crate::fs::loopdev::ioctl(ctx, &file, b.rdev, cmd, arg);
+    }
     // Terminals answer with the calling thread (job control) and may wait
     // (tcdrain): their requests are futures of their own.
     if let Some(f) = file.ops().ioctl_waiting(&file, cmd, arg) {
