@@ -631,6 +631,87 @@ TEST(dev_null_and_zero_take_writes_without_reading_the_buffer) {
     munmap(p, len);
 }
 
+/* ---- prctl(PR_SET_TSC) ------------------------------------------------ */
+
+#define KT_PR_GET_TSC 25
+#define KT_PR_SET_TSC 26
+
+static uint64_t kt_rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
+}
+
+static uint64_t kt_rdtscp(void)
+{
+    uint32_t lo, hi, aux;
+    __asm__ __volatile__("rdtscp" : "=a"(lo), "=d"(hi), "=c"(aux));
+    return (uint64_t)hi << 32 | lo;
+}
+
+static void tsc_rdtsc_child(void *arg)
+{
+    (void)arg;
+    kt_rdtsc();
+    _exit(0);
+}
+
+static void tsc_rdtscp_child(void *arg)
+{
+    (void)arg;
+    kt_rdtscp();
+    _exit(0);
+}
+
+static void tsc_sigsegv_child(void *arg)
+{
+    (void)arg;
+    int mode = -1;
+    if (syscall(SYS_prctl, KT_PR_GET_TSC, &mode, 0, 0, 0) != 0 || mode != 1 /* ENABLE */)
+        _exit(10);
+    if (syscall(SYS_prctl, KT_PR_SET_TSC, 2 /* PR_TSC_SIGSEGV */, 0, 0, 0) != 0)
+        _exit(11);
+    if (syscall(SYS_prctl, KT_PR_GET_TSC, &mode, 0, 0, 0) != 0 || mode != 2)
+        _exit(12);
+    /* A child of fork inherits the mode: its RDTSC and RDTSCP fault. */
+    int st = kt_in_child(tsc_rdtsc_child, NULL);
+    if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGSEGV)
+        _exit(13);
+    st = kt_in_child(tsc_rdtscp_child, NULL);
+    if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGSEGV)
+        _exit(14);
+    /* Enabled again, it reads. */
+    if (syscall(SYS_prctl, KT_PR_SET_TSC, 1 /* PR_TSC_ENABLE */, 0, 0, 0) != 0)
+        _exit(15);
+    uint64_t a = kt_rdtsc(), b = kt_rdtsc();
+    if (b <= a)
+        _exit(16);
+    if (syscall(SYS_prctl, KT_PR_SET_TSC, 2, 0, 0, 0) != 0)
+        _exit(17);
+    kt_rdtsc();
+    _exit(18); /* not reached: SIGSEGV */
+}
+
+TEST(prctl_tsc_sigsegv_makes_rdtsc_fault_and_is_inherited)
+{
+    int st = kt_in_child(tsc_sigsegv_child, NULL);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "child: %s", kt_status(st));
+    /* The parent's mode did not change. */
+    int mode = 0;
+    OK(syscall(SYS_prctl, KT_PR_GET_TSC, &mode, 0, 0, 0));
+    EXPECT_EQ(mode, 1);
+    CHECK(kt_rdtsc() != 0, "rdtsc read 0");
+}
+
+TEST(prctl_tsc_bad_mode_is_einval_and_bad_pointer_is_efault)
+{
+    EXPECT_ERRNO(syscall(SYS_prctl, KT_PR_SET_TSC, 0, 0, 0, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_prctl, KT_PR_SET_TSC, 3, 0, 0, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_prctl, KT_PR_GET_TSC, BADPTR, 0, 0, 0), EFAULT);
+    EXPECT_ERRNO(syscall(SYS_prctl, KT_PR_GET_TSC, NULL, 0, 0, 0), EFAULT);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -677,6 +758,8 @@ int main(void)
     RUN(prctl_timerslack_is_kept_and_inherited);
     RUN(prctl_capbset_drop_and_securebits_without_cap_setpcap_are_eperm);
     RUN(capget_negative_pid_is_einval);
+    RUN(prctl_tsc_sigsegv_makes_rdtsc_fault_and_is_inherited);
+    RUN(prctl_tsc_bad_mode_is_einval_and_bad_pointer_is_efault);
     RUN(sched_priority_range_of_deadline_is_zero);
     RUN(syslog_actions_and_their_errors);
     RUN(kcmp_io_and_sysvsem_of_processes_without_either_are_equal);

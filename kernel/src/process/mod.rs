@@ -284,8 +284,6 @@ pub struct Process {
     /// fire when due).
     pub timer_slack_ns: AtomicU64,
     pub default_timer_slack_ns: AtomicU64,
-    /// PR_SET_TSC: PR_TSC_ENABLE (1) or PR_TSC_SIGSEGV (2).
-    pub tsc_mode: AtomicU32,
     /// The nice value (-20..19).
     pub nice: core::sync::atomic::AtomicI32,
     /// Signals pending for the whole process, and job-control state.
@@ -613,7 +611,6 @@ impl Process {
             no_new_privs: AtomicBool::new(false),
             timer_slack_ns: AtomicU64::new(50_000),
             default_timer_slack_ns: AtomicU64::new(50_000),
-            tsc_mode: AtomicU32::new(1),
             nice: core::sync::atomic::AtomicI32::new(0),
             signals: signal::ProcessSignals::default(),
             dead_threads_cpu: CpuTotals::default(),
@@ -1041,9 +1038,6 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
     let slack = parent.timer_slack_ns.load(Ordering::Relaxed);
     child.timer_slack_ns.store(slack, Ordering::Relaxed);
     child.default_timer_slack_ns.store(slack, Ordering::Relaxed);
-    child
-        .tsc_mode
-        .store(parent.tsc_mode.load(Ordering::Relaxed), Ordering::Relaxed);
     *child.exe.lock() = parent.exe.lock().clone();
     child.personality.store(
         parent.personality.load(Ordering::Relaxed),

@@ -281,6 +281,10 @@ const PR_SET_KEEPCAPS: u64 = 8;
 const PR_SET_NAME: u64 = 15;
 const PR_GET_NAME: u64 = 16;
 const PR_CAPBSET_READ: u64 = 23;
+const PR_GET_TSC: u64 = 25;
+const PR_SET_TSC: u64 = 26;
+const PR_TSC_ENABLE: u64 = 1;
+const PR_TSC_SIGSEGV: u64 = 2;
 const PR_SET_TIMERSLACK: u64 = 29;
 const PR_GET_TIMERSLACK: u64 = 30;
 const PR_SET_CHILD_SUBREAPER: u64 = 36;
@@ -405,6 +409,22 @@ pub async fn sys_prctl(
                 return Err(Errno::EINVAL);
             }
             Ok(u64::from(p.no_new_privs.load(Ordering::Relaxed)))
+        }
+        // The calling thread's: whether RDTSC/RDTSCP in user mode raise SIGSEGV.
+        PR_SET_TSC => match arg2 {
+            PR_TSC_ENABLE | PR_TSC_SIGSEGV => {
+                ctx.regs.tsc_sigsegv = arg2 == PR_TSC_SIGSEGV;
+                Ok(0)
+            }
+            _ => Err(Errno::EINVAL),
+        },
+        PR_GET_TSC => {
+            let mode = if ctx.regs.tsc_sigsegv {
+                PR_TSC_SIGSEGV
+            } else {
+                PR_TSC_ENABLE
+            };
+            ctx.write(UserPtr::new(arg2), &(mode as i32)).map(|_| 0)
         }
         PR_GET_TID_ADDRESS => ctx
             .write(

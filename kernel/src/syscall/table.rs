@@ -371,7 +371,7 @@ syscall_table! {
     SCHED_GET_PRIORITY_MAX => sched::sys_sched_get_priority_max(policy: i32);
     SCHED_GET_PRIORITY_MIN => sched::sys_sched_get_priority_min(policy: i32);
     SCHED_RR_GET_INTERVAL => sched::sys_sched_rr_get_interval(pid: Pid, tp: UserPtr<Timespec>);
-    PRCTL => sched::sys_prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64), partial "the options Kestrel knows: names, death signal, dumpable, keepcaps, subreaper, no_new_privs, timer slack";
+    PRCTL => sched::sys_prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64), partial "the options Kestrel knows: names, death signal, dumpable, keepcaps, subreaper, no_new_privs, timer slack, TSC mode";
     GETGID => process::sys_getgid();
     GETEUID => process::sys_geteuid();
     GETEGID => process::sys_getegid();
