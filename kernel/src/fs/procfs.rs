@@ -1749,6 +1749,9 @@ fn stat(p: &Arc<Process>, thread: &Option<Arc<Thread>>) -> String {
     };
     let (cu, cs) = p.children_cpu.get();
     let nice = i64::from(p.nice.load(Ordering::Relaxed));
+    let prio = crate::syscall::sched::stat_priority(p);
+    let rt_priority = p.rt_priority.load(Ordering::Relaxed);
+    let policy = p.sched_policy.load(Ordering::Relaxed);
     let nthreads = p.threads.lock().len();
     let start = ticks(p.start_ns);
     let usage = p.mm().usage();
@@ -1762,7 +1765,7 @@ fn stat(p: &Arc<Process>, thread: &Option<Arc<Thread>>) -> String {
         _ => 0,
     };
     format!(
-        "{id} ({}) {state} {} {} {} {tty} {tpgid} 4194560 0 0 0 0 {} {} {} {} {} {nice} {nthreads} 0 {start} {} {} {rsslim} 0 0 0 0 0 {pending} {mask} {ign} {cgt} 0 0 0 {} 0 0 0 0 0 0 0 0 0 {} {} {} {} {exit_code}\n",
+        "{id} ({}) {state} {} {} {} {tty} {tpgid} 4194560 0 0 0 0 {} {} {} {} {prio} {nice} {nthreads} 0 {start} {} {} {rsslim} 0 0 0 0 0 {pending} {mask} {ign} {cgt} 0 0 0 {} 0 {rt_priority} {policy} 0 0 0 0 0 0 {} {} {} {} {exit_code}\n",
         String::from_utf8_lossy(&comm),
         p.ppid(),
         p.pgid.load(Ordering::Relaxed),
@@ -1771,7 +1774,6 @@ fn stat(p: &Arc<Process>, thread: &Option<Arc<Thread>>) -> String {
         ticks(s),
         ticks(cu),
         ticks(cs),
-        20 + nice,
         usage.total,
         usage.resident,
         p.exit_signal,

@@ -286,6 +286,13 @@ pub struct Process {
     pub default_timer_slack_ns: AtomicU64,
     /// The nice value (-20..19).
     pub nice: core::sync::atomic::AtomicI32,
+    /// The scheduling policy (SCHED_OTHER, SCHED_FIFO...; `syscall::sched`),
+    /// its real-time priority (1..=99 for SCHED_FIFO and SCHED_RR, else 0)
+    /// and SCHED_RESET_ON_FORK. Linux keeps them per thread; Kestrel per
+    /// process, as the nice value.
+    pub sched_policy: AtomicU32,
+    pub rt_priority: AtomicU32,
+    pub sched_reset_on_fork: AtomicBool,
     /// Signals pending for the whole process, and job-control state.
     pub signals: signal::ProcessSignals,
     /// CPU time of this process's threads that have exited.
@@ -612,6 +619,9 @@ impl Process {
             timer_slack_ns: AtomicU64::new(50_000),
             default_timer_slack_ns: AtomicU64::new(50_000),
             nice: core::sync::atomic::AtomicI32::new(0),
+            sched_policy: AtomicU32::new(0),
+            rt_priority: AtomicU32::new(0),
+            sched_reset_on_fork: AtomicBool::new(false),
             signals: signal::ProcessSignals::default(),
             dead_threads_cpu: CpuTotals::default(),
             children_cpu: CpuTotals::default(),
@@ -1031,6 +1041,7 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
     child
         .nice
         .store(parent.nice.load(Ordering::Relaxed), Ordering::Relaxed);
+    crate::syscall::sched::inherit(parent, &child);
     child.no_new_privs.store(
         parent.no_new_privs.load(Ordering::Relaxed),
         Ordering::Relaxed,

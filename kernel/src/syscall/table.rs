@@ -366,7 +366,7 @@ syscall_table! {
     SETPRIORITY => sched::sys_setpriority(which: i32, who: u32, niceval: i32);
     SCHED_SETPARAM => sched::sys_sched_setparam(pid: Pid, param: UserPtr<i32>);
     SCHED_GETPARAM => sched::sys_sched_getparam(pid: Pid, param: UserPtr<i32>);
-    SCHED_SETSCHEDULER => sched::sys_sched_setscheduler(pid: Pid, policy: i32, param: UserPtr<i32>), partial "SCHED_FIFO and SCHED_RR are refused (EPERM, as without a real-time budget)";
+    SCHED_SETSCHEDULER => sched::sys_sched_setscheduler(pid: Pid, policy: i32, param: UserPtr<i32>), partial "per process, not per thread; SCHED_FIFO/SCHED_RR are kept and reported but only give the longest time slice (no priority preemption)";
     SCHED_GETSCHEDULER => sched::sys_sched_getscheduler(pid: Pid);
     SCHED_GET_PRIORITY_MAX => sched::sys_sched_get_priority_max(policy: i32);
     SCHED_GET_PRIORITY_MIN => sched::sys_sched_get_priority_min(policy: i32);
@@ -512,6 +512,8 @@ syscall_table! {
     EXECVEAT => process::sys_execveat(dirfd: Fd, path: UserCStr, argv: UserPtr<u64>, envp: UserPtr<u64>, flags: u32);
     CLOCK_ADJTIME => time::sys_clock_adjtime(clockid: i32, buf: UserPtr<Timex>);
     SYNCFS => fs_extra::sys_syncfs(fd: Fd);
+    SCHED_SETATTR => sched::sys_sched_setattr(pid: Pid, attr: UserPtr<u8>, flags: u32), partial "per process; SCHED_DEADLINE is refused (EBUSY), no utilization clamping (EOPNOTSUPP)";
+    SCHED_GETATTR => sched::sys_sched_getattr(pid: Pid, attr: UserPtr<u8>, size: u32, flags: u32);
     RENAMEAT2 => fs::sys_renameat2(olddirfd: Fd, oldpath: UserCStr, newdirfd: Fd, newpath: UserCStr, flags: u32), partial "RENAME_WHITEOUT is EINVAL";
     GETRANDOM => misc::sys_getrandom(buf: UserPtr<u8>, count: usize, flags: u32);
     MEMFD_CREATE => fs_extra::sys_memfd_create(name: UserCStr, flags: u32), partial "no MFD_HUGETLB";
