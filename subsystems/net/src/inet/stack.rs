@@ -283,6 +283,7 @@ impl Stack {
                 index: i as u32 + 1,
                 mac: c.mac,
                 mtu: c.mtu,
+                max_mtu: c.mtu,
                 addrs: c.addrs.clone(),
                 gateway4: c.gateway4,
                 gateway6: c.gateway6,
@@ -475,6 +476,9 @@ impl Stack {
         let all: Vec<IpCidr> = infos.iter().flat_map(|f| f.addrs.clone()).collect();
         for (f, info) in self.ifaces.iter_mut().zip(&infos) {
             f.up = info.up;
+            if !f.dev.loopback {
+                f.dev.mtu = info.mtu + 14;
+            }
             let list = if f.dev.loopback { &all } else { &info.addrs };
             f.iface.update_ip_addrs(|a| {
                 a.clear();
