@@ -1141,6 +1141,40 @@ TEST(growsdown_area_keeps_a_guard_gap_above_the_area_below)
     munmap(top - 8 * PG, 9 * PG);
 }
 
+TEST(adjacent_anonymous_mappings_are_one_area_in_maps) {
+    /* Two mmaps side by side with the same attributes are one area (as Linux
+     * merges them); a different protection keeps them apart. */
+    char *m = mmap(NULL, 3 * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(m != MAP_FAILED, "mmap: %s", kt_errstr(errno));
+    char *a = mmap(m, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    char *b = mmap(m + PG, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    CHECK(a == m && b == m + PG, "fixed mmaps failed");
+    /* The area holding both pages ends where the PROT_NONE page starts (it may
+     * begin lower, merged with an older neighbour). */
+    static char buf[65536];
+    int fd = open("/proc/self/maps", O_RDONLY);
+    CHECK(fd >= 0, "maps: %s", kt_errstr(errno));
+    size_t n = 0;
+    ssize_t got;
+    while (n < sizeof buf - 1 && (got = read(fd, buf + n, sizeof buf - 1 - n)) > 0)
+        n += (size_t)got;
+    close(fd);
+    buf[n] = 0;
+    int found = 0;
+    for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        unsigned long lo, hi;
+        char perms[5];
+        if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) == 3 && lo <= (unsigned long)m &&
+            hi == (unsigned long)(m + 2 * PG) && strcmp(perms, "rw-p") == 0)
+            found = 1;
+    }
+    /* Still separable: unmapping the first page leaves the second. */
+    munmap(m, PG);
+    b[0] = 1;
+    munmap(m, 3 * PG);
+    CHECK(found, "no one rw-p area over both pages in /proc/self/maps");
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -1195,5 +1229,6 @@ int main(void)
     RUN(remap_file_pages_shows_other_file_pages_in_a_shared_mapping);
     RUN(pagemap_marks_present_pages);
     RUN(growsdown_area_keeps_a_guard_gap_above_the_area_below);
+    RUN(adjacent_anonymous_mappings_are_one_area_in_maps);
     return KT_END();
 }

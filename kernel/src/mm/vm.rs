@@ -686,6 +686,46 @@ impl Vm {
         self.vmas.insert(at, tail);
     }
 
+    /// Whether `a` and `b`, side by side, may be one area: private anonymous
+    /// memory with the same attributes (Linux's vma_merge). One area for many
+    /// adjacent mmap calls keeps the area count, and so fork, exit and the
+    /// free-range search, from growing with each call.
+    fn mergeable(a: &Vma, b: &Vma) -> bool {
+        matches!(a.backing, Backing::Anonymous)
+            && matches!(b.backing, Backing::Anonymous)
+            && a.kind == VmaKind::Normal
+            && b.kind == VmaKind::Normal
+            && a.name.is_none()
+            && b.name.is_none()
+            && a.prot == b.prot
+            && a.locked == b.locked
+            && a.no_write == b.no_write
+            && a.no_exec == b.no_exec
+            && a.on_fork == b.on_fork
+            && a.pkey == b.pkey
+            && a.dont_dump == b.dont_dump
+    }
+
+    /// Adds the new area `v` (its range free), merged with a neighbour it
+    /// may join.
+    fn insert_merged(&mut self, mut v: Vma) {
+        if let Some(next) = self.vmas.get(&v.end)
+            && Self::mergeable(&v, next)
+        {
+            v.end = next.end;
+            let key = next.start;
+            self.vmas.remove(&key);
+        }
+        if let Some((_, prev)) = self.vmas.range_mut(..v.start).next_back()
+            && prev.end == v.start
+            && Self::mergeable(prev, &v)
+        {
+            prev.end = v.end;
+            return;
+        }
+        self.vmas.insert(v.start, v);
+    }
+
     /// The highest free range of `len` bytes below `top`.
     fn find_free(&self, len: u64, top: u64) -> Option<u64> {
         let mut top = top;
@@ -1116,23 +1156,21 @@ impl AddressSpace {
             }
         };
         let locked = vm.lock_future;
-        vm.vmas.insert(
+        let new = Vma {
             start,
-            Vma {
-                start,
-                end: start + len,
-                prot,
-                backing,
-                kind,
-                name: None,
-                locked,
-                no_write: false,
-                no_exec: false,
-                on_fork: OnFork::Copy,
-                pkey: 0,
-                dont_dump: false,
-            },
-        );
+            end: start + len,
+            prot,
+            backing,
+            kind,
+            name: None,
+            locked,
+            no_write: false,
+            no_exec: false,
+            on_fork: OnFork::Copy,
+            pkey: 0,
+            dont_dump: false,
+        };
+        vm.insert_merged(new);
         if locked {
             vm.populate_range(start, start + len);
         }
