@@ -242,7 +242,7 @@ syscall_table! {
     MPROTECT => mm::sys_mprotect(addr: u64, len: u64, prot: u32);
     MUNMAP => mm::sys_munmap(addr: u64, len: u64);
     BRK => mm::sys_brk(brk: u64);
-    MREMAP => mm::sys_mremap(old_addr: u64, old_len: u64, new_len: u64, flags: u32, new_addr: u64), partial "no MREMAP_DONTUNMAP";
+    MREMAP => mm::sys_mremap(old_addr: u64, old_len: u64, new_len: u64, flags: u32, new_addr: u64);
     MSYNC => mm::sys_msync(addr: u64, len: u64, flags: u32);
     MINCORE => mm::sys_mincore(addr: u64, len: u64, vec: UserPtr<u8>);
     REMAP_FILE_PAGES => mm::sys_remap_file_pages(start: u64, size: u64, prot: u64, pgoff: u64, flags: u64);
