@@ -289,7 +289,7 @@ syscall_table! {
     GETSOCKNAME => socket::sys_getsockname(fd: Fd, addr: UserPtr<u8>, addrlen: UserPtr<u32>);
     GETPEERNAME => socket::sys_getpeername(fd: Fd, addr: UserPtr<u8>, addrlen: UserPtr<u32>);
     SOCKETPAIR => socket::sys_socketpair(domain: u32, kind: u32, protocol: i32, sv: UserPtr<[i32; 2]>);
-    SETSOCKOPT => socket::sys_setsockopt(fd: Fd, level: i32, optname: i32, optval: UserPtr<u8>, optlen: u32), partial "AF_UNIX: SOL_SOCKET; inet: SO_REUSEADDR/REUSEPORT/KEEPALIVE/BROADCAST/LINGER/SNDBUF/RCVBUF/RCVTIMEO/SNDTIMEO, TCP_NODELAY/KEEPIDLE/KEEPINTVL/KEEPCNT, IP_TTL, IPV6_V6ONLY/UNICAST_HOPS; SO_REUSEPORT does not balance, SO_LINGER's timeout is not honoured, TCP_CORK/QUICKACK/MAXSEG, IP_TOS are accepted without effect";
+    SETSOCKOPT => socket::sys_setsockopt(fd: Fd, level: i32, optname: i32, optval: UserPtr<u8>, optlen: u32), partial "AF_UNIX: SOL_SOCKET; inet: SO_REUSEADDR/REUSEPORT/KEEPALIVE/BROADCAST/LINGER/SNDBUF/RCVBUF/RCVTIMEO/SNDTIMEO, TCP_NODELAY/KEEPIDLE/KEEPINTVL/KEEPCNT, IP_TTL, IPV6_V6ONLY/UNICAST_HOPS/ADDRFORM; SO_REUSEPORT does not balance, SO_LINGER's timeout is not honoured, TCP_CORK/QUICKACK/MAXSEG, IP_TOS are accepted without effect";
     GETSOCKOPT => socket::sys_getsockopt(fd: Fd, level: i32, optname: i32, optval: UserPtr<u8>, optlen: UserPtr<u32>), partial "AF_UNIX: SOL_SOCKET; inet: the options setsockopt takes, SO_ERROR/TYPE/DOMAIN/PROTOCOL/ACCEPTCONN, and TCP_INFO with only tcpi_state and the MSS filled";
     GETPID => process::sys_getpid();
     CLONE => process::sys_clone(flags: u64, stack: u64, parent_tid: UserPtr<i32>, child_tid: UserPtr<i32>, tls: u64);
