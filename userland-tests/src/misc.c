@@ -811,6 +811,13 @@ static void sched_fifo_child(void *arg)
     if (syscall(SYS_sched_rr_get_interval, 0, &ts) != 0 || (ts.tv_sec == 0 && ts.tv_nsec == 0) ||
         ts.tv_sec > 1)
         _exit(18);
+    /* The quantum is sched_rr_timeslice_ms. */
+    int tfd = open("/proc/sys/kernel/sched_rr_timeslice_ms", O_RDONLY);
+    char tb[32] = {0};
+    if (tfd < 0 || read(tfd, tb, sizeof tb - 1) <= 0 ||
+        atol(tb) != ts.tv_sec * 1000 + ts.tv_nsec / 1000000)
+        _exit(22);
+    close(tfd);
     /* A child of fork inherits policy and priority. */
     pid_t c = fork();
     if (c == 0)
@@ -1057,6 +1064,57 @@ TEST(sched_setattr_and_getattr_bad_arguments)
     EXPECT_ERRNO(syscall(SYS_sched_getattr, 0, BADPTR, sizeof a, 0), EFAULT);
 }
 
+static void sched_deadline_child(void *arg)
+{
+    (void)arg;
+    struct kt_sched_attr a;
+    memset(&a, 0, sizeof a);
+    a.size = sizeof a;
+    a.policy = KT_SCHED_DEADLINE;
+    a.runtime = 10000000;
+    a.deadline = 30000000;
+    a.period = 30000000;
+    if (syscall(SYS_sched_setattr, 0, &a, 0) != 0)
+        _exit(errno == EBUSY || errno == EPERM ? 77 : 10);
+    memset(&a, 0, sizeof a);
+    if (syscall(SYS_sched_getattr, 0, &a, sizeof a, 0) != 0 || a.policy != KT_SCHED_DEADLINE ||
+        a.runtime != 10000000 || a.deadline != 30000000 || a.period != 30000000 || a.priority != 0)
+        _exit(11);
+    if (syscall(SYS_sched_getscheduler, 0) != KT_SCHED_DEADLINE || kt_getprio(0) != 0)
+        _exit(12);
+    struct timespec ts = {1, 1};
+    if (syscall(SYS_sched_rr_get_interval, 0, &ts) != 0 || ts.tv_sec != 0 || ts.tv_nsec != 0)
+        _exit(13);
+    /* A deadline task cannot fork... */
+    errno = 0;
+    if (fork() != -1 || errno != EAGAIN)
+        _exit(14);
+    /* A period beyond sched_deadline_period_max_us (4.19 s) is EINVAL. */
+    a.runtime = 1000000;
+    a.deadline = a.period = 5000000000ULL;
+    errno = 0;
+    if (syscall(SYS_sched_setattr, 0, &a, 0) != -1 || errno != EINVAL)
+        _exit(15);
+    /* Back to SCHED_OTHER. */
+    if (kt_setsched(0, KT_SCHED_OTHER, 0) != 0 || syscall(SYS_sched_getscheduler, 0) != 0)
+        _exit(16);
+    pid_t c = fork();
+    if (c == 0)
+        _exit(0);
+    int st;
+    if (c < 0 || waitpid(c, &st, 0) != c)
+        _exit(17);
+    _exit(0);
+}
+
+TEST(sched_deadline_is_admitted_reported_and_cannot_fork)
+{
+    int st = kt_in_child(sched_deadline_child, NULL);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 77)
+        SKIP("this system admits no SCHED_DEADLINE task");
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -1113,6 +1171,7 @@ int main(void)
     RUN(sched_rt_policy_unprivileged_is_limited_by_rlimit_rtprio);
     RUN(sched_setattr_and_getattr_round_trip);
     RUN(sched_setattr_and_getattr_bad_arguments);
+    RUN(sched_deadline_is_admitted_reported_and_cannot_fork);
     RUN(syslog_actions_and_their_errors);
     RUN(kcmp_io_and_sysvsem_of_processes_without_either_are_equal);
     RUN(dev_null_and_zero_take_writes_without_reading_the_buffer);

@@ -1007,6 +1007,7 @@ fn kernel_sys_dir() -> InodeRef {
         "ostype",
         "pid_max",
         "printk",
+        "sched_rr_timeslice_ms",
         "sem",
         "sem_next_id",
         "shm_next_id",
@@ -1147,6 +1148,12 @@ fn kernel_sys_dir() -> InodeRef {
                 b"osrelease" => file(c(), || text(format!("{}\n", crate::uts::RELEASE))),
                 b"ostype" => file(c(), || text(String::from("Linux\n"))),
                 b"pid_max" => file(c(), || text(format!("{}\n", process::PID_MAX))),
+                b"sched_rr_timeslice_ms" => file(c(), || {
+                    text(format!(
+                        "{}\n",
+                        crate::syscall::sched::RR_TIMESLICE_NS / 1_000_000
+                    ))
+                }),
                 b"tainted" => file(c(), || text(String::from("0\n"))),
                 b"threads-max" => file(c(), || text(format!("{}\n", process::max_threads()))),
                 b"version" => file(c(), || text(format!("{}\n", crate::uts::VERSION))),

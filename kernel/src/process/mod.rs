@@ -293,6 +293,11 @@ pub struct Process {
     pub sched_policy: AtomicU32,
     pub rt_priority: AtomicU32,
     pub sched_reset_on_fork: AtomicBool,
+    /// SCHED_DEADLINE's runtime, deadline and period (ns), and the bandwidth
+    /// admitted for them (`syscall::sched`; given back when it leaves the
+    /// policy or exits).
+    pub dl_params: spin::Mutex<(u64, u64, u64)>,
+    pub dl_bw: AtomicU64,
     /// Signals pending for the whole process, and job-control state.
     pub signals: signal::ProcessSignals,
     /// CPU time of this process's threads that have exited.
@@ -622,6 +627,8 @@ impl Process {
             sched_policy: AtomicU32::new(0),
             rt_priority: AtomicU32::new(0),
             sched_reset_on_fork: AtomicBool::new(false),
+            dl_params: spin::Mutex::new((0, 0, 0)),
+            dl_bw: AtomicU64::new(0),
             signals: signal::ProcessSignals::default(),
             dead_threads_cpu: CpuTotals::default(),
             children_cpu: CpuTotals::default(),
@@ -968,6 +975,9 @@ pub struct CloneShare {
 /// Returns the new thread (its task is not started yet).
 pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<Arc<Thread>> {
     let parent = &parent_thread.process;
+    // A SCHED_DEADLINE process cannot fork (its bandwidth is its own) unless
+    // SCHED_RESET_ON_FORK gives the child SCHED_OTHER.
+    crate::syscall::sched::may_fork(parent)?;
     // RLIMIT_NPROC counts the processes of the real user (root is exempt in Linux
     // only with CAP_SYS_RESOURCE; we apply the limit to everyone but root).
     let cred = parent.cred.lock().clone();
@@ -1211,6 +1221,8 @@ fn process_exited(p: &Arc<Process>, wstatus: u32) {
     crate::syscall::ipc::process_exited(p);
     // Its keyrings go (keys nothing else holds with them).
     drop(core::mem::take(&mut *p.keyrings.lock()));
+    // Its SCHED_DEADLINE bandwidth is free for others.
+    crate::syscall::sched::exited(p);
     // The address space goes when its last user does (threads are gone). The
     // stand-in needs no memory: this is how memory comes back when it ran out.
     p.sample_rss();

@@ -6,7 +6,9 @@
 //! SCHED_RR) are granted as Linux grants them (CAP_SYS_NICE, or within
 //! RLIMIT_RTPRIO), kept, reported and inherited, but the executor has no
 //! priority order: a real-time thread only gets the longest turn ([`time_slice`]).
-//! SCHED_DEADLINE is refused (EBUSY: no bandwidth to admit). Affinity is the thread's task's CPU mask: the executors only
+//! SCHED_DEADLINE is admitted as Linux admits it (the deadline tasks' runtime
+//! within 95 % of the CPUs) and kept, but runs as a real-time thread: no
+//! earliest-deadline-first order, no runtime guaranteed or enforced. Affinity is the thread's task's CPU mask: the executors only
 //! run and steal a task on the CPUs it allows.
 
 use core::sync::atomic::Ordering;
@@ -42,7 +44,49 @@ fn target(ctx: &Ctx<'_>, pid: i32) -> KResult<alloc::sync::Arc<Process>> {
 /// or more (sched(7)).
 const SCHED_RESET_ON_FORK: u32 = 0x4000_0000;
 /// SCHED_RR's quantum (Linux's RR_TIMESLICE, /proc/sys/kernel/sched_rr_timeslice_ms).
-const RR_TIMESLICE_NS: u64 = 100_000_000;
+pub const RR_TIMESLICE_NS: u64 = 100_000_000;
+
+/// SCHED_DEADLINE bandwidth (runtime / period) in units of 1/2^20, as Linux's
+/// to_ratio, and what every CPU may give to deadline tasks in all: 95 %
+/// (sched_rt_runtime_us / sched_rt_period_us).
+const BW_SHIFT: u32 = 20;
+static DL_TOTAL_BW: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+fn dl_capacity() -> u64 {
+    (crate::arch::percpu::online() as u64).max(1) * ((95u64 << BW_SHIFT) / 100)
+}
+
+/// Admits `p` at bandwidth `new` (0: leaving SCHED_DEADLINE), giving back
+/// what it had (Linux's sched_dl_overflow): EBUSY when the deadline tasks
+/// would need more than the CPUs give them.
+fn dl_admit(p: &Process, new: u64) -> KResult<()> {
+    let old = p.dl_bw.load(Ordering::Relaxed);
+    let cap = dl_capacity();
+    DL_TOTAL_BW
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |total| {
+            let next = total.saturating_sub(old).saturating_add(new);
+            (new <= old || next <= cap).then_some(next)
+        })
+        .map_err(|_| Errno::EBUSY)?;
+    p.dl_bw.store(new, Ordering::Relaxed);
+    Ok(())
+}
+
+/// `p` exited: its deadline bandwidth is free.
+pub fn exited(p: &Process) {
+    let _ = dl_admit(p, 0);
+}
+
+/// EAGAIN for a fork of a SCHED_DEADLINE process without SCHED_RESET_ON_FORK
+/// (Linux's sched_fork).
+pub fn may_fork(p: &Process) -> KResult<()> {
+    if u64::from(p.sched_policy.load(Ordering::Relaxed)) == SCHED_DEADLINE
+        && !p.sched_reset_on_fork.load(Ordering::Relaxed)
+    {
+        return Err(Errno::EAGAIN);
+    }
+    Ok(())
+}
 
 fn rt_policy(policy: u32) -> bool {
     matches!(policy as u64, SCHED_FIFO | SCHED_RR)
@@ -85,10 +129,11 @@ pub fn inherit(parent: &Process, child: &Process) {
 /// How long a thread of `p` runs before it lets the others have the CPU.
 /// Kestrel's executor has no run queue ordered by priority: a real-time
 /// thread takes turns with the others, with the longest turn (SCHED_RR's
-/// quantum), and does not preempt them; SCHED_IDLE runs as nice 19.
+/// quantum), and does not preempt them; so does a SCHED_DEADLINE one, its
+/// runtime neither guaranteed nor enforced; SCHED_IDLE runs as nice 19.
 pub fn time_slice(p: &Process) -> u64 {
     match u64::from(p.sched_policy.load(Ordering::Relaxed)) {
-        SCHED_FIFO | SCHED_RR => RR_TIMESLICE_NS,
+        SCHED_FIFO | SCHED_RR | SCHED_DEADLINE => RR_TIMESLICE_NS,
         SCHED_IDLE => process::thread::time_slice(19),
         _ => process::thread::time_slice(p.nice.load(Ordering::Relaxed)),
     }
@@ -166,6 +211,11 @@ impl SchedAttr {
     /// The attributes `p` has now (Linux's get_params).
     fn of(p: &Process) -> Self {
         let policy = p.sched_policy.load(Ordering::Relaxed);
+        let (runtime, deadline, period) = if u64::from(policy) == SCHED_DEADLINE {
+            *p.dl_params.lock()
+        } else {
+            (0, 0, 0)
+        };
         Self {
             policy,
             flags: if p.sched_reset_on_fork.load(Ordering::Relaxed) {
@@ -179,7 +229,9 @@ impl SchedAttr {
             } else {
                 0
             },
-            ..Self::default()
+            runtime,
+            deadline,
+            period,
         }
     }
 }
@@ -261,10 +313,18 @@ fn set_scheduler(ctx: &Ctx<'_>, p: &Process, a: &SchedAttr, keep_policy: bool) -
         // No utilization clamping (Linux without CONFIG_UCLAMP_TASK).
         return Err(Errno::EOPNOTSUPP);
     }
+    // Admission control: the deadline tasks' bandwidth must fit in the CPUs'
+    // (EBUSY); leaving SCHED_DEADLINE gives it back.
+    let bw = if is_dl {
+        let period = if a.period == 0 { a.deadline } else { a.period };
+        (a.runtime << BW_SHIFT) / period
+    } else {
+        0
+    };
+    dl_admit(p, bw)?;
     if is_dl {
-        // Kestrel has no deadline scheduler, so it has no bandwidth to grant:
-        // refused as Linux's admission control refuses a task that does not fit.
-        return Err(Errno::EBUSY);
+        let period = if a.period == 0 { a.deadline } else { a.period };
+        *p.dl_params.lock() = (a.runtime, a.deadline, period);
     }
     p.sched_policy.store(policy, Ordering::Relaxed);
     p.rt_priority.store(a.priority, Ordering::Relaxed);
@@ -436,7 +496,8 @@ pub async fn sys_sched_get_priority_min(_: &mut Ctx<'_>, policy: i32) -> KResult
 }
 
 /// SCHED_RR's quantum for a SCHED_RR process, 0 for SCHED_FIFO (it runs until
-/// it blocks or yields), and the turn a thread of the others' policies gets.
+/// it blocks or yields) and SCHED_DEADLINE, and the turn a thread of the
+/// others' policies gets.
 pub async fn sys_sched_rr_get_interval(
     ctx: &mut Ctx<'_>,
     pid: Pid,
@@ -447,7 +508,7 @@ pub async fn sys_sched_rr_get_interval(
     }
     let p = target(ctx, pid)?;
     let ns = match u64::from(p.sched_policy.load(Ordering::Relaxed)) {
-        SCHED_FIFO => 0,
+        SCHED_FIFO | SCHED_DEADLINE => 0,
         SCHED_RR => RR_TIMESLICE_NS,
         _ => time_slice(&p),
     };

@@ -512,7 +512,7 @@ syscall_table! {
     EXECVEAT => process::sys_execveat(dirfd: Fd, path: UserCStr, argv: UserPtr<u64>, envp: UserPtr<u64>, flags: u32);
     CLOCK_ADJTIME => time::sys_clock_adjtime(clockid: i32, buf: UserPtr<Timex>);
     SYNCFS => fs_extra::sys_syncfs(fd: Fd);
-    SCHED_SETATTR => sched::sys_sched_setattr(pid: Pid, attr: UserPtr<u8>, flags: u32), partial "per process; SCHED_DEADLINE is refused (EBUSY), no utilization clamping (EOPNOTSUPP)";
+    SCHED_SETATTR => sched::sys_sched_setattr(pid: Pid, attr: UserPtr<u8>, flags: u32), partial "per process; SCHED_DEADLINE is admitted (95 % of the CPUs in all) and reported but runs as a real-time thread: no EDF order, runtime not enforced; no utilization clamping (EOPNOTSUPP)";
     SCHED_GETATTR => sched::sys_sched_getattr(pid: Pid, attr: UserPtr<u8>, size: u32, flags: u32);
     RENAMEAT2 => fs::sys_renameat2(olddirfd: Fd, oldpath: UserCStr, newdirfd: Fd, newpath: UserCStr, flags: u32), partial "RENAME_WHITEOUT is EINVAL";
     GETRANDOM => misc::sys_getrandom(buf: UserPtr<u8>, count: usize, flags: u32);
