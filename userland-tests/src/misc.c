@@ -631,6 +631,490 @@ TEST(dev_null_and_zero_take_writes_without_reading_the_buffer) {
     munmap(p, len);
 }
 
+/* ---- prctl(PR_SET_TSC) ------------------------------------------------ */
+
+#define KT_PR_GET_TSC 25
+#define KT_PR_SET_TSC 26
+
+static uint64_t kt_rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
+}
+
+static uint64_t kt_rdtscp(void)
+{
+    uint32_t lo, hi, aux;
+    __asm__ __volatile__("rdtscp" : "=a"(lo), "=d"(hi), "=c"(aux));
+    return (uint64_t)hi << 32 | lo;
+}
+
+static void tsc_rdtsc_child(void *arg)
+{
+    (void)arg;
+    kt_rdtsc();
+    _exit(0);
+}
+
+static void tsc_rdtscp_child(void *arg)
+{
+    (void)arg;
+    kt_rdtscp();
+    _exit(0);
+}
+
+static void tsc_sigsegv_child(void *arg)
+{
+    (void)arg;
+    int mode = -1;
+    if (syscall(SYS_prctl, KT_PR_GET_TSC, &mode, 0, 0, 0) != 0 || mode != 1 /* ENABLE */)
+        _exit(10);
+    if (syscall(SYS_prctl, KT_PR_SET_TSC, 2 /* PR_TSC_SIGSEGV */, 0, 0, 0) != 0)
+        _exit(11);
+    if (syscall(SYS_prctl, KT_PR_GET_TSC, &mode, 0, 0, 0) != 0 || mode != 2)
+        _exit(12);
+    /* A child of fork inherits the mode: its RDTSC and RDTSCP fault. */
+    int st = kt_in_child(tsc_rdtsc_child, NULL);
+    if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGSEGV)
+        _exit(13);
+    st = kt_in_child(tsc_rdtscp_child, NULL);
+    if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGSEGV)
+        _exit(14);
+    /* Enabled again, it reads. */
+    if (syscall(SYS_prctl, KT_PR_SET_TSC, 1 /* PR_TSC_ENABLE */, 0, 0, 0) != 0)
+        _exit(15);
+    uint64_t a = kt_rdtsc(), b = kt_rdtsc();
+    if (b <= a)
+        _exit(16);
+    if (syscall(SYS_prctl, KT_PR_SET_TSC, 2, 0, 0, 0) != 0)
+        _exit(17);
+    kt_rdtsc();
+    _exit(18); /* not reached: SIGSEGV */
+}
+
+TEST(prctl_tsc_sigsegv_makes_rdtsc_fault_and_is_inherited)
+{
+    int st = kt_in_child(tsc_sigsegv_child, NULL);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "child: %s", kt_status(st));
+    /* The parent's mode did not change. */
+    int mode = 0;
+    OK(syscall(SYS_prctl, KT_PR_GET_TSC, &mode, 0, 0, 0));
+    EXPECT_EQ(mode, 1);
+    CHECK(kt_rdtsc() != 0, "rdtsc read 0");
+}
+
+TEST(prctl_tsc_bad_mode_is_einval_and_bad_pointer_is_efault)
+{
+    EXPECT_ERRNO(syscall(SYS_prctl, KT_PR_SET_TSC, 0, 0, 0, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_prctl, KT_PR_SET_TSC, 3, 0, 0, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_prctl, KT_PR_GET_TSC, BADPTR, 0, 0, 0), EFAULT);
+    EXPECT_ERRNO(syscall(SYS_prctl, KT_PR_GET_TSC, NULL, 0, 0, 0), EFAULT);
+}
+
+/* ---- scheduling policies ---------------------------------------------- */
+
+#define KT_SCHED_OTHER 0
+#define KT_SCHED_FIFO 1
+#define KT_SCHED_RR 2
+#define KT_SCHED_DEADLINE 6
+#define KT_RESET_ON_FORK 0x40000000
+
+struct kt_sched_attr {
+    uint32_t size, policy;
+    uint64_t flags;
+    int32_t nice;
+    uint32_t priority;
+    uint64_t runtime, deadline, period;
+    uint32_t util_min, util_max;
+};
+
+static long kt_setsched(int pid, int policy, int prio)
+{
+    return syscall(SYS_sched_setscheduler, pid, policy, &prio);
+}
+
+static long kt_getprio(int pid)
+{
+    int prio = -1;
+    if (syscall(SYS_sched_getparam, pid, &prio) != 0)
+        return -1;
+    return prio;
+}
+
+/* Fields 18 (priority), 19 (nice), 40 (rt_priority) and 41 (policy) of
+ * /proc/self/stat. */
+static int kt_stat_sched(long *prio, long *nice, long *rtprio, long *policy)
+{
+    char buf[1024];
+    int fd = open("/proc/self/stat", O_RDONLY);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return -1;
+    p += 2; /* field 3 */
+    long f[64];
+    int i = 3;
+    while (*p && i < 42) {
+        char *end;
+        if (i == 3) {
+            p += 2;
+            i++;
+            continue;
+        }
+        f[i] = strtol(p, &end, 10);
+        if (end == p)
+            return -1;
+        p = end;
+        while (*p == ' ')
+            p++;
+        i++;
+    }
+    if (i < 42)
+        return -1;
+    *prio = f[18];
+    *nice = f[19];
+    *rtprio = f[40];
+    *policy = f[41];
+    return 0;
+}
+
+static void sched_fifo_child(void *arg)
+{
+    (void)arg;
+    if (kt_setsched(0, KT_SCHED_FIFO, 10) != 0)
+        _exit(10);
+    if (syscall(SYS_sched_getscheduler, 0) != KT_SCHED_FIFO || kt_getprio(0) != 10)
+        _exit(11);
+    if (syscall(SYS_sched_getscheduler, getpid()) != KT_SCHED_FIFO)
+        _exit(12);
+    long prio, nice, rtprio, policy;
+    if (kt_stat_sched(&prio, &nice, &rtprio, &policy) != 0)
+        _exit(13);
+    if (prio != -11 || rtprio != 10 || policy != KT_SCHED_FIFO)
+        _exit(14);
+    struct timespec ts = {1, 1};
+    if (syscall(SYS_sched_rr_get_interval, 0, &ts) != 0 || ts.tv_sec != 0 || ts.tv_nsec != 0)
+        _exit(15); /* SCHED_FIFO has no quantum */
+    /* sched_setparam changes the priority within the policy. */
+    int p = 20;
+    if (syscall(SYS_sched_setparam, 0, &p) != 0 || kt_getprio(0) != 20)
+        _exit(16);
+    if (kt_setsched(0, KT_SCHED_RR, 5) != 0 || syscall(SYS_sched_getscheduler, 0) != KT_SCHED_RR)
+        _exit(17);
+    if (syscall(SYS_sched_rr_get_interval, 0, &ts) != 0 || (ts.tv_sec == 0 && ts.tv_nsec == 0) ||
+        ts.tv_sec > 1)
+        _exit(18);
+    /* The quantum is sched_rr_timeslice_ms. */
+    int tfd = open("/proc/sys/kernel/sched_rr_timeslice_ms", O_RDONLY);
+    char tb[32] = {0};
+    if (tfd < 0 || read(tfd, tb, sizeof tb - 1) <= 0 ||
+        atol(tb) != ts.tv_sec * 1000 + ts.tv_nsec / 1000000)
+        _exit(22);
+    close(tfd);
+    /* A child of fork inherits policy and priority. */
+    pid_t c = fork();
+    if (c == 0)
+        _exit(syscall(SYS_sched_getscheduler, 0) == KT_SCHED_RR && kt_getprio(0) == 5 ? 0 : 1);
+    int st;
+    if (waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        _exit(19);
+    if (kt_setsched(0, KT_SCHED_OTHER, 0) != 0 || syscall(SYS_sched_getscheduler, 0) != 0 ||
+        kt_getprio(0) != 0)
+        _exit(20);
+    if (kt_stat_sched(&prio, &nice, &rtprio, &policy) != 0 || prio != 20 + nice || rtprio != 0 ||
+        policy != 0)
+        _exit(21);
+    _exit(0);
+}
+
+TEST(sched_setscheduler_rt_policy_as_root_is_kept_reported_and_inherited)
+{
+    int st = kt_in_child(sched_fifo_child, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
+static void sched_reset_child(void *arg)
+{
+    (void)arg;
+    if (kt_setsched(0, KT_SCHED_FIFO | KT_RESET_ON_FORK, 30) != 0)
+        _exit(10);
+    if (syscall(SYS_sched_getscheduler, 0) != (KT_SCHED_FIFO | KT_RESET_ON_FORK))
+        _exit(11);
+    /* The child starts as SCHED_OTHER, priority 0, without the flag. */
+    pid_t c = fork();
+    if (c == 0)
+        _exit(syscall(SYS_sched_getscheduler, 0) == KT_SCHED_OTHER && kt_getprio(0) == 0 ? 0 : 1);
+    int st;
+    if (waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        _exit(12);
+    /* sched_setparam keeps the flag. */
+    int p = 31;
+    if (syscall(SYS_sched_setparam, 0, &p) != 0 ||
+        syscall(SYS_sched_getscheduler, 0) != (KT_SCHED_FIFO | KT_RESET_ON_FORK))
+        _exit(13);
+    /* A negative nice is reset to 0 as well. */
+    if (kt_setsched(0, KT_SCHED_OTHER | KT_RESET_ON_FORK, 0) != 0 || setpriority(PRIO_PROCESS, 0, -5))
+        _exit(14);
+    c = fork();
+    if (c == 0)
+        _exit(getpriority(PRIO_PROCESS, 0) == 0 ? 0 : 1);
+    if (waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        _exit(15);
+    _exit(0);
+}
+
+TEST(sched_reset_on_fork_gives_the_child_sched_other)
+{
+    int st = kt_in_child(sched_reset_child, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
+TEST(sched_setscheduler_bad_arguments)
+{
+    int prio = 1;
+    EXPECT_ERRNO(kt_setsched(0, -1, 1), EINVAL);
+    EXPECT_ERRNO(kt_setsched(0, 7, 0), EINVAL);
+    EXPECT_ERRNO(kt_setsched(0, KT_SCHED_FIFO, 0), EINVAL);
+    EXPECT_ERRNO(kt_setsched(0, KT_SCHED_FIFO, 100), EINVAL);
+    EXPECT_ERRNO(kt_setsched(0, KT_SCHED_RR, -1), EINVAL);
+    EXPECT_ERRNO(kt_setsched(0, KT_SCHED_OTHER, 1), EINVAL);
+    /* SCHED_DEADLINE needs sched_setattr's parameters. */
+    EXPECT_ERRNO(kt_setsched(0, KT_SCHED_DEADLINE, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_sched_setscheduler, 0, KT_SCHED_FIFO, NULL), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_sched_setscheduler, -1, KT_SCHED_FIFO, &prio), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_sched_setscheduler, 0, KT_SCHED_FIFO, BADPTR), EFAULT);
+    EXPECT_ERRNO(syscall(SYS_sched_setscheduler, 0x3fffffff, KT_SCHED_FIFO, &prio), ESRCH);
+    EXPECT_ERRNO(syscall(SYS_sched_setparam, 0, NULL), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_sched_setparam, 0, &prio), EINVAL); /* SCHED_OTHER: 0 only */
+    EXPECT_ERRNO(syscall(SYS_sched_getparam, 0, NULL), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_sched_getparam, -1, &prio), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_sched_getparam, 0, BADPTR), EFAULT);
+    EXPECT_ERRNO(syscall(SYS_sched_getscheduler, -1), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_sched_getscheduler, 0x3fffffff), ESRCH);
+    struct timespec ts;
+    EXPECT_ERRNO(syscall(SYS_sched_rr_get_interval, -1, &ts), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_sched_rr_get_interval, 0x3fffffff, &ts), ESRCH);
+    EXPECT_ERRNO(syscall(SYS_sched_rr_get_interval, 0, BADPTR), EFAULT);
+}
+
+static void sched_unprivileged_child(void *arg)
+{
+    (void)arg;
+    struct rlimit rl = {20, 20};
+    if (setrlimit(RLIMIT_RTPRIO, &rl) != 0)
+        _exit(errno == EPERM ? 77 : 9); /* raising a hard limit needs CAP_SYS_RESOURCE */
+    if (setuid(65534) != 0)
+        _exit(10);
+    /* Within RLIMIT_RTPRIO an unprivileged process may choose a real-time policy... */
+    if (kt_setsched(0, KT_SCHED_FIFO, 10) != 0)
+        _exit(11);
+    /* ...but not a priority above it, */
+    errno = 0;
+    if (kt_setsched(0, KT_SCHED_FIFO, 30) != -1 || errno != EPERM)
+        _exit(12);
+    /* nor clear SCHED_RESET_ON_FORK once set, */
+    if (kt_setsched(0, KT_SCHED_RR | KT_RESET_ON_FORK, 10) != 0)
+        _exit(13);
+    errno = 0;
+    if (kt_setsched(0, KT_SCHED_RR, 10) != -1 || errno != EPERM)
+        _exit(14);
+    /* nor change another user's process. */
+    errno = 0;
+    if (kt_setsched(1, KT_SCHED_OTHER, 0) != -1 || errno != EPERM)
+        _exit(15);
+    rl.rlim_cur = 0;
+    if (setrlimit(RLIMIT_RTPRIO, &rl) != 0 || kt_setsched(0, KT_SCHED_OTHER | KT_RESET_ON_FORK, 0))
+        _exit(16);
+    /* Without RLIMIT_RTPRIO no real-time policy at all. */
+    errno = 0;
+    if (kt_setsched(0, KT_SCHED_FIFO | KT_RESET_ON_FORK, 1) != -1 || errno != EPERM)
+        _exit(17);
+    _exit(0);
+}
+
+static void sched_no_rtprio_child(void *arg)
+{
+    (void)arg;
+    struct rlimit rl = {0, 0};
+    if (setrlimit(RLIMIT_RTPRIO, &rl) != 0 || setuid(65534) != 0)
+        _exit(10);
+    errno = 0;
+    if (kt_setsched(0, KT_SCHED_FIFO, 1) != -1 || errno != EPERM)
+        _exit(11);
+    errno = 0;
+    if (kt_setsched(0, KT_SCHED_RR, 1) != -1 || errno != EPERM)
+        _exit(12);
+    errno = 0;
+    if (kt_setsched(1, KT_SCHED_OTHER, 0) != -1 || errno != EPERM)
+        _exit(13);
+    /* The policies without priorities need no privilege. */
+    if (kt_setsched(0, 3 /* SCHED_BATCH */, 0) != 0 || syscall(SYS_sched_getscheduler, 0) != 3)
+        _exit(14);
+    if (kt_setsched(0, KT_SCHED_OTHER, 0) != 0)
+        _exit(15);
+    _exit(0);
+}
+
+TEST(sched_rt_policy_unprivileged_without_rlimit_rtprio_is_eperm)
+{
+    int st = kt_in_child(sched_no_rtprio_child, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
+TEST(sched_rt_policy_unprivileged_is_limited_by_rlimit_rtprio)
+{
+    int st = kt_in_child(sched_unprivileged_child, NULL);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 77)
+        SKIP("cannot raise RLIMIT_RTPRIO (no CAP_SYS_RESOURCE)");
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
+static void sched_attr_child(void *arg)
+{
+    (void)arg;
+    struct kt_sched_attr a;
+    memset(&a, 0, sizeof a);
+    a.size = sizeof a;
+    a.policy = KT_SCHED_RR;
+    a.priority = 7;
+    if (syscall(SYS_sched_setattr, 0, &a, 0) != 0)
+        _exit(10);
+    memset(&a, 0xff, sizeof a);
+    if (syscall(SYS_sched_getattr, 0, &a, sizeof a, 0) != 0)
+        _exit(11);
+    if (a.size != 56 || a.policy != KT_SCHED_RR || a.priority != 7 || a.flags != 0)
+        _exit(12);
+    if (syscall(SYS_sched_getscheduler, 0) != KT_SCHED_RR || kt_getprio(0) != 7)
+        _exit(13);
+    /* SCHED_OTHER with a nice value sets the nice value; size 0 is the first version. */
+    memset(&a, 0, sizeof a);
+    a.policy = KT_SCHED_OTHER;
+    a.nice = 5;
+    if (syscall(SYS_sched_setattr, 0, &a, 0) != 0 || getpriority(PRIO_PROCESS, 0) != 5)
+        _exit(14);
+    memset(&a, 0xff, sizeof a);
+    if (syscall(SYS_sched_getattr, 0, &a, 48, 0) != 0 || a.size != 48 || a.policy != 0 ||
+        a.nice != 5 || a.priority != 0 || a.util_min != 0xffffffffu)
+        _exit(15);
+    /* SCHED_FLAG_KEEP_POLICY: only the parameters change. */
+    memset(&a, 0, sizeof a);
+    a.size = sizeof a;
+    a.flags = 0x08;
+    a.nice = 7;
+    if (syscall(SYS_sched_setattr, 0, &a, 0) != 0 || getpriority(PRIO_PROCESS, 0) != 7 ||
+        syscall(SYS_sched_getscheduler, 0) != 0)
+        _exit(16);
+    _exit(0);
+}
+
+TEST(sched_setattr_and_getattr_round_trip)
+{
+    int st = kt_in_child(sched_attr_child, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
+TEST(sched_setattr_and_getattr_bad_arguments)
+{
+    struct kt_sched_attr a;
+    unsigned char big[128];
+    memset(&a, 0, sizeof a);
+    a.size = sizeof a;
+    EXPECT_ERRNO(syscall(SYS_sched_setattr, 0, NULL, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_sched_setattr, -1, &a, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_sched_setattr, 0, &a, 1), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_sched_setattr, 0, BADPTR, 0), EFAULT);
+    EXPECT_ERRNO(syscall(SYS_sched_setattr, 0x3fffffff, &a, 0), ESRCH);
+    /* Too small: E2BIG, and the size the kernel knows written back. */
+    a.size = 40;
+    EXPECT_ERRNO(syscall(SYS_sched_setattr, 0, &a, 0), E2BIG);
+    EXPECT_EQ(a.size, 56);
+    /* Larger than the kernel knows, with nonzero bytes past its end: E2BIG. */
+    memset(big, 0, sizeof big);
+    memcpy(big, &a, sizeof a);
+    ((struct kt_sched_attr *)big)->size = sizeof big;
+    big[100] = 1;
+    EXPECT_ERRNO(syscall(SYS_sched_setattr, 0, big, 0), E2BIG);
+    big[100] = 0;
+    OK(syscall(SYS_sched_setattr, 0, big, 0));
+    a.size = sizeof a;
+    a.policy = 9;
+    EXPECT_ERRNO(syscall(SYS_sched_setattr, 0, &a, 0), EINVAL);
+    a.policy = KT_SCHED_OTHER;
+    a.flags = 0x1000;
+    EXPECT_ERRNO(syscall(SYS_sched_setattr, 0, &a, 0), EINVAL);
+    /* SCHED_DEADLINE with a runtime longer than its deadline. */
+    a.flags = 0;
+    a.policy = KT_SCHED_DEADLINE;
+    a.runtime = 20000000;
+    a.deadline = 10000000;
+    a.period = 30000000;
+    EXPECT_ERRNO(syscall(SYS_sched_setattr, 0, &a, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_sched_getattr, 0, &a, 40, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_sched_getattr, 0, &a, sizeof a, 1), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_sched_getattr, 0, NULL, sizeof a, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_sched_getattr, -1, &a, sizeof a, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_sched_getattr, 0x3fffffff, &a, sizeof a, 0), ESRCH);
+    EXPECT_ERRNO(syscall(SYS_sched_getattr, 0, BADPTR, sizeof a, 0), EFAULT);
+}
+
+static void sched_deadline_child(void *arg)
+{
+    (void)arg;
+    struct kt_sched_attr a;
+    memset(&a, 0, sizeof a);
+    a.size = sizeof a;
+    a.policy = KT_SCHED_DEADLINE;
+    a.runtime = 10000000;
+    a.deadline = 30000000;
+    a.period = 30000000;
+    if (syscall(SYS_sched_setattr, 0, &a, 0) != 0)
+        _exit(errno == EBUSY || errno == EPERM ? 77 : 10);
+    memset(&a, 0, sizeof a);
+    if (syscall(SYS_sched_getattr, 0, &a, sizeof a, 0) != 0 || a.policy != KT_SCHED_DEADLINE ||
+        a.runtime != 10000000 || a.deadline != 30000000 || a.period != 30000000 || a.priority != 0)
+        _exit(11);
+    if (syscall(SYS_sched_getscheduler, 0) != KT_SCHED_DEADLINE || kt_getprio(0) != 0)
+        _exit(12);
+    struct timespec ts = {1, 1};
+    if (syscall(SYS_sched_rr_get_interval, 0, &ts) != 0 || ts.tv_sec != 0 || ts.tv_nsec != 0)
+        _exit(13);
+    /* A deadline task cannot fork... */
+    errno = 0;
+    if (fork() != -1 || errno != EAGAIN)
+        _exit(14);
+    /* A period beyond sched_deadline_period_max_us (4.19 s) is EINVAL. */
+    a.runtime = 1000000;
+    a.deadline = a.period = 5000000000ULL;
+    errno = 0;
+    if (syscall(SYS_sched_setattr, 0, &a, 0) != -1 || errno != EINVAL)
+        _exit(15);
+    /* Back to SCHED_OTHER. */
+    if (kt_setsched(0, KT_SCHED_OTHER, 0) != 0 || syscall(SYS_sched_getscheduler, 0) != 0)
+        _exit(16);
+    pid_t c = fork();
+    if (c == 0)
+        _exit(0);
+    int st;
+    if (c < 0 || waitpid(c, &st, 0) != c)
+        _exit(17);
+    _exit(0);
+}
+
+TEST(sched_deadline_is_admitted_reported_and_cannot_fork)
+{
+    int st = kt_in_child(sched_deadline_child, NULL);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 77)
+        SKIP("this system admits no SCHED_DEADLINE task");
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -677,7 +1161,17 @@ int main(void)
     RUN(prctl_timerslack_is_kept_and_inherited);
     RUN(prctl_capbset_drop_and_securebits_without_cap_setpcap_are_eperm);
     RUN(capget_negative_pid_is_einval);
+    RUN(prctl_tsc_sigsegv_makes_rdtsc_fault_and_is_inherited);
+    RUN(prctl_tsc_bad_mode_is_einval_and_bad_pointer_is_efault);
     RUN(sched_priority_range_of_deadline_is_zero);
+    RUN(sched_setscheduler_rt_policy_as_root_is_kept_reported_and_inherited);
+    RUN(sched_reset_on_fork_gives_the_child_sched_other);
+    RUN(sched_setscheduler_bad_arguments);
+    RUN(sched_rt_policy_unprivileged_without_rlimit_rtprio_is_eperm);
+    RUN(sched_rt_policy_unprivileged_is_limited_by_rlimit_rtprio);
+    RUN(sched_setattr_and_getattr_round_trip);
+    RUN(sched_setattr_and_getattr_bad_arguments);
+    RUN(sched_deadline_is_admitted_reported_and_cannot_fork);
     RUN(syslog_actions_and_their_errors);
     RUN(kcmp_io_and_sysvsem_of_processes_without_either_are_equal);
     RUN(dev_null_and_zero_take_writes_without_reading_the_buffer);

@@ -841,6 +841,161 @@ TEST(ipv6_v6only_listener_refuses_ipv4) {
     EXPECT_ERRNO(connect(c4, (struct sockaddr *)&a4, sizeof a4), ECONNREFUSED);
 }
 
+#ifndef IPV6_ADDRFORM
+#define IPV6_ADDRFORM 1
+#endif
+
+/* A dual-stack AF_INET6 listener on :: at an ephemeral port. */
+static int listener6(int *port)
+{
+    int l = socket(AF_INET6, SOCK_STREAM, 0);
+    struct sockaddr_in6 a;
+    memset(&a, 0, sizeof a);
+    a.sin6_family = AF_INET6;
+    a.sin6_addr = in6addr_any;
+    if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) < 0 || listen(l, 8) < 0)
+        return -1;
+    *port = port_of(l);
+    return l;
+}
+
+/* Whether this kernel has IPV6_ADDRFORM (Linux 6.1 has; some later kernels
+ * answer ENOPROTOOPT for it): an unconnected socket says ENOTCONN. */
+static int have_addrform(void)
+{
+    int u = socket(AF_INET6, SOCK_STREAM, 0);
+    int v = AF_INET;
+    errno = 0;
+    int r = setsockopt(u, IPPROTO_IPV6, IPV6_ADDRFORM, &v, sizeof v);
+    int e = errno;
+    close(u);
+    return !(r == -1 && e == ENOPROTOOPT);
+}
+
+static int family_of(int s, int peer)
+{
+    struct sockaddr_storage a;
+    socklen_t l = sizeof a;
+    if ((peer ? getpeername : getsockname)(s, (struct sockaddr *)&a, &l) < 0)
+        return -1;
+    return a.ss_family;
+}
+
+TEST(ipv6_addrform_turns_a_mapped_connection_into_af_inet) {
+    if (!have_addrform())
+        SKIP("no IPV6_ADDRFORM in this kernel (ENOPROTOOPT)");
+    int port;
+    int l = OK(listener6(&port));
+    int c = OK(socket(AF_INET, SOCK_STREAM, 0));
+    struct sockaddr_in a4 = lo4((uint16_t)port);
+    OK(connect(c, (struct sockaddr *)&a4, sizeof a4));
+    int s = OK(accept(l, NULL, NULL));
+    EXPECT_EQ(family_of(s, 0), AF_INET6);
+    int v = AF_INET;
+    OK(setsockopt(s, IPPROTO_IPV6, IPV6_ADDRFORM, &v, sizeof v));
+    EXPECT_EQ(family_of(s, 0), AF_INET);
+    EXPECT_EQ(family_of(s, 1), AF_INET);
+    struct sockaddr_in me;
+    socklen_t ml = sizeof me;
+    OK(getsockname(s, (struct sockaddr *)&me, &ml));
+    EXPECT_EQ(ml, sizeof me);
+    EXPECT_EQ(me.sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+    EXPECT_EQ(ntohs(me.sin_port), port);
+    EXPECT_EQ(sockopt_int(s, SOL_SOCKET, SO_DOMAIN), AF_INET);
+    /* The connection goes on. */
+    EXPECT_EQ(send(c, "four", 4, 0), 4);
+    char b[8];
+    EXPECT_EQ(recv(s, b, sizeof b, 0), 4);
+    /* An AF_INET socket has no IPv6 options any more. */
+    EXPECT_ERRNO(setsockopt(s, IPPROTO_IPV6, IPV6_ADDRFORM, &v, sizeof v), ENOPROTOOPT);
+}
+
+TEST(ipv6_addrform_errors) {
+    if (!have_addrform())
+        SKIP("no IPV6_ADDRFORM in this kernel (ENOPROTOOPT)");
+    int v = AF_INET;
+    /* Unconnected. */
+    int u = OK(socket(AF_INET6, SOCK_STREAM, 0));
+    EXPECT_ERRNO(setsockopt(u, IPPROTO_IPV6, IPV6_ADDRFORM, &v, sizeof v), ENOTCONN);
+    /* Only AF_INET, as an int. */
+    int v6 = AF_INET6;
+    EXPECT_ERRNO(setsockopt(u, IPPROTO_IPV6, IPV6_ADDRFORM, &v6, sizeof v6), EINVAL);
+    EXPECT_ERRNO(setsockopt(u, IPPROTO_IPV6, IPV6_ADDRFORM, &v, 2), EINVAL);
+    /* An IPv6 peer. */
+    int port;
+    int l = OK(listener6(&port));
+    struct sockaddr_in6 a;
+    memset(&a, 0, sizeof a);
+    a.sin6_family = AF_INET6;
+    a.sin6_addr = in6addr_loopback;
+    a.sin6_port = htons((uint16_t)port);
+    OK(connect(u, (struct sockaddr *)&a, sizeof a));
+    int s = OK(accept(l, NULL, NULL));
+    EXPECT_ERRNO(setsockopt(s, IPPROTO_IPV6, IPV6_ADDRFORM, &v, sizeof v), EADDRNOTAVAIL);
+    EXPECT_ERRNO(setsockopt(u, IPPROTO_IPV6, IPV6_ADDRFORM, &v, sizeof v), EADDRNOTAVAIL);
+    /* An AF_INET socket has no IPv6 level. */
+    int s4 = OK(socket(AF_INET, SOCK_STREAM, 0));
+    EXPECT_ERRNO(setsockopt(s4, IPPROTO_IPV6, IPV6_ADDRFORM, &v, sizeof v), ENOPROTOOPT);
+    /* UDP: unconnected, then connected to a v4-mapped address. */
+    int d = OK(socket(AF_INET6, SOCK_DGRAM, 0));
+    EXPECT_ERRNO(setsockopt(d, IPPROTO_IPV6, IPV6_ADDRFORM, &v, sizeof v), ENOTCONN);
+    struct sockaddr_in6 m;
+    memset(&m, 0, sizeof m);
+    m.sin6_family = AF_INET6;
+    m.sin6_port = htons(9);
+    inet_pton(AF_INET6, "::ffff:127.0.0.1", &m.sin6_addr);
+    OK(connect(d, (struct sockaddr *)&m, sizeof m));
+    OK(setsockopt(d, IPPROTO_IPV6, IPV6_ADDRFORM, &v, sizeof v));
+    EXPECT_EQ(family_of(d, 0), AF_INET);
+    EXPECT_EQ(family_of(d, 1), AF_INET);
+}
+
+TEST(connect_af_unspec_resets_a_connection_and_the_socket_connects_again) {
+    int port;
+    int l = OK(listener(&port));
+    int c = OK(socket(AF_INET, SOCK_STREAM, 0));
+    struct sockaddr_in a4 = lo4((uint16_t)port);
+    OK(connect(c, (struct sockaddr *)&a4, sizeof a4));
+    int s = OK(accept(l, NULL, NULL));
+    struct sockaddr un;
+    memset(&un, 0, sizeof un);
+    un.sa_family = AF_UNSPEC;
+    OK(connect(s, &un, sizeof un));
+    /* Unconnected; the peer was reset. */
+    struct sockaddr_in p;
+    socklen_t pl = sizeof p;
+    EXPECT_ERRNO(getpeername(s, (struct sockaddr *)&p, &pl), ENOTCONN);
+    struct pollfd pf = {.fd = c, .events = POLLIN};
+    EXPECT_EQ(poll(&pf, 1, 5000), 1);
+    char b[4];
+    EXPECT_ERRNO(recv(c, b, sizeof b, 0), ECONNRESET);
+    /* Its port was the listener's: it binds anew and connects again. */
+    struct sockaddr_in any = lo4(0);
+    any.sin_addr.s_addr = htonl(INADDR_ANY);
+    OK(bind(s, (struct sockaddr *)&any, sizeof any));
+    int port1 = port_of(s);
+    CHECK(port1 > 0 && port1 != port, "new port %d (listener's %d)", port1, port);
+    int port2;
+    int l2 = OK(listener(&port2));
+    struct sockaddr_in a2 = lo4((uint16_t)port2);
+    OK(connect(s, (struct sockaddr *)&a2, sizeof a2));
+    int s2 = OK(accept(l2, NULL, NULL));
+    EXPECT_EQ(send(s, "ok", 2, 0), 2);
+    EXPECT_EQ(recv(s2, b, sizeof b, 0), 2);
+    EXPECT_EQ(port_of(s), port1);
+    /* connect(AF_UNSPEC) stops a listener; a socket that never connected
+     * keeps its binding. */
+    OK(connect(l2, &un, sizeof un));
+    int c3 = OK(socket(AF_INET, SOCK_STREAM, 0));
+    EXPECT_ERRNO(connect(c3, (struct sockaddr *)&a2, sizeof a2), ECONNREFUSED);
+    int f = OK(socket(AF_INET, SOCK_STREAM, 0));
+    struct sockaddr_in fa = lo4(0);
+    OK(bind(f, (struct sockaddr *)&fa, sizeof fa));
+    int fp = port_of(f);
+    OK(connect(f, &un, sizeof un));
+    EXPECT_EQ(port_of(f), fp);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -885,5 +1040,8 @@ int main(void)
     RUNS(epoll_level_triggered_listener_and_writable_connection);
     RUNS(ipv6_loopback_connects_and_ipv4_peers_look_mapped);
     RUNS(ipv6_v6only_listener_refuses_ipv4);
+    RUNS(ipv6_addrform_turns_a_mapped_connection_into_af_inet);
+    RUNS(ipv6_addrform_errors);
+    RUNS(connect_af_unspec_resets_a_connection_and_the_socket_connects_again);
     return KT_END();
 }

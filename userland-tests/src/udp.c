@@ -26,6 +26,7 @@
 #include <net/if_arp.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
@@ -435,6 +436,75 @@ TEST(interface_ioctls_describe_lo) {
     CHECK(found, "SIOCGIFCONF does not list lo (%d bytes)", c.ifc_len);
 }
 
+static void mtu_child(void *arg)
+{
+    (void)arg;
+    /* A network namespace of its own: the host's lo is left alone. */
+    if (unshare(CLONE_NEWNET) != 0)
+        _exit(77);
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    if (s < 0)
+        _exit(10);
+    struct ifreq r;
+    memset(&r, 0, sizeof r);
+    strcpy(r.ifr_name, "lo");
+    r.ifr_mtu = 1500;
+    if (ioctl(s, SIOCSIFMTU, &r) != 0)
+        _exit(11);
+    r.ifr_mtu = 0;
+    if (ioctl(s, SIOCGIFMTU, &r) != 0 || r.ifr_mtu != 1500)
+        _exit(12);
+    r.ifr_mtu = -1;
+    errno = 0;
+    if (ioctl(s, SIOCSIFMTU, &r) != -1 || errno != EINVAL)
+        _exit(13);
+    /* Linux keeps no interface metric to set. */
+    r.ifr_metric = 1;
+    errno = 0;
+    if (ioctl(s, SIOCSIFMETRIC, &r) != -1 || errno != EOPNOTSUPP)
+        _exit(14);
+    strcpy(r.ifr_name, "nosuch0");
+    r.ifr_mtu = 1500;
+    errno = 0;
+    if (ioctl(s, SIOCSIFMTU, &r) != -1 || errno != ENODEV)
+        _exit(15);
+    /* Up, a datagram larger than the MTU still arrives whole. */
+    strcpy(r.ifr_name, "lo");
+    r.ifr_flags = IFF_UP;
+    if (ioctl(s, SIOCSIFFLAGS, &r) != 0)
+        _exit(16);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (bind(s, (struct sockaddr *)&a, sizeof a) != 0 || getsockname(s, (struct sockaddr *)&a, &len))
+        _exit(17);
+    static char buf[4001], got[8000];
+    memset(buf, 'm', sizeof buf);
+    int c = socket(AF_INET, SOCK_DGRAM, 0);
+    if (connect(c, (struct sockaddr *)&a, sizeof a) != 0)
+        _exit(18);
+    if (send(c, buf, 4000, MSG_MORE) != 4000 || send(c, buf, 1, 0) != 1)
+        _exit(19);
+    struct pollfd p = {.fd = s, .events = POLLIN};
+    if (poll(&p, 1, 5000) != 1 || recv(s, got, sizeof got, 0) != 4001)
+        _exit(20);
+    /* Changing it needs CAP_NET_ADMIN. */
+    if (setuid(65534) != 0)
+        _exit(21);
+    r.ifr_mtu = 1400;
+    errno = 0;
+    if (ioctl(s, SIOCSIFMTU, &r) != -1 || errno != EPERM)
+        _exit(22);
+    _exit(0);
+}
+
+TEST(siocsifmtu_sets_the_mtu_siocgifmtu_reports)
+{
+    int st = kt_in_child(mtu_child, NULL);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 77)
+        SKIP("no network namespaces");
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -458,5 +528,6 @@ int main(void)
     RUNS(ipv6_loopback_datagrams_and_mapped_ipv4_senders);
     RUNS(a_flood_to_a_receiver_that_does_not_read_is_dropped_not_blocked);
     RUNS(interface_ioctls_describe_lo);
+    RUNS(siocsifmtu_sets_the_mtu_siocgifmtu_reports);
     return KT_END();
 }

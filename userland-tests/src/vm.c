@@ -16,6 +16,9 @@
 #ifndef MADV_FREE
 #define MADV_FREE 8
 #endif
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
 
 static int reap(pid_t pid)
 {
@@ -1141,6 +1144,121 @@ TEST(growsdown_area_keeps_a_guard_gap_above_the_area_below)
     munmap(top - 8 * PG, 9 * PG);
 }
 
+TEST(mremap_dontunmap_moves_pages_and_leaves_the_old_range_empty) {
+    char *m = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(m != MAP_FAILED, "mmap: %s", kt_errstr(errno));
+    memset(m, 'a', PG);
+    memset(m + PG, 'b', PG);
+    char *r = mremap(m, 2 * PG, 2 * PG, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL);
+    int e = errno;
+    if (r == MAP_FAILED) {
+        munmap(m, 2 * PG);
+        CHECK(0, "mremap failed: %s", kt_errstr(e));
+    }
+    int moved = r != m && r[0] == 'a' && r[2 * PG - 1] == 'b';
+    /* The old range is still mapped, but its pages are gone: fresh zero pages. */
+    unsigned char vec[2] = {1, 1};
+    long mc = syscall(SYS_mincore, m, 2 * PG, vec);
+    int empty = mc == 0 && !(vec[0] & 1) && !(vec[1] & 1);
+    int zero = m[0] == 0 && m[2 * PG - 1] == 0;
+    m[0] = 'c';
+    int apart = r[0] == 'a';
+    munmap(r, 2 * PG);
+    munmap(m, 2 * PG);
+    CHECK(moved, "contents not moved (r=%p m=%p)", (void *)r, (void *)m);
+    CHECK(empty, "old range not mapped and empty (mincore %ld, %d %d)", mc, vec[0], vec[1]);
+    CHECK(zero, "old range not zero");
+    CHECK(apart, "old and new ranges share a page");
+}
+
+TEST(mremap_dontunmap_of_a_shared_mapping_sees_the_same_pages_at_both) {
+    char *m = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CHECK(m != MAP_FAILED, "mmap: %s", kt_errstr(errno));
+    strcpy(m, "shared");
+    char *r = mremap(m, PG, PG, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL);
+    int e = errno;
+    if (r == MAP_FAILED) {
+        munmap(m, PG);
+        CHECK(0, "mremap failed: %s", kt_errstr(e));
+    }
+    int same = strcmp(m, "shared") == 0;
+    r[0] = 'S';
+    int seen = m[0] == 'S';
+    munmap(r, PG);
+    munmap(m, PG);
+    CHECK(same, "old range does not show the shared pages");
+    CHECK(seen, "a write at the new address is not seen at the old");
+}
+
+TEST(mremap_dontunmap_with_fixed_moves_there) {
+    char *m = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(m != MAP_FAILED, "mmap: %s", kt_errstr(errno));
+    m[0] = 'x';
+    char *to = m + 2 * PG;
+    char *r = mremap(m, PG, PG, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, to);
+    int e = errno;
+    int ok = r == to && to[0] == 'x' && m[0] == 0;
+    munmap(m, 4 * PG);
+    CHECK(r != MAP_FAILED, "mremap failed: %s", kt_errstr(e));
+    CHECK(ok, "not moved to the fixed address (r=%p to=%p)", (void *)r, (void *)to);
+}
+
+TEST(mremap_dontunmap_needs_maymove_and_the_same_length) {
+    char *m = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(m != MAP_FAILED, "mmap: %s", kt_errstr(errno));
+    errno = 0;
+    void *a = mremap(m, PG, PG, MREMAP_DONTUNMAP);
+    int ea = errno;
+    errno = 0;
+    void *b = mremap(m, PG, 2 * PG, MREMAP_MAYMOVE | MREMAP_DONTUNMAP);
+    int eb = errno;
+    errno = 0;
+    void *c = mremap(m + 1, PG, PG, MREMAP_MAYMOVE | MREMAP_DONTUNMAP);
+    int ec = errno;
+    munmap(m, 2 * PG);
+    errno = 0;
+    void *d = mremap(m, PG, PG, MREMAP_MAYMOVE | MREMAP_DONTUNMAP);
+    int ed = errno;
+    CHECK(a == MAP_FAILED && ea == EINVAL, "without MAYMOVE: %s", kt_errstr(ea));
+    CHECK(b == MAP_FAILED && eb == EINVAL, "longer: %s", kt_errstr(eb));
+    CHECK(c == MAP_FAILED && ec == EINVAL, "unaligned: %s", kt_errstr(ec));
+    CHECK(d == MAP_FAILED && ed == EFAULT, "unmapped: %s", kt_errstr(ed));
+}
+
+TEST(adjacent_anonymous_mappings_are_one_area_in_maps) {
+    /* Two mmaps side by side with the same attributes are one area (as Linux
+     * merges them); a different protection keeps them apart. */
+    char *m = mmap(NULL, 3 * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(m != MAP_FAILED, "mmap: %s", kt_errstr(errno));
+    char *a = mmap(m, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    char *b = mmap(m + PG, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    CHECK(a == m && b == m + PG, "fixed mmaps failed");
+    /* The area holding both pages ends where the PROT_NONE page starts (it may
+     * begin lower, merged with an older neighbour). */
+    static char buf[65536];
+    int fd = open("/proc/self/maps", O_RDONLY);
+    CHECK(fd >= 0, "maps: %s", kt_errstr(errno));
+    size_t n = 0;
+    ssize_t got;
+    while (n < sizeof buf - 1 && (got = read(fd, buf + n, sizeof buf - 1 - n)) > 0)
+        n += (size_t)got;
+    close(fd);
+    buf[n] = 0;
+    int found = 0;
+    for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        unsigned long lo, hi;
+        char perms[5];
+        if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) == 3 && lo <= (unsigned long)m &&
+            hi == (unsigned long)(m + 2 * PG) && strcmp(perms, "rw-p") == 0)
+            found = 1;
+    }
+    /* Still separable: unmapping the first page leaves the second. */
+    munmap(m, PG);
+    b[0] = 1;
+    munmap(m, 3 * PG);
+    CHECK(found, "no one rw-p area over both pages in /proc/self/maps");
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -1195,5 +1313,10 @@ int main(void)
     RUN(remap_file_pages_shows_other_file_pages_in_a_shared_mapping);
     RUN(pagemap_marks_present_pages);
     RUN(growsdown_area_keeps_a_guard_gap_above_the_area_below);
+    RUN(mremap_dontunmap_moves_pages_and_leaves_the_old_range_empty);
+    RUN(mremap_dontunmap_of_a_shared_mapping_sees_the_same_pages_at_both);
+    RUN(mremap_dontunmap_with_fixed_moves_there);
+    RUN(mremap_dontunmap_needs_maymove_and_the_same_length);
+    RUN(adjacent_anonymous_mappings_are_one_area_in_maps);
     return KT_END();
 }

@@ -1007,6 +1007,7 @@ fn kernel_sys_dir() -> InodeRef {
         "ostype",
         "pid_max",
         "printk",
+        "sched_rr_timeslice_ms",
         "sem",
         "sem_next_id",
         "shm_next_id",
@@ -1147,6 +1148,12 @@ fn kernel_sys_dir() -> InodeRef {
                 b"osrelease" => file(c(), || text(format!("{}\n", crate::uts::RELEASE))),
                 b"ostype" => file(c(), || text(String::from("Linux\n"))),
                 b"pid_max" => file(c(), || text(format!("{}\n", process::PID_MAX))),
+                b"sched_rr_timeslice_ms" => file(c(), || {
+                    text(format!(
+                        "{}\n",
+                        crate::syscall::sched::RR_TIMESLICE_NS / 1_000_000
+                    ))
+                }),
                 b"tainted" => file(c(), || text(String::from("0\n"))),
                 b"threads-max" => file(c(), || text(format!("{}\n", process::max_threads()))),
                 b"version" => file(c(), || text(format!("{}\n", crate::uts::VERSION))),
@@ -1749,6 +1756,9 @@ fn stat(p: &Arc<Process>, thread: &Option<Arc<Thread>>) -> String {
     };
     let (cu, cs) = p.children_cpu.get();
     let nice = i64::from(p.nice.load(Ordering::Relaxed));
+    let prio = crate::syscall::sched::stat_priority(p);
+    let rt_priority = p.rt_priority.load(Ordering::Relaxed);
+    let policy = p.sched_policy.load(Ordering::Relaxed);
     let nthreads = p.threads.lock().len();
     let start = ticks(p.start_ns);
     let usage = p.mm().usage();
@@ -1762,7 +1772,7 @@ fn stat(p: &Arc<Process>, thread: &Option<Arc<Thread>>) -> String {
         _ => 0,
     };
     format!(
-        "{id} ({}) {state} {} {} {} {tty} {tpgid} 4194560 0 0 0 0 {} {} {} {} {} {nice} {nthreads} 0 {start} {} {} {rsslim} 0 0 0 0 0 {pending} {mask} {ign} {cgt} 0 0 0 {} 0 0 0 0 0 0 0 0 0 {} {} {} {} {exit_code}\n",
+        "{id} ({}) {state} {} {} {} {tty} {tpgid} 4194560 0 0 0 0 {} {} {} {} {prio} {nice} {nthreads} 0 {start} {} {} {rsslim} 0 0 0 0 0 {pending} {mask} {ign} {cgt} 0 0 0 {} 0 {rt_priority} {policy} 0 0 0 0 0 0 {} {} {} {} {exit_code}\n",
         String::from_utf8_lossy(&comm),
         p.ppid(),
         p.pgid.load(Ordering::Relaxed),
@@ -1771,7 +1781,6 @@ fn stat(p: &Arc<Process>, thread: &Option<Arc<Thread>>) -> String {
         ticks(s),
         ticks(cu),
         ticks(cs),
-        20 + nice,
         usage.total,
         usage.resident,
         p.exit_signal,

@@ -686,6 +686,46 @@ impl Vm {
         self.vmas.insert(at, tail);
     }
 
+    /// Whether `a` and `b`, side by side, may be one area: private anonymous
+    /// memory with the same attributes (Linux's vma_merge). One area for many
+    /// adjacent mmap calls keeps the area count, and so fork, exit and the
+    /// free-range search, from growing with each call.
+    fn mergeable(a: &Vma, b: &Vma) -> bool {
+        matches!(a.backing, Backing::Anonymous)
+            && matches!(b.backing, Backing::Anonymous)
+            && a.kind == VmaKind::Normal
+            && b.kind == VmaKind::Normal
+            && a.name.is_none()
+            && b.name.is_none()
+            && a.prot == b.prot
+            && a.locked == b.locked
+            && a.no_write == b.no_write
+            && a.no_exec == b.no_exec
+            && a.on_fork == b.on_fork
+            && a.pkey == b.pkey
+            && a.dont_dump == b.dont_dump
+    }
+
+    /// Adds the new area `v` (its range free), merged with a neighbour it
+    /// may join.
+    fn insert_merged(&mut self, mut v: Vma) {
+        if let Some(next) = self.vmas.get(&v.end)
+            && Self::mergeable(&v, next)
+        {
+            v.end = next.end;
+            let key = next.start;
+            self.vmas.remove(&key);
+        }
+        if let Some((_, prev)) = self.vmas.range_mut(..v.start).next_back()
+            && prev.end == v.start
+            && Self::mergeable(prev, &v)
+        {
+            prev.end = v.end;
+            return;
+        }
+        self.vmas.insert(v.start, v);
+    }
+
     /// The highest free range of `len` bytes below `top`.
     fn find_free(&self, len: u64, top: u64) -> Option<u64> {
         let mut top = top;
@@ -1116,23 +1156,21 @@ impl AddressSpace {
             }
         };
         let locked = vm.lock_future;
-        vm.vmas.insert(
+        let new = Vma {
             start,
-            Vma {
-                start,
-                end: start + len,
-                prot,
-                backing,
-                kind,
-                name: None,
-                locked,
-                no_write: false,
-                no_exec: false,
-                on_fork: OnFork::Copy,
-                pkey: 0,
-                dont_dump: false,
-            },
-        );
+            end: start + len,
+            prot,
+            backing,
+            kind,
+            name: None,
+            locked,
+            no_write: false,
+            no_exec: false,
+            on_fork: OnFork::Copy,
+            pkey: 0,
+            dont_dump: false,
+        };
+        vm.insert_merged(new);
         if locked {
             vm.populate_range(start, start + len);
         }
@@ -1529,6 +1567,7 @@ impl AddressSpace {
         new_len: u64,
         may_move: bool,
         fixed: Option<u64>,
+        dont_unmap: Option<u64>,
     ) -> KResult<u64> {
         if !old.is_multiple_of(PAGE) || new_len == 0 {
             return Err(Errno::EINVAL);
@@ -1554,7 +1593,15 @@ impl AddressSpace {
                 return Err(Errno::EINVAL); // the ranges overlap
             }
         }
-        if fixed.is_none() && new_len <= old_len {
+        if dont_unmap.is_some() {
+            // The old range stays mapped (so counts again), and an area the
+            // kernel made (the vDSO's) cannot be moved out of (VM_DONTEXPAND).
+            if matches!(vma.kind, VmaKind::Vdso | VmaKind::Vvar) {
+                return Err(Errno::EINVAL);
+            }
+            vm.may_expand(old_len, vma.is_data(), 0, 0)?;
+        }
+        if fixed.is_none() && dont_unmap.is_none() && new_len <= old_len {
             vm.remove_range(old + new_len, old_end);
             return Ok(old);
         }
@@ -1563,6 +1610,7 @@ impl AddressSpace {
             vm.may_expand(new_len - old_len, vma.is_data(), 0, 0)?;
         }
         if fixed.is_none()
+            && dont_unmap.is_none()
             && old_end == vma.end
             && grow_end <= USER_END
             && !vm.overlaps(old_end, grow_end)
@@ -1581,12 +1629,34 @@ impl AddressSpace {
                 vm.remove_range(to, to + new_len);
                 to
             }
-            None => vm.find_free(new_len, MMAP_TOP).ok_or(Errno::ENOMEM)?,
+            None => match dont_unmap.map(page_down) {
+                // MREMAP_DONTUNMAP's new_addr is a hint, as mmap's.
+                Some(hint)
+                    if hint >= MMAP_MIN
+                        && hint.checked_add(new_len).is_some_and(|e| e <= USER_END)
+                        && !vm.overlaps(hint, hint + new_len) =>
+                {
+                    hint
+                }
+                _ => vm.find_free(new_len, MMAP_TOP).ok_or(Errno::ENOMEM)?,
+            },
         };
         // Carve [old, old_end) out as its own area and move it, entries and all.
+        // With MREMAP_DONTUNMAP the old area stays, empty: its next accesses
+        // fault as on a fresh mapping (zero pages for private anonymous memory,
+        // the object's pages for a shared or file one), and it is no longer
+        // locked.
         vm.split_at(old);
         vm.split_at(old_end);
-        let mut moved = vm.vmas.remove(&old).ok_or(Errno::EFAULT)?;
+        let mut moved = if dont_unmap.is_some() {
+            let v = vm.vmas.get_mut(&old).ok_or(Errno::EFAULT)?;
+            v.locked = false;
+            let mut m = v.clone();
+            m.locked = vma.locked;
+            m
+        } else {
+            vm.vmas.remove(&old).ok_or(Errno::EFAULT)?
+        };
         let mut entries = Vec::new();
         vm.table.for_each_pte(old, old_end, &mut |va, pte| {
             entries.push((va - old, *pte));

@@ -602,11 +602,14 @@ async fn exec_common(
     let _ = AT_FDCWD;
     match load_at(ctx.thread, at, path, filename, argv, envp).await? {
         Ok(img) => {
-            // iopl(2)'s level and ioperm(2)'s ports survive execve, as on Linux.
+            // iopl(2)'s level, ioperm(2)'s ports and PR_SET_TSC's mode survive
+            // execve, as on Linux.
             let iopl_emul = ctx.regs.iopl_emul;
+            let tsc_sigsegv = ctx.regs.tsc_sigsegv;
             let io_bitmap = ctx.regs.io_bitmap.take();
             *ctx.regs = commit(ctx.thread, img);
             ctx.regs.iopl_emul = iopl_emul;
+            ctx.regs.tsc_sigsegv = tsc_sigsegv;
             ctx.regs.io_bitmap = io_bitmap;
             ctx.regs.orig_rax = kestrel_abi::syscalls::nr::EXECVE as u64;
             alloc::boxed::Box::pin(super::ptrace::exec_event(ctx.thread, ctx.regs)).await;

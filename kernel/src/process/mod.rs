@@ -284,10 +284,20 @@ pub struct Process {
     /// fire when due).
     pub timer_slack_ns: AtomicU64,
     pub default_timer_slack_ns: AtomicU64,
-    /// PR_SET_TSC: PR_TSC_ENABLE (1) or PR_TSC_SIGSEGV (2).
-    pub tsc_mode: AtomicU32,
     /// The nice value (-20..19).
     pub nice: core::sync::atomic::AtomicI32,
+    /// The scheduling policy (SCHED_OTHER, SCHED_FIFO...; `syscall::sched`),
+    /// its real-time priority (1..=99 for SCHED_FIFO and SCHED_RR, else 0)
+    /// and SCHED_RESET_ON_FORK. Linux keeps them per thread; Kestrel per
+    /// process, as the nice value.
+    pub sched_policy: AtomicU32,
+    pub rt_priority: AtomicU32,
+    pub sched_reset_on_fork: AtomicBool,
+    /// SCHED_DEADLINE's runtime, deadline and period (ns), and the bandwidth
+    /// admitted for them (`syscall::sched`; given back when it leaves the
+    /// policy or exits).
+    pub dl_params: spin::Mutex<(u64, u64, u64)>,
+    pub dl_bw: AtomicU64,
     /// Signals pending for the whole process, and job-control state.
     pub signals: signal::ProcessSignals,
     /// CPU time of this process's threads that have exited.
@@ -613,8 +623,12 @@ impl Process {
             no_new_privs: AtomicBool::new(false),
             timer_slack_ns: AtomicU64::new(50_000),
             default_timer_slack_ns: AtomicU64::new(50_000),
-            tsc_mode: AtomicU32::new(1),
             nice: core::sync::atomic::AtomicI32::new(0),
+            sched_policy: AtomicU32::new(0),
+            rt_priority: AtomicU32::new(0),
+            sched_reset_on_fork: AtomicBool::new(false),
+            dl_params: spin::Mutex::new((0, 0, 0)),
+            dl_bw: AtomicU64::new(0),
             signals: signal::ProcessSignals::default(),
             dead_threads_cpu: CpuTotals::default(),
             children_cpu: CpuTotals::default(),
@@ -961,6 +975,9 @@ pub struct CloneShare {
 /// Returns the new thread (its task is not started yet).
 pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<Arc<Thread>> {
     let parent = &parent_thread.process;
+    // A SCHED_DEADLINE process cannot fork (its bandwidth is its own) unless
+    // SCHED_RESET_ON_FORK gives the child SCHED_OTHER.
+    crate::syscall::sched::may_fork(parent)?;
     // RLIMIT_NPROC counts the processes of the real user (root is exempt in Linux
     // only with CAP_SYS_RESOURCE; we apply the limit to everyone but root).
     let cred = parent.cred.lock().clone();
@@ -1034,6 +1051,7 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
     child
         .nice
         .store(parent.nice.load(Ordering::Relaxed), Ordering::Relaxed);
+    crate::syscall::sched::inherit(parent, &child);
     child.no_new_privs.store(
         parent.no_new_privs.load(Ordering::Relaxed),
         Ordering::Relaxed,
@@ -1041,9 +1059,6 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
     let slack = parent.timer_slack_ns.load(Ordering::Relaxed);
     child.timer_slack_ns.store(slack, Ordering::Relaxed);
     child.default_timer_slack_ns.store(slack, Ordering::Relaxed);
-    child
-        .tsc_mode
-        .store(parent.tsc_mode.load(Ordering::Relaxed), Ordering::Relaxed);
     *child.exe.lock() = parent.exe.lock().clone();
     child.personality.store(
         parent.personality.load(Ordering::Relaxed),
@@ -1206,6 +1221,8 @@ fn process_exited(p: &Arc<Process>, wstatus: u32) {
     crate::syscall::ipc::process_exited(p);
     // Its keyrings go (keys nothing else holds with them).
     drop(core::mem::take(&mut *p.keyrings.lock()));
+    // Its SCHED_DEADLINE bandwidth is free for others.
+    crate::syscall::sched::exited(p);
     // The address space goes when its last user does (threads are gone). The
     // stand-in needs no memory: this is how memory comes back when it ran out.
     p.sample_rss();

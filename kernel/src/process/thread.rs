@@ -168,7 +168,7 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
         }
         // Come back to the kernel by the end of the slice or the next timer, whichever
         // is first (the executor only arms the timer when it goes idle).
-        let slice = time_slice(thread.process.nice.load(Ordering::Relaxed));
+        let slice = crate::syscall::sched::time_slice(&thread.process);
         let slice_end = slice_start + slice;
         let mut deadline = task::executor()
             .timers()
@@ -381,7 +381,7 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                     // sleeper preempt the hog at once).
                     timers.expire();
                 }
-                let slice = time_slice(thread.process.nice.load(Ordering::Relaxed));
+                let slice = crate::syscall::sched::time_slice(&thread.process);
                 if now - slice_start >= slice || timer_due || task::executor().has_ready() {
                     kestrel_executor::yield_now().await;
                     slice_start = time::now_ns();

@@ -256,14 +256,18 @@ pub async fn sys_ioctl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
     // sock_ioctl hands them to dev_ioctl): musl's if_nametoindex asks an
     // AF_UNIX socket. Changes need CAP_NET_ADMIN.
     if kestrel_net::inet::ifreq::is_ifreq(cmd) && super::socket::is_socket(&file) {
-        use kestrel_net::inet::ifreq::{SIOCSIFADDR, SIOCSIFFLAGS, SIOCSIFNETMASK};
+        use kestrel_net::inet::ifreq::{
+            SIOCSIFADDR, SIOCSIFFLAGS, SIOCSIFMETRIC, SIOCSIFMTU, SIOCSIFNETMASK,
+        };
         let shared = crate::net::shared().ok_or(Errno::ENODEV)?;
-        if matches!(cmd, SIOCSIFFLAGS | SIOCSIFADDR | SIOCSIFNETMASK)
-            && !ctx
-                .process()
-                .cred
-                .lock()
-                .capable(kestrel_abi::cap::CAP_NET_ADMIN)
+        if matches!(
+            cmd,
+            SIOCSIFFLAGS | SIOCSIFADDR | SIOCSIFNETMASK | SIOCSIFMTU | SIOCSIFMETRIC
+        ) && !ctx
+            .process()
+            .cred
+            .lock()
+            .capable(kestrel_abi::cap::CAP_NET_ADMIN)
         {
             return Err(Errno::EPERM);
         }

@@ -313,15 +313,24 @@ pub async fn sys_mremap(
     flags: u32,
     new_addr: u64,
 ) -> KResult<u64> {
+    // MREMAP_DONTUNMAP moves the pages and leaves the old range mapped and
+    // empty; it needs MREMAP_MAYMOVE and an unchanged length.
     if flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0
         || (flags & MREMAP_FIXED != 0 && flags & MREMAP_MAYMOVE == 0)
-        || flags & MREMAP_DONTUNMAP != 0
+        || (flags & MREMAP_DONTUNMAP != 0 && (flags & MREMAP_MAYMOVE == 0 || old_len != new_len))
     {
         return Err(Errno::EINVAL);
     }
     let fixed = (flags & MREMAP_FIXED != 0).then_some(new_addr);
-    ctx.mm()
-        .remap(old, old_len, new_len, flags & MREMAP_MAYMOVE != 0, fixed)
+    let dont_unmap = (flags & MREMAP_DONTUNMAP != 0).then_some(new_addr);
+    ctx.mm().remap(
+        old,
+        old_len,
+        new_len,
+        flags & MREMAP_MAYMOVE != 0,
+        fixed,
+        dont_unmap,
+    )
 }
 
 pub async fn sys_madvise(ctx: &mut Ctx<'_>, addr: u64, len: u64, advice: u32) -> KResult<u64> {

@@ -34,7 +34,7 @@ mod poll;
 mod process;
 mod process_vm;
 mod ptrace;
-mod sched;
+pub mod sched;
 mod signal;
 pub(crate) mod socket;
 mod splice;

@@ -242,7 +242,7 @@ syscall_table! {
     MPROTECT => mm::sys_mprotect(addr: u64, len: u64, prot: u32);
     MUNMAP => mm::sys_munmap(addr: u64, len: u64);
     BRK => mm::sys_brk(brk: u64);
-    MREMAP => mm::sys_mremap(old_addr: u64, old_len: u64, new_len: u64, flags: u32, new_addr: u64), partial "no MREMAP_DONTUNMAP";
+    MREMAP => mm::sys_mremap(old_addr: u64, old_len: u64, new_len: u64, flags: u32, new_addr: u64);
     MSYNC => mm::sys_msync(addr: u64, len: u64, flags: u32);
     MINCORE => mm::sys_mincore(addr: u64, len: u64, vec: UserPtr<u8>);
     REMAP_FILE_PAGES => mm::sys_remap_file_pages(start: u64, size: u64, prot: u64, pgoff: u64, flags: u64);
@@ -289,7 +289,7 @@ syscall_table! {
     GETSOCKNAME => socket::sys_getsockname(fd: Fd, addr: UserPtr<u8>, addrlen: UserPtr<u32>);
     GETPEERNAME => socket::sys_getpeername(fd: Fd, addr: UserPtr<u8>, addrlen: UserPtr<u32>);
     SOCKETPAIR => socket::sys_socketpair(domain: u32, kind: u32, protocol: i32, sv: UserPtr<[i32; 2]>);
-    SETSOCKOPT => socket::sys_setsockopt(fd: Fd, level: i32, optname: i32, optval: UserPtr<u8>, optlen: u32), partial "AF_UNIX: SOL_SOCKET; inet: SO_REUSEADDR/REUSEPORT/KEEPALIVE/BROADCAST/LINGER/SNDBUF/RCVBUF/RCVTIMEO/SNDTIMEO, TCP_NODELAY/KEEPIDLE/KEEPINTVL/KEEPCNT, IP_TTL, IPV6_V6ONLY/UNICAST_HOPS; SO_REUSEPORT does not balance, SO_LINGER's timeout is not honoured, TCP_CORK/QUICKACK/MAXSEG, IP_TOS are accepted without effect";
+    SETSOCKOPT => socket::sys_setsockopt(fd: Fd, level: i32, optname: i32, optval: UserPtr<u8>, optlen: u32), partial "AF_UNIX: SOL_SOCKET; inet: SO_REUSEADDR/REUSEPORT/KEEPALIVE/BROADCAST/LINGER/SNDBUF/RCVBUF/RCVTIMEO/SNDTIMEO, TCP_NODELAY/KEEPIDLE/KEEPINTVL/KEEPCNT, IP_TTL, IPV6_V6ONLY/UNICAST_HOPS/ADDRFORM; SO_REUSEPORT does not balance, SO_LINGER's timeout is not honoured, TCP_CORK/QUICKACK/MAXSEG, IP_TOS are accepted without effect";
     GETSOCKOPT => socket::sys_getsockopt(fd: Fd, level: i32, optname: i32, optval: UserPtr<u8>, optlen: UserPtr<u32>), partial "AF_UNIX: SOL_SOCKET; inet: the options setsockopt takes, SO_ERROR/TYPE/DOMAIN/PROTOCOL/ACCEPTCONN, and TCP_INFO with only tcpi_state and the MSS filled";
     GETPID => process::sys_getpid();
     CLONE => process::sys_clone(flags: u64, stack: u64, parent_tid: UserPtr<i32>, child_tid: UserPtr<i32>, tls: u64);
@@ -366,12 +366,12 @@ syscall_table! {
     SETPRIORITY => sched::sys_setpriority(which: i32, who: u32, niceval: i32);
     SCHED_SETPARAM => sched::sys_sched_setparam(pid: Pid, param: UserPtr<i32>);
     SCHED_GETPARAM => sched::sys_sched_getparam(pid: Pid, param: UserPtr<i32>);
-    SCHED_SETSCHEDULER => sched::sys_sched_setscheduler(pid: Pid, policy: i32, param: UserPtr<i32>), partial "SCHED_FIFO and SCHED_RR are refused (EPERM, as without a real-time budget)";
+    SCHED_SETSCHEDULER => sched::sys_sched_setscheduler(pid: Pid, policy: i32, param: UserPtr<i32>), partial "per process, not per thread; SCHED_FIFO/SCHED_RR are kept and reported but only give the longest time slice (no priority preemption)";
     SCHED_GETSCHEDULER => sched::sys_sched_getscheduler(pid: Pid);
     SCHED_GET_PRIORITY_MAX => sched::sys_sched_get_priority_max(policy: i32);
     SCHED_GET_PRIORITY_MIN => sched::sys_sched_get_priority_min(policy: i32);
     SCHED_RR_GET_INTERVAL => sched::sys_sched_rr_get_interval(pid: Pid, tp: UserPtr<Timespec>);
-    PRCTL => sched::sys_prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64), partial "the options Kestrel knows: names, death signal, dumpable, keepcaps, subreaper, no_new_privs, timer slack";
+    PRCTL => sched::sys_prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64), partial "the options Kestrel knows: names, death signal, dumpable, keepcaps, subreaper, no_new_privs, timer slack, TSC mode";
     GETGID => process::sys_getgid();
     GETEUID => process::sys_geteuid();
     GETEGID => process::sys_getegid();
@@ -512,6 +512,8 @@ syscall_table! {
     EXECVEAT => process::sys_execveat(dirfd: Fd, path: UserCStr, argv: UserPtr<u64>, envp: UserPtr<u64>, flags: u32);
     CLOCK_ADJTIME => time::sys_clock_adjtime(clockid: i32, buf: UserPtr<Timex>);
     SYNCFS => fs_extra::sys_syncfs(fd: Fd);
+    SCHED_SETATTR => sched::sys_sched_setattr(pid: Pid, attr: UserPtr<u8>, flags: u32), partial "per process; SCHED_DEADLINE is admitted (95 % of the CPUs in all) and reported but runs as a real-time thread: no EDF order, runtime not enforced; no utilization clamping (EOPNOTSUPP)";
+    SCHED_GETATTR => sched::sys_sched_getattr(pid: Pid, attr: UserPtr<u8>, size: u32, flags: u32);
     RENAMEAT2 => fs::sys_renameat2(olddirfd: Fd, oldpath: UserCStr, newdirfd: Fd, newpath: UserCStr, flags: u32), partial "RENAME_WHITEOUT is EINVAL";
     GETRANDOM => misc::sys_getrandom(buf: UserPtr<u8>, count: usize, flags: u32);
     MEMFD_CREATE => fs_extra::sys_memfd_create(name: UserCStr, flags: u32), partial "no MFD_HUGETLB";

@@ -74,7 +74,8 @@ fn vvar() -> &'static VvarData {
 fn rdtsc() -> u64 {
     let (lo, hi): (u32, u32);
     // SAFETY: LFENCE orders the read after earlier loads (Linux's rdtsc_ordered),
-    // RDTSC is allowed in user mode (CR4.TSD is clear).
+    // RDTSC is allowed in user mode (CR4.TSD is clear
+    // unless the thread chose PR_TSC_SIGSEGV: then it faults, as on Linux).
     unsafe { asm!("lfence", "rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags)) };
     u64::from(lo) | (u64::from(hi) << 32)
 }

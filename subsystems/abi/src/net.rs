@@ -148,6 +148,8 @@ pub const SOL_IPV6: i32 = 41;
 
 pub const IP_TOS: i32 = 1;
 pub const IP_TTL: i32 = 2;
+/// Turns an AF_INET6 socket connected to a v4-mapped address into AF_INET.
+pub const IPV6_ADDRFORM: i32 = 1;
 pub const IPV6_UNICAST_HOPS: i32 = 16;
 /// Extended errors to the error queue (IPPROTO_IP, IPPROTO_IPV6).
 pub const IP_RECVERR: i32 = 11;

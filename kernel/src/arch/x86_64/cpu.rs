@@ -21,6 +21,8 @@ pub const EFER_SCE: u64 = 1 << 0;
 
 /// CR4 bits.
 pub mod cr4 {
+    /// Time Stamp Disable: RDTSC and RDTSCP fault (#GP) outside ring 0.
+    pub const TSD: u64 = 1 << 2;
     pub const OSFXSR: u64 = 1 << 9;
     pub const OSXMMEXCPT: u64 = 1 << 10;
     pub const UMIP: u64 = 1 << 11;
@@ -119,6 +121,15 @@ pub fn read_cr4() -> u64 {
 pub unsafe fn set_cr4_bits(bits: u64) {
     // SAFETY: delegated to the caller.
     unsafe { asm!("mov cr4, {}", in(reg) read_cr4() | bits, options(nostack, preserves_flags)) };
+}
+
+/// Clears bits in CR4.
+///
+/// # Safety
+/// As [`set_cr4_bits`]: the caller must know nothing running depends on them.
+pub unsafe fn clear_cr4_bits(bits: u64) {
+    // SAFETY: delegated to the caller.
+    unsafe { asm!("mov cr4, {}", in(reg) read_cr4() & !bits, options(nostack, preserves_flags)) };
 }
 
 /// Reads the time-stamp counter.

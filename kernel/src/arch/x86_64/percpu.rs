@@ -37,6 +37,9 @@ pub struct PerCpu {
     /// thread with another value is about to run, as WRPKRU under QEMU's TCG
     /// flushes its whole TLB.
     pub pkru: AtomicU32,
+    /// Whether CR4.TSD is set (user RDTSC faults): it follows the thread
+    /// about to run, and is rewritten only when that changes.
+    pub tsd: AtomicBool,
     /// What IA32_FS_BASE holds (user FS), so unchanged values are not rewritten.
     pub user_fs_base: AtomicU64,
     /// What IA32_KERNEL_GS_BASE holds (user GS while in the kernel).
@@ -90,6 +93,7 @@ impl PerCpu {
             interrupts: AtomicU64::new(0),
             kernel_breakpoints: AtomicU64::new(0),
             pkru: AtomicU32::new(0),
+            tsd: AtomicBool::new(false),
             user_fs_base: AtomicU64::new(0),
             user_gs_base: AtomicU64::new(0),
             halted: AtomicBool::new(false),

@@ -94,6 +94,11 @@ pub struct UserContext {
     /// The level iopl(2) last set (0-3; Linux's iopl_emul). At 3 the CPU's I/O
     /// bitmap is opened while this thread runs in user mode; RFLAGS.IOPL stays 0.
     pub iopl_emul: u8,
+    /// prctl(PR_SET_TSC, PR_TSC_SIGSEGV): RDTSC and RDTSCP in user mode raise
+    /// SIGSEGV (CR4.TSD is set while this thread runs in user mode). Per
+    /// thread, inherited by clone and fork and kept over execve, as Linux's
+    /// TIF_NOTSC.
+    pub tsc_sigsegv: bool,
     /// ioperm(2)'s ports, shared copy-on-write with the threads and children
     /// that inherited them.
     pub io_bitmap: Option<alloc::sync::Arc<IoBitmap>>,
@@ -150,6 +155,7 @@ impl UserContext {
             fault_addr: 0,
             pkru: cpu::INIT_PKRU,
             iopl_emul: 0,
+            tsc_sigsegv: false,
             io_bitmap: None,
         }
     }
@@ -486,6 +492,18 @@ pub fn enter_user(ctx: &mut UserContext) -> Trap {
         // SAFETY: KERNEL_GS_BASE becomes the user GS base at `swapgs` on the way out;
         // the kernel's own GS base is untouched.
         unsafe { cpu::wrmsr(msr::KERNEL_GS_BASE, ctx.gs_base) };
+    }
+    if cpu.tsd.load(Ordering::Relaxed) != ctx.tsc_sigsegv {
+        cpu.tsd.store(ctx.tsc_sigsegv, Ordering::Relaxed);
+        // SAFETY: CR4.TSD only restricts RDTSC/RDTSCP outside ring 0; the kernel's
+        // own reads of the TSC are unaffected.
+        unsafe {
+            if ctx.tsc_sigsegv {
+                cpu::set_cr4_bits(cpu::cr4::TSD);
+            } else {
+                cpu::clear_cr4_bits(cpu::cr4::TSD);
+            }
+        }
     }
     // The thread's protection-key rights, in user mode and in the kernel's
     // accesses to its memory (as Linux: copies to and from user memory honour

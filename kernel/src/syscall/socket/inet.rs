@@ -500,6 +500,13 @@ pub fn setsockopt(
             let v = int()? != 0;
             s.with_opts(|o| o.recverr = v);
         }
+        (IPPROTO_IPV6, IPV6_ADDRFORM) if s.family() == Family::V6 => {
+            // Only to AF_INET (EINVAL otherwise).
+            if int()? != AF_INET as i32 {
+                return Err(Errno::EINVAL);
+            }
+            s.to_ipv4()?;
+        }
         (IPPROTO_IPV6, IPV6_V6ONLY) if s.family() == Family::V6 => {
             let v = int()? != 0;
             // Only before the socket is bound (inet6: EINVAL after).

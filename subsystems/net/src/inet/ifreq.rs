@@ -1,6 +1,9 @@
 //! The interface ioctls on an internet socket (netdevice(7)): SIOCGIFCONF,
 //! SIOCGIFNAME, SIOCGIFINDEX, SIOCGIFFLAGS/SIOCSIFFLAGS, SIOCGIFADDR,
-//! SIOCGIFNETMASK, SIOCGIFBRDADDR, SIOCGIFMTU and SIOCGIFHWADDR.
+//! SIOCGIFNETMASK, SIOCGIFBRDADDR, SIOCGIFMTU/SIOCSIFMTU and SIOCGIFHWADDR.
+//! Not there: SIOCSIFNAME, SIOCSIFHWADDR, SIOCSIFBRDADDR, SIOCSIFDSTADDR,
+//! SIOCSIFMAP, SIOCSIFTXQLEN, SIOCGIFPFLAGS/SIOCSIFPFLAGS, SIOCADDMULTI and
+//! SIOCDELMULTI (ENOTTY).
 //!
 //! A `struct ifreq` is 40 bytes: the interface's name (16 bytes, NUL-padded)
 //! and a 24-byte union whose member depends on the request. SIOCSIFFLAGS
@@ -26,6 +29,8 @@ pub const SIOCGIFADDR: u32 = 0x8915;
 pub const SIOCGIFBRDADDR: u32 = 0x8919;
 pub const SIOCGIFNETMASK: u32 = 0x891b;
 pub const SIOCGIFMTU: u32 = 0x8921;
+pub const SIOCSIFMTU: u32 = 0x8922;
+pub const SIOCSIFMETRIC: u32 = 0x891e;
 pub const SIOCGIFHWADDR: u32 = 0x8927;
 pub const SIOCGIFINDEX: u32 = 0x8933;
 pub const SIOCGIFDSTADDR: u32 = 0x8917;
@@ -53,6 +58,8 @@ pub fn is_ifreq(cmd: u32) -> bool {
             | SIOCGIFBRDADDR
             | SIOCGIFNETMASK
             | SIOCGIFMTU
+            | SIOCSIFMTU
+            | SIOCSIFMETRIC
             | SIOCGIFHWADDR
             | SIOCGIFINDEX
             | SIOCGIFDSTADDR
@@ -128,6 +135,13 @@ pub fn ioctl(shared: &Shared, cmd: u32, arg: u64, mem: &dyn UserSpace) -> KResul
             return Ok(0);
         }
         SIOCGIFMTU => data[..4].copy_from_slice(&(f.mtu as i32).to_ne_bytes()),
+        SIOCSIFMTU => {
+            let mtu = i32::from_ne_bytes([data[0], data[1], data[2], data[3]]);
+            shared.set_mtu(f.index, mtu)?;
+            return Ok(0);
+        }
+        // Linux keeps no metric to set (dev_ifsioc).
+        SIOCSIFMETRIC => return Err(Errno::EOPNOTSUPP),
         SIOCGIFTXQLEN => data[..4].copy_from_slice(&1000i32.to_ne_bytes()),
         SIOCGIFMETRIC => data[..4].fill(0),
         // struct ifmap: no memory window, IRQ, DMA or port.

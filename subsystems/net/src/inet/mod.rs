@@ -175,6 +175,8 @@ pub struct IfaceInfo {
     /// None for `lo` (no link-layer address).
     pub mac: Option<[u8; 6]>,
     pub mtu: usize,
+    /// The largest MTU the link carries (its MTU at boot).
+    pub max_mtu: usize,
     pub addrs: Vec<IpCidr>,
     /// The default routes through this interface.
     pub gateway4: Option<Ipv4Address>,
@@ -361,6 +363,29 @@ impl Shared {
             let changed = ifs[i].up != up;
             ifs[i].up = up;
             Ok(changed)
+        })
+    }
+
+    /// SIOCSIFMTU, `ip link set IF mtu N`: EINVAL outside what the link
+    /// carries (68 up to its boot MTU for Ethernet, as ether_setup's range
+    /// with the device's own limit; any size for `lo`). The stack sends
+    /// through an Ethernet link at most its new MTU; `lo` keeps carrying
+    /// datagrams whole (Linux would fragment and reassemble them; smoltcp
+    /// does not fragment).
+    pub fn set_mtu(&self, index: u32, mtu: i32) -> KResult<()> {
+        self.reconfigure(|ifs| {
+            let i = Self::position(ifs, index)?;
+            let f = &mut ifs[i];
+            let ok = if f.loopback() {
+                mtu >= 0
+            } else {
+                mtu >= 68 && mtu as usize <= f.max_mtu
+            };
+            if !ok {
+                return Err(Errno::EINVAL);
+            }
+            f.mtu = mtu as usize;
+            Ok(())
         })
     }
 

@@ -188,6 +188,13 @@ pub struct State {
     /// TCP: the queued bytes were sent with MSG_MORE: the stack leaves them
     /// queued until a send without it, a shutdown or the close.
     pub corked: bool,
+    /// TCP: connect(AF_UNSPEC) left a connection the stack must reset and let
+    /// go (the socket itself is unconnected already).
+    pub disconnect: bool,
+    /// bind chose the port, the address (Linux's SOCK_BINDPORT_LOCK,
+    /// SOCK_BINDADDR_LOCK): a disconnect keeps them.
+    pub bind_port_lock: bool,
+    pub bind_addr_lock: bool,
 }
 
 /// An internet socket.
@@ -195,7 +202,9 @@ pub struct InetSocket {
     id: u64,
     me: Weak<InetSocket>,
     kind: Kind,
-    family: Family,
+    /// AF_INET6 (else AF_INET): IPV6_ADDRFORM may turn an AF_INET6 socket
+    /// into an AF_INET one.
+    v6: core::sync::atomic::AtomicBool,
     shared: Arc<Shared>,
     state: spin::Mutex<State>,
     wq: WaitQueue,
@@ -206,6 +215,8 @@ fn events(bits: u16) -> u32 {
 }
 
 const IN: u16 = POLLIN | POLLRDNORM;
+/// Linux's TCP_ESTABLISHED, as [`State::conn_state`] numbers it.
+const TCP_ESTABLISHED: u8 = 1;
 const OUT: u16 = POLLOUT | POLLWRNORM;
 
 impl InetSocket {
@@ -235,7 +246,7 @@ impl InetSocket {
             id,
             me: me.clone(),
             kind,
-            family,
+            v6: core::sync::atomic::AtomicBool::new(family == Family::V6),
             shared: shared.clone(),
             state: spin::Mutex::new(State {
                 phase: Phase::Open,
@@ -287,6 +298,9 @@ impl InetSocket {
                 connect_unreported: false,
                 cork: None,
                 corked: false,
+                disconnect: false,
+                bind_port_lock: false,
+                bind_addr_lock: false,
             }),
             wq: WaitQueue::new(),
         }
@@ -306,7 +320,73 @@ impl InetSocket {
     }
 
     pub fn family(&self) -> Family {
-        self.family
+        if self.v6.load(core::sync::atomic::Ordering::Acquire) {
+            Family::V6
+        } else {
+            Family::V4
+        }
+    }
+
+    /// setsockopt(IPV6_ADDRFORM, AF_INET): an AF_INET6 socket connected to a
+    /// v4-mapped address (a TCP connection established, or a UDP socket with a
+    /// default destination and nothing corked) becomes an AF_INET socket.
+    /// EBUSY with a corked datagram, ENOTCONN unconnected, EADDRNOTAVAIL for an
+    /// IPv6 peer or an IPV6_V6ONLY socket.
+    pub fn to_ipv4(&self) -> KResult<()> {
+        let st = self.state.lock();
+        match self.kind {
+            Kind::Dgram if st.cork.is_some() => return Err(Errno::EBUSY),
+            Kind::Dgram if st.remote.is_none() => return Err(Errno::ENOTCONN),
+            Kind::Stream
+                if st.phase != Phase::Connected
+                    || st.peer_fin
+                    || st.reset
+                    || st.conn_state.is_some_and(|c| c != TCP_ESTABLISHED) =>
+            {
+                return Err(Errno::ENOTCONN);
+            }
+            _ => {}
+        }
+        if st.opts.v6only || !matches!(st.remote.map(|r| r.addr), Some(IpAddress::Ipv4(_))) {
+            return Err(Errno::EADDRNOTAVAIL);
+        }
+        self.v6.store(false, core::sync::atomic::Ordering::Release);
+        Ok(())
+    }
+
+    /// connect(AF_UNSPEC) on a stream (Linux's tcp_disconnect): a connection
+    /// is reset, a listener stops, and the socket is unconnected again, its
+    /// port and address given back unless bind chose them.
+    fn disconnect(&self, st: &mut State) {
+        // A listener stops when the stack sees it is no longer listening; a
+        // connection (or what is left of one) the stack resets.
+        // A socket that never connected or listened keeps its binding.
+        let was_open = st.phase == Phase::Open;
+        if st.phase != Phase::Listening {
+            st.disconnect = true;
+        }
+        st.phase = Phase::Open;
+        st.remote = None;
+        st.rx.clear();
+        st.tx.clear();
+        st.rx_blocked = false;
+        st.in_flight = 0;
+        st.shut_rd = false;
+        st.shut_wr = false;
+        st.peer_fin = false;
+        st.conn_state = None;
+        st.reset = false;
+        st.error = None;
+        st.corked = false;
+        st.connect_unreported = false;
+        if !st.bind_port_lock && !was_open {
+            st.port = None;
+        }
+        if !st.bind_addr_lock && !was_open {
+            st.local = self.wildcard(st);
+            st.local_addr = None;
+        }
+        self.kick(st);
     }
 
     pub fn wait_queue(&self) -> &WaitQueue {
@@ -344,15 +424,15 @@ impl InetSocket {
 
     fn wildcard(&self, st: &State) -> Local {
         Local::Any {
-            v4: self.family == Family::V4 || !st.opts.v6only,
-            v6: self.family == Family::V6,
+            v4: self.family() == Family::V4 || !st.opts.v6only,
+            v6: self.family() == Family::V6,
         }
     }
 
     /// Whether `addr` is one this socket's family can use (an IPv6 address
     /// on an AF_INET socket never reaches here: it does not parse).
     fn check_family(&self, st: &State, addr: IpAddress) -> KResult<()> {
-        if self.family == Family::V6 && st.opts.v6only && matches!(addr, IpAddress::Ipv4(_)) {
+        if self.family() == Family::V6 && st.opts.v6only && matches!(addr, IpAddress::Ipv4(_)) {
             return Err(Errno::ENETUNREACH);
         }
         Ok(())
@@ -365,7 +445,7 @@ impl InetSocket {
         let mut st = self.state.lock();
         let (ip, port) = match addr {
             // inet_bind accepts AF_UNSPEC as INADDR_ANY (for old programs)...
-            SockAddr::Unspec if self.family == Family::V4 => {
+            SockAddr::Unspec if self.family() == Family::V4 => {
                 (IpAddress::Ipv4(Ipv4Address::UNSPECIFIED), 0)
             }
             SockAddr::Unspec => return Err(Errno::EAFNOSUPPORT),
@@ -378,7 +458,7 @@ impl InetSocket {
             match ip {
                 // An AF_INET6 socket bound to 0.0.0.0 (::ffff:0.0.0.0) takes
                 // IPv4 only.
-                IpAddress::Ipv4(_) if self.family == Family::V6 => {
+                IpAddress::Ipv4(_) if self.family() == Family::V6 => {
                     if st.opts.v6only {
                         return Err(Errno::EINVAL);
                     }
@@ -404,6 +484,8 @@ impl InetSocket {
         st.local = local;
         st.local_addr = local.addr();
         st.port = Some(guard);
+        st.bind_port_lock = port != 0;
+        st.bind_addr_lock = !ip.is_unspecified();
         if self.kind == Kind::Dgram {
             // The stack binds smoltcp sockets so datagrams can arrive.
             self.kick(&mut st);
@@ -486,7 +568,7 @@ impl InetSocket {
         remote: IpEndpoint,
         port: PortGuard,
     ) -> Arc<Self> {
-        let s = Self::new(&listener.shared, listener.family, Kind::Stream);
+        let s = Self::new(&listener.shared, listener.family(), Kind::Stream);
         {
             let l = listener.state.lock();
             let mut st = s.state.lock();
@@ -495,8 +577,11 @@ impl InetSocket {
             st.local_addr = Some(local.addr);
             st.remote = Some(remote);
             st.port = Some(port);
-            // Options a connection inherits from its listener.
+            // Options a connection inherits from its listener, and what its
+            // bind chose (sk_userlocks).
             st.opts = l.opts.clone();
+            st.bind_port_lock = l.bind_port_lock;
+            st.bind_addr_lock = l.bind_addr_lock;
             st.attached = true;
         }
         s
@@ -510,6 +595,12 @@ impl InetSocket {
         let mut st = self.state.lock();
         if self.kind == Kind::Dgram {
             return self.connect_dgram(&mut st, addr);
+        }
+        if addr == SockAddr::Unspec {
+            self.disconnect(&mut st);
+            drop(st);
+            self.wake(IN | OUT);
+            return Ok(());
         }
         match st.phase {
             Phase::Connected if st.connect_unreported => {
@@ -715,7 +806,7 @@ impl InetSocket {
     /// udp_sendmsg's pending frame), sent whole by the first send without it.
     pub fn send_dgram_more(&self, data: &[u8], to: Option<SockAddr>, more: bool) -> KResult<usize> {
         let mut st = self.state.lock();
-        let max = match self.family {
+        let max = match self.family() {
             Family::V4 => UDP_MAX_V4,
             Family::V6 => UDP_MAX_V6,
         };
@@ -809,7 +900,7 @@ impl InetSocket {
         }
         let Some(d) = st.drx.front() else {
             if st.shut_rd {
-                return Ok((0, 0, IpEndpoint::new(unspecified_of(self.family), 0)));
+                return Ok((0, 0, IpEndpoint::new(unspecified_of(self.family()), 0)));
             }
             return Err(Errno::EAGAIN);
         };
@@ -904,7 +995,7 @@ impl InetSocket {
                 Local::Any { v6: true, .. } => IpAddress::Ipv6(Ipv6Address::UNSPECIFIED),
                 _ => IpAddress::Ipv4(Ipv4Address::UNSPECIFIED),
             });
-        super::addr::to_sockaddr(self.family, addr, port)
+        super::addr::to_sockaddr(self.family(), addr, port)
     }
 
     /// getpeername: ENOTCONN unless connected (a stream that was connected
@@ -916,7 +1007,7 @@ impl InetSocket {
             Kind::Dgram => true,
         };
         match st.remote {
-            Some(r) if ok => Ok(super::addr::endpoint_sockaddr(self.family, r)),
+            Some(r) if ok => Ok(super::addr::endpoint_sockaddr(self.family(), r)),
             _ => Err(Errno::ENOTCONN),
         }
     }

@@ -283,6 +283,7 @@ impl Stack {
                 index: i as u32 + 1,
                 mac: c.mac,
                 mtu: c.mtu,
+                max_mtu: c.mtu,
                 addrs: c.addrs.clone(),
                 gateway4: c.gateway4,
                 gateway6: c.gateway6,
@@ -475,6 +476,9 @@ impl Stack {
         let all: Vec<IpCidr> = infos.iter().flat_map(|f| f.addrs.clone()).collect();
         for (f, info) in self.ifaces.iter_mut().zip(&infos) {
             f.up = info.up;
+            if !f.dev.loopback {
+                f.dev.mtu = info.mtu + 14;
+            }
             let list = if f.dev.loopback { &all } else { &info.addrs };
             f.iface.update_ip_addrs(|a| {
                 a.clear();
@@ -747,6 +751,9 @@ impl Stack {
         s.lock().queued = false;
         match s.kind() {
             Kind::Stream => {
+                if core::mem::take(&mut s.lock().disconnect) {
+                    self.disconnect(s, now);
+                }
                 let phase = s.lock().phase;
                 if phase == Phase::Listening
                     || self
@@ -760,6 +767,32 @@ impl Stack {
                 }
             }
             Kind::Dgram => self.sync_udp(s, now),
+        }
+    }
+
+    /// connect(AF_UNSPEC) unconnected `s`: its connection, if the stack has
+    /// one, is reset (an orphan sends the RST) and `s` is an ordinary
+    /// unconnected socket again, which the stack no longer holds.
+    fn disconnect(&mut self, s: &Arc<InetSocket>, now: u64) {
+        let id = s.id();
+        let Some(e) = self.socks.get_mut(&id) else {
+            return;
+        };
+        let conn = e.tcp.take();
+        let listening = e.listening_on.is_some() || !e.slots.is_empty();
+        if let Some((i, h)) = conn {
+            let t = f_socket(&mut self.ifaces, i, h);
+            t.abort();
+            if t.local_endpoint().is_none() {
+                self.ifaces[i].set.remove(h);
+                self.index.forget(i, h);
+            } else {
+                self.orphan_slot(s, i, h, now);
+            }
+        }
+        if !listening {
+            self.socks.remove(&id);
+            s.lock().attached = false;
         }
     }
 

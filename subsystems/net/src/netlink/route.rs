@@ -624,13 +624,15 @@ fn ip(family: u8) -> bool {
 
 /// RTM_NEWLINK/RTM_SETLINK on an existing link: IFF_UP through ifi_flags
 /// and ifi_change (a zero change mask means every flag, as Linux's
-/// rtnl_dev_combine_flags); the MTU and name may only be what they are.
+/// rtnl_dev_combine_flags), the MTU; the name may only be what it is.
 fn set_link(shared: &Shared, f: &IfaceInfo, body: &[u8]) -> KResult<Answer> {
     let flags = u32::from_ne_bytes([body[8], body[9], body[10], body[11]]);
     let change = u32::from_ne_bytes([body[12], body[13], body[14], body[15]]);
     let attrs = &body[IFINFOMSG_LEN..];
-    if attr_u32(attrs, IFLA_MTU)?.is_some_and(|m| m as usize != f.mtu) {
-        return Err(Errno::EOPNOTSUPP);
+    if let Some(m) = attr_u32(attrs, IFLA_MTU)?
+        && m as usize != f.mtu
+    {
+        shared.set_mtu(f.index, m as i32)?;
     }
     if let Some(n) = attr(attrs, IFLA_IFNAME) {
         let n = n.split(|&b| b == 0).next().unwrap_or(&[]);

@@ -444,3 +444,17 @@ fn a_flood_of_dump_requests_fills_the_queue_then_enobufs() {
     batch.extend_from_slice(&one);
     assert_eq!(s.send(&batch, None, 9, true), Err(Errno::EMSGSIZE));
 }
+
+#[test]
+fn set_mtu_checks_the_link_range() {
+    let (_, shared) = net();
+    // Ethernet: 68 up to its boot MTU; lo: any size.
+    assert_eq!(shared.set_mtu(2, 67), Err(Errno::EINVAL));
+    assert_eq!(shared.set_mtu(2, 1501), Err(Errno::EINVAL));
+    assert_eq!(shared.set_mtu(2, 1400), Ok(()));
+    assert_eq!(shared.set_mtu(1, -1), Err(Errno::EINVAL));
+    assert_eq!(shared.set_mtu(1, 1500), Ok(()));
+    assert_eq!(shared.set_mtu(9, 1500), Err(Errno::ENODEV));
+    let ifs = shared.interfaces();
+    assert_eq!((ifs[0].mtu, ifs[1].mtu), (1500, 1400));
+}
