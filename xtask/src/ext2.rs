@@ -27,7 +27,7 @@ pub const SUITE: &[&str] = &[
 ];
 
 /// An e2fsprogs program: in /usr/sbin or /sbin, which a user's PATH may lack.
-fn tool(name: &str) -> PathBuf {
+pub fn tool(name: &str) -> PathBuf {
     for dir in ["/usr/sbin", "/sbin"] {
         let p = Path::new(dir).join(name);
         if p.is_file() {

@@ -445,6 +445,17 @@ fn make_tree(ltp: &Ltp, selected: &[Test]) -> Result<Tree, String> {
         }
         t.add_host(&e.path(), &format!("{GUEST_ROOT}/testcases/bin/{name}"))?;
     }
+    // Tests that need a block device make a file system on a loop device with
+    // `mkfs.<type>` (tst_mkfs.c): e2fsprogs' mkfs.ext2, as on a Linux host
+    // (busybox's mke2fs refuses other names). ext2 is the default type
+    // (tst_dev_fs_type) and the only disk file system Kestrel mounts.
+    if let Ok(mkfs) = fs::canonicalize(crate::ext2::tool("mkfs.ext2")) {
+        t.add_host(&mkfs, "/usr/sbin/mkfs.ext2")?;
+        crate::dynlib::add_needs(&mut t, &mkfs, "/usr/sbin/mkfs.ext2")?;
+        if Path::new("/etc/mke2fs.conf").is_file() {
+            t.add_host(Path::new("/etc/mke2fs.conf"), "/etc/mke2fs.conf")?;
+        }
+    }
     for extra in ["Version", "IDcheck.sh", "runtest", "testcases/data"] {
         let p = ltp.dir.join(extra);
         if p.exists() {
