@@ -960,10 +960,56 @@ TEST(lseek_data_and_hole_find_written_pages_on_tmpfs)
     close(fd);
 }
 
+/* On any file system: what SEEK_DATA and SEEK_HOLE report agrees with the
+ * content. A file system may call all of a file data (Linux's ext2 does), or
+ * find its holes (tmpfs; Kestrel's ext2 from its block map): either way a hole
+ * reads as zeros, and written bytes are never in one. */
+TEST(lseek_data_and_hole_agree_with_the_content)
+{
+    const char *d = kt_tmpdir();
+    CHECK(d, "tmpdir");
+    char path[512];
+    snprintf(path, sizeof path, "%s/sparse2", d);
+    int fd = OK(open(path, O_RDWR | O_CREAT | O_TRUNC, 0644));
+    const long size = 16 * 4096, a = 5 * 4096 + 5, b = 11 * 4096;
+    OK(ftruncate(fd, size));
+    OK(pwrite(fd, "x", 1, a));
+    OK(pwrite(fd, "y", 1, b));
+    OK(fsync(fd));
+    long data0 = lseek(fd, 0, SEEK_DATA);
+    long hole_a = lseek(fd, a, SEEK_HOLE);
+    long data_mid = lseek(fd, a + 1, SEEK_DATA);
+    long hole_b = lseek(fd, b, SEEK_HOLE);
+    static char buf[16 * 4096];
+    long n = pread(fd, buf, sizeof buf, 0);
+    errno = 0;
+    long past_d = lseek(fd, size, SEEK_DATA);
+    int e1 = errno;
+    errno = 0;
+    long past_h = lseek(fd, size, SEEK_HOLE);
+    int e2 = errno;
+    close(fd);
+    EXPECT_EQ(n, size);
+    CHECK(data0 >= 0 && data0 <= a, "SEEK_DATA from 0: %ld (data at %ld)", data0, a);
+    for (long i = 0; i < data0; i++)
+        CHECK(buf[i] == 0, "byte %ld before the data SEEK_DATA found is %d", i, buf[i]);
+    CHECK(hole_a > a && hole_a <= size, "SEEK_HOLE from %ld: %ld", a, hole_a);
+    if (hole_a < size)
+        CHECK(hole_a <= b && buf[hole_a] == 0, "hole at %ld holds %d", hole_a, buf[hole_a]);
+    CHECK(data_mid > a && data_mid <= b, "SEEK_DATA from %ld: %ld (data at %ld)", a + 1, data_mid,
+          b);
+    for (long i = a + 1; i < data_mid; i++)
+        CHECK(buf[i] == 0, "byte %ld in the hole SEEK_DATA skipped is %d", i, buf[i]);
+    CHECK(hole_b > b && hole_b <= size, "SEEK_HOLE from %ld: %ld", b, hole_b);
+    CHECK(past_d == -1 && e1 == ENXIO, "SEEK_DATA at the end: %ld %s", past_d, kt_errstr(e1));
+    CHECK(past_h == -1 && e2 == ENXIO, "SEEK_HOLE at the end: %ld %s", past_h, kt_errstr(e2));
+}
+
 int main(void)
 {
     KT_BEGIN();
     RUN(open_creat_write_read_roundtrip);
+    RUN(lseek_data_and_hole_agree_with_the_content);
     RUN(open_creat_new_file_has_requested_mode);
     RUN(open_missing_path_is_enoent);
     RUN(open_creat_in_missing_dir_is_enoent);

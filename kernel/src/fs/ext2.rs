@@ -911,6 +911,21 @@ impl Inode for Ext2Inode {
         self.pages.lock().contains_key(&index)
     }
 
+    fn seek_data_async(&self, from: u64, data: bool) -> Later<'_, Option<u64>> {
+        Later::wait(async move {
+            // Pages a shared mapping may have written into holes are data the
+            // block map does not show yet: all of such a file counts as data.
+            if self.maps.lock().dirty {
+                return None;
+            }
+            let ino = self.ino;
+            self.fs
+                .op(move |fs| async move { fs.seek_data(ino, from, data).await })
+                .await
+                .ok()
+        })
+    }
+
     fn lookup_async<'a>(&'a self, name: &'a [u8]) -> Later<'a, KResult<InodeRef>> {
         Later::wait(async move {
             let ino = self.lookup_ino(name).await?;

@@ -640,7 +640,7 @@ pub(super) async fn writev_file(
 
 pub async fn sys_lseek(ctx: &mut Ctx<'_>, fd: Fd, offset: i64, whence: u32) -> KResult<u64> {
     let file = ctx.file(fd)?;
-    file.seek(offset, whence)
+    file.seek_async(offset, whence).await
 }
 
 /// The file mode of a new file: requested bits minus the umask.

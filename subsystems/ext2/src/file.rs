@@ -13,6 +13,8 @@ use crate::state::State;
 /// (256 KiB with 1 KiB blocks, 1 MiB with 4 KiB: the kernel's read-ahead
 /// windows reach 1 MiB).
 const READ_RUN: u64 = 256;
+/// The most blocks one SEEK_DATA / SEEK_HOLE looks at.
+pub const SEEK_SCAN: u32 = 65_536;
 
 impl State {
     pub async fn read_file(&mut self, inode: &Inode, off: u64, buf: &mut [u8]) -> KResult<usize> {
@@ -86,6 +88,28 @@ impl State {
             lblk += 1;
         }
         Ok(out)
+    }
+
+    /// lseek's SEEK_DATA (`data`) or SEEK_HOLE from `from`: the first offset at or
+    /// after it in a block that has (or lacks) a disk block, or the size if there
+    /// is none. At most [`SEEK_SCAN`] blocks are looked at; past them what is left
+    /// counts as data (which lseek(2) allows), so a huge sparse file costs a
+    /// bounded time.
+    pub async fn seek_data(&mut self, inode: &Inode, from: u64, data: bool) -> KResult<u64> {
+        let size = inode.size();
+        let bs = self.bs() as u64;
+        let mut lblk = from / bs;
+        for _ in 0..SEEK_SCAN {
+            if lblk * bs >= size {
+                return Ok(size);
+            }
+            let mapped = self.bmap(inode, lblk).await? != 0;
+            if mapped == data {
+                return Ok((lblk * bs).max(from));
+            }
+            lblk += 1;
+        }
+        Ok(if data { (lblk * bs).max(from) } else { size })
     }
 
     /// Writes file content, allocating blocks as needed; the inode (new size, new

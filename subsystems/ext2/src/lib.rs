@@ -474,6 +474,14 @@ impl Ext2 {
         st.file_runs(&i, offset, len).await
     }
 
+    /// lseek's SEEK_DATA (`data`) or SEEK_HOLE from `from` in regular file `ino`:
+    /// where the next block with (or without) a disk block starts, or the size.
+    pub async fn seek_data(&self, ino: u32, from: u64, data: bool) -> KResult<u64> {
+        let mut st = self.lock().await;
+        let i = Self::regular(&mut st, ino).await?;
+        st.seek_data(&i, from, data).await
+    }
+
     /// Writes content at `offset`, growing the file (EFBIG past the largest file,
     /// ENOSPC when no block is left; a write cut short by a full disk returns what
     /// it wrote).

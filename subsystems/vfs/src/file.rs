@@ -173,6 +173,23 @@ pub struct OpenFile {
     file_type: u32,
 }
 
+/// Where SEEK_DATA (`data`) or SEEK_HOLE from `offset` lands, given what the
+/// file system found (`None`: it keeps no holes, so all of the file is data,
+/// which lseek(2) allows). The end of the file is a hole; at or past it (or
+/// before 0) the answer is ENXIO.
+fn hole_seek(found: Option<u64>, size: u64, offset: i64, data: bool) -> KResult<u64> {
+    if offset < 0 || offset as u64 >= size {
+        return Err(Errno::ENXIO);
+    }
+    match found {
+        Some(at) if at < size => Ok(at),
+        Some(_) if data => Err(Errno::ENXIO),
+        Some(_) => Ok(size),
+        None if data => Ok(offset as u64),
+        None => Ok(size),
+    }
+}
+
 impl Drop for OpenFile {
     fn drop(&mut self) {
         if let Some(hook) = CLOSE_HOOK.get() {
@@ -479,26 +496,15 @@ impl OpenFile {
                 None => self.metadata()?.size as i64,
             },
             SEEK_DATA | SEEK_HOLE => {
-                let size = self.metadata()?.size as i64;
-                if offset < 0 || offset >= size {
-                    return Err(Errno::ENXIO);
-                }
+                let size = self.metadata()?.size;
                 let data = whence == SEEK_DATA;
-                // A file system that keeps holes says where they are; for the
-                // others the whole file is data (allowed by lseek(2)). The end
-                // of the file is a hole.
-                let found = self
-                    .inode
-                    .as_ref()
-                    .and_then(|i| i.seek_data(offset as u64, data));
-                let to = match found {
-                    Some(at) if at < size as u64 => at as i64,
-                    Some(_) if data => return Err(Errno::ENXIO),
-                    Some(_) => size,
-                    None if data => offset,
-                    None => size,
+                let found = match self.inode.as_ref() {
+                    Some(i) if offset >= 0 && (offset as u64) < size => {
+                        i.seek_data(offset as u64, data)
+                    }
+                    _ => None,
                 };
-                *pos = to as u64;
+                *pos = hole_seek(found, size, offset, data)?;
                 return Ok(*pos);
             }
             _ => return Err(Errno::EINVAL),
@@ -509,6 +515,27 @@ impl OpenFile {
         }
         *pos = new as u64;
         Ok(*pos)
+    }
+
+    /// lseek(2), with SEEK_DATA and SEEK_HOLE asked of the file system's
+    /// [`Inode::seek_data_async`] (ext2 reads its block map).
+    ///
+    /// [`Inode::seek_data_async`]: crate::inode::Inode::seek_data_async
+    pub async fn seek_async(&self, offset: i64, whence: u32) -> KResult<u64> {
+        if !(whence == SEEK_DATA || whence == SEEK_HOLE) || !self.ops.seekable() {
+            return self.seek(offset, whence);
+        }
+        let size = self.metadata()?.size;
+        let data = whence == SEEK_DATA;
+        let found = match self.inode.as_ref() {
+            Some(i) if offset >= 0 && (offset as u64) < size => {
+                i.seek_data_async(offset as u64, data).await
+            }
+            _ => None,
+        };
+        let to = hole_seek(found, size, offset, data)?;
+        *self.pos.lock() = to;
+        Ok(to)
     }
 
     /// getdents64(2) into `out`; returns the bytes used (0 at the end). The

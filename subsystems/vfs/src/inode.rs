@@ -288,6 +288,11 @@ pub trait Inode: Send + Sync + Any {
     fn seek_data(&self, _from: u64, _data: bool) -> Option<u64> {
         None
     }
+    /// [`Inode::seek_data`], maybe waiting on the disk (a file system that
+    /// finds its holes in a block map on disk).
+    fn seek_data_async(&self, from: u64, data: bool) -> Later<'_, Option<u64>> {
+        Later::now(self.seek_data(from, data))
+    }
     fn magic_link(&self) -> Option<KResult<crate::path::DentryRef>> {
         None
     }
