@@ -370,7 +370,30 @@ TEST(copy_file_range_directory_is_eisdir) {
     int dir = OK(open(d, O_RDONLY | O_DIRECTORY));
     int out = OK(make_file(d, "out", "", O_WRONLY));
     EXPECT_ERRNO(cfr(dir, NULL, out, NULL, 4, 0), EISDIR);
+    /* The kind of file is looked at before the open mode: a directory (open
+     * read-only) as the output is EISDIR too, a pipe's read end EINVAL. */
+    int in = OK(make_file(d, "in", DATA, O_RDONLY));
+    EXPECT_ERRNO(cfr(in, NULL, dir, NULL, 4, 0), EISDIR);
+    int p[2];
+    OK(pipe(p));
+    EXPECT_ERRNO(cfr(in, NULL, p[0], NULL, 4, 0), EINVAL);
+    close(p[0]);
+    close(p[1]);
+    close(in);
     close(dir);
+    close(out);
+}
+
+TEST(copy_file_range_length_that_wraps_the_offset_is_eoverflow) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed: %s", kt_errstr(errno));
+    int in = OK(make_file(d, "in", DATA, O_RDONLY));
+    int out = OK(make_file(d, "out", "", O_WRONLY));
+    off_t at = 10;
+    EXPECT_ERRNO(cfr(in, NULL, out, &at, (size_t)-1, 0), EOVERFLOW);
+    EXPECT_ERRNO(cfr(in, &at, out, NULL, (size_t)-1, 0), EOVERFLOW);
+    EXPECT_EQ(pos(in), 0);
+    close(in);
     close(out);
 }
 
@@ -678,6 +701,7 @@ int main(void)
     RUN(copy_file_range_with_offsets_keeps_positions);
     RUN(copy_file_range_nonzero_flags_is_einval);
     RUN(copy_file_range_directory_is_eisdir);
+    RUN(copy_file_range_length_that_wraps_the_offset_is_eoverflow);
     RUN(copy_file_range_pipe_is_einval);
     RUN(copy_file_range_append_output_or_wrong_modes_are_ebadf);
     RUN(copy_file_range_bad_offset_pointer_is_efault);

@@ -383,6 +383,20 @@ TEST(getdents64_at_end_returns_zero_and_rewinds_with_lseek) {
     EXPECT_EQ(again, first);
 }
 
+TEST(getdents64_of_a_removed_directory_is_enoent) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    OK(mkdir(kt_path(d, "dead"), 0755));
+    int fd = OK(open(kt_path(d, "dead"), O_RDONLY | O_DIRECTORY));
+    OK(rmdir(kt_path(d, "dead")));
+    char buf[1024] __attribute__((aligned(8)));
+    errno = 0;
+    long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+    int e = errno;
+    close(fd);
+    CHECK(n == -1 && e == ENOENT, "getdents64 of a removed directory: %ld %s", n, kt_errstr(e));
+}
+
 TEST(getdents64_sees_removed_entry_gone) {
     const char *d = kt_tmpdir();
     CHECK(d, "mkdtemp failed");
@@ -797,6 +811,10 @@ TEST(link_directory_is_eperm) {
     CHECK(d, "mkdtemp failed");
     OK(mkdir(kt_path(d, "dir"), 0755));
     EXPECT_ERRNO(syscall(SYS_link, kt_path(d, "dir"), kt_path(d, "b")), EPERM);
+    /* The new name is checked first: an existing one is EEXIST even for a
+     * directory source (Linux's filename_create before vfs_link). */
+    OK(make_file(kt_path(d, "taken"), "x"));
+    EXPECT_ERRNO(syscall(SYS_link, kt_path(d, "dir"), kt_path(d, "taken")), EEXIST);
 }
 
 /* link() does not follow a symlink source: the new name is another symlink. */
@@ -1040,6 +1058,7 @@ int main(void)
     RUN(getdents64_lists_entries_with_types);
     RUN(getdents64_small_buffer_returns_every_entry_once);
     RUN(getdents64_at_end_returns_zero_and_rewinds_with_lseek);
+    RUN(getdents64_of_a_removed_directory_is_enoent);
     RUN(getdents64_sees_removed_entry_gone);
     RUN(getdents64_buffer_too_small_is_einval);
     RUN(getdents64_on_file_is_enotdir);

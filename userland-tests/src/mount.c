@@ -307,6 +307,38 @@ TEST(ms_move_of_a_directory_that_is_no_mount_is_einval) {
     EXPECT_ERRNO(mount("/nonexistent-kt", b, NULL, MS_MOVE, NULL), ENOENT);
 }
 
+/* MNT_EXPIRE marks a mount (EAGAIN); a second call unmounts it unless it was
+ * used in between, which takes the mark away. */
+TEST(umount2_mnt_expire_marks_then_unmounts_unless_used_between) {
+    const char *dir = kt_tmpdir();
+    CHECK(dir, "kt_tmpdir failed");
+    OK(mount("tmpfs", dir, "tmpfs", 0, NULL));
+    errno = 0;
+    long bad1 = umount2(dir, MNT_EXPIRE | MNT_FORCE);
+    int e1 = errno;
+    errno = 0;
+    long bad2 = umount2(dir, MNT_EXPIRE | MNT_DETACH);
+    int e2 = errno;
+    errno = 0;
+    long first = umount2(dir, MNT_EXPIRE);
+    int e3 = errno;
+    struct stat st;
+    stat(kt_path(dir, "."), &st); /* a use of the mount */
+    errno = 0;
+    long used = umount2(dir, MNT_EXPIRE);
+    int e4 = errno;
+    long second = umount2(dir, MNT_EXPIRE);
+    if (second != 0)
+        umount2(dir, MNT_DETACH);
+    CHECK(bad1 == -1 && e1 == EINVAL, "MNT_EXPIRE|MNT_FORCE: %ld %s", bad1, kt_errstr(e1));
+    CHECK(bad2 == -1 && e2 == EINVAL, "MNT_EXPIRE|MNT_DETACH: %ld %s", bad2, kt_errstr(e2));
+    CHECK(first == -1 && e3 == EAGAIN, "first MNT_EXPIRE: %ld %s", first, kt_errstr(e3));
+    CHECK(used == -1 && e4 == EAGAIN, "MNT_EXPIRE after a use: %ld %s", used, kt_errstr(e4));
+    EXPECT_EQ(second, 0);
+    /* Unmounted: a third call finds no mount there. */
+    EXPECT_ERRNO(umount2(dir, MNT_EXPIRE), EINVAL);
+}
+
 /* ---- read-only mounts --------------------------------------------------- */
 
 ROTEST(ro_mount_refuses_new_names_with_erofs) {
@@ -318,6 +350,8 @@ ROTEST(ro_mount_refuses_new_names_with_erofs) {
     EXPECT_ERRNO(mkfifo(kt_path(dir, "new"), 0644), EROFS);
     EXPECT_ERRNO(symlink("f", kt_path(dir, "new")), EROFS);
     EXPECT_ERRNO(link(kt_path(dir, "f"), kt_path(dir, "new")), EROFS);
+    /* A directory as the source: the read-only new name comes first. */
+    EXPECT_ERRNO(link(kt_path(dir, "d"), kt_path(dir, "new")), EROFS);
     EXPECT_ERRNO(mkdir(kt_path(dir, "d/new"), 0755), EROFS);
     EXPECT_ERRNO(access(kt_path(dir, "new"), F_OK), ENOENT);
 }
@@ -930,6 +964,7 @@ int main(void)
     RUN(strictatime_mount_updates_access_times_on_every_read);
     RUN(ms_move_moves_a_mount_with_its_files);
     RUN(ms_move_of_a_directory_that_is_no_mount_is_einval);
+    RUN(umount2_mnt_expire_marks_then_unmounts_unless_used_between);
     RUN(ro_mount_refuses_new_names_with_erofs);
     RUN(ro_mount_existing_name_is_eexist_before_erofs);
     RUN(ro_mount_refuses_removing_and_renaming);

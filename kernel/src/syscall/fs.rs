@@ -1419,9 +1419,6 @@ async fn link_at(
         ctx.resolve(olddir, old, flags & AT_SYMLINK_FOLLOW != 0)
             .await?
     };
-    if src.inode.metadata().is_dir() {
-        return Err(Errno::EPERM);
-    }
     let np = ctx.resolve_parent(newdir, new).await?;
     if np.name == b"." || np.name == b".." || np.dir.inode.lookup_async(&np.name).await.is_ok() {
         return Err(Errno::EEXIST);
@@ -1434,6 +1431,11 @@ async fn link_at(
         return Err(Errno::EXDEV);
     }
     check_dir_write(ctx, &np.dir.inode)?;
+    // After the new name's checks (EEXIST, EROFS, EXDEV, EACCES), as Linux's
+    // vfs_link refuses a directory only once it gets there.
+    if src.inode.metadata().is_dir() {
+        return Err(Errno::EPERM);
+    }
     super::landlock::check_link(ctx, &src, &np.dir)?;
     np.dir.inode.link_async(&np.name, &src.inode).await?;
     fsnotify::notify_child(&np.dir.inode, fsnotify::FS_CREATE, &np.name, false);
@@ -1990,13 +1992,20 @@ pub async fn sys_copy_file_range(
     len: usize,
     flags: u32,
 ) -> KResult<u64> {
-    if flags != 0 {
-        return Err(Errno::EINVAL);
-    }
+    // Linux's order: the descriptors, the offsets from user memory, the flags,
+    // then generic_file_rw_checks (kinds before modes) and the wrap check on
+    // the whole length.
     let input = ctx.file(in_fd)?;
     let output = ctx.file(out_fd)?;
-    if !input.readable() || !output.writable() || output.flags() & O_APPEND != 0 {
-        return Err(Errno::EBADF);
+    let read_off = |ptr: UserPtr<i64>, f: &OpenFile| -> KResult<i64> {
+        if ptr.is_null() {
+            return Ok(f.position() as i64);
+        }
+        ctx.read(ptr)
+    };
+    let (ipos, opos) = (read_off(in_off, &input)?, read_off(out_off, &output)?);
+    if flags != 0 {
+        return Err(Errno::EINVAL);
     }
     let (im, om) = (input.metadata()?, output.metadata()?);
     if im.is_dir() || om.is_dir() {
@@ -2005,18 +2014,18 @@ pub async fn sys_copy_file_range(
     if !im.is_regular() || !om.is_regular() {
         return Err(Errno::EINVAL);
     }
-    let read_off = |ptr: UserPtr<i64>, f: &OpenFile| -> KResult<u64> {
-        if ptr.is_null() {
-            return f.seek(0, SEEK_CUR);
-        }
-        let v: i64 = ctx.read(ptr)?;
-        u64::try_from(v).map_err(|_| Errno::EINVAL)
-    };
-    let (ipos, opos) = (read_off(in_off, &input)?, read_off(out_off, &output)?);
-    let len = len.min(MAX_RW_COUNT);
-    if ipos.checked_add(len as u64).is_none() || opos.checked_add(len as u64).is_none() {
+    if !input.readable() || !output.writable() || output.flags() & O_APPEND != 0 {
+        return Err(Errno::EBADF);
+    }
+    if (ipos as u64).checked_add(len as u64).is_none()
+        || (opos as u64).checked_add(len as u64).is_none()
+    {
         return Err(Errno::EOVERFLOW);
     }
+    let (Ok(ipos), Ok(opos)) = (u64::try_from(ipos), u64::try_from(opos)) else {
+        return Err(Errno::EINVAL);
+    };
+    let len = len.min(MAX_RW_COUNT);
     // The same file with overlapping ranges is EINVAL.
     let same = match (input.inode(), output.inode()) {
         (Some(x), Some(y)) => Arc::ptr_eq(x, y),

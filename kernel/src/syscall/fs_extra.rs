@@ -601,11 +601,16 @@ pub async fn sys_getdents(
     let (ptr, count) = (dirp, (count as usize).min(128 << 10));
     let f = ctx.file(fd)?;
     let inode: InodeRef = f.inode().cloned().ok_or(Errno::ENOTDIR)?;
-    if !inode.metadata().is_dir() {
+    let m = inode.metadata();
+    if !m.is_dir() {
         return Err(Errno::ENOTDIR);
     }
     if f.flags() & O_PATH != 0 {
         return Err(Errno::EBADF);
+    }
+    // A removed directory: ENOENT, as getdents64 (Linux's iterate_dir).
+    if m.nlink == 0 {
+        return Err(Errno::ENOENT);
     }
     // struct linux_dirent: d_ino, d_off, d_reclen, d_name with its NUL, then
     // d_type in the record's last byte; records 8-byte aligned.

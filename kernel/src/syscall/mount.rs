@@ -23,7 +23,8 @@
 //! the mounts under it out of the table even then, and the disk is finished
 //! with when it is next mounted and nothing uses it. An in-memory file system
 //! unmounts even while its files are open (Linux: EBUSY without MNT_DETACH),
-//! and MNT_EXPIRE unmounts at once (Linux marks first, EAGAIN). When the last
+//! and MNT_EXPIRE marks the mount first (EAGAIN) and unmounts on a second call
+//! when nothing walked into it between (Linux's expiry mark). When the last
 //! mount of a file system goes, inotify's watches on it hear IN_UNMOUNT.
 
 use alloc::string::String;
@@ -604,9 +605,19 @@ pub async fn sys_umount2(ctx: &mut Ctx<'_>, target: UserCStr, flags: u32) -> KRe
         .await?;
     // The path resolved to the root of what is mounted there (EINVAL if nothing).
     let at = kestrel_vfs::path::identity(&target.inode);
-    drop(target);
     let mounts = crate::fs::mounts();
     let root = mounts.root_at(at).ok_or(Errno::EINVAL)?;
+    // MNT_EXPIRE: the first call marks the mount (EAGAIN); a second one with
+    // no use of it between unmounts (Linux's mnt_expiry_mark). Never the root.
+    if flags & MNT_EXPIRE != 0 {
+        if mounts.is_root_mount(target.mnt()) {
+            return Err(Errno::EINVAL);
+        }
+        if !target.mnt().expire() {
+            return Err(Errno::EAGAIN);
+        }
+    }
+    drop(target);
     let dev = root.metadata().dev;
     // A disk file system writes everything and is marked clean first (EBUSY
     // while its files are in use, and then it stays mounted) when this is its

@@ -546,11 +546,17 @@ impl OpenFile {
     /// [`Inode::readdir_async`]: crate::inode::Inode::readdir_async
     pub async fn getdents64(&self, out: &mut [u8]) -> KResult<usize> {
         let inode = self.inode.as_ref().ok_or(Errno::ENOTDIR)?;
-        if !inode.metadata().is_dir() {
+        let m = inode.metadata();
+        if !m.is_dir() {
             return Err(Errno::ENOTDIR);
         }
         if self.flags() & O_PATH != 0 {
             return Err(Errno::EBADF);
+        }
+        // A directory that was removed while open lists nothing: ENOENT, as
+        // Linux's iterate_dir answers for a dead directory.
+        if m.nlink == 0 {
+            return Err(Errno::ENOENT);
         }
         let start = *self.pos.lock();
         let (mut used, mut full, mut pos) = (0, false, start);

@@ -46,6 +46,10 @@ pub struct MountFlags {
     /// receives from (high half; 0: not a slave). Kestrel records the types
     /// but propagates no mount events between peers.
     propagation: AtomicU64,
+    /// umount2's MNT_EXPIRE mark: 0 none, 1 marked, 2 marked and crossed into
+    /// once since (by the path walk of the umount2 that finds it again, when
+    /// nothing else came: see [`MountFlags::expire`]).
+    expiry: core::sync::atomic::AtomicU8,
 }
 
 /// A new peer group number (mountinfo's `shared:N`).
@@ -61,7 +65,34 @@ impl MountFlags {
             flags: AtomicU64::new(flags),
             writers: AtomicUsize::new(0),
             propagation: AtomicU64::new(0),
+            expiry: core::sync::atomic::AtomicU8::new(0),
         })
+    }
+
+    /// A path walk entered the mount: it is in use, so an expiry mark goes
+    /// (Linux's mntput clears mnt_expiry_mark). The first crossing after the
+    /// mark is taken to be the walk of the umount2 that asks again.
+    fn crossed(&self) {
+        let s = self.expiry.load(Ordering::Relaxed);
+        if s != 0 {
+            let _ = self.expiry.compare_exchange(
+                s,
+                if s == 1 { 2 } else { 0 },
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    /// umount2(MNT_EXPIRE) of this mount, after its walk to it: whether to
+    /// unmount now (marked before, and not used since); otherwise it is
+    /// marked, and the caller answers EAGAIN.
+    pub fn expire(&self) -> bool {
+        if self.expiry.load(Ordering::Acquire) == 2 {
+            return true;
+        }
+        self.expiry.store(1, Ordering::Release);
+        false
     }
 
     /// (shared peer group, master peer group); 0 for none.
@@ -641,6 +672,7 @@ impl Mounts {
             match l.iter().rev().find(|m| m.at == id) {
                 Some(m) => {
                     inode = m.root.clone();
+                    m.flags.crossed();
                     mnt = Some(m.flags.clone());
                 }
                 None => break,
