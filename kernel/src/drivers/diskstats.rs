@@ -64,34 +64,57 @@ impl DiskStats {
         }
     }
 
-    /// The line of /proc/diskstats for device `name` (`major minor name` and
-    /// the 17 counters of Linux 5.5 and later; times in ms, merges always 0).
-    pub fn line(&self, major: u32, minor: u32, name: &str) -> String {
+    /// The 17 counters of Linux 5.5 and later, in /proc/diskstats's order:
+    /// reads (I/Os, merges, sectors, ms), writes (the same four), I/Os in
+    /// flight, ms busy, weighted ms, discards (four), flushes (I/Os, ms).
+    /// Merges are always 0.
+    pub fn counters(&self) -> [u64; 17] {
         let ms = |a: &AtomicU64| a.load(Ordering::Relaxed) / 1_000_000;
         let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let mut busy = self.busy_ns.load(Ordering::Relaxed);
         if n(&self.in_flight) > 0 {
             busy += time::now_ns().saturating_sub(self.busy_since.load(Ordering::Relaxed));
         }
-        let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "{major:>4} {minor:>7} {name} {} 0 {} {} {} 0 {} {} {} {} {} {} 0 {} {} {} {}",
+        [
             n(&self.read.ios),
+            0,
             n(&self.read.sectors),
             ms(&self.read.ns),
             n(&self.write.ios),
+            0,
             n(&self.write.sectors),
             ms(&self.write.ns),
             n(&self.in_flight),
             busy / 1_000_000,
             ms(&self.weighted_ns),
             n(&self.discard.ios),
+            0,
             n(&self.discard.sectors),
             ms(&self.discard.ns),
             n(&self.flush.ios),
             ms(&self.flush.ns),
-        );
+        ]
+    }
+
+    /// The line of /proc/diskstats for device `name` (`major minor name` and
+    /// the [counters](Self::counters)).
+    pub fn line(&self, major: u32, minor: u32, name: &str) -> String {
+        let mut s = alloc::format!("{major:>4} {minor:>7} {name}");
+        for c in self.counters() {
+            let _ = write!(s, " {c}");
+        }
+        s.push('\n');
+        s
+    }
+
+    /// /sys/block/NAME/stat: the counters, each right-aligned in 8 columns
+    /// (Linux's part_stat_show).
+    pub fn sys_stat(&self) -> String {
+        let mut s = String::new();
+        for (i, c) in self.counters().iter().enumerate() {
+            let _ = write!(s, "{}{c:>8}", if i == 0 { "" } else { " " });
+        }
+        s.push('\n');
         s
     }
 }

@@ -61,6 +61,10 @@ pub fn refresh_net() {
     }
 }
 
+/// Inode numbers of /sys/block/NAME/stat (the base plus the device number):
+/// far above the ramfs's own.
+const STAT_INO_BASE: u64 = 1 << 48;
+
 /// /sys/block.
 static BLOCK: spin::Once<InodeRef> = spin::Once::new();
 
@@ -89,6 +93,22 @@ fn block_dir(block: &InodeRef, b: &crate::drivers::Block) -> KResult<()> {
     )?;
     let q = dir(&d, "queue")?;
     rewrite(&q, "logical_block_size", &format!("{}\n", info.block_size))?;
+    // The I/O counters, read live (LTP's tst_dev_bytes_written reads them).
+    if d.lookup(b"stat").is_err() {
+        let stats = b.stats.clone();
+        let node = kestrel_vfs::pseudo::PseudoFile::new_ref(
+            kestrel_vfs::pseudo::Common {
+                dev: d.metadata().dev,
+                ino: STAT_INO_BASE + b.rdev,
+                perm: 0o444,
+                owner: None,
+            },
+            SYSFS_MAGIC as i64,
+            alloc::boxed::Box::new(move || Ok(stats.sys_stat().into_bytes())),
+            Err(kestrel_abi::Errno::EACCES),
+        );
+        RamFs::attach(&d, b"stat", node)?;
+    }
     // A loop device has loop/ while it is bound, as on Linux.
     match super::loopdev::sysfs_attrs(b.rdev) {
         Some(attrs) => {
@@ -166,7 +186,6 @@ fn cpu_list(n: usize) -> String {
 /// Builds /sys and mounts it.
 pub fn mount() -> KResult<()> {
     let root = RamFs::new_root(makedev(0, 20));
-    let _ = SYSFS_MAGIC;
 
     let cpus = crate::arch::percpu::online();
     let cpu = dir(&dir(&dir(&root, "devices")?, "system")?, "cpu")?;

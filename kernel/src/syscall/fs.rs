@@ -713,7 +713,6 @@ pub(crate) async fn open_file_at(
         flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
     }
     let follow = flags & O_NOFOLLOW == 0;
-    let acc = flags & O_ACCMODE;
     let (dentry, created): (DentryRef, bool) = if flags & O_CREAT != 0 {
         // Boxed: the lookup-or-create loop would make every open's future (and
         // so every thread's) larger.
@@ -721,6 +720,20 @@ pub(crate) async fn open_file_at(
     } else {
         (ctx.resolve(dirfd, path, follow).await?, false)
     };
+    finish_open(ctx, dentry, flags, created).await
+}
+
+/// The rest of an open once the file is found (or was just `created`): the
+/// kind and permission checks, Landlock and fanotify, O_TRUNC, the open file
+/// (and a FIFO's wait for its other end). open_by_handle_at comes here too.
+/// `flags` carries O_LARGEFILE and, for O_PATH, only the flags it keeps.
+pub(super) async fn finish_open(
+    ctx: &Ctx<'_>,
+    dentry: DentryRef,
+    flags: u32,
+    created: bool,
+) -> KResult<Arc<OpenFile>> {
+    let acc = flags & O_ACCMODE;
     let m = dentry.inode.metadata();
     if m.is_symlink() && flags & O_PATH == 0 {
         return Err(Errno::ELOOP);

@@ -792,3 +792,200 @@ pub async fn sys_fanotify_mark(
     req.for_object(m.is_dir());
     group.mark(&req, &d).map(|_| 0)
 }
+
+// ---- file handles ------------------------------------------------------------------
+
+/// The largest handle (MAX_HANDLE_SZ).
+const MAX_HANDLE_SZ: u32 = 128;
+/// Linux's FILEID_INO32_GEN: a 32-bit inode number and a generation.
+const FILEID_INO32_GEN: i32 = 1;
+/// FILEID_INO64_GEN: a 64-bit inode number and a generation.
+const FILEID_INO64_GEN: i32 = 0x81;
+/// What an encoder answers when the handle does not fit (FILEID_INVALID).
+const FILEID_INVALID: i32 = 0xff;
+
+/// The type and bytes of the handle of inode `ino`, generation `generation`.
+fn encode_handle(ino: u64, generation: u32) -> (i32, Vec<u8>) {
+    let mut b = Vec::with_capacity(12);
+    match u32::try_from(ino) {
+        Ok(small) => {
+            b.extend_from_slice(&small.to_le_bytes());
+            b.extend_from_slice(&generation.to_le_bytes());
+            (FILEID_INO32_GEN, b)
+        }
+        Err(_) => {
+            b.extend_from_slice(&ino.to_le_bytes());
+            b.extend_from_slice(&generation.to_le_bytes());
+            (FILEID_INO64_GEN, b)
+        }
+    }
+}
+
+/// (inode number, generation) from a handle; ESTALE for a type or size that
+/// names nothing here.
+fn decode_handle(kind: i32, b: &[u8]) -> KResult<(u64, u32)> {
+    let word = |at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+    match kind {
+        FILEID_INO32_GEN if b.len() >= 8 => Ok((u64::from(word(0)), word(4))),
+        FILEID_INO64_GEN if b.len() >= 12 => {
+            Ok((u64::from(word(0)) | u64::from(word(4)) << 32, word(8)))
+        }
+        _ => Err(Errno::ESTALE),
+    }
+}
+
+/// The mount's number as /proc/PID/mountinfo shows it.
+fn mount_id(d: &DentryRef) -> i32 {
+    let mounts = crate::fs::mounts();
+    mounts
+        .entries()
+        .iter()
+        .position(|(_, m)| Arc::ptr_eq(m, d.mnt()))
+        .map_or(20, |i| 21 + i as i32)
+}
+
+/// name_to_handle_at(2): a handle for the file at `path` that
+/// open_by_handle_at takes back, and the number of its mount. The handle is
+/// the inode number and its generation; file systems that cannot find an
+/// inode by its number (procfs, sysfs, ext2 so far) are EOPNOTSUPP. A buffer
+/// too small is EOVERFLOW with the size needed in `handle_bytes`.
+pub async fn sys_name_to_handle_at(
+    ctx: &mut Ctx<'_>,
+    dirfd: Fd,
+    path: UserCStr,
+    handle: UserPtr<u8>,
+    mount: UserPtr<i32>,
+    flags: u32,
+) -> KResult<u64> {
+    if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let p = ctx.read_path(path)?;
+    let d = if p.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        ctx.resolve_at(dirfd, &p, AT_EMPTY_PATH).await?
+    } else {
+        ctx.resolve(dirfd, &p, flags & AT_SYMLINK_FOLLOW != 0)
+            .await?
+    };
+    let (ino, generation) = d.inode.handle().ok_or(Errno::EOPNOTSUPP)?;
+    let header: [u32; 2] = ctx.read(UserPtr::new(handle.addr()))?;
+    if header[0] > MAX_HANDLE_SZ {
+        return Err(Errno::EINVAL);
+    }
+    let (kind, bytes) = encode_handle(ino, generation);
+    let fits = header[0] as usize >= bytes.len();
+    // The mount's number and the header go back even when the handle does not
+    // fit (the header then says how much it needs).
+    ctx.write(mount, &mount_id(&d))?;
+    let out_kind = if fits { kind } else { FILEID_INVALID };
+    ctx.write(
+        UserPtr::<[u32; 2]>::new(handle.addr()),
+        &[bytes.len() as u32, out_kind as u32],
+    )?;
+    if !fits {
+        return Err(Errno::EOVERFLOW);
+    }
+    ctx.mm()
+        .write_slice(UserPtr::<u8>::new(handle.addr() + 8), &bytes)?;
+    Ok(0)
+}
+
+/// open_by_handle_at(2): opens the file a handle of name_to_handle_at names,
+/// on the mount of `mount_fd` (AT_FDCWD: the working directory's).
+/// CAP_DAC_READ_SEARCH (EPERM); ESTALE when the file is gone. The file's path
+/// is found again from the mount's root where the file system lists it
+/// (a bounded search); a file with no name left opens as if at the mount's
+/// root.
+pub async fn sys_open_by_handle_at(
+    ctx: &mut Ctx<'_>,
+    mount_fd: Fd,
+    handle: UserPtr<u8>,
+    flags: u32,
+) -> KResult<u64> {
+    if !ctx
+        .process()
+        .cred
+        .lock()
+        .capable(kestrel_abi::cap::CAP_DAC_READ_SEARCH)
+    {
+        return Err(Errno::EPERM);
+    }
+    let at = if mount_fd == AT_FDCWD {
+        ctx.process().fs().lock().cwd.clone()
+    } else {
+        ctx.file(mount_fd)?.dentry().cloned().ok_or(Errno::EBADF)?
+    };
+    let header: [u32; 2] = ctx.read(UserPtr::new(handle.addr()))?;
+    if header[0] > MAX_HANDLE_SZ || header[0] == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut bytes = alloc::vec![0u8; header[0] as usize];
+    ctx.mm()
+        .read_slice(UserPtr::<u8>::new(handle.addr() + 8), &mut bytes)?;
+    let (ino, generation) = decode_handle(header[1] as i32, &bytes)?;
+    let root = mount_root_of(&at);
+    let inode = root.inode.by_handle(ino, generation)?;
+    let dentry = find_dentry(&root, &inode)
+        .unwrap_or_else(|| Dentry::mount_root(inode.clone(), root.mnt().clone()));
+    let mut flags = flags | O_LARGEFILE;
+    if flags & O_PATH != 0 {
+        flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    }
+    // No name is created or followed: O_CREAT has nothing to make.
+    flags &= !(O_CREAT | O_EXCL);
+    let file = super::fs::finish_open(ctx, dentry, flags, false).await?;
+    ctx.install(file, flags & O_CLOEXEC != 0)
+        .map(|fd| fd as u64)
+}
+
+/// The root of the mount `d` is on.
+fn mount_root_of(d: &DentryRef) -> DentryRef {
+    let mut top = d.clone();
+    while let Some(p) = top.parent() {
+        if !Arc::ptr_eq(p.mnt(), d.mnt()) {
+            break;
+        }
+        top = p.clone();
+    }
+    top
+}
+
+/// A dentry for `inode` under mount root `root`, found by listing directories
+/// breadth first (at most 65,536 entries looked at).
+fn find_dentry(root: &DentryRef, inode: &InodeRef) -> Option<DentryRef> {
+    if Arc::ptr_eq(&root.inode, inode) {
+        return Some(root.clone());
+    }
+    let want = inode.metadata().ino;
+    let mounts = crate::fs::mounts();
+    let mut queue = alloc::collections::VecDeque::from([root.clone()]);
+    let mut budget = 65_536usize;
+    while let Some(dir) = queue.pop_front() {
+        let mut entries = Vec::new();
+        let _ = dir.inode.readdir(0, &mut |e| {
+            if budget == 0 {
+                return false;
+            }
+            budget -= 1;
+            if e.name != b"." && e.name != b".." {
+                entries.push((e.name, e.ino, e.dtype));
+            }
+            true
+        });
+        for (name, ino, dtype) in entries {
+            let Ok(child) = dir.inode.lookup(&name) else {
+                continue;
+            };
+            if ino == want && Arc::ptr_eq(&child, inode) {
+                return Some(mounts.child(&dir, &name, child));
+            }
+            if dtype == DT_DIR && child.metadata().dev == inode.metadata().dev {
+                queue.push_back(mounts.child(&dir, &name, child));
+            }
+        }
+        if budget == 0 {
+            break;
+        }
+    }
+    None
+}

@@ -511,6 +511,8 @@ syscall_table! {
     KCMP => misc::sys_kcmp(pid1: Pid, pid2: Pid, kind: i32, idx1: u64, idx2: u64), partial "KCMP_EPOLL_TFD is EINVAL";
     EXECVEAT => process::sys_execveat(dirfd: Fd, path: UserCStr, argv: UserPtr<u64>, envp: UserPtr<u64>, flags: u32);
     CLOCK_ADJTIME => time::sys_clock_adjtime(clockid: i32, buf: UserPtr<Timex>);
+    NAME_TO_HANDLE_AT => fs_extra::sys_name_to_handle_at(dirfd: Fd, path: UserCStr, handle: UserPtr<u8>, mount_id: UserPtr<i32>, flags: u32), partial "tmpfs/ramfs files only (EOPNOTSUPP on ext2, procfs, sysfs)";
+    OPEN_BY_HANDLE_AT => fs_extra::sys_open_by_handle_at(mount_fd: Fd, handle: UserPtr<u8>, flags: u32);
     SYNCFS => fs_extra::sys_syncfs(fd: Fd);
     SCHED_SETATTR => sched::sys_sched_setattr(pid: Pid, attr: UserPtr<u8>, flags: u32), partial "per process; SCHED_DEADLINE is admitted (95 % of the CPUs in all) and reported but runs as a real-time thread: no EDF order, runtime not enforced; no utilization clamping (EOPNOTSUPP)";
     SCHED_GETATTR => sched::sys_sched_getattr(pid: Pid, attr: UserPtr<u8>, size: u32, flags: u32);

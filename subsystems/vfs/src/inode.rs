@@ -288,6 +288,18 @@ pub trait Inode: Send + Sync + Any {
     fn seek_data(&self, _from: u64, _data: bool) -> Option<u64> {
         None
     }
+    /// File handles (name_to_handle_at): this inode's number and generation,
+    /// if its file system can find it again by them ([`Inode::by_handle`]);
+    /// `None` where it cannot (EOPNOTSUPP, as Linux's file systems without
+    /// export operations).
+    fn handle(&self) -> Option<(u64, u32)> {
+        None
+    }
+    /// open_by_handle_at: the inode of this inode's file system with number
+    /// `ino` and generation `generation`, ESTALE if there is none now.
+    fn by_handle(&self, _ino: u64, _generation: u32) -> KResult<InodeRef> {
+        Err(Errno::ESTALE)
+    }
     /// [`Inode::seek_data`], maybe waiting on the disk (a file system that
     /// finds its holes in a block map on disk).
     fn seek_data_async(&self, from: u64, data: bool) -> Later<'_, Option<u64>> {

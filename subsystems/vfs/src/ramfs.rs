@@ -13,7 +13,7 @@
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::any::Any;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -34,6 +34,8 @@ pub struct RamFs {
     dev: u64,
     next_ino: AtomicU64,
     usage: Arc<Usage>,
+    /// Every live inode by number (open_by_handle_at).
+    by_ino: spin::Mutex<BTreeMap<u64, Weak<RamInode>>>,
 }
 
 /// The pages a file system holds, and how many it may (tmpfs's `size=`).
@@ -51,6 +53,37 @@ impl RamFs {
         Self::new_root_sized(dev, u64::MAX)
     }
 
+    /// The generation in inode `ino`'s file handles: a hash of the file
+    /// system's device number and `ino` (numbers are never reused within one
+    /// file system, so this only tells file systems apart: a handle decoded on
+    /// the wrong mount is ESTALE, not another file with the same number).
+    fn generation(&self, ino: u64) -> u32 {
+        let mut x = self.dev.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ino;
+        x ^= x >> 30;
+        x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        x ^= x >> 27;
+        x = x.wrapping_mul(0x94D0_49BB_1331_11EB);
+        (x ^ (x >> 31)) as u32
+    }
+
+    /// Puts `node`, an inode of another kind (a file whose content is computed
+    /// when it is read, as [`crate::pseudo::PseudoFile`]), into ramfs directory
+    /// `dir` as `name`: the kernel's sysfs keeps its live files this way. EEXIST
+    /// if the name is taken, ENOTDIR if `dir` is not a ramfs directory.
+    pub fn attach(dir: &InodeRef, name: &[u8], node: InodeRef) -> KResult<()> {
+        check_name(name)?;
+        let d = as_ram(dir).ok_or(Errno::ENOTDIR)?;
+        let mut entries = d.dir()?.lock();
+        if entries.dead {
+            return Err(Errno::ENOENT);
+        }
+        if entries.by_name.contains_key(name) {
+            return Err(Errno::EEXIST);
+        }
+        entries.insert(name.to_vec(), node);
+        Ok(())
+    }
+
     /// As [`RamFs::new_root`], holding at most `max_bytes` of file content (ENOSPC
     /// beyond, as tmpfs's `size=`).
     pub fn new_root_sized(dev: u64, max_bytes: u64) -> InodeRef {
@@ -61,6 +94,7 @@ impl RamFs {
                 pages: AtomicU64::new(0),
                 max_pages: AtomicU64::new(max_bytes / PAGE),
             }),
+            by_ino: spin::Mutex::new(BTreeMap::new()),
         });
         RamInode::new_ref(&fs, 1, NodeKind::Dir, S_IFDIR | 0o755, 0, 0, 1)
     }
@@ -324,7 +358,7 @@ impl RamInode {
             NodeKind::CharDev(d) | NodeKind::BlockDev(d) => (Body::Special, d, 1),
             NodeKind::Fifo | NodeKind::Socket => (Body::Special, 0, 1),
         };
-        Arc::new(RamInode {
+        let node = Arc::new(RamInode {
             fs: fs.clone(),
             ino,
             meta: spin::Mutex::new(Meta {
@@ -341,7 +375,9 @@ impl RamInode {
             xattrs: spin::Mutex::new(BTreeMap::new()),
             seals: core::sync::atomic::AtomicU32::new(F_SEAL_SEAL),
             writable_maps: core::sync::atomic::AtomicUsize::new(0),
-        })
+        });
+        fs.by_ino.lock().insert(ino, Arc::downgrade(&node));
+        node
     }
 
     /// Clears F_SEAL_SEAL so seals may be added (memfd_create's MFD_ALLOW_SEALING).
@@ -427,7 +463,30 @@ impl Dir {
     }
 }
 
+impl Drop for RamInode {
+    fn drop(&mut self) {
+        // The number leaves the handle index with the inode (a handle to it
+        // is stale from now on).
+        let mut by_ino = self.fs.by_ino.lock();
+        if by_ino.get(&self.ino).is_some_and(|w| w.strong_count() == 0) {
+            by_ino.remove(&self.ino);
+        }
+    }
+}
+
 impl Inode for RamInode {
+    fn handle(&self) -> Option<(u64, u32)> {
+        Some((self.ino, self.fs.generation(self.ino)))
+    }
+
+    fn by_handle(&self, ino: u64, generation: u32) -> KResult<InodeRef> {
+        if generation != self.fs.generation(ino) {
+            return Err(Errno::ESTALE);
+        }
+        let found = self.fs.by_ino.lock().get(&ino).and_then(Weak::upgrade);
+        found.map(|i| i as InodeRef).ok_or(Errno::ESTALE)
+    }
+
     fn xattr_get(&self, name: &[u8]) -> KResult<Vec<u8>> {
         self.xattrs.lock().get(name).cloned().ok_or(Errno::ENODATA)
     }
