@@ -3,6 +3,8 @@
 #define KT_AREA "fs_copy"
 #include "kt.h"
 
+#include <sys/ioctl.h>
+
 #include <sys/socket.h>
 
 #include <signal.h>
@@ -682,6 +684,42 @@ TEST(fadvise_bad_fd_is_ebadf) {
     EXPECT_ERRNO(fadvise(-1, 0, 0, 0), EBADF);
 }
 
+/* FICLONE (reflink): a file system that cannot share blocks says EOPNOTSUPP,
+ * after Linux's checks of the descriptors. */
+TEST(ficlone_checks_the_files_then_is_eopnotsupp_without_reflinks) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed: %s", kt_errstr(errno));
+    int in = OK(make_file(d, "in", DATA, O_RDONLY));
+    int out = OK(make_file(d, "out", "", O_WRONLY));
+    int dir = OK(open(d, O_RDONLY | O_DIRECTORY));
+    errno = 0;
+    long r = ioctl(out, 0x40049409 /* FICLONE */, in);
+    int e = errno;
+    if (r == 0) {
+        close(in);
+        close(out);
+        close(dir);
+        SKIP("this file system shares blocks (reflinks)");
+    }
+    errno = 0;
+    long bad = ioctl(out, 0x40049409, 9999);
+    int e_bad = errno;
+    errno = 0;
+    long isdir = ioctl(out, 0x40049409, dir);
+    int e_dir = errno;
+    errno = 0;
+    long wrong_way = ioctl(in, 0x40049409, out);
+    int e_way = errno;
+    close(in);
+    close(out);
+    close(dir);
+    CHECK(r == -1 && e == EOPNOTSUPP, "FICLONE: %ld %s", r, kt_errstr(e));
+    CHECK(bad == -1 && e_bad == EBADF, "source 9999: %ld %s", bad, kt_errstr(e_bad));
+    CHECK(isdir == -1 && e_dir == EISDIR, "source a directory: %ld %s", isdir, kt_errstr(e_dir));
+    CHECK(wrong_way == -1 && e_way == EBADF, "into a read-only file: %ld %s", wrong_way,
+          kt_errstr(e_way));
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -701,6 +739,7 @@ int main(void)
     RUN(copy_file_range_with_offsets_keeps_positions);
     RUN(copy_file_range_nonzero_flags_is_einval);
     RUN(copy_file_range_directory_is_eisdir);
+    RUN(ficlone_checks_the_files_then_is_eopnotsupp_without_reflinks);
     RUN(copy_file_range_length_that_wraps_the_offset_is_eoverflow);
     RUN(copy_file_range_pipe_is_einval);
     RUN(copy_file_range_append_output_or_wrong_modes_are_ebadf);

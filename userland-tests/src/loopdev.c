@@ -9,7 +9,11 @@
 #include <sys/sysmacros.h>
 
 /* linux/loop.h and linux/fs.h (musl's headers have neither). */
+#define BLKROSET 0x125d
 #define BLKROGET 0x125e
+#define BLKFLSBUF 0x1261
+#define BLKRASET 0x1262
+#define BLKRAGET 0x1263
 #define BLKSSZGET 0x1268
 #define BLKGETSIZE64 0x80081272
 #define LOOP_SET_FD 0x4C00
@@ -448,6 +452,46 @@ TEST(clr_fd_while_another_opener_has_it_clears_at_the_last_close)
     CHECK(after == -1 && e == ENXIO, "after the last close: %ld %s", after, kt_errstr(e));
 }
 
+TEST(block_ioctls_read_only_policy_and_read_ahead)
+{
+    LOOP(lo, path);
+    int f = pattern_file(kt_tmpdir(), O_RDWR);
+    CHECK(f >= 0, "backing file: %s", kt_errstr(errno));
+    OK(ioctl(lo, LOOP_SET_FD, f));
+    int ro = 1;
+    long g0 = ioctl(lo, BLKROGET, &ro);
+    int ro0 = ro;
+    ro = 1;
+    long s1 = ioctl(lo, BLKROSET, &ro);
+    ro = 0;
+    ioctl(lo, BLKROGET, &ro);
+    int ro1 = ro;
+    errno = 0;
+    long w = pwrite(lo, "x", 1, 0);
+    int e_w = errno;
+    ro = 0;
+    long s2 = ioctl(lo, BLKROSET, &ro);
+    long w2 = pwrite(lo, "x", 1, 0);
+    unsigned long ra = 99;
+    long ra_set = ioctl(lo, BLKRASET, 256UL);
+    long ra_get = ioctl(lo, BLKRAGET, &ra);
+    long fl = ioctl(lo, BLKFLSBUF, 0);
+    ioctl(lo, LOOP_CLR_FD, 0);
+    close(lo);
+    close(f);
+    EXPECT_EQ(g0, 0);
+    EXPECT_EQ(ro0, 0);
+    EXPECT_EQ(s1, 0);
+    EXPECT_EQ(ro1, 1);
+    CHECK(w == -1 && e_w == EPERM, "write to a BLKROSET device: %ld %s", w, kt_errstr(e_w));
+    EXPECT_EQ(s2, 0);
+    EXPECT_EQ(w2, 1);
+    EXPECT_EQ(ra_set, 0);
+    EXPECT_EQ(ra_get, 0);
+    EXPECT_EQ(ra, 256);
+    EXPECT_EQ(fl, 0);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -468,5 +512,6 @@ int main(void)
     RUN(loop_control_add_remove_and_their_errors);
     RUN(loop_control_remove_of_a_bound_device_is_ebusy);
     RUN(clr_fd_while_another_opener_has_it_clears_at_the_last_close);
+    RUN(block_ioctls_read_only_policy_and_read_ahead);
     return KT_END();
 }

@@ -1070,6 +1070,41 @@ static int set_max_map_count(long v)
     return r;
 }
 
+/* /proc/sys/vm/drop_caches takes 1, 2 or 3 (and 4) from root; 0 is EINVAL
+ * (Linux 6.1 refuses 5 too; newer kernels take more bits). The file's data
+ * reads back the same after a drop. */
+TEST(drop_caches_takes_one_to_four)
+{
+    if (geteuid() != 0)
+        SKIP("needs root");
+    const char *d = kt_tmpdir();
+    CHECK(d, "kt_tmpdir failed");
+    char path[256];
+    snprintf(path, sizeof path, "%s/kept", d);
+    OK(kt_write_file(path, "kept data", 9));
+    sync();
+    long r[5];
+    int e[5];
+    for (int v = 0; v <= 4; v++) {
+        int fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+        CHECK(fd >= 0, "open drop_caches: %s", kt_errstr(errno));
+        char c = (char)('0' + v);
+        errno = 0;
+        r[v] = write(fd, &c, 1);
+        e[v] = errno;
+        close(fd);
+    }
+    char buf[16] = {0};
+    int fd = OK(open(path, O_RDONLY));
+    long n = read(fd, buf, sizeof buf);
+    close(fd);
+    CHECK(r[0] == -1 && e[0] == EINVAL, "0: %ld %s", r[0], kt_errstr(e[0]));
+    for (int v = 1; v <= 4; v++)
+        CHECK(r[v] == 1, "%d: %ld %s", v, r[v], kt_errstr(e[v]));
+    EXPECT_EQ(n, 9);
+    CHECK(!memcmp(buf, "kept data", 9), "read back '%s'", buf);
+}
+
 TEST(max_map_count_is_writable_and_reads_back)
 {
     long old = max_map_count();
@@ -1309,6 +1344,7 @@ int main(void)
     RUN(process_vm_readv_and_writev_copy_between_processes);
     RUN(process_vm_readv_errors);
     RUN(process_vm_readv_of_another_users_process_is_eperm);
+    RUN(drop_caches_takes_one_to_four);
     RUN(max_map_count_is_writable_and_reads_back);
     RUN(remap_file_pages_shows_other_file_pages_in_a_shared_mapping);
     RUN(pagemap_marks_present_pages);

@@ -48,6 +48,27 @@ pub struct Block {
     /// The driver's device, behind the counting of /proc/diskstats.
     pub dev: Arc<dyn BlockDevice>,
     pub stats: Arc<diskstats::DiskStats>,
+    /// BLKROSET's read-only policy (on top of a device that is read-only
+    /// itself), and BLKRASET's read-ahead in sectors.
+    pub policy: BlockPolicy,
+}
+
+/// What ioctls set on a block device.
+#[derive(Default)]
+pub struct BlockPolicy {
+    pub read_only: core::sync::atomic::AtomicBool,
+    pub read_ahead: core::sync::atomic::AtomicU64,
+}
+
+impl Block {
+    /// Whether writes are refused: the device is read-only, or BLKROSET said so.
+    pub fn read_only(&self) -> bool {
+        self.dev.info().read_only
+            || self
+                .policy
+                .read_only
+                .load(core::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// Block devices, random sources and network interfaces, as drivers registered
@@ -91,6 +112,7 @@ pub fn add_block(name: String, rdev: u64, d: Arc<dyn BlockDevice>) -> Arc<Block>
             stats: stats.clone(),
         }),
         stats,
+        policy: BlockPolicy::default(),
     });
     REGISTRY.lock().block.push(b.clone());
     b
@@ -176,6 +198,7 @@ fn register(dev: ClassDevice) {
                 rdev,
                 dev,
                 stats,
+                policy: BlockPolicy::default(),
             }));
             drop(r);
             crate::fs::devices::add_node(

@@ -250,8 +250,7 @@ impl BlockFile {
     }
 
     async fn write_at(&self, pos: u64, data: &[u8]) -> KResult<usize> {
-        let info = self.0.dev.info();
-        if info.read_only {
+        if self.0.read_only() {
             return Err(Errno::EPERM);
         }
         let size = self.bytes();
@@ -317,20 +316,81 @@ impl FileOps for BlockFile {
         arg: u64,
         mem: &dyn kestrel_vfs::UserSpace,
     ) -> KResult<u64> {
-        const BLKGETSIZE: u32 = 0x1260;
-        const BLKSSZGET: u32 = 0x1268;
-        const BLKGETSIZE64: u32 = 0x8008_1272;
+        const BLKROSET: u32 = 0x125d;
         const BLKROGET: u32 = 0x125e;
+        const BLKGETSIZE: u32 = 0x1260;
+        const BLKFLSBUF: u32 = 0x1261;
+        const BLKRASET: u32 = 0x1262;
+        const BLKRAGET: u32 = 0x1263;
+        const BLKSECTGET: u32 = 0x1267;
+        const BLKSSZGET: u32 = 0x1268;
+        const BLKBSZGET: u32 = 0x8008_1270;
+        const BLKGETSIZE64: u32 = 0x8008_1272;
+        const BLKIOMIN: u32 = 0x1278;
+        const BLKIOOPT: u32 = 0x1279;
+        const BLKALIGNOFF: u32 = 0x127a;
+        const BLKPBSZGET: u32 = 0x127b;
+        const BLKDISCARDZEROES: u32 = 0x127c;
+        const BLKROTATIONAL: u32 = 0x127e;
+        use core::sync::atomic::Ordering::Relaxed;
         let info = self.0.dev.info();
         let put = |bytes: &[u8]| -> KResult<u64> {
             kestrel_vfs::UserPtr::<u8>::new(arg).write_slice(mem, bytes)?;
             Ok(0)
         };
+        let admin = || {
+            crate::process::current_thread().is_some_and(|t| {
+                t.process
+                    .cred
+                    .lock()
+                    .capable(kestrel_abi::cap::CAP_SYS_ADMIN)
+            })
+        };
         match cmd {
             BLKGETSIZE64 => put(&self.bytes().to_le_bytes()),
             BLKGETSIZE => put(&info.sectors.to_le_bytes()),
             BLKSSZGET => put(&(info.block_size as i32).to_le_bytes()),
-            BLKROGET => put(&i32::from(info.read_only).to_le_bytes()),
+            BLKPBSZGET | BLKIOMIN => put(&info.block_size.to_le_bytes()),
+            BLKIOOPT | BLKALIGNOFF | BLKDISCARDZEROES => put(&0u32.to_le_bytes()),
+            BLKBSZGET => put(&(info.block_size as i32).to_le_bytes()),
+            // The largest request the queue takes, in sectors (an unsigned short).
+            BLKSECTGET => put(&255u16.to_le_bytes()),
+            BLKROTATIONAL => put(&0u16.to_le_bytes()),
+            BLKROGET => put(&i32::from(self.0.read_only()).to_le_bytes()),
+            // Linux's blkdev_roset: CAP_SYS_ADMIN, else EACCES; an int, 0 or not.
+            BLKROSET => {
+                if !admin() {
+                    return Err(Errno::EACCES);
+                }
+                let mut v = [0u8; 4];
+                kestrel_vfs::UserPtr::<u8>::new(arg).read_slice(mem, &mut v)?;
+                self.0
+                    .policy
+                    .read_only
+                    .store(i32::from_le_bytes(v) != 0, Relaxed);
+                Ok(0)
+            }
+            // Read-ahead in sectors: BLKRAGET writes a long, BLKRASET takes
+            // the value itself (CAP_SYS_ADMIN, else EACCES).
+            BLKRAGET => put(&self.0.policy.read_ahead.load(Relaxed).to_le_bytes()),
+            BLKRASET => {
+                if !admin() {
+                    return Err(Errno::EACCES);
+                }
+                self.0.policy.read_ahead.store(arg, Relaxed);
+                Ok(0)
+            }
+            // Write back and drop what is cached for the disk: a mounted file
+            // system's clean cached blocks go (CAP_SYS_ADMIN, else EACCES).
+            BLKFLSBUF => {
+                if !admin() {
+                    return Err(Errno::EACCES);
+                }
+                if let Some(c) = super::ext2::disk_cache(self.0.rdev) {
+                    c.drop_clean();
+                }
+                Ok(0)
+            }
             _ => Err(Errno::ENOTTY),
         }
     }

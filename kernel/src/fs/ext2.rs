@@ -126,7 +126,12 @@ pub async fn mount(rdev: u64, read_only: bool) -> KResult<InodeRef> {
         unmount_holding(root, 1).await?;
     }
     let block = crate::drivers::block_by_rdev(rdev).ok_or(Errno::ENXIO)?;
-    let read_only = read_only || block.dev.info().read_only;
+    // A read-only disk (or one BLKROSET made read-only) mounts only
+    // read-only: EACCES otherwise, as Linux's blkdev_get for writing (mount(8)
+    // then tries read-only itself).
+    if !read_only && block.read_only() {
+        return Err(Errno::EACCES);
+    }
     // The cache takes up to an eighth of memory (at most 64 MiB); writes wait
     // for writeback beyond 8 MiB queued.
     let memory = crate::mm::frame::stats().1 as usize * 4096;
@@ -266,6 +271,21 @@ pub async fn sync_all() {
     }
 }
 
+/// /proc/sys/vm/drop_caches: clean pages of the page cache (1), clean
+/// blocks of every mounted file system's block cache (2, Linux's reclaimable
+/// slab objects; here the cached metadata), or both (3).
+pub fn drop_caches(what: u32) {
+    if what & 1 != 0 {
+        reclaim_page_cache();
+    }
+    if what & 2 != 0 {
+        let all: Vec<Arc<Ext2Fs>> = MOUNTED.lock().clone();
+        for fs in all {
+            fs.cache.drop_clean();
+        }
+    }
+}
+
 /// Whether any ext2 file system is mounted.
 pub fn any_mounted() -> bool {
     !MOUNTED.lock().is_empty()
@@ -299,7 +319,15 @@ pub async fn mount_root(dev: &[u8], read_only: bool) -> KResult<()> {
     if m.file_type() != S_IFBLK {
         return Err(Errno::ENOTBLK);
     }
-    let root = mount(m.rdev, read_only).await?;
+    // A read-only disk is mounted read-only (Linux's mount_block_root tries
+    // again with MS_RDONLY after EACCES).
+    let (root, read_only) = match mount(m.rdev, read_only).await {
+        Err(Errno::EACCES) if !read_only => {
+            log::warn!("root: the disk is read-only: mounted read-only");
+            (mount(m.rdev, true).await?, true)
+        }
+        r => (r?, read_only),
+    };
     let mounts = super::mounts();
     for dir in [&b"dev"[..], b"proc", b"sys"] {
         let mut path = b"/".to_vec();

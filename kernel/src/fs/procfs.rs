@@ -866,11 +866,33 @@ fn inotify_sys_dir(ino: u64) -> InodeRef {
     })
 }
 
-/// /proc/sys/vm: max_map_count (writable), the overcommit settings (fixed).
+/// /proc/sys/vm: drop_caches (write-only), max_map_count (writable), the
+/// overcommit settings (fixed).
 fn vm_sys_dir() -> InodeRef {
-    const NAMES: &[&str] = &["max_map_count", "overcommit_memory", "overcommit_ratio"];
+    const NAMES: &[&str] = &[
+        "drop_caches",
+        "max_map_count",
+        "overcommit_memory",
+        "overcommit_ratio",
+    ];
     const INO: u64 = 0x300;
     files_dir(INO, INO, NAMES, INO + 1, |i, fino| match NAMES[i] {
+        // 1 drops the clean page cache, 2 the file systems' clean cached
+        // blocks, 3 both; 4 (Linux: stop logging it) does nothing; anything
+        // else is EINVAL (Linux's range 1..4). Mode 0200: root writes it.
+        "drop_caches" => rw_file(
+            common(fino, 0o200),
+            || text("0\n".into()),
+            |data: &[u8]| {
+                let t = core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?;
+                let v: u32 = t.trim().parse().map_err(|_| Errno::EINVAL)?;
+                if !(1..=4).contains(&v) {
+                    return Err(Errno::EINVAL);
+                }
+                crate::fs::ext2::drop_caches(v);
+                Ok(())
+            },
+        ),
         "max_map_count" => sysctl_int(
             fino,
             || crate::mm::vm::MAX_MAP_COUNT.load(Ordering::Relaxed) as i128,

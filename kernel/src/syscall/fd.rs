@@ -240,6 +240,16 @@ pub async fn sys_ioctl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
         }
         _ => {}
     }
+    // Reflinks: no file system here shares blocks between files, so a clone
+    // that passes Linux's checks is EOPNOTSUPP (as on ext2 and tmpfs).
+    if cmd == FICLONE || cmd == FICLONERANGE {
+        let src = if cmd == FICLONE {
+            arg as i32
+        } else {
+            ctx.read(UserPtr::<i64>::new(arg))? as i32
+        };
+        return clone_range_checks(ctx, &file, src).map(|()| 0);
+    }
     // A loop device's requests name descriptors (LOOP_SET_FD): the caller's.
     if crate::fs::loopdev::is_loop_ioctl(cmd)
         && let Some(b) = crate::fs::devices::block_of(&file)
@@ -326,4 +336,34 @@ pub async fn sys_pipe(ctx: &mut Ctx<'_>, fds: UserPtr<[i32; 2]>) -> KResult<u64>
 
 pub async fn sys_pipe2(ctx: &mut Ctx<'_>, fds: UserPtr<[i32; 2]>, flags: u32) -> KResult<u64> {
     make_pipe(ctx, fds, flags)
+}
+
+/// FICLONE's argument is the source descriptor; FICLONERANGE's a struct
+/// file_clone_range starting with it.
+const FICLONE: u32 = 0x4004_9409;
+const FICLONERANGE: u32 = 0x4020_940d;
+
+/// Linux's checks of a clone into `dst` from descriptor `src`, in its order:
+/// EBADF, EXDEV (another mount), EISDIR, EINVAL (not regular files), EBADF
+/// (modes), then EOPNOTSUPP: no file system here can share blocks.
+fn clone_range_checks(ctx: &Ctx<'_>, dst: &OpenFile, src: i32) -> KResult<()> {
+    let src = ctx.file(src)?;
+    let same_mount = match (src.dentry(), dst.dentry()) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a.mnt(), b.mnt()),
+        _ => false,
+    };
+    if !same_mount {
+        return Err(Errno::EXDEV);
+    }
+    let (si, di) = (src.metadata()?, dst.metadata()?);
+    if si.is_dir() || di.is_dir() {
+        return Err(Errno::EISDIR);
+    }
+    if !si.is_regular() || !di.is_regular() {
+        return Err(Errno::EINVAL);
+    }
+    if !src.readable() || !dst.writable() || dst.flags() & O_APPEND != 0 {
+        return Err(Errno::EBADF);
+    }
+    Err(Errno::EOPNOTSUPP)
 }
