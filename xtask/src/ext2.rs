@@ -154,7 +154,10 @@ cd /mnt/a; umount /mnt/a; echo \"ext2 umount while cwd inside $?\"; cd /; \
 umount /mnt/a && echo 'ext2 unmounted a'; umount /mnt/b && echo 'ext2 unmounted b'; \
 mount -t ext2 -o ro /dev/vda /mnt/a && echo \"ext2 ro read $(cat /mnt/a/note)\"; \
 echo \"ext2 ro mapped $(cat /mnt/a/mapped)\"; \
-touch /mnt/a/x 2>/dev/null; echo \"ext2 ro write status $?\"; umount /mnt/a; \
+touch /mnt/a/x 2>/dev/null; echo \"ext2 ro write status $?\"; \
+mount -o remount,rw /mnt/a && touch /mnt/a/x && echo 'ext2 remount rw writes'; \
+mount -o remount,ro /mnt/a && { touch /mnt/a/y 2>/dev/null || echo 'ext2 remount ro refuses writes'; }; \
+umount /mnt/a; \
 for d in vdc vdd vde; do mount -t ext2 /dev/$d /mnt/c 2>/dev/null; s=$?; \
 ls -R /mnt/c >/dev/null 2>&1; cat /mnt/c/* >/dev/null 2>&1; echo hi > /mnt/c/new 2>/dev/null; \
 umount /mnt/c 2>/dev/null; echo \"ext2 corrupt $d mount status $s\"; done; \
@@ -246,6 +249,10 @@ pub fn check(opts: &Opts, a: &build::Artefacts) -> Result<(u32, u32), String> {
         // msync or fsync: the unmount wrote the pages.
         "ext2 ro mapped map-persisted",
         "ext2 ro write status 1",
+        // mount -o remount,rw makes the disk writable, remount,ro read-only
+        // again (and the image stays clean: e2fsck below).
+        "ext2 remount rw writes",
+        "ext2 remount ro refuses writes",
         // A new directory's entry, read from /dev/vda at once (before any
         // writeback): the disk file reads through the mounted fs's cache.
         "ext2 raw disk read sees the mounted fs",

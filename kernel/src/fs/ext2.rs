@@ -254,6 +254,24 @@ async fn unmount_holding(root: InodeRef, held: usize) -> KResult<()> {
     Ok(())
 }
 
+/// mount(MS_REMOUNT) of the ext2 file system whose root is `root` (nothing if
+/// it is not one): to read-only, its inodes and mapped pages are written first;
+/// to read-write, a read-only disk is EACCES (Linux's answer) and features this
+/// kernel cannot write with EROFS.
+pub async fn remount(root: &InodeRef, read_only: bool) -> KResult<()> {
+    let Some(fs) = of_root(root) else {
+        return Ok(());
+    };
+    if read_only {
+        fs.write_back_mapped(false).await?;
+        fs.write_back_attrs(None).await?;
+    } else if crate::drivers::block_by_rdev(fs.rdev).is_some_and(|b| b.read_only()) {
+        return Err(Errno::EACCES);
+    }
+    fs.op(move |fs| async move { fs.remount(read_only).await })
+        .await
+}
+
 /// umount2's MNT_DETACH of the ext2 file system whose root is `root` while it
 /// is in use: it leaves the mount table and lives on, written back as before,
 /// for the files still open; a later mount of its disk finishes the unmount.

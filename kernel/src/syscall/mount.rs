@@ -166,6 +166,15 @@ pub async fn sys_mount(
             flags |= MS_RDONLY;
         }
         crate::fs::mounts().remount(&target, flags, options(flags))?;
+        // Without MS_BIND the file system itself changes too (an ext2 disk
+        // becomes writable or read-only); a refusal leaves the mount read-only.
+        if flags & MS_BIND == 0
+            && let Err(e) = crate::fs::ext2::remount(&target.inode, flags & MS_RDONLY != 0).await
+        {
+            let back = flags | MS_RDONLY;
+            let _ = crate::fs::mounts().remount(&target, back, options(back));
+            return Err(e);
+        }
         return Ok(0);
     }
     if flags & MS_MOVE != 0 {
@@ -205,6 +214,7 @@ pub async fn sys_mount(
         (src.inode.clone(), src.path(), b"none".to_vec(), inherited)
     } else {
         let fstype = fstype.ok_or(Errno::EINVAL)?;
+        let no_source = source.is_none();
         let source = source.unwrap_or_else(|| b"none".to_vec());
         check_options(&fstype, data.as_deref().unwrap_or_default())?;
         let dev = || {
@@ -220,7 +230,11 @@ pub async fn sys_mount(
         }
         let root = match &fstype[..] {
             b"ext2" => {
-                // The source is a block device file (ENOTBLK otherwise).
+                // The source is a block device file (ENOTBLK otherwise); none
+                // at all is EINVAL ("no source specified").
+                if no_source {
+                    return Err(Errno::EINVAL);
+                }
                 let dev = ctx.resolve(AT_FDCWD, &source, true).await?;
                 let m = dev.inode.metadata();
                 if m.file_type() != S_IFBLK {

@@ -167,7 +167,10 @@ pub struct Ext2 {
     holds: Arc<spin::Mutex<BTreeMap<u32, usize>>>,
     /// Inodes whose last hold went, to free (if unlinked) at the next operation.
     released: spin::Mutex<Vec<u32>>,
-    read_only: bool,
+    /// Mounted read-only now (a remount may change it).
+    read_only: core::sync::atomic::AtomicBool,
+    /// Read-only whatever is asked: features this crate cannot write with.
+    forced_read_only: bool,
     dev: u64,
     block_size: u32,
     warnings: Vec<String>,
@@ -186,7 +189,8 @@ impl Ext2 {
             state: AsyncMutex::new(m.state),
             holds,
             released: spin::Mutex::new(Vec::new()),
-            read_only: m.read_only,
+            read_only: core::sync::atomic::AtomicBool::new(m.read_only),
+            forced_read_only: m.read_only && !opts.read_only,
             dev: opts.dev,
             warnings: m.warnings,
         }))
@@ -195,7 +199,43 @@ impl Ext2 {
     /// Whether the file system is mounted read-only (asked for, or forced by
     /// features this crate cannot write with).
     pub fn read_only(&self) -> bool {
+        self.read_only.load(core::sync::atomic::Ordering::Acquire)
+    }
+
+    /// mount(MS_REMOUNT): read-only to read-write marks the file system in use
+    /// (not clean until unmounted, one more mount counted), as a read-write
+    /// mount does; read-write to read-only writes everything and marks it as
+    /// clean as it was when mounted (orphans still held stay on the list).
+    /// EROFS for read-write when features this crate cannot write with forced
+    /// read-only.
+    pub async fn remount(&self, read_only: bool) -> KResult<()> {
+        let mut st = self.lock().await;
+        if st.read_only == read_only {
+            return Ok(());
+        }
+        if read_only {
+            st.commit_all().await?;
+            let s = st.mount_state;
+            disk::put16(&mut st.sb, disk::sb::STATE, s);
+            st.write_super().await?;
+            st.dev.flush().await?;
+        } else {
+            if self.forced_read_only {
+                return Err(Errno::EROFS);
+            }
+            let bits = disk::le16(&st.sb, disk::sb::STATE);
+            st.mount_state = bits;
+            disk::put16(&mut st.sb, disk::sb::STATE, bits & !disk::STATE_VALID);
+            let mounts = disk::le16(&st.sb, disk::sb::MNT_COUNT).wrapping_add(1);
+            disk::put16(&mut st.sb, disk::sb::MNT_COUNT, mounts);
+            disk::put32(&mut st.sb, disk::sb::MTIME, crate::now_secs());
+            st.read_only = false;
+            st.write_super().await?;
+        }
+        st.read_only = read_only;
         self.read_only
+            .store(read_only, core::sync::atomic::Ordering::Release);
+        Ok(())
     }
 
     /// What the kernel should log about this mount (not cleanly unmounted, errors
@@ -336,7 +376,7 @@ impl Ext2 {
         let hi = u64::from_le_bytes(uuid[8..].try_into().unwrap_or([0; 8]));
         let fsid = lo ^ hi;
         let mut flags = kestrel_abi::fs::ST_VALID;
-        if self.read_only {
+        if self.read_only() {
             flags |= kestrel_abi::fs::ST_RDONLY;
         }
         Ok(Statfs {
@@ -682,7 +722,7 @@ impl Ext2 {
     /// crash loses at most that long of them.
     pub async fn write_back(&self) -> KResult<()> {
         let mut st = self.lock().await;
-        if self.read_only
+        if self.read_only()
             || (!st.counts_dirty && st.gdt_dirty.is_empty() && st.pending_orphans.is_empty())
         {
             return Ok(());
@@ -694,7 +734,7 @@ impl Ext2 {
     /// already on its way, so one flush covers any file).
     pub async fn sync(&self) -> KResult<()> {
         let mut st = self.lock().await;
-        if !self.read_only {
+        if !self.read_only() {
             st.commit_all().await?;
         }
         st.dev.flush().await

@@ -709,3 +709,33 @@ fn write_within_never_grows_the_file() {
     m.unmount(&img);
     fsck(&img);
 }
+
+#[test]
+fn remount_read_only_and_back_to_read_write() {
+    if !have_tools() {
+        return;
+    }
+    let t = Tmp::new("remount");
+    let img = t.path("img");
+    mkfs(&img, CONFIGS[0], 4096, &[]);
+    let m = mount(&img);
+    m.create_file(2, "before", b"one");
+    block_on(m.fs.remount(true)).unwrap();
+    assert!(m.fs.read_only());
+    assert_eq!(
+        block_on(m.fs.create(2, b"refused", NodeKind::File, 0o644, 0, 0)),
+        Err(Errno::EROFS)
+    );
+    // Read-only again: the image as it is now is clean for e2fsck.
+    m.save(&img);
+    fsck(&img);
+    block_on(m.fs.remount(false)).unwrap();
+    assert!(!m.fs.read_only());
+    m.create_file(2, "after", b"two");
+    m.unmount(&img);
+    fsck(&img);
+    let m = mount(&img);
+    assert!(m.walk("/before").is_ok() && m.walk("/after").is_ok());
+    assert_eq!(m.walk("/refused"), Err(Errno::ENOENT));
+    m.unmount(&img);
+}
