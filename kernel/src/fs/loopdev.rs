@@ -587,11 +587,7 @@ pub fn ioctl(ctx: &Ctx<'_>, dev_file: &OpenFile, rdev: u64, cmd: u32, arg: u64) 
             | LOOP_SET_DIRECT_IO
             | LOOP_SET_BLOCK_SIZE
     ) && !dev_file.writable()
-        && !ctx
-            .process()
-            .cred
-            .lock()
-            .capable(kestrel_abi::cap::CAP_SYS_ADMIN)
+        && !ctx.capable(kestrel_abi::cap::CAP_SYS_ADMIN)
     {
         return Err(Errno::EPERM);
     }

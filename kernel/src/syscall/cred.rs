@@ -216,7 +216,7 @@ pub async fn sys_setgroups(ctx: &mut Ctx<'_>, size: i32, list: UserPtr<u32>) -> 
     if size > NGROUPS_MAX {
         return Err(Errno::EINVAL);
     }
-    if !ctx.process().cred.lock().capable(CAP_SETGID) {
+    if !ctx.capable(CAP_SETGID) {
         return Err(Errno::EPERM);
     }
     let mut groups: Vec<u32> = super::zeroed_vec(size)?;

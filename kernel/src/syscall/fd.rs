@@ -129,11 +129,7 @@ pub async fn sys_fcntl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
         F_SETPIPE_SZ => {
             let f = files.lock().get(fd)?;
             let p = pipe_of(&f).ok_or(Errno::EBADF)?;
-            let privileged = ctx
-                .process()
-                .cred
-                .lock()
-                .capable(kestrel_abi::cap::CAP_SYS_RESOURCE);
+            let privileged = ctx.capable(kestrel_abi::cap::CAP_SYS_RESOURCE);
             p.set_capacity(arg as usize, privileged).map(|c| c as u64)
         }
         F_GET_SEALS => {
@@ -273,11 +269,7 @@ pub async fn sys_ioctl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
         if matches!(
             cmd,
             SIOCSIFFLAGS | SIOCSIFADDR | SIOCSIFNETMASK | SIOCSIFMTU | SIOCSIFMETRIC
-        ) && !ctx
-            .process()
-            .cred
-            .lock()
-            .capable(kestrel_abi::cap::CAP_NET_ADMIN)
+        ) && !ctx.capable(kestrel_abi::cap::CAP_NET_ADMIN)
         {
             return Err(Errno::EPERM);
         }

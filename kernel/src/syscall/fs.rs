@@ -1156,12 +1156,7 @@ async fn mknod_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u64, dev: u64) -
         S_IFIFO => NodeKind::Fifo,
         S_IFSOCK => NodeKind::Socket,
         S_IFCHR | S_IFBLK => {
-            if !ctx
-                .process()
-                .cred
-                .lock()
-                .capable(kestrel_abi::cap::CAP_MKNOD)
-            {
+            if !ctx.capable(kestrel_abi::cap::CAP_MKNOD) {
                 return Err(Errno::EPERM);
             }
             // The 32-bit device number of the system call is new_encode_dev's layout.

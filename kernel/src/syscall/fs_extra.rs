@@ -577,12 +577,7 @@ pub async fn sys_chroot(ctx: &mut Ctx<'_>, path: UserCStr) -> KResult<u64> {
         return Err(Errno::ENOTDIR);
     }
     check_access(&m, &ctx.process().cred.lock().fs_cred(), access::EXEC)?;
-    if !ctx
-        .process()
-        .cred
-        .lock()
-        .capable(kestrel_abi::cap::CAP_SYS_CHROOT)
-    {
+    if !ctx.capable(kestrel_abi::cap::CAP_SYS_CHROOT) {
         return Err(Errno::EPERM);
     }
     ctx.process().fs().lock().root = d;
@@ -754,11 +749,7 @@ pub async fn sys_fanotify_mark(
     let mut req = fan::check_mark(flags, mask)?;
     let f = ctx.file(fd)?;
     let group = crate::fs::fanotify::group(&f).ok_or(Errno::EINVAL)?;
-    let admin = ctx
-        .process()
-        .cred
-        .lock()
-        .capable(kestrel_abi::cap::CAP_SYS_ADMIN);
+    let admin = ctx.capable(kestrel_abi::cap::CAP_SYS_ADMIN);
     fan::check_mark_for_group(&req, group.init(), admin)?;
     if req.cmd == fan::MarkCmd::Flush {
         group.flush(req.kind);
@@ -902,12 +893,7 @@ pub async fn sys_open_by_handle_at(
     handle: UserPtr<u8>,
     flags: u32,
 ) -> KResult<u64> {
-    if !ctx
-        .process()
-        .cred
-        .lock()
-        .capable(kestrel_abi::cap::CAP_DAC_READ_SEARCH)
-    {
+    if !ctx.capable(kestrel_abi::cap::CAP_DAC_READ_SEARCH) {
         return Err(Errno::EPERM);
     }
     let at = if mount_fd == AT_FDCWD {

@@ -32,7 +32,7 @@ pub async fn sys_uname(ctx: &mut Ctx<'_>, buf: UserPtr<Utsname>) -> KResult<u64>
 /// sethostname/setdomainname: CAP_SYS_ADMIN, at most 64 bytes (EINVAL beyond or
 /// negative).
 fn set_uts_name(ctx: &Ctx<'_>, name: UserPtr<u8>, len: i32, set: fn(&[u8])) -> KResult<u64> {
-    if !ctx.process().cred.lock().capable(CAP_SYS_ADMIN) {
+    if !ctx.capable(CAP_SYS_ADMIN) {
         return Err(Errno::EPERM);
     }
     let len = usize::try_from(len)
@@ -117,7 +117,7 @@ pub async fn sys_setrlimit(
     rlim: UserPtr<Rlimit>,
 ) -> KResult<u64> {
     let new: Rlimit = ctx.read(rlim)?;
-    let root = ctx.process().cred.lock().capable(CAP_SYS_RESOURCE);
+    let root = ctx.capable(CAP_SYS_RESOURCE);
     set_limit(ctx.process(), root, resource, new).map(|_| 0)
 }
 
@@ -155,7 +155,7 @@ pub async fn sys_prlimit64(
     };
     let old = get_limit(&p, r)?;
     if let Some(n) = new {
-        let root = ctx.process().cred.lock().capable(CAP_SYS_RESOURCE);
+        let root = ctx.capable(CAP_SYS_RESOURCE);
         set_limit(&p, root, r, n)?;
     }
     if !old_ptr.is_null() {
@@ -316,7 +316,7 @@ pub async fn sys_reboot(
     const CMD_CAD_OFF: u32 = 0;
     const CMD_POWER_OFF: u32 = 0x4321_fedc;
     const CMD_RESTART2: u32 = 0xa1b2_c3d4;
-    if !ctx.process().cred.lock().capable(CAP_SYS_BOOT) {
+    if !ctx.capable(CAP_SYS_BOOT) {
         return Err(Errno::EPERM);
     }
     if magic1 != MAGIC1 || !MAGIC2.contains(&magic2) {

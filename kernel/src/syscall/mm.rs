@@ -434,12 +434,7 @@ pub async fn sys_mincore(ctx: &mut Ctx<'_>, addr: u64, len: u64, vec: UserPtr<u8
 /// limit is 0 without it (Linux's can_do_mlock).
 fn memlock_limit(ctx: &Ctx<'_>) -> KResult<Option<u64>> {
     use kestrel_abi::process::RLIMIT_MEMLOCK;
-    if ctx
-        .process()
-        .cred
-        .lock()
-        .capable(kestrel_abi::cap::CAP_IPC_LOCK)
-    {
+    if ctx.capable(kestrel_abi::cap::CAP_IPC_LOCK) {
         return Ok(None);
     }
     match ctx.process().rlimit(RLIMIT_MEMLOCK) {

@@ -94,6 +94,11 @@ impl Ctx<'_> {
         self.thread.process.mm()
     }
 
+    /// Whether the calling process has capability `cap` in effect.
+    pub fn capable(&self, cap: u32) -> bool {
+        self.process().cred.lock().capable(cap)
+    }
+
     /// Reads a plain-old-data value from user memory.
     pub fn read<T: Pod>(&self, ptr: UserPtr<T>) -> KResult<T> {
         self.mm().read(ptr)

@@ -127,7 +127,7 @@ pub async fn sys_mount(
     let fstype = optional_string(ctx, type_ptr)?;
     let source = optional_string(ctx, src_ptr)?;
     let data = mount_data(ctx, data_ptr)?;
-    if !ctx.process().cred.lock().capable(CAP_SYS_ADMIN) {
+    if !ctx.capable(CAP_SYS_ADMIN) {
         return Err(Errno::EPERM);
     }
     // The old magic number in the high half is ignored (mount(2)).
@@ -325,7 +325,7 @@ pub async fn sys_mount_setattr(
     if size < MOUNT_ATTR_SIZE_VER0 {
         return Err(Errno::EINVAL);
     }
-    if !ctx.process().cred.lock().capable(CAP_SYS_ADMIN) {
+    if !ctx.capable(CAP_SYS_ADMIN) {
         return Err(Errno::EPERM);
     }
     let mut raw = [0u8; MOUNT_ATTR_SIZE_VER0];
@@ -609,7 +609,7 @@ pub async fn sys_umount2(ctx: &mut Ctx<'_>, target: UserCStr, flags: u32) -> KRe
     {
         return Err(Errno::EINVAL);
     }
-    if !ctx.process().cred.lock().capable(CAP_SYS_ADMIN) {
+    if !ctx.capable(CAP_SYS_ADMIN) {
         return Err(Errno::EPERM);
     }
     let detach = flags & MNT_DETACH != 0;
@@ -695,7 +695,7 @@ pub async fn sys_pivot_root(
     new_root: UserCStr,
     put_old: UserCStr,
 ) -> KResult<u64> {
-    if !ctx.process().cred.lock().capable(CAP_SYS_ADMIN) {
+    if !ctx.capable(CAP_SYS_ADMIN) {
         return Err(Errno::EPERM);
     }
     let new_path = ctx.read_path(new_root)?;

@@ -186,13 +186,7 @@ pub async fn sys_iopl(ctx: &mut Ctx<'_>, level: u32) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     let old = u32::from(ctx.regs.iopl_emul);
-    if level > old
-        && !ctx
-            .process()
-            .cred
-            .lock()
-            .capable(kestrel_abi::cap::CAP_SYS_RAWIO)
-    {
+    if level > old && !ctx.capable(kestrel_abi::cap::CAP_SYS_RAWIO) {
         return Err(Errno::EPERM);
     }
     ctx.regs.iopl_emul = level as u8;
@@ -209,13 +203,7 @@ pub async fn sys_ioperm(ctx: &mut Ctx<'_>, from: u64, num: u64, turn_on: i32) ->
     if end <= from || end > 65536 {
         return Err(Errno::EINVAL);
     }
-    if turn_on != 0
-        && !ctx
-            .process()
-            .cred
-            .lock()
-            .capable(kestrel_abi::cap::CAP_SYS_RAWIO)
-    {
+    if turn_on != 0 && !ctx.capable(kestrel_abi::cap::CAP_SYS_RAWIO) {
         return Err(Errno::EPERM);
     }
     if turn_on == 0 && ctx.regs.io_bitmap.is_none() {
@@ -446,13 +434,7 @@ async fn do_clone_ext(
         (flags & kestrel_ns::ALL_NAMESPACES & !kestrel_ns::CLONE_NEWTIME) | extra.more_ns;
     kestrel_ns::check_clone_flags(ns_flags | (flags & !CSIGNAL))?;
     // New namespaces (other than a user namespace) need CAP_SYS_ADMIN.
-    if kestrel_ns::needs_admin(ns_flags)
-        && !ctx
-            .process()
-            .cred
-            .lock()
-            .capable(kestrel_abi::cap::CAP_SYS_ADMIN)
-    {
+    if kestrel_ns::needs_admin(ns_flags) && !ctx.capable(kestrel_abi::cap::CAP_SYS_ADMIN) {
         return Err(Errno::EPERM);
     }
     let nsproxy = if ns_flags != 0 {

@@ -47,12 +47,7 @@ pub async fn sys_clock_getres(
 
 /// Sets the wall clock: CAP_SYS_TIME only.
 fn set_realtime(ctx: &Ctx<'_>, ns: u64) -> KResult<()> {
-    if !ctx
-        .process()
-        .cred
-        .lock()
-        .capable(kestrel_abi::cap::CAP_SYS_TIME)
-    {
+    if !ctx.capable(kestrel_abi::cap::CAP_SYS_TIME) {
         return Err(Errno::EPERM);
     }
     time::set_realtime(ns);
@@ -123,12 +118,7 @@ pub async fn sys_settimeofday(
             return Err(Errno::EINVAL);
         }
     }
-    if !ctx
-        .process()
-        .cred
-        .lock()
-        .capable(kestrel_abi::cap::CAP_SYS_TIME)
-    {
+    if !ctx.capable(kestrel_abi::cap::CAP_SYS_TIME) {
         return Err(Errno::EPERM);
     }
     if let Some(tz) = tz {
@@ -184,12 +174,7 @@ fn adjtime(ctx: &Ctx<'_>, ptr: UserPtr<Timex>) -> KResult<u64> {
     }
     let read_only = modes == 0 || modes == ADJ_OFFSET_SS_READ;
     if !read_only {
-        if !ctx
-            .process()
-            .cred
-            .lock()
-            .capable(kestrel_abi::cap::CAP_SYS_TIME)
-        {
+        if !ctx.capable(kestrel_abi::cap::CAP_SYS_TIME) {
             return Err(Errno::EPERM);
         }
         if modes & ADJ_TICK != 0 && !(9000..=11000).contains(&req.tick) {

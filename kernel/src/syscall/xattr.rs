@@ -173,7 +173,7 @@ async fn get(
 async fn list(ctx: &Ctx<'_>, target: Target, list_ptr: UserPtr<u8>, size: usize) -> KResult<u64> {
     let size = size.min(LIST_MAX);
     let inode = inode_of(ctx, target, false).await?;
-    let admin = ctx.process().cred.lock().capable(CAP_SYS_ADMIN);
+    let admin = ctx.capable(CAP_SYS_ADMIN);
     let mut out = Vec::new();
     for name in inode.xattr_list_async().await? {
         // trusted.* is invisible without CAP_SYS_ADMIN.
