@@ -678,9 +678,14 @@ fn cred(ctx: &Ctx<'_>) -> kestrel_vfs::Cred {
 use super::mount::{want_write, want_write_file};
 use crate::fs::fsnotify;
 
-/// Write and search permission on the directory that gains or loses a name.
+/// Write and search permission on the directory that gains or loses a name
+/// (EPERM for an immutable one, as Linux's inode_permission for MAY_WRITE).
 fn check_dir_write(ctx: &Ctx<'_>, dir: &InodeRef) -> KResult<()> {
-    check_access(&dir.metadata(), &cred(ctx), access::WRITE | access::EXEC)
+    let m = dir.metadata();
+    if m.is_immutable() {
+        return Err(Errno::EPERM);
+    }
+    check_access(&m, &cred(ctx), access::WRITE | access::EXEC)
 }
 
 /// openat(2).
@@ -747,8 +752,19 @@ pub(crate) async fn open_file_at(
             if m.is_regular() || m.is_dir() || m.is_symlink() {
                 want_write(&dentry)?;
             }
+            // Nobody writes an immutable file (Linux's inode_permission).
+            if m.is_immutable() {
+                return Err(Errno::EPERM);
+            }
         }
         check_access(&m, &cred(ctx), want)?;
+        // An append-only file opens for writing only with O_APPEND, and never
+        // truncated (Linux's may_open).
+        if m.is_append_only()
+            && ((acc != O_RDONLY && flags & O_APPEND == 0) || flags & O_TRUNC != 0)
+        {
+            return Err(Errno::EPERM);
+        }
     }
     super::landlock::check(
         ctx,
@@ -1001,6 +1017,9 @@ async fn access_check(
     if mode & W_OK != 0 && (m.is_regular() || m.is_dir() || m.is_symlink()) {
         want_write(&d)?;
     }
+    if mode & W_OK != 0 && m.is_immutable() {
+        return Err(Errno::EPERM);
+    }
     check_access(&m, &who, mode).map(|_| 0)
 }
 
@@ -1215,8 +1234,15 @@ pub async fn sys_mkdirat(ctx: &mut Ctx<'_>, dirfd: Fd, path: UserCStr, mode: Mod
 
 /// The sticky-bit rule: in a sticky directory only the owner of the entry, the owner
 /// of the directory, or root may remove it.
+/// Whether `victim` may lose its name in `dir` (Linux's may_delete after the
+/// directory's permission): not out of an append-only directory, not an
+/// immutable or append-only file, and the sticky bit's rule.
 fn check_sticky(ctx: &Ctx<'_>, dir: &InodeRef, victim: &InodeRef) -> KResult<()> {
     let dm = dir.metadata();
+    if dm.is_append_only() {
+        return Err(Errno::EPERM);
+    }
+    victim.metadata().check_changeable()?;
     if dm.mode & S_ISVTX == 0 {
         return Ok(());
     }
@@ -1355,8 +1381,13 @@ async fn rename_at(
     check_dir_write(ctx, &op.dir.inode)?;
     check_dir_write(ctx, &np.dir.inode)?;
     check_sticky(ctx, &op.dir.inode, &src)?;
+    // The name replaced (or exchanged) is deleted as well.
+    let target = np.dir.inode.lookup_async(&np.name).await.ok();
+    if let Some(t) = &target {
+        check_sticky(ctx, &np.dir.inode, t)?;
+    }
     let replaced = if flags & RENAME_EXCHANGE == 0 {
-        np.dir.inode.lookup_async(&np.name).await.ok()
+        target
     } else {
         None
     };
@@ -1436,6 +1467,8 @@ async fn link_at(
     if src.inode.metadata().is_dir() {
         return Err(Errno::EPERM);
     }
+    // No new names for an immutable or append-only file (Linux's vfs_link).
+    src.inode.metadata().check_changeable()?;
     super::landlock::check_link(ctx, &src, &np.dir)?;
     np.dir.inode.link_async(&np.name, &src.inode).await?;
     fsnotify::notify_child(&np.dir.inode, fsnotify::FS_CREATE, &np.name, false);
@@ -1529,6 +1562,7 @@ fn owner_or_root(ctx: &Ctx<'_>, inode: &InodeRef) -> bool {
 }
 
 fn chmod_inode(ctx: &Ctx<'_>, inode: &InodeRef, mode: u64) -> KResult<u64> {
+    inode.metadata().check_changeable()?;
     if !owner_or_root(ctx, inode) {
         return Err(Errno::EPERM);
     }
@@ -1575,6 +1609,9 @@ fn chown_inode(ctx: &Ctx<'_>, inode: &InodeRef, uid: u64, gid: u64) -> KResult<u
     let uid = (uid as u32 != u32::MAX).then_some(uid as u32);
     let gid = (gid as u32 != u32::MAX).then_some(gid as u32);
     let m = inode.metadata();
+    if uid.is_some() || gid.is_some() {
+        m.check_changeable()?;
+    }
     let c = ctx.process().cred.lock().clone();
     if c.fsuid != 0 {
         // Only root changes the owner; an owner may change the group to one of its own.
@@ -1653,7 +1690,14 @@ async fn truncate_path(ctx: &Ctx<'_>, d: &DentryRef, len: u64) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     want_write(d)?;
+    if m.is_immutable() {
+        return Err(Errno::EPERM);
+    }
     check_access(&m, &cred(ctx), access::WRITE)?;
+    // Linux's vfs_truncate: an append-only file is never cut.
+    if m.is_append_only() {
+        return Err(Errno::EPERM);
+    }
     fsize_grow_ok(ctx, m.size, len)?;
     inode.truncate_async(len).await?;
     fsnotify::notify_dentry(d, fsnotify::FS_MODIFY);
@@ -1676,6 +1720,10 @@ pub async fn sys_ftruncate(ctx: &mut Ctx<'_>, fd: Fd, length: i64) -> KResult<u6
     let m = inode.metadata();
     if !f.writable() || !m.is_regular() {
         return Err(Errno::EINVAL);
+    }
+    // Opened for writing before the flag came (Linux's do_sys_ftruncate).
+    if m.flags & (FS_IMMUTABLE_FL | FS_APPEND_FL) != 0 {
+        return Err(Errno::EPERM);
     }
     fsize_grow_ok(ctx, m.size, length as u64)?;
     inode.truncate_async(length as u64).await?;
@@ -1765,6 +1813,15 @@ async fn utimens(
         t.iter()
             .all(|ts| matches!(ts.tv_nsec, UTIME_NOW | UTIME_OMIT))
     });
+    // Times given are an attribute change (EPERM on an immutable or
+    // append-only file); a "touch" (no times, or both UTIME_NOW) writes the
+    // file (EPERM on an immutable one only), as Linux's notify_change.
+    let m = inode.metadata();
+    if !only_now {
+        m.check_changeable()?;
+    } else if times.is_none_or(|t| t.iter().all(|ts| ts.tv_nsec == UTIME_NOW)) && m.is_immutable() {
+        return Err(Errno::EPERM);
+    }
     if !owner_or_root(ctx, &inode) {
         if !only_now {
             return Err(Errno::EPERM);

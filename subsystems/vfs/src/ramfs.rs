@@ -75,7 +75,13 @@ struct Meta {
     atime: Timespec,
     mtime: Timespec,
     ctime: Timespec,
+    /// Inode flags (FS_*_FL), of [`RAM_IFLAGS`] only.
+    flags: u32,
 }
+
+/// The inode flags tmpfs keeps (Linux's SHMEM_FL_USER_MODIFIABLE); a new file
+/// takes NODUMP and NOATIME from its directory.
+const RAM_IFLAGS: u32 = FS_IMMUTABLE_FL | FS_APPEND_FL | FS_NODUMP_FL | FS_NOATIME_FL;
 
 #[derive(Default)]
 struct FileData {
@@ -336,6 +342,7 @@ impl RamInode {
                 atime: now,
                 mtime: now,
                 ctime: now,
+                flags: 0,
             }),
             body,
             xattrs: spin::Mutex::new(BTreeMap::new()),
@@ -519,7 +526,22 @@ impl Inode for RamInode {
             atime: m.atime,
             mtime: m.mtime,
             ctime: m.ctime,
+            flags: m.flags,
         }
+    }
+
+    fn iflags_kept(&self) -> u32 {
+        RAM_IFLAGS
+    }
+
+    fn set_iflags(&self, flags: u32) -> KResult<()> {
+        if flags & !RAM_IFLAGS != 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let mut m = self.meta.lock();
+        m.flags = flags;
+        m.ctime = crate::now();
+        Ok(())
     }
 
     fn set_mode(&self, mode: u32) -> KResult<()> {
@@ -542,7 +564,10 @@ impl Inode for RamInode {
     }
 
     fn touch_atime(&self, now: Timespec) {
-        self.meta.lock().atime = now;
+        let mut m = self.meta.lock();
+        if m.flags & FS_NOATIME_FL == 0 {
+            m.atime = now;
+        }
     }
 
     fn set_times(&self, atime: Option<Timespec>, mtime: Option<Timespec>) -> KResult<()> {
@@ -750,6 +775,10 @@ impl Inode for RamInode {
             }
             let ino = self.fs.next_ino.fetch_add(1, Ordering::Relaxed);
             let child = RamInode::new_ref(&self.fs, ino, kind, mode, uid, gid, self.ino);
+            let inherited = self.meta.lock().flags & (FS_NODUMP_FL | FS_NOATIME_FL);
+            if inherited != 0 {
+                child.set_iflags(inherited)?;
+            }
             d.insert(name.to_vec(), child.clone());
             child
         };
