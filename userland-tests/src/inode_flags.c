@@ -289,6 +289,21 @@ TEST(immutable_file_refuses_truncate_and_fallocate)
     close(fd);
 }
 
+TEST(copy_file_range_into_immutable_file_is_eperm)
+{
+    SETUP(d);
+    PATHV(f, d, "f");
+    PATHV(src, d, "src");
+    CHECK(kt_write_file(src, "data", 4) == 0, "write src");
+    int in = OK(open(src, O_RDONLY));
+    int out = OK(open(f, O_WRONLY)); /* opened before the flag came */
+    OK(setfl(f, F_IMMUTABLE));
+    loff_t off = 0;
+    EXPECT_ERRNO(syscall(SYS_copy_file_range, in, &off, out, &off, 4, 0), EPERM);
+    close(in);
+    close(out);
+}
+
 TEST(immutable_file_cannot_be_removed_renamed_or_linked)
 {
     SETUP(d);
@@ -419,8 +434,13 @@ TEST(append_only_file_cannot_be_removed_renamed_or_linked)
     struct timespec ts[2] = {{1000, 0}, {1000, 0}};
     EXPECT_ERRNO(utimensat(AT_FDCWD, f, ts, 0), EPERM);
     EXPECT_ERRNO(setxattr(f, "user.kt", "v", 1, 0), EPERM);
+    /* One time now, the other left: still times given. */
+    struct timespec now_omit[2] = {{0, UTIME_NOW}, {0, UTIME_OMIT}};
+    EXPECT_ERRNO(utimensat(AT_FDCWD, f, now_omit, 0), EPERM);
     /* "touch" only writes the times now: allowed. */
     OK(utimensat(AT_FDCWD, f, NULL, 0));
+    struct timespec now_now[2] = {{0, UTIME_NOW}, {0, UTIME_NOW}};
+    OK(utimensat(AT_FDCWD, f, now_now, 0));
 }
 
 TEST(append_only_directory_keeps_its_names)
@@ -460,6 +480,33 @@ TEST(noatime_file_keeps_its_atime)
     struct stat st;
     OK(stat(f, &st));
     EXPECT_EQ(st.st_atim.tv_sec, 1000);
+}
+
+/* statx's stx_attributes (offset 8) and stx_attributes_mask (offset 56). */
+static int statx_attrs(const char *path, unsigned long long *attrs,
+                       unsigned long long *mask)
+{
+    unsigned char buf[256] __attribute__((aligned(8)));
+    if (syscall(SYS_statx, AT_FDCWD, path, 0, 0x7ffu, buf) != 0)
+        return -1;
+    memcpy(attrs, buf + 8, 8);
+    memcpy(mask, buf + 56, 8);
+    return 0;
+}
+
+TEST(statx_reports_immutable_append_and_nodump)
+{
+    SETUP(d);
+    PATHV(f, d, "f");
+    unsigned long long attrs, mask;
+    OK(statx_attrs(f, &attrs, &mask));
+    EXPECT_EQ(mask & (F_IMMUTABLE | F_APPEND | F_NODUMP),
+              F_IMMUTABLE | F_APPEND | F_NODUMP);
+    EXPECT_EQ(attrs & (F_IMMUTABLE | F_APPEND | F_NODUMP), 0);
+    OK(setfl(f, F_IMMUTABLE | F_APPEND | F_NODUMP));
+    OK(statx_attrs(f, &attrs, &mask));
+    EXPECT_EQ(attrs & (F_IMMUTABLE | F_APPEND | F_NODUMP),
+              F_IMMUTABLE | F_APPEND | F_NODUMP);
 }
 
 struct unpriv_arg {
@@ -553,6 +600,7 @@ int main(void)
     RUNF(tmpfs_refuses_flags_it_does_not_keep);
     RUNF(immutable_file_refuses_opening_for_write);
     RUNF(immutable_file_refuses_truncate_and_fallocate);
+    RUNF(copy_file_range_into_immutable_file_is_eperm);
     RUNF(immutable_file_cannot_be_removed_renamed_or_linked);
     RUNF(immutable_file_attributes_do_not_change);
     RUNF(immutable_directory_refuses_new_and_removed_names);
@@ -562,6 +610,7 @@ int main(void)
     RUNF(append_only_file_cannot_be_removed_renamed_or_linked);
     RUNF(append_only_directory_keeps_its_names);
     RUNF(noatime_file_keeps_its_atime);
+    RUNF(statx_reports_immutable_append_and_nodump);
     RUNF(setflags_needs_owner_and_cap_linux_immutable);
     RUNF(unprivileged_owner_may_keep_but_not_clear_immutable);
     return KT_END();

@@ -964,12 +964,21 @@ pub async fn sys_statx(
         return Err(Errno::EINVAL);
     }
     let path = ctx.read_path(path)?;
-    let m = if path.is_empty() && flags & AT_EMPTY_PATH != 0 && dirfd != AT_FDCWD {
-        ctx.file(dirfd)?.metadata()?
+    let (m, kept) = if path.is_empty() && flags & AT_EMPTY_PATH != 0 && dirfd != AT_FDCWD {
+        let f = ctx.file(dirfd)?;
+        (f.metadata()?, f.inode().map_or(0, |i| i.iflags_kept()))
     } else {
-        ctx.resolve_at(dirfd, &path, flags).await?.inode.metadata()
+        let d = ctx.resolve_at(dirfd, &path, flags).await?;
+        (d.inode.metadata(), d.inode.iflags_kept())
     };
-    ctx.write(statxbuf, &m.to_statx())?;
+    let mut sx = m.to_statx();
+    // The inode flags statx shares the bits of (STATX_ATTR_COMPRESSED,
+    // _IMMUTABLE, _APPEND, _NODUMP), where the file system keeps them, as
+    // Linux's ext2 and tmpfs getattr report them.
+    let shown = kept & (FS_COMPR_FL | FS_IMMUTABLE_FL | FS_APPEND_FL | FS_NODUMP_FL);
+    sx.stx_attributes_mask |= u64::from(shown);
+    sx.stx_attributes |= u64::from(m.flags & shown);
+    ctx.write(statxbuf, &sx)?;
     Ok(0)
 }
 
@@ -1813,14 +1822,17 @@ async fn utimens(
         t.iter()
             .all(|ts| matches!(ts.tv_nsec, UTIME_NOW | UTIME_OMIT))
     });
-    // Times given are an attribute change (EPERM on an immutable or
-    // append-only file); a "touch" (no times, or both UTIME_NOW) writes the
-    // file (EPERM on an immutable one only), as Linux's notify_change.
+    // Times given (even UTIME_NOW with UTIME_OMIT) are an attribute change
+    // (EPERM on an immutable or append-only file); a "touch" (no times, or
+    // both UTIME_NOW) writes the file (EPERM on an immutable one only), as
+    // Linux's vfs_utimes and notify_change.
     let m = inode.metadata();
-    if !only_now {
+    if times.is_none_or(|t| t.iter().all(|ts| ts.tv_nsec == UTIME_NOW)) {
+        if m.is_immutable() {
+            return Err(Errno::EPERM);
+        }
+    } else {
         m.check_changeable()?;
-    } else if times.is_none_or(|t| t.iter().all(|ts| ts.tv_nsec == UTIME_NOW)) && m.is_immutable() {
-        return Err(Errno::EPERM);
     }
     if !owner_or_root(ctx, &inode) {
         if !only_now {
@@ -2073,6 +2085,10 @@ pub async fn sys_copy_file_range(
     }
     if !input.readable() || !output.writable() || output.flags() & O_APPEND != 0 {
         return Err(Errno::EBADF);
+    }
+    // Not into an immutable file, even through a descriptor opened before.
+    if om.is_immutable() {
+        return Err(Errno::EPERM);
     }
     if (ipos as u64).checked_add(len as u64).is_none()
         || (opos as u64).checked_add(len as u64).is_none()

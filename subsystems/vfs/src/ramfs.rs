@@ -765,6 +765,9 @@ impl Inode for RamInode {
         check_name(name)?;
         let is_dir = kind == NodeKind::Dir;
         let mode = kind.type_bits() | (mode & S_IALLUGO);
+        // Read before the directory's lock: metadata() takes the two in the
+        // other order (meta, then the directory).
+        let inherited = self.meta.lock().flags & (FS_NODUMP_FL | FS_NOATIME_FL);
         let child = {
             let mut d = self.dir()?.lock();
             if d.dead {
@@ -775,7 +778,7 @@ impl Inode for RamInode {
             }
             let ino = self.fs.next_ino.fetch_add(1, Ordering::Relaxed);
             let child = RamInode::new_ref(&self.fs, ino, kind, mode, uid, gid, self.ino);
-            let inherited = self.meta.lock().flags & (FS_NODUMP_FL | FS_NOATIME_FL);
+            // A new inode: its lock is nobody else's yet.
             if inherited != 0 {
                 child.set_iflags(inherited)?;
             }
