@@ -310,13 +310,13 @@ fn inode_flags(ctx: &Ctx<'_>, file: &Arc<OpenFile>, cmd: u32, arg: u64) -> KResu
             c.capable(kestrel_abi::cap::CAP_LINUX_IMMUTABLE),
         )
     };
-    if let Some(i) = file.inode()
-        && i.metadata().uid != fsuid
-        && !fowner
-    {
+    // (Linux checks the owner before it finds the file system has no flags;
+    // anonymous inodes here do not all carry their creator as owner, so a
+    // pipe is ENOTTY whoever asks.)
+    let inode = inode.ok_or(Errno::ENOTTY)?;
+    if inode.metadata().uid != fsuid && !fowner {
         return Err(Errno::EPERM);
     }
-    let inode = inode.ok_or(Errno::ENOTTY)?;
     let old = inode.metadata().flags;
     if (flags ^ old) & (FS_IMMUTABLE_FL | FS_APPEND_FL) != 0 && !immutable {
         return Err(Errno::EPERM);

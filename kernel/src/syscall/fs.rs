@@ -1763,6 +1763,11 @@ pub async fn sys_utimensat(
     } else {
         Some(ctx.read::<[Timespec; 2]>(times_ptr)?)
     };
+    // futimens' form (no path, a descriptor) takes no flags (Linux's
+    // do_utimes_fd).
+    if path_ptr.is_null() && dirfd != AT_FDCWD && flags != 0 {
+        return Err(Errno::EINVAL);
+    }
     let path = optional_path(ctx, dirfd, path_ptr)?;
     utimens(ctx, dirfd, path.as_deref(), times, flags).await
 }
