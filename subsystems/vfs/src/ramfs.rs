@@ -1281,6 +1281,34 @@ mod tests {
         f.set_mode(0o4777 | S_IFDIR).unwrap();
         assert_eq!(f.metadata().mode, S_IFREG | 0o4777);
     }
+
+    #[test]
+    fn inode_flags_are_tmpfs_s_four_and_nodump_noatime_are_inherited() {
+        let root = RamFs::new_root(1);
+        let f = root.create(b"f", NodeKind::File, 0o644, 0, 0).unwrap();
+        assert_eq!(f.iflags_kept(), RAM_IFLAGS);
+        f.set_iflags(FS_IMMUTABLE_FL | FS_APPEND_FL).unwrap();
+        assert!(f.metadata().is_immutable() && f.metadata().is_append_only());
+        assert_eq!(f.metadata().check_changeable(), Err(Errno::EPERM));
+        // Any other bit: refused, and nothing changes.
+        assert_eq!(
+            f.set_iflags(FS_NODUMP_FL | FS_SYNC_FL),
+            Err(Errno::EOPNOTSUPP)
+        );
+        assert_eq!(f.metadata().flags, FS_IMMUTABLE_FL | FS_APPEND_FL);
+        let d = root.create(b"d", NodeKind::Dir, 0o755, 0, 0).unwrap();
+        d.set_iflags(FS_NODUMP_FL | FS_NOATIME_FL | FS_IMMUTABLE_FL)
+            .unwrap();
+        let g = d.create(b"g", NodeKind::File, 0o644, 0, 0).unwrap();
+        assert_eq!(g.metadata().flags, FS_NODUMP_FL | FS_NOATIME_FL);
+        // NOATIME: reads leave the access time.
+        let before = g.metadata().atime;
+        g.touch_atime(Timespec {
+            tv_sec: before.tv_sec + 100,
+            tv_nsec: 0,
+        });
+        assert_eq!(g.metadata().atime, before);
+    }
 }
 
 #[cfg(test)]
