@@ -15,6 +15,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/statfs.h>
+#include <sys/un.h>
 #include <sys/xattr.h>
 #include <time.h>
 
@@ -357,6 +358,22 @@ TEST(immutable_directory_refuses_new_and_removed_names)
     close(fd);
 }
 
+TEST(unix_socket_bind_in_immutable_directory_is_eperm)
+{
+    SETUP(d);
+    PATHV(s, d, "sub");
+    OK(mkdir(s, 0755));
+    OK(setfl(s, F_IMMUTABLE));
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (strlen(s) + 6 > sizeof a.sun_path)
+        SKIP("path too long for sun_path");
+    memcpy(a.sun_path, s, strlen(s));
+    memcpy(a.sun_path + strlen(s), "/sock", 6);
+    int fd = OK(socket(AF_UNIX, SOCK_STREAM, 0));
+    EXPECT_ERRNO(bind(fd, (struct sockaddr *)&a, sizeof a), EPERM);
+    close(fd);
+}
+
 TEST(append_only_file_opens_for_writing_only_with_o_append)
 {
     SETUP(d);
@@ -604,6 +621,7 @@ int main(void)
     RUNF(immutable_file_cannot_be_removed_renamed_or_linked);
     RUNF(immutable_file_attributes_do_not_change);
     RUNF(immutable_directory_refuses_new_and_removed_names);
+    RUNF(unix_socket_bind_in_immutable_directory_is_eperm);
     RUNF(append_only_file_opens_for_writing_only_with_o_append);
     RUNF(append_only_keeps_o_append_on_fcntl);
     RUNF(append_only_file_refuses_truncate_and_most_fallocate);
