@@ -547,6 +547,7 @@ impl Inode for NsInode {
             atime: now,
             mtime: now,
             ctime: now,
+            flags: 0,
         }
     }
     fn statfs(&self) -> Statfs {

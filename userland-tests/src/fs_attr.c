@@ -467,6 +467,19 @@ TEST(utimensat_bad_flags_is_einval) {
     EXPECT_ERRNO(sys_utimensat(AT_FDCWD, kt_path(d, "f"), NULL, 0x1), EINVAL);
 }
 
+TEST(utimensat_null_path_with_flags_is_einval) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    OK(make_file(kt_path(d, "f"), 0644));
+    int fd = OK(open(kt_path(d, "f"), O_RDONLY));
+    /* The descriptor form takes no flags, before the descriptor is looked at. */
+    EXPECT_ERRNO(sys_utimensat(fd, NULL, NULL, AT_SYMLINK_NOFOLLOW), EINVAL);
+    EXPECT_ERRNO(sys_utimensat(-1, NULL, NULL, AT_SYMLINK_NOFOLLOW), EINVAL);
+    EXPECT_ERRNO(sys_utimensat(-1, NULL, NULL, 0), EBADF);
+    OK(sys_utimensat(fd, NULL, NULL, 0));
+    close(fd);
+}
+
 TEST(utimensat_missing_is_enoent) {
     const char *d = kt_tmpdir();
     CHECK(d, "mkdtemp failed");
@@ -635,6 +648,7 @@ int main(void)
     RUN(write_updates_mtime);
     RUN(utimensat_bad_nsec_is_einval);
     RUN(utimensat_bad_flags_is_einval);
+    RUN(utimensat_null_path_with_flags_is_einval);
     RUN(utimensat_missing_is_enoent);
     RUN(utimensat_bad_times_pointer_is_efault);
     RUN(utimensat_bad_fd_is_ebadf);

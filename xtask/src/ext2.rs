@@ -19,6 +19,7 @@ pub const SUITE: &[&str] = &[
     "fs_attr",
     "fs_copy",
     "xattr",
+    "inode_flags",
     "vm",
     "inotify",
     "fcntl_lock",

@@ -444,6 +444,7 @@ impl Ext2Fs {
             m.atime = d.atime;
             m.mtime = d.mtime;
             m.ctime = d.ctime;
+            m.flags = d.flags;
         }
         m
     }
@@ -891,9 +892,20 @@ impl Inode for Ext2Inode {
     fn touch_atime(&self, now: Timespec) {
         // Written back with the inode, as every other change; a file system
         // mounted read-only (or turned so after an error) keeps its times.
-        if self.check_rw().is_ok() {
+        if self.check_rw().is_ok() && self.meta.lock().flags & FS_NOATIME_FL == 0 {
             self.record(|m| m.atime = now);
         }
+    }
+
+    fn iflags_kept(&self) -> u32 {
+        kestrel_ext2::disk::FL_USER_MODIFIABLE
+    }
+
+    /// In core and marked dirty, as chmod: the user-modifiable bits change,
+    /// others given are ignored (as Linux's ext2 does).
+    fn set_iflags(&self, flags: u32) -> KResult<()> {
+        use kestrel_ext2::disk::FL_USER_MODIFIABLE as MODIFIABLE;
+        self.change(|m| m.flags = (m.flags & !MODIFIABLE) | (flags & MODIFIABLE))
     }
 
     fn set_times(&self, atime: Option<Timespec>, mtime: Option<Timespec>) -> KResult<()> {

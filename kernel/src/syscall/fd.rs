@@ -118,6 +118,12 @@ pub async fn sys_fcntl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
         F_GETFL => Ok(u64::from(files.lock().get(fd)?.flags())),
         F_SETFL => {
             let f = files.lock().get(fd)?;
+            // O_APPEND stays on a file opened append-only (Linux's setfl).
+            if (arg as u32 ^ f.flags()) & O_APPEND != 0
+                && f.inode().is_some_and(|i| i.metadata().is_append_only())
+            {
+                return Err(Errno::EPERM);
+            }
             f.set_status_flags(arg as u32);
             crate::fs::fasync::changed(&f);
             Ok(0)
@@ -227,6 +233,7 @@ pub async fn sys_ioctl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
                 .set_cloexec(fd, cmd == FIOCLEX)?;
             return Ok(0);
         }
+        FS_IOC_GETFLAGS | FS_IOC_SETFLAGS => return inode_flags(ctx, &file, cmd, arg),
         FIOASYNC => {
             let on: i32 = ctx.read(UserPtr::new(arg))?;
             let f = file.flags();
@@ -280,6 +287,48 @@ pub async fn sys_ioctl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
         return super::process::ns_ioctl(ctx, ns, cmd, arg);
     }
     file.ops().ioctl(&file, cmd, arg, &*ctx.mm())
+}
+
+/// FS_IOC_GETFLAGS and FS_IOC_SETFLAGS (chattr, lsattr), on any file whose
+/// file system keeps inode flags (ENOTTY elsewhere: pipes, sockets, procfs).
+/// Setting them checks, in Linux's order, the pointer, a read-only mount, that
+/// the caller owns the file (or has CAP_FOWNER), and CAP_LINUX_IMMUTABLE for a
+/// change of FS_IMMUTABLE_FL or FS_APPEND_FL; the file system then takes the
+/// bits it keeps (tmpfs: EOPNOTSUPP for others; ext2 ignores them).
+fn inode_flags(ctx: &Ctx<'_>, file: &Arc<OpenFile>, cmd: u32, arg: u64) -> KResult<u64> {
+    let inode = file.inode().filter(|i| i.iflags_kept() != 0);
+    if cmd == FS_IOC_GETFLAGS {
+        let inode = inode.ok_or(Errno::ENOTTY)?;
+        ctx.write(UserPtr::<u32>::new(arg), &inode.metadata().flags)?;
+        return Ok(0);
+    }
+    let flags: u32 = ctx.read(UserPtr::new(arg))?;
+    super::mount::want_write_file(file)?;
+    let (fsuid, fowner, immutable) = {
+        let c = ctx.process().cred.lock();
+        (
+            c.fsuid,
+            c.capable(kestrel_abi::cap::CAP_FOWNER),
+            c.capable(kestrel_abi::cap::CAP_LINUX_IMMUTABLE),
+        )
+    };
+    // (Linux checks the owner before it finds the file system has no flags;
+    // anonymous inodes here do not all carry their creator as owner, so a
+    // pipe is ENOTTY whoever asks.)
+    let inode = inode.ok_or(Errno::ENOTTY)?;
+    if inode.metadata().uid != fsuid && !fowner {
+        return Err(Errno::EPERM);
+    }
+    let old = inode.metadata().flags;
+    if (flags ^ old) & (FS_IMMUTABLE_FL | FS_APPEND_FL) != 0 && !immutable {
+        return Err(Errno::EPERM);
+    }
+    inode.set_iflags(flags)?;
+    match file.dentry() {
+        Some(d) => crate::fs::fsnotify::notify_dentry(d, crate::fs::fsnotify::FS_ATTRIB),
+        None => crate::fs::fsnotify::notify(inode, crate::fs::fsnotify::FS_ATTRIB),
+    }
+    Ok(0)
 }
 
 fn make_pipe(ctx: &Ctx<'_>, fds_ptr: UserPtr<[i32; 2]>, flags: u32) -> KResult<u64> {

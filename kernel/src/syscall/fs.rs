@@ -678,9 +678,14 @@ fn cred(ctx: &Ctx<'_>) -> kestrel_vfs::Cred {
 use super::mount::{want_write, want_write_file};
 use crate::fs::fsnotify;
 
-/// Write and search permission on the directory that gains or loses a name.
+/// Write and search permission on the directory that gains or loses a name
+/// (EPERM for an immutable one, as Linux's inode_permission for MAY_WRITE).
 fn check_dir_write(ctx: &Ctx<'_>, dir: &InodeRef) -> KResult<()> {
-    check_access(&dir.metadata(), &cred(ctx), access::WRITE | access::EXEC)
+    let m = dir.metadata();
+    if m.is_immutable() {
+        return Err(Errno::EPERM);
+    }
+    check_access(&m, &cred(ctx), access::WRITE | access::EXEC)
 }
 
 /// openat(2).
@@ -760,8 +765,19 @@ pub(super) async fn finish_open(
             if m.is_regular() || m.is_dir() || m.is_symlink() {
                 want_write(&dentry)?;
             }
+            // Nobody writes an immutable file (Linux's inode_permission).
+            if m.is_immutable() {
+                return Err(Errno::EPERM);
+            }
         }
         check_access(&m, &cred(ctx), want)?;
+        // An append-only file opens for writing only with O_APPEND, and never
+        // truncated (Linux's may_open).
+        if m.is_append_only()
+            && ((acc != O_RDONLY && flags & O_APPEND == 0) || flags & O_TRUNC != 0)
+        {
+            return Err(Errno::EPERM);
+        }
     }
     super::landlock::check(
         ctx,
@@ -961,12 +977,21 @@ pub async fn sys_statx(
         return Err(Errno::EINVAL);
     }
     let path = ctx.read_path(path)?;
-    let m = if path.is_empty() && flags & AT_EMPTY_PATH != 0 && dirfd != AT_FDCWD {
-        ctx.file(dirfd)?.metadata()?
+    let (m, kept) = if path.is_empty() && flags & AT_EMPTY_PATH != 0 && dirfd != AT_FDCWD {
+        let f = ctx.file(dirfd)?;
+        (f.metadata()?, f.inode().map_or(0, |i| i.iflags_kept()))
     } else {
-        ctx.resolve_at(dirfd, &path, flags).await?.inode.metadata()
+        let d = ctx.resolve_at(dirfd, &path, flags).await?;
+        (d.inode.metadata(), d.inode.iflags_kept())
     };
-    ctx.write(statxbuf, &m.to_statx())?;
+    let mut sx = m.to_statx();
+    // The inode flags statx shares the bits of (STATX_ATTR_COMPRESSED,
+    // _IMMUTABLE, _APPEND, _NODUMP), where the file system keeps them, as
+    // Linux's ext2 and tmpfs getattr report them.
+    let shown = kept & (FS_COMPR_FL | FS_IMMUTABLE_FL | FS_APPEND_FL | FS_NODUMP_FL);
+    sx.stx_attributes_mask |= u64::from(shown);
+    sx.stx_attributes |= u64::from(m.flags & shown);
+    ctx.write(statxbuf, &sx)?;
     Ok(0)
 }
 
@@ -1013,6 +1038,9 @@ async fn access_check(
     // and do_faccessat); its devices, FIFOs and sockets may still be written.
     if mode & W_OK != 0 && (m.is_regular() || m.is_dir() || m.is_symlink()) {
         want_write(&d)?;
+    }
+    if mode & W_OK != 0 && m.is_immutable() {
+        return Err(Errno::EPERM);
     }
     check_access(&m, &who, mode).map(|_| 0)
 }
@@ -1223,8 +1251,15 @@ pub async fn sys_mkdirat(ctx: &mut Ctx<'_>, dirfd: Fd, path: UserCStr, mode: Mod
 
 /// The sticky-bit rule: in a sticky directory only the owner of the entry, the owner
 /// of the directory, or root may remove it.
+/// Whether `victim` may lose its name in `dir` (Linux's may_delete after the
+/// directory's permission): not out of an append-only directory, not an
+/// immutable or append-only file, and the sticky bit's rule.
 fn check_sticky(ctx: &Ctx<'_>, dir: &InodeRef, victim: &InodeRef) -> KResult<()> {
     let dm = dir.metadata();
+    if dm.is_append_only() {
+        return Err(Errno::EPERM);
+    }
+    victim.metadata().check_changeable()?;
     if dm.mode & S_ISVTX == 0 {
         return Ok(());
     }
@@ -1363,8 +1398,13 @@ async fn rename_at(
     check_dir_write(ctx, &op.dir.inode)?;
     check_dir_write(ctx, &np.dir.inode)?;
     check_sticky(ctx, &op.dir.inode, &src)?;
+    // The name replaced (or exchanged) is deleted as well.
+    let target = np.dir.inode.lookup_async(&np.name).await.ok();
+    if let Some(t) = &target {
+        check_sticky(ctx, &np.dir.inode, t)?;
+    }
     let replaced = if flags & RENAME_EXCHANGE == 0 {
-        np.dir.inode.lookup_async(&np.name).await.ok()
+        target
     } else {
         None
     };
@@ -1444,6 +1484,8 @@ async fn link_at(
     if src.inode.metadata().is_dir() {
         return Err(Errno::EPERM);
     }
+    // No new names for an immutable or append-only file (Linux's vfs_link).
+    src.inode.metadata().check_changeable()?;
     super::landlock::check_link(ctx, &src, &np.dir)?;
     np.dir.inode.link_async(&np.name, &src.inode).await?;
     fsnotify::notify_child(&np.dir.inode, fsnotify::FS_CREATE, &np.name, false);
@@ -1537,6 +1579,7 @@ fn owner_or_root(ctx: &Ctx<'_>, inode: &InodeRef) -> bool {
 }
 
 fn chmod_inode(ctx: &Ctx<'_>, inode: &InodeRef, mode: u64) -> KResult<u64> {
+    inode.metadata().check_changeable()?;
     if !owner_or_root(ctx, inode) {
         return Err(Errno::EPERM);
     }
@@ -1583,6 +1626,9 @@ fn chown_inode(ctx: &Ctx<'_>, inode: &InodeRef, uid: u64, gid: u64) -> KResult<u
     let uid = (uid as u32 != u32::MAX).then_some(uid as u32);
     let gid = (gid as u32 != u32::MAX).then_some(gid as u32);
     let m = inode.metadata();
+    if uid.is_some() || gid.is_some() {
+        m.check_changeable()?;
+    }
     let c = ctx.process().cred.lock().clone();
     if c.fsuid != 0 {
         // Only root changes the owner; an owner may change the group to one of its own.
@@ -1661,7 +1707,14 @@ async fn truncate_path(ctx: &Ctx<'_>, d: &DentryRef, len: u64) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     want_write(d)?;
+    if m.is_immutable() {
+        return Err(Errno::EPERM);
+    }
     check_access(&m, &cred(ctx), access::WRITE)?;
+    // Linux's vfs_truncate: an append-only file is never cut.
+    if m.is_append_only() {
+        return Err(Errno::EPERM);
+    }
     fsize_grow_ok(ctx, m.size, len)?;
     inode.truncate_async(len).await?;
     fsnotify::notify_dentry(d, fsnotify::FS_MODIFY);
@@ -1684,6 +1737,10 @@ pub async fn sys_ftruncate(ctx: &mut Ctx<'_>, fd: Fd, length: i64) -> KResult<u6
     let m = inode.metadata();
     if !f.writable() || !m.is_regular() {
         return Err(Errno::EINVAL);
+    }
+    // Opened for writing before the flag came (Linux's do_sys_ftruncate).
+    if m.flags & (FS_IMMUTABLE_FL | FS_APPEND_FL) != 0 {
+        return Err(Errno::EPERM);
     }
     fsize_grow_ok(ctx, m.size, length as u64)?;
     inode.truncate_async(length as u64).await?;
@@ -1714,6 +1771,11 @@ pub async fn sys_utimensat(
     } else {
         Some(ctx.read::<[Timespec; 2]>(times_ptr)?)
     };
+    // futimens' form (no path, a descriptor) takes no flags (Linux's
+    // do_utimes_fd).
+    if path_ptr.is_null() && dirfd != AT_FDCWD && flags != 0 {
+        return Err(Errno::EINVAL);
+    }
     let path = optional_path(ctx, dirfd, path_ptr)?;
     utimens(ctx, dirfd, path.as_deref(), times, flags).await
 }
@@ -1773,6 +1835,18 @@ async fn utimens(
         t.iter()
             .all(|ts| matches!(ts.tv_nsec, UTIME_NOW | UTIME_OMIT))
     });
+    // Times given (even UTIME_NOW with UTIME_OMIT) are an attribute change
+    // (EPERM on an immutable or append-only file); a "touch" (no times, or
+    // both UTIME_NOW) writes the file (EPERM on an immutable one only), as
+    // Linux's vfs_utimes and notify_change.
+    let m = inode.metadata();
+    if times.is_none_or(|t| t.iter().all(|ts| ts.tv_nsec == UTIME_NOW)) {
+        if m.is_immutable() {
+            return Err(Errno::EPERM);
+        }
+    } else {
+        m.check_changeable()?;
+    }
     if !owner_or_root(ctx, &inode) {
         if !only_now {
             return Err(Errno::EPERM);
@@ -2024,6 +2098,10 @@ pub async fn sys_copy_file_range(
     }
     if !input.readable() || !output.writable() || output.flags() & O_APPEND != 0 {
         return Err(Errno::EBADF);
+    }
+    // Not into an immutable file, even through a descriptor opened before.
+    if om.is_immutable() {
+        return Err(Errno::EPERM);
     }
     if (ipos as u64).checked_add(len as u64).is_none()
         || (opos as u64).checked_add(len as u64).is_none()

@@ -356,6 +356,10 @@ pub async fn sys_fallocate(
         return Err(Errno::EBADF);
     }
     let m = f.metadata()?;
+    // Only plain allocation on an append-only file; nothing on an immutable one.
+    if mode & !FALLOC_FL_KEEP_SIZE != 0 && m.is_append_only() || m.is_immutable() {
+        return Err(Errno::EPERM);
+    }
     if m.file_type() == S_IFIFO {
         return Err(Errno::ESPIPE);
     }

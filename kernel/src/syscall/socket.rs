@@ -250,6 +250,10 @@ async fn find_target(ctx: &Ctx<'_>, addr: &Addr, kind: Kind) -> KResult<Arc<Unix
         Addr::Path(p) => {
             let d = ctx.resolve(AT_FDCWD, p, true).await?;
             let m = d.inode.metadata();
+            // Write permission: never on an immutable file (inode_permission).
+            if m.is_immutable() {
+                return Err(Errno::EPERM);
+            }
             check_access(&m, &ctx.process().cred.lock().fs_cred(), access::WRITE)?;
             if m.file_type() != S_IFSOCK {
                 return Err(Errno::ECONNREFUSED);
@@ -289,6 +293,10 @@ pub async fn sys_bind(ctx: &mut Ctx<'_>, fd: Fd, addr: UserPtr<u8>, addrlen: u32
                 return Err(Errno::EADDRINUSE);
             }
             super::mount::want_write(&parent.dir)?;
+            // No new names in an immutable directory.
+            if parent.dir.inode.metadata().is_immutable() {
+                return Err(Errno::EPERM);
+            }
             check_access(
                 &parent.dir.inode.metadata(),
                 &ctx.process().cred.lock().fs_cred(),

@@ -97,6 +97,11 @@ fn read_name(ctx: &Ctx<'_>, ptr: UserCStr) -> KResult<Vec<u8>> {
 fn permitted(ctx: &Ctx<'_>, inode: &InodeRef, ns: Namespace, write: bool) -> KResult<()> {
     let cred = ctx.process().cred.lock().clone();
     let m = inode.metadata();
+    // No attribute changes on an immutable or append-only file, whatever the
+    // namespace.
+    if write {
+        m.check_changeable()?;
+    }
     match ns {
         Namespace::Trusted if !cred.capable(CAP_SYS_ADMIN) => {
             Err(if write { Errno::EPERM } else { Errno::ENODATA })

@@ -423,3 +423,16 @@ pub const MNT_FORCE: u32 = 1;
 pub const MNT_DETACH: u32 = 2;
 pub const MNT_EXPIRE: u32 = 4;
 pub const UMOUNT_NOFOLLOW: u32 = 8;
+// Inode flags (chattr(1), lsattr(1)): FS_IOC_GETFLAGS and FS_IOC_SETFLAGS take a
+// pointer to an int holding the FS_*_FL bits.
+pub const FS_IOC_GETFLAGS: u32 = 0x8008_6601;
+pub const FS_IOC_SETFLAGS: u32 = 0x4008_6602;
+pub const FS_SECRM_FL: u32 = 0x1;
+pub const FS_UNRM_FL: u32 = 0x2;
+pub const FS_COMPR_FL: u32 = 0x4;
+pub const FS_SYNC_FL: u32 = 0x8;
+pub const FS_IMMUTABLE_FL: u32 = 0x10;
+pub const FS_APPEND_FL: u32 = 0x20;
+pub const FS_NODUMP_FL: u32 = 0x40;
+pub const FS_NOATIME_FL: u32 = 0x80;
+pub const FS_DIRSYNC_FL: u32 = 0x1_0000;

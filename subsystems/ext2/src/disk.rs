@@ -117,6 +117,28 @@ pub(crate) const DIND_BLOCK: usize = 13;
 pub(crate) const TIND_BLOCK: usize = 14;
 /// i_flags: the directory has an htree index (EXT2_INDEX_FL).
 pub(crate) const INDEX_FL: u32 = 0x1000;
+/// The i_flags bits FS_IOC_GETFLAGS shows (EXT2_FL_USER_VISIBLE).
+pub const FL_USER_VISIBLE: u32 = 0x004B_DFFF;
+/// The i_flags bits FS_IOC_SETFLAGS changes (EXT2_FL_USER_MODIFIABLE); the
+/// others it is given are ignored, as by Linux's ext2.
+pub const FL_USER_MODIFIABLE: u32 = 0x0003_80FF;
+/// The i_flags bits a new inode takes from its directory (EXT2_FL_INHERITED:
+/// secrm, unrm, compr, sync, nodump, noatime, comprblk, nocomp, journal_data,
+/// notail, dirsync).
+const FL_INHERITED: u32 = 0x0001_C6CF;
+
+/// A new inode's i_flags from its directory's `dir_flags`: what directories
+/// pass on, of which a regular file keeps all but DIRSYNC and TOPDIR, and other
+/// non-directories only NODUMP and NOATIME (Linux's ext2_mask_flags).
+pub(crate) fn inherited_flags(dir_flags: u32, kind: &kestrel_vfs::NodeKind) -> u32 {
+    use kestrel_vfs::NodeKind;
+    let f = dir_flags & FL_INHERITED;
+    match kind {
+        NodeKind::Dir => f,
+        NodeKind::File => f & !(0x1_0000 | 0x2_0000),
+        _ => f & (0x40 | 0x80),
+    }
+}
 /// Most hard links to one inode (EXT2_LINK_MAX).
 pub const LINK_MAX: u32 = 32000;
 /// Fast symlinks keep their target in i_block when shorter than this.

@@ -341,6 +341,7 @@ impl Ext2 {
             atime: i.atime(),
             mtime: i.mtime(),
             ctime: i.ctime(),
+            flags: i.flags() & disk::FL_USER_VISIBLE,
         }
     }
 
@@ -649,10 +650,21 @@ impl Ext2 {
         .await
     }
 
+    /// FS_IOC_SETFLAGS: the user-modifiable bits of i_flags become those of
+    /// `flags` (others given are ignored, as by Linux's ext2); ctime becomes now.
+    pub async fn set_flags(&self, ino: u32, flags: u32) -> KResult<()> {
+        self.change(ino, |i| {
+            let keep = i.flags() & !disk::FL_USER_MODIFIABLE;
+            i.set_flags(keep | (flags & disk::FL_USER_MODIFIABLE));
+        })
+        .await
+    }
+
     /// Writes back an in-core inode's attributes at once (the kernel's VFS keeps
-    /// chmod, chown and utimes changes in memory and writes them later, as Linux's
-    /// write_inode): the permission bits of `mode` (the type stays), the owner,
-    /// and the three times, exactly as given.
+    /// chmod, chown, utimes and inode-flag changes in memory and writes them
+    /// later, as Linux's write_inode): the permission bits of `mode` (the type
+    /// stays), the owner, the three times, exactly as given, and the
+    /// user-modifiable inode flags.
     pub async fn set_attrs(&self, ino: u32, a: &Metadata) -> KResult<()> {
         let mut st = self.lock().await;
         let r = async {
@@ -664,6 +676,9 @@ impl Ext2 {
             i.set_atime(a.atime);
             i.set_mtime(a.mtime);
             i.set_ctime(a.ctime);
+            i.set_flags(
+                (i.flags() & !disk::FL_USER_MODIFIABLE) | (a.flags & disk::FL_USER_MODIFIABLE),
+            );
             st.write_inode(&i).await
         }
         .await;

@@ -97,6 +97,7 @@ impl State {
         inode.set_ctime(now);
         inode.set_crtime(now);
         inode.set_links(if is_dir { 2 } else { 1 });
+        inode.set_flags(disk::inherited_flags(dir.flags(), kind));
         if let Err(e) = self.fill_new(&mut inode, kind, dir_ino).await {
             self.undo_new(inode).await;
             return Err(e);

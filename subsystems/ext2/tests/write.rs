@@ -479,6 +479,53 @@ fn owners_modes_and_timestamps() {
 }
 
 #[test]
+fn inode_flags_persist_in_i_flags_and_new_files_inherit_them() {
+    if !have_tools() {
+        return;
+    }
+    for cfg in CONFIGS {
+        let t = Tmp::new("iflags");
+        let img = t.path("img");
+        mkfs(&img, cfg, 4096, &[]);
+        let m = mount(&img);
+        let f = m.create_file(2, "f", b"x");
+        let d = m.mkdir(2, "d");
+        // Immutable and append-only; JOURNAL_DATA (0x4000) is not a bit
+        // chattr may change on ext2: ignored, as by Linux's ext2.
+        block_on(m.fs.set_flags(f, FS_IMMUTABLE_FL | FS_APPEND_FL | 0x4000)).unwrap();
+        block_on(m.fs.set_flags(d, FS_NODUMP_FL | FS_NOATIME_FL | FS_DIRSYNC_FL)).unwrap();
+        let g = m.create_file(d, "g", b"y");
+        let sub = m.mkdir(d, "sub");
+        let flags = |ino| block_on(m.fs.metadata(ino)).unwrap().flags;
+        assert_eq!(flags(f), FS_IMMUTABLE_FL | FS_APPEND_FL);
+        // A file takes NODUMP and NOATIME, a directory DIRSYNC as well.
+        assert_eq!(flags(g), FS_NODUMP_FL | FS_NOATIME_FL);
+        assert_eq!(flags(sub), FS_NODUMP_FL | FS_NOATIME_FL | FS_DIRSYNC_FL);
+        m.unmount(&img);
+        fsck(&img);
+        let stat = String::from_utf8(debugfs(&img, "stat /f")).unwrap();
+        assert!(stat.contains("Flags: 0x30"), "{stat}");
+        let stat = String::from_utf8(debugfs(&img, "stat /d/g")).unwrap();
+        assert!(stat.contains("Flags: 0xc0"), "{stat}");
+        // chmod-style write-back (set_attrs) keeps them, and clearing works.
+        let m = mount(&img);
+        let f = m.walk("/f").unwrap();
+        let mut md = block_on(m.fs.metadata(f)).unwrap();
+        md.mode = S_IFREG | 0o600;
+        block_on(m.fs.set_attrs(f, &md)).unwrap();
+        assert_eq!(
+            block_on(m.fs.metadata(f)).unwrap().flags,
+            FS_IMMUTABLE_FL | FS_APPEND_FL
+        );
+        block_on(m.fs.set_flags(f, 0)).unwrap();
+        m.unmount(&img);
+        fsck(&img);
+        let stat = String::from_utf8(debugfs(&img, "stat /f")).unwrap();
+        assert!(stat.contains("Flags: 0x0"), "{stat}");
+    }
+}
+
+#[test]
 fn xattrs_set_list_remove_and_survive_fsck() {
     if !have_tools() {
         return;

@@ -63,6 +63,9 @@ pub struct Metadata {
     pub atime: Timespec,
     pub mtime: Timespec,
     pub ctime: Timespec,
+    /// Inode flags (FS_*_FL, what FS_IOC_GETFLAGS reports); 0 where the file
+    /// system keeps none.
+    pub flags: u32,
 }
 
 impl Metadata {
@@ -78,6 +81,25 @@ impl Metadata {
     }
     pub fn is_regular(&self) -> bool {
         self.file_type() == S_IFREG
+    }
+    /// FS_IMMUTABLE_FL: no change to content, name, links or attributes
+    /// (Linux's IS_IMMUTABLE).
+    pub fn is_immutable(&self) -> bool {
+        self.flags & FS_IMMUTABLE_FL != 0
+    }
+    /// FS_APPEND_FL: content only grows at the end; no rename, unlink,
+    /// truncation or attribute change (Linux's IS_APPEND).
+    pub fn is_append_only(&self) -> bool {
+        self.flags & FS_APPEND_FL != 0
+    }
+    /// EPERM for an immutable or append-only file: what may not change its
+    /// attributes (chmod, chown, utimes, xattrs), be removed, renamed or linked.
+    pub fn check_changeable(&self) -> KResult<()> {
+        if self.flags & (FS_IMMUTABLE_FL | FS_APPEND_FL) != 0 {
+            Err(Errno::EPERM)
+        } else {
+            Ok(())
+        }
     }
 
     /// As `struct stat`.
@@ -496,6 +518,19 @@ pub trait Inode: Send + Sync + Any {
     /// in-memory file systems.
     fn page_cached(&self, _index: u64) -> bool {
         true
+    }
+
+    // Inode flags (chattr, lsattr): FS_IOC_GETFLAGS reads [`Metadata::flags`].
+    /// The FS_*_FL bits this file system keeps, 0 where it keeps none (then
+    /// FS_IOC_GETFLAGS and FS_IOC_SETFLAGS are ENOTTY).
+    fn iflags_kept(&self) -> u32 {
+        0
+    }
+    /// FS_IOC_SETFLAGS, the caller's permission already checked: sets the
+    /// flags as the file system takes them (EOPNOTSUPP for bits it refuses;
+    /// ENOTTY where it keeps none).
+    fn set_iflags(&self, _flags: u32) -> KResult<()> {
+        Err(Errno::ENOTTY)
     }
 
     /// For downcasting (a file system checks that `rename`'s target is its own).

@@ -70,6 +70,7 @@ impl Common {
             atime: now,
             mtime: now,
             ctime: now,
+            flags: 0,
         }
     }
 }

@@ -109,7 +109,13 @@ struct Meta {
     atime: Timespec,
     mtime: Timespec,
     ctime: Timespec,
+    /// Inode flags (FS_*_FL), of [`RAM_IFLAGS`] only.
+    flags: u32,
 }
+
+/// The inode flags tmpfs keeps (Linux's SHMEM_FL_USER_MODIFIABLE); a new file
+/// takes NODUMP and NOATIME from its directory.
+const RAM_IFLAGS: u32 = FS_IMMUTABLE_FL | FS_APPEND_FL | FS_NODUMP_FL | FS_NOATIME_FL;
 
 #[derive(Default)]
 struct FileData {
@@ -370,6 +376,7 @@ impl RamInode {
                 atime: now,
                 mtime: now,
                 ctime: now,
+                flags: 0,
             }),
             body,
             xattrs: spin::Mutex::new(BTreeMap::new()),
@@ -578,7 +585,22 @@ impl Inode for RamInode {
             atime: m.atime,
             mtime: m.mtime,
             ctime: m.ctime,
+            flags: m.flags,
         }
+    }
+
+    fn iflags_kept(&self) -> u32 {
+        RAM_IFLAGS
+    }
+
+    fn set_iflags(&self, flags: u32) -> KResult<()> {
+        if flags & !RAM_IFLAGS != 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let mut m = self.meta.lock();
+        m.flags = flags;
+        m.ctime = crate::now();
+        Ok(())
     }
 
     fn set_mode(&self, mode: u32) -> KResult<()> {
@@ -601,7 +623,10 @@ impl Inode for RamInode {
     }
 
     fn touch_atime(&self, now: Timespec) {
-        self.meta.lock().atime = now;
+        let mut m = self.meta.lock();
+        if m.flags & FS_NOATIME_FL == 0 {
+            m.atime = now;
+        }
     }
 
     fn set_times(&self, atime: Option<Timespec>, mtime: Option<Timespec>) -> KResult<()> {
@@ -799,6 +824,9 @@ impl Inode for RamInode {
         check_name(name)?;
         let is_dir = kind == NodeKind::Dir;
         let mode = kind.type_bits() | (mode & S_IALLUGO);
+        // Read before the directory's lock: metadata() takes the two in the
+        // other order (meta, then the directory).
+        let inherited = self.meta.lock().flags & (FS_NODUMP_FL | FS_NOATIME_FL);
         let child = {
             let mut d = self.dir()?.lock();
             if d.dead {
@@ -809,6 +837,10 @@ impl Inode for RamInode {
             }
             let ino = self.fs.next_ino.fetch_add(1, Ordering::Relaxed);
             let child = RamInode::new_ref(&self.fs, ino, kind, mode, uid, gid, self.ino);
+            // A new inode: its lock is nobody else's yet.
+            if inherited != 0 {
+                child.set_iflags(inherited)?;
+            }
             d.insert(name.to_vec(), child.clone());
             child
         };
@@ -1307,6 +1339,34 @@ mod tests {
         let f = root.create(b"f", NodeKind::File, 0o644, 0, 0).unwrap();
         f.set_mode(0o4777 | S_IFDIR).unwrap();
         assert_eq!(f.metadata().mode, S_IFREG | 0o4777);
+    }
+
+    #[test]
+    fn inode_flags_are_tmpfs_s_four_and_nodump_noatime_are_inherited() {
+        let root = RamFs::new_root(1);
+        let f = root.create(b"f", NodeKind::File, 0o644, 0, 0).unwrap();
+        assert_eq!(f.iflags_kept(), RAM_IFLAGS);
+        f.set_iflags(FS_IMMUTABLE_FL | FS_APPEND_FL).unwrap();
+        assert!(f.metadata().is_immutable() && f.metadata().is_append_only());
+        assert_eq!(f.metadata().check_changeable(), Err(Errno::EPERM));
+        // Any other bit: refused, and nothing changes.
+        assert_eq!(
+            f.set_iflags(FS_NODUMP_FL | FS_SYNC_FL),
+            Err(Errno::EOPNOTSUPP)
+        );
+        assert_eq!(f.metadata().flags, FS_IMMUTABLE_FL | FS_APPEND_FL);
+        let d = root.create(b"d", NodeKind::Dir, 0o755, 0, 0).unwrap();
+        d.set_iflags(FS_NODUMP_FL | FS_NOATIME_FL | FS_IMMUTABLE_FL)
+            .unwrap();
+        let g = d.create(b"g", NodeKind::File, 0o644, 0, 0).unwrap();
+        assert_eq!(g.metadata().flags, FS_NODUMP_FL | FS_NOATIME_FL);
+        // NOATIME: reads leave the access time.
+        let before = g.metadata().atime;
+        g.touch_atime(Timespec {
+            tv_sec: before.tv_sec + 100,
+            tv_nsec: 0,
+        });
+        assert_eq!(g.metadata().atime, before);
     }
 }
 
