@@ -339,6 +339,38 @@ TEST(umount2_mnt_expire_marks_then_unmounts_unless_used_between) {
     EXPECT_ERRNO(umount2(dir, MNT_EXPIRE), EINVAL);
 }
 
+/* MS_NOSYMFOLLOW: symlinks on the mount are not followed (ELOOP); they can
+ * still be read, and those elsewhere are followed as ever. */
+TEST(ms_nosymfollow_refuses_to_follow_the_mounts_symlinks) {
+#ifndef MS_NOSYMFOLLOW
+#define MS_NOSYMFOLLOW 256
+#endif
+    const char *dir = kt_tmpdir();
+    CHECK(dir, "kt_tmpdir failed");
+    if (mount("tmpfs", dir, "tmpfs", MS_NOSYMFOLLOW, NULL) != 0)
+        SKIP("mount: %s", kt_errstr(errno));
+    int ok = kt_write_file(kt_path(dir, "f"), "x", 1) == 0 && symlink("f", kt_path(dir, "l")) == 0;
+    errno = 0;
+    int fd = open(kt_path(dir, "l"), O_RDONLY);
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    char buf[8] = {0};
+    long n = readlink(kt_path(dir, "l"), buf, sizeof buf);
+    int nofollow_ok = open(kt_path(dir, "l"), O_PATH | O_NOFOLLOW);
+    if (nofollow_ok >= 0)
+        close(nofollow_ok);
+    struct statfs sf = {0};
+    statfs(dir, &sf);
+    umount2(dir, MNT_DETACH);
+    CHECK(ok, "setup failed");
+    CHECK(fd == -1 && e == ELOOP, "open through the symlink: %d %s", fd, kt_errstr(e));
+    EXPECT_EQ(n, 1);
+    CHECK(buf[0] == 'f', "readlink gave '%s'", buf);
+    CHECK(nofollow_ok >= 0, "O_PATH|O_NOFOLLOW of the link itself: %s", kt_errstr(errno));
+    CHECK(sf.f_flags & 0x2000 /* ST_NOSYMFOLLOW */, "statfs f_flags %#lx", (long)sf.f_flags);
+}
+
 /* ---- read-only mounts --------------------------------------------------- */
 
 ROTEST(ro_mount_refuses_new_names_with_erofs) {
@@ -965,6 +997,7 @@ int main(void)
     RUN(ms_move_moves_a_mount_with_its_files);
     RUN(ms_move_of_a_directory_that_is_no_mount_is_einval);
     RUN(umount2_mnt_expire_marks_then_unmounts_unless_used_between);
+    RUN(ms_nosymfollow_refuses_to_follow_the_mounts_symlinks);
     RUN(ro_mount_refuses_new_names_with_erofs);
     RUN(ro_mount_existing_name_is_eexist_before_erofs);
     RUN(ro_mount_refuses_removing_and_renaming);

@@ -842,7 +842,9 @@ async fn open_or_create(
                     return Err(Errno::ELOOP);
                 }
                 links += 1;
-                if links > MAXSYMLINKS || ctx.resolve & kestrel_vfs::path::RESOLVE_NO_SYMLINKS != 0
+                if links > MAXSYMLINKS
+                    || ctx.resolve & kestrel_vfs::path::RESOLVE_NO_SYMLINKS != 0
+                    || child.mnt().get() & MS_NOSYMFOLLOW != 0
                 {
                     return Err(Errno::ELOOP);
                 }

@@ -47,7 +47,8 @@ const PER_MOUNT: u64 = MS_RDONLY
     | MS_SYNCHRONOUS
     | MS_NOATIME
     | MS_NODIRATIME
-    | MS_STRICTATIME;
+    | MS_STRICTATIME
+    | MS_NOSYMFOLLOW;
 
 /// Linux's mnt_want_write: EROFS where `d` was reached through a read-only mount.
 pub fn want_write(d: &Dentry) -> KResult<()> {
@@ -72,6 +73,7 @@ pub fn statfs_flags(d: Option<&Dentry>) -> i64 {
         (MS_SYNCHRONOUS, ST_SYNCHRONOUS),
         (MS_NOATIME, ST_NOATIME),
         (MS_NODIRATIME, ST_NODIRATIME),
+        (MS_NOSYMFOLLOW, ST_NOSYMFOLLOW),
     ] {
         if flags & ms != 0 {
             f |= st;
@@ -95,6 +97,7 @@ fn options(flags: u64) -> Vec<u8> {
         (MS_SYNCHRONOUS, "sync"),
         (MS_NOATIME, "noatime"),
         (MS_NODIRATIME, "nodiratime"),
+        (MS_NOSYMFOLLOW, "nosymfollow"),
     ] {
         if flags & bit != 0 {
             o.push(',');

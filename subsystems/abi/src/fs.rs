@@ -381,6 +381,7 @@ pub const ST_SYNCHRONOUS: i64 = 0x0010;
 pub const ST_NOATIME: i64 = 0x0400;
 pub const ST_NODIRATIME: i64 = 0x0800;
 pub const ST_RELATIME: i64 = 0x1000;
+pub const ST_NOSYMFOLLOW: i64 = 0x2000;
 pub const ST_VALID: i64 = 0x0020;
 
 // File seals (fcntl F_ADD_SEALS / F_GET_SEALS, memfd_create).

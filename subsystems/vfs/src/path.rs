@@ -27,7 +27,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use kestrel_abi::fs::{MAXSYMLINKS, MS_RDONLY, NAME_MAX, PATH_MAX};
+use kestrel_abi::fs::{MAXSYMLINKS, MS_NOSYMFOLLOW, MS_RDONLY, NAME_MAX, PATH_MAX};
 use kestrel_abi::{Errno, KResult};
 
 use crate::Cred;
@@ -781,7 +781,12 @@ impl Walker<'_> {
             let m = inode.metadata();
             if m.is_symlink() && (!last || follow_last) {
                 links += 1;
-                if links > MAXSYMLINKS || self.resolve & RESOLVE_NO_SYMLINKS != 0 {
+                // A symlink on a nosymfollow mount is not followed (Linux's
+                // pick_link); it can still be read with readlink.
+                if links > MAXSYMLINKS
+                    || self.resolve & RESOLVE_NO_SYMLINKS != 0
+                    || child.mnt().get() & MS_NOSYMFOLLOW != 0
+                {
                     return Err(Errno::ELOOP);
                 }
                 if let Some(to) = inode.magic_link() {
