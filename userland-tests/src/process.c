@@ -556,6 +556,12 @@ TEST(uid_gid_real_equal_effective_and_inherited) {
 
 /* ---- process groups --------------------------------------------------- */
 
+/* A negative pid names no process: getpgid and getsid are ESRCH. */
+TEST(getpgid_and_getsid_of_a_negative_pid_are_esrch) {
+    EXPECT_ERRNO(syscall(SYS_getpgid, -99), ESRCH);
+    EXPECT_ERRNO(syscall(SYS_getsid, -1), ESRCH);
+}
+
 TEST(getpgrp_equals_getpgid_zero_and_self) {
     long a = syscall(SYS_getpgrp);
     long b = syscall(SYS_getpgid, 0);
@@ -913,5 +919,6 @@ int main(void)
     RUN(clone_newpid_without_cap_sys_admin_is_eperm);
     RUN(getrusage_maxrss_of_self_and_of_a_waited_child);
     RUN(unshare_files_and_fs_and_its_errors);
+    RUN(getpgid_and_getsid_of_a_negative_pid_are_esrch);
     return KT_END();
 }

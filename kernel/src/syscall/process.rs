@@ -71,8 +71,9 @@ fn pid_ns_within(ns: &Arc<crate::ns::PidNs>, root: &Arc<crate::ns::PidNs>) -> bo
 
 /// The process `pid` refers to (0: the caller).
 fn target(ctx: &Ctx<'_>, pid: i32) -> KResult<Arc<process::Process>> {
+    // A negative pid names no process (Linux looks it up and finds none).
     if pid < 0 {
-        return Err(Errno::EINVAL);
+        return Err(Errno::ESRCH);
     }
     if pid == 0 {
         return Ok(ctx.process().clone());
