@@ -157,7 +157,15 @@ pub async fn sys_socketpair(
     protocol: i32,
     sv: UserPtr<[i32; 2]>,
 ) -> KResult<u64> {
+    // Unknown type bits are EINVAL before the family is looked at (Linux
+    // checks the flags first, then creates the socket that refuses pairs).
+    if ty & !(SOCK_TYPE_MASK | SOCK_CLOEXEC | SOCK_NONBLOCK) != 0 {
+        return Err(Errno::EINVAL);
+    }
     if matches!(domain, AF_INET | AF_INET6 | AF_NETLINK) {
+        if ty & SOCK_TYPE_MASK >= SOCK_MAX {
+            return Err(Errno::EINVAL);
+        }
         return Err(Errno::EOPNOTSUPP);
     }
     let (kind, cloexec, nonblock) = parse_type(domain, ty, protocol)?;

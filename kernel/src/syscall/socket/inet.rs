@@ -61,7 +61,21 @@ fn parse(s: &InetSocket, raw: &RawAddr) -> KResult<SockAddr> {
 
 pub fn bind(ctx: &Ctx<'_>, s: &InetSocket, ptr: UserPtr<u8>, len: u32) -> KResult<u64> {
     let raw = RawAddr::copy_in(ctx, ptr, len)?;
-    s.bind(parse(s, &raw)?)?;
+    let a = parse(s, &raw)?;
+    // Ports below 1024 (Linux's default net.ipv4.ip_unprivileged_port_start)
+    // need CAP_NET_BIND_SERVICE.
+    if let SockAddr::Inet(_, port) = a
+        && port != 0
+        && port < 1024
+        && !ctx
+            .process()
+            .cred
+            .lock()
+            .capable(kestrel_abi::cap::CAP_NET_BIND_SERVICE)
+    {
+        return Err(Errno::EACCES);
+    }
+    s.bind(a)?;
     Ok(0)
 }
 
@@ -360,15 +374,12 @@ pub async fn recv(
             return Err(e);
         }
     }
-    let from = if got > 0 {
-        s.peer_name().unwrap_or_default()
-    } else {
-        Vec::new()
-    };
+    // TCP names no sender: recvfrom and recvmsg report an empty address
+    // (length 0, nothing written), as Linux's tcp_recvmsg leaves msg_name.
     Ok(Got {
         len: got,
         full_len: got,
-        from,
+        from: Vec::new(),
     })
 }
 
