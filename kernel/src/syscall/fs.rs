@@ -749,6 +749,13 @@ pub(crate) async fn open_file_at(
             }
         }
         check_access(&m, &cred(ctx), want)?;
+        // O_NOATIME is for the file's owner (or CAP_FOWNER): Linux's may_open.
+        if flags & O_NOATIME != 0 {
+            let c = ctx.process().cred.lock();
+            if c.fsuid != m.uid && !c.capable(kestrel_abi::cap::CAP_FOWNER) {
+                return Err(Errno::EPERM);
+            }
+        }
     }
     super::landlock::check(
         ctx,
