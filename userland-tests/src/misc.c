@@ -3,6 +3,7 @@
 #define KT_AREA "misc"
 #include "kt.h"
 
+#include <sys/ioctl.h>
 #include <sys/utsname.h>
 #include <sys/random.h>
 #include <sys/sysinfo.h>
@@ -610,6 +611,17 @@ TEST(kcmp_io_and_sysvsem_of_processes_without_either_are_equal)
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
 }
 
+/* RNDGETENTCNT on the random devices reports the pool's entropy in bits: a
+ * seeded pool (Linux 5.18+: 256, its POOL_READY_BITS). */
+TEST(urandom_rndgetentcnt_reports_a_full_pool) {
+    int fd = OK(open("/dev/urandom", O_RDONLY));
+    int n = -1;
+    OK(ioctl(fd, 0x80045200 /* RNDGETENTCNT */, &n));
+    CHECK(n >= 256, "entropy count %d", n);
+    EXPECT_ERRNO(ioctl(fd, 0x80045200, (void *)8), EFAULT);
+    close(fd);
+}
+
 TEST(dev_null_and_zero_take_writes_without_reading_the_buffer) {
     /* Linux's write_null returns the count after access_ok alone: memory that
      * cannot be read is still "written"; an address outside user space is
@@ -681,5 +693,6 @@ int main(void)
     RUN(syslog_actions_and_their_errors);
     RUN(kcmp_io_and_sysvsem_of_processes_without_either_are_equal);
     RUN(dev_null_and_zero_take_writes_without_reading_the_buffer);
+    RUN(urandom_rndgetentcnt_reports_a_full_pool);
     return KT_END();
 }
