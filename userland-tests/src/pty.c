@@ -145,6 +145,41 @@ TEST(tabs_expand_to_spaces_in_one_large_write_with_xtabs) {
     close(m);
 }
 
+/* The old struct termio calls: TCGETA shows the low 16 bits of the flags and
+ * the first 8 control characters; TCSETA sets those and keeps the rest; a bad
+ * or NULL pointer is EFAULT. */
+struct old_termio {
+    unsigned short c_iflag, c_oflag, c_cflag, c_lflag;
+    unsigned char c_line;
+    unsigned char c_cc[8];
+};
+
+TEST(tcgeta_and_tcseta_use_the_old_termio_layout) {
+    char path[64];
+    int m = OK(open_pair(path, sizeof path));
+    int s = OK(open(path, O_RDWR | O_NOCTTY));
+    struct termios t;
+    OK(ioctl(s, TCGETS, &t));
+    struct old_termio o;
+    memset(&o, 0x5a, sizeof o);
+    OK(ioctl(s, 0x5405 /* TCGETA */, &o));
+    EXPECT_EQ(o.c_lflag, (unsigned short)t.c_lflag);
+    EXPECT_EQ(o.c_cflag, (unsigned short)t.c_cflag);
+    EXPECT_EQ(o.c_cc[VINTR], t.c_cc[VINTR]);
+    o.c_lflag &= (unsigned short)~ECHO;
+    o.c_cc[VINTR] = 7;
+    OK(ioctl(s, 0x5406 /* TCSETA */, &o));
+    struct termios n;
+    OK(ioctl(s, TCGETS, &n));
+    EXPECT_EQ(n.c_lflag & ECHO, 0);
+    EXPECT_EQ(n.c_cc[VINTR], 7);
+    EXPECT_EQ(n.c_cc[VEOL2], t.c_cc[VEOL2]);
+    EXPECT_ERRNO(ioctl(s, 0x5405, NULL), EFAULT);
+    EXPECT_ERRNO(ioctl(m, 0x5405, (void *)-1), EFAULT);
+    close(s);
+    close(m);
+}
+
 TEST(window_size_set_on_the_master_is_the_slaves) {
     char path[64];
     int m = OK(open_pair(path, sizeof path));
@@ -233,5 +268,6 @@ int main(void)
     RUN(ctrl_c_from_the_master_interrupts_the_slaves_foreground_group);
     RUN(master_reads_eio_once_the_slave_is_closed);
     RUN(slave_sees_end_of_file_and_eio_after_the_master_closes);
+    RUN(tcgeta_and_tcseta_use_the_old_termio_layout);
     return KT_END();
 }

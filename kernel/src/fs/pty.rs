@@ -221,8 +221,10 @@ impl PtyMaster {
             }
             // The slave's settings; the master is never anyone's controlling
             // terminal, so job control does not apply.
-            TCGETS | TCSETS | TCSETSW | TCSETSF | TIOCGWINSZ | TIOCSWINSZ | TCFLSH | TCXONC
-            | TCSBRK => self.slave.ioctl_for_master(t, cmd, arg),
+            TCGETS | TCSETS | TCSETSW | TCSETSF | TCGETA | TCSETA | TCSETAW | TCSETAF
+            | TIOCGWINSZ | TIOCSWINSZ | TCFLSH | TCXONC | TCSBRK => {
+                self.slave.ioctl_for_master(t, cmd, arg)
+            }
             _ => Err(Errno::ENOTTY),
         }
     }
