@@ -88,6 +88,24 @@ fn text(s: String) -> KResult<Vec<u8>> {
 }
 
 /// The root of a new procfs instance.
+/// The process whose /proc/PID directory `f` is open on (pidfd_send_signal
+/// and waitid take such a descriptor as a pidfd, as Linux's tgid_pidfd_to_pid
+/// does); None for any other file, a /proc/PID/task/TID directory included,
+/// or a process gone from the table. The directory names its process by
+/// number: a number reused after the process was reaped names the new one.
+pub fn process_of_dir(f: &OpenFile) -> Option<Arc<Process>> {
+    let m = f.metadata().ok()?;
+    if !m.is_dir() || !is_pid_dir_ino(m.dev, m.ino) {
+        return None;
+    }
+    process::find(((m.ino >> 16) & 0xff_ffff) as u32)
+}
+
+/// Whether (`dev`, `ino`) is a /proc/PID directory's.
+pub fn is_pid_dir_ino(dev: u64, ino: u64) -> bool {
+    dev == PROC_DEV && ino >> 40 == PID_BASE >> 40 && ino & 0xffff == 0
+}
+
 pub fn new_root() -> InodeRef {
     PseudoDir::new_ref(
         common(1, 0o555),
