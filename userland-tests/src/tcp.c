@@ -395,6 +395,10 @@ TEST(socketpair_inet_is_eopnotsupp_but_bad_type_bits_einval) {
     EXPECT_ERRNO(socketpair(AF_INET, SOCK_STREAM, 0, sv), EOPNOTSUPP);
     EXPECT_ERRNO(socketpair(AF_INET, 75, 0, sv), EINVAL);
     EXPECT_ERRNO(socketpair(AF_INET, 12, 0, sv), EINVAL);
+    /* the socket is made first: its protocol errors come before EOPNOTSUPP */
+    EXPECT_ERRNO(socketpair(AF_INET, SOCK_DGRAM, IPPROTO_TCP, sv), EPROTONOSUPPORT);
+    EXPECT_ERRNO(socketpair(AF_INET, SOCK_STREAM, IPPROTO_ICMP, sv), EPROTONOSUPPORT);
+    EXPECT_ERRNO(socketpair(AF_INET, SOCK_DGRAM, IPPROTO_UDP, sv), EOPNOTSUPP);
 }
 
 TEST(nonblocking_connect_is_einprogress_then_writable_with_so_error_zero) {

@@ -157,14 +157,17 @@ pub async fn sys_socketpair(
     protocol: i32,
     sv: UserPtr<[i32; 2]>,
 ) -> KResult<u64> {
-    // Unknown type bits are EINVAL before the family is looked at (Linux
-    // checks the flags first, then creates the socket that refuses pairs).
+    // Linux checks the type's flag bits first (EINVAL), then makes the
+    // socket (its type and protocol errors), which then refuses to pair.
     if ty & !(SOCK_TYPE_MASK | SOCK_CLOEXEC | SOCK_NONBLOCK) != 0 {
         return Err(Errno::EINVAL);
     }
     if matches!(domain, AF_INET | AF_INET6 | AF_NETLINK) {
         if ty & SOCK_TYPE_MASK >= SOCK_MAX {
             return Err(Errno::EINVAL);
+        }
+        if domain != AF_NETLINK {
+            inet::kind_of(ty & SOCK_TYPE_MASK, protocol)?;
         }
         return Err(Errno::EOPNOTSUPP);
     }
