@@ -620,6 +620,14 @@ TEST(urandom_rndgetentcnt_reports_a_full_pool) {
     CHECK(n >= 256, "entropy count %d", n);
     EXPECT_ERRNO(ioctl(fd, 0x80045200, (void *)8), EFAULT);
     close(fd);
+    /* /proc/sys/kernel/random/entropy_avail says the same */
+    FILE *f = fopen("/proc/sys/kernel/random/entropy_avail", "r");
+    CHECK(f, "entropy_avail: %s", kt_errstr(errno));
+    int avail = -1;
+    int got = fscanf(f, "%d", &avail);
+    fclose(f);
+    EXPECT_EQ(got, 1);
+    EXPECT_EQ(avail, n);
 }
 
 TEST(dev_null_and_zero_take_writes_without_reading_the_buffer) {

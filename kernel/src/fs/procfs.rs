@@ -1009,6 +1009,36 @@ fn keys_sys_dir() -> InodeRef {
     )
 }
 
+const RANDOM_SYS_INO: u64 = 0x2c0;
+
+/// /proc/sys/kernel/random: the pool's entropy and size in bits. Kestrel's
+/// generator is seeded at boot and never runs out, so both are a full pool
+/// (256, as Linux 5.18+ reports once its generator is ready).
+fn random_sys_dir() -> InodeRef {
+    const NAMES: &[&str] = &["entropy_avail", "poolsize"];
+    PseudoDir::new_ref(
+        common(RANDOM_SYS_INO, 0o555),
+        PROC_SUPER_MAGIC,
+        0x200,
+        Box::new(|| {
+            NAMES
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.as_bytes().to_vec(), RANDOM_SYS_INO + 1 + i as u64, DT_REG))
+                .collect()
+        }),
+        Box::new(|name| {
+            let i = NAMES
+                .iter()
+                .position(|n| n.as_bytes() == name)
+                .ok_or(Errno::ENOENT)?;
+            Ok(file(common(RANDOM_SYS_INO + 1 + i as u64, 0o444), || {
+                text(String::from("256\n"))
+            }))
+        }),
+    )
+}
+
 fn kernel_sys_dir() -> InodeRef {
     const NAMES: &[&str] = &[
         "core_pattern",
@@ -1025,6 +1055,7 @@ fn kernel_sys_dir() -> InodeRef {
         "ostype",
         "pid_max",
         "printk",
+        "random",
         "sem",
         "sem_next_id",
         "shm_next_id",
@@ -1045,6 +1076,7 @@ fn kernel_sys_dir() -> InodeRef {
                 .enumerate()
                 .map(|(i, n)| match *n {
                     "keys" => (n.as_bytes().to_vec(), KEYS_SYS_INO, DT_DIR),
+                    "random" => (n.as_bytes().to_vec(), RANDOM_SYS_INO, DT_DIR),
                     _ => (n.as_bytes().to_vec(), 0x201 + i as u64, DT_REG),
                 })
                 .collect()
@@ -1056,6 +1088,9 @@ fn kernel_sys_dir() -> InodeRef {
                 .ok_or(Errno::ENOENT)?;
             if name == b"keys" {
                 return Ok(keys_sys_dir());
+            }
+            if name == b"random" {
+                return Ok(random_sys_dir());
             }
             let c = || common(0x201 + i as u64, 0o444);
             let admin_write = |set: fn(&[u8])| {
