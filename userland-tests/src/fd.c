@@ -1086,6 +1086,118 @@ TEST(poll_zero_timeout_marks_closed_descriptor_pollnval_and_skips_negative) {
     close(a[1]);
 }
 
+/* F_SETSIG: O_ASYNC events send that signal instead of SIGIO, with si_code
+ * POLL_IN, si_band and si_fd (the descriptor O_ASYNC was set through);
+ * F_GETSIG reads it back; a number past the last signal is EINVAL. */
+TEST(fcntl_setsig_sends_that_signal_with_si_fd_and_band) {
+    int p[2];
+    OK(pipe(p));
+    int sig = SIGRTMIN + 1;
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    sigaddset(&set, SIGIO);
+    OK(sigprocmask(SIG_BLOCK, &set, &old));
+    EXPECT_EQ(fcntl(p[0], F_GETSIG), 0);
+    EXPECT_ERRNO(fcntl(p[0], F_SETSIG, 65), EINVAL);
+    OK(fcntl(p[0], F_SETSIG, sig));
+    EXPECT_EQ(fcntl(p[0], F_GETSIG), sig);
+    OK(fcntl(p[0], F_SETOWN, getpid()));
+    OK(fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_ASYNC));
+    EXPECT_EQ(write(p[1], "x", 1), 1);
+    siginfo_t si;
+    struct timespec ts = {2, 0};
+    int got = sigtimedwait(&set, &si, &ts);
+    /* Drop anything still pending (a wake-up may repeat the signal) before
+     * unblocking. */
+    signal(sig, SIG_IGN);
+    signal(SIGIO, SIG_IGN);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    signal(sig, SIG_DFL);
+    signal(SIGIO, SIG_DFL);
+    EXPECT_EQ(got, sig);
+    EXPECT_EQ(si.si_code, POLL_IN);
+    EXPECT_EQ(si.si_fd, p[0]);
+    CHECK(si.si_band & POLLIN, "si_band 0x%lx has no POLLIN", (long)si.si_band);
+    close(p[0]);
+    close(p[1]);
+}
+
+/* dnotify: F_NOTIFY on a directory signals its owner (the caller) when an
+ * entry changes: with F_SETSIG, that signal with si_fd the directory's
+ * descriptor and si_code POLL_MSG. Without DN_MULTISHOT only once. A rename
+ * within the directory is DN_RENAME. Not a directory: ENOTDIR. */
+static int wait_sig(int sig, int ms, siginfo_t *si)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    return sigtimedwait(&set, si, &ts);
+}
+
+TEST(fcntl_notify_signals_directory_changes) {
+    const char *d = kt_tmpdir();
+    int sig = SIGRTMIN + 2;
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    sigaddset(&set, SIGIO);
+    OK(sigprocmask(SIG_BLOCK, &set, &old));
+    int f = OK(open(kt_path(d, "a"), O_CREAT | O_RDWR, 0600));
+    int e0 = fcntl(f, F_NOTIFY, DN_CREATE) == -1 ? errno : 0;
+    int d1 = OK(open(d, O_RDONLY | O_DIRECTORY));
+    int d2 = OK(open(d, O_RDONLY | O_DIRECTORY));
+    int d3 = OK(open(d, O_RDONLY | O_DIRECTORY));
+    OK(fcntl(d1, F_SETSIG, sig));
+    OK(fcntl(d2, F_SETSIG, sig));
+    OK(fcntl(d3, F_SETSIG, sig));
+    OK(fcntl(d1, F_NOTIFY, DN_CREATE | DN_MULTISHOT));
+    OK(fcntl(d2, F_NOTIFY, DN_DELETE));
+    pid_t owner = fcntl(d1, F_GETOWN);
+    siginfo_t si;
+    int r1 = wait_sig(sig, 0, &si);
+    OK(mkdir(kt_path(d, "b"), 0700));
+    int r2 = wait_sig(sig, 2000, &si);
+    int fd2 = si.si_fd, code2 = si.si_code;
+    OK(mkdir(kt_path(d, "c"), 0700));
+    int r3 = wait_sig(sig, 2000, &si);
+    int fd3 = si.si_fd;
+    OK(close(d1)); /* its watch ends */
+    OK(rmdir(kt_path(d, "b")));
+    int r4 = wait_sig(sig, 2000, &si);
+    int fd4 = si.si_fd;
+    OK(rmdir(kt_path(d, "c"))); /* d2's watch was one-shot: gone */
+    OK(mkdir(kt_path(d, "e"), 0700)); /* d1's watch was closed */
+    int r5 = wait_sig(sig, 100, &si);
+    OK(fcntl(d3, F_NOTIFY, DN_RENAME | DN_MULTISHOT));
+    OK(rename(kt_path(d, "a"), kt_path(d, "z")));
+    int r6 = wait_sig(sig, 2000, &si);
+    int fd6 = si.si_fd;
+    /* Drop anything still pending before unblocking. */
+    signal(sig, SIG_IGN);
+    signal(SIGIO, SIG_IGN);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    signal(sig, SIG_DFL);
+    signal(SIGIO, SIG_DFL);
+    EXPECT_EQ(e0, ENOTDIR);
+    EXPECT_EQ(owner, getpid());
+    EXPECT_EQ(r1, -1);
+    EXPECT_EQ(r2, sig);
+    EXPECT_EQ(fd2, d1);
+    EXPECT_EQ(code2, POLL_MSG);
+    EXPECT_EQ(r3, sig);
+    EXPECT_EQ(fd3, d1);
+    EXPECT_EQ(r4, sig);
+    EXPECT_EQ(fd4, d2);
+    EXPECT_EQ(r5, -1);
+    EXPECT_EQ(r6, sig);
+    EXPECT_EQ(fd6, d3);
+    close(f);
+    close(d2);
+    close(d3);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -1156,5 +1268,7 @@ int main(void)
     RUN(select_on_closed_descriptor_is_ebadf);
     RUN(select_waits_then_reports_data_written_later);
     RUN(poll_zero_timeout_marks_closed_descriptor_pollnval_and_skips_negative);
+    RUN(fcntl_setsig_sends_that_signal_with_si_fd_and_band);
+    RUN(fcntl_notify_signals_directory_changes);
     return KT_END();
 }

@@ -8,6 +8,7 @@
 
 pub mod anon;
 pub mod devices;
+pub mod dnotify;
 pub mod ext2;
 pub mod fanotify;
 pub mod fasync;

@@ -118,8 +118,26 @@ pub async fn sys_fcntl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
         F_GETFL => Ok(u64::from(files.lock().get(fd)?.flags())),
         F_SETFL => {
             let f = files.lock().get(fd)?;
+            if arg as u32 & O_ASYNC != 0 {
+                f.set_async_fd(fd);
+            }
             f.set_status_flags(arg as u32);
             crate::fs::fasync::changed(&f);
+            Ok(0)
+        }
+        // The signal O_ASYNC (and dnotify) events send: 0 is plain SIGIO.
+        F_SETSIG => {
+            let f = files.lock().get(fd)?;
+            if arg > u64::from(kestrel_abi::signal::NSIG) {
+                return Err(Errno::EINVAL);
+            }
+            f.set_io_signal(arg as u32);
+            Ok(0)
+        }
+        F_GETSIG => Ok(u64::from(files.lock().get(fd)?.io_signal())),
+        F_NOTIFY => {
+            let f = files.lock().get(fd)?;
+            crate::fs::dnotify::fcntl_notify(&f, fd, arg as u32, ctx.process().pid)?;
             Ok(0)
         }
         F_GETPIPE_SZ => {
@@ -233,6 +251,9 @@ pub async fn sys_ioctl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
         }
         FIOASYNC => {
             let on: i32 = ctx.read(UserPtr::new(arg))?;
+            if on != 0 {
+                file.set_async_fd(fd);
+            }
             let f = file.flags();
             file.set_status_flags(if on != 0 { f | O_ASYNC } else { f & !O_ASYNC });
             crate::fs::fasync::changed(&file);

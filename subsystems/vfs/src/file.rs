@@ -10,7 +10,7 @@ use alloc::sync::Arc;
 use core::any::Any;
 use core::future::Future;
 use core::pin::Pin;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 
 use kestrel_abi::fs::*;
 use kestrel_abi::time::Timespec;
@@ -164,6 +164,11 @@ pub struct OpenFile {
     owner: AtomicU64,
     /// A watcher sends SIGIO for this file (O_ASYNC with an owner).
     async_armed: AtomicBool,
+    /// The signal F_SETSIG chose for readiness (and dnotify) events: 0 for
+    /// SIGIO without details, else that signal with si_code, si_band, si_fd.
+    io_signal: AtomicU32,
+    /// The descriptor through which O_ASYNC was last set (si_fd with F_SETSIG).
+    async_fd: AtomicI32,
     /// File-system notification ignores this file (Linux's FMODE_NONOTIFY):
     /// the descriptors fanotify hands its listeners, whose reads and closes
     /// must not become events themselves.
@@ -210,6 +215,8 @@ impl OpenFile {
             mount_writer: false,
             owner: AtomicU64::new(0),
             async_armed: AtomicBool::new(false),
+            io_signal: AtomicU32::new(0),
+            async_fd: AtomicI32::new(-1),
             no_notify: AtomicBool::new(false),
             file_type,
         })
@@ -236,6 +243,8 @@ impl OpenFile {
             mount_writer,
             owner: AtomicU64::new(0),
             async_armed: AtomicBool::new(false),
+            io_signal: AtomicU32::new(0),
+            async_fd: AtomicI32::new(-1),
             no_notify: AtomicBool::new(false),
             file_type,
         }))
@@ -253,6 +262,8 @@ impl OpenFile {
             mount_writer: false,
             owner: AtomicU64::new(0),
             async_armed: AtomicBool::new(false),
+            io_signal: AtomicU32::new(0),
+            async_fd: AtomicI32::new(-1),
             no_notify: AtomicBool::new(false),
             file_type,
         })
@@ -302,6 +313,26 @@ impl OpenFile {
     pub fn set_owner(&self, owner: Option<FileOwner>) {
         self.owner
             .store(FileOwner::encode(owner), Ordering::Relaxed);
+    }
+
+    /// F_GETSIG: the signal for I/O events (0: plain SIGIO).
+    pub fn io_signal(&self) -> u32 {
+        self.io_signal.load(Ordering::Relaxed)
+    }
+
+    /// F_SETSIG (the caller checked `sig` is 0 or a signal number).
+    pub fn set_io_signal(&self, sig: u32) {
+        self.io_signal.store(sig, Ordering::Relaxed);
+    }
+
+    /// The descriptor O_ASYNC was set through (-1 if none).
+    pub fn async_fd(&self) -> i32 {
+        self.async_fd.load(Ordering::Relaxed)
+    }
+
+    /// Records the descriptor O_ASYNC is set through (si_fd of its signals).
+    pub fn set_async_fd(&self, fd: i32) {
+        self.async_fd.store(fd, Ordering::Relaxed);
     }
 
     /// Marks the file as having an O_ASYNC watcher; false if it had one
