@@ -145,6 +145,53 @@ TEST(tabs_expand_to_spaces_in_one_large_write_with_xtabs) {
     close(m);
 }
 
+/* vhangup hangs up the caller's controlling terminal: writes to it fail
+ * with EIO afterwards. Without a controlling terminal it does nothing;
+ * without CAP_SYS_TTY_CONFIG it is EPERM. */
+static void child_vhangup(void *arg)
+{
+    const char *path = arg;
+    if (setsid() < 0)
+        _exit(10);
+    if (syscall(SYS_vhangup) != 0) /* no controlling terminal yet */
+        _exit(11);
+    int s = open(path, O_RDWR | O_NOCTTY);
+    if (s < 0 || ioctl(s, TIOCSCTTY, 0) != 0)
+        _exit(12);
+    signal(SIGHUP, SIG_IGN);
+    if (write(s, "a", 1) != 1)
+        _exit(13);
+    if (syscall(SYS_vhangup) != 0)
+        _exit(14);
+    errno = 0;
+    if (write(s, "b", 1) != -1 || errno != EIO)
+        _exit(15);
+    _exit(0);
+}
+
+static void child_vhangup_unprivileged(void *arg)
+{
+    (void)arg;
+    if (setresuid(65534, 65534, 65534) != 0)
+        _exit(10);
+    errno = 0;
+    if (syscall(SYS_vhangup) != -1 || errno != EPERM)
+        _exit(11);
+    _exit(0);
+}
+
+TEST(vhangup_hangs_up_the_controlling_terminal) {
+    if (geteuid() != 0)
+        SKIP("needs root");
+    char path[64];
+    int m = OK(open_pair(path, sizeof path));
+    int st = kt_in_child(child_vhangup, path);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+    st = kt_in_child(child_vhangup_unprivileged, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "unprivileged child: %s", kt_status(st));
+    close(m);
+}
+
 /* The old struct termio calls: TCGETA shows the low 16 bits of the flags and
  * the first 8 control characters; TCSETA sets those and keeps the rest; a bad
  * or NULL pointer is EFAULT. */
@@ -269,5 +316,6 @@ int main(void)
     RUN(master_reads_eio_once_the_slave_is_closed);
     RUN(slave_sees_end_of_file_and_eio_after_the_master_closes);
     RUN(tcgeta_and_tcseta_use_the_old_termio_layout);
+    RUN(vhangup_hangs_up_the_controlling_terminal);
     return KT_END();
 }

@@ -396,6 +396,10 @@ pub struct Thread {
     /// A file page a user-memory copy of the current system call needed and
     /// could not wait for ([`crate::mm::vm::note_pending_load`]).
     pub pending_load: crate::mm::vm::PendingLoad,
+    /// The I/O priority ioprio_set gave it (class << 13 | level; 0: none set),
+    /// inherited by the threads and processes it makes. Kestrel's block layer
+    /// does not order requests by it.
+    pub ioprio: AtomicU32,
 }
 
 /// A thread's CPU time in nanoseconds: `total` is all time its task was polled,
@@ -867,6 +871,7 @@ impl Thread {
             ptrace: spin::Mutex::new(ptrace::Tracee::default()),
             ptrace_flags: AtomicU32::new(0),
             pending_load: Default::default(),
+            ioprio: AtomicU32::new(0),
         });
         THREADS.lock().insert(tid, Arc::downgrade(&t));
         t.process.threads.lock().push(t.clone());
@@ -1069,6 +1074,10 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
         parent_thread.fpu_snapshot(),
         *parent_thread.comm.lock(),
     );
+    thread.ioprio.store(
+        parent_thread.ioprio.load(Ordering::Relaxed),
+        Ordering::Relaxed,
+    );
     Ok(thread)
 }
 
@@ -1076,13 +1085,18 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
 pub fn new_thread(parent_thread: &Arc<Thread>) -> KResult<Arc<Thread>> {
     let tid = alloc_pid()?;
     crate::syscall::keys::new_thread(parent_thread, tid);
-    Ok(Thread::new(
+    let t = Thread::new(
         tid,
         parent_thread.process.clone(),
         parent_thread.sigmask.load(Ordering::Relaxed),
         parent_thread.fpu_snapshot(),
         *parent_thread.comm.lock(),
-    ))
+    );
+    t.ioprio.store(
+        parent_thread.ioprio.load(Ordering::Relaxed),
+        Ordering::Relaxed,
+    );
+    Ok(t)
 }
 
 /// Undoes a clone whose task could not be started.

@@ -494,3 +494,20 @@ pub async fn sys_syslog(ctx: &mut Ctx<'_>, kind: i32, buf: UserPtr<u8>, len: i32
         _ => Err(Errno::EINVAL),
     }
 }
+
+/// vhangup(2): hangs up the caller's controlling terminal, as if the line had
+/// dropped; needs CAP_SYS_TTY_CONFIG (EPERM). A pty slave is hung up (reads
+/// and writes fail, its foreground group and session leader get SIGHUP and
+/// SIGCONT); Kestrel leaves its console alone. No controlling terminal: 0.
+pub async fn sys_vhangup(ctx: &mut Ctx<'_>) -> KResult<u64> {
+    const CAP_SYS_TTY_CONFIG: u32 = 26;
+    if !ctx.process().cred.lock().capable(CAP_SYS_TTY_CONFIG) {
+        return Err(Errno::EPERM);
+    }
+    let sid = ctx
+        .process()
+        .sid
+        .load(core::sync::atomic::Ordering::Relaxed);
+    crate::fs::pty::hang_up_session(sid);
+    Ok(0)
+}

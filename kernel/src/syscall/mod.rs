@@ -21,6 +21,7 @@ pub(crate) mod fs;
 pub(crate) mod fs_extra;
 pub mod futex;
 pub(crate) mod io_uring;
+mod ioprio;
 pub(crate) mod ipc;
 pub(crate) mod keys;
 pub(crate) mod landlock;

@@ -24,9 +24,9 @@ use kestrel_abi::time::{Itimerspec, Itimerval, Sigevent, Timespec, Timeval, Time
 use super::args::*;
 
 use super::{
-    Args, Ctx, aio, cred, epoll, fd, fs, fs_extra, futex, io_uring, ipc, keys, landlock, locks,
-    misc, mm, mount, mqueue, pidfd, poll, process, process_vm, ptrace, sched, signal, socket,
-    splice, time, timer, xattr,
+    Args, Ctx, aio, cred, epoll, fd, fs, fs_extra, futex, io_uring, ioprio, ipc, keys, landlock,
+    locks, misc, mm, mount, mqueue, pidfd, poll, process, process_vm, ptrace, sched, signal,
+    socket, splice, time, timer, xattr,
 };
 
 /// Awaits a handler's future, boxed for the calls listed here. The dispatch future
@@ -502,6 +502,9 @@ syscall_table! {
     CLONE3 => process::sys_clone3(args: UserPtr<u8>, size: usize), partial "no CLONE_INTO_CGROUP (EBADF: no cgroup2 hierarchy); set_tid only for a child in the initial PID namespace (EINVAL in a nested one)";
     PIDFD_SEND_SIGNAL => pidfd::sys_pidfd_send_signal(pidfd: Fd, sig: i32, info: UserPtr<Siginfo>, flags: u32);
     PIDFD_GETFD => pidfd::sys_pidfd_getfd(pidfd: Fd, targetfd: Fd, flags: u32);
+    IOPRIO_SET => ioprio::sys_ioprio_set(which: i32, who: i32, ioprio: i32), partial "kept and inherited; the block layer does not order requests by it";
+    IOPRIO_GET => ioprio::sys_ioprio_get(which: i32, who: i32);
+    VHANGUP => misc::sys_vhangup(), partial "hangs up a pty slave; the console is left alone";
     PIDFD_OPEN => pidfd::sys_pidfd_open(pid: Pid, flags: u32);
     ACCEPT4 => socket::sys_accept4(fd: Fd, addr: UserPtr<u8>, addrlen: UserPtr<u32>, flags: u32);
     RECVMMSG => socket::sys_recvmmsg(fd: Fd, msgvec: UserPtr<Mmsghdr>, vlen: u32, flags: u32, timeout: UserPtr<Timespec>);
