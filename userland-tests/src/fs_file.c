@@ -960,6 +960,19 @@ TEST(lseek_data_and_hole_find_written_pages_on_tmpfs)
     close(fd);
 }
 
+/* An empty path is ENOENT before the directory descriptor is looked at:
+ * even a descriptor that is not a directory or not open. */
+TEST(empty_path_is_enoent_whatever_the_dirfd) {
+    const char *d = kt_tmpdir();
+    int f = OK(open(kt_path(d, "f"), O_CREAT | O_RDWR, 0600));
+    EXPECT_ERRNO(syscall(SYS_fchmodat, f, "", 0600), ENOENT);
+    EXPECT_ERRNO(syscall(SYS_openat, f, "", O_RDONLY), ENOENT);
+    EXPECT_ERRNO(syscall(SYS_openat, -1, "", O_RDONLY), ENOENT);
+    EXPECT_ERRNO(syscall(SYS_mkdirat, f, "", 0700), ENOENT);
+    EXPECT_ERRNO(syscall(SYS_fchmodat, f, "x", 0600), ENOTDIR);
+    close(f);
+}
+
 /* O_NOATIME is for the file's owner: another user without CAP_FOWNER gets
  * EPERM even where the mode lets it read (open(2)). */
 static void child_noatime(void *arg)
@@ -1079,5 +1092,6 @@ int main(void)
     RUN(ftruncate_bad_fd_is_ebadf);
     RUN(lseek_data_and_hole_find_written_pages_on_tmpfs);
     RUN(open_noatime_by_a_non_owner_is_eperm);
+    RUN(empty_path_is_enoent_whatever_the_dirfd);
     return KT_END();
 }

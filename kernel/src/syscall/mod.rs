@@ -130,6 +130,10 @@ impl Ctx<'_> {
 
     /// Resolves `path` relative to `dirfd` (absolute paths ignore it).
     pub async fn resolve(&self, dirfd: i32, path: &[u8], follow: bool) -> KResult<DentryRef> {
+        // An empty path is ENOENT before `dirfd` is looked at (Linux's getname).
+        if path.is_empty() {
+            return Err(Errno::ENOENT);
+        }
         let (root, cred) = self.walk_params_at(dirfd)?;
         let mounts = crate::fs::mounts();
         let start = if path.first() == Some(&b'/') {
@@ -175,6 +179,9 @@ impl Ctx<'_> {
 
     /// Resolves all but the last component of `path`.
     pub async fn resolve_parent(&self, dirfd: i32, path: &[u8]) -> KResult<ParentLookup> {
+        if path.is_empty() {
+            return Err(Errno::ENOENT);
+        }
         // The root is dirfd's with RESOLVE_IN_ROOT, for absolute paths too.
         let (root, cred) = self.walk_params_at(dirfd)?;
         let mounts = crate::fs::mounts();
