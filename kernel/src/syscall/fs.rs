@@ -1084,12 +1084,43 @@ pub async fn sys_readlinkat(
     readlink_at(ctx, dirfd, &path, buf, bufsiz).await
 }
 
+/// `d`'s path as the process whose root is `root` sees it: the names below
+/// `root`; for a directory outside it (a chroot below the working directory),
+/// "(unreachable)" and the path from the system's root, as Linux's getcwd
+/// gives it (C libraries then report ENOENT).
+fn path_from_root(d: &DentryRef, root: &DentryRef) -> Vec<u8> {
+    let id = |x: &DentryRef| {
+        let m = x.inode.metadata();
+        (m.dev, m.ino)
+    };
+    let root_id = id(root);
+    let mut names: Vec<&[u8]> = Vec::new();
+    let mut at = Some(d);
+    while let Some(x) = at {
+        if id(x) == root_id && Arc::ptr_eq(x.mnt(), root.mnt()) {
+            let mut p = Vec::new();
+            for n in names.iter().rev() {
+                p.push(b'/');
+                p.extend_from_slice(n);
+            }
+            if p.is_empty() {
+                p.push(b'/');
+            }
+            return p;
+        }
+        names.push(x.name());
+        at = x.parent();
+    }
+    [b"(unreachable)".as_slice(), &d.path()].concat()
+}
+
 pub async fn sys_getcwd(ctx: &mut Ctx<'_>, buf: UserPtr<u8>, size: usize) -> KResult<u64> {
     let cwd = ctx.process().fs().lock().cwd.clone();
     if cwd.inode.metadata().nlink == 0 {
         return Err(Errno::ENOENT); // the directory was removed
     }
-    let mut path = cwd.path();
+    let root = ctx.process().fs().lock().root.clone();
+    let mut path = path_from_root(&cwd, &root);
     path.push(0);
     if size < path.len() {
         return Err(Errno::ERANGE);
