@@ -1086,6 +1086,43 @@ TEST(poll_zero_timeout_marks_closed_descriptor_pollnval_and_skips_negative) {
     close(a[1]);
 }
 
+/* A new pipe of a creator without CAP_SYS_RESOURCE holds no more than
+ * /proc/sys/fs/pipe-max-size (Linux's alloc_pipe_info). */
+static void child_small_pipe(void *arg)
+{
+    (void)arg;
+    if (setresuid(65534, 65534, 65534) != 0)
+        _exit(10);
+    int p[2];
+    if (pipe(p) != 0)
+        _exit(11);
+    if (fcntl(p[1], F_GETPIPE_SZ) != 4096)
+        _exit(12);
+    _exit(0);
+}
+
+TEST(new_pipe_of_an_unprivileged_user_is_capped_by_pipe_max_size) {
+    if (geteuid() != 0)
+        SKIP("needs root");
+    FILE *f = fopen("/proc/sys/fs/pipe-max-size", "r");
+    CHECK(f, "pipe-max-size: %s", kt_errstr(errno));
+    long old = 0;
+    int got = fscanf(f, "%ld", &old);
+    fclose(f);
+    CHECK(got == 1, "pipe-max-size unreadable");
+    f = fopen("/proc/sys/fs/pipe-max-size", "w");
+    CHECK(f, "pipe-max-size: %s", kt_errstr(errno));
+    fprintf(f, "4096\n");
+    fclose(f);
+    int st = kt_in_child(child_small_pipe, NULL);
+    f = fopen("/proc/sys/fs/pipe-max-size", "w");
+    if (f) {
+        fprintf(f, "%ld\n", old);
+        fclose(f);
+    }
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
 /* F_SETSIG: O_ASYNC events send that signal instead of SIGIO, with si_code
  * POLL_IN, si_band and si_fd (the descriptor O_ASYNC was set through);
  * F_GETSIG reads it back; a number past the last signal is EINVAL. */
@@ -1268,6 +1305,7 @@ int main(void)
     RUN(select_on_closed_descriptor_is_ebadf);
     RUN(select_waits_then_reports_data_written_later);
     RUN(poll_zero_timeout_marks_closed_descriptor_pollnval_and_skips_negative);
+    RUN(new_pipe_of_an_unprivileged_user_is_capped_by_pipe_max_size);
     RUN(fcntl_setsig_sends_that_signal_with_si_fd_and_band);
     RUN(fcntl_notify_signals_directory_changes);
     return KT_END();

@@ -295,6 +295,16 @@ fn make_pipe(ctx: &Ctx<'_>, fds_ptr: UserPtr<[i32; 2]>, flags: u32) -> KResult<u
         return Err(Errno::EINVAL);
     }
     let (r, w) = kestrel_vfs::pipe::pipe();
+    // Below pipe-max-size for a creator without CAP_SYS_RESOURCE.
+    let privileged = ctx
+        .process()
+        .cred
+        .lock()
+        .capable(kestrel_abi::cap::CAP_SYS_RESOURCE);
+    let cap = kestrel_vfs::pipe::initial_capacity(privileged);
+    if cap != kestrel_vfs::pipe::PIPE_CAPACITY {
+        let _ = r.pipe().set_capacity(cap, true);
+    }
     let inode = crate::fs::anon::pipe_inode(r.pipe());
     let status = flags & O_NONBLOCK;
     let rf = OpenFile::anonymous(

@@ -68,6 +68,20 @@ pub fn pipe() -> (Arc<PipeReader>, Arc<PipeWriter>) {
 /// process may ask for (Linux's default, 1 MiB).
 pub static PIPE_MAX_SIZE: AtomicUsize = AtomicUsize::new(1 << 20);
 
+/// The capacity a new pipe or FIFO starts with: [`PIPE_CAPACITY`], but no
+/// more than /proc/sys/fs/pipe-max-size for a creator without
+/// CAP_SYS_RESOURCE (`privileged`), as Linux's alloc_pipe_info.
+pub fn initial_capacity(privileged: bool) -> usize {
+    let max = PIPE_MAX_SIZE.load(Ordering::Relaxed);
+    if privileged || PIPE_CAPACITY <= max {
+        PIPE_CAPACITY
+    } else {
+        round_pipe_size(max)
+            .unwrap_or(PIPE_CAPACITY)
+            .min(PIPE_CAPACITY)
+    }
+}
+
 /// A pipe size as Linux rounds one (round_pipe_size): at least a page, a power
 /// of two; None above 2^31.
 pub fn round_pipe_size(size: usize) -> Option<usize> {
