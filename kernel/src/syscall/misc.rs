@@ -511,3 +511,18 @@ pub async fn sys_vhangup(ctx: &mut Ctx<'_>) -> KResult<u64> {
     crate::fs::pty::hang_up_session(sid);
     Ok(0)
 }
+
+/// delete_module(2): Kestrel loads no modules, so every name is ENOENT, after
+/// Linux's checks: CAP_SYS_MODULE (EPERM), then the name must be readable
+/// (EFAULT; it is cut at MODULE_NAME_LEN - 1 bytes, as strncpy_from_user).
+pub async fn sys_delete_module(ctx: &mut Ctx<'_>, name: UserCStr, _flags: u32) -> KResult<u64> {
+    const CAP_SYS_MODULE: u32 = 16;
+    const MODULE_NAME_LEN: usize = 64 - 8;
+    if !ctx.process().cred.lock().capable(CAP_SYS_MODULE) {
+        return Err(Errno::EPERM);
+    }
+    match ctx.mm().read_cstr(name, MODULE_NAME_LEN - 1) {
+        Ok(_) | Err(Errno::ENAMETOOLONG) => Err(Errno::ENOENT),
+        Err(e) => Err(e),
+    }
+}

@@ -505,6 +505,7 @@ syscall_table! {
     IOPRIO_SET => ioprio::sys_ioprio_set(which: i32, who: i32, ioprio: i32), partial "kept and inherited; the block layer does not order requests by it";
     IOPRIO_GET => ioprio::sys_ioprio_get(which: i32, who: i32);
     VHANGUP => misc::sys_vhangup(), partial "hangs up a pty slave; the console is left alone";
+    DELETE_MODULE => misc::sys_delete_module(name: UserCStr, flags: u32), partial "no loadable modules: ENOENT after the permission and address checks";
     PIDFD_OPEN => pidfd::sys_pidfd_open(pid: Pid, flags: u32);
     ACCEPT4 => socket::sys_accept4(fd: Fd, addr: UserPtr<u8>, addrlen: UserPtr<u32>, flags: u32);
     RECVMMSG => socket::sys_recvmmsg(fd: Fd, msgvec: UserPtr<Mmsghdr>, vlen: u32, flags: u32, timeout: UserPtr<Timespec>);
