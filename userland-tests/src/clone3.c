@@ -433,6 +433,20 @@ TEST(pidfd_send_signal_through_a_proc_pid_directory) {
     int st = reap(pid);
     CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "child: %s", kt_status(st));
     EXPECT_ERRNO(syscall(SYS_pidfd_send_signal, d, SIGKILL, NULL, 0), ESRCH);
+    /* A new process with the same pid (clone3's set_tid) is not the one the
+     * directory names. */
+    pid_t same = pid;
+    struct kt_clone_args a = {.exit_signal = SIGCHLD, .set_tid = (uint64_t)&same,
+                              .set_tid_size = 1};
+    long again = clone3_(&a, VER0 + 16);
+    if (again == 0) {
+        pause();
+        _exit(0);
+    }
+    CHECK(again == pid, "clone3 set_tid = %ld (%s)", again, kt_errstr(errno));
+    EXPECT_ERRNO(syscall(SYS_pidfd_send_signal, d, 0, NULL, 0), ESRCH);
+    kill(again, SIGKILL);
+    reap(again);
     close(d);
     int other = OK(open("/proc/self/fd", O_DIRECTORY | O_CLOEXEC));
     EXPECT_ERRNO(syscall(SYS_pidfd_send_signal, other, 0, NULL, 0), EBADF);

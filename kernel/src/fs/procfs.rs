@@ -12,6 +12,7 @@
 //! has no notion of (page-cache sizes, context-switch counts) read as 0.
 
 use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::{Arc, Weak};
@@ -88,17 +89,48 @@ fn text(s: String) -> KResult<Vec<u8>> {
 }
 
 /// The root of a new procfs instance.
+/// The /proc/PID directory inodes made, each with the process it is for
+/// (keyed by the inode's address): an open /proc/PID directory names that
+/// process, not whichever later one reuses its number.
+type PidDirs = BTreeMap<usize, (Weak<dyn kestrel_vfs::Inode>, Weak<Process>)>;
+static PID_DIRS: spin::Mutex<PidDirs> = spin::Mutex::new(BTreeMap::new());
+/// The table is pruned of released inodes when it doubles, and holds at most
+/// this many (past it, a directory names no process: pidfd calls on it are
+/// ESRCH).
+const MAX_PID_DIRS: usize = 1 << 16;
+static PID_DIRS_PRUNED_AT: core::sync::atomic::AtomicUsize =
+    core::sync::atomic::AtomicUsize::new(64);
+
+fn register_pid_dir(dir: &InodeRef, p: &Arc<Process>) {
+    let mut t = PID_DIRS.lock();
+    if t.len() >= PID_DIRS_PRUNED_AT.load(Ordering::Relaxed) {
+        t.retain(|_, (i, _)| i.strong_count() > 0);
+        PID_DIRS_PRUNED_AT.store((t.len() * 2).max(64), Ordering::Relaxed);
+    }
+    if t.len() < MAX_PID_DIRS {
+        let key = Arc::as_ptr(dir) as *const () as usize;
+        t.insert(key, (Arc::downgrade(dir), Arc::downgrade(p)));
+    }
+}
+
 /// The process whose /proc/PID directory `f` is open on (pidfd_send_signal
-/// and waitid take such a descriptor as a pidfd, as Linux's tgid_pidfd_to_pid
-/// does); None for any other file, a /proc/PID/task/TID directory included,
-/// or a process gone from the table. The directory names its process by
-/// number: a number reused after the process was reaped names the new one.
+/// takes such a descriptor as a pidfd, as Linux's tgid_pidfd_to_pid does);
+/// None for any other file, a /proc/PID/task/TID directory included, or a
+/// process that is gone (its number may name another one by now).
 pub fn process_of_dir(f: &OpenFile) -> Option<Arc<Process>> {
-    let m = f.metadata().ok()?;
-    if !m.is_dir() || !is_pid_dir_ino(m.dev, m.ino) {
+    let inode = f.inode()?;
+    let key = Arc::as_ptr(inode) as *const () as usize;
+    let t = PID_DIRS.lock();
+    let (i, p) = t.get(&key)?;
+    if !i
+        .upgrade()
+        .is_some_and(|i| Arc::as_ptr(&i) as *const () as usize == key)
+    {
         return None;
     }
-    process::find(((m.ino >> 16) & 0xff_ffff) as u32)
+    let p = p.upgrade()?;
+    drop(t);
+    process::find(p.pid).filter(|q| Arc::ptr_eq(q, &p))
 }
 
 /// Whether (`dev`, `ino`) is a /proc/PID directory's.
@@ -184,7 +216,9 @@ fn parse_id(name: &[u8]) -> Option<u32> {
 fn lookup_root(name: &[u8]) -> KResult<InodeRef> {
     if let Some(pid) = parse_id(name) {
         let p = process::find(pid).ok_or(Errno::ENOENT)?;
-        return Ok(pid_dir(&p, None));
+        let dir = pid_dir(&p, None);
+        register_pid_dir(&dir, &p);
+        return Ok(dir);
     }
     let ino = 2 + SYSTEM_FILES
         .iter()
