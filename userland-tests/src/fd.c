@@ -1123,6 +1123,103 @@ TEST(new_pipe_of_an_unprivileged_user_is_capped_by_pipe_max_size) {
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
 }
 
+/* Leases: a read lease needs no description open for writing (its own
+ * included), a write lease no other open description; F_GETLEASE reports it;
+ * F_UNLCK with none is EAGAIN; not a regular file or a bad type is EINVAL. */
+TEST(fcntl_setlease_checks_and_getlease) {
+    const char *d = kt_tmpdir();
+    const char *f = kt_path(d, "f");
+    int rw = OK(open(f, O_CREAT | O_RDWR, 0644));
+    EXPECT_ERRNO(fcntl(rw, F_SETLEASE, F_RDLCK), EAGAIN);
+    int ro = OK(open(f, O_RDONLY));
+    EXPECT_ERRNO(fcntl(ro, F_SETLEASE, F_RDLCK), EAGAIN); /* rw is open */
+    close(rw);
+    OK(fcntl(ro, F_SETLEASE, F_RDLCK));
+    EXPECT_EQ(fcntl(ro, F_GETLEASE), F_RDLCK);
+    int ro2 = OK(open(f, O_RDONLY)); /* a reader does not break a read lease */
+    EXPECT_ERRNO(fcntl(ro2, F_SETLEASE, F_WRLCK), EAGAIN);
+    close(ro2);
+    OK(fcntl(ro, F_SETLEASE, F_UNLCK));
+    EXPECT_EQ(fcntl(ro, F_GETLEASE), F_UNLCK);
+    EXPECT_ERRNO(fcntl(ro, F_SETLEASE, F_UNLCK), EAGAIN);
+    EXPECT_ERRNO(fcntl(ro, F_SETLEASE, 7), EINVAL);
+    int p[2];
+    OK(pipe(p));
+    EXPECT_ERRNO(fcntl(p[0], F_SETLEASE, F_RDLCK), EINVAL);
+    close(p[0]);
+    close(p[1]);
+    close(ro);
+}
+
+/* Breaking a lease: an open for writing signals the holder (its F_SETSIG
+ * signal, si_fd the descriptor) and waits until the holder lets go; with
+ * O_NONBLOCK it is EWOULDBLOCK at once. Meanwhile F_GETLEASE says F_UNLCK. */
+static const char *lease_path;
+static int lease_ctl[2];
+
+static void child_lease_breaker(void *arg)
+{
+    (void)arg;
+    errno = 0;
+    int r = open(lease_path, O_WRONLY | O_NONBLOCK);
+    char c = (r == -1 && errno == EWOULDBLOCK) ? 'y' : 'n';
+    if (write(lease_ctl[1], &c, 1) != 1)
+        _exit(10);
+    int fd = open(lease_path, O_WRONLY); /* waits for the holder */
+    if (fd < 0)
+        _exit(11);
+    _exit(c == 'y' ? 0 : 12);
+}
+
+TEST(opening_for_write_breaks_a_read_lease) {
+    const char *d = kt_tmpdir();
+    lease_path = kt_path(d, "leased");
+    int w = OK(open(lease_path, O_CREAT | O_WRONLY, 0644));
+    close(w);
+    int sig = SIGRTMIN + 3;
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    sigaddset(&set, SIGIO);
+    OK(sigprocmask(SIG_BLOCK, &set, &old));
+    int ro = OK(open(lease_path, O_RDONLY));
+    OK(fcntl(ro, F_SETSIG, sig));
+    OK(fcntl(ro, F_SETLEASE, F_RDLCK));
+    OK(pipe(lease_ctl));
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        child_lease_breaker(NULL);
+        _exit(13);
+    }
+    char c = 0;
+    int n = read(lease_ctl[0], &c, 1);
+    siginfo_t si;
+    struct timespec ts = {5, 0};
+    int got = sigtimedwait(&set, &si, &ts);
+    int during = fcntl(ro, F_GETLEASE);
+    usleep(100000);
+    int st = -1;
+    pid_t early = waitpid(pid, &st, WNOHANG); /* still waiting for us */
+    OK(fcntl(ro, F_SETLEASE, F_UNLCK));
+    waitpid(pid, &st, 0);
+    signal(sig, SIG_IGN);
+    signal(SIGIO, SIG_IGN);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    signal(sig, SIG_DFL);
+    signal(SIGIO, SIG_DFL);
+    close(ro);
+    close(lease_ctl[0]);
+    close(lease_ctl[1]);
+    EXPECT_EQ(n, 1);
+    EXPECT_EQ(c, 'y');
+    EXPECT_EQ(got, sig);
+    EXPECT_EQ(si.si_fd, ro);
+    EXPECT_EQ(during, F_UNLCK);
+    EXPECT_EQ(early, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
 /* F_SETSIG: O_ASYNC events send that signal instead of SIGIO, with si_code
  * POLL_IN, si_band and si_fd (the descriptor O_ASYNC was set through);
  * F_GETSIG reads it back; a number past the last signal is EINVAL. */
@@ -1306,6 +1403,8 @@ int main(void)
     RUN(select_waits_then_reports_data_written_later);
     RUN(poll_zero_timeout_marks_closed_descriptor_pollnval_and_skips_negative);
     RUN(new_pipe_of_an_unprivileged_user_is_capped_by_pipe_max_size);
+    RUN(fcntl_setlease_checks_and_getlease);
+    RUN(opening_for_write_breaks_a_read_lease);
     RUN(fcntl_setsig_sends_that_signal_with_si_fd_and_band);
     RUN(fcntl_notify_signals_directory_changes);
     return KT_END();

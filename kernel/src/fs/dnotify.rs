@@ -147,6 +147,9 @@ fn deliver(id: Id, dn: u32) {
         return;
     }
     let mut hit: Vec<(Arc<OpenFile>, i32)> = Vec::new();
+    // Files looked at are dropped after the lock (a last reference going runs
+    // the close hook).
+    let mut held: Vec<Arc<OpenFile>> = Vec::new();
     {
         let mut all = WATCHES.lock();
         let Some(list) = all.get_mut(&id) else {
@@ -158,6 +161,7 @@ fn deliver(id: Id, dn: u32) {
                 return false;
             };
             if w.mask & dn == 0 {
+                held.push(f);
                 return true;
             }
             hit.push((f, w.fd));
@@ -171,6 +175,7 @@ fn deliver(id: Id, dn: u32) {
             all.remove(&id);
         }
     }
+    drop(held);
     // Outside the table's lock: sending may wake and run other code.
     for (f, fd) in hit {
         let Some(owner) = f.owner() else { continue };

@@ -15,6 +15,7 @@ pub mod fasync;
 pub mod fifo;
 pub mod fsnotify;
 pub mod inotify;
+pub mod leases;
 pub mod procfs;
 pub mod pty;
 pub mod signalfd;
@@ -179,6 +180,7 @@ pub fn init(boot: &BootInfo) -> KResult<RootInfo> {
         crate::syscall::locks::file_released(f);
         crate::syscall::socket::file_released(f);
         fsnotify::file_released(f);
+        leases::file_released(f);
     });
     // The root holds at most half of memory, as Linux's rootfs when it is a
     // tmpfs (and every tmpfs without size=): a full root is ENOSPC for its

@@ -807,6 +807,7 @@ fn fs_sys_dir() -> InodeRef {
         // syscall::aio::AIO_MAX_NR
         ("aio-max-nr", "65536"),
         ("file-max", "9223372036854775807"),
+        ("lease-break-time", "45"),
         ("nr_open", "1048576"),
         ("pipe-max-size", "1048576"),
     ];
@@ -851,6 +852,19 @@ fn fs_sys_dir() -> InodeRef {
                             .and_then(|v| round_pipe_size(v as usize))
                             .ok_or(Errno::EINVAL)?;
                         PIPE_MAX_SIZE.store(v, Ordering::Relaxed);
+                        Ok(())
+                    },
+                ));
+            }
+            if name == b"lease-break-time" {
+                // Seconds a lease holder has to give way (root may set it).
+                use crate::fs::leases::LEASE_BREAK_TIME;
+                return Ok(sysctl_int(
+                    INO + 1 + i as u64,
+                    || i128::from(LEASE_BREAK_TIME.load(Ordering::Relaxed)),
+                    |v| {
+                        let v = u32::try_from(v).map_err(|_| Errno::EINVAL)?;
+                        LEASE_BREAK_TIME.store(u64::from(v), Ordering::Relaxed);
                         Ok(())
                     },
                 ));

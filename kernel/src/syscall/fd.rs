@@ -135,6 +135,19 @@ pub async fn sys_fcntl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
             Ok(0)
         }
         F_GETSIG => Ok(u64::from(files.lock().get(fd)?.io_signal())),
+        F_SETLEASE => {
+            let f = files.lock().get(fd)?;
+            let (fsuid, cap_lease) = {
+                let c = ctx.process().cred.lock();
+                (c.fsuid, c.capable(28 /* CAP_LEASE */))
+            };
+            crate::fs::leases::set(&f, fd, arg as u32, ctx.process().pid, fsuid, cap_lease)?;
+            Ok(0)
+        }
+        F_GETLEASE => {
+            let f = files.lock().get(fd)?;
+            Ok(u64::from(crate::fs::leases::get(&f)))
+        }
         F_NOTIFY => {
             let f = files.lock().get(fd)?;
             crate::fs::dnotify::fcntl_notify(&f, fd, arg as u32, ctx.process().pid)?;

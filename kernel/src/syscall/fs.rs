@@ -762,6 +762,17 @@ pub(crate) async fn open_file_at(
         &dentry,
         super::landlock::open_rights(flags, m.is_dir()),
     )?;
+    // An open that conflicts with a lease breaks it and waits for the holder
+    // (Linux's break_lease in do_dentry_open).
+    if flags & O_PATH == 0 && crate::fs::leases::active() {
+        Box::pin(crate::fs::leases::break_for_open(
+            ctx.thread,
+            &dentry.inode,
+            flags,
+            flags & O_NONBLOCK != 0,
+        ))
+        .await?;
+    }
     // A fanotify listener may refuse the open (FAN_OPEN_PERM): before the
     // truncation, as Linux asks in do_dentry_open.
     if flags & O_PATH == 0 && fsnotify::permission_watched() {

@@ -129,6 +129,9 @@ pub const F_SETOWN: u32 = 8;
 /// fcntl: the signal for I/O readiness (and dnotify) events, and reading it.
 pub const F_SETSIG: u32 = 10;
 pub const F_GETSIG: u32 = 11;
+/// fcntl: file leases.
+pub const F_SETLEASE: u32 = 1024;
+pub const F_GETLEASE: u32 = 1025;
 /// fcntl: directory notification (dnotify).
 pub const F_NOTIFY: u32 = 1026;
 // F_NOTIFY's event bits.
