@@ -18,8 +18,8 @@
 //!
 //! Open descriptions are counted by looking through every descriptor table
 //! when a lease is asked for (rare): a file held only by a mapping or by a
-//! descriptor in flight in a socket is not counted. truncate(2) does not break
-//! leases (Linux's does).
+//! descriptor in flight in a socket is not counted. truncate(2) breaks leases
+//! as an open for writing does.
 
 use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};

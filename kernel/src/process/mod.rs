@@ -253,6 +253,9 @@ pub struct Process {
     pub exit_wq: WaitQueue,
     /// The executable.
     pub exe: spin::Mutex<Option<DentryRef>>,
+    /// The process's hold on its program file while it runs: writing the file
+    /// is ETXTBSY meanwhile (dropped at exit and at the next execve).
+    pub exe_hold: spin::Mutex<Option<kestrel_vfs::file::WriteDenial>>,
     /// Where execve put the arguments and environment, and the auxv it passed.
     pub exec_info: spin::Mutex<ExecInfo>,
     /// Monotonic ns at creation (fork), for /proc/PID/stat's start time.
@@ -603,6 +606,7 @@ impl Process {
             child_event: WaitQueue::new(),
             exit_wq: WaitQueue::new(),
             exe: spin::Mutex::new(None),
+            exe_hold: spin::Mutex::new(None),
             exec_info: spin::Mutex::new(ExecInfo::default()),
             start_ns: crate::time::now_ns(),
             vfork: spin::Mutex::new(None),
@@ -1050,6 +1054,7 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
         .tsc_mode
         .store(parent.tsc_mode.load(Ordering::Relaxed), Ordering::Relaxed);
     *child.exe.lock() = parent.exe.lock().clone();
+    *child.exe_hold.lock() = parent.exe_hold.lock().as_ref().map(|h| h.again());
     child.personality.store(
         parent.personality.load(Ordering::Relaxed),
         Ordering::Relaxed,
@@ -1196,6 +1201,8 @@ pub fn thread_exited(thread: &Arc<Thread>) {
 /// The last thread of `p` is gone: free what it held, become a zombie, tell the
 /// parent, hand the children to init.
 fn process_exited(p: &Arc<Process>, wstatus: u32) {
+    // Its program may be written again (Linux drops the mm's exe_file).
+    drop(p.exe_hold.lock().take());
     timers::exit(p);
     ptrace::tracer_exited(p);
     // Release the vfork parent, if any.

@@ -1701,7 +1701,18 @@ async fn truncate_path(ctx: &Ctx<'_>, d: &DentryRef, len: u64) -> KResult<u64> {
     }
     want_write(d)?;
     check_access(&m, &cred(ctx), access::WRITE)?;
+    // A running program's file (Linux's get_write_access in vfs_truncate).
+    if kestrel_vfs::file::write_denied(m.dev, m.ino) {
+        return Err(Errno::ETXTBSY);
+    }
     fsize_grow_ok(ctx, m.size, len)?;
+    // A truncation breaks leases as an open for writing does.
+    if crate::fs::leases::active() {
+        Box::pin(crate::fs::leases::break_for_open(
+            ctx.thread, inode, O_WRONLY, false,
+        ))
+        .await?;
+    }
     inode.truncate_async(len).await?;
     fsnotify::notify_dentry(d, fsnotify::FS_MODIFY);
     Ok(0)

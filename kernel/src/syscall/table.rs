@@ -308,7 +308,7 @@ syscall_table! {
     MSGSND => ipc::sys_msgsnd(msqid: i32, msgp: UserPtr<u8>, msgsz: usize, msgflg: u32);
     MSGRCV => ipc::sys_msgrcv(msqid: i32, msgp: UserPtr<u8>, msgsz: usize, msgtyp: i64, msgflg: u32);
     MSGCTL => ipc::sys_msgctl(msqid: i32, cmd: i32, buf: UserPtr<MsqidDs>);
-    FCNTL => fd::sys_fcntl(fd: Fd, cmd: u32, arg: u64), partial "a lease counts the descriptions open in descriptor tables (not ones held only by a mapping); truncate(2) does not break leases";
+    FCNTL => fd::sys_fcntl(fd: Fd, cmd: u32, arg: u64), partial "a lease counts the descriptions open in descriptor tables (not ones held only by a mapping)";
     FLOCK => locks::sys_flock(fd: Fd, op: u32);
     FSYNC => fs_extra::sys_fsync(fd: Fd), partial "an ext2 file writes its whole file system (no per-file writeback); in-memory files have nothing to write; a disk's write cache is flushed";
     FDATASYNC => fs_extra::sys_fsync(fd: Fd), partial "what fsync writes: an ext2 file writes its whole file system";

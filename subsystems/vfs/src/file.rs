@@ -6,6 +6,7 @@
 //! and the caller waits on [`FileOps::wait_queue`] until [`FileOps::poll`] says so.
 
 use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use core::any::Any;
 use core::future::Future;
@@ -150,6 +151,79 @@ impl FileOwner {
     }
 }
 
+/// Per-file write access, Linux's i_writecount, by (device, inode number):
+/// above 0, descriptions open for writing; below 0, programs running from it
+/// ([`deny_write`]). Either refuses the other with ETXTBSY.
+static WRITECOUNT: spin::Mutex<BTreeMap<(u64, u64), i64>> = spin::Mutex::new(BTreeMap::new());
+
+fn get_write_access(id: (u64, u64)) -> KResult<()> {
+    let mut m = WRITECOUNT.lock();
+    let c = m.entry(id).or_insert(0);
+    if *c < 0 {
+        return Err(Errno::ETXTBSY);
+    }
+    *c += 1;
+    Ok(())
+}
+
+fn put_write_access(id: (u64, u64)) {
+    let mut m = WRITECOUNT.lock();
+    if let Some(c) = m.get_mut(&id) {
+        *c -= 1;
+        if *c == 0 {
+            m.remove(&id);
+        }
+    }
+}
+
+/// A running program's hold on its file: while it lives, opening the file
+/// for writing is ETXTBSY (Linux's deny_write_access for an mm's exe_file).
+#[derive(Debug)]
+pub struct WriteDenial((u64, u64));
+
+/// Takes a [`WriteDenial`] on the file (`dev`, `ino`): ETXTBSY while a
+/// description has it open for writing.
+pub fn deny_write(dev: u64, ino: u64) -> KResult<WriteDenial> {
+    let mut m = WRITECOUNT.lock();
+    let c = m.entry((dev, ino)).or_insert(0);
+    if *c > 0 {
+        return Err(Errno::ETXTBSY);
+    }
+    *c -= 1;
+    Ok(WriteDenial((dev, ino)))
+}
+
+impl WriteDenial {
+    /// Another hold on the same file (a forked process runs it too).
+    pub fn again(&self) -> WriteDenial {
+        let mut m = WRITECOUNT.lock();
+        *m.entry(self.0).or_insert(0) -= 1;
+        WriteDenial(self.0)
+    }
+}
+
+impl Drop for WriteDenial {
+    fn drop(&mut self) {
+        let mut m = WRITECOUNT.lock();
+        if let Some(c) = m.get_mut(&self.0) {
+            *c += 1;
+            if *c == 0 {
+                m.remove(&self.0);
+            }
+        }
+    }
+}
+
+/// Whether a program runs from the file (`dev`, `ino`): writing it is ETXTBSY.
+pub fn write_denied(dev: u64, ino: u64) -> bool {
+    WRITECOUNT.lock().get(&(dev, ino)).is_some_and(|&c| c < 0)
+}
+
+/// Whether a description has the file (`dev`, `ino`) open for writing.
+pub fn open_for_write(dev: u64, ino: u64) -> bool {
+    WRITECOUNT.lock().get(&(dev, ino)).is_some_and(|&c| c > 0)
+}
+
 /// One open file description.
 pub struct OpenFile {
     dentry: Option<DentryRef>,
@@ -159,6 +233,8 @@ pub struct OpenFile {
     pos: spin::Mutex<u64>,
     /// Whether it counts as a writer of its dentry's mount (see [`OpenFile::open`]).
     mount_writer: bool,
+    /// The regular file it has write access to (see [`deny_write`]).
+    write_access: Option<(u64, u64)>,
     /// The F_SETOWN owner ([`FileOwner`], encoded; 0 for none): where O_ASYNC's
     /// SIGIO goes.
     owner: AtomicU64,
@@ -188,6 +264,9 @@ impl Drop for OpenFile {
         {
             d.mnt().drop_writer();
         }
+        if let Some(id) = self.write_access {
+            put_write_access(id);
+        }
     }
 }
 
@@ -213,6 +292,7 @@ impl OpenFile {
             flags: AtomicU32::new(flags & !(O_CLOEXEC | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)),
             pos: spin::Mutex::new(0),
             mount_writer: false,
+            write_access: None,
             owner: AtomicU64::new(0),
             async_armed: AtomicBool::new(false),
             io_signal: AtomicU32::new(0),
@@ -230,8 +310,16 @@ impl OpenFile {
         let m = dentry.inode.metadata();
         let writes = flags & O_PATH == 0 && matches!(flags & O_ACCMODE, O_WRONLY | O_RDWR);
         let mount_writer = writes && (m.is_regular() || m.is_dir() || m.is_symlink());
-        if mount_writer {
-            dentry.mnt().add_writer()?;
+        // A program running from the file: ETXTBSY.
+        let write_access = (writes && m.is_regular()).then_some((m.dev, m.ino));
+        if let Some(id) = write_access {
+            get_write_access(id)?;
+        }
+        if mount_writer && let Err(e) = dentry.mnt().add_writer() {
+            if let Some(id) = write_access {
+                put_write_access(id);
+            }
+            return Err(e);
         }
         let file_type = m.file_type();
         Ok(Arc::new(Self {
@@ -241,6 +329,7 @@ impl OpenFile {
             flags: AtomicU32::new(flags & !(O_CLOEXEC | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)),
             pos: spin::Mutex::new(0),
             mount_writer,
+            write_access,
             owner: AtomicU64::new(0),
             async_armed: AtomicBool::new(false),
             io_signal: AtomicU32::new(0),
@@ -260,6 +349,7 @@ impl OpenFile {
             flags: AtomicU32::new(flags & !(O_CLOEXEC | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)),
             pos: spin::Mutex::new(0),
             mount_writer: false,
+            write_access: None,
             owner: AtomicU64::new(0),
             async_armed: AtomicBool::new(false),
             io_signal: AtomicU32::new(0),
