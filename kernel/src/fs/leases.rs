@@ -348,7 +348,7 @@ pub async fn break_for_open(
             Ok(())
         };
         let left = due.saturating_sub(crate::time::now_ns());
-        let _ = crate::task::timeout(
+        crate::task::timeout(
             left,
             process::signal::interruptible(thread, Errno::ERESTARTSYS, wait),
         )

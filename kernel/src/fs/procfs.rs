@@ -122,10 +122,8 @@ pub fn process_of_dir(f: &OpenFile) -> Option<Arc<Process>> {
     let key = Arc::as_ptr(inode) as *const () as usize;
     let t = PID_DIRS.lock();
     let (i, p) = t.get(&key)?;
-    if !i
-        .upgrade()
-        .is_some_and(|i| Arc::as_ptr(&i) as *const () as usize == key)
-    {
+    let live = i.upgrade()?;
+    if Arc::as_ptr(&live) as *const () as usize != key {
         return None;
     }
     let p = p.upgrade()?;
