@@ -101,7 +101,7 @@ async fn open_exec_at(
     }
     check_access(&m, &cred, access::EXEC)?;
     // A file open for writing cannot be run (Linux's deny_write_access).
-    if kestrel_vfs::file::open_for_write(m.dev, m.ino) {
+    if kestrel_vfs::file::open_for_write(&inode) {
         return Err(Errno::ETXTBSY);
     }
     crate::syscall::landlock::check_process(&t.process, &d, kestrel_landlock::access::EXECUTE)?;
@@ -491,8 +491,7 @@ fn commit(thread: &Arc<Thread>, img: NewImage) -> UserContext {
     p.dumpable.store(img.dumpable, Ordering::Relaxed);
     // The new program's file may not be written while it runs (a writer that
     // came since open_exec's check keeps it writable); the old one may again.
-    let m = img.exe.inode.metadata();
-    let hold = kestrel_vfs::file::deny_write(m.dev, m.ino).ok();
+    let hold = kestrel_vfs::file::deny_write(&img.exe.inode).ok();
     drop(core::mem::replace(&mut *p.exe_hold.lock(), hold));
     *p.exe.lock() = Some(img.exe);
     *p.exec_info.lock() = img.info;

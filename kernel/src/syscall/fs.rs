@@ -1702,7 +1702,7 @@ async fn truncate_path(ctx: &Ctx<'_>, d: &DentryRef, len: u64) -> KResult<u64> {
     want_write(d)?;
     check_access(&m, &cred(ctx), access::WRITE)?;
     // A running program's file (Linux's get_write_access in vfs_truncate).
-    if kestrel_vfs::file::write_denied(m.dev, m.ino) {
+    if kestrel_vfs::file::write_denied(inode) {
         return Err(Errno::ETXTBSY);
     }
     fsize_grow_ok(ctx, m.size, len)?;

@@ -151,12 +151,18 @@ impl FileOwner {
     }
 }
 
-/// Per-file write access, Linux's i_writecount, by (device, inode number):
-/// above 0, descriptions open for writing; below 0, programs running from it
-/// ([`deny_write`]). Either refuses the other with ETXTBSY.
-static WRITECOUNT: spin::Mutex<BTreeMap<(u64, u64), i64>> = spin::Mutex::new(BTreeMap::new());
+/// Per-file write access, Linux's i_writecount, keyed by the inode's
+/// address (every holder keeps the inode alive, so the key cannot be reused
+/// while it counts): above 0, descriptions open for writing; below 0,
+/// programs running from it ([`deny_write`]). Either refuses the other with
+/// ETXTBSY.
+static WRITECOUNT: spin::Mutex<BTreeMap<usize, i64>> = spin::Mutex::new(BTreeMap::new());
 
-fn get_write_access(id: (u64, u64)) -> KResult<()> {
+fn key(inode: &InodeRef) -> usize {
+    Arc::as_ptr(inode) as *const () as usize
+}
+
+fn get_write_access(id: usize) -> KResult<()> {
     let mut m = WRITECOUNT.lock();
     let c = m.entry(id).or_insert(0);
     if *c < 0 {
@@ -166,7 +172,7 @@ fn get_write_access(id: (u64, u64)) -> KResult<()> {
     Ok(())
 }
 
-fn put_write_access(id: (u64, u64)) {
+fn put_write_access(id: usize) {
     let mut m = WRITECOUNT.lock();
     if let Some(c) = m.get_mut(&id) {
         *c -= 1;
@@ -178,50 +184,57 @@ fn put_write_access(id: (u64, u64)) {
 
 /// A running program's hold on its file: while it lives, opening the file
 /// for writing is ETXTBSY (Linux's deny_write_access for an mm's exe_file).
-#[derive(Debug)]
-pub struct WriteDenial((u64, u64));
+/// It keeps the inode alive.
+pub struct WriteDenial(InodeRef);
 
-/// Takes a [`WriteDenial`] on the file (`dev`, `ino`): ETXTBSY while a
-/// description has it open for writing.
-pub fn deny_write(dev: u64, ino: u64) -> KResult<WriteDenial> {
+impl core::fmt::Debug for WriteDenial {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("WriteDenial")
+    }
+}
+
+/// Takes a [`WriteDenial`] on `inode`: ETXTBSY while a description has it
+/// open for writing.
+pub fn deny_write(inode: &InodeRef) -> KResult<WriteDenial> {
     let mut m = WRITECOUNT.lock();
-    let c = m.entry((dev, ino)).or_insert(0);
+    let c = m.entry(key(inode)).or_insert(0);
     if *c > 0 {
         return Err(Errno::ETXTBSY);
     }
     *c -= 1;
-    Ok(WriteDenial((dev, ino)))
+    Ok(WriteDenial(inode.clone()))
 }
 
 impl WriteDenial {
     /// Another hold on the same file (a forked process runs it too).
     pub fn again(&self) -> WriteDenial {
         let mut m = WRITECOUNT.lock();
-        *m.entry(self.0).or_insert(0) -= 1;
-        WriteDenial(self.0)
+        *m.entry(key(&self.0)).or_insert(0) -= 1;
+        WriteDenial(self.0.clone())
     }
 }
 
 impl Drop for WriteDenial {
     fn drop(&mut self) {
         let mut m = WRITECOUNT.lock();
-        if let Some(c) = m.get_mut(&self.0) {
+        let k = key(&self.0);
+        if let Some(c) = m.get_mut(&k) {
             *c += 1;
             if *c == 0 {
-                m.remove(&self.0);
+                m.remove(&k);
             }
         }
     }
 }
 
-/// Whether a program runs from the file (`dev`, `ino`): writing it is ETXTBSY.
-pub fn write_denied(dev: u64, ino: u64) -> bool {
-    WRITECOUNT.lock().get(&(dev, ino)).is_some_and(|&c| c < 0)
+/// Whether a program runs from `inode`: writing it is ETXTBSY.
+pub fn write_denied(inode: &InodeRef) -> bool {
+    WRITECOUNT.lock().get(&key(inode)).is_some_and(|&c| c < 0)
 }
 
-/// Whether a description has the file (`dev`, `ino`) open for writing.
-pub fn open_for_write(dev: u64, ino: u64) -> bool {
-    WRITECOUNT.lock().get(&(dev, ino)).is_some_and(|&c| c > 0)
+/// Whether a description has `inode` open for writing.
+pub fn open_for_write(inode: &InodeRef) -> bool {
+    WRITECOUNT.lock().get(&key(inode)).is_some_and(|&c| c > 0)
 }
 
 /// One open file description.
@@ -233,8 +246,8 @@ pub struct OpenFile {
     pos: spin::Mutex<u64>,
     /// Whether it counts as a writer of its dentry's mount (see [`OpenFile::open`]).
     mount_writer: bool,
-    /// The regular file it has write access to (see [`deny_write`]).
-    write_access: Option<(u64, u64)>,
+    /// It has write access to its regular file (see [`deny_write`]).
+    write_access: Option<usize>,
     /// The F_SETOWN owner ([`FileOwner`], encoded; 0 for none): where O_ASYNC's
     /// SIGIO goes.
     owner: AtomicU64,
@@ -311,7 +324,7 @@ impl OpenFile {
         let writes = flags & O_PATH == 0 && matches!(flags & O_ACCMODE, O_WRONLY | O_RDWR);
         let mount_writer = writes && (m.is_regular() || m.is_dir() || m.is_symlink());
         // A program running from the file: ETXTBSY.
-        let write_access = (writes && m.is_regular()).then_some((m.dev, m.ino));
+        let write_access = (writes && m.is_regular()).then(|| key(&dentry.inode));
         if let Some(id) = write_access {
             get_write_access(id)?;
         }
