@@ -1123,6 +1123,63 @@ TEST(new_pipe_of_an_unprivileged_user_is_capped_by_pipe_max_size) {
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
 }
 
+/* Past /proc/sys/fs/pipe-user-pages-soft a user without CAP_SYS_RESOURCE gets
+ * two-page pipes and may not grow them (EPERM); past pipe-user-pages-hard no
+ * pipe at all. */
+static long read_long(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    long v = -1;
+    if (f) {
+        if (fscanf(f, "%ld", &v) != 1)
+            v = -1;
+        fclose(f);
+    }
+    return v;
+}
+
+static int write_long(const char *path, long v)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "%ld\n", v);
+    return fclose(f);
+}
+
+static void child_soft_limited_pipes(void *arg)
+{
+    (void)arg;
+    if (setresuid(65533, 65533, 65533) != 0)
+        _exit(10);
+    int a[2], b[2];
+    if (pipe(a) != 0) /* 16 pages: the user is at the soft limit (16) */
+        _exit(11);
+    if (fcntl(a[1], F_GETPIPE_SZ) != 65536)
+        _exit(12);
+    if (pipe(b) != 0) /* past it: two pages */
+        _exit(13);
+    if (fcntl(b[1], F_GETPIPE_SZ) != 8192)
+        _exit(14);
+    errno = 0;
+    if (fcntl(b[1], F_SETPIPE_SZ, 65536) != -1 || errno != EPERM)
+        _exit(15);
+    _exit(0);
+}
+
+TEST(pipe_user_pages_soft_limits_an_unprivileged_users_pipes) {
+    if (geteuid() != 0)
+        SKIP("needs root");
+    const char *soft = "/proc/sys/fs/pipe-user-pages-soft";
+    long old = read_long(soft);
+    CHECK(old >= 0, "%s unreadable", soft);
+    CHECK(read_long("/proc/sys/fs/pipe-user-pages-hard") >= 0, "pipe-user-pages-hard unreadable");
+    OK(write_long(soft, 16));
+    int st = kt_in_child(child_soft_limited_pipes, NULL);
+    write_long(soft, old);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
 /* Leases: a read lease needs no description open for writing (its own
  * included), a write lease no other open description; F_GETLEASE reports it;
  * F_UNLCK with none is EAGAIN; not a regular file or a bad type is EINVAL. */
@@ -1403,6 +1460,7 @@ int main(void)
     RUN(select_waits_then_reports_data_written_later);
     RUN(poll_zero_timeout_marks_closed_descriptor_pollnval_and_skips_negative);
     RUN(new_pipe_of_an_unprivileged_user_is_capped_by_pipe_max_size);
+    RUN(pipe_user_pages_soft_limits_an_unprivileged_users_pipes);
     RUN(fcntl_setlease_checks_and_getlease);
     RUN(opening_for_write_breaks_a_read_lease);
     RUN(fcntl_setsig_sends_that_signal_with_si_fd_and_band);

@@ -808,6 +808,8 @@ fn fs_sys_dir() -> InodeRef {
         ("lease-break-time", "45"),
         ("nr_open", "1048576"),
         ("pipe-max-size", "1048576"),
+        ("pipe-user-pages-hard", "0"),
+        ("pipe-user-pages-soft", "16384"),
     ];
     const INO: u64 = 0x100;
     const INOTIFY_INO: u64 = 0x180;
@@ -863,6 +865,31 @@ fn fs_sys_dir() -> InodeRef {
                     |v| {
                         let v = u32::try_from(v).map_err(|_| Errno::EINVAL)?;
                         LEASE_BREAK_TIME.store(u64::from(v), Ordering::Relaxed);
+                        Ok(())
+                    },
+                ));
+            }
+            if name == b"pipe-user-pages-soft" {
+                // Root may set it (pages of pipe buffers per user; 0: none).
+                use kestrel_vfs::pipe::PIPE_USER_PAGES_SOFT;
+                return Ok(sysctl_int(
+                    INO + 1 + i as u64,
+                    || PIPE_USER_PAGES_SOFT.load(Ordering::Relaxed) as i128,
+                    |v| {
+                        let v = u32::try_from(v).map_err(|_| Errno::EINVAL)?;
+                        PIPE_USER_PAGES_SOFT.store(v as usize, Ordering::Relaxed);
+                        Ok(())
+                    },
+                ));
+            }
+            if name == b"pipe-user-pages-hard" {
+                use kestrel_vfs::pipe::PIPE_USER_PAGES_HARD;
+                return Ok(sysctl_int(
+                    INO + 1 + i as u64,
+                    || PIPE_USER_PAGES_HARD.load(Ordering::Relaxed) as i128,
+                    |v| {
+                        let v = u32::try_from(v).map_err(|_| Errno::EINVAL)?;
+                        PIPE_USER_PAGES_HARD.store(v as usize, Ordering::Relaxed);
                         Ok(())
                     },
                 ));

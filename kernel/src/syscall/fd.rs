@@ -307,17 +307,13 @@ fn make_pipe(ctx: &Ctx<'_>, fds_ptr: UserPtr<[i32; 2]>, flags: u32) -> KResult<u
     if flags & !(O_CLOEXEC | O_NONBLOCK | O_DIRECT) != 0 {
         return Err(Errno::EINVAL);
     }
-    let (r, w) = kestrel_vfs::pipe::pipe();
-    // Below pipe-max-size for a creator without CAP_SYS_RESOURCE.
-    let privileged = ctx
-        .process()
-        .cred
-        .lock()
-        .capable(kestrel_abi::cap::CAP_SYS_RESOURCE);
-    let cap = kestrel_vfs::pipe::initial_capacity(privileged);
-    if cap != kestrel_vfs::pipe::PIPE_CAPACITY {
-        let _ = r.pipe().set_capacity(cap, true);
-    }
+    // Below pipe-max-size for a creator without CAP_SYS_RESOURCE, and
+    // counted against the user's pipe-user-pages limits.
+    let (uid, privileged) = {
+        let c = ctx.process().cred.lock();
+        (c.uid, c.capable(kestrel_abi::cap::CAP_SYS_RESOURCE))
+    };
+    let (r, w) = kestrel_vfs::pipe::pipe_for(uid, privileged)?;
     let inode = crate::fs::anon::pipe_inode(r.pipe());
     let status = flags & O_NONBLOCK;
     let rf = OpenFile::anonymous(
