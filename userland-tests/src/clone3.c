@@ -14,6 +14,9 @@
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
 #ifndef SYS_pidfd_send_signal
 #define SYS_pidfd_send_signal 424
 #endif
@@ -379,6 +382,112 @@ TEST(pidfd_send_signal_kills_and_zombie_takes_signals) {
     close(fd);
 }
 
+/* waitid(P_PIDFD) waits for the child a pidfd names; with a PIDFD_NONBLOCK
+ * pidfd "not yet" is EAGAIN (0 with WNOHANG); a file that is no pidfd is
+ * EBADF, a negative descriptor EINVAL, another process's child ECHILD. */
+TEST(waitid_p_pidfd_waits_for_that_child) {
+    int ctl[2];
+    OK(pipe(ctl));
+    pid_t pid = fork();
+    if (pid == 0) {
+        char c;
+        close(ctl[1]);
+        read(ctl[0], &c, 1);
+        _exit(7);
+    }
+    close(ctl[0]);
+    int nb = OK(syscall(SYS_pidfd_open, pid, O_NONBLOCK));
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    EXPECT_ERRNO(waitid((idtype_t)3 /* P_PIDFD */, nb, &si, WEXITED), EAGAIN);
+    si.si_pid = 99;
+    OK(waitid((idtype_t)3, nb, &si, WEXITED | WNOHANG));
+    EXPECT_EQ(si.si_pid, 0);
+    EXPECT_ERRNO(waitid((idtype_t)3, ctl[1], &si, WEXITED), EBADF);
+    EXPECT_ERRNO(waitid((idtype_t)3, -1, &si, WEXITED), EINVAL);
+    int self = OK(syscall(SYS_pidfd_open, getpid(), 0));
+    EXPECT_ERRNO(waitid((idtype_t)3, self, &si, WEXITED | WNOHANG), ECHILD);
+    int fd = OK(syscall(SYS_pidfd_open, pid, 0));
+    close(ctl[1]);
+    OK(waitid((idtype_t)3, fd, &si, WEXITED));
+    EXPECT_EQ(si.si_pid, pid);
+    EXPECT_EQ(si.si_code, CLD_EXITED);
+    EXPECT_EQ(si.si_status, 7);
+    close(fd);
+    close(nb);
+    close(self);
+}
+
+/* pidfd_send_signal takes a /proc/PID directory as the process it names. */
+TEST(pidfd_send_signal_through_a_proc_pid_directory) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        pause();
+        _exit(0);
+    }
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d", pid);
+    int d = OK(open(path, O_DIRECTORY | O_CLOEXEC));
+    EXPECT_EQ(syscall(SYS_pidfd_send_signal, d, 0, NULL, 0), 0);
+    EXPECT_EQ(syscall(SYS_pidfd_send_signal, d, SIGKILL, NULL, 0), 0);
+    int st = reap(pid);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "child: %s", kt_status(st));
+    EXPECT_ERRNO(syscall(SYS_pidfd_send_signal, d, SIGKILL, NULL, 0), ESRCH);
+    /* A new process with the same pid (clone3's set_tid) is not the one the
+     * directory names. */
+    pid_t same = pid;
+    struct kt_clone_args a = {.exit_signal = SIGCHLD, .set_tid = (uint64_t)&same,
+                              .set_tid_size = 1};
+    long again = clone3_(&a, VER0 + 16);
+    if (again == 0) {
+        pause();
+        _exit(0);
+    }
+    CHECK(again == pid, "clone3 set_tid = %ld (%s)", again, kt_errstr(errno));
+    EXPECT_ERRNO(syscall(SYS_pidfd_send_signal, d, 0, NULL, 0), ESRCH);
+    kill(again, SIGKILL);
+    reap(again);
+    close(d);
+    int other = OK(open("/proc/self/fd", O_DIRECTORY | O_CLOEXEC));
+    EXPECT_ERRNO(syscall(SYS_pidfd_send_signal, other, 0, NULL, 0), EBADF);
+    close(other);
+}
+
+/* pidfd_getfd duplicates another process's descriptor: the same open file
+ * (shared offset), close-on-exec; its errors. */
+TEST(pidfd_getfd_duplicates_a_childs_descriptor) {
+    int p[2];
+    OK(pipe(p));
+    int ctl[2];
+    OK(pipe(ctl));
+    pid_t pid = fork();
+    if (pid == 0) {
+        char c;
+        close(ctl[1]);
+        read(ctl[0], &c, 1);
+        _exit(0);
+    }
+    close(ctl[0]);
+    int fd = OK(syscall(SYS_pidfd_open, pid, 0));
+    int dup = OK(syscall(SYS_pidfd_getfd, fd, p[1], 0));
+    CHECK(fcntl(dup, F_GETFD) & FD_CLOEXEC, "not close-on-exec");
+    EXPECT_EQ(write(dup, "z", 1), 1);
+    char c = 0;
+    EXPECT_EQ(read(p[0], &c, 1), 1);
+    EXPECT_EQ(c, 'z');
+    EXPECT_ERRNO(syscall(SYS_pidfd_getfd, fd, p[1], 1), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_pidfd_getfd, fd, -1, 0), EBADF);
+    EXPECT_ERRNO(syscall(SYS_pidfd_getfd, fd, 999, 0), EBADF);
+    EXPECT_ERRNO(syscall(SYS_pidfd_getfd, p[0], 0, 0), EBADF);
+    close(ctl[1]);
+    reap(pid);
+    EXPECT_ERRNO(syscall(SYS_pidfd_getfd, fd, p[1], 0), ESRCH);
+    close(dup);
+    close(fd);
+    close(p[0]);
+    close(p[1]);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -396,5 +505,8 @@ int main(void)
     RUN(pidfd_open_checks);
     RUN(pidfd_send_signal_checks_and_delivers);
     RUN(pidfd_send_signal_kills_and_zombie_takes_signals);
+    RUN(waitid_p_pidfd_waits_for_that_child);
+    RUN(pidfd_send_signal_through_a_proc_pid_directory);
+    RUN(pidfd_getfd_duplicates_a_childs_descriptor);
     return KT_END();
 }

@@ -1000,6 +1000,64 @@ static int child_auxv(int argc, char **argv)
     return 0;
 }
 
+/* A running program's file cannot be opened for writing (ETXTBSY), and a
+ * file open for writing cannot be run (Linux before 6.11; Kestrel reports
+ * 6.8). Once the program has exited, the file is writable again. */
+static int copy_file(const char *from, const char *to)
+{
+    int in = open(from, O_RDONLY);
+    int out = open(to, O_CREAT | O_WRONLY | O_TRUNC, 0755);
+    if (in < 0 || out < 0)
+        return -1;
+    char buf[8192];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof buf)) > 0)
+        if (write(out, buf, (size_t)n) != n)
+            return -1;
+    close(in);
+    close(out);
+    return n < 0 ? -1 : 0;
+}
+
+TEST(running_program_is_etxtbsy_to_writers_and_written_file_to_exec) {
+    if (find_self() != 0)
+        SKIP("/proc/self/exe is not available");
+    const char *d = kt_tmpdir();
+    const char *prog = kt_path(d, "prog");
+    OK(copy_file(self, prog));
+    int ctl[2];
+    OK(pipe(ctl));
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(ctl[0]);
+        dup2(ctl[1], 3);
+        char *argv[] = {"prog", NULL};
+        char *envp[] = {CHILD_MODE "=pause", NULL};
+        execve(prog, argv, envp);
+        _exit(127);
+    }
+    close(ctl[1]);
+    char c = 0;
+    EXPECT_EQ(read(ctl[0], &c, 1), 1); /* the program runs */
+    close(ctl[0]);
+    EXPECT_ERRNO(open(prog, O_WRONLY), ETXTBSY);
+    EXPECT_ERRNO(truncate(prog, 0), ETXTBSY);
+    EXPECT_ERRNO(open(prog, O_RDWR), ETXTBSY);
+    int r = open(prog, O_RDONLY);
+    CHECK(r >= 0, "read-only open: %s", kt_errstr(errno));
+    close(r);
+    kill(pid, SIGKILL);
+    int st;
+    waitpid(pid, &st, 0);
+    int w = OK(open(prog, O_WRONLY));
+    /* and while it is open for writing, it cannot be run */
+    char *argv[] = {"prog", NULL};
+    char *envp[] = {CHILD_MODE "=argc0", NULL};
+    EXPECT_ERRNO(execve(prog, argv, envp), ETXTBSY);
+    close(w);
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = getenv(CHILD_MODE);
@@ -1007,6 +1065,12 @@ int main(int argc, char **argv)
         return child_dump(argc, argv);
     if (mode && !strcmp(mode, "auxv"))
         return child_auxv(argc, argv);
+    if (mode && !strcmp(mode, "pause")) {
+        if (write(3, "r", 1) != 1)
+            return 1;
+        for (;;)
+            pause();
+    }
     if (mode && !strcmp(mode, "argc0"))
         return argc == 1 && argv[0] && argv[0][0] == 0 && argv[1] == NULL ? 0 : 1;
 
@@ -1073,5 +1137,6 @@ int main(int argc, char **argv)
 
     RUN(argument_of_max_arg_strlen_runs_and_one_more_is_e2big);
     RUN(argument_total_is_limited_to_a_quarter_of_the_stack_rlimit);
+    RUN(running_program_is_etxtbsy_to_writers_and_written_file_to_exec);
     return KT_END();
 }

@@ -1086,6 +1086,309 @@ TEST(poll_zero_timeout_marks_closed_descriptor_pollnval_and_skips_negative) {
     close(a[1]);
 }
 
+/* A new pipe of a creator without CAP_SYS_RESOURCE holds no more than
+ * /proc/sys/fs/pipe-max-size (Linux's alloc_pipe_info). */
+static void child_small_pipe(void *arg)
+{
+    (void)arg;
+    if (setresuid(65534, 65534, 65534) != 0)
+        _exit(10);
+    int p[2];
+    if (pipe(p) != 0)
+        _exit(11);
+    if (fcntl(p[1], F_GETPIPE_SZ) != 4096)
+        _exit(12);
+    _exit(0);
+}
+
+TEST(new_pipe_of_an_unprivileged_user_is_capped_by_pipe_max_size) {
+    if (geteuid() != 0)
+        SKIP("needs root");
+    FILE *f = fopen("/proc/sys/fs/pipe-max-size", "r");
+    CHECK(f, "pipe-max-size: %s", kt_errstr(errno));
+    long old = 0;
+    int got = fscanf(f, "%ld", &old);
+    fclose(f);
+    CHECK(got == 1, "pipe-max-size unreadable");
+    f = fopen("/proc/sys/fs/pipe-max-size", "w");
+    CHECK(f, "pipe-max-size: %s", kt_errstr(errno));
+    fprintf(f, "4096\n");
+    fclose(f);
+    int st = kt_in_child(child_small_pipe, NULL);
+    f = fopen("/proc/sys/fs/pipe-max-size", "w");
+    if (f) {
+        fprintf(f, "%ld\n", old);
+        fclose(f);
+    }
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
+/* Past /proc/sys/fs/pipe-user-pages-soft a user without CAP_SYS_RESOURCE gets
+ * two-page pipes and may not grow them (EPERM); past pipe-user-pages-hard no
+ * pipe at all. */
+static long read_long(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    long v = -1;
+    if (f) {
+        if (fscanf(f, "%ld", &v) != 1)
+            v = -1;
+        fclose(f);
+    }
+    return v;
+}
+
+static int write_long(const char *path, long v)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "%ld\n", v);
+    return fclose(f);
+}
+
+static void child_soft_limited_pipes(void *arg)
+{
+    (void)arg;
+    if (setresuid(65533, 65533, 65533) != 0)
+        _exit(10);
+    int a[2], b[2];
+    if (pipe(a) != 0) /* 16 pages: the user is at the soft limit (16) */
+        _exit(11);
+    if (fcntl(a[1], F_GETPIPE_SZ) != 65536)
+        _exit(12);
+    if (pipe(b) != 0) /* past it: two pages */
+        _exit(13);
+    if (fcntl(b[1], F_GETPIPE_SZ) != 8192)
+        _exit(14);
+    errno = 0;
+    if (fcntl(b[1], F_SETPIPE_SZ, 65536) != -1 || errno != EPERM)
+        _exit(15);
+    _exit(0);
+}
+
+TEST(pipe_user_pages_soft_limits_an_unprivileged_users_pipes) {
+    if (geteuid() != 0)
+        SKIP("needs root");
+    const char *soft = "/proc/sys/fs/pipe-user-pages-soft";
+    long old = read_long(soft);
+    CHECK(old >= 0, "%s unreadable", soft);
+    CHECK(read_long("/proc/sys/fs/pipe-user-pages-hard") >= 0, "pipe-user-pages-hard unreadable");
+    OK(write_long(soft, 16));
+    int st = kt_in_child(child_soft_limited_pipes, NULL);
+    write_long(soft, old);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
+/* Leases: a read lease needs no description open for writing (its own
+ * included), a write lease no other open description; F_GETLEASE reports it;
+ * F_UNLCK with none is EAGAIN; not a regular file or a bad type is EINVAL. */
+TEST(fcntl_setlease_checks_and_getlease) {
+    const char *d = kt_tmpdir();
+    const char *f = kt_path(d, "f");
+    int rw = OK(open(f, O_CREAT | O_RDWR, 0644));
+    EXPECT_ERRNO(fcntl(rw, F_SETLEASE, F_RDLCK), EAGAIN);
+    int ro = OK(open(f, O_RDONLY));
+    EXPECT_ERRNO(fcntl(ro, F_SETLEASE, F_RDLCK), EAGAIN); /* rw is open */
+    close(rw);
+    OK(fcntl(ro, F_SETLEASE, F_RDLCK));
+    EXPECT_EQ(fcntl(ro, F_GETLEASE), F_RDLCK);
+    int ro2 = OK(open(f, O_RDONLY)); /* a reader does not break a read lease */
+    EXPECT_ERRNO(fcntl(ro2, F_SETLEASE, F_WRLCK), EAGAIN);
+    close(ro2);
+    OK(fcntl(ro, F_SETLEASE, F_UNLCK));
+    EXPECT_EQ(fcntl(ro, F_GETLEASE), F_UNLCK);
+    EXPECT_ERRNO(fcntl(ro, F_SETLEASE, F_UNLCK), EAGAIN);
+    EXPECT_ERRNO(fcntl(ro, F_SETLEASE, 7), EINVAL);
+    int p[2];
+    OK(pipe(p));
+    EXPECT_ERRNO(fcntl(p[0], F_SETLEASE, F_RDLCK), EINVAL);
+    close(p[0]);
+    close(p[1]);
+    close(ro);
+}
+
+/* Breaking a lease: an open for writing signals the holder (its F_SETSIG
+ * signal, si_fd the descriptor) and waits until the holder lets go; with
+ * O_NONBLOCK it is EWOULDBLOCK at once. Meanwhile F_GETLEASE says F_UNLCK. */
+static const char *lease_path;
+static int lease_ctl[2];
+
+static void child_lease_breaker(void *arg)
+{
+    (void)arg;
+    errno = 0;
+    int r = open(lease_path, O_WRONLY | O_NONBLOCK);
+    char c = (r == -1 && errno == EWOULDBLOCK) ? 'y' : 'n';
+    if (write(lease_ctl[1], &c, 1) != 1)
+        _exit(10);
+    int fd = open(lease_path, O_WRONLY); /* waits for the holder */
+    if (fd < 0)
+        _exit(11);
+    _exit(c == 'y' ? 0 : 12);
+}
+
+TEST(opening_for_write_breaks_a_read_lease) {
+    const char *d = kt_tmpdir();
+    lease_path = kt_path(d, "leased");
+    int w = OK(open(lease_path, O_CREAT | O_WRONLY, 0644));
+    close(w);
+    int sig = SIGRTMIN + 3;
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    sigaddset(&set, SIGIO);
+    OK(sigprocmask(SIG_BLOCK, &set, &old));
+    int ro = OK(open(lease_path, O_RDONLY));
+    OK(fcntl(ro, F_SETSIG, sig));
+    OK(fcntl(ro, F_SETLEASE, F_RDLCK));
+    OK(pipe(lease_ctl));
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        child_lease_breaker(NULL);
+        _exit(13);
+    }
+    char c = 0;
+    int n = read(lease_ctl[0], &c, 1);
+    siginfo_t si;
+    struct timespec ts = {5, 0};
+    int got = sigtimedwait(&set, &si, &ts);
+    int during = fcntl(ro, F_GETLEASE);
+    usleep(100000);
+    int st = -1;
+    pid_t early = waitpid(pid, &st, WNOHANG); /* still waiting for us */
+    OK(fcntl(ro, F_SETLEASE, F_UNLCK));
+    waitpid(pid, &st, 0);
+    signal(sig, SIG_IGN);
+    signal(SIGIO, SIG_IGN);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    signal(sig, SIG_DFL);
+    signal(SIGIO, SIG_DFL);
+    close(ro);
+    close(lease_ctl[0]);
+    close(lease_ctl[1]);
+    EXPECT_EQ(n, 1);
+    EXPECT_EQ(c, 'y');
+    EXPECT_EQ(got, sig);
+    EXPECT_EQ(si.si_fd, ro);
+    EXPECT_EQ(during, F_UNLCK);
+    EXPECT_EQ(early, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
+/* F_SETSIG: O_ASYNC events send that signal instead of SIGIO, with si_code
+ * POLL_IN, si_band and si_fd (the descriptor O_ASYNC was set through);
+ * F_GETSIG reads it back; a number past the last signal is EINVAL. */
+TEST(fcntl_setsig_sends_that_signal_with_si_fd_and_band) {
+    int p[2];
+    OK(pipe(p));
+    int sig = SIGRTMIN + 1;
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    sigaddset(&set, SIGIO);
+    OK(sigprocmask(SIG_BLOCK, &set, &old));
+    EXPECT_EQ(fcntl(p[0], F_GETSIG), 0);
+    EXPECT_ERRNO(fcntl(p[0], F_SETSIG, 65), EINVAL);
+    OK(fcntl(p[0], F_SETSIG, sig));
+    EXPECT_EQ(fcntl(p[0], F_GETSIG), sig);
+    OK(fcntl(p[0], F_SETOWN, getpid()));
+    OK(fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_ASYNC));
+    EXPECT_EQ(write(p[1], "x", 1), 1);
+    siginfo_t si;
+    struct timespec ts = {2, 0};
+    int got = sigtimedwait(&set, &si, &ts);
+    /* Drop anything still pending (a wake-up may repeat the signal) before
+     * unblocking. */
+    signal(sig, SIG_IGN);
+    signal(SIGIO, SIG_IGN);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    signal(sig, SIG_DFL);
+    signal(SIGIO, SIG_DFL);
+    EXPECT_EQ(got, sig);
+    EXPECT_EQ(si.si_code, POLL_IN);
+    EXPECT_EQ(si.si_fd, p[0]);
+    CHECK(si.si_band & POLLIN, "si_band 0x%lx has no POLLIN", (long)si.si_band);
+    close(p[0]);
+    close(p[1]);
+}
+
+/* dnotify: F_NOTIFY on a directory signals its owner (the caller) when an
+ * entry changes: with F_SETSIG, that signal with si_fd the directory's
+ * descriptor and si_code POLL_MSG. Without DN_MULTISHOT only once. A rename
+ * within the directory is DN_RENAME. Not a directory: ENOTDIR. */
+static int wait_sig(int sig, int ms, siginfo_t *si)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    return sigtimedwait(&set, si, &ts);
+}
+
+TEST(fcntl_notify_signals_directory_changes) {
+    const char *d = kt_tmpdir();
+    int sig = SIGRTMIN + 2;
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    sigaddset(&set, SIGIO);
+    OK(sigprocmask(SIG_BLOCK, &set, &old));
+    int f = OK(open(kt_path(d, "a"), O_CREAT | O_RDWR, 0600));
+    int e0 = fcntl(f, F_NOTIFY, DN_CREATE) == -1 ? errno : 0;
+    int d1 = OK(open(d, O_RDONLY | O_DIRECTORY));
+    int d2 = OK(open(d, O_RDONLY | O_DIRECTORY));
+    int d3 = OK(open(d, O_RDONLY | O_DIRECTORY));
+    OK(fcntl(d1, F_SETSIG, sig));
+    OK(fcntl(d2, F_SETSIG, sig));
+    OK(fcntl(d3, F_SETSIG, sig));
+    OK(fcntl(d1, F_NOTIFY, DN_CREATE | DN_MULTISHOT));
+    OK(fcntl(d2, F_NOTIFY, DN_DELETE));
+    pid_t owner = fcntl(d1, F_GETOWN);
+    siginfo_t si;
+    int r1 = wait_sig(sig, 0, &si);
+    OK(mkdir(kt_path(d, "b"), 0700));
+    int r2 = wait_sig(sig, 2000, &si);
+    int fd2 = si.si_fd, code2 = si.si_code;
+    OK(mkdir(kt_path(d, "c"), 0700));
+    int r3 = wait_sig(sig, 2000, &si);
+    int fd3 = si.si_fd;
+    OK(close(d1)); /* its watch ends */
+    OK(rmdir(kt_path(d, "b")));
+    int r4 = wait_sig(sig, 2000, &si);
+    int fd4 = si.si_fd;
+    OK(rmdir(kt_path(d, "c"))); /* d2's watch was one-shot: gone */
+    OK(mkdir(kt_path(d, "e"), 0700)); /* d1's watch was closed */
+    int r5 = wait_sig(sig, 100, &si);
+    OK(fcntl(d3, F_NOTIFY, DN_RENAME | DN_MULTISHOT));
+    OK(rename(kt_path(d, "a"), kt_path(d, "z")));
+    int r6 = wait_sig(sig, 2000, &si);
+    int fd6 = si.si_fd;
+    /* Drop anything still pending before unblocking. */
+    signal(sig, SIG_IGN);
+    signal(SIGIO, SIG_IGN);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    signal(sig, SIG_DFL);
+    signal(SIGIO, SIG_DFL);
+    EXPECT_EQ(e0, ENOTDIR);
+    EXPECT_EQ(owner, getpid());
+    EXPECT_EQ(r1, -1);
+    EXPECT_EQ(r2, sig);
+    EXPECT_EQ(fd2, d1);
+    EXPECT_EQ(code2, POLL_MSG);
+    EXPECT_EQ(r3, sig);
+    EXPECT_EQ(fd3, d1);
+    EXPECT_EQ(r4, sig);
+    EXPECT_EQ(fd4, d2);
+    EXPECT_EQ(r5, -1);
+    EXPECT_EQ(r6, sig);
+    EXPECT_EQ(fd6, d3);
+    close(f);
+    close(d2);
+    close(d3);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -1156,5 +1459,11 @@ int main(void)
     RUN(select_on_closed_descriptor_is_ebadf);
     RUN(select_waits_then_reports_data_written_later);
     RUN(poll_zero_timeout_marks_closed_descriptor_pollnval_and_skips_negative);
+    RUN(new_pipe_of_an_unprivileged_user_is_capped_by_pipe_max_size);
+    RUN(pipe_user_pages_soft_limits_an_unprivileged_users_pipes);
+    RUN(fcntl_setlease_checks_and_getlease);
+    RUN(opening_for_write_breaks_a_read_lease);
+    RUN(fcntl_setsig_sends_that_signal_with_si_fd_and_band);
+    RUN(fcntl_notify_signals_directory_changes);
     return KT_END();
 }

@@ -1808,6 +1808,39 @@ TEST(chroot_child_sees_only_the_new_root) {
           "6 old paths visible)", kt_status(st));
 }
 
+/* getcwd after chroot: the path below the new root; a working directory
+ * left outside it is "(unreachable)" and the path from the old root, which
+ * libc's getcwd reports as ENOENT (realpath(".") too). */
+static void child_chroot_getcwd(void *arg)
+{
+    const char *d = arg;
+    char buf[PATH_MAX];
+    if (chdir(d) != 0)
+        _exit(7);
+    if (syscall(SYS_chroot, kt_path(d, "sub")) != 0)
+        _exit(1);
+    long n = syscall(SYS_getcwd, buf, sizeof buf);
+    if (n <= 0 || strncmp(buf, "(unreachable)/", 14) != 0)
+        _exit(2);
+    errno = 0;
+    if (getcwd(buf, sizeof buf) != NULL || errno != ENOENT)
+        _exit(3);
+    if (chdir("/in") != 0 || !getcwd(buf, sizeof buf) || strcmp(buf, "/in") != 0)
+        _exit(4);
+    if (chdir("/") != 0 || !getcwd(buf, sizeof buf) || strcmp(buf, "/") != 0)
+        _exit(5);
+    _exit(0);
+}
+
+TEST(getcwd_after_chroot_is_relative_to_the_new_root) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    OK(mkdir(kt_path(d, "sub"), 0755));
+    OK(mkdir(kt_path(d, "sub/in"), 0755));
+    int st = kt_in_child(child_chroot_getcwd, (void *)d);
+    CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
 static void child_chroot_errors(void *arg)
 {
     const char *d = arg;
@@ -2519,6 +2552,7 @@ int main(void)
 
     RUN(chroot_child_sees_only_the_new_root);
     RUN(chroot_errors);
+    RUN(getcwd_after_chroot_is_relative_to_the_new_root);
 
     RUN(getdents_record_layout);
     RUN(getdents_resumes_at_d_off_and_ends_with_zero);

@@ -1005,6 +1005,50 @@ TEST(lseek_data_and_hole_agree_with_the_content)
     CHECK(past_h == -1 && e2 == ENXIO, "SEEK_HOLE at the end: %ld %s", past_h, kt_errstr(e2));
 }
 
+/* An empty path is ENOENT before the directory descriptor is looked at:
+ * even a descriptor that is not a directory or not open. */
+TEST(empty_path_is_enoent_whatever_the_dirfd) {
+    const char *d = kt_tmpdir();
+    int f = OK(open(kt_path(d, "f"), O_CREAT | O_RDWR, 0600));
+    EXPECT_ERRNO(syscall(SYS_fchmodat, f, "", 0600), ENOENT);
+    EXPECT_ERRNO(syscall(SYS_openat, f, "", O_RDONLY), ENOENT);
+    EXPECT_ERRNO(syscall(SYS_openat, -1, "", O_RDONLY), ENOENT);
+    EXPECT_ERRNO(syscall(SYS_mkdirat, f, "", 0700), ENOENT);
+    EXPECT_ERRNO(syscall(SYS_fchmodat, f, "x", 0600), ENOTDIR);
+    close(f);
+}
+
+/* O_NOATIME is for the file's owner: another user without CAP_FOWNER gets
+ * EPERM even where the mode lets it read (open(2)). */
+static void child_noatime(void *arg)
+{
+    const char *path = arg;
+    if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0)
+        _exit(10);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        _exit(11);
+    close(fd);
+    errno = 0;
+    if (open(path, O_RDONLY | O_NOATIME) != -1 || errno != EPERM)
+        _exit(12);
+    _exit(0);
+}
+
+TEST(open_noatime_by_a_non_owner_is_eperm) {
+    if (geteuid() != 0)
+        SKIP("needs root to become another user");
+    const char *d = kt_tmpdir();
+    CHECK(chmod(d, 0755) == 0, "chmod dir: %s", kt_errstr(errno));
+    const char *f = kt_path(d, "f");
+    OK(kt_write_file(f, "x", 1));
+    OK(chmod(f, 0644));
+    int fd = OK(open(f, O_RDONLY | O_NOATIME));
+    close(fd);
+    int st = kt_in_child(child_noatime, (void *)f);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -1093,5 +1137,7 @@ int main(void)
     RUN(ftruncate_pipe_is_einval);
     RUN(ftruncate_bad_fd_is_ebadf);
     RUN(lseek_data_and_hole_find_written_pages_on_tmpfs);
+    RUN(open_noatime_by_a_non_owner_is_eperm);
+    RUN(empty_path_is_enoent_whatever_the_dirfd);
     return KT_END();
 }

@@ -3,6 +3,7 @@
 #define KT_AREA "misc"
 #include "kt.h"
 
+#include <sys/ioctl.h>
 #include <sys/utsname.h>
 #include <sys/random.h>
 #include <sys/sysinfo.h>
@@ -610,6 +611,54 @@ TEST(kcmp_io_and_sysvsem_of_processes_without_either_are_equal)
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
 }
 
+/* delete_module of a module that is not loaded: ENOENT (an empty or long
+ * name too); a bad name pointer EFAULT; without CAP_SYS_MODULE EPERM. */
+static void child_delete_module_unprivileged(void *arg)
+{
+    (void)arg;
+    if (setresuid(65534, 65534, 65534) != 0)
+        _exit(10);
+    errno = 0;
+    if (syscall(SYS_delete_module, "kt_no_such_module", 0) != -1 || errno != EPERM)
+        _exit(11);
+    _exit(0);
+}
+
+TEST(delete_module_of_a_module_not_loaded_is_enoent) {
+    if (geteuid() != 0)
+        SKIP("needs root");
+    char longname[100];
+    memset(longname, 'm', sizeof longname - 1);
+    longname[sizeof longname - 1] = 0;
+    if (syscall(SYS_delete_module, "kt_no_such_module", 0) == -1 && errno == ENOSYS)
+        SKIP("a kernel built without module support");
+    EXPECT_ERRNO(syscall(SYS_delete_module, "kt_no_such_module", 0), ENOENT);
+    EXPECT_ERRNO(syscall(SYS_delete_module, "", 0), ENOENT);
+    EXPECT_ERRNO(syscall(SYS_delete_module, longname, 0), ENOENT);
+    EXPECT_ERRNO(syscall(SYS_delete_module, (void *)8, 0), EFAULT);
+    int st = kt_in_child(child_delete_module_unprivileged, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
+/* RNDGETENTCNT on the random devices reports the pool's entropy in bits: a
+ * seeded pool (Linux 5.18+: 256, its POOL_READY_BITS). */
+TEST(urandom_rndgetentcnt_reports_a_full_pool) {
+    int fd = OK(open("/dev/urandom", O_RDONLY));
+    int n = -1;
+    OK(ioctl(fd, 0x80045200 /* RNDGETENTCNT */, &n));
+    CHECK(n >= 256, "entropy count %d", n);
+    EXPECT_ERRNO(ioctl(fd, 0x80045200, (void *)8), EFAULT);
+    close(fd);
+    /* /proc/sys/kernel/random/entropy_avail says the same */
+    FILE *f = fopen("/proc/sys/kernel/random/entropy_avail", "r");
+    CHECK(f, "entropy_avail: %s", kt_errstr(errno));
+    int avail = -1;
+    int got = fscanf(f, "%d", &avail);
+    fclose(f);
+    EXPECT_EQ(got, 1);
+    EXPECT_EQ(avail, n);
+}
+
 TEST(dev_null_and_zero_take_writes_without_reading_the_buffer) {
     /* Linux's write_null returns the count after access_ok alone: memory that
      * cannot be read is still "written"; an address outside user space is
@@ -1175,5 +1224,7 @@ int main(void)
     RUN(syslog_actions_and_their_errors);
     RUN(kcmp_io_and_sysvsem_of_processes_without_either_are_equal);
     RUN(dev_null_and_zero_take_writes_without_reading_the_buffer);
+    RUN(urandom_rndgetentcnt_reports_a_full_pool);
+    RUN(delete_module_of_a_module_not_loaded_is_enoent);
     return KT_END();
 }

@@ -666,6 +666,40 @@ TEST(mlockall_bad_flags_are_einval)
     EXPECT_ERRNO(syscall(SYS_mlock2, NULL, PAGE, 2), EINVAL);
 }
 
+/* mlock2(MLOCK_ONFAULT) locks the range (VmLck counts it) but makes present
+ * only the pages touched: mincore shows the others absent. */
+TEST(mlock2_onfault_locks_without_faulting_pages_in)
+{
+    char *p = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CHECK(p != MAP_FAILED, "mmap: %s", kt_errstr(errno));
+    p[0] = 1;
+    long before = status_kb("VmLck:");
+    OK(syscall(SYS_mlock2, p, 4 * PAGE, 1 /* MLOCK_ONFAULT */));
+    EXPECT_EQ(status_kb("VmLck:") - before, 16);
+    unsigned char v[4];
+    OK(mincore(p, 4 * PAGE, v));
+    EXPECT_EQ(v[0] & 1, 1);
+    EXPECT_EQ(v[1] & 1, 0);
+    EXPECT_EQ(v[3] & 1, 0);
+    OK(munlock(p, 4 * PAGE));
+    OK(syscall(SYS_mlock2, p, 4 * PAGE, 0));
+    OK(mincore(p, 4 * PAGE, v));
+    EXPECT_EQ(v[3] & 1, 1);
+    munmap(p, 4 * PAGE);
+}
+
+/* Locked pages cannot be dropped: msync(MS_INVALIDATE) on them is EBUSY. */
+TEST(msync_invalidate_of_locked_pages_is_ebusy)
+{
+    char *p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_LOCKED, -1, 0);
+    CHECK(p != MAP_FAILED, "mmap: %s", kt_errstr(errno));
+    EXPECT_ERRNO(msync(p, PAGE, MS_INVALIDATE), EBUSY);
+    OK(msync(p, PAGE, MS_SYNC));
+    OK(munlock(p, 2 * PAGE));
+    OK(msync(p, PAGE, MS_INVALIDATE));
+    munmap(p, 2 * PAGE);
+}
+
 static void mlockall_future_child(void *arg)
 {
     (void)arg;
@@ -852,5 +886,7 @@ int main(void)
     RUN(mprotect_write_on_shared_dev_zero_read_only_is_eacces);
     RUN(smaps_shows_rss_and_locked_of_a_locked_area);
     RUN(madvise_free_of_shared_memory_and_dontneed_of_locked_memory_are_einval);
+    RUN(mlock2_onfault_locks_without_faulting_pages_in);
+    RUN(msync_invalidate_of_locked_pages_is_ebusy);
     return KT_END();
 }

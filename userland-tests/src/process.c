@@ -556,6 +556,54 @@ TEST(uid_gid_real_equal_effective_and_inherited) {
 
 /* ---- process groups --------------------------------------------------- */
 
+/* ioprio_set/ioprio_get: a thread's I/O class and level (class << 13 |
+ * level), kept, read back and inherited over fork; their checks. */
+#define KT_IOPRIO(class, level) (((class) << 13) | (level))
+
+static void child_ioprio(void *arg)
+{
+    long want = *(long *)arg;
+    if (syscall(SYS_ioprio_get, 1, 0) != want)
+        _exit(10);
+    /* another user may not take the real-time class */
+    if (setresuid(65534, 65534, 65534) != 0)
+        _exit(11);
+    errno = 0;
+    if (syscall(SYS_ioprio_set, 1, 0, KT_IOPRIO(1, 3)) != -1 || errno != EPERM)
+        _exit(12);
+    if (syscall(SYS_ioprio_set, 1, 0, KT_IOPRIO(2, 6)) != 0)
+        _exit(13);
+    _exit(0);
+}
+
+TEST(ioprio_set_get_roundtrip_inherit_and_errors) {
+    long saved = OK(syscall(SYS_ioprio_get, 1, 0));
+    OK(syscall(SYS_ioprio_set, 1, 0, KT_IOPRIO(2, 4)));
+    EXPECT_EQ(syscall(SYS_ioprio_get, 1, 0), KT_IOPRIO(2, 4));
+    EXPECT_EQ(syscall(SYS_ioprio_get, 1, getpid()), KT_IOPRIO(2, 4));
+    OK(syscall(SYS_ioprio_set, 1, 0, KT_IOPRIO(3, 7)));
+    EXPECT_EQ(syscall(SYS_ioprio_get, 1, 0), KT_IOPRIO(3, 7));
+    EXPECT_ERRNO(syscall(SYS_ioprio_set, 1, 0, KT_IOPRIO(0, 4)), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_ioprio_set, 1, 0, KT_IOPRIO(4, 0)), EINVAL);
+    EXPECT_EQ(syscall(SYS_ioprio_get, 1, 0), KT_IOPRIO(3, 7));
+    EXPECT_ERRNO(syscall(SYS_ioprio_get, 4, 0), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_ioprio_set, 0, 0, KT_IOPRIO(2, 4)), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_ioprio_get, 1, 0x3ffffff0), ESRCH);
+    OK(syscall(SYS_ioprio_set, 1, 0, KT_IOPRIO(1, 2)));
+    long want = KT_IOPRIO(1, 2);
+    int st = kt_in_child(child_ioprio, &want);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+    OK(syscall(SYS_ioprio_set, 1, 0, KT_IOPRIO(0, 0)));
+    EXPECT_EQ(syscall(SYS_ioprio_get, 1, 0), 0);
+    syscall(SYS_ioprio_set, 1, 0, saved);
+}
+
+/* A negative pid names no process: getpgid and getsid are ESRCH. */
+TEST(getpgid_and_getsid_of_a_negative_pid_are_esrch) {
+    EXPECT_ERRNO(syscall(SYS_getpgid, -99), ESRCH);
+    EXPECT_ERRNO(syscall(SYS_getsid, -1), ESRCH);
+}
+
 TEST(getpgrp_equals_getpgid_zero_and_self) {
     long a = syscall(SYS_getpgrp);
     long b = syscall(SYS_getpgid, 0);
@@ -913,5 +961,7 @@ int main(void)
     RUN(clone_newpid_without_cap_sys_admin_is_eperm);
     RUN(getrusage_maxrss_of_self_and_of_a_waited_child);
     RUN(unshare_files_and_fs_and_its_errors);
+    RUN(getpgid_and_getsid_of_a_negative_pid_are_esrch);
+    RUN(ioprio_set_get_roundtrip_inherit_and_errors);
     return KT_END();
 }

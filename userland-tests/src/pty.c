@@ -145,6 +145,88 @@ TEST(tabs_expand_to_spaces_in_one_large_write_with_xtabs) {
     close(m);
 }
 
+/* vhangup hangs up the caller's controlling terminal: writes to it fail
+ * with EIO afterwards. Without a controlling terminal it does nothing;
+ * without CAP_SYS_TTY_CONFIG it is EPERM. */
+static void child_vhangup(void *arg)
+{
+    const char *path = arg;
+    if (setsid() < 0)
+        _exit(10);
+    if (syscall(SYS_vhangup) != 0) /* no controlling terminal yet */
+        _exit(11);
+    int s = open(path, O_RDWR | O_NOCTTY);
+    if (s < 0 || ioctl(s, TIOCSCTTY, 0) != 0)
+        _exit(12);
+    signal(SIGHUP, SIG_IGN);
+    if (write(s, "a", 1) != 1)
+        _exit(13);
+    if (syscall(SYS_vhangup) != 0)
+        _exit(14);
+    errno = 0;
+    if (write(s, "b", 1) != -1 || errno != EIO)
+        _exit(15);
+    _exit(0);
+}
+
+static void child_vhangup_unprivileged(void *arg)
+{
+    (void)arg;
+    if (setresuid(65534, 65534, 65534) != 0)
+        _exit(10);
+    errno = 0;
+    if (syscall(SYS_vhangup) != -1 || errno != EPERM)
+        _exit(11);
+    _exit(0);
+}
+
+TEST(vhangup_hangs_up_the_controlling_terminal) {
+    if (geteuid() != 0)
+        SKIP("needs root");
+    char path[64];
+    int m = OK(open_pair(path, sizeof path));
+    int st = kt_in_child(child_vhangup, path);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+    st = kt_in_child(child_vhangup_unprivileged, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "unprivileged child: %s", kt_status(st));
+    close(m);
+}
+
+/* The old struct termio calls: TCGETA shows the low 16 bits of the flags and
+ * the first 8 control characters; TCSETA sets those and keeps the rest; a bad
+ * or NULL pointer is EFAULT. */
+struct old_termio {
+    unsigned short c_iflag, c_oflag, c_cflag, c_lflag;
+    unsigned char c_line;
+    unsigned char c_cc[8];
+};
+
+TEST(tcgeta_and_tcseta_use_the_old_termio_layout) {
+    char path[64];
+    int m = OK(open_pair(path, sizeof path));
+    int s = OK(open(path, O_RDWR | O_NOCTTY));
+    struct termios t;
+    OK(ioctl(s, TCGETS, &t));
+    struct old_termio o;
+    memset(&o, 0x5a, sizeof o);
+    OK(ioctl(s, 0x5405 /* TCGETA */, &o));
+    EXPECT_EQ(o.c_lflag, (unsigned short)t.c_lflag);
+    EXPECT_EQ(o.c_cflag, (unsigned short)t.c_cflag);
+    EXPECT_EQ(o.c_cc[VINTR], t.c_cc[VINTR]);
+    o.c_lflag &= (unsigned short)~ECHO;
+    o.c_cc[VINTR] = 7;
+    OK(ioctl(s, 0x5406 /* TCSETA */, &o));
+    struct termios n;
+    OK(ioctl(s, TCGETS, &n));
+    EXPECT_EQ(n.c_lflag & ECHO, 0);
+    EXPECT_EQ(n.c_cc[VINTR], 7);
+    EXPECT_EQ(n.c_cc[VEOL2], t.c_cc[VEOL2]);
+    EXPECT_ERRNO(ioctl(s, 0x5405, NULL), EFAULT);
+    EXPECT_ERRNO(ioctl(m, 0x5405, (void *)-1), EFAULT);
+    close(s);
+    close(m);
+}
+
 TEST(window_size_set_on_the_master_is_the_slaves) {
     char path[64];
     int m = OK(open_pair(path, sizeof path));
@@ -233,5 +315,7 @@ int main(void)
     RUN(ctrl_c_from_the_master_interrupts_the_slaves_foreground_group);
     RUN(master_reads_eio_once_the_slave_is_closed);
     RUN(slave_sees_end_of_file_and_eio_after_the_master_closes);
+    RUN(tcgeta_and_tcseta_use_the_old_termio_layout);
+    RUN(vhangup_hangs_up_the_controlling_terminal);
     return KT_END();
 }

@@ -315,6 +315,39 @@ TEST(rt_sigqueueinfo_to_a_thread_id_signals_its_process)
     EXPECT_EQ(queued_value, 42);
 }
 
+/* RLIMIT_SIGPENDING bounds queued real-time signals: past it, tgkill and
+ * sigqueue (siginfo from user space) are EAGAIN; kill (SI_USER) still sends. */
+static void child_sigpending_limit(void *arg)
+{
+    (void)arg;
+    int sig = SIGRTMIN + 1;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
+        _exit(10);
+    struct rlimit rl = {1, 1};
+    if (setrlimit(RLIMIT_SIGPENDING, &rl) != 0)
+        _exit(11);
+    if (syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), sig) != 0)
+        _exit(12);
+    errno = 0;
+    if (syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), sig) != -1 || errno != EAGAIN)
+        _exit(13);
+    union sigval v = {.sival_int = 1};
+    errno = 0;
+    if (sigqueue(getpid(), sig, v) != -1 || errno != EAGAIN)
+        _exit(14);
+    if (kill(getpid(), sig) != 0)
+        _exit(15);
+    _exit(0);
+}
+
+TEST(rlimit_sigpending_makes_queued_realtime_signals_eagain) {
+    int st = kt_in_child(child_sigpending_limit, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -337,5 +370,6 @@ int main(void)
     RUN(rt_sigprocmask_mask_is_inherited_by_fork);
     RUN(sa_resethand_resets_only_the_handler);
     RUN(rt_sigqueueinfo_to_a_thread_id_signals_its_process);
+    RUN(rlimit_sigpending_makes_queued_realtime_signals_eagain);
     return KT_END();
 }

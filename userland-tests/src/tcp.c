@@ -340,6 +340,67 @@ TEST(connect_accept_carry_bytes_both_ways_and_name_the_ends) {
     EXPECT_EQ(sockopt_int(c, SOL_SOCKET, SO_ACCEPTCONN), 0);
 }
 
+/* Ports below 1024 need CAP_NET_BIND_SERVICE: EACCES for another user; an
+ * ephemeral port (0) is fine. */
+static void child_bind_low_port(void *arg)
+{
+    (void)arg;
+    if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0)
+        _exit(10);
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = lo4(1023);
+    errno = 0;
+    if (bind(s, (struct sockaddr *)&a, sizeof a) != -1 || errno != EACCES)
+        _exit(11);
+    a = lo4(0);
+    if (bind(s, (struct sockaddr *)&a, sizeof a) != 0)
+        _exit(12);
+    _exit(0);
+}
+
+TEST(bind_privileged_port_without_capability_is_eacces) {
+    if (geteuid() != 0)
+        SKIP("needs root to become another user");
+    int st = kt_in_child(child_bind_low_port, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+    int s = OK(socket(AF_INET, SOCK_STREAM, 0));
+    struct sockaddr_in a = lo4(1023);
+    OK(bind(s, (struct sockaddr *)&a, sizeof a));
+}
+
+/* TCP names no sender: recvfrom writes no address (not even through a bad
+ * pointer) and sets the length to 0; a negative length is still EINVAL. */
+TEST(recvfrom_on_tcp_writes_no_address_and_a_zero_length) {
+    int c, a;
+    OK(tcp_pair(&c, &a));
+    EXPECT_EQ(write(a, "abc", 3), 3);
+    char b[8];
+    struct sockaddr_in from;
+    memset(&from, 0x5a, sizeof from);
+    socklen_t fl = sizeof from;
+    EXPECT_EQ(recvfrom(c, b, 1, 0, (struct sockaddr *)&from, &fl), 1);
+    EXPECT_EQ(fl, 0);
+    CHECK(((unsigned char *)&from)[0] == 0x5a, "address written");
+    fl = sizeof from;
+    EXPECT_EQ(recvfrom(c, b, 1, 0, (struct sockaddr *)-1, &fl), 1);
+    EXPECT_EQ(fl, 0);
+    socklen_t bad = (socklen_t)-1;
+    EXPECT_ERRNO(recvfrom(c, b, 1, 0, (struct sockaddr *)&from, &bad), EINVAL);
+}
+
+/* socketpair checks the type's flag bits before the family: unknown bits are
+ * EINVAL even for a family that has no pairs (EOPNOTSUPP). */
+TEST(socketpair_inet_is_eopnotsupp_but_bad_type_bits_einval) {
+    int sv[2];
+    EXPECT_ERRNO(socketpair(AF_INET, SOCK_STREAM, 0, sv), EOPNOTSUPP);
+    EXPECT_ERRNO(socketpair(AF_INET, 75, 0, sv), EINVAL);
+    EXPECT_ERRNO(socketpair(AF_INET, 12, 0, sv), EINVAL);
+    /* the socket is made first: its protocol errors come before EOPNOTSUPP */
+    EXPECT_ERRNO(socketpair(AF_INET, SOCK_DGRAM, IPPROTO_TCP, sv), EPROTONOSUPPORT);
+    EXPECT_ERRNO(socketpair(AF_INET, SOCK_STREAM, IPPROTO_ICMP, sv), EPROTONOSUPPORT);
+    EXPECT_ERRNO(socketpair(AF_INET, SOCK_DGRAM, IPPROTO_UDP, sv), EOPNOTSUPP);
+}
+
 TEST(nonblocking_connect_is_einprogress_then_writable_with_so_error_zero) {
     int port;
     int l = OK(listener(&port));
@@ -1013,6 +1074,9 @@ int main(void)
     RUNS(bind_bad_addresses_are_einval_eafnosupport_eaddrnotavail);
     RUNS(connect_to_a_closed_port_is_econnrefused);
     RUNS(connect_accept_carry_bytes_both_ways_and_name_the_ends);
+    RUNS(recvfrom_on_tcp_writes_no_address_and_a_zero_length);
+    RUNS(bind_privileged_port_without_capability_is_eacces);
+    RUNS(socketpair_inet_is_eopnotsupp_but_bad_type_bits_einval);
     RUNS(nonblocking_connect_is_einprogress_then_writable_with_so_error_zero);
     RUNS(nonblocking_connect_to_a_closed_port_reports_econnrefused_in_so_error);
     RUNS(accept_without_connections_is_eagain_when_nonblocking);

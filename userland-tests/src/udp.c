@@ -18,6 +18,7 @@
  *     (from the ICMP port unreachable), once.
  */
 #define KT_AREA "udp"
+#define _GNU_SOURCE /* recvmmsg, struct mmsghdr */
 #include "inet.h"
 #include "kt.h"
 
@@ -505,6 +506,41 @@ TEST(siocsifmtu_sets_the_mtu_siocgifmtu_reports)
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
 }
 
+/* recvmmsg without MSG_WAITFORONE waits for each of vlen messages (Linux);
+ * with it, it returns what is there once it has one. */
+TEST(recvmmsg_waits_for_vlen_messages_unless_waitforone) {
+    int port;
+    int r = OK(bound(&port));
+    int w = OK(socket(AF_INET, SOCK_DGRAM, 0));
+    struct sockaddr_in a = lo4((uint16_t)port);
+    OK(connect(w, (struct sockaddr *)&a, sizeof a));
+    char b1[8], b2[8];
+    struct iovec v1 = {b1, sizeof b1}, v2 = {b2, sizeof b2};
+    struct mmsghdr m[2];
+    memset(m, 0, sizeof m);
+    m[0].msg_hdr.msg_iov = &v1;
+    m[0].msg_hdr.msg_iovlen = 1;
+    m[1].msg_hdr.msg_iov = &v2;
+    m[1].msg_hdr.msg_iovlen = 1;
+    EXPECT_EQ(send(w, "one", 3, 0), 3);
+    usleep(20000);
+    EXPECT_EQ(recvmmsg(r, m, 2, MSG_WAITFORONE, NULL), 1);
+    EXPECT_EQ(send(w, "two", 3, 0), 3);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        usleep(150000);
+        send(w, "three", 5, 0);
+        _exit(0);
+    }
+    int got = recvmmsg(r, m, 2, 0, NULL);
+    waitpid(pid, NULL, 0);
+    EXPECT_EQ(got, 2);
+    EXPECT_EQ(m[0].msg_len, 3);
+    EXPECT_EQ(m[1].msg_len, 5);
+    CHECK(memcmp(b2, "three", 5) == 0, "wrong second message");
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -529,5 +565,6 @@ int main(void)
     RUNS(a_flood_to_a_receiver_that_does_not_read_is_dropped_not_blocked);
     RUNS(interface_ioctls_describe_lo);
     RUNS(siocsifmtu_sets_the_mtu_siocgifmtu_reports);
+    RUNS(recvmmsg_waits_for_vlen_messages_unless_waitforone);
     return KT_END();
 }

@@ -16,7 +16,7 @@ use core::any::Any;
 use kestrel_abi::fs::*;
 use kestrel_abi::{Errno, KResult};
 use kestrel_vfs::ramfs::RamFs;
-use kestrel_vfs::{FileOps, InodeRef, NodeKind, OpenFile};
+use kestrel_vfs::{FileOps, InodeRef, NodeKind, OpenFile, UserPtr, UserSpace};
 
 use super::tty;
 
@@ -60,6 +60,22 @@ impl FileOps for MemDevice {
 
     fn discards_writes(&self) -> bool {
         matches!(self.0, Mem::Null | Mem::Zero)
+    }
+
+    /// The random devices answer RNDGETENTCNT with the pool's entropy in bits:
+    /// always a full pool (256, Linux's POOL_READY_BITS since 5.18: the pool is
+    /// seeded at boot and never runs out). Their other requests are EINVAL,
+    /// the memory devices' ENOTTY.
+    fn ioctl(&self, _: &OpenFile, cmd: u32, arg: u64, mem: &dyn UserSpace) -> KResult<u64> {
+        const RNDGETENTCNT: u32 = 0x8004_5200;
+        if self.0 != Mem::Random {
+            return Err(Errno::ENOTTY);
+        }
+        if cmd != RNDGETENTCNT {
+            return Err(Errno::EINVAL);
+        }
+        UserPtr::<i32>::new(arg).write(mem, &256)?;
+        Ok(0)
     }
 
     fn as_any(&self) -> &dyn Any {

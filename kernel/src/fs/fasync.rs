@@ -121,16 +121,57 @@ impl Future for Watch {
             ready != self.armed_with
         };
         if event && let Some(owner) = f.owner() {
-            send(owner);
+            send(owner, &io_siginfo(&f, ready));
         }
         self.started = true;
         Poll::Pending
     }
 }
 
-/// SIGIO to the owner, as Linux sends it without F_SETSIG (SI_KERNEL).
-fn send(owner: FileOwner) {
-    let info = || Siginfo::new(SIGIO, SI_KERNEL);
+/// What an I/O event on `f` sends: SIGIO from the kernel (SI_KERNEL) without
+/// F_SETSIG, as Linux; with it, that signal with si_code POLL_IN, POLL_OUT,
+/// POLL_ERR, POLL_PRI or POLL_HUP for `ready`'s first event, si_band its poll
+/// bits and si_fd the descriptor O_ASYNC was set through (Linux's
+/// send_sigio_to_task).
+fn io_siginfo(f: &OpenFile, ready: u16) -> Siginfo {
+    use kestrel_abi::fs::{POLLERR, POLLHUP, POLLIN, POLLOUT, POLLPRI};
+    let sig = f.io_signal();
+    if sig == 0 {
+        return Siginfo::new(SIGIO, SI_KERNEL);
+    }
+    // (si_code, si_band) as Linux's band_table has them.
+    const POLLRDNORM: u64 = 0x40;
+    const POLLRDBAND: u64 = 0x80;
+    const POLLWRNORM: u64 = 0x100;
+    const POLLWRBAND: u64 = 0x200;
+    const POLLMSG: u64 = 0x400;
+    let (code, band) = if ready & POLLIN != 0 {
+        (1, u64::from(POLLIN) | POLLRDNORM | POLLMSG)
+    } else if ready & POLLOUT != 0 {
+        (2, u64::from(POLLOUT) | POLLWRNORM | POLLWRBAND)
+    } else if ready & POLLHUP != 0 {
+        (6, u64::from(POLLHUP | POLLERR))
+    } else if ready & POLLERR != 0 {
+        (4, u64::from(POLLERR))
+    } else if ready & POLLPRI != 0 {
+        (5, u64::from(POLLPRI) | POLLRDBAND)
+    } else {
+        (1, u64::from(POLLIN) | POLLRDNORM | POLLMSG)
+    };
+    poll_siginfo(sig, code, band, f.async_fd())
+}
+
+/// A SIGPOLL-layout siginfo: `_sigpoll { long si_band; int si_fd; }`.
+pub fn poll_siginfo(sig: u32, code: i32, band: u64, fd: i32) -> Siginfo {
+    let mut i = Siginfo::new(sig, code);
+    i.fields[0] = band;
+    i.fields[1] = u64::from(fd as u32);
+    i
+}
+
+/// `info` to the owner: a thread, a process or every process of a group.
+pub fn send(owner: FileOwner, info: &Siginfo) {
+    let info = || *info;
     match owner {
         FileOwner::Thread(tid) => {
             if let Some(t) = process::find_thread(tid) {

@@ -1,6 +1,6 @@
 //! File-system notification: the one place the system calls report what they
-//! did to files, and the two back ends that listen (Linux's fsnotify with its
-//! inotify and fanotify back ends).
+//! did to files, and the back ends that listen (Linux's fsnotify with its
+//! inotify, fanotify and dnotify back ends; [`dnotify`] is fcntl's F_NOTIFY).
 //!
 //! Event masks are Linux's FS_* bits, which inotify's IN_* and fanotify's
 //! FAN_* share. [`inotify`] hears every event by inode (with the name, for
@@ -19,7 +19,7 @@ use kestrel_abi::fs::O_PATH;
 use kestrel_vfs::file::OpenFile;
 use kestrel_vfs::{DentryRef, InodeRef};
 
-use super::{fanotify, inotify};
+use super::{dnotify, fanotify, inotify};
 use crate::process::Thread;
 
 pub use super::inotify::{
@@ -35,17 +35,20 @@ use kestrel_fanotify::{FAN_ACCESS_PERM, FAN_OPEN_EXEC, FAN_OPEN_EXEC_PERM, FAN_O
 pub fn notify_dentry(d: &DentryRef, mask: u32) {
     inotify::notify_dentry(d, mask);
     fanotify::notify(d, mask);
+    dnotify::notify_dentry(d, mask);
 }
 
 /// `mask` happened to `inode`, reached without a path (only inode watches
 /// hear it: fanotify reports paths).
 pub fn notify(inode: &InodeRef, mask: u32) {
     inotify::notify(inode, mask);
+    dnotify::notify(inode, mask);
 }
 
 /// `name` appeared in (FS_CREATE) or left (FS_DELETE) directory `dir`.
 pub fn notify_child(dir: &InodeRef, mask: u32, name: &[u8], isdir: bool) {
     inotify::notify_child(dir, mask, name, isdir);
+    dnotify::notify_child(dir, mask);
 }
 
 /// `inode` lost its last name.
@@ -57,6 +60,7 @@ pub fn inode_deleted(inode: &InodeRef) {
 /// A rename of `name` in `from` to `new_name` in `to`, of `inode`.
 pub fn renamed(from: &InodeRef, name: &[u8], to: &InodeRef, new_name: &[u8], inode: &InodeRef) {
     inotify::renamed(from, name, to, new_name, inode);
+    dnotify::renamed(from, to);
 }
 
 /// A read of `file` returned data.

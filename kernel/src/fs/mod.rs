@@ -8,12 +8,14 @@
 
 pub mod anon;
 pub mod devices;
+pub mod dnotify;
 pub mod ext2;
 pub mod fanotify;
 pub mod fasync;
 pub mod fifo;
 pub mod fsnotify;
 pub mod inotify;
+pub mod leases;
 pub mod loopdev;
 pub mod procfs;
 pub mod pty;
@@ -179,6 +181,7 @@ pub fn init(boot: &BootInfo) -> KResult<RootInfo> {
         crate::syscall::locks::file_released(f);
         crate::syscall::socket::file_released(f);
         fsnotify::file_released(f);
+        leases::file_released(f);
     });
     // The root holds at most half of memory, as Linux's rootfs when it is a
     // tmpfs (and every tmpfs without size=): a full root is ENOSPC for its

@@ -12,6 +12,7 @@
 //! has no notion of (page-cache sizes, context-switch counts) read as 0.
 
 use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::{Arc, Weak};
@@ -88,6 +89,53 @@ fn text(s: String) -> KResult<Vec<u8>> {
 }
 
 /// The root of a new procfs instance.
+/// The /proc/PID directory inodes made, each with the process it is for
+/// (keyed by the inode's address): an open /proc/PID directory names that
+/// process, not whichever later one reuses its number.
+type PidDirs = BTreeMap<usize, (Weak<dyn kestrel_vfs::Inode>, Weak<Process>)>;
+static PID_DIRS: spin::Mutex<PidDirs> = spin::Mutex::new(BTreeMap::new());
+/// The table is pruned of released inodes when it doubles, and holds at most
+/// this many (past it, a directory names no process: pidfd calls on it are
+/// ESRCH).
+const MAX_PID_DIRS: usize = 1 << 16;
+static PID_DIRS_PRUNED_AT: core::sync::atomic::AtomicUsize =
+    core::sync::atomic::AtomicUsize::new(64);
+
+fn register_pid_dir(dir: &InodeRef, p: &Arc<Process>) {
+    let mut t = PID_DIRS.lock();
+    if t.len() >= PID_DIRS_PRUNED_AT.load(Ordering::Relaxed) {
+        t.retain(|_, (i, _)| i.strong_count() > 0);
+        PID_DIRS_PRUNED_AT.store((t.len() * 2).max(64), Ordering::Relaxed);
+    }
+    if t.len() < MAX_PID_DIRS {
+        let key = Arc::as_ptr(dir) as *const () as usize;
+        t.insert(key, (Arc::downgrade(dir), Arc::downgrade(p)));
+    }
+}
+
+/// The process whose /proc/PID directory `f` is open on (pidfd_send_signal
+/// takes such a descriptor as a pidfd, as Linux's tgid_pidfd_to_pid does);
+/// None for any other file, a /proc/PID/task/TID directory included, or a
+/// process that is gone (its number may name another one by now).
+pub fn process_of_dir(f: &OpenFile) -> Option<Arc<Process>> {
+    let inode = f.inode()?;
+    let key = Arc::as_ptr(inode) as *const () as usize;
+    let t = PID_DIRS.lock();
+    let (i, p) = t.get(&key)?;
+    let live = i.upgrade()?;
+    if Arc::as_ptr(&live) as *const () as usize != key {
+        return None;
+    }
+    let p = p.upgrade()?;
+    drop(t);
+    process::find(p.pid).filter(|q| Arc::ptr_eq(q, &p))
+}
+
+/// Whether (`dev`, `ino`) is a /proc/PID directory's.
+pub fn is_pid_dir_ino(dev: u64, ino: u64) -> bool {
+    dev == PROC_DEV && ino >> 40 == PID_BASE >> 40 && ino & 0xffff == 0
+}
+
 pub fn new_root() -> InodeRef {
     PseudoDir::new_ref(
         common(1, 0o555),
@@ -166,7 +214,9 @@ fn parse_id(name: &[u8]) -> Option<u32> {
 fn lookup_root(name: &[u8]) -> KResult<InodeRef> {
     if let Some(pid) = parse_id(name) {
         let p = process::find(pid).ok_or(Errno::ENOENT)?;
-        return Ok(pid_dir(&p, None));
+        let dir = pid_dir(&p, None);
+        register_pid_dir(&dir, &p);
+        return Ok(dir);
     }
     let ino = 2 + SYSTEM_FILES
         .iter()
@@ -755,8 +805,11 @@ fn fs_sys_dir() -> InodeRef {
         // syscall::aio::AIO_MAX_NR
         ("aio-max-nr", "65536"),
         ("file-max", "9223372036854775807"),
+        ("lease-break-time", "45"),
         ("nr_open", "1048576"),
         ("pipe-max-size", "1048576"),
+        ("pipe-user-pages-hard", "0"),
+        ("pipe-user-pages-soft", "16384"),
     ];
     const INO: u64 = 0x100;
     const INOTIFY_INO: u64 = 0x180;
@@ -799,6 +852,44 @@ fn fs_sys_dir() -> InodeRef {
                             .and_then(|v| round_pipe_size(v as usize))
                             .ok_or(Errno::EINVAL)?;
                         PIPE_MAX_SIZE.store(v, Ordering::Relaxed);
+                        Ok(())
+                    },
+                ));
+            }
+            if name == b"lease-break-time" {
+                // Seconds a lease holder has to give way (root may set it).
+                use crate::fs::leases::LEASE_BREAK_TIME;
+                return Ok(sysctl_int(
+                    INO + 1 + i as u64,
+                    || i128::from(LEASE_BREAK_TIME.load(Ordering::Relaxed)),
+                    |v| {
+                        let v = u32::try_from(v).map_err(|_| Errno::EINVAL)?;
+                        LEASE_BREAK_TIME.store(u64::from(v), Ordering::Relaxed);
+                        Ok(())
+                    },
+                ));
+            }
+            if name == b"pipe-user-pages-soft" {
+                // Root may set it (pages of pipe buffers per user; 0: none).
+                use kestrel_vfs::pipe::PIPE_USER_PAGES_SOFT;
+                return Ok(sysctl_int(
+                    INO + 1 + i as u64,
+                    || PIPE_USER_PAGES_SOFT.load(Ordering::Relaxed) as i128,
+                    |v| {
+                        let v = u32::try_from(v).map_err(|_| Errno::EINVAL)?;
+                        PIPE_USER_PAGES_SOFT.store(v as usize, Ordering::Relaxed);
+                        Ok(())
+                    },
+                ));
+            }
+            if name == b"pipe-user-pages-hard" {
+                use kestrel_vfs::pipe::PIPE_USER_PAGES_HARD;
+                return Ok(sysctl_int(
+                    INO + 1 + i as u64,
+                    || PIPE_USER_PAGES_HARD.load(Ordering::Relaxed) as i128,
+                    |v| {
+                        let v = u32::try_from(v).map_err(|_| Errno::EINVAL)?;
+                        PIPE_USER_PAGES_HARD.store(v as usize, Ordering::Relaxed);
                         Ok(())
                     },
                 ));
@@ -1013,6 +1104,36 @@ fn keys_sys_dir() -> InodeRef {
     )
 }
 
+const RANDOM_SYS_INO: u64 = 0x2c0;
+
+/// /proc/sys/kernel/random: the pool's entropy and size in bits. Kestrel's
+/// generator is seeded at boot and never runs out, so both are a full pool
+/// (256, as Linux 5.18+ reports once its generator is ready).
+fn random_sys_dir() -> InodeRef {
+    const NAMES: &[&str] = &["entropy_avail", "poolsize"];
+    PseudoDir::new_ref(
+        common(RANDOM_SYS_INO, 0o555),
+        PROC_SUPER_MAGIC,
+        0x200,
+        Box::new(|| {
+            NAMES
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.as_bytes().to_vec(), RANDOM_SYS_INO + 1 + i as u64, DT_REG))
+                .collect()
+        }),
+        Box::new(|name| {
+            let i = NAMES
+                .iter()
+                .position(|n| n.as_bytes() == name)
+                .ok_or(Errno::ENOENT)?;
+            Ok(file(common(RANDOM_SYS_INO + 1 + i as u64, 0o444), || {
+                text(String::from("256\n"))
+            }))
+        }),
+    )
+}
+
 fn kernel_sys_dir() -> InodeRef {
     const NAMES: &[&str] = &[
         "core_pattern",
@@ -1029,6 +1150,7 @@ fn kernel_sys_dir() -> InodeRef {
         "ostype",
         "pid_max",
         "printk",
+        "random",
         "sched_rr_timeslice_ms",
         "sem",
         "sem_next_id",
@@ -1050,6 +1172,7 @@ fn kernel_sys_dir() -> InodeRef {
                 .enumerate()
                 .map(|(i, n)| match *n {
                     "keys" => (n.as_bytes().to_vec(), KEYS_SYS_INO, DT_DIR),
+                    "random" => (n.as_bytes().to_vec(), RANDOM_SYS_INO, DT_DIR),
                     _ => (n.as_bytes().to_vec(), 0x201 + i as u64, DT_REG),
                 })
                 .collect()
@@ -1061,6 +1184,9 @@ fn kernel_sys_dir() -> InodeRef {
                 .ok_or(Errno::ENOENT)?;
             if name == b"keys" {
                 return Ok(keys_sys_dir());
+            }
+            if name == b"random" {
+                return Ok(random_sys_dir());
             }
             let c = || common(0x201 + i as u64, 0o444);
             let admin_write = |set: fn(&[u8])| {

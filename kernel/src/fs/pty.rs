@@ -221,8 +221,10 @@ impl PtyMaster {
             }
             // The slave's settings; the master is never anyone's controlling
             // terminal, so job control does not apply.
-            TCGETS | TCSETS | TCSETSW | TCSETSF | TIOCGWINSZ | TIOCSWINSZ | TCFLSH | TCXONC
-            | TCSBRK => self.slave.ioctl_for_master(t, cmd, arg),
+            TCGETS | TCSETS | TCSETSW | TCSETSF | TCGETA | TCSETA | TCSETAW | TCSETAF
+            | TIOCGWINSZ | TIOCSWINSZ | TCFLSH | TCXONC | TCSBRK => {
+                self.slave.ioctl_for_master(t, cmd, arg)
+            }
             _ => Err(Errno::ENOTTY),
         }
     }
@@ -236,24 +238,42 @@ impl Drop for PtyMaster {
             let _ = root.unlink(alloc::format!("{index}").as_bytes());
         }
         // The slave hangs up: its session hears about it.
-        let (sid, fg) = (
-            self.slave.session.load(Ordering::Relaxed),
-            self.slave.fg_pgrp.load(Ordering::Relaxed),
-        );
-        self.slave.hang_up();
-        let mut told = alloc::vec::Vec::new();
-        if fg != 0 {
-            told.extend(process::in_group(fg));
+        hang_up_slave(&self.slave);
+    }
+}
+
+/// Hangs up a pty slave: reads and writes on it fail from now on, and its
+/// foreground process group and session leader get SIGHUP and SIGCONT.
+fn hang_up_slave(slave: &Tty) {
+    let (sid, fg) = (
+        slave.session.load(Ordering::Relaxed),
+        slave.fg_pgrp.load(Ordering::Relaxed),
+    );
+    slave.hang_up();
+    let mut told = alloc::vec::Vec::new();
+    if fg != 0 {
+        told.extend(process::in_group(fg));
+    }
+    if sid != 0
+        && let Some(leader) = process::find(sid)
+    {
+        told.push(leader);
+    }
+    for p in told {
+        process::signal::send(&p, SIGHUP);
+        process::signal::send(&p, SIGCONT);
+    }
+}
+
+/// vhangup(2)'s work: hangs up session `sid`'s controlling terminal if it is
+/// a pty slave (false if the session has none of those).
+pub fn hang_up_session(sid: u32) -> bool {
+    match slave_of_session(sid) {
+        Some(t) => {
+            hang_up_slave(&t);
+            true
         }
-        if sid != 0
-            && let Some(leader) = process::find(sid)
-        {
-            told.push(leader);
-        }
-        for p in told {
-            process::signal::send(&p, SIGHUP);
-            process::signal::send(&p, SIGCONT);
-        }
+        None => false,
     }
 }
 

@@ -291,7 +291,7 @@ impl Tty {
         // The calls that change the terminal are job-controlled.
         if matches!(
             cmd,
-            TCSETS | TCSETSW | TCSETSF | TIOCSPGRP | TCFLSH | TCXONC
+            TCSETS | TCSETSW | TCSETSF | TCSETA | TCSETAW | TCSETAF | TIOCSPGRP | TCFLSH | TCXONC
         ) {
             self.check_change(t, SIGTTOU)?;
         }
@@ -308,6 +308,33 @@ impl Tty {
             TCGETS => {
                 let t = self.ldisc.lock().termios();
                 mm.write(UserPtr::new(arg), &t)?;
+                Ok(0)
+            }
+            TCGETA => {
+                let t = Termio::from_termios(&self.ldisc.lock().termios());
+                // Linux stores the fields one by one: not the padding byte.
+                let mut b = [0u8; 17];
+                for (i, f) in [t.c_iflag, t.c_oflag, t.c_cflag, t.c_lflag]
+                    .iter()
+                    .enumerate()
+                {
+                    b[2 * i..2 * i + 2].copy_from_slice(&f.to_ne_bytes());
+                }
+                b[8] = t.c_line;
+                b[9..].copy_from_slice(&t.c_cc);
+                mm.write(UserPtr::<[u8; 17]>::new(arg), &b)?;
+                Ok(0)
+            }
+            TCSETA | TCSETAW | TCSETAF => {
+                let old: Termio = mm.read(UserPtr::new(arg))?;
+                let mut l = self.ldisc.lock();
+                if cmd == TCSETAF {
+                    l.flush_input();
+                }
+                let t = old.apply_to(&l.termios());
+                l.set_termios(t);
+                drop(l);
+                self.wq.wake_all();
                 Ok(0)
             }
             TCSETS | TCSETSW | TCSETSF => {

@@ -2112,8 +2112,16 @@ impl AddressSpace {
     /// mlock(2) and munlock(2) of `[start, end)` (page-aligned by the caller):
     /// ENOMEM if part of it is not mapped, or if locking it would take the
     /// locked total past `limit` bytes (`None`: no limit, CAP_IPC_LOCK).
-    /// Locking makes the pages present.
-    pub fn mlock(&self, start: u64, end: u64, lock: bool, limit: Option<u64>) -> KResult<()> {
+    /// Locking makes the pages present, unless `on_fault` (MLOCK_ONFAULT: the
+    /// pages are locked as they are touched).
+    pub fn mlock(
+        &self,
+        start: u64,
+        end: u64,
+        lock: bool,
+        limit: Option<u64>,
+        on_fault: bool,
+    ) -> KResult<()> {
         if end > USER_END {
             return Err(Errno::ENOMEM);
         }
@@ -2137,15 +2145,22 @@ impl AddressSpace {
         for v in vm.vmas.range_mut(start..end).map(|(_, v)| v) {
             v.locked = lock;
         }
-        if lock {
+        if lock && !on_fault {
             vm.populate_range(start, end);
         }
         Ok(())
     }
 
     /// mlockall(2): locks every area now (`current`; ENOMEM past `limit` bytes)
-    /// and, with `future`, every area mapped from now on.
-    pub fn mlockall(&self, current: bool, future: bool, limit: Option<u64>) -> KResult<()> {
+    /// and, with `future`, every area mapped from now on. With `on_fault`
+    /// (MCL_ONFAULT) the areas' pages are not made present now.
+    pub fn mlockall(
+        &self,
+        current: bool,
+        future: bool,
+        limit: Option<u64>,
+        on_fault: bool,
+    ) -> KResult<()> {
         let mut vm = self.vm.lock();
         if current && let Some(limit) = limit {
             let (total, _) = vm.mapped_in(0, u64::MAX);
@@ -2158,7 +2173,9 @@ impl AddressSpace {
             for v in vm.vmas.values_mut() {
                 v.locked = true;
             }
-            vm.populate_range(0, USER_END);
+            if !on_fault {
+                vm.populate_range(0, USER_END);
+            }
         }
         Ok(())
     }
@@ -2170,6 +2187,11 @@ impl AddressSpace {
         for v in vm.vmas.values_mut() {
             v.locked = false;
         }
+    }
+
+    /// Whether part of `[start, end)` is in a locked area.
+    pub fn any_locked(&self, start: u64, end: u64) -> bool {
+        self.vm.lock().locked_in(start, end) > 0
     }
 
     /// Bytes in locked areas (VmLck).

@@ -100,6 +100,10 @@ async fn open_exec_at(
         return Err(Errno::EACCES);
     }
     check_access(&m, &cred, access::EXEC)?;
+    // A file open for writing cannot be run (Linux's deny_write_access).
+    if kestrel_vfs::file::open_for_write(&inode) {
+        return Err(Errno::ETXTBSY);
+    }
     crate::syscall::landlock::check_process(&t.process, &d, kestrel_landlock::access::EXECUTE)?;
     // fanotify: the open of a program (FAN_OPEN_EXEC_PERM, FAN_OPEN_PERM,
     // then FAN_OPEN | FAN_OPEN_EXEC), and the kernel's read of it
@@ -485,6 +489,10 @@ fn commit(thread: &Arc<Thread>, img: NewImage) -> UserContext {
         *c = img.cred;
     }
     p.dumpable.store(img.dumpable, Ordering::Relaxed);
+    // The new program's file may not be written while it runs (a writer that
+    // came since open_exec's check keeps it writable); the old one may again.
+    let hold = kestrel_vfs::file::deny_write(&img.exe.inode).ok();
+    drop(core::mem::replace(&mut *p.exe_hold.lock(), hold));
     *p.exe.lock() = Some(img.exe);
     *p.exec_info.lock() = img.info;
     p.did_exec.store(true, Ordering::Relaxed);

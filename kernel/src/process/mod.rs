@@ -253,6 +253,9 @@ pub struct Process {
     pub exit_wq: WaitQueue,
     /// The executable.
     pub exe: spin::Mutex<Option<DentryRef>>,
+    /// The process's hold on its program file while it runs: writing the file
+    /// is ETXTBSY meanwhile (dropped at exit and at the next execve).
+    pub exe_hold: spin::Mutex<Option<kestrel_vfs::file::WriteDenial>>,
     /// Where execve put the arguments and environment, and the auxv it passed.
     pub exec_info: spin::Mutex<ExecInfo>,
     /// Monotonic ns at creation (fork), for /proc/PID/stat's start time.
@@ -406,6 +409,10 @@ pub struct Thread {
     /// A file page a user-memory copy of the current system call needed and
     /// could not wait for ([`crate::mm::vm::note_pending_load`]).
     pub pending_load: crate::mm::vm::PendingLoad,
+    /// The I/O priority ioprio_set gave it (class << 13 | level; 0: none set),
+    /// inherited by the threads and processes it makes. Kestrel's block layer
+    /// does not order requests by it.
+    pub ioprio: AtomicU32,
 }
 
 /// A thread's CPU time in nanoseconds: `total` is all time its task was polled,
@@ -609,6 +616,7 @@ impl Process {
             child_event: WaitQueue::new(),
             exit_wq: WaitQueue::new(),
             exe: spin::Mutex::new(None),
+            exe_hold: spin::Mutex::new(None),
             exec_info: spin::Mutex::new(ExecInfo::default()),
             start_ns: crate::time::now_ns(),
             vfork: spin::Mutex::new(None),
@@ -881,6 +889,7 @@ impl Thread {
             ptrace: spin::Mutex::new(ptrace::Tracee::default()),
             ptrace_flags: AtomicU32::new(0),
             pending_load: Default::default(),
+            ioprio: AtomicU32::new(0),
         });
         THREADS.lock().insert(tid, Arc::downgrade(&t));
         t.process.threads.lock().push(t.clone());
@@ -1060,6 +1069,7 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
     child.timer_slack_ns.store(slack, Ordering::Relaxed);
     child.default_timer_slack_ns.store(slack, Ordering::Relaxed);
     *child.exe.lock() = parent.exe.lock().clone();
+    *child.exe_hold.lock() = parent.exe_hold.lock().as_ref().map(|h| h.again());
     child.personality.store(
         parent.personality.load(Ordering::Relaxed),
         Ordering::Relaxed,
@@ -1084,6 +1094,10 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
         parent_thread.fpu_snapshot(),
         *parent_thread.comm.lock(),
     );
+    thread.ioprio.store(
+        parent_thread.ioprio.load(Ordering::Relaxed),
+        Ordering::Relaxed,
+    );
     Ok(thread)
 }
 
@@ -1091,13 +1105,18 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
 pub fn new_thread(parent_thread: &Arc<Thread>) -> KResult<Arc<Thread>> {
     let tid = alloc_pid()?;
     crate::syscall::keys::new_thread(parent_thread, tid);
-    Ok(Thread::new(
+    let t = Thread::new(
         tid,
         parent_thread.process.clone(),
         parent_thread.sigmask.load(Ordering::Relaxed),
         parent_thread.fpu_snapshot(),
         *parent_thread.comm.lock(),
-    ))
+    );
+    t.ioprio.store(
+        parent_thread.ioprio.load(Ordering::Relaxed),
+        Ordering::Relaxed,
+    );
+    Ok(t)
 }
 
 /// Undoes a clone whose task could not be started.
@@ -1197,6 +1216,8 @@ pub fn thread_exited(thread: &Arc<Thread>) {
 /// The last thread of `p` is gone: free what it held, become a zombie, tell the
 /// parent, hand the children to init.
 fn process_exited(p: &Arc<Process>, wstatus: u32) {
+    // Its program may be written again (Linux drops the mm's exe_file).
+    drop(p.exe_hold.lock().take());
     timers::exit(p);
     ptrace::tracer_exited(p);
     // Release the vfork parent, if any.

@@ -426,6 +426,28 @@ pub fn send_process(p: &Arc<Process>, info: Siginfo) -> bool {
     true
 }
 
+/// Whether another real-time signal queued for thread `t` would pass its
+/// process's RLIMIT_SIGPENDING (counting what is queued on the thread and on
+/// the process; Linux counts per user, which is the same when the limit is
+/// reached by one process). Queuing one with siginfo from user space is then
+/// EAGAIN (Linux's __send_signal).
+pub fn rt_queue_full(t: &Thread) -> bool {
+    let n = t.signals.pending.lock().queued() + t.process.signals.pending.lock().queued();
+    n as u64 >= t.process.rlimit(kestrel_abi::process::RLIMIT_SIGPENDING)
+}
+
+/// [`rt_queue_full`] for a signal to the whole process `p` (its queue and
+/// every thread's).
+pub fn rt_queue_full_process(p: &Process) -> bool {
+    let threads = p.threads.lock().clone();
+    let on_threads: usize = threads
+        .iter()
+        .map(|t| t.signals.pending.lock().queued())
+        .sum();
+    let n = p.signals.pending.lock().queued() + on_threads;
+    n as u64 >= p.rlimit(kestrel_abi::process::RLIMIT_SIGPENDING)
+}
+
 /// Sends a signal to one thread (tkill, tgkill, faults). Returns whether it was
 /// queued.
 pub fn send_thread(t: &Arc<Thread>, info: Siginfo) -> bool {

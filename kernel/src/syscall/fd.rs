@@ -124,8 +124,39 @@ pub async fn sys_fcntl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
             {
                 return Err(Errno::EPERM);
             }
+            if arg as u32 & O_ASYNC != 0 {
+                f.set_async_fd(fd);
+            }
             f.set_status_flags(arg as u32);
             crate::fs::fasync::changed(&f);
+            Ok(0)
+        }
+        // The signal O_ASYNC (and dnotify) events send: 0 is plain SIGIO.
+        F_SETSIG => {
+            let f = files.lock().get(fd)?;
+            if arg > u64::from(kestrel_abi::signal::NSIG) {
+                return Err(Errno::EINVAL);
+            }
+            f.set_io_signal(arg as u32);
+            Ok(0)
+        }
+        F_GETSIG => Ok(u64::from(files.lock().get(fd)?.io_signal())),
+        F_SETLEASE => {
+            let f = files.lock().get(fd)?;
+            let (fsuid, cap_lease) = {
+                let c = ctx.process().cred.lock();
+                (c.fsuid, c.capable(28 /* CAP_LEASE */))
+            };
+            crate::fs::leases::set(&f, fd, arg as u32, ctx.process().pid, fsuid, cap_lease)?;
+            Ok(0)
+        }
+        F_GETLEASE => {
+            let f = files.lock().get(fd)?;
+            Ok(u64::from(crate::fs::leases::get(&f)))
+        }
+        F_NOTIFY => {
+            let f = files.lock().get(fd)?;
+            crate::fs::dnotify::fcntl_notify(&f, fd, arg as u32, ctx.process().pid)?;
             Ok(0)
         }
         F_GETPIPE_SZ => {
@@ -236,6 +267,9 @@ pub async fn sys_ioctl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
         FS_IOC_GETFLAGS | FS_IOC_SETFLAGS => return inode_flags(ctx, &file, cmd, arg),
         FIOASYNC => {
             let on: i32 = ctx.read(UserPtr::new(arg))?;
+            if on != 0 {
+                file.set_async_fd(fd);
+            }
             let f = file.flags();
             file.set_status_flags(if on != 0 { f | O_ASYNC } else { f & !O_ASYNC });
             crate::fs::fasync::changed(&file);
@@ -335,7 +369,13 @@ fn make_pipe(ctx: &Ctx<'_>, fds_ptr: UserPtr<[i32; 2]>, flags: u32) -> KResult<u
     if flags & !(O_CLOEXEC | O_NONBLOCK | O_DIRECT) != 0 {
         return Err(Errno::EINVAL);
     }
-    let (r, w) = kestrel_vfs::pipe::pipe();
+    // Below pipe-max-size for a creator without CAP_SYS_RESOURCE, and
+    // counted against the user's pipe-user-pages limits.
+    let (uid, privileged) = {
+        let c = ctx.process().cred.lock();
+        (c.uid, c.capable(kestrel_abi::cap::CAP_SYS_RESOURCE))
+    };
+    let (r, w) = kestrel_vfs::pipe::pipe_for(uid, privileged)?;
     let inode = crate::fs::anon::pipe_inode(r.pipe());
     let status = flags & O_NONBLOCK;
     let rf = OpenFile::anonymous(

@@ -778,12 +778,30 @@ pub(super) async fn finish_open(
         {
             return Err(Errno::EPERM);
         }
+        // O_NOATIME is for the file's owner (or CAP_FOWNER): Linux's may_open.
+        if flags & O_NOATIME != 0 {
+            let c = ctx.process().cred.lock();
+            if c.fsuid != m.uid && !c.capable(kestrel_abi::cap::CAP_FOWNER) {
+                return Err(Errno::EPERM);
+            }
+        }
     }
     super::landlock::check(
         ctx,
         &dentry,
         super::landlock::open_rights(flags, m.is_dir()),
     )?;
+    // An open that conflicts with a lease breaks it and waits for the holder
+    // (Linux's break_lease in do_dentry_open).
+    if flags & O_PATH == 0 && crate::fs::leases::active() {
+        Box::pin(crate::fs::leases::break_for_open(
+            ctx.thread,
+            &dentry.inode,
+            flags,
+            flags & O_NONBLOCK != 0,
+        ))
+        .await?;
+    }
     // A fanotify listener may refuse the open (FAN_OPEN_PERM): before the
     // truncation, as Linux asks in do_dentry_open.
     if flags & O_PATH == 0 && fsnotify::permission_watched() {
@@ -1120,12 +1138,43 @@ pub async fn sys_readlinkat(
     readlink_at(ctx, dirfd, &path, buf, bufsiz).await
 }
 
+/// `d`'s path as the process whose root is `root` sees it: the names below
+/// `root`; for a directory outside it (a chroot below the working directory),
+/// "(unreachable)" and the path from the system's root, as Linux's getcwd
+/// gives it (C libraries then report ENOENT).
+fn path_from_root(d: &DentryRef, root: &DentryRef) -> Vec<u8> {
+    let id = |x: &DentryRef| {
+        let m = x.inode.metadata();
+        (m.dev, m.ino)
+    };
+    let root_id = id(root);
+    let mut names: Vec<&[u8]> = Vec::new();
+    let mut at = Some(d);
+    while let Some(x) = at {
+        if id(x) == root_id && Arc::ptr_eq(x.mnt(), root.mnt()) {
+            let mut p = Vec::new();
+            for n in names.iter().rev() {
+                p.push(b'/');
+                p.extend_from_slice(n);
+            }
+            if p.is_empty() {
+                p.push(b'/');
+            }
+            return p;
+        }
+        names.push(x.name());
+        at = x.parent();
+    }
+    [b"(unreachable)".as_slice(), &d.path()].concat()
+}
+
 pub async fn sys_getcwd(ctx: &mut Ctx<'_>, buf: UserPtr<u8>, size: usize) -> KResult<u64> {
     let cwd = ctx.process().fs().lock().cwd.clone();
     if cwd.inode.metadata().nlink == 0 {
         return Err(Errno::ENOENT); // the directory was removed
     }
-    let mut path = cwd.path();
+    let root = ctx.process().fs().lock().root.clone();
+    let mut path = path_from_root(&cwd, &root);
     path.push(0);
     if size < path.len() {
         return Err(Errno::ERANGE);
@@ -1717,7 +1766,18 @@ async fn truncate_path(ctx: &Ctx<'_>, d: &DentryRef, len: u64) -> KResult<u64> {
     if m.is_append_only() {
         return Err(Errno::EPERM);
     }
+    // A running program's file (Linux's get_write_access in vfs_truncate).
+    if kestrel_vfs::file::write_denied(inode) {
+        return Err(Errno::ETXTBSY);
+    }
     fsize_grow_ok(ctx, m.size, len)?;
+    // A truncation breaks leases as an open for writing does.
+    if crate::fs::leases::active() {
+        Box::pin(crate::fs::leases::break_for_open(
+            ctx.thread, inode, O_WRONLY, false,
+        ))
+        .await?;
+    }
     inode.truncate_async(len).await?;
     fsnotify::notify_dentry(d, fsnotify::FS_MODIFY);
     Ok(0)

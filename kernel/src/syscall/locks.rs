@@ -59,6 +59,9 @@ pub fn file_released(f: &OpenFile) {
 /// descriptor set them (Linux's locks_remove_posix). O_PATH descriptors do not
 /// count, as in Linux.
 pub fn descriptor_closed(p: &Process, f: &OpenFile) {
+    // A close also ends the description's dnotify watch (Linux's dnotify_flush,
+    // called from filp_close as the lock release is).
+    crate::fs::dnotify::descriptor_closed(f);
     if f.flags() & O_PATH != 0 || LOCKS.lock().is_empty() {
         return;
     }

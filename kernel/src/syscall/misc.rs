@@ -494,3 +494,35 @@ pub async fn sys_syslog(ctx: &mut Ctx<'_>, kind: i32, buf: UserPtr<u8>, len: i32
         _ => Err(Errno::EINVAL),
     }
 }
+
+/// vhangup(2): hangs up the caller's controlling terminal, as if the line had
+/// dropped; needs CAP_SYS_TTY_CONFIG (EPERM). A pty slave is hung up (reads
+/// and writes fail, its foreground group and session leader get SIGHUP and
+/// SIGCONT); Kestrel leaves its console alone. No controlling terminal: 0.
+pub async fn sys_vhangup(ctx: &mut Ctx<'_>) -> KResult<u64> {
+    const CAP_SYS_TTY_CONFIG: u32 = 26;
+    if !ctx.process().cred.lock().capable(CAP_SYS_TTY_CONFIG) {
+        return Err(Errno::EPERM);
+    }
+    let sid = ctx
+        .process()
+        .sid
+        .load(core::sync::atomic::Ordering::Relaxed);
+    crate::fs::pty::hang_up_session(sid);
+    Ok(0)
+}
+
+/// delete_module(2): Kestrel loads no modules, so every name is ENOENT, after
+/// Linux's checks: CAP_SYS_MODULE (EPERM), then the name must be readable
+/// (EFAULT; it is cut at MODULE_NAME_LEN - 1 bytes, as strncpy_from_user).
+pub async fn sys_delete_module(ctx: &mut Ctx<'_>, name: UserCStr, _flags: u32) -> KResult<u64> {
+    const CAP_SYS_MODULE: u32 = 16;
+    const MODULE_NAME_LEN: usize = 64 - 8;
+    if !ctx.process().cred.lock().capable(CAP_SYS_MODULE) {
+        return Err(Errno::EPERM);
+    }
+    match ctx.mm().read_cstr(name, MODULE_NAME_LEN - 1) {
+        Ok(_) | Err(Errno::ENAMETOOLONG) => Err(Errno::ENOENT),
+        Err(e) => Err(e),
+    }
+}

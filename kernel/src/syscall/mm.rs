@@ -193,7 +193,7 @@ pub async fn sys_mmap(
         // Locked and populated now; past RLIMIT_MEMLOCK the mapping is undone
         // and the call fails with EAGAIN (Linux's mlock_future_ok).
         let end = at + len.next_multiple_of(4096);
-        if let Err(e) = mm.mlock(at, end, true, limit) {
+        if let Err(e) = mm.mlock(at, end, true, limit, false) {
             let _ = mm.unmap(at, end - at);
             return Err(if e == Errno::ENOMEM { Errno::EAGAIN } else { e });
         }
@@ -398,7 +398,11 @@ pub async fn sys_msync(ctx: &mut Ctx<'_>, addr: u64, len: u64, flags: u32) -> KR
     {
         return Err(Errno::EINVAL);
     }
-    ctx.mm().check_mapped(addr, len)?;
+    let end = ctx.mm().check_mapped(addr, len)?;
+    // Locked pages cannot be dropped: MS_INVALIDATE on them is EBUSY.
+    if flags & MS_INVALIDATE != 0 && ctx.mm().any_locked(addr, end) {
+        return Err(Errno::EBUSY);
+    }
     // Shared file mappings are the file's own pages, so MS_ASYNC has nothing to
     // do (Linux's since 2.6.19: writeback finds them); MS_SYNC writes them to the
     // disk, as fsync of each file mapped in the range.
@@ -455,27 +459,27 @@ fn lock_range(addr: u64, len: u64) -> KResult<(u64, u64)> {
     Ok((start, end))
 }
 
-async fn do_mlock(ctx: &Ctx<'_>, addr: u64, len: u64) -> KResult<u64> {
+async fn do_mlock(ctx: &Ctx<'_>, addr: u64, len: u64, on_fault: bool) -> KResult<u64> {
     let limit = memlock_limit(ctx)?;
     let (start, end) = lock_range(addr, len)?;
     if start == end {
         return Ok(0);
     }
-    ctx.mm().mlock(start, end, true, limit)?;
+    ctx.mm().mlock(start, end, true, limit, on_fault)?;
     Ok(0)
 }
 
 pub async fn sys_mlock(ctx: &mut Ctx<'_>, addr: u64, len: u64) -> KResult<u64> {
-    do_mlock(ctx, addr, len).await
+    do_mlock(ctx, addr, len, false).await
 }
 
-/// mlock2(2): MLOCK_ONFAULT is accepted and locks at once (every page is made
-/// present: a superset of what it asks).
+/// mlock2(2): with MLOCK_ONFAULT the range is locked but its pages are made
+/// present only as they are touched (mincore shows only those).
 pub async fn sys_mlock2(ctx: &mut Ctx<'_>, addr: u64, len: u64, flags: u32) -> KResult<u64> {
     if flags & !MLOCK_ONFAULT != 0 {
         return Err(Errno::EINVAL);
     }
-    do_mlock(ctx, addr, len).await
+    do_mlock(ctx, addr, len, flags & MLOCK_ONFAULT != 0).await
 }
 
 pub async fn sys_munlock(ctx: &mut Ctx<'_>, addr: u64, len: u64) -> KResult<u64> {
@@ -483,7 +487,7 @@ pub async fn sys_munlock(ctx: &mut Ctx<'_>, addr: u64, len: u64) -> KResult<u64>
     if start == end {
         return Ok(0);
     }
-    ctx.mm().mlock(start, end, false, None)?;
+    ctx.mm().mlock(start, end, false, None, false)?;
     Ok(0)
 }
 
@@ -493,8 +497,12 @@ pub async fn sys_mlockall(ctx: &mut Ctx<'_>, flags: u32) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     let limit = memlock_limit(ctx)?;
-    ctx.mm()
-        .mlockall(flags & MCL_CURRENT != 0, flags & MCL_FUTURE != 0, limit)?;
+    ctx.mm().mlockall(
+        flags & MCL_CURRENT != 0,
+        flags & MCL_FUTURE != 0,
+        limit,
+        flags & MCL_ONFAULT != 0,
+    )?;
     Ok(0)
 }
 

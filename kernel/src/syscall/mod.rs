@@ -21,6 +21,7 @@ pub(crate) mod fs;
 pub(crate) mod fs_extra;
 pub mod futex;
 pub(crate) mod io_uring;
+mod ioprio;
 pub(crate) mod ipc;
 pub(crate) mod keys;
 pub(crate) mod landlock;
@@ -134,6 +135,10 @@ impl Ctx<'_> {
 
     /// Resolves `path` relative to `dirfd` (absolute paths ignore it).
     pub async fn resolve(&self, dirfd: i32, path: &[u8], follow: bool) -> KResult<DentryRef> {
+        // An empty path is ENOENT before `dirfd` is looked at (Linux's getname).
+        if path.is_empty() {
+            return Err(Errno::ENOENT);
+        }
         let (root, cred) = self.walk_params_at(dirfd)?;
         let mounts = crate::fs::mounts();
         let start = if path.first() == Some(&b'/') {
@@ -179,6 +184,9 @@ impl Ctx<'_> {
 
     /// Resolves all but the last component of `path`.
     pub async fn resolve_parent(&self, dirfd: i32, path: &[u8]) -> KResult<ParentLookup> {
+        if path.is_empty() {
+            return Err(Errno::ENOENT);
+        }
         // The root is dirfd's with RESOLVE_IN_ROOT, for absolute paths too.
         let (root, cred) = self.walk_params_at(dirfd)?;
         let mounts = crate::fs::mounts();

@@ -58,6 +58,12 @@ pub fn process_of(file: &OpenFile) -> Option<Arc<Process>> {
         .map(|p| p.process.clone())
 }
 
+/// Whether `file` is open on a /proc/PID directory (of a live process or not).
+fn is_proc_pid_dir(file: &OpenFile) -> bool {
+    file.metadata()
+        .is_ok_and(|m| m.is_dir() && crate::fs::procfs::is_pid_dir_ino(m.dev, m.ino))
+}
+
 /// A new pidfd open file for `p` (read-write, as Linux makes them).
 pub fn new_file(p: Arc<Process>, nonblock: bool) -> Arc<OpenFile> {
     let flags = O_RDWR | if nonblock { O_NONBLOCK } else { 0 };
@@ -95,7 +101,14 @@ pub async fn sys_pidfd_send_signal(
         return Err(Errno::EINVAL);
     }
     let file = ctx.file(pidfd)?;
-    let p = process_of(&file).ok_or(Errno::EBADF)?;
+    // A /proc/PID directory stands for its process too (ESRCH once it is gone).
+    let p = match process_of(&file) {
+        Some(p) => p,
+        None if is_proc_pid_dir(&file) => {
+            crate::fs::procfs::process_of_dir(&file).ok_or(Errno::ESRCH)?
+        }
+        None => return Err(Errno::EBADF),
+    };
     if sig != 0 && !(1..=kestrel_abi::signal::NSIG as i32).contains(&sig) {
         return Err(Errno::EINVAL);
     }
@@ -126,4 +139,34 @@ pub async fn sys_pidfd_send_signal(
         crate::process::signal::send_process(&p, info);
     }
     Ok(0)
+}
+
+/// pidfd_getfd(2): a duplicate, close-on-exec, of descriptor `targetfd` of the
+/// process a pidfd names: the same open file description. No flags are defined
+/// (EINVAL); EBADF for a file that is no pidfd or a descriptor the process does
+/// not have (a zombie has none); ESRCH once the process is reaped; EPERM
+/// without the right to trace it (PTRACE_MODE_ATTACH_REALCREDS).
+pub async fn sys_pidfd_getfd(
+    ctx: &mut Ctx<'_>,
+    pidfd: Fd,
+    targetfd: Fd,
+    flags: u32,
+) -> KResult<u64> {
+    if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let file = ctx.file(pidfd)?;
+    let p = process_of(&file).ok_or(Errno::EBADF)?;
+    if process::find(p.pid).is_none_or(|q| !Arc::ptr_eq(&q, &p)) {
+        return Err(Errno::ESRCH);
+    }
+    let me = ctx.process();
+    if !Arc::ptr_eq(&p, me) && !super::ptrace::may_trace(me, &p) {
+        return Err(Errno::EPERM);
+    }
+    if p.state() != process::State::Running || targetfd < 0 {
+        return Err(Errno::EBADF);
+    }
+    let target = p.files().lock().get(targetfd)?;
+    ctx.install(target, true).map(|fd| fd as u64)
 }

@@ -71,8 +71,9 @@ fn pid_ns_within(ns: &Arc<crate::ns::PidNs>, root: &Arc<crate::ns::PidNs>) -> bo
 
 /// The process `pid` refers to (0: the caller).
 fn target(ctx: &Ctx<'_>, pid: i32) -> KResult<Arc<process::Process>> {
+    // A negative pid names no process (Linux looks it up and finds none).
     if pid < 0 {
-        return Err(Errno::EINVAL);
+        return Err(Errno::ESRCH);
     }
     if pid == 0 {
         return Ok(ctx.process().clone());
@@ -320,11 +321,22 @@ pub async fn sys_waitid(
     {
         return Err(Errno::EINVAL);
     }
+    const P_PIDFD: u64 = 3;
+    // A pidfd opened O_NONBLOCK (PIDFD_NONBLOCK) makes the wait WNOHANG, and
+    // "nothing yet" EAGAIN instead of 0.
+    let mut pidfd_nonblock = false;
     let which = match idtype {
         P_ALL => WaitFor::Any,
         P_PID if id > 0 => WaitFor::Pid(id),
         P_PGID if id == 0 => WaitFor::Pgid(ctx.process().pgid.load(Ordering::Relaxed)),
         P_PGID => WaitFor::Pgid(id),
+        P_PIDFD if (id as i32) < 0 => return Err(Errno::EINVAL),
+        P_PIDFD => {
+            let f = ctx.file(id as i32)?;
+            let p = super::pidfd::process_of(&f).ok_or(Errno::EBADF)?;
+            pidfd_nonblock = f.nonblocking();
+            WaitFor::Pid(p.pid)
+        }
         _ => return Err(Errno::EINVAL),
     };
     let opts = WaitOptions {
@@ -333,7 +345,11 @@ pub async fn sys_waitid(
         continued: options & WCONTINUED != 0,
         nowait: options & WNOWAIT != 0,
     };
-    let found = wait_child(ctx, which, opts, options & WNOHANG != 0).await?;
+    let nohang = options & WNOHANG != 0;
+    let found = wait_child(ctx, which, opts, nohang || pidfd_nonblock).await?;
+    if found.is_none() && pidfd_nonblock && !nohang {
+        return Err(Errno::EAGAIN);
+    }
     let info = match found {
         None => Siginfo::default(), // WNOHANG and nothing: si_pid 0
         Some(f) => {

@@ -261,6 +261,13 @@ fn thread_kill(
         let uid = me.cred.lock().uid;
         let info =
             info.unwrap_or_else(|| Siginfo::from_process(signum as u32, SI_TKILL, me.pid, uid));
+        // A real-time signal with siginfo past RLIMIT_SIGPENDING: EAGAIN.
+        if signum as u32 >= kestrel_abi::signal::SIGRTMIN
+            && info.si_code != SI_USER
+            && sig::rt_queue_full(&t)
+        {
+            return Err(Errno::EAGAIN);
+        }
         sig::send_thread(&t, info);
     }
     Ok(0)
@@ -316,6 +323,12 @@ pub async fn sys_rt_sigqueueinfo(
         return Err(Errno::EPERM);
     }
     if signum != 0 {
+        if signum as u32 >= kestrel_abi::signal::SIGRTMIN
+            && info.si_code != SI_USER
+            && sig::rt_queue_full_process(&p)
+        {
+            return Err(Errno::EAGAIN);
+        }
         sig::send_process(&p, info);
     }
     Ok(0)

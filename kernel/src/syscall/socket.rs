@@ -157,7 +157,18 @@ pub async fn sys_socketpair(
     protocol: i32,
     sv: UserPtr<[i32; 2]>,
 ) -> KResult<u64> {
+    // Linux checks the type's flag bits first (EINVAL), then makes the
+    // socket (its type and protocol errors), which then refuses to pair.
+    if ty & !(SOCK_TYPE_MASK | SOCK_CLOEXEC | SOCK_NONBLOCK) != 0 {
+        return Err(Errno::EINVAL);
+    }
     if matches!(domain, AF_INET | AF_INET6 | AF_NETLINK) {
+        if ty & SOCK_TYPE_MASK >= SOCK_MAX {
+            return Err(Errno::EINVAL);
+        }
+        if domain != AF_NETLINK {
+            inet::kind_of(ty & SOCK_TYPE_MASK, protocol)?;
+        }
         return Err(Errno::EOPNOTSUPP);
     }
     let (kind, cloexec, nonblock) = parse_type(domain, ty, protocol)?;
@@ -1528,12 +1539,31 @@ pub async fn sys_recvmmsg(
     let vlen = vlen.min(1024);
     let f = socket_file(ctx, fd)?;
     let mut got = 0u32;
+    // MSG_WAITFORONE: after the first message, only what is already there.
+    const MSG_WAITFORONE: u32 = 0x10000;
+    let flags_in = flags & !MSG_WAITFORONE;
     while got < vlen && deadline.is_none_or(|d| got == 0 || crate::time::now_ns() < d) {
         let at = vec.add(got as usize);
         let mut m: Mmsghdr = ctx.read(at)?;
-        // After the first message, only what is already there (MSG_WAITFORONE-like).
-        let fl = if got > 0 { flags | MSG_DONTWAIT } else { flags };
-        match recvmsg(ctx, &f, &mut m.msg_hdr, fl).await {
+        let fl = if got > 0 && flags & MSG_WAITFORONE != 0 {
+            flags_in | MSG_DONTWAIT
+        } else {
+            flags_in
+        };
+        // Without it, each message is waited for, as Linux does; the timeout
+        // bounds these waits too (Linux checks it only after each message,
+        // its documented bug, and can block past it).
+        let r = match deadline {
+            Some(d) if got > 0 => {
+                let left = d.saturating_sub(crate::time::now_ns());
+                match crate::task::timeout(left, recvmsg(ctx, &f, &mut m.msg_hdr, fl)).await {
+                    Ok(r) => r,
+                    Err(_) => break,
+                }
+            }
+            _ => recvmsg(ctx, &f, &mut m.msg_hdr, fl).await,
+        };
+        match r {
             Ok(n) => {
                 m.msg_len = n as u32;
                 ctx.write(at, &m)?;

@@ -24,9 +24,9 @@ use kestrel_abi::time::{Itimerspec, Itimerval, Sigevent, Timespec, Timeval, Time
 use super::args::*;
 
 use super::{
-    Args, Ctx, aio, cred, epoll, fd, fs, fs_extra, futex, io_uring, ipc, keys, landlock, locks,
-    misc, mm, mount, mqueue, pidfd, poll, process, process_vm, ptrace, sched, signal, socket,
-    splice, time, timer, xattr,
+    Args, Ctx, aio, cred, epoll, fd, fs, fs_extra, futex, io_uring, ioprio, ipc, keys, landlock,
+    locks, misc, mm, mount, mqueue, pidfd, poll, process, process_vm, ptrace, sched, signal,
+    socket, splice, time, timer, xattr,
 };
 
 /// Awaits a handler's future, boxed for the calls listed here. The dispatch future
@@ -308,7 +308,7 @@ syscall_table! {
     MSGSND => ipc::sys_msgsnd(msqid: i32, msgp: UserPtr<u8>, msgsz: usize, msgflg: u32);
     MSGRCV => ipc::sys_msgrcv(msqid: i32, msgp: UserPtr<u8>, msgsz: usize, msgtyp: i64, msgflg: u32);
     MSGCTL => ipc::sys_msgctl(msqid: i32, cmd: i32, buf: UserPtr<MsqidDs>);
-    FCNTL => fd::sys_fcntl(fd: Fd, cmd: u32, arg: u64), partial "O_ASYNC sends SIGIO (SI_KERNEL) to the F_SETOWN owner; no F_SETSIG, leases or F_NOTIFY";
+    FCNTL => fd::sys_fcntl(fd: Fd, cmd: u32, arg: u64), partial "a lease counts the descriptions open in descriptor tables (not ones held only by a mapping)";
     FLOCK => locks::sys_flock(fd: Fd, op: u32);
     FSYNC => fs_extra::sys_fsync(fd: Fd), partial "an ext2 file writes its whole file system (no per-file writeback); in-memory files have nothing to write; a disk's write cache is flushed";
     FDATASYNC => fs_extra::sys_fsync(fd: Fd), partial "what fsync writes: an ext2 file writes its whole file system";
@@ -462,7 +462,7 @@ syscall_table! {
     MQ_TIMEDRECEIVE => mqueue::sys_mq_timedreceive(mqdes: Fd, msg: UserPtr<u8>, len: usize, prio: UserPtr<u32>, timeout: UserPtr<Timespec>);
     MQ_NOTIFY => mqueue::sys_mq_notify(mqdes: Fd, sevp: UserPtr<Sigevent>), partial "a registration lasts while its process lives (closing the descriptor does not remove it), and fires even when a receiver is waiting";
     MQ_GETSETATTR => mqueue::sys_mq_getsetattr(mqdes: Fd, newattr: UserPtr<[i64; 8]>, oldattr: UserPtr<[i64; 8]>);
-    WAITID => process::sys_waitid(idtype: u64, id: u32, infop: UserPtr<Siginfo>, options: u32, rusage: UserPtr<Rusage>), partial "P_PIDFD is not supported";
+    WAITID => process::sys_waitid(idtype: u64, id: u32, infop: UserPtr<Siginfo>, options: u32, rusage: UserPtr<Rusage>);
     ADD_KEY => keys::sys_add_key(ktype: UserCStr, desc: UserCStr, payload: UserPtr<u8>, plen: usize, ringid: i32), partial "key types keyring, user, logon and big_key (big_key payloads stay in memory and count in full against the quota)";
     REQUEST_KEY => keys::sys_request_key(ktype: UserCStr, desc: UserCStr, callout: UserCStr, destid: i32), partial "no upcall: with callout information a negative key is made and the answer is ENOENT, as Linux without /sbin/request-key";
     KEYCTL => keys::sys_keyctl(cmd: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64), partial "no persistent keyrings, DH or public-key operations (EOPNOTSUPP); INSTANTIATE, NEGATE and REJECT are EPERM (no request_key authority is ever held)";
@@ -501,6 +501,11 @@ syscall_table! {
     RT_TGSIGQUEUEINFO => signal::sys_rt_tgsigqueueinfo(tgid: Pid, tid: Pid, sig: i32, info: UserPtr<Siginfo>);
     CLONE3 => process::sys_clone3(args: UserPtr<u8>, size: usize), partial "no CLONE_INTO_CGROUP (EBADF: no cgroup2 hierarchy); set_tid only for a child in the initial PID namespace (EINVAL in a nested one)";
     PIDFD_SEND_SIGNAL => pidfd::sys_pidfd_send_signal(pidfd: Fd, sig: i32, info: UserPtr<Siginfo>, flags: u32);
+    PIDFD_GETFD => pidfd::sys_pidfd_getfd(pidfd: Fd, targetfd: Fd, flags: u32);
+    IOPRIO_SET => ioprio::sys_ioprio_set(which: i32, who: i32, ioprio: i32), partial "kept and inherited; the block layer does not order requests by it";
+    IOPRIO_GET => ioprio::sys_ioprio_get(which: i32, who: i32);
+    VHANGUP => misc::sys_vhangup(), partial "hangs up a pty slave; the console is left alone";
+    DELETE_MODULE => misc::sys_delete_module(name: UserCStr, flags: u32), partial "no loadable modules: ENOENT after the permission and address checks";
     PIDFD_OPEN => pidfd::sys_pidfd_open(pid: Pid, flags: u32);
     ACCEPT4 => socket::sys_accept4(fd: Fd, addr: UserPtr<u8>, addrlen: UserPtr<u32>, flags: u32);
     RECVMMSG => socket::sys_recvmmsg(fd: Fd, msgvec: UserPtr<Mmsghdr>, vlen: u32, flags: u32, timeout: UserPtr<Timespec>);

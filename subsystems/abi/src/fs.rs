@@ -126,6 +126,22 @@ pub const F_GETLK: u32 = 5;
 pub const F_SETLK: u32 = 6;
 pub const F_SETLKW: u32 = 7;
 pub const F_SETOWN: u32 = 8;
+/// fcntl: the signal for I/O readiness (and dnotify) events, and reading it.
+pub const F_SETSIG: u32 = 10;
+pub const F_GETSIG: u32 = 11;
+/// fcntl: file leases.
+pub const F_SETLEASE: u32 = 1024;
+pub const F_GETLEASE: u32 = 1025;
+/// fcntl: directory notification (dnotify).
+pub const F_NOTIFY: u32 = 1026;
+// F_NOTIFY's event bits.
+pub const DN_ACCESS: u32 = 0x1;
+pub const DN_MODIFY: u32 = 0x2;
+pub const DN_CREATE: u32 = 0x4;
+pub const DN_DELETE: u32 = 0x8;
+pub const DN_RENAME: u32 = 0x10;
+pub const DN_ATTRIB: u32 = 0x20;
+pub const DN_MULTISHOT: u32 = 0x8000_0000;
 pub const F_GETOWN: u32 = 9;
 pub const F_SETOWN_EX: u32 = 15;
 pub const F_GETOWN_EX: u32 = 16;

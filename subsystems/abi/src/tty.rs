@@ -7,6 +7,11 @@ pub const TCGETS: u32 = 0x5401;
 pub const TCSETS: u32 = 0x5402;
 pub const TCSETSW: u32 = 0x5403;
 pub const TCSETSF: u32 = 0x5404;
+/// The old `struct termio` calls (16-bit flags, 8 control characters).
+pub const TCGETA: u32 = 0x5405;
+pub const TCSETA: u32 = 0x5406;
+pub const TCSETAW: u32 = 0x5407;
+pub const TCSETAF: u32 = 0x5408;
 pub const TCSBRK: u32 = 0x5409;
 pub const TCXONC: u32 = 0x540a;
 pub const TCFLSH: u32 = 0x540b;
@@ -41,6 +46,55 @@ pub struct Termios {
     pub c_lflag: u32,
     pub c_line: u8,
     pub c_cc: [u8; NCCS],
+}
+
+/// Number of control characters in the old `struct termio`.
+pub const NCC: usize = 8;
+
+/// The old `struct termio` (TCGETA/TCSETA): the low 16 bits of each flag
+/// word, the line discipline and the first [`NCC`] control characters.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct Termio {
+    pub c_iflag: u16,
+    pub c_oflag: u16,
+    pub c_cflag: u16,
+    pub c_lflag: u16,
+    pub c_line: u8,
+    pub c_cc: [u8; NCC],
+    /// The compiler's padding to the struct's 2-byte alignment.
+    pub _pad: u8,
+}
+
+impl Termio {
+    /// What TCGETA reports of `t`.
+    pub fn from_termios(t: &Termios) -> Termio {
+        let mut cc = [0u8; NCC];
+        cc.copy_from_slice(&t.c_cc[..NCC]);
+        Termio {
+            c_iflag: t.c_iflag as u16,
+            c_oflag: t.c_oflag as u16,
+            c_cflag: t.c_cflag as u16,
+            c_lflag: t.c_lflag as u16,
+            c_line: t.c_line,
+            c_cc: cc,
+            _pad: 0,
+        }
+    }
+
+    /// `t` with this termio set over it, as TCSETA does: the low 16 bits of
+    /// each flag word and the first [`NCC`] control characters change, the
+    /// rest stays.
+    pub fn apply_to(&self, t: &Termios) -> Termios {
+        let mut n = *t;
+        n.c_iflag = (t.c_iflag & 0xffff_0000) | u32::from(self.c_iflag);
+        n.c_oflag = (t.c_oflag & 0xffff_0000) | u32::from(self.c_oflag);
+        n.c_cflag = (t.c_cflag & 0xffff_0000) | u32::from(self.c_cflag);
+        n.c_lflag = (t.c_lflag & 0xffff_0000) | u32::from(self.c_lflag);
+        n.c_line = self.c_line;
+        n.c_cc[..NCC].copy_from_slice(&self.c_cc);
+        n
+    }
 }
 
 /// `struct winsize`.

@@ -6,11 +6,12 @@
 //! and the caller waits on [`FileOps::wait_queue`] until [`FileOps::poll`] says so.
 
 use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use core::any::Any;
 use core::future::Future;
 use core::pin::Pin;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 
 use kestrel_abi::fs::*;
 use kestrel_abi::time::Timespec;
@@ -150,6 +151,92 @@ impl FileOwner {
     }
 }
 
+/// Per-file write access, Linux's i_writecount, keyed by the inode's
+/// address (every holder keeps the inode alive, so the key cannot be reused
+/// while it counts): above 0, descriptions open for writing; below 0,
+/// programs running from it ([`deny_write`]). Either refuses the other with
+/// ETXTBSY.
+static WRITECOUNT: spin::Mutex<BTreeMap<usize, i64>> = spin::Mutex::new(BTreeMap::new());
+
+fn key(inode: &InodeRef) -> usize {
+    Arc::as_ptr(inode) as *const () as usize
+}
+
+fn get_write_access(id: usize) -> KResult<()> {
+    let mut m = WRITECOUNT.lock();
+    let c = m.entry(id).or_insert(0);
+    if *c < 0 {
+        return Err(Errno::ETXTBSY);
+    }
+    *c += 1;
+    Ok(())
+}
+
+fn put_write_access(id: usize) {
+    let mut m = WRITECOUNT.lock();
+    if let Some(c) = m.get_mut(&id) {
+        *c -= 1;
+        if *c == 0 {
+            m.remove(&id);
+        }
+    }
+}
+
+/// A running program's hold on its file: while it lives, opening the file
+/// for writing is ETXTBSY (Linux's deny_write_access for an mm's exe_file).
+/// It keeps the inode alive.
+pub struct WriteDenial(InodeRef);
+
+impl core::fmt::Debug for WriteDenial {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("WriteDenial")
+    }
+}
+
+/// Takes a [`WriteDenial`] on `inode`: ETXTBSY while a description has it
+/// open for writing.
+pub fn deny_write(inode: &InodeRef) -> KResult<WriteDenial> {
+    let mut m = WRITECOUNT.lock();
+    let c = m.entry(key(inode)).or_insert(0);
+    if *c > 0 {
+        return Err(Errno::ETXTBSY);
+    }
+    *c -= 1;
+    Ok(WriteDenial(inode.clone()))
+}
+
+impl WriteDenial {
+    /// Another hold on the same file (a forked process runs it too).
+    pub fn again(&self) -> WriteDenial {
+        let mut m = WRITECOUNT.lock();
+        *m.entry(key(&self.0)).or_insert(0) -= 1;
+        WriteDenial(self.0.clone())
+    }
+}
+
+impl Drop for WriteDenial {
+    fn drop(&mut self) {
+        let mut m = WRITECOUNT.lock();
+        let k = key(&self.0);
+        if let Some(c) = m.get_mut(&k) {
+            *c += 1;
+            if *c == 0 {
+                m.remove(&k);
+            }
+        }
+    }
+}
+
+/// Whether a program runs from `inode`: writing it is ETXTBSY.
+pub fn write_denied(inode: &InodeRef) -> bool {
+    WRITECOUNT.lock().get(&key(inode)).is_some_and(|&c| c < 0)
+}
+
+/// Whether a description has `inode` open for writing.
+pub fn open_for_write(inode: &InodeRef) -> bool {
+    WRITECOUNT.lock().get(&key(inode)).is_some_and(|&c| c > 0)
+}
+
 /// One open file description.
 pub struct OpenFile {
     dentry: Option<DentryRef>,
@@ -159,11 +246,18 @@ pub struct OpenFile {
     pos: spin::Mutex<u64>,
     /// Whether it counts as a writer of its dentry's mount (see [`OpenFile::open`]).
     mount_writer: bool,
+    /// It has write access to its regular file (see [`deny_write`]).
+    write_access: Option<usize>,
     /// The F_SETOWN owner ([`FileOwner`], encoded; 0 for none): where O_ASYNC's
     /// SIGIO goes.
     owner: AtomicU64,
     /// A watcher sends SIGIO for this file (O_ASYNC with an owner).
     async_armed: AtomicBool,
+    /// The signal F_SETSIG chose for readiness (and dnotify) events: 0 for
+    /// SIGIO without details, else that signal with si_code, si_band, si_fd.
+    io_signal: AtomicU32,
+    /// The descriptor through which O_ASYNC was last set (si_fd with F_SETSIG).
+    async_fd: AtomicI32,
     /// File-system notification ignores this file (Linux's FMODE_NONOTIFY):
     /// the descriptors fanotify hands its listeners, whose reads and closes
     /// must not become events themselves.
@@ -200,6 +294,9 @@ impl Drop for OpenFile {
         {
             d.mnt().drop_writer();
         }
+        if let Some(id) = self.write_access {
+            put_write_access(id);
+        }
     }
 }
 
@@ -225,8 +322,11 @@ impl OpenFile {
             flags: AtomicU32::new(flags & !(O_CLOEXEC | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)),
             pos: spin::Mutex::new(0),
             mount_writer: false,
+            write_access: None,
             owner: AtomicU64::new(0),
             async_armed: AtomicBool::new(false),
+            io_signal: AtomicU32::new(0),
+            async_fd: AtomicI32::new(-1),
             no_notify: AtomicBool::new(false),
             file_type,
         })
@@ -240,8 +340,16 @@ impl OpenFile {
         let m = dentry.inode.metadata();
         let writes = flags & O_PATH == 0 && matches!(flags & O_ACCMODE, O_WRONLY | O_RDWR);
         let mount_writer = writes && (m.is_regular() || m.is_dir() || m.is_symlink());
-        if mount_writer {
-            dentry.mnt().add_writer()?;
+        // A program running from the file: ETXTBSY.
+        let write_access = (writes && m.is_regular()).then(|| key(&dentry.inode));
+        if let Some(id) = write_access {
+            get_write_access(id)?;
+        }
+        if mount_writer && let Err(e) = dentry.mnt().add_writer() {
+            if let Some(id) = write_access {
+                put_write_access(id);
+            }
+            return Err(e);
         }
         let file_type = m.file_type();
         Ok(Arc::new(Self {
@@ -251,8 +359,11 @@ impl OpenFile {
             flags: AtomicU32::new(flags & !(O_CLOEXEC | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)),
             pos: spin::Mutex::new(0),
             mount_writer,
+            write_access,
             owner: AtomicU64::new(0),
             async_armed: AtomicBool::new(false),
+            io_signal: AtomicU32::new(0),
+            async_fd: AtomicI32::new(-1),
             no_notify: AtomicBool::new(false),
             file_type,
         }))
@@ -268,8 +379,11 @@ impl OpenFile {
             flags: AtomicU32::new(flags & !(O_CLOEXEC | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)),
             pos: spin::Mutex::new(0),
             mount_writer: false,
+            write_access: None,
             owner: AtomicU64::new(0),
             async_armed: AtomicBool::new(false),
+            io_signal: AtomicU32::new(0),
+            async_fd: AtomicI32::new(-1),
             no_notify: AtomicBool::new(false),
             file_type,
         })
@@ -319,6 +433,26 @@ impl OpenFile {
     pub fn set_owner(&self, owner: Option<FileOwner>) {
         self.owner
             .store(FileOwner::encode(owner), Ordering::Relaxed);
+    }
+
+    /// F_GETSIG: the signal for I/O events (0: plain SIGIO).
+    pub fn io_signal(&self) -> u32 {
+        self.io_signal.load(Ordering::Relaxed)
+    }
+
+    /// F_SETSIG (the caller checked `sig` is 0 or a signal number).
+    pub fn set_io_signal(&self, sig: u32) {
+        self.io_signal.store(sig, Ordering::Relaxed);
+    }
+
+    /// The descriptor O_ASYNC was set through (-1 if none).
+    pub fn async_fd(&self) -> i32 {
+        self.async_fd.load(Ordering::Relaxed)
+    }
+
+    /// Records the descriptor O_ASYNC is set through (si_fd of its signals).
+    pub fn set_async_fd(&self, fd: i32) {
+        self.async_fd.store(fd, Ordering::Relaxed);
     }
 
     /// Marks the file as having an O_ASYNC watcher; false if it had one

@@ -5,7 +5,7 @@
 //! EPIPE (the kernel adds SIGPIPE); writes of at most PIPE_BUF (4096) bytes are atomic,
 //! so they wait until they fit whole; larger writes may be split.
 
-use alloc::collections::VecDeque;
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::Arc;
 use core::any::Any;
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -37,6 +37,71 @@ struct State {
 pub struct Pipe {
     state: spin::Mutex<State>,
     wq: WaitQueue,
+    /// The user its buffer pages are counted against, and how many (a pipe
+    /// made by pipe(2); FIFOs are not counted).
+    account: spin::Mutex<Option<(u32, usize)>>,
+}
+
+impl Drop for Pipe {
+    fn drop(&mut self) {
+        if let Some((uid, pages)) = self.account.lock().take() {
+            account(uid, pages, 0);
+        }
+    }
+}
+
+/// /proc/sys/fs/pipe-user-pages-soft: past this many pipe buffer pages, a
+/// user without CAP_SYS_RESOURCE or CAP_SYS_ADMIN gets two-page pipes.
+pub static PIPE_USER_PAGES_SOFT: AtomicUsize = AtomicUsize::new(16384);
+/// /proc/sys/fs/pipe-user-pages-hard: past this many, such a user gets no
+/// new pipe (0: no limit).
+pub static PIPE_USER_PAGES_HARD: AtomicUsize = AtomicUsize::new(0);
+/// A soft-limited pipe's pages (Linux's PIPE_MIN_DEF_BUFFERS).
+const PIPE_MIN_DEF_BUFFERS: usize = 2;
+/// Pipe buffer pages per user id (Linux's user_struct pipe_bufs).
+static USER_PAGES: spin::Mutex<BTreeMap<u32, usize>> = spin::Mutex::new(BTreeMap::new());
+
+/// Moves `uid`'s count from `old` pages to `new`; returns the new total.
+fn account(uid: u32, old: usize, new: usize) -> usize {
+    let mut m = USER_PAGES.lock();
+    let e = m.entry(uid).or_insert(0);
+    *e = e.saturating_sub(old).saturating_add(new);
+    let total = *e;
+    if total == 0 {
+        m.remove(&uid);
+    }
+    total
+}
+
+fn too_many_soft(pages: usize) -> bool {
+    let soft = PIPE_USER_PAGES_SOFT.load(Ordering::Relaxed);
+    soft != 0 && pages > soft
+}
+
+fn too_many_hard(pages: usize) -> bool {
+    let hard = PIPE_USER_PAGES_HARD.load(Ordering::Relaxed);
+    hard != 0 && pages > hard
+}
+
+/// pipe(2) for user `uid` (`privileged`: CAP_SYS_RESOURCE): its pages are
+/// counted against the user; past pipe-user-pages-soft an unprivileged user
+/// gets a two-page pipe, past pipe-user-pages-hard none (ENFILE), as Linux's
+/// alloc_pipe_info.
+pub fn pipe_for(uid: u32, privileged: bool) -> KResult<(Arc<PipeReader>, Arc<PipeWriter>)> {
+    let mut pages = initial_capacity(privileged) / 4096;
+    let mut total = account(uid, 0, pages);
+    if !privileged && too_many_soft(total) {
+        total = account(uid, pages, PIPE_MIN_DEF_BUFFERS);
+        pages = PIPE_MIN_DEF_BUFFERS;
+    }
+    if !privileged && too_many_hard(total) {
+        account(uid, pages, 0);
+        return Err(Errno::ENFILE);
+    }
+    let p = Pipe::new_fifo();
+    p.state.lock().capacity = pages * 4096;
+    *p.account.lock() = Some((uid, pages));
+    Ok((Pipe::open_reader(&p), Pipe::open_writer(&p)))
 }
 
 /// The read end's behaviour, and how many writers had opened the pipe when it
@@ -67,6 +132,20 @@ pub fn pipe() -> (Arc<PipeReader>, Arc<PipeWriter>) {
 /// /proc/sys/fs/pipe-max-size: the largest F_SETPIPE_SZ an unprivileged
 /// process may ask for (Linux's default, 1 MiB).
 pub static PIPE_MAX_SIZE: AtomicUsize = AtomicUsize::new(1 << 20);
+
+/// The capacity a new pipe or FIFO starts with: [`PIPE_CAPACITY`], but no
+/// more than /proc/sys/fs/pipe-max-size for a creator without
+/// CAP_SYS_RESOURCE (`privileged`), as Linux's alloc_pipe_info.
+pub fn initial_capacity(privileged: bool) -> usize {
+    let max = PIPE_MAX_SIZE.load(Ordering::Relaxed);
+    if privileged || PIPE_CAPACITY <= max {
+        PIPE_CAPACITY
+    } else {
+        round_pipe_size(max)
+            .unwrap_or(PIPE_CAPACITY)
+            .min(PIPE_CAPACITY)
+    }
+}
 
 /// A pipe size as Linux rounds one (round_pipe_size): at least a page, a power
 /// of two; None above 2^31.
@@ -101,6 +180,7 @@ impl Pipe {
                 write_opens: 0,
             }),
             wq: WaitQueue::new(),
+            account: spin::Mutex::new(None),
         })
     }
 
@@ -213,12 +293,31 @@ impl Pipe {
         if cap > PIPE_MAX_SIZE.load(Ordering::Relaxed) && !privileged {
             return Err(Errno::EPERM);
         }
+        // A user past its page limits may not grow a pipe (Linux's
+        // pipe_set_size).
+        let mut acct = self.account.lock();
+        let new_pages = cap / 4096;
+        if let Some((uid, pages)) = *acct {
+            let total = account(uid, pages, new_pages);
+            if new_pages > pages && !privileged && (too_many_hard(total) || too_many_soft(total)) {
+                account(uid, new_pages, pages);
+                return Err(Errno::EPERM);
+            }
+        }
         let mut s = self.state.lock();
         if s.buf.len() > cap {
+            drop(s);
+            if let Some((uid, pages)) = *acct {
+                account(uid, new_pages, pages);
+            }
             return Err(Errno::EBUSY);
         }
         s.capacity = cap;
         drop(s);
+        if let Some((_, pages)) = acct.as_mut() {
+            *pages = new_pages;
+        }
+        drop(acct);
         self.wq.wake_all();
         Ok(cap)
     }

@@ -34,18 +34,23 @@ const SOCKET_MEMORY: usize = 512 * 1024;
 const TCP: i32 = IPPROTO_TCP;
 const UDP: i32 = IPPROTO_UDP;
 
+/// The kind of inet socket a type and protocol make (see [`socket`]).
+pub fn kind_of(base: u32, protocol: i32) -> KResult<Kind> {
+    match (base, protocol) {
+        (SOCK_STREAM, 0 | TCP) => Ok(Kind::Stream),
+        (SOCK_DGRAM, 0 | UDP) => Ok(Kind::Dgram),
+        (SOCK_STREAM | SOCK_DGRAM | SOCK_RAW, _) => Err(Errno::EPROTONOSUPPORT),
+        _ => Err(Errno::ESOCKTNOSUPPORT),
+    }
+}
+
 /// socket(2) for AF_INET/AF_INET6: the protocol must be 0 or the type's own
 /// (EPROTONOSUPPORT); SOCK_RAW needs raw sockets this kernel does not have
 /// (EPROTONOSUPPORT: inet_create finds no protocol for it), and types no inet
 /// protocol has are ESOCKTNOSUPPORT.
 pub fn socket(domain: u32, base: u32, protocol: i32) -> KResult<Arc<InetSocket>> {
     let family = Family::from_domain(domain).ok_or(Errno::EAFNOSUPPORT)?;
-    let kind = match (base, protocol) {
-        (SOCK_STREAM, 0 | TCP) => Kind::Stream,
-        (SOCK_DGRAM, 0 | UDP) => Kind::Dgram,
-        (SOCK_STREAM | SOCK_DGRAM | SOCK_RAW, _) => return Err(Errno::EPROTONOSUPPORT),
-        _ => return Err(Errno::ESOCKTNOSUPPORT),
-    };
+    let kind = kind_of(base, protocol)?;
     let shared = crate::net::shared().ok_or(Errno::EAFNOSUPPORT)?;
     // What a socket may come to hold (its queues and smoltcp's buffers) must
     // fit in the memory user data may use, or the socket is not made.
@@ -61,7 +66,21 @@ fn parse(s: &InetSocket, raw: &RawAddr) -> KResult<SockAddr> {
 
 pub fn bind(ctx: &Ctx<'_>, s: &InetSocket, ptr: UserPtr<u8>, len: u32) -> KResult<u64> {
     let raw = RawAddr::copy_in(ctx, ptr, len)?;
-    s.bind(parse(s, &raw)?)?;
+    let a = parse(s, &raw)?;
+    // Ports below 1024 (Linux's default net.ipv4.ip_unprivileged_port_start)
+    // need CAP_NET_BIND_SERVICE.
+    if let SockAddr::Inet(_, port) = a
+        && port != 0
+        && port < 1024
+        && !ctx
+            .process()
+            .cred
+            .lock()
+            .capable(kestrel_abi::cap::CAP_NET_BIND_SERVICE)
+    {
+        return Err(Errno::EACCES);
+    }
+    s.bind(a)?;
     Ok(0)
 }
 
@@ -360,15 +379,12 @@ pub async fn recv(
             return Err(e);
         }
     }
-    let from = if got > 0 {
-        s.peer_name().unwrap_or_default()
-    } else {
-        Vec::new()
-    };
+    // TCP names no sender: recvfrom and recvmsg report an empty address
+    // (length 0, nothing written), as Linux's tcp_recvmsg leaves msg_name.
     Ok(Got {
         len: got,
         full_len: got,
-        from,
+        from: Vec::new(),
     })
 }
 
