@@ -2327,6 +2327,44 @@ TEST(new_nodes_in_a_setgid_directory_take_its_group)
     CHECK(!(st.st_mode & S_ISGID), "new file mode %o has S_ISGID", st.st_mode);
 }
 
+/* A group-executable set-group-ID file asked for by a creator outside the
+ * setgid directory's group loses the bit, decided before the umask: a umask
+ * that takes the group's execute bit away does not save it (Linux's
+ * vfs_prepare_mode). Run as a user outside group 5 in a child. */
+static void sgid_child(void *arg)
+{
+    const char *dir = arg;
+    if (setgid(65534) != 0 || setuid(65534) != 0)
+        _exit(2);
+    umask(S_IXGRP);
+    char file[600];
+    snprintf(file, sizeof file, "%s/sgid-umask", dir);
+    int fd = open(file, O_CREAT | O_WRONLY, 02755);
+    if (fd < 0)
+        _exit(3);
+    struct stat st;
+    fstat(fd, &st);
+    close(fd);
+    _exit(st.st_mode & S_ISGID ? 1 : 0);
+}
+
+TEST(setgid_is_stripped_before_the_umask_for_a_non_member)
+{
+    if (geteuid() != 0)
+        SKIP("needs root");
+    const char *d = kt_tmpdir();
+    CHECK(d, "tmpdir");
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/g2", d);
+    OK(mkdir(dir, 0777));
+    OK(chmod(d, 0755));
+    OK(chown(dir, 0, 5));
+    OK(chmod(dir, 02777));
+    int st = kt_in_child(sgid_child, dir);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s (1: the file kept S_ISGID)",
+          kt_status(st));
+}
+
 TEST(openat2_creat_refuses_magic_links_and_symlinks_as_asked)
 {
     const char *d = kt_tmpdir();
@@ -2578,6 +2616,7 @@ int main(void)
     RUN(aio_submit_errors_are_reported_by_the_call);
     RUN(pwritev2_on_a_pipe_read_end_is_espipe);
     RUN(new_nodes_in_a_setgid_directory_take_its_group);
+    RUN(setgid_is_stripped_before_the_umask_for_a_non_member);
     RUN(openat2_creat_refuses_magic_links_and_symlinks_as_asked);
     RUN(inotify_reports_create_modify_attrib_delete_with_names);
     RUN(inotify_oneshot_and_rm_watch_end_with_in_ignored);

@@ -643,9 +643,13 @@ pub async fn sys_lseek(ctx: &mut Ctx<'_>, fd: Fd, offset: i64, whence: u32) -> K
     file.seek_async(offset, whence).await
 }
 
-/// The file mode of a new file: requested bits minus the umask.
-fn creation_mode(ctx: &Ctx<'_>, mode: u64, mask: u32) -> u32 {
-    (mode as u32) & mask & !ctx.process().fs().lock().umask
+/// The mode and group of a new node: the requested bits (within `mask`), the
+/// set-group-ID rules of [`new_node_owner`] on them, then the umask, in that
+/// order (Linux's vfs_prepare_mode: a group-executable set-group-ID request
+/// loses the bit even when the umask then takes the group's execute bit away).
+fn creation_mode(ctx: &Ctx<'_>, dir: &InodeRef, mode: u64, mask: u32, is_dir: bool) -> (u32, u32) {
+    let (mode, gid) = new_node_owner(ctx, dir, (mode as u32) & mask, is_dir);
+    (mode & !ctx.process().fs().lock().umask, gid)
 }
 
 /// The mode and group of a new node in `dir` (Linux's inode_init_owner and
@@ -895,8 +899,7 @@ async fn open_or_create(
                 check_dir_write(ctx, &p.dir.inode)?;
                 super::landlock::check(ctx, &p.dir, LL::MAKE_REG)?;
                 let c = ctx.process().cred.lock().clone();
-                let (mode, gid) =
-                    new_node_owner(ctx, &p.dir.inode, creation_mode(ctx, mode, 0o7777), false);
+                let (mode, gid) = creation_mode(ctx, &p.dir.inode, mode, 0o7777, false);
                 let inode = p
                     .dir
                     .inode
@@ -1217,7 +1220,7 @@ async fn mkdir_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u64) -> KResult<
     check_dir_write(ctx, &p.dir.inode)?;
     super::landlock::check(ctx, &p.dir, LL::MAKE_DIR)?;
     let c = ctx.process().cred.lock().clone();
-    let (mode, gid) = new_node_owner(ctx, &p.dir.inode, creation_mode(ctx, mode, 0o1777), true);
+    let (mode, gid) = creation_mode(ctx, &p.dir.inode, mode, 0o1777, true);
     p.dir
         .inode
         .create_async(&p.name, NodeKind::Dir, mode, c.fsuid, gid)
@@ -1260,12 +1263,7 @@ async fn mknod_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8], mode: u64, dev: u64) -
     check_dir_write(ctx, &p.dir.inode)?;
     super::landlock::check(ctx, &p.dir, super::landlock::make_right(mode))?;
     let c = ctx.process().cred.lock().clone();
-    let (mode, gid) = new_node_owner(
-        ctx,
-        &p.dir.inode,
-        creation_mode(ctx, u64::from(mode), 0o7777),
-        false,
-    );
+    let (mode, gid) = creation_mode(ctx, &p.dir.inode, u64::from(mode), 0o7777, false);
     p.dir
         .inode
         .create_async(&p.name, kind, mode, c.fsuid, gid)
