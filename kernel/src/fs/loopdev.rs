@@ -90,6 +90,11 @@ pub fn init() {
 
 /// Makes loop device `n` with its /dev node (EEXIST if it exists).
 fn add(n: u32) -> KResult<()> {
+    let dev = Arc::new(Loop {
+        number: n,
+        state: spin::Mutex::new(None),
+        openers: AtomicUsize::new(0),
+    });
     {
         let mut loops = LOOPS.lock();
         if loops.contains_key(&n) {
@@ -98,16 +103,8 @@ fn add(n: u32) -> KResult<()> {
         if loops.len() >= MAX_LOOPS {
             return Err(Errno::ENOSPC);
         }
-        loops.insert(
-            n,
-            Arc::new(Loop {
-                number: n,
-                state: spin::Mutex::new(None),
-                openers: AtomicUsize::new(0),
-            }),
-        );
+        loops.insert(n, dev.clone());
     }
-    let dev = LOOPS.lock().get(&n).cloned().ok_or(Errno::ENODEV)?;
     let b = crate::drivers::add_block(format!("loop{n}"), rdev_of(n), dev);
     crate::fs::devices::add_node(
         format!("loop{n}").as_bytes(),

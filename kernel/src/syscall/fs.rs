@@ -717,10 +717,7 @@ pub(crate) async fn open_file_at(
     if flags & O_TMPFILE == O_TMPFILE {
         return Err(Errno::EOPNOTSUPP);
     }
-    let mut flags = flags | O_LARGEFILE;
-    if flags & O_PATH != 0 {
-        flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-    }
+    let flags = open_flags(flags);
     let follow = flags & O_NOFOLLOW == 0;
     let (dentry, created): (DentryRef, bool) = if flags & O_CREAT != 0 {
         // Boxed: the lookup-or-create loop would make every open's future (and
@@ -730,6 +727,17 @@ pub(crate) async fn open_file_at(
         (ctx.resolve(dirfd, path, follow).await?, false)
     };
     finish_open(ctx, dentry, flags, created).await
+}
+
+/// The flags an open goes on with: O_LARGEFILE always (x86-64), and for
+/// O_PATH only the flags it keeps.
+pub(super) fn open_flags(flags: u32) -> u32 {
+    let flags = flags | O_LARGEFILE;
+    if flags & O_PATH != 0 {
+        flags & (O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+    } else {
+        flags
+    }
 }
 
 /// The rest of an open once the file is found (or was just `created`): the

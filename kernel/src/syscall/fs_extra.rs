@@ -604,18 +604,7 @@ pub async fn sys_getdents(
     // Records go through a bounded buffer: a bigger one only gets more entries.
     let (ptr, count) = (dirp, (count as usize).min(128 << 10));
     let f = ctx.file(fd)?;
-    let inode: InodeRef = f.inode().cloned().ok_or(Errno::ENOTDIR)?;
-    let m = inode.metadata();
-    if !m.is_dir() {
-        return Err(Errno::ENOTDIR);
-    }
-    if f.flags() & O_PATH != 0 {
-        return Err(Errno::EBADF);
-    }
-    // A removed directory: ENOENT, as getdents64 (Linux's iterate_dir).
-    if m.nlink == 0 {
-        return Err(Errno::ENOENT);
-    }
+    let inode: InodeRef = f.listable_dir()?.clone();
     // struct linux_dirent: d_ino, d_off, d_reclen, d_name with its NUL, then
     // d_type in the record's last byte; records 8-byte aligned.
     let mut out: Vec<u8> = super::zeroed_vec(count)?;
@@ -922,12 +911,8 @@ pub async fn sys_open_by_handle_at(
     let inode = root.inode.by_handle(ino, generation)?;
     let dentry = find_dentry(&root, &inode)
         .unwrap_or_else(|| Dentry::mount_root(inode.clone(), root.mnt().clone()));
-    let mut flags = flags | O_LARGEFILE;
-    if flags & O_PATH != 0 {
-        flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-    }
     // No name is created or followed: O_CREAT has nothing to make.
-    flags &= !(O_CREAT | O_EXCL);
+    let flags = super::fs::open_flags(flags) & !(O_CREAT | O_EXCL);
     let file = super::fs::finish_open(ctx, dentry, flags, false).await?;
     ctx.install(file, flags & O_CLOEXEC != 0)
         .map(|fd| fd as u64)

@@ -672,13 +672,10 @@ impl OpenFile {
         Ok(to)
     }
 
-    /// getdents64(2) into `out`; returns the bytes used (0 at the end). The
-    /// directory is read through [`Inode::readdir_async`] (the position lock is
-    /// not held across the wait: two listings of one description at once may
-    /// repeat entries, never lose the position's consistency).
-    ///
-    /// [`Inode::readdir_async`]: crate::inode::Inode::readdir_async
-    pub async fn getdents64(&self, out: &mut [u8]) -> KResult<usize> {
+    /// The directory getdents and getdents64 list: ENOTDIR for anything else,
+    /// EBADF through O_PATH, and ENOENT for one removed while open (it lists
+    /// nothing: Linux's iterate_dir on a dead directory).
+    pub fn listable_dir(&self) -> KResult<&InodeRef> {
         let inode = self.inode.as_ref().ok_or(Errno::ENOTDIR)?;
         let m = inode.metadata();
         if !m.is_dir() {
@@ -687,11 +684,20 @@ impl OpenFile {
         if self.flags() & O_PATH != 0 {
             return Err(Errno::EBADF);
         }
-        // A directory that was removed while open lists nothing: ENOENT, as
-        // Linux's iterate_dir answers for a dead directory.
         if m.nlink == 0 {
             return Err(Errno::ENOENT);
         }
+        Ok(inode)
+    }
+
+    /// getdents64(2) into `out`; returns the bytes used (0 at the end). The
+    /// directory is read through [`Inode::readdir_async`] (the position lock is
+    /// not held across the wait: two listings of one description at once may
+    /// repeat entries, never lose the position's consistency).
+    ///
+    /// [`Inode::readdir_async`]: crate::inode::Inode::readdir_async
+    pub async fn getdents64(&self, out: &mut [u8]) -> KResult<usize> {
+        let inode = self.listable_dir()?;
         let start = *self.pos.lock();
         let (mut used, mut full, mut pos) = (0, false, start);
         inode
