@@ -135,6 +135,23 @@ TEST(open_append_writes_at_end_despite_lseek) {
     CHECK(!memcmp(buf, "abcXY", 5), "file is '%.5s', expected 'abcXY'", buf);
 }
 
+/* pwrite(2), BUGS: with O_APPEND, Linux writes at the end whatever the
+ * offset, and the file position stays where it was. */
+TEST(pwrite_on_append_fd_appends_and_leaves_the_position) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "mkdtemp failed");
+    int fd = OK(make_file(d, "f", "abc", O_RDWR | O_APPEND));
+    OK(lseek(fd, 1, SEEK_SET));
+    EXPECT_EQ(pwrite(fd, "XY", 2, 0), 2);
+    EXPECT_EQ(lseek(fd, 0, SEEK_CUR), 1);
+    struct iovec iov = {"Z", 1};
+    EXPECT_EQ(pwritev(fd, &iov, 1, 0), 1);
+    char buf[8] = {0};
+    EXPECT_EQ(pread(fd, buf, sizeof buf, 0), 6);
+    close(fd);
+    CHECK(!memcmp(buf, "abcXYZ", 6), "file is '%.6s', expected 'abcXYZ'", buf);
+}
+
 TEST(open_directory_flag_on_file_is_enotdir) {
     const char *d = kt_tmpdir();
     CHECK(d, "mkdtemp failed");
@@ -1064,6 +1081,7 @@ int main(void)
     RUN(open_creat_through_dangling_symlink_creates_target);
     RUN(open_trunc_empties_file);
     RUN(open_append_writes_at_end_despite_lseek);
+    RUN(pwrite_on_append_fd_appends_and_leaves_the_position);
     RUN(open_directory_flag_on_file_is_enotdir);
     RUN(open_directory_flag_on_dir_succeeds);
     RUN(open_dir_for_writing_is_eisdir);

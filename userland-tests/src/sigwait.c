@@ -548,11 +548,14 @@ out:
     return st;
 }
 
-/* nanosleep is restarted with the remaining time and completes normally. */
+/* nanosleep is restarted with the remaining time and completes normally.
+ * The sleep is long next to the parent's stop period (GAP_MS * 2) so that a
+ * stalled host vCPU cannot let it finish before the first stop. */
+#define STOPPED_SLEEP_MS 150
 static void stopped_sleeper(int ready_fd, int data_fd)
 {
     (void)data_fd;
-    struct timespec req = {0, 30 * 1000000L}, rem = {0, 0};
+    struct timespec req = {0, STOPPED_SLEEP_MS * 1000000L}, rem = {0, 0};
     long long t0 = now_ns();
     if (write(ready_fd, "r", 1) != 1)
         _exit(2);
@@ -560,7 +563,7 @@ static void stopped_sleeper(int ready_fd, int data_fd)
     long long el = now_ns() - t0;
     if (r != 0)
         _exit(errno == EINTR ? 3 : 4);
-    _exit(el >= 30 * 1000000LL ? 0 : 5);
+    _exit(el >= STOPPED_SLEEP_MS * 1000000LL ? 0 : 5);
 }
 
 TEST(nanosleep_survives_stop_and_continue) {

@@ -419,7 +419,16 @@ pub(super) async fn write_from_user(
                 Err(Errno::EFAULT)
             };
         }
-        let at = offset.map(|off| off + total as u64);
+        let at = match offset {
+            // pwrite on an O_APPEND regular file: at the end, the file
+            // position left alone (pwrite(2) BUGS).
+            Some(_) if at.is_none() => match file.inode() {
+                Some(inode) if inode.metadata().is_regular() => Some(inode.metadata().size),
+                _ => Some(offset.unwrap_or(0) + total as u64),
+            },
+            Some(off) => Some(off + total as u64),
+            None => None,
+        };
         let n = if let Some(io) = file.write_async(at, &kbuf[..got]) {
             io.await?
         } else {
