@@ -1,6 +1,7 @@
 /* open/openat/close/read/write/lseek/pread64/pwrite64/readv/writev/truncate/ftruncate */
 #define KT_AREA "fs_file"
 #include "kt.h"
+#include <sys/ioctl.h>
 #include <sys/statfs.h>
 
 #include <sys/uio.h>
@@ -977,6 +978,94 @@ TEST(lseek_data_and_hole_find_written_pages_on_tmpfs)
     close(fd);
 }
 
+/* FS_IOC_FIEMAP and FIBMAP (musl has no linux/fiemap.h: the ABI by hand). */
+#define KT_FS_IOC_FIEMAP 0xc020660bu
+#define KT_FIBMAP 1
+#define KT_FIGETBSZ 2
+#define KT_FIEMAP_FLAG_SYNC 1u
+#define KT_FIEMAP_EXTENT_LAST 1u
+struct kt_fiemap {
+    uint64_t start, length;
+    uint32_t flags, mapped, count, reserved;
+    struct {
+        uint64_t logical, physical, length, reserved64[2];
+        uint32_t flags, reserved[3];
+    } ext[4];
+};
+
+/* A file system with a block map (ext2, ext4) shows written blocks as
+ * extents and leaves holes out; tmpfs has none to show (EOPNOTSUPP for
+ * FIEMAP, EINVAL for FIBMAP). */
+TEST(fiemap_shows_written_blocks_and_leaves_holes_out)
+{
+    const char *d = kt_tmpdir();
+    CHECK(d, "tmpdir");
+    struct statfs sf;
+    OK(statfs(d, &sf));
+    int fd = OK(open(kt_path(d, "mapped"), O_RDWR | O_CREAT | O_TRUNC, 0644));
+    struct kt_fiemap fm;
+    memset(&fm, 0, sizeof fm);
+    fm.length = ~0ULL;
+    fm.count = 4;
+    int blk = 0;
+    if (sf.f_type == 0x01021994 /* TMPFS_MAGIC */) {
+        EXPECT_ERRNO(ioctl(fd, KT_FS_IOC_FIEMAP, &fm), EOPNOTSUPP);
+        EXPECT_ERRNO(ioctl(fd, KT_FIBMAP, &blk), EINVAL);
+        close(fd);
+        return;
+    }
+    if (sf.f_type != 0xef53 /* EXT2_SUPER_MAGIC, also ext3/ext4 */) {
+        close(fd);
+        SKIP("neither tmpfs nor ext2/ext4");
+    }
+    int bs = 0;
+    OK(ioctl(fd, KT_FIGETBSZ, &bs));
+    EXPECT_EQ(bs, (int)sf.f_bsize);
+    /* An unknown flag is EBADR and fm_flags keeps the unknown ones. */
+    fm.flags = ~0u;
+    EXPECT_ERRNO(ioctl(fd, KT_FS_IOC_FIEMAP, &fm), EBADR);
+    EXPECT_EQ(fm.flags & KT_FIEMAP_FLAG_SYNC, 0);
+    fm.flags = 0;
+    OK(ioctl(fd, KT_FS_IOC_FIEMAP, &fm));
+    EXPECT_EQ(fm.mapped, 0);
+    char *buf = calloc(1, bs);
+    CHECK(buf, "calloc");
+    memset(buf, 'x', bs);
+    for (int i = 0; i < 3; i++)
+        EXPECT_EQ(pwrite(fd, buf, bs, (off_t)(2 * i) * bs), bs);
+    free(buf);
+    fm.flags = KT_FIEMAP_FLAG_SYNC;
+    OK(ioctl(fd, KT_FS_IOC_FIEMAP, &fm));
+    EXPECT_EQ(fm.mapped, 3);
+    for (unsigned i = 0; i < 3 && i < fm.mapped; i++) {
+        EXPECT_EQ(fm.ext[i].logical, (uint64_t)2 * i * bs);
+        EXPECT_EQ(fm.ext[i].length, (uint64_t)bs);
+        CHECK(fm.ext[i].physical > 0, "extent %u has no disk address", i);
+        EXPECT_EQ(fm.ext[i].flags & KT_FIEMAP_EXTENT_LAST, i == 2 ? KT_FIEMAP_EXTENT_LAST : 0);
+    }
+    /* A smaller array: the first extent, not marked last; none: a count. */
+    fm.count = 1;
+    OK(ioctl(fd, KT_FS_IOC_FIEMAP, &fm));
+    EXPECT_EQ(fm.mapped, 1);
+    EXPECT_EQ(fm.ext[0].flags & KT_FIEMAP_EXTENT_LAST, 0);
+    fm.count = 0;
+    OK(ioctl(fd, KT_FS_IOC_FIEMAP, &fm));
+    EXPECT_EQ(fm.mapped, 3);
+    fm.length = 0;
+    EXPECT_ERRNO(ioctl(fd, KT_FS_IOC_FIEMAP, &fm), EINVAL);
+    EXPECT_ERRNO(ioctl(fd, KT_FS_IOC_FIEMAP, BADPTR), EFAULT);
+    /* FIBMAP: the disk block of a written block, 0 for a hole. */
+    blk = 0;
+    OK(ioctl(fd, KT_FIBMAP, &blk));
+    CHECK(blk > 0, "FIBMAP of block 0 gave %d", blk);
+    blk = 1;
+    OK(ioctl(fd, KT_FIBMAP, &blk));
+    EXPECT_EQ(blk, 0);
+    blk = -1;
+    EXPECT_ERRNO(ioctl(fd, KT_FIBMAP, &blk), EINVAL);
+    close(fd);
+}
+
 /* On any file system: what SEEK_DATA and SEEK_HOLE report agrees with the
  * content. A file system may call all of a file data (Linux's ext2 does), or
  * find its holes (tmpfs; Kestrel's ext2 from its block map): either way a hole
@@ -1071,6 +1160,7 @@ int main(void)
     KT_BEGIN();
     RUN(open_creat_write_read_roundtrip);
     RUN(lseek_data_and_hole_agree_with_the_content);
+    RUN(fiemap_shows_written_blocks_and_leaves_holes_out);
     RUN(open_creat_new_file_has_requested_mode);
     RUN(open_missing_path_is_enoent);
     RUN(open_creat_in_missing_dir_is_enoent);

@@ -969,6 +969,26 @@ impl Inode for Ext2Inode {
         self.pages.lock().contains_key(&index)
     }
 
+    fn extents_async(
+        &self,
+        from: u64,
+        len: u64,
+        keep: usize,
+    ) -> Later<'_, KResult<kestrel_vfs::inode::ExtentMap>> {
+        Later::wait(async move {
+            let ino = self.ino;
+            let (runs, found) = self
+                .fs
+                .op(move |fs| async move { fs.extents(ino, from, len, keep).await })
+                .await?;
+            let runs = runs
+                .into_iter()
+                .map(|e| (e.logical, e.physical, e.length))
+                .collect();
+            Ok((runs, found))
+        })
+    }
+
     fn seek_data_async(&self, from: u64, data: bool) -> Later<'_, Option<u64>> {
         Later::wait(async move {
             // Pages a shared mapping may have written into holes are data the

@@ -1,12 +1,14 @@
 //! File descriptors: close, dup, fcntl, ioctl, pipes.
 
 use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::mem::size_of;
 
 use kestrel_abi::fs::*;
 use kestrel_abi::tty::*;
 use kestrel_abi::{Errno, KResult};
 use kestrel_vfs::pipe::{PipeReader, PipeWriter};
-use kestrel_vfs::{FileOps, FileOwner, OpenFile};
+use kestrel_vfs::{FileOps, FileOwner, InodeRef, OpenFile};
 
 use super::Ctx;
 use super::args::*;
@@ -277,6 +279,9 @@ pub async fn sys_ioctl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
         }
         _ => {}
     }
+    if matches!(cmd, FS_IOC_FIEMAP | FIBMAP | FIGETBSZ) {
+        return block_map(ctx, &file, cmd, arg).await;
+    }
     // Reflinks: no file system here shares blocks between files, so a clone
     // that passes Linux's checks is EOPNOTSUPP (as on ext2 and tmpfs).
     if cmd == FICLONE || cmd == FICLONERANGE {
@@ -364,6 +369,113 @@ fn inode_flags(ctx: &Ctx<'_>, file: &Arc<OpenFile>, cmd: u32, arg: u64) -> KResu
     }
     Ok(0)
 }
+
+/// FIGETBSZ, FIBMAP and FS_IOC_FIEMAP: where a file lies on its disk, for the
+/// file systems that keep a block map (ext2). Elsewhere FIEMAP is EOPNOTSUPP
+/// and FIBMAP EINVAL (no bmap), as on Linux's tmpfs. Linux's order: FIEMAP
+/// asks for the file system's support, then reads the header (EFAULT), checks
+/// the extent count, the range (EINVAL for none) and the flags (EBADR, with
+/// fm_flags left holding the ones not supported), and writes the header back
+/// whatever the outcome.
+async fn block_map(ctx: &Ctx<'_>, file: &Arc<OpenFile>, cmd: u32, arg: u64) -> KResult<u64> {
+    let inode = file.inode().ok_or(Errno::ENOTTY)?;
+    let bsize = u64::from(inode.metadata().blksize.max(1));
+    match cmd {
+        FIGETBSZ => {
+            ctx.write(UserPtr::<i32>::new(arg), &(bsize as i32))?;
+            return Ok(0);
+        }
+        FIBMAP => {
+            if !inode.metadata().is_regular() {
+                return Err(Errno::ENOTTY);
+            }
+            if !ctx.capable(kestrel_abi::cap::CAP_SYS_RAWIO) {
+                return Err(Errno::EPERM);
+            }
+            let block: i32 = ctx.read(UserPtr::new(arg))?;
+            if block < 0 {
+                return Err(Errno::EINVAL);
+            }
+            let at = block as u64 * bsize;
+            let (runs, _) = match inode.extents_async(at, bsize, 1).await {
+                Err(Errno::EOPNOTSUPP) => return Err(Errno::EINVAL),
+                r => r?,
+            };
+            let phys = runs
+                .first()
+                .filter(|r| r.0 <= at)
+                .map_or(0, |r| (r.1 + (at - r.0)) / bsize);
+            let phys = i32::try_from(phys).map_err(|_| Errno::ERANGE)?;
+            ctx.write(UserPtr::<i32>::new(arg), &phys)?;
+            return Ok(0);
+        }
+        _ => {}
+    }
+    // Does the file system map blocks at all (before the header is read)?
+    inode.extents_async(0, 0, 0).await?;
+    let head = UserPtr::<Fiemap>::new(arg);
+    let mut fm: Fiemap = ctx.read(head)?;
+    if fm.fm_extent_count > FIEMAP_MAX_EXTENTS {
+        return Err(Errno::EINVAL);
+    }
+    let r = fiemap(ctx, inode, &mut fm, arg + size_of::<Fiemap>() as u64).await;
+    ctx.write(head, &fm)?;
+    r.map(|()| 0)
+}
+
+/// The body of FS_IOC_FIEMAP: fills `fm_mapped_extents` and the extents after
+/// the header at `extents`. At most [`FIEMAP_KEEP`] extents are returned in one
+/// call (a caller asking for more gets those, the last without
+/// FIEMAP_EXTENT_LAST, and asks again from past them, as for a full array).
+async fn fiemap(ctx: &Ctx<'_>, inode: &InodeRef, fm: &mut Fiemap, extents: u64) -> KResult<()> {
+    if fm.fm_length == 0 {
+        return Err(Errno::EINVAL);
+    }
+    if fm.fm_start > i64::MAX as u64 {
+        return Err(Errno::EFBIG);
+    }
+    let unsupported = fm.fm_flags & !(FIEMAP_FLAG_SYNC | FIEMAP_FLAG_XATTR);
+    if unsupported != 0 {
+        fm.fm_flags = unsupported;
+        return Err(Errno::EBADR);
+    }
+    if fm.fm_flags & FIEMAP_FLAG_SYNC != 0 {
+        inode.fsync(true).await?;
+    }
+    fm.fm_mapped_extents = 0;
+    if fm.fm_flags & FIEMAP_FLAG_XATTR != 0 {
+        // Extended attributes are not mapped here: none to show.
+        return Ok(());
+    }
+    let keep = (fm.fm_extent_count as usize).min(FIEMAP_KEEP);
+    let (runs, found) = inode.extents_async(fm.fm_start, fm.fm_length, keep).await?;
+    if fm.fm_extent_count == 0 {
+        fm.fm_mapped_extents = found.min(u32::MAX as usize) as u32;
+        return Ok(());
+    }
+    let n = runs.len();
+    let out: Vec<FiemapExtent> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, &(logical, physical, length))| FiemapExtent {
+            fe_logical: logical,
+            fe_physical: physical,
+            fe_length: length,
+            fe_flags: if i + 1 == n && found == n {
+                FIEMAP_EXTENT_LAST
+            } else {
+                0
+            },
+            ..Default::default()
+        })
+        .collect();
+    UserPtr::<FiemapExtent>::new(extents).write_slice(&*ctx.mm(), &out)?;
+    fm.fm_mapped_extents = n as u32;
+    Ok(())
+}
+
+/// The most extents one FS_IOC_FIEMAP returns (a bound on the kernel's buffer).
+const FIEMAP_KEEP: usize = 1 << 16;
 
 fn make_pipe(ctx: &Ctx<'_>, fds_ptr: UserPtr<[i32; 2]>, flags: u32) -> KResult<u64> {
     if flags & !(O_CLOEXEC | O_NONBLOCK | O_DIRECT) != 0 {

@@ -440,6 +440,40 @@ pub const MNT_FORCE: u32 = 1;
 pub const MNT_DETACH: u32 = 2;
 pub const MNT_EXPIRE: u32 = 4;
 pub const UMOUNT_NOFOLLOW: u32 = 8;
+// Block maps: FIBMAP (a logical block's disk block, CAP_SYS_RAWIO), FIGETBSZ
+// (the file system's block size) and FS_IOC_FIEMAP (struct Fiemap, then
+// fm_extent_count FiemapExtents).
+pub const FIBMAP: u32 = 1;
+pub const FIGETBSZ: u32 = 2;
+pub const FS_IOC_FIEMAP: u32 = 0xc020_660b;
+pub const FIEMAP_FLAG_SYNC: u32 = 0x1;
+pub const FIEMAP_FLAG_XATTR: u32 = 0x2;
+pub const FIEMAP_EXTENT_LAST: u32 = 0x1;
+/// UINT_MAX / sizeof(struct fiemap_extent): more is EINVAL.
+pub const FIEMAP_MAX_EXTENTS: u32 = u32::MAX / 56;
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct Fiemap {
+    pub fm_start: u64,
+    pub fm_length: u64,
+    pub fm_flags: u32,
+    pub fm_mapped_extents: u32,
+    pub fm_extent_count: u32,
+    pub fm_reserved: u32,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct FiemapExtent {
+    pub fe_logical: u64,
+    pub fe_physical: u64,
+    pub fe_length: u64,
+    pub fe_reserved64: [u64; 2],
+    pub fe_flags: u32,
+    pub fe_reserved: [u32; 3],
+}
+
 // Inode flags (chattr(1), lsattr(1)): FS_IOC_GETFLAGS and FS_IOC_SETFLAGS take a
 // pointer to an int holding the FS_*_FL bits.
 pub const FS_IOC_GETFLAGS: u32 = 0x8008_6601;

@@ -15,6 +15,18 @@ use crate::state::State;
 const READ_RUN: u64 = 256;
 /// The most blocks one SEEK_DATA / SEEK_HOLE looks at.
 pub const SEEK_SCAN: u32 = 65_536;
+/// The most blocks one FIEMAP looks at (4 GiB of a file with 1 KiB blocks,
+/// 16 GiB with 4 KiB): past them the map stops, as if the range ended there.
+pub const EXTENT_SCAN: u64 = 1 << 22;
+
+/// One run of a file's blocks lying in a row on the disk (FIEMAP's extent):
+/// byte offsets in the file and on the disk, and its length in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Extent {
+    pub logical: u64,
+    pub physical: u64,
+    pub length: u64,
+}
 
 impl State {
     pub async fn read_file(&mut self, inode: &Inode, off: u64, buf: &mut [u8]) -> KResult<usize> {
@@ -88,6 +100,60 @@ impl State {
             lblk += 1;
         }
         Ok(out)
+    }
+
+    /// FIEMAP: the runs of disk blocks in a row that hold `[from, from + len)` of
+    /// the file (clipped at its size; holes left out), in file order. At most
+    /// `keep` runs are returned; the second value counts every run found (so a
+    /// caller learns whether more follow, or counts them with `keep` 0).
+    pub async fn extents(
+        &mut self,
+        inode: &Inode,
+        from: u64,
+        len: u64,
+        keep: usize,
+    ) -> KResult<(Vec<Extent>, usize)> {
+        let bs = self.bs() as u64;
+        let end = from.saturating_add(len).min(inode.size());
+        let mut out: Vec<Extent> = Vec::new();
+        let mut found = 0usize;
+        let mut cur: Option<Extent> = None;
+        let mut lblk = from / bs;
+        let last = end.div_ceil(bs).min(lblk.saturating_add(EXTENT_SCAN));
+        while lblk < last {
+            let phys = self.bmap(inode, lblk).await? as u64;
+            if phys != 0 {
+                let (logical, physical) = (lblk * bs, phys * bs);
+                match cur.as_mut() {
+                    Some(e)
+                        if e.logical + e.length == logical && e.physical + e.length == physical =>
+                    {
+                        e.length += bs;
+                    }
+                    _ => {
+                        if let Some(e) = cur.take() {
+                            found += 1;
+                            if out.len() < keep {
+                                out.push(e);
+                            }
+                        }
+                        cur = Some(Extent {
+                            logical,
+                            physical,
+                            length: bs,
+                        });
+                    }
+                }
+            }
+            lblk += 1;
+        }
+        if let Some(e) = cur {
+            found += 1;
+            if out.len() < keep {
+                out.push(e);
+            }
+        }
+        Ok((out, found))
     }
 
     /// lseek's SEEK_DATA (`data`) or SEEK_HOLE from `from`: the first offset at or

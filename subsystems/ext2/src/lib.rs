@@ -118,6 +118,7 @@ mod dir;
 mod dirindex;
 pub mod disk;
 mod file;
+pub use file::Extent;
 mod inode;
 pub mod io;
 mod lock;
@@ -513,6 +514,24 @@ impl Ext2 {
         let mut st = self.lock().await;
         let i = Self::regular(&mut st, ino).await?;
         st.file_runs(&i, offset, len).await
+    }
+
+    /// FIEMAP of regular file or directory `ino`: the runs of disk blocks in a
+    /// row holding `[from, from + len)` (clipped at the size), at most `keep` of
+    /// them, and the count of all found.
+    pub async fn extents(
+        &self,
+        ino: u32,
+        from: u64,
+        len: u64,
+        keep: usize,
+    ) -> KResult<(Vec<Extent>, usize)> {
+        let mut st = self.lock().await;
+        let i = st.read_live_inode(ino).await?;
+        if !i.is_reg() && !i.is_dir() {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        st.extents(&i, from, len, keep).await
     }
 
     /// lseek's SEEK_DATA (`data`) or SEEK_HOLE from `from` in regular file `ino`:

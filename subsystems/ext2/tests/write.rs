@@ -786,3 +786,47 @@ fn remount_read_only_and_back_to_read_write() {
     assert_eq!(m.walk("/refused"), Err(Errno::ENOENT));
     m.unmount(&img);
 }
+
+#[test]
+fn extents_are_runs_of_blocks_in_a_row_with_holes_left_out() {
+    if !have_tools() {
+        return;
+    }
+    for cfg in CONFIGS {
+        let t = Tmp::new("extents");
+        let img = t.path("img");
+        mkfs(&img, cfg, 4096, &[]);
+        let bs = cfg.bs as u64;
+        let m = mount(&img);
+        let f = m.create_file(2, "f", b"");
+        let (none, n) = block_on(m.fs.extents(f, 0, u64::MAX, 8)).unwrap();
+        assert!(none.is_empty() && n == 0, "an empty file has no extents");
+        // Blocks 0, 2 and 4 written: three extents of one block, holes between.
+        for b in [0, 2, 4] {
+            let blk = pattern(bs as usize, b as u32);
+            assert_eq!(block_on(m.fs.write(f, b * bs, &blk)).unwrap(), bs as usize);
+        }
+        let (all, n) = block_on(m.fs.extents(f, 0, u64::MAX, 8)).unwrap();
+        assert_eq!(n, 3);
+        let logical: Vec<u64> = all.iter().map(|e| e.logical).collect();
+        assert_eq!(logical, [0, 2 * bs, 4 * bs]);
+        assert!(
+            all.iter()
+                .all(|e| e.length == bs && e.physical % bs == 0 && e.physical > 0)
+        );
+        // Kept fewer than found; counted only; a range inside the file.
+        let (one, n) = block_on(m.fs.extents(f, 0, u64::MAX, 1)).unwrap();
+        assert_eq!((one.len(), n), (1, 3));
+        let (_, n) = block_on(m.fs.extents(f, 0, u64::MAX, 0)).unwrap();
+        assert_eq!(n, 3);
+        let (mid, n) = block_on(m.fs.extents(f, bs, 2 * bs, 8)).unwrap();
+        assert_eq!((n, mid[0].logical), (1, 2 * bs));
+        // One write of eight blocks on a fresh disk lands in a row: one extent.
+        let g = m.create_file(2, "g", &pattern(8 * bs as usize, 9));
+        let (run, n) = block_on(m.fs.extents(g, 0, u64::MAX, 8)).unwrap();
+        assert_eq!((n, run[0].length), (1, 8 * bs));
+        // A directory's blocks are mapped the same way.
+        let (_, n) = block_on(m.fs.extents(2, 0, u64::MAX, 8)).unwrap();
+        assert!(n >= 1, "the root directory has a block");
+    }
+}

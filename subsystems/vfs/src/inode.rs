@@ -213,6 +213,10 @@ pub enum Later<'a, T> {
     Wait(BoxFuture<'a, T>),
 }
 
+/// What [`Inode::extents_async`] finds: `(file offset, disk offset, length)`
+/// runs in file order, and the count of all runs found in the range.
+pub type ExtentMap = (Vec<(u64, u64, u64)>, usize);
+
 impl<'a, T> Later<'a, T> {
     /// An answer that is already there.
     pub fn now(v: T) -> Self {
@@ -326,6 +330,18 @@ pub trait Inode: Send + Sync + Any {
     /// finds its holes in a block map on disk).
     fn seek_data_async(&self, from: u64, data: bool) -> Later<'_, Option<u64>> {
         Later::now(self.seek_data(from, data))
+    }
+    /// FS_IOC_FIEMAP: where `[from, from + len)` of the file lies on its disk,
+    /// as `(file offset, disk offset, length)` runs in file order, at most
+    /// `keep` of them, with the count of all runs found. EOPNOTSUPP where the
+    /// file system keeps no block map (tmpfs, procfs: Linux's answer too).
+    fn extents_async(
+        &self,
+        _from: u64,
+        _len: u64,
+        _keep: usize,
+    ) -> Later<'_, KResult<ExtentMap>> {
+        Later::now(Err(Errno::EOPNOTSUPP))
     }
     fn magic_link(&self) -> Option<KResult<crate::path::DentryRef>> {
         None
