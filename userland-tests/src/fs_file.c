@@ -1066,6 +1066,59 @@ TEST(fiemap_shows_written_blocks_and_leaves_holes_out)
     close(fd);
 }
 
+/* preadv2's RWF_NOWAIT reads only what is cached: after drop_caches a disk
+ * file's data is EAGAIN until a plain read brings it in. An empty pipe is
+ * EAGAIN too. */
+#ifndef RWF_NOWAIT
+#define RWF_NOWAIT 8
+#endif
+TEST(preadv2_nowait_is_eagain_for_data_not_cached)
+{
+    const char *d = kt_tmpdir();
+    CHECK(d, "tmpdir");
+    struct statfs sf;
+    OK(statfs(d, &sf));
+    int fd = OK(open(kt_path(d, "nowait"), O_RDWR | O_CREAT | O_TRUNC, 0644));
+    static char data[64 * 1024];
+    memset(data, 'n', sizeof data);
+    EXPECT_EQ(write(fd, data, sizeof data), (long)sizeof data);
+    OK(fsync(fd));
+    int dc = open("/proc/sys/vm/drop_caches", O_WRONLY);
+    if (dc < 0) {
+        close(fd);
+        SKIP("no /proc/sys/vm/drop_caches to write");
+    }
+    EXPECT_EQ(write(dc, "3", 1), 1);
+    close(dc);
+    char buf[4096];
+    struct iovec iov = {buf, sizeof buf};
+    if (sf.f_type == 0x01021994 /* TMPFS_MAGIC */) {
+        /* tmpfs cannot say (no FMODE_NOWAIT): preadv2 refuses the flag. */
+        EXPECT_ERRNO(syscall(SYS_preadv2, fd, &iov, 1, 0L, 0L, RWF_NOWAIT), EOPNOTSUPP);
+        close(fd);
+        return;
+    }
+    if (sf.f_type != 0xef53 /* ext2/ext4 */) {
+        close(fd);
+        SKIP("neither tmpfs nor ext2/ext4");
+    }
+    EXPECT_ERRNO(syscall(SYS_preadv2, fd, &iov, 1, 0L, 0L, RWF_NOWAIT), EAGAIN);
+    EXPECT_EQ(pread(fd, buf, sizeof buf, 0), (long)sizeof buf);
+    memset(buf, 0, sizeof buf);
+    EXPECT_EQ(syscall(SYS_preadv2, fd, &iov, 1, 0L, 0L, RWF_NOWAIT), (long)sizeof buf);
+    CHECK(buf[0] == 'n' && buf[4095] == 'n', "the cached read gave other bytes");
+    /* At the end of the file: nothing to wait for, 0. */
+    EXPECT_EQ(syscall(SYS_preadv2, fd, &iov, 1, (long)sizeof data, 0L, RWF_NOWAIT), 0);
+    close(fd);
+    int p[2];
+    OK(pipe(p));
+    EXPECT_ERRNO(syscall(SYS_preadv2, p[0], &iov, 1, -1L, 0L, RWF_NOWAIT), EAGAIN);
+    EXPECT_EQ(write(p[1], "z", 1), 1);
+    EXPECT_EQ(syscall(SYS_preadv2, p[0], &iov, 1, -1L, 0L, RWF_NOWAIT), 1);
+    close(p[0]);
+    close(p[1]);
+}
+
 /* On any file system: what SEEK_DATA and SEEK_HOLE report agrees with the
  * content. A file system may call all of a file data (Linux's ext2 does), or
  * find its holes (tmpfs; Kestrel's ext2 from its block map): either way a hole
@@ -1161,6 +1214,7 @@ int main(void)
     RUN(open_creat_write_read_roundtrip);
     RUN(lseek_data_and_hole_agree_with_the_content);
     RUN(fiemap_shows_written_blocks_and_leaves_holes_out);
+    RUN(preadv2_nowait_is_eagain_for_data_not_cached);
     RUN(open_creat_new_file_has_requested_mode);
     RUN(open_missing_path_is_enoent);
     RUN(open_creat_in_missing_dir_is_enoent);

@@ -69,6 +69,9 @@ impl BlockIo for KitDisk {
     fn flush(&self) -> BoxFuture<'_, KResult<()>> {
         Box::pin(async move { self.0.flush().await.map_err(super::devices::io_errno) })
     }
+    fn cached(&self, _sector: u64, _count: u64) -> bool {
+        false // every read waits for the device
+    }
 }
 
 /// One mounted ext2 file system.
@@ -967,6 +970,15 @@ impl Inode for Ext2Inode {
 
     fn page_cached(&self, index: u64) -> bool {
         self.pages.lock().contains_key(&index)
+    }
+
+    fn cached_prefix_async(&self, from: u64, len: u64) -> Later<'_, KResult<u64>> {
+        Later::wait(async move {
+            let ino = self.ino;
+            self.fs
+                .op(move |fs| async move { fs.cached_prefix(ino, from, len).await })
+                .await
+        })
     }
 
     fn extents_async(

@@ -121,7 +121,10 @@ async fn preadv(
         return Err(Errno::EOPNOTSUPP);
     }
     let f = ctx.file(fd)?;
-    let iovecs = super::fs::read_iovecs(ctx, iov, cnt)?;
+    let mut iovecs = super::fs::read_iovecs(ctx, iov, cnt)?;
+    if v2_flags.is_some_and(|fl| fl & RWF_NOWAIT != 0) && offset >= -1 {
+        nowait_clip(&f, &mut iovecs, offset).await?;
+    }
     if offset == -1 && v2_flags.is_some() {
         // preadv2 with -1: the file position, like readv.
         return super::fs::readv_file(ctx, &f, &iovecs).await;
@@ -155,6 +158,41 @@ async fn preadv(
     Ok(total)
 }
 
+/// preadv2's RWF_NOWAIT. On a regular file the read is cut where the file's
+/// data stops being cached (a short read), or is EAGAIN if its first byte is
+/// not; a file system that cannot tell (tmpfs, as Linux's) says EOPNOTSUPP.
+/// A pipe, FIFO or socket with nothing to read is EAGAIN. Other files read
+/// as without the flag.
+async fn nowait_clip(f: &OpenFile, iovecs: &mut [Iovec], offset: i64) -> KResult<()> {
+    if !f.readable() {
+        return Ok(()); // EBADF from the read itself
+    }
+    if !f.ops().seekable() {
+        if offset == -1 && f.ops().wait_queue().is_some() && f.poll() & (POLLIN | POLLHUP) == 0 {
+            return Err(Errno::EAGAIN);
+        }
+        return Ok(());
+    }
+    let Some(inode) = f.inode().filter(|i| i.metadata().is_regular()) else {
+        return Ok(());
+    };
+    let at = if offset == -1 {
+        f.position()
+    } else {
+        offset as u64
+    };
+    let total: u64 = iovecs.iter().map(|v| v.len).fold(0, u64::saturating_add);
+    let mut ok = inode.cached_prefix_async(at, total).await?;
+    if ok == 0 && total > 0 && at < inode.metadata().size {
+        return Err(Errno::EAGAIN);
+    }
+    for v in iovecs.iter_mut() {
+        v.len = v.len.min(ok);
+        ok -= v.len;
+    }
+    Ok(())
+}
+
 async fn pwritev(
     ctx: &Ctx<'_>,
     fd: Fd,
@@ -168,6 +206,27 @@ async fn pwritev(
         return Err(Errno::EOPNOTSUPP);
     }
     let f = ctx.file(fd)?;
+    let n = pwritev_file(ctx, &f, iov, cnt, offset, v2_flags).await?;
+    // RWF_DSYNC and RWF_SYNC: this write is on the disk before the call
+    // returns, as with O_DSYNC and O_SYNC for the one call.
+    if n > 0
+        && flags & (RWF_DSYNC | RWF_SYNC) != 0
+        && let Some(inode) = f.inode()
+    {
+        inode.fsync(flags & RWF_SYNC == 0).await?;
+    }
+    Ok(n)
+}
+
+async fn pwritev_file(
+    ctx: &Ctx<'_>,
+    f: &Arc<OpenFile>,
+    iov: UserPtr<Iovec>,
+    cnt: usize,
+    offset: i64,
+    v2_flags: Option<u32>,
+) -> KResult<u64> {
+    let flags = v2_flags.unwrap_or(0);
     let iovecs = super::fs::read_iovecs(ctx, iov, cnt)?;
     let append = f.flags() & O_APPEND != 0;
     // RWF_APPEND and RWF_NOAPPEND change, for this call, whether a regular file
@@ -175,10 +234,10 @@ async fn pwritev(
     let regular = f.metadata().is_ok_and(|m| m.is_regular());
     if regular && f.writable() && (flags & RWF_APPEND != 0 || (flags & RWF_NOAPPEND != 0 && append))
     {
-        return write_regular(ctx, &f, &iovecs, offset, flags & RWF_APPEND != 0).await;
+        return write_regular(ctx, f, &iovecs, offset, flags & RWF_APPEND != 0).await;
     }
     if offset == -1 && v2_flags.is_some() {
-        return super::fs::writev_file(ctx, &f, &iovecs).await;
+        return super::fs::writev_file(ctx, f, &iovecs).await;
     }
     if offset < 0 {
         return Err(Errno::EINVAL);
@@ -194,7 +253,7 @@ async fn pwritev(
     let mut total = 0u64;
     for v in iovecs.iter().filter(|v| v.len > 0) {
         let at = Some(offset as u64 + total);
-        let n = match super::fs::write_from_user(ctx, &f, UserPtr::new(v.base), v.len as usize, at)
+        let n = match super::fs::write_from_user(ctx, f, UserPtr::new(v.base), v.len as usize, at)
             .await
         {
             Ok(n) => n,

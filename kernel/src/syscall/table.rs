@@ -525,8 +525,8 @@ syscall_table! {
     GETRANDOM => misc::sys_getrandom(buf: UserPtr<u8>, count: usize, flags: u32);
     MEMFD_CREATE => fs_extra::sys_memfd_create(name: UserCStr, flags: u32), partial "no MFD_HUGETLB";
     COPY_FILE_RANGE => fs::sys_copy_file_range(fd_in: Fd, off_in: UserPtr<i64>, fd_out: Fd, off_out: UserPtr<i64>, len: usize, flags: u32);
-    PREADV2 => fs_extra::sys_preadv2(fd: Fd, iov: UserPtr<Iovec>, iovcnt: usize, offset: i64, offset_high: u64, flags: u32), partial "RWF_* flags are accepted and have no effect";
-    PWRITEV2 => fs_extra::sys_pwritev2(fd: Fd, iov: UserPtr<Iovec>, iovcnt: usize, offset: i64, offset_high: u64, flags: u32), partial "RWF_* flags are accepted and have no effect";
+    PREADV2 => fs_extra::sys_preadv2(fd: Fd, iov: UserPtr<Iovec>, iovcnt: usize, offset: i64, offset_high: u64, flags: u32), partial "RWF_NOWAIT honoured (ext2: what is cached; pipes and sockets: EAGAIN when empty; tmpfs: EOPNOTSUPP); RWF_HIPRI, RWF_SYNC and RWF_DSYNC have no effect on a read";
+    PWRITEV2 => fs_extra::sys_pwritev2(fd: Fd, iov: UserPtr<Iovec>, iovcnt: usize, offset: i64, offset_high: u64, flags: u32), partial "RWF_APPEND, RWF_NOAPPEND, RWF_DSYNC and RWF_SYNC honoured; RWF_NOWAIT and RWF_HIPRI accepted, no effect (a write may wait)";
     MEMBARRIER => misc::sys_membarrier(cmd: u32, flags: u32, cpu_id: i32);
     GETCPU => sched::sys_getcpu(cpu: UserPtr<u32>, node: UserPtr<u32>, cache: u64);
     STATX => fs::sys_statx(dirfd: Fd, path: UserCStr, flags: u32, mask: u32, statxbuf: UserPtr<Statx>), partial "no birth time (STATX_BTIME)";

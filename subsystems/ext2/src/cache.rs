@@ -539,6 +539,15 @@ impl BlockIo for BlockCache {
     fn flush(&self) -> BoxFuture<'_, KResult<()>> {
         alloc::boxed::Box::pin(self.flush_all())
     }
+
+    fn cached(&self, sector: u64, count: u64) -> bool {
+        let i = self.inner.lock();
+        (sector..sector.saturating_add(count)).all(|s| {
+            i.units
+                .get(&(s / UNIT_SECTORS))
+                .is_some_and(|u| u.valid & (1 << (s % UNIT_SECTORS)) != 0)
+        })
+    }
 }
 
 #[cfg(test)]
@@ -629,6 +638,22 @@ mod tests {
         let log = log_disk(sectors, 7);
         let c = BlockCache::new(log.clone(), cap, 1 << 20);
         (log, c)
+    }
+
+    #[test]
+    fn cached_answers_for_what_the_cache_holds_until_it_is_dropped() {
+        let (_log, c) = setup(512, 1 << 20);
+        assert!(!c.cached(40, 2), "nothing read yet");
+        let mut b = [0u8; 1024];
+        run(c.read(40, &mut b)).unwrap();
+        assert!(c.cached(40, 2));
+        // The read brought in its whole unit (sectors 40..48), no further.
+        assert!(c.cached(47, 1) && !c.cached(47, 2));
+        run(c.write(100, &[1; 512])).unwrap();
+        assert!(c.cached(100, 1), "a write is cached");
+        run(c.flush()).unwrap();
+        c.drop_clean();
+        assert!(!c.cached(40, 1) && !c.cached(100, 1));
     }
 
     #[test]

@@ -102,6 +102,28 @@ impl State {
         Ok(out)
     }
 
+    /// RWF_NOWAIT: how many bytes from `off` (at most `len`) can be read without
+    /// waiting for the disk: up to the first block whose data is not cached
+    /// (holes and what lies past the end read as zeros or nothing, so count).
+    /// The block map itself is looked up as usual.
+    pub async fn cached_prefix(&mut self, inode: &Inode, off: u64, len: u64) -> KResult<u64> {
+        let bs = self.bs() as u64;
+        let end = off.saturating_add(len);
+        let stop = end.min(inode.size());
+        let mut lblk = off / bs;
+        while lblk * bs < stop {
+            let phys = self.bmap(inode, lblk).await?;
+            if phys != 0 {
+                let spb = self.geo.sectors_per_block();
+                if !self.dev.cached(u64::from(phys) * spb, spb) {
+                    return Ok((lblk * bs).saturating_sub(off));
+                }
+            }
+            lblk += 1;
+        }
+        Ok(len)
+    }
+
     /// FIEMAP: the runs of disk blocks in a row that hold `[from, from + len)` of
     /// the file (clipped at its size; holes left out), in file order. At most
     /// `keep` runs are returned; the second value counts every run found (so a

@@ -64,6 +64,12 @@ pub trait BlockIo: Send + Sync {
     }
     /// Makes every completed write durable.
     fn flush(&self) -> BoxFuture<'_, KResult<()>>;
+    /// Whether `count` sectors from `sector` can be read without waiting for
+    /// the disk (RWF_NOWAIT): a cache answers for what it holds; a disk in
+    /// memory always can (the default).
+    fn cached(&self, _sector: u64, _count: u64) -> bool {
+        true
+    }
 }
 
 /// A disk in memory: for tests, and for images loaded whole.

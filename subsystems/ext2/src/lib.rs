@@ -516,6 +516,14 @@ impl Ext2 {
         st.file_runs(&i, offset, len).await
     }
 
+    /// RWF_NOWAIT: the bytes of regular file `ino` from `offset` (at most `len`)
+    /// that can be read without waiting for the disk's data.
+    pub async fn cached_prefix(&self, ino: u32, offset: u64, len: u64) -> KResult<u64> {
+        let mut st = self.lock().await;
+        let i = Self::regular(&mut st, ino).await?;
+        st.cached_prefix(&i, offset, len).await
+    }
+
     /// FIEMAP of regular file or directory `ino`: the runs of disk blocks in a
     /// row holding `[from, from + len)` (clipped at the size), at most `keep` of
     /// them, and the count of all found.

@@ -331,16 +331,17 @@ pub trait Inode: Send + Sync + Any {
     fn seek_data_async(&self, from: u64, data: bool) -> Later<'_, Option<u64>> {
         Later::now(self.seek_data(from, data))
     }
+    /// RWF_NOWAIT: how many of the `len` bytes from `from` can be read without
+    /// waiting for a device. EOPNOTSUPP where the file system does not say
+    /// (Linux's tmpfs and ramfs lack FMODE_NOWAIT: the same answer).
+    fn cached_prefix_async(&self, _from: u64, _len: u64) -> Later<'_, KResult<u64>> {
+        Later::now(Err(Errno::EOPNOTSUPP))
+    }
     /// FS_IOC_FIEMAP: where `[from, from + len)` of the file lies on its disk,
     /// as `(file offset, disk offset, length)` runs in file order, at most
     /// `keep` of them, with the count of all runs found. EOPNOTSUPP where the
     /// file system keeps no block map (tmpfs, procfs: Linux's answer too).
-    fn extents_async(
-        &self,
-        _from: u64,
-        _len: u64,
-        _keep: usize,
-    ) -> Later<'_, KResult<ExtentMap>> {
+    fn extents_async(&self, _from: u64, _len: u64, _keep: usize) -> Later<'_, KResult<ExtentMap>> {
         Later::now(Err(Errno::EOPNOTSUPP))
     }
     fn magic_link(&self) -> Option<KResult<crate::path::DentryRef>> {
