@@ -6,7 +6,9 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 
 #ifndef SYS_clone3
 #define SYS_clone3 435
@@ -488,6 +490,70 @@ TEST(pidfd_getfd_duplicates_a_childs_descriptor) {
     close(p[1]);
 }
 
+/* PIDFD_GET_INFO (Linux 6.13; PIDFD_INFO_EXIT from 6.15): struct pidfd_info. */
+struct kt_pidfd_info {
+    uint64_t mask, cgroupid;
+    uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+    int32_t exit_code;
+    uint32_t coredump_mask, spare;
+};
+#define KT_PIDFD_GET_INFO 0xc048ff0bu /* _IOWR(0xff, 11, 72 bytes) */
+#define KT_PIDFD_GET_INFO_SHORT 0xc004ff0bu
+#define KT_PIDFD_INFO_PID 1ULL
+#define KT_PIDFD_INFO_CREDS 2ULL
+#define KT_PIDFD_INFO_EXIT 8ULL
+
+TEST(pidfd_get_info_gives_ids_then_the_exit_status) {
+    int ctl[2];
+    OK(pipe(ctl));
+    pid_t pid = fork();
+    if (pid == 0) {
+        char c;
+        close(ctl[1]);
+        read(ctl[0], &c, 1);
+        _exit(7);
+    }
+    close(ctl[0]);
+    int fd = OK(syscall(SYS_pidfd_open, pid, 0));
+    struct kt_pidfd_info info;
+    memset(&info, 0xff, sizeof info);
+    info.mask = KT_PIDFD_INFO_EXIT;
+    if (ioctl(fd, KT_PIDFD_GET_INFO, &info) != 0 && (errno == ENOTTY || errno == EINVAL)) {
+        close(ctl[1]);
+        reap(pid);
+        close(fd);
+        SKIP("no PIDFD_GET_INFO (Linux before 6.13)");
+    }
+    /* Alive: ids and credentials, no exit status yet. */
+    EXPECT_EQ(info.mask & (KT_PIDFD_INFO_PID | KT_PIDFD_INFO_CREDS),
+              KT_PIDFD_INFO_PID | KT_PIDFD_INFO_CREDS);
+    EXPECT_EQ(info.mask & KT_PIDFD_INFO_EXIT, 0);
+    EXPECT_EQ(info.pid, (uint32_t)pid);
+    EXPECT_EQ(info.tgid, (uint32_t)pid);
+    EXPECT_EQ(info.ppid, (uint32_t)getpid());
+    EXPECT_EQ(info.euid, geteuid());
+    EXPECT_EQ(info.fsgid, getegid());
+    /* Bad arguments; a pipe is no pidfd. */
+    EXPECT_ERRNO(ioctl(fd, KT_PIDFD_GET_INFO, NULL), EINVAL);
+    long r = ioctl(fd, KT_PIDFD_GET_INFO_SHORT, &info);
+    CHECK(r == -1 && (errno == EINVAL || errno == ENOTTY), "a 4-byte struct: %ld errno %d", r, errno);
+    EXPECT_ERRNO(ioctl(fd, KT_PIDFD_GET_INFO, (void *)1), EFAULT);
+    EXPECT_ERRNO(ioctl(ctl[1], KT_PIDFD_GET_INFO, &info), ENOTTY);
+    close(ctl[1]);
+    int status = 0;
+    EXPECT_EQ(waitpid(pid, &status, 0), pid);
+    /* Reaped: only the exit status, and only when asked for. */
+    memset(&info, 0, sizeof info);
+    info.mask = KT_PIDFD_INFO_EXIT;
+    OK(ioctl(fd, KT_PIDFD_GET_INFO, &info));
+    EXPECT_EQ(info.mask & KT_PIDFD_INFO_EXIT, KT_PIDFD_INFO_EXIT);
+    EXPECT_EQ(info.exit_code, status);
+    EXPECT_EQ(WEXITSTATUS(info.exit_code), 7);
+    info.mask = 0;
+    EXPECT_ERRNO(ioctl(fd, KT_PIDFD_GET_INFO, &info), ESRCH);
+    close(fd);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -508,5 +574,6 @@ int main(void)
     RUN(waitid_p_pidfd_waits_for_that_child);
     RUN(pidfd_send_signal_through_a_proc_pid_directory);
     RUN(pidfd_getfd_duplicates_a_childs_descriptor);
+    RUN(pidfd_get_info_gives_ids_then_the_exit_status);
     return KT_END();
 }

@@ -321,6 +321,12 @@ pub async fn sys_ioctl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
         }
         return kestrel_net::inet::ifreq::ioctl(&shared, cmd, arg, &*ctx.mm());
     }
+    // A pidfd answers the pidfs requests (PIDFD_GET_INFO).
+    if super::pidfd::is_pidfs_ioctl(cmd)
+        && let Some(p) = super::pidfd::process_of(&file)
+    {
+        return super::pidfd::ioctl(ctx, &p, cmd, arg);
+    }
     // A namespace file (/proc/PID/ns/*) answers the nsfs requests.
     if let Some(ns) = crate::ns::of_file(&file) {
         return super::process::ns_ioctl(ctx, ns, cmd, arg);

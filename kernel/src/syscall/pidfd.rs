@@ -10,6 +10,10 @@ use alloc::sync::Arc;
 use core::any::Any;
 
 use kestrel_abi::fs::{O_NONBLOCK, O_RDWR, POLLIN, POLLRDNORM};
+use kestrel_abi::process::{
+    PIDFD_GET_INFO_NR, PIDFD_INFO_CREDS, PIDFD_INFO_EXIT, PIDFD_INFO_PID, PIDFD_INFO_SIZE_VER0,
+    PIDFS_IOCTL_MAGIC, PidfdInfo,
+};
 use kestrel_abi::signal::{SI_USER, Siginfo};
 use kestrel_abi::{Errno, KResult};
 use kestrel_sync::WaitQueue;
@@ -68,6 +72,75 @@ fn is_proc_pid_dir(file: &OpenFile) -> bool {
 pub fn new_file(p: Arc<Process>, nonblock: bool) -> Arc<OpenFile> {
     let flags = O_RDWR | if nonblock { O_NONBLOCK } else { 0 };
     crate::fs::anon::anon_file(Arc::new(PidFd { process: p }), flags)
+}
+
+/// Whether `cmd` is a pidfs request (type 0xff): asked of a pidfd only.
+pub fn is_pidfs_ioctl(cmd: u32) -> bool {
+    (cmd >> 8) & 0xff == PIDFS_IOCTL_MAGIC
+}
+
+/// The pidfs ioctls on a pidfd for `p`. PIDFD_GET_INFO (Linux 6.13, with
+/// PIDFD_INFO_EXIT from 6.15): the process's ids as the caller's pid namespace
+/// sees them and its credentials while it is not reaped; its wait status
+/// (PIDFD_INFO_EXIT, when asked) once it has exited; ESRCH once reaped unless
+/// the exit was asked for, and for a process outside the caller's pid
+/// namespace. No cgroups: PIDFD_INFO_CGROUPID is never set. The
+/// PIDFD_GET_*_NAMESPACE requests are ENOTTY (not done).
+pub fn ioctl(ctx: &Ctx<'_>, p: &Arc<Process>, cmd: u32, arg: u64) -> KResult<u64> {
+    if cmd & 0xff != PIDFD_GET_INFO_NR {
+        return Err(Errno::ENOTTY);
+    }
+    let usize_ = ((cmd >> 16) & 0x3fff) as usize;
+    if arg == 0 || usize_ < PIDFD_INFO_SIZE_VER0 {
+        return Err(Errno::EINVAL);
+    }
+    let mask: u64 = ctx.read(UserPtr::new(arg))?;
+    let ns = ctx.process().pid_ns.clone();
+    let pid = p.pid_in(&ns);
+    if pid == 0 {
+        return Err(Errno::ESRCH);
+    }
+    let mut info = PidfdInfo::default();
+    if mask & PIDFD_INFO_EXIT != 0
+        && let process::State::Zombie(status) = p.state()
+    {
+        info.mask |= PIDFD_INFO_EXIT;
+        info.exit_code = status as i32;
+    }
+    let reaped = !process::find(p.pid).is_some_and(|q| Arc::ptr_eq(&q, p));
+    if reaped {
+        if mask & PIDFD_INFO_EXIT == 0 {
+            return Err(Errno::ESRCH);
+        }
+    } else {
+        {
+            let c = p.cred.lock();
+            info.ruid = c.uid;
+            info.rgid = c.gid;
+            info.euid = c.euid;
+            info.egid = c.egid;
+            info.suid = c.suid;
+            info.sgid = c.sgid;
+            info.fsuid = c.fsuid;
+            info.fsgid = c.fsgid;
+        }
+        info.mask |= PIDFD_INFO_CREDS;
+        info.ppid = p.parent().map_or(0, |q| q.pid_in(&ns));
+        info.pid = pid;
+        info.tgid = pid;
+        info.mask |= PIDFD_INFO_PID;
+    }
+    // An extensible struct: as much as both sides know, the caller's
+    // longer tail zeroed.
+    let bytes = kestrel_abi::bytemuck_bytes(&info);
+    let n = usize_.min(bytes.len());
+    let mm = ctx.mm();
+    kestrel_usermem::UserPtr::<u8>::new(arg).write_slice(&*mm, &bytes[..n])?;
+    if usize_ > bytes.len() {
+        let zeros = alloc::vec![0u8; (usize_ - bytes.len()).min(4096)];
+        kestrel_usermem::UserPtr::<u8>::new(arg + bytes.len() as u64).write_slice(&*mm, &zeros)?;
+    }
+    Ok(0)
 }
 
 /// pidfd_open(2): a pidfd (close-on-exec) for process `pid`; PIDFD_NONBLOCK

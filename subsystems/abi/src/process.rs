@@ -175,3 +175,38 @@ pub const fn wstatus_exited(code: u8) -> u32 {
 pub const fn wstatus_signaled(sig: u32, core: bool) -> u32 {
     (sig & 0x7f) | if core { 0x80 } else { 0 }
 }
+
+/// The pidfs ioctls' type byte (PIDFS_IOCTL_MAGIC).
+pub const PIDFS_IOCTL_MAGIC: u32 = 0xff;
+/// PIDFD_GET_INFO's number: `_IOWR(0xff, 11, struct pidfd_info)`, with the
+/// size of the caller's struct in the request (an extensible struct).
+pub const PIDFD_GET_INFO_NR: u32 = 11;
+pub const PIDFD_INFO_PID: u64 = 1 << 0;
+pub const PIDFD_INFO_CREDS: u64 = 1 << 1;
+pub const PIDFD_INFO_EXIT: u64 = 1 << 3;
+/// The first struct pidfd_info (up to `fsgid`): no smaller one is accepted.
+pub const PIDFD_INFO_SIZE_VER0: usize = 64;
+
+/// `struct pidfd_info` as Linux 6.15 has it (72 bytes).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct PidfdInfo {
+    pub mask: u64,
+    pub cgroupid: u64,
+    pub pid: u32,
+    pub tgid: u32,
+    pub ppid: u32,
+    pub ruid: u32,
+    pub rgid: u32,
+    pub euid: u32,
+    pub egid: u32,
+    pub suid: u32,
+    pub sgid: u32,
+    pub fsuid: u32,
+    pub fsgid: u32,
+    pub exit_code: i32,
+    pub coredump_mask: u32,
+    pub spare: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<PidfdInfo>() == 72);
