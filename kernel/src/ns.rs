@@ -111,6 +111,17 @@ impl PidNs {
     pub fn alloc(&self) -> u32 {
         self.next.fetch_add(1, Ordering::Relaxed)
     }
+
+    /// kernel.ns_last_pid in a namespace below the initial one: the id given
+    /// out last.
+    pub fn last(&self) -> u32 {
+        self.next.load(Ordering::Relaxed).saturating_sub(1)
+    }
+
+    /// Writing kernel.ns_last_pid there: the next process gets `last + 1`.
+    pub fn set_last(&self, last: u32) {
+        self.next.store(last + 1, Ordering::Relaxed);
+    }
 }
 
 /// A time namespace: how far CLOCK_MONOTONIC and CLOCK_BOOTTIME (and their

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #ifndef SYS_clone3
@@ -554,6 +555,27 @@ TEST(pidfd_get_info_gives_ids_then_the_exit_status) {
     close(fd);
 }
 
+/* pidfs (Linux 6.9): pidfds of one process share an inode number, those of
+ * another process have another; /proc/self/fd shows anon_inode:[pidfd]. */
+TEST(pidfds_of_one_process_share_an_inode_number) {
+    int a = OK(syscall(SYS_pidfd_open, getpid(), 0));
+    int b = OK(syscall(SYS_pidfd_open, getpid(), 0));
+    int c = OK(syscall(SYS_pidfd_open, getppid() > 0 ? getppid() : 1, 0));
+    struct stat sa, sb, sc;
+    OK(fstat(a, &sa));
+    OK(fstat(b, &sb));
+    OK(fstat(c, &sc));
+    EXPECT_EQ(sa.st_ino, sb.st_ino);
+    CHECK(sa.st_ino != sc.st_ino, "two processes' pidfds share inode %lu", (unsigned long)sa.st_ino);
+    char path[64], link[64] = {0};
+    snprintf(path, sizeof path, "/proc/self/fd/%d", a);
+    if (readlink(path, link, sizeof link - 1) > 0)
+        CHECK(!strcmp(link, "anon_inode:[pidfd]"), "the link reads %s", link);
+    close(a);
+    close(b);
+    close(c);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -575,5 +597,6 @@ int main(void)
     RUN(pidfd_send_signal_through_a_proc_pid_directory);
     RUN(pidfd_getfd_duplicates_a_childs_descriptor);
     RUN(pidfd_get_info_gives_ids_then_the_exit_status);
+    RUN(pidfds_of_one_process_share_an_inode_number);
     return KT_END();
 }

@@ -2247,6 +2247,50 @@ PTEST(missing_pid_is_enoent) {
     EXPECT_ERRNO(stat("/proc/self/no-such-file", &st), ENOENT);
 }
 
+/* kernel.ns_last_pid: the id given out last; root may set it, and the next
+ * fork gets the id after it (checkpoint/restore tools rely on that). */
+PTEST(ns_last_pid_sets_the_next_pid) {
+    char buf[64];
+    OK(slurp("/proc/sys/kernel/ns_last_pid", buf, sizeof buf));
+    long last = atol(buf);
+    CHECK(last > 0, "ns_last_pid is %s", buf);
+    /* A free id some way past: the next fork takes want. */
+    long want = last + 500;
+    pid_t pid = -1;
+    for (int tries = 0; tries < 5; tries++, want += 37) {
+        int fd = OK(open("/proc/sys/kernel/ns_last_pid", O_WRONLY));
+        char v[32];
+        int n = snprintf(v, sizeof v, "%ld", want - 1);
+        EXPECT_EQ(write(fd, v, n), n);
+        close(fd);
+        pid = fork();
+        if (pid == 0)
+            _exit(0);
+        OK(pid);
+        waitpid(pid, NULL, 0);
+        if (pid == want)
+            break;
+    }
+    EXPECT_EQ(pid, want);
+    int fd = OK(open("/proc/sys/kernel/ns_last_pid", O_WRONLY));
+    EXPECT_ERRNO(write(fd, "-5", 2), EINVAL);
+    EXPECT_ERRNO(write(fd, "x", 1), EINVAL);
+    close(fd);
+    /* An unprivileged writer is refused. */
+    pid = fork();
+    if (pid == 0) {
+        if (setuid(65534) != 0)
+            _exit(3);
+        int f = open("/proc/sys/kernel/ns_last_pid", O_WRONLY);
+        if (f < 0)
+            _exit(errno == EACCES ? 0 : 4);
+        _exit(write(f, "400", 3) == -1 && errno == EPERM ? 0 : 5);
+    }
+    int st;
+    EXPECT_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "an unprivileged write: status %#x", st);
+}
+
 PTEST(statfs_reports_proc_super_magic) {
     struct statfs sf;
     OK(statfs("/proc", &sf));
@@ -2476,5 +2520,6 @@ int main(int argc, char **argv)
     RUN(missing_pid_is_enoent);
     RUN(diskstats_lines_have_major_minor_name_and_17_counters);
     RUN(statfs_reports_proc_super_magic);
+    RUN(ns_last_pid_sets_the_next_pid);
     return KT_END();
 }

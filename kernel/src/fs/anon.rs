@@ -29,6 +29,7 @@ impl Inode for PseudoInode {
             f_type: match self.mode & S_IFMT {
                 S_IFIFO => PIPEFS_MAGIC,
                 S_IFSOCK => SOCKFS_MAGIC,
+                _ if self.dev == PIDFS_DEV => PID_FS_MAGIC,
                 _ => ANON_INODE_FS_MAGIC,
             },
             f_bsize: 4096,
@@ -113,6 +114,24 @@ pub fn socket_file(ops: Arc<dyn FileOps>, flags: u32) -> Arc<OpenFile> {
         dev: makedev(0, 8),
         ino: SOCK_INO.fetch_add(1, Ordering::Relaxed),
         mode: S_IFSOCK | 0o777,
+        created: Timespec::from_ns(crate::time::realtime_ns()),
+        pipe: None,
+    });
+    OpenFile::anonymous(Some(inode), ops, flags)
+}
+
+/// pidfs's device number.
+const PIDFS_DEV: u64 = makedev(0, 14);
+
+/// An open file for a pidfd: an inode on pidfs numbered by the process
+/// (`serial`), so that two pidfds of one process have the same st_ino and
+/// those of different processes (a pid used again included) differ, as
+/// Linux's pidfs (6.9) promises; mode 0700 with no file type, as there.
+pub fn pidfd_file(ops: Arc<dyn FileOps>, serial: u64, flags: u32) -> Arc<OpenFile> {
+    let inode: InodeRef = Arc::new(PseudoInode {
+        dev: PIDFS_DEV,
+        ino: serial,
+        mode: 0o700,
         created: Timespec::from_ns(crate::time::realtime_ns()),
         pipe: None,
     });

@@ -1045,6 +1045,49 @@ fn sysctl_int(ino: u64, read: fn() -> i128, write: fn(i128) -> KResult<()>) -> I
     )
 }
 
+/// kernel.ns_last_pid: the id last given out in the reader's pid namespace;
+/// writing it (CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE; checkpoint/restore
+/// tools do) makes the next process there get the id after it. 0666 as on
+/// Linux, which checks the capability at the write.
+fn ns_last_pid(ino: u64) -> InodeRef {
+    fn pid_ns() -> Option<Arc<crate::ns::PidNs>> {
+        process::current_thread().map(|t| t.process.pid_ns.clone())
+    }
+    rw_file(
+        common(ino, 0o666),
+        || {
+            let last = match pid_ns() {
+                Some(ns) if !ns.is_root() => ns.last(),
+                _ => process::last_pid(),
+            };
+            text(format!("{last}\n"))
+        },
+        |data: &[u8]| {
+            let allowed = process::current_thread().is_some_and(|t| {
+                let c = t.process.cred.lock();
+                c.capable(kestrel_abi::cap::CAP_SYS_ADMIN)
+                    || c.capable(kestrel_abi::cap::CAP_CHECKPOINT_RESTORE)
+            });
+            if !allowed {
+                return Err(Errno::EPERM);
+            }
+            let t = core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?;
+            let v: i64 = t.trim().parse().map_err(|_| Errno::EINVAL)?;
+            let v = u32::try_from(v).map_err(|_| Errno::EINVAL)?;
+            match pid_ns() {
+                Some(ns) if !ns.is_root() => {
+                    if v >= process::PID_MAX {
+                        return Err(Errno::EINVAL);
+                    }
+                    ns.set_last(v);
+                    Ok(())
+                }
+                _ => process::set_last_pid(v),
+            }
+        },
+    )
+}
+
 /// A value a limit may take: 0 to u64::MAX (EINVAL otherwise).
 fn nonnegative(v: i128) -> KResult<u64> {
     u64::try_from(v).map_err(|_| Errno::EINVAL)
@@ -1146,6 +1189,7 @@ fn kernel_sys_dir() -> InodeRef {
         "msgmnb",
         "msgmni",
         "ngroups_max",
+        "ns_last_pid",
         "osrelease",
         "ostype",
         "pid_max",
@@ -1293,6 +1337,7 @@ fn kernel_sys_dir() -> InodeRef {
                         Ok(())
                     },
                 ),
+                b"ns_last_pid" => ns_last_pid(0x201 + i as u64),
                 b"osrelease" => file(c(), || text(format!("{}\n", crate::uts::RELEASE))),
                 b"ostype" => file(c(), || text(String::from("Linux\n"))),
                 b"pid_max" => file(c(), || text(format!("{}\n", process::PID_MAX))),
@@ -2267,6 +2312,8 @@ fn fd_target(f: &OpenFile) -> Vec<u8> {
         "[eventpoll]"
     } else if crate::fs::timerfd::TimerFd::of(f).is_some() {
         "[timerfd]"
+    } else if crate::syscall::pidfd::process_of(f).is_some() {
+        "[pidfd]"
     } else {
         "[anon]"
     };

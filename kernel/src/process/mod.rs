@@ -260,6 +260,9 @@ pub struct Process {
     pub exec_info: spin::Mutex<ExecInfo>,
     /// Monotonic ns at creation (fork), for /proc/PID/stat's start time.
     pub start_ns: u64,
+    /// A number no other process ever had (pidfs's inode number: pidfds of
+    /// one process have the same st_ino, of another a different one).
+    pub serial: u64,
     /// Set while a vfork child has not exec'd or exited yet: the parent waits.
     pub vfork: spin::Mutex<Option<Arc<VforkDone>>>,
     /// The signal sent to the parent at exit (SIGCHLD for fork).
@@ -517,6 +520,21 @@ fn alloc_pid() -> KResult<Pid> {
     Err(Errno::EAGAIN)
 }
 
+/// kernel.ns_last_pid for the initial namespace: the id given out last.
+pub fn last_pid() -> Pid {
+    NEXT_PID.load(Ordering::Relaxed).saturating_sub(1)
+}
+
+/// Writing kernel.ns_last_pid (checkpoint/restore): the next id tried is
+/// `last + 1` (EINVAL past pid_max).
+pub fn set_last_pid(last: Pid) -> KResult<()> {
+    if last >= PID_MAX {
+        return Err(Errno::EINVAL);
+    }
+    NEXT_PID.store(last + 1, Ordering::Relaxed);
+    Ok(())
+}
+
 /// Takes `pid` itself for a new process (clone3's set_tid): EEXIST if a
 /// process or thread has it.
 fn alloc_pid_at(pid: Pid) -> KResult<Pid> {
@@ -619,6 +637,10 @@ impl Process {
             exe_hold: spin::Mutex::new(None),
             exec_info: spin::Mutex::new(ExecInfo::default()),
             start_ns: crate::time::now_ns(),
+            serial: {
+                static SERIAL: AtomicU64 = AtomicU64::new(1);
+                SERIAL.fetch_add(1, Ordering::Relaxed)
+            },
             vfork: spin::Mutex::new(None),
             exit_signal: n.exit_signal,
             exiting: spin::Mutex::new(None),

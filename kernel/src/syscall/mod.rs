@@ -30,7 +30,7 @@ pub(crate) mod misc;
 mod mm;
 mod mount;
 mod mqueue;
-mod pidfd;
+pub(crate) mod pidfd;
 mod poll;
 mod process;
 mod process_vm;

@@ -71,7 +71,8 @@ fn is_proc_pid_dir(file: &OpenFile) -> bool {
 /// A new pidfd open file for `p` (read-write, as Linux makes them).
 pub fn new_file(p: Arc<Process>, nonblock: bool) -> Arc<OpenFile> {
     let flags = O_RDWR | if nonblock { O_NONBLOCK } else { 0 };
-    crate::fs::anon::anon_file(Arc::new(PidFd { process: p }), flags)
+    let serial = p.serial;
+    crate::fs::anon::pidfd_file(Arc::new(PidFd { process: p }), serial, flags)
 }
 
 /// Whether `cmd` is a pidfs request (type 0xff): asked of a pidfd only.

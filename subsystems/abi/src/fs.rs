@@ -386,6 +386,8 @@ pub const RAMFS_MAGIC: i64 = 0x8584_58f6;
 pub const TMPFS_MAGIC: i64 = 0x0102_1994;
 pub const PIPEFS_MAGIC: i64 = 0x5049_5045;
 pub const ANON_INODE_FS_MAGIC: i64 = 0x0904_1934;
+/// pidfs (Linux 6.9): where pidfds live.
+pub const PID_FS_MAGIC: i64 = 0x5049_4446;
 pub const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 pub const SOCKFS_MAGIC: i64 = 0x534f_434b;
 // statfs f_flags (ST_*).
