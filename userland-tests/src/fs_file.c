@@ -1,6 +1,7 @@
 /* open/openat/close/read/write/lseek/pread64/pwrite64/readv/writev/truncate/ftruncate */
 #define KT_AREA "fs_file"
 #include "kt.h"
+#include <dirent.h>
 #include <sys/ioctl.h>
 #include <sys/statfs.h>
 
@@ -1119,6 +1120,80 @@ TEST(preadv2_nowait_is_eagain_for_data_not_cached)
     close(p[1]);
 }
 
+/* O_TMPFILE: a file with no name in a directory, which linkat (through
+ * /proc/self/fd) may name later unless O_EXCL was given; a file whose last
+ * name was removed may not be named again. */
+#ifndef O_TMPFILE
+#define O_TMPFILE (020000000 | O_DIRECTORY)
+#endif
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            n++;
+    closedir(d);
+    return n;
+}
+
+TEST(o_tmpfile_makes_a_nameless_file_linkat_can_name)
+{
+    const char *d = kt_tmpdir();
+    CHECK(d, "tmpdir");
+    char sub[512], proc[64], named[600];
+    snprintf(sub, sizeof sub, "%s/tmpdir", d);
+    OK(mkdir(sub, 0700));
+    int fd = open(sub, O_TMPFILE | O_RDWR, 0640);
+    if (fd < 0 && errno == EOPNOTSUPP) {
+        rmdir(sub);
+        SKIP("no O_TMPFILE on this file system");
+    }
+    OK(fd);
+    struct stat st;
+    OK(fstat(fd, &st));
+    CHECK(S_ISREG(st.st_mode), "mode %o", st.st_mode);
+    EXPECT_EQ(st.st_nlink, 0);
+    EXPECT_EQ(count_entries(sub), 0);
+    EXPECT_EQ(write(fd, "tmp", 3), 3);
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    snprintf(named, sizeof named, "%s/named", sub);
+    OK(linkat(AT_FDCWD, proc, AT_FDCWD, named, AT_SYMLINK_FOLLOW));
+    EXPECT_EQ(count_entries(sub), 1);
+    OK(stat(named, &st));
+    EXPECT_EQ(st.st_nlink, 1);
+    EXPECT_EQ(st.st_size, 3);
+    close(fd);
+    OK(unlink(named));
+    /* O_EXCL: never linkable. */
+    fd = OK(open(sub, O_TMPFILE | O_RDWR | O_EXCL, 0600));
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    EXPECT_ERRNO(linkat(AT_FDCWD, proc, AT_FDCWD, named, AT_SYMLINK_FOLLOW), ENOENT);
+    close(fd);
+    /* A file unlinked while open cannot be named again. */
+    fd = OK(open(named, O_RDWR | O_CREAT | O_EXCL, 0600));
+    OK(unlink(named));
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    EXPECT_ERRNO(linkat(AT_FDCWD, proc, AT_FDCWD, named, AT_SYMLINK_FOLLOW), ENOENT);
+    close(fd);
+    /* The argument checks. */
+    EXPECT_ERRNO(open(sub, O_TMPFILE | O_RDONLY, 0600), EINVAL);
+    EXPECT_ERRNO(open(sub, O_TMPFILE | O_RDWR | O_CREAT, 0600), EINVAL);
+    fd = OK(open(named, O_RDWR | O_CREAT, 0600));
+    close(fd);
+    EXPECT_ERRNO(open(named, O_TMPFILE | O_RDWR, 0600), ENOTDIR);
+    OK(unlink(named));
+    snprintf(named, sizeof named, "%s/missing", sub);
+    EXPECT_ERRNO(open(named, O_TMPFILE | O_RDWR, 0600), ENOENT);
+    /* A directory holding only nameless files is empty. */
+    fd = OK(open(sub, O_TMPFILE | O_WRONLY, 0600));
+    OK(rmdir(sub));
+    close(fd);
+}
+
 /* On any file system: what SEEK_DATA and SEEK_HOLE report agrees with the
  * content. A file system may call all of a file data (Linux's ext2 does), or
  * find its holes (tmpfs; Kestrel's ext2 from its block map): either way a hole
@@ -1215,6 +1290,7 @@ int main(void)
     RUN(lseek_data_and_hole_agree_with_the_content);
     RUN(fiemap_shows_written_blocks_and_leaves_holes_out);
     RUN(preadv2_nowait_is_eagain_for_data_not_cached);
+    RUN(o_tmpfile_makes_a_nameless_file_linkat_can_name);
     RUN(open_creat_new_file_has_requested_mode);
     RUN(open_missing_path_is_enoent);
     RUN(open_creat_in_missing_dir_is_enoent);

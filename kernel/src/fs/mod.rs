@@ -22,6 +22,7 @@ pub mod pty;
 pub mod signalfd;
 pub mod sysfs;
 pub mod timerfd;
+pub mod tmpfile;
 pub mod tty;
 
 use alloc::sync::Arc;

@@ -724,7 +724,7 @@ pub(crate) async fn open_file_at(
     mode: u64,
 ) -> KResult<Arc<OpenFile>> {
     if flags & O_TMPFILE == O_TMPFILE {
-        return Err(Errno::EOPNOTSUPP);
+        return Box::pin(open_tmpfile(ctx, dirfd, path, flags, mode)).await;
     }
     let flags = open_flags(flags);
     let follow = flags & O_NOFOLLOW == 0;
@@ -736,6 +736,55 @@ pub(crate) async fn open_file_at(
         (ctx.resolve(dirfd, path, follow).await?, false)
     };
     finish_open(ctx, dentry, flags, created).await
+}
+
+/// O_TMPFILE: a regular file with no name in the directory `path` names, on
+/// the file systems that can make one (tmpfs, ramfs and ext2; the pseudo file
+/// systems say EOPNOTSUPP). It needs write access (EINVAL
+/// without, or with O_CREAT) and the directory's write and search
+/// permission. The file is made under a name of its own and unlinked at once,
+/// without inotify events; unless O_EXCL was given, linkat may give it a name
+/// later (through /proc/self/fd/N or AT_EMPTY_PATH), once.
+async fn open_tmpfile(
+    ctx: &Ctx<'_>,
+    dirfd: i32,
+    path: &[u8],
+    flags: u32,
+    mode: u64,
+) -> KResult<Arc<OpenFile>> {
+    let acc = flags & O_ACCMODE;
+    if flags & O_CREAT != 0 || !(acc == O_WRONLY || acc == O_RDWR) {
+        return Err(Errno::EINVAL);
+    }
+    let dir = ctx.resolve(dirfd, path, flags & O_NOFOLLOW == 0).await?;
+    if !dir.inode.metadata().is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    let f_type = dir.inode.statfs_async().await?.f_type;
+    let ext2 = i64::from(kestrel_ext2::EXT2_SUPER_MAGIC);
+    if ![TMPFS_MAGIC, RAMFS_MAGIC, ext2].contains(&f_type) {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    want_write(&dir)?;
+    check_dir_write(ctx, &dir.inode)?;
+    super::landlock::check(ctx, &dir, LL::MAKE_REG)?;
+    let fsuid = ctx.process().cred.lock().fsuid;
+    let (mode, gid) = creation_mode(ctx, &dir.inode, mode, 0o7777, false);
+    static SEQ: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(1);
+    let seq = SEQ.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    let name = alloc::format!(".#kestrel-tmpfile-{seq}").into_bytes();
+    let inode = dir
+        .inode
+        .create_async(&name, NodeKind::File, mode, fsuid, gid)
+        .await?;
+    dir.inode.unlink_async(&name).await?;
+    if flags & O_EXCL == 0 {
+        crate::fs::tmpfile::make_linkable(&inode);
+    }
+    // /proc/PID/fd shows "DIR/#INO (deleted)", as Linux names such files.
+    let shown = alloc::format!("#{}", inode.metadata().ino).into_bytes();
+    let dentry = kestrel_vfs::Dentry::child(&dir, &shown, inode);
+    finish_open(ctx, dentry, open_flags(flags & !O_TMPFILE), true).await
 }
 
 /// The flags an open goes on with: O_LARGEFILE always (x86-64), and for
@@ -1552,6 +1601,10 @@ async fn link_at(
     }
     // No new names for an immutable or append-only file (Linux's vfs_link).
     src.inode.metadata().check_changeable()?;
+    // Nor for a file whose last name is gone, but an O_TMPFILE one (once).
+    if src.inode.metadata().nlink == 0 && !crate::fs::tmpfile::take_linkable(&src.inode) {
+        return Err(Errno::ENOENT);
+    }
     super::landlock::check_link(ctx, &src, &np.dir)?;
     np.dir.inode.link_async(&np.name, &src.inode).await?;
     fsnotify::notify_child(&np.dir.inode, fsnotify::FS_CREATE, &np.name, false);

@@ -168,7 +168,16 @@ impl State {
             return Err(Errno::EPERM);
         }
         if t.links() == 0 {
-            return Err(Errno::ENOENT);
+            // Only a file something still holds has no links and is not freed:
+            // an O_TMPFILE file (the kernel names no other), which leaves the
+            // orphan list (or the queue for it) as it gets its name.
+            if !self.held(target) {
+                return Err(Errno::ENOENT);
+            }
+            if !self.pending_orphans.remove(&target) {
+                self.orphan_remove(&t).await?;
+            }
+            t.set_dtime(0);
         }
         if t.links() >= LINK_MAX {
             return Err(Errno::EMLINK);

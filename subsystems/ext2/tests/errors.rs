@@ -707,3 +707,48 @@ fn a_crash_after_any_write_leaves_what_e2fsck_repairs() {
     assert!(step > 50, "the workload wrote {step} times");
     eprintln!("{step} crash points; e2fsck -y needed after writes {manual:?}");
 }
+
+#[test]
+fn a_held_file_without_links_gets_a_name_again_and_leaves_the_orphan_list() {
+    if !have_tools() {
+        return;
+    }
+    let t = Tmp::new("relink");
+    let img = t.path("img");
+    mkfs(&img, CONFIGS[0], 4096, &[]);
+    let m = mount(&img);
+    let data = pattern(5000, 3);
+    // Unlinked while held (O_TMPFILE's way), named again before the
+    // flusher's round: it leaves the queue for the orphan list.
+    let a = block_on(m.fs.create(2, b"a", NodeKind::File, 0o600, 0, 0)).unwrap();
+    block_on(m.fs.write(a, 0, &data)).unwrap();
+    block_on(m.fs.unlink(2, b"a")).unwrap();
+    block_on(m.fs.link(2, b"a2", a)).unwrap();
+    assert_eq!(block_on(m.fs.metadata(a)).unwrap().nlink, 1);
+    // After the round it is on the list; a name takes it off.
+    let b = block_on(m.fs.create(2, b"b", NodeKind::File, 0o600, 0, 0)).unwrap();
+    block_on(m.fs.unlink(2, b"b")).unwrap();
+    block_on(m.fs.write_back()).unwrap();
+    let sb = String::from_utf8(debugfs_live(&m, &img, "stats")).unwrap();
+    assert!(
+        sb.contains(&format!("First orphan inode:       {b}")),
+        "{sb}"
+    );
+    block_on(m.fs.link(2, b"b2", b)).unwrap();
+    block_on(m.fs.write_back()).unwrap();
+    let sb = String::from_utf8(debugfs_live(&m, &img, "stats")).unwrap();
+    assert!(!sb.contains("First orphan inode"), "{sb}");
+    // Released, both live on under their names; the disk checks clean.
+    m.fs.release(a);
+    m.fs.release(b);
+    assert_eq!(m.read_all(a), data);
+    assert_eq!(block_on(m.fs.lookup(2, b"b2")).unwrap(), b);
+    // A file nothing holds any more cannot be named again.
+    let c = block_on(m.fs.create(2, b"c", NodeKind::File, 0o600, 0, 0)).unwrap();
+    m.fs.release(c);
+    block_on(m.fs.unlink(2, b"c")).unwrap();
+    assert!(block_on(m.fs.link(2, b"c2", c)).is_err());
+    block_on(m.fs.write_back()).unwrap();
+    m.save(&img);
+    fsck(&img);
+}
