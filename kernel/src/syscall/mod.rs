@@ -30,6 +30,7 @@ pub(crate) mod misc;
 mod mm;
 mod mount;
 mod mqueue;
+mod newmount;
 mod pidfd;
 mod poll;
 mod process;

@@ -771,4 +771,5 @@ pub mod nr {
     pub const GETXATTRAT: usize = 464;
     pub const LISTXATTRAT: usize = 465;
     pub const REMOVEXATTRAT: usize = 466;
+    pub const OPEN_TREE_ATTR: usize = 467;
 }

@@ -50,7 +50,23 @@ pub struct MountFlags {
     /// once since (by the path walk of the umount2 that finds it again, when
     /// nothing else came: see [`MountFlags::expire`]).
     expiry: core::sync::atomic::AtomicU8,
+    /// MS_UNBINDABLE (private, and refused as a bind mount's source).
+    unbindable: core::sync::atomic::AtomicBool,
+    /// The mount's number as /proc/PID/mountinfo and statx's STATX_MNT_ID show
+    /// it (Linux's mnt_id).
+    id: u32,
+    /// The 64-bit number no other mount ever gets (statx's
+    /// STATX_MNT_ID_UNIQUE, statmount and listmount; Linux's mnt_id_unique).
+    unique: u64,
 }
+
+/// Unique mount ids start above this (Linux's MNT_UNIQUE_ID_OFFSET): anything
+/// at or below it is no mount's.
+pub const MNT_UNIQUE_ID_OFFSET: u64 = 1 << 31;
+
+/// The next mount numbers (mountinfo's, and the unique ones).
+static NEXT_MOUNT_ID: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(21);
+static NEXT_UNIQUE_ID: AtomicU64 = AtomicU64::new(MNT_UNIQUE_ID_OFFSET + 1);
 
 /// A new peer group number (mountinfo's `shared:N`).
 static NEXT_PEER_GROUP: AtomicU64 = AtomicU64::new(1);
@@ -66,7 +82,25 @@ impl MountFlags {
             writers: AtomicUsize::new(0),
             propagation: AtomicU64::new(0),
             expiry: core::sync::atomic::AtomicU8::new(0),
+            unbindable: core::sync::atomic::AtomicBool::new(false),
+            id: NEXT_MOUNT_ID.fetch_add(1, Ordering::Relaxed),
+            unique: NEXT_UNIQUE_ID.fetch_add(1, Ordering::Relaxed),
         })
+    }
+
+    /// The mount's number (mountinfo's first field, STATX_MNT_ID).
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// The mount's unique 64-bit number (STATX_MNT_ID_UNIQUE).
+    pub fn unique_id(&self) -> u64 {
+        self.unique
+    }
+
+    /// Whether the mount is MS_UNBINDABLE.
+    pub fn unbindable(&self) -> bool {
+        self.unbindable.load(Ordering::Acquire)
     }
 
     /// A path walk entered the mount: it is in use, so an expiry mark goes
@@ -115,6 +149,8 @@ impl MountFlags {
     pub fn change_propagation(&self, kind: u64) {
         use kestrel_abi::fs::{MS_PRIVATE, MS_SHARED, MS_SLAVE, MS_UNBINDABLE};
         let (shared, master) = self.propagation();
+        self.unbindable
+            .store(kind == MS_UNBINDABLE, Ordering::Release);
         match kind {
             MS_SHARED if shared == 0 => {
                 let g = NEXT_PEER_GROUP.fetch_add(1, Ordering::Relaxed) as u32;
@@ -318,12 +354,22 @@ pub fn identity(i: &InodeRef) -> (u64, u64) {
     (m.dev, m.ino)
 }
 
+/// One mount of the table.
 #[derive(Clone)]
-struct Mount {
-    at: (u64, u64),
-    root: InodeRef,
-    info: MountInfo,
-    flags: MountRef,
+pub struct Mount {
+    /// The directory it is mounted on (its identity).
+    pub at: (u64, u64),
+    /// The root of what is mounted.
+    pub root: InodeRef,
+    /// What /proc/mounts says of it.
+    pub info: MountInfo,
+    /// Its flags (and ids).
+    pub flags: MountRef,
+    /// The mount it is mounted on (`None`: the root's, or not known).
+    pub parent: Option<MountRef>,
+    /// Its root's path inside its file system (mountinfo's fourth field):
+    /// "/" but for bind mounts of a directory below a file system's root.
+    pub root_path: Vec<u8>,
 }
 
 /// What /proc/mounts says of a mount.
@@ -435,6 +481,8 @@ impl Mounts {
             root: old_root.clone(),
             info: old_info,
             flags: old_mnt.clone(),
+            parent: None,
+            root_path: b"/".to_vec(),
         });
         Ok(())
     }
@@ -457,8 +505,54 @@ impl Mounts {
             root,
             info,
             flags: m.clone(),
+            parent: None,
+            root_path: b"/".to_vec(),
         });
         Ok(m)
+    }
+
+    /// Mounts `m` on the directory `m.at` (its identity): on top of what is
+    /// mounted there already, or with `beneath` under the topmost mount there
+    /// (move_mount's MOVE_MOUNT_BENEATH).
+    pub fn attach(&self, m: Mount, beneath: bool) {
+        let mut l = self.list.write();
+        let top = if beneath {
+            l.iter().rposition(|x| x.at == m.at)
+        } else {
+            None
+        };
+        match top {
+            Some(i) => l.insert(i, m),
+            None => l.push(m),
+        }
+    }
+
+    /// Every mount of the table, oldest first (the root's not included).
+    pub fn list(&self) -> Vec<Mount> {
+        self.list.read().clone()
+    }
+
+    /// The table's entry for the mount `m` (`None`: the root's, or not here).
+    pub fn entry_of(&self, m: &MountRef) -> Option<Mount> {
+        self.list
+            .read()
+            .iter()
+            .rev()
+            .find(|x| Arc::ptr_eq(&x.flags, m))
+            .cloned()
+    }
+
+    /// Sets the parent of the mount `m` (after a move).
+    pub fn set_parent(&self, m: &MountRef, parent: MountRef) {
+        if let Some(x) = self
+            .list
+            .write()
+            .iter_mut()
+            .rev()
+            .find(|x| Arc::ptr_eq(&x.flags, m))
+        {
+            x.parent = Some(parent);
+        }
     }
 
     /// The mount whose root `d` is (None: `d` is not the root of a mount),
