@@ -352,7 +352,7 @@ pub(super) fn move_attached(from: &Dentry, to: &Dentry) -> KResult<()> {
     }
     let mounts = crate::fs::mounts();
     mounts.move_mount_to(id, &to.inode, dst)?;
-    mounts.set_parent(from.mnt(), to.mnt().clone());
+    mounts.set_parent(from.mnt(), to.mnt().clone(), None);
     Ok(())
 }
 

@@ -114,17 +114,20 @@ struct FcState {
     root: Option<InodeRef>,
     /// fspick's mount (its root).
     target: Option<DentryRef>,
+    /// fsmount made a mount of it (a second fsmount is EBUSY).
+    mounted: bool,
     log: VecDeque<Vec<u8>>,
 }
 
 impl FcState {
-    /// Linux's invalf: logs "e `msg`" and answers EINVAL.
+    /// Linux's invalf: logs "e `msg`" (a line) and answers EINVAL.
     fn invalid(&mut self, msg: &[u8]) -> Errno {
         if self.log.len() == LOG_SIZE {
             self.log.pop_front();
         }
         let mut m = b"e ".to_vec();
         m.extend_from_slice(msg);
+        m.push(b'\n');
         self.log.push_back(m);
         Errno::EINVAL
     }
@@ -161,6 +164,7 @@ impl FsContext {
                 sb_clr: 0,
                 root: None,
                 target,
+                mounted: false,
                 log: VecDeque::new(),
             }),
         }
@@ -177,15 +181,17 @@ impl Drop for FsContext {
 }
 
 impl FileOps for FsContext {
-    /// One logged message per read, without a newline (ENODATA when there is
-    /// none; EMSGSIZE, the message gone, when `buf` is too small).
+    /// One logged message per read (ENODATA when there is none; EMSGSIZE,
+    /// the message kept, when `buf` is too small).
     fn read(&self, _: &OpenFile, _: &mut u64, buf: &mut [u8]) -> KResult<usize> {
-        let m = self.st.lock().log.pop_front().ok_or(Errno::ENODATA)?;
-        if m.len() > buf.len() {
+        let mut st = self.st.lock();
+        let n = st.log.front().ok_or(Errno::ENODATA)?.len();
+        if n > buf.len() {
             return Err(Errno::EMSGSIZE);
         }
-        buf[..m.len()].copy_from_slice(&m);
-        Ok(m.len())
+        let m = st.log.pop_front().ok_or(Errno::ENODATA)?;
+        buf[..n].copy_from_slice(&m);
+        Ok(n)
     }
     fn write(&self, _: &OpenFile, _: &mut u64, _: &[u8]) -> KResult<usize> {
         Err(Errno::EINVAL)
@@ -651,13 +657,14 @@ pub async fn sys_fsmount(ctx: &mut Ctx<'_>, fs_fd: Fd, flags: u32, attr: u32) ->
     };
     let (root, fstype, source, sb) = {
         let mut st = fc.st.lock();
-        if st.root.is_none() {
+        if st.root.is_none() && !st.mounted {
             return Err(Errno::EINVAL);
         }
         if st.phase != Phase::AwaitingMount {
             return Err(Errno::EBUSY);
         }
-        let root = st.root.take().ok_or(Errno::EINVAL)?;
+        let root = st.root.take().ok_or(Errno::EBUSY)?;
+        st.mounted = true;
         let out = (
             root,
             st.fstype.clone(),
@@ -777,7 +784,8 @@ pub async fn sys_move_mount(
         beneath,
     );
     if let Some(t) = top {
-        mounts.set_parent(&t.flags, st.mnt.clone());
+        // The top mount now covers the new one's root.
+        mounts.set_parent(&t.flags, st.mnt.clone(), Some(identity(&st.root)));
     }
     st.attached.store(true, Ordering::Release);
     Ok(0)

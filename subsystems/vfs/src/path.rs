@@ -37,7 +37,7 @@ use crate::inode::{InodeRef, access, check_access};
 /// MS_NOEXEC and the atime flags, as mount(2) names them), shared by every dentry
 /// reached through it, and how many open files write through it (a mount with
 /// writers cannot become read-only: EBUSY, as Linux's mnt_make_readonly).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MountFlags {
     flags: AtomicU64,
     writers: AtomicUsize,
@@ -68,6 +68,12 @@ pub const MNT_UNIQUE_ID_OFFSET: u64 = 1 << 31;
 static NEXT_MOUNT_ID: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(21);
 static NEXT_UNIQUE_ID: AtomicU64 = AtomicU64::new(MNT_UNIQUE_ID_OFFSET + 1);
 
+impl Default for MountFlags {
+    fn default() -> Self {
+        Self::fresh(0)
+    }
+}
+
 /// A new peer group number (mountinfo's `shared:N`).
 static NEXT_PEER_GROUP: AtomicU64 = AtomicU64::new(1);
 
@@ -77,7 +83,12 @@ pub type MountRef = Arc<MountFlags>;
 impl MountFlags {
     /// A mount with `flags` (MS_* bits).
     pub fn new(flags: u64) -> MountRef {
-        Arc::new(Self {
+        Arc::new(Self::fresh(flags))
+    }
+
+    /// A mount with `flags` and new ids.
+    fn fresh(flags: u64) -> Self {
+        Self {
             flags: AtomicU64::new(flags),
             writers: AtomicUsize::new(0),
             propagation: AtomicU64::new(0),
@@ -85,7 +96,7 @@ impl MountFlags {
             unbindable: core::sync::atomic::AtomicBool::new(false),
             id: NEXT_MOUNT_ID.fetch_add(1, Ordering::Relaxed),
             unique: NEXT_UNIQUE_ID.fetch_add(1, Ordering::Relaxed),
-        })
+        }
     }
 
     /// The mount's number (mountinfo's first field, STATX_MNT_ID).
@@ -542,8 +553,9 @@ impl Mounts {
             .cloned()
     }
 
-    /// Sets the parent of the mount `m` (after a move).
-    pub fn set_parent(&self, m: &MountRef, parent: MountRef) {
+    /// Sets the parent of the mount `m` (after a move), and with `at` the
+    /// directory it covers (a mount put beneath it: its root).
+    pub fn set_parent(&self, m: &MountRef, parent: MountRef, at: Option<(u64, u64)>) {
         if let Some(x) = self
             .list
             .write()
@@ -552,6 +564,9 @@ impl Mounts {
             .find(|x| Arc::ptr_eq(&x.flags, m))
         {
             x.parent = Some(parent);
+            if let Some(at) = at {
+                x.at = at;
+            }
         }
     }
 
@@ -630,7 +645,7 @@ impl Mounts {
     /// `inode` found as `name` in `parent`: its dentry, on the mount stacked on it
     /// if it is a mount point.
     pub fn child(&self, parent: &DentryRef, name: &[u8], inode: InodeRef) -> DentryRef {
-        let (inode, mnt) = self.cross_mount(inode);
+        let (inode, mnt) = self.cross_mount(inode, Some(&parent.mnt));
         Arc::new(Dentry {
             inode,
             name: name.to_vec(),
@@ -751,23 +766,40 @@ impl Mounts {
 
     /// `inode`, or the root of what is mounted on it (repeatedly, for stacked mounts).
     pub fn cross(&self, inode: InodeRef) -> InodeRef {
-        self.cross_mount(inode).0
+        self.cross_mount(inode, None).0
     }
 
     /// [`Mounts::cross`], with the mount crossed into (`None`: none).
-    fn cross_mount(&self, mut inode: InodeRef) -> (InodeRef, Option<MountRef>) {
+    fn cross_mount(
+        &self,
+        mut inode: InodeRef,
+        from: Option<&MountRef>,
+    ) -> (InodeRef, Option<MountRef>) {
         let l = self.list.read();
         let mut mnt = None;
         if l.is_empty() {
             return (inode, mnt);
         }
+        let mut cur = from.cloned();
         for _ in 0..l.len() {
             let id = identity(&inode);
-            match l.iter().rev().find(|m| m.at == id) {
+            // A mount covers its directory as reached through the mount it
+            // was mounted on (its parent, where known), as Linux's mounts
+            // hang on a (mount, dentry) pair: a bind mount of a directory
+            // that is itself a mount point does not show what covers it.
+            let covers = |m: &&Mount| {
+                m.at == id
+                    && match (&m.parent, &cur) {
+                        (Some(p), Some(c)) => Arc::ptr_eq(p, c),
+                        _ => true,
+                    }
+            };
+            match l.iter().rev().find(covers) {
                 Some(m) => {
                     inode = m.root.clone();
                     m.flags.crossed();
                     mnt = Some(m.flags.clone());
+                    cur = Some(m.flags.clone());
                 }
                 None => break,
             }
