@@ -2177,7 +2177,11 @@ fn mountinfo(mounts: &kestrel_vfs::Mounts) -> Vec<u8> {
             m.info,
             m.flags,
             parent,
-            format!("{}:{}", kestrel_abi::fs::major(dev), kestrel_abi::fs::minor(dev)),
+            format!(
+                "{}:{}",
+                kestrel_abi::fs::major(dev),
+                kestrel_abi::fs::minor(dev)
+            ),
             m.root_path,
         ));
     }

@@ -296,9 +296,13 @@ fn release(root: &InodeRef) {
 /// Reads a string argument of at most [`PARAM_MAX`] bytes (EFAULT;
 /// EINVAL when longer, as strndup_user).
 fn read_param(ctx: &Ctx<'_>, p: UserCStr) -> KResult<Vec<u8>> {
-    ctx.mm()
-        .read_cstr(p, PARAM_MAX - 1)
-        .map_err(|e| if e == Errno::ENAMETOOLONG { Errno::EINVAL } else { e })
+    ctx.mm().read_cstr(p, PARAM_MAX - 1).map_err(|e| {
+        if e == Errno::ENAMETOOLONG {
+            Errno::EINVAL
+        } else {
+            e
+        }
+    })
 }
 
 pub async fn sys_fsopen(ctx: &mut Ctx<'_>, name: UserCStr, flags: u32) -> KResult<u64> {
@@ -499,9 +503,7 @@ pub async fn sys_fsconfig(
         FSCONFIG_SET_FLAG => k && !v && aux == 0,
         FSCONFIG_SET_STRING => k && v && aux == 0,
         FSCONFIG_SET_BINARY => k && v && aux > 0 && aux <= 1024 * 1024,
-        FSCONFIG_SET_PATH | FSCONFIG_SET_PATH_EMPTY => {
-            k && v && (aux == AT_FDCWD || aux >= 0)
-        }
+        FSCONFIG_SET_PATH | FSCONFIG_SET_PATH_EMPTY => k && v && (aux == AT_FDCWD || aux >= 0),
         FSCONFIG_SET_FD => k && !v && aux >= 0,
         FSCONFIG_CMD_CREATE | FSCONFIG_CMD_CREATE_EXCL | FSCONFIG_CMD_RECONFIGURE => {
             !k && !v && aux == 0
@@ -985,7 +987,11 @@ pub async fn sys_statmount(
         put32(&mut sm, 20, m.stx_dev_minor);
         let magic = v.root.statfs_async().await.map_or(0, |s| s.f_type as u64);
         put64(&mut sm, 24, magic);
-        put32(&mut sm, 32, (v.mnt.get() & (MS_RDONLY | MS_SYNCHRONOUS)) as u32);
+        put32(
+            &mut sm,
+            32,
+            (v.mnt.get() & (MS_RDONLY | MS_SYNCHRONOUS)) as u32,
+        );
     }
     if mask & STATMOUNT_MNT_BASIC != 0 {
         got |= STATMOUNT_MNT_BASIC;

@@ -25,8 +25,8 @@ use super::args::*;
 
 use super::{
     Args, Ctx, aio, cred, epoll, fd, fs, fs_extra, futex, io_uring, ioprio, ipc, keys, landlock,
-    locks, misc, mm, mount, mqueue, newmount, pidfd, poll, process, process_vm, ptrace, sched, signal,
-    socket, splice, time, timer, xattr,
+    locks, misc, mm, mount, mqueue, newmount, pidfd, poll, process, process_vm, ptrace, sched,
+    signal, socket, splice, time, timer, xattr,
 };
 
 /// Awaits a handler's future, boxed for the calls listed here. The dispatch future

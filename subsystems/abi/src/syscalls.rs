@@ -380,6 +380,7 @@ pub const SYSCALLS: &[(usize, &str)] = &[
     (464, "getxattrat"),
     (465, "listxattrat"),
     (466, "removexattrat"),
+    (467, "open_tree_attr"),
 ];
 
 /// The name of system call `nr`, if Linux defines one.
