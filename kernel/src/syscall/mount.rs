@@ -245,18 +245,104 @@ pub async fn sys_mount(
     if let Some(src) = peer_of {
         m.join_peers_of(&src);
     }
-    crate::fs::mounts().attach(
-        kestrel_vfs::path::Mount {
-            at: kestrel_vfs::path::identity(&target.inode),
-            root,
-            info,
-            flags: m,
-            parent: Some(target.mnt().clone()),
-            root_path,
-        },
-        false,
-    );
+    let mounts = crate::fs::mounts();
+    if mounts.count() >= MOUNT_MAX {
+        return Err(Errno::ENOSPC);
+    }
+    let new = kestrel_vfs::path::Mount {
+        at: kestrel_vfs::path::identity(&target.inode),
+        root,
+        info,
+        flags: m,
+        parent: Some(target.mnt().clone()),
+        root_path,
+    };
+    let peers = propagation_targets(&target);
+    mounts.attach(new.clone(), false);
+    propagate(&new, &peers);
     Ok(0)
+}
+
+/// The most mounts a namespace holds (Linux's /proc/sys/fs/mount-max
+/// default): more is ENOSPC.
+pub(super) const MOUNT_MAX: usize = 100_000;
+
+/// Where a mount made on the directory `d` propagates to (taken before the
+/// new mount is attached): when `d`'s mount is shared, the other mounts of
+/// its peer group and its slaves that show `d`, each with the path `d` has
+/// there.
+pub(super) fn propagation_targets(d: &Dentry) -> Vec<(kestrel_vfs::path::Mount, Vec<u8>)> {
+    let (group, _) = d.mnt().propagation();
+    if group == 0 {
+        return Vec::new();
+    }
+    let (_, _, fs_path) = source_of(d);
+    let dev = d.inode.metadata().dev;
+    let mut out = Vec::new();
+    for q in crate::fs::mounts().list() {
+        let (shared, master) = q.flags.propagation();
+        if alloc::sync::Arc::ptr_eq(&q.flags, d.mnt())
+            || (shared != group && master != group)
+            || q.root.metadata().dev != dev
+        {
+            continue;
+        }
+        // The part of `d`'s path below the peer's root (none: `d` is not
+        // in what the peer shows).
+        let rest = if q.root_path == b"/" {
+            Some(&fs_path[..])
+        } else {
+            fs_path
+                .strip_prefix(&q.root_path[..])
+                .filter(|r| r.is_empty() || r.first() == Some(&b'/'))
+        };
+        let Some(rest) = rest else { continue };
+        let mut path = q.info.path.clone();
+        if rest != b"/" && !rest.is_empty() {
+            if path == b"/" {
+                path.clear();
+            }
+            path.extend_from_slice(rest);
+        }
+        out.push((q, path));
+    }
+    out
+}
+
+/// Mount propagation (Linux's propagate_mnt): a copy of the new mount `m` on
+/// each target of [`propagation_targets`], a peer of `m` on a peer, a slave
+/// of `m`'s group on a slave.
+pub(super) fn propagate(
+    m: &kestrel_vfs::path::Mount,
+    targets: &[(kestrel_vfs::path::Mount, Vec<u8>)],
+) {
+    let mounts = crate::fs::mounts();
+    for (q, path) in targets {
+        if mounts.count() >= MOUNT_MAX {
+            return;
+        }
+        let copy = kestrel_vfs::path::MountFlags::new(m.flags.get());
+        copy.join_peers_of(&m.flags);
+        let (group, _) = m.flags.propagation();
+        let (q_shared, _) = q.flags.propagation();
+        if q_shared == 0 && group != 0 {
+            // On a slave: a slave of the new mount's group.
+            copy.change_propagation(MS_SLAVE);
+        }
+        let mut info = m.info.clone();
+        info.path = path.clone();
+        mounts.attach(
+            kestrel_vfs::path::Mount {
+                at: m.at,
+                root: m.root.clone(),
+                info,
+                flags: copy,
+                parent: Some(q.flags.clone()),
+                root_path: m.root_path.clone(),
+            },
+            false,
+        );
+    }
 }
 
 /// A new file system of type `fstype` for mount(2) or fsconfig's

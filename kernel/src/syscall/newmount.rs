@@ -774,17 +774,24 @@ pub async fn sys_move_mount(
         Some(t) => (t.at, t.parent.clone()),
         None => (identity(&to.inode), Some(to.mnt().clone())),
     };
-    mounts.attach(
-        Mount {
-            at,
-            root: st.root.clone(),
-            info,
-            flags: st.mnt.clone(),
-            parent,
-            root_path: st.root_path.clone(),
-        },
-        beneath,
-    );
+    if mounts.count() >= super::mount::MOUNT_MAX {
+        return Err(Errno::ENOSPC);
+    }
+    let new = Mount {
+        at,
+        root: st.root.clone(),
+        info,
+        flags: st.mnt.clone(),
+        parent,
+        root_path: st.root_path.clone(),
+    };
+    let peers = if beneath {
+        Vec::new()
+    } else {
+        super::mount::propagation_targets(&to)
+    };
+    mounts.attach(new.clone(), beneath);
+    super::mount::propagate(&new, &peers);
     if let Some(t) = top {
         // The top mount now covers the new one's root.
         mounts.set_parent(&t.flags, st.mnt.clone(), Some(identity(&st.root)));

@@ -538,6 +538,11 @@ impl Mounts {
         }
     }
 
+    /// How many mounts the table has (the root's not counted).
+    pub fn count(&self) -> usize {
+        self.list.read().len()
+    }
+
     /// Every mount of the table, oldest first (the root's not included).
     pub fn list(&self) -> Vec<Mount> {
         self.list.read().clone()
