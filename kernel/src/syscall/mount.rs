@@ -5,8 +5,9 @@
 //! `proc`, `tmpfs` and `ramfs` (a fresh ramfs for the last two), `devtmpfs` (the
 //! one device file system /dev shows, as on Linux), bind mounts of a directory
 //! (MS_BIND), remounts (MS_REMOUNT, with MS_BIND: of the mount alone), MS_MOVE,
-//! and the propagation calls programs make on the way (MS_PRIVATE and
-//! friends), which are recorded for mountinfo; no mount events propagate.
+//! and the propagation types (MS_SHARED and friends), shown in mountinfo: a
+//! new mount on a shared mount's directory is copied to its peers and slaves
+//! (Linux's propagate_mnt); unmounts and moves do not propagate.
 //!
 //! Per-mount flags live with the mount ([`kestrel_vfs::path::MountFlags`]) and
 //! every dentry reached through it. MS_RDONLY is enforced: the calls that change a

@@ -43,8 +43,8 @@ pub struct MountFlags {
     writers: AtomicUsize,
     /// The propagation type, as /proc/PID/mountinfo shows it: the peer group
     /// the mount is shared with (low half; 0: not shared) and the group it
-    /// receives from (high half; 0: not a slave). Kestrel records the types
-    /// but propagates no mount events between peers.
+    /// receives from (high half; 0: not a slave). New mounts propagate to
+    /// peers and slaves (kernel/src/syscall/mount.rs); unmounts do not.
     propagation: AtomicU64,
     /// umount2's MNT_EXPIRE mark: 0 none, 1 marked, 2 marked and crossed into
     /// once since (by the path walk of the umount2 that finds it again, when
