@@ -11,6 +11,7 @@
 #include "kt.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <stdint.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -436,6 +437,33 @@ TEST(statmount_and_listmount_agree_with_statx) {
     OK(umount(dir));
 }
 
+/* In a mount namespace of its own (a child), so nothing reaches the host's
+ * shared mounts: a mount on a shared mount's directory appears on its peer. */
+TEST(new_mounts_propagate_to_peers) {
+    const char *a = kt_tmpdir(), *b = kt_tmpdir();
+    CHECK(a && b, "kt_tmpdir failed");
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+            _exit(2);
+        if (mount("none", a, "tmpfs", 0, NULL) || mkdir(kt_path(a, "sub"), 0755) ||
+            mount(NULL, a, NULL, MS_SHARED, NULL) || mount(a, b, NULL, MS_BIND, NULL) ||
+            mount("none", kt_path(a, "sub"), "tmpfs", 0, NULL))
+            _exit(3);
+        int fd = open(kt_path(a, "sub/f"), O_CREAT | O_WRONLY, 0644);
+        if (fd < 0)
+            _exit(4);
+        close(fd);
+        struct stat st;
+        /* The copy on the peer shows the same file system. */
+        _exit(stat(kt_path(b, "sub/f"), &st) == 0 ? 0 : 5);
+    }
+    int st;
+    OK(waitpid(pid, &st, 0));
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child exit %d (2 unshare, 3 mounts, 4 create, 5 not on the peer)",
+          WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -450,5 +478,6 @@ int main(void)
     RUN(move_mount_beneath_puts_a_detached_mount_under_the_top);
     RUN(fspick_reconfigures_a_mount_read_only_and_back);
     RUN(statmount_and_listmount_agree_with_statx);
+    RUN(new_mounts_propagate_to_peers);
     return KT_END();
 }
