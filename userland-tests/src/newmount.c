@@ -438,8 +438,9 @@ TEST(statmount_and_listmount_agree_with_statx) {
 }
 
 /* In a mount namespace of its own (a child), so nothing reaches the host's
- * shared mounts: a mount on a shared mount's directory appears on its peer. */
-TEST(new_mounts_propagate_to_peers) {
+ * shared mounts: a mount on a shared mount's directory appears on its peer,
+ * and its unmount takes the copy too. */
+TEST(new_mounts_and_unmounts_propagate_to_peers) {
     const char *a = kt_tmpdir(), *b = kt_tmpdir();
     CHECK(a && b, "kt_tmpdir failed");
     pid_t pid = fork();
@@ -455,12 +456,17 @@ TEST(new_mounts_propagate_to_peers) {
             _exit(4);
         close(fd);
         struct stat st;
-        /* The copy on the peer shows the same file system. */
-        _exit(stat(kt_path(b, "sub/f"), &st) == 0 ? 0 : 5);
+        /* The copy on the peer shows the same file system... */
+        if (stat(kt_path(b, "sub/f"), &st))
+            _exit(5);
+        /* ...and goes with the unmount of the original. */
+        if (umount(kt_path(a, "sub")))
+            _exit(6);
+        _exit(stat(kt_path(b, "sub/f"), &st) == -1 && errno == ENOENT ? 0 : 7);
     }
     int st;
     OK(waitpid(pid, &st, 0));
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child exit %d (2 unshare, 3 mounts, 4 create, 5 not on the peer)",
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child exit %d (2 unshare, 3 mounts, 4 create, 5 not on the peer, 6 umount, 7 still on the peer)",
           WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 }
 
@@ -478,6 +484,6 @@ int main(void)
     RUN(move_mount_beneath_puts_a_detached_mount_under_the_top);
     RUN(fspick_reconfigures_a_mount_read_only_and_back);
     RUN(statmount_and_listmount_agree_with_statx);
-    RUN(new_mounts_propagate_to_peers);
+    RUN(new_mounts_and_unmounts_propagate_to_peers);
     return KT_END();
 }

@@ -264,6 +264,39 @@ pub async fn sys_mount(
     Ok(0)
 }
 
+/// Unmount propagation (Linux's propagate_umount): when `gone` was mounted
+/// on a shared mount, its copies on the peers and slaves of that mount (same
+/// directory, same root, nothing mounted on them) go too.
+fn propagate_umount(gone: &kestrel_vfs::path::Mount) {
+    let Some(parent) = &gone.parent else { return };
+    let (group, _) = parent.propagation();
+    if group == 0 {
+        return;
+    }
+    let mounts = crate::fs::mounts();
+    let root = kestrel_vfs::path::identity(&gone.root);
+    let all = mounts.list();
+    for e in &all {
+        let in_group = e.parent.as_ref().is_some_and(|p| {
+            let (s, m) = p.propagation();
+            s == group || m == group
+        });
+        let covered = all.iter().any(|c| {
+            c.parent
+                .as_ref()
+                .is_some_and(|p| alloc::sync::Arc::ptr_eq(p, &e.flags))
+        });
+        if in_group && e.at == gone.at && kestrel_vfs::path::identity(&e.root) == root && !covered {
+            mounts.unmount_exact(&e.flags, root);
+        }
+    }
+    // A disk whose last copy went that way is let go of (as after
+    // MNT_DETACH: finished when it is next mounted).
+    if mounts.mounts_of(root) == 0 {
+        crate::fs::ext2::detach(&gone.root);
+    }
+}
+
 /// The most mounts a namespace holds (Linux's /proc/sys/fs/mount-max
 /// default): more is ENOSPC.
 pub(super) const MOUNT_MAX: usize = 100_000;
@@ -860,6 +893,10 @@ pub async fn sys_umount2(ctx: &mut Ctx<'_>, target: UserCStr, flags: u32) -> KRe
             return Err(Errno::EAGAIN);
         }
     }
+    // The mount the path reached (its root), to take out that one entry.
+    let reached = mounts
+        .mount_of(&target)
+        .map(|(m, _)| (m, kestrel_vfs::path::identity(&target.inode)));
     drop(target);
     let dev = root.metadata().dev;
     // A disk file system writes everything and is marked clean first (EBUSY
@@ -896,7 +933,10 @@ pub async fn sys_umount2(ctx: &mut Ctx<'_>, target: UserCStr, flags: u32) -> KRe
         }
         gone.iter().map(|r| r.metadata().dev).collect()
     } else {
-        mounts.unmount(at)?;
+        match reached.and_then(|(m, r)| mounts.unmount_exact(&m, r)) {
+            Some(gone) => propagate_umount(&gone),
+            None => mounts.unmount(at)?,
+        }
         alloc::vec![dev]
     };
     // inotify's watches on a file system no mount shows any more hear

@@ -732,6 +732,17 @@ impl Mounts {
             .count()
     }
 
+    /// Unmounts the mount `m` whose root has identity `root` (the entry
+    /// itself, not another mount of the same file system): the entry taken
+    /// out, `None` if `m` is no mount of the table.
+    pub fn unmount_exact(&self, m: &MountRef, root: (u64, u64)) -> Option<Mount> {
+        let mut l = self.list.write();
+        let i = l
+            .iter()
+            .rposition(|x| Arc::ptr_eq(&x.flags, m) && identity(&x.root) == root)?;
+        Some(l.remove(i))
+    }
+
     /// Unmounts what is mounted on `at` (the most recent mount there).
     pub fn unmount(&self, at: (u64, u64)) -> KResult<()> {
         let mut l = self.list.write();
