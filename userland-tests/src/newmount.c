@@ -470,6 +470,34 @@ TEST(new_mounts_and_unmounts_propagate_to_peers) {
           WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 }
 
+/* A plain bind (and a clone) shows the directory alone; MS_REC and
+ * AT_RECURSIVE bring the mounts under it along. */
+TEST(recursive_binds_and_clones_bring_submounts) {
+    const char *a = kt_tmpdir(), *b = kt_tmpdir(), *c = kt_tmpdir(), *d = kt_tmpdir();
+    CHECK(a && b && c && d, "kt_tmpdir failed");
+    OK(mkdir(kt_path(a, "sub"), 0755));
+    OK(mount("none", kt_path(a, "sub"), "tmpfs", 0, NULL));
+    OK(close(OK(open(kt_path(a, "sub/f"), O_CREAT | O_WRONLY, 0644))));
+    struct stat st;
+    OK(mount(a, b, NULL, MS_BIND, NULL));
+    EXPECT_ERRNO(stat(kt_path(b, "sub/f"), &st), ENOENT);
+    OK(mount(a, c, NULL, MS_BIND | MS_REC, NULL));
+    OK(stat(kt_path(c, "sub/f"), &st));
+    errno = 0;
+    int t = open_tree_(AT_FDCWD, a, OPEN_TREE_CLONE | AT_RECURSIVE_ | O_CLOEXEC);
+    if (t >= 0) {
+        OK(move_mount_(t, "", AT_FDCWD, d, MOVE_MOUNT_F_EMPTY_PATH));
+        close(t);
+        OK(stat(kt_path(d, "sub/f"), &st));
+        OK(umount2(d, MNT_DETACH));
+    } else {
+        CHECK(errno == ENOSYS, "open_tree: %s", kt_errstr(errno));
+    }
+    OK(umount2(c, MNT_DETACH));
+    OK(umount(b));
+    OK(umount(kt_path(a, "sub")));
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -485,5 +513,6 @@ int main(void)
     RUN(fspick_reconfigures_a_mount_read_only_and_back);
     RUN(statmount_and_listmount_agree_with_statx);
     RUN(new_mounts_and_unmounts_propagate_to_peers);
+    RUN(recursive_binds_and_clones_bring_submounts);
     return KT_END();
 }

@@ -34,6 +34,7 @@ use alloc::vec::Vec;
 use kestrel_abi::cap::CAP_SYS_ADMIN;
 use kestrel_abi::fs::*;
 use kestrel_abi::{Errno, KResult};
+use kestrel_vfs::path::MountRef;
 use kestrel_vfs::ramfs::RamFs;
 use kestrel_vfs::{Dentry, MountInfo, OpenFile};
 
@@ -200,6 +201,8 @@ pub async fn sys_mount(
         return Err(Errno::ENOTDIR);
     }
     let mut peer_of = None;
+    // MS_BIND | MS_REC: the mounts under the source come along.
+    let mut tree_of = None;
     let (root, source, fstype, mount_flags, root_path) = if flags & MS_BIND != 0 {
         let src_path = source.ok_or(Errno::EFAULT)?;
         let src = ctx.resolve(AT_FDCWD, &src_path, true).await?;
@@ -215,6 +218,9 @@ pub async fn sys_mount(
         // shows its source's device and file system type.
         let inherited = src.mnt().get();
         peer_of = Some(src.mnt().clone());
+        if flags & MS_REC != 0 {
+            tree_of = Some((src.mnt().clone(), src.path()));
+        }
         let (source, fstype, root_path) = source_of(&src);
         (src.inode.clone(), source, fstype, inherited, root_path)
     } else {
@@ -259,9 +265,95 @@ pub async fn sys_mount(
         root_path,
     };
     let peers = propagation_targets(&target);
+    let under = tree_of.map(|(m, p)| (submounts(&m, &p), p));
     mounts.attach(new.clone(), false);
+    if let Some((under, from_path)) = under {
+        copy_tree(&under, &from_path, &new.flags, &new.info.path);
+    }
     propagate(&new, &peers);
     Ok(0)
+}
+
+/// The mounts under the directory `path` (its namespace path) of the mount
+/// `from`, and theirs in turn: what a recursive bind (MS_BIND | MS_REC,
+/// open_tree's AT_RECURSIVE) copies, parents before their children.
+/// Unbindable ones (and what is under them) are left out.
+pub(super) fn submounts(from: &MountRef, path: &[u8]) -> Vec<kestrel_vfs::path::Mount> {
+    let all = crate::fs::mounts().list();
+    let mut out: Vec<kestrel_vfs::path::Mount> = Vec::new();
+    let mut parents: Vec<(MountRef, Vec<u8>)> = alloc::vec![(from.clone(), path.to_vec())];
+    while let Some((p, p_path)) = parents.pop() {
+        for e in &all {
+            let child = e
+                .parent
+                .as_ref()
+                .is_some_and(|x| alloc::sync::Arc::ptr_eq(x, &p));
+            let below = p_path == b"/"
+                || e.info.path == p_path
+                || (e.info.path.starts_with(&p_path)
+                    && e.info.path.get(p_path.len()) == Some(&b'/'));
+            if child && below && !e.flags.unbindable() && out.len() < MOUNT_MAX {
+                out.push(e.clone());
+                parents.push((e.flags.clone(), e.info.path.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Copies the mounts `under` (from [`submounts`] of a source whose
+/// namespace path was `from_path`) onto the new mount `to` at `to_path`:
+/// each copy on the copy of its parent, a peer of its original if that is
+/// shared.
+pub(super) fn copy_tree(
+    under: &[kestrel_vfs::path::Mount],
+    from_path: &[u8],
+    to: &MountRef,
+    to_path: &[u8],
+) {
+    let mounts = crate::fs::mounts();
+    let mut copies: Vec<(MountRef, MountRef)> = Vec::new();
+    for e in under {
+        if mounts.count() >= MOUNT_MAX {
+            return;
+        }
+        let copy = kestrel_vfs::path::MountFlags::new(e.flags.get());
+        copy.join_peers_of(&e.flags);
+        let parent = e
+            .parent
+            .as_ref()
+            .and_then(|p| copies.iter().find(|(o, _)| alloc::sync::Arc::ptr_eq(o, p)))
+            .map_or_else(|| to.clone(), |(_, c)| c.clone());
+        // Its path: `to_path` with the part below `from_path`.
+        let rest = if from_path == b"/" {
+            &e.info.path[..]
+        } else {
+            e.info.path.get(from_path.len()..).unwrap_or_default()
+        };
+        let mut path = if to_path == b"/" {
+            Vec::new()
+        } else {
+            to_path.to_vec()
+        };
+        path.extend_from_slice(rest);
+        if path.is_empty() {
+            path.push(b'/');
+        }
+        let mut info = e.info.clone();
+        info.path = path;
+        mounts.attach(
+            kestrel_vfs::path::Mount {
+                at: e.at,
+                root: e.root.clone(),
+                info,
+                flags: copy.clone(),
+                parent: Some(parent),
+                root_path: e.root_path.clone(),
+            },
+            false,
+        );
+        copies.push((e.flags.clone(), copy));
+    }
 }
 
 /// Unmount propagation (Linux's propagate_umount): when `gone` was mounted
@@ -923,7 +1015,11 @@ pub async fn sys_umount2(ctx: &mut Ctx<'_>, target: UserCStr, flags: u32) -> KRe
         while let Some(p) = top.parent() {
             top = p;
         }
-        let gone = mounts.unmount_tree(at, top.inode.metadata().dev)?;
+        let gone = mounts.unmount_tree_of(
+            at,
+            reached.as_ref().map(|(m, _)| m),
+            top.inode.metadata().dev,
+        )?;
         for r in gone.iter().skip(1) {
             if mounts.mounts_of(kestrel_vfs::path::identity(r)) == 0
                 && crate::fs::ext2::unmount(r.clone()).await == Err(Errno::EBUSY)

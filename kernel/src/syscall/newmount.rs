@@ -15,9 +15,9 @@
 //! as after umount2's MNT_DETACH). Errors the context explains are kept as
 //! "e ..." messages read(2) returns one at a time (the last 8), as Linux.
 //!
-//! What differs from Linux: Kestrel's mounts are found by the identity of
-//! the directory they are mounted on, so a clone (open_tree) shows the mounts
-//! under its source with or without AT_RECURSIVE; a context holds no
+//! What differs from Linux: a recursive clone (open_tree's AT_RECURSIVE)
+//! gets the mounts under its source when it is attached, not while it is
+//! detached; a context holds no
 //! superblock after fsmount, so a later FSCONFIG_CMD_RECONFIGURE on it is
 //! EINVAL; binary, path and descriptor parameters are accepted only for the
 //! superblock flags (no file system here takes one: EINVAL).
@@ -209,6 +209,9 @@ pub struct DetachedState {
     source: Vec<u8>,
     fstype: Vec<u8>,
     root_path: Vec<u8>,
+    /// open_tree's AT_RECURSIVE: the mounts under the source (and its
+    /// path), copied onto the mount when it is attached.
+    tree: Option<(Vec<Mount>, Vec<u8>)>,
     /// move_mount attached it: closing the descriptor changes nothing.
     attached: AtomicBool,
 }
@@ -245,6 +248,7 @@ fn detach_new(
     source: Vec<u8>,
     fstype: Vec<u8>,
     root_path: Vec<u8>,
+    tree: Option<(Vec<Mount>, Vec<u8>)>,
 ) -> Arc<OpenFile> {
     let st = Arc::new(DetachedState {
         mnt: mnt.clone(),
@@ -252,6 +256,7 @@ fn detach_new(
         source,
         fstype,
         root_path,
+        tree,
         attached: AtomicBool::new(false),
     });
     {
@@ -678,7 +683,7 @@ pub async fn sys_fsmount(ctx: &mut Ctx<'_>, fs_fd: Fd, flags: u32, attr: u32) ->
     };
     // The superblock's read-only and sync flags show in the mount's.
     let mnt = MountFlags::new(mnt_flags | (sb & (MS_RDONLY | MS_SYNCHRONOUS)));
-    let f = detach_new(mnt, root, source, fstype, b"/".to_vec());
+    let f = detach_new(mnt, root, source, fstype, b"/".to_vec(), None);
     ctx.install(f, flags & FSMOUNT_CLOEXEC != 0)
         .map(|fd| fd as u64)
 }
@@ -791,6 +796,9 @@ pub async fn sys_move_mount(
         super::mount::propagation_targets(&to)
     };
     mounts.attach(new.clone(), beneath);
+    if let Some((under, from_path)) = &st.tree {
+        super::mount::copy_tree(under, from_path, &st.mnt, &new.info.path);
+    }
     super::mount::propagate(&new, &peers);
     if let Some(t) = top {
         // The top mount now covers the new one's root.
@@ -843,7 +851,18 @@ async fn open_tree(ctx: &Ctx<'_>, dfd: i32, path: UserCStr, flags: u32) -> KResu
     let mnt = MountFlags::new(src.get() & PER_MOUNT);
     mnt.join_peers_of(src);
     let (source, fstype, root_path) = super::mount::source_of(&d);
-    Ok(detach_new(mnt, d.inode.clone(), source, fstype, root_path))
+    let tree = (flags & AT_RECURSIVE != 0).then(|| {
+        let path = d.path();
+        (super::mount::submounts(src, &path), path)
+    });
+    Ok(detach_new(
+        mnt,
+        d.inode.clone(),
+        source,
+        fstype,
+        root_path,
+        tree,
+    ))
 }
 
 pub async fn sys_open_tree(ctx: &mut Ctx<'_>, dfd: Fd, path: UserCStr, flags: u32) -> KResult<u64> {

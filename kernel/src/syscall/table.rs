@@ -457,7 +457,7 @@ syscall_table! {
     SET_TID_ADDRESS => process::sys_set_tid_address(tidptr: UserPtr<i32>);
     RESTART_SYSCALL => signal::sys_restart_syscall();
     UNSHARE => process::sys_unshare(flags: u64), partial "user namespaces record id maps but translate none and grant no capabilities; cgroup namespaces are identities only (docs/namespaces.md)";
-    OPEN_TREE => newmount::sys_open_tree(dfd: Fd, path: UserCStr, flags: u32), partial "a clone shows the mounts under its source with or without AT_RECURSIVE (mounts are found by the directory they cover)";
+    OPEN_TREE => newmount::sys_open_tree(dfd: Fd, path: UserCStr, flags: u32), partial "an AT_RECURSIVE clone gets the mounts under its source when attached, not while detached";
     MOVE_MOUNT => newmount::sys_move_mount(from_dfd: Fd, from_path: UserCStr, to_dfd: Fd, to_path: UserCStr, flags: u32), partial "MOVE_MOUNT_BENEATH only for a detached mount; a moved attached mount does not propagate";
     FSOPEN => newmount::sys_fsopen(fsname: UserCStr, flags: u32), partial "ext2, tmpfs, ramfs, proc and devtmpfs";
     FSCONFIG => newmount::sys_fsconfig(fd: i32, cmd: u32, key: UserCStr, value: UserPtr<u8>, aux: i32), partial "binary, path and descriptor values only for the superblock flags; FSCONFIG_CMD_RECONFIGURE only on fspick's context; a reconfiguration changes the picked mount alone";

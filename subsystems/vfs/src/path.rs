@@ -760,20 +760,51 @@ impl Mounts {
     /// system, nor the root, on device `root_dev`), and theirs in turn.
     /// Returns the roots of the mounts taken away, the one on `at` first.
     pub fn unmount_tree(&self, at: (u64, u64), root_dev: u64) -> KResult<Vec<InodeRef>> {
+        self.unmount_tree_of(at, None, root_dev)
+    }
+
+    /// [`Mounts::unmount_tree`] of the mount `m` when given (the entry the
+    /// path reached), and of every mount whose parent is a mount taken.
+    pub fn unmount_tree_of(
+        &self,
+        at: (u64, u64),
+        m: Option<&MountRef>,
+        root_dev: u64,
+    ) -> KResult<Vec<InodeRef>> {
         let mut l = self.list.write();
-        let i = l
-            .iter()
-            .rposition(|m| identity(&m.root) == at || m.at == at)
+        let i = m
+            .and_then(|m| {
+                l.iter()
+                    .rposition(|x| Arc::ptr_eq(&x.flags, m) && identity(&x.root) == at)
+            })
+            .or_else(|| {
+                l.iter()
+                    .rposition(|m| identity(&m.root) == at || m.at == at)
+            })
             .ok_or(Errno::EINVAL)?;
-        let mut gone = alloc::vec![l.remove(i).root];
+        let first = l.remove(i);
+        let mut gone_mounts = alloc::vec![first.flags.clone()];
+        let mut gone = alloc::vec![first.root];
         let mut k = 0;
         while k < gone.len() {
             let dev = gone[k].metadata().dev;
             let shown_elsewhere = dev == root_dev || l.iter().any(|m| m.root.metadata().dev == dev);
             if !shown_elsewhere {
-                while let Some(j) = l.iter().position(|m| m.at.0 == dev) {
-                    gone.push(l.remove(j).root);
+                while let Some(j) = l.iter().position(|m| m.at.0 == dev && m.parent.is_none()) {
+                    let x = l.remove(j);
+                    gone_mounts.push(x.flags);
+                    gone.push(x.root);
                 }
+            }
+            // The mounts on a mount taken go with it.
+            while let Some(j) = l.iter().position(|x| {
+                x.parent
+                    .as_ref()
+                    .is_some_and(|p| gone_mounts.iter().any(|g| Arc::ptr_eq(g, p)))
+            }) {
+                let x = l.remove(j);
+                gone_mounts.push(x.flags);
+                gone.push(x.root);
             }
             k += 1;
         }
