@@ -498,6 +498,19 @@ TEST(recursive_binds_and_clones_bring_submounts) {
     OK(umount(kt_path(a, "sub")));
 }
 
+TEST(fspick_of_a_detached_mount_reconfigures_it) {
+    NEED(fsopen_("tmpfs", 0xff));
+    int fc = OK(tmpfs_created());
+    int m = OK(fsmount_(fc, FSMOUNT_CLOEXEC, 0));
+    close(fc);
+    int pick = OK(fspick_(m, "", FSPICK_CLOEXEC | 8 /* FSPICK_EMPTY_PATH */));
+    OK(fsconfig_(pick, FSCONFIG_SET_FLAG, "ro", NULL, 0));
+    OK(fsconfig_(pick, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0));
+    EXPECT_ERRNO(openat(m, "f", O_CREAT | O_WRONLY, 0644), EROFS);
+    close(pick);
+    close(m);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -511,6 +524,7 @@ int main(void)
     RUN(open_tree_clone_attaches_a_copy_and_plain_is_o_path);
     RUN(move_mount_beneath_puts_a_detached_mount_under_the_top);
     RUN(fspick_reconfigures_a_mount_read_only_and_back);
+    RUN(fspick_of_a_detached_mount_reconfigures_it);
     RUN(statmount_and_listmount_agree_with_statx);
     RUN(new_mounts_and_unmounts_propagate_to_peers);
     RUN(recursive_binds_and_clones_bring_submounts);

@@ -317,7 +317,14 @@ pub async fn sys_fsopen(ctx: &mut Ctx<'_>, name: UserCStr, flags: u32) -> KResul
     if flags & !FSOPEN_CLOEXEC != 0 {
         return Err(Errno::EINVAL);
     }
-    let name = ctx.mm().read_cstr(name, 4095)?;
+    // Up to a page, as strndup_user (EINVAL beyond).
+    let name = ctx.mm().read_cstr(name, 4095).map_err(|e| {
+        if e == Errno::ENAMETOOLONG {
+            Errno::EINVAL
+        } else {
+            e
+        }
+    })?;
     if !crate::fs::FILESYSTEMS
         .iter()
         .any(|(n, _)| n.as_bytes() == &name[..])
@@ -348,15 +355,21 @@ pub async fn sys_fspick(ctx: &mut Ctx<'_>, dfd: Fd, path: UserCStr, flags: u32) 
         lookup |= AT_EMPTY_PATH;
     }
     let d = ctx.resolve_at(dfd, &path, lookup).await?;
-    // Only a mount's root (EINVAL).
+    // Only a mount's root (EINVAL), attached or detached.
     let mounts = crate::fs::mounts();
-    if mounts.mount_of(&d).is_none() {
+    let detached = if d.parent().is_none() {
+        detached_info(d.mnt())
+    } else {
+        None
+    };
+    if mounts.mount_of(&d).is_none() && detached.is_none() {
         return Err(Errno::EINVAL);
     }
-    let fstype = mounts
-        .entry_of(d.mnt())
-        .map(|e| e.info.fstype)
-        .unwrap_or_else(|| crate::fs::root_line(&mounts).fstype);
+    let fstype = match (mounts.entry_of(d.mnt()), detached) {
+        (Some(e), _) => e.info.fstype,
+        (None, Some((_, t, _))) => t,
+        (None, None) => crate::fs::root_line(&mounts).fstype,
+    };
     let fc = FsContext::new(fstype, Phase::ReconfParams, Some(d));
     let file = OpenFile::anonymous(None, Arc::new(fc), O_RDWR);
     ctx.install(file, flags & FSPICK_CLOEXEC != 0)
@@ -611,7 +624,13 @@ async fn reconfigure(ctx: &Ctx<'_>, fc: &FsContext) -> KResult<u64> {
         let old = target.mnt().get();
         let keep = MS_RDONLY | MS_SYNCHRONOUS;
         let new = (old & !(clr & keep)) | (set & keep);
-        crate::fs::mounts().remount(&target, new, super::mount::options(new))?;
+        let mounts = crate::fs::mounts();
+        if mounts.mount_of(&target).is_some() {
+            mounts.remount(&target, new, super::mount::options(new))?;
+        } else {
+            // A detached mount: its options are written when it is attached.
+            target.mnt().set(new)?;
+        }
         if (old ^ new) & MS_RDONLY != 0
             && let Err(e) = crate::fs::ext2::remount(&target.inode, new & MS_RDONLY != 0).await
         {
