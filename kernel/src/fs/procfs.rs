@@ -2204,24 +2204,47 @@ fn mounts(table: &kestrel_vfs::Mounts) -> Vec<u8> {
 
 fn mountinfo(mounts: &kestrel_vfs::Mounts) -> Vec<u8> {
     let mut out = Vec::new();
-    // The root's line first, then every mount with its flags.
-    let flags: Vec<kestrel_vfs::path::MountRef> = core::iter::once(mounts.root_mount().clone())
-        .chain(mounts.entries().into_iter().map(|(_, f)| f))
-        .collect();
-    for (i, m) in mount_lines(mounts).into_iter().enumerate() {
-        let id = 20 + i;
-        let parent = if i == 0 { 1 } else { 20 };
-        out.extend_from_slice(format!("{id} {parent} 0:{} / ", i + 1).as_bytes());
+    // The root's line first, then every mount: its id and its parent's (the
+    // ids statx's STATX_MNT_ID gives), its device, its root inside its file
+    // system, and its propagation.
+    let root = mounts.root_mount();
+    let mut lines = vec![(
+        super::root_line(mounts),
+        root.clone(),
+        1,
+        String::from("0:1"),
+        b"/".to_vec(),
+    )];
+    for m in mounts.list() {
+        let dev = m.root.metadata().dev;
+        let parent = m.parent.as_ref().unwrap_or(&root).id();
+        lines.push((
+            m.info,
+            m.flags,
+            parent,
+            format!(
+                "{}:{}",
+                kestrel_abi::fs::major(dev),
+                kestrel_abi::fs::minor(dev)
+            ),
+            m.root_path,
+        ));
+    }
+    for (m, f, parent, dev, root_path) in lines {
+        out.extend_from_slice(format!("{} {parent} {dev} ", f.id()).as_bytes());
+        out.extend_from_slice(&root_path);
+        out.push(b' ');
         // The optional fields: the peer group shared with, the master's.
         let mut optional = String::new();
-        if let Some(f) = flags.get(i) {
-            let (shared, master) = f.propagation();
-            if shared != 0 {
-                optional.push_str(&format!(" shared:{shared}"));
-            }
-            if master != 0 {
-                optional.push_str(&format!(" master:{master}"));
-            }
+        let (shared, master) = f.propagation();
+        if shared != 0 {
+            optional.push_str(&format!(" shared:{shared}"));
+        }
+        if master != 0 {
+            optional.push_str(&format!(" master:{master}"));
+        }
+        if f.unbindable() {
+            optional.push_str(" unbindable");
         }
         out.extend_from_slice(
             &[

@@ -1066,14 +1066,26 @@ pub async fn sys_statx(
         return Err(Errno::EINVAL);
     }
     let path = ctx.read_path(path)?;
-    let (m, kept) = if path.is_empty() && flags & AT_EMPTY_PATH != 0 && dirfd != AT_FDCWD {
+    let (m, kept, ids) = if path.is_empty() && flags & AT_EMPTY_PATH != 0 && dirfd != AT_FDCWD {
         let f = ctx.file(dirfd)?;
-        (f.metadata()?, f.inode().map_or(0, |i| i.iflags_kept()))
+        let ids = f.dentry().map(|d| super::newmount::mount_ids(d));
+        (f.metadata()?, f.inode().map_or(0, |i| i.iflags_kept()), ids)
     } else {
         let d = ctx.resolve_at(dirfd, &path, flags).await?;
-        (d.inode.metadata(), d.inode.iflags_kept())
+        let ids = Some(super::newmount::mount_ids(&d));
+        (d.inode.metadata(), d.inode.iflags_kept(), ids)
     };
     let mut sx = m.to_statx();
+    // The mount's id: the unique 64-bit one when asked for, else mountinfo's.
+    if let Some((id, unique)) = ids {
+        if mask & STATX_MNT_ID_UNIQUE != 0 {
+            sx.stx_mnt_id = unique;
+            sx.stx_mask |= STATX_MNT_ID_UNIQUE;
+        } else {
+            sx.stx_mnt_id = id;
+            sx.stx_mask |= STATX_MNT_ID;
+        }
+    }
     // The inode flags statx shares the bits of (STATX_ATTR_COMPRESSED,
     // _IMMUTABLE, _APPEND, _NODUMP), where the file system keeps them, as
     // Linux's ext2 and tmpfs getattr report them.

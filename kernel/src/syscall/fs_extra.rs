@@ -884,12 +884,7 @@ fn decode_handle(kind: i32, b: &[u8]) -> KResult<(u64, u32)> {
 
 /// The mount's number as /proc/PID/mountinfo shows it.
 fn mount_id(d: &DentryRef) -> i32 {
-    let mounts = crate::fs::mounts();
-    mounts
-        .entries()
-        .iter()
-        .position(|(_, m)| Arc::ptr_eq(m, d.mnt()))
-        .map_or(20, |i| 21 + i as i32)
+    d.mnt().id() as i32
 }
 
 /// name_to_handle_at(2): a handle for the file at `path` that

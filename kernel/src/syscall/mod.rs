@@ -30,6 +30,7 @@ pub(crate) mod misc;
 mod mm;
 mod mount;
 mod mqueue;
+mod newmount;
 pub(crate) mod pidfd;
 mod poll;
 mod process;

@@ -5,8 +5,9 @@
 //! `proc`, `tmpfs` and `ramfs` (a fresh ramfs for the last two), `devtmpfs` (the
 //! one device file system /dev shows, as on Linux), bind mounts of a directory
 //! (MS_BIND), remounts (MS_REMOUNT, with MS_BIND: of the mount alone), MS_MOVE,
-//! and the propagation calls programs make on the way (MS_PRIVATE and
-//! friends), which are recorded for mountinfo; no mount events propagate.
+//! and the propagation types (MS_SHARED and friends), shown in mountinfo: a
+//! new mount on a shared mount's directory is copied to its peers and slaves
+//! (Linux's propagate_mnt); unmounts and moves do not propagate.
 //!
 //! Per-mount flags live with the mount ([`kestrel_vfs::path::MountFlags`]) and
 //! every dentry reached through it. MS_RDONLY is enforced: the calls that change a
@@ -33,6 +34,7 @@ use alloc::vec::Vec;
 use kestrel_abi::cap::CAP_SYS_ADMIN;
 use kestrel_abi::fs::*;
 use kestrel_abi::{Errno, KResult};
+use kestrel_vfs::path::MountRef;
 use kestrel_vfs::ramfs::RamFs;
 use kestrel_vfs::{Dentry, MountInfo, OpenFile};
 
@@ -40,7 +42,7 @@ use super::Ctx;
 use super::args::*;
 
 /// The mount(2) flags a mount keeps (the rest act on the call or the superblock).
-const PER_MOUNT: u64 = MS_RDONLY
+pub(super) const PER_MOUNT: u64 = MS_RDONLY
     | MS_NOSUID
     | MS_NODEV
     | MS_NOEXEC
@@ -88,7 +90,7 @@ pub fn statfs_flags(d: Option<&Dentry>) -> i64 {
 /// Device numbers for new in-memory file systems (anonymous block devices).
 static NEXT_DEV: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(32);
 
-fn options(flags: u64) -> Vec<u8> {
+pub(super) fn options(flags: u64) -> Vec<u8> {
     let mut o = String::from(if flags & MS_RDONLY != 0 { "ro" } else { "rw" });
     for (bit, name) in [
         (MS_NOSUID, "nosuid"),
@@ -192,74 +194,52 @@ pub async fn sys_mount(
         if crate::fs::mounts().root_at(id).is_none() {
             return Err(Errno::EINVAL);
         }
-        let to = target.path();
-        let old = from.path();
-        if to == old || (to.starts_with(&old) && to.get(old.len()) == Some(&b'/')) {
-            return Err(Errno::ELOOP);
-        }
-        crate::fs::mounts().move_mount_to(id, &target.inode, to)?;
+        move_attached(&from, &target)?;
         return Ok(0);
     }
     if !target.inode.metadata().is_dir() {
         return Err(Errno::ENOTDIR);
     }
     let mut peer_of = None;
-    let (root, source, fstype, mount_flags) = if flags & MS_BIND != 0 {
+    // MS_BIND | MS_REC: the mounts under the source come along.
+    let mut tree_of = None;
+    let (root, source, fstype, mount_flags, root_path) = if flags & MS_BIND != 0 {
         let src_path = source.ok_or(Errno::EFAULT)?;
         let src = ctx.resolve(AT_FDCWD, &src_path, true).await?;
         if !src.inode.metadata().is_dir() {
             return Err(Errno::ENOTDIR);
         }
+        // An unbindable mount is no bind mount's source (EINVAL).
+        if src.mnt().unbindable() {
+            return Err(Errno::EINVAL);
+        }
         // A bind mount starts with its source mount's flags: MS_RDONLY and the
-        // like take a second call, MS_REMOUNT | MS_BIND (as on Linux).
+        // like take a second call, MS_REMOUNT | MS_BIND (as on Linux). It
+        // shows its source's device and file system type.
         let inherited = src.mnt().get();
         peer_of = Some(src.mnt().clone());
-        (src.inode.clone(), src.path(), b"none".to_vec(), inherited)
+        if flags & MS_REC != 0 {
+            tree_of = Some((src.mnt().clone(), src.path()));
+        }
+        let (source, fstype, root_path) = source_of(&src);
+        (src.inode.clone(), source, fstype, inherited, root_path)
     } else {
         let fstype = fstype.ok_or(Errno::EINVAL)?;
-        let no_source = source.is_none();
-        let source = source.unwrap_or_else(|| b"none".to_vec());
-        check_options(&fstype, data.as_deref().unwrap_or_default())?;
-        let dev = || {
-            makedev(
-                0,
-                NEXT_DEV.fetch_add(1, core::sync::atomic::Ordering::Relaxed),
-            )
-        };
         let mut flags = flags & PER_MOUNT;
         // "ro" in the data string is MS_RDONLY, as mount(8) would have passed it.
         if data.as_deref().is_some_and(|d| has_option(d, b"ro")) {
             flags |= MS_RDONLY;
         }
-        let root = match &fstype[..] {
-            b"ext2" => {
-                // The source is a block device file (ENOTBLK otherwise); none
-                // at all is EINVAL ("no source specified").
-                if no_source {
-                    return Err(Errno::EINVAL);
-                }
-                let dev = ctx.resolve(AT_FDCWD, &source, true).await?;
-                let m = dev.inode.metadata();
-                if m.file_type() != S_IFBLK {
-                    return Err(Errno::ENOTBLK);
-                }
-                if dev.mnt().get() & MS_NODEV != 0 {
-                    return Err(Errno::EACCES);
-                }
-                crate::fs::ext2::mount(m.rdev, flags & MS_RDONLY != 0).await?
-            }
-            b"proc" => crate::fs::procfs::new_root(),
-            b"tmpfs" => RamFs::new_root_sized(dev(), tmpfs_size(data.as_deref())),
-            // One instance, as Linux's: the nodes /dev has (its options are the
-            // boot mount's).
-            b"devtmpfs" => crate::fs::devtmpfs(),
-            b"ramfs" => RamFs::new_root(dev()),
-            _ => return Err(Errno::ENODEV),
-        };
-        if fstype != b"proc" && fstype != b"ext2" && fstype != b"devtmpfs" {
-            set_root_attributes(ctx, &root, &fstype, data.as_deref().unwrap_or_default())?;
-        }
-        (root, source, fstype, flags)
+        let root = create_fs(
+            ctx,
+            &fstype,
+            source.as_deref(),
+            data.as_deref().unwrap_or_default(),
+            flags,
+        )
+        .await?;
+        let source = source.unwrap_or_else(|| b"none".to_vec());
+        (root, source, fstype, flags, b"/".to_vec())
     };
     let info = MountInfo {
         source,
@@ -267,12 +247,325 @@ pub async fn sys_mount(
         path: target.path(),
         options: options(mount_flags),
     };
-    let m = crate::fs::mounts().mount(&target.inode, root, info, mount_flags)?;
+    let m = kestrel_vfs::path::MountFlags::new(mount_flags);
     // A bind mount of a shared mount is one of its peers.
     if let Some(src) = peer_of {
         m.join_peers_of(&src);
     }
+    let mounts = crate::fs::mounts();
+    if mounts.count() >= MOUNT_MAX {
+        return Err(Errno::ENOSPC);
+    }
+    let new = kestrel_vfs::path::Mount {
+        at: kestrel_vfs::path::identity(&target.inode),
+        root,
+        info,
+        flags: m,
+        parent: Some(target.mnt().clone()),
+        root_path,
+    };
+    let peers = propagation_targets(&target);
+    let under = tree_of.map(|(m, p)| (submounts(&m, &p), p));
+    mounts.attach(new.clone(), false);
+    if let Some((under, from_path)) = under {
+        copy_tree(&under, &from_path, &new.flags, &new.info.path);
+    }
+    propagate(&new, &peers);
     Ok(0)
+}
+
+/// The mounts under the directory `path` (its namespace path) of the mount
+/// `from`, and theirs in turn: what a recursive bind (MS_BIND | MS_REC,
+/// open_tree's AT_RECURSIVE) copies, parents before their children.
+/// Unbindable ones (and what is under them) are left out.
+pub(super) fn submounts(from: &MountRef, path: &[u8]) -> Vec<kestrel_vfs::path::Mount> {
+    let all = crate::fs::mounts().list();
+    let mut out: Vec<kestrel_vfs::path::Mount> = Vec::new();
+    let mut parents: Vec<(MountRef, Vec<u8>)> = alloc::vec![(from.clone(), path.to_vec())];
+    while let Some((p, p_path)) = parents.pop() {
+        for e in &all {
+            let child = e
+                .parent
+                .as_ref()
+                .is_some_and(|x| alloc::sync::Arc::ptr_eq(x, &p));
+            let below = p_path == b"/"
+                || e.info.path == p_path
+                || (e.info.path.starts_with(&p_path)
+                    && e.info.path.get(p_path.len()) == Some(&b'/'));
+            if child && below && !e.flags.unbindable() && out.len() < MOUNT_MAX {
+                out.push(e.clone());
+                parents.push((e.flags.clone(), e.info.path.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Copies the mounts `under` (from [`submounts`] of a source whose
+/// namespace path was `from_path`) onto the new mount `to` at `to_path`:
+/// each copy on the copy of its parent, a peer of its original if that is
+/// shared.
+pub(super) fn copy_tree(
+    under: &[kestrel_vfs::path::Mount],
+    from_path: &[u8],
+    to: &MountRef,
+    to_path: &[u8],
+) {
+    let mounts = crate::fs::mounts();
+    let mut copies: Vec<(MountRef, MountRef)> = Vec::new();
+    for e in under {
+        if mounts.count() >= MOUNT_MAX {
+            return;
+        }
+        let copy = kestrel_vfs::path::MountFlags::new(e.flags.get());
+        copy.join_peers_of(&e.flags);
+        let parent = e
+            .parent
+            .as_ref()
+            .and_then(|p| copies.iter().find(|(o, _)| alloc::sync::Arc::ptr_eq(o, p)))
+            .map_or_else(|| to.clone(), |(_, c)| c.clone());
+        // Its path: `to_path` with the part below `from_path`.
+        let rest = if from_path == b"/" {
+            &e.info.path[..]
+        } else {
+            e.info.path.get(from_path.len()..).unwrap_or_default()
+        };
+        let mut path = if to_path == b"/" {
+            Vec::new()
+        } else {
+            to_path.to_vec()
+        };
+        path.extend_from_slice(rest);
+        if path.is_empty() {
+            path.push(b'/');
+        }
+        let mut info = e.info.clone();
+        info.path = path;
+        mounts.attach(
+            kestrel_vfs::path::Mount {
+                at: e.at,
+                root: e.root.clone(),
+                info,
+                flags: copy.clone(),
+                parent: Some(parent),
+                root_path: e.root_path.clone(),
+            },
+            false,
+        );
+        copies.push((e.flags.clone(), copy));
+    }
+}
+
+/// Unmount propagation (Linux's propagate_umount): when `gone` was mounted
+/// on a shared mount, its copies on the peers and slaves of that mount (same
+/// directory, same root, nothing mounted on them) go too.
+fn propagate_umount(gone: &kestrel_vfs::path::Mount) {
+    let Some(parent) = &gone.parent else { return };
+    let (group, _) = parent.propagation();
+    if group == 0 {
+        return;
+    }
+    let mounts = crate::fs::mounts();
+    let root = kestrel_vfs::path::identity(&gone.root);
+    let all = mounts.list();
+    for e in &all {
+        let in_group = e.parent.as_ref().is_some_and(|p| {
+            let (s, m) = p.propagation();
+            s == group || m == group
+        });
+        let covered = all.iter().any(|c| {
+            c.parent
+                .as_ref()
+                .is_some_and(|p| alloc::sync::Arc::ptr_eq(p, &e.flags))
+        });
+        if in_group && e.at == gone.at && kestrel_vfs::path::identity(&e.root) == root && !covered {
+            mounts.unmount_exact(&e.flags, root);
+        }
+    }
+    // A disk whose last copy went that way is let go of (as after
+    // MNT_DETACH: finished when it is next mounted).
+    if mounts.mounts_of(root) == 0 {
+        crate::fs::ext2::detach(&gone.root);
+    }
+}
+
+/// The most mounts a namespace holds (Linux's /proc/sys/fs/mount-max
+/// default): more is ENOSPC.
+pub(super) const MOUNT_MAX: usize = 100_000;
+
+/// Where a mount made on the directory `d` propagates to (taken before the
+/// new mount is attached): when `d`'s mount is shared, the other mounts of
+/// its peer group and its slaves that show `d`, each with the path `d` has
+/// there.
+pub(super) fn propagation_targets(d: &Dentry) -> Vec<(kestrel_vfs::path::Mount, Vec<u8>)> {
+    let (group, _) = d.mnt().propagation();
+    if group == 0 {
+        return Vec::new();
+    }
+    let (_, _, fs_path) = source_of(d);
+    let dev = d.inode.metadata().dev;
+    let mut out = Vec::new();
+    for q in crate::fs::mounts().list() {
+        let (shared, master) = q.flags.propagation();
+        if alloc::sync::Arc::ptr_eq(&q.flags, d.mnt())
+            || (shared != group && master != group)
+            || q.root.metadata().dev != dev
+        {
+            continue;
+        }
+        // The part of `d`'s path below the peer's root (none: `d` is not
+        // in what the peer shows).
+        let rest = if q.root_path == b"/" {
+            Some(&fs_path[..])
+        } else {
+            fs_path
+                .strip_prefix(&q.root_path[..])
+                .filter(|r| r.is_empty() || r.first() == Some(&b'/'))
+        };
+        let Some(rest) = rest else { continue };
+        let mut path = q.info.path.clone();
+        if rest != b"/" && !rest.is_empty() {
+            if path == b"/" {
+                path.clear();
+            }
+            path.extend_from_slice(rest);
+        }
+        out.push((q, path));
+    }
+    out
+}
+
+/// Mount propagation (Linux's propagate_mnt): a copy of the new mount `m` on
+/// each target of [`propagation_targets`], a peer of `m` on a peer, a slave
+/// of `m`'s group on a slave.
+pub(super) fn propagate(
+    m: &kestrel_vfs::path::Mount,
+    targets: &[(kestrel_vfs::path::Mount, Vec<u8>)],
+) {
+    let mounts = crate::fs::mounts();
+    for (q, path) in targets {
+        if mounts.count() >= MOUNT_MAX {
+            return;
+        }
+        let copy = kestrel_vfs::path::MountFlags::new(m.flags.get());
+        copy.join_peers_of(&m.flags);
+        let (group, _) = m.flags.propagation();
+        let (q_shared, _) = q.flags.propagation();
+        if q_shared == 0 && group != 0 {
+            // On a slave: a slave of the new mount's group.
+            copy.change_propagation(MS_SLAVE);
+        }
+        let mut info = m.info.clone();
+        info.path = path.clone();
+        mounts.attach(
+            kestrel_vfs::path::Mount {
+                at: m.at,
+                root: m.root.clone(),
+                info,
+                flags: copy,
+                parent: Some(q.flags.clone()),
+                root_path: m.root_path.clone(),
+            },
+            false,
+        );
+    }
+}
+
+/// A new file system of type `fstype` for mount(2) or fsconfig's
+/// FSCONFIG_CMD_CREATE: its root. `data` holds its options (comma-separated,
+/// as mount(2)'s data string), `flags` the MS_* flags (MS_RDONLY).
+/// `ext2` needs a block device `source` (EINVAL without one, ENOTBLK, EACCES
+/// on a nodev mount); an unknown type is ENODEV; bad options EINVAL.
+pub(super) async fn create_fs(
+    ctx: &Ctx<'_>,
+    fstype: &[u8],
+    source: Option<&[u8]>,
+    data: &[u8],
+    flags: u64,
+) -> KResult<kestrel_vfs::InodeRef> {
+    check_options(fstype, data)?;
+    let dev = || {
+        makedev(
+            0,
+            NEXT_DEV.fetch_add(1, core::sync::atomic::Ordering::Relaxed),
+        )
+    };
+    let root = match fstype {
+        b"ext2" => {
+            // The source is a block device file (ENOTBLK otherwise); none
+            // at all is EINVAL ("no source specified").
+            let source = source.ok_or(Errno::EINVAL)?;
+            let dev = ctx.resolve(AT_FDCWD, source, true).await?;
+            let m = dev.inode.metadata();
+            if m.file_type() != S_IFBLK {
+                return Err(Errno::ENOTBLK);
+            }
+            if dev.mnt().get() & MS_NODEV != 0 {
+                return Err(Errno::EACCES);
+            }
+            crate::fs::ext2::mount(m.rdev, flags & MS_RDONLY != 0).await?
+        }
+        b"proc" => crate::fs::procfs::new_root(),
+        b"tmpfs" => RamFs::new_root_sized(dev(), tmpfs_size(Some(data))),
+        // One instance, as Linux's: the nodes /dev has (its options are the
+        // boot mount's).
+        b"devtmpfs" => crate::fs::devtmpfs(),
+        b"ramfs" => RamFs::new_root(dev()),
+        _ => return Err(Errno::ENODEV),
+    };
+    if fstype != b"proc" && fstype != b"ext2" && fstype != b"devtmpfs" {
+        set_root_attributes(ctx, &root, fstype, data)?;
+    }
+    Ok(root)
+}
+
+/// What a bind mount (or a clone: open_tree) of `d` shows as its source,
+/// its file system type and its root's path inside the file system: those
+/// of the mount `d` was reached through, with `d`'s path below its root.
+pub(super) fn source_of(d: &Dentry) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let mounts = crate::fs::mounts();
+    let (source, fstype, base) = if let Some(e) = mounts.entry_of(d.mnt()) {
+        (e.info.source, e.info.fstype, e.root_path)
+    } else if let Some(m) = super::newmount::detached_info(d.mnt()) {
+        m
+    } else {
+        let r = crate::fs::root_line(&mounts);
+        (r.source, r.fstype, b"/".to_vec())
+    };
+    // The names from the mount's root down to `d`.
+    let mut names = Vec::new();
+    let mut x = d;
+    while let Some(p) = x.parent() {
+        if !alloc::sync::Arc::ptr_eq(p.mnt(), x.mnt()) {
+            break;
+        }
+        names.push(x.name().to_vec());
+        x = p;
+    }
+    let mut path = if base == b"/" { Vec::new() } else { base };
+    for n in names.iter().rev() {
+        path.push(b'/');
+        path.extend_from_slice(n);
+    }
+    if path.is_empty() {
+        path.push(b'/');
+    }
+    (source, fstype, path)
+}
+
+/// MS_MOVE (and move_mount of an attached mount): the mount whose root
+/// `from` is goes to the directory `to` (ELOOP into itself), with the
+/// mounts under it; its parent becomes `to`'s mount.
+pub(super) fn move_attached(from: &Dentry, to: &Dentry) -> KResult<()> {
+    let id = kestrel_vfs::path::identity(&from.inode);
+    let (dst, old) = (to.path(), from.path());
+    if dst == old || (dst.starts_with(&old) && dst.get(old.len()) == Some(&b'/')) {
+        return Err(Errno::ELOOP);
+    }
+    let mounts = crate::fs::mounts();
+    mounts.move_mount_to(id, &to.inode, dst)?;
+    mounts.set_parent(from.mnt(), to.mnt().clone(), None);
+    Ok(())
 }
 
 /// MS_SHARED and friends (`kind`) on the mount whose root `d` is, and with
@@ -291,18 +584,18 @@ fn change_propagation(d: &Dentry, kind: u64, recursive: bool) -> KResult<()> {
 }
 
 /// struct mount_attr's fields, as mount_setattr(2) reads them.
-const MOUNT_ATTR_RDONLY: u64 = 0x1;
-const MOUNT_ATTR_NOSUID: u64 = 0x2;
-const MOUNT_ATTR_NODEV: u64 = 0x4;
-const MOUNT_ATTR_NOEXEC: u64 = 0x8;
-const MOUNT_ATTR__ATIME: u64 = 0x70;
-const MOUNT_ATTR_NOATIME: u64 = 0x10;
-const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
-const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
-const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
-const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
-const MOUNT_ATTR_SIZE_VER0: usize = 32;
-const AT_RECURSIVE: u32 = 0x8000;
+pub(super) const MOUNT_ATTR_RDONLY: u64 = 0x1;
+pub(super) const MOUNT_ATTR_NOSUID: u64 = 0x2;
+pub(super) const MOUNT_ATTR_NODEV: u64 = 0x4;
+pub(super) const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+pub(super) const MOUNT_ATTR__ATIME: u64 = 0x70;
+pub(super) const MOUNT_ATTR_NOATIME: u64 = 0x10;
+pub(super) const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
+pub(super) const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
+pub(super) const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+pub(super) const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
+pub(super) const MOUNT_ATTR_SIZE_VER0: usize = 32;
+pub(super) const AT_RECURSIVE: u32 = 0x8000;
 
 /// mount_setattr(dfd, path, flags, attr, size): changes the per-mount flags
 /// (attr_set, attr_clr) and the propagation type of the mount at `path`
@@ -331,12 +624,42 @@ pub async fn sys_mount_setattr(
     if !ctx.capable(CAP_SYS_ADMIN) {
         return Err(Errno::EPERM);
     }
+    let Some(attr) = read_mount_attr(ctx, attr, size)? else {
+        return Ok(0);
+    };
+    let path = ctx.read_path(path)?;
+    let lookup = if flags & AT_SYMLINK_NOFOLLOW != 0 {
+        flags & AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW
+    } else {
+        flags & AT_EMPTY_PATH
+    };
+    let d = ctx.resolve_at(dfd, &path, lookup).await?;
+    apply_mount_attr(&d, &attr, flags & AT_RECURSIVE != 0)?;
+    Ok(0)
+}
+
+/// A struct mount_attr read and checked (see [`read_mount_attr`]).
+pub(super) struct MountAttr {
+    set: u64,
+    clr: u64,
+    propagation: u64,
+}
+
+/// Reads and checks the struct mount_attr of mount_setattr(2) and
+/// open_tree_attr(2) (`size` checked by the caller): `None` when it
+/// changes nothing; EINVAL for unknown attributes, an id mapping, a second
+/// propagation type or a partial change of the atime mode.
+pub(super) fn read_mount_attr(
+    ctx: &Ctx<'_>,
+    attr: UserPtr<u8>,
+    size: usize,
+) -> KResult<Option<MountAttr>> {
     let mut raw = [0u8; MOUNT_ATTR_SIZE_VER0];
     ctx.mm().reader(attr, size)?.read_extensible(&mut raw)?;
     let field = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or_default());
     let (set, clr, propagation) = (field(0), field(1), field(2));
     if set == 0 && clr == 0 && propagation == 0 {
-        return Ok(0);
+        return Ok(None);
     }
     let types = MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE;
     if propagation & !types != 0 || propagation.count_ones() > 1 {
@@ -364,60 +687,88 @@ pub async fn sys_mount_setattr(
     if (set & MOUNT_ATTR__ATIME).count_ones() > 1 {
         return Err(Errno::EINVAL);
     }
-    let path = ctx.read_path(path)?;
-    let lookup = if flags & AT_SYMLINK_NOFOLLOW != 0 {
-        flags & AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW
-    } else {
-        flags & AT_EMPTY_PATH
-    };
-    let d = ctx.resolve_at(dfd, &path, lookup).await?;
-    let mounts = crate::fs::mounts();
-    let (m, mpath) = mounts.mount_of(&d).ok_or(Errno::EINVAL)?;
-    let targets = if flags & AT_RECURSIVE != 0 {
-        mounts.mounts_under(&mpath)
-    } else {
-        alloc::vec![m]
-    };
-    let to_ms = |a: u64| {
-        let mut f = 0;
-        for (attr, ms) in [
-            (MOUNT_ATTR_RDONLY, MS_RDONLY),
-            (MOUNT_ATTR_NOSUID, MS_NOSUID),
-            (MOUNT_ATTR_NODEV, MS_NODEV),
-            (MOUNT_ATTR_NOEXEC, MS_NOEXEC),
-            (MOUNT_ATTR_NOATIME, MS_NOATIME),
-            (MOUNT_ATTR_STRICTATIME, MS_STRICTATIME),
-            (MOUNT_ATTR_NODIRATIME, MS_NODIRATIME),
-            (MOUNT_ATTR_NOSYMFOLLOW, MS_NOSYMFOLLOW),
-        ] {
-            if a & attr != 0 {
-                f |= ms;
-            }
+    Ok(Some(MountAttr {
+        set,
+        clr,
+        propagation,
+    }))
+}
+
+/// The MS_* flags of MOUNT_ATTR_* attributes.
+pub(super) fn attr_to_ms(a: u64) -> u64 {
+    let mut f = 0;
+    for (attr, ms) in [
+        (MOUNT_ATTR_RDONLY, MS_RDONLY),
+        (MOUNT_ATTR_NOSUID, MS_NOSUID),
+        (MOUNT_ATTR_NODEV, MS_NODEV),
+        (MOUNT_ATTR_NOEXEC, MS_NOEXEC),
+        (MOUNT_ATTR_NOATIME, MS_NOATIME),
+        (MOUNT_ATTR_STRICTATIME, MS_STRICTATIME),
+        (MOUNT_ATTR_NODIRATIME, MS_NODIRATIME),
+        (MOUNT_ATTR_NOSYMFOLLOW, MS_NOSYMFOLLOW),
+    ] {
+        if a & attr != 0 {
+            f |= ms;
         }
-        f
+    }
+    f
+}
+
+/// The MOUNT_ATTR_* attributes of a mount with MS_* `flags` (statmount).
+pub(super) fn ms_to_attr(flags: u64) -> u64 {
+    let mut a = 0;
+    for (attr, ms) in [
+        (MOUNT_ATTR_RDONLY, MS_RDONLY),
+        (MOUNT_ATTR_NOSUID, MS_NOSUID),
+        (MOUNT_ATTR_NODEV, MS_NODEV),
+        (MOUNT_ATTR_NOEXEC, MS_NOEXEC),
+        (MOUNT_ATTR_NOATIME, MS_NOATIME),
+        (MOUNT_ATTR_STRICTATIME, MS_STRICTATIME),
+        (MOUNT_ATTR_NODIRATIME, MS_NODIRATIME),
+        (MOUNT_ATTR_NOSYMFOLLOW, MS_NOSYMFOLLOW),
+    ] {
+        if flags & ms != 0 {
+            a |= attr;
+        }
+    }
+    a
+}
+
+/// Applies `attr` to the mount whose root `d` is (EINVAL if it is no
+/// mount's root), and with `recursive` to every mount under it. A detached
+/// mount (fsmount, open_tree's clone) is changed alone.
+pub(super) fn apply_mount_attr(d: &Dentry, attr: &MountAttr, recursive: bool) -> KResult<()> {
+    let mounts = crate::fs::mounts();
+    let (targets, attached) = match mounts.mount_of(d) {
+        Some((m, mpath)) if recursive => (mounts.mounts_under(&mpath), Some(m)),
+        Some((m, _)) => (alloc::vec![m.clone()], Some(m)),
+        None if d.parent().is_none() && super::newmount::detached_info(d.mnt()).is_some() => {
+            (alloc::vec![d.mnt().clone()], None)
+        }
+        None => return Err(Errno::EINVAL),
     };
-    let mut clr_ms = to_ms(clr);
-    if atime_clr != 0 {
+    let mut clr_ms = attr_to_ms(attr.clr);
+    if attr.clr & MOUNT_ATTR__ATIME != 0 {
         clr_ms |= MS_NOATIME | MS_STRICTATIME;
     }
-    let set_ms = to_ms(set);
-    if set != 0 || clr != 0 {
-        if flags & AT_RECURSIVE == 0 {
+    let set_ms = attr_to_ms(attr.set);
+    if attr.set != 0 || attr.clr != 0 {
+        if attached.is_some() && !recursive {
             // One mount: its /proc/mounts options follow.
             let new = (targets[0].get() & !clr_ms) | set_ms;
-            mounts.remount(&d, new, options(new))?;
+            mounts.remount(d, new, options(new))?;
         } else {
             for t in &targets {
                 t.set((t.get() & !clr_ms) | set_ms)?;
             }
         }
     }
-    if propagation != 0 {
+    if attr.propagation != 0 {
         for t in &targets {
-            t.change_propagation(propagation);
+            t.change_propagation(attr.propagation);
         }
     }
-    Ok(0)
+    Ok(())
 }
 
 /// The value of the last `key=value` option of the data string (up to its NUL).
@@ -469,7 +820,7 @@ fn set_root_attributes(
 
 /// Whether the comma-separated data string (up to its NUL) has the option `name`
 /// with no value; the last of "ro" and "rw" wins.
-fn has_option(data: &[u8], name: &[u8]) -> bool {
+pub(super) fn has_option(data: &[u8], name: &[u8]) -> bool {
     let data = &data[..data.iter().position(|&b| b == 0).unwrap_or(data.len())];
     let last = data
         .split(|&b| b == b',')
@@ -499,7 +850,7 @@ fn mount_data(ctx: &Ctx<'_>, ptr: UserPtr<u8>) -> KResult<Option<Vec<u8>>> {
 
 /// The size of a new tmpfs: its `size=` option (bytes with an optional k/m/g/t/p/e
 /// suffix, or a percentage of memory), else half of memory, as Linux's default.
-fn tmpfs_size(data: Option<&[u8]>) -> u64 {
+pub(super) fn tmpfs_size(data: Option<&[u8]>) -> u64 {
     let memory = crate::mm::frame::stats().1 * 4096;
     let data = data.unwrap_or_default();
     let data = &data[..data.iter().position(|&b| b == 0).unwrap_or(data.len())];
@@ -539,7 +890,7 @@ fn tmpfs_size(data: Option<&[u8]>) -> u64 {
 /// NUL): the superblock flags every file system takes, and each file system's
 /// own. tmpfs and proc refuse what they do not know (EINVAL); ramfs ignores it,
 /// as Linux's does.
-fn check_options(fstype: &[u8], data: &[u8]) -> KResult<()> {
+pub(super) fn check_options(fstype: &[u8], data: &[u8]) -> KResult<()> {
     let data = &data[..data.iter().position(|&b| b == 0).unwrap_or(data.len())];
     for opt in data.split(|&b| b == b',').filter(|o| !o.is_empty()) {
         let (key, value) = match opt.iter().position(|&b| b == b'=') {
@@ -634,6 +985,10 @@ pub async fn sys_umount2(ctx: &mut Ctx<'_>, target: UserCStr, flags: u32) -> KRe
             return Err(Errno::EAGAIN);
         }
     }
+    // The mount the path reached (its root), to take out that one entry.
+    let reached = mounts
+        .mount_of(&target)
+        .map(|(m, _)| (m, kestrel_vfs::path::identity(&target.inode)));
     drop(target);
     let dev = root.metadata().dev;
     // A disk file system writes everything and is marked clean first (EBUSY
@@ -660,7 +1015,11 @@ pub async fn sys_umount2(ctx: &mut Ctx<'_>, target: UserCStr, flags: u32) -> KRe
         while let Some(p) = top.parent() {
             top = p;
         }
-        let gone = mounts.unmount_tree(at, top.inode.metadata().dev)?;
+        let gone = mounts.unmount_tree_of(
+            at,
+            reached.as_ref().map(|(m, _)| m),
+            top.inode.metadata().dev,
+        )?;
         for r in gone.iter().skip(1) {
             if mounts.mounts_of(kestrel_vfs::path::identity(r)) == 0
                 && crate::fs::ext2::unmount(r.clone()).await == Err(Errno::EBUSY)
@@ -670,7 +1029,10 @@ pub async fn sys_umount2(ctx: &mut Ctx<'_>, target: UserCStr, flags: u32) -> KRe
         }
         gone.iter().map(|r| r.metadata().dev).collect()
     } else {
-        mounts.unmount(at)?;
+        match reached.and_then(|(m, r)| mounts.unmount_exact(&m, r)) {
+            Some(gone) => propagate_umount(&gone),
+            None => mounts.unmount(at)?,
+        }
         alloc::vec![dev]
     };
     // inotify's watches on a file system no mount shows any more hear

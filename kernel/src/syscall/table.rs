@@ -25,8 +25,8 @@ use super::args::*;
 
 use super::{
     Args, Ctx, aio, cred, epoll, fd, fs, fs_extra, futex, io_uring, ioprio, ipc, keys, landlock,
-    locks, misc, mm, mount, mqueue, pidfd, poll, process, process_vm, ptrace, sched, signal,
-    socket, splice, time, timer, xattr,
+    locks, misc, mm, mount, mqueue, newmount, pidfd, poll, process, process_vm, ptrace, sched,
+    signal, socket, splice, time, timer, xattr,
 };
 
 /// Awaits a handler's future, boxed for the calls listed here. The dispatch future
@@ -52,6 +52,27 @@ macro_rules! handler_future {
         alloc::boxed::Box::pin($call).await
     };
     (UMOUNT2, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (OPEN_TREE, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (OPEN_TREE_ATTR, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (MOVE_MOUNT, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (FSCONFIG, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (FSPICK, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (STATMOUNT, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (MOUNT_SETATTR, $call:expr) => {
         alloc::boxed::Box::pin($call).await
     };
     (PIVOT_ROOT, $call:expr) => {
@@ -386,7 +407,7 @@ syscall_table! {
     SYNC => fs_extra::sys_sync();
     ADJTIMEX => time::sys_adjtimex(buf: UserPtr<Timex>), partial "reports a free-running, unsynchronised clock; ADJ_OFFSET and ADJ_FREQUENCY are recorded, not applied";
     SETTIMEOFDAY => time::sys_settimeofday(tv: UserPtr<Timeval>, tz: UserPtr<Timezone>);
-    MOUNT => mount::sys_mount(source: UserCStr, target: UserCStr, fstype: UserCStr, flags: u64, data: UserPtr<u8>), partial "ext2 on a block device, proc, tmpfs, ramfs, devtmpfs, bind mounts and MS_MOVE; ro, noexec, nosuid and nodev are enforced; one set of flags per mount (no superblock flags); propagation types are recorded, no events propagate";
+    MOUNT => mount::sys_mount(source: UserCStr, target: UserCStr, fstype: UserCStr, flags: u64, data: UserPtr<u8>), partial "ext2 on a block device, proc, tmpfs, ramfs, devtmpfs, bind mounts and MS_MOVE; ro, noexec, nosuid and nodev are enforced; one set of flags per mount (no superblock flags); new mounts propagate to peers and slaves, unmounts and moves do not";
     UMOUNT2 => mount::sys_umount2(target: UserCStr, flags: u32), partial "only ext2 is EBUSY while in use (tmpfs, ramfs and proc unmount at once); MNT_EXPIRE unmounts without the EAGAIN round; MNT_FORCE is a plain unmount";
     PIVOT_ROOT => mount::sys_pivot_root(new_root: UserCStr, put_old: UserCStr), partial "the boot root (rootfs) may be pivoted (Linux: EINVAL); shared mounts are not refused";
     SETHOSTNAME => misc::sys_sethostname(name: UserPtr<u8>, len: i32);
@@ -436,7 +457,16 @@ syscall_table! {
     SET_TID_ADDRESS => process::sys_set_tid_address(tidptr: UserPtr<i32>);
     RESTART_SYSCALL => signal::sys_restart_syscall();
     UNSHARE => process::sys_unshare(flags: u64), partial "user namespaces record id maps but translate none and grant no capabilities; cgroup namespaces are identities only (docs/namespaces.md)";
-    MOUNT_SETATTR => mount::sys_mount_setattr(dfd: Fd, path: UserCStr, flags: u32, attr: UserPtr<u8>, size: usize), partial "no id-mapped mounts (MOUNT_ATTR_IDMAP: EINVAL); propagation types are recorded, no events propagate";
+    OPEN_TREE => newmount::sys_open_tree(dfd: Fd, path: UserCStr, flags: u32), partial "an AT_RECURSIVE clone gets the mounts under its source when attached, not while detached";
+    MOVE_MOUNT => newmount::sys_move_mount(from_dfd: Fd, from_path: UserCStr, to_dfd: Fd, to_path: UserCStr, flags: u32), partial "MOVE_MOUNT_BENEATH only for a detached mount; a moved attached mount does not propagate";
+    FSOPEN => newmount::sys_fsopen(fsname: UserCStr, flags: u32), partial "ext2, tmpfs, ramfs, proc and devtmpfs";
+    FSCONFIG => newmount::sys_fsconfig(fd: i32, cmd: u32, key: UserCStr, value: UserPtr<u8>, aux: i32), partial "binary, path and descriptor values only for the superblock flags; FSCONFIG_CMD_RECONFIGURE only on fspick's context; a reconfiguration changes the picked mount alone";
+    FSMOUNT => newmount::sys_fsmount(fs_fd: Fd, flags: u32, attr_flags: u32);
+    FSPICK => newmount::sys_fspick(dfd: Fd, path: UserCStr, flags: u32);
+    STATMOUNT => newmount::sys_statmount(req: UserPtr<u8>, buf: UserPtr<u8>, bufsize: usize, flags: u32), partial "no STATMOUNT_MNT_NS_ID, mount options or mnt_id_req.mnt_ns_id";
+    LISTMOUNT => newmount::sys_listmount(req: UserPtr<u8>, mnt_ids: UserPtr<u64>, nr_mnt_ids: usize, flags: u32), partial "mnt_id_req.mnt_ns_id is ignored (the caller's namespace)";
+    OPEN_TREE_ATTR => newmount::sys_open_tree_attr(dfd: Fd, path: UserCStr, flags: u32, attr: UserPtr<u8>, size: usize);
+    MOUNT_SETATTR => mount::sys_mount_setattr(dfd: Fd, path: UserCStr, flags: u32, attr: UserPtr<u8>, size: usize), partial "no id-mapped mounts (MOUNT_ATTR_IDMAP: EINVAL)";
     SETNS => process::sys_setns(fd: Fd, nstype: i32), partial "namespace files only, no pidfds";
     SET_ROBUST_LIST => futex::sys_set_robust_list(head: u64, len: usize);
     GET_ROBUST_LIST => futex::sys_get_robust_list(pid: Pid, head: UserPtr<u64>, len: UserPtr<u64>);

@@ -285,6 +285,8 @@ pub const STATX_SIZE: u32 = 0x200;
 pub const STATX_BLOCKS: u32 = 0x400;
 pub const STATX_BASIC_STATS: u32 = 0x7ff;
 pub const STATX_BTIME: u32 = 0x800;
+pub const STATX_MNT_ID: u32 = 0x1000;
+pub const STATX_MNT_ID_UNIQUE: u32 = 0x4000;
 pub const STATX_RESERVED: u32 = 0x8000_0000;
 
 /// `struct iovec`.

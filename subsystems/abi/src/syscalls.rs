@@ -380,6 +380,7 @@ pub const SYSCALLS: &[(usize, &str)] = &[
     (464, "getxattrat"),
     (465, "listxattrat"),
     (466, "removexattrat"),
+    (467, "open_tree_attr"),
 ];
 
 /// The name of system call `nr`, if Linux defines one.
@@ -771,4 +772,5 @@ pub mod nr {
     pub const GETXATTRAT: usize = 464;
     pub const LISTXATTRAT: usize = 465;
     pub const REMOVEXATTRAT: usize = 466;
+    pub const OPEN_TREE_ATTR: usize = 467;
 }

@@ -37,19 +37,41 @@ use crate::inode::{InodeRef, access, check_access};
 /// MS_NOEXEC and the atime flags, as mount(2) names them), shared by every dentry
 /// reached through it, and how many open files write through it (a mount with
 /// writers cannot become read-only: EBUSY, as Linux's mnt_make_readonly).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MountFlags {
     flags: AtomicU64,
     writers: AtomicUsize,
     /// The propagation type, as /proc/PID/mountinfo shows it: the peer group
     /// the mount is shared with (low half; 0: not shared) and the group it
-    /// receives from (high half; 0: not a slave). Kestrel records the types
-    /// but propagates no mount events between peers.
+    /// receives from (high half; 0: not a slave). New mounts propagate to
+    /// peers and slaves (kernel/src/syscall/mount.rs); unmounts do not.
     propagation: AtomicU64,
     /// umount2's MNT_EXPIRE mark: 0 none, 1 marked, 2 marked and crossed into
     /// once since (by the path walk of the umount2 that finds it again, when
     /// nothing else came: see [`MountFlags::expire`]).
     expiry: core::sync::atomic::AtomicU8,
+    /// MS_UNBINDABLE (private, and refused as a bind mount's source).
+    unbindable: core::sync::atomic::AtomicBool,
+    /// The mount's number as /proc/PID/mountinfo and statx's STATX_MNT_ID show
+    /// it (Linux's mnt_id).
+    id: u32,
+    /// The 64-bit number no other mount ever gets (statx's
+    /// STATX_MNT_ID_UNIQUE, statmount and listmount; Linux's mnt_id_unique).
+    unique: u64,
+}
+
+/// Unique mount ids start above this (Linux's MNT_UNIQUE_ID_OFFSET): anything
+/// at or below it is no mount's.
+pub const MNT_UNIQUE_ID_OFFSET: u64 = 1 << 31;
+
+/// The next mount numbers (mountinfo's, and the unique ones).
+static NEXT_MOUNT_ID: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(21);
+static NEXT_UNIQUE_ID: AtomicU64 = AtomicU64::new(MNT_UNIQUE_ID_OFFSET + 1);
+
+impl Default for MountFlags {
+    fn default() -> Self {
+        Self::fresh(0)
+    }
 }
 
 /// A new peer group number (mountinfo's `shared:N`).
@@ -61,12 +83,35 @@ pub type MountRef = Arc<MountFlags>;
 impl MountFlags {
     /// A mount with `flags` (MS_* bits).
     pub fn new(flags: u64) -> MountRef {
-        Arc::new(Self {
+        Arc::new(Self::fresh(flags))
+    }
+
+    /// A mount with `flags` and new ids.
+    fn fresh(flags: u64) -> Self {
+        Self {
             flags: AtomicU64::new(flags),
             writers: AtomicUsize::new(0),
             propagation: AtomicU64::new(0),
             expiry: core::sync::atomic::AtomicU8::new(0),
-        })
+            unbindable: core::sync::atomic::AtomicBool::new(false),
+            id: NEXT_MOUNT_ID.fetch_add(1, Ordering::Relaxed),
+            unique: NEXT_UNIQUE_ID.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// The mount's number (mountinfo's first field, STATX_MNT_ID).
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// The mount's unique 64-bit number (STATX_MNT_ID_UNIQUE).
+    pub fn unique_id(&self) -> u64 {
+        self.unique
+    }
+
+    /// Whether the mount is MS_UNBINDABLE.
+    pub fn unbindable(&self) -> bool {
+        self.unbindable.load(Ordering::Acquire)
     }
 
     /// A path walk entered the mount: it is in use, so an expiry mark goes
@@ -115,6 +160,8 @@ impl MountFlags {
     pub fn change_propagation(&self, kind: u64) {
         use kestrel_abi::fs::{MS_PRIVATE, MS_SHARED, MS_SLAVE, MS_UNBINDABLE};
         let (shared, master) = self.propagation();
+        self.unbindable
+            .store(kind == MS_UNBINDABLE, Ordering::Release);
         match kind {
             MS_SHARED if shared == 0 => {
                 let g = NEXT_PEER_GROUP.fetch_add(1, Ordering::Relaxed) as u32;
@@ -318,12 +365,22 @@ pub fn identity(i: &InodeRef) -> (u64, u64) {
     (m.dev, m.ino)
 }
 
+/// One mount of the table.
 #[derive(Clone)]
-struct Mount {
-    at: (u64, u64),
-    root: InodeRef,
-    info: MountInfo,
-    flags: MountRef,
+pub struct Mount {
+    /// The directory it is mounted on (its identity).
+    pub at: (u64, u64),
+    /// The root of what is mounted.
+    pub root: InodeRef,
+    /// What /proc/mounts says of it.
+    pub info: MountInfo,
+    /// Its flags (and ids).
+    pub flags: MountRef,
+    /// The mount it is mounted on (`None`: the root's, or not known).
+    pub parent: Option<MountRef>,
+    /// Its root's path inside its file system (mountinfo's fourth field):
+    /// "/" but for bind mounts of a directory below a file system's root.
+    pub root_path: Vec<u8>,
 }
 
 /// What /proc/mounts says of a mount.
@@ -435,6 +492,8 @@ impl Mounts {
             root: old_root.clone(),
             info: old_info,
             flags: old_mnt.clone(),
+            parent: None,
+            root_path: b"/".to_vec(),
         });
         Ok(())
     }
@@ -457,8 +516,63 @@ impl Mounts {
             root,
             info,
             flags: m.clone(),
+            parent: None,
+            root_path: b"/".to_vec(),
         });
         Ok(m)
+    }
+
+    /// Mounts `m` on the directory `m.at` (its identity): on top of what is
+    /// mounted there already, or with `beneath` under the topmost mount there
+    /// (move_mount's MOVE_MOUNT_BENEATH).
+    pub fn attach(&self, m: Mount, beneath: bool) {
+        let mut l = self.list.write();
+        let top = if beneath {
+            l.iter().rposition(|x| x.at == m.at)
+        } else {
+            None
+        };
+        match top {
+            Some(i) => l.insert(i, m),
+            None => l.push(m),
+        }
+    }
+
+    /// How many mounts the table has (the root's not counted).
+    pub fn count(&self) -> usize {
+        self.list.read().len()
+    }
+
+    /// Every mount of the table, oldest first (the root's not included).
+    pub fn list(&self) -> Vec<Mount> {
+        self.list.read().clone()
+    }
+
+    /// The table's entry for the mount `m` (`None`: the root's, or not here).
+    pub fn entry_of(&self, m: &MountRef) -> Option<Mount> {
+        self.list
+            .read()
+            .iter()
+            .rev()
+            .find(|x| Arc::ptr_eq(&x.flags, m))
+            .cloned()
+    }
+
+    /// Sets the parent of the mount `m` (after a move), and with `at` the
+    /// directory it covers (a mount put beneath it: its root).
+    pub fn set_parent(&self, m: &MountRef, parent: MountRef, at: Option<(u64, u64)>) {
+        if let Some(x) = self
+            .list
+            .write()
+            .iter_mut()
+            .rev()
+            .find(|x| Arc::ptr_eq(&x.flags, m))
+        {
+            x.parent = Some(parent);
+            if let Some(at) = at {
+                x.at = at;
+            }
+        }
     }
 
     /// The mount whose root `d` is (None: `d` is not the root of a mount),
@@ -536,7 +650,7 @@ impl Mounts {
     /// `inode` found as `name` in `parent`: its dentry, on the mount stacked on it
     /// if it is a mount point.
     pub fn child(&self, parent: &DentryRef, name: &[u8], inode: InodeRef) -> DentryRef {
-        let (inode, mnt) = self.cross_mount(inode);
+        let (inode, mnt) = self.cross_mount(inode, Some(&parent.mnt));
         Arc::new(Dentry {
             inode,
             name: name.to_vec(),
@@ -618,6 +732,17 @@ impl Mounts {
             .count()
     }
 
+    /// Unmounts the mount `m` whose root has identity `root` (the entry
+    /// itself, not another mount of the same file system): the entry taken
+    /// out, `None` if `m` is no mount of the table.
+    pub fn unmount_exact(&self, m: &MountRef, root: (u64, u64)) -> Option<Mount> {
+        let mut l = self.list.write();
+        let i = l
+            .iter()
+            .rposition(|x| Arc::ptr_eq(&x.flags, m) && identity(&x.root) == root)?;
+        Some(l.remove(i))
+    }
+
     /// Unmounts what is mounted on `at` (the most recent mount there).
     pub fn unmount(&self, at: (u64, u64)) -> KResult<()> {
         let mut l = self.list.write();
@@ -635,20 +760,51 @@ impl Mounts {
     /// system, nor the root, on device `root_dev`), and theirs in turn.
     /// Returns the roots of the mounts taken away, the one on `at` first.
     pub fn unmount_tree(&self, at: (u64, u64), root_dev: u64) -> KResult<Vec<InodeRef>> {
+        self.unmount_tree_of(at, None, root_dev)
+    }
+
+    /// [`Mounts::unmount_tree`] of the mount `m` when given (the entry the
+    /// path reached), and of every mount whose parent is a mount taken.
+    pub fn unmount_tree_of(
+        &self,
+        at: (u64, u64),
+        m: Option<&MountRef>,
+        root_dev: u64,
+    ) -> KResult<Vec<InodeRef>> {
         let mut l = self.list.write();
-        let i = l
-            .iter()
-            .rposition(|m| identity(&m.root) == at || m.at == at)
+        let i = m
+            .and_then(|m| {
+                l.iter()
+                    .rposition(|x| Arc::ptr_eq(&x.flags, m) && identity(&x.root) == at)
+            })
+            .or_else(|| {
+                l.iter()
+                    .rposition(|m| identity(&m.root) == at || m.at == at)
+            })
             .ok_or(Errno::EINVAL)?;
-        let mut gone = alloc::vec![l.remove(i).root];
+        let first = l.remove(i);
+        let mut gone_mounts = alloc::vec![first.flags.clone()];
+        let mut gone = alloc::vec![first.root];
         let mut k = 0;
         while k < gone.len() {
             let dev = gone[k].metadata().dev;
             let shown_elsewhere = dev == root_dev || l.iter().any(|m| m.root.metadata().dev == dev);
             if !shown_elsewhere {
-                while let Some(j) = l.iter().position(|m| m.at.0 == dev) {
-                    gone.push(l.remove(j).root);
+                while let Some(j) = l.iter().position(|m| m.at.0 == dev && m.parent.is_none()) {
+                    let x = l.remove(j);
+                    gone_mounts.push(x.flags);
+                    gone.push(x.root);
                 }
+            }
+            // The mounts on a mount taken go with it.
+            while let Some(j) = l.iter().position(|x| {
+                x.parent
+                    .as_ref()
+                    .is_some_and(|p| gone_mounts.iter().any(|g| Arc::ptr_eq(g, p)))
+            }) {
+                let x = l.remove(j);
+                gone_mounts.push(x.flags);
+                gone.push(x.root);
             }
             k += 1;
         }
@@ -657,23 +813,40 @@ impl Mounts {
 
     /// `inode`, or the root of what is mounted on it (repeatedly, for stacked mounts).
     pub fn cross(&self, inode: InodeRef) -> InodeRef {
-        self.cross_mount(inode).0
+        self.cross_mount(inode, None).0
     }
 
     /// [`Mounts::cross`], with the mount crossed into (`None`: none).
-    fn cross_mount(&self, mut inode: InodeRef) -> (InodeRef, Option<MountRef>) {
+    fn cross_mount(
+        &self,
+        mut inode: InodeRef,
+        from: Option<&MountRef>,
+    ) -> (InodeRef, Option<MountRef>) {
         let l = self.list.read();
         let mut mnt = None;
         if l.is_empty() {
             return (inode, mnt);
         }
+        let mut cur = from.cloned();
         for _ in 0..l.len() {
             let id = identity(&inode);
-            match l.iter().rev().find(|m| m.at == id) {
+            // A mount covers its directory as reached through the mount it
+            // was mounted on (its parent, where known), as Linux's mounts
+            // hang on a (mount, dentry) pair: a bind mount of a directory
+            // that is itself a mount point does not show what covers it.
+            let covers = |m: &&Mount| {
+                m.at == id
+                    && match (&m.parent, &cur) {
+                        (Some(p), Some(c)) => Arc::ptr_eq(p, c),
+                        _ => true,
+                    }
+            };
+            match l.iter().rev().find(covers) {
                 Some(m) => {
                     inode = m.root.clone();
                     m.flags.crossed();
                     mnt = Some(m.flags.clone());
+                    cur = Some(m.flags.clone());
                 }
                 None => break,
             }
