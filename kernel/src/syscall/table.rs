@@ -543,5 +543,6 @@ syscall_table! {
     OPENAT2 => fs_extra::sys_openat2(dirfd: Fd, path: UserCStr, how: UserPtr<u8>, size: usize);
     FACCESSAT2 => fs::sys_faccessat2(dirfd: Fd, path: UserCStr, mode: u32, flags: u32);
     FUTEX_WAITV => futex::sys_futex_waitv(waiters: UserPtr<u8>, nr_futexes: u32, flags: u32, timeout: UserPtr<Timespec>, clockid: i32);
+    FCHMODAT2 => fs::sys_fchmodat2(dirfd: Fd, path: UserCStr, mode: Mode, flags: u32);
     EPOLL_PWAIT2 => epoll::sys_epoll_pwait2(epfd: Fd, events: UserPtr<EpollEvent>, maxevents: i32, timeout: UserPtr<Timespec>, sigmask: UserPtr<u64>, sigsetsize: usize);
 }
