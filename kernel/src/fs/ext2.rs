@@ -40,7 +40,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use kestrel_abi::fs::*;
 use kestrel_abi::time::Timespec;
 use kestrel_abi::{Errno, KResult};
-use kestrel_ext2::{BlockCache, BlockIo, BoxFuture, Ext2, MountOptions};
+use kestrel_ext2::{BlockCache, BlockIo, BoxFuture, Ext2, MountOptions, Residency};
 use kestrel_vfs::file::IoFuture;
 use kestrel_vfs::inode::{DirEntry, Later, XattrSet};
 use kestrel_vfs::ramfs::PageBuf;
@@ -969,6 +969,78 @@ impl Inode for Ext2Inode {
         self.pages.lock().contains_key(&index)
     }
 
+    /// A page counts as cached when the page cache has it (a fault or exec
+    /// loaded it) or the block cache holds every block the file has in it, which
+    /// is where read(2) and write(2) leave file data (a hole has no blocks: not
+    /// cached). Dirty: a block of it waits in the write queue, or a shared
+    /// mapping changed the loaded page since writeback last saw it; writeback: a
+    /// block of it is at the disk now. Eviction is not remembered, so nothing
+    /// counts as evicted.
+    fn cachestat(&self, first: u64, last: u64) -> Later<'_, Cachestat> {
+        Later::wait(async move {
+            let mut cs = Cachestat::default();
+            let size = self.meta.lock().size;
+            if size == 0 || first > last {
+                return cs;
+            }
+            let end = last.min((size - 1) / PAGE) + 1;
+            // The file's blocks are looked up a few MiB at a time, the file
+            // system held for each step only.
+            const STEP: u64 = 1024;
+            let mut at = first;
+            while at < end {
+                let n = (end - at).min(STEP);
+                let runs = self
+                    .fs
+                    .fs
+                    .file_runs(self.ino, at * PAGE, n * PAGE)
+                    .await
+                    .unwrap_or_default();
+                let mut run = runs.iter().peekable();
+                for idx in at..at + n {
+                    let (lo, hi) = (idx * PAGE, (idx + 1) * PAGE);
+                    let mut blocks = Residency::default();
+                    let mut any = false;
+                    // Runs come in file order; skip those that end before this page.
+                    while run.next_if(|r| r.0 + r.2 as u64 <= lo).is_some() {}
+                    for &(off, sector, bytes) in run.clone() {
+                        if off >= hi {
+                            break;
+                        }
+                        let from = off.max(lo);
+                        let to = (off + bytes as u64).min(hi);
+                        let r = self
+                            .fs
+                            .cache
+                            .residency(sector + (from - off) / 512, (to - from).div_ceil(512));
+                        blocks.cached = if any {
+                            blocks.cached && r.cached
+                        } else {
+                            r.cached
+                        };
+                        blocks.dirty |= r.dirty;
+                        blocks.writeback |= r.writeback;
+                        any = true;
+                    }
+                    let page_dirty = self.page_changed(idx);
+                    let loaded = page_dirty.is_some();
+                    if loaded || (any && blocks.cached) {
+                        cs.nr_cache += 1;
+                        if page_dirty == Some(true) || blocks.dirty {
+                            cs.nr_dirty += 1;
+                        }
+                        if blocks.writeback {
+                            cs.nr_writeback += 1;
+                        }
+                    }
+                }
+                at += n;
+                kestrel_executor::yield_now().await;
+            }
+            cs
+        })
+    }
+
     fn seek_data_async(&self, from: u64, data: bool) -> Later<'_, Option<u64>> {
         Later::wait(async move {
             // Pages a shared mapping may have written into holes are data the
@@ -1553,6 +1625,18 @@ impl Ext2File {
 }
 
 impl Ext2Inode {
+    /// Whether loaded page `idx` holds changes a shared mapping made that
+    /// writeback has not seen (its content no longer hashes as the disk's);
+    /// None if it is not loaded.
+    fn page_changed(&self, idx: u64) -> Option<bool> {
+        let page = self.pages.lock().get(&idx).cloned()?;
+        if !self.maps.lock().dirty {
+            return Some(false);
+        }
+        let h = page.with(|b| page_hash(b));
+        Some(self.on_disk.lock().get(&idx) != Some(&h))
+    }
+
     /// Reads `[pos, pos + len)` into the block cache in a task of its own;
     /// the returned flag says when it is done. The file system is held only
     /// while the blocks are looked up: the reads go to the cache after, so the

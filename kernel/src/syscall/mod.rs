@@ -13,6 +13,7 @@
 
 mod aio;
 mod args;
+mod cachestat;
 pub mod coredump;
 mod cred;
 mod epoll;

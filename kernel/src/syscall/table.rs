@@ -14,7 +14,7 @@
 //! page; the macro ignores them.
 
 use kestrel_abi::KResult;
-use kestrel_abi::fs::{EpollEvent, Iovec, PollFd, Stat, Statfs, Statx};
+use kestrel_abi::fs::{Cachestat, CachestatRange, EpollEvent, Iovec, PollFd, Stat, Statfs, Statx};
 use kestrel_abi::ipc::{MsqidDs, Sembuf, ShmidDs};
 use kestrel_abi::net::{Mmsghdr, Msghdr};
 use kestrel_abi::process::{Rlimit, Rusage, Sysinfo, Utsname};
@@ -24,9 +24,9 @@ use kestrel_abi::time::{Itimerspec, Itimerval, Sigevent, Timespec, Timeval, Time
 use super::args::*;
 
 use super::{
-    Args, Ctx, aio, cred, epoll, fd, fs, fs_extra, futex, io_uring, ioprio, ipc, keys, landlock,
-    locks, misc, mm, mount, mqueue, pidfd, poll, process, process_vm, ptrace, sched, signal,
-    socket, splice, time, timer, xattr,
+    Args, Ctx, aio, cachestat, cred, epoll, fd, fs, fs_extra, futex, io_uring, ioprio, ipc, keys,
+    landlock, locks, misc, mm, mount, mqueue, pidfd, poll, process, process_vm, ptrace, sched,
+    signal, socket, splice, time, timer, xattr,
 };
 
 /// Awaits a handler's future, boxed for the calls listed here. The dispatch future
@@ -543,6 +543,7 @@ syscall_table! {
     OPENAT2 => fs_extra::sys_openat2(dirfd: Fd, path: UserCStr, how: UserPtr<u8>, size: usize);
     FACCESSAT2 => fs::sys_faccessat2(dirfd: Fd, path: UserCStr, mode: u32, flags: u32);
     FUTEX_WAITV => futex::sys_futex_waitv(waiters: UserPtr<u8>, nr_futexes: u32, flags: u32, timeout: UserPtr<Timespec>, clockid: i32);
+    CACHESTAT => cachestat::sys_cachestat(fd: Fd, range: UserPtr<CachestatRange>, cstat: UserPtr<Cachestat>, flags: u32), partial "nr_evicted and nr_recently_evicted are always 0 (evicted pages are not remembered); at most 4 GiB of pages from the range's start are counted";
     FCHMODAT2 => fs::sys_fchmodat2(dirfd: Fd, path: UserCStr, mode: Mode, flags: u32);
     EPOLL_PWAIT2 => epoll::sys_epoll_pwait2(epfd: Fd, events: UserPtr<EpollEvent>, maxevents: i32, timeout: UserPtr<Timespec>, sigmask: UserPtr<u64>, sigsetsize: usize);
 }
