@@ -6,6 +6,7 @@
 #include "kt.h"
 
 #include <sys/statfs.h>
+#include <sys/sysinfo.h>
 
 #define NR_fchmodat2 452
 #define NR_cachestat 451
@@ -292,6 +293,310 @@ TEST(cachestat_errors)
     close(fd);
 }
 
+/* ---- swapon / swapoff ------------------------------------------------ */
+
+#define SWAP_FLAG_PREFER 0x8000
+#define SWAP_FLAG_DISCARD 0x10000
+
+static long swapon_(const char *p, int flags)
+{
+    return syscall(SYS_swapon, p, flags);
+}
+
+static long swapoff_(const char *p)
+{
+    return syscall(SYS_swapoff, p);
+}
+
+/* Writes a swap file of `pages` pages at `path`, every block allocated, with
+ * a header as mkswap writes it; `version`, `last_page` and `bad` (a bad page
+ * count) as given. 0 on success. */
+static int make_swap(const char *path, unsigned pages, unsigned version,
+                     unsigned last_page, unsigned bad)
+{
+    static unsigned char page[PG];
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0)
+        return -1;
+    memset(page, 0, sizeof page);
+    for (unsigned i = 0; i < pages; i++)
+        if (write(fd, page, PG) != PG)
+            return close(fd), -1;
+    uint32_t info[3] = {version, last_page, bad};
+    memcpy(page + 1024, info, sizeof info);
+    if (bad) {
+        uint32_t first_bad = 1;
+        memcpy(page + 1536, &first_bad, 4);
+    }
+    memcpy(page + PG - 10, "SWAPSPACE2", 10);
+    if (pwrite(fd, page, PG, 0) != PG || fsync(fd) != 0)
+        return close(fd), -1;
+    return close(fd);
+}
+
+/* A temp dir on a file system that can hold swap (not tmpfs), or NULL. */
+static const char *swap_dir(void)
+{
+    const char *d = kt_tmpdir();
+    if (!d || on_tmpfs(d))
+        return NULL;
+    return d;
+}
+
+/* Whether /proc/swaps has a line naming `path` with type `type` and priority
+ * `prio` (any priority if `any_prio`). */
+static int in_proc_swaps(const char *path, const char *type, int prio, int any_prio)
+{
+    FILE *f = fopen("/proc/swaps", "r");
+    if (!f)
+        return 0;
+    char line[512], name[300], t[32];
+    unsigned long size, used;
+    int p, found = 0;
+    if (!fgets(line, sizeof line, f) || strncmp(line, "Filename\t", 9)) {
+        fclose(f);
+        return 0;
+    }
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "%299s %31s %lu %lu %d", name, t, &size, &used, &p) == 5 &&
+            !strcmp(name, path) && !strcmp(t, type) && (any_prio || p == prio) && used == 0)
+            found = 1;
+    fclose(f);
+    return found;
+}
+
+static long meminfo_kb(const char *key)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f)
+        return -1;
+    char line[256];
+    long v = -1;
+    size_t n = strlen(key);
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, key, n) && line[n] == ':')
+            v = atol(line + n + 1);
+    fclose(f);
+    return v;
+}
+
+static void swap_as_nobody(void *arg)
+{
+    const char *path = arg;
+    if (setgid(65534) || setuid(65534))
+        _exit(10);
+    errno = 0;
+    if (swapon_(path, 0) != -1 || errno != EPERM)
+        _exit(11);
+    if (swapoff_(path) != -1 || errno != EPERM)
+        _exit(12);
+    /* Unknown flags come before the capability check. */
+    if (swapon_(path, 0x100000) != -1 || errno != EINVAL)
+        _exit(13);
+    _exit(0);
+}
+
+TEST(swapon_errors_before_the_file)
+{
+    errno = 0;
+    if (swapon_("/nonexistent-swap", 0) == -1 && errno == ENOSYS)
+        SKIP("no swapon on this kernel");
+    if (getuid() != 0)
+        SKIP("needs root");
+    EXPECT_ERRNO(swapon_("/nonexistent-swap", 0), ENOENT);
+    EXPECT_ERRNO(swapon_("/nonexistent-swap", 0x100000), EINVAL);
+    EXPECT_ERRNO(swapon_((const char *)1, 0), EFAULT);
+    EXPECT_ERRNO(swapon_("", 0), ENOENT);
+    EXPECT_ERRNO(swapoff_("/nonexistent-swap"), ENOENT);
+    /* A directory opens read-write as EISDIR. */
+    EXPECT_ERRNO(swapon_("/", 0), EISDIR);
+    /* Not a swap area. */
+    EXPECT_ERRNO(swapoff_("/proc/self/status"), EINVAL);
+    int st = kt_in_child(swap_as_nobody, "/nonexistent-swap");
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "as nobody: %s", kt_status(st));
+    /* A tmpfs file cannot hold swap, header or not. */
+    struct statfs sf;
+    if (statfs("/dev/shm", &sf) == 0 && sf.f_type == TMPFS_MAGIC) {
+        char p[64];
+        snprintf(p, sizeof p, "/dev/shm/kt-swap-%d", getpid());
+        CHECK(make_swap(p, 16, 1, 15, 0) == 0, "make %s", p);
+        errno = 0;
+        long r = swapon_(p, 0);
+        int e = errno;
+        if (r == 0)
+            swapoff_(p);
+        unlink(p);
+        CHECK(r == -1 && e == EINVAL, "swapon on tmpfs: %ld %s", r, kt_errstr(e));
+    }
+}
+
+TEST(swapon_refuses_bad_headers)
+{
+    const char *d = swap_dir();
+    if (!d)
+        SKIP("the temp dir is on tmpfs, which holds no swap");
+    if (getuid() != 0)
+        SKIP("needs root");
+    const char *p = kt_path(d, "sw");
+    /* Empty: no header at all. */
+    CHECK(kt_write_file(p, "", 0) == 0, "empty file");
+    errno = 0;
+    if (swapon_(p, 0) == -1 && errno == ENOSYS)
+        SKIP("no swapon on this kernel");
+    EXPECT_ERRNO(swapon_(p, 0), EINVAL);
+    /* No magic. */
+    CHECK(make_swap(p, 16, 1, 15, 0) == 0, "make");
+    int fd = OK(open(p, O_WRONLY));
+    OK(pwrite(fd, "XXXXXXXXXX", 10, PG - 10));
+    close(fd);
+    EXPECT_ERRNO(swapon_(p, 0), EINVAL);
+    CHECK(make_swap(p, 16, 2, 15, 0) == 0, "make");
+    EXPECT_ERRNO(swapon_(p, 0), EINVAL); /* version 2 */
+    CHECK(make_swap(p, 16, 1, 0, 0) == 0, "make");
+    EXPECT_ERRNO(swapon_(p, 0), EINVAL); /* last page 0 */
+    CHECK(make_swap(p, 16, 1, 16, 0) == 0, "make");
+    EXPECT_ERRNO(swapon_(p, 0), EINVAL); /* last page past the end */
+    CHECK(make_swap(p, 16, 1, 15, 1) == 0, "make");
+    EXPECT_ERRNO(swapon_(p, 0), EINVAL); /* bad pages in a file */
+    /* A hole: the header page written, the rest never. */
+    CHECK(make_swap(p, 1, 1, 15, 0) == 0, "make");
+    OK(truncate(p, 16 * PG));
+    EXPECT_ERRNO(swapon_(p, 0), EINVAL);
+    EXPECT_ERRNO(swapoff_(p), EINVAL);
+}
+
+TEST(swap_file_lifecycle)
+{
+    const char *d = swap_dir();
+    if (!d)
+        SKIP("the temp dir is on tmpfs, which holds no swap");
+    if (getuid() != 0)
+        SKIP("needs root");
+    char p[PATH_MAX];
+    CHECK(realpath(d, p), "realpath");
+    strcat(p, "/swapfile");
+    CHECK(make_swap(p, 256, 1, 255, 0) == 0, "make");
+    struct sysinfo before, on;
+    OK(sysinfo(&before));
+    long kb_before = meminfo_kb("SwapTotal");
+    errno = 0;
+    if (swapon_(p, 0) == -1 && errno == ENOSYS)
+        SKIP("no swapon on this kernel");
+    EXPECT_ERRNO(swapon_(p, 0), EBUSY);
+    int ok = 1;
+    OK(sysinfo(&on));
+    /* 255 usable pages: the header page is not swap. */
+    if ((on.totalswap - before.totalswap) * on.mem_unit != 255 * PG)
+        ok = 0;
+    if (meminfo_kb("SwapTotal") - kb_before != 255 * 4)
+        ok = 0;
+    int listed = in_proc_swaps(p, "file", 0, 1);
+    /* The file is held: no writes, no shrinking, no fallocate. */
+    int fd = open(p, O_RDWR);
+    errno = 0;
+    long w = pwrite(fd, "x", 1, 0);
+    int we = errno;
+    errno = 0;
+    long t = ftruncate(fd, PG);
+    int te = errno;
+    errno = 0;
+    int fe = posix_fallocate(fd, 0, 2 * PG);
+    errno = 0;
+    long tr = truncate(p, 0);
+    int tre = errno;
+    /* Reading is fine. */
+    char c;
+    long rd = pread(fd, &c, 1, 0);
+    close(fd);
+    long off = swapoff_(p);
+    int offe = errno;
+    CHECK(off == 0, "swapoff: %s", kt_errstr(offe));
+    CHECK(ok, "swap totals grew by %lu bytes, SwapTotal by %ld kB",
+          (unsigned long)((on.totalswap - before.totalswap) * on.mem_unit),
+          meminfo_kb("SwapTotal") - kb_before);
+    CHECK(listed, "not in /proc/swaps as a file with 0 used");
+    CHECK(w == -1 && we == ETXTBSY, "write: %ld %s", w, kt_errstr(we));
+    CHECK(t == -1 && te == ETXTBSY, "ftruncate: %ld %s", t, kt_errstr(te));
+    CHECK(tr == -1 && tre == ETXTBSY, "truncate: %ld %s", tr, kt_errstr(tre));
+    CHECK(fe == ETXTBSY, "posix_fallocate: %s", kt_errstr(fe));
+    CHECK(rd == 1, "read: %ld", rd);
+    EXPECT_ERRNO(swapoff_(p), EINVAL);
+    CHECK(!in_proc_swaps(p, "file", 0, 1), "still in /proc/swaps");
+    EXPECT_EQ(meminfo_kb("SwapTotal"), kb_before);
+    /* Writable again. */
+    fd = OK(open(p, O_RDWR));
+    EXPECT_EQ(pwrite(fd, "x", 1, 0), 1);
+    close(fd);
+}
+
+TEST(swapon_priorities)
+{
+    const char *d = swap_dir();
+    if (!d)
+        SKIP("the temp dir is on tmpfs, which holds no swap");
+    if (getuid() != 0)
+        SKIP("needs root");
+    char a[PATH_MAX], b[PATH_MAX];
+    CHECK(realpath(d, a), "realpath");
+    strcpy(b, a);
+    strcat(a, "/swa");
+    strcat(b, "/swb");
+    CHECK(make_swap(a, 16, 1, 15, 0) == 0 && make_swap(b, 16, 1, 15, 0) == 0, "make");
+    errno = 0;
+    if (swapon_(a, SWAP_FLAG_PREFER | 7) == -1 && errno == ENOSYS)
+        SKIP("no swapon on this kernel");
+    long r = swapon_(b, SWAP_FLAG_DISCARD);
+    int listed_a = in_proc_swaps(a, "file", 7, 0);
+    FILE *f = fopen("/proc/swaps", "r");
+    int prio_b = 0;
+    char line[512], name[300];
+    while (f && fgets(line, sizeof line, f)) {
+        int p;
+        if (sscanf(line, "%299s %*s %*u %*u %d", name, &p) == 2 && !strcmp(name, b))
+            prio_b = p;
+    }
+    if (f)
+        fclose(f);
+    swapoff_(a);
+    if (r == 0)
+        swapoff_(b);
+    CHECK(r == 0, "swapon with SWAP_FLAG_DISCARD: %s", kt_errstr(errno));
+    CHECK(listed_a, "SWAP_FLAG_PREFER | 7 is not priority 7");
+    CHECK(prio_b < 0, "an automatic priority is %d, not negative", prio_b);
+}
+
+TEST(swapon_limits_the_number_of_areas)
+{
+    const char *d = swap_dir();
+    if (!d)
+        SKIP("the temp dir is on tmpfs, which holds no swap");
+    if (getuid() != 0)
+        SKIP("needs root");
+    static char paths[40][PATH_MAX + 8];
+    int on = 0, err = 0;
+    char base[PATH_MAX];
+    CHECK(realpath(d, base), "realpath");
+    errno = 0;
+    if (swapon_("/nonexistent-swap", 0) == -1 && errno == ENOSYS)
+        SKIP("no swapon on this kernel");
+    for (int i = 0; i < 40; i++) {
+        snprintf(paths[i], sizeof paths[i], "%s/s%02d", base, i);
+        if (make_swap(paths[i], 16, 1, 15, 0) != 0) {
+            err = -1;
+            break;
+        }
+        if (swapon_(paths[i], 0) != 0) {
+            err = errno;
+            break;
+        }
+        on++;
+    }
+    for (int i = 0; i < on; i++)
+        swapoff_(paths[i]);
+    CHECK(err == EPERM, "after %d areas: %s", on, kt_errstr(err));
+    CHECK(on >= 15, "only %d areas", on);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -304,5 +609,10 @@ int main(void)
     RUN(cachestat_holes_are_not_cached);
     RUN(cachestat_of_a_pipe_or_empty_file_is_zero);
     RUN(cachestat_errors);
+    RUN(swapon_errors_before_the_file);
+    RUN(swapon_refuses_bad_headers);
+    RUN(swap_file_lifecycle);
+    RUN(swapon_priorities);
+    RUN(swapon_limits_the_number_of_areas);
     return KT_END();
 }

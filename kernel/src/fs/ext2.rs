@@ -111,9 +111,13 @@ pub fn disk_cache(rdev: u64) -> Option<Arc<BlockCache>> {
 }
 
 /// Mounts the ext2 file system on block device `rdev`; its root directory.
-/// EBUSY if that disk is mounted already; ENXIO without such a disk; EINVAL,
+/// EBUSY if that disk is mounted already or is an active swap area; ENXIO without such a disk; EINVAL,
 /// EUCLEAN or EIO for a disk that holds no usable ext2 (never a panic).
 pub async fn mount(rdev: u64, read_only: bool) -> KResult<InodeRef> {
+    // A swap area holds its device as an exclusive opener would.
+    if super::swap::is_swap_device(rdev) {
+        return Err(Errno::EBUSY);
+    }
     let mounted = MOUNTED.lock().iter().find(|m| m.rdev == rdev).cloned();
     if let Some(fs) = mounted {
         if !fs.detached.load(Ordering::Acquire) {
@@ -782,6 +786,7 @@ impl Ext2Inode {
 
     async fn write(&self, pos: u64, data: &[u8]) -> KResult<usize> {
         self.check_rw()?;
+        self.check_not_swap()?;
         self.fs.write_back_attrs(Some(self.ino)).await?;
         let ino = self.ino;
         let _changing = self.changing();
@@ -1212,6 +1217,10 @@ impl Inode for Ext2Inode {
     fn truncate_async(&self, size: u64) -> Later<'_, KResult<()>> {
         Later::wait(async move {
             self.check_rw()?;
+            // An active swap file may grow, never shrink (Linux's inode_newsize_ok).
+            if size <= self.meta.lock().size {
+                self.check_not_swap()?;
+            }
             self.fs.write_back_attrs(Some(self.ino)).await?;
             let ino = self.ino;
             let _changing = self.changing();
@@ -1236,6 +1245,7 @@ impl Inode for Ext2Inode {
     ) -> Later<'_, KResult<()>> {
         Later::wait(async move {
             self.check_rw()?;
+            self.check_not_swap()?;
             self.fs.write_back_attrs(Some(self.ino)).await?;
             let ino = self.ino;
             let _changing = self.changing();
@@ -1625,6 +1635,15 @@ impl Ext2File {
 }
 
 impl Ext2Inode {
+    /// ETXTBSY while this file is an active swap area (Linux's IS_SWAPFILE).
+    fn check_not_swap(&self) -> KResult<()> {
+        if super::swap::is_swapfile(self as *const Self as *const () as usize) {
+            Err(Errno::ETXTBSY)
+        } else {
+            Ok(())
+        }
+    }
+
     /// Whether loaded page `idx` holds changes a shared mapping made that
     /// writeback has not seen (its content no longer hashes as the disk's);
     /// None if it is not loaded.
@@ -1723,6 +1742,56 @@ pub fn advise(ops: &Arc<dyn FileOps>, offset: u64, len: u64, advice: Option<u32>
         _ => {}
     }
     true
+}
+
+/// FIBMAP: the disk block holding block `lblk` of an open ext2 file (0 for a
+/// hole or past the end of file); None if `ops` is no ext2 file.
+pub async fn fibmap(ops: &Arc<dyn FileOps>, lblk: u64) -> Option<KResult<u64>> {
+    let f = ops.as_any().downcast_ref::<Ext2File>()?;
+    let inode = f.inode();
+    let bs = u64::from(inode.fs.fs.block_size());
+    let Some(at) = lblk.checked_mul(bs) else {
+        return Some(Ok(0));
+    };
+    Some(inode.fs.fs.file_runs(inode.ino, at, bs).await.map(|runs| {
+        runs.first()
+            .map_or(0, |&(_, sector, _)| sector / (bs / 512))
+    }))
+}
+
+/// Whether `ops` is an open ext2 file (swapon(2): a file system that can hold swap).
+pub fn is_ext2_file(ops: &Arc<dyn FileOps>) -> bool {
+    ops.as_any().is::<Ext2File>()
+}
+
+/// swapon(2) on a regular file: whether `ops` is an open ext2 file whose first
+/// `len` bytes all have disk blocks (Linux's generic_swapfile_activate refuses
+/// a hole: "swapfile has holes"). None for a file of another file system
+/// (tmpfs cannot hold swap).
+pub async fn swap_file_has_no_holes(ops: &Arc<dyn FileOps>, len: u64) -> Option<bool> {
+    let f = ops.as_any().downcast_ref::<Ext2File>()?;
+    let inode = f.inode();
+    if inode.meta.lock().size < len {
+        return Some(false);
+    }
+    // A few MiB of the file's blocks at a time.
+    const STEP: u64 = 4 << 20;
+    let mut at = 0;
+    while at < len {
+        let n = (len - at).min(STEP);
+        let Ok(runs) = inode.fs.fs.file_runs(inode.ino, at, n).await else {
+            return Some(false);
+        };
+        let covered: u64 = runs
+            .iter()
+            .map(|&(off, _, bytes)| (off + bytes as u64).min(at + n) - off.max(at))
+            .sum();
+        if covered < n {
+            return Some(false);
+        }
+        at += n;
+    }
+    Some(true)
 }
 
 /// Memory ran out: drops every clean page of ext2 files nothing maps; how

@@ -265,6 +265,7 @@ pub async fn sys_ioctl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
             return Ok(0);
         }
         FS_IOC_GETFLAGS | FS_IOC_SETFLAGS => return inode_flags(ctx, &file, cmd, arg),
+        FIBMAP => return fibmap(ctx, &file, arg).await,
         FIOASYNC => {
             let on: i32 = ctx.read(UserPtr::new(arg))?;
             if on != 0 {
@@ -321,6 +322,27 @@ pub async fn sys_ioctl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
         return super::process::ns_ioctl(ctx, ns, cmd, arg);
     }
     file.ops().ioctl(&file, cmd, arg, &*ctx.mm())
+}
+
+/// FIBMAP: the disk block behind a file block (Linux's ioctl_fibmap: CAP_SYS_RAWIO,
+/// the block number read, a negative one EINVAL, EINVAL on a file system
+/// without block maps, ERANGE past INT_MAX). What swap tools and LTP's swap
+/// library ask to see that a file is contiguous.
+async fn fibmap(ctx: &Ctx<'_>, file: &OpenFile, arg: u64) -> KResult<u64> {
+    if !ctx.capable(kestrel_abi::cap::CAP_SYS_RAWIO) {
+        return Err(Errno::EPERM);
+    }
+    let p = UserPtr::<i32>::new(arg);
+    let lblk = ctx.read(p)?;
+    if lblk < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let block = crate::fs::ext2::fibmap(file.ops(), lblk as u64)
+        .await
+        .ok_or(Errno::EINVAL)??;
+    let block = i32::try_from(block).map_err(|_| Errno::ERANGE)?;
+    ctx.write(p, &block)?;
+    Ok(0)
 }
 
 /// FS_IOC_GETFLAGS and FS_IOC_SETFLAGS (chattr, lsattr), on any file whose
@@ -422,6 +444,8 @@ pub async fn sys_pipe2(ctx: &mut Ctx<'_>, fds: UserPtr<[i32; 2]>, flags: u32) ->
 /// FICLONE's argument is the source descriptor; FICLONERANGE's a struct
 /// file_clone_range starting with it.
 const FICLONE: u32 = 0x4004_9409;
+/// `_IO(0x00, 1)`: the disk block of a file block.
+const FIBMAP: u32 = 1;
 const FICLONERANGE: u32 = 0x4020_940d;
 
 /// Linux's checks of a clone into `dst` from descriptor `src`, in its order:

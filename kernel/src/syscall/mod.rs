@@ -41,6 +41,7 @@ mod signal;
 pub(crate) mod socket;
 mod splice;
 pub mod stats;
+mod swap;
 pub mod table;
 mod time;
 mod timer;

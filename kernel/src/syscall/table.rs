@@ -26,7 +26,7 @@ use super::args::*;
 use super::{
     Args, Ctx, aio, cachestat, cred, epoll, fd, fs, fs_extra, futex, io_uring, ioprio, ipc, keys,
     landlock, locks, misc, mm, mount, mqueue, pidfd, poll, process, process_vm, ptrace, sched,
-    signal, socket, splice, time, timer, xattr,
+    signal, socket, splice, swap, time, timer, xattr,
 };
 
 /// Awaits a handler's future, boxed for the calls listed here. The dispatch future
@@ -388,6 +388,8 @@ syscall_table! {
     SETTIMEOFDAY => time::sys_settimeofday(tv: UserPtr<Timeval>, tz: UserPtr<Timezone>);
     MOUNT => mount::sys_mount(source: UserCStr, target: UserCStr, fstype: UserCStr, flags: u64, data: UserPtr<u8>), partial "ext2 on a block device, proc, tmpfs, ramfs, devtmpfs, bind mounts and MS_MOVE; ro, noexec, nosuid and nodev are enforced; one set of flags per mount (no superblock flags); propagation types are recorded, no events propagate";
     UMOUNT2 => mount::sys_umount2(target: UserCStr, flags: u32), partial "only ext2 is EBUSY while in use (tmpfs, ramfs and proc unmount at once); MNT_EXPIRE unmounts without the EAGAIN round; MNT_FORCE is a plain unmount";
+    SWAPON => swap::sys_swapon(path: UserCStr, flags: i32), partial "areas are accounted, memory is never paged out";
+    SWAPOFF => swap::sys_swapoff(path: UserCStr), partial "areas are accounted, memory is never paged out";
     PIVOT_ROOT => mount::sys_pivot_root(new_root: UserCStr, put_old: UserCStr), partial "the boot root (rootfs) may be pivoted (Linux: EINVAL); shared mounts are not refused";
     SETHOSTNAME => misc::sys_sethostname(name: UserPtr<u8>, len: i32);
     SETDOMAINNAME => misc::sys_setdomainname(name: UserPtr<u8>, len: i32);
