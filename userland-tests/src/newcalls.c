@@ -10,6 +10,7 @@
 
 #define NR_fchmodat2 452
 #define NR_cachestat 451
+#define NR_mseal 462
 #define TMPFS_MAGIC 0x01021994
 #define PG 4096
 
@@ -597,6 +598,137 @@ TEST(swapon_limits_the_number_of_areas)
     CHECK(on >= 15, "only %d areas", on);
 }
 
+/* ---- mseal ------------------------------------------------------------ */
+
+static long mseal_(void *p, size_t len, unsigned long flags)
+{
+    return syscall(NR_mseal, p, len, flags);
+}
+
+static int have_mseal(void)
+{
+    errno = 0;
+    return !(mseal_(NULL, 0, 0) == -1 && errno == ENOSYS);
+}
+
+TEST(mseal_errors)
+{
+    if (!have_mseal())
+        SKIP("no mseal on this kernel");
+    char *m = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(m != MAP_FAILED, "mmap");
+    OK(munmap(m + 2 * PG, PG));
+    EXPECT_ERRNO(mseal_(m, PG, 1), EINVAL);
+    EXPECT_ERRNO(mseal_(m, PG, ~0ul), EINVAL);
+    EXPECT_ERRNO(mseal_(m + 1, PG, 0), EINVAL);
+    /* A length that wraps to 0 when rounded up to pages. */
+    EXPECT_ERRNO(mseal_(m, ~0ul - PG + 2, 0), EINVAL);
+    /* A range that wraps. */
+    EXPECT_ERRNO(mseal_(m, ~0ul - 2 * PG + 1, 0), EINVAL);
+    /* Holes: nothing is sealed then. */
+    EXPECT_ERRNO(mseal_(m + 2 * PG, 2 * PG, 0), ENOMEM);
+    EXPECT_ERRNO(mseal_(m + PG, 2 * PG, 0), ENOMEM);
+    EXPECT_ERRNO(mseal_(m, 4 * PG, 0), ENOMEM);
+    EXPECT_EQ(mseal_(m, 0, 0), 0);
+    EXPECT_EQ(mseal_(m + 1, 0, 1), -1);
+    /* The failed calls sealed nothing. */
+    OK(mprotect(m, 2 * PG, PROT_READ));
+    OK(munmap(m, 4 * PG));
+}
+
+/* Runs in a child: sealing lasts as long as the address space. Returns a
+ * failing step's number through the exit status, 0 if all held. */
+static void sealed_child(void *arg)
+{
+    (void)arg;
+    char *m = mmap(NULL, 8 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        _exit(100);
+    memset(m, 'a', 8 * PG);
+    char *s = m + 2 * PG; /* pages 2 and 3 sealed */
+    if (mseal_(s, 2 * PG, 0) != 0)
+        _exit(101);
+    if (mseal_(s, 2 * PG, 0) != 0) /* again: fine */
+        _exit(102);
+#define MUST_EPERM(n, expr)                                                   \
+    do {                                                                      \
+        errno = 0;                                                            \
+        if ((long)(expr) != -1 || errno != EPERM)                             \
+            _exit(n);                                                         \
+    } while (0)
+    MUST_EPERM(1, munmap(m, 8 * PG));
+    MUST_EPERM(2, munmap(s + PG, PG));
+    MUST_EPERM(3, mprotect(s, PG, PROT_READ));
+    MUST_EPERM(4, mprotect(m, 8 * PG, PROT_READ | PROT_WRITE));
+    MUST_EPERM(5, syscall(SYS_pkey_mprotect, s, PG, PROT_READ, -1));
+    errno = 0;
+    if (mremap(s, 2 * PG, 4 * PG, MREMAP_MAYMOVE) != MAP_FAILED || errno != EPERM)
+        _exit(6);
+    errno = 0;
+    if (mremap(s, 2 * PG, PG, 0) != MAP_FAILED || errno != EPERM)
+        _exit(7);
+    /* Shrinking an unsealed area's range over the sealed one unmaps it. */
+    errno = 0;
+    if (mremap(m, 8 * PG, PG, 0) != MAP_FAILED || errno != EPERM)
+        _exit(8);
+    char *other = mmap(NULL, 2 * PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (other == MAP_FAILED)
+        _exit(103);
+    errno = 0;
+    if (mremap(other, 2 * PG, 2 * PG, MREMAP_MAYMOVE | MREMAP_FIXED, s) != MAP_FAILED ||
+        errno != EPERM)
+        _exit(9);
+    errno = 0;
+    if (mmap(s, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED ||
+        errno != EPERM)
+        _exit(10);
+    /* Writable anonymous memory may still drop its pages. */
+    if (madvise(s, 2 * PG, MADV_DONTNEED) != 0)
+        _exit(11);
+    if (s[0] != 0)
+        _exit(12);
+    /* The unsealed parts change as ever. */
+    if (mprotect(m, 2 * PG, PROT_READ) != 0 || munmap(m + 5 * PG, PG) != 0)
+        _exit(13);
+    if (m[0] != 'a' || m[4 * PG] != 'a')
+        _exit(14);
+    /* A read-only sealed anonymous area keeps its pages. */
+    char *ro = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (ro == MAP_FAILED)
+        _exit(104);
+    ro[0] = 'r';
+    if (mprotect(ro, 2 * PG, PROT_READ) != 0 || mseal_(ro, 2 * PG, 0) != 0)
+        _exit(105);
+    MUST_EPERM(15, madvise(ro, PG, MADV_DONTNEED));
+    MUST_EPERM(16, madvise(ro, PG, MADV_FREE));
+    MUST_EPERM(17, madvise(ro, PG, MADV_DONTFORK));
+    if (ro[0] != 'r')
+        _exit(18);
+    /* Advice that drops nothing is fine. */
+    if (madvise(ro, PG, MADV_WILLNEED) != 0 || madvise(ro, PG, MADV_NORMAL) != 0)
+        _exit(19);
+    /* The seal goes to a child of fork. */
+    pid_t pid = fork();
+    if (pid == 0) {
+        errno = 0;
+        _exit(munmap(s, PG) == -1 && errno == EPERM ? 0 : 1);
+    }
+    int st;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        _exit(20);
+#undef MUST_EPERM
+    _exit(0);
+}
+
+TEST(sealed_areas_refuse_changes)
+{
+    if (!have_mseal())
+        SKIP("no mseal on this kernel");
+    int st = kt_in_child(sealed_child, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "step %d (%s)",
+          WIFEXITED(st) ? WEXITSTATUS(st) : -1, kt_status(st));
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -614,5 +746,7 @@ int main(void)
     RUN(swap_file_lifecycle);
     RUN(swapon_priorities);
     RUN(swapon_limits_the_number_of_areas);
+    RUN(mseal_errors);
+    RUN(sealed_areas_refuse_changes);
     return KT_END();
 }

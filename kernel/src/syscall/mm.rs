@@ -274,6 +274,29 @@ pub async fn sys_pkey_free(ctx: &mut Ctx<'_>, pkey: i32) -> KResult<u64> {
     Ok(0)
 }
 
+/// mseal(2) (Linux 6.10): seals the areas of `[start, start + len)` against
+/// being unmapped, moved, resized, mapped over, given another protection, or
+/// (read-only private anonymous ones) having their pages discarded by
+/// madvise; each of those is then EPERM. Checks in Linux's order: flags
+/// (EINVAL), a start not page-aligned (EINVAL), a length that wraps when
+/// rounded up to pages or a range that wraps (EINVAL), len 0 (nothing to
+/// do), then a hole in the range (ENOMEM, nothing sealed).
+pub async fn sys_mseal(ctx: &mut Ctx<'_>, start: u64, len: u64, flags: u64) -> KResult<u64> {
+    if flags != 0 || !start.is_multiple_of(4096) {
+        return Err(Errno::EINVAL);
+    }
+    let aligned = len.wrapping_add(4095) & !4095;
+    if len != 0 && aligned == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let end = start.checked_add(aligned).ok_or(Errno::EINVAL)?;
+    if end == start {
+        return Ok(0);
+    }
+    ctx.mm().seal(start, end)?;
+    Ok(0)
+}
+
 /// pkey_mprotect(2): mprotect that also gives the pages protection key
 /// `pkey` (-1: keep each area's key, which is mprotect itself).
 pub async fn sys_pkey_mprotect(
@@ -339,6 +362,11 @@ pub async fn sys_madvise(ctx: &mut Ctx<'_>, addr: u64, len: u64, advice: u32) ->
     }
     if len == 0 {
         return Ok(0);
+    }
+    // Advice that discards pages (DONTNEED, FREE, REMOVE, DONTFORK,
+    // WIPEONFORK) may not drop a sealed read-only anonymous area's (mseal(2)).
+    if matches!(advice, MADV_DONTNEED | MADV_FREE | 9 | 10 | 18) {
+        ctx.mm().check_discard_sealed(addr, len)?;
     }
     match advice {
         // Pages are dropped; MADV_FREE may drop them lazily, Kestrel does it at once.
