@@ -7,10 +7,18 @@
 
 #include <sys/statfs.h>
 #include <sys/sysinfo.h>
+#include <sys/uio.h>
+#include <sys/prctl.h>
+#include <signal.h>
 
 #define NR_fchmodat2 452
 #define NR_cachestat 451
 #define NR_mseal 462
+#define NR_process_madvise 440
+#define NR_process_mrelease 448
+#define NR_pidfd_open 434
+#define MADV_COLD_ 20
+#define MADV_PAGEOUT_ 21
 #define TMPFS_MAGIC 0x01021994
 #define PG 4096
 
@@ -729,6 +737,193 @@ TEST(sealed_areas_refuse_changes)
           WIFEXITED(st) ? WEXITSTATUS(st) : -1, kt_status(st));
 }
 
+/* ---- process_madvise / process_mrelease ------------------------------ */
+
+static long pmadv(int pidfd, struct iovec *v, size_t n, int advice, unsigned flags)
+{
+    return syscall(NR_process_madvise, pidfd, v, n, advice, flags);
+}
+
+static int pidfd_of(pid_t pid)
+{
+    return syscall(NR_pidfd_open, pid, 0);
+}
+
+TEST(process_madvise_on_self)
+{
+    int pfd = OK(pidfd_of(getpid()));
+    char *m = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(m != MAP_FAILED, "mmap");
+    memset(m, 'x', 4 * PG);
+    struct iovec v[2] = {{m, PG}, {m + 2 * PG, PG + 100}};
+    errno = 0;
+    long r = pmadv(pfd, v, 2, MADV_WILLNEED, 0);
+    if (r == -1 && errno == ENOSYS)
+        SKIP("no process_madvise on this kernel");
+    /* The bytes of the ranges, as given (not rounded to pages). */
+    EXPECT_EQ(r, 2 * PG + 100);
+    /* Any madvise advice on oneself: DONTNEED drops the pages. */
+    EXPECT_EQ(pmadv(pfd, v, 2, MADV_DONTNEED, 0), 2 * PG + 100);
+    EXPECT_EQ(m[0], 0);
+    EXPECT_EQ(m[PG], 'x');
+    EXPECT_EQ(m[3 * PG], 0);
+    EXPECT_EQ(pmadv(pfd, v, 0, MADV_DONTNEED, 0), 0);
+    /* COLD and PAGEOUT are hints: the memory stays as it is. */
+    m[0] = 'y';
+    EXPECT_EQ(pmadv(pfd, v, 1, MADV_PAGEOUT_, 0), PG);
+    EXPECT_EQ(pmadv(pfd, v, 1, MADV_COLD_, 0), PG);
+    EXPECT_EQ(m[0], 'y');
+    /* A failing range ends the call: the bytes done before it, else its error. */
+    struct iovec bad[2] = {{m, PG}, {m + 1, PG}};
+    EXPECT_EQ(pmadv(pfd, bad, 2, MADV_WILLNEED, 0), PG);
+    EXPECT_ERRNO(pmadv(pfd, bad + 1, 1, MADV_WILLNEED, 0), EINVAL);
+    OK(munmap(m + 3 * PG, PG));
+    struct iovec hole[2] = {{m, PG}, {m + 3 * PG, PG}};
+    EXPECT_EQ(pmadv(pfd, hole, 2, MADV_WILLNEED, 0), PG);
+    EXPECT_ERRNO(pmadv(pfd, hole + 1, 1, MADV_WILLNEED, 0), ENOMEM);
+    EXPECT_ERRNO(pmadv(pfd, v, 1, 12345, 0), EINVAL);
+    munmap(m, 3 * PG);
+    close(pfd);
+}
+
+static void pmadv_as_nobody(void *arg)
+{
+    int pfd = *(int *)arg;
+    /* The child below is ours (same user) but we lack CAP_SYS_NICE. */
+    if (setgid(65534) || setuid(65534))
+        _exit(10);
+    /* A uid change makes a process undumpable, which only root may read. */
+    prctl(PR_SET_DUMPABLE, 1);
+    pid_t c = fork();
+    if (c == 0) {
+        pause();
+        _exit(0);
+    }
+    int cfd = pidfd_of(c);
+    char buf[16];
+    struct iovec v = {buf, sizeof buf};
+    errno = 0;
+    long r = pmadv(cfd, &v, 1, MADV_COLD_, 0);
+    int e = errno;
+    /* Root's process: not ours to read. */
+    errno = 0;
+    long r2 = pmadv(pfd, &v, 1, MADV_COLD_, 0);
+    int e2 = errno;
+    kill(c, SIGKILL);
+    waitpid(c, NULL, 0);
+    if (r != -1 || e != EPERM)
+        _exit(11);
+    if (r2 != -1 || e2 != EACCES)
+        _exit(12);
+    _exit(0);
+}
+
+TEST(process_madvise_on_another_process)
+{
+    int sync_pipe[2];
+    OK(pipe(sync_pipe));
+    /* The child's memory is at the same address as ours (fork). */
+    char *m = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(m != MAP_FAILED, "mmap");
+    memset(m, 'c', 2 * PG);
+    pid_t c = fork();
+    if (c == 0) {
+        char b;
+        close(sync_pipe[1]);
+        /* Waits for the parent, then says whether its memory is intact. */
+        if (read(sync_pipe[0], &b, 1) != 1)
+            _exit(2);
+        _exit(m[0] == 'c' && m[PG] == 'c' ? 0 : 1);
+    }
+    close(sync_pipe[0]);
+    int cfd = OK(pidfd_of(c));
+    struct iovec v = {m, 2 * PG};
+    errno = 0;
+    long r = pmadv(cfd, &v, 1, MADV_COLD_, 0);
+    int e = errno;
+    long r_dontneed = pmadv(cfd, &v, 1, MADV_DONTNEED, 0);
+    int e_dontneed = errno;
+    long r_pageout = pmadv(cfd, &v, 1, MADV_PAGEOUT_, 0);
+    long r_willneed = pmadv(cfd, &v, 1, MADV_WILLNEED, 0);
+    long r_flags = pmadv(cfd, &v, 1, MADV_COLD_, 1);
+    int e_flags = errno;
+    if (write(sync_pipe[1], "g", 1) != 1) {
+    }
+    close(sync_pipe[1]);
+    int st;
+    OK(waitpid(c, &st, WNOHANG) >= 0 ? 0 : -1);
+    if (r == -1 && e == ENOSYS) {
+        waitpid(c, &st, 0);
+        SKIP("no process_madvise on this kernel");
+    }
+    /* The child is a zombie until reaped: its memory is gone. */
+    OK(syscall(SYS_waitid, P_PID, c, NULL, WEXITED | WNOWAIT, NULL));
+    errno = 0;
+    long r_zombie = pmadv(cfd, &v, 1, MADV_COLD_, 0);
+    int e_zombie = errno;
+    OK(waitpid(c, &st, 0));
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+    EXPECT_EQ(r, 2 * PG);
+    CHECK(r_dontneed == -1 && e_dontneed == EINVAL, "DONTNEED remote: %ld %s",
+          r_dontneed, kt_errstr(e_dontneed));
+    EXPECT_EQ(r_pageout, 2 * PG);
+    EXPECT_EQ(r_willneed, 2 * PG);
+    CHECK(r_flags == -1 && e_flags == EINVAL, "flags: %ld", r_flags);
+    CHECK(r_zombie == -1 && e_zombie == ESRCH, "zombie: %ld %s", r_zombie, kt_errstr(e_zombie));
+    /* Reaped: the pidfd names nobody. */
+    EXPECT_ERRNO(pmadv(cfd, &v, 1, MADV_COLD_, 0), ESRCH);
+    close(cfd);
+    munmap(m, 2 * PG);
+    EXPECT_ERRNO(pmadv(-1, &v, 1, MADV_COLD_, 0), EBADF);
+    int nul = OK(open("/dev/null", O_RDONLY));
+    EXPECT_ERRNO(pmadv(nul, &v, 1, MADV_COLD_, 0), EBADF);
+    close(nul);
+    int me = OK(pidfd_of(getpid()));
+    EXPECT_ERRNO(pmadv(me, &v, 1025, MADV_COLD_, 0), EINVAL);
+    EXPECT_ERRNO(pmadv(me, (struct iovec *)1, 1, MADV_COLD_, 0), EFAULT);
+    if (getuid() == 0) {
+        int st2 = kt_in_child(pmadv_as_nobody, &me);
+        CHECK(WIFEXITED(st2) && WEXITSTATUS(st2) == 0, "as nobody: %s", kt_status(st2));
+    }
+    close(me);
+}
+
+TEST(process_mrelease_needs_a_dying_process)
+{
+    pid_t c = fork();
+    if (c == 0) {
+        pause();
+        _exit(0);
+    }
+    int cfd = OK(pidfd_of(c));
+    errno = 0;
+    long r = syscall(NR_process_mrelease, cfd, 0);
+    int e = errno;
+    if (r == -1 && e == ENOSYS) {
+        kill(c, SIGKILL);
+        waitpid(c, NULL, 0);
+        SKIP("no process_mrelease on this kernel");
+    }
+    long rf = syscall(NR_process_mrelease, cfd, 1);
+    int ef = errno;
+    OK(kill(c, SIGKILL));
+    /* Dying: released (0), or already gone (ESRCH). */
+    errno = 0;
+    long rk = syscall(NR_process_mrelease, cfd, 0);
+    int ek = errno;
+    OK(syscall(SYS_waitid, P_PID, c, NULL, WEXITED | WNOWAIT, NULL));
+    errno = 0;
+    long rz = syscall(NR_process_mrelease, cfd, 0);
+    int ez = errno;
+    waitpid(c, NULL, 0);
+    CHECK(r == -1 && e == EINVAL, "alive: %ld %s", r, kt_errstr(e));
+    CHECK(rf == -1 && ef == EINVAL, "flags: %ld %s", rf, kt_errstr(ef));
+    CHECK(rk == 0 || (rk == -1 && ek == ESRCH), "killed: %ld %s", rk, kt_errstr(ek));
+    CHECK(rz == -1 && ez == ESRCH, "zombie: %ld %s", rz, kt_errstr(ez));
+    EXPECT_ERRNO(syscall(NR_process_mrelease, -1, 0), EBADF);
+    close(cfd);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -748,5 +943,8 @@ int main(void)
     RUN(swapon_limits_the_number_of_areas);
     RUN(mseal_errors);
     RUN(sealed_areas_refuse_changes);
+    RUN(process_madvise_on_self);
+    RUN(process_madvise_on_another_process);
+    RUN(process_mrelease_needs_a_dying_process);
     return KT_END();
 }

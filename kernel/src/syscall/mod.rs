@@ -34,6 +34,7 @@ mod mqueue;
 mod pidfd;
 mod poll;
 mod process;
+mod process_madvise;
 mod process_vm;
 mod ptrace;
 pub mod sched;

@@ -25,8 +25,8 @@ use super::args::*;
 
 use super::{
     Args, Ctx, aio, cachestat, cred, epoll, fd, fs, fs_extra, futex, io_uring, ioprio, ipc, keys,
-    landlock, locks, misc, mm, mount, mqueue, pidfd, poll, process, process_vm, ptrace, sched,
-    signal, socket, splice, swap, time, timer, xattr,
+    landlock, locks, misc, mm, mount, mqueue, pidfd, poll, process, process_madvise, process_vm,
+    ptrace, sched, signal, socket, splice, swap, time, timer, xattr,
 };
 
 /// Awaits a handler's future, boxed for the calls listed here. The dispatch future
@@ -545,6 +545,8 @@ syscall_table! {
     OPENAT2 => fs_extra::sys_openat2(dirfd: Fd, path: UserCStr, how: UserPtr<u8>, size: usize);
     FACCESSAT2 => fs::sys_faccessat2(dirfd: Fd, path: UserCStr, mode: u32, flags: u32);
     FUTEX_WAITV => futex::sys_futex_waitv(waiters: UserPtr<u8>, nr_futexes: u32, flags: u32, timeout: UserPtr<Timespec>, clockid: i32);
+    PROCESS_MADVISE => process_madvise::sys_process_madvise(pidfd: Fd, vec: UserPtr<Iovec>, vlen: usize, advice: i32, flags: u32), partial "MADV_COLD and MADV_PAGEOUT change nothing (no page is ever reclaimed); MADV_COLLAPSE is EINVAL (no transparent huge pages)";
+    PROCESS_MRELEASE => process_madvise::sys_process_mrelease(pidfd: Fd, flags: u32), partial "a dying process's exit frees its memory at once; nothing is reaped ahead of it";
     CACHESTAT => cachestat::sys_cachestat(fd: Fd, range: UserPtr<CachestatRange>, cstat: UserPtr<Cachestat>, flags: u32), partial "nr_evicted and nr_recently_evicted are always 0 (evicted pages are not remembered); at most 4 GiB of pages from the range's start are counted";
     FCHMODAT2 => fs::sys_fchmodat2(dirfd: Fd, path: UserCStr, mode: Mode, flags: u32);
     MSEAL => mm::sys_mseal(start: u64, len: u64, flags: u64), partial "a partly sealed range given to mprotect or madvise is refused whole (Linux changes the areas before the first sealed one)";
