@@ -10,6 +10,8 @@
 #include <sys/uio.h>
 #include <sys/prctl.h>
 #include <signal.h>
+#include <pthread.h>
+#include <time.h>
 
 #define NR_fchmodat2 452
 #define NR_cachestat 451
@@ -17,6 +19,11 @@
 #define NR_process_madvise 440
 #define NR_process_mrelease 448
 #define NR_pidfd_open 434
+#define NR_futex_wake 454
+#define NR_futex_wait 455
+#define NR_futex_requeue 456
+#define FUTEX2_SIZE_U32 0x02
+#define FUTEX2_PRIVATE 128
 #define MADV_COLD_ 20
 #define MADV_PAGEOUT_ 21
 #define TMPFS_MAGIC 0x01021994
@@ -924,6 +931,206 @@ TEST(process_mrelease_needs_a_dying_process)
     close(cfd);
 }
 
+/* ---- futex2: futex_wake, futex_wait, futex_requeue --------------------- */
+
+struct futex_waitv_ {
+    uint64_t val, uaddr;
+    uint32_t flags, reserved;
+};
+
+static long fwake(uint32_t *u, unsigned long mask, int nr, unsigned flags)
+{
+    return syscall(NR_futex_wake, u, mask, nr, flags);
+}
+
+static long fwait(uint32_t *u, unsigned long val, unsigned long mask, unsigned flags,
+                  struct timespec *ts, int clock)
+{
+    return syscall(NR_futex_wait, u, val, mask, flags, ts, clock);
+}
+
+static int have_futex2(void)
+{
+    uint32_t w = 0;
+    errno = 0;
+    return !(fwake(&w, 1, 1, FUTEX2_SIZE_U32) == -1 && errno == ENOSYS);
+}
+
+struct waiter {
+    uint32_t *word;
+    unsigned long mask;
+    int use_futex2;
+    volatile int started;
+    long ret;
+    int err;
+};
+
+static void *waiter_main(void *arg)
+{
+    struct waiter *w = arg;
+    w->started = 1;
+    errno = 0;
+    if (w->use_futex2)
+        w->ret = fwait(w->word, 0, w->mask, FUTEX2_SIZE_U32 | FUTEX2_PRIVATE, NULL, 0);
+    else
+        w->ret = syscall(SYS_futex, w->word, 9 /* FUTEX_WAIT_BITSET */ | 128, 0, NULL, NULL,
+                         (uint32_t)w->mask);
+    w->err = errno;
+    return NULL;
+}
+
+/* Wakes `u` with `wake` until it reports one woken (the waiter may not be
+ * queued yet); the total woken, 0 after about 2 s. */
+static long wake_one(long (*wake)(uint32_t *), uint32_t *u)
+{
+    for (int i = 0; i < 200; i++) {
+        long n = wake(u);
+        if (n != 0)
+            return n;
+        usleep(10000);
+    }
+    return 0;
+}
+
+static long wake2_all(uint32_t *u)
+{
+    return fwake(u, ~0u, 10, FUTEX2_SIZE_U32 | FUTEX2_PRIVATE);
+}
+
+static long wake1_all(uint32_t *u)
+{
+    return syscall(SYS_futex, u, 1 /* FUTEX_WAKE */ | 128, 10, NULL, NULL, 0);
+}
+
+TEST(futex2_argument_errors)
+{
+    if (!have_futex2())
+        SKIP("no futex2 calls on this kernel");
+    static uint32_t w[2];
+    unsigned f = FUTEX2_SIZE_U32 | FUTEX2_PRIVATE;
+    EXPECT_EQ(fwake(w, ~0u, 1, f), 0);
+    EXPECT_EQ(fwake(w, ~0u, 0, f), 0);
+    EXPECT_ERRNO(fwake(w, ~0u, 1, 0 /* U8 */), EINVAL);
+    EXPECT_ERRNO(fwake(w, ~0u, 1, 3 /* U64 */), EINVAL);
+    EXPECT_ERRNO(fwake(w, ~0u, 1, f | 0x100), EINVAL);
+    EXPECT_ERRNO(fwake(w, 0, 1, f), EINVAL);
+    EXPECT_ERRNO(fwake(w, 1ul << 32, 1, f), EINVAL);
+    EXPECT_ERRNO(fwake((uint32_t *)((char *)w + 2), ~0u, 1, f), EINVAL);
+    EXPECT_ERRNO(fwake((uint32_t *)8, ~0u, 1, FUTEX2_SIZE_U32), EFAULT);
+
+    EXPECT_ERRNO(fwait(w, 1, ~0u, f, NULL, 0), EAGAIN);
+    EXPECT_ERRNO(fwait(w, 1ul << 32, ~0u, f, NULL, 0), EINVAL);
+    EXPECT_ERRNO(fwait(w, 0, 0, f, NULL, 0), EINVAL);
+    /* The mask must fit 32 bits, as the value. */
+    EXPECT_ERRNO(fwait(w, 0, ~0ul, f, NULL, 0), EINVAL);
+    EXPECT_ERRNO(fwait(w, 0, ~0u, 0, NULL, 0), EINVAL);
+    EXPECT_ERRNO(fwait((uint32_t *)((char *)w + 1), 0, ~0u, f, NULL, 0), EINVAL);
+    EXPECT_ERRNO(fwait((uint32_t *)8, 0, ~0u, FUTEX2_SIZE_U32, NULL, 0), EFAULT);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    EXPECT_ERRNO(fwait(w, 0, ~0u, f, &ts, CLOCK_BOOTTIME), EINVAL);
+    EXPECT_ERRNO(fwait(w, 0, ~0u, f, (struct timespec *)8, CLOCK_MONOTONIC), EFAULT);
+    /* The timeout is absolute, on the clock named. */
+    ts.tv_nsec += 30 * 1000 * 1000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    EXPECT_ERRNO(fwait(w, 0, ~0u, f, &ts, CLOCK_MONOTONIC), ETIMEDOUT);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 30 * 1000 * 1000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    EXPECT_ERRNO(fwait(w, 0, ~0u, f, &ts, CLOCK_REALTIME), ETIMEDOUT);
+    /* A time already past. */
+    ts.tv_sec = 0;
+    ts.tv_nsec = 0;
+    EXPECT_ERRNO(fwait(w, 0, ~0u, f, &ts, CLOCK_MONOTONIC), ETIMEDOUT);
+
+    struct futex_waitv_ v[2] = {{0, (uintptr_t)&w[0], f, 0}, {0, (uintptr_t)&w[1], f, 0}};
+    EXPECT_EQ(syscall(NR_futex_requeue, v, 0, 1, 1), 0);
+    EXPECT_ERRNO(syscall(NR_futex_requeue, v, 1, 1, 1), EINVAL);
+    EXPECT_ERRNO(syscall(NR_futex_requeue, NULL, 0, 1, 1), EINVAL);
+    EXPECT_ERRNO(syscall(NR_futex_requeue, v, 0, -1, 1), EINVAL);
+    EXPECT_ERRNO(syscall(NR_futex_requeue, v, 0, 1, -1), EINVAL);
+    EXPECT_ERRNO(syscall(NR_futex_requeue, (void *)8, 0, 1, 1), EFAULT);
+    v[0].val = 5;
+    EXPECT_ERRNO(syscall(NR_futex_requeue, v, 0, 1, 1), EAGAIN);
+    v[0].val = 0;
+    v[1].reserved = 1;
+    EXPECT_ERRNO(syscall(NR_futex_requeue, v, 0, 1, 1), EINVAL);
+    v[1].reserved = 0;
+    v[1].flags = 3;
+    EXPECT_ERRNO(syscall(NR_futex_requeue, v, 0, 1, 1), EINVAL);
+    v[1].flags = f;
+    v[0].val = 1ul << 32;
+    EXPECT_ERRNO(syscall(NR_futex_requeue, v, 0, 1, 1), EINVAL);
+}
+
+TEST(futex2_waiters_are_woken_by_either_family)
+{
+    if (!have_futex2())
+        SKIP("no futex2 calls on this kernel");
+    static uint32_t word;
+    pthread_t t;
+    /* futex_wait woken by futex(FUTEX_WAKE). */
+    struct waiter a = {&word, ~0u, 1, 0, 0, 0};
+    CHECK(pthread_create(&t, NULL, waiter_main, &a) == 0, "thread");
+    long n = wake_one(wake1_all, &word);
+    pthread_join(t, NULL);
+    EXPECT_EQ(n, 1);
+    EXPECT_EQ(a.ret, 0);
+    /* futex(FUTEX_WAIT_BITSET) woken by futex_wake. */
+    struct waiter b = {&word, 0x4, 0, 0, 0, 0};
+    CHECK(pthread_create(&t, NULL, waiter_main, &b) == 0, "thread");
+    while (!b.started)
+        usleep(1000);
+    usleep(20000);
+    /* A mask that shares no bit wakes nobody. */
+    EXPECT_EQ(fwake(&word, 0x3, 10, FUTEX2_SIZE_U32 | FUTEX2_PRIVATE), 0);
+    n = wake_one(wake2_all, &word);
+    pthread_join(t, NULL);
+    EXPECT_EQ(n, 1);
+    EXPECT_EQ(b.ret, 0);
+}
+
+TEST(futex_requeue_moves_waiters)
+{
+    if (!have_futex2())
+        SKIP("no futex2 calls on this kernel");
+    static uint32_t wa, wb;
+    unsigned f = FUTEX2_SIZE_U32 | FUTEX2_PRIVATE;
+    struct waiter w1 = {&wa, ~0u, 1, 0, 0, 0}, w2 = {&wa, ~0u, 1, 0, 0, 0};
+    pthread_t t1, t2;
+    CHECK(pthread_create(&t1, NULL, waiter_main, &w1) == 0, "thread");
+    CHECK(pthread_create(&t2, NULL, waiter_main, &w2) == 0, "thread");
+    while (!w1.started || !w2.started)
+        usleep(1000);
+    struct futex_waitv_ v[2] = {{0, (uintptr_t)&wa, f, 0}, {0, (uintptr_t)&wb, f, 0}};
+    /* Until both are queued: wake none, move both. */
+    long moved = 0;
+    for (int i = 0; i < 200 && moved < 2; i++) {
+        long r = syscall(NR_futex_requeue, v, 0, 0, 2);
+        if (r < 0)
+            break;
+        moved += r;
+        if (moved < 2)
+            usleep(10000);
+    }
+    /* Nobody waits on the first any more; the second wakes both. */
+    long on_a = fwake(&wa, ~0u, 10, f);
+    long on_b = fwake(&wb, ~0u, 10, f);
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    EXPECT_EQ(moved, 2);
+    EXPECT_EQ(on_a, 0);
+    EXPECT_EQ(on_b, 2);
+    EXPECT_EQ(w1.ret, 0);
+    EXPECT_EQ(w2.ret, 0);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -946,5 +1153,8 @@ int main(void)
     RUN(process_madvise_on_self);
     RUN(process_madvise_on_another_process);
     RUN(process_mrelease_needs_a_dying_process);
+    RUN(futex2_argument_errors);
+    RUN(futex2_waiters_are_woken_by_either_family);
+    RUN(futex_requeue_moves_waiters);
     return KT_END();
 }

@@ -21,6 +21,7 @@ mod fd;
 pub(crate) mod fs;
 pub(crate) mod fs_extra;
 pub mod futex;
+mod futex2;
 pub(crate) mod io_uring;
 mod ioprio;
 pub(crate) mod ipc;

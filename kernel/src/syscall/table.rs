@@ -24,9 +24,9 @@ use kestrel_abi::time::{Itimerspec, Itimerval, Sigevent, Timespec, Timeval, Time
 use super::args::*;
 
 use super::{
-    Args, Ctx, aio, cachestat, cred, epoll, fd, fs, fs_extra, futex, io_uring, ioprio, ipc, keys,
-    landlock, locks, misc, mm, mount, mqueue, pidfd, poll, process, process_madvise, process_vm,
-    ptrace, sched, signal, socket, splice, swap, time, timer, xattr,
+    Args, Ctx, aio, cachestat, cred, epoll, fd, fs, fs_extra, futex, futex2, io_uring, ioprio, ipc,
+    keys, landlock, locks, misc, mm, mount, mqueue, pidfd, poll, process, process_madvise,
+    process_vm, ptrace, sched, signal, socket, splice, swap, time, timer, xattr,
 };
 
 /// Awaits a handler's future, boxed for the calls listed here. The dispatch future
@@ -549,6 +549,9 @@ syscall_table! {
     PROCESS_MRELEASE => process_madvise::sys_process_mrelease(pidfd: Fd, flags: u32), partial "a dying process's exit frees its memory at once; nothing is reaped ahead of it";
     CACHESTAT => cachestat::sys_cachestat(fd: Fd, range: UserPtr<CachestatRange>, cstat: UserPtr<Cachestat>, flags: u32), partial "nr_evicted and nr_recently_evicted are always 0 (evicted pages are not remembered); at most 4 GiB of pages from the range's start are counted";
     FCHMODAT2 => fs::sys_fchmodat2(dirfd: Fd, path: UserCStr, mode: Mode, flags: u32);
+    FUTEX_WAKE => futex2::sys_futex_wake(uaddr: UserPtr<u32>, mask: u64, nr: i32, flags: u32), partial "32-bit futexes only (as Linux); no FUTEX2_NUMA (EINVAL)";
+    FUTEX_WAIT => futex2::sys_futex_wait(uaddr: UserPtr<u32>, val: u64, mask: u64, flags: u32, timeout: UserPtr<Timespec>, clockid: i32), partial "32-bit futexes only (as Linux); no FUTEX2_NUMA (EINVAL)";
+    FUTEX_REQUEUE => futex2::sys_futex_requeue(waiters: UserPtr<u8>, flags: u32, nr_wake: i32, nr_requeue: i32), partial "32-bit futexes only (as Linux); no FUTEX2_NUMA (EINVAL)";
     MSEAL => mm::sys_mseal(start: u64, len: u64, flags: u64), partial "a partly sealed range given to mprotect or madvise is refused whole (Linux changes the areas before the first sealed one)";
     EPOLL_PWAIT2 => epoll::sys_epoll_pwait2(epfd: Fd, events: UserPtr<EpollEvent>, maxevents: i32, timeout: UserPtr<Timespec>, sigmask: UserPtr<u64>, sigsetsize: usize);
 }
