@@ -9,6 +9,7 @@
 #include <sys/sysinfo.h>
 #include <sys/uio.h>
 #include <sys/prctl.h>
+#include <sys/xattr.h>
 #include <signal.h>
 #include <pthread.h>
 #include <time.h>
@@ -23,6 +24,12 @@
 #define NR_futex_wait 455
 #define NR_futex_requeue 456
 #define FUTEX2_SIZE_U32 0x02
+#define NR_setxattrat 463
+#define NR_getxattrat 464
+#define NR_listxattrat 465
+#define NR_removexattrat 466
+#define XATTR_CREATE_ 1
+#define XATTR_REPLACE_ 2
 #define FUTEX2_PRIVATE 128
 #define MADV_COLD_ 20
 #define MADV_PAGEOUT_ 21
@@ -858,7 +865,6 @@ TEST(process_madvise_on_another_process)
     }
     close(sync_pipe[1]);
     int st;
-    OK(waitpid(c, &st, WNOHANG) >= 0 ? 0 : -1);
     if (r == -1 && e == ENOSYS) {
         waitpid(c, &st, 0);
         SKIP("no process_madvise on this kernel");
@@ -1131,6 +1137,127 @@ TEST(futex_requeue_moves_waiters)
     EXPECT_EQ(w2.ret, 0);
 }
 
+/* ---- setxattrat, getxattrat, listxattrat, removexattrat -------------- */
+
+struct xattr_args_ {
+    uint64_t value;
+    uint32_t size, flags;
+};
+
+static long setxa(int dfd, const char *p, unsigned at, const char *name, const void *v,
+                  size_t n, unsigned flags)
+{
+    struct xattr_args_ a = {(uintptr_t)v, (uint32_t)n, flags};
+    return syscall(NR_setxattrat, dfd, p, at, name, &a, sizeof a);
+}
+
+static long getxa(int dfd, const char *p, unsigned at, const char *name, void *v, size_t n)
+{
+    struct xattr_args_ a = {(uintptr_t)v, (uint32_t)n, 0};
+    return syscall(NR_getxattrat, dfd, p, at, name, &a, sizeof a);
+}
+
+TEST(xattrat_calls_name_files_from_a_directory)
+{
+    const char *d = kt_tmpdir();
+    CHECK(d, "tmpdir");
+    int dfd = OK(open(d, O_RDONLY | O_DIRECTORY));
+    CHECK(kt_write_file(kt_path(d, "f"), "x", 1) == 0, "write f");
+    errno = 0;
+    long r = setxa(dfd, "f", 0, "user.a", "one", 3, 0);
+    if (r == -1 && errno == ENOSYS)
+        SKIP("no *xattrat calls on this kernel");
+    if (r == -1 && errno == EOPNOTSUPP)
+        SKIP("no user xattrs on this file system");
+    EXPECT_EQ(r, 0);
+    char buf[64];
+    EXPECT_EQ(getxa(dfd, "f", 0, "user.a", buf, sizeof buf), 3);
+    CHECK(!memcmp(buf, "one", 3), "value");
+    /* Size 0 asks for the length. */
+    EXPECT_EQ(getxa(dfd, "f", 0, "user.a", NULL, 0), 3);
+    EXPECT_ERRNO(getxa(dfd, "f", 0, "user.a", buf, 2), ERANGE);
+    /* The same through the old calls. */
+    EXPECT_EQ(getxattr(kt_path(d, "f"), "user.a", buf, sizeof buf), 3);
+    /* XATTR_CREATE and XATTR_REPLACE. */
+    EXPECT_ERRNO(setxa(dfd, "f", 0, "user.a", "two", 3, XATTR_CREATE_), EEXIST);
+    EXPECT_ERRNO(setxa(dfd, "f", 0, "user.b", "two", 3, XATTR_REPLACE_), ENODATA);
+    OK(setxa(dfd, "f", 0, "user.b", "two", 3, XATTR_CREATE_));
+    long n = syscall(NR_listxattrat, dfd, "f", 0, buf, sizeof buf);
+    CHECK(n > 0, "listxattrat: %s", kt_errstr(errno));
+    int found = 0;
+    for (char *q = buf; q < buf + n; q += strlen(q) + 1)
+        found += !strcmp(q, "user.a") + !strcmp(q, "user.b");
+    EXPECT_EQ(found, 2);
+    OK(syscall(NR_removexattrat, dfd, "f", 0, "user.b"));
+    EXPECT_ERRNO(syscall(NR_removexattrat, dfd, "f", 0, "user.b"), ENODATA);
+    /* AT_EMPTY_PATH: the descriptor's own file, with "" or NULL. */
+    int fd = OK(open(kt_path(d, "f"), O_RDONLY));
+    EXPECT_EQ(getxa(fd, "", AT_EMPTY_PATH, "user.a", buf, sizeof buf), 3);
+    EXPECT_EQ(getxa(fd, NULL, AT_EMPTY_PATH, "user.a", buf, sizeof buf), 3);
+    OK(setxa(fd, NULL, AT_EMPTY_PATH, "user.c", "3", 1, 0));
+    EXPECT_EQ(getxattr(kt_path(d, "f"), "user.c", buf, sizeof buf), 1);
+    OK(syscall(NR_removexattrat, fd, "", AT_EMPTY_PATH, "user.c"));
+    EXPECT_ERRNO(getxa(fd, "", 0, "user.a", buf, sizeof buf), ENOENT);
+    EXPECT_ERRNO(getxa(fd, NULL, 0, "user.a", buf, sizeof buf), EFAULT);
+    /* An O_PATH descriptor is no file to these calls. */
+    int pfd = OK(open(kt_path(d, "f"), O_PATH));
+    EXPECT_ERRNO(getxa(pfd, "", AT_EMPTY_PATH, "user.a", buf, sizeof buf), EBADF);
+    /* But it is a directory to start from. */
+    int pd = OK(open(d, O_PATH | O_DIRECTORY));
+    EXPECT_EQ(getxa(pd, "f", 0, "user.a", buf, sizeof buf), 3);
+    /* A symlink is followed unless AT_SYMLINK_NOFOLLOW; user.* on a link itself
+     * is refused. */
+    OK(symlinkat("f", dfd, "l"));
+    EXPECT_EQ(getxa(dfd, "l", 0, "user.a", buf, sizeof buf), 3);
+    EXPECT_ERRNO(getxa(dfd, "l", AT_SYMLINK_NOFOLLOW, "user.a", buf, sizeof buf), ENODATA);
+    EXPECT_ERRNO(setxa(dfd, "l", AT_SYMLINK_NOFOLLOW, "user.a", "x", 1, 0), EPERM);
+    close(pd);
+    close(pfd);
+    close(fd);
+    close(dfd);
+}
+
+TEST(xattrat_argument_errors)
+{
+    const char *d = kt_tmpdir();
+    CHECK(d, "tmpdir");
+    int dfd = OK(open(d, O_RDONLY | O_DIRECTORY));
+    CHECK(kt_write_file(kt_path(d, "f"), "x", 1) == 0, "write f");
+    errno = 0;
+    long r = setxa(dfd, "f", 0, "user.a", "one", 3, 0);
+    if (r == -1 && errno == ENOSYS)
+        SKIP("no *xattrat calls on this kernel");
+    if (r == -1 && errno == EOPNOTSUPP)
+        SKIP("no user xattrs on this file system");
+    char buf[32];
+    EXPECT_ERRNO(setxa(dfd, "f", 0x2, "user.a", "x", 1, 0), EINVAL);
+    EXPECT_ERRNO(getxa(dfd, "f", 0x200, "user.a", buf, sizeof buf), EINVAL);
+    EXPECT_ERRNO(syscall(NR_listxattrat, dfd, "f", 0x1, buf, sizeof buf), EINVAL);
+    EXPECT_ERRNO(syscall(NR_removexattrat, dfd, "f", 0x1, "user.a"), EINVAL);
+    EXPECT_ERRNO(setxa(dfd, "f", 0, "user.a", "x", 1, 4), EINVAL);
+    EXPECT_ERRNO(setxa(dfd, "f", 0, "", "x", 1, 0), ERANGE);
+    EXPECT_ERRNO(setxa(dfd, "f", 0, "user.a", "x", 65537, 0), E2BIG);
+    EXPECT_ERRNO(setxa(dfd, "f", 0, "bogus.a", "x", 1, 0), EOPNOTSUPP);
+    EXPECT_ERRNO(setxa(-1, "f", 0, "user.a", "x", 1, 0), EBADF);
+    EXPECT_ERRNO(setxa(dfd, "missing", 0, "user.a", "x", 1, 0), ENOENT);
+    /* struct xattr_args: at least 16 bytes, at most a page, unknown bytes zero. */
+    struct {
+        struct xattr_args_ a;
+        uint64_t more;
+    } big = {{(uintptr_t)buf, sizeof buf, 0}, 0};
+    EXPECT_ERRNO(syscall(NR_getxattrat, dfd, "f", 0, "user.a", &big, 8), EINVAL);
+    EXPECT_ERRNO(syscall(NR_getxattrat, dfd, "f", 0, "user.a", &big, 4097), E2BIG);
+    EXPECT_EQ(syscall(NR_getxattrat, dfd, "f", 0, "user.a", &big, sizeof big), 3);
+    big.more = 1;
+    EXPECT_ERRNO(syscall(NR_getxattrat, dfd, "f", 0, "user.a", &big, sizeof big), E2BIG);
+    EXPECT_ERRNO(syscall(NR_getxattrat, dfd, "f", 0, "user.a", (void *)8, 16), EFAULT);
+    /* getxattrat takes no flags in its arguments. */
+    big.more = 0;
+    big.a.flags = XATTR_CREATE_;
+    EXPECT_ERRNO(syscall(NR_getxattrat, dfd, "f", 0, "user.a", &big, sizeof big), EINVAL);
+    close(dfd);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -1156,5 +1283,7 @@ int main(void)
     RUN(futex2_argument_errors);
     RUN(futex2_waiters_are_woken_by_either_family);
     RUN(futex_requeue_moves_waiters);
+    RUN(xattrat_calls_name_files_from_a_directory);
+    RUN(xattrat_argument_errors);
     return KT_END();
 }

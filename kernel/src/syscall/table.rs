@@ -553,5 +553,9 @@ syscall_table! {
     FUTEX_WAIT => futex2::sys_futex_wait(uaddr: UserPtr<u32>, val: u64, mask: u64, flags: u32, timeout: UserPtr<Timespec>, clockid: i32), partial "32-bit futexes only (as Linux); no FUTEX2_NUMA (EINVAL)";
     FUTEX_REQUEUE => futex2::sys_futex_requeue(waiters: UserPtr<u8>, flags: u32, nr_wake: i32, nr_requeue: i32), partial "32-bit futexes only (as Linux); no FUTEX2_NUMA (EINVAL)";
     MSEAL => mm::sys_mseal(start: u64, len: u64, flags: u64), partial "a partly sealed range given to mprotect or madvise is refused whole (Linux changes the areas before the first sealed one)";
+    SETXATTRAT => xattr::sys_setxattrat(dirfd: Fd, path: UserCStr, at_flags: u32, name: UserCStr, uargs: UserPtr<u8>, usize_: usize);
+    GETXATTRAT => xattr::sys_getxattrat(dirfd: Fd, path: UserCStr, at_flags: u32, name: UserCStr, uargs: UserPtr<u8>, usize_: usize);
+    LISTXATTRAT => xattr::sys_listxattrat(dirfd: Fd, path: UserCStr, at_flags: u32, list: UserPtr<u8>, size: usize);
+    REMOVEXATTRAT => xattr::sys_removexattrat(dirfd: Fd, path: UserCStr, at_flags: u32, name: UserCStr);
     EPOLL_PWAIT2 => epoll::sys_epoll_pwait2(epfd: Fd, events: UserPtr<EpollEvent>, maxevents: i32, timeout: UserPtr<Timespec>, sigmask: UserPtr<u64>, sigsetsize: usize);
 }
