@@ -265,7 +265,8 @@ pub async fn sys_ioctl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
             return Ok(0);
         }
         FS_IOC_GETFLAGS | FS_IOC_SETFLAGS => return inode_flags(ctx, &file, cmd, arg),
-        FIBMAP => return fibmap(ctx, &file, arg).await,
+        // Boxed: the ext2 block lookup's future would make every ioctl's larger.
+        FIBMAP => return alloc::boxed::Box::pin(fibmap(ctx, &file, arg)).await,
         FIOASYNC => {
             let on: i32 = ctx.read(UserPtr::new(arg))?;
             if on != 0 {

@@ -51,6 +51,12 @@ macro_rules! handler_future {
     (MOUNT, $call:expr) => {
         alloc::boxed::Box::pin($call).await
     };
+    (SWAPON, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (SWAPOFF, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
     (UMOUNT2, $call:expr) => {
         alloc::boxed::Box::pin($call).await
     };
