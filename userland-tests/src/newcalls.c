@@ -10,6 +10,8 @@
 #include <sys/uio.h>
 #include <sys/prctl.h>
 #include <sys/xattr.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <signal.h>
 #include <pthread.h>
 #include <time.h>
@@ -550,6 +552,70 @@ TEST(swap_file_lifecycle)
     fd = OK(open(p, O_RDWR));
     EXPECT_EQ(pwrite(fd, "x", 1, 0), 1);
     close(fd);
+}
+
+#define LOOP_SET_FD_ 0x4C00
+#define LOOP_CLR_FD_ 0x4C01
+#define LOOP_CTL_GET_FREE_ 0x4C82
+
+TEST(swap_on_a_block_device)
+{
+    if (getuid() != 0)
+        SKIP("needs root");
+    errno = 0;
+    if (swapon_("/nonexistent-swap", 0) == -1 && errno == ENOSYS)
+        SKIP("no swapon on this kernel");
+    const char *d = kt_tmpdir();
+    CHECK(d, "tmpdir");
+    /* A loop device over a file holding a swap header: 64 pages. */
+    CHECK(make_swap(kt_path(d, "backing"), 64, 1, 63, 0) == 0, "make");
+    int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+    if (ctl < 0)
+        SKIP("no /dev/loop-control");
+    int n = ioctl(ctl, LOOP_CTL_GET_FREE_);
+    close(ctl);
+    if (n < 0)
+        SKIP("no free loop device");
+    char dev[32];
+    snprintf(dev, sizeof dev, "/dev/loop%d", n);
+    int lo = open(dev, O_RDWR | O_CLOEXEC);
+    int back = open(kt_path(d, "backing"), O_RDWR | O_CLOEXEC);
+    CHECK(lo >= 0 && back >= 0, "open %s and its file", dev);
+    if (ioctl(lo, LOOP_SET_FD_, back) != 0) {
+        close(lo);
+        close(back);
+        SKIP("LOOP_SET_FD: %s", kt_errstr(errno));
+    }
+    close(back);
+    struct sysinfo before, on;
+    sysinfo(&before);
+    long r = swapon_(dev, 0);
+    int e = errno;
+    sysinfo(&on);
+    int listed = in_proc_swaps(dev, "partition", 0, 1);
+    errno = 0;
+    long again = swapon_(dev, 0);
+    int again_e = errno;
+    /* Held as an exclusive opener holds it: no writes, no mount. */
+    errno = 0;
+    long w = pwrite(lo, "x", 1, 8192);
+    int we = errno;
+    errno = 0;
+    long m = mount(dev, d, "ext2", 0, NULL);
+    int me = errno;
+    if (m == 0)
+        umount(d);
+    long off = r == 0 ? swapoff_(dev) : 0;
+    int offe = errno;
+    ioctl(lo, LOOP_CLR_FD_, 0);
+    close(lo);
+    CHECK(r == 0, "swapon %s: %s", dev, kt_errstr(e));
+    CHECK(off == 0, "swapoff: %s", kt_errstr(offe));
+    CHECK(listed, "%s not in /proc/swaps as a partition", dev);
+    EXPECT_EQ((on.totalswap - before.totalswap) * on.mem_unit, 63 * PG);
+    CHECK(again == -1 && again_e == EBUSY, "swapon again: %ld %s", again, kt_errstr(again_e));
+    CHECK(w == -1 && we == ETXTBSY, "write: %ld %s", w, kt_errstr(we));
+    CHECK(m == -1 && me == EBUSY, "mount: %ld %s", m, kt_errstr(me));
 }
 
 TEST(swapon_priorities)
@@ -1273,6 +1339,7 @@ int main(void)
     RUN(swapon_errors_before_the_file);
     RUN(swapon_refuses_bad_headers);
     RUN(swap_file_lifecycle);
+    RUN(swap_on_a_block_device);
     RUN(swapon_priorities);
     RUN(swapon_limits_the_number_of_areas);
     RUN(mseal_errors);
