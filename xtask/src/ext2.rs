@@ -25,6 +25,7 @@ pub const SUITE: &[&str] = &[
     "fcntl_lock",
     "fifo",
     "fs_pagecache",
+    "newcalls",
 ];
 
 /// An e2fsprogs program: in /usr/sbin or /sbin, which a user's PATH may lack.

@@ -269,6 +269,10 @@ impl BlockFile {
         if self.0.read_only() {
             return Err(Errno::EPERM);
         }
+        // An active swap device (Linux's blkdev_write_iter and IS_SWAPFILE).
+        if super::swap::is_swap_device(self.0.rdev) {
+            return Err(Errno::ETXTBSY);
+        }
         let size = self.bytes();
         if pos >= size {
             return if data.is_empty() {

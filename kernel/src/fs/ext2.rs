@@ -40,7 +40,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use kestrel_abi::fs::*;
 use kestrel_abi::time::Timespec;
 use kestrel_abi::{Errno, KResult};
-use kestrel_ext2::{BlockCache, BlockIo, BoxFuture, Ext2, MountOptions};
+use kestrel_ext2::{BlockCache, BlockIo, BoxFuture, Ext2, MountOptions, Residency};
 use kestrel_vfs::file::IoFuture;
 use kestrel_vfs::inode::{DirEntry, Later, XattrSet};
 use kestrel_vfs::ramfs::PageBuf;
@@ -114,9 +114,13 @@ pub fn disk_cache(rdev: u64) -> Option<Arc<BlockCache>> {
 }
 
 /// Mounts the ext2 file system on block device `rdev`; its root directory.
-/// EBUSY if that disk is mounted already; ENXIO without such a disk; EINVAL,
+/// EBUSY if that disk is mounted already or is an active swap area; ENXIO without such a disk; EINVAL,
 /// EUCLEAN or EIO for a disk that holds no usable ext2 (never a panic).
 pub async fn mount(rdev: u64, read_only: bool) -> KResult<InodeRef> {
+    // A swap area holds its device as an exclusive opener would.
+    if super::swap::is_swap_device(rdev) {
+        return Err(Errno::EBUSY);
+    }
     let mounted = MOUNTED.lock().iter().find(|m| m.rdev == rdev).cloned();
     if let Some(fs) = mounted {
         if !fs.detached.load(Ordering::Acquire) {
@@ -785,6 +789,7 @@ impl Ext2Inode {
 
     async fn write(&self, pos: u64, data: &[u8]) -> KResult<usize> {
         self.check_rw()?;
+        self.check_not_swap()?;
         self.fs.write_back_attrs(Some(self.ino)).await?;
         let ino = self.ino;
         let _changing = self.changing();
@@ -1001,6 +1006,78 @@ impl Inode for Ext2Inode {
         })
     }
 
+    /// A page counts as cached when the page cache has it (a fault or exec
+    /// loaded it) or the block cache holds every block the file has in it, which
+    /// is where read(2) and write(2) leave file data (a hole has no blocks: not
+    /// cached). Dirty: a block of it waits in the write queue, or a shared
+    /// mapping changed the loaded page since writeback last saw it; writeback: a
+    /// block of it is at the disk now. Eviction is not remembered, so nothing
+    /// counts as evicted.
+    fn cachestat(&self, first: u64, last: u64) -> Later<'_, Cachestat> {
+        Later::wait(async move {
+            let mut cs = Cachestat::default();
+            let size = self.meta.lock().size;
+            if size == 0 || first > last {
+                return cs;
+            }
+            let end = last.min((size - 1) / PAGE) + 1;
+            // The file's blocks are looked up a few MiB at a time, the file
+            // system held for each step only.
+            const STEP: u64 = 1024;
+            let mut at = first;
+            while at < end {
+                let n = (end - at).min(STEP);
+                let runs = self
+                    .fs
+                    .fs
+                    .file_runs(self.ino, at * PAGE, n * PAGE)
+                    .await
+                    .unwrap_or_default();
+                let mut run = runs.iter().peekable();
+                for idx in at..at + n {
+                    let (lo, hi) = (idx * PAGE, (idx + 1) * PAGE);
+                    let mut blocks = Residency::default();
+                    let mut any = false;
+                    // Runs come in file order; skip those that end before this page.
+                    while run.next_if(|r| r.0 + r.2 as u64 <= lo).is_some() {}
+                    for &(off, sector, bytes) in run.clone() {
+                        if off >= hi {
+                            break;
+                        }
+                        let from = off.max(lo);
+                        let to = (off + bytes as u64).min(hi);
+                        let r = self
+                            .fs
+                            .cache
+                            .residency(sector + (from - off) / 512, (to - from).div_ceil(512));
+                        blocks.cached = if any {
+                            blocks.cached && r.cached
+                        } else {
+                            r.cached
+                        };
+                        blocks.dirty |= r.dirty;
+                        blocks.writeback |= r.writeback;
+                        any = true;
+                    }
+                    let page_dirty = self.page_changed(idx);
+                    let loaded = page_dirty.is_some();
+                    if loaded || (any && blocks.cached) {
+                        cs.nr_cache += 1;
+                        if page_dirty == Some(true) || blocks.dirty {
+                            cs.nr_dirty += 1;
+                        }
+                        if blocks.writeback {
+                            cs.nr_writeback += 1;
+                        }
+                    }
+                }
+                at += n;
+                kestrel_executor::yield_now().await;
+            }
+            cs
+        })
+    }
+
     fn seek_data_async(&self, from: u64, data: bool) -> Later<'_, Option<u64>> {
         Later::wait(async move {
             // Pages a shared mapping may have written into holes are data the
@@ -1172,6 +1249,10 @@ impl Inode for Ext2Inode {
     fn truncate_async(&self, size: u64) -> Later<'_, KResult<()>> {
         Later::wait(async move {
             self.check_rw()?;
+            // An active swap file may grow, never shrink (Linux's inode_newsize_ok).
+            if size <= self.meta.lock().size {
+                self.check_not_swap()?;
+            }
             self.fs.write_back_attrs(Some(self.ino)).await?;
             let ino = self.ino;
             let _changing = self.changing();
@@ -1196,6 +1277,7 @@ impl Inode for Ext2Inode {
     ) -> Later<'_, KResult<()>> {
         Later::wait(async move {
             self.check_rw()?;
+            self.check_not_swap()?;
             self.fs.write_back_attrs(Some(self.ino)).await?;
             let ino = self.ino;
             let _changing = self.changing();
@@ -1585,6 +1667,27 @@ impl Ext2File {
 }
 
 impl Ext2Inode {
+    /// ETXTBSY while this file is an active swap area (Linux's IS_SWAPFILE).
+    fn check_not_swap(&self) -> KResult<()> {
+        if super::swap::is_swapfile(self as *const Self as *const () as usize) {
+            Err(Errno::ETXTBSY)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Whether loaded page `idx` holds changes a shared mapping made that
+    /// writeback has not seen (its content no longer hashes as the disk's);
+    /// None if it is not loaded.
+    fn page_changed(&self, idx: u64) -> Option<bool> {
+        let page = self.pages.lock().get(&idx).cloned()?;
+        if !self.maps.lock().dirty {
+            return Some(false);
+        }
+        let h = page.with(|b| page_hash(b));
+        Some(self.on_disk.lock().get(&idx) != Some(&h))
+    }
+
     /// Reads `[pos, pos + len)` into the block cache in a task of its own;
     /// the returned flag says when it is done. The file system is held only
     /// while the blocks are looked up: the reads go to the cache after, so the
@@ -1671,6 +1774,41 @@ pub fn advise(ops: &Arc<dyn FileOps>, offset: u64, len: u64, advice: Option<u32>
         _ => {}
     }
     true
+}
+
+/// Whether `ops` is an open ext2 file (swapon(2): a file system that can hold swap).
+pub fn is_ext2_file(ops: &Arc<dyn FileOps>) -> bool {
+    ops.as_any().is::<Ext2File>()
+}
+
+/// swapon(2) on a regular file: whether `ops` is an open ext2 file whose first
+/// `len` bytes all have disk blocks (Linux's generic_swapfile_activate refuses
+/// a hole: "swapfile has holes"). None for a file of another file system
+/// (tmpfs cannot hold swap).
+pub async fn swap_file_has_no_holes(ops: &Arc<dyn FileOps>, len: u64) -> Option<bool> {
+    let f = ops.as_any().downcast_ref::<Ext2File>()?;
+    let inode = f.inode();
+    if inode.meta.lock().size < len {
+        return Some(false);
+    }
+    // A few MiB of the file's blocks at a time.
+    const STEP: u64 = 4 << 20;
+    let mut at = 0;
+    while at < len {
+        let n = (len - at).min(STEP);
+        let Ok(runs) = inode.fs.fs.file_runs(inode.ino, at, n).await else {
+            return Some(false);
+        };
+        let covered: u64 = runs
+            .iter()
+            .map(|&(off, _, bytes)| (off + bytes as u64).min(at + n) - off.max(at))
+            .sum();
+        if covered < n {
+            return Some(false);
+        }
+        at += n;
+    }
+    Some(true)
 }
 
 /// Memory ran out: drops every clean page of ext2 files nothing maps; how

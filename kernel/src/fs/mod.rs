@@ -20,6 +20,7 @@ pub mod loopdev;
 pub mod procfs;
 pub mod pty;
 pub mod signalfd;
+pub mod swap;
 pub mod sysfs;
 pub mod timerfd;
 pub mod tmpfile;

@@ -272,11 +272,7 @@ fn lookup_root(name: &[u8]) -> KResult<InodeRef> {
         b"key-users" => file(c(), || text(crate::syscall::keys::proc_key_users())),
         b"meminfo" => file(c(), || text(meminfo())),
         b"stat" => file(c(), || text(system_stat())),
-        b"swaps" => file(c(), || {
-            text(String::from(
-                "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n",
-            ))
-        }),
+        b"swaps" => file(c(), || text(super::swap::proc_swaps())),
         b"uptime" => file(c(), || {
             // CLOCK_BOOTTIME as the reader's time namespace shifts it.
             let up =
@@ -317,14 +313,14 @@ fn meminfo() -> String {
     // would be the same pages, and Kestrel keeps no such split.
     line("Buffers", 0);
     line("Cached", kb(crate::fs::ext2::page_cache_stats().0 as u64));
+    for name in ["SwapCached", "Active", "Inactive", "Unevictable", "Mlocked"] {
+        line(name, 0);
+    }
+    // Swap areas are accounted; nothing is ever swapped out (SwapCached 0).
+    let (swap_total, swap_free) = super::swap::totals();
+    line("SwapTotal", kb(swap_total));
+    line("SwapFree", kb(swap_free));
     for name in [
-        "SwapCached",
-        "Active",
-        "Inactive",
-        "Unevictable",
-        "Mlocked",
-        "SwapTotal",
-        "SwapFree",
         "Dirty",
         "Writeback",
         "AnonPages",

@@ -432,6 +432,10 @@ pub struct Vma {
     pub pkey: u8,
     /// Left out of core dumps (madvise's MADV_DONTDUMP; Linux's VM_DONTDUMP).
     pub dont_dump: bool,
+    /// Sealed by mseal(2) (Linux's VM_SEALED): never unmapped, moved, resized,
+    /// mapped over or given another protection while the address space lives
+    /// (EPERM); kept over fork, gone at exec with the address space.
+    pub sealed: bool,
 }
 
 impl Vma {
@@ -664,6 +668,15 @@ impl Vm {
             .filter(|v| addr < v.end)
     }
 
+    /// Whether an area overlapping `[start, end)` is sealed (mseal(2)).
+    fn any_sealed(&self, start: u64, end: u64) -> bool {
+        self.vmas
+            .range(..end)
+            .rev()
+            .take_while(|(_, v)| v.end > start)
+            .any(|(_, v)| v.sealed)
+    }
+
     /// Whether `[start, end)` overlaps any area.
     fn overlaps(&self, start: u64, end: u64) -> bool {
         self.vmas
@@ -704,6 +717,7 @@ impl Vm {
             && a.on_fork == b.on_fork
             && a.pkey == b.pkey
             && a.dont_dump == b.dont_dump
+            && a.sealed == b.sealed
     }
 
     /// Adds the new area `v` (its range free), merged with a neighbour it
@@ -1139,6 +1153,11 @@ impl AddressSpace {
             if end > USER_END {
                 return Err(Errno::ENOMEM);
             }
+            // A sealed area is never mapped over (Linux checks it while
+            // gathering what MAP_FIXED replaces, before the address space limit).
+            if !noreplace && vm.any_sealed(addr, end) {
+                return Err(Errno::EPERM);
+            }
             vm.may_expand(len, is_data, addr, end)?;
             if vm.overlaps(addr, end) {
                 if noreplace {
@@ -1169,6 +1188,7 @@ impl AddressSpace {
             on_fork: OnFork::Copy,
             pkey: 0,
             dont_dump: false,
+            sealed: false,
         };
         vm.insert_merged(new);
         if locked {
@@ -1320,6 +1340,10 @@ impl AddressSpace {
         if end > vma.end || !matches!(vma.backing, Backing::SharedFile { .. }) {
             return Err(Errno::EINVAL);
         }
+        // Linux maps the new pages MAP_FIXED over the old: not over sealed ones.
+        if vma.sealed {
+            return Err(Errno::EPERM);
+        }
         let mut new = vma.clone();
         new.start = start;
         new.end = end;
@@ -1465,6 +1489,9 @@ impl AddressSpace {
         {
             return Err(Errno::ENOMEM);
         }
+        if vm.any_sealed(addr, end) {
+            return Err(Errno::EPERM);
+        }
         vm.remove_range(addr, end);
         Ok(())
     }
@@ -1526,6 +1553,8 @@ impl AddressSpace {
                 }) if prot & PROT_WRITE != 0 => return Err(Errno::EACCES),
                 Some(v) if v.no_write && prot & PROT_WRITE != 0 => return Err(Errno::EACCES),
                 Some(v) if v.no_exec && prot & PROT_EXEC != 0 => return Err(Errno::EACCES),
+                // Linux's mprotect_fixup: a sealed area's protection stays.
+                Some(v) if v.sealed => return Err(Errno::EPERM),
                 Some(v) => at = v.end,
                 None => return Err(Errno::ENOMEM),
             }
@@ -1578,6 +1607,13 @@ impl AddressSpace {
         let mut vm = self.vm.lock();
         // The old range must lie within one area.
         let vma = vm.find(old).cloned().ok_or(Errno::EFAULT)?;
+        // A sealed area is neither moved nor resized; shrinking unmaps the
+        // tail first, which is refused if sealed (before Linux looks at
+        // whether the old range fits the area).
+        if vma.sealed || (new_len < old_len && vm.any_sealed(old.saturating_add(new_len), old_end))
+        {
+            return Err(Errno::EPERM);
+        }
         if old_end > vma.end || old_len == 0 {
             return Err(if old_len == 0 {
                 Errno::EINVAL
@@ -1591,6 +1627,10 @@ impl AddressSpace {
             }
             if to < old_end && old < to + new_len {
                 return Err(Errno::EINVAL); // the ranges overlap
+            }
+            // MREMAP_FIXED unmaps what is at the target first.
+            if vm.any_sealed(to, to + new_len) {
+                return Err(Errno::EPERM);
             }
         }
         if dont_unmap.is_some() {
@@ -1676,6 +1716,52 @@ impl AddressSpace {
         moved.end = to + new_len;
         vm.vmas.insert(to, moved);
         Ok(to)
+    }
+
+    /// mseal(2): seals every area of `[start, end)` (page-aligned, checked by
+    /// the caller), splitting those that reach past it. A hole anywhere is
+    /// ENOMEM, and then nothing is sealed (Linux checks first, then seals).
+    pub fn seal(&self, start: u64, end: u64) -> KResult<()> {
+        let mut vm = self.vm.lock();
+        let mut at = start;
+        while at < end {
+            match vm.find(at) {
+                Some(v) => at = v.end,
+                None => return Err(Errno::ENOMEM),
+            }
+        }
+        // A split makes one area two (Linux's vma_modify fails past the limit).
+        let splits = [start, end]
+            .iter()
+            .filter(|&&x| vm.find(x).is_some_and(|v| v.start < x && !v.sealed))
+            .count();
+        if splits > 0 && vm.vmas.len() + splits > max_map_count() {
+            return Err(Errno::ENOMEM);
+        }
+        vm.split_at(start);
+        vm.split_at(end);
+        for v in vm.vmas.range_mut(start..end).map(|(_, v)| v) {
+            v.sealed = true;
+        }
+        Ok(())
+    }
+
+    /// madvise's advice that discards pages (DONTNEED, FREE, REMOVE, DONTFORK,
+    /// WIPEONFORK) is EPERM on a sealed area of private anonymous memory that
+    /// cannot be written (Linux's can_madvise_modify: dropping its pages would
+    /// change memory the seal keeps read-only).
+    pub fn check_discard_sealed(&self, addr: u64, len: u64) -> KResult<()> {
+        let end = addr.saturating_add(len);
+        let vm = self.vm.lock();
+        let refused = vm
+            .vmas
+            .range(..end)
+            .rev()
+            .take_while(|(_, v)| v.end > addr)
+            .any(|(_, v)| {
+                v.sealed && matches!(v.backing, Backing::Anonymous) && v.prot & PROT_WRITE == 0
+            });
+        if refused { Err(Errno::EPERM) } else { Ok(()) }
     }
 
     /// madvise(2) MADV_DONTNEED: drops the pages of `[addr, addr+len)`; private
@@ -1840,11 +1926,15 @@ impl AddressSpace {
                             on_fork: OnFork::Copy,
                             pkey: 0,
                             dont_dump: false,
+                            sealed: false,
                         },
                     );
                 }
             }
         } else if new_end < old_end {
+            if vm.any_sealed(new_end, old_end) {
+                return old;
+            }
             vm.remove_range(new_end, old_end);
         }
         vm.brk = new;

@@ -280,7 +280,8 @@ pub async fn sys_ioctl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
         _ => {}
     }
     if matches!(cmd, FS_IOC_FIEMAP | FIBMAP | FIGETBSZ) {
-        return block_map(ctx, &file, cmd, arg).await;
+        // Boxed: rare, and its future would make every ioctl's larger.
+        return alloc::boxed::Box::pin(block_map(ctx, &file, cmd, arg)).await;
     }
     // Reflinks: no file system here shares blocks between files, so a clone
     // that passes Linux's checks is EOPNOTSUPP (as on ext2 and tmpfs).

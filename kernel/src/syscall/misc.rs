@@ -63,6 +63,8 @@ pub async fn sys_sysinfo(ctx: &mut Ctx<'_>, out: UserPtr<Sysinfo>) -> KResult<u6
             .div_ceil(1_000_000_000) as i64,
         totalram: total * 4096,
         freeram: free * 4096,
+        totalswap: crate::fs::swap::totals().0 * 4096,
+        freeswap: crate::fs::swap::totals().1 * 4096,
         procs: process::count().min(u16::MAX as usize) as u16,
         mem_unit: 1,
         ..Sysinfo::default()

@@ -274,6 +274,29 @@ pub async fn sys_pkey_free(ctx: &mut Ctx<'_>, pkey: i32) -> KResult<u64> {
     Ok(0)
 }
 
+/// mseal(2) (Linux 6.10): seals the areas of `[start, start + len)` against
+/// being unmapped, moved, resized, mapped over, given another protection, or
+/// (read-only private anonymous ones) having their pages discarded by
+/// madvise; each of those is then EPERM. Checks in Linux's order: flags
+/// (EINVAL), a start not page-aligned (EINVAL), a length that wraps when
+/// rounded up to pages or a range that wraps (EINVAL), len 0 (nothing to
+/// do), then a hole in the range (ENOMEM, nothing sealed).
+pub async fn sys_mseal(ctx: &mut Ctx<'_>, start: u64, len: u64, flags: u64) -> KResult<u64> {
+    if flags != 0 || !start.is_multiple_of(4096) {
+        return Err(Errno::EINVAL);
+    }
+    let aligned = len.wrapping_add(4095) & !4095;
+    if len != 0 && aligned == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let end = start.checked_add(aligned).ok_or(Errno::EINVAL)?;
+    if end == start {
+        return Ok(0);
+    }
+    ctx.mm().seal(start, end)?;
+    Ok(0)
+}
+
 /// pkey_mprotect(2): mprotect that also gives the pages protection key
 /// `pkey` (-1: keep each area's key, which is mprotect itself).
 pub async fn sys_pkey_mprotect(
@@ -334,43 +357,47 @@ pub async fn sys_mremap(
 }
 
 pub async fn sys_madvise(ctx: &mut Ctx<'_>, addr: u64, len: u64, advice: u32) -> KResult<u64> {
+    madvise(&ctx.mm(), addr, len, advice).map(|()| 0)
+}
+
+/// madvise(2) on the address space `mm` (the caller's, or another process's
+/// through process_madvise(2)).
+pub(super) fn madvise(
+    mm: &Arc<crate::mm::vm::AddressSpace>,
+    addr: u64,
+    len: u64,
+    advice: u32,
+) -> KResult<()> {
     if !addr.is_multiple_of(4096) {
         return Err(Errno::EINVAL);
     }
     if len == 0 {
-        return Ok(0);
+        return Ok(());
+    }
+    // Advice that discards pages (DONTNEED, FREE, REMOVE, DONTFORK,
+    // WIPEONFORK) may not drop a sealed read-only anonymous area's (mseal(2)).
+    if matches!(advice, MADV_DONTNEED | MADV_FREE | 9 | 10 | 18) {
+        mm.check_discard_sealed(addr, len)?;
     }
     match advice {
         // Pages are dropped; MADV_FREE may drop them lazily, Kestrel does it at once.
-        MADV_DONTNEED | MADV_FREE => ctx.mm().discard(addr, len, advice == MADV_FREE).map(|_| 0),
+        MADV_DONTNEED | MADV_FREE => mm.discard(addr, len, advice == MADV_FREE),
         // MADV_MERGEABLE, MADV_UNMERGEABLE: there is no same-page merging (KSM),
         // and Linux without it refuses them.
         12 | 13 => Err(Errno::EINVAL),
         // What fork gives the child (MADV_DONTFORK, DOFORK, WIPEONFORK, KEEPONFORK).
-        10 => ctx
-            .mm()
-            .set_on_fork(addr, len, OnFork::Copy, OnFork::Skip)
-            .map(|_| 0),
-        11 => ctx
-            .mm()
-            .set_on_fork(addr, len, OnFork::Skip, OnFork::Copy)
-            .map(|_| 0),
-        18 => ctx
-            .mm()
-            .set_on_fork(addr, len, OnFork::Copy, OnFork::Wipe)
-            .map(|_| 0),
-        19 => ctx
-            .mm()
-            .set_on_fork(addr, len, OnFork::Wipe, OnFork::Copy)
-            .map(|_| 0),
+        10 => mm.set_on_fork(addr, len, OnFork::Copy, OnFork::Skip),
+        11 => mm.set_on_fork(addr, len, OnFork::Skip, OnFork::Copy),
+        18 => mm.set_on_fork(addr, len, OnFork::Copy, OnFork::Wipe),
+        19 => mm.set_on_fork(addr, len, OnFork::Wipe, OnFork::Copy),
         // MADV_DONTDUMP, MADV_DODUMP: left out of core dumps, or back in.
-        16 | 17 => ctx.mm().set_dont_dump(addr, len, advice == 16).map(|_| 0),
+        16 | 17 => mm.set_dont_dump(addr, len, advice == 16),
         // The file pages of the range are read in the background (a disk
         // file's; in-memory ones are there), as Linux starts read-ahead.
         MADV_WILLNEED => {
-            ctx.mm().check_mapped(addr, len)?;
+            mm.check_mapped(addr, len)?;
             let mut budget: u64 = 32 << 20;
-            for (inode, off, n) in ctx.mm().file_ranges(addr, len) {
+            for (inode, off, n) in mm.file_ranges(addr, len) {
                 let n = n.min(budget);
                 if n == 0 {
                     break;
@@ -381,11 +408,11 @@ pub async fn sys_madvise(ctx: &mut Ctx<'_>, addr: u64, len: u64, advice: u32) ->
                 })
                 .detach();
             }
-            Ok(0)
+            Ok(())
         }
         // Hints Kestrel does not act on, but accepts as Linux does.
         MADV_NORMAL | MADV_RANDOM | MADV_SEQUENTIAL | 10..=17 | 18..=21 => {
-            ctx.mm().check_mapped(addr, len).map(|_| 0)
+            mm.check_mapped(addr, len).map(|_| ())
         }
         _ => Err(Errno::EINVAL),
     }

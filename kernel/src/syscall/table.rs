@@ -14,7 +14,7 @@
 //! page; the macro ignores them.
 
 use kestrel_abi::KResult;
-use kestrel_abi::fs::{EpollEvent, Iovec, PollFd, Stat, Statfs, Statx};
+use kestrel_abi::fs::{Cachestat, CachestatRange, EpollEvent, Iovec, PollFd, Stat, Statfs, Statx};
 use kestrel_abi::ipc::{MsqidDs, Sembuf, ShmidDs};
 use kestrel_abi::net::{Mmsghdr, Msghdr};
 use kestrel_abi::process::{Rlimit, Rusage, Sysinfo, Utsname};
@@ -24,9 +24,9 @@ use kestrel_abi::time::{Itimerspec, Itimerval, Sigevent, Timespec, Timeval, Time
 use super::args::*;
 
 use super::{
-    Args, Ctx, aio, cred, epoll, fd, fs, fs_extra, futex, io_uring, ioprio, ipc, keys, landlock,
-    locks, misc, mm, mount, mqueue, newmount, pidfd, poll, process, process_vm, ptrace, sched,
-    signal, socket, splice, time, timer, xattr,
+    Args, Ctx, aio, cachestat, cred, epoll, fd, fs, fs_extra, futex, futex2, io_uring, ioprio, ipc,
+    keys, landlock, locks, misc, mm, mount, mqueue, newmount, pidfd, poll, process, process_madvise,
+    process_vm, ptrace, sched, signal, socket, splice, swap, time, timer, xattr,
 };
 
 /// Awaits a handler's future, boxed for the calls listed here. The dispatch future
@@ -49,6 +49,12 @@ macro_rules! handler_future {
         alloc::boxed::Box::pin($call).await
     };
     (MOUNT, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (SWAPON, $call:expr) => {
+        alloc::boxed::Box::pin($call).await
+    };
+    (SWAPOFF, $call:expr) => {
         alloc::boxed::Box::pin($call).await
     };
     (UMOUNT2, $call:expr) => {
@@ -409,6 +415,8 @@ syscall_table! {
     SETTIMEOFDAY => time::sys_settimeofday(tv: UserPtr<Timeval>, tz: UserPtr<Timezone>);
     MOUNT => mount::sys_mount(source: UserCStr, target: UserCStr, fstype: UserCStr, flags: u64, data: UserPtr<u8>), partial "ext2 on a block device, proc, tmpfs, ramfs, devtmpfs, bind mounts and MS_MOVE; ro, noexec, nosuid and nodev are enforced; one set of flags per mount (no superblock flags); new mounts propagate to peers and slaves, unmounts and moves do not";
     UMOUNT2 => mount::sys_umount2(target: UserCStr, flags: u32), partial "only ext2 is EBUSY while in use (tmpfs, ramfs and proc unmount at once); MNT_EXPIRE unmounts without the EAGAIN round; MNT_FORCE is a plain unmount";
+    SWAPON => swap::sys_swapon(path: UserCStr, flags: i32), partial "areas are accounted, memory is never paged out";
+    SWAPOFF => swap::sys_swapoff(path: UserCStr), partial "areas are accounted, memory is never paged out";
     PIVOT_ROOT => mount::sys_pivot_root(new_root: UserCStr, put_old: UserCStr), partial "the boot root (rootfs) may be pivoted (Linux: EINVAL); shared mounts are not refused";
     SETHOSTNAME => misc::sys_sethostname(name: UserPtr<u8>, len: i32);
     SETDOMAINNAME => misc::sys_setdomainname(name: UserPtr<u8>, len: i32);
@@ -573,5 +581,17 @@ syscall_table! {
     OPENAT2 => fs_extra::sys_openat2(dirfd: Fd, path: UserCStr, how: UserPtr<u8>, size: usize);
     FACCESSAT2 => fs::sys_faccessat2(dirfd: Fd, path: UserCStr, mode: u32, flags: u32);
     FUTEX_WAITV => futex::sys_futex_waitv(waiters: UserPtr<u8>, nr_futexes: u32, flags: u32, timeout: UserPtr<Timespec>, clockid: i32);
+    PROCESS_MADVISE => process_madvise::sys_process_madvise(pidfd: Fd, vec: UserPtr<Iovec>, vlen: usize, advice: i32, flags: u32), partial "MADV_COLD and MADV_PAGEOUT change nothing (no page is ever reclaimed); MADV_COLLAPSE is EINVAL (no transparent huge pages)";
+    PROCESS_MRELEASE => process_madvise::sys_process_mrelease(pidfd: Fd, flags: u32), partial "a dying process's exit frees its memory at once; nothing is reaped ahead of it";
+    CACHESTAT => cachestat::sys_cachestat(fd: Fd, range: UserPtr<CachestatRange>, cstat: UserPtr<Cachestat>, flags: u32), partial "nr_evicted and nr_recently_evicted are always 0 (evicted pages are not remembered); at most 4 GiB of pages from the range's start are counted";
+    FCHMODAT2 => fs::sys_fchmodat2(dirfd: Fd, path: UserCStr, mode: Mode, flags: u32);
+    FUTEX_WAKE => futex2::sys_futex_wake(uaddr: UserPtr<u32>, mask: u64, nr: i32, flags: u32), partial "32-bit futexes only (as Linux); no FUTEX2_NUMA (EINVAL)";
+    FUTEX_WAIT => futex2::sys_futex_wait(uaddr: UserPtr<u32>, val: u64, mask: u64, flags: u32, timeout: UserPtr<Timespec>, clockid: i32), partial "32-bit futexes only (as Linux); no FUTEX2_NUMA (EINVAL)";
+    FUTEX_REQUEUE => futex2::sys_futex_requeue(waiters: UserPtr<u8>, flags: u32, nr_wake: i32, nr_requeue: i32), partial "32-bit futexes only (as Linux); no FUTEX2_NUMA (EINVAL)";
+    MSEAL => mm::sys_mseal(start: u64, len: u64, flags: u64), partial "a partly sealed range given to mprotect or madvise is refused whole (Linux changes the areas before the first sealed one)";
+    SETXATTRAT => xattr::sys_setxattrat(dirfd: Fd, path: UserCStr, at_flags: u32, name: UserCStr, uargs: UserPtr<u8>, usize_: usize);
+    GETXATTRAT => xattr::sys_getxattrat(dirfd: Fd, path: UserCStr, at_flags: u32, name: UserCStr, uargs: UserPtr<u8>, usize_: usize);
+    LISTXATTRAT => xattr::sys_listxattrat(dirfd: Fd, path: UserCStr, at_flags: u32, list: UserPtr<u8>, size: usize);
+    REMOVEXATTRAT => xattr::sys_removexattrat(dirfd: Fd, path: UserCStr, at_flags: u32, name: UserCStr);
     EPOLL_PWAIT2 => epoll::sys_epoll_pwait2(epfd: Fd, events: UserPtr<EpollEvent>, maxevents: i32, timeout: UserPtr<Timespec>, sigmask: UserPtr<u64>, sigsetsize: usize);
 }

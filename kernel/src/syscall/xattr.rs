@@ -10,7 +10,7 @@
 use alloc::vec::Vec;
 
 use kestrel_abi::cap::CAP_SYS_ADMIN;
-use kestrel_abi::fs::{AT_FDCWD, O_PATH, S_ISVTX};
+use kestrel_abi::fs::{AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_PATH, S_ISVTX};
 use kestrel_abi::{Errno, KResult};
 use kestrel_vfs::InodeRef;
 use kestrel_vfs::inode::{XattrSet, access, check_access};
@@ -52,11 +52,14 @@ fn namespace(name: &[u8]) -> KResult<Namespace> {
     Err(Errno::EOPNOTSUPP)
 }
 
-/// Where the call's file comes from: a path (followed or not) or a descriptor.
+/// Where the call's file comes from: a path (followed or not), a descriptor,
+/// or (the `*xattrat` calls) a path from a directory descriptor with
+/// AT_SYMLINK_NOFOLLOW and AT_EMPTY_PATH.
 #[derive(Clone, Copy)]
 enum Target {
     Path(UserCStr, bool),
     Fd(Fd),
+    At(Fd, UserCStr, u32),
 }
 
 /// The file `target` names. With `write` (set, remove), EROFS on a read-only
@@ -71,17 +74,38 @@ async fn inode_of(ctx: &Ctx<'_>, target: Target, write: bool) -> KResult<InodeRe
             }
             Ok(d.inode.clone())
         }
-        Target::Fd(fd) => {
-            let f = ctx.file(fd)?;
-            if f.flags() & O_PATH != 0 {
-                return Err(Errno::EBADF);
+        Target::At(dirfd, path, flags) => {
+            // Linux's getname_maybe_null: with AT_EMPTY_PATH, a NULL or empty
+            // path names the descriptor's file (the working directory for
+            // AT_FDCWD).
+            let path = if flags & AT_EMPTY_PATH != 0 && path.is_null() {
+                Vec::new()
+            } else {
+                ctx.read_path(path)?
+            };
+            if path.is_empty() && flags & AT_EMPTY_PATH != 0 && dirfd != AT_FDCWD {
+                return fd_inode(ctx, dirfd, write);
             }
+            let d = ctx.resolve_at(dirfd, &path, flags).await?;
             if write {
-                super::mount::want_write_file(&f)?;
+                super::mount::want_write(&d)?;
             }
-            f.inode().cloned().ok_or(Errno::EOPNOTSUPP)
+            Ok(d.inode.clone())
         }
+        Target::Fd(fd) => fd_inode(ctx, fd, write),
     }
+}
+
+/// The file of descriptor `fd` (not an O_PATH one: EBADF, as fdget).
+fn fd_inode(ctx: &Ctx<'_>, fd: Fd, write: bool) -> KResult<InodeRef> {
+    let f = ctx.file(fd)?;
+    if f.flags() & O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
+    if write {
+        super::mount::want_write_file(&f)?;
+    }
+    f.inode().cloned().ok_or(Errno::EOPNOTSUPP)
 }
 
 /// Reads an attribute name: ERANGE if empty or longer than 255 bytes.
@@ -307,4 +331,95 @@ pub async fn sys_lremovexattr(ctx: &mut Ctx<'_>, path: UserCStr, name: UserCStr)
 
 pub async fn sys_fremovexattr(ctx: &mut Ctx<'_>, fd: Fd, name: UserCStr) -> KResult<u64> {
     remove(ctx, Target::Fd(fd), name).await
+}
+
+// ---- the *xattrat calls (Linux 6.13) ----------------------------------------
+
+/// The size of `struct xattr_args` version 0: `u64 value; u32 size; u32 flags`.
+const XATTR_ARGS_SIZE_VER0: usize = 16;
+
+/// Reads `struct xattr_args` as Linux's copy_struct_from_user: EINVAL below
+/// version 0's size, E2BIG past a page or with unknown bytes not zero, EFAULT.
+/// (value, size, flags).
+fn xattr_args(ctx: &Ctx<'_>, uargs: UserPtr<u8>, usize_: usize) -> KResult<(u64, usize, u32)> {
+    if usize_ < XATTR_ARGS_SIZE_VER0 {
+        return Err(Errno::EINVAL);
+    }
+    if usize_ > 4096 {
+        return Err(Errno::E2BIG);
+    }
+    let mut raw = [0u8; XATTR_ARGS_SIZE_VER0];
+    ctx.mm().reader(uargs, usize_)?.read_extensible(&mut raw)?;
+    let value = u64::from_ne_bytes(raw[0..8].try_into().unwrap_or_default());
+    let size = u32::from_ne_bytes(raw[8..12].try_into().unwrap_or_default());
+    let flags = u32::from_ne_bytes(raw[12..16].try_into().unwrap_or_default());
+    Ok((value, size as usize, flags))
+}
+
+/// The `*xattrat` calls' own flags: AT_SYMLINK_NOFOLLOW and AT_EMPTY_PATH.
+fn at_target(dirfd: Fd, path: UserCStr, at_flags: u32) -> KResult<Target> {
+    if at_flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Target::At(dirfd, path, at_flags))
+}
+
+/// setxattrat(2): setxattr on the file `dirfd` and `path` name, the value,
+/// its size and XATTR_CREATE/XATTR_REPLACE in `struct xattr_args`.
+pub async fn sys_setxattrat(
+    ctx: &mut Ctx<'_>,
+    dirfd: Fd,
+    path: UserCStr,
+    at_flags: u32,
+    name: UserCStr,
+    uargs: UserPtr<u8>,
+    usize_: usize,
+) -> KResult<u64> {
+    let (value, size, flags) = xattr_args(ctx, uargs, usize_)?;
+    let target = at_target(dirfd, path, at_flags)?;
+    set(ctx, target, name, UserPtr::new(value), size, flags as i32).await
+}
+
+/// getxattrat(2): getxattr with the buffer and its size in `struct
+/// xattr_args` (whose flags must be 0: EINVAL).
+pub async fn sys_getxattrat(
+    ctx: &mut Ctx<'_>,
+    dirfd: Fd,
+    path: UserCStr,
+    at_flags: u32,
+    name: UserCStr,
+    uargs: UserPtr<u8>,
+    usize_: usize,
+) -> KResult<u64> {
+    let (value, size, flags) = xattr_args(ctx, uargs, usize_)?;
+    if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let target = at_target(dirfd, path, at_flags)?;
+    get(ctx, target, name, UserPtr::new(value), size).await
+}
+
+/// listxattrat(2).
+pub async fn sys_listxattrat(
+    ctx: &mut Ctx<'_>,
+    dirfd: Fd,
+    path: UserCStr,
+    at_flags: u32,
+    out: UserPtr<u8>,
+    size: usize,
+) -> KResult<u64> {
+    let target = at_target(dirfd, path, at_flags)?;
+    list(ctx, target, out, size).await
+}
+
+/// removexattrat(2).
+pub async fn sys_removexattrat(
+    ctx: &mut Ctx<'_>,
+    dirfd: Fd,
+    path: UserCStr,
+    at_flags: u32,
+    name: UserCStr,
+) -> KResult<u64> {
+    let target = at_target(dirfd, path, at_flags)?;
+    remove(ctx, target, name).await
 }

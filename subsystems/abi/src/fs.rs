@@ -365,6 +365,31 @@ pub fn push_dirent64(
     Some(reclen)
 }
 
+/// `struct cachestat_range` (cachestat(2)): bytes `off..off + len` of a file,
+/// `len` 0 meaning to the end.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct CachestatRange {
+    pub off: u64,
+    pub len: u64,
+}
+
+/// `struct cachestat` (cachestat(2)): page counts of a range of a file's cache.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct Cachestat {
+    /// Pages in memory.
+    pub nr_cache: u64,
+    /// Of those, changed and not yet written.
+    pub nr_dirty: u64,
+    /// Of those, being written now.
+    pub nr_writeback: u64,
+    /// Pages that were in memory and were evicted.
+    pub nr_evicted: u64,
+    /// Of those, evicted recently (Linux: would have stayed with a little more memory).
+    pub nr_recently_evicted: u64,
+}
+
 /// `struct statfs` (statfs, fstatfs).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]

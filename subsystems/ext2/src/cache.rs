@@ -69,6 +69,8 @@ struct Unit {
     valid: u8,
     /// Pending writes that cover this unit.
     pinned: u32,
+    /// Of those, the ones writeback has sent to the disk and not seen complete.
+    writing: u32,
     /// When it was last used (for eviction).
     used: u64,
 }
@@ -132,6 +134,17 @@ pub struct Stats {
     pub max_in_flight: u64,
 }
 
+/// What [`BlockCache::residency`] found of a range of sectors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Residency {
+    /// Every sector is cached.
+    pub cached: bool,
+    /// Some sector has a write queued (not yet sent to the disk).
+    pub dirty: bool,
+    /// Some sector has a write at the disk now.
+    pub writeback: bool,
+}
+
 /// A write-behind block cache over `disk` (see the module documentation).
 pub struct BlockCache {
     disk: Arc<dyn BlockIo>,
@@ -173,6 +186,26 @@ impl BlockCache {
             dirty_bytes: i.queued_bytes as u64,
             ..i.stats
         }
+    }
+
+    /// What the cache holds of sectors `sector..sector + count` (cachestat(2)).
+    pub fn residency(&self, sector: u64, count: u64) -> Residency {
+        let i = self.inner.lock();
+        let mut r = Residency {
+            cached: true,
+            dirty: false,
+            writeback: false,
+        };
+        for s in sector..sector.saturating_add(count) {
+            match i.units.get(&(s / UNIT_SECTORS)) {
+                Some(u) if u.valid & (1 << (s % UNIT_SECTORS)) != 0 => {
+                    r.dirty |= u.pinned > u.writing;
+                    r.writeback |= u.writing > 0;
+                }
+                _ => r.cached = false,
+            }
+        }
+        r
     }
 
     /// Whether writes wait to be written back.
@@ -283,6 +316,14 @@ impl BlockCache {
                 None => break,
             };
             let writes: Vec<Pending> = epoch.writes.into_values().collect();
+            {
+                let mut i = self.inner.lock();
+                for u in writes.iter().flat_map(|p| &p.units) {
+                    if let Some(unit) = i.units.get_mut(u) {
+                        unit.writing += 1;
+                    }
+                }
+            }
             let mut running = FuturesUnordered::new();
             let mut next = 0;
             loop {
@@ -299,6 +340,11 @@ impl BlockCache {
                 i.stats.in_flight -= 1;
                 i.queued_bytes -= p.data.len();
                 i.stats.disk_writes += 1;
+                for u in &p.units {
+                    if let Some(unit) = i.units.get_mut(u) {
+                        unit.writing -= 1;
+                    }
+                }
                 match r {
                     Ok(()) => {
                         for u in &p.units {
@@ -460,6 +506,7 @@ impl Inner {
                 data: alloc::boxed::Box::new([0; UNIT]),
                 valid: 0,
                 pinned: 0,
+                writing: 0,
                 used: now,
             });
             if u.valid & bit == 0 {
@@ -482,6 +529,7 @@ impl Inner {
                 data: alloc::boxed::Box::new([0; UNIT]),
                 valid: 0,
                 pinned: 0,
+                writing: 0,
                 used: now,
             });
             let o = (s % UNIT_SECTORS) as usize * SECTOR;
@@ -541,12 +589,7 @@ impl BlockIo for BlockCache {
     }
 
     fn cached(&self, sector: u64, count: u64) -> bool {
-        let i = self.inner.lock();
-        (sector..sector.saturating_add(count)).all(|s| {
-            i.units
-                .get(&(s / UNIT_SECTORS))
-                .is_some_and(|u| u.valid & (1 << (s % UNIT_SECTORS)) != 0)
-        })
+        self.residency(sector, count).cached
     }
 }
 
@@ -747,6 +790,56 @@ mod tests {
         assert_eq!(*log.writes.lock(), [(3, 1024)]);
         assert_eq!(log.mem.contents()[3 * 512..5 * 512], [1; 1024]);
         assert!(!c.dirty());
+    }
+
+    #[test]
+    fn residency_tells_cached_queued_and_in_flight_sectors() {
+        let (log, c) = setup(512, 0);
+        let none = Residency {
+            cached: false,
+            dirty: false,
+            writeback: false,
+        };
+        assert_eq!(c.residency(0, 8), none);
+        run(c.write(0, &[1; 1024])).unwrap();
+        let queued = Residency {
+            cached: true,
+            dirty: true,
+            writeback: false,
+        };
+        assert_eq!(c.residency(0, 2), queued);
+        // Sector 2 was never read or written.
+        assert!(!c.residency(0, 3).cached);
+        log.gate_closed.store(true, Ordering::Relaxed);
+        let mut drain = core::pin::pin!(c.drain());
+        let cx = &mut Context::from_waker(Waker::noop());
+        for _ in 0..5 {
+            assert!(drain.as_mut().poll(cx).is_pending());
+        }
+        let writing = Residency {
+            cached: true,
+            dirty: false,
+            writeback: true,
+        };
+        assert_eq!(c.residency(0, 2), writing);
+        // A new write of the unit while the old one is at the disk: both.
+        run(c.write(1, &[2; 512])).unwrap();
+        assert_eq!(
+            c.residency(0, 2),
+            Residency {
+                cached: true,
+                dirty: true,
+                writeback: true,
+            }
+        );
+        log.gate_closed.store(false, Ordering::Relaxed);
+        run(drain);
+        let clean = Residency {
+            cached: true,
+            dirty: false,
+            writeback: false,
+        };
+        assert_eq!(c.residency(0, 2), clean);
     }
 
     #[test]

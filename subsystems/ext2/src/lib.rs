@@ -138,7 +138,7 @@ use kestrel_abi::{Errno, KResult};
 use kestrel_vfs::NodeKind;
 use kestrel_vfs::inode::{DirEntry, Metadata, XattrSet};
 
-pub use cache::BlockCache;
+pub use cache::{BlockCache, Residency};
 pub use disk::{EXT2_SUPER_MAGIC, LINK_MAX, ROOT_INO};
 pub use io::{BlockIo, BoxFuture, MemDisk, SECTOR};
 pub use mount::{MountError, MountOptions};

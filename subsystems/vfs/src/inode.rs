@@ -536,6 +536,12 @@ pub trait Inode: Send + Sync + Any {
     fn page_cached(&self, _index: u64) -> bool {
         true
     }
+    /// cachestat(2)'s counts for content pages `first..=last` (page indexes; the
+    /// caller bounds how many). Nothing, for a file without cached content (a
+    /// pipe, a socket, a device).
+    fn cachestat(&self, _first: u64, _last: u64) -> Later<'_, Cachestat> {
+        Later::now(Cachestat::default())
+    }
 
     // Inode flags (chattr, lsattr): FS_IOC_GETFLAGS reads [`Metadata::flags`].
     /// The FS_*_FL bits this file system keeps, 0 where it keeps none (then

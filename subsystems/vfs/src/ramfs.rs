@@ -22,7 +22,7 @@ use kestrel_abi::fs::*;
 use kestrel_abi::time::Timespec;
 use kestrel_abi::{Errno, KResult};
 
-use crate::inode::{DirEntry, Inode, InodeRef, Metadata, NodeKind};
+use crate::inode::{DirEntry, Inode, InodeRef, Later, Metadata, NodeKind};
 
 const PAGE: u64 = 4096;
 /// Largest file ramfs accepts (Linux's MAX_LFS_FILESIZE).
@@ -804,6 +804,23 @@ impl Inode for RamInode {
         let p = new_page(&self.fs.usage)?;
         f.pages.insert(index, p.clone());
         Ok(p)
+    }
+
+    /// The pages a write or a mapping made (holes have none). None is dirty or
+    /// under writeback: as Linux's shmem pages, which are never tagged dirty
+    /// (nothing behind the memory would take them).
+    fn cachestat(&self, first: u64, last: u64) -> Later<'_, Cachestat> {
+        let Body::File(f) = &self.body else {
+            return Later::now(Cachestat::default());
+        };
+        if first > last {
+            return Later::now(Cachestat::default());
+        }
+        let n = f.lock().pages.range(first..=last).count() as u64;
+        Later::now(Cachestat {
+            nr_cache: n,
+            ..Cachestat::default()
+        })
     }
 
     fn lookup(&self, name: &[u8]) -> KResult<InodeRef> {
