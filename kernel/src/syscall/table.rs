@@ -25,8 +25,8 @@ use super::args::*;
 
 use super::{
     Args, Ctx, aio, cachestat, cred, epoll, fd, fs, fs_extra, futex, futex2, io_uring, ioprio, ipc,
-    keys, landlock, locks, misc, mm, mount, mqueue, newmount, pidfd, poll, process, process_madvise,
-    process_vm, ptrace, sched, signal, socket, splice, swap, time, timer, xattr,
+    keys, landlock, locks, misc, mm, mount, mqueue, newmount, pidfd, poll, process,
+    process_madvise, process_vm, ptrace, sched, signal, socket, splice, swap, time, timer, xattr,
 };
 
 /// Awaits a handler's future, boxed for the calls listed here. The dispatch future
