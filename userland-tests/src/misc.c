@@ -7,6 +7,7 @@
 #include <sys/utsname.h>
 #include <sys/random.h>
 #include <sys/sysinfo.h>
+#include <time.h>
 
 #define BADPTR ((void *)1)
 
@@ -1164,6 +1165,101 @@ TEST(sched_deadline_is_admitted_reported_and_cannot_fork)
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
 }
 
+/* acct(2): BSD process accounting. Each process that ends appends a 64-byte
+ * struct acct_v3 to the file; the record is there once wait returns. */
+struct kt_acct_v3 {
+    char ac_flag, ac_version;
+    uint16_t ac_tty;
+    uint32_t ac_exitcode, ac_uid, ac_gid, ac_pid, ac_ppid, ac_btime;
+    float ac_etime;
+    uint16_t ac_utime, ac_stime, ac_mem, ac_io, ac_rw, ac_minflt, ac_majflt, ac_swaps;
+    char ac_comm[16];
+};
+
+TEST(acct_appends_a_v3_record_for_each_process_that_ends)
+{
+    const char *d = kt_tmpdir();
+    CHECK(d, "tmpdir");
+    const char *f = kt_path(d, "pacct");
+    int fd = OK(open(f, O_RDWR | O_CREAT | O_TRUNC, 0600));
+    if (syscall(SYS_acct, f) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == ENOSYS)
+            SKIP("no process accounting in this kernel");
+        CHECK(0, "acct(%s): errno %d", f, e);
+        return;
+    }
+    time_t t0 = time(NULL);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(3);
+    OK(pid);
+    int st;
+    EXPECT_EQ(waitpid(pid, &st, 0), pid);
+    OK(syscall(SYS_acct, NULL));
+    struct kt_acct_v3 r;
+    int found = 0;
+    while (read(fd, &r, sizeof r) == (ssize_t)sizeof r) {
+        if (r.ac_pid != (uint32_t)pid)
+            continue;
+        found = 1;
+        EXPECT_EQ(r.ac_version & 0x7f, 3);
+        EXPECT_EQ(r.ac_exitcode, (uint32_t)st);
+        EXPECT_EQ(r.ac_ppid, (uint32_t)getpid());
+        EXPECT_EQ(r.ac_uid, getuid());
+        EXPECT_EQ(r.ac_gid, getgid());
+        CHECK(r.ac_flag & 0x01, "a child that did not exec lacks AFORK (flags %#x)", r.ac_flag);
+        CHECK(!(r.ac_flag & 0x10), "an exit is no signal (flags %#x)", r.ac_flag);
+        CHECK(r.ac_btime + 5 >= (uint32_t)t0 && r.ac_btime <= (uint32_t)time(NULL) + 1,
+              "ac_btime %u, started near %ld", r.ac_btime, (long)t0);
+        char comm[17] = {0};
+        memcpy(comm, r.ac_comm, 16);
+        char self[32] = {0};
+        int cf = open("/proc/self/comm", O_RDONLY);
+        if (cf >= 0) {
+            ssize_t n = read(cf, self, sizeof self - 1);
+            close(cf);
+            if (n > 0 && self[n - 1] == '\n')
+                self[n - 1] = 0;
+            CHECK(!strcmp(comm, self), "ac_comm %s, expected %s", comm, self);
+        }
+    }
+    close(fd);
+    CHECK(found, "no record for the child %d", pid);
+    /* After acct(NULL) nothing more is written. */
+    struct stat before, after;
+    OK(stat(f, &before));
+    pid = fork();
+    if (pid == 0)
+        _exit(0);
+    waitpid(pid, NULL, 0);
+    OK(stat(f, &after));
+    EXPECT_EQ(after.st_size, before.st_size);
+}
+
+TEST(acct_errors)
+{
+    const char *d = kt_tmpdir();
+    CHECK(d, "tmpdir");
+    if (syscall(SYS_acct, d) == -1 && errno == ENOSYS)
+        SKIP("no process accounting in this kernel");
+    EXPECT_ERRNO(syscall(SYS_acct, d), EISDIR);
+    EXPECT_ERRNO(syscall(SYS_acct, "/dev/null"), EACCES);
+    EXPECT_ERRNO(syscall(SYS_acct, kt_path(d, "missing")), ENOENT);
+    EXPECT_ERRNO(syscall(SYS_acct, (char *)1), EFAULT);
+    /* Without CAP_SYS_PACCT, EPERM before anything else (even for NULL). */
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setuid(65534) != 0)
+            _exit(3);
+        _exit(syscall(SYS_acct, NULL) == -1 && errno == EPERM ? 0 : 4);
+    }
+    int st;
+    EXPECT_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "an unprivileged acct: status %#x", st);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -1226,5 +1322,7 @@ int main(void)
     RUN(dev_null_and_zero_take_writes_without_reading_the_buffer);
     RUN(urandom_rndgetentcnt_reports_a_full_pool);
     RUN(delete_module_of_a_module_not_loaded_is_enoent);
+    RUN(acct_appends_a_v3_record_for_each_process_that_ends);
+    RUN(acct_errors);
     return KT_END();
 }

@@ -1185,7 +1185,10 @@ pub fn create_init(fs: FsContext, files: FdTable) -> KResult<Arc<Thread>> {
 }
 
 /// A thread has left its loop: release it, and if it was the last one, the process.
-pub fn thread_exited(thread: &Arc<Thread>) {
+/// Returns the process's wait status when `thread` was its last: the caller
+/// then ends the process with [`process_exited`] (after its accounting
+/// record, which may wait for a disk).
+pub fn thread_exited(thread: &Arc<Thread>) -> Option<u32> {
     let code = thread.exit_code();
     let p = thread.process.clone();
     let mm = p.mm();
@@ -1231,13 +1234,14 @@ pub fn thread_exited(thread: &Arc<Thread>) {
         if let Some(counts) = &p.syscall_counts {
             counts.report(p.pid, &thread.comm());
         }
-        process_exited(&p, status);
+        return Some(status);
     }
+    None
 }
 
 /// The last thread of `p` is gone: free what it held, become a zombie, tell the
 /// parent, hand the children to init.
-fn process_exited(p: &Arc<Process>, wstatus: u32) {
+pub fn process_exited(p: &Arc<Process>, wstatus: u32) {
     // Its program may be written again (Linux drops the mm's exe_file).
     drop(p.exe_hold.lock().take());
     timers::exit(p);

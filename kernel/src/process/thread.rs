@@ -432,5 +432,17 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
         .await;
     }
     percpu::this_cpu().user_ctx.store(0, Ordering::Relaxed);
-    super::thread_exited(&thread);
+    if let Some(status) = super::thread_exited(&thread) {
+        // BSD process accounting: the record is in the file before the
+        // parent can see the zombie (boxed: rare, and it may wait for a disk).
+        if crate::syscall::acct::enabled() {
+            Box::pin(crate::syscall::acct::process_exited(
+                &thread.process,
+                &thread.comm(),
+                status,
+            ))
+            .await;
+        }
+        super::process_exited(&thread.process, status);
+    }
 }

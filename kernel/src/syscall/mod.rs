@@ -11,6 +11,7 @@
 //! call against the thread being killed, so a killed thread's call is dropped
 //! wherever it waits.
 
+pub(crate) mod acct;
 mod aio;
 mod args;
 mod cachestat;
