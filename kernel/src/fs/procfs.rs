@@ -2040,8 +2040,10 @@ fn status(p: &Arc<Process>, thread: &Option<Arc<Thread>>) -> String {
     );
     let _ = writeln!(
         s,
-        "NoNewPrivs:\t{}\nSeccomp:\t0\nCpus_allowed:\t1\nCpus_allowed_list:\t0",
-        u8::from(p.no_new_privs.load(Ordering::Relaxed))
+        "NoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nCpus_allowed:\t1\nCpus_allowed_list:\t0",
+        u8::from(p.no_new_privs.load(Ordering::Relaxed)),
+        t.as_ref().map_or(0, |t| t.seccomp.mode()),
+        t.as_ref().map_or(0, |t| t.seccomp.filter_count()),
     );
     let _ = writeln!(s, "Mems_allowed:\t1\nMems_allowed_list:\t0");
     let _ = writeln!(

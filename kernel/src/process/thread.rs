@@ -218,6 +218,11 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                     // future every thread carries.
                     Box::pin(super::ptrace::syscall_stop(&thread, &mut regs, true)).await;
                 }
+                // seccomp, after the tracer's stop (the filters see its changes):
+                // one load and a branch for a thread without it.
+                let denied = thread.seccomp.active()
+                    && !thread.killed()
+                    && Box::pin(syscall::seccomp::on_entry(&thread, &mut regs)).await;
                 let nr = regs.orig_rax;
                 let args = [
                     regs.regs.rdi,
@@ -232,7 +237,7 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                 let shown = u32::try_from(nr).map_or(u32::MAX, |n| n.saturating_add(1));
                 thread.in_syscall.store(shown, Ordering::Relaxed);
                 // A call the tracer skipped (number -1) leaves rax as it set it.
-                let ret = if (traced && nr == u64::MAX) || thread.killed() {
+                let ret = if (traced && nr == u64::MAX) || denied || thread.killed() {
                     None
                 } else {
                     UntilKilled {

@@ -36,6 +36,7 @@ mod process;
 mod process_vm;
 mod ptrace;
 pub mod sched;
+pub mod seccomp;
 mod signal;
 pub(crate) mod socket;
 mod splice;

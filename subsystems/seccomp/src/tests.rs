@@ -303,33 +303,76 @@ fn stack_runs_every_filter_and_the_most_restrictive_wins() {
 }
 
 #[test]
-fn path_length_limit_is_enomem() {
-    let big = || {
-        let mut v = alloc::vec![stmt(BPF_LD | BPF_IMM, 1); BPF_MAXINSNS - 1];
-        v.push(ret(SECCOMP_RET_ALLOW));
-        Program::new(v).unwrap()
+fn translated_lengths_are_linux_s() {
+    // Values measured on Linux 6.18 (see translated_len).
+    let cost = |v: alloc::vec::Vec<SockFilter>| Program::new(v).unwrap().cost();
+    assert_eq!(cost(alloc::vec![ret(SECCOMP_RET_ALLOW)]), 5);
+    assert_eq!(cost(alloc::vec![stmt(BPF_RET | BPF_A, 0)]), 4);
+    assert_eq!(
+        cost(alloc::vec![
+            stmt(BPF_LDX | BPF_IMM, 1),
+            stmt(BPF_ALU | BPF_DIV | BPF_X, 0),
+            stmt(BPF_RET | BPF_A, 0)
+        ]),
+        10
+    );
+    let two = |j: SockFilter, n: usize| {
+        let mut v = alloc::vec![ld_nr(), j];
+        v.extend(core::iter::repeat_n(stmt(BPF_RET | BPF_A, 0), n));
+        cost(v)
     };
+    assert_eq!(two(jump(BPF_JMP | BPF_JEQ | BPF_K, 5, 0, 0), 1), 6);
+    assert_eq!(two(jump(BPF_JMP | BPF_JEQ | BPF_K, 5, 1, 0), 2), 7);
+    assert_eq!(two(jump(BPF_JMP | BPF_JEQ | BPF_K, 5, 0, 1), 2), 7);
+    assert_eq!(two(jump(BPF_JMP | BPF_JEQ | BPF_K, 5, 1, 1), 3), 9);
+    assert_eq!(two(jump(BPF_JMP | BPF_JSET | BPF_K, 5, 0, 1), 2), 8);
+    assert_eq!(two(jump(BPF_JMP | BPF_JSET | BPF_K, 5, 1, 1), 3), 9);
+    assert_eq!(two(jump(BPF_JMP | BPF_JEQ | BPF_K, 1 << 31, 0, 1), 2), 8);
+    assert_eq!(two(jump(BPF_JMP | BPF_JEQ | BPF_K, 1 << 31, 0, 0), 1), 7);
+    assert_eq!(two(jump(BPF_JMP | BPF_JEQ | BPF_K, 1 << 31, 1, 1), 3), 10);
+    assert_eq!(two(jump(BPF_JMP | BPF_JEQ | BPF_X, 0, 0, 1), 2), 7);
+    assert_eq!(two(jump(BPF_JMP | BPF_JGT | BPF_K, 5, 0, 1), 2), 7);
+}
+
+#[test]
+fn path_length_limit_is_enomem() {
+    // 4096 RET K: 8195 translated, 8199 with the penalty: three fit.
+    let big = || Program::new(alloc::vec![ret(SECCOMP_RET_ALLOW); BPF_MAXINSNS]).unwrap();
     let mut top: Option<Arc<Filter>> = None;
-    // 4096 + 4 per filter: seven fit under 32768 with an eighth of 4096.
-    for _ in 0..7 {
+    for _ in 0..3 {
         top = Some(Filter::stack(big(), top, false, false).unwrap());
     }
     assert_eq!(
         Filter::stack(big(), top.clone(), false, false).unwrap_err(),
         Errno::ENOMEM
     );
-    let small = Program::new(alloc::vec![ret(SECCOMP_RET_ALLOW)]).unwrap();
-    assert!(Filter::stack(small, top, false, false).is_ok());
+    // 32768 - 3 * 8199 = 8171 left: a program of cost 8171 fits, 8172 not.
+    let fill = |n: usize| {
+        // n - 3 - 1 loads and a RET A.
+        let mut v = alloc::vec![stmt(BPF_LD | BPF_IMM, SECCOMP_RET_ALLOW); n - 4];
+        v.push(stmt(BPF_RET | BPF_A, 0));
+        Program::new(v).unwrap()
+    };
+    assert_eq!(fill(4099).cost(), 4099);
+    // Build the rest of the budget from two programs of at most 4096 each.
+    let mid = Filter::stack(fill(4099), top.clone(), false, false).unwrap();
+    // 8171 - 4103 = 4068 left.
+    assert!(Filter::stack(fill(4068), Some(mid.clone()), false, false).is_ok());
+    assert_eq!(
+        Filter::stack(fill(4069), Some(mid), false, false).unwrap_err(),
+        Errno::ENOMEM
+    );
 }
 
 #[test]
 fn a_deep_stack_drops_without_recursion() {
     let mut top: Option<Arc<Filter>> = None;
-    for _ in 0..6000 {
+    // 5 + 4 per filter: 3640 is the most a path holds.
+    for _ in 0..3640 {
         let p = Program::new(alloc::vec![ret(SECCOMP_RET_ALLOW)]).unwrap();
         top = Some(Filter::stack(p, top, false, false).unwrap());
     }
-    assert_eq!(top.as_ref().unwrap().count(), 6000);
+    assert_eq!(top.as_ref().unwrap().count(), 3640);
     drop(top);
 }
 
