@@ -34,12 +34,23 @@
  *     makes it fail with that thread's id (ESRCH with TSYNC_ESRCH).
  *   - GET_ACTION_AVAIL knows the eight actions (others EOPNOTSUPP);
  *     GET_NOTIF_SIZES gives 80, 24, 64.
+ *   - user notification: NEW_LISTENER gives a close-on-exec listener (a
+ *     second on one stack EBUSY, with TSYNC but not TSYNC_ESRCH EINVAL,
+ *     WAIT_KILLABLE_RECV without it EINVAL); the listener polls POLLIN for a
+ *     waiting call, RECV (a zeroed buffer, else EINVAL) gives its id, pid and
+ *     seccomp_data, ID_VALID says whether it still waits, SEND answers with a
+ *     value, an error or CONTINUE (bad flags EINVAL, unknown id ENOENT),
+ *     ADDFD with SEND installs a descriptor in the caller as its answer;
+ *     once the listener is closed the calls fail with ENOSYS; a signal ends
+ *     the wait (EINTR without SA_RESTART) and the notification goes.
  */
 #define KT_AREA "seccomp"
 #include "kt.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -60,6 +71,38 @@
 #define FLAG_TSYNC 1U
 #define FLAG_LOG 2U
 #define FLAG_TSYNC_ESRCH 16U
+#define FLAG_NEW_LISTENER 8U
+#define FLAG_WAIT_KILLABLE_RECV 32U
+
+#define NOTIF_RECV 0xc0502100UL
+#define NOTIF_SEND 0xc0182101UL
+#define NOTIF_ID_VALID 0x40082102UL
+#define NOTIF_ADDFD 0x40182103UL
+#define ADDFD_FLAG_SEND 2U
+#define NOTIF_FLAG_CONTINUE 1U
+
+struct sdata {
+    int nr;
+    uint32_t arch;
+    uint64_t ip;
+    uint64_t args[6];
+};
+struct notif {
+    uint64_t id;
+    uint32_t pid;
+    uint32_t flags;
+    struct sdata data;
+};
+struct notif_resp {
+    uint64_t id;
+    int64_t val;
+    int32_t error;
+    uint32_t flags;
+};
+struct notif_addfd {
+    uint64_t id;
+    uint32_t flags, srcfd, newfd, newfd_flags;
+};
 
 #define RET_KILL_PROCESS 0x80000000U
 #define RET_KILL_THREAD 0x00000000U
@@ -811,6 +854,173 @@ TEST(tsync_fails_with_a_thread_on_another_stack)
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
 }
 
+/* ---- user notification ------------------------------------------------ */
+
+static int notif_go[2];
+
+static void notified_child(int lfd, pid_t parent)
+{
+    close(lfd); /* only the supervisor's descriptor keeps the listener */
+    if (syscall(SYS_getppid, 11) != 4242)
+        _exit(20);
+    errno = 0;
+    if (syscall(SYS_getppid, 12) != -1 || errno != EPERM)
+        _exit(21);
+    if (syscall(SYS_getppid, 13) != parent)
+        _exit(22);
+    long fd = syscall(SYS_getppid, 14);
+    if (fd < 0 || write((int)fd, "z", 1) != 1)
+        _exit(23);
+    char c;
+    if (read(notif_go[0], &c, 1) != 1)
+        _exit(24);
+    /* The listener is closed: ENOSYS. */
+    errno = 0;
+    if (syscall(SYS_getppid, 15) != -1 || errno != ENOSYS)
+        _exit(25);
+    _exit(0);
+}
+
+static void user_notif(void *arg)
+{
+    (void)arg;
+    if (nnp() != 0)
+        _exit(2);
+    int lfd = (int)deny_flags(SYS_getppid, RET_USER_NOTIF, FLAG_NEW_LISTENER);
+    if (lfd < 0)
+        _exit(3);
+    if (!(fcntl(lfd, F_GETFD) & FD_CLOEXEC))
+        _exit(4);
+    /* One listener on a stack: EBUSY; flag combinations: EINVAL. */
+    errno = 0;
+    if (deny_flags(SYS_getpgrp, RET_USER_NOTIF, FLAG_NEW_LISTENER) != -1 || errno != EBUSY)
+        _exit(5);
+    errno = 0;
+    if (deny_flags(SYS_getpgrp, RET_ALLOW, FLAG_TSYNC | FLAG_NEW_LISTENER) != -1 ||
+        errno != EINVAL)
+        _exit(6);
+    errno = 0;
+    if (deny_flags(SYS_getpgrp, RET_ALLOW, FLAG_WAIT_KILLABLE_RECV) != -1 || errno != EINVAL)
+        _exit(7);
+    int q[2];
+    if (pipe(notif_go) != 0 || pipe(q) != 0)
+        _exit(8);
+    pid_t me = getpid();
+    pid_t c = fork();
+    if (c < 0)
+        _exit(9);
+    if (c == 0)
+        notified_child(lfd, me);
+    struct notif n;
+    memset(&n, 0xff, sizeof n);
+    errno = 0;
+    if (ioctl(lfd, NOTIF_RECV, &n) != -1 || errno != EINVAL) /* not zeroed */
+        _exit(30);
+    struct notif_resp r = {.id = 12345};
+    errno = 0;
+    if (ioctl(lfd, NOTIF_SEND, &r) != -1 || errno != ENOENT)
+        _exit(31);
+    r.flags = 2;
+    errno = 0;
+    if (ioctl(lfd, NOTIF_SEND, &r) != -1 || errno != EINVAL)
+        _exit(32);
+    errno = 0;
+    if (ioctl(lfd, 0xc0082199UL, &r) != -1 || errno != EINVAL)
+        _exit(33);
+    for (int step = 1; step <= 4; step++) {
+        struct pollfd pf = {lfd, POLLIN, 0};
+        if (poll(&pf, 1, 10000) != 1 || !(pf.revents & POLLIN))
+            _exit(40 + step);
+        memset(&n, 0, sizeof n);
+        if (ioctl(lfd, NOTIF_RECV, &n) != 0)
+            _exit(50 + step);
+        if (n.data.nr != SYS_getppid || n.data.arch != ARCH_X86_64 ||
+            n.data.args[0] != (uint64_t)(10 + step) || n.pid != (uint32_t)c)
+            _exit(60 + step);
+        if (ioctl(lfd, NOTIF_ID_VALID, &n.id) != 0)
+            _exit(70 + step);
+        memset(&r, 0, sizeof r);
+        r.id = n.id;
+        if (step == 1)
+            r.val = 4242;
+        else if (step == 2)
+            r.error = -EPERM;
+        else if (step == 3)
+            r.flags = NOTIF_FLAG_CONTINUE;
+        if (step < 4) {
+            if (ioctl(lfd, NOTIF_SEND, &r) != 0)
+                _exit(80 + step);
+        } else {
+            struct notif_addfd a = {n.id, ADDFD_FLAG_SEND, (uint32_t)q[1], 0, 0};
+            if (ioctl(lfd, NOTIF_ADDFD, &a) < 0)
+                _exit(84);
+        }
+        errno = 0;
+        if (ioctl(lfd, NOTIF_ID_VALID, &n.id) != -1 || errno != ENOENT)
+            _exit(90 + step);
+    }
+    char ch;
+    if (read(q[0], &ch, 1) != 1 || ch != 'z')
+        _exit(95);
+    close(lfd);
+    if (write(notif_go[1], "g", 1) != 1)
+        _exit(96);
+    int st;
+    if (waitpid(c, &st, 0) != c || !WIFEXITED(st))
+        _exit(97);
+    _exit(WEXITSTATUS(st));
+}
+
+TEST(user_notification_lets_a_supervisor_answer)
+{
+    int st = kt_in_child(user_notif, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+}
+
+static void user_notif_signal(void *arg)
+{
+    (void)arg;
+    if (nnp() != 0)
+        _exit(2);
+    int lfd = (int)deny_flags(SYS_getppid, RET_USER_NOTIF, FLAG_NEW_LISTENER);
+    if (lfd < 0)
+        _exit(3);
+    pid_t c = fork();
+    if (c == 0) {
+        close(lfd);
+        struct sigaction sa = {0};
+        sa.sa_handler = on_usr1; /* no SA_RESTART */
+        sigaction(SIGUSR1, &sa, NULL);
+        errno = 0;
+        long r = syscall(SYS_getppid);
+        _exit(r == -1 && errno == EINTR ? 0 : 20);
+    }
+    struct notif n;
+    memset(&n, 0, sizeof n);
+    if (ioctl(lfd, NOTIF_RECV, &n) != 0)
+        _exit(4);
+    kill(c, SIGUSR1);
+    int st;
+    if (waitpid(c, &st, 0) != c || !WIFEXITED(st))
+        _exit(5);
+    /* The interrupted call's notification is gone. */
+    errno = 0;
+    if (ioctl(lfd, NOTIF_ID_VALID, &n.id) != -1 || errno != ENOENT)
+        _exit(6);
+    _exit(WEXITSTATUS(st));
+}
+
+TEST(user_notification_wait_is_interrupted_by_a_signal)
+{
+    int st = kt_in_child(user_notif_signal, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "--exec-check")) {
@@ -840,5 +1050,7 @@ int main(int argc, char **argv)
     RUN(get_action_avail_and_notif_sizes);
     RUN(tsync_puts_the_filter_on_every_thread);
     RUN(tsync_fails_with_a_thread_on_another_stack);
+    RUN(user_notification_lets_a_supervisor_answer);
+    RUN(user_notification_wait_is_interrupted_by_a_signal);
     return KT_END();
 }

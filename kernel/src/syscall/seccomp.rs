@@ -183,11 +183,35 @@ fn set_filter(ctx: &mut Ctx<'_>, flags: u32, uargs: u64) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     let prog = prepare(ctx, uargs)?;
-    if flags & SECCOMP_FILTER_FLAG_NEW_LISTENER != 0 {
-        // User notification is not built yet: say so rather than install a
-        // filter whose listener never answers.
-        return Err(Errno::EINVAL);
+    // The listener's descriptor is taken first (EMFILE before anything is
+    // installed), and given back if the install fails.
+    let listener = if flags & SECCOMP_FILTER_FLAG_NEW_LISTENER != 0 {
+        let notif = Arc::new(Notif::default());
+        let file = crate::fs::anon::anon_file(
+            Arc::new(ListenerFile(notif.clone())),
+            kestrel_abi::fs::O_RDWR,
+        );
+        let fd = ctx.install(file, true)?;
+        Some((notif, fd))
+    } else {
+        None
+    };
+    let r = attach(ctx, flags, prog, listener.as_ref().map(|(n, _)| n.clone()));
+    match listener {
+        Some((_, fd)) if r == Ok(0) => Ok(fd as u64),
+        Some((_, fd)) => {
+            let file = ctx.process().files().lock().remove(fd);
+            drop(file);
+            r
+        }
+        None => r,
     }
+}
+
+/// Stacks `prog` on the caller's filters (and with TSYNC on every thread's),
+/// as Linux's seccomp_attach_filter: 0, or with TSYNC the id of a thread
+/// that cannot take the stack.
+fn attach(ctx: &mut Ctx<'_>, flags: u32, prog: Program, notif: Option<Arc<Notif>>) -> KResult<u64> {
     let me = ctx.thread;
     let _g = CHANGE.lock();
     let mode = me.seccomp.mode();
@@ -195,11 +219,16 @@ fn set_filter(ctx: &mut Ctx<'_>, flags: u32, uargs: u64) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     let current = me.seccomp.filter.lock().clone();
+    if notif.is_some() && has_listener(current.as_ref()) {
+        return Err(Errno::EBUSY);
+    }
+    let side = notif.map(|n| Arc::new(FilterSide(n)) as Arc<dyn core::any::Any + Send + Sync>);
     let new = Filter::stack(
         prog,
         current.clone(),
         flags & SECCOMP_FILTER_FLAG_LOG != 0,
         flags & SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV != 0,
+        side,
     )?;
     let tsync = flags & SECCOMP_FILTER_FLAG_TSYNC != 0;
     let siblings = if tsync {
@@ -318,6 +347,8 @@ async fn run_filters(t: &Arc<Thread>, regs: &mut UserContext) -> bool {
         let data = kestrel_seccomp::data_for(nr, r.rip, [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9]);
         let (ret, matched) = stack.run_all(&data);
         let requested = matched.is_some_and(|f| f.log);
+        let listener = matched.and_then(notif_of);
+        let killable_recv = matched.is_some_and(|f| f.wait_killable_recv);
         drop(stack);
         match Action::of(ret) {
             Action::Allow => return false,
@@ -365,11 +396,11 @@ async fn run_filters(t: &Arc<Thread>, regs: &mut UserContext) -> bool {
                 recheck = true;
             }
             Action::UserNotif => {
-                // No listener can exist (NEW_LISTENER is refused): Linux's
-                // answer for a filter without one.
-                regs.regs.rax = Errno::ENOSYS.as_return() as u64;
-                log_action(t, nr, 0, ret, requested);
-                return true;
+                let skip = user_notification(t, regs, listener, data, killable_recv).await;
+                if skip {
+                    log_action(t, nr, 0, ret, requested);
+                }
+                return skip;
             }
             Action::KillThread if t.process.threads.lock().len() > 1 => {
                 log_action(t, nr, SIGSYS, ret, true);
@@ -400,4 +431,416 @@ async fn kill_process(t: &Arc<Thread>, regs: &mut UserContext, nr: u64, data: u1
         }
     }
     p.begin_exit(status);
+}
+
+// ---- User notification --------------------------------------------------
+
+/// SECCOMP_USER_NOTIF_FLAG_CONTINUE: the supervisor lets the call run.
+const USER_NOTIF_FLAG_CONTINUE: u32 = 1;
+/// The listener's requests (uapi linux/seccomp.h, ioctl type '!').
+const IOCTL_NOTIF_RECV: u32 = 0xc050_2100;
+const IOCTL_NOTIF_SEND: u32 = 0xc018_2101;
+const IOCTL_NOTIF_ID_VALID: u32 = 0x4008_2102;
+/// The first, wrongly directed number of ID_VALID, which Linux still takes.
+const IOCTL_NOTIF_ID_VALID_WRONG_DIR: u32 = 0x8008_2102;
+/// ADDFD without its size bits (the size is the struct's, 24 or more).
+const IOCTL_NOTIF_ADDFD_NOSIZE: u32 = 0x4000_2103;
+const IOC_SIZE_MASK: u32 = 0x3fff << 16;
+const ADDFD_FLAG_SETFD: u32 = 1;
+const ADDFD_FLAG_SEND: u32 = 2;
+/// struct seccomp_notif_addfd's first size.
+const ADDFD_SIZE_VER0: usize = 24;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum NotifState {
+    /// Waiting for the supervisor's RECV.
+    Init,
+    /// Received; waiting for SEND (or ADDFD with SEND).
+    Sent,
+    Replied,
+}
+
+/// One system call waiting for the supervisor.
+struct Knotif {
+    id: u64,
+    thread: Arc<Thread>,
+    data: SeccompData,
+    state: NotifState,
+    error: i32,
+    val: i64,
+    flags: u32,
+}
+
+#[derive(Default)]
+struct NotifInner {
+    next_id: u64,
+    /// At most one per thread using the filter (each waits on its own).
+    list: alloc::vec::Vec<Knotif>,
+    /// The listener was closed: no more notifications (ENOSYS).
+    detached: bool,
+}
+
+/// The notifications of a filter installed with NEW_LISTENER, shared by the
+/// filter (through [`FilterSide`]) and its listener descriptor.
+#[derive(Default)]
+struct Notif {
+    inner: spin::Mutex<NotifInner>,
+    /// Woken on every change: a new notification (RECV, poll), a reply, the
+    /// listener's close, the filter's last user gone.
+    wq: kestrel_sync::WaitQueue,
+    /// No thread uses the filter any more (the listener polls POLLHUP).
+    orphaned: core::sync::atomic::AtomicBool,
+}
+
+impl Notif {
+    /// The listener's close: every waiting call gets ENOSYS (Linux's
+    /// seccomp_notify_detach).
+    fn detach(&self) {
+        {
+            let mut inner = self.inner.lock();
+            inner.detached = true;
+            for k in inner.list.iter_mut() {
+                if k.state != NotifState::Replied {
+                    k.state = NotifState::Replied;
+                    k.error = Errno::ENOSYS.as_return() as i32;
+                    k.val = 0;
+                    k.flags = 0;
+                }
+            }
+        }
+        self.wq.wake_all();
+    }
+}
+
+/// What the filter holds: when the filter goes (its last thread gone), the
+/// listener hears of it (POLLHUP).
+struct FilterSide(Arc<Notif>);
+
+impl Drop for FilterSide {
+    fn drop(&mut self) {
+        self.0
+            .orphaned
+            .store(true, core::sync::atomic::Ordering::Release);
+        self.0.wq.wake_all();
+    }
+}
+
+/// The listener descriptor ("seccomp notify"): closing it detaches.
+struct ListenerFile(Arc<Notif>);
+
+impl Drop for ListenerFile {
+    fn drop(&mut self) {
+        self.0.detach();
+    }
+}
+
+impl kestrel_vfs::FileOps for ListenerFile {
+    fn read(&self, _: &kestrel_vfs::OpenFile, _: &mut u64, _: &mut [u8]) -> KResult<usize> {
+        Err(Errno::EINVAL)
+    }
+    fn write(&self, _: &kestrel_vfs::OpenFile, _: &mut u64, _: &[u8]) -> KResult<usize> {
+        Err(Errno::EINVAL)
+    }
+    fn poll(&self) -> u16 {
+        use kestrel_abi::fs::{POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
+        let mut ev = 0;
+        {
+            let inner = self.0.inner.lock();
+            if inner.list.iter().any(|k| k.state == NotifState::Init) {
+                ev |= POLLIN | POLLRDNORM;
+            }
+            if inner.list.iter().any(|k| k.state == NotifState::Sent) {
+                ev |= POLLOUT | POLLWRNORM;
+            }
+        }
+        if self.0.orphaned.load(Ordering::Acquire) {
+            ev |= POLLHUP;
+        }
+        ev
+    }
+    fn wait_queue(&self) -> Option<&kestrel_sync::WaitQueue> {
+        Some(&self.0.wq)
+    }
+    fn as_any(&self) -> &dyn core::any::Any {
+        self
+    }
+}
+
+/// Whether some filter on `stack` still has a listener (a second one is
+/// EBUSY: Linux's has_duplicate_listener).
+fn has_listener(stack: Option<&Arc<Filter>>) -> bool {
+    let mut f = stack;
+    while let Some(filter) = f {
+        if let Some(side) = filter
+            .notif
+            .as_ref()
+            .and_then(|n| n.downcast_ref::<FilterSide>())
+            && !side.0.inner.lock().detached
+        {
+            return true;
+        }
+        f = filter.prev();
+    }
+    false
+}
+
+/// Whether `file` is a seccomp listener (its ioctls go to [`listener_ioctl`]).
+pub fn is_listener(file: &kestrel_vfs::OpenFile) -> bool {
+    file.ops().as_any().is::<ListenerFile>()
+}
+
+/// A SECCOMP_RET_USER_NOTIF result: the call waits, a parked future, until
+/// the supervisor answers, the listener is closed (ENOSYS), a signal comes
+/// (the call restarts or is EINTR, as Linux's -ERESTARTSYS; after the
+/// supervisor's RECV only a kill ends the wait if the filter asked for
+/// WAIT_KILLABLE_RECV), or the thread is killed. Returns whether the call is
+/// skipped (false: the supervisor said CONTINUE).
+async fn user_notification(
+    t: &Arc<Thread>,
+    regs: &mut UserContext,
+    notif: Option<Arc<Notif>>,
+    data: SeccompData,
+    killable_recv: bool,
+) -> bool {
+    let enosys = Errno::ENOSYS.as_return() as u64;
+    let Some(notif) = notif else {
+        regs.regs.rax = enosys;
+        return true;
+    };
+    let id = {
+        let mut inner = notif.inner.lock();
+        if inner.detached {
+            regs.regs.rax = enosys;
+            return true;
+        }
+        if inner.list.try_reserve(1).is_err() {
+            regs.regs.rax = Errno::ENOMEM.as_return() as u64;
+            return true;
+        }
+        let id = inner.next_id;
+        inner.next_id += 1;
+        inner.list.push(Knotif {
+            id,
+            thread: t.clone(),
+            data,
+            state: NotifState::Init,
+            error: 0,
+            val: 0,
+            flags: 0,
+        });
+        id
+    };
+    notif.wq.wake_all();
+    let state_of = |n: &Notif| {
+        n.inner
+            .lock()
+            .list
+            .iter()
+            .find(|k| k.id == id)
+            .map(|k| (k.state, k.error, k.val, k.flags))
+    };
+    let replied = notif.wq.wait_until(|| match state_of(&notif) {
+        Some((NotifState::Replied, e, v, f)) => Some(Some((e, v, f))),
+        Some(_) => None,
+        None => Some(None),
+    });
+    let stopped = t.signals.wq.wait_until(|| {
+        let killable_now =
+            killable_recv && matches!(state_of(&notif), Some((NotifState::Sent, ..)));
+        (t.killed() || (!killable_now && t.interrupted())).then_some(())
+    });
+    let outcome = match futures_util::future::select(
+        core::pin::pin!(replied),
+        core::pin::pin!(stopped),
+    )
+    .await
+    {
+        futures_util::future::Either::Left((r, _)) => r,
+        futures_util::future::Either::Right(_) => None,
+    };
+    notif.inner.lock().list.retain(|k| k.id != id);
+    notif.wq.wake_all();
+    match outcome {
+        Some((_, _, f)) if f & USER_NOTIF_FLAG_CONTINUE != 0 => false,
+        Some((error, val, _)) => {
+            regs.regs.rax = if error != 0 {
+                i64::from(error) as u64
+            } else {
+                val as u64
+            };
+            true
+        }
+        None => {
+            // Interrupted (or killed): the call restarts after a handler
+            // with SA_RESTART, else fails with EINTR.
+            regs.regs.rax = Errno::ERESTARTSYS.as_return() as u64;
+            true
+        }
+    }
+}
+
+/// The notification behind a filter's listener state.
+fn notif_of(f: &Filter) -> Option<Arc<Notif>> {
+    f.notif
+        .as_ref()
+        .and_then(|n| n.downcast_ref::<FilterSide>())
+        .map(|s| s.0.clone())
+}
+
+/// ioctl(2) on a listener.
+pub async fn listener_ioctl(
+    ctx: &mut Ctx<'_>,
+    file: &kestrel_vfs::OpenFile,
+    cmd: u32,
+    arg: u64,
+) -> KResult<u64> {
+    let Some(l) = file.ops().as_any().downcast_ref::<ListenerFile>() else {
+        return Err(Errno::EINVAL);
+    };
+    let n = &l.0;
+    match cmd {
+        IOCTL_NOTIF_RECV => {
+            // The buffer must be zeroed (room for extensions).
+            let buf: [u8; 80] = ctx.read(UserPtr::new(arg))?;
+            if buf.iter().any(|&b| b != 0) {
+                return Err(Errno::EINVAL);
+            }
+            let t = ctx.thread.clone();
+            let wait = n.wq.wait_until(|| {
+                let mut inner = n.inner.lock();
+                let k = inner
+                    .list
+                    .iter_mut()
+                    .find(|k| k.state == NotifState::Init)?;
+                k.state = NotifState::Sent;
+                Some(SeccompNotif {
+                    id: k.id,
+                    pid: k.thread.tid,
+                    flags: 0,
+                    data: k.data,
+                })
+            });
+            let unotif =
+                crate::process::signal::interruptible(&t, Errno::EINTR, async { Ok(wait.await) })
+                    .await?;
+            n.wq.wake_all();
+            if let Err(e) = ctx.write(UserPtr::new(arg), &unotif) {
+                // Not delivered: the notification waits for another RECV.
+                if let Some(k) = n.inner.lock().list.iter_mut().find(|k| k.id == unotif.id) {
+                    k.state = NotifState::Init;
+                }
+                n.wq.wake_all();
+                return Err(e);
+            }
+            Ok(0)
+        }
+        IOCTL_NOTIF_SEND => {
+            let resp: SeccompNotifResp = ctx.read(UserPtr::new(arg))?;
+            if resp.flags & !USER_NOTIF_FLAG_CONTINUE != 0 {
+                return Err(Errno::EINVAL);
+            }
+            if resp.flags & USER_NOTIF_FLAG_CONTINUE != 0 && (resp.error != 0 || resp.val != 0) {
+                return Err(Errno::EINVAL);
+            }
+            {
+                let mut inner = n.inner.lock();
+                let k = inner
+                    .list
+                    .iter_mut()
+                    .find(|k| k.id == resp.id)
+                    .ok_or(Errno::ENOENT)?;
+                if k.state != NotifState::Sent {
+                    return Err(Errno::EINPROGRESS);
+                }
+                k.state = NotifState::Replied;
+                k.error = resp.error;
+                k.val = resp.val;
+                k.flags = resp.flags;
+            }
+            n.wq.wake_all();
+            Ok(0)
+        }
+        IOCTL_NOTIF_ID_VALID | IOCTL_NOTIF_ID_VALID_WRONG_DIR => {
+            let id: u64 = ctx.read(UserPtr::new(arg))?;
+            let valid = n
+                .inner
+                .lock()
+                .list
+                .iter()
+                .any(|k| k.id == id && k.state == NotifState::Sent);
+            if valid { Ok(0) } else { Err(Errno::ENOENT) }
+        }
+        c if c & !IOC_SIZE_MASK == IOCTL_NOTIF_ADDFD_NOSIZE => {
+            let size = ((c & IOC_SIZE_MASK) >> 16) as usize;
+            addfd(ctx, n, arg, size)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// SECCOMP_IOCTL_NOTIF_ADDFD: a descriptor of the supervisor's installed in
+/// the waiting thread's process (at the lowest free number, or at `newfd`
+/// with SETFD), optionally as the call's answer (SEND). Kestrel installs it
+/// at once, from the supervisor's call, under the target's RLIMIT_NOFILE;
+/// Linux has the waiting thread do it.
+fn addfd(ctx: &Ctx<'_>, n: &Notif, arg: u64, size: usize) -> KResult<u64> {
+    use kestrel_abi::fs::O_CLOEXEC;
+    if !(ADDFD_SIZE_VER0..4096).contains(&size) {
+        return Err(Errno::EINVAL);
+    }
+    // copy_struct_from_user: bytes past what Kestrel knows must be zero.
+    let mut buf = super::zeroed_vec::<u8>(size)?;
+    ctx.mm().read_slice(UserPtr::new(arg), &mut buf)?;
+    if buf[ADDFD_SIZE_VER0..].iter().any(|&b| b != 0) {
+        return Err(Errno::E2BIG);
+    }
+    let a: SeccompNotifAddfd = *kestrel_abi::bytemuck::from_bytes(&buf[..ADDFD_SIZE_VER0]);
+    if a.newfd_flags & !O_CLOEXEC != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if a.flags & !(ADDFD_FLAG_SETFD | ADDFD_FLAG_SEND) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if a.newfd != 0 && a.flags & ADDFD_FLAG_SETFD == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let src = ctx.file(a.srcfd as i32)?;
+    let target = {
+        let inner = n.inner.lock();
+        let k = inner
+            .list
+            .iter()
+            .find(|k| k.id == a.id)
+            .ok_or(Errno::ENOENT)?;
+        if k.state != NotifState::Sent {
+            return Err(Errno::EINPROGRESS);
+        }
+        k.thread.process.clone()
+    };
+    let cloexec = a.newfd_flags & O_CLOEXEC != 0;
+    let limit = target.nofile();
+    let fd = if a.flags & ADDFD_FLAG_SETFD != 0 {
+        let old = target
+            .files()
+            .lock()
+            .insert_at(a.newfd as i32, src, cloexec, limit)?;
+        drop(old);
+        a.newfd as i32
+    } else {
+        target.files().lock().insert(src, cloexec, 0, limit)?
+    };
+    if a.flags & ADDFD_FLAG_SEND != 0 {
+        let mut inner = n.inner.lock();
+        if let Some(k) = inner.list.iter_mut().find(|k| k.id == a.id)
+            && k.state == NotifState::Sent
+        {
+            k.state = NotifState::Replied;
+            k.error = 0;
+            k.val = i64::from(fd);
+            k.flags = 0;
+        }
+        drop(inner);
+        n.wq.wake_all();
+    }
+    Ok(fd as u64)
 }

@@ -83,3 +83,34 @@ pub struct SeccompNotifSizes {
     pub seccomp_notif_resp: u16,
     pub seccomp_data: u16,
 }
+
+/// `struct seccomp_notif`: what SECCOMP_IOCTL_NOTIF_RECV gives the supervisor.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct SeccompNotif {
+    pub id: u64,
+    pub pid: u32,
+    pub flags: u32,
+    pub data: SeccompData,
+}
+
+/// `struct seccomp_notif_resp`: SECCOMP_IOCTL_NOTIF_SEND's answer.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct SeccompNotifResp {
+    pub id: u64,
+    pub val: i64,
+    pub error: i32,
+    pub flags: u32,
+}
+
+/// `struct seccomp_notif_addfd` (SECCOMP_IOCTL_NOTIF_ADDFD).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct SeccompNotifAddfd {
+    pub id: u64,
+    pub flags: u32,
+    pub srcfd: u32,
+    pub newfd: u32,
+    pub newfd_flags: u32,
+}

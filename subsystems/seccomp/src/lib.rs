@@ -15,6 +15,7 @@ extern crate alloc;
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::any::Any;
 
 use kestrel_abi::Errno;
 use kestrel_abi::seccomp::*;
@@ -473,13 +474,16 @@ fn precedence(ret: u32) -> i32 {
 /// One installed filter and the ones installed before it: a thread's filter
 /// stack is its newest `Filter`. Filters never change once installed; fork
 /// shares them (an `Arc`), so stacks form a tree.
-#[derive(Debug)]
 pub struct Filter {
     prog: Program,
     /// SECCOMP_FILTER_FLAG_LOG: actions other than ALLOW are logged.
     pub log: bool,
     /// SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV.
     pub wait_killable_recv: bool,
+    /// The kernel's listener state, for a filter installed with
+    /// SECCOMP_FILTER_FLAG_NEW_LISTENER (its SECCOMP_RET_USER_NOTIF results
+    /// go there).
+    pub notif: Option<Arc<dyn Any + Send + Sync>>,
     prev: Option<Arc<Filter>>,
     /// Instructions on the path from here to the root, each filter with
     /// Linux's four-instruction penalty.
@@ -498,6 +502,7 @@ impl Filter {
         prev: Option<Arc<Filter>>,
         log: bool,
         wait_killable_recv: bool,
+        notif: Option<Arc<dyn Any + Send + Sync>>,
     ) -> Result<Arc<Self>, Errno> {
         let below = prev.as_ref().map_or(0, |p| p.path_insns);
         if prog.cost() + below > MAX_INSNS_PER_PATH {
@@ -509,6 +514,7 @@ impl Filter {
             prog,
             log,
             wait_killable_recv,
+            notif,
             prev,
         }))
     }
@@ -559,6 +565,17 @@ impl Filter {
             f = s.prev.as_ref();
         }
         false
+    }
+}
+
+impl core::fmt::Debug for Filter {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Filter")
+            .field("len", &self.prog.len())
+            .field("log", &self.log)
+            .field("listener", &self.notif.is_some())
+            .field("count", &self.count)
+            .finish()
     }
 }
 

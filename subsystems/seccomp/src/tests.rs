@@ -262,15 +262,23 @@ fn actions_and_errno_cap() {
 
 #[test]
 fn stack_runs_every_filter_and_the_most_restrictive_wins() {
-    let a = Filter::stack(deny(39, SECCOMP_RET_ERRNO | 1), None, false, false).unwrap();
+    let a = Filter::stack(deny(39, SECCOMP_RET_ERRNO | 1), None, false, false, None).unwrap();
     let b = Filter::stack(
         deny(39, SECCOMP_RET_TRAP | 2),
         Some(a.clone()),
         false,
         false,
+        None,
     )
     .unwrap();
-    let c = Filter::stack(deny(39, SECCOMP_RET_LOG), Some(b.clone()), true, false).unwrap();
+    let c = Filter::stack(
+        deny(39, SECCOMP_RET_LOG),
+        Some(b.clone()),
+        true,
+        false,
+        None,
+    )
+    .unwrap();
     assert_eq!(c.count(), 3);
     let (r, m) = c.run_all(&data(39, [0; 6]));
     assert_eq!(r, SECCOMP_RET_TRAP | 2);
@@ -284,6 +292,7 @@ fn stack_runs_every_filter_and_the_most_restrictive_wins() {
         Some(c.clone()),
         false,
         false,
+        None,
     )
     .unwrap();
     assert_eq!(d.run_all(&data(39, [0; 6])).0, SECCOMP_RET_KILL_PROCESS);
@@ -293,6 +302,7 @@ fn stack_runs_every_filter_and_the_most_restrictive_wins() {
         Some(b.clone()),
         false,
         false,
+        None,
     )
     .unwrap();
     assert_eq!(e.run_all(&data(39, [0; 6])).0, SECCOMP_RET_TRAP | 7);
@@ -340,10 +350,10 @@ fn path_length_limit_is_enomem() {
     let big = || Program::new(alloc::vec![ret(SECCOMP_RET_ALLOW); BPF_MAXINSNS]).unwrap();
     let mut top: Option<Arc<Filter>> = None;
     for _ in 0..3 {
-        top = Some(Filter::stack(big(), top, false, false).unwrap());
+        top = Some(Filter::stack(big(), top, false, false, None).unwrap());
     }
     assert_eq!(
-        Filter::stack(big(), top.clone(), false, false).unwrap_err(),
+        Filter::stack(big(), top.clone(), false, false, None).unwrap_err(),
         Errno::ENOMEM
     );
     // 32768 - 3 * 8199 = 8171 left: a program of cost 8171 fits, 8172 not.
@@ -355,11 +365,11 @@ fn path_length_limit_is_enomem() {
     };
     assert_eq!(fill(4099).cost(), 4099);
     // Build the rest of the budget from two programs of at most 4096 each.
-    let mid = Filter::stack(fill(4099), top.clone(), false, false).unwrap();
+    let mid = Filter::stack(fill(4099), top.clone(), false, false, None).unwrap();
     // 8171 - 4103 = 4068 left.
-    assert!(Filter::stack(fill(4068), Some(mid.clone()), false, false).is_ok());
+    assert!(Filter::stack(fill(4068), Some(mid.clone()), false, false, None).is_ok());
     assert_eq!(
-        Filter::stack(fill(4069), Some(mid), false, false).unwrap_err(),
+        Filter::stack(fill(4069), Some(mid), false, false, None).unwrap_err(),
         Errno::ENOMEM
     );
 }
@@ -370,7 +380,7 @@ fn a_deep_stack_drops_without_recursion() {
     // 5 + 4 per filter: 3640 is the most a path holds.
     for _ in 0..3640 {
         let p = Program::new(alloc::vec![ret(SECCOMP_RET_ALLOW)]).unwrap();
-        top = Some(Filter::stack(p, top, false, false).unwrap());
+        top = Some(Filter::stack(p, top, false, false, None).unwrap());
     }
     assert_eq!(top.as_ref().unwrap().count(), 3640);
     drop(top);
