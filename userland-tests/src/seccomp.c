@@ -16,7 +16,8 @@
  *     run the call; RET_TRACE without a tracer is ENOSYS; with a tracer that
  *     set PTRACE_O_TRACESECCOMP it is a PTRACE_EVENT_SECCOMP stop whose
  *     GETEVENTMSG is the data, and a tracer that sets orig_rax to -1 skips the
- *     call with its own rax.
+ *     call with its own rax; a tracer with CAP_SYS_ADMIN may suspend a
+ *     tracee's filters (PTRACE_O_SUSPEND_SECCOMP).
  *   - filters see the arguments (both halves of a 64-bit argument) and the
  *     x32 bit of the number; all filters run and the most restrictive action
  *     wins, of equal actions the newest filter's data.
@@ -117,6 +118,7 @@ struct notif_addfd {
 #define SYS_SECCOMP_CODE 1
 #define EVENT_SECCOMP 7
 #define O_TRACESECCOMP 0x80
+#define O_SUSPEND_SECCOMP (1 << 21)
 
 /* Classic BPF (linux/filter.h). */
 #define LD_W_ABS 0x20
@@ -515,6 +517,29 @@ TEST(ret_trace_stops_a_tracee_that_asked_for_it)
     CHECK(waitpid(pid, &st, 0) == pid, "wait");
     CHECK(msg == 77, "GETEVENTMSG %lu", msg);
     CHECK(nr == SYS_getppid, "orig_rax %ld", nr);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
+TEST(ptrace_suspend_seccomp_lets_the_tracee_s_calls_through)
+{
+    fflush(stdout);
+    pid_t pid = OK(fork());
+    if (pid == 0) {
+        pid_t pp = getppid();
+        if (ptrace(PTRACE_TRACEME, 0, 0, 0) != 0)
+            _exit(2);
+        raise(SIGSTOP);
+        if (nnp() != 0 || deny(SYS_getppid, RET_ERRNO | EXDEV) != 0)
+            _exit(3);
+        _exit(syscall(SYS_getppid) == pp ? 0 : 4);
+    }
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid && WIFSTOPPED(st), "first stop: %s", kt_status(st));
+    long r = ptrace(PTRACE_SETOPTIONS, pid, 0, O_SUSPEND_SECCOMP);
+    int e = errno;
+    ptrace(PTRACE_CONT, pid, 0, 0);
+    CHECK(waitpid(pid, &st, 0) == pid, "wait");
+    CHECK(r == 0, "PTRACE_O_SUSPEND_SECCOMP: %s", kt_errstr(e));
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
 }
 
@@ -1040,6 +1065,7 @@ int main(int argc, char **argv)
     RUN(log_and_allow_run_the_call);
     RUN(ret_trace_without_a_tracer_is_enosys);
     RUN(ret_trace_stops_a_tracee_that_asked_for_it);
+    RUN(ptrace_suspend_seccomp_lets_the_tracee_s_calls_through);
     RUN(filters_match_both_halves_of_arguments);
     RUN(filters_see_the_x32_bit_of_the_number);
     RUN(all_filters_run_and_the_most_restrictive_wins);

@@ -248,7 +248,7 @@ fn attach(ctx: &mut Ctx<'_>, flags: u32, prog: Program, notif: Option<Arc<Notif>
                 if flags & SECCOMP_FILTER_FLAG_TSYNC_ESRCH != 0 {
                     return Err(Errno::ESRCH);
                 }
-                return Ok(u64::from(t.tid));
+                return Ok(u64::from(vtid(t)));
             }
         }
         threads
@@ -269,6 +269,15 @@ fn attach(ctx: &mut Ctx<'_>, flags: u32, prog: Program, notif: Option<Arc<Notif>
             .store(SECCOMP_MODE_FILTER as u8, Ordering::Release);
     }
     Ok(0)
+}
+
+/// A thread's id as its process's PID namespace sees it (as gettid gives it).
+fn vtid(t: &Thread) -> u32 {
+    if t.tid == t.process.pid {
+        t.process.vpid
+    } else {
+        t.tid
+    }
 }
 
 /// The SIGSYS of SECCOMP_RET_TRAP and of the kill actions: si_code SYS_SECCOMP,
@@ -305,6 +314,10 @@ fn log_action(t: &Thread, nr: u64, sig: u32, ret: u32, requested: bool) {
 /// (ERRNO, a tracer's skip, ENOSYS), a SIGSYS is queued (TRAP), or the thread
 /// or process is dying.
 pub async fn on_entry(t: &Arc<Thread>, regs: &mut UserContext) -> bool {
+    if ptrace::wants(t, kestrel_abi::ptrace::PTRACE_O_SUSPEND_SECCOMP) {
+        // The tracer (checkpoint/restore) suspended seccomp for this thread.
+        return false;
+    }
     match t.seccomp.mode() {
         SECCOMP_MODE_STRICT => {
             let nr = regs.orig_rax;
@@ -715,7 +728,7 @@ pub async fn listener_ioctl(
                 k.state = NotifState::Sent;
                 Some(SeccompNotif {
                     id: k.id,
-                    pid: k.thread.tid,
+                    pid: vtid(&k.thread),
                     flags: 0,
                     data: k.data,
                 })
