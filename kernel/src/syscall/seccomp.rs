@@ -807,7 +807,8 @@ fn addfd(ctx: &Ctx<'_>, n: &Notif, arg: u64, size: usize) -> KResult<u64> {
     if buf[ADDFD_SIZE_VER0..].iter().any(|&b| b != 0) {
         return Err(Errno::E2BIG);
     }
-    let a: SeccompNotifAddfd = *kestrel_abi::bytemuck::from_bytes(&buf[..ADDFD_SIZE_VER0]);
+    // The buffer is bytes: read the struct unaligned.
+    let a: SeccompNotifAddfd = kestrel_abi::bytemuck::pod_read_unaligned(&buf[..ADDFD_SIZE_VER0]);
     if a.newfd_flags & !O_CLOEXEC != 0 {
         return Err(Errno::EINVAL);
     }
