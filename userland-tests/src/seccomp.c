@@ -8,7 +8,7 @@
  *   - filter mode: PR_GET_SECCOMP says 2 and /proc/self/status shows
  *     "Seccomp: 2" and one more "Seccomp_filters"; RET_ERRNO fails the call
  *     with the data as errno (capped at 4095; 0 returns 0 without running
- *     it); RET_TRAP sends SIGSYS with si_code SYS_SECCOMP, si_errno the
+ *     it; 512, ERESTARTSYS, reaches the program and is not restarted); RET_TRAP sends SIGSYS with si_code SYS_SECCOMP, si_errno the
  *     data, si_syscall, si_arch AUDIT_ARCH_X86_64, si_call_addr, and the call
  *     returns its own number (rax as the handler found it); KILL_PROCESS
  *     kills the process with SIGSYS; KILL_THREAD kills only the calling
@@ -322,6 +322,13 @@ static void errno_action(void *arg)
     /* Other calls run. */
     if (syscall(SYS_gettid) <= 0)
         _exit(9);
+    /* A restart code is final too: with no signal pending it reaches the
+     * program (ERESTARTSYS, 512), the call does not run again. */
+    if (deny(SYS_getsid, RET_ERRNO | 512) != 0)
+        _exit(10);
+    errno = 0;
+    if (syscall(SYS_getsid, 0) != -1 || errno != 512)
+        _exit(11);
     _exit(0);
 }
 

@@ -220,9 +220,11 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                 }
                 // seccomp, after the tracer's stop (the filters see its changes):
                 // one load and a branch for a thread without it.
-                let denied = thread.seccomp.active()
-                    && !thread.killed()
-                    && Box::pin(syscall::seccomp::on_entry(&thread, &mut regs)).await;
+                let mut entry = syscall::seccomp::Entry::Run;
+                if thread.seccomp.active() && !thread.killed() {
+                    entry = Box::pin(syscall::seccomp::on_entry(&thread, &mut regs)).await;
+                }
+                let denied = entry != syscall::seccomp::Entry::Run;
                 let nr = regs.orig_rax;
                 let args = [
                     regs.regs.rdi,
@@ -265,7 +267,10 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                         signal::force(&thread, Siginfo::new(SIGTRAP, TRAP_BRKPT));
                     }
                 }
-                from_syscall = true;
+                // What seccomp answered for a call it stopped is final: an ERRNO
+                // of 512 (ERESTARTSYS) reaches the program, as on Linux with
+                // no signal pending, instead of restarting the call forever.
+                from_syscall = entry != syscall::seccomp::Entry::Answered;
             }
             Trap::PageFault { addr, code } => {
                 regs.orig_rax = u64::MAX; // not in a system call (ptrace's orig_rax)

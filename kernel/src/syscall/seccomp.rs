@@ -309,29 +309,40 @@ fn log_action(t: &Thread, nr: u64, sig: u32, ret: u32, requested: bool) {
     );
 }
 
+/// What the check at system-call entry decided.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Entry {
+    /// The call runs.
+    Run,
+    /// The call does not run; rax holds its final result (ERRNO, a
+    /// supervisor's or tracer's answer, ENOSYS), a SIGSYS is queued (TRAP),
+    /// or the thread or process is dying. No restart code in rax restarts it.
+    Answered,
+    /// The call does not run: a signal interrupted its wait for the
+    /// supervisor, rax is -ERESTARTSYS (restarted or EINTR, by the handler).
+    Interrupted,
+}
+
 /// The check at system-call entry, for a thread whose seccomp mode is set.
-/// Returns true if the call is not to run: its result is already in rax
-/// (ERRNO, a tracer's skip, ENOSYS), a SIGSYS is queued (TRAP), or the thread
-/// or process is dying.
-pub async fn on_entry(t: &Arc<Thread>, regs: &mut UserContext) -> bool {
+pub async fn on_entry(t: &Arc<Thread>, regs: &mut UserContext) -> Entry {
     if ptrace::wants(t, kestrel_abi::ptrace::PTRACE_O_SUSPEND_SECCOMP) {
         // The tracer (checkpoint/restore) suspended seccomp for this thread.
-        return false;
+        return Entry::Run;
     }
     match t.seccomp.mode() {
         SECCOMP_MODE_STRICT => {
             let nr = regs.orig_rax;
             if kestrel_seccomp::strict_allows(nr) {
-                return false;
+                return Entry::Run;
             }
             log_action(t, nr, SIGKILL, SECCOMP_RET_KILL_THREAD, true);
             // Linux's do_exit(SIGKILL): the thread goes; if it was the last, the
             // process ends killed by SIGKILL.
             exit_thread(t, SIGKILL);
-            true
+            Entry::Answered
         }
         SECCOMP_MODE_FILTER => run_filters(t, regs).await,
-        _ => false,
+        _ => Entry::Run,
     }
 }
 
@@ -347,13 +358,13 @@ fn exit_thread(t: &Arc<Thread>, sig: u32) {
     }
 }
 
-async fn run_filters(t: &Arc<Thread>, regs: &mut UserContext) -> bool {
+async fn run_filters(t: &Arc<Thread>, regs: &mut UserContext) -> Entry {
     let mut recheck = false;
     loop {
         let Some(stack) = t.seccomp.filter.lock().clone() else {
             // Filter mode with no filter cannot happen; never fail open.
             kill_process(t, regs, regs.orig_rax, 0).await;
-            return true;
+            return Entry::Answered;
         };
         let nr = regs.orig_rax;
         let r = &regs.regs;
@@ -364,32 +375,32 @@ async fn run_filters(t: &Arc<Thread>, regs: &mut UserContext) -> bool {
         let killable_recv = matched.is_some_and(|f| f.wait_killable_recv);
         drop(stack);
         match Action::of(ret) {
-            Action::Allow => return false,
+            Action::Allow => return Entry::Run,
             Action::Log => {
                 log_action(t, nr, 0, ret, true);
-                return false;
+                return Entry::Run;
             }
             Action::Errno(e) => {
                 regs.regs.rax = (-i64::from(e)) as u64;
                 log_action(t, nr, 0, ret, requested);
-                return true;
+                return Entry::Answered;
             }
             Action::Trap(data) => {
                 // The handler sees the original registers (rax the number).
                 regs.regs.rax = regs.orig_rax;
                 signal::force(t, sigsys(nr, data, regs.regs.rip));
                 log_action(t, nr, 0, ret, requested);
-                return true;
+                return Entry::Answered;
             }
             Action::Trace(data) => {
                 if recheck {
                     // Filters that still say TRACE after the tracer's stop: run.
-                    return false;
+                    return Entry::Run;
                 }
                 if !ptrace::wants(t, PTRACE_O_TRACESECCOMP) {
                     regs.regs.rax = Errno::ENOSYS.as_return() as u64;
                     log_action(t, nr, 0, ret, requested);
-                    return true;
+                    return Entry::Answered;
                 }
                 Box::pin(ptrace::event_stop(
                     t,
@@ -399,31 +410,31 @@ async fn run_filters(t: &Arc<Thread>, regs: &mut UserContext) -> bool {
                 ))
                 .await;
                 if t.should_exit() {
-                    return true;
+                    return Entry::Answered;
                 }
                 // The tracer may have changed the number; -1 skips the call.
                 if (regs.orig_rax as u32 as i32) < 0 {
-                    return true;
+                    return Entry::Answered;
                 }
                 // The filters run again on what the tracer left.
                 recheck = true;
             }
             Action::UserNotif => {
-                let skip = user_notification(t, regs, listener, data, killable_recv).await;
-                if skip {
+                let e = user_notification(t, regs, listener, data, killable_recv).await;
+                if e != Entry::Run {
                     log_action(t, nr, 0, ret, requested);
                 }
-                return skip;
+                return e;
             }
             Action::KillThread if t.process.threads.lock().len() > 1 => {
                 log_action(t, nr, SIGSYS, ret, true);
                 exit_thread(t, SIGSYS);
-                return true;
+                return Entry::Answered;
             }
             Action::KillThread | Action::KillProcess => {
                 log_action(t, nr, SIGSYS, ret, true);
                 kill_process(t, regs, nr, (ret & SECCOMP_RET_DATA) as u16).await;
-                return true;
+                return Entry::Answered;
             }
         }
     }
@@ -614,21 +625,21 @@ async fn user_notification(
     notif: Option<Arc<Notif>>,
     data: SeccompData,
     killable_recv: bool,
-) -> bool {
+) -> Entry {
     let enosys = Errno::ENOSYS.as_return() as u64;
     let Some(notif) = notif else {
         regs.regs.rax = enosys;
-        return true;
+        return Entry::Answered;
     };
     let id = {
         let mut inner = notif.inner.lock();
         if inner.detached {
             regs.regs.rax = enosys;
-            return true;
+            return Entry::Answered;
         }
         if inner.list.try_reserve(1).is_err() {
             regs.regs.rax = Errno::ENOMEM.as_return() as u64;
-            return true;
+            return Entry::Answered;
         }
         let id = inner.next_id;
         inner.next_id += 1;
@@ -674,20 +685,20 @@ async fn user_notification(
     notif.inner.lock().list.retain(|k| k.id != id);
     notif.wq.wake_all();
     match outcome {
-        Some((_, _, f)) if f & USER_NOTIF_FLAG_CONTINUE != 0 => false,
+        Some((_, _, f)) if f & USER_NOTIF_FLAG_CONTINUE != 0 => Entry::Run,
         Some((error, val, _)) => {
             regs.regs.rax = if error != 0 {
                 i64::from(error) as u64
             } else {
                 val as u64
             };
-            true
+            Entry::Answered
         }
         None => {
             // Interrupted (or killed): the call restarts after a handler
             // with SA_RESTART, else fails with EINTR.
             regs.regs.rax = Errno::ERESTARTSYS.as_return() as u64;
-            true
+            Entry::Interrupted
         }
     }
 }
