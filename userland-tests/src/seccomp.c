@@ -34,7 +34,9 @@
  *   - TSYNC puts the filter on every thread; a thread on an unrelated stack
  *     makes it fail with that thread's id (ESRCH with TSYNC_ESRCH).
  *   - GET_ACTION_AVAIL knows the eight actions (others EOPNOTSUPP);
- *     GET_NOTIF_SIZES gives 80, 24, 64.
+ *     GET_NOTIF_SIZES gives 80, 24, 64; /proc/sys/kernel/seccomp lists
+ *     them (actions_avail) and which are logged (actions_logged: root may
+ *     change it, "allow" and unknown names are EINVAL).
  *   - user notification: NEW_LISTENER gives a close-on-exec listener (a
  *     second on one stack EBUSY, with TSYNC but not TSYNC_ESRCH EINVAL,
  *     WAIT_KILLABLE_RECV without it EINVAL); the listener polls POLLIN for a
@@ -1053,6 +1055,59 @@ TEST(user_notification_wait_is_interrupted_by_a_signal)
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
 }
 
+/* ---- /proc/sys/kernel/seccomp -------------------------------------------- */
+
+static int read_text(const char *path, char *buf, size_t n)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return -1;
+    ssize_t r = read(fd, buf, n - 1);
+    close(fd);
+    if (r < 0)
+        return -1;
+    buf[r] = 0;
+    return 0;
+}
+
+static int write_text(const char *path, const char *s)
+{
+    int fd = open(path, O_WRONLY);
+    if (fd < 0)
+        return -1;
+    ssize_t r = write(fd, s, strlen(s));
+    int e = errno;
+    close(fd);
+    errno = e;
+    return r == (ssize_t)strlen(s) ? 0 : -1;
+}
+
+TEST(proc_sys_kernel_seccomp_lists_and_logs_actions)
+{
+    const char *avail = "/proc/sys/kernel/seccomp/actions_avail";
+    const char *logged = "/proc/sys/kernel/seccomp/actions_logged";
+    char buf[256], orig[256];
+    OK(read_text(avail, buf, sizeof buf));
+    CHECK(!strcmp(buf, "kill_process kill_thread trap errno user_notif trace log allow\n"),
+          "actions_avail: %s", buf);
+    OK(read_text(logged, orig, sizeof orig));
+    CHECK(!strstr(orig, "allow"), "actions_logged: %s", orig);
+    OK(write_text(logged, "kill_process trap\n"));
+    int ok = read_text(logged, buf, sizeof buf) == 0 && !strcmp(buf, "kill_process trap\n");
+    errno = 0;
+    int allow = write_text(logged, "allow");
+    int allow_errno = errno;
+    errno = 0;
+    int bogus = write_text(logged, "kill_process bogus");
+    int bogus_errno = errno;
+    write_text(logged, orig); /* put it back */
+    CHECK(ok, "actions_logged after the write: %s", buf);
+    CHECK(allow == -1 && allow_errno == EINVAL, "allow: %d %s", allow, kt_errstr(allow_errno));
+    CHECK(bogus == -1 && bogus_errno == EINVAL, "bogus: %d %s", bogus, kt_errstr(bogus_errno));
+    OK(read_text(logged, buf, sizeof buf));
+    CHECK(!strcmp(buf, orig), "not restored: %s", buf);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "--exec-check")) {
@@ -1081,6 +1136,7 @@ int main(int argc, char **argv)
     RUN(installing_needs_no_new_privs_or_cap_sys_admin);
     RUN(bad_programs_are_einval_efault_or_enomem);
     RUN(get_action_avail_and_notif_sizes);
+    RUN(proc_sys_kernel_seccomp_lists_and_logs_actions);
     RUN(tsync_puts_the_filter_on_every_thread);
     RUN(tsync_fails_with_a_thread_on_another_stack);
     RUN(user_notification_lets_a_supervisor_answer);

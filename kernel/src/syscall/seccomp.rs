@@ -291,11 +291,90 @@ fn sigsys(nr: u64, data: u16, rip: u64) -> Siginfo {
     info
 }
 
+/// /proc/sys/kernel/seccomp/actions_avail.
+pub const ACTIONS_AVAIL: &str = "kill_process kill_thread trap errno user_notif trace log allow";
+
+/// The actions' names with their actions_logged bits (Linux's SECCOMP_LOG_*).
+const LOG_NAMES: [(&str, u32); 8] = [
+    ("kill_process", 1),
+    ("kill_thread", 1 << 1),
+    ("trap", 1 << 2),
+    ("errno", 1 << 3),
+    ("user_notif", 1 << 7),
+    ("trace", 1 << 4),
+    ("log", 1 << 5),
+    ("allow", 1 << 6),
+];
+
+/// Which actions are logged: all but allow, as Linux starts.
+static ACTIONS_LOGGED: core::sync::atomic::AtomicU32 =
+    core::sync::atomic::AtomicU32::new(0xff & !(1 << 6));
+
+/// /proc/sys/kernel/seccomp/actions_logged, read.
+pub fn actions_logged() -> alloc::string::String {
+    let mask = ACTIONS_LOGGED.load(Ordering::Relaxed);
+    let names: alloc::vec::Vec<&str> = LOG_NAMES
+        .iter()
+        .filter(|(_, bit)| mask & bit != 0)
+        .map(|(n, _)| *n)
+        .collect();
+    names.join(" ")
+}
+
+/// /proc/sys/kernel/seccomp/actions_logged, written: names separated by
+/// spaces, up to the first newline (an empty one logs nothing); an unknown
+/// name or "allow" is EINVAL (Linux's write_actions_logged).
+pub fn set_actions_logged(data: &[u8]) -> KResult<()> {
+    if data.len() > ACTIONS_AVAIL.len() + 1 {
+        return Err(Errno::EINVAL);
+    }
+    let line = data.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    let mut mask = 0;
+    for name in line.split(|&b| b == b' ') {
+        if name.is_empty() {
+            break; // Linux's strsep loop ends at an empty name
+        }
+        let bit = LOG_NAMES
+            .iter()
+            .find(|(n, _)| n.as_bytes() == name)
+            .map(|(_, b)| *b)
+            .ok_or(Errno::EINVAL)?;
+        mask |= bit;
+    }
+    if mask & (1 << 6) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    ACTIONS_LOGGED.store(mask, Ordering::Relaxed);
+    Ok(())
+}
+
+/// The actions_logged bit of a filter result's action.
+fn log_bit(ret: u32) -> u32 {
+    match ret & SECCOMP_RET_ACTION_FULL {
+        SECCOMP_RET_KILL_THREAD => 1 << 1,
+        SECCOMP_RET_TRAP => 1 << 2,
+        SECCOMP_RET_ERRNO => 1 << 3,
+        SECCOMP_RET_USER_NOTIF => 1 << 7,
+        SECCOMP_RET_TRACE => 1 << 4,
+        SECCOMP_RET_LOG => 1 << 5,
+        SECCOMP_RET_ALLOW => 1 << 6,
+        _ => 1,
+    }
+}
+
 /// Logs an action as Linux's seccomp_log would (to the kernel log, Kestrel
-/// having no audit): kills and RET_LOG always, the others when the matching
-/// filter was installed with SECCOMP_FILTER_FLAG_LOG.
+/// having no audit), if actions_logged has it: kills and RET_LOG always, the
+/// others when the matching filter was installed with SECCOMP_FILTER_FLAG_LOG.
 fn log_action(t: &Thread, nr: u64, sig: u32, ret: u32, requested: bool) {
-    if !requested {
+    let action = ret & SECCOMP_RET_ACTION_FULL;
+    if action == SECCOMP_RET_ALLOW || ACTIONS_LOGGED.load(Ordering::Relaxed) & log_bit(ret) == 0 {
+        return;
+    }
+    let always = matches!(
+        action,
+        SECCOMP_RET_LOG | SECCOMP_RET_KILL_THREAD | SECCOMP_RET_KILL_PROCESS
+    ) || Action::of(ret) == Action::KillProcess;
+    if !requested && !always {
         return;
     }
     log::info!(

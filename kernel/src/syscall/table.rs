@@ -522,7 +522,7 @@ syscall_table! {
     SCHED_SETATTR => sched::sys_sched_setattr(pid: Pid, attr: UserPtr<u8>, flags: u32), partial "per process; SCHED_DEADLINE is admitted (95 % of the CPUs in all) and reported but runs as a real-time thread: no EDF order, runtime not enforced; no utilization clamping (EOPNOTSUPP)";
     SCHED_GETATTR => sched::sys_sched_getattr(pid: Pid, attr: UserPtr<u8>, size: u32, flags: u32);
     RENAMEAT2 => fs::sys_renameat2(olddirfd: Fd, oldpath: UserCStr, newdirfd: Fd, newpath: UserCStr, flags: u32), partial "RENAME_WHITEOUT is EINVAL";
-    SECCOMP => seccomp::sys_seccomp(op: u32, flags: u32, uargs: u64), partial "SPEC_ALLOW changes nothing (no speculation mitigations to turn on); logging goes to the kernel log, not audit, and /proc/sys/kernel/seccomp is missing; a listener's ADDFD installs the descriptor at once, from the supervisor's call";
+    SECCOMP => seccomp::sys_seccomp(op: u32, flags: u32, uargs: u64), partial "SPEC_ALLOW changes nothing (no speculation mitigations to turn on); logging goes to the kernel log, not audit; a listener's ADDFD installs the descriptor at once, from the supervisor's call";
     GETRANDOM => misc::sys_getrandom(buf: UserPtr<u8>, count: usize, flags: u32);
     MEMFD_CREATE => fs_extra::sys_memfd_create(name: UserCStr, flags: u32), partial "no MFD_HUGETLB";
     COPY_FILE_RANGE => fs::sys_copy_file_range(fd_in: Fd, off_in: UserPtr<i64>, fd_out: Fd, off_out: UserPtr<i64>, len: usize, flags: u32);
