@@ -733,6 +733,9 @@ async fn user_notification(
         });
         id
     };
+    // However the wait ends (answered, interrupted, or the future dropped),
+    // the notification leaves the list: it holds the thread.
+    let _pending = Pending { notif: &notif, id };
     notif.wq.wake_all();
     let state_of = |n: &Notif| {
         n.inner
@@ -761,8 +764,6 @@ async fn user_notification(
         futures_util::future::Either::Left((r, _)) => r,
         futures_util::future::Either::Right(_) => None,
     };
-    notif.inner.lock().list.retain(|k| k.id != id);
-    notif.wq.wake_all();
     match outcome {
         Some((_, _, f)) if f & USER_NOTIF_FLAG_CONTINUE != 0 => Entry::Run,
         Some((error, val, _)) => {
@@ -779,6 +780,19 @@ async fn user_notification(
             regs.regs.rax = Errno::ERESTARTSYS.as_return() as u64;
             Entry::Interrupted
         }
+    }
+}
+
+/// A notification on its listener's list while its call waits.
+struct Pending<'a> {
+    notif: &'a Notif,
+    id: u64,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        self.notif.inner.lock().list.retain(|k| k.id != self.id);
+        self.notif.wq.wake_all();
     }
 }
 
