@@ -17,7 +17,8 @@
  *     set PTRACE_O_TRACESECCOMP it is a PTRACE_EVENT_SECCOMP stop whose
  *     GETEVENTMSG is the data, and a tracer that sets orig_rax to -1 skips the
  *     call with its own rax; a tracer with CAP_SYS_ADMIN may suspend a
- *     tracee's filters (PTRACE_O_SUSPEND_SECCOMP).
+ *     tracee's filters (PTRACE_O_SUSPEND_SECCOMP) and read them
+ *     (PTRACE_SECCOMP_GET_FILTER, _GET_METADATA: the first installed is 0).
  *   - filters see the arguments (both halves of a 64-bit argument) and the
  *     x32 bit of the number; all filters run and the most restrictive action
  *     wins, of equal actions the newest filter's data.
@@ -550,6 +551,49 @@ TEST(ptrace_suspend_seccomp_lets_the_tracee_s_calls_through)
     CHECK(waitpid(pid, &st, 0) == pid, "wait");
     CHECK(r == 0, "PTRACE_O_SUSPEND_SECCOMP: %s", kt_errstr(e));
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
+TEST(ptrace_reads_a_tracee_s_filters)
+{
+    fflush(stdout);
+    pid_t pid = OK(fork());
+    if (pid == 0) {
+        if (ptrace(PTRACE_TRACEME, 0, 0, 0) != 0)
+            _exit(2);
+        if (nnp() != 0 || deny(SYS_getppid, RET_ERRNO | EXDEV) != 0)
+            _exit(3);
+        struct sf f[] = {STMT(LD_W_ABS, OFF_NR), STMT(RET_K, RET_ALLOW)};
+        if (install(f, 2, FLAG_LOG) != 0)
+            _exit(4);
+        raise(SIGSTOP);
+        _exit(0);
+    }
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid && WIFSTOPPED(st), "stop: %s", kt_status(st));
+    struct sf buf[8];
+    memset(buf, 0, sizeof buf);
+    long n0 = ptrace(0x420c /* PTRACE_SECCOMP_GET_FILTER */, pid, 0, NULL);
+    long n1 = ptrace(0x420c, pid, 1, buf);
+    errno = 0;
+    long n2 = ptrace(0x420c, pid, 2, NULL);
+    int e2 = errno;
+    uint64_t md[2] = {1, 0};
+    long m1 = ptrace(0x420d /* PTRACE_SECCOMP_GET_METADATA */, pid, sizeof md, md);
+    uint64_t md0[2] = {0, 99};
+    long m0 = ptrace(0x420d, pid, sizeof md0, md0);
+    errno = 0;
+    long mbad = ptrace(0x420d, pid, 4, md0);
+    int ebad = errno;
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    CHECK(n0 == 7, "filter 0: %ld", n0);
+    CHECK(n1 == 2 && buf[0].code == LD_W_ABS && buf[1].code == RET_K && buf[1].k == RET_ALLOW,
+          "filter 1: %ld", n1);
+    CHECK(n2 == -1 && e2 == ENOENT, "filter 2: %ld %s", n2, kt_errstr(e2));
+    CHECK(m1 == 16 && md[0] == 1 && md[1] == FLAG_LOG, "metadata 1: %ld %llu", m1,
+          (unsigned long long)md[1]);
+    CHECK(m0 == 16 && md0[1] == 0, "metadata 0: %ld %llu", m0, (unsigned long long)md0[1]);
+    CHECK(mbad == -1 && ebad == EINVAL, "metadata size 4: %ld %s", mbad, kt_errstr(ebad));
 }
 
 /* ---- what filters see, stacking ---------------------------------------- */
@@ -1128,6 +1172,7 @@ int main(int argc, char **argv)
     RUN(ret_trace_without_a_tracer_is_enosys);
     RUN(ret_trace_stops_a_tracee_that_asked_for_it);
     RUN(ptrace_suspend_seccomp_lets_the_tracee_s_calls_through);
+    RUN(ptrace_reads_a_tracee_s_filters);
     RUN(filters_match_both_halves_of_arguments);
     RUN(filters_see_the_x32_bit_of_the_number);
     RUN(all_filters_run_and_the_most_restrictive_wins);

@@ -117,6 +117,14 @@ pub async fn sys_ptrace(
             st.options = opts;
             Ok(0)
         }
+        PTRACE_SECCOMP_GET_FILTER => {
+            drop(st);
+            super::seccomp::ptrace_get_filter(ctx, &t, addr, data)
+        }
+        PTRACE_SECCOMP_GET_METADATA => {
+            drop(st);
+            super::seccomp::ptrace_get_metadata(ctx, &t, addr, data)
+        }
         PTRACE_GETEVENTMSG => {
             let msg = st.event_msg;
             drop(st);

@@ -962,3 +962,62 @@ fn addfd(ctx: &Ctx<'_>, n: &Notif, arg: u64, size: usize) -> KResult<u64> {
     }
     Ok(fd as u64)
 }
+
+// ---- ptrace's view (checkpoint/restore) ------------------------------------
+
+/// The `n`th filter (0: the first installed) of stopped tracee `t`: EINVAL if
+/// it is not in filter mode, ENOENT past its last (Linux's get_nth_filter).
+/// The caller needs CAP_SYS_ADMIN and must not be in seccomp itself (EACCES).
+fn nth_filter(ctx: &Ctx<'_>, t: &Thread, n: u64) -> KResult<Arc<Filter>> {
+    if !ctx.capable(CAP_SYS_ADMIN) || ctx.thread.seccomp.active() {
+        return Err(Errno::EACCES);
+    }
+    if t.seccomp.mode() != SECCOMP_MODE_FILTER {
+        return Err(Errno::EINVAL);
+    }
+    let stack = t.seccomp.filter.lock().clone().ok_or(Errno::EINVAL)?;
+    let n = usize::try_from(n).map_err(|_| Errno::ENOENT)?;
+    // Walk down to it, keeping the stack (and so the filter) alive.
+    let from_newest = stack.count().checked_sub(n + 1).ok_or(Errno::ENOENT)?;
+    let mut f = stack;
+    for _ in 0..from_newest {
+        f = f.prev().cloned().ok_or(Errno::ENOENT)?;
+    }
+    Ok(f)
+}
+
+/// PTRACE_SECCOMP_GET_FILTER: the `index`th filter's length in
+/// instructions, and its instructions at `buf` unless it is null.
+pub fn ptrace_get_filter(ctx: &Ctx<'_>, t: &Thread, index: u64, buf: u64) -> KResult<u64> {
+    let f = nth_filter(ctx, t, index)?;
+    let insns = f.program().insns();
+    if buf != 0 {
+        ctx.mm().write_slice(UserPtr::new(buf), insns)?;
+    }
+    Ok(insns.len() as u64)
+}
+
+/// PTRACE_SECCOMP_GET_METADATA: `struct seccomp_metadata` {filter_off,
+/// flags} at `data`, `size` bytes of it (at least the offset: EINVAL); the
+/// flags say SECCOMP_FILTER_FLAG_LOG. Returns the size written.
+pub fn ptrace_get_metadata(ctx: &Ctx<'_>, t: &Thread, size: u64, data: u64) -> KResult<u64> {
+    if !ctx.capable(CAP_SYS_ADMIN) || ctx.thread.seccomp.active() {
+        return Err(Errno::EACCES);
+    }
+    let size = size.min(16) as usize;
+    if size < 8 {
+        return Err(Errno::EINVAL);
+    }
+    let off: u64 = ctx.read(UserPtr::new(data))?;
+    let f = nth_filter(ctx, t, off)?;
+    let flags = if f.log {
+        u64::from(SECCOMP_FILTER_FLAG_LOG)
+    } else {
+        0
+    };
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&off.to_ne_bytes());
+    out[8..].copy_from_slice(&flags.to_ne_bytes());
+    ctx.mm().write_slice(UserPtr::new(data), &out[..size])?;
+    Ok(size as u64)
+}

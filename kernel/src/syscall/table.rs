@@ -337,7 +337,7 @@ syscall_table! {
     TIMES => time::sys_times(buf: UserPtr<[i64; 4]>);
     GETRLIMIT => misc::sys_getrlimit(resource: u32, rlim: UserPtr<Rlimit>);
     SYSINFO => misc::sys_sysinfo(info: UserPtr<Sysinfo>);
-    PTRACE => ptrace::sys_ptrace(request: i64, pid: Pid, addr: u64, data: u64), partial "no PTRACE_SYSEMU, PEEKSIGINFO, ARCH_PRCTL or seccomp requests; init cannot be traced";
+    PTRACE => ptrace::sys_ptrace(request: i64, pid: Pid, addr: u64, data: u64), partial "no PTRACE_SYSEMU, PEEKSIGINFO or ARCH_PRCTL requests; init cannot be traced";
     PERSONALITY => misc::sys_personality(persona: u32), partial "the value is kept; no flag is acted on (every domain runs as PER_LINUX, as on Linux)";
     SYSLOG => misc::sys_syslog(kind: i32, buf: UserPtr<u8>, len: i32), partial "the console level is kept, not acted on";
     GETUID => process::sys_getuid();

@@ -288,6 +288,11 @@ impl Program {
         self.insns.len()
     }
 
+    /// The instructions as installed (PTRACE_SECCOMP_GET_FILTER).
+    pub fn insns(&self) -> &[SockFilter] {
+        &self.insns
+    }
+
     /// What the program counts for against [`MAX_INSNS_PER_PATH`]: its
     /// length as Linux translates it.
     pub fn cost(&self) -> usize {
@@ -551,6 +556,17 @@ impl Filter {
             f = filter.prev.as_deref();
         }
         (ret, matched)
+    }
+
+    /// The `n`th filter of the stack counting from the first installed (0),
+    /// as PTRACE_SECCOMP_GET_FILTER numbers them.
+    pub fn nth_from_oldest(self: &Arc<Self>, n: usize) -> Option<&Filter> {
+        let from_newest = self.count.checked_sub(n + 1)?;
+        let mut f: &Filter = self;
+        for _ in 0..from_newest {
+            f = f.prev.as_deref()?;
+        }
+        Some(f)
     }
 
     /// Whether `ancestor` is on `stack` (None, the empty stack, is on every

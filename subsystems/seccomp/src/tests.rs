@@ -306,6 +306,10 @@ fn stack_runs_every_filter_and_the_most_restrictive_wins() {
     )
     .unwrap();
     assert_eq!(e.run_all(&data(39, [0; 6])).0, SECCOMP_RET_TRAP | 7);
+    assert!(core::ptr::eq(e.nth_from_oldest(0).unwrap(), &*a));
+    assert!(core::ptr::eq(e.nth_from_oldest(1).unwrap(), &*b));
+    assert!(core::ptr::eq(e.nth_from_oldest(2).unwrap(), &*e));
+    assert!(e.nth_from_oldest(3).is_none());
     assert!(Filter::is_ancestor(Some(&a), Some(&e)));
     assert!(Filter::is_ancestor(None, Some(&e)));
     assert!(!Filter::is_ancestor(Some(&c), Some(&e)));
