@@ -23,6 +23,7 @@ const HOST_CRATES: &[&str] = &[
     "kestrel-fanotify",
     "kestrel-uring",
     "kestrel-landlock",
+    "kestrel-seccomp",
     "kestrel-keys",
     "kestrel-ns",
     "kestrel-driver-kit",

@@ -1143,6 +1143,57 @@ fn keys_sys_dir() -> InodeRef {
     )
 }
 
+const SECCOMP_SYS_INO: u64 = 0x2e0;
+
+/// /proc/sys/kernel/seccomp: the actions Kestrel knows (actions_avail) and
+/// those it logs (actions_logged, which CAP_SYS_ADMIN may change).
+fn seccomp_sys_dir() -> InodeRef {
+    const NAMES: &[&str] = &["actions_avail", "actions_logged"];
+    PseudoDir::new_ref(
+        common(SECCOMP_SYS_INO, 0o555),
+        PROC_SUPER_MAGIC,
+        SECCOMP_SYS_INO,
+        Box::new(|| {
+            NAMES
+                .iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    (
+                        n.as_bytes().to_vec(),
+                        SECCOMP_SYS_INO + 1 + i as u64,
+                        DT_REG,
+                    )
+                })
+                .collect()
+        }),
+        Box::new(|name| {
+            use crate::syscall::seccomp;
+            Ok(match name {
+                b"actions_avail" => file(common(SECCOMP_SYS_INO + 1, 0o444), || {
+                    text(format!("{}\n", seccomp::ACTIONS_AVAIL))
+                }),
+                b"actions_logged" => rw_file(
+                    common(SECCOMP_SYS_INO + 2, 0o644),
+                    || text(format!("{}\n", seccomp::actions_logged())),
+                    |data: &[u8]| {
+                        let t = caller()?;
+                        if !t
+                            .process
+                            .cred
+                            .lock()
+                            .capable(kestrel_abi::cap::CAP_SYS_ADMIN)
+                        {
+                            return Err(Errno::EPERM);
+                        }
+                        seccomp::set_actions_logged(data)
+                    },
+                ),
+                _ => return Err(Errno::ENOENT),
+            })
+        }),
+    )
+}
+
 const RANDOM_SYS_INO: u64 = 0x2c0;
 
 /// /proc/sys/kernel/random: the pool's entropy and size in bits. Kestrel's
@@ -1192,6 +1243,7 @@ fn kernel_sys_dir() -> InodeRef {
         "printk",
         "random",
         "sched_rr_timeslice_ms",
+        "seccomp",
         "sem",
         "sem_next_id",
         "shm_next_id",
@@ -1213,6 +1265,7 @@ fn kernel_sys_dir() -> InodeRef {
                 .map(|(i, n)| match *n {
                     "keys" => (n.as_bytes().to_vec(), KEYS_SYS_INO, DT_DIR),
                     "random" => (n.as_bytes().to_vec(), RANDOM_SYS_INO, DT_DIR),
+                    "seccomp" => (n.as_bytes().to_vec(), SECCOMP_SYS_INO, DT_DIR),
                     _ => (n.as_bytes().to_vec(), 0x201 + i as u64, DT_REG),
                 })
                 .collect()
@@ -1227,6 +1280,9 @@ fn kernel_sys_dir() -> InodeRef {
             }
             if name == b"random" {
                 return Ok(random_sys_dir());
+            }
+            if name == b"seccomp" {
+                return Ok(seccomp_sys_dir());
             }
             let c = || common(0x201 + i as u64, 0o444);
             let admin_write = |set: fn(&[u8])| {
@@ -2081,8 +2137,10 @@ fn status(p: &Arc<Process>, thread: &Option<Arc<Thread>>) -> String {
     );
     let _ = writeln!(
         s,
-        "NoNewPrivs:\t{}\nSeccomp:\t0\nCpus_allowed:\t1\nCpus_allowed_list:\t0",
-        u8::from(p.no_new_privs.load(Ordering::Relaxed))
+        "NoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nCpus_allowed:\t1\nCpus_allowed_list:\t0",
+        u8::from(p.no_new_privs.load(Ordering::Relaxed)),
+        t.as_ref().map_or(0, |t| t.seccomp.mode()),
+        t.as_ref().map_or(0, |t| t.seccomp.filter_count()),
     );
     let _ = writeln!(s, "Mems_allowed:\t1\nMems_allowed_list:\t0");
     let _ = writeln!(

@@ -416,6 +416,8 @@ pub struct Thread {
     /// inherited by the threads and processes it makes. Kestrel's block layer
     /// does not order requests by it.
     pub ioprio: AtomicU32,
+    /// seccomp mode and filters (inherited by fork and clone, kept by execve).
+    pub seccomp: crate::syscall::seccomp::Seccomp,
 }
 
 /// A thread's CPU time in nanoseconds: `total` is all time its task was polled,
@@ -912,6 +914,7 @@ impl Thread {
             ptrace_flags: AtomicU32::new(0),
             pending_load: Default::default(),
             ioprio: AtomicU32::new(0),
+            seccomp: Default::default(),
         });
         THREADS.lock().insert(tid, Arc::downgrade(&t));
         t.process.threads.lock().push(t.clone());
@@ -1120,6 +1123,7 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
         parent_thread.ioprio.load(Ordering::Relaxed),
         Ordering::Relaxed,
     );
+    crate::syscall::seccomp::inherit(parent_thread, &thread);
     Ok(thread)
 }
 
@@ -1138,6 +1142,7 @@ pub fn new_thread(parent_thread: &Arc<Thread>) -> KResult<Arc<Thread>> {
         parent_thread.ioprio.load(Ordering::Relaxed),
         Ordering::Relaxed,
     );
+    crate::syscall::seccomp::inherit(parent_thread, &t);
     Ok(t)
 }
 

@@ -218,6 +218,13 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                     // future every thread carries.
                     Box::pin(super::ptrace::syscall_stop(&thread, &mut regs, true)).await;
                 }
+                // seccomp, after the tracer's stop (the filters see its changes):
+                // one load and a branch for a thread without it.
+                let mut entry = syscall::seccomp::Entry::Run;
+                if thread.seccomp.active() && !thread.killed() {
+                    entry = Box::pin(syscall::seccomp::on_entry(&thread, &mut regs)).await;
+                }
+                let denied = entry != syscall::seccomp::Entry::Run;
                 let nr = regs.orig_rax;
                 let args = [
                     regs.regs.rdi,
@@ -232,7 +239,7 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                 let shown = u32::try_from(nr).map_or(u32::MAX, |n| n.saturating_add(1));
                 thread.in_syscall.store(shown, Ordering::Relaxed);
                 // A call the tracer skipped (number -1) leaves rax as it set it.
-                let ret = if (traced && nr == u64::MAX) || thread.killed() {
+                let ret = if (traced && nr == u64::MAX) || denied || thread.killed() {
                     None
                 } else {
                     UntilKilled {
@@ -260,7 +267,10 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                         signal::force(&thread, Siginfo::new(SIGTRAP, TRAP_BRKPT));
                     }
                 }
-                from_syscall = true;
+                // What seccomp answered for a call it stopped is final: an ERRNO
+                // of 512 (ERESTARTSYS) reaches the program, as on Linux with
+                // no signal pending, instead of restarting the call forever.
+                from_syscall = entry != syscall::seccomp::Entry::Answered;
             }
             Trap::PageFault { addr, code } => {
                 regs.orig_rax = u64::MAX; // not in a system call (ptrace's orig_rax)

@@ -300,6 +300,11 @@ pub async fn sys_ioctl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
     {
         return crate::fs::loopdev::ioctl(ctx, &file, b.rdev, cmd, arg);
     }
+    // A seccomp listener's requests may wait (RECV) and name the caller's
+    // descriptors (ADDFD).
+    if super::seccomp::is_listener(&file) {
+        return alloc::boxed::Box::pin(super::seccomp::listener_ioctl(ctx, &file, cmd, arg)).await;
+    }
     // Terminals answer with the calling thread (job control) and may wait
     // (tcdrain): their requests are futures of their own.
     if let Some(f) = file.ops().ioctl_waiting(&file, cmd, arg) {

@@ -41,6 +41,7 @@ mod process_madvise;
 mod process_vm;
 mod ptrace;
 pub mod sched;
+pub mod seccomp;
 mod signal;
 pub(crate) mod socket;
 mod splice;

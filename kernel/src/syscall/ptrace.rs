@@ -45,6 +45,10 @@ pub async fn sys_ptrace(
             return Ok(0);
         }
         PTRACE_INTERRUPT => return interrupt(&t),
+        PTRACE_SETOPTIONS if data & u64::from(PTRACE_O_SUSPEND_SECCOMP) != 0 => {
+            // Checked before the tracee's lock (it takes the caller's).
+            may_suspend_seccomp(ctx)?;
+        }
         _ => {}
     }
     let mut st = t.ptrace.lock();
@@ -112,6 +116,14 @@ pub async fn sys_ptrace(
             }
             st.options = opts;
             Ok(0)
+        }
+        PTRACE_SECCOMP_GET_FILTER => {
+            drop(st);
+            super::seccomp::ptrace_get_filter(ctx, &t, addr, data)
+        }
+        PTRACE_SECCOMP_GET_METADATA => {
+            drop(st);
+            super::seccomp::ptrace_get_metadata(ctx, &t, addr, data)
         }
         PTRACE_GETEVENTMSG => {
             let msg = st.event_msg;
@@ -257,6 +269,20 @@ pub(super) fn may_trace(tracer: &process::Process, target: &process::Process) ->
         && target.dumpable.load(Ordering::Relaxed)
 }
 
+/// PTRACE_O_SUSPEND_SECCOMP (checkpoint/restore: the tracee's seccomp
+/// filters are not run): only for a tracer with CAP_SYS_ADMIN that is itself
+/// neither in seccomp nor suspending it for its own tracer (Linux's
+/// ptrace_setoptions).
+fn may_suspend_seccomp(ctx: &Ctx<'_>) -> KResult<()> {
+    if !ctx.capable(kestrel_abi::cap::CAP_SYS_ADMIN)
+        || ctx.thread.seccomp.active()
+        || ptrace::wants(ctx.thread, PTRACE_O_SUSPEND_SECCOMP)
+    {
+        return Err(Errno::EPERM);
+    }
+    Ok(())
+}
+
 async fn attach(ctx: &Ctx<'_>, request: i64, pid: Pid, addr: u64, data: u64) -> KResult<u64> {
     let seize = request == PTRACE_SEIZE;
     let mut options = 0;
@@ -268,6 +294,9 @@ async fn attach(ctx: &Ctx<'_>, request: i64, pid: Pid, addr: u64, data: u64) -> 
         options = u32::try_from(data).map_err(|_| Errno::EIO)?;
         if options & !PTRACE_O_MASK != 0 {
             return Err(Errno::EIO);
+        }
+        if options & PTRACE_O_SUSPEND_SECCOMP != 0 {
+            may_suspend_seccomp(ctx)?;
         }
     }
     let t = u32::try_from(pid)

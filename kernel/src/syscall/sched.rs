@@ -690,6 +690,8 @@ const PR_SET_TIMERSLACK: u64 = 29;
 const PR_GET_TIMERSLACK: u64 = 30;
 const PR_SET_CHILD_SUBREAPER: u64 = 36;
 const PR_GET_CHILD_SUBREAPER: u64 = 37;
+const PR_GET_SECCOMP: u64 = 21;
+const PR_SET_SECCOMP: u64 = 22;
 const PR_SET_NO_NEW_PRIVS: u64 = 38;
 const PR_GET_NO_NEW_PRIVS: u64 = 39;
 const PR_GET_TID_ADDRESS: u64 = 40;
@@ -796,6 +798,8 @@ pub async fn sys_prctl(
                 &i32::from(p.subreaper.load(Ordering::Relaxed)),
             )
             .map(|_| 0),
+        PR_GET_SECCOMP => super::seccomp::prctl_get(ctx),
+        PR_SET_SECCOMP => super::seccomp::prctl_set(ctx, arg2, arg3),
         PR_SET_NO_NEW_PRIVS => {
             if arg2 != 1 || arg3 != 0 || arg4 != 0 || arg5 != 0 {
                 return Err(Errno::EINVAL);

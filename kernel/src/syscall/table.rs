@@ -26,7 +26,8 @@ use super::args::*;
 use super::{
     Args, Ctx, acct, aio, cachestat, cred, epoll, fd, fs, fs_extra, futex, futex2, io_uring,
     ioprio, ipc, keys, landlock, locks, misc, mm, mount, mqueue, newmount, pidfd, poll, process,
-    process_madvise, process_vm, ptrace, sched, signal, socket, splice, swap, time, timer, xattr,
+    process_madvise, process_vm, ptrace, sched, seccomp, signal, socket, splice, swap, time, timer,
+    xattr,
 };
 
 /// Awaits a handler's future, boxed for the calls listed here. The dispatch future
@@ -364,7 +365,7 @@ syscall_table! {
     TIMES => time::sys_times(buf: UserPtr<[i64; 4]>);
     GETRLIMIT => misc::sys_getrlimit(resource: u32, rlim: UserPtr<Rlimit>);
     SYSINFO => misc::sys_sysinfo(info: UserPtr<Sysinfo>);
-    PTRACE => ptrace::sys_ptrace(request: i64, pid: Pid, addr: u64, data: u64), partial "no PTRACE_SYSEMU, PEEKSIGINFO, ARCH_PRCTL or seccomp requests; init cannot be traced";
+    PTRACE => ptrace::sys_ptrace(request: i64, pid: Pid, addr: u64, data: u64), partial "no PTRACE_SYSEMU, PEEKSIGINFO or ARCH_PRCTL requests; init cannot be traced";
     PERSONALITY => misc::sys_personality(persona: u32), partial "the value is kept; no flag is acted on (every domain runs as PER_LINUX, as on Linux)";
     SYSLOG => misc::sys_syslog(kind: i32, buf: UserPtr<u8>, len: i32), partial "the console level is kept, not acted on";
     GETUID => process::sys_getuid();
@@ -398,7 +399,7 @@ syscall_table! {
     SCHED_GET_PRIORITY_MAX => sched::sys_sched_get_priority_max(policy: i32);
     SCHED_GET_PRIORITY_MIN => sched::sys_sched_get_priority_min(policy: i32);
     SCHED_RR_GET_INTERVAL => sched::sys_sched_rr_get_interval(pid: Pid, tp: UserPtr<Timespec>);
-    PRCTL => sched::sys_prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64), partial "the options Kestrel knows: names, death signal, dumpable, keepcaps, subreaper, no_new_privs, timer slack, TSC mode";
+    PRCTL => sched::sys_prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64), partial "the options Kestrel knows: names, death signal, dumpable, keepcaps, subreaper, no_new_privs, seccomp, timer slack, TSC mode";
     GETGID => process::sys_getgid();
     GETEUID => process::sys_geteuid();
     GETEGID => process::sys_getegid();
@@ -561,6 +562,7 @@ syscall_table! {
     SCHED_SETATTR => sched::sys_sched_setattr(pid: Pid, attr: UserPtr<u8>, flags: u32), partial "per process; SCHED_DEADLINE is admitted (95 % of the CPUs in all) and reported but runs as a real-time thread: no EDF order, runtime not enforced; no utilization clamping (EOPNOTSUPP)";
     SCHED_GETATTR => sched::sys_sched_getattr(pid: Pid, attr: UserPtr<u8>, size: u32, flags: u32);
     RENAMEAT2 => fs::sys_renameat2(olddirfd: Fd, oldpath: UserCStr, newdirfd: Fd, newpath: UserCStr, flags: u32), partial "RENAME_WHITEOUT is EINVAL";
+    SECCOMP => seccomp::sys_seccomp(op: u32, flags: u32, uargs: u64), partial "SPEC_ALLOW changes nothing (no speculation mitigations to turn on); logging goes to the kernel log, not audit; a listener's ADDFD installs the descriptor at once, from the supervisor's call";
     GETRANDOM => misc::sys_getrandom(buf: UserPtr<u8>, count: usize, flags: u32);
     MEMFD_CREATE => fs_extra::sys_memfd_create(name: UserCStr, flags: u32), partial "no MFD_HUGETLB";
     COPY_FILE_RANGE => fs::sys_copy_file_range(fd_in: Fd, off_in: UserPtr<i64>, fd_out: Fd, off_out: UserPtr<i64>, len: usize, flags: u32);

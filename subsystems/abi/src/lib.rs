@@ -17,6 +17,7 @@ pub mod mm;
 pub mod net;
 pub mod process;
 pub mod ptrace;
+pub mod seccomp;
 pub mod signal;
 pub mod syscalls;
 pub mod time;
