@@ -23,6 +23,7 @@ pub mod signalfd;
 pub mod sysfs;
 pub mod timerfd;
 pub mod tty;
+pub mod userfaultfd;
 
 use alloc::sync::Arc;
 

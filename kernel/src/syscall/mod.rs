@@ -43,6 +43,7 @@ pub mod stats;
 pub mod table;
 mod time;
 mod timer;
+mod uffd;
 mod xattr;
 
 use alloc::sync::Arc;
