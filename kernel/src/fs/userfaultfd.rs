@@ -70,8 +70,7 @@ fn validate_range(start: u64, len: u64) -> KResult<()> {
     if !start.is_multiple_of(PAGE)
         || !len.is_multiple_of(PAGE)
         || len == 0
-        || start < vm::MMAP_MIN
-        || start >= vm::USER_END
+        || !(vm::MMAP_MIN..vm::USER_END).contains(&start)
         || len > vm::USER_END - start
     {
         return Err(Errno::EINVAL);

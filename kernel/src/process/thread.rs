@@ -293,7 +293,7 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                                 // again; a signal or a kill ends the wait and the
                                 // thread returns to user mode (the access faults
                                 // again after the handler ran, as on Linux).
-                                let tid = thread.tid.into();
+                                let tid = thread.tid;
                                 let woke = crate::process::signal::interruptible(
                                     &thread,
                                     kestrel_abi::Errno::EINTR,
