@@ -34,8 +34,11 @@
  *   - Closing the userfaultfd lets a waiting thread go on (a zero page).
  *   - A system call's copy into a registered page (read(2)) waits for the
  *     handler and succeeds; with UFFD_USER_MODE_ONLY it is EFAULT.
- *   - A thread waiting for a handler that never answers dies of SIGKILL; a
- *     child of fork does not inherit the registration.
+ *   - A thread waiting for a handler that never answers dies of SIGKILL (in
+ *     a user access or in a system call's copy); a child of fork does not
+ *     inherit the registration; a signal handler runs while a fault waits, and
+ *     the access completes once the page is filled; with UFFD_FEATURE_SIGBUS a
+ *     fault there is SIGBUS.
  */
 #define KT_AREA "userfaultfd"
 #include "kt.h"
@@ -648,6 +651,98 @@ TEST(sigkill_and_fork)
     CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "status %#x", st);
 }
 
+static volatile int usr1_seen;
+static void on_usr1(int sig)
+{
+    (void)sig;
+    usr1_seen++;
+}
+
+struct later { pthread_t target; int uffd; char *page; char *src; int err; };
+
+/* Signals the faulting thread, waits until its handler ran, then resolves. */
+static void *signal_then_copy(void *arg)
+{
+    struct later *l = arg;
+    struct msg m;
+    if (read(l->uffd, &m, sizeof m) != sizeof m) {
+        l->err = errno;
+        close(l->uffd);
+        return NULL;
+    }
+    pthread_kill(l->target, SIGUSR1);
+    for (int i = 0; i < 500 && !usr1_seen; i++)
+        usleep(1000);
+    memset(l->src, 's', PG);
+    struct copy c = {(uintptr_t)l->page, (uintptr_t)l->src, PG, 0, 0};
+    if (ioctl(l->uffd, UFFDIO_COPY, &c) != 0)
+        l->err = errno;
+    return NULL;
+}
+
+TEST(signal_during_wait)
+{
+    struct later l = {0};
+    l.uffd = OK(uffd_open(O_CLOEXEC, 0));
+    l.page = anon(1);
+    l.src = anon(1);
+    CHECK(l.page && l.src, "mmap");
+    OK(do_register(l.uffd, l.page, PG, MODE_MISSING));
+    struct sigaction sa = {0}, old;
+    sa.sa_handler = on_usr1;
+    sigaction(SIGUSR1, &sa, &old);
+    usr1_seen = 0;
+    l.target = pthread_self();
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, signal_then_copy, &l) == 0, "pthread_create");
+    /* The handler runs while the fault waits; the access then completes. */
+    char c = *(volatile char *)(l.page + 5);
+    pthread_join(t, NULL);
+    sigaction(SIGUSR1, &old, NULL);
+    CHECK(l.err == 0, "handler: %s", strerror(l.err));
+    EXPECT_EQ(usr1_seen, 1);
+    EXPECT_EQ(c, 's');
+    close(l.uffd);
+    munmap(l.page, PG);
+    munmap(l.src, PG);
+}
+
+TEST(feature_sigbus_and_killed_copy)
+{
+    if (!has_features(1ULL << 7))
+        SKIP("no UFFD_FEATURE_SIGBUS");
+    pid_t pid = OK(fork());
+    if (pid == 0) {
+        int u = uffd_open(O_CLOEXEC, 1ULL << 7);
+        char *p = anon(1);
+        if (u < 0 || !p || do_register(u, p, PG, MODE_MISSING) != 0)
+            _exit(2);
+        (void)*(volatile char *)p;
+        _exit(3);
+    }
+    int st;
+    OK(waitpid(pid, &st, 0));
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS, "status %#x", st);
+    /* A system call waiting in its copy for a handler dies of SIGKILL too. */
+    pid = OK(fork());
+    if (pid == 0) {
+        int u = uffd_open(O_CLOEXEC, 0);
+        char *p = anon(1);
+        int fds[2];
+        if (u < 0 || !p || do_register(u, p, PG, MODE_MISSING) != 0 || pipe(fds))
+            _exit(2);
+        if (write(fds[1], "x", 1) != 1)
+            _exit(3);
+        (void)!read(fds[0], p, 1);
+        _exit(4);
+    }
+    usleep(200 * 1000);
+    EXPECT_EQ(waitpid(pid, &st, WNOHANG), 0);
+    OK(kill(pid, SIGKILL));
+    OK(waitpid(pid, &st, 0));
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "status %#x", st);
+}
+
 int main(void)
 {
     PG = sysconf(_SC_PAGESIZE);
@@ -666,5 +761,7 @@ int main(void)
     RUN(close_wakes);
     RUN(kernel_copy);
     RUN(sigkill_and_fork);
+    RUN(signal_during_wait);
+    RUN(feature_sigbus_and_killed_copy);
     return KT_END();
 }
