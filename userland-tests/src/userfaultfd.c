@@ -39,6 +39,11 @@
  *     inherit the registration; a signal handler runs while a fault waits, and
  *     the access completes once the page is filled; with UFFD_FEATURE_SIGBUS a
  *     fault there is SIGBUS.
+ *   - Events: madvise(MADV_DONTNEED) sends UFFD_EVENT_REMOVE (start, end),
+ *     mremap UFFD_EVENT_REMAP (from, to, len) and the moved area stays
+ *     registered, munmap UFFD_EVENT_UNMAP (start, end); each call waits until
+ *     its event is read. fork sends UFFD_EVENT_FORK with a new userfaultfd
+ *     (same flags) through which the child's faults are handled.
  */
 #define KT_AREA "userfaultfd"
 #include "kt.h"
@@ -743,6 +748,140 @@ TEST(feature_sigbus_and_killed_copy)
     CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "status %#x", st);
 }
 
+#define FEAT_EVENT_FORK (1ULL << 1)
+#define FEAT_EVENT_REMAP (1ULL << 2)
+#define FEAT_EVENT_REMOVE (1ULL << 3)
+#define FEAT_EVENT_UNMAP (1ULL << 6)
+
+struct evop { int what; char *a; char *b; size_t len; void *ret; pid_t child; };
+
+/* Runs the operation that sends an event (it waits until the event is read). */
+static void *event_op(void *arg)
+{
+    struct evop *o = arg;
+    switch (o->what) {
+    case 0:
+        o->ret = (void *)(long)madvise(o->a, o->len, MADV_DONTNEED);
+        break;
+    case 1:
+        o->ret = mremap(o->a, o->len, o->len, MREMAP_MAYMOVE | MREMAP_FIXED, o->b);
+        break;
+    case 2:
+        o->ret = (void *)(long)munmap(o->a, o->len);
+        break;
+    case 3:
+        o->child = fork();
+        if (o->child == 0) {
+            /* The child's page faults to its own userfaultfd. */
+            _exit(*(volatile char *)o->a == 'F' ? 0 : 1);
+        }
+        break;
+    }
+    return NULL;
+}
+
+/* Starts `o` in a thread and reads the one message it sends into `m`. */
+static int event_of(int uffd, struct evop *o, struct msg *m, pthread_t *t)
+{
+    if (pthread_create(t, NULL, event_op, o) != 0)
+        return -1;
+    struct pollfd pfd = {uffd, POLLIN, 0};
+    if (poll(&pfd, 1, 5000) != 1)
+        return -1;
+    return read(uffd, m, sizeof *m) == sizeof *m ? 0 : -1;
+}
+
+TEST(events)
+{
+    uint64_t want = FEAT_EVENT_REMAP | FEAT_EVENT_REMOVE | FEAT_EVENT_UNMAP;
+    if (!has_features(want))
+        SKIP("no userfaultfd events");
+    int u = OK(uffd_open(O_CLOEXEC | O_NONBLOCK, want));
+    char *p = anon(4);
+    CHECK(p, "mmap");
+    memset(p, 1, 4 * PG);
+    OK(do_register(u, p, 3 * PG, MODE_MISSING));
+    struct msg m;
+    pthread_t t;
+    uint64_t *w = (uint64_t *)&m + 1;
+
+    struct evop o = {0, p, NULL, PG, NULL, 0};
+    CHECK(event_of(u, &o, &m, &t) == 0, "REMOVE: %s", strerror(errno));
+    pthread_join(t, NULL);
+    EXPECT_EQ(m.event, 0x15);
+    EXPECT_EQ(w[0], (uintptr_t)p);
+    EXPECT_EQ(w[1], (uintptr_t)p + PG);
+    EXPECT_EQ((long)o.ret, 0);
+
+    /* Moved with EVENT_REMAP, the area stays registered at its new place. */
+    o = (struct evop){1, p + PG, p + 3 * PG, PG, NULL, 0};
+    CHECK(event_of(u, &o, &m, &t) == 0, "REMAP: %s", strerror(errno));
+    EXPECT_EQ(m.event, 0x14);
+    EXPECT_EQ(w[0], (uintptr_t)p + PG);
+    EXPECT_EQ(w[1], (uintptr_t)p + 3 * PG);
+    EXPECT_EQ(w[2], PG);
+    /* The old range's unmapping follows (UNMAP is enabled too). */
+    struct pollfd pfd = {u, POLLIN, 0};
+    EXPECT_EQ(poll(&pfd, 1, 5000), 1);
+    EXPECT_EQ(read(u, &m, sizeof m), sizeof m);
+    pthread_join(t, NULL);
+    EXPECT_EQ(m.event, 0x16);
+    EXPECT_EQ(w[0], (uintptr_t)p + PG);
+    EXPECT_EQ(w[1], (uintptr_t)p + 2 * PG);
+    CHECK(o.ret == p + 3 * PG, "mremap gave %p", o.ret);
+    struct fill z = {{(uintptr_t)p + PG, PG}, 0, 0};
+    EXPECT_ERRNO(ioctl(u, UFFDIO_ZEROPAGE, &z), ENOENT);  /* a hole now */
+    int other = OK(uffd_open(O_CLOEXEC, 0));
+    EXPECT_ERRNO(do_register(other, p + 3 * PG, PG, MODE_MISSING), EBUSY);
+    close(other);
+
+    o = (struct evop){2, p + 2 * PG, NULL, PG, NULL, 0};
+    CHECK(event_of(u, &o, &m, &t) == 0, "UNMAP: %s", strerror(errno));
+    pthread_join(t, NULL);
+    EXPECT_EQ(m.event, 0x16);
+    EXPECT_EQ(w[0], (uintptr_t)p + 2 * PG);
+    EXPECT_EQ(w[1], (uintptr_t)p + 3 * PG);
+    EXPECT_EQ((long)o.ret, 0);
+    close(u);
+    munmap(p, 4 * PG);
+}
+
+TEST(event_fork)
+{
+    if (!has_features(FEAT_EVENT_FORK))
+        SKIP("no UFFD_FEATURE_EVENT_FORK");
+    int u = OK(uffd_open(O_CLOEXEC | O_NONBLOCK, FEAT_EVENT_FORK));
+    char *p = anon(1);
+    char *src = anon(1);
+    CHECK(p && src, "mmap");
+    OK(do_register(u, p, PG, MODE_MISSING));
+    struct msg m;
+    pthread_t t;
+    struct evop o = {3, p, NULL, PG, NULL, 0};
+    CHECK(event_of(u, &o, &m, &t) == 0, "FORK: %s", strerror(errno));
+    pthread_join(t, NULL);
+    CHECK(o.child > 0, "fork failed");
+    EXPECT_EQ(m.event, 0x13);
+    int cu = (int)*(uint32_t *)((char *)&m + 8);
+    CHECK(fcntl(cu, F_GETFD) == FD_CLOEXEC, "the child's userfaultfd: %s", strerror(errno));
+    /* The child faults on its copy of the area: its userfaultfd hears it. */
+    struct pollfd pfd = {cu, POLLIN, 0};
+    EXPECT_EQ(poll(&pfd, 1, 5000), 1);
+    EXPECT_EQ(read(cu, &m, sizeof m), sizeof m);
+    EXPECT_EQ(m.event, EVENT_PAGEFAULT);
+    EXPECT_EQ(m.address, (uintptr_t)p);
+    memset(src, 'F', PG);
+    struct copy c = {(uintptr_t)p, (uintptr_t)src, PG, 0, 0};
+    OK(ioctl(cu, UFFDIO_COPY, &c));
+    int st;
+    OK(waitpid(o.child, &st, 0));
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
+    close(cu);
+    close(u);
+    munmap(p, PG);
+    munmap(src, PG);
+}
+
 int main(void)
 {
     PG = sysconf(_SC_PAGESIZE);
@@ -763,5 +902,7 @@ int main(void)
     RUN(sigkill_and_fork);
     RUN(signal_during_wait);
     RUN(feature_sigbus_and_killed_copy);
+    RUN(events);
+    RUN(event_fork);
     return KT_END();
 }

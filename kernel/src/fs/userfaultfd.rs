@@ -11,6 +11,7 @@
 
 use alloc::sync::Arc;
 use alloc::vec;
+use alloc::vec::Vec;
 use core::any::Any;
 use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -19,7 +20,7 @@ use kestrel_abi::{Errno, KResult};
 use kestrel_sync::WaitQueue;
 use kestrel_vfs::{FileOps, OpenFile, UserPtr, UserSpace};
 
-use crate::mm::vm::{self, UffdCtx, uffd};
+use crate::mm::vm::{self, AddressSpace, UffdCtx, uffd};
 
 /// vm.unprivileged_userfaultfd: 1 lets a caller without CAP_SYS_PTRACE make a
 /// userfaultfd that handles kernel faults too (default 0: only
@@ -52,10 +53,20 @@ const CONTINUE_BIT: u64 = 1 << 0x07;
 /// The ioctls of the file itself (REGISTER, UNREGISTER, API).
 const API_IOCTLS: u64 = (1 << 0x00) | (1 << 0x01) | (1 << 0x3f);
 
-/// The features offered: PAGEFAULT_FLAG_WP, MISSING_SHMEM, SIGBUS, THREAD_ID,
-/// MINOR_SHMEM, POISON, MOVE. No events (FORK, REMAP, REMOVE, UNMAP), no
+/// The features offered: PAGEFAULT_FLAG_WP, the events (FORK, REMAP, REMOVE,
+/// UNMAP), MISSING_SHMEM, SIGBUS, THREAD_ID, MINOR_SHMEM, POISON, MOVE. No
 /// hugetlbfs, no EXACT_ADDRESS, WP_UNPOPULATED or WP_ASYNC.
-const FEATURES: u64 = (1 << 0) | (1 << 5) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 14) | (1 << 16);
+const FEATURES: u64 = (1 << 0)
+    | uffd::FEATURE_EVENT_FORK
+    | uffd::FEATURE_EVENT_REMAP
+    | uffd::FEATURE_EVENT_REMOVE
+    | uffd::FEATURE_EVENT_UNMAP
+    | (1 << 5)
+    | (1 << 7)
+    | (1 << 8)
+    | (1 << 10)
+    | (1 << 14)
+    | (1 << 16);
 
 const MODE_DONTWAKE: u64 = 1 << 0;
 /// COPY's and CONTINUE's WP; WRITEPROTECT's WP is bit 0 and DONTWAKE bit 1.
@@ -98,16 +109,20 @@ fn new_userfaultfd(flags: u32) -> KResult<u64> {
     }
     let t = crate::process::current_thread().ok_or(Errno::EINVAL)?;
     let mm = t.process.mm();
-    let ctx = UffdCtx::new(&mm, flags & UFFD_USER_MODE_ONLY != 0);
+    install(&t, UffdCtx::new(&mm, flags)).map(|fd| fd as u64)
+}
+
+/// A descriptor of `t`'s process for a new userfaultfd file on `ctx` (the flags
+/// its context was made with).
+fn install(t: &crate::process::Thread, ctx: Arc<UffdCtx>) -> KResult<i32> {
+    let flags = ctx.flags;
     let file =
         crate::fs::anon::anon_file(Arc::new(UffdFile { ctx }), O_RDONLY | (flags & O_NONBLOCK));
     let limit = t.process.nofile();
-    let fd = t
-        .process
+    t.process
         .files()
         .lock()
-        .insert(file, flags & O_CLOEXEC != 0, 0, limit)?;
-    Ok(fd as u64)
+        .insert(file, flags & O_CLOEXEC != 0, 0, limit)
 }
 
 /// userfaultfd(2): without CAP_SYS_PTRACE (or vm.unprivileged_userfaultfd)
@@ -137,6 +152,9 @@ impl UffdFile {
         };
         if api != UFFD_API || features & !FEATURES != 0 {
             return fail(Errno::EINVAL);
+        }
+        if features & uffd::FEATURE_EVENT_FORK != 0 && !capable_ptrace() {
+            return fail(Errno::EPERM);
         }
         UserPtr::<[u64; 3]>::new(arg).write(mem, &[UFFD_API, FEATURES, API_IOCTLS])?;
         if !self.ctx.set_features(features) {
@@ -327,6 +345,138 @@ impl UffdFile {
     }
 }
 
+/// Whether the caller has CAP_SYS_PTRACE (UFFD_FEATURE_EVENT_FORK needs it).
+fn capable_ptrace() -> bool {
+    crate::process::current_thread().is_some_and(|t| {
+        t.process
+            .cred
+            .lock()
+            .capable(kestrel_abi::cap::CAP_SYS_PTRACE)
+    })
+}
+
+// ---- non-cooperative events -------------------------------------------------
+
+/// The userfaultfds with `feature` registered in `[start, start + len)` of
+/// `mm` (none for a range that is not a valid one: the call fails anyway).
+fn watchers(mm: &AddressSpace, start: u64, len: u64, feature: u64) -> Vec<Arc<UffdCtx>> {
+    match len
+        .checked_add(PAGE - 1)
+        .and_then(|l| start.checked_add(l & !(PAGE - 1)))
+    {
+        Some(end) if len > 0 => mm.uffd_watchers(start, end, feature),
+        _ => Vec::new(),
+    }
+}
+
+/// munmap of `[start, start + len)`: the userfaultfds with UFFD_FEATURE_EVENT_UNMAP
+/// registered there (before the unmap; [`send_unmap`] after it).
+pub fn unmap_watchers(mm: &AddressSpace, start: u64, len: u64) -> Vec<Arc<UffdCtx>> {
+    watchers(mm, start, len, uffd::FEATURE_EVENT_UNMAP)
+}
+
+/// UFFD_EVENT_UNMAP (start, end) to each of `to`; waits until each is read.
+pub async fn send_unmap(to: Vec<Arc<UffdCtx>>, start: u64, len: u64) {
+    let end = start.saturating_add(len.next_multiple_of(PAGE));
+    for c in to {
+        c.notify(UffdCtx::message(uffd::EVENT_UNMAP, &[start, end]), None)
+            .await;
+    }
+}
+
+/// madvise(MADV_DONTNEED, MADV_FREE) of `[start, start + len)`: UFFD_EVENT_REMOVE
+/// (start, end) to the userfaultfds with UFFD_FEATURE_EVENT_REMOVE registered
+/// there, before the pages go (as Linux's userfaultfd_remove); waits until read.
+pub async fn send_remove(mm: &AddressSpace, start: u64, len: u64) {
+    let end = start.saturating_add(len.next_multiple_of(PAGE));
+    for c in watchers(mm, start, len, uffd::FEATURE_EVENT_REMOVE) {
+        c.notify(UffdCtx::message(uffd::EVENT_REMOVE, &[start, end]), None)
+            .await;
+    }
+}
+
+/// The events an mremap sends, found before it runs ([`RemapEvents::new`])
+/// and sent after it succeeded ([`RemapEvents::send`]), in Linux's order:
+/// REMAP (from, to, len) when the area moved, UNMAP of what MREMAP_FIXED
+/// replaced, UNMAP of the old range (moved without MREMAP_DONTUNMAP) or of
+/// the tail a shrink cut off.
+pub struct RemapEvents {
+    remap: Vec<Arc<UffdCtx>>,
+    target: Option<(Vec<Arc<UffdCtx>>, u64, u64)>,
+    old: Vec<Arc<UffdCtx>>,
+    tail: Vec<Arc<UffdCtx>>,
+    from: u64,
+    old_len: u64,
+    new_len: u64,
+    dont_unmap: bool,
+}
+
+impl RemapEvents {
+    pub fn new(
+        mm: &AddressSpace,
+        from: u64,
+        old_len: u64,
+        new_len: u64,
+        fixed: Option<u64>,
+        dont_unmap: bool,
+    ) -> Self {
+        let (old_len, new_len) = (
+            old_len.saturating_add(PAGE - 1) & !(PAGE - 1),
+            new_len.saturating_add(PAGE - 1) & !(PAGE - 1),
+        );
+        Self {
+            remap: watchers(mm, from, old_len, uffd::FEATURE_EVENT_REMAP),
+            target: fixed.map(|to| (unmap_watchers(mm, to, new_len), to, new_len)),
+            old: unmap_watchers(mm, from, old_len),
+            tail: if new_len < old_len {
+                unmap_watchers(mm, from.saturating_add(new_len), old_len - new_len)
+            } else {
+                Vec::new()
+            },
+            from,
+            old_len,
+            new_len,
+            dont_unmap,
+        }
+    }
+
+    /// Sends the events of an mremap that put the area at `to`; waits until
+    /// each is read.
+    pub async fn send(self, to: u64) {
+        let moved = to != self.from;
+        if moved {
+            let msg = UffdCtx::message(uffd::EVENT_REMAP, &[self.from, to, self.old_len]);
+            for c in &self.remap {
+                c.notify(msg, None).await;
+            }
+        }
+        if let Some((w, at, len)) = self.target {
+            send_unmap(w, at, len).await;
+        }
+        if moved && !self.dont_unmap {
+            send_unmap(self.old, self.from, self.old_len).await;
+        } else if !moved && self.new_len < self.old_len {
+            send_unmap(
+                self.tail,
+                self.from + self.new_len,
+                self.old_len - self.new_len,
+            )
+            .await;
+        }
+    }
+}
+
+/// After fork made `child`: UFFD_EVENT_FORK to each userfaultfd with
+/// UFFD_FEATURE_EVENT_FORK whose areas the child inherited; its reader gets
+/// a new userfaultfd for the child's areas. Waits until each is read.
+pub async fn send_fork(child: &Arc<AddressSpace>) {
+    for (parent, kid) in vm::uffd::take_forked(child) {
+        parent
+            .notify(UffdCtx::message(uffd::EVENT_FORK, &[]), Some(kid))
+            .await;
+    }
+}
+
 /// Whether the calling thread is being killed (a long fill stops: EINTR).
 fn killed() -> bool {
     crate::process::current_thread().is_some_and(|t| t.killed())
@@ -337,8 +487,17 @@ impl FileOps for UffdFile {
         if !self.ctx.initialized() || buf.len() < uffd::MSG_SIZE {
             return Err(Errno::EINVAL);
         }
-        match self.ctx.read_messages(buf) {
-            0 => Err(Errno::EAGAIN),
+        let t = crate::process::current_thread();
+        let mut failed = None;
+        let mut put = |child: Arc<UffdCtx>| {
+            let r = t
+                .as_ref()
+                .ok_or(Errno::EINVAL)
+                .and_then(|t| install(t, child));
+            r.map_err(|e| failed = Some(e)).ok().map(|fd| fd as u32)
+        };
+        match self.ctx.read_messages(buf, &mut put) {
+            0 => Err(failed.unwrap_or(Errno::EAGAIN)),
             n => Ok(n),
         }
     }

@@ -1737,7 +1737,13 @@ impl AddressSpace {
         moved.end = to + new_len;
         // Without UFFD_FEATURE_EVENT_REMAP the moved area leaves its userfaultfd
         // (Linux's mremap_userfaultfd_prep); with MREMAP_DONTUNMAP the old stays.
-        moved.uffd = None;
+        if moved
+            .uffd
+            .as_ref()
+            .is_none_or(|r| r.ctx.features() & uffd::FEATURE_EVENT_REMAP == 0)
+        {
+            moved.uffd = None;
+        }
         vm.vmas.insert(to, moved);
         Ok(to)
     }
@@ -1941,11 +1947,12 @@ impl AddressSpace {
             cvm.brk = vm.brk;
             cvm.limits = vm.limits;
             let areas: Vec<Vma> = vm.vmas.values().cloned().collect();
+            let mut forked = Vec::new();
             for mut v in areas {
                 // Memory locks are not inherited by a child (mlock(2)), nor a
                 // userfaultfd registration (without UFFD_FEATURE_EVENT_FORK).
                 v.locked = false;
-                v.uffd = None;
+                v.uffd = uffd::fork_registration(v.uffd.take(), &child, &mut forked);
                 match v.on_fork {
                     OnFork::Skip => continue,
                     OnFork::Wipe => {
@@ -1990,6 +1997,7 @@ impl AddressSpace {
                 }
                 cvm.vmas.insert(v.start, v);
             }
+            uffd::note_forked(&child, forked);
         }
         // The parent's writable entries became read-only: flush them all, here and
         // on the CPUs running the parent's other threads.

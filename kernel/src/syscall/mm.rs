@@ -212,7 +212,13 @@ pub async fn sys_mmap(
 }
 
 pub async fn sys_munmap(ctx: &mut Ctx<'_>, addr: u64, len: u64) -> KResult<u64> {
-    ctx.mm().unmap(addr, len).map(|_| 0)
+    let mm = ctx.mm();
+    let uffd = crate::fs::userfaultfd::unmap_watchers(&mm, addr, len);
+    mm.unmap(addr, len)?;
+    if !uffd.is_empty() {
+        crate::fs::userfaultfd::send_unmap(uffd, addr, len).await;
+    }
+    Ok(0)
 }
 
 pub async fn sys_mprotect(ctx: &mut Ctx<'_>, addr: u64, len: u64, prot: u32) -> KResult<u64> {
@@ -323,14 +329,25 @@ pub async fn sys_mremap(
     }
     let fixed = (flags & MREMAP_FIXED != 0).then_some(new_addr);
     let dont_unmap = (flags & MREMAP_DONTUNMAP != 0).then_some(new_addr);
-    ctx.mm().remap(
+    let mm = ctx.mm();
+    let uffd = crate::fs::userfaultfd::RemapEvents::new(
+        &mm,
+        old,
+        old_len,
+        new_len,
+        fixed,
+        dont_unmap.is_some(),
+    );
+    let to = mm.remap(
         old,
         old_len,
         new_len,
         flags & MREMAP_MAYMOVE != 0,
         fixed,
         dont_unmap,
-    )
+    )?;
+    uffd.send(to).await;
+    Ok(to)
 }
 
 pub async fn sys_madvise(ctx: &mut Ctx<'_>, addr: u64, len: u64, advice: u32) -> KResult<u64> {
@@ -342,7 +359,12 @@ pub async fn sys_madvise(ctx: &mut Ctx<'_>, addr: u64, len: u64, advice: u32) ->
     }
     match advice {
         // Pages are dropped; MADV_FREE may drop them lazily, Kestrel does it at once.
-        MADV_DONTNEED | MADV_FREE => ctx.mm().discard(addr, len, advice == MADV_FREE).map(|_| 0),
+        MADV_DONTNEED | MADV_FREE => {
+            // A userfaultfd with UFFD_FEATURE_EVENT_REMOVE hears of it first.
+            let mm = ctx.mm();
+            crate::fs::userfaultfd::send_remove(&mm, addr, len).await;
+            mm.discard(addr, len, advice == MADV_FREE).map(|_| 0)
+        }
         // MADV_MERGEABLE, MADV_UNMERGEABLE: there is no same-page merging (KSM),
         // and Linux without it refuses them.
         12 | 13 => Err(Errno::EINVAL),

@@ -40,12 +40,20 @@ pub const FLAG_WRITE: u64 = 1 << 0;
 pub const FLAG_WP: u64 = 1 << 1;
 pub const FLAG_MINOR: u64 = 1 << 2;
 /// The features this module acts on.
+pub const FEATURE_EVENT_FORK: u64 = 1 << 1;
+pub const FEATURE_EVENT_REMAP: u64 = 1 << 2;
+pub const FEATURE_EVENT_REMOVE: u64 = 1 << 3;
+pub const FEATURE_EVENT_UNMAP: u64 = 1 << 6;
 pub const FEATURE_SIGBUS: u64 = 1 << 7;
 pub const FEATURE_THREAD_ID: u64 = 1 << 8;
 /// Set in [`UffdCtx`]'s features once UFFDIO_API succeeded.
 const INITIALIZED: u64 = 1 << 63;
-/// UFFD_EVENT_PAGEFAULT.
+/// uffd_msg.event.
 const EVENT_PAGEFAULT: u8 = 0x12;
+pub const EVENT_FORK: u8 = 0x13;
+pub const EVENT_REMAP: u8 = 0x14;
+pub const EVENT_REMOVE: u8 = 0x15;
+pub const EVENT_UNMAP: u8 = 0x16;
 /// sizeof(struct uffd_msg).
 pub const MSG_SIZE: usize = 32;
 
@@ -61,10 +69,20 @@ struct Waiter {
     woken: bool,
 }
 
+/// A non-cooperative event (FORK, REMAP, REMOVE, UNMAP): its sender waits
+/// until it is read.
+struct Event {
+    msg: [u8; MSG_SIZE],
+    /// For FORK: the child's context, handed to the reader as a new descriptor.
+    fork: Option<Arc<UffdCtx>>,
+    read: bool,
+}
+
 #[derive(Default)]
 struct State {
     next: u64,
     waiters: BTreeMap<u64, Waiter>,
+    events: BTreeMap<u64, Event>,
     released: bool,
 }
 
@@ -73,6 +91,9 @@ pub struct UffdCtx {
     /// UFFD_USER_MODE_ONLY: only faults of user-mode accesses are handled; a
     /// copy of the kernel's there fails (EFAULT).
     pub user_mode_only: bool,
+    /// userfaultfd(2)'s flags (O_CLOEXEC, O_NONBLOCK, UFFD_USER_MODE_ONLY): a
+    /// FORK event's new descriptor gets them too.
+    pub flags: u32,
     /// The features UFFDIO_API enabled, with [`INITIALIZED`].
     features: AtomicU64,
     /// The address space it was made in (what its ioctls act on).
@@ -85,9 +106,12 @@ pub struct UffdCtx {
 }
 
 impl UffdCtx {
-    pub fn new(mm: &Arc<AddressSpace>, user_mode_only: bool) -> Arc<Self> {
+    /// A context for `mm`, made with userfaultfd(2)'s `flags` (bit 0:
+    /// UFFD_USER_MODE_ONLY).
+    pub fn new(mm: &Arc<AddressSpace>, flags: u32) -> Arc<Self> {
         Arc::new(Self {
-            user_mode_only,
+            user_mode_only: flags & 1 != 0,
+            flags,
             features: AtomicU64::new(0),
             mm: Arc::downgrade(mm),
             state: spin::Mutex::new(State::default()),
@@ -122,18 +146,62 @@ impl UffdCtx {
         self.mm.upgrade().ok_or(Errno::ESRCH)
     }
 
-    /// Whether a fault message is waiting to be read.
+    /// Whether a fault or event message is waiting to be read.
     pub fn readable(&self) -> bool {
-        self.state
-            .lock()
-            .waiters
-            .values()
-            .any(|w| !w.read && !w.woken)
+        let st = self.state.lock();
+        st.waiters.values().any(|w| !w.read && !w.woken) || st.events.values().any(|e| !e.read)
     }
 
-    /// Fills `out` with as many unread fault messages as fit (whole
-    /// `struct uffd_msg`s), oldest first; returns the bytes written.
-    pub fn read_messages(&self, out: &mut [u8]) -> usize {
+    /// Fills `out` with as many unread messages as fit (whole `struct
+    /// uffd_msg`s): faults, oldest first, then events. A FORK event's new
+    /// userfaultfd is installed by `install` (its descriptor goes in the
+    /// message; if it fails, the event stays unread and reading stops).
+    /// Returns the bytes written.
+    pub fn read_messages(
+        &self,
+        out: &mut [u8],
+        install: &mut dyn FnMut(Arc<UffdCtx>) -> Option<u32>,
+    ) -> usize {
+        let n = self.read_faults(out);
+        let mut n = n;
+        let mut any = false;
+        loop {
+            if n + MSG_SIZE > out.len() {
+                break;
+            }
+            let next = {
+                let st = self.state.lock();
+                st.events
+                    .iter()
+                    .find(|(_, e)| !e.read)
+                    .map(|(&id, e)| (id, e.msg, e.fork.clone()))
+            };
+            let Some((id, mut msg, fork)) = next else {
+                break;
+            };
+            if let Some(child) = fork {
+                // Installed outside the lock (it takes the descriptor table's).
+                let Some(fd) = install(child) else {
+                    break;
+                };
+                msg[8..12].copy_from_slice(&fd.to_ne_bytes());
+            }
+            if let Some(e) = self.state.lock().events.get_mut(&id) {
+                e.read = true;
+                e.fork = None;
+            }
+            out[n..n + MSG_SIZE].copy_from_slice(&msg);
+            n += MSG_SIZE;
+            any = true;
+        }
+        if any {
+            // The senders of the events read go on.
+            self.faults.wake_all();
+        }
+        n
+    }
+
+    fn read_faults(&self, out: &mut [u8]) -> usize {
         let features = self.features();
         let mut st = self.state.lock();
         let mut n = 0;
@@ -184,9 +252,73 @@ impl UffdCtx {
         if let Some(mm) = self.mm.upgrade() {
             mm.uffd_release(self);
         }
-        self.state.lock().released = true;
+        let children: Vec<Arc<UffdCtx>> = {
+            let mut st = self.state.lock();
+            st.released = true;
+            st.events
+                .values_mut()
+                .filter_map(|e| e.fork.take())
+                .collect()
+        };
+        // A FORK event never read: its child's areas leave the child context.
+        for c in children {
+            c.release();
+        }
         self.faults.wake_all();
         self.readers.wake_all();
+    }
+
+    /// Sends a non-cooperative event and waits until a reader took it (or the
+    /// file is closed); the caller's system call stays killable.
+    pub async fn notify(&self, msg: [u8; MSG_SIZE], fork: Option<Arc<UffdCtx>>) {
+        let id = {
+            let mut st = self.state.lock();
+            if st.released {
+                drop(st);
+                if let Some(c) = fork {
+                    c.release();
+                }
+                return;
+            }
+            let id = st.next;
+            st.next += 1;
+            st.events.insert(
+                id,
+                Event {
+                    msg,
+                    fork,
+                    read: false,
+                },
+            );
+            id
+        };
+        self.readers.wake_all();
+        struct Drop<'a>(&'a UffdCtx, u64);
+        impl core::ops::Drop for Drop<'_> {
+            fn drop(&mut self) {
+                let left = self.0.state.lock().events.remove(&self.1);
+                if let Some(c) = left.and_then(|e| e.fork) {
+                    c.release();
+                }
+            }
+        }
+        let _remove = Drop(self, id);
+        self.faults
+            .wait_until(|| {
+                let st = self.state.lock();
+                (st.released || st.events.get(&id).is_none_or(|e| e.read)).then_some(())
+            })
+            .await;
+    }
+
+    /// A message of `event` with the words `args` (after the 8-byte header).
+    pub fn message(event: u8, args: &[u64]) -> [u8; MSG_SIZE] {
+        let mut msg = [0; MSG_SIZE];
+        msg[0] = event;
+        for (i, a) in args.iter().take(3).enumerate() {
+            msg[8 + 8 * i..16 + 8 * i].copy_from_slice(&a.to_ne_bytes());
+        }
+        msg
     }
 
     fn enqueue(&self, addr: u64, flags: u64, tid: u32) -> u64 {
@@ -218,6 +350,72 @@ impl UffdCtx {
     fn leave(&self, id: u64) {
         self.state.lock().waiters.remove(&id);
     }
+}
+
+/// Children whose areas fork registered with new contexts
+/// (UFFD_FEATURE_EVENT_FORK): (child, parent's context, child's context), until
+/// the forking call sends the events ([`take_forked`]).
+#[allow(clippy::type_complexity)]
+static FORKED: spin::Mutex<Vec<(Weak<AddressSpace>, Arc<UffdCtx>, Arc<UffdCtx>)>> =
+    spin::Mutex::new(Vec::new());
+
+/// What fork makes of an area's registration in the child `child`: none,
+/// unless the userfaultfd has UFFD_FEATURE_EVENT_FORK; then the child's own
+/// context (one per parent context, in `made`), with the same flags and
+/// features.
+pub(super) fn fork_registration(
+    reg: Option<UffdReg>,
+    child: &Arc<AddressSpace>,
+    made: &mut Vec<(Arc<UffdCtx>, Arc<UffdCtx>)>,
+) -> Option<UffdReg> {
+    let reg = reg?;
+    if reg.ctx.features() & FEATURE_EVENT_FORK == 0 {
+        return None;
+    }
+    let ctx = match made.iter().find(|(p, _)| Arc::ptr_eq(p, &reg.ctx)) {
+        Some((_, c)) => c.clone(),
+        None => {
+            let c = UffdCtx::new(child, reg.ctx.flags);
+            c.set_features(reg.ctx.features());
+            made.push((reg.ctx.clone(), c.clone()));
+            c
+        }
+    };
+    Some(UffdReg {
+        ctx,
+        mode: reg.mode,
+    })
+}
+
+/// Records the contexts fork made for `child` ([`fork_registration`]).
+pub(super) fn note_forked(child: &Arc<AddressSpace>, made: Vec<(Arc<UffdCtx>, Arc<UffdCtx>)>) {
+    if made.is_empty() {
+        return;
+    }
+    let mut forked = FORKED.lock();
+    // Children that died before their events were sent.
+    forked.retain(|(c, _, _)| c.strong_count() > 0);
+    for (p, c) in made {
+        forked.push((Arc::downgrade(child), p, c));
+    }
+}
+
+/// The (parent's, child's) contexts fork made for `child`, taken.
+pub fn take_forked(child: &Arc<AddressSpace>) -> Vec<(Arc<UffdCtx>, Arc<UffdCtx>)> {
+    let mut forked = FORKED.lock();
+    if forked.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    forked.retain(|(c, p, k)| {
+        if core::ptr::eq(c.as_ptr(), Arc::as_ptr(child)) {
+            out.push((p.clone(), k.clone()));
+            false
+        } else {
+            true
+        }
+    });
+    out
 }
 
 /// An area's registration.
@@ -532,6 +730,22 @@ impl AddressSpace {
             vm.uffd_clear_wp(&v, v.start, v.end);
         }
         Ok(ctxs)
+    }
+
+    /// The userfaultfds with `feature` that areas in `[start, end)` are
+    /// registered with (each once): who hears of an unmap, remap or remove there.
+    pub fn uffd_watchers(&self, start: u64, end: u64, feature: u64) -> Vec<Arc<UffdCtx>> {
+        let vm = self.vm.lock();
+        let mut out: Vec<Arc<UffdCtx>> = Vec::new();
+        for (_, v) in vm.vmas.range(..end).filter(|(_, v)| v.end > start) {
+            if let Some(r) = &v.uffd
+                && r.ctx.features() & feature != 0
+                && !out.iter().any(|c| Arc::ptr_eq(c, &r.ctx))
+            {
+                out.push(r.ctx.clone());
+            }
+        }
+        out
     }
 
     /// Every area registered with `ctx` leaves it (the file was closed).
