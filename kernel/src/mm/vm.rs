@@ -59,10 +59,10 @@ const UFFD_WP_BIT: u64 = 1 << 52;
 /// Software PTE bit of a non-present entry: a page poisoned by UFFDIO_POISON (no
 /// frame; the SHARED bit keeps the teardown paths from releasing one).
 const UFFD_POISON_BIT: u64 = 1 << 53;
+const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
 
 pub mod uffd;
 pub use uffd::{UffdCtx, UffdReg, UserFault};
-const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
 
 const fn page_down(v: u64) -> u64 {
     v & !(PAGE - 1)
