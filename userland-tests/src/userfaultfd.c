@@ -44,6 +44,9 @@
  *     registered, munmap UFFD_EVENT_UNMAP (start, end); each call waits until
  *     its event is read. fork sends UFFD_EVENT_FORK with a new userfaultfd
  *     (same flags) through which the child's faults are handled.
+ *   - Four threads faulting on the same 64 pages, one handler reading up to
+ *     eight messages a read: every page is filled once (a second message for
+ *     a page answers EEXIST) and every thread sees the handler's data.
  */
 #define KT_AREA "userfaultfd"
 #include "kt.h"
@@ -882,6 +885,84 @@ TEST(event_fork)
     munmap(src, PG);
 }
 
+#define MANY_PAGES 64
+#define MANY_THREADS 4
+
+struct many { int uffd; char *p; char *src; int copies; int eexist; int err; };
+
+static void *many_toucher(void *arg)
+{
+    char **a = arg;
+    char *p = a[0];
+    long k = (long)a[1];
+    /* Each thread walks every page from its own start: pages are shared. */
+    for (int i = 0; i < MANY_PAGES; i++) {
+        int page = (i * 7 + (int)k * 16) % MANY_PAGES;
+        if (p[page * PG + 1] != (char)(page + 1))
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static void *many_handler(void *arg)
+{
+    struct many *m = arg;
+    struct msg msgs[8];
+    while (m->copies < MANY_PAGES) {
+        ssize_t n = read(m->uffd, msgs, sizeof msgs);
+        if (n <= 0 || n % sizeof msgs[0]) {
+            m->err = n < 0 ? errno : EIO;
+            return NULL;
+        }
+        for (size_t i = 0; i < n / sizeof msgs[0]; i++) {
+            uint64_t page = msgs[i].address & ~(uint64_t)(PG - 1);
+            int idx = (int)((page - (uintptr_t)m->p) / PG);
+            memset(m->src, idx + 1, PG);
+            struct copy c = {page, (uintptr_t)m->src, PG, 0, 0};
+            if (ioctl(m->uffd, UFFDIO_COPY, &c) == 0)
+                m->copies++;
+            else if (errno == EEXIST)
+                m->eexist++;  /* two threads faulted on one page */
+            else {
+                m->err = errno;
+                return NULL;
+            }
+        }
+    }
+    return NULL;
+}
+
+TEST(many_faults)
+{
+    struct many m = {0};
+    m.uffd = OK(uffd_open(O_CLOEXEC, 0));
+    m.p = anon(MANY_PAGES);
+    m.src = anon(1);
+    CHECK(m.p && m.src, "mmap");
+    OK(do_register(m.uffd, m.p, MANY_PAGES * PG, MODE_MISSING));
+    pthread_t h, t[MANY_THREADS];
+    char *args[MANY_THREADS][2];
+    CHECK(pthread_create(&h, NULL, many_handler, &m) == 0, "pthread_create");
+    for (long k = 0; k < MANY_THREADS; k++) {
+        args[k][0] = m.p;
+        args[k][1] = (char *)k;
+        CHECK(pthread_create(&t[k], NULL, many_toucher, args[k]) == 0, "pthread_create");
+    }
+    int bad = 0;
+    for (int k = 0; k < MANY_THREADS; k++) {
+        void *r;
+        pthread_join(t[k], &r);
+        bad += r != NULL;
+    }
+    pthread_join(h, NULL);
+    CHECK(m.err == 0, "handler: %s", strerror(m.err));
+    EXPECT_EQ(m.copies, MANY_PAGES);
+    EXPECT_EQ(bad, 0);
+    close(m.uffd);
+    munmap(m.p, MANY_PAGES * PG);
+    munmap(m.src, PG);
+}
+
 int main(void)
 {
     PG = sysconf(_SC_PAGESIZE);
@@ -904,5 +985,6 @@ int main(void)
     RUN(feature_sigbus_and_killed_copy);
     RUN(events);
     RUN(event_fork);
+    RUN(many_faults);
     return KT_END();
 }
