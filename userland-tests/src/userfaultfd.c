@@ -41,7 +41,8 @@
  *     fault there is SIGBUS.
  *   - Events: madvise(MADV_DONTNEED) sends UFFD_EVENT_REMOVE (start, end),
  *     mremap UFFD_EVENT_REMAP (from, to, len) and the moved area stays
- *     registered, munmap UFFD_EVENT_UNMAP (start, end); each call waits until
+ *     registered, munmap and mmap MAP_FIXED UFFD_EVENT_UNMAP (start, end) (a
+ *     moving mremap one for its old range after REMAP); each call waits until
  *     its event is read. fork sends UFFD_EVENT_FORK with a new userfaultfd
  *     (same flags) through which the child's faults are handled.
  *   - Four threads faulting on the same 64 pages, one handler reading up to
@@ -772,6 +773,10 @@ static void *event_op(void *arg)
     case 2:
         o->ret = (void *)(long)munmap(o->a, o->len);
         break;
+    case 4:
+        o->ret = mmap(o->a, o->len, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+        break;
     case 3:
         o->child = fork();
         if (o->child == 0) {
@@ -845,6 +850,15 @@ TEST(events)
     EXPECT_EQ(w[0], (uintptr_t)p + 2 * PG);
     EXPECT_EQ(w[1], (uintptr_t)p + 3 * PG);
     EXPECT_EQ((long)o.ret, 0);
+
+    /* mmap MAP_FIXED over a registered range unmaps it too. */
+    o = (struct evop){4, p + 3 * PG, NULL, PG, NULL, 0};
+    CHECK(event_of(u, &o, &m, &t) == 0, "MAP_FIXED: %s", strerror(errno));
+    pthread_join(t, NULL);
+    EXPECT_EQ(m.event, 0x16);
+    EXPECT_EQ(w[0], (uintptr_t)p + 3 * PG);
+    EXPECT_EQ(w[1], (uintptr_t)p + 4 * PG);
+    CHECK(o.ret == p + 3 * PG, "mmap gave %p", o.ret);
     close(u);
     munmap(p, 4 * PG);
 }

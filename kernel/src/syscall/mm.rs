@@ -179,7 +179,16 @@ pub async fn sys_mmap(
     } else {
         Placement::Hint(addr)
     };
+    // What MAP_FIXED replaces is unmapped: a userfaultfd with
+    // UFFD_FEATURE_EVENT_UNMAP registered there hears of it.
+    let uffd = match at {
+        Placement::Fixed(a) => crate::fs::userfaultfd::unmap_watchers(&mm, a, len),
+        _ => alloc::vec::Vec::new(),
+    };
     let at = mm.map(at, len, prot, backing, kind)?;
+    if !uffd.is_empty() {
+        crate::fs::userfaultfd::send_unmap(uffd, at, len).await;
+    }
     if let Some(d) = name {
         mm.name_area(at, d);
     }
