@@ -9,7 +9,7 @@
  *     without CAP_SYS_PTRACE (and the sysctl 0) only UFFD_USER_MODE_ONLY is
  *     allowed (EPERM).
  *   - Before UFFDIO_API every other ioctl and read are EINVAL and poll says
- *     POLLERR; UFFDIO_API with a wrong api or an unknown feature is EINVAL
+ *     POLLERR (after it too for a blocking userfaultfd); UFFDIO_API with a wrong api or an unknown feature is EINVAL
  *     (the struct zeroed), a second UFFDIO_API is EINVAL.
  *   - UFFDIO_REGISTER: mode 0 or unknown EINVAL, unaligned or empty ranges
  *     EINVAL, a range with no mapping EINVAL (Linux since the maple tree), a
@@ -335,6 +335,12 @@ TEST(api_handshake)
     EXPECT_ERRNO(read(fd, &m, sizeof m), EAGAIN);
     EXPECT_ERRNO(read(fd, &m, 16), EINVAL);
     EXPECT_EQ(poll(&pfd, 1, 0), 0);
+    close(fd);
+    /* A blocking userfaultfd: poll says POLLERR (a read may block anyway). */
+    fd = OK(uffd_open(O_CLOEXEC, 0));
+    pfd = (struct pollfd){fd, POLLIN, 0};
+    EXPECT_EQ(poll(&pfd, 1, 0), 1);
+    CHECK(pfd.revents == POLLERR, "revents %#x of a blocking one", pfd.revents);
     close(fd);
     munmap(p, PG);
 }

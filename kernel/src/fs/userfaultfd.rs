@@ -9,7 +9,8 @@
 //! ([`crate::mm::vm::UffdCtx`]). Closing the last descriptor unregisters every
 //! range and lets the waiting threads fault normally.
 
-use alloc::sync::Arc;
+use alloc::boxed::Box;
+use alloc::sync::{Arc, Weak};
 use alloc::vec;
 use alloc::vec::Vec;
 use core::any::Any;
@@ -18,6 +19,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use kestrel_abi::fs::{O_CLOEXEC, O_NONBLOCK, O_RDONLY, POLLERR, POLLIN, POLLRDNORM};
 use kestrel_abi::{Errno, KResult};
 use kestrel_sync::WaitQueue;
+use kestrel_vfs::file::IoFuture;
 use kestrel_vfs::{FileOps, OpenFile, UserPtr, UserSpace};
 
 use crate::mm::vm::{self, AddressSpace, UffdCtx, uffd};
@@ -93,6 +95,8 @@ fn validate_range(start: u64, len: u64) -> KResult<()> {
 /// is released then.
 pub struct UffdFile {
     ctx: Arc<UffdCtx>,
+    /// Its open file description (for poll, which answers by O_NONBLOCK).
+    file: spin::Once<Weak<OpenFile>>,
 }
 
 impl Drop for UffdFile {
@@ -116,8 +120,12 @@ fn new_userfaultfd(flags: u32) -> KResult<u64> {
 /// its context was made with).
 fn install(t: &crate::process::Thread, ctx: Arc<UffdCtx>) -> KResult<i32> {
     let flags = ctx.flags;
-    let file =
-        crate::fs::anon::anon_file(Arc::new(UffdFile { ctx }), O_RDONLY | (flags & O_NONBLOCK));
+    let ops = Arc::new(UffdFile {
+        ctx,
+        file: spin::Once::new(),
+    });
+    let file = crate::fs::anon::anon_file(ops.clone(), O_RDONLY | (flags & O_NONBLOCK));
+    ops.file.call_once(|| Arc::downgrade(&file));
     let limit = t.process.nofile();
     t.process
         .files()
@@ -510,6 +518,16 @@ impl FileOps for UffdFile {
         if !self.ctx.initialized() {
             return POLLERR;
         }
+        // As Linux: poll never promises a read of a blocking userfaultfd will
+        // not block (a fault may be woken before it is read), so it says POLLERR.
+        let blocking = self
+            .file
+            .get()
+            .and_then(Weak::upgrade)
+            .is_some_and(|f| !f.nonblocking());
+        if blocking {
+            return POLLERR;
+        }
         if self.ctx.readable() {
             POLLIN | POLLRDNORM
         } else {
@@ -519,6 +537,30 @@ impl FileOps for UffdFile {
 
     fn wait_queue(&self) -> Option<&WaitQueue> {
         Some(&self.ctx.readers)
+    }
+
+    /// A blocking read waits for a message itself (poll answers POLLERR for a
+    /// blocking userfaultfd, so the usual wait for POLLIN would not do); a
+    /// signal ends the wait (ERESTARTSYS).
+    fn read_waiting<'a>(&'a self, file: &'a OpenFile, buf: &'a mut [u8]) -> Option<IoFuture<'a>> {
+        Some(Box::pin(async move {
+            loop {
+                match self.read(file, &mut 0, buf) {
+                    Err(Errno::EAGAIN) if !file.nonblocking() => {
+                        let t = crate::process::current_thread().ok_or(Errno::EINTR)?;
+                        let ctx = &self.ctx;
+                        crate::process::signal::interruptible(&t, Errno::ERESTARTSYS, async {
+                            ctx.readers
+                                .wait_until(|| ctx.readable().then_some(()))
+                                .await;
+                            Ok(())
+                        })
+                        .await?;
+                    }
+                    r => return r,
+                }
+            }
+        }))
     }
 
     fn ioctl(&self, _: &OpenFile, cmd: u32, arg: u64, mem: &dyn UserSpace) -> KResult<u64> {

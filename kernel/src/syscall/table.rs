@@ -524,7 +524,7 @@ syscall_table! {
     RENAMEAT2 => fs::sys_renameat2(olddirfd: Fd, oldpath: UserCStr, newdirfd: Fd, newpath: UserCStr, flags: u32), partial "RENAME_WHITEOUT is EINVAL";
     GETRANDOM => misc::sys_getrandom(buf: UserPtr<u8>, count: usize, flags: u32);
     MEMFD_CREATE => fs_extra::sys_memfd_create(name: UserCStr, flags: u32), partial "no MFD_HUGETLB";
-    USERFAULTFD => uffd::sys_userfaultfd(flags: u32), partial "private anonymous memory (MISSING, WP) and shared anonymous memory (MISSING, MINOR) only, no tmpfs files or hugetlbfs; no UNMAP event for a brk shrink, REMOVE for MADV_DONTNEED/FREE only; no EXACT_ADDRESS, WP_UNPOPULATED or WP_ASYNC features; poll on a blocking userfaultfd is not POLLERR; ptrace and core-dump access to a registered page does not wait";
+    USERFAULTFD => uffd::sys_userfaultfd(flags: u32), partial "private anonymous memory (MISSING, WP) and shared anonymous memory (MISSING, MINOR) only, no tmpfs files or hugetlbfs; no UNMAP event for a brk shrink, REMOVE for MADV_DONTNEED/FREE only; no EXACT_ADDRESS, WP_UNPOPULATED or WP_ASYNC features; ptrace and core-dump access to a registered page does not wait";
     COPY_FILE_RANGE => fs::sys_copy_file_range(fd_in: Fd, off_in: UserPtr<i64>, fd_out: Fd, off_out: UserPtr<i64>, len: usize, flags: u32);
     PREADV2 => fs_extra::sys_preadv2(fd: Fd, iov: UserPtr<Iovec>, iovcnt: usize, offset: i64, offset_high: u64, flags: u32), partial "RWF_* flags are accepted and have no effect";
     PWRITEV2 => fs_extra::sys_pwritev2(fd: Fd, iov: UserPtr<Iovec>, iovcnt: usize, offset: i64, offset_high: u64, flags: u32), partial "RWF_* flags are accepted and have no effect";
