@@ -28,7 +28,9 @@
  *     waits with WP|WRITE until the protection is cleared, and the write is not
  *     visible meanwhile; WP with DONTWAKE is EINVAL; a range not registered
  *     for WP is ENOENT.
- *   - UFFDIO_POISON: an access to the poisoned page gets SIGBUS.
+ *   - UFFDIO_POISON: an access to the poisoned page gets SIGBUS (si_code
+ *     BUS_ADRERR, or BUS_MCEERR_AR with CONFIG_MEMORY_FAILURE), si_addr the
+ *     address.
  *   - MINOR on shared memory: a page the object has but the mapping has not
  *     mapped faults with MINOR; UFFDIO_CONTINUE maps it.
  *   - Closing the userfaultfd lets a waiting thread go on (a zero page).
@@ -530,9 +532,14 @@ TEST(write_protect)
 }
 
 static sigjmp_buf poison_jmp;
-static void on_sigbus(int sig)
+static volatile int bus_code;
+static void *volatile bus_addr;
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
     (void)sig;
+    (void)uc;
+    bus_code = si->si_code;
+    bus_addr = si->si_addr;
     siglongjmp(poison_jmp, 1);
 }
 
@@ -548,7 +555,8 @@ TEST(poison)
     h.op = OP_POISON;
     CHECK(start(&h) == 0, "pthread_create");
     struct sigaction sa = {0}, old;
-    sa.sa_handler = on_sigbus;
+    sa.sa_sigaction = on_sigbus;
+    sa.sa_flags = SA_SIGINFO;
     sigaction(SIGBUS, &sa, &old);
     volatile int got = 0;
     if (sigsetjmp(poison_jmp, 1) == 0)
@@ -559,6 +567,10 @@ TEST(poison)
     finish(&h);
     CHECK(h.err == 0, "handler: %s", strerror(h.err));
     CHECK(got, "no SIGBUS from the poisoned page");
+    /* BUS_MCEERR_AR where the kernel has CONFIG_MEMORY_FAILURE, else
+     * BUS_ADRERR (Kestrel, as it refuses MADV_HWPOISON). */
+    CHECK(bus_code == 4 || bus_code == BUS_ADRERR, "si_code %d", bus_code);
+    CHECK(bus_addr == p, "si_addr %p, expected %p", bus_addr, (void *)p);
     close(h.uffd);
     munmap(p, PG);
 }

@@ -850,6 +850,9 @@ impl Vm {
             .map_err(|_| FaultError::OutOfMemory)?;
         let old = pte.get();
         if old & UFFD_POISON_BIT != 0 {
+            // SIGBUS with BUS_ADRERR, as Linux without CONFIG_MEMORY_FAILURE
+            // (which Kestrel is: MADV_HWPOISON is EINVAL); with it Linux says
+            // BUS_MCEERR_AR.
             return Err(FaultError::NoPage);
         }
         if !force
