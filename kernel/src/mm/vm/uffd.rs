@@ -169,26 +169,36 @@ impl UffdCtx {
             if n + MSG_SIZE > out.len() {
                 break;
             }
+            // Claimed under the lock, so that two readers never both take it.
             let next = {
-                let st = self.state.lock();
-                st.events
-                    .iter()
-                    .find(|(_, e)| !e.read)
-                    .map(|(&id, e)| (id, e.msg, e.fork.clone()))
+                let mut st = self.state.lock();
+                st.events.iter_mut().find(|(_, e)| !e.read).map(|(&id, e)| {
+                    e.read = true;
+                    (id, e.msg, e.fork.take())
+                })
             };
             let Some((id, mut msg, fork)) = next else {
                 break;
             };
             if let Some(child) = fork {
                 // Installed outside the lock (it takes the descriptor table's).
-                let Some(fd) = install(child) else {
+                let Some(fd) = install(child.clone()) else {
+                    // Not delivered: the event is unread again (or, if its
+                    // sender has gone meanwhile, the child's context goes).
+                    let mut st = self.state.lock();
+                    match st.events.get_mut(&id) {
+                        Some(e) => {
+                            e.read = false;
+                            e.fork = Some(child);
+                        }
+                        None => {
+                            drop(st);
+                            child.release();
+                        }
+                    }
                     break;
                 };
                 msg[8..12].copy_from_slice(&fd.to_ne_bytes());
-            }
-            if let Some(e) = self.state.lock().events.get_mut(&id) {
-                e.read = true;
-                e.fork = None;
             }
             out[n..n + MSG_SIZE].copy_from_slice(&msg);
             n += MSG_SIZE;
@@ -293,8 +303,9 @@ impl UffdCtx {
             id
         };
         self.readers.wake_all();
-        struct Drop<'a>(&'a UffdCtx, u64);
-        impl core::ops::Drop for Drop<'_> {
+        /// Takes the event out however the wait ends (read, close, kill).
+        struct Remove<'a>(&'a UffdCtx, u64);
+        impl Drop for Remove<'_> {
             fn drop(&mut self) {
                 let left = self.0.state.lock().events.remove(&self.1);
                 if let Some(c) = left.and_then(|e| e.fork) {
@@ -302,7 +313,7 @@ impl UffdCtx {
                 }
             }
         }
-        let _remove = Drop(self, id);
+        let _remove = Remove(self, id);
         self.faults
             .wait_until(|| {
                 let st = self.state.lock();
