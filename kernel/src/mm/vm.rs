@@ -1905,7 +1905,9 @@ impl AddressSpace {
             match vm
                 .vmas
                 .iter_mut()
-                .find(|(_, v)| v.kind == VmaKind::Heap && v.end == old_end)
+                // A heap area registered with a userfaultfd is not extended
+                // (Linux does not merge the new part into it): a new one follows.
+                .find(|(_, v)| v.kind == VmaKind::Heap && v.end == old_end && v.uffd.is_none())
             {
                 Some((_, heap)) => heap.end = new_end,
                 None => {
