@@ -127,14 +127,19 @@ impl UffdCtx {
 
     /// UFFDIO_API's features, once (false if they were set before).
     pub fn set_features(&self, features: u64) -> bool {
-        self.features
+        let set = self
+            .features
             .compare_exchange(
                 0,
                 features | INITIALIZED,
                 Ordering::AcqRel,
                 Ordering::Acquire,
             )
-            .is_ok()
+            .is_ok();
+        if set && features & EVENTS != 0 {
+            WITH_EVENTS.fetch_add(1, Ordering::AcqRel);
+        }
+        set
     }
 
     pub fn features(&self) -> u64 {
@@ -413,6 +418,9 @@ pub(super) fn note_forked(child: &Arc<AddressSpace>, made: Vec<(Arc<UffdCtx>, Ar
 
 /// The (parent's, child's) contexts fork made for `child`, taken.
 pub fn take_forked(child: &Arc<AddressSpace>) -> Vec<(Arc<UffdCtx>, Arc<UffdCtx>)> {
+    if !events_wanted() {
+        return Vec::new();
+    }
     let mut forked = FORKED.lock();
     if forked.is_empty() {
         return Vec::new();
@@ -427,6 +435,27 @@ pub fn take_forked(child: &Arc<AddressSpace>) -> Vec<(Arc<UffdCtx>, Arc<UffdCtx>
         }
     });
     out
+}
+
+/// The features that make munmap, mremap, madvise, mmap and fork send events.
+const EVENTS: u64 =
+    FEATURE_EVENT_FORK | FEATURE_EVENT_REMAP | FEATURE_EVENT_REMOVE | FEATURE_EVENT_UNMAP;
+
+/// Contexts with an event feature: while there are none (the usual case),
+/// munmap and friends need not look for whom to tell.
+static WITH_EVENTS: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// Whether some userfaultfd asked for events.
+pub fn events_wanted() -> bool {
+    WITH_EVENTS.load(Ordering::Acquire) > 0
+}
+
+impl Drop for UffdCtx {
+    fn drop(&mut self) {
+        if self.features() & EVENTS != 0 {
+            WITH_EVENTS.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
 }
 
 /// An area's registration.
@@ -746,6 +775,9 @@ impl AddressSpace {
     /// The userfaultfds with `feature` that areas in `[start, end)` are
     /// registered with (each once): who hears of an unmap, remap or remove there.
     pub fn uffd_watchers(&self, start: u64, end: u64, feature: u64) -> Vec<Arc<UffdCtx>> {
+        if !events_wanted() {
+            return Vec::new();
+        }
         let vm = self.vm.lock();
         let mut out: Vec<Arc<UffdCtx>> = Vec::new();
         for (_, v) in vm.vmas.range(..end).filter(|(_, v)| v.end > start) {
