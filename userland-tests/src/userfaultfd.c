@@ -22,6 +22,8 @@
  *     epoll say POLLIN, and the faulting thread waits until UFFDIO_COPY (or
  *     ZEROPAGE, or MOVE) fills the page; read of an empty non-blocking
  *     userfaultfd is EAGAIN, with a buffer under 32 bytes EINVAL.
+ *   - UFFDIO_COPY with DONTWAKE fills the page but leaves the faulting thread
+ *     waiting until UFFDIO_WAKE (whose range is checked: EINVAL unaligned).
  *   - UFFDIO_COPY onto a mapped page is EEXIST (copy = -EEXIST), outside a
  *     registered range ENOENT, with an unknown mode EINVAL.
  *   - Write protection: a write to a page UFFDIO_WRITEPROTECT protected
@@ -995,6 +997,47 @@ TEST(many_faults)
     munmap(m.src, PG);
 }
 
+struct waker { char *p; volatile int done; };
+
+static void *touch_page(void *arg)
+{
+    struct waker *w = arg;
+    (void)*(volatile char *)w->p;
+    w->done = 1;
+    return NULL;
+}
+
+TEST(dontwake_then_wake)
+{
+    int u = OK(uffd_open(O_CLOEXEC | O_NONBLOCK, 0));
+    struct waker w = {anon(1), 0};
+    char *src = anon(1);
+    CHECK(w.p && src, "mmap");
+    OK(do_register(u, w.p, PG, MODE_MISSING));
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, touch_page, &w) == 0, "pthread_create");
+    struct pollfd pfd = {u, POLLIN, 0};
+    EXPECT_EQ(poll(&pfd, 1, 5000), 1);
+    struct msg m;
+    EXPECT_EQ(read(u, &m, sizeof m), sizeof m);
+    memset(src, 'd', PG);
+    struct copy c = {(uintptr_t)w.p, (uintptr_t)src, PG, 1 /* DONTWAKE */, 0};
+    OK(ioctl(u, UFFDIO_COPY, &c));
+    usleep(100 * 1000);
+    int still = !w.done;
+    /* WAKE checks its range as the others do. */
+    struct range bad = {(uintptr_t)w.p + 1, PG};
+    EXPECT_ERRNO(ioctl(u, UFFDIO_WAKE, &bad), EINVAL);
+    struct range r = {(uintptr_t)w.p, PG};
+    OK(ioctl(u, UFFDIO_WAKE, &r));
+    pthread_join(t, NULL);
+    CHECK(still, "the thread went on before UFFDIO_WAKE");
+    EXPECT_EQ(w.p[0], 'd');
+    close(u);
+    munmap(w.p, PG);
+    munmap(src, PG);
+}
+
 int main(void)
 {
     PG = sysconf(_SC_PAGESIZE);
@@ -1018,5 +1061,6 @@ int main(void)
     RUN(events);
     RUN(event_fork);
     RUN(many_faults);
+    RUN(dontwake_then_wake);
     return KT_END();
 }
