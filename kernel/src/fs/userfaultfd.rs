@@ -385,7 +385,9 @@ pub fn unmap_watchers(mm: &AddressSpace, start: u64, len: u64) -> Vec<Arc<UffdCt
 
 /// UFFD_EVENT_UNMAP (start, end) to each of `to`; waits until each is read.
 pub async fn send_unmap(to: Vec<Arc<UffdCtx>>, start: u64, len: u64) {
-    let end = start.saturating_add(len.next_multiple_of(PAGE));
+    let end = len
+        .checked_next_multiple_of(PAGE)
+        .map_or(u64::MAX, |l| start.saturating_add(l));
     for c in to {
         c.notify(UffdCtx::message(uffd::EVENT_UNMAP, &[start, end]), None)
             .await;
@@ -396,7 +398,13 @@ pub async fn send_unmap(to: Vec<Arc<UffdCtx>>, start: u64, len: u64) {
 /// (start, end) to the userfaultfds with UFFD_FEATURE_EVENT_REMOVE registered
 /// there, before the pages go (as Linux's userfaultfd_remove); waits until read.
 pub async fn send_remove(mm: &AddressSpace, start: u64, len: u64) {
-    let end = start.saturating_add(len.next_multiple_of(PAGE));
+    // Before madvise checked the range: any length may come here.
+    let Some(end) = len
+        .checked_next_multiple_of(PAGE)
+        .and_then(|l| start.checked_add(l))
+    else {
+        return;
+    };
     for c in watchers(mm, start, len, uffd::FEATURE_EVENT_REMOVE) {
         c.notify(UffdCtx::message(uffd::EVENT_REMOVE, &[start, end]), None)
             .await;
