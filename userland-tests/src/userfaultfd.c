@@ -833,6 +833,8 @@ TEST(events)
     pthread_t t;
     uint64_t *w = (uint64_t *)&m + 1;
 
+    /* A length that wraps fails before any event. */
+    CHECK(madvise(p, (size_t)-PG, MADV_DONTNEED) == -1, "madvise of a huge length");
     struct evop o = {0, p, NULL, PG, NULL, 0};
     CHECK(event_of(u, &o, &m, &t) == 0, "REMOVE: %s", strerror(errno));
     pthread_join(t, NULL);
