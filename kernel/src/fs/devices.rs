@@ -9,6 +9,7 @@
 //! | /dev/tty | 5:0 | the caller's controlling terminal |
 //! | /dev/console, /dev/ttyS0 | 5:1, 4:64 | the serial console |
 //! | /dev/loop-control | 10:237 | makes and finds loop devices ([`super::loopdev`]) |
+//! | /dev/userfaultfd | 10:257 | makes userfaultfds ([`super::userfaultfd`]) |
 
 use alloc::sync::Arc;
 use core::any::Any;
@@ -95,6 +96,7 @@ pub fn open(rdev: u64, flags: u32, caller: &crate::process::Process) -> KResult<
         (5, 2) => super::pty::open_master(caller),
         (super::pty::SLAVE_MAJOR, n) => super::pty::open_slave(n, flags, caller),
         (10, kestrel_abi::block::LOOP_CTRL_MINOR) => Ok(Arc::new(super::loopdev::Control)),
+        (10, super::userfaultfd::DEV_MINOR) => Ok(Arc::new(super::userfaultfd::Device)),
         (10, 183) => crate::drivers::entropy_source()
             .map(|e| Arc::new(HwRng(e)) as Arc<dyn FileOps>)
             .ok_or(Errno::ENODEV),
@@ -115,7 +117,7 @@ pub fn open_console_file() -> KResult<Arc<OpenFile>> {
 /// The device file system: a ramfs with the nodes above.
 pub fn make_devfs() -> KResult<InodeRef> {
     let dev = RamFs::new_root(makedev(0, 5));
-    let nodes: [(&[u8], u64, u32); 9] = [
+    let nodes: [(&[u8], u64, u32); 10] = [
         (b"null", makedev(1, 3), 0o666),
         (b"zero", makedev(1, 5), 0o666),
         (b"full", makedev(1, 7), 0o666),
@@ -125,6 +127,11 @@ pub fn make_devfs() -> KResult<InodeRef> {
         (b"console", makedev(5, 1), 0o600),
         (b"ttyS0", makedev(4, 64), 0o660),
         (b"ptmx", makedev(5, 2), 0o666),
+        (
+            b"userfaultfd",
+            makedev(10, super::userfaultfd::DEV_MINOR),
+            0o600,
+        ),
     ];
     for (name, rdev, mode) in nodes {
         dev.create(name, NodeKind::CharDev(rdev), mode, 0, 0)?;

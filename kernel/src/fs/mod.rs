@@ -25,6 +25,7 @@ pub mod sysfs;
 pub mod timerfd;
 pub mod tmpfile;
 pub mod tty;
+pub mod userfaultfd;
 
 use alloc::sync::Arc;
 

@@ -954,13 +954,14 @@ fn inotify_sys_dir(ino: u64) -> InodeRef {
 }
 
 /// /proc/sys/vm: drop_caches (write-only), max_map_count (writable), the
-/// overcommit settings (fixed).
+/// overcommit settings (fixed), unprivileged_userfaultfd (writable).
 fn vm_sys_dir() -> InodeRef {
     const NAMES: &[&str] = &[
         "drop_caches",
         "max_map_count",
         "overcommit_memory",
         "overcommit_ratio",
+        "unprivileged_userfaultfd",
     ];
     const INO: u64 = 0x300;
     files_dir(INO, INO, NAMES, INO + 1, |i, fino| match NAMES[i] {
@@ -990,6 +991,19 @@ fn vm_sys_dir() -> InodeRef {
             },
         ),
         "overcommit_memory" => file(common(fino, 0o444), || text("0\n".into())),
+        // 0 or 1 (Linux's range; anything else EINVAL).
+        "unprivileged_userfaultfd" => sysctl_int(
+            fino,
+            || i128::from(crate::fs::userfaultfd::UNPRIVILEGED.load(Ordering::Relaxed)),
+            |v| {
+                let v = u32::try_from(v)
+                    .ok()
+                    .filter(|v| *v <= 1)
+                    .ok_or(Errno::EINVAL)?;
+                crate::fs::userfaultfd::UNPRIVILEGED.store(v, Ordering::Relaxed);
+                Ok(())
+            },
+        ),
         _ => file(common(fino, 0o444), || text("50\n".into())),
     })
 }

@@ -53,7 +53,16 @@ pub const PIE_BASE: u64 = 0x5555_5555_4000;
 
 /// Software PTE bit: a frame kept in a PROT_NONE page (present bit clear).
 const PROT_NONE_BIT: u64 = 1 << 11;
+/// Software PTE bit: a page write-protected by userfaultfd (UFFDIO_WRITEPROTECT;
+/// the writable bit is clear while it is set).
+const UFFD_WP_BIT: u64 = 1 << 52;
+/// Software PTE bit of a non-present entry: a page poisoned by UFFDIO_POISON (no
+/// frame; the SHARED bit keeps the teardown paths from releasing one).
+const UFFD_POISON_BIT: u64 = 1 << 53;
 const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
+
+pub mod uffd;
+pub use uffd::{UffdCtx, UffdReg, UserFault};
 
 const fn page_down(v: u64) -> u64 {
     v & !(PAGE - 1)
@@ -436,6 +445,8 @@ pub struct Vma {
     /// mapped over or given another protection while the address space lives
     /// (EPERM); kept over fork, gone at exec with the address space.
     pub sealed: bool,
+    /// Registered with a userfaultfd (Linux's vm_userfaultfd_ctx and VM_UFFD_*).
+    pub uffd: Option<UffdReg>,
 }
 
 impl Vma {
@@ -457,7 +468,7 @@ impl Vma {
         let end = (start + FAULT_AROUND_PAGES * PAGE)
             .min(self.end)
             .max(page + PAGE);
-        PageLoad {
+        PageLoad::File {
             inode: inode.clone(),
             offset: offset + (start - self.start),
             len: end - start,
@@ -478,26 +489,37 @@ impl Vma {
     }
 }
 
-/// A file's pages a fault needs brought in before it can be resolved: the
-/// faulting page with a read-around window, clipped to the area.
+/// What a fault needs before it can be resolved: a file's pages brought in (the
+/// faulting page with a read-around window, clipped to the area), or, for a
+/// copy of the kernel's into a userfaultfd-registered page, its handler's answer.
 #[derive(Clone)]
-pub struct PageLoad {
-    pub inode: InodeRef,
-    /// Byte offset in the file (page-aligned).
-    pub offset: u64,
-    pub len: u64,
+pub enum PageLoad {
+    File {
+        inode: InodeRef,
+        /// Byte offset in the file (page-aligned).
+        offset: u64,
+        len: u64,
+    },
+    UserFault(UserFault),
 }
 
 impl core::fmt::Debug for PageLoad {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "PageLoad({:#x}+{:#x})", self.offset, self.len)
+        match self {
+            PageLoad::File { offset, len, .. } => write!(f, "PageLoad({offset:#x}+{len:#x})"),
+            PageLoad::UserFault(u) => write!(f, "UserFault({:#x})", u.addr),
+        }
     }
 }
 
 impl PageLoad {
     /// Brings the pages in (awaiting the disk); EIO when the disk fails them.
+    /// For a userfault: waits for the handler (EINTR if a signal comes first).
     pub async fn load(&self) -> KResult<()> {
-        self.inode.load_pages(self.offset, self.len).await
+        match self {
+            PageLoad::File { inode, offset, len } => inode.load_pages(*offset, *len).await,
+            PageLoad::UserFault(u) => u.wait_current().await,
+        }
     }
 }
 
@@ -523,6 +545,9 @@ pub enum FaultError {
     NoPage,
     /// No memory for the page (the kernel treats it like Linux's OOM kill).
     OutOfMemory,
+    /// The page is registered with a userfaultfd: the thread waits for its
+    /// handler ([`UserFault::wait`]), then faults again.
+    UserFault(UserFault),
 }
 
 /// The access that faulted.
@@ -718,6 +743,8 @@ impl Vm {
             && a.pkey == b.pkey
             && a.dont_dump == b.dont_dump
             && a.sealed == b.sealed
+            && a.uffd.is_none()
+            && b.uffd.is_none()
     }
 
     /// Adds the new area `v` (its range free), merged with a neighbour it
@@ -800,6 +827,18 @@ impl Vm {
     /// Makes the page at `page` present (and writable if `write`) from its area's
     /// backing. `force` skips the protection check (the kernel writing an exec image).
     fn populate(&mut self, page: u64, access: Access, force: bool) -> Result<(), FaultError> {
+        self.populate_as(page, access, force, false)
+    }
+
+    /// [`Vm::populate`], `user` when the program's own access faulted (not a
+    /// copy of the kernel's): what a userfaultfd with UFFD_USER_MODE_ONLY handles.
+    fn populate_as(
+        &mut self,
+        page: u64,
+        access: Access,
+        force: bool,
+        user: bool,
+    ) -> Result<(), FaultError> {
         let vma = match self.find(page) {
             Some(v) => v.clone(),
             None => self.grow_stack(page)?,
@@ -824,6 +863,18 @@ impl Vm {
             .pte_create(page)
             .map_err(|_| FaultError::OutOfMemory)?;
         let old = pte.get();
+        if old & UFFD_POISON_BIT != 0 {
+            // SIGBUS with BUS_ADRERR, as Linux without CONFIG_MEMORY_FAILURE
+            // (which Kestrel is: MADV_HWPOISON is EINVAL); with it Linux says
+            // BUS_MCEERR_AR.
+            return Err(FaultError::NoPage);
+        }
+        if !force
+            && let Some(reg) = &vma.uffd
+            && let Some(e) = uffd::must_wait(reg, &vma, page, old, access, user)
+        {
+            return Err(e);
+        }
         if old != 0 {
             let cow = old & PteFlags::COW.bits() != 0;
             if access == Access::Write && cow {
@@ -861,11 +912,18 @@ impl Vm {
                 }
             } else {
                 // Present already (another thread won), or a PROT_NONE page whose area
-                // allows access again: restore the flags the area asks for.
+                // allows access again: restore the flags the area asks for (a
+                // userfaultfd write protection stays for a read; a write that got
+                // here is no longer protected).
+                let wp = old & UFFD_WP_BIT != 0 && access != Access::Write;
+                let mut flags = pte_flags(prot, cow).bits();
+                if wp {
+                    flags = (flags & !PteFlags::WRITABLE.bits()) | UFFD_WP_BIT;
+                }
                 pte.set(
                     (old & ADDR_MASK)
                         | (old & PteFlags::SHARED.bits())
-                        | pte_flags(prot, cow).bits()
+                        | flags
                         | pkey_bits(vma.pkey),
                 );
             }
@@ -1189,6 +1247,7 @@ impl AddressSpace {
             pkey: 0,
             dont_dump: false,
             sealed: false,
+            uffd: None,
         };
         vm.insert_merged(new);
         if locked {
@@ -1568,15 +1627,20 @@ impl AddressSpace {
             }
         }
         vm.table.for_each_pte(addr, end, &mut |va, pte| {
+            if *pte & UFFD_POISON_BIT != 0 {
+                return;
+            }
             let pa = *pte & ADDR_MASK;
             let cow = *pte & PteFlags::COW.bits() != 0;
             let key = match pkey {
                 Some(k) => pkey_bits(k),
                 None => *pte & PKEY_MASK,
             };
-            let keep = *pte & (PteFlags::COW | PteFlags::SHARED).bits() | key;
+            let keep = *pte & ((PteFlags::COW | PteFlags::SHARED).bits() | UFFD_WP_BIT) | key;
             *pte = if prot == PROT_NONE {
                 pa | PROT_NONE_BIT | keep
+            } else if keep & UFFD_WP_BIT != 0 {
+                pa | keep | (pte_flags(prot, cow).bits() & !PteFlags::WRITABLE.bits())
             } else {
                 pa | keep | pte_flags(prot, cow).bits()
             };
@@ -1714,6 +1778,15 @@ impl AddressSpace {
         }
         moved.start = to;
         moved.end = to + new_len;
+        // Without UFFD_FEATURE_EVENT_REMAP the moved area leaves its userfaultfd
+        // (Linux's mremap_userfaultfd_prep); with MREMAP_DONTUNMAP the old stays.
+        if moved
+            .uffd
+            .as_ref()
+            .is_none_or(|r| r.ctx.features() & uffd::FEATURE_EVENT_REMAP == 0)
+        {
+            moved.uffd = None;
+        }
         vm.vmas.insert(to, moved);
         Ok(to)
     }
@@ -1877,6 +1950,17 @@ impl AddressSpace {
         self.vm.lock().populate(page_down(addr), access, false)
     }
 
+    /// [`AddressSpace::fault`] for a fault of the program's own access (user
+    /// mode), which a userfaultfd with UFFD_USER_MODE_ONLY handles too.
+    pub fn fault_user(&self, addr: u64, access: Access) -> Result<(), FaultError> {
+        if !kestrel_usermem::is_user_address(addr) {
+            return Err(FaultError::Unmapped);
+        }
+        self.vm
+            .lock()
+            .populate_as(page_down(addr), access, false, true)
+    }
+
     /// Sets the start of the heap (after the executable's last segment).
     pub fn init_brk(&self, at: u64) {
         let mut vm = self.vm.lock();
@@ -1907,7 +1991,9 @@ impl AddressSpace {
             match vm
                 .vmas
                 .iter_mut()
-                .find(|(_, v)| v.kind == VmaKind::Heap && v.end == old_end)
+                // A heap area registered with a userfaultfd is not extended
+                // (Linux does not merge the new part into it): a new one follows.
+                .find(|(_, v)| v.kind == VmaKind::Heap && v.end == old_end && v.uffd.is_none())
             {
                 Some((_, heap)) => heap.end = new_end,
                 None => {
@@ -1927,6 +2013,7 @@ impl AddressSpace {
                             pkey: 0,
                             dont_dump: false,
                             sealed: false,
+                            uffd: None,
                         },
                     );
                 }
@@ -1955,9 +2042,12 @@ impl AddressSpace {
             cvm.brk = vm.brk;
             cvm.limits = vm.limits;
             let areas: Vec<Vma> = vm.vmas.values().cloned().collect();
+            let mut forked = Vec::new();
             for mut v in areas {
-                // Memory locks are not inherited by a child (mlock(2)).
+                // Memory locks are not inherited by a child (mlock(2)), nor a
+                // userfaultfd registration (without UFFD_FEATURE_EVENT_FORK).
                 v.locked = false;
+                v.uffd = uffd::fork_registration(v.uffd.take(), &child, &mut forked);
                 match v.on_fork {
                     OnFork::Skip => continue,
                     OnFork::Wipe => {
@@ -2002,6 +2092,7 @@ impl AddressSpace {
                 }
                 cvm.vmas.insert(v.start, v);
             }
+            uffd::note_forked(&child, forked);
         }
         // The parent's writable entries became read-only: flush them all, here and
         // on the CPUs running the parent's other threads.
@@ -2342,9 +2433,12 @@ impl AddressSpace {
 /// remembers the load, and the system-call layer awaits it and runs the call
 /// again if it failed with EFAULT ([`crate::syscall::dispatch`]).
 pub fn note_pending_load(e: FaultError) {
-    if let FaultError::NotLoaded(load) = e
-        && let Some(t) = crate::process::current_thread()
-    {
+    let load = match e {
+        FaultError::NotLoaded(load) => load,
+        FaultError::UserFault(u) => PageLoad::UserFault(u),
+        _ => return,
+    };
+    if let Some(t) = crate::process::current_thread() {
         t.pending_load.set(load);
     }
 }

@@ -296,7 +296,27 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                     Ok(())
                 } else {
                     loop {
-                        match mm.fault(addr, access) {
+                        match mm.fault_user(addr, access) {
+                            Err(FaultError::UserFault(uf)) => {
+                                // A userfaultfd-registered page: the thread waits
+                                // (a parked future) for the handler, then faults
+                                // again; a signal or a kill ends the wait and the
+                                // thread returns to user mode (the access faults
+                                // again after the handler ran, as on Linux).
+                                let tid = thread.tid;
+                                let woke = crate::process::signal::interruptible(
+                                    &thread,
+                                    kestrel_abi::Errno::EINTR,
+                                    async {
+                                        alloc::boxed::Box::pin(uf.wait(tid)).await;
+                                        Ok(())
+                                    },
+                                )
+                                .await;
+                                if woke.is_err() || thread.should_exit() {
+                                    break Ok(());
+                                }
+                            }
                             Err(FaultError::NotLoaded(load)) => {
                                 // A file page not in memory yet: the thread waits
                                 // for it (and its read-around) as a parked future,
@@ -355,7 +375,8 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                     let info = match e {
                         FaultError::PastEndOfFile
                         | FaultError::NoPage
-                        | FaultError::NotLoaded(_) => Siginfo::fault(SIGBUS, BUS_ADRERR, addr),
+                        | FaultError::NotLoaded(_)
+                        | FaultError::UserFault(_) => Siginfo::fault(SIGBUS, BUS_ADRERR, addr),
                         FaultError::Unmapped | FaultError::OutOfMemory => {
                             Siginfo::fault(SIGSEGV, SEGV_MAPERR, addr)
                         }

@@ -179,7 +179,16 @@ pub async fn sys_mmap(
     } else {
         Placement::Hint(addr)
     };
+    // What MAP_FIXED replaces is unmapped: a userfaultfd with
+    // UFFD_FEATURE_EVENT_UNMAP registered there hears of it.
+    let uffd = match at {
+        Placement::Fixed(a) => crate::fs::userfaultfd::unmap_watchers(&mm, a, len),
+        _ => alloc::vec::Vec::new(),
+    };
     let at = mm.map(at, len, prot, backing, kind)?;
+    if !uffd.is_empty() {
+        crate::fs::userfaultfd::send_unmap(uffd, at, len).await;
+    }
     if let Some(d) = name {
         mm.name_area(at, d);
     }
@@ -212,7 +221,13 @@ pub async fn sys_mmap(
 }
 
 pub async fn sys_munmap(ctx: &mut Ctx<'_>, addr: u64, len: u64) -> KResult<u64> {
-    ctx.mm().unmap(addr, len).map(|_| 0)
+    let mm = ctx.mm();
+    let uffd = crate::fs::userfaultfd::unmap_watchers(&mm, addr, len);
+    mm.unmap(addr, len)?;
+    if !uffd.is_empty() {
+        crate::fs::userfaultfd::send_unmap(uffd, addr, len).await;
+    }
+    Ok(0)
 }
 
 pub async fn sys_mprotect(ctx: &mut Ctx<'_>, addr: u64, len: u64, prot: u32) -> KResult<u64> {
@@ -346,23 +361,34 @@ pub async fn sys_mremap(
     }
     let fixed = (flags & MREMAP_FIXED != 0).then_some(new_addr);
     let dont_unmap = (flags & MREMAP_DONTUNMAP != 0).then_some(new_addr);
-    ctx.mm().remap(
+    let mm = ctx.mm();
+    let uffd = crate::fs::userfaultfd::RemapEvents::new(
+        &mm,
+        old,
+        old_len,
+        new_len,
+        fixed,
+        dont_unmap.is_some(),
+    );
+    let to = mm.remap(
         old,
         old_len,
         new_len,
         flags & MREMAP_MAYMOVE != 0,
         fixed,
         dont_unmap,
-    )
+    )?;
+    uffd.send(to).await;
+    Ok(to)
 }
 
 pub async fn sys_madvise(ctx: &mut Ctx<'_>, addr: u64, len: u64, advice: u32) -> KResult<u64> {
-    madvise(&ctx.mm(), addr, len, advice).map(|()| 0)
+    madvise(&ctx.mm(), addr, len, advice).await.map(|()| 0)
 }
 
 /// madvise(2) on the address space `mm` (the caller's, or another process's
 /// through process_madvise(2)).
-pub(super) fn madvise(
+pub(super) async fn madvise(
     mm: &Arc<crate::mm::vm::AddressSpace>,
     addr: u64,
     len: u64,
@@ -381,7 +407,11 @@ pub(super) fn madvise(
     }
     match advice {
         // Pages are dropped; MADV_FREE may drop them lazily, Kestrel does it at once.
-        MADV_DONTNEED | MADV_FREE => mm.discard(addr, len, advice == MADV_FREE),
+        MADV_DONTNEED | MADV_FREE => {
+            // A userfaultfd with UFFD_FEATURE_EVENT_REMOVE hears of it first.
+            crate::fs::userfaultfd::send_remove(mm, addr, len).await;
+            mm.discard(addr, len, advice == MADV_FREE)
+        }
         // MADV_MERGEABLE, MADV_UNMERGEABLE: there is no same-page merging (KSM),
         // and Linux without it refuses them.
         12 | 13 => Err(Errno::EINVAL),

@@ -50,6 +50,7 @@ mod swap;
 pub mod table;
 mod time;
 mod timer;
+mod uffd;
 mod xattr;
 
 use alloc::sync::Arc;

@@ -564,6 +564,10 @@ async fn do_clone_ext(
         process::abandon(&child);
         return Err(Errno::EAGAIN);
     }
+    if flags & (CLONE_THREAD | CLONE_VM) == 0 {
+        // A userfaultfd with UFFD_FEATURE_EVENT_FORK hears of the child.
+        crate::fs::userfaultfd::send_fork(&child.process.mm()).await;
+    }
     if let Some((ev, true)) = event {
         Box::pin(process::ptrace::event_stop(
             ctx.thread,

@@ -86,7 +86,7 @@ pub async fn sys_process_madvise(
             result = Err(Errno::EINVAL);
             break;
         }
-        if let Err(e) = super::mm::madvise(&mm, iov.base, iov.len, advice) {
+        if let Err(e) = super::mm::madvise(&mm, iov.base, iov.len, advice).await {
             result = Err(e);
             break;
         }
