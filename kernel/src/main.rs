@@ -24,6 +24,7 @@ mod console;
 mod drivers;
 mod fs;
 mod futex;
+mod kconfig;
 mod logger;
 mod mm;
 mod net;

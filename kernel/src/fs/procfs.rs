@@ -149,6 +149,7 @@ pub fn new_root() -> InodeRef {
 /// The names of /proc other than the processes.
 const SYSTEM_FILES: &[&str] = &[
     "cmdline",
+    "config.gz",
     "cpuinfo",
     "devices",
     "diskstats",
@@ -250,6 +251,7 @@ fn lookup_root(name: &[u8]) -> KResult<InodeRef> {
         b"net" => net_dir(),
         b"sysvipc" => sysvipc_dir(),
         b"cmdline" => file(c(), || text(format!("{}\n", crate::cmdline::raw()))),
+        b"config.gz" => file(c(), || Ok(crate::kconfig::config_gz())),
         b"cpuinfo" => file(c(), || text(cpuinfo())),
         b"devices" => file(c(), || {
             text(String::from(
