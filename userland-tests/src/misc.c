@@ -549,6 +549,56 @@ TEST(prctl_capbset_drop_and_securebits_without_cap_setpcap_are_eperm)
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
 }
 
+/* The bounding set: root drops CAP_KILL (5) from it; it reads back as gone,
+ * /proc/self/status shows it, capset may not put it in the inheritable set,
+ * and the parent's set is untouched. */
+static void capbset_child(void *arg)
+{
+    (void)arg;
+    if (syscall(SYS_prctl, 23 /* PR_CAPBSET_READ */, 5, 0, 0, 0) != 1)
+        _exit(10);
+    if (syscall(SYS_prctl, 24 /* PR_CAPBSET_DROP */, 5, 0, 0, 0) != 0)
+        _exit(11);
+    if (syscall(SYS_prctl, 23, 5, 0, 0, 0) != 0)
+        _exit(12);
+    errno = 0;
+    if (syscall(SYS_prctl, 24, 99, 0, 0, 0) != -1 || errno != EINVAL)
+        _exit(13);
+    errno = 0;
+    if (syscall(SYS_prctl, 23, 99, 0, 0, 0) != -1 || errno != EINVAL)
+        _exit(14);
+    char buf[4096];
+    int fd = open("/proc/self/status", O_RDONLY);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n > 0) {
+        buf[n] = 0;
+        char *b = strstr(buf, "CapBnd:");
+        unsigned long long bnd = b ? strtoull(b + 7, NULL, 16) : 0;
+        if (!b || (bnd & (1ULL << 5)) || !(bnd & 1))
+            _exit(15);
+    }
+    /* capset: an inheritable set past the bounding set and the old
+     * inheritable set is EPERM, even with CAP_SETPCAP. */
+    unsigned hdr[2] = {0x20080522, 0};
+    unsigned data[6];
+    if (syscall(SYS_capget, hdr, data) != 0)
+        _exit(16);
+    data[2] = 1u << 5; /* inheritable: CAP_KILL */
+    errno = 0;
+    if (syscall(SYS_capset, hdr, data) != -1 || errno != EPERM)
+        _exit(17);
+    _exit(0);
+}
+
+TEST(prctl_capbset_drop_takes_a_capability_out_of_the_bounding_set)
+{
+    int st = kt_in_child(capbset_child, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+    EXPECT_EQ(syscall(SYS_prctl, 23, 5, 0, 0, 0), 1);
+}
+
 TEST(capget_negative_pid_is_einval)
 {
     unsigned hdr[2] = {0x20080522, (unsigned)-1};
@@ -1305,6 +1355,7 @@ int main(void)
     RUN(prctl_no_new_privs_is_kept_and_inherited);
     RUN(prctl_timerslack_is_kept_and_inherited);
     RUN(prctl_capbset_drop_and_securebits_without_cap_setpcap_are_eperm);
+    RUN(prctl_capbset_drop_takes_a_capability_out_of_the_bounding_set);
     RUN(capget_negative_pid_is_einval);
     RUN(prctl_tsc_sigsegv_makes_rdtsc_fault_and_is_inherited);
     RUN(prctl_tsc_bad_mode_is_einval_and_bad_pointer_is_efault);

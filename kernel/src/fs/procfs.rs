@@ -2145,12 +2145,7 @@ fn status(p: &Arc<Process>, thread: &Option<Arc<Thread>>) -> String {
         "CapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}",
         c.cap_inheritable, c.cap_permitted, c.cap_effective
     );
-    let _ = writeln!(
-        s,
-        "CapBnd:\t{:016x}\nCapAmb:\t{:016x}",
-        kestrel_abi::cap::ALL_CAPS,
-        0
-    );
+    let _ = writeln!(s, "CapBnd:\t{:016x}\nCapAmb:\t{:016x}", c.cap_bounding, 0);
     let _ = writeln!(
         s,
         "NoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nCpus_allowed:\t1\nCpus_allowed_list:\t0",

@@ -278,12 +278,9 @@ fn exec_credentials(t: &Thread, program: &DentryRef) -> (super::Credentials, boo
     }
     if c.euid != old.euid || c.egid != old.egid {
         if c.euid == 0 || c.uid == 0 {
-            c.cap_permitted = kestrel_abi::cap::ALL_CAPS;
-            c.cap_effective = if c.euid == 0 {
-                kestrel_abi::cap::ALL_CAPS
-            } else {
-                0
-            };
+            // Root's program gets every capability the bounding set holds.
+            c.cap_permitted = kestrel_abi::cap::ALL_CAPS & c.cap_bounding;
+            c.cap_effective = if c.euid == 0 { c.cap_permitted } else { 0 };
         } else {
             c.cap_permitted = 0;
             c.cap_effective = 0;

@@ -99,6 +99,10 @@ pub struct Credentials {
     pub cap_effective: u64,
     pub cap_permitted: u64,
     pub cap_inheritable: u64,
+    /// The capability bounding set (PR_CAPBSET_DROP takes from it; execve
+    /// grants nothing outside it; capset's inheritable set stays within it
+    /// and the old inheritable set).
+    pub cap_bounding: u64,
     /// PR_SET_KEEPCAPS: keep permitted capabilities when no uid stays 0.
     pub keep_caps: bool,
     /// The Landlock rulesets the process restricted itself with (kept
@@ -122,6 +126,7 @@ impl Default for Credentials {
             cap_effective: ALL_CAPS,
             cap_permitted: ALL_CAPS,
             cap_inheritable: 0,
+            cap_bounding: ALL_CAPS,
             keep_caps: false,
             landlock: kestrel_landlock::Domain::default(),
         }

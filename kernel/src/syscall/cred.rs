@@ -305,11 +305,18 @@ pub async fn sys_capset(
     let [effective, permitted, inheritable] = sets;
     let p = ctx.process();
     let mut c = p.cred.lock();
-    // New permitted and effective sets may only shrink; effective within permitted.
-    if permitted & !c.cap_permitted != 0 || effective & !permitted != 0 {
+    // Linux's cap_capset, in its order: the inheritable set grows only within
+    // the permitted one (unless CAP_SETPCAP) and never past the bounding set;
+    // the permitted set only shrinks; the effective set stays within it.
+    if !c.capable(kestrel_abi::cap::CAP_SETPCAP)
+        && inheritable & !(c.cap_inheritable | c.cap_permitted) != 0
+    {
         return Err(Errno::EPERM);
     }
-    if inheritable & !(c.cap_inheritable | c.cap_permitted) != 0 {
+    if inheritable & !(c.cap_inheritable | c.cap_bounding) != 0 {
+        return Err(Errno::EPERM);
+    }
+    if permitted & !c.cap_permitted != 0 || effective & !permitted != 0 {
         return Err(Errno::EPERM);
     }
     (c.cap_effective, c.cap_permitted, c.cap_inheritable) = (effective, permitted, inheritable);

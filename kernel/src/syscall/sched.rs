@@ -762,10 +762,10 @@ pub async fn sys_prctl(
             Ok(0)
         }
         PR_CAPBSET_READ => {
-            if arg2 > 40 {
+            if arg2 > u64::from(kestrel_abi::cap::CAP_LAST_CAP) {
                 return Err(Errno::EINVAL);
             }
-            Ok(1)
+            Ok(p.cred.lock().cap_bounding >> arg2 & 1)
         }
         // Recorded and reported; Kestrel's timers fire when due, without slack.
         PR_SET_TIMERSLACK => {
@@ -779,9 +779,21 @@ pub async fn sys_prctl(
         }
         PR_GET_TIMERSLACK => Ok(p.timer_slack_ns.load(Ordering::Relaxed)),
         // Changing the bounding set or the securebits needs CAP_SETPCAP (EPERM
-        // first, as Linux checks it first); Kestrel has neither a bounding set
-        // nor securebits to change (EINVAL with the capability).
-        PR_CAPBSET_DROP | PR_SET_SECUREBITS => {
+        // first, as Linux checks it first). A capability dropped from the
+        // bounding set never comes back (execve grants none outside it);
+        // Kestrel has no securebits to change (EINVAL with the capability).
+        PR_CAPBSET_DROP => {
+            let mut c = p.cred.lock();
+            if !c.capable(CAP_SETPCAP) {
+                return Err(Errno::EPERM);
+            }
+            if arg2 > u64::from(kestrel_abi::cap::CAP_LAST_CAP) {
+                return Err(Errno::EINVAL);
+            }
+            c.cap_bounding &= !(1 << arg2);
+            Ok(0)
+        }
+        PR_SET_SECUREBITS => {
             if !p.cred.lock().capable(CAP_SETPCAP) {
                 return Err(Errno::EPERM);
             }
