@@ -32,6 +32,7 @@
 #define LOOP_CTL_GET_FREE 0x4C82
 #define LO_FLAGS_READ_ONLY 1
 #define LO_FLAGS_AUTOCLEAR 4
+#define LO_FLAGS_PARTSCAN 8
 
 struct loop_info {
     int lo_number;
@@ -199,6 +200,36 @@ TEST(set_status64_sets_offset_size_limit_name_and_autoclear)
     EXPECT_EQ(c, expected(4097));
     EXPECT_EQ(g_old, 0);
     EXPECT_EQ(old.lo_offset, 4096);
+}
+
+/* LOOP_SET_STATUS: AUTOCLEAR is set and cleared at will; PARTSCAN, once
+ * set, stays (Linux's LOOP_SET_STATUS_CLEARABLE_FLAGS). */
+TEST(set_status_clears_autoclear_but_keeps_partscan)
+{
+    LOOP(lo, path);
+    int f = pattern_file(kt_tmpdir(), O_RDWR);
+    CHECK(f >= 0, "backing file: %s", kt_errstr(errno));
+    OK(ioctl(lo, LOOP_SET_FD, f));
+    struct loop_info64 in = {0}, out;
+    in.lo_flags = LO_FLAGS_AUTOCLEAR | LO_FLAGS_PARTSCAN;
+    long set1 = ioctl(lo, LOOP_SET_STATUS64, &in);
+    memset(&out, 0, sizeof out);
+    long get1 = ioctl(lo, LOOP_GET_STATUS64, &out);
+    unsigned flags1 = out.lo_flags;
+    in.lo_flags = 0;
+    long set2 = ioctl(lo, LOOP_SET_STATUS64, &in);
+    memset(&out, 0, sizeof out);
+    long get2 = ioctl(lo, LOOP_GET_STATUS64, &out);
+    unsigned flags2 = out.lo_flags;
+    ioctl(lo, LOOP_CLR_FD, 0);
+    close(lo);
+    close(f);
+    EXPECT_EQ(set1, 0);
+    EXPECT_EQ(get1, 0);
+    CHECK(flags1 == (LO_FLAGS_AUTOCLEAR | LO_FLAGS_PARTSCAN), "flags %#x", flags1);
+    EXPECT_EQ(set2, 0);
+    EXPECT_EQ(get2, 0);
+    CHECK(flags2 == LO_FLAGS_PARTSCAN, "flags %#x after clearing", flags2);
 }
 
 TEST(old_get_status_reports_the_name_and_offset)
@@ -502,6 +533,7 @@ int main(void)
     RUN(get_free_names_an_unbound_device_whose_status_is_enxio);
     RUN(set_fd_reads_the_file_through_the_device_and_writes_reach_it);
     RUN(set_status64_sets_offset_size_limit_name_and_autoclear);
+    RUN(set_status_clears_autoclear_but_keeps_partscan);
     RUN(old_get_status_reports_the_name_and_offset);
     RUN(a_bound_device_is_ebusy_and_bad_backing_files_are_refused);
     RUN(clr_fd_unbinds_and_a_second_clear_is_enxio);

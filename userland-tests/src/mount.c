@@ -339,6 +339,27 @@ TEST(umount2_mnt_expire_marks_then_unmounts_unless_used_between) {
     EXPECT_ERRNO(umount2(dir, MNT_EXPIRE), EINVAL);
 }
 
+/* A /proc/PID/fd link to an O_PATH descriptor of a magic link leads to that
+ * link itself: nothing mounts on it (ENOENT, not ENOTDIR). */
+TEST(bind_mount_onto_a_magic_link_itself_is_enoent) {
+    if (getuid() != 0)
+        SKIP("needs root");
+    const char *dir = kt_tmpdir();
+    CHECK(dir, "kt_tmpdir failed");
+    int fd = OK(open(kt_path(dir, "foo"), O_RDWR | O_CREAT, 0600));
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    int pfd = open(path, O_PATH | O_NOFOLLOW);
+    if (pfd < 0) {
+        close(fd);
+        SKIP("no /proc/self/fd: %s", kt_errstr(errno));
+    }
+    snprintf(path, sizeof path, "/proc/self/fd/%d", pfd);
+    EXPECT_ERRNO(mount(dir, path, "", MS_BIND, NULL), ENOENT);
+    close(pfd);
+    close(fd);
+}
+
 /* MS_NOSYMFOLLOW: symlinks on the mount are not followed (ELOOP); they can
  * still be read, and those elsewhere are followed as ever. */
 TEST(ms_nosymfollow_refuses_to_follow_the_mounts_symlinks) {
@@ -985,6 +1006,7 @@ int main(void)
 {
     KT_BEGIN();
     RUN(tmpfs_root_is_1777_by_default);
+    RUN(bind_mount_onto_a_magic_link_itself_is_enoent);
     RUN(tmpfs_mode_option_sets_the_root_mode);
     RUN(tmpfs_uid_and_gid_options_own_the_root);
     RUN(tmpfs_bad_mode_or_uid_is_einval);

@@ -498,9 +498,12 @@ fn set_status(l: &Loop, info: &LoopInfo64) -> KResult<()> {
     let b = state.as_mut().ok_or(Errno::ENXIO)?;
     check_info(info)?;
     let prev = b.flags;
+    // Linux's loop_set_status: the settable flags as asked, the others as
+    // they were, and a flag that cannot be cleared (LO_FLAGS_PARTSCAN once
+    // set) kept.
     let mut flags = info.lo_flags & LOOP_SET_STATUS_SETTABLE_FLAGS;
     flags |= prev & !LOOP_SET_STATUS_SETTABLE_FLAGS;
-    flags |= prev & LOOP_SET_STATUS_CLEARABLE_FLAGS;
+    flags |= prev & !LOOP_SET_STATUS_CLEARABLE_FLAGS;
     b.offset = info.lo_offset;
     b.sizelimit = info.lo_sizelimit;
     b.file_name = name_of(&info.lo_file_name);

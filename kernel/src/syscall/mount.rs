@@ -197,6 +197,12 @@ pub async fn sys_mount(
         move_attached(&from, &target)?;
         return Ok(0);
     }
+    // A symlink itself can be the target only through a magic link to an
+    // O_PATH descriptor of one (/proc/PID/fd/N): nothing mounts there
+    // (ENOENT, as Linux since d80b065bb172).
+    if target.inode.metadata().is_symlink() {
+        return Err(Errno::ENOENT);
+    }
     if !target.inode.metadata().is_dir() {
         return Err(Errno::ENOTDIR);
     }
@@ -694,44 +700,32 @@ pub(super) fn read_mount_attr(
     }))
 }
 
+/// Each MOUNT_ATTR_* attribute and the MS_* flag it stands for.
+const ATTR_MS: [(u64, u64); 8] = [
+    (MOUNT_ATTR_RDONLY, MS_RDONLY),
+    (MOUNT_ATTR_NOSUID, MS_NOSUID),
+    (MOUNT_ATTR_NODEV, MS_NODEV),
+    (MOUNT_ATTR_NOEXEC, MS_NOEXEC),
+    (MOUNT_ATTR_NOATIME, MS_NOATIME),
+    (MOUNT_ATTR_STRICTATIME, MS_STRICTATIME),
+    (MOUNT_ATTR_NODIRATIME, MS_NODIRATIME),
+    (MOUNT_ATTR_NOSYMFOLLOW, MS_NOSYMFOLLOW),
+];
+
 /// The MS_* flags of MOUNT_ATTR_* attributes.
 pub(super) fn attr_to_ms(a: u64) -> u64 {
-    let mut f = 0;
-    for (attr, ms) in [
-        (MOUNT_ATTR_RDONLY, MS_RDONLY),
-        (MOUNT_ATTR_NOSUID, MS_NOSUID),
-        (MOUNT_ATTR_NODEV, MS_NODEV),
-        (MOUNT_ATTR_NOEXEC, MS_NOEXEC),
-        (MOUNT_ATTR_NOATIME, MS_NOATIME),
-        (MOUNT_ATTR_STRICTATIME, MS_STRICTATIME),
-        (MOUNT_ATTR_NODIRATIME, MS_NODIRATIME),
-        (MOUNT_ATTR_NOSYMFOLLOW, MS_NOSYMFOLLOW),
-    ] {
-        if a & attr != 0 {
-            f |= ms;
-        }
-    }
-    f
+    ATTR_MS
+        .iter()
+        .filter(|(attr, _)| a & attr != 0)
+        .fold(0, |f, (_, ms)| f | ms)
 }
 
 /// The MOUNT_ATTR_* attributes of a mount with MS_* `flags` (statmount).
 pub(super) fn ms_to_attr(flags: u64) -> u64 {
-    let mut a = 0;
-    for (attr, ms) in [
-        (MOUNT_ATTR_RDONLY, MS_RDONLY),
-        (MOUNT_ATTR_NOSUID, MS_NOSUID),
-        (MOUNT_ATTR_NODEV, MS_NODEV),
-        (MOUNT_ATTR_NOEXEC, MS_NOEXEC),
-        (MOUNT_ATTR_NOATIME, MS_NOATIME),
-        (MOUNT_ATTR_STRICTATIME, MS_STRICTATIME),
-        (MOUNT_ATTR_NODIRATIME, MS_NODIRATIME),
-        (MOUNT_ATTR_NOSYMFOLLOW, MS_NOSYMFOLLOW),
-    ] {
-        if flags & ms != 0 {
-            a |= attr;
-        }
-    }
-    a
+    ATTR_MS
+        .iter()
+        .filter(|(_, ms)| flags & ms != 0)
+        .fold(0, |a, (attr, _)| a | attr)
 }
 
 /// Applies `attr` to the mount whose root `d` is (EINVAL if it is no
