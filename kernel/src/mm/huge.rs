@@ -99,19 +99,26 @@ pub fn set_nr(want: u64) {
     // Never more than all of memory could hold (a huge number does not loop).
     let (_, managed) = frame::stats();
     let want = want.min(managed / FRAMES_PER_HPAGE);
-    let mut p = POOL.lock();
-    p.target = want;
-    while p.total < want {
-        match new_block() {
-            Some(pa) => {
-                p.free.push(pa);
-                p.total += 1;
-            }
-            None => break,
+    POOL.lock().target = want;
+    // Each block is allocated (and cleared) without the pool's lock held, so
+    // mappings taking pages meanwhile do not wait on it.
+    loop {
+        if POOL.lock().total >= want {
+            break;
+        }
+        let Some(pa) = new_block() else { break };
+        let mut p = POOL.lock();
+        if p.total < want {
+            p.free.push(pa);
+            p.total += 1;
+        } else {
+            drop(p);
+            release_block(pa);
         }
     }
+    let mut p = POOL.lock();
     // A grow that stopped short: the pool is what it got.
-    p.target = p.target.min(p.total);
+    p.target = want.min(p.total);
     let mut i = 0;
     while p.total > p.target && i < p.free.len() {
         if idle(p.free[i]) {

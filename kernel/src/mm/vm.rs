@@ -1341,12 +1341,13 @@ impl AddressSpace {
         if vm.vmas.len() > max_map_count() {
             return Err(Errno::ENOMEM);
         }
-        let is_data = prot & PROT_WRITE != 0
-            && !matches!(
-                backing,
-                Backing::SharedAnonymous { .. } | Backing::SharedFile { .. }
-            )
-            && kind != VmaKind::Stack;
+        // As Vma::is_data (a private huge mapping is data too).
+        let shared = match &backing {
+            Backing::SharedAnonymous { pages, .. } => !pages.is_private(),
+            Backing::SharedFile { .. } => true,
+            _ => false,
+        };
+        let is_data = prot & PROT_WRITE != 0 && !shared && kind != VmaKind::Stack;
         let start = if fixed {
             if !addr.is_multiple_of(if huge { HPAGE } else { PAGE }) {
                 return Err(Errno::EINVAL);

@@ -284,6 +284,9 @@ fn huge_file_backing(
     prot: u32,
     shared: bool,
 ) -> KResult<Backing> {
+    if file.flags() & O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
     let inode = file.inode().ok_or(Errno::ENODEV)?;
     let hf = HugeFile::of(inode).ok_or(Errno::ENODEV)?;
     if !off.is_multiple_of(HPAGE_SIZE) {
