@@ -221,6 +221,35 @@ TEST(fork_shares_shared_and_copies_private_huge_pages)
     OK(munmap(p, HP));
 }
 
+TEST(private_huge_page_dropped_and_rewritten_after_fork_stays_the_childs)
+{
+    NEED_PAGES(3);
+    char *p = mmap(NULL, HP, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+    CHECK(p != MAP_FAILED, "mmap: %s", kt_errstr(errno));
+    p[0] = 'a';
+    int go[2];
+    OK(pipe(go));
+    pid_t pid = OK(fork());
+    if (pid == 0) {
+        char c;
+        if (read(go[0], &c, 1) != 1)
+            _exit(2);
+        _exit(p[0] == 'a' ? 0 : 1);
+    }
+    /* The parent drops its page and writes a new one: never the child's. */
+    OK(madvise(p, HP, MADV_DONTNEED));
+    p[0] = 'X';
+    EXPECT_EQ(p[0], 'X');
+    OK(write(go[1], "g", 1));
+    int st;
+    OK(waitpid(pid, &st, 0));
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child saw the parent's write");
+    close(go[0]);
+    close(go[1]);
+    OK(munmap(p, HP));
+}
+
 TEST(futex_in_a_shared_huge_page_wakes_another_process)
 {
     NEED_PAGES(1);
@@ -400,6 +429,7 @@ int main(void)
     RUN(munmap_and_mprotect_keep_huge_page_boundaries);
     RUN(mmap_hugetlb_errors);
     RUN(fork_shares_shared_and_copies_private_huge_pages);
+    RUN(private_huge_page_dropped_and_rewritten_after_fork_stays_the_childs);
     RUN(futex_in_a_shared_huge_page_wakes_another_process);
     RUN(memfd_hugetlb_sizes_by_huge_pages_and_refuses_write);
     RUN(memfd_hugetlb_private_mapping_copies_and_grows_the_file);

@@ -132,6 +132,10 @@ pub struct SharedPages {
     /// A private (MAP_PRIVATE) huge mapping's pages: fork shares them
     /// copy-on-write instead of sharing the object.
     private: bool,
+    /// A private huge mapping's object since a fork shared its pages: a page
+    /// faulted in again (after MADV_DONTNEED) is mapped copy-on-write too, as
+    /// another process may map its frame.
+    forked: core::sync::atomic::AtomicBool,
 }
 
 impl SharedPages {
@@ -148,6 +152,7 @@ impl SharedPages {
             ),
             huge: None,
             private: false,
+            forked: Default::default(),
         }
     }
 
@@ -158,6 +163,7 @@ impl SharedPages {
             pages: Default::default(),
             huge: Some(Default::default()),
             private,
+            forked: Default::default(),
         }
     }
 
@@ -819,6 +825,9 @@ impl Vm {
         let Backing::SharedAnonymous { pages, offset, .. } = &v.backing else {
             return;
         };
+        pages
+            .forked
+            .store(true, core::sync::atomic::Ordering::Release);
         let mut page = v.start;
         while page < v.end {
             if let Ok(pte) = self.table.pte_create(page)
@@ -1069,13 +1078,16 @@ impl Vm {
         let pa = match &vma.backing {
             Backing::Anonymous => new_page().ok_or(FaultError::OutOfMemory)?,
             // A huge page object never makes a page up: none there is SIGBUS.
-            Backing::SharedAnonymous { pages, offset, .. } => pages
-                .get((offset + (page - vma.start)) / PAGE)
-                .ok_or(if pages.is_huge() {
-                    FaultError::NoPage
-                } else {
-                    FaultError::OutOfMemory
-                })?,
+            Backing::SharedAnonymous { pages, offset, .. } => {
+                cow = pages.private && pages.forked.load(core::sync::atomic::Ordering::Acquire);
+                pages
+                    .get((offset + (page - vma.start)) / PAGE)
+                    .ok_or(if pages.is_huge() {
+                        FaultError::NoPage
+                    } else {
+                        FaultError::OutOfMemory
+                    })?
+            }
             Backing::File {
                 inode,
                 offset,
