@@ -386,6 +386,49 @@ TEST(hugetlbfs_mount_files_and_statfs)
     OK(umount(dir));
 }
 
+TEST(hugetlbfs_size_and_nr_inodes_limit_the_mount)
+{
+    NEED_PAGES(3);
+    const char *dir = kt_tmpdir();
+    /* The root directory counts as one of the inodes. */
+    OK(mount("none", dir, "hugetlbfs", 0, "size=4M,nr_inodes=3"));
+    struct statfs sf;
+    OK(statfs(dir, &sf));
+    EXPECT_EQ(sf.f_blocks, 2);
+    EXPECT_EQ(sf.f_bfree, 2);
+    EXPECT_EQ(sf.f_files, 3);
+    EXPECT_EQ(sf.f_ffree, 2);
+    char a[300], b[300], c[300];
+    snprintf(a, sizeof a, "%s/a", dir);
+    snprintf(b, sizeof b, "%s/b", dir);
+    snprintf(c, sizeof c, "%s/c", dir);
+    int fa = OK(open(a, O_RDWR | O_CREAT, 0600));
+    int fb = OK(open(b, O_RDWR | O_CREAT, 0600));
+    EXPECT_ERRNO(open(c, O_RDWR | O_CREAT, 0600), ENOSPC);
+    OK(ftruncate(fa, 3 * HP));
+    /* Three pages do not fit a 4 MiB mount; two do, and then no more. */
+    EXPECT_ERRNO((long)mmap(NULL, 3 * HP, PROT_READ | PROT_WRITE, MAP_SHARED, fa, 0), ENOMEM);
+    char *m = mmap(NULL, 2 * HP, PROT_READ | PROT_WRITE, MAP_SHARED, fa, 0);
+    CHECK(m != MAP_FAILED, "mmap: %s", kt_errstr(errno));
+    OK(statfs(dir, &sf));
+    EXPECT_EQ(sf.f_bfree, 0);
+    EXPECT_ERRNO((long)mmap(NULL, HP, PROT_READ | PROT_WRITE, MAP_SHARED, fb, 0), ENOMEM);
+    OK(munmap(m, 2 * HP));
+    /* Cutting the file short gives its pages back to the mount. */
+    OK(ftruncate(fa, 0));
+    OK(statfs(dir, &sf));
+    EXPECT_EQ(sf.f_bfree, 2);
+    close(fa);
+    close(fb);
+    OK(unlink(a));
+    OK(unlink(b));
+    /* A removed file no longer counts. */
+    int fc = OK(open(c, O_RDWR | O_CREAT, 0600));
+    close(fc);
+    OK(unlink(c));
+    OK(umount(dir));
+}
+
 TEST(shmget_hugetlb_segment_comes_from_the_pool)
 {
     NEED_PAGES(1);
@@ -434,6 +477,7 @@ int main(void)
     RUN(memfd_hugetlb_sizes_by_huge_pages_and_refuses_write);
     RUN(memfd_hugetlb_private_mapping_copies_and_grows_the_file);
     RUN(hugetlbfs_mount_files_and_statfs);
+    RUN(hugetlbfs_size_and_nr_inodes_limit_the_mount);
     RUN(shmget_hugetlb_segment_comes_from_the_pool);
     if (old >= 0)
         write_long("/proc/sys/vm/nr_hugepages", old);

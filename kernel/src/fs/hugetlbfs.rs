@@ -10,7 +10,10 @@
 //! write_iter); statfs says HUGETLBFS_MAGIC with 2 MiB blocks; cachestat is
 //! EOPNOTSUPP. A MAP_SHARED mapping maps the file's own pages; a MAP_PRIVATE
 //! one gets pages of its own (taken from the pool at mmap, filled with the
-//! file's content there).
+//! file's content there). A mount's `size=` bounds the pages its files hold
+//! (ENOMEM at mmap beyond it; a private mapping's own pages are not counted,
+//! where Linux counts them) and `nr_inodes=` its inodes (ENOSPC); `min_size=`
+//! is accepted and reserves nothing.
 
 use alloc::sync::Arc;
 use core::any::Any;
@@ -28,11 +31,25 @@ use crate::mm::vm::SharedPages;
 /// `hugetlbfs`'s magic number (statfs).
 pub const HUGETLBFS_MAGIC: i64 = 0x9584_58f6;
 
+/// A hugetlbfs mount's limits (`size=` and `nr_inodes=`) and what its files
+/// use of them.
+#[derive(Default)]
+pub struct Limits {
+    /// Huge pages the mount's files may hold (None: no limit).
+    max_pages: Option<u64>,
+    pages: AtomicU64,
+    /// Inodes the mount may hold, its root included (None: no limit).
+    max_inodes: Option<u64>,
+    inodes: AtomicU64,
+}
+
 /// A file of huge pages.
 pub struct HugeFile {
     meta: spin::Mutex<Metadata>,
     /// Its content, by page.
     pub pages: Arc<SharedPages>,
+    /// Its mount's limits (None for a memfd).
+    limits: Option<Arc<Limits>>,
 }
 
 static INO: AtomicU64 = AtomicU64::new(1);
@@ -56,7 +73,32 @@ impl HugeFile {
                 ..Metadata::default()
             }),
             pages: Arc::new(SharedPages::new_huge(false)),
+            limits: None,
         })
+    }
+
+    /// Makes huge pages `first..first+count` of the file exist (a shared
+    /// mapping of them), from the pool and within the mount's `size=`
+    /// (ENOMEM beyond either, as Linux's subpool).
+    pub fn reserve(&self, first: u64, count: u64) -> KResult<()> {
+        let before = self.pages.huge_blocks();
+        if let Some(l) = &self.limits
+            && let Some(max) = l.max_pages
+        {
+            let end = first.saturating_add(count);
+            let missing = (first..end)
+                .filter(|&b| !self.pages.has_huge_block(b))
+                .count() as u64;
+            if l.pages.load(Ordering::Acquire).saturating_add(missing) > max {
+                return Err(Errno::ENOMEM);
+            }
+        }
+        self.pages.reserve_huge(first, count)?;
+        if let Some(l) = &self.limits {
+            l.pages
+                .fetch_add(self.pages.huge_blocks() - before, Ordering::AcqRel);
+        }
+        Ok(())
     }
 
     /// The huge page file behind `inode`, if it is one.
@@ -134,7 +176,12 @@ impl Inode for HugeFile {
         }
         let mut m = self.meta.lock();
         if size < m.size {
+            let before = self.pages.huge_blocks();
             self.pages.truncate_huge(size / HPAGE_SIZE);
+            if let Some(l) = &self.limits {
+                l.pages
+                    .fetch_sub(before - self.pages.huge_blocks(), Ordering::AcqRel);
+            }
         }
         m.size = size;
         let now = Timespec::from_ns(crate::time::realtime_ns());
@@ -144,7 +191,7 @@ impl Inode for HugeFile {
     }
 
     fn statfs(&self) -> Statfs {
-        Self::statfs_of()
+        Self::statfs_of(self.limits.as_deref())
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -152,18 +199,42 @@ impl Inode for HugeFile {
     }
 }
 
+impl Drop for HugeFile {
+    fn drop(&mut self) {
+        if let Some(l) = &self.limits {
+            l.pages
+                .fetch_sub(self.pages.huge_blocks(), Ordering::AcqRel);
+            l.inodes.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
 impl HugeFile {
-    /// What statfs says on hugetlbfs.
-    fn statfs_of() -> Statfs {
-        // No size= limit: block counts stay 0, as Linux's for such a mount.
-        Statfs {
+    /// What statfs says on hugetlbfs: block and file counts only for a mount
+    /// with a `size=` limit (Linux's hugetlbfs_statfs; otherwise 0), the
+    /// file counts -1 without `nr_inodes=`.
+    fn statfs_of(limits: Option<&Limits>) -> Statfs {
+        let mut st = Statfs {
             f_type: HUGETLBFS_MAGIC,
             f_bsize: HPAGE_SIZE as i64,
             f_namelen: 255,
             f_frsize: HPAGE_SIZE as i64,
             f_flags: ST_VALID,
             ..Default::default()
+        };
+        if let Some(l) = limits
+            && let Some(max) = l.max_pages
+        {
+            let free = max.saturating_sub(l.pages.load(Ordering::Acquire));
+            st.f_blocks = max;
+            st.f_bfree = free;
+            st.f_bavail = free;
+            (st.f_files, st.f_ffree) = match l.max_inodes {
+                Some(n) => (n, n.saturating_sub(l.inodes.load(Ordering::Acquire))),
+                None => (u64::MAX, u64::MAX),
+            };
         }
+        st
     }
 }
 
@@ -173,13 +244,57 @@ impl HugeFile {
 /// has them; programs using it make files in the mount's root).
 pub struct HugeDir {
     inner: InodeRef,
+    limits: Arc<Limits>,
+}
+
+/// A size as hugetlbfs options give one (Linux's memparse: a number with an
+/// optional K, M, G, T, P or E), None if it is not one.
+fn memparse(v: &[u8]) -> Option<u64> {
+    let (digits, shift) = match v.last()? {
+        b'k' | b'K' => (&v[..v.len() - 1], 10),
+        b'm' | b'M' => (&v[..v.len() - 1], 20),
+        b'g' | b'G' => (&v[..v.len() - 1], 30),
+        b't' | b'T' => (&v[..v.len() - 1], 40),
+        b'p' | b'P' => (&v[..v.len() - 1], 50),
+        b'e' | b'E' => (&v[..v.len() - 1], 60),
+        _ => (v, 0),
+    };
+    let n: u64 = core::str::from_utf8(digits).ok()?.parse().ok()?;
+    n.checked_mul(1 << shift)
 }
 
 impl HugeDir {
-    /// A new hugetlbfs instance on device `dev`: its root.
-    pub fn new_root(dev: u64) -> InodeRef {
+    /// A new hugetlbfs instance on device `dev` with the mount options
+    /// `data` (checked already): its root. `size=` (bytes, or a percentage
+    /// of the pool as it is now) limits the huge pages its files hold, in
+    /// whole pages; `nr_inodes=` the number of inodes, the root's included
+    /// (ENOSPC beyond).
+    /// `min_size=` (pages reserved for the mount at mount time) is taken
+    /// and not acted on.
+    pub fn new_root(dev: u64, data: &[u8]) -> InodeRef {
+        let data = &data[..data.iter().position(|&b| b == 0).unwrap_or(data.len())];
+        let value = |key: &[u8]| {
+            data.split(|&b| b == b',')
+                .filter_map(|o| o.strip_prefix(key)?.strip_prefix(b"="))
+                .next_back()
+        };
+        let max_pages = value(b"size").and_then(|v| match v.strip_suffix(b"%") {
+            Some(pct) => {
+                let pct: u64 = core::str::from_utf8(pct).ok()?.parse().ok()?;
+                Some(crate::mm::huge::nr().saturating_mul(pct) / 100)
+            }
+            None => memparse(v).map(|b| b / HPAGE_SIZE),
+        });
+        let max_inodes = value(b"nr_inodes").and_then(memparse);
         Arc::new(HugeDir {
             inner: kestrel_vfs::ramfs::RamFs::new_root(dev),
+            limits: Arc::new(Limits {
+                max_pages,
+                max_inodes,
+                // The root directory is one of them, as on Linux.
+                inodes: AtomicU64::new(1),
+                ..Limits::default()
+            }),
         })
     }
 
@@ -226,8 +341,18 @@ impl Inode for HugeDir {
         if self.inner.lookup(name).is_ok() {
             return Err(Errno::EEXIST);
         }
+        let l = &self.limits;
+        if l.inodes.fetch_add(1, Ordering::AcqRel) >= l.max_inodes.unwrap_or(u64::MAX) {
+            l.inodes.fetch_sub(1, Ordering::AcqRel);
+            return Err(Errno::ENOSPC);
+        }
         let dev = self.inner.metadata().dev;
-        let f: InodeRef = HugeFile::new(dev, mode, uid, gid);
+        let mut file = HugeFile::new(dev, mode, uid, gid);
+        // Counted from here: dropping it uncounts it.
+        if let Some(f) = Arc::get_mut(&mut file) {
+            f.limits = Some(l.clone());
+        }
+        let f: InodeRef = file;
         kestrel_vfs::ramfs::RamFs::attach(&self.inner, name, f.clone())?;
         let now = Timespec::from_ns(crate::time::realtime_ns());
         let _ = self.inner.set_times(None, Some(now));
@@ -253,7 +378,7 @@ impl Inode for HugeDir {
         self.inner.readdir(pos, emit)
     }
     fn statfs(&self) -> Statfs {
-        HugeFile::statfs_of()
+        HugeFile::statfs_of(Some(&self.limits))
     }
     fn as_any(&self) -> &dyn Any {
         self

@@ -225,6 +225,13 @@ impl SharedPages {
         super::huge::give(gone.into_values());
     }
 
+    /// Whether huge block `b` exists.
+    pub fn has_huge_block(&self, b: u64) -> bool {
+        self.huge
+            .as_ref()
+            .is_some_and(|h| h.lock().contains_key(&b))
+    }
+
     /// Huge blocks it holds.
     pub fn huge_blocks(&self) -> u64 {
         self.huge.as_ref().map_or(0, |h| h.lock().len() as u64)

@@ -302,7 +302,7 @@ fn huge_file_backing(
     let first = off / HPAGE_SIZE;
     let count = len / HPAGE_SIZE;
     let backing = if shared {
-        hf.pages.reserve_huge(first, count)?;
+        hf.reserve(first, count)?;
         Backing::SharedAnonymous {
             pages: hf.pages.clone(),
             offset: off,

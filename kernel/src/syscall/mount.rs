@@ -511,7 +511,7 @@ pub(super) async fn create_fs(
         // boot mount's).
         b"devtmpfs" => crate::fs::devtmpfs(),
         b"ramfs" => RamFs::new_root(dev()),
-        b"hugetlbfs" => crate::fs::hugetlbfs::HugeDir::new_root(dev()),
+        b"hugetlbfs" => crate::fs::hugetlbfs::HugeDir::new_root(dev(), data),
         _ => return Err(Errno::ENODEV),
     };
     if fstype != b"proc" && fstype != b"ext2" && fstype != b"devtmpfs" {
@@ -950,8 +950,8 @@ pub(super) fn check_options(fstype: &[u8], data: &[u8]) -> KResult<()> {
                 _ => false,
             },
             // Linux's hugetlbfs_parse_param: sizes in bytes (K, M, G...) or a
-            // percentage of the pool; the only page size is 2 MiB. The size
-            // limits are checked, not enforced (see fs/hugetlbfs.rs).
+            // percentage of the pool; the only page size is 2 MiB (see
+            // fs/hugetlbfs.rs for what the limits do).
             b"hugetlbfs" => match key {
                 b"mode" => number(value, 8),
                 b"uid" | b"gid" => number(value, 10),
