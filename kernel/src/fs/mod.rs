@@ -14,6 +14,7 @@ pub mod fanotify;
 pub mod fasync;
 pub mod fifo;
 pub mod fsnotify;
+pub mod hugetlbfs;
 pub mod inotify;
 pub mod leases;
 pub mod loopdev;
@@ -133,6 +134,7 @@ pub const FILESYSTEMS: &[(&str, bool)] = &[
     ("ramfs", true),
     ("tmpfs", true),
     ("devtmpfs", true),
+    ("hugetlbfs", true),
     ("ext2", false),
 ];
 

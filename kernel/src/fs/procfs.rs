@@ -338,12 +338,17 @@ fn meminfo() -> String {
         "Committed_AS",
         "VmallocTotal",
         "VmallocUsed",
-        "HugePages_Total",
-        "HugePages_Free",
     ] {
         line(name, 0);
     }
+    // The huge page pool (counts, not kB, as Linux prints them).
+    let (total, free, rsvd, surp) = crate::mm::huge::counts();
+    let _ = writeln!(s, "HugePages_Total:   {total:>5}");
+    let _ = writeln!(s, "HugePages_Free:    {free:>5}");
+    let _ = writeln!(s, "HugePages_Rsvd:    {rsvd:>5}");
+    let _ = writeln!(s, "HugePages_Surp:    {surp:>5}");
     let _ = writeln!(s, "Hugepagesize:       2048 kB");
+    let _ = writeln!(s, "Hugetlb:        {:>8} kB", total * 2048);
     s
 }
 
@@ -955,12 +960,16 @@ fn inotify_sys_dir(ino: u64) -> InodeRef {
     })
 }
 
-/// /proc/sys/vm: drop_caches (write-only), max_map_count (writable), the
-/// overcommit settings (fixed), unprivileged_userfaultfd (writable).
+/// /proc/sys/vm: drop_caches and compact_memory (write-only), max_map_count
+/// (writable), nr_hugepages (writable: the huge page pool), the overcommit
+/// settings (fixed), unprivileged_userfaultfd (writable).
 fn vm_sys_dir() -> InodeRef {
     const NAMES: &[&str] = &[
+        "compact_memory",
         "drop_caches",
         "max_map_count",
+        "nr_hugepages",
+        "nr_overcommit_hugepages",
         "overcommit_memory",
         "overcommit_ratio",
         "unprivileged_userfaultfd",
@@ -983,6 +992,30 @@ fn vm_sys_dir() -> InodeRef {
                 Ok(())
             },
         ),
+        // Kestrel does not move pages to make contiguous room: a write (any
+        // number, as Linux takes any) does nothing. Mode 0200 as Linux.
+        "compact_memory" => rw_file(
+            common(fino, 0o200),
+            || text("0\n".into()),
+            |data: &[u8]| {
+                let t = core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?;
+                t.trim().parse::<i64>().map_err(|_| Errno::EINVAL)?;
+                Ok(())
+            },
+        ),
+        // The huge page pool's size (2 MiB pages): root grows or shrinks it;
+        // reading back says how many it got.
+        "nr_hugepages" => sysctl_int(
+            fino,
+            || i128::from(crate::mm::huge::nr()),
+            |v| {
+                let v = u64::try_from(v).map_err(|_| Errno::EINVAL)?;
+                crate::mm::huge::set_nr(v);
+                Ok(())
+            },
+        ),
+        // No surplus pages beyond the pool: fixed at 0.
+        "nr_overcommit_hugepages" => file(common(fino, 0o444), || text("0\n".into())),
         "max_map_count" => sysctl_int(
             fino,
             || crate::mm::vm::MAX_MAP_COUNT.load(Ordering::Relaxed) as i128,

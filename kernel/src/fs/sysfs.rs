@@ -44,6 +44,30 @@ fn rewrite(parent: &InodeRef, name: &str, content: &str) -> KResult<()> {
     Ok(())
 }
 
+/// /sys/kernel/mm/hugepages/hugepages-2048kB.
+static HUGEPAGES: spin::Once<InodeRef> = spin::Once::new();
+
+/// (Re)writes the huge page pool's counts in /sys/kernel/mm/hugepages/
+/// hugepages-2048kB/ (read-only here: the pool is sized through
+/// /proc/sys/vm/nr_hugepages), after each change of the pool.
+pub fn refresh_hugepages() {
+    let Some(d) = HUGEPAGES.get() else {
+        return;
+    };
+    let (_, free, resv, surplus) = crate::mm::huge::counts();
+    let nr = crate::mm::huge::nr();
+    for (name, v) in [
+        ("nr_hugepages", nr),
+        ("nr_hugepages_mempolicy", nr),
+        ("free_hugepages", free),
+        ("resv_hugepages", resv),
+        ("surplus_hugepages", surplus),
+        ("nr_overcommit_hugepages", 0),
+    ] {
+        let _ = rewrite(d, name, &format!("{v}\n"));
+    }
+}
+
 /// /sys/class/net.
 static NET: spin::Once<InodeRef> = spin::Once::new();
 
@@ -216,6 +240,13 @@ pub fn mount() -> KResult<()> {
             file(&d, "driver_name", &format!("{name}\n"))?;
         }
     }
+
+    let huge = dir(
+        &dir(&dir(&dir(&root, "kernel")?, "mm")?, "hugepages")?,
+        "hugepages-2048kB",
+    )?;
+    HUGEPAGES.call_once(|| huge.clone());
+    refresh_hugepages();
 
     let block = dir(&root, "block")?;
     BLOCK.call_once(|| block.clone());

@@ -215,3 +215,55 @@ ktest!(
         Ok(())
     }
 );
+
+ktest!(
+    huge_pool_hands_out_aligned_blocks_only_once_nothing_maps_them,
+    async {
+        use crate::mm::huge;
+        if huge::counts() != (0, 0, 0, 0) {
+            return Ok(()); // someone sized the pool already: the counts below assume 0
+        }
+        huge::set_nr(2);
+        kcheck!(
+            huge::counts() == (2, 2, 0, 0) && huge::nr() == 2,
+            "pool of 2: counts {:?}",
+            huge::counts()
+        );
+        let blocks = huge::take(2).ok_or("no 2 blocks from a pool of 2")?;
+        for &pa in &blocks {
+            kcheck!(
+                pa.is_multiple_of(huge::HPAGE_SIZE),
+                "block {pa:#x} not 2 MiB aligned"
+            );
+        }
+        kcheck!(huge::take(1).is_none(), "a third block from a pool of 2");
+        // A page table still maps a frame of the first block when both come back.
+        let held = huge::frame_of(blocks[0], 7);
+        huge::give(blocks.iter().copied());
+        kcheck!(huge::counts().1 == 2, "both blocks free again");
+        kcheck!(
+            huge::take(2).is_none(),
+            "a block still mapped was handed out again"
+        );
+        let one = huge::take(1).ok_or("the idle block is not handed out")?;
+        kcheck!(one[0] == blocks[1], "handed out the mapped block");
+        huge::give(one);
+        // Shrinking while the first block is mapped: it stays, as surplus.
+        huge::set_nr(0);
+        kcheck!(
+            huge::counts() == (1, 1, 0, 1),
+            "shrunk with a mapped block: counts {:?}",
+            huge::counts()
+        );
+        frame::meta(held)
+            .refcount
+            .fetch_sub(1, core::sync::atomic::Ordering::AcqRel);
+        huge::set_nr(0);
+        kcheck!(
+            huge::counts() == (0, 0, 0, 0),
+            "pool not empty after the last mapping went: {:?}",
+            huge::counts()
+        );
+        Ok(())
+    }
+);

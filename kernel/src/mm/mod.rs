@@ -16,6 +16,7 @@
 pub mod dma;
 pub mod frame;
 pub mod heap;
+pub mod huge;
 mod ktests;
 pub mod paging;
 pub mod user;

@@ -37,6 +37,7 @@ use super::{PAGE_SIZE, frame, phys_to_virt};
 use crate::arch::{cpu, tlb};
 
 const PAGE: u64 = PAGE_SIZE as u64;
+use super::huge::HPAGE_SIZE as HPAGE;
 /// One past the highest user address (Linux's TASK_SIZE with 4-level paging).
 pub use kestrel_usermem::USER_END;
 /// Lowest address mmap hands out (vm.mmap_min_addr).
@@ -116,9 +117,25 @@ fn new_page_with(fill: impl FnOnce(&mut [u8]) -> usize) -> Option<u64> {
 
 /// The frames of a shared anonymous area, by page index, shared by every address
 /// space that maps the area. Each frame carries one reference for this object.
+///
+/// In huge mode ([`SharedPages::new_huge`]) its pages are the frames of 2 MiB
+/// blocks from the huge page pool ([`super::huge`]), taken by
+/// [`SharedPages::reserve_huge`] (at mmap, shmget, or a hugetlbfs file's mmap)
+/// and given back to the pool with the object; a page with no block is never
+/// made up (the fault is SIGBUS). The frames are mapped with 4 KiB entries,
+/// 512 to a block.
 #[derive(Default)]
 pub struct SharedPages {
     pages: spin::Mutex<BTreeMap<u64, u64>>,
+    /// Huge mode: the pool's blocks by block index.
+    huge: Option<spin::Mutex<BTreeMap<u64, u64>>>,
+    /// A private (MAP_PRIVATE) huge mapping's pages: fork shares them
+    /// copy-on-write instead of sharing the object.
+    private: bool,
+    /// A private huge mapping's object since a fork shared its pages: a page
+    /// faulted in again (after MADV_DONTNEED) is mapped copy-on-write too, as
+    /// another process may map its frame.
+    forked: core::sync::atomic::AtomicBool,
 }
 
 impl SharedPages {
@@ -133,7 +150,91 @@ impl SharedPages {
                     .map(|(i, &pa)| (i as u64, pa))
                     .collect(),
             ),
+            huge: None,
+            private: false,
+            forked: Default::default(),
         }
+    }
+
+    /// An empty object of huge pages (see [`SharedPages::reserve_huge`]);
+    /// `private` for a MAP_PRIVATE mapping.
+    pub fn new_huge(private: bool) -> Self {
+        Self {
+            pages: Default::default(),
+            huge: Some(Default::default()),
+            private,
+            forked: Default::default(),
+        }
+    }
+
+    /// Whether its pages are huge pages.
+    pub fn is_huge(&self) -> bool {
+        self.huge.is_some()
+    }
+
+    /// Whether it backs a private huge mapping.
+    pub fn is_private(&self) -> bool {
+        self.private
+    }
+
+    /// Makes huge blocks `first..first+count` exist, taking the missing ones
+    /// from the pool, all or none (ENOMEM when the pool has too few free).
+    pub fn reserve_huge(&self, first: u64, count: u64) -> KResult<()> {
+        let Some(huge) = &self.huge else {
+            return Ok(());
+        };
+        let mut blocks = huge.lock();
+        let end = first.checked_add(count).ok_or(Errno::ENOMEM)?;
+        let missing: Vec<u64> = (first..end).filter(|b| !blocks.contains_key(b)).collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let got = super::huge::take(missing.len() as u64).ok_or(Errno::ENOMEM)?;
+        let mut pages = self.pages.lock();
+        for (&b, pa) in missing.iter().zip(got) {
+            blocks.insert(b, pa);
+            for i in 0..super::huge::FRAMES_PER_HPAGE {
+                pages.insert(
+                    b * super::huge::FRAMES_PER_HPAGE + i,
+                    super::huge::frame_of(pa, i),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops the huge blocks from block `from` on (a hugetlbfs file cut short),
+    /// back to the pool once nothing maps them.
+    pub fn truncate_huge(&self, from: u64) {
+        let Some(huge) = &self.huge else {
+            return;
+        };
+        let mut blocks = huge.lock();
+        let gone = blocks.split_off(&from);
+        if gone.is_empty() {
+            return;
+        }
+        let mut pages = self.pages.lock();
+        for &pa in pages
+            .split_off(&from.saturating_mul(super::huge::FRAMES_PER_HPAGE))
+            .values()
+        {
+            put_page(pa);
+        }
+        drop(pages);
+        super::huge::give(gone.into_values());
+    }
+
+    /// Whether huge block `b` exists.
+    pub fn has_huge_block(&self, b: u64) -> bool {
+        self.huge
+            .as_ref()
+            .is_some_and(|h| h.lock().contains_key(&b))
+    }
+
+    /// Huge blocks it holds.
+    pub fn huge_blocks(&self) -> u64 {
+        self.huge.as_ref().map_or(0, |h| h.lock().len() as u64)
     }
 
     /// How many pages have frames (have been touched).
@@ -244,6 +345,7 @@ impl SharedPages {
         let mut pages = self.pages.lock();
         let pa = match pages.get(&index) {
             Some(&pa) => pa,
+            None if self.huge.is_some() => return None,
             None => {
                 let pa = new_page()?;
                 pages.insert(index, pa);
@@ -259,6 +361,9 @@ impl Drop for SharedPages {
     fn drop(&mut self) {
         for &pa in self.pages.get_mut().values() {
             put_page(pa);
+        }
+        if let Some(huge) = &mut self.huge {
+            super::huge::give(core::mem::take(huge.get_mut()).into_values());
         }
     }
 }
@@ -451,10 +556,18 @@ pub struct Vma {
 
 impl Vma {
     fn shared(&self) -> bool {
-        matches!(
-            self.backing,
-            Backing::SharedAnonymous { .. } | Backing::SharedFile { .. }
-        )
+        match &self.backing {
+            // A private huge mapping's pages are its own (copy-on-write after fork).
+            Backing::SharedAnonymous { pages, .. } => !pages.is_private(),
+            Backing::SharedFile { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// A huge page mapping (MAP_HUGETLB, hugetlbfs, SHM_HUGETLB): its bounds
+    /// stay on 2 MiB boundaries.
+    pub fn huge(&self) -> bool {
+        matches!(&self.backing, Backing::SharedAnonymous { pages, .. } if pages.is_huge())
     }
 
     /// The area from `at` on, split off (the caller keeps `[start, at)` in `self`).
@@ -702,6 +815,43 @@ impl Vm {
             .any(|(_, v)| v.sealed)
     }
 
+    /// EINVAL when cutting an area at `at` would split a huge page (Linux's
+    /// hugetlb_vm_op_split: munmap, mprotect and MAP_FIXED keep a huge area on
+    /// 2 MiB boundaries).
+    fn check_huge_cut(&self, at: u64) -> KResult<()> {
+        match self.find(at) {
+            Some(v) if v.huge() && v.start < at && !at.is_multiple_of(HPAGE) => Err(Errno::EINVAL),
+            _ => Ok(()),
+        }
+    }
+
+    /// Maps every page of the private huge area `v` that is not mapped yet
+    /// (before fork shares them copy-on-write: the child must not later
+    /// fault in the object's page itself).
+    fn fill_huge(&mut self, v: &Vma) {
+        let Backing::SharedAnonymous { pages, offset, .. } = &v.backing else {
+            return;
+        };
+        pages
+            .forked
+            .store(true, core::sync::atomic::Ordering::Release);
+        let mut page = v.start;
+        while page < v.end {
+            if let Ok(pte) = self.table.pte_create(page)
+                && pte.get() == 0
+                && let Some(pa) = pages.get((offset + (page - v.start)) / PAGE)
+            {
+                // As mprotect leaves a PROT_NONE page: kept, not present.
+                pte.set(if v.prot == PROT_NONE {
+                    pa | PROT_NONE_BIT | pkey_bits(v.pkey)
+                } else {
+                    pa | pte_flags(v.prot, false).bits() | pkey_bits(v.pkey)
+                });
+            }
+            page += PAGE;
+        }
+    }
+
     /// Whether `[start, end)` overlaps any area.
     fn overlaps(&self, start: u64, end: u64) -> bool {
         self.vmas
@@ -934,9 +1084,17 @@ impl Vm {
         let mut cow = false;
         let pa = match &vma.backing {
             Backing::Anonymous => new_page().ok_or(FaultError::OutOfMemory)?,
-            Backing::SharedAnonymous { pages, offset, .. } => pages
-                .get((offset + (page - vma.start)) / PAGE)
-                .ok_or(FaultError::OutOfMemory)?,
+            // A huge page object never makes a page up: none there is SIGBUS.
+            Backing::SharedAnonymous { pages, offset, .. } => {
+                cow = pages.private && pages.forked.load(core::sync::atomic::Ordering::Acquire);
+                pages
+                    .get((offset + (page - vma.start)) / PAGE)
+                    .ok_or(if pages.is_huge() {
+                        FaultError::NoPage
+                    } else {
+                        FaultError::OutOfMemory
+                    })?
+            }
             Backing::File {
                 inode,
                 offset,
@@ -1184,7 +1342,12 @@ impl AddressSpace {
         backing: Backing,
         kind: VmaKind,
     ) -> KResult<u64> {
-        let len = page_up(len).ok_or(Errno::ENOMEM)?;
+        let huge = matches!(&backing, Backing::SharedAnonymous { pages, .. } if pages.is_huge());
+        let len = if huge {
+            len.checked_next_multiple_of(HPAGE).ok_or(Errno::ENOMEM)?
+        } else {
+            page_up(len).ok_or(Errno::ENOMEM)?
+        };
         if len == 0 {
             return Err(Errno::EINVAL);
         }
@@ -1197,19 +1360,24 @@ impl AddressSpace {
         if vm.vmas.len() > max_map_count() {
             return Err(Errno::ENOMEM);
         }
-        let is_data = prot & PROT_WRITE != 0
-            && !matches!(
-                backing,
-                Backing::SharedAnonymous { .. } | Backing::SharedFile { .. }
-            )
-            && kind != VmaKind::Stack;
+        // As Vma::is_data (a private huge mapping is data too).
+        let shared = match &backing {
+            Backing::SharedAnonymous { pages, .. } => !pages.is_private(),
+            Backing::SharedFile { .. } => true,
+            _ => false,
+        };
+        let is_data = prot & PROT_WRITE != 0 && !shared && kind != VmaKind::Stack;
         let start = if fixed {
-            if !addr.is_multiple_of(PAGE) {
+            if !addr.is_multiple_of(if huge { HPAGE } else { PAGE }) {
                 return Err(Errno::EINVAL);
             }
             let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
             if end > USER_END {
                 return Err(Errno::ENOMEM);
+            }
+            if !noreplace {
+                vm.check_huge_cut(addr)?;
+                vm.check_huge_cut(end)?;
             }
             // A sealed area is never mapped over (Linux checks it while
             // gathering what MAP_FIXED replaces, before the address space limit).
@@ -1228,7 +1396,20 @@ impl AddressSpace {
             vm.may_expand(len, is_data, 0, 0)?;
             let hint = page_down(addr);
             match hint.checked_add(len) {
-                Some(end) if hint >= MMAP_MIN && end <= USER_END && !vm.overlaps(hint, end) => hint,
+                Some(end)
+                    if hint >= MMAP_MIN
+                        && end <= USER_END
+                        && !vm.overlaps(hint, end)
+                        && (!huge || hint.is_multiple_of(HPAGE)) =>
+                {
+                    hint
+                }
+                // A huge mapping starts on a 2 MiB boundary: room for one
+                // more huge page, rounded up.
+                _ if huge => vm
+                    .find_free(len + HPAGE - PAGE, MMAP_TOP)
+                    .ok_or(Errno::ENOMEM)?
+                    .next_multiple_of(HPAGE),
                 _ => vm.find_free(len, MMAP_TOP).ok_or(Errno::ENOMEM)?,
             }
         };
@@ -1551,6 +1732,8 @@ impl AddressSpace {
         if vm.any_sealed(addr, end) {
             return Err(Errno::EPERM);
         }
+        vm.check_huge_cut(addr)?;
+        vm.check_huge_cut(end)?;
         vm.remove_range(addr, end);
         Ok(())
     }
@@ -1618,6 +1801,8 @@ impl AddressSpace {
                 None => return Err(Errno::ENOMEM),
             }
         }
+        vm.check_huge_cut(addr)?;
+        vm.check_huge_cut(end)?;
         vm.split_at(addr);
         vm.split_at(end);
         for v in vm.vmas.range_mut(addr..end).map(|(_, v)| v) {
@@ -1684,6 +1869,11 @@ impl AddressSpace {
             } else {
                 Errno::EFAULT
             });
+        }
+        // A huge page area is neither moved nor resized here (Linux 6.1's
+        // vma_to_resize refuses to grow one; moving it is not done).
+        if vma.huge() {
+            return Err(Errno::EINVAL);
         }
         if let Some(to) = fixed {
             if !to.is_multiple_of(PAGE) || to.checked_add(new_len).is_none_or(|e| e > USER_END) {
@@ -2036,7 +2226,16 @@ impl AddressSpace {
             core::sync::atomic::Ordering::Release,
         );
         {
-            let vm = self.vm.lock();
+            let mut vm = self.vm.lock();
+            let private_huge: Vec<Vma> = vm
+                .vmas
+                .values()
+                .filter(|v| v.huge() && !v.shared() && v.on_fork == OnFork::Copy)
+                .cloned()
+                .collect();
+            for v in &private_huge {
+                vm.fill_huge(v);
+            }
             let mut cvm = child.vm.lock();
             cvm.brk_start = vm.brk_start;
             cvm.brk = vm.brk;

@@ -37,6 +37,12 @@ pub async fn sys_cachestat(
     if f.flags() & O_PATH != 0 {
         return Err(Errno::EBADF);
     }
+    // Huge page files have no page cache to count (Linux: EOPNOTSUPP first).
+    if f.inode()
+        .is_some_and(|i| crate::fs::hugetlbfs::HugeFile::of(i).is_some())
+    {
+        return Err(Errno::EOPNOTSUPP);
+    }
     let r = ctx.read(range)?;
     if let Some(inode) = f.inode()
         && !f.writable()

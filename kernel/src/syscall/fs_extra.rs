@@ -462,6 +462,8 @@ const MFD_ALLOW_SEALING: u32 = 2;
 const MFD_HUGETLB: u32 = 4;
 const MFD_NOEXEC_SEAL: u32 = 8;
 const MFD_EXEC: u32 = 0x10;
+const MFD_HUGE_SHIFT: u32 = 26;
+const MFD_HUGE_MASK: u32 = 0x3f;
 
 /// The file system memfds live on (unlinked files of an internal ramfs).
 fn memfd_root() -> &'static DentryRef {
@@ -470,13 +472,15 @@ fn memfd_root() -> &'static DentryRef {
 }
 
 pub async fn sys_memfd_create(ctx: &mut Ctx<'_>, name: UserCStr, flags: u32) -> KResult<u64> {
-    if flags & !(MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC) != 0
-        || flags & (MFD_NOEXEC_SEAL | MFD_EXEC) == MFD_NOEXEC_SEAL | MFD_EXEC
-    {
+    let all = MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC;
+    // With MFD_HUGETLB the huge page size may be given (MFD_HUGE_*).
+    let known = if flags & MFD_HUGETLB != 0 {
+        all | (MFD_HUGE_MASK << MFD_HUGE_SHIFT)
+    } else {
+        all
+    };
+    if flags & !known != 0 || flags & (MFD_NOEXEC_SEAL | MFD_EXEC) == MFD_NOEXEC_SEAL | MFD_EXEC {
         return Err(Errno::EINVAL);
-    }
-    if flags & MFD_HUGETLB != 0 {
-        return Err(Errno::EINVAL); // no huge pages
     }
     let name = ctx.mm().read_cstr(name, 250).map_err(|e| {
         if e == Errno::ENAMETOOLONG {
@@ -489,6 +493,24 @@ pub async fn sys_memfd_create(ctx: &mut Ctx<'_>, name: UserCStr, flags: u32) -> 
         return Err(Errno::EINVAL);
     }
     let root = memfd_root();
+    if flags & MFD_HUGETLB != 0 {
+        // Huge pages of the pool: only the 2 MiB size exists (0: the default),
+        // another is ENODEV (Linux's hstate_sizelog finding none).
+        let log = (flags >> MFD_HUGE_SHIFT) & MFD_HUGE_MASK;
+        if log != 0 && log != 21 {
+            return Err(Errno::ENODEV);
+        }
+        let c = ctx.process().cred.lock().clone();
+        let inode: kestrel_vfs::InodeRef =
+            crate::fs::hugetlbfs::HugeFile::new(makedev(0, 1_000_002), 0o777, c.fsuid, c.fsgid);
+        let shown = [b"memfd:".as_slice(), &name].concat();
+        let dentry = Dentry::child(root, &shown, inode.clone());
+        let ops = crate::fs::ops_for(&inode, O_RDWR, ctx.process())?;
+        let file = OpenFile::new(Some(dentry), ops, O_RDWR | O_LARGEFILE);
+        return ctx
+            .install(file, flags & MFD_CLOEXEC != 0)
+            .map(|fd| fd as u64);
+    }
     // A unique name in the hidden directory, unlinked at once: the file lives as
     // long as it is open, and /proc shows "/memfd:NAME (deleted)".
     static SEQ: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);

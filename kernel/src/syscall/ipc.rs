@@ -912,6 +912,34 @@ fn pages_of(size: u64) -> u64 {
     size.div_ceil(4096)
 }
 
+/// Where shmget's flags give a huge page size (its log2), with SHM_HUGETLB.
+const SHM_HUGE_SHIFT: u32 = 26;
+const SHM_HUGE_MASK: u32 = 0x3f;
+
+/// The pages of a new SHM_HUGETLB segment of `size` bytes, reserved from the
+/// huge page pool (Linux's newseg and hugetlb_file_setup): a size other than
+/// 2 MiB is EINVAL; a caller without CAP_IPC_LOCK outside group 0
+/// (vm.hugetlb_shm_group) may only have as much as RLIMIT_MEMLOCK allows
+/// (EPERM); too few free pages is ENOMEM.
+fn huge_segment(ctx: &Ctx<'_>, c: &Credentials, size: u64, shmflg: u32) -> KResult<SharedPages> {
+    use crate::mm::huge::HPAGE_SIZE;
+    let log = (shmflg >> SHM_HUGE_SHIFT) & SHM_HUGE_MASK;
+    if log != 0 && log != 21 {
+        return Err(Errno::EINVAL);
+    }
+    let hugesize = size.next_multiple_of(HPAGE_SIZE);
+    let in_group = c.egid == 0 || c.groups.contains(&0);
+    if !c.capable(CAP_IPC_LOCK) && !in_group {
+        let limit = ctx.process().rlimit(kestrel_abi::process::RLIMIT_MEMLOCK);
+        if limit != u64::MAX && hugesize.div_ceil(4096) > limit / 4096 {
+            return Err(Errno::EPERM);
+        }
+    }
+    let pages = SharedPages::new_huge(false);
+    pages.reserve_huge(0, hugesize / HPAGE_SIZE)?;
+    Ok(pages)
+}
+
 pub async fn sys_shmget(ctx: &mut Ctx<'_>, key: i32, size: usize, shmflg: u32) -> KResult<u64> {
     let size = size as u64;
     let c = creds(ctx);
@@ -931,13 +959,13 @@ pub async fn sys_shmget(ctx: &mut Ctx<'_>, key: i32, size: usize, shmflg: u32) -
             if !(SHMMIN..=shmmax()).contains(&size) {
                 return Err(Errno::EINVAL);
             }
-            // Linux with no huge pages reserved (the default) says ENOMEM; Kestrel
-            // has none to reserve.
-            if shmflg & SHM_HUGETLB != 0 {
-                return Err(Errno::ENOMEM);
-            }
+            let pages = if shmflg & SHM_HUGETLB != 0 {
+                huge_segment(ctx, &c, size, shmflg)?
+            } else {
+                SharedPages::default()
+            };
             let obj = ShmObj {
-                pages: Arc::new(SharedPages::default()),
+                pages: Arc::new(pages),
                 size,
                 atime: 0,
                 dtime: 0,

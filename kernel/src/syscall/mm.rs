@@ -8,6 +8,8 @@ use kestrel_abi::{Errno, KResult};
 
 use super::Ctx;
 use super::args::*;
+use crate::fs::hugetlbfs::HugeFile;
+use crate::mm::huge::HPAGE_SIZE;
 use crate::mm::vm::{Backing, OnFork, Placement, SharedPages, VmaKind, WritableMapping};
 use kestrel_usermem::UserRange;
 
@@ -15,6 +17,10 @@ pub async fn sys_brk(ctx: &mut Ctx<'_>, brk: u64) -> KResult<u64> {
     // brk(2) never fails as a system call: it returns the (possibly unchanged) break.
     Ok(ctx.mm().brk(brk))
 }
+
+/// Where mmap's flags give a huge page size (its log2), with MAP_HUGETLB.
+const MAP_HUGE_SHIFT: u32 = 26;
+const MAP_HUGE_MASK: u32 = 0x3f;
 
 pub async fn sys_mmap(
     ctx: &mut Ctx<'_>,
@@ -67,6 +73,7 @@ pub async fn sys_mmap(
             | MAP_NONBLOCK
             | MAP_STACK
             | MAP_HUGETLB
+            | (MAP_HUGE_MASK << MAP_HUGE_SHIFT)
             | MAP_FIXED_NOREPLACE;
         if flags & !known != 0 {
             return Err(Errno::EOPNOTSUPP);
@@ -75,8 +82,53 @@ pub async fn sys_mmap(
     if len.checked_add(4095).is_none() {
         return Err(Errno::ENOMEM);
     }
+    let huge_file = if flags & MAP_ANONYMOUS == 0 {
+        let file = ctx.file(fd)?;
+        file.inode()
+            .is_some_and(|i| HugeFile::of(i).is_some())
+            .then_some(file)
+    } else {
+        None
+    };
+    // Huge pages (MAP_HUGETLB, or a hugetlbfs/MFD_HUGETLB file): the length
+    // is rounded up to 2 MiB (Linux's ksys_mmap_pgoff), MAP_FIXED wants a
+    // 2 MiB-aligned address (EINVAL, before any page is reserved); another
+    // file with MAP_HUGETLB is EINVAL.
+    let huge = flags & MAP_HUGETLB != 0 || huge_file.is_some();
+    if flags & MAP_HUGETLB != 0 && flags & MAP_ANONYMOUS == 0 && huge_file.is_none() {
+        return Err(Errno::EINVAL);
+    }
+    if flags & MAP_HUGETLB != 0 && flags & MAP_ANONYMOUS != 0 {
+        // MAP_HUGE_2MB or the default size; any other is EINVAL.
+        let log = (flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
+        if log != 0 && log != 21 {
+            return Err(Errno::EINVAL);
+        }
+    }
+    let len = if huge {
+        len.checked_next_multiple_of(HPAGE_SIZE)
+            .ok_or(Errno::ENOMEM)?
+    } else {
+        len
+    };
+    if huge && flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0 && !addr.is_multiple_of(HPAGE_SIZE) {
+        return Err(Errno::EINVAL);
+    }
     let mut name = None;
-    let backing = if flags & MAP_ANONYMOUS != 0 {
+    let backing = if let Some(file) = huge_file {
+        name = file.dentry().cloned();
+        huge_file_backing(&file, off, len, prot, shared)?
+    } else if flags & MAP_ANONYMOUS != 0 && flags & MAP_HUGETLB != 0 {
+        // Pages reserved from the pool now (ENOMEM when it has too few); a
+        // private mapping's pages are its own after fork (copy-on-write).
+        let pages = SharedPages::new_huge(!shared);
+        pages.reserve_huge(0, len / HPAGE_SIZE)?;
+        Backing::SharedAnonymous {
+            pages: Arc::new(pages),
+            offset: 0,
+            segment: None,
+        }
+    } else if flags & MAP_ANONYMOUS != 0 {
         if shared {
             Backing::SharedAnonymous {
                 pages: Arc::new(SharedPages::default()),
@@ -218,6 +270,65 @@ pub async fn sys_mmap(
         }
     }
     Ok(at)
+}
+
+/// The backing of a mapping of the huge page file `file` from `off` (2 MiB
+/// aligned, EINVAL otherwise) for `len` bytes (whole huge pages): the file's
+/// own pages for MAP_SHARED, pages of its own filled with the file's content
+/// for MAP_PRIVATE, reserved from the pool now (ENOMEM). A writable mapping
+/// grows the file to cover itself, as Linux's hugetlbfs_file_mmap.
+fn huge_file_backing(
+    file: &kestrel_vfs::OpenFile,
+    off: u64,
+    len: u64,
+    prot: u32,
+    shared: bool,
+) -> KResult<Backing> {
+    if file.flags() & O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
+    let inode = file.inode().ok_or(Errno::ENODEV)?;
+    let hf = HugeFile::of(inode).ok_or(Errno::ENODEV)?;
+    if !off.is_multiple_of(HPAGE_SIZE) {
+        return Err(Errno::EINVAL);
+    }
+    if !file.readable() {
+        return Err(Errno::EACCES);
+    }
+    if shared && prot & PROT_WRITE != 0 && !file.writable() {
+        return Err(Errno::EACCES);
+    }
+    let end = off.checked_add(len).ok_or(Errno::EOVERFLOW)?;
+    let first = off / HPAGE_SIZE;
+    let count = len / HPAGE_SIZE;
+    let backing = if shared {
+        hf.reserve(first, count)?;
+        Backing::SharedAnonymous {
+            pages: hf.pages.clone(),
+            offset: off,
+            segment: None,
+        }
+    } else {
+        let own = SharedPages::new_huge(true);
+        own.reserve_huge(0, count)?;
+        // The file's content as it is now, a page at a time.
+        let mut buf = alloc::vec![0u8; 4096];
+        let mut at = 0;
+        while at < len {
+            hf.pages.read_bytes(off + at, &mut buf);
+            own.write_bytes(at, &buf);
+            at += 4096;
+        }
+        Backing::SharedAnonymous {
+            pages: Arc::new(own),
+            offset: 0,
+            segment: None,
+        }
+    };
+    if prot & PROT_WRITE != 0 {
+        hf.grow_to(end);
+    }
+    Ok(backing)
 }
 
 pub async fn sys_munmap(ctx: &mut Ctx<'_>, addr: u64, len: u64) -> KResult<u64> {

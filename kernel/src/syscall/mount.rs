@@ -517,6 +517,7 @@ pub(super) async fn create_fs(
         // boot mount's).
         b"devtmpfs" => crate::fs::devtmpfs(),
         b"ramfs" => RamFs::new_root(dev()),
+        b"hugetlbfs" => crate::fs::hugetlbfs::HugeDir::new_root(dev(), data),
         _ => return Err(Errno::ENODEV),
     };
     if fstype != b"proc" && fstype != b"ext2" && fstype != b"devtmpfs" {
@@ -798,7 +799,7 @@ fn set_root_attributes(
         let c = ctx.process().cred.lock();
         (c.fsuid, c.fsgid)
     };
-    if fstype == b"tmpfs" {
+    if fstype == b"tmpfs" || fstype == b"hugetlbfs" {
         // -1 is no user or group at all (Linux's invalid kuid): EINVAL.
         let id = |v: Option<u32>| match v {
             Some(u32::MAX) => Err(Errno::EINVAL),
@@ -940,6 +941,17 @@ pub(super) fn check_options(fstype: &[u8], data: &[u8]) -> KResult<()> {
             b"proc" => match key {
                 b"hidepid" | b"subset" => value.is_some(),
                 b"gid" => number(value, 10),
+                _ => false,
+            },
+            // Linux's hugetlbfs_parse_param: sizes in bytes (K, M, G...) or a
+            // percentage of the pool; the only page size is 2 MiB (see
+            // fs/hugetlbfs.rs for what the limits do).
+            b"hugetlbfs" => match key {
+                b"mode" => number(value, 8),
+                b"uid" | b"gid" => number(value, 10),
+                b"size" | b"min_size" | b"nr_inodes" => size(value),
+                b"pagesize" => value
+                    .is_some_and(|v| matches!(v, b"2M" | b"2m" | b"2048K" | b"2048k" | b"2097152")),
                 _ => false,
             },
             _ => true,

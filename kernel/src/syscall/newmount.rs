@@ -466,6 +466,16 @@ fn parse_param(st: &mut FcState, key: &[u8], value: &Value) -> KResult<()> {
         .contains(&key),
         b"proc" => [&b"hidepid"[..], b"subset", b"gid"].contains(&key),
         b"ramfs" => key == b"mode",
+        b"hugetlbfs" => [
+            &b"uid"[..],
+            b"gid",
+            b"mode",
+            b"size",
+            b"min_size",
+            b"nr_inodes",
+            b"pagesize",
+        ]
+        .contains(&key),
         b"ext2" => EXT2_VALUED.contains(&key) || EXT2_FLAGS.contains(&key),
         _ => false,
     };

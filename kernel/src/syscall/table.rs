@@ -266,7 +266,7 @@ syscall_table! {
     FSTAT => fs::sys_fstat(fd: Fd, statbuf: UserPtr<Stat>);
     LSTAT => fs::sys_lstat(path: UserCStr, statbuf: UserPtr<Stat>);
     LSEEK => fs::sys_lseek(fd: Fd, offset: i64, whence: u32);
-    MMAP => mm::sys_mmap(addr: u64, len: u64, prot: u32, flags: u32, fd: Fd, offset: u64), partial "no MAP_HUGETLB semantics (accepted, not honoured)";
+    MMAP => mm::sys_mmap(addr: u64, len: u64, prot: u32, flags: u32, fd: Fd, offset: u64), partial "MAP_HUGETLB: 2 MiB pages only, mapped with 4 KiB entries, reserved and taken from the pool at mmap (HugePages_Rsvd stays 0, MAP_NORESERVE reserves too), private ones copied into 4 KiB pages on a write after fork; mremap of a huge area is EINVAL";
     MPROTECT => mm::sys_mprotect(addr: u64, len: u64, prot: u32);
     MUNMAP => mm::sys_munmap(addr: u64, len: u64);
     BRK => mm::sys_brk(brk: u64);
@@ -280,7 +280,7 @@ syscall_table! {
     MUNLOCKALL => mm::sys_munlockall();
     MLOCK2 => mm::sys_mlock2(addr: u64, len: u64, flags: u32);
     MADVISE => mm::sys_madvise(addr: u64, len: u64, advice: u32), partial "MADV_FREE frees at once; no same-page merging (MADV_MERGEABLE) or huge pages, and the other hints Linux treats as advice are accepted and ignored";
-    SHMGET => ipc::sys_shmget(key: i32, size: usize, shmflg: u32);
+    SHMGET => ipc::sys_shmget(key: i32, size: usize, shmflg: u32), partial "SHM_HUGETLB: 2 MiB pages only; the RLIMIT_MEMLOCK check for an unprivileged caller counts the one segment, not the user's total; SHM_NORESERVE reserves anyway";
     SHMAT => ipc::sys_shmat(shmid: i32, shmaddr: u64, shmflg: u32), partial "a SHM_RDONLY attachment may be mprotect()ed writable (Linux: EACCES); /proc/PID/maps does not name it /SYSVkey";
     SHMCTL => ipc::sys_shmctl(shmid: i32, cmd: i32, buf: UserPtr<ShmidDs>);
     RT_SIGACTION => signal::sys_rt_sigaction(sig: i32, act: UserPtr<KernelSigaction>, oldact: UserPtr<KernelSigaction>, sigsetsize: usize);
@@ -564,8 +564,8 @@ syscall_table! {
     RENAMEAT2 => fs::sys_renameat2(olddirfd: Fd, oldpath: UserCStr, newdirfd: Fd, newpath: UserCStr, flags: u32), partial "RENAME_WHITEOUT is EINVAL";
     SECCOMP => seccomp::sys_seccomp(op: u32, flags: u32, uargs: u64), partial "SPEC_ALLOW changes nothing (no speculation mitigations to turn on); logging goes to the kernel log, not audit; a listener's ADDFD installs the descriptor at once, from the supervisor's call";
     GETRANDOM => misc::sys_getrandom(buf: UserPtr<u8>, count: usize, flags: u32);
-    MEMFD_CREATE => fs_extra::sys_memfd_create(name: UserCStr, flags: u32), partial "no MFD_HUGETLB";
-    USERFAULTFD => uffd::sys_userfaultfd(flags: u32), partial "private anonymous memory (MISSING, WP) and shared anonymous memory (MISSING, MINOR) only, no tmpfs files or hugetlbfs; no UNMAP event for a brk shrink, REMOVE for MADV_DONTNEED/FREE only; no EXACT_ADDRESS, WP_UNPOPULATED or WP_ASYNC features; ptrace and core-dump access to a registered page does not wait";
+    MEMFD_CREATE => fs_extra::sys_memfd_create(name: UserCStr, flags: u32), partial "MFD_HUGETLB: 2 MiB pages only (other sizes ENODEV), no sealing of huge page files";
+    USERFAULTFD => uffd::sys_userfaultfd(flags: u32), partial "private anonymous memory (MISSING, WP) and shared anonymous memory (MISSING, MINOR) only, no tmpfs files or huge page memory (MAP_HUGETLB, hugetlbfs, SHM_HUGETLB); no UNMAP event for a brk shrink, REMOVE for MADV_DONTNEED/FREE only; no EXACT_ADDRESS, WP_UNPOPULATED or WP_ASYNC features; ptrace and core-dump access to a registered page does not wait";
     COPY_FILE_RANGE => fs::sys_copy_file_range(fd_in: Fd, off_in: UserPtr<i64>, fd_out: Fd, off_out: UserPtr<i64>, len: usize, flags: u32);
     PREADV2 => fs_extra::sys_preadv2(fd: Fd, iov: UserPtr<Iovec>, iovcnt: usize, offset: i64, offset_high: u64, flags: u32), partial "RWF_NOWAIT honoured (ext2: what is cached; pipes and sockets: EAGAIN when empty; tmpfs: EOPNOTSUPP); RWF_HIPRI, RWF_SYNC and RWF_DSYNC have no effect on a read";
     PWRITEV2 => fs_extra::sys_pwritev2(fd: Fd, iov: UserPtr<Iovec>, iovcnt: usize, offset: i64, offset_high: u64, flags: u32), partial "RWF_APPEND, RWF_NOAPPEND, RWF_DSYNC and RWF_SYNC honoured; RWF_NOWAIT and RWF_HIPRI accepted, no effect (a write may wait)";

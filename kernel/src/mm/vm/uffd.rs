@@ -619,9 +619,10 @@ pub(super) fn must_wait(
 
 /// Whether an area may be registered with `mode` (Linux's vma_can_userfault):
 /// private anonymous memory for MISSING and WP, shared anonymous memory for
-/// MISSING and MINOR; nothing else here (file mappings, the vDSO).
+/// MISSING and MINOR; nothing else here (file mappings, the vDSO, huge page
+/// areas, whose pages all exist from mmap on).
 fn can_userfault(v: &Vma, mode: u64) -> bool {
-    if matches!(v.kind, VmaKind::Vdso | VmaKind::Vvar) {
+    if matches!(v.kind, VmaKind::Vdso | VmaKind::Vvar) || v.huge() {
         return false;
     }
     match v.backing {
