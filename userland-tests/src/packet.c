@@ -32,6 +32,12 @@
  *     the blocks hold; a V3 block must hold the private area (an overflow of
  *     tp_sizeof_priv is EINVAL); with a ring, PACKET_VERSION and
  *     PACKET_RESERVE are EBUSY, and a ring is torn down with no blocks.
+ *   - A mapped RX ring (mmap at offset 0 of exactly the ring's size, EINVAL
+ *     otherwise or with no ring) takes the frames instead of the queue: V2
+ *     frames with TP_STATUS_USER, tp_mac 66 and tp_net 80 for SOCK_RAW and
+ *     the sockaddr_ll at 32; a full ring drops (PACKET_STATISTICS) until a
+ *     frame is given back; V3 blocks with their packets chained by
+ *     tp_next_offset, handed over when full or when the block times out.
  */
 #define KT_AREA "packet"
 #include "kt.h"
@@ -502,6 +508,120 @@ TEST(ring_setup_checks) {
     close(s);
 }
 
+/* Sends `count` test frames of `n` payload bytes on lo. */
+static int send_frames(int count, size_t n)
+{
+    int tx = psock(SOCK_RAW, 0);
+    if (tx < 0)
+        return -1;
+    static unsigned char buf[2048];
+    size_t len = frame(buf, n, 0x33);
+    struct kt_sockaddr_ll a = lo_addr(0);
+    for (int i = 0; i < count; i++)
+        if (sendto(tx, buf, len, 0, (struct sockaddr *)&a, sizeof a) != (long)len)
+            return -1;
+    close(tx);
+    return 0;
+}
+
+/* The errno of a failed mmap of `len` bytes of `s`, 0 if it succeeded. */
+static int mmap_fails(int s, size_t len)
+{
+    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, s, 0);
+    if (m != MAP_FAILED) {
+        munmap(m, len);
+        return 0;
+    }
+    return errno;
+}
+
+TEST(v2_rx_ring_is_mapped_and_filled) {
+    long pg = sysconf(_SC_PAGESIZE);
+    int s = OK(psock(SOCK_RAW, ETHERTYPE_TEST));
+    struct kt_sockaddr_ll a = lo_addr(ETHERTYPE_TEST);
+    OK(bind(s, (struct sockaddr *)&a, sizeof a));
+    CHECK(mmap_fails(s, pg) == EINVAL, "mmap with no ring");
+    OK(set_int(s, KT_PACKET_VERSION, KT_TPACKET_V2));
+    unsigned fs = 2048, nframes = 2 * pg / fs;
+    OK(ring(s, 0, pg, 2, fs, nframes, 0));
+    CHECK(mmap_fails(s, pg) == EINVAL, "mmap of half the ring");
+    unsigned char *m = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED, s, 0);
+    CHECK(m != MAP_FAILED, "mmap of the ring: %s", kt_errstr(errno));
+    struct pollfd p = {.fd = s, .events = POLLIN};
+    EXPECT_EQ(poll(&p, 1, 0), 0);
+    CHECK(send_frames(1, 100) == 0, "send");
+    EXPECT_EQ(poll(&p, 1, 2000), 1);
+    volatile unsigned int *h = (volatile unsigned int *)m;
+    EXPECT_EQ(h[0] & 1, 1);           /* TP_STATUS_USER */
+    EXPECT_EQ(h[1], 114);             /* tp_len */
+    EXPECT_EQ(h[2], 114);             /* tp_snaplen */
+    unsigned short mac = h[3] & 0xffff, net = h[3] >> 16;
+    EXPECT_EQ(mac, 66);
+    EXPECT_EQ(net, 80);
+    CHECK(h[4] > 0, "tp_sec set");
+    EXPECT_EQ(m[mac + 12], ETHERTYPE_TEST >> 8);
+    EXPECT_EQ(m[mac + 14], 0x33);
+    struct kt_sockaddr_ll *sll = (struct kt_sockaddr_ll *)(m + 32);
+    EXPECT_EQ(sll->sll_family, AF_PACKET);
+    EXPECT_EQ(sll->sll_ifindex, lo_index);
+    EXPECT_EQ(sll->sll_pkttype, KT_PACKET_HOST);
+    /* The ring takes the frames: nothing to recv. */
+    EXPECT_ERRNO(recv(s, m + 4096, 0, MSG_DONTWAIT), EAGAIN);
+    /* Fill it: one frame per slot, the rest dropped until slots come back. */
+    CHECK(send_frames(nframes + 3, 100) == 0, "send");
+    usleep(50000);
+    unsigned int stats[2];
+    socklen_t l = sizeof stats;
+    OK(getsockopt(s, SOL_PACKET, KT_PACKET_STATISTICS, stats, &l));
+    EXPECT_EQ(stats[0], nframes + 4);
+    EXPECT_EQ(stats[1], 4);
+    h[0] = 0;
+    CHECK(send_frames(1, 100) == 0, "send");
+    usleep(50000);
+    EXPECT_EQ(h[0] & 1, 1);
+    EXPECT_ERRNO(set_int(s, KT_PACKET_VERSION, KT_TPACKET_V3), EBUSY);
+    munmap(m, 2 * pg);
+    close(s);
+}
+
+TEST(v3_rx_ring_hands_over_blocks) {
+    long pg = sysconf(_SC_PAGESIZE);
+    int s = OK(psock(SOCK_RAW, ETHERTYPE_TEST));
+    struct kt_sockaddr_ll a = lo_addr(ETHERTYPE_TEST);
+    OK(bind(s, (struct sockaddr *)&a, sizeof a));
+    OK(set_int(s, KT_PACKET_VERSION, KT_TPACKET_V3));
+    struct kt_tpacket_req3 r = {pg, 4, 2048, 4 * pg / 2048, 10, 0, 0};
+    OK(setsockopt(s, SOL_PACKET, KT_PACKET_RX_RING, &r, sizeof r));
+    unsigned char *m = mmap(NULL, 4 * pg, PROT_READ | PROT_WRITE, MAP_SHARED, s, 0);
+    CHECK(m != MAP_FAILED, "mmap of the ring: %s", kt_errstr(errno));
+    CHECK(send_frames(3, 100) == 0, "send");
+    struct pollfd p = {.fd = s, .events = POLLIN};
+    EXPECT_EQ(poll(&p, 1, 2000), 1);
+    volatile unsigned int *b = (volatile unsigned int *)m;
+    EXPECT_EQ(b[2] & 1, 1);            /* block_status: TP_STATUS_USER */
+    unsigned int npkts = b[3], first = b[4];
+    CHECK(npkts >= 1 && npkts <= 3, "num_pkts %u", npkts);
+    EXPECT_EQ(first, 48);
+    unsigned char *pkt = m + first;
+    unsigned int total = 0;
+    for (unsigned int i = 0; i < npkts; i++) {
+        volatile unsigned int *h = (volatile unsigned int *)pkt;
+        EXPECT_EQ(h[3], 114);          /* tp_snaplen */
+        EXPECT_EQ(h[4], 114);          /* tp_len */
+        unsigned short mac = h[6] & 0xffff;
+        EXPECT_EQ(pkt[mac + 14], 0x33);
+        struct kt_sockaddr_ll *sll = (struct kt_sockaddr_ll *)(pkt + 48);
+        EXPECT_EQ(sll->sll_ifindex, lo_index);
+        total++;
+        if (h[0] == 0)
+            break;
+        pkt += h[0];
+    }
+    EXPECT_EQ(total, npkts);
+    close(s);
+    munmap(m, 4 * pg);
+}
+
 static void enter_netns(void)
 {
     if (unshare(CLONE_NEWNET) == 0 && set_lo_up(1) == 0)
@@ -525,5 +645,7 @@ int main(void)
     RUN(receive_queue_is_bounded_by_rcvbuf);
     RUN(version_reserve_and_vnet_hdr_options);
     RUN(ring_setup_checks);
+    RUN(v2_rx_ring_is_mapped_and_filled);
+    RUN(v3_rx_ring_hands_over_blocks);
     return KT_END();
 }

@@ -32,6 +32,8 @@ mod inet;
 mod netlink;
 mod packet;
 
+pub use packet::mmap_backing as packet_mmap_backing;
+
 /// The socket behind `fd`: EBADF for a bad descriptor, ENOTSOCK for another file.
 /// The open file behind `fd` as the socket calls look it up (Linux's fdget): an
 /// O_PATH descriptor has no file to operate on there, so it is EBADF, not ENOTSOCK.

@@ -16,9 +16,12 @@
 //! built from the sockaddr_ll on send, and reported in it on receive).
 //!
 //! The ring options (PACKET_RX_RING, PACKET_TX_RING, TPACKET_V1..V3) are
-//! checked as Linux checks them and the ring is recorded, but no ring memory
-//! exists and mmap of the socket fails (partial): frames are read with
-//! recvfrom. Fanout, SOCK_PACKET and socket filters are not there.
+//! checked as Linux checks them. An RX ring's memory ([`RingMem`]) comes from
+//! the kernel, which maps it for user space; the taps fill it as Linux's
+//! tpacket_rcv does instead of queueing. A V3 block goes to user space when
+//! full or when the reader polls (no retire timer). A TX ring is kept but
+//! sends nothing (partial). Fanout, SOCK_PACKET and socket filters are not
+//! there.
 
 use alloc::collections::VecDeque;
 use alloc::sync::{Arc, Weak};
@@ -70,7 +73,7 @@ pub const TPACKET_REQ3_LEN: usize = 28;
 const PAGE_SIZE: u32 = 4096;
 /// The most ring memory one ring may ask for: beyond, ENOMEM (Linux fails
 /// the allocation somewhere around the machine's memory).
-const RING_MAX_BYTES: u64 = 1 << 30;
+const RING_MAX_BYTES: u64 = 256 << 20;
 
 pub const ETH_P_ALL: u16 = 0x0003;
 pub const ETH_HLEN: usize = 14;
@@ -252,6 +255,217 @@ struct Frame {
     from: SockaddrLl,
 }
 
+/// The memory of a ring, which user space maps: the kernel side provides it
+/// (zeroed pages it can write while they are mapped).
+pub trait RingMem: Send + Sync {
+    /// Copies `b` to byte `off`.
+    fn write(&self, off: usize, b: &[u8]);
+    /// The 32-bit word at `off` (4-aligned), with acquire ordering.
+    fn load_u32(&self, off: usize) -> u32;
+    /// Writes the 32-bit word at `off` (4-aligned), with release ordering.
+    fn store_u32(&self, off: usize, v: u32);
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// A ring's frame (V1, V2) or block (V3) status words.
+pub const TP_STATUS_KERNEL: u32 = 0;
+pub const TP_STATUS_USER: u32 = 1;
+pub const TP_STATUS_LOSING: u32 = 4;
+
+/// The clock of the rings' timestamps (realtime ns), set by the kernel.
+static CLOCK: spin::Once<fn() -> u64> = spin::Once::new();
+
+/// Sets the clock the rings' timestamps read.
+pub fn set_clock(f: fn() -> u64) {
+    CLOCK.call_once(|| f);
+}
+
+fn now_ns() -> u64 {
+    CLOCK.get().map_or(0, |f| f())
+}
+
+fn align(x: u32, a: u32) -> u32 {
+    (x + a - 1) & !(a - 1)
+}
+
+/// A ring set up with PACKET_RX_RING or PACKET_TX_RING.
+struct Ring {
+    req: RingReq,
+    version: u32,
+    mem: Arc<dyn RingMem>,
+    /// V1, V2: the next frame to fill; V3: the current block.
+    head: u32,
+    /// V3: the current block is open (has a descriptor for this round).
+    open: bool,
+    /// V3: where the next packet goes in the open block, and the last one.
+    off: u32,
+    last: Option<u32>,
+    pkts: u32,
+    seq: u64,
+    /// A frame was dropped for want of room since the last one filled.
+    losing: bool,
+}
+
+/// The first packet's offset in a V3 block (BLK_PLUS_PRIV).
+fn v3_first(req: &RingReq) -> u32 {
+    BLK_HDR_LEN as u32 + align(req.sizeof_priv, 8)
+}
+
+impl Ring {
+    fn frames_per_block(&self) -> u32 {
+        self.req.block_size / self.req.frame_size
+    }
+
+    fn frame_base(&self, idx: u32) -> usize {
+        let fpb = self.frames_per_block();
+        (idx / fpb) as usize * self.req.block_size as usize
+            + (idx % fpb) as usize * self.req.frame_size as usize
+    }
+
+    fn block_base(&self, b: u32) -> usize {
+        b as usize * self.req.block_size as usize
+    }
+
+    /// Whether user space has something to read (packet_poll): V1/V2, the
+    /// frame before the head is the user's; V3, the block before the current
+    /// one is, after the open block is retired (the reader is looking: its
+    /// block timeout is cut short).
+    fn readable(&mut self) -> bool {
+        if self.version == TPACKET_V3 {
+            if self.open && self.pkts > 0 {
+                self.close_block();
+            }
+            let prev = (self.head + self.req.block_nr - 1) % self.req.block_nr;
+            return self.mem.load_u32(self.block_base(prev) + 8) != TP_STATUS_KERNEL;
+        }
+        let prev = (self.head + self.req.frame_nr - 1) % self.req.frame_nr;
+        self.mem.load_u32(self.frame_base(prev)) != TP_STATUS_KERNEL
+    }
+
+    /// Hands the open V3 block to user space and moves to the next.
+    fn close_block(&mut self) {
+        let base = self.block_base(self.head);
+        let (sec, nsec) = ts();
+        self.mem.store_u32(base + 12, self.pkts);
+        self.mem.store_u32(base + 20, self.off);
+        self.mem.store_u32(base + 40, sec);
+        self.mem.store_u32(base + 44, nsec);
+        let status = TP_STATUS_USER | if self.losing { TP_STATUS_LOSING } else { 0 };
+        self.losing = false;
+        self.mem.store_u32(base + 8, status);
+        self.open = false;
+        self.head = (self.head + 1) % self.req.block_nr;
+    }
+
+    /// Opens the current V3 block if user space has given it back.
+    fn open_block(&mut self) -> bool {
+        let base = self.block_base(self.head);
+        if self.mem.load_u32(base + 8) != TP_STATUS_KERNEL {
+            return false;
+        }
+        let first = v3_first(&self.req);
+        let (sec, nsec) = ts();
+        self.seq += 1;
+        self.mem.store_u32(base, TPACKET_V3 + 1);
+        self.mem.store_u32(base + 4, BLK_HDR_LEN as u32);
+        self.mem.store_u32(base + 12, 0);
+        self.mem.store_u32(base + 16, first);
+        self.mem.store_u32(base + 20, first);
+        self.mem.write(base + 24, &self.seq.to_ne_bytes());
+        self.mem.store_u32(base + 32, sec);
+        self.mem.store_u32(base + 36, nsec);
+        self.open = true;
+        self.off = first;
+        self.last = None;
+        self.pkts = 0;
+        true
+    }
+
+    /// Puts a frame in the ring as tpacket_rcv does: `data` (what the socket
+    /// type takes: the frame or its payload) at `macoff`, `full` its whole
+    /// length. False: dropped, the ring is full.
+    fn fill(&mut self, data: &[u8], macoff: u32, netoff: u32, from: &SockaddrLl) -> bool {
+        let full = data.len() as u32;
+        let (sec, nsec) = ts();
+        let mut snap = full;
+        if self.version <= TPACKET_V2 {
+            if macoff + snap > self.req.frame_size {
+                snap = self.req.frame_size.saturating_sub(macoff);
+            }
+            let base = self.frame_base(self.head);
+            if self.mem.load_u32(base) != TP_STATUS_KERNEL {
+                self.losing = true;
+                return false;
+            }
+            self.mem
+                .write(base + macoff as usize, &data[..snap as usize]);
+            if self.version == TPACKET_V1 {
+                self.mem.store_u32(base + 4, 0);
+                self.mem.store_u32(base + 8, full);
+                self.mem.store_u32(base + 12, snap);
+                self.mem.write(base + 16, &(macoff as u16).to_ne_bytes());
+                self.mem.write(base + 18, &(netoff as u16).to_ne_bytes());
+                self.mem.store_u32(base + 20, sec);
+                self.mem.store_u32(base + 24, nsec / 1000);
+            } else {
+                self.mem.store_u32(base + 4, full);
+                self.mem.store_u32(base + 8, snap);
+                self.mem.write(base + 12, &(macoff as u16).to_ne_bytes());
+                self.mem.write(base + 14, &(netoff as u16).to_ne_bytes());
+                self.mem.store_u32(base + 16, sec);
+                self.mem.store_u32(base + 20, nsec);
+                self.mem.store_u32(base + 24, 0);
+            }
+            self.mem.write(base + 32, &from.to_bytes());
+            let status = TP_STATUS_USER | if self.losing { TP_STATUS_LOSING } else { 0 };
+            self.losing = false;
+            self.mem.store_u32(base, status);
+            self.head = (self.head + 1) % self.req.frame_nr;
+            return true;
+        }
+        let max = self.req.block_size - v3_first(&self.req);
+        if macoff + snap > max {
+            snap = max.saturating_sub(macoff);
+        }
+        let len = align(macoff + snap, 8);
+        if self.open && self.off + len > self.req.block_size {
+            self.close_block();
+        }
+        if !self.open && !self.open_block() {
+            self.losing = true;
+            return false;
+        }
+        let base = self.block_base(self.head);
+        let at = base + self.off as usize;
+        if let Some(last) = self.last {
+            self.mem.store_u32(base + last as usize, self.off - last);
+        }
+        self.mem.write(at + macoff as usize, &data[..snap as usize]);
+        self.mem.store_u32(at, 0);
+        self.mem.store_u32(at + 4, sec);
+        self.mem.store_u32(at + 8, nsec);
+        self.mem.store_u32(at + 12, snap);
+        self.mem.store_u32(at + 16, full);
+        self.mem.store_u32(at + 20, TP_STATUS_USER);
+        self.mem.write(at + 24, &(macoff as u16).to_ne_bytes());
+        self.mem.write(at + 26, &(netoff as u16).to_ne_bytes());
+        self.mem.write(at + 28, &[0u8; 20]);
+        self.mem.write(at + 48, &from.to_bytes());
+        self.last = Some(self.off);
+        self.off += len;
+        self.pkts += 1;
+        self.mem.store_u32(base + 12, self.pkts);
+        self.mem.store_u32(base + 20, self.off);
+        true
+    }
+}
+
+/// The time now as (seconds, nanoseconds).
+fn ts() -> (u32, u32) {
+    let ns = now_ns();
+    ((ns / 1_000_000_000) as u32, (ns % 1_000_000_000) as u32)
+}
+
 /// Integer options kept only to be read back.
 #[derive(Default)]
 struct Flags {
@@ -272,7 +486,7 @@ struct State {
     version: u32,
     reserve: u32,
     vnet_hdr: bool,
-    rings: [Option<RingReq>; 2],
+    rings: [Option<Ring>; 2],
     queue: VecDeque<Frame>,
     queued: usize,
     rcvbuf: usize,
@@ -437,7 +651,7 @@ impl PacketSocket {
                 return;
             }
             let cost = frame.len() + OVERHEAD;
-            if st.queued >= st.rcvbuf {
+            if st.rings[0].is_none() && st.queued >= st.rcvbuf {
                 st.drops = st.drops.wrapping_add(1);
                 return;
             }
@@ -467,6 +681,39 @@ impl PacketSocket {
                 halen: 6,
                 addr,
             };
+            if let Some(ring) = st.rings[0].as_mut() {
+                let dgram = self.ty == kestrel_abi::net::SOCK_DGRAM;
+                let data = if dgram { &frame[ETH_HLEN..] } else { frame };
+                let hdr = hdrlen(ring.version).unwrap_or(TPACKET_HDRLEN);
+                let (macoff, mut netoff);
+                if dgram {
+                    netoff = align(hdr, TPACKET_ALIGNMENT) + 16 + st.reserve;
+                    macoff = netoff;
+                } else {
+                    netoff = align(hdr + 16, TPACKET_ALIGNMENT) + st.reserve;
+                    if st.vnet_hdr {
+                        netoff += VNET_HDR_LEN as u32;
+                    }
+                    macoff = netoff - ETH_HLEN as u32;
+                }
+                if netoff > u32::from(u16::MAX) {
+                    st.drops = st.drops.wrapping_add(1);
+                    return;
+                }
+                let ok = st.rings[0]
+                    .as_mut()
+                    .is_some_and(|r| r.fill(data, macoff, netoff, &from));
+                if ok {
+                    st.packets = st.packets.wrapping_add(1);
+                } else {
+                    st.drops = st.drops.wrapping_add(1);
+                }
+                drop(st);
+                if ok {
+                    self.wq.wake(u32::from(POLLIN | POLLRDNORM));
+                }
+                return;
+            }
             st.packets = st.packets.wrapping_add(1);
             st.queued += cost;
             st.queue.push_back(Frame {
@@ -580,9 +827,10 @@ impl PacketSocket {
     }
 
     pub fn poll_mask(&self) -> u16 {
-        let st = self.st.lock();
+        let mut st = self.st.lock();
         let mut m = POLLOUT | POLLWRNORM;
-        if !st.queue.is_empty() {
+        let ring_ready = st.rings[0].as_mut().is_some_and(Ring::readable);
+        if !st.queue.is_empty() || ring_ready {
             m |= POLLIN | POLLRDNORM;
         }
         if st.error.is_some() {
@@ -693,15 +941,61 @@ impl PacketSocket {
     /// one; see [`check_ring`]), or with no blocks tears it down. Checked
     /// and set under the socket's lock, so PACKET_RESERVE and PACKET_VERSION
     /// cannot change beneath it.
-    pub fn set_ring(&self, req: &RingReq, tx: bool) -> KResult<()> {
-        let mut st = self.st.lock();
+    ///
+    /// `alloc` makes the ring's memory (None: ENOMEM), called without the
+    /// lock; the checks are made again once it is taken back.
+    pub fn set_ring(
+        &self,
+        req: &RingReq,
+        tx: bool,
+        alloc: &dyn Fn(usize) -> Option<Arc<dyn RingMem>>,
+    ) -> KResult<()> {
         let slot = usize::from(tx);
-        if req.block_nr != 0 && st.rings[slot].is_some() {
-            return Err(Errno::EBUSY);
+        let check = |st: &State| {
+            if req.block_nr != 0 && st.rings[slot].is_some() {
+                return Err(Errno::EBUSY);
+            }
+            check_ring(req, st.version, st.reserve, tx)
+        };
+        {
+            let mut st = self.st.lock();
+            check(&st)?;
+            if req.block_nr == 0 {
+                st.rings[slot] = None;
+                return Ok(());
+            }
         }
-        check_ring(req, st.version, st.reserve, tx)?;
-        st.rings[slot] = (req.block_nr != 0).then_some(*req);
+        let bytes = req.block_size as usize * req.block_nr as usize;
+        let mem = alloc(bytes).ok_or(Errno::ENOMEM)?;
+        let mut st = self.st.lock();
+        check(&st)?;
+        if !tx {
+            // Frames go to the ring from now on.
+            st.queue.clear();
+            st.queued = 0;
+        }
+        st.rings[slot] = Some(Ring {
+            req: *req,
+            version: st.version,
+            mem,
+            head: 0,
+            open: false,
+            off: 0,
+            last: None,
+            pkts: 0,
+            seq: 0,
+            losing: false,
+        });
         Ok(())
+    }
+
+    /// The memory of the RX and TX rings, for mmap.
+    pub fn ring_mems(&self) -> [Option<Arc<dyn RingMem>>; 2] {
+        let st = self.st.lock();
+        [
+            st.rings[0].as_ref().map(|r| r.mem.clone()),
+            st.rings[1].as_ref().map(|r| r.mem.clone()),
+        ]
     }
 
     /// PACKET_STATISTICS: (packets, drops) since the last read, and reset.
@@ -932,19 +1226,113 @@ mod tests {
         );
     }
 
+    struct VecMem(spin::Mutex<Vec<u8>>);
+
+    impl RingMem for VecMem {
+        fn write(&self, off: usize, b: &[u8]) {
+            self.0.lock()[off..off + b.len()].copy_from_slice(b);
+        }
+        fn load_u32(&self, off: usize) -> u32 {
+            let m = self.0.lock();
+            u32::from_ne_bytes([m[off], m[off + 1], m[off + 2], m[off + 3]])
+        }
+        fn store_u32(&self, off: usize, v: u32) {
+            self.write(off, &v.to_ne_bytes());
+        }
+        fn as_any(&self) -> &dyn Any {
+            self
+        }
+    }
+
+    fn vec_alloc(n: usize) -> Option<Arc<dyn RingMem>> {
+        Some(Arc::new(VecMem(spin::Mutex::new(vec![0; n]))))
+    }
+
+    fn mem_of(s: &PacketSocket) -> Arc<dyn RingMem> {
+        s.ring_mems()[0].clone().unwrap()
+    }
+
+    #[test]
+    fn v2_ring_fills_frames() {
+        let s = PacketSocket::new(kestrel_abi::net::SOCK_RAW, ETH_P_ALL.to_be(), None);
+        s.set_version(TPACKET_V2 as i32).unwrap();
+        s.set_ring(&req(4096, 1, 2048, 2), false, &vec_alloc)
+            .unwrap();
+        let m = mem_of(&s);
+        let at = TapPoint {
+            ifindex: 1,
+            mac: None,
+            outgoing: false,
+        };
+        let f = vec![7u8; 100];
+        assert_eq!(s.poll_mask() & POLLIN, 0);
+        s.deliver(&at, &f);
+        assert_eq!(s.poll_mask() & POLLIN, POLLIN);
+        assert_eq!(m.load_u32(0), TP_STATUS_USER);
+        assert_eq!(m.load_u32(4), 100);
+        assert_eq!(m.load_u32(8), 100);
+        // tp_mac = align16(52 + 16) - 14 = 66, tp_net 80.
+        assert_eq!(m.load_u32(12), 66 | (80 << 16));
+        s.deliver(&at, &f);
+        // Full: the third is dropped until the first frame is given back.
+        s.deliver(&at, &f);
+        assert_eq!(s.take_stats(), (3, 1));
+        m.store_u32(0, 0);
+        s.deliver(&at, &f);
+        assert_eq!(m.load_u32(0), TP_STATUS_USER | TP_STATUS_LOSING);
+    }
+
+    #[test]
+    fn v3_ring_fills_blocks() {
+        let s = PacketSocket::new(kestrel_abi::net::SOCK_DGRAM, ETH_P_ALL.to_be(), None);
+        s.set_version(TPACKET_V3 as i32).unwrap();
+        s.set_ring(&req(4096, 2, 2048, 4), false, &vec_alloc)
+            .unwrap();
+        let m = mem_of(&s);
+        let at = TapPoint {
+            ifindex: 1,
+            mac: None,
+            outgoing: false,
+        };
+        let f = vec![7u8; 114];
+        s.deliver(&at, &f);
+        s.deliver(&at, &f);
+        // Open: not the user's yet; a look retires it.
+        assert_eq!(m.load_u32(8), 0);
+        assert_eq!(s.poll_mask() & POLLIN, POLLIN);
+        assert_eq!(m.load_u32(8), TP_STATUS_USER);
+        assert_eq!(m.load_u32(12), 2);
+        assert_eq!(m.load_u32(16), 48);
+        // The first packet: next offset, snaplen 100 (DGRAM), mac = net =
+        // align16(68) + 16 = 96.
+        let p = 48;
+        let len = align(96 + 100, 8);
+        assert_eq!(m.load_u32(p), len);
+        assert_eq!(m.load_u32(p + 12), 100);
+        assert_eq!(m.load_u32(p + 24), 96 | (96 << 16));
+        assert_eq!(m.load_u32(p + len as usize), 0);
+        assert_eq!(m.load_u32(20), 48 + 2 * len);
+    }
+
     #[test]
     fn socket_options_and_ring_lock() {
         let s = PacketSocket::new(kestrel_abi::net::SOCK_RAW, ETH_P_ALL.to_be(), None);
         assert_eq!(s.set_version(3), Err(Errno::EINVAL));
         s.set_version(TPACKET_V3 as i32).unwrap();
         assert_eq!(s.set_reserve(u32::MAX - 51), Err(Errno::EINVAL));
-        s.set_ring(&req(4096, 1, 4096, 1), false).unwrap();
+        s.set_ring(&req(4096, 1, 4096, 1), false, &vec_alloc)
+            .unwrap();
         assert_eq!(s.set_reserve(1 << 30), Err(Errno::EBUSY));
         assert_eq!(s.set_version(1), Err(Errno::EBUSY));
-        assert_eq!(s.set_ring(&req(4096, 1, 4096, 1), false), Err(Errno::EBUSY));
-        s.set_ring(&req(4096, 0, 4096, 0), false).unwrap();
+        assert_eq!(
+            s.set_ring(&req(4096, 1, 4096, 1), false, &vec_alloc),
+            Err(Errno::EBUSY)
+        );
+        s.set_ring(&req(4096, 0, 4096, 0), false, &vec_alloc)
+            .unwrap();
         s.set_version(TPACKET_V2 as i32).unwrap();
-        s.set_ring(&req(4096, 0, 4096, 0), false).unwrap();
+        s.set_ring(&req(4096, 0, 4096, 0), false, &vec_alloc)
+            .unwrap();
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //!
 //! socket(2) needs CAP_NET_RAW; bind, sends and receives carry a struct
 //! sockaddr_ll. A receive waits on the socket's wait queue for a frame the
-//! stack's taps queued. The ring options are checked and recorded, but the
-//! ring cannot be mapped (partial).
+//! stack's taps queued. An RX ring is pages allocated here and mapped by
+//! mmap(2) ([`mmap_backing`]); a TX ring sends nothing (partial).
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -14,6 +14,8 @@ use kestrel_abi::{Errno, KResult};
 use kestrel_net::packet::{self as pk, PacketSocket, SockaddrLl};
 use kestrel_usermem::UserIoVecs;
 use kestrel_vfs::OpenFile;
+
+use crate::mm::vm::{Backing, SharedPages};
 
 use super::super::args::*;
 use super::super::{Ctx, zeroed_vec};
@@ -208,7 +210,7 @@ pub fn setsockopt(
                 .and_then(|mut r| r.read_exact(&mut b[..need]))
                 .map_err(|_| Errno::EINVAL)?;
             let req = pk::RingReq::parse(&b[..need]);
-            s.set_ring(&req, name == pk::PACKET_TX_RING)?;
+            s.set_ring(&req, name == pk::PACKET_TX_RING, &ring_memory)?;
         }
         (pk::SOL_PACKET, pk::PACKET_VERSION) => {
             let v = int_opt(ctx, val, len, true)?;
@@ -304,6 +306,58 @@ pub fn getsockopt(
     ctx.write(len_ptr, &(n as u32))?;
     ctx.mm().writer(val, n)?.write_all(&bytes[..n])?;
     Ok(0)
+}
+
+/// A ring's memory: zeroed pages, all there from the start, that user space
+/// maps and the taps write.
+struct RingPages(Arc<SharedPages>, usize);
+
+impl pk::RingMem for RingPages {
+    fn write(&self, off: usize, b: &[u8]) {
+        self.0.write_bytes(off as u64, b);
+    }
+    fn load_u32(&self, off: usize) -> u32 {
+        self.0.load_u32(off as u64)
+    }
+    fn store_u32(&self, off: usize, v: u32) {
+        self.0.store_u32(off as u64, v);
+    }
+    fn as_any(&self) -> &dyn core::any::Any {
+        self
+    }
+}
+
+fn ring_memory(bytes: usize) -> Option<Arc<dyn pk::RingMem>> {
+    let pages = SharedPages::allocate(bytes.div_ceil(4096))?;
+    Some(Arc::new(RingPages(Arc::new(pages), bytes)))
+}
+
+/// What mmap(2) of a packet socket maps (None: not one): its RX ring, from
+/// offset 0 and exactly its size (EINVAL otherwise, and with no ring, as
+/// packet_mmap). Partial: a socket with a TX ring cannot be mapped (ENODEV).
+pub fn mmap_backing(f: &OpenFile, offset: u64, len: u64) -> Option<KResult<Backing>> {
+    let s = PacketSocket::of(f)?;
+    let [rx, tx] = s.ring_mems();
+    if offset != 0 {
+        return Some(Err(Errno::EINVAL));
+    }
+    if tx.is_some() {
+        return Some(Err(Errno::ENODEV));
+    }
+    let Some(rx) = rx else {
+        return Some(Err(Errno::EINVAL));
+    };
+    let Some(pages) = rx.as_any().downcast_ref::<RingPages>() else {
+        return Some(Err(Errno::EINVAL));
+    };
+    if len.div_ceil(4096) != (pages.1 as u64).div_ceil(4096) {
+        return Some(Err(Errno::EINVAL));
+    }
+    Some(Ok(Backing::SharedAnonymous {
+        pages: pages.0.clone(),
+        offset: 0,
+        segment: None,
+    }))
 }
 
 /// getsockname: the sockaddr_ll up to its hardware address.
