@@ -622,6 +622,72 @@ TEST(v3_rx_ring_hands_over_blocks) {
     munmap(m, 4 * pg);
 }
 
+/* An Ethernet interface of the caller's namespace (eth0 on Kestrel with
+ * --net user), with two packet sockets made there before the test leaves it:
+ * a tap bound to it and a sender. */
+static int eth_index = -1, eth_tap = -1, eth_tx = -1, eth_mtu;
+static unsigned char eth_mac[6];
+
+static void find_ethernet(void)
+{
+    struct if_nameindex *ifs = if_nameindex();
+    int s = psock(SOCK_DGRAM, 0);
+    if (!ifs || s < 0)
+        return;
+    for (struct if_nameindex *i = ifs; i->if_index; i++) {
+        struct ifreq ifr;
+        memset(&ifr, 0, sizeof ifr);
+        snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", i->if_name);
+        if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0 || !(ifr.ifr_flags & IFF_UP) ||
+            (ifr.ifr_flags & IFF_LOOPBACK))
+            continue;
+        if (ioctl(s, SIOCGIFHWADDR, &ifr) != 0 || ifr.ifr_hwaddr.sa_family != 1)
+            continue;
+        memcpy(eth_mac, ifr.ifr_hwaddr.sa_data, 6);
+        if (ioctl(s, SIOCGIFMTU, &ifr) != 0)
+            continue;
+        eth_mtu = ifr.ifr_mtu;
+        eth_index = i->if_index;
+        break;
+    }
+    close(s);
+    if_freenameindex(ifs);
+    if (eth_index < 0)
+        return;
+    eth_tap = psock(SOCK_RAW, KT_ETH_P_ALL);
+    eth_tx = psock(SOCK_RAW, 0);
+    struct kt_sockaddr_ll a = lo_addr(KT_ETH_P_ALL);
+    a.sll_ifindex = eth_index;
+    if (eth_tap < 0 || eth_tx < 0 || bind(eth_tap, (struct sockaddr *)&a, sizeof a) != 0)
+        eth_index = -1;
+}
+
+TEST(ethernet_frames_sent_are_seen_outgoing) {
+    if (eth_index < 0)
+        SKIP("no Ethernet interface up");
+    unsigned char buf[128], got[2048];
+    size_t n = frame(buf, 60, 0x44);
+    memcpy(buf, eth_mac, 6);
+    memcpy(buf + 6, eth_mac, 6);
+    struct kt_sockaddr_ll a = lo_addr(0);
+    a.sll_ifindex = eth_index;
+    EXPECT_EQ(sendto(eth_tx, buf, n, 0, (struct sockaddr *)&a, sizeof a), (long)n);
+    usleep(20000);
+    struct kt_sockaddr_ll from;
+    ssize_t r = recv_test(eth_tap, got, sizeof got, &from, 1);
+    EXPECT_EQ(r, (long)n);
+    EXPECT_EQ(from.sll_pkttype, KT_PACKET_OUTGOING);
+    EXPECT_EQ(from.sll_ifindex, eth_index);
+    EXPECT_EQ(from.sll_hatype, 1);
+    CHECK(memcmp(from.sll_addr, eth_mac, 6) == 0, "sll_addr is the source address");
+    /* Past the MTU with its Ethernet header. */
+    static unsigned char big[65536 + 64];
+    size_t bn = (size_t)eth_mtu + 14 + 1;
+    CHECK(bn <= sizeof big, "mtu %d", eth_mtu);
+    memcpy(big, buf, 14);
+    EXPECT_ERRNO(sendto(eth_tx, big, bn, 0, (struct sockaddr *)&a, sizeof a), EMSGSIZE);
+}
+
 static void enter_netns(void)
 {
     if (unshare(CLONE_NEWNET) == 0 && set_lo_up(1) == 0)
@@ -632,6 +698,7 @@ static void enter_netns(void)
 int main(void)
 {
     KT_BEGIN();
+    find_ethernet();
     enter_netns();
     RUN(socket_types_and_errors);
     RUN(socket_needs_cap_net_raw);
@@ -647,5 +714,6 @@ int main(void)
     RUN(ring_setup_checks);
     RUN(v2_rx_ring_is_mapped_and_filled);
     RUN(v3_rx_ring_hands_over_blocks);
+    RUN(ethernet_frames_sent_are_seen_outgoing);
     return KT_END();
 }

@@ -822,7 +822,7 @@ impl PacketSocket {
             frame.extend_from_slice(data);
         }
         let n = data.len();
-        shared.packet_xmit(&info, frame);
+        shared.packet_xmit(&info, frame)?;
         Ok(n)
     }
 

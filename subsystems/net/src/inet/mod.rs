@@ -294,18 +294,29 @@ impl Shared {
     /// Sends a packet socket's Ethernet frame on `info`'s interface: the
     /// packet sockets see it go out; a NIC queues it for its device; `lo`
     /// takes it back in (an IP packet into the stack, which the taps see as
-    /// received; any other frame straight to the taps).
-    pub fn packet_xmit(&self, info: &IfaceInfo, frame: Vec<u8>) {
+    /// received; any other frame straight to the taps). ENOBUFS when the
+    /// link's queue is full (the frame is dropped, as a full qdisc's).
+    pub fn packet_xmit(&self, info: &IfaceInfo, frame: Vec<u8>) -> KResult<()> {
+        /// Frames a packet socket may leave in `lo`'s receive queue.
+        const LO_RX_MAX: usize = 4096;
         use crate::packet::TapPoint;
         let at = TapPoint {
             ifindex: info.index,
             mac: info.mac,
             outgoing: true,
         };
+        let full = if info.loopback() {
+            info.link.rx.lock().len() >= LO_RX_MAX
+        } else {
+            info.link.tx.lock().len() >= LINK_QUEUE
+        };
+        if full {
+            return Err(Errno::ENOBUFS);
+        }
         self.taps.tap(&at, &frame);
         if !info.loopback() {
             info.link.push_tx(frame);
-            return;
+            return Ok(());
         }
         let len = frame.len() as u64;
         info.link.tx_frames.fetch_add(1, Ordering::Relaxed);
@@ -330,6 +341,7 @@ impl Shared {
                 &frame,
             );
         }
+        Ok(())
     }
 
     pub(crate) fn new_id(&self) -> u64 {
