@@ -19,7 +19,8 @@
  *     hardware address: 18 for lo (ARPHRD_LOOPBACK, a 6-byte zero address).
  *   - An ETH_P_ALL socket sees a frame another socket sends on lo twice: as
  *     PACKET_OUTGOING, then received as PACKET_HOST; a socket of one
- *     Ethertype sees it once (PACKET_HOST); a socket of protocol 0 nothing.
+ *     Ethertype sees it once (PACKET_HOST); a socket of protocol 0 nothing;
+ *     the sending socket sees it only coming in.
  *   - SOCK_DGRAM receives the payload without the Ethernet header and
  *     builds the header from sll_addr on send.
  *   - sendto: a sockaddr_ll shorter than 20 bytes is EINVAL, no interface
@@ -273,6 +274,18 @@ TEST(raw_frames_on_lo_reach_the_taps) {
     EXPECT_ERRNO(recv(none, got, sizeof got, MSG_DONTWAIT), EAGAIN);
     EXPECT_ERRNO(recv(tx, got, sizeof got, MSG_DONTWAIT), EAGAIN);
     EXPECT_ERRNO(recv(one, got, sizeof got, MSG_OOB), EINVAL);
+    /* A sender does not see its own frame go out; on lo it sees it come in. */
+    a = lo_addr(KT_ETH_P_ALL);
+    OK(bind(all, (struct sockaddr *)&a, sizeof a));
+    while (recv(all, got, sizeof got, MSG_DONTWAIT) >= 0)
+        ;
+    a = lo_addr(0);
+    EXPECT_EQ(sendto(all, buf, n, 0, (struct sockaddr *)&a, sizeof a), (long)n);
+    usleep(20000);
+    r = recv_test(all, got, sizeof got, &from, 1);
+    EXPECT_EQ(r, (long)n);
+    EXPECT_EQ(from.sll_pkttype, KT_PACKET_HOST);
+    EXPECT_ERRNO(recv_test(all, got, sizeof got, &from, 1), EAGAIN);
     close(all);
     close(one);
     close(other);

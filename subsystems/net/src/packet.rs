@@ -517,6 +517,9 @@ pub struct TapPoint {
     /// The interface's address (None: lo, all zero).
     pub mac: Option<[u8; 6]>,
     pub outgoing: bool,
+    /// The packet socket that sent the frame (its address; 0: none): its
+    /// own frames going out are not shown to it (skb_loop_sk).
+    pub sender: usize,
 }
 
 impl PacketSocket {
@@ -644,7 +647,7 @@ impl PacketSocket {
             if proto != ETH_P_ALL && (at.outgoing || proto != ethertype) {
                 return;
             }
-            if at.outgoing && st.flags.ignore_outgoing {
+            if at.outgoing && (st.flags.ignore_outgoing || at.sender == self as *const _ as usize) {
                 return;
             }
             if st.ifindex != 0 && st.ifindex as u32 != at.ifindex {
@@ -822,7 +825,7 @@ impl PacketSocket {
             frame.extend_from_slice(data);
         }
         let n = data.len();
-        shared.packet_xmit(&info, frame)?;
+        shared.packet_xmit(&info, frame, self as *const _ as usize)?;
         Ok(n)
     }
 
@@ -1263,6 +1266,7 @@ mod tests {
             ifindex: 1,
             mac: None,
             outgoing: false,
+            sender: 0,
         };
         let f = vec![7u8; 100];
         assert_eq!(s.poll_mask() & POLLIN, 0);
@@ -1293,6 +1297,7 @@ mod tests {
             ifindex: 1,
             mac: None,
             outgoing: false,
+            sender: 0,
         };
         let f = vec![7u8; 114];
         s.deliver(&at, &f);
@@ -1346,6 +1351,7 @@ mod tests {
             ifindex: 2,
             mac: Some([2, 0, 0, 0, 0, 9]),
             outgoing: false,
+            sender: 0,
         };
         let tx = TapPoint {
             outgoing: true,
@@ -1377,6 +1383,7 @@ mod tests {
             ifindex: 1,
             mac: None,
             outgoing: false,
+            sender: 0,
         };
         let f = vec![0u8; 1500];
         for _ in 0..1000 {

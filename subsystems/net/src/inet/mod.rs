@@ -296,7 +296,7 @@ impl Shared {
     /// takes it back in (an IP packet into the stack, which the taps see as
     /// received; any other frame straight to the taps). ENOBUFS when the
     /// link's queue is full (the frame is dropped, as a full qdisc's).
-    pub fn packet_xmit(&self, info: &IfaceInfo, frame: Vec<u8>) -> KResult<()> {
+    pub fn packet_xmit(&self, info: &IfaceInfo, frame: Vec<u8>, sender: usize) -> KResult<()> {
         /// Frames a packet socket may leave in `lo`'s receive queue.
         const LO_RX_MAX: usize = 4096;
         use crate::packet::TapPoint;
@@ -304,6 +304,7 @@ impl Shared {
             ifindex: info.index,
             mac: info.mac,
             outgoing: true,
+            sender,
         };
         let full = if info.loopback() {
             info.link.rx.lock().len() >= LO_RX_MAX
@@ -336,6 +337,7 @@ impl Shared {
             self.taps.tap(
                 &TapPoint {
                     outgoing: false,
+                    sender: 0,
                     ..at
                 },
                 &frame,

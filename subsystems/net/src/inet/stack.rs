@@ -593,6 +593,7 @@ impl Stack {
             ifindex: i as u32 + 1,
             mac,
             outgoing,
+            sender: 0,
         };
         if f.dev.loopback {
             taps.tap_ip(&at, frame);
