@@ -45,6 +45,7 @@
 
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/epoll.h>
@@ -291,6 +292,41 @@ TEST(raw_frames_on_lo_reach_the_taps) {
     close(other);
     close(none);
     close(tx);
+}
+
+TEST(ip_traffic_on_lo_is_seen_behind_a_zero_ethernet_header) {
+    int tap = OK(psock(SOCK_RAW, KT_ETH_P_ALL));
+    struct kt_sockaddr_ll a = lo_addr(KT_ETH_P_ALL);
+    OK(bind(tap, (struct sockaddr *)&a, sizeof a));
+    int u = OK(socket(AF_INET, SOCK_DGRAM, 0));
+    struct sockaddr_in d = {.sin_family = AF_INET, .sin_port = htons(47999)};
+    d.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    OK(bind(u, (struct sockaddr *)&d, sizeof d));
+    EXPECT_EQ(sendto(u, "ping", 4, 0, (struct sockaddr *)&d, sizeof d), 4);
+    char tmp[8];
+    EXPECT_EQ(recv(u, tmp, sizeof tmp, 0), 4);
+    int out = 0, in = 0;
+    unsigned char got[256];
+    for (int i = 0; i < 64 && !(out && in); i++) {
+        struct kt_sockaddr_ll from;
+        socklen_t l = sizeof from;
+        ssize_t r = recvfrom(tap, got, sizeof got, MSG_DONTWAIT, (struct sockaddr *)&from, &l);
+        if (r < 0)
+            break;
+        /* 14 + 20 (IPv4) + 8 (UDP) + 4: the datagram to port 47999. */
+        if (r != 46 || got[12] != 0x08 || got[13] != 0x00 || got[14 + 20 + 2] != (47999 >> 8))
+            continue;
+        CHECK(memcmp(got, "\0\0\0\0\0\0\0\0\0\0\0\0", 12) == 0, "zero addresses");
+        EXPECT_EQ(from.sll_protocol, htons(0x0800));
+        if (from.sll_pkttype == KT_PACKET_OUTGOING)
+            out++;
+        else if (from.sll_pkttype == KT_PACKET_HOST)
+            in++;
+    }
+    EXPECT_EQ(out, 1);
+    EXPECT_EQ(in, 1);
+    close(u);
+    close(tap);
 }
 
 TEST(dgram_sockets_build_and_strip_the_header) {
@@ -718,6 +754,7 @@ int main(void)
     RUN(bind_checks_and_getsockname);
     RUN(ifreq_ioctls_work_on_packet_sockets);
     RUN(raw_frames_on_lo_reach_the_taps);
+    RUN(ip_traffic_on_lo_is_seen_behind_a_zero_ethernet_header);
     RUN(dgram_sockets_build_and_strip_the_header);
     RUN(send_errors);
     RUN(send_on_a_down_interface_is_enetdown);

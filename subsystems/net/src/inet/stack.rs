@@ -585,9 +585,14 @@ impl Stack {
             return;
         }
         let f = &self.ifaces[i];
-        let mac = match f.iface.hardware_addr() {
-            HardwareAddress::Ethernet(m) => Some(m.0),
-            _ => None,
+        // smoltcp's hardware_addr() asserts an Ethernet medium: lo has none.
+        let mac = if f.dev.loopback {
+            None
+        } else {
+            match f.iface.hardware_addr() {
+                HardwareAddress::Ethernet(m) => Some(m.0),
+                _ => None,
+            }
         };
         let at = crate::packet::TapPoint {
             ifindex: i as u32 + 1,
