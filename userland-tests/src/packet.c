@@ -33,6 +33,10 @@
  *     the blocks hold; a V3 block must hold the private area (an overflow of
  *     tp_sizeof_priv is EINVAL); with a ring, PACKET_VERSION and
  *     PACKET_RESERVE are EBUSY, and a ring is torn down with no blocks.
+ *   - A classic BPF socket filter (SO_ATTACH_FILTER: a whole sock_fprog,
+ *     EINVAL for no instructions or a program that does not end in a
+ *     return) keeps the frames it returns non-zero for, cut to that length;
+ *     SO_DETACH_FILTER without one is ENOENT.
  *   - A mapped RX ring (mmap at offset 0 of exactly the ring's size, EINVAL
  *     otherwise or with no ring) takes the frames instead of the queue: V2
  *     frames with TP_STATUS_USER, tp_mac 66 and tp_net 80 for SOCK_RAW and
@@ -352,6 +356,55 @@ TEST(dgram_sockets_build_and_strip_the_header) {
     EXPECT_EQ(from.sll_protocol, htons(ETHERTYPE_TEST));
     close(raw);
     close(dg);
+}
+
+struct kt_sock_filter {
+    unsigned short code;
+    unsigned char jt, jf;
+    unsigned int k;
+};
+struct kt_sock_fprog {
+    unsigned short len;
+    struct kt_sock_filter *filter;
+};
+
+TEST(socket_filters_select_and_cut_frames) {
+    int rx = OK(psock(SOCK_RAW, ETHERTYPE_TEST));
+    struct kt_sockaddr_ll a = lo_addr(ETHERTYPE_TEST);
+    OK(bind(rx, (struct sockaddr *)&a, sizeof a));
+    /* ldb [14]; jeq #0x5a, keep 64 bytes, else drop. */
+    struct kt_sock_filter code[] = {
+        {0x30, 0, 0, 14}, {0x15, 0, 1, 0x5a}, {0x06, 0, 0, 64}, {0x06, 0, 0, 0},
+    };
+    struct kt_sock_fprog prog = {4, code};
+    EXPECT_ERRNO(setsockopt(rx, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog - 1), EINVAL);
+    prog.len = 0;
+    EXPECT_ERRNO(setsockopt(rx, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog), EINVAL);
+    prog.len = 3; /* no return at the end */
+    EXPECT_ERRNO(setsockopt(rx, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog), EINVAL);
+    prog.len = 4;
+    prog.filter = (void *)8;
+    EXPECT_ERRNO(setsockopt(rx, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog), EFAULT);
+    EXPECT_ERRNO(setsockopt(rx, SOL_SOCKET, SO_DETACH_FILTER, &prog, sizeof prog), ENOENT);
+    prog.filter = code;
+    OK(setsockopt(rx, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog));
+    int tx = OK(psock(SOCK_RAW, 0));
+    unsigned char buf[200], got[256];
+    a = lo_addr(0);
+    size_t n = frame(buf, 100, 0x11);
+    EXPECT_EQ(sendto(tx, buf, n, 0, (struct sockaddr *)&a, sizeof a), (long)n);
+    n = frame(buf, 100, 0x5a);
+    EXPECT_EQ(sendto(tx, buf, n, 0, (struct sockaddr *)&a, sizeof a), (long)n);
+    usleep(20000);
+    EXPECT_EQ(recv(rx, got, sizeof got, MSG_DONTWAIT), 64);
+    EXPECT_EQ(got[14], 0x5a);
+    EXPECT_ERRNO(recv(rx, got, sizeof got, MSG_DONTWAIT), EAGAIN);
+    OK(setsockopt(rx, SOL_SOCKET, SO_DETACH_FILTER, &prog, sizeof prog));
+    EXPECT_EQ(sendto(tx, buf, n, 0, (struct sockaddr *)&a, sizeof a), (long)n);
+    usleep(20000);
+    EXPECT_EQ(recv(rx, got, sizeof got, MSG_DONTWAIT), (long)n);
+    close(tx);
+    close(rx);
 }
 
 TEST(send_errors) {
@@ -756,6 +809,7 @@ int main(void)
     RUN(raw_frames_on_lo_reach_the_taps);
     RUN(ip_traffic_on_lo_is_seen_behind_a_zero_ethernet_header);
     RUN(dgram_sockets_build_and_strip_the_header);
+    RUN(socket_filters_select_and_cut_frames);
     RUN(send_errors);
     RUN(send_on_a_down_interface_is_enetdown);
     RUN(blocking_receive_and_readiness);

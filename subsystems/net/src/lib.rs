@@ -16,6 +16,7 @@
 
 extern crate alloc;
 
+pub mod bpf;
 pub mod inet;
 pub mod netlink;
 pub mod packet;

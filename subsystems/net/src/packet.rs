@@ -20,8 +20,8 @@
 //! the kernel, which maps it for user space; the taps fill it as Linux's
 //! tpacket_rcv does instead of queueing. A V3 block goes to user space when
 //! full or when the reader polls (no retire timer). A TX ring is kept but
-//! sends nothing (partial). Fanout, SOCK_PACKET and socket filters are not
-//! there.
+//! sends nothing (partial). Socket filters are classic BPF ([`crate::bpf`]).
+//! Fanout and SOCK_PACKET are not there.
 
 use alloc::collections::VecDeque;
 use alloc::sync::{Arc, Weak};
@@ -384,10 +384,16 @@ impl Ring {
     /// Puts a frame in the ring as tpacket_rcv does: `data` (what the socket
     /// type takes: the frame or its payload) at `macoff`, `full` its whole
     /// length. False: dropped, the ring is full.
-    fn fill(&mut self, data: &[u8], macoff: u32, netoff: u32, from: &SockaddrLl) -> bool {
-        let full = data.len() as u32;
+    fn fill(
+        &mut self,
+        data: &[u8],
+        full: u32,
+        macoff: u32,
+        netoff: u32,
+        from: &SockaddrLl,
+    ) -> bool {
+        let mut snap = data.len() as u32;
         let (sec, nsec) = ts();
-        let mut snap = full;
         if self.version <= TPACKET_V2 {
             if macoff + snap > self.req.frame_size {
                 snap = self.req.frame_size.saturating_sub(macoff);
@@ -497,6 +503,8 @@ struct State {
     drops: u32,
     error: Option<Errno>,
     flags: Flags,
+    /// SO_ATTACH_FILTER's program.
+    filter: Option<Vec<crate::bpf::Insn>>,
     released: bool,
 }
 
@@ -546,6 +554,7 @@ impl PacketSocket {
                 drops: 0,
                 error: None,
                 flags: Flags::default(),
+                filter: None,
                 released: false,
             }),
             wq: WaitQueue::new(),
@@ -653,11 +662,6 @@ impl PacketSocket {
             if st.ifindex != 0 && st.ifindex as u32 != at.ifindex {
                 return;
             }
-            let cost = frame.len() + OVERHEAD;
-            if st.rings[0].is_none() && st.queued >= st.rcvbuf {
-                st.drops = st.drops.wrapping_add(1);
-                return;
-            }
             let dst = &frame[..6];
             let pkttype = if at.outgoing {
                 PACKET_OUTGOING
@@ -684,9 +688,35 @@ impl PacketSocket {
                 halen: 6,
                 addr,
             };
+            let dgram = self.ty == kestrel_abi::net::SOCK_DGRAM;
+            let full = if dgram { &frame[ETH_HLEN..] } else { frame };
+            // The socket filter sees what the socket takes, and says how much
+            // of it to keep (0: nothing, the frame is not counted).
+            let keep = match &st.filter {
+                None => full.len(),
+                Some(prog) => {
+                    let meta = crate::bpf::Meta {
+                        protocol: ethertype,
+                        pkttype,
+                        ifindex: at.ifindex,
+                        hatype: from.hatype,
+                        net_off: if dgram { 0 } else { ETH_HLEN as i64 },
+                        mac_off: if dgram { -(ETH_HLEN as i64) } else { 0 },
+                    };
+                    crate::bpf::run(prog, full, &meta) as usize
+                }
+            };
+            if keep == 0 {
+                return;
+            }
+            let data = &full[..keep.min(full.len())];
+            let frame = &frame[..frame.len() - (full.len() - data.len())];
+            let cost = frame.len() + OVERHEAD;
+            if st.rings[0].is_none() && st.queued >= st.rcvbuf {
+                st.drops = st.drops.wrapping_add(1);
+                return;
+            }
             if let Some(ring) = st.rings[0].as_mut() {
-                let dgram = self.ty == kestrel_abi::net::SOCK_DGRAM;
-                let data = if dgram { &frame[ETH_HLEN..] } else { frame };
                 let hdr = hdrlen(ring.version).unwrap_or(TPACKET_HDRLEN);
                 let (macoff, mut netoff);
                 if dgram {
@@ -705,7 +735,7 @@ impl PacketSocket {
                 }
                 let ok = st.rings[0]
                     .as_mut()
-                    .is_some_and(|r| r.fill(data, macoff, netoff, &from));
+                    .is_some_and(|r| r.fill(data, full.len() as u32, macoff, netoff, &from));
                 if ok {
                     st.packets = st.packets.wrapping_add(1);
                 } else {
@@ -1046,6 +1076,17 @@ impl PacketSocket {
             PACKET_COPY_THRESH => f.copy_thresh,
             _ => return Err(Errno::ENOPROTOOPT),
         })
+    }
+
+    /// SO_ATTACH_FILTER (a checked program) or SO_DETACH_FILTER (None;
+    /// ENOENT if there was none).
+    pub fn set_filter(&self, prog: Option<Vec<crate::bpf::Insn>>) -> KResult<()> {
+        let mut st = self.st.lock();
+        if prog.is_none() && st.filter.is_none() {
+            return Err(Errno::ENOENT);
+        }
+        st.filter = prog;
+        Ok(())
     }
 
     /// The last file closed: no more frames, the queue freed.

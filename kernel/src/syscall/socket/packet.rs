@@ -132,7 +132,7 @@ pub async fn recv(
     })
 }
 
-/// SO_ATTACH_FILTER and SO_DETACH_FILTER: accepted, not run (partial).
+/// SO_ATTACH_FILTER and SO_DETACH_FILTER: classic BPF ([`kestrel_net::bpf`]).
 const SO_ATTACH_FILTER: i32 = 26;
 const SO_DETACH_FILTER: i32 = 27;
 /// struct packet_mreq's length and where its address starts.
@@ -171,7 +171,23 @@ pub fn setsockopt(
             let tv: kestrel_abi::time::Timeval = ctx.read(val.cast())?;
             s.set_timeout(name == SO_SNDTIMEO, ns_of_timeval(tv)?);
         }
-        (SOL_SOCKET, SO_ATTACH_FILTER | SO_DETACH_FILTER) => {}
+        (SOL_SOCKET, SO_ATTACH_FILTER) => {
+            // struct sock_fprog: the length, then a pointer to the program.
+            if len != 16 {
+                return Err(Errno::EINVAL);
+            }
+            let mut b = [0u8; 16];
+            ctx.mm().reader(val, 16)?.read_exact(&mut b)?;
+            let n = usize::from(u16::from_ne_bytes([b[0], b[1]]));
+            if n == 0 || n > kestrel_net::bpf::MAX_INSNS {
+                return Err(Errno::EINVAL);
+            }
+            let mut code: Vec<u8> = zeroed_vec(n * 8)?;
+            let at = UserPtr::<u8>::new(u64::from_ne_bytes(b[8..16].try_into().unwrap_or([0; 8])));
+            ctx.mm().reader(at, n * 8)?.read_exact(&mut code)?;
+            s.set_filter(Some(kestrel_net::bpf::parse(&code)?))?;
+        }
+        (SOL_SOCKET, SO_DETACH_FILTER) => s.set_filter(None)?,
         (SOL_SOCKET, SO_REUSEADDR | SO_KEEPALIVE | SO_PRIORITY | SO_BROADCAST) => {
             read_int(ctx, val, len)?;
         }
