@@ -77,6 +77,7 @@ pub fn namespace_stack(alive: Arc<AtomicBool>) -> Option<Arc<Shared>> {
 
 /// Builds the interfaces and starts the actor and the NICs' frame tasks.
 pub fn init() {
+    kestrel_net::packet::set_clock(time::realtime_ns);
     let mut ifaces = vec![loopback()];
     let mut nics: Vec<(Arc<dyn NetDevice>, Arc<Link>)> = Vec::new();
     for (n, (name, dev)) in crate::drivers::net_devices().into_iter().enumerate() {

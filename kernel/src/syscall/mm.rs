@@ -145,6 +145,8 @@ pub async fn sys_mmap(
         }
         if let Some(b) = super::io_uring::mmap_backing(&file, off, len) {
             b?
+        } else if let Some(b) = super::socket::packet_mmap_backing(&file, off, len) {
+            b?
         } else {
             let inode = file.inode().cloned().ok_or(Errno::ENODEV)?;
             let m = inode.metadata();

@@ -16,6 +16,7 @@ use kestrel_abi::net::*;
 use kestrel_abi::{Errno, KResult};
 use kestrel_net::inet::InetSocket;
 use kestrel_net::netlink::NetlinkSocket;
+use kestrel_net::packet::PacketSocket;
 use kestrel_net::unix::{Addr, Cred, Kind, NameKey, Parsed, Received, Rights, UnixSocket};
 use kestrel_usermem::UserIoVecs;
 
@@ -29,6 +30,9 @@ use crate::process::signal::interruptible;
 
 mod inet;
 mod netlink;
+mod packet;
+
+pub use packet::mmap_backing as packet_mmap_backing;
 
 /// The socket behind `fd`: EBADF for a bad descriptor, ENOTSOCK for another file.
 /// The open file behind `fd` as the socket calls look it up (Linux's fdget): an
@@ -46,6 +50,7 @@ fn socket_file(ctx: &Ctx<'_>, fd: i32) -> KResult<Arc<OpenFile>> {
     if UnixSocket::of(&f).is_none()
         && InetSocket::of(&f).is_none()
         && NetlinkSocket::of(&f).is_none()
+        && PacketSocket::of(&f).is_none()
     {
         return Err(Errno::ENOTSOCK);
     }
@@ -145,6 +150,19 @@ pub async fn sys_socket(ctx: &mut Ctx<'_>, domain: u32, ty: u32, protocol: i32) 
         let f = crate::fs::anon::socket_file(s, O_RDWR | nonblock);
         return ctx.install(f, ty & SOCK_CLOEXEC != 0).map(|fd| fd as u64);
     }
+    if domain == AF_PACKET
+        && ty & !(SOCK_TYPE_MASK | SOCK_CLOEXEC | SOCK_NONBLOCK) == 0
+        && ty & SOCK_TYPE_MASK < SOCK_MAX
+    {
+        let s = packet::socket(ctx, ty & SOCK_TYPE_MASK, protocol)?;
+        let nonblock = if ty & SOCK_NONBLOCK != 0 {
+            O_NONBLOCK
+        } else {
+            0
+        };
+        let f = crate::fs::anon::socket_file(s, O_RDWR | nonblock);
+        return ctx.install(f, ty & SOCK_CLOEXEC != 0).map(|fd| fd as u64);
+    }
     let (kind, cloexec, nonblock) = parse_type(domain, ty, protocol)?;
     let f = new_file(UnixSocket::new(kind, peer_cred(ctx)), nonblock);
     ctx.install(f, cloexec).map(|fd| fd as u64)
@@ -161,6 +179,13 @@ pub async fn sys_socketpair(
     // socket (its type and protocol errors), which then refuses to pair.
     if ty & !(SOCK_TYPE_MASK | SOCK_CLOEXEC | SOCK_NONBLOCK) != 0 {
         return Err(Errno::EINVAL);
+    }
+    if domain == AF_PACKET {
+        if ty & SOCK_TYPE_MASK >= SOCK_MAX {
+            return Err(Errno::EINVAL);
+        }
+        packet::socket(ctx, ty & SOCK_TYPE_MASK, protocol)?;
+        return Err(Errno::EOPNOTSUPP);
     }
     if matches!(domain, AF_INET | AF_INET6 | AF_NETLINK) {
         if ty & SOCK_TYPE_MASK >= SOCK_MAX {
@@ -285,6 +310,9 @@ pub async fn sys_bind(ctx: &mut Ctx<'_>, fd: Fd, addr: UserPtr<u8>, addrlen: u32
     if let Some(s) = NetlinkSocket::of(&f) {
         return netlink::bind(ctx, s, addr, addrlen);
     }
+    if let Some(s) = PacketSocket::of(&f) {
+        return packet::bind(ctx, s, addr, addrlen);
+    }
     let s = sock(&f);
     match read_addr(ctx, addr, addrlen)? {
         Parsed::FamilyOnly => s.autobind()?,
@@ -336,7 +364,7 @@ pub async fn sys_listen(ctx: &mut Ctx<'_>, fd: Fd, backlog: i32) -> KResult<u64>
     if let Some(s) = InetSocket::of(&f) {
         return inet::listen(s, backlog);
     }
-    if NetlinkSocket::of(&f).is_some() {
+    if NetlinkSocket::of(&f).is_some() || PacketSocket::of(&f).is_some() {
         return Err(Errno::EOPNOTSUPP);
     }
     // A negative backlog is taken as the maximum, as Linux's unsigned compare does.
@@ -413,7 +441,7 @@ async fn accept(
     if let Some(s) = InetSocket::of(&f) {
         return inet::accept(ctx, &f, s, addr, addrlen, flags).await;
     }
-    if NetlinkSocket::of(&f).is_some() {
+    if NetlinkSocket::of(&f).is_some() || PacketSocket::of(&f).is_some() {
         return Err(Errno::EOPNOTSUPP);
     }
     let s = sock(&f);
@@ -483,6 +511,9 @@ pub async fn sys_connect(
     }
     if let Some(s) = NetlinkSocket::of(&f) {
         return netlink::connect(ctx, s, addr, addrlen);
+    }
+    if PacketSocket::of(&f).is_some() {
+        return Err(Errno::EOPNOTSUPP);
     }
     let s = sock(&f);
     // AF_UNSPEC dissolves a datagram socket's association.
@@ -799,6 +830,14 @@ pub async fn sys_sendto(
         };
         return netlink::send(ctx, s, &mut src, raw.as_ref()).map(|n| n as u64);
     }
+    if let Some(s) = PacketSocket::of(&f) {
+        let raw = if addr.is_null() {
+            None
+        } else {
+            Some(RawAddr::copy_in(ctx, addr, addrlen)?).filter(|r| r.len > 0)
+        };
+        return packet::send(s, &mut src, raw.as_ref()).map(|n| n as u64);
+    }
     // __sys_sendto copies the address in (a zero length is no address at all: the
     // socket's peer gets the data); the protocol looks at it afterwards.
     let raw = if addr.is_null() {
@@ -870,6 +909,17 @@ pub async fn sys_recvfrom(
     }
     if let Some(s) = NetlinkSocket::of(&f) {
         let g = netlink::recv(ctx, &f, s, &mut dst, flags).await?;
+        if !addr.is_null() {
+            write_addr(ctx, &g.from, addr, addrlen)?;
+        }
+        return Ok(if flags & MSG_TRUNC != 0 {
+            g.full_len
+        } else {
+            g.len
+        } as u64);
+    }
+    if let Some(s) = PacketSocket::of(&f) {
+        let g = packet::recv(ctx, &f, s, &mut dst, flags).await?;
         if !addr.is_null() {
             write_addr(ctx, &g.from, addr, addrlen)?;
         }
@@ -1007,6 +1057,10 @@ async fn sendmsg(ctx: &Ctx<'_>, f: &OpenFile, hdr: &Msghdr, flags: u32) -> KResu
         // Control messages are not read (netlink has none to send).
         return netlink::send(ctx, s, &mut src, raw.as_ref());
     }
+    if let Some(s) = PacketSocket::of(f) {
+        // Control messages are not read.
+        return packet::send(s, &mut src, raw.as_ref());
+    }
     let (rights, cred) = parse_control(ctx, hdr.msg_control, hdr.msg_controllen)?;
     let to = send_address(f, raw.as_ref())?;
     send_data(
@@ -1054,6 +1108,24 @@ async fn recvmsg(ctx: &Ctx<'_>, f: &OpenFile, hdr: &mut Msghdr, flags: u32) -> K
         }
         hdr.msg_controllen = 0;
         hdr.msg_flags = if truncated { MSG_TRUNC } else { 0 };
+        return Ok(if flags & MSG_TRUNC != 0 {
+            g.full_len
+        } else {
+            g.len
+        });
+    }
+    if let Some(s) = PacketSocket::of(f) {
+        let g = packet::recv(ctx, f, s, &mut dst, flags).await?;
+        if hdr.msg_name != 0 {
+            let k = g.from.len().min(hdr.msg_namelen as usize);
+            if k > 0 {
+                mm.writer(UserPtr::<u8>::new(hdr.msg_name), k)?
+                    .write_all(&g.from[..k])?;
+            }
+            hdr.msg_namelen = g.from.len() as u32;
+        }
+        hdr.msg_controllen = 0;
+        hdr.msg_flags = if g.full_len > g.len { MSG_TRUNC } else { 0 };
         return Ok(if flags & MSG_TRUNC != 0 {
             g.full_len
         } else {
@@ -1216,7 +1288,7 @@ pub async fn sys_shutdown(ctx: &mut Ctx<'_>, fd: Fd, how: u32) -> KResult<u64> {
     if let Some(s) = InetSocket::of(&f) {
         return inet::shutdown(s, how);
     }
-    if NetlinkSocket::of(&f).is_some() {
+    if NetlinkSocket::of(&f).is_some() || PacketSocket::of(&f).is_some() {
         return Err(Errno::EOPNOTSUPP);
     }
     sock(&f).shutdown(how)?;
@@ -1237,6 +1309,9 @@ pub async fn sys_getsockname(
     if let Some(s) = NetlinkSocket::of(&f) {
         return netlink::name(ctx, s, false, addr, addrlen);
     }
+    if let Some(s) = PacketSocket::of(&f) {
+        return packet::name(ctx, s, addr, addrlen);
+    }
     write_addr(ctx, &sock(&f).local_addr().to_sockaddr(), addr, addrlen)?;
     Ok(0)
 }
@@ -1250,6 +1325,9 @@ pub async fn sys_getpeername(
     let f = socket_file(ctx, fd)?;
     if let Some(s) = NetlinkSocket::of(&f) {
         return netlink::name(ctx, s, true, addr, addrlen);
+    }
+    if PacketSocket::of(&f).is_some() {
+        return Err(Errno::EOPNOTSUPP);
     }
     if let Some(s) = InetSocket::of(&f) {
         let peer = s.peer_name()?;
@@ -1290,6 +1368,9 @@ pub async fn sys_setsockopt(
     }
     if let Some(s) = NetlinkSocket::of(&f) {
         return netlink::setsockopt(ctx, s, level, name, val, len);
+    }
+    if let Some(s) = PacketSocket::of(&f) {
+        return packet::setsockopt(ctx, s, level, name, val, len);
     }
     let s = sock(&f);
     // Unix sockets have no protocol-level options: Linux's unix proto_ops have no
@@ -1346,6 +1427,9 @@ pub async fn sys_getsockopt(
     }
     if let Some(s) = NetlinkSocket::of(&f) {
         return netlink::getsockopt(ctx, s, level, name, val, len_ptr);
+    }
+    if let Some(s) = PacketSocket::of(&f) {
+        return packet::getsockopt(ctx, s, level, name, val, len_ptr);
     }
     let s = sock(&f);
     // As setsockopt: no getsockopt in the unix proto_ops (do_sock_getsockopt).
@@ -1412,6 +1496,9 @@ pub async fn read(ctx: &Ctx<'_>, f: &OpenFile, buf: UserPtr<u8>, count: usize) -
     if let Some(s) = NetlinkSocket::of(f) {
         return netlink::recv(ctx, f, s, &mut dst, 0).await.map(|g| g.len);
     }
+    if let Some(s) = PacketSocket::of(f) {
+        return packet::recv(ctx, f, s, &mut dst, 0).await.map(|g| g.len);
+    }
     recv_data(ctx, f, &mut dst, 0).await.map(|(n, _)| n)
 }
 
@@ -1426,6 +1513,9 @@ pub async fn write(ctx: &Ctx<'_>, f: &OpenFile, buf: UserPtr<u8>, count: usize) 
     }
     if let Some(s) = NetlinkSocket::of(f) {
         return netlink::send(ctx, s, &mut src, None);
+    }
+    if let Some(s) = PacketSocket::of(f) {
+        return packet::send(s, &mut src, None);
     }
     send_data(ctx, f, &mut src, None, scm_cred(ctx), None, 0).await
 }
@@ -1445,6 +1535,11 @@ pub async fn readv(ctx: &Ctx<'_>, f: &OpenFile, iovecs: &[Iovec]) -> KResult<u64
     }
     if let Some(s) = NetlinkSocket::of(f) {
         return netlink::recv(ctx, f, s, &mut dst, 0)
+            .await
+            .map(|g| g.len as u64);
+    }
+    if let Some(s) = PacketSocket::of(f) {
+        return packet::recv(ctx, f, s, &mut dst, 0)
             .await
             .map(|g| g.len as u64);
     }
@@ -1468,6 +1563,9 @@ pub async fn writev(ctx: &Ctx<'_>, f: &OpenFile, iovecs: &[Iovec]) -> KResult<u6
     if let Some(s) = NetlinkSocket::of(f) {
         return netlink::send(ctx, s, &mut src, None).map(|n| n as u64);
     }
+    if let Some(s) = PacketSocket::of(f) {
+        return packet::send(s, &mut src, None).map(|n| n as u64);
+    }
     send_data(ctx, f, &mut src, None, scm_cred(ctx), None, 0)
         .await
         .map(|n| n as u64)
@@ -1475,7 +1573,10 @@ pub async fn writev(ctx: &Ctx<'_>, f: &OpenFile, iovecs: &[Iovec]) -> KResult<u6
 
 /// Whether `f` is a socket (read/write/readv/writev go through here for sockets).
 pub fn is_socket(f: &OpenFile) -> bool {
-    UnixSocket::of(f).is_some() || InetSocket::of(f).is_some() || NetlinkSocket::of(f).is_some()
+    UnixSocket::of(f).is_some()
+        || InetSocket::of(f).is_some()
+        || NetlinkSocket::of(f).is_some()
+        || PacketSocket::of(f).is_some()
 }
 
 /// An open file description is being released: a socket's last file closed is
@@ -1488,6 +1589,9 @@ pub fn file_released(f: &OpenFile) {
         s.release();
     }
     if let Some(s) = NetlinkSocket::of(f) {
+        s.release();
+    }
+    if let Some(s) = PacketSocket::of(f) {
         s.release();
     }
 }

@@ -5,6 +5,7 @@
 //!   (SCM_RIGHTS) and credentials (SCM_CREDENTIALS, SO_PEERCRED).
 //! * [`inet`]: AF_INET and AF_INET6 TCP and UDP on smoltcp.
 //! * [`netlink`]: AF_NETLINK's NETLINK_ROUTE: links, addresses and routes.
+//! * [`packet`]: AF_PACKET sockets: the frames the interfaces send and receive.
 //!
 //! Like the VFS, nothing here blocks: operations that would wait return EAGAIN,
 //! and every socket is a [`kestrel_vfs::FileOps`] with a poll mask and a wait
@@ -15,6 +16,8 @@
 
 extern crate alloc;
 
+pub mod bpf;
 pub mod inet;
 pub mod netlink;
+pub mod packet;
 pub mod unix;

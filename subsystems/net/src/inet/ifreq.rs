@@ -3,7 +3,8 @@
 //! SIOCGIFNETMASK, SIOCGIFBRDADDR, SIOCGIFMTU/SIOCSIFMTU and SIOCGIFHWADDR.
 //! Not there: SIOCSIFNAME, SIOCSIFHWADDR, SIOCSIFBRDADDR, SIOCSIFDSTADDR,
 //! SIOCSIFMAP, SIOCSIFTXQLEN, SIOCGIFPFLAGS/SIOCSIFPFLAGS, SIOCADDMULTI and
-//! SIOCDELMULTI (ENOTTY).
+//! SIOCDELMULTI (ENOTTY). SIOCETHTOOL is EOPNOTSUPP for every interface (no
+//! ethtool operations).
 //!
 //! A `struct ifreq` is 40 bytes: the interface's name (16 bytes, NUL-padded)
 //! and a 24-byte union whose member depends on the request. SIOCSIFFLAGS
@@ -68,8 +69,14 @@ pub fn is_ifreq(cmd: u32) -> bool {
             | SIOCGIFMETRIC
             | SIOCGIFMAP
             | SIOCGIFTXQLEN
+            | SIOCETHTOOL
     )
 }
+
+/// SIOCETHTOOL: the interfaces have no ethtool operations here, so every
+/// ethtool command on an existing interface is EOPNOTSUPP (partial; libpcap
+/// takes that as "not supported" for its timestamping and offload queries).
+pub const SIOCETHTOOL: u32 = 0x8946;
 
 /// ifr_flags is a short: IFF_LOWER_UP and above do not fit (dev_ifsioc_locked).
 fn flags(f: &IfaceInfo) -> u16 {
@@ -125,6 +132,9 @@ pub fn ioctl(shared: &Shared, cmd: u32, arg: u64, mem: &dyn UserSpace) -> KResul
         .iter()
         .find(|f| f.name.as_bytes() == name)
         .ok_or(Errno::ENODEV)?;
+    if cmd == SIOCETHTOOL {
+        return Err(Errno::EOPNOTSUPP);
+    }
     let data = &mut req[16..];
     match cmd {
         SIOCGIFINDEX => data[..4].copy_from_slice(&f.index.to_ne_bytes()),

@@ -266,6 +266,8 @@ pub struct Shared {
     /// Every socket that exists, by id, for /proc/net (a socket leaves it
     /// when dropped).
     registry: spin::Mutex<alloc::collections::BTreeMap<u64, alloc::sync::Weak<InetSocket>>>,
+    /// The packet sockets tapping this stack's interfaces.
+    pub taps: crate::packet::Taps,
 }
 
 impl Shared {
@@ -280,7 +282,68 @@ impl Shared {
             config_gen: AtomicU64::new(0),
             change_hook: spin::Once::new(),
             registry: spin::Mutex::new(alloc::collections::BTreeMap::new()),
+            taps: crate::packet::Taps::default(),
         })
+    }
+
+    /// A new packet socket taps this stack's interfaces.
+    pub fn add_tap(&self, s: alloc::sync::Weak<crate::packet::PacketSocket>) {
+        self.taps.add(s);
+    }
+
+    /// Sends a packet socket's Ethernet frame on `info`'s interface: the
+    /// packet sockets see it go out; a NIC queues it for its device; `lo`
+    /// takes it back in (an IP packet into the stack, which the taps see as
+    /// received; any other frame straight to the taps). ENOBUFS when the
+    /// link's queue is full (the frame is dropped, as a full qdisc's).
+    pub fn packet_xmit(&self, info: &IfaceInfo, frame: Vec<u8>, sender: usize) -> KResult<()> {
+        /// Frames a packet socket may leave in `lo`'s receive queue.
+        const LO_RX_MAX: usize = 4096;
+        use crate::packet::TapPoint;
+        let at = TapPoint {
+            ifindex: info.index,
+            mac: info.mac,
+            outgoing: true,
+            sender,
+        };
+        let full = if info.loopback() {
+            info.link.rx.lock().len() >= LO_RX_MAX
+        } else {
+            info.link.tx.lock().len() >= LINK_QUEUE
+        };
+        if full {
+            return Err(Errno::ENOBUFS);
+        }
+        self.taps.tap(&at, &frame);
+        if !info.loopback() {
+            info.link.push_tx(frame);
+            return Ok(());
+        }
+        let len = frame.len() as u64;
+        info.link.tx_frames.fetch_add(1, Ordering::Relaxed);
+        info.link.tx_bytes.fetch_add(len, Ordering::Relaxed);
+        let ethertype = u16::from_be_bytes([frame[12], frame[13]]);
+        if matches!(ethertype, 0x0800 | 0x86dd) && frame.len() > crate::packet::ETH_HLEN {
+            info.link.rx_frames.fetch_add(1, Ordering::Relaxed);
+            info.link.rx_bytes.fetch_add(len, Ordering::Relaxed);
+            info.link
+                .rx
+                .lock()
+                .push_back(frame[crate::packet::ETH_HLEN..].to_vec());
+            self.notify.notify();
+        } else {
+            info.link.rx_frames.fetch_add(1, Ordering::Relaxed);
+            info.link.rx_bytes.fetch_add(len, Ordering::Relaxed);
+            self.taps.tap(
+                &TapPoint {
+                    outgoing: false,
+                    sender: 0,
+                    ..at
+                },
+                &frame,
+            );
+        }
+        Ok(())
     }
 
     pub(crate) fn new_id(&self) -> u64 {

@@ -438,6 +438,7 @@ impl Stack {
                     self.ifaces[i].link.rx_dropped.fetch_add(1, Relaxed);
                     continue;
                 }
+                self.tap(i, &frame, false);
                 if !self.admit(i, &frame, now_ns) {
                     continue;
                 }
@@ -554,6 +555,14 @@ impl Stack {
             f.dev.out.clear();
             return;
         }
+        if self.shared.taps.any() {
+            let out = core::mem::take(&mut self.ifaces[i].dev.out);
+            for frame in &out {
+                self.tap(i, frame, true);
+            }
+            self.ifaces[i].dev.out = out;
+        }
+        let f = &mut self.ifaces[i];
         for frame in f.dev.out.drain(..) {
             if f.dev.loopback {
                 use core::sync::atomic::Ordering::Relaxed;
@@ -566,6 +575,35 @@ impl Stack {
             } else {
                 f.link.push_tx(frame);
             }
+        }
+    }
+
+    /// Shows a frame interface `i` received or sent to the packet sockets.
+    fn tap(&self, i: usize, frame: &[u8], outgoing: bool) {
+        let taps = &self.shared.taps;
+        if !taps.any() {
+            return;
+        }
+        let f = &self.ifaces[i];
+        // smoltcp's hardware_addr() asserts an Ethernet medium: lo has none.
+        let mac = if f.dev.loopback {
+            None
+        } else {
+            match f.iface.hardware_addr() {
+                HardwareAddress::Ethernet(m) => Some(m.0),
+                _ => None,
+            }
+        };
+        let at = crate::packet::TapPoint {
+            ifindex: i as u32 + 1,
+            mac,
+            outgoing,
+            sender: 0,
+        };
+        if f.dev.loopback {
+            taps.tap_ip(&at, frame);
+        } else {
+            taps.tap(&at, frame);
         }
     }
 
