@@ -2247,6 +2247,29 @@ PTEST(missing_pid_is_enoent) {
     EXPECT_ERRNO(stat("/proc/self/no-such-file", &st), ENOENT);
 }
 
+/* kernel.pid_max: root may set it within 301..4194304 (EINVAL outside);
+ * it reads back as written. The old value is put back. */
+PTEST(pid_max_is_writable_within_linux_bounds) {
+    char buf[64];
+    OK(slurp("/proc/sys/kernel/pid_max", buf, sizeof buf));
+    long old = atol(buf);
+    CHECK(old >= 301, "pid_max is %s", buf);
+    int fd = OK(open("/proc/sys/kernel/pid_max", O_WRONLY));
+    EXPECT_ERRNO(write(fd, "300", 3), EINVAL);
+    EXPECT_ERRNO(write(fd, "4194305", 7), EINVAL);
+    EXPECT_ERRNO(write(fd, "-1", 2), EINVAL);
+    char v[32];
+    int n = snprintf(v, sizeof v, "%ld", old + 1000);
+    EXPECT_EQ(write(fd, v, n), n);
+    close(fd);
+    OK(slurp("/proc/sys/kernel/pid_max", buf, sizeof buf));
+    EXPECT_EQ(atol(buf), old + 1000);
+    fd = OK(open("/proc/sys/kernel/pid_max", O_WRONLY));
+    n = snprintf(v, sizeof v, "%ld", old);
+    EXPECT_EQ(write(fd, v, n), n);
+    close(fd);
+}
+
 /* kernel.ns_last_pid: the id given out last; root may set it, and the next
  * fork gets the id after it (checkpoint/restore tools rely on that). */
 PTEST(ns_last_pid_sets_the_next_pid) {
@@ -2254,8 +2277,11 @@ PTEST(ns_last_pid_sets_the_next_pid) {
     OK(slurp("/proc/sys/kernel/ns_last_pid", buf, sizeof buf));
     long last = atol(buf);
     CHECK(last > 0, "ns_last_pid is %s", buf);
-    /* A free id some way past: the next fork takes want. */
-    long want = last + 500;
+    /* A free id some way past (or low down, when that passes pid_max): the
+     * next fork takes want. */
+    char mx[64];
+    OK(slurp("/proc/sys/kernel/pid_max", mx, sizeof mx));
+    long want = last + 500 + 5 * 37 < atol(mx) ? last + 500 : 1000;
     pid_t pid = -1;
     for (int tries = 0; tries < 5; tries++, want += 37) {
         int fd = OK(open("/proc/sys/kernel/ns_last_pid", O_WRONLY));
@@ -2521,5 +2547,6 @@ int main(int argc, char **argv)
     RUN(diskstats_lines_have_major_minor_name_and_17_counters);
     RUN(statfs_reports_proc_super_magic);
     RUN(ns_last_pid_sets_the_next_pid);
+    RUN(pid_max_is_writable_within_linux_bounds);
     return KT_END();
 }

@@ -1121,7 +1121,7 @@ fn ns_last_pid(ino: u64) -> InodeRef {
             let v = u32::try_from(v).map_err(|_| Errno::EINVAL)?;
             match pid_ns() {
                 Some(ns) if !ns.is_root() => {
-                    if v >= process::PID_MAX {
+                    if v >= process::pid_max() {
                         return Err(Errno::EINVAL);
                     }
                     ns.set_last(v);
@@ -1441,7 +1441,11 @@ fn kernel_sys_dir() -> InodeRef {
                 b"ns_last_pid" => ns_last_pid(0x201 + i as u64),
                 b"osrelease" => file(c(), || text(format!("{}\n", crate::uts::RELEASE))),
                 b"ostype" => file(c(), || text(String::from("Linux\n"))),
-                b"pid_max" => file(c(), || text(format!("{}\n", process::PID_MAX))),
+                b"pid_max" => sysctl_int(
+                    0x201 + i as u64,
+                    || i128::from(process::pid_max()),
+                    process::set_pid_max,
+                ),
                 b"sched_rr_timeslice_ms" => file(c(), || {
                     text(format!(
                         "{}\n",

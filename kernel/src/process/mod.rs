@@ -42,9 +42,29 @@ pub type Pid = u32;
 /// Something several processes may share (`clone` flags decide).
 pub type Shared<T> = Arc<spin::Mutex<T>>;
 
-/// Linux's default pid_max on small machines.
-/// Process ids wrap around below this (/proc/sys/kernel/pid_max).
-pub const PID_MAX: Pid = 32_768;
+/// kernel.pid_max: process ids wrap around below it. Linux's default on small
+/// machines; root may set it from [`PID_MAX_MIN`] to [`PID_MAX_LIMIT`].
+static PID_MAX: AtomicU32 = AtomicU32::new(32_768);
+/// The least pid_max (Linux's RESERVED_PIDS + 1).
+pub const PID_MAX_MIN: Pid = 301;
+/// The largest pid_max on 64-bit Linux (PID_MAX_LIMIT, 4 Mi).
+pub const PID_MAX_LIMIT: Pid = 4 * 1024 * 1024;
+
+/// The current kernel.pid_max.
+pub fn pid_max() -> Pid {
+    PID_MAX.load(Ordering::Relaxed)
+}
+
+/// Writing kernel.pid_max: EINVAL outside [`PID_MAX_MIN`]..=[`PID_MAX_LIMIT`].
+/// Live ids above a lowered limit stay; new ones wrap below it.
+pub fn set_pid_max(v: i128) -> KResult<()> {
+    let v = Pid::try_from(v).map_err(|_| Errno::EINVAL)?;
+    if !(PID_MAX_MIN..=PID_MAX_LIMIT).contains(&v) {
+        return Err(Errno::EINVAL);
+    }
+    PID_MAX.store(v, Ordering::Relaxed);
+    Ok(())
+}
 
 /// Processes and threads created since boot (/proc/stat's `processes`).
 static FORKS: AtomicU64 = AtomicU64::new(0);
@@ -511,9 +531,10 @@ fn alloc_pid() -> KResult<Pid> {
     if threads.len() >= max_threads() {
         return Err(Errno::EAGAIN);
     }
-    for _ in 0..PID_MAX {
+    let max = pid_max();
+    for _ in 0..max {
         let pid = NEXT_PID.fetch_add(1, Ordering::Relaxed);
-        let pid = if pid >= PID_MAX {
+        let pid = if pid >= max {
             NEXT_PID.store(301, Ordering::Relaxed); // Linux restarts above the reserved range
             300
         } else {
@@ -535,7 +556,7 @@ pub fn last_pid() -> Pid {
 /// Writing kernel.ns_last_pid (checkpoint/restore): the next id tried is
 /// `last + 1` (EINVAL past pid_max).
 pub fn set_last_pid(last: Pid) -> KResult<()> {
-    if last >= PID_MAX {
+    if last >= pid_max() {
         return Err(Errno::EINVAL);
     }
     NEXT_PID.store(last + 1, Ordering::Relaxed);

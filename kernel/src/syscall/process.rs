@@ -752,7 +752,7 @@ pub async fn sys_clone3(ctx: &mut Ctx<'_>, ptr: UserPtr<u8>, size: usize) -> KRe
         }
         if set_tid
             .iter()
-            .any(|&tid| tid < 1 || tid as u32 >= process::PID_MAX)
+            .any(|&tid| tid < 1 || tid as u32 >= process::pid_max())
         {
             return Err(Errno::EINVAL);
         }
