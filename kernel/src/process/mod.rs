@@ -441,7 +441,9 @@ pub struct Thread {
     /// inherited by the threads and processes it makes. Kestrel's block layer
     /// does not order requests by it.
     pub ioprio: AtomicU32,
-    /// seccomp mode and filters (inherited by fork and clone, kept by execve).
+    /// seccomp mode (see [`Thread::seccomp_mode`]) and filters (inherited by
+    /// fork and clone, kept by execve).
+    pub seccomp_mode: core::sync::atomic::AtomicU8,
     pub seccomp: crate::syscall::seccomp::Seccomp,
 }
 
@@ -940,6 +942,7 @@ impl Thread {
             ptrace_flags: AtomicU32::new(0),
             pending_load: Default::default(),
             ioprio: AtomicU32::new(0),
+            seccomp_mode: core::sync::atomic::AtomicU8::new(0),
             seccomp: Default::default(),
         });
         THREADS.lock().insert(tid, Arc::downgrade(&t));

@@ -221,7 +221,7 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                 // seccomp, after the tracer's stop (the filters see its changes):
                 // one load and a branch for a thread without it.
                 let mut entry = syscall::seccomp::Entry::Run;
-                if thread.seccomp.active() && !thread.killed() {
+                if thread.seccomp_active() && !thread.killed() {
                     entry = Box::pin(syscall::seccomp::on_entry(&thread, &mut regs)).await;
                 }
                 let denied = entry != syscall::seccomp::Entry::Run;

@@ -275,7 +275,7 @@ pub(super) fn may_trace(tracer: &process::Process, target: &process::Process) ->
 /// ptrace_setoptions).
 fn may_suspend_seccomp(ctx: &Ctx<'_>) -> KResult<()> {
     if !ctx.capable(kestrel_abi::cap::CAP_SYS_ADMIN)
-        || ctx.thread.seccomp.active()
+        || ctx.thread.seccomp_active()
         || ptrace::wants(ctx.thread, PTRACE_O_SUSPEND_SECCOMP)
     {
         return Err(Errno::EPERM);

@@ -14,7 +14,7 @@
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::Ordering;
 
 use kestrel_abi::cap::CAP_SYS_ADMIN;
 use kestrel_abi::process::wstatus_signaled;
@@ -29,28 +29,31 @@ use super::args::UserPtr;
 use crate::arch::trap::UserContext;
 use crate::process::{Thread, ptrace, signal};
 
-/// A thread's seccomp state.
+/// A thread's seccomp filters. Its mode is `Thread::seccomp_mode`, a byte of
+/// the thread itself: kept apart so that it packs with the thread's other small
+/// fields (a separate struct of a byte and a lock took 24 bytes and pushed
+/// `Thread` into the next allocation class, 512 more bytes a thread).
 #[derive(Default)]
 pub struct Seccomp {
-    /// SECCOMP_MODE_DISABLED, _STRICT or _FILTER: what system-call entry reads
-    /// (set after `filter`, with release ordering).
-    mode: AtomicU8,
     /// The newest filter of the thread's stack (filter mode).
     filter: spin::Mutex<Option<Arc<Filter>>>,
 }
 
-impl Seccomp {
+impl Thread {
     /// Whether system calls are checked at all: the entry path's one test.
     #[inline(always)]
-    pub fn active(&self) -> bool {
-        self.mode.load(Ordering::Relaxed) != 0
+    pub fn seccomp_active(&self) -> bool {
+        self.seccomp_mode.load(Ordering::Relaxed) != 0
     }
 
-    /// The mode (PR_GET_SECCOMP, /proc's Seccomp).
-    pub fn mode(&self) -> u32 {
-        u32::from(self.mode.load(Ordering::Acquire))
+    /// The mode (PR_GET_SECCOMP, /proc's Seccomp): SECCOMP_MODE_DISABLED,
+    /// _STRICT or _FILTER, set after the filter with release ordering.
+    pub fn seccomp_mode(&self) -> u32 {
+        u32::from(self.seccomp_mode.load(Ordering::Acquire))
     }
+}
 
+impl Seccomp {
     /// The number of filters on the thread's stack (/proc's Seccomp_filters).
     pub fn filter_count(&self) -> usize {
         self.filter.lock().as_ref().map_or(0, |f| f.count())
@@ -71,8 +74,8 @@ pub fn inherit(parent: &Thread, child: &Thread) {
     let _g = CHANGE.lock();
     let f = parent.seccomp.filter.lock().clone();
     *child.seccomp.filter.lock() = f;
-    child.seccomp.mode.store(
-        parent.seccomp.mode.load(Ordering::Acquire),
+    child.seccomp_mode.store(
+        parent.seccomp_mode.load(Ordering::Acquire),
         Ordering::Release,
     );
 }
@@ -126,19 +129,20 @@ pub fn prctl_set(ctx: &mut Ctx<'_>, mode: u64, filter: u64) -> KResult<u64> {
 /// prctl(PR_GET_SECCOMP): the calling thread's mode (in strict mode the call
 /// itself is fatal).
 pub fn prctl_get(ctx: &Ctx<'_>) -> KResult<u64> {
-    Ok(u64::from(ctx.thread.seccomp.mode()))
+    Ok(u64::from(ctx.thread.seccomp_mode()))
 }
 
 fn set_strict(ctx: &mut Ctx<'_>) -> KResult<u64> {
-    let s = &ctx.thread.seccomp;
+    let t = ctx.thread;
     let _g = CHANGE.lock();
-    let mode = s.mode();
+    let mode = t.seccomp_mode();
     if mode != SECCOMP_MODE_DISABLED && mode != SECCOMP_MODE_STRICT {
         return Err(Errno::EINVAL);
     }
     // As Linux on x86: strict mode also turns off RDTSC (TIF_NOTSC).
     ctx.regs.tsc_sigsegv = true;
-    s.mode.store(SECCOMP_MODE_STRICT as u8, Ordering::Release);
+    t.seccomp_mode
+        .store(SECCOMP_MODE_STRICT as u8, Ordering::Release);
     Ok(0)
 }
 
@@ -214,7 +218,7 @@ fn set_filter(ctx: &mut Ctx<'_>, flags: u32, uargs: u64) -> KResult<u64> {
 fn attach(ctx: &mut Ctx<'_>, flags: u32, prog: Program, notif: Option<Arc<Notif>>) -> KResult<u64> {
     let me = ctx.thread;
     let _g = CHANGE.lock();
-    let mode = me.seccomp.mode();
+    let mode = me.seccomp_mode();
     if mode != SECCOMP_MODE_DISABLED && mode != SECCOMP_MODE_FILTER {
         return Err(Errno::EINVAL);
     }
@@ -237,7 +241,7 @@ fn attach(ctx: &mut Ctx<'_>, flags: u32, prog: Program, notif: Option<Arc<Notif>
         // current one extends (Linux's seccomp_can_sync_threads); else the
         // first that is not, by id.
         for t in threads.iter().filter(|t| !Arc::ptr_eq(t, me)) {
-            let ok = match t.seccomp.mode() {
+            let ok = match t.seccomp_mode() {
                 SECCOMP_MODE_DISABLED => true,
                 SECCOMP_MODE_FILTER => {
                     Filter::is_ancestor(t.seccomp.filter.lock().as_ref(), current.as_ref())
@@ -256,16 +260,14 @@ fn attach(ctx: &mut Ctx<'_>, flags: u32, prog: Program, notif: Option<Arc<Notif>
         alloc::vec::Vec::new()
     };
     *me.seccomp.filter.lock() = Some(new.clone());
-    me.seccomp
-        .mode
+    me.seccomp_mode
         .store(SECCOMP_MODE_FILTER as u8, Ordering::Release);
     for t in siblings.iter().filter(|t| !Arc::ptr_eq(t, me)) {
         if t.should_exit() {
             continue; // on its way out (Linux skips exiting threads)
         }
         *t.seccomp.filter.lock() = Some(new.clone());
-        t.seccomp
-            .mode
+        t.seccomp_mode
             .store(SECCOMP_MODE_FILTER as u8, Ordering::Release);
     }
     Ok(0)
@@ -408,7 +410,7 @@ pub async fn on_entry(t: &Arc<Thread>, regs: &mut UserContext) -> Entry {
         // The tracer (checkpoint/restore) suspended seccomp for this thread.
         return Entry::Run;
     }
-    match t.seccomp.mode() {
+    match t.seccomp_mode() {
         SECCOMP_MODE_STRICT => {
             let nr = regs.orig_rax;
             if kestrel_seccomp::strict_allows(nr) {
@@ -969,10 +971,10 @@ fn addfd(ctx: &Ctx<'_>, n: &Notif, arg: u64, size: usize) -> KResult<u64> {
 /// it is not in filter mode, ENOENT past its last (Linux's get_nth_filter).
 /// The caller needs CAP_SYS_ADMIN and must not be in seccomp itself (EACCES).
 fn nth_filter(ctx: &Ctx<'_>, t: &Thread, n: u64) -> KResult<Arc<Filter>> {
-    if !ctx.capable(CAP_SYS_ADMIN) || ctx.thread.seccomp.active() {
+    if !ctx.capable(CAP_SYS_ADMIN) || ctx.thread.seccomp_active() {
         return Err(Errno::EACCES);
     }
-    if t.seccomp.mode() != SECCOMP_MODE_FILTER {
+    if t.seccomp_mode() != SECCOMP_MODE_FILTER {
         return Err(Errno::EINVAL);
     }
     let stack = t.seccomp.filter.lock().clone().ok_or(Errno::EINVAL)?;
@@ -1001,7 +1003,7 @@ pub fn ptrace_get_filter(ctx: &Ctx<'_>, t: &Thread, index: u64, buf: u64) -> KRe
 /// flags} at `data`, `size` bytes of it (at least the offset: EINVAL); the
 /// flags say SECCOMP_FILTER_FLAG_LOG. Returns the size written.
 pub fn ptrace_get_metadata(ctx: &Ctx<'_>, t: &Thread, size: u64, data: u64) -> KResult<u64> {
-    if !ctx.capable(CAP_SYS_ADMIN) || ctx.thread.seccomp.active() {
+    if !ctx.capable(CAP_SYS_ADMIN) || ctx.thread.seccomp_active() {
         return Err(Errno::EACCES);
     }
     let size = size.min(16) as usize;
