@@ -2317,6 +2317,126 @@ PTEST(ns_last_pid_sets_the_next_pid) {
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "an unprivileged write: status %#x", st);
 }
 
+/* A child blocked on a pipe until the parent closes its end (-1 on error). */
+static pid_t held_child(int *wfd)
+{
+    int p[2];
+    if (pipe(p) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        char c;
+        close(p[1]);
+        (void)!read(p[0], &c, 1);
+        _exit(0);
+    }
+    close(p[0]);
+    if (pid < 0) {
+        close(p[1]);
+        return -1;
+    }
+    *wfd = p[1];
+    return pid;
+}
+
+/* /proc/PID's inode numbers belong to the process, not to its pid: a new
+ * process given the same pid (through ns_last_pid) has different ones, as on
+ * Linux (LTP's pidfd_send_signal03 compares them across a reuse). */
+PTEST(pid_dir_inode_is_fresh_after_pid_reuse) {
+    int w;
+    pid_t a = OK(held_child(&w));
+    char path[64], sub[80];
+    struct stat d1, s1, d2, s2;
+    snprintf(path, sizeof path, "/proc/%d", (int)a);
+    snprintf(sub, sizeof sub, "/proc/%d/status", (int)a);
+    int r1 = stat(path, &d1), r2 = stat(sub, &s1);
+    close(w);
+    EXPECT_EQ(waitpid(a, NULL, 0), a);
+    EXPECT_EQ(r1, 0);
+    EXPECT_EQ(r2, 0);
+    /* Give the same pid to a new child (another process may take it first:
+     * then try again). */
+    pid_t b = -1;
+    for (int tries = 0; tries < 5 && b != a; tries++) {
+        int fd = OK(open("/proc/sys/kernel/ns_last_pid", O_WRONLY));
+        char v[32];
+        int n = snprintf(v, sizeof v, "%d", (int)a - 1);
+        EXPECT_EQ(write(fd, v, n), n);
+        close(fd);
+        b = OK(held_child(&w));
+        if (b != a) {
+            close(w);
+            waitpid(b, NULL, 0);
+        }
+    }
+    CHECK(b == a, "pid %d was not given out again (got %d)", (int)a, (int)b);
+    r1 = stat(path, &d2);
+    r2 = stat(sub, &s2);
+    close(w);
+    EXPECT_EQ(waitpid(b, NULL, 0), b);
+    EXPECT_EQ(r1, 0);
+    EXPECT_EQ(r2, 0);
+    CHECK(d1.st_ino != d2.st_ino, "/proc/%d has inode %llu before and after the pid's reuse",
+          (int)a, (unsigned long long)d1.st_ino);
+    CHECK(s1.st_ino != s2.st_ino, "/proc/%d/status has inode %llu before and after the reuse",
+          (int)a, (unsigned long long)s1.st_ino);
+    CHECK(d1.st_ino != s1.st_ino, "/proc/%d and its status share inode %llu", (int)a,
+          (unsigned long long)d1.st_ino);
+}
+
+/* Each listed entry's d_ino is what stat says of it ("." and ".." too), in
+ * /proc (our own pid), /proc/PID, its fd/, ns/ and task/, and a thread's
+ * directory. Returns 0, or -1 with a message in err. */
+static int dir_inos_match(const char *dir, char *err, size_t len)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        snprintf(err, len, "opendir(%.64s): %s", dir, kt_errstr(errno));
+        return -1;
+    }
+    char me[16];
+    snprintf(me, sizeof me, "%d", (int)getpid());
+    int checked = 0, rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        /* In /proc itself, "." and our own directory (others come and go;
+         * ".." is the mount point's parent to stat). */
+        if (strcmp(dir, "/proc") == 0 && strcmp(e->d_name, me) != 0 &&
+            strcmp(e->d_name, ".") != 0)
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            /* The fd of an opendir since closed, say. */
+            continue;
+        }
+        checked++;
+        if (st.st_ino != e->d_ino) {
+            snprintf(err, len, "%.64s/%.64s: d_ino %llu, st_ino %llu", dir, e->d_name,
+                     (unsigned long long)e->d_ino, (unsigned long long)st.st_ino);
+            rc = -1;
+            break;
+        }
+    }
+    closedir(d);
+    if (rc == 0 && checked < 2) {
+        snprintf(err, len, "%.64s: only %d entries", dir, checked);
+        rc = -1;
+    }
+    return rc;
+}
+
+PTEST(readdir_d_ino_is_st_ino) {
+    char err[256], dir[96];
+    const char *dirs[] = {"/proc", "/proc/self", "/proc/self/fd", "/proc/self/fdinfo",
+                          "/proc/self/ns", "/proc/self/task"};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+        CHECK(dir_inos_match(dirs[i], err, sizeof err) == 0, "%s", err);
+    snprintf(dir, sizeof dir, "/proc/self/task/%d", (int)getpid());
+    CHECK(dir_inos_match(dir, err, sizeof err) == 0, "%s", err);
+    snprintf(dir, sizeof dir, "/proc/self/task/%d/fd", (int)getpid());
+    CHECK(dir_inos_match(dir, err, sizeof err) == 0, "%s", err);
+}
+
 PTEST(statfs_reports_proc_super_magic) {
     struct statfs sf;
     OK(statfs("/proc", &sf));
@@ -2548,5 +2668,7 @@ int main(int argc, char **argv)
     RUN(statfs_reports_proc_super_magic);
     RUN(ns_last_pid_sets_the_next_pid);
     RUN(pid_max_is_writable_within_linux_bounds);
+    RUN(pid_dir_inode_is_fresh_after_pid_reuse);
+    RUN(readdir_d_ino_is_st_ino);
     return KT_END();
 }

@@ -35,11 +35,54 @@ const PROC_DEV: u64 = makedev(0, 4);
 /// Clock ticks per second in /proc (USER_HZ).
 const HZ: u64 = 100;
 
-// Inode numbers: 1 the root; small numbers the system files; per-process entries
-// `PID_BASE | pid << 16 | entry`; fd links and fdinfo files `FD_BASE | pid << 24 | fd`.
-const PID_BASE: u64 = 1 << 40;
-const FD_BASE: u64 = 2 << 40;
-const TASK_BASE: u64 = 3 << 40;
+// Inode numbers: 1 the root; small numbers (below 1 << 32) the system files.
+// Per-process numbers carry the process's serial (a number no other process
+// ever had), so a process that gets a pid back after it was reused has fresh
+// numbers, as on Linux. A kind in bits 60..61, then:
+//   PID  (1): serial << 16 | entry; entry 0 is /proc/PID itself, 1.. its
+//             entries (index + 1), 0x8000 + i its ns/ links. 44 bits of serial:
+//             numbers repeat only after 2^44 forks.
+//   TASK (2): serial << 38 | tid << 16 | entry, for /proc/PID/task/TID and its
+//             entries. Tids are below pid_max <= 2^22 and no two live threads
+//             share one, so live threads never collide; the 22 bits of serial
+//             tell a reused tid apart unless 2^22 forks came in between.
+//   FD   (3): serial << 54 | pid << 32 | fdinfo << 31 | fd, for fd/N and
+//             fdinfo/N. Every fd fits (fds are below 2^31) and pids are below
+//             2^22, unique among live processes, so no two live links collide;
+//             6 bits of serial tell a reused pid apart (64 forks apart).
+// Fields are masked to their width, so nothing spills into the kind bits.
+const KIND_SHIFT: u32 = 60;
+const PID_KIND: u64 = 1;
+const TASK_KIND: u64 = 2;
+const FD_KIND: u64 = 3;
+/// The first entry number of /proc/PID/ns's links.
+const NS_ENTRY: u64 = 0x8000;
+
+fn bits(v: u64, width: u32) -> u64 {
+    v & ((1 << width) - 1)
+}
+
+/// /proc/PID (entry 0) or one of its entries.
+fn pid_ino(serial: u64, entry: u64) -> u64 {
+    PID_KIND << KIND_SHIFT | bits(serial, 44) << 16 | bits(entry, 16)
+}
+
+/// /proc/PID/task/TID (entry 0) or one of its entries.
+fn task_ino(serial: u64, tid: u32, entry: u64) -> u64 {
+    TASK_KIND << KIND_SHIFT
+        | bits(serial, 22) << 38
+        | bits(u64::from(tid), 22) << 16
+        | bits(entry, 16)
+}
+
+/// /proc/PID/fd/N, or /proc/PID/fdinfo/N with `info`.
+fn fd_ino(serial: u64, pid: u32, info: bool, fd: i32) -> u64 {
+    FD_KIND << KIND_SHIFT
+        | bits(serial, 6) << 54
+        | bits(u64::from(pid), 22) << 32
+        | u64::from(info) << 31
+        | bits(fd as u64, 31)
+}
 
 fn common(ino: u64, perm: u32) -> Common {
     Common {
@@ -133,7 +176,7 @@ pub fn process_of_dir(f: &OpenFile) -> Option<Arc<Process>> {
 
 /// Whether (`dev`, `ino`) is a /proc/PID directory's.
 pub fn is_pid_dir_ino(dev: u64, ino: u64) -> bool {
-    dev == PROC_DEV && ino >> 40 == PID_BASE >> 40 && ino & 0xffff == 0
+    dev == PROC_DEV && ino >> KIND_SHIFT == PID_KIND && ino & 0xffff == 0
 }
 
 pub fn new_root() -> InodeRef {
@@ -188,15 +231,12 @@ fn list_root() -> Vec<(Vec<u8>, u64, u8)> {
         })
         .collect();
     // Zombies are listed too, as in Linux (their stat shows state Z).
-    let mut pids: Vec<u32> = process::all().iter().map(|p| p.pid).collect();
+    let mut pids: Vec<(u32, u64)> = process::all().iter().map(|p| (p.pid, p.serial)).collect();
     pids.sort_unstable();
-    out.extend(pids.into_iter().map(|pid| {
-        (
-            format!("{pid}").into_bytes(),
-            PID_BASE | u64::from(pid) << 16,
-            DT_DIR,
-        )
-    }));
+    out.extend(
+        pids.into_iter()
+            .map(|(pid, serial)| (format!("{pid}").into_bytes(), pid_ino(serial, 0), DT_DIR)),
+    );
     out
 }
 
@@ -1498,20 +1538,32 @@ const PID_ENTRIES: &[(&str, u8)] = &[
     ("wchan", DT_REG),
 ];
 
-fn entry_ino(pid: u32, tid: Option<u32>, index: usize) -> u64 {
+/// The number of /proc/PID's entry `index` of PID_ENTRIES (or of
+/// /proc/PID/task/TID's), or of the directory itself for None.
+fn entry_ino(serial: u64, tid: Option<u32>, index: Option<usize>) -> u64 {
+    let entry = index.map_or(0, |i| i as u64 + 1);
     match tid {
-        None => PID_BASE | u64::from(pid) << 16 | (index as u64 + 1),
-        Some(t) => TASK_BASE | u64::from(t) << 16 | (index as u64 + 1),
+        None => pid_ino(serial, entry),
+        Some(t) => task_ino(serial, t, entry),
     }
+}
+
+/// The number of /proc/PID/task.
+fn task_dir_ino(serial: u64) -> u64 {
+    let i = PID_ENTRIES.iter().position(|(n, _)| *n == "task");
+    entry_ino(serial, None, i)
 }
 
 /// /proc/PID, or /proc/PID/task/TID when `thread` is given.
 fn pid_dir(p: &Arc<Process>, thread: Option<&Arc<Thread>>) -> InodeRef {
-    let pid = p.pid;
+    let serial = p.serial;
     let tid = thread.map(|t| t.tid);
-    let ino = match tid {
-        None => PID_BASE | u64::from(pid) << 16,
-        Some(t) => TASK_BASE | u64::from(t) << 16,
+    let ino = entry_ino(serial, tid, None);
+    // /proc for /proc/PID, /proc/PID/task for a thread's directory.
+    let parent = if tid.is_some() {
+        task_dir_ino(serial)
+    } else {
+        1
     };
     let weak = Arc::downgrade(p);
     let tweak = thread.map(Arc::downgrade);
@@ -1521,7 +1573,7 @@ fn pid_dir(p: &Arc<Process>, thread: Option<&Arc<Thread>>) -> InodeRef {
             .enumerate()
             // A thread's directory has no task/ of its own.
             .filter(|(_, (n, _))| tid.is_none() || *n != "task")
-            .map(|(i, (n, t))| (n.as_bytes().to_vec(), entry_ino(pid, tid, i), *t))
+            .map(|(i, (n, t))| (n.as_bytes().to_vec(), entry_ino(serial, tid, Some(i)), *t))
             .collect()
     };
     let lookup = move |name: &[u8]| -> KResult<InodeRef> {
@@ -1537,12 +1589,12 @@ fn pid_dir(p: &Arc<Process>, thread: Option<&Arc<Thread>>) -> InodeRef {
         if tid.is_some() && name == b"task" {
             return Err(Errno::ENOENT);
         }
-        pid_entry(&p, thread, name, entry_ino(pid, tid, i))
+        pid_entry(&p, thread, name, entry_ino(serial, tid, Some(i)))
     };
     PseudoDir::new_ref(
         owned_by(p, ino, 0o555),
         PROC_SUPER_MAGIC,
-        1,
+        parent,
         Box::new(list),
         Box::new(lookup),
     )
@@ -1578,6 +1630,8 @@ fn pid_entry(
         }
     };
     let c = |perm: u32| owned_by(p, ino, perm);
+    // The directory the entry is in (/proc/PID or /proc/PID/task/TID), for "..".
+    let parent = entry_ino(p.serial, thread.as_ref().map(|t| t.tid), None);
     Ok(match name {
         b"stat" => {
             let g = get.clone();
@@ -1752,9 +1806,9 @@ fn pid_entry(
                 Some(Box::new(move || Ok(pick(&get()?)))),
             )
         }
-        b"fd" => fd_dir(p, ino, false),
-        b"fdinfo" => fd_dir(p, ino, true),
-        b"ns" => ns_dir(p, ino),
+        b"fd" => fd_dir(p, ino, parent, false),
+        b"fdinfo" => fd_dir(p, ino, parent, true),
+        b"ns" => ns_dir(p, ino, parent),
         b"uid_map" | b"gid_map" => {
             let uid = name == b"uid_map";
             let g = get.clone();
@@ -2446,9 +2500,9 @@ fn fd_target(f: &OpenFile) -> Vec<u8> {
 }
 
 /// /proc/PID/fd (links) or /proc/PID/fdinfo (position and flags).
-fn fd_dir(p: &Arc<Process>, ino: u64, info: bool) -> InodeRef {
-    let pid = p.pid;
-    let base = FD_BASE | u64::from(pid) << 24 | if info { 1 << 23 } else { 0 };
+fn fd_dir(p: &Arc<Process>, ino: u64, parent: u64, info: bool) -> InodeRef {
+    let (pid, serial) = (p.pid, p.serial);
+    let number = move |fd: i32| fd_ino(serial, pid, info, fd);
     let weak = Arc::downgrade(p);
     let w2 = weak.clone();
     let list = move || {
@@ -2461,7 +2515,7 @@ fn fd_dir(p: &Arc<Process>, ino: u64, info: bool) -> InodeRef {
             .map(|(fd, _)| {
                 (
                     format!("{fd}").into_bytes(),
-                    base | fd as u64,
+                    number(fd),
                     if info { DT_REG } else { DT_LNK },
                 )
             })
@@ -2480,7 +2534,7 @@ fn fd_dir(p: &Arc<Process>, ino: u64, info: bool) -> InodeRef {
             )
         };
         let weak_file = Arc::downgrade(&f);
-        let c = owned_by(&powner, base | fd as u64, if info { 0o444 } else { 0o700 });
+        let c = owned_by(&powner, number(fd), if info { 0o444 } else { 0o700 });
         Ok(if info {
             pid_file(c, move || {
                 let f = weak_file.upgrade().ok_or(Errno::ENOENT)?;
@@ -2532,7 +2586,7 @@ fn fd_dir(p: &Arc<Process>, ino: u64, info: bool) -> InodeRef {
     PseudoDir::new_ref(
         owned_by(p, ino, 0o500),
         PROC_SUPER_MAGIC,
-        PID_BASE | u64::from(pid) << 16,
+        parent,
         Box::new(list),
         Box::new(lookup),
     )
@@ -2642,9 +2696,9 @@ fn net_conf_dir() -> InodeRef {
 
 /// /proc/PID/ns: a magic link per namespace the process is in, reading as
 /// `uts:[4026531838]` and leading to the namespace's file (for setns(2)).
-fn ns_dir(p: &Arc<Process>, ino: u64) -> InodeRef {
-    let pid = p.pid;
-    let base = PID_BASE | u64::from(pid) << 16 | 0x8000;
+fn ns_dir(p: &Arc<Process>, ino: u64, parent: u64) -> InodeRef {
+    let serial = p.serial;
+    let base = pid_ino(serial, NS_ENTRY);
     let list = move || {
         kestrel_ns::NS_ENTRIES
             .iter()
@@ -2695,7 +2749,7 @@ fn ns_dir(p: &Arc<Process>, ino: u64) -> InodeRef {
     PseudoDir::new_ref(
         owned_by(p, ino, 0o511),
         PROC_SUPER_MAGIC,
-        PID_BASE | u64::from(pid) << 16,
+        parent,
         Box::new(list),
         Box::new(lookup),
     )
@@ -2703,6 +2757,7 @@ fn ns_dir(p: &Arc<Process>, ino: u64) -> InodeRef {
 
 /// /proc/PID/task: one directory per thread.
 fn task_dir(p: &Arc<Process>, ino: u64) -> InodeRef {
+    let serial = p.serial;
     let weak = Arc::downgrade(p);
     let w2 = weak.clone();
     let list = move || {
@@ -2712,13 +2767,7 @@ fn task_dir(p: &Arc<Process>, ino: u64) -> InodeRef {
         let mut tids: Vec<u32> = p.threads.lock().iter().map(|t| t.tid).collect();
         tids.sort_unstable();
         tids.into_iter()
-            .map(|t| {
-                (
-                    format!("{t}").into_bytes(),
-                    TASK_BASE | u64::from(t) << 16,
-                    DT_DIR,
-                )
-            })
+            .map(|t| (format!("{t}").into_bytes(), task_ino(serial, t, 0), DT_DIR))
             .collect()
     };
     let lookup = move |name: &[u8]| -> KResult<InodeRef> {
@@ -2736,7 +2785,7 @@ fn task_dir(p: &Arc<Process>, ino: u64) -> InodeRef {
     PseudoDir::new_ref(
         owned_by(p, ino, 0o555),
         PROC_SUPER_MAGIC,
-        PID_BASE | u64::from(p.pid) << 16,
+        pid_ino(p.serial, 0),
         Box::new(list),
         Box::new(lookup),
     )
