@@ -52,6 +52,18 @@ pub fn init(level: LevelFilter) {
     // Only fails if a logger is already set, which would be a boot-order bug.
     let _ = log::set_logger(&LOGGER);
     log::set_max_level(level);
+    // The log's first record, whatever the level filter lets through: the
+    // version banner, as /proc/version's (Linux's KERN_NOTICE "Linux version").
+    let mut banner = heapless_line();
+    let _ = core::fmt::write(
+        &mut banner,
+        format_args!(
+            "Linux version {} (kestrel@kestrel) (rustc) {}",
+            crate::uts::RELEASE,
+            crate::uts::VERSION
+        ),
+    );
+    emit(crate::time::now_ns(), 0, 5, banner.as_bytes());
 }
 
 /// The kernel log ring (syslog(2)): the last [`LOG_SIZE`] bytes of log text.
