@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | /dev/null | 1:3 | reads EOF, swallows writes |
 //! | /dev/zero | 1:5 | reads zeros, swallows writes |
+//! | /dev/kmsg | 1:11 | the kernel log as records ([`super::kmsg`]) |
 //! | /dev/full | 1:7 | reads zeros, writes fail with ENOSPC |
 //! | /dev/random, /dev/urandom | 1:8, 1:9 | random bytes, never block |
 //! | /dev/tty | 5:0 | the caller's controlling terminal |
@@ -91,6 +92,7 @@ pub fn open(rdev: u64, flags: u32, caller: &crate::process::Process) -> KResult<
         (1, 5) => Ok(Arc::new(MemDevice(Mem::Zero))),
         (1, 7) => Ok(Arc::new(MemDevice(Mem::Full))),
         (1, 8) | (1, 9) => Ok(Arc::new(MemDevice(Mem::Random))),
+        (1, 11) => super::kmsg::open(flags, caller),
         (5, 0) => tty::open_controlling(caller),
         (5, 1) | (4, 64) => Ok(tty::console_file()),
         (5, 2) => super::pty::open_master(caller),
@@ -117,12 +119,13 @@ pub fn open_console_file() -> KResult<Arc<OpenFile>> {
 /// The device file system: a ramfs with the nodes above.
 pub fn make_devfs() -> KResult<InodeRef> {
     let dev = RamFs::new_root(makedev(0, 5));
-    let nodes: [(&[u8], u64, u32); 10] = [
+    let nodes: [(&[u8], u64, u32); 11] = [
         (b"null", makedev(1, 3), 0o666),
         (b"zero", makedev(1, 5), 0o666),
         (b"full", makedev(1, 7), 0o666),
         (b"random", makedev(1, 8), 0o666),
         (b"urandom", makedev(1, 9), 0o666),
+        (b"kmsg", makedev(1, 11), 0o644),
         (b"tty", makedev(5, 0), 0o666),
         (b"console", makedev(5, 1), 0o600),
         (b"ttyS0", makedev(4, 64), 0o660),

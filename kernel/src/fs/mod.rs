@@ -16,6 +16,7 @@ pub mod fifo;
 pub mod fsnotify;
 pub mod hugetlbfs;
 pub mod inotify;
+pub mod kmsg;
 pub mod leases;
 pub mod loopdev;
 pub mod procfs;

@@ -418,21 +418,31 @@ pub static CONSOLE_LOGLEVEL: core::sync::atomic::AtomicI32 = core::sync::atomic:
 /// The level CONSOLE_ON restores (-1: none saved).
 static SAVED_LOGLEVEL: core::sync::atomic::AtomicI32 = core::sync::atomic::AtomicI32::new(-1);
 
-/// syslog(2): the kernel log ring. Reading everything (3) and its size (10)
-/// are open to all (dmesg_restrict 0); the rest need CAP_SYSLOG (or
-/// CAP_SYS_ADMIN).
+/// SYSLOG_ACTION_READ_ALL (also what opening /dev/kmsg to read needs).
+pub const SYSLOG_READ_ALL: i32 = 3;
+
+/// Whether `c` may do syslog(2) action `kind` (Linux's
+/// check_syslog_permissions): reading everything (3) and the buffer's size
+/// (10) are open to all (Kestrel has dmesg_restrict 0); the rest need
+/// CAP_SYSLOG (or CAP_SYS_ADMIN), else EPERM.
+pub fn syslog_permission(c: &process::Credentials, kind: i32) -> KResult<()> {
+    const SIZE_BUFFER: i32 = 10;
+    let restricted = kind != SYSLOG_READ_ALL && kind != SIZE_BUFFER;
+    if restricted && !c.capable(CAP_SYSLOG) && !c.capable(CAP_SYS_ADMIN) {
+        return Err(Errno::EPERM);
+    }
+    Ok(())
+}
+
+/// syslog(2): the kernel log ring, with the permissions of
+/// [`syslog_permission`].
 pub async fn sys_syslog(ctx: &mut Ctx<'_>, kind: i32, buf: UserPtr<u8>, len: i32) -> KResult<u64> {
     use core::sync::atomic::Ordering;
     const READ: i32 = 2;
-    const READ_ALL: i32 = 3;
+    const READ_ALL: i32 = SYSLOG_READ_ALL;
     const READ_CLEAR: i32 = 4;
     const SIZE_BUFFER: i32 = 10;
-    if kind != READ_ALL && kind != SIZE_BUFFER {
-        let c = ctx.process().cred.lock().clone();
-        if !c.capable(CAP_SYSLOG) && !c.capable(CAP_SYS_ADMIN) {
-            return Err(Errno::EPERM);
-        }
-    }
+    syslog_permission(&ctx.process().cred.lock().clone(), kind)?;
     match kind {
         0 | 1 => Ok(0),
         READ | READ_ALL | READ_CLEAR => {

@@ -64,6 +64,12 @@ pub trait FileOps: Send + Sync + Any {
     fn write_async<'a>(&'a self, _pos: u64, _data: &'a [u8]) -> Option<IoFuture<'a>> {
         None
     }
+    /// A file with a seek of its own (/dev/kmsg's record cursor): lseek's
+    /// answer, asked before anything else. `None` (the default): the usual
+    /// seek, by [`FileOps::seekable`].
+    fn llseek(&self, _file: &OpenFile, _offset: i64, _whence: u32) -> Option<KResult<u64>> {
+        None
+    }
     /// The size SEEK_END is relative to, when it is not the inode's (a block
     /// device's capacity).
     fn size(&self) -> Option<u64> {
@@ -614,6 +620,9 @@ impl OpenFile {
 
     /// lseek(2).
     pub fn seek(&self, offset: i64, whence: u32) -> KResult<u64> {
+        if let Some(r) = self.ops.llseek(self, offset, whence) {
+            return r;
+        }
         if !self.ops.seekable() {
             return if self.ops.seek_is_noop() {
                 Ok(*self.pos.lock())
