@@ -1088,6 +1088,37 @@ pub async fn sys_recvmsg(
     Ok(n as u64)
 }
 
+/// recvmsg's answer for a message that came with a sender's address (inet,
+/// packet and netlink sockets): the address into msg_name, cut to
+/// msg_namelen, which then says its whole length; no control messages;
+/// MSG_TRUNC in msg_flags when `truncated`. The count is the bytes read, or
+/// the whole message's with MSG_TRUNC in `flags`.
+fn finish_recvmsg(
+    mm: &crate::mm::vm::AddressSpace,
+    hdr: &mut Msghdr,
+    from: &[u8],
+    len: usize,
+    full_len: usize,
+    truncated: bool,
+    flags: u32,
+) -> KResult<usize> {
+    if hdr.msg_name != 0 {
+        let k = from.len().min(hdr.msg_namelen as usize);
+        if k > 0 {
+            mm.writer(UserPtr::<u8>::new(hdr.msg_name), k)?
+                .write_all(&from[..k])?;
+        }
+        hdr.msg_namelen = from.len() as u32;
+    }
+    hdr.msg_controllen = 0;
+    hdr.msg_flags = if truncated { MSG_TRUNC } else { 0 };
+    Ok(if flags & MSG_TRUNC != 0 {
+        full_len
+    } else {
+        len
+    })
+}
+
 async fn recvmsg(ctx: &Ctx<'_>, f: &OpenFile, hdr: &mut Msghdr, flags: u32) -> KResult<usize> {
     check_msghdr(hdr)?;
     let iovlen = check_iovlen(hdr)?;
@@ -1098,57 +1129,17 @@ async fn recvmsg(ctx: &Ctx<'_>, f: &OpenFile, hdr: &mut Msghdr, flags: u32) -> K
         let g = inet::recv(ctx, f, s, &mut dst, flags).await?;
         // Only UDP reports truncation; no control messages are produced.
         let truncated = s.kind() == kestrel_net::inet::Kind::Dgram && g.full_len > g.len;
-        if hdr.msg_name != 0 {
-            let k = g.from.len().min(hdr.msg_namelen as usize);
-            if k > 0 {
-                mm.writer(UserPtr::<u8>::new(hdr.msg_name), k)?
-                    .write_all(&g.from[..k])?;
-            }
-            hdr.msg_namelen = g.from.len() as u32;
-        }
-        hdr.msg_controllen = 0;
-        hdr.msg_flags = if truncated { MSG_TRUNC } else { 0 };
-        return Ok(if flags & MSG_TRUNC != 0 {
-            g.full_len
-        } else {
-            g.len
-        });
+        return finish_recvmsg(&mm, hdr, &g.from, g.len, g.full_len, truncated, flags);
     }
     if let Some(s) = PacketSocket::of(f) {
         let g = packet::recv(ctx, f, s, &mut dst, flags).await?;
-        if hdr.msg_name != 0 {
-            let k = g.from.len().min(hdr.msg_namelen as usize);
-            if k > 0 {
-                mm.writer(UserPtr::<u8>::new(hdr.msg_name), k)?
-                    .write_all(&g.from[..k])?;
-            }
-            hdr.msg_namelen = g.from.len() as u32;
-        }
-        hdr.msg_controllen = 0;
-        hdr.msg_flags = if g.full_len > g.len { MSG_TRUNC } else { 0 };
-        return Ok(if flags & MSG_TRUNC != 0 {
-            g.full_len
-        } else {
-            g.len
-        });
+        let truncated = g.full_len > g.len;
+        return finish_recvmsg(&mm, hdr, &g.from, g.len, g.full_len, truncated, flags);
     }
     if let Some(s) = NetlinkSocket::of(f) {
         let g = netlink::recv(ctx, f, s, &mut dst, flags).await?;
-        if hdr.msg_name != 0 {
-            let k = g.from.len().min(hdr.msg_namelen as usize);
-            if k > 0 {
-                mm.writer(UserPtr::<u8>::new(hdr.msg_name), k)?
-                    .write_all(&g.from[..k])?;
-            }
-            hdr.msg_namelen = g.from.len() as u32;
-        }
-        hdr.msg_controllen = 0;
-        hdr.msg_flags = if g.full_len > g.len { MSG_TRUNC } else { 0 };
-        return Ok(if flags & MSG_TRUNC != 0 {
-            g.full_len
-        } else {
-            g.len
-        });
+        let truncated = g.full_len > g.len;
+        return finish_recvmsg(&mm, hdr, &g.from, g.len, g.full_len, truncated, flags);
     }
     let (n, r) = recv_data(ctx, f, &mut dst, flags).await?;
     let mut msg_flags = 0;
