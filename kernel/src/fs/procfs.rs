@@ -902,39 +902,27 @@ fn fs_sys_dir() -> InodeRef {
             if name == b"lease-break-time" {
                 // Seconds a lease holder has to give way (root may set it).
                 use crate::fs::leases::LEASE_BREAK_TIME;
-                return Ok(sysctl_int(
+                return Ok(sysctl_uint(
                     INO + 1 + i as u64,
-                    || i128::from(LEASE_BREAK_TIME.load(Ordering::Relaxed)),
-                    |v| {
-                        let v = u32::try_from(v).map_err(|_| Errno::EINVAL)?;
-                        LEASE_BREAK_TIME.store(u64::from(v), Ordering::Relaxed);
-                        Ok(())
-                    },
+                    || LEASE_BREAK_TIME.load(Ordering::Relaxed),
+                    |v| LEASE_BREAK_TIME.store(u64::from(v), Ordering::Relaxed),
                 ));
             }
             if name == b"pipe-user-pages-soft" {
                 // Root may set it (pages of pipe buffers per user; 0: none).
                 use kestrel_vfs::pipe::PIPE_USER_PAGES_SOFT;
-                return Ok(sysctl_int(
+                return Ok(sysctl_uint(
                     INO + 1 + i as u64,
-                    || PIPE_USER_PAGES_SOFT.load(Ordering::Relaxed) as i128,
-                    |v| {
-                        let v = u32::try_from(v).map_err(|_| Errno::EINVAL)?;
-                        PIPE_USER_PAGES_SOFT.store(v as usize, Ordering::Relaxed);
-                        Ok(())
-                    },
+                    || PIPE_USER_PAGES_SOFT.load(Ordering::Relaxed) as u64,
+                    |v| PIPE_USER_PAGES_SOFT.store(v as usize, Ordering::Relaxed),
                 ));
             }
             if name == b"pipe-user-pages-hard" {
                 use kestrel_vfs::pipe::PIPE_USER_PAGES_HARD;
-                return Ok(sysctl_int(
+                return Ok(sysctl_uint(
                     INO + 1 + i as u64,
-                    || PIPE_USER_PAGES_HARD.load(Ordering::Relaxed) as i128,
-                    |v| {
-                        let v = u32::try_from(v).map_err(|_| Errno::EINVAL)?;
-                        PIPE_USER_PAGES_HARD.store(v as usize, Ordering::Relaxed);
-                        Ok(())
-                    },
+                    || PIPE_USER_PAGES_HARD.load(Ordering::Relaxed) as u64,
+                    |v| PIPE_USER_PAGES_HARD.store(v as usize, Ordering::Relaxed),
                 ));
             }
             if name == b"nr_open" {
@@ -1118,7 +1106,11 @@ use crate::syscall::ipc;
 
 /// A /proc/sys file holding one integer: root may write it (mode 0644, which
 /// procfs enforces for root too); text that is not an integer is EINVAL.
-fn sysctl_int(ino: u64, read: fn() -> i128, write: fn(i128) -> KResult<()>) -> InodeRef {
+fn sysctl_int(
+    ino: u64,
+    read: impl Fn() -> i128 + Send + Sync + 'static,
+    write: impl Fn(i128) -> KResult<()> + Send + Sync + 'static,
+) -> InodeRef {
     rw_file(
         common(ino, 0o644),
         move || text(format!("{}\n", read())),
@@ -1169,6 +1161,23 @@ fn ns_last_pid(ino: u64) -> InodeRef {
                 }
                 _ => process::set_last_pid(v),
             }
+        },
+    )
+}
+
+/// A sysctl that takes 0 to u32::MAX (Linux's proc_douintvec; EINVAL
+/// otherwise), kept wherever `read` and `write` keep it.
+fn sysctl_uint(
+    ino: u64,
+    read: impl Fn() -> u64 + Send + Sync + 'static,
+    write: impl Fn(u32) + Send + Sync + 'static,
+) -> InodeRef {
+    sysctl_int(
+        ino,
+        move || i128::from(read()),
+        move |v| {
+            write(u32::try_from(v).map_err(|_| Errno::EINVAL)?);
+            Ok(())
         },
     )
 }

@@ -884,6 +884,28 @@ async fn dgram_target(ctx: &Ctx<'_>, addr: &Addr) -> KResult<Arc<UnixSocket>> {
     Ok(t)
 }
 
+/// recvfrom's answer for a message that came with a sender's address (inet,
+/// netlink and packet sockets): the address, if asked for, and the bytes
+/// read, or the whole message's length with MSG_TRUNC in `flags`.
+fn finish_recvfrom(
+    ctx: &Ctx<'_>,
+    from: &[u8],
+    len: usize,
+    full_len: usize,
+    addr: UserPtr<u8>,
+    addrlen: UserPtr<u32>,
+    flags: u32,
+) -> KResult<u64> {
+    if !addr.is_null() {
+        write_addr(ctx, from, addr, addrlen)?;
+    }
+    Ok(if flags & MSG_TRUNC != 0 {
+        full_len
+    } else {
+        len
+    } as u64)
+}
+
 pub async fn sys_recvfrom(
     ctx: &mut Ctx<'_>,
     fd: Fd,
@@ -898,36 +920,15 @@ pub async fn sys_recvfrom(
     let mut dst = UserIoVecs::single(&*mm, buf, len)?;
     if let Some(s) = InetSocket::of(&f) {
         let g = inet::recv(ctx, &f, s, &mut dst, flags).await?;
-        if !addr.is_null() {
-            write_addr(ctx, &g.from, addr, addrlen)?;
-        }
-        return Ok(if flags & MSG_TRUNC != 0 {
-            g.full_len
-        } else {
-            g.len
-        } as u64);
+        return finish_recvfrom(ctx, &g.from, g.len, g.full_len, addr, addrlen, flags);
     }
     if let Some(s) = NetlinkSocket::of(&f) {
         let g = netlink::recv(ctx, &f, s, &mut dst, flags).await?;
-        if !addr.is_null() {
-            write_addr(ctx, &g.from, addr, addrlen)?;
-        }
-        return Ok(if flags & MSG_TRUNC != 0 {
-            g.full_len
-        } else {
-            g.len
-        } as u64);
+        return finish_recvfrom(ctx, &g.from, g.len, g.full_len, addr, addrlen, flags);
     }
     if let Some(s) = PacketSocket::of(&f) {
         let g = packet::recv(ctx, &f, s, &mut dst, flags).await?;
-        if !addr.is_null() {
-            write_addr(ctx, &g.from, addr, addrlen)?;
-        }
-        return Ok(if flags & MSG_TRUNC != 0 {
-            g.full_len
-        } else {
-            g.len
-        } as u64);
+        return finish_recvfrom(ctx, &g.from, g.len, g.full_len, addr, addrlen, flags);
     }
     let (n, r) = recv_data(ctx, &f, &mut dst, flags).await?;
     if !addr.is_null() {

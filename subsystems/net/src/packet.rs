@@ -906,20 +906,22 @@ impl PacketSocket {
         self.st.lock().timeouts[usize::from(send)] = ns;
     }
 
-    fn has_ring(st: &State) -> bool {
-        st.rings.iter().any(Option::is_some)
+    /// Changes the socket's state with `set` unless a ring exists (EBUSY): a
+    /// ring's layout depends on the version, the reserve and the vnet header.
+    fn set_without_ring(&self, set: impl FnOnce(&mut State)) -> KResult<()> {
+        let mut st = self.st.lock();
+        if st.rings.iter().any(Option::is_some) {
+            return Err(Errno::EBUSY);
+        }
+        set(&mut st);
+        Ok(())
     }
 
     /// PACKET_VERSION: V1, V2 or V3 (EINVAL), not while a ring exists (EBUSY).
     pub fn set_version(&self, v: i32) -> KResult<()> {
         let v = u32::try_from(v).map_err(|_| Errno::EINVAL)?;
         hdrlen(v).ok_or(Errno::EINVAL)?;
-        let mut st = self.st.lock();
-        if Self::has_ring(&st) {
-            return Err(Errno::EBUSY);
-        }
-        st.version = v;
-        Ok(())
+        self.set_without_ring(|st| st.version = v)
     }
 
     pub fn version(&self) -> u32 {
@@ -931,12 +933,7 @@ impl PacketSocket {
         if v > i32::MAX as u32 {
             return Err(Errno::EINVAL);
         }
-        let mut st = self.st.lock();
-        if Self::has_ring(&st) {
-            return Err(Errno::EBUSY);
-        }
-        st.reserve = v;
-        Ok(())
+        self.set_without_ring(|st| st.reserve = v)
     }
 
     pub fn reserve(&self) -> u32 {
@@ -948,12 +945,7 @@ impl PacketSocket {
         if self.ty != kestrel_abi::net::SOCK_RAW {
             return Err(Errno::EINVAL);
         }
-        let mut st = self.st.lock();
-        if Self::has_ring(&st) {
-            return Err(Errno::EBUSY);
-        }
-        st.vnet_hdr = on;
-        Ok(())
+        self.set_without_ring(|st| st.vnet_hdr = on)
     }
 
     pub fn vnet_hdr(&self) -> bool {

@@ -87,12 +87,9 @@ pub fn send(s: &PacketSocket, src: &mut UserIoVecs<'_>, to: Option<&RawAddr>) ->
     s.send(&data, ifindex, protocol, dst)
 }
 
-/// What a receive delivered.
-pub struct Got {
-    pub len: usize,
-    pub full_len: usize,
-    pub from: Vec<u8>,
-}
+/// What a receive delivered (as for an inet socket: the sender's sockaddr_ll
+/// in `from`).
+pub use super::inet::Got;
 
 /// Receives one frame into `dst`, waiting unless non-blocking; what does not
 /// fit is cut off (MSG_TRUNC). Flags other than MSG_PEEK, MSG_DONTWAIT,
