@@ -640,6 +640,109 @@ static void bind_inner(const char *kt_case, const char *a, const char *b)
     CHECK(e == EROFS, "mkdir in a bind of a read-only mount: %s, expected EROFS", kt_errstr(e));
 }
 
+/* A file bind-mounted onto a file (as containers bind /etc/resolv.conf):
+ * the target's name shows the source, and it can be neither unlinked nor
+ * renamed over while mounted (EBUSY); after umount the old file is back. */
+TEST(bind_mount_of_a_file_onto_a_file_shows_the_source) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "kt_tmpdir failed");
+    char src[256], dst[256], other[256];
+    snprintf(src, sizeof src, "%s", kt_path(d, "src"));
+    snprintf(dst, sizeof dst, "%s", kt_path(d, "dst"));
+    snprintf(other, sizeof other, "%s", kt_path(d, "other"));
+    OK(kt_write_file(src, "source", 6));
+    OK(kt_write_file(dst, "old", 3));
+    OK(kt_write_file(other, "o", 1));
+    OK(mount(src, dst, NULL, MS_BIND, NULL));
+    char buf[16] = {0};
+    int fd = open(dst, O_RDWR);
+    long n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    long w = fd >= 0 ? pwrite(fd, "S", 1, 0) : -1;
+    if (fd >= 0)
+        close(fd);
+    struct stat s1, s2;
+    int st_ok = stat(src, &s1) == 0 && stat(dst, &s2) == 0;
+    int ue = unlink(dst) == -1 ? errno : 0;
+    int re = rename(dst, kt_path(d, "moved")) == -1 ? errno : 0;
+    int re2 = rename(other, dst) == -1 ? errno : 0;
+    const char *o = mount_options(dst);
+    int listed = o != NULL && *o;
+    int um = umount(dst);
+    char after[16] = {0}, srcnow[16] = {0};
+    fd = open(dst, O_RDONLY);
+    if (fd >= 0) {
+        (void)!read(fd, after, sizeof after - 1);
+        close(fd);
+    }
+    fd = open(src, O_RDONLY);
+    if (fd >= 0) {
+        (void)!read(fd, srcnow, sizeof srcnow - 1);
+        close(fd);
+    }
+    if (um != 0)
+        umount2(dst, MNT_DETACH);
+    EXPECT_EQ(n, 6);
+    CHECK(!strcmp(buf, "source"), "read through the mount point: \"%s\"", buf);
+    EXPECT_EQ(w, 1);
+    CHECK(st_ok && s1.st_ino == s2.st_ino && s1.st_dev == s2.st_dev,
+          "stat of the mount point is not the source's");
+    CHECK(ue == EBUSY, "unlink of the mount point: %s, expected EBUSY", kt_errstr(ue));
+    CHECK(re == EBUSY, "rename of the mount point: %s, expected EBUSY", kt_errstr(re));
+    CHECK(re2 == EBUSY, "rename over the mount point: %s, expected EBUSY", kt_errstr(re2));
+    CHECK(listed, "/proc/mounts does not list the file mount");
+    EXPECT_EQ(um, 0);
+    CHECK(!strcmp(after, "old"), "after umount the file reads \"%s\", expected \"old\"", after);
+    CHECK(!strcmp(srcnow, "Source"), "the write did not reach the source: \"%s\"", srcnow);
+    OK(unlink(dst));
+}
+
+TEST(bind_mount_between_a_file_and_a_directory_is_enotdir) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "kt_tmpdir failed");
+    char f[256], sub[256];
+    snprintf(f, sizeof f, "%s", kt_path(d, "f"));
+    snprintf(sub, sizeof sub, "%s", kt_path(d, "sub"));
+    OK(kt_write_file(f, "x", 1));
+    OK(mkdir(sub, 0755));
+    EXPECT_ERRNO(mount(f, sub, NULL, MS_BIND, NULL), ENOTDIR);
+    EXPECT_ERRNO(mount(sub, f, NULL, MS_BIND, NULL), ENOTDIR);
+    EXPECT_ERRNO(mount("tmpfs", f, "tmpfs", 0, NULL), ENOTDIR);
+}
+
+TEST(ms_move_of_a_file_mount_goes_to_a_file_only) {
+    const char *d = kt_tmpdir();
+    CHECK(d, "kt_tmpdir failed");
+    char src[256], a[256], b[256], sub[256];
+    snprintf(src, sizeof src, "%s", kt_path(d, "src"));
+    snprintf(a, sizeof a, "%s", kt_path(d, "a"));
+    snprintf(b, sizeof b, "%s", kt_path(d, "b"));
+    snprintf(sub, sizeof sub, "%s", kt_path(d, "sub"));
+    OK(kt_write_file(src, "S", 1));
+    OK(kt_write_file(a, "A", 1));
+    OK(kt_write_file(b, "B", 1));
+    OK(mkdir(sub, 0755));
+    OK(mount(src, a, NULL, MS_BIND, NULL));
+    int de = mount(a, sub, NULL, MS_MOVE, NULL) == -1 ? errno : 0;
+    int mv = mount(a, b, NULL, MS_MOVE, NULL);
+    int mve = errno;
+    char ra[4] = {0}, rb[4] = {0};
+    int fd = open(a, O_RDONLY);
+    if (fd >= 0) {
+        (void)!read(fd, ra, 1);
+        close(fd);
+    }
+    fd = open(b, O_RDONLY);
+    if (fd >= 0) {
+        (void)!read(fd, rb, 1);
+        close(fd);
+    }
+    umount2(mv == 0 ? b : a, MNT_DETACH);
+    CHECK(de == EINVAL, "MS_MOVE of a file mount onto a directory: %s, expected EINVAL",
+          kt_errstr(de));
+    CHECK(mv == 0, "MS_MOVE onto a file: %s", kt_errstr(mve));
+    CHECK(!strcmp(ra, "A") && !strcmp(rb, "S"), "after the move a reads \"%s\", b \"%s\"", ra, rb);
+}
+
 TEST(bind_mount_remounted_ro_is_read_only_and_its_source_is_not) {
     const char *a = kt_tmpdir(), *b = kt_tmpdir();
     CHECK(a && b, "kt_tmpdir failed");
@@ -1032,6 +1135,9 @@ int main(void)
     RUN(remount_rw_makes_it_writable_again);
     RUN(remount_ro_with_a_file_open_for_writing_is_ebusy);
     RUN(remount_of_a_directory_that_is_no_mount_is_einval);
+    RUN(bind_mount_of_a_file_onto_a_file_shows_the_source);
+    RUN(bind_mount_between_a_file_and_a_directory_is_enotdir);
+    RUN(ms_move_of_a_file_mount_goes_to_a_file_only);
     RUN(bind_mount_remounted_ro_is_read_only_and_its_source_is_not);
     RUN(mount_with_ms_rdonly_is_read_only_from_the_start);
     RUN(mprotect_adding_exec_to_a_noexec_file_mapping_is_eacces);

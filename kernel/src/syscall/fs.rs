@@ -1398,6 +1398,11 @@ fn check_sticky(ctx: &Ctx<'_>, dir: &InodeRef, victim: &InodeRef) -> KResult<()>
     }
 }
 
+/// Whether something is mounted on `inode` (in the caller's mount namespace).
+fn is_mount_point(inode: &InodeRef) -> bool {
+    !alloc::sync::Arc::ptr_eq(&crate::fs::mounts().cross(inode.clone()), inode)
+}
+
 async fn rmdir_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8]) -> KResult<u64> {
     let p = ctx.resolve_parent(dirfd, path).await?;
     match &p.name[..] {
@@ -1410,7 +1415,7 @@ async fn rmdir_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8]) -> KResult<u64> {
     if !victim.metadata().is_dir() {
         return Err(Errno::ENOTDIR);
     }
-    if !alloc::sync::Arc::ptr_eq(&crate::fs::mounts().cross(victim.clone()), &victim) {
+    if is_mount_point(&victim) {
         return Err(Errno::EBUSY);
     }
     check_dir_write(ctx, &p.dir.inode)?;
@@ -1438,6 +1443,10 @@ pub(crate) async fn unlink_at(ctx: &Ctx<'_>, dirfd: i32, path: &[u8]) -> KResult
     }
     check_dir_write(ctx, &p.dir.inode)?;
     check_sticky(ctx, &p.dir.inode, &victim)?;
+    // A file something is bind-mounted on stays (vfs_unlink's EBUSY).
+    if is_mount_point(&victim) {
+        return Err(Errno::EBUSY);
+    }
     super::landlock::check(ctx, &p.dir, LL::REMOVE_FILE)?;
     p.dir.inode.unlink_async(&p.name).await?;
     // The link count changed (IN_ATTRIB), the name went (IN_DELETE); the last
@@ -1529,6 +1538,10 @@ async fn rename_at(
     let target = np.dir.inode.lookup_async(&np.name).await.ok();
     if let Some(t) = &target {
         check_sticky(ctx, &np.dir.inode, t)?;
+    }
+    // Neither name may be a mount point (vfs_rename's EBUSY).
+    if is_mount_point(&src) || target.as_ref().is_some_and(is_mount_point) {
+        return Err(Errno::EBUSY);
     }
     let replaced = if flags & RENAME_EXCHANGE == 0 {
         target

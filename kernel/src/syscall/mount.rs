@@ -203,7 +203,11 @@ pub async fn sys_mount(
     if target.inode.metadata().is_symlink() {
         return Err(Errno::ENOENT);
     }
-    if !target.inode.metadata().is_dir() {
+    // A new file system's root is a directory, and so must its mount point
+    // be; a bind mount puts a file on a file or a directory on a directory
+    // (Linux's graft_tree: ENOTDIR otherwise), as containers bind
+    // /etc/resolv.conf.
+    if flags & MS_BIND == 0 && !target.inode.metadata().is_dir() {
         return Err(Errno::ENOTDIR);
     }
     let mut peer_of = None;
@@ -212,12 +216,12 @@ pub async fn sys_mount(
     let (root, source, fstype, mount_flags, root_path) = if flags & MS_BIND != 0 {
         let src_path = source.ok_or(Errno::EFAULT)?;
         let src = ctx.resolve(AT_FDCWD, &src_path, true).await?;
-        if !src.inode.metadata().is_dir() {
-            return Err(Errno::ENOTDIR);
-        }
         // An unbindable mount is no bind mount's source (EINVAL).
         if src.mnt().unbindable() {
             return Err(Errno::EINVAL);
+        }
+        if src.inode.metadata().is_dir() != target.inode.metadata().is_dir() {
+            return Err(Errno::ENOTDIR);
         }
         // A bind mount starts with its source mount's flags: MS_RDONLY and the
         // like take a second call, MS_REMOUNT | MS_BIND (as on Linux). It

@@ -768,7 +768,8 @@ pub async fn sys_move_mount(
         to.mnt().join_peers_of(from.mnt());
         return Ok(0);
     }
-    // Only a mount's root moves, onto the same kind of file (ENOTDIR).
+    // Only a mount's root moves, onto the same kind of file (EINVAL, as
+    // do_move_mount).
     let detached = if from.parent().is_none() {
         detached_state(from.mnt())
     } else {
@@ -778,7 +779,7 @@ pub async fn sys_move_mount(
         return Err(Errno::EINVAL);
     }
     if from.inode.metadata().is_dir() != to.inode.metadata().is_dir() {
-        return Err(Errno::ENOTDIR);
+        return Err(Errno::EINVAL);
     }
     let beneath = flags & MOVE_MOUNT_BENEATH != 0;
     // Beneath: `to` must be the root of a mount other than the root's.

@@ -415,7 +415,7 @@ syscall_table! {
     ADJTIMEX => time::sys_adjtimex(buf: UserPtr<Timex>), partial "reports a free-running, unsynchronised clock; ADJ_OFFSET and ADJ_FREQUENCY are recorded, not applied";
     ACCT => acct::sys_acct(name: UserCStr), partial "one accounting file for the system (Linux: per pid namespace); ac_tty, ac_io, ac_rw and the fault counts are 0";
     SETTIMEOFDAY => time::sys_settimeofday(tv: UserPtr<Timeval>, tz: UserPtr<Timezone>);
-    MOUNT => mount::sys_mount(source: UserCStr, target: UserCStr, fstype: UserCStr, flags: u64, data: UserPtr<u8>), partial "ext2 on a block device, proc, tmpfs, ramfs, devtmpfs, bind mounts and MS_MOVE; ro, noexec, nosuid and nodev are enforced; one set of flags per mount (no superblock flags); new mounts propagate to peers and slaves, unmounts and moves do not";
+    MOUNT => mount::sys_mount(source: UserCStr, target: UserCStr, fstype: UserCStr, flags: u64, data: UserPtr<u8>), partial "ext2 on a block device, proc, tmpfs, ramfs, devtmpfs, bind mounts (of directories and of files) and MS_MOVE; ro, noexec, nosuid and nodev are enforced; one set of flags per mount (no superblock flags); new mounts propagate to peers and slaves, unmounts and moves do not";
     UMOUNT2 => mount::sys_umount2(target: UserCStr, flags: u32), partial "only ext2 is EBUSY while in use (tmpfs, ramfs and proc unmount at once); MNT_EXPIRE unmounts without the EAGAIN round; MNT_FORCE is a plain unmount";
     SWAPON => swap::sys_swapon(path: UserCStr, flags: i32), partial "areas are accounted, memory is never paged out";
     SWAPOFF => swap::sys_swapoff(path: UserCStr), partial "areas are accounted, memory is never paged out";

@@ -659,13 +659,16 @@ impl Mounts {
         })
     }
 
-    /// MS_MOVE: what is mounted on the directory `from` (its identity) is mounted
-    /// on `to` instead (EINVAL if nothing is mounted there; ENOTDIR).
+    /// MS_MOVE: what is mounted on `from` (its identity) is mounted on `to`
+    /// instead (EINVAL if nothing is mounted there, and unless `to` is a
+    /// directory for a directory's mount, a non-directory for a file's, as
+    /// Linux's do_move_mount).
     pub fn move_mount(&self, from: (u64, u64), to: &InodeRef) -> KResult<()> {
-        if !to.metadata().is_dir() {
-            return Err(Errno::ENOTDIR);
-        }
         let to_id = identity(to);
+        let root = self.root_at(from).ok_or(Errno::EINVAL)?;
+        if root.metadata().is_dir() != to.metadata().is_dir() {
+            return Err(Errno::EINVAL);
+        }
         let mut l = self.list.write();
         let m = l
             .iter_mut()
