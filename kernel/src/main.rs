@@ -25,6 +25,7 @@ mod drivers;
 mod fs;
 mod futex;
 mod kconfig;
+mod loadavg;
 mod logger;
 mod mm;
 mod net;
@@ -132,6 +133,7 @@ extern "C" fn kernel_main() -> ! {
     if let Err(e) = fs::sysfs::mount() {
         log::warn!("/sys: {e:?}");
     }
+    task::spawn("loadavg", loadavg::sampler()).detach();
     if let Some(kind) = opts.crash {
         task::spawn("crash", async move { crash(kind) }).detach();
     } else if opts.test_mode {

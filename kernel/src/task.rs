@@ -140,6 +140,15 @@ pub fn executor_of(cpu: usize) -> &'static Executor {
         .expect("executor initialised when its CPU came up")
 }
 
+/// Task polls on every CPU so far (/proc/stat's ctxt).
+pub fn polls_total() -> u64 {
+    EXECUTORS
+        .iter()
+        .filter_map(|e| e.get())
+        .map(|e| e.polls())
+        .sum()
+}
+
 /// The CPU this code runs on.
 pub fn this_cpu() -> usize {
     percpu::this_cpu().cpu_id.load(Ordering::Relaxed) as usize

@@ -1903,6 +1903,60 @@ PTEST(loadavg_has_three_averages_counts_and_pid) {
     CHECK(last > 0, "last pid %ld", last);
 }
 
+/* The number after `key` at the start of a /proc/stat line; -1 if absent. */
+static long stat_value(const char *key)
+{
+    static char buf[1 << 16];
+    char v[64];
+    if (slurp("/proc/stat", buf, sizeof buf) < 0 || !line_after(buf, key, v, sizeof v))
+        return -1;
+    return atol(v);
+}
+
+/* Busy children show as running in /proc/stat and /proc/loadavg at once, and
+ * after one sample (every 5 s) the 1-minute average is above zero; sysinfo's
+ * loads are the same averages with 16 bits of fraction. */
+PTEST(busy_children_raise_procs_running_and_the_load_average) {
+    pid_t kids[2];
+    for (int i = 0; i < 2; i++) {
+        kids[i] = fork();
+        if (kids[i] == 0)
+            for (;;)
+                ;
+        CHECK(kids[i] > 0, "fork: %s", kt_errstr(errno));
+    }
+    usleep(100000);
+    long running = stat_value("procs_running ");
+    char buf[256];
+    long r = slurp("/proc/loadavg", buf, sizeof buf);
+    char *slash = r > 0 ? strchr(buf, '/') : NULL;
+    long lr = -1;
+    if (slash) {
+        const char *q = slash;
+        while (q > buf && q[-1] != ' ')
+            q--;
+        lr = strtol(q, NULL, 10);
+    }
+    long ctxt0 = stat_value("ctxt "), intr0 = stat_value("intr ");
+    usleep(5200000);
+    double load1 = -1;
+    if (slurp("/proc/loadavg", buf, sizeof buf) > 0)
+        load1 = strtod(buf, NULL);
+    struct sysinfo si;
+    int sr = sysinfo(&si);
+    long ctxt1 = stat_value("ctxt "), intr1 = stat_value("intr ");
+    for (int i = 0; i < 2; i++) {
+        kill(kids[i], SIGKILL);
+        waitpid(kids[i], NULL, 0);
+    }
+    CHECK(running >= 3, "procs_running %ld with the reader and two busy children", running);
+    CHECK(lr >= 3, "/proc/loadavg's running count %ld with two busy children", lr);
+    CHECK(load1 > 0.05, "the 1-minute load after 5.2 s of two busy children: %.2f", load1);
+    CHECK(sr == 0 && si.loads[0] > 0, "sysinfo loads[0] %lu", sr == 0 ? si.loads[0] : 0);
+    CHECK(ctxt1 > ctxt0 && ctxt0 > 0, "ctxt %ld then %ld", ctxt0, ctxt1);
+    CHECK(intr1 > intr0 && intr0 > 0, "intr %ld then %ld", intr0, intr1);
+}
+
 PTEST(version_names_the_release) {
     char buf[1024];
     struct utsname u;
@@ -2648,6 +2702,7 @@ int main(int argc, char **argv)
     RUN(meminfo_has_totals_in_kb);
     RUN(uptime_is_two_non_negative_decimals);
     RUN(loadavg_has_three_averages_counts_and_pid);
+    RUN(busy_children_raise_procs_running_and_the_load_average);
     RUN(version_names_the_release);
     RUN(proc_stat_has_cpu_lines_and_btime);
     RUN(cpuinfo_lists_processors_and_flags);

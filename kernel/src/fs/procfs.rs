@@ -486,12 +486,15 @@ fn diskstats() -> String {
         .collect()
 }
 
+/// /proc/loadavg: the three averages, runnable/all threads, the last pid.
 fn loadavg() -> String {
-    let all = process::all();
-    let threads: usize = all.iter().map(|p| p.threads.lock().len()).sum();
-    let last = all.iter().map(|p| p.pid).max().unwrap_or(0);
-    // Kestrel does not sample a load average yet: it reads as idle.
-    format!("0.00 0.00 0.00 1/{} {}\n", threads.max(1), last)
+    format!(
+        "{} {}/{} {}\n",
+        crate::loadavg::text(),
+        crate::loadavg::running_threads(),
+        process::thread_count().max(1),
+        process::last_pid()
+    )
 }
 
 fn ticks(ns: u64) -> u64 {
@@ -534,11 +537,19 @@ fn system_stat() -> String {
     }
     let boot = crate::time::realtime_ns().saturating_sub(now) / 1_000_000_000;
     let all = process::all();
-    let running: usize = all.iter().map(|p| p.threads.lock().len()).sum();
+    let threads: usize = all.iter().map(|p| p.threads.lock().len()).sum();
+    // intr: interrupts taken; ctxt: tasks switched to (each poll of a task by
+    // an executor is one, the closest thing to Linux's context switches).
+    let intr: u64 = (0..percpu::online())
+        .filter_map(percpu::cpu)
+        .map(|c| c.interrupts.load(Ordering::Relaxed))
+        .sum();
+    let ctxt = crate::task::polls_total();
     let _ = write!(
         s,
-        "intr 0\nctxt 0\nbtime {boot}\nprocesses {}\nprocs_running 1\nprocs_blocked 0\n",
-        process::forks().max(running as u64)
+        "intr {intr}\nctxt {ctxt}\nbtime {boot}\nprocesses {}\nprocs_running {}\nprocs_blocked 0\n",
+        process::forks().max(threads as u64),
+        crate::loadavg::running_threads().max(1)
     );
     s
 }

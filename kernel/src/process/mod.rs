@@ -617,9 +617,9 @@ pub fn all() -> Vec<Arc<Process>> {
         .collect()
 }
 
-/// How many processes exist (sysinfo).
-pub fn count() -> usize {
-    PROCESSES.lock().len()
+/// How many threads exist (sysinfo's procs, /proc/loadavg's second count).
+pub fn thread_count() -> usize {
+    THREADS.lock().len()
 }
 
 /// What a new process starts with.

@@ -65,7 +65,10 @@ pub async fn sys_sysinfo(ctx: &mut Ctx<'_>, out: UserPtr<Sysinfo>) -> KResult<u6
         freeram: free * 4096,
         totalswap: crate::fs::swap::totals().0 * 4096,
         freeswap: crate::fs::swap::totals().1 * 4096,
-        procs: process::count().min(u16::MAX as usize) as u16,
+        // The averages with 16 bits of fraction (SI_LOAD_SHIFT).
+        loads: crate::loadavg::averages().map(|a| a << (16 - crate::loadavg::FSHIFT)),
+        // Threads, as Linux's nr_threads.
+        procs: process::thread_count().min(u16::MAX as usize) as u16,
         mem_unit: 1,
         ..Sysinfo::default()
     };
