@@ -828,6 +828,77 @@ TEST(madvise_free_of_shared_memory_and_dontneed_of_locked_memory_are_einval)
     munmap(p, PAGE);
 }
 
+/* madvise checks the advice first, then the address's alignment, then a
+ * length that wraps once rounded up to pages (EINVAL), and only then does
+ * nothing for a length of 0 (Linux's do_madvise). */
+TEST(madvise_checks_advice_alignment_and_wrapping_length_in_linux_order)
+{
+    char *p = (char *)OK(mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    EXPECT_ERRNO(madvise(p, 0, 999), EINVAL);
+    EXPECT_ERRNO(madvise(p + 1, 0, 999), EINVAL);
+    EXPECT_ERRNO(madvise(p + 1, 0, MADV_NORMAL), EINVAL);
+    OK(madvise(p, 0, MADV_NORMAL));
+    EXPECT_ERRNO(madvise(p, (size_t)-1, MADV_NORMAL), EINVAL);
+    EXPECT_ERRNO(madvise(p, (size_t)-PAGE, MADV_NORMAL), EINVAL);
+    EXPECT_ERRNO(madvise(p, 4 * PAGE, 5), EINVAL);
+    munmap(p, 4 * PAGE);
+}
+
+/* MADV_POPULATE_READ (22) and MADV_POPULATE_WRITE (23) fault the pages in
+ * now; a range with a hole is ENOMEM, a PROT_NONE range EINVAL, and a
+ * read-only one EINVAL for a write. A write populate of a private file mapping
+ * breaks copy-on-write: the file is unchanged. */
+TEST(madvise_populate_read_and_write_fault_pages_in)
+{
+    char *p = (char *)OK(mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    unsigned char v[4];
+    OK(mincore(p, 4 * PAGE, v));
+    CHECK(!(v[0] & 1) && !(v[3] & 1), "fresh anonymous pages already resident");
+    OK(madvise(p, 4 * PAGE, 23));
+    OK(mincore(p, 4 * PAGE, v));
+    CHECK((v[0] & 1) && (v[1] & 1) && (v[2] & 1) && (v[3] & 1), "not resident after POPULATE_WRITE");
+    char *ro = (char *)OK(mmap(NULL, 2 * PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    OK(madvise(ro, 2 * PAGE, 22));
+    EXPECT_ERRNO(madvise(ro, 2 * PAGE, 23), EINVAL);
+    char *no = (char *)OK(mmap(NULL, 2 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    EXPECT_ERRNO(madvise(no, 2 * PAGE, 22), EINVAL);
+    EXPECT_ERRNO(madvise(no, 2 * PAGE, 23), EINVAL);
+    OK(munmap(p + PAGE, PAGE));
+    EXPECT_ERRNO(madvise(p, 4 * PAGE, 22), ENOMEM);
+    munmap(p, 4 * PAGE);
+    munmap(ro, 2 * PAGE);
+    munmap(no, 2 * PAGE);
+
+    const char *path = kt_path(kt_tmpdir(), "populate");
+    OK(kt_write_file(path, "abcd", 4));
+    int fd = OK(open(path, O_RDONLY));
+    char *f = (char *)OK(mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0));
+    OK(madvise(f, PAGE, 23));
+    f[0] = 'X';
+    char buf[4] = {0};
+    EXPECT_EQ(pread(fd, buf, 4, 0), 4);
+    CHECK(!memcmp(buf, "abcd", 4), "the file changed: \"%.4s\"", buf);
+    /* Past the end of the file a populate is EFAULT (it would be SIGBUS). */
+    char *g = (char *)OK(mmap(NULL, 2 * PAGE, PROT_READ, MAP_PRIVATE, fd, 0));
+    EXPECT_ERRNO(madvise(g, 2 * PAGE, 22), EFAULT);
+    munmap(f, PAGE);
+    munmap(g, 2 * PAGE);
+    close(fd);
+}
+
+/* MADV_DONTNEED_LOCKED (24) drops locked pages, where MADV_DONTNEED is EINVAL. */
+TEST(madvise_dontneed_locked_drops_locked_pages)
+{
+    char *p = (char *)OK(mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    OK(mlock(p, PAGE));
+    p[0] = 7;
+    EXPECT_ERRNO(madvise(p, PAGE, MADV_DONTNEED), EINVAL);
+    OK(madvise(p, PAGE, 24));
+    EXPECT_EQ(p[0], 0);
+    munlock(p, PAGE);
+    munmap(p, PAGE);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -880,6 +951,9 @@ int main(void)
     RUN(mlockall_future_locks_new_mappings);
     RUN(mmap_locked_counts_in_vmlck);
     RUN(madvise_wipeonfork_gives_child_zeroes);
+    RUN(madvise_checks_advice_alignment_and_wrapping_length_in_linux_order);
+    RUN(madvise_populate_read_and_write_fault_pages_in);
+    RUN(madvise_dontneed_locked_drops_locked_pages);
     RUN(madvise_dontfork_leaves_child_without_the_mapping);
     RUN(madvise_wipeonfork_on_shared_mapping_is_einval);
     RUN(mmap_closed_fd_with_zero_length_is_ebadf);

@@ -2030,15 +2030,23 @@ impl AddressSpace {
     /// madvise(2) MADV_DONTNEED: drops the pages of `[addr, addr+len)`; private
     /// anonymous memory reads back as zeros, file mappings re-read the file.
     /// ENOMEM if part of the range is unmapped (the rest is still done).
-    /// EINVAL for locked memory, and with `anonymous_only` (MADV_FREE) for
-    /// anything but private anonymous memory (Linux's checks per area).
-    pub fn discard(&self, addr: u64, len: u64, anonymous_only: bool) -> KResult<()> {
+    /// EINVAL for locked memory unless `locked_too` (MADV_DONTNEED_LOCKED),
+    /// and with `anonymous_only` (MADV_FREE) for anything but private
+    /// anonymous memory (Linux's checks per area).
+    pub fn discard(
+        &self,
+        addr: u64,
+        len: u64,
+        anonymous_only: bool,
+        locked_too: bool,
+    ) -> KResult<()> {
         let end = self.check_mapped(addr, len)?;
         let mut vm = self.vm.lock();
         if vm.vmas.values().any(|v| {
             v.start < end
                 && v.end > addr
-                && (v.locked || (anonymous_only && !matches!(v.backing, Backing::Anonymous)))
+                && ((v.locked && !locked_too)
+                    || (anonymous_only && !matches!(v.backing, Backing::Anonymous)))
         }) {
             return Err(Errno::EINVAL);
         }
@@ -2064,6 +2072,62 @@ impl AddressSpace {
             match vm.find(at) {
                 Some(v) => at = v.end,
                 None => return Err(Errno::ENOMEM),
+            }
+        }
+        Ok(end)
+    }
+
+    /// MADV_POPULATE_READ / MADV_POPULATE_WRITE: every page of the range is
+    /// mapped (ENOMEM), readable and, for `write`, writable, and not the vDSO's
+    /// data page (EINVAL, as Linux for PROT_NONE, read-only and VM_IO areas);
+    /// then each page is faulted in as an access would, a megabyte between
+    /// yields. Returns the end of the range.
+    pub async fn populate_checked(&self, addr: u64, len: u64, write: bool) -> KResult<u64> {
+        let end = self.check_mapped(addr, len)?;
+        {
+            let vm = self.vm.lock();
+            let mut at = addr;
+            while at < end {
+                let v = vm.find(at).ok_or(Errno::ENOMEM)?;
+                let readable = v.prot & (PROT_READ | PROT_WRITE | PROT_EXEC) != 0;
+                if !readable
+                    || v.kind == VmaKind::Vvar
+                    || (write && (v.prot & PROT_WRITE == 0 || v.no_write))
+                {
+                    return Err(Errno::EINVAL);
+                }
+                at = v.end;
+            }
+        }
+        let access = if write { Access::Write } else { Access::Read };
+        let mut page = addr;
+        let mut done = 0u32;
+        while page < end {
+            let r = self.vm.lock().populate(page, access, false);
+            match r {
+                Ok(()) => page += PAGE,
+                // A file page from the disk, or a userfaultfd's answer: wait
+                // for it and fault again (EINTR if a signal comes first).
+                Err(FaultError::NotLoaded(load)) => load.load().await.map_err(|e| {
+                    if e == Errno::EINTR {
+                        e
+                    } else {
+                        Errno::EFAULT
+                    }
+                })?,
+                Err(FaultError::UserFault(u)) => u.wait_current().await?,
+                Err(FaultError::OutOfMemory) => return Err(Errno::ENOMEM),
+                // Unmapped or changed meanwhile.
+                Err(FaultError::Unmapped) => return Err(Errno::ENOMEM),
+                Err(FaultError::Protection) => return Err(Errno::EINVAL),
+                // What would be SIGBUS (past the end of the file, no page).
+                Err(FaultError::PastEndOfFile | FaultError::NoPage) => {
+                    return Err(Errno::EFAULT);
+                }
+            }
+            done += 1;
+            if done.is_multiple_of(256) {
+                kestrel_executor::yield_now().await;
             }
         }
         Ok(end)

@@ -507,27 +507,31 @@ pub(super) async fn madvise(
     len: u64,
     advice: u32,
 ) -> KResult<()> {
-    if !addr.is_multiple_of(4096) {
+    // Linux's order: the advice, the address's alignment, then a length that
+    // wraps once rounded up to pages (EINVAL), then nothing to do for 0.
+    if !advice_valid(advice) || !addr.is_multiple_of(4096) {
+        return Err(Errno::EINVAL);
+    }
+    if len.checked_next_multiple_of(4096).is_none_or(|l| addr.checked_add(l).is_none()) {
         return Err(Errno::EINVAL);
     }
     if len == 0 {
         return Ok(());
     }
     // Advice that discards pages (DONTNEED, FREE, REMOVE, DONTFORK,
-    // WIPEONFORK) may not drop a sealed read-only anonymous area's (mseal(2)).
-    if matches!(advice, MADV_DONTNEED | MADV_FREE | 9 | 10 | 18) {
+    // WIPEONFORK, DONTNEED_LOCKED) may not drop a sealed read-only anonymous
+    // area's (mseal(2)).
+    if matches!(advice, MADV_DONTNEED | MADV_FREE | 9 | 10 | 18 | 24) {
         mm.check_discard_sealed(addr, len)?;
     }
     match advice {
-        // Pages are dropped; MADV_FREE may drop them lazily, Kestrel does it at once.
-        MADV_DONTNEED | MADV_FREE => {
+        // Pages are dropped; MADV_FREE may drop them lazily, Kestrel does it at
+        // once. MADV_DONTNEED_LOCKED (24) drops locked pages as well.
+        MADV_DONTNEED | MADV_FREE | 24 => {
             // A userfaultfd with UFFD_FEATURE_EVENT_REMOVE hears of it first.
             crate::fs::userfaultfd::send_remove(mm, addr, len).await;
-            mm.discard(addr, len, advice == MADV_FREE)
+            mm.discard(addr, len, advice == MADV_FREE, advice == 24)
         }
-        // MADV_MERGEABLE, MADV_UNMERGEABLE: there is no same-page merging (KSM),
-        // and Linux without it refuses them.
-        12 | 13 => Err(Errno::EINVAL),
         // What fork gives the child (MADV_DONTFORK, DOFORK, WIPEONFORK, KEEPONFORK).
         10 => mm.set_on_fork(addr, len, OnFork::Copy, OnFork::Skip),
         11 => mm.set_on_fork(addr, len, OnFork::Skip, OnFork::Copy),
@@ -553,12 +557,23 @@ pub(super) async fn madvise(
             }
             Ok(())
         }
+        // MADV_POPULATE_READ, MADV_POPULATE_WRITE: the pages are faulted in
+        // now, as reads or as writes (breaking copy-on-write).
+        22 | 23 => mm.populate_checked(addr, len, advice == 23).await.map(|_| ()),
         // Hints Kestrel does not act on, but accepts as Linux does.
         MADV_NORMAL | MADV_RANDOM | MADV_SEQUENTIAL | 10..=17 | 18..=21 => {
             mm.check_mapped(addr, len).map(|_| ())
         }
         _ => Err(Errno::EINVAL),
     }
+}
+
+/// The advice values Linux 6.8 accepts built as Kestrel is (madvise_behavior_valid):
+/// no KSM (MADV_MERGEABLE/UNMERGEABLE), no memory-failure injection
+/// (MADV_HWPOISON, MADV_SOFT_OFFLINE), no transparent huge pages to collapse
+/// (MADV_COLLAPSE); MADV_HUGEPAGE and MADV_NOHUGEPAGE are taken as hints.
+fn advice_valid(advice: u32) -> bool {
+    matches!(advice, 0..=4 | 8..=11 | 14..=24)
 }
 
 pub async fn sys_msync(ctx: &mut Ctx<'_>, addr: u64, len: u64, flags: u32) -> KResult<u64> {

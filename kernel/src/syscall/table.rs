@@ -279,7 +279,7 @@ syscall_table! {
     MLOCKALL => mm::sys_mlockall(flags: u32);
     MUNLOCKALL => mm::sys_munlockall();
     MLOCK2 => mm::sys_mlock2(addr: u64, len: u64, flags: u32);
-    MADVISE => mm::sys_madvise(addr: u64, len: u64, advice: u32), partial "MADV_FREE frees at once; no same-page merging (MADV_MERGEABLE) or huge pages, and the other hints Linux treats as advice are accepted and ignored";
+    MADVISE => mm::sys_madvise(addr: u64, len: u64, advice: u32), partial "MADV_FREE frees at once; MADV_REMOVE is EINVAL (no hole punched in a shared file mapping); no same-page merging (MADV_MERGEABLE), memory-failure injection or huge-page collapse, and the other hints Linux treats as advice are accepted and ignored";
     SHMGET => ipc::sys_shmget(key: i32, size: usize, shmflg: u32), partial "SHM_HUGETLB: 2 MiB pages only; the RLIMIT_MEMLOCK check for an unprivileged caller counts the one segment, not the user's total; SHM_NORESERVE reserves anyway";
     SHMAT => ipc::sys_shmat(shmid: i32, shmaddr: u64, shmflg: u32), partial "a SHM_RDONLY attachment may be mprotect()ed writable (Linux: EACCES); /proc/PID/maps does not name it /SYSVkey";
     SHMCTL => ipc::sys_shmctl(shmid: i32, cmd: i32, buf: UserPtr<ShmidDs>);
