@@ -5,6 +5,7 @@
 #define KT_AREA "cred"
 #include "kt.h"
 
+#include <dirent.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -499,6 +500,42 @@ TEST(prlimit64_stack_reads_back) {
     EXPECT_EQ(now.rlim_max, old.rlim_max);
 }
 
+/* The pid is looked up before the resource is checked: a negative or
+ * unused pid is ESRCH even with a bad resource; a thread id names its
+ * process (Linux's find_task_by_vpid). */
+static void *park_thread(void *arg)
+{
+    (void)arg;
+    pause();
+    return NULL;
+}
+
+TEST(prlimit64_bad_pid_is_esrch_before_a_bad_resource) {
+    struct rlimit r;
+    EXPECT_ERRNO(syscall(SYS_prlimit64, -1, RLIMIT_AS, NULL, &r), ESRCH);
+    EXPECT_ERRNO(syscall(SYS_prlimit64, -1, 9999, NULL, &r), ESRCH);
+    EXPECT_ERRNO(syscall(SYS_prlimit64, 0, 9999, NULL, &r), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_prlimit64, 0x3ffffff0, RLIMIT_AS, NULL, &r), ESRCH);
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, park_thread, NULL) == 0, "pthread_create failed");
+    /* The new thread's id: the largest task id in /proc/self/task. */
+    long tid = 0;
+    DIR *d = opendir("/proc/self/task");
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (atol(e->d_name) > tid)
+            tid = atol(e->d_name);
+    if (d)
+        closedir(d);
+    struct rlimit mine, via_tid;
+    OK(getrlimit(RLIMIT_NOFILE, &mine));
+    long rc = syscall(SYS_prlimit64, tid, RLIMIT_NOFILE, NULL, &via_tid);
+    pthread_cancel(th);
+    pthread_join(th, NULL);
+    CHECK(tid != getpid(), "no second task in /proc/self/task");
+    EXPECT_EQ(rc, 0);
+    EXPECT_EQ(via_tid.rlim_cur, mine.rlim_cur);
+}
+
 TEST(prlimit64_soft_above_hard_is_einval) {
     struct rlimit old;
     OK(prlimit_raw(RLIMIT_NOFILE, NULL, &old));
@@ -935,6 +972,7 @@ int main(void)
     RUN(capabilities_cleared_when_all_uids_leave_root);
     RUN(rlimit_nofile_is_enforced);
     RUN(prlimit64_stack_reads_back);
+    RUN(prlimit64_bad_pid_is_esrch_before_a_bad_resource);
     RUN(prlimit64_soft_above_hard_is_einval);
     RUN(raising_hard_limit_as_unprivileged_is_eperm);
     RUN(pr_set_name_truncates_to_15_bytes);

@@ -2108,13 +2108,10 @@ impl AddressSpace {
                 Ok(()) => page += PAGE,
                 // A file page from the disk, or a userfaultfd's answer: wait
                 // for it and fault again (EINTR if a signal comes first).
-                Err(FaultError::NotLoaded(load)) => load.load().await.map_err(|e| {
-                    if e == Errno::EINTR {
-                        e
-                    } else {
-                        Errno::EFAULT
-                    }
-                })?,
+                Err(FaultError::NotLoaded(load)) => load
+                    .load()
+                    .await
+                    .map_err(|e| if e == Errno::EINTR { e } else { Errno::EFAULT })?,
                 Err(FaultError::UserFault(u)) => u.wait_current().await?,
                 Err(FaultError::OutOfMemory) => return Err(Errno::ENOMEM),
                 // Unmapped or changed meanwhile.

@@ -133,10 +133,21 @@ pub async fn sys_prlimit64(
     new_ptr: UserPtr<Rlimit>,
     old_ptr: UserPtr<Rlimit>,
 ) -> KResult<u64> {
+    // Linux's order: the new limit is read (EFAULT), the task looked up
+    // (ESRCH; a thread id names its process, a negative id nothing), the
+    // permission checked (EPERM), and only then the resource (EINVAL).
+    let new = if new_ptr.is_null() {
+        None
+    } else {
+        Some(ctx.read(new_ptr)?)
+    };
     let p = match pid {
         0 => ctx.process().clone(),
-        p if p > 0 => process::find(p as u32).ok_or(Errno::ESRCH)?,
-        _ => return Err(Errno::EINVAL),
+        p if p > 0 => process::find_thread(p as u32)
+            .map(|t| t.process.clone())
+            .or_else(|| process::find(p as u32))
+            .ok_or(Errno::ESRCH)?,
+        _ => return Err(Errno::ESRCH),
     };
     // Another process's limits: only if all its uids equal the caller's real uid
     // and all its gids the caller's real gid, or with CAP_SYS_RESOURCE.
@@ -153,11 +164,6 @@ pub async fn sys_prlimit64(
             return Err(Errno::EPERM);
         }
     }
-    let new = if new_ptr.is_null() {
-        None
-    } else {
-        Some(ctx.read(new_ptr)?)
-    };
     let old = get_limit(&p, r)?;
     if let Some(n) = new {
         let root = ctx.capable(CAP_SYS_RESOURCE);

@@ -512,7 +512,10 @@ pub(super) async fn madvise(
     if !advice_valid(advice) || !addr.is_multiple_of(4096) {
         return Err(Errno::EINVAL);
     }
-    if len.checked_next_multiple_of(4096).is_none_or(|l| addr.checked_add(l).is_none()) {
+    if len
+        .checked_next_multiple_of(4096)
+        .is_none_or(|l| addr.checked_add(l).is_none())
+    {
         return Err(Errno::EINVAL);
     }
     if len == 0 {
@@ -559,7 +562,10 @@ pub(super) async fn madvise(
         }
         // MADV_POPULATE_READ, MADV_POPULATE_WRITE: the pages are faulted in
         // now, as reads or as writes (breaking copy-on-write).
-        22 | 23 => mm.populate_checked(addr, len, advice == 23).await.map(|_| ()),
+        22 | 23 => mm
+            .populate_checked(addr, len, advice == 23)
+            .await
+            .map(|_| ()),
         // Hints Kestrel does not act on, but accepts as Linux does.
         MADV_NORMAL | MADV_RANDOM | MADV_SEQUENTIAL | 10..=17 | 18..=21 => {
             mm.check_mapped(addr, len).map(|_| ())
