@@ -417,12 +417,24 @@ pub fn needs(host: &Path, guest: &Path) -> Result<Option<Needs>, String> {
     };
     let mut i = 0;
     while i < objects.len() {
-        for name in objects[i].dynamic.needed.clone() {
+        let mut needed = objects[i].dynamic.needed.clone();
+        // glibc's libc dlopens libgcc_s.so.1 to unwind the stack for
+        // pthread_exit, pthread_cancel and backtrace ("libgcc_s.so.1 must be
+        // installed for pthread_exit to work", then abort): it comes along
+        // when the host has it, though no DT_NEEDED names it.
+        let dlopened = loader == Loader::Glibc
+            && objects[i].dynamic.soname.as_deref() == Some("libc.so.6");
+        if dlopened {
+            needed.push(String::from("libgcc_s.so.1"));
+        }
+        for name in needed {
             if loader.provides(&name) || !seen.insert(name.clone()) {
                 continue;
             }
             let Some((lib_host, lib_guest)) = find(&objects, i, &name, loader, &system) else {
-                needs.missing.push(name);
+                if !(dlopened && name == "libgcc_s.so.1") {
+                    needs.missing.push(name);
+                }
                 continue;
             };
             let data = fs::read(&lib_host).map_err(|e| format!("{}: {e}", lib_host.display()))?;
@@ -607,8 +619,14 @@ mod tests {
             .unwrap()
             .unwrap();
         let names: Vec<&str> = n.libraries.iter().map(|l| l.name.as_str()).collect();
-        // libc.so.6 needs ld-linux-x86-64.so.2, which is the interpreter itself.
-        assert_eq!(names, ["libc.so.6"]);
+        // libc.so.6 needs ld-linux-x86-64.so.2, which is the interpreter
+        // itself; libgcc_s.so.1 (dlopened by libc) comes along where it exists.
+        let want: &[&str] = if names.contains(&"libgcc_s.so.1") {
+            &["libc.so.6", "libgcc_s.so.1"]
+        } else {
+            &["libc.so.6"]
+        };
+        assert_eq!(names, want);
     }
 
     #[test]
