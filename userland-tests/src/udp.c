@@ -541,6 +541,185 @@ TEST(recvmmsg_waits_for_vlen_messages_unless_waitforone) {
     CHECK(memcmp(b2, "three", 5) == 0, "wrong second message");
 }
 
+/* Receives one datagram with room for control messages; returns the
+ * payload length and leaves the message header for the caller to walk. */
+static long recv_with_control(int s, struct msghdr *m, char *ctl, size_t ctl_len)
+{
+    static char data[64];
+    static struct iovec iov;
+    iov.iov_base = data;
+    iov.iov_len = sizeof data;
+    memset(m, 0, sizeof *m);
+    m->msg_iov = &iov;
+    m->msg_iovlen = 1;
+    m->msg_control = ctl;
+    m->msg_controllen = ctl_len;
+    return recvmsg(s, m, 0);
+}
+
+static struct cmsghdr *find_cmsg(struct msghdr *m, int level, int type)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c))
+        if (c->cmsg_level == level && c->cmsg_type == type)
+            return c;
+    return NULL;
+}
+
+/* IP_PKTINFO, IP_RECVTTL, IP_RECVTOS and IP_RECVORIGDSTADDR: the interface
+ * and the destination, the TTL the sender set, the TOS byte, the destination
+ * port, in that order (ip_cmsg_recv), after SO_TIMESTAMP's timeval. */
+TEST(ipv4_control_messages_report_pktinfo_ttl_tos_and_destination) {
+    int port;
+    int r = OK(bound(&port));
+    int one = 1;
+    OK(setsockopt(r, IPPROTO_IP, IP_PKTINFO, &one, sizeof one));
+    OK(setsockopt(r, IPPROTO_IP, IP_RECVTTL, &one, sizeof one));
+    OK(setsockopt(r, IPPROTO_IP, IP_RECVTOS, &one, sizeof one));
+    OK(setsockopt(r, IPPROTO_IP, IP_RECVORIGDSTADDR, &one, sizeof one));
+    OK(setsockopt(r, SOL_SOCKET, SO_TIMESTAMP, &one, sizeof one));
+    EXPECT_EQ(sockopt_int(r, IPPROTO_IP, IP_PKTINFO), 1);
+    EXPECT_EQ(sockopt_int(r, IPPROTO_IP, IP_RECVTTL), 1);
+    EXPECT_EQ(sockopt_int(r, SOL_SOCKET, SO_TIMESTAMP), 1);
+    int s = OK(socket(AF_INET, SOCK_DGRAM, 0));
+    int ttl = 33;
+    OK(setsockopt(s, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl));
+    struct sockaddr_in to = lo4((uint16_t)port);
+    struct timeval before, after;
+    gettimeofday(&before, NULL);
+    EXPECT_EQ(sendto(s, "ttl", 3, 0, (struct sockaddr *)&to, sizeof to), 3);
+    char ctl[512];
+    struct msghdr m;
+    EXPECT_EQ(recv_with_control(r, &m, ctl, sizeof ctl), 3);
+    gettimeofday(&after, NULL);
+    CHECK(!(m.msg_flags & MSG_CTRUNC), "MSG_CTRUNC with room for everything");
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    CHECK(c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMP,
+          "the first message is not SCM_TIMESTAMP");
+    struct timeval tv;
+    memcpy(&tv, CMSG_DATA(c), sizeof tv);
+    double t = tv.tv_sec + tv.tv_usec / 1e6;
+    CHECK(t >= before.tv_sec + before.tv_usec / 1e6 - 0.001 && t <= after.tv_sec + after.tv_usec / 1e6 + 0.001,
+          "the timestamp %.6f is not between the send and the receive", t);
+    c = CMSG_NXTHDR(&m, c);
+    CHECK(c && c->cmsg_level == SOL_IP && c->cmsg_type == IP_PKTINFO, "IP_PKTINFO does not come next");
+    struct in_pktinfo pi;
+    memcpy(&pi, CMSG_DATA(c), sizeof pi);
+    EXPECT_EQ(pi.ipi_ifindex, (int)if_nametoindex("lo"));
+    EXPECT_EQ(pi.ipi_addr.s_addr, htonl(INADDR_LOOPBACK));
+    EXPECT_EQ(pi.ipi_spec_dst.s_addr, htonl(INADDR_LOOPBACK));
+    c = find_cmsg(&m, SOL_IP, IP_TTL);
+    CHECK(c && c->cmsg_len == CMSG_LEN(sizeof(int)), "no IP_TTL int");
+    int got_ttl;
+    memcpy(&got_ttl, CMSG_DATA(c), sizeof got_ttl);
+    EXPECT_EQ(got_ttl, 33);
+    c = find_cmsg(&m, SOL_IP, IP_TOS);
+    CHECK(c && c->cmsg_len == CMSG_LEN(1), "no one-byte IP_TOS");
+    c = find_cmsg(&m, SOL_IP, IP_ORIGDSTADDR);
+    CHECK(c && c->cmsg_len == CMSG_LEN(sizeof(struct sockaddr_in)), "no IP_ORIGDSTADDR");
+    struct sockaddr_in dst;
+    memcpy(&dst, CMSG_DATA(c), sizeof dst);
+    EXPECT_EQ(dst.sin_family, AF_INET);
+    EXPECT_EQ(ntohs(dst.sin_port), port);
+    EXPECT_EQ(dst.sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+    /* Too little room: what fits, cut, and MSG_CTRUNC. */
+    EXPECT_EQ(sendto(s, "x", 1, 0, (struct sockaddr *)&to, sizeof to), 1);
+    EXPECT_EQ(recv_with_control(r, &m, ctl, CMSG_SPACE(sizeof(struct timeval)) + 4), 1);
+    CHECK(m.msg_flags & MSG_CTRUNC, "no MSG_CTRUNC with room for one message");
+    /* Off again: nothing. */
+    int zero = 0;
+    OK(setsockopt(r, IPPROTO_IP, IP_PKTINFO, &zero, sizeof zero));
+    OK(setsockopt(r, IPPROTO_IP, IP_RECVTTL, &zero, sizeof zero));
+    OK(setsockopt(r, IPPROTO_IP, IP_RECVTOS, &zero, sizeof zero));
+    OK(setsockopt(r, IPPROTO_IP, IP_RECVORIGDSTADDR, &zero, sizeof zero));
+    OK(setsockopt(r, SOL_SOCKET, SO_TIMESTAMP, &zero, sizeof zero));
+    EXPECT_EQ(sendto(s, "y", 1, 0, (struct sockaddr *)&to, sizeof to), 1);
+    EXPECT_EQ(recv_with_control(r, &m, ctl, sizeof ctl), 1);
+    EXPECT_EQ(m.msg_controllen, 0);
+    /* IPv6 options are not an IPv4 socket's. */
+    EXPECT_ERRNO(setsockopt(r, IPPROTO_IPV6, 49 /* IPV6_RECVPKTINFO */, &one, sizeof one), ENOPROTOOPT);
+}
+
+/* SO_TIMESTAMP and SO_TIMESTAMPNS share a switch: setting one turns the
+ * other's reading off; SO_TIMESTAMPNS delivers a timespec (SCM_TIMESTAMPNS). */
+TEST(so_timestampns_gives_a_timespec_and_replaces_so_timestamp) {
+    int port;
+    int r = OK(bound(&port));
+    int one = 1, zero = 0;
+    OK(setsockopt(r, SOL_SOCKET, SO_TIMESTAMP, &one, sizeof one));
+    OK(setsockopt(r, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one));
+    EXPECT_EQ(sockopt_int(r, SOL_SOCKET, SO_TIMESTAMP), 0);
+    EXPECT_EQ(sockopt_int(r, SOL_SOCKET, SO_TIMESTAMPNS), 1);
+    int s = OK(socket(AF_INET, SOCK_DGRAM, 0));
+    struct sockaddr_in to = lo4((uint16_t)port);
+    struct timespec before;
+    clock_gettime(CLOCK_REALTIME, &before);
+    EXPECT_EQ(sendto(s, "ns", 2, 0, (struct sockaddr *)&to, sizeof to), 2);
+    char ctl[128];
+    struct msghdr m;
+    EXPECT_EQ(recv_with_control(r, &m, ctl, sizeof ctl), 2);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    CHECK(c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS &&
+              c->cmsg_len == CMSG_LEN(sizeof(struct timespec)),
+          "no SCM_TIMESTAMPNS timespec");
+    struct timespec ts;
+    memcpy(&ts, CMSG_DATA(c), sizeof ts);
+    CHECK(ts.tv_sec >= before.tv_sec && ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000,
+          "timespec %ld.%09ld before the send at %ld", (long)ts.tv_sec, ts.tv_nsec, (long)before.tv_sec);
+    OK(setsockopt(r, SOL_SOCKET, SO_TIMESTAMP, &zero, sizeof zero));
+    EXPECT_EQ(sockopt_int(r, SOL_SOCKET, SO_TIMESTAMPNS), 0);
+}
+
+/* IPV6_RECVPKTINFO, IPV6_RECVHOPLIMIT and IPV6_RECVTCLASS on ::1; an IPv4
+ * sender's datagram on the same socket gets IPV6_PKTINFO with its v4-mapped
+ * destination. */
+TEST(ipv6_control_messages_report_pktinfo_hop_limit_and_tclass) {
+    int r = OK(socket(AF_INET6, SOCK_DGRAM, 0));
+    struct sockaddr_in6 a;
+    memset(&a, 0, sizeof a);
+    a.sin6_family = AF_INET6;
+    OK(bind(r, (struct sockaddr *)&a, sizeof a));
+    int port = port_of(r);
+    int one = 1;
+    OK(setsockopt(r, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one));
+    OK(setsockopt(r, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof one));
+    OK(setsockopt(r, IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof one));
+    EXPECT_EQ(sockopt_int(r, IPPROTO_IPV6, IPV6_RECVHOPLIMIT), 1);
+    int s = OK(socket(AF_INET6, SOCK_DGRAM, 0));
+    int hops = 7;
+    OK(setsockopt(s, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &hops, sizeof hops));
+    a.sin6_addr = in6addr_loopback;
+    a.sin6_port = htons((uint16_t)port);
+    EXPECT_EQ(sendto(s, "v6", 2, 0, (struct sockaddr *)&a, sizeof a), 2);
+    char ctl[256];
+    struct msghdr m;
+    EXPECT_EQ(recv_with_control(r, &m, ctl, sizeof ctl), 2);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    CHECK(c && c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_PKTINFO, "IPV6_PKTINFO is not first");
+    struct in6_pktinfo pi;
+    memcpy(&pi, CMSG_DATA(c), sizeof pi);
+    CHECK(IN6_IS_ADDR_LOOPBACK(&pi.ipi6_addr), "IPV6_PKTINFO's address is not ::1");
+    EXPECT_EQ((int)pi.ipi6_ifindex, (int)if_nametoindex("lo"));
+    c = CMSG_NXTHDR(&m, c);
+    CHECK(c && c->cmsg_type == IPV6_HOPLIMIT, "IPV6_HOPLIMIT does not come next");
+    int v;
+    memcpy(&v, CMSG_DATA(c), sizeof v);
+    EXPECT_EQ(v, 7);
+    c = CMSG_NXTHDR(&m, c);
+    CHECK(c && c->cmsg_type == IPV6_TCLASS, "IPV6_TCLASS does not come next");
+    memcpy(&v, CMSG_DATA(c), sizeof v);
+    EXPECT_EQ(v, 0);
+    int s4 = OK(socket(AF_INET, SOCK_DGRAM, 0));
+    struct sockaddr_in to4 = lo4((uint16_t)port);
+    EXPECT_EQ(sendto(s4, "v4", 2, 0, (struct sockaddr *)&to4, sizeof to4), 2);
+    EXPECT_EQ(recv_with_control(r, &m, ctl, sizeof ctl), 2);
+    c = find_cmsg(&m, SOL_IPV6, IPV6_PKTINFO);
+    CHECK(c != NULL, "no IPV6_PKTINFO for an IPv4 sender");
+    memcpy(&pi, CMSG_DATA(c), sizeof pi);
+    CHECK(IN6_IS_ADDR_V4MAPPED(&pi.ipi6_addr) && pi.ipi6_addr.s6_addr[15] == 1,
+          "IPV6_PKTINFO for an IPv4 sender is not ::ffff:127.0.0.1");
+    CHECK(find_cmsg(&m, SOL_IPV6, IPV6_HOPLIMIT) == NULL, "IPV6_HOPLIMIT for an IPv4 packet");
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -566,5 +745,8 @@ int main(void)
     RUNS(interface_ioctls_describe_lo);
     RUNS(siocsifmtu_sets_the_mtu_siocgifmtu_reports);
     RUNS(recvmmsg_waits_for_vlen_messages_unless_waitforone);
+    RUNS(ipv4_control_messages_report_pktinfo_ttl_tos_and_destination);
+    RUNS(so_timestampns_gives_a_timespec_and_replaces_so_timestamp);
+    RUNS(ipv6_control_messages_report_pktinfo_hop_limit_and_tclass);
     return KT_END();
 }

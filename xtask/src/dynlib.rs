@@ -422,8 +422,8 @@ pub fn needs(host: &Path, guest: &Path) -> Result<Option<Needs>, String> {
         // pthread_exit, pthread_cancel and backtrace ("libgcc_s.so.1 must be
         // installed for pthread_exit to work", then abort): it comes along
         // when the host has it, though no DT_NEEDED names it.
-        let dlopened = loader == Loader::Glibc
-            && objects[i].dynamic.soname.as_deref() == Some("libc.so.6");
+        let dlopened =
+            loader == Loader::Glibc && objects[i].dynamic.soname.as_deref() == Some("libc.so.6");
         if dlopened {
             needed.push(String::from("libgcc_s.so.1"));
         }

@@ -1128,9 +1128,24 @@ async fn recvmsg(ctx: &Ctx<'_>, f: &OpenFile, hdr: &mut Msghdr, flags: u32) -> K
     let mut dst = UserIoVecs::new(&*mm, &iovecs)?;
     if let Some(s) = InetSocket::of(f) {
         let g = inet::recv(ctx, f, s, &mut dst, flags).await?;
-        // Only UDP reports truncation; no control messages are produced.
+        // Only UDP reports truncation and control messages.
         let truncated = s.kind() == kestrel_net::inet::Kind::Dgram && g.full_len > g.len;
-        return finish_recvmsg(&mm, hdr, &g.from, g.len, g.full_len, truncated, flags);
+        let mut ctl = Control {
+            at: hdr.msg_control,
+            room: hdr.msg_controllen as usize,
+            used: 0,
+        };
+        let mut ctl_flags = 0;
+        if let Some(rx) = &g.rx {
+            for (level, ty, data) in inet::control_messages(s, rx) {
+                // Linux's put_cmsg: a message that cannot be stored is dropped.
+                let _ = ctl.put_at(&mm, level, ty, &data, &mut ctl_flags);
+            }
+        }
+        let n = finish_recvmsg(&mm, hdr, &g.from, g.len, g.full_len, truncated, flags)?;
+        hdr.msg_controllen = ctl.used as u64;
+        hdr.msg_flags |= ctl_flags;
+        return Ok(n);
     }
     if let Some(s) = PacketSocket::of(f) {
         let g = packet::recv(ctx, f, s, &mut dst, flags).await?;
@@ -1208,17 +1223,31 @@ impl Control {
         self.used += space;
     }
 
-    fn header(&self, mm: &AddressSpace, len: usize, ty: i32) -> KResult<()> {
+    fn header(&self, mm: &AddressSpace, len: usize, level: i32, ty: i32) -> KResult<()> {
         let h = Cmsghdr {
             cmsg_len: len as u64,
-            cmsg_level: SOL_SOCKET,
+            cmsg_level: level,
             cmsg_type: ty,
         };
         mm.write(UserPtr::new(self.at), &h)
     }
 
-    /// One message of type `ty`, truncated (MSG_CTRUNC) to the room left.
+    /// One SOL_SOCKET message of type `ty`, truncated (MSG_CTRUNC) to the
+    /// room left.
     fn put(&mut self, mm: &AddressSpace, ty: i32, data: &[u8], flags: &mut u32) -> KResult<()> {
+        self.put_at(mm, SOL_SOCKET, ty, data, flags)
+    }
+
+    /// One message at `level` of type `ty`, truncated (MSG_CTRUNC) to the
+    /// room left.
+    fn put_at(
+        &mut self,
+        mm: &AddressSpace,
+        level: i32,
+        ty: i32,
+        data: &[u8],
+        flags: &mut u32,
+    ) -> KResult<()> {
         if self.at == 0 || self.room < Self::HDR {
             *flags |= MSG_CTRUNC;
             return Ok(());
@@ -1228,7 +1257,7 @@ impl Control {
             *flags |= MSG_CTRUNC;
             len = self.room;
         }
-        self.header(mm, len, ty)?;
+        self.header(mm, len, level, ty)?;
         mm.writer(
             UserPtr::<u8>::new(self.at + Self::HDR as u64),
             len - Self::HDR,
@@ -1265,7 +1294,7 @@ impl Control {
         }
         if stored > 0 {
             let len = Self::HDR + 4 * stored;
-            if self.header(&mm, len, SCM_RIGHTS).is_ok() {
+            if self.header(&mm, len, SOL_SOCKET, SCM_RIGHTS).is_ok() {
                 self.advance(cmsg_align(len));
             }
         }

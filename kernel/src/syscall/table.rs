@@ -310,14 +310,14 @@ syscall_table! {
     SENDTO => socket::sys_sendto(fd: Fd, buf: UserPtr<u8>, len: usize, flags: u32, dest: UserPtr<u8>, addrlen: u32);
     RECVFROM => socket::sys_recvfrom(fd: Fd, buf: UserPtr<u8>, len: usize, flags: u32, src: UserPtr<u8>, addrlen: UserPtr<u32>);
     SENDMSG => socket::sys_sendmsg(fd: Fd, msg: UserPtr<Msghdr>, flags: u32), partial "control messages of internet sockets (IP_PKTINFO...) are ignored";
-    RECVMSG => socket::sys_recvmsg(fd: Fd, msg: UserPtr<Msghdr>, flags: u32), partial "internet sockets return no control messages; no MSG_OOB, MSG_ERRQUEUE";
+    RECVMSG => socket::sys_recvmsg(fd: Fd, msg: UserPtr<Msghdr>, flags: u32), partial "internet sockets: UDP datagrams carry SO_TIMESTAMP(NS), IP_PKTINFO/RECVTTL/RECVTOS/RECVORIGDSTADDR and IPV6_RECVPKTINFO/RECVHOPLIMIT/RECVTCLASS/RECVORIGDSTADDR messages, TCP none; no MSG_OOB, MSG_ERRQUEUE";
     SHUTDOWN => socket::sys_shutdown(fd: Fd, how: u32);
     BIND => socket::sys_bind(fd: Fd, addr: UserPtr<u8>, addrlen: u32);
     LISTEN => socket::sys_listen(fd: Fd, backlog: i32);
     GETSOCKNAME => socket::sys_getsockname(fd: Fd, addr: UserPtr<u8>, addrlen: UserPtr<u32>);
     GETPEERNAME => socket::sys_getpeername(fd: Fd, addr: UserPtr<u8>, addrlen: UserPtr<u32>);
     SOCKETPAIR => socket::sys_socketpair(domain: u32, kind: u32, protocol: i32, sv: UserPtr<[i32; 2]>);
-    SETSOCKOPT => socket::sys_setsockopt(fd: Fd, level: i32, optname: i32, optval: UserPtr<u8>, optlen: u32), partial "AF_UNIX: SOL_SOCKET; inet: SO_REUSEADDR/REUSEPORT/KEEPALIVE/BROADCAST/LINGER/SNDBUF/RCVBUF/RCVTIMEO/SNDTIMEO, TCP_NODELAY/KEEPIDLE/KEEPINTVL/KEEPCNT, IP_TTL, IPV6_V6ONLY/UNICAST_HOPS/ADDRFORM; SO_REUSEPORT does not balance, SO_LINGER's timeout is not honoured, TCP_CORK/QUICKACK/MAXSEG, IP_TOS are accepted without effect";
+    SETSOCKOPT => socket::sys_setsockopt(fd: Fd, level: i32, optname: i32, optval: UserPtr<u8>, optlen: u32), partial "AF_UNIX: SOL_SOCKET; inet: SO_REUSEADDR/REUSEPORT/KEEPALIVE/BROADCAST/LINGER/SNDBUF/RCVBUF/RCVTIMEO/SNDTIMEO, TCP_NODELAY/KEEPIDLE/KEEPINTVL/KEEPCNT, IP_TTL, IPV6_V6ONLY/UNICAST_HOPS/ADDRFORM, the receive control-message switches (SO_TIMESTAMP(NS)(_NEW), IP_PKTINFO/RECVTTL/RECVTOS/RECVORIGDSTADDR, IPV6_RECVPKTINFO/RECVHOPLIMIT/RECVTCLASS/RECVORIGDSTADDR); a hop limit of 0 sends with 64; SO_REUSEPORT does not balance, SO_LINGER's timeout is not honoured, TCP_CORK/QUICKACK/MAXSEG, IP_TOS are accepted without effect";
     GETSOCKOPT => socket::sys_getsockopt(fd: Fd, level: i32, optname: i32, optval: UserPtr<u8>, optlen: UserPtr<u32>), partial "AF_UNIX: SOL_SOCKET; inet: the options setsockopt takes, SO_ERROR/TYPE/DOMAIN/PROTOCOL/ACCEPTCONN, and TCP_INFO with only tcpi_state and the MSS filled";
     GETPID => process::sys_getpid();
     CLONE => process::sys_clone(flags: u64, stack: u64, parent_tid: UserPtr<i32>, child_tid: UserPtr<i32>, tls: u64);

@@ -156,6 +156,37 @@ pub const IP_RECVERR: i32 = 11;
 pub const IPV6_RECVERR: i32 = 25;
 pub const IPV6_V6ONLY: i32 = 26;
 
+// Receive-side control messages (recvmsg's msg_control): the option that asks
+// for one, and the type the message carries.
+/// SOL_SOCKET: a struct timeval of the arrival (SCM_TIMESTAMP, same number).
+pub const SO_TIMESTAMP_OLD: i32 = 29;
+/// SOL_SOCKET: a struct timespec (SCM_TIMESTAMPNS, same number).
+pub const SO_TIMESTAMPNS_OLD: i32 = 35;
+/// The 64-bit-time spellings (the same layouts on x86-64, other types).
+pub const SO_TIMESTAMP_NEW: i32 = 63;
+pub const SO_TIMESTAMPNS_NEW: i32 = 64;
+/// IPPROTO_IP: struct in_pktinfo (message type IP_PKTINFO).
+pub const IP_PKTINFO: i32 = 8;
+/// IPPROTO_IP: the TTL as an int (message type IP_TTL).
+pub const IP_RECVTTL: i32 = 12;
+/// IPPROTO_IP: the TOS byte (message type IP_TOS, one byte).
+pub const IP_RECVTOS: i32 = 13;
+/// IPPROTO_IP: the destination as a sockaddr_in (message type IP_ORIGDSTADDR).
+pub const IP_RECVORIGDSTADDR: i32 = 20;
+pub const IP_ORIGDSTADDR: i32 = 20;
+/// IPPROTO_IPV6: struct in6_pktinfo (message type IPV6_PKTINFO).
+pub const IPV6_RECVPKTINFO: i32 = 49;
+pub const IPV6_PKTINFO: i32 = 50;
+/// IPPROTO_IPV6: the hop limit as an int (message type IPV6_HOPLIMIT).
+pub const IPV6_RECVHOPLIMIT: i32 = 51;
+pub const IPV6_HOPLIMIT: i32 = 52;
+/// IPPROTO_IPV6: the traffic class as an int (message type IPV6_TCLASS).
+pub const IPV6_RECVTCLASS: i32 = 66;
+pub const IPV6_TCLASS: i32 = 67;
+/// IPPROTO_IPV6: the destination as a sockaddr_in6 (IPV6_ORIGDSTADDR).
+pub const IPV6_RECVORIGDSTADDR: i32 = 74;
+pub const IPV6_ORIGDSTADDR: i32 = 74;
+
 pub const TCP_NODELAY: i32 = 1;
 pub const TCP_MAXSEG: i32 = 2;
 pub const TCP_CORK: i32 = 3;

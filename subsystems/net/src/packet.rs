@@ -280,7 +280,8 @@ pub fn set_clock(f: fn() -> u64) {
     CLOCK.call_once(|| f);
 }
 
-fn now_ns() -> u64 {
+/// CLOCK_REALTIME in ns (0 before the kernel set the clock).
+pub(crate) fn now_ns() -> u64 {
     CLOCK.get().map_or(0, |f| f())
 }
 

@@ -17,10 +17,11 @@ use kestrel_abi::fs::*;
 use kestrel_abi::net::*;
 use kestrel_abi::{Errno, KResult};
 use kestrel_net::inet::addr::{self, SockAddr};
-use kestrel_net::inet::socket::{UDP_MAX_V4, UDP_MAX_V6};
+use kestrel_net::inet::socket::{RxInfo, UDP_MAX_V4, UDP_MAX_V6};
 use kestrel_net::inet::{Family, InetSocket, Kind};
 use kestrel_usermem::UserIoVecs;
 use kestrel_vfs::OpenFile;
+use smoltcp::wire::IpAddress;
 
 use super::super::args::*;
 use super::super::{Ctx, MAX_RW_COUNT, zeroed_vec};
@@ -285,6 +286,17 @@ pub struct Got {
     pub len: usize,
     pub full_len: usize,
     pub from: Vec<u8>,
+    /// A datagram's packet details, for recvmsg's control messages.
+    pub rx: Option<RxMeta>,
+}
+
+/// What recvmsg's control messages say about a received datagram.
+pub struct RxMeta {
+    /// The packet was IPv4 (on an AF_INET6 socket: from a v4-mapped peer).
+    pub v4: bool,
+    /// The address it was sent to.
+    pub local: Option<IpAddress>,
+    pub info: RxInfo,
 }
 
 /// Receives into `dst`, waiting unless non-blocking. A stream takes only what
@@ -315,8 +327,8 @@ pub async fn recv(
     let len = dst.remaining().min(MAX_RW_COUNT);
     if s.kind() == Kind::Dgram {
         let mut buf: Vec<u8> = zeroed_vec(len.min(UDP_MAX_V6))?;
-        let (n, full, from) = loop {
-            match s.recv_dgram(&mut buf, peek) {
+        let (n, full, from, rx) = loop {
+            match s.recv_dgram_info(&mut buf, peek) {
                 Err(Errno::EAGAIN) if !dontwait => {
                     wait_ready(ctx, f, POLLIN, until).await?;
                 }
@@ -326,6 +338,11 @@ pub async fn recv(
         if dst.write(&buf[..n]) < n {
             return Err(Errno::EFAULT);
         }
+        let v4 = match from.addr {
+            IpAddress::Ipv4(_) => true,
+            IpAddress::Ipv6(a) => a.to_ipv4_mapped().is_some(),
+        };
+        let rx = rx.map(|(local, info)| RxMeta { v4, local, info });
         let from = if full == 0 && from.port == 0 {
             Vec::new()
         } else {
@@ -335,6 +352,7 @@ pub async fn recv(
             len: n,
             full_len: full,
             from,
+            rx,
         });
     }
     let waitall = flags & MSG_WAITALL != 0 && !peek;
@@ -385,7 +403,156 @@ pub async fn recv(
         len: got,
         full_len: got,
         from: Vec::new(),
+        rx: None,
     })
+}
+
+/// The control messages a received datagram carries, in the order Linux
+/// puts them (sock_recv_cmsgs, then ip_cmsg_recv or the IPv6 common and
+/// specific ones): (level, type, data).
+pub fn control_messages(s: &InetSocket, rx: &RxMeta) -> Vec<(i32, i32, Vec<u8>)> {
+    use kestrel_net::inet::socket::cmsg;
+    let want = s.with_opts(|o| o.cmsg);
+    let mut out = Vec::new();
+    if want == 0 {
+        return out;
+    }
+    let i = &rx.info;
+    if want & cmsg::TIMESTAMP != 0 {
+        let (sec, ns) = (
+            (i.stamp_ns / 1_000_000_000) as i64,
+            (i.stamp_ns % 1_000_000_000) as i64,
+        );
+        let sub = if want & cmsg::TIMESTAMPNS != 0 {
+            ns
+        } else {
+            ns / 1000
+        };
+        let ty = match (want & cmsg::TSTAMP_NEW != 0, want & cmsg::TIMESTAMPNS != 0) {
+            (false, false) => SO_TIMESTAMP_OLD,
+            (false, true) => SO_TIMESTAMPNS_OLD,
+            (true, false) => SO_TIMESTAMP_NEW,
+            (true, true) => SO_TIMESTAMPNS_NEW,
+        };
+        let mut b = sec.to_ne_bytes().to_vec();
+        b.extend_from_slice(&sub.to_ne_bytes());
+        out.push((SOL_SOCKET, ty, b));
+    }
+    // The destination as IPv4 and as IPv6 (v4-mapped for an IPv4 packet).
+    let (dst4, dst6) = match rx.local {
+        Some(IpAddress::Ipv4(a)) => (a.octets(), a.to_ipv6_mapped().octets()),
+        Some(IpAddress::Ipv6(a)) => (
+            a.to_ipv4_mapped().map_or([0; 4], |v| v.octets()),
+            a.octets(),
+        ),
+        None => ([0; 4], [0; 16]),
+    };
+    let v6 = s.family() == Family::V6;
+    if v6 && want & cmsg::V6_PKTINFO != 0 {
+        let mut b = dst6.to_vec();
+        b.extend_from_slice(&(i.ifindex as i32).to_ne_bytes());
+        out.push((SOL_IPV6, IPV6_PKTINFO, b));
+    }
+    if rx.v4 {
+        if want & cmsg::PKTINFO != 0 {
+            // struct in_pktinfo: the interface, the local address the
+            // packet was for (ipi_spec_dst), its header's destination.
+            let mut b = (i.ifindex as i32).to_ne_bytes().to_vec();
+            b.extend_from_slice(&dst4);
+            b.extend_from_slice(&dst4);
+            out.push((SOL_IP, IP_PKTINFO, b));
+        }
+        if want & cmsg::RECVTTL != 0 {
+            out.push((SOL_IP, IP_TTL, i32::from(i.ttl).to_ne_bytes().to_vec()));
+        }
+        if want & cmsg::RECVTOS != 0 {
+            out.push((SOL_IP, IP_TOS, alloc::vec![i.tos]));
+        }
+        if want & cmsg::ORIGDSTADDR != 0 {
+            let mut b = alloc::vec![0u8; 16];
+            b[..2].copy_from_slice(&(AF_INET as u16).to_ne_bytes());
+            b[2..4].copy_from_slice(&i.port.to_be_bytes());
+            b[4..8].copy_from_slice(&dst4);
+            out.push((SOL_IP, IP_ORIGDSTADDR, b));
+        }
+    } else if v6 {
+        if want & cmsg::V6_HOPLIMIT != 0 {
+            out.push((
+                SOL_IPV6,
+                IPV6_HOPLIMIT,
+                i32::from(i.ttl).to_ne_bytes().to_vec(),
+            ));
+        }
+        if want & cmsg::V6_TCLASS != 0 {
+            out.push((
+                SOL_IPV6,
+                IPV6_TCLASS,
+                i32::from(i.tos).to_ne_bytes().to_vec(),
+            ));
+        }
+        if want & cmsg::V6_ORIGDSTADDR != 0 {
+            let mut b = alloc::vec![0u8; 28];
+            b[..2].copy_from_slice(&(AF_INET6 as u16).to_ne_bytes());
+            b[2..4].copy_from_slice(&i.port.to_be_bytes());
+            b[8..24].copy_from_slice(&dst6);
+            out.push((SOL_IPV6, IPV6_ORIGDSTADDR, b));
+        }
+    }
+    out
+}
+
+/// The receive control message option `name` at `level` stands for, as a
+/// [`kestrel_net::inet::socket::cmsg`] bit (IP-level ones on either family,
+/// IPv6 ones on AF_INET6).
+fn cmsg_bit(s: &InetSocket, level: i32, name: i32) -> Option<u16> {
+    use kestrel_net::inet::socket::cmsg;
+    match (level, name) {
+        (IPPROTO_IP, IP_PKTINFO) => Some(cmsg::PKTINFO),
+        (IPPROTO_IP, IP_RECVTTL) => Some(cmsg::RECVTTL),
+        (IPPROTO_IP, IP_RECVTOS) => Some(cmsg::RECVTOS),
+        (IPPROTO_IP, IP_RECVORIGDSTADDR) => Some(cmsg::ORIGDSTADDR),
+        (IPPROTO_IPV6, _) if s.family() != Family::V6 => None,
+        (IPPROTO_IPV6, IPV6_RECVPKTINFO) => Some(cmsg::V6_PKTINFO),
+        (IPPROTO_IPV6, IPV6_RECVHOPLIMIT) => Some(cmsg::V6_HOPLIMIT),
+        (IPPROTO_IPV6, IPV6_RECVTCLASS) => Some(cmsg::V6_TCLASS),
+        (IPPROTO_IPV6, IPV6_RECVORIGDSTADDR) => Some(cmsg::V6_ORIGDSTADDR),
+        _ => None,
+    }
+}
+
+/// SO_TIMESTAMP and its three siblings (sock_set_timestamp): on, each sets
+/// the microsecond/nanosecond and old/new choice; off, timestamps stop.
+fn set_timestamp(o: &mut kestrel_net::inet::socket::Opts, name: i32, on: bool) {
+    use kestrel_net::inet::socket::cmsg;
+    let all = cmsg::TIMESTAMP | cmsg::TIMESTAMPNS | cmsg::TSTAMP_NEW;
+    if !on {
+        o.cmsg &= !(cmsg::TIMESTAMP | cmsg::TIMESTAMPNS);
+        return;
+    }
+    o.cmsg &= !all;
+    o.cmsg |= cmsg::TIMESTAMP;
+    if matches!(name, SO_TIMESTAMPNS_OLD | SO_TIMESTAMPNS_NEW) {
+        o.cmsg |= cmsg::TIMESTAMPNS;
+    }
+    if matches!(name, SO_TIMESTAMP_NEW | SO_TIMESTAMPNS_NEW) {
+        o.cmsg |= cmsg::TSTAMP_NEW;
+    }
+}
+
+/// getsockopt of SO_TIMESTAMP and its siblings (sk_getsockopt).
+fn get_timestamp(cm: u16, name: i32) -> bool {
+    use kestrel_net::inet::socket::cmsg;
+    let (on, ns, new) = (
+        cm & cmsg::TIMESTAMP != 0,
+        cm & cmsg::TIMESTAMPNS != 0,
+        cm & cmsg::TSTAMP_NEW != 0,
+    );
+    match name {
+        SO_TIMESTAMP_OLD => on && !new && !ns,
+        SO_TIMESTAMPNS_OLD => ns && !new,
+        SO_TIMESTAMP_NEW => on && new && !ns,
+        _ => ns && new,
+    }
 }
 
 pub fn shutdown(s: &InetSocket, how: u32) -> KResult<u64> {
@@ -540,6 +707,24 @@ pub fn setsockopt(
             };
             s.with_opts(|o| o.ttl = ttl);
         }
+        (
+            SOL_SOCKET,
+            SO_TIMESTAMP_OLD | SO_TIMESTAMPNS_OLD | SO_TIMESTAMP_NEW | SO_TIMESTAMPNS_NEW,
+        ) => {
+            let on = int()? != 0;
+            s.with_opts(|o| set_timestamp(o, name, on));
+        }
+        (l, n) if cmsg_bit(s, l, n).is_some() => {
+            let bit = cmsg_bit(s, l, n).unwrap_or(0);
+            let on = int()? != 0;
+            s.with_opts(|o| {
+                if on {
+                    o.cmsg |= bit;
+                } else {
+                    o.cmsg &= !bit;
+                }
+            });
+        }
         _ => return Err(Errno::ENOPROTOOPT),
     }
     Ok(0)
@@ -628,6 +813,13 @@ pub fn getsockopt(
             if (level == IPPROTO_IP) == (s.family() == Family::V4) =>
         {
             int_bytes(i32::from(o.recverr))
+        }
+        (
+            SOL_SOCKET,
+            SO_TIMESTAMP_OLD | SO_TIMESTAMPNS_OLD | SO_TIMESTAMP_NEW | SO_TIMESTAMPNS_NEW,
+        ) => int_bytes(i32::from(get_timestamp(o.cmsg, name))),
+        (l, n) if cmsg_bit(s, l, n).is_some() => {
+            int_bytes(i32::from(o.cmsg & cmsg_bit(s, l, n).unwrap_or(0) != 0))
         }
         (IPPROTO_IPV6, IPV6_V6ONLY) if s.family() == Family::V6 => int_bytes(i32::from(o.v6only)),
         (IPPROTO_IPV6, IPV6_UNICAST_HOPS) if s.family() == Family::V6 => {

@@ -126,6 +126,7 @@ pub async fn recv(
         // A whole sockaddr_ll, the address zero past its length (Linux
         // reports at least sizeof(struct sockaddr_ll)).
         from: from.to_bytes().to_vec(),
+        rx: None,
     })
 }
 

@@ -99,6 +99,73 @@ pub struct Datagram {
     /// The local address it came to (received) or leaves from (to send).
     pub local: Option<IpAddress>,
     pub data: Vec<u8>,
+    /// What the stack saw of a received datagram's packet (the control
+    /// messages' values); the defaults for one to send.
+    pub info: RxInfo,
+}
+
+/// A received datagram's packet, as recvmsg's control messages report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RxInfo {
+    /// The interface it arrived on (1 is lo).
+    pub ifindex: u32,
+    /// The port it was sent to.
+    pub port: u16,
+    /// The IPv4 TTL or IPv6 hop limit it arrived with.
+    pub ttl: u8,
+    /// The IPv4 TOS byte or IPv6 traffic class.
+    pub tos: u8,
+    /// When the stack took it (CLOCK_REALTIME, ns).
+    pub stamp_ns: u64,
+}
+
+impl Default for RxInfo {
+    fn default() -> Self {
+        Self {
+            ifindex: 0,
+            port: 0,
+            ttl: 64,
+            tos: 0,
+            stamp_ns: 0,
+        }
+    }
+}
+
+/// What [`InetSocket::recv_dgram_info`] took: bytes copied, the datagram's
+/// length, its sender, and its local address and packet details (None at
+/// end of file).
+pub type DgramGot = (
+    usize,
+    usize,
+    IpEndpoint,
+    Option<(Option<IpAddress>, RxInfo)>,
+);
+
+/// The receive-side control messages a socket asked for (SO_TIMESTAMP,
+/// IP_PKTINFO, IPV6_RECVHOPLIMIT, ...), as bits of [`Opts::cmsg`].
+pub mod cmsg {
+    /// SO_TIMESTAMP: a struct timeval.
+    pub const TIMESTAMP: u16 = 1 << 0;
+    /// SO_TIMESTAMPNS: a struct timespec (instead of the timeval).
+    pub const TIMESTAMPNS: u16 = 1 << 1;
+    /// The _NEW spelling was used (SCM_TIMESTAMP_NEW / SCM_TIMESTAMPNS_NEW).
+    pub const TSTAMP_NEW: u16 = 1 << 2;
+    /// IP_PKTINFO.
+    pub const PKTINFO: u16 = 1 << 3;
+    /// IP_RECVTTL.
+    pub const RECVTTL: u16 = 1 << 4;
+    /// IP_RECVTOS.
+    pub const RECVTOS: u16 = 1 << 5;
+    /// IP_RECVORIGDSTADDR.
+    pub const ORIGDSTADDR: u16 = 1 << 6;
+    /// IPV6_RECVPKTINFO.
+    pub const V6_PKTINFO: u16 = 1 << 7;
+    /// IPV6_RECVHOPLIMIT.
+    pub const V6_HOPLIMIT: u16 = 1 << 8;
+    /// IPV6_RECVTCLASS.
+    pub const V6_TCLASS: u16 = 1 << 9;
+    /// IPV6_RECVORIGDSTADDR.
+    pub const V6_ORIGDSTADDR: u16 = 1 << 10;
 }
 
 /// The options a program can set.
@@ -122,6 +189,8 @@ pub struct Opts {
     /// (MSG_ERRQUEUE reads EAGAIN), so nothing more is delivered.
     pub recverr: bool,
     pub ttl: u8,
+    /// The control messages a receive reports ([`cmsg`] bits).
+    pub cmsg: u16,
     pub keepidle: u32,
     pub keepintvl: u32,
     pub keepcnt: u32,
@@ -288,6 +357,7 @@ impl InetSocket {
                     v6only: false,
                     recverr: false,
                     ttl: 64,
+                    cmsg: 0,
                     keepidle: 7200,
                     keepintvl: 75,
                     keepcnt: 9,
@@ -869,6 +939,7 @@ impl InetSocket {
             peer,
             local,
             data: data.to_vec(),
+            info: RxInfo::default(),
         };
         if more {
             st.cork = Some(d);
@@ -894,19 +965,28 @@ impl InetSocket {
     /// Receives one datagram into `buf`: (bytes copied, the datagram's length,
     /// its sender). MSG_PEEK leaves it queued; a pending error comes first.
     pub fn recv_dgram(&self, buf: &mut [u8], peek: bool) -> KResult<(usize, usize, IpEndpoint)> {
+        self.recv_dgram_info(buf, peek)
+            .map(|(n, full, from, _)| (n, full, from))
+    }
+
+    /// [`InetSocket::recv_dgram`], with the datagram's local address and
+    /// packet details for the control messages (None at end of file).
+    pub fn recv_dgram_info(&self, buf: &mut [u8], peek: bool) -> KResult<DgramGot> {
         let mut st = self.state.lock();
         if let Some(e) = st.error.take() {
             return Err(e);
         }
         let Some(d) = st.drx.front() else {
             if st.shut_rd {
-                return Ok((0, 0, IpEndpoint::new(unspecified_of(self.family()), 0)));
+                let nobody = IpEndpoint::new(unspecified_of(self.family()), 0);
+                return Ok((0, 0, nobody, None));
             }
             return Err(Errno::EAGAIN);
         };
         let n = buf.len().min(d.data.len());
         buf[..n].copy_from_slice(&d.data[..n]);
         let (full, from) = (d.data.len(), d.peer);
+        let info = Some((d.local, d.info));
         if !peek {
             st.drx.pop_front();
             st.drx_cost = st.drx_cost.saturating_sub(full + DGRAM_OVERHEAD);
@@ -915,7 +995,7 @@ impl InetSocket {
                 self.kick(&mut st);
             }
         }
-        Ok((n, full, from))
+        Ok((n, full, from, info))
     }
 
     /// shutdown(2). ENOTCONN on a socket that is not connected (a listener

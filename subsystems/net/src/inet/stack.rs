@@ -31,7 +31,7 @@
 //! unread received data, or with SO_LINGER set to 0, resets the connection
 //! instead, as Linux's tcp_close does.
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::{Arc, Weak};
 use alloc::vec;
 use alloc::vec::Vec;
@@ -52,7 +52,7 @@ use smoltcp::wire::{
 };
 
 use super::addr::Local;
-use super::socket::{DGRAM_OVERHEAD, Datagram, InetSocket, Kind, Phase};
+use super::socket::{DGRAM_OVERHEAD, Datagram, InetSocket, Kind, Phase, RxInfo};
 use super::{IfaceInfo, Link, Shared};
 
 /// smoltcp's buffers for one TCP connection, at most. The socket's own queues
@@ -264,6 +264,66 @@ pub struct Stack {
     pub stats: StackStats,
     /// The configuration generation last applied ([`Shared::config_gen`]).
     config_seen: u64,
+    /// The IP headers of the latest UDP packets received, oldest first, until
+    /// their datagrams reach their sockets (smoltcp keeps no TTL or TOS).
+    udp_seen: VecDeque<SeenUdp>,
+}
+
+/// A received UDP packet's addresses and IP header fields.
+#[derive(Debug, Clone, Copy)]
+struct SeenUdp {
+    iface: usize,
+    src: IpEndpoint,
+    dst: IpEndpoint,
+    ttl: u8,
+    tos: u8,
+}
+
+/// The hop limit smoltcp gets for a socket's IP_TTL / IPV6_UNICAST_HOPS:
+/// smoltcp refuses 0 (an IPv6 hop limit Linux allows, for local delivery),
+/// which takes the default instead.
+fn hop_limit(ttl: u8) -> Option<u8> {
+    Some(ttl).filter(|&t| t != 0)
+}
+
+/// How many UDP headers [`Stack::udp_seen`] keeps (a datagram smoltcp
+/// dropped leaves its header until newer ones push it out).
+const UDP_SEEN_MAX: usize = 128;
+
+/// A UDP packet's source and destination and its TTL (hop limit) and TOS
+/// (traffic class), from its IP header.
+fn udp_header_of(ip: &[u8]) -> Option<(IpEndpoint, IpEndpoint, u8, u8)> {
+    let port = |b: &[u8], at: usize| Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]));
+    match ip.first()? >> 4 {
+        4 => {
+            let p = Ipv4Packet::new_checked(ip).ok()?;
+            if p.next_header() != IpProtocol::Udp || p.frag_offset() != 0 {
+                return None;
+            }
+            let hl = usize::from(p.header_len());
+            let (src, dst) = (IpAddress::Ipv4(p.src_addr()), IpAddress::Ipv4(p.dst_addr()));
+            Some((
+                IpEndpoint::new(src, port(ip, hl)?),
+                IpEndpoint::new(dst, port(ip, hl + 2)?),
+                p.hop_limit(),
+                *ip.get(1)?,
+            ))
+        }
+        6 => {
+            let p = Ipv6Packet::new_checked(ip).ok()?;
+            if p.next_header() != IpProtocol::Udp {
+                return None;
+            }
+            let (src, dst) = (IpAddress::Ipv6(p.src_addr()), IpAddress::Ipv6(p.dst_addr()));
+            Some((
+                IpEndpoint::new(src, port(ip, 40)?),
+                IpEndpoint::new(dst, port(ip, 42)?),
+                p.hop_limit(),
+                p.traffic_class(),
+            ))
+        }
+        _ => None,
+    }
 }
 
 fn instant(ns: u64) -> Instant {
@@ -355,6 +415,7 @@ impl Stack {
                 index: ConnIndex::default(),
                 stats: StackStats::default(),
                 config_seen: 0,
+                udp_seen: VecDeque::new(),
             },
             shared,
         )
@@ -639,6 +700,19 @@ impl Stack {
             }
             &frame[14..]
         };
+        if let Some((src, dst, ttl, tos)) = udp_header_of(ip) {
+            if self.udp_seen.len() >= UDP_SEEN_MAX {
+                self.udp_seen.pop_front();
+            }
+            self.udp_seen.push_back(SeenUdp {
+                iface: i,
+                src,
+                dst,
+                ttl,
+                tos,
+            });
+            return true;
+        }
         if let Some((dst, sport, dport)) = port_unreachable_of(ip) {
             self.udp_refused(IpEndpoint::new(dst, dport), sport);
             return true;
@@ -1006,6 +1080,7 @@ impl Stack {
                 Some((i, _)) => {
                     let mut t = new_tcp();
                     t.set_nagle_enabled(!st.opts.nodelay);
+                    t.set_hop_limit(hop_limit(st.opts.ttl));
                     t.set_timeout(Some(Duration::from_millis(CONNECT_TIMEOUT_MS)));
                     let f = &mut self.ifaces[i];
                     let connected = t.connect(f.iface.context(), remote, local);
@@ -1043,6 +1118,7 @@ impl Stack {
         if let Some((i, h)) = e.tcp {
             let t = f_socket(&mut self.ifaces, i, h);
             t.set_nagle_enabled(!st.opts.nodelay);
+            t.set_hop_limit(hop_limit(st.opts.ttl));
             t.set_keep_alive(
                 st.opts
                     .keepalive
@@ -1251,6 +1327,8 @@ impl Stack {
                 continue;
             };
             let u = self.ifaces[i].set.get_mut::<udp::Socket>(h);
+            // IP_TTL / IPV6_UNICAST_HOPS as the datagram leaves.
+            u.set_hop_limit(hop_limit(st.opts.ttl));
             let meta = udp::UdpMetadata {
                 endpoint: d.peer,
                 local_address: d.local,
@@ -1294,10 +1372,28 @@ impl Stack {
                     continue;
                 }
                 st.drx_cost += data.len() + DGRAM_OVERHEAD;
+                let port = st.port.as_ref().map_or(0, |g| g.port());
+                // The oldest header of this flow that no datagram took yet.
+                let seen = self.udp_seen.iter().position(|h| {
+                    h.iface == i
+                        && h.src == from
+                        && h.dst.port == port
+                        && meta.local_address.is_none_or(|a| a == h.dst.addr)
+                });
+                let (ttl, tos) = seen
+                    .and_then(|k| self.udp_seen.remove(k))
+                    .map_or((64, 0), |h| (h.ttl, h.tos));
                 st.drx.push_back(Datagram {
                     peer: from,
                     local: meta.local_address,
                     data: data.to_vec(),
+                    info: RxInfo {
+                        ifindex: i as u32 + 1,
+                        port,
+                        ttl,
+                        tos,
+                        stamp_ns: crate::packet::now_ns(),
+                    },
                 });
                 wake |= POLLIN | POLLRDNORM;
             }
