@@ -1057,6 +1057,44 @@ TEST(connect_af_unspec_resets_a_connection_and_the_socket_connects_again) {
     EXPECT_EQ(port_of(f), fp);
 }
 
+/* A reader with a small SO_RCVBUF that starts late gets every byte before
+ * end of file: the sender's FIN comes after its data, even when most of it
+ * still waits below the socket's receive queue (it was lost, the reader saw
+ * end of file with bytes still to come). */
+TEST(a_slow_reader_gets_every_byte_before_the_senders_fin) {
+    int c, a;
+    OK(tcp_pair(&c, &a));
+    int rb = 4096;
+    OK(setsockopt(a, SOL_SOCKET, SO_RCVBUF, &rb, sizeof rb));
+    enum { TOTAL = 256 * 1024 };
+    pid_t pid = OK(fork());
+    if (pid == 0) {
+        close(a);
+        static char data[8192];
+        long sent = 0;
+        while (sent < TOTAL) {
+            long n = send(c, data, sizeof data, MSG_NOSIGNAL);
+            if (n <= 0)
+                _exit(1);
+            sent += n;
+        }
+        close(c);
+        _exit(0);
+    }
+    close(c);
+    usleep(300000);
+    long got = 0, n;
+    char buf[8192];
+    while ((n = recv(a, buf, sizeof buf, 0)) > 0)
+        got += n;
+    int st;
+    waitpid(pid, &st, 0);
+    EXPECT_EQ(n, 0);
+    EXPECT_EQ(got, TOTAL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the sender failed");
+    close(a);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -1092,6 +1130,7 @@ int main(void)
     RUNS(peer_close_is_eof_and_pollin_pollrdhup);
     RUNS(close_with_unread_data_resets_the_peer);
     RUNS(shutdown_wr_gives_the_peer_eof_and_keeps_the_other_direction);
+    RUNS(a_slow_reader_gets_every_byte_before_the_senders_fin);
     RUNS(shutdown_unconnected_is_enotconn_and_bad_how_einval);
     RUNS(readv_writev_and_sendfile_move_bytes);
     RUNS(a_mebibyte_goes_through_intact);

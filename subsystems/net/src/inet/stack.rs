@@ -1215,7 +1215,13 @@ impl Stack {
                 }
                 wake |= POLLOUT | POLLWRNORM;
             }
-            if matches!(new, S::CloseWait | S::LastAck | S::Closing | S::TimeWait) && !st.peer_fin {
+            // The peer's FIN comes after its data: end of file only once
+            // smoltcp holds none of it (a reader slower than the sender
+            // would otherwise see end of file with bytes still to move).
+            if matches!(new, S::CloseWait | S::LastAck | S::Closing | S::TimeWait)
+                && !st.peer_fin
+                && t.recv_queue() == 0
+            {
                 st.peer_fin = true;
                 wake |= POLLIN | POLLRDNORM | POLLRDHUP;
             }
