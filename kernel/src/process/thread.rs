@@ -76,9 +76,11 @@ impl<F: Future> Future for InAddressSpace<F> {
             .store(start, Ordering::Release);
         self.thread.process.activate_mm();
         super::set_current(Some(self.thread.clone()));
+        crate::perf::sched_in(&self.thread);
         let r = self.fut.as_mut().poll(cx);
         super::set_current(None);
         if r.is_pending() {
+            crate::perf::sched_out(&self.thread);
             let me: Arc<dyn crate::arch::fpu::HasFpu> = self.thread.clone();
             crate::arch::fpu::release(&me);
         }
@@ -278,6 +280,7 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                 if let Some(c) = &thread.process.syscall_counts {
                     c.fault();
                 }
+                crate::perf::user_fault(&thread, None);
                 // The page is there but the thread's PKRU denies the access:
                 // nothing to fault in.
                 let pk = code & pf::PK != 0;
@@ -364,6 +367,10 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                         }
                     }
                 };
+                if !pk && result.is_ok() && !thread.should_exit() {
+                    // Resolved: minor, or major when it waited for a file page.
+                    crate::perf::user_fault(&thread, Some(loads > 0));
+                }
                 if pk {
                     // Linux's SEGV_PKUERR, with the key in si_pkey.
                     let mut info = Siginfo::fault(SIGSEGV, SEGV_PKUERR, addr);
