@@ -24,9 +24,11 @@
 //!
 //! Each event has the Linux states that matter for counting: enabled or not,
 //! counting (enabled, and its group leader enabled), exited (its thread is
-//! gone). `time_enabled` and `time_running` advance with the thread's CPU
-//! time (a thread's events live in the thread's context, whose time only runs
-//! while the thread does) or with the monotonic clock (a CPU's). Events made
+//! gone). `time_enabled` and `time_running` advance while it counts (a
+//! software event never waits for a counter, so the two are equal), with
+//! the thread's CPU time (a thread's events live in the thread's context,
+//! whose time only runs while the thread does: 34 us enabled over a 100 ms
+//! sleep on Linux) or with the monotonic clock (a CPU's). Events made
 //! with `inherit` are copied into the threads and processes a thread creates
 //! afterwards; a copy's count joins its parent's when its thread exits, and a
 //! read of the parent adds the live copies, as Linux's child events.
@@ -319,8 +321,11 @@ impl Event {
             st.counting = false;
             return;
         };
-        let en = st.enabled && !st.exited;
-        let run = en && leader_enabled;
+        // A software event in a thread's context runs whenever it is
+        // enabled and its group is on; the group is off (and, as Linux
+        // shows, even its enabled time stands still) while the leader is.
+        let run = st.enabled && !st.exited && leader_enabled;
+        let en = run;
         st.enabled_since = if en {
             Some(st.enabled_since.unwrap_or(now))
         } else {
@@ -888,7 +893,22 @@ fn release(e: &Arc<Event>) {
     let children = core::mem::take(&mut *e.children.lock());
     for c in &children {
         detach(c);
-        *c.leader.lock() = None;
+        let mut st = c.state.lock();
+        st.exited = true;
+        Event::settle(&mut st, None, false);
+        drop(st);
+        // A copy that led a group in its thread: the copies of the
+        // siblings there go on as groups of their own.
+        if c.leader.lock().take().is_none() {
+            let sibs: Vec<Arc<Event>> = core::mem::take(&mut *c.siblings.lock())
+                .iter()
+                .filter_map(Weak::upgrade)
+                .collect();
+            for s in sibs {
+                *s.leader.lock() = None;
+                s.resync();
+            }
+        }
     }
     let leader = e.leader.lock().take();
     match leader {

@@ -188,6 +188,14 @@ TEST(task_clock_grows_with_work)
     uint64_t after = value(fd), cpu1 = thread_cpu_ns();
     CHECK(after - before < 15000000 + (cpu1 - cpu0), "task-clock grew %llu ns while asleep",
           (unsigned long long)(after - before));
+    /* A thread's event is enabled only while the thread runs: its enabled
+     * time stands still while the thread sleeps, as its count does. */
+    uint64_t w0[3], w1[3];
+    EXPECT_EQ(read(fd, w0, sizeof w0), (long)sizeof w0);
+    usleep(50000);
+    EXPECT_EQ(read(fd, w1, sizeof w1), (long)sizeof w1);
+    CHECK(w1[1] - w0[1] < 25000000, "enabled time grew %llu ns over a 50 ms sleep",
+          (unsigned long long)(w1[1] - w0[1]));
     close(fd);
 }
 
@@ -332,6 +340,31 @@ TEST(group_read_and_group_enable)
     }
     close(sib);
     close(lead);
+}
+
+TEST(sibling_of_disabled_leader_is_off)
+{
+    int lead = OK(open_sw(SW_CPU_CLOCK, F_DISABLED | F_EXCLUDE_KERNEL));
+    struct attr a = sw(SW_PAGE_FAULTS, F_EXCLUDE_KERNEL);
+    a.read_format = FMT_ENABLED | FMT_RUNNING;
+    int sib = OK(peo(&a, 0, -1, lead, 0));
+    CHECK(touch_pages(16) == 0, "mmap failed");
+    busy_ms(5);
+    uint64_t v[3];
+    EXPECT_EQ(read(sib, v, sizeof v), (long)sizeof v);
+    /* Not running; Linux's enabled time for it moves a few microseconds at
+     * most (Kestrel's not at all), far from the 5 ms the thread ran. */
+    CHECK(v[0] == 0 && v[1] < 2000000 && v[2] == 0, "count %llu enabled %llu running %llu",
+          (unsigned long long)v[0], (unsigned long long)v[1], (unsigned long long)v[2]);
+    /* Closing the leader makes the sibling a group of its own, which counts
+     * (on Linux from the thread's next time on a CPU: sleep a little). */
+    close(lead);
+    usleep(2000);
+    CHECK(touch_pages(16) == 0, "mmap failed");
+    EXPECT_EQ(read(sib, v, sizeof v), (long)sizeof v);
+    CHECK(v[0] >= 16 && v[2] > 0 && v[1] >= v[2], "count %llu enabled %llu running %llu",
+          (unsigned long long)v[0], (unsigned long long)v[1], (unsigned long long)v[2]);
+    close(sib);
 }
 
 static void fault_and_exit(void *arg)
@@ -630,6 +663,7 @@ int main(int argc, char **argv)
     RUN(disabled_enable_disable_reset);
     RUN(ids_and_read_format_id);
     RUN(group_read_and_group_enable);
+    RUN(sibling_of_disabled_leader_is_off);
     RUN(inherit_adds_children_at_exit);
     RUN(another_process_and_poll);
     RUN(descriptor);
