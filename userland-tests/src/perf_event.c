@@ -10,6 +10,7 @@
 #include "kt.h"
 
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -152,6 +153,12 @@ static int touch_pages(int pages)
     return 0;
 }
 
+static void fault_and_exit(void *arg)
+{
+    (void)arg;
+    touch_pages(100);
+}
+
 static int root(void)
 {
     return geteuid() == 0;
@@ -167,6 +174,33 @@ TEST(paranoid_sysctl_exists)
     char *end;
     strtol(buf, &end, 10);
     CHECK(*end == '\n', "not a number: \"%s\"", buf);
+}
+
+TEST(paranoid_sysctl_is_root_writable)
+{
+    if (!root())
+        SKIP("needs root");
+    int fd = OK(open("/proc/sys/kernel/perf_event_paranoid", O_RDWR));
+    char old[32] = {0}, now[32] = {0};
+    OK(read(fd, old, sizeof old - 1));
+    OK(pwrite(fd, "1\n", 2, 0));
+    OK(pread(fd, now, sizeof now - 1, 0));
+    OK(pwrite(fd, old, strlen(old), 0));
+    close(fd);
+    CHECK(strcmp(now, "1\n") == 0, "read back \"%s\"", now);
+}
+
+TEST(sampling_is_supported_or_eopnotsupp)
+{
+    /* Linux samples software events into an mmap'd ring; Kestrel counts only
+     * and refuses a period with EOPNOTSUPP (as a PMU without interrupts). */
+    struct attr a = sw(SW_PAGE_FAULTS, F_EXCLUDE_KERNEL);
+    a.sample_period = 10;
+    errno = 0;
+    long fd = peo(&a, 0, -1, -1, 0);
+    CHECK(fd >= 0 || errno == EOPNOTSUPP, "errno %s", kt_errstr(errno));
+    if (fd >= 0)
+        close(fd);
 }
 
 TEST(task_clock_grows_with_work)
@@ -367,12 +401,6 @@ TEST(sibling_of_disabled_leader_is_off)
     close(sib);
 }
 
-static void fault_and_exit(void *arg)
-{
-    (void)arg;
-    touch_pages(100);
-}
-
 TEST(inherit_adds_children_at_exit)
 {
     int inh = OK(open_sw(SW_PAGE_FAULTS, F_INHERIT | F_EXCLUDE_KERNEL));
@@ -385,6 +413,54 @@ TEST(inherit_adds_children_at_exit)
           (unsigned long long)(i1 - i0));
     CHECK(o1 - o0 < 100, "plain counter grew %llu with the child's faults",
           (unsigned long long)(o1 - o0));
+    close(inh);
+    close(own);
+}
+
+static volatile int worker_tid;
+static int worker_go[2];
+
+static void *worker(void *arg)
+{
+    (void)arg;
+    worker_tid = syscall(SYS_gettid);
+    char c;
+    if (read(worker_go[0], &c, 1) == 1)
+        touch_pages(60);
+    return NULL;
+}
+
+TEST(threads_and_inherit_thread)
+{
+    struct attr a = sw(SW_PAGE_FAULTS, F_EXCLUDE_KERNEL | F_INHERIT | F_INHERIT_THREAD);
+    int inh = OK(peo(&a, 0, -1, -1, 0));
+    int own = OK(open_sw(SW_PAGE_FAULTS, F_EXCLUDE_KERNEL));
+    OK(pipe(worker_go));
+    worker_tid = 0;
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, worker, NULL) == 0, "pthread_create");
+    while (!worker_tid)
+        sched_yield();
+    /* An event on the other thread, by its id. */
+    struct attr b = sw(SW_PAGE_FAULTS, F_EXCLUDE_KERNEL);
+    int other = OK(peo(&b, worker_tid, -1, -1, 0));
+    uint64_t i0 = value(inh), o0 = value(own);
+    OK(write(worker_go[1], "x", 1));
+    pthread_join(th, NULL);
+    close(worker_go[0]);
+    close(worker_go[1]);
+    uint64_t i1 = value(inh), o1 = value(own), t1 = value(other);
+    CHECK(t1 >= 60 && t1 != (uint64_t)-1, "the worker's event counted %llu",
+          (unsigned long long)t1);
+    CHECK(i1 - i0 >= 60, "inherited (thread) event grew %llu", (unsigned long long)(i1 - i0));
+    CHECK(o1 - o0 < 60, "the main thread's own event grew %llu", (unsigned long long)(o1 - o0));
+    /* inherit_thread: a forked child is not counted. */
+    int st = kt_in_child(fault_and_exit, NULL);
+    CHECK(WIFEXITED(st), "child %s", kt_status(st));
+    uint64_t i2 = value(inh);
+    CHECK(i2 - i1 < 100, "inherit_thread event grew %llu with a child process",
+          (unsigned long long)(i2 - i1));
+    close(other);
     close(inh);
     close(own);
 }
@@ -655,6 +731,8 @@ int main(int argc, char **argv)
         return exec_child_mode(atoi(argv[2]));
     KT_BEGIN();
     RUN(paranoid_sysctl_exists);
+    RUN(paranoid_sysctl_is_root_writable);
+    RUN(sampling_is_supported_or_eopnotsupp);
     RUN(task_clock_grows_with_work);
     RUN(cpu_clock_counts);
     RUN(page_faults_count_touched_pages);
@@ -665,6 +743,7 @@ int main(int argc, char **argv)
     RUN(group_read_and_group_enable);
     RUN(sibling_of_disabled_leader_is_off);
     RUN(inherit_adds_children_at_exit);
+    RUN(threads_and_inherit_thread);
     RUN(another_process_and_poll);
     RUN(descriptor);
     RUN(prctl_disables_own_events);
