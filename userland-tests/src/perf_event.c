@@ -568,6 +568,12 @@ TEST(cpu_wide_needs_privilege)
         b.flags &= ~F_EXCLUDE_KERNEL;
         if (peo(&b, 0, -1, -1, 0) != -1 || errno != EACCES)
             _exit(4);
+        /* ... checked right after the struct: before the group descriptor
+         * and the type. */
+        struct attr c = b;
+        c.type = 0x7ffffff0;
+        if (peo(&c, 0, -1, 9999, 0) != -1 || errno != EACCES)
+            _exit(7);
         b.flags |= F_EXCLUDE_KERNEL;
         if (peo(&b, 0, -1, -1, 0) < 0)
             _exit(5);
@@ -695,6 +701,25 @@ TEST(bad_pointers_pids_cpus_and_groups)
     close(lead);
 }
 
+TEST(order_of_checks)
+{
+    struct attr a = sw(SW_TASK_CLOCK, F_EXCLUDE_KERNEL);
+    /* Unknown flags before the struct is read. */
+    EXPECT_ERRNO(peo(NULL, 0, -1, -1, 1ul << 20), EINVAL);
+    /* The struct before the group descriptor and the pid. */
+    EXPECT_ERRNO(peo(NULL, 0x3ffffff0, -1, 9999, 0), EFAULT);
+    /* The group descriptor before the pid. */
+    EXPECT_ERRNO(peo(&a, 0x3ffffff0, -1, 9999, 0), EBADF);
+    /* The pid before the CPU and the type. */
+    a.type = 0x7ffffff0;
+    EXPECT_ERRNO(peo(&a, 0x3ffffff0, 100000, -1, 0), ESRCH);
+    /* The CPU before the type. */
+    EXPECT_ERRNO(peo(&a, 0, 100000, -1, 0), EINVAL);
+    /* A reserved bit before a bad type. */
+    a.flags |= 1ull << 63;
+    EXPECT_ERRNO(peo(&a, 0, -1, -1, 0), EINVAL);
+}
+
 static int exec_child_mode(int fd)
 {
     /* After execve: enable_on_exec turned the event on. */
@@ -753,6 +778,7 @@ int main(int argc, char **argv)
     RUN(bad_flags_bits_and_combinations);
     RUN(attr_size_rules);
     RUN(bad_pointers_pids_cpus_and_groups);
+    RUN(order_of_checks);
     RUN(enable_on_exec);
     return KT_END();
 }
