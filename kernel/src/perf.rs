@@ -13,6 +13,8 @@
 //!   ([`crate::process::CpuClock`], which the scheduler keeps anyway) when it
 //!   starts counting and again when read or stopped; a CPU's event takes the
 //!   monotonic clock. Nothing runs per tick.
+//! - A thread's event on one CPU opens and closes its windows as the thread
+//!   comes onto that CPU and leaves it (the same poll wrapper).
 //! - Faults, switches and migrations are counted where they happen (the
 //!   thread loop's page-fault arm, the user-copy fault path, the poll wrapper
 //!   that runs a thread's task). Each of those sites first reads one flag,
@@ -149,6 +151,10 @@ struct State {
     /// Where the open time windows began, on the event's clock.
     enabled_since: Option<u64>,
     running_since: Option<u64>,
+    /// Whether its group leader was on at the last resync.
+    group_on: bool,
+    /// For a thread's event on one CPU: the thread is running there.
+    on_cpu: bool,
     /// What exited inherited copies left (Linux's child_count, child_total_*).
     child_count: u64,
     child_enabled: u64,
@@ -314,18 +320,21 @@ impl Event {
     }
 
     /// Sets the windows and `counting` from the state (after `advance`).
-    fn settle(st: &mut State, now: Option<u64>, leader_enabled: bool) {
+    fn settle(&self, st: &mut State, now: Option<u64>, leader_enabled: bool) {
+        st.group_on = leader_enabled;
         let Some(now) = now else {
             st.enabled_since = None;
             st.running_since = None;
             st.counting = false;
             return;
         };
-        // A software event in a thread's context runs whenever it is
-        // enabled and its group is on; the group is off (and, as Linux
-        // shows, even its enabled time stands still) while the leader is.
-        let run = st.enabled && !st.exited && leader_enabled;
-        let en = run;
+        // A software event in a thread's context is enabled whenever it
+        // and its group are on (its context's time only runs while the
+        // thread does): the group is off, and as Linux shows even its
+        // enabled time stands still, while the leader is. It runs when
+        // it is also on its CPU, if it names one.
+        let en = st.enabled && !st.exited && leader_enabled;
+        let run = en && (self.cpu < 0 || matches!(self.target, Target::Cpu) || st.on_cpu);
         st.enabled_since = if en {
             Some(st.enabled_since.unwrap_or(now))
         } else {
@@ -337,6 +346,16 @@ impl Event {
             None
         };
         st.counting = run;
+    }
+
+    /// A thread's event on one CPU: the thread came onto a CPU (`Some`) or
+    /// left it (`None`), with its CPU clock at `now`.
+    fn on_cpu(&self, cpu: Option<i32>, now: u64) {
+        let mut st = self.state.lock();
+        self.advance(&mut st, now);
+        st.on_cpu = cpu == Some(self.cpu);
+        let group_on = st.group_on;
+        self.settle(&mut st, Some(now), group_on);
     }
 
     fn leader(&self) -> Option<Arc<Event>> {
@@ -370,7 +389,7 @@ impl Event {
         if let Some(n) = now {
             self.advance(&mut st, n);
         }
-        Self::settle(&mut st, now, leader_enabled);
+        self.settle(&mut st, now, leader_enabled);
     }
 
     /// This event's own (count, enabled, running), exited copies included.
@@ -503,6 +522,19 @@ fn sched_in_slow(thread: &Thread) {
         if last != u32::MAX && last != cpu {
             count(thread, Kind::Migrations, false, 1);
         }
+        cpu_bound(thread, &tp, Some(cpu as i32));
+    }
+}
+
+/// Opens or closes the windows of the thread's events that name a CPU.
+fn cpu_bound(thread: &Thread, tp: &ThreadPerf, cpu: Option<i32>) {
+    let events = tp.events.lock();
+    if events.iter().all(|e| e.cpu < 0) {
+        return;
+    }
+    let (u, s) = thread.cpu.split();
+    for e in events.iter().filter(|e| e.cpu >= 0) {
+        e.on_cpu(cpu, u + s);
     }
 }
 
@@ -510,6 +542,16 @@ fn sched_in_slow(thread: &Thread) {
 #[inline]
 pub fn sched_out(thread: &Thread) {
     count(thread, Kind::Switches, false, 1);
+    if thread.process.perf.active.load(Ordering::Relaxed) {
+        sched_out_slow(thread);
+    }
+}
+
+#[inline(never)]
+fn sched_out_slow(thread: &Thread) {
+    if let Some(tp) = thread.process.perf.get(thread.tid) {
+        cpu_bound(thread, &tp, None);
+    }
 }
 
 // ---- the life of a thread ----------------------------------------------------------
@@ -524,7 +566,7 @@ fn exit_event(e: &Arc<Event>) {
             e.advance(&mut st, n);
         }
         st.exited = true;
-        Event::settle(&mut st, None, false);
+        e.settle(&mut st, None, false);
         (st.count, st.enabled_acc, st.running_acc)
     };
     if let Some(parent) = e.parent.as_ref().and_then(Weak::upgrade) {
@@ -839,6 +881,10 @@ pub fn open(
         let mut st = e.state.lock();
         st.enabled = !attr.has(flag::DISABLED);
         st.enable_on_exec = attr.has(flag::ENABLE_ON_EXEC);
+        // The opener runs here now; another thread is placed at its next
+        // time on a CPU.
+        st.on_cpu =
+            target.is_some_and(|t| Arc::ptr_eq(t, owner)) && cpu == crate::task::this_cpu() as i32;
     }
     if let Some(l) = &leader {
         l.siblings.lock().push(Arc::downgrade(&e));
@@ -895,7 +941,7 @@ fn release(e: &Arc<Event>) {
         detach(c);
         let mut st = c.state.lock();
         st.exited = true;
-        Event::settle(&mut st, None, false);
+        c.settle(&mut st, None, false);
         drop(st);
         // A copy that led a group in its thread: the copies of the
         // siblings there go on as groups of their own.

@@ -242,6 +242,42 @@ TEST(cpu_clock_counts)
     close(fd);
 }
 
+static int run_on(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0)
+        return -1;
+    sched_yield();
+    return sched_getcpu() == cpu ? 0 : -1;
+}
+
+TEST(event_on_one_cpu_counts_there)
+{
+    cpu_set_t old;
+    OK(sched_getaffinity(0, sizeof old, &old));
+    if (CPU_COUNT(&old) < 2 || !CPU_ISSET(0, &old) || !CPU_ISSET(1, &old))
+        SKIP("needs CPUs 0 and 1");
+    CHECK(run_on(1) == 0, "cannot move to CPU 1");
+    struct attr a = sw(SW_TASK_CLOCK, F_EXCLUDE_KERNEL);
+    a.read_format = FMT_ENABLED | FMT_RUNNING;
+    int fd = OK(peo(&a, 0, 0, -1, 0)); /* this thread, on CPU 0 only */
+    busy_ms(20);
+    uint64_t v[3], w[3];
+    EXPECT_EQ(read(fd, v, sizeof v), (long)sizeof v);
+    int moved = run_on(0);
+    busy_ms(20);
+    EXPECT_EQ(read(fd, w, sizeof w), (long)sizeof w);
+    sched_setaffinity(0, sizeof old, &old);
+    CHECK(moved == 0, "cannot move to CPU 0");
+    CHECK(v[0] < 5000000, "%llu ns counted while on CPU 1", (unsigned long long)v[0]);
+    CHECK(v[1] >= 15000000 && v[2] < 5000000, "on CPU 1: enabled %llu running %llu",
+          (unsigned long long)v[1], (unsigned long long)v[2]);
+    CHECK(w[0] - v[0] >= 15000000, "%llu ns counted on CPU 0", (unsigned long long)(w[0] - v[0]));
+    close(fd);
+}
+
 TEST(page_faults_count_touched_pages)
 {
     int all = OK(open_sw(SW_PAGE_FAULTS, F_EXCLUDE_KERNEL));
@@ -760,6 +796,7 @@ int main(int argc, char **argv)
     RUN(sampling_is_supported_or_eopnotsupp);
     RUN(task_clock_grows_with_work);
     RUN(cpu_clock_counts);
+    RUN(event_on_one_cpu_counts_there);
     RUN(page_faults_count_touched_pages);
     RUN(exclude_user_drops_user_faults);
     RUN(context_switches_after_sleeps);
