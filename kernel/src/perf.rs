@@ -49,7 +49,6 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering
 use kestrel_abi::fs::POLLHUP;
 use kestrel_abi::perf::*;
 use kestrel_abi::{Errno, KResult};
-use kestrel_sync::WaitQueue;
 use kestrel_usermem::UserReader;
 use kestrel_vfs::{FileOps, OpenFile, UserPtr, UserSpace};
 
@@ -181,7 +180,6 @@ pub struct Event {
     /// The thread that opened it (PR_TASK_PERF_EVENTS_*), and its process.
     owner: spin::Mutex<Option<(Weak<Process>, Pid)>>,
     state: spin::Mutex<State>,
-    wq: WaitQueue,
 }
 
 /// The events counting one thread.
@@ -287,7 +285,6 @@ impl Event {
             siblings: spin::Mutex::new(Vec::new()),
             owner: spin::Mutex::new(None),
             state: spin::Mutex::new(State::default()),
-            wq: WaitQueue::new(),
         })
     }
 
@@ -570,23 +567,12 @@ fn exit_event(e: &Arc<Event>) {
         (st.count, st.enabled_acc, st.running_acc)
     };
     if let Some(parent) = e.parent.as_ref().and_then(Weak::upgrade) {
-        let empty = {
-            let mut ch = parent.children.lock();
-            ch.retain(|c| !Arc::ptr_eq(c, e));
-            ch.is_empty()
-        };
-        let gone = {
-            let mut st = parent.state.lock();
-            st.child_count += count;
-            st.child_enabled += enabled;
-            st.child_running += running;
-            st.exited
-        };
-        if empty && gone {
-            parent.wq.wake_all();
-        }
+        parent.children.lock().retain(|c| !Arc::ptr_eq(c, e));
+        let mut st = parent.state.lock();
+        st.child_count += count;
+        st.child_enabled += enabled;
+        st.child_running += running;
     }
-    e.wq.wake_all();
 }
 
 /// A thread is exiting: its events stop (a copy's count goes to its parent)
@@ -1074,17 +1060,12 @@ impl FileOps for PerfFile {
     fn poll(&self) -> u16 {
         // Linux's perf_poll: hung up once the thread is gone and no copy
         // counts on, and, with no ring buffer mapped (never, here), hung up
-        // anyway.
+        // anyway. Always ready, so no wait queue.
         POLLHUP
     }
 
-    fn wait_queue(&self) -> Option<&WaitQueue> {
-        Some(&self.event.wq)
-    }
-
-    fn ioctl(&self, file: &OpenFile, cmd: u32, arg: u64, mem: &dyn UserSpace) -> KResult<u64> {
+    fn ioctl(&self, _: &OpenFile, cmd: u32, arg: u64, mem: &dyn UserSpace) -> KResult<u64> {
         let e = &self.event;
-        let _ = file;
         let group = arg & PERF_IOC_FLAG_GROUP != 0;
         match cmd {
             PERF_EVENT_IOC_ENABLE => control(e, Op::Enable, group),
