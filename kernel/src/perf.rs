@@ -24,6 +24,10 @@
 //!   within 496 bytes, docs/hot-paths.md), so the events of a thread live in
 //!   its process's table ([`ProcessPerf`]), by thread id.
 //!
+//! A sampling event (fault, switch or migration events with a fixed
+//! `sample_period`) writes a record into its [`Ring`] each period, at the
+//! same counting sites.
+//!
 //! Each event has the Linux states that matter for counting: enabled or not,
 //! counting (enabled, and its group leader enabled), exited (its thread is
 //! gone). `time_enabled` and `time_running` advance while it counts (a
@@ -46,10 +50,13 @@ use alloc::vec::Vec;
 use core::any::Any;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
-use kestrel_abi::fs::POLLHUP;
+use kestrel_abi::fs::{POLLHUP, POLLIN, POLLRDNORM};
 use kestrel_abi::perf::*;
 use kestrel_abi::{Errno, KResult};
+use kestrel_sync::WaitQueue;
 use kestrel_usermem::UserReader;
+
+use crate::mm::vm::{Backing, SharedPages};
 use kestrel_vfs::{FileOps, OpenFile, UserPtr, UserSpace};
 
 use crate::process::{Pid, Process, Thread};
@@ -130,6 +137,16 @@ impl Kind {
     }
 }
 
+/// Where an occurrence happened, for a sample: user or kernel mode, the
+/// instruction (0 when not known: a switch or migration, which happen in the
+/// kernel) and the data address (a fault's).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Site {
+    pub user: bool,
+    pub ip: u64,
+    pub addr: u64,
+}
+
 /// Whose events: a thread's or a CPU's.
 pub enum Target {
     Thread { thread: Weak<Thread>, tid: Pid },
@@ -150,6 +167,12 @@ struct State {
     /// Where the open time windows began, on the event's clock.
     enabled_since: Option<u64>,
     running_since: Option<u64>,
+    /// A sampling event's period (0: a counting event), what is left of it
+    /// before the next sample, and how many samples PERF_EVENT_IOC_REFRESH
+    /// allows before the event disables itself (0: no limit).
+    period: u64,
+    period_left: u64,
+    limit: u64,
     /// Whether its group leader was on at the last resync.
     group_on: bool,
     /// For a thread's event on one CPU: the thread is running there.
@@ -164,6 +187,8 @@ struct State {
 pub struct Event {
     /// The id PERF_EVENT_IOC_ID and PERF_FORMAT_ID give (a copy's is its parent's).
     pub id: u64,
+    /// Its own id (a copy's differs from its parent's): a sample's STREAM_ID.
+    own_id: u64,
     pub attr: Attr,
     pub kind: Kind,
     pub cpu: i32,
@@ -180,6 +205,12 @@ pub struct Event {
     /// The thread that opened it (PR_TASK_PERF_EVENTS_*), and its process.
     owner: spin::Mutex<Option<(Weak<Process>, Pid)>>,
     state: spin::Mutex<State>,
+    /// The ring buffer mmap made (samples of its copies go there too).
+    ring: spin::Mutex<Option<Arc<Ring>>>,
+    /// Samples that found no room (PERF_FORMAT_LOST).
+    lost: AtomicU64,
+    /// Pollers of the ring.
+    wq: WaitQueue,
 }
 
 /// The events counting one thread.
@@ -270,6 +301,11 @@ impl Event {
         };
         Arc::new(Event {
             id,
+            own_id: if parent.is_some() {
+                NEXT_ID.fetch_add(1, Ordering::Relaxed)
+            } else {
+                id
+            },
             attr,
             kind,
             cpu,
@@ -284,7 +320,14 @@ impl Event {
             leader: spin::Mutex::new(leader),
             siblings: spin::Mutex::new(Vec::new()),
             owner: spin::Mutex::new(None),
-            state: spin::Mutex::new(State::default()),
+            state: spin::Mutex::new(State {
+                period: attr.sample_period,
+                period_left: attr.sample_period,
+                ..State::default()
+            }),
+            ring: spin::Mutex::new(None),
+            lost: AtomicU64::new(0),
+            wq: WaitQueue::new(),
         })
     }
 
@@ -418,7 +461,7 @@ impl Event {
             enabled,
             running,
             id: self.id,
-            lost: 0,
+            lost: self.lost.load(Ordering::Relaxed),
         }
     }
 
@@ -435,69 +478,150 @@ impl Event {
         }
     }
 
-    fn add(&self, kind: Kind, user: bool, cpu: i32, n: u64) {
+    /// Counts `n` occurrences if they are this event's; returns the period
+    /// when a sampling event's period ran out (a sample is due).
+    fn add(&self, kind: Kind, user: bool, cpu: i32, n: u64) -> Option<u64> {
         if self.kind != kind || (self.cpu >= 0 && self.cpu != cpu) || self.excluded(user) {
-            return;
+            return None;
         }
         let mut st = self.state.lock();
-        if st.counting {
-            st.count += n;
+        if !st.counting {
+            return None;
+        }
+        st.count += n;
+        if st.period == 0 {
+            return None;
+        }
+        if st.period_left > n {
+            st.period_left -= n;
+            return None;
+        }
+        st.period_left = st.period;
+        let period = st.period;
+        if st.limit > 0 {
+            st.limit -= 1;
+            if st.limit == 0 {
+                // PERF_EVENT_IOC_REFRESH's allowance is spent: the event
+                // disables itself (Linux's perf_event_disable_inatomic).
+                drop(st);
+                let now = self.now();
+                let mut st = self.state.lock();
+                if let Some(t) = now {
+                    self.advance(&mut st, t);
+                }
+                st.enabled = false;
+                let group_on = st.group_on;
+                self.settle(&mut st, now, group_on);
+            }
+        }
+        Some(period)
+    }
+
+    /// Writes a sample into the ring (a copy's into its parent's); none
+    /// without a ring, as Linux.
+    fn sample(&self, thread: &Thread, site: Site, cpu: i32, period: u64) {
+        let top = self.parent.as_ref().and_then(Weak::upgrade);
+        let sink: &Event = top.as_deref().unwrap_or(self);
+        let Some(ring) = sink.ring.lock().clone() else {
+            return;
+        };
+        let time = match self.clock_id {
+            kestrel_abi::time::CLOCK_REALTIME | kestrel_abi::time::CLOCK_TAI => {
+                crate::time::realtime_ns()
+            }
+            _ => crate::time::now_ns(),
+        };
+        let s = Sample {
+            user: site.user,
+            ip: site.ip,
+            pid: thread.process.pid,
+            tid: thread.tid,
+            time,
+            addr: site.addr,
+            id: self.id,
+            stream_id: self.own_id,
+            cpu: cpu as u32,
+            period,
+        };
+        let mut rec = [0u8; 88];
+        let n = encode_sample(self.attr.sample_type, &s, &mut rec);
+        if !ring.write(sink, &rec[..n]) {
+            self.lost.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
 
 // ---- counting sites ----------------------------------------------------------------
 
-/// Counts `n` occurrences of `kind` in `thread` (in user mode or not): the
-/// check every counting site makes first.
+/// Counts `n` occurrences of `kind` in `thread`, at `site`: the check every
+/// counting site makes first.
 #[inline]
-pub fn count(thread: &Thread, kind: Kind, user: bool, n: u64) {
+pub fn count(thread: &Thread, kind: Kind, site: Site, n: u64) {
     if thread.process.perf.active.load(Ordering::Relaxed) || CPU_WIDE.load(Ordering::Relaxed) != 0 {
-        count_slow(thread, kind, user, n);
+        count_slow(thread, kind, site, n);
     }
 }
 
 #[inline(never)]
-fn count_slow(thread: &Thread, kind: Kind, user: bool, n: u64) {
+fn count_slow(thread: &Thread, kind: Kind, site: Site, n: u64) {
     let cpu = crate::task::this_cpu() as i32;
     if thread.process.perf.active.load(Ordering::Relaxed)
         && let Some(tp) = thread.process.perf.get(thread.tid)
     {
         for e in tp.events.lock().iter() {
-            e.add(kind, user, cpu, n);
+            if let Some(period) = e.add(kind, site.user, cpu, n) {
+                e.sample(thread, site, cpu, period);
+            }
         }
     }
     if CPU_WIDE.load(Ordering::Relaxed) != 0 {
         for e in CPU_EVENTS.lock().iter() {
-            if e.cpu == cpu {
-                e.add(kind, user, cpu, n);
+            if e.cpu == cpu
+                && let Some(period) = e.add(kind, site.user, cpu, n)
+            {
+                e.sample(thread, site, cpu, period);
             }
         }
     }
 }
 
-/// A user-mode page fault: `done` None at the fault (PAGE_FAULTS counts every
-/// one), then Some(major) once it was resolved (PAGE_FAULTS_MIN/MAJ).
+/// A user-mode page fault at `addr` by the instruction at `ip`: `done` None
+/// at the fault (PAGE_FAULTS counts every one), then Some(major) once it was
+/// resolved (PAGE_FAULTS_MIN/MAJ).
 #[inline]
-pub fn user_fault(thread: &Thread, done: Option<bool>) {
+pub fn user_fault(thread: &Thread, ip: u64, addr: u64, done: Option<bool>) {
     let kind = match done {
         None => Kind::Faults,
         Some(false) => Kind::FaultsMin,
         Some(true) => Kind::FaultsMaj,
     };
-    count(thread, kind, true, 1);
+    count(
+        thread,
+        kind,
+        Site {
+            user: true,
+            ip,
+            addr,
+        },
+        1,
+    );
 }
 
-/// A fault the kernel took on user memory (a system call's copy), for the
-/// thread running on this CPU: `resolved` says whether it was filled.
-pub fn kernel_fault(resolved: bool) {
+/// A fault the kernel took on user memory at `addr` (a system call's copy),
+/// for the thread running on this CPU: `resolved` says whether it was filled.
+pub fn kernel_fault(addr: u64, resolved: bool) {
     if CPU_WIDE.load(Ordering::Relaxed) == 0 && ACTIVE_PROCESSES.load(Ordering::Relaxed) == 0 {
         return;
     }
     if let Some(t) = crate::process::current_thread() {
-        count(&t, Kind::Faults, false, 1);
+        let site = Site {
+            user: false,
+            ip: 0,
+            addr,
+        };
+        count(&t, Kind::Faults, site, 1);
         if resolved {
-            count(&t, Kind::FaultsMin, false, 1);
+            count(&t, Kind::FaultsMin, site, 1);
         }
     }
 }
@@ -517,7 +641,7 @@ fn sched_in_slow(thread: &Thread) {
         let cpu = crate::task::this_cpu() as u32;
         let last = tp.last_cpu.swap(cpu, Ordering::Relaxed);
         if last != u32::MAX && last != cpu {
-            count(thread, Kind::Migrations, false, 1);
+            count(thread, Kind::Migrations, Site::default(), 1);
         }
         cpu_bound(thread, &tp, Some(cpu as i32));
     }
@@ -538,7 +662,7 @@ fn cpu_bound(thread: &Thread, tp: &ThreadPerf, cpu: Option<i32>) {
 /// The thread's task stops running (it waits, or it yielded): a context switch.
 #[inline]
 pub fn sched_out(thread: &Thread) {
-    count(thread, Kind::Switches, false, 1);
+    count(thread, Kind::Switches, Site::default(), 1);
     if thread.process.perf.active.load(Ordering::Relaxed) {
         sched_out_slow(thread);
     }
@@ -1008,6 +1132,187 @@ fn caller_file(fd: i32) -> KResult<Arc<OpenFile>> {
     table.get(fd)
 }
 
+// ---- the ring buffer ------------------------------------------------------------------
+
+/// The most pages one event's ring may have, whoever asks (16 MiB of data).
+const MAX_RING_PAGES: u64 = 4096 + 1;
+/// Linux's kernel.perf_event_mlock_kb (516 KiB) per CPU, in pages: the most
+/// a user without CAP_IPC_LOCK may map (EPERM beyond, as Linux's mlock
+/// accounting with no other rings).
+const MLOCK_PAGES_PER_CPU: u64 = 516 / 4;
+
+/// A sampling event's ring buffer: the first page is `struct
+/// perf_event_mmap_page` (data_head, data_tail, data_offset, data_size), the
+/// rest the records, as Linux lays it out.
+pub struct Ring {
+    pages: Arc<SharedPages>,
+    /// Bytes of records (a power of two pages; 0 with the first page alone).
+    size: u64,
+    /// Mapped writable: the reader moves data_tail and a full ring drops
+    /// records; read-only, the ring overwrites.
+    writable: bool,
+    st: spin::Mutex<RingState>,
+}
+
+#[derive(Default)]
+struct RingState {
+    head: u64,
+    /// Records dropped since the last PERF_RECORD_LOST.
+    lost: u64,
+    /// Records since the last wakeup (wakeup_events).
+    records: u64,
+    /// data_head at the last wakeup: readable (POLLIN) until the reader's
+    /// tail passes it.
+    wake_head: u64,
+    /// PERF_EVENT_IOC_PAUSE_OUTPUT.
+    paused: bool,
+}
+
+impl Ring {
+    fn put(&self, st: &mut RingState, rec: &[u8]) {
+        let at = st.head % self.size;
+        let first = (self.size - at).min(rec.len() as u64) as usize;
+        self.pages.write_bytes(4096 + at, &rec[..first]);
+        if first < rec.len() {
+            self.pages.write_bytes(4096, &rec[first..]);
+        }
+        st.head += rec.len() as u64;
+    }
+
+    /// Appends a record for event `e` (the ring's owner); false when it
+    /// found no room (it counts as lost, and a PERF_RECORD_LOST says so once
+    /// there is room again).
+    fn write(&self, e: &Event, rec: &[u8]) -> bool {
+        if self.size == 0 {
+            return false;
+        }
+        let mut st = self.st.lock();
+        let free = |st: &RingState| {
+            if self.writable {
+                let tail = self.pages.load_u64(MMAP_DATA_TAIL);
+                self.size.saturating_sub(st.head.saturating_sub(tail))
+            } else {
+                self.size
+            }
+        };
+        if st.paused {
+            st.lost += 1;
+            return false;
+        }
+        if st.lost > 0 && free(&st) >= (24 + rec.len()) as u64 {
+            let lost = encode_lost(e.id, st.lost);
+            self.put(&mut st, &lost);
+            st.lost = 0;
+        }
+        if free(&st) < rec.len() as u64 {
+            st.lost += 1;
+            return false;
+        }
+        self.put(&mut st, rec);
+        self.pages.store_u64(MMAP_DATA_HEAD, st.head);
+        // Wake the reader after wakeup_events records, or once the data
+        // since the last wakeup reaches the watermark (half the ring when
+        // none is given), as Linux's perf_output_end.
+        let wake = if e.attr.has(flag::WATERMARK) || e.attr.wakeup_events == 0 {
+            let mark = match e.attr.wakeup_events {
+                0 => self.size / 2,
+                w if e.attr.has(flag::WATERMARK) => u64::from(w).min(self.size),
+                _ => self.size / 2,
+            };
+            st.head - st.wake_head >= mark.max(1)
+        } else {
+            st.records += 1;
+            st.records >= u64::from(e.attr.wakeup_events)
+        };
+        if wake {
+            st.records = 0;
+            st.wake_head = st.head;
+            drop(st);
+            e.wq.wake_all();
+        }
+        true
+    }
+
+    /// Whether a wakeup left data the reader has not taken.
+    fn readable(&self) -> bool {
+        let st = self.st.lock();
+        if self.writable {
+            st.wake_head > self.pages.load_u64(MMAP_DATA_TAIL)
+        } else {
+            st.wake_head > 0
+        }
+    }
+}
+
+/// What mmap(2) of an event's file maps (None: not one): its ring buffer,
+/// made by the first mmap, as Linux's perf_mmap: MAP_SHARED (EINVAL
+/// otherwise), offset 0 (there is no AUX area: EINVAL), one page plus a
+/// power of two (EINVAL), the size the ring already has (EINVAL), within
+/// 516 KiB a CPU without CAP_IPC_LOCK (EPERM).
+pub fn mmap_backing(
+    f: &OpenFile,
+    off: u64,
+    len: u64,
+    writable: bool,
+    shared: bool,
+    may_lock: bool,
+) -> Option<KResult<Backing>> {
+    let e = PerfFile::of(f)?;
+    Some((|| {
+        if !shared || off != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let pages = len.div_ceil(4096);
+        let nr = pages.checked_sub(1).ok_or(Errno::EINVAL)?;
+        if nr != 0 && !nr.is_power_of_two() {
+            return Err(Errno::EINVAL);
+        }
+        let mut slot = e.ring.lock();
+        if let Some(r) = &*slot {
+            if r.size != nr * 4096 {
+                return Err(Errno::EINVAL);
+            }
+            return Ok(Backing::SharedAnonymous {
+                pages: r.pages.clone(),
+                offset: 0,
+                segment: None,
+            });
+        }
+        let cpus = crate::arch::percpu::online() as u64;
+        if pages > MLOCK_PAGES_PER_CPU * cpus && PARANOID.load(Ordering::Relaxed) > -1 && !may_lock
+        {
+            return Err(Errno::EPERM);
+        }
+        if pages > MAX_RING_PAGES {
+            return Err(Errno::ENOMEM);
+        }
+        let sp = Arc::new(SharedPages::allocate(pages as usize).ok_or(Errno::ENOMEM)?);
+        sp.store_u64(MMAP_DATA_OFFSET, 4096);
+        sp.store_u64(MMAP_DATA_SIZE, nr * 4096);
+        *slot = Some(Arc::new(Ring {
+            pages: sp.clone(),
+            size: nr * 4096,
+            writable,
+            st: spin::Mutex::new(RingState::default()),
+        }));
+        Ok(Backing::SharedAnonymous {
+            pages: sp,
+            offset: 0,
+            segment: None,
+        })
+    })())
+}
+
+/// Whether Kestrel can sample `attr`'s event: a software event that counts
+/// occurrences (not a clock), with a fixed period (not a frequency) and
+/// sample fields among [`SAMPLE_SUPPORTED`].
+pub fn can_sample(attr: &Attr) -> bool {
+    attr.type_ == PERF_TYPE_SOFTWARE
+        && Kind::of(attr.config) != Kind::Clock
+        && !attr.has(flag::FREQ)
+        && attr.sample_type & !SAMPLE_SUPPORTED == 0
+}
+
 // ---- the file --------------------------------------------------------------------------
 
 /// An open perf event: "anon_inode:[perf_event]".
@@ -1058,10 +1363,25 @@ impl FileOps for PerfFile {
     }
 
     fn poll(&self) -> u16 {
-        // Linux's perf_poll: hung up once the thread is gone and no copy
-        // counts on, and, with no ring buffer mapped (never, here), hung up
-        // anyway. Always ready, so no wait queue.
-        POLLHUP
+        // Linux's perf_poll: with no ring buffer, hung up; with one,
+        // readable after a wakeup (here until the reader's tail passes
+        // it), and hung up once the thread is gone and no copy counts on.
+        let e = &self.event;
+        let Some(ring) = e.ring.lock().clone() else {
+            return POLLHUP;
+        };
+        let mut r = 0;
+        if ring.readable() {
+            r |= POLLIN | POLLRDNORM;
+        }
+        if e.exited() && e.children.lock().is_empty() {
+            r |= POLLHUP;
+        }
+        r
+    }
+
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        Some(&self.event.wq)
     }
 
     fn ioctl(&self, _: &OpenFile, cmd: u32, arg: u64, mem: &dyn UserSpace) -> KResult<u64> {
@@ -1071,17 +1391,38 @@ impl FileOps for PerfFile {
             PERF_EVENT_IOC_ENABLE => control(e, Op::Enable, group),
             PERF_EVENT_IOC_DISABLE => control(e, Op::Disable, group),
             PERF_EVENT_IOC_RESET => control(e, Op::Reset, group),
-            // Only sampling events have a period or an overflow limit.
-            PERF_EVENT_IOC_REFRESH => return Err(Errno::EINVAL),
+            // Only sampling events have an overflow limit (and not
+            // inherited ones): that many more samples, then it disables
+            // itself.
+            PERF_EVENT_IOC_REFRESH => {
+                if e.attr.has(flag::INHERIT) || !e.attr.sampling() {
+                    return Err(Errno::EINVAL);
+                }
+                {
+                    let mut st = e.state.lock();
+                    st.limit = st.limit.saturating_add_signed(i64::from(arg as i32));
+                }
+                control(e, Op::Enable, false);
+            }
             PERF_EVENT_IOC_PERIOD => {
-                let _: u64 = UserPtr::new(arg).read(mem)?;
-                return Err(Errno::EINVAL);
+                let v: u64 = UserPtr::new(arg).read(mem)?;
+                if !e.attr.sampling() || v == 0 || v & (1 << 63) != 0 {
+                    return Err(Errno::EINVAL);
+                }
+                let mut st = e.state.lock();
+                st.period = v;
+                st.period_left = v;
             }
             PERF_EVENT_IOC_ID => {
                 UserPtr::new(arg).write(mem, &e.id)?;
             }
-            // No ring buffer to pause.
-            PERF_EVENT_IOC_PAUSE_OUTPUT => return Err(Errno::EINVAL),
+            PERF_EVENT_IOC_PAUSE_OUTPUT => {
+                let ring = e.ring.lock().clone().ok_or(Errno::EINVAL)?;
+                if ring.size == 0 {
+                    return Err(Errno::EINVAL);
+                }
+                ring.st.lock().paused = arg != 0;
+            }
             // Filters are for tracepoints and address filters; BPF programs
             // for tracing events (there are neither).
             PERF_EVENT_IOC_SET_FILTER => {

@@ -85,6 +85,16 @@ struct attr {
 #define IOC_RESET 0x2403
 #define IOC_PERIOD 0x40082404
 #define IOC_ID 0x80082407
+#define IOC_PAUSE_OUTPUT 0x40042409
+
+#define S_IP (1ull << 0)
+#define S_TID (1ull << 1)
+#define S_TIME (1ull << 2)
+#define S_ADDR (1ull << 3)
+#define S_ID (1ull << 6)
+#define S_CPU (1ull << 7)
+#define S_PERIOD (1ull << 8)
+#define RECORD_SAMPLE 9
 #define IOC_FLAG_GROUP 1
 
 #define PR_TASK_PERF_EVENTS_DISABLE 31
@@ -190,12 +200,126 @@ TEST(paranoid_sysctl_is_root_writable)
     CHECK(strcmp(now, "1\n") == 0, "read back \"%s\"", now);
 }
 
-TEST(sampling_is_supported_or_eopnotsupp)
+struct ring_sample {
+    uint64_t ip, pidtid, time, addr, id, cpu, period;
+};
+
+/* Reads the sample records between data_tail and data_head (the layout of
+ * S_IP|S_TID|S_TIME|S_ADDR|S_ID|S_CPU|S_PERIOD); returns how many there
+ * were, or -1 for a malformed record, and moves data_tail to data_head. */
+static int read_ring(char *rb, size_t data_size, struct ring_sample *out, int max, int *misc_user)
 {
-    /* Linux samples software events into an mmap'd ring; Kestrel counts only
-     * and refuses a period with EOPNOTSUPP (as a PMU without interrupts). */
-    struct attr a = sw(SW_PAGE_FAULTS, F_EXCLUDE_KERNEL);
-    a.sample_period = 10;
+    volatile uint64_t *head_p = (volatile uint64_t *)(rb + 1024);
+    volatile uint64_t *tail_p = (volatile uint64_t *)(rb + 1032);
+    uint64_t head = *head_p, tail = *tail_p;
+    __sync_synchronize();
+    int n = 0;
+    *misc_user = 1;
+    while (tail < head) {
+        char rec[256];
+        uint64_t at = tail % data_size;
+        struct { uint32_t type; uint16_t misc, size; } h;
+        for (size_t i = 0; i < sizeof h; i++)
+            ((char *)&h)[i] = rb[4096 + (at + i) % data_size];
+        if (h.size < 8 || h.size > sizeof rec)
+            return -1;
+        for (size_t i = 0; i < h.size; i++)
+            rec[i] = rb[4096 + (at + i) % data_size];
+        if (h.type == RECORD_SAMPLE) {
+            if (h.size != 8 + sizeof(struct ring_sample))
+                return -1;
+            if ((h.misc & 7) != 2)
+                *misc_user = 0;
+            if (n < max)
+                memcpy(&out[n], rec + 8, sizeof out[n]);
+            n++;
+        }
+        tail += h.size;
+    }
+    __sync_synchronize();
+    *tail_p = tail;
+    return n;
+}
+
+TEST(sampling_page_faults_into_ring)
+{
+    struct attr a = sw(SW_PAGE_FAULTS, F_EXCLUDE_KERNEL | F_DISABLED);
+    a.sample_period = 1;
+    a.sample_type = S_IP | S_TID | S_TIME | S_ADDR | S_ID | S_CPU | S_PERIOD;
+    a.wakeup_events = 1;
+    int fd = OK(peo(&a, 0, -1, -1, 0));
+    /* The ring: shared, from offset 0, one page and a power of two more. */
+    errno = 0;
+    void *m = mmap(NULL, 9 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    CHECK(m == MAP_FAILED && errno == EINVAL, "MAP_PRIVATE ring: %p %s", m, kt_errstr(errno));
+    m = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    CHECK(m == MAP_FAILED && errno == EINVAL, "3 data pages: %p %s", m, kt_errstr(errno));
+    m = mmap(NULL, 9 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 4096);
+    CHECK(m == MAP_FAILED && errno == EINVAL, "offset 4096: %p %s", m, kt_errstr(errno));
+    char *rb = mmap(NULL, 9 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    CHECK(rb != MAP_FAILED, "mmap of the ring: %s", kt_errstr(errno));
+    EXPECT_EQ(*(uint64_t *)(rb + 1040), 4096);     /* data_offset */
+    EXPECT_EQ(*(uint64_t *)(rb + 1048), 8 * 4096); /* data_size */
+    /* Another size while it is mapped: EINVAL. */
+    m = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    CHECK(m == MAP_FAILED && errno == EINVAL, "another size: %p %s", m, kt_errstr(errno));
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    EXPECT_EQ(poll(&pf, 1, 0), 0);
+    char *p = mmap(NULL, 16 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(p != MAP_FAILED, "mmap");
+    OK(ioctl(fd, IOC_ENABLE, 0));
+    for (int i = 0; i < 16; i++)
+        p[i * 4096L] = 1;
+    OK(ioctl(fd, IOC_DISABLE, 0));
+    EXPECT_EQ(poll(&pf, 1, 0), 1);
+    CHECK(pf.revents & POLLIN, "revents %#x", pf.revents);
+    uint64_t id = 0;
+    OK(ioctl(fd, IOC_ID, &id));
+    static struct ring_sample s[4096];
+    int user = 0;
+    int n = read_ring(rb, 8 * 4096, s, 4096, &user);
+    CHECK(n >= 16, "%d samples for 16 faults", n);
+    CHECK(user, "a sample of a user-mode fault without PERF_RECORD_MISC_USER");
+    int in_range = 0;
+    for (int i = 0; i < n && i < 4096; i++) {
+        CHECK(s[i].ip != 0 && s[i].id == id && s[i].period == 1,
+              "sample %d: ip %#llx id %llu period %llu", i, (unsigned long long)s[i].ip,
+              (unsigned long long)s[i].id, (unsigned long long)s[i].period);
+        CHECK((uint32_t)s[i].pidtid == (uint32_t)getpid() &&
+                  (uint32_t)(s[i].pidtid >> 32) == (uint32_t)syscall(SYS_gettid),
+              "sample %d: pid/tid %#llx", i, (unsigned long long)s[i].pidtid);
+        if (s[i].addr >= (uint64_t)(uintptr_t)p && s[i].addr < (uint64_t)(uintptr_t)p + 16 * 4096)
+            in_range++;
+    }
+    CHECK(in_range >= 16, "%d samples in the touched pages", in_range);
+    /* Consumed: no longer readable. */
+    pf.revents = 0;
+    EXPECT_EQ(poll(&pf, 1, 0), 0);
+    /* A period can change; REFRESH is for sampling events without inherit. */
+    uint64_t period = 4;
+    OK(ioctl(fd, 0x40082404, &period));
+    period = 0;
+    EXPECT_ERRNO(ioctl(fd, 0x40082404, &period), EINVAL);
+    OK(ioctl(fd, IOC_PAUSE_OUTPUT, 1));
+    OK(ioctl(fd, IOC_PAUSE_OUTPUT, 0));
+    munmap(p, 16 * 4096);
+    munmap(rb, 9 * 4096);
+    close(fd);
+    /* Without a ring the paused ioctl has nothing to pause. */
+    struct attr c = sw(SW_PAGE_FAULTS, F_EXCLUDE_KERNEL | F_INHERIT);
+    c.sample_period = 1;
+    int f2 = OK(peo(&c, 0, -1, -1, 0));
+    EXPECT_ERRNO(ioctl(f2, IOC_PAUSE_OUTPUT, 1), EINVAL);
+    EXPECT_ERRNO(ioctl(f2, IOC_REFRESH, 1), EINVAL);
+    close(f2);
+}
+
+TEST(sampling_clocks_supported_or_eopnotsupp)
+{
+    /* Linux samples cpu-clock on a timer; Kestrel refuses a clock's period
+     * with EOPNOTSUPP (as a PMU without interrupts), and a frequency too. */
+    struct attr a = sw(SW_TASK_CLOCK, F_EXCLUDE_KERNEL);
+    a.sample_period = 1000000;
     errno = 0;
     long fd = peo(&a, 0, -1, -1, 0);
     CHECK(fd >= 0 || errno == EOPNOTSUPP, "errno %s", kt_errstr(errno));
@@ -793,7 +917,8 @@ int main(int argc, char **argv)
     KT_BEGIN();
     RUN(paranoid_sysctl_exists);
     RUN(paranoid_sysctl_is_root_writable);
-    RUN(sampling_is_supported_or_eopnotsupp);
+    RUN(sampling_page_faults_into_ring);
+    RUN(sampling_clocks_supported_or_eopnotsupp);
     RUN(task_clock_grows_with_work);
     RUN(cpu_clock_counts);
     RUN(event_on_one_cpu_counts_there);

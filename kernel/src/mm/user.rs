@@ -53,7 +53,7 @@ impl AddressSpace {
                         return done;
                     }
                     let r = self.fault(f.addr, access);
-                    crate::perf::kernel_fault(r.is_ok());
+                    crate::perf::kernel_fault(f.addr, r.is_ok());
                     if let Err(e) = r {
                         // A file page not loaded yet: the system-call layer loads
                         // it and runs the call again.

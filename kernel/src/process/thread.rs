@@ -280,7 +280,7 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                 if let Some(c) = &thread.process.syscall_counts {
                     c.fault();
                 }
-                crate::perf::user_fault(&thread, None);
+                crate::perf::user_fault(&thread, regs.regs.rip, addr, None);
                 // The page is there but the thread's PKRU denies the access:
                 // nothing to fault in.
                 let pk = code & pf::PK != 0;
@@ -369,7 +369,7 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                 };
                 if !pk && result.is_ok() && !thread.should_exit() {
                     // Resolved: minor, or major when it waited for a file page.
-                    crate::perf::user_fault(&thread, Some(loads > 0));
+                    crate::perf::user_fault(&thread, regs.regs.rip, addr, Some(loads > 0));
                 }
                 if pk {
                     // Linux's SEGV_PKUERR, with the key in si_pkey.

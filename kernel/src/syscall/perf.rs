@@ -146,8 +146,9 @@ pub async fn sys_perf_event_open(
         // No perf_event cgroup controller (a kernel without CONFIG_CGROUP_PERF).
         return Err(Errno::EINVAL);
     }
-    // Software events here cannot sample: as a PMU without an interrupt.
-    if attr.sampling() {
+    // What Kestrel cannot sample (clocks, frequencies, some sample fields)
+    // it refuses as a PMU without an interrupt does.
+    if attr.sampling() && !perf::can_sample(&attr) {
         return Err(Errno::EOPNOTSUPP);
     }
     if attr.has(flag::USE_CLOCKID) && !valid_clock(attr.clockid) {

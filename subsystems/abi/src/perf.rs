@@ -392,6 +392,113 @@ pub fn encode_read(read_format: u64, members: &[Values], out: &mut [u8]) -> usiz
     n
 }
 
+/// `sample_type` bits of the fields a sample record carries.
+pub const PERF_SAMPLE_IP: u64 = 1 << 0;
+pub const PERF_SAMPLE_TID: u64 = 1 << 1;
+pub const PERF_SAMPLE_TIME: u64 = 1 << 2;
+pub const PERF_SAMPLE_ADDR: u64 = 1 << 3;
+pub const PERF_SAMPLE_ID: u64 = 1 << 6;
+pub const PERF_SAMPLE_CPU: u64 = 1 << 7;
+pub const PERF_SAMPLE_PERIOD: u64 = 1 << 8;
+pub const PERF_SAMPLE_STREAM_ID: u64 = 1 << 9;
+pub const PERF_SAMPLE_IDENTIFIER: u64 = 1 << 16;
+/// The fields Kestrel's samples carry (the others are refused).
+pub const SAMPLE_SUPPORTED: u64 = PERF_SAMPLE_IP
+    | PERF_SAMPLE_TID
+    | PERF_SAMPLE_TIME
+    | PERF_SAMPLE_ADDR
+    | PERF_SAMPLE_ID
+    | PERF_SAMPLE_CPU
+    | PERF_SAMPLE_PERIOD
+    | PERF_SAMPLE_STREAM_ID
+    | PERF_SAMPLE_IDENTIFIER;
+
+/// Record types in the ring buffer.
+pub const PERF_RECORD_LOST: u32 = 2;
+pub const PERF_RECORD_SAMPLE: u32 = 9;
+/// `misc`: where the sampled instruction ran.
+pub const PERF_RECORD_MISC_KERNEL: u16 = 1;
+pub const PERF_RECORD_MISC_USER: u16 = 2;
+
+/// The offsets in the first page of the ring (`struct perf_event_mmap_page`).
+pub const MMAP_DATA_HEAD: u64 = 1024;
+pub const MMAP_DATA_TAIL: u64 = 1032;
+pub const MMAP_DATA_OFFSET: u64 = 1040;
+pub const MMAP_DATA_SIZE: u64 = 1048;
+
+/// What one sample says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sample {
+    pub user: bool,
+    pub ip: u64,
+    pub pid: u32,
+    pub tid: u32,
+    pub time: u64,
+    pub addr: u64,
+    /// The id PERF_EVENT_IOC_ID gives (a copy's parent's).
+    pub id: u64,
+    /// The event's own id (a copy's own).
+    pub stream_id: u64,
+    pub cpu: u32,
+    pub period: u64,
+}
+
+/// A PERF_RECORD_SAMPLE with the fields `sample_type` asks for (all within
+/// [`SAMPLE_SUPPORTED`]), in Linux's order; returns its length (at most 88).
+pub fn encode_sample(sample_type: u64, s: &Sample, out: &mut [u8; 88]) -> usize {
+    let mut n = 8;
+    let mut put = |v: u64, out: &mut [u8; 88]| {
+        out[n..n + 8].copy_from_slice(&v.to_ne_bytes());
+        n += 8;
+    };
+    if sample_type & PERF_SAMPLE_IDENTIFIER != 0 {
+        put(s.id, out);
+    }
+    if sample_type & PERF_SAMPLE_IP != 0 {
+        put(s.ip, out);
+    }
+    if sample_type & PERF_SAMPLE_TID != 0 {
+        put(u64::from(s.pid) | u64::from(s.tid) << 32, out);
+    }
+    if sample_type & PERF_SAMPLE_TIME != 0 {
+        put(s.time, out);
+    }
+    if sample_type & PERF_SAMPLE_ADDR != 0 {
+        put(s.addr, out);
+    }
+    if sample_type & PERF_SAMPLE_ID != 0 {
+        put(s.id, out);
+    }
+    if sample_type & PERF_SAMPLE_STREAM_ID != 0 {
+        put(s.stream_id, out);
+    }
+    if sample_type & PERF_SAMPLE_CPU != 0 {
+        put(u64::from(s.cpu), out);
+    }
+    if sample_type & PERF_SAMPLE_PERIOD != 0 {
+        put(s.period, out);
+    }
+    let misc = if s.user {
+        PERF_RECORD_MISC_USER
+    } else {
+        PERF_RECORD_MISC_KERNEL
+    };
+    out[0..4].copy_from_slice(&PERF_RECORD_SAMPLE.to_ne_bytes());
+    out[4..6].copy_from_slice(&misc.to_ne_bytes());
+    out[6..8].copy_from_slice(&(n as u16).to_ne_bytes());
+    n
+}
+
+/// A PERF_RECORD_LOST: `lost` records of event `id` did not fit.
+pub fn encode_lost(id: u64, lost: u64) -> [u8; 24] {
+    let mut out = [0u8; 24];
+    out[0..4].copy_from_slice(&PERF_RECORD_LOST.to_ne_bytes());
+    out[6..8].copy_from_slice(&24u16.to_ne_bytes());
+    out[8..16].copy_from_slice(&id.to_ne_bytes());
+    out[16..24].copy_from_slice(&lost.to_ne_bytes());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -468,6 +575,35 @@ mod tests {
         .unwrap();
         assert!(!kernel);
         assert_eq!(a.branch_sample_type, (1 << 3) | PERF_SAMPLE_BRANCH_USER);
+    }
+
+    #[test]
+    fn sample_layout() {
+        let s = Sample {
+            user: true,
+            ip: 0x401000,
+            pid: 7,
+            tid: 8,
+            addr: 0x5000,
+            id: 3,
+            cpu: 1,
+            period: 1,
+            ..Default::default()
+        };
+        let mut out = [0u8; 88];
+        let all = SAMPLE_SUPPORTED;
+        assert_eq!(encode_sample(all, &s, &mut out), 8 + 9 * 8);
+        let n = encode_sample(
+            PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_ADDR,
+            &s,
+            &mut out,
+        );
+        assert_eq!(n, 32);
+        let w = |i: usize| u64::from_ne_bytes(out[i * 8..i * 8 + 8].try_into().unwrap());
+        assert_eq!(w(0), u64::from(PERF_RECORD_SAMPLE) | (2 << 32) | (32 << 48));
+        assert_eq!(w(1), 0x401000);
+        assert_eq!(w(2), 7 | 8 << 32);
+        assert_eq!(w(3), 0x5000);
     }
 
     #[test]
