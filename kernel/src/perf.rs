@@ -24,9 +24,10 @@
 //!   within 496 bytes, docs/hot-paths.md), so the events of a thread live in
 //!   its process's table ([`ProcessPerf`]), by thread id.
 //!
-//! A sampling event (fault, switch or migration events with a fixed
-//! `sample_period`) writes a record into its [`Ring`] each period, at the
-//! same counting sites.
+//! A sampling event writes a record into its [`Ring`] each period: fault,
+//! switch and migration events at the same counting sites; a thread's
+//! clock events at a timer interrupt in user mode, which the thread loop
+//! arms for the next one due ([`sample_budget`], [`clock_tick`]).
 //!
 //! Each event has the Linux states that matter for counting: enabled or not,
 //! counting (enabled, and its group leader enabled), exited (its thread is
@@ -173,6 +174,8 @@ struct State {
     period: u64,
     period_left: u64,
     limit: u64,
+    /// A sampling clock's count (ns) at which its next sample is due.
+    next_sample: u64,
     /// Whether its group leader was on at the last resync.
     group_on: bool,
     /// For a thread's event on one CPU: the thread is running there.
@@ -321,8 +324,9 @@ impl Event {
             siblings: spin::Mutex::new(Vec::new()),
             owner: spin::Mutex::new(None),
             state: spin::Mutex::new(State {
-                period: attr.sample_period,
-                period_left: attr.sample_period,
+                period: sample_period(&attr),
+                period_left: sample_period(&attr),
+                next_sample: sample_period(&attr),
                 ..State::default()
             }),
             ring: spin::Mutex::new(None),
@@ -498,23 +502,32 @@ impl Event {
         }
         st.period_left = st.period;
         let period = st.period;
-        if st.limit > 0 {
-            st.limit -= 1;
-            if st.limit == 0 {
-                // PERF_EVENT_IOC_REFRESH's allowance is spent: the event
-                // disables itself (Linux's perf_event_disable_inatomic).
-                drop(st);
-                let now = self.now();
-                let mut st = self.state.lock();
-                if let Some(t) = now {
-                    self.advance(&mut st, t);
-                }
-                st.enabled = false;
-                let group_on = st.group_on;
-                self.settle(&mut st, now, group_on);
-            }
-        }
+        drop(st);
+        // PERF_EVENT_IOC_REFRESH's allowance: the last sample disables the
+        // event (Linux's perf_event_disable_inatomic).
+        self.spend_limit();
         Some(period)
+    }
+
+    /// One more sample against PERF_EVENT_IOC_REFRESH's allowance (with
+    /// the state lock released): the last one disables the event.
+    fn spend_limit(&self) {
+        let mut st = self.state.lock();
+        if st.limit == 0 {
+            return;
+        }
+        st.limit -= 1;
+        if st.limit == 0 {
+            drop(st);
+            let now = self.now();
+            let mut st = self.state.lock();
+            if let Some(t) = now {
+                self.advance(&mut st, t);
+            }
+            st.enabled = false;
+            let group_on = st.group_on;
+            self.settle(&mut st, now, group_on);
+        }
     }
 
     /// Writes a sample into the ring (a copy's into its parent's); none
@@ -672,6 +685,74 @@ pub fn sched_out(thread: &Thread) {
 fn sched_out_slow(thread: &Thread) {
     if let Some(tp) = thread.process.perf.get(thread.tid) {
         cpu_bound(thread, &tp, None);
+    }
+}
+
+/// For a thread with sampling clock events: how much more CPU time until
+/// the next sample is due (the thread loop arms its timer no later).
+#[inline]
+pub fn sample_budget(thread: &Thread) -> Option<u64> {
+    if thread.process.perf.active.load(Ordering::Relaxed) {
+        sample_budget_slow(thread)
+    } else {
+        None
+    }
+}
+
+#[inline(never)]
+fn sample_budget_slow(thread: &Thread) -> Option<u64> {
+    let tp = thread.process.perf.get(thread.tid)?;
+    let (u, s) = thread.cpu.split();
+    let mut best: Option<u64> = None;
+    for e in tp.events.lock().iter().filter(|e| e.kind == Kind::Clock) {
+        let mut st = e.state.lock();
+        if st.period == 0 || !st.counting {
+            continue;
+        }
+        e.advance(&mut st, u + s);
+        let left = st.next_sample.saturating_sub(st.count);
+        best = Some(best.map_or(left, |b| b.min(left)));
+    }
+    best
+}
+
+/// A timer interrupt in user mode at `ip`: the sampling clock events whose
+/// period has run out take a sample there (one per interrupt, as Linux's
+/// hrtimer; the next is a period later, at least 10 us).
+#[inline]
+pub fn clock_tick(thread: &Thread, ip: u64) {
+    if thread.process.perf.active.load(Ordering::Relaxed) {
+        clock_tick_slow(thread, ip);
+    }
+}
+
+#[inline(never)]
+fn clock_tick_slow(thread: &Thread, ip: u64) {
+    let Some(tp) = thread.process.perf.get(thread.tid) else {
+        return;
+    };
+    let (u, s) = thread.cpu.split();
+    let cpu = crate::task::this_cpu() as i32;
+    for e in tp.events.lock().iter().filter(|e| e.kind == Kind::Clock) {
+        let period = {
+            let mut st = e.state.lock();
+            if st.period == 0 || !st.counting || e.attr.has(flag::EXCLUDE_USER) {
+                continue;
+            }
+            e.advance(&mut st, u + s);
+            if st.count < st.next_sample {
+                continue;
+            }
+            st.next_sample = st.count + st.period.max(10_000);
+            st.period
+        };
+        e.spend_limit();
+        let site = Site {
+            user: true,
+            ip,
+            addr: 0,
+        };
+        e.sample(thread, site, cpu, period);
     }
 }
 
@@ -867,7 +948,10 @@ fn control_locked(e: &Arc<Event>, op: Op, group: bool) {
                     Op::Disable => st.enabled = false,
                     // The count only: the times and what exited copies left
                     // stay, as Linux's _perf_event_reset.
-                    Op::Reset => st.count = 0,
+                    Op::Reset => {
+                        st.count = 0;
+                        st.next_sample = st.period;
+                    }
                 }
             }
             touched.push(x);
@@ -1303,14 +1387,28 @@ pub fn mmap_backing(
     })())
 }
 
-/// Whether Kestrel can sample `attr`'s event: a software event that counts
-/// occurrences (not a clock), with a fixed period (not a frequency) and
-/// sample fields among [`SAMPLE_SUPPORTED`].
-pub fn can_sample(attr: &Attr) -> bool {
+/// Whether Kestrel can sample `attr`'s event: a software event with sample
+/// fields among [`SAMPLE_SUPPORTED`]; one that counts occurrences with a
+/// fixed period, or a thread's clock (`thread`) with a period or frequency.
+pub fn can_sample(attr: &Attr, thread: bool) -> bool {
+    let clock = Kind::of(attr.config) == Kind::Clock;
     attr.type_ == PERF_TYPE_SOFTWARE
-        && Kind::of(attr.config) != Kind::Clock
-        && !attr.has(flag::FREQ)
+        && (!clock || thread)
+        && (clock || !attr.has(flag::FREQ))
         && attr.sample_type & !SAMPLE_SUPPORTED == 0
+}
+
+/// A sampling event's period: `sample_period`, or for a clock given a
+/// frequency, the nanoseconds between samples (Linux's
+/// perf_swevent_init_hrtimer turns one into the other).
+fn sample_period(attr: &Attr) -> u64 {
+    if attr.has(flag::FREQ) {
+        1_000_000_000u64
+            .checked_div(attr.sample_period)
+            .unwrap_or(0)
+    } else {
+        attr.sample_period
+    }
 }
 
 // ---- the file --------------------------------------------------------------------------
@@ -1412,6 +1510,7 @@ impl FileOps for PerfFile {
                 let mut st = e.state.lock();
                 st.period = v;
                 st.period_left = v;
+                st.next_sample = st.count + v;
             }
             PERF_EVENT_IOC_ID => {
                 UserPtr::new(arg).write(mem, &e.id)?;

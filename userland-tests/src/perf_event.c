@@ -314,17 +314,36 @@ TEST(sampling_page_faults_into_ring)
     close(f2);
 }
 
-TEST(sampling_clocks_supported_or_eopnotsupp)
+#define F_FREQ (1ull << 10)
+
+/* A thread's task-clock samples where the thread runs: by period, and by
+ * frequency (which a clock turns into a period). */
+TEST(sampling_task_clock)
 {
-    /* Linux samples cpu-clock on a timer; Kestrel refuses a clock's period
-     * with EOPNOTSUPP (as a PMU without interrupts), and a frequency too. */
-    struct attr a = sw(SW_TASK_CLOCK, F_EXCLUDE_KERNEL);
-    a.sample_period = 1000000;
-    errno = 0;
-    long fd = peo(&a, 0, -1, -1, 0);
-    CHECK(fd >= 0 || errno == EOPNOTSUPP, "errno %s", kt_errstr(errno));
-    if (fd >= 0)
+    for (int freq = 0; freq < 2; freq++) {
+        struct attr a = sw(SW_TASK_CLOCK, F_EXCLUDE_KERNEL | F_DISABLED | (freq ? F_FREQ : 0));
+        a.sample_period = freq ? 1000 : 1000000; /* 1000 Hz or 1 ms */
+        a.sample_type = S_IP | S_TID | S_TIME | S_ADDR | S_ID | S_CPU | S_PERIOD;
+        a.wakeup_events = 1;
+        int fd = OK(peo(&a, 0, -1, -1, 0));
+        char *rb = mmap(NULL, 17 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        CHECK(rb != MAP_FAILED, "mmap of the ring: %s", kt_errstr(errno));
+        OK(ioctl(fd, IOC_ENABLE, 0));
+        busy_ms(40);
+        OK(ioctl(fd, IOC_DISABLE, 0));
+        static struct ring_sample s[4096];
+        int user = 0;
+        int n = read_ring(rb, 16 * 4096, s, 4096, &user);
+        CHECK(n >= 15 && n <= 80, "%d samples over 40 ms at 1 ms (freq %d)", n, freq);
+        for (int i = 0; i < n && i < 4096; i++) {
+            CHECK(s[i].ip != 0 && s[i].ip < (1ull << 47) && s[i].period == 1000000,
+                  "sample %d: ip %#llx period %llu", i, (unsigned long long)s[i].ip,
+                  (unsigned long long)s[i].period);
+            CHECK((uint32_t)(s[i].pidtid >> 32) == (uint32_t)syscall(SYS_gettid), "tid");
+        }
+        munmap(rb, 17 * 4096);
         close(fd);
+    }
 }
 
 TEST(task_clock_grows_with_work)
@@ -918,7 +937,7 @@ int main(int argc, char **argv)
     RUN(paranoid_sysctl_exists);
     RUN(paranoid_sysctl_is_root_writable);
     RUN(sampling_page_faults_into_ring);
-    RUN(sampling_clocks_supported_or_eopnotsupp);
+    RUN(sampling_task_clock);
     RUN(task_clock_grows_with_work);
     RUN(cpu_clock_counts);
     RUN(event_on_one_cpu_counts_there);

@@ -176,6 +176,10 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
             .timers()
             .next_deadline()
             .map_or(slice_end, |d| d.min(slice_end));
+        if let Some(budget) = crate::perf::sample_budget(&thread) {
+            // A sampling clock's next sample (perf_event_open).
+            deadline = deadline.min(time::now_ns().saturating_add(budget.max(10_000)));
+        }
         if let Some(budget) = super::timers::cpu_budget(&thread) {
             // A CPU-time timer (setitimer, RLIMIT_CPU) is due after that much running.
             deadline = deadline.min(time::now_ns().saturating_add(budget.max(10_000)));
@@ -405,6 +409,7 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                 regs.orig_rax = u64::MAX;
                 if vector == crate::arch::irq::TIMER_VECTOR {
                     crate::profile::user_tick(&thread, regs.regs.rip, regs.regs.rbp);
+                    crate::perf::clock_tick(&thread, regs.regs.rip);
                 }
                 if let Some(c) = &thread.process.syscall_counts {
                     c.interrupt();

@@ -148,7 +148,7 @@ pub async fn sys_perf_event_open(
     }
     // What Kestrel cannot sample (clocks, frequencies, some sample fields)
     // it refuses as a PMU without an interrupt does.
-    if attr.sampling() && !perf::can_sample(&attr) {
+    if attr.sampling() && !perf::can_sample(&attr, target.is_some()) {
         return Err(Errno::EOPNOTSUPP);
     }
     if attr.has(flag::USE_CLOCKID) && !valid_clock(attr.clockid) {
