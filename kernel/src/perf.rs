@@ -841,6 +841,146 @@ pub fn exec(thread: &Arc<Thread>) {
             m.resync();
         }
     }
+    drop(_g);
+    // Side-band records for the new program, as Linux's exec: its name,
+    // then its executable mappings.
+    let comm = thread.comm();
+    side_band(thread, |e, out| {
+        if !e.attr.has(flag::COMM) {
+            return false;
+        }
+        let misc = PERF_RECORD_MISC_USER
+            | if e.attr.has(flag::COMM_EXEC) {
+                PERF_RECORD_MISC_COMM_EXEC
+            } else {
+                0
+            };
+        record_start(out, PERF_RECORD_COMM, misc, thread);
+        put_str(out, &comm);
+        true
+    });
+    for a in thread.process.mm().areas() {
+        mmap_record(thread, &a);
+    }
+}
+
+/// A file mapping made (at exec, or by mmap): MMAP or MMAP2 records for the
+/// events that ask (executable mappings; data ones too with `mmap_data`).
+pub fn mmap_record(thread: &Thread, a: &crate::mm::vm::AreaInfo) {
+    if !thread.process.perf.active.load(Ordering::Relaxed) {
+        return;
+    }
+    let Some(name) = a.label.as_ref().filter(|_| a.ino != 0) else {
+        return;
+    };
+    let exec = a.prot & kestrel_abi::mm::PROT_EXEC != 0;
+    side_band(thread, |e, out| {
+        let two = e.attr.has(flag::MMAP2);
+        if !(two || e.attr.has(flag::MMAP)) || (!exec && !e.attr.has(flag::MMAP_DATA)) {
+            return false;
+        }
+        let misc = PERF_RECORD_MISC_USER | if exec { 0 } else { PERF_RECORD_MISC_MMAP_DATA };
+        let kind = if two {
+            PERF_RECORD_MMAP2
+        } else {
+            PERF_RECORD_MMAP
+        };
+        record_start(out, kind, misc, thread);
+        out.extend_from_slice(&a.start.to_ne_bytes());
+        out.extend_from_slice(&(a.end - a.start).to_ne_bytes());
+        out.extend_from_slice(&a.offset.to_ne_bytes());
+        if two {
+            let (maj, min) = ((a.dev >> 8) as u32 & 0xfff, (a.dev & 0xff) as u32);
+            out.extend_from_slice(&maj.to_ne_bytes());
+            out.extend_from_slice(&min.to_ne_bytes());
+            out.extend_from_slice(&a.ino.to_ne_bytes());
+            out.extend_from_slice(&0u64.to_ne_bytes()); // ino_generation
+            out.extend_from_slice(&a.prot.to_ne_bytes());
+            let flags: u32 = if a.shared { 1 } else { 2 }; // MAP_SHARED, MAP_PRIVATE
+            out.extend_from_slice(&flags.to_ne_bytes());
+        }
+        put_str(out, name);
+        true
+    });
+}
+
+/// mmap(2) made a mapping at `at`: its record, if a file's.
+pub fn mmap_made(thread: &Thread, mm: &crate::mm::vm::AddressSpace, at: u64) {
+    if !thread.process.perf.active.load(Ordering::Relaxed) {
+        return;
+    }
+    if let Some(a) = mm.areas().into_iter().find(|a| a.start <= at && at < a.end) {
+        mmap_record(thread, &a);
+    }
+}
+
+/// The header (size filled in later) and pid/tid of a side-band record.
+fn record_start(out: &mut Vec<u8>, kind: u32, misc: u16, thread: &Thread) {
+    out.extend_from_slice(&kind.to_ne_bytes());
+    out.extend_from_slice(&misc.to_ne_bytes());
+    out.extend_from_slice(&0u16.to_ne_bytes());
+    out.extend_from_slice(&thread.process.pid.to_ne_bytes());
+    out.extend_from_slice(&thread.tid.to_ne_bytes());
+}
+
+/// A NUL-terminated string padded to 8 bytes.
+fn put_str(out: &mut Vec<u8>, s: &[u8]) {
+    let s = &s[..s.len().min(4095)];
+    out.extend_from_slice(s);
+    let pad = 8 - s.len() % 8;
+    out.extend(core::iter::repeat_n(0u8, pad));
+}
+
+/// Writes a side-band record into the ring of each enabled event of
+/// `thread` (on this CPU, if it names one) that `build` makes one for,
+/// with the `sample_id_all` trailer.
+fn side_band(thread: &Thread, build: impl Fn(&Event, &mut Vec<u8>) -> bool) {
+    let Some(tp) = thread.process.perf.get(thread.tid) else {
+        return;
+    };
+    let cpu = crate::task::this_cpu() as i32;
+    let events = tp.events.lock().clone();
+    for e in events {
+        if (e.cpu >= 0 && e.cpu != cpu) || !e.state.lock().enabled {
+            continue;
+        }
+        let mut rec = Vec::new();
+        if !build(&e, &mut rec) {
+            continue;
+        }
+        if e.attr.has(flag::SAMPLE_ID_ALL) {
+            let st = e.attr.sample_type;
+            if st & PERF_SAMPLE_TID != 0 {
+                rec.extend_from_slice(&thread.process.pid.to_ne_bytes());
+                rec.extend_from_slice(&thread.tid.to_ne_bytes());
+            }
+            if st & PERF_SAMPLE_TIME != 0 {
+                rec.extend_from_slice(&crate::time::now_ns().to_ne_bytes());
+            }
+            if st & PERF_SAMPLE_ID != 0 {
+                rec.extend_from_slice(&e.id.to_ne_bytes());
+            }
+            if st & PERF_SAMPLE_STREAM_ID != 0 {
+                rec.extend_from_slice(&e.own_id.to_ne_bytes());
+            }
+            if st & PERF_SAMPLE_CPU != 0 {
+                rec.extend_from_slice(&(cpu as u64).to_ne_bytes());
+            }
+            if st & PERF_SAMPLE_IDENTIFIER != 0 {
+                rec.extend_from_slice(&e.id.to_ne_bytes());
+            }
+        }
+        let Ok(len) = u16::try_from(rec.len()) else {
+            continue;
+        };
+        rec[6..8].copy_from_slice(&len.to_ne_bytes());
+        let top = e.parent.as_ref().and_then(Weak::upgrade);
+        let sink: &Event = top.as_deref().unwrap_or(&e);
+        let ring = sink.ring.lock().clone();
+        if let Some(ring) = ring {
+            ring.write(sink, &rec);
+        }
+    }
 }
 
 /// clone/fork made `child` from `parent`: inherited events get copies there

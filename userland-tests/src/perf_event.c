@@ -899,6 +899,62 @@ TEST(order_of_checks)
     EXPECT_ERRNO(peo(&a, 0, -1, -1, 0), EINVAL);
 }
 
+#define F_MMAP (1ull << 8)
+#define F_COMM (1ull << 9)
+#define F_SAMPLE_ID_ALL (1ull << 18)
+#define F_MMAP2 (1ull << 23)
+#define F_COMM_EXEC (1ull << 24)
+
+/* exec: COMM (with PERF_RECORD_MISC_COMM_EXEC) and MMAP2 records of the new
+ * program reach a ring that another process maps. */
+TEST(side_band_records_at_exec)
+{
+    int go[2];
+    OK(pipe(go));
+    pid_t pid = OK(fork());
+    if (pid == 0) {
+        char c;
+        close(go[1]);
+        if (read(go[0], &c, 1) != 1)
+            _exit(1);
+        char *argv[] = {"perf_event", "--idle", NULL};
+        execv("/proc/self/exe", argv);
+        _exit(2);
+    }
+    close(go[0]);
+    struct attr a = sw(SW_DUMMY, F_EXCLUDE_KERNEL | F_COMM | F_COMM_EXEC | F_MMAP | F_MMAP2 |
+                                     F_SAMPLE_ID_ALL);
+    a.sample_period = 1;
+    a.sample_type = S_TID | S_TIME;
+    a.wakeup_events = 1;
+    int fd = OK(peo(&a, pid, -1, -1, 0));
+    char *rb = mmap(NULL, 9 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    CHECK(rb != MAP_FAILED, "mmap of the ring: %s", kt_errstr(errno));
+    OK(write(go[1], "x", 1));
+    close(go[1]);
+    int st;
+    EXPECT_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %s", kt_status(st));
+    uint64_t head = *(volatile uint64_t *)(rb + 1024);
+    int comm = 0, mmap2 = 0;
+    for (uint64_t at = 0; at < head;) {
+        const char *r = rb + 4096 + at % (8 * 4096);
+        uint32_t type = *(const uint32_t *)r;
+        uint16_t misc = *(const uint16_t *)(r + 4), size = *(const uint16_t *)(r + 6);
+        CHECK(size >= 8 && at % (8 * 4096) + size <= 8 * 4096, "record size %u", size);
+        if (type == 3 && *(const uint32_t *)(r + 8) == (uint32_t)pid && (misc & (1 << 13)) &&
+            r[16] != 0)
+            comm++;
+        if (type == 10 && *(const uint32_t *)(r + 8) == (uint32_t)pid &&
+            (*(const uint32_t *)(r + 64) & PROT_EXEC) && r[72] == '/')
+            mmap2++;
+        at += size;
+    }
+    CHECK(comm >= 1 && mmap2 >= 1, "%d COMM_EXEC and %d executable MMAP2 records", comm, mmap2);
+    munmap(rb, 9 * 4096);
+    close(fd);
+}
+
 static int exec_child_mode(int fd)
 {
     /* After execve: enable_on_exec turned the event on. */
@@ -931,6 +987,8 @@ TEST(enable_on_exec)
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--idle") == 0)
+        return 0;
     if (argc == 3 && strcmp(argv[1], "--exec-child") == 0)
         return exec_child_mode(atoi(argv[2]));
     KT_BEGIN();
@@ -961,5 +1019,6 @@ int main(int argc, char **argv)
     RUN(bad_pointers_pids_cpus_and_groups);
     RUN(order_of_checks);
     RUN(enable_on_exec);
+    RUN(side_band_records_at_exec);
     return KT_END();
 }

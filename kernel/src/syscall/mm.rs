@@ -280,6 +280,9 @@ pub async fn sys_mmap(
             kestrel_executor::yield_now().await;
         }
     }
+    // perf events that record mappings hear of a file's (one flag load
+    // without events).
+    crate::perf::mmap_made(ctx.thread, &mm, at);
     Ok(at)
 }
 

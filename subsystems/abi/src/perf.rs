@@ -414,8 +414,14 @@ pub const SAMPLE_SUPPORTED: u64 = PERF_SAMPLE_IP
     | PERF_SAMPLE_IDENTIFIER;
 
 /// Record types in the ring buffer.
+pub const PERF_RECORD_MMAP: u32 = 1;
 pub const PERF_RECORD_LOST: u32 = 2;
+pub const PERF_RECORD_COMM: u32 = 3;
 pub const PERF_RECORD_SAMPLE: u32 = 9;
+pub const PERF_RECORD_MMAP2: u32 = 10;
+/// COMM after an exec; MMAP of a data (non-executable) mapping.
+pub const PERF_RECORD_MISC_COMM_EXEC: u16 = 1 << 13;
+pub const PERF_RECORD_MISC_MMAP_DATA: u16 = 1 << 13;
 /// `misc`: where the sampled instruction ran.
 pub const PERF_RECORD_MISC_KERNEL: u16 = 1;
 pub const PERF_RECORD_MISC_USER: u16 = 2;
