@@ -31,6 +31,7 @@ mod mm;
 mod net;
 mod ns;
 mod panic;
+mod perf;
 mod power;
 mod process;
 mod profile;

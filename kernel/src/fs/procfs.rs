@@ -1348,6 +1348,7 @@ fn kernel_sys_dir() -> InodeRef {
         "ns_last_pid",
         "osrelease",
         "ostype",
+        "perf_event_paranoid",
         "pid_max",
         "printk",
         "random",
@@ -1501,6 +1502,16 @@ fn kernel_sys_dir() -> InodeRef {
                 b"ns_last_pid" => ns_last_pid(0x201 + i as u64),
                 b"osrelease" => file(c(), || text(format!("{}\n", crate::uts::RELEASE))),
                 b"ostype" => file(c(), || text(String::from("Linux\n"))),
+                // Who may open which perf events (crate::perf; Linux's default 2).
+                b"perf_event_paranoid" => sysctl_int(
+                    0x201 + i as u64,
+                    || i128::from(crate::perf::PARANOID.load(Ordering::Relaxed)),
+                    |v| {
+                        let v = i32::try_from(v).map_err(|_| Errno::EINVAL)?;
+                        crate::perf::PARANOID.store(v, Ordering::Relaxed);
+                        Ok(())
+                    },
+                ),
                 b"pid_max" => sysctl_int(
                     0x201 + i as u64,
                     || i128::from(process::pid_max()),
@@ -2513,6 +2524,8 @@ fn fd_target(f: &OpenFile) -> Vec<u8> {
         "[timerfd]"
     } else if crate::syscall::pidfd::process_of(f).is_some() {
         "[pidfd]"
+    } else if crate::perf::PerfFile::of(f).is_some() {
+        "[perf_event]"
     } else {
         "[anon]"
     };

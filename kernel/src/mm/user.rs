@@ -52,7 +52,9 @@ impl AddressSpace {
                     if !inside || faults > MAX_FAULTS_PER_PAGE {
                         return done;
                     }
-                    if let Err(e) = self.fault(f.addr, access) {
+                    let r = self.fault(f.addr, access);
+                    crate::perf::kernel_fault(f.addr, r.is_ok());
+                    if let Err(e) = r {
                         // A file page not loaded yet: the system-call layer loads
                         // it and runs the call again.
                         super::vm::note_pending_load(e);

@@ -305,6 +305,33 @@ impl SharedPages {
         }
     }
 
+    /// Reads the 64-bit word at byte `off` (8-aligned) with acquire ordering
+    /// (perf's data_tail). 0 when the page does not exist.
+    pub fn load_u64(&self, off: u64) -> u64 {
+        debug_assert!(off.is_multiple_of(8));
+        match self.kernel_addr(off & !7) {
+            // SAFETY: as in load_u32, 8-aligned.
+            Some((p, _)) => unsafe {
+                (*(p as *const core::sync::atomic::AtomicU64))
+                    .load(core::sync::atomic::Ordering::Acquire)
+            },
+            None => 0,
+        }
+    }
+
+    /// Writes the 64-bit word at byte `off` (8-aligned) with release ordering
+    /// (perf's data_head, published after the records it covers).
+    pub fn store_u64(&self, off: u64, v: u64) {
+        debug_assert!(off.is_multiple_of(8));
+        if let Some((p, _)) = self.kernel_addr(off & !7) {
+            // SAFETY: as in load_u32, 8-aligned.
+            unsafe {
+                (*(p as *const core::sync::atomic::AtomicU64))
+                    .store(v, core::sync::atomic::Ordering::Release)
+            }
+        }
+    }
+
     /// Copies `buf.len()` bytes from byte `off` of the object (zeros where a
     /// page does not exist).
     pub fn read_bytes(&self, off: u64, buf: &mut [u8]) {

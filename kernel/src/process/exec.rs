@@ -476,6 +476,7 @@ fn commit(thread: &Arc<Thread>, img: NewImage) -> UserContext {
     thread.set_comm(&img.name);
     super::timers::delete_all(p);
     crate::syscall::keys::exec(p);
+    crate::perf::exec(thread);
     // The new credentials (set-user-ID and set-group-ID programs); a change
     // of the effective ids clears the parent-death signal, as on Linux.
     {

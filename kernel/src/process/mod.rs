@@ -355,6 +355,8 @@ pub struct Process {
     pub membarrier: AtomicU64,
     /// System calls made, by number (`kestrel.syscall_stats` only).
     pub syscall_counts: Option<alloc::boxed::Box<crate::syscall::stats::SyscallCounts>>,
+    /// Its threads' perf events and the events they opened ([`crate::perf`]).
+    pub perf: crate::perf::ProcessPerf,
     /// The threads this process traces (ptrace), whose stops and exits its wait
     /// collects.
     pub tracees: spin::Mutex<Vec<Arc<Thread>>>,
@@ -700,6 +702,7 @@ impl Process {
             membarrier: AtomicU64::new(0),
             oom_score_adj: core::sync::atomic::AtomicI32::new(0),
             syscall_counts: crate::syscall::stats::SyscallCounts::for_new_process(),
+            perf: Default::default(),
             tracees: spin::Mutex::new(Vec::new()),
             tracing_closed: AtomicBool::new(false),
             personality: AtomicU32::new(0),
@@ -1177,6 +1180,7 @@ pub fn new_thread(parent_thread: &Arc<Thread>) -> KResult<Arc<Thread>> {
 
 /// Undoes a clone whose task could not be started.
 pub fn abandon(thread: &Arc<Thread>) {
+    crate::perf::thread_exit(thread);
     THREADS.lock().remove(&thread.tid);
     let p = &thread.process;
     let alone = {
@@ -1245,6 +1249,9 @@ pub fn thread_exited(thread: &Arc<Thread>) -> Option<u32> {
     // parent hears of the exit (its System V shm attachments with it, as Linux's
     // exit_mm comes before exit_notify).
     drop(mm);
+    // Its perf events stop (inherited copies add their counts to their
+    // parents') before the parent can reap it, as Linux's perf_event_exit_task.
+    crate::perf::thread_exit(thread);
     THREADS.lock().remove(&thread.tid);
     crate::syscall::keys::thread_exited(&p, thread.tid);
     p.dead_threads_cpu.add(thread.cpu.split());

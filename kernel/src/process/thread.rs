@@ -76,9 +76,11 @@ impl<F: Future> Future for InAddressSpace<F> {
             .store(start, Ordering::Release);
         self.thread.process.activate_mm();
         super::set_current(Some(self.thread.clone()));
+        crate::perf::sched_in(&self.thread);
         let r = self.fut.as_mut().poll(cx);
         super::set_current(None);
         if r.is_pending() {
+            crate::perf::sched_out(&self.thread);
             let me: Arc<dyn crate::arch::fpu::HasFpu> = self.thread.clone();
             crate::arch::fpu::release(&me);
         }
@@ -174,6 +176,10 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
             .timers()
             .next_deadline()
             .map_or(slice_end, |d| d.min(slice_end));
+        if let Some(budget) = crate::perf::sample_budget(&thread) {
+            // A sampling clock's next sample (perf_event_open).
+            deadline = deadline.min(time::now_ns().saturating_add(budget.max(10_000)));
+        }
         if let Some(budget) = super::timers::cpu_budget(&thread) {
             // A CPU-time timer (setitimer, RLIMIT_CPU) is due after that much running.
             deadline = deadline.min(time::now_ns().saturating_add(budget.max(10_000)));
@@ -278,6 +284,7 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                 if let Some(c) = &thread.process.syscall_counts {
                     c.fault();
                 }
+                crate::perf::user_fault(&thread, regs.regs.rip, addr, None);
                 // The page is there but the thread's PKRU denies the access:
                 // nothing to fault in.
                 let pk = code & pf::PK != 0;
@@ -364,6 +371,10 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                         }
                     }
                 };
+                if !pk && result.is_ok() && !thread.should_exit() {
+                    // Resolved: minor, or major when it waited for a file page.
+                    crate::perf::user_fault(&thread, regs.regs.rip, addr, Some(loads > 0));
+                }
                 if pk {
                     // Linux's SEGV_PKUERR, with the key in si_pkey.
                     let mut info = Siginfo::fault(SIGSEGV, SEGV_PKUERR, addr);
@@ -398,6 +409,7 @@ async fn run(thread: Arc<Thread>, mut regs: UserContext) {
                 regs.orig_rax = u64::MAX;
                 if vector == crate::arch::irq::TIMER_VECTOR {
                     crate::profile::user_tick(&thread, regs.regs.rip, regs.regs.rbp);
+                    crate::perf::clock_tick(&thread, regs.regs.rip);
                 }
                 if let Some(c) = &thread.process.syscall_counts {
                     c.interrupt();

@@ -147,6 +147,15 @@ pub async fn sys_mmap(
             b?
         } else if let Some(b) = super::socket::packet_mmap_backing(&file, off, len) {
             b?
+        } else if let Some(b) = crate::perf::mmap_backing(
+            &file,
+            off,
+            len,
+            prot & PROT_WRITE != 0,
+            shared,
+            ctx.capable(kestrel_abi::cap::CAP_IPC_LOCK),
+        ) {
+            b?
         } else {
             let inode = file.inode().cloned().ok_or(Errno::ENODEV)?;
             let m = inode.metadata();
@@ -271,6 +280,9 @@ pub async fn sys_mmap(
             kestrel_executor::yield_now().await;
         }
     }
+    // perf events that record mappings hear of a file's (one flag load
+    // without events).
+    crate::perf::mmap_made(ctx.thread, &mm, at);
     Ok(at)
 }
 

@@ -34,6 +34,7 @@ mod mm;
 mod mount;
 mod mqueue;
 mod newmount;
+mod perf;
 pub(crate) mod pidfd;
 mod poll;
 mod process;

@@ -552,6 +552,8 @@ async fn do_clone_ext(
             }
         }
     }
+    // perf events made with `inherit` count the child too.
+    crate::perf::inherit(ctx.thread, &child, flags);
     // A traced parent's child is traced from its first instruction.
     let event = process::ptrace::clone_event(ctx.thread, flags);
     if event.is_some() {

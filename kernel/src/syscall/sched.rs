@@ -693,6 +693,8 @@ const PR_GET_CHILD_SUBREAPER: u64 = 37;
 const PR_GET_SECCOMP: u64 = 21;
 const PR_SET_SECCOMP: u64 = 22;
 const PR_SET_NO_NEW_PRIVS: u64 = 38;
+const PR_TASK_PERF_EVENTS_DISABLE: u64 = kestrel_abi::perf::PR_TASK_PERF_EVENTS_DISABLE as u64;
+const PR_TASK_PERF_EVENTS_ENABLE: u64 = kestrel_abi::perf::PR_TASK_PERF_EVENTS_ENABLE as u64;
 const PR_GET_NO_NEW_PRIVS: u64 = 39;
 const PR_GET_TID_ADDRESS: u64 = 40;
 const PR_CAPBSET_DROP: u64 = 24;
@@ -738,6 +740,11 @@ pub async fn sys_prctl(
             }
             _ => Err(Errno::EINVAL),
         },
+        // Every perf event the calling thread opened stops or starts.
+        PR_TASK_PERF_EVENTS_DISABLE | PR_TASK_PERF_EVENTS_ENABLE => {
+            crate::perf::owner_control(ctx.thread, option as u64 == PR_TASK_PERF_EVENTS_ENABLE);
+            Ok(0)
+        }
         PR_SET_NAME => {
             // Up to 15 bytes or a NUL (strncpy_from_user): a fault before either is
             // EFAULT; 15 bytes without a NUL are the whole name.

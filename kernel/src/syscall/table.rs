@@ -25,9 +25,9 @@ use super::args::*;
 
 use super::{
     Args, Ctx, acct, aio, cachestat, cred, epoll, fd, fs, fs_extra, futex, futex2, io_uring,
-    ioprio, ipc, keys, landlock, locks, misc, mm, mount, mqueue, newmount, pidfd, poll, process,
-    process_madvise, process_vm, ptrace, sched, seccomp, signal, socket, splice, swap, time, timer,
-    uffd, xattr,
+    ioprio, ipc, keys, landlock, locks, misc, mm, mount, mqueue, newmount, perf, pidfd, poll,
+    process, process_madvise, process_vm, ptrace, sched, seccomp, signal, socket, splice, swap,
+    time, timer, uffd, xattr,
 };
 
 /// Awaits a handler's future, boxed for the calls listed here. The dispatch future
@@ -539,6 +539,7 @@ syscall_table! {
     PREADV => fs_extra::sys_preadv(fd: Fd, iov: UserPtr<Iovec>, iovcnt: usize, offset: i64);
     PWRITEV => fs_extra::sys_pwritev(fd: Fd, iov: UserPtr<Iovec>, iovcnt: usize, offset: i64);
     RT_TGSIGQUEUEINFO => signal::sys_rt_tgsigqueueinfo(tgid: Pid, tid: Pid, sig: i32, info: UserPtr<Siginfo>);
+    PERF_EVENT_OPEN => perf::sys_perf_event_open(attr: UserPtr<u8>, pid: Pid, cpu: i32, group_fd: Fd, flags: u64), partial "software events only, as Linux on a machine without a PMU (hardware, cache and raw events ENOENT; no tracepoints: ENOENT; breakpoints EINVAL); sampling into the mmap'd ring with sample fields IP, TID, TIME, ADDR, ID, STREAM_ID, CPU, PERIOD, IDENTIFIER only (others EOPNOTSUPP): fault, switch and migration events by period (sample_freq EOPNOTSUPP; a switch's or migration's IP is 0), a thread's clocks by period or frequency at user-mode timer interrupts (time in the kernel is sampled at the next user instruction; a CPU's clock cannot sample: EOPNOTSUPP); side-band records COMM (at exec) and MMAP/MMAP2 (exec and mmap) only (no FORK, EXIT, task, switch, namespaces, ksymbol...), no overflow signals (O_ASYNC), SET_OUTPUT does not redirect samples, a ring keeps its size after munmap; no cgroup events (EINVAL); CPU-wide events count user threads' faults and context switches only (no kernel tasks, no idle) and no migrations; task-clock and cpu-clock ignore exclude_user/exclude_kernel (as Linux's counts)";
     CLONE3 => process::sys_clone3(args: UserPtr<u8>, size: usize), partial "no CLONE_INTO_CGROUP (EBADF: no cgroup2 hierarchy); set_tid only for a child in the initial PID namespace (EINVAL in a nested one)";
     PIDFD_SEND_SIGNAL => pidfd::sys_pidfd_send_signal(pidfd: Fd, sig: i32, info: UserPtr<Siginfo>, flags: u32);
     PIDFD_GETFD => pidfd::sys_pidfd_getfd(pidfd: Fd, targetfd: Fd, flags: u32);

@@ -26,6 +26,7 @@ pub const CAP_SYS_RESOURCE: u32 = 24;
 pub const CAP_SYS_TIME: u32 = 25;
 pub const CAP_MKNOD: u32 = 27;
 pub const CAP_SYSLOG: u32 = 34;
+pub const CAP_PERFMON: u32 = 38;
 pub const CAP_CHECKPOINT_RESTORE: u32 = 40;
 pub const CAP_LAST_CAP: u32 = 40;
 

@@ -15,6 +15,7 @@ pub mod fs;
 pub mod ipc;
 pub mod mm;
 pub mod net;
+pub mod perf;
 pub mod process;
 pub mod ptrace;
 pub mod seccomp;
