@@ -754,6 +754,40 @@ TEST(blocking_poll_woken_by_writer_process) {
     CHECK(exited_with(st, 0), "child %s", kt_status(st));
 }
 
+/* An anonymous pipe opened again through /proc/self/fd (what /dev/stdin is
+ * for a piped program) does not wait for a writer as a FIFO would: its
+ * writer already gone, the new reader gets the data and then end of file.
+ * A write end opened again works too, even with O_NONBLOCK and no reader. */
+TEST(a_pipe_reopened_through_proc_fd_does_not_wait) {
+    int p[2];
+    OK(pipe(p));
+    EXPECT_EQ(write(p[1], "abc", 3), 3);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", p[1]);
+    int w = OK(open(path, O_WRONLY));
+    EXPECT_EQ(write(w, "d", 1), 1);
+    close(w);
+    close(p[1]);
+    snprintf(path, sizeof path, "/proc/self/fd/%d", p[0]);
+    alarm(5);
+    int r = OK(open(path, O_RDONLY));
+    char b[8];
+    EXPECT_EQ(read(r, b, sizeof b), 4);
+    EXPECT_EQ(read(r, b, sizeof b), 0);
+    alarm(0);
+    close(r);
+    snprintf(path, sizeof path, "/proc/self/fd/%d", p[0]);
+    int q[2];
+    OK(pipe(q));
+    close(q[0]);
+    snprintf(path, sizeof path, "/proc/self/fd/%d", q[1]);
+    /* Unlike a FIFO's, no reader is no ENXIO for a pipe's write end. */
+    int w2 = OK(open(path, O_WRONLY | O_NONBLOCK));
+    close(w2);
+    close(q[1]);
+    close(p[0]);
+}
+
 TEST(lseek_on_fifo_is_espipe) {
     const char *p = new_fifo();
     CHECK(p, "could not make a FIFO");
@@ -797,5 +831,6 @@ int main(void)
     RUNS(poll_reports_pollin_and_pollhup);
     RUNS(blocking_poll_woken_by_writer_process);
     RUNS(lseek_on_fifo_is_espipe);
+    RUNS(a_pipe_reopened_through_proc_fd_does_not_wait);
     return KT_END();
 }

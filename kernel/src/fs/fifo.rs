@@ -3,7 +3,8 @@
 //!
 //! Opening follows fifo(7): O_RDONLY waits until a writer opens (unless
 //! O_NONBLOCK), O_WRONLY waits for a reader (and with O_NONBLOCK fails with ENXIO
-//! when there is none), O_RDWR never waits. The waiting is the open system call's
+//! when there is none), O_RDWR never waits. An anonymous pipe opened through
+//! /proc/PID/fd/N joins that pipe and never waits. The waiting is the open system call's
 //! ([`wait_for_partner`]); this module only joins the pipe.
 
 use alloc::collections::BTreeMap;
@@ -37,11 +38,14 @@ fn pipe_of(inode: &InodeRef) -> Arc<Pipe> {
 
 /// Joins the FIFO `inode`'s pipe with the access `flags` asks for.
 pub fn open(inode: &InodeRef, flags: u32) -> KResult<Arc<dyn FileOps>> {
+    let anonymous = super::anon::pipe_of_inode(inode).is_some();
     let p = pipe_of(inode);
     Ok(match flags & O_ACCMODE {
         O_RDONLY => Pipe::open_reader(&p),
         O_WRONLY => {
-            if flags & O_NONBLOCK != 0 && p.ends().0 == 0 {
+            // ENXIO is a named pipe's answer (checked on Linux 6.18: a pipe's
+            // write end opened again without a reader is no error).
+            if flags & O_NONBLOCK != 0 && p.ends().0 == 0 && !anonymous {
                 return Err(Errno::ENXIO);
             }
             Pipe::open_writer(&p)
@@ -56,6 +60,15 @@ pub fn open(inode: &InodeRef, flags: u32) -> KResult<Arc<dyn FileOps>> {
 /// [`wait_for_partner`]); None when no waiting is needed.
 pub fn partner_to_wait_for(file: &OpenFile) -> Option<Arc<dyn FileOps>> {
     if file.nonblocking() {
+        return None;
+    }
+    // An anonymous pipe opened again through /proc/PID/fd/N (`/dev/stdin`)
+    // never waits, as Linux's fifo_open waits only for named pipes: its
+    // writer may be long gone, the reader then reads to end of file.
+    if file
+        .inode()
+        .is_some_and(|i| super::anon::pipe_of_inode(i).is_some())
+    {
         return None;
     }
     let ops = file.ops().as_any();
