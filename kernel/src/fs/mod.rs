@@ -7,6 +7,7 @@
 //! [`devices::open`] by device number, as in Linux.
 
 pub mod anon;
+pub mod cgroupfs;
 pub mod devices;
 pub mod dnotify;
 pub mod ext2;
@@ -136,6 +137,7 @@ pub const FILESYSTEMS: &[(&str, bool)] = &[
     ("tmpfs", true),
     ("devtmpfs", true),
     ("hugetlbfs", true),
+    ("cgroup2", true),
     ("ext2", false),
 ];
 

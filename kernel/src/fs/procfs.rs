@@ -191,6 +191,7 @@ pub fn new_root() -> InodeRef {
 
 /// The names of /proc other than the processes.
 const SYSTEM_FILES: &[&str] = &[
+    "cgroups",
     "cmdline",
     "config.gz",
     "cpuinfo",
@@ -298,6 +299,7 @@ fn lookup_root(name: &[u8]) -> KResult<InodeRef> {
                 "Character devices:\n  1 mem\n  4 /dev/vc/0\n  4 tty\n  4 ttyS\n  5 /dev/tty\n  5 /dev/console\n 10 misc\n\nBlock devices:\n254 virtblk\n",
             ))
         }),
+        b"cgroups" => file(c(), || Ok(crate::fs::cgroupfs::proc_cgroups())),
         b"filesystems" => file(c(), || {
             let mut s = String::new();
             for (name, nodev) in crate::fs::FILESYSTEMS {
@@ -1730,7 +1732,12 @@ fn pid_entry(
             let p = get()?;
             text(limits(&p))
         }),
-        b"cgroup" => pid_file(c(0o444), || text(String::from("0::/\n"))),
+        b"cgroup" => {
+            let g = get.clone();
+            pid_file(c(0o444), move || {
+                Ok(crate::fs::cgroupfs::proc_cgroup(g()?.pid))
+            })
+        }
         b"loginuid" => pid_file(c(0o644), || text(String::from("4294967295"))),
         b"oom_score" => pid_file(c(0o444), || text(String::from("0\n"))),
         b"oom_score_adj" => {

@@ -74,7 +74,8 @@ pub const OPTIONS: [(&str, u32); 4] = [
     ("memory_recursiveprot", OPT_MEMORY_RECURSIVEPROT),
 ];
 
-/// The names of the controllers in `mask`, space-separated, newline-ended.
+/// The names of the controllers in `mask`, space-separated, newline-ended
+/// (empty if there are none).
 pub fn ctrl_names(mask: u8) -> String {
     let mut s = String::new();
     for (bit, name) in CONTROLLERS {
@@ -85,7 +86,10 @@ pub fn ctrl_names(mask: u8) -> String {
             s.push_str(name);
         }
     }
-    s.push('\n');
+    // Nothing at all for an empty set (Linux's cgroup_print_ss_mask).
+    if !s.is_empty() {
+        s.push('\n');
+    }
     s
 }
 

@@ -94,9 +94,9 @@ fn limits_on_descendants_and_depth_are_eagain() {
 fn subtree_control_rules() {
     let mut h = Hierarchy::new();
     assert_eq!(read(&h, ROOT, File::Controllers), "cpu io memory pids\n");
-    assert_eq!(read(&h, ROOT, File::SubtreeControl), "\n");
+    assert_eq!(read(&h, ROOT, File::SubtreeControl), "");
     let a = h.mkdir(ROOT, b"a", 0, 0, 0o755).unwrap();
-    assert_eq!(read(&h, a, File::Controllers), "\n");
+    assert_eq!(read(&h, a, File::Controllers), "");
     assert!(!h.has_file(a, File::MemMax));
     assert_eq!(h.write_subtree_control(ROOT, b"memory"), Err(Errno::EINVAL));
     assert_eq!(h.write_subtree_control(ROOT, b"+nope"), Err(Errno::EINVAL));
