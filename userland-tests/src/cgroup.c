@@ -379,6 +379,63 @@ TEST(cgroup_kill_kills_every_process_below)
     OK(rmdir(cg));
 }
 
+/* Waits up to a second for cgroup.events to say "frozen want". */
+static int wait_frozen(const char *dir, int want)
+{
+    char buf[128], w[16];
+    snprintf(w, sizeof w, "frozen %d\n", want);
+    for (int i = 0; i < 100; i++) {
+        if (getf(dir, "cgroup.events", buf, sizeof buf) > 0 && strstr(buf, w))
+            return 0;
+        usleep(10000);
+    }
+    return -1;
+}
+
+TEST(cgroup_freeze_stops_and_thaws)
+{
+    NEED_CG();
+    char buf[64];
+    OK(make_cg("freeze"));
+    OK(getf(cg, "cgroup.freeze", buf, sizeof buf));
+    CHECK(!strcmp(buf, "0\n"), "cgroup.freeze '%s'", buf);
+    EXPECT_ERRNO(putf(cg, "cgroup.freeze", "2"), ERANGE);
+    volatile unsigned long *count =
+        mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CHECK(count != MAP_FAILED, "mmap");
+    pid_t c = fork();
+    if (c == 0) {
+        for (;;)
+            (*count)++;
+    }
+    OK(c);
+    OK(move_to(cg, c));
+    while (*count == 0)
+        usleep(1000);
+    OK(putf(cg, "cgroup.freeze", "1"));
+    int frozen = wait_frozen(cg, 1);
+    usleep(50000);
+    unsigned long a = *count;
+    usleep(200000);
+    unsigned long b = *count;
+    OK(putf(cg, "cgroup.freeze", "0"));
+    int thawed = wait_frozen(cg, 0);
+    usleep(200000);
+    unsigned long after = *count;
+    /* A frozen process still dies of SIGKILL (cgroup.kill). */
+    OK(putf(cg, "cgroup.freeze", "1"));
+    wait_frozen(cg, 1);
+    OK(putf(cg, "cgroup.kill", "1"));
+    int st;
+    OK(waitpid(c, &st, 0));
+    munmap((void *)count, 4096);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "frozen child after cgroup.kill: %#x", st);
+    CHECK(frozen == 0, "cgroup.events never said frozen 1");
+    CHECK(a == b, "the frozen child ran on: %lu then %lu", a, b);
+    CHECK(thawed == 0 && after > b, "the thawed child did not run again (%lu, %lu)", b, after);
+    OK(rmdir(cg));
+}
+
 TEST(hierarchy_limits)
 {
     NEED_CG();
@@ -617,6 +674,7 @@ int main(void)
     RUN(a_child_is_born_in_its_parents_cgroup);
     RUN(clone3_into_cgroup);
     RUN(cgroup_kill_kills_every_process_below);
+    RUN(cgroup_freeze_stops_and_thaws);
     RUN(hierarchy_limits);
     RUN(subtree_control_and_type_parsing);
     RUN(pids_max_refuses_forks_past_it);

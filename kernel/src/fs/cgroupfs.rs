@@ -135,9 +135,40 @@ impl Facts for KernelFacts {
 // Hooks from the process code.
 
 /// A new process `child` forked by `parent` (none for init) joins `into`
-/// or its parent's cgroup: EAGAIN past a pids.max.
-pub fn fork(parent: Option<u32>, child: u32, into: Option<CgId>) -> KResult<()> {
-    hier().lock().fork(parent, child, into)
+/// or its parent's cgroup: EAGAIN past a pids.max. Whether that cgroup is
+/// frozen (the child then starts frozen).
+pub fn fork(parent: Option<u32>, child: u32, into: Option<CgId>) -> KResult<bool> {
+    let mut h = hier().lock();
+    h.fork(parent, child, into)?;
+    Ok(h.cgroup_of(child).is_some_and(|c| h.frozen(c)))
+}
+
+/// Makes the processes `pids` frozen or not as their cgroups now are: a
+/// newly frozen one's threads are kicked into the kernel (they park before
+/// returning to user mode), a thawed one's woken.
+fn sync_frozen(pids: &[u32]) {
+    let states: Vec<(u32, bool)> = {
+        let h = hier().lock();
+        pids.iter()
+            .map(|&p| (p, h.cgroup_of(p).is_some_and(|c| h.frozen(c))))
+            .collect()
+    };
+    for (pid, frozen) in states {
+        let Some(p) = process::find(pid) else {
+            continue;
+        };
+        let was = p
+            .signals
+            .frozen
+            .swap(frozen, core::sync::atomic::Ordering::AcqRel);
+        if frozen && !was {
+            for t in p.threads.lock().iter() {
+                process::signal::kick(t);
+            }
+        } else if !frozen && was {
+            p.signals.stop_wq.wake_all();
+        }
+    }
 }
 
 /// A new thread of process `pid`: EAGAIN past a pids.max.
@@ -482,7 +513,10 @@ impl CgFile {
         if !threadgroup || target.state() != process::State::Running {
             return Ok(());
         }
-        h.migrate(target.pid, self.id, cpu)
+        h.migrate(target.pid, self.id, cpu)?;
+        drop(h);
+        sync_frozen(&[target.pid]);
+        Ok(())
     }
 
     /// cgroup.kill: "1" sends SIGKILL to every process here and below
@@ -564,6 +598,14 @@ impl Inode for CgFile {
             File::Procs => self.attach(data, true)?,
             File::Threads => self.attach(data, false)?,
             File::Kill => self.kill(data)?,
+            File::Freeze => {
+                let pids = {
+                    let mut h = hier().lock();
+                    h.write(self.id, File::Freeze, data)?;
+                    h.procs_under(self.id, false)
+                };
+                sync_frozen(&pids);
+            }
             f => hier().lock().write(self.id, f, data)?,
         }
         Ok(data.len())

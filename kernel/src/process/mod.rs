@@ -1086,7 +1086,7 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
     };
     let pid = share.pid.map_or_else(alloc_pid, alloc_pid_at)?;
     // Its cgroup's pids.max (and every ancestor's) may refuse it: EAGAIN.
-    crate::fs::cgroupfs::fork(Some(parent.pid), pid, share.cgroup)?;
+    let frozen = crate::fs::cgroupfs::fork(Some(parent.pid), pid, share.cgroup)?;
     let nsproxy = share
         .nsproxy
         .clone()
@@ -1115,6 +1115,8 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
         exit_signal: share.exit_signal,
     });
     child.parent_tid.store(parent_thread.tid, Ordering::Relaxed);
+    // Into a frozen cgroup: it runs no user code until thawed.
+    child.signals.frozen.store(frozen, Ordering::Relaxed);
     child
         .nice
         .store(parent.nice.load(Ordering::Relaxed), Ordering::Relaxed);

@@ -16,6 +16,7 @@ pub enum File {
     MaxDepth,
     Stat,
     Kill,
+    Freeze,
     CpuStat,
     CpuWeight,
     CpuWeightNice,
@@ -95,6 +96,7 @@ pub const FILES: &[FileDef] = &[
     def(File::MaxDepth, "cgroup.max.depth", 0, 0o644, All),
     def(File::Stat, "cgroup.stat", 0, 0o444, All),
     def(File::Kill, "cgroup.kill", 0, 0o200, NotRoot),
+    def(File::Freeze, "cgroup.freeze", 0, 0o644, NotRoot),
     def(File::CpuStat, "cpu.stat", 0, 0o444, All),
     def(File::CpuWeight, "cpu.weight", CTRL_CPU, 0o644, NotRoot),
     def(

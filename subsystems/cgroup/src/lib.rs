@@ -195,6 +195,8 @@ pub struct Node {
     /// Tasks (threads, zombies until reaped) charged here and below: pids.current.
     pub tasks: u64,
     pub pids_max: u64,
+    /// cgroup.freeze: its processes (and those below) run no user code.
+    pub freeze: bool,
     /// Forks refused for a pids limit, counted where the child would have gone.
     pub pids_events_max: u64,
     pub mem: Mem,
@@ -226,6 +228,7 @@ impl Node {
             nr_populated: 0,
             tasks: 0,
             pids_max: PIDS_MAX,
+            freeze: false,
             pids_events_max: 0,
             mem: Mem::default(),
             cpu: Cpu::default(),
@@ -727,6 +730,13 @@ impl Hierarchy {
         Ok(())
     }
 
+    /// Whether `id` is frozen: its own cgroup.freeze or an ancestor's.
+    pub fn frozen(&self, id: CgId) -> bool {
+        self.chain(id)
+            .iter()
+            .any(|c| self.nodes.get(c).is_some_and(|n| n.freeze))
+    }
+
     /// The live processes directly in `id` (cgroup.procs).
     pub fn procs(&self, id: CgId) -> Vec<u32> {
         self.members
@@ -940,7 +950,12 @@ impl Hierarchy {
             File::Controllers => s = ctrl_names(self.controllers(id)),
             File::SubtreeControl => s = ctrl_names(n.subtree_control),
             File::Events => {
-                let _ = write!(s, "populated {}\nfrozen 0\n", u8::from(n.nr_populated > 0));
+                let _ = write!(
+                    s,
+                    "populated {}\nfrozen {}\n",
+                    u8::from(n.nr_populated > 0),
+                    u8::from(self.frozen(id))
+                );
             }
             File::MaxDescendants | File::MaxDepth => {
                 let v = if file == File::MaxDepth {
@@ -962,6 +977,9 @@ impl Hierarchy {
                 );
             }
             File::Kill => return Err(Errno::EINVAL),
+            File::Freeze => {
+                let _ = writeln!(s, "{}", u8::from(n.freeze));
+            }
             File::CpuStat => {
                 let (u, sy) = self.cpu_usage(id, facts);
                 let _ = write!(
@@ -1089,6 +1107,13 @@ impl Hierarchy {
                 } else {
                     n.max_descendants = v;
                 }
+            }
+            File::Freeze => {
+                let v = kstrtoint(b)?;
+                if !(0..=1).contains(&v) {
+                    return Err(Errno::ERANGE);
+                }
+                n.freeze = v == 1;
             }
             File::CpuWeight => {
                 let w = kstrtoull(b)?;

@@ -312,3 +312,18 @@ fn file_attributes_default_to_the_creator() {
         .unwrap();
     assert_eq!(h.attr(a, Some(File::Procs)).mode, 0o600);
 }
+
+#[test]
+fn freezing_is_inherited_below() {
+    let mut h = Hierarchy::new();
+    let a = h.mkdir(ROOT, b"a", 0, 0, 0o755).unwrap();
+    let b = h.mkdir(a, b"b", 0, 0, 0o755).unwrap();
+    assert_eq!(read(&h, a, File::Freeze), "0\n");
+    assert_eq!(h.write(a, File::Freeze, b"2"), Err(Errno::ERANGE));
+    assert_eq!(h.write(a, File::Freeze, b"x"), Err(Errno::EINVAL));
+    h.write(a, File::Freeze, b"1\n").unwrap();
+    assert!(h.frozen(b) && !h.frozen(ROOT));
+    assert_eq!(read(&h, b, File::Events), "populated 0\nfrozen 1\n");
+    assert_eq!(read(&h, b, File::Freeze), "0\n", "its own setting");
+    assert!(!h.has_file(ROOT, File::Freeze));
+}
