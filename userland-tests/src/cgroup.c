@@ -10,7 +10,9 @@
 #define KT_AREA "cgroup"
 #include "kt.h"
 
+#include <poll.h>
 #include <sched.h>
+#include <sys/inotify.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/sysmacros.h>
@@ -436,6 +438,30 @@ TEST(cgroup_freeze_stops_and_thaws)
     OK(rmdir(cg));
 }
 
+TEST(cgroup_events_changes_are_inotify_modify_events)
+{
+    NEED_CG();
+    char p[768];
+    OK(make_cg("notify"));
+    snprintf(p, sizeof p, "%s/cgroup.events", cg);
+    int in = OK(inotify_init1(IN_NONBLOCK));
+    OK(inotify_add_watch(in, p, IN_MODIFY));
+    int fd;
+    pid_t c = OK(sleeper(&fd));
+    OK(move_to(cg, c));
+    struct pollfd pf = {.fd = in, .events = POLLIN};
+    int n = poll(&pf, 1, 2000);
+    char ev[256];
+    long got = n > 0 ? read(in, ev, sizeof ev) : -1;
+    close(fd);
+    waitpid(c, NULL, 0);
+    close(in);
+    CHECK(got >= (long)sizeof(struct inotify_event) &&
+              (((struct inotify_event *)ev)->mask & IN_MODIFY),
+          "no IN_MODIFY on cgroup.events when it became populated (poll %d)", n);
+    OK(rmdir(cg));
+}
+
 TEST(hierarchy_limits)
 {
     NEED_CG();
@@ -675,6 +701,7 @@ int main(void)
     RUN(clone3_into_cgroup);
     RUN(cgroup_kill_kills_every_process_below);
     RUN(cgroup_freeze_stops_and_thaws);
+    RUN(cgroup_events_changes_are_inotify_modify_events);
     RUN(hierarchy_limits);
     RUN(subtree_control_and_type_parsing);
     RUN(pids_max_refuses_forks_past_it);

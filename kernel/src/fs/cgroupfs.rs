@@ -37,6 +37,25 @@ pub fn hier() -> &'static spin::Mutex<Hierarchy> {
     HIER.call_once(|| spin::Mutex::new(Hierarchy::new()))
 }
 
+/// Runs `f` on the hierarchy, then tells inotify of the cgroup.events files
+/// it changed (IN_MODIFY, as Linux's cgroup_file_notify), outside the lock.
+fn with_hier<R>(f: impl FnOnce(&mut Hierarchy) -> R) -> R {
+    let (r, changed) = {
+        let mut h = hier().lock();
+        let r = f(&mut h);
+        (r, h.take_events())
+    };
+    for id in changed {
+        let inode: InodeRef = Arc::new(CgFile {
+            id,
+            file: File::Events,
+            snapshot: spin::Mutex::new(None),
+        });
+        super::fsnotify::notify(&inode, super::fsnotify::FS_MODIFY);
+    }
+    r
+}
+
 /// The device number of the one cgroup2 super block.
 fn dev() -> u64 {
     makedev(0, 19)
@@ -138,9 +157,10 @@ impl Facts for KernelFacts {
 /// or its parent's cgroup: EAGAIN past a pids.max. Whether that cgroup is
 /// frozen (the child then starts frozen).
 pub fn fork(parent: Option<u32>, child: u32, into: Option<CgId>) -> KResult<bool> {
-    let mut h = hier().lock();
-    h.fork(parent, child, into)?;
-    Ok(h.cgroup_of(child).is_some_and(|c| h.frozen(c)))
+    with_hier(|h| {
+        h.fork(parent, child, into)?;
+        Ok(h.cgroup_of(child).is_some_and(|c| h.frozen(c)))
+    })
 }
 
 /// Makes the processes `pids` frozen or not as their cgroups now are: a
@@ -183,18 +203,24 @@ pub fn thread_gone(pid: u32) {
 
 /// Process `p` exited: it no longer populates its cgroup.
 pub fn exited(p: &Process) {
-    hier().lock().exit(p.pid);
+    with_hier(|h| h.exit(p.pid));
 }
 
 /// Process `p` is gone (reaped or never started): its charge goes.
 pub fn released(p: &Process) {
     let cpu = cpu_usec(p);
-    hier().lock().release(p.pid, cpu);
+    with_hier(|h| h.release(p.pid, cpu));
 }
 
 /// The cgroup of process `pid`.
 pub fn cgroup_of(pid: u32) -> CgId {
     hier().lock().cgroup_of(pid).unwrap_or(ROOT)
+}
+
+/// The id of the cgroup of process `pid` as pidfds and file handles give
+/// it: its directory's inode number.
+pub fn cgroup_ino(pid: u32) -> u64 {
+    ino(cgroup_of(pid), None)
 }
 
 /// /proc/PID/cgroup of process `pid`, for the caller: "0::/path" relative
@@ -505,16 +531,17 @@ impl CgFile {
         };
         let w = who(&me);
         let cpu = cpu_usec(&target);
-        let mut h = hier().lock();
-        h.node(self.id).ok_or(Errno::ENODEV)?;
-        let src = h.cgroup_of(target.pid).ok_or(Errno::ESRCH)?;
-        h.attach_check(src, self.id, &w, threadgroup)?;
-        // An exiting process is not moved (Linux skips PF_EXITING tasks).
-        if !threadgroup || target.state() != process::State::Running {
-            return Ok(());
-        }
-        h.migrate(target.pid, self.id, cpu)?;
-        drop(h);
+        let running = target.state() == process::State::Running;
+        with_hier(|h| {
+            h.node(self.id).ok_or(Errno::ENODEV)?;
+            let src = h.cgroup_of(target.pid).ok_or(Errno::ESRCH)?;
+            h.attach_check(src, self.id, &w, threadgroup)?;
+            // An exiting process is not moved (Linux skips PF_EXITING tasks).
+            if !threadgroup || !running {
+                return Ok(());
+            }
+            h.migrate(target.pid, self.id, cpu)
+        })?;
         sync_frozen(&[target.pid]);
         Ok(())
     }
@@ -599,11 +626,10 @@ impl Inode for CgFile {
             File::Threads => self.attach(data, false)?,
             File::Kill => self.kill(data)?,
             File::Freeze => {
-                let pids = {
-                    let mut h = hier().lock();
+                let pids = with_hier(|h| {
                     h.write(self.id, File::Freeze, data)?;
-                    h.procs_under(self.id, false)
-                };
+                    KResult::Ok(h.procs_under(self.id, false))
+                })?;
                 sync_frozen(&pids);
             }
             f => hier().lock().write(self.id, f, data)?,

@@ -272,7 +272,14 @@ pub struct Hierarchy {
     next: CgId,
     /// OPT_* mount options.
     pub options: u32,
+    /// Cgroups whose cgroup.events changed (populated or frozen) since the
+    /// kernel last took them ([`Hierarchy::take_events`]), for file
+    /// notification (bounded: [`MAX_EVENTS`]).
+    events: Vec<CgId>,
 }
+
+/// Most pending cgroup.events changes kept (more are dropped).
+pub const MAX_EVENTS: usize = 1024;
 
 impl Default for Hierarchy {
     fn default() -> Self {
@@ -308,6 +315,7 @@ impl Hierarchy {
             members: BTreeMap::new(),
             next: ROOT + 1,
             options: 0,
+            events: Vec::new(),
         }
     }
 
@@ -528,13 +536,28 @@ impl Hierarchy {
         }
         for c in self.chain(cg) {
             if let Some(x) = self.nodes.get_mut(&c) {
+                let was = x.nr_populated > 0;
                 if up {
                     x.nr_populated += 1;
                 } else {
                     x.nr_populated = x.nr_populated.saturating_sub(1);
                 }
+                if was != (x.nr_populated > 0) {
+                    self.changed(c);
+                }
             }
         }
+    }
+
+    fn changed(&mut self, id: CgId) {
+        if self.events.len() < MAX_EVENTS && !self.events.contains(&id) {
+            self.events.push(id);
+        }
+    }
+
+    /// The cgroups whose cgroup.events changed since the last call.
+    pub fn take_events(&mut self) -> Vec<CgId> {
+        core::mem::take(&mut self.events)
     }
 
     /// Whether `n` more tasks fit in `cg` under every pids.max from it up:
@@ -1113,7 +1136,19 @@ impl Hierarchy {
                 if !(0..=1).contains(&v) {
                     return Err(Errno::ERANGE);
                 }
+                let changed = n.freeze != (v == 1);
                 n.freeze = v == 1;
+                if changed {
+                    let below: Vec<CgId> = self
+                        .nodes
+                        .keys()
+                        .copied()
+                        .filter(|&c| self.is_descendant(c, id))
+                        .collect();
+                    for c in below {
+                        self.changed(c);
+                    }
+                }
             }
             File::CpuWeight => {
                 let w = kstrtoull(b)?;

@@ -327,3 +327,21 @@ fn freezing_is_inherited_below() {
     assert_eq!(read(&h, b, File::Freeze), "0\n", "its own setting");
     assert!(!h.has_file(ROOT, File::Freeze));
 }
+
+#[test]
+fn events_changes_are_recorded_for_notification() {
+    let mut h = Hierarchy::new();
+    let a = h.mkdir(ROOT, b"a", 0, 0, 0o755).unwrap();
+    let b = h.mkdir(a, b"b", 0, 0, 0o755).unwrap();
+    h.fork(None, 1, None).unwrap();
+    h.take_events();
+    h.fork(Some(1), 2, Some(b)).unwrap();
+    assert_eq!(h.take_events(), vec![b, a], "b and a became populated");
+    h.fork(Some(1), 3, Some(b)).unwrap();
+    assert_eq!(h.take_events(), Vec::<CgId>::new(), "no change");
+    h.exit(2);
+    h.exit(3);
+    assert_eq!(h.take_events(), vec![b, a]);
+    h.write(a, File::Freeze, b"1").unwrap();
+    assert_eq!(h.take_events(), vec![a, b]);
+}
