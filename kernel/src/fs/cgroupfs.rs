@@ -97,57 +97,81 @@ fn cpu_usec(p: &Process) -> (u64, u64) {
     (u / 1000, s / 1000)
 }
 
-/// The live processes' side of the files, for the caller.
-struct KernelFacts {
-    reader_ns: Option<Arc<crate::ns::PidNs>>,
+/// The live processes' side of a file, for the caller: gathered before the
+/// file is rendered, without the hierarchy's lock (so that lock is never held
+/// while a process's, its address space's or the process table's is taken).
+#[derive(Default)]
+struct Snapshot {
+    /// pid: (the id the reader sees, its threads as the reader sees them,
+    /// CPU time in µs).
+    procs: alloc::collections::BTreeMap<u32, (u32, Vec<u32>, (u64, u64))>,
+    /// The resident bytes of the live ones (address spaces counted once).
+    resident: u64,
 }
 
-impl KernelFacts {
-    fn new() -> Self {
-        Self {
-            reader_ns: caller().map(|p| p.pid_ns.clone()),
+impl Snapshot {
+    /// What `file` needs of the processes `all` (zombies too) and `live`.
+    fn take(file: File, all: &[u32], live: &[u32]) -> Self {
+        let mut snap = Self::default();
+        let wants = |f: &[File]| f.contains(&file);
+        if !wants(&[
+            File::Procs,
+            File::Threads,
+            File::CpuStat,
+            File::MemCurrent,
+            File::MemStat,
+        ]) {
+            return snap;
         }
-    }
-    fn seen(&self, p: &Process) -> u32 {
-        match &self.reader_ns {
+        let reader_ns = caller().map(|p| p.pid_ns.clone());
+        let seen = |p: &Process| match &reader_ns {
             Some(ns) => p.pid_in(ns),
             None => p.pid,
-        }
-    }
-}
-
-impl Facts for KernelFacts {
-    fn visible_pid(&self, pid: u32) -> u32 {
-        process::find(pid).map_or(0, |p| self.seen(&p))
-    }
-    fn threads(&self, pid: u32) -> Vec<u32> {
-        let Some(p) = process::find(pid) else {
-            return Vec::new();
         };
-        if self.seen(&p) != p.pid {
-            // In another PID namespace only the process's own id is known.
-            return alloc::vec![self.seen(&p)];
-        }
-        p.threads.lock().iter().map(|t| t.tid).collect()
-    }
-    fn cpu_usec(&self, pid: u32) -> (u64, u64) {
-        process::find(pid).map_or((0, 0), |p| cpu_usec(&p))
-    }
-    fn resident_bytes(&self, pids: &[u32]) -> u64 {
-        let mut seen: Vec<Arc<crate::mm::vm::AddressSpace>> = Vec::new();
-        let mut pages = 0u64;
-        for &pid in pids {
+        for &pid in all {
             let Some(p) = process::find(pid) else {
                 continue;
             };
-            let mm = p.mm();
-            if seen.iter().any(|m| Arc::ptr_eq(m, &mm)) {
-                continue;
-            }
-            pages += mm.usage().resident;
-            seen.push(mm);
+            let vis = seen(&p);
+            let threads = if !wants(&[File::Threads]) {
+                Vec::new()
+            } else if vis != p.pid {
+                // In another PID namespace only the process's own id is known.
+                alloc::vec![vis]
+            } else {
+                p.threads.lock().iter().map(|t| t.tid).collect()
+            };
+            snap.procs.insert(pid, (vis, threads, cpu_usec(&p)));
         }
-        pages * 4096
+        if wants(&[File::MemCurrent, File::MemStat]) {
+            let mut spaces: Vec<Arc<crate::mm::vm::AddressSpace>> = Vec::new();
+            for &pid in live {
+                let Some(p) = process::find(pid) else {
+                    continue;
+                };
+                let mm = p.mm();
+                if !spaces.iter().any(|m| Arc::ptr_eq(m, &mm)) {
+                    snap.resident += mm.usage().resident * 4096;
+                    spaces.push(mm);
+                }
+            }
+        }
+        snap
+    }
+}
+
+impl Facts for Snapshot {
+    fn visible_pid(&self, pid: u32) -> u32 {
+        self.procs.get(&pid).map_or(0, |p| p.0)
+    }
+    fn threads(&self, pid: u32) -> Vec<u32> {
+        self.procs.get(&pid).map_or_else(Vec::new, |p| p.1.clone())
+    }
+    fn cpu_usec(&self, pid: u32) -> (u64, u64) {
+        self.procs.get(&pid).map_or((0, 0), |p| p.2)
+    }
+    fn resident_bytes(&self, _pids: &[u32]) -> u64 {
+        self.resident
     }
 }
 
@@ -509,7 +533,12 @@ const WRITE_MAX: usize = 4096;
 
 impl CgFile {
     fn render(&self) -> KResult<Vec<u8>> {
-        let facts = KernelFacts::new();
+        let (all, live) = {
+            let h = hier().lock();
+            h.node(self.id).ok_or(Errno::ENODEV)?;
+            (h.procs_under(self.id, true), h.procs_under(self.id, false))
+        };
+        let facts = Snapshot::take(self.file, &all, &live);
         hier().lock().read(self.id, self.file, &facts)
     }
 
