@@ -552,6 +552,12 @@ impl CgFile {
         let me = caller().ok_or(Errno::ESRCH)?;
         let target = if v == 0 {
             me.clone()
+        } else if !me.pid_ns.is_root() {
+            // The id as the writer's PID namespace numbers processes.
+            process::all()
+                .into_iter()
+                .find(|p| p.pid_in(&me.pid_ns) == v as u32)
+                .ok_or(Errno::ESRCH)?
         } else {
             process::find_thread(v as u32)
                 .map(|t| t.process.clone())

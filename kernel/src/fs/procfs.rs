@@ -992,12 +992,13 @@ fn inotify_sys_dir(ino: u64) -> InodeRef {
 
 /// /proc/sys/vm: drop_caches and compact_memory (write-only), max_map_count
 /// (writable), nr_hugepages (writable: the huge page pool), the overcommit
-/// settings (fixed), unprivileged_userfaultfd (writable).
+/// settings and min_free_kbytes (fixed), unprivileged_userfaultfd (writable).
 fn vm_sys_dir() -> InodeRef {
     const NAMES: &[&str] = &[
         "compact_memory",
         "drop_caches",
         "max_map_count",
+        "min_free_kbytes",
         "nr_hugepages",
         "nr_overcommit_hugepages",
         "overcommit_memory",
@@ -1056,6 +1057,14 @@ fn vm_sys_dir() -> InodeRef {
             },
         ),
         "overcommit_memory" => file(common(fino, 0o444), || text("0\n".into())),
+        // What Linux's init_per_zone_wmark_min would choose for this much
+        // memory (sqrt(KiB * 16), 128..262144), for programs that size their
+        // allocations by it (LTP's tst_pollute_memory); Kestrel keeps no
+        // such watermark, so it is read-only here.
+        "min_free_kbytes" => file(common(fino, 0o444), || {
+            let kb = crate::mm::frame::stats().1 * 4;
+            text(format!("{}\n", (kb * 16).isqrt().clamp(128, 262_144)))
+        }),
         // 0 or 1 (Linux's range; anything else EINVAL).
         "unprivileged_userfaultfd" => sysctl_int(
             fino,
