@@ -1196,8 +1196,9 @@ pub fn abandon(thread: &Arc<Thread>) {
         if let Some(parent) = p.parent() {
             parent.children.lock().retain(|c| !Arc::ptr_eq(c, p));
         }
-        PROCESSES.lock().remove(&p.pid);
+        // Its cgroup charge goes before its pid can be taken again.
         crate::fs::cgroupfs::released(p);
+        PROCESSES.lock().remove(&p.pid);
     } else {
         crate::fs::cgroupfs::thread_gone(p.pid);
     }
@@ -1405,8 +1406,8 @@ pub fn process_exited(p: &Arc<Process>, wstatus: u32) {
             parent.child_event.wake_all();
         }
         None => {
-            PROCESSES.lock().remove(&p.pid);
             crate::fs::cgroupfs::released(p);
+            PROCESSES.lock().remove(&p.pid);
         }
     }
 }
@@ -1417,8 +1418,9 @@ fn account_reaped(parent: &Process, child: &Arc<Process>) {
     let (u, s) = child.cpu_time();
     let (cu, cs) = child.children_cpu.get();
     parent.children_cpu.add((u + cu, s + cs));
-    PROCESSES.lock().remove(&child.pid);
+    // Its cgroup charge goes before its pid can be taken again.
     crate::fs::cgroupfs::released(child);
+    PROCESSES.lock().remove(&child.pid);
 }
 
 /// Which children a wait4/waitid call is about.

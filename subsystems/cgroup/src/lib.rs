@@ -598,6 +598,11 @@ impl Hierarchy {
             None => parent.and_then(|p| self.cgroup_of(p)).unwrap_or(ROOT),
         };
         self.try_charge(cg, 1)?;
+        // A pid is taken again only once its process was released; should
+        // the kernel ever say otherwise, the old membership goes first.
+        if self.members.contains_key(&child) {
+            self.release(child, (0, 0));
+        }
         self.add_populated(cg, true);
         self.members.insert(
             child,
