@@ -102,11 +102,19 @@ fn cpu_usec(p: &Process) -> (u64, u64) {
 /// while a process's, its address space's or the process table's is taken).
 #[derive(Default)]
 struct Snapshot {
-    /// pid: (the id the reader sees, its threads as the reader sees them,
-    /// CPU time in µs).
-    procs: alloc::collections::BTreeMap<u32, (u32, Vec<u32>, (u64, u64))>,
+    procs: alloc::collections::BTreeMap<u32, ProcFacts>,
     /// The resident bytes of the live ones (address spaces counted once).
     resident: u64,
+}
+
+/// One process, as a [`Snapshot`] holds it.
+struct ProcFacts {
+    /// The id the reader sees.
+    seen: u32,
+    /// Its threads as the reader sees them.
+    threads: Vec<u32>,
+    /// Its CPU time (µs).
+    cpu: (u64, u64),
 }
 
 impl Snapshot {
@@ -141,7 +149,14 @@ impl Snapshot {
             } else {
                 p.threads.lock().iter().map(|t| t.tid).collect()
             };
-            snap.procs.insert(pid, (vis, threads, cpu_usec(&p)));
+            snap.procs.insert(
+                pid,
+                ProcFacts {
+                    seen: vis,
+                    threads,
+                    cpu: cpu_usec(&p),
+                },
+            );
         }
         if wants(&[File::MemCurrent, File::MemStat]) {
             let mut spaces: Vec<Arc<crate::mm::vm::AddressSpace>> = Vec::new();
@@ -162,13 +177,15 @@ impl Snapshot {
 
 impl Facts for Snapshot {
     fn visible_pid(&self, pid: u32) -> u32 {
-        self.procs.get(&pid).map_or(0, |p| p.0)
+        self.procs.get(&pid).map_or(0, |p| p.seen)
     }
     fn threads(&self, pid: u32) -> Vec<u32> {
-        self.procs.get(&pid).map_or_else(Vec::new, |p| p.1.clone())
+        self.procs
+            .get(&pid)
+            .map_or_else(Vec::new, |p| p.threads.clone())
     }
     fn cpu_usec(&self, pid: u32) -> (u64, u64) {
-        self.procs.get(&pid).map_or((0, 0), |p| p.2)
+        self.procs.get(&pid).map_or((0, 0), |p| p.cpu)
     }
     fn resident_bytes(&self, _pids: &[u32]) -> u64 {
         self.resident
