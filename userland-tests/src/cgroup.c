@@ -204,7 +204,7 @@ TEST(proc_filesystems_lists_cgroup2)
 TEST(mkdir_makes_a_cgroup_with_its_files)
 {
     NEED_CG();
-    char buf[256];
+    char buf[256], q[800];
     OK(make_cg("mk"));
     EXPECT_ERRNO(mkdir(cg, 0755), EEXIST);
     struct stat st;
@@ -236,6 +236,12 @@ TEST(mkdir_makes_a_cgroup_with_its_files)
     EXPECT_ERRNO(open(p, O_CREAT | O_WRONLY, 0644), EACCES);
     EXPECT_ERRNO(mknod(p, S_IFIFO | 0644, 0), EPERM);
     EXPECT_ERRNO(symlink("x", p), EPERM);
+    /* No rename in cgroup2, of a cgroup or a file. */
+    snprintf(q, sizeof q, "%s-renamed", cg);
+    EXPECT_ERRNO(rename(cg, q), EPERM);
+    snprintf(p, sizeof p, "%s/cgroup.procs", cg);
+    snprintf(q, sizeof q, "%s/procs2", cg);
+    EXPECT_ERRNO(rename(p, q), EPERM);
     /* A child shows in the parent's count; rmdir of a parent is EBUSY. */
     snprintf(p, sizeof p, "%s/child", cg);
     OK(mkdir(p, 0755));

@@ -478,26 +478,9 @@ impl Inode for CgDir {
         }
         h.rmdir(self.id, name).map(|_| ())
     }
-    fn rename(&self, old: &[u8], new_dir: &InodeRef, new: &[u8], flags: u32) -> KResult<()> {
-        if flags != 0 {
-            return Err(Errno::EINVAL);
-        }
-        let mut h = hier().lock();
-        if h.lookup(self.id, old).is_none() {
-            return if kestrel_cgroup::FILES
-                .iter()
-                .any(|d| d.name.as_bytes() == old)
-            {
-                Err(Errno::ENOTDIR)
-            } else {
-                Err(Errno::ENOENT)
-            };
-        }
-        // Only within its parent (Linux's cgroup_rename: EIO otherwise).
-        match new_dir.as_any().downcast_ref::<CgDir>() {
-            Some(d) if d.id == self.id => h.rename(self.id, old, new),
-            _ => Err(Errno::EIO),
-        }
+    // cgroup2 has no rename (Linux's kernfs answers EPERM without one).
+    fn rename(&self, _: &[u8], _: &InodeRef, _: &[u8], _: u32) -> KResult<()> {
+        Err(Errno::EPERM)
     }
     fn readdir(&self, pos: u64, emit: &mut dyn FnMut(DirEntry) -> bool) -> KResult<()> {
         let all = {

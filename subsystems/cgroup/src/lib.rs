@@ -485,25 +485,6 @@ impl Hierarchy {
         Ok(id)
     }
 
-    /// Renames the cgroup `old` under `parent` to `new` (same parent only).
-    pub fn rename(&mut self, parent: CgId, old: &[u8], new: &[u8]) -> KResult<()> {
-        let id = self.lookup(parent, old).ok_or(Errno::ENOENT)?;
-        if old == new {
-            return Ok(());
-        }
-        if new.contains(&b'\n') {
-            return Err(Errno::EINVAL);
-        }
-        if self.lookup(parent, new).is_some() || FILES.iter().any(|f| f.name.as_bytes() == new) {
-            return Err(Errno::EEXIST);
-        }
-        let p = self.node_mut(parent)?;
-        p.children.remove(old);
-        p.children.insert(new.to_vec(), id);
-        self.node_mut(id)?.name = new.to_vec();
-        Ok(())
-    }
-
     /// The cgroup process `pid` is in.
     pub fn cgroup_of(&self, pid: u32) -> Option<CgId> {
         self.members.get(&pid).map(|m| m.cg)
