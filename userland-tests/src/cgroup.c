@@ -510,14 +510,22 @@ TEST(subtree_control_and_type_parsing)
     OK(rmdir(cg));
 }
 
+/* Controllers this program enabled (given back at the end). */
+static char enabled[128];
+
 /* Enables `ctrl` for our cgroup's children if it can be (0), else -1. */
 static int enable(const char *ctrl)
 {
     char buf[256], plus[32];
     if (getf(base, "cgroup.controllers", buf, sizeof buf) < 0 || !strstr(buf, ctrl))
         return -1;
+    if (getf(base, "cgroup.subtree_control", buf, sizeof buf) >= 0 && strstr(buf, ctrl))
+        return 0;
     snprintf(plus, sizeof plus, "+%s", ctrl);
-    return putf(base, "cgroup.subtree_control", plus) < 0 ? -1 : 0;
+    if (putf(base, "cgroup.subtree_control", plus) < 0)
+        return -1;
+    snprintf(enabled + strlen(enabled), sizeof enabled - strlen(enabled), " -%s", ctrl);
+    return 0;
 }
 
 TEST(pids_max_refuses_forks_past_it)
@@ -729,6 +737,8 @@ int main(void)
         }
         if (d)
             closedir(d);
+        if (enabled[0])
+            putf(base, "cgroup.subtree_control", enabled);
     }
     if (strstr(mnt, "/tmp/kt-cgroup-mnt-")) {
         umount(mnt);
