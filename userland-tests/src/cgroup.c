@@ -444,7 +444,7 @@ TEST(cgroup_freeze_stops_and_thaws)
     OK(rmdir(cg));
 }
 
-TEST(cgroup_events_changes_are_inotify_modify_events)
+TEST(cgroup_events_changes_are_inotify_and_poll_events)
 {
     NEED_CG();
     char p[768];
@@ -454,7 +454,16 @@ TEST(cgroup_events_changes_are_inotify_modify_events)
     OK(inotify_add_watch(in, p, IN_MODIFY));
     int fd;
     pid_t c = OK(sleeper(&fd));
+    /* poll: POLLPRI (and POLLERR) once the content changed since it was read. */
+    int ev_fd = OK(open(p, O_RDONLY));
+    char tmp[128];
+    OK(read(ev_fd, tmp, sizeof tmp));
+    struct pollfd pp = {.fd = ev_fd, .events = POLLPRI};
+    EXPECT_EQ(poll(&pp, 1, 0), 0);
     OK(move_to(cg, c));
+    int pr = poll(&pp, 1, 2000);
+    short rev = pp.revents;
+    close(ev_fd);
     struct pollfd pf = {.fd = in, .events = POLLIN};
     int n = poll(&pf, 1, 2000);
     char ev[256];
@@ -465,6 +474,7 @@ TEST(cgroup_events_changes_are_inotify_modify_events)
     CHECK(got >= (long)sizeof(struct inotify_event) &&
               (((struct inotify_event *)ev)->mask & IN_MODIFY),
           "no IN_MODIFY on cgroup.events when it became populated (poll %d)", n);
+    CHECK(pr == 1 && (rev & POLLPRI), "poll on cgroup.events: %d, revents %#x", pr, rev);
     OK(rmdir(cg));
 }
 
@@ -715,7 +725,7 @@ int main(void)
     RUN(clone3_into_cgroup);
     RUN(cgroup_kill_kills_every_process_below);
     RUN(cgroup_freeze_stops_and_thaws);
-    RUN(cgroup_events_changes_are_inotify_modify_events);
+    RUN(cgroup_events_changes_are_inotify_and_poll_events);
     RUN(hierarchy_limits);
     RUN(subtree_control_and_type_parsing);
     RUN(pids_max_refuses_forks_past_it);

@@ -45,6 +45,9 @@ fn with_hier<R>(f: impl FnOnce(&mut Hierarchy) -> R) -> R {
         let r = f(&mut h);
         (r, h.take_events())
     };
+    if !changed.is_empty() {
+        EVENTS_WQ.wake_all();
+    }
     for id in changed {
         let inode: InodeRef = Arc::new(CgFile {
             id,
@@ -54,6 +57,60 @@ fn with_hier<R>(f: impl FnOnce(&mut Hierarchy) -> R) -> R {
         super::fsnotify::notify(&inode, super::fsnotify::FS_MODIFY);
     }
     r
+}
+
+/// Woken whenever some cgroup.events changes (its pollers look again).
+static EVENTS_WQ: kestrel_sync::WaitQueue = kestrel_sync::WaitQueue::new();
+
+/// How many times `id`'s cgroup.events changed.
+fn events_gen(id: CgId) -> u64 {
+    hier().lock().node(id).map_or(0, |n| n.events_gen)
+}
+
+/// An open cgroup.events: read as any cgroup file, and poll says POLLPRI
+/// and POLLERR once the content changed since it was opened or last read
+/// (Linux's kernfs_generic_poll).
+struct EventsFile {
+    id: CgId,
+    seen: core::sync::atomic::AtomicU64,
+}
+
+impl kestrel_vfs::FileOps for EventsFile {
+    fn read(&self, file: &kestrel_vfs::OpenFile, pos: &mut u64, buf: &mut [u8]) -> KResult<usize> {
+        self.seen
+            .store(events_gen(self.id), core::sync::atomic::Ordering::Relaxed);
+        kestrel_vfs::file::RegularFile.read(file, pos, buf)
+    }
+    fn write(&self, file: &kestrel_vfs::OpenFile, pos: &mut u64, data: &[u8]) -> KResult<usize> {
+        kestrel_vfs::file::RegularFile.write(file, pos, data)
+    }
+    fn seekable(&self) -> bool {
+        true
+    }
+    fn poll(&self) -> u16 {
+        let mut mask = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
+        if events_gen(self.id) != self.seen.load(core::sync::atomic::Ordering::Relaxed) {
+            mask |= POLLERR | POLLPRI;
+        }
+        mask
+    }
+    fn wait_queue(&self) -> Option<&kestrel_sync::WaitQueue> {
+        Some(&EVENTS_WQ)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// The file operations of an open cgroup.events (`None` for other inodes).
+pub fn events_ops(inode: &InodeRef) -> Option<Arc<dyn kestrel_vfs::FileOps>> {
+    let f = inode.as_any().downcast_ref::<CgFile>()?;
+    (f.file == File::Events).then(|| {
+        Arc::new(EventsFile {
+            id: f.id,
+            seen: core::sync::atomic::AtomicU64::new(events_gen(f.id)),
+        }) as Arc<dyn kestrel_vfs::FileOps>
+    })
 }
 
 /// The device number of the one cgroup2 super block.

@@ -300,6 +300,9 @@ pub fn ops_for(
         return Ok(Arc::new(PathOnly));
     }
     let m = inode.metadata();
+    if let Some(ops) = cgroupfs::events_ops(inode) {
+        return Ok(ops);
+    }
     match m.file_type() {
         S_IFREG => Ok(ext2::Ext2File::for_inode(inode).unwrap_or_else(|| Arc::new(RegularFile))),
         S_IFDIR => Ok(Arc::new(Directory)),

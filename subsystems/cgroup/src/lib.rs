@@ -199,6 +199,9 @@ pub struct Node {
     pub freeze: bool,
     /// Forks refused for a pids limit, counted where the child would have gone.
     pub pids_events_max: u64,
+    /// How many times cgroup.events changed (a poller that saw fewer is told
+    /// with POLLPRI).
+    pub events_gen: u64,
     pub mem: Mem,
     pub cpu: Cpu,
     /// CPU time (user, system; µs) of processes that left this cgroup (reaped
@@ -230,6 +233,7 @@ impl Node {
             pids_max: PIDS_MAX,
             freeze: false,
             pids_events_max: 0,
+            events_gen: 0,
             mem: Mem::default(),
             cpu: Cpu::default(),
             dead_cpu: (0, 0),
@@ -531,6 +535,9 @@ impl Hierarchy {
     }
 
     fn changed(&mut self, id: CgId) {
+        if let Some(n) = self.nodes.get_mut(&id) {
+            n.events_gen += 1;
+        }
         if self.events.len() < MAX_EVENTS && !self.events.contains(&id) {
             self.events.push(id);
         }
