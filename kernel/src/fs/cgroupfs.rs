@@ -10,10 +10,17 @@
 //! more when they exit and uncharged when reaped: the hooks below
 //! ([`fork`], [`new_thread`], [`thread_gone`], [`exited`], [`released`]).
 //!
-//! Enforced: pids.max (fork, clone and thread creation fail with EAGAIN).
-//! Reported from the processes: memory.current (resident pages), cpu.stat
-//! (their CPU time). Stored and shown but not enforced: memory.min/low/
-//! high/max, memory.swap.*, cpu.weight, cpu.max (docs/cgroups.md).
+//! Enforced: pids.max (fork, clone and thread creation fail with EAGAIN),
+//! cgroup.freeze (a flag in the process's signal state parks its threads
+//! before they return to user mode), cgroup.kill. Reported from the
+//! processes: memory.current (resident pages), cpu.stat (their CPU time).
+//! Stored and shown but not enforced: memory.min/low/high/max,
+//! memory.swap.*, cpu.weight, cpu.max (docs/cgroups.md). cgroup.events
+//! changes reach inotify (IN_MODIFY) and pollers (POLLPRI).
+//!
+//! Lock order: the hierarchy's lock is innermost. Nothing else is locked
+//! while it is held (what a file reports of the processes is gathered
+//! first: [`Snapshot`]), and file notification happens after it is let go.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
