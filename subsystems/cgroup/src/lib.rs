@@ -499,15 +499,22 @@ impl Hierarchy {
         self.members.get(&pid)
     }
 
+    /// `id` and its ancestors, from `id` up, without allocating (thread
+    /// creation and exit walk them).
+    fn ancestors(&self, id: CgId) -> impl Iterator<Item = CgId> + '_ {
+        core::iter::successors(Some(id), |c| self.nodes.get(c).and_then(|n| n.parent))
+            .filter(|c| self.nodes.contains_key(c))
+    }
+
     fn add_tasks(&mut self, cg: CgId, n: u64, up: bool) {
-        for c in self.chain(cg) {
-            if let Some(x) = self.nodes.get_mut(&c) {
-                if up {
-                    x.tasks += n;
-                } else {
-                    x.tasks = x.tasks.saturating_sub(n);
-                }
+        let mut x = Some(cg);
+        while let Some(node) = x.and_then(|c| self.nodes.get_mut(&c)) {
+            if up {
+                node.tasks += n;
+            } else {
+                node.tasks = node.tasks.saturating_sub(n);
             }
+            x = node.parent;
         }
     }
 
@@ -553,17 +560,17 @@ impl Hierarchy {
     /// failure the pids.events "max" of `cg`'s pids cgroup (itself or the
     /// nearest ancestor with the controller) counts it: EAGAIN.
     fn try_charge(&mut self, cg: CgId, n: u64) -> KResult<()> {
-        let over = self.chain(cg).into_iter().any(|c| {
+        let over = self.ancestors(cg).any(|c| {
             self.controllers(c) & CTRL_PIDS != 0 && {
                 let x = &self.nodes[&c];
                 x.tasks + n > x.pids_max
             }
         });
         if over {
-            if let Some(c) = self
-                .chain(cg)
-                .into_iter()
-                .find(|&c| self.controllers(c) & CTRL_PIDS != 0 && c != ROOT)
+            let limited = self
+                .ancestors(cg)
+                .find(|&c| self.controllers(c) & CTRL_PIDS != 0 && c != ROOT);
+            if let Some(c) = limited
                 && let Some(x) = self.nodes.get_mut(&c)
             {
                 x.pids_events_max += 1;
