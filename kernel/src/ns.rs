@@ -265,10 +265,13 @@ impl UserNs {
     }
 }
 
-/// A namespace that is, in Kestrel, an identity only (cgroup).
+/// A cgroup namespace: its identity and its root, the cgroup its creator
+/// was in (/proc/PID/cgroup paths are relative to it; a cgroup2 mount made
+/// in it shows the hierarchy from there).
 pub struct PlainNs {
     pub inum: u64,
     pub owner: Arc<UserNs>,
+    pub cg_root: kestrel_cgroup::CgId,
 }
 
 /// The namespaces a process is in.
@@ -318,6 +321,7 @@ pub fn init_proxy() -> Arc<NsProxy> {
             cgroup: Arc::new(PlainNs {
                 inum: Kind::Cgroup.init_inum(),
                 owner: user.clone(),
+                cg_root: kestrel_cgroup::ROOT,
             }),
             user,
         })
@@ -433,9 +437,15 @@ impl NsProxy {
             n.time_for_children = TimeNs::new(new_inum(), owner.clone());
         }
         if flags & CLONE_NEWCGROUP != 0 {
+            // Rooted at the creator's cgroup (the caller's: unshare and
+            // clone make namespaces from the calling thread).
+            let cg_root = crate::process::current_thread().map_or(kestrel_cgroup::ROOT, |t| {
+                crate::fs::cgroupfs::cgroup_of(t.process.pid)
+            });
             n.cgroup = Arc::new(PlainNs {
                 inum: new_inum(),
                 owner,
+                cg_root,
             });
         }
         Ok(Arc::new(n))

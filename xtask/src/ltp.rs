@@ -492,7 +492,7 @@ pub fn run_tests(
         initramfs::add_cmd(
             &mut tree,
             &format!(
-                "export LTPROOT={GUEST_ROOT} TMPDIR=/tmp LTP_COLORIZE_OUTPUT=0 KCONFIG_SKIP_CHECK=1 \
+                "export LTPROOT={GUEST_ROOT} TMPDIR=/tmp LTP_COLORIZE_OUTPUT=0 \
                  PATH={GUEST_ROOT}/testcases/bin:$PATH\nexec {GUEST_DRIVER} {GUEST_LIST} {}",
                 plan.timeout
             ),

@@ -7,6 +7,7 @@
 //! [`devices::open`] by device number, as in Linux.
 
 pub mod anon;
+pub mod cgroupfs;
 pub mod devices;
 pub mod dnotify;
 pub mod ext2;
@@ -136,6 +137,7 @@ pub const FILESYSTEMS: &[(&str, bool)] = &[
     ("tmpfs", true),
     ("devtmpfs", true),
     ("hugetlbfs", true),
+    ("cgroup2", true),
     ("ext2", false),
 ];
 
@@ -298,6 +300,9 @@ pub fn ops_for(
         return Ok(Arc::new(PathOnly));
     }
     let m = inode.metadata();
+    if let Some(ops) = cgroupfs::events_ops(inode) {
+        return Ok(ops);
+    }
     match m.file_type() {
         S_IFREG => Ok(ext2::Ext2File::for_inode(inode).unwrap_or_else(|| Arc::new(RegularFile))),
         S_IFDIR => Ok(Arc::new(Directory)),

@@ -191,6 +191,7 @@ pub fn new_root() -> InodeRef {
 
 /// The names of /proc other than the processes.
 const SYSTEM_FILES: &[&str] = &[
+    "cgroups",
     "cmdline",
     "config.gz",
     "cpuinfo",
@@ -298,6 +299,7 @@ fn lookup_root(name: &[u8]) -> KResult<InodeRef> {
                 "Character devices:\n  1 mem\n  4 /dev/vc/0\n  4 tty\n  4 ttyS\n  5 /dev/tty\n  5 /dev/console\n 10 misc\n\nBlock devices:\n254 virtblk\n",
             ))
         }),
+        b"cgroups" => file(c(), || Ok(crate::fs::cgroupfs::proc_cgroups())),
         b"filesystems" => file(c(), || {
             let mut s = String::new();
             for (name, nodev) in crate::fs::FILESYSTEMS {
@@ -1001,12 +1003,13 @@ fn inotify_sys_dir(ino: u64) -> InodeRef {
 
 /// /proc/sys/vm: drop_caches and compact_memory (write-only), max_map_count
 /// (writable), nr_hugepages (writable: the huge page pool), the overcommit
-/// settings (fixed), unprivileged_userfaultfd (writable).
+/// settings and min_free_kbytes (fixed), unprivileged_userfaultfd (writable).
 fn vm_sys_dir() -> InodeRef {
     const NAMES: &[&str] = &[
         "compact_memory",
         "drop_caches",
         "max_map_count",
+        "min_free_kbytes",
         "nr_hugepages",
         "nr_overcommit_hugepages",
         "overcommit_memory",
@@ -1065,6 +1068,14 @@ fn vm_sys_dir() -> InodeRef {
             },
         ),
         "overcommit_memory" => file(common(fino, 0o444), || text("0\n".into())),
+        // What Linux's init_per_zone_wmark_min would choose for this much
+        // memory (sqrt(KiB * 16), 128..262144), for programs that size their
+        // allocations by it (LTP's tst_pollute_memory); Kestrel keeps no
+        // such watermark, so it is read-only here.
+        "min_free_kbytes" => file(common(fino, 0o444), || {
+            let kb = crate::mm::frame::stats().1 * 4;
+            text(format!("{}\n", (kb * 16).isqrt().clamp(128, 262_144)))
+        }),
         // 0 or 1 (Linux's range; anything else EINVAL).
         "unprivileged_userfaultfd" => sysctl_int(
             fino,
@@ -1752,7 +1763,12 @@ fn pid_entry(
             let p = get()?;
             text(limits(&p))
         }),
-        b"cgroup" => pid_file(c(0o444), || text(String::from("0::/\n"))),
+        b"cgroup" => {
+            let g = get.clone();
+            pid_file(c(0o444), move || {
+                Ok(crate::fs::cgroupfs::proc_cgroup(g()?.pid))
+            })
+        }
         b"loginuid" => pid_file(c(0o644), || text(String::from("4294967295"))),
         b"oom_score" => pid_file(c(0o444), || text(String::from("0\n"))),
         b"oom_score_adj" => {

@@ -260,6 +260,9 @@ pub fn mount() -> KResult<()> {
         shared.set_change_hook(refresh_net);
     }
 
+    // Where the cgroup2 hierarchy is mounted (below).
+    let cgroup = dir(&dir(&root, "fs")?, "cgroup")?;
+
     let mount_point = super::root().inode.lookup(b"sys")?;
     super::mounts().mount(
         &mount_point,
@@ -272,5 +275,6 @@ pub fn mount() -> KResult<()> {
         },
         MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
     )?;
+    super::cgroupfs::mount_at_boot(&cgroup)?;
     Ok(())
 }

@@ -1035,6 +1035,8 @@ pub struct CloneShare {
     pub exit_signal: u32,
     /// clone3's set_tid: the pid the new process must get.
     pub pid: Option<Pid>,
+    /// clone3's CLONE_INTO_CGROUP: the cgroup it starts in (else the parent's).
+    pub cgroup: Option<kestrel_cgroup::CgId>,
 }
 
 /// Creates a child process of `parent_thread`'s process, and its first thread.
@@ -1086,6 +1088,8 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
         parent.clone()
     };
     let pid = share.pid.map_or_else(alloc_pid, alloc_pid_at)?;
+    // Its cgroup's pids.max (and every ancestor's) may refuse it: EAGAIN.
+    let frozen = crate::fs::cgroupfs::fork(Some(parent.pid), pid, share.cgroup)?;
     let nsproxy = share
         .nsproxy
         .clone()
@@ -1114,6 +1118,8 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
         exit_signal: share.exit_signal,
     });
     child.parent_tid.store(parent_thread.tid, Ordering::Relaxed);
+    // Into a frozen cgroup: it runs no user code until thawed.
+    child.signals.frozen.store(frozen, Ordering::Relaxed);
     child
         .nice
         .store(parent.nice.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -1162,6 +1168,8 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
 /// Creates a new thread in `parent_thread`'s process (CLONE_THREAD).
 pub fn new_thread(parent_thread: &Arc<Thread>) -> KResult<Arc<Thread>> {
     let tid = alloc_pid()?;
+    // A thread counts against pids.max as a process does.
+    crate::fs::cgroupfs::new_thread(parent_thread.process.pid)?;
     crate::syscall::keys::new_thread(parent_thread, tid);
     let t = Thread::new(
         tid,
@@ -1192,7 +1200,11 @@ pub fn abandon(thread: &Arc<Thread>) {
         if let Some(parent) = p.parent() {
             parent.children.lock().retain(|c| !Arc::ptr_eq(c, p));
         }
+        // Its cgroup charge goes before its pid can be taken again.
+        crate::fs::cgroupfs::released(p);
         PROCESSES.lock().remove(&p.pid);
+    } else {
+        crate::fs::cgroupfs::thread_gone(p.pid);
     }
 }
 
@@ -1216,6 +1228,7 @@ pub fn create_init(fs: FsContext, files: FdTable) -> KResult<Arc<Thread>> {
         exit_signal: 0,
     });
     INIT.call_once(|| p.clone());
+    crate::fs::cgroupfs::fork(None, pid, None)?;
     empty_mm();
     let t = Thread::new(pid, p, 0, FpuState::initial(), [0; 16]);
     t.set_comm(b"init");
@@ -1271,6 +1284,9 @@ pub fn thread_exited(thread: &Arc<Thread>) -> Option<u32> {
         .exit_status()
         .unwrap_or_else(|| wstatus_exited(code as u8));
     ptrace::thread_exited(thread, status, last);
+    if !last {
+        crate::fs::cgroupfs::thread_gone(p.pid);
+    }
     if last {
         if let Some(counts) = &p.syscall_counts {
             counts.report(p.pid, &thread.comm());
@@ -1316,6 +1332,9 @@ pub fn process_exited(p: &Arc<Process>, wstatus: u32) {
     p.sample_rss();
     let old = p.replace_mm(empty_mm());
     drop(old);
+    // It no longer populates its cgroup (Linux's cgroup_exit); its pids
+    // charge stays until it is reaped.
+    crate::fs::cgroupfs::exited(p);
     // Orphans go to the nearest subreaper ancestor, else init.
     let orphans = core::mem::take(&mut *p.children.lock());
     let mut adopter = p.parent();
@@ -1394,6 +1413,7 @@ pub fn process_exited(p: &Arc<Process>, wstatus: u32) {
             parent.child_event.wake_all();
         }
         None => {
+            crate::fs::cgroupfs::released(p);
             PROCESSES.lock().remove(&p.pid);
         }
     }
@@ -1405,6 +1425,8 @@ fn account_reaped(parent: &Process, child: &Arc<Process>) {
     let (u, s) = child.cpu_time();
     let (cu, cs) = child.children_cpu.get();
     parent.children_cpu.add((u + cu, s + cs));
+    // Its cgroup charge goes before its pid can be taken again.
+    crate::fs::cgroupfs::released(child);
     PROCESSES.lock().remove(&child.pid);
 }
 

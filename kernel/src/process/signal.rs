@@ -259,6 +259,10 @@ pub struct ProcessSignals {
     pub stop_sig: core::sync::atomic::AtomicU32,
     /// SIGKILL was sent: even a tracee's exit-event stop ends.
     pub sigkilled: core::sync::atomic::AtomicBool,
+    /// Set while its cgroup is frozen (cgroup.freeze): its threads run no
+    /// user code; they park where a job-control stop parks, woken on
+    /// `stop_wq` when thawed (or killed).
+    pub frozen: core::sync::atomic::AtomicBool,
 }
 
 impl Thread {
@@ -296,7 +300,7 @@ pub async fn interruptible<T>(
 }
 
 /// Wakes `t` so an interruptible wait notices a new signal.
-fn kick(t: &Thread) {
+pub(crate) fn kick(t: &Thread) {
     t.signals.wq.wake_all();
     crate::fs::signalfd::signal_sent();
 }
@@ -594,6 +598,7 @@ pub fn nothing_to_deliver(t: &Thread, regs: &UserContext, from_syscall: bool) ->
         && !t.ptraced()
         && (!from_syscall || (regs.regs.rax as i64) >= 0)
         && !t.process.signals.stopped.load(Ordering::Acquire)
+        && !t.process.signals.frozen.load(Ordering::Acquire)
         && (t.signals.pending.summary() | t.process.signals.pending.summary()) & allowed == 0
         && t.signals.saved_mask.lock().is_none()
 }
@@ -619,6 +624,16 @@ pub async fn deliver(t: &Arc<Thread>, regs: &mut UserContext, mut from_syscall: 
                 .wait_until(|| {
                     (!p.signals.stopped.load(Ordering::Acquire) || t.killed() || t.ptraced())
                         .then_some(())
+                })
+                .await;
+            continue;
+        }
+        if p.signals.frozen.load(Ordering::Acquire) {
+            // Its cgroup is frozen: park until thawed or killed.
+            p.signals
+                .stop_wq
+                .wait_until(|| {
+                    (!p.signals.frozen.load(Ordering::Acquire) || t.killed()).then_some(())
                 })
                 .await;
             continue;

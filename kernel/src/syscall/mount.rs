@@ -251,11 +251,16 @@ pub async fn sys_mount(
         let source = source.unwrap_or_else(|| b"none".to_vec());
         (root, source, fstype, flags, b"/".to_vec())
     };
+    let mut mount_options = options(mount_flags);
+    if fstype == b"cgroup2" && flags & MS_BIND == 0 {
+        // The hierarchy's own options (nsdelegate...), as Linux shows them.
+        mount_options.extend_from_slice(crate::fs::cgroupfs::super_options().as_bytes());
+    }
     let info = MountInfo {
         source,
         fstype,
         path: target.path(),
-        options: options(mount_flags),
+        options: mount_options,
     };
     let m = kestrel_vfs::path::MountFlags::new(mount_flags);
     // A bind mount of a shared mount is one of its peers.
@@ -522,9 +527,11 @@ pub(super) async fn create_fs(
         b"devtmpfs" => crate::fs::devtmpfs(),
         b"ramfs" => RamFs::new_root(dev()),
         b"hugetlbfs" => crate::fs::hugetlbfs::HugeDir::new_root(dev(), data),
+        // One hierarchy, whoever mounts it (from their cgroup namespace's root).
+        b"cgroup2" => crate::fs::cgroupfs::new_root(data)?,
         _ => return Err(Errno::ENODEV),
     };
-    if fstype != b"proc" && fstype != b"ext2" && fstype != b"devtmpfs" {
+    if fstype != b"proc" && fstype != b"ext2" && fstype != b"devtmpfs" && fstype != b"cgroup2" {
         set_root_attributes(ctx, &root, fstype, data)?;
     }
     Ok(root)

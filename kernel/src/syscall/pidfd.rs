@@ -85,7 +85,8 @@ pub fn is_pidfs_ioctl(cmd: u32) -> bool {
 /// sees them and its credentials while it is not reaped; its wait status
 /// (PIDFD_INFO_EXIT, when asked) once it has exited; ESRCH once reaped unless
 /// the exit was asked for, and for a process outside the caller's pid
-/// namespace. No cgroups: PIDFD_INFO_CGROUPID is never set. The
+/// namespace. PIDFD_INFO_CGROUPID: the id of its cgroup (its directory's
+/// inode number in cgroup2), while it is not reaped. The
 /// PIDFD_GET_*_NAMESPACE requests are ENOTTY (not done).
 pub fn ioctl(ctx: &Ctx<'_>, p: &Arc<Process>, cmd: u32, arg: u64) -> KResult<u64> {
     if cmd & 0xff != PIDFD_GET_INFO_NR {
@@ -126,6 +127,8 @@ pub fn ioctl(ctx: &Ctx<'_>, p: &Arc<Process>, cmd: u32, arg: u64) -> KResult<u64
             info.fsgid = c.fsgid;
         }
         info.mask |= PIDFD_INFO_CREDS;
+        info.cgroupid = crate::fs::cgroupfs::cgroup_ino(p.pid);
+        info.mask |= kestrel_abi::process::PIDFD_INFO_CGROUPID;
         info.ppid = p.parent().map_or(0, |q| q.pid_in(&ns));
         info.pid = pid;
         info.tgid = pid;

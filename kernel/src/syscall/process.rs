@@ -417,6 +417,7 @@ async fn do_clone(
         clear_sighand: false,
         pid: None,
         more_ns: 0,
+        cgroup: None,
     };
     do_clone_ext(ctx, flags, stack, parent_tid, child_tid, tls, extra).await
 }
@@ -432,6 +433,8 @@ struct CloneExtra {
     /// clone3's CLONE_NEWTIME (in clone's flags that bit is part of the exit
     /// signal).
     more_ns: u64,
+    /// CLONE_INTO_CGROUP's cgroup.
+    cgroup: Option<kestrel_cgroup::CgId>,
 }
 
 async fn do_clone_ext(
@@ -499,6 +502,7 @@ async fn do_clone_ext(
             parent: flags & CLONE_PARENT != 0,
             exit_signal,
             pid: extra.pid,
+            cgroup: extra.cgroup,
         };
         process::fork_process(ctx.thread, share)?
     };
@@ -726,11 +730,6 @@ pub async fn sys_clone3(ctx: &mut Ctx<'_>, ptr: UserPtr<u8>, size: usize) -> KRe
     } else {
         0
     };
-    if args.flags & CLONE_INTO_CGROUP != 0 {
-        // The descriptor must name a cgroup2 directory; there is none.
-        ctx.file(args.cgroup as i32)?;
-        return Err(Errno::EBADF);
-    }
     // set_tid (alloc_pid's checks): one pid per PID namespace level from the
     // child's up, each in 1..pid_max; making the namespaces needs
     // CAP_SYS_ADMIN first; then CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE in the
@@ -774,11 +773,26 @@ pub async fn sys_clone3(ctx: &mut Ctx<'_>, ptr: UserPtr<u8>, size: usize) -> KRe
         }
         Some(set_tid[0] as u32)
     };
+    // CLONE_INTO_CGROUP (Linux's cgroup_css_set_fork): the descriptor (an
+    // O_PATH one will do) must name a cgroup2 directory (EBADF), still
+    // there (ENODEV), which the caller may move a process into (EACCES,
+    // EBUSY, EOPNOTSUPP for a thread: crate::fs::cgroupfs::clone_target).
+    let cgroup = if args.flags & CLONE_INTO_CGROUP != 0 {
+        let file = ctx.file(args.cgroup as i32)?;
+        Some(crate::fs::cgroupfs::clone_target(
+            &file,
+            ctx.process(),
+            args.flags & CLONE_THREAD != 0,
+        )?)
+    } else {
+        None
+    };
     let extra = CloneExtra {
         pidfd: UserPtr::new(args.pidfd),
         clear_sighand: args.flags & CLONE_CLEAR_SIGHAND != 0,
         pid,
         more_ns: args.flags & kestrel_ns::CLONE_NEWTIME,
+        cgroup,
     };
     do_clone_ext(
         ctx,

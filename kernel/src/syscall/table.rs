@@ -466,7 +466,7 @@ syscall_table! {
     FADVISE64 => fs::sys_fadvise64(fd: Fd, offset: i64, len: i64, advice: i32), partial "acts on ext2 files (read-ahead mode, WILLNEED, DONTNEED of clean unmapped pages); DONTNEED leaves the block cache below them; in-memory files have nothing to do";
     SET_TID_ADDRESS => process::sys_set_tid_address(tidptr: UserPtr<i32>);
     RESTART_SYSCALL => signal::sys_restart_syscall();
-    UNSHARE => process::sys_unshare(flags: u64), partial "user namespaces record id maps but translate none and grant no capabilities; cgroup namespaces are identities only (docs/namespaces.md)";
+    UNSHARE => process::sys_unshare(flags: u64), partial "user namespaces record id maps but translate none and grant no capabilities (docs/namespaces.md)";
     OPEN_TREE => newmount::sys_open_tree(dfd: Fd, path: UserCStr, flags: u32), partial "an AT_RECURSIVE clone gets the mounts under its source when attached, not while detached";
     MOVE_MOUNT => newmount::sys_move_mount(from_dfd: Fd, from_path: UserCStr, to_dfd: Fd, to_path: UserCStr, flags: u32), partial "MOVE_MOUNT_BENEATH only for a detached mount; a moved attached mount does not propagate";
     FSOPEN => newmount::sys_fsopen(fsname: UserCStr, flags: u32), partial "ext2, tmpfs, ramfs, proc and devtmpfs";
@@ -540,7 +540,7 @@ syscall_table! {
     PWRITEV => fs_extra::sys_pwritev(fd: Fd, iov: UserPtr<Iovec>, iovcnt: usize, offset: i64);
     RT_TGSIGQUEUEINFO => signal::sys_rt_tgsigqueueinfo(tgid: Pid, tid: Pid, sig: i32, info: UserPtr<Siginfo>);
     PERF_EVENT_OPEN => perf::sys_perf_event_open(attr: UserPtr<u8>, pid: Pid, cpu: i32, group_fd: Fd, flags: u64), partial "software events only, as Linux on a machine without a PMU (hardware, cache and raw events ENOENT; no tracepoints: ENOENT; breakpoints EINVAL); sampling into the mmap'd ring with sample fields IP, TID, TIME, ADDR, ID, STREAM_ID, CPU, PERIOD, IDENTIFIER only (others EOPNOTSUPP): fault, switch and migration events by period (sample_freq EOPNOTSUPP; a switch's or migration's IP is 0), a thread's clocks by period or frequency at user-mode timer interrupts (time in the kernel is sampled at the next user instruction; a CPU's clock cannot sample: EOPNOTSUPP); side-band records COMM (at exec) and MMAP/MMAP2 (exec and mmap) only (no FORK, EXIT, task, switch, namespaces, ksymbol...), no overflow signals (O_ASYNC), SET_OUTPUT does not redirect samples, a ring keeps its size after munmap; no cgroup events (EINVAL); CPU-wide events count user threads' faults and context switches only (no kernel tasks, no idle) and no migrations; task-clock and cpu-clock ignore exclude_user/exclude_kernel (as Linux's counts)";
-    CLONE3 => process::sys_clone3(args: UserPtr<u8>, size: usize), partial "no CLONE_INTO_CGROUP (EBADF: no cgroup2 hierarchy); set_tid only for a child in the initial PID namespace (EINVAL in a nested one)";
+    CLONE3 => process::sys_clone3(args: UserPtr<u8>, size: usize), partial "set_tid only for a child in the initial PID namespace (EINVAL in a nested one)";
     PIDFD_SEND_SIGNAL => pidfd::sys_pidfd_send_signal(pidfd: Fd, sig: i32, info: UserPtr<Siginfo>, flags: u32);
     PIDFD_GETFD => pidfd::sys_pidfd_getfd(pidfd: Fd, targetfd: Fd, flags: u32);
     IOPRIO_SET => ioprio::sys_ioprio_set(which: i32, who: i32, ioprio: i32), partial "kept and inherited; the block layer does not order requests by it";

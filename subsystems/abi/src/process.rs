@@ -183,6 +183,7 @@ pub const PIDFS_IOCTL_MAGIC: u32 = 0xff;
 pub const PIDFD_GET_INFO_NR: u32 = 11;
 pub const PIDFD_INFO_PID: u64 = 1 << 0;
 pub const PIDFD_INFO_CREDS: u64 = 1 << 1;
+pub const PIDFD_INFO_CGROUPID: u64 = 1 << 2;
 pub const PIDFD_INFO_EXIT: u64 = 1 << 3;
 /// The first struct pidfd_info (up to `fsgid`): no smaller one is accepted.
 pub const PIDFD_INFO_SIZE_VER0: usize = 64;
