@@ -210,7 +210,7 @@ impl Ext2 {
     /// EROFS for read-write when features this crate cannot write with forced
     /// read-only.
     pub async fn remount(&self, read_only: bool) -> KResult<()> {
-        let mut st = self.lock().await;
+        let mut st = self.lock_unbatched().await?;
         if st.read_only == read_only {
             return Ok(());
         }
@@ -313,6 +313,15 @@ impl Ext2 {
             }
         }
         st
+    }
+
+    /// The lock, for an operation that is not batched (all but creates of inodes
+    /// without blocks and unlinks): the batch in the cache is written first, in
+    /// its order (see `State::begin`).
+    async fn lock_unbatched(&self) -> KResult<Guard<'_, State>> {
+        let mut st = self.lock().await;
+        st.begin(state::Batch::None).await?;
+        Ok(st)
     }
 
     /// Runs a modifying operation and writes what it left in memory.
@@ -445,7 +454,7 @@ impl Ext2 {
     /// Adds the name `name` in `dir` for inode `ino` (EPERM for a directory, EMLINK
     /// at 32000 links).
     pub async fn link(&self, dir: u32, name: &[u8], ino: u32) -> KResult<()> {
-        let mut st = self.lock().await;
+        let mut st = self.lock_unbatched().await?;
         let r = st.link(dir, name, ino).await;
         Self::modify(st, r).await
     }
@@ -459,7 +468,7 @@ impl Ext2 {
 
     /// Removes the empty directory `name` from `dir` (ENOTEMPTY, ENOTDIR).
     pub async fn rmdir(&self, dir: u32, name: &[u8]) -> KResult<()> {
-        let mut st = self.lock().await;
+        let mut st = self.lock_unbatched().await?;
         let r = st.rmdir(dir, name).await;
         Self::modify(st, r).await
     }
@@ -475,7 +484,7 @@ impl Ext2 {
         new: &[u8],
         flags: u32,
     ) -> KResult<()> {
-        let mut st = self.lock().await;
+        let mut st = self.lock_unbatched().await?;
         let r = st.rename(old_dir, old, new_dir, new, flags).await;
         Self::modify(st, r).await
     }
@@ -554,7 +563,7 @@ impl Ext2 {
     /// ENOSPC when no block is left; a write cut short by a full disk returns what
     /// it wrote).
     pub async fn write(&self, ino: u32, offset: u64, data: &[u8]) -> KResult<usize> {
-        let mut st = self.lock().await;
+        let mut st = self.lock_unbatched().await?;
         let r = async {
             let mut i = Self::regular(&mut st, ino).await?;
             st.write_file(&mut i, offset, data).await
@@ -568,7 +577,7 @@ impl Ext2 {
     /// mapping must not bring back what a truncate took). Returns the bytes
     /// written, 0 when `offset` is past the end.
     pub async fn write_within(&self, ino: u32, offset: u64, data: &[u8]) -> KResult<usize> {
-        let mut st = self.lock().await;
+        let mut st = self.lock_unbatched().await?;
         let r = async {
             let mut i = Self::regular(&mut st, ino).await?;
             let len = i.size().saturating_sub(offset).min(data.len() as u64) as usize;
@@ -584,7 +593,7 @@ impl Ext2 {
     /// Sets the size of a regular file (zeros when growing; freed blocks when
     /// shrinking).
     pub async fn truncate(&self, ino: u32, size: u64) -> KResult<()> {
-        let mut st = self.lock().await;
+        let mut st = self.lock_unbatched().await?;
         let r = async {
             let mut i = Self::regular(&mut st, ino).await?;
             st.truncate_file(&mut i, size).await
@@ -604,7 +613,7 @@ impl Ext2 {
         keep_size: bool,
         punch: bool,
     ) -> KResult<()> {
-        let mut st = self.lock().await;
+        let mut st = self.lock_unbatched().await?;
         let r = async {
             let mut i = Self::regular(&mut st, ino).await?;
             if punch {
@@ -626,7 +635,7 @@ impl Ext2 {
 
     /// Changes an inode with `f` and sets its ctime.
     async fn change(&self, ino: u32, f: impl FnOnce(&mut inode::Inode) + Send) -> KResult<()> {
-        let mut st = self.lock().await;
+        let mut st = self.lock_unbatched().await?;
         let r = async {
             st.check_rw()?;
             let mut i = st.read_live_inode(ino).await?;
@@ -693,7 +702,7 @@ impl Ext2 {
     /// stays), the owner, the three times, exactly as given, and the
     /// user-modifiable inode flags.
     pub async fn set_attrs(&self, ino: u32, a: &Metadata) -> KResult<()> {
-        let mut st = self.lock().await;
+        let mut st = self.lock_unbatched().await?;
         let r = async {
             st.check_rw()?;
             let mut i = st.read_live_inode(ino).await?;
@@ -738,7 +747,7 @@ impl Ext2 {
         value: &[u8],
         how: XattrSet,
     ) -> KResult<()> {
-        let mut st = self.lock().await;
+        let mut st = self.lock_unbatched().await?;
         let r = async {
             let mut i = st.read_live_inode(ino).await?;
             st.xattr_change(&mut i, name, Some(value), how).await
@@ -749,7 +758,7 @@ impl Ext2 {
 
     /// Removes an extended attribute (ENODATA if absent).
     pub async fn xattr_remove(&self, ino: u32, name: &[u8]) -> KResult<()> {
-        let mut st = self.lock().await;
+        let mut st = self.lock_unbatched().await?;
         let r = async {
             let mut i = st.read_live_inode(ino).await?;
             st.xattr_change(&mut i, name, None, XattrSet::Any).await
@@ -765,7 +774,10 @@ impl Ext2 {
     pub async fn write_back(&self) -> KResult<()> {
         let mut st = self.lock().await;
         if self.read_only()
-            || (!st.counts_dirty && st.gdt_dirty.is_empty() && st.pending_orphans.is_empty())
+            || (!st.counts_dirty
+                && st.gdt_dirty.is_empty()
+                && st.pending_orphans.is_empty()
+                && st.batch == state::Batch::None)
         {
             return Ok(());
         }

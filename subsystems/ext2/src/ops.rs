@@ -11,7 +11,7 @@ use kestrel_vfs::NodeKind;
 use crate::dir::new_dir_block;
 use crate::disk::{self, LINK_MAX, ROOT_INO, ft, ft_of_mode, gd, le32, put32, sb};
 use crate::inode::Inode;
-use crate::state::State;
+use crate::state::{Batch, State};
 
 /// A name to create: not empty, no '/', not "." or "..", at most 255 bytes.
 pub(crate) fn check_name(name: &[u8]) -> KResult<()> {
@@ -64,6 +64,17 @@ impl State {
     ) -> KResult<u32> {
         self.check_rw()?;
         check_name(name)?;
+        // An inode without blocks is made in a batch with the creates around it
+        // (see `State::begin`); a directory or a symlink is written at once.
+        let batch = match kind {
+            NodeKind::File
+            | NodeKind::Fifo
+            | NodeKind::Socket
+            | NodeKind::CharDev(_)
+            | NodeKind::BlockDev(_) => Batch::Alloc,
+            NodeKind::Dir | NodeKind::Symlink(_) => Batch::None,
+        };
+        self.begin(batch).await?;
         let mut dir = self.read_dir(dir_ino).await?;
         if dir.links() == 0 {
             return Err(Errno::ENOENT);
@@ -207,6 +218,8 @@ impl State {
         if name.len() > NAME_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
+        // In a batch with the unlinks around it (see `State::begin`).
+        self.begin(Batch::Free).await?;
         let mut dir = self.read_dir(dir_ino).await?;
         let f = self.dir_find(&dir, name).await?.ok_or(Errno::ENOENT)?;
         let mut inode = self.read_live_inode(f.ino).await?;
@@ -338,6 +351,8 @@ impl State {
         if inode.links() != 0 || inode.mode() == 0 {
             return Ok(());
         }
+        // Freeing joins a batch of unlinks (see `State::begin`).
+        self.begin(Batch::Free).await?;
         if !pending {
             self.orphan_remove(&inode).await?;
         }
