@@ -40,12 +40,20 @@
 //! [`BlockIo`]. Block and inode bitmaps and indirect blocks are changed in the
 //! (bounded) cache and written, in that order and indirect blocks from the bottom
 //! level up, before the next write of any other metadata block and at the end of
-//! each operation. The free counts of the group descriptors and the superblock are
+//! each operation. Except in a *batch*: a run of creates of inodes without
+//! blocks, or a run of unlinks, leaves its inode table and directory blocks
+//! dirty in the cache too, and they are written kind after kind in the batch's
+//! order (creates: bitmaps, inodes, directory blocks; unlinks: directory
+//! blocks, inodes, bitmaps) by the next operation of any other kind, the
+//! cache's need for room, or [`Ext2::write_back`], [`Ext2::sync`] and
+//! [`Ext2::unmount`]; a batch never mixes the two directions, so the order of
+//! its kinds is the order each of its operations would have written in
+//! (`State::begin`). The free counts of the group descriptors and the superblock are
 //! written by [`Ext2::sync`], [`Ext2::write_back`] (the kernel's flusher, every
 //! second) and [`Ext2::unmount`], not by each operation (a directory count change
 //! goes at the end of its operation; a mount after a crash recounts free blocks
 //! and inodes from the bitmaps). A sequential write so costs about one disk write
-//! per block, and a create four. So, with a disk that keeps write order, a
+//! per block, and a create of an empty file a few per hundred (one batch). So, with a disk that keeps write order, a
 //! crash between any two writes never leaves a pointer to something free or a name
 //! for a freed inode. What it can leave is what `e2fsck -p` repairs by itself
 //! (leaked blocks and inodes, counts and link counts too high, wrong free counts),
