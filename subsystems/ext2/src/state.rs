@@ -22,6 +22,8 @@ pub(crate) const CACHE_BLOCKS: usize = 256;
 /// [`CACHE_BLOCKS`] blocks: a batch of creates or unlinks keeps every inode table
 /// and directory block it changed here until it is written.
 pub(crate) const CACHE_BYTES: usize = 4 << 20;
+/// Bytes of an inode table read in one request ([`State::read_meta`]).
+const INODE_READ_AHEAD: usize = 64 << 10;
 
 /// Which operations' changes the cache holds unwritten (see [`State::begin`]).
 /// A batch holds only changes that go one way — things made, or things
@@ -261,8 +263,7 @@ impl State {
     /// Block `blk` through the cache.
     pub async fn block(&mut self, blk: u32) -> KResult<&mut Vec<u8>> {
         if !self.cache.contains_key(&blk) {
-            let mut data = vec![0u8; self.bs()];
-            self.dev_read(blk, &mut data).await?;
+            let data = self.read_meta(blk).await?;
             self.insert(blk, data, CLEAN).await?;
         }
         self.tick += 1;
@@ -270,6 +271,37 @@ impl State {
         let e = self.cache.get_mut(&blk).ok_or(Errno::EIO)?;
         e.used = tick;
         Ok(&mut e.data)
+    }
+
+    /// Reads metadata block `blk` from the disk. An inode table block is read
+    /// with the ones after it in its table (up to [`INODE_READ_AHEAD`] bytes in
+    /// one request) when the disk does not have the next one cached: creates
+    /// walk the table block by block, and the disk's cache (the kernel's block
+    /// cache) keeps what this cache does not take yet.
+    async fn read_meta(&mut self, blk: u32) -> KResult<Vec<u8>> {
+        let bs = self.bs();
+        let spb = self.geo.sectors_per_block();
+        let g = self.geo.group_of_block(blk);
+        let table = self.gd32(g, gd::INODE_TABLE);
+        let end = table.saturating_add(self.geo.itb_per_group);
+        let ahead = (INODE_READ_AHEAD / bs).max(1) as u32;
+        let run = if blk >= table && blk < end && self.geo.valid_block(end - 1) {
+            (end - blk).min(ahead)
+        } else {
+            1
+        };
+        if run > 1 && !self.dev.cached(u64::from(blk + 1) * spb, spb) {
+            let mut buf = Vec::new();
+            buf.try_reserve_exact(run as usize * bs)
+                .map_err(|_| Errno::ENOMEM)?;
+            buf.resize(run as usize * bs, 0);
+            self.dev_read(blk, &mut buf).await?;
+            buf.truncate(bs);
+            return Ok(buf);
+        }
+        let mut data = vec![0u8; bs];
+        self.dev_read(blk, &mut data).await?;
+        Ok(data)
     }
 
     /// Puts a block in the cache, first making room (a dirty victim is written with
