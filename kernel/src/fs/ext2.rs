@@ -1147,6 +1147,21 @@ impl Inode for Ext2Inode {
         Later::wait(async move {
             self.check_rw()?;
             self.fs.write_back_attrs(Some(self.ino)).await?;
+            if self.fs.dirty.lock().is_empty() {
+                // No attributes wait to be written (the victim's among them):
+                // one operation, without looking the victim up and holding it
+                // first. A victim nothing holds (not in core) is freed by it.
+                let (dir, owned) = (self.ino, name.to_vec());
+                let r = self
+                    .fs
+                    .op(move |fs| async move { fs.unlink_ino(dir, &owned).await })
+                    .await;
+                if let Ok(v) = r {
+                    self.fs.refresh(v).await;
+                }
+                self.fs.refresh(self.ino).await;
+                return r.map(|_| ());
+            }
             let victim = self.child_ino(name).await;
             if let Some(v) = victim {
                 let _ = self.fs.write_back_attrs(Some(v)).await;

@@ -469,6 +469,12 @@ impl Ext2 {
 
     /// Removes the non-directory `name` from `dir` (EISDIR for a directory).
     pub async fn unlink(&self, dir: u32, name: &[u8]) -> KResult<()> {
+        self.unlink_ino(dir, name).await.map(|_| ())
+    }
+
+    /// [`Ext2::unlink`], returning the number of the inode that lost the name
+    /// (not held: it is freed already unless something holds it).
+    pub async fn unlink_ino(&self, dir: u32, name: &[u8]) -> KResult<u32> {
         let mut st = self.lock().await;
         let r = st.unlink(dir, name).await;
         Self::modify(st, r).await

@@ -213,7 +213,7 @@ impl State {
         self.write_inode(&dir).await
     }
 
-    pub async fn unlink(&mut self, dir_ino: u32, name: &[u8]) -> KResult<()> {
+    pub async fn unlink(&mut self, dir_ino: u32, name: &[u8]) -> KResult<u32> {
         self.check_rw()?;
         if name.len() > NAME_MAX {
             return Err(Errno::ENAMETOOLONG);
@@ -232,11 +232,13 @@ impl State {
         self.write_inode(&dir).await?;
         inode.set_links(inode.links().saturating_sub(1));
         inode.set_ctime(crate::now());
+        let ino = inode.num;
         if inode.links() == 0 {
-            self.drop_last_link(inode).await
+            self.drop_last_link(inode).await?;
         } else {
-            self.write_inode(&inode).await
+            self.write_inode(&inode).await?;
         }
+        Ok(ino)
     }
 
     pub async fn rmdir(&mut self, dir_ino: u32, name: &[u8]) -> KResult<()> {
