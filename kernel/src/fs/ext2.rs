@@ -414,17 +414,24 @@ impl Ext2Fs {
             .op(move |fs| async move { fs.metadata(ino).await })
             .await
         {
-            Ok(m) => self.with_dirty(ino, m),
+            Ok(m) => m,
             Err(e) => {
                 self.fs.release(ino);
                 return Err(e);
             }
         };
+        Ok(self.get_known(ino, meta))
+    }
+
+    /// [`Ext2Fs::get`] for an inode whose metadata the caller read under the
+    /// same operation that took the hold.
+    fn get_known(self: &Arc<Self>, ino: u32, meta: Metadata) -> Arc<Ext2Inode> {
+        let meta = self.with_dirty(ino, meta);
         let mut map = self.inodes.lock();
         if let Some(i) = map.get(&ino).and_then(Weak::upgrade) {
             drop(map);
             self.fs.release(ino);
-            return Ok(i);
+            return i;
         }
         let i = Arc::new(Ext2Inode {
             fs: self.clone(),
@@ -439,7 +446,7 @@ impl Ext2Fs {
             changes_ended: AtomicU64::new(0),
         });
         map.insert(ino, Arc::downgrade(&i));
-        Ok(i)
+        i
     }
 
     /// `m` with the attributes changed in memory and not yet written.
@@ -454,6 +461,15 @@ impl Ext2Fs {
             m.flags = d.flags;
         }
         m
+    }
+
+    /// Sets the metadata of `ino`, if it is in core, to `m`, which the operation
+    /// that changed it read at its end.
+    fn refresh_with(&self, ino: u32, m: Metadata) {
+        let i = self.inodes.lock().get(&ino).and_then(Weak::upgrade);
+        if let Some(i) = i {
+            *i.meta.lock() = self.with_dirty(ino, m);
+        }
     }
 
     /// Reloads the metadata of `ino` if it is in core (after an operation changed
@@ -1113,15 +1129,15 @@ impl Inode for Ext2Inode {
             self.check_rw()?;
             self.fs.write_back_attrs(Some(self.ino)).await?;
             let (dir, name) = (self.ino, name.to_vec());
-            let ino = self
+            let (ino, meta, dir_meta) = self
                 .fs
-                .op(move |fs| async move { fs.create(dir, &name, kind, mode, uid, gid).await })
+                .op(move |fs| async move { fs.create_stat(dir, &name, kind, mode, uid, gid).await })
                 .await?;
             // A number freed and given out again: nothing of the old inode's
             // in-memory changes applies to the new one.
             self.fs.dirty.lock().remove(&ino);
-            let i: InodeRef = self.fs.get(ino).await?;
-            self.fs.refresh(self.ino).await;
+            let i: InodeRef = self.fs.get_known(ino, meta);
+            self.fs.refresh_with(self.ino, dir_meta);
             Ok(i)
         })
     }
@@ -1154,12 +1170,15 @@ impl Inode for Ext2Inode {
                 let (dir, owned) = (self.ino, name.to_vec());
                 let r = self
                     .fs
-                    .op(move |fs| async move { fs.unlink_ino(dir, &owned).await })
+                    .op(move |fs| async move { fs.unlink_stat(dir, &owned).await })
                     .await;
-                if let Ok(v) = r {
-                    self.fs.refresh(v).await;
+                match r {
+                    Ok((v, dm)) => {
+                        self.fs.refresh(v).await;
+                        self.fs.refresh_with(self.ino, dm);
+                    }
+                    Err(_) => self.fs.refresh(self.ino).await,
                 }
-                self.fs.refresh(self.ino).await;
                 return r.map(|_| ());
             }
             let victim = self.child_ino(name).await;

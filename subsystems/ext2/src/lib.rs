@@ -451,12 +451,41 @@ impl Ext2 {
         uid: u32,
         gid: u32,
     ) -> KResult<u32> {
+        self.create_stat(dir, name, kind, mode, uid, gid)
+            .await
+            .map(|(ino, _, _)| ino)
+    }
+
+    /// [`Ext2::create`], also returning what `stat` reports of the new inode and
+    /// of `dir` afterwards (the kernel would ask for both next).
+    pub async fn create_stat(
+        &self,
+        dir: u32,
+        name: &[u8],
+        kind: NodeKind,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    ) -> KResult<(u32, Metadata, Metadata)> {
         let mut st = self.lock().await;
         let r = st.create(dir, name, &kind, mode, uid, gid).await;
-        if let Ok(ino) = r {
-            self.hold(ino);
+        let c = st.commit().await;
+        let ino = r?;
+        self.hold(ino);
+        let stat = async {
+            c?;
+            let i = st.read_inode(ino).await?;
+            let d = st.read_inode(dir).await?;
+            Ok((self.meta_of(&st, &i), self.meta_of(&st, &d)))
         }
-        Self::modify(st, r).await
+        .await;
+        match stat {
+            Ok((m, dm)) => Ok((ino, m, dm)),
+            Err(e) => {
+                self.release(ino);
+                Err(e)
+            }
+        }
     }
 
     /// Adds the name `name` in `dir` for inode `ino` (EPERM for a directory, EMLINK
@@ -469,15 +498,20 @@ impl Ext2 {
 
     /// Removes the non-directory `name` from `dir` (EISDIR for a directory).
     pub async fn unlink(&self, dir: u32, name: &[u8]) -> KResult<()> {
-        self.unlink_ino(dir, name).await.map(|_| ())
+        self.unlink_stat(dir, name).await.map(|_| ())
     }
 
     /// [`Ext2::unlink`], returning the number of the inode that lost the name
-    /// (not held: it is freed already unless something holds it).
-    pub async fn unlink_ino(&self, dir: u32, name: &[u8]) -> KResult<u32> {
+    /// (not held: it is freed already unless something holds it) and what
+    /// `stat` reports of `dir` afterwards.
+    pub async fn unlink_stat(&self, dir: u32, name: &[u8]) -> KResult<(u32, Metadata)> {
         let mut st = self.lock().await;
         let r = st.unlink(dir, name).await;
-        Self::modify(st, r).await
+        let c = st.commit().await;
+        let ino = r?;
+        c?;
+        let d = st.read_inode(dir).await?;
+        Ok((ino, self.meta_of(&st, &d)))
     }
 
     /// Removes the empty directory `name` from `dir` (ENOTEMPTY, ENOTDIR).
