@@ -95,8 +95,8 @@
 //!   still held at the next [`Ext2::write_back`] or sync goes on the orphan list
 //!   (s_last_orphan, chained through i_dtime), which is emptied when they are
 //!   released, at unmount, and at the next mount after a crash; one released
-//!   before (most often the unlinking system call's own reference) is freed
-//!   without touching the list. A crash in between leaves an inode with no links
+//!   before is freed without touching the list (one nothing holds, the usual
+//!   case, by the unlink itself). A crash in between leaves an inode with no links
 //!   and no name, which `e2fsck -p` frees.
 //! * **Mount** clears the superblock's clean flag; a clean [`Ext2::unmount`] sets
 //!   it again after everything else is written, so `e2fsck` knows to check a file

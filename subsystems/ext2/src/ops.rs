@@ -273,9 +273,9 @@ impl State {
     /// An inode lost its last name: freed now, or, while something in memory still
     /// holds it, written with no links and freed when released. It joins the
     /// on-disk orphan list only if it is still held at the next
-    /// [`State::commit_all`] (the flusher's round, sync): most holds are a system
-    /// call's own reference to the file it unlinks, gone by the next operation,
-    /// and the list costs two superblock writes. A crash before leaves an inode
+    /// [`State::commit_all`] (the flusher's round, sync): many holds are brief
+    /// (a system call's own reference to the file it works on), gone by the
+    /// next operation, and the list costs two superblock writes. A crash before leaves an inode
     /// with no links and no name, which `e2fsck -p` frees ("deleted inode has zero
     /// dtime"), as after a crash of Linux's ext2, which has no orphan list.
     async fn drop_last_link(&mut self, mut inode: Inode) -> KResult<()> {
