@@ -113,6 +113,19 @@ pub fn disk_cache(rdev: u64) -> Option<Arc<BlockCache>> {
         .map(|m| m.cache.clone())
 }
 
+/// [`disk_cache`], with a batch of creates or unlinks that the file system still
+/// keeps in its own cache written into it first ([`Ext2::write_batch`]): a raw
+/// read of the disk sees those at once too, as on Linux, where they would be
+/// dirty buffers of the shared buffer cache.
+pub async fn disk_cache_current(rdev: u64) -> Option<Arc<BlockCache>> {
+    let fs = MOUNTED.lock().iter().find(|m| m.rdev == rdev).cloned()?;
+    if !fs.fs.read_only() {
+        // A failed write stays queued for the next flush to report.
+        let _ = fs.op(|fs| async move { fs.write_batch().await }).await;
+    }
+    Some(fs.cache.clone())
+}
+
 /// Mounts the ext2 file system on block device `rdev`; its root directory.
 /// EBUSY if that disk is mounted already or is an active swap area; ENXIO without such a disk; EINVAL,
 /// EUCLEAN or EIO for a disk that holds no usable ext2 (never a panic).

@@ -815,6 +815,14 @@ impl Ext2 {
         Self::modify(st, r).await
     }
 
+    /// Writes a batch of creates or unlinks that waits in the file system's own
+    /// cache (see `State::begin`) to the disk below, in its order, without
+    /// waiting for the disk: the kernel's block cache then holds it, so that a
+    /// raw read of the disk sees it.
+    pub async fn write_batch(&self) -> KResult<()> {
+        self.lock_unbatched().await.map(|_| ())
+    }
+
     /// Writes what is kept in memory (the free counts of the group descriptors and
     /// the superblock; held inodes without links go on the orphan list) without
     /// flushing the disk: the kernel's flusher calls it every round, so that a
