@@ -150,6 +150,8 @@ for m in a b; do mkdir /mnt/$m/t && chmod 1777 /mnt/$m/t; echo \"== ext2 suite o
 KT_TMPDIR=/mnt/$m/t /tests/runner /tests/ext2; done; \
 mkdir /mnt/a/kestrel-raw-read-sees-this && grep -q kestrel-raw-read-sees-this /dev/vda \
 && echo 'ext2 raw disk read sees the mounted fs'; \
+touch /mnt/a/kestrel-raw-read-sees-file && grep -q kestrel-raw-read-sees-file /dev/vda \
+&& echo 'ext2 raw disk read sees a batched create'; \
 echo persisted > /mnt/a/note; sync; \
 /tests/tools/mapwrite /mnt/a/mapped map-persisted; \
 cd /mnt/a; umount /mnt/a; echo \"ext2 umount while cwd inside $?\"; cd /; \
@@ -258,6 +260,9 @@ pub fn check(opts: &Opts, a: &build::Artefacts) -> Result<(u32, u32), String> {
         // A new directory's entry, read from /dev/vda at once (before any
         // writeback): the disk file reads through the mounted fs's cache.
         "ext2 raw disk read sees the mounted fs",
+        // A new empty file's entry: a create batched in the file system's own
+        // cache is written to the disk's cache before the raw read.
+        "ext2 raw disk read sees a batched create",
     ] {
         report(
             &format!(

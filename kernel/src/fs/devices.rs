@@ -242,7 +242,7 @@ impl BlockFile {
     }
 
     async fn read_sectors(&self, first: u64, buf: &mut [u8]) -> KResult<()> {
-        match super::ext2::disk_cache(self.0.rdev) {
+        match super::ext2::disk_cache_current(self.0.rdev).await {
             Some(cache) => kestrel_ext2::BlockIo::read(&*cache, first, buf).await,
             None => self.0.dev.read(first, buf).await.map_err(io_errno),
         }

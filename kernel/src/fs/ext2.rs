@@ -113,6 +113,19 @@ pub fn disk_cache(rdev: u64) -> Option<Arc<BlockCache>> {
         .map(|m| m.cache.clone())
 }
 
+/// [`disk_cache`], with a batch of creates or unlinks that the file system still
+/// keeps in its own cache written into it first ([`Ext2::write_batch`]): a raw
+/// read of the disk sees those at once too, as on Linux, where they would be
+/// dirty buffers of the shared buffer cache.
+pub async fn disk_cache_current(rdev: u64) -> Option<Arc<BlockCache>> {
+    let fs = MOUNTED.lock().iter().find(|m| m.rdev == rdev).cloned()?;
+    if !fs.fs.read_only() {
+        // A failed write stays queued for the next flush to report.
+        let _ = fs.op(|fs| async move { fs.write_batch().await }).await;
+    }
+    Some(fs.cache.clone())
+}
+
 /// Mounts the ext2 file system on block device `rdev`; its root directory.
 /// EBUSY if that disk is mounted already or is an active swap area; ENXIO without such a disk; EINVAL,
 /// EUCLEAN or EIO for a disk that holds no usable ext2 (never a panic).
@@ -414,17 +427,24 @@ impl Ext2Fs {
             .op(move |fs| async move { fs.metadata(ino).await })
             .await
         {
-            Ok(m) => self.with_dirty(ino, m),
+            Ok(m) => m,
             Err(e) => {
                 self.fs.release(ino);
                 return Err(e);
             }
         };
+        Ok(self.get_known(ino, meta))
+    }
+
+    /// [`Ext2Fs::get`] for an inode whose metadata the caller read under the
+    /// same operation that took the hold.
+    fn get_known(self: &Arc<Self>, ino: u32, meta: Metadata) -> Arc<Ext2Inode> {
+        let meta = self.with_dirty(ino, meta);
         let mut map = self.inodes.lock();
         if let Some(i) = map.get(&ino).and_then(Weak::upgrade) {
             drop(map);
             self.fs.release(ino);
-            return Ok(i);
+            return i;
         }
         let i = Arc::new(Ext2Inode {
             fs: self.clone(),
@@ -439,7 +459,7 @@ impl Ext2Fs {
             changes_ended: AtomicU64::new(0),
         });
         map.insert(ino, Arc::downgrade(&i));
-        Ok(i)
+        i
     }
 
     /// `m` with the attributes changed in memory and not yet written.
@@ -454,6 +474,15 @@ impl Ext2Fs {
             m.flags = d.flags;
         }
         m
+    }
+
+    /// Sets the metadata of `ino`, if it is in core, to `m`, which the operation
+    /// that changed it read at its end.
+    fn refresh_with(&self, ino: u32, m: Metadata) {
+        let i = self.inodes.lock().get(&ino).and_then(Weak::upgrade);
+        if let Some(i) = i {
+            *i.meta.lock() = self.with_dirty(ino, m);
+        }
     }
 
     /// Reloads the metadata of `ino` if it is in core (after an operation changed
@@ -1113,15 +1142,15 @@ impl Inode for Ext2Inode {
             self.check_rw()?;
             self.fs.write_back_attrs(Some(self.ino)).await?;
             let (dir, name) = (self.ino, name.to_vec());
-            let ino = self
+            let (ino, meta, dir_meta) = self
                 .fs
-                .op(move |fs| async move { fs.create(dir, &name, kind, mode, uid, gid).await })
+                .op(move |fs| async move { fs.create_stat(dir, &name, kind, mode, uid, gid).await })
                 .await?;
             // A number freed and given out again: nothing of the old inode's
             // in-memory changes applies to the new one.
             self.fs.dirty.lock().remove(&ino);
-            let i: InodeRef = self.fs.get(ino).await?;
-            self.fs.refresh(self.ino).await;
+            let i: InodeRef = self.fs.get_known(ino, meta);
+            self.fs.refresh_with(self.ino, dir_meta);
             Ok(i)
         })
     }
@@ -1147,6 +1176,24 @@ impl Inode for Ext2Inode {
         Later::wait(async move {
             self.check_rw()?;
             self.fs.write_back_attrs(Some(self.ino)).await?;
+            if self.fs.dirty.lock().is_empty() {
+                // No attributes wait to be written (the victim's among them):
+                // one operation, without looking the victim up and holding it
+                // first. A victim nothing holds (not in core) is freed by it.
+                let (dir, owned) = (self.ino, name.to_vec());
+                let r = self
+                    .fs
+                    .op(move |fs| async move { fs.unlink_stat(dir, &owned).await })
+                    .await;
+                match r {
+                    Ok((v, dm)) => {
+                        self.fs.refresh(v).await;
+                        self.fs.refresh_with(self.ino, dm);
+                    }
+                    Err(_) => self.fs.refresh(self.ino).await,
+                }
+                return r.map(|_| ());
+            }
             let victim = self.child_ino(name).await;
             if let Some(v) = victim {
                 let _ = self.fs.write_back_attrs(Some(v)).await;

@@ -26,7 +26,7 @@ pub async fn sys_fsync(ctx: &mut Ctx<'_>, fd: Fd) -> KResult<u64> {
     // device does; while a file system is mounted from it, what its cache holds
     // for the disk (raw writes among it) is written first.
     if let Some(b) = crate::fs::devices::block_of(&f) {
-        match crate::fs::ext2::disk_cache(b.rdev) {
+        match crate::fs::ext2::disk_cache_current(b.rdev).await {
             Some(cache) => kestrel_ext2::BlockIo::flush(&*cache).await?,
             None => b.dev.flush().await.map_err(crate::fs::devices::io_errno)?,
         }

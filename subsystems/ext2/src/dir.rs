@@ -352,7 +352,7 @@ impl State {
                 e.off + used
             };
             let room = self.block_room(&b)?;
-            self.write_meta(phys, b).await?;
+            self.write_meta_as(phys, b, crate::state::DIRENTS).await?;
             if self.dindex.has(dir.num) {
                 self.dindex
                     .add_hash(dir.num, h, lblk * bs as u64 + off as u64);
@@ -412,7 +412,7 @@ impl State {
             put16(&mut b, prev.off + de::REC_LEN, rec_len_to_disk(merged, bs));
         }
         let room = self.block_room(&b)?;
-        self.write_meta(f.phys, b).await?;
+        self.write_meta_as(f.phys, b, crate::state::DIRENTS).await?;
         if self.dindex.has(f.dir) {
             let pos = f.lblk * bs as u64 + f.off as u64;
             self.dindex.remove_hash(f.dir, h, pos);

@@ -40,12 +40,20 @@
 //! [`BlockIo`]. Block and inode bitmaps and indirect blocks are changed in the
 //! (bounded) cache and written, in that order and indirect blocks from the bottom
 //! level up, before the next write of any other metadata block and at the end of
-//! each operation. The free counts of the group descriptors and the superblock are
+//! each operation. Except in a *batch*: a run of creates of inodes without
+//! blocks, or a run of unlinks, leaves its inode table and directory blocks
+//! dirty in the cache too, and they are written kind after kind in the batch's
+//! order (creates: bitmaps, inodes, directory blocks; unlinks: directory
+//! blocks, inodes, bitmaps) by the next operation of any other kind, the
+//! cache's need for room, or [`Ext2::write_back`], [`Ext2::sync`] and
+//! [`Ext2::unmount`]; a batch never mixes the two directions, so the order of
+//! its kinds is the order each of its operations would have written in
+//! (`State::begin`). The free counts of the group descriptors and the superblock are
 //! written by [`Ext2::sync`], [`Ext2::write_back`] (the kernel's flusher, every
 //! second) and [`Ext2::unmount`], not by each operation (a directory count change
 //! goes at the end of its operation; a mount after a crash recounts free blocks
 //! and inodes from the bitmaps). A sequential write so costs about one disk write
-//! per block, and a create four. So, with a disk that keeps write order, a
+//! per block, and a create of an empty file a few per hundred (one batch). So, with a disk that keeps write order, a
 //! crash between any two writes never leaves a pointer to something free or a name
 //! for a freed inode. What it can leave is what `e2fsck -p` repairs by itself
 //! (leaked blocks and inodes, counts and link counts too high, wrong free counts),
@@ -87,8 +95,8 @@
 //!   still held at the next [`Ext2::write_back`] or sync goes on the orphan list
 //!   (s_last_orphan, chained through i_dtime), which is emptied when they are
 //!   released, at unmount, and at the next mount after a crash; one released
-//!   before (most often the unlinking system call's own reference) is freed
-//!   without touching the list. A crash in between leaves an inode with no links
+//!   before is freed without touching the list (one nothing holds, the usual
+//!   case, by the unlink itself). A crash in between leaves an inode with no links
 //!   and no name, which `e2fsck -p` frees.
 //! * **Mount** clears the superblock's clean flag; a clean [`Ext2::unmount`] sets
 //!   it again after everything else is written, so `e2fsck` knows to check a file
@@ -210,7 +218,7 @@ impl Ext2 {
     /// EROFS for read-write when features this crate cannot write with forced
     /// read-only.
     pub async fn remount(&self, read_only: bool) -> KResult<()> {
-        let mut st = self.lock().await;
+        let mut st = self.lock_unbatched().await?;
         if st.read_only == read_only {
             return Ok(());
         }
@@ -313,6 +321,15 @@ impl Ext2 {
             }
         }
         st
+    }
+
+    /// The lock, for an operation that is not batched (all but creates of inodes
+    /// without blocks and unlinks): the batch in the cache is written first, in
+    /// its order (see `State::begin`).
+    async fn lock_unbatched(&self) -> KResult<Guard<'_, State>> {
+        let mut st = self.lock().await;
+        st.begin(state::Batch::None).await?;
+        Ok(st)
     }
 
     /// Runs a modifying operation and writes what it left in memory.
@@ -434,32 +451,72 @@ impl Ext2 {
         uid: u32,
         gid: u32,
     ) -> KResult<u32> {
+        self.create_stat(dir, name, kind, mode, uid, gid)
+            .await
+            .map(|(ino, _, _)| ino)
+    }
+
+    /// [`Ext2::create`], also returning what `stat` reports of the new inode and
+    /// of `dir` afterwards (the kernel would ask for both next).
+    pub async fn create_stat(
+        &self,
+        dir: u32,
+        name: &[u8],
+        kind: NodeKind,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    ) -> KResult<(u32, Metadata, Metadata)> {
         let mut st = self.lock().await;
         let r = st.create(dir, name, &kind, mode, uid, gid).await;
-        if let Ok(ino) = r {
-            self.hold(ino);
+        let c = st.commit().await;
+        let ino = r?;
+        self.hold(ino);
+        let stat = async {
+            c?;
+            let i = st.read_inode(ino).await?;
+            let d = st.read_inode(dir).await?;
+            Ok((self.meta_of(&st, &i), self.meta_of(&st, &d)))
         }
-        Self::modify(st, r).await
+        .await;
+        match stat {
+            Ok((m, dm)) => Ok((ino, m, dm)),
+            Err(e) => {
+                self.release(ino);
+                Err(e)
+            }
+        }
     }
 
     /// Adds the name `name` in `dir` for inode `ino` (EPERM for a directory, EMLINK
     /// at 32000 links).
     pub async fn link(&self, dir: u32, name: &[u8], ino: u32) -> KResult<()> {
-        let mut st = self.lock().await;
+        let mut st = self.lock_unbatched().await?;
         let r = st.link(dir, name, ino).await;
         Self::modify(st, r).await
     }
 
     /// Removes the non-directory `name` from `dir` (EISDIR for a directory).
     pub async fn unlink(&self, dir: u32, name: &[u8]) -> KResult<()> {
+        self.unlink_stat(dir, name).await.map(|_| ())
+    }
+
+    /// [`Ext2::unlink`], returning the number of the inode that lost the name
+    /// (not held: it is freed already unless something holds it) and what
+    /// `stat` reports of `dir` afterwards.
+    pub async fn unlink_stat(&self, dir: u32, name: &[u8]) -> KResult<(u32, Metadata)> {
         let mut st = self.lock().await;
         let r = st.unlink(dir, name).await;
-        Self::modify(st, r).await
+        let c = st.commit().await;
+        let ino = r?;
+        c?;
+        let d = st.read_inode(dir).await?;
+        Ok((ino, self.meta_of(&st, &d)))
     }
 
     /// Removes the empty directory `name` from `dir` (ENOTEMPTY, ENOTDIR).
     pub async fn rmdir(&self, dir: u32, name: &[u8]) -> KResult<()> {
-        let mut st = self.lock().await;
+        let mut st = self.lock_unbatched().await?;
         let r = st.rmdir(dir, name).await;
         Self::modify(st, r).await
     }
@@ -475,7 +532,7 @@ impl Ext2 {
         new: &[u8],
         flags: u32,
     ) -> KResult<()> {
-        let mut st = self.lock().await;
+        let mut st = self.lock_unbatched().await?;
         let r = st.rename(old_dir, old, new_dir, new, flags).await;
         Self::modify(st, r).await
     }
@@ -554,7 +611,7 @@ impl Ext2 {
     /// ENOSPC when no block is left; a write cut short by a full disk returns what
     /// it wrote).
     pub async fn write(&self, ino: u32, offset: u64, data: &[u8]) -> KResult<usize> {
-        let mut st = self.lock().await;
+        let mut st = self.lock_unbatched().await?;
         let r = async {
             let mut i = Self::regular(&mut st, ino).await?;
             st.write_file(&mut i, offset, data).await
@@ -568,7 +625,7 @@ impl Ext2 {
     /// mapping must not bring back what a truncate took). Returns the bytes
     /// written, 0 when `offset` is past the end.
     pub async fn write_within(&self, ino: u32, offset: u64, data: &[u8]) -> KResult<usize> {
-        let mut st = self.lock().await;
+        let mut st = self.lock_unbatched().await?;
         let r = async {
             let mut i = Self::regular(&mut st, ino).await?;
             let len = i.size().saturating_sub(offset).min(data.len() as u64) as usize;
@@ -584,7 +641,7 @@ impl Ext2 {
     /// Sets the size of a regular file (zeros when growing; freed blocks when
     /// shrinking).
     pub async fn truncate(&self, ino: u32, size: u64) -> KResult<()> {
-        let mut st = self.lock().await;
+        let mut st = self.lock_unbatched().await?;
         let r = async {
             let mut i = Self::regular(&mut st, ino).await?;
             st.truncate_file(&mut i, size).await
@@ -604,7 +661,7 @@ impl Ext2 {
         keep_size: bool,
         punch: bool,
     ) -> KResult<()> {
-        let mut st = self.lock().await;
+        let mut st = self.lock_unbatched().await?;
         let r = async {
             let mut i = Self::regular(&mut st, ino).await?;
             if punch {
@@ -626,7 +683,7 @@ impl Ext2 {
 
     /// Changes an inode with `f` and sets its ctime.
     async fn change(&self, ino: u32, f: impl FnOnce(&mut inode::Inode) + Send) -> KResult<()> {
-        let mut st = self.lock().await;
+        let mut st = self.lock_unbatched().await?;
         let r = async {
             st.check_rw()?;
             let mut i = st.read_live_inode(ino).await?;
@@ -693,7 +750,7 @@ impl Ext2 {
     /// stays), the owner, the three times, exactly as given, and the
     /// user-modifiable inode flags.
     pub async fn set_attrs(&self, ino: u32, a: &Metadata) -> KResult<()> {
-        let mut st = self.lock().await;
+        let mut st = self.lock_unbatched().await?;
         let r = async {
             st.check_rw()?;
             let mut i = st.read_live_inode(ino).await?;
@@ -738,7 +795,7 @@ impl Ext2 {
         value: &[u8],
         how: XattrSet,
     ) -> KResult<()> {
-        let mut st = self.lock().await;
+        let mut st = self.lock_unbatched().await?;
         let r = async {
             let mut i = st.read_live_inode(ino).await?;
             st.xattr_change(&mut i, name, Some(value), how).await
@@ -749,13 +806,21 @@ impl Ext2 {
 
     /// Removes an extended attribute (ENODATA if absent).
     pub async fn xattr_remove(&self, ino: u32, name: &[u8]) -> KResult<()> {
-        let mut st = self.lock().await;
+        let mut st = self.lock_unbatched().await?;
         let r = async {
             let mut i = st.read_live_inode(ino).await?;
             st.xattr_change(&mut i, name, None, XattrSet::Any).await
         }
         .await;
         Self::modify(st, r).await
+    }
+
+    /// Writes a batch of creates or unlinks that waits in the file system's own
+    /// cache (see `State::begin`) to the disk below, in its order, without
+    /// waiting for the disk: the kernel's block cache then holds it, so that a
+    /// raw read of the disk sees it.
+    pub async fn write_batch(&self) -> KResult<()> {
+        self.lock_unbatched().await.map(|_| ())
     }
 
     /// Writes what is kept in memory (the free counts of the group descriptors and
@@ -765,7 +830,10 @@ impl Ext2 {
     pub async fn write_back(&self) -> KResult<()> {
         let mut st = self.lock().await;
         if self.read_only()
-            || (!st.counts_dirty && st.gdt_dirty.is_empty() && st.pending_orphans.is_empty())
+            || (!st.counts_dirty
+                && st.gdt_dirty.is_empty()
+                && st.pending_orphans.is_empty()
+                && st.batch == state::Batch::None)
         {
             return Ok(());
         }

@@ -11,7 +11,7 @@ use kestrel_vfs::NodeKind;
 use crate::dir::new_dir_block;
 use crate::disk::{self, LINK_MAX, ROOT_INO, ft, ft_of_mode, gd, le32, put32, sb};
 use crate::inode::Inode;
-use crate::state::State;
+use crate::state::{Batch, State};
 
 /// A name to create: not empty, no '/', not "." or "..", at most 255 bytes.
 pub(crate) fn check_name(name: &[u8]) -> KResult<()> {
@@ -64,6 +64,17 @@ impl State {
     ) -> KResult<u32> {
         self.check_rw()?;
         check_name(name)?;
+        // An inode without blocks is made in a batch with the creates around it
+        // (see `State::begin`); a directory or a symlink is written at once.
+        let batch = match kind {
+            NodeKind::File
+            | NodeKind::Fifo
+            | NodeKind::Socket
+            | NodeKind::CharDev(_)
+            | NodeKind::BlockDev(_) => Batch::Alloc,
+            NodeKind::Dir | NodeKind::Symlink(_) => Batch::None,
+        };
+        self.begin(batch).await?;
         let mut dir = self.read_dir(dir_ino).await?;
         if dir.links() == 0 {
             return Err(Errno::ENOENT);
@@ -202,11 +213,13 @@ impl State {
         self.write_inode(&dir).await
     }
 
-    pub async fn unlink(&mut self, dir_ino: u32, name: &[u8]) -> KResult<()> {
+    pub async fn unlink(&mut self, dir_ino: u32, name: &[u8]) -> KResult<u32> {
         self.check_rw()?;
         if name.len() > NAME_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
+        // In a batch with the unlinks around it (see `State::begin`).
+        self.begin(Batch::Free).await?;
         let mut dir = self.read_dir(dir_ino).await?;
         let f = self.dir_find(&dir, name).await?.ok_or(Errno::ENOENT)?;
         let mut inode = self.read_live_inode(f.ino).await?;
@@ -219,11 +232,13 @@ impl State {
         self.write_inode(&dir).await?;
         inode.set_links(inode.links().saturating_sub(1));
         inode.set_ctime(crate::now());
+        let ino = inode.num;
         if inode.links() == 0 {
-            self.drop_last_link(inode).await
+            self.drop_last_link(inode).await?;
         } else {
-            self.write_inode(&inode).await
+            self.write_inode(&inode).await?;
         }
+        Ok(ino)
     }
 
     pub async fn rmdir(&mut self, dir_ino: u32, name: &[u8]) -> KResult<()> {
@@ -258,9 +273,9 @@ impl State {
     /// An inode lost its last name: freed now, or, while something in memory still
     /// holds it, written with no links and freed when released. It joins the
     /// on-disk orphan list only if it is still held at the next
-    /// [`State::commit_all`] (the flusher's round, sync): most holds are a system
-    /// call's own reference to the file it unlinks, gone by the next operation,
-    /// and the list costs two superblock writes. A crash before leaves an inode
+    /// [`State::commit_all`] (the flusher's round, sync): many holds are brief
+    /// (a system call's own reference to the file it works on), gone by the
+    /// next operation, and the list costs two superblock writes. A crash before leaves an inode
     /// with no links and no name, which `e2fsck -p` frees ("deleted inode has zero
     /// dtime"), as after a crash of Linux's ext2, which has no orphan list.
     async fn drop_last_link(&mut self, mut inode: Inode) -> KResult<()> {
@@ -338,6 +353,8 @@ impl State {
         if inode.links() != 0 || inode.mode() == 0 {
             return Ok(());
         }
+        // Freeing joins a batch of unlinks (see `State::begin`).
+        self.begin(Batch::Free).await?;
         if !pending {
             self.orphan_remove(&inode).await?;
         }

@@ -618,6 +618,69 @@ fn a_sequential_write_costs_about_one_disk_write_per_block() {
     }
 }
 
+/// Creates of empty files and unlinks are batched: their inode table and
+/// directory blocks are written once per batch, not once per operation.
+#[test]
+fn creates_and_unlinks_in_a_batch_cost_a_few_writes_in_all() {
+    if !have_tools() {
+        return;
+    }
+    for cfg in CONFIGS {
+        let t = Tmp::new("batch");
+        let img = t.path("img");
+        mkfs(&img, cfg, 16384, &[]);
+        let m = mount(&img);
+        let d = m.mkdir(2, "d");
+        block_on(m.fs.sync()).unwrap();
+        let n = 1000u32;
+        let before = m.disk.writes();
+        for i in 0..n {
+            let f = block_on(m.fs.create(
+                d,
+                format!("f{i:04}").as_bytes(),
+                NodeKind::File,
+                0o644,
+                0,
+                0,
+            ))
+            .unwrap();
+            m.fs.release(f);
+        }
+        // The names are there before anything is written.
+        assert!(block_on(m.fs.lookup(d, b"f0999")).is_ok_and(|f| {
+            m.fs.release(f);
+            true
+        }));
+        block_on(m.fs.sync()).unwrap();
+        let created = m.disk.writes() - before;
+        let before = m.disk.writes();
+        for i in (0..n).filter(|i| i % 3 != 0) {
+            block_on(m.fs.unlink(d, format!("f{i:04}").as_bytes())).unwrap();
+        }
+        block_on(m.fs.sync()).unwrap();
+        let unlinked = m.disk.writes() - before;
+        // Per file: one inode of an inode table block (8 to 32 a block) and one
+        // entry of a directory block; the directory grows a block at a time
+        // (each growth ends the batch: a few writes more). Written as they
+        // changed, it was about four writes per create.
+        let inodes_per_block = u64::from(cfg.bs / cfg.isz);
+        let dir_blocks = u64::from(n) * 16 / u64::from(cfg.bs) + 1;
+        let bound = u64::from(n) / inodes_per_block + dir_blocks * 6 + 20;
+        assert!(
+            created <= bound,
+            "{cfg:?}: {created} writes for {n} creates"
+        );
+        assert!(
+            unlinked <= bound,
+            "{cfg:?}: {unlinked} writes for the unlinks"
+        );
+        m.unmount(&img);
+        fsck(&img);
+        let ls = String::from_utf8(debugfs(&img, "ls -l /d")).unwrap();
+        assert!(ls.contains("f0999") && ls.contains("f0000") && !ls.contains("f0998"));
+    }
+}
+
 /// Linux's own driver reads what the crate wrote (needs root and a loop device;
 /// skipped otherwise).
 #[test]
