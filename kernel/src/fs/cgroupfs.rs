@@ -567,16 +567,7 @@ impl Inode for CgDir {
             }
             all
         };
-        for (i, (name, ino, dtype)) in all.into_iter().enumerate().skip(pos as usize) {
-            if !emit(DirEntry {
-                ino,
-                dtype,
-                name,
-                next: i as u64 + 1,
-            }) {
-                break;
-            }
-        }
+        kestrel_vfs::pseudo::emit_listing(all, pos, emit);
         Ok(())
     }
     fn as_any(&self) -> &dyn Any {

@@ -302,20 +302,32 @@ impl Inode for PseudoDir {
         all.push((b".".to_vec(), self.common.ino, DT_DIR));
         all.push((b"..".to_vec(), self.parent_ino, DT_DIR));
         all.extend((self.list)());
-        for (i, (name, ino, dtype)) in all.into_iter().enumerate().skip(pos as usize) {
-            if !emit(DirEntry {
-                ino,
-                dtype,
-                name,
-                next: i as u64 + 1,
-            }) {
-                break;
-            }
-        }
+        emit_listing(all, pos, emit);
         Ok(())
     }
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+/// Hands `emit` the entries of a listing made whole for one readdir, from
+/// position `pos` on: entry i is at position i, and the next position after
+/// it is i + 1 (what a directory whose entries are computed on each call
+/// gives getdents). Stops where `emit` has no more room.
+pub fn emit_listing(
+    all: Vec<(Vec<u8>, u64, u8)>,
+    pos: u64,
+    emit: &mut dyn FnMut(DirEntry) -> bool,
+) {
+    for (i, (name, ino, dtype)) in all.into_iter().enumerate().skip(pos as usize) {
+        if !emit(DirEntry {
+            ino,
+            dtype,
+            name,
+            next: i as u64 + 1,
+        }) {
+            break;
+        }
     }
 }
 
