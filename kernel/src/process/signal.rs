@@ -583,8 +583,6 @@ fn fix_restart(regs: &mut UserContext, handler: Option<&KernelSigaction>) {
     }
 }
 
-/// Handles every deliverable signal before `t` returns to user mode. `from_syscall`:
-/// the trap being finished was a system call (its return value may be a restart code).
 /// Whether [`deliver`] would do nothing for `t` now: the common return to user
 /// mode (not killed, traced or stopped, no deliverable signal, no call result
 /// to restart, no saved mask to put back), told without making its future.
@@ -598,6 +596,16 @@ pub fn nothing_to_deliver(t: &Thread, regs: &UserContext, from_syscall: bool) ->
         && t.signals.saved_mask.lock().is_none()
 }
 
+/// The size of [`deliver`]'s future, which the thread future holds while a
+/// signal is being delivered (the `syscall_future_sizes_report` kernel test).
+pub fn deliver_future_size() -> usize {
+    crate::syscall::table::output_size(&|t: &'static Arc<Thread>, r: &'static mut UserContext| {
+        deliver(t, r, false)
+    })
+}
+
+/// Handles every deliverable signal before `t` returns to user mode. `from_syscall`:
+/// the trap being finished was a system call (its return value may be a restart code).
 pub async fn deliver(t: &Arc<Thread>, regs: &mut UserContext, mut from_syscall: bool) {
     use super::ptrace::{self, flag};
     let p = &t.process;
