@@ -828,7 +828,7 @@ fn setup_frame(
     // The FPU image (XSAVE format with the software-reserved bytes Linux fills in).
     let me: Arc<dyn HasFpu> = t.clone();
     fpu::sync_to_memory(&me);
-    let mut image = t.fpu.lock().image().to_vec();
+    let mut image = t.fpu.lock().image();
     let xsave = fpu::has_xsave();
     if xsave {
         let size = image.len() as u32;

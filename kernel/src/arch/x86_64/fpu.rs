@@ -13,100 +13,267 @@
 //! XSAVE covers the components enabled in XCR0 at boot (x87, SSE, AVX where present);
 //! CPUs without XSAVE use FXSAVE (x87 and SSE).
 
-use alloc::boxed::Box;
+use alloc::alloc::{Layout, alloc, dealloc, handle_alloc_error};
 use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
 use core::arch::asm;
+use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use super::cpu::{self, XCR0, XSAVE_SIZE};
 
 /// Room for XSAVE of x87 + SSE + AVX (832 bytes) with margin; checked at boot.
+/// At most 64 chunks of 16 bytes, so a u64 says which are kept.
 const AREA: usize = 1024;
+/// The unit a saved state is kept in: 16 bytes (one XMM register, one x87
+/// register, a quarter of the XSAVE header).
+const CHUNK: usize = 16;
 
-/// One thread's saved FPU/SSE/AVX registers.
+/// Where XSAVE writes and XRSTOR reads: on the stack for the moment of the
+/// save or restore.
 #[repr(C, align(64))]
-#[derive(Clone)]
+struct Area([u8; AREA]);
+
+/// One thread's saved FPU/SSE/AVX registers, kept compactly: the XSAVE (or
+/// FXSAVE) image in 16-byte chunks, of which only those that are not all
+/// zero are stored, behind a mask of which ones they are. The unused x87
+/// registers, the upper halves of YMM registers a program never used, the
+/// XMM registers holding zero and the reserved bytes cost nothing, so a
+/// parked thread keeps a 128- or 256-byte block rather than the 1,024 the
+/// whole image took. The block is `[mask, chunks...]` in u128 units, its size
+/// the heap class (a power of two) of `16 * (1 + chunks)`.
 pub struct FpuState {
-    area: [u8; AREA],
+    block: NonNull<u128>,
 }
+
+// SAFETY: an FpuState owns its block as a Box owns its contents.
+unsafe impl Send for FpuState {}
+// SAFETY: shared references only read the block.
+unsafe impl Sync for FpuState {}
 
 static INITIAL: spin::Once<FpuState> = spin::Once::new();
 
+/// The layout of a block holding `chunks` chunks besides the mask.
+fn layout_for(chunks: u32) -> Layout {
+    let size = (CHUNK * (1 + chunks as usize)).next_power_of_two();
+    Layout::from_size_align(size, CHUNK).expect("a small power of two")
+}
+
+/// The mask of the chunks of `image` that are not all zero.
+fn nonzero_chunks(image: &[u8]) -> u64 {
+    let mut mask = 0u64;
+    for (i, c) in image.chunks_exact(CHUNK).enumerate() {
+        let lo = u64::from_le_bytes(c[..8].try_into().expect("8 bytes"));
+        let hi = u64::from_le_bytes(c[8..].try_into().expect("8 bytes"));
+        if lo | hi != 0 {
+            mask |= 1 << i;
+        }
+    }
+    mask
+}
+
 impl FpuState {
+    /// A block for `mask`'s chunks, its mask word written, the chunks not yet.
+    fn with_mask(mask: u64) -> Self {
+        let layout = layout_for(mask.count_ones());
+        // SAFETY: the layout's size is at least 16 bytes.
+        let p = unsafe { alloc(layout) }.cast::<u128>();
+        let Some(block) = NonNull::new(p) else {
+            handle_alloc_error(layout)
+        };
+        // SAFETY: the block is at least one u128, aligned for it, and ours.
+        unsafe { block.as_ptr().write(u128::from(mask)) };
+        Self { block }
+    }
+
+    fn mask(&self) -> u64 {
+        // SAFETY: the first u128 of the block is always the mask.
+        unsafe { self.block.as_ptr().read() as u64 }
+    }
+
+    /// The stored chunks, in order.
+    fn chunks(&self) -> &[u128] {
+        // SAFETY: the block holds the mask and then one u128 per mask bit, all
+        // written (by `store`).
+        unsafe {
+            core::slice::from_raw_parts(
+                self.block.as_ptr().add(1),
+                self.mask().count_ones() as usize,
+            )
+        }
+    }
+
+    /// Keeps `image` (its length a multiple of 16, at most AREA): in this
+    /// block when its size class is the same, else in a new one.
+    fn store(&mut self, image: &[u8]) {
+        self.store_masked(image, nonzero_chunks(image));
+    }
+
+    /// [`FpuState::store`] with the mask already computed.
+    fn store_masked(&mut self, image: &[u8], mask: u64) {
+        if layout_for(mask.count_ones()) != layout_for(self.mask().count_ones()) {
+            *self = Self::with_mask(mask);
+        } else {
+            // SAFETY: as in `with_mask`: the first u128 is the mask.
+            unsafe { self.block.as_ptr().write(u128::from(mask)) };
+        }
+        let mut at = 0;
+        for (i, c) in image.chunks_exact(CHUNK).enumerate() {
+            if mask & (1 << i) != 0 {
+                at += 1;
+                let v = u128::from_le_bytes(c.try_into().expect("16 bytes"));
+                // SAFETY: `at` is at most the number of mask bits, and the block
+                // has room for that many chunks after the mask.
+                unsafe { self.block.as_ptr().add(at).write(v) };
+            }
+        }
+    }
+
+    /// A state holding `image`.
+    fn from_image(image: &[u8]) -> Self {
+        let mask = nonzero_chunks(image);
+        let mut s = Self::with_mask(mask);
+        s.store_masked(image, mask);
+        s
+    }
+
+    /// Writes the image into `out` (zeros where no chunk is stored).
+    fn unpack(&self, out: &mut [u8]) {
+        out.fill(0);
+        let mask = self.mask();
+        let mut chunks = self.chunks().iter();
+        for (i, c) in out.chunks_exact_mut(CHUNK).enumerate() {
+            if mask & (1 << i) != 0
+                && let Some(v) = chunks.next()
+            {
+                c.copy_from_slice(&v.to_le_bytes());
+            }
+        }
+    }
+
     /// The state a new program starts with (Linux's fpstate_init: x87 control word
     /// 0x37f, MXCSR 0x1f80, everything else zero).
-    pub fn initial() -> Box<Self> {
-        Box::new(INITIAL.get().expect("fpu::init ran at boot").clone())
+    pub fn initial() -> Self {
+        INITIAL.get().expect("fpu::init ran at boot").clone()
     }
 
     /// Saves the CPU's registers here.
     fn save(&mut self) {
         let mask = XCR0.load(Ordering::Relaxed);
+        // Zeroed first: XSAVE leaves the reserved bytes (and parts of each x87
+        // register's slot) as they were, and they must read as zero, not as
+        // whatever this stack held.
+        let mut area = Area([0; AREA]);
         // SAFETY: the area is 64-byte aligned and large enough (checked in init) for
         // the components in XCR0; OSFXSR/OSXSAVE are enabled at boot.
         unsafe {
             if cpu::features().xsave {
-                asm!("xsave64 [{}]", in(reg) self.area.as_mut_ptr(), in("eax") mask as u32, in("edx") (mask >> 32) as u32, options(nostack));
+                asm!("xsave64 [{}]", in(reg) area.0.as_mut_ptr(), in("eax") mask as u32, in("edx") (mask >> 32) as u32, options(nostack));
             } else {
-                asm!("fxsave64 [{}]", in(reg) self.area.as_mut_ptr(), options(nostack));
+                asm!("fxsave64 [{}]", in(reg) area.0.as_mut_ptr(), options(nostack));
             }
         }
+        self.store(&area.0[..image_size()]);
     }
 
     /// Loads the CPU's registers from here.
     fn restore(&self) {
         let mask = XCR0.load(Ordering::Relaxed);
-        // SAFETY: the area holds a state saved by `save` (or the initial one, made the
-        // same way), so its header is valid for XRSTOR.
+        let mut area = Area([0; AREA]);
+        self.unpack(&mut area.0[..image_size()]);
+        // SAFETY: the area holds a state saved by `save` (or the initial one, made
+        // the same way, or one `from_user` checked), so its header is valid for
+        // XRSTOR.
         unsafe {
             if cpu::features().xsave {
-                asm!("xrstor64 [{}]", in(reg) self.area.as_ptr(), in("eax") mask as u32, in("edx") (mask >> 32) as u32, options(nostack));
+                asm!("xrstor64 [{}]", in(reg) area.0.as_ptr(), in("eax") mask as u32, in("edx") (mask >> 32) as u32, options(nostack));
             } else {
-                asm!("fxrstor64 [{}]", in(reg) self.area.as_ptr(), options(nostack));
+                asm!("fxrstor64 [{}]", in(reg) area.0.as_ptr(), options(nostack));
             }
         }
     }
 
     /// The saved registers as user space sees them in a signal frame: the XSAVE image
     /// (or the 512-byte FXSAVE one).
-    pub fn image(&self) -> &[u8] {
-        &self.area[..image_size()]
+    pub fn image(&self) -> Vec<u8> {
+        let mut v = alloc::vec![0; image_size()];
+        self.unpack(&mut v);
+        v
+    }
+
+    /// Bytes this state keeps on the heap (its block).
+    pub fn heap_bytes(&self) -> usize {
+        layout_for(self.mask().count_ones()).size()
     }
 
     /// A state from an image user space handed back (rt_sigreturn), if it is one the
     /// CPU would load: known components only, standard format, reserved bits clear.
     /// Anything else would fault in the kernel's XRSTOR, so it is refused here.
-    pub fn from_user(image: &[u8]) -> Option<Box<Self>> {
+    pub fn from_user(image: &[u8]) -> Option<Self> {
         if image.len() < 512 || image.len() > AREA {
             return None;
         }
-        let mut s = Box::new(FpuState { area: [0; AREA] });
-        s.area[..image.len()].copy_from_slice(image);
-        let mxcsr = s.mxcsr();
+        let mut area = [0u8; AREA];
+        area[..image.len()].copy_from_slice(image);
+        let mxcsr = u32::from_le_bytes([area[24], area[25], area[26], area[27]]);
         if mxcsr & !0xffff != 0 {
             return None;
         }
         if has_xsave() {
             if image.len() < 576 {
                 // A legacy (FXSAVE-only) image: XRSTOR of it loads only x87 and SSE.
-                s.area[512..576].fill(0);
-                s.area[512] = 0b11;
+                area[512..576].fill(0);
+                area[512] = 0b11;
             }
             let word =
-                |at: usize| u64::from_le_bytes(s.area[at..at + 8].try_into().expect("8 bytes"));
+                |at: usize| u64::from_le_bytes(area[at..at + 8].try_into().expect("8 bytes"));
             let xstate_bv = word(512);
             let xcomp_bv = word(520);
-            if xstate_bv & !xcr0() != 0 || xcomp_bv != 0 || s.area[528..576].iter().any(|&b| b != 0)
-            {
+            if xstate_bv & !xcr0() != 0 || xcomp_bv != 0 || area[528..576].iter().any(|&b| b != 0) {
                 return None;
             }
         }
-        Some(s)
+        Some(Self::from_image(&area[..image_size()]))
     }
 
     /// MXCSR, the SSE control and status register.
     pub fn mxcsr(&self) -> u32 {
-        u32::from_le_bytes([self.area[24], self.area[25], self.area[26], self.area[27]])
+        let mut head = [0u8; 32];
+        let mask = self.mask() & 0b11;
+        let mut chunks = self.chunks().iter();
+        for i in 0..2 {
+            if mask & (1 << i) != 0
+                && let Some(v) = chunks.next()
+            {
+                head[i * CHUNK..(i + 1) * CHUNK].copy_from_slice(&v.to_le_bytes());
+            }
+        }
+        u32::from_le_bytes([head[24], head[25], head[26], head[27]])
+    }
+}
+
+impl Clone for FpuState {
+    fn clone(&self) -> Self {
+        let s = Self::with_mask(self.mask());
+        for (i, v) in self.chunks().iter().enumerate() {
+            // SAFETY: the new block has as many chunks as this one's mask says.
+            unsafe { s.block.as_ptr().add(1 + i).write(*v) };
+        }
+        s
+    }
+}
+
+impl Drop for FpuState {
+    fn drop(&mut self) {
+        // SAFETY: the block was allocated with the layout of its mask's chunk
+        // count (in `with_mask`, or `store`, which keeps a block only when the
+        // layout stays the same).
+        unsafe {
+            dealloc(
+                self.block.as_ptr().cast(),
+                layout_for(self.mask().count_ones()),
+            )
+        };
     }
 }
 
@@ -132,7 +299,7 @@ pub fn image_size() -> usize {
 /// Something that owns an FPU state (a user thread).
 pub trait HasFpu: Send + Sync {
     /// The thread's saved state.
-    fn fpu(&self) -> &spin::Mutex<Box<FpuState>>;
+    fn fpu(&self) -> &spin::Mutex<FpuState>;
 }
 
 /// The thread whose state is live in a CPU's registers, one per CPU, and the
@@ -167,7 +334,7 @@ pub fn init() {
         "XSAVE area larger than Kestrel's buffer"
     );
     init_cpu();
-    let mut s = FpuState { area: [0; AREA] };
+    let mut s = FpuState::with_mask(0);
     s.save();
     INITIAL.call_once(|| s);
 }
