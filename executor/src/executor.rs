@@ -19,8 +19,9 @@
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::future::Future;
+use core::pin::Pin;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use core::task::{Context, Waker};
+use core::task::{Context, Poll, Waker};
 
 use crossbeam_queue::ArrayQueue;
 
@@ -252,6 +253,21 @@ pub const BALANCE_NS: u64 = 4_000_000;
 /// happens (completion, or the executor being dropped with the task pending).
 struct LiveGuard(Arc<Scheduler>);
 
+/// A detached task's future: `fut` itself, and the live count it holds.
+#[pin_project::pin_project]
+struct Counted<F> {
+    #[pin]
+    fut: F,
+    _guard: LiveGuard,
+}
+
+impl<F: Future<Output = ()>> Future for Counted<F> {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.project().fut.poll(cx)
+    }
+}
+
 impl Drop for LiveGuard {
     fn drop(&mut self) {
         self.0.live.fetch_sub(1, Ordering::AcqRel);
@@ -346,15 +362,42 @@ impl Executor {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let affinity = match self.sched.usable(affinity) {
-            0 => u64::MAX,
-            _ => affinity,
+        let guard = self.reserve()?;
+        let slot = Arc::new(JoinSlot::new());
+        let out = slot.clone();
+        let wrapped = async move {
+            let _guard = guard;
+            out.complete(fut.await);
         };
-        let home = if self.cpu < 64 && affinity & (1 << self.cpu) != 0 {
-            self.cpu
-        } else {
-            self.sched.usable(affinity).trailing_zeros() as usize
-        };
+        let handle = self.start(name, affinity, before_queued, Box::pin(wrapped));
+        Ok(JoinHandle::new(slot, handle))
+    }
+
+    /// As [`Executor::try_spawn_with`], for a task nobody joins: no slot for
+    /// its output, and `fut` goes on the heap as it is, with nothing around it
+    /// but the count of live tasks (the task's future is one allocation of
+    /// about `fut`'s size: what a parked user thread keeps).
+    pub fn try_spawn_detached_with<F>(
+        &self,
+        name: &'static str,
+        affinity: u64,
+        before_queued: impl FnOnce(&TaskRef),
+        fut: F,
+    ) -> Result<TaskRef, SpawnError>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let guard = self.reserve()?;
+        Ok(self.start(
+            name,
+            affinity,
+            before_queued,
+            Box::pin(Counted { fut, _guard: guard }),
+        ))
+    }
+
+    /// Counts one more live task, or fails when the system is full.
+    fn reserve(&self) -> Result<LiveGuard, SpawnError> {
         let cap = self.sched.capacity;
         let mut live = self.sched.live.load(Ordering::Acquire);
         loop {
@@ -367,21 +410,33 @@ impl Executor {
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                Ok(_) => break,
+                Ok(_) => return Ok(LiveGuard(self.sched.clone())),
                 Err(now) => live = now,
             }
         }
-        let guard = LiveGuard(self.sched.clone());
-        let slot = Arc::new(JoinSlot::new());
-        let out = slot.clone();
-        let id = self.sched.next_id.fetch_add(1, Ordering::Relaxed);
-        let wrapped = async move {
-            let _guard = guard;
-            out.complete(fut.await);
+    }
+
+    /// Makes the task for `future` (its live count already taken) and queues it.
+    fn start(
+        &self,
+        name: &'static str,
+        affinity: u64,
+        before_queued: impl FnOnce(&TaskRef),
+        future: crate::task::TaskFuture,
+    ) -> TaskRef {
+        let affinity = match self.sched.usable(affinity) {
+            0 => u64::MAX,
+            _ => affinity,
         };
+        let home = if self.cpu < 64 && affinity & (1 << self.cpu) != 0 {
+            self.cpu
+        } else {
+            self.sched.usable(affinity).trailing_zeros() as usize
+        };
+        let id = self.sched.next_id.fetch_add(1, Ordering::Relaxed);
         let task = Arc::new(Task {
             state: TaskState::new_queued(),
-            future: spin::Mutex::new(Some(Box::pin(wrapped))),
+            future: spin::Mutex::new(Some(future)),
             sched: self.sched.clone(),
             home: AtomicUsize::new(home),
             affinity: AtomicU64::new(affinity),
@@ -400,7 +455,7 @@ impl Executor {
         let handle = TaskRef(task.clone());
         before_queued(&handle);
         self.sched.push(task);
-        Ok(JoinHandle::new(slot, handle))
+        handle
     }
 
     /// Spawns `fut` as a new task.

@@ -243,8 +243,10 @@ ktest!(syscall_future_sizes_report, async {
             .map_or(0, |(_, s)| *s)
     };
     crate::println!(
-        "future sizes (bytes): thread {}, dispatch {}, Thread {}, UserContext {}, signal delivery {}; handlers: futex {}, read {}, getppid {}; largest handler futures: {}",
+        "future sizes (bytes): thread {} (task {}), dispatch {} (table {}), Thread {}, UserContext {}, signal delivery {}; handlers: futex {}, read {}, getppid {}; largest handler futures: {}",
         crate::process::thread::run_future_size(),
+        crate::process::thread::task_future_size(),
+        crate::syscall::dispatch_future_size(),
         crate::syscall::table::call_future_size(),
         core::mem::size_of::<crate::process::Thread>(),
         core::mem::size_of::<crate::arch::trap::UserContext>(),

@@ -31,10 +31,10 @@ use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::future::Future;
-use core::pin::pin;
+use core::pin::Pin;
 use core::sync::atomic::Ordering;
+use core::task::{Context, Poll};
 
-use futures_util::future::{Either, select};
 use kestrel_abi::process::wstatus_signaled;
 use kestrel_abi::signal::*;
 use kestrel_abi::{Errno, KResult};
@@ -283,15 +283,41 @@ impl Thread {
 
 /// Runs `fut`, ending it with `code` (an ERESTART* or EINTR) if a signal arrives.
 /// The wait is polled first, so one that is ready together with a signal completes.
-pub async fn interruptible<T>(
-    t: &Thread,
+pub fn interruptible<'a, T: 'a>(
+    t: &'a Thread,
     code: Errno,
-    fut: impl Future<Output = KResult<T>>,
-) -> KResult<T> {
-    let sig = t.signals.wq.wait_until(|| t.interrupted().then_some(()));
-    match select(pin!(fut), pin!(sig)).await {
-        Either::Left((r, _)) => r,
-        Either::Right(_) => Err(code),
+    fut: impl Future<Output = KResult<T>> + 'a,
+) -> impl Future<Output = KResult<T>> + 'a {
+    Interruptible {
+        fut,
+        sig: t.signals.wq.wait_until(|| t.interrupted().then_some(())),
+        code,
+    }
+}
+
+/// [`interruptible`]'s future: the wait and the signal check side by side, the
+/// wait polled first (as a `select` of the two, without an `async fn` keeping
+/// its argument twice: this is in every parked call's future).
+#[pin_project::pin_project]
+struct Interruptible<F, S> {
+    #[pin]
+    fut: F,
+    #[pin]
+    sig: S,
+    code: Errno,
+}
+
+impl<T, F: Future<Output = KResult<T>>, S: Future> Future for Interruptible<F, S> {
+    type Output = KResult<T>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<KResult<T>> {
+        let this = self.project();
+        if let Poll::Ready(r) = this.fut.poll(cx) {
+            return Poll::Ready(r);
+        }
+        if this.sig.poll(cx).is_ready() {
+            return Poll::Ready(Err(*this.code));
+        }
+        Poll::Pending
     }
 }
 

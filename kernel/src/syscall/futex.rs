@@ -8,6 +8,7 @@ use kestrel_abi::{Errno, KResult};
 use super::Ctx;
 use super::args::*;
 use crate::futex;
+use crate::mm::callbox::CallBox;
 use crate::mm::vm::AddressSpace;
 use crate::process::signal::{Restart, interruptible};
 use crate::{process, task, time};
@@ -81,155 +82,194 @@ fn wake_op(encoded: u32, old: u32) -> KResult<(u32, bool)> {
 /// A signal ends a wait without a deadline with ERESTARTSYS (restarted after a
 /// handler with SA_RESTART); one with a deadline leaves a restart block, so only a
 /// signal without a handler (a stop and continue) resumes it, as in Linux.
-pub async fn wait(
-    ctx: &Ctx<'_>,
+///
+/// Not an `async fn` (whose future would keep each argument twice), and the
+/// timed wait is out of line: the untimed wait, what a thread parked in
+/// `pthread_cond_wait` or a mutex keeps, is a small future.
+#[allow(clippy::manual_async_fn)] // see above: an async fn keeps its arguments twice
+pub fn wait<'a>(
+    ctx: &'a Ctx<'_>,
     uaddr: UserPtr<u32>,
     val: u32,
     bitset: u32,
     private: bool,
     deadline: Option<u64>,
-) -> KResult<u64> {
-    let mm = ctx.mm();
-    let key = mm.futex_key(uaddr, private)?;
-    // Read once to fault the page in (and fail with EFAULT), then again where a
-    // waker cannot come in between (futex::enqueue_if).
-    if read_u32(&mm, uaddr)? != val {
-        return Err(Errno::EAGAIN);
-    }
-    crate::trace::record(
-        crate::trace::Kind::FutexWait,
-        ctx.thread.tid.into(),
-        uaddr.addr(),
-    );
-    let queued = futex::enqueue_if(key, bitset, || read_u32(&mm, uaddr).map(|v| v == val))?
-        .ok_or(Errno::EAGAIN)?;
-    let woken = async {
-        queued.await;
-        Ok(0)
-    };
-    match deadline {
-        None => interruptible(ctx.thread, Errno::ERESTARTSYS, woken).await,
-        Some(d) => {
-            let timed = async {
-                task::timeout(d.saturating_sub(time::now_ns()), woken)
-                    .await
-                    .map_err(|_| Errno::ETIMEDOUT)?
-            };
-            let r = interruptible(ctx.thread, Errno::ERESTART_RESTARTBLOCK, timed).await;
-            if r == Err(Errno::ERESTART_RESTARTBLOCK) {
-                *ctx.thread.signals.restart.lock() = Some(Restart::FutexWait {
-                    uaddr,
-                    val,
-                    bitset,
-                    private,
-                    deadline: d,
-                });
+) -> impl core::future::Future<Output = KResult<u64>> + Send + 'a {
+    async move {
+        let mm = ctx.mm();
+        let key = mm.futex_key(uaddr, private)?;
+        // Read once to fault the page in (and fail with EFAULT), then again where a
+        // waker cannot come in between (futex::enqueue_if).
+        if read_u32(&mm, uaddr)? != val {
+            return Err(Errno::EAGAIN);
+        }
+        crate::trace::record(
+            crate::trace::Kind::FutexWait,
+            ctx.thread.tid.into(),
+            uaddr.addr(),
+        );
+        let queued = futex::enqueue_if(key, bitset, || read_u32(&mm, uaddr).map(|v| v == val))?
+            .ok_or(Errno::EAGAIN)?;
+        drop(mm);
+        match deadline {
+            None => {
+                interruptible(ctx.thread, Errno::ERESTARTSYS, async {
+                    queued.await;
+                    Ok(0)
+                })
+                .await
             }
-            r
+            Some(d) => {
+                let timed = CallBox::new_with(|| {
+                    wait_until_deadline(ctx, queued, uaddr, val, bitset, private, d)
+                });
+                match timed {
+                    Some(t) => t.await,
+                    None => Err(Errno::ENOMEM),
+                }
+            }
         }
     }
 }
 
-pub async fn sys_futex(
-    ctx: &mut Ctx<'_>,
+/// The rest of a FUTEX_WAIT with a timeout, once queued.
+async fn wait_until_deadline(
+    ctx: &Ctx<'_>,
+    queued: futex::FutexWait,
+    uaddr: UserPtr<u32>,
+    val: u32,
+    bitset: u32,
+    private: bool,
+    d: u64,
+) -> KResult<u64> {
+    let woken = async {
+        queued.await;
+        Ok(0)
+    };
+    let timed = async {
+        task::timeout(d.saturating_sub(time::now_ns()), woken)
+            .await
+            .map_err(|_| Errno::ETIMEDOUT)?
+    };
+    let r = interruptible(ctx.thread, Errno::ERESTART_RESTARTBLOCK, timed).await;
+    if r == Err(Errno::ERESTART_RESTARTBLOCK) {
+        *ctx.thread.signals.restart.lock() = Some(Restart::FutexWait {
+            uaddr,
+            val,
+            bitset,
+            private,
+            deadline: d,
+        });
+    }
+    r
+}
+
+#[allow(clippy::manual_async_fn)] // an async fn would keep each argument twice
+pub fn sys_futex<'a>(
+    ctx: &'a mut Ctx<'_>,
     uaddr: UserPtr<u32>,
     op: u32,
     val: u32,
     timeout_or_val2: u64,
     uaddr2: UserPtr<u32>,
     val3: u32,
-) -> KResult<u64> {
-    let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
-    let private = op & FUTEX_PRIVATE_FLAG != 0;
-    if op & FUTEX_CLOCK_REALTIME != 0
-        && !matches!(
-            cmd,
-            FUTEX_WAIT | FUTEX_WAIT_BITSET | FUTEX_WAIT_REQUEUE_PI | FUTEX_LOCK_PI2
-        )
-    {
-        return Err(Errno::ENOSYS);
-    }
-    if !uaddr.addr().is_multiple_of(4) {
-        return Err(Errno::EINVAL);
-    }
-    let mm = ctx.mm();
-    match cmd {
-        FUTEX_WAIT | FUTEX_WAIT_BITSET => {
-            let bitset = if cmd == FUTEX_WAIT {
-                FUTEX_BITSET_MATCH_ANY
-            } else {
-                val3
-            };
-            if bitset == 0 {
-                return Err(Errno::EINVAL);
-            }
-            let deadline = if timeout_or_val2 != 0 {
-                let t: Timespec = ctx.read(UserPtr::new(timeout_or_val2))?;
-                let ns = t.to_ns().ok_or(Errno::EINVAL)?;
-                // FUTEX_WAIT's timeout is relative; WAIT_BITSET's is absolute, on
-                // CLOCK_MONOTONIC or (with FUTEX_CLOCK_REALTIME) CLOCK_REALTIME.
-                Some(if cmd == FUTEX_WAIT {
-                    time::now_ns().saturating_add(ns)
-                } else if op & FUTEX_CLOCK_REALTIME != 0 {
-                    time::now_ns().saturating_add(ns.saturating_sub(time::realtime_ns()))
+) -> impl core::future::Future<Output = KResult<u64>> + Send + 'a {
+    // Not an `async fn`: its future would keep each argument twice.
+    async move {
+        let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+        let private = op & FUTEX_PRIVATE_FLAG != 0;
+        if op & FUTEX_CLOCK_REALTIME != 0
+            && !matches!(
+                cmd,
+                FUTEX_WAIT | FUTEX_WAIT_BITSET | FUTEX_WAIT_REQUEUE_PI | FUTEX_LOCK_PI2
+            )
+        {
+            return Err(Errno::ENOSYS);
+        }
+        if !uaddr.addr().is_multiple_of(4) {
+            return Err(Errno::EINVAL);
+        }
+        let mm = ctx.mm();
+        match cmd {
+            FUTEX_WAIT | FUTEX_WAIT_BITSET => {
+                let bitset = if cmd == FUTEX_WAIT {
+                    FUTEX_BITSET_MATCH_ANY
                 } else {
-                    ns
-                })
-            } else {
-                None
-            };
-            wait(ctx, uaddr, val, bitset, private, deadline).await
+                    val3
+                };
+                if bitset == 0 {
+                    return Err(Errno::EINVAL);
+                }
+                let deadline = if timeout_or_val2 != 0 {
+                    let t: Timespec = ctx.read(UserPtr::new(timeout_or_val2))?;
+                    let ns = t.to_ns().ok_or(Errno::EINVAL)?;
+                    // FUTEX_WAIT's timeout is relative; WAIT_BITSET's is absolute, on
+                    // CLOCK_MONOTONIC or (with FUTEX_CLOCK_REALTIME) CLOCK_REALTIME.
+                    Some(if cmd == FUTEX_WAIT {
+                        time::now_ns().saturating_add(ns)
+                    } else if op & FUTEX_CLOCK_REALTIME != 0 {
+                        time::now_ns().saturating_add(ns.saturating_sub(time::realtime_ns()))
+                    } else {
+                        ns
+                    })
+                } else {
+                    None
+                };
+                wait(ctx, uaddr, val, bitset, private, deadline).await
+            }
+            FUTEX_WAKE | FUTEX_WAKE_BITSET => {
+                let bitset = if cmd == FUTEX_WAKE {
+                    FUTEX_BITSET_MATCH_ANY
+                } else {
+                    val3
+                };
+                if bitset == 0 {
+                    return Err(Errno::EINVAL);
+                }
+                let key = mm.futex_key(uaddr, private)?;
+                let n = futex::wake(key, val as usize, bitset);
+                crate::trace::record(crate::trace::Kind::FutexWake, uaddr.addr(), n as u64);
+                Ok(n as u64)
+            }
+            FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
+                if !uaddr2.addr().is_multiple_of(4)
+                    || (val as i32) < 0
+                    || (timeout_or_val2 as i32) < 0
+                {
+                    return Err(Errno::EINVAL);
+                }
+                let (from, to) = (
+                    mm.futex_key(uaddr, private)?,
+                    mm.futex_key(uaddr2, private)?,
+                );
+                if cmd == FUTEX_CMP_REQUEUE && read_u32(&mm, uaddr)? != val3 {
+                    return Err(Errno::EAGAIN);
+                }
+                let (woken, moved) =
+                    futex::requeue(from, to, val as usize, timeout_or_val2 as u32 as usize);
+                Ok((woken + moved) as u64)
+            }
+            FUTEX_WAKE_OP => {
+                if !uaddr2.addr().is_multiple_of(4) {
+                    return Err(Errno::EINVAL);
+                }
+                let (k1, k2) = (
+                    mm.futex_key(uaddr, private)?,
+                    mm.futex_key(uaddr2, private)?,
+                );
+                // Kernel code is not preempted, so this read-modify-write of the second
+                // word is atomic with respect to the (one CPU's) user threads.
+                let old = read_u32(&mm, uaddr2)?;
+                let (new, hit) = wake_op(val3, old)?;
+                mm.write(uaddr2, &new)?;
+                let mut n = futex::wake(k1, val as usize, FUTEX_BITSET_MATCH_ANY);
+                if hit {
+                    n += futex::wake(k2, timeout_or_val2 as u32 as usize, FUTEX_BITSET_MATCH_ANY);
+                }
+                Ok(n as u64)
+            }
+            _ => Err(Errno::ENOSYS),
         }
-        FUTEX_WAKE | FUTEX_WAKE_BITSET => {
-            let bitset = if cmd == FUTEX_WAKE {
-                FUTEX_BITSET_MATCH_ANY
-            } else {
-                val3
-            };
-            if bitset == 0 {
-                return Err(Errno::EINVAL);
-            }
-            let key = mm.futex_key(uaddr, private)?;
-            let n = futex::wake(key, val as usize, bitset);
-            crate::trace::record(crate::trace::Kind::FutexWake, uaddr.addr(), n as u64);
-            Ok(n as u64)
-        }
-        FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
-            if !uaddr2.addr().is_multiple_of(4) || (val as i32) < 0 || (timeout_or_val2 as i32) < 0
-            {
-                return Err(Errno::EINVAL);
-            }
-            let (from, to) = (
-                mm.futex_key(uaddr, private)?,
-                mm.futex_key(uaddr2, private)?,
-            );
-            if cmd == FUTEX_CMP_REQUEUE && read_u32(&mm, uaddr)? != val3 {
-                return Err(Errno::EAGAIN);
-            }
-            let (woken, moved) =
-                futex::requeue(from, to, val as usize, timeout_or_val2 as u32 as usize);
-            Ok((woken + moved) as u64)
-        }
-        FUTEX_WAKE_OP => {
-            if !uaddr2.addr().is_multiple_of(4) {
-                return Err(Errno::EINVAL);
-            }
-            let (k1, k2) = (
-                mm.futex_key(uaddr, private)?,
-                mm.futex_key(uaddr2, private)?,
-            );
-            // Kernel code is not preempted, so this read-modify-write of the second
-            // word is atomic with respect to the (one CPU's) user threads.
-            let old = read_u32(&mm, uaddr2)?;
-            let (new, hit) = wake_op(val3, old)?;
-            mm.write(uaddr2, &new)?;
-            let mut n = futex::wake(k1, val as usize, FUTEX_BITSET_MATCH_ANY);
-            if hit {
-                n += futex::wake(k2, timeout_or_val2 as u32 as usize, FUTEX_BITSET_MATCH_ANY);
-            }
-            Ok(n as u64)
-        }
-        _ => Err(Errno::ENOSYS),
     }
 }
 
