@@ -20,7 +20,7 @@ use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::future::Future;
 use core::pin::Pin;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use core::task::{Context, Poll, Waker};
 
 use crossbeam_queue::ArrayQueue;
@@ -107,6 +107,8 @@ impl Scheduler {
     /// Run queues for `cpus` CPUs, each holding up to `max_tasks` tasks (also the
     /// bound on live tasks in the whole system).
     pub fn new(platform: Arc<dyn Platform>, cpus: usize, max_tasks: usize) -> Arc<Self> {
+        // A task keeps its CPU numbers in 16 bits.
+        assert!(cpus <= 1 << 16, "at most 65,536 CPUs");
         Arc::new(Self {
             queues: (0..cpus.max(1))
                 .map(|_| RunQueue {
@@ -138,8 +140,8 @@ impl Scheduler {
                 id: t.id,
                 name: t.name,
                 phase: crate::observe::TaskPhase::from_state(t.state.get()),
-                home: t.home.load(Ordering::Relaxed),
-                last_cpu: t.stats.last_cpu.load(Ordering::Relaxed),
+                home: t.home(),
+                last_cpu: usize::from(t.last_cpu.load(Ordering::Relaxed)),
                 polls: t.stats.polls.load(Ordering::Relaxed),
                 wakes: t.stats.wakes.load(Ordering::Relaxed),
                 run_ns: t.stats.run_ns.load(Ordering::Relaxed),
@@ -186,7 +188,7 @@ impl Scheduler {
     /// between CPUs (a trace of one CPU-bound thread showed a migration and a
     /// wake-up IPI at every slice).
     pub(crate) fn push_from(&self, task: Arc<Task>, from: Option<usize>) {
-        let cpu = task.home.load(Ordering::Acquire).min(self.queues.len() - 1);
+        let cpu = task.home().min(self.queues.len() - 1);
         let all = self.usable(u64::MAX);
         let stealable = self.usable(task.affinity.load(Ordering::Acquire)) == all;
         let q = &self.queues[cpu];
@@ -438,7 +440,8 @@ impl Executor {
             state: TaskState::new_queued(),
             future: spin::Mutex::new(Some(future)),
             sched: self.sched.clone(),
-            home: AtomicUsize::new(home),
+            home: AtomicU16::new(home as u16),
+            last_cpu: AtomicU16::new(0),
             affinity: AtomicU64::new(affinity),
             id,
             name,
@@ -518,14 +521,14 @@ impl Executor {
             // Its affinity changed after it was queued: it goes to the pinned
             // queue of the home set_affinity chose (there is room: it was
             // queued, and each task is queued once).
-            let home = task.home.load(Ordering::Acquire).min(n - 1);
+            let home = task.home().min(n - 1);
             if self.sched.queues[home].pinned.push(task).is_err() {
                 unreachable!("a queue cannot fill up while one of its tasks is out");
             }
             self.sched.platform.notify(home, false);
             return false;
         }
-        task.home.store(self.cpu, Ordering::Release);
+        task.set_home(self.cpu);
         self.steals.fetch_add(1, Ordering::Relaxed);
         self.polls.fetch_add(1, Ordering::Relaxed);
         self.poll_task(task);
@@ -603,7 +606,7 @@ impl Executor {
         task.state.start_poll();
         let stats = &task.stats;
         stats.polls.fetch_add(1, Ordering::Relaxed);
-        stats.last_cpu.store(self.cpu, Ordering::Relaxed);
+        task.last_cpu.store(self.cpu as u16, Ordering::Relaxed);
         self.sched
             .hook
             .record(Some(self.cpu), Event::PollStart { task: task.id });
