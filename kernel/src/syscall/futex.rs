@@ -83,10 +83,10 @@ fn wake_op(encoded: u32, old: u32) -> KResult<(u32, bool)> {
 /// handler with SA_RESTART); one with a deadline leaves a restart block, so only a
 /// signal without a handler (a stop and continue) resumes it, as in Linux.
 ///
-/// Not an `async fn` (whose future would keep each argument twice), and the
-/// timed wait is out of line: the untimed wait, what a thread parked in
-/// `pthread_cond_wait` or a mutex keeps, is a small future.
-#[allow(clippy::manual_async_fn)] // see above: an async fn keeps its arguments twice
+/// Not an `async fn`: the checks and the queueing are synchronous and happen
+/// here, and the future is only the wait itself (the untimed one, what a
+/// thread parked in `pthread_cond_wait` or a mutex keeps, a few dozen bytes;
+/// the timed one out of line).
 pub fn wait<'a>(
     ctx: &'a Ctx<'_>,
     uaddr: UserPtr<u32>,
@@ -95,40 +95,102 @@ pub fn wait<'a>(
     private: bool,
     deadline: Option<u64>,
 ) -> impl core::future::Future<Output = KResult<u64>> + Send + 'a {
-    async move {
-        let mm = ctx.mm();
-        let key = mm.futex_key(uaddr, private)?;
-        // Read once to fault the page in (and fail with EFAULT), then again where a
-        // waker cannot come in between (futex::enqueue_if).
-        if read_u32(&mm, uaddr)? != val {
-            return Err(Errno::EAGAIN);
-        }
-        crate::trace::record(
-            crate::trace::Kind::FutexWait,
-            ctx.thread.tid.into(),
-            uaddr.addr(),
-        );
-        let queued = futex::enqueue_if(key, bitset, || read_u32(&mm, uaddr).map(|v| v == val))?
-            .ok_or(Errno::EAGAIN)?;
-        drop(mm);
-        match deadline {
-            None => {
-                interruptible(ctx.thread, Errno::ERESTARTSYS, async {
-                    queued.await;
-                    Ok(0)
-                })
-                .await
-            }
-            Some(d) => {
-                let timed = CallBox::new_with(|| {
-                    wait_until_deadline(ctx, queued, uaddr, val, bitset, private, d)
-                });
-                match timed {
-                    Some(t) => t.await,
-                    None => Err(Errno::ENOMEM),
-                }
+    wait_call(ctx, uaddr, val, bitset, private, deadline)
+}
+
+/// [`wait`], its future's type open enough for [`sys_futex`] to answer other
+/// operations with it.
+fn wait_call<'a>(
+    ctx: &'a Ctx<'_>,
+    uaddr: UserPtr<u32>,
+    val: u32,
+    bitset: u32,
+    private: bool,
+    deadline: Option<u64>,
+) -> WaitCall<
+    impl core::future::Future<Output = KResult<u64>> + Send + 'a,
+    impl core::future::Future<Output = KResult<u64>> + Send + 'a,
+> {
+    let queued = match queue(ctx, uaddr, val, bitset, private) {
+        Ok(q) => q,
+        Err(e) => return WaitCall::Done(Some(Err(e))),
+    };
+    match deadline {
+        None => WaitCall::Untimed(interruptible(ctx.thread, Errno::ERESTARTSYS, Woken(queued))),
+        Some(d) => {
+            let timed = CallBox::new_with(|| {
+                wait_until_deadline(ctx, queued, uaddr, val, bitset, private, d)
+            });
+            match timed {
+                Some(t) => WaitCall::Timed(t),
+                None => WaitCall::Done(Some(Err(Errno::ENOMEM))),
             }
         }
+    }
+}
+
+/// FUTEX_WAIT's checks and its place in the queue: EAGAIN when the word no
+/// longer holds `val`.
+fn queue(
+    ctx: &Ctx<'_>,
+    uaddr: UserPtr<u32>,
+    val: u32,
+    bitset: u32,
+    private: bool,
+) -> KResult<futex::FutexWait> {
+    let mm = ctx.mm();
+    let key = mm.futex_key(uaddr, private)?;
+    // Read once to fault the page in (and fail with EFAULT), then again where a
+    // waker cannot come in between (futex::enqueue_if).
+    if read_u32(&mm, uaddr)? != val {
+        return Err(Errno::EAGAIN);
+    }
+    crate::trace::record(
+        crate::trace::Kind::FutexWait,
+        ctx.thread.tid.into(),
+        uaddr.addr(),
+    );
+    futex::enqueue_if(key, bitset, || read_u32(&mm, uaddr).map(|v| v == val))?.ok_or(Errno::EAGAIN)
+}
+
+/// [`wait`]'s future: its result already, or the wait.
+#[pin_project::pin_project(project = WaitCallProj)]
+enum WaitCall<U, T> {
+    Done(Option<KResult<u64>>),
+    Untimed(#[pin] U),
+    Timed(#[pin] T),
+}
+
+impl<U, T> core::future::Future for WaitCall<U, T>
+where
+    U: core::future::Future<Output = KResult<u64>>,
+    T: core::future::Future<Output = KResult<u64>>,
+{
+    type Output = KResult<u64>;
+    fn poll(
+        self: core::pin::Pin<&mut Self>,
+        cx: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<KResult<u64>> {
+        match self.project() {
+            WaitCallProj::Done(r) => {
+                core::task::Poll::Ready(r.take().unwrap_or(Err(Errno::EINVAL)))
+            }
+            WaitCallProj::Untimed(u) => u.poll(cx),
+            WaitCallProj::Timed(t) => t.poll(cx),
+        }
+    }
+}
+
+/// A queued futex wait, as a call's result (0 once woken).
+struct Woken(futex::FutexWait);
+
+impl core::future::Future for Woken {
+    type Output = KResult<u64>;
+    fn poll(
+        mut self: core::pin::Pin<&mut Self>,
+        cx: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<KResult<u64>> {
+        core::pin::Pin::new(&mut self.0).poll(cx).map(|()| Ok(0))
     }
 }
 
@@ -142,10 +204,7 @@ async fn wait_until_deadline(
     private: bool,
     d: u64,
 ) -> KResult<u64> {
-    let woken = async {
-        queued.await;
-        Ok(0)
-    };
+    let woken = Woken(queued);
     let timed = async {
         task::timeout(d.saturating_sub(time::now_ns()), woken)
             .await
@@ -164,7 +223,9 @@ async fn wait_until_deadline(
     r
 }
 
-#[allow(clippy::manual_async_fn)] // an async fn would keep each argument twice
+/// futex(2). Every operation but FUTEX_WAIT is synchronous, and FUTEX_WAIT's
+/// checks and queueing too: the call's future is [`wait`]'s (the wait itself)
+/// or the result already.
 pub fn sys_futex<'a>(
     ctx: &'a mut Ctx<'_>,
     uaddr: UserPtr<u32>,
@@ -174,103 +235,134 @@ pub fn sys_futex<'a>(
     uaddr2: UserPtr<u32>,
     val3: u32,
 ) -> impl core::future::Future<Output = KResult<u64>> + Send + 'a {
-    // Not an `async fn`: its future would keep each argument twice.
-    async move {
-        let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
-        let private = op & FUTEX_PRIVATE_FLAG != 0;
-        if op & FUTEX_CLOCK_REALTIME != 0
-            && !matches!(
-                cmd,
-                FUTEX_WAIT | FUTEX_WAIT_BITSET | FUTEX_WAIT_REQUEUE_PI | FUTEX_LOCK_PI2
-            )
-        {
-            return Err(Errno::ENOSYS);
-        }
-        if !uaddr.addr().is_multiple_of(4) {
-            return Err(Errno::EINVAL);
-        }
-        let mm = ctx.mm();
-        match cmd {
-            FUTEX_WAIT | FUTEX_WAIT_BITSET => {
-                let bitset = if cmd == FUTEX_WAIT {
-                    FUTEX_BITSET_MATCH_ANY
-                } else {
-                    val3
-                };
-                if bitset == 0 {
-                    return Err(Errno::EINVAL);
-                }
-                let deadline = if timeout_or_val2 != 0 {
-                    let t: Timespec = ctx.read(UserPtr::new(timeout_or_val2))?;
-                    let ns = t.to_ns().ok_or(Errno::EINVAL)?;
-                    // FUTEX_WAIT's timeout is relative; WAIT_BITSET's is absolute, on
-                    // CLOCK_MONOTONIC or (with FUTEX_CLOCK_REALTIME) CLOCK_REALTIME.
-                    Some(if cmd == FUTEX_WAIT {
-                        time::now_ns().saturating_add(ns)
-                    } else if op & FUTEX_CLOCK_REALTIME != 0 {
-                        time::now_ns().saturating_add(ns.saturating_sub(time::realtime_ns()))
-                    } else {
-                        ns
-                    })
-                } else {
-                    None
-                };
-                wait(ctx, uaddr, val, bitset, private, deadline).await
-            }
-            FUTEX_WAKE | FUTEX_WAKE_BITSET => {
-                let bitset = if cmd == FUTEX_WAKE {
-                    FUTEX_BITSET_MATCH_ANY
-                } else {
-                    val3
-                };
-                if bitset == 0 {
-                    return Err(Errno::EINVAL);
-                }
-                let key = mm.futex_key(uaddr, private)?;
-                let n = futex::wake(key, val as usize, bitset);
-                crate::trace::record(crate::trace::Kind::FutexWake, uaddr.addr(), n as u64);
-                Ok(n as u64)
-            }
-            FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
-                if !uaddr2.addr().is_multiple_of(4)
-                    || (val as i32) < 0
-                    || (timeout_or_val2 as i32) < 0
-                {
-                    return Err(Errno::EINVAL);
-                }
-                let (from, to) = (
-                    mm.futex_key(uaddr, private)?,
-                    mm.futex_key(uaddr2, private)?,
-                );
-                if cmd == FUTEX_CMP_REQUEUE && read_u32(&mm, uaddr)? != val3 {
-                    return Err(Errno::EAGAIN);
-                }
-                let (woken, moved) =
-                    futex::requeue(from, to, val as usize, timeout_or_val2 as u32 as usize);
-                Ok((woken + moved) as u64)
-            }
-            FUTEX_WAKE_OP => {
-                if !uaddr2.addr().is_multiple_of(4) {
-                    return Err(Errno::EINVAL);
-                }
-                let (k1, k2) = (
-                    mm.futex_key(uaddr, private)?,
-                    mm.futex_key(uaddr2, private)?,
-                );
-                // Kernel code is not preempted, so this read-modify-write of the second
-                // word is atomic with respect to the (one CPU's) user threads.
-                let old = read_u32(&mm, uaddr2)?;
-                let (new, hit) = wake_op(val3, old)?;
-                mm.write(uaddr2, &new)?;
-                let mut n = futex::wake(k1, val as usize, FUTEX_BITSET_MATCH_ANY);
-                if hit {
-                    n += futex::wake(k2, timeout_or_val2 as u32 as usize, FUTEX_BITSET_MATCH_ANY);
-                }
-                Ok(n as u64)
-            }
-            _ => Err(Errno::ENOSYS),
-        }
+    let ctx: &'a Ctx<'_> = ctx;
+    match futex_now(ctx, uaddr, op, val, timeout_or_val2, uaddr2, val3) {
+        Ok(Now::Wait {
+            bitset,
+            private,
+            deadline,
+        }) => wait_call(ctx, uaddr, val, bitset, private, deadline),
+        Ok(Now::Done(n)) => WaitCall::Done(Some(Ok(n))),
+        Err(e) => WaitCall::Done(Some(Err(e))),
     }
+}
+
+/// What futex(2) did at once, or the wait it is to make.
+enum Now {
+    Done(u64),
+    Wait {
+        bitset: u32,
+        private: bool,
+        deadline: Option<u64>,
+    },
+}
+
+fn futex_now(
+    ctx: &Ctx<'_>,
+    uaddr: UserPtr<u32>,
+    op: u32,
+    val: u32,
+    timeout_or_val2: u64,
+    uaddr2: UserPtr<u32>,
+    val3: u32,
+) -> KResult<Now> {
+    let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+    let private = op & FUTEX_PRIVATE_FLAG != 0;
+    if op & FUTEX_CLOCK_REALTIME != 0
+        && !matches!(
+            cmd,
+            FUTEX_WAIT | FUTEX_WAIT_BITSET | FUTEX_WAIT_REQUEUE_PI | FUTEX_LOCK_PI2
+        )
+    {
+        return Err(Errno::ENOSYS);
+    }
+    if !uaddr.addr().is_multiple_of(4) {
+        return Err(Errno::EINVAL);
+    }
+    let mm = ctx.mm();
+    let done = match cmd {
+        FUTEX_WAIT | FUTEX_WAIT_BITSET => {
+            let bitset = if cmd == FUTEX_WAIT {
+                FUTEX_BITSET_MATCH_ANY
+            } else {
+                val3
+            };
+            if bitset == 0 {
+                return Err(Errno::EINVAL);
+            }
+            let deadline = if timeout_or_val2 != 0 {
+                let t: Timespec = ctx.read(UserPtr::new(timeout_or_val2))?;
+                let ns = t.to_ns().ok_or(Errno::EINVAL)?;
+                // FUTEX_WAIT's timeout is relative; WAIT_BITSET's is absolute, on
+                // CLOCK_MONOTONIC or (with FUTEX_CLOCK_REALTIME) CLOCK_REALTIME.
+                Some(if cmd == FUTEX_WAIT {
+                    time::now_ns().saturating_add(ns)
+                } else if op & FUTEX_CLOCK_REALTIME != 0 {
+                    time::now_ns().saturating_add(ns.saturating_sub(time::realtime_ns()))
+                } else {
+                    ns
+                })
+            } else {
+                None
+            };
+            return Ok(Now::Wait {
+                bitset,
+                private,
+                deadline,
+            });
+        }
+        FUTEX_WAKE | FUTEX_WAKE_BITSET => {
+            let bitset = if cmd == FUTEX_WAKE {
+                FUTEX_BITSET_MATCH_ANY
+            } else {
+                val3
+            };
+            if bitset == 0 {
+                return Err(Errno::EINVAL);
+            }
+            let key = mm.futex_key(uaddr, private)?;
+            let n = futex::wake(key, val as usize, bitset);
+            crate::trace::record(crate::trace::Kind::FutexWake, uaddr.addr(), n as u64);
+            Ok(n as u64)
+        }
+        FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
+            if !uaddr2.addr().is_multiple_of(4) || (val as i32) < 0 || (timeout_or_val2 as i32) < 0
+            {
+                return Err(Errno::EINVAL);
+            }
+            let (from, to) = (
+                mm.futex_key(uaddr, private)?,
+                mm.futex_key(uaddr2, private)?,
+            );
+            if cmd == FUTEX_CMP_REQUEUE && read_u32(&mm, uaddr)? != val3 {
+                return Err(Errno::EAGAIN);
+            }
+            let (woken, moved) =
+                futex::requeue(from, to, val as usize, timeout_or_val2 as u32 as usize);
+            Ok((woken + moved) as u64)
+        }
+        FUTEX_WAKE_OP => {
+            if !uaddr2.addr().is_multiple_of(4) {
+                return Err(Errno::EINVAL);
+            }
+            let (k1, k2) = (
+                mm.futex_key(uaddr, private)?,
+                mm.futex_key(uaddr2, private)?,
+            );
+            // Kernel code is not preempted, so this read-modify-write of the second
+            // word is atomic with respect to the (one CPU's) user threads.
+            let old = read_u32(&mm, uaddr2)?;
+            let (new, hit) = wake_op(val3, old)?;
+            mm.write(uaddr2, &new)?;
+            let mut n = futex::wake(k1, val as usize, FUTEX_BITSET_MATCH_ANY);
+            if hit {
+                n += futex::wake(k2, timeout_or_val2 as u32 as usize, FUTEX_BITSET_MATCH_ANY);
+            }
+            Ok(n as u64)
+        }
+        _ => Err(Errno::ENOSYS),
+    };
+    done.map(Now::Done)
 }
 
 pub async fn sys_set_robust_list(ctx: &mut Ctx<'_>, head: u64, len: usize) -> KResult<u64> {
