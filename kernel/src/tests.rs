@@ -256,5 +256,12 @@ ktest!(syscall_future_sizes_report, async {
         of("GETPPID"),
         largest.join(", ")
     );
+    for name in crate::syscall::table::INLINE_CALLS {
+        let size = of(name);
+        kcheck!(
+            size <= crate::syscall::table::INLINE_FUTURE_MAX,
+            "{name} is kept inline but its future is {size} bytes"
+        );
+    }
     Ok(())
 });

@@ -31,27 +31,67 @@ use super::{
     uffd, xattr,
 };
 
+/// The calls whose futures stay inline in the dispatch future: tiny (at most
+/// [`INLINE_FUTURE_MAX`] bytes, checked by the `syscall_future_sizes_report`
+/// kernel test), never waiting, and hot (the null system call). Each one's
+/// future is part of the dispatch future, which a parked thread keeps: a
+/// handler of 48 bytes (clock_gettime's) would take the thread future past
+/// 512 bytes.
+pub const INLINE_CALLS: &[&str] = &[
+    "GETPID", "GETPPID", "GETTID", "GETUID", "GETEUID", "GETGID", "GETEGID",
+];
+
+/// The largest future an [`INLINE_CALLS`] handler may have.
+pub const INLINE_FUTURE_MAX: usize = 64;
+
+/// Awaits a handler's future. Every call's future goes in a block of its own
+/// size (crate::mm::callbox), so the dispatch future, which every thread keeps,
+/// holds a pointer rather than the largest handler's future; a call that
+/// completes at once reuses this CPU's spare block and allocates nothing. The
+/// few calls of [`INLINE_CALLS`] skip even that.
+macro_rules! run_handler {
+    (GETPID, $call:expr) => {
+        $call.await
+    };
+    (GETPPID, $call:expr) => {
+        $call.await
+    };
+    (GETTID, $call:expr) => {
+        $call.await
+    };
+    (GETUID, $call:expr) => {
+        $call.await
+    };
+    (GETEUID, $call:expr) => {
+        $call.await
+    };
+    (GETGID, $call:expr) => {
+        $call.await
+    };
+    (GETEGID, $call:expr) => {
+        $call.await
+    };
+    ($name:ident, $call:expr) => {{
+        let call = CallBox::new_with(move || $call);
+        match call {
+            Some(call) => call.await,
+            None => Err(kestrel_abi::Errno::ENOMEM),
+        }
+    }};
+}
+
 macro_rules! syscall_table {
     ($($name:ident => $family:ident :: $handler:ident ( $($arg:ident : $ty:ty),* ) $(, partial $note:literal)?;)*) => {
         /// Runs the handler for `nr`, its arguments decoded as the table declares.
         pub async fn call(ctx: &mut Ctx<'_>, nr: u64, a: Args) -> KResult<u64> {
             match nr as usize {
-                $(kestrel_abi::syscalls::nr::$name => {
-                    // The handler's future goes in a block of its own size
-                    // (crate::mm::callbox), so the dispatch future, which every
-                    // thread keeps, holds a pointer rather than the largest
-                    // handler's future; a call that completes at once reuses
-                    // this CPU's spare block and allocates nothing.
-                    let call = {
-                        #[allow(unused_mut, unused_variables)]
-                        let mut regs = Regs::new(a);
-                        CallBox::new_with(|| $family::$handler(ctx, $(regs.next::<$ty>()),*))
-                    };
-                    match call {
-                        Some(call) => call.await,
-                        None => Err(kestrel_abi::Errno::ENOMEM),
-                    }
-                })*
+                // The arguments are decoded inside the block that makes the
+                // future, so they are not kept beside it across the await.
+                $(kestrel_abi::syscalls::nr::$name => run_handler!($name, {
+                    #[allow(unused_mut, unused_variables)]
+                    let mut regs = Regs::new(a);
+                    $family::$handler(ctx, $(regs.next::<$ty>()),*)
+                }),)*
                 _ => Err(super::unknown(ctx, nr)),
             }
         }

@@ -29,10 +29,36 @@ const AREA: usize = 1024;
 /// register, a quarter of the XSAVE header).
 const CHUNK: usize = 16;
 
-/// Where XSAVE writes and XRSTOR reads: on the stack for the moment of the
-/// save or restore.
+/// Where XSAVE writes and XRSTOR reads.
 #[repr(C, align(64))]
 struct Area([u8; AREA]);
+
+/// Each CPU's XSAVE area, zero at boot. A save writes the image here and
+/// keeps its chunks; a restore writes every chunk of the image here (stored
+/// ones and zeros) and loads it. Not on the stack: a fresh area would have to
+/// be cleared each time (XSAVE leaves reserved bytes alone, and they must not
+/// be stack garbage), and clearing 1 KiB is a `rep stos` QEMU runs an
+/// iteration at a time; this one's reserved bytes stay zero.
+struct Scratch(core::cell::UnsafeCell<Area>);
+
+// SAFETY: CPU i's area is only used by CPU i, in `save` and `restore`, which
+// run with that CPU's owner lock held (switch_to, sync_to_memory, release) or
+// at boot before the other CPUs start (init): never twice at once.
+unsafe impl Sync for Scratch {}
+
+static SCRATCH: [Scratch; super::acpi::MAX_CPUS] =
+    [const { Scratch(core::cell::UnsafeCell::new(Area([0; AREA]))) }; super::acpi::MAX_CPUS];
+
+/// This CPU's XSAVE area.
+///
+/// # Safety
+/// Only from `save` and `restore` (see [`Scratch`]), and the reference must
+/// not outlive the call.
+unsafe fn scratch() -> &'static mut Area {
+    let cpu = super::percpu::this_cpu().cpu_id.load(Ordering::Relaxed) as usize;
+    // SAFETY: the caller is this CPU's only user of its area right now.
+    unsafe { &mut *SCRATCH[cpu % super::acpi::MAX_CPUS].0.get() }
+}
 
 /// One thread's saved FPU/SSE/AVX registers, kept compactly: the XSAVE (or
 /// FXSAVE) image in 16-byte chunks, of which only those that are not all
@@ -59,13 +85,28 @@ fn layout_for(chunks: u32) -> Layout {
     Layout::from_size_align(size, CHUNK).expect("a small power of two")
 }
 
+/// Chunk `i` of `image` with its reserved bytes cleared: the upper 6 bytes of
+/// each x87 register's slot, bytes 416-511 of the legacy area (reserved, and
+/// the part software may use, which XRSTOR ignores) and the XSAVE header's
+/// bytes after XSTATE_BV. They are never kept, so they read as zero in every
+/// image (nothing of another thread's state or of a user-supplied image is
+/// left there in a CPU's XSAVE area).
+fn chunk(image: &[u8], i: usize) -> u128 {
+    let c = &image[i * CHUNK..(i + 1) * CHUNK];
+    let v = u128::from_le_bytes(c.try_into().expect("16 bytes"));
+    match i {
+        2..=9 => v & ((1 << 80) - 1),
+        26..=31 | 33..=35 => 0,
+        32 => v & u128::from(u64::MAX),
+        _ => v,
+    }
+}
+
 /// The mask of the chunks of `image` that are not all zero.
 fn nonzero_chunks(image: &[u8]) -> u64 {
     let mut mask = 0u64;
-    for (i, c) in image.chunks_exact(CHUNK).enumerate() {
-        let lo = u64::from_le_bytes(c[..8].try_into().expect("8 bytes"));
-        let hi = u64::from_le_bytes(c[8..].try_into().expect("8 bytes"));
-        if lo | hi != 0 {
+    for i in 0..image.len() / CHUNK {
+        if chunk(image, i) != 0 {
             mask |= 1 << i;
         }
     }
@@ -118,13 +159,12 @@ impl FpuState {
             unsafe { self.block.as_ptr().write(u128::from(mask)) };
         }
         let mut at = 0;
-        for (i, c) in image.chunks_exact(CHUNK).enumerate() {
+        for i in 0..image.len() / CHUNK {
             if mask & (1 << i) != 0 {
                 at += 1;
-                let v = u128::from_le_bytes(c.try_into().expect("16 bytes"));
                 // SAFETY: `at` is at most the number of mask bits, and the block
                 // has room for that many chunks after the mask.
-                unsafe { self.block.as_ptr().add(at).write(v) };
+                unsafe { self.block.as_ptr().add(at).write(chunk(image, i)) };
             }
         }
     }
@@ -137,17 +177,18 @@ impl FpuState {
         s
     }
 
-    /// Writes the image into `out` (zeros where no chunk is stored).
+    /// Writes the image into `out`, each 16 bytes once (zeros where no chunk
+    /// is stored).
     fn unpack(&self, out: &mut [u8]) {
-        out.fill(0);
         let mask = self.mask();
         let mut chunks = self.chunks().iter();
         for (i, c) in out.chunks_exact_mut(CHUNK).enumerate() {
-            if mask & (1 << i) != 0
-                && let Some(v) = chunks.next()
-            {
-                c.copy_from_slice(&v.to_le_bytes());
-            }
+            let v = if mask & (1 << i) != 0 {
+                chunks.next().copied().unwrap_or(0)
+            } else {
+                0
+            };
+            c.copy_from_slice(&v.to_le_bytes());
         }
     }
 
@@ -157,13 +198,13 @@ impl FpuState {
         INITIAL.get().expect("fpu::init ran at boot").clone()
     }
 
-    /// Saves the CPU's registers here.
+    /// Saves the CPU's registers here. Only with this CPU's owner lock held
+    /// (or at boot): it uses the CPU's XSAVE area.
     fn save(&mut self) {
         let mask = XCR0.load(Ordering::Relaxed);
-        // Zeroed first: XSAVE leaves the reserved bytes (and parts of each x87
-        // register's slot) as they were, and they must read as zero, not as
-        // whatever this stack held.
-        let mut area = Area([0; AREA]);
+        // SAFETY: called with this CPU's owner lock held or at boot (see the
+        // callers), the area's only user until the end of this function.
+        let area = unsafe { scratch() };
         // SAFETY: the area is 64-byte aligned and large enough (checked in init) for
         // the components in XCR0; OSFXSR/OSXSAVE are enabled at boot.
         unsafe {
@@ -176,10 +217,12 @@ impl FpuState {
         self.store(&area.0[..image_size()]);
     }
 
-    /// Loads the CPU's registers from here.
+    /// Loads the CPU's registers from here. Only with this CPU's owner lock
+    /// held: it uses the CPU's XSAVE area.
     fn restore(&self) {
         let mask = XCR0.load(Ordering::Relaxed);
-        let mut area = Area([0; AREA]);
+        // SAFETY: as in `save`.
+        let area = unsafe { scratch() };
         self.unpack(&mut area.0[..image_size()]);
         // SAFETY: the area holds a state saved by `save` (or the initial one, made
         // the same way, or one `from_user` checked), so its header is valid for
