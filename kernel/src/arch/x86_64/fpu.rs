@@ -146,18 +146,41 @@ impl FpuState {
 
     /// Keeps `image` (its length a multiple of 16, at most AREA): in this
     /// block when its size class is the same, else in a new one.
+    /// One pass over the image (each save of a parked thread makes one): the
+    /// non-zero chunks go straight into this block while they fit; only when
+    /// they need a block of another size does a second pass fill a new one.
     fn store(&mut self, image: &[u8]) {
-        self.store_masked(image, nonzero_chunks(image));
+        let old = self.mask().count_ones();
+        let room = layout_for(old).size() / CHUNK - 1;
+        let mut mask = 0u64;
+        let mut count = 0;
+        for i in 0..image.len() / CHUNK {
+            let v = chunk(image, i);
+            if v != 0 {
+                if count < room {
+                    // SAFETY: the block has room for `room` chunks after the
+                    // mask (its size class), and `count < room`. The mask word
+                    // is left as it was until the end, so a block given up
+                    // below is freed with the layout it was allocated with.
+                    unsafe { self.block.as_ptr().add(1 + count).write(v) };
+                }
+                count += 1;
+                mask |= 1 << i;
+            }
+        }
+        if layout_for(count as u32) == layout_for(old) {
+            // SAFETY: as in `with_mask`: the first u128 is the mask.
+            unsafe { self.block.as_ptr().write(u128::from(mask)) };
+        } else {
+            *self = Self::with_mask(mask);
+            self.store_masked(image, mask);
+        }
     }
 
     /// [`FpuState::store`] with the mask already computed.
+    /// The block must be one made for `mask` (`with_mask(mask)`).
     fn store_masked(&mut self, image: &[u8], mask: u64) {
-        if layout_for(mask.count_ones()) != layout_for(self.mask().count_ones()) {
-            *self = Self::with_mask(mask);
-        } else {
-            // SAFETY: as in `with_mask`: the first u128 is the mask.
-            unsafe { self.block.as_ptr().write(u128::from(mask)) };
-        }
+        debug_assert_eq!(self.mask(), mask);
         let mut at = 0;
         for i in 0..image.len() / CHUNK {
             if mask & (1 << i) != 0 {
@@ -461,3 +484,37 @@ pub fn release(thread: &Arc<dyn HasFpu>) {
         slot.1.store(0, Ordering::Relaxed);
     }
 }
+
+crate::ktest!(
+    a_saved_fpu_state_grows_shrinks_and_changes_in_place,
+    async {
+        let base = FpuState::initial().image();
+        let mut s = FpuState::initial();
+        // Every XMM register non-zero (a bigger block), then two (a smaller one),
+        // then two others (the same block): each time the image comes back whole.
+        let mut images = alloc::vec::Vec::new();
+        let mut all = base.clone();
+        for r in 0..16 {
+            all[160 + r * 16] = r as u8 + 1;
+        }
+        images.push(all);
+        let mut two = base.clone();
+        two[160] = 9;
+        two[160 + 5 * 16 + 15] = 3;
+        images.push(two);
+        let mut other = base.clone();
+        other[160 + 7 * 16] = 4;
+        other[160 + 9 * 16 + 8] = 5;
+        images.push(other);
+        for (n, image) in images.iter().enumerate() {
+            s.store(image);
+            crate::kcheck!(s.image() == *image, "image {n} came back changed");
+        }
+        crate::kcheck!(
+            s.heap_bytes() <= 128,
+            "{} bytes kept for two registers",
+            s.heap_bytes()
+        );
+        Ok(())
+    }
+);
