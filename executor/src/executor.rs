@@ -19,8 +19,9 @@
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::future::Future;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use core::task::{Context, Waker};
+use core::pin::Pin;
+use core::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
+use core::task::{Context, Poll, Waker};
 
 use crossbeam_queue::ArrayQueue;
 
@@ -106,6 +107,8 @@ impl Scheduler {
     /// Run queues for `cpus` CPUs, each holding up to `max_tasks` tasks (also the
     /// bound on live tasks in the whole system).
     pub fn new(platform: Arc<dyn Platform>, cpus: usize, max_tasks: usize) -> Arc<Self> {
+        // A task keeps its CPU numbers in 16 bits.
+        assert!(cpus <= 1 << 16, "at most 65,536 CPUs");
         Arc::new(Self {
             queues: (0..cpus.max(1))
                 .map(|_| RunQueue {
@@ -137,8 +140,8 @@ impl Scheduler {
                 id: t.id,
                 name: t.name,
                 phase: crate::observe::TaskPhase::from_state(t.state.get()),
-                home: t.home.load(Ordering::Relaxed),
-                last_cpu: t.stats.last_cpu.load(Ordering::Relaxed),
+                home: t.home(),
+                last_cpu: usize::from(t.last_cpu.load(Ordering::Relaxed)),
                 polls: t.stats.polls.load(Ordering::Relaxed),
                 wakes: t.stats.wakes.load(Ordering::Relaxed),
                 run_ns: t.stats.run_ns.load(Ordering::Relaxed),
@@ -185,7 +188,7 @@ impl Scheduler {
     /// between CPUs (a trace of one CPU-bound thread showed a migration and a
     /// wake-up IPI at every slice).
     pub(crate) fn push_from(&self, task: Arc<Task>, from: Option<usize>) {
-        let cpu = task.home.load(Ordering::Acquire).min(self.queues.len() - 1);
+        let cpu = task.home().min(self.queues.len() - 1);
         let all = self.usable(u64::MAX);
         let stealable = self.usable(task.affinity.load(Ordering::Acquire)) == all;
         let q = &self.queues[cpu];
@@ -251,6 +254,21 @@ pub const BALANCE_NS: u64 = 4_000_000;
 /// Decrements the live-task count when a task's future is dropped, however that
 /// happens (completion, or the executor being dropped with the task pending).
 struct LiveGuard(Arc<Scheduler>);
+
+/// A detached task's future: `fut` itself, and the live count it holds.
+#[pin_project::pin_project]
+struct Counted<F> {
+    #[pin]
+    fut: F,
+    _guard: LiveGuard,
+}
+
+impl<F: Future<Output = ()>> Future for Counted<F> {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.project().fut.poll(cx)
+    }
+}
 
 impl Drop for LiveGuard {
     fn drop(&mut self) {
@@ -346,15 +364,42 @@ impl Executor {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let affinity = match self.sched.usable(affinity) {
-            0 => u64::MAX,
-            _ => affinity,
+        let guard = self.reserve()?;
+        let slot = Arc::new(JoinSlot::new());
+        let out = slot.clone();
+        let wrapped = async move {
+            let _guard = guard;
+            out.complete(fut.await);
         };
-        let home = if self.cpu < 64 && affinity & (1 << self.cpu) != 0 {
-            self.cpu
-        } else {
-            self.sched.usable(affinity).trailing_zeros() as usize
-        };
+        let handle = self.start(name, affinity, before_queued, Box::pin(wrapped));
+        Ok(JoinHandle::new(slot, handle))
+    }
+
+    /// As [`Executor::try_spawn_with`], for a task nobody joins: no slot for
+    /// its output, and `fut` goes on the heap as it is, with nothing around it
+    /// but the count of live tasks (the task's future is one allocation of
+    /// about `fut`'s size: what a parked user thread keeps).
+    pub fn try_spawn_detached_with<F>(
+        &self,
+        name: &'static str,
+        affinity: u64,
+        before_queued: impl FnOnce(&TaskRef),
+        fut: F,
+    ) -> Result<TaskRef, SpawnError>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let guard = self.reserve()?;
+        Ok(self.start(
+            name,
+            affinity,
+            before_queued,
+            Box::pin(Counted { fut, _guard: guard }),
+        ))
+    }
+
+    /// Counts one more live task, or fails when the system is full.
+    fn reserve(&self) -> Result<LiveGuard, SpawnError> {
         let cap = self.sched.capacity;
         let mut live = self.sched.live.load(Ordering::Acquire);
         loop {
@@ -367,23 +412,36 @@ impl Executor {
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                Ok(_) => break,
+                Ok(_) => return Ok(LiveGuard(self.sched.clone())),
                 Err(now) => live = now,
             }
         }
-        let guard = LiveGuard(self.sched.clone());
-        let slot = Arc::new(JoinSlot::new());
-        let out = slot.clone();
-        let id = self.sched.next_id.fetch_add(1, Ordering::Relaxed);
-        let wrapped = async move {
-            let _guard = guard;
-            out.complete(fut.await);
+    }
+
+    /// Makes the task for `future` (its live count already taken) and queues it.
+    fn start(
+        &self,
+        name: &'static str,
+        affinity: u64,
+        before_queued: impl FnOnce(&TaskRef),
+        future: crate::task::TaskFuture,
+    ) -> TaskRef {
+        let affinity = match self.sched.usable(affinity) {
+            0 => u64::MAX,
+            _ => affinity,
         };
+        let home = if self.cpu < 64 && affinity & (1 << self.cpu) != 0 {
+            self.cpu
+        } else {
+            self.sched.usable(affinity).trailing_zeros() as usize
+        };
+        let id = self.sched.next_id.fetch_add(1, Ordering::Relaxed);
         let task = Arc::new(Task {
             state: TaskState::new_queued(),
-            future: spin::Mutex::new(Some(Box::pin(wrapped))),
+            future: spin::Mutex::new(Some(future)),
             sched: self.sched.clone(),
-            home: AtomicUsize::new(home),
+            home: AtomicU16::new(home as u16),
+            last_cpu: AtomicU16::new(0),
             affinity: AtomicU64::new(affinity),
             id,
             name,
@@ -400,7 +458,7 @@ impl Executor {
         let handle = TaskRef(task.clone());
         before_queued(&handle);
         self.sched.push(task);
-        Ok(JoinHandle::new(slot, handle))
+        handle
     }
 
     /// Spawns `fut` as a new task.
@@ -463,14 +521,14 @@ impl Executor {
             // Its affinity changed after it was queued: it goes to the pinned
             // queue of the home set_affinity chose (there is room: it was
             // queued, and each task is queued once).
-            let home = task.home.load(Ordering::Acquire).min(n - 1);
+            let home = task.home().min(n - 1);
             if self.sched.queues[home].pinned.push(task).is_err() {
                 unreachable!("a queue cannot fill up while one of its tasks is out");
             }
             self.sched.platform.notify(home, false);
             return false;
         }
-        task.home.store(self.cpu, Ordering::Release);
+        task.set_home(self.cpu);
         self.steals.fetch_add(1, Ordering::Relaxed);
         self.polls.fetch_add(1, Ordering::Relaxed);
         self.poll_task(task);
@@ -548,7 +606,7 @@ impl Executor {
         task.state.start_poll();
         let stats = &task.stats;
         stats.polls.fetch_add(1, Ordering::Relaxed);
-        stats.last_cpu.store(self.cpu, Ordering::Relaxed);
+        task.last_cpu.store(self.cpu as u16, Ordering::Relaxed);
         self.sched
             .hook
             .record(Some(self.cpu), Event::PollStart { task: task.id });

@@ -7,7 +7,7 @@
 //! switched on.
 
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::state;
 
@@ -21,8 +21,6 @@ pub(crate) struct TaskStats {
     /// The longest single poll, in nanoseconds: a task that keeps its CPU too
     /// long between awaits shows here (every other task on that CPU waited).
     pub(crate) max_poll_ns: AtomicU64,
-    /// The CPU that polled it last.
-    pub(crate) last_cpu: AtomicUsize,
     /// When it was spawned (the platform clock).
     pub(crate) spawned_at: u64,
 }

@@ -10,7 +10,7 @@ use alloc::sync::Arc;
 use alloc::task::Wake;
 use core::future::Future;
 use core::pin::Pin;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 
 use crate::executor::Scheduler;
 use crate::state::{TaskState, WakeAction};
@@ -26,13 +26,30 @@ pub(crate) struct Task {
     /// The run queues; a wake pushes the task onto its home CPU's.
     pub(crate) sched: Arc<Scheduler>,
     /// The CPU whose queue the task goes back to when woken (changed by stealing).
-    pub(crate) home: AtomicUsize,
+    /// CPU numbers are 16 bits here and in `last_cpu` (a scheduler has at most
+    /// 65,536 CPUs), which keeps a task at 112 bytes: with the `Arc`'s counts a
+    /// 128-byte block, one per user thread.
+    pub(crate) home: AtomicU16,
+    /// The CPU that polled it last (for the task list).
+    pub(crate) last_cpu: AtomicU16,
     /// The CPUs it may run on (bit n: CPU n); stealing respects it.
     pub(crate) affinity: AtomicU64,
     /// For logs, the task monitor and traces.
     pub(crate) id: u64,
     pub(crate) name: &'static str,
     pub(crate) stats: crate::observe::TaskStats,
+}
+
+impl Task {
+    /// The CPU whose queue the task goes back to when woken.
+    pub(crate) fn home(&self) -> usize {
+        usize::from(self.home.load(Ordering::Acquire))
+    }
+
+    /// Makes `cpu` the task's home (a CPU number of the scheduler: below 65,536).
+    pub(crate) fn set_home(&self, cpu: usize) {
+        self.home.store(cpu as u16, Ordering::Release);
+    }
 }
 
 impl Wake for Task {
@@ -73,7 +90,7 @@ impl TaskRef {
 
     /// The CPU whose queue the task returns to.
     pub fn home(&self) -> usize {
-        self.0.home.load(Ordering::Acquire)
+        self.0.home()
     }
 
     /// The CPUs the task may run on.
@@ -92,9 +109,7 @@ impl TaskRef {
         }
         self.0.affinity.store(usable, Ordering::Release);
         if usable & (1 << self.home()) == 0 {
-            self.0
-                .home
-                .store(usable.trailing_zeros() as usize, Ordering::Release);
+            self.0.set_home(usable.trailing_zeros() as usize);
         }
     }
 

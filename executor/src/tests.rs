@@ -281,6 +281,30 @@ fn spawn_beyond_capacity_fails_and_frees_up() {
 }
 
 #[test]
+fn a_detached_task_runs_counts_as_live_and_frees_its_place() {
+    let (_, ex) = manual(2);
+    let done = Arc::new(AtomicUsize::new(0));
+    let d = done.clone();
+    let mut seen = None;
+    let t = ex
+        .try_spawn_detached_with("detached", u64::MAX, |t| seen = Some(t.id()), async move {
+            yield_now().await;
+            d.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    assert_eq!(seen, Some(t.id()));
+    let _b = ex.try_spawn("b", async {}).unwrap();
+    assert_eq!(
+        ex.try_spawn_detached_with("c", u64::MAX, |_| {}, async {})
+            .err(),
+        Some(SpawnError::TooManyTasks)
+    );
+    ex.run_until_idle();
+    assert_eq!(done.load(Ordering::SeqCst), 1);
+    assert_eq!(ex.live_tasks(), 0);
+}
+
+#[test]
 fn ten_thousand_tasks_all_complete() {
     let (_, ex) = manual(10_000);
     let done = Arc::new(AtomicUsize::new(0));
@@ -703,4 +727,14 @@ fn a_task_is_runnable_while_queued_or_polled_and_not_while_parked_or_done() {
     ex.run_until_idle();
     assert!(h.is_finished());
     assert!(!t.is_runnable());
+}
+
+#[test]
+fn a_task_fits_a_128_byte_block_with_its_arc_counts() {
+    // One per user thread, parked or not (issue #14's 1 KiB a parked thread).
+    assert!(
+        core::mem::size_of::<crate::task::Task>() <= 112,
+        "Task is {} bytes",
+        core::mem::size_of::<crate::task::Task>()
+    );
 }

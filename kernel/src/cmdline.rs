@@ -7,7 +7,7 @@
 //! | `log=LEVEL` | `error`, `warn`, `info`, `debug`, `trace` or `off` | `info` |
 //! | `init=PATH` | the first user program | `/init` |
 //! | `console=ttyS0` | the console device (only COM1 exists) | `ttyS0` |
-//! | `kestrel.test` | run the in-kernel tests and power off | off |
+//! | `kestrel.test` | run the in-kernel tests and power off (`kestrel.test=WORD`: only those whose name contains WORD) | off |
 //! | `quiet` | no boot banner; only warnings and errors are logged | off |
 //! | `kestrel.heartbeat=on\|off` | print uptime every second | `on` without an init program, else `off` |
 //! | `kestrel.syscall_stats=on\|COMM` | count each process's system calls and print them when it exits (all processes, or those whose command name is COMM) | off |
@@ -30,6 +30,8 @@ pub struct Options {
     /// Words after `--`, for init's argv.
     pub init_args: &'static str,
     pub test_mode: bool,
+    /// `kestrel.test=WORD`: run only the in-kernel tests whose name contains WORD.
+    pub test_only: Option<&'static str>,
     pub heartbeat: bool,
     /// Whether `kestrel.heartbeat=` was given (with an init program the heartbeat is
     /// off unless asked for: it would interleave with the shell).
@@ -73,6 +75,7 @@ impl Default for Options {
             init: "/init",
             init_args: "",
             test_mode: false,
+            test_only: None,
             heartbeat: true,
             heartbeat_given: false,
             crash: None,
@@ -182,7 +185,11 @@ pub fn parse(line: &'static str, mut warn: impl FnMut(&str, &'static str)) -> Op
             ("kestrel.test", None) => o.test_mode = true,
             ("kestrel.test", Some(v)) => match parse_bool(v) {
                 Some(b) => o.test_mode = b,
-                None => warn(w, "expected on or off"),
+                None if !v.is_empty() => {
+                    o.test_mode = true;
+                    o.test_only = Some(v);
+                }
+                None => warn(w, "expected on, off or part of a test name"),
             },
             ("kestrel.heartbeat", Some(v)) => match parse_bool(v) {
                 Some(b) => {

@@ -193,6 +193,20 @@ where
     executor().try_spawn_with(name, affinity, before_queued, fut)
 }
 
+/// [`try_spawn_on`] for a task nobody joins (a user thread): `fut` is the
+/// task's whole future, with no slot for an output.
+pub fn try_spawn_detached_on<F>(
+    name: &'static str,
+    affinity: u64,
+    before_queued: impl FnOnce(&kestrel_executor::TaskRef),
+    fut: F,
+) -> Result<kestrel_executor::TaskRef, SpawnError>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    executor().try_spawn_detached_with(name, affinity, before_queued, fut)
+}
+
 /// Completes `ns` nanoseconds from now.
 pub fn sleep(ns: u64) -> Sleep<'static> {
     Sleep::for_ns(executor().timers(), ns)

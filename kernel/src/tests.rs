@@ -226,7 +226,9 @@ ktest!(idle_cpus_steal_from_a_busy_one, async {
 
 ktest!(syscall_future_sizes_report, async {
     // Not a pass/fail line so much as a report the test log keeps (issue #14):
-    // the thread future holds the dispatch future, as big as its largest arm.
+    // what a thread keeps for its whole life (its future, `Thread`) and what a
+    // call parked in a handler keeps besides (the handler's own future, in a
+    // heap block of its size class: mm::callbox).
     let mut sizes = crate::syscall::table::future_sizes();
     sizes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     let largest: alloc::vec::Vec<_> = sizes
@@ -234,12 +236,32 @@ ktest!(syscall_future_sizes_report, async {
         .take(10)
         .map(|(n, s)| alloc::format!("{} {s}", n.to_ascii_lowercase()))
         .collect();
+    let of = |name: &str| {
+        sizes
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(0, |(_, s)| *s)
+    };
     crate::println!(
-        "future sizes (bytes): thread {}, dispatch {}, Thread {}; largest handler futures (the calls handler_future! boxes cost the dispatch a pointer): {}",
+        "future sizes (bytes): thread {} (task {}), dispatch {} (table {}), Thread {}, UserContext {}, signal delivery {}; handlers: futex {}, read {}, getppid {}; largest handler futures: {}",
         crate::process::thread::run_future_size(),
+        crate::process::thread::task_future_size(),
+        crate::syscall::dispatch_future_size(),
         crate::syscall::table::call_future_size(),
         core::mem::size_of::<crate::process::Thread>(),
+        core::mem::size_of::<crate::arch::trap::UserContext>(),
+        crate::process::signal::deliver_future_size(),
+        of("FUTEX"),
+        of("READ"),
+        of("GETPPID"),
         largest.join(", ")
     );
+    for name in crate::syscall::table::INLINE_CALLS {
+        let size = of(name);
+        kcheck!(
+            size <= crate::syscall::table::INLINE_FUTURE_MAX,
+            "{name} is kept inline but its future is {size} bytes"
+        );
+    }
     Ok(())
 });

@@ -75,7 +75,11 @@ const TEST_TIMEOUT_NS: u64 = 60_000_000_000;
 
 /// Runs every test in order, reports, and exits QEMU with the result.
 pub async fn run_all() -> ! {
-    let tests = all();
+    let only = crate::cmdline::options().test_only;
+    let tests: alloc::vec::Vec<&KTest> = all()
+        .iter()
+        .filter(|t| only.is_none_or(|w| t.name.contains(w)))
+        .collect();
     crate::println!("running {} in-kernel tests", tests.len());
     let (mut passed, mut failed) = (0, 0);
     for t in tests {

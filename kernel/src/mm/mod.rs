@@ -13,6 +13,7 @@
 //! so a kernel mapping made later is visible in every process.
 #![allow(unsafe_code)] // one of the three layers that may (see main.rs)
 
+pub mod callbox;
 pub mod dma;
 pub mod frame;
 pub mod heap;

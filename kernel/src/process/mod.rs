@@ -419,7 +419,7 @@ pub struct Thread {
     /// The status passed to exit/exit_group.
     exit_code: AtomicU32,
     /// Saved FPU/SSE/AVX registers (live in the CPU while this thread owns it).
-    pub fpu: spin::Mutex<alloc::boxed::Box<FpuState>>,
+    pub fpu: spin::Mutex<FpuState>,
     /// Pending signals, alternate stack, restart state.
     pub signals: signal::ThreadSignals,
     /// CPU time used.
@@ -498,7 +498,7 @@ impl CpuTotals {
 }
 
 impl HasFpu for Thread {
-    fn fpu(&self) -> &spin::Mutex<alloc::boxed::Box<FpuState>> {
+    fn fpu(&self) -> &spin::Mutex<FpuState> {
         &self.fpu
     }
 }
@@ -922,7 +922,7 @@ impl Thread {
         tid: Pid,
         process: Arc<Process>,
         sigmask: u64,
-        fpu: alloc::boxed::Box<FpuState>,
+        fpu: FpuState,
         comm: [u8; 16],
     ) -> Arc<Self> {
         let t = Arc::new(Self {
@@ -955,7 +955,7 @@ impl Thread {
     }
 
     /// A copy of this thread's FPU state as it is now (for a child of fork or clone).
-    pub fn fpu_snapshot(self: &Arc<Self>) -> alloc::boxed::Box<FpuState> {
+    pub fn fpu_snapshot(self: &Arc<Self>) -> FpuState {
         let me: Arc<dyn HasFpu> = self.clone();
         fpu::sync_to_memory(&me);
         self.fpu.lock().clone()

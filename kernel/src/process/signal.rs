@@ -31,10 +31,10 @@ use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::future::Future;
-use core::pin::pin;
+use core::pin::Pin;
 use core::sync::atomic::Ordering;
+use core::task::{Context, Poll};
 
-use futures_util::future::{Either, select};
 use kestrel_abi::process::wstatus_signaled;
 use kestrel_abi::signal::*;
 use kestrel_abi::{Errno, KResult};
@@ -287,15 +287,41 @@ impl Thread {
 
 /// Runs `fut`, ending it with `code` (an ERESTART* or EINTR) if a signal arrives.
 /// The wait is polled first, so one that is ready together with a signal completes.
-pub async fn interruptible<T>(
-    t: &Thread,
+pub fn interruptible<'a, T: 'a>(
+    t: &'a Thread,
     code: Errno,
-    fut: impl Future<Output = KResult<T>>,
-) -> KResult<T> {
-    let sig = t.signals.wq.wait_until(|| t.interrupted().then_some(()));
-    match select(pin!(fut), pin!(sig)).await {
-        Either::Left((r, _)) => r,
-        Either::Right(_) => Err(code),
+    fut: impl Future<Output = KResult<T>> + 'a,
+) -> impl Future<Output = KResult<T>> + 'a {
+    Interruptible {
+        fut,
+        sig: t.signals.wq.wait_until(|| t.interrupted().then_some(())),
+        code,
+    }
+}
+
+/// [`interruptible`]'s future: the wait and the signal check side by side, the
+/// wait polled first (as a `select` of the two, without an `async fn` keeping
+/// its argument twice: this is in every parked call's future).
+#[pin_project::pin_project]
+struct Interruptible<F, S> {
+    #[pin]
+    fut: F,
+    #[pin]
+    sig: S,
+    code: Errno,
+}
+
+impl<T, F: Future<Output = KResult<T>>, S: Future> Future for Interruptible<F, S> {
+    type Output = KResult<T>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<KResult<T>> {
+        let this = self.project();
+        if let Poll::Ready(r) = this.fut.poll(cx) {
+            return Poll::Ready(r);
+        }
+        if this.sig.poll(cx).is_ready() {
+            return Poll::Ready(Err(*this.code));
+        }
+        Poll::Pending
     }
 }
 
@@ -587,8 +613,6 @@ fn fix_restart(regs: &mut UserContext, handler: Option<&KernelSigaction>) {
     }
 }
 
-/// Handles every deliverable signal before `t` returns to user mode. `from_syscall`:
-/// the trap being finished was a system call (its return value may be a restart code).
 /// Whether [`deliver`] would do nothing for `t` now: the common return to user
 /// mode (not killed, traced or stopped, no deliverable signal, no call result
 /// to restart, no saved mask to put back), told without making its future.
@@ -603,6 +627,16 @@ pub fn nothing_to_deliver(t: &Thread, regs: &UserContext, from_syscall: bool) ->
         && t.signals.saved_mask.lock().is_none()
 }
 
+/// The size of [`deliver`]'s future, which the thread future holds while a
+/// signal is being delivered (the `syscall_future_sizes_report` kernel test).
+pub fn deliver_future_size() -> usize {
+    crate::syscall::table::output_size(&|t: &'static Arc<Thread>, r: &'static mut UserContext| {
+        deliver(t, r, false)
+    })
+}
+
+/// Handles every deliverable signal before `t` returns to user mode. `from_syscall`:
+/// the trap being finished was a system call (its return value may be a restart code).
 pub async fn deliver(t: &Arc<Thread>, regs: &mut UserContext, mut from_syscall: bool) {
     use super::ptrace::{self, flag};
     let p = &t.process;
@@ -835,7 +869,7 @@ fn setup_frame(
     // The FPU image (XSAVE format with the software-reserved bytes Linux fills in).
     let me: Arc<dyn HasFpu> = t.clone();
     fpu::sync_to_memory(&me);
-    let mut image = t.fpu.lock().image().to_vec();
+    let mut image = t.fpu.lock().image();
     let xsave = fpu::has_xsave();
     if xsave {
         let size = image.len() as u32;

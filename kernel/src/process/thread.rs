@@ -28,7 +28,8 @@ use kestrel_abi::signal::*;
 use super::{Thread, signal};
 use crate::arch::trap::{self, Trap, UserContext, pf};
 use crate::arch::{apic, percpu};
-use crate::mm::vm::{Access, FaultError};
+use crate::mm::callbox::CallBox;
+use crate::mm::vm::{Access, AddressSpace, FaultError};
 use crate::{syscall, task, time};
 
 /// How long a thread runs before it yields to other ready tasks.
@@ -52,16 +53,22 @@ pub fn time_slice(nice: i32) -> u64 {
     (TIME_SLICE_NS * w / 1024).clamp(1_000_000, 100_000_000)
 }
 
-/// Polls `fut` with `thread`'s address space active.
+/// Polls `fut` with `thread`'s address space active. The task's future: `fut`
+/// (the thread's `run`) is inline, so a thread's task, its loop and its
+/// registers are one heap block.
+#[pin_project::pin_project]
 struct InAddressSpace<F> {
     thread: Arc<Thread>,
-    fut: Pin<alloc::boxed::Box<F>>,
+    #[pin]
+    fut: F,
 }
 
 impl<F: Future> Future for InAddressSpace<F> {
     type Output = F::Output;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        if let Some(t) = self.thread.task.get()
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let thread: &Arc<Thread> = this.thread;
+        if let Some(t) = thread.task.get()
             && !t.allowed_on(task::this_cpu())
         {
             // sched_setaffinity took this CPU away: the wake sends the task to its
@@ -70,23 +77,20 @@ impl<F: Future> Future for InAddressSpace<F> {
             return Poll::Pending;
         }
         let start = time::now_ns().max(1);
-        self.thread
-            .cpu
-            .running_since
-            .store(start, Ordering::Release);
-        self.thread.process.activate_mm();
-        super::set_current(Some(self.thread.clone()));
-        crate::perf::sched_in(&self.thread);
-        let r = self.fut.as_mut().poll(cx);
+        thread.cpu.running_since.store(start, Ordering::Release);
+        thread.process.activate_mm();
+        super::set_current(Some(thread.clone()));
+        crate::perf::sched_in(thread);
+        let r = this.fut.poll(cx);
         super::set_current(None);
         if r.is_pending() {
-            crate::perf::sched_out(&self.thread);
-            let me: Arc<dyn crate::arch::fpu::HasFpu> = self.thread.clone();
+            crate::perf::sched_out(thread);
+            let me: Arc<dyn crate::arch::fpu::HasFpu> = thread.clone();
             crate::arch::fpu::release(&me);
         }
         // Time spent polling is the thread's CPU time (its user part is counted
         // around enter_user); time parked between polls is not.
-        let cpu = &self.thread.cpu;
+        let cpu = &thread.cpu;
         cpu.total
             .fetch_add(time::now_ns().saturating_sub(start), Ordering::Relaxed);
         cpu.running_since.store(0, Ordering::Release);
@@ -123,7 +127,7 @@ pub fn spawn(thread: Arc<Thread>, regs: UserContext) -> Result<(), kestrel_execu
     let affinity = super::current_thread().map_or(u64::MAX, |t| t.affinity());
     let fut = InAddressSpace {
         thread: thread.clone(),
-        fut: alloc::boxed::Box::pin(run(thread.clone(), regs)),
+        fut: run(thread.clone(), regs),
     };
     let record = |t: &kestrel_executor::TaskRef| {
         thread.task.call_once(|| t.clone());
@@ -133,7 +137,7 @@ pub fn spawn(thread: Arc<Thread>, regs: UserContext) -> Result<(), kestrel_execu
             u64::from(thread.process.pid) << 32 | u64::from(thread.tid),
         );
     };
-    task::try_spawn_on("user-thread", affinity, record, fut).map(|h| h.detach())
+    task::try_spawn_detached_on("user-thread", affinity, record, fut).map(|_| ())
 }
 
 /// The signal, si_code and address for a CPU exception taken in user mode.
@@ -155,337 +159,410 @@ pub fn run_future_size() -> usize {
     crate::syscall::table::output_size(&|t: Arc<Thread>, r: UserContext| run(t, r))
 }
 
-async fn run(thread: Arc<Thread>, mut regs: UserContext) {
-    let mut slice_start = time::now_ns();
-    if thread.ptraced() {
-        // A child attached to its creator's tracer stops (SIGSTOP or
-        // PTRACE_EVENT_STOP) before its first instruction.
-        signal::deliver(&thread, &mut regs, false).await;
-    }
-    while !thread.should_exit() {
-        if !kestrel_usermem::is_user_address(regs.regs.rip) {
-            signal::force(&thread, Siginfo::new(SIGSEGV, SI_KERNEL));
-            signal::deliver(&thread, &mut regs, false).await;
-            continue;
+/// The size of a user thread's task future (`run` in [`InAddressSpace`]); the
+/// executor adds its count of live tasks.
+pub fn task_future_size() -> usize {
+    crate::syscall::table::output_size(&|t: Arc<Thread>, r: UserContext| InAddressSpace {
+        thread: t.clone(),
+        fut: run(t, r),
+    })
+}
+
+// Not an `async fn`: an async fn keeps its arguments apart from the locals
+// they are moved into, so `regs` (224 bytes) would be in the future twice; an
+// `async move` block that uses the captured `regs` in place holds it once.
+#[allow(clippy::manual_async_fn)] // see above: an async fn keeps its arguments twice
+fn run(thread: Arc<Thread>, mut regs: UserContext) -> impl Future<Output = ()> + Send {
+    async move {
+        let mut slice_start = time::now_ns();
+        if thread.ptraced() {
+            // A child attached to its creator's tracer stops (SIGSTOP or
+            // PTRACE_EVENT_STOP) before its first instruction.
+            deliver(&thread, &mut regs, false).await;
         }
-        // Come back to the kernel by the end of the slice or the next timer, whichever
-        // is first (the executor only arms the timer when it goes idle).
-        let slice = crate::syscall::sched::time_slice(&thread.process);
-        let slice_end = slice_start + slice;
-        let mut deadline = task::executor()
-            .timers()
-            .next_deadline()
-            .map_or(slice_end, |d| d.min(slice_end));
-        if let Some(budget) = crate::perf::sample_budget(&thread) {
-            // A sampling clock's next sample (perf_event_open).
-            deadline = deadline.min(time::now_ns().saturating_add(budget.max(10_000)));
-        }
-        if let Some(budget) = super::timers::cpu_budget(&thread) {
-            // A CPU-time timer (setitimer, RLIMIT_CPU) is due after that much running.
-            deadline = deadline.min(time::now_ns().saturating_add(budget.max(10_000)));
-        }
-        if !crate::arch::fpu::is_live(&thread) {
-            let me: Arc<dyn crate::arch::fpu::HasFpu> = thread.clone();
-            crate::arch::fpu::switch_to(&me);
-        }
-        // From arming the timer until user mode, interrupts stay off: a deadline that
-        // passes in between (a short CPU-time budget, a slow host) leaves the timer
-        // interrupt pending, taken the moment user mode starts. Were it taken here,
-        // in the kernel, user code would run on with no timer armed.
-        crate::arch::cpu::disable_interrupts();
-        crate::arch::debugreg::load_for_user(super::ptrace::debug_registers(&thread));
-        let user_start = time::now_ns();
-        apic::arm_at(deadline, user_start);
-        let trap = trap::enter_user(&mut regs);
-        let in_user = time::now_ns() - user_start;
-        // Each has one writer (the thread; this CPU), so no locked add: readers
-        // see the old sum or the new one.
-        let user = &thread.cpu.user;
-        user.store(user.load(Ordering::Relaxed) + in_user, Ordering::Relaxed);
-        let cpu_user = &percpu::this_cpu().user_ns;
-        cpu_user.store(
-            cpu_user.load(Ordering::Relaxed) + in_user,
-            Ordering::Relaxed,
-        );
-        let mut from_syscall = false;
-        match trap {
-            Trap::Syscall => {
-                regs.orig_rax = regs.regs.rax;
-                if thread.ptraced() {
-                    // As Linux: during a call rax is -ENOSYS, the number is in
-                    // orig_rax (what a tracer sees at any stop inside the call).
-                    regs.regs.rax = kestrel_abi::Errno::ENOSYS.as_return() as u64;
-                }
-                let traced = super::ptrace::syscall_traced(&thread);
-                if traced {
-                    // Syscall-enter-stop: the tracer may change the number, the
-                    // arguments, or skip the call (orig_rax -1).
-                    // Boxed, as every ptrace stop: rare, and kept out of the
-                    // future every thread carries.
-                    Box::pin(super::ptrace::syscall_stop(&thread, &mut regs, true)).await;
-                }
-                // seccomp, after the tracer's stop (the filters see its changes):
-                // one load and a branch for a thread without it.
-                let mut entry = syscall::seccomp::Entry::Run;
-                if thread.seccomp_active() && !thread.killed() {
-                    entry = Box::pin(syscall::seccomp::on_entry(&thread, &mut regs)).await;
-                }
-                let denied = entry != syscall::seccomp::Entry::Run;
-                let nr = regs.orig_rax;
-                let args = [
-                    regs.regs.rdi,
-                    regs.regs.rsi,
-                    regs.regs.rdx,
-                    regs.regs.r10,
-                    regs.regs.r8,
-                    regs.regs.r9,
-                ];
-                crate::trace::record(crate::trace::Kind::SyscallEnter, thread.tid.into(), nr);
-                // Any number a program (or its tracer) puts in rax: no overflow.
-                let shown = u32::try_from(nr).map_or(u32::MAX, |n| n.saturating_add(1));
-                thread.in_syscall.store(shown, Ordering::Relaxed);
-                // A call the tracer skipped (number -1) leaves rax as it set it.
-                let ret = if (traced && nr == u64::MAX) || denied || thread.killed() {
-                    None
-                } else {
-                    UntilKilled {
-                        call: pin!(syscall::dispatch(&thread, &mut regs, nr, args)),
-                        thread: &thread,
-                    }
-                    .await
-                };
-                thread.in_syscall.store(0, Ordering::Relaxed);
-                if let Some(v) = ret {
-                    regs.regs.rax = v as u64;
-                }
-                crate::trace::record(
-                    crate::trace::Kind::SyscallExit,
-                    thread.tid.into(),
-                    regs.regs.rax,
-                );
-                if thread.ptraced() && !thread.should_exit() {
-                    if super::ptrace::syscall_traced(&thread) {
-                        Box::pin(super::ptrace::syscall_stop(&thread, &mut regs, false)).await;
-                    }
-                    if super::ptrace::stepping(&thread) {
-                        // The `syscall` instruction was the step: report it now, as
-                        // Linux does (the flag only traps after the next one).
-                        signal::force(&thread, Siginfo::new(SIGTRAP, TRAP_BRKPT));
-                    }
-                }
-                // What seccomp answered for a call it stopped is final: an ERRNO
-                // of 512 (ERESTARTSYS) reaches the program, as on Linux with
-                // no signal pending, instead of restarting the call forever.
-                from_syscall = entry != syscall::seccomp::Entry::Answered;
+        while !thread.should_exit() {
+            if !kestrel_usermem::is_user_address(regs.regs.rip) {
+                signal::force(&thread, Siginfo::new(SIGSEGV, SI_KERNEL));
+                deliver(&thread, &mut regs, false).await;
+                continue;
             }
-            Trap::PageFault { addr, code } => {
-                regs.orig_rax = u64::MAX; // not in a system call (ptrace's orig_rax)
-                crate::trace::record(crate::trace::Kind::PageFault, thread.tid.into(), addr);
-                if let Some(c) = &thread.process.syscall_counts {
-                    c.fault();
-                }
-                crate::perf::user_fault(&thread, regs.regs.rip, addr, None);
-                // The page is there but the thread's PKRU denies the access:
-                // nothing to fault in.
-                let pk = code & pf::PK != 0;
-                let access = if code & pf::FETCH != 0 {
-                    Access::Execute
-                } else if code & pf::WRITE != 0 {
-                    Access::Write
-                } else {
-                    Access::Read
-                };
-                regs.fault_addr = addr;
-                let mm = thread.process.mm();
-                let mut waited = 0;
-                let mut loads = 0;
-                let result = if pk {
-                    Ok(())
-                } else {
-                    loop {
-                        match mm.fault_user(addr, access) {
-                            Err(FaultError::UserFault(uf)) => {
-                                // A userfaultfd-registered page: the thread waits
-                                // (a parked future) for the handler, then faults
-                                // again; a signal or a kill ends the wait and the
-                                // thread returns to user mode (the access faults
-                                // again after the handler ran, as on Linux).
-                                let tid = thread.tid;
-                                let woke = crate::process::signal::interruptible(
-                                    &thread,
-                                    kestrel_abi::Errno::EINTR,
-                                    async {
-                                        alloc::boxed::Box::pin(uf.wait(tid)).await;
-                                        Ok(())
-                                    },
-                                )
-                                .await;
-                                if woke.is_err() || thread.should_exit() {
-                                    break Ok(());
-                                }
-                            }
-                            Err(FaultError::NotLoaded(load)) => {
-                                // A file page not in memory yet: the thread waits
-                                // for it (and its read-around) as a parked future,
-                                // then faults again. A disk error is SIGBUS, as
-                                // Linux's VM_FAULT_SIGBUS for a failed read.
-                                // No memory for the pages is out of memory as
-                                // for any other page (the OOM path drops clean
-                                // file pages first).
-                                loads += 1;
-                                // Boxed: a rare wait, kept out of every thread's
-                                // future (what a parked thread costs).
-                                match alloc::boxed::Box::pin(load.load()).await {
-                                    Err(kestrel_abi::Errno::ENOMEM) => {
-                                        loads -= 1;
-                                        match super::oom::out_of_memory(&thread, waited) {
-                                            super::oom::Outcome::Retry => {
-                                                task::sleep(10_000_000).await;
-                                                waited += 1;
-                                            }
-                                            super::oom::Outcome::KilledSelf => break Ok(()),
-                                        }
-                                    }
-                                    Ok(()) | Err(kestrel_abi::Errno::EAGAIN) if loads <= 16 => {}
-                                    _ => break Err(FaultError::NoPage),
-                                }
-                                if thread.should_exit() {
-                                    break Ok(());
-                                }
-                            }
-                            Err(FaultError::OutOfMemory) => {
-                                // The OOM killer picks who dies; if not this process,
-                                // wait for the victim's memory and try again.
-                                match super::oom::out_of_memory(&thread, waited) {
-                                    super::oom::Outcome::Retry => {
-                                        task::sleep(10_000_000).await;
-                                        waited += 1;
-                                        if thread.should_exit() {
-                                            break Ok(());
-                                        }
-                                    }
-                                    super::oom::Outcome::KilledSelf => break Ok(()),
-                                }
-                            }
-                            r => break r,
+            // Come back to the kernel by the end of the slice or the next timer, whichever
+            // is first (the executor only arms the timer when it goes idle).
+            let slice = crate::syscall::sched::time_slice(&thread.process);
+            let slice_end = slice_start + slice;
+            let mut deadline = task::executor()
+                .timers()
+                .next_deadline()
+                .map_or(slice_end, |d| d.min(slice_end));
+            if let Some(budget) = crate::perf::sample_budget(&thread) {
+                // A sampling clock's next sample (perf_event_open).
+                deadline = deadline.min(time::now_ns().saturating_add(budget.max(10_000)));
+            }
+            if let Some(budget) = super::timers::cpu_budget(&thread) {
+                // A CPU-time timer (setitimer, RLIMIT_CPU) is due after that much running.
+                deadline = deadline.min(time::now_ns().saturating_add(budget.max(10_000)));
+            }
+            if !crate::arch::fpu::is_live(&thread) {
+                let me: Arc<dyn crate::arch::fpu::HasFpu> = thread.clone();
+                crate::arch::fpu::switch_to(&me);
+            }
+            // From arming the timer until user mode, interrupts stay off: a deadline that
+            // passes in between (a short CPU-time budget, a slow host) leaves the timer
+            // interrupt pending, taken the moment user mode starts. Were it taken here,
+            // in the kernel, user code would run on with no timer armed.
+            crate::arch::cpu::disable_interrupts();
+            crate::arch::debugreg::load_for_user(super::ptrace::debug_registers(&thread));
+            let user_start = time::now_ns();
+            apic::arm_at(deadline, user_start);
+            let trap = trap::enter_user(&mut regs);
+            let in_user = time::now_ns() - user_start;
+            // Each has one writer (the thread; this CPU), so no locked add: readers
+            // see the old sum or the new one.
+            let user = &thread.cpu.user;
+            user.store(user.load(Ordering::Relaxed) + in_user, Ordering::Relaxed);
+            let cpu_user = &percpu::this_cpu().user_ns;
+            cpu_user.store(
+                cpu_user.load(Ordering::Relaxed) + in_user,
+                Ordering::Relaxed,
+            );
+            let mut from_syscall = false;
+            match trap {
+                Trap::Syscall => {
+                    regs.orig_rax = regs.regs.rax;
+                    if thread.ptraced() {
+                        // As Linux: during a call rax is -ENOSYS, the number is in
+                        // orig_rax (what a tracer sees at any stop inside the call).
+                        regs.regs.rax = kestrel_abi::Errno::ENOSYS.as_return() as u64;
+                    }
+                    let traced = super::ptrace::syscall_traced(&thread);
+                    if traced {
+                        // Syscall-enter-stop: the tracer may change the number, the
+                        // arguments, or skip the call (orig_rax -1).
+                        // Boxed, as every ptrace stop: rare, and kept out of the
+                        // future every thread carries.
+                        Box::pin(super::ptrace::syscall_stop(&thread, &mut regs, true)).await;
+                    }
+                    // seccomp, after the tracer's stop (the filters see its changes):
+                    // one load and a branch for a thread without it.
+                    let mut entry = syscall::seccomp::Entry::Run;
+                    if thread.seccomp_active() && !thread.killed() {
+                        entry = Box::pin(syscall::seccomp::on_entry(&thread, &mut regs)).await;
+                    }
+                    let denied = entry != syscall::seccomp::Entry::Run;
+                    let nr = regs.orig_rax;
+                    let args = [
+                        regs.regs.rdi,
+                        regs.regs.rsi,
+                        regs.regs.rdx,
+                        regs.regs.r10,
+                        regs.regs.r8,
+                        regs.regs.r9,
+                    ];
+                    crate::trace::record(crate::trace::Kind::SyscallEnter, thread.tid.into(), nr);
+                    // Any number a program (or its tracer) puts in rax: no overflow.
+                    let shown = u32::try_from(nr).map_or(u32::MAX, |n| n.saturating_add(1));
+                    thread.in_syscall.store(shown, Ordering::Relaxed);
+                    // A call the tracer skipped (number -1) leaves rax as it set it.
+                    let ret = if (traced && nr == u64::MAX) || denied || thread.killed() {
+                        None
+                    } else {
+                        UntilKilled {
+                            call: pin!(syscall::dispatch(&thread, &mut regs, nr, args)),
+                            thread: &thread,
+                        }
+                        .await
+                    };
+                    thread.in_syscall.store(0, Ordering::Relaxed);
+                    if let Some(v) = ret {
+                        regs.regs.rax = v as u64;
+                    }
+                    crate::trace::record(
+                        crate::trace::Kind::SyscallExit,
+                        thread.tid.into(),
+                        regs.regs.rax,
+                    );
+                    if thread.ptraced() && !thread.should_exit() {
+                        if super::ptrace::syscall_traced(&thread) {
+                            Box::pin(super::ptrace::syscall_stop(&thread, &mut regs, false)).await;
+                        }
+                        if super::ptrace::stepping(&thread) {
+                            // The `syscall` instruction was the step: report it now, as
+                            // Linux does (the flag only traps after the next one).
+                            signal::force(&thread, Siginfo::new(SIGTRAP, TRAP_BRKPT));
                         }
                     }
-                };
-                if !pk && result.is_ok() && !thread.should_exit() {
-                    // Resolved: minor, or major when it waited for a file page.
-                    crate::perf::user_fault(&thread, regs.regs.rip, addr, Some(loads > 0));
+                    // What seccomp answered for a call it stopped is final: an ERRNO
+                    // of 512 (ERESTARTSYS) reaches the program, as on Linux with
+                    // no signal pending, instead of restarting the call forever.
+                    from_syscall = entry != syscall::seccomp::Entry::Answered;
                 }
-                if pk {
-                    // Linux's SEGV_PKUERR, with the key in si_pkey.
-                    let mut info = Siginfo::fault(SIGSEGV, SEGV_PKUERR, addr);
-                    info.fields[2] = u64::from(mm.pkey_at(addr));
-                    signal::force(&thread, info);
-                }
-                drop(mm);
-                if let Err(e) = result {
-                    let info = match e {
-                        FaultError::PastEndOfFile
-                        | FaultError::NoPage
-                        | FaultError::NotLoaded(_)
-                        | FaultError::UserFault(_) => Siginfo::fault(SIGBUS, BUS_ADRERR, addr),
-                        FaultError::Unmapped | FaultError::OutOfMemory => {
-                            Siginfo::fault(SIGSEGV, SEGV_MAPERR, addr)
-                        }
-                        FaultError::Protection => Siginfo::fault(SIGSEGV, SEGV_ACCERR, addr),
+                Trap::PageFault { addr, code } => {
+                    regs.orig_rax = u64::MAX; // not in a system call (ptrace's orig_rax)
+                    crate::trace::record(crate::trace::Kind::PageFault, thread.tid.into(), addr);
+                    if let Some(c) = &thread.process.syscall_counts {
+                        c.fault();
+                    }
+                    crate::perf::user_fault(&thread, regs.regs.rip, addr, None);
+                    // The page is there but the thread's PKRU denies the access:
+                    // nothing to fault in.
+                    let pk = code & pf::PK != 0;
+                    let access = if code & pf::FETCH != 0 {
+                        Access::Execute
+                    } else if code & pf::WRITE != 0 {
+                        Access::Write
+                    } else {
+                        Access::Read
                     };
+                    regs.fault_addr = addr;
+                    let mm = thread.process.mm();
+                    // Major when it waits for a file page (perf's MAJ_FAULTS).
+                    let mut major = false;
+                    let result = if pk {
+                        Ok(())
+                    } else {
+                        match mm.fault_user(addr, access) {
+                            Err(
+                                e @ (FaultError::UserFault(_)
+                                | FaultError::NotLoaded(_)
+                                | FaultError::OutOfMemory),
+                            ) => {
+                                major = matches!(e, FaultError::NotLoaded(_));
+                                // A wait: out of line, so that the future every
+                                // thread keeps does not hold it.
+                                let waiting = CallBox::new_with(|| {
+                                    fault_and_wait(&thread, &mm, addr, access, e)
+                                });
+                                match waiting {
+                                    Some(w) => w.await,
+                                    None => {
+                                        out_of_memory_kill(&thread);
+                                        Ok(())
+                                    }
+                                }
+                            }
+                            r => r,
+                        }
+                    };
+                    if !pk && result.is_ok() && !thread.should_exit() {
+                        // Resolved: minor, or major when it waited for a file page.
+                        crate::perf::user_fault(&thread, regs.regs.rip, addr, Some(major));
+                    }
+                    if pk {
+                        // Linux's SEGV_PKUERR, with the key in si_pkey.
+                        let mut info = Siginfo::fault(SIGSEGV, SEGV_PKUERR, addr);
+                        info.fields[2] = u64::from(mm.pkey_at(addr));
+                        signal::force(&thread, info);
+                    }
+                    drop(mm);
+                    if let Err(e) = result {
+                        let info = match e {
+                            FaultError::PastEndOfFile
+                            | FaultError::NoPage
+                            | FaultError::NotLoaded(_)
+                            | FaultError::UserFault(_) => Siginfo::fault(SIGBUS, BUS_ADRERR, addr),
+                            FaultError::Unmapped | FaultError::OutOfMemory => {
+                                Siginfo::fault(SIGSEGV, SEGV_MAPERR, addr)
+                            }
+                            FaultError::Protection => Siginfo::fault(SIGSEGV, SEGV_ACCERR, addr),
+                        };
+                        log::debug!(
+                            "pid {} tid {}: {} at {:#x} (rip {:#x}, {:?})",
+                            thread.process.pid,
+                            thread.tid,
+                            name(info.si_signo as u32),
+                            addr,
+                            regs.regs.rip,
+                            e
+                        );
+                        signal::force(&thread, info);
+                    }
+                }
+                Trap::Interrupt(vector) => {
+                    regs.orig_rax = u64::MAX;
+                    if vector == crate::arch::irq::TIMER_VECTOR {
+                        crate::profile::user_tick(&thread, regs.regs.rip, regs.regs.rbp);
+                        crate::perf::clock_tick(&thread, regs.regs.rip);
+                    }
+                    if let Some(c) = &thread.process.syscall_counts {
+                        c.interrupt();
+                    }
+                    let now = time::now_ns();
+                    let timers = task::executor().timers();
+                    let timer_due = timers.next_deadline().is_some_and(|d| d <= now);
+                    if timer_due {
+                        // Wake the sleepers first, so that they queue ahead of this thread
+                        // when it yields: otherwise a CPU-bound thread runs a whole slice
+                        // more before a woken sleeper gets the CPU (Linux lets a waking
+                        // sleeper preempt the hog at once).
+                        timers.expire();
+                    }
+                    let slice = crate::syscall::sched::time_slice(&thread.process);
+                    if now - slice_start >= slice || timer_due || task::executor().has_ready() {
+                        kestrel_executor::yield_now().await;
+                        slice_start = time::now_ns();
+                    }
+                }
+                Trap::Exception { vector, .. } => {
+                    regs.orig_rax = u64::MAX;
+                    let mut info = exception_signal(vector, regs.regs.rip);
+                    if vector == 1 {
+                        // #DB: a hardware breakpoint (B0-3 in DR6) or a single step.
+                        let hit = crate::arch::debugreg::take_dr6() & 0xf;
+                        super::ptrace::debug_trap(&thread, hit);
+                        if hit != 0 {
+                            info = Siginfo::fault(SIGTRAP, TRAP_HWBKPT, regs.regs.rip);
+                            // An instruction breakpoint is a fault: resume past it.
+                            regs.regs.rflags |= crate::arch::trap::rflags::RF;
+                        }
+                    }
                     log::debug!(
-                        "pid {} tid {}: {} at {:#x} (rip {:#x}, {:?})",
+                        "pid {}: {} in user mode at rip {:#x} -> {}",
                         thread.process.pid,
-                        thread.tid,
-                        name(info.si_signo as u32),
-                        addr,
+                        trap::exception_name(u64::from(vector)),
                         regs.regs.rip,
-                        e
+                        name(info.si_signo as u32)
                     );
                     signal::force(&thread, info);
                 }
             }
-            Trap::Interrupt(vector) => {
-                regs.orig_rax = u64::MAX;
-                if vector == crate::arch::irq::TIMER_VECTOR {
-                    crate::profile::user_tick(&thread, regs.regs.rip, regs.regs.rbp);
-                    crate::perf::clock_tick(&thread, regs.regs.rip);
-                }
-                if let Some(c) = &thread.process.syscall_counts {
-                    c.interrupt();
-                }
-                let now = time::now_ns();
-                let timers = task::executor().timers();
-                let timer_due = timers.next_deadline().is_some_and(|d| d <= now);
-                if timer_due {
-                    // Wake the sleepers first, so that they queue ahead of this thread
-                    // when it yields: otherwise a CPU-bound thread runs a whole slice
-                    // more before a woken sleeper gets the CPU (Linux lets a waking
-                    // sleeper preempt the hog at once).
-                    timers.expire();
-                }
-                let slice = crate::syscall::sched::time_slice(&thread.process);
-                if now - slice_start >= slice || timer_due || task::executor().has_ready() {
-                    kestrel_executor::yield_now().await;
-                    slice_start = time::now_ns();
-                }
-            }
-            Trap::Exception { vector, .. } => {
-                regs.orig_rax = u64::MAX;
-                let mut info = exception_signal(vector, regs.regs.rip);
-                if vector == 1 {
-                    // #DB: a hardware breakpoint (B0-3 in DR6) or a single step.
-                    let hit = crate::arch::debugreg::take_dr6() & 0xf;
-                    super::ptrace::debug_trap(&thread, hit);
-                    if hit != 0 {
-                        info = Siginfo::fault(SIGTRAP, TRAP_HWBKPT, regs.regs.rip);
-                        // An instruction breakpoint is a fault: resume past it.
-                        regs.regs.rflags |= crate::arch::trap::rflags::RF;
-                    }
-                }
-                log::debug!(
-                    "pid {}: {} in user mode at rip {:#x} -> {}",
-                    thread.process.pid,
-                    trap::exception_name(u64::from(vector)),
-                    regs.regs.rip,
-                    name(info.si_signo as u32)
-                );
-                signal::force(&thread, info);
+            super::timers::check_cpu_timers(&thread);
+            if !signal::nothing_to_deliver(&thread, &regs, from_syscall) {
+                deliver(&thread, &mut regs, from_syscall).await;
             }
         }
-        super::timers::check_cpu_timers(&thread);
-        if !signal::nothing_to_deliver(&thread, &regs, from_syscall) {
-            signal::deliver(&thread, &mut regs, from_syscall).await;
-        }
-    }
-    apic::disarm();
-    if super::ptrace::wants(&thread, kestrel_abi::ptrace::PTRACE_O_TRACEEXIT) {
-        // PTRACE_EVENT_EXIT: the tracer sees the thread (registers, memory) once
-        // more before it goes; its message is the wait status to come.
-        let status = thread
-            .process
-            .exit_status()
-            .unwrap_or_else(|| kestrel_abi::process::wstatus_exited(thread.exit_code() as u8));
-        Box::pin(super::ptrace::event_stop(
-            &thread,
-            &mut regs,
-            kestrel_abi::ptrace::PTRACE_EVENT_EXIT,
-            u64::from(status),
-        ))
-        .await;
-    }
-    percpu::this_cpu().user_ctx.store(0, Ordering::Relaxed);
-    if let Some(status) = super::thread_exited(&thread) {
-        // BSD process accounting: the record is in the file before the
-        // parent can see the zombie (boxed: rare, and it may wait for a disk).
-        if crate::syscall::acct::enabled() {
-            Box::pin(crate::syscall::acct::process_exited(
-                &thread.process,
-                &thread.comm(),
-                status,
+        apic::disarm();
+        if super::ptrace::wants(&thread, kestrel_abi::ptrace::PTRACE_O_TRACEEXIT) {
+            // PTRACE_EVENT_EXIT: the tracer sees the thread (registers, memory) once
+            // more before it goes; its message is the wait status to come.
+            let status = thread
+                .process
+                .exit_status()
+                .unwrap_or_else(|| kestrel_abi::process::wstatus_exited(thread.exit_code() as u8));
+            Box::pin(super::ptrace::event_stop(
+                &thread,
+                &mut regs,
+                kestrel_abi::ptrace::PTRACE_EVENT_EXIT,
+                u64::from(status),
             ))
             .await;
         }
-        super::process_exited(&thread.process, status);
+        percpu::this_cpu().user_ctx.store(0, Ordering::Relaxed);
+        if let Some(status) = super::thread_exited(&thread) {
+            // BSD process accounting: the record is in the file before the
+            // parent can see the zombie (boxed: rare, and it may wait for a disk).
+            if crate::syscall::acct::enabled() {
+                Box::pin(crate::syscall::acct::process_exited(
+                    &thread.process,
+                    &thread.comm(),
+                    status,
+                ))
+                .await;
+            }
+            super::process_exited(&thread.process, status);
+        }
+    }
+}
+
+/// [`signal::deliver`], its future out of line (in this CPU's recycled block
+/// of its size: [`CallBox`]) so that the thread future, which a parked thread
+/// keeps, does not hold it.
+async fn deliver(thread: &Arc<Thread>, regs: &mut UserContext, from_syscall: bool) {
+    let delivering = CallBox::new_with(|| signal::deliver(thread, regs, from_syscall));
+    match delivering {
+        Some(d) => d.await,
+        None => out_of_memory_kill(thread),
+    }
+}
+
+/// No memory for the thread to go on with (not even a small block for a wait):
+/// its process is killed, as the OOM killer would.
+fn out_of_memory_kill(thread: &Thread) {
+    log::warn!(
+        "pid {} tid {}: out of memory in the thread loop; killed",
+        thread.process.pid,
+        thread.tid
+    );
+    thread
+        .process
+        .begin_exit(kestrel_abi::process::wstatus_signaled(SIGKILL, false));
+}
+
+/// A user page fault that has to wait: on a userfaultfd handler, a file page
+/// being read, or memory freed by the OOM killer (`first` is what the first
+/// attempt said). Faults again after each wait; `Ok` also when the thread is
+/// to exit or a signal ended a userfaultfd wait (the access faults again).
+async fn fault_and_wait(
+    thread: &Arc<Thread>,
+    mm: &AddressSpace,
+    addr: u64,
+    access: Access,
+    first: FaultError,
+) -> Result<(), FaultError> {
+    let mut waited = 0;
+    let mut loads = 0;
+    let mut attempt = Err(first);
+    loop {
+        match attempt {
+            Err(FaultError::UserFault(uf)) => {
+                // A userfaultfd-registered page: the thread waits (a parked
+                // future) for the handler, then faults again; a signal or a
+                // kill ends the wait and the thread returns to user mode (the
+                // access faults again after the handler ran, as on Linux).
+                let tid = thread.tid;
+                let woke = crate::process::signal::interruptible(
+                    thread,
+                    kestrel_abi::Errno::EINTR,
+                    async {
+                        alloc::boxed::Box::pin(uf.wait(tid)).await;
+                        Ok(())
+                    },
+                )
+                .await;
+                if woke.is_err() || thread.should_exit() {
+                    return Ok(());
+                }
+            }
+            Err(FaultError::NotLoaded(load)) => {
+                // A file page not in memory yet: the thread waits for it (and
+                // its read-around) as a parked future, then faults again. A
+                // disk error is SIGBUS, as Linux's VM_FAULT_SIGBUS for a failed
+                // read. No memory for the pages is out of memory as for any
+                // other page (the OOM path drops clean file pages first).
+                loads += 1;
+                match load.load().await {
+                    Err(kestrel_abi::Errno::ENOMEM) => {
+                        loads -= 1;
+                        match super::oom::out_of_memory(thread, waited) {
+                            super::oom::Outcome::Retry => {
+                                task::sleep(10_000_000).await;
+                                waited += 1;
+                            }
+                            super::oom::Outcome::KilledSelf => return Ok(()),
+                        }
+                    }
+                    Ok(()) | Err(kestrel_abi::Errno::EAGAIN) if loads <= 16 => {}
+                    _ => return Err(FaultError::NoPage),
+                }
+                if thread.should_exit() {
+                    return Ok(());
+                }
+            }
+            Err(FaultError::OutOfMemory) => {
+                // The OOM killer picks who dies; if not this process, wait for
+                // the victim's memory and try again.
+                match super::oom::out_of_memory(thread, waited) {
+                    super::oom::Outcome::Retry => {
+                        task::sleep(10_000_000).await;
+                        waited += 1;
+                        if thread.should_exit() {
+                            return Ok(());
+                        }
+                    }
+                    super::oom::Outcome::KilledSelf => return Ok(()),
+                }
+            }
+            r => return r,
+        }
+        attempt = mm.fault_user(addr, access);
     }
 }

@@ -8,6 +8,7 @@ use kestrel_abi::{Errno, KResult};
 use super::Ctx;
 use super::args::*;
 use crate::futex;
+use crate::mm::callbox::CallBox;
 use crate::mm::vm::AddressSpace;
 use crate::process::signal::{Restart, interruptible};
 use crate::{process, task, time};
@@ -81,14 +82,62 @@ fn wake_op(encoded: u32, old: u32) -> KResult<(u32, bool)> {
 /// A signal ends a wait without a deadline with ERESTARTSYS (restarted after a
 /// handler with SA_RESTART); one with a deadline leaves a restart block, so only a
 /// signal without a handler (a stop and continue) resumes it, as in Linux.
-pub async fn wait(
-    ctx: &Ctx<'_>,
+///
+/// Not an `async fn`: the checks and the queueing are synchronous and happen
+/// here, and the future is only the wait itself (the untimed one, what a
+/// thread parked in `pthread_cond_wait` or a mutex keeps, a few dozen bytes;
+/// the timed one out of line).
+pub fn wait<'a>(
+    ctx: &'a Ctx<'_>,
     uaddr: UserPtr<u32>,
     val: u32,
     bitset: u32,
     private: bool,
     deadline: Option<u64>,
-) -> KResult<u64> {
+) -> impl core::future::Future<Output = KResult<u64>> + Send + 'a {
+    wait_call(ctx, uaddr, val, bitset, private, deadline)
+}
+
+/// [`wait`], its future's type open enough for [`sys_futex`] to answer other
+/// operations with it.
+fn wait_call<'a>(
+    ctx: &'a Ctx<'_>,
+    uaddr: UserPtr<u32>,
+    val: u32,
+    bitset: u32,
+    private: bool,
+    deadline: Option<u64>,
+) -> WaitCall<
+    impl core::future::Future<Output = KResult<u64>> + Send + 'a,
+    impl core::future::Future<Output = KResult<u64>> + Send + 'a,
+> {
+    let queued = match queue(ctx, uaddr, val, bitset, private) {
+        Ok(q) => q,
+        Err(e) => return WaitCall::Done(Some(Err(e))),
+    };
+    match deadline {
+        None => WaitCall::Untimed(interruptible(ctx.thread, Errno::ERESTARTSYS, Woken(queued))),
+        Some(d) => {
+            let timed = CallBox::new_with(|| {
+                wait_until_deadline(ctx, queued, uaddr, val, bitset, private, d)
+            });
+            match timed {
+                Some(t) => WaitCall::Timed(t),
+                None => WaitCall::Done(Some(Err(Errno::ENOMEM))),
+            }
+        }
+    }
+}
+
+/// FUTEX_WAIT's checks and its place in the queue: EAGAIN when the word no
+/// longer holds `val`.
+fn queue(
+    ctx: &Ctx<'_>,
+    uaddr: UserPtr<u32>,
+    val: u32,
+    bitset: u32,
+    private: bool,
+) -> KResult<futex::FutexWait> {
     let mm = ctx.mm();
     let key = mm.futex_key(uaddr, private)?;
     // Read once to fault the page in (and fail with EFAULT), then again where a
@@ -101,44 +150,122 @@ pub async fn wait(
         ctx.thread.tid.into(),
         uaddr.addr(),
     );
-    let queued = futex::enqueue_if(key, bitset, || read_u32(&mm, uaddr).map(|v| v == val))?
-        .ok_or(Errno::EAGAIN)?;
-    let woken = async {
-        queued.await;
-        Ok(0)
-    };
-    match deadline {
-        None => interruptible(ctx.thread, Errno::ERESTARTSYS, woken).await,
-        Some(d) => {
-            let timed = async {
-                task::timeout(d.saturating_sub(time::now_ns()), woken)
-                    .await
-                    .map_err(|_| Errno::ETIMEDOUT)?
-            };
-            let r = interruptible(ctx.thread, Errno::ERESTART_RESTARTBLOCK, timed).await;
-            if r == Err(Errno::ERESTART_RESTARTBLOCK) {
-                *ctx.thread.signals.restart.lock() = Some(Restart::FutexWait {
-                    uaddr,
-                    val,
-                    bitset,
-                    private,
-                    deadline: d,
-                });
+    futex::enqueue_if(key, bitset, || read_u32(&mm, uaddr).map(|v| v == val))?.ok_or(Errno::EAGAIN)
+}
+
+/// [`wait`]'s future: its result already, or the wait.
+#[pin_project::pin_project(project = WaitCallProj)]
+enum WaitCall<U, T> {
+    Done(Option<KResult<u64>>),
+    Untimed(#[pin] U),
+    Timed(#[pin] T),
+}
+
+impl<U, T> core::future::Future for WaitCall<U, T>
+where
+    U: core::future::Future<Output = KResult<u64>>,
+    T: core::future::Future<Output = KResult<u64>>,
+{
+    type Output = KResult<u64>;
+    fn poll(
+        self: core::pin::Pin<&mut Self>,
+        cx: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<KResult<u64>> {
+        match self.project() {
+            WaitCallProj::Done(r) => {
+                core::task::Poll::Ready(r.take().unwrap_or(Err(Errno::EINVAL)))
             }
-            r
+            WaitCallProj::Untimed(u) => u.poll(cx),
+            WaitCallProj::Timed(t) => t.poll(cx),
         }
     }
 }
 
-pub async fn sys_futex(
-    ctx: &mut Ctx<'_>,
+/// A queued futex wait, as a call's result (0 once woken).
+struct Woken(futex::FutexWait);
+
+impl core::future::Future for Woken {
+    type Output = KResult<u64>;
+    fn poll(
+        mut self: core::pin::Pin<&mut Self>,
+        cx: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<KResult<u64>> {
+        core::pin::Pin::new(&mut self.0).poll(cx).map(|()| Ok(0))
+    }
+}
+
+/// The rest of a FUTEX_WAIT with a timeout, once queued.
+async fn wait_until_deadline(
+    ctx: &Ctx<'_>,
+    queued: futex::FutexWait,
+    uaddr: UserPtr<u32>,
+    val: u32,
+    bitset: u32,
+    private: bool,
+    d: u64,
+) -> KResult<u64> {
+    let woken = Woken(queued);
+    let timed = async {
+        task::timeout(d.saturating_sub(time::now_ns()), woken)
+            .await
+            .map_err(|_| Errno::ETIMEDOUT)?
+    };
+    let r = interruptible(ctx.thread, Errno::ERESTART_RESTARTBLOCK, timed).await;
+    if r == Err(Errno::ERESTART_RESTARTBLOCK) {
+        *ctx.thread.signals.restart.lock() = Some(Restart::FutexWait {
+            uaddr,
+            val,
+            bitset,
+            private,
+            deadline: d,
+        });
+    }
+    r
+}
+
+/// futex(2). Every operation but FUTEX_WAIT is synchronous, and FUTEX_WAIT's
+/// checks and queueing too: the call's future is [`wait`]'s (the wait itself)
+/// or the result already.
+pub fn sys_futex<'a>(
+    ctx: &'a mut Ctx<'_>,
     uaddr: UserPtr<u32>,
     op: u32,
     val: u32,
     timeout_or_val2: u64,
     uaddr2: UserPtr<u32>,
     val3: u32,
-) -> KResult<u64> {
+) -> impl core::future::Future<Output = KResult<u64>> + Send + 'a {
+    let ctx: &'a Ctx<'_> = ctx;
+    match futex_now(ctx, uaddr, op, val, timeout_or_val2, uaddr2, val3) {
+        Ok(Now::Wait {
+            bitset,
+            private,
+            deadline,
+        }) => wait_call(ctx, uaddr, val, bitset, private, deadline),
+        Ok(Now::Done(n)) => WaitCall::Done(Some(Ok(n))),
+        Err(e) => WaitCall::Done(Some(Err(e))),
+    }
+}
+
+/// What futex(2) did at once, or the wait it is to make.
+enum Now {
+    Done(u64),
+    Wait {
+        bitset: u32,
+        private: bool,
+        deadline: Option<u64>,
+    },
+}
+
+fn futex_now(
+    ctx: &Ctx<'_>,
+    uaddr: UserPtr<u32>,
+    op: u32,
+    val: u32,
+    timeout_or_val2: u64,
+    uaddr2: UserPtr<u32>,
+    val3: u32,
+) -> KResult<Now> {
     let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
     let private = op & FUTEX_PRIVATE_FLAG != 0;
     if op & FUTEX_CLOCK_REALTIME != 0
@@ -153,7 +280,7 @@ pub async fn sys_futex(
         return Err(Errno::EINVAL);
     }
     let mm = ctx.mm();
-    match cmd {
+    let done = match cmd {
         FUTEX_WAIT | FUTEX_WAIT_BITSET => {
             let bitset = if cmd == FUTEX_WAIT {
                 FUTEX_BITSET_MATCH_ANY
@@ -178,7 +305,11 @@ pub async fn sys_futex(
             } else {
                 None
             };
-            wait(ctx, uaddr, val, bitset, private, deadline).await
+            return Ok(Now::Wait {
+                bitset,
+                private,
+                deadline,
+            });
         }
         FUTEX_WAKE | FUTEX_WAKE_BITSET => {
             let bitset = if cmd == FUTEX_WAKE {
@@ -230,7 +361,8 @@ pub async fn sys_futex(
             Ok(n as u64)
         }
         _ => Err(Errno::ENOSYS),
-    }
+    };
+    done.map(Now::Done)
 }
 
 pub async fn sys_set_robust_list(ctx: &mut Ctx<'_>, head: u64, len: usize) -> KResult<u64> {

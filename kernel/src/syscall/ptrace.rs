@@ -523,7 +523,7 @@ fn poke_user(t: &Thread, st: &mut Tracee, off: u64, v: u64) -> KResult<()> {
 pub(crate) fn fpu_image(t: &Arc<Thread>) -> Vec<u8> {
     let me: Arc<dyn HasFpu> = t.clone();
     fpu::sync_to_memory(&me);
-    t.fpu.lock().image().to_vec()
+    t.fpu.lock().image()
 }
 
 /// Replaces the tracee's FPU state: the legacy 512 bytes (`full` false) or a

@@ -22,6 +22,7 @@ use kestrel_abi::signal::{KernelSigaction, Siginfo, StackT};
 use kestrel_abi::time::{Itimerspec, Itimerval, Sigevent, Timespec, Timeval, Timex, Timezone};
 
 use super::args::*;
+use crate::mm::callbox::CallBox;
 
 use super::{
     Args, Ctx, acct, aio, cachestat, cred, epoll, fd, fs, fs_extra, futex, futex2, io_uring,
@@ -30,190 +31,53 @@ use super::{
     time, timer, uffd, xattr,
 };
 
-/// Awaits a handler's future, boxed for the calls listed here. The dispatch future
-/// is as large as its largest arm and every thread keeps one, parked or not, so
-/// handlers whose futures are large (more than about 450 bytes: see the
-/// `syscall_future_sizes_report` kernel test) and that are not on a hot path go
-/// on the heap for the length of the call; the hot ones (read, write, futex,
-/// poll, epoll_wait, open...) stay inline and allocate nothing.
-macro_rules! handler_future {
-    (IO_URING_SETUP, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (IO_URING_ENTER, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (IO_URING_REGISTER, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (PTRACE, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (MOUNT, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (SWAPON, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (SWAPOFF, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (UMOUNT2, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (OPEN_TREE, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (OPEN_TREE_ATTR, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (MOVE_MOUNT, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (FSCONFIG, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (FSPICK, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (STATMOUNT, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (MOUNT_SETATTR, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (PIVOT_ROOT, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (SYNC, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (SYNCFS, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (EXECVE, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (FUTEX_WAITV, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (EXECVEAT, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (SENDMMSG, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (RECVMMSG, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (SENDMSG, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (RECVMSG, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (SENDTO, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (RECVFROM, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (PREADV, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (PWRITEV, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (PREADV2, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (PWRITEV2, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (ACCEPT, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (ACCEPT4, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (CONNECT, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (SELECT, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (PSELECT6, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (PPOLL, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (EPOLL_PWAIT, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (EPOLL_PWAIT2, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (SENDFILE, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (COPY_FILE_RANGE, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (OPENAT2, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (MINCORE, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (WAITID, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (FLOCK, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (RESTART_SYSCALL, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (FCNTL, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (MSGSND, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (MSGRCV, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (MSGCTL, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (SEMOP, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (SEMTIMEDOP, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (SEMCTL, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (SHMCTL, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (IO_GETEVENTS, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (VMSPLICE, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (MQ_TIMEDSEND, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    (MQ_TIMEDRECEIVE, $call:expr) => {
-        alloc::boxed::Box::pin($call).await
-    };
-    ($name:ident, $call:expr) => {
+/// The calls whose futures stay inline in the dispatch future: tiny (at most
+/// [`INLINE_FUTURE_MAX`] bytes, checked by the `syscall_future_sizes_report`
+/// kernel test), never waiting, and hot (the null system call). Each one's
+/// future is part of the dispatch future, which a parked thread keeps: a
+/// handler of 48 bytes (clock_gettime's) would take the thread future past
+/// 512 bytes.
+pub const INLINE_CALLS: &[&str] = &[
+    "GETPID", "GETPPID", "GETTID", "GETUID", "GETEUID", "GETGID", "GETEGID",
+];
+
+/// The largest future an [`INLINE_CALLS`] handler may have.
+pub const INLINE_FUTURE_MAX: usize = 64;
+
+/// Awaits a handler's future. Every call's future goes in a block of its own
+/// size (crate::mm::callbox), so the dispatch future, which every thread keeps,
+/// holds a pointer rather than the largest handler's future; a call that
+/// completes at once reuses this CPU's spare block and allocates nothing. The
+/// few calls of [`INLINE_CALLS`] skip even that.
+macro_rules! run_handler {
+    (GETPID, $call:expr) => {
         $call.await
     };
+    (GETPPID, $call:expr) => {
+        $call.await
+    };
+    (GETTID, $call:expr) => {
+        $call.await
+    };
+    (GETUID, $call:expr) => {
+        $call.await
+    };
+    (GETEUID, $call:expr) => {
+        $call.await
+    };
+    (GETGID, $call:expr) => {
+        $call.await
+    };
+    (GETEGID, $call:expr) => {
+        $call.await
+    };
+    ($name:ident, $call:expr) => {{
+        let call = CallBox::new_with(move || $call);
+        match call {
+            Some(call) => call.await,
+            None => Err(kestrel_abi::Errno::ENOMEM),
+        }
+    }};
 }
 
 macro_rules! syscall_table {
@@ -221,19 +85,21 @@ macro_rules! syscall_table {
         /// Runs the handler for `nr`, its arguments decoded as the table declares.
         pub async fn call(ctx: &mut Ctx<'_>, nr: u64, a: Args) -> KResult<u64> {
             match nr as usize {
-                $(kestrel_abi::syscalls::nr::$name => {
+                // The arguments are decoded inside the block that makes the
+                // future, so they are not kept beside it across the await.
+                $(kestrel_abi::syscalls::nr::$name => run_handler!($name, {
                     #[allow(unused_mut, unused_variables)]
                     let mut regs = Regs::new(a);
-                    handler_future!($name, $family::$handler(ctx, $(regs.next::<$ty>()),*))
-                })*
+                    $family::$handler(ctx, $(regs.next::<$ty>()),*)
+                }),)*
                 _ => Err(super::unknown(ctx, nr)),
             }
         }
 
-        /// Each handler's future size in bytes, by call name: a parked thread
-        /// keeps the largest of them (the `call` future is as big as its biggest
-        /// arm), so large, rare handlers box their insides. Measured from the
-        /// types alone; nothing is run.
+        /// Each handler's future size in bytes, by call name: a thread parked
+        /// in a call keeps a heap block of its handler's size class (the
+        /// `call` future holds only the pointer). Measured from the types
+        /// alone; nothing is run.
         pub fn future_sizes() -> alloc::vec::Vec<(&'static str, usize)> {
             alloc::vec![$((
                 stringify!($name),
@@ -252,7 +118,8 @@ pub fn output_size<A, B, R>(_: &impl FnOnce(A, B) -> R) -> usize {
     core::mem::size_of::<R>()
 }
 
-/// The size of the whole dispatch future (as big as the largest handler's).
+/// The size of the whole dispatch future (the handlers' own futures are out of
+/// line, in [`CallBox`]es).
 pub fn call_future_size() -> usize {
     output_size(&|ctx: &'static mut Ctx<'static>, a: Args| call(ctx, 0, a))
 }

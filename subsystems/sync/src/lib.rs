@@ -85,6 +85,13 @@ impl WaitQueue {
         }
         inner.next_key += 1;
         let k = inner.next_key;
+        if inner.waiters.capacity() == 0 {
+            // Most queues have one waiter at a time (a thread's own signal
+            // queue, a parked thread's futex): room for one entry (32 bytes)
+            // rather than a vector's usual first four (128), which every
+            // parked thread would keep.
+            inner.waiters.reserve_exact(1);
+        }
         inner.waiters.push((k, events, waker.clone()));
         WaitKey(k)
     }
@@ -367,6 +374,21 @@ mod tests {
     fn waker() -> (Arc<CountingWaker>, Waker) {
         let c = Arc::new(CountingWaker(AtomicUsize::new(0)));
         (c.clone(), Waker::from(c))
+    }
+
+    #[test]
+    fn a_lone_waiter_takes_room_for_one_and_more_waiters_still_fit() {
+        let q = WaitQueue::new();
+        let (c, w) = waker();
+        q.register(&w, None);
+        assert_eq!(q.inner.lock().waiters.capacity(), 1);
+        for _ in 0..9 {
+            q.register(&w, None);
+        }
+        assert_eq!(q.len(), 10);
+        assert_eq!(q.wake_all(), 10);
+        assert_eq!(c.0.load(Ordering::SeqCst), 10);
+        assert!(q.is_empty());
     }
 
     #[test]

@@ -13,100 +13,333 @@
 //! XSAVE covers the components enabled in XCR0 at boot (x87, SSE, AVX where present);
 //! CPUs without XSAVE use FXSAVE (x87 and SSE).
 
-use alloc::boxed::Box;
+use alloc::alloc::{Layout, alloc, dealloc, handle_alloc_error};
 use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
 use core::arch::asm;
+use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use super::cpu::{self, XCR0, XSAVE_SIZE};
 
 /// Room for XSAVE of x87 + SSE + AVX (832 bytes) with margin; checked at boot.
+/// At most 64 chunks of 16 bytes, so a u64 says which are kept.
 const AREA: usize = 1024;
+/// The unit a saved state is kept in: 16 bytes (one XMM register, one x87
+/// register, a quarter of the XSAVE header).
+const CHUNK: usize = 16;
 
-/// One thread's saved FPU/SSE/AVX registers.
+/// Where XSAVE writes and XRSTOR reads.
 #[repr(C, align(64))]
-#[derive(Clone)]
-pub struct FpuState {
-    area: [u8; AREA],
+struct Area([u8; AREA]);
+
+/// Each CPU's XSAVE area, zero at boot. A save writes the image here and
+/// keeps its chunks; a restore writes every chunk of the image here (stored
+/// ones and zeros) and loads it. Not on the stack: a fresh area would have to
+/// be cleared each time (XSAVE leaves reserved bytes alone, and they must not
+/// be stack garbage), and clearing 1 KiB is a `rep stos` QEMU runs an
+/// iteration at a time; this one's reserved bytes stay zero.
+struct Scratch(core::cell::UnsafeCell<Area>);
+
+// SAFETY: CPU i's area is only used by CPU i, in `save` and `restore`, which
+// run with that CPU's owner lock held (switch_to, sync_to_memory, release) or
+// at boot before the other CPUs start (init): never twice at once.
+unsafe impl Sync for Scratch {}
+
+static SCRATCH: [Scratch; super::acpi::MAX_CPUS] =
+    [const { Scratch(core::cell::UnsafeCell::new(Area([0; AREA]))) }; super::acpi::MAX_CPUS];
+
+/// This CPU's XSAVE area.
+///
+/// # Safety
+/// Only from `save` and `restore` (see [`Scratch`]), and the reference must
+/// not outlive the call.
+unsafe fn scratch() -> &'static mut Area {
+    let cpu = super::percpu::this_cpu().cpu_id.load(Ordering::Relaxed) as usize;
+    // SAFETY: the caller is this CPU's only user of its area right now.
+    unsafe { &mut *SCRATCH[cpu % super::acpi::MAX_CPUS].0.get() }
 }
+
+/// One thread's saved FPU/SSE/AVX registers, kept compactly: the XSAVE (or
+/// FXSAVE) image in 16-byte chunks, of which only those that are not all
+/// zero are stored, behind a mask of which ones they are. The unused x87
+/// registers, the upper halves of YMM registers a program never used, the
+/// XMM registers holding zero and the reserved bytes cost nothing, so a
+/// parked thread keeps a 128- or 256-byte block rather than the 1,024 the
+/// whole image took. The block is `[mask, chunks...]` in u128 units, its size
+/// the heap class (a power of two) of `16 * (1 + chunks)`.
+pub struct FpuState {
+    block: NonNull<u128>,
+}
+
+// SAFETY: an FpuState owns its block as a Box owns its contents.
+unsafe impl Send for FpuState {}
+// SAFETY: shared references only read the block.
+unsafe impl Sync for FpuState {}
 
 static INITIAL: spin::Once<FpuState> = spin::Once::new();
 
+/// The layout of a block holding `chunks` chunks besides the mask.
+fn layout_for(chunks: u32) -> Layout {
+    let size = (CHUNK * (1 + chunks as usize)).next_power_of_two();
+    Layout::from_size_align(size, CHUNK).expect("a small power of two")
+}
+
+/// Chunk `i` of `image` with its reserved bytes cleared: the upper 6 bytes of
+/// each x87 register's slot, bytes 416-511 of the legacy area (reserved, and
+/// the part software may use, which XRSTOR ignores) and the XSAVE header's
+/// bytes after XSTATE_BV. They are never kept, so they read as zero in every
+/// image (nothing of another thread's state or of a user-supplied image is
+/// left there in a CPU's XSAVE area).
+fn chunk(image: &[u8], i: usize) -> u128 {
+    let c = &image[i * CHUNK..(i + 1) * CHUNK];
+    let v = u128::from_le_bytes(c.try_into().expect("16 bytes"));
+    match i {
+        2..=9 => v & ((1 << 80) - 1),
+        26..=31 | 33..=35 => 0,
+        32 => v & u128::from(u64::MAX),
+        _ => v,
+    }
+}
+
+/// The mask of the chunks of `image` that are not all zero.
+fn nonzero_chunks(image: &[u8]) -> u64 {
+    let mut mask = 0u64;
+    for i in 0..image.len() / CHUNK {
+        if chunk(image, i) != 0 {
+            mask |= 1 << i;
+        }
+    }
+    mask
+}
+
 impl FpuState {
-    /// The state a new program starts with (Linux's fpstate_init: x87 control word
-    /// 0x37f, MXCSR 0x1f80, everything else zero).
-    pub fn initial() -> Box<Self> {
-        Box::new(INITIAL.get().expect("fpu::init ran at boot").clone())
+    /// A block for `mask`'s chunks, its mask word written, the chunks not yet.
+    fn with_mask(mask: u64) -> Self {
+        let layout = layout_for(mask.count_ones());
+        // SAFETY: the layout's size is at least 16 bytes.
+        let p = unsafe { alloc(layout) }.cast::<u128>();
+        let Some(block) = NonNull::new(p) else {
+            handle_alloc_error(layout)
+        };
+        // SAFETY: the block is at least one u128, aligned for it, and ours.
+        unsafe { block.as_ptr().write(u128::from(mask)) };
+        Self { block }
     }
 
-    /// Saves the CPU's registers here.
-    fn save(&mut self) {
-        let mask = XCR0.load(Ordering::Relaxed);
-        // SAFETY: the area is 64-byte aligned and large enough (checked in init) for
-        // the components in XCR0; OSFXSR/OSXSAVE are enabled at boot.
+    fn mask(&self) -> u64 {
+        // SAFETY: the first u128 of the block is always the mask.
+        unsafe { self.block.as_ptr().read() as u64 }
+    }
+
+    /// The stored chunks, in order.
+    fn chunks(&self) -> &[u128] {
+        // SAFETY: the block holds the mask and then one u128 per mask bit, all
+        // written (by `store`).
         unsafe {
-            if cpu::features().xsave {
-                asm!("xsave64 [{}]", in(reg) self.area.as_mut_ptr(), in("eax") mask as u32, in("edx") (mask >> 32) as u32, options(nostack));
-            } else {
-                asm!("fxsave64 [{}]", in(reg) self.area.as_mut_ptr(), options(nostack));
+            core::slice::from_raw_parts(
+                self.block.as_ptr().add(1),
+                self.mask().count_ones() as usize,
+            )
+        }
+    }
+
+    /// Keeps `image` (its length a multiple of 16, at most AREA): in this
+    /// block when its size class is the same, else in a new one.
+    /// One pass over the image (each save of a parked thread makes one): the
+    /// non-zero chunks go straight into this block while they fit; only when
+    /// they need a block of another size does a second pass fill a new one.
+    fn store(&mut self, image: &[u8]) {
+        let old = self.mask().count_ones();
+        let room = layout_for(old).size() / CHUNK - 1;
+        let mut mask = 0u64;
+        let mut count = 0;
+        for i in 0..image.len() / CHUNK {
+            let v = chunk(image, i);
+            if v != 0 {
+                if count < room {
+                    // SAFETY: the block has room for `room` chunks after the
+                    // mask (its size class), and `count < room`. The mask word
+                    // is left as it was until the end, so a block given up
+                    // below is freed with the layout it was allocated with.
+                    unsafe { self.block.as_ptr().add(1 + count).write(v) };
+                }
+                count += 1;
+                mask |= 1 << i;
+            }
+        }
+        if layout_for(count as u32) == layout_for(old) {
+            // SAFETY: as in `with_mask`: the first u128 is the mask.
+            unsafe { self.block.as_ptr().write(u128::from(mask)) };
+        } else {
+            *self = Self::with_mask(mask);
+            self.store_masked(image, mask);
+        }
+    }
+
+    /// [`FpuState::store`] with the mask already computed.
+    /// The block must be one made for `mask` (`with_mask(mask)`).
+    fn store_masked(&mut self, image: &[u8], mask: u64) {
+        debug_assert_eq!(self.mask(), mask);
+        let mut at = 0;
+        for i in 0..image.len() / CHUNK {
+            if mask & (1 << i) != 0 {
+                at += 1;
+                // SAFETY: `at` is at most the number of mask bits, and the block
+                // has room for that many chunks after the mask.
+                unsafe { self.block.as_ptr().add(at).write(chunk(image, i)) };
             }
         }
     }
 
-    /// Loads the CPU's registers from here.
-    fn restore(&self) {
+    /// A state holding `image`.
+    fn from_image(image: &[u8]) -> Self {
+        let mask = nonzero_chunks(image);
+        let mut s = Self::with_mask(mask);
+        s.store_masked(image, mask);
+        s
+    }
+
+    /// Writes the image into `out`, each 16 bytes once (zeros where no chunk
+    /// is stored).
+    fn unpack(&self, out: &mut [u8]) {
+        let mask = self.mask();
+        let mut chunks = self.chunks().iter();
+        for (i, c) in out.chunks_exact_mut(CHUNK).enumerate() {
+            let v = if mask & (1 << i) != 0 {
+                chunks.next().copied().unwrap_or(0)
+            } else {
+                0
+            };
+            c.copy_from_slice(&v.to_le_bytes());
+        }
+    }
+
+    /// The state a new program starts with (Linux's fpstate_init: x87 control word
+    /// 0x37f, MXCSR 0x1f80, everything else zero).
+    pub fn initial() -> Self {
+        INITIAL.get().expect("fpu::init ran at boot").clone()
+    }
+
+    /// Saves the CPU's registers here. Only with this CPU's owner lock held
+    /// (or at boot): it uses the CPU's XSAVE area.
+    fn save(&mut self) {
         let mask = XCR0.load(Ordering::Relaxed);
-        // SAFETY: the area holds a state saved by `save` (or the initial one, made the
-        // same way), so its header is valid for XRSTOR.
+        // SAFETY: called with this CPU's owner lock held or at boot (see the
+        // callers), the area's only user until the end of this function.
+        let area = unsafe { scratch() };
+        // SAFETY: the area is 64-byte aligned and large enough (checked in init) for
+        // the components in XCR0; OSFXSR/OSXSAVE are enabled at boot.
         unsafe {
             if cpu::features().xsave {
-                asm!("xrstor64 [{}]", in(reg) self.area.as_ptr(), in("eax") mask as u32, in("edx") (mask >> 32) as u32, options(nostack));
+                asm!("xsave64 [{}]", in(reg) area.0.as_mut_ptr(), in("eax") mask as u32, in("edx") (mask >> 32) as u32, options(nostack));
             } else {
-                asm!("fxrstor64 [{}]", in(reg) self.area.as_ptr(), options(nostack));
+                asm!("fxsave64 [{}]", in(reg) area.0.as_mut_ptr(), options(nostack));
+            }
+        }
+        self.store(&area.0[..image_size()]);
+    }
+
+    /// Loads the CPU's registers from here. Only with this CPU's owner lock
+    /// held: it uses the CPU's XSAVE area.
+    fn restore(&self) {
+        let mask = XCR0.load(Ordering::Relaxed);
+        // SAFETY: as in `save`.
+        let area = unsafe { scratch() };
+        self.unpack(&mut area.0[..image_size()]);
+        // SAFETY: the area holds a state saved by `save` (or the initial one, made
+        // the same way, or one `from_user` checked), so its header is valid for
+        // XRSTOR.
+        unsafe {
+            if cpu::features().xsave {
+                asm!("xrstor64 [{}]", in(reg) area.0.as_ptr(), in("eax") mask as u32, in("edx") (mask >> 32) as u32, options(nostack));
+            } else {
+                asm!("fxrstor64 [{}]", in(reg) area.0.as_ptr(), options(nostack));
             }
         }
     }
 
     /// The saved registers as user space sees them in a signal frame: the XSAVE image
     /// (or the 512-byte FXSAVE one).
-    pub fn image(&self) -> &[u8] {
-        &self.area[..image_size()]
+    pub fn image(&self) -> Vec<u8> {
+        let mut v = alloc::vec![0; image_size()];
+        self.unpack(&mut v);
+        v
+    }
+
+    /// Bytes this state keeps on the heap (its block).
+    pub fn heap_bytes(&self) -> usize {
+        layout_for(self.mask().count_ones()).size()
     }
 
     /// A state from an image user space handed back (rt_sigreturn), if it is one the
     /// CPU would load: known components only, standard format, reserved bits clear.
     /// Anything else would fault in the kernel's XRSTOR, so it is refused here.
-    pub fn from_user(image: &[u8]) -> Option<Box<Self>> {
+    pub fn from_user(image: &[u8]) -> Option<Self> {
         if image.len() < 512 || image.len() > AREA {
             return None;
         }
-        let mut s = Box::new(FpuState { area: [0; AREA] });
-        s.area[..image.len()].copy_from_slice(image);
-        let mxcsr = s.mxcsr();
+        let mut area = [0u8; AREA];
+        area[..image.len()].copy_from_slice(image);
+        let mxcsr = u32::from_le_bytes([area[24], area[25], area[26], area[27]]);
         if mxcsr & !0xffff != 0 {
             return None;
         }
         if has_xsave() {
             if image.len() < 576 {
                 // A legacy (FXSAVE-only) image: XRSTOR of it loads only x87 and SSE.
-                s.area[512..576].fill(0);
-                s.area[512] = 0b11;
+                area[512..576].fill(0);
+                area[512] = 0b11;
             }
             let word =
-                |at: usize| u64::from_le_bytes(s.area[at..at + 8].try_into().expect("8 bytes"));
+                |at: usize| u64::from_le_bytes(area[at..at + 8].try_into().expect("8 bytes"));
             let xstate_bv = word(512);
             let xcomp_bv = word(520);
-            if xstate_bv & !xcr0() != 0 || xcomp_bv != 0 || s.area[528..576].iter().any(|&b| b != 0)
-            {
+            if xstate_bv & !xcr0() != 0 || xcomp_bv != 0 || area[528..576].iter().any(|&b| b != 0) {
                 return None;
             }
         }
-        Some(s)
+        Some(Self::from_image(&area[..image_size()]))
     }
 
     /// MXCSR, the SSE control and status register.
     pub fn mxcsr(&self) -> u32 {
-        u32::from_le_bytes([self.area[24], self.area[25], self.area[26], self.area[27]])
+        let mut head = [0u8; 32];
+        let mask = self.mask() & 0b11;
+        let mut chunks = self.chunks().iter();
+        for i in 0..2 {
+            if mask & (1 << i) != 0
+                && let Some(v) = chunks.next()
+            {
+                head[i * CHUNK..(i + 1) * CHUNK].copy_from_slice(&v.to_le_bytes());
+            }
+        }
+        u32::from_le_bytes([head[24], head[25], head[26], head[27]])
+    }
+}
+
+impl Clone for FpuState {
+    fn clone(&self) -> Self {
+        let s = Self::with_mask(self.mask());
+        for (i, v) in self.chunks().iter().enumerate() {
+            // SAFETY: the new block has as many chunks as this one's mask says.
+            unsafe { s.block.as_ptr().add(1 + i).write(*v) };
+        }
+        s
+    }
+}
+
+impl Drop for FpuState {
+    fn drop(&mut self) {
+        // SAFETY: the block was allocated with the layout of its mask's chunk
+        // count (in `with_mask`, or `store`, which keeps a block only when the
+        // layout stays the same).
+        unsafe {
+            dealloc(
+                self.block.as_ptr().cast(),
+                layout_for(self.mask().count_ones()),
+            )
+        };
     }
 }
 
@@ -132,7 +365,7 @@ pub fn image_size() -> usize {
 /// Something that owns an FPU state (a user thread).
 pub trait HasFpu: Send + Sync {
     /// The thread's saved state.
-    fn fpu(&self) -> &spin::Mutex<Box<FpuState>>;
+    fn fpu(&self) -> &spin::Mutex<FpuState>;
 }
 
 /// The thread whose state is live in a CPU's registers, one per CPU, and the
@@ -167,7 +400,7 @@ pub fn init() {
         "XSAVE area larger than Kestrel's buffer"
     );
     init_cpu();
-    let mut s = FpuState { area: [0; AREA] };
+    let mut s = FpuState::with_mask(0);
     s.save();
     INITIAL.call_once(|| s);
 }
@@ -251,3 +484,37 @@ pub fn release(thread: &Arc<dyn HasFpu>) {
         slot.1.store(0, Ordering::Relaxed);
     }
 }
+
+crate::ktest!(
+    a_saved_fpu_state_grows_shrinks_and_changes_in_place,
+    async {
+        let base = FpuState::initial().image();
+        let mut s = FpuState::initial();
+        // Every XMM register non-zero (a bigger block), then two (a smaller one),
+        // then two others (the same block): each time the image comes back whole.
+        let mut images = alloc::vec::Vec::new();
+        let mut all = base.clone();
+        for r in 0..16 {
+            all[160 + r * 16] = r as u8 + 1;
+        }
+        images.push(all);
+        let mut two = base.clone();
+        two[160] = 9;
+        two[160 + 5 * 16 + 15] = 3;
+        images.push(two);
+        let mut other = base.clone();
+        other[160 + 7 * 16] = 4;
+        other[160 + 9 * 16 + 8] = 5;
+        images.push(other);
+        for (n, image) in images.iter().enumerate() {
+            s.store(image);
+            crate::kcheck!(s.image() == *image, "image {n} came back changed");
+        }
+        crate::kcheck!(
+            s.heap_bytes() <= 128,
+            "{} bytes kept for two registers",
+            s.heap_bytes()
+        );
+        Ok(())
+    }
+);

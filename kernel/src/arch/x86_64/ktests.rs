@@ -25,8 +25,41 @@ ktest!(new_threads_start_with_linux_initial_fpu_state, async {
         "initial MXCSR is {:#x}, Linux uses 0x1f80",
         s.mxcsr()
     );
+    // Kept compactly: the mask, the two chunks of control words and the XSAVE
+    // header's component bits (the registers are all zero).
+    kcheck!(
+        s.heap_bytes() <= 64,
+        "the initial FPU state keeps {} bytes",
+        s.heap_bytes()
+    );
     Ok(())
 });
+
+ktest!(
+    a_compact_fpu_state_gives_back_the_image_it_was_made_from,
+    async {
+        use crate::arch::fpu::{FpuState, image_size};
+        let mut image = FpuState::initial().image();
+        kcheck!(
+            image.len() == image_size(),
+            "image of {} bytes",
+            image.len()
+        );
+        // ST1's 80 bits, XMM3 and XMM15 non-zero, the rest as it was.
+        image[48..58].copy_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 0x40]);
+        image[160 + 3 * 16..160 + 4 * 16].fill(0xa5);
+        image[160 + 15 * 16] = 7;
+        let s = FpuState::from_user(&image).ok_or("from_user refused the image")?;
+        kcheck!(s.image() == image, "the image came back changed");
+        kcheck!(s.clone().image() == image, "a clone's image differs");
+        kcheck!(
+            s.heap_bytes() <= 128,
+            "{} bytes kept for 3 non-zero registers",
+            s.heap_bytes()
+        );
+        Ok(())
+    }
+);
 
 ktest!(
     a_shootdown_reaches_the_cpu_that_has_the_table_loaded,
