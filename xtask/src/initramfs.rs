@@ -296,6 +296,7 @@ impl Tree {
     pub fn write_cpio(&self, path: &Path) -> Result<(), String> {
         let mut out = Vec::new();
         let mut ino = 1u32;
+        let mtime = archive_mtime();
         let mut entry = |out: &mut Vec<u8>, name: &str, mode: u32, data: &[u8]| {
             let fields = [
                 ino,
@@ -303,7 +304,7 @@ impl Tree {
                 0,
                 0,
                 1,
-                0,
+                mtime,
                 data.len() as u32,
                 0,
                 0,
@@ -337,6 +338,24 @@ impl Tree {
         entry(&mut out, "TRAILER!!!", 0, b"");
         fs::write(path, out).map_err(|e| format!("writing {}: {e}", path.display()))
     }
+}
+
+/// The modification time every file of an archive gets: SOURCE_DATE_EPOCH
+/// when set (reproducible builds), else the start of today (UTC), so that the
+/// guest's files are not dated 1970 (zip refuses times before 1980, `find
+/// -mtime` and make see them as ancient) and an archive made twice in a day is
+/// the same.
+fn archive_mtime() -> u32 {
+    if let Some(t) = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+    {
+        return t;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    u32::try_from(now - now % 86_400).unwrap_or(u32::MAX)
 }
 
 /// busybox and its applets, /init, /etc.
