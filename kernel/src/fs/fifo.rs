@@ -19,11 +19,8 @@ use kestrel_vfs::{FileOps, InodeRef, OpenFile};
 static OPEN_FIFOS: spin::Mutex<BTreeMap<(u64, u64), Weak<Pipe>>> =
     spin::Mutex::new(BTreeMap::new());
 
-fn pipe_of(inode: &InodeRef) -> Arc<Pipe> {
-    // An anonymous pipe reached through /proc/PID/fd/N: that very pipe.
-    if let Some(p) = super::anon::pipe_of_inode(inode) {
-        return p;
-    }
+/// The pipe of the named FIFO `inode` (made when the first end opens it).
+fn fifo_pipe(inode: &InodeRef) -> Arc<Pipe> {
     let id = kestrel_vfs::path::identity(inode);
     let mut open = OPEN_FIFOS.lock();
     if let Some(p) = open.get(&id).and_then(Weak::upgrade) {
@@ -38,8 +35,13 @@ fn pipe_of(inode: &InodeRef) -> Arc<Pipe> {
 
 /// Joins the FIFO `inode`'s pipe with the access `flags` asks for.
 pub fn open(inode: &InodeRef, flags: u32) -> KResult<Arc<dyn FileOps>> {
-    let anonymous = super::anon::pipe_of_inode(inode).is_some();
-    let p = pipe_of(inode);
+    // An anonymous pipe reached through /proc/PID/fd/N: that very pipe.
+    let anonymous = super::anon::pipe_of_inode(inode);
+    let p = match &anonymous {
+        Some(p) => p.clone(),
+        None => fifo_pipe(inode),
+    };
+    let anonymous = anonymous.is_some();
     Ok(match flags & O_ACCMODE {
         O_RDONLY => Pipe::open_reader(&p),
         O_WRONLY => {

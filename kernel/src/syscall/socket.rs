@@ -254,15 +254,35 @@ fn read_addr(ctx: &Ctx<'_>, ptr: UserPtr<u8>, len: u32) -> KResult<Parsed> {
     RawAddr::copy_in(ctx, ptr, len)?.parse()
 }
 
+/// The room a caller gives for a socket option or address: the socklen_t
+/// at `len_ptr` (EFAULT), EINVAL if negative.
+pub(super) fn optlen_room(ctx: &Ctx<'_>, len_ptr: UserPtr<u32>) -> KResult<usize> {
+    let room = ctx.read(len_ptr)? as i32;
+    usize::try_from(room).map_err(|_| Errno::EINVAL)
+}
+
+/// getsockopt's reply as sk_getsockopt gives it: a shorter buffer gets the
+/// first bytes of the value and the length says how many; a longer one is cut
+/// down to the value's size. The value is written before the length.
+pub(super) fn put_optval(
+    ctx: &Ctx<'_>,
+    val: UserPtr<u8>,
+    len_ptr: UserPtr<u32>,
+    room: usize,
+    bytes: &[u8],
+) -> KResult<u64> {
+    let n = bytes.len().min(room);
+    ctx.mm().writer(val, n)?.write_all(&bytes[..n])?;
+    ctx.write(len_ptr, &(n as u32))?;
+    Ok(0)
+}
+
 /// Writes the sockaddr `bytes` to a (sockaddr, socklen_t) pair as Linux's
 /// move_addr_to_user does: the caller's length is read (EFAULT, EINVAL if
 /// negative), the address truncated to it, and the full length written back.
 fn write_addr(ctx: &Ctx<'_>, bytes: &[u8], ptr: UserPtr<u8>, len_ptr: UserPtr<u32>) -> KResult<()> {
-    let room = ctx.read(len_ptr)? as i32;
-    if room < 0 {
-        return Err(Errno::EINVAL);
-    }
-    let n = bytes.len().min(room as usize);
+    let room = optlen_room(ctx, len_ptr)?;
+    let n = bytes.len().min(room);
     if n > 0 {
         ctx.mm().writer(ptr, n)?.write_all(&bytes[..n])?;
     }
@@ -1457,10 +1477,7 @@ pub async fn sys_getsockopt(
     if level != SOL_SOCKET {
         return Err(Errno::EOPNOTSUPP);
     }
-    let room = ctx.read(len_ptr)? as i32;
-    if room < 0 {
-        return Err(Errno::EINVAL);
-    }
+    let room = optlen_room(ctx, len_ptr)?;
     let bytes: Vec<u8> = match name {
         SO_TYPE => (s.kind().to_type() as i32).to_ne_bytes().to_vec(),
         SO_DOMAIN => (AF_UNIX as i32).to_ne_bytes().to_vec(),
@@ -1493,12 +1510,7 @@ pub async fn sys_getsockopt(
         }
         _ => return Err(Errno::ENOPROTOOPT),
     };
-    // sk_getsockopt: a shorter buffer gets the first bytes of the value and the
-    // length says how many; a longer one is cut down to the value's size.
-    let n = bytes.len().min(room as usize);
-    ctx.mm().writer(val, n)?.write_all(&bytes[..n])?;
-    ctx.write(len_ptr, &(n as u32))?;
-    Ok(0)
+    put_optval(ctx, val, len_ptr, room, &bytes)
 }
 
 /// read(2) on a socket: a receive without flags (sock_read_iter), honouring

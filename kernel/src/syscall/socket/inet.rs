@@ -584,6 +584,18 @@ pub fn setsockopt(
 ) -> KResult<u64> {
     let int = || read_int(ctx, val, len);
     let stream = s.kind() == Kind::Stream;
+    // The receive control-message switches (IP_PKTINFO, IPV6_RECVHOPLIMIT, ...).
+    if let Some(bit) = cmsg_bit(s, level, name) {
+        let on = int()? != 0;
+        s.with_opts(|o| {
+            if on {
+                o.cmsg |= bit;
+            } else {
+                o.cmsg &= !bit;
+            }
+        });
+        return Ok(0);
+    }
     match (level, name) {
         (SOL_SOCKET, SO_REUSEADDR) => {
             let v = int()? != 0;
@@ -714,17 +726,6 @@ pub fn setsockopt(
             let on = int()? != 0;
             s.with_opts(|o| set_timestamp(o, name, on));
         }
-        (l, n) if cmsg_bit(s, l, n).is_some() => {
-            let bit = cmsg_bit(s, l, n).unwrap_or(0);
-            let on = int()? != 0;
-            s.with_opts(|o| {
-                if on {
-                    o.cmsg |= bit;
-                } else {
-                    o.cmsg &= !bit;
-                }
-            });
-        }
         _ => return Err(Errno::ENOPROTOOPT),
     }
     Ok(0)
@@ -761,13 +762,11 @@ pub fn getsockopt(
     val: UserPtr<u8>,
     len_ptr: UserPtr<u32>,
 ) -> KResult<u64> {
-    let room = ctx.read(len_ptr)? as i32;
-    if room < 0 {
-        return Err(Errno::EINVAL);
-    }
+    let room = super::optlen_room(ctx, len_ptr)?;
     let stream = s.kind() == Kind::Stream;
     let o = s.with_opts(|o| o.clone());
     let bytes = match (level, name) {
+        (l, n) if let Some(bit) = cmsg_bit(s, l, n) => int_bytes(i32::from(o.cmsg & bit != 0)),
         (SOL_SOCKET, SO_TYPE) => int_bytes(if stream { SOCK_STREAM } else { SOCK_DGRAM } as i32),
         (SOL_SOCKET, SO_DOMAIN) => int_bytes(s.family().domain() as i32),
         (SOL_SOCKET, SO_PROTOCOL) => int_bytes(if stream { TCP } else { UDP }),
@@ -818,9 +817,6 @@ pub fn getsockopt(
             SOL_SOCKET,
             SO_TIMESTAMP_OLD | SO_TIMESTAMPNS_OLD | SO_TIMESTAMP_NEW | SO_TIMESTAMPNS_NEW,
         ) => int_bytes(i32::from(get_timestamp(o.cmsg, name))),
-        (l, n) if cmsg_bit(s, l, n).is_some() => {
-            int_bytes(i32::from(o.cmsg & cmsg_bit(s, l, n).unwrap_or(0) != 0))
-        }
         (IPPROTO_IPV6, IPV6_V6ONLY) if s.family() == Family::V6 => int_bytes(i32::from(o.v6only)),
         (IPPROTO_IPV6, IPV6_UNICAST_HOPS) if s.family() == Family::V6 => {
             int_bytes(i32::from(o.ttl))
@@ -832,8 +828,5 @@ pub fn getsockopt(
         }
         _ => return Err(Errno::ENOPROTOOPT),
     };
-    let n = bytes.len().min(room as usize);
-    ctx.mm().writer(val, n)?.write_all(&bytes[..n])?;
-    ctx.write(len_ptr, &(n as u32))?;
-    Ok(0)
+    super::put_optval(ctx, val, len_ptr, room, &bytes)
 }

@@ -191,10 +191,7 @@ pub fn getsockopt(
     val: UserPtr<u8>,
     len_ptr: UserPtr<u32>,
 ) -> KResult<u64> {
-    let room = ctx.read(len_ptr)? as i32;
-    if room < 0 {
-        return Err(Errno::EINVAL);
-    }
+    let room = super::optlen_room(ctx, len_ptr)?;
     let bytes = match (level, name) {
         (SOL_SOCKET, SO_TYPE) => int_bytes(s.sock_type() as i32),
         (SOL_SOCKET, SO_DOMAIN) => int_bytes(AF_NETLINK as i32),
@@ -217,10 +214,7 @@ pub fn getsockopt(
         }
         _ => return Err(Errno::ENOPROTOOPT),
     };
-    let n = bytes.len().min(room as usize);
-    ctx.mm().writer(val, n)?.write_all(&bytes[..n])?;
-    ctx.write(len_ptr, &(n as u32))?;
-    Ok(0)
+    super::put_optval(ctx, val, len_ptr, room, &bytes)
 }
 
 /// getsockname/getpeername.

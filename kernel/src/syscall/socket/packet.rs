@@ -139,10 +139,10 @@ const PACKET_MREQ_LEN: u32 = 16;
 /// An int option's value as packet_setsockopt reads it: at least an int
 /// (EINVAL), then the int (EFAULT).
 fn int_opt(ctx: &Ctx<'_>, val: UserPtr<u8>, len: u32, exact: bool) -> KResult<i32> {
-    if (exact && len != 4) || len < 4 {
+    if exact && len != 4 {
         return Err(Errno::EINVAL);
     }
-    ctx.read(val.cast::<i32>())
+    super::inet::read_int(ctx, val, len)
 }
 
 pub fn setsockopt(
@@ -267,10 +267,7 @@ pub fn getsockopt(
     val: UserPtr<u8>,
     len_ptr: UserPtr<u32>,
 ) -> KResult<u64> {
-    let room = ctx.read(len_ptr)? as i32;
-    if room < 0 {
-        return Err(Errno::EINVAL);
-    }
+    let room = super::optlen_room(ctx, len_ptr)?;
     let bytes = match (level, name) {
         (SOL_SOCKET, SO_TYPE) => int_bytes(s.sock_type() as i32),
         (SOL_SOCKET, SO_DOMAIN) => int_bytes(AF_PACKET as i32),
@@ -289,7 +286,7 @@ pub fn getsockopt(
         (pk::SOL_PACKET, pk::PACKET_VNET_HDR) => int_bytes(i32::from(s.vnet_hdr())),
         (pk::SOL_PACKET, pk::PACKET_HDRLEN) => {
             // The version asked about comes in the buffer.
-            let n = (room as usize).min(4);
+            let n = room.min(4);
             let mut b = [0u8; 4];
             ctx.mm().reader(val, n)?.read_exact(&mut b[..n])?;
             let v = i32::from_ne_bytes(b);
@@ -316,7 +313,9 @@ pub fn getsockopt(
         (pk::SOL_PACKET, _) => int_bytes(s.flag(name)?),
         _ => return Err(Errno::ENOPROTOOPT),
     };
-    let n = bytes.len().min(room as usize);
+    // packet_getsockopt writes the length before the value (not sk_getsockopt's
+    // order): a bad optval after a good optlen leaves the length written.
+    let n = bytes.len().min(room);
     ctx.write(len_ptr, &(n as u32))?;
     ctx.mm().writer(val, n)?.write_all(&bytes[..n])?;
     Ok(0)
