@@ -63,7 +63,7 @@ TEST(sysinfo_fields_are_sane) {
     struct sysinfo si;
     memset(&si, 0, sizeof si);
     OK(syscall(SYS_sysinfo, &si));
-    CHECK(si.uptime < 100UL * 365 * 86400, "uptime %lu is not sane", (unsigned long)si.uptime);
+    CHECK((unsigned long)si.uptime < 100UL * 365 * 86400, "uptime %lu is not sane", (unsigned long)si.uptime);
     CHECK(si.mem_unit >= 1, "mem_unit %u", si.mem_unit);
     CHECK(si.totalram > 0, "totalram 0");
     CHECK(si.freeram <= si.totalram, "freeram %lu > totalram %lu", (unsigned long)si.freeram,

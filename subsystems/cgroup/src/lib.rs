@@ -412,7 +412,7 @@ impl Hierarchy {
 
     /// mkdir: a new cgroup `name` under `parent`, its directory owned by
     /// `uid`/`gid` with `mode`. EINVAL for a name with a newline, EEXIST if
-    /// taken, EAGAIN past an ancestor's cgroup.max.descendants or
+    /// a child or a file the parent shows has it, EAGAIN past an ancestor's cgroup.max.descendants or
     /// cgroup.max.depth (Linux's cgroup_check_hierarchy_limits), ENOSPC
     /// past [`MAX_CGROUPS`].
     pub fn mkdir(
@@ -427,7 +427,13 @@ impl Hierarchy {
             return Err(Errno::EINVAL);
         }
         let p = self.nodes.get(&parent).ok_or(Errno::ENODEV)?;
-        if p.children.contains_key(name) || FILES.iter().any(|f| f.name.as_bytes() == name) {
+        // Taken: a child of that name, or a file the parent shows now (the
+        // files of a controller it does not have are free names, as on Linux).
+        if p.children.contains_key(name)
+            || FILES
+                .iter()
+                .any(|f| f.name.as_bytes() == name && self.has_file(parent, f.file))
+        {
             return Err(Errno::EEXIST);
         }
         let chain = self.chain(parent);

@@ -43,6 +43,20 @@ fn user(uid: u32) -> Who {
 }
 
 #[test]
+fn mkdir_of_a_file_name_the_parent_does_not_show() {
+    let mut h = Hierarchy::new();
+    let a = h.mkdir(ROOT, b"a", 0, 0, 0o755).unwrap();
+    // The root shows no pids.max, and `a` none while the root does not
+    // enable pids for its children: both are free names.
+    assert!(h.mkdir(ROOT, b"pids.max", 0, 0, 0o755).is_ok());
+    assert!(h.mkdir(a, b"pids.max", 0, 0, 0o755).is_ok());
+    assert_eq!(h.mkdir(a, b"cgroup.procs", 0, 0, 0o755), Err(Errno::EEXIST));
+    h.write_subtree_control(ROOT, b"+pids").unwrap();
+    let b = h.mkdir(ROOT, b"b", 0, 0, 0o755).unwrap();
+    assert_eq!(h.mkdir(b, b"pids.max", 0, 0, 0o755), Err(Errno::EEXIST));
+}
+
+#[test]
 fn mkdir_rmdir_and_paths() {
     let mut h = Hierarchy::new();
     let a = h.mkdir(ROOT, b"a", 0, 0, 0o755).unwrap();
@@ -59,6 +73,7 @@ fn mkdir_rmdir_and_paths() {
         Err(Errno::EEXIST)
     );
     assert_eq!(h.mkdir(ROOT, b"x\ny", 0, 0, 0o755), Err(Errno::EINVAL));
+    // A file of a controller the parent does not have is a free name.
     assert_eq!(
         read(&h, ROOT, File::Stat),
         "nr_descendants 3\nnr_dying_descendants 0\n"
