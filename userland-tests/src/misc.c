@@ -71,6 +71,42 @@ TEST(sysinfo_fields_are_sane) {
     CHECK(si.procs >= 1, "procs %u", si.procs);
 }
 
+/* A /proc/meminfo value in kB, -1 if the line is missing. */
+static long meminfo_kb(const char *buf, const char *key) {
+    const char *p = strstr(buf, key);
+    if (!p)
+        return -1;
+    return strtol(p + strlen(key), NULL, 10);
+}
+
+TEST(proc_meminfo_totals_are_consistent) {
+    char buf[8192];
+    int fd = open("/proc/meminfo", O_RDONLY);
+    OK(fd);
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    CHECK(n > 0, "read /proc/meminfo: %zd", n);
+    buf[n] = 0;
+    long total = strncmp(buf, "MemTotal:", 9) == 0 ? strtol(buf + 9, NULL, 10) : -1;
+    long free_kb = meminfo_kb(buf, "\nMemFree:");
+    long avail = meminfo_kb(buf, "\nMemAvailable:");
+    long slab = meminfo_kb(buf, "\nSlab:");
+    long sunr = meminfo_kb(buf, "\nSUnreclaim:");
+    long srec = meminfo_kb(buf, "\nSReclaimable:");
+    long limit = meminfo_kb(buf, "\nCommitLimit:");
+    long swap = meminfo_kb(buf, "\nSwapTotal:");
+    CHECK(total > 0 && free_kb >= 0 && avail >= 0, "MemTotal %ld MemFree %ld MemAvailable %ld", total,
+          free_kb, avail);
+    CHECK(free_kb <= total, "MemFree %ld > MemTotal %ld", free_kb, total);
+    CHECK(avail <= total, "MemAvailable %ld > MemTotal %ld", avail, total);
+    /* The kernel's own allocations are never nothing; Slab is their sum. */
+    CHECK(slab > 0, "Slab %ld", slab);
+    CHECK(slab == sunr + srec, "Slab %ld != SUnreclaim %ld + SReclaimable %ld", slab, sunr, srec);
+    /* overcommit_ratio 50: half of memory plus swap, give or take huge pages. */
+    CHECK(limit > 0 && limit <= total / 2 + swap + 1, "CommitLimit %ld (MemTotal %ld, SwapTotal %ld)",
+          limit, total, swap);
+}
+
 TEST(sysinfo_bad_pointer_is_efault) {
     EXPECT_ERRNO(syscall(SYS_sysinfo, BADPTR), EFAULT);
 }
@@ -1319,6 +1355,7 @@ int main(void)
     RUN(uname_fields_nonempty_and_nul_terminated);
     RUN(uname_bad_pointer_is_efault);
     RUN(sysinfo_fields_are_sane);
+    RUN(proc_meminfo_totals_are_consistent);
     RUN(sysinfo_bad_pointer_is_efault);
     RUN(getrlimit_soft_not_above_hard);
     RUN(getrlimit_bad_resource_is_einval);

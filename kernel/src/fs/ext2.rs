@@ -324,6 +324,16 @@ pub fn drop_caches(what: u32) {
     }
 }
 
+/// The block caches of all mounted ext2 file systems: (bytes cached, bytes
+/// waiting to be written), for /proc/meminfo's Buffers and Dirty.
+pub fn block_cache_bytes() -> (u64, u64) {
+    let all: Vec<Arc<Ext2Fs>> = MOUNTED.lock().clone();
+    all.iter().fold((0, 0), |(c, d), fs| {
+        let st = fs.cache.stats();
+        (c + st.units * 4096, d + st.dirty_bytes)
+    })
+}
+
 /// Whether any ext2 file system is mounted.
 pub fn any_mounted() -> bool {
     !MOUNTED.lock().is_empty()

@@ -346,43 +346,53 @@ fn lookup_root(name: &[u8]) -> KResult<InodeRef> {
 fn meminfo() -> String {
     let (free, total) = crate::mm::frame::stats();
     let kb = |pages: u64| pages * 4;
+    // Cached: the loaded pages of ext2 files (the page cache); Buffers: the
+    // ext2 block caches (metadata and written data on its way to the disk,
+    // as Linux's buffer cache of block devices). Both give way to memory
+    // pressure, so they count as available, less what waits for the disk.
+    let cached = kb(crate::fs::ext2::page_cache_stats().0 as u64);
+    let (buffers, dirty) = crate::fs::ext2::block_cache_bytes();
+    let (buffers, dirty) = (buffers / 1024, dirty / 1024);
+    // The kernel heap: every allocation of the kernel's own (Linux's slab).
+    let slab = crate::mm::heap::bytes_in_use() as u64 / 1024;
+    let (swap_total, swap_free) = super::swap::totals();
     let mut s = String::new();
     let mut line = |name: &str, v: u64| {
         let _ = writeln!(s, "{:<16}{:>8} kB", format!("{name}:"), v);
     };
     line("MemTotal", kb(total));
     line("MemFree", kb(free));
-    line("MemAvailable", kb(free));
-    // Cached: the loaded pages of ext2 files (the page cache); Active(file)
-    // would be the same pages, and Kestrel keeps no such split.
-    line("Buffers", 0);
-    line("Cached", kb(crate::fs::ext2::page_cache_stats().0 as u64));
+    line(
+        "MemAvailable",
+        kb(free) + cached + buffers.saturating_sub(dirty),
+    );
+    line("Buffers", buffers);
+    line("Cached", cached);
+    // Swap areas are accounted; nothing is ever swapped out (SwapCached 0).
+    // Kestrel keeps no active/inactive split or mlock count.
     for name in ["SwapCached", "Active", "Inactive", "Unevictable", "Mlocked"] {
         line(name, 0);
     }
-    // Swap areas are accounted; nothing is ever swapped out (SwapCached 0).
-    let (swap_total, swap_free) = super::swap::totals();
     line("SwapTotal", kb(swap_total));
     line("SwapFree", kb(swap_free));
-    for name in [
-        "Dirty",
-        "Writeback",
-        "AnonPages",
-        "Mapped",
-        "Shmem",
-        "KReclaimable",
-        "Slab",
-        "SReclaimable",
-        "SUnreclaim",
-        "KernelStack",
-        "PageTables",
-        "CommitLimit",
-        "Committed_AS",
-        "VmallocTotal",
-        "VmallocUsed",
-    ] {
+    line("Dirty", dirty);
+    // Pages are not counted by kind (anonymous, mapped, shared memory, page
+    // tables): those stay 0. No kernel stack per thread: KernelStack is 0.
+    for name in ["Writeback", "AnonPages", "Mapped", "Shmem", "KReclaimable"] {
         line(name, 0);
     }
+    line("Slab", slab);
+    line("SReclaimable", 0);
+    line("SUnreclaim", slab);
+    line("KernelStack", 0);
+    line("PageTables", 0);
+    // Linux's heuristic overcommit limit: swap plus overcommit_ratio (50) %
+    // of memory; Kestrel does not sum commitments (Committed_AS 0).
+    line("CommitLimit", kb(swap_total) + kb(total) / 2);
+    line("Committed_AS", 0);
+    // x86-64's vmalloc area with 4-level paging, as Linux prints it.
+    line("VmallocTotal", 34_359_738_367);
+    line("VmallocUsed", 0);
     // The huge page pool (counts, not kB, as Linux prints them).
     let (total, free, rsvd, surp) = crate::mm::huge::counts();
     let _ = writeln!(s, "HugePages_Total:   {total:>5}");
