@@ -507,7 +507,7 @@ TEST(fionread_counts_the_bytes_queued) {
     EXPECT_EQ(n, 5);
 }
 
-/* sockatmark(3): a TCP socket is never at an urgent mark here; a bad
+/* sockatmark(3): a fresh TCP socket is not at an urgent mark; a bad
  * buffer is EFAULT; UDP has no such ioctl (ENOTTY) */
 TEST(siocatmark_is_zero_and_efault_on_a_bad_buffer) {
     int s = OK(socket(AF_INET, SOCK_STREAM, 0));
@@ -517,6 +517,148 @@ TEST(siocatmark_is_zero_and_efault_on_a_bad_buffer) {
     EXPECT_ERRNO(ioctl(s, SIOCATMARK, (void *)-1), EFAULT);
     int u = OK(socket(AF_INET, SOCK_DGRAM, 0));
     EXPECT_ERRNO(ioctl(u, SIOCATMARK, &v), ENOTTY);
+}
+
+/* Waits until the urgent byte has arrived (POLLPRI), 5 s at most. */
+static int wait_urgent(int s)
+{
+    return (poll_one(s, POLLPRI, 5000) & POLLPRI) ? 0 : -1;
+}
+
+/* send(MSG_OOB): the last byte is urgent. The reader sees POLLPRI and an
+ * exceptional condition in select, recv(MSG_OOB) takes that byte (once:
+ * then EINVAL), and the stream reads around it: a read stops at the mark,
+ * the urgent byte is not in the stream */
+TEST(msg_oob_sends_one_urgent_byte_the_stream_reads_around) {
+    int c, s;
+    OK(tcp_pair(&c, &s));
+    EXPECT_EQ(send(c, "12", 2, 0), 2);
+    EXPECT_EQ(send(c, "abX", 3, MSG_OOB), 3);
+    EXPECT_EQ(send(c, "34", 2, 0), 2);
+    OK(wait_urgent(s));
+    EXPECT_EQ(poll_one(s, POLLPRI | POLLIN, 5000) & (POLLPRI | POLLIN), POLLPRI | POLLIN);
+    /* FIONREAD counts only the bytes before the mark */
+    int q = -1;
+    OK(ioctl(s, FIONREAD, &q));
+    EXPECT_EQ(q, 4);
+    fd_set ex;
+    FD_ZERO(&ex);
+    FD_SET(s, &ex);
+    struct timeval tv = {1, 0};
+    EXPECT_EQ(select(s + 1, NULL, NULL, &ex, &tv), 1);
+    CHECK(FD_ISSET(s, &ex), "FD_ISSET(s, &ex)");
+    char b[16] = {0};
+    /* MSG_PEEK leaves it; recvmsg says MSG_OOB */
+    EXPECT_EQ(recv(s, b, sizeof b, MSG_OOB | MSG_PEEK), 1);
+    EXPECT_EQ(b[0], 'X');
+    struct iovec iov = {.iov_base = b, .iov_len = sizeof b};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+    b[0] = 0;
+    EXPECT_EQ(recvmsg(s, &m, MSG_OOB), 1);
+    EXPECT_EQ(b[0], 'X');
+    CHECK(m.msg_flags & MSG_OOB, "m.msg_flags & MSG_OOB");
+    EXPECT_ERRNO(recv(s, b, sizeof b, MSG_OOB), EINVAL);
+    EXPECT_EQ(poll_one(s, POLLPRI, 0) & POLLPRI, 0);
+    /* The stream: up to the mark, then the rest without the urgent byte */
+    int at = -1;
+    OK(ioctl(s, SIOCATMARK, &at));
+    EXPECT_EQ(at, 0);
+    memset(b, 0, sizeof b);
+    EXPECT_EQ(recv(s, b, sizeof b, 0), 4);
+    CHECK(memcmp(b, "12ab", 4) == 0, "memcmp(b, \"12ab\", 4) == 0");
+    OK(ioctl(s, SIOCATMARK, &at));
+    EXPECT_EQ(at, 1);
+    memset(b, 0, sizeof b);
+    EXPECT_EQ(recv(s, b, 2, MSG_WAITALL), 2);
+    CHECK(memcmp(b, "34", 2) == 0, "memcmp(b, \"34\", 2) == 0");
+    OK(ioctl(s, SIOCATMARK, &at));
+    EXPECT_EQ(at, 0);
+}
+
+/* The urgent byte at the front: a read skips it even before recv(MSG_OOB)
+ * took it, which is then still there to take */
+TEST(msg_oob_byte_is_skipped_by_reads_and_still_taken_after) {
+    int c, s;
+    OK(tcp_pair(&c, &s));
+    EXPECT_EQ(send(c, "U", 1, MSG_OOB), 1);
+    EXPECT_EQ(send(c, "rest", 4, 0), 4);
+    OK(wait_urgent(s));
+    int at = -1;
+    OK(ioctl(s, SIOCATMARK, &at));
+    EXPECT_EQ(at, 1);
+    char b[16] = {0};
+    EXPECT_EQ(recv(s, b, 4, MSG_WAITALL), 4);
+    CHECK(memcmp(b, "rest", 4) == 0, "memcmp(b, \"rest\", 4) == 0");
+    /* Past the mark: the urgent data is gone with it */
+    EXPECT_ERRNO(recv(s, b, sizeof b, MSG_OOB), EINVAL);
+}
+
+/* SO_OOBINLINE: the urgent byte stays in the stream; recv(MSG_OOB) is
+ * EINVAL, a read still stops at the mark */
+TEST(so_oobinline_keeps_the_urgent_byte_in_the_stream) {
+    int c, s;
+    OK(tcp_pair(&c, &s));
+    int one = 1;
+    OK(setsockopt(s, SOL_SOCKET, SO_OOBINLINE, &one, sizeof one));
+    EXPECT_EQ(sockopt_int(s, SOL_SOCKET, SO_OOBINLINE), 1);
+    EXPECT_EQ(send(c, "abc", 3, MSG_OOB), 3);
+    EXPECT_EQ(send(c, "d", 1, 0), 1);
+    OK(wait_urgent(s));
+    char b[16] = {0};
+    EXPECT_ERRNO(recv(s, b, sizeof b, MSG_OOB), EINVAL);
+    EXPECT_EQ(recv(s, b, sizeof b, 0), 2);
+    CHECK(memcmp(b, "ab", 2) == 0, "memcmp(b, \"ab\", 2) == 0");
+    int at = -1;
+    OK(ioctl(s, SIOCATMARK, &at));
+    EXPECT_EQ(at, 1);
+    memset(b, 0, sizeof b);
+    EXPECT_EQ(recv(s, b, 2, MSG_WAITALL), 2);
+    CHECK(memcmp(b, "cd", 2) == 0, "memcmp(b, \"cd\", 2) == 0");
+}
+
+static volatile sig_atomic_t sigurg_count;
+static void h_sigurg(int sig)
+{
+    (void)sig;
+    sigurg_count++;
+}
+
+/* SIGURG goes to the socket's owner (F_SETOWN) when urgent data is
+ * announced, with or without O_ASYNC */
+TEST(urgent_data_sends_sigurg_to_the_owner) {
+    int c, s;
+    OK(tcp_pair(&c, &s));
+    sigurg_count = 0;
+    OK(on(SIGURG, h_sigurg));
+    OK(fcntl(s, F_SETOWN, getpid()));
+    EXPECT_EQ(send(c, "u", 1, MSG_OOB), 1);
+    EXPECT_EQ(poll_one(s, POLLPRI, 5000) & POLLPRI, POLLPRI);
+    for (int i = 0; i < 100 && sigurg_count == 0; i++)
+        usleep(10000);
+    CHECK(sigurg_count >= 1, "no SIGURG");
+    on(SIGURG, SIG_DFL);
+}
+
+/* Without urgent data recv(MSG_OOB) is EINVAL (ENOTCONN on a listener);
+ * UDP has no urgent data: sending it is EOPNOTSUPP */
+TEST(msg_oob_errors) {
+    int c, s;
+    OK(tcp_pair(&c, &s));
+    char b[4];
+    EXPECT_ERRNO(recv(s, b, sizeof b, MSG_OOB), EINVAL);
+    EXPECT_ERRNO(recv(s, b, sizeof b, MSG_OOB | MSG_DONTWAIT), EINVAL);
+    int port;
+    int l = OK(listener(&port));
+    EXPECT_ERRNO(recv(l, b, sizeof b, MSG_OOB), ENOTCONN);
+    int u = OK(socket(AF_INET, SOCK_DGRAM, 0));
+    struct sockaddr_in a = lo4((uint16_t)port);
+    EXPECT_ERRNO(sendto(u, "x", 1, MSG_OOB, (struct sockaddr *)&a, sizeof a), EOPNOTSUPP);
+    /* ... but a receive ignores the flag (udp_recvmsg) */
+    EXPECT_ERRNO(recv(u, b, sizeof b, MSG_OOB | MSG_DONTWAIT), EAGAIN);
+    /* A bad buffer for the urgent byte is EFAULT */
+    EXPECT_EQ(send(c, "Z", 1, MSG_OOB), 1);
+    OK(wait_urgent(s));
+    EXPECT_ERRNO(recv(s, (void *)-1, 1, MSG_OOB), EFAULT);
 }
 
 TEST(so_rcvtimeo_ends_a_recv_with_eagain) {
@@ -1125,6 +1267,11 @@ int main(void)
     RUNS(msg_peek_leaves_bytes_and_msg_waitall_waits_for_all);
     RUNS(fionread_counts_the_bytes_queued);
     RUNS(siocatmark_is_zero_and_efault_on_a_bad_buffer);
+    RUNS(msg_oob_sends_one_urgent_byte_the_stream_reads_around);
+    RUNS(msg_oob_byte_is_skipped_by_reads_and_still_taken_after);
+    RUNS(so_oobinline_keeps_the_urgent_byte_in_the_stream);
+    RUNS(urgent_data_sends_sigurg_to_the_owner);
+    RUNS(msg_oob_errors);
     RUNS(so_rcvtimeo_ends_a_recv_with_eagain);
     RUNS(write_after_the_peer_closed_is_epipe_with_sigpipe);
     RUNS(peer_close_is_eof_and_pollin_pollrdhup);

@@ -14,14 +14,21 @@
 //! file has closed and it ends without a signal. A file without a wait
 //! queue (a regular file) is always ready and gets no SIGIO, as on Linux, where
 //! such files have no fasync.
+//!
+//! SIGURG (TCP urgent data from the peer) goes to the owner of a TCP socket
+//! whatever its O_ASYNC, as Linux's sk_send_sigurg: the sockets with an
+//! owner are noted here, and the network stack calls [`urgent`] when one of
+//! them learns of new urgent data.
 
+use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use kestrel_abi::fs::O_ASYNC;
-use kestrel_abi::signal::{SI_KERNEL, SIGIO, Siginfo};
+use kestrel_abi::signal::{SI_KERNEL, SIGIO, SIGURG, Siginfo};
+use kestrel_net::inet::InetSocket;
 use kestrel_sync::WaitKey;
 use kestrel_vfs::{FileOwner, OpenFile};
 
@@ -43,6 +50,7 @@ fn wanted(f: &OpenFile) -> bool {
 /// now wants one. Without room for another task, SIGIO is not sent (never a
 /// panic: user space decides how many files there are).
 pub fn changed(f: &Arc<OpenFile>) {
+    note_urgent_owner(f);
     if !wanted(f) || !f.arm_async() {
         return;
     }
@@ -54,6 +62,45 @@ pub fn changed(f: &Arc<OpenFile>) {
     };
     if crate::task::try_spawn_on("fasync", u64::MAX, |_| {}, watch).is_err() {
         f.disarm_async();
+    }
+}
+
+/// Internet sockets with an owner, by the socket's address: where SIGURG
+/// goes. Entries of closed files are swept when the table grows.
+static URGENT_OWNERS: spin::Mutex<BTreeMap<usize, Weak<OpenFile>>> =
+    spin::Mutex::new(BTreeMap::new());
+
+/// After a change of `f`'s owner: notes (or forgets) it as the one to get
+/// SIGURG if `f` is an internet socket.
+fn note_urgent_owner(f: &Arc<OpenFile>) {
+    let Some(s) = InetSocket::of(f) else {
+        return;
+    };
+    kestrel_net::inet::URGENT_HOOK.call_once(|| urgent);
+    let key = core::ptr::from_ref(s) as usize;
+    let mut owners = URGENT_OWNERS.lock();
+    if f.owner().is_some() {
+        if owners.len() >= 1024 {
+            owners.retain(|_, w| w.strong_count() > 0);
+        }
+        owners.insert(key, Arc::downgrade(f));
+    } else {
+        owners.remove(&key);
+    }
+}
+
+/// The stack's hook: `s` learned of new urgent data; SIGURG (SI_KERNEL, as
+/// Linux's send_sigurg) to its file's owner, if it has one.
+fn urgent(s: &Arc<InetSocket>) {
+    let key = Arc::as_ptr(s) as usize;
+    let file = URGENT_OWNERS.lock().get(&key).and_then(Weak::upgrade);
+    let Some(f) = file else {
+        return;
+    };
+    // The address may have been reused by another socket since.
+    let same = InetSocket::of(&f).is_some_and(|x| core::ptr::eq(x, Arc::as_ptr(s)));
+    if same && let Some(owner) = f.owner() {
+        send(owner, &Siginfo::new(SIGURG, SI_KERNEL));
     }
 }
 

@@ -1148,8 +1148,11 @@ async fn recvmsg(ctx: &Ctx<'_>, f: &OpenFile, hdr: &mut Msghdr, flags: u32) -> K
     let mut dst = UserIoVecs::new(&*mm, &iovecs)?;
     if let Some(s) = InetSocket::of(f) {
         let g = inet::recv(ctx, f, s, &mut dst, flags).await?;
-        // Only UDP reports truncation and control messages.
-        let truncated = s.kind() == kestrel_net::inet::Kind::Dgram && g.full_len > g.len;
+        // Only UDP reports truncation and control messages, and TCP's
+        // urgent byte taken without room for it (tcp_recv_urg).
+        let truncated = (s.kind() == kestrel_net::inet::Kind::Dgram || g.oob)
+            && g.full_len > g.len
+            && !(g.oob && flags & MSG_TRUNC != 0);
         let mut ctl = Control {
             at: hdr.msg_control,
             room: hdr.msg_controllen as usize,
@@ -1165,6 +1168,9 @@ async fn recvmsg(ctx: &Ctx<'_>, f: &OpenFile, hdr: &mut Msghdr, flags: u32) -> K
         let n = finish_recvmsg(&mm, hdr, &g.from, g.len, g.full_len, truncated, flags)?;
         hdr.msg_controllen = ctl.used as u64;
         hdr.msg_flags |= ctl_flags;
+        if g.oob {
+            hdr.msg_flags |= MSG_OOB;
+        }
         return Ok(n);
     }
     if let Some(s) = PacketSocket::of(f) {

@@ -192,10 +192,7 @@ async fn send_stream(
     src: &mut UserIoVecs<'_>,
     flags: u32,
 ) -> KResult<usize> {
-    if flags & MSG_OOB != 0 {
-        // Urgent data is not supported.
-        return Err(Errno::EOPNOTSUPP);
-    }
+    let oob = flags & MSG_OOB != 0;
     let dontwait = f.nonblocking() || flags & MSG_DONTWAIT != 0;
     let until = deadline(s.timeout(true));
     let total = src.remaining().min(MAX_RW_COUNT);
@@ -215,7 +212,8 @@ async fn send_stream(
         loop {
             // MSG_MORE holds back all but a last piece that fills the queue.
             let more = flags & MSG_MORE != 0;
-            match s.send_stream_more(&buf[off..got], more) {
+            // MSG_OOB: the last byte queued by this call is urgent.
+            match s.send_stream_flags(&buf[off..got], more, oob) {
                 Ok(n) => off += n,
                 Err(Errno::EAGAIN) if !dontwait => {
                     if let Err(e) = wait_ready(ctx, f, POLLOUT, until).await {
@@ -288,6 +286,8 @@ pub struct Got {
     pub from: Vec<u8>,
     /// A datagram's packet details, for recvmsg's control messages.
     pub rx: Option<RxMeta>,
+    /// The urgent byte (recv with MSG_OOB): MSG_OOB in msg_flags.
+    pub oob: bool,
 }
 
 /// What recvmsg's control messages say about a received datagram.
@@ -314,11 +314,36 @@ pub async fn recv(
         // The error queue (IP_RECVERR, timestamps) is always empty.
         return Err(Errno::EAGAIN);
     }
-    if flags & MSG_OOB != 0 {
-        // No urgent data ever arrives (tcp_recv_urg: EINVAL; UDP: EOPNOTSUPP).
-        return Err(match s.kind() {
-            Kind::Stream => Errno::EINVAL,
-            Kind::Dgram => Errno::EOPNOTSUPP,
+    // UDP ignores MSG_OOB on receive (udp_recvmsg); sending is EOPNOTSUPP.
+    if flags & MSG_OOB != 0 && s.kind() == Kind::Stream {
+        // TCP's urgent byte (tcp_recv_urg): never waits. With no room it is
+        // still taken, and MSG_TRUNC says so; MSG_TRUNC in the flags takes
+        // it without copying and counts it.
+        let byte = s.recv_oob(flags & MSG_PEEK != 0)?;
+        let Some(b) = byte else {
+            return Ok(Got {
+                len: 0,
+                full_len: 0,
+                from: Vec::new(),
+                rx: None,
+                oob: false,
+            });
+        };
+        let room = dst.remaining();
+        let len = if room > 0 && flags & MSG_TRUNC == 0 {
+            if dst.write(&[b]) < 1 {
+                return Err(Errno::EFAULT);
+            }
+            1
+        } else {
+            0
+        };
+        return Ok(Got {
+            len,
+            full_len: 1,
+            from: Vec::new(),
+            rx: None,
+            oob: true,
         });
     }
     let dontwait = f.nonblocking() || flags & MSG_DONTWAIT != 0;
@@ -353,6 +378,7 @@ pub async fn recv(
             full_len: full,
             from,
             rx,
+            oob: false,
         });
     }
     let waitall = flags & MSG_WAITALL != 0 && !peek;
@@ -375,7 +401,8 @@ pub async fn recv(
             Ok(n) => {
                 let put = dst.write(&buf[..n]);
                 got += put;
-                if got == len || put < n || peek {
+                // A read stops at the urgent mark, MSG_WAITALL or not.
+                if got == len || put < n || peek || s.at_mark() {
                     break;
                 }
                 // More may be queued already: take it without waiting,
@@ -404,6 +431,7 @@ pub async fn recv(
         full_len: got,
         from: Vec::new(),
         rx: None,
+        oob: false,
     })
 }
 
@@ -639,11 +667,12 @@ pub fn setsockopt(
                 }
             });
         }
+        (SOL_SOCKET, SO_OOBINLINE) => {
+            let v = int()? != 0;
+            s.with_opts(|o| o.oobinline = v);
+        }
         // Accepted without effect.
-        (
-            SOL_SOCKET,
-            SO_DEBUG | SO_DONTROUTE | SO_OOBINLINE | SO_PRIORITY | SO_RCVLOWAT | SO_NO_CHECK,
-        ) => {
+        (SOL_SOCKET, SO_DEBUG | SO_DONTROUTE | SO_PRIORITY | SO_RCVLOWAT | SO_NO_CHECK) => {
             int()?;
         }
         (IPPROTO_TCP, TCP_NODELAY) if stream => {
@@ -794,9 +823,8 @@ pub fn getsockopt(
             let tv = kestrel_abi::time::Timeval::from_ns(ns.unwrap_or(0));
             kestrel_abi::bytemuck_bytes(&tv).to_vec()
         }
-        (SOL_SOCKET, SO_DEBUG | SO_DONTROUTE | SO_OOBINLINE | SO_PRIORITY | SO_NO_CHECK) => {
-            int_bytes(0)
-        }
+        (SOL_SOCKET, SO_OOBINLINE) => int_bytes(i32::from(o.oobinline)),
+        (SOL_SOCKET, SO_DEBUG | SO_DONTROUTE | SO_PRIORITY | SO_NO_CHECK) => int_bytes(0),
         (SOL_SOCKET, SO_RCVLOWAT | SO_SNDLOWAT) => int_bytes(1),
         (IPPROTO_TCP, TCP_NODELAY) if stream => int_bytes(i32::from(o.nodelay)),
         (IPPROTO_TCP, TCP_KEEPIDLE) if stream => int_bytes(o.keepidle as i32),

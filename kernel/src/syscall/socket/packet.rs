@@ -127,6 +127,7 @@ pub async fn recv(
         // reports at least sizeof(struct sockaddr_ll)).
         from: from.to_bytes().to_vec(),
         rx: None,
+        oob: false,
     })
 }
 

@@ -43,6 +43,11 @@ use smoltcp::wire::{IpAddress, IpCidr, Ipv4Address, Ipv6Address};
 pub use addr::{Family, SockAddr};
 pub use socket::{InetSocket, Kind};
 
+/// Run (without locks held) when a TCP socket learns of new urgent data
+/// from its peer: the kernel sends SIGURG to the socket file's owner
+/// (Linux's sk_send_sigurg). Set once by the kernel.
+pub static URGENT_HOOK: spin::Once<fn(&alloc::sync::Arc<InetSocket>)> = spin::Once::new();
+
 /// A one-slot wake-up: whoever waits registers its waker; `notify` sets a flag
 /// and wakes it. The flag makes a notification that comes before the wait count.
 #[derive(Default)]

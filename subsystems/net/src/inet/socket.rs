@@ -194,6 +194,60 @@ pub struct Opts {
     pub keepidle: u32,
     pub keepintvl: u32,
     pub keepcnt: u32,
+    /// SO_OOBINLINE: urgent bytes stay in the stream.
+    pub oobinline: bool,
+}
+
+/// TCP urgent data (send and recv with MSG_OOB), as Linux's tcp_sock keeps
+/// it: one urgent byte at a time, the newest the peer announced.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Urgent {
+    /// Send: how many bytes at the front of `tx` come before the urgent
+    /// pointer, until the stack has moved them and marked it.
+    pub snd_up: Option<usize>,
+    /// Receive: bytes ever appended to `rx` (the stream offset of its end).
+    pub rx_in: u64,
+    /// The stream offset of the urgent byte announced last, until the
+    /// reader goes past it (Linux's urg_seq while urg_data is set).
+    pub pos: Option<u64>,
+    /// That byte, once it has arrived (TCP_URG_VALID).
+    pub byte: Option<u8>,
+    /// recv(MSG_OOB) took it (TCP_URG_READ).
+    pub read: bool,
+    /// smoltcp's count of announcements, as last seen.
+    pub seen: u32,
+}
+
+impl Urgent {
+    /// The stream offset of the next byte a read returns.
+    fn read_pos(&self, rx_len: usize) -> u64 {
+        self.rx_in - rx_len as u64
+    }
+
+    /// Where a read from the front of `rx` must stop or skip: (bytes to skip
+    /// first, the most to return). A read stops before the mark; at the
+    /// mark the urgent byte is skipped unless it stays inline
+    /// (tcp_recvmsg_locked).
+    fn cut(&self, rx_len: usize, inline: bool) -> (usize, usize) {
+        match self.pos {
+            Some(p) if p >= self.read_pos(rx_len) => {
+                let off = (p - self.read_pos(rx_len)) as usize;
+                if off > 0 {
+                    (0, off)
+                } else if !inline && rx_len > 0 {
+                    (1, usize::MAX)
+                } else {
+                    (0, usize::MAX)
+                }
+            }
+            _ => (0, usize::MAX),
+        }
+    }
+
+    /// Whether the next byte a read returns is the urgent one (SIOCATMARK).
+    fn at_mark(&self, rx_len: usize) -> bool {
+        self.pos == Some(self.read_pos(rx_len))
+    }
 }
 
 /// The state shared by the system calls and the stack.
@@ -264,6 +318,8 @@ pub struct State {
     /// SOCK_BINDADDR_LOCK): a disconnect keeps them.
     pub bind_port_lock: bool,
     pub bind_addr_lock: bool,
+    /// TCP urgent data.
+    pub urg: Urgent,
 }
 
 /// An internet socket.
@@ -361,6 +417,7 @@ impl InetSocket {
                     keepidle: 7200,
                     keepintvl: 75,
                     keepcnt: 9,
+                    oobinline: false,
                 },
                 released: false,
                 queued: false,
@@ -371,6 +428,7 @@ impl InetSocket {
                 disconnect: false,
                 bind_port_lock: false,
                 bind_addr_lock: false,
+                urg: Urgent::default(),
             }),
             wq: WaitQueue::new(),
         }
@@ -440,6 +498,7 @@ impl InetSocket {
         st.rx.clear();
         st.tx.clear();
         st.rx_blocked = false;
+        st.urg = Urgent::default();
         st.in_flight = 0;
         st.shut_rd = false;
         st.shut_wr = false;
@@ -794,6 +853,13 @@ impl InetSocket {
     /// next send without MSG_MORE or whatever else the stack does for the
     /// socket first, as Linux's corked push holds a short segment.
     pub fn send_stream_more(&self, data: &[u8], more: bool) -> KResult<usize> {
+        self.send_stream_flags(data, more, false)
+    }
+
+    /// [`InetSocket::send_stream_more`], with MSG_OOB when `oob`: the end of
+    /// what this call queues becomes the urgent pointer (tcp_mark_urg; a
+    /// later one moves it, as on Linux).
+    pub fn send_stream_flags(&self, data: &[u8], more: bool, oob: bool) -> KResult<usize> {
         let mut st = self.state.lock();
         if let Some(e) = st.error.take() {
             return Err(e);
@@ -815,6 +881,9 @@ impl InetSocket {
         }
         st.tx.extend(&data[..n]);
         if n > 0 {
+            if oob {
+                st.urg.snd_up = Some(st.tx.len());
+            }
             st.corked = more && st.tx.len() < Self::sndq_limit(&st);
             if !st.corked {
                 self.kick(&mut st);
@@ -831,14 +900,27 @@ impl InetSocket {
         if matches!(st.phase, Phase::Open | Phase::Listening) {
             return Err(Errno::ENOTCONN);
         }
-        if !st.rx.is_empty() {
-            let n = buf.len().min(st.rx.len());
+        // Urgent data: stop before the mark, skip the urgent byte at it.
+        let (skip, most) = st.urg.cut(st.rx.len(), st.opts.oobinline);
+        if st.rx.len() > skip {
+            let n = buf.len().min(st.rx.len() - skip).min(most);
             let (a, b) = st.rx.as_slices();
+            let (a, b) = if skip <= a.len() {
+                (&a[skip..], b)
+            } else {
+                (&[][..], &b[skip - a.len()..])
+            };
             let k = n.min(a.len());
             buf[..k].copy_from_slice(&a[..k]);
             buf[k..n].copy_from_slice(&b[..n - k]);
             if !peek {
-                st.rx.drain(..n);
+                st.rx.drain(..skip + n);
+                if st.urg.pos.is_some_and(|p| p < st.urg.read_pos(st.rx.len())) {
+                    // Past the mark: no urgent data any more.
+                    st.urg.pos = None;
+                    st.urg.byte = None;
+                    st.urg.read = false;
+                }
                 if st.rx.is_empty() && st.rx.capacity() > 64 * 1024 {
                     st.rx.shrink_to(16 * 1024);
                 }
@@ -849,6 +931,13 @@ impl InetSocket {
             }
             return Ok(n);
         }
+        if skip > 0 && !peek {
+            // Only the urgent byte was there: it leaves the stream.
+            st.rx.drain(..skip);
+            st.urg.pos = None;
+            st.urg.byte = None;
+            st.urg.read = false;
+        }
         if let Some(e) = st.error.take() {
             return Err(e);
         }
@@ -856,6 +945,37 @@ impl InetSocket {
             return Ok(0);
         }
         Err(Errno::EAGAIN)
+    }
+
+    /// recv(MSG_OOB) (Linux's tcp_recv_urg): the urgent byte, `None` at end
+    /// of file. ENOTCONN on a listener; EINVAL with SO_OOBINLINE, without
+    /// urgent data or once it was taken; EAGAIN while it is announced but
+    /// has not arrived. Never waits.
+    pub fn recv_oob(&self, peek: bool) -> KResult<Option<u8>> {
+        let mut st = self.state.lock();
+        if st.phase == Phase::Listening {
+            return Err(Errno::ENOTCONN);
+        }
+        if st.opts.oobinline || st.urg.pos.is_none() || st.urg.read {
+            return Err(Errno::EINVAL);
+        }
+        if let Some(b) = st.urg.byte {
+            if !peek {
+                st.urg.read = true;
+            }
+            return Ok(Some(b));
+        }
+        if st.phase == Phase::Closed || st.shut_rd || st.peer_fin || st.reset {
+            return Ok(None);
+        }
+        Err(Errno::EAGAIN)
+    }
+
+    /// Whether the next byte read is the urgent byte (SIOCATMARK): a read
+    /// stops there.
+    pub fn at_mark(&self) -> bool {
+        let st = self.state.lock();
+        st.urg.at_mark(st.rx.len())
     }
 
     /// Whether a read would find end of file (or an error) rather than wait.
@@ -1190,7 +1310,18 @@ impl InetSocket {
         let st = self.state.lock();
         match self.kind {
             Kind::Stream if st.phase == Phase::Listening => Err(Errno::EINVAL),
-            Kind::Stream => Ok(st.rx.len()),
+            // Urgent data that arrived, not inline: the bytes before the
+            // mark (tcp_inq), which may be none while more are queued.
+            Kind::Stream => Ok(match st.urg.pos {
+                Some(p)
+                    if !st.opts.oobinline
+                        && p >= st.urg.read_pos(st.rx.len())
+                        && p < st.urg.rx_in =>
+                {
+                    (p - st.urg.read_pos(st.rx.len())) as usize
+                }
+                _ => st.rx.len(),
+            }),
             Kind::Dgram => Ok(st.drx.front().map_or(0, |d| d.data.len())),
         }
     }
@@ -1226,8 +1357,14 @@ impl InetSocket {
                     m |= IN | POLLRDHUP;
                 }
                 if st.phase != Phase::Connecting {
-                    if !st.rx.is_empty() {
+                    // The urgent byte at the mark is not data to read
+                    // (tcp_poll's target++), but it is priority data.
+                    let urgent_next = st.urg.at_mark(st.rx.len()) && !st.opts.oobinline;
+                    if st.rx.len() > usize::from(urgent_next) {
                         m |= IN;
+                    }
+                    if st.urg.pos.is_some() && st.urg.byte.is_some() && !st.urg.read {
+                        m |= POLLPRI;
                     }
                     if snd_shut || st.tx.len() < Self::sndq_limit(&st) {
                         m |= OUT;
@@ -1312,8 +1449,7 @@ impl FileOps for InetSocket {
         let n = match cmd {
             SIOCINQ => self.inq()?,
             SIOCOUTQ => self.outq()?,
-            // No urgent data ever arrives: never at the mark (tcp_ioctl).
-            SIOCATMARK if self.kind == Kind::Stream => 0,
+            SIOCATMARK if self.kind == Kind::Stream => usize::from(self.at_mark()),
             _ => return Err(Errno::ENOTTY),
         };
         kestrel_vfs::UserPtr::<i32>::new(arg).write(mem, &(n.min(i32::MAX as usize) as i32))?;

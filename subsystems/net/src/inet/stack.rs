@@ -1115,6 +1115,7 @@ impl Stack {
             }
         }
         let mut remove = false;
+        let mut sigurg = false;
         if let Some((i, h)) = e.tcp {
             let t = f_socket(&mut self.ifaces, i, h);
             t.set_nagle_enabled(!st.opts.nodelay);
@@ -1133,11 +1134,21 @@ impl Stack {
             let hold = st.corked && !st.released && !st.shut_wr;
             while !hold && !st.tx.is_empty() && t.can_send() {
                 let (a, _) = st.tx.as_slices();
+                // Up to the urgent pointer first, then mark it.
+                let a = &a[..a.len().min(st.urg.snd_up.unwrap_or(usize::MAX))];
                 match t.send_slice(a) {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
                         st.tx.drain(..n);
                         moved = true;
+                        if let Some(up) = st.urg.snd_up {
+                            if up == n {
+                                t.mark_urgent();
+                                st.urg.snd_up = None;
+                            } else {
+                                st.urg.snd_up = Some(up - n);
+                            }
+                        }
                     }
                 }
             }
@@ -1180,6 +1191,18 @@ impl Stack {
             if !kestrel_vfs::may_hold(room.min(t.recv_queue())) {
                 room = 0;
             }
+            // A new urgent pointer from the peer (its offset counts from
+            // what smoltcp holds, which starts where `rx` ends).
+            let (urgent_at, announced) = t.recv_urgent();
+            if announced != st.urg.seen {
+                st.urg.seen = announced;
+                if let Some(off) = urgent_at {
+                    sigurg = true;
+                    st.urg.pos = Some(st.urg.rx_in + off as u64);
+                    st.urg.byte = None;
+                    st.urg.read = false;
+                }
+            }
             let mut left = room;
             while left > 0 {
                 let got = t.recv(|buf| {
@@ -1189,8 +1212,24 @@ impl Stack {
                 });
                 match got {
                     Ok(0) | Err(_) => break,
-                    Ok(n) => left -= n,
+                    Ok(n) => {
+                        left -= n;
+                        st.urg.rx_in += n as u64;
+                    }
                 }
+            }
+            // The urgent byte arrived: priority data (tcp_urg).
+            if let Some(p) = st.urg.pos
+                && st.urg.byte.is_none()
+                && p < st.urg.rx_in
+            {
+                let back = (st.urg.rx_in - p) as usize;
+                st.urg.byte = st
+                    .rx
+                    .len()
+                    .checked_sub(back)
+                    .and_then(|at| st.rx.get(at).copied());
+                wake |= POLLPRI | POLLRDBAND;
             }
             if st.released {
                 // Nobody will read: what arrives after the close is dropped.
@@ -1277,6 +1316,9 @@ impl Stack {
         drop(st);
         if wake != 0 {
             s.wake(wake);
+        }
+        if sigurg && let Some(hook) = super::URGENT_HOOK.get() {
+            hook(s);
         }
         if done {
             // Dropping the entry drops the stack's Arc (and with the socket, its

@@ -496,6 +496,13 @@ pub struct Socket<'a> {
     /// The sequence number corresponding to the beginning of the receive buffer.
     /// I.e. userspace reading n bytes adds n to remote_seq_no.
     remote_seq_no: TcpSeqNumber,
+    /// Kestrel: the sequence number just past the last urgent byte sent
+    /// (Linux's snd_up), while segments before it are unacknowledged.
+    urgent_out: Option<TcpSeqNumber>,
+    /// Kestrel: the sequence number of the newest urgent byte the peer
+    /// announced (Linux's urg_seq), and how many announcements there were.
+    urgent_in: Option<TcpSeqNumber>,
+    urgent_count: u32,
     /// The last sequence number sent.
     /// I.e. in an idle socket, local_seq_no+tx_buffer.len().
     remote_last_seq: TcpSeqNumber,
@@ -606,6 +613,9 @@ impl<'a> Socket<'a> {
             tuple: None,
             local_seq_no: TcpSeqNumber::default(),
             remote_seq_no: TcpSeqNumber::default(),
+            urgent_out: None,
+            urgent_in: None,
+            urgent_count: 0,
             remote_last_seq: TcpSeqNumber::default(),
             remote_last_ack: None,
             remote_last_win: 0,
@@ -990,6 +1000,8 @@ impl<'a> Socket<'a> {
         self.tuple = None;
         self.local_seq_no = TcpSeqNumber::default();
         self.remote_seq_no = TcpSeqNumber::default();
+        self.urgent_out = None;
+        self.urgent_in = None;
         self.remote_last_seq = TcpSeqNumber::default();
         self.remote_last_ack = None;
         self.remote_last_win = 0;
@@ -1488,6 +1500,25 @@ impl<'a> Socket<'a> {
         self.rx_buffer.len()
     }
 
+    /// Kestrel: marks the end of what the transmit buffer holds now as the
+    /// urgent pointer (send with MSG_OOB: Linux's tcp_mark_urg); segments
+    /// before it carry URG until the peer acknowledges it.
+    pub fn mark_urgent(&mut self) {
+        self.urgent_out = Some(self.local_seq_no + self.tx_buffer.len());
+    }
+
+    /// Kestrel: the newest urgent byte the peer announced, as its offset
+    /// from the next byte `recv` returns (it may not have arrived yet), and
+    /// the number of announcements so far (a new one bumps it). `None`
+    /// once the reader has gone past it.
+    pub fn recv_urgent(&self) -> (Option<usize>, u32) {
+        let at = self
+            .urgent_in
+            .filter(|&u| u >= self.remote_seq_no)
+            .map(|u| u - self.remote_seq_no);
+        (at, self.urgent_count)
+    }
+
     fn set_state(&mut self, state: State) {
         if self.state != state {
             tcp_trace!("state={}=>{}", self.state, state);
@@ -1518,6 +1549,7 @@ impl<'a> Socket<'a> {
             sack_permitted: false,
             sack_ranges: [None, None, None],
             timestamp: None,
+            urgent: None,
             payload: &[],
         };
         let ip_reply_repr = IpRepr::new(
@@ -2277,6 +2309,22 @@ impl<'a> Socket<'a> {
             self.timer.set_for_idle(cx.now(), self.keep_alive);
         }
 
+        // Kestrel: a new urgent pointer (Linux's tcp_check_urg): the byte
+        // before it, if not already received and newer than the last one.
+        if let Some(up) = repr.urgent
+            && up != 0
+            && !matches!(self.state, State::Listen | State::SynSent)
+        {
+            let urg = repr.seq_number + (up as usize - 1);
+            let rcv_nxt = self.remote_seq_no + self.rx_buffer.len();
+            if urg >= rcv_nxt && self.urgent_in.is_none_or(|u| urg > u) {
+                self.urgent_in = Some(urg);
+                self.urgent_count = self.urgent_count.wrapping_add(1);
+                #[cfg(feature = "async")]
+                self.rx_waker.wake();
+            }
+        }
+
         let payload_len = payload.len();
         if payload_len == 0 {
             return None;
@@ -2645,6 +2693,7 @@ impl<'a> Socket<'a> {
                 self.tsval_generator,
                 self.last_remote_tsval,
             ),
+            urgent: None,
             payload: &[],
         };
 
@@ -2846,6 +2895,20 @@ impl<'a> Socket<'a> {
                 _ => "<unreachable>",
             };
             tcp_trace!("sending {}", flags);
+        }
+
+        // Kestrel: urgent mode (Linux's __tcp_transmit_skb): a segment that
+        // starts before the urgent pointer carries it, 0xFFFF when it is
+        // further than the field reaches; the mode ends once the peer has
+        // acknowledged the urgent byte.
+        if let Some(up) = self.urgent_out {
+            if self.local_seq_no >= up {
+                self.urgent_out = None;
+            } else if matches!(repr.control, TcpControl::None | TcpControl::Psh | TcpControl::Fin)
+                && repr.seq_number < up
+            {
+                repr.urgent = Some(u16::try_from(up - repr.seq_number).unwrap_or(u16::MAX));
+            }
         }
 
         if repr.control == TcpControl::Syn {

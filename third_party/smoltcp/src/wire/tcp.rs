@@ -865,6 +865,9 @@ pub struct Repr<'a> {
     pub sack_permitted: bool,
     pub sack_ranges: [Option<(u32, u32)>; 3],
     pub timestamp: Option<TcpTimestampRepr>,
+    /// Kestrel: the urgent pointer of a segment with URG set (its offset from
+    /// `seq_number` to just past the urgent byte, as Linux sends it).
+    pub urgent: Option<u16>,
     pub payload: &'a [u8],
 }
 
@@ -931,9 +934,9 @@ impl<'a> Repr<'a> {
             false => None,
         };
         // The PSH flag is ignored.
-        // The URG flag and the urgent field is ignored. This behavior is standards-compliant,
-        // however, most deployed systems (e.g. Linux) are *not* standards-compliant, and would
-        // cut the byte at the urgent pointer from the stream.
+        // Kestrel: the urgent pointer is kept (`urgent`); the socket notes
+        // it and its user cuts the byte before the pointer from the stream,
+        // as Linux does.
 
         let mut max_seg_size = None;
         let mut window_scale = None;
@@ -987,6 +990,7 @@ impl<'a> Repr<'a> {
             sack_permitted: sack_permitted,
             sack_ranges: sack_ranges,
             timestamp: timestamp,
+            urgent: packet.urg().then(|| packet.urgent_at()),
             payload: packet.payload(),
         })
     }
@@ -1083,7 +1087,13 @@ impl<'a> Repr<'a> {
                 TcpOption::EndOfList.emit(options);
             }
         }
-        packet.set_urgent_at(0);
+        // Kestrel: URG and the urgent pointer when the socket is in urgent mode.
+        if let Some(up) = self.urgent {
+            packet.set_urg(true);
+            packet.set_urgent_at(up);
+        } else {
+            packet.set_urgent_at(0);
+        }
         packet.payload_mut()[..self.payload.len()].copy_from_slice(self.payload);
 
         if checksum_caps.tcp.tx() {
