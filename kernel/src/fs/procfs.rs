@@ -2697,8 +2697,8 @@ fn net_sys_dir() -> InodeRef {
 
 /// net.ipv4.ping_group_range: the groups that may make ICMP datagram
 /// sockets, a value of the reader's network namespace ("1\t0", Linux's
-/// default, lets nobody). A write takes two gids (EINVAL past 2^31 - 1 or
-/// without both); a low above the high makes it "1 0" again
+/// default, lets nobody). A write takes one or two gids (EINVAL past
+/// 2^31 - 1 or with none); a low above the high makes it "1 0" again
 /// (ipv4_ping_group_range).
 fn ping_group_range_file() -> InodeRef {
     rw_file(
@@ -2708,26 +2708,31 @@ fn ping_group_range_file() -> InodeRef {
             text(format!("{lo}\t{hi}\n"))
         },
         |data| {
+            // proc_dointvec_minmax: up to two values over the current ones
+            // (one value replaces the low end only), none is EINVAL.
             let t = core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?;
-            let v: Vec<i64> = t
-                .split_ascii_whitespace()
-                .map(|w| w.parse::<i64>().map_err(|_| Errno::EINVAL))
-                .collect::<KResult<_>>()?;
-            let [lo, hi] = v[..] else {
-                return Err(Errno::EINVAL);
+            let Some(s) = crate::net::shared() else {
+                return Ok(());
             };
-            if !(0..=i64::from(i32::MAX)).contains(&lo) || !(0..=i64::from(i32::MAX)).contains(&hi)
-            {
+            let (mut lo, mut hi) = *s.ping_group_range.lock();
+            let mut n = 0;
+            for w in t.split_ascii_whitespace().take(2) {
+                let v = w
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|v| (0..=i64::from(i32::MAX)).contains(v))
+                    .ok_or(Errno::EINVAL)? as u32;
+                if n == 0 {
+                    lo = v;
+                } else {
+                    hi = v;
+                }
+                n += 1;
+            }
+            if n == 0 {
                 return Err(Errno::EINVAL);
             }
-            let range = if hi < lo {
-                (1, 0)
-            } else {
-                (lo as u32, hi as u32)
-            };
-            if let Some(s) = crate::net::shared() {
-                *s.ping_group_range.lock() = range;
-            }
+            *s.ping_group_range.lock() = if hi < lo { (1, 0) } else { (lo, hi) };
             Ok(())
         },
     )

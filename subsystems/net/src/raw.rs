@@ -21,7 +21,7 @@
 //! send past the interface's MTU is EMSGSIZE), IP options, the error queue
 //! (IP_RECVERR's messages), IPv6 extension headers on send.
 
-use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::any::Any;
@@ -120,8 +120,9 @@ struct State {
     opts: Options,
     /// bind(2)'s address (the packets' destination must be it).
     local: Option<IpAddress>,
-    /// connect(2)'s address (the packets' source must be it).
+    /// connect(2)'s address (the packets' source must be it) and port.
     peer: Option<IpAddress>,
+    peer_port: u16,
     /// A ping socket's identifier (0: not bound yet).
     ident: u16,
     queue: VecDeque<Pkt>,
@@ -172,6 +173,7 @@ impl RawSocket {
                 },
                 local: None,
                 peer: None,
+                peer_port: 0,
                 ident: 0,
                 queue: VecDeque::new(),
                 queued: 0,
@@ -235,15 +237,24 @@ impl RawSocket {
         self.st.lock().peer
     }
 
+    /// getpeername's answer: the peer and the port connect(2) named (none
+    /// when unconnected or connected without a port, as inet_getname).
+    pub fn peer_name(&self) -> Option<(IpAddress, u16)> {
+        let st = self.st.lock();
+        st.peer
+            .filter(|_| st.peer_port != 0)
+            .map(|p| (p, st.peer_port))
+    }
+
     /// bind(2) to `addr` (None: the wildcard), which must be this host's
     /// (EADDRNOTAVAIL; multicast and broadcast too for raw sockets). A ping
-    /// socket takes `ident` (0: a free one; EADDRINUSE if taken) and binds
-    /// once (EINVAL).
+    /// socket takes `ident` (0: a free one; ping sockets may share one, as
+    /// their INET_PROTOSW_REUSE lets them) and binds once (EINVAL).
     pub fn bind(&self, addr: Option<IpAddress>, ident: u16) -> KResult<()> {
         let shared = self.shared.as_ref().ok_or(Errno::EADDRNOTAVAIL)?;
         if let Some(a) = addr
             && !shared.is_local(a)
-            && !(self.kind == RawKind::Raw && (a.is_multicast() || is_broadcast(a)))
+            && !(self.kind == RawKind::Raw && (a.is_multicast() || shared.is_broadcast(a)))
         {
             return Err(Errno::EADDRNOTAVAIL);
         }
@@ -275,16 +286,18 @@ impl RawSocket {
 
     /// connect(2): the packets' destination from now on and the only source
     /// they are taken from (None: AF_UNSPEC, unconnected again).
-    pub fn connect(&self, peer: Option<IpAddress>) -> KResult<()> {
-        if let Some(p) = peer {
-            if is_broadcast(p) && !self.st.lock().opts.broadcast {
-                return Err(Errno::EACCES);
-            }
+    pub fn connect(&self, peer: Option<(IpAddress, u16)>) -> KResult<()> {
+        if let Some((p, _)) = peer {
             let shared = self.shared.as_ref().ok_or(Errno::ENETUNREACH)?;
             let local = self.st.lock().local;
             shared.route(p, local).ok_or(Errno::ENETUNREACH)?;
+            if shared.is_broadcast(p) && !self.st.lock().opts.broadcast {
+                return Err(Errno::EACCES);
+            }
         }
-        self.st.lock().peer = peer;
+        let mut st = self.st.lock();
+        st.peer = peer.map(|p| p.0);
+        st.peer_port = peer.map_or(0, |p| p.1);
         Ok(())
     }
 
@@ -464,13 +477,13 @@ impl RawSocket {
         if matches!(dst, IpAddress::Ipv4(_)) == self.v6 {
             return Err(Errno::EAFNOSUPPORT);
         }
-        if is_broadcast(dst) && !opts.broadcast {
-            return Err(Errno::EACCES);
-        }
         let shared = self.shared.as_ref().ok_or(Errno::ENETUNREACH)?;
         // A multicast or broadcast bound address is not a source (raw_bind).
-        let bound = local.filter(|a| !a.is_multicast() && !is_broadcast(*a));
+        let bound = local.filter(|a| !a.is_multicast() && !shared.is_broadcast(*a));
         let (iface, src) = shared.route(dst, bound).ok_or(Errno::ENETUNREACH)?;
+        if shared.is_broadcast(dst) && !opts.broadcast {
+            return Err(Errno::EACCES);
+        }
         let mtu = shared
             .interfaces()
             .get(iface)
@@ -633,11 +646,6 @@ fn copy(data: &[u8]) -> KResult<Vec<u8>> {
         .map_err(|_| Errno::ENOBUFS)?;
     v.extend_from_slice(data);
     Ok(v)
-}
-
-/// 255.255.255.255 (a subnet's broadcast address is not told apart).
-pub fn is_broadcast(a: IpAddress) -> bool {
-    matches!(a, IpAddress::Ipv4(x) if x == Ipv4Address::BROADCAST)
 }
 
 /// The Internet checksum of `b`, starting from the partial sum `start`.
@@ -819,8 +827,8 @@ fn parse(ifindex: u32, ip: &[u8]) -> Option<Parsed<'_>> {
 pub struct RawSocks {
     list: spin::Mutex<Vec<Weak<RawSocket>>>,
     count: AtomicUsize,
-    /// (IPv6, ident) of each bound ping socket.
-    idents: spin::Mutex<BTreeSet<(bool, u16)>>,
+    /// (IPv6, ident) of the bound ping sockets, and how many have it.
+    idents: spin::Mutex<BTreeMap<(bool, u16), usize>>,
     next_ident: AtomicUsize,
 }
 
@@ -836,19 +844,19 @@ impl RawSocks {
         self.count.load(Ordering::Acquire) > 0
     }
 
-    /// Takes `want` (0: the next free ident after the last one given, as
-    /// ping_get_port; EADDRINUSE when taken or none is free).
+    /// Takes `want` (shared with any socket that has it), or with 0 the
+    /// next ident no socket has after the last one given, as ping_get_port
+    /// (EADDRINUSE when none is free).
     fn take_ident(&self, v6: bool, want: u16) -> KResult<u16> {
         let mut ids = self.idents.lock();
         if want != 0 {
-            if !ids.insert((v6, want)) {
-                return Err(Errno::EADDRINUSE);
-            }
+            *ids.entry((v6, want)).or_insert(0) += 1;
             return Ok(want);
         }
         for _ in 0..=u16::MAX as usize {
             let n = self.next_ident.fetch_add(1, Ordering::Relaxed) as u16;
-            if n != 0 && ids.insert((v6, n)) {
+            if n != 0 && !ids.contains_key(&(v6, n)) {
+                ids.insert((v6, n), 1);
                 return Ok(n);
             }
         }
@@ -856,7 +864,13 @@ impl RawSocks {
     }
 
     fn put_ident(&self, v6: bool, ident: u16) {
-        self.idents.lock().remove(&(v6, ident));
+        let mut ids = self.idents.lock();
+        if let Some(n) = ids.get_mut(&(v6, ident)) {
+            *n -= 1;
+            if *n == 0 {
+                ids.remove(&(v6, ident));
+            }
+        }
     }
 
     /// Gives an IP packet interface `ifindex` received (for this host) to

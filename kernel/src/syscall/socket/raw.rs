@@ -152,14 +152,14 @@ pub fn connect(ctx: &Ctx<'_>, s: &RawSocket, ptr: UserPtr<u8>, len: u32) -> KRes
         s.connect(None)?;
         return Ok(0);
     }
-    let (fam, a, _) = parse(s, b)?;
+    let (fam, a, port) = parse(s, b)?;
     if fam != family(s) {
         return Err(Errno::EAFNOSUPPORT);
     }
     if s.kind() == RawKind::Ping {
         s.autobind()?;
     }
-    s.connect(Some(a))?;
+    s.connect(Some((a, port)))?;
     Ok(0)
 }
 
@@ -388,13 +388,21 @@ pub fn setsockopt(
             }
             let n = (len as usize).min(4);
             let mut b = [0u8; 4];
-            ctx.mm().reader(val, n)?.read_exact(&mut b[..n])?;
-            // A short filter replaces only its first bytes.
+            // A short filter replaces only its first bytes; a failed copy
+            // leaves them zero (copy_from_user clears what it did not copy).
+            let r = ctx
+                .mm()
+                .reader(val, n)
+                .and_then(|mut rd| rd.read_exact(&mut b[..n]));
+            if r.is_err() {
+                b = [0; 4];
+            }
             s.with_opts(|o| {
                 let mut cur = o.icmp_filter.to_ne_bytes();
                 cur[..n].copy_from_slice(&b[..n]);
                 o.icmp_filter = u32::from_ne_bytes(cur);
             });
+            r?;
         }
         (rw::SOL_RAW, _) if !v6 && raw => return Err(Errno::ENOPROTOOPT),
         // IPv6: SOL_ICMPV6's filter, IPV6_CHECKSUM at SOL_RAW or SOL_IPV6.
@@ -605,7 +613,7 @@ pub fn getsockopt(
 
 /// getsockname (the bound address, and the protocol or a ping socket's
 /// ident as the port, as inet_getname reports inet_sport) or getpeername
-/// (ENOTCONN unless connected).
+/// (ENOTCONN unless connected with a port, as inet_getname).
 pub fn name(
     ctx: &Ctx<'_>,
     s: &RawSocket,
@@ -619,8 +627,8 @@ pub fn name(
         IpAddress::Ipv4(Ipv4Address::UNSPECIFIED)
     };
     let bytes = if peer {
-        let p = s.peer().ok_or(Errno::ENOTCONN)?;
-        sockaddr(s, p, 0)
+        let (p, port) = s.peer_name().ok_or(Errno::ENOTCONN)?;
+        sockaddr(s, p, port)
     } else {
         let (local, ident) = s.local();
         let port = if s.kind() == RawKind::Ping {

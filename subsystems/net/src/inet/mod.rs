@@ -358,6 +358,21 @@ impl Shared {
         core::mem::take(&mut *self.raw_out.lock())
     }
 
+    /// Whether `a` is a broadcast address: 255.255.255.255 or that of a
+    /// subnet of an interface.
+    pub fn is_broadcast(&self, a: IpAddress) -> bool {
+        let IpAddress::Ipv4(x) = a else {
+            return false;
+        };
+        x == Ipv4Address::BROADCAST
+            || self.ifaces.read().iter().any(|f| {
+                f.addrs.iter().any(|c| match c {
+                    IpCidr::Ipv4(c) => c.prefix_len() < 31 && c.broadcast() == Some(x),
+                    _ => false,
+                })
+            })
+    }
+
     /// Whether one of `gids` may make ping sockets (net.ipv4.ping_group_range).
     pub fn ping_allowed(&self, gids: &[u32]) -> bool {
         let (lo, hi) = *self.ping_group_range.lock();
