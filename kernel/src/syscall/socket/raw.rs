@@ -30,6 +30,8 @@ const IPPROTO_RAW: i32 = 255;
 const SO_ATTACH_FILTER: i32 = 26;
 const SO_DETACH_FILTER: i32 = 27;
 const SO_MARK: i32 = 36;
+const IP_RECVOPTS: i32 = 6;
+const IP_RETOPTS: i32 = 7;
 const IP_MTU_DISCOVER: i32 = 10;
 const IP_MULTICAST_TTL: i32 = 33;
 const IP_MULTICAST_LOOP: i32 = 34;
@@ -473,7 +475,9 @@ pub fn setsockopt(
                     }
                     s.with_opts(|o| o.ints.insert((level, name), v));
                 }
-                IP_RECVERR | IP_PKTINFO | IP_RECVTOS | IP_MULTICAST_LOOP => {
+                // Kept; no options ever come with a packet (partial).
+                IP_RECVERR | IP_PKTINFO | IP_RECVTOS | IP_MULTICAST_LOOP | IP_RECVOPTS
+                | IP_RETOPTS => {
                     s.with_opts(|o| o.ints.insert((level, name), i32::from(v != 0)));
                 }
                 _ => return Err(Errno::ENOPROTOOPT),
@@ -592,9 +596,10 @@ pub fn getsockopt(
             s.with_opts(|o| o.ints.get(&(level, name)).copied())
                 .unwrap_or(1),
         ),
-        (SOL_IP, IP_RECVERR | IP_PKTINFO | IP_RECVTOS | IP_MTU_DISCOVER) if !v6 => {
-            int_bytes(kept(level, name))
-        }
+        (
+            SOL_IP,
+            IP_RECVERR | IP_PKTINFO | IP_RECVTOS | IP_MTU_DISCOVER | IP_RECVOPTS | IP_RETOPTS,
+        ) if !v6 => int_bytes(kept(level, name)),
         (SOL_IPV6, IPV6_UNICAST_HOPS) if v6 => {
             int_bytes(s.with_opts(|o| o.ttl).map_or(64, i32::from))
         }
