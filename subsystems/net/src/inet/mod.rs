@@ -314,6 +314,12 @@ impl Shared {
     pub fn ip_xmit(&self, iface: usize, packet: Vec<u8>) -> KResult<()> {
         /// Packets waiting in lo's receive queue, or for the actor, at most.
         const QUEUE_MAX: usize = 4096;
+        /// Bytes waiting for the actor, at most.
+        const OUT_BYTES_MAX: usize = 4 << 20;
+        // Short of memory for user data: dropped, as a full queue drops.
+        if !kestrel_vfs::may_hold(packet.len()) {
+            return Err(Errno::ENOBUFS);
+        }
         let info = self
             .ifaces
             .read()
@@ -325,7 +331,8 @@ impl Shared {
         }
         if !info.loopback() {
             let mut q = self.raw_out.lock();
-            if q.len() >= QUEUE_MAX {
+            let bytes: usize = q.iter().map(|(_, p)| p.len()).sum();
+            if q.len() >= QUEUE_MAX || bytes + packet.len() > OUT_BYTES_MAX {
                 return Err(Errno::ENOBUFS);
             }
             q.push_back((iface, packet));

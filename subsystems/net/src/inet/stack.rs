@@ -683,19 +683,7 @@ impl Stack {
             let Ok(dst) = dst else {
                 return false;
             };
-            let bcast = match dst {
-                IpAddress::Ipv4(a) => {
-                    a.is_broadcast()
-                        || self.shared.interfaces().get(i).is_some_and(|f| {
-                            f.addrs.iter().any(|c| match c {
-                                IpCidr::Ipv4(c) => c.broadcast() == Some(a),
-                                _ => false,
-                            })
-                        })
-                }
-                IpAddress::Ipv6(_) => false,
-            };
-            if !(dst.is_multicast() || bcast || self.shared.is_local(dst)) {
+            if !(dst.is_multicast() || self.shared.is_local(dst) || self.shared.is_broadcast(dst)) {
                 return false;
             }
             ip
