@@ -131,7 +131,6 @@ struct State {
     error: Option<Errno>,
     filter: Option<Vec<crate::bpf::Insn>>,
     shut_rd: bool,
-    shut_wr: bool,
     released: bool,
 }
 
@@ -181,7 +180,6 @@ impl RawSocket {
                 error: None,
                 filter: None,
                 shut_rd: false,
-                shut_wr: false,
                 released: false,
             }),
             wq: WaitQueue::new(),
@@ -301,10 +299,11 @@ impl RawSocket {
         Ok(())
     }
 
-    pub fn shutdown(&self, rd: bool, wr: bool) {
+    /// shutdown(2): after SHUT_RD a receive finds end of file (0) rather
+    /// than waiting; SHUT_WR changes nothing for a datagram socket here.
+    pub fn shutdown(&self, rd: bool) {
         let mut st = self.st.lock();
         st.shut_rd |= rd;
-        st.shut_wr |= wr;
         drop(st);
         self.wq.wake(u32::from(POLLIN | POLLOUT | POLLRDHUP));
     }
@@ -466,13 +465,11 @@ impl RawSocket {
     /// and checksum are set here. `proto` overrides the IPv6 next header
     /// (sin6_port of a raw IPv6 socket).
     pub fn send(&self, data: &[u8], dst: Option<IpAddress>, proto: Option<u8>) -> KResult<usize> {
-        let (opts, local, peer, shut) = {
+        // shutdown(SHUT_WR) stops nothing here, as raw_sendmsg does not look.
+        let (opts, local, peer) = {
             let st = self.st.lock();
-            (st.opts.clone(), st.local, st.peer, st.shut_wr)
+            (st.opts.clone(), st.local, st.peer)
         };
-        if shut {
-            return Err(Errno::EPIPE);
-        }
         let dst = dst.or(peer).ok_or(Errno::EDESTADDRREQ)?;
         if matches!(dst, IpAddress::Ipv4(_)) == self.v6 {
             return Err(Errno::EAFNOSUPPORT);

@@ -131,8 +131,8 @@ pub fn bind(ctx: &Ctx<'_>, s: &RawSocket, ptr: UserPtr<u8>, len: u32) -> KResult
     let (fam, a, port) = parse(s, &raw.bytes[..raw.len])?;
     let any = unspecified(a);
     if s.kind() == RawKind::Ping {
-        // ping_check_bind_addr: AF_UNSPEC only with the wildcard.
-        if fam != family(s) && !(fam == AF_UNSPEC && any) {
+        // ping_check_bind_addr: AF_UNSPEC only with IPv4's wildcard.
+        if fam != family(s) && !(fam == AF_UNSPEC && any && !s.is_v6()) {
             return Err(Errno::EAFNOSUPPORT);
         }
     } else if s.is_v6() && fam != AF_INET6 {
@@ -204,12 +204,14 @@ pub fn send(
             None
         }
         Some(r) => {
+            // A ping6 socket wants a whole sockaddr_in6 (ping_v6_sendmsg).
+            if ping && s.is_v6() && r.len < 28 {
+                return Err(Errno::EINVAL);
+            }
             let (fam, a, port) = parse(s, &r.bytes[..r.len])?;
-            if fam != family(s) && (ping || s.is_v6() || fam != AF_UNSPEC) {
-                // raw_sendmsg lets AF_UNSPEC by (a BSD habit).
-                if !(s.is_v6() && !ping && fam == AF_UNSPEC) {
-                    return Err(Errno::EAFNOSUPPORT);
-                }
+            // raw_sendmsg and rawv6_sendmsg let AF_UNSPEC by (a BSD habit).
+            if fam != family(s) && (ping || fam != AF_UNSPEC) {
+                return Err(Errno::EAFNOSUPPORT);
             }
             if s.is_v6() && !ping && port != 0 {
                 // rawv6_sendmsg: sin6_port is the next header, the socket's
@@ -653,7 +655,7 @@ pub fn shutdown(s: &RawSocket, how: u32) -> KResult<u64> {
     if how > 2 {
         return Err(Errno::EINVAL);
     }
-    s.shutdown(how != 1, how != 0);
+    s.shutdown(how != 1);
     if s.peer().is_none() {
         return Err(Errno::ENOTCONN);
     }
