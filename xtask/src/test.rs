@@ -619,7 +619,8 @@ pub(crate) fn md5(data: &[u8]) -> Result<String, String> {
 /// writes the host then looks for, a flush, a write to a read-only disk, and
 /// the NIC's address and link; then TCP: busybox httpd and wget over
 /// loopback (IPv4 and IPv6), and wget from the host's server (xtask's, at
-/// 10.0.2.2:HOSTPORT) over eth0; then busybox `ip` over netlink: links,
+/// 10.0.2.2:HOSTPORT) over eth0; busybox `ping` (a raw ICMP socket) to
+/// 127.0.0.1, ::1 and QEMU's gateway; then busybox `ip` over netlink: links,
 /// addresses and routes shown, an address and a route added and shown (also
 /// by `route -n` from /proc/net/route), the default route deleted (8.8.8.8
 /// unreachable, the host's server still reached on the link) and added
@@ -641,6 +642,9 @@ echo \"tcp lo4 $(wget -q -O - http://127.0.0.1:8080/f | md5sum)\" && \
 echo \"tcp lo6 $(wget -q -O - 'http://[::1]:8080/f' | md5sum)\" && \
 echo \"tcp served $(md5sum < /www/f)\"; \
 echo \"tcp eth0 $(wget -q -O - http://10.0.2.2:HOSTPORT/ | md5sum)\"; \
+ping -c 3 127.0.0.1 | grep -q '^3 packets transmitted, 3 packets received' && echo 'ping lo 3 of 3'; \
+ping6 -c 2 ::1 | grep -q '^2 packets transmitted, 2 packets received' && echo 'ping lo6 2 of 2'; \
+ping -c 2 10.0.2.2 | grep -q '^2 packets transmitted, 2 packets received' && echo 'ping gateway 2 of 2'; \
 ip link | grep -q '^1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65535' && echo 'nl link lo'; \
 ip link show eth0 | grep -q 'link/ether 52:54:00:12:34:56 brd ff:ff:ff:ff:ff:ff' && echo 'nl link eth0'; \
 ip addr | grep -q 'inet 127.0.0.1/8 scope host lo' && echo 'nl addr lo'; \
@@ -835,6 +839,20 @@ fn devices_check(opts: &Opts, a: &build::Artefacts) -> Result<Tally, String> {
         "net.tcp_over_loopback_and_eth0_carries_files_intact",
         missing,
         "tcp",
+    );
+
+    // busybox ping's raw ICMP sockets on lo and through eth0 (slirp answers
+    // its gateway address itself).
+    let want = ["ping lo 3 of 3", "ping lo6 2 of 2", "ping gateway 2 of 2"];
+    let missing = want
+        .into_iter()
+        .filter(|w| !has(w))
+        .map(String::from)
+        .collect();
+    report(
+        "net.busybox_ping_reaches_lo_and_the_gateway",
+        missing,
+        "ping",
     );
 
     // busybox ip over netlink (and route -n over /proc/net/route).

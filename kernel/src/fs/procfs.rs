@@ -2685,17 +2685,67 @@ fn write_id_map(p: &Arc<Process>, uid: bool, data: &[u8]) -> KResult<()> {
 fn net_sys_dir() -> InodeRef {
     let sys = 2 + SYSTEM_FILES.iter().position(|n| *n == "sys").unwrap_or(0) as u64;
     table_dir(0x400, sys, &[("ipv4", 0x401)], |name| match name {
-        b"ipv4" => Ok(table_dir(
-            0x401,
+        b"ipv4" => Ok(PseudoDir::new_ref(
+            common(0x401, 0o555),
+            PROC_SUPER_MAGIC,
             0x400,
-            &[("conf", 0x402)],
-            |name| match name {
+            Box::new(|| {
+                vec![
+                    (b"conf".to_vec(), 0x402, DT_DIR),
+                    (b"ping_group_range".to_vec(), 0x403, DT_REG),
+                ]
+            }),
+            Box::new(|name: &[u8]| match name {
                 b"conf" => Ok(net_conf_dir()),
+                b"ping_group_range" => Ok(ping_group_range_file()),
                 _ => Err(Errno::ENOENT),
-            },
+            }),
         )),
         _ => Err(Errno::ENOENT),
     })
+}
+
+/// net.ipv4.ping_group_range: the groups that may make ICMP datagram
+/// sockets, a value of the reader's network namespace ("1\t0", Linux's
+/// default, lets nobody). A write takes one or two gids (EINVAL past
+/// 2^31 - 1 or with none); a low above the high makes it "1 0" again
+/// (ipv4_ping_group_range).
+fn ping_group_range_file() -> InodeRef {
+    rw_file(
+        common(0x403, 0o644),
+        || {
+            let (lo, hi) = crate::net::shared().map_or((1, 0), |s| *s.ping_group_range.lock());
+            text(format!("{lo}\t{hi}\n"))
+        },
+        |data| {
+            // proc_dointvec_minmax: up to two values over the current ones
+            // (one value replaces the low end only), none is EINVAL.
+            let t = core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?;
+            let Some(s) = crate::net::shared() else {
+                return Ok(());
+            };
+            let (mut lo, mut hi) = *s.ping_group_range.lock();
+            let mut n = 0;
+            for w in t.split_ascii_whitespace().take(2) {
+                let v = w
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|v| (0..=i64::from(i32::MAX)).contains(v))
+                    .ok_or(Errno::EINVAL)? as u32;
+                if n == 0 {
+                    lo = v;
+                } else {
+                    hi = v;
+                }
+                n += 1;
+            }
+            if n == 0 {
+                return Err(Errno::EINVAL);
+            }
+            *s.ping_group_range.lock() = if hi < lo { (1, 0) } else { (lo, hi) };
+            Ok(())
+        },
+    )
 }
 
 fn net_conf_names() -> Vec<Vec<u8>> {

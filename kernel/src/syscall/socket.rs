@@ -17,6 +17,7 @@ use kestrel_abi::{Errno, KResult};
 use kestrel_net::inet::InetSocket;
 use kestrel_net::netlink::NetlinkSocket;
 use kestrel_net::packet::PacketSocket;
+use kestrel_net::raw::RawSocket;
 use kestrel_net::unix::{Addr, Cred, Kind, NameKey, Parsed, Received, Rights, UnixSocket};
 use kestrel_usermem::UserIoVecs;
 
@@ -31,6 +32,7 @@ use crate::process::signal::interruptible;
 mod inet;
 mod netlink;
 mod packet;
+mod raw;
 
 pub use packet::mmap_backing as packet_mmap_backing;
 
@@ -51,6 +53,7 @@ fn socket_file(ctx: &Ctx<'_>, fd: i32) -> KResult<Arc<OpenFile>> {
         && InetSocket::of(&f).is_none()
         && NetlinkSocket::of(&f).is_none()
         && PacketSocket::of(&f).is_none()
+        && RawSocket::of(&f).is_none()
     {
         return Err(Errno::ENOTSOCK);
     }
@@ -128,12 +131,17 @@ pub async fn sys_socket(ctx: &mut Ctx<'_>, domain: u32, ty: u32, protocol: i32) 
         if base >= SOCK_MAX {
             return Err(Errno::EINVAL);
         }
-        let s = inet::socket(domain, base, protocol)?;
         let nonblock = if ty & SOCK_NONBLOCK != 0 {
             O_NONBLOCK
         } else {
             0
         };
+        if raw::is_raw(domain, base, protocol) {
+            let s = raw::socket(ctx, domain, base, protocol)?;
+            let f = crate::fs::anon::socket_file(s, O_RDWR | nonblock);
+            return ctx.install(f, ty & SOCK_CLOEXEC != 0).map(|fd| fd as u64);
+        }
+        let s = inet::socket(domain, base, protocol)?;
         let f = crate::fs::anon::socket_file(s, O_RDWR | nonblock);
         return ctx.install(f, ty & SOCK_CLOEXEC != 0).map(|fd| fd as u64);
     }
@@ -192,7 +200,11 @@ pub async fn sys_socketpair(
             return Err(Errno::EINVAL);
         }
         if domain != AF_NETLINK {
-            inet::kind_of(ty & SOCK_TYPE_MASK, protocol)?;
+            if raw::is_raw(domain, ty & SOCK_TYPE_MASK, protocol) {
+                raw::socket(ctx, domain, ty & SOCK_TYPE_MASK, protocol)?;
+            } else {
+                inet::kind_of(ty & SOCK_TYPE_MASK, protocol)?;
+            }
         }
         return Err(Errno::EOPNOTSUPP);
     }
@@ -333,6 +345,9 @@ pub async fn sys_bind(ctx: &mut Ctx<'_>, fd: Fd, addr: UserPtr<u8>, addrlen: u32
     if let Some(s) = PacketSocket::of(&f) {
         return packet::bind(ctx, s, addr, addrlen);
     }
+    if let Some(s) = RawSocket::of(&f) {
+        return raw::bind(ctx, s, addr, addrlen);
+    }
     let s = sock(&f);
     match read_addr(ctx, addr, addrlen)? {
         Parsed::FamilyOnly => s.autobind()?,
@@ -384,7 +399,10 @@ pub async fn sys_listen(ctx: &mut Ctx<'_>, fd: Fd, backlog: i32) -> KResult<u64>
     if let Some(s) = InetSocket::of(&f) {
         return inet::listen(s, backlog);
     }
-    if NetlinkSocket::of(&f).is_some() || PacketSocket::of(&f).is_some() {
+    if NetlinkSocket::of(&f).is_some()
+        || PacketSocket::of(&f).is_some()
+        || RawSocket::of(&f).is_some()
+    {
         return Err(Errno::EOPNOTSUPP);
     }
     // A negative backlog is taken as the maximum, as Linux's unsigned compare does.
@@ -461,7 +479,10 @@ async fn accept(
     if let Some(s) = InetSocket::of(&f) {
         return inet::accept(ctx, &f, s, addr, addrlen, flags).await;
     }
-    if NetlinkSocket::of(&f).is_some() || PacketSocket::of(&f).is_some() {
+    if NetlinkSocket::of(&f).is_some()
+        || PacketSocket::of(&f).is_some()
+        || RawSocket::of(&f).is_some()
+    {
         return Err(Errno::EOPNOTSUPP);
     }
     let s = sock(&f);
@@ -534,6 +555,9 @@ pub async fn sys_connect(
     }
     if PacketSocket::of(&f).is_some() {
         return Err(Errno::EOPNOTSUPP);
+    }
+    if let Some(s) = RawSocket::of(&f) {
+        return raw::connect(ctx, s, addr, addrlen);
     }
     let s = sock(&f);
     // AF_UNSPEC dissolves a datagram socket's association.
@@ -858,6 +882,14 @@ pub async fn sys_sendto(
         };
         return packet::send(s, &mut src, raw.as_ref()).map(|n| n as u64);
     }
+    if let Some(s) = RawSocket::of(&f) {
+        let to = if addr.is_null() {
+            None
+        } else {
+            Some(RawAddr::copy_in(ctx, addr, addrlen)?).filter(|r| r.len > 0)
+        };
+        return raw::send(s, &mut src, to.as_ref(), flags).map(|n| n as u64);
+    }
     // __sys_sendto copies the address in (a zero length is no address at all: the
     // socket's peer gets the data); the protocol looks at it afterwards.
     let raw = if addr.is_null() {
@@ -948,6 +980,10 @@ pub async fn sys_recvfrom(
     }
     if let Some(s) = PacketSocket::of(&f) {
         let g = packet::recv(ctx, &f, s, &mut dst, flags).await?;
+        return finish_recvfrom(ctx, &g.from, g.len, g.full_len, addr, addrlen, flags);
+    }
+    if let Some(s) = RawSocket::of(&f) {
+        let (g, _) = raw::recv(ctx, &f, s, &mut dst, flags).await?;
         return finish_recvfrom(ctx, &g.from, g.len, g.full_len, addr, addrlen, flags);
     }
     let (n, r) = recv_data(ctx, &f, &mut dst, flags).await?;
@@ -1082,6 +1118,10 @@ async fn sendmsg(ctx: &Ctx<'_>, f: &OpenFile, hdr: &Msghdr, flags: u32) -> KResu
         // Control messages are not read.
         return packet::send(s, &mut src, raw.as_ref());
     }
+    if let Some(s) = RawSocket::of(f) {
+        // Control messages (IP_TTL, IP_PKTINFO...) are not read: ignored.
+        return raw::send(s, &mut src, raw.as_ref(), flags);
+    }
     let (rights, cred) = parse_control(ctx, hdr.msg_control, hdr.msg_controllen)?;
     let to = send_address(f, raw.as_ref())?;
     send_data(
@@ -1177,6 +1217,23 @@ async fn recvmsg(ctx: &Ctx<'_>, f: &OpenFile, hdr: &mut Msghdr, flags: u32) -> K
         let g = packet::recv(ctx, f, s, &mut dst, flags).await?;
         let truncated = g.full_len > g.len;
         return finish_recvmsg(&mm, hdr, &g.from, g.len, g.full_len, truncated, flags);
+    }
+    if let Some(s) = RawSocket::of(f) {
+        let (g, cmsgs) = raw::recv(ctx, f, s, &mut dst, flags).await?;
+        let truncated = g.full_len > g.len;
+        let mut ctl = Control {
+            at: hdr.msg_control,
+            room: hdr.msg_controllen as usize,
+            used: 0,
+        };
+        let mut ctl_flags = 0;
+        for (level, ty, data) in cmsgs {
+            let _ = ctl.put_at(&mm, level, ty, &data, &mut ctl_flags);
+        }
+        let n = finish_recvmsg(&mm, hdr, &g.from, g.len, g.full_len, truncated, flags)?;
+        hdr.msg_controllen = ctl.used as u64;
+        hdr.msg_flags |= ctl_flags;
+        return Ok(n);
     }
     if let Some(s) = NetlinkSocket::of(f) {
         let g = netlink::recv(ctx, f, s, &mut dst, flags).await?;
@@ -1335,6 +1392,9 @@ pub async fn sys_shutdown(ctx: &mut Ctx<'_>, fd: Fd, how: u32) -> KResult<u64> {
     if let Some(s) = InetSocket::of(&f) {
         return inet::shutdown(s, how);
     }
+    if let Some(s) = RawSocket::of(&f) {
+        return raw::shutdown(s, how);
+    }
     if NetlinkSocket::of(&f).is_some() || PacketSocket::of(&f).is_some() {
         return Err(Errno::EOPNOTSUPP);
     }
@@ -1359,6 +1419,9 @@ pub async fn sys_getsockname(
     if let Some(s) = PacketSocket::of(&f) {
         return packet::name(ctx, s, addr, addrlen);
     }
+    if let Some(s) = RawSocket::of(&f) {
+        return raw::name(ctx, s, false, addr, addrlen);
+    }
     write_addr(ctx, &sock(&f).local_addr().to_sockaddr(), addr, addrlen)?;
     Ok(0)
 }
@@ -1375,6 +1438,9 @@ pub async fn sys_getpeername(
     }
     if PacketSocket::of(&f).is_some() {
         return Err(Errno::EOPNOTSUPP);
+    }
+    if let Some(s) = RawSocket::of(&f) {
+        return raw::name(ctx, s, true, addr, addrlen);
     }
     if let Some(s) = InetSocket::of(&f) {
         let peer = s.peer_name()?;
@@ -1418,6 +1484,9 @@ pub async fn sys_setsockopt(
     }
     if let Some(s) = PacketSocket::of(&f) {
         return packet::setsockopt(ctx, s, level, name, val, len);
+    }
+    if let Some(s) = RawSocket::of(&f) {
+        return raw::setsockopt(ctx, s, level, name, val, len);
     }
     let s = sock(&f);
     // Unix sockets have no protocol-level options: Linux's unix proto_ops have no
@@ -1477,6 +1546,9 @@ pub async fn sys_getsockopt(
     }
     if let Some(s) = PacketSocket::of(&f) {
         return packet::getsockopt(ctx, s, level, name, val, len_ptr);
+    }
+    if let Some(s) = RawSocket::of(&f) {
+        return raw::getsockopt(ctx, s, level, name, val, len_ptr);
     }
     let s = sock(&f);
     // As setsockopt: no getsockopt in the unix proto_ops (do_sock_getsockopt).
@@ -1538,6 +1610,9 @@ pub async fn read(ctx: &Ctx<'_>, f: &OpenFile, buf: UserPtr<u8>, count: usize) -
     if let Some(s) = PacketSocket::of(f) {
         return packet::recv(ctx, f, s, &mut dst, 0).await.map(|g| g.len);
     }
+    if let Some(s) = RawSocket::of(f) {
+        return raw::recv(ctx, f, s, &mut dst, 0).await.map(|(g, _)| g.len);
+    }
     recv_data(ctx, f, &mut dst, 0).await.map(|(n, _)| n)
 }
 
@@ -1555,6 +1630,9 @@ pub async fn write(ctx: &Ctx<'_>, f: &OpenFile, buf: UserPtr<u8>, count: usize) 
     }
     if let Some(s) = PacketSocket::of(f) {
         return packet::send(s, &mut src, None);
+    }
+    if let Some(s) = RawSocket::of(f) {
+        return raw::send(s, &mut src, None, 0);
     }
     send_data(ctx, f, &mut src, None, scm_cred(ctx), None, 0).await
 }
@@ -1582,6 +1660,11 @@ pub async fn readv(ctx: &Ctx<'_>, f: &OpenFile, iovecs: &[Iovec]) -> KResult<u64
             .await
             .map(|g| g.len as u64);
     }
+    if let Some(s) = RawSocket::of(f) {
+        return raw::recv(ctx, f, s, &mut dst, 0)
+            .await
+            .map(|(g, _)| g.len as u64);
+    }
     let (n, _) = recv_data(ctx, f, &mut dst, 0).await?;
     Ok(n as u64)
 }
@@ -1605,6 +1688,9 @@ pub async fn writev(ctx: &Ctx<'_>, f: &OpenFile, iovecs: &[Iovec]) -> KResult<u6
     if let Some(s) = PacketSocket::of(f) {
         return packet::send(s, &mut src, None).map(|n| n as u64);
     }
+    if let Some(s) = RawSocket::of(f) {
+        return raw::send(s, &mut src, None, 0).map(|n| n as u64);
+    }
     send_data(ctx, f, &mut src, None, scm_cred(ctx), None, 0)
         .await
         .map(|n| n as u64)
@@ -1616,6 +1702,7 @@ pub fn is_socket(f: &OpenFile) -> bool {
         || InetSocket::of(f).is_some()
         || NetlinkSocket::of(f).is_some()
         || PacketSocket::of(f).is_some()
+        || RawSocket::of(f).is_some()
 }
 
 /// An open file description is being released: a socket's last file closed is
@@ -1631,6 +1718,9 @@ pub fn file_released(f: &OpenFile) {
         s.release();
     }
     if let Some(s) = PacketSocket::of(f) {
+        s.release();
+    }
+    if let Some(s) = RawSocket::of(f) {
         s.release();
     }
 }

@@ -171,7 +171,7 @@ syscall_table! {
     ALARM => timer::sys_alarm(seconds: u32);
     SETITIMER => timer::sys_setitimer(which: i32, value: UserPtr<Itimerval>, ovalue: UserPtr<Itimerval>);
     SENDFILE => fs::sys_sendfile(out_fd: Fd, in_fd: Fd, offset: UserPtr<i64>, count: usize);
-    SOCKET => socket::sys_socket(domain: u32, kind: u32, protocol: i32), partial "AF_UNIX; AF_INET and AF_INET6 with SOCK_STREAM (TCP) and SOCK_DGRAM (UDP); AF_NETLINK with NETLINK_ROUTE only; AF_PACKET SOCK_RAW/SOCK_DGRAM with classic BPF filters (no SOCK_PACKET or fanout; mmap'd PACKET_RX_RING of TPACKET_V1-V3; a PACKET_TX_RING is checked and kept but sends nothing and its socket cannot be mapped); no AF_INET raw sockets";
+    SOCKET => socket::sys_socket(domain: u32, kind: u32, protocol: i32), partial "AF_UNIX; AF_INET and AF_INET6 with SOCK_STREAM (TCP) and SOCK_DGRAM (UDP); AF_NETLINK with NETLINK_ROUTE only; AF_PACKET SOCK_RAW/SOCK_DGRAM with classic BPF filters (no SOCK_PACKET or fanout; mmap'd PACKET_RX_RING of TPACKET_V1-V3; a PACKET_TX_RING is checked and kept but sends nothing and its socket cannot be mapped); AF_INET/AF_INET6 SOCK_RAW and ICMP ping sockets without fragmentation, IP options or an error queue";
     CONNECT => socket::sys_connect(fd: Fd, addr: UserPtr<u8>, addrlen: u32);
     ACCEPT => socket::sys_accept(fd: Fd, addr: UserPtr<u8>, addrlen: UserPtr<u32>);
     SENDTO => socket::sys_sendto(fd: Fd, buf: UserPtr<u8>, len: usize, flags: u32, dest: UserPtr<u8>, addrlen: u32);

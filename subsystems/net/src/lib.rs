@@ -6,6 +6,7 @@
 //! * [`inet`]: AF_INET and AF_INET6 TCP and UDP on smoltcp.
 //! * [`netlink`]: AF_NETLINK's NETLINK_ROUTE: links, addresses and routes.
 //! * [`packet`]: AF_PACKET sockets: the frames the interfaces send and receive.
+//! * [`raw`]: raw IP sockets and ICMP ("ping") datagram sockets.
 //!
 //! Like the VFS, nothing here blocks: operations that would wait return EAGAIN,
 //! and every socket is a [`kestrel_vfs::FileOps`] with a poll mask and a wait
@@ -20,4 +21,5 @@ pub mod bpf;
 pub mod inet;
 pub mod netlink;
 pub mod packet;
+pub mod raw;
 pub mod unix;

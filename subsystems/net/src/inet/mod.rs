@@ -273,6 +273,16 @@ pub struct Shared {
     registry: spin::Mutex<alloc::collections::BTreeMap<u64, alloc::sync::Weak<InetSocket>>>,
     /// The packet sockets tapping this stack's interfaces.
     pub taps: crate::packet::Taps,
+    /// The raw and ping sockets ([`crate::raw`]).
+    pub raws: crate::raw::RawSocks,
+    /// IP packets raw sockets sent through a NIC, for the actor (by
+    /// interface position).
+    raw_out: spin::Mutex<VecDeque<(usize, Vec<u8>)>>,
+    /// The identification of the next IPv4 packet a raw socket builds.
+    ip_id: core::sync::atomic::AtomicU16,
+    /// net.ipv4.ping_group_range: the groups that may make ping sockets
+    /// (Linux's default "1 0": none).
+    pub ping_group_range: spin::Mutex<(u32, u32)>,
 }
 
 impl Shared {
@@ -288,7 +298,97 @@ impl Shared {
             change_hook: spin::Once::new(),
             registry: spin::Mutex::new(alloc::collections::BTreeMap::new()),
             taps: crate::packet::Taps::default(),
+            raws: crate::raw::RawSocks::default(),
+            raw_out: spin::Mutex::new(VecDeque::new()),
+            ip_id: core::sync::atomic::AtomicU16::new(1),
+            ping_group_range: spin::Mutex::new((1, 0)),
         })
+    }
+
+    /// The identification field of the next IPv4 packet built here.
+    pub fn next_ip_id(&self) -> u16 {
+        self.ip_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Sends an IP packet a raw or ping socket built through the interface
+    /// at position `iface`: `lo` takes it back in at once (the packet
+    /// sockets see it go out; the raw sockets and smoltcp see it come in, in
+    /// the actor's next round); a NIC's goes to the actor, which sends it
+    /// through smoltcp (the neighbor resolved). ENOBUFS when the queue is
+    /// full, ENETDOWN for a down interface.
+    pub fn ip_xmit(&self, iface: usize, packet: Vec<u8>) -> KResult<()> {
+        /// Packets waiting in lo's receive queue, or for the actor, at most.
+        const QUEUE_MAX: usize = 4096;
+        /// Bytes waiting for the actor, at most.
+        const OUT_BYTES_MAX: usize = 4 << 20;
+        // Short of memory for user data: dropped, as a full queue drops.
+        if !kestrel_vfs::may_hold(packet.len()) {
+            return Err(Errno::ENOBUFS);
+        }
+        let info = self
+            .ifaces
+            .read()
+            .get(iface)
+            .cloned()
+            .ok_or(Errno::ENETUNREACH)?;
+        if !info.up {
+            return Err(Errno::ENETDOWN);
+        }
+        if !info.loopback() {
+            let mut q = self.raw_out.lock();
+            let bytes: usize = q.iter().map(|(_, p)| p.len()).sum();
+            if q.len() >= QUEUE_MAX || bytes + packet.len() > OUT_BYTES_MAX {
+                return Err(Errno::ENOBUFS);
+            }
+            q.push_back((iface, packet));
+            drop(q);
+            self.notify.notify();
+            return Ok(());
+        }
+        if info.link.rx.lock().len() >= QUEUE_MAX {
+            return Err(Errno::ENOBUFS);
+        }
+        let at = crate::packet::TapPoint {
+            ifindex: info.index,
+            mac: None,
+            outgoing: true,
+            sender: 0,
+        };
+        self.taps.tap_ip(&at, &packet);
+        let len = packet.len() as u64;
+        info.link.tx_frames.fetch_add(1, Ordering::Relaxed);
+        info.link.tx_bytes.fetch_add(len, Ordering::Relaxed);
+        info.link.rx_frames.fetch_add(1, Ordering::Relaxed);
+        info.link.rx_bytes.fetch_add(len, Ordering::Relaxed);
+        info.link.rx.lock().push_back(packet);
+        self.notify.notify();
+        Ok(())
+    }
+
+    /// The packets raw sockets queued for the NICs.
+    pub(crate) fn take_raw_out(&self) -> VecDeque<(usize, Vec<u8>)> {
+        core::mem::take(&mut *self.raw_out.lock())
+    }
+
+    /// Whether `a` is a broadcast address: 255.255.255.255 or that of a
+    /// subnet of an interface.
+    pub fn is_broadcast(&self, a: IpAddress) -> bool {
+        let IpAddress::Ipv4(x) = a else {
+            return false;
+        };
+        x == Ipv4Address::BROADCAST
+            || self.ifaces.read().iter().any(|f| {
+                f.addrs.iter().any(|c| match c {
+                    IpCidr::Ipv4(c) => c.prefix_len() < 31 && c.broadcast() == Some(x),
+                    _ => false,
+                })
+            })
+    }
+
+    /// Whether one of `gids` may make ping sockets (net.ipv4.ping_group_range).
+    pub fn ping_allowed(&self, gids: &[u32]) -> bool {
+        let (lo, hi) = *self.ping_group_range.lock();
+        gids.iter().any(|&g| lo <= g && g <= hi)
     }
 
     /// A new packet socket taps this stack's interfaces.

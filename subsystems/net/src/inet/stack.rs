@@ -42,8 +42,8 @@ use kestrel_abi::fs::*;
 use smoltcp::iface::{
     Config, Interface, PollIngressSingleResult, PollResult, SocketHandle, SocketSet,
 };
-use smoltcp::phy::{self, ChecksumCapabilities, DeviceCapabilities, Medium};
-use smoltcp::socket::{tcp, udp};
+use smoltcp::phy::{self, Checksum, ChecksumCapabilities, DeviceCapabilities, Medium};
+use smoltcp::socket::{raw, tcp, udp};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{
     EthernetAddress, EthernetFrame, EthernetProtocol, HardwareAddress, IpAddress, IpCidr,
@@ -154,8 +154,13 @@ impl phy::Device for Port {
         c.max_transmission_unit = self.mtu;
         if self.loopback {
             // Nothing corrupts a packet between two of our own sockets: no
-            // checksums, as Linux's loopback (CHECKSUM_UNNECESSARY).
+            // checksums checked, as Linux's loopback (CHECKSUM_UNNECESSARY).
+            // The IP header's and ICMP's are still filled in: a raw socket
+            // sees them (ping checks its reply's), and they cost little.
             c.checksum = ChecksumCapabilities::ignored();
+            c.checksum.ipv4 = Checksum::Tx;
+            c.checksum.icmpv4 = Checksum::Tx;
+            c.checksum.icmpv6 = Checksum::Tx;
         }
         c
     }
@@ -267,6 +272,9 @@ pub struct Stack {
     /// The IP headers of the latest UDP packets received, oldest first, until
     /// their datagrams reach their sockets (smoltcp keeps no TTL or TOS).
     udp_seen: VecDeque<SeenUdp>,
+    /// Each interface's smoltcp raw socket, made for the first packet a raw
+    /// socket sends through it (smoltcp's raw sockets only send here).
+    raw_tx: Vec<Option<SocketHandle>>,
 }
 
 /// A received UDP packet's addresses and IP header fields.
@@ -416,6 +424,7 @@ impl Stack {
                 stats: StackStats::default(),
                 config_seen: 0,
                 udp_seen: VecDeque::new(),
+                raw_tx: Vec::new(),
             },
             shared,
         )
@@ -486,6 +495,7 @@ impl Stack {
             self.sync(&s, now_ns);
         }
         self.sync_dirty(now_ns);
+        self.raw_output();
         for i in 0..self.ifaces.len() {
             for n in 0..FRAMES_PER_ROUND {
                 if n > 0 && over() {
@@ -500,6 +510,9 @@ impl Stack {
                     continue;
                 }
                 self.tap(i, &frame, false);
+                if self.raw_input(i, &frame) {
+                    continue;
+                }
                 if !self.admit(i, &frame, now_ns) {
                     continue;
                 }
@@ -636,6 +649,88 @@ impl Stack {
             } else {
                 f.link.push_tx(frame);
             }
+        }
+    }
+
+    /// Gives a frame interface `i` received to the raw and ping sockets if
+    /// it is an IP packet for this host. True: a raw socket took a packet
+    /// of a protocol smoltcp does not know, which smoltcp then need not see
+    /// (it would answer "protocol unreachable"; Linux does not when a raw
+    /// socket took it).
+    fn raw_input(&self, i: usize, frame: &[u8]) -> bool {
+        let raws = &self.shared.raws;
+        if !raws.any() {
+            return false;
+        }
+        let ip: &[u8] = if self.ifaces[i].dev.loopback {
+            frame
+        } else {
+            let Ok(eth) = EthernetFrame::new_checked(frame) else {
+                return false;
+            };
+            match eth.ethertype() {
+                EthernetProtocol::Ipv4 | EthernetProtocol::Ipv6 => {}
+                _ => return false,
+            }
+            let ip = &frame[14..];
+            // Only what is for this host (its addresses, broadcast,
+            // multicast), not what passes by.
+            let dst = match ip.first().map(|b| b >> 4) {
+                Some(4) => Ipv4Packet::new_checked(ip).map(|p| IpAddress::Ipv4(p.dst_addr())),
+                Some(6) => Ipv6Packet::new_checked(ip).map(|p| IpAddress::Ipv6(p.dst_addr())),
+                _ => return false,
+            };
+            let Ok(dst) = dst else {
+                return false;
+            };
+            if !(dst.is_multicast() || self.shared.is_local(dst) || self.shared.is_broadcast(dst)) {
+                return false;
+            }
+            ip
+        };
+        let took = raws.input(i as u32 + 1, ip);
+        let proto = match ip.first().map(|b| b >> 4) {
+            Some(4) => ip.get(9).copied(),
+            Some(6) => ip.get(6).copied(),
+            _ => None,
+        };
+        // ICMP, TCP, UDP, ICMPv6, and IPv6's extension headers: smoltcp's.
+        took && !matches!(proto, Some(0 | 1 | 6 | 17 | 43 | 44 | 58 | 60))
+    }
+
+    /// Hands the packets raw sockets sent through a NIC to that interface's
+    /// smoltcp raw socket, for the egress pass to send. One that does not
+    /// fit is dropped (as a full device queue drops).
+    fn raw_output(&mut self) {
+        const RAW_TX_PACKETS: usize = 64;
+        const RAW_TX_BYTES: usize = 256 * 1024;
+        let out = self.shared.take_raw_out();
+        for (i, packet) in out {
+            if i >= self.ifaces.len() || !self.ifaces[i].up {
+                continue;
+            }
+            if self.raw_tx.len() < self.ifaces.len() {
+                self.raw_tx.resize(self.ifaces.len(), None);
+            }
+            let h = match self.raw_tx[i] {
+                Some(h) => h,
+                None => {
+                    let rx =
+                        raw::PacketBuffer::new(vec![raw::PacketMetadata::EMPTY; 1], vec![0u8; 0]);
+                    let tx = raw::PacketBuffer::new(
+                        vec![raw::PacketMetadata::EMPTY; RAW_TX_PACKETS],
+                        vec![0u8; RAW_TX_BYTES],
+                    );
+                    let sock = raw::Socket::new(None, None, rx, tx);
+                    let Some(h) = self.ifaces[i].set.try_add(sock) else {
+                        continue;
+                    };
+                    self.raw_tx[i] = Some(h);
+                    h
+                }
+            };
+            let r = self.ifaces[i].set.get_mut::<raw::Socket>(h);
+            let _ = r.send_slice(&packet);
         }
     }
 

@@ -458,3 +458,38 @@ fn states_follow_the_close_handshake() {
     // The side that closed first waits in TIME_WAIT; its socket is CLOSE.
     assert_eq!((c.tcp_state(), c.tcpi_state()), (6, 7));
 }
+
+/// A raw ICMP socket sees its echo request to 127.0.0.1 come back in, and
+/// smoltcp's reply, each with its IP header; a ping socket gets the reply.
+#[test]
+fn raw_icmp_echo_on_lo() {
+    use crate::raw::{RawKind, RawSocket};
+    let mut net = Net::new();
+    let s = RawSocket::new(false, RawKind::Raw, 1, Some(net.shared.clone()));
+    let mut m = [8u8, 0, 0, 0, 0x12, 0x34, 0, 1, b'h', b'i'];
+    let c = crate::raw::checksum(0, &m);
+    m[2..4].copy_from_slice(&c.to_be_bytes());
+    assert_eq!(s.send(&m, Some(LO), None), Ok(m.len()));
+    net.run();
+    let a = s.recv(2048, false).expect("the request");
+    assert_eq!(a.data.len(), 30);
+    assert_eq!(a.data[20], 8);
+    let b = s.recv(2048, false).expect("the reply");
+    assert_eq!(b.data[20], 0);
+    assert_eq!(crate::raw::checksum(0, &b.data[..20]), 0);
+    assert_eq!(crate::raw::checksum(0, &b.data[20..]), 0);
+    *net.shared.ping_group_range.lock() = (0, 0);
+    let p = RawSocket::new(false, RawKind::Ping, 1, Some(net.shared.clone()));
+    assert_eq!(p.send(&m, Some(LO), None), Ok(m.len()));
+    net.run();
+    let r = p.recv(2048, false).expect("the ping reply");
+    assert_eq!(r.data.len(), m.len());
+    assert_eq!(r.data[0], 0);
+    let v6 = RawSocket::new(true, RawKind::Raw, 58, Some(net.shared.clone()));
+    let m6 = [128u8, 0, 0, 0, 0x12, 0x34, 0, 1];
+    let lo6 = IpAddress::v6(0, 0, 0, 0, 0, 0, 0, 1);
+    assert_eq!(v6.send(&m6, Some(lo6), None), Ok(8));
+    net.run();
+    assert_eq!(v6.recv(2048, false).expect("request").data[0], 128);
+    assert_eq!(v6.recv(2048, false).expect("reply").data[0], 129);
+}

@@ -972,19 +972,12 @@ impl InterfaceInner {
         ip_repr: &IpRepr,
         ip_payload: &[u8],
     ) -> bool {
-        let mut handled_by_raw_socket = false;
-
-        // Pass every IP packet to all raw sockets we have registered.
-        for raw_socket in sockets
-            .items_mut()
-            .filter_map(|i| raw::Socket::downcast_mut(&mut i.socket))
-        {
-            if raw_socket.accepts(ip_repr) {
-                raw_socket.process(self, ip_repr, ip_payload);
-                handled_by_raw_socket = true;
-            }
-        }
-        handled_by_raw_socket
+        // Kestrel: raw sockets only send. The stack hands each received
+        // packet to its own raw sockets before smoltcp sees it; looking at
+        // every socket of the set for each packet (and making each due) is
+        // what the set's due list exists to avoid.
+        let _ = (sockets, ip_repr, ip_payload);
+        false
     }
 
     /// Checks if an address is broadcast, taking into account ipv4 subnet-local
