@@ -267,6 +267,7 @@ pub async fn recv(
             full_len: r.full_len,
             from: sockaddr(s, r.from, 0),
             rx: None,
+            oob: false,
         },
         cmsgs,
     ))
