@@ -26,6 +26,7 @@ pub const SUITE: &[&str] = &[
     "fifo",
     "fs_pagecache",
     "newcalls",
+    "namecache",
 ];
 
 /// An e2fsprogs program: in /usr/sbin or /sbin, which a user's PATH may lack.

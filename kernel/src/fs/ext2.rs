@@ -46,6 +46,9 @@ use kestrel_vfs::inode::{DirEntry, Later, XattrSet};
 use kestrel_vfs::ramfs::PageBuf;
 use kestrel_vfs::{FileOps, Inode, InodeRef, Metadata, NodeKind, OpenFile};
 
+mod names;
+pub use names::reclaim as reclaim_names;
+
 const PAGE: u64 = 4096;
 /// How often the flusher writes back dirty inodes and queued blocks.
 const FLUSH_INTERVAL_NS: u64 = 1_000_000_000;
@@ -94,6 +97,8 @@ pub struct Ext2Fs {
     /// Inodes whose loaded pages a writable shared mapping may have changed, held
     /// in core until those pages are on the disk (the last mapping may go first).
     mapped: spin::Mutex<BTreeMap<u32, Arc<Ext2Inode>>>,
+    /// Directories kept in core for the name cache ([`names`]).
+    kept: spin::Mutex<names::KeptDirs>,
 }
 
 /// Every mounted ext2 file system (sync(2) writes them all).
@@ -177,6 +182,7 @@ pub async fn mount(rdev: u64, read_only: bool) -> KResult<InodeRef> {
     for w in fs.warnings() {
         log::warn!("{}: ext2: {w}", block.name);
     }
+    fs.set_name_cache_bytes(names::cache_bytes(memory));
     let statfs = fs.statfs().await?;
     let efs = Arc::new(Ext2Fs {
         fs,
@@ -188,6 +194,7 @@ pub async fn mount(rdev: u64, read_only: bool) -> KResult<InodeRef> {
         gone: AtomicBool::new(false),
         detached: AtomicBool::new(false),
         mapped: spin::Mutex::new(BTreeMap::new()),
+        kept: spin::Mutex::new(names::KeptDirs::default()),
     });
     let root = efs.get(efs.fs.root()).await?;
     {
@@ -218,6 +225,9 @@ async fn flusher(fs: Weak<Ext2Fs>) {
         }
         // Pages just written back may go now if there are too many.
         pagecache::shrink(None);
+        if names::memory_low() {
+            fs.drop_names();
+        }
         if let Err(e) = fs.write_back_attrs(None).await {
             log::warn!("ext2: writing back inodes: {e}");
         }
@@ -255,6 +265,8 @@ async fn unmount_holding(root: InodeRef, held: usize) -> KResult<()> {
     // Pages of files no longer mapped go to the disk first, which lets go of
     // their inodes; a file still mapped keeps the file system busy.
     fs.write_back_mapped(false).await?;
+    // The directories the name cache keeps in core do not make it busy.
+    fs.drop_names();
     let busy = Arc::strong_count(&root) > held
         || fs
             .inodes
@@ -269,6 +281,8 @@ async fn unmount_holding(root: InodeRef, held: usize) -> KResult<()> {
     fs.op(|fs| async move { fs.unmount().await }).await?;
     fs.gone.store(true, Ordering::Release);
     MOUNTED.lock().retain(|m| !Arc::ptr_eq(m, &fs));
+    // A directory kept meanwhile would keep the file system alive (it holds it).
+    fs.drop_names();
     // A loop device marked autoclear lets go of its file now.
     super::loopdev::unmounted(fs.rdev);
     Ok(())
@@ -320,6 +334,8 @@ pub fn drop_caches(what: u32) {
         let all: Vec<Arc<Ext2Fs>> = MOUNTED.lock().clone();
         for fs in all {
             fs.cache.drop_clean();
+            // Linux's 2 drops dentries and inodes: the name cache here.
+            fs.drop_names();
         }
     }
 }
@@ -345,6 +361,7 @@ pub async fn unmount_all() {
     let all: Vec<Arc<Ext2Fs>> = core::mem::take(&mut *MOUNTED.lock());
     for fs in all {
         fs.gone.store(true, Ordering::Release);
+        fs.drop_names();
         if let Err(e) = fs.write_back_mapped(true).await {
             log::warn!("ext2: writing back mapped pages at power-off: {e}");
         }
@@ -690,8 +707,12 @@ impl Ext2Inode {
         self.lookup_ino(name).await.ok()
     }
 
-    /// The number `name` has in this directory, held.
+    /// The number `name` has in this directory, held: from the name cache
+    /// when it knows, else by an operation (which fills the cache).
     async fn lookup_ino(&self, name: &[u8]) -> KResult<u32> {
+        if let Some(r) = self.fs.fs.cached_lookup(self.ino, name) {
+            return r;
+        }
         let (dir, name) = (self.ino, name.to_vec());
         self.fs
             .op(move |fs| async move { fs.lookup(dir, &name).await })
@@ -1132,11 +1153,30 @@ impl Inode for Ext2Inode {
         })
     }
 
+    /// A name the cache knows, of an inode in core, is answered at once: no
+    /// operation, no task (see [`names`]).
     fn lookup_async<'a>(&'a self, name: &'a [u8]) -> Later<'a, KResult<InodeRef>> {
+        match self.fs.fs.cached_lookup(self.ino, name) {
+            Some(Err(e)) => return Later::now(Err(e)),
+            Some(Ok(ino)) => {
+                if let Some(i) = self.fs.in_core(ino) {
+                    // The in-core inode has its own hold.
+                    self.fs.fs.release(ino);
+                    return Later::now(Ok(i));
+                }
+                return Later::wait(async move {
+                    let i = self.fs.get(ino).await?;
+                    self.fs.keep_dir(&i);
+                    Ok(i as InodeRef)
+                });
+            }
+            None => {}
+        }
         Later::wait(async move {
             let ino = self.lookup_ino(name).await?;
-            let i: InodeRef = self.fs.get(ino).await?;
-            Ok(i)
+            let i = self.fs.get(ino).await?;
+            self.fs.keep_dir(&i);
+            Ok(i as InodeRef)
         })
     }
 
@@ -1159,9 +1199,11 @@ impl Inode for Ext2Inode {
             // A number freed and given out again: nothing of the old inode's
             // in-memory changes applies to the new one.
             self.fs.dirty.lock().remove(&ino);
-            let i: InodeRef = self.fs.get_known(ino, meta);
+            let i = self.fs.get_known(ino, meta);
             self.fs.refresh_with(self.ino, dir_meta);
-            Ok(i)
+            // A new directory is likely walked into next (mkdir -p, tar x).
+            self.fs.keep_dir(&i);
+            Ok(i as InodeRef)
         })
     }
 
@@ -1196,8 +1238,11 @@ impl Inode for Ext2Inode {
                     .op(move |fs| async move { fs.unlink_stat(dir, &owned).await })
                     .await;
                 match r {
-                    Ok((v, dm)) => {
-                        self.fs.refresh(v).await;
+                    Ok((v, vm, dm)) => {
+                        // Held (so maybe in core): its links and ctime now.
+                        if let Some(m) = vm {
+                            self.fs.refresh_with(v, m);
+                        }
                         self.fs.refresh_with(self.ino, dm);
                     }
                     Err(_) => self.fs.refresh(self.ino).await,
@@ -1233,6 +1278,9 @@ impl Inode for Ext2Inode {
                 .op(move |fs| async move { fs.rmdir(dir, &owned).await })
                 .await;
             if let Some(v) = victim {
+                if r.is_ok() {
+                    self.fs.unkeep(v);
+                }
                 self.fs.refresh(v).await;
                 self.fs.fs.release(v);
             }
@@ -1260,6 +1308,11 @@ impl Inode for Ext2Inode {
                 .fs
                 .op(move |fs| async move { fs.rename(od, &o, ndi, &n, flags).await })
                 .await;
+            // A directory renamed over is gone (an exchanged one is not, but
+            // is merely loaded again when next walked).
+            if let (Ok(()), Some(d)) = (&r, dst) {
+                self.fs.unkeep(d);
+            }
             for ino in [src, dst].into_iter().flatten() {
                 self.fs.refresh(ino).await;
                 self.fs.fs.release(ino);

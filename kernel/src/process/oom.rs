@@ -45,8 +45,9 @@ pub fn out_of_memory(t: &Arc<Thread>, waited: u32) -> Outcome {
     if waited >= MAX_WAITS {
         return kill(me, "no memory came back");
     }
-    // File pages that can be read again go before any process does.
-    if crate::fs::ext2::reclaim_page_cache() > 0 {
+    // File pages that can be read again go before any process does, and the
+    // ext2 name cache (names are looked up again).
+    if crate::fs::ext2::reclaim_page_cache() + crate::fs::ext2::reclaim_names() > 0 {
         return Outcome::Retry;
     }
     let mut victim = VICTIM.lock();

@@ -283,8 +283,12 @@ impl State {
     ) -> KResult<()> {
         let r = self.dir_add_entry(dir, name, ino, ftype).await;
         if r.is_err() {
-            // Whatever reached the disk, the index is rebuilt from it.
+            // Whatever reached the disk, the index is rebuilt from it (and the
+            // names are looked up in it again).
             self.dindex.drop_dir(dir.num);
+            self.names.lock().forget(dir.num);
+        } else {
+            self.names.lock().added(dir.num, name, ino);
         }
         r
     }
@@ -390,6 +394,7 @@ impl State {
         let r = self.dir_remove_entry(f).await;
         if r.is_err() {
             self.dindex.drop_dir(f.dir);
+            self.names.lock().forget(f.dir);
         }
         r
     }
@@ -412,7 +417,9 @@ impl State {
             put16(&mut b, prev.off + de::REC_LEN, rec_len_to_disk(merged, bs));
         }
         let room = self.block_room(&b)?;
+        let name = ents[pos].name(&b).to_vec();
         self.write_meta_as(f.phys, b, crate::state::DIRENTS).await?;
+        self.names.lock().removed(f.dir, &name);
         if self.dindex.has(f.dir) {
             let pos = f.lblk * bs as u64 + f.off as u64;
             self.dindex.remove_hash(f.dir, h, pos);
@@ -427,7 +434,18 @@ impl State {
         let mut b = self.block(f.phys).await?.clone();
         put32(&mut b, f.off + de::INODE, ino);
         b[f.off + de::FILE_TYPE] = ftype;
-        self.write_meta(f.phys, b).await
+        let name = b
+            .get(f.off + de::NAME..)
+            .and_then(|n| n.get(..usize::from(b[f.off + de::NAME_LEN])))
+            .map(<[u8]>::to_vec);
+        let r = self.write_meta(f.phys, b).await;
+        let mut names = self.names.lock();
+        match (&r, name) {
+            // ".." is not cached: nothing to do for it.
+            (Ok(()), Some(name)) => names.added(f.dir, &name, ino),
+            _ => names.forget(f.dir),
+        }
+        r
     }
 
     /// Whether a directory holds nothing but "." and "..".

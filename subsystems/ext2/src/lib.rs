@@ -131,6 +131,7 @@ mod inode;
 pub mod io;
 mod lock;
 mod mount;
+pub mod names;
 mod ops;
 mod state;
 mod xattr;
@@ -176,6 +177,8 @@ pub struct Ext2 {
     holds: Arc<spin::Mutex<BTreeMap<u32, usize>>>,
     /// Inodes whose last hold went, to free (if unlinked) at the next operation.
     released: spin::Mutex<Vec<u32>>,
+    /// The name cache ([`names`]), read without the lock.
+    names: Arc<spin::Mutex<names::NameCache>>,
     /// Mounted read-only now (a remount may change it).
     read_only: core::sync::atomic::AtomicBool,
     /// Read-only whatever is asked: features this crate cannot write with.
@@ -195,6 +198,7 @@ impl Ext2 {
         let m = mount::mount(disk, opts, holds.clone()).await?;
         Ok(Arc::new(Self {
             block_size: m.state.geo.bs as u32,
+            names: m.state.names.clone(),
             state: AsyncMutex::new(m.state),
             holds,
             released: spin::Mutex::new(Vec::new()),
@@ -423,6 +427,53 @@ impl Ext2 {
         Ok(ino)
     }
 
+    /// What the name cache ([`names`]) knows of `name` in `dir`, without taking
+    /// the file system's lock: `Some(Ok(ino))` with the number held (as from
+    /// [`Ext2::lookup`]), `Some(Err(ENOENT))` for a name known to be absent, or
+    /// `None`: ask [`Ext2::lookup`]. The answer is the one `lookup` would give
+    /// now (the cache changes with the directories, under the lock).
+    pub fn cached_lookup(&self, dir: u32, name: &[u8]) -> Option<KResult<u32>> {
+        let mut names = self.names.lock();
+        match names.get(dir, name)? {
+            names::Cached::Found(ino) => {
+                // Under the cache's lock: the name still links the inode, so
+                // it is not freed before the hold counts.
+                self.hold(ino);
+                Some(Ok(ino))
+            }
+            names::Cached::Absent => Some(Err(Errno::ENOENT)),
+        }
+    }
+
+    /// Sets the name cache's memory bound (bytes; it drops what is over it).
+    pub fn set_name_cache_bytes(&self, max: usize) {
+        let mut names = self.names.lock();
+        names.max_bytes = max;
+        if names.stats().2 > max {
+            names.clear();
+        }
+    }
+
+    /// Empties the name cache (memory is short, or drop_caches); the bytes it
+    /// was counted for.
+    pub fn shrink_names(&self) -> usize {
+        // Taken out under the lock, freed after it.
+        let old = core::mem::take(&mut *self.names.lock());
+        let b = old.stats().2;
+        let mut names = self.names.lock();
+        names.max_bytes = old.max_bytes;
+        names.hits = old.hits;
+        names.misses = old.misses;
+        b
+    }
+
+    /// The name cache: (directories, entries, bytes, hits, misses).
+    pub fn name_cache_stats(&self) -> (usize, usize, usize, u64, u64) {
+        let n = self.names.lock();
+        let (d, e, b) = n.stats();
+        (d, e, b, n.hits, n.misses)
+    }
+
     /// Lists directory `dir` from position `pos` (0 is the start; "." and ".." are
     /// real entries), calling `emit` until it returns false or the directory ends.
     /// Each entry's `next` is the position to resume from.
@@ -502,16 +553,28 @@ impl Ext2 {
     }
 
     /// [`Ext2::unlink`], returning the number of the inode that lost the name
-    /// (not held: it is freed already unless something holds it) and what
-    /// `stat` reports of `dir` afterwards.
-    pub async fn unlink_stat(&self, dir: u32, name: &[u8]) -> KResult<(u32, Metadata)> {
+    /// (not held: it is freed already unless something holds it), what `stat`
+    /// reports of it afterwards if something holds it (the kernel's in-core
+    /// inode would ask), and of `dir`.
+    pub async fn unlink_stat(
+        &self,
+        dir: u32,
+        name: &[u8],
+    ) -> KResult<(u32, Option<Metadata>, Metadata)> {
         let mut st = self.lock().await;
         let r = st.unlink(dir, name).await;
         let c = st.commit().await;
         let ino = r?;
         c?;
+        let held = self.holds.lock().get(&ino).is_some_and(|&n| n > 0);
+        let victim = if held {
+            let i = st.read_inode(ino).await?;
+            Some(self.meta_of(&st, &i))
+        } else {
+            None
+        };
         let d = st.read_inode(dir).await?;
-        Ok((ino, self.meta_of(&st, &d)))
+        Ok((ino, victim, self.meta_of(&st, &d)))
     }
 
     /// Removes the empty directory `name` from `dir` (ENOTEMPTY, ENOTDIR).

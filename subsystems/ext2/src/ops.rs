@@ -49,8 +49,16 @@ impl State {
             return Err(Errno::ENAMETOOLONG);
         }
         let dir = self.read_dir(dir_ino).await?;
-        let f = self.dir_find(&dir, name).await?.ok_or(Errno::ENOENT)?;
-        Ok(f.ino)
+        match self.dir_find(&dir, name).await? {
+            Some(f) => {
+                self.names.lock().found(dir_ino, name, f.ino);
+                Ok(f.ino)
+            }
+            None => {
+                self.names.lock().absent(dir_ino, name);
+                Err(Errno::ENOENT)
+            }
+        }
     }
 
     pub async fn create(
@@ -112,6 +120,10 @@ impl State {
         if let Err(e) = self.fill_new(&mut inode, kind, dir_ino).await {
             self.undo_new(inode).await;
             return Err(e);
+        }
+        if is_dir {
+            // Nothing has looked into it: it is known to be empty.
+            self.names.lock().new_dir(ino);
         }
         if is_dir {
             dir.set_links(dir.links() + 1);
@@ -327,6 +339,7 @@ impl State {
         // The number may name a new directory next: nothing of this one's index may
         // stay.
         self.dindex.forget(inode.num);
+        self.names.lock().forget(inode.num);
         inode.set_links(0);
         // Never zero: e2fsck takes a zero dtime for an inode still in use.
         inode.set_dtime(crate::now_secs().max(1));

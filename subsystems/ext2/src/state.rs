@@ -14,6 +14,7 @@ use crate::dirindex::DirIndexes;
 use crate::disk::{self, gd, le16, le32, put16, put32, sb};
 use crate::inode::Inode;
 use crate::io::{BlockIo, BoxFuture, SECTOR};
+use crate::names::NameCache;
 
 /// Blocks the cache holds at least (bitmaps, inode tables, indirect and directory
 /// blocks; file data passes through uncached).
@@ -167,6 +168,9 @@ pub(crate) struct State {
     pub holds: Arc<spin::Mutex<BTreeMap<u32, usize>>>,
     /// In-memory indexes of large directories ([`crate::dirindex`]).
     pub dindex: DirIndexes,
+    /// The name cache ([`crate::names`]), shared with the lock-free side of the
+    /// file system: changed only under this lock.
+    pub names: Arc<spin::Mutex<NameCache>>,
     /// Inodes that lost their last name while held, not yet on the on-disk
     /// orphan list (see `drop_last_link`).
     pub pending_orphans: BTreeSet<u32>,
@@ -208,6 +212,7 @@ impl State {
             next_generation,
             holds,
             dindex: DirIndexes::default(),
+            names: Arc::new(spin::Mutex::new(NameCache::default())),
             pending_orphans: BTreeSet::new(),
             freed_since_ordered: false,
             batch: Batch::None,
