@@ -32,9 +32,11 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 
 #define WATCHDOG_S 10
 
@@ -672,6 +674,151 @@ TEST(so_timestampns_gives_a_timespec_and_replaces_so_timestamp) {
 /* IPV6_RECVPKTINFO, IPV6_RECVHOPLIMIT and IPV6_RECVTCLASS on ::1; an IPv4
  * sender's datagram on the same socket gets IPV6_PKTINFO with its v4-mapped
  * destination. */
+/* sendmsg with one control message of `level`/`type` carrying `len`
+ * bytes of `val`, to `to`. */
+static long send_with_cmsg(int s, const void *to, socklen_t tolen, int level, int type,
+                           const void *val, size_t len)
+{
+    char ctl[CMSG_SPACE(64)];
+    memset(ctl, 0, sizeof ctl);
+    struct iovec iov = {.iov_base = "cm", .iov_len = 2};
+    struct msghdr m = {.msg_name = (void *)to, .msg_namelen = tolen, .msg_iov = &iov,
+                       .msg_iovlen = 1, .msg_control = ctl,
+                       .msg_controllen = CMSG_SPACE(len)};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = level;
+    c->cmsg_type = type;
+    c->cmsg_len = CMSG_LEN(len);
+    memcpy(CMSG_DATA(c), val, len);
+    return sendmsg(s, &m, 0);
+}
+
+/* sendmsg's IP_TTL and IP_PKTINFO set one datagram's TTL and source, as
+ * ip_cmsg_send reads them; bad values and unknown types are EINVAL, other
+ * levels are skipped, SCM_RIGHTS is ignored, a bad buffer is EFAULT */
+TEST(ipv4_sendmsg_control_messages_set_ttl_and_source) {
+    int port;
+    int r = OK(bound(&port));
+    int one = 1;
+    OK(setsockopt(r, IPPROTO_IP, IP_RECVTTL, &one, sizeof one));
+    int s = OK(socket(AF_INET, SOCK_DGRAM, 0));
+    struct sockaddr_in to = lo4((uint16_t)port);
+    int ttl = 3;
+    EXPECT_EQ(send_with_cmsg(s, &to, sizeof to, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl), 2);
+    char ctl[256];
+    struct msghdr m;
+    EXPECT_EQ(recv_with_control(r, &m, ctl, sizeof ctl), 2);
+    struct cmsghdr *c = find_cmsg(&m, IPPROTO_IP, IP_TTL);
+    CHECK(c != NULL, "no IP_TTL message");
+    int got = 0;
+    if (c)
+        memcpy(&got, CMSG_DATA(c), sizeof got);
+    EXPECT_EQ(got, 3);
+    /* The next one goes with the socket's TTL again */
+    EXPECT_EQ(sendto(s, "cm", 2, 0, (struct sockaddr *)&to, sizeof to), 2);
+    EXPECT_EQ(recv_with_control(r, &m, ctl, sizeof ctl), 2);
+    c = find_cmsg(&m, IPPROTO_IP, IP_TTL);
+    got = 0;
+    if (c)
+        memcpy(&got, CMSG_DATA(c), sizeof got);
+    EXPECT_EQ(got, 64);
+    /* IP_PKTINFO's ipi_spec_dst is the source */
+    struct in_pktinfo pi;
+    memset(&pi, 0, sizeof pi);
+    pi.ipi_spec_dst.s_addr = htonl(0x7f000002);
+    EXPECT_EQ(send_with_cmsg(s, &to, sizeof to, IPPROTO_IP, IP_PKTINFO, &pi, sizeof pi), 2);
+    struct sockaddr_in from;
+    socklen_t fl = sizeof from;
+    char b[8];
+    EXPECT_EQ(recvfrom(r, b, sizeof b, 0, (struct sockaddr *)&from, &fl), 2);
+    EXPECT_EQ(ntohl(from.sin_addr.s_addr), 0x7f000002u);
+    /* A source that is not this host's: no route from it (ENETUNREACH);
+     * a multicast one EINVAL */
+    pi.ipi_spec_dst.s_addr = htonl(0xc0000201); /* 192.0.2.1 */
+    EXPECT_ERRNO(send_with_cmsg(s, &to, sizeof to, IPPROTO_IP, IP_PKTINFO, &pi, sizeof pi),
+                 ENETUNREACH);
+    pi.ipi_spec_dst.s_addr = htonl(0xe0000001); /* 224.0.0.1 */
+    EXPECT_ERRNO(send_with_cmsg(s, &to, sizeof to, IPPROTO_IP, IP_PKTINFO, &pi, sizeof pi), EINVAL);
+    /* Values out of range, wrong lengths, unknown types: EINVAL */
+    int bad = 0;
+    EXPECT_ERRNO(send_with_cmsg(s, &to, sizeof to, IPPROTO_IP, IP_TTL, &bad, sizeof bad), EINVAL);
+    bad = 256;
+    EXPECT_ERRNO(send_with_cmsg(s, &to, sizeof to, IPPROTO_IP, IP_TTL, &bad, sizeof bad), EINVAL);
+    EXPECT_ERRNO(send_with_cmsg(s, &to, sizeof to, IPPROTO_IP, IP_TTL, &ttl, 2), EINVAL);
+    unsigned char tos = 0x10;
+    EXPECT_EQ(send_with_cmsg(s, &to, sizeof to, IPPROTO_IP, IP_TOS, &tos, 1), 2);
+    EXPECT_ERRNO(send_with_cmsg(s, &to, sizeof to, IPPROTO_IP, 99, &ttl, sizeof ttl), EINVAL);
+    EXPECT_ERRNO(send_with_cmsg(s, &to, sizeof to, SOL_SOCKET, 99, &ttl, sizeof ttl), EINVAL);
+    /* Another level is skipped; SCM_RIGHTS means nothing here */
+    EXPECT_EQ(send_with_cmsg(s, &to, sizeof to, IPPROTO_IPV6, 99, &ttl, sizeof ttl), 2);
+    int fd = 0;
+    EXPECT_EQ(send_with_cmsg(s, &to, sizeof to, SOL_SOCKET, SCM_RIGHTS, &fd, sizeof fd), 2);
+    /* A message longer than the buffer: EINVAL; an unreadable buffer: EFAULT */
+    char ctl2[CMSG_SPACE(sizeof(int))];
+    memset(ctl2, 0, sizeof ctl2);
+    struct iovec iov = {.iov_base = "cm", .iov_len = 2};
+    struct msghdr mh = {.msg_name = &to, .msg_namelen = sizeof to, .msg_iov = &iov,
+                        .msg_iovlen = 1, .msg_control = ctl2, .msg_controllen = sizeof ctl2};
+    struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
+    h->cmsg_level = IPPROTO_IP;
+    h->cmsg_type = IP_TTL;
+    h->cmsg_len = sizeof ctl2 + 8;
+    EXPECT_ERRNO(sendmsg(s, &mh, 0), EINVAL);
+    /* (musl's sendmsg copies the control buffer itself: the system call) */
+    mh.msg_control = (void *)-1;
+    EXPECT_ERRNO(syscall(SYS_sendmsg, s, &mh, 0), EFAULT);
+    /* TCP reads only SOL_SOCKET's: an IP_TTL of 0 is not looked at */
+    int l = OK(socket(AF_INET, SOCK_STREAM, 0));
+    struct sockaddr_in la = lo4(0);
+    OK(bind(l, (struct sockaddr *)&la, sizeof la));
+    OK(listen(l, 1));
+    socklen_t ll = sizeof la;
+    OK(getsockname(l, (struct sockaddr *)&la, &ll));
+    int c1 = OK(socket(AF_INET, SOCK_STREAM, 0));
+    OK(connect(c1, (struct sockaddr *)&la, sizeof la));
+    EXPECT_EQ(send_with_cmsg(c1, NULL, 0, IPPROTO_IP, IP_TTL, &bad, sizeof bad), 2);
+    EXPECT_ERRNO(send_with_cmsg(c1, NULL, 0, SOL_SOCKET, 99, &ttl, sizeof ttl), EINVAL);
+}
+
+/* IPV6_HOPLIMIT on sendmsg: one datagram's hop limit (-1: the socket's);
+ * IPV6_TCLASS is range-checked */
+TEST(ipv6_sendmsg_hop_limit_sets_one_datagrams) {
+    int r = OK(socket(AF_INET6, SOCK_DGRAM, 0));
+    struct sockaddr_in6 a;
+    memset(&a, 0, sizeof a);
+    a.sin6_family = AF_INET6;
+    a.sin6_addr = in6addr_loopback;
+    OK(bind(r, (struct sockaddr *)&a, sizeof a));
+    a.sin6_port = htons((uint16_t)port_of(r));
+    int one = 1;
+    OK(setsockopt(r, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof one));
+    int s = OK(socket(AF_INET6, SOCK_DGRAM, 0));
+    char ctl[256];
+    struct msghdr m;
+    int cases[][2] = {{2, 2}, {-1, 64}, {0, 0}};
+    for (int i = 0; i < 3; i++) {
+        EXPECT_EQ(send_with_cmsg(s, &a, sizeof a, IPPROTO_IPV6, IPV6_HOPLIMIT, &cases[i][0],
+                                 sizeof(int)),
+                  2);
+        EXPECT_EQ(recv_with_control(r, &m, ctl, sizeof ctl), 2);
+        struct cmsghdr *c = find_cmsg(&m, IPPROTO_IPV6, IPV6_HOPLIMIT);
+        int got = -2;
+        if (c)
+            memcpy(&got, CMSG_DATA(c), sizeof got);
+        EXPECT_EQ(got, cases[i][1]);
+    }
+    int bad = 256;
+    EXPECT_ERRNO(send_with_cmsg(s, &a, sizeof a, IPPROTO_IPV6, IPV6_HOPLIMIT, &bad, sizeof bad),
+                 EINVAL);
+    EXPECT_ERRNO(send_with_cmsg(s, &a, sizeof a, IPPROTO_IPV6, IPV6_TCLASS, &bad, sizeof bad),
+                 EINVAL);
+    int tc = 0x20;
+    EXPECT_EQ(send_with_cmsg(s, &a, sizeof a, IPPROTO_IPV6, IPV6_TCLASS, &tc, sizeof tc), 2);
+    EXPECT_ERRNO(send_with_cmsg(s, &a, sizeof a, IPPROTO_IPV6, 99, &tc, sizeof tc), EINVAL);
+    /* IP-level messages are not an IPv6 destination's */
+    EXPECT_EQ(send_with_cmsg(s, &a, sizeof a, IPPROTO_IP, 99, &tc, sizeof tc), 2);
+}
+
 TEST(ipv6_control_messages_report_pktinfo_hop_limit_and_tclass) {
     int r = OK(socket(AF_INET6, SOCK_DGRAM, 0));
     struct sockaddr_in6 a;
@@ -748,5 +895,7 @@ int main(void)
     RUNS(ipv4_control_messages_report_pktinfo_ttl_tos_and_destination);
     RUNS(so_timestampns_gives_a_timespec_and_replaces_so_timestamp);
     RUNS(ipv6_control_messages_report_pktinfo_hop_limit_and_tclass);
+    RUNS(ipv4_sendmsg_control_messages_set_ttl_and_source);
+    RUNS(ipv6_sendmsg_hop_limit_sets_one_datagrams);
     return KT_END();
 }

@@ -1107,8 +1107,8 @@ async fn sendmsg(ctx: &Ctx<'_>, f: &OpenFile, hdr: &Msghdr, flags: u32) -> KResu
     let mm = ctx.mm();
     let mut src = UserIoVecs::new(&*mm, &iovecs)?;
     if let Some(s) = InetSocket::of(f) {
-        // Control messages (IP_PKTINFO, IP_TOS...) are not read: ignored.
-        return inet::send(ctx, f, s, &mut src, raw.as_ref(), flags).await;
+        let ctl = inet::send_control(ctx, s, hdr.msg_control, hdr.msg_controllen)?;
+        return inet::send_ctl(ctx, f, s, &mut src, raw.as_ref(), flags, ctl).await;
     }
     if let Some(s) = NetlinkSocket::of(f) {
         // Control messages are not read (netlink has none to send).

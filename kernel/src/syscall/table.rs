@@ -176,7 +176,7 @@ syscall_table! {
     ACCEPT => socket::sys_accept(fd: Fd, addr: UserPtr<u8>, addrlen: UserPtr<u32>);
     SENDTO => socket::sys_sendto(fd: Fd, buf: UserPtr<u8>, len: usize, flags: u32, dest: UserPtr<u8>, addrlen: u32);
     RECVFROM => socket::sys_recvfrom(fd: Fd, buf: UserPtr<u8>, len: usize, flags: u32, src: UserPtr<u8>, addrlen: UserPtr<u32>);
-    SENDMSG => socket::sys_sendmsg(fd: Fd, msg: UserPtr<Msghdr>, flags: u32), partial "control messages of internet sockets (IP_PKTINFO...) are ignored";
+    SENDMSG => socket::sys_sendmsg(fd: Fd, msg: UserPtr<Msghdr>, flags: u32), partial "internet sockets: UDP applies IP_TTL/IPV6_HOPLIMIT and IP_PKTINFO/IPV6_PKTINFO sources; IP_TOS, IPV6_TCLASS and IPV6_DONTFRAG are checked, not applied; IP options and IPv6 extension headers EINVAL; raw sockets ignore control messages";
     RECVMSG => socket::sys_recvmsg(fd: Fd, msg: UserPtr<Msghdr>, flags: u32), partial "internet sockets: UDP datagrams carry SO_TIMESTAMP(NS), IP_PKTINFO/RECVTTL/RECVTOS/RECVORIGDSTADDR and IPV6_RECVPKTINFO/RECVHOPLIMIT/RECVTCLASS/RECVORIGDSTADDR messages, TCP none (its urgent byte with MSG_OOB); no MSG_ERRQUEUE";
     SHUTDOWN => socket::sys_shutdown(fd: Fd, how: u32);
     BIND => socket::sys_bind(fd: Fd, addr: UserPtr<u8>, addrlen: u32);

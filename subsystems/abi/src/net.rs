@@ -187,6 +187,24 @@ pub const IPV6_TCLASS: i32 = 67;
 pub const IPV6_RECVORIGDSTADDR: i32 = 74;
 pub const IPV6_ORIGDSTADDR: i32 = 74;
 
+// Send-side control messages (sendmsg's msg_control) beyond the above.
+/// SOL_SOCKET: the packet's mark (CAP_NET_RAW or CAP_NET_ADMIN).
+pub const SO_MARK: i32 = 36;
+/// SOL_SOCKET: transmit timestamp requests (a u32 of SOF_TIMESTAMPING_* bits).
+pub const SO_TIMESTAMPING_OLD: i32 = 37;
+pub const SO_TIMESTAMPING_NEW: i32 = 65;
+/// SOL_SOCKET: a transmit time (needs SO_TXTIME on the socket).
+pub const SCM_TXTIME: i32 = 61;
+/// The SOF_TIMESTAMPING_* bits a send may ask for (TX_RECORD_MASK).
+pub const SOF_TIMESTAMPING_TX_RECORD_MASK: u32 = 1 | 2 | 1 << 8 | 1 << 9;
+/// IPPROTO_IP: IP options for one packet.
+pub const IP_RETOPTS: i32 = 7;
+/// IPPROTO_IPV6: RFC 2292's numbers for IPV6_PKTINFO and IPV6_HOPLIMIT.
+pub const IPV6_2292PKTINFO: i32 = 2;
+pub const IPV6_2292HOPLIMIT: i32 = 8;
+pub const IPV6_FLOWINFO: i32 = 11;
+pub const IPV6_DONTFRAG: i32 = 62;
+
 pub const TCP_NODELAY: i32 = 1;
 pub const TCP_MAXSEG: i32 = 2;
 pub const TCP_CORK: i32 = 3;

@@ -17,7 +17,7 @@ use kestrel_abi::fs::*;
 use kestrel_abi::net::*;
 use kestrel_abi::{Errno, KResult};
 use kestrel_net::inet::addr::{self, SockAddr};
-use kestrel_net::inet::socket::{RxInfo, UDP_MAX_V4, UDP_MAX_V6};
+use kestrel_net::inet::socket::{RxInfo, SendCtl, UDP_MAX_V4, UDP_MAX_V6};
 use kestrel_net::inet::{Family, InetSocket, Kind};
 use kestrel_usermem::UserIoVecs;
 use kestrel_vfs::OpenFile;
@@ -175,9 +175,22 @@ pub async fn send(
     to: Option<&RawAddr>,
     flags: u32,
 ) -> KResult<usize> {
+    send_ctl(ctx, f, s, src, to, flags, SendCtl::default()).await
+}
+
+/// [`send`] with what sendmsg's control messages asked ([`send_control`]).
+pub async fn send_ctl(
+    ctx: &Ctx<'_>,
+    f: &OpenFile,
+    s: &InetSocket,
+    src: &mut UserIoVecs<'_>,
+    to: Option<&RawAddr>,
+    flags: u32,
+    ctl: SendCtl,
+) -> KResult<usize> {
     let r = match s.kind() {
         Kind::Stream => send_stream(ctx, f, s, src, flags).await,
-        Kind::Dgram => send_dgram(ctx, f, s, src, to, flags).await,
+        Kind::Dgram => send_dgram(ctx, f, s, src, to, flags, ctl).await,
     };
     if let Err(e) = r {
         pipe_signal(ctx, s, e, flags);
@@ -251,6 +264,7 @@ async fn send_dgram(
     src: &mut UserIoVecs<'_>,
     to: Option<&RawAddr>,
     flags: u32,
+    ctl: SendCtl,
 ) -> KResult<usize> {
     if flags & MSG_OOB != 0 {
         return Err(Errno::EOPNOTSUPP);
@@ -271,11 +285,139 @@ async fn send_dgram(
     let dontwait = f.nonblocking() || flags & MSG_DONTWAIT != 0;
     let until = deadline(s.timeout(true));
     loop {
-        match s.send_dgram_more(&data, to, flags & MSG_MORE != 0) {
+        match s.send_dgram_ctl(&data, to, flags & MSG_MORE != 0, ctl) {
             Err(Errno::EAGAIN) if !dontwait => wait_ready(ctx, f, POLLOUT, until).await?,
             r => return r,
         }
     }
+}
+
+/// sendmsg's control messages on an internet socket, as Linux reads them:
+/// a message that does not fit the buffer is EINVAL (CMSG_OK); SOL_SOCKET
+/// ones as __sock_cmsg_send (SO_MARK needs CAP_NET_RAW or CAP_NET_ADMIN,
+/// SO_TIMESTAMPING a u32 of transmit bits, SCM_TXTIME needs SO_TXTIME,
+/// SCM_RIGHTS and SCM_CREDENTIALS are ignored, others EINVAL). TCP reads no
+/// more (tcp_sendmsg: any error is EINVAL). UDP reads IPPROTO_IP's IP_TTL
+/// (1-255), IP_TOS (an int or a byte, 0-255) and IP_PKTINFO (the source
+/// address), as ip_cmsg_send, or IPPROTO_IPV6's IPV6_HOPLIMIT (-1-255),
+/// IPV6_TCLASS (-1-255), IPV6_PKTINFO (the source) and IPV6_DONTFRAG, as
+/// ip6_datagram_send_ctl; another type of its level is EINVAL, other levels
+/// are skipped. The TTL or hop limit and the source reach the wire; the
+/// traffic class and DONTFRAG are checked and not applied (smoltcp sets
+/// neither), and IP options and IPv6 extension headers are EINVAL.
+pub fn send_control(ctx: &Ctx<'_>, s: &InetSocket, ptr: u64, len: u64) -> KResult<SendCtl> {
+    let mut ctl = SendCtl::default();
+    if len == 0 {
+        return Ok(ctl);
+    }
+    // sysctl_optmem_max bounds the control buffer (__sys_sendmsg).
+    if len > 1 << 16 {
+        return Err(Errno::ENOBUFS);
+    }
+    let raw = ctx
+        .mm()
+        .reader(UserPtr::<u8>::new(ptr), len as usize)?
+        .read_to_vec()?;
+    let stream = s.kind() == Kind::Stream;
+    let v6 = s.family() == Family::V6;
+    let int = |d: &[u8]| -> Option<i32> {
+        (d.len() == 4).then(|| i32::from_ne_bytes([d[0], d[1], d[2], d[3]]))
+    };
+    let mut at = 0;
+    while at + core::mem::size_of::<Cmsghdr>() <= raw.len() {
+        let h: Cmsghdr = kestrel_abi::bytemuck::pod_read_unaligned(&raw[at..at + 16]);
+        let clen = h.cmsg_len as usize;
+        if clen < 16 || clen > raw.len() - at {
+            return Err(Errno::EINVAL);
+        }
+        let data = &raw[at + 16..at + clen];
+        match (h.cmsg_level, h.cmsg_type) {
+            (SOL_SOCKET, SO_MARK) => {
+                let c = ctx.process().cred.lock().clone();
+                if !c.capable(kestrel_abi::cap::CAP_NET_RAW)
+                    && !c.capable(kestrel_abi::cap::CAP_NET_ADMIN)
+                {
+                    return Err(if stream { Errno::EINVAL } else { Errno::EPERM });
+                }
+                int(data).ok_or(Errno::EINVAL)?;
+            }
+            (SOL_SOCKET, SO_TIMESTAMPING_OLD | SO_TIMESTAMPING_NEW) => {
+                let bits = int(data).ok_or(Errno::EINVAL)? as u32;
+                if bits & !SOF_TIMESTAMPING_TX_RECORD_MASK != 0 {
+                    return Err(Errno::EINVAL);
+                }
+            }
+            (SOL_SOCKET, SCM_RIGHTS | SCM_CREDENTIALS) => {}
+            // SCM_TXTIME needs SO_TXTIME, which sockets here never have.
+            (SOL_SOCKET, _) => return Err(Errno::EINVAL),
+            _ if stream => {}
+            // An IPv6 socket may give an IPv4-mapped source (ip_cmsg_send's
+            // allow_ipv6), and sets IPv6's own.
+            (SOL_IP, IP_TTL) if !v6 => {
+                let v = int(data).ok_or(Errno::EINVAL)?;
+                if !(1..=255).contains(&v) {
+                    return Err(Errno::EINVAL);
+                }
+                ctl.hop_limit = Some(v as u8);
+            }
+            (SOL_IP, IP_TOS) if !v6 => {
+                let v = match data.len() {
+                    4 => int(data).unwrap_or(-1),
+                    1 => i32::from(data[0]),
+                    _ => return Err(Errno::EINVAL),
+                };
+                if !(0..=255).contains(&v) {
+                    return Err(Errno::EINVAL);
+                }
+            }
+            (SOL_IP, IP_PKTINFO) if !v6 => {
+                // struct in_pktinfo: ifindex, spec_dst, addr (12 bytes).
+                if data.len() != 12 {
+                    return Err(Errno::EINVAL);
+                }
+                let a = [data[4], data[5], data[6], data[7]];
+                if a != [0; 4] {
+                    ctl.src = Some(IpAddress::v4(a[0], a[1], a[2], a[3]));
+                }
+            }
+            (SOL_IP, _) if !v6 => return Err(Errno::EINVAL),
+            (SOL_IPV6, IPV6_PKTINFO | IPV6_2292PKTINFO) if v6 => {
+                // struct in6_pktinfo: the address, then the ifindex.
+                if data.len() < 20 {
+                    return Err(Errno::EINVAL);
+                }
+                let mut b = [0u8; 16];
+                b.copy_from_slice(&data[..16]);
+                let a = smoltcp::wire::Ipv6Address::from_octets(b);
+                if !a.is_unspecified() {
+                    ctl.src = Some(IpAddress::Ipv6(a));
+                }
+            }
+            (SOL_IPV6, IPV6_HOPLIMIT | IPV6_2292HOPLIMIT) if v6 => {
+                let v = int(data).ok_or(Errno::EINVAL)?;
+                if !(-1..=255).contains(&v) {
+                    return Err(Errno::EINVAL);
+                }
+                ctl.hop_limit = u8::try_from(v).ok();
+            }
+            (SOL_IPV6, IPV6_TCLASS) if v6 => {
+                let v = int(data).ok_or(Errno::EINVAL)?;
+                if !(-1..=255).contains(&v) {
+                    return Err(Errno::EINVAL);
+                }
+            }
+            (SOL_IPV6, IPV6_DONTFRAG) if v6 => {
+                let v = int(data).ok_or(Errno::EINVAL)?;
+                if !(0..=1).contains(&v) {
+                    return Err(Errno::EINVAL);
+                }
+            }
+            (SOL_IPV6, _) if v6 => return Err(Errno::EINVAL),
+            _ => {}
+        }
+        at += cmsg_align(clen);
+    }
+    Ok(ctl)
 }
 
 /// What a receive delivered: bytes copied, the datagram's full length, the

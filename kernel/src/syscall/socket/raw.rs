@@ -29,16 +29,13 @@ const IPPROTO_MAX: i32 = 263;
 const IPPROTO_RAW: i32 = 255;
 const SO_ATTACH_FILTER: i32 = 26;
 const SO_DETACH_FILTER: i32 = 27;
-const SO_MARK: i32 = 36;
 const IP_RECVOPTS: i32 = 6;
-const IP_RETOPTS: i32 = 7;
 const IP_MTU_DISCOVER: i32 = 10;
 const IP_MULTICAST_TTL: i32 = 33;
 const IP_MULTICAST_LOOP: i32 = 34;
 const IPV6_MTU_DISCOVER: i32 = 23;
 const IPV6_MULTICAST_HOPS: i32 = 18;
 const IPV6_MULTICAST_LOOP: i32 = 19;
-const IPV6_FLOWINFO: i32 = 11;
 
 /// Whether socket(`domain`, `base`, `protocol`) is a raw or ping socket
 /// (the caller then makes it with [`socket`]).

@@ -102,6 +102,18 @@ pub struct Datagram {
     /// What the stack saw of a received datagram's packet (the control
     /// messages' values); the defaults for one to send.
     pub info: RxInfo,
+    /// To send: the hop limit sendmsg asked for (IP_TTL, IPV6_HOPLIMIT),
+    /// instead of the socket's.
+    pub hop_limit: Option<u8>,
+}
+
+/// What sendmsg's control messages ask of one datagram.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SendCtl {
+    /// IP_TTL / IPV6_HOPLIMIT.
+    pub hop_limit: Option<u8>,
+    /// IP_PKTINFO's ipi_spec_dst / IPV6_PKTINFO's address: the source.
+    pub src: Option<IpAddress>,
 }
 
 /// A received datagram's packet, as recvmsg's control messages report it.
@@ -995,6 +1007,21 @@ impl InetSocket {
     /// corked datagram (whose destination the first of its sends chose, as
     /// udp_sendmsg's pending frame), sent whole by the first send without it.
     pub fn send_dgram_more(&self, data: &[u8], to: Option<SockAddr>, more: bool) -> KResult<usize> {
+        self.send_dgram_ctl(data, to, more, SendCtl::default())
+    }
+
+    /// [`InetSocket::send_dgram_more`] with what sendmsg's control messages
+    /// ask (a datagram being corked keeps what its first piece asked). A
+    /// source address not of this host is ENETUNREACH for IPv4 (EINVAL if
+    /// multicast or broadcast: ip_route_output_key_hash_rcu), EINVAL for
+    /// IPv6 (ip6_datagram_send_ctl).
+    pub fn send_dgram_ctl(
+        &self,
+        data: &[u8],
+        to: Option<SockAddr>,
+        more: bool,
+        ctl: SendCtl,
+    ) -> KResult<usize> {
         let mut st = self.state.lock();
         let max = match self.family() {
             Family::V4 => UDP_MAX_V4,
@@ -1053,13 +1080,24 @@ impl InetSocket {
         if !kestrel_vfs::may_hold(data.len() + DGRAM_OVERHEAD) {
             return Err(Errno::ENOBUFS);
         }
+        if let Some(a) = ctl.src
+            && !self.shared.is_local(a)
+        {
+            return Err(match a {
+                IpAddress::Ipv4(v4) if !v4.is_multicast() && !v4.is_broadcast() => {
+                    Errno::ENETUNREACH
+                }
+                _ => Errno::EINVAL,
+            });
+        }
         self.autobind(&mut st)?;
-        let local = st.local.addr().or(Some(src));
+        let local = ctl.src.or(st.local.addr()).or(Some(src));
         let d = Datagram {
             peer,
             local,
             data: data.to_vec(),
             info: RxInfo::default(),
+            hop_limit: ctl.hop_limit,
         };
         if more {
             st.cork = Some(d);

@@ -1476,6 +1476,7 @@ impl Stack {
                 endpoint: d.peer,
                 local_address: d.local,
                 meta: Default::default(),
+                hop_limit: d.hop_limit,
             };
             if let Err(udp::SendError::BufferFull) = u.send_slice(&d.data, meta) {
                 st.dtx.push_front(d);
@@ -1537,6 +1538,7 @@ impl Stack {
                         tos,
                         stamp_ns: crate::packet::now_ns(),
                     },
+                    hop_limit: None,
                 });
                 wake |= POLLIN | POLLRDNORM;
             }

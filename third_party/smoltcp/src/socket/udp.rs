@@ -24,6 +24,9 @@ pub struct UdpMetadata {
     /// heuristic (for IPv4).
     pub local_address: Option<IpAddress>,
     pub meta: PacketMeta,
+    /// Kestrel: the hop limit of this outgoing datagram (sendmsg's IP_TTL or
+    /// IPV6_HOPLIMIT), instead of the socket's.
+    pub hop_limit: Option<u8>,
 }
 
 impl<T: Into<IpEndpoint>> From<T> for UdpMetadata {
@@ -32,6 +35,7 @@ impl<T: Into<IpEndpoint>> From<T> for UdpMetadata {
             endpoint: value.into(),
             local_address: None,
             meta: PacketMeta::default(),
+            hop_limit: None,
         }
     }
 }
@@ -517,6 +521,7 @@ impl<'a> Socket<'a> {
             endpoint: remote_endpoint,
             local_address: Some(ip_repr.dst_addr()),
             meta,
+            hop_limit: None,
         };
 
         match self.rx_buffer.enqueue(size, metadata) {
@@ -575,7 +580,7 @@ impl<'a> Socket<'a> {
                 packet_meta.endpoint.addr,
                 IpProtocol::Udp,
                 repr.header_len() + payload_buf.len(),
-                hop_limit,
+                packet_meta.hop_limit.unwrap_or(hop_limit),
             );
 
             emit(cx, packet_meta.meta, (ip_repr, repr, payload_buf))
