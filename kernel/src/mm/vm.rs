@@ -2746,6 +2746,11 @@ impl PendingLoad {
         self.set.store(true, core::sync::atomic::Ordering::Release);
     }
 
+    /// Whether a load is remembered (one plain load of the flag).
+    pub fn is_set(&self) -> bool {
+        self.set.load(core::sync::atomic::Ordering::Acquire)
+    }
+
     /// The load remembered, if any, and forgets it.
     pub fn take(&self) -> Option<PageLoad> {
         if !self.set.load(core::sync::atomic::Ordering::Acquire) {

@@ -265,6 +265,11 @@ fn run(thread: Arc<Thread>, mut regs: UserContext) -> impl Future<Output = ()> +
                     // A call the tracer skipped (number -1) leaves rax as it set it.
                     let ret = if (traced && nr == u64::MAX) || denied || thread.killed() {
                         None
+                    } else if let Some(r) = syscall::call_now(&thread, &mut regs, nr, args) {
+                        // A call that never waits: no future (and nothing to
+                        // race a kill against; the kill is seen below as after
+                        // any call).
+                        Some(r)
                     } else {
                         UntilKilled {
                             call: pin!(syscall::dispatch(&thread, &mut regs, nr, args)),

@@ -325,6 +325,54 @@ pub fn dispatch<'a>(
     }
 }
 
+/// Runs at once, with no future at all, the few hot calls that never wait
+/// (the id getters, clock_gettime): `None` for any other call, which goes
+/// through [`dispatch`]. Under TCG every call, return and indirect jump is a
+/// lookup of the next translated block, and the general way is several of
+/// them even for a call that completes on its first poll: the dispatch
+/// future's construction, the table's future (a jump on its state, another on
+/// the number), the handler's poll, and the table future's drop (out of line,
+/// a third jump table).
+///
+/// Everything around the call is the same as for the others (ptrace's and
+/// seccomp's entry checks before it, signals and the kill after it); a copy to
+/// user memory that met a file page not in memory (it cannot wait here) is
+/// `None` too, so that [`dispatch`] runs the call again and loads the page.
+#[inline(always)]
+pub fn call_now(thread: &Arc<Thread>, regs: &mut UserContext, nr: u64, args: Args) -> Option<i64> {
+    use kestrel_abi::syscalls::nr as n;
+    let ctx = Ctx {
+        thread,
+        regs,
+        resolve: 0,
+    };
+    let r = match nr as usize {
+        n::GETPID => process::getpid(&ctx),
+        n::GETPPID => process::getppid(&ctx),
+        n::GETTID => process::gettid(&ctx),
+        n::GETUID => process::getuid(&ctx),
+        n::GETEUID => process::geteuid(&ctx),
+        n::GETGID => process::getgid(&ctx),
+        n::GETEGID => process::getegid(&ctx),
+        n::CLOCK_GETTIME => {
+            let mut a = args::Regs::new(args);
+            let r = time::clock_gettime(&ctx, a.next(), a.next());
+            if thread.pending_load.is_set() {
+                return None;
+            }
+            r
+        }
+        _ => return None,
+    };
+    if let Some(counts) = &thread.process.syscall_counts {
+        counts.count(nr);
+    }
+    Some(match r {
+        Ok(v) => v as i64,
+        Err(e) => -(e as i32 as i64),
+    })
+}
+
 /// The size of [`dispatch`]'s future, which the thread future holds while a
 /// call is pending (the `syscall_future_sizes_report` kernel test).
 pub fn dispatch_future_size() -> usize {

@@ -14,14 +14,20 @@ fn clock_ns(ctx: &Ctx<'_>, clk: i32) -> KResult<u64> {
     Ok(Clock::from_id(ctx.thread, clk)?.now())
 }
 
+/// clock_gettime(2), which never waits: run without a future
+/// (`syscall::call_now`).
+pub fn clock_gettime(ctx: &Ctx<'_>, clockid: i32, tp: UserPtr<Timespec>) -> KResult<u64> {
+    let ns = clock_ns(ctx, clockid)?;
+    ctx.write(tp, &Timespec::from_ns(ns))?;
+    Ok(0)
+}
+
 pub async fn sys_clock_gettime(
     ctx: &mut Ctx<'_>,
     clockid: i32,
     tp: UserPtr<Timespec>,
 ) -> KResult<u64> {
-    let ns = clock_ns(ctx, clockid)?;
-    ctx.write(tp, &Timespec::from_ns(ns))?;
-    Ok(0)
+    clock_gettime(ctx, clockid, tp)
 }
 
 pub async fn sys_clock_getres(
