@@ -616,6 +616,7 @@ fn fix_restart(regs: &mut UserContext, handler: Option<&KernelSigaction>) {
 /// Whether [`deliver`] would do nothing for `t` now: the common return to user
 /// mode (not killed, traced or stopped, no deliverable signal, no call result
 /// to restart, no saved mask to put back), told without making its future.
+#[inline]
 pub fn nothing_to_deliver(t: &Thread, regs: &UserContext, from_syscall: bool) -> bool {
     let allowed = !t.sigmask.load(Ordering::Acquire);
     !t.killed()

@@ -383,11 +383,13 @@ fn address<T: ?Sized>(p: *const T) -> usize {
 }
 
 /// Whether `thread`'s registers are the ones live on this CPU.
+#[inline]
 pub fn is_live<T: HasFpu>(thread: &Arc<T>) -> bool {
     owner().1.load(Ordering::Relaxed) == address(Arc::as_ptr(thread))
 }
 
 /// This CPU's owner slot.
+#[inline]
 fn owner() -> &'static Owner {
     &OWNERS[super::percpu::this_cpu().cpu_id.load(Ordering::Relaxed) as usize]
 }
