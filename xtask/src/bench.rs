@@ -370,9 +370,9 @@ pub fn run(opts: &Opts) -> Result<u8, String> {
         }
     }
 
-    if o.only.is_some() {
+    if o.only.is_some() || o.icount {
         println!(
-            "xtask: --only: docs/benchmarks.md left as it is ({:.0} s in all)",
+            "xtask: --only or --icount: docs/benchmarks.md left as it is ({:.0} s in all)",
             started.elapsed().as_secs_f64()
         );
         let ok = kestrel.finished && linux.as_ref().is_none_or(|l| l.finished);
