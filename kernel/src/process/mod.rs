@@ -432,7 +432,7 @@ pub struct Thread {
     /// The system call it is in, plus one (0: none), for the task monitor.
     pub in_syscall: AtomicU32,
     /// ptrace state: the tracer, the current stop and its registers.
-    pub ptrace: spin::Mutex<ptrace::Tracee>,
+    pub ptrace: ptrace::TraceeSlot,
     /// [`ptrace::flag`] bits, read on every trap without the lock. (A stopped
     /// tracee waits for its tracer on `signals.wq`.)
     pub ptrace_flags: AtomicU32,
@@ -941,7 +941,7 @@ impl Thread {
             comm: spin::Mutex::new(comm),
             task: spin::Once::new(),
             in_syscall: AtomicU32::new(0),
-            ptrace: spin::Mutex::new(ptrace::Tracee::default()),
+            ptrace: ptrace::TraceeSlot::default(),
             ptrace_flags: AtomicU32::new(0),
             pending_load: Default::default(),
             ioprio: AtomicU32::new(0),

@@ -249,15 +249,7 @@ fn run(thread: Arc<Thread>, mut regs: UserContext) -> impl Future<Output = ()> +
                         entry = Box::pin(syscall::seccomp::on_entry(&thread, &mut regs)).await;
                     }
                     let denied = entry != syscall::seccomp::Entry::Run;
-                    let nr = regs.orig_rax;
-                    let args = [
-                        regs.regs.rdi,
-                        regs.regs.rsi,
-                        regs.regs.rdx,
-                        regs.regs.r10,
-                        regs.regs.r8,
-                        regs.regs.r9,
-                    ];
+                    let (nr, args) = syscall::call_of(&regs);
                     crate::trace::record(crate::trace::Kind::SyscallEnter, thread.tid.into(), nr);
                     // Any number a program (or its tracer) puts in rax: no overflow.
                     let shown = u32::try_from(nr).map_or(u32::MAX, |n| n.saturating_add(1));
@@ -272,7 +264,7 @@ fn run(thread: Arc<Thread>, mut regs: UserContext) -> impl Future<Output = ()> +
                         Some(r)
                     } else {
                         UntilKilled {
-                            call: pin!(syscall::dispatch(&thread, &mut regs, nr, args)),
+                            call: pin!(syscall::dispatch(&thread, &mut regs)),
                             thread: &thread,
                         }
                         .await
