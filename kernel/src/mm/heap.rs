@@ -94,7 +94,7 @@ fn class_of(layout: &Layout) -> Option<usize> {
     };
     // Only alignments above 16 can skip a class; 2048 is a multiple of every
     // alignment up to its size, and `need` is at least the alignment.
-    while SIZES[c] % align != 0 {
+    while !SIZES[c].is_multiple_of(align) {
         c += 1;
     }
     Some(c)

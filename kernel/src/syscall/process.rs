@@ -327,7 +327,8 @@ pub async fn sys_wait4(
         ctx.write(status_ptr, &(found.status as i32))?;
     }
     if !rusage_ptr.is_null() {
-        ctx.write(rusage_ptr, &super::time::rusage(found.cpu))?;
+        let usage = super::time::with_switches(super::time::rusage(found.cpu), found.switches);
+        ctx.write(rusage_ptr, &usage)?;
     }
     Ok(u64::from(found.pid))
 }
@@ -404,7 +405,9 @@ pub async fn sys_waitid(
     if !rusage_ptr.is_null() {
         ctx.write(
             rusage_ptr,
-            &super::time::rusage(found.map_or((0, 0), |f| f.cpu)),
+            &found.map_or_else(Default::default, |f| {
+                super::time::with_switches(super::time::rusage(f.cpu), f.switches)
+            }),
         )?;
     }
     Ok(0)

@@ -160,7 +160,7 @@ syscall_table! {
     VFORK => process::sys_vfork();
     EXECVE => process::sys_execve(path: UserCStr, argv: UserPtr<u64>, envp: UserPtr<u64>);
     EXIT => process::sys_exit(status: u32);
-    WAIT4 => process::sys_wait4(pid: Pid, wstatus: UserPtr<i32>, options: u32, rusage: UserPtr<Rusage>), partial "rusage reports CPU times only";
+    WAIT4 => process::sys_wait4(pid: Pid, wstatus: UserPtr<i32>, options: u32, rusage: UserPtr<Rusage>), partial "rusage reports CPU times and context switches only";
     KILL => signal::sys_kill(pid: Pid, sig: i32);
     UNAME => misc::sys_uname(buf: UserPtr<Utsname>);
     SEMGET => ipc::sys_semget(key: i32, nsems: i32, semflg: u32);
@@ -196,7 +196,7 @@ syscall_table! {
     LCHOWN => fs::sys_lchown(path: UserCStr, owner: Id, group: Id);
     UMASK => fs::sys_umask(mask: u32);
     GETTIMEOFDAY => time::sys_gettimeofday(tv: UserPtr<Timeval>, tz: UserPtr<Timezone>);
-    GETRUSAGE => time::sys_getrusage(who: i32, usage: UserPtr<Rusage>), partial "CPU times and ru_maxrss (sampled at getrusage, exec and exit); the other fields are zero";
+    GETRUSAGE => time::sys_getrusage(who: i32, usage: UserPtr<Rusage>), partial "CPU times, ru_maxrss (sampled at getrusage, exec and exit) and the context switches (ru_nvcsw, ru_nivcsw); the other fields are zero";
     TIMES => time::sys_times(buf: UserPtr<[i64; 4]>);
     GETRLIMIT => misc::sys_getrlimit(resource: u32, rlim: UserPtr<Rlimit>);
     SYSINFO => misc::sys_sysinfo(info: UserPtr<Sysinfo>);

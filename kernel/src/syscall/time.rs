@@ -375,6 +375,18 @@ pub fn rusage((user, system): (u64, u64)) -> kestrel_abi::process::Rusage {
     }
 }
 
+/// `r` with (voluntary, involuntary) context switches.
+pub fn with_switches(
+    r: kestrel_abi::process::Rusage,
+    (v, i): (u64, u64),
+) -> kestrel_abi::process::Rusage {
+    kestrel_abi::process::Rusage {
+        ru_nvcsw: v as i64,
+        ru_nivcsw: i as i64,
+        ..r
+    }
+}
+
 pub async fn sys_getrusage(
     ctx: &mut Ctx<'_>,
     who: i32,
@@ -387,15 +399,15 @@ pub async fn sys_getrusage(
     let r = match who {
         RUSAGE_SELF => kestrel_abi::process::Rusage {
             ru_maxrss: p.sample_rss() as i64,
-            ..rusage(p.cpu_time())
+            ..with_switches(rusage(p.cpu_time()), p.switches())
         },
         RUSAGE_CHILDREN => kestrel_abi::process::Rusage {
             ru_maxrss: p.cmaxrss_kb.load(core::sync::atomic::Ordering::Relaxed) as i64,
-            ..rusage(p.children_cpu.get())
+            ..with_switches(rusage(p.children_cpu.get()), p.children_cpu.switches())
         },
         RUSAGE_THREAD => kestrel_abi::process::Rusage {
             ru_maxrss: p.sample_rss() as i64,
-            ..rusage(ctx.thread.cpu.split())
+            ..with_switches(rusage(ctx.thread.cpu.split()), ctx.thread.cpu.switches())
         },
         _ => return Err(Errno::EINVAL),
     };
