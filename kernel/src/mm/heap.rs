@@ -195,6 +195,17 @@ unsafe impl GlobalAlloc for KernelHeap {
     }
 }
 
+/// The size of the block the heap gives for `size` bytes at `align` (a power
+/// of two): its class's size, or `size` itself past the small classes. A
+/// caller that keeps more in a block when it has room (the FPU state) asks for
+/// the whole block.
+pub fn block_size(size: usize, align: usize) -> usize {
+    Layout::from_size_align(size, align)
+        .ok()
+        .and_then(|l| class_of(&l))
+        .map_or(size, |c| SIZES[c])
+}
+
 /// Nothing to set up: classes refill lazily from the frame allocator. Kept as the
 /// point in the boot order after which allocation works.
 pub fn init() {}
