@@ -6,6 +6,9 @@
 #include <signal.h>
 #include <sched.h>
 #include <sys/resource.h>
+#include <pthread.h>
+#include <sys/wait.h>
+#include <time.h>
 
 #define BADPTR ((void *)1)
 
@@ -875,6 +878,102 @@ TEST(getrusage_maxrss_of_self_and_of_a_waited_child)
           ru.ru_maxrss, before);
 }
 
+#define SLEEPS 20
+
+/* Each 1 ms sleep blocks: a voluntary context switch (Linux counts one per
+ * schedule() of a task that is not runnable). */
+static void sleep_n_times(int n)
+{
+    for (int i = 0; i < n; i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void sleeping_child(void *arg)
+{
+    (void)arg;
+    sleep_n_times(SLEEPS);
+    _exit(0);
+}
+
+static void *sleeping_thread(void *arg)
+{
+    struct rusage *ru = arg;
+    sleep_n_times(SLEEPS);
+    if (getrusage(RUSAGE_THREAD, ru))
+        ru->ru_nvcsw = -1;
+    return NULL;
+}
+
+TEST(getrusage_counts_a_voluntary_switch_per_sleep)
+{
+    struct rusage before, after;
+    OK(getrusage(RUSAGE_SELF, &before));
+    sleep_n_times(SLEEPS);
+    OK(getrusage(RUSAGE_SELF, &after));
+    CHECK(after.ru_nvcsw - before.ru_nvcsw >= SLEEPS, "ru_nvcsw %ld -> %ld after %d sleeps",
+          before.ru_nvcsw, after.ru_nvcsw, SLEEPS);
+    CHECK(after.ru_nivcsw >= before.ru_nivcsw, "ru_nivcsw went back: %ld -> %ld",
+          before.ru_nivcsw, after.ru_nivcsw);
+}
+
+TEST(getrusage_thread_counts_its_own_switches_and_self_adds_them)
+{
+    struct rusage self_before, self_after, thread_ru, mine;
+    OK(getrusage(RUSAGE_SELF, &self_before));
+    OK(getrusage(RUSAGE_THREAD, &mine));
+    pthread_t t;
+    memset(&thread_ru, 0, sizeof thread_ru);
+    CHECK(pthread_create(&t, NULL, sleeping_thread, &thread_ru) == 0, "pthread_create");
+    pthread_join(t, NULL);
+    CHECK(thread_ru.ru_nvcsw >= SLEEPS, "the sleeping thread's own ru_nvcsw is %ld",
+          thread_ru.ru_nvcsw);
+    OK(getrusage(RUSAGE_SELF, &self_after));
+    /* The process's count keeps the exited thread's switches. */
+    CHECK(self_after.ru_nvcsw - self_before.ru_nvcsw >= SLEEPS,
+          "RUSAGE_SELF ru_nvcsw %ld -> %ld after a thread slept %d times",
+          self_before.ru_nvcsw, self_after.ru_nvcsw, SLEEPS);
+    struct rusage mine_after;
+    OK(getrusage(RUSAGE_THREAD, &mine_after));
+    /* This thread only waited for the join: far fewer than the sleeper's. */
+    CHECK(mine_after.ru_nvcsw - mine.ru_nvcsw < SLEEPS,
+          "the joining thread's ru_nvcsw grew by %ld", mine_after.ru_nvcsw - mine.ru_nvcsw);
+}
+
+TEST(getrusage_children_and_wait4_report_a_waited_childs_switches)
+{
+    struct rusage before, after, child_ru;
+    OK(getrusage(RUSAGE_CHILDREN, &before));
+    pid_t pid = fork();
+    if (pid == 0)
+        sleeping_child(NULL);
+    CHECK(pid > 0, "fork: %s", strerror(errno));
+    int st;
+    CHECK(wait4(pid, &st, 0, &child_ru) == pid, "wait4: %s", strerror(errno));
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+    CHECK(child_ru.ru_nvcsw >= SLEEPS, "wait4's ru_nvcsw %ld", child_ru.ru_nvcsw);
+    OK(getrusage(RUSAGE_CHILDREN, &after));
+    CHECK(after.ru_nvcsw - before.ru_nvcsw >= SLEEPS, "RUSAGE_CHILDREN ru_nvcsw %ld -> %ld",
+          before.ru_nvcsw, after.ru_nvcsw);
+}
+
+TEST(proc_status_shows_the_threads_context_switches)
+{
+    sleep_n_times(SLEEPS);
+    FILE *f = fopen("/proc/thread-self/status", "r");
+    CHECK(f, "open /proc/thread-self/status: %s", strerror(errno));
+    char line[256];
+    long vol = -1, invol = -1;
+    while (fgets(line, sizeof line, f)) {
+        sscanf(line, "voluntary_ctxt_switches: %ld", &vol);
+        sscanf(line, "nonvoluntary_ctxt_switches: %ld", &invol);
+    }
+    fclose(f);
+    CHECK(vol >= SLEEPS, "voluntary_ctxt_switches %ld after %d sleeps", vol, SLEEPS);
+    CHECK(invol >= 0, "no nonvoluntary_ctxt_switches line");
+}
+
 static void unshare_files_child(void *arg)
 {
     (void)arg;
@@ -960,6 +1059,10 @@ int main(void)
     RUN(waitpid_int_min_is_esrch);
     RUN(clone_newpid_without_cap_sys_admin_is_eperm);
     RUN(getrusage_maxrss_of_self_and_of_a_waited_child);
+    RUN(getrusage_counts_a_voluntary_switch_per_sleep);
+    RUN(getrusage_thread_counts_its_own_switches_and_self_adds_them);
+    RUN(getrusage_children_and_wait4_report_a_waited_childs_switches);
+    RUN(proc_status_shows_the_threads_context_switches);
     RUN(unshare_files_and_fs_and_its_errors);
     RUN(getpgid_and_getsid_of_a_negative_pid_are_esrch);
     RUN(ioprio_set_get_roundtrip_inherit_and_errors);

@@ -370,9 +370,9 @@ pub fn run(opts: &Opts) -> Result<u8, String> {
         }
     }
 
-    if o.only.is_some() {
+    if o.only.is_some() || o.icount {
         println!(
-            "xtask: --only: docs/benchmarks.md left as it is ({:.0} s in all)",
+            "xtask: --only or --icount: docs/benchmarks.md left as it is ({:.0} s in all)",
             started.elapsed().as_secs_f64()
         );
         let ok = kestrel.finished && linux.as_ref().is_none_or(|l| l.finished);
@@ -1281,6 +1281,7 @@ impl Doc<'_> {
              cargo xtask bench                          # Kestrel and Linux, rewrites this file (keeps Scaling)\n\
              cargo xtask bench --scaling                # the same, then both at 1, 2 and 4 CPUs: Scaling\n\
              KESTREL_BENCH_NO_LINUX=1 cargo xtask bench # Kestrel only (or --no-linux)\n\
+             cargo xtask bench --no-linux --icount --only REGEX # instructions, not time: the same in every run (this file untouched)\n\
              ```\n\n\
              xtask builds the release kernel and `bench/*.c` (`musl-gcc -static -O2`), makes \
              `target/kestrel/initramfs-bench.cpio` (busybox, `/bench/kbench`, `/bench/nop`, \

@@ -14,7 +14,7 @@
 //! cargo xtask top      --cmd 'CMD'
 //! cargo xtask profile  --cmd 'CMD' [--hz N] [-o FILE.svg]
 //! cargo xtask fuzz     [--calls N] [--seed S] [--children C] [--exclude NAME]... [--only REGEX]
-//! cargo xtask bench    [--scaling] [--no-linux] [--only REGEX] [--smp N] [--mem SIZE] [--no-kvm]
+//! cargo xtask bench    [--scaling] [--no-linux] [--only REGEX] [--icount] [--smp N] [--mem SIZE] [--no-kvm]
 //! cargo xtask rootfs   [--rebuild] [--check]
 //! cargo xtask apps
 //! ```
@@ -91,6 +91,10 @@ pub struct Opts {
     /// `bench --scaling`: also boot each kernel at 1, 2 and 4 CPUs for the scaling
     /// benchmarks.
     pub scaling: bool,
+    /// `bench --icount`: TCG with `-icount shift=0`, so that a guest
+    /// nanosecond is one instruction: the rows count instructions, the same in
+    /// every run whatever the host's load (docs/benchmarks.md is not written).
+    pub icount: bool,
     /// `bench --no-linux`: no Linux baseline.
     pub no_linux: bool,
     /// `run --root debian`: boot the Debian image of `cargo xtask rootfs`.
@@ -134,6 +138,7 @@ impl Default for Opts {
             smp: 2,
             smp_given: false,
             no_kvm: false,
+            icount: false,
             direct: false,
             append: String::new(),
             host: false,
@@ -221,6 +226,8 @@ options:
   --scaling        (bench) also the scaling benchmarks: each kernel booted at 1, 2 and 4
                    CPUs, throughput and speedup per workload (a few minutes more under TCG)
   --no-linux       (bench) Kestrel only, no Linux baseline (or KESTREL_BENCH_NO_LINUX=1)
+  --icount         (bench) TCG with -icount shift=0: each row in guest instructions rather
+                   than time, the same in every run however loaded the host (docs untouched)
 ";
 
 fn number<T: std::str::FromStr>(s: &str, name: &str) -> Result<T, String> {
@@ -302,6 +309,10 @@ fn parse(args: &[String]) -> Result<(String, Opts), String> {
             }
             "--scaling" => o.scaling = true,
             "--no-linux" => o.no_linux = true,
+            "--icount" => {
+                o.icount = true;
+                o.no_kvm = true;
+            }
             "--root" => {
                 let v = value("--root")?;
                 if v != "debian" {
@@ -427,6 +438,9 @@ mod tests {
         assert_eq!(cmd, "bench");
         assert!(o.scaling && o.no_linux);
         assert!(!o.smp_given, "bench's default CPU count is its own");
+        assert!(!o.icount);
+        let (_, o) = parse(&args(&["bench", "--icount"])).unwrap();
+        assert!(o.icount && o.no_kvm, "instruction counts need TCG");
         let (_, o) = parse(&args(&["bench", "--smp", "2"])).unwrap();
         assert!(o.smp_given && o.smp == 2 && !o.scaling);
         assert!(parse(&args(&["bench", "--smp", "0"])).is_err());

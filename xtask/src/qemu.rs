@@ -59,8 +59,13 @@ pub fn command(opts: &Opts, a: &Artefacts, boot: &Boot) -> Command {
         "-cpu",
         if accel == "kvm" { "host" } else { "max" },
     ])
-    .args(["-m", &opts.mem, "-smp", &opts.smp.to_string()])
-    .args([
+    .args(["-m", &opts.mem, "-smp", &opts.smp.to_string()]);
+    if opts.icount && accel == "tcg" {
+        // A virtual nanosecond per guest instruction (the TSC and the timers
+        // follow the count): timings become instruction counts.
+        cmd.args(["-icount", "shift=0"]);
+    }
+    cmd.args([
         "-no-reboot",
         "-device",
         "isa-debug-exit,iobase=0xf4,iosize=0x04",

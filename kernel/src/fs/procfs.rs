@@ -2302,9 +2302,11 @@ fn status(p: &Arc<Process>, thread: &Option<Arc<Thread>>) -> String {
         t.as_ref().map_or(0, |t| t.seccomp.filter_count()),
     );
     let _ = writeln!(s, "Mems_allowed:\t1\nMems_allowed_list:\t0");
+    // The task's own (the main thread's for /proc/PID/status), as Linux.
+    let (v, i) = t.as_ref().map_or((0, 0), |t| t.cpu.switches());
     let _ = writeln!(
         s,
-        "voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0"
+        "voluntary_ctxt_switches:\t{v}\nnonvoluntary_ctxt_switches:\t{i}"
     );
     s
 }

@@ -1,9 +1,16 @@
-//! The kernel heap: power-of-two size classes carved from frames, and whole frames
-//! for anything larger.
+//! The kernel heap: size classes carved from frames, and whole frames for anything
+//! larger.
 //!
 //! Small blocks (16..=2048 bytes) come from per-class free lists; an empty list is
-//! refilled by splitting one frame into equal blocks, which are naturally aligned to
-//! their size. Larger requests take contiguous frames straight from the buddy
+//! refilled by splitting one frame into equal blocks. The classes step by 16 bytes
+//! up to 128 and by a quarter of the power of two below them from there to 1,024
+//! (160, 192, 224, 256, 320, 384, 448, 512, 640 ... 1,024), then 2,048, as
+//! jemalloc's: with powers of two only, an object of 260 bytes took 512 and one
+//! of 72 took 128, and a parked thread is a handful of such objects. A block
+//! starts at a multiple of its size in a page-aligned frame, so it is aligned to
+//! the largest power of two that divides the size (a 448-byte block to 64), and a
+//! layout whose alignment the class lacks goes to the next class that has it.
+//! Larger requests take contiguous frames straight from the buddy
 //! allocator ([`frame::alloc_exact`]) and give them back on free. Everything lives in
 //! the direct map, so a heap pointer's physical address is just `virt_to_phys`.
 //!
@@ -16,9 +23,31 @@ use core::ptr::null_mut;
 use super::{PAGE_SIZE, frame, phys_to_virt, virt_to_phys};
 use crate::sync::IrqMutex;
 
-const MIN_CLASS_SHIFT: usize = 4; // 16 bytes
-const MAX_CLASS_SHIFT: usize = 11; // 2048 bytes
-const CLASSES: usize = MAX_CLASS_SHIFT - MIN_CLASS_SHIFT + 1;
+/// The block sizes, smallest first.
+const SIZES: [usize; CLASSES] = [
+    16, 32, 48, 64, 80, 96, 112, 128, // 16-byte steps
+    160, 192, 224, 256, // quarter steps of each power of two
+    320, 384, 448, 512, //
+    640, 768, 896, 1024, //
+    2048,
+];
+const CLASSES: usize = 21;
+const MAX_SMALL: usize = 2048;
+
+/// The first class of at least `16 * i` bytes, for `i` up to 64 (1,024 bytes).
+const FIRST_AT_LEAST: [u8; 65] = {
+    let mut t = [0u8; 65];
+    let mut i = 0;
+    while i <= 64 {
+        let mut c = 0;
+        while SIZES[c] < i * 16 {
+            c += 1;
+        }
+        t[i] = c as u8;
+        i += 1;
+    }
+    t
+};
 
 /// A free block; the link is stored in the block itself.
 struct FreeBlock {
@@ -48,11 +77,27 @@ pub struct KernelHeap;
 #[global_allocator]
 static ALLOCATOR: KernelHeap = KernelHeap;
 
-/// The class index for `size` bytes, or `None` if it needs whole frames.
+/// The class index for `layout`, or `None` if it needs whole frames: the
+/// smallest class at least as large whose blocks are aligned enough (a size
+/// that is a multiple of the alignment: blocks start at multiples of it).
+#[inline]
 fn class_of(layout: &Layout) -> Option<usize> {
-    let size = layout.size().max(layout.align()).max(1 << MIN_CLASS_SHIFT);
-    let shift = size.next_power_of_two().trailing_zeros() as usize;
-    (shift <= MAX_CLASS_SHIFT).then(|| shift - MIN_CLASS_SHIFT)
+    let align = layout.align();
+    let need = layout.size().max(align);
+    if need > MAX_SMALL {
+        return None;
+    }
+    let mut c = if need <= 1024 {
+        FIRST_AT_LEAST[need.div_ceil(16)] as usize
+    } else {
+        CLASSES - 1
+    };
+    // Only alignments above 16 can skip a class; 2048 is a multiple of every
+    // alignment up to its size, and `need` is at least the alignment.
+    while !SIZES[c].is_multiple_of(align) {
+        c += 1;
+    }
+    Some(c)
 }
 
 fn pages_of(layout: &Layout) -> usize {
@@ -64,10 +109,10 @@ impl Classes {
         let Some(pa) = frame::alloc(0) else {
             return false;
         };
-        let size = 1usize << (class + MIN_CLASS_SHIFT);
+        let size = SIZES[class];
         let base = phys_to_virt(pa) as usize;
-        for off in (0..PAGE_SIZE).step_by(size).rev() {
-            let block = (base + off) as *mut FreeBlock;
+        for i in (0..PAGE_SIZE / size).rev() {
+            let block = (base + i * size) as *mut FreeBlock;
             // SAFETY: the frame is freshly allocated and split into disjoint blocks.
             unsafe {
                 block.write(FreeBlock {
@@ -81,7 +126,8 @@ impl Classes {
 }
 
 // SAFETY: blocks are disjoint, at least as large and as aligned as requested
-// (power-of-two classes inside page-aligned frames; whole frames for big ones), and
+// (blocks at multiples of their size inside page-aligned frames, the size a
+// multiple of the alignment: `class_of`; whole frames for big ones), and
 // only returned to the list they came from (same layout => same class).
 unsafe impl GlobalAlloc for KernelHeap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
@@ -94,7 +140,7 @@ unsafe impl GlobalAlloc for KernelHeap {
                 let block = h.heads[class];
                 // SAFETY: `block` is the head of the free list, a valid FreeBlock.
                 h.heads[class] = unsafe { (*block).next };
-                h.in_use[class] += 1 << (class + MIN_CLASS_SHIFT);
+                h.in_use[class] += SIZES[class];
                 block.cast()
             }
             None if layout.align() <= PAGE_SIZE => {
@@ -138,7 +184,7 @@ unsafe impl GlobalAlloc for KernelHeap {
                     })
                 };
                 h.heads[class] = block;
-                h.in_use[class] -= 1 << (class + MIN_CLASS_SHIFT);
+                h.in_use[class] -= SIZES[class];
             }
             None => {
                 let pages = pages_of(&layout);
@@ -147,6 +193,17 @@ unsafe impl GlobalAlloc for KernelHeap {
             }
         }
     }
+}
+
+/// The size of the block the heap gives for `size` bytes at `align` (a power
+/// of two): its class's size, or `size` itself past the small classes. A
+/// caller that keeps more in a block when it has room (the FPU state) asks for
+/// the whole block.
+pub fn block_size(size: usize, align: usize) -> usize {
+    Layout::from_size_align(size, align)
+        .ok()
+        .and_then(|l| class_of(&l))
+        .map_or(size, |c| SIZES[c])
 }
 
 /// Nothing to set up: classes refill lazily from the frame allocator. Kept as the

@@ -80,6 +80,53 @@ ktest!(heap_serves_every_size_class_aligned, async {
     Ok(())
 });
 
+ktest!(
+    heap_classes_between_powers_of_two_are_aligned_and_disjoint,
+    async {
+        use core::alloc::Layout;
+        // Sizes that fall in the classes between powers of two (72 in 80, 260 in
+        // 320, 440 in 448, 700 in 768...), at every alignment up to 256: each block
+        // is aligned as asked, and holds its bytes while its neighbours are written.
+        let mut held: Vec<(*mut u8, Layout, u8)> = Vec::new();
+        let mut tag = 0u8;
+        for size in [
+            72usize, 88, 100, 150, 200, 260, 300, 380, 440, 500, 600, 700, 900, 1500,
+        ] {
+            for align in [1usize, 8, 16, 32, 64, 128, 256] {
+                let layout = Layout::from_size_align(size, align).expect("a valid layout");
+                for _ in 0..12 {
+                    // SAFETY: the layout's size is not zero; the block is freed below
+                    // with the same layout.
+                    let p = unsafe { alloc::alloc::alloc(layout) };
+                    kcheck!(!p.is_null(), "no memory for {size} bytes");
+                    kcheck!(
+                        (p as usize).is_multiple_of(align),
+                        "{size} bytes at {p:p} not aligned to {align}"
+                    );
+                    tag = tag.wrapping_add(1);
+                    // SAFETY: `p` is a fresh block of `size` bytes.
+                    unsafe { core::ptr::write_bytes(p, tag, size) };
+                    held.push((p, layout, tag));
+                }
+            }
+        }
+        for &(p, layout, tag) in &held {
+            // SAFETY: `p` is a live block of `layout.size()` bytes written above.
+            let bytes = unsafe { core::slice::from_raw_parts(p, layout.size()) };
+            kcheck!(
+                bytes.iter().all(|&b| b == tag),
+                "a block of {} bytes was overwritten",
+                layout.size()
+            );
+        }
+        for (p, layout, _) in held {
+            // SAFETY: allocated above with this layout, freed once.
+            unsafe { alloc::alloc::dealloc(p, layout) };
+        }
+        Ok(())
+    }
+);
+
 ktest!(heap_memory_is_returned_on_free, async {
     let before = crate::mm::heap::bytes_in_use();
     let v: Vec<u64> = (0..100_000).collect();

@@ -2732,18 +2732,28 @@ pub fn note_pending_load(e: FaultError) {
 
 /// The load a thread's system call is waiting to make ([`note_pending_load`]):
 /// almost always none, which [`PendingLoad::take`] learns from one plain load of
-/// a flag, not a lock (it is asked on every system call).
+/// a flag, not a lock (it is asked on every system call). The slot for the
+/// load is made the first time a thread has one (24 bytes in every `Thread`
+/// instead of 56).
 #[derive(Default)]
 pub struct PendingLoad {
     set: core::sync::atomic::AtomicBool,
-    load: spin::Mutex<Option<PageLoad>>,
+    load: spin::Once<alloc::boxed::Box<spin::Mutex<Option<PageLoad>>>>,
 }
 
 impl PendingLoad {
     /// Remembers `load` (the latest wins).
     pub fn set(&self, load: PageLoad) {
-        *self.load.lock() = Some(load);
+        *self
+            .load
+            .call_once(|| alloc::boxed::Box::new(spin::Mutex::new(None)))
+            .lock() = Some(load);
         self.set.store(true, core::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether a load is remembered (one plain load of the flag).
+    pub fn is_set(&self) -> bool {
+        self.set.load(core::sync::atomic::Ordering::Acquire)
     }
 
     /// The load remembered, if any, and forgets it.
@@ -2752,7 +2762,7 @@ impl PendingLoad {
             return None;
         }
         self.set.store(false, core::sync::atomic::Ordering::Relaxed);
-        self.load.lock().take()
+        self.load.get()?.lock().take()
     }
 }
 

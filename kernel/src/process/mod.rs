@@ -432,7 +432,7 @@ pub struct Thread {
     /// The system call it is in, plus one (0: none), for the task monitor.
     pub in_syscall: AtomicU32,
     /// ptrace state: the tracer, the current stop and its registers.
-    pub ptrace: spin::Mutex<ptrace::Tracee>,
+    pub ptrace: ptrace::TraceeSlot,
     /// [`ptrace::flag`] bits, read on every trap without the lock. (A stopped
     /// tracee waits for its tracer on `signals.wq`.)
     pub ptrace_flags: AtomicU32,
@@ -458,6 +458,23 @@ pub struct CpuClock {
     /// When the current poll of the thread's task began (0: not running). A thread
     /// may run for a long time inside one poll; this keeps its clock exact.
     pub running_since: AtomicU64,
+    /// Context switches, as Linux counts them (getrusage's ru_nvcsw and
+    /// ru_nivcsw, /proc's voluntary_ctxt_switches): voluntary when the thread
+    /// waits (its task's poll ends pending), involuntary when it gives up the
+    /// CPU while still runnable (its time slice ended or a sched_yield, with
+    /// another task ready). One writer, the thread's own CPU.
+    pub voluntary: AtomicU64,
+    pub involuntary: AtomicU64,
+}
+
+impl CpuClock {
+    /// (voluntary, involuntary) context switches.
+    pub fn switches(&self) -> (u64, u64) {
+        (
+            self.voluntary.load(Ordering::Relaxed),
+            self.involuntary.load(Ordering::Relaxed),
+        )
+    }
 }
 
 impl CpuClock {
@@ -475,14 +492,30 @@ impl CpuClock {
     }
 }
 
-/// CPU time of threads that are gone: (user, system) nanoseconds.
+/// CPU time of threads that are gone: (user, system) nanoseconds; and their
+/// (voluntary, involuntary) context switches.
 #[derive(Debug, Default)]
 pub struct CpuTotals {
     pub user: AtomicU64,
     pub system: AtomicU64,
+    pub voluntary: AtomicU64,
+    pub involuntary: AtomicU64,
 }
 
 impl CpuTotals {
+    fn add_switches(&self, (v, i): (u64, u64)) {
+        self.voluntary.fetch_add(v, Ordering::Relaxed);
+        self.involuntary.fetch_add(i, Ordering::Relaxed);
+    }
+
+    /// (voluntary, involuntary) context switches.
+    pub fn switches(&self) -> (u64, u64) {
+        (
+            self.voluntary.load(Ordering::Relaxed),
+            self.involuntary.load(Ordering::Relaxed),
+        )
+    }
+
     fn add(&self, (u, s): (u64, u64)) {
         self.user.fetch_add(u, Ordering::Relaxed);
         self.system.fetch_add(s, Ordering::Relaxed);
@@ -911,6 +944,18 @@ impl Process {
         (u, s)
     }
 
+    /// Context switches of the process: live threads plus exited ones,
+    /// (voluntary, involuntary).
+    pub fn switches(&self) -> (u64, u64) {
+        let (mut v, mut i) = self.dead_threads_cpu.switches();
+        for t in self.threads.lock().iter() {
+            let (tv, ti) = t.cpu.switches();
+            v += tv;
+            i += ti;
+        }
+        (v, i)
+    }
+
     /// The wait status exit_group or a fatal signal decided on, if any.
     pub fn exit_status(&self) -> Option<u32> {
         *self.exiting.lock()
@@ -941,7 +986,7 @@ impl Thread {
             comm: spin::Mutex::new(comm),
             task: spin::Once::new(),
             in_syscall: AtomicU32::new(0),
-            ptrace: spin::Mutex::new(ptrace::Tracee::default()),
+            ptrace: ptrace::TraceeSlot::default(),
             ptrace_flags: AtomicU32::new(0),
             pending_load: Default::default(),
             ioprio: AtomicU32::new(0),
@@ -1268,6 +1313,7 @@ pub fn thread_exited(thread: &Arc<Thread>) -> Option<u32> {
     THREADS.lock().remove(&thread.tid);
     crate::syscall::keys::thread_exited(&p, thread.tid);
     p.dead_threads_cpu.add(thread.cpu.split());
+    p.dead_threads_cpu.add_switches(thread.cpu.switches());
     // PR_SET_PDEATHSIG: children this thread created are told it is gone.
     for c in p.children.lock().clone() {
         let sig = c.pdeathsig.load(Ordering::Relaxed);
@@ -1425,6 +1471,9 @@ fn account_reaped(parent: &Process, child: &Arc<Process>) {
     let (u, s) = child.cpu_time();
     let (cu, cs) = child.children_cpu.get();
     parent.children_cpu.add((u + cu, s + cs));
+    let (v, i) = child.switches();
+    let (cv, ci) = child.children_cpu.switches();
+    parent.children_cpu.add_switches((v + cv, i + ci));
     // Its cgroup charge goes before its pid can be taken again.
     crate::fs::cgroupfs::released(child);
     PROCESSES.lock().remove(&child.pid);
@@ -1457,6 +1506,8 @@ pub struct WaitResult {
     pub status: u32,
     /// The child's CPU time (user, system) ns, its reaped children's included.
     pub cpu: (u64, u64),
+    /// The child's (voluntary, involuntary) context switches, the same way.
+    pub switches: (u64, u64),
 }
 
 /// One round of a wait: a matching child with a state change it asks for (a zombie is
@@ -1503,6 +1554,7 @@ pub fn try_wait(
                 uid,
                 status,
                 cpu: t.cpu.split(),
+                switches: t.cpu.switches(),
             }));
         }
     }
@@ -1511,6 +1563,9 @@ pub fn try_wait(
         let (u, s) = c.cpu_time();
         let (cu, cs) = c.children_cpu.get();
         let cpu = (u + cu, s + cs);
+        let (v, i) = c.switches();
+        let (cv, ci) = c.children_cpu.switches();
+        let switches = (v + cv, i + ci);
         if let State::Zombie(status) = c.state() {
             if opts.exited {
                 if !opts.nowait {
@@ -1530,6 +1585,7 @@ pub fn try_wait(
                     uid,
                     status,
                     cpu,
+                    switches,
                 }));
             }
             continue;
@@ -1557,6 +1613,7 @@ pub fn try_wait(
                 uid,
                 status,
                 cpu,
+                switches,
             }));
         }
     }

@@ -99,6 +99,27 @@ pub struct Tracee {
     pub debugreg: Option<Box<[u64; 8]>>,
 }
 
+/// A thread's [`Tracee`], made at its first use: most threads are never
+/// traced, and the 72 bytes of a `Mutex<Tracee>` in every `Thread` were most
+/// of what kept it out of a smaller heap block (docs/hot-paths.md, "Futures
+/// and a parked thread's memory"). `lock` makes it; `get` only looks.
+#[derive(Default)]
+pub struct TraceeSlot(spin::Once<Box<spin::Mutex<Tracee>>>);
+
+impl TraceeSlot {
+    /// The state, made (untraced) if the thread had none.
+    pub fn lock(&self) -> spin::MutexGuard<'_, Tracee> {
+        self.0
+            .call_once(|| Box::new(spin::Mutex::new(Tracee::default())))
+            .lock()
+    }
+
+    /// The state if the thread ever had one (None: never traced).
+    pub fn get(&self) -> Option<spin::MutexGuard<'_, Tracee>> {
+        self.0.get().map(|m| m.lock())
+    }
+}
+
 impl Thread {
     /// Whether the thread is traced.
     pub fn ptraced(&self) -> bool {
@@ -145,7 +166,7 @@ pub fn debug_trap(t: &Thread, hit: u64) {
 
 /// The process tracing `t`, if any.
 pub fn tracer_of(t: &Thread) -> Option<Arc<Process>> {
-    t.ptrace.lock().tracer.as_ref().and_then(Weak::upgrade)
+    t.ptrace.get()?.tracer.as_ref().and_then(Weak::upgrade)
 }
 
 /// Makes `tracer` trace `t`; false if the tracer is exiting (it has let its

@@ -211,11 +211,33 @@ impl Drop for PendingGuard<'_> {
     }
 }
 
+/// A thread's alternate signal stack: `ss_flags` is SS_DISABLE when there is
+/// none (the default), else SS_AUTODISARM or 0. (Not an `Option<StackT>`: that
+/// is 8 bytes more in every `Thread`.)
+#[derive(Clone, Copy)]
+pub struct AltStack(StackT);
+
+impl Default for AltStack {
+    fn default() -> Self {
+        AltStack(StackT {
+            ss_flags: SS_DISABLE,
+            ..StackT::default()
+        })
+    }
+}
+
+impl AltStack {
+    /// The stack installed, if any.
+    fn get(self) -> Option<StackT> {
+        (self.0.ss_flags & SS_DISABLE == 0).then_some(self.0)
+    }
+}
+
 /// A thread's signal state.
 #[derive(Default)]
 pub struct ThreadSignals {
     pub pending: PendingQueue,
-    pub altstack: spin::Mutex<Option<StackT>>,
+    pub altstack: spin::Mutex<AltStack>,
     /// The mask to restore after the next delivery (sigsuspend, ppoll, pselect).
     pub saved_mask: spin::Mutex<Option<u64>>,
     /// How to resume an interrupted sleep through restart_syscall.
@@ -616,6 +638,7 @@ fn fix_restart(regs: &mut UserContext, handler: Option<&KernelSigaction>) {
 /// Whether [`deliver`] would do nothing for `t` now: the common return to user
 /// mode (not killed, traced or stopped, no deliverable signal, no call result
 /// to restart, no saved mask to put back), told without making its future.
+#[inline]
 pub fn nothing_to_deliver(t: &Thread, regs: &UserContext, from_syscall: bool) -> bool {
     let allowed = !t.sigmask.load(Ordering::Acquire);
     !t.killed()
@@ -819,7 +842,7 @@ const RED_ZONE: u64 = 128;
 /// The alternate stack as sigaltstack reports it (SS_ONSTACK while on it,
 /// SS_DISABLE when none, SS_AUTODISARM kept), and whether `rsp` is on it.
 fn altstack_state(t: &Thread, rsp: u64) -> (StackT, bool) {
-    match *t.signals.altstack.lock() {
+    match t.signals.altstack.lock().get() {
         Some(s) => {
             let on = rsp > s.ss_sp && rsp <= s.ss_sp.saturating_add(s.ss_size);
             (
@@ -863,7 +886,7 @@ fn setup_frame(
     };
     if use_alt && stack.ss_flags & SS_AUTODISARM != 0 {
         // The handler runs with no alternate stack; sigreturn restores it from uc_stack.
-        *t.signals.altstack.lock() = None;
+        *t.signals.altstack.lock() = AltStack::default();
     }
 
     // The FPU image (XSAVE format with the software-reserved bytes Linux fills in).
@@ -1046,13 +1069,13 @@ pub fn set_altstack(t: &Thread, new: Option<&StackT>, rsp: u64) -> KResult<Stack
         }
         let flags = n.ss_flags & !SS_AUTODISARM;
         match flags {
-            SS_DISABLE => *t.signals.altstack.lock() = None,
+            SS_DISABLE => *t.signals.altstack.lock() = AltStack::default(),
             0 | SS_ONSTACK => {
                 if n.ss_size < MINSIGSTKSZ {
                     return Err(Errno::ENOMEM);
                 }
                 // SS_AUTODISARM is kept: delivery on this stack disarms it.
-                *t.signals.altstack.lock() = Some(StackT {
+                *t.signals.altstack.lock() = AltStack(StackT {
                     ss_sp: n.ss_sp,
                     ss_flags: n.ss_flags & SS_AUTODISARM,
                     _pad: 0,

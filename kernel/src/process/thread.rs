@@ -83,6 +83,15 @@ impl<F: Future> Future for InAddressSpace<F> {
         crate::perf::sched_in(thread);
         let r = this.fut.poll(cx);
         super::set_current(None);
+        let yielding = percpu::this_cpu()
+            .thread_yielding
+            .swap(false, Ordering::Relaxed);
+        if r.is_pending() && !yielding {
+            // Waiting: a voluntary context switch (an involuntary one was
+            // counted where the thread yielded: `yielding`).
+            let v = &thread.cpu.voluntary;
+            v.store(v.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        }
         if r.is_pending() {
             crate::perf::sched_out(thread);
             let me: Arc<dyn crate::arch::fpu::HasFpu> = thread.clone();
@@ -249,15 +258,7 @@ fn run(thread: Arc<Thread>, mut regs: UserContext) -> impl Future<Output = ()> +
                         entry = Box::pin(syscall::seccomp::on_entry(&thread, &mut regs)).await;
                     }
                     let denied = entry != syscall::seccomp::Entry::Run;
-                    let nr = regs.orig_rax;
-                    let args = [
-                        regs.regs.rdi,
-                        regs.regs.rsi,
-                        regs.regs.rdx,
-                        regs.regs.r10,
-                        regs.regs.r8,
-                        regs.regs.r9,
-                    ];
+                    let (nr, args) = syscall::call_of(&regs);
                     crate::trace::record(crate::trace::Kind::SyscallEnter, thread.tid.into(), nr);
                     // Any number a program (or its tracer) puts in rax: no overflow.
                     let shown = u32::try_from(nr).map_or(u32::MAX, |n| n.saturating_add(1));
@@ -265,9 +266,14 @@ fn run(thread: Arc<Thread>, mut regs: UserContext) -> impl Future<Output = ()> +
                     // A call the tracer skipped (number -1) leaves rax as it set it.
                     let ret = if (traced && nr == u64::MAX) || denied || thread.killed() {
                         None
+                    } else if let Some(r) = syscall::call_now(&thread, &mut regs, nr, args) {
+                        // A call that never waits: no future (and nothing to
+                        // race a kill against; the kill is seen below as after
+                        // any call).
+                        Some(r)
                     } else {
                         UntilKilled {
-                            call: pin!(syscall::dispatch(&thread, &mut regs, nr, args)),
+                            call: pin!(syscall::dispatch(&thread, &mut regs)),
                             thread: &thread,
                         }
                         .await
@@ -398,6 +404,7 @@ fn run(thread: Arc<Thread>, mut regs: UserContext) -> impl Future<Output = ()> +
                     }
                     let slice = crate::syscall::sched::time_slice(&thread.process);
                     if now - slice_start >= slice || timer_due || task::executor().has_ready() {
+                        yielding(&thread);
                         kestrel_executor::yield_now().await;
                         slice_start = time::now_ns();
                     }
@@ -471,6 +478,20 @@ async fn deliver(thread: &Arc<Thread>, regs: &mut UserContext, from_syscall: boo
     match delivering {
         Some(d) => d.await,
         None => out_of_memory_kill(thread),
+    }
+}
+
+/// `thread` is about to give up the CPU while runnable (preempted, or
+/// sched_yield): an involuntary context switch if another task is ready to
+/// take the CPU (Linux counts one only when another task runs), and not a
+/// voluntary one when its poll ends.
+pub fn yielding(thread: &Thread) {
+    percpu::this_cpu()
+        .thread_yielding
+        .store(true, Ordering::Relaxed);
+    if task::executor().has_ready() {
+        let i = &thread.cpu.involuntary;
+        i.store(i.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     }
 }
 

@@ -288,11 +288,17 @@ pub fn rlimit_cpu_changed(p: &Process) {
 
 /// Fires every CPU-time expiry of `t`'s process that its CPU time has reached:
 /// SIGVTALRM, SIGPROF, RLIMIT_CPU's SIGXCPU/SIGKILL, CPU-clock POSIX timers.
+/// Inline, the one load a thread without CPU-time timers pays on each trip.
+#[inline]
 pub fn check_cpu_timers(t: &Arc<Thread>) {
-    let p = &t.process;
-    if !p.cpu_timers_armed.load(Ordering::Acquire) {
-        return;
+    if t.process.cpu_timers_armed.load(Ordering::Acquire) {
+        check_armed_cpu_timers(t);
     }
+}
+
+#[inline(never)]
+fn check_armed_cpu_timers(t: &Arc<Thread>) {
+    let p = &t.process;
     let (user, system) = p.cpu_time();
     let (virt, prof) = {
         let mut it = p.itimers.lock();
@@ -339,11 +345,18 @@ pub fn check_cpu_timers(t: &Arc<Thread>) {
 /// How long `t` may run in user mode before a CPU-time expiry of its process is due
 /// (None: nothing armed). One CPU runs one thread at a time, so CPU time advances no
 /// faster than wall time while it runs.
+/// Inline, the one load a thread without CPU-time timers pays on each trip.
+#[inline]
 pub fn cpu_budget(t: &Thread) -> Option<u64> {
-    let p = &t.process;
-    if !p.cpu_timers_armed.load(Ordering::Acquire) {
+    if !t.process.cpu_timers_armed.load(Ordering::Acquire) {
         return None;
     }
+    cpu_budget_armed(t)
+}
+
+#[inline(never)]
+fn cpu_budget_armed(t: &Thread) -> Option<u64> {
+    let p = &t.process;
     let (user, system) = p.cpu_time();
     let mut budget = u64::MAX;
     {

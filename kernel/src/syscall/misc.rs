@@ -222,7 +222,8 @@ pub async fn sys_personality(ctx: &mut Ctx<'_>, persona: u32) -> KResult<u64> {
     Ok(u64::from(p.personality.swap(persona, Ordering::Relaxed)))
 }
 
-pub async fn sys_sched_yield(_: &mut Ctx<'_>) -> KResult<u64> {
+pub async fn sys_sched_yield(ctx: &mut Ctx<'_>) -> KResult<u64> {
+    crate::process::thread::yielding(ctx.thread);
     kestrel_executor::yield_now().await;
     Ok(0)
 }

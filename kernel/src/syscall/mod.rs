@@ -291,21 +291,29 @@ fn unknown(ctx: &Ctx<'_>, nr: u64) -> Errno {
     Errno::ENOSYS
 }
 
-/// Runs system call `nr` for `thread`; returns the value for rax.
+/// The call `regs` asks for: its number (`orig_rax`, which a tracer may
+/// have changed at the syscall-enter stop) and its six argument registers.
+pub fn call_of(regs: &UserContext) -> (u64, Args) {
+    let r = &regs.regs;
+    (regs.orig_rax, [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9])
+}
+
+/// Runs the system call `regs` asks for ([`call_of`]) for `thread`; returns
+/// the value for rax.
 ///
 /// Not an `async fn`: an async fn's future keeps its arguments apart from the
-/// locals they become (64 bytes more here, in the future every thread holds
-/// while it is in a call); an `async move` block uses what it captured in place.
+/// locals they become (more here, in the future every thread holds while it is
+/// in a call); an `async move` block uses what it captured in place. The
+/// number and arguments are read from `regs` where they are needed rather
+/// than kept in the future (56 bytes, twice: here and in the table's future).
 #[allow(clippy::manual_async_fn)] // see above: an async fn keeps its arguments twice
 pub fn dispatch<'a>(
     thread: &'a Arc<Thread>,
     regs: &'a mut UserContext,
-    nr: u64,
-    args: Args,
 ) -> impl core::future::Future<Output = i64> + Send + 'a {
     async move {
         if let Some(counts) = &thread.process.syscall_counts {
-            counts.count(nr);
+            counts.count(regs.orig_rax);
         }
         let mut ctx = Ctx {
             thread,
@@ -313,10 +321,10 @@ pub fn dispatch<'a>(
             resolve: 0,
         };
         thread.pending_load.take();
-        let mut r = table::call(&mut ctx, nr, args).await;
+        let mut r = table::call(&mut ctx).await;
         if let Some(load) = thread.pending_load.take() {
             // Out of line, so that the common call carries none of it.
-            r = alloc::boxed::Box::pin(after_load(&mut ctx, nr, args, r, load)).await;
+            r = alloc::boxed::Box::pin(after_load(&mut ctx, r, load)).await;
         }
         match r {
             Ok(v) => v as i64,
@@ -325,12 +333,58 @@ pub fn dispatch<'a>(
     }
 }
 
+/// Runs at once, with no future at all, the few hot calls that never wait
+/// (the id getters, clock_gettime): `None` for any other call, which goes
+/// through [`dispatch`]. Under TCG every call, return and indirect jump is a
+/// lookup of the next translated block, and the general way is several of
+/// them even for a call that completes on its first poll: the dispatch
+/// future's construction, the table's future (a jump on its state, another on
+/// the number), the handler's poll, and the table future's drop (out of line,
+/// a third jump table).
+///
+/// Everything around the call is the same as for the others (ptrace's and
+/// seccomp's entry checks before it, signals and the kill after it); a copy to
+/// user memory that met a file page not in memory (it cannot wait here) is
+/// `None` too, so that [`dispatch`] runs the call again and loads the page.
+#[inline(always)]
+pub fn call_now(thread: &Arc<Thread>, regs: &mut UserContext, nr: u64, args: Args) -> Option<i64> {
+    use kestrel_abi::syscalls::nr as n;
+    let ctx = Ctx {
+        thread,
+        regs,
+        resolve: 0,
+    };
+    let r = match nr as usize {
+        n::GETPID => process::getpid(&ctx),
+        n::GETPPID => process::getppid(&ctx),
+        n::GETTID => process::gettid(&ctx),
+        n::GETUID => process::getuid(&ctx),
+        n::GETEUID => process::geteuid(&ctx),
+        n::GETGID => process::getgid(&ctx),
+        n::GETEGID => process::getegid(&ctx),
+        n::CLOCK_GETTIME => {
+            let mut a = args::Regs::new(args);
+            let r = time::clock_gettime(&ctx, a.next(), a.next());
+            if thread.pending_load.is_set() {
+                return None;
+            }
+            r
+        }
+        _ => return None,
+    };
+    if let Some(counts) = &thread.process.syscall_counts {
+        counts.count(nr);
+    }
+    Some(match r {
+        Ok(v) => v as i64,
+        Err(e) => -(e as i32 as i64),
+    })
+}
+
 /// The size of [`dispatch`]'s future, which the thread future holds while a
 /// call is pending (the `syscall_future_sizes_report` kernel test).
 pub fn dispatch_future_size() -> usize {
-    table::output_size(&|t: &'static Arc<Thread>, r: &'static mut UserContext| {
-        dispatch(t, r, 0, [0; 6])
-    })
+    table::output_size(&|t: &'static Arc<Thread>, r: &'static mut UserContext| dispatch(t, r))
 }
 
 /// A copy from or to user memory met a file page not in memory (a program's
@@ -340,8 +394,6 @@ pub fn dispatch_future_size() -> usize {
 /// count, and the page is there for the next call.
 async fn after_load(
     ctx: &mut Ctx<'_>,
-    nr: u64,
-    args: Args,
     mut r: KResult<u64>,
     mut load: crate::mm::vm::PageLoad,
 ) -> KResult<u64> {
@@ -351,7 +403,7 @@ async fn after_load(
             return r;
         }
         ctx.resolve = 0;
-        r = table::call(ctx, nr, args).await;
+        r = table::call(ctx).await;
         match ctx.thread.pending_load.take() {
             Some(next) => load = next,
             None => return r,

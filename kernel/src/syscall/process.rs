@@ -15,7 +15,7 @@ use crate::process::signal::interruptible;
 use crate::process::{self, CloneShare, VforkDone, WaitFor, WaitOptions, WaitResult, thread};
 
 /// The id in the caller's own PID namespace.
-pub async fn sys_getpid(ctx: &mut Ctx<'_>) -> KResult<u64> {
+pub fn getpid(ctx: &Ctx<'_>) -> KResult<u64> {
     Ok(u64::from(ctx.process().vpid))
 }
 
@@ -23,7 +23,7 @@ pub async fn sys_getpid(ctx: &mut Ctx<'_>) -> KResult<u64> {
 /// namespace it reads as the namespace's id. (Other threads of a process in a
 /// non-initial PID namespace show their global ids: Kestrel numbers only
 /// processes per namespace.)
-pub async fn sys_gettid(ctx: &mut Ctx<'_>) -> KResult<u64> {
+pub fn gettid(ctx: &Ctx<'_>) -> KResult<u64> {
     let p = ctx.process();
     if ctx.thread.tid == p.pid {
         return Ok(u64::from(p.vpid));
@@ -33,7 +33,7 @@ pub async fn sys_gettid(ctx: &mut Ctx<'_>) -> KResult<u64> {
 
 /// The parent's id as the caller's PID namespace sees it: 0 when the parent is
 /// outside it (the parent of a namespace's init).
-pub async fn sys_getppid(ctx: &mut Ctx<'_>) -> KResult<u64> {
+pub fn getppid(ctx: &Ctx<'_>) -> KResult<u64> {
     let p = ctx.process();
     if p.pid_ns.is_root() {
         return Ok(u64::from(p.ppid()));
@@ -41,20 +41,50 @@ pub async fn sys_getppid(ctx: &mut Ctx<'_>) -> KResult<u64> {
     Ok(p.parent().map_or(0, |pp| u64::from(pp.pid_in(&p.pid_ns))))
 }
 
-pub async fn sys_getuid(ctx: &mut Ctx<'_>) -> KResult<u64> {
+pub fn getuid(ctx: &Ctx<'_>) -> KResult<u64> {
     Ok(u64::from(ctx.process().cred.lock().uid))
 }
 
-pub async fn sys_geteuid(ctx: &mut Ctx<'_>) -> KResult<u64> {
+pub fn geteuid(ctx: &Ctx<'_>) -> KResult<u64> {
     Ok(u64::from(ctx.process().cred.lock().euid))
 }
 
-pub async fn sys_getgid(ctx: &mut Ctx<'_>) -> KResult<u64> {
+pub fn getgid(ctx: &Ctx<'_>) -> KResult<u64> {
     Ok(u64::from(ctx.process().cred.lock().gid))
 }
 
-pub async fn sys_getegid(ctx: &mut Ctx<'_>) -> KResult<u64> {
+pub fn getegid(ctx: &Ctx<'_>) -> KResult<u64> {
     Ok(u64::from(ctx.process().cred.lock().egid))
+}
+
+// The table's entries for the calls above (which run without a future:
+// `syscall::call_now`; these serve a call re-run through the table).
+pub async fn sys_getpid(ctx: &mut Ctx<'_>) -> KResult<u64> {
+    getpid(ctx)
+}
+
+pub async fn sys_gettid(ctx: &mut Ctx<'_>) -> KResult<u64> {
+    gettid(ctx)
+}
+
+pub async fn sys_getppid(ctx: &mut Ctx<'_>) -> KResult<u64> {
+    getppid(ctx)
+}
+
+pub async fn sys_getuid(ctx: &mut Ctx<'_>) -> KResult<u64> {
+    getuid(ctx)
+}
+
+pub async fn sys_geteuid(ctx: &mut Ctx<'_>) -> KResult<u64> {
+    geteuid(ctx)
+}
+
+pub async fn sys_getgid(ctx: &mut Ctx<'_>) -> KResult<u64> {
+    getgid(ctx)
+}
+
+pub async fn sys_getegid(ctx: &mut Ctx<'_>) -> KResult<u64> {
+    getegid(ctx)
 }
 
 /// Whether PID namespace `ns` is `root` or one below it.
@@ -297,7 +327,8 @@ pub async fn sys_wait4(
         ctx.write(status_ptr, &(found.status as i32))?;
     }
     if !rusage_ptr.is_null() {
-        ctx.write(rusage_ptr, &super::time::rusage(found.cpu))?;
+        let usage = super::time::with_switches(super::time::rusage(found.cpu), found.switches);
+        ctx.write(rusage_ptr, &usage)?;
     }
     Ok(u64::from(found.pid))
 }
@@ -374,7 +405,9 @@ pub async fn sys_waitid(
     if !rusage_ptr.is_null() {
         ctx.write(
             rusage_ptr,
-            &super::time::rusage(found.map_or((0, 0), |f| f.cpu)),
+            &found.map_or_else(Default::default, |f| {
+                super::time::with_switches(super::time::rusage(f.cpu), f.switches)
+            }),
         )?;
     }
     Ok(0)

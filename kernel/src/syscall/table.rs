@@ -31,46 +31,12 @@ use super::{
     time, timer, uffd, xattr,
 };
 
-/// The calls whose futures stay inline in the dispatch future: tiny (at most
-/// [`INLINE_FUTURE_MAX`] bytes, checked by the `syscall_future_sizes_report`
-/// kernel test), never waiting, and hot (the null system call). Each one's
-/// future is part of the dispatch future, which a parked thread keeps: a
-/// handler of 48 bytes (clock_gettime's) would take the thread future past
-/// 512 bytes.
-pub const INLINE_CALLS: &[&str] = &[
-    "GETPID", "GETPPID", "GETTID", "GETUID", "GETEUID", "GETGID", "GETEGID",
-];
-
-/// The largest future an [`INLINE_CALLS`] handler may have.
-pub const INLINE_FUTURE_MAX: usize = 64;
-
 /// Awaits a handler's future. Every call's future goes in a block of its own
 /// size (crate::mm::callbox), so the dispatch future, which every thread keeps,
 /// holds a pointer rather than the largest handler's future; a call that
-/// completes at once reuses this CPU's spare block and allocates nothing. The
-/// few calls of [`INLINE_CALLS`] skip even that.
+/// completes at once reuses this CPU's spare block and allocates nothing. (The
+/// hot calls that never wait do not come here at all: `syscall::call_now`.)
 macro_rules! run_handler {
-    (GETPID, $call:expr) => {
-        $call.await
-    };
-    (GETPPID, $call:expr) => {
-        $call.await
-    };
-    (GETTID, $call:expr) => {
-        $call.await
-    };
-    (GETUID, $call:expr) => {
-        $call.await
-    };
-    (GETEUID, $call:expr) => {
-        $call.await
-    };
-    (GETGID, $call:expr) => {
-        $call.await
-    };
-    (GETEGID, $call:expr) => {
-        $call.await
-    };
     ($name:ident, $call:expr) => {{
         let call = CallBox::new_with(move || $call);
         match call {
@@ -82,8 +48,10 @@ macro_rules! run_handler {
 
 macro_rules! syscall_table {
     ($($name:ident => $family:ident :: $handler:ident ( $($arg:ident : $ty:ty),* ) $(, partial $note:literal)?;)*) => {
-        /// Runs the handler for `nr`, its arguments decoded as the table declares.
-        pub async fn call(ctx: &mut Ctx<'_>, nr: u64, a: Args) -> KResult<u64> {
+        /// Runs the handler for the call in `ctx.regs` (`super::call_of`), its
+        /// arguments decoded as the table declares.
+        pub async fn call(ctx: &mut Ctx<'_>) -> KResult<u64> {
+            let (nr, a) = super::call_of(ctx.regs);
             match nr as usize {
                 // The arguments are decoded inside the block that makes the
                 // future, so they are not kept beside it across the await.
@@ -121,7 +89,7 @@ pub fn output_size<A, B, R>(_: &impl FnOnce(A, B) -> R) -> usize {
 /// The size of the whole dispatch future (the handlers' own futures are out of
 /// line, in [`CallBox`]es).
 pub fn call_future_size() -> usize {
-    output_size(&|ctx: &'static mut Ctx<'static>, a: Args| call(ctx, 0, a))
+    output_size(&|ctx: &'static mut Ctx<'static>, _: ()| call(ctx))
 }
 
 syscall_table! {
@@ -192,7 +160,7 @@ syscall_table! {
     VFORK => process::sys_vfork();
     EXECVE => process::sys_execve(path: UserCStr, argv: UserPtr<u64>, envp: UserPtr<u64>);
     EXIT => process::sys_exit(status: u32);
-    WAIT4 => process::sys_wait4(pid: Pid, wstatus: UserPtr<i32>, options: u32, rusage: UserPtr<Rusage>), partial "rusage reports CPU times only";
+    WAIT4 => process::sys_wait4(pid: Pid, wstatus: UserPtr<i32>, options: u32, rusage: UserPtr<Rusage>), partial "rusage reports CPU times and context switches only";
     KILL => signal::sys_kill(pid: Pid, sig: i32);
     UNAME => misc::sys_uname(buf: UserPtr<Utsname>);
     SEMGET => ipc::sys_semget(key: i32, nsems: i32, semflg: u32);
@@ -228,7 +196,7 @@ syscall_table! {
     LCHOWN => fs::sys_lchown(path: UserCStr, owner: Id, group: Id);
     UMASK => fs::sys_umask(mask: u32);
     GETTIMEOFDAY => time::sys_gettimeofday(tv: UserPtr<Timeval>, tz: UserPtr<Timezone>);
-    GETRUSAGE => time::sys_getrusage(who: i32, usage: UserPtr<Rusage>), partial "CPU times and ru_maxrss (sampled at getrusage, exec and exit); the other fields are zero";
+    GETRUSAGE => time::sys_getrusage(who: i32, usage: UserPtr<Rusage>), partial "CPU times, ru_maxrss (sampled at getrusage, exec and exit) and the context switches (ru_nvcsw, ru_nivcsw); the other fields are zero";
     TIMES => time::sys_times(buf: UserPtr<[i64; 4]>);
     GETRLIMIT => misc::sys_getrlimit(resource: u32, rlim: UserPtr<Rlimit>);
     SYSINFO => misc::sys_sysinfo(info: UserPtr<Sysinfo>);

@@ -14,14 +14,20 @@ fn clock_ns(ctx: &Ctx<'_>, clk: i32) -> KResult<u64> {
     Ok(Clock::from_id(ctx.thread, clk)?.now())
 }
 
+/// clock_gettime(2), which never waits: run without a future
+/// (`syscall::call_now`).
+pub fn clock_gettime(ctx: &Ctx<'_>, clockid: i32, tp: UserPtr<Timespec>) -> KResult<u64> {
+    let ns = clock_ns(ctx, clockid)?;
+    ctx.write(tp, &Timespec::from_ns(ns))?;
+    Ok(0)
+}
+
 pub async fn sys_clock_gettime(
     ctx: &mut Ctx<'_>,
     clockid: i32,
     tp: UserPtr<Timespec>,
 ) -> KResult<u64> {
-    let ns = clock_ns(ctx, clockid)?;
-    ctx.write(tp, &Timespec::from_ns(ns))?;
-    Ok(0)
+    clock_gettime(ctx, clockid, tp)
 }
 
 pub async fn sys_clock_getres(
@@ -369,6 +375,18 @@ pub fn rusage((user, system): (u64, u64)) -> kestrel_abi::process::Rusage {
     }
 }
 
+/// `r` with (voluntary, involuntary) context switches.
+pub fn with_switches(
+    r: kestrel_abi::process::Rusage,
+    (v, i): (u64, u64),
+) -> kestrel_abi::process::Rusage {
+    kestrel_abi::process::Rusage {
+        ru_nvcsw: v as i64,
+        ru_nivcsw: i as i64,
+        ..r
+    }
+}
+
 pub async fn sys_getrusage(
     ctx: &mut Ctx<'_>,
     who: i32,
@@ -381,15 +399,15 @@ pub async fn sys_getrusage(
     let r = match who {
         RUSAGE_SELF => kestrel_abi::process::Rusage {
             ru_maxrss: p.sample_rss() as i64,
-            ..rusage(p.cpu_time())
+            ..with_switches(rusage(p.cpu_time()), p.switches())
         },
         RUSAGE_CHILDREN => kestrel_abi::process::Rusage {
             ru_maxrss: p.cmaxrss_kb.load(core::sync::atomic::Ordering::Relaxed) as i64,
-            ..rusage(p.children_cpu.get())
+            ..with_switches(rusage(p.children_cpu.get()), p.children_cpu.switches())
         },
         RUSAGE_THREAD => kestrel_abi::process::Rusage {
             ru_maxrss: p.sample_rss() as i64,
-            ..rusage(ctx.thread.cpu.split())
+            ..with_switches(rusage(ctx.thread.cpu.split()), ctx.thread.cpu.switches())
         },
         _ => return Err(Errno::EINVAL),
     };

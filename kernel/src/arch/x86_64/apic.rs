@@ -118,6 +118,7 @@ pub fn finish_calibration(start: (u64, u32), end: (u64, u32), tsc_hz: u64) -> u6
 /// Each CPU remembers its own armed deadline (`PerCpu::timer_armed_at`), so that
 /// arming the same deadline again costs nothing (two MMIO writes, slow when
 /// emulated).
+#[inline]
 pub fn arm_at(deadline: u64, now: u64) {
     // The profiler wants a tick at least every period while the CPU is busy.
     let deadline = match crate::profile::period_ns() {

@@ -65,9 +65,9 @@ unsafe fn scratch() -> &'static mut Area {
 /// zero are stored, behind a mask of which ones they are. The unused x87
 /// registers, the upper halves of YMM registers a program never used, the
 /// XMM registers holding zero and the reserved bytes cost nothing, so a
-/// parked thread keeps a 128- or 256-byte block rather than the 1,024 the
-/// whole image took. The block is `[mask, chunks...]` in u128 units, its size
-/// the heap class (a power of two) of `16 * (1 + chunks)`.
+/// parked thread keeps a block of a few hundred bytes at most rather than the
+/// 1,024 the whole image took. The block is `[mask, chunks...]` in u128
+/// units, its size the heap class of `16 * (1 + chunks)` (`mm::heap`).
 pub struct FpuState {
     block: NonNull<u128>,
 }
@@ -79,10 +79,12 @@ unsafe impl Sync for FpuState {}
 
 static INITIAL: spin::Once<FpuState> = spin::Once::new();
 
-/// The layout of a block holding `chunks` chunks besides the mask.
+/// The layout of a block holding `chunks` chunks besides the mask: the whole
+/// heap block that takes them (its size class, a multiple of 16 bytes), so
+/// that the chunks of a later save fill what the block has room for.
 fn layout_for(chunks: u32) -> Layout {
-    let size = (CHUNK * (1 + chunks as usize)).next_power_of_two();
-    Layout::from_size_align(size, CHUNK).expect("a small power of two")
+    let size = crate::mm::heap::block_size(CHUNK * (1 + chunks as usize), CHUNK);
+    Layout::from_size_align(size, CHUNK).expect("a heap block's size")
 }
 
 /// Chunk `i` of `image` with its reserved bytes cleared: the upper 6 bytes of
@@ -383,11 +385,13 @@ fn address<T: ?Sized>(p: *const T) -> usize {
 }
 
 /// Whether `thread`'s registers are the ones live on this CPU.
+#[inline]
 pub fn is_live<T: HasFpu>(thread: &Arc<T>) -> bool {
     owner().1.load(Ordering::Relaxed) == address(Arc::as_ptr(thread))
 }
 
 /// This CPU's owner slot.
+#[inline]
 fn owner() -> &'static Owner {
     &OWNERS[super::percpu::this_cpu().cpu_id.load(Ordering::Relaxed) as usize]
 }

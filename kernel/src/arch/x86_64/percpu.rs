@@ -46,6 +46,9 @@ pub struct PerCpu {
     pub user_gs_base: AtomicU64,
     /// Set while the CPU is halted waiting for work (a wake must send an IPI).
     pub halted: AtomicBool,
+    /// Set by a user thread's task that yields while runnable (preempted, or
+    /// sched_yield), so that the end of its poll is not counted as a wait.
+    pub thread_yielding: AtomicBool,
     /// Nanoseconds spent halted (/proc/stat).
     pub idle_ns: AtomicU64,
     /// Nanoseconds spent in user mode (/proc/stat).
@@ -97,6 +100,7 @@ impl PerCpu {
             user_fs_base: AtomicU64::new(0),
             user_gs_base: AtomicU64::new(0),
             halted: AtomicBool::new(false),
+            thread_yielding: AtomicBool::new(false),
             idle_ns: AtomicU64::new(0),
             user_ns: AtomicU64::new(0),
             online_at_ns: AtomicU64::new(0),

@@ -483,12 +483,15 @@ pub fn enter_user(ctx: &mut UserContext) -> Trap {
             });
         }
     }
-    if cpu.user_fs_base.swap(ctx.fs_base, Ordering::Relaxed) != ctx.fs_base {
+    // One writer (this CPU) here too: a load and a store, not an exchange.
+    if cpu.user_fs_base.load(Ordering::Relaxed) != ctx.fs_base {
+        cpu.user_fs_base.store(ctx.fs_base, Ordering::Relaxed);
         // SAFETY: the user FS base only affects user mode; arch_prctl checked it is
         // canonical.
         unsafe { cpu::wrmsr(msr::FS_BASE, ctx.fs_base) };
     }
-    if cpu.user_gs_base.swap(ctx.gs_base, Ordering::Relaxed) != ctx.gs_base {
+    if cpu.user_gs_base.load(Ordering::Relaxed) != ctx.gs_base {
+        cpu.user_gs_base.store(ctx.gs_base, Ordering::Relaxed);
         // SAFETY: KERNEL_GS_BASE becomes the user GS base at `swapgs` on the way out;
         // the kernel's own GS base is untouched.
         unsafe { cpu::wrmsr(msr::KERNEL_GS_BASE, ctx.gs_base) };
