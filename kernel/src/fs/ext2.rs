@@ -862,22 +862,29 @@ impl Ext2Inode {
                 return;
             }
             let size = self.meta.lock().size;
+            // Without a writable shared mapping nothing reads the hashes; a
+            // page without one counts as changed once one comes (as a page
+            // write(2) updated), and is written back once more then.
+            let hashed = self.maps.lock().dirty;
             let mut on_disk = self.on_disk.lock();
             for idx in pos.div_ceil(PAGE)..end.div_ceil(PAGE) {
                 let (lo, hi) = (idx * PAGE, ((idx + 1) * PAGE).min(size));
                 if lo >= hi || hi > end || pages.contains_key(&idx) {
                     continue;
                 }
-                if !kestrel_vfs::may_hold(PAGE as usize) || fresh.try_reserve(1).is_err() {
+                let mut page = Vec::new();
+                if !kestrel_vfs::may_hold(PAGE as usize)
+                    || fresh.try_reserve(1).is_err()
+                    || page.try_reserve_exact(PAGE as usize).is_err()
+                {
                     break;
                 }
-                let Ok(mut page) = crate::syscall::zeroed_vec::<u8>(PAGE as usize) else {
-                    break;
-                };
-                page[..(hi - lo) as usize]
-                    .copy_from_slice(&data[(lo - pos) as usize..(hi - pos) as usize]);
-                // What the file system holds now (the write is queued).
-                on_disk.insert(idx, page_hash(&page));
+                page.extend_from_slice(&data[(lo - pos) as usize..(hi - pos) as usize]);
+                page.resize(PAGE as usize, 0);
+                if hashed {
+                    // What the file system holds now (the write is queued).
+                    on_disk.insert(idx, page_hash(&page));
+                }
                 let buf = PageBuf::detached(page.into_boxed_slice());
                 fresh.push((idx, Arc::downgrade(&buf)));
                 pages.insert(idx, buf);
@@ -1554,8 +1561,10 @@ impl Ext2Inode {
                 .map_err(|_| Errno::ENOMEM)?;
             for (k, chunk) in run.chunks_exact(PAGE as usize).enumerate() {
                 // One heap frame per page: mappings map it as it is.
-                let mut page: Vec<u8> = crate::syscall::zeroed_vec(PAGE as usize)?;
-                page.copy_from_slice(chunk);
+                let mut page: Vec<u8> = Vec::new();
+                page.try_reserve_exact(PAGE as usize)
+                    .map_err(|_| Errno::ENOMEM)?;
+                page.extend_from_slice(chunk);
                 fresh.push((idx + k as u64, page));
             }
             let added = {
