@@ -53,6 +53,8 @@ use kestrel_sync::FifoLock;
 
 use crate::io::{BlockIo, BoxFuture, SECTOR};
 
+/// The most unit buffers kept for reuse (1 MiB).
+const SPARE: usize = 256;
 /// Sectors per cached unit.
 const UNIT_SECTORS: u64 = 8;
 /// Bytes per cached unit.
@@ -124,6 +126,10 @@ struct Inner {
     evictions: u64,
     /// A writeback error not yet reported.
     error: Option<Errno>,
+    /// Buffers of file-data units that went after writeback, for the next
+    /// units (a sequential writer would otherwise allocate one per unit it
+    /// writes); at most [`SPARE`].
+    spare: Vec<alloc::boxed::Box<[u8; UNIT]>>,
     stats: Stats,
 }
 
@@ -399,9 +405,14 @@ impl BlockCache {
                         for u in &p.units {
                             if let Some(unit) = i.units.get_mut(u) {
                                 unit.pinned -= 1;
-                                if unit.pinned == 0 && unit.file_data {
+                                if unit.pinned == 0
+                                    && unit.file_data
+                                    && let Some(gone) = i.units.remove(u)
+                                {
                                     // The page cache above keeps file content.
-                                    i.units.remove(u);
+                                    if i.spare.len() < SPARE {
+                                        i.spare.push(gone.data);
+                                    }
                                     dropped = true;
                                 }
                             }
@@ -579,8 +590,12 @@ impl Inner {
         for (k, sec) in tmp.chunks_exact(SECTOR).enumerate() {
             let s = first + k as u64;
             let bit = 1u8 << (s % UNIT_SECTORS);
+            let spare = &mut self.spare;
             let u = self.units.entry(s / UNIT_SECTORS).or_insert_with(|| Unit {
-                data: alloc::boxed::Box::new([0; UNIT]),
+                // A reused buffer's old bytes are in sectors not valid.
+                data: spare
+                    .pop()
+                    .unwrap_or_else(|| alloc::boxed::Box::new([0; UNIT])),
                 valid: 0,
                 pinned: 0,
                 writing: 0,
@@ -603,8 +618,11 @@ impl Inner {
         for (k, sec) in data.chunks_exact(SECTOR).enumerate() {
             let s = sector + k as u64;
             let idx = s / UNIT_SECTORS;
+            let spare = &mut self.spare;
             let u = self.units.entry(idx).or_insert_with(|| Unit {
-                data: alloc::boxed::Box::new([0; UNIT]),
+                data: spare
+                    .pop()
+                    .unwrap_or_else(|| alloc::boxed::Box::new([0; UNIT])),
                 valid: 0,
                 pinned: 0,
                 writing: 0,
