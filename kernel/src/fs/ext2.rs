@@ -1108,10 +1108,10 @@ impl Inode for Ext2Inode {
         })
     }
 
-    /// A page counts as cached when the page cache has it (a fault or exec
-    /// loaded it) or the block cache holds every block the file has in it, which
-    /// is where read(2) and write(2) leave file data (a hole has no blocks: not
-    /// cached). Dirty: a block of it waits in the write queue, or a shared
+    /// A page counts as cached when the page cache has it (read(2), write(2),
+    /// a fault or exec brought it in) or the block cache holds every block the
+    /// file has in it (file data stays there only while its write is queued; a
+    /// hole has no blocks: not cached). Dirty: a block of it waits in the write queue, or a shared
     /// mapping changed the loaded page since writeback last saw it; writeback: a
     /// block of it is at the disk now. Eviction is not remembered, so nothing
     /// counts as evicted.
