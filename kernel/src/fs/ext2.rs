@@ -616,6 +616,7 @@ fn page_hash(b: &[u8]) -> u64 {
 impl Drop for Ext2Inode {
     fn drop(&mut self) {
         pagecache::dropped(self.pages.get_mut().len());
+        self.hand_pages_to_block_cache();
         {
             let mut map = self.fs.inodes.lock();
             let me = self as *const Self;
@@ -633,6 +634,65 @@ impl Drop for Ext2Inode {
 }
 
 impl Ext2Inode {
+    /// The inode goes (nothing holds it): its pages, equal to the file, are
+    /// put into the block cache as clean blocks by a task of its own, so a
+    /// file read again soon after its last close is found in memory (Linux
+    /// keeps the pages themselves). Not for a file without links or one whose
+    /// pages a shared mapping may have changed. The blocks are looked up
+    /// first; a unit the block cache let go since the inode went (perhaps a
+    /// newer write of the file, written back) stops it, and blocks it holds
+    /// already (a queued write's) are left as they are.
+    fn hand_pages_to_block_cache(&mut self) {
+        // The block cache's bound: more would only push out what it holds.
+        const MOST: usize = 8192;
+        let pages = core::mem::take(self.pages.get_mut());
+        let (size, nlink) = {
+            let m = self.meta.get_mut();
+            (m.size, m.nlink)
+        };
+        if pages.is_empty() || nlink == 0 || self.maps.get_mut().dirty || pages.len() > MOST {
+            return;
+        }
+        let mut since = self.fs.cache.generation();
+        let fs = Arc::downgrade(&self.fs);
+        let ino = self.ino;
+        crate::task::spawn("ext2-keep-pages", async move {
+            let Some(fs) = fs.upgrade().filter(|f| !f.gone.load(Ordering::Acquire)) else {
+                return;
+            };
+            let bs = u64::from(fs.fs.block_size());
+            // Whole blocks within the size only (a tail block's bytes past
+            // the end are the disk's, not the page's zeros).
+            let end = size / bs * bs;
+            let (first, last) = match (pages.keys().next(), pages.keys().next_back()) {
+                (Some(&f), Some(&l)) => (f * PAGE, ((l + 1) * PAGE).min(end)),
+                _ => return,
+            };
+            if first >= last {
+                return;
+            }
+            let Ok(runs) = fs.fs.file_runs(ino, first, last - first).await else {
+                return;
+            };
+            for (off, sector, bytes) in runs {
+                let mut at = off;
+                while at < off + bytes as u64 && at + bs <= end {
+                    if let Some(p) = pages.get(&(at / PAGE)) {
+                        let o = (at % PAGE) as usize;
+                        let s = sector + (at - off) / 512;
+                        let ok =
+                            p.with(|b| fs.cache.fill_clean(s, &b[o..o + bs as usize], &mut since));
+                        if !ok {
+                            return;
+                        }
+                    }
+                    at += bs;
+                }
+            }
+        })
+        .detach();
+    }
+
     /// Marks a content change from now until the returned guard goes.
     fn changing(&self) -> Changing<'_> {
         self.changes_begun.fetch_add(1, Ordering::AcqRel);
@@ -1496,6 +1556,20 @@ impl Inode for Ext2Inode {
     /// pages, the inode is held in core ([`Ext2Fs::mapped`]) so that its pages
     /// reach the disk even after the last mapping and the last open file go.
     fn map_writable(&self, appears: bool) {
+        if appears && !self.maps.lock().dirty {
+            // No writable mapping could store since the pages were last found
+            // clean: every loaded page is the file's content. Those loaded or
+            // written without a hash get theirs now, before any mapping can
+            // store (a load that comes after sees `dirty` and hashes its own).
+            let pages = self.pages.lock();
+            let mut on_disk = self.on_disk.lock();
+            for (&idx, p) in pages.iter() {
+                if let alloc::collections::btree_map::Entry::Vacant(v) = on_disk.entry(idx) {
+                    v.insert(p.with(|b| page_hash(b)));
+                }
+            }
+            self.maps.lock().dirty = true;
+        }
         let mut m = self.maps.lock();
         if appears {
             m.writable += 1;
@@ -1570,6 +1644,9 @@ impl Ext2Inode {
             let added = {
                 let mut pages = self.pages.lock();
                 if quiet && self.changes_begun.load(Ordering::Acquire) == begun {
+                    // Hashes matter only while a writable shared mapping may
+                    // store; one that comes hashes the pages then.
+                    let hashed = self.maps.lock().dirty;
                     let mut on_disk = self.on_disk.lock();
                     let mut referenced = self.referenced.lock();
                     let mut added = Vec::new();
@@ -1580,7 +1657,9 @@ impl Ext2Inode {
                         if let alloc::collections::btree_map::Entry::Vacant(v) = pages.entry(i) {
                             // As read: the disk's content (a mapping's stores
                             // land only once the page is in, under this lock).
-                            on_disk.insert(i, page_hash(&page));
+                            if hashed {
+                                on_disk.insert(i, page_hash(&page));
+                            }
                             let buf = PageBuf::detached(page.into_boxed_slice());
                             added.push((i, Arc::downgrade(&buf)));
                             v.insert(buf);

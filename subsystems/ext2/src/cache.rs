@@ -228,6 +228,33 @@ impl BlockCache {
         r
     }
 
+    /// A count that changes whenever units went (evicted, or file data
+    /// dropped after writeback): see [`BlockCache::fill_clean`].
+    pub fn generation(&self) -> u64 {
+        self.inner.lock().evictions
+    }
+
+    /// Caches `data` (whole sectors from `sector`) as the disk's content where
+    /// nothing is cached yet, if no unit went since `*since`
+    /// ([`BlockCache::generation`], updated here): content the caller had in
+    /// memory when it took `since` that equals the disk's or a queued write's
+    /// (the pages of a file whose inode went). A unit that went since may have
+    /// held a newer write than the caller's copy, so then nothing is cached and
+    /// false returned.
+    pub fn fill_clean(&self, sector: u64, data: &[u8], since: &mut u64) -> bool {
+        if self.check(sector, data.len()).is_err() {
+            return false;
+        }
+        let mut i = self.inner.lock();
+        if i.evictions != *since {
+            return false;
+        }
+        i.fill(sector, data);
+        i.evict(self.cap_units);
+        *since = i.evictions;
+        true
+    }
+
     /// Whether writes wait to be written back.
     pub fn dirty(&self) -> bool {
         !self.inner.lock().queue.is_empty()
@@ -829,6 +856,24 @@ mod tests {
         run(c.write_unordered(49, &[2; 512])).unwrap();
         run(c.flush()).unwrap();
         assert!(c.cached(48, 2));
+    }
+
+    #[test]
+    fn clean_fills_keep_newer_sectors_and_stop_once_units_went() {
+        let (_log, c) = setup(512, 1 << 20);
+        let mut g = c.generation();
+        run(c.write_data(17, &[5; 512])).unwrap();
+        assert!(c.fill_clean(16, &[1; 1024], &mut g));
+        let mut b = [0u8; 1024];
+        run(c.read(16, &mut b)).unwrap();
+        assert_eq!((&b[..512], &b[512..]), (&[1; 512][..], &[5; 512][..]));
+        // Writeback drops the data unit: a fill from an older copy is refused.
+        let old = g;
+        run(c.flush()).unwrap();
+        let mut g2 = old;
+        assert!(!c.fill_clean(17, &[1; 512], &mut g2));
+        run(c.read(17, &mut b[..512])).unwrap();
+        assert_eq!(&b[..512], &[5; 512][..]);
     }
 
     #[test]
