@@ -596,8 +596,9 @@ pub struct Ext2Inode {
     referenced: spin::Mutex<alloc::collections::BTreeSet<u64>>,
     /// The end of the furthest range [`Inode::load_pages`] was asked for (by
     /// a fault's read-around, within its mapping; a mapping may lie past the end
-    /// of file). Every page a mapping holds was loaded below it, so a
-    /// truncation keeps (zeroed) the pages below it that a mapping may still map.
+    /// of file), or of a page [`Inode::shared_page`] gave a mapping. Every page
+    /// a mapping holds lies below it, so a truncation keeps (zeroed) the pages
+    /// below it that a mapping may still map.
     map_end: AtomicU64,
     /// Content changes (write, truncate, fallocate) begun and ended, each
     /// counted from before its disk operation to after the loaded pages follow
@@ -642,6 +643,7 @@ fn page_hash(b: &[u8]) -> u64 {
 impl Drop for Ext2Inode {
     fn drop(&mut self) {
         pagecache::dropped(self.pages.get_mut().len());
+        self.hand_pages_to_block_cache();
         {
             let mut map = self.fs.inodes.lock();
             let me = self as *const Self;
@@ -659,6 +661,65 @@ impl Drop for Ext2Inode {
 }
 
 impl Ext2Inode {
+    /// The inode goes (nothing holds it): its pages, equal to the file, are
+    /// put into the block cache as clean blocks by a task of its own, so a
+    /// file read again soon after its last close is found in memory (Linux
+    /// keeps the pages themselves). Not for a file without links or one whose
+    /// pages a shared mapping may have changed. The blocks are looked up
+    /// first; a unit the block cache let go since the inode went (perhaps a
+    /// newer write of the file, written back) stops it, and blocks it holds
+    /// already (a queued write's) are left as they are.
+    fn hand_pages_to_block_cache(&mut self) {
+        // The block cache's bound: more would only push out what it holds.
+        const MOST: usize = 8192;
+        let pages = core::mem::take(self.pages.get_mut());
+        let (size, nlink) = {
+            let m = self.meta.get_mut();
+            (m.size, m.nlink)
+        };
+        if pages.is_empty() || nlink == 0 || self.maps.get_mut().dirty || pages.len() > MOST {
+            return;
+        }
+        let mut since = self.fs.cache.generation();
+        let fs = Arc::downgrade(&self.fs);
+        let ino = self.ino;
+        crate::task::spawn("ext2-keep-pages", async move {
+            let Some(fs) = fs.upgrade().filter(|f| !f.gone.load(Ordering::Acquire)) else {
+                return;
+            };
+            let bs = u64::from(fs.fs.block_size());
+            // Whole blocks within the size only (a tail block's bytes past
+            // the end are the disk's, not the page's zeros).
+            let end = size / bs * bs;
+            let (first, last) = match (pages.keys().next(), pages.keys().next_back()) {
+                (Some(&f), Some(&l)) => (f * PAGE, ((l + 1) * PAGE).min(end)),
+                _ => return,
+            };
+            if first >= last {
+                return;
+            }
+            let Ok(runs) = fs.fs.file_runs(ino, first, last - first).await else {
+                return;
+            };
+            for (off, sector, bytes) in runs {
+                let mut at = off;
+                while at < off + bytes as u64 && at + bs <= end {
+                    if let Some(p) = pages.get(&(at / PAGE)) {
+                        let o = (at % PAGE) as usize;
+                        let s = sector + (at - off) / 512;
+                        let ok =
+                            p.with(|b| fs.cache.fill_clean(s, &b[o..o + bs as usize], &mut since));
+                        if !ok {
+                            return;
+                        }
+                    }
+                    at += bs;
+                }
+            }
+        })
+        .detach();
+    }
+
     /// Marks a content change from now until the returned guard goes.
     fn changing(&self) -> Changing<'_> {
         self.changes_begun.fetch_add(1, Ordering::AcqRel);
@@ -853,6 +914,9 @@ impl Ext2Inode {
         self.fs.write_back_attrs(Some(self.ino)).await?;
         let ino = self.ino;
         let _changing = self.changing();
+        // Whether this is the only content change under way (see `load`).
+        let begun = self.changes_begun.load(Ordering::Acquire);
+        let alone = self.changes_ended.load(Ordering::Acquire) + 1 == begun;
         let mut own = Vec::new();
         own.try_reserve_exact(data.len())
             .map_err(|_| Errno::ENOMEM)?;
@@ -865,7 +929,62 @@ impl Ext2Inode {
             self.update_pages(pos, &data[..n]);
         }
         self.fs.refresh(self.ino).await;
+        if let Ok(n) = r
+            && alone
+        {
+            self.add_written_pages(pos, &data[..n], begun);
+        }
         r
+    }
+
+    /// Puts the pages a write filled (from their start to their end or the end
+    /// of file) into the page cache, where read(2) finds them: the block cache
+    /// keeps file data only until the disk has it. Only if no other content
+    /// change ran beside this write (`begun` as it counted it), and memory
+    /// allows; a page partly written is left to the next load.
+    fn add_written_pages(&self, pos: u64, data: &[u8], begun: u64) {
+        let end = pos + data.len() as u64;
+        let mut fresh = Vec::new();
+        {
+            let mut pages = self.pages.lock();
+            if self.changes_begun.load(Ordering::Acquire) != begun
+                || self.changes_ended.load(Ordering::Acquire) + 1 != begun
+            {
+                return;
+            }
+            let size = self.meta.lock().size;
+            // Without a writable shared mapping nothing reads the hashes; a
+            // page without one counts as changed once one comes (as a page
+            // write(2) updated), and is written back once more then.
+            let hashed = self.maps.lock().dirty;
+            let mut on_disk = self.on_disk.lock();
+            for idx in pos.div_ceil(PAGE)..end.div_ceil(PAGE) {
+                let (lo, hi) = (idx * PAGE, ((idx + 1) * PAGE).min(size));
+                if lo >= hi || hi > end || pages.contains_key(&idx) {
+                    continue;
+                }
+                let mut page = Vec::new();
+                if !kestrel_vfs::may_hold(PAGE as usize)
+                    || fresh.try_reserve(1).is_err()
+                    || page.try_reserve_exact(PAGE as usize).is_err()
+                {
+                    break;
+                }
+                page.extend_from_slice(&data[(lo - pos) as usize..(hi - pos) as usize]);
+                page.resize(PAGE as usize, 0);
+                if hashed {
+                    // What the file system holds now (the write is queued).
+                    on_disk.insert(idx, page_hash(&page));
+                }
+                let buf = PageBuf::detached(page.into_boxed_slice());
+                fresh.push((idx, Arc::downgrade(&buf)));
+                pages.insert(idx, buf);
+            }
+        }
+        if !fresh.is_empty() {
+            pagecache::loaded(self, fresh);
+            pagecache::shrink(None);
+        }
     }
 
     /// Keeps loaded pages equal to the file after a write.
@@ -1030,6 +1149,10 @@ impl Inode for Ext2Inode {
             .cloned()
             .ok_or(Errno::EAGAIN)?;
         self.referenced.lock().insert(index);
+        // A page read(2) or write(2) brought in is mapped without a load: a
+        // truncation must still keep it (see `truncate_pages`).
+        self.map_end
+            .fetch_max((index + 1) * PAGE, Ordering::Relaxed);
         Ok(page)
     }
 
@@ -1037,13 +1160,23 @@ impl Inode for Ext2Inode {
         self.pages.lock().contains_key(&index)
     }
 
+    /// RWF_NOWAIT: the loaded pages in a row from `from` (the page cache is
+    /// where read(2) answers from; a page not loaded, a hole's too, would wait).
     fn cached_prefix_async(&self, from: u64, len: u64) -> Later<'_, KResult<u64>> {
-        Later::wait(async move {
-            let ino = self.ino;
-            self.fs
-                .op(move |fs| async move { fs.cached_prefix(ino, from, len).await })
-                .await
-        })
+        let stop = from.saturating_add(len).min(self.meta.lock().size);
+        if from >= stop {
+            return Later::now(Ok(len));
+        }
+        let pages = self.pages.lock();
+        let mut idx = from / PAGE;
+        while idx * PAGE < stop && pages.contains_key(&idx) {
+            idx += 1;
+        }
+        Later::now(Ok(if idx * PAGE >= stop {
+            len
+        } else {
+            idx * PAGE - from.min(idx * PAGE)
+        }))
     }
 
     fn extents_async(
@@ -1066,10 +1199,10 @@ impl Inode for Ext2Inode {
         })
     }
 
-    /// A page counts as cached when the page cache has it (a fault or exec
-    /// loaded it) or the block cache holds every block the file has in it, which
-    /// is where read(2) and write(2) leave file data (a hole has no blocks: not
-    /// cached). Dirty: a block of it waits in the write queue, or a shared
+    /// A page counts as cached when the page cache has it (read(2), write(2),
+    /// a fault or exec brought it in) or the block cache holds every block the
+    /// file has in it (file data stays there only while its write is queued; a
+    /// hole has no blocks: not cached). Dirty: a block of it waits in the write queue, or a shared
     /// mapping changed the loaded page since writeback last saw it; writeback: a
     /// block of it is at the disk now. Eviction is not remembered, so nothing
     /// counts as evicted.
@@ -1486,6 +1619,20 @@ impl Inode for Ext2Inode {
     /// pages, the inode is held in core ([`Ext2Fs::mapped`]) so that its pages
     /// reach the disk even after the last mapping and the last open file go.
     fn map_writable(&self, appears: bool) {
+        if appears && !self.maps.lock().dirty {
+            // No writable mapping could store since the pages were last found
+            // clean: every loaded page is the file's content. Those loaded or
+            // written without a hash get theirs now, before any mapping can
+            // store (a load that comes after sees `dirty` and hashes its own).
+            let pages = self.pages.lock();
+            let mut on_disk = self.on_disk.lock();
+            for (&idx, p) in pages.iter() {
+                if let alloc::collections::btree_map::Entry::Vacant(v) = on_disk.entry(idx) {
+                    v.insert(p.with(|b| page_hash(b)));
+                }
+            }
+            self.maps.lock().dirty = true;
+        }
         let mut m = self.maps.lock();
         if appears {
             m.writable += 1;
@@ -1551,13 +1698,18 @@ impl Ext2Inode {
                 .map_err(|_| Errno::ENOMEM)?;
             for (k, chunk) in run.chunks_exact(PAGE as usize).enumerate() {
                 // One heap frame per page: mappings map it as it is.
-                let mut page: Vec<u8> = crate::syscall::zeroed_vec(PAGE as usize)?;
-                page.copy_from_slice(chunk);
+                let mut page: Vec<u8> = Vec::new();
+                page.try_reserve_exact(PAGE as usize)
+                    .map_err(|_| Errno::ENOMEM)?;
+                page.extend_from_slice(chunk);
                 fresh.push((idx + k as u64, page));
             }
             let added = {
                 let mut pages = self.pages.lock();
                 if quiet && self.changes_begun.load(Ordering::Acquire) == begun {
+                    // Hashes matter only while a writable shared mapping may
+                    // store; one that comes hashes the pages then.
+                    let hashed = self.maps.lock().dirty;
                     let mut on_disk = self.on_disk.lock();
                     let mut referenced = self.referenced.lock();
                     let mut added = Vec::new();
@@ -1568,7 +1720,9 @@ impl Ext2Inode {
                         if let alloc::collections::btree_map::Entry::Vacant(v) = pages.entry(i) {
                             // As read: the disk's content (a mapping's stores
                             // land only once the page is in, under this lock).
-                            on_disk.insert(i, page_hash(&page));
+                            if hashed {
+                                on_disk.insert(i, page_hash(&page));
+                            }
                             let buf = PageBuf::detached(page.into_boxed_slice());
                             added.push((i, Arc::downgrade(&buf)));
                             v.insert(buf);
@@ -1597,7 +1751,9 @@ impl Ext2Inode {
                 }
             }
             // Other tasks get a turn between runs of a large program.
-            kestrel_executor::yield_now().await;
+            if idx < end {
+                kestrel_executor::yield_now().await;
+            }
         }
         // Within bounds again, sparing what was just asked for (the fault
         // that asked is about to use it).
@@ -1730,19 +1886,26 @@ impl Ext2File {
         &self.0
     }
 
-    /// read(2) with read-ahead.
+    /// read(2) with read-ahead, from the page cache: loaded pages are copied
+    /// without the file system's lock or its block map; missing ones are
+    /// loaded first (with the read-ahead window after them, in one read of the
+    /// file system), a MiB at a time.
     async fn read(&self, pos: u64, buf: &mut [u8]) -> KResult<usize> {
-        let inode = self.inode();
+        let inode = &self.0;
         let size = inode.meta.lock().size;
         let end = pos.saturating_add(buf.len() as u64).min(size);
         if end <= pos {
-            return inode.read(pos, buf).await;
+            return Ok(0);
         }
         let (plan, wait) = {
             let mut ra = self.1.lock();
             let plan = ra.plan(pos, end, size);
             if let Some((start, stop)) = plan.ahead {
-                ra.inflight = Some((start, stop, inode.read_ahead(start, stop - start)));
+                ra.inflight = Some((
+                    start,
+                    stop,
+                    Ext2Inode::read_ahead(inode, start, stop - start),
+                ));
             }
             if ra
                 .inflight
@@ -1762,19 +1925,38 @@ impl Ext2File {
             f.wq.wait_until(|| f.done.load(Ordering::Acquire).then_some(()))
                 .await;
         }
-        match plan.sync_end {
-            Some(sync_end) => {
-                // The bytes asked for and the window after them, in one read.
-                let mut big: Vec<u8> = crate::syscall::zeroed_vec((sync_end - pos) as usize)?;
-                let n = inode.read(pos, &mut big).await?;
-                let k = n.min(buf.len());
-                buf[..k].copy_from_slice(&big[..k]);
-                Ok(k)
+        let window_end = plan.sync_end.unwrap_or(end).max(end);
+        let mut done = 0usize;
+        let mut at = pos;
+        while at < end {
+            let stop = (at + READ_CHUNK).min(end);
+            let dst = &mut buf[done..done + (stop - at) as usize];
+            if !inode.copy_from_pages(at, dst) {
+                // The last piece brings the read-ahead window in with it.
+                let load_to = if stop == end { window_end } else { stop };
+                match inode.load(at, load_to - at).await {
+                    // No room for pages, or changes kept racing the load:
+                    // read past the page cache.
+                    Ok(()) | Err(Errno::ENOMEM | Errno::EAGAIN) => {}
+                    Err(e) => return if done > 0 { Ok(done) } else { Err(e) },
+                }
+                if !inode.copy_from_pages(at, dst) {
+                    match inode.read(at, dst).await {
+                        Ok(n) if n < dst.len() => return Ok(done + n),
+                        Ok(_) => {}
+                        Err(e) => return if done > 0 { Ok(done) } else { Err(e) },
+                    }
+                }
             }
-            None => inode.read(pos, buf).await,
+            done += (stop - at) as usize;
+            at = stop;
         }
+        Ok(done)
     }
 }
+
+/// The most of a read(2) loaded into the page cache before it is copied out.
+const READ_CHUNK: u64 = 256 * PAGE;
 
 impl Ext2Inode {
     /// ETXTBSY while this file is an active swap area (Linux's IS_SWAPFILE).
@@ -1798,35 +1980,44 @@ impl Ext2Inode {
         Some(self.on_disk.lock().get(&idx) != Some(&h))
     }
 
-    /// Reads `[pos, pos + len)` into the block cache in a task of its own;
-    /// the returned flag says when it is done. The file system is held only
-    /// while the blocks are looked up: the reads go to the cache after, so the
-    /// file's reader goes on meanwhile (each run of blocks in a row is one
-    /// request, up to the file system's largest).
-    fn read_ahead(&self, pos: u64, len: u64) -> Arc<Inflight> {
+    /// Copies the loaded pages' bytes from `pos` into `buf` if every page it
+    /// needs is loaded and the file reaches its end; whether it could. The
+    /// pages copied count as used (for the eviction clock).
+    fn copy_from_pages(&self, pos: u64, buf: &mut [u8]) -> bool {
+        let end = pos + buf.len() as u64;
+        let pages = self.pages.lock();
+        if end > self.meta.lock().size {
+            return false;
+        }
+        let (first, last) = (pos / PAGE, end.div_ceil(PAGE));
+        if (first..last).any(|i| !pages.contains_key(&i)) {
+            return false;
+        }
+        let mut referenced = self.referenced.lock();
+        for (&idx, p) in pages.range(first..last) {
+            let start = (idx * PAGE).max(pos);
+            let stop = ((idx + 1) * PAGE).min(end);
+            let o = (start - idx * PAGE) as usize;
+            let dst = &mut buf[(start - pos) as usize..(stop - pos) as usize];
+            p.with(|b| dst.copy_from_slice(&b[o..o + dst.len()]));
+            referenced.insert(idx);
+        }
+        true
+    }
+
+    /// Loads `[pos, pos + len)` into the page cache in a task of its own, a
+    /// MiB at a time (so the cache's bound holds between steps); the returned
+    /// flag says when it is done. A load of pages already in does nothing.
+    fn read_ahead(self: &Arc<Self>, pos: u64, len: u64) -> Arc<Inflight> {
         let flag = Arc::new(Inflight::default());
         let done = flag.clone();
-        let (fs, cache, ino) = (self.fs.fs.clone(), self.fs.cache.clone(), self.ino);
+        let me = self.clone();
         crate::task::spawn("ext2-readahead", async move {
-            // A few MiB of runs at a time (WILLNEED may ask for many).
-            const STEP: u64 = 4 << 20;
-            let mut scratch: Vec<u8> = Vec::new();
             let mut at = pos;
-            'all: while at < pos + len {
-                let n = (pos + len - at).min(STEP);
-                let Ok(runs) = fs.file_runs(ino, at, n).await else {
+            while at < pos + len {
+                let n = (pos + len - at).min(READ_CHUNK);
+                if me.load(at, n).await.is_err() {
                     break;
-                };
-                for (_, sector, bytes) in runs {
-                    if scratch.len() < bytes {
-                        scratch = match crate::syscall::zeroed_vec(bytes) {
-                            Ok(v) => v,
-                            Err(_) => break 'all,
-                        };
-                    }
-                    if cache.read(sector, &mut scratch[..bytes]).await.is_err() {
-                        break 'all;
-                    }
                 }
                 at += n;
             }
@@ -1879,7 +2070,7 @@ pub fn advise(ops: &Arc<dyn FileOps>, offset: u64, len: u64, advice: Option<u32>
         // Started, not awaited (as Linux submits the reads and returns); at
         // most 32 MiB, half the most the block cache holds.
         Some(WILLNEED) | None if stop > offset => {
-            inode.read_ahead(offset, (stop - offset).min(32 << 20));
+            Ext2Inode::read_ahead(&f.0, offset, (stop - offset).min(32 << 20));
         }
         _ => {}
     }

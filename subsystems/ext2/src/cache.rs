@@ -53,6 +53,8 @@ use kestrel_sync::FifoLock;
 
 use crate::io::{BlockIo, BoxFuture, SECTOR};
 
+/// The most unit buffers kept for reuse (1 MiB).
+const SPARE: usize = 256;
 /// Sectors per cached unit.
 const UNIT_SECTORS: u64 = 8;
 /// Bytes per cached unit.
@@ -73,6 +75,20 @@ struct Unit {
     writing: u32,
     /// When it was last used (for eviction).
     used: u64,
+    /// The last write stored into it was file data ([`BlockIo::write_data`]):
+    /// it goes once the disk has every write pending on it.
+    file_data: bool,
+}
+
+/// What a write is to the cache.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Opens an epoch ([`BlockIo::write`]).
+    Ordered,
+    /// Joins the newest epoch ([`BlockIo::write_unordered`]).
+    Unordered,
+    /// File data: unordered, and its units go once written ([`BlockIo::write_data`]).
+    Data,
 }
 
 struct Pending {
@@ -110,6 +126,10 @@ struct Inner {
     evictions: u64,
     /// A writeback error not yet reported.
     error: Option<Errno>,
+    /// Buffers of file-data units that went after writeback, for the next
+    /// units (a sequential writer would otherwise allocate one per unit it
+    /// writes); at most [`SPARE`].
+    spare: Vec<alloc::boxed::Box<[u8; UNIT]>>,
     stats: Stats,
 }
 
@@ -208,6 +228,33 @@ impl BlockCache {
         r
     }
 
+    /// A count that changes whenever units went (evicted, or file data
+    /// dropped after writeback): see [`BlockCache::fill_clean`].
+    pub fn generation(&self) -> u64 {
+        self.inner.lock().evictions
+    }
+
+    /// Caches `data` (whole sectors from `sector`) as the disk's content where
+    /// nothing is cached yet, if no unit went since `*since`
+    /// ([`BlockCache::generation`], updated here): content the caller had in
+    /// memory when it took `since` that equals the disk's or a queued write's
+    /// (the pages of a file whose inode went). A unit that went since may have
+    /// held a newer write than the caller's copy, so then nothing is cached and
+    /// false returned.
+    pub fn fill_clean(&self, sector: u64, data: &[u8], since: &mut u64) -> bool {
+        if self.check(sector, data.len()).is_err() {
+            return false;
+        }
+        let mut i = self.inner.lock();
+        if i.evictions != *since {
+            return false;
+        }
+        i.fill(sector, data);
+        i.evict(self.cap_units);
+        *since = i.evictions;
+        true
+    }
+
     /// Whether writes wait to be written back.
     pub fn dirty(&self) -> bool {
         !self.inner.lock().queue.is_empty()
@@ -274,7 +321,41 @@ impl BlockCache {
         Ok(())
     }
 
-    async fn write_cached(&self, sector: u64, data: &[u8], ordered: bool) -> KResult<()> {
+    /// A read of file data ([`BlockIo::read_data`]): from the cache if it holds
+    /// every sector; else straight from the disk into `buf`, with the sectors
+    /// the cache holds (as new as the disk's, or newer: a write pending) put over
+    /// what the disk gave, and nothing cached. A write-back that dropped units
+    /// meanwhile (file data the disk now has) makes it read again.
+    async fn read_uncached(&self, sector: u64, buf: &mut [u8]) -> KResult<()> {
+        self.check(sector, buf.len())?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        for attempt in 0..3 {
+            let start = {
+                let mut i = self.inner.lock();
+                if i.copy_out(sector, buf, None) {
+                    i.stats.hits += 1;
+                    return Ok(());
+                }
+                i.stats.misses += 1;
+                i.started();
+                i.evictions
+            };
+            let r = self.disk.read(sector, buf).await;
+            let mut i = self.inner.lock();
+            i.stats.in_flight -= 1;
+            r?;
+            i.stats.disk_reads += 1;
+            i.overlay(sector, buf);
+            if i.evictions == start || attempt == 2 {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    async fn write_cached(&self, sector: u64, data: &[u8], kind: Kind) -> KResult<()> {
         self.check(sector, data.len())?;
         if data.is_empty() {
             return Ok(());
@@ -285,13 +366,13 @@ impl BlockCache {
         copy.extend_from_slice(data);
         let over = {
             let mut i = self.inner.lock();
-            let units = i.store(sector, data);
+            let units = i.store(sector, data, kind == Kind::Data);
             let p = Pending {
                 sector,
                 data: copy,
                 units,
             };
-            if ordered {
+            if kind == Kind::Ordered {
                 i.queue_ordered(p);
             } else {
                 i.queue_unordered(p);
@@ -347,10 +428,26 @@ impl BlockCache {
                 }
                 match r {
                     Ok(()) => {
+                        let mut dropped = false;
                         for u in &p.units {
                             if let Some(unit) = i.units.get_mut(u) {
                                 unit.pinned -= 1;
+                                if unit.pinned == 0
+                                    && unit.file_data
+                                    && let Some(gone) = i.units.remove(u)
+                                {
+                                    // The page cache above keeps file content.
+                                    if i.spare.len() < SPARE {
+                                        i.spare.push(gone.data);
+                                    }
+                                    dropped = true;
+                                }
                             }
+                        }
+                        if dropped {
+                            // A read that started before the disk had this
+                            // write must not fill (or answer from) its old bytes.
+                            i.evictions += 1;
                         }
                     }
                     // The units stay pinned: the cache goes on showing what the
@@ -495,6 +592,24 @@ impl Inner {
         true
     }
 
+    /// Copies the sectors cached of `sector..` over `buf`.
+    fn overlay(&mut self, sector: u64, buf: &mut [u8]) {
+        let n = (buf.len() / SECTOR) as u64;
+        let first = sector / UNIT_SECTORS;
+        let last = (sector + n).div_ceil(UNIT_SECTORS);
+        for (&idx, u) in self.units.range(first..last) {
+            for k in 0..UNIT_SECTORS {
+                let s = idx * UNIT_SECTORS + k;
+                if s < sector || s >= sector + n || u.valid & (1 << k) == 0 {
+                    continue;
+                }
+                let o = k as usize * SECTOR;
+                let at = (s - sector) as usize * SECTOR;
+                buf[at..at + SECTOR].copy_from_slice(&u.data[o..o + SECTOR]);
+            }
+        }
+    }
+
     /// Caches what a disk read of whole units from `first` returned, without
     /// touching sectors already cached (they may be newer).
     fn fill(&mut self, first: u64, tmp: &[u8]) {
@@ -502,12 +617,17 @@ impl Inner {
         for (k, sec) in tmp.chunks_exact(SECTOR).enumerate() {
             let s = first + k as u64;
             let bit = 1u8 << (s % UNIT_SECTORS);
+            let spare = &mut self.spare;
             let u = self.units.entry(s / UNIT_SECTORS).or_insert_with(|| Unit {
-                data: alloc::boxed::Box::new([0; UNIT]),
+                // A reused buffer's old bytes are in sectors not valid.
+                data: spare
+                    .pop()
+                    .unwrap_or_else(|| alloc::boxed::Box::new([0; UNIT])),
                 valid: 0,
                 pinned: 0,
                 writing: 0,
                 used: now,
+                file_data: false,
             });
             if u.valid & bit == 0 {
                 let o = (s % UNIT_SECTORS) as usize * SECTOR;
@@ -519,23 +639,28 @@ impl Inner {
     }
 
     /// Puts written sectors in the cache, pinning their units; the units pinned.
-    fn store(&mut self, sector: u64, data: &[u8]) -> Vec<u64> {
+    fn store(&mut self, sector: u64, data: &[u8], file_data: bool) -> Vec<u64> {
         let now = self.touch();
         let mut pinned = Vec::new();
         for (k, sec) in data.chunks_exact(SECTOR).enumerate() {
             let s = sector + k as u64;
             let idx = s / UNIT_SECTORS;
+            let spare = &mut self.spare;
             let u = self.units.entry(idx).or_insert_with(|| Unit {
-                data: alloc::boxed::Box::new([0; UNIT]),
+                data: spare
+                    .pop()
+                    .unwrap_or_else(|| alloc::boxed::Box::new([0; UNIT])),
                 valid: 0,
                 pinned: 0,
                 writing: 0,
                 used: now,
+                file_data: false,
             });
             let o = (s % UNIT_SECTORS) as usize * SECTOR;
             u.data[o..o + SECTOR].copy_from_slice(sec);
             u.valid |= 1 << (s % UNIT_SECTORS);
             u.used = now;
+            u.file_data = file_data;
             if pinned.last() != Some(&idx) {
                 u.pinned += 1;
                 pinned.push(idx);
@@ -577,11 +702,19 @@ impl BlockIo for BlockCache {
     }
 
     fn write<'a>(&'a self, sector: u64, data: &'a [u8]) -> BoxFuture<'a, KResult<()>> {
-        alloc::boxed::Box::pin(self.write_cached(sector, data, true))
+        alloc::boxed::Box::pin(self.write_cached(sector, data, Kind::Ordered))
     }
 
     fn write_unordered<'a>(&'a self, sector: u64, data: &'a [u8]) -> BoxFuture<'a, KResult<()>> {
-        alloc::boxed::Box::pin(self.write_cached(sector, data, false))
+        alloc::boxed::Box::pin(self.write_cached(sector, data, Kind::Unordered))
+    }
+
+    fn write_data<'a>(&'a self, sector: u64, data: &'a [u8]) -> BoxFuture<'a, KResult<()>> {
+        alloc::boxed::Box::pin(self.write_cached(sector, data, Kind::Data))
+    }
+
+    fn read_data<'a>(&'a self, sector: u64, buf: &'a mut [u8]) -> BoxFuture<'a, KResult<()>> {
+        alloc::boxed::Box::pin(self.read_uncached(sector, buf))
     }
 
     fn flush(&self) -> BoxFuture<'_, KResult<()>> {
@@ -697,6 +830,50 @@ mod tests {
         run(c.flush()).unwrap();
         c.drop_clean();
         assert!(!c.cached(40, 1) && !c.cached(100, 1));
+    }
+
+    #[test]
+    fn file_data_is_read_through_and_kept_only_until_written() {
+        let (log, c) = setup(512, 1 << 20);
+        let mut b = [0u8; 1024];
+        run(c.read_data(40, &mut b)).unwrap();
+        assert_eq!(b, [7; 1024]);
+        assert!(!c.cached(40, 1), "a data read caches nothing");
+        // A pending data write is read back (over the disk's bytes) and pinned.
+        run(c.write_data(41, &[9; 512])).unwrap();
+        let reads = *log.reads.lock();
+        run(c.read_data(40, &mut b)).unwrap();
+        assert_eq!(*log.reads.lock(), reads + 1, "sector 40 is not cached");
+        assert_eq!((&b[..512], &b[512..]), (&[7; 512][..], &[9; 512][..]));
+        assert!(c.residency(41, 1).dirty);
+        // Once the disk has it, the unit goes (the page cache above keeps it).
+        run(c.flush()).unwrap();
+        assert!(!c.cached(41, 1));
+        run(c.read_data(40, &mut b)).unwrap();
+        assert_eq!(&b[512..], &[9; 512][..], "the disk has it");
+        // Metadata written through the same unit later stays cached.
+        run(c.write_data(48, &[1; 512])).unwrap();
+        run(c.write_unordered(49, &[2; 512])).unwrap();
+        run(c.flush()).unwrap();
+        assert!(c.cached(48, 2));
+    }
+
+    #[test]
+    fn clean_fills_keep_newer_sectors_and_stop_once_units_went() {
+        let (_log, c) = setup(512, 1 << 20);
+        let mut g = c.generation();
+        run(c.write_data(17, &[5; 512])).unwrap();
+        assert!(c.fill_clean(16, &[1; 1024], &mut g));
+        let mut b = [0u8; 1024];
+        run(c.read(16, &mut b)).unwrap();
+        assert_eq!((&b[..512], &b[512..]), (&[1; 512][..], &[5; 512][..]));
+        // Writeback drops the data unit: a fill from an older copy is refused.
+        let old = g;
+        run(c.flush()).unwrap();
+        let mut g2 = old;
+        assert!(!c.fill_clean(17, &[1; 512], &mut g2));
+        run(c.read(17, &mut b[..512])).unwrap();
+        assert_eq!(&b[..512], &[5; 512][..]);
     }
 
     #[test]

@@ -58,10 +58,10 @@ impl State {
                     run += 1;
                 }
                 let len = run as usize * bs;
-                self.dev_read(phys, &mut buf[done..done + len]).await?;
+                self.dev_read_data(phys, &mut buf[done..done + len]).await?;
                 done += len;
             } else {
-                self.dev_read(phys, &mut tmp).await?;
+                self.dev_read_data(phys, &mut tmp).await?;
                 buf[done..done + chunk].copy_from_slice(&tmp[boff..boff + chunk]);
                 done += chunk;
             }
@@ -229,7 +229,7 @@ impl State {
                         self.write_data(phys, src).await
                     } else {
                         let mut blk = vec![0u8; bs];
-                        self.dev_read(phys, &mut blk).await?;
+                        self.dev_read_data(phys, &mut blk).await?;
                         blk[boff..boff + chunk].copy_from_slice(src);
                         self.write_data(phys, &blk).await
                     }
@@ -298,7 +298,7 @@ impl State {
                 let phys = self.bmap(inode, size / bs).await?;
                 if phys != 0 {
                     let mut blk = vec![0u8; bs as usize];
-                    self.dev_read(phys, &mut blk).await?;
+                    self.dev_read_data(phys, &mut blk).await?;
                     blk[(size % bs) as usize..].fill(0);
                     self.write_data(phys, &blk).await?;
                 }
@@ -391,7 +391,7 @@ impl State {
         let phys = self.bmap(inode, lblk).await?;
         if phys != 0 {
             let mut blk = vec![0u8; self.bs()];
-            self.dev_read(phys, &mut blk).await?;
+            self.dev_read_data(phys, &mut blk).await?;
             blk[from as usize..to as usize].fill(0);
             self.write_data(phys, &blk).await?;
         }
@@ -419,7 +419,7 @@ impl State {
             return Err(Errno::EUCLEAN);
         }
         let mut blk = vec![0u8; bs];
-        self.dev_read(phys, &mut blk).await?;
+        self.dev_read_data(phys, &mut blk).await?;
         blk.truncate(size);
         Ok(blk)
     }

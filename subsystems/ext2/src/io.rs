@@ -62,6 +62,19 @@ pub trait BlockIo: Send + Sync {
     fn write_unordered<'a>(&'a self, sector: u64, data: &'a [u8]) -> BoxFuture<'a, KResult<()>> {
         self.write(sector, data)
     }
+    /// Writes file data at `sector`, unordered as
+    /// [`write_unordered`](BlockIo::write_unordered): a cache in between may keep
+    /// it only until the disk has it (the kernel keeps file content in its page
+    /// cache). The default is an unordered write.
+    fn write_data<'a>(&'a self, sector: u64, data: &'a [u8]) -> BoxFuture<'a, KResult<()>> {
+        self.write_unordered(sector, data)
+    }
+    /// Reads file data: as [`read`](BlockIo::read), but a cache in between
+    /// answers from what it holds without keeping what it had to read (the
+    /// caller keeps it). The default is a read.
+    fn read_data<'a>(&'a self, sector: u64, buf: &'a mut [u8]) -> BoxFuture<'a, KResult<()>> {
+        self.read(sector, buf)
+    }
     /// Makes every completed write durable.
     fn flush(&self) -> BoxFuture<'_, KResult<()>>;
     /// Whether `count` sectors from `sector` can be read without waiting for

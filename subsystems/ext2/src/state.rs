@@ -240,6 +240,13 @@ impl State {
             .await
     }
 
+    /// Reads file content: a cache below keeps none of what it reads for this.
+    pub async fn dev_read_data(&self, blk: u32, buf: &mut [u8]) -> KResult<()> {
+        self.dev
+            .read_data(u64::from(blk) * self.geo.sectors_per_block(), buf)
+            .await
+    }
+
     /// An ordered write (see [`BlockIo`]): durable after everything written before.
     async fn dev_write(&mut self, blk: u32, data: &[u8]) -> KResult<()> {
         self.dev
@@ -261,7 +268,7 @@ impl State {
             return self.dev_write(blk, data).await;
         }
         self.dev
-            .write_unordered(u64::from(blk) * self.geo.sectors_per_block(), data)
+            .write_data(u64::from(blk) * self.geo.sectors_per_block(), data)
             .await
     }
 
