@@ -1167,16 +1167,33 @@ impl Inode for Ext2Inode {
         if from >= stop {
             return Later::now(Ok(len));
         }
-        let pages = self.pages.lock();
-        let mut idx = from / PAGE;
-        while idx * PAGE < stop && pages.contains_key(&idx) {
-            idx += 1;
+        let idx = {
+            let pages = self.pages.lock();
+            let mut idx = from / PAGE;
+            while idx * PAGE < stop && pages.contains_key(&idx) {
+                idx += 1;
+            }
+            idx
+        };
+        if idx * PAGE >= stop {
+            return Later::now(Ok(len));
         }
-        Later::now(Ok(if idx * PAGE >= stop {
-            len
-        } else {
-            idx * PAGE - from.min(idx * PAGE)
-        }))
+        // Past the loaded pages, what the block cache holds is read without
+        // the disk too: data whose write is still queued (as Linux's dirty
+        // pages, which drop_caches leaves) or not yet let go.
+        let at = (idx * PAGE).max(from);
+        let ino = self.ino;
+        Later::wait(async move {
+            let more = self
+                .fs
+                .op(move |fs| async move { fs.cached_prefix(ino, at, stop - at).await })
+                .await?;
+            Ok(if at + more >= stop {
+                len
+            } else {
+                at + more - from
+            })
+        })
     }
 
     fn extents_async(
