@@ -1119,27 +1119,40 @@ impl FileOps for PacketSocket {
         arg: u64,
         mem: &dyn kestrel_vfs::UserSpace,
     ) -> KResult<u64> {
-        if crate::inet::ifreq::is_ifreq(cmd)
-            && let Some(shared) = &self.shared
-        {
-            return crate::inet::ifreq::ioctl(shared, cmd, arg, mem);
-        }
-        match cmd {
-            kestrel_abi::net::SIOCINQ | kestrel_abi::net::SIOCOUTQ => {
-                let n = if cmd == kestrel_abi::net::SIOCINQ {
-                    self.next_len().min(i32::MAX as usize) as i32
-                } else {
-                    0
-                };
-                kestrel_vfs::UserPtr::<i32>::new(arg).write(mem, &n)?;
-                Ok(0)
-            }
-            _ => Err(Errno::ENOTTY),
-        }
+        queue_ioctl(self.shared.as_ref(), || self.next_len(), cmd, arg, mem)
     }
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+/// ioctl of a socket that queues whole packets (packet and raw sockets):
+/// the interface requests through the stack, SIOCINQ the next packet's
+/// length (`next_len`), SIOCOUTQ 0 (sends leave at once); ENOTTY else.
+pub(crate) fn queue_ioctl(
+    shared: Option<&Arc<Shared>>,
+    next_len: impl FnOnce() -> usize,
+    cmd: u32,
+    arg: u64,
+    mem: &dyn kestrel_vfs::UserSpace,
+) -> KResult<u64> {
+    if crate::inet::ifreq::is_ifreq(cmd)
+        && let Some(shared) = shared
+    {
+        return crate::inet::ifreq::ioctl(shared, cmd, arg, mem);
+    }
+    match cmd {
+        kestrel_abi::net::SIOCINQ | kestrel_abi::net::SIOCOUTQ => {
+            let n = if cmd == kestrel_abi::net::SIOCINQ {
+                next_len().min(i32::MAX as usize) as i32
+            } else {
+                0
+            };
+            kestrel_vfs::UserPtr::<i32>::new(arg).write(mem, &n)?;
+            Ok(0)
+        }
+        _ => Err(Errno::ENOTTY),
     }
 }
 

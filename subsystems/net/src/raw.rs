@@ -925,23 +925,7 @@ impl FileOps for RawSocket {
         arg: u64,
         mem: &dyn kestrel_vfs::UserSpace,
     ) -> KResult<u64> {
-        if crate::inet::ifreq::is_ifreq(cmd)
-            && let Some(shared) = &self.shared
-        {
-            return crate::inet::ifreq::ioctl(shared, cmd, arg, mem);
-        }
-        match cmd {
-            kestrel_abi::net::SIOCINQ | kestrel_abi::net::SIOCOUTQ => {
-                let n = if cmd == kestrel_abi::net::SIOCINQ {
-                    self.next_len().min(i32::MAX as usize) as i32
-                } else {
-                    0
-                };
-                kestrel_vfs::UserPtr::<i32>::new(arg).write(mem, &n)?;
-                Ok(0)
-            }
-            _ => Err(Errno::ENOTTY),
-        }
+        crate::packet::queue_ioctl(self.shared.as_ref(), || self.next_len(), cmd, arg, mem)
     }
 
     fn as_any(&self) -> &dyn Any {

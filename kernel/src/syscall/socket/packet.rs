@@ -170,22 +170,7 @@ pub fn setsockopt(
             let tv: kestrel_abi::time::Timeval = ctx.read(val.cast())?;
             s.set_timeout(name == SO_SNDTIMEO, ns_of_timeval(tv)?);
         }
-        (SOL_SOCKET, SO_ATTACH_FILTER) => {
-            // struct sock_fprog: the length, then a pointer to the program.
-            if len != 16 {
-                return Err(Errno::EINVAL);
-            }
-            let mut b = [0u8; 16];
-            ctx.mm().reader(val, 16)?.read_exact(&mut b)?;
-            let n = usize::from(u16::from_ne_bytes([b[0], b[1]]));
-            if n == 0 || n > kestrel_net::bpf::MAX_INSNS {
-                return Err(Errno::EINVAL);
-            }
-            let mut code: Vec<u8> = zeroed_vec(n * 8)?;
-            let at = UserPtr::<u8>::new(u64::from_ne_bytes(b[8..16].try_into().unwrap_or([0; 8])));
-            ctx.mm().reader(at, n * 8)?.read_exact(&mut code)?;
-            s.set_filter(Some(kestrel_net::bpf::parse(&code)?))?;
-        }
+        (SOL_SOCKET, SO_ATTACH_FILTER) => s.set_filter(Some(read_sock_fprog(ctx, val, len)?))?,
         (SOL_SOCKET, SO_DETACH_FILTER) => s.set_filter(None)?,
         (SOL_SOCKET, SO_REUSEADDR | SO_KEEPALIVE | SO_PRIORITY | SO_BROADCAST) => {
             read_int(ctx, val, len)?;
@@ -379,4 +364,27 @@ pub fn name(ctx: &Ctx<'_>, s: &PacketSocket, addr: UserPtr<u8>, len: UserPtr<u32
     let a = s.local_name();
     write_addr(ctx, &a.to_bytes()[..a.len()], addr, len)?;
     Ok(0)
+}
+
+/// SO_ATTACH_FILTER's argument, a struct sock_fprog (the length, then a
+/// pointer to the program), read and checked as a classic BPF program
+/// (EINVAL for a wrong size, an empty or too long program, a bad one).
+pub(super) fn read_sock_fprog(
+    ctx: &Ctx<'_>,
+    val: UserPtr<u8>,
+    len: u32,
+) -> KResult<Vec<kestrel_net::bpf::Insn>> {
+    if len != 16 {
+        return Err(Errno::EINVAL);
+    }
+    let mut b = [0u8; 16];
+    ctx.mm().reader(val, 16)?.read_exact(&mut b)?;
+    let n = usize::from(u16::from_ne_bytes([b[0], b[1]]));
+    if n == 0 || n > kestrel_net::bpf::MAX_INSNS {
+        return Err(Errno::EINVAL);
+    }
+    let mut code: Vec<u8> = zeroed_vec(n * 8)?;
+    let at = UserPtr::<u8>::new(u64::from_ne_bytes(b[8..16].try_into().unwrap_or([0; 8])));
+    ctx.mm().reader(at, n * 8)?.read_exact(&mut code)?;
+    kestrel_net::bpf::parse(&code)
 }

@@ -337,19 +337,7 @@ pub fn setsockopt(
             s.with_opts(|o| o.timeouts[usize::from(name == SO_SNDTIMEO)] = ns);
         }
         (SOL_SOCKET, SO_ATTACH_FILTER) => {
-            if len != 16 {
-                return Err(Errno::EINVAL);
-            }
-            let mut b = [0u8; 16];
-            ctx.mm().reader(val, 16)?.read_exact(&mut b)?;
-            let n = usize::from(u16::from_ne_bytes([b[0], b[1]]));
-            if n == 0 || n > kestrel_net::bpf::MAX_INSNS {
-                return Err(Errno::EINVAL);
-            }
-            let mut code: Vec<u8> = zeroed_vec(n * 8)?;
-            let at = UserPtr::<u8>::new(u64::from_ne_bytes(b[8..16].try_into().unwrap_or([0; 8])));
-            ctx.mm().reader(at, n * 8)?.read_exact(&mut code)?;
-            s.set_filter(Some(kestrel_net::bpf::parse(&code)?))?;
+            s.set_filter(Some(super::packet::read_sock_fprog(ctx, val, len)?))?;
         }
         (SOL_SOCKET, SO_DETACH_FILTER) => s.set_filter(None)?,
         (SOL_SOCKET, SO_BROADCAST) => {
