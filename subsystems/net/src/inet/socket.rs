@@ -233,7 +233,7 @@ pub struct Urgent {
 impl Urgent {
     /// The stream offset of the next byte a read returns.
     fn read_pos(&self, rx_len: usize) -> u64 {
-        self.rx_in - rx_len as u64
+        self.rx_in.saturating_sub(rx_len as u64)
     }
 
     /// Where a read from the front of `rx` must stop or skip: (bytes to skip
