@@ -1454,6 +1454,16 @@ pub async fn sys_getpeername(
 
 /// SO_RCVTIMEO/SO_SNDTIMEO: zero means no timeout; a negative one times out at
 /// once (sock_set_timeout).
+/// SO_RCVTIMEO/SO_SNDTIMEO's argument: a struct timeval (EINVAL if `len` is
+/// shorter, EFAULT, EDOM for microseconds out of range), as sock_set_timeout
+/// reads it: None for no timeout.
+fn read_timeout(ctx: &Ctx<'_>, val: UserPtr<u8>, len: u32) -> KResult<Option<u64>> {
+    if (len as usize) < core::mem::size_of::<kestrel_abi::time::Timeval>() {
+        return Err(Errno::EINVAL);
+    }
+    ns_of_timeval(ctx.read(val.cast())?)
+}
+
 fn ns_of_timeval(tv: kestrel_abi::time::Timeval) -> KResult<Option<u64>> {
     if tv.tv_sec < 0 {
         return Ok(Some(0));
@@ -1507,11 +1517,7 @@ pub async fn sys_setsockopt(
             s.set_buf(matches!(name, SO_SNDBUF | SO_SNDBUFFORCE), v);
         }
         SO_RCVTIMEO | SO_SNDTIMEO => {
-            if (len as usize) < core::mem::size_of::<kestrel_abi::time::Timeval>() {
-                return Err(Errno::EINVAL);
-            }
-            let tv: kestrel_abi::time::Timeval = ctx.read(val.cast())?;
-            s.set_timeout(name == SO_SNDTIMEO, ns_of_timeval(tv)?);
+            s.set_timeout(name == SO_SNDTIMEO, read_timeout(ctx, val, len)?);
         }
         // Accepted and without effect for AF_UNIX (as in Linux).
         SO_REUSEADDR | SO_REUSEPORT | SO_KEEPALIVE | SO_BROADCAST | SO_DEBUG | SO_DONTROUTE

@@ -613,6 +613,83 @@ fn revision_0_file_systems_work_without_filetype() {
     assert_eq!(debugfs_cat(&img, "/g"), pattern(20_000, 5));
 }
 
+/// A file system with `/keep/file` (returned) and a 40,000-byte `/victim`,
+/// made in `t` as `base`, for the crash tests.
+fn crash_base(t: &Tmp) -> (std::path::PathBuf, Vec<u8>) {
+    let base = t.path("base");
+    mkfs(&base, CONFIGS[0], 2048, &[]);
+    let keep = pattern(5000, 77);
+    let m = mount(&base);
+    let d = m.mkdir(2, "keep");
+    m.create_file(d, "file", &keep);
+    m.create_file(2, "victim", &pattern(40_000, 3));
+    m.unmount(&base);
+    (base, keep)
+}
+
+/// Runs `workload` on a copy of `base` with power lost after 0, 1, 2, ...
+/// writes, until it completes. After each, `e2fsck -p` must repair the image,
+/// unless every unexpected inconsistency is one `inherent` accepts (then
+/// `e2fsck -p` must exit 4 and `e2fsck -y` repair it); the image must then be
+/// clean, `/keep/file` equal to `keep`, and `check(image, writes)` hold.
+/// Returns the number of crash points and those that needed `e2fsck -y`.
+fn crash_after_every_write(
+    t: &Tmp,
+    base: &std::path::Path,
+    keep: &[u8],
+    workload: impl Fn(&Mounted) -> Result<(), Errno>,
+    inherent: impl Fn(&str) -> bool,
+    check: impl Fn(&std::path::Path, u64),
+) -> (u64, std::collections::BTreeSet<u64>) {
+    let img = t.path("img");
+    let mut step = 0u64;
+    let mut manual = std::collections::BTreeSet::new();
+    loop {
+        std::fs::copy(base, &img).unwrap();
+        let m = mount(&img);
+        m.disk.fail_writes_after(Some(step));
+        let done = workload(&m).is_ok();
+        m.disk.fail_writes_after(None);
+        m.save(&img);
+        drop(m);
+        let out = Command::new("e2fsck")
+            .arg("-fp")
+            .arg(&img)
+            .output()
+            .unwrap();
+        let code = out.status.code().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if code > 1 {
+            let ok = text
+                .lines()
+                .all(|l| !l.contains("UNEXPECTED") || inherent(&text));
+            assert!(
+                ok && code == 4,
+                "after {step} writes e2fsck -p could not repair (exit {code}):\n{text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            manual.insert(step);
+            let out = Command::new("e2fsck")
+                .arg("-fy")
+                .arg(&img)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.code().unwrap() <= 1,
+                "{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+        fsck(&img);
+        assert_eq!(debugfs_cat(&img, "/keep/file"), keep, "after {step} writes");
+        check(&img, step);
+        if done {
+            return (step, manual);
+        }
+        step += 1;
+    }
+}
+
 /// Power lost after each number of writes in turn: every state left behind must be
 /// repaired by `e2fsck -p` (which fixes only what is safe to fix without asking),
 /// except an inode left with data but without a name — a directory created but not
@@ -625,16 +702,7 @@ fn a_crash_after_any_write_leaves_what_e2fsck_repairs() {
         return;
     }
     let t = Tmp::new("crash");
-    let base = t.path("base");
-    mkfs(&base, CONFIGS[0], 2048, &[]);
-    let keep = pattern(5000, 77);
-    {
-        let m = mount(&base);
-        let d = m.mkdir(2, "keep");
-        m.create_file(d, "file", &keep);
-        m.create_file(2, "victim", &pattern(40_000, 3));
-        m.unmount(&base);
-    }
+    let (base, keep) = crash_base(&t);
     let workload = |m: &Mounted| -> Result<(), Errno> {
         let fs = &m.fs;
         let d = block_on(fs.create(2, b"d", NodeKind::Dir, 0o755, 0, 0))?;
@@ -660,54 +728,12 @@ fn a_crash_after_any_write_leaves_what_e2fsck_repairs() {
         block_on(fs.xattr_set(f, b"user.x", b"1", kestrel_vfs::inode::XattrSet::Any))?;
         Ok(())
     };
-    let img = t.path("img");
-    let mut step = 0u64;
-    let mut manual = std::collections::BTreeSet::new();
-    loop {
-        std::fs::copy(&base, &img).unwrap();
-        let m = mount(&img);
-        m.disk.fail_writes_after(Some(step));
-        let done = workload(&m).is_ok();
-        m.disk.fail_writes_after(None);
-        m.save(&img);
-        drop(m);
-        let out = Command::new("e2fsck")
-            .arg("-fp")
-            .arg(&img)
-            .output()
-            .unwrap();
-        let code = out.status.code().unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        if code > 1 {
-            let inherent = text.lines().all(|l| {
-                !l.contains("UNEXPECTED")
-                    || text.contains("Unconnected directory inode")
-                    || text.contains("Unattached inode")
-            });
-            assert!(
-                inherent && code == 4,
-                "after {step} writes e2fsck -p could not repair (exit {code}):\n{text}{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            manual.insert(step);
-            let out = Command::new("e2fsck")
-                .arg("-fy")
-                .arg(&img)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.code().unwrap() <= 1,
-                "{}",
-                String::from_utf8_lossy(&out.stdout)
-            );
-        }
-        fsck(&img);
-        assert_eq!(debugfs_cat(&img, "/keep/file"), keep, "after {step} writes");
-        if done {
-            break;
-        }
-        step += 1;
-    }
+    // An inode with data but no name: a directory created and not yet
+    // named, or a file whose last name went before its link count dropped.
+    let inherent = |text: &str| {
+        text.contains("Unconnected directory inode") || text.contains("Unattached inode")
+    };
+    let (step, manual) = crash_after_every_write(&t, &base, &keep, workload, inherent, |_, _| {});
     assert!(step > 50, "the workload wrote {step} times");
     eprintln!("{step} crash points; e2fsck -y needed after writes {manual:?}");
 }
@@ -721,16 +747,7 @@ fn a_crash_in_a_batch_of_creates_or_unlinks_leaves_what_e2fsck_repairs() {
         return;
     }
     let t = Tmp::new("crash-batch");
-    let base = t.path("base");
-    mkfs(&base, CONFIGS[0], 2048, &[]);
-    let keep = pattern(5000, 77);
-    {
-        let m = mount(&base);
-        let d = m.mkdir(2, "keep");
-        m.create_file(d, "file", &keep);
-        m.create_file(2, "victim", &pattern(40_000, 3));
-        m.unmount(&base);
-    }
+    let (base, keep) = crash_base(&t);
     let workload = |m: &Mounted| -> Result<(), Errno> {
         let fs = &m.fs;
         let d = block_on(fs.create(2, b"d", NodeKind::Dir, 0o755, 0, 0))?;
@@ -759,46 +776,13 @@ fn a_crash_in_a_batch_of_creates_or_unlinks_leaves_what_e2fsck_repairs() {
         block_on(fs.sync())?;
         Ok(())
     };
-    let img = t.path("img");
-    let mut step = 0u64;
-    loop {
-        std::fs::copy(&base, &img).unwrap();
-        let m = mount(&img);
-        m.disk.fail_writes_after(Some(step));
-        let done = workload(&m).is_ok();
-        m.disk.fail_writes_after(None);
-        m.save(&img);
-        drop(m);
-        let out = Command::new("e2fsck")
-            .arg("-fp")
-            .arg(&img)
-            .output()
-            .unwrap();
-        let code = out.status.code().unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        if code > 1 {
-            // The window Linux's ext2 has too: a file with data whose name went
-            // before its link count dropped.
-            let inherent = text
-                .lines()
-                .all(|l| !l.contains("UNEXPECTED") || text.contains("Unattached inode"));
-            assert!(
-                inherent && code == 4,
-                "after {step} writes e2fsck -p could not repair (exit {code}):\n{text}{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let out = Command::new("e2fsck")
-                .arg("-fy")
-                .arg(&img)
-                .output()
-                .unwrap();
-            assert!(out.status.code().unwrap() <= 1);
-        }
-        fsck(&img);
-        assert_eq!(debugfs_cat(&img, "/keep/file"), keep, "after {step} writes");
+    // The window Linux's ext2 has too: a file with data whose name went
+    // before its link count dropped.
+    let inherent = |text: &str| text.contains("Unattached inode");
+    let check = |img: &std::path::Path, step: u64| {
         // A name never leads to another file's inode (the unlinked files'
         // numbers are given out again to the FIFOs).
-        let ls = String::from_utf8(debugfs(&img, "ls -l /d")).unwrap();
+        let ls = String::from_utf8(debugfs(img, "ls -l /d")).unwrap();
         for l in ls.lines() {
             let w: Vec<&str> = l.split_whitespace().collect();
             let (Some(mode), Some(name)) = (w.get(1), w.last()) else {
@@ -813,11 +797,8 @@ fn a_crash_in_a_batch_of_creates_or_unlinks_leaves_what_e2fsck_repairs() {
             };
             assert_eq!(*mode, want, "after {step} writes: {l}");
         }
-        if done {
-            break;
-        }
-        step += 1;
-    }
+    };
+    let (step, _) = crash_after_every_write(&t, &base, &keep, workload, inherent, check);
     assert!(step > 10, "the workload wrote {step} times");
 }
 

@@ -25,7 +25,7 @@ use smoltcp::wire::IpAddress;
 
 use super::super::args::*;
 use super::super::{Ctx, MAX_RW_COUNT, zeroed_vec};
-use super::{CHUNK, RawAddr, bounded, deadline, ns_of_timeval, wait_ready, write_addr};
+use super::{CHUNK, RawAddr, bounded, deadline, read_timeout, wait_ready, write_addr};
 
 /// Roughly the most one socket holds in the kernel: its receive queue
 /// (SO_RCVBUF), its send queue, and smoltcp's buffers.
@@ -796,11 +796,7 @@ pub fn setsockopt(
             s.set_buf(matches!(name, SO_SNDBUF | SO_SNDBUFFORCE), v);
         }
         (SOL_SOCKET, SO_RCVTIMEO | SO_SNDTIMEO) => {
-            if (len as usize) < core::mem::size_of::<kestrel_abi::time::Timeval>() {
-                return Err(Errno::EINVAL);
-            }
-            let tv: kestrel_abi::time::Timeval = ctx.read(val.cast())?;
-            let ns = ns_of_timeval(tv)?;
+            let ns = read_timeout(ctx, val, len)?;
             s.with_opts(|o| {
                 if name == SO_SNDTIMEO {
                     o.sndtimeo = ns;

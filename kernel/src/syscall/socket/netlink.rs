@@ -19,7 +19,7 @@ use kestrel_vfs::OpenFile;
 
 use super::super::args::*;
 use super::super::{Ctx, zeroed_vec};
-use super::{RawAddr, deadline, ns_of_timeval, wait_ready, write_addr};
+use super::{RawAddr, deadline, read_timeout, wait_ready, write_addr};
 
 /// socket(AF_NETLINK, type, protocol): SOCK_RAW or SOCK_DGRAM
 /// (ESOCKTNOSUPPORT), a protocol below MAX_LINKS (EPROTONOSUPPORT) that
@@ -152,11 +152,7 @@ pub fn setsockopt(
             s.set_buf(matches!(name, SO_SNDBUF | SO_SNDBUFFORCE), v);
         }
         (SOL_SOCKET, SO_RCVTIMEO | SO_SNDTIMEO) => {
-            if (len as usize) < core::mem::size_of::<kestrel_abi::time::Timeval>() {
-                return Err(Errno::EINVAL);
-            }
-            let tv: kestrel_abi::time::Timeval = ctx.read(val.cast())?;
-            s.set_timeout(name == SO_SNDTIMEO, ns_of_timeval(tv)?);
+            s.set_timeout(name == SO_SNDTIMEO, read_timeout(ctx, val, len)?);
         }
         (
             SOL_SOCKET,

@@ -20,7 +20,7 @@ use crate::mm::vm::{Backing, SharedPages};
 use super::super::args::*;
 use super::super::{Ctx, zeroed_vec};
 use super::inet::{int_bytes, read_int};
-use super::{RawAddr, deadline, ns_of_timeval, wait_ready, write_addr};
+use super::{RawAddr, deadline, read_timeout, wait_ready, write_addr};
 
 /// socket(AF_PACKET, type, protocol) as packet_create: CAP_NET_RAW (EPERM)
 /// first, then SOCK_RAW or SOCK_DGRAM (ESOCKTNOSUPPORT; SOCK_PACKET, the
@@ -156,19 +156,11 @@ pub fn setsockopt(
 ) -> KResult<u64> {
     match (level, name) {
         (SOL_SOCKET, SO_SNDBUF | SO_RCVBUF | SO_SNDBUFFORCE | SO_RCVBUFFORCE) => {
-            let force = matches!(name, SO_SNDBUFFORCE | SO_RCVBUFFORCE);
-            if force && !ctx.capable(kestrel_abi::cap::CAP_NET_ADMIN) {
-                return Err(Errno::EPERM);
-            }
-            let v = read_int(ctx, val, len)?.max(0) as usize;
+            let (v, force) = read_buf_size(ctx, name, val, len)?;
             s.set_buf(matches!(name, SO_SNDBUF | SO_SNDBUFFORCE), v, force);
         }
         (SOL_SOCKET, SO_RCVTIMEO | SO_SNDTIMEO) => {
-            if (len as usize) < core::mem::size_of::<kestrel_abi::time::Timeval>() {
-                return Err(Errno::EINVAL);
-            }
-            let tv: kestrel_abi::time::Timeval = ctx.read(val.cast())?;
-            s.set_timeout(name == SO_SNDTIMEO, ns_of_timeval(tv)?);
+            s.set_timeout(name == SO_SNDTIMEO, read_timeout(ctx, val, len)?);
         }
         (SOL_SOCKET, SO_ATTACH_FILTER) => s.set_filter(Some(read_sock_fprog(ctx, val, len)?))?,
         (SOL_SOCKET, SO_DETACH_FILTER) => s.set_filter(None)?,
@@ -387,4 +379,20 @@ pub(super) fn read_sock_fprog(
     let at = UserPtr::<u8>::new(u64::from_ne_bytes(b[8..16].try_into().unwrap_or([0; 8])));
     ctx.mm().reader(at, n * 8)?.read_exact(&mut code)?;
     kestrel_net::bpf::parse(&code)
+}
+
+/// SO_SNDBUF/SO_RCVBUF and their FORCE forms on packet and raw sockets: the
+/// size asked (negative as 0) and whether it is forced (EPERM without
+/// CAP_NET_ADMIN, checked before the value is read).
+pub(super) fn read_buf_size(
+    ctx: &Ctx<'_>,
+    name: i32,
+    val: UserPtr<u8>,
+    len: u32,
+) -> KResult<(usize, bool)> {
+    let force = matches!(name, SO_SNDBUFFORCE | SO_RCVBUFFORCE);
+    if force && !ctx.capable(kestrel_abi::cap::CAP_NET_ADMIN) {
+        return Err(Errno::EPERM);
+    }
+    Ok((read_int(ctx, val, len)?.max(0) as usize, force))
 }

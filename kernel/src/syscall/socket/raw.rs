@@ -22,7 +22,7 @@ use smoltcp::wire::{IpAddress, Ipv4Address, Ipv6Address};
 use super::super::args::*;
 use super::super::{Ctx, zeroed_vec};
 use super::inet::{Got, int_bytes};
-use super::{RawAddr, deadline, ns_of_timeval, optlen_room, put_optval, wait_ready, write_addr};
+use super::{RawAddr, deadline, optlen_room, put_optval, read_timeout, wait_ready, write_addr};
 
 /// One past the last protocol number (IPPROTO_MAX: MPTCP is 262).
 const IPPROTO_MAX: i32 = 263;
@@ -321,19 +321,11 @@ pub fn setsockopt(
     let v6 = s.is_v6();
     match (level, name) {
         (SOL_SOCKET, SO_SNDBUF | SO_RCVBUF | SO_SNDBUFFORCE | SO_RCVBUFFORCE) => {
-            let force = matches!(name, SO_SNDBUFFORCE | SO_RCVBUFFORCE);
-            if force && !ctx.capable(kestrel_abi::cap::CAP_NET_ADMIN) {
-                return Err(Errno::EPERM);
-            }
-            let v = read_int(ctx, val, len)?.max(0) as usize;
+            let (v, force) = super::packet::read_buf_size(ctx, name, val, len)?;
             s.set_buf(matches!(name, SO_SNDBUF | SO_SNDBUFFORCE), v, force);
         }
         (SOL_SOCKET, SO_RCVTIMEO | SO_SNDTIMEO) => {
-            if (len as usize) < core::mem::size_of::<kestrel_abi::time::Timeval>() {
-                return Err(Errno::EINVAL);
-            }
-            let tv: kestrel_abi::time::Timeval = ctx.read(val.cast())?;
-            let ns = ns_of_timeval(tv)?;
+            let ns = read_timeout(ctx, val, len)?;
             s.with_opts(|o| o.timeouts[usize::from(name == SO_SNDTIMEO)] = ns);
         }
         (SOL_SOCKET, SO_ATTACH_FILTER) => {
