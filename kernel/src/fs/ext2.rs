@@ -527,19 +527,32 @@ impl Ext2Fs {
 
     /// Writes back the dirty attributes of `only` (or of every inode).
     async fn write_back_attrs(&self, only: Option<u32>) -> KResult<()> {
+        // The entries stay in the table until written: an inode let go and
+        // loaded again meanwhile reads the disk's older attributes, and
+        // `with_dirty` puts these over them (taking them out first lost a
+        // chmod or chattr done just before the last close to a flusher round
+        // running at that moment).
         let items: Vec<(u32, Metadata)> = {
-            let mut d = self.dirty.lock();
+            let d = self.dirty.lock();
             match only {
-                Some(ino) => d.remove(&ino).map(|m| (ino, m)).into_iter().collect(),
-                None => core::mem::take(&mut *d).into_iter().collect(),
+                Some(ino) => d.get(&ino).map(|m| (ino, *m)).into_iter().collect(),
+                None => d.iter().map(|(i, m)| (*i, *m)).collect(),
             }
         };
         let mut result = Ok(());
         for (ino, m) in items {
-            match self
+            let r = self
                 .op(move |fs| async move { fs.set_attrs(ino, &m).await })
-                .await
+                .await;
+            // Written (or failed, reported once below): out of the table,
+            // unless changed again since.
             {
+                let mut d = self.dirty.lock();
+                if d.get(&ino) == Some(&m) {
+                    d.remove(&ino);
+                }
+            }
+            match r {
                 // Freed since (unlinked and closed): nothing to write.
                 Ok(()) | Err(Errno::ENOENT | Errno::ESTALE) => {}
                 Err(e) => result = result.and(Err(e)),
