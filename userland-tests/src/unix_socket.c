@@ -2266,6 +2266,51 @@ TEST(sndbuf_and_rcvbuf_are_positive_and_settable) {
     CHECK(sockopt_int(s, SOL_SOCKET, SO_SNDBUF) > 1, "SO_SNDBUF not clamped to a minimum");
 }
 
+/* Run as an unprivileged user: SO_SNDBUFFORCE/SO_RCVBUFFORCE read their int
+ * first (EINVAL for a short length, EFAULT for a bad pointer) and only then
+ * refuse with EPERM, for every family; the plain options still work. */
+static int bufforce_unprivileged(void *arg)
+{
+    (void)arg;
+    if (setgid(65534) != 0 || setuid(65534) != 0)
+        return 1;
+    static const int fam[][2] = {{AF_UNIX, SOCK_STREAM}, {AF_INET, SOCK_DGRAM},
+                                 {AF_INET6, SOCK_STREAM}, {AF_NETLINK, SOCK_RAW}};
+    for (unsigned i = 0; i < sizeof fam / sizeof fam[0]; i++) {
+        int s = socket(fam[i][0], fam[i][1], 0);
+        if (s < 0)
+            return 2;
+        int v = 65536;
+        for (int name = SO_SNDBUFFORCE; name <= SO_RCVBUFFORCE; name++) {
+            if (setsockopt(s, SOL_SOCKET, name, &v, 2) != -1 || errno != EINVAL)
+                return 10 + i;
+            if (setsockopt(s, SOL_SOCKET, name, (void *)8, sizeof v) != -1 || errno != EFAULT)
+                return 20 + i;
+            if (setsockopt(s, SOL_SOCKET, name, &v, sizeof v) != -1 || errno != EPERM)
+                return 30 + i;
+        }
+        if (setsockopt(s, SOL_SOCKET, SO_SNDBUF, &v, sizeof v) != 0)
+            return 40 + i;
+        close(s);
+    }
+    return 0;
+}
+
+TEST(bufforce_needs_cap_net_admin_after_reading_the_value) {
+    if (geteuid() != 0)
+        SKIP("needs root to drop to an unprivileged user");
+    int s = OK(x_socket(AF_UNIX, SOCK_STREAM, 0));
+    int v = 32768;
+    OK(x_setsockopt(s, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof v));
+    CHECK(sockopt_int(s, SOL_SOCKET, SO_RCVBUF) >= v, "SO_RCVBUF after FORCE as root");
+    close(s);
+    pid_t pid = spawn(bufforce_unprivileged, NULL);
+    CHECK(pid > 0, "fork");
+    int st = reap(pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "unprivileged child: status %#x (exit %d)", st,
+          WEXITSTATUS(st));
+}
+
 TEST(so_rcvtimeo_makes_blocking_recv_time_out) {
     int sv[2];
     OK(x_socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
@@ -2918,6 +2963,7 @@ int main(void)
     RUNS(getsockopt_type_domain_protocol);
     RUNS(getsockopt_acceptconn_and_error);
     RUNS(sndbuf_and_rcvbuf_are_positive_and_settable);
+    RUNS(bufforce_needs_cap_net_admin_after_reading_the_value);
     RUNS(so_rcvtimeo_makes_blocking_recv_time_out);
     RUNS(getsockopt_bad_level_or_optname);
     RUNS(getsockopt_and_setsockopt_optlen_rules);

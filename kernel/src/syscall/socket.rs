@@ -1513,7 +1513,7 @@ pub async fn sys_setsockopt(
     match name {
         SO_PASSCRED => s.set_passcred(int()? != 0),
         SO_SNDBUF | SO_RCVBUF | SO_SNDBUFFORCE | SO_RCVBUFFORCE => {
-            let v = int()?.max(0) as usize;
+            let (v, _) = inet::read_buf_size(ctx, name, val, len)?;
             s.set_buf(matches!(name, SO_SNDBUF | SO_SNDBUFFORCE), v);
         }
         SO_RCVTIMEO | SO_SNDTIMEO => {

@@ -742,6 +742,24 @@ pub(super) fn read_int(ctx: &Ctx<'_>, val: UserPtr<u8>, len: u32) -> KResult<i32
     ctx.read(val.cast::<i32>())
 }
 
+/// SO_SNDBUF/SO_RCVBUF and their FORCE forms, for every family: the size
+/// asked (a negative one as 0) and whether it is forced. As sk_setsockopt:
+/// the int is read first (EINVAL, EFAULT), then a FORCE form without
+/// CAP_NET_ADMIN is EPERM.
+pub(super) fn read_buf_size(
+    ctx: &Ctx<'_>,
+    name: i32,
+    val: UserPtr<u8>,
+    len: u32,
+) -> KResult<(usize, bool)> {
+    let v = read_int(ctx, val, len)?;
+    let force = matches!(name, SO_SNDBUFFORCE | SO_RCVBUFFORCE);
+    if force && !ctx.capable(kestrel_abi::cap::CAP_NET_ADMIN) {
+        return Err(Errno::EPERM);
+    }
+    Ok((v.max(0) as usize, force))
+}
+
 /// setsockopt on an internet socket. Options marked "accepted" are taken and
 /// remembered or ignored without effect (docs/syscalls.md, partial).
 pub fn setsockopt(
@@ -792,7 +810,7 @@ pub fn setsockopt(
             s.with_opts(|o| o.linger = (l.l_onoff != 0).then_some(l.l_linger.max(0)));
         }
         (SOL_SOCKET, SO_SNDBUF | SO_RCVBUF | SO_SNDBUFFORCE | SO_RCVBUFFORCE) => {
-            let v = int()?;
+            let (v, _) = read_buf_size(ctx, name, val, len)?;
             s.set_buf(matches!(name, SO_SNDBUF | SO_SNDBUFFORCE), v);
         }
         (SOL_SOCKET, SO_RCVTIMEO | SO_SNDTIMEO) => {

@@ -148,7 +148,7 @@ pub fn setsockopt(
 ) -> KResult<u64> {
     match (level, name) {
         (SOL_SOCKET, SO_SNDBUF | SO_RCVBUF | SO_SNDBUFFORCE | SO_RCVBUFFORCE) => {
-            let v = read_int(ctx, val, len)?.max(0) as usize;
+            let (v, _) = super::inet::read_buf_size(ctx, name, val, len)?;
             s.set_buf(matches!(name, SO_SNDBUF | SO_SNDBUFFORCE), v);
         }
         (SOL_SOCKET, SO_RCVTIMEO | SO_SNDTIMEO) => {

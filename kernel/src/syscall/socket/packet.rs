@@ -19,7 +19,7 @@ use crate::mm::vm::{Backing, SharedPages};
 
 use super::super::args::*;
 use super::super::{Ctx, zeroed_vec};
-use super::inet::{int_bytes, read_int};
+use super::inet::{int_bytes, read_buf_size, read_int};
 use super::{RawAddr, deadline, read_timeout, wait_ready, write_addr};
 
 /// socket(AF_PACKET, type, protocol) as packet_create: CAP_NET_RAW (EPERM)
@@ -379,20 +379,4 @@ pub(super) fn read_sock_fprog(
     let at = UserPtr::<u8>::new(u64::from_ne_bytes(b[8..16].try_into().unwrap_or([0; 8])));
     ctx.mm().reader(at, n * 8)?.read_exact(&mut code)?;
     kestrel_net::bpf::parse(&code)
-}
-
-/// SO_SNDBUF/SO_RCVBUF and their FORCE forms on packet and raw sockets: the
-/// size asked (negative as 0) and whether it is forced (EPERM without
-/// CAP_NET_ADMIN, checked before the value is read).
-pub(super) fn read_buf_size(
-    ctx: &Ctx<'_>,
-    name: i32,
-    val: UserPtr<u8>,
-    len: u32,
-) -> KResult<(usize, bool)> {
-    let force = matches!(name, SO_SNDBUFFORCE | SO_RCVBUFFORCE);
-    if force && !ctx.capable(kestrel_abi::cap::CAP_NET_ADMIN) {
-        return Err(Errno::EPERM);
-    }
-    Ok((read_int(ctx, val, len)?.max(0) as usize, force))
 }

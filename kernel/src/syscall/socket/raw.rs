@@ -321,7 +321,7 @@ pub fn setsockopt(
     let v6 = s.is_v6();
     match (level, name) {
         (SOL_SOCKET, SO_SNDBUF | SO_RCVBUF | SO_SNDBUFFORCE | SO_RCVBUFFORCE) => {
-            let (v, force) = super::packet::read_buf_size(ctx, name, val, len)?;
+            let (v, force) = super::inet::read_buf_size(ctx, name, val, len)?;
             s.set_buf(matches!(name, SO_SNDBUF | SO_SNDBUFFORCE), v, force);
         }
         (SOL_SOCKET, SO_RCVTIMEO | SO_SNDTIMEO) => {

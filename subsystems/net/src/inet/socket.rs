@@ -1322,8 +1322,8 @@ impl InetSocket {
     }
 
     /// SO_SNDBUF/SO_RCVBUF: doubled and clamped as Linux's sock_setsockopt.
-    pub fn set_buf(&self, send: bool, val: i32) {
-        let v = (val.max(0) as usize).min(MAX_BUF / 2) * 2;
+    pub fn set_buf(&self, send: bool, val: usize) {
+        let v = val.min(MAX_BUF / 2) * 2;
         let mut st = self.state.lock();
         if send {
             st.opts.sndbuf = v.max(MIN_SNDBUF);
