@@ -24,6 +24,7 @@ const HOST_CRATES: &[&str] = &[
     "kestrel-uring",
     "kestrel-landlock",
     "kestrel-seccomp",
+    "kestrel-ebpf",
     "kestrel-keys",
     "kestrel-ns",
     "kestrel-driver-kit",

@@ -1383,6 +1383,7 @@ fn kernel_sys_dir() -> InodeRef {
         "shmmni",
         "tainted",
         "threads-max",
+        "unprivileged_bpf_disabled",
         "version",
     ];
     PseudoDir::new_ref(
@@ -1545,6 +1546,12 @@ fn kernel_sys_dir() -> InodeRef {
                     ))
                 }),
                 b"tainted" => file(c(), || text(String::from("0\n"))),
+                // Whether bpf(2) needs CAP_BPF or CAP_SYS_ADMIN (crate::syscall::bpf).
+                b"unprivileged_bpf_disabled" => sysctl_int(
+                    0x201 + i as u64,
+                    || i128::from(crate::syscall::bpf::unprivileged_disabled()),
+                    crate::syscall::bpf::set_unprivileged_disabled,
+                ),
                 b"threads-max" => file(c(), || text(format!("{}\n", process::max_threads()))),
                 b"version" => file(c(), || text(format!("{}\n", crate::uts::VERSION))),
                 _ => return Err(Errno::ENOENT),
@@ -2554,6 +2561,10 @@ fn fd_target(f: &OpenFile) -> Vec<u8> {
         "[pidfd]"
     } else if crate::perf::PerfFile::of(f).is_some() {
         "[perf_event]"
+    } else if crate::syscall::bpf::MapFile::of(f).is_some() {
+        "bpf-map"
+    } else if crate::syscall::bpf::ProgFile::of(f).is_some() {
+        "bpf-prog"
     } else {
         "[anon]"
     };
@@ -2616,6 +2627,10 @@ fn fd_dir(p: &Arc<Process>, ino: u64, parent: u64, info: bool) -> InodeRef {
                     i.fdinfo()
                 } else if let Some(g) = crate::fs::fanotify::group(&f) {
                     g.fdinfo()
+                } else if let Some(m) = crate::syscall::bpf::MapFile::of(&f) {
+                    m.fdinfo()
+                } else if let Some(p) = crate::syscall::bpf::ProgFile::of(&f) {
+                    p.fdinfo()
                 } else {
                     String::new()
                 };

@@ -14,6 +14,7 @@
 pub(crate) mod acct;
 mod aio;
 mod args;
+pub mod bpf;
 mod cachestat;
 pub mod coredump;
 mod cred;

@@ -1519,6 +1519,24 @@ pub async fn sys_setsockopt(
         SO_RCVTIMEO | SO_SNDTIMEO => {
             s.set_timeout(name == SO_SNDTIMEO, read_timeout(ctx, val, len)?);
         }
+        // Filters run on each message sent to a datagram or seqpacket socket.
+        SO_ATTACH_FILTER => {
+            let prog = packet::read_sock_fprog(ctx, val, len)?;
+            let meta = kestrel_net::bpf::Meta::default();
+            s.set_filter(Some(Arc::new(move |d: &[u8]| {
+                kestrel_net::bpf::run(&prog, d, &meta)
+            })))?;
+        }
+        SO_ATTACH_BPF => {
+            if len != 4 {
+                return Err(Errno::EINVAL);
+            }
+            let prog = super::bpf::socket_filter(ctx, int()?)?;
+            s.set_filter(Some(Arc::new(move |d: &[u8]| {
+                super::bpf::run_filter(&prog, d)
+            })))?;
+        }
+        SO_DETACH_FILTER => s.set_filter(None)?,
         // Accepted and without effect for AF_UNIX (as in Linux).
         SO_REUSEADDR | SO_REUSEPORT | SO_KEEPALIVE | SO_BROADCAST | SO_DEBUG | SO_DONTROUTE
         | SO_OOBINLINE | SO_PRIORITY | SO_RCVLOWAT | SO_PASSSEC | SO_LINGER => {

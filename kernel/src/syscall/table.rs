@@ -25,7 +25,7 @@ use super::args::*;
 use crate::mm::callbox::CallBox;
 
 use super::{
-    Args, Ctx, acct, aio, cachestat, cred, epoll, fd, fs, fs_extra, futex, futex2, io_uring,
+    Args, Ctx, acct, aio, bpf, cachestat, cred, epoll, fd, fs, fs_extra, futex, futex2, io_uring,
     ioprio, ipc, keys, landlock, locks, misc, mm, mount, mqueue, newmount, perf, pidfd, poll,
     process, process_madvise, process_vm, ptrace, sched, seccomp, signal, socket, splice, swap,
     time, timer, uffd, xattr,
@@ -401,6 +401,7 @@ syscall_table! {
     SECCOMP => seccomp::sys_seccomp(op: u32, flags: u32, uargs: u64), partial "SPEC_ALLOW changes nothing (no speculation mitigations to turn on); logging goes to the kernel log, not audit; a listener's ADDFD installs the descriptor at once, from the supervisor's call";
     GETRANDOM => misc::sys_getrandom(buf: UserPtr<u8>, count: usize, flags: u32);
     MEMFD_CREATE => fs_extra::sys_memfd_create(name: UserCStr, flags: u32), partial "MFD_HUGETLB: 2 MiB pages only (other sizes ENODEV), no sealing of huge page files";
+    BPF => bpf::sys_bpf(cmd: i32, attr: UserPtr<u8>, size: u32), partial "array and hash maps (create, lookup, update, delete, next key) and BPF_PROG_TYPE_SOCKET_FILTER programs attached with SO_ATTACH_BPF to AF_UNIX datagram sockets; the verifier refuses loops, pointer arithmetic with values it does not know, and pointer comparisons other than a lookup's NULL check; no other map or program types, pinning, BTF, links or object info";
     USERFAULTFD => uffd::sys_userfaultfd(flags: u32), partial "private anonymous memory (MISSING, WP) and shared anonymous memory (MISSING, MINOR) only, no tmpfs files or huge page memory (MAP_HUGETLB, hugetlbfs, SHM_HUGETLB); no UNMAP event for a brk shrink, REMOVE for MADV_DONTNEED/FREE only; no EXACT_ADDRESS, WP_UNPOPULATED or WP_ASYNC features; ptrace and core-dump access to a registered page does not wait";
     COPY_FILE_RANGE => fs::sys_copy_file_range(fd_in: Fd, off_in: UserPtr<i64>, fd_out: Fd, off_out: UserPtr<i64>, len: usize, flags: u32);
     PREADV2 => fs_extra::sys_preadv2(fd: Fd, iov: UserPtr<Iovec>, iovcnt: usize, offset: i64, offset_high: u64, flags: u32), partial "RWF_NOWAIT honoured (ext2: what is cached; pipes and sockets: EAGAIN when empty; tmpfs: EOPNOTSUPP); RWF_HIPRI, RWF_SYNC and RWF_DSYNC have no effect on a read";

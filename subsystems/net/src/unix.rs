@@ -361,7 +361,13 @@ struct State {
     /// Datagram sockets connected here whose poll found this queue full: woken
     /// when it drains (Linux's peer_wake).
     peer_wakers: Vec<Weak<UnixSocket>>,
+    /// SO_ATTACH_FILTER / SO_ATTACH_BPF: run on each message sent here.
+    filter: Option<SocketFilter>,
 }
+
+/// A socket filter (classic BPF or eBPF): how many bytes of a message to keep
+/// (0: drop it).
+pub type SocketFilter = Arc<dyn Fn(&[u8]) -> u32 + Send + Sync>;
 
 /// An AF_UNIX socket.
 pub struct UnixSocket {
@@ -437,6 +443,7 @@ impl UnixSocket {
                 sndtimeo: None,
                 error: None,
                 peer_wakers: Vec::new(),
+                filter: None,
             }),
             wq: WaitQueue::new(),
         });
@@ -954,6 +961,18 @@ impl UnixSocket {
             Ok(t) => t,
             Err(gone) => return Err(self.peer_gone(&gone)),
         };
+        // The receiver's filter, before its state is checked (sk_filter in
+        // unix_dgram_sendmsg): a message it drops is gone without an error
+        // to the sender; one it trims arrives trimmed.
+        let whole = data.len();
+        let filter = target.state.lock().filter.clone();
+        let data = match filter {
+            Some(f) => match f(data) as usize {
+                0 => return Ok(data.len()),
+                keep => &data[..keep.min(data.len())],
+            },
+            None => data,
+        };
         let me = self.me.clone();
         let r = self.enqueue(&target, data, rights, cred, |t| {
             if !Self::may_send(t, &me) {
@@ -973,7 +992,8 @@ impl UnixSocket {
         match r {
             Err(Errno::ECONNREFUSED) => Err(self.peer_gone(&Arc::downgrade(&target))),
             Err(e) => Err(e),
-            Ok(()) => Ok(data.len()),
+            // The sender is told its whole length, trimmed or not.
+            Ok(()) => Ok(whole),
         }
     }
 
@@ -1272,6 +1292,19 @@ impl UnixSocket {
         // Senders waiting for room here, and this socket's own waiters.
         self.wq.wake_all();
         drop(purged);
+    }
+
+    /// SO_ATTACH_FILTER / SO_ATTACH_BPF (Some) and SO_DETACH_FILTER (None:
+    /// ENOENT if there was none).
+    pub fn set_filter(&self, f: Option<SocketFilter>) -> KResult<()> {
+        let mut s = self.state.lock();
+        if f.is_none() && s.filter.is_none() {
+            return Err(Errno::ENOENT);
+        }
+        let old = core::mem::replace(&mut s.filter, f);
+        drop(s);
+        drop(old);
+        Ok(())
     }
 
     /// SO_PASSCRED.
