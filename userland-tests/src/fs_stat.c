@@ -392,6 +392,31 @@ TEST(newfstatat_file_as_dirfd_is_enotdir) {
 
 /* ---- statx ------------------------------------------------------------ */
 
+/* STATX_ATTR_MOUNT_ROOT is in every file's attributes mask and set on the
+ * root of each mount only (by path and through AT_EMPTY_PATH). */
+TEST(statx_mount_root_attribute) {
+    const uint64_t MOUNT_ROOT = 0x2000;
+    static const struct {
+        const char *path;
+        int root;
+    } cases[] = {{"/", 1}, {"/proc", 1}, {"/proc/self", 0}, {"/proc/self/status", 0}};
+    for (unsigned i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct kt_statx sx;
+        memset(&sx, 0, sizeof sx);
+        OK(sys_statx(AT_FDCWD, cases[i].path, 0, 0x7ff, &sx));
+        CHECK(sx.stx_attributes_mask & MOUNT_ROOT, "%s: mask %#llx", cases[i].path,
+              (unsigned long long)sx.stx_attributes_mask);
+        CHECK(!!(sx.stx_attributes & MOUNT_ROOT) == cases[i].root, "%s: attributes %#llx",
+              cases[i].path, (unsigned long long)sx.stx_attributes);
+        int fd = OK(open(cases[i].path, O_RDONLY));
+        memset(&sx, 0, sizeof sx);
+        OK(sys_statx(fd, "", AT_EMPTY_PATH, 0x7ff, &sx));
+        close(fd);
+        CHECK(!!(sx.stx_attributes & MOUNT_ROOT) == cases[i].root, "%s by fd: attributes %#llx",
+              cases[i].path, (unsigned long long)sx.stx_attributes);
+    }
+}
+
 TEST(statx_basic_fields_match_stat) {
     const char *d = kt_tmpdir();
     CHECK(d, "mkdtemp failed");
@@ -660,6 +685,7 @@ int main(void)
     RUN(newfstatat_bad_dirfd_is_ebadf);
     RUN(newfstatat_file_as_dirfd_is_enotdir);
     RUN(statx_basic_fields_match_stat);
+    RUN(statx_mount_root_attribute);
     RUN(statx_symlink_nofollow);
     RUN(statx_empty_path_stats_the_fd);
     RUN(statx_relative_to_dirfd);

@@ -94,6 +94,10 @@ static BLOCK: spin::Once<InodeRef> = spin::Once::new();
 
 /// (Re)writes /sys/block/NAME/ for block device `b`: at boot, and when a loop
 /// device is set up, changed or cleared (its `size` and `loop/` follow).
+/// Direct I/O's memory alignment on every block device (Linux's default
+/// queue dma_alignment, 511, plus one).
+pub const DMA_ALIGNMENT: u32 = 512;
+
 pub fn refresh_block(b: &crate::drivers::Block) {
     let Some(block) = BLOCK.get() else { return };
     if let Err(e) = block_dir(block, b) {
@@ -117,6 +121,10 @@ fn block_dir(block: &InodeRef, b: &crate::drivers::Block) -> KResult<()> {
     )?;
     let q = dir(&d, "queue")?;
     rewrite(&q, "logical_block_size", &format!("{}\n", info.block_size))?;
+    rewrite(&q, "physical_block_size", &format!("{}\n", info.block_size))?;
+    // What a direct I/O buffer's address must be a multiple of, less one
+    // (statx's stx_dio_mem_align less one; the block layer's default).
+    rewrite(&q, "dma_alignment", &format!("{}\n", DMA_ALIGNMENT - 1))?;
     // The I/O counters, read live (LTP's tst_dev_bytes_written reads them).
     if d.lookup(b"stat").is_err() {
         let stats = b.stats.clone();

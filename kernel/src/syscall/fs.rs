@@ -1066,16 +1066,43 @@ pub async fn sys_statx(
         return Err(Errno::EINVAL);
     }
     let path = ctx.read_path(path)?;
-    let (m, kept, ids) = if path.is_empty() && flags & AT_EMPTY_PATH != 0 && dirfd != AT_FDCWD {
-        let f = ctx.file(dirfd)?;
-        let ids = f.dentry().map(|d| super::newmount::mount_ids(d));
-        (f.metadata()?, f.inode().map_or(0, |i| i.iflags_kept()), ids)
-    } else {
-        let d = ctx.resolve_at(dirfd, &path, flags).await?;
-        let ids = Some(super::newmount::mount_ids(&d));
-        (d.inode.metadata(), d.inode.iflags_kept(), ids)
-    };
+    let (m, kept, ids, mount_root) =
+        if path.is_empty() && flags & AT_EMPTY_PATH != 0 && dirfd != AT_FDCWD {
+            let f = ctx.file(dirfd)?;
+            let ids = f.dentry().map(|d| super::newmount::mount_ids(d));
+            let root = f.dentry().is_some_and(|d| d.is_mount_root());
+            (
+                f.metadata()?,
+                f.inode().map_or(0, |i| i.iflags_kept()),
+                ids,
+                root,
+            )
+        } else {
+            let d = ctx.resolve_at(dirfd, &path, flags).await?;
+            let ids = Some(super::newmount::mount_ids(&d));
+            (
+                d.inode.metadata(),
+                d.inode.iflags_kept(),
+                ids,
+                d.is_mount_root(),
+            )
+        };
     let mut sx = m.to_statx();
+    // A block device's direct I/O alignment (bdev_statx_dioalign): its
+    // queue's DMA alignment for memory, its logical block size for offsets.
+    if mask & STATX_DIOALIGN != 0
+        && m.file_type() == S_IFBLK
+        && let Some(b) = crate::drivers::block_by_rdev(m.rdev)
+    {
+        sx.stx_mask |= STATX_DIOALIGN;
+        sx.stx_dio_mem_align = crate::fs::sysfs::DMA_ALIGNMENT;
+        sx.stx_dio_offset_align = b.dev.info().block_size;
+    }
+    // Every file system says whether the file is a mount's root (vfs_statx).
+    sx.stx_attributes_mask |= STATX_ATTR_MOUNT_ROOT;
+    if mount_root {
+        sx.stx_attributes |= STATX_ATTR_MOUNT_ROOT;
+    }
     // The mount's id: the unique 64-bit one when asked for, else mountinfo's.
     if let Some((id, unique)) = ids {
         if mask & STATX_MNT_ID_UNIQUE != 0 {

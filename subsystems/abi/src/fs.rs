@@ -286,8 +286,11 @@ pub const STATX_BLOCKS: u32 = 0x400;
 pub const STATX_BASIC_STATS: u32 = 0x7ff;
 pub const STATX_BTIME: u32 = 0x800;
 pub const STATX_MNT_ID: u32 = 0x1000;
+pub const STATX_DIOALIGN: u32 = 0x2000;
 pub const STATX_MNT_ID_UNIQUE: u32 = 0x4000;
 pub const STATX_RESERVED: u32 = 0x8000_0000;
+/// stx_attributes: the file is the root of a mount.
+pub const STATX_ATTR_MOUNT_ROOT: u64 = 0x2000;
 
 /// `struct iovec`.
 #[repr(C)]

@@ -286,6 +286,15 @@ impl Dentry {
         &self.mnt
     }
 
+    /// Whether this is the root of the mount it was reached through (the
+    /// root of the tree, or where a mount was crossed): statx's
+    /// STATX_ATTR_MOUNT_ROOT.
+    pub fn is_mount_root(&self) -> bool {
+        self.parent
+            .as_ref()
+            .is_none_or(|p| !Arc::ptr_eq(&p.mnt, &self.mnt))
+    }
+
     /// The directory this was reached through (`None` at the root).
     pub fn parent(&self) -> Option<&DentryRef> {
         self.parent.as_ref()
