@@ -40,6 +40,7 @@
 #include <signal.h>
 #include <sys/auxv.h>
 #include <sys/fsuid.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/statfs.h>
 #include <sys/sysinfo.h>
@@ -2610,6 +2611,98 @@ static int child_environ(void)
     return 0;
 }
 
+/* ioctl(PROCMAP_QUERY) on /proc/self/maps (Linux 6.11): struct procmap_query. */
+struct kt_procmap_query {
+    uint64_t size, query_flags, query_addr, vma_start, vma_end, vma_flags, vma_page_size,
+        vma_offset, inode;
+    uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+    uint64_t vma_name_addr, build_id_addr;
+};
+#define KT_PROCMAP_QUERY 0xc0686611u
+
+TEST(procmap_query_finds_areas_as_maps_lists_them) {
+    _Static_assert(sizeof(struct kt_procmap_query) == 104, "procmap_query is 104 bytes");
+    int fd = OK(open("/proc/self/maps", O_RDONLY));
+    struct kt_procmap_query q;
+    memset(&q, 0, sizeof q);
+    q.size = sizeof q;
+    q.query_addr = 0;
+    errno = 0;
+    if (ioctl(fd, KT_PROCMAP_QUERY, &q) == -1 && errno == ENOTTY) {
+        close(fd);
+        SKIP("no PROCMAP_QUERY (Linux before 6.11)");
+    }
+    /* The first maps line: where the executable starts. */
+    char line[512];
+    FILE *f = fopen("/proc/self/maps", "r");
+    CHECK(f && fgets(line, sizeof line, f), "read maps");
+    fclose(f);
+    unsigned long start, end, off;
+    unsigned maj, min;
+    unsigned long ino;
+    char perms[8];
+    CHECK(sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &start, &end, perms, &off, &maj, &min, &ino) == 7,
+          "parse %s", line);
+    memset(&q, 0, sizeof q);
+    q.size = sizeof q;
+    q.query_addr = start;
+    OK(ioctl(fd, KT_PROCMAP_QUERY, &q));
+    EXPECT_EQ(q.vma_start, start);
+    EXPECT_EQ(q.vma_end, end);
+    EXPECT_EQ(q.vma_offset, off);
+    EXPECT_EQ(q.inode, ino);
+    EXPECT_EQ(q.dev_major, maj);
+    EXPECT_EQ(q.dev_minor, min);
+    EXPECT_EQ(q.vma_page_size, 4096);
+    EXPECT_EQ(q.vma_flags & 1, perms[0] == 'r');
+    EXPECT_EQ(!!(q.vma_flags & 4), perms[2] == 'x');
+    /* Below the first area: nothing covers it; the next one with the flag. */
+    q.query_addr = start - 1;
+    EXPECT_ERRNO(ioctl(fd, KT_PROCMAP_QUERY, &q), ENOENT);
+    q.query_flags = 0x10;
+    OK(ioctl(fd, KT_PROCMAP_QUERY, &q));
+    EXPECT_EQ(q.vma_start, start);
+    /* A stack variable's area, writable, named [stack]; its name asked for. */
+    char name[64];
+    memset(&q, 0, sizeof q);
+    q.size = sizeof q;
+    q.query_addr = (uint64_t)(uintptr_t)&q;
+    q.query_flags = 3; /* readable and writable */
+    q.vma_name_addr = (uint64_t)(uintptr_t)name;
+    q.vma_name_size = sizeof name;
+    OK(ioctl(fd, KT_PROCMAP_QUERY, &q));
+    CHECK(q.vma_start <= (uint64_t)(uintptr_t)&q && (uint64_t)(uintptr_t)&q < q.vma_end, "covering area");
+    EXPECT_EQ(q.vma_name_size, sizeof "[stack]");
+    CHECK(strcmp(name, "[stack]") == 0, "name %s", name);
+    /* Too small a name buffer; executable required of the stack. */
+    q.vma_name_size = 4;
+    EXPECT_ERRNO(ioctl(fd, KT_PROCMAP_QUERY, &q), ENAMETOOLONG);
+    q.vma_name_size = sizeof name;
+    q.query_flags = 4;
+    EXPECT_ERRNO(ioctl(fd, KT_PROCMAP_QUERY, &q), ENOENT);
+    /* Bad arguments. */
+    q.query_flags = 0x40;
+    EXPECT_ERRNO(ioctl(fd, KT_PROCMAP_QUERY, &q), EINVAL);
+    q.query_flags = 0;
+    q.vma_name_addr = 0;
+    EXPECT_ERRNO(ioctl(fd, KT_PROCMAP_QUERY, &q), EINVAL);
+    q.vma_name_size = 0;
+    q.size = 16;
+    EXPECT_ERRNO(ioctl(fd, KT_PROCMAP_QUERY, &q), EINVAL);
+    static char big[200];
+    struct kt_procmap_query *b = (struct kt_procmap_query *)big;
+    memset(big, 0, sizeof big);
+    b->size = sizeof big;
+    b->query_addr = start;
+    big[150] = 1;
+    EXPECT_ERRNO(ioctl(fd, KT_PROCMAP_QUERY, big), E2BIG);
+    big[150] = 0;
+    OK(ioctl(fd, KT_PROCMAP_QUERY, big));
+    EXPECT_ERRNO(ioctl(fd, KT_PROCMAP_QUERY, (void *)8), EFAULT);
+    EXPECT_ERRNO(ioctl(fd, 0x6601, 0), ENOTTY);
+    close(fd);
+}
+
 int main(int argc, char **argv)
 {
     main_argc = argc;
@@ -2648,6 +2741,7 @@ int main(int argc, char **argv)
     }
 
     KT_BEGIN();
+    RUN(procmap_query_finds_areas_as_maps_lists_them);
     RUN(self_is_symlink_to_own_pid_directory);
     RUN(self_in_forked_child_is_the_child);
     RUN(thread_self_is_pid_task_tid);

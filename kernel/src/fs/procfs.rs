@@ -1751,10 +1751,25 @@ fn pid_entry(
                 },
             )
         }
-        b"maps" => pid_file(c(0o444), move || {
-            let p = get()?;
-            Ok(maps(&p))
-        }),
+        b"maps" => {
+            let get2 = get.clone();
+            PseudoFile::with_ioctl(
+                c(0o444),
+                PROC_SUPER_MAGIC,
+                Box::new(move || {
+                    let p = get()?;
+                    Ok(maps(&p))
+                }),
+                Err(Errno::EINVAL),
+                Box::new(move |cmd, arg, mem| {
+                    if cmd != PROCMAP_QUERY {
+                        return Err(Errno::ENOTTY);
+                    }
+                    let p: Arc<Process> = get2()?;
+                    procmap_query(&p, arg, mem)
+                }),
+            )
+        }
         b"smaps" => pid_file(c(0o444), move || {
             let p = get()?;
             Ok(smaps(&p))
@@ -2324,6 +2339,108 @@ fn maps(p: &Process) -> Vec<u8> {
         map_line(&mut out, &a);
     }
     out
+}
+
+/// PROCMAP_QUERY: `_IOWR('f', 17, struct procmap_query)` (Linux 6.11).
+const PROCMAP_QUERY: u32 = 0xc068_6611;
+const PROCMAP_QUERY_SIZE: usize = 104;
+
+/// ioctl(PROCMAP_QUERY) on /proc/PID/maps (do_procmap_query): the area
+/// covering `query_addr` (or the next one, with COVERING_OR_NEXT_VMA) whose
+/// permissions and backing match the flags; its bounds, flags, page size,
+/// file offset, device and inode, and its name when a buffer is given. No
+/// build ids: `build_id_size` comes back 0, as for a file that has none.
+fn procmap_query(p: &Process, arg: u64, mem: &dyn kestrel_vfs::UserSpace) -> KResult<u64> {
+    use kestrel_abi::mm::{PROT_EXEC, PROT_READ, PROT_WRITE};
+    const READABLE: u64 = 1;
+    const WRITABLE: u64 = 2;
+    const EXECUTABLE: u64 = 4;
+    const SHARED: u64 = 8;
+    const COVERING_OR_NEXT: u64 = 0x10;
+    const FILE_BACKED: u64 = 0x20;
+    let usize_: u32 = kestrel_vfs::UserPtr::<u32>::new(arg).read(mem)?;
+    let usize_ = usize_ as usize;
+    if usize_ < 24 {
+        return Err(Errno::EINVAL);
+    }
+    let mut q = [0u8; PROCMAP_QUERY_SIZE];
+    kestrel_usermem::UserReader::new(mem, arg, usize_)?.read_extensible(&mut q)?;
+    let get = |o: usize| u64::from_le_bytes(q[o..o + 8].try_into().expect("8 bytes"));
+    let get32 = |o: usize| u32::from_le_bytes(q[o..o + 4].try_into().expect("4 bytes"));
+    let (flags, addr) = (get(8), get(16));
+    let (name_size, build_id_size) = (get32(80), get32(84));
+    let (name_addr, build_id_addr) = (get(88), get(96));
+    if flags & !0x3f != 0
+        || (name_size != 0) != (name_addr != 0)
+        || (build_id_size != 0) != (build_id_addr != 0)
+    {
+        return Err(Errno::EINVAL);
+    }
+    let vma_flags = |a: &crate::mm::vm::AreaInfo| {
+        let mut f = 0;
+        if a.prot & PROT_READ != 0 {
+            f |= READABLE;
+        }
+        if a.prot & PROT_WRITE != 0 {
+            f |= WRITABLE;
+        }
+        if a.prot & PROT_EXEC != 0 {
+            f |= EXECUTABLE;
+        }
+        if a.shared {
+            f |= SHARED;
+        }
+        f
+    };
+    let wanted = flags & (READABLE | WRITABLE | EXECUTABLE | SHARED);
+    let fits = |a: &crate::mm::vm::AreaInfo| {
+        vma_flags(a) & wanted == wanted && (flags & FILE_BACKED == 0 || a.ino != 0)
+    };
+    // The first area ending above the address; with COVERING_OR_NEXT, the
+    // first such one that fits (query_matching_vma).
+    let mut found = None;
+    for a in p.mm().areas().into_iter().filter(|a| a.end > addr) {
+        if fits(&a) {
+            if flags & COVERING_OR_NEXT != 0 || a.start <= addr {
+                found = Some(a);
+            }
+            break;
+        }
+        if flags & COVERING_OR_NEXT == 0 {
+            break;
+        }
+    }
+    let found = found.ok_or(Errno::ENOENT)?;
+    let mut out = q;
+    let put = |o: &mut [u8], at: usize, v: u64| o[at..at + 8].copy_from_slice(&v.to_le_bytes());
+    let put32 = |o: &mut [u8], at: usize, v: u32| o[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    put(&mut out, 24, found.start);
+    put(&mut out, 32, found.end);
+    put(&mut out, 40, vma_flags(&found));
+    put(&mut out, 48, 4096);
+    let file = found.ino != 0;
+    put(&mut out, 56, if file { found.offset } else { 0 });
+    put(&mut out, 64, found.ino);
+    put32(&mut out, 72, if file { major(found.dev) } else { 0 });
+    put32(&mut out, 76, if file { minor(found.dev) } else { 0 });
+    put32(&mut out, 84, 0);
+    let mut name = Vec::new();
+    if name_size != 0 {
+        if let Some(l) = &found.label {
+            name.extend_from_slice(l);
+            name.push(0);
+            if name.len() > name_size as usize {
+                return Err(Errno::ENAMETOOLONG);
+            }
+        }
+        put32(&mut out, 80, name.len() as u32);
+    }
+    if !name.is_empty() {
+        kestrel_usermem::UserWriter::new(mem, name_addr, name.len())?.write_all(&name)?;
+    }
+    let n = usize_.min(PROCMAP_QUERY_SIZE);
+    kestrel_usermem::UserWriter::new(mem, arg, n)?.write_all(&out[..n])?;
+    Ok(0)
 }
 
 /// /proc/PID/smaps: each area's maps line, then its sizes. Every page is a

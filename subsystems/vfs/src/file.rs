@@ -812,7 +812,7 @@ impl FileOps for RegularFile {
             UserPtr::new(arg).write(mem, &n)?;
             return Ok(0);
         }
-        Err(Errno::ENOTTY)
+        file.inode().ok_or(Errno::ENOTTY)?.ioctl(cmd, arg, mem)
     }
 
     fn as_any(&self) -> &dyn Any {

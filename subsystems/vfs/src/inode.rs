@@ -556,6 +556,12 @@ pub trait Inode: Send + Sync + Any {
         Err(Errno::ENOTTY)
     }
 
+    /// An ioctl the file system answers for a regular file of its own (after
+    /// FIONREAD, which every regular file has): ENOTTY by default.
+    fn ioctl(&self, _cmd: u32, _arg: u64, _mem: &dyn crate::UserSpace) -> KResult<u64> {
+        Err(Errno::ENOTTY)
+    }
+
     /// For downcasting (a file system checks that `rename`'s target is its own).
     fn as_any(&self) -> &dyn Any;
 }

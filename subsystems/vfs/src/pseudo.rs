@@ -33,6 +33,9 @@ pub type OwnerFn = Box<dyn Fn() -> (u32, u32) + Send + Sync>;
 pub type ReadFn = Box<dyn Fn() -> KResult<Vec<u8>> + Send + Sync>;
 /// Takes what is written to a file.
 pub type WriteFn = Box<dyn Fn(&[u8]) -> KResult<()> + Send + Sync>;
+/// What answers a pseudo file's ioctls: the command, the argument, the
+/// caller's memory.
+pub type IoctlFn = Box<dyn Fn(u32, u64, &dyn crate::UserSpace) -> KResult<u64> + Send + Sync>;
 /// A link's target text.
 pub type TargetFn = Box<dyn Fn() -> KResult<Vec<u8>> + Send + Sync>;
 /// Where a magic link leads.
@@ -98,6 +101,8 @@ pub struct PseudoFile {
     write: Result<WriteFn, Errno>,
     /// The content as of the last read from offset 0.
     snapshot: spin::Mutex<Option<Arc<Vec<u8>>>>,
+    /// Its ioctls (None: ENOTTY).
+    ioctl: Option<IoctlFn>,
 }
 
 impl PseudoFile {
@@ -114,6 +119,25 @@ impl PseudoFile {
             read,
             write,
             snapshot: spin::Mutex::new(None),
+            ioctl: None,
+        })
+    }
+
+    /// A computed read-only-or-writable file that also answers ioctls.
+    pub fn with_ioctl(
+        common: Common,
+        magic: i64,
+        read: ReadFn,
+        write: Result<WriteFn, Errno>,
+        ioctl: IoctlFn,
+    ) -> InodeRef {
+        Arc::new(Self {
+            common,
+            magic,
+            read,
+            write,
+            snapshot: spin::Mutex::new(None),
+            ioctl: Some(ioctl),
         })
     }
 }
@@ -173,6 +197,13 @@ impl Inode for PseudoFile {
             Err(Errno::EACCES)
         }
     }
+    fn ioctl(&self, cmd: u32, arg: u64, mem: &dyn crate::UserSpace) -> KResult<u64> {
+        match &self.ioctl {
+            Some(f) => f(cmd, arg, mem),
+            None => Err(Errno::ENOTTY),
+        }
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }
