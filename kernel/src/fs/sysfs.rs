@@ -249,6 +249,10 @@ pub fn mount() -> KResult<()> {
         }
     }
 
+    // securityfs's list of the active security modules (syscall/lsm.rs).
+    let security = dir(&dir(&root, "kernel")?, "security")?;
+    file(&security, "lsm", &crate::syscall::lsm::names())?;
+
     let huge = dir(
         &dir(&dir(&dir(&root, "kernel")?, "mm")?, "hugepages")?,
         "hugepages-2048kB",

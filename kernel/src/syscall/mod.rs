@@ -30,6 +30,7 @@ pub(crate) mod ipc;
 pub(crate) mod keys;
 pub(crate) mod landlock;
 pub(crate) mod locks;
+pub mod lsm;
 pub(crate) mod misc;
 mod mm;
 mod mount;

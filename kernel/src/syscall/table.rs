@@ -26,7 +26,7 @@ use crate::mm::callbox::CallBox;
 
 use super::{
     Args, Ctx, acct, aio, bpf, cachestat, cred, epoll, fd, fs, fs_extra, futex, futex2, io_uring,
-    ioprio, ipc, keys, landlock, locks, misc, mm, mount, mqueue, newmount, perf, pidfd, poll,
+    ioprio, ipc, keys, landlock, locks, lsm, misc, mm, mount, mqueue, newmount, perf, pidfd, poll,
     process, process_madvise, process_vm, ptrace, sched, seccomp, signal, socket, splice, swap,
     time, timer, uffd, xattr,
 };
@@ -418,6 +418,9 @@ syscall_table! {
     LANDLOCK_CREATE_RULESET => landlock::sys_landlock_create_ruleset(attr: UserPtr<u8>, size: usize, flags: u32), partial "ABI version 1: the file-system rights of version 1 (no REFER, TRUNCATE, IOCTL_DEV, network or scopes)";
     LANDLOCK_ADD_RULE => landlock::sys_landlock_add_rule(ruleset_fd: Fd, rule_type: u32, rule_attr: UserPtr<u8>, flags: u32);
     LANDLOCK_RESTRICT_SELF => landlock::sys_landlock_restrict_self(ruleset_fd: Fd, flags: u32), partial "restricts the whole process (Linux: the calling thread)";
+    LSM_GET_SELF_ATTR => lsm::sys_lsm_get_self_attr(attr: u32, ctx: UserPtr<u64>, size: UserPtr<u32>, flags: u32), partial "the active modules (capability, Landlock) keep no process attributes: EOPNOTSUPP after the argument checks";
+    LSM_SET_SELF_ATTR => lsm::sys_lsm_set_self_attr(attr: u32, ctx: UserPtr<u8>, size: u32, flags: u32), partial "the active modules (capability, Landlock) keep no process attributes: EOPNOTSUPP after the argument checks";
+    LSM_LIST_MODULES => lsm::sys_lsm_list_modules(ids: UserPtr<u64>, size: UserPtr<u32>, flags: u32);
     CLOSE_RANGE => fs_extra::sys_close_range(first: u32, last: u32, flags: u32);
     OPENAT2 => fs_extra::sys_openat2(dirfd: Fd, path: UserCStr, how: UserPtr<u8>, size: usize);
     FACCESSAT2 => fs::sys_faccessat2(dirfd: Fd, path: UserCStr, mode: u32, flags: u32);
