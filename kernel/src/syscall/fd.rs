@@ -266,7 +266,9 @@ pub async fn sys_ioctl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
                 .set_cloexec(fd, cmd == FIOCLEX)?;
             return Ok(0);
         }
-        FS_IOC_GETFLAGS | FS_IOC_SETFLAGS => return inode_flags(ctx, &file, cmd, arg),
+        FS_IOC_GETFLAGS | FS_IOC_SETFLAGS | FS_IOC_FSGETXATTR | FS_IOC_FSSETXATTR => {
+            return inode_flags(ctx, &file, cmd, arg);
+        }
         FIOASYNC => {
             let on: i32 = ctx.read(UserPtr::new(arg))?;
             if on != 0 {
@@ -340,21 +342,78 @@ pub async fn sys_ioctl(ctx: &mut Ctx<'_>, fd: Fd, cmd: u32, arg: u64) -> KResult
     file.ops().ioctl(&file, cmd, arg, &*ctx.mm())
 }
 
-/// FS_IOC_GETFLAGS and FS_IOC_SETFLAGS (chattr, lsattr), on any file whose
-/// file system keeps inode flags (ENOTTY elsewhere: pipes, sockets, procfs).
-/// Setting them checks, in Linux's order, the pointer, a read-only mount, that
-/// the caller owns the file (or has CAP_FOWNER), and CAP_LINUX_IMMUTABLE for a
-/// change of FS_IMMUTABLE_FL or FS_APPEND_FL; the file system then takes the
-/// bits it keeps (tmpfs: EOPNOTSUPP for others; ext2 ignores them).
-fn inode_flags(ctx: &Ctx<'_>, file: &Arc<OpenFile>, cmd: u32, arg: u64) -> KResult<u64> {
-    let inode = file.inode().filter(|i| i.iflags_kept() != 0);
-    if cmd == FS_IOC_GETFLAGS {
-        let inode = inode.ok_or(Errno::ENOTTY)?;
-        ctx.write(UserPtr::<u32>::new(arg), &inode.metadata().flags)?;
-        return Ok(0);
+/// The FS_*_FL flags and the FS_XFLAG_* bits that stand for the same thing.
+const XFLAG_PAIRS: [(u32, u32); 7] = [
+    (FS_SYNC_FL, FS_XFLAG_SYNC),
+    (FS_IMMUTABLE_FL, FS_XFLAG_IMMUTABLE),
+    (FS_APPEND_FL, FS_XFLAG_APPEND),
+    (FS_NODUMP_FL, FS_XFLAG_NODUMP),
+    (FS_NOATIME_FL, FS_XFLAG_NOATIME),
+    (FS_DAX_FL, FS_XFLAG_DAX),
+    (FS_PROJINHERIT_FL, FS_XFLAG_PROJINHERIT),
+];
+
+/// The xflags `flags` stand for (fileattr_fill_flags).
+fn xflags_of(flags: u32) -> u32 {
+    XFLAG_PAIRS
+        .iter()
+        .filter(|(fl, _)| flags & fl != 0)
+        .fold(0, |x, (_, xf)| x | xf)
+}
+
+/// The inode flags `xflags` stand for (fileattr_fill_xflags), and the FS_*_FL
+/// bits they cover.
+fn flags_of(xflags: u32) -> (u32, u32) {
+    XFLAG_PAIRS.iter().fold((0, 0), |(f, all), (fl, xf)| {
+        (if xflags & xf != 0 { f | fl } else { f }, all | fl)
+    })
+}
+
+/// What FS_IOC_FSSETXATTR and file_setattr ask for.
+struct Fsx {
+    xflags: u32,
+    extsize: u32,
+    projid: u32,
+    cowextsize: u32,
+}
+
+impl Fsx {
+    /// Whether it asks for what only xfs keeps (fileattr_has_fsx): xflags
+    /// beyond those that mirror inode flags, extent size hints, a project.
+    /// A zero extent size turns its flags off first, as fileattr_set_prepare
+    /// does.
+    fn beyond_flags(&self) -> bool {
+        let common = XFLAG_PAIRS.iter().fold(0, |x, (_, xf)| x | xf);
+        let mut x = self.xflags;
+        if self.extsize == 0 {
+            x &= !(FS_XFLAG_EXTSIZE | FS_XFLAG_EXTSZINHERIT);
+        }
+        if self.cowextsize == 0 {
+            x &= !FS_XFLAG_COWEXTSIZE;
+        }
+        x & !common != 0 || self.extsize != 0 || self.projid != 0 || self.cowextsize != 0
     }
-    let flags: u32 = ctx.read(UserPtr::new(arg))?;
-    super::mount::want_write_file(file)?;
+}
+
+/// Changes an inode's flags for FS_IOC_SETFLAGS, FS_IOC_FSSETXATTR and
+/// file_setattr, checking in Linux's order: a read-only mount (EROFS), the
+/// file system keeping flags at all (`none`: ENOTTY for the ioctls,
+/// EOPNOTSUPP for file_setattr), that the caller owns the file or has
+/// CAP_FOWNER (EPERM), CAP_LINUX_IMMUTABLE for a change of FS_IMMUTABLE_FL or
+/// FS_APPEND_FL (EPERM), then what ext2 and tmpfs do not keep (EOPNOTSUPP);
+/// the file system takes the bits it keeps (tmpfs: EOPNOTSUPP for others;
+/// ext2 ignores them). `new` makes the flags from the old ones and says
+/// whether the request goes beyond flags.
+fn change_iflags(
+    ctx: &Ctx<'_>,
+    inode: Option<InodeRef>,
+    dentry: Option<&kestrel_vfs::DentryRef>,
+    none: Errno,
+    new: impl FnOnce(u32) -> (u32, bool),
+) -> KResult<()> {
+    if let Some(d) = dentry {
+        super::mount::want_write(d)?;
+    }
     let (fsuid, fowner, immutable) = {
         let c = ctx.process().cred.lock();
         (
@@ -365,20 +424,181 @@ fn inode_flags(ctx: &Ctx<'_>, file: &Arc<OpenFile>, cmd: u32, arg: u64) -> KResu
     };
     // (Linux checks the owner before it finds the file system has no flags;
     // anonymous inodes here do not all carry their creator as owner, so a
-    // pipe is ENOTTY whoever asks.)
-    let inode = inode.ok_or(Errno::ENOTTY)?;
+    // pipe is refused whoever asks.)
+    let inode = inode.filter(|i| i.iflags_kept() != 0).ok_or(none)?;
     if inode.metadata().uid != fsuid && !fowner {
         return Err(Errno::EPERM);
     }
     let old = inode.metadata().flags;
+    let (flags, beyond) = new(old);
     if (flags ^ old) & (FS_IMMUTABLE_FL | FS_APPEND_FL) != 0 && !immutable {
         return Err(Errno::EPERM);
     }
-    inode.set_iflags(flags)?;
-    match file.dentry() {
-        Some(d) => crate::fs::fsnotify::notify_dentry(d, crate::fs::fsnotify::FS_ATTRIB),
-        None => crate::fs::fsnotify::notify(inode, crate::fs::fsnotify::FS_ATTRIB),
+    if beyond {
+        return Err(Errno::EOPNOTSUPP);
     }
+    inode.set_iflags(flags)?;
+    match dentry {
+        Some(d) => crate::fs::fsnotify::notify_dentry(d, crate::fs::fsnotify::FS_ATTRIB),
+        None => crate::fs::fsnotify::notify(&inode, crate::fs::fsnotify::FS_ATTRIB),
+    }
+    Ok(())
+}
+
+/// FS_IOC_GETFLAGS and FS_IOC_SETFLAGS (chattr, lsattr), FS_IOC_FSGETXATTR
+/// and FS_IOC_FSSETXATTR (`struct fsxattr`: xfs_io, `chattr -p`), on any file
+/// whose file system keeps inode flags (ENOTTY elsewhere: pipes, sockets,
+/// procfs). A set reads its argument first (EFAULT; EINVAL for an unknown
+/// xflag), then [`change_iflags`]. ext2 and tmpfs keep no extent size hints
+/// or project ids: a get reports 0, a set asking for them is EOPNOTSUPP.
+fn inode_flags(ctx: &Ctx<'_>, file: &Arc<OpenFile>, cmd: u32, arg: u64) -> KResult<u64> {
+    let inode = file.inode().filter(|i| i.iflags_kept() != 0);
+    match cmd {
+        FS_IOC_GETFLAGS => {
+            let inode = inode.ok_or(Errno::ENOTTY)?;
+            ctx.write(UserPtr::<u32>::new(arg), &inode.metadata().flags)?;
+            return Ok(0);
+        }
+        FS_IOC_FSGETXATTR => {
+            let inode = inode.ok_or(Errno::ENOTTY)?;
+            let mut fsx = [0u8; 28];
+            fsx[..4].copy_from_slice(&xflags_of(inode.metadata().flags).to_le_bytes());
+            ctx.mm()
+                .writer(UserPtr::<u8>::new(arg), fsx.len())?
+                .write_all(&fsx)?;
+            return Ok(0);
+        }
+        _ => {}
+    }
+    let dentry = file.dentry();
+    if cmd == FS_IOC_SETFLAGS {
+        let flags: u32 = ctx.read(UserPtr::new(arg))?;
+        change_iflags(ctx, file.inode().cloned(), dentry, Errno::ENOTTY, |_| {
+            (flags, false)
+        })?;
+        return Ok(0);
+    }
+    let mut b = [0u8; 28];
+    ctx.mm()
+        .reader(UserPtr::<u8>::new(arg), b.len())?
+        .read_exact(&mut b)?;
+    let word = |i: usize| u32::from_le_bytes(b[i * 4..i * 4 + 4].try_into().unwrap_or([0; 4]));
+    let fsx = Fsx {
+        xflags: word(0),
+        extsize: word(1),
+        projid: word(3),
+        cowextsize: word(4),
+    };
+    if fsx.xflags & !FS_XFLAG_VALUES != 0 {
+        return Err(Errno::EINVAL);
+    }
+    change_iflags(ctx, file.inode().cloned(), dentry, Errno::ENOTTY, |old| {
+        let (set, covered) = flags_of(fsx.xflags);
+        ((old & !covered) | set, fsx.beyond_flags())
+    })?;
+    Ok(0)
+}
+
+/// The file `dirfd`/`path` names for file_getattr and file_setattr: AT_EMPTY_PATH
+/// with an empty (or NULL) path is `dirfd` itself (EBADF if not open), any
+/// file; otherwise a lookup (AT_SYMLINK_NOFOLLOW: the link itself).
+async fn attr_target(
+    ctx: &Ctx<'_>,
+    dirfd: Fd,
+    path: UserCStr,
+    at_flags: u32,
+) -> KResult<(Option<InodeRef>, Option<kestrel_vfs::DentryRef>)> {
+    let name = if path.is_null() && at_flags & AT_EMPTY_PATH != 0 {
+        Vec::new()
+    } else {
+        ctx.read_path(path)?
+    };
+    if name.is_empty() && at_flags & AT_EMPTY_PATH != 0 && dirfd != AT_FDCWD {
+        let f = ctx.file(dirfd)?;
+        return Ok((f.inode().cloned(), f.dentry().cloned()));
+    }
+    let d = ctx.resolve_at(dirfd, &name, at_flags).await?;
+    Ok((Some(d.inode.clone()), Some(d)))
+}
+
+/// The checks file_getattr and file_setattr start with: the flags, then the
+/// size (E2BIG past a page, EINVAL below the first version).
+fn attr_args(usize_: usize, at_flags: u32) -> KResult<()> {
+    if at_flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if usize_ > 4096 {
+        return Err(Errno::E2BIG);
+    }
+    if usize_ < FILE_ATTR_SIZE_VER0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
+}
+
+/// file_getattr(dirfd, path, attr, size, at_flags) (Linux 6.17): the inode
+/// flags as FS_XFLAG_* bits in a `struct file_attr`, written up to `size`
+/// (bytes past it cleared). EOPNOTSUPP where the file system keeps no flags;
+/// ext2 and tmpfs keep no extent sizes or project ids (0).
+pub async fn sys_file_getattr(
+    ctx: &mut Ctx<'_>,
+    dirfd: Fd,
+    path: UserCStr,
+    attr: UserPtr<u8>,
+    size: usize,
+    at_flags: u32,
+) -> KResult<u64> {
+    attr_args(size, at_flags)?;
+    let (inode, _) = attr_target(ctx, dirfd, path, at_flags).await?;
+    let inode = inode
+        .filter(|i| i.iflags_kept() != 0)
+        .ok_or(Errno::EOPNOTSUPP)?;
+    let mut out = [0u8; 64];
+    out[..8].copy_from_slice(&u64::from(xflags_of(inode.metadata().flags)).to_le_bytes());
+    let mm = ctx.mm();
+    let mut w = mm.writer(attr, size)?;
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(out.len());
+        w.write_all(&out[..n])?;
+        out = [0; 64];
+        left -= n;
+    }
+    Ok(0)
+}
+
+/// file_setattr(dirfd, path, attr, size, at_flags) (Linux 6.17): checked in
+/// Linux's order: the flags and size, the structure (EFAULT; E2BIG for
+/// nonzero bytes past what is known), its xflags (EINVAL for an unknown one),
+/// the path, then as FS_IOC_FSSETXATTR ([`change_iflags`], EOPNOTSUPP where
+/// the file system keeps no flags).
+pub async fn sys_file_setattr(
+    ctx: &mut Ctx<'_>,
+    dirfd: Fd,
+    path: UserCStr,
+    attr: UserPtr<u8>,
+    size: usize,
+    at_flags: u32,
+) -> KResult<u64> {
+    attr_args(size, at_flags)?;
+    let mut b = [0u8; FILE_ATTR_SIZE_VER0];
+    ctx.mm().reader(attr, size)?.read_extensible(&mut b)?;
+    let word = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap_or([0; 4]));
+    let xflags = u64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8]));
+    if xflags & !u64::from(FS_XFLAG_VALUES) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let fsx = Fsx {
+        xflags: xflags as u32,
+        extsize: word(8),
+        projid: word(16),
+        cowextsize: word(20),
+    };
+    let (inode, dentry) = attr_target(ctx, dirfd, path, at_flags).await?;
+    change_iflags(ctx, inode, dentry.as_ref(), Errno::EOPNOTSUPP, |old| {
+        let (set, covered) = flags_of(fsx.xflags);
+        ((old & !covered) | set, fsx.beyond_flags())
+    })?;
     Ok(0)
 }
 

@@ -311,6 +311,8 @@ syscall_table! {
     STATMOUNT => newmount::sys_statmount(req: UserPtr<u8>, buf: UserPtr<u8>, bufsize: usize, flags: u32), partial "no STATMOUNT_MNT_NS_ID, mount options or mnt_id_req.mnt_ns_id";
     LISTMOUNT => newmount::sys_listmount(req: UserPtr<u8>, mnt_ids: UserPtr<u64>, nr_mnt_ids: usize, flags: u32), partial "mnt_id_req.mnt_ns_id is ignored (the caller's namespace)";
     OPEN_TREE_ATTR => newmount::sys_open_tree_attr(dfd: Fd, path: UserCStr, flags: u32, attr: UserPtr<u8>, size: usize);
+    FILE_GETATTR => fd::sys_file_getattr(dirfd: Fd, path: UserCStr, attr: UserPtr<u8>, size: usize, at_flags: u32), partial "the FS_XFLAG_* bits that mirror inode flags; no extent size hints or project ids (ext2 and tmpfs keep none)";
+    FILE_SETATTR => fd::sys_file_setattr(dirfd: Fd, path: UserCStr, attr: UserPtr<u8>, size: usize, at_flags: u32), partial "the FS_XFLAG_* bits that mirror inode flags; extent size hints and project ids are EOPNOTSUPP (ext2 and tmpfs keep none)";
     MOUNT_SETATTR => mount::sys_mount_setattr(dfd: Fd, path: UserCStr, flags: u32, attr: UserPtr<u8>, size: usize), partial "no id-mapped mounts (MOUNT_ATTR_IDMAP: EINVAL)";
     SETNS => process::sys_setns(fd: Fd, nstype: i32), partial "namespace files only, no pidfds";
     SET_ROBUST_LIST => futex::sys_set_robust_list(head: u64, len: usize);

@@ -519,3 +519,24 @@ pub const FS_APPEND_FL: u32 = 0x20;
 pub const FS_NODUMP_FL: u32 = 0x40;
 pub const FS_NOATIME_FL: u32 = 0x80;
 pub const FS_DIRSYNC_FL: u32 = 0x1_0000;
+pub const FS_DAX_FL: u32 = 0x0200_0000;
+pub const FS_PROJINHERIT_FL: u32 = 0x2000_0000;
+
+// Extended inode attributes (struct fsxattr, struct file_attr): the FS_XFLAG_*
+// bits of xfs, of which the common ones mirror FS_*_FL flags.
+pub const FS_IOC_FSGETXATTR: u32 = 0x801c_581f;
+pub const FS_IOC_FSSETXATTR: u32 = 0x401c_5820;
+pub const FS_XFLAG_SYNC: u32 = 0x20;
+pub const FS_XFLAG_IMMUTABLE: u32 = 0x8;
+pub const FS_XFLAG_APPEND: u32 = 0x10;
+pub const FS_XFLAG_NOATIME: u32 = 0x40;
+pub const FS_XFLAG_NODUMP: u32 = 0x80;
+pub const FS_XFLAG_PROJINHERIT: u32 = 0x200;
+pub const FS_XFLAG_EXTSIZE: u32 = 0x800;
+pub const FS_XFLAG_EXTSZINHERIT: u32 = 0x1000;
+pub const FS_XFLAG_DAX: u32 = 0x8000;
+pub const FS_XFLAG_COWEXTSIZE: u32 = 0x1_0000;
+/// Every FS_XFLAG_* bit defined (Linux 6.17's FS_XFLAG_VALUES_MASK).
+pub const FS_XFLAG_VALUES: u32 = 0x1_fffb;
+/// `struct file_attr`'s first size (file_getattr, file_setattr).
+pub const FILE_ATTR_SIZE_VER0: usize = 24;

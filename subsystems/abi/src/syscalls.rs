@@ -381,6 +381,8 @@ pub const SYSCALLS: &[(usize, &str)] = &[
     (465, "listxattrat"),
     (466, "removexattrat"),
     (467, "open_tree_attr"),
+    (468, "file_getattr"),
+    (469, "file_setattr"),
 ];
 
 /// The name of system call `nr`, if Linux defines one.
@@ -773,4 +775,6 @@ pub mod nr {
     pub const LISTXATTRAT: usize = 465;
     pub const REMOVEXATTRAT: usize = 466;
     pub const OPEN_TREE_ATTR: usize = 467;
+    pub const FILE_GETATTR: usize = 468;
+    pub const FILE_SETATTR: usize = 469;
 }
