@@ -2678,10 +2678,8 @@ fn fd_target(f: &OpenFile) -> Vec<u8> {
         "[pidfd]"
     } else if crate::perf::PerfFile::of(f).is_some() {
         "[perf_event]"
-    } else if crate::syscall::bpf::MapFile::of(f).is_some() {
-        "bpf-map"
-    } else if crate::syscall::bpf::ProgFile::of(f).is_some() {
-        "bpf-prog"
+    } else if let Some(b) = crate::syscall::bpf::BpfFile::of(f) {
+        b.link_name()
     } else {
         "[anon]"
     };
@@ -2744,10 +2742,8 @@ fn fd_dir(p: &Arc<Process>, ino: u64, parent: u64, info: bool) -> InodeRef {
                     i.fdinfo()
                 } else if let Some(g) = crate::fs::fanotify::group(&f) {
                     g.fdinfo()
-                } else if let Some(m) = crate::syscall::bpf::MapFile::of(&f) {
-                    m.fdinfo()
-                } else if let Some(p) = crate::syscall::bpf::ProgFile::of(&f) {
-                    p.fdinfo()
+                } else if let Some(b) = crate::syscall::bpf::BpfFile::of(&f) {
+                    b.fdinfo()
                 } else {
                     String::new()
                 };

@@ -101,19 +101,19 @@ pub fn set_unprivileged_disabled(v: i128) -> KResult<()> {
     Ok(())
 }
 
-/// A map's file.
-pub struct MapFile {
-    pub map: Arc<Map>,
+/// What a bpf file holds.
+pub enum Object {
+    Map(Arc<Map>),
+    Prog(Arc<Program>),
+}
+
+/// A map's or a loaded program's file ("anon_inode:bpf-map", "bpf-prog").
+pub struct BpfFile {
+    pub object: Object,
     id: u32,
 }
 
-/// A loaded program's file.
-pub struct ProgFile {
-    pub prog: Arc<Program>,
-    id: u32,
-}
-
-impl FileOps for MapFile {
+impl FileOps for BpfFile {
     fn read(&self, _: &OpenFile, _: &mut u64, _: &mut [u8]) -> KResult<usize> {
         Err(Errno::EINVAL)
     }
@@ -125,53 +125,49 @@ impl FileOps for MapFile {
     }
 }
 
-impl FileOps for ProgFile {
-    fn read(&self, _: &OpenFile, _: &mut u64, _: &mut [u8]) -> KResult<usize> {
-        Err(Errno::EINVAL)
-    }
-    fn write(&self, _: &OpenFile, _: &mut u64, _: &[u8]) -> KResult<usize> {
-        Err(Errno::EINVAL)
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-impl MapFile {
-    pub fn of(f: &OpenFile) -> Option<&MapFile> {
+impl BpfFile {
+    pub fn of(f: &OpenFile) -> Option<&BpfFile> {
         f.ops().as_any().downcast_ref()
     }
 
-    /// /proc/PID/fdinfo's lines for a map (kernel/bpf/syscall.c's).
-    pub fn fdinfo(&self) -> String {
-        let m = &self.map;
-        let ty = match m.kind {
-            kestrel_ebpf::map::Kind::Hash => kestrel_ebpf::map::MAP_TYPE_HASH,
-            kestrel_ebpf::map::Kind::Array => kestrel_ebpf::map::MAP_TYPE_ARRAY,
-        };
-        alloc::format!(
-            "map_type:\t{ty}\nkey_size:\t{}\nvalue_size:\t{}\nmax_entries:\t{}\nmap_flags:\t{:#x}\nmap_extra:\t0x0\nmemlock:\t{}\nmap_id:\t{}\nfrozen:\t0\n",
-            m.key_size,
-            m.value_size,
-            m.max_entries,
-            m.flags,
-            m.bytes().next_multiple_of(4096),
-            self.id
-        )
-    }
-}
-
-impl ProgFile {
-    pub fn of(f: &OpenFile) -> Option<&ProgFile> {
-        f.ops().as_any().downcast_ref()
+    /// A new file for `object`, with the next id.
+    fn open(object: Object) -> Arc<OpenFile> {
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        crate::fs::anon::anon_file(Arc::new(BpfFile { object, id }), O_RDWR)
     }
 
+    /// What /proc/PID/fd/N shows after "anon_inode:".
+    pub fn link_name(&self) -> &'static str {
+        match self.object {
+            Object::Map(_) => "bpf-map",
+            Object::Prog(_) => "bpf-prog",
+        }
+    }
+
+    /// /proc/PID/fdinfo's lines (kernel/bpf/syscall.c's).
     pub fn fdinfo(&self) -> String {
-        alloc::format!(
-            "prog_type:\t{BPF_PROG_TYPE_SOCKET_FILTER}\nprog_jited:\t0\nmemlock:\t{}\nprog_id:\t{}\n",
-            (self.prog.insns.len() * Insn::SIZE).next_multiple_of(4096),
-            self.id
-        )
+        match &self.object {
+            Object::Map(m) => {
+                let ty = match m.kind {
+                    kestrel_ebpf::map::Kind::Hash => kestrel_ebpf::map::MAP_TYPE_HASH,
+                    kestrel_ebpf::map::Kind::Array => kestrel_ebpf::map::MAP_TYPE_ARRAY,
+                };
+                alloc::format!(
+                    "map_type:\t{ty}\nkey_size:\t{}\nvalue_size:\t{}\nmax_entries:\t{}\nmap_flags:\t{:#x}\nmap_extra:\t0x0\nmemlock:\t{}\nmap_id:\t{}\nfrozen:\t0\n",
+                    m.key_size,
+                    m.value_size,
+                    m.max_entries,
+                    m.flags,
+                    m.bytes().next_multiple_of(4096),
+                    self.id
+                )
+            }
+            Object::Prog(p) => alloc::format!(
+                "prog_type:\t{BPF_PROG_TYPE_SOCKET_FILTER}\nprog_jited:\t0\nmemlock:\t{}\nprog_id:\t{}\n",
+                (p.insns.len() * Insn::SIZE).next_multiple_of(4096),
+                self.id
+            ),
+        }
     }
 }
 
@@ -179,9 +175,10 @@ impl ProgFile {
 /// for no file, EINVAL for a file that is not a socket-filter program.
 pub fn socket_filter(ctx: &Ctx<'_>, fd: Fd) -> KResult<Arc<Program>> {
     let f = ctx.file(fd)?;
-    ProgFile::of(&f)
-        .map(|p| p.prog.clone())
-        .ok_or(Errno::EINVAL)
+    match BpfFile::of(&f).map(|b| &b.object) {
+        Some(Object::Prog(p)) => Ok(p.clone()),
+        _ => Err(Errno::EINVAL),
+    }
 }
 
 struct KernelEnv;
@@ -213,7 +210,10 @@ pub fn run_filter(prog: &Program, data: &[u8]) -> u32 {
 
 fn map_of(ctx: &Ctx<'_>, fd: u32) -> KResult<Arc<Map>> {
     let f = ctx.file(fd as Fd)?;
-    MapFile::of(&f).map(|m| m.map.clone()).ok_or(Errno::EINVAL)
+    match BpfFile::of(&f).map(|b| &b.object) {
+        Some(Object::Map(m)) => Ok(m.clone()),
+        _ => Err(Errno::EINVAL),
+    }
 }
 
 fn read_user(ctx: &Ctx<'_>, at: u64, n: usize) -> KResult<Vec<u8>> {
@@ -286,14 +286,8 @@ fn map_create(ctx: &Ctx<'_>, a: &[u8]) -> KResult<u64> {
         flags: u32_at(a, 16),
     };
     let map = Arc::new(Map::new(spec)?);
-    let file = crate::fs::anon::anon_file(
-        Arc::new(MapFile {
-            map,
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-        }),
-        O_RDWR,
-    );
-    ctx.install(file, true).map(|fd| fd as u64)
+    ctx.install(BpfFile::open(Object::Map(map)), true)
+        .map(|fd| fd as u64)
 }
 
 fn map_elem(ctx: &Ctx<'_>, cmd: i32, a: &[u8]) -> KResult<u64> {
@@ -394,12 +388,6 @@ fn prog_load(ctx: &Ctx<'_>, a: &[u8], bpf_capable: bool) -> KResult<u64> {
         write_user(ctx, log_at, &text)?;
     }
     let prog = verified?;
-    let file = crate::fs::anon::anon_file(
-        Arc::new(ProgFile {
-            prog: Arc::new(prog),
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-        }),
-        O_RDWR,
-    );
-    ctx.install(file, true).map(|fd| fd as u64)
+    ctx.install(BpfFile::open(Object::Prog(Arc::new(prog))), true)
+        .map(|fd| fd as u64)
 }

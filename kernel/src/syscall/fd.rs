@@ -378,6 +378,13 @@ struct Fsx {
 }
 
 impl Fsx {
+    /// The inode flags from `old` with the mirrored ones as asked, and
+    /// whether it asks for more ([`Fsx::beyond_flags`]).
+    fn apply(&self, old: u32) -> (u32, bool) {
+        let (set, covered) = flags_of(self.xflags);
+        ((old & !covered) | set, self.beyond_flags())
+    }
+
     /// Whether it asks for what only xfs keeps (fileattr_has_fsx): xflags
     /// beyond those that mirror inode flags, extent size hints, a project.
     /// A zero extent size turns its flags off first, as fileattr_set_prepare
@@ -493,8 +500,7 @@ fn inode_flags(ctx: &Ctx<'_>, file: &Arc<OpenFile>, cmd: u32, arg: u64) -> KResu
         return Err(Errno::EINVAL);
     }
     change_iflags(ctx, file.inode().cloned(), dentry, Errno::ENOTTY, |old| {
-        let (set, covered) = flags_of(fsx.xflags);
-        ((old & !covered) | set, fsx.beyond_flags())
+        fsx.apply(old)
     })?;
     Ok(0)
 }
@@ -596,8 +602,7 @@ pub async fn sys_file_setattr(
     };
     let (inode, dentry) = attr_target(ctx, dirfd, path, at_flags).await?;
     change_iflags(ctx, inode, dentry.as_ref(), Errno::EOPNOTSUPP, |old| {
-        let (set, covered) = flags_of(fsx.xflags);
-        ((old & !covered) | set, fsx.beyond_flags())
+        fsx.apply(old)
     })?;
     Ok(0)
 }

@@ -113,13 +113,23 @@ impl PseudoFile {
         read: ReadFn,
         write: Result<WriteFn, Errno>,
     ) -> InodeRef {
+        Self::make(common, magic, read, write, None)
+    }
+
+    fn make(
+        common: Common,
+        magic: i64,
+        read: ReadFn,
+        write: Result<WriteFn, Errno>,
+        ioctl: Option<IoctlFn>,
+    ) -> InodeRef {
         Arc::new(Self {
             common,
             magic,
             read,
             write,
             snapshot: spin::Mutex::new(None),
-            ioctl: None,
+            ioctl,
         })
     }
 
@@ -131,14 +141,7 @@ impl PseudoFile {
         write: Result<WriteFn, Errno>,
         ioctl: IoctlFn,
     ) -> InodeRef {
-        Arc::new(Self {
-            common,
-            magic,
-            read,
-            write,
-            snapshot: spin::Mutex::new(None),
-            ioctl: Some(ioctl),
-        })
+        Self::make(common, magic, read, write, Some(ioctl))
     }
 }
 
