@@ -33,31 +33,72 @@ const CHUNK: usize = 16;
 #[repr(C, align(64))]
 struct Area([u8; AREA]);
 
-/// Each CPU's XSAVE area, zero at boot. A save writes the image here and
-/// keeps its chunks; a restore writes every chunk of the image here (stored
-/// ones and zeros) and loads it. Not on the stack: a fresh area would have to
-/// be cleared each time (XSAVE leaves reserved bytes alone, and they must not
-/// be stack garbage), and clearing 1 KiB is a `rep stos` QEMU runs an
-/// iteration at a time; this one's reserved bytes stay zero.
-struct Scratch(core::cell::UnsafeCell<Area>);
+/// Each CPU's two XSAVE areas, zero at boot. XSAVE writes and XRSTOR reads
+/// only there: one of them may hold the whole image of the thread whose
+/// registers were live last ([`Live::hot`]), the other is free (a save writes
+/// the image there and keeps its chunks; a restore writes every chunk of the
+/// image there, stored ones and zeros, and loads it). Not on the stack: a
+/// fresh area would have to be cleared each time (XSAVE leaves reserved bytes
+/// alone, and they must not be stack garbage), and clearing 1 KiB is a `rep
+/// stos` QEMU runs an iteration at a time; these areas' reserved bytes stay
+/// zero (XSAVE never writes them, a restore writes them as zero).
+struct Areas(core::cell::UnsafeCell<[Area; 2]>);
 
-// SAFETY: CPU i's area is only used by CPU i, in `save` and `restore`, which
-// run with that CPU's owner lock held (switch_to, sync_to_memory, release) or
-// at boot before the other CPUs start (init): never twice at once.
-unsafe impl Sync for Scratch {}
+// SAFETY: CPU i's areas are only used by CPU i, in `switch_to`,
+// `sync_to_memory`, `invalidate`, `release` and `init`, with that CPU's owner
+// lock held: never twice at once.
+unsafe impl Sync for Areas {}
 
-static SCRATCH: [Scratch; super::acpi::MAX_CPUS] =
-    [const { Scratch(core::cell::UnsafeCell::new(Area([0; AREA]))) }; super::acpi::MAX_CPUS];
+static AREAS: [Areas; super::acpi::MAX_CPUS] = [const {
+    Areas(core::cell::UnsafeCell::new([
+        Area([0; AREA]),
+        Area([0; AREA]),
+    ]))
+}; super::acpi::MAX_CPUS];
 
-/// This CPU's XSAVE area.
+/// This CPU's two areas: (the one `hot_at` names, the other).
 ///
 /// # Safety
-/// Only from `save` and `restore` (see [`Scratch`]), and the reference must
-/// not outlive the call.
-unsafe fn scratch() -> &'static mut Area {
+/// Only with this CPU's owner lock held (see [`Areas`]), and the references
+/// must not outlive it.
+unsafe fn areas(hot_at: usize) -> (&'static mut Area, &'static mut Area) {
     let cpu = super::percpu::this_cpu().cpu_id.load(Ordering::Relaxed) as usize;
-    // SAFETY: the caller is this CPU's only user of its area right now.
-    unsafe { &mut *SCRATCH[cpu % super::acpi::MAX_CPUS].0.get() }
+    // SAFETY: the caller holds this CPU's owner lock, so it is the areas' only user.
+    let [a, b] = unsafe { &mut *AREAS[cpu % super::acpi::MAX_CPUS].0.get() };
+    if hot_at == 0 { (a, b) } else { (b, a) }
+}
+
+/// Saves this CPU's registers into `area`, whole.
+fn xsave(area: &mut Area) {
+    let mask = XCR0.load(Ordering::Relaxed);
+    // SAFETY: the area is 64-byte aligned and large enough (checked in init) for
+    // the components in XCR0; OSFXSR/OSXSAVE are enabled at boot.
+    unsafe {
+        if cpu::features().xsave {
+            asm!("xsave64 [{}]", in(reg) area.0.as_mut_ptr(), in("eax") mask as u32, in("edx") (mask >> 32) as u32, options(nostack));
+        } else {
+            asm!("fxsave64 [{}]", in(reg) area.0.as_mut_ptr(), options(nostack));
+        }
+    }
+}
+
+/// Loads this CPU's registers from `area`.
+///
+/// # Safety
+/// `area` holds an image XSAVE wrote (`xsave`) or one unpacked from an
+/// `FpuState` (made from such an image, or the initial one, or one
+/// `from_user` checked): its header is valid for XRSTOR.
+unsafe fn xrstor(area: &Area) {
+    let mask = XCR0.load(Ordering::Relaxed);
+    // SAFETY: the caller vouches for the header; the area is aligned and large
+    // enough as in `xsave`.
+    unsafe {
+        if cpu::features().xsave {
+            asm!("xrstor64 [{}]", in(reg) area.0.as_ptr(), in("eax") mask as u32, in("edx") (mask >> 32) as u32, options(nostack));
+        } else {
+            asm!("fxrstor64 [{}]", in(reg) area.0.as_ptr(), options(nostack));
+        }
+    }
 }
 
 /// One thread's saved FPU/SSE/AVX registers, kept compactly: the XSAVE (or
@@ -223,42 +264,20 @@ impl FpuState {
         INITIAL.get().expect("fpu::init ran at boot").clone()
     }
 
-    /// Saves the CPU's registers here. Only with this CPU's owner lock held
-    /// (or at boot): it uses the CPU's XSAVE area.
-    fn save(&mut self) {
-        let mask = XCR0.load(Ordering::Relaxed);
-        // SAFETY: called with this CPU's owner lock held or at boot (see the
-        // callers), the area's only user until the end of this function.
-        let area = unsafe { scratch() };
-        // SAFETY: the area is 64-byte aligned and large enough (checked in init) for
-        // the components in XCR0; OSFXSR/OSXSAVE are enabled at boot.
-        unsafe {
-            if cpu::features().xsave {
-                asm!("xsave64 [{}]", in(reg) area.0.as_mut_ptr(), in("eax") mask as u32, in("edx") (mask >> 32) as u32, options(nostack));
-            } else {
-                asm!("fxsave64 [{}]", in(reg) area.0.as_mut_ptr(), options(nostack));
-            }
-        }
+    /// Saves the CPU's registers here, through `area` (a free one of this
+    /// CPU's, see [`Areas`]).
+    fn save_via(&mut self, area: &mut Area) {
+        xsave(area);
         self.store(&area.0[..image_size()]);
     }
 
-    /// Loads the CPU's registers from here. Only with this CPU's owner lock
-    /// held: it uses the CPU's XSAVE area.
-    fn restore(&self) {
-        let mask = XCR0.load(Ordering::Relaxed);
-        // SAFETY: as in `save`.
-        let area = unsafe { scratch() };
+    /// Loads the CPU's registers from here, through `area` (a free one of this
+    /// CPU's, see [`Areas`]).
+    fn restore_via(&self, area: &mut Area) {
         self.unpack(&mut area.0[..image_size()]);
-        // SAFETY: the area holds a state saved by `save` (or the initial one, made
-        // the same way, or one `from_user` checked), so its header is valid for
-        // XRSTOR.
-        unsafe {
-            if cpu::features().xsave {
-                asm!("xrstor64 [{}]", in(reg) area.0.as_ptr(), in("eax") mask as u32, in("edx") (mask >> 32) as u32, options(nostack));
-            } else {
-                asm!("fxrstor64 [{}]", in(reg) area.0.as_ptr(), options(nostack));
-            }
-        }
+        // SAFETY: the area holds this state's image, made from one XSAVE wrote
+        // (or the initial one, made the same way, or one `from_user` checked).
+        unsafe { xrstor(area) };
     }
 
     /// The saved registers as user space sees them in a signal frame: the XSAVE image
@@ -370,18 +389,52 @@ pub trait HasFpu: Send + Sync {
     fn fpu(&self) -> &spin::Mutex<FpuState>;
 }
 
-/// The thread whose state is live in a CPU's registers, one per CPU, and the
-/// address of its allocation (0: none), so that a thread going back to user mode
-/// on the CPU where its state is already live (every system call) checks with
-/// one load. The `Weak` keeps the allocation, so the address cannot be reused by
-/// another thread while it is recorded here.
-struct Owner(spin::Mutex<Option<Weak<dyn HasFpu>>>, AtomicUsize);
+/// What a CPU holds of user threads' FPU state, behind its owner lock.
+struct Live {
+    /// The thread whose registers are live on this CPU.
+    owner: Option<Weak<dyn HasFpu>>,
+    /// The thread whose registers were live before `owner`'s, kept whole in
+    /// the CPU's area `hot_at` (as XSAVE wrote them) rather than compacted
+    /// into its `FpuState`, which is out of date meanwhile. Two threads taking
+    /// turns on a CPU (a futex or pipe ping-pong) then cost an XSAVE and an
+    /// XRSTOR a switch, without the scan of the image and the write of each
+    /// chunk; a third thread's switch compacts it ("evicts" it). Only while
+    /// one CPU is online (the application processors come up at boot, before
+    /// any user thread): a thread parked with several CPUs may resume on
+    /// another, and its state must then be in its `FpuState` ([`release`]).
+    /// Whoever reads a thread's `FpuState` calls [`sync_to_memory`] first,
+    /// which brings it up to date from here as from the registers.
+    hot: Option<Weak<dyn HasFpu>>,
+    /// Which of the CPU's two areas holds `hot`'s image (0 or 1).
+    hot_at: usize,
+}
 
-static OWNERS: [Owner; super::acpi::MAX_CPUS] =
-    [const { Owner(spin::Mutex::new(None), AtomicUsize::new(0)) }; super::acpi::MAX_CPUS];
+/// A CPU's [`Live`], and the address of its owner's allocation (0: none), so
+/// that a thread going back to user mode on the CPU where its state is already
+/// live (every system call) checks with one load. The `Weak`s keep the
+/// allocations, so an address cannot be reused by another thread while it is
+/// recorded here.
+struct Owner(spin::Mutex<Live>, AtomicUsize);
+
+static OWNERS: [Owner; super::acpi::MAX_CPUS] = [const {
+    Owner(
+        spin::Mutex::new(Live {
+            owner: None,
+            hot: None,
+            hot_at: 0,
+        }),
+        AtomicUsize::new(0),
+    )
+}; super::acpi::MAX_CPUS];
 
 fn address<T: ?Sized>(p: *const T) -> usize {
     p as *const () as usize
+}
+
+fn is<T: ?Sized>(slot: &Option<Weak<T>>, thread: &Arc<T>) -> bool {
+    slot.as_ref().is_some_and(|w| {
+        core::ptr::addr_eq(w.as_ptr(), Arc::as_ptr(thread)) && w.strong_count() > 0
+    })
 }
 
 /// Whether `thread`'s registers are the ones live on this CPU.
@@ -404,8 +457,11 @@ pub fn init() {
         "XSAVE area larger than Kestrel's buffer"
     );
     init_cpu();
+    let live = owner().0.lock();
+    // SAFETY: this CPU's owner lock is held (`live`) until the end.
+    let (_, free) = unsafe { areas(live.hot_at) };
     let mut s = FpuState::with_mask(0);
-    s.save();
+    s.save_via(free);
     INITIAL.call_once(|| s);
 }
 
@@ -424,47 +480,84 @@ pub fn init_cpu() {
     }
 }
 
-/// Makes `thread`'s state live, saving the previous owner's first.
+/// Makes `thread`'s state live, saving the previous owner's first: whole, as
+/// this CPU's hot image, when one CPU is online (the hot thread before it is
+/// compacted into its `FpuState` unless it is `thread`), else into its
+/// `FpuState`. `thread`'s state comes from the hot image when it is that
+/// thread's, else from its `FpuState`.
 pub fn switch_to(thread: &Arc<dyn HasFpu>) {
     let slot = owner();
-    let mut owner = slot.0.lock();
-    if let Some(prev) = owner.as_ref().and_then(Weak::upgrade) {
-        if Arc::ptr_eq(&prev, thread) {
-            return;
-        }
-        prev.fpu().lock().save();
+    let mut live = slot.0.lock();
+    let prev = live.owner.as_ref().and_then(Weak::upgrade);
+    if prev.as_ref().is_some_and(|p| Arc::ptr_eq(p, thread)) {
+        return;
     }
-    thread.fpu().lock().restore();
-    *owner = Some(Arc::downgrade(thread));
+    let h = live.hot_at;
+    // SAFETY: this CPU's owner lock is held (`live`) until the end.
+    let (hot_area, free_area) = unsafe { areas(h) };
+    let hot = live.hot.take().and_then(|w| w.upgrade());
+    let resumes_hot = hot.as_ref().is_some_and(|c| Arc::ptr_eq(c, thread));
+    let mut other_hot = if resumes_hot { None } else { hot };
+    let single = super::percpu::online() < 2;
+    let keep_whole = single && prev.is_some();
+    if let Some(p) = &prev {
+        if keep_whole {
+            xsave(free_area);
+        } else {
+            p.fpu().lock().save_via(free_area);
+        }
+    }
+    if resumes_hot {
+        // SAFETY: the hot area holds what XSAVE wrote for `thread` (nothing
+        // replaced its state since: `invalidate` forgets the hot image).
+        unsafe { xrstor(hot_area) };
+    } else if keep_whole || !single {
+        // The hot area is needed for `prev` (or, with several CPUs, no image
+        // stays hot): its thread's state goes back to that thread's block.
+        if let Some(c) = other_hot.take() {
+            c.fpu().lock().store(&hot_area.0[..image_size()]);
+        }
+        thread.fpu().lock().restore_via(hot_area);
+    } else {
+        thread.fpu().lock().restore_via(free_area);
+    }
+    if keep_whole {
+        live.hot = prev.as_ref().map(Arc::downgrade);
+        live.hot_at = 1 - h;
+    } else {
+        live.hot = other_hot.as_ref().map(Arc::downgrade);
+    }
+    live.owner = Some(Arc::downgrade(thread));
     slot.1
         .store(address(Arc::as_ptr(thread)), Ordering::Relaxed);
 }
 
-/// Brings `thread`'s saved state up to date if its registers are live (before fork
-/// copies it, or a signal frame stores it).
+/// Brings `thread`'s saved state up to date if its registers are live, or its
+/// image is this CPU's hot one (before fork copies it, a signal frame stores
+/// it, or ptrace reads it).
 pub fn sync_to_memory(thread: &Arc<dyn HasFpu>) {
-    let owner = owner().0.lock();
-    if owner
-        .as_ref()
-        .and_then(Weak::upgrade)
-        .is_some_and(|o| Arc::ptr_eq(&o, thread))
-    {
-        thread.fpu().lock().save();
+    let mut live = owner().0.lock();
+    // SAFETY: this CPU's owner lock is held (`live`) until the end.
+    let (hot_area, free_area) = unsafe { areas(live.hot_at) };
+    if is(&live.owner, thread) {
+        thread.fpu().lock().save_via(free_area);
+    } else if is(&live.hot, thread) {
+        thread.fpu().lock().store(&hot_area.0[..image_size()]);
+        live.hot = None;
     }
 }
 
-/// Forgets the live state if it is `thread`'s (its saved copy was replaced, as at
-/// execve), so the next switch loads the saved one.
+/// Forgets the live state (or the hot image) if it is `thread`'s (its saved
+/// copy was replaced, as at execve), so the next switch loads the saved one.
 pub fn invalidate(thread: &Arc<dyn HasFpu>) {
     let slot = owner();
-    let mut owner = slot.0.lock();
-    if owner
-        .as_ref()
-        .and_then(Weak::upgrade)
-        .is_some_and(|o| Arc::ptr_eq(&o, thread))
-    {
-        *owner = None;
+    let mut live = slot.0.lock();
+    if is(&live.owner, thread) {
+        live.owner = None;
         slot.1.store(0, Ordering::Relaxed);
+    }
+    if is(&live.hot, thread) {
+        live.hot = None;
     }
 }
 
@@ -477,15 +570,16 @@ pub fn release(thread: &Arc<dyn HasFpu>) {
         return;
     }
     let slot = owner();
-    let mut owner = slot.0.lock();
-    if owner
-        .as_ref()
-        .and_then(Weak::upgrade)
-        .is_some_and(|o| Arc::ptr_eq(&o, thread))
-    {
-        thread.fpu().lock().save();
-        *owner = None;
+    let mut live = slot.0.lock();
+    // SAFETY: this CPU's owner lock is held (`live`) until the end.
+    let (hot_area, free_area) = unsafe { areas(live.hot_at) };
+    if is(&live.owner, thread) {
+        thread.fpu().lock().save_via(free_area);
+        live.owner = None;
         slot.1.store(0, Ordering::Relaxed);
+    } else if is(&live.hot, thread) {
+        thread.fpu().lock().store(&hot_area.0[..image_size()]);
+        live.hot = None;
     }
 }
 
