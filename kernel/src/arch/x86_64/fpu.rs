@@ -8,7 +8,14 @@
 //!
 //! With several CPUs a thread may run on another CPU next time, so its state is
 //! saved when its task stops running here ([`release`]): registers are only ever
-//! live on the CPU polling the thread.
+//! live on the CPU polling the thread. The CPU remembers that its registers still
+//! hold that saved state, so a thread that comes back to the CPU it left, with
+//! no other thread's state loaded there meanwhile, loads nothing.
+//!
+//! With one CPU, the thread whose registers were live before the current
+//! owner's stays whole in one of the CPU's two XSAVE areas (the "hot" image), its
+//! compact copy out of date meanwhile ([`Live::hot`]): two threads taking turns
+//! swap with one XSAVE and one XRSTOR.
 //!
 //! XSAVE covers the components enabled in XCR0 at boot (x87, SSE, AVX where present);
 //! CPUs without XSAVE use FXSAVE (x87 and SSE).
@@ -18,7 +25,7 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::arch::asm;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use super::cpu::{self, XCR0, XSAVE_SIZE};
 
@@ -107,8 +114,10 @@ unsafe fn xrstor(area: &Area) {
 /// registers, the upper halves of YMM registers a program never used, the
 /// XMM registers holding zero and the reserved bytes cost nothing, so a
 /// parked thread keeps a block of a few hundred bytes at most rather than the
-/// 1,024 the whole image took. The block is `[mask, chunks...]` in u128
-/// units, its size the heap class of `16 * (1 + chunks)` (`mm::heap`).
+/// 1,024 the whole image took. The block is `[header, chunks...]` in u128
+/// units, its size the heap class of `16 * (1 + chunks)` (`mm::heap`); the
+/// header is the mask in its low 64 bits and the state's version
+/// ([`next_version`]) in its high ones.
 pub struct FpuState {
     block: NonNull<u128>,
 }
@@ -128,32 +137,65 @@ fn layout_for(chunks: u32) -> Layout {
     Layout::from_size_align(size, CHUNK).expect("a heap block's size")
 }
 
-/// Chunk `i` of `image` with its reserved bytes cleared: the upper 6 bytes of
-/// each x87 register's slot, bytes 416-511 of the legacy area (reserved, and
-/// the part software may use, which XRSTOR ignores) and the XSAVE header's
-/// bytes after XSTATE_BV. They are never kept, so they read as zero in every
-/// image (nothing of another thread's state or of a user-supplied image is
-/// left there in a CPU's XSAVE area).
-fn chunk(image: &[u8], i: usize) -> u128 {
-    let c = &image[i * CHUNK..(i + 1) * CHUNK];
-    let v = u128::from_le_bytes(c.try_into().expect("16 bytes"));
-    match i {
-        2..=9 => v & ((1 << 80) - 1),
-        26..=31 | 33..=35 => 0,
-        32 => v & u128::from(u64::MAX),
-        _ => v,
+/// A block's first u128: the mask of the chunks it keeps, and a new version.
+fn header(mask: u64) -> u128 {
+    u128::from(next_version()) << 64 | u128::from(mask)
+}
+
+/// The chunks of an image that are kept, as runs `(first, end, high)`: in
+/// each, the chunk's high 8 bytes are masked with `high`. What is left out
+/// is reserved, and never kept, so it reads as zero in every image (nothing
+/// of another thread's state or of a user-supplied image is left there in a
+/// CPU's XSAVE area): the upper 6 bytes of each x87 register's slot (chunks
+/// 2-9), bytes 416-511 of the legacy area (reserved, and the part software
+/// may use, which XRSTOR ignores: chunks 26-31) and the XSAVE header after
+/// XSTATE_BV (the high half of chunk 32, chunks 33-35). As runs rather than a
+/// test of each chunk's number: a save of a parked thread scans them all.
+const KEPT: [(usize, usize, u64); 5] = [
+    (0, 2, u64::MAX),
+    (2, 10, 0xffff),
+    (10, 26, u64::MAX),
+    (32, 33, 0),
+    (36, AREA / CHUNK, u64::MAX),
+];
+
+/// Calls `f(i, chunk)` for each kept chunk `i` of `image` that is not zero
+/// (its reserved bytes cleared), in order.
+#[inline]
+fn for_each_nonzero(image: &[u8], mut f: impl FnMut(usize, u128)) {
+    let n = image.len() / CHUNK;
+    for &(first, end, high) in &KEPT {
+        let end = end.min(n);
+        if first >= end {
+            break;
+        }
+        for (k, c) in image[first * CHUNK..end * CHUNK]
+            .chunks_exact(CHUNK)
+            .enumerate()
+        {
+            let (lo, hi) = c.split_at(8);
+            let lo = u64::from_le_bytes(lo.try_into().expect("8 bytes"));
+            let hi = u64::from_le_bytes(hi.try_into().expect("8 bytes")) & high;
+            if lo | hi != 0 {
+                f(first + k, u128::from(hi) << 64 | u128::from(lo));
+            }
+        }
     }
 }
 
-/// The mask of the chunks of `image` that are not all zero.
+/// The mask of the chunks of `image` that are kept and not all zero.
 fn nonzero_chunks(image: &[u8]) -> u64 {
     let mut mask = 0u64;
-    for i in 0..image.len() / CHUNK {
-        if chunk(image, i) != 0 {
-            mask |= 1 << i;
-        }
-    }
+    for_each_nonzero(image, |i, _| mask |= 1 << i);
     mask
+}
+
+/// A number no state had before: each saved state gets one, so a CPU that
+/// remembers which one its registers hold can tell whether the thread's
+/// state is still that one ([`Live::clean`]).
+fn next_version() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 impl FpuState {
@@ -166,13 +208,19 @@ impl FpuState {
             handle_alloc_error(layout)
         };
         // SAFETY: the block is at least one u128, aligned for it, and ours.
-        unsafe { block.as_ptr().write(u128::from(mask)) };
+        unsafe { block.as_ptr().write(header(mask)) };
         Self { block }
     }
 
     fn mask(&self) -> u64 {
-        // SAFETY: the first u128 of the block is always the mask.
+        // SAFETY: the first u128 of the block is always the header.
         unsafe { self.block.as_ptr().read() as u64 }
+    }
+
+    /// Which state this is ([`next_version`]): a new number at each store.
+    fn version(&self) -> u64 {
+        // SAFETY: the first u128 of the block is always the header.
+        (unsafe { self.block.as_ptr().read() } >> 64) as u64
     }
 
     /// The stored chunks, in order.
@@ -197,23 +245,21 @@ impl FpuState {
         let room = layout_for(old).size() / CHUNK - 1;
         let mut mask = 0u64;
         let mut count = 0;
-        for i in 0..image.len() / CHUNK {
-            let v = chunk(image, i);
-            if v != 0 {
-                if count < room {
-                    // SAFETY: the block has room for `room` chunks after the
-                    // mask (its size class), and `count < room`. The mask word
-                    // is left as it was until the end, so a block given up
-                    // below is freed with the layout it was allocated with.
-                    unsafe { self.block.as_ptr().add(1 + count).write(v) };
-                }
-                count += 1;
-                mask |= 1 << i;
+        let block = self.block;
+        for_each_nonzero(image, |i, v| {
+            if count < room {
+                // SAFETY: the block has room for `room` chunks after the
+                // header (its size class), and `count < room`. The header is
+                // left as it was until the end, so a block given up below is
+                // freed with the layout it was allocated with.
+                unsafe { block.as_ptr().add(1 + count).write(v) };
             }
-        }
+            count += 1;
+            mask |= 1 << i;
+        });
         if layout_for(count as u32) == layout_for(old) {
-            // SAFETY: as in `with_mask`: the first u128 is the mask.
-            unsafe { self.block.as_ptr().write(u128::from(mask)) };
+            // SAFETY: as in `with_mask`: the first u128 is the header.
+            unsafe { self.block.as_ptr().write(header(mask)) };
         } else {
             *self = Self::with_mask(mask);
             self.store_masked(image, mask);
@@ -225,14 +271,15 @@ impl FpuState {
     fn store_masked(&mut self, image: &[u8], mask: u64) {
         debug_assert_eq!(self.mask(), mask);
         let mut at = 0;
-        for i in 0..image.len() / CHUNK {
-            if mask & (1 << i) != 0 {
-                at += 1;
-                // SAFETY: `at` is at most the number of mask bits, and the block
-                // has room for that many chunks after the mask.
-                unsafe { self.block.as_ptr().add(at).write(chunk(image, i)) };
+        let block = self.block;
+        for_each_nonzero(image, |_, v| {
+            at += 1;
+            if at <= mask.count_ones() as usize {
+                // SAFETY: `at` is at most the number of mask bits, and the
+                // block has room for that many chunks after the header.
+                unsafe { block.as_ptr().add(at).write(v) };
             }
-        }
+        });
     }
 
     /// A state holding `image`.
@@ -407,6 +454,14 @@ struct Live {
     hot: Option<Weak<dyn HasFpu>>,
     /// Which of the CPU's two areas holds `hot`'s image (0 or 1).
     hot_at: usize,
+    /// With several CPUs: non-zero when `owner`'s task stopped running here
+    /// ([`release`] saved its registers, this version of its `FpuState`) and
+    /// no other thread's state was loaded since, so the registers still hold
+    /// that state. If the thread comes back here and its state is still that
+    /// version (it ran nowhere else, nothing replaced it), [`switch_to`] has
+    /// nothing to load; and a switch to another thread has nothing to save.
+    /// Zero: the registers are `owner`'s live state (or there is no owner).
+    clean: u64,
 }
 
 /// A CPU's [`Live`], and the address of its owner's allocation (0: none), so
@@ -422,6 +477,7 @@ static OWNERS: [Owner; super::acpi::MAX_CPUS] = [const {
             owner: None,
             hot: None,
             hot_at: 0,
+            clean: 0,
         }),
         AtomicUsize::new(0),
     )
@@ -488,19 +544,36 @@ pub fn init_cpu() {
 pub fn switch_to(thread: &Arc<dyn HasFpu>) {
     let slot = owner();
     let mut live = slot.0.lock();
-    let prev = live.owner.as_ref().and_then(Weak::upgrade);
-    if prev.as_ref().is_some_and(|p| Arc::ptr_eq(p, thread)) {
-        return;
-    }
     let h = live.hot_at;
     // SAFETY: this CPU's owner lock is held (`live`) until the end.
     let (hot_area, free_area) = unsafe { areas(h) };
+    let prev = live.owner.as_ref().and_then(Weak::upgrade);
+    // Non-zero: `prev`'s registers were saved when its task stopped here.
+    let clean = core::mem::take(&mut live.clean);
+    if prev.as_ref().is_some_and(|p| Arc::ptr_eq(p, thread)) {
+        if clean != 0 {
+            // Back on the CPU it left, with nothing loaded here since: the
+            // registers are its state unless that changed meanwhile (it ran on
+            // another CPU, or it was replaced).
+            let state = thread.fpu().lock();
+            if state.version() != clean {
+                state.restore_via(free_area);
+            }
+            slot.1
+                .store(address(Arc::as_ptr(thread)), Ordering::Relaxed);
+        }
+        return;
+    }
     let hot = live.hot.take().and_then(|w| w.upgrade());
     let resumes_hot = hot.as_ref().is_some_and(|c| Arc::ptr_eq(c, thread));
     let mut other_hot = if resumes_hot { None } else { hot };
     let single = super::percpu::online() < 2;
-    let keep_whole = single && prev.is_some();
-    if let Some(p) = &prev {
+    // `prev`'s registers stay whole as the hot image (one CPU; not when they
+    // were saved already: `clean`).
+    let keep_whole = single && prev.is_some() && clean == 0;
+    if let Some(p) = &prev
+        && clean == 0
+    {
         if keep_whole {
             xsave(free_area);
         } else {
@@ -540,7 +613,12 @@ pub fn sync_to_memory(thread: &Arc<dyn HasFpu>) {
     // SAFETY: this CPU's owner lock is held (`live`) until the end.
     let (hot_area, free_area) = unsafe { areas(live.hot_at) };
     if is(&live.owner, thread) {
-        thread.fpu().lock().save_via(free_area);
+        // Unless the registers were saved at its release (`clean`): the
+        // thread may have run on another CPU since, and they are not its
+        // state any more.
+        if live.clean == 0 {
+            thread.fpu().lock().save_via(free_area);
+        }
     } else if is(&live.hot, thread) {
         thread.fpu().lock().store(&hot_area.0[..image_size()]);
         live.hot = None;
@@ -554,6 +632,7 @@ pub fn invalidate(thread: &Arc<dyn HasFpu>) {
     let mut live = slot.0.lock();
     if is(&live.owner, thread) {
         live.owner = None;
+        live.clean = 0;
         slot.1.store(0, Ordering::Relaxed);
     }
     if is(&live.hot, thread) {
@@ -563,8 +642,10 @@ pub fn invalidate(thread: &Arc<dyn HasFpu>) {
 
 /// `thread` stops running on this CPU for now (its task went back to waiting):
 /// with more than one CPU online its next run may be elsewhere, so its registers
-/// are saved and this CPU forgets them. With one CPU they stay live (the lazy
-/// case: a thread that runs alone never pays for a save).
+/// are saved. The CPU remembers that they still hold that saved state
+/// ([`Live::clean`]): if the thread comes back here first, nothing is loaded.
+/// With one CPU they stay live (the lazy case: a thread that runs alone never
+/// pays for a save).
 pub fn release(thread: &Arc<dyn HasFpu>) {
     if super::percpu::online() < 2 {
         return;
@@ -574,8 +655,12 @@ pub fn release(thread: &Arc<dyn HasFpu>) {
     // SAFETY: this CPU's owner lock is held (`live`) until the end.
     let (hot_area, free_area) = unsafe { areas(live.hot_at) };
     if is(&live.owner, thread) {
-        thread.fpu().lock().save_via(free_area);
-        live.owner = None;
+        if live.clean == 0 {
+            let mut state = thread.fpu().lock();
+            state.save_via(free_area);
+            live.clean = state.version();
+        }
+        // Not live: the next switch to it looks at its state's version.
         slot.1.store(0, Ordering::Relaxed);
     } else if is(&live.hot, thread) {
         thread.fpu().lock().store(&hot_area.0[..image_size()]);
@@ -605,9 +690,17 @@ crate::ktest!(
         other[160 + 9 * 16 + 8] = 5;
         images.push(other);
         for (n, image) in images.iter().enumerate() {
+            let before = s.version();
             s.store(image);
             crate::kcheck!(s.image() == *image, "image {n} came back changed");
+            // A CPU that remembers the version its registers hold must see
+            // every store (a save on another CPU) as a change.
+            crate::kcheck!(s.version() != before, "store {n} kept the version");
         }
+        crate::kcheck!(
+            s.clone().version() != s.version(),
+            "a clone has its original's version"
+        );
         crate::kcheck!(
             s.heap_bytes() <= 128,
             "{} bytes kept for two registers",
