@@ -547,10 +547,9 @@ pub fn switch_to(thread: &Arc<dyn HasFpu>) {
     let h = live.hot_at;
     // SAFETY: this CPU's owner lock is held (`live`) until the end.
     let (hot_area, free_area) = unsafe { areas(h) };
-    let prev = live.owner.as_ref().and_then(Weak::upgrade);
-    // Non-zero: `prev`'s registers were saved when its task stopped here.
+    // Non-zero: the owner's registers were saved when its task stopped here.
     let clean = core::mem::take(&mut live.clean);
-    if prev.as_ref().is_some_and(|p| Arc::ptr_eq(p, thread)) {
+    if is(&live.owner, thread) {
         if clean != 0 {
             // Back on the CPU it left, with nothing loaded here since: the
             // registers are its state unless that changed meanwhile (it ran on
@@ -564,9 +563,10 @@ pub fn switch_to(thread: &Arc<dyn HasFpu>) {
         }
         return;
     }
-    let hot = live.hot.take().and_then(|w| w.upgrade());
-    let resumes_hot = hot.as_ref().is_some_and(|c| Arc::ptr_eq(c, thread));
-    let mut other_hot = if resumes_hot { None } else { hot };
+    // The `Weak`s move between the slots rather than being upgraded and made
+    // again: two threads taking turns cost no reference-count updates.
+    let prev = live.owner.take().filter(|w| w.strong_count() > 0);
+    let resumes_hot = is(&live.hot, thread);
     let single = super::percpu::online() < 2;
     // `prev`'s registers stay whole as the hot image (one CPU; not when they
     // were saved already: `clean`).
@@ -576,18 +576,20 @@ pub fn switch_to(thread: &Arc<dyn HasFpu>) {
     {
         if keep_whole {
             xsave(free_area);
-        } else {
+        } else if let Some(p) = p.upgrade() {
             p.fpu().lock().save_via(free_area);
         }
     }
+    let mut me = None;
     if resumes_hot {
         // SAFETY: the hot area holds what XSAVE wrote for `thread` (nothing
         // replaced its state since: `invalidate` forgets the hot image).
         unsafe { xrstor(hot_area) };
+        me = live.hot.take();
     } else if keep_whole || !single {
         // The hot area is needed for `prev` (or, with several CPUs, no image
         // stays hot): its thread's state goes back to that thread's block.
-        if let Some(c) = other_hot.take() {
+        if let Some(c) = live.hot.take().and_then(|w| w.upgrade()) {
             c.fpu().lock().store(&hot_area.0[..image_size()]);
         }
         thread.fpu().lock().restore_via(hot_area);
@@ -595,12 +597,10 @@ pub fn switch_to(thread: &Arc<dyn HasFpu>) {
         thread.fpu().lock().restore_via(free_area);
     }
     if keep_whole {
-        live.hot = prev.as_ref().map(Arc::downgrade);
+        live.hot = prev;
         live.hot_at = 1 - h;
-    } else {
-        live.hot = other_hot.as_ref().map(Arc::downgrade);
     }
-    live.owner = Some(Arc::downgrade(thread));
+    live.owner = Some(me.unwrap_or_else(|| Arc::downgrade(thread)));
     slot.1
         .store(address(Arc::as_ptr(thread)), Ordering::Relaxed);
 }
