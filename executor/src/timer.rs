@@ -133,8 +133,17 @@ impl TimerQueue {
 
     /// Wakes every timer whose deadline has passed, earliest first, each outside the
     /// lock. Returns how many were woken.
+    ///
+    /// Runs at the start of every executor pass (between any two polls of a
+    /// busy CPU, such as two threads handing a futex back and forth): when the
+    /// earliest deadline is still ahead, one load says so, without the lock.
+    /// A timer added meanwhile with an earlier deadline is seen at the next pass,
+    /// as one added just after the lock was released would be.
     pub fn expire(&self) -> usize {
         let now = self.clock.now();
+        if self.earliest.load(Ordering::Acquire) > now {
+            return 0;
+        }
         let mut woken = 0;
         loop {
             let due = {

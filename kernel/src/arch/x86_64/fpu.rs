@@ -8,7 +8,14 @@
 //!
 //! With several CPUs a thread may run on another CPU next time, so its state is
 //! saved when its task stops running here ([`release`]): registers are only ever
-//! live on the CPU polling the thread.
+//! live on the CPU polling the thread. The CPU remembers that its registers still
+//! hold that saved state, so a thread that comes back to the CPU it left, with
+//! no other thread's state loaded there meanwhile, loads nothing.
+//!
+//! With one CPU, the thread whose registers were live before the current
+//! owner's stays whole in one of the CPU's two XSAVE areas (the "hot" image), its
+//! compact copy out of date meanwhile ([`Live::hot`]): two threads taking turns
+//! swap with one XSAVE and one XRSTOR.
 //!
 //! XSAVE covers the components enabled in XCR0 at boot (x87, SSE, AVX where present);
 //! CPUs without XSAVE use FXSAVE (x87 and SSE).
@@ -18,7 +25,7 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::arch::asm;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use super::cpu::{self, XCR0, XSAVE_SIZE};
 
@@ -33,31 +40,72 @@ const CHUNK: usize = 16;
 #[repr(C, align(64))]
 struct Area([u8; AREA]);
 
-/// Each CPU's XSAVE area, zero at boot. A save writes the image here and
-/// keeps its chunks; a restore writes every chunk of the image here (stored
-/// ones and zeros) and loads it. Not on the stack: a fresh area would have to
-/// be cleared each time (XSAVE leaves reserved bytes alone, and they must not
-/// be stack garbage), and clearing 1 KiB is a `rep stos` QEMU runs an
-/// iteration at a time; this one's reserved bytes stay zero.
-struct Scratch(core::cell::UnsafeCell<Area>);
+/// Each CPU's two XSAVE areas, zero at boot. XSAVE writes and XRSTOR reads
+/// only there: one of them may hold the whole image of the thread whose
+/// registers were live last ([`Live::hot`]), the other is free (a save writes
+/// the image there and keeps its chunks; a restore writes every chunk of the
+/// image there, stored ones and zeros, and loads it). Not on the stack: a
+/// fresh area would have to be cleared each time (XSAVE leaves reserved bytes
+/// alone, and they must not be stack garbage), and clearing 1 KiB is a `rep
+/// stos` QEMU runs an iteration at a time; these areas' reserved bytes stay
+/// zero (XSAVE never writes them, a restore writes them as zero).
+struct Areas(core::cell::UnsafeCell<[Area; 2]>);
 
-// SAFETY: CPU i's area is only used by CPU i, in `save` and `restore`, which
-// run with that CPU's owner lock held (switch_to, sync_to_memory, release) or
-// at boot before the other CPUs start (init): never twice at once.
-unsafe impl Sync for Scratch {}
+// SAFETY: CPU i's areas are only used by CPU i, in `switch_to`,
+// `sync_to_memory`, `invalidate`, `release` and `init`, with that CPU's owner
+// lock held: never twice at once.
+unsafe impl Sync for Areas {}
 
-static SCRATCH: [Scratch; super::acpi::MAX_CPUS] =
-    [const { Scratch(core::cell::UnsafeCell::new(Area([0; AREA]))) }; super::acpi::MAX_CPUS];
+static AREAS: [Areas; super::acpi::MAX_CPUS] = [const {
+    Areas(core::cell::UnsafeCell::new([
+        Area([0; AREA]),
+        Area([0; AREA]),
+    ]))
+}; super::acpi::MAX_CPUS];
 
-/// This CPU's XSAVE area.
+/// This CPU's two areas: (the one `hot_at` names, the other).
 ///
 /// # Safety
-/// Only from `save` and `restore` (see [`Scratch`]), and the reference must
-/// not outlive the call.
-unsafe fn scratch() -> &'static mut Area {
+/// Only with this CPU's owner lock held (see [`Areas`]), and the references
+/// must not outlive it.
+unsafe fn areas(hot_at: usize) -> (&'static mut Area, &'static mut Area) {
     let cpu = super::percpu::this_cpu().cpu_id.load(Ordering::Relaxed) as usize;
-    // SAFETY: the caller is this CPU's only user of its area right now.
-    unsafe { &mut *SCRATCH[cpu % super::acpi::MAX_CPUS].0.get() }
+    // SAFETY: the caller holds this CPU's owner lock, so it is the areas' only user.
+    let [a, b] = unsafe { &mut *AREAS[cpu % super::acpi::MAX_CPUS].0.get() };
+    if hot_at == 0 { (a, b) } else { (b, a) }
+}
+
+/// Saves this CPU's registers into `area`, whole.
+fn xsave(area: &mut Area) {
+    let mask = XCR0.load(Ordering::Relaxed);
+    // SAFETY: the area is 64-byte aligned and large enough (checked in init) for
+    // the components in XCR0; OSFXSR/OSXSAVE are enabled at boot.
+    unsafe {
+        if cpu::features().xsave {
+            asm!("xsave64 [{}]", in(reg) area.0.as_mut_ptr(), in("eax") mask as u32, in("edx") (mask >> 32) as u32, options(nostack));
+        } else {
+            asm!("fxsave64 [{}]", in(reg) area.0.as_mut_ptr(), options(nostack));
+        }
+    }
+}
+
+/// Loads this CPU's registers from `area`.
+///
+/// # Safety
+/// `area` holds an image XSAVE wrote (`xsave`) or one unpacked from an
+/// `FpuState` (made from such an image, or the initial one, or one
+/// `from_user` checked): its header is valid for XRSTOR.
+unsafe fn xrstor(area: &Area) {
+    let mask = XCR0.load(Ordering::Relaxed);
+    // SAFETY: the caller vouches for the header; the area is aligned and large
+    // enough as in `xsave`.
+    unsafe {
+        if cpu::features().xsave {
+            asm!("xrstor64 [{}]", in(reg) area.0.as_ptr(), in("eax") mask as u32, in("edx") (mask >> 32) as u32, options(nostack));
+        } else {
+            asm!("fxrstor64 [{}]", in(reg) area.0.as_ptr(), options(nostack));
+        }
+    }
 }
 
 /// One thread's saved FPU/SSE/AVX registers, kept compactly: the XSAVE (or
@@ -66,8 +114,10 @@ unsafe fn scratch() -> &'static mut Area {
 /// registers, the upper halves of YMM registers a program never used, the
 /// XMM registers holding zero and the reserved bytes cost nothing, so a
 /// parked thread keeps a block of a few hundred bytes at most rather than the
-/// 1,024 the whole image took. The block is `[mask, chunks...]` in u128
-/// units, its size the heap class of `16 * (1 + chunks)` (`mm::heap`).
+/// 1,024 the whole image took. The block is `[header, chunks...]` in u128
+/// units, its size the heap class of `16 * (1 + chunks)` (`mm::heap`); the
+/// header is the mask in its low 64 bits and the state's version
+/// ([`next_version`]) in its high ones.
 pub struct FpuState {
     block: NonNull<u128>,
 }
@@ -87,32 +137,65 @@ fn layout_for(chunks: u32) -> Layout {
     Layout::from_size_align(size, CHUNK).expect("a heap block's size")
 }
 
-/// Chunk `i` of `image` with its reserved bytes cleared: the upper 6 bytes of
-/// each x87 register's slot, bytes 416-511 of the legacy area (reserved, and
-/// the part software may use, which XRSTOR ignores) and the XSAVE header's
-/// bytes after XSTATE_BV. They are never kept, so they read as zero in every
-/// image (nothing of another thread's state or of a user-supplied image is
-/// left there in a CPU's XSAVE area).
-fn chunk(image: &[u8], i: usize) -> u128 {
-    let c = &image[i * CHUNK..(i + 1) * CHUNK];
-    let v = u128::from_le_bytes(c.try_into().expect("16 bytes"));
-    match i {
-        2..=9 => v & ((1 << 80) - 1),
-        26..=31 | 33..=35 => 0,
-        32 => v & u128::from(u64::MAX),
-        _ => v,
+/// A block's first u128: the mask of the chunks it keeps, and a new version.
+fn header(mask: u64) -> u128 {
+    u128::from(next_version()) << 64 | u128::from(mask)
+}
+
+/// The chunks of an image that are kept, as runs `(first, end, high)`: in
+/// each, the chunk's high 8 bytes are masked with `high`. What is left out
+/// is reserved, and never kept, so it reads as zero in every image (nothing
+/// of another thread's state or of a user-supplied image is left there in a
+/// CPU's XSAVE area): the upper 6 bytes of each x87 register's slot (chunks
+/// 2-9), bytes 416-511 of the legacy area (reserved, and the part software
+/// may use, which XRSTOR ignores: chunks 26-31) and the XSAVE header after
+/// XSTATE_BV (the high half of chunk 32, chunks 33-35). As runs rather than a
+/// test of each chunk's number: a save of a parked thread scans them all.
+const KEPT: [(usize, usize, u64); 5] = [
+    (0, 2, u64::MAX),
+    (2, 10, 0xffff),
+    (10, 26, u64::MAX),
+    (32, 33, 0),
+    (36, AREA / CHUNK, u64::MAX),
+];
+
+/// Calls `f(i, chunk)` for each kept chunk `i` of `image` that is not zero
+/// (its reserved bytes cleared), in order.
+#[inline]
+fn for_each_nonzero(image: &[u8], mut f: impl FnMut(usize, u128)) {
+    let n = image.len() / CHUNK;
+    for &(first, end, high) in &KEPT {
+        let end = end.min(n);
+        if first >= end {
+            break;
+        }
+        for (k, c) in image[first * CHUNK..end * CHUNK]
+            .chunks_exact(CHUNK)
+            .enumerate()
+        {
+            let (lo, hi) = c.split_at(8);
+            let lo = u64::from_le_bytes(lo.try_into().expect("8 bytes"));
+            let hi = u64::from_le_bytes(hi.try_into().expect("8 bytes")) & high;
+            if lo | hi != 0 {
+                f(first + k, u128::from(hi) << 64 | u128::from(lo));
+            }
+        }
     }
 }
 
-/// The mask of the chunks of `image` that are not all zero.
+/// The mask of the chunks of `image` that are kept and not all zero.
 fn nonzero_chunks(image: &[u8]) -> u64 {
     let mut mask = 0u64;
-    for i in 0..image.len() / CHUNK {
-        if chunk(image, i) != 0 {
-            mask |= 1 << i;
-        }
-    }
+    for_each_nonzero(image, |i, _| mask |= 1 << i);
     mask
+}
+
+/// A number no state had before: each saved state gets one, so a CPU that
+/// remembers which one its registers hold can tell whether the thread's
+/// state is still that one ([`Live::clean`]).
+fn next_version() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 impl FpuState {
@@ -125,13 +208,19 @@ impl FpuState {
             handle_alloc_error(layout)
         };
         // SAFETY: the block is at least one u128, aligned for it, and ours.
-        unsafe { block.as_ptr().write(u128::from(mask)) };
+        unsafe { block.as_ptr().write(header(mask)) };
         Self { block }
     }
 
     fn mask(&self) -> u64 {
-        // SAFETY: the first u128 of the block is always the mask.
+        // SAFETY: the first u128 of the block is always the header.
         unsafe { self.block.as_ptr().read() as u64 }
+    }
+
+    /// Which state this is ([`next_version`]): a new number at each store.
+    fn version(&self) -> u64 {
+        // SAFETY: the first u128 of the block is always the header.
+        (unsafe { self.block.as_ptr().read() } >> 64) as u64
     }
 
     /// The stored chunks, in order.
@@ -156,23 +245,21 @@ impl FpuState {
         let room = layout_for(old).size() / CHUNK - 1;
         let mut mask = 0u64;
         let mut count = 0;
-        for i in 0..image.len() / CHUNK {
-            let v = chunk(image, i);
-            if v != 0 {
-                if count < room {
-                    // SAFETY: the block has room for `room` chunks after the
-                    // mask (its size class), and `count < room`. The mask word
-                    // is left as it was until the end, so a block given up
-                    // below is freed with the layout it was allocated with.
-                    unsafe { self.block.as_ptr().add(1 + count).write(v) };
-                }
-                count += 1;
-                mask |= 1 << i;
+        let block = self.block;
+        for_each_nonzero(image, |i, v| {
+            if count < room {
+                // SAFETY: the block has room for `room` chunks after the
+                // header (its size class), and `count < room`. The header is
+                // left as it was until the end, so a block given up below is
+                // freed with the layout it was allocated with.
+                unsafe { block.as_ptr().add(1 + count).write(v) };
             }
-        }
+            count += 1;
+            mask |= 1 << i;
+        });
         if layout_for(count as u32) == layout_for(old) {
-            // SAFETY: as in `with_mask`: the first u128 is the mask.
-            unsafe { self.block.as_ptr().write(u128::from(mask)) };
+            // SAFETY: as in `with_mask`: the first u128 is the header.
+            unsafe { self.block.as_ptr().write(header(mask)) };
         } else {
             *self = Self::with_mask(mask);
             self.store_masked(image, mask);
@@ -184,14 +271,15 @@ impl FpuState {
     fn store_masked(&mut self, image: &[u8], mask: u64) {
         debug_assert_eq!(self.mask(), mask);
         let mut at = 0;
-        for i in 0..image.len() / CHUNK {
-            if mask & (1 << i) != 0 {
-                at += 1;
-                // SAFETY: `at` is at most the number of mask bits, and the block
-                // has room for that many chunks after the mask.
-                unsafe { self.block.as_ptr().add(at).write(chunk(image, i)) };
+        let block = self.block;
+        for_each_nonzero(image, |_, v| {
+            at += 1;
+            if at <= mask.count_ones() as usize {
+                // SAFETY: `at` is at most the number of mask bits, and the
+                // block has room for that many chunks after the header.
+                unsafe { block.as_ptr().add(at).write(v) };
             }
-        }
+        });
     }
 
     /// A state holding `image`.
@@ -223,42 +311,20 @@ impl FpuState {
         INITIAL.get().expect("fpu::init ran at boot").clone()
     }
 
-    /// Saves the CPU's registers here. Only with this CPU's owner lock held
-    /// (or at boot): it uses the CPU's XSAVE area.
-    fn save(&mut self) {
-        let mask = XCR0.load(Ordering::Relaxed);
-        // SAFETY: called with this CPU's owner lock held or at boot (see the
-        // callers), the area's only user until the end of this function.
-        let area = unsafe { scratch() };
-        // SAFETY: the area is 64-byte aligned and large enough (checked in init) for
-        // the components in XCR0; OSFXSR/OSXSAVE are enabled at boot.
-        unsafe {
-            if cpu::features().xsave {
-                asm!("xsave64 [{}]", in(reg) area.0.as_mut_ptr(), in("eax") mask as u32, in("edx") (mask >> 32) as u32, options(nostack));
-            } else {
-                asm!("fxsave64 [{}]", in(reg) area.0.as_mut_ptr(), options(nostack));
-            }
-        }
+    /// Saves the CPU's registers here, through `area` (a free one of this
+    /// CPU's, see [`Areas`]).
+    fn save_via(&mut self, area: &mut Area) {
+        xsave(area);
         self.store(&area.0[..image_size()]);
     }
 
-    /// Loads the CPU's registers from here. Only with this CPU's owner lock
-    /// held: it uses the CPU's XSAVE area.
-    fn restore(&self) {
-        let mask = XCR0.load(Ordering::Relaxed);
-        // SAFETY: as in `save`.
-        let area = unsafe { scratch() };
+    /// Loads the CPU's registers from here, through `area` (a free one of this
+    /// CPU's, see [`Areas`]).
+    fn restore_via(&self, area: &mut Area) {
         self.unpack(&mut area.0[..image_size()]);
-        // SAFETY: the area holds a state saved by `save` (or the initial one, made
-        // the same way, or one `from_user` checked), so its header is valid for
-        // XRSTOR.
-        unsafe {
-            if cpu::features().xsave {
-                asm!("xrstor64 [{}]", in(reg) area.0.as_ptr(), in("eax") mask as u32, in("edx") (mask >> 32) as u32, options(nostack));
-            } else {
-                asm!("fxrstor64 [{}]", in(reg) area.0.as_ptr(), options(nostack));
-            }
-        }
+        // SAFETY: the area holds this state's image, made from one XSAVE wrote
+        // (or the initial one, made the same way, or one `from_user` checked).
+        unsafe { xrstor(area) };
     }
 
     /// The saved registers as user space sees them in a signal frame: the XSAVE image
@@ -370,18 +436,61 @@ pub trait HasFpu: Send + Sync {
     fn fpu(&self) -> &spin::Mutex<FpuState>;
 }
 
-/// The thread whose state is live in a CPU's registers, one per CPU, and the
-/// address of its allocation (0: none), so that a thread going back to user mode
-/// on the CPU where its state is already live (every system call) checks with
-/// one load. The `Weak` keeps the allocation, so the address cannot be reused by
-/// another thread while it is recorded here.
-struct Owner(spin::Mutex<Option<Weak<dyn HasFpu>>>, AtomicUsize);
+/// What a CPU holds of user threads' FPU state, behind its owner lock.
+struct Live {
+    /// The thread whose registers are live on this CPU.
+    owner: Option<Weak<dyn HasFpu>>,
+    /// The thread whose registers were live before `owner`'s, kept whole in
+    /// the CPU's area `hot_at` (as XSAVE wrote them) rather than compacted
+    /// into its `FpuState`, which is out of date meanwhile. Two threads taking
+    /// turns on a CPU (a futex or pipe ping-pong) then cost an XSAVE and an
+    /// XRSTOR a switch, without the scan of the image and the write of each
+    /// chunk; a third thread's switch compacts it ("evicts" it). Only while
+    /// one CPU is online (the application processors come up at boot, before
+    /// any user thread): a thread parked with several CPUs may resume on
+    /// another, and its state must then be in its `FpuState` ([`release`]).
+    /// Whoever reads a thread's `FpuState` calls [`sync_to_memory`] first,
+    /// which brings it up to date from here as from the registers.
+    hot: Option<Weak<dyn HasFpu>>,
+    /// Which of the CPU's two areas holds `hot`'s image (0 or 1).
+    hot_at: usize,
+    /// With several CPUs: non-zero when `owner`'s task stopped running here
+    /// ([`release`] saved its registers, this version of its `FpuState`) and
+    /// no other thread's state was loaded since, so the registers still hold
+    /// that state. If the thread comes back here and its state is still that
+    /// version (it ran nowhere else, nothing replaced it), [`switch_to`] has
+    /// nothing to load; and a switch to another thread has nothing to save.
+    /// Zero: the registers are `owner`'s live state (or there is no owner).
+    clean: u64,
+}
 
-static OWNERS: [Owner; super::acpi::MAX_CPUS] =
-    [const { Owner(spin::Mutex::new(None), AtomicUsize::new(0)) }; super::acpi::MAX_CPUS];
+/// A CPU's [`Live`], and the address of its owner's allocation (0: none), so
+/// that a thread going back to user mode on the CPU where its state is already
+/// live (every system call) checks with one load. The `Weak`s keep the
+/// allocations, so an address cannot be reused by another thread while it is
+/// recorded here.
+struct Owner(spin::Mutex<Live>, AtomicUsize);
+
+static OWNERS: [Owner; super::acpi::MAX_CPUS] = [const {
+    Owner(
+        spin::Mutex::new(Live {
+            owner: None,
+            hot: None,
+            hot_at: 0,
+            clean: 0,
+        }),
+        AtomicUsize::new(0),
+    )
+}; super::acpi::MAX_CPUS];
 
 fn address<T: ?Sized>(p: *const T) -> usize {
     p as *const () as usize
+}
+
+fn is<T: ?Sized>(slot: &Option<Weak<T>>, thread: &Arc<T>) -> bool {
+    slot.as_ref().is_some_and(|w| {
+        core::ptr::addr_eq(w.as_ptr(), Arc::as_ptr(thread)) && w.strong_count() > 0
+    })
 }
 
 /// Whether `thread`'s registers are the ones live on this CPU.
@@ -404,8 +513,11 @@ pub fn init() {
         "XSAVE area larger than Kestrel's buffer"
     );
     init_cpu();
+    let live = owner().0.lock();
+    // SAFETY: this CPU's owner lock is held (`live`) until the end.
+    let (_, free) = unsafe { areas(live.hot_at) };
     let mut s = FpuState::with_mask(0);
-    s.save();
+    s.save_via(free);
     INITIAL.call_once(|| s);
 }
 
@@ -424,68 +536,135 @@ pub fn init_cpu() {
     }
 }
 
-/// Makes `thread`'s state live, saving the previous owner's first.
+/// Makes `thread`'s state live, saving the previous owner's first: whole, as
+/// this CPU's hot image, when one CPU is online (the hot thread before it is
+/// compacted into its `FpuState` unless it is `thread`), else into its
+/// `FpuState`. `thread`'s state comes from the hot image when it is that
+/// thread's, else from its `FpuState`.
 pub fn switch_to(thread: &Arc<dyn HasFpu>) {
     let slot = owner();
-    let mut owner = slot.0.lock();
-    if let Some(prev) = owner.as_ref().and_then(Weak::upgrade) {
-        if Arc::ptr_eq(&prev, thread) {
-            return;
+    let mut live = slot.0.lock();
+    let h = live.hot_at;
+    // SAFETY: this CPU's owner lock is held (`live`) until the end.
+    let (hot_area, free_area) = unsafe { areas(h) };
+    // Non-zero: the owner's registers were saved when its task stopped here.
+    let clean = core::mem::take(&mut live.clean);
+    if is(&live.owner, thread) {
+        if clean != 0 {
+            // Back on the CPU it left, with nothing loaded here since: the
+            // registers are its state unless that changed meanwhile (it ran on
+            // another CPU, or it was replaced).
+            let state = thread.fpu().lock();
+            if state.version() != clean {
+                state.restore_via(free_area);
+            }
+            slot.1
+                .store(address(Arc::as_ptr(thread)), Ordering::Relaxed);
         }
-        prev.fpu().lock().save();
+        return;
     }
-    thread.fpu().lock().restore();
-    *owner = Some(Arc::downgrade(thread));
+    // The `Weak`s move between the slots rather than being upgraded and made
+    // again: two threads taking turns cost no reference-count updates.
+    let prev = live.owner.take().filter(|w| w.strong_count() > 0);
+    let resumes_hot = is(&live.hot, thread);
+    let single = super::percpu::online() < 2;
+    // `prev`'s registers stay whole as the hot image (one CPU; not when they
+    // were saved already: `clean`).
+    let keep_whole = single && prev.is_some() && clean == 0;
+    if let Some(p) = &prev
+        && clean == 0
+    {
+        if keep_whole {
+            xsave(free_area);
+        } else if let Some(p) = p.upgrade() {
+            p.fpu().lock().save_via(free_area);
+        }
+    }
+    let mut me = None;
+    if resumes_hot {
+        // SAFETY: the hot area holds what XSAVE wrote for `thread` (nothing
+        // replaced its state since: `invalidate` forgets the hot image).
+        unsafe { xrstor(hot_area) };
+        me = live.hot.take();
+    } else if keep_whole || !single {
+        // The hot area is needed for `prev` (or, with several CPUs, no image
+        // stays hot): its thread's state goes back to that thread's block.
+        if let Some(c) = live.hot.take().and_then(|w| w.upgrade()) {
+            c.fpu().lock().store(&hot_area.0[..image_size()]);
+        }
+        thread.fpu().lock().restore_via(hot_area);
+    } else {
+        thread.fpu().lock().restore_via(free_area);
+    }
+    if keep_whole {
+        live.hot = prev;
+        live.hot_at = 1 - h;
+    }
+    live.owner = Some(me.unwrap_or_else(|| Arc::downgrade(thread)));
     slot.1
         .store(address(Arc::as_ptr(thread)), Ordering::Relaxed);
 }
 
-/// Brings `thread`'s saved state up to date if its registers are live (before fork
-/// copies it, or a signal frame stores it).
+/// Brings `thread`'s saved state up to date if its registers are live, or its
+/// image is this CPU's hot one (before fork copies it, a signal frame stores
+/// it, or ptrace reads it).
 pub fn sync_to_memory(thread: &Arc<dyn HasFpu>) {
-    let owner = owner().0.lock();
-    if owner
-        .as_ref()
-        .and_then(Weak::upgrade)
-        .is_some_and(|o| Arc::ptr_eq(&o, thread))
-    {
-        thread.fpu().lock().save();
+    let mut live = owner().0.lock();
+    // SAFETY: this CPU's owner lock is held (`live`) until the end.
+    let (hot_area, free_area) = unsafe { areas(live.hot_at) };
+    if is(&live.owner, thread) {
+        // Unless the registers were saved at its release (`clean`): the
+        // thread may have run on another CPU since, and they are not its
+        // state any more.
+        if live.clean == 0 {
+            thread.fpu().lock().save_via(free_area);
+        }
+    } else if is(&live.hot, thread) {
+        thread.fpu().lock().store(&hot_area.0[..image_size()]);
+        live.hot = None;
     }
 }
 
-/// Forgets the live state if it is `thread`'s (its saved copy was replaced, as at
-/// execve), so the next switch loads the saved one.
+/// Forgets the live state (or the hot image) if it is `thread`'s (its saved
+/// copy was replaced, as at execve), so the next switch loads the saved one.
 pub fn invalidate(thread: &Arc<dyn HasFpu>) {
     let slot = owner();
-    let mut owner = slot.0.lock();
-    if owner
-        .as_ref()
-        .and_then(Weak::upgrade)
-        .is_some_and(|o| Arc::ptr_eq(&o, thread))
-    {
-        *owner = None;
+    let mut live = slot.0.lock();
+    if is(&live.owner, thread) {
+        live.owner = None;
+        live.clean = 0;
         slot.1.store(0, Ordering::Relaxed);
+    }
+    if is(&live.hot, thread) {
+        live.hot = None;
     }
 }
 
 /// `thread` stops running on this CPU for now (its task went back to waiting):
 /// with more than one CPU online its next run may be elsewhere, so its registers
-/// are saved and this CPU forgets them. With one CPU they stay live (the lazy
-/// case: a thread that runs alone never pays for a save).
+/// are saved. The CPU remembers that they still hold that saved state
+/// ([`Live::clean`]): if the thread comes back here first, nothing is loaded.
+/// With one CPU they stay live (the lazy case: a thread that runs alone never
+/// pays for a save).
 pub fn release(thread: &Arc<dyn HasFpu>) {
     if super::percpu::online() < 2 {
         return;
     }
     let slot = owner();
-    let mut owner = slot.0.lock();
-    if owner
-        .as_ref()
-        .and_then(Weak::upgrade)
-        .is_some_and(|o| Arc::ptr_eq(&o, thread))
-    {
-        thread.fpu().lock().save();
-        *owner = None;
+    let mut live = slot.0.lock();
+    // SAFETY: this CPU's owner lock is held (`live`) until the end.
+    let (hot_area, free_area) = unsafe { areas(live.hot_at) };
+    if is(&live.owner, thread) {
+        if live.clean == 0 {
+            let mut state = thread.fpu().lock();
+            state.save_via(free_area);
+            live.clean = state.version();
+        }
+        // Not live: the next switch to it looks at its state's version.
         slot.1.store(0, Ordering::Relaxed);
+    } else if is(&live.hot, thread) {
+        thread.fpu().lock().store(&hot_area.0[..image_size()]);
+        live.hot = None;
     }
 }
 
@@ -511,9 +690,17 @@ crate::ktest!(
         other[160 + 9 * 16 + 8] = 5;
         images.push(other);
         for (n, image) in images.iter().enumerate() {
+            let before = s.version();
             s.store(image);
             crate::kcheck!(s.image() == *image, "image {n} came back changed");
+            // A CPU that remembers the version its registers hold must see
+            // every store (a save on another CPU) as a change.
+            crate::kcheck!(s.version() != before, "store {n} kept the version");
         }
+        crate::kcheck!(
+            s.clone().version() != s.version(),
+            "a clone has its original's version"
+        );
         crate::kcheck!(
             s.heap_bytes() <= 128,
             "{} bytes kept for two registers",
