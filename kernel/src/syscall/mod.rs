@@ -360,24 +360,8 @@ pub fn call_now(thread: &Arc<Thread>, regs: &mut UserContext, nr: u64, args: Arg
         resolve: 0,
     };
     let r = match nr as usize {
-        n::READ => {
-            let mut a = args::Regs::new(args);
-            let r = fs::read_now(&ctx, a.next(), a.next(), a.next())?;
-            if thread.pending_load.is_set() {
-                return None;
-            }
-            r
-        }
-        n::RT_SIGACTION => {
-            let mut a = args::Regs::new(args);
-            let r = signal::rt_sigaction(&ctx, a.next(), a.next(), a.next(), a.next());
-            if thread.pending_load.is_set() {
-                // Failed with EFAULT before changing anything: the general
-                // path loads the page and runs it again.
-                return None;
-            }
-            r
-        }
+        n::READ => read_now(&ctx, args)?,
+        n::RT_SIGACTION => sigaction_now(&ctx, args)?,
         n::GETPID => process::getpid(&ctx),
         n::GETPPID => process::getppid(&ctx),
         n::GETTID => process::gettid(&ctx),
@@ -402,6 +386,32 @@ pub fn call_now(thread: &Arc<Thread>, regs: &mut UserContext, nr: u64, args: Arg
         Ok(v) => v as i64,
         Err(e) => -(e as i32 as i64),
     })
+}
+
+/// read(2) for [`call_now`]. Out of line (as [`sigaction_now`]): inline,
+/// its code in the thread loop's (where `call_now` is inlined) made every
+/// other call's general way slower.
+#[inline(never)]
+fn read_now(ctx: &Ctx<'_>, args: Args) -> Option<KResult<u64>> {
+    let mut a = args::Regs::new(args);
+    let r = fs::read_now(ctx, a.next(), a.next(), a.next())?;
+    if ctx.thread.pending_load.is_set() {
+        return None;
+    }
+    Some(r)
+}
+
+/// rt_sigaction(2) for [`call_now`].
+#[inline(never)]
+fn sigaction_now(ctx: &Ctx<'_>, args: Args) -> Option<KResult<u64>> {
+    let mut a = args::Regs::new(args);
+    let r = signal::rt_sigaction(ctx, a.next(), a.next(), a.next(), a.next());
+    if ctx.thread.pending_load.is_set() {
+        // Failed with EFAULT before changing anything: the general path
+        // loads the page and runs it again.
+        return None;
+    }
+    Some(r)
 }
 
 /// Whether [`call_now`] may run call `nr` (the fast path asks first).
