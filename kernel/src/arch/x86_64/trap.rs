@@ -17,7 +17,7 @@
 //! syscall entry switches to it by hand), used only long enough to build the frame.
 
 use core::arch::{asm, global_asm};
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::cpu::{self, msr};
 use super::gdt::{self, KERNEL_CS, USER_CS, USER_DS};
@@ -300,7 +300,12 @@ syscall_entry:
 /* The fast path: the thread's hook (fast_syscall) may run the call and return
  * to user mode from here, on the kernel stack below enter_user's saved
  * registers (unused while the thread is in user mode). rbx, already in the
- * frame, keeps the frame's address across the call. */
+ * frame, keeps the frame's address across the call. A number not in
+ * FAST_SYSCALLS (rax still holds it) goes the general way at once. */
+    cmp rax, 255
+    ja user_trap_common
+    bt qword ptr [rip + {fast_set}], rax
+    jnc user_trap_common
     mov rbx, rsp
     mov rsp, gs:[{kernel_rsp}]
     and rsp, -16
@@ -383,6 +388,7 @@ enter_user_asm:
 "#,
     kernel_trap = sym kernel_trap,
     fast_syscall = sym fast_syscall,
+    fast_set = sym FAST_SYSCALLS,
     user_rsp = const offset::USER_RSP_SCRATCH,
     entry_top = const offset::ENTRY_STACK_TOP,
     user_ctx = const offset::USER_CTX,
@@ -496,8 +502,20 @@ pub enum Fast {
 /// enable them; they are disabled again when it returns.
 pub type FastHook<'a> = &'a mut (dyn FnMut(&mut TrapFrame, &mut UserContext) -> Fast + 'a);
 
-/// Called by the syscall entry code, on the kernel stack, for every system
-/// call: true when the running thread's hook ran the call and the entry code
+/// The system call numbers (below 256) offered to the fast hook, a bit each
+/// ([`allow_fast_syscalls`]); the entry code sends any other the general way
+/// without calling [`fast_syscall`].
+static FAST_SYSCALLS: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
+
+/// Offers system calls `nrs` (each below 256) to the threads' fast hooks.
+pub fn allow_fast_syscalls(nrs: &[usize]) {
+    for &nr in nrs.iter().filter(|&&nr| nr < 256) {
+        FAST_SYSCALLS[nr / 64].fetch_or(1 << (nr % 64), Ordering::Relaxed);
+    }
+}
+
+/// Called by the syscall entry code, on the kernel stack, for a system
+/// call in [`FAST_SYSCALLS`]: true when the running thread's hook ran the call and the entry code
 /// is to return to user mode from the frame with `sysret`.
 extern "C" fn fast_syscall(frame: &mut TrapFrame) -> bool {
     let cpu = this_cpu();
