@@ -546,6 +546,9 @@ fn fast_syscall(
         frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9,
     ];
     crate::arch::cpu::enable_interrupts();
+    // The call runs with interrupts on (it may spin on a lock whose holder
+    // waits for this CPU to answer a TLB shootdown): nothing of it before.
+    core::sync::atomic::compiler_fence(Ordering::SeqCst);
     let ret = syscall::call_now(thread, regs, nr, args);
     crate::arch::cpu::disable_interrupts();
     // Nothing below may be read before interrupts were off (a timer
