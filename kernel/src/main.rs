@@ -67,6 +67,7 @@ fn kernel_entry(magic: u32, info: u32) -> ! {
     ENTRY_TSC.store(entry_tsc, Ordering::Relaxed);
     time::mark_boot(entry_tsc);
     arch::init_early();
+    arch::trap::allow_fast_syscalls(&syscall::FAST);
     console::init();
 
     let boot = match boot::parse(magic, info) {

@@ -236,6 +236,13 @@ pub struct ProcessPerf {
 }
 
 impl ProcessPerf {
+    /// Whether some thread of the process has events (the system call fast
+    /// path leaves such a process to the thread loop).
+    #[inline]
+    pub fn active(&self) -> bool {
+        self.active.load(Ordering::Relaxed)
+    }
+
     fn get(&self, tid: Pid) -> Option<Arc<ThreadPerf>> {
         self.threads
             .lock()

@@ -640,10 +640,20 @@ fn fix_restart(regs: &mut UserContext, handler: Option<&KernelSigaction>) {
 /// to restart, no saved mask to put back), told without making its future.
 #[inline]
 pub fn nothing_to_deliver(t: &Thread, regs: &UserContext, from_syscall: bool) -> bool {
+    (!from_syscall || (regs.regs.rax as i64) >= 0) && nothing_pending(t)
+}
+
+/// [`nothing_to_deliver`] after a system call that returned `ret`.
+#[inline]
+pub fn nothing_to_deliver_after(t: &Thread, ret: i64) -> bool {
+    ret >= 0 && nothing_pending(t)
+}
+
+#[inline(always)]
+fn nothing_pending(t: &Thread) -> bool {
     let allowed = !t.sigmask.load(Ordering::Acquire);
     !t.killed()
         && !t.ptraced()
-        && (!from_syscall || (regs.regs.rax as i64) >= 0)
         && !t.process.signals.stopped.load(Ordering::Acquire)
         && !t.process.signals.frozen.load(Ordering::Acquire)
         && (t.signals.pending.summary() | t.process.signals.pending.summary()) & allowed == 0

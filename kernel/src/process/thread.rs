@@ -26,7 +26,7 @@ use core::task::{Context, Poll};
 use kestrel_abi::signal::*;
 
 use super::{Thread, signal};
-use crate::arch::trap::{self, Trap, UserContext, pf};
+use crate::arch::trap::{self, Fast, Trap, TrapFrame, UserContext, pf};
 use crate::arch::{apic, percpu};
 use crate::mm::callbox::CallBox;
 use crate::mm::vm::{Access, AddressSpace, FaultError};
@@ -221,21 +221,25 @@ fn run(thread: Arc<Thread>, mut regs: UserContext) -> impl Future<Output = ()> +
             // in the kernel, user code would run on with no timer armed.
             crate::arch::cpu::disable_interrupts();
             crate::arch::debugreg::load_for_user(super::ptrace::debug_registers(&thread));
-            let user_start = time::now_ns();
+            let mut user_start = time::now_ns();
             apic::arm_at(deadline, user_start);
-            let trap = trap::enter_user(&mut regs);
-            let in_user = time::now_ns() - user_start;
-            // Each has one writer (the thread; this CPU), so no locked add: readers
-            // see the old sum or the new one.
-            let user = &thread.cpu.user;
-            user.store(user.load(Ordering::Relaxed) + in_user, Ordering::Relaxed);
-            let cpu_user = &percpu::this_cpu().user_ns;
-            cpu_user.store(
-                cpu_user.load(Ordering::Relaxed) + in_user,
-                Ordering::Relaxed,
-            );
+            // Calls that complete at once, with nothing to do around them, run
+            // and return to user mode from the entry code (`fast_syscall`); the
+            // time they were called at is where user time starts again.
+            let trap = trap::enter_user(&mut regs, &mut |frame, regs| {
+                fast_syscall(&thread, frame, regs, &mut user_start)
+            });
+            add_user_time(&thread, time::now_ns() - user_start);
             let mut from_syscall = false;
             match trap {
+                Trap::SyscallDone => {
+                    // `fast_syscall` ran the call (counted, traced, its result in
+                    // rax) but found work for after it: what follows any call.
+                    if thread.ptraced() && !thread.should_exit() {
+                        after_syscall_traced(&thread, &mut regs).await;
+                    }
+                    from_syscall = true;
+                }
                 Trap::Syscall => {
                     regs.orig_rax = regs.regs.rax;
                     if thread.ptraced() {
@@ -288,14 +292,7 @@ fn run(thread: Arc<Thread>, mut regs: UserContext) -> impl Future<Output = ()> +
                         regs.regs.rax,
                     );
                     if thread.ptraced() && !thread.should_exit() {
-                        if super::ptrace::syscall_traced(&thread) {
-                            Box::pin(super::ptrace::syscall_stop(&thread, &mut regs, false)).await;
-                        }
-                        if super::ptrace::stepping(&thread) {
-                            // The `syscall` instruction was the step: report it now, as
-                            // Linux does (the flag only traps after the next one).
-                            signal::force(&thread, Siginfo::new(SIGTRAP, TRAP_BRKPT));
-                        }
+                        after_syscall_traced(&thread, &mut regs).await;
                     }
                     // What seccomp answered for a call it stopped is final: an ERRNO
                     // of 512 (ERESTARTSYS) reaches the program, as on Linux with
@@ -467,6 +464,123 @@ fn run(thread: Arc<Thread>, mut regs: UserContext) -> impl Future<Output = ()> +
             }
             super::process_exited(&thread.process, status);
         }
+    }
+}
+
+/// The running thread's user time grew by `ns` (and its CPU's).
+#[inline(always)]
+fn add_user_time(thread: &Thread, ns: u64) {
+    // Each has one writer (the thread; this CPU), so no locked add: readers
+    // see the old sum or the new one.
+    let user = &thread.cpu.user;
+    user.store(user.load(Ordering::Relaxed) + ns, Ordering::Relaxed);
+    let cpu_user = &percpu::this_cpu().user_ns;
+    cpu_user.store(cpu_user.load(Ordering::Relaxed) + ns, Ordering::Relaxed);
+}
+
+/// After a system call of a traced thread: ptrace's syscall-exit stop and a
+/// single step's trap. (A boxed future, as every ptrace stop: rare, and kept
+/// out of the future every thread carries.)
+fn after_syscall_traced<'a>(
+    thread: &'a Arc<Thread>,
+    regs: &'a mut UserContext,
+) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+    Box::pin(async move {
+        if super::ptrace::syscall_traced(thread) {
+            super::ptrace::syscall_stop(thread, regs, false).await;
+        }
+        if super::ptrace::stepping(thread) {
+            // The `syscall` instruction was the step: report it now, as
+            // Linux does (the flag only traps after the next one).
+            signal::force(thread, Siginfo::new(SIGTRAP, TRAP_BRKPT));
+        }
+    })
+}
+
+/// The fast path of a system call ([`trap::FastHook`]): a call that
+/// completes at once ([`syscall::is_fast`], [`syscall::call_now`]) for a
+/// thread with nothing to do around it runs here, in the entry code, and the
+/// thread goes back to user mode without returning to its loop. What the loop
+/// would do around the call is either done here the same way (the user time,
+/// `orig_rax`, the trace records, `in_syscall`, the syscall counts in
+/// `call_now`) or known to be nothing, from the same flags the loop reads:
+///
+/// - before the call: not traced (ptrace's stops, `orig_rax`'s -ENOSYS), not
+///   in seccomp, not killed or exiting, no CPU-time timer (setitimer's
+///   virtual and profiling clocks, RLIMIT_CPU, CPU-time POSIX timers) and no
+///   perf event (sampling clocks) in the process; any of these, or a call not
+///   in the set, is [`Fast::Slow`]: the loop runs it as before.
+/// - after it, with interrupts disabled again: still none of these, no signal
+///   to deliver (nor a stop, a freeze, a saved mask to restore, an error
+///   result), this thread's FPU state still loaded, and this CPU's timer
+///   armed for a deadline still ahead, no earlier than the executor's next
+///   timer (a timer interrupt taken during the call leaves nothing armed: the
+///   time slice's end and the sleepers' deadlines are the loop's to
+///   re-arm). Anything else is [`Fast::Done`]: the loop does what follows the
+///   call ([`Trap::SyscallDone`]).
+///
+/// The FS and GS bases, PKRU, the I/O bitmap, the debug registers and CR4.TSD
+/// stay as they were for user mode: no call in the set changes them.
+#[inline(always)]
+fn fast_syscall(
+    thread: &Arc<Thread>,
+    frame: &mut TrapFrame,
+    regs: &mut UserContext,
+    user_start: &mut u64,
+) -> Fast {
+    let nr = frame.rax;
+    let p = &thread.process;
+    let quiet = |t: &Thread| {
+        !t.ptraced()
+            && !t.should_exit()
+            && !p.cpu_timers_armed.load(Ordering::Acquire)
+            && !p.perf.active()
+    };
+    if !syscall::is_fast(nr) || thread.seccomp_active() || !quiet(thread) {
+        return Fast::Slow;
+    }
+    add_user_time(thread, time::now_ns() - *user_start);
+    let shown = u32::try_from(nr).map_or(u32::MAX, |n| n.saturating_add(1));
+    thread.in_syscall.store(shown, Ordering::Relaxed);
+    let args = [
+        frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9,
+    ];
+    crate::arch::cpu::enable_interrupts();
+    // The call runs with interrupts on (it may spin on a lock whose holder
+    // waits for this CPU to answer a TLB shootdown): nothing of it before.
+    core::sync::atomic::compiler_fence(Ordering::SeqCst);
+    let ret = syscall::call_now(thread, regs, nr, args);
+    crate::arch::cpu::disable_interrupts();
+    // Nothing below may be read before interrupts were off (a timer
+    // interrupt in between would leave no timer armed for user mode).
+    core::sync::atomic::compiler_fence(Ordering::SeqCst);
+    thread.in_syscall.store(0, Ordering::Relaxed);
+    let now = time::now_ns();
+    *user_start = now;
+    let Some(ret) = ret else {
+        // A copy met a file page not in memory: the loop runs it again.
+        return Fast::Slow;
+    };
+    regs.orig_rax = nr;
+    frame.rax = ret as u64;
+    let tid = thread.tid.into();
+    crate::trace::record(crate::trace::Kind::SyscallEnter, tid, nr);
+    crate::trace::record(crate::trace::Kind::SyscallExit, tid, ret as u64);
+    let armed = apic::armed_deadline();
+    let timer_ahead = armed != u64::MAX
+        && armed > now
+        && task::executor()
+            .timers()
+            .next_deadline()
+            .is_none_or(|d| d >= armed);
+    if quiet(thread)
+        && signal::nothing_to_deliver_after(thread, ret)
+        && timer_ahead
+        && crate::arch::fpu::is_live(thread)
+    {
+        Fast::Return
+    } else {
+        Fast::Done
     }
 }
 

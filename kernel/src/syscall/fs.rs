@@ -267,7 +267,7 @@ pub(super) async fn read_to_user(
     if count <= SMALL_READ
         // Regular files and block devices read from a disk or a cache.
         && !matches!(file_type, S_IFREG | S_IFBLK)
-        && let Some(r) = read_small(file, &mut out, count, offset)
+        && let Some(r) = read_small(file, &mut out, count, offset, false)
     {
         return r;
     }
@@ -333,6 +333,7 @@ fn read_small(
     out: &mut kestrel_usermem::UserWriter<'_>,
     count: usize,
     offset: Option<u64>,
+    whole: bool,
 ) -> Option<KResult<usize>> {
     let mut kbuf = [0u8; SMALL_READ];
     if file.ops().read_waiting(file, &mut kbuf).is_some() {
@@ -342,6 +343,10 @@ fn read_small(
     }
     // Never take more from the file than can be delivered.
     let room = out.writable(count);
+    if whole && room < count {
+        // [`read_now`]: the general path deals with the rest (a page to load).
+        return None;
+    }
     if room == 0 || (room < count && is_stream(file)) {
         return Some(Err(Errno::EFAULT));
     }
@@ -365,6 +370,31 @@ fn read_small(
         }
         copied
     }))
+}
+
+/// read(2) of at most [`SMALL_READ`] bytes from a character device or a pipe
+/// with something to read (/dev/zero, an eventfd, a pipe with data), at once:
+/// [`super::call_now`]. `None`, with nothing done, for everything else
+/// (another file type, a bad descriptor or buffer, a buffer not all
+/// writable now, a read that would wait, a fanotify permission watch), which
+/// [`sys_read`] does the general way. The checks are [`read_to_user`]'s.
+#[inline]
+pub(super) fn read_now(
+    ctx: &Ctx<'_>,
+    fd: Fd,
+    buf: UserPtr<u8>,
+    count: usize,
+) -> Option<KResult<u64>> {
+    if count == 0 || count > SMALL_READ || fsnotify::permission_watched() {
+        return None;
+    }
+    let file = ctx.file(fd).ok()?;
+    if !file.readable() || !matches!(file.file_type(), S_IFCHR | S_IFIFO) {
+        return None;
+    }
+    let mm = ctx.mm();
+    let mut out = mm.writer(buf, count).ok()?;
+    read_small(&file, &mut out, count, None, true).map(|r| r.map(|n| n as u64))
 }
 
 /// write(2) from the user buffer `buf`, a chunk at a time (as [`read_to_user`]).

@@ -348,6 +348,11 @@ pub fn dispatch<'a>(
 /// seccomp's entry checks before it, signals and the kill after it); a copy to
 /// user memory that met a file page not in memory (it cannot wait here) is
 /// `None` too, so that [`dispatch`] runs the call again and loads the page.
+///
+/// The handlers here never read `ctx.regs`: on the fast path
+/// (`process::thread`'s `fast_syscall`) the registers are still in the trap
+/// frame, and the `UserContext` holds those of the thread's last slow trap.
+/// `None` means nothing was done.
 #[inline(always)]
 pub fn call_now(thread: &Arc<Thread>, regs: &mut UserContext, nr: u64, args: Args) -> Option<i64> {
     use kestrel_abi::syscalls::nr as n;
@@ -357,6 +362,8 @@ pub fn call_now(thread: &Arc<Thread>, regs: &mut UserContext, nr: u64, args: Arg
         resolve: 0,
     };
     let r = match nr as usize {
+        n::READ => read_now(&ctx, args)?,
+        n::RT_SIGACTION => sigaction_now(&ctx, args)?,
         n::GETPID => process::getpid(&ctx),
         n::GETPPID => process::getppid(&ctx),
         n::GETTID => process::gettid(&ctx),
@@ -381,6 +388,69 @@ pub fn call_now(thread: &Arc<Thread>, regs: &mut UserContext, nr: u64, args: Arg
         Ok(v) => v as i64,
         Err(e) => -(e as i32 as i64),
     })
+}
+
+/// read(2) for [`call_now`]. Out of line (as [`sigaction_now`]): inline,
+/// its code in the thread loop's (where `call_now` is inlined) made every
+/// other call's general way slower.
+#[inline(never)]
+fn read_now(ctx: &Ctx<'_>, args: Args) -> Option<KResult<u64>> {
+    let mut a = args::Regs::new(args);
+    let r = fs::read_now(ctx, a.next(), a.next(), a.next())?;
+    if ctx.thread.pending_load.is_set() {
+        return None;
+    }
+    Some(r)
+}
+
+/// rt_sigaction(2) for [`call_now`].
+#[inline(never)]
+fn sigaction_now(ctx: &Ctx<'_>, args: Args) -> Option<KResult<u64>> {
+    let mut a = args::Regs::new(args);
+    let r = signal::rt_sigaction(ctx, a.next(), a.next(), a.next(), a.next());
+    if ctx.thread.pending_load.is_set() {
+        // Failed with EFAULT before changing anything: the general path
+        // loads the page and runs it again.
+        return None;
+    }
+    Some(r)
+}
+
+/// The calls [`call_now`] runs, which the syscall entry code offers to the
+/// fast path (`arch::trap::allow_fast_syscalls`); [`is_fast`] says the same.
+pub const FAST: [usize; 10] = {
+    use kestrel_abi::syscalls::nr as n;
+    [
+        n::READ,
+        n::RT_SIGACTION,
+        n::GETPID,
+        n::GETPPID,
+        n::GETTID,
+        n::GETUID,
+        n::GETEUID,
+        n::GETGID,
+        n::GETEGID,
+        n::CLOCK_GETTIME,
+    ]
+};
+
+/// Whether [`call_now`] may run call `nr` (the fast path asks first).
+#[inline(always)]
+pub fn is_fast(nr: u64) -> bool {
+    use kestrel_abi::syscalls::nr as n;
+    matches!(
+        nr as usize,
+        n::READ
+            | n::RT_SIGACTION
+            | n::GETPID
+            | n::GETPPID
+            | n::GETTID
+            | n::GETUID
+            | n::GETEUID
+            | n::GETGID
+            | n::GETEGID
+            | n::CLOCK_GETTIME
+    )
 }
 
 /// The size of [`dispatch`]'s future, which the thread future holds while a

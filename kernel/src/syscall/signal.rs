@@ -29,6 +29,18 @@ pub async fn sys_rt_sigaction(
     old_ptr: UserPtr<KernelSigaction>,
     size: usize,
 ) -> KResult<u64> {
+    rt_sigaction(ctx, signum, act_ptr, old_ptr, size)
+}
+
+/// rt_sigaction(2), which never waits ([`super::call_now`]). A copy that
+/// fails does so before the action changes.
+pub fn rt_sigaction(
+    ctx: &Ctx<'_>,
+    signum: i32,
+    act_ptr: UserPtr<KernelSigaction>,
+    old_ptr: UserPtr<KernelSigaction>,
+    size: usize,
+) -> KResult<u64> {
     if size != 8 {
         return Err(Errno::EINVAL);
     }

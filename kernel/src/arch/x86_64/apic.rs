@@ -135,6 +135,14 @@ pub fn arm_at(deadline: u64, now: u64) {
     }
 }
 
+/// The deadline this CPU's timer is armed for (`u64::MAX`: none, or it fired).
+#[inline]
+pub fn armed_deadline() -> u64 {
+    super::percpu::this_cpu()
+        .timer_armed_at
+        .load(Ordering::Relaxed)
+}
+
 /// The timer interrupt arrived: whatever was armed has fired.
 pub fn timer_fired() {
     let armed = &super::percpu::this_cpu().timer_armed_at;

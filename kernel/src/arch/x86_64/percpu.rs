@@ -69,6 +69,9 @@ pub struct PerCpu {
     /// What the TSS's I/O bitmap holds: 0 closed, 1 every port (iopl 3), else
     /// the id of the ioperm bitmap copied there.
     pub io_loaded: AtomicU64,
+    /// The running thread's fast system call hook while it is in user mode
+    /// (a pointer to `enter_user`'s [`super::trap::FastHook`]; 0 for none).
+    pub fast_hook: AtomicU64,
 }
 
 /// Byte offsets of the fields the assembly entry code uses.
@@ -110,6 +113,7 @@ impl PerCpu {
             active_root: AtomicU64::new(0),
             tss: AtomicPtr::new(core::ptr::null_mut()),
             io_loaded: AtomicU64::new(0),
+            fast_hook: AtomicU64::new(0),
         }
     }
 }

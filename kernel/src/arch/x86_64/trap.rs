@@ -17,7 +17,7 @@
 //! syscall entry switches to it by hand), used only long enough to build the frame.
 
 use core::arch::{asm, global_asm};
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::cpu::{self, msr};
 use super::gdt::{self, KERNEL_CS, USER_CS, USER_DS};
@@ -58,6 +58,10 @@ const FRAME_QWORDS: usize = core::mem::size_of::<TrapFrame>() / 8;
 
 /// The `vector` recorded for a trap through the `syscall` instruction.
 pub const SYSCALL_VECTOR: u64 = 0x100;
+
+/// The `vector` of a system call that the fast path ran but could not return
+/// from (work for the thread loop after the call): [`Trap::SyscallDone`].
+const SYSCALL_DONE_VECTOR: u64 = 0x101;
 
 /// RFLAGS bits.
 pub mod rflags {
@@ -166,6 +170,10 @@ impl UserContext {
 pub enum Trap {
     /// The thread executed `syscall`; the number is in `rax`.
     Syscall,
+    /// The thread executed `syscall` and the fast hook ([`enter_user`]) ran the
+    /// call: its number is in `orig_rax`, its result in `rax`, and what follows
+    /// a call (signals, stops, timers) is still to do.
+    SyscallDone,
     /// A page fault at `addr` with the CPU's error code.
     PageFault { addr: u64, code: u64 },
     /// An interrupt arrived while user code ran; it has been handled (the device
@@ -289,6 +297,42 @@ syscall_entry:
     push r14
     push r15
 
+/* The fast path: the thread's hook (fast_syscall) may run the call and return
+ * to user mode from here, on the kernel stack below enter_user's saved
+ * registers (unused while the thread is in user mode). rbx, already in the
+ * frame, keeps the frame's address across the call. A number not in
+ * FAST_SYSCALLS (rax still holds it) goes the general way at once. */
+    cmp rax, 255
+    ja user_trap_common
+    bt qword ptr [rip + {fast_set}], rax
+    jnc user_trap_common
+    mov rbx, rsp
+    mov rsp, gs:[{kernel_rsp}]
+    and rsp, -16
+    mov rdi, rbx
+    call {fast_syscall}
+    mov rsp, rbx
+    test al, al
+    jz user_trap_common
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop r11
+    pop r10
+    pop r9
+    pop r8
+    pop rbp
+    pop rdi
+    pop rsi
+    pop rdx
+    pop rcx
+    pop rbx
+    pop rax
+    swapgs
+    mov rsp, [rsp + 40]
+    sysretq
+
 /* Copy the frame into the thread's UserContext and resume enter_user's caller. */
 user_trap_common:
     mov rdi, gs:[{user_ctx}]
@@ -343,6 +387,8 @@ enter_user_asm:
     sysretq
 "#,
     kernel_trap = sym kernel_trap,
+    fast_syscall = sym fast_syscall,
+    fast_set = sym FAST_SYSCALLS,
     user_rsp = const offset::USER_RSP_SCRATCH,
     entry_top = const offset::ENTRY_STACK_TOP,
     user_ctx = const offset::USER_CTX,
@@ -438,8 +484,77 @@ pub fn init_syscall() {
     }
 }
 
+/// What a fast system call hook did with a call ([`enter_user`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fast {
+    /// Nothing: the call goes the general way ([`Trap::Syscall`]).
+    Slow,
+    /// Ran it, its result in the frame's `rax`; back to user mode at once.
+    Return,
+    /// Ran it, its result in the frame's `rax`, but the thread has something
+    /// to do before user mode ([`Trap::SyscallDone`]).
+    Done,
+}
+
+/// A thread's fast system call hook: called at a `syscall` with the trap frame
+/// (on the entry stack, not copied into the `UserContext` yet, whose `regs`
+/// are stale) and the thread's `UserContext`, with interrupts disabled. It may
+/// enable them; they are disabled again when it returns.
+pub type FastHook<'a> = &'a mut (dyn FnMut(&mut TrapFrame, &mut UserContext) -> Fast + 'a);
+
+/// The system call numbers (below 256) offered to the fast hook, a bit each
+/// ([`allow_fast_syscalls`]); the entry code sends any other the general way
+/// without calling [`fast_syscall`].
+static FAST_SYSCALLS: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
+
+/// Offers system calls `nrs` (each below 256) to the threads' fast hooks.
+pub fn allow_fast_syscalls(nrs: &[usize]) {
+    for &nr in nrs.iter().filter(|&&nr| nr < 256) {
+        FAST_SYSCALLS[nr / 64].fetch_or(1 << (nr % 64), Ordering::Relaxed);
+    }
+}
+
+/// Called by the syscall entry code, on the kernel stack, for a system
+/// call in [`FAST_SYSCALLS`]: true when the running thread's hook ran the call and the entry code
+/// is to return to user mode from the frame with `sysret`.
+extern "C" fn fast_syscall(frame: &mut TrapFrame) -> bool {
+    let cpu = this_cpu();
+    let hook = cpu.fast_hook.load(Ordering::Relaxed) as *mut FastHook<'static>;
+    // sysret resumes at rcx with the flags in r11; only where enter_user
+    // would use it too (a canonical user address, flags user code may have).
+    let r11 = frame.r11;
+    if hook.is_null()
+        || !kestrel_usermem::is_user_address(frame.rcx)
+        || r11 != (r11 & rflags::USER_MASK) | rflags::FIXED | rflags::IF
+    {
+        return false;
+    }
+    let ctx = cpu.user_ctx.load(Ordering::Relaxed) as *mut UserContext;
+    // SAFETY: `fast_hook` and `user_ctx` are set by `enter_user` and
+    // `enter_user_asm` for the thread now in user mode, and a `syscall` only
+    // comes from user mode, which exists only inside `enter_user_asm`: the hook
+    // (on `enter_user`'s stack) and the `UserContext` (which `enter_user` lent
+    // to the assembly by pointer and does not touch until it returns) are both
+    // alive and used by nothing else while this runs.
+    let r = unsafe { (*hook)(frame, &mut *ctx) };
+    cpu::disable_interrupts();
+    match r {
+        Fast::Return => true,
+        Fast::Done => {
+            frame.vector = SYSCALL_DONE_VECTOR;
+            false
+        }
+        Fast::Slow => false,
+    }
+}
+
 /// Runs the thread described by `ctx` in user mode until the next trap, and returns
 /// that trap. Interrupts taken from user mode are already handled when this returns.
+///
+/// `fast` is offered every system call first, and may complete it without this
+/// returning ([`FastHook`], [`Fast`]): the thread goes back to user mode from
+/// the entry code with `sysret`, with its FS, GS, PKRU, I/O bitmap and timer
+/// as they are.
 ///
 /// Called with interrupts enabled or disabled; they are off from the moment the
 /// registers are loaded until user mode starts (then on, always).
@@ -448,7 +563,7 @@ pub fn init_syscall() {
 /// user space may set (IF always on). `ctx.regs.rip` must be canonical; the thread
 /// layer checks that and delivers SIGSEGV instead (an `iret` to a non-canonical
 /// address would fault in kernel mode with the user's GS loaded).
-pub fn enter_user(ctx: &mut UserContext) -> Trap {
+pub fn enter_user(ctx: &mut UserContext, mut fast: FastHook<'_>) -> Trap {
     debug_assert!(kestrel_usermem::is_user_address(ctx.regs.rip));
     let r = &mut ctx.regs;
     r.cs = u64::from(USER_CS);
@@ -518,10 +633,14 @@ pub fn enter_user(ctx: &mut UserContext) -> Trap {
         cpu::wrpkru(ctx.pkru);
         cpu.pkru.store(ctx.pkru, Ordering::Relaxed);
     }
+    // The hook, for `fast_syscall` while the thread is in user mode (cleared
+    // when it is back: `fast` lives on this stack).
+    cpu.fast_hook.store(&raw mut fast as u64, Ordering::Relaxed);
     // SAFETY: `ctx` starts with a TrapFrame that enter_user_asm pops and returns to;
     // the selectors and flags were forced above, so the return cannot fault. This
     // CPU's entry stack (TSS.RSP0) and kernel_rsp slot are set up by init_cpu.
     unsafe { enter_user_asm(ctx as *mut UserContext, u64::from(sysret)) };
+    cpu.fast_hook.store(0, Ordering::Relaxed);
     // Back with interrupts disabled. Read CR2 before anything can fault again.
     let vector = ctx.regs.vector;
     if pku {
@@ -531,6 +650,11 @@ pub fn enter_user(ctx: &mut UserContext) -> Trap {
     }
     let trap = match vector {
         SYSCALL_VECTOR => Trap::Syscall,
+        SYSCALL_DONE_VECTOR => {
+            // A syscall still, for the next return (sysret).
+            ctx.regs.vector = SYSCALL_VECTOR;
+            Trap::SyscallDone
+        }
         14 => Trap::PageFault {
             addr: cpu::read_cr2(),
             code: ctx.regs.error_code,
