@@ -237,18 +237,14 @@ impl AltStack {
 #[derive(Default)]
 pub struct ThreadSignals {
     pub pending: PendingQueue,
-    /// What few threads ever set (an alternate stack, a mask to put back, a
-    /// restart block), made the first time one is: 16 bytes in every `Thread`
-    /// instead of the 96 of the three, which kept `Thread` out of the 384-byte
-    /// heap class (a parked thread's memory: docs/hot-paths.md).
-    rare: spin::Once<alloc::boxed::Box<RareSignals>>,
     /// Woken when a signal arrives for this thread.
     pub wq: kestrel_sync::WaitQueue,
 }
 
-/// [`ThreadSignals`]' rarely used part.
+/// A thread's rarely used signal state (in [`super::ThreadRare`], made the
+/// first time one of them is set).
 #[derive(Default)]
-struct RareSignals {
+pub struct RareSignals {
     altstack: spin::Mutex<AltStack>,
     /// The mask to restore after the next delivery (sigsuspend, ppoll, pselect).
     saved_mask: spin::Mutex<Option<u64>>,
@@ -256,60 +252,53 @@ struct RareSignals {
     restart: spin::Mutex<Option<Restart>>,
 }
 
-impl ThreadSignals {
-    /// The rare part, made if the thread has none yet.
-    fn rare(&self) -> &RareSignals {
-        self.rare
-            .call_once(|| alloc::boxed::Box::new(RareSignals::default()))
-    }
-
-    /// The rare part if it was made: readers look without making it.
-    fn rare_if_made(&self) -> Option<&RareSignals> {
-        self.rare.get().map(|r| &**r)
+impl Thread {
+    fn rare_signals(&self) -> Option<&RareSignals> {
+        self.rare_if_made().map(|r| &r.signals)
     }
 
     /// The alternate signal stack (SS_DISABLE: none).
-    pub fn altstack(&self) -> AltStack {
-        self.rare_if_made()
+    pub fn alt_stack(&self) -> AltStack {
+        self.rare_signals()
             .map_or_else(AltStack::default, |r| *r.altstack.lock())
     }
 
     /// Installs `a` as the alternate stack (none: SS_DISABLE, which makes
     /// nothing for a thread that never had one).
-    pub fn set_altstack(&self, a: AltStack) {
-        match self.rare_if_made() {
+    pub fn set_alt_stack(&self, a: AltStack) {
+        match self.rare_signals() {
             Some(r) => *r.altstack.lock() = a,
             None if a.get().is_none() => {}
-            None => *self.rare().altstack.lock() = a,
+            None => *self.rare().signals.altstack.lock() = a,
         }
     }
 
     /// Remembers the mask to put back after the next delivery (sigsuspend,
     /// ppoll, pselect).
     pub fn set_saved_mask(&self, m: u64) {
-        *self.rare().saved_mask.lock() = Some(m);
+        *self.rare().signals.saved_mask.lock() = Some(m);
     }
 
     /// Takes the mask to put back, if one was saved.
     pub fn take_saved_mask(&self) -> Option<u64> {
-        self.rare_if_made().and_then(|r| r.saved_mask.lock().take())
+        self.rare_signals().and_then(|r| r.saved_mask.lock().take())
     }
 
     /// Whether a mask waits to be put back.
     #[inline]
     pub fn has_saved_mask(&self) -> bool {
-        self.rare_if_made()
+        self.rare_signals()
             .is_some_and(|r| r.saved_mask.lock().is_some())
     }
 
     /// Records how restart_syscall resumes the interrupted call.
     pub fn set_restart(&self, r: Restart) {
-        *self.rare().restart.lock() = Some(r);
+        *self.rare().signals.restart.lock() = Some(r);
     }
 
     /// Takes the restart block, if any.
     pub fn take_restart(&self) -> Option<Restart> {
-        self.rare_if_made().and_then(|r| r.restart.lock().take())
+        self.rare_signals().and_then(|r| r.restart.lock().take())
     }
 }
 
@@ -714,7 +703,7 @@ pub fn nothing_to_deliver(t: &Thread, regs: &UserContext, from_syscall: bool) ->
         && !t.process.signals.stopped.load(Ordering::Acquire)
         && !t.process.signals.frozen.load(Ordering::Acquire)
         && (t.signals.pending.summary() | t.process.signals.pending.summary()) & allowed == 0
-        && !t.signals.has_saved_mask()
+        && !t.has_saved_mask()
 }
 
 /// The size of [`deliver`]'s future, which the thread future holds while a
@@ -843,7 +832,7 @@ pub async fn deliver(t: &Arc<Thread>, regs: &mut UserContext, mut from_syscall: 
         fix_restart(regs, None);
     }
     // sigsuspend/ppoll restore their caller's mask once no handler took it.
-    if let Some(m) = t.signals.take_saved_mask() {
+    if let Some(m) = t.take_saved_mask() {
         t.sigmask.store(m, Ordering::Release);
     }
 }
@@ -909,7 +898,7 @@ const RED_ZONE: u64 = 128;
 /// The alternate stack as sigaltstack reports it (SS_ONSTACK while on it,
 /// SS_DISABLE when none, SS_AUTODISARM kept), and whether `rsp` is on it.
 fn altstack_state(t: &Thread, rsp: u64) -> (StackT, bool) {
-    match t.signals.altstack().get() {
+    match t.alt_stack().get() {
         Some(s) => {
             let on = rsp > s.ss_sp && rsp <= s.ss_sp.saturating_add(s.ss_size);
             (
@@ -953,7 +942,7 @@ fn setup_frame(
     };
     if use_alt && stack.ss_flags & SS_AUTODISARM != 0 {
         // The handler runs with no alternate stack; sigreturn restores it from uc_stack.
-        t.signals.set_altstack(AltStack::default());
+        t.set_alt_stack(AltStack::default());
     }
 
     // The FPU image (XSAVE format with the software-reserved bytes Linux fills in).
@@ -977,7 +966,6 @@ fn setup_frame(
 
     let r = &regs.regs;
     let saved_mask = t
-        .signals
         .take_saved_mask()
         .unwrap_or_else(|| t.sigmask.load(Ordering::Acquire));
     let uc = Ucontext {
@@ -1134,13 +1122,13 @@ pub fn set_altstack(t: &Thread, new: Option<&StackT>, rsp: u64) -> KResult<Stack
         }
         let flags = n.ss_flags & !SS_AUTODISARM;
         match flags {
-            SS_DISABLE => t.signals.set_altstack(AltStack::default()),
+            SS_DISABLE => t.set_alt_stack(AltStack::default()),
             0 | SS_ONSTACK => {
                 if n.ss_size < MINSIGSTKSZ {
                     return Err(Errno::ENOMEM);
                 }
                 // SS_AUTODISARM is kept: delivery on this stack disarms it.
-                t.signals.set_altstack(AltStack(StackT {
+                t.set_alt_stack(AltStack(StackT {
                     ss_sp: n.ss_sp,
                     ss_flags: n.ss_flags & SS_AUTODISARM,
                     _pad: 0,
