@@ -213,7 +213,7 @@ impl Drop for PendingGuard<'_> {
 
 /// A thread's alternate signal stack: `ss_flags` is SS_DISABLE when there is
 /// none (the default), else SS_AUTODISARM or 0. (Not an `Option<StackT>`: that
-/// is 8 bytes more in every `Thread`.)
+/// is 8 bytes more; it lives in the thread's [`super::ThreadRare`].)
 #[derive(Clone, Copy)]
 pub struct AltStack(StackT);
 
