@@ -258,16 +258,16 @@ ktest!(syscall_future_sizes_report, async {
     );
     // A parked thread's two largest blocks (heap classes: mm::heap): `Thread`
     // with its Arc's two counts, and the task's future with the executor's
-    // count of live tasks, each in a 448-byte block.
+    // count of live tasks, in a 320- and a 384-byte block.
     let thread = core::mem::size_of::<crate::process::Thread>() + 16;
     let task = crate::process::thread::task_future_size() + 8;
     kcheck!(
-        thread <= 448,
-        "Thread takes {thread} bytes with its counts: past the 448-byte class"
+        thread <= 320,
+        "Thread takes {thread} bytes with its counts: past the 320-byte class"
     );
     kcheck!(
-        task <= 448,
-        "the task future takes {task} bytes: past the 448-byte class"
+        task <= 384,
+        "the task future takes {task} bytes: past the 384-byte class"
     );
     Ok(())
 });

@@ -2321,7 +2321,7 @@ fn status(p: &Arc<Process>, thread: &Option<Arc<Thread>>) -> String {
         "NoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nCpus_allowed:\t1\nCpus_allowed_list:\t0",
         u8::from(p.no_new_privs.load(Ordering::Relaxed)),
         t.as_ref().map_or(0, |t| t.seccomp_mode()),
-        t.as_ref().map_or(0, |t| t.seccomp.filter_count()),
+        t.as_ref().map_or(0, |t| t.seccomp_filter_count()),
     );
     let _ = writeln!(s, "Mems_allowed:\t1\nMems_allowed_list:\t0");
     // The task's own (the main thread's for /proc/PID/status), as Linux.

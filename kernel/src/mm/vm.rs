@@ -2726,43 +2726,47 @@ pub fn note_pending_load(e: FaultError) {
         _ => return,
     };
     if let Some(t) = crate::process::current_thread() {
-        t.pending_load.set(load);
+        t.set_pending_load(load);
     }
 }
 
-/// The load a thread's system call is waiting to make ([`note_pending_load`]):
-/// almost always none, which [`PendingLoad::take`] learns from one plain load of
-/// a flag, not a lock (it is asked on every system call). The slot for the
-/// load is made the first time a thread has one (24 bytes in every `Thread`
-/// instead of 56).
+/// The load a thread's system call is waiting to make ([`note_pending_load`]),
+/// in the thread's rarely used part ([`crate::process::ThreadRare`], made the
+/// first time a thread has one): almost always none, which the thread learns
+/// without a lock (it is asked on every system call).
 #[derive(Default)]
 pub struct PendingLoad {
     set: core::sync::atomic::AtomicBool,
-    load: spin::Once<alloc::boxed::Box<spin::Mutex<Option<PageLoad>>>>,
+    load: spin::Mutex<Option<PageLoad>>,
 }
 
-impl PendingLoad {
+impl crate::process::Thread {
     /// Remembers `load` (the latest wins).
-    pub fn set(&self, load: PageLoad) {
-        *self
-            .load
-            .call_once(|| alloc::boxed::Box::new(spin::Mutex::new(None)))
-            .lock() = Some(load);
-        self.set.store(true, core::sync::atomic::Ordering::Release);
+    pub fn set_pending_load(&self, load: PageLoad) {
+        let p = &self.rare().pending_load;
+        *p.load.lock() = Some(load);
+        p.set.store(true, core::sync::atomic::Ordering::Release);
     }
 
-    /// Whether a load is remembered (one plain load of the flag).
-    pub fn is_set(&self) -> bool {
-        self.set.load(core::sync::atomic::Ordering::Acquire)
+    /// Whether a load is remembered (a load or two, no lock).
+    #[inline]
+    pub fn pending_load_is_set(&self) -> bool {
+        self.rare_if_made().is_some_and(|r| {
+            r.pending_load
+                .set
+                .load(core::sync::atomic::Ordering::Acquire)
+        })
     }
 
     /// The load remembered, if any, and forgets it.
-    pub fn take(&self) -> Option<PageLoad> {
-        if !self.set.load(core::sync::atomic::Ordering::Acquire) {
+    #[inline]
+    pub fn take_pending_load(&self) -> Option<PageLoad> {
+        let p = &self.rare_if_made()?.pending_load;
+        if !p.set.load(core::sync::atomic::Ordering::Acquire) {
             return None;
         }
-        self.set.store(false, core::sync::atomic::Ordering::Relaxed);
-        self.load.get()?.lock().take()
+        p.set.store(false, core::sync::atomic::Ordering::Relaxed);
+        p.load.lock().take()
     }
 }
 

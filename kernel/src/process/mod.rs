@@ -436,17 +436,44 @@ pub struct Thread {
     /// [`ptrace::flag`] bits, read on every trap without the lock. (A stopped
     /// tracee waits for its tracer on `signals.wq`.)
     pub ptrace_flags: AtomicU32,
-    /// A file page a user-memory copy of the current system call needed and
-    /// could not wait for ([`crate::mm::vm::note_pending_load`]).
-    pub pending_load: crate::mm::vm::PendingLoad,
     /// The I/O priority ioprio_set gave it (class << 13 | level; 0: none set),
     /// inherited by the threads and processes it makes. Kestrel's block layer
     /// does not order requests by it.
     pub ioprio: AtomicU32,
-    /// seccomp mode (see [`Thread::seccomp_mode`]) and filters (inherited by
-    /// fork and clone, kept by execve).
+    /// seccomp mode (see [`Thread::seccomp_mode`]; the filters, inherited by
+    /// fork and clone and kept by execve, are in `rare`).
     pub seccomp_mode: core::sync::atomic::AtomicU8,
-    pub seccomp: crate::syscall::seccomp::Seccomp,
+    /// What few threads ever have, made the first time one is set.
+    rare: spin::Once<alloc::boxed::Box<ThreadRare>>,
+}
+
+/// A thread's rarely used state: an alternate signal stack, a mask to put
+/// back, a restart block, seccomp filters, a file page a system call's copy
+/// could not wait for. In a block of its own made the first time one is set
+/// (16 bytes in every `Thread` instead of 136: with them `Thread` took a
+/// 448-byte heap block, without them a 320-byte one; a parked thread's
+/// memory: docs/hot-paths.md). Readers look without making it.
+#[derive(Default)]
+pub struct ThreadRare {
+    pub signals: signal::RareSignals,
+    pub seccomp_filter: spin::Mutex<Option<Arc<kestrel_seccomp::Filter>>>,
+    /// A file page a user-memory copy of the current system call needed and
+    /// could not wait for ([`crate::mm::vm::note_pending_load`]).
+    pub pending_load: crate::mm::vm::PendingLoad,
+}
+
+impl Thread {
+    /// The rarely used part, made if the thread has none yet.
+    pub fn rare(&self) -> &ThreadRare {
+        self.rare
+            .call_once(|| alloc::boxed::Box::new(ThreadRare::default()))
+    }
+
+    /// The rarely used part if it was made.
+    #[inline]
+    pub fn rare_if_made(&self) -> Option<&ThreadRare> {
+        self.rare.get().map(|r| &**r)
+    }
 }
 
 /// A thread's CPU time in nanoseconds: `total` is all time its task was polled,
@@ -988,10 +1015,9 @@ impl Thread {
             in_syscall: AtomicU32::new(0),
             ptrace: ptrace::TraceeSlot::default(),
             ptrace_flags: AtomicU32::new(0),
-            pending_load: Default::default(),
             ioprio: AtomicU32::new(0),
             seccomp_mode: core::sync::atomic::AtomicU8::new(0),
-            seccomp: Default::default(),
+            rare: spin::Once::new(),
         });
         THREADS.lock().insert(tid, Arc::downgrade(&t));
         t.process.threads.lock().push(t.clone());

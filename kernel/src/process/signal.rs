@@ -213,7 +213,7 @@ impl Drop for PendingGuard<'_> {
 
 /// A thread's alternate signal stack: `ss_flags` is SS_DISABLE when there is
 /// none (the default), else SS_AUTODISARM or 0. (Not an `Option<StackT>`: that
-/// is 8 bytes more in every `Thread`.)
+/// is 8 bytes more; it lives in the thread's [`super::ThreadRare`].)
 #[derive(Clone, Copy)]
 pub struct AltStack(StackT);
 
@@ -237,13 +237,69 @@ impl AltStack {
 #[derive(Default)]
 pub struct ThreadSignals {
     pub pending: PendingQueue,
-    pub altstack: spin::Mutex<AltStack>,
-    /// The mask to restore after the next delivery (sigsuspend, ppoll, pselect).
-    pub saved_mask: spin::Mutex<Option<u64>>,
-    /// How to resume an interrupted sleep through restart_syscall.
-    pub restart: spin::Mutex<Option<Restart>>,
     /// Woken when a signal arrives for this thread.
     pub wq: kestrel_sync::WaitQueue,
+}
+
+/// A thread's rarely used signal state (in [`super::ThreadRare`], made the
+/// first time one of them is set).
+#[derive(Default)]
+pub struct RareSignals {
+    altstack: spin::Mutex<AltStack>,
+    /// The mask to restore after the next delivery (sigsuspend, ppoll, pselect).
+    saved_mask: spin::Mutex<Option<u64>>,
+    /// How to resume an interrupted sleep through restart_syscall.
+    restart: spin::Mutex<Option<Restart>>,
+}
+
+impl Thread {
+    fn rare_signals(&self) -> Option<&RareSignals> {
+        self.rare_if_made().map(|r| &r.signals)
+    }
+
+    /// The alternate signal stack (SS_DISABLE: none).
+    pub fn alt_stack(&self) -> AltStack {
+        self.rare_signals()
+            .map_or_else(AltStack::default, |r| *r.altstack.lock())
+    }
+
+    /// Installs `a` as the alternate stack (none: SS_DISABLE, which makes
+    /// nothing for a thread that never had one).
+    pub fn set_alt_stack(&self, a: AltStack) {
+        match self.rare_signals() {
+            Some(r) => *r.altstack.lock() = a,
+            None if a.get().is_none() => {}
+            None => *self.rare().signals.altstack.lock() = a,
+        }
+    }
+
+    /// Remembers the mask to put back after the next delivery (sigsuspend,
+    /// ppoll, pselect).
+    pub fn set_saved_mask(&self, m: u64) {
+        *self.rare().signals.saved_mask.lock() = Some(m);
+    }
+
+    /// Takes the mask to put back, if one was saved.
+    pub fn take_saved_mask(&self) -> Option<u64> {
+        self.rare_signals().and_then(|r| r.saved_mask.lock().take())
+    }
+
+    /// Whether a mask waits to be put back.
+    #[inline]
+    pub fn has_saved_mask(&self) -> bool {
+        self.rare_signals()
+            .is_some_and(|r| r.saved_mask.lock().is_some())
+    }
+
+    /// Records how restart_syscall resumes the interrupted call.
+    pub fn set_restart(&self, r: Restart) {
+        *self.rare().signals.restart.lock() = Some(r);
+    }
+
+    /// Takes the restart block, if any.
+    pub fn take_restart(&self) -> Option<Restart> {
+        self.rare_signals().and_then(|r| r.restart.lock().take())
+    }
 }
 
 /// State restart_syscall resumes from (Linux's restart_block).
@@ -657,7 +713,7 @@ fn nothing_pending(t: &Thread) -> bool {
         && !t.process.signals.stopped.load(Ordering::Acquire)
         && !t.process.signals.frozen.load(Ordering::Acquire)
         && (t.signals.pending.summary() | t.process.signals.pending.summary()) & allowed == 0
-        && t.signals.saved_mask.lock().is_none()
+        && !t.has_saved_mask()
 }
 
 /// The size of [`deliver`]'s future, which the thread future holds while a
@@ -786,7 +842,7 @@ pub async fn deliver(t: &Arc<Thread>, regs: &mut UserContext, mut from_syscall: 
         fix_restart(regs, None);
     }
     // sigsuspend/ppoll restore their caller's mask once no handler took it.
-    if let Some(m) = t.signals.saved_mask.lock().take() {
+    if let Some(m) = t.take_saved_mask() {
         t.sigmask.store(m, Ordering::Release);
     }
 }
@@ -852,7 +908,7 @@ const RED_ZONE: u64 = 128;
 /// The alternate stack as sigaltstack reports it (SS_ONSTACK while on it,
 /// SS_DISABLE when none, SS_AUTODISARM kept), and whether `rsp` is on it.
 fn altstack_state(t: &Thread, rsp: u64) -> (StackT, bool) {
-    match t.signals.altstack.lock().get() {
+    match t.alt_stack().get() {
         Some(s) => {
             let on = rsp > s.ss_sp && rsp <= s.ss_sp.saturating_add(s.ss_size);
             (
@@ -896,7 +952,7 @@ fn setup_frame(
     };
     if use_alt && stack.ss_flags & SS_AUTODISARM != 0 {
         // The handler runs with no alternate stack; sigreturn restores it from uc_stack.
-        *t.signals.altstack.lock() = AltStack::default();
+        t.set_alt_stack(AltStack::default());
     }
 
     // The FPU image (XSAVE format with the software-reserved bytes Linux fills in).
@@ -920,10 +976,7 @@ fn setup_frame(
 
     let r = &regs.regs;
     let saved_mask = t
-        .signals
-        .saved_mask
-        .lock()
-        .take()
+        .take_saved_mask()
         .unwrap_or_else(|| t.sigmask.load(Ordering::Acquire));
     let uc = Ucontext {
         uc_flags: UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS | if xsave { UC_FP_XSTATE } else { 0 },
@@ -1079,18 +1132,18 @@ pub fn set_altstack(t: &Thread, new: Option<&StackT>, rsp: u64) -> KResult<Stack
         }
         let flags = n.ss_flags & !SS_AUTODISARM;
         match flags {
-            SS_DISABLE => *t.signals.altstack.lock() = AltStack::default(),
+            SS_DISABLE => t.set_alt_stack(AltStack::default()),
             0 | SS_ONSTACK => {
                 if n.ss_size < MINSIGSTKSZ {
                     return Err(Errno::ENOMEM);
                 }
                 // SS_AUTODISARM is kept: delivery on this stack disarms it.
-                *t.signals.altstack.lock() = AltStack(StackT {
+                t.set_alt_stack(AltStack(StackT {
                     ss_sp: n.ss_sp,
                     ss_flags: n.ss_flags & SS_AUTODISARM,
                     _pad: 0,
                     ss_size: n.ss_size,
-                });
+                }));
             }
             _ => return Err(Errno::EINVAL),
         }

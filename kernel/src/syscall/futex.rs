@@ -212,7 +212,7 @@ async fn wait_until_deadline(
     };
     let r = interruptible(ctx.thread, Errno::ERESTART_RESTARTBLOCK, timed).await;
     if r == Err(Errno::ERESTART_RESTARTBLOCK) {
-        *ctx.thread.signals.restart.lock() = Some(Restart::FutexWait {
+        ctx.thread.set_restart(Restart::FutexWait {
             uaddr,
             val,
             bitset,

@@ -89,7 +89,7 @@ impl Ctx<'_> {
     /// memory yet: [`crate::mm::vm::note_pending_load`]), so that the copy can
     /// go on; false if there was none or the disk failed it.
     pub async fn load_pending(&self) -> bool {
-        let load = self.thread.pending_load.take();
+        let load = self.thread.take_pending_load();
         match load {
             Some(l) => l.load().await.is_ok(),
             None => false,
@@ -322,9 +322,9 @@ pub fn dispatch<'a>(
             regs,
             resolve: 0,
         };
-        thread.pending_load.take();
+        thread.take_pending_load();
         let mut r = table::call(&mut ctx).await;
-        if let Some(load) = thread.pending_load.take() {
+        if let Some(load) = thread.take_pending_load() {
             // Out of line, so that the common call carries none of it.
             r = alloc::boxed::Box::pin(after_load(&mut ctx, r, load)).await;
         }
@@ -374,7 +374,7 @@ pub fn call_now(thread: &Arc<Thread>, regs: &mut UserContext, nr: u64, args: Arg
         n::CLOCK_GETTIME => {
             let mut a = args::Regs::new(args);
             let r = time::clock_gettime(&ctx, a.next(), a.next());
-            if thread.pending_load.is_set() {
+            if thread.pending_load_is_set() {
                 return None;
             }
             r
@@ -397,7 +397,7 @@ pub fn call_now(thread: &Arc<Thread>, regs: &mut UserContext, nr: u64, args: Arg
 fn read_now(ctx: &Ctx<'_>, args: Args) -> Option<KResult<u64>> {
     let mut a = args::Regs::new(args);
     let r = fs::read_now(ctx, a.next(), a.next(), a.next())?;
-    if ctx.thread.pending_load.is_set() {
+    if ctx.thread.pending_load_is_set() {
         return None;
     }
     Some(r)
@@ -408,7 +408,7 @@ fn read_now(ctx: &Ctx<'_>, args: Args) -> Option<KResult<u64>> {
 fn sigaction_now(ctx: &Ctx<'_>, args: Args) -> Option<KResult<u64>> {
     let mut a = args::Regs::new(args);
     let r = signal::rt_sigaction(ctx, a.next(), a.next(), a.next(), a.next());
-    if ctx.thread.pending_load.is_set() {
+    if ctx.thread.pending_load_is_set() {
         // Failed with EFAULT before changing anything: the general path
         // loads the page and runs it again.
         return None;
@@ -476,7 +476,7 @@ async fn after_load(
         }
         ctx.resolve = 0;
         r = table::call(ctx).await;
-        match ctx.thread.pending_load.take() {
+        match ctx.thread.take_pending_load() {
             Some(next) => load = next,
             None => return r,
         }

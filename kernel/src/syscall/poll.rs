@@ -216,7 +216,7 @@ pub(super) fn push_sigmask(ctx: &Ctx<'_>, ptr: UserPtr<u64>, size: usize) -> KRe
         crate::process::signal::sanitize_mask(mask),
         core::sync::atomic::Ordering::AcqRel,
     );
-    *t.signals.saved_mask.lock() = Some(old);
+    t.set_saved_mask(old);
     Ok(())
 }
 
@@ -227,7 +227,7 @@ pub(super) fn pop_sigmask(ctx: &Ctx<'_>, r: &KResult<u64>) {
     if matches!(r, Err(Errno::ERESTARTNOHAND | Errno::EINTR)) {
         return;
     }
-    if let Some(m) = ctx.thread.signals.saved_mask.lock().take() {
+    if let Some(m) = ctx.thread.take_saved_mask() {
         ctx.thread
             .sigmask
             .store(m, core::sync::atomic::Ordering::Release);

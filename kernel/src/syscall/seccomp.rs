@@ -33,12 +33,6 @@ use crate::process::{Thread, ptrace, signal};
 /// the thread itself: kept apart so that it packs with the thread's other small
 /// fields (a separate struct of a byte and a lock took 24 bytes and pushed
 /// `Thread` into the next allocation class, 512 more bytes a thread).
-#[derive(Default)]
-pub struct Seccomp {
-    /// The newest filter of the thread's stack (filter mode).
-    filter: spin::Mutex<Option<Arc<Filter>>>,
-}
-
 impl Thread {
     /// Whether system calls are checked at all: the entry path's one test.
     #[inline(always)]
@@ -53,10 +47,29 @@ impl Thread {
     }
 }
 
-impl Seccomp {
+impl Thread {
+    /// The newest filter of the thread's stack (filter mode), kept in the
+    /// thread's rarely used part ([`crate::process::ThreadRare`]).
+    pub fn seccomp_filter(&self) -> Option<Arc<Filter>> {
+        self.rare_if_made()
+            .and_then(|r| r.seccomp_filter.lock().clone())
+    }
+
+    /// Makes `f` the thread's filter stack (none: makes nothing for a thread
+    /// that never had one).
+    pub fn set_seccomp_filter(&self, f: Option<Arc<Filter>>) {
+        match self.rare_if_made() {
+            Some(r) => *r.seccomp_filter.lock() = f,
+            None if f.is_none() => {}
+            None => *self.rare().seccomp_filter.lock() = f,
+        }
+    }
+
     /// The number of filters on the thread's stack (/proc's Seccomp_filters).
-    pub fn filter_count(&self) -> usize {
-        self.filter.lock().as_ref().map_or(0, |f| f.count())
+    pub fn seccomp_filter_count(&self) -> usize {
+        self.rare_if_made()
+            .and_then(|r| r.seccomp_filter.lock().as_ref().map(|f| f.count()))
+            .unwrap_or(0)
     }
 }
 
@@ -72,8 +85,8 @@ static CHANGE: spin::Mutex<()> = spin::Mutex::new(());
 /// reaches it).
 pub fn inherit(parent: &Thread, child: &Thread) {
     let _g = CHANGE.lock();
-    let f = parent.seccomp.filter.lock().clone();
-    *child.seccomp.filter.lock() = f;
+    let f = parent.seccomp_filter();
+    child.set_seccomp_filter(f);
     child.seccomp_mode.store(
         parent.seccomp_mode.load(Ordering::Acquire),
         Ordering::Release,
@@ -222,7 +235,7 @@ fn attach(ctx: &mut Ctx<'_>, flags: u32, prog: Program, notif: Option<Arc<Notif>
     if mode != SECCOMP_MODE_DISABLED && mode != SECCOMP_MODE_FILTER {
         return Err(Errno::EINVAL);
     }
-    let current = me.seccomp.filter.lock().clone();
+    let current = me.seccomp_filter();
     if notif.is_some() && has_listener(current.as_ref()) {
         return Err(Errno::EBUSY);
     }
@@ -244,7 +257,7 @@ fn attach(ctx: &mut Ctx<'_>, flags: u32, prog: Program, notif: Option<Arc<Notif>
             let ok = match t.seccomp_mode() {
                 SECCOMP_MODE_DISABLED => true,
                 SECCOMP_MODE_FILTER => {
-                    Filter::is_ancestor(t.seccomp.filter.lock().as_ref(), current.as_ref())
+                    Filter::is_ancestor(t.seccomp_filter().as_ref(), current.as_ref())
                 }
                 _ => false,
             };
@@ -259,14 +272,14 @@ fn attach(ctx: &mut Ctx<'_>, flags: u32, prog: Program, notif: Option<Arc<Notif>
     } else {
         alloc::vec::Vec::new()
     };
-    *me.seccomp.filter.lock() = Some(new.clone());
+    me.set_seccomp_filter(Some(new.clone()));
     me.seccomp_mode
         .store(SECCOMP_MODE_FILTER as u8, Ordering::Release);
     for t in siblings.iter().filter(|t| !Arc::ptr_eq(t, me)) {
         if t.should_exit() {
             continue; // on its way out (Linux skips exiting threads)
         }
-        *t.seccomp.filter.lock() = Some(new.clone());
+        t.set_seccomp_filter(Some(new.clone()));
         t.seccomp_mode
             .store(SECCOMP_MODE_FILTER as u8, Ordering::Release);
     }
@@ -442,7 +455,7 @@ fn exit_thread(t: &Arc<Thread>, sig: u32) {
 async fn run_filters(t: &Arc<Thread>, regs: &mut UserContext) -> Entry {
     let mut recheck = false;
     loop {
-        let Some(stack) = t.seccomp.filter.lock().clone() else {
+        let Some(stack) = t.seccomp_filter() else {
             // Filter mode with no filter cannot happen; never fail open.
             kill_process(t, regs, regs.orig_rax, 0).await;
             return Entry::Answered;
@@ -977,7 +990,7 @@ fn nth_filter(ctx: &Ctx<'_>, t: &Thread, n: u64) -> KResult<Arc<Filter>> {
     if t.seccomp_mode() != SECCOMP_MODE_FILTER {
         return Err(Errno::EINVAL);
     }
-    let stack = t.seccomp.filter.lock().clone().ok_or(Errno::EINVAL)?;
+    let stack = t.seccomp_filter().ok_or(Errno::EINVAL)?;
     let n = usize::try_from(n).map_err(|_| Errno::ENOENT)?;
     // Walk down to it, keeping the stack (and so the filter) alive.
     let from_newest = stack.count().checked_sub(n + 1).ok_or(Errno::ENOENT)?;

@@ -139,7 +139,7 @@ pub async fn sys_rt_sigsuspend(
     let mask: u64 = ctx.read(set)?;
     let t = ctx.thread;
     let old = t.sigmask.swap(sig::sanitize_mask(mask), Ordering::AcqRel);
-    *t.signals.saved_mask.lock() = Some(old);
+    t.set_saved_mask(old);
     wait_for_signal(t).await;
     Err(Errno::ERESTARTNOHAND)
 }
@@ -382,7 +382,7 @@ pub async fn sys_sigaltstack(
 
 /// restart_syscall: resumes what an ERESTART_RESTARTBLOCK left (a sleep).
 pub async fn sys_restart_syscall(ctx: &mut Ctx<'_>) -> KResult<u64> {
-    let r = ctx.thread.signals.restart.lock().take();
+    let r = ctx.thread.take_restart();
     match r {
         Some(Restart::Sleep { deadline, rem }) => {
             super::time::sleep_until(ctx, deadline, rem).await

@@ -281,7 +281,7 @@ pub async fn sleep_until(ctx: &Ctx<'_>, deadline: u64, rem: UserPtr<Timespec>) -
                     &Timespec::from_ns(deadline.saturating_sub(time::now_ns())),
                 )?;
             }
-            *ctx.thread.signals.restart.lock() = Some(Restart::Sleep { deadline, rem });
+            ctx.thread.set_restart(Restart::Sleep { deadline, rem });
             Err(e)
         }
     }
