@@ -221,15 +221,20 @@ fn run(thread: Arc<Thread>, mut regs: UserContext) -> impl Future<Output = ()> +
             // in the kernel, user code would run on with no timer armed.
             crate::arch::cpu::disable_interrupts();
             crate::arch::debugreg::load_for_user(super::ptrace::debug_registers(&thread));
-            let mut user_start = time::now_ns();
-            apic::arm_at(deadline, user_start);
             // Calls that complete at once, with nothing to do around them, run
             // and return to user mode from the entry code (`fast_syscall`); the
-            // time they were called at is where user time starts again.
-            let trap = trap::enter_user(&mut regs, &mut |frame, regs| {
-                fast_syscall(&thread, frame, regs, &mut user_start)
-            });
-            add_user_time(&thread, time::now_ns() - user_start);
+            // time they were called at is where user time starts again. (In a
+            // block of its own: a local the hook borrows would otherwise be kept
+            // in the thread's future across the awaits below.)
+            let trap = {
+                let mut user_start = time::now_ns();
+                apic::arm_at(deadline, user_start);
+                let trap = trap::enter_user(&mut regs, &mut |frame, regs| {
+                    fast_syscall(&thread, frame, regs, &mut user_start)
+                });
+                add_user_time(&thread, time::now_ns() - user_start);
+                trap
+            };
             let mut from_syscall = false;
             match trap {
                 Trap::SyscallDone => {
