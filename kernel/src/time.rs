@@ -46,6 +46,47 @@ pub fn tsc_params() -> (u64, u64) {
     )
 }
 
+/// Boot milestones: (what, TSC when it was reached), in the order reached, for
+/// the boot timeline ([`boot_timeline`]). A handful of entries, written by the
+/// bootstrap CPU only.
+static STAMPS: spin::Mutex<[(&str, u64); 16]> = spin::Mutex::new([("", 0); 16]);
+
+/// Records that the boot reached `what` now (kept if there is room).
+pub fn stamp(what: &'static str) {
+    let tsc = rdtsc();
+    let mut s = STAMPS.lock();
+    if let Some(slot) = s.iter_mut().find(|e| e.0.is_empty()) {
+        *slot = (what, tsc);
+    }
+}
+
+/// The boot so far, one line: the TSC at kernel entry in ms (under QEMU's TCG the
+/// guest TSC starts near 0 as the machine starts, so this is the firmware's and
+/// the loader's time), then each milestone at its ms since kernel entry.
+pub struct BootTimeline;
+
+/// The boot milestones so far, for a log line.
+pub fn boot_timeline() -> BootTimeline {
+    BootTimeline
+}
+
+impl core::fmt::Display for BootTimeline {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let boot = BOOT_TSC.load(Ordering::Relaxed);
+        let ms = |delta: u64| {
+            let us = tsc_delta_ns(delta) / 1000;
+            (us / 1000, (us % 1000) / 100)
+        };
+        let (a, b) = ms(boot);
+        write!(f, "TSC at entry {a}.{b} ms; since entry:")?;
+        for (what, tsc) in STAMPS.lock().iter().take_while(|e| !e.0.is_empty()) {
+            let (a, b) = ms(tsc.saturating_sub(boot));
+            write!(f, " {what} {a}.{b}")?;
+        }
+        Ok(())
+    }
+}
+
 /// The time zone settimeofday last set: (minutes west, DST flag). Linux keeps it
 /// (sys_tz) only to report it back through gettimeofday.
 static TIMEZONE: AtomicU64 = AtomicU64::new(0);
