@@ -140,6 +140,7 @@ extern "C" fn kernel_main() -> ! {
         log::warn!("/sys: {e:?}");
     }
     task::spawn("loadavg", loadavg::sampler()).detach();
+    task::spawn("clock-refine", refine_clock()).detach();
     if let Some(kind) = opts.crash {
         task::spawn("crash", async move { crash(kind) }).detach();
     } else if opts.test_mode {
@@ -323,6 +324,20 @@ fn crash(kind: cmdline::Crash) {
             log::error!("recursion returned {}", recurse(0));
         }
         cmdline::Crash::DivideError => arch::crash::divide_by_zero(),
+    }
+}
+
+/// A second after boot, measures the TSC's frequency again over that second
+/// against the HPET, more precisely than the boot's 2 ms window could, and runs
+/// the clock at that rate from then on.
+async fn refine_clock() {
+    task::sleep_until(1_000_000_000).await;
+    match arch::refine_clock() {
+        Some((old, new)) => {
+            time::retune_tsc_hz(new);
+            log::info!("TSC: {old} Hz at boot, {new} Hz over a second against the HPET");
+        }
+        None => log::info!("TSC: {} Hz (no HPET to refine it with)", time::tsc_hz()),
     }
 }
 
