@@ -101,9 +101,10 @@ pub fn stamp(what: &'static str) {
     }
 }
 
-/// The boot so far, one line: the TSC at kernel entry in ms (under QEMU's TCG the
-/// guest TSC starts near 0 as the machine starts, so this is the firmware's and
-/// the loader's time), then each milestone at its ms since kernel entry.
+/// The boot so far, one line: the TSC's value at kernel entry in ms (on a direct
+/// boot under QEMU's TCG, about the firmware's and the loader's time: the guest's
+/// TSC started near 0 with the machine), then each milestone at its ms since
+/// kernel entry.
 pub struct BootTimeline;
 
 /// The boot milestones so far, for a log line.

@@ -22,10 +22,6 @@ pub mod cfg {
     pub const STATUS: u16 = 0x06;
     pub const REVISION: u16 = 0x08;
     pub const HEADER_TYPE: u16 = 0x0e;
-    /// Header type (low 7 bits) of a PCI-to-PCI bridge.
-    pub const HEADER_BRIDGE: u8 = 0x01;
-    /// A bridge's secondary bus number (header type 1).
-    pub const SECONDARY_BUS: u16 = 0x19;
     pub const BAR0: u16 = 0x10;
     pub const SUBSYSTEM_VENDOR_ID: u16 = 0x2c;
     pub const SUBSYSTEM_ID: u16 = 0x2e;
@@ -140,67 +136,36 @@ pub fn read_id(cs: &dyn ConfigSpace, at: PciAddress) -> Option<PciId> {
     })
 }
 
-/// Every function reachable from the first of `buses` of `segment`: each
-/// device's function 0, functions 1..8 of multi-function devices, and the buses
-/// behind PCI-to-PCI bridges (their secondary bus, as the firmware numbered it),
-/// depth first, as Linux walks them. Only buses in `buses` are read, each once.
-/// A bus that no bridge leads to (a second host bridge's, which only ACPI names)
-/// is not looked at: probing all 256 buses × 32 devices costs 8,192 config reads,
-/// tens of milliseconds of boot under emulation, for buses that are empty on
-/// every machine Kestrel runs on.
+/// Every function on buses `buses` of `segment`: each device's function 0, and
+/// functions 1..8 of multi-function devices.
 pub fn enumerate(
     cs: &dyn ConfigSpace,
     segment: u16,
     buses: core::ops::RangeInclusive<u8>,
 ) -> Vec<(PciAddress, PciId)> {
     let mut found = Vec::new();
-    let mut seen = [false; 256];
-    scan_bus(cs, segment, &buses, *buses.start(), &mut seen, &mut found);
-    found
-}
-
-/// Adds the functions of `bus` (and of the buses behind its bridges) to `found`.
-fn scan_bus(
-    cs: &dyn ConfigSpace,
-    segment: u16,
-    buses: &core::ops::RangeInclusive<u8>,
-    bus: u8,
-    seen: &mut [bool; 256],
-    found: &mut Vec<(PciAddress, PciId)>,
-) {
-    if !buses.contains(&bus) || core::mem::replace(&mut seen[usize::from(bus)], true) {
-        return;
-    }
-    for device in 0..32 {
-        let f0 = PciAddress {
-            segment,
-            bus,
-            device,
-            function: 0,
-        };
-        let Some(id) = read_id(cs, f0) else { continue };
-        let multi = read8(cs, f0, cfg::HEADER_TYPE) & 0x80 != 0;
-        let mut functions = alloc::vec![(f0, id)];
-        if multi {
+    for bus in buses {
+        for device in 0..32 {
+            let f0 = PciAddress {
+                segment,
+                bus,
+                device,
+                function: 0,
+            };
+            let Some(id) = read_id(cs, f0) else { continue };
+            found.push((f0, id));
+            if read8(cs, f0, cfg::HEADER_TYPE) & 0x80 == 0 {
+                continue;
+            }
             for function in 1..8 {
                 let at = PciAddress { function, ..f0 };
                 if let Some(id) = read_id(cs, at) {
-                    functions.push((at, id));
-                }
-            }
-        }
-        for (at, id) in functions {
-            found.push((at, id));
-            if read8(cs, at, cfg::HEADER_TYPE) & 0x7f == cfg::HEADER_BRIDGE {
-                let secondary = read8(cs, at, cfg::SECONDARY_BUS);
-                // 0 (or a bus not after this one): the firmware left the
-                // bridge unnumbered, so nothing is reachable behind it.
-                if secondary > bus {
-                    scan_bus(cs, segment, buses, secondary, seen, found);
+                    found.push((at, id));
                 }
             }
         }
     }
+    found
 }
 
 /// A decoded base address register.

@@ -116,15 +116,6 @@ impl FakeBus {
     }
 }
 
-impl FakeBus {
-    /// Sets one config dword of a function added before.
-    fn set(&self, at: PciAddress, offset: u16, value: u32) {
-        let mut f = self.functions.lock();
-        let (_, cfg, _) = f.iter_mut().find(|(a, ..)| *a == at).expect("added");
-        cfg[usize::from(offset / 4)] = value;
-    }
-}
-
 impl ConfigSpace for FakeBus {
     fn read32(&self, at: PciAddress, offset: u16) -> u32 {
         let f = self.functions.lock();
@@ -165,15 +156,8 @@ fn enumeration_finds_functions_and_the_other_functions_of_multifunction_devices(
     bus.add(at(0, 3, 2), 0x1af4, 0x1042, 0, none);
     // Function 1 of a single-function device is not looked at.
     bus.add(at(0, 0, 1), 0x1234, 0x1111, 0, none);
-    // A bridge at 0:4.0 leads to bus 2, whose device comes right after it.
-    bus.add(at(0, 4, 0), 0x1b36, 0x000c, 0x01, none);
-    bus.set(at(0, 4, 0), 0x18, 0x0002_0200); // primary 0, secondary 2, subordinate 2
-    bus.add(at(0, 5, 0), 0x1af4, 0x1043, 0, none);
-    bus.add(at(2, 0, 0), 0x1b36, 0x000d, 0, none);
-    // Bus 1: no bridge leads there, so it is not looked at; nor is a bus out of
-    // the range given.
-    bus.add(at(1, 0, 0), 0x1234, 0x2222, 0, none);
-    let found: Vec<_> = pci::enumerate(&bus, 0, 0..=2)
+    bus.add(at(1, 0, 0), 0x1b36, 0x000d, 0, none);
+    let found: Vec<_> = pci::enumerate(&bus, 0, 0..=1)
         .into_iter()
         .map(|(a, id)| (a, id.device))
         .collect();
@@ -183,38 +167,7 @@ fn enumeration_finds_functions_and_the_other_functions_of_multifunction_devices(
             (at(0, 0, 0), 0x29c0),
             (at(0, 3, 0), 0x1041),
             (at(0, 3, 2), 0x1042),
-            (at(0, 4, 0), 0x000c),
-            (at(2, 0, 0), 0x000d),
-            (at(0, 5, 0), 0x1043),
-        ]
-    );
-    let found = pci::enumerate(&bus, 0, 0..=1);
-    assert!(found.iter().all(|(a, _)| a.bus == 0), "{found:?}");
-}
-
-#[test]
-fn enumeration_ignores_unnumbered_bridges_and_bridges_that_lead_back() {
-    let bus = FakeBus::new();
-    let none = [(0, 0); 6];
-    bus.add(at(0, 1, 0), 0x1b36, 0x000c, 0x01, none); // secondary 0: unnumbered
-    bus.add(at(0, 2, 0), 0x1b36, 0x000c, 0x81, none); // multi-function bridge to bus 3
-    bus.set(at(0, 2, 0), 0x18, 0x0003_0300);
-    bus.add(at(0, 2, 1), 0x1b36, 0x000c, 0x01, none); // a second way to bus 3
-    bus.set(at(0, 2, 1), 0x18, 0x0003_0300);
-    bus.add(at(3, 0, 0), 0x1b36, 0x000c, 0x01, none); // leads back to bus 0
-    bus.add(at(3, 1, 0), 0x1af4, 0x1041, 0, none);
-    let found: Vec<_> = pci::enumerate(&bus, 0, 0..=255)
-        .into_iter()
-        .map(|(a, _)| a)
-        .collect();
-    assert_eq!(
-        found,
-        vec![
-            at(0, 1, 0),
-            at(0, 2, 0),
-            at(3, 0, 0),
-            at(3, 1, 0),
-            at(0, 2, 1)
+            (at(1, 0, 0), 0x000d),
         ]
     );
 }

@@ -282,7 +282,6 @@ pub fn init(rsdp: Option<u64>) {
         let addr = kestrel_driver_kit::PciFunction::address(&*function);
         let id = kestrel_driver_kit::PciFunction::id(&*function);
         let driver = probe(&function, &host);
-        crate::time::stamp("probe");
         log::info!(
             "pci {addr} {:04x}:{:04x} class {:06x}{}",
             id.vendor,

@@ -1,7 +1,7 @@
 //! The HPET's main counter (IA-PC HPET specification 1.0a, section 2.3), only as
-//! a free-running clock of known period: the reference that refines the TSC's
-//! frequency over a long window once the boot is over (the boot's own
-//! calibration is a short PIT window). Its timers are not used.
+//! a free-running clock of known period: the reference the boot calibrates the
+//! TSC against over a short window, and measures it again over a long one once
+//! the boot is over. Its timers are not used.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -47,9 +47,9 @@ pub fn init(phys: u64) -> bool {
     true
 }
 
-/// The main counter and the TSC read together (the TSC halfway through reading
-/// the counter), or `None` without an HPET.
-pub fn sample() -> Option<(u64, u64)> {
+/// The main counter and the TSC read together: (count, the TSC halfway through
+/// reading it, the TSC ticks the reading took), or `None` without an HPET.
+pub fn sample() -> Option<(u64, u64, u64)> {
     if BASE.load(Ordering::Relaxed) == 0 {
         return None;
     }
@@ -61,7 +61,7 @@ pub fn sample() -> Option<(u64, u64)> {
         let after = super::cpu::rdtsc();
         if read(MAIN_COUNTER + 4) == hi {
             let count = u64::from(hi) << 32 | u64::from(lo);
-            return Some((count, before + (after - before) / 2));
+            return Some((count, before + (after - before) / 2, after - before));
         }
     }
 }
