@@ -1,5 +1,5 @@
 //! The 8254 PIT, used at boot as a known-frequency reference to calibrate the
-//! TSC and the local APIC timer (a short window, refined later against the HPET).
+//! TSC and the local APIC timer on a machine without an HPET.
 
 use super::port::{inb, outb};
 
