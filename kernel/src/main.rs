@@ -94,6 +94,7 @@ fn kernel_entry(magic: u32, info: u32) -> ! {
         println!("Kestrel: give the machine more memory (cargo xtask run --mem 256M).");
         qemu::exit(ExitCode::Failure);
     }
+    time::stamp("mm");
     cpu::enable_features();
     arch::fpu::init();
     if let Some(sym) = boot.module("symbols") {
@@ -112,12 +113,14 @@ extern "C" fn kernel_main() -> ! {
     let boot = boot::info();
     let opts = cmdline::options();
     let irq = arch::init_interrupts(boot.rsdp);
+    time::stamp("clock");
     time::set_tsc_hz(irq.tsc_hz);
     time::set_wall_clock(arch::rtc::read_unix_seconds());
     task::init(irq.cpus.min(opts.max_cpus));
     arch::route_isa_irq(4, console::on_interrupt);
     console::enable_input();
     let online = arch::start_cpus(ap_main, opts.max_cpus, opts.stall_cpu);
+    time::stamp("cpus");
     trace::start(opts.trace, online);
     profile::start(opts.profile, online);
 
@@ -129,13 +132,16 @@ extern "C" fn kernel_main() -> ! {
         Ok(r) => r,
         Err(e) => panic!("cannot build the root file system: {e}"),
     };
+    time::stamp("rootfs");
     drivers::init(boot.rsdp);
+    time::stamp("drivers");
     fs::loopdev::init();
     net::init();
     if let Err(e) = fs::sysfs::mount() {
         log::warn!("/sys: {e:?}");
     }
     task::spawn("loadavg", loadavg::sampler()).detach();
+    task::spawn("clock-refine", refine_clock()).detach();
     if let Some(kind) = opts.crash {
         task::spawn("crash", async move { crash(kind) }).detach();
     } else if opts.test_mode {
@@ -160,6 +166,7 @@ extern "C" fn kernel_main() -> ! {
         }
         task::spawn("serial-echo", serial_echo()).detach();
     }
+    time::stamp("executor");
     log::info!(
         "executor running: {} ms from kernel entry",
         time::tsc_delta_ns(cpu::rdtsc() - ENTRY_TSC.load(Ordering::Relaxed)) / 1_000_000
@@ -286,7 +293,8 @@ async fn start_init_task(opts: &'static cmdline::Options) {
         argv.extend(args.iter().cloned());
         match process::exec::exec_initial(&thread, path.as_bytes(), argv, env.clone()).await {
             Ok(regs) => {
-                log::info!("starting init: {path}");
+                time::stamp("init");
+                log::info!("starting init: {path}; boot: {}", time::boot_timeline());
                 if process::thread::spawn(thread, regs).is_err() {
                     panic!("cannot spawn init's task");
                 }
@@ -317,6 +325,20 @@ fn crash(kind: cmdline::Crash) {
             log::error!("recursion returned {}", recurse(0));
         }
         cmdline::Crash::DivideError => arch::crash::divide_by_zero(),
+    }
+}
+
+/// A second after boot, measures the TSC's frequency again over that second
+/// against the HPET, more precisely than the boot's 2 ms window could, and runs
+/// the clock at that rate from then on.
+async fn refine_clock() {
+    task::sleep_until(1_000_000_000).await;
+    match arch::refine_clock() {
+        Some((old, new)) => {
+            time::retune_tsc_hz(new);
+            log::info!("TSC: {old} Hz at boot, {new} Hz over a second against the HPET");
+        }
+        None => log::info!("TSC: {} Hz (no HPET to refine it with)", time::tsc_hz()),
     }
 }
 

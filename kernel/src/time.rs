@@ -1,22 +1,33 @@
 //! Kernel time: the TSC as the monotonic clock, the RTC for the wall clock.
 //!
-//! The TSC is calibrated once at boot against the PIT. Monotonic time is nanoseconds
-//! since kernel entry: `(tsc - boot_tsc) * mult >> 32`, with `mult` = 2^32 · 10^9 / Hz.
+//! The TSC is calibrated at boot against the PIT (a short window), and again a
+//! second later against the HPET when there is one (a long window,
+//! [`retune_tsc_hz`]). Monotonic time is nanoseconds since kernel entry:
+//! `(tsc - boot_tsc) * mult >> 32`, with `mult` = 2^32 · 10^9 / Hz; a new
+//! frequency moves `boot_tsc` with it, so that the clock goes on from where it was.
 //! Wall-clock time is the RTC's reading at boot plus monotonic time.
 
-use core::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicI64, AtomicU64, Ordering, fence};
 
 use crate::arch::cpu::rdtsc;
 
+/// The TSC at kernel entry.
+static ENTRY_TSC: AtomicU64 = AtomicU64::new(0);
+/// The TSC at monotonic time zero (kernel entry, give or take what a retuned
+/// frequency moved it by).
 static BOOT_TSC: AtomicU64 = AtomicU64::new(0);
 static TSC_HZ: AtomicU64 = AtomicU64::new(0);
 static MULT: AtomicU64 = AtomicU64::new(0);
+/// Odd while [`retune_tsc_hz`] changes BOOT_TSC and MULT (a sequence lock: a
+/// reader never combines one's old value with the other's new one).
+static PARAMS_SEQ: AtomicU64 = AtomicU64::new(0);
 /// Realtime minus monotonic time, in ns (negative if the clock was set before 1970
 /// plus the uptime).
 static REALTIME_OFFSET: AtomicI64 = AtomicI64::new(0);
 
 /// Records the TSC at kernel entry (time zero).
 pub fn mark_boot(tsc: u64) {
+    ENTRY_TSC.store(tsc, Ordering::Relaxed);
     BOOT_TSC.store(tsc, Ordering::Relaxed);
 }
 
@@ -26,6 +37,39 @@ pub fn set_tsc_hz(hz: u64) {
     TSC_HZ.store(hz, Ordering::Relaxed);
     MULT.store(kestrel_vdso::data::mult_for_hz(hz), Ordering::Release);
     crate::vdso::publish();
+}
+
+/// Sets a better measure of the TSC's frequency once the clock runs: monotonic
+/// (and so real) time goes on from its current value at the new rate.
+pub fn retune_tsc_hz(hz: u64) {
+    let hz = hz.max(1);
+    let tsc = rdtsc();
+    let now = now_ns();
+    // The TSC ticks `now` is at the new rate, one more so that the clock cannot
+    // read a nanosecond earlier than it just did.
+    let ticks = (u128::from(now) * u128::from(hz) / 1_000_000_000) as u64 + 1;
+    let seq = PARAMS_SEQ.load(Ordering::Relaxed);
+    PARAMS_SEQ.store(seq.wrapping_add(1), Ordering::Relaxed);
+    fence(Ordering::Release);
+    BOOT_TSC.store(tsc.saturating_sub(ticks), Ordering::Relaxed);
+    MULT.store(kestrel_vdso::data::mult_for_hz(hz), Ordering::Relaxed);
+    TSC_HZ.store(hz, Ordering::Relaxed);
+    PARAMS_SEQ.store(seq.wrapping_add(2), Ordering::Release);
+    crate::vdso::publish();
+}
+
+/// (TSC at time zero, ns-per-tick multiplier), read consistently.
+fn params() -> (u64, u64) {
+    loop {
+        let seq = PARAMS_SEQ.load(Ordering::Acquire);
+        let base = BOOT_TSC.load(Ordering::Relaxed);
+        let mult = MULT.load(Ordering::Relaxed);
+        fence(Ordering::Acquire);
+        if seq & 1 == 0 && PARAMS_SEQ.load(Ordering::Relaxed) == seq {
+            return (base, mult);
+        }
+        core::hint::spin_loop();
+    }
 }
 
 /// Converts a TSC difference to nanoseconds (the vDSO's formula, so both agree).
@@ -40,10 +84,49 @@ pub fn tsc_hz() -> u64 {
 
 /// (TSC at time zero, ns-per-tick multiplier) for the vDSO.
 pub fn tsc_params() -> (u64, u64) {
-    (
-        BOOT_TSC.load(Ordering::Relaxed),
-        MULT.load(Ordering::Acquire),
-    )
+    params()
+}
+
+/// Boot milestones: (what, TSC when it was reached), in the order reached, for
+/// the boot timeline ([`boot_timeline`]). A handful of entries, written by the
+/// bootstrap CPU only.
+static STAMPS: spin::Mutex<[(&str, u64); 16]> = spin::Mutex::new([("", 0); 16]);
+
+/// Records that the boot reached `what` now (kept if there is room).
+pub fn stamp(what: &'static str) {
+    let tsc = rdtsc();
+    let mut s = STAMPS.lock();
+    if let Some(slot) = s.iter_mut().find(|e| e.0.is_empty()) {
+        *slot = (what, tsc);
+    }
+}
+
+/// The boot so far, one line: the TSC's value at kernel entry in ms (on a direct
+/// boot under QEMU's TCG, about the firmware's and the loader's time: the guest's
+/// TSC started near 0 with the machine), then each milestone at its ms since
+/// kernel entry.
+pub struct BootTimeline;
+
+/// The boot milestones so far, for a log line.
+pub fn boot_timeline() -> BootTimeline {
+    BootTimeline
+}
+
+impl core::fmt::Display for BootTimeline {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let boot = ENTRY_TSC.load(Ordering::Relaxed);
+        let ms = |delta: u64| {
+            let us = tsc_delta_ns(delta) / 1000;
+            (us / 1000, (us % 1000) / 100)
+        };
+        let (a, b) = ms(boot);
+        write!(f, "TSC at entry {a}.{b} ms; since entry:")?;
+        for (what, tsc) in STAMPS.lock().iter().take_while(|e| !e.0.is_empty()) {
+            let (a, b) = ms(tsc.saturating_sub(boot));
+            write!(f, " {what} {a}.{b}")?;
+        }
+        Ok(())
+    }
 }
 
 /// The time zone settimeofday last set: (minutes west, DST flag). Linux keeps it
@@ -67,7 +150,9 @@ pub fn set_timezone(minuteswest: i32, dsttime: i32) {
 
 /// Nanoseconds since kernel entry (0 before calibration).
 pub fn now_ns() -> u64 {
-    tsc_delta_ns(rdtsc().saturating_sub(BOOT_TSC.load(Ordering::Relaxed)))
+    let tsc = rdtsc();
+    let (base, mult) = params();
+    kestrel_vdso::data::ns_from_tsc_delta(tsc.saturating_sub(base), mult)
 }
 
 /// Sets the wall-clock time at boot from the RTC (seconds since the epoch), so that

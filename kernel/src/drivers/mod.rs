@@ -271,6 +271,7 @@ pub fn init(rsdp: Option<u64>) {
             }
         }
     }
+    crate::time::stamp("pci-scan");
     let mut space = pci::AddressSpace::new(used);
     for f in &mut functions {
         f.assign(&mut space);

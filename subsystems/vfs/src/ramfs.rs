@@ -158,6 +158,13 @@ pub struct RamInode {
 /// A zeroed page of content for a file of the file system `usage` accounts: ENOSPC
 /// when the file system is full, ENOMEM when the kernel keeps the memory for itself.
 fn new_page(usage: &Arc<Usage>) -> KResult<Arc<PageBuf>> {
+    new_page_holding(usage, 0, &[])
+}
+
+/// A new page (as [`new_page`]) holding `bytes` at `off`, zeros elsewhere: each
+/// byte written once (a page filled by one write, as the initramfs's files are,
+/// is not zeroed first).
+fn new_page_holding(usage: &Arc<Usage>, off: usize, bytes: &[u8]) -> KResult<Arc<PageBuf>> {
     let max = usage.max_pages.load(Ordering::Relaxed);
     if usage
         .pages
@@ -175,6 +182,8 @@ fn new_page(usage: &Arc<Usage>) -> KResult<Arc<PageBuf>> {
     let mut v = Vec::new();
     v.try_reserve_exact(PAGE as usize)
         .map_err(|_| Errno::ENOMEM)?;
+    v.resize(off, 0);
+    v.extend_from_slice(bytes);
     v.resize(PAGE as usize, 0);
     Ok(Arc::new(PageBuf {
         bytes: spin::Mutex::new(v.into_boxed_slice()),
@@ -266,19 +275,18 @@ impl FileData {
             let pos = offset + done as u64;
             let (idx, off) = (pos / PAGE, (pos % PAGE) as usize);
             let chunk = (PAGE as usize - off).min(data.len() - done);
-            let page = match self.pages.get_mut(&idx) {
-                Some(p) => p,
-                None => {
-                    let p = match new_page(usage) {
-                        Ok(p) => p,
-                        // Report what was written before memory ran out.
-                        Err(e) if done == 0 => return Err(e),
-                        Err(_) => break,
-                    };
-                    self.pages.entry(idx).or_insert(p)
-                }
-            };
-            page.with(|page| page[off..off + chunk].copy_from_slice(&data[done..done + chunk]));
+            let bytes = &data[done..done + chunk];
+            match self.pages.get_mut(&idx) {
+                Some(page) => page.with(|page| page[off..off + chunk].copy_from_slice(bytes)),
+                None => match new_page_holding(usage, off, bytes) {
+                    Ok(p) => {
+                        self.pages.insert(idx, p);
+                    }
+                    // Report what was written before memory ran out.
+                    Err(e) if done == 0 => return Err(e),
+                    Err(_) => break,
+                },
+            }
             done += chunk;
             self.size = self.size.max(pos + chunk as u64);
         }

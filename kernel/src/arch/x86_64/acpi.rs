@@ -2,7 +2,7 @@
 //! RSDT/XSDT, the MADT ("APIC") with the local APICs, I/O APICs and ISA interrupt
 //! overrides, and the MCFG with the PCI Express configuration windows (ECAM).
 //! Layouts follow the ACPI 6.5 specification, sections 5.2.5 to 5.2.12, and the
-//! PCI Firmware Specification 3.2, section 4.1.2 (MCFG).
+//! PCI Firmware Specification 3.2, section 4.1.2 (MCFG); and where the HPET is.
 
 use crate::mm::phys_to_virt;
 
@@ -121,6 +121,17 @@ fn find_table(rsdp: u64, signature: &[u8; 4]) -> Option<u64> {
             }
         })
         .find(|&t| t != 0 && read::<[u8; 4]>(t) == *signature)
+}
+
+/// The physical address of the HPET's registers, from the ACPI HPET table (IA-PC
+/// HPET specification 1.0a, section 3.2.4: a Generic Address Structure at offset
+/// 40, its address at 44), if there is one in memory space.
+pub fn find_hpet(rsdp_hint: Option<u64>) -> Option<u64> {
+    let t = find_table(find_rsdp(rsdp_hint)?, b"HPET")?;
+    if read::<u32>(t + 4) < 56 || read::<u8>(t + 40) != 0 {
+        return None;
+    }
+    Some(read::<u64>(t + 44)).filter(|&a| a != 0)
 }
 
 /// Parses the MADT, or returns `None` if there is no usable one.

@@ -114,6 +114,14 @@ pub fn finish_calibration(start: (u64, u32), end: (u64, u32), tsc_hz: u64) -> u6
     per_ms
 }
 
+/// The TSC's frequency was found to be `new_hz` rather than `old_hz`: the timer's
+/// rate, measured against the TSC, is scaled by the same factor.
+pub fn rescale(old_hz: u64, new_hz: u64) {
+    let per_ms = TICKS_PER_MS.load(Ordering::Relaxed);
+    let scaled = u128::from(per_ms) * u128::from(new_hz) / u128::from(old_hz.max(1));
+    TICKS_PER_MS.store((scaled as u64).max(1), Ordering::Relaxed);
+}
+
 /// Arms the one-shot timer for monotonic time `deadline` (ns), unless it already is.
 /// Each CPU remembers its own armed deadline (`PerCpu::timer_armed_at`), so that
 /// arming the same deadline again costs nothing (two MMIO writes, slow when

@@ -8,6 +8,7 @@ pub mod crash;
 pub mod debugreg;
 pub mod fpu;
 pub mod gdt;
+pub mod hpet;
 pub mod ioapic;
 pub mod irq;
 mod ktests;
@@ -82,8 +83,24 @@ pub struct InterruptInfo {
     pub acpi: bool,
 }
 
+/// A calibration sample: (TSC, APIC timer count).
+type Sample = (u64, u32);
+
+/// The window that calibrates the TSC and the APIC timer at boot (ms).
+const CALIBRATION_MS: u64 = 2;
+/// Windows measured at most, for one whose ends were seen in time.
+const CALIBRATION_TRIES: usize = 5;
+/// A window is good when its unobserved time is under 1/this of it.
+const CALIBRATION_SLACK: u64 = 100;
+
+/// (HPET count, TSC) at the end of the boot's calibration window, and the TSC
+/// frequency it found: where [`refine_clock`] measures from.
+static REFINE_FROM: spin::Mutex<Option<((u64, u64), u64)>> = spin::Mutex::new(None);
+
 /// Masks the legacy PICs, enables the local APIC and the I/O APIC, and calibrates
-/// the TSC and the APIC timer against the PIT (20 ms).
+/// the TSC and the APIC timer over a 2 ms window timed by the HPET, or the PIT
+/// without one (with an HPET, the TSC's frequency is refined later by
+/// [`refine_clock`]).
 pub fn init_interrupts(rsdp: Option<u64>) -> InterruptInfo {
     pic::disable();
     let madt = acpi::parse_madt(rsdp);
@@ -102,20 +119,19 @@ pub fn init_interrupts(rsdp: Option<u64>) -> InterruptInfo {
     });
     irq::register(tlb::SHOOTDOWN_VECTOR, tlb::on_shootdown_ipi);
 
-    // The PIT times the window; the TSC and the APIC timer are sampled at both ends
-    // of it, the timer's count read between two TSC reads, so that the timer's rate is
-    // known relative to the TSC (the clock every deadline is in).
-    let start = Cell::new((0u64, 0u32));
-    let end = pit::measure(
-        20,
-        || {
-            apic::start_calibration();
-            start.set(apic::calibration_sample());
-        },
-        apic::calibration_sample,
-    );
-    let tsc_hz = (end.0 - start.get().0) * 50;
-    let lapic_per_ms = apic::finish_calibration(start.get(), end, tsc_hz);
+    // A short window timed by the HPET (the PIT without one); the TSC and the APIC
+    // timer are sampled at both ends of it, the timer's count read between two
+    // TSC reads, so that the timer's rate is known relative to the TSC (the clock
+    // every deadline is in). A window whose ends were seen late (the host stopped
+    // the virtual CPU there) is measured again; [`refine_clock`] measures the TSC
+    // again over a second.
+    let hpet = acpi::find_hpet(rsdp).is_some_and(hpet::init);
+    let (start, end, tsc_hz) = if hpet {
+        calibrate_hpet()
+    } else {
+        calibrate_pit()
+    };
+    let lapic_per_ms = apic::finish_calibration(start, end, tsc_hz);
 
     MADT.call_once(|| madt);
     InterruptInfo {
@@ -125,6 +141,89 @@ pub fn init_interrupts(rsdp: Option<u64>) -> InterruptInfo {
         lapic_ticks_per_ms: lapic_per_ms,
         acpi,
     }
+}
+
+/// Calibration against the PIT: (APIC samples at both ends, TSC Hz).
+fn calibrate_pit() -> (Sample, Sample, u64) {
+    // (start sample, end sample, unobserved TSC ticks) of the best window.
+    let mut best: Option<(Sample, Sample, u64)> = None;
+    for _ in 0..CALIBRATION_TRIES {
+        let start = Cell::new((0u64, 0u32));
+        let (end, slack) = pit::measure(
+            CALIBRATION_MS,
+            || {
+                apic::start_calibration();
+                start.set(apic::calibration_sample());
+            },
+            apic::calibration_sample,
+        );
+        let window = end.0 - start.get().0;
+        if best.is_none_or(|b| slack < b.2) {
+            best = Some((start.get(), end, slack));
+        }
+        if slack * CALIBRATION_SLACK < window {
+            break;
+        }
+    }
+    let (start, end, _) = best.expect("at least one calibration window");
+    (start, end, (end.0 - start.0) * 1000 / CALIBRATION_MS)
+}
+
+/// Calibration against the HPET: each end of the window is an APIC sample and an
+/// HPET one, each with the TSC; the window's length in TSC ticks is taken between
+/// the two HPET samples, whose readings are bracketed by TSC reads, so a host that
+/// stops the virtual CPU anywhere but inside a reading costs nothing.
+fn calibrate_hpet() -> (Sample, Sample, u64) {
+    let counts = CALIBRATION_MS * 1_000_000_000_000 / hpet::period_fs().max(1);
+    let mut best: Option<(Sample, Sample, u64, u64)> = None;
+    for _ in 0..CALIBRATION_TRIES {
+        apic::start_calibration();
+        let a0 = apic::calibration_sample();
+        let Some(h0) = hpet::sample() else { break };
+        let mut h1 = h0;
+        while h1.0.wrapping_sub(h0.0) < counts {
+            core::hint::spin_loop();
+            h1 = hpet::sample().unwrap_or(h1);
+        }
+        let a1 = apic::calibration_sample();
+        let ticks = h1.1.saturating_sub(h0.1);
+        let fs = u128::from(h1.0.wrapping_sub(h0.0)) * u128::from(hpet::period_fs());
+        let hz = (u128::from(ticks) * 1_000_000_000_000_000 / fs.max(1)) as u64;
+        let slack = h0.2 + h1.2;
+        if best.is_none_or(|b| slack < b.3) {
+            best = Some((a0, a1, hz, slack));
+            *REFINE_FROM.lock() = Some(((h1.0, h1.1), hz));
+        }
+        if slack * CALIBRATION_SLACK < ticks {
+            break;
+        }
+    }
+    match best {
+        Some((a0, a1, hz, _)) if hz > 0 => (a0, a1, hz),
+        // The HPET stopped answering: the PIT instead.
+        _ => calibrate_pit(),
+    }
+}
+
+/// The TSC's frequency measured against the HPET from the end of the boot's
+/// calibration to now (call it a second or more later, as Linux's
+/// tsc_refine_calibration_work does): `Some((boot's, refined))`, or `None` without
+/// an HPET (or one whose counter did not move). The longer window is trusted over
+/// the boot's short one whatever the difference. The APIC timer's rate, measured
+/// against the TSC, is scaled to match.
+pub fn refine_clock() -> Option<(u64, u64)> {
+    let ((hpet0, tsc0), boot_hz) = (*REFINE_FROM.lock())?;
+    let (hpet1, tsc1, _) = hpet::sample()?;
+    let fs = u128::from(hpet1.wrapping_sub(hpet0)) * u128::from(hpet::period_fs());
+    if fs == 0 {
+        return None;
+    }
+    let hz = (u128::from(tsc1.saturating_sub(tsc0)) * 1_000_000_000_000_000 / fs) as u64;
+    if hz == 0 {
+        return None;
+    }
+    apic::rescale(boot_hz, hz);
+    Some((boot_hz, hz))
 }
 
 static MADT: spin::Once<acpi::Madt> = spin::Once::new();
