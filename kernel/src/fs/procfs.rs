@@ -2365,11 +2365,10 @@ fn procmap_query(p: &Process, arg: u64, mem: &dyn kestrel_vfs::UserSpace) -> KRe
     }
     let mut q = [0u8; PROCMAP_QUERY_SIZE];
     kestrel_usermem::UserReader::new(mem, arg, usize_)?.read_extensible(&mut q)?;
-    let get = |o: usize| u64::from_le_bytes(q[o..o + 8].try_into().expect("8 bytes"));
-    let get32 = |o: usize| u32::from_le_bytes(q[o..o + 4].try_into().expect("4 bytes"));
-    let (flags, addr) = (get(8), get(16));
-    let (name_size, build_id_size) = (get32(80), get32(84));
-    let (name_addr, build_id_addr) = (get(88), get(96));
+    use kestrel_abi::le::{put_u32, put_u64, u32_at, u64_at};
+    let (flags, addr) = (u64_at(&q, 8), u64_at(&q, 16));
+    let (name_size, build_id_size) = (u32_at(&q, 80), u32_at(&q, 84));
+    let (name_addr, build_id_addr) = (u64_at(&q, 88), u64_at(&q, 96));
     if flags & !0x3f != 0
         || (name_size != 0) != (name_addr != 0)
         || (build_id_size != 0) != (build_id_addr != 0)
@@ -2412,18 +2411,16 @@ fn procmap_query(p: &Process, arg: u64, mem: &dyn kestrel_vfs::UserSpace) -> KRe
     }
     let found = found.ok_or(Errno::ENOENT)?;
     let mut out = q;
-    let put = |o: &mut [u8], at: usize, v: u64| o[at..at + 8].copy_from_slice(&v.to_le_bytes());
-    let put32 = |o: &mut [u8], at: usize, v: u32| o[at..at + 4].copy_from_slice(&v.to_le_bytes());
-    put(&mut out, 24, found.start);
-    put(&mut out, 32, found.end);
-    put(&mut out, 40, vma_flags(&found));
-    put(&mut out, 48, 4096);
+    put_u64(&mut out, 24, found.start);
+    put_u64(&mut out, 32, found.end);
+    put_u64(&mut out, 40, vma_flags(&found));
+    put_u64(&mut out, 48, 4096);
     let file = found.ino != 0;
-    put(&mut out, 56, if file { found.offset } else { 0 });
-    put(&mut out, 64, found.ino);
-    put32(&mut out, 72, if file { major(found.dev) } else { 0 });
-    put32(&mut out, 76, if file { minor(found.dev) } else { 0 });
-    put32(&mut out, 84, 0);
+    put_u64(&mut out, 56, if file { found.offset } else { 0 });
+    put_u64(&mut out, 64, found.ino);
+    put_u32(&mut out, 72, if file { major(found.dev) } else { 0 });
+    put_u32(&mut out, 76, if file { minor(found.dev) } else { 0 });
+    put_u32(&mut out, 84, 0);
     let mut name = Vec::new();
     if name_size != 0 {
         if let Some(l) = &found.label {
@@ -2433,7 +2430,7 @@ fn procmap_query(p: &Process, arg: u64, mem: &dyn kestrel_vfs::UserSpace) -> KRe
                 return Err(Errno::ENAMETOOLONG);
             }
         }
-        put32(&mut out, 80, name.len() as u32);
+        put_u32(&mut out, 80, name.len() as u32);
     }
     if !name.is_empty() {
         kestrel_usermem::UserWriter::new(mem, name_addr, name.len())?.write_all(&name)?;

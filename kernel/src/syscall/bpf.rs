@@ -24,6 +24,7 @@ use core::any::Any;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use kestrel_abi::fs::O_RDWR;
+use kestrel_abi::le::{u32_at, u64_at};
 use kestrel_abi::{Errno, KResult};
 use kestrel_ebpf::interp::{Env, Program, SkbCtx};
 use kestrel_ebpf::map::{Map, Spec};
@@ -59,14 +60,6 @@ fn last_field_end(cmd: i32) -> usize {
         BPF_MAP_GET_NEXT_KEY => 24,
         _ => 140,
     }
-}
-
-fn u32_at(a: &[u8], off: usize) -> u32 {
-    u32::from_le_bytes(a[off..off + 4].try_into().expect("4 bytes"))
-}
-
-fn u64_at(a: &[u8], off: usize) -> u64 {
-    u64::from_le_bytes(a[off..off + 8].try_into().expect("8 bytes"))
 }
 
 static NEXT_ID: AtomicU32 = AtomicU32::new(1);
@@ -217,11 +210,7 @@ fn map_of(ctx: &Ctx<'_>, fd: u32) -> KResult<Arc<Map>> {
 }
 
 fn read_user(ctx: &Ctx<'_>, at: u64, n: usize) -> KResult<Vec<u8>> {
-    let mut v = super::zeroed_vec(n)?;
-    ctx.mm()
-        .reader(UserPtr::<u8>::new(at), n)?
-        .read_exact(&mut v)?;
-    Ok(v)
+    ctx.mm().reader(UserPtr::<u8>::new(at), n)?.read_to_vec()
 }
 
 fn write_user(ctx: &Ctx<'_>, at: u64, data: &[u8]) -> KResult<()> {

@@ -5,6 +5,7 @@ use alloc::vec::Vec;
 use core::mem::size_of;
 
 use kestrel_abi::fs::*;
+use kestrel_abi::le::{put_u32, put_u64, u32_at, u64_at};
 use kestrel_abi::tty::*;
 use kestrel_abi::{Errno, KResult};
 use kestrel_vfs::pipe::{PipeReader, PipeWriter};
@@ -469,7 +470,7 @@ fn inode_flags(ctx: &Ctx<'_>, file: &Arc<OpenFile>, cmd: u32, arg: u64) -> KResu
         FS_IOC_FSGETXATTR => {
             let inode = inode.ok_or(Errno::ENOTTY)?;
             let mut fsx = [0u8; 28];
-            fsx[..4].copy_from_slice(&xflags_of(inode.metadata().flags).to_le_bytes());
+            put_u32(&mut fsx, 0, xflags_of(inode.metadata().flags));
             ctx.mm()
                 .writer(UserPtr::<u8>::new(arg), fsx.len())?
                 .write_all(&fsx)?;
@@ -489,12 +490,12 @@ fn inode_flags(ctx: &Ctx<'_>, file: &Arc<OpenFile>, cmd: u32, arg: u64) -> KResu
     ctx.mm()
         .reader(UserPtr::<u8>::new(arg), b.len())?
         .read_exact(&mut b)?;
-    let word = |i: usize| u32::from_le_bytes(b[i * 4..i * 4 + 4].try_into().unwrap_or([0; 4]));
+    // struct fsxattr: xflags, extsize, nextents, projid, cowextsize, pad.
     let fsx = Fsx {
-        xflags: word(0),
-        extsize: word(1),
-        projid: word(3),
-        cowextsize: word(4),
+        xflags: u32_at(&b, 0),
+        extsize: u32_at(&b, 4),
+        projid: u32_at(&b, 12),
+        cowextsize: u32_at(&b, 16),
     };
     if fsx.xflags & !FS_XFLAG_VALUES != 0 {
         return Err(Errno::EINVAL);
@@ -559,16 +560,16 @@ pub async fn sys_file_getattr(
     let inode = inode
         .filter(|i| i.iflags_kept() != 0)
         .ok_or(Errno::EOPNOTSUPP)?;
-    let mut out = [0u8; 64];
-    out[..8].copy_from_slice(&u64::from(xflags_of(inode.metadata().flags)).to_le_bytes());
+    // struct file_attr: the xflags, then extent sizes and a project id that
+    // ext2 and tmpfs keep none of; the caller's bytes past it are cleared.
+    let mut fa = [0u8; FILE_ATTR_SIZE_VER0];
+    put_u64(&mut fa, 0, u64::from(xflags_of(inode.metadata().flags)));
     let mm = ctx.mm();
     let mut w = mm.writer(attr, size)?;
-    let mut left = size;
-    while left > 0 {
-        let n = left.min(out.len());
-        w.write_all(&out[..n])?;
-        out = [0; 64];
-        left -= n;
+    w.write_all(&fa)?;
+    let rest = size - fa.len();
+    if w.zero(rest) < rest {
+        return Err(Errno::EFAULT);
     }
     Ok(0)
 }
@@ -589,16 +590,15 @@ pub async fn sys_file_setattr(
     attr_args(size, at_flags)?;
     let mut b = [0u8; FILE_ATTR_SIZE_VER0];
     ctx.mm().reader(attr, size)?.read_extensible(&mut b)?;
-    let word = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap_or([0; 4]));
-    let xflags = u64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8]));
+    let xflags = u64_at(&b, 0);
     if xflags & !u64::from(FS_XFLAG_VALUES) != 0 {
         return Err(Errno::EINVAL);
     }
     let fsx = Fsx {
         xflags: xflags as u32,
-        extsize: word(8),
-        projid: word(16),
-        cowextsize: word(20),
+        extsize: u32_at(&b, 8),
+        projid: u32_at(&b, 16),
+        cowextsize: u32_at(&b, 20),
     };
     let (inode, dentry) = attr_target(ctx, dirfd, path, at_flags).await?;
     change_iflags(ctx, inode, dentry.as_ref(), Errno::EOPNOTSUPP, |old| {

@@ -9,6 +9,7 @@
 //! module to answer: EOPNOTSUPP, as Linux with the same modules gives.
 //! /sys/kernel/security/lsm lists the same modules (fs/sysfs.rs).
 
+use kestrel_abi::le::u64_at;
 use kestrel_abi::{Errno, KResult};
 
 use super::Ctx;
@@ -102,8 +103,7 @@ pub async fn sys_lsm_set_self_attr(
     }
     let mut h = [0u8; LSM_CTX_HEADER];
     ctx.mm().reader(uctx, size)?.read_exact(&mut h)?;
-    let word = |i: usize| u64::from_le_bytes(h[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
-    let (len, ctx_len) = (word(2), word(3));
+    let (len, ctx_len) = (u64_at(&h, 16), u64_at(&h, 24));
     let header = LSM_CTX_HEADER as u64;
     if (size as u64) < len
         || (size as u64) < ctx_len.saturating_add(header)

@@ -434,23 +434,21 @@ pub const FAST: [usize; 10] = {
     ]
 };
 
+/// [`FAST`] as a bit set of call numbers (all below 256).
+const FAST_MASK: [u64; 4] = {
+    let mut m = [0u64; 4];
+    let mut i = 0;
+    while i < FAST.len() {
+        m[FAST[i] / 64] |= 1 << (FAST[i] % 64);
+        i += 1;
+    }
+    m
+};
+
 /// Whether [`call_now`] may run call `nr` (the fast path asks first).
 #[inline(always)]
 pub fn is_fast(nr: u64) -> bool {
-    use kestrel_abi::syscalls::nr as n;
-    matches!(
-        nr as usize,
-        n::READ
-            | n::RT_SIGACTION
-            | n::GETPID
-            | n::GETPPID
-            | n::GETTID
-            | n::GETUID
-            | n::GETEUID
-            | n::GETGID
-            | n::GETEGID
-            | n::CLOCK_GETTIME
-    )
+    nr < 256 && FAST_MASK[(nr / 64) as usize] & (1 << (nr % 64)) != 0
 }
 
 /// The size of [`dispatch`]'s future, which the thread future holds while a

@@ -13,6 +13,7 @@ pub mod cap;
 pub mod errno;
 pub mod fs;
 pub mod ipc;
+pub mod le;
 pub mod mm;
 pub mod net;
 pub mod perf;

@@ -8,6 +8,7 @@
 //! order.
 
 use crate::errno::Errno;
+use crate::le::{u16_at, u32_at, u64_at};
 
 /// The attribute sizes of each published version.
 pub const PERF_ATTR_SIZE_VER0: usize = 64;
@@ -174,22 +175,6 @@ pub struct Attr {
     pub reserved_3: u32,
     pub sig_data: u64,
     pub config3: u64,
-}
-
-fn u16_at(b: &[u8; ATTR_SIZE], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-
-fn u32_at(b: &[u8; ATTR_SIZE], at: usize) -> u32 {
-    let mut x = [0u8; 4];
-    x.copy_from_slice(&b[at..at + 4]);
-    u32::from_le_bytes(x)
-}
-
-fn u64_at(b: &[u8; ATTR_SIZE], at: usize) -> u64 {
-    let mut x = [0u8; 8];
-    x.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(x)
 }
 
 impl Attr {

@@ -70,3 +70,13 @@ pub fn sample() -> Option<(u64, u64, u64)> {
 pub fn period_fs() -> u64 {
     PERIOD_FS.load(Ordering::Relaxed)
 }
+
+/// The frequency of a clock that advanced `ticks` while the HPET counted
+/// `counts` (0 if it did not count).
+pub fn rate_hz(ticks: u64, counts: u64) -> u64 {
+    let fs = u128::from(counts) * u128::from(period_fs());
+    if fs == 0 {
+        return 0;
+    }
+    (u128::from(ticks) * 1_000_000_000_000_000 / fs) as u64
+}

@@ -187,8 +187,7 @@ fn calibrate_hpet() -> (Sample, Sample, u64) {
         }
         let a1 = apic::calibration_sample();
         let ticks = h1.1.saturating_sub(h0.1);
-        let fs = u128::from(h1.0.wrapping_sub(h0.0)) * u128::from(hpet::period_fs());
-        let hz = (u128::from(ticks) * 1_000_000_000_000_000 / fs.max(1)) as u64;
+        let hz = hpet::rate_hz(ticks, h1.0.wrapping_sub(h0.0));
         let slack = h0.2 + h1.2;
         if best.is_none_or(|b| slack < b.3) {
             best = Some((a0, a1, hz, slack));
@@ -214,11 +213,7 @@ fn calibrate_hpet() -> (Sample, Sample, u64) {
 pub fn refine_clock() -> Option<(u64, u64)> {
     let ((hpet0, tsc0), boot_hz) = (*REFINE_FROM.lock())?;
     let (hpet1, tsc1, _) = hpet::sample()?;
-    let fs = u128::from(hpet1.wrapping_sub(hpet0)) * u128::from(hpet::period_fs());
-    if fs == 0 {
-        return None;
-    }
-    let hz = (u128::from(tsc1.saturating_sub(tsc0)) * 1_000_000_000_000_000 / fs) as u64;
+    let hz = hpet::rate_hz(tsc1.saturating_sub(tsc0), hpet1.wrapping_sub(hpet0));
     if hz == 0 {
         return None;
     }
