@@ -2291,6 +2291,140 @@ TEST(aio_submit_errors_are_reported_by_the_call)
     close(wo);
 }
 
+/* struct __aio_sigset: io_pgetevents' signal mask and its size. */
+struct kt_aio_sigset {
+    const sigset_t *sigmask;
+    size_t sigsetsize;
+};
+
+static volatile sig_atomic_t aio_alarms;
+
+static void aio_on_alarm(int sig)
+{
+    (void)sig;
+    aio_alarms++;
+}
+
+/* One SIGALRM `ms` from now. */
+static void aio_alarm_in(long ms)
+{
+    struct itimerval it = {{0, 0}, {ms / 1000, (ms % 1000) * 1000}};
+    setitimer(ITIMER_REAL, &it, NULL);
+}
+
+TEST(aio_pgetevents_checks_its_arguments_before_the_context)
+{
+    uint64_t mask = 0;
+    struct kt_aio_sigset bad_size = {(const sigset_t *)&mask, 4};
+    struct timespec ts = {0, 0};
+    /* Linux reads the timeout and the sigset struct before it looks the
+     * context up, so these fail on a context that does not exist too. */
+    EXPECT_ERRNO(syscall(SYS_io_pgetevents, 0, 0, 1, NULL, (void *)8, NULL), EFAULT);
+    EXPECT_ERRNO(syscall(SYS_io_pgetevents, 0, 0, 1, NULL, &ts, (void *)8), EFAULT);
+    EXPECT_ERRNO(syscall(SYS_io_pgetevents, 0, 0, 1, NULL, &ts, &bad_size), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_io_pgetevents, 0, 0, 1, NULL, &ts, NULL), EINVAL);
+    uint64_t ctx = 0;
+    OK(syscall(SYS_io_setup, 4, &ctx));
+    struct kt_aio_sigset bad_ptr = {(const sigset_t *)8, 8};
+    EXPECT_ERRNO(syscall(SYS_io_pgetevents, ctx, 0, 1, NULL, &ts, &bad_ptr), EFAULT);
+    EXPECT_ERRNO(syscall(SYS_io_pgetevents, ctx, 0, 1, NULL, &ts, &bad_size), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_io_pgetevents, ctx, 2, 1, NULL, &ts, NULL), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_io_pgetevents, ctx, -1, 1, NULL, &ts, NULL), EINVAL);
+    /* A null sigmask in the struct leaves the mask alone. */
+    struct kt_aio_sigset none = {NULL, 0};
+    EXPECT_EQ(syscall(SYS_io_pgetevents, ctx, 0, 1, NULL, &ts, &none), 0);
+    OK(syscall(SYS_io_destroy, ctx));
+}
+
+TEST(aio_pgetevents_collects_completions)
+{
+    const char *d = kt_tmpdir();
+    CHECK(d, "tmpdir");
+    int fd = OK(open(kt_path(d, "f"), O_RDWR | O_CREAT, 0644));
+    uint64_t ctx = 0;
+    OK(syscall(SYS_io_setup, 8, &ctx));
+    char out[] = "pgetevents";
+    struct kt_iocb w = {0};
+    w.data = 7, w.opcode = 1 /* PWRITE */, w.fildes = fd, w.buf = (uintptr_t)out,
+    w.nbytes = 10;
+    struct kt_iocb *list[1] = {&w};
+    EXPECT_EQ(syscall(SYS_io_submit, ctx, 1, list), 1);
+    sigset_t all;
+    sigfillset(&all);
+    struct kt_aio_sigset ss = {&all, 8};
+    struct kt_io_event ev[2];
+    struct timespec ts = {1, 0};
+    EXPECT_EQ(syscall(SYS_io_pgetevents, ctx, 1, 2, ev, &ts, &ss), 1);
+    EXPECT_EQ(ev[0].data, 7);
+    EXPECT_EQ(ev[0].res, 10);
+    /* The caller's mask is back once the call returns. */
+    sigset_t now;
+    OK(sigprocmask(SIG_BLOCK, NULL, &now));
+    CHECK(!sigismember(&now, SIGUSR1), "the wait's mask stayed");
+    OK(syscall(SYS_io_destroy, ctx));
+    close(fd);
+}
+
+TEST(aio_pgetevents_mask_lets_a_blocked_signal_interrupt_the_wait)
+{
+    uint64_t ctx = 0;
+    OK(syscall(SYS_io_setup, 1, &ctx));
+    struct sigaction sa = {0}, old;
+    sa.sa_handler = aio_on_alarm;
+    OK(sigaction(SIGALRM, &sa, &old));
+    sigset_t alrm, saved, open_mask;
+    sigemptyset(&alrm);
+    sigaddset(&alrm, SIGALRM);
+    OK(sigprocmask(SIG_BLOCK, &alrm, &saved));
+    OK(sigprocmask(SIG_BLOCK, NULL, &open_mask));
+    sigdelset(&open_mask, SIGALRM);
+    struct kt_aio_sigset ss = {&open_mask, 8};
+    struct kt_io_event ev[1];
+    struct timespec ts = {5, 0};
+    aio_alarms = 0;
+    aio_alarm_in(50);
+    errno = 0;
+    long r = syscall(SYS_io_pgetevents, ctx, 1, 1, ev, &ts, &ss);
+    int e = errno;
+    sigset_t after;
+    sigprocmask(SIG_BLOCK, NULL, &after);
+    sigprocmask(SIG_SETMASK, &saved, NULL);
+    sigaction(SIGALRM, &old, NULL);
+    syscall(SYS_io_destroy, ctx);
+    CHECK(r == -1 && e == EINTR, "io_pgetevents gave %ld (%s), want EINTR", r, kt_errname(e));
+    EXPECT_EQ(aio_alarms, 1);
+    /* The handler ran under the wait's mask; the caller's is back after it. */
+    CHECK(sigismember(&after, SIGALRM), "SIGALRM unblocked after the call");
+}
+
+TEST(aio_pgetevents_mask_holds_a_signal_off_until_the_call_returns)
+{
+    uint64_t ctx = 0;
+    OK(syscall(SYS_io_setup, 1, &ctx));
+    struct sigaction sa = {0}, old;
+    sa.sa_handler = aio_on_alarm;
+    OK(sigaction(SIGALRM, &sa, &old));
+    sigset_t alrm;
+    sigemptyset(&alrm);
+    sigaddset(&alrm, SIGALRM);
+    struct kt_aio_sigset ss = {&alrm, 8};
+    struct kt_io_event ev[1];
+    struct timespec ts = {0, 300 * 1000 * 1000};
+    aio_alarms = 0;
+    aio_alarm_in(50);
+    long r = syscall(SYS_io_pgetevents, ctx, 1, 1, ev, &ts, &ss);
+    int during = aio_alarms;
+    /* Delivered once the mask is the caller's again (at the latest by the
+     * next system call). */
+    getppid();
+    int later = aio_alarms;
+    sigaction(SIGALRM, &old, NULL);
+    syscall(SYS_io_destroy, ctx);
+    EXPECT_EQ(r, 0);
+    EXPECT_EQ(during, 1);
+    EXPECT_EQ(later, 1);
+}
+
 TEST(pwritev2_on_a_pipe_read_end_is_espipe)
 {
     int p[2];
@@ -2614,6 +2748,10 @@ int main(void)
     RUN(aio_setup_checks_its_arguments);
     RUN(aio_write_then_read_complete_through_getevents);
     RUN(aio_submit_errors_are_reported_by_the_call);
+    RUN(aio_pgetevents_checks_its_arguments_before_the_context);
+    RUN(aio_pgetevents_collects_completions);
+    RUN(aio_pgetevents_mask_lets_a_blocked_signal_interrupt_the_wait);
+    RUN(aio_pgetevents_mask_holds_a_signal_off_until_the_call_returns);
     RUN(pwritev2_on_a_pipe_read_end_is_espipe);
     RUN(new_nodes_in_a_setgid_directory_take_its_group);
     RUN(setgid_is_stripped_before_the_umask_for_a_non_member);

@@ -1,4 +1,4 @@
-//! Linux's native asynchronous I/O: io_setup, io_submit, io_getevents,
+//! Linux's native asynchronous I/O: io_setup, io_submit, io_getevents, io_pgetevents,
 //! io_cancel, io_destroy.
 //!
 //! Every request is carried out when it is submitted (Kestrel's files answer
@@ -239,12 +239,76 @@ pub async fn sys_io_getevents(
     if min_nr < 0 || nr < min_nr {
         return Err(Errno::EINVAL);
     }
-    let deadline = if timeout.is_null() {
-        None
+    let timeout = read_timeout(ctx, timeout)?;
+    get_events(ctx, id, aio, min_nr, nr, events, timeout, Errno::EINTR).await
+}
+
+/// io_pgetevents(2): io_getevents with a signal mask for the wait, as
+/// ppoll(2) has. `usig` points at a `struct __aio_sigset { const sigset_t
+/// *sigmask; size_t sigsetsize; }`. Linux reads the timeout and that struct
+/// before it looks at the context, and a wait a signal interrupts before any
+/// event came is restarted when the signal has no handler
+/// (ERESTARTNOHAND), EINTR otherwise.
+pub async fn sys_io_pgetevents(
+    ctx: &mut Ctx<'_>,
+    id: u64,
+    min_nr: i64,
+    nr: i64,
+    events: UserPtr<u8>,
+    timeout: UserPtr<Timespec>,
+    usig: UserPtr<[u64; 2]>,
+) -> KResult<u64> {
+    let timeout = read_timeout(ctx, timeout)?;
+    let [sigmask, sigsetsize] = if usig.is_null() {
+        [0, 0]
     } else {
-        let t: Timespec = ctx.read(timeout)?;
-        Some(time::now_ns().saturating_add(t.to_ns().ok_or(Errno::EINVAL)?))
+        ctx.read(usig)?
     };
+    let aio = lookup(ctx, id)?;
+    if min_nr < 0 || nr < min_nr {
+        return Err(Errno::EINVAL);
+    }
+    super::poll::push_sigmask(ctx, UserPtr::new(sigmask), sigsetsize as usize)?;
+    let r = get_events(
+        ctx,
+        id,
+        aio,
+        min_nr,
+        nr,
+        events,
+        timeout,
+        Errno::ERESTARTNOHAND,
+    )
+    .await;
+    super::poll::pop_sigmask(ctx, &r);
+    r
+}
+
+/// The relative timeout of io_getevents and io_pgetevents (`None`: wait for as
+/// long as it takes).
+fn read_timeout(ctx: &Ctx<'_>, timeout: UserPtr<Timespec>) -> KResult<Option<u64>> {
+    if timeout.is_null() {
+        return Ok(None);
+    }
+    let t: Timespec = ctx.read(timeout)?;
+    t.to_ns().map(Some).ok_or(Errno::EINVAL)
+}
+
+/// Waits until `min_nr` events (at least one) are done or the timeout passes,
+/// then copies out up to `nr`. A signal that ends the wait before any event
+/// came makes the call fail with `interrupted`.
+#[allow(clippy::too_many_arguments)]
+async fn get_events(
+    ctx: &mut Ctx<'_>,
+    id: u64,
+    aio: Arc<AioContext>,
+    min_nr: i64,
+    nr: i64,
+    events: UserPtr<u8>,
+    timeout: Option<u64>,
+    interrupted: Errno,
+) -> KResult<u64> {
+    let deadline = timeout.map(|ns| time::now_ns().saturating_add(ns));
     let (min_nr, nr) = (min_nr as usize, nr as usize);
     let mm = ctx.mm();
     let ready = || {
@@ -258,13 +322,13 @@ pub async fn sys_io_getevents(
             Ok(())
         };
         let r = match deadline {
-            None => interruptible(ctx.thread, Errno::EINTR, waited).await,
+            None => interruptible(ctx.thread, interrupted, waited).await,
             Some(d) => {
                 let timed = async {
                     let _ = task::timeout(d.saturating_sub(time::now_ns()), waited).await;
                     Ok(())
                 };
-                interruptible(ctx.thread, Errno::EINTR, timed).await
+                interruptible(ctx.thread, interrupted, timed).await
             }
         };
         if r.is_err() && aio.done.lock().is_empty() {

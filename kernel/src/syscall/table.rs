@@ -288,6 +288,7 @@ syscall_table! {
     IO_SETUP => aio::sys_io_setup(nr_events: u32, ctxp: UserPtr<u64>), partial "requests are carried out as they are submitted";
     IO_DESTROY => aio::sys_io_destroy(ctx_id: u64);
     IO_GETEVENTS => aio::sys_io_getevents(ctx_id: u64, min_nr: i64, nr: i64, events: UserPtr<u8>, timeout: UserPtr<Timespec>);
+    IO_PGETEVENTS => aio::sys_io_pgetevents(ctx_id: u64, min_nr: i64, nr: i64, events: UserPtr<u8>, timeout: UserPtr<Timespec>, usig: UserPtr<[u64; 2]>);
     IO_SUBMIT => aio::sys_io_submit(ctx_id: u64, nr: i64, iocbpp: UserPtr<u64>), partial "IOCB_CMD_PREAD, PWRITE, FSYNC and FDSYNC (no vectored or poll requests)";
     IO_CANCEL => aio::sys_io_cancel(ctx_id: u64, iocb: UserPtr<u8>, result: UserPtr<u8>);
     INOTIFY_INIT => fs_extra::sys_inotify_init(), partial "events come from system calls (not from a disk changed underneath)";
