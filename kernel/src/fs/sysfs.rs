@@ -229,6 +229,22 @@ pub fn mount() -> KResult<()> {
         file(&c, "online", "1\n")?;
     }
 
+    // One NUMA node, node 0, with every CPU and all memory (what libnuma and
+    // numactl read; syscall/mempolicy.rs answers the policy calls).
+    let node = dir(&dir(&dir(&root, "devices")?, "system")?, "node")?;
+    for name in [
+        "online",
+        "possible",
+        "has_cpu",
+        "has_memory",
+        "has_normal_memory",
+    ] {
+        file(&node, name, "0\n")?;
+    }
+    let node0 = dir(&node, "node0")?;
+    file(&node0, "cpulist", &cpu_list(cpus))?;
+    file(&node0, "distance", "10\n")?;
+
     let devices = dir(&dir(&dir(&root, "bus")?, "pci")?, "devices")?;
     for (f, driver) in crate::drivers::found() {
         let id = f.id();

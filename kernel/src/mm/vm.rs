@@ -62,7 +62,9 @@ const UFFD_WP_BIT: u64 = 1 << 52;
 const UFFD_POISON_BIT: u64 = 1 << 53;
 const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
 
+pub mod mempolicy;
 pub mod uffd;
+pub use mempolicy::MemPolicy;
 pub use uffd::{UffdCtx, UffdReg, UserFault};
 
 const fn page_down(v: u64) -> u64 {
@@ -579,6 +581,8 @@ pub struct Vma {
     pub sealed: bool,
     /// Registered with a userfaultfd (Linux's vm_userfaultfd_ctx and VM_UFFD_*).
     pub uffd: Option<UffdReg>,
+    /// mbind(2)'s NUMA policy for the area (`None`: MPOL_DEFAULT, the thread's).
+    pub policy: Option<MemPolicy>,
 }
 
 impl Vma {
@@ -922,6 +926,7 @@ impl Vm {
             && a.sealed == b.sealed
             && a.uffd.is_none()
             && b.uffd.is_none()
+            && a.policy == b.policy
     }
 
     /// Adds the new area `v` (its range free), merged with a neighbour it
@@ -1456,6 +1461,7 @@ impl AddressSpace {
             dont_dump: false,
             sealed: false,
             uffd: None,
+            policy: None,
         };
         vm.insert_merged(new);
         if locked {
@@ -1488,6 +1494,81 @@ impl AddressSpace {
             }
         }
         Ok(())
+    }
+
+    /// mbind(2): gives `[start, end)` (page-aligned) the policy `policy`. A
+    /// range with no area in it is EFAULT, and so is one with a hole unless
+    /// `holes_ok` (Linux allows holes for MPOL_DEFAULT only).
+    pub fn set_policy(
+        &self,
+        start: u64,
+        end: u64,
+        policy: Option<MemPolicy>,
+        holes_ok: bool,
+    ) -> KResult<()> {
+        let mut vm = self.vm.lock();
+        let (mut at, mut any) = (start, false);
+        for v in vm.vmas.values().filter(|v| v.start < end && v.end > start) {
+            if v.start > at && !holes_ok {
+                return Err(Errno::EFAULT);
+            }
+            (at, any) = (v.end, true);
+        }
+        if !any || (at < end && !holes_ok) {
+            return Err(Errno::EFAULT);
+        }
+        vm.split_at(start);
+        vm.split_at(end);
+        for v in vm.vmas.range_mut(start..end).map(|(_, v)| v) {
+            v.policy = policy;
+        }
+        Ok(())
+    }
+
+    /// set_mempolicy_home_node(2): the areas of `[start, end)` with an
+    /// MPOL_BIND or MPOL_PREFERRED_MANY policy get home node `node`. ENOENT
+    /// when no area there has a policy; EOPNOTSUPP at the first with another
+    /// mode (the areas before it keep their new home node, as on Linux).
+    pub fn set_home_node(&self, start: u64, end: u64, node: u16) -> KResult<()> {
+        use kestrel_abi::mm::{MPOL_BIND, MPOL_PREFERRED_MANY};
+        let mut vm = self.vm.lock();
+        let starts: Vec<u64> = vm
+            .vmas
+            .values()
+            .filter(|v| v.start < end && v.end > start && v.policy.is_some())
+            .map(|v| v.start)
+            .collect();
+        let mut r = Err(Errno::ENOENT);
+        for s in starts {
+            let Some(v) = vm.vmas.get(&s) else { continue };
+            let Some(mut p) = v.policy else { continue };
+            if p.mode != MPOL_BIND && p.mode != MPOL_PREFERRED_MANY {
+                return Err(Errno::EOPNOTSUPP);
+            }
+            let (from, to) = (s.max(start), v.end.min(end));
+            vm.split_at(from);
+            vm.split_at(to);
+            p.home_node = Some(node);
+            for v in vm.vmas.range_mut(from..to).map(|(_, v)| v) {
+                v.policy = Some(p);
+            }
+            r = Ok(());
+        }
+        r
+    }
+
+    /// The policy of the area holding `addr` (get_mempolicy's MPOL_F_ADDR):
+    /// `None` when no area holds it.
+    pub fn policy_at(&self, addr: u64) -> Option<Option<MemPolicy>> {
+        self.vm.lock().find(addr).map(|v| v.policy)
+    }
+
+    /// What move_pages(2) finds at `addr`: `None` outside every area,
+    /// else whether a page is present there.
+    pub fn page_present(&self, addr: u64) -> Option<bool> {
+        let vm = self.vm.lock();
+        vm.find(addr)?;
+        Some(vm.table.translate(page_down(addr)).is_some())
     }
 
     /// madvise's MADV_DONTDUMP (`dont` true) and MADV_DODUMP over
@@ -2292,6 +2373,7 @@ impl AddressSpace {
                             dont_dump: false,
                             sealed: false,
                             uffd: None,
+                            policy: None,
                         },
                     );
                 }

@@ -464,6 +464,8 @@ pub struct ThreadRare {
     /// A file page a user-memory copy of the current system call needed and
     /// could not wait for ([`crate::mm::vm::note_pending_load`]).
     pub pending_load: crate::mm::vm::PendingLoad,
+    /// set_mempolicy(2)'s policy (`None`: MPOL_DEFAULT).
+    pub mempolicy: spin::Mutex<Option<crate::mm::vm::MemPolicy>>,
 }
 
 impl Thread {
@@ -477,6 +479,21 @@ impl Thread {
     #[inline]
     pub fn rare_if_made(&self) -> Option<&ThreadRare> {
         self.rare.get().map(|r| &**r)
+    }
+
+    /// The thread's NUMA memory policy (set_mempolicy(2); `None`: MPOL_DEFAULT).
+    pub fn mempolicy(&self) -> Option<crate::mm::vm::MemPolicy> {
+        self.rare_if_made().and_then(|r| *r.mempolicy.lock())
+    }
+
+    /// Sets the thread's NUMA memory policy (none: makes nothing for a thread
+    /// that never had one).
+    pub fn set_mempolicy(&self, p: Option<crate::mm::vm::MemPolicy>) {
+        match self.rare_if_made() {
+            Some(r) => *r.mempolicy.lock() = p,
+            None if p.is_none() => {}
+            None => *self.rare().mempolicy.lock() = p,
+        }
     }
 }
 
@@ -1238,6 +1255,7 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
         Ordering::Relaxed,
     );
     crate::syscall::seccomp::inherit(parent_thread, &thread);
+    thread.set_mempolicy(parent_thread.mempolicy());
     Ok(thread)
 }
 
@@ -1259,6 +1277,7 @@ pub fn new_thread(parent_thread: &Arc<Thread>) -> KResult<Arc<Thread>> {
         Ordering::Relaxed,
     );
     crate::syscall::seccomp::inherit(parent_thread, &t);
+    t.set_mempolicy(parent_thread.mempolicy());
     Ok(t)
 }
 

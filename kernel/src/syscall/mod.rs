@@ -31,6 +31,7 @@ pub(crate) mod keys;
 pub(crate) mod landlock;
 pub(crate) mod locks;
 pub mod lsm;
+mod mempolicy;
 pub(crate) mod misc;
 mod mm;
 mod mount;

@@ -26,9 +26,9 @@ use crate::mm::callbox::CallBox;
 
 use super::{
     Args, Ctx, acct, aio, bpf, cachestat, cred, epoll, fd, fs, fs_extra, futex, futex2, io_uring,
-    ioprio, ipc, keys, landlock, locks, lsm, misc, mm, mount, mqueue, newmount, perf, pidfd, poll,
-    process, process_madvise, process_vm, ptrace, sched, seccomp, signal, socket, splice, swap,
-    time, timer, uffd, xattr,
+    ioprio, ipc, keys, landlock, locks, lsm, mempolicy, misc, mm, mount, mqueue, newmount, perf,
+    pidfd, poll, process, process_madvise, process_vm, ptrace, sched, seccomp, signal, socket,
+    splice, swap, time, timer, uffd, xattr,
 };
 
 /// Awaits a handler's future. Every call's future goes in a block of its own
@@ -115,6 +115,12 @@ syscall_table! {
     MUNLOCKALL => mm::sys_munlockall();
     MLOCK2 => mm::sys_mlock2(addr: u64, len: u64, flags: u32);
     MADVISE => mm::sys_madvise(addr: u64, len: u64, advice: u32), partial "MADV_FREE frees at once; MADV_REMOVE is EINVAL (no hole punched in a shared file mapping); no same-page merging (MADV_MERGEABLE), memory-failure injection or huge-page collapse, and the other hints Linux treats as advice are accepted and ignored";
+    MBIND => mempolicy::sys_mbind(start: u64, len: u64, mode: u64, nmask: UserPtr<u64>, maxnode: u64, flags: u32), partial "one node (node 0): policies are recorded and reported, pages stay where they are; shared memory keeps its policy per mapping, not per object";
+    SET_MEMPOLICY => mempolicy::sys_set_mempolicy(mode: i32, nmask: UserPtr<u64>, maxnode: u64), partial "one node (node 0): the policy is recorded and reported, allocation is unchanged";
+    GET_MEMPOLICY => mempolicy::sys_get_mempolicy(policy: UserPtr<i32>, nmask: UserPtr<u64>, maxnode: u64, addr: u64, flags: u64);
+    SET_MEMPOLICY_HOME_NODE => mempolicy::sys_set_mempolicy_home_node(start: u64, len: u64, home_node: u64, flags: u64);
+    MIGRATE_PAGES => mempolicy::sys_migrate_pages(pid: Pid, maxnode: u64, old_nodes: UserPtr<u64>, new_nodes: UserPtr<u64>), partial "one node (node 0): nothing ever has another node to move to";
+    MOVE_PAGES => mempolicy::sys_move_pages(pid: Pid, count: u64, pages: UserPtr<u64>, nodes: UserPtr<i32>, status: UserPtr<i32>, flags: i32), partial "one node (node 0): present pages report node 0 and stay there";
     SHMGET => ipc::sys_shmget(key: i32, size: usize, shmflg: u32), partial "SHM_HUGETLB: 2 MiB pages only; the RLIMIT_MEMLOCK check for an unprivileged caller counts the one segment, not the user's total; SHM_NORESERVE reserves anyway";
     SHMAT => ipc::sys_shmat(shmid: i32, shmaddr: u64, shmflg: u32), partial "a SHM_RDONLY attachment may be mprotect()ed writable (Linux: EACCES); /proc/PID/maps does not name it /SYSVkey";
     SHMCTL => ipc::sys_shmctl(shmid: i32, cmd: i32, buf: UserPtr<ShmidDs>);

@@ -44,3 +44,29 @@ pub const MCL_CURRENT: u32 = 1;
 pub const MCL_FUTURE: u32 = 2;
 pub const MCL_ONFAULT: u32 = 4;
 pub const MLOCK_ONFAULT: u32 = 1;
+
+// NUMA memory policies (set_mempolicy(2), mbind(2), get_mempolicy(2);
+// include/uapi/linux/mempolicy.h).
+pub const MPOL_DEFAULT: u16 = 0;
+pub const MPOL_PREFERRED: u16 = 1;
+pub const MPOL_BIND: u16 = 2;
+pub const MPOL_INTERLEAVE: u16 = 3;
+pub const MPOL_LOCAL: u16 = 4;
+pub const MPOL_PREFERRED_MANY: u16 = 5;
+pub const MPOL_WEIGHTED_INTERLEAVE: u16 = 6;
+/// One past the last mode.
+pub const MPOL_MAX: u16 = 7;
+/// Mode flags, or-ed into the mode.
+pub const MPOL_F_STATIC_NODES: u16 = 1 << 15;
+pub const MPOL_F_RELATIVE_NODES: u16 = 1 << 14;
+pub const MPOL_F_NUMA_BALANCING: u16 = 1 << 13;
+pub const MPOL_MODE_FLAGS: u16 =
+    MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES | MPOL_F_NUMA_BALANCING;
+/// get_mempolicy(2)'s flags.
+pub const MPOL_F_NODE: u64 = 1 << 0;
+pub const MPOL_F_ADDR: u64 = 1 << 1;
+pub const MPOL_F_MEMS_ALLOWED: u64 = 1 << 2;
+/// mbind(2)'s and move_pages(2)'s flags.
+pub const MPOL_MF_STRICT: u32 = 1 << 0;
+pub const MPOL_MF_MOVE: u32 = 1 << 1;
+pub const MPOL_MF_MOVE_ALL: u32 = 1 << 2;
