@@ -129,11 +129,13 @@ pub fn scheduler() -> &'static Arc<Scheduler> {
 }
 
 /// This CPU's executor.
+#[inline]
 pub fn executor() -> &'static Executor {
     executor_of(percpu::this_cpu().cpu_id.load(Ordering::Relaxed) as usize)
 }
 
 /// CPU `cpu`'s executor.
+#[inline]
 pub fn executor_of(cpu: usize) -> &'static Executor {
     EXECUTORS[cpu]
         .get()

@@ -59,6 +59,7 @@ pub fn retune_tsc_hz(hz: u64) {
 }
 
 /// (TSC at time zero, ns-per-tick multiplier), read consistently.
+#[inline(always)]
 fn params() -> (u64, u64) {
     loop {
         let seq = PARAMS_SEQ.load(Ordering::Acquire);
@@ -149,6 +150,10 @@ pub fn set_timezone(minuteswest: i32, dsttime: i32) {
 }
 
 /// Nanoseconds since kernel entry (0 before calibration).
+///
+/// Inline: the system call fast path reads it twice a call, and a call and a
+/// return cost as much as the read under TCG.
+#[inline]
 pub fn now_ns() -> u64 {
     let tsc = rdtsc();
     let (base, mult) = params();

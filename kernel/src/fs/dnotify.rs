@@ -190,7 +190,8 @@ fn deliver(id: Id, dn: u32) {
     }
 }
 
-fn watching() -> bool {
+#[inline]
+pub(super) fn watching() -> bool {
     COUNT.load(Ordering::Relaxed) != 0
 }
 

@@ -126,6 +126,7 @@ static GROUPS: spin::Mutex<Vec<(Weak<Group>, u32)>> = spin::Mutex::new(Vec::new(
 static MARK_COUNT: AtomicUsize = AtomicUsize::new(0);
 
 /// Whether any group has a mark (the cheap test before the hooks' work).
+#[inline]
 pub fn watching() -> bool {
     MARK_COUNT.load(Ordering::Relaxed) != 0
 }

@@ -63,8 +63,24 @@ pub fn renamed(from: &InodeRef, name: &[u8], to: &InodeRef, new_name: &[u8], ino
     dnotify::renamed(from, to);
 }
 
+/// Whether any inotify watch, fanotify mark or dnotify watch exists: the
+/// three hooks' own first test, made once before a call into each (a small
+/// read paid ~60 instructions for the three calls with nothing watched).
+#[inline(always)]
+fn any_watch() -> bool {
+    inotify::watching() || fanotify::watching() || dnotify::watching()
+}
+
 /// A read of `file` returned data.
+#[inline]
 pub fn access(file: &OpenFile) {
+    if any_watch() {
+        access_watched(file);
+    }
+}
+
+#[inline(never)]
+fn access_watched(file: &OpenFile) {
     if let Some(d) = file.dentry()
         && !file.no_notify()
     {
@@ -73,7 +89,15 @@ pub fn access(file: &OpenFile) {
 }
 
 /// A write to `file` changed it.
+#[inline]
 pub fn modify(file: &OpenFile) {
+    if any_watch() {
+        modify_watched(file);
+    }
+}
+
+#[inline(never)]
+fn modify_watched(file: &OpenFile) {
     if let Some(d) = file.dentry()
         && !file.no_notify()
     {

@@ -430,7 +430,8 @@ fn deliver_to(id: Id, mask: u32, cookie: u32, name: &[u8], isdir: bool, unlinked
 }
 
 /// Whether anything is watched at all.
-fn watching() -> bool {
+#[inline]
+pub(super) fn watching() -> bool {
     WATCH_COUNT.load(Ordering::Relaxed) != 0
 }
 

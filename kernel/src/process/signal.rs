@@ -253,6 +253,7 @@ pub struct RareSignals {
 }
 
 impl Thread {
+    #[inline(always)]
     fn rare_signals(&self) -> Option<&RareSignals> {
         self.rare_if_made().map(|r| &r.signals)
     }
@@ -285,7 +286,7 @@ impl Thread {
     }
 
     /// Whether a mask waits to be put back.
-    #[inline]
+    #[inline(always)]
     pub fn has_saved_mask(&self) -> bool {
         self.rare_signals()
             .is_some_and(|r| r.saved_mask.lock().is_some())
@@ -700,7 +701,7 @@ pub fn nothing_to_deliver(t: &Thread, regs: &UserContext, from_syscall: bool) ->
 }
 
 /// [`nothing_to_deliver`] after a system call that returned `ret`.
-#[inline]
+#[inline(always)]
 pub fn nothing_to_deliver_after(t: &Thread, ret: i64) -> bool {
     ret >= 0 && nothing_pending(t)
 }

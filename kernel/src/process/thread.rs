@@ -568,9 +568,12 @@ fn fast_syscall(
     };
     regs.orig_rax = nr;
     frame.rax = ret as u64;
-    let tid = thread.tid.into();
-    crate::trace::record(crate::trace::Kind::SyscallEnter, tid, nr);
-    crate::trace::record(crate::trace::Kind::SyscallExit, tid, ret as u64);
+    // One test of the trace's group for both records (they share it).
+    if crate::trace::on(crate::trace::Kind::SyscallEnter) {
+        let tid = thread.tid.into();
+        crate::trace::record(crate::trace::Kind::SyscallEnter, tid, nr);
+        crate::trace::record(crate::trace::Kind::SyscallExit, tid, ret as u64);
+    }
     let armed = apic::armed_deadline();
     let timer_ahead = armed != u64::MAX
         && armed > now
@@ -578,7 +581,12 @@ fn fast_syscall(
             .timers()
             .next_deadline()
             .is_none_or(|d| d >= armed);
-    if quiet(thread)
+    // `quiet` less what `nothing_to_deliver_after` tests again (the kill,
+    // ptrace): an exit request, CPU-time timers, perf events.
+    let still_quiet = !thread.exit_requested.load(Ordering::Acquire)
+        && !p.cpu_timers_armed.load(Ordering::Acquire)
+        && !p.perf.active();
+    if still_quiet
         && signal::nothing_to_deliver_after(thread, ret)
         && timer_ahead
         && crate::arch::fpu::is_live(thread)

@@ -105,6 +105,19 @@ impl Clock {
         })
     }
 
+    /// CLOCK_MONOTONIC's reading for `caller`: `from_id(caller,
+    /// CLOCK_MONOTONIC)?.now()` without making the `Clock`.
+    #[inline]
+    pub fn monotonic_now(caller: &Thread) -> u64 {
+        let off = caller
+            .process
+            .nsproxy
+            .lock()
+            .time
+            .offset_of(CLOCK_MONOTONIC);
+        time::now_ns().saturating_add_signed(off)
+    }
+
     /// The clock's reading in ns.
     pub fn now(&self) -> u64 {
         match self {

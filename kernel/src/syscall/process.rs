@@ -33,12 +33,20 @@ pub fn gettid(ctx: &Ctx<'_>) -> KResult<u64> {
 
 /// The parent's id as the caller's PID namespace sees it: 0 when the parent is
 /// outside it (the parent of a namespace's init).
+#[inline]
 pub fn getppid(ctx: &Ctx<'_>) -> KResult<u64> {
     let p = ctx.process();
     if p.pid_ns.is_root() {
         return Ok(u64::from(p.ppid()));
     }
-    Ok(p.parent().map_or(0, |pp| u64::from(pp.pid_in(&p.pid_ns))))
+    Ok(ppid_in_namespace(p))
+}
+
+/// The parent's pid as `p`'s PID namespace numbers it (0 outside it): out
+/// of line, so that the common getppid (the initial namespace) is a load.
+#[inline(never)]
+fn ppid_in_namespace(p: &crate::process::Process) -> u64 {
+    p.parent().map_or(0, |pp| u64::from(pp.pid_in(&p.pid_ns)))
 }
 
 pub fn getuid(ctx: &Ctx<'_>) -> KResult<u64> {

@@ -396,11 +396,13 @@ impl OpenFile {
     }
 
     /// The name it was opened by.
+    #[inline]
     pub fn dentry(&self) -> Option<&DentryRef> {
         self.dentry.as_ref()
     }
 
     /// The inode's file type (`S_IFMT` bits of its mode), 0 without an inode.
+    #[inline]
     pub fn file_type(&self) -> u32 {
         self.file_type
     }
@@ -411,6 +413,7 @@ impl OpenFile {
     }
 
     /// The file's behaviour.
+    #[inline]
     pub fn ops(&self) -> &Arc<dyn FileOps> {
         &self.ops
     }
@@ -478,6 +481,7 @@ impl OpenFile {
     }
 
     /// Whether file-system notification ignores this file.
+    #[inline]
     pub fn no_notify(&self) -> bool {
         self.no_notify.load(Ordering::Relaxed)
     }
@@ -488,17 +492,20 @@ impl OpenFile {
     }
 
     /// Whether O_NONBLOCK is set.
+    #[inline]
     pub fn nonblocking(&self) -> bool {
         self.flags() & O_NONBLOCK != 0
     }
 
     /// Whether the file was opened for reading.
+    #[inline]
     pub fn readable(&self) -> bool {
         let f = self.flags();
         f & O_PATH == 0 && f & O_ACCMODE != O_WRONLY
     }
 
     /// Whether the file was opened for writing.
+    #[inline]
     pub fn writable(&self) -> bool {
         let f = self.flags();
         f & O_PATH == 0 && matches!(f & O_ACCMODE, O_WRONLY | O_RDWR)

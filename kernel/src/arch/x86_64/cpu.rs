@@ -265,6 +265,7 @@ impl Features {
         .fold(0, |acc, (i, &b)| acc | (u32::from(b) << i))
     }
 
+    #[inline(always)]
     fn from_bits(b: u32) -> Self {
         let f = |i: u32| b & (1 << i) != 0;
         Self {
@@ -285,12 +286,23 @@ impl Features {
 }
 
 /// The CPU features detected at boot.
+///
+/// Inline, the detection out of line: every user copy asks for `smap`, and
+/// out of line this built the whole struct (a dozen shifts and stores, a call
+/// and a return) for the one bit: ~50 instructions a copy.
+#[inline(always)]
 pub fn features() -> Features {
     if !FEATURES_READY.load(Ordering::Acquire) {
-        FEATURE_BITS.store(Features::detect().to_bits(), Ordering::Release);
-        FEATURES_READY.store(true, Ordering::Release);
+        detect_features();
     }
     Features::from_bits(FEATURE_BITS.load(Ordering::Acquire))
+}
+
+#[cold]
+#[inline(never)]
+fn detect_features() {
+    FEATURE_BITS.store(Features::detect().to_bits(), Ordering::Release);
+    FEATURES_READY.store(true, Ordering::Release);
 }
 
 /// Writes the 48-byte processor brand string (CPUID 0x80000002..4) into `buf`.

@@ -494,13 +494,13 @@ fn is<T: ?Sized>(slot: &Option<Weak<T>>, thread: &Arc<T>) -> bool {
 }
 
 /// Whether `thread`'s registers are the ones live on this CPU.
-#[inline]
+#[inline(always)]
 pub fn is_live<T: HasFpu>(thread: &Arc<T>) -> bool {
     owner().1.load(Ordering::Relaxed) == address(Arc::as_ptr(thread))
 }
 
 /// This CPU's owner slot.
-#[inline]
+#[inline(always)]
 fn owner() -> &'static Owner {
     &OWNERS[super::percpu::this_cpu().cpu_id.load(Ordering::Relaxed) as usize]
 }
