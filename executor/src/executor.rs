@@ -20,7 +20,7 @@ use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::future::Future;
 use core::pin::Pin;
-use core::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use core::task::{Context, Poll, Waker};
 
 use crossbeam_queue::ArrayQueue;
@@ -100,6 +100,9 @@ pub struct Scheduler {
     capacity: usize,
     /// Every live task, for the task monitor.
     registry: spin::Mutex<alloc::collections::BTreeMap<u64, alloc::sync::Weak<Task>>>,
+    /// The names tasks were spawned with, each once: a task keeps its name's
+    /// index (one byte rather than a 16-byte `&str`).
+    names: spin::Mutex<alloc::vec::Vec<&'static str>>,
     pub(crate) hook: crate::observe::TraceHook,
 }
 
@@ -107,8 +110,8 @@ impl Scheduler {
     /// Run queues for `cpus` CPUs, each holding up to `max_tasks` tasks (also the
     /// bound on live tasks in the whole system).
     pub fn new(platform: Arc<dyn Platform>, cpus: usize, max_tasks: usize) -> Arc<Self> {
-        // A task keeps its CPU numbers in 16 bits.
-        assert!(cpus <= 1 << 16, "at most 65,536 CPUs");
+        // A task keeps its CPU numbers in 8 bits.
+        assert!(cpus <= 1 << 8, "at most 256 CPUs");
         Arc::new(Self {
             queues: (0..cpus.max(1))
                 .map(|_| RunQueue {
@@ -122,8 +125,33 @@ impl Scheduler {
             next_id: AtomicU64::new(1),
             capacity: max_tasks,
             registry: spin::Mutex::new(alloc::collections::BTreeMap::new()),
+            names: spin::Mutex::new(alloc::vec::Vec::new()),
             hook: crate::observe::TraceHook::default(),
         })
+    }
+
+    /// The index of `name` in the table of names, added if new. Past 255
+    /// names, the last index stands for every further one (its name is
+    /// "other").
+    fn name_index(&self, name: &'static str) -> u8 {
+        let mut names = self.names.lock();
+        if let Some(i) = names.iter().position(|n| *n == name) {
+            return i as u8;
+        }
+        if names.len() < usize::from(u8::MAX) {
+            names.push(name);
+            return (names.len() - 1) as u8;
+        }
+        u8::MAX
+    }
+
+    /// The name of index `i` ([`Scheduler::name_index`]).
+    pub(crate) fn name(&self, i: u8) -> &'static str {
+        self.names
+            .lock()
+            .get(usize::from(i))
+            .copied()
+            .unwrap_or("other")
     }
 
     /// A snapshot of every live task, by id.
@@ -138,15 +166,15 @@ impl Scheduler {
         live.iter()
             .map(|t| crate::observe::TaskInfo {
                 id: t.id,
-                name: t.name,
+                name: t.name(),
                 phase: crate::observe::TaskPhase::from_state(t.state.get()),
                 home: t.home(),
                 last_cpu: usize::from(t.last_cpu.load(Ordering::Relaxed)),
-                polls: t.stats.polls.load(Ordering::Relaxed),
-                wakes: t.stats.wakes.load(Ordering::Relaxed),
-                run_ns: t.stats.run_ns.load(Ordering::Relaxed),
-                max_poll_ns: t.stats.max_poll_ns.load(Ordering::Relaxed),
-                age_ns: now.saturating_sub(t.stats.spawned_at),
+                polls: u64::from(t.polls.load(Ordering::Relaxed)),
+                wakes: u64::from(t.wakes.load(Ordering::Relaxed)),
+                run_ns: t.run_ns.load(Ordering::Relaxed),
+                max_poll_ns: u64::from(t.max_poll_ns.load(Ordering::Relaxed)),
+                age_ns: now.saturating_sub(t.spawned_at),
             })
             .collect()
     }
@@ -440,15 +468,16 @@ impl Executor {
             state: TaskState::new_queued(),
             future: spin::Mutex::new(Some(future)),
             sched: self.sched.clone(),
-            home: AtomicU16::new(home as u16),
-            last_cpu: AtomicU16::new(0),
+            home: AtomicU8::new(home as u8),
+            last_cpu: AtomicU8::new(0),
+            name: self.sched.name_index(name),
             affinity: AtomicU64::new(affinity),
             id,
-            name,
-            stats: crate::observe::TaskStats {
-                spawned_at: self.sched.platform.now(),
-                ..Default::default()
-            },
+            polls: AtomicU32::new(0),
+            wakes: AtomicU32::new(0),
+            max_poll_ns: AtomicU32::new(0),
+            run_ns: AtomicU64::new(0),
+            spawned_at: self.sched.platform.now(),
         });
         self.sched.registry.lock().insert(id, Arc::downgrade(&task));
         self.sched.hook.record(
@@ -604,9 +633,8 @@ impl Executor {
     fn poll_inner(&self, task: Arc<Task>) {
         use crate::observe::Event;
         task.state.start_poll();
-        let stats = &task.stats;
-        stats.polls.fetch_add(1, Ordering::Relaxed);
-        task.last_cpu.store(self.cpu as u16, Ordering::Relaxed);
+        task.polls.fetch_add(1, Ordering::Relaxed);
+        task.last_cpu.store(self.cpu as u8, Ordering::Relaxed);
         self.sched
             .hook
             .record(Some(self.cpu), Event::PollStart { task: task.id });
@@ -619,10 +647,11 @@ impl Executor {
             None => true,
         };
         let took = self.sched.platform.now().saturating_sub(started);
-        stats.run_ns.fetch_add(took, Ordering::Relaxed);
+        task.run_ns.fetch_add(took, Ordering::Relaxed);
         // One CPU polls a task at a time: a plain maximum, no read-modify-write.
-        if took > stats.max_poll_ns.load(Ordering::Relaxed) {
-            stats.max_poll_ns.store(took, Ordering::Relaxed);
+        let took32 = u32::try_from(took).unwrap_or(u32::MAX);
+        if took32 > task.max_poll_ns.load(Ordering::Relaxed) {
+            task.max_poll_ns.store(took32, Ordering::Relaxed);
         }
         self.sched.hook.record(
             Some(self.cpu),

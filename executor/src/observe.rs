@@ -7,23 +7,9 @@
 //! switched on.
 
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::Ordering;
 
 use crate::state;
-
-/// Counters of one task.
-#[derive(Debug, Default)]
-pub(crate) struct TaskStats {
-    pub(crate) polls: AtomicU64,
-    pub(crate) wakes: AtomicU64,
-    /// Nanoseconds spent being polled.
-    pub(crate) run_ns: AtomicU64,
-    /// The longest single poll, in nanoseconds: a task that keeps its CPU too
-    /// long between awaits shows here (every other task on that CPU waited).
-    pub(crate) max_poll_ns: AtomicU64,
-    /// When it was spawned (the platform clock).
-    pub(crate) spawned_at: u64,
-}
 
 /// Where a task is, from its state word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

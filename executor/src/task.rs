@@ -10,7 +10,7 @@ use alloc::sync::Arc;
 use alloc::task::Wake;
 use core::future::Future;
 use core::pin::Pin;
-use core::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 use crate::executor::Scheduler;
 use crate::state::{TaskState, WakeAction};
@@ -26,18 +26,32 @@ pub(crate) struct Task {
     /// The run queues; a wake pushes the task onto its home CPU's.
     pub(crate) sched: Arc<Scheduler>,
     /// The CPU whose queue the task goes back to when woken (changed by stealing).
-    /// CPU numbers are 16 bits here and in `last_cpu` (a scheduler has at most
-    /// 65,536 CPUs), which keeps a task at 112 bytes: with the `Arc`'s counts a
-    /// 128-byte block, one per user thread.
-    pub(crate) home: AtomicU16,
+    /// CPU numbers are 8 bits here and in `last_cpu` (a scheduler has at most
+    /// 256 CPUs; affinity masks name 64), the name is an index into the
+    /// scheduler's table of names and the counts are 32 bits, which keeps a
+    /// task at 80 bytes: with the `Arc`'s counts a 96-byte block, one per user
+    /// thread (112 bytes, a 128-byte block, with a `&str` name, 16-bit CPU
+    /// numbers and 64-bit counts).
+    pub(crate) home: AtomicU8,
     /// The CPU that polled it last (for the task list).
-    pub(crate) last_cpu: AtomicU16,
+    pub(crate) last_cpu: AtomicU8,
+    /// Its name's index in [`Scheduler::name`]'s table.
+    pub(crate) name: u8,
     /// The CPUs it may run on (bit n: CPU n); stealing respects it.
     pub(crate) affinity: AtomicU64,
     /// For logs, the task monitor and traces.
     pub(crate) id: u64,
-    pub(crate) name: &'static str,
-    pub(crate) stats: crate::observe::TaskStats,
+    /// Times polled and woken (wrapping: the task monitor's counts).
+    pub(crate) polls: AtomicU32,
+    pub(crate) wakes: AtomicU32,
+    /// The longest single poll, in nanoseconds (at most `u32::MAX`, 4.3 s): a
+    /// task that keeps its CPU too long between awaits shows here (every other
+    /// task on that CPU waited).
+    pub(crate) max_poll_ns: AtomicU32,
+    /// Nanoseconds spent being polled.
+    pub(crate) run_ns: AtomicU64,
+    /// When it was spawned (the platform clock).
+    pub(crate) spawned_at: u64,
 }
 
 impl Task {
@@ -46,9 +60,14 @@ impl Task {
         usize::from(self.home.load(Ordering::Acquire))
     }
 
-    /// Makes `cpu` the task's home (a CPU number of the scheduler: below 65,536).
+    /// Makes `cpu` the task's home (a CPU number of the scheduler: below 256).
     pub(crate) fn set_home(&self, cpu: usize) {
-        self.home.store(cpu as u16, Ordering::Release);
+        self.home.store(cpu as u8, Ordering::Release);
+    }
+
+    /// The name it was spawned with.
+    pub(crate) fn name(&self) -> &'static str {
+        self.sched.name(self.name)
     }
 }
 
@@ -58,7 +77,7 @@ impl Wake for Task {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.stats.wakes.fetch_add(1, Ordering::Relaxed);
+        self.wakes.fetch_add(1, Ordering::Relaxed);
         self.sched
             .hook
             .record(None, crate::observe::Event::Wake { task: self.id });
@@ -72,7 +91,7 @@ impl core::fmt::Debug for Task {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Task")
             .field("id", &self.id)
-            .field("name", &self.name)
+            .field("name", &self.name())
             .field("state", &self.state.get())
             .finish()
     }

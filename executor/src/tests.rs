@@ -730,10 +730,10 @@ fn a_task_is_runnable_while_queued_or_polled_and_not_while_parked_or_done() {
 }
 
 #[test]
-fn a_task_fits_a_128_byte_block_with_its_arc_counts() {
+fn a_task_fits_a_96_byte_block_with_its_arc_counts() {
     // One per user thread, parked or not (issue #14's 1 KiB a parked thread).
     assert!(
-        core::mem::size_of::<crate::task::Task>() <= 112,
+        core::mem::size_of::<crate::task::Task>() <= 80,
         "Task is {} bytes",
         core::mem::size_of::<crate::task::Task>()
     );

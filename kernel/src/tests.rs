@@ -258,12 +258,12 @@ ktest!(syscall_future_sizes_report, async {
     );
     // A parked thread's two largest blocks (heap classes: mm::heap): `Thread`
     // with its Arc's two counts, and the task's future with the executor's
-    // count of live tasks, in a 320- and a 384-byte block.
+    // count of live tasks, in a 256- and a 384-byte block.
     let thread = core::mem::size_of::<crate::process::Thread>() + 16;
     let task = crate::process::thread::task_future_size() + 8;
     kcheck!(
-        thread <= 320,
-        "Thread takes {thread} bytes with its counts: past the 320-byte class"
+        thread <= 256,
+        "Thread takes {thread} bytes with its counts: past the 256-byte class"
     );
     kcheck!(
         task <= 384,

@@ -24,7 +24,10 @@ pub mod timers;
 use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
+use core::future::Future;
+use core::pin::Pin;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::task::{Context, Poll};
 
 use kestrel_abi::cap::*;
 use kestrel_abi::process::*;
@@ -416,8 +419,14 @@ pub struct Thread {
     /// set_robust_list: the head of the thread's robust futex list (0: none).
     pub robust_list: AtomicU64,
     kill: AtomicBool,
-    /// The thread's own loop waits for a kill here (one waiter: a plain slot).
-    kill_waker: futures_util::task::AtomicWaker,
+    /// The thread's own waits: its loop's for a kill, its calls' for a signal
+    /// (interruptible waits, sigsuspend, sigtimedwait, seccomp's user
+    /// notification) and its ptrace stops' for the tracer. Only the thread's
+    /// own task waits here, with its one waker, so a slot for one waker does
+    /// (a wait queue took 40 bytes here and a 32-byte entry while parked); a
+    /// kill, a signal and a tracer's resume all wake it, and each wait checks
+    /// its own condition again ([`Thread::wait_until`]).
+    waker: futures_util::task::AtomicWaker,
     /// Set when this thread asked to exit (exit or exit_group).
     exit_requested: AtomicBool,
     /// The status passed to exit/exit_group.
@@ -438,7 +447,7 @@ pub struct Thread {
     /// ptrace state: the tracer, the current stop and its registers.
     pub ptrace: ptrace::TraceeSlot,
     /// [`ptrace::flag`] bits, read on every trap without the lock. (A stopped
-    /// tracee waits for its tracer on `signals.wq`.)
+    /// tracee waits for its tracer with [`Thread::wait_until`].)
     pub ptrace_flags: AtomicU32,
     /// The I/O priority ioprio_set gave it (class << 13 | level; 0: none set),
     /// inherited by the threads and processes it makes. Kestrel's block layer
@@ -449,6 +458,26 @@ pub struct Thread {
     pub seccomp_mode: core::sync::atomic::AtomicU8,
     /// What few threads ever have, made the first time one is set.
     rare: spin::Once<alloc::boxed::Box<ThreadRare>>,
+}
+
+/// The future of [`Thread::wait_until`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct ThreadWait<'a, F> {
+    thread: &'a Thread,
+    cond: F,
+}
+
+impl<T, F: FnMut() -> Option<T> + Unpin> Future for ThreadWait<'_, F> {
+    type Output = T;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let this = self.get_mut();
+        // Register first, then check: a wake between the two is not lost.
+        this.thread.waker.register(cx.waker());
+        match (this.cond)() {
+            Some(v) => Poll::Ready(v),
+            None => Poll::Pending,
+        }
+    }
 }
 
 /// A thread's rarely used state: an alternate signal stack, a mask to put
@@ -1026,7 +1055,7 @@ impl Thread {
             clear_child_tid: AtomicU64::new(0),
             robust_list: AtomicU64::new(0),
             kill: AtomicBool::new(false),
-            kill_waker: futures_util::task::AtomicWaker::new(),
+            waker: futures_util::task::AtomicWaker::new(),
             exit_requested: AtomicBool::new(false),
             exit_code: AtomicU32::new(0),
             fpu: spin::Mutex::new(fpu),
@@ -1077,8 +1106,20 @@ impl Thread {
     /// Stops the thread: whatever it awaits is dropped and it exits.
     pub fn kill(&self) {
         self.kill.store(true, Ordering::Release);
-        self.kill_waker.wake();
-        self.signals.wq.wake_all();
+        self.wake_waits();
+    }
+
+    /// Wakes the thread's own waits (a signal arrived, its tracer resumed it,
+    /// it was killed): whichever is pending checks its condition again.
+    pub fn wake_waits(&self) {
+        self.waker.wake();
+    }
+
+    /// Waits until `cond` gives a value, checked at each [`Thread::wake_waits`].
+    /// Only for the thread's own task (a wait for a signal, a stop's end),
+    /// polled with that task's waker: the slot keeps one waker.
+    pub fn wait_until<T, F: FnMut() -> Option<T> + Unpin>(&self, cond: F) -> ThreadWait<'_, F> {
+        ThreadWait { thread: self, cond }
     }
 
     /// Whether [`Thread::kill`] was called.
@@ -1089,7 +1130,7 @@ impl Thread {
     /// Whether the thread was killed; if not, `cx` is woken when it is (every
     /// pending system call is raced against this).
     pub fn poll_killed(&self, cx: &mut core::task::Context<'_>) -> bool {
-        self.kill_waker.register(cx.waker());
+        self.waker.register(cx.waker());
         self.killed()
     }
 

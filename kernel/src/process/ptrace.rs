@@ -219,7 +219,7 @@ pub fn detach(tracer: &Process, t: &Arc<Thread>, sig: Option<u32>) {
         st.exit_report = None;
     }
     t.ptrace_flags.store(0, Ordering::Release);
-    t.signals.wq.wake_all();
+    t.wake_waits();
     t.process.signals.stop_wq.wake_all();
 }
 
@@ -259,13 +259,11 @@ pub async fn stop(
         tracer
     };
     notify_tracer(&tracer, t, CLD_TRAPPED, ((status >> 8) & 0xff) as i32);
-    t.signals
-        .wq
-        .wait_until(|| {
-            let st = t.ptrace.lock();
-            (gone(t, kind) || st.resume.is_some() || st.tracer.is_none()).then_some(())
-        })
-        .await;
+    t.wait_until(|| {
+        let st = t.ptrace.lock();
+        (gone(t, kind) || st.resume.is_some() || st.tracer.is_none()).then_some(())
+    })
+    .await;
     let mut st = t.ptrace.lock();
     let sig = st.resume.take().unwrap_or(0);
     match st.stop.take() {

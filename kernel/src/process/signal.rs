@@ -27,7 +27,6 @@
 //! [`sigreturn`] reads it back, checks it, and kills the process with SIGSEGV if it
 //! was corrupted.
 
-use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::future::Future;
@@ -106,14 +105,47 @@ pub fn sanitize_mask(mask: u64) -> u64 {
     mask & !UNBLOCKABLE
 }
 
-/// Pending signals: a bit per signal, and the siginfo of each queued instance.
-#[derive(Default, Clone)]
-pub struct SigQueue {
-    mask: u64,
-    infos: VecDeque<Siginfo>,
+/// Pending signals: the siginfo of each queued instance behind a lock, and
+/// the pending set (a bit per signal) in an atomic beside it, so that the
+/// return to user mode (every system call) sees "nothing pending" without
+/// taking two locks. The set is written only under the lock (as each guard is
+/// dropped); a reader that misses a signal being queued at that moment is no
+/// worse off than one that took the lock just before the sender: the sender's
+/// `kick` brings the thread back. (The set is not kept a second time under the
+/// lock, and the queue is a `Vec`, not a `VecDeque`: 40 bytes in every
+/// `Thread` rather than 56; a parked thread's memory, docs/hot-paths.md.)
+#[derive(Default)]
+pub struct PendingQueue {
+    infos: spin::Mutex<Vec<Siginfo>>,
+    summary: core::sync::atomic::AtomicU64,
 }
 
-impl SigQueue {
+impl PendingQueue {
+    /// Locks the queue; the summary follows when the guard is dropped.
+    pub fn lock(&self) -> PendingGuard<'_> {
+        let infos = self.infos.lock();
+        PendingGuard {
+            infos,
+            mask: self.summary.load(Ordering::Relaxed),
+            summary: &self.summary,
+        }
+    }
+
+    /// The pending set, without the lock: a snapshot.
+    pub fn summary(&self) -> u64 {
+        self.summary.load(Ordering::Acquire)
+    }
+}
+
+/// The locked queue of a [`PendingQueue`], with its pending set (written back
+/// when the guard is dropped).
+pub struct PendingGuard<'a> {
+    infos: spin::MutexGuard<'a, Vec<Siginfo>>,
+    mask: u64,
+    summary: &'a core::sync::atomic::AtomicU64,
+}
+
+impl PendingGuard<'_> {
     /// Queues `info`. A standard signal already pending is not queued twice
     /// (returns false).
     fn push(&mut self, info: Siginfo) -> bool {
@@ -122,7 +154,7 @@ impl SigQueue {
             return false;
         }
         self.mask |= sig_bit(sig);
-        self.infos.push_back(info);
+        self.infos.push(info);
         true
     }
 
@@ -134,7 +166,7 @@ impl SigQueue {
         }
         let sig = ready.trailing_zeros() + 1;
         let i = self.infos.iter().position(|s| s.si_signo as u32 == sig)?;
-        let info = self.infos.remove(i)?;
+        let info = self.infos.remove(i);
         if !self.infos.iter().any(|s| s.si_signo as u32 == sig) {
             self.mask &= !sig_bit(sig);
         }
@@ -158,56 +190,10 @@ impl SigQueue {
     }
 }
 
-/// A signal queue behind its lock, with its pending set mirrored in an atomic,
-/// so that the return to user mode (every system call) sees "nothing pending"
-/// without taking two locks. The mirror is written under the lock, as each guard
-/// is dropped; a reader that misses a signal being queued at that moment is no
-/// worse off than one that took the lock just before the sender: the sender's
-/// `kick` brings the thread back.
-#[derive(Default)]
-pub struct PendingQueue {
-    queue: spin::Mutex<SigQueue>,
-    summary: core::sync::atomic::AtomicU64,
-}
-
-impl PendingQueue {
-    /// Locks the queue; the summary follows when the guard is dropped.
-    pub fn lock(&self) -> PendingGuard<'_> {
-        PendingGuard {
-            queue: self.queue.lock(),
-            summary: &self.summary,
-        }
-    }
-
-    /// The pending set, without the lock: a snapshot.
-    pub fn summary(&self) -> u64 {
-        self.summary.load(Ordering::Acquire)
-    }
-}
-
-/// The locked queue of a [`PendingQueue`].
-pub struct PendingGuard<'a> {
-    queue: spin::MutexGuard<'a, SigQueue>,
-    summary: &'a core::sync::atomic::AtomicU64,
-}
-
-impl core::ops::Deref for PendingGuard<'_> {
-    type Target = SigQueue;
-    fn deref(&self) -> &SigQueue {
-        &self.queue
-    }
-}
-
-impl core::ops::DerefMut for PendingGuard<'_> {
-    fn deref_mut(&mut self) -> &mut SigQueue {
-        &mut self.queue
-    }
-}
-
 impl Drop for PendingGuard<'_> {
     fn drop(&mut self) {
-        // Still under the lock: the queue's field is dropped after this.
-        self.summary.store(self.queue.mask, Ordering::Release);
+        // Still under the lock: the guard's field is dropped after this.
+        self.summary.store(self.mask, Ordering::Release);
     }
 }
 
@@ -237,8 +223,6 @@ impl AltStack {
 #[derive(Default)]
 pub struct ThreadSignals {
     pub pending: PendingQueue,
-    /// Woken when a signal arrives for this thread.
-    pub wq: kestrel_sync::WaitQueue,
 }
 
 /// A thread's rarely used signal state (in [`super::ThreadRare`], made the
@@ -373,7 +357,7 @@ pub fn interruptible<'a, T: 'a>(
 ) -> impl Future<Output = KResult<T>> + 'a {
     Interruptible {
         fut,
-        sig: t.signals.wq.wait_until(|| t.interrupted().then_some(())),
+        sig: t.wait_until(|| t.interrupted().then_some(())),
         code,
     }
 }
@@ -406,7 +390,7 @@ impl<T, F: Future<Output = KResult<T>>, S: Future> Future for Interruptible<F, S
 
 /// Wakes `t` so an interruptible wait notices a new signal.
 pub(crate) fn kick(t: &Thread) {
-    t.signals.wq.wake_all();
+    t.wake_waits();
     crate::fs::signalfd::signal_sent();
 }
 

@@ -208,7 +208,7 @@ pub async fn sys_ptrace(
             }
             st.resume = Some(sig);
             drop(st);
-            t.signals.wq.wake_all();
+            t.wake_waits();
             Ok(0)
         }
         PTRACE_LISTEN => {
@@ -222,7 +222,7 @@ pub async fn sys_ptrace(
             t.ptrace_flags.fetch_or(flag::LISTEN, Ordering::AcqRel);
             st.resume = Some(0);
             drop(st);
-            t.signals.wq.wake_all();
+            t.wake_waits();
             Ok(0)
         }
         PTRACE_DETACH => {
@@ -354,7 +354,7 @@ fn interrupt(t: &Arc<Thread>) -> KResult<u64> {
     if !stopped || listening {
         t.ptrace_flags.fetch_or(flag::TRAP, Ordering::AcqRel);
         // Wherever it waits, it comes back to take the trap.
-        t.signals.wq.wake_all();
+        t.wake_waits();
         t.process.signals.stop_wq.wake_all();
     }
     Ok(0)

@@ -765,7 +765,7 @@ async fn user_notification(
         Some(_) => None,
         None => Some(None),
     });
-    let stopped = t.signals.wq.wait_until(|| {
+    let stopped = t.wait_until(|| {
         let killable_now =
             killable_recv && matches!(state_of(&notif), Some((NotifState::Sent, ..)));
         (t.killed() || (!killable_now && t.interrupted())).then_some(())

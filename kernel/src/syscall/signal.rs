@@ -122,10 +122,7 @@ pub async fn sys_rt_sigpending(ctx: &mut Ctx<'_>, out: UserPtr<u64>, size: usize
 
 /// Waits until a signal can be delivered (or the thread is killed).
 async fn wait_for_signal(t: &Thread) {
-    t.signals
-        .wq
-        .wait_until(|| t.interrupted().then_some(()))
-        .await;
+    t.wait_until(|| t.interrupted().then_some(())).await;
 }
 
 pub async fn sys_rt_sigsuspend(
@@ -178,7 +175,7 @@ pub async fn sys_rt_sigtimedwait(
         Some(r) => r,
         None if timeout == Some(0) => Err(Errno::EAGAIN),
         None => {
-            let wait = t.signals.wq.wait_until(take);
+            let wait = t.wait_until(take);
             match timeout {
                 None => wait.await,
                 Some(ns) => crate::task::timeout(ns, wait)

@@ -109,12 +109,14 @@ unsafe fn xrstor(area: &Area) {
 }
 
 /// One thread's saved FPU/SSE/AVX registers, kept compactly: the XSAVE (or
-/// FXSAVE) image in 16-byte chunks, of which only those that are not all
-/// zero are stored, behind a mask of which ones they are. The unused x87
-/// registers, the upper halves of YMM registers a program never used, the
-/// XMM registers holding zero and the reserved bytes cost nothing, so a
-/// parked thread keeps a block of a few hundred bytes at most rather than the
-/// 1,024 the whole image took. The block is `[header, chunks...]` in u128
+/// FXSAVE) image in 16-byte chunks, of which only those that differ from the
+/// initial state's ([`base`]) are stored, behind a mask of which ones they
+/// are. The unused x87 registers, the upper halves of YMM registers a program
+/// never used, the XMM registers holding zero, the control words and
+/// XSTATE_BV while they are as a new program has them and the reserved bytes
+/// cost nothing, so a parked thread keeps a block of a few hundred bytes at
+/// most rather than the 1,024 the whole image took, and a thread in the
+/// initial state 16 bytes. The block is `[header, chunks...]` in u128
 /// units, its size the heap class of `16 * (1 + chunks)` (`mm::heap`); the
 /// header is the mask in its low 64 bits and the state's version
 /// ([`next_version`]) in its high ones.
@@ -127,7 +129,17 @@ unsafe impl Send for FpuState {}
 // SAFETY: shared references only read the block.
 unsafe impl Sync for FpuState {}
 
-static INITIAL: spin::Once<FpuState> = spin::Once::new();
+/// The initial state's image as chunks, the reserved bytes cleared ([`KEPT`]):
+/// a chunk equal to its chunk here is not stored. Set once at boot ([`init`]).
+static BASE: spin::Once<[u128; AREA / CHUNK]> = spin::Once::new();
+
+/// The chunks a state is kept against: the initial state's, or zeros until
+/// `init` has it.
+#[inline]
+fn base() -> &'static [u128; AREA / CHUNK] {
+    static ZERO: [u128; AREA / CHUNK] = [0; AREA / CHUNK];
+    BASE.get().unwrap_or(&ZERO)
+}
 
 /// The layout of a block holding `chunks` chunks besides the mask: the whole
 /// heap block that takes them (its size class, a multiple of 16 bytes), so
@@ -159,10 +171,11 @@ const KEPT: [(usize, usize, u64); 5] = [
     (36, AREA / CHUNK, u64::MAX),
 ];
 
-/// Calls `f(i, chunk)` for each kept chunk `i` of `image` that is not zero
-/// (its reserved bytes cleared), in order.
+/// Calls `f(i, chunk)` for each kept chunk `i` of `image` (its reserved bytes
+/// cleared) that differs from the initial state's ([`base`]), in order.
 #[inline]
-fn for_each_nonzero(image: &[u8], mut f: impl FnMut(usize, u128)) {
+fn for_each_changed(image: &[u8], mut f: impl FnMut(usize, u128)) {
+    let base = base();
     let n = image.len() / CHUNK;
     for &(first, end, high) in &KEPT {
         let end = end.min(n);
@@ -176,17 +189,19 @@ fn for_each_nonzero(image: &[u8], mut f: impl FnMut(usize, u128)) {
             let (lo, hi) = c.split_at(8);
             let lo = u64::from_le_bytes(lo.try_into().expect("8 bytes"));
             let hi = u64::from_le_bytes(hi.try_into().expect("8 bytes")) & high;
-            if lo | hi != 0 {
-                f(first + k, u128::from(hi) << 64 | u128::from(lo));
+            let v = u128::from(hi) << 64 | u128::from(lo);
+            if v != base[first + k] {
+                f(first + k, v);
             }
         }
     }
 }
 
-/// The mask of the chunks of `image` that are kept and not all zero.
-fn nonzero_chunks(image: &[u8]) -> u64 {
+/// The mask of the chunks of `image` that are kept and differ from the
+/// initial state's.
+fn changed_chunks(image: &[u8]) -> u64 {
     let mut mask = 0u64;
-    for_each_nonzero(image, |i, _| mask |= 1 << i);
+    for_each_changed(image, |i, _| mask |= 1 << i);
     mask
 }
 
@@ -238,7 +253,7 @@ impl FpuState {
     /// Keeps `image` (its length a multiple of 16, at most AREA): in this
     /// block when its size class is the same, else in a new one.
     /// One pass over the image (each save of a parked thread makes one): the
-    /// non-zero chunks go straight into this block while they fit; only when
+    /// changed chunks go straight into this block while they fit; only when
     /// they need a block of another size does a second pass fill a new one.
     fn store(&mut self, image: &[u8]) {
         let old = self.mask().count_ones();
@@ -246,7 +261,7 @@ impl FpuState {
         let mut mask = 0u64;
         let mut count = 0;
         let block = self.block;
-        for_each_nonzero(image, |i, v| {
+        for_each_changed(image, |i, v| {
             if count < room {
                 // SAFETY: the block has room for `room` chunks after the
                 // header (its size class), and `count < room`. The header is
@@ -272,7 +287,7 @@ impl FpuState {
         debug_assert_eq!(self.mask(), mask);
         let mut at = 0;
         let block = self.block;
-        for_each_nonzero(image, |_, v| {
+        for_each_changed(image, |_, v| {
             at += 1;
             if at <= mask.count_ones() as usize {
                 // SAFETY: `at` is at most the number of mask bits, and the
@@ -284,31 +299,34 @@ impl FpuState {
 
     /// A state holding `image`.
     fn from_image(image: &[u8]) -> Self {
-        let mask = nonzero_chunks(image);
+        let mask = changed_chunks(image);
         let mut s = Self::with_mask(mask);
         s.store_masked(image, mask);
         s
     }
 
-    /// Writes the image into `out`, each 16 bytes once (zeros where no chunk
-    /// is stored).
+    /// Writes the image into `out`, each 16 bytes once (the initial state's
+    /// where no chunk is stored).
     fn unpack(&self, out: &mut [u8]) {
         let mask = self.mask();
+        let base = base();
         let mut chunks = self.chunks().iter();
         for (i, c) in out.chunks_exact_mut(CHUNK).enumerate() {
             let v = if mask & (1 << i) != 0 {
                 chunks.next().copied().unwrap_or(0)
             } else {
-                0
+                base[i]
             };
             c.copy_from_slice(&v.to_le_bytes());
         }
     }
 
     /// The state a new program starts with (Linux's fpstate_init: x87 control word
-    /// 0x37f, MXCSR 0x1f80, everything else zero).
+    /// 0x37f, MXCSR 0x1f80, everything else zero): no chunk differs from
+    /// [`base`], so its block is the header alone.
     pub fn initial() -> Self {
-        INITIAL.get().expect("fpu::init ran at boot").clone()
+        debug_assert!(BASE.get().is_some(), "fpu::init ran at boot");
+        Self::with_mask(0)
     }
 
     /// Saves the CPU's registers here, through `area` (a free one of this
@@ -372,16 +390,8 @@ impl FpuState {
 
     /// MXCSR, the SSE control and status register.
     pub fn mxcsr(&self) -> u32 {
-        let mut head = [0u8; 32];
-        let mask = self.mask() & 0b11;
-        let mut chunks = self.chunks().iter();
-        for i in 0..2 {
-            if mask & (1 << i) != 0
-                && let Some(v) = chunks.next()
-            {
-                head[i * CHUNK..(i + 1) * CHUNK].copy_from_slice(&v.to_le_bytes());
-            }
-        }
+        let mut head = [0u8; 2 * CHUNK];
+        self.unpack(&mut head);
         u32::from_le_bytes([head[24], head[25], head[26], head[27]])
     }
 }
@@ -516,9 +526,12 @@ pub fn init() {
     let live = owner().0.lock();
     // SAFETY: this CPU's owner lock is held (`live`) until the end.
     let (_, free) = unsafe { areas(live.hot_at) };
-    let mut s = FpuState::with_mask(0);
-    s.save_via(free);
-    INITIAL.call_once(|| s);
+    xsave(free);
+    // The image as a state keeps it (kept chunks, reserved bytes cleared):
+    // against zeros, as `base` is until set.
+    let mut chunks = [0u128; AREA / CHUNK];
+    for_each_changed(&free.0[..image_size()], |i, v| chunks[i] = v);
+    BASE.call_once(|| chunks);
 }
 
 /// Prepares the calling CPU's FPU (every CPU, after `cpu::enable_features`).
