@@ -397,6 +397,64 @@ pub(super) fn read_now(
     read_small(&file, &mut out, count, None, true).map(|r| r.map(|n| n as u64))
 }
 
+/// Writes of at most this many bytes to a pipe try [`write_now`].
+const SMALL_WRITE: usize = 64;
+
+/// write(2) of at most [`SMALL_WRITE`] bytes to a pipe or FIFO with room for
+/// them, at once ([`super::call_now`]): the bytes through a buffer on the
+/// stack, no bounce buffer and no future (a pipe hand-off's write, `echo`'s
+/// byte). `None`, with nothing done, for everything else: another file type,
+/// a bad descriptor, a buffer not all readable now, a full pipe that a
+/// blocking write waits on, a pipe with no reader (SIGPIPE), a synchronous
+/// write; [`sys_write`] does those the general way. A write of at most
+/// PIPE_BUF bytes is all or nothing (pipe(7)), so a pipe that takes it takes
+/// all of it.
+#[inline]
+pub(super) fn write_now(
+    ctx: &Ctx<'_>,
+    fd: Fd,
+    buf: UserPtr<u8>,
+    count: usize,
+) -> Option<KResult<u64>> {
+    if count == 0 || count > SMALL_WRITE {
+        return None;
+    }
+    let file = ctx.file(fd).ok()?;
+    if !file.writable() || file.file_type() != S_IFIFO || file.flags() & O_DSYNC != 0 {
+        return None;
+    }
+    let sync_mount = file
+        .dentry()
+        .is_some_and(|d| d.mnt().get() & MS_SYNCHRONOUS != 0);
+    if sync_mount {
+        return None;
+    }
+    let mut kbuf = [0u8; SMALL_WRITE];
+    let data = &mut kbuf[..count];
+    if file.ops().write_waiting(&file, data).is_some() || file.write_async(None, data).is_some() {
+        // A file that writes its own way: the future, made but never
+        // polled, did nothing.
+        return None;
+    }
+    let mm = ctx.mm();
+    let mut input = mm.reader(buf, count).ok()?;
+    if input.read(data) < count {
+        // A fault, or a page not loaded yet: the general path waits for it
+        // or says EFAULT.
+        return None;
+    }
+    match file.write(data) {
+        Err(Errno::EAGAIN) if !file.nonblocking() => None,
+        Err(Errno::EPIPE) => None,
+        r => Some(r.map(|n| {
+            if n > 0 {
+                fsnotify::modify(&file);
+            }
+            n as u64
+        })),
+    }
+}
+
 /// write(2) from the user buffer `buf`, a chunk at a time (as [`read_to_user`]).
 pub(super) async fn write_from_user(
     ctx: &Ctx<'_>,
