@@ -589,6 +589,11 @@ impl Executor {
     /// between two (3 : 1.5 : 1.5 CPU-seconds in 3 s); moving one task per
     /// interval rotates them, so each gets its share over time.
     pub fn balance(&self) -> bool {
+        if self.sched.queues.len() < 2 {
+            // Nobody to balance with: no clock read between the passes of a
+            // lone CPU (two threads handing a futex back and forth).
+            return false;
+        }
         let now = self.sched.platform.now();
         if now.saturating_sub(self.last_balance.load(Ordering::Relaxed)) < BALANCE_NS {
             return false;

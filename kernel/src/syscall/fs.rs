@@ -267,9 +267,30 @@ pub(super) async fn read_to_user(
     if count <= SMALL_READ
         // Regular files and block devices read from a disk or a cache.
         && !matches!(file_type, S_IFREG | S_IFBLK)
-        && let Some(r) = read_small(file, &mut out, count, offset, false)
     {
-        return r;
+        // A blocking small read with nothing to read yet (the reader of a
+        // pipe hand-off) waits here and tries again: no bounce buffer, and
+        // no read that is sure to fail again first (read_blocking's loop).
+        let mut waited = false;
+        loop {
+            match read_small(file, &mut out, count, offset, false) {
+                Small::Done(r) => return r,
+                Small::General => break,
+                Small::WouldBlock => {
+                    // As read_blocking: a file whose poll says readable while
+                    // its read says EAGAIN gives the others a turn.
+                    if waited {
+                        kestrel_executor::yield_now().await;
+                    }
+                    Box::pin(interruptible(ctx.thread, Errno::ERESTARTSYS, async {
+                        wait_for(file, POLLIN).await;
+                        Ok(())
+                    }))
+                    .await?;
+                    waited = true;
+                }
+            }
+        }
     }
     let mut kbuf = bounce(count)?;
     let mut total = 0;
@@ -322,6 +343,17 @@ pub(super) async fn read_to_user(
 /// Reads of at most this many bytes try [`read_small`] first.
 const SMALL_READ: usize = 64;
 
+/// What [`read_small`] did.
+enum Small {
+    /// The read, done (or failed) at once.
+    Done(KResult<usize>),
+    /// Nothing to read yet and the file blocks: nothing was consumed.
+    WouldBlock,
+    /// Not a read it does (a terminal, a device read, a buffer that needs a
+    /// page loaded): nothing was done.
+    General,
+}
+
 /// A small read that needs no waiting (a byte of /dev/zero, an eventfd's
 /// counter, a pipe with data), done synchronously through a buffer on the
 /// stack: no bounce buffer to allocate, and no buffer in the call's future.
@@ -334,36 +366,36 @@ fn read_small(
     count: usize,
     offset: Option<u64>,
     whole: bool,
-) -> Option<KResult<usize>> {
+) -> Small {
     let mut kbuf = [0u8; SMALL_READ];
     if file.ops().read_waiting(file, &mut kbuf).is_some() {
         // A file that waits its own way (a terminal: job control, VMIN/VTIME);
         // the future, made but never polled, did nothing.
-        return None;
+        return Small::General;
     }
     // Never take more from the file than can be delivered.
     let room = out.writable(count);
     if whole && room < count {
         // [`read_now`]: the general path deals with the rest (a page to load).
-        return None;
+        return Small::General;
     }
     if room == 0 || (room < count && is_stream(file)) {
-        return Some(Err(Errno::EFAULT));
+        return Small::Done(Err(Errno::EFAULT));
     }
     let buf = &mut kbuf[..room];
     if file.ops().read_async(0, buf).is_some() {
         // A device read (a hardware random number generator): a future made
         // but never polled did nothing.
-        return None;
+        return Small::General;
     }
     let r = match offset {
         Some(at) => file.pread(at, buf),
         None => match file.read(buf) {
-            Err(Errno::EAGAIN) if !file.nonblocking() => return None,
+            Err(Errno::EAGAIN) if !file.nonblocking() => return Small::WouldBlock,
             r => r,
         },
     };
-    Some(r.map(|n| {
+    Small::Done(r.map(|n| {
         let copied = out.write(&kbuf[..n]);
         if copied > 0 {
             fsnotify::access(file);
@@ -394,7 +426,68 @@ pub(super) fn read_now(
     }
     let mm = ctx.mm();
     let mut out = mm.writer(buf, count).ok()?;
-    read_small(&file, &mut out, count, None, true).map(|r| r.map(|n| n as u64))
+    match read_small(&file, &mut out, count, None, true) {
+        Small::Done(r) => Some(r.map(|n| n as u64)),
+        Small::WouldBlock | Small::General => None,
+    }
+}
+
+/// Writes of at most this many bytes to a pipe try [`write_now`].
+const SMALL_WRITE: usize = 64;
+
+/// write(2) of at most [`SMALL_WRITE`] bytes to a pipe or FIFO with room for
+/// them, at once ([`super::call_now`]): the bytes through a buffer on the
+/// stack, no bounce buffer and no future (a pipe hand-off's write, `echo`'s
+/// byte). `None`, with nothing done, for everything else: another file type,
+/// a bad descriptor, a buffer not all readable now, a full pipe that a
+/// blocking write waits on, a pipe with no reader (SIGPIPE), a synchronous
+/// write; [`sys_write`] does those the general way. A write of at most
+/// PIPE_BUF bytes is all or nothing (pipe(7)), so a pipe that takes it takes
+/// all of it.
+#[inline]
+pub(super) fn write_now(
+    ctx: &Ctx<'_>,
+    fd: Fd,
+    buf: UserPtr<u8>,
+    count: usize,
+) -> Option<KResult<u64>> {
+    if count == 0 || count > SMALL_WRITE {
+        return None;
+    }
+    let file = ctx.file(fd).ok()?;
+    if !file.writable() || file.file_type() != S_IFIFO || file.flags() & O_DSYNC != 0 {
+        return None;
+    }
+    let sync_mount = file
+        .dentry()
+        .is_some_and(|d| d.mnt().get() & MS_SYNCHRONOUS != 0);
+    if sync_mount {
+        return None;
+    }
+    let mut kbuf = [0u8; SMALL_WRITE];
+    let data = &mut kbuf[..count];
+    if file.ops().write_waiting(&file, data).is_some() || file.write_async(None, data).is_some() {
+        // A file that writes its own way: the future, made but never
+        // polled, did nothing.
+        return None;
+    }
+    let mm = ctx.mm();
+    let mut input = mm.reader(buf, count).ok()?;
+    if input.read(data) < count {
+        // A fault, or a page not loaded yet: the general path waits for it
+        // or says EFAULT.
+        return None;
+    }
+    match file.write(data) {
+        Err(Errno::EAGAIN) if !file.nonblocking() => None,
+        Err(Errno::EPIPE) => None,
+        r => Some(r.map(|n| {
+            if n > 0 {
+                fsnotify::modify(&file);
+            }
+            n as u64
+        })),
+    }
 }
 
 /// write(2) from the user buffer `buf`, a chunk at a time (as [`read_to_user`]).

@@ -5,8 +5,8 @@ use core::sync::atomic::Ordering;
 use kestrel_abi::time::Timespec;
 use kestrel_abi::{Errno, KResult};
 
-use super::Ctx;
 use super::args::*;
+use super::{Args, Ctx};
 use crate::futex;
 use crate::mm::callbox::CallBox;
 use crate::mm::vm::AddressSpace;
@@ -244,6 +244,35 @@ pub fn sys_futex<'a>(
         }) => wait_call(ctx, uaddr, val, bitset, private, deadline),
         Ok(Now::Done(n)) => WaitCall::Done(Some(Ok(n))),
         Err(e) => WaitCall::Done(Some(Err(e))),
+    }
+}
+
+/// futex(2)'s wakes (FUTEX_WAKE, FUTEX_WAKE_BITSET) for the fast path
+/// ([`super::call_now`]): they never wait, and the waker of a futex
+/// hand-off goes back to user mode without its thread's loop. `None`, with
+/// nothing done, for every other operation (and for a key whose page is not
+/// loaded yet: the general path loads it and runs the call again).
+#[inline(never)]
+pub fn wake_now(ctx: &Ctx<'_>, args: Args) -> Option<KResult<u64>> {
+    let mut a = Regs::new(args);
+    let uaddr: UserPtr<u32> = a.next();
+    let op: u32 = a.next();
+    let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+    if !matches!(cmd, FUTEX_WAKE | FUTEX_WAKE_BITSET) {
+        return None;
+    }
+    let val: u32 = a.next();
+    let timeout: u64 = a.next();
+    let uaddr2: UserPtr<u32> = a.next();
+    let val3: u32 = a.next();
+    let r = futex_now(ctx, uaddr, op, val, timeout, uaddr2, val3);
+    if ctx.thread.pending_load_is_set() {
+        return None;
+    }
+    match r {
+        Ok(Now::Done(n)) => Some(Ok(n)),
+        Ok(Now::Wait { .. }) => None,
+        Err(e) => Some(Err(e)),
     }
 }
 

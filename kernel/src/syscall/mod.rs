@@ -364,6 +364,8 @@ pub fn call_now(thread: &Arc<Thread>, regs: &mut UserContext, nr: u64, args: Arg
     };
     let r = match nr as usize {
         n::READ => read_now(&ctx, args)?,
+        n::WRITE => write_now(&ctx, args)?,
+        n::FUTEX => futex::wake_now(&ctx, args)?,
         n::RT_SIGACTION => sigaction_now(&ctx, args)?,
         n::GETPID => process::getpid(&ctx),
         n::GETPPID => process::getppid(&ctx),
@@ -404,6 +406,17 @@ fn read_now(ctx: &Ctx<'_>, args: Args) -> Option<KResult<u64>> {
     Some(r)
 }
 
+/// write(2) for [`call_now`] (out of line, as [`read_now`]).
+#[inline(never)]
+fn write_now(ctx: &Ctx<'_>, args: Args) -> Option<KResult<u64>> {
+    let mut a = args::Regs::new(args);
+    let r = fs::write_now(ctx, a.next(), a.next(), a.next())?;
+    if ctx.thread.pending_load_is_set() {
+        return None;
+    }
+    Some(r)
+}
+
 /// rt_sigaction(2) for [`call_now`].
 #[inline(never)]
 fn sigaction_now(ctx: &Ctx<'_>, args: Args) -> Option<KResult<u64>> {
@@ -419,10 +432,12 @@ fn sigaction_now(ctx: &Ctx<'_>, args: Args) -> Option<KResult<u64>> {
 
 /// The calls [`call_now`] runs, which the syscall entry code offers to the
 /// fast path (`arch::trap::allow_fast_syscalls`); [`is_fast`] says the same.
-pub const FAST: [usize; 10] = {
+pub const FAST: [usize; 12] = {
     use kestrel_abi::syscalls::nr as n;
     [
         n::READ,
+        n::WRITE,
+        n::FUTEX,
         n::RT_SIGACTION,
         n::GETPID,
         n::GETPPID,

@@ -600,6 +600,10 @@ pub async fn sys_connect(
 /// Bytes moved per step through a stream socket.
 const CHUNK: usize = 64 * 1024;
 
+/// Stream sends and receives of at most this many bytes use a buffer on the
+/// stack (in the call's future) instead of one on the heap.
+const SMALL_IO: usize = 64;
+
 /// Where and how one send call sends.
 struct SendTo {
     /// The destination a datagram's address named (else the peer).
@@ -715,7 +719,16 @@ async fn send_data(
     if total == 0 {
         return send_buf(ctx, f, &[], &mut rights, cred, &how).await;
     }
-    let mut buf = super::fs::bounce(total.min(CHUNK))?;
+    // A small write (a byte of a request-reply exchange) goes through the
+    // stack: no buffer to allocate and free at every call.
+    let mut small = [0u8; SMALL_IO];
+    let mut big;
+    let buf: &mut [u8] = if total <= SMALL_IO {
+        &mut small[..total]
+    } else {
+        big = super::fs::bounce(total.min(CHUNK))?;
+        &mut big
+    };
     let mut done = 0;
     while done < total {
         let want = (total - done).min(CHUNK);
@@ -771,7 +784,15 @@ async fn recv_data(
     } else {
         kestrel_net::unix::MAX_QUEUED
     };
-    let mut buf: Vec<u8> = super::zeroed_vec(len.min(step))?;
+    // A small stream receive goes through the stack, as a small send.
+    let mut small = [0u8; SMALL_IO];
+    let mut big: Vec<u8>;
+    let buf: &mut [u8] = if stream && !peek && len <= SMALL_IO {
+        &mut small[..len]
+    } else {
+        big = super::zeroed_vec(len.min(step))?;
+        &mut big
+    };
     let mut got = 0;
     let mut first: Option<Received> = None;
     loop {
