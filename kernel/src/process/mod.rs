@@ -17,6 +17,7 @@
 pub mod exec;
 pub mod oom;
 pub mod ptrace;
+pub mod rseq;
 pub mod signal;
 pub mod thread;
 pub mod timers;
@@ -328,6 +329,8 @@ pub struct Process {
     pub sched_policy: AtomicU32,
     pub rt_priority: AtomicU32,
     pub sched_reset_on_fork: AtomicBool,
+    /// rseq(2)'s concurrency ids (`mm_cid`) its running threads hold.
+    pub rseq_cids: rseq::CidMap,
     /// SCHED_DEADLINE's runtime, deadline and period (ns), and the bandwidth
     /// admitted for them (`syscall::sched`; given back when it leaves the
     /// policy or exits).
@@ -464,6 +467,9 @@ pub struct ThreadRare {
     /// A file page a user-memory copy of the current system call needed and
     /// could not wait for ([`crate::mm::vm::note_pending_load`]).
     pub pending_load: crate::mm::vm::PendingLoad,
+    /// rseq(2)'s registration, its pending work and concurrency id (a
+    /// thread without `rare` has none: one load says so).
+    pub rseq: rseq::RseqState,
 }
 
 impl Thread {
@@ -754,6 +760,7 @@ impl Process {
             sched_policy: AtomicU32::new(0),
             rt_priority: AtomicU32::new(0),
             sched_reset_on_fork: AtomicBool::new(false),
+            rseq_cids: rseq::CidMap::default(),
             dl_params: spin::Mutex::new((0, 0, 0)),
             dl_bw: AtomicU64::new(0),
             signals: signal::ProcessSignals::default(),
@@ -1238,6 +1245,9 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
         Ordering::Relaxed,
     );
     crate::syscall::seccomp::inherit(parent_thread, &thread);
+    if !share.vm {
+        rseq::fork(parent_thread, &thread);
+    }
     Ok(thread)
 }
 
