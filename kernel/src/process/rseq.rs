@@ -194,9 +194,17 @@ pub fn try_resume(t: &Thread, regs: &mut UserContext) -> Result<(), Failure> {
     };
     let reg = *rare.rseq.reg.lock();
     let mm = t.process.mm();
-    let fail = |_: Errno| match t.take_pending_load() {
+    let fail = |e: Errno| match t.take_pending_load() {
         Some(load) => Failure::Load(load),
-        None => Failure::Fatal,
+        None => {
+            log::debug!(
+                "pid {} tid {}: rseq area {:#x} or its rseq_cs: {e:?} (SIGSEGV)",
+                t.process.pid,
+                t.tid,
+                reg.area
+            );
+            Failure::Fatal
+        }
     };
     ip_fixup(t, &mm, reg, regs).map_err(fail)?;
     // The ids (Linux's rseq_update_cpu_node_id): cpu_id_start and cpu_id,
