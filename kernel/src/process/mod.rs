@@ -17,7 +17,6 @@
 pub mod exec;
 pub mod oom;
 pub mod ptrace;
-pub mod rseq;
 pub mod signal;
 pub mod thread;
 pub mod timers;
@@ -332,8 +331,6 @@ pub struct Process {
     pub sched_policy: AtomicU32,
     pub rt_priority: AtomicU32,
     pub sched_reset_on_fork: AtomicBool,
-    /// rseq(2)'s concurrency ids (`mm_cid`) its running threads hold.
-    pub rseq_cids: rseq::CidMap,
     /// SCHED_DEADLINE's runtime, deadline and period (ns), and the bandwidth
     /// admitted for them (`syscall::sched`; given back when it leaves the
     /// policy or exits).
@@ -498,9 +495,6 @@ pub struct ThreadRare {
     pub pending_load: crate::mm::vm::PendingLoad,
     /// set_mempolicy(2)'s policy (`None`: MPOL_DEFAULT).
     pub mempolicy: spin::Mutex<Option<crate::mm::vm::MemPolicy>>,
-    /// rseq(2)'s registration, its pending work and concurrency id (a
-    /// thread without `rare` has none: one load says so).
-    pub rseq: rseq::RseqState,
 }
 
 impl Thread {
@@ -806,7 +800,6 @@ impl Process {
             sched_policy: AtomicU32::new(0),
             rt_priority: AtomicU32::new(0),
             sched_reset_on_fork: AtomicBool::new(false),
-            rseq_cids: rseq::CidMap::default(),
             dl_params: spin::Mutex::new((0, 0, 0)),
             dl_bw: AtomicU64::new(0),
             signals: signal::ProcessSignals::default(),
@@ -1304,9 +1297,6 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
     );
     crate::syscall::seccomp::inherit(parent_thread, &thread);
     thread.set_mempolicy(parent_thread.mempolicy());
-    if !share.vm {
-        rseq::fork(parent_thread, &thread);
-    }
     Ok(thread)
 }
 

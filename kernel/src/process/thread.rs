@@ -82,12 +82,6 @@ impl<F: Future> Future for InAddressSpace<F> {
         super::set_current(Some(thread.clone()));
         crate::perf::sched_in(thread);
         let r = this.fut.poll(cx);
-        if thread.rseq_flags() & super::rseq::REGISTERED != 0 {
-            // The thread gives up the CPU: its rseq area is rewritten, and a
-            // critical section it is in aborted, before it runs user code
-            // again (Linux's rseq_preempt, at every context switch).
-            super::rseq::sched_out(thread);
-        }
         super::set_current(None);
         let yielding = percpu::this_cpu()
             .thread_yielding
@@ -196,17 +190,6 @@ fn run(thread: Arc<Thread>, mut regs: UserContext) -> impl Future<Output = ()> +
             deliver(&thread, &mut regs, false).await;
         }
         while !thread.should_exit() {
-            if thread.rseq_flags() & super::rseq::PENDING != 0
-                && super::rseq::try_resume(&thread, &mut regs).is_err()
-            {
-                // A file page to load, or a bad rseq area (SIGSEGV, taken
-                // before any user code runs). Boxed: rare.
-                Box::pin(super::rseq::resume(&thread, &mut regs, 0)).await;
-                if !signal::nothing_to_deliver(&thread, &regs, false) {
-                    deliver(&thread, &mut regs, false).await;
-                }
-                continue;
-            }
             if !kestrel_usermem::is_user_address(regs.regs.rip) {
                 signal::force(&thread, Siginfo::new(SIGSEGV, SI_KERNEL));
                 deliver(&thread, &mut regs, false).await;

@@ -607,18 +607,6 @@ pub async fn sys_getcpu(
     Ok(0)
 }
 
-/// rseq(2): registers or unregisters the thread's restartable-sequence area
-/// (`process::rseq`).
-pub async fn sys_rseq(
-    ctx: &mut Ctx<'_>,
-    rseq: u64,
-    rseq_len: u32,
-    flags: i32,
-    sig: u32,
-) -> KResult<u64> {
-    crate::process::rseq::register(ctx.thread, rseq, rseq_len, flags, sig)
-}
-
 const PRIO_PROCESS: u64 = 0;
 const PRIO_PGRP: u64 = 1;
 const PRIO_USER: u64 = 2;
