@@ -1197,9 +1197,12 @@ const TARGET_NULL_CALL: &str = "the fast path (hot-paths.md, \"The fast path\" a
      pending\" word set by everything that sets one of those conditions would replace the \
      checks; TCG charges each indirect jump and return a translated-block lookup, so fewer \
      out-of-line calls count more than instructions.";
-const TARGET_FUTEX: &str = "two polls a round trip and the FPU image kept whole for the last \
-     thread (hot-paths.md, \"Pipes and futexes\"); a directed yield (the waker about to \
-     block runs the woken thread at once) would remove the executor's pass between them.";
+const TARGET_FUTEX: &str = "two polls a round trip, the wake on the fast path and the FPU \
+     image kept whole for the last thread (hot-paths.md, \"Pipes and futexes\"); what is \
+     left per wait is the waiter's queueing and the executor's pass between the two threads. \
+     A directed yield (the waker about to block runs the woken thread at once) would remove \
+     the pass; the futex waiter's waker in a one-waker slot took ~100 instructions off in a \
+     trial.";
 const TARGET_CR3: &str = "a switch between two processes costs ~35 us under TCG in both \
      kernels, as QEMU flushes its whole software TLB at every CR3 write (PCID does not help \
      under TCG) and every page and translated block is looked up again; Kestrel's own \
@@ -1215,7 +1218,9 @@ const TARGET_SELECT: &str = "each descriptor is looked up in the table and polle
 const TARGET_FILE_FAULT: &str = "see hot-paths.md, \"File-backed faults\": TCG's cost of \
      the first touch of each mapped page dominates both kernels.";
 const TARGET_PARKED: &str = "what a parked thread keeps is tabled in hot-paths.md, \
-     \"Futures and a parked thread's memory\", with what would close the rest.";
+     \"Futures and a parked thread's memory\": the task future (376 bytes, a 384-byte block) is \
+     the largest; a hand-written dispatch future holding the call's context once would bring \
+     it to a 320-byte block (-64 bytes a thread), about what is left over 1 KiB.";
 const TARGET_BOOT: &str = "QEMU alone takes 40-65 ms before the guest's first instruction \
      under TCG; the kernel's own part (PCI and driver probes, the initramfs copy, exec of \
      /init) is in hot-paths.md, \"Boot\".";

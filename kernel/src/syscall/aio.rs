@@ -235,20 +235,16 @@ pub async fn sys_io_getevents(
     events: UserPtr<u8>,
     timeout: UserPtr<Timespec>,
 ) -> KResult<u64> {
-    let aio = lookup(ctx, id)?;
-    if min_nr < 0 || nr < min_nr {
-        return Err(Errno::EINVAL);
-    }
     let timeout = read_timeout(ctx, timeout)?;
-    get_events(ctx, id, aio, min_nr, nr, events, timeout, Errno::EINTR).await
+    get_events(ctx, id, min_nr, nr, events, timeout, Errno::EINTR).await
 }
 
 /// io_pgetevents(2): io_getevents with a signal mask for the wait, as
 /// ppoll(2) has. `usig` points at a `struct __aio_sigset { const sigset_t
-/// *sigmask; size_t sigsetsize; }`. Linux reads the timeout and that struct
-/// before it looks at the context, and a wait a signal interrupts before any
-/// event came is restarted when the signal has no handler
-/// (ERESTARTNOHAND), EINTR otherwise.
+/// *sigmask; size_t sigsetsize; }`. Linux reads the timeout and that struct,
+/// and installs the mask, before it looks at the context; a wait a signal
+/// interrupts before any event came is restarted when the signal has no
+/// handler (ERESTARTNOHAND), EINTR otherwise.
 pub async fn sys_io_pgetevents(
     ctx: &mut Ctx<'_>,
     id: u64,
@@ -264,22 +260,8 @@ pub async fn sys_io_pgetevents(
     } else {
         ctx.read(usig)?
     };
-    let aio = lookup(ctx, id)?;
-    if min_nr < 0 || nr < min_nr {
-        return Err(Errno::EINVAL);
-    }
     super::poll::push_sigmask(ctx, UserPtr::new(sigmask), sigsetsize as usize)?;
-    let r = get_events(
-        ctx,
-        id,
-        aio,
-        min_nr,
-        nr,
-        events,
-        timeout,
-        Errno::ERESTARTNOHAND,
-    )
-    .await;
+    let r = get_events(ctx, id, min_nr, nr, events, timeout, Errno::ERESTARTNOHAND).await;
     super::poll::pop_sigmask(ctx, &r);
     r
 }
@@ -294,20 +276,23 @@ fn read_timeout(ctx: &Ctx<'_>, timeout: UserPtr<Timespec>) -> KResult<Option<u64
     t.to_ns().map(Some).ok_or(Errno::EINVAL)
 }
 
-/// Waits until `min_nr` events (at least one) are done or the timeout passes,
-/// then copies out up to `nr`. A signal that ends the wait before any event
-/// came makes the call fail with `interrupted`.
-#[allow(clippy::too_many_arguments)]
+/// Looks the context up (EINVAL), checks the counts (EINVAL), waits until
+/// `min_nr` events (at least one) are done or the timeout passes, then copies
+/// out up to `nr` (Linux's do_io_getevents). A signal that ends the wait
+/// before any event came makes the call fail with `interrupted`.
 async fn get_events(
     ctx: &mut Ctx<'_>,
     id: u64,
-    aio: Arc<AioContext>,
     min_nr: i64,
     nr: i64,
     events: UserPtr<u8>,
     timeout: Option<u64>,
     interrupted: Errno,
 ) -> KResult<u64> {
+    let aio = lookup(ctx, id)?;
+    if min_nr < 0 || nr < min_nr {
+        return Err(Errno::EINVAL);
+    }
     let deadline = timeout.map(|ns| time::now_ns().saturating_add(ns));
     let (min_nr, nr) = (min_nr as usize, nr as usize);
     let mm = ctx.mm();

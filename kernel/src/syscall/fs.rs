@@ -31,6 +31,25 @@ fn is_stream(f: &OpenFile) -> bool {
     !f.ops().seekable()
 }
 
+/// Waits until `file` polls readable (ERESTARTSYS if a signal comes first),
+/// for a blocking read that found nothing. A file whose poll said "readable"
+/// while its read still says EAGAIN must not pin the CPU: after a wait that
+/// found nothing (`waited`), others get a turn first. (Not after every wait:
+/// a woken reader that finds its data is the common case, and an extra trip
+/// through the executor there is a pipe hand-off's cost.)
+async fn wait_readable(ctx: &Ctx<'_>, file: &OpenFile, waited: bool) -> KResult<()> {
+    if waited {
+        kestrel_executor::yield_now().await;
+    }
+    // Boxed, as every wait here: a parked thread keeps its system call's
+    // future, and these would make every read's larger.
+    Box::pin(interruptible(ctx.thread, Errno::ERESTARTSYS, async {
+        wait_for(file, POLLIN).await;
+        Ok(())
+    }))
+    .await
+}
+
 /// A read that waits for data unless the file is non-blocking. A signal ends the
 /// wait with ERESTARTSYS (restarted with SA_RESTART, else EINTR).
 pub async fn read_blocking(ctx: &Ctx<'_>, file: &OpenFile, buf: &mut [u8]) -> KResult<usize> {
@@ -44,21 +63,7 @@ pub async fn read_blocking(ctx: &Ctx<'_>, file: &OpenFile, buf: &mut [u8]) -> KR
     loop {
         match file.read(buf) {
             Err(Errno::EAGAIN) if !file.nonblocking() => {
-                // A file whose poll said "readable" while its read still says
-                // EAGAIN must not pin the CPU: others get a turn between tries.
-                // (Not after every wait: a woken reader that finds its data is
-                // the common case, and an extra trip through the executor there
-                // is a pipe hand-off's cost.)
-                if waited {
-                    kestrel_executor::yield_now().await;
-                }
-                // Boxed, as every wait here: a parked thread keeps its system
-                // call's future, and these would make every read's larger.
-                Box::pin(interruptible(ctx.thread, Errno::ERESTARTSYS, async {
-                    wait_for(file, POLLIN).await;
-                    Ok(())
-                }))
-                .await?;
+                wait_readable(ctx, file, waited).await?;
                 waited = true;
             }
             r => return r,
@@ -277,16 +282,7 @@ pub(super) async fn read_to_user(
                 Small::Done(r) => return r,
                 Small::General => break,
                 Small::WouldBlock => {
-                    // As read_blocking: a file whose poll says readable while
-                    // its read says EAGAIN gives the others a turn.
-                    if waited {
-                        kestrel_executor::yield_now().await;
-                    }
-                    Box::pin(interruptible(ctx.thread, Errno::ERESTARTSYS, async {
-                        wait_for(file, POLLIN).await;
-                        Ok(())
-                    }))
-                    .await?;
+                    wait_readable(ctx, file, waited).await?;
                     waited = true;
                 }
             }
