@@ -235,7 +235,7 @@ pub async fn sys_io_getevents(
     events: UserPtr<u8>,
     timeout: UserPtr<Timespec>,
 ) -> KResult<u64> {
-    let timeout = read_timeout(ctx, timeout)?;
+    let timeout = super::poll::read_timespec_timeout(ctx, timeout)?;
     get_events(ctx, id, min_nr, nr, events, timeout, Errno::EINTR).await
 }
 
@@ -254,7 +254,7 @@ pub async fn sys_io_pgetevents(
     timeout: UserPtr<Timespec>,
     usig: UserPtr<[u64; 2]>,
 ) -> KResult<u64> {
-    let timeout = read_timeout(ctx, timeout)?;
+    let timeout = super::poll::read_timespec_timeout(ctx, timeout)?;
     let [sigmask, sigsetsize] = if usig.is_null() {
         [0, 0]
     } else {
@@ -264,16 +264,6 @@ pub async fn sys_io_pgetevents(
     let r = get_events(ctx, id, min_nr, nr, events, timeout, Errno::ERESTARTNOHAND).await;
     super::poll::pop_sigmask(ctx, &r);
     r
-}
-
-/// The relative timeout of io_getevents and io_pgetevents (`None`: wait for as
-/// long as it takes).
-fn read_timeout(ctx: &Ctx<'_>, timeout: UserPtr<Timespec>) -> KResult<Option<u64>> {
-    if timeout.is_null() {
-        return Ok(None);
-    }
-    let t: Timespec = ctx.read(timeout)?;
-    t.to_ns().map(Some).ok_or(Errno::EINVAL)
 }
 
 /// Looks the context up (EINVAL), checks the counts (EINVAL), waits until

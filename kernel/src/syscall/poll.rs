@@ -193,7 +193,9 @@ pub async fn sys_poll(ctx: &mut Ctx<'_>, fds: UserPtr<PollFd>, nfds: u32, ms: i3
     do_poll(ctx, fds, nfds as usize, timeout).await
 }
 
-fn read_timespec_timeout(ctx: &Ctx<'_>, ptr: UserPtr<Timespec>) -> KResult<Option<u64>> {
+/// A relative timeout (`None`: a null pointer, wait for as long as it takes);
+/// EINVAL for a timespec out of range. Also io_getevents' and io_pgetevents'.
+pub(super) fn read_timespec_timeout(ctx: &Ctx<'_>, ptr: UserPtr<Timespec>) -> KResult<Option<u64>> {
     if ptr.is_null() {
         return Ok(None);
     }
