@@ -18,12 +18,23 @@
  *     SEGV_PKUERR, si_pkey the key; PKEY_DISABLE_WRITE lets reads through and
  *     stops writes; back on key 0 the page is usable; a child of fork keeps
  *     the rights; a freed key can be allocated again.
+ *   - Key 0 can never be freed (EINVAL), with protection keys or without.
+ *   - The kernel's copies to and from a thread's memory honour that thread's
+ *     own rights, whichever thread last ran in user mode on the CPU: a
+ *     blocked read into a page whose key the thread allows succeeds though
+ *     the writer that woke it denies the key; into a page whose key the
+ *     reader denies it is EFAULT though the writer allows it. (Both threads
+ *     are held to one CPU, so the writer is the last to run before the
+ *     reader's copy.)
  */
 #define KT_AREA "pkey"
 #include "kt.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -86,6 +97,7 @@ TEST(alloc_without_protection_keys_is_enospc)
 
 TEST(free_of_a_key_not_allocated_is_einval)
 {
+    EXPECT_ERRNO(pfree(0), EINVAL);
     EXPECT_ERRNO(pfree(-1), EINVAL);
     EXPECT_ERRNO(pfree(16), EINVAL);
     EXPECT_ERRNO(pfree(9), EINVAL);
@@ -228,6 +240,92 @@ TEST(a_key_that_disables_write_lets_reads_through)
     munmap(target, 4096);
 }
 
+static void wrpkru(uint32_t v)
+{
+    __asm__ volatile(".byte 0x0f,0x01,0xef" : : "a"(v), "c"(0), "d"(0) : "memory");
+}
+
+/* The writer thread: sets its own rights for the key, waits until the
+ * reader is blocked, writes, and then blocks itself until released. */
+struct handoff {
+    int data[2], release[2];
+    int key;
+    uint32_t writer_rights;
+};
+
+static void *writer(void *arg)
+{
+    struct handoff *h = arg;
+    char c;
+    uint32_t pkru = rdpkru();
+    wrpkru((pkru & ~(3u << (2 * h->key))) | (h->writer_rights << (2 * h->key)));
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    if (write(h->data[1], "hello", 5) != 5)
+        return (void *)1;
+    if (read(h->release[0], &c, 1) != 1)
+        return (void *)2;
+    return NULL;
+}
+
+/* A read by this thread (rights `mine` for the key) into a page with the key,
+ * woken by a thread with rights `theirs`: what read returns, and its errno. */
+static long read_woken_by_other_rights(uint32_t mine, uint32_t theirs, char *page, int *err)
+{
+    struct handoff h;
+    pthread_t t;
+    cpu_set_t one, saved;
+    CPU_ZERO(&one);
+    CPU_SET(sched_getcpu(), &one);
+    sched_getaffinity(0, sizeof saved, &saved);
+    sched_setaffinity(0, sizeof one, &one);
+    h.key = (int)palloc(0, 0);
+    h.writer_rights = theirs;
+    if (h.key < 0 || pipe(h.data) || pipe(h.release) || pmprotect(page, 4096, PROT_READ | PROT_WRITE, h.key)) {
+        *err = errno;
+        return -2;
+    }
+    pthread_create(&t, NULL, writer, &h);
+    uint32_t pkru = rdpkru();
+    wrpkru((pkru & ~(3u << (2 * h.key))) | (mine << (2 * h.key)));
+    long n = read(h.data[0], page, 5);
+    *err = errno;
+    wrpkru(pkru);
+    if (write(h.release[1], "x", 1) != 1)
+        n = -3;
+    void *ret;
+    pthread_join(t, &ret);
+    if (ret != NULL)
+        n = -4;
+    pmprotect(page, 4096, PROT_READ | PROT_WRITE, 0);
+    pfree(h.key);
+    close(h.data[0]);
+    close(h.data[1]);
+    close(h.release[0]);
+    close(h.release[1]);
+    sched_setaffinity(0, sizeof saved, &saved);
+    return n;
+}
+
+TEST(a_blocked_read_copies_with_the_readers_rights_not_the_wakers)
+{
+    if (!have_pkeys())
+        SKIP("no protection keys on this CPU");
+    char *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(page != MAP_FAILED, "mmap");
+    memset(page, '.', 8);
+    int err = 0;
+    /* The reader may use the page; the writer that wakes it may not. */
+    EXPECT_EQ(read_woken_by_other_rights(0, DISABLE_ACCESS, page, &err), 5);
+    EXPECT_EQ(memcmp(page, "hello", 5), 0);
+    memset(page, '.', 8);
+    /* The reader may not; the writer may. */
+    EXPECT_EQ(read_woken_by_other_rights(DISABLE_ACCESS, 0, page, &err), -1);
+    EXPECT_EQ(err, EFAULT);
+    EXPECT_EQ(page[0], '.');
+    munmap(page, 4096);
+}
+
 int main(void)
 {
     KT_BEGIN();
@@ -239,5 +337,6 @@ int main(void)
     RUN(fifteen_keys_then_enospc_and_rights_in_pkru);
     RUN(a_key_that_disables_access_faults_with_segv_pkuerr);
     RUN(a_key_that_disables_write_lets_reads_through);
+    RUN(a_blocked_read_copies_with_the_readers_rights_not_the_wakers);
     return KT_END();
 }

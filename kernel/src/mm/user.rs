@@ -116,6 +116,13 @@ impl UserSpace for AddressSpace {
                 super::vm::note_pending_load(e);
                 return (page.start() - range.start()) as usize;
             }
+            // The area allows the write and the page is there now, yet the
+            // thread may still not reach it: a protection key its PKRU denies
+            // (or another thread unmapped it again). The copy would fail too.
+            // SAFETY: as above.
+            if !unsafe { usercopy::probe_write(page.start() as *mut u8) } {
+                return (page.start() - range.start()) as usize;
+            }
             at = at.split_at(page.len()).1;
         }
         range.len()

@@ -449,10 +449,13 @@ pub struct Thread {
     /// [`ptrace::flag`] bits, read on every trap without the lock. (A stopped
     /// tracee waits for its tracer with [`Thread::wait_until`].)
     pub ptrace_flags: AtomicU32,
-    /// The I/O priority ioprio_set gave it (class << 13 | level; 0: none set),
-    /// inherited by the threads and processes it makes. Kestrel's block layer
-    /// does not order requests by it.
-    pub ioprio: AtomicU32,
+    /// The thread's protection-key rights (PKRU), as it last left user mode
+    /// or pkey_alloc(2) set them. Loaded whenever the thread's task is polled
+    /// ([`Thread::make_current`]), because the kernel's copies to and from
+    /// the thread's memory honour them too: with another thread's value
+    /// loaded, a copy could fault on a page the thread may use, or reach one
+    /// it may not. Inherited by clone and fork, reset by execve.
+    pub pkru: AtomicU32,
     /// seccomp mode (see [`Thread::seccomp_mode`]; the filters, inherited by
     /// fork and clone and kept by execve, are in `rare`).
     pub seccomp_mode: core::sync::atomic::AtomicU8,
@@ -495,6 +498,10 @@ pub struct ThreadRare {
     pub pending_load: crate::mm::vm::PendingLoad,
     /// set_mempolicy(2)'s policy (`None`: MPOL_DEFAULT).
     pub mempolicy: spin::Mutex<Option<crate::mm::vm::MemPolicy>>,
+    /// The I/O priority ioprio_set gave it (class << 13 | level; 0: none set),
+    /// inherited by the threads and processes it makes. Kestrel's block layer
+    /// does not order requests by it.
+    pub ioprio: AtomicU32,
 }
 
 impl Thread {
@@ -513,6 +520,22 @@ impl Thread {
     /// The thread's NUMA memory policy (set_mempolicy(2); `None`: MPOL_DEFAULT).
     pub fn mempolicy(&self) -> Option<crate::mm::vm::MemPolicy> {
         self.rare_if_made().and_then(|r| *r.mempolicy.lock())
+    }
+
+    /// The I/O priority ioprio_set(2) gave the thread (0: none).
+    pub fn ioprio(&self) -> u32 {
+        self.rare_if_made()
+            .map_or(0, |r| r.ioprio.load(Ordering::Relaxed))
+    }
+
+    /// Sets the thread's I/O priority (0 makes nothing for a thread that
+    /// never had one).
+    pub fn set_ioprio(&self, v: u32) {
+        match self.rare_if_made() {
+            Some(r) => r.ioprio.store(v, Ordering::Relaxed),
+            None if v == 0 => {}
+            None => self.rare().ioprio.store(v, Ordering::Relaxed),
+        }
     }
 
     /// Sets the thread's NUMA memory policy (none: makes nothing for a thread
@@ -1066,7 +1089,7 @@ impl Thread {
             in_syscall: AtomicU32::new(0),
             ptrace: ptrace::TraceeSlot::default(),
             ptrace_flags: AtomicU32::new(0),
-            ioprio: AtomicU32::new(0),
+            pkru: AtomicU32::new(crate::arch::cpu::INIT_PKRU),
             seccomp_mode: core::sync::atomic::AtomicU8::new(0),
             rare: spin::Once::new(),
         });
@@ -1074,6 +1097,15 @@ impl Thread {
         t.process.threads.lock().push(t.clone());
         crate::trace::note_comm(t.process.pid, tid, &t.comm());
         t
+    }
+
+    /// Makes this thread the one the CPU works for, before its task (or a
+    /// task acting for it) runs: its address space loaded, its protection-key
+    /// rights in PKRU, and itself as the current thread.
+    pub fn make_current(self: &Arc<Self>) {
+        self.process.activate_mm();
+        crate::arch::cpu::load_pkru(self.pkru.load(Ordering::Relaxed));
+        set_current(Some(self.clone()));
     }
 
     /// A copy of this thread's FPU state as it is now (for a child of fork or clone).
@@ -1291,8 +1323,9 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
         parent_thread.fpu_snapshot(),
         *parent_thread.comm.lock(),
     );
-    thread.ioprio.store(
-        parent_thread.ioprio.load(Ordering::Relaxed),
+    thread.set_ioprio(parent_thread.ioprio());
+    thread.pkru.store(
+        parent_thread.pkru.load(Ordering::Relaxed),
         Ordering::Relaxed,
     );
     crate::syscall::seccomp::inherit(parent_thread, &thread);
@@ -1313,8 +1346,9 @@ pub fn new_thread(parent_thread: &Arc<Thread>) -> KResult<Arc<Thread>> {
         parent_thread.fpu_snapshot(),
         *parent_thread.comm.lock(),
     );
-    t.ioprio.store(
-        parent_thread.ioprio.load(Ordering::Relaxed),
+    t.set_ioprio(parent_thread.ioprio());
+    t.pkru.store(
+        parent_thread.pkru.load(Ordering::Relaxed),
         Ordering::Relaxed,
     );
     crate::syscall::seccomp::inherit(parent_thread, &t);

@@ -78,8 +78,7 @@ impl<F: Future> Future for InAddressSpace<F> {
         }
         let start = time::now_ns().max(1);
         thread.cpu.running_since.store(start, Ordering::Release);
-        thread.process.activate_mm();
-        super::set_current(Some(thread.clone()));
+        thread.make_current();
         crate::perf::sched_in(thread);
         let r = this.fut.poll(cx);
         super::set_current(None);
@@ -229,7 +228,7 @@ fn run(thread: Arc<Thread>, mut regs: UserContext) -> impl Future<Output = ()> +
             let trap = {
                 let mut user_start = time::now_ns();
                 apic::arm_at(deadline, user_start);
-                let trap = trap::enter_user(&mut regs, &mut |frame, regs| {
+                let trap = trap::enter_user(&mut regs, &thread.pkru, &mut |frame, regs| {
                     fast_syscall(&thread, frame, regs, &mut user_start)
                 });
                 add_user_time(&thread, time::now_ns() - user_start);

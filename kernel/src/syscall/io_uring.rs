@@ -426,8 +426,7 @@ impl<F: core::future::Future> core::future::Future for AsThread<F> {
         mut self: core::pin::Pin<&mut Self>,
         cx: &mut core::task::Context<'_>,
     ) -> core::task::Poll<F::Output> {
-        self.thread.process.activate_mm();
-        crate::process::set_current(Some(self.thread.clone()));
+        self.thread.make_current();
         let r = self.fut.as_mut().poll(cx);
         crate::process::set_current(None);
         r

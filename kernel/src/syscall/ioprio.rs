@@ -97,13 +97,9 @@ fn best(a: u32, b: u32) -> u32 {
 pub async fn sys_ioprio_get(ctx: &mut Ctx<'_>, which: i32, who: i32) -> KResult<u64> {
     let threads = targets(ctx, which, who)?;
     let value = if which == IOPRIO_WHO_PROCESS {
-        threads[0].ioprio.load(Ordering::Relaxed)
+        threads[0].ioprio()
     } else {
-        threads
-            .iter()
-            .map(|t| t.ioprio.load(Ordering::Relaxed))
-            .reduce(best)
-            .unwrap_or(0)
+        threads.iter().map(|t| t.ioprio()).reduce(best).unwrap_or(0)
     };
     Ok(u64::from(value))
 }
@@ -135,7 +131,7 @@ pub async fn sys_ioprio_set(ctx: &mut Ctx<'_>, which: i32, who: i32, ioprio: i32
         if owner != me.uid && owner != me.euid && !me.capable(CAP_SYS_NICE) {
             return Err(Errno::EPERM);
         }
-        t.ioprio.store(value, Ordering::Relaxed);
+        t.set_ioprio(value);
     }
     Ok(0)
 }

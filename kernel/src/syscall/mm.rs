@@ -395,18 +395,22 @@ pub async fn sys_pkey_alloc(ctx: &mut Ctx<'_>, flags: u64, access_rights: u64) -
         }
     };
     // The rights of key k are PKRU bits 2k (access disable) and 2k+1 (write
-    // disable); the thread's PKRU is loaded when it returns to user mode.
+    // disable), in force at once (for the kernel's copies too).
     let shift = 2 * key;
-    let pkru = &mut ctx.regs.pkru;
-    *pkru = (*pkru & !(3 << shift)) | ((access_rights as u32) << shift);
+    let old = ctx.thread.pkru.load(Ordering::Relaxed);
+    let new = (old & !(3 << shift)) | ((access_rights as u32) << shift);
+    ctx.thread.pkru.store(new, Ordering::Relaxed);
+    crate::arch::cpu::load_pkru(new);
     Ok(u64::from(key))
 }
 
-/// pkey_free(2): EINVAL unless `pkey` is allocated (key 0 counts, as on
-/// Linux). Pages keep the key; PKRU is left as it is.
+/// pkey_free(2): EINVAL unless `pkey` is allocated; key 0, the default of
+/// every page, is allocated but can never be freed (Linux's mm_pkey_free),
+/// so pkey_alloc never gives it out. Pages keep the key; PKRU is left as it
+/// is.
 pub async fn sys_pkey_free(ctx: &mut Ctx<'_>, pkey: i32) -> KResult<u64> {
     let mm = ctx.mm();
-    if !mm.pkey_allocated(pkey) {
+    if pkey == 0 || !mm.pkey_allocated(pkey) {
         return Err(Errno::EINVAL);
     }
     mm.pkeys

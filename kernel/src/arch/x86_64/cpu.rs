@@ -49,6 +49,19 @@ pub fn rdpkru() -> u32 {
     v
 }
 
+/// Makes `v` this CPU's PKRU, for the thread it now works for: user mode and
+/// the kernel's copies to and from user memory both honour it. Written only
+/// when it changes (the CPU's value is kept in `PerCpu::pkru`): under QEMU's
+/// TCG every WRPKRU flushes the TLB. Nothing on a CPU without protection keys.
+#[inline]
+pub fn load_pkru(v: u32) {
+    let cpu = super::percpu::this_cpu();
+    if features().pku && cpu.pkru.load(Ordering::Relaxed) != v {
+        wrpkru(v);
+        cpu.pkru.store(v, Ordering::Relaxed);
+    }
+}
+
 /// Writes PKRU (only on a CPU with CR4.PKE set).
 pub fn wrpkru(v: u32) {
     // SAFETY: WRPKRU (0f 01 ef) with ECX = EDX = 0 sets the access rights of

@@ -17,7 +17,7 @@
 //! syscall entry switches to it by hand), used only long enough to build the frame.
 
 use core::arch::{asm, global_asm};
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use super::cpu::{self, msr};
 use super::gdt::{self, KERNEL_CS, USER_CS, USER_DS};
@@ -92,9 +92,6 @@ pub struct UserContext {
     pub orig_rax: u64,
     /// The address of the last page fault (CR2, for the signal frame).
     pub fault_addr: u64,
-    /// The thread's PKRU (protection-key rights), loaded for user mode only
-    /// and kept here while the kernel runs (on CPUs with protection keys).
-    pub pkru: u32,
     /// The level iopl(2) last set (0-3; Linux's iopl_emul). At 3 the CPU's I/O
     /// bitmap is opened while this thread runs in user mode; RFLAGS.IOPL stays 0.
     pub iopl_emul: u8,
@@ -157,7 +154,6 @@ impl UserContext {
             gs_base: 0,
             orig_rax: 0,
             fault_addr: 0,
-            pkru: cpu::INIT_PKRU,
             iopl_emul: 0,
             tsc_sigsegv: false,
             io_bitmap: None,
@@ -563,7 +559,12 @@ extern "C" fn fast_syscall(frame: &mut TrapFrame) -> bool {
 /// user space may set (IF always on). `ctx.regs.rip` must be canonical; the thread
 /// layer checks that and delivers SIGSEGV instead (an `iret` to a non-canonical
 /// address would fault in kernel mode with the user's GS loaded).
-pub fn enter_user(ctx: &mut UserContext, mut fast: FastHook<'_>) -> Trap {
+///
+/// `pkru` is the thread's protection-key rights: loaded for user mode (the
+/// thread's task loaded them already when it was polled, so normally this
+/// writes nothing), and updated when user mode is left, since WRPKRU needs no
+/// privilege.
+pub fn enter_user(ctx: &mut UserContext, pkru: &AtomicU32, mut fast: FastHook<'_>) -> Trap {
     debug_assert!(kestrel_usermem::is_user_address(ctx.regs.rip));
     let r = &mut ctx.regs;
     r.cs = u64::from(USER_CS);
@@ -623,16 +624,10 @@ pub fn enter_user(ctx: &mut UserContext, mut fast: FastHook<'_>) -> Trap {
             }
         }
     }
-    // The thread's protection-key rights, in user mode and in the kernel's
-    // accesses to its memory (as Linux: copies to and from user memory honour
-    // them, EFAULT). Written only when another value is loaded: under QEMU's
-    // TCG every WRPKRU flushes the TLB, and writing it on each entry and exit
-    // made a null system call cost 12 us instead of 1.
-    let pku = cpu::features().pku;
-    if pku && cpu.pkru.load(Ordering::Relaxed) != ctx.pkru {
-        cpu::wrpkru(ctx.pkru);
-        cpu.pkru.store(ctx.pkru, Ordering::Relaxed);
-    }
+    // The thread's protection-key rights (written only when another value is
+    // loaded: under QEMU's TCG every WRPKRU flushes the TLB, and writing it on
+    // each entry and exit made a null system call cost 12 us instead of 1).
+    cpu::load_pkru(pkru.load(Ordering::Relaxed));
     // The hook, for `fast_syscall` while the thread is in user mode (cleared
     // when it is back: `fast` lives on this stack).
     cpu.fast_hook.store(&raw mut fast as u64, Ordering::Relaxed);
@@ -643,10 +638,11 @@ pub fn enter_user(ctx: &mut UserContext, mut fast: FastHook<'_>) -> Trap {
     cpu.fast_hook.store(0, Ordering::Relaxed);
     // Back with interrupts disabled. Read CR2 before anything can fault again.
     let vector = ctx.regs.vector;
-    if pku {
+    if cpu::features().pku {
         // User mode may have changed it (WRPKRU needs no privilege).
-        ctx.pkru = cpu::rdpkru();
-        cpu.pkru.store(ctx.pkru, Ordering::Relaxed);
+        let now = cpu::rdpkru();
+        cpu.pkru.store(now, Ordering::Relaxed);
+        pkru.store(now, Ordering::Relaxed);
     }
     let trap = match vector {
         SYSCALL_VECTOR => Trap::Syscall,
