@@ -301,7 +301,7 @@ fn target(ctx: &Ctx<'_>, pid: Pid) -> KResult<Arc<process::Process>> {
         .ok()
         .and_then(process::find)
         .ok_or(Errno::ESRCH)?;
-    if !Arc::ptr_eq(&p, ctx.process()) && !super::ptrace::may_trace(ctx.process(), &p) {
+    if !super::ptrace::may_access(ctx.process(), &p) {
         return Err(Errno::EPERM);
     }
     Ok(p)

@@ -378,7 +378,7 @@ pub async fn sys_kcmp(
     let (a, b) = (task(pid1)?, task(pid2)?);
     let me = ctx.process();
     for t in [&a, &b] {
-        if !Arc::ptr_eq(t, me) && !super::ptrace::may_trace(me, t) {
+        if !super::ptrace::may_access(me, t) {
             return Err(Errno::EPERM);
         }
     }

@@ -155,8 +155,7 @@ pub async fn sys_perf_event_open(
         return Err(Errno::EINVAL);
     }
     if let Some(t) = &target
-        && !Arc::ptr_eq(&t.process, ctx.process())
-        && !super::ptrace::may_trace(ctx.process(), &t.process)
+        && !super::ptrace::may_access(ctx.process(), &t.process)
     {
         return Err(Errno::EACCES);
     }

@@ -238,7 +238,7 @@ pub async fn sys_pidfd_getfd(
         return Err(Errno::ESRCH);
     }
     let me = ctx.process();
-    if !Arc::ptr_eq(&p, me) && !super::ptrace::may_trace(me, &p) {
+    if !super::ptrace::may_access(me, &p) {
         return Err(Errno::EPERM);
     }
     if p.state() != process::State::Running || targetfd < 0 {

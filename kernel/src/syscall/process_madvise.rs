@@ -59,7 +59,7 @@ pub async fn sys_process_madvise(
     if target.state() != process::State::Running {
         return Err(Errno::ESRCH);
     }
-    if !Arc::ptr_eq(&target, me) && !super::ptrace::may_trace(me, &target) {
+    if !super::ptrace::may_access(me, &target) {
         return Err(Errno::EACCES);
     }
     let mm = target.mm();

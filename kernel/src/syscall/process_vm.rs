@@ -1,8 +1,6 @@
 //! process_vm_readv(2) and process_vm_writev(2): copying between the caller's
 //! memory and another process's, as a debugger may.
 
-use alloc::sync::Arc;
-
 use kestrel_abi::fs::Iovec;
 use kestrel_abi::{Errno, KResult};
 
@@ -39,7 +37,7 @@ async fn process_vm_rw(
         .and_then(process::find)
         .ok_or(Errno::ESRCH)?;
     let me = ctx.process();
-    if !Arc::ptr_eq(&target, me) && !super::ptrace::may_trace(me, &target) {
+    if !super::ptrace::may_access(me, &target) {
         return Err(Errno::EPERM);
     }
     let (mine, theirs) = (ctx.mm(), target.mm());

@@ -255,6 +255,14 @@ fn traceme(ctx: &Ctx<'_>) -> KResult<u64> {
     Ok(0)
 }
 
+/// Whether `me` may reach `target`'s memory and inner state (Linux's
+/// ptrace_may_access with PTRACE_MODE_ATTACH_REALCREDS, as mm_access,
+/// process_vm_readv, kcmp, pidfd_getfd and perf_event_open ask it): always
+/// its own process, else [`may_trace`].
+pub(super) fn may_access(me: &Arc<process::Process>, target: &Arc<process::Process>) -> bool {
+    Arc::ptr_eq(me, target) || may_trace(me, target)
+}
+
 /// Whether `tracer` may trace `target` (Linux's PTRACE_MODE_ATTACH_REALCREDS
 /// check): CAP_SYS_PTRACE, or the same real uid and gid as all of the target's
 /// ids, and a dumpable target.
