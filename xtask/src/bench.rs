@@ -1222,8 +1222,8 @@ const TARGET_PARKED: &str = "what a parked thread keeps is tabled in hot-paths.m
      the largest; a hand-written dispatch future holding the call's context once would bring \
      it to a 320-byte block (-64 bytes a thread), about what is left over 1 KiB.";
 const TARGET_BOOT: &str = "QEMU alone takes 40-65 ms before the guest's first instruction \
-     under TCG; the kernel's own part (PCI and driver probes, the initramfs copy, exec of \
-     /init) is in hot-paths.md, \"Boot\".";
+     under TCG; the kernel's own part (PCI and driver probes, exec of /init, the initramfs, \
+     whose big files are no longer copied at boot) is in hot-paths.md, \"Boot\".";
 
 impl Doc<'_> {
     /// Issue #14's targets against this run: met or not, and why not.

@@ -16,6 +16,7 @@ pub mod fasync;
 pub mod fifo;
 pub mod fsnotify;
 pub mod hugetlbfs;
+mod initramfs;
 pub mod inotify;
 pub mod kmsg;
 pub mod leases;
@@ -206,15 +207,16 @@ pub fn init(boot: &BootInfo) -> KResult<RootInfo> {
         from_initramfs: false,
     };
     if let Some(m) = boot.module("initramfs") {
-        let s = kestrel_vfs::cpio::unpack(m.bytes(), &root_inode)
+        let (s, adopted) = kestrel_vfs::cpio::unpack_adopting(m.bytes(), &root_inode)
             .inspect_err(|e| log::error!("initramfs: malformed cpio archive ({e})"))?;
         info = RootInfo {
             files: s.files,
             bytes: s.bytes,
             from_initramfs: true,
         };
-        // The archive's pages are copied into ramfs: give them back.
-        crate::mm::frame::release_range(m.start, m.end);
+        // The archive's pages are copied into ramfs, or read by the files that
+        // adopted them: give back the former now, the latter as they let go.
+        initramfs::release_unadopted(m.start, m.end, &adopted);
     }
     for (name, mode) in [
         (&b"dev"[..], 0o755),

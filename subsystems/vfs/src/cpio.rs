@@ -110,6 +110,45 @@ fn ensure_dir(dir: &InodeRef, name: &[u8], mode: u32, uid: u32, gid: u32) -> KRe
 /// Existing directories are kept (their mode and owner updated); other existing
 /// entries are replaced, as the kernel's initramfs unpacker does.
 pub fn unpack(archive: &[u8], root: &InodeRef) -> KResult<Unpacked> {
+    unpack_with(archive, root, |inode, data| {
+        inode.write_at(0, data)?;
+        Ok(false)
+    })
+}
+
+/// Files at least this big are adopted by [`unpack_adopting`], not copied.
+pub const ADOPT_MIN: usize = 64 * 1024;
+
+/// As [`unpack`], but a regular file of at least [`ADOPT_MIN`] bytes whose file
+/// system can ([`crate::inode::Inode::adopt_static`]) reads its content from
+/// the archive itself, copied only when first written or mapped. Also returns
+/// where in `archive` the adopted files' data is, in archive order: that memory
+/// must stay until each file gives it back (`crate::set_static_release`).
+pub fn unpack_adopting(
+    archive: &'static [u8],
+    root: &InodeRef,
+) -> KResult<(Unpacked, Vec<core::ops::Range<usize>>)> {
+    let mut adopted = Vec::new();
+    let base = archive.as_ptr() as usize;
+    let stats = unpack_with(archive, root, |inode, data| {
+        if data.len() >= ADOPT_MIN && inode.adopt_static(data)? {
+            let at = data.as_ptr() as usize - base;
+            adopted.push(at..at + data.len());
+            return Ok(true);
+        }
+        inode.write_at(0, data)?;
+        Ok(false)
+    })?;
+    Ok((stats, adopted))
+}
+
+/// [`unpack`], with `put(inode, data)` giving a new regular file its content
+/// (whole, or an error).
+fn unpack_with<'a>(
+    archive: &'a [u8],
+    root: &InodeRef,
+    mut put: impl FnMut(&InodeRef, &'a [u8]) -> KResult<bool>,
+) -> KResult<Unpacked> {
     let mut stats = Unpacked::default();
     let mut links: BTreeMap<u32, InodeRef> = BTreeMap::new();
     for e in entries(archive) {
@@ -166,11 +205,11 @@ pub fn unpack(archive: &[u8], root: &InodeRef) -> KResult<Unpacked> {
             }
         };
         if is_file && !e.data.is_empty() {
-            let n = inode.write_at(0, e.data)?;
-            if n != e.data.len() {
+            put(&inode, e.data)?;
+            if inode.metadata().size != e.data.len() as u64 {
                 return Err(Errno::ENOSPC);
             }
-            stats.bytes += n as u64;
+            stats.bytes += e.data.len() as u64;
         }
         let t = kestrel_abi::time::Timespec {
             tv_sec: i64::from(e.mtime),
@@ -232,6 +271,43 @@ pub fn build(entries: &[(&[u8], u32, &[u8])]) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::ramfs::RamFs;
+
+    #[test]
+    fn big_files_are_adopted_and_copied_when_changed_or_mapped() {
+        let big: Vec<u8> = (0..ADOPT_MIN as u32 + 5000).map(|i| i as u8).collect();
+        let a = build(&[
+            (b"small", S_IFREG | 0o644, b"tiny"),
+            (b"big", S_IFREG | 0o644, &big),
+            (b"big2", S_IFREG | 0o644, &big),
+        ]);
+        let a: &'static [u8] = Vec::leak(a);
+        let root = RamFs::new_root(1);
+        let (s, adopted) = unpack_adopting(a, &root).unwrap();
+        assert_eq!(s.files, 3);
+        assert_eq!(adopted.len(), 2);
+        assert_eq!(&a[adopted[0].clone()], &big[..]);
+        let f = root.lookup(b"big").unwrap();
+        assert_eq!(f.metadata().size, big.len() as u64);
+        assert_eq!(f.metadata().blocks, big.len().div_ceil(4096) as u64 * 8);
+        let mut buf = alloc::vec![0; 100];
+        assert_eq!(f.read_at(70_000, &mut buf).unwrap(), 100);
+        assert_eq!(buf, big[70_000..70_100]);
+        // A write copies the content first: the rest reads as before.
+        f.write_at(10, b"XY").unwrap();
+        let mut all = alloc::vec![0; big.len() + 10];
+        assert_eq!(f.read_at(0, &mut all).unwrap(), big.len());
+        assert_eq!(&all[..10], &big[..10]);
+        assert_eq!(&all[10..12], b"XY");
+        assert_eq!(&all[12..big.len()], &big[12..]);
+        // So does a mapping's page.
+        let g = root.lookup(b"big2").unwrap();
+        let p = g.shared_page(1).unwrap();
+        p.with(|p| assert_eq!(p[..], big[4096..8192]));
+        assert_eq!(f.read_at(0, &mut buf[..4]).unwrap(), 4);
+        let small = root.lookup(b"small").unwrap();
+        assert_eq!(small.read_at(0, &mut buf).unwrap(), 4);
+        assert_eq!(&buf[..4], b"tiny");
+    }
 
     #[test]
     fn unpacks_files_dirs_and_symlinks_creating_parents() {

@@ -287,6 +287,14 @@ pub trait Inode: Send + Sync + Any {
             Errno::EINVAL
         })
     }
+    /// Takes `data` as the whole content of this empty regular file without
+    /// copying it now: the file reads it from there until its content is first
+    /// needed otherwise (written, mapped, truncated), when it is copied into the
+    /// file's own pages and given back ([`crate::set_static_release`]). Ok(false)
+    /// where the file system cannot (the caller writes the data instead).
+    fn adopt_static(&self, _data: &'static [u8]) -> KResult<bool> {
+        Ok(false)
+    }
     /// fallocate(2) for a regular file: with `punch`, drops the range's content
     /// (it reads as zeros; the size stays); otherwise makes the range's storage
     /// exist and, unless `keep_size`, grows the file to cover it. EOPNOTSUPP where

@@ -89,6 +89,23 @@ pub fn set_memory_check(check: fn(usize) -> bool) {
     MEMORY_CHECK.call_once(|| check);
 }
 
+static STATIC_RELEASE: spin::Once<fn(&'static [u8])> = spin::Once::new();
+
+/// Sets what is done with memory a file no longer reads its content from
+/// ([`crate::inode::Inode::adopt_static`]: the initramfs's pages, which the
+/// kernel gives back to its frame allocator once no file still needs them).
+/// Before this is called such memory is simply forgotten (as in host tests).
+pub fn set_static_release(release: fn(&'static [u8])) {
+    STATIC_RELEASE.call_once(|| release);
+}
+
+/// `bytes`, adopted by a file earlier, is no longer needed by it.
+pub(crate) fn release_static(bytes: &'static [u8]) {
+    if let Some(f) = STATIC_RELEASE.get() {
+        f(bytes);
+    }
+}
+
 /// Whether `bytes` more of user data may be held in kernel memory.
 pub fn may_hold(bytes: usize) -> bool {
     MEMORY_CHECK.get().is_none_or(|f| f(bytes))

@@ -121,6 +121,19 @@ const RAM_IFLAGS: u32 = FS_IMMUTABLE_FL | FS_APPEND_FL | FS_NODUMP_FL | FS_NOATI
 struct FileData {
     size: u64,
     pages: BTreeMap<u64, Arc<PageBuf>>,
+    /// Content adopted without a copy ([`Inode::adopt_static`], the initramfs's
+    /// files): the whole file (`size` bytes), read from there until something
+    /// else is asked of it ([`FileData::own`]); `pages` then holds at most a
+    /// partial copy of it, left by a copy that ran out of memory.
+    adopted: Option<&'static [u8]>,
+}
+
+impl Drop for FileData {
+    fn drop(&mut self) {
+        if let Some(bytes) = self.adopted.take() {
+            crate::release_static(bytes);
+        }
+    }
 }
 
 struct Dir {
@@ -244,11 +257,43 @@ fn mapped(p: &Arc<PageBuf>) -> bool {
 }
 
 impl FileData {
+    /// Copies adopted content into pages of the file's own and gives the memory
+    /// it was adopted from back: before the content is changed or mapped.
+    /// ENOSPC or ENOMEM as for a write (the content stays adopted).
+    fn own(&mut self, usage: &Arc<Usage>) -> KResult<()> {
+        let Some(bytes) = self.adopted.take() else {
+            return Ok(());
+        };
+        match self.write(usage, 0, bytes) {
+            Ok(n) if n == bytes.len() => {
+                crate::release_static(bytes);
+                Ok(())
+            }
+            r => {
+                self.adopted = Some(bytes);
+                Err(r.err().unwrap_or(Errno::ENOSPC))
+            }
+        }
+    }
+
+    /// Pages the file's content takes (an adopted file's, once copied).
+    fn page_count(&self) -> u64 {
+        match self.adopted {
+            Some(_) => self.size.div_ceil(PAGE),
+            None => self.pages.len() as u64,
+        }
+    }
+
     fn read(&self, offset: u64, buf: &mut [u8]) -> usize {
         if offset >= self.size {
             return 0;
         }
         let n = buf.len().min((self.size - offset) as usize);
+        if let Some(bytes) = self.adopted {
+            let at = offset as usize;
+            buf[..n].copy_from_slice(&bytes[at..at + n]);
+            return n;
+        }
         let mut done = 0;
         while done < n {
             let pos = offset + done as u64;
@@ -576,7 +621,7 @@ impl Inode for RamInode {
             Body::Special => 0,
         };
         let blocks = match &self.body {
-            Body::File(f) => f.lock().pages.len() as u64 * (PAGE / 512),
+            Body::File(f) => f.lock().page_count() * (PAGE / 512),
             _ => 0,
         };
         Metadata {
@@ -661,7 +706,16 @@ impl Inode for RamInode {
         let Body::File(f) = &self.body else {
             return None;
         };
-        let f = f.lock();
+        let mut f = f.lock();
+        // Adopted content has no holes: copy it so that the pages answer (or,
+        // without the memory for that, call all of it data).
+        if f.own(&self.fs.usage).is_err() {
+            return Some(if data {
+                if from < f.size { from } else { u64::MAX }
+            } else {
+                from.max(f.size)
+            });
+        }
         let first = from / PAGE;
         if data {
             // The first page held at or after `from` (none: past any end).
@@ -731,12 +785,34 @@ impl Inode for RamInode {
             return Err(Errno::EPERM);
         }
         let n = match &self.body {
-            Body::File(f) => f.lock().write(&self.fs.usage, offset, data)?,
+            Body::File(f) => {
+                let mut f = f.lock();
+                f.own(&self.fs.usage)?;
+                f.write(&self.fs.usage, offset, data)?
+            }
             Body::Dir(_) => return Err(Errno::EISDIR),
             _ => return Err(Errno::EINVAL),
         };
         self.touch_mtime();
         Ok(n)
+    }
+
+    fn adopt_static(&self, data: &'static [u8]) -> KResult<bool> {
+        let Body::File(f) = &self.body else {
+            return Ok(false);
+        };
+        let mut f = f.lock();
+        if f.size != 0 || !f.pages.is_empty() || f.adopted.is_some() {
+            return Ok(false);
+        }
+        if data.len() as u64 > MAX_FILE_SIZE {
+            return Err(Errno::EFBIG);
+        }
+        f.size = data.len() as u64;
+        f.adopted = Some(data);
+        drop(f);
+        self.touch_mtime();
+        Ok(true)
     }
 
     fn truncate(&self, size: u64) -> KResult<()> {
@@ -751,7 +827,9 @@ impl Inode for RamInode {
                 {
                     return Err(Errno::EPERM);
                 }
-                f.lock().truncate(size);
+                let mut f = f.lock();
+                f.own(&self.fs.usage)?;
+                f.truncate(size);
                 self.touch_mtime();
                 Ok(())
             }
@@ -772,9 +850,12 @@ impl Inode for RamInode {
             if self.sealed(F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) {
                 return Err(Errno::EPERM);
             }
-            f.lock().punch(offset, end);
+            let mut f = f.lock();
+            f.own(&self.fs.usage)?;
+            f.punch(offset, end);
         } else {
             let mut f = f.lock();
+            f.own(&self.fs.usage)?;
             if !keep_size && end > f.size && self.sealed(F_SEAL_GROW) {
                 return Err(Errno::EPERM);
             }
@@ -806,6 +887,7 @@ impl Inode for RamInode {
         if index.saturating_mul(PAGE) >= f.size {
             return Err(Errno::ENXIO); // past the end of the file: SIGBUS for a mapping
         }
+        f.own(&self.fs.usage)?;
         if let Some(p) = f.pages.get(&index) {
             return Ok(p.clone());
         }
@@ -824,7 +906,11 @@ impl Inode for RamInode {
         if first > last {
             return Later::now(Cachestat::default());
         }
-        let n = f.lock().pages.range(first..=last).count() as u64;
+        let f = f.lock();
+        let n = match f.adopted {
+            Some(_) => f.page_count().saturating_sub(first).min(last - first + 1),
+            None => f.pages.range(first..=last).count() as u64,
+        };
         Later::now(Cachestat {
             nr_cache: n,
             ..Cachestat::default()
