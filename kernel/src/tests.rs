@@ -262,7 +262,7 @@ ktest!(syscall_future_sizes_report, async {
     );
     // A parked thread's two largest blocks (heap classes: mm::heap): `Thread`
     // with its Arc's two counts, and the task's future with the executor's
-    // count of live tasks, in a 256- and a 384-byte block.
+    // count of live tasks, in a 256- and a 320-byte block.
     let thread = core::mem::size_of::<crate::process::Thread>() + 16;
     let task = crate::process::thread::task_future_size() + 8;
     kcheck!(
@@ -270,8 +270,8 @@ ktest!(syscall_future_sizes_report, async {
         "Thread takes {thread} bytes with its counts: past the 256-byte class"
     );
     kcheck!(
-        task <= 384,
-        "the task future takes {task} bytes: past the 384-byte class"
+        task <= 320,
+        "the task future takes {task} bytes: past the 320-byte class"
     );
     Ok(())
 });

@@ -19,7 +19,7 @@
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::future::Future;
-use core::pin::{Pin, pin};
+use core::pin::Pin;
 use core::sync::atomic::Ordering;
 use core::task::{Context, Poll};
 
@@ -106,29 +106,6 @@ impl<F: Future> Future for InAddressSpace<F> {
     }
 }
 
-/// A system call until it completes (`Some(result)`) or its thread is killed
-/// (`None`: the call is dropped, cancelled). The kill is checked, and its waker
-/// registered, only when the call is still pending, so a call that completes on
-/// its first poll costs nothing more.
-struct UntilKilled<'a, F> {
-    call: Pin<&'a mut F>,
-    thread: &'a Thread,
-}
-
-impl<F: Future> Future for UntilKilled<'_, F> {
-    type Output = Option<F::Output>;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if let Poll::Ready(r) = self.call.as_mut().poll(cx) {
-            return Poll::Ready(Some(r));
-        }
-        if self.thread.poll_killed(cx) {
-            Poll::Ready(None)
-        } else {
-            Poll::Pending
-        }
-    }
-}
-
 /// Starts `thread` at `regs` as a new task, on the CPUs its creator may use
 /// (affinity is inherited across fork and clone, as on Linux).
 pub fn spawn(thread: Arc<Thread>, regs: UserContext) -> Result<(), kestrel_executor::SpawnError> {
@@ -198,10 +175,12 @@ fn run(thread: Arc<Thread>, mut regs: UserContext) -> impl Future<Output = ()> +
             // is first (the executor only arms the timer when it goes idle).
             let slice = crate::syscall::sched::time_slice(&thread.process);
             let slice_end = slice_start + slice;
+            // (`move`: a local a closure borrows is kept in the thread's
+            // future across every wait that follows.)
             let mut deadline = task::executor()
                 .timers()
                 .next_deadline()
-                .map_or(slice_end, |d| d.min(slice_end));
+                .map_or(slice_end, move |d| d.min(slice_end));
             if let Some(budget) = crate::perf::sample_budget(&thread) {
                 // A sampling clock's next sample (perf_event_open).
                 deadline = deadline.min(time::now_ns().saturating_add(budget.max(10_000)));
@@ -280,11 +259,21 @@ fn run(thread: Arc<Thread>, mut regs: UserContext) -> impl Future<Output = ()> +
                         // any call).
                         Some(r)
                     } else {
-                        UntilKilled {
-                            call: pin!(syscall::dispatch(&thread, &mut regs)),
-                            thread: &thread,
+                        // The call's context is kept here, once, beside
+                        // the table's future (syscall::dispatch), and only
+                        // across that wait (its own block).
+                        let r = {
+                            let mut ctx = syscall::Ctx {
+                                thread: &thread,
+                                regs: &mut regs,
+                                resolve: 0,
+                            };
+                            syscall::dispatch(&mut ctx).await
+                        };
+                        match r {
+                            Some(r) => syscall::after_call(&thread, &mut regs, r).await,
+                            None => None,
                         }
-                        .await
                     };
                     thread.in_syscall.store(0, Ordering::Relaxed);
                     if let Some(v) = ret {
@@ -327,7 +316,11 @@ fn run(thread: Arc<Thread>, mut regs: UserContext) -> impl Future<Output = ()> +
                     let result = if pk {
                         Ok(())
                     } else {
-                        match mm.fault_user(addr, access) {
+                        // The first attempt's result is not kept across the
+                        // wait (a match around the wait held it, 40 bytes of
+                        // the future every thread keeps).
+                        let mut waiting = None;
+                        let first = match mm.fault_user(addr, access) {
                             Err(
                                 e @ (FaultError::UserFault(_)
                                 | FaultError::NotLoaded(_)
@@ -336,18 +329,23 @@ fn run(thread: Arc<Thread>, mut regs: UserContext) -> impl Future<Output = ()> +
                                 major = matches!(e, FaultError::NotLoaded(_));
                                 // A wait: out of line, so that the future every
                                 // thread keeps does not hold it.
-                                let waiting = CallBox::new_with(|| {
+                                waiting = Some(CallBox::new_with(|| {
                                     fault_and_wait(&thread, &mm, addr, access, e)
-                                });
-                                match waiting {
-                                    Some(w) => w.await,
-                                    None => {
-                                        out_of_memory_kill(&thread);
-                                        Ok(())
-                                    }
-                                }
+                                }));
+                                Ok(())
                             }
                             r => r,
+                        };
+                        match waiting {
+                            None => first,
+                            Some(Some(w)) => {
+                                drop(first);
+                                w.await
+                            }
+                            Some(None) => {
+                                out_of_memory_kill(&thread);
+                                first
+                            }
                         }
                     };
                     if !pk && result.is_ok() && !thread.should_exit() {

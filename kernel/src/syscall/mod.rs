@@ -301,37 +301,135 @@ pub fn call_of(regs: &UserContext) -> (u64, Args) {
     (regs.orig_rax, [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9])
 }
 
-/// Runs the system call `regs` asks for ([`call_of`]) for `thread`; returns
-/// the value for rax.
+/// Starts the system call `ctx.regs` asks for ([`call_of`]): the future that
+/// runs it until it completes (`Some(result)`) or the thread is killed
+/// (`None`); then [`after_call`]. `ctx` lives in the thread loop's future,
+/// beside this one, which holds only the table's future (a pointer to the
+/// handler's future in its [`CallBox`](crate::mm::callbox::CallBox) and
+/// `ctx`) and the thread for the kill: while a call is pending the thread's
+/// future keeps `Ctx` once and no copy of the number or arguments (read from
+/// the registers where they are needed), which puts the task's future in a
+/// 320-byte block rather than a 384 (docs/hot-paths.md, "Futures and a parked
+/// thread's memory").
+#[inline(always)]
+pub fn dispatch<'c>(
+    ctx: &'c mut Ctx<'_>,
+) -> UntilKilled<'c, impl core::future::Future<Output = KResult<u64>> + Send + 'c> {
+    let thread = ctx.thread;
+    if let Some(counts) = &thread.process.syscall_counts {
+        counts.count(ctx.regs.orig_rax);
+    }
+    thread.take_pending_load();
+    UntilKilled {
+        call: table::call(ctx),
+        thread,
+    }
+}
+
+/// What follows a call [`dispatch`] ran for `thread`: the value for rax, or,
+/// when a copy from or to user memory met a file page not in memory, the
+/// load and the call run again ([`after_load`], out of line so that the
+/// common call carries none of it; killable as the call was). `None`:
+/// killed.
 ///
-/// Not an `async fn`: an async fn's future keeps its arguments apart from the
-/// locals they become (more here, in the future every thread holds while it is
-/// in a call); an `async move` block uses what it captured in place. The
-/// number and arguments are read from `regs` where they are needed rather
-/// than kept in the future (56 bytes, twice: here and in the table's future).
-#[allow(clippy::manual_async_fn)] // see above: an async fn keeps its arguments twice
-pub fn dispatch<'a>(
+/// A `Ctx` of its own (in the box, when there is a load; the call's
+/// RESOLVE_* flags are not wanted again, a call run again starts from 0), so
+/// that the thread loop keeps the call's across one wait only.
+#[inline(always)]
+pub fn after_call<'a>(
     thread: &'a Arc<Thread>,
     regs: &'a mut UserContext,
-) -> impl core::future::Future<Output = i64> + Send + 'a {
-    async move {
-        if let Some(counts) = &thread.process.syscall_counts {
-            counts.count(regs.orig_rax);
-        }
+    r: KResult<u64>,
+) -> AfterCall<'a> {
+    match thread.take_pending_load() {
+        None => AfterCall::Done(rax(r)),
+        Some(load) => load_and_rerun(thread, regs, r, load),
+    }
+}
+
+/// [`after_call`]'s load, out of line (rare).
+#[cold]
+#[inline(never)]
+fn load_and_rerun<'a>(
+    thread: &'a Arc<Thread>,
+    regs: &'a mut UserContext,
+    r: KResult<u64>,
+    load: crate::mm::vm::PageLoad,
+) -> AfterCall<'a> {
+    AfterCall::Loading(alloc::boxed::Box::pin(async move {
         let mut ctx = Ctx {
             thread,
             regs,
             resolve: 0,
         };
-        thread.take_pending_load();
-        let mut r = table::call(&mut ctx).await;
-        if let Some(load) = thread.take_pending_load() {
-            // Out of line, so that the common call carries none of it.
-            r = alloc::boxed::Box::pin(after_load(&mut ctx, r, load)).await;
+        let call = UntilKilled {
+            call: after_load(&mut ctx, r, load),
+            thread,
+        };
+        call.await.map(rax)
+    }))
+}
+
+/// [`after_call`]'s future: ready at once, but for a page load.
+pub enum AfterCall<'c> {
+    Done(i64),
+    Loading(
+        core::pin::Pin<
+            alloc::boxed::Box<dyn core::future::Future<Output = Option<i64>> + Send + 'c>,
+        >,
+    ),
+}
+
+impl core::future::Future for AfterCall<'_> {
+    type Output = Option<i64>;
+    #[inline(always)]
+    fn poll(
+        self: core::pin::Pin<&mut Self>,
+        cx: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<Option<i64>> {
+        match self.get_mut() {
+            AfterCall::Done(v) => core::task::Poll::Ready(Some(*v)),
+            AfterCall::Loading(f) => f.as_mut().poll(cx),
         }
-        match r {
-            Ok(v) => v as i64,
-            Err(e) => -(e as i32 as i64),
+    }
+}
+
+/// A call's result as the value for rax.
+#[inline(always)]
+fn rax(r: KResult<u64>) -> i64 {
+    match r {
+        Ok(v) => v as i64,
+        Err(e) => -(e as i32 as i64),
+    }
+}
+
+/// A system call until it completes (`Some(result)`) or its thread is killed
+/// (`None`: the call is dropped, cancelled). The kill is checked, and its waker
+/// registered, only when the call is still pending, so a call that completes on
+/// its first poll costs nothing more. The call's future is held here, not a
+/// pinned reference to it (8 bytes less in the thread's future).
+#[pin_project::pin_project]
+pub struct UntilKilled<'a, F> {
+    #[pin]
+    call: F,
+    thread: &'a Thread,
+}
+
+impl<F: core::future::Future> core::future::Future for UntilKilled<'_, F> {
+    type Output = Option<F::Output>;
+    #[inline(always)]
+    fn poll(
+        self: core::pin::Pin<&mut Self>,
+        cx: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<Self::Output> {
+        let this = self.project();
+        if let core::task::Poll::Ready(r) = this.call.poll(cx) {
+            return core::task::Poll::Ready(Some(r));
+        }
+        if this.thread.poll_killed(cx) {
+            core::task::Poll::Ready(None)
+        } else {
+            core::task::Poll::Pending
         }
     }
 }
@@ -468,9 +566,10 @@ pub fn is_fast(nr: u64) -> bool {
 }
 
 /// The size of [`dispatch`]'s future, which the thread future holds while a
-/// call is pending (the `syscall_future_sizes_report` kernel test).
+/// call is pending, beside the call's `Ctx` (the `syscall_future_sizes_report`
+/// kernel test).
 pub fn dispatch_future_size() -> usize {
-    table::output_size(&|t: &'static Arc<Thread>, r: &'static mut UserContext| dispatch(t, r))
+    table::output_size(&|ctx: &'static mut Ctx<'static>, _: ()| dispatch(ctx))
 }
 
 /// A copy from or to user memory met a file page not in memory (a program's

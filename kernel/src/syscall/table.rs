@@ -13,6 +13,10 @@
 //! not match its line does not compile. The partial notes are for the status
 //! page; the macro ignores them.
 
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
 use kestrel_abi::KResult;
 use kestrel_abi::fs::{Cachestat, CachestatRange, EpollEvent, Iovec, PollFd, Stat, Statfs, Statx};
 use kestrel_abi::ipc::{MsqidDs, Sembuf, ShmidDs};
@@ -37,13 +41,25 @@ use super::{
 /// completes at once reuses this CPU's spare block and allocates nothing. (The
 /// hot calls that never wait do not come here at all: `syscall::call_now`.)
 macro_rules! run_handler {
-    ($name:ident, $call:expr) => {{
-        let call = CallBox::new_with(move || $call);
-        match call {
-            Some(call) => call.await,
-            None => Err(kestrel_abi::Errno::ENOMEM),
+    ($name:ident, $call:expr) => {
+        OrNoMem(CallBox::new_with(move || $call)).await
+    };
+}
+
+/// A handler's boxed future, or ENOMEM when there was no block for it,
+/// awaited as one value: matching the `Option` and awaiting the box in it
+/// kept the `Option` in the table's future beside the box (8 bytes more).
+struct OrNoMem<F>(Option<CallBox<F>>);
+
+impl<F: Future<Output = KResult<u64>>> Future for OrNoMem<F> {
+    type Output = KResult<u64>;
+    #[inline(always)]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<KResult<u64>> {
+        match &mut self.get_mut().0 {
+            Some(call) => Pin::new(call).poll(cx),
+            None => Poll::Ready(Err(kestrel_abi::Errno::ENOMEM)),
         }
-    }};
+    }
 }
 
 macro_rules! syscall_table {
