@@ -13,7 +13,7 @@ use core::sync::atomic::Ordering;
 
 use kestrel_abi::fs::AT_FDCWD;
 use kestrel_abi::mm::{PROT_EXEC, PROT_READ, PROT_WRITE};
-use kestrel_abi::process::RLIMIT_STACK;
+use kestrel_abi::process::{AT_RSEQ_ALIGN, AT_RSEQ_FEATURE_SIZE, RLIMIT_STACK};
 use kestrel_abi::signal::SIGSEGV;
 use kestrel_abi::{Errno, KResult};
 use kestrel_exec::{
@@ -390,6 +390,15 @@ async fn load_at(
         aux.egid = u64::from(c.egid);
         aux.secure = u64::from(secure);
         aux.hwcap = u64::from(crate::arch::cpu::cpuid(1).edx);
+        // rseq(2)'s size of the fields the kernel fills and the area's
+        // alignment, last before AT_NULL as Linux's create_elf_tables puts them.
+        aux.extra = alloc::vec![
+            (
+                AT_RSEQ_FEATURE_SIZE,
+                u64::from(crate::syscall::rseq::RSEQ_FEATURE_SIZE)
+            ),
+            (AT_RSEQ_ALIGN, u64::from(crate::syscall::rseq::RSEQ_ALIGN)),
+        ];
         let mut random = [0u8; 16];
         crate::random::fill(&mut random);
         let stack = build_stack(&StackParams {
@@ -480,6 +489,7 @@ fn commit(thread: &Arc<Thread>, img: NewImage) -> UserContext {
     let me: Arc<dyn crate::arch::fpu::HasFpu> = thread.clone();
     crate::arch::fpu::invalidate(&me);
     thread.set_comm(&img.name);
+    crate::syscall::rseq::exec(thread);
     super::timers::delete_all(p);
     crate::syscall::keys::exec(p);
     crate::perf::exec(thread);

@@ -331,6 +331,8 @@ pub struct Process {
     pub sched_policy: AtomicU32,
     pub rt_priority: AtomicU32,
     pub sched_reset_on_fork: AtomicBool,
+    /// rseq(2)'s concurrency ids (`mm_cid`) its running threads hold.
+    pub rseq_cids: crate::syscall::rseq::CidMap,
     /// SCHED_DEADLINE's runtime, deadline and period (ns), and the bandwidth
     /// admitted for them (`syscall::sched`; given back when it leaves the
     /// policy or exits).
@@ -502,6 +504,9 @@ pub struct ThreadRare {
     /// inherited by the threads and processes it makes. Kestrel's block layer
     /// does not order requests by it.
     pub ioprio: AtomicU32,
+    /// rseq(2)'s registration, its pending work and concurrency id (a
+    /// thread without `rare` has none: one load says so).
+    pub rseq: crate::syscall::rseq::RseqState,
 }
 
 impl Thread {
@@ -823,6 +828,7 @@ impl Process {
             sched_policy: AtomicU32::new(0),
             rt_priority: AtomicU32::new(0),
             sched_reset_on_fork: AtomicBool::new(false),
+            rseq_cids: crate::syscall::rseq::CidMap::default(),
             dl_params: spin::Mutex::new((0, 0, 0)),
             dl_bw: AtomicU64::new(0),
             signals: signal::ProcessSignals::default(),
@@ -1330,6 +1336,9 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
     );
     crate::syscall::seccomp::inherit(parent_thread, &thread);
     thread.set_mempolicy(parent_thread.mempolicy());
+    if !share.vm {
+        crate::syscall::rseq::fork(parent_thread, &thread);
+    }
     Ok(thread)
 }
 

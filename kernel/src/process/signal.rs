@@ -807,6 +807,12 @@ pub async fn deliver(t: &Arc<Thread>, regs: &mut UserContext, mut from_syscall: 
             fix_restart(regs, Some(&act));
             from_syscall = false;
         }
+        if t.rseq_flags() & crate::syscall::rseq::REGISTERED != 0 {
+            // A critical section the handler interrupts is aborted first: the
+            // frame saves the abort handler's address (Linux's
+            // rseq_signal_deliver). Boxed: only threads with an rseq area.
+            alloc::boxed::Box::pin(crate::syscall::rseq::signal_deliver(t, regs, sig)).await;
+        }
         if setup_frame(t, regs, &info, &act).is_err() {
             // Linux's force_sigsegv: a frame that cannot be written kills.
             p.begin_exit(wstatus_signaled(SIGSEGV, false));

@@ -81,6 +81,12 @@ impl<F: Future> Future for InAddressSpace<F> {
         thread.make_current();
         crate::perf::sched_in(thread);
         let r = this.fut.poll(cx);
+        if thread.rseq_flags() & crate::syscall::rseq::REGISTERED != 0 {
+            // The thread gives up the CPU: its rseq area is rewritten, and a
+            // critical section it is in aborted, before it runs user code
+            // again (Linux's rseq_preempt, at every context switch).
+            crate::syscall::rseq::sched_out(thread);
+        }
         super::set_current(None);
         let yielding = percpu::this_cpu()
             .thread_yielding
@@ -166,6 +172,17 @@ fn run(thread: Arc<Thread>, mut regs: UserContext) -> impl Future<Output = ()> +
             deliver(&thread, &mut regs, false).await;
         }
         while !thread.should_exit() {
+            if thread.rseq_flags() & crate::syscall::rseq::PENDING != 0
+                && crate::syscall::rseq::try_resume(&thread, &mut regs).is_err()
+            {
+                // A file page to load, or a bad rseq area (SIGSEGV, taken
+                // before any user code runs). Boxed: rare.
+                Box::pin(crate::syscall::rseq::resume(&thread, &mut regs, 0)).await;
+                if !signal::nothing_to_deliver(&thread, &regs, false) {
+                    deliver(&thread, &mut regs, false).await;
+                }
+                continue;
+            }
             if !kestrel_usermem::is_user_address(regs.regs.rip) {
                 signal::force(&thread, Siginfo::new(SIGSEGV, SI_KERNEL));
                 deliver(&thread, &mut regs, false).await;

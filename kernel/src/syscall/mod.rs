@@ -44,6 +44,7 @@ mod process;
 mod process_madvise;
 mod process_vm;
 mod ptrace;
+pub mod rseq;
 pub mod sched;
 pub mod seccomp;
 mod signal;

@@ -182,6 +182,17 @@ pub async fn sys_ptrace(
                 .write_all(&bytes[..n])?;
             Ok(size as u64)
         }
+        PTRACE_GET_RSEQ_CONFIGURATION => {
+            // The tracee's rseq(2) registration (CRIU's checkpoint): as many
+            // bytes of the 24-byte structure as `addr` asks, and its size.
+            drop(st);
+            let conf = super::rseq::configuration(&t);
+            let n = (addr as usize).min(conf.len());
+            ctx.mm()
+                .writer(UserPtr::<u8>::new(data), n)?
+                .write_all(&conf[..n])?;
+            Ok(conf.len() as u64)
+        }
         PTRACE_CONT | PTRACE_SYSCALL | PTRACE_SINGLESTEP => {
             let sig = resume_signal(data)?;
             let f = match request {

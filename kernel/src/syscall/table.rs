@@ -31,8 +31,8 @@ use crate::mm::callbox::CallBox;
 use super::{
     Args, Ctx, acct, aio, bpf, cachestat, cred, epoll, fd, fs, fs_extra, futex, futex2, io_uring,
     ioprio, ipc, keys, landlock, locks, lsm, mempolicy, misc, mm, mount, mqueue, newmount, perf,
-    pidfd, poll, process, process_madvise, process_vm, ptrace, sched, seccomp, signal, socket,
-    splice, swap, time, timer, uffd, xattr,
+    pidfd, poll, process, process_madvise, process_vm, ptrace, rseq, sched, seccomp, signal,
+    socket, splice, swap, time, timer, uffd, xattr,
 };
 
 /// Awaits a handler's future. Every call's future goes in a block of its own
@@ -437,6 +437,7 @@ syscall_table! {
     PKEY_MPROTECT => mm::sys_pkey_mprotect(addr: u64, len: u64, prot: u32, pkey: i32);
     PKEY_ALLOC => mm::sys_pkey_alloc(flags: u64, access_rights: u64), partial "ENOSPC on a CPU without protection keys (as Linux); signal handlers run with the interrupted PKRU (Linux: its initial value), and the signal frame does not save PKRU";
     PKEY_FREE => mm::sys_pkey_free(pkey: i32);
+    RSEQ => rseq::sys_rseq(rseq: u64, rseq_len: u32, flags: i32, sig: u32), partial "no membarrier MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ; mm_cid is unique per process rather than per address space (only a vfork child shares one, while its parent waits)";
     IO_URING_SETUP => io_uring::sys_io_uring_setup(entries: u32, params: UserPtr<u8>), partial "no IORING_SETUP_IOPOLL, SQE128, CQE32, DEFER_TASKRUN, ATTACH_WQ, R_DISABLED";
     IO_URING_ENTER => io_uring::sys_io_uring_enter(fd: Fd, to_submit: u32, min_complete: u32, flags: u32, arg: UserPtr<u8>, argsz: usize), partial "opcodes NOP, READV, WRITEV, READ, WRITE, READ_FIXED, WRITE_FIXED, FSYNC, SYNC_FILE_RANGE, POLL_ADD (one-shot), POLL_REMOVE, TIMEOUT, TIMEOUT_REMOVE, ASYNC_CANCEL, SENDMSG, RECVMSG, SEND, RECV, ACCEPT, CONNECT, SHUTDOWN, FALLOCATE, FADVISE, MADVISE, OPENAT, OPENAT2, CLOSE, STATX, EPOLL_CTL, RENAMEAT, UNLINKAT, MKDIRAT, SYMLINKAT, LINKAT; no fixed files, provided buffers, LINK_TIMEOUT or multishot";
     IO_URING_REGISTER => io_uring::sys_io_uring_register(fd: Fd, opcode: u32, arg: u64, nr_args: u32), partial "BUFFERS, EVENTFD, EVENTFD_ASYNC and PROBE (and their unregisters); no FILES, PERSONALITY, RESTRICTIONS or rings' own registration";

@@ -56,6 +56,10 @@ pub const AT_CLKTCK: u64 = 17;
 pub const AT_SECURE: u64 = 23;
 pub const AT_RANDOM: u64 = 25;
 pub const AT_HWCAP2: u64 = 26;
+/// rseq(2): the size of the `struct rseq` fields the kernel supports.
+pub const AT_RSEQ_FEATURE_SIZE: u64 = 27;
+/// rseq(2): the alignment `struct rseq` needs.
+pub const AT_RSEQ_ALIGN: u64 = 28;
 pub const AT_EXECFN: u64 = 31;
 pub const AT_SYSINFO_EHDR: u64 = 33;
 pub const AT_MINSIGSTKSZ: u64 = 51;
