@@ -419,6 +419,7 @@ impl OpenFile {
     }
 
     /// Access mode and status flags (what F_GETFL returns).
+    #[inline]
     pub fn flags(&self) -> u32 {
         self.flags.load(Ordering::Relaxed)
     }
