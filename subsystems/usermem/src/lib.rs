@@ -343,6 +343,7 @@ impl<'a, S: UserSpace + ?Sized> UserReader<'a, S> {
 
     /// Reads up to `buf.len()` bytes, stopping at the end of the range or at the
     /// first byte that cannot be read; returns how many it read.
+    #[inline]
     pub fn read(&mut self, buf: &mut [u8]) -> usize {
         let (now, _) = self.rest.split_at(buf.len());
         let n = self.space.copy_in(now, &mut buf[..now.len()]);
@@ -352,6 +353,7 @@ impl<'a, S: UserSpace + ?Sized> UserReader<'a, S> {
 
     /// Reads exactly `buf.len()` bytes: EFAULT if the range is shorter or any byte
     /// cannot be read.
+    #[inline]
     pub fn read_exact(&mut self, buf: &mut [u8]) -> KResult<()> {
         if buf.len() > self.remaining() || self.read(buf) < buf.len() {
             return Err(Errno::EFAULT);
@@ -360,6 +362,7 @@ impl<'a, S: UserSpace + ?Sized> UserReader<'a, S> {
     }
 
     /// Reads one plain-old-data value.
+    #[inline]
     pub fn read_val<T: Pod>(&mut self) -> KResult<T> {
         let mut v = T::zeroed();
         self.read_exact(kestrel_abi::bytemuck_bytes_mut(&mut v))?;

@@ -521,6 +521,7 @@ impl OpenFile {
     }
 
     /// read(2): from the file position.
+    #[inline]
     pub fn read(&self, buf: &mut [u8]) -> KResult<usize> {
         if !self.readable() {
             return Err(Errno::EBADF);
