@@ -29,16 +29,37 @@ const MAX_FAULTS_PER_PAGE: usize = 4;
 impl AddressSpace {
     /// Copies `len` bytes between user address `user` and kernel memory with `copy`,
     /// resolving faults as the program's own access would; returns the bytes copied.
+    /// Inline, with `copy` a closure of its caller's: a copy that does not fault
+    /// (nearly all) is one call of the copy routine, with no call through a
+    /// function pointer around it.
+    #[inline]
     fn copy_with_faults(
         &self,
         range: UserRange,
         access: Access,
+        mut copy: impl FnMut(usize, usize) -> Result<(), usercopy::Fault>,
+    ) -> usize {
+        match copy(0, range.len()) {
+            Ok(()) => range.len(),
+            Err(f) => self.resolve_and_copy(range, access, f, &mut copy),
+        }
+    }
+
+    /// The rest of [`AddressSpace::copy_with_faults`] after its first try
+    /// stopped at `first`: faults resolved, the copy resumed.
+    #[inline(never)]
+    fn resolve_and_copy(
+        &self,
+        range: UserRange,
+        access: Access,
+        first: usercopy::Fault,
         copy: &mut dyn FnMut(usize, usize) -> Result<(), usercopy::Fault>,
     ) -> usize {
         let mut done = 0;
         let mut faults = 0;
-        while done < range.len() {
-            match copy(done, range.len() - done) {
+        let mut next = Err(first);
+        loop {
+            match next {
                 Ok(()) => return range.len(),
                 Err(f) => {
                     if f.done > 0 {
@@ -60,17 +81,21 @@ impl AddressSpace {
                         super::vm::note_pending_load(e);
                         return done;
                     }
+                    if done >= range.len() {
+                        return done;
+                    }
+                    next = copy(done, range.len() - done);
                 }
             }
         }
-        done
     }
 }
 
 impl UserSpace for AddressSpace {
+    #[inline]
     fn copy_in(&self, range: UserRange, dst: &mut [u8]) -> usize {
         let dst = &mut dst[..range.len()];
-        self.copy_with_faults(range, Access::Read, &mut |done, len| {
+        self.copy_with_faults(range, Access::Read, |done, len| {
             // SAFETY: the source lies inside a checked user range (below USER_END, so
             // never kernel memory); the destination is a kernel buffer we borrow
             // mutably for `len` bytes from `done`; a fault stops the copy.
@@ -84,9 +109,10 @@ impl UserSpace for AddressSpace {
         })
     }
 
+    #[inline]
     fn copy_out(&self, range: UserRange, src: &[u8]) -> usize {
         let src = &src[..range.len()];
-        self.copy_with_faults(range, Access::Write, &mut |done, len| {
+        self.copy_with_faults(range, Access::Write, |done, len| {
             // SAFETY: as in `copy_in`, in the other direction: the destination is a
             // checked user range, the source a kernel slice we borrow.
             unsafe {
@@ -131,21 +157,25 @@ impl UserSpace for AddressSpace {
 
 impl AddressSpace {
     /// A reader of `len` bytes at `ptr` (EFAULT unless the range is user space).
-    pub fn reader<T>(&self, ptr: UserPtr<T>, len: usize) -> KResult<UserReader<'_>> {
+    #[inline]
+    pub fn reader<T>(&self, ptr: UserPtr<T>, len: usize) -> KResult<UserReader<'_, Self>> {
         UserReader::new(self, ptr.addr(), len)
     }
 
     /// A writer of `len` bytes at `ptr` (EFAULT unless the range is user space).
-    pub fn writer<T>(&self, ptr: UserPtr<T>, len: usize) -> KResult<UserWriter<'_>> {
+    #[inline]
+    pub fn writer<T>(&self, ptr: UserPtr<T>, len: usize) -> KResult<UserWriter<'_, Self>> {
         UserWriter::new(self, ptr.addr(), len)
     }
 
     /// Reads the value at `ptr`.
+    #[inline]
     pub fn read<T: Pod>(&self, ptr: UserPtr<T>) -> KResult<T> {
         ptr.read(self)
     }
 
     /// Writes `v` at `ptr`.
+    #[inline]
     pub fn write<T: Pod>(&self, ptr: UserPtr<T>, v: &T) -> KResult<()> {
         ptr.write(self, v)
     }

@@ -33,7 +33,7 @@ use kestrel_abi::cap::*;
 use kestrel_abi::process::*;
 use kestrel_abi::{Errno, KResult};
 use kestrel_sync::WaitQueue;
-use kestrel_vfs::{DentryRef, FdTable};
+use kestrel_vfs::{DentryRef, FdTable, OpenFile};
 
 use crate::arch::fpu::{self, FpuState, HasFpu};
 use crate::mm::vm::AddressSpace;
@@ -895,6 +895,7 @@ impl Process {
     }
 
     /// This process's address space.
+    #[inline]
     pub fn mm(&self) -> Arc<AddressSpace> {
         self.mm.lock().clone()
     }
@@ -917,6 +918,17 @@ impl Process {
     /// The fd table (possibly shared).
     pub fn files(&self) -> Shared<FdTable> {
         self.files.lock().clone()
+    }
+
+    /// The open file behind `fd` (EBADF if none): as `files().lock().get(fd)`,
+    /// without the reference count on the table (two atomic operations). The
+    /// table's lock is taken inside this process's `files` lock, the order
+    /// [`Process::unshare_files`] uses too; nothing takes a process's `files`
+    /// lock while it holds a table's.
+    #[inline]
+    pub fn file(&self, fd: i32) -> KResult<Arc<OpenFile>> {
+        let files = self.files.lock();
+        files.lock().get(fd)
     }
 
     /// Gives the process its own copy of a descriptor table it shares (execve,
@@ -959,6 +971,18 @@ impl Process {
     /// The signal dispositions (possibly shared).
     pub fn sigactions(&self) -> Shared<SigActions> {
         self.sigactions.lock().clone()
+    }
+
+    /// Runs `f` on the signal dispositions under their lock, without the
+    /// reference count [`Process::sigactions`] takes. The dispositions' lock is
+    /// taken inside this process's `sigactions` lock, the order execve's reset
+    /// uses too; nothing takes a process's `sigactions` lock while it holds
+    /// the dispositions'. `f` must not take either.
+    #[inline]
+    pub fn with_sigactions<R>(&self, f: impl FnOnce(&mut SigActions) -> R) -> R {
+        let shared = self.sigactions.lock();
+        let mut actions = shared.lock();
+        f(&mut actions)
     }
 
     /// The current state.

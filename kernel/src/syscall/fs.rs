@@ -358,7 +358,7 @@ enum Small {
 /// read yet (nothing was consumed, so the general path starts afresh).
 fn read_small(
     file: &OpenFile,
-    out: &mut kestrel_usermem::UserWriter<'_>,
+    out: &mut kestrel_usermem::UserWriter<'_, crate::mm::vm::AddressSpace>,
     count: usize,
     offset: Option<u64>,
     whole: bool,

@@ -129,8 +129,9 @@ impl Ctx<'_> {
     }
 
     /// The open file behind `fd`.
+    #[inline]
     pub fn file(&self, fd: Fd) -> KResult<Arc<OpenFile>> {
-        self.process().files().lock().get(fd)
+        self.process().file(fd)
     }
 
     /// The directory a `*at` call starts from: the cwd for AT_FDCWD, else `dirfd`'s.

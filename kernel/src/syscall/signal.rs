@@ -55,14 +55,13 @@ pub fn rt_sigaction(
         return Err(Errno::EINVAL);
     }
     let process = ctx.process();
-    let shared = process.sigactions();
     if !old_ptr.is_null() {
-        let old = shared.lock().get(signum);
+        let old = process.with_sigactions(|a| a.get(signum));
         ctx.write(old_ptr, &old)?;
     }
     if let Some(mut n) = new {
         n.mask = sig::sanitize_mask(n.mask);
-        shared.lock().actions[(signum - 1) as usize] = n;
+        process.with_sigactions(|a| a.actions[(signum - 1) as usize] = n);
         // A signal that is now ignored is discarded where it is pending (POSIX);
         // a handler never ignores one, so installing one looks no further.
         if matches!(n.handler, SIG_IGN | SIG_DFL) {

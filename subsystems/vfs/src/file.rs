@@ -419,6 +419,7 @@ impl OpenFile {
     }
 
     /// Access mode and status flags (what F_GETFL returns).
+    #[inline]
     pub fn flags(&self) -> u32 {
         self.flags.load(Ordering::Relaxed)
     }
@@ -520,6 +521,7 @@ impl OpenFile {
     }
 
     /// read(2): from the file position.
+    #[inline]
     pub fn read(&self, buf: &mut [u8]) -> KResult<usize> {
         if !self.readable() {
             return Err(Errno::EBADF);

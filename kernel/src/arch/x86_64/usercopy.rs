@@ -117,6 +117,7 @@ pub struct Fault {
     pub addr: u64,
 }
 
+#[inline]
 fn result(len: usize, left: usize) -> Result<(), Fault> {
     if left == 0 {
         Ok(())
@@ -134,6 +135,7 @@ fn result(len: usize, left: usize) -> Result<(), Fault> {
 /// Whatever of `dst` and `src` is mapped must be memory the caller may read or write
 /// (user memory, or kernel memory it owns); unmapped parts only stop the copy. The
 /// ranges must not overlap.
+#[inline]
 pub unsafe fn copy(dst: *mut u8, src: *const u8, len: usize) -> Result<(), Fault> {
     // SAFETY: delegated to the caller; the routines fault safely (exception table).
     let left = unsafe {
@@ -153,6 +155,7 @@ pub unsafe fn copy(dst: *mut u8, src: *const u8, len: usize) -> Result<(), Fault
 ///
 /// # Safety
 /// `addr`, if mapped, must be memory the caller may write (user memory).
+#[inline]
 pub unsafe fn probe_write(addr: *mut u8) -> bool {
     // SAFETY: delegated to the caller; the routines fault safely (exception table).
     let ok = unsafe {
