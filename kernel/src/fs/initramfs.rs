@@ -4,6 +4,10 @@
 //! adopted file reads from goes back to the frame allocator at boot; each adopted
 //! file's pages go back when it is copied or deleted.
 //!
+//! The pages adopted files read from are counted as lent (`frame::lend_range`):
+//! memory in use, part of the total sysinfo and the tmpfs default size see, as
+//! they were when the whole archive went back at boot.
+//!
 //! A page holding the start or the end of an adopted file's data may hold a
 //! neighbour's too (the archive's data is 4-byte aligned): such an edge page is
 //! counted, and goes back when the last adopted file on it lets go.
@@ -41,10 +45,15 @@ pub fn release_unadopted(start: u64, end: u64, adopted: &[Range<usize>]) {
         let r = start + r.start as u64..start + r.end as u64;
         // Whole pages between the previous adopted file and this one.
         crate::mm::frame::release_range(at, r.start);
+        crate::mm::frame::lend_range(r.start, r.end);
         // A page partly outside the archive is never given back (as before,
         // when the whole archive went back with frame::release_range).
         for p in edges(&r).filter(|&p| p >= start && p + PAGE <= end) {
-            *edge_pages.entry(p).or_insert(0) += 1;
+            let n = edge_pages.entry(p).or_insert(0);
+            if *n == 0 {
+                crate::mm::frame::lend_range(p, p + PAGE);
+            }
+            *n += 1;
         }
         at = r.end;
     }
@@ -54,14 +63,14 @@ pub fn release_unadopted(start: u64, end: u64, adopted: &[Range<usize>]) {
 /// An adopted file no longer reads `bytes` (copied into its own pages, or deleted).
 fn release(bytes: &'static [u8]) {
     let r = phys(bytes);
-    crate::mm::frame::release_range(r.start, r.end);
+    crate::mm::frame::return_lent(r.start, r.end);
     let mut edge_pages = EDGES.lock();
     for p in edges(&r) {
         if let Some(n) = edge_pages.get_mut(&p) {
             *n -= 1;
             if *n == 0 {
                 edge_pages.remove(&p);
-                crate::mm::frame::release_range(p, p + PAGE);
+                crate::mm::frame::return_lent(p, p + PAGE);
             }
         }
     }

@@ -516,13 +516,41 @@ pub fn release_range(start: u64, end: u64) {
     }
 }
 
-/// (free, managed) frame counts.
+/// Frames lent out before they were ever given to the allocator: the
+/// initramfs's pages that its adopted files still read from
+/// (`fs::initramfs`). They are memory in use like any other, so the total
+/// counts them (sysinfo's totalram, the tmpfs default size made from it);
+/// each comes back with [`return_lent`].
+static LENT: AtomicU64 = AtomicU64::new(0);
+
+/// The whole pages of `[start, end)`, as [`release_range`] takes them.
+fn whole_pages(start: u64, end: u64) -> u64 {
+    let (start, end) = (start.next_multiple_of(PAGE), end & !(PAGE - 1));
+    end.saturating_sub(start) / PAGE
+}
+
+/// Counts the whole pages of `[start, end)` as lent (see [`LENT`]).
+pub fn lend_range(start: u64, end: u64) {
+    LENT.fetch_add(whole_pages(start, end), Ordering::Relaxed);
+}
+
+/// Gives the allocator the whole pages of `[start, end)`, lent until now.
+pub fn return_lent(start: u64, end: u64) {
+    release_range(start, end);
+    LENT.fetch_sub(whole_pages(start, end), Ordering::Relaxed);
+}
+
+/// (free, total) frame counts: the total is what the allocator manages and
+/// what is lent out before it got it.
 pub fn stats() -> (u64, u64) {
     let (free, managed) = BUDDY
         .lock()
         .as_ref()
         .map_or((0, 0), |b| (b.free_pages, b.managed_pages));
-    (free + CACHED.load(Ordering::Relaxed), managed)
+    (
+        free + CACHED.load(Ordering::Relaxed),
+        managed + LENT.load(Ordering::Relaxed),
+    )
 }
 
 /// The metadata of the frame at `pa` (for sharing frames between address spaces).
