@@ -827,9 +827,13 @@ impl Inode for RamInode {
                 {
                     return Err(Errno::EPERM);
                 }
-                let mut f = f.lock();
-                f.own(&self.fs.usage)?;
-                f.truncate(size);
+                {
+                    let mut f = f.lock();
+                    f.own(&self.fs.usage)?;
+                    f.truncate(size);
+                }
+                // The times after the data's lock: `metadata` takes them in the
+                // other order (times, then data).
                 self.touch_mtime();
                 Ok(())
             }
