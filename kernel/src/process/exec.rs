@@ -465,10 +465,7 @@ fn commit(thread: &Arc<Thread>, img: NewImage) -> UserContext {
     drop(old);
     // The new image starts with the initial protection-key rights (its keys
     // went with the old address space).
-    thread
-        .pkru
-        .store(crate::arch::cpu::INIT_PKRU, Ordering::Relaxed);
-    crate::arch::cpu::load_pkru(crate::arch::cpu::INIT_PKRU);
+    thread.set_pkru(crate::arch::cpu::INIT_PKRU);
     // The fd table and signal handlers stop being shared, then exec-time cleanup.
     p.unshare_files();
     let closed = p.files().lock().close_on_exec();

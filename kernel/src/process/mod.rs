@@ -1129,6 +1129,32 @@ impl Thread {
         t
     }
 
+    /// A thread `parent` makes (fork or clone) in `process`: it inherits the
+    /// parent's signal mask, FPU state, name, I/O priority, protection-key
+    /// rights, seccomp filters and NUMA policy.
+    fn new_child(tid: Pid, process: Arc<Process>, parent: &Arc<Thread>) -> Arc<Self> {
+        let t = Thread::new(
+            tid,
+            process,
+            parent.sigmask.load(Ordering::Relaxed),
+            parent.fpu_snapshot(),
+            *parent.comm.lock(),
+        );
+        t.set_ioprio(parent.ioprio());
+        t.pkru
+            .store(parent.pkru.load(Ordering::Relaxed), Ordering::Relaxed);
+        crate::syscall::seccomp::inherit(parent, &t);
+        t.set_mempolicy(parent.mempolicy());
+        t
+    }
+
+    /// Sets the protection-key rights of this thread, the one the CPU works
+    /// for now, in force at once (for the kernel's copies too).
+    pub fn set_pkru(&self, v: u32) {
+        self.pkru.store(v, Ordering::Relaxed);
+        crate::arch::cpu::load_pkru(v);
+    }
+
     /// Makes this thread the one the CPU works for, before its task (or a
     /// task acting for it) runs: its address space loaded, its protection-key
     /// rights in PKRU, and itself as the current thread.
@@ -1346,20 +1372,7 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
         crate::vdso::use_syscalls(&child.mm(), !child_root_time)?;
     }
     real_parent.children.lock().push(child.clone());
-    let thread = Thread::new(
-        pid,
-        child,
-        parent_thread.sigmask.load(Ordering::Relaxed),
-        parent_thread.fpu_snapshot(),
-        *parent_thread.comm.lock(),
-    );
-    thread.set_ioprio(parent_thread.ioprio());
-    thread.pkru.store(
-        parent_thread.pkru.load(Ordering::Relaxed),
-        Ordering::Relaxed,
-    );
-    crate::syscall::seccomp::inherit(parent_thread, &thread);
-    thread.set_mempolicy(parent_thread.mempolicy());
+    let thread = Thread::new_child(pid, child, parent_thread);
     if !share.vm {
         crate::syscall::rseq::fork(parent_thread, &thread);
     }
@@ -1372,21 +1385,11 @@ pub fn new_thread(parent_thread: &Arc<Thread>) -> KResult<Arc<Thread>> {
     // A thread counts against pids.max as a process does.
     crate::fs::cgroupfs::new_thread(parent_thread.process.pid)?;
     crate::syscall::keys::new_thread(parent_thread, tid);
-    let t = Thread::new(
+    Ok(Thread::new_child(
         tid,
         parent_thread.process.clone(),
-        parent_thread.sigmask.load(Ordering::Relaxed),
-        parent_thread.fpu_snapshot(),
-        *parent_thread.comm.lock(),
-    );
-    t.set_ioprio(parent_thread.ioprio());
-    t.pkru.store(
-        parent_thread.pkru.load(Ordering::Relaxed),
-        Ordering::Relaxed,
-    );
-    crate::syscall::seccomp::inherit(parent_thread, &t);
-    t.set_mempolicy(parent_thread.mempolicy());
-    Ok(t)
+        parent_thread,
+    ))
 }
 
 /// Undoes a clone whose task could not be started.

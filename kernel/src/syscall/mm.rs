@@ -398,9 +398,8 @@ pub async fn sys_pkey_alloc(ctx: &mut Ctx<'_>, flags: u64, access_rights: u64) -
     // disable), in force at once (for the kernel's copies too).
     let shift = 2 * key;
     let old = ctx.thread.pkru.load(Ordering::Relaxed);
-    let new = (old & !(3 << shift)) | ((access_rights as u32) << shift);
-    ctx.thread.pkru.store(new, Ordering::Relaxed);
-    crate::arch::cpu::load_pkru(new);
+    ctx.thread
+        .set_pkru((old & !(3 << shift)) | ((access_rights as u32) << shift));
     Ok(u64::from(key))
 }
 

@@ -111,8 +111,7 @@ fn ensure_dir(dir: &InodeRef, name: &[u8], mode: u32, uid: u32, gid: u32) -> KRe
 /// entries are replaced, as the kernel's initramfs unpacker does.
 pub fn unpack(archive: &[u8], root: &InodeRef) -> KResult<Unpacked> {
     unpack_with(archive, root, |inode, data| {
-        inode.write_at(0, data)?;
-        Ok(false)
+        inode.write_at(0, data).map(drop)
     })
 }
 
@@ -134,10 +133,9 @@ pub fn unpack_adopting(
         if data.len() >= ADOPT_MIN && inode.adopt_static(data)? {
             let at = data.as_ptr() as usize - base;
             adopted.push(at..at + data.len());
-            return Ok(true);
+            return Ok(());
         }
-        inode.write_at(0, data)?;
-        Ok(false)
+        inode.write_at(0, data).map(drop)
     })?;
     Ok((stats, adopted))
 }
@@ -147,7 +145,7 @@ pub fn unpack_adopting(
 fn unpack_with<'a>(
     archive: &'a [u8],
     root: &InodeRef,
-    mut put: impl FnMut(&InodeRef, &'a [u8]) -> KResult<bool>,
+    mut put: impl FnMut(&InodeRef, &'a [u8]) -> KResult<()>,
 ) -> KResult<Unpacked> {
     let mut stats = Unpacked::default();
     let mut links: BTreeMap<u32, InodeRef> = BTreeMap::new();
