@@ -156,13 +156,32 @@ impl Scheduler {
 
     /// A snapshot of every live task, by id.
     pub fn tasks(&self) -> alloc::vec::Vec<crate::observe::TaskInfo> {
-        let now = self.platform.now();
-        let live: alloc::vec::Vec<Arc<Task>> = self
+        let live = self
             .registry
             .lock()
             .values()
             .filter_map(alloc::sync::Weak::upgrade)
             .collect();
+        self.describe(live)
+    }
+
+    /// As [`Scheduler::tasks`], unless the task list is locked (by a CPU
+    /// that may be the one stuck: the lockup watchdog asks this way).
+    pub fn try_tasks(&self) -> Option<alloc::vec::Vec<crate::observe::TaskInfo>> {
+        let live = self
+            .registry
+            .try_lock()?
+            .values()
+            .filter_map(alloc::sync::Weak::upgrade)
+            .collect();
+        Some(self.describe(live))
+    }
+
+    fn describe(
+        &self,
+        live: alloc::vec::Vec<Arc<Task>>,
+    ) -> alloc::vec::Vec<crate::observe::TaskInfo> {
+        let now = self.platform.now();
         live.iter()
             .map(|t| crate::observe::TaskInfo {
                 id: t.id,

@@ -16,6 +16,7 @@
 //! | `kestrel.trace=GROUPS` | record a trace of the kernel's tasks (`on`, or any of `tasks,syscalls,futex,irq,faults,idle`) and print it when init exits (`cargo xtask trace`) | off |
 //! | `kestrel.profile=HZ` | sample every CPU's stacks HZ times a second and print them when init exits (`cargo xtask profile`) | off |
 //! | `kestrel.page_cache_pages=N` | the most ext2 file pages kept loaded (the page cache), to exercise eviction | a quarter of memory |
+//! | `kestrel.watchdog=SECS` | log a CPU that ran no executor pass for more than SECS seconds, with the task it polls and where it is (an NMI sample); 0: off (kernel/src/watchdog.rs) | `2` |
 //! | `kestrel.stall_cpu=N` | application processor N never reports in, to see (and test) that a CPU that does not start is left out | off |
 //!
 //! An unknown or malformed option logs a warning and the boot goes on.
@@ -48,6 +49,8 @@ pub struct Options {
     pub stall_cpu: Option<usize>,
     /// `kestrel.page_cache_pages=`: the page cache's bound in pages.
     pub page_cache_pages: Option<usize>,
+    /// `kestrel.watchdog=`: the lockup watchdog's threshold in seconds (0: off).
+    pub watchdog: u64,
     /// `kestrel.trace=`: the trace event groups to record (0: none).
     pub trace: u32,
     /// `kestrel.profile=`: samples per second (0: off).
@@ -84,6 +87,7 @@ impl Default for Options {
             max_cpus: usize::MAX,
             stall_cpu: None,
             page_cache_pages: None,
+            watchdog: 2,
             trace: 0,
             profile: 0,
             root: None,
@@ -237,6 +241,10 @@ pub fn parse(line: &'static str, mut warn: impl FnMut(&str, &'static str)) -> Op
                     w,
                     "expected the index of an application processor (1 or more)",
                 ),
+            },
+            ("kestrel.watchdog", Some(v)) => match v.parse::<u64>() {
+                Ok(s) if s <= 3600 => o.watchdog = s,
+                _ => warn(w, "expected seconds, 0 (off) to 3600"),
             },
             ("kestrel.page_cache_pages", Some(v)) => match v.parse::<usize>() {
                 Ok(n) => o.page_cache_pages = Some(n),

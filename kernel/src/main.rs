@@ -46,6 +46,7 @@ mod timer;
 mod trace;
 mod uts;
 mod vdso;
+mod watchdog;
 
 pub use boot::ktest;
 
@@ -142,6 +143,7 @@ extern "C" fn kernel_main() -> ! {
     }
     task::spawn("loadavg", loadavg::sampler()).detach();
     task::spawn("clock-refine", refine_clock()).detach();
+    watchdog::start(opts.watchdog);
     if let Some(kind) = opts.crash {
         task::spawn("crash", async move { crash(kind) }).detach();
     } else if opts.test_mode {

@@ -36,11 +36,14 @@ fn enter() {
     }
 }
 
-/// An NMI: another CPU is panicking and stops this one; otherwise ignored.
-pub fn on_nmi() {
+/// An NMI, taken at `rip` (frame pointer `rbp`; `user`: in user mode): another
+/// CPU is panicking and stops this one, or the lockup watchdog asked where this
+/// CPU is; otherwise ignored. (GS may be the user's: nothing here uses it.)
+pub fn on_nmi(rip: u64, rbp: u64, user: bool) {
     if PANICKING.load(Ordering::SeqCst) {
         cpu::halt_forever();
     }
+    crate::watchdog::on_nmi(rip, rbp, user);
 }
 
 #[panic_handler]

@@ -139,10 +139,13 @@ ktest!(a_wake_from_this_cpu_ends_the_halt_of_another, async {
 async fn wake_cpu_1_from_cpu_0() -> Result<(), alloc::string::String> {
     let other = 1;
     let area = percpu::cpu(other).ok_or("other CPU has no per-CPU area")?;
-    // A few rounds: in one, an interrupt may end the halt just before the wake,
-    // which then needs no IPI. Every wake must arrive; at least one by IPI.
-    let mut by_ipi = 0;
-    for _ in 0..5 {
+    // Five rounds: in one, an interrupt may end the halt just before the wake,
+    // which then needs no IPI. Every wake must arrive; at least one by IPI. A
+    // round where the other CPU does not halt in 2 s (a loaded host can leave
+    // its vCPU thread waiting; CI saw it once) says where that CPU was, from
+    // an NMI, and another round is tried, up to five more.
+    let (mut rounds, mut by_ipi, mut missed) = (0, 0, 0);
+    while rounds < 5 {
         let flag = Arc::new(Flag::default());
         let f = flag.clone();
         let waiter = task::spawn_on("waiter", 1 << other, async move {
@@ -152,19 +155,29 @@ async fn wake_cpu_1_from_cpu_0() -> Result<(), alloc::string::String> {
         // Let the other CPU park the waiter and halt.
         let ex = task::executor_of(other);
         let (polls, idle) = (ex.polls(), area.idle_ns.load(Ordering::Relaxed));
-        // (Generous: on a loaded host the other vCPU's thread may wait its turn.)
-        let deadline = time::now_ns() + 5_000_000_000;
+        let deadline = time::now_ns() + 2_000_000_000;
         while !area.halted.load(Ordering::SeqCst) && time::now_ns() < deadline {
             task::sleep(1_000_000).await;
         }
-        kcheck!(
-            area.halted.load(Ordering::SeqCst),
-            "CPU {other} never halted: {} polls, {} us idle in 5 s, {} queued there, {} live tasks",
-            ex.polls() - polls,
-            (area.idle_ns.load(Ordering::Relaxed) - idle) / 1000,
-            ex.scheduler().queued(other),
-            ex.live_tasks()
-        );
+        if !area.halted.load(Ordering::SeqCst) {
+            missed += 1;
+            crate::println!(
+                "note: CPU {other} did not halt in 2 s ({} polls, {} us idle, {} queued \
+                 there, {} live tasks):\n{}",
+                ex.polls() - polls,
+                (area.idle_ns.load(Ordering::Relaxed) - idle) / 1000,
+                ex.scheduler().queued(other),
+                ex.live_tasks(),
+                crate::watchdog::describe(other).await
+            );
+            kcheck!(
+                missed <= 5,
+                "CPU {other} did not halt in {missed} rounds of 2 s"
+            );
+            flag.raise();
+            waiter.await;
+            continue;
+        }
         let ipis = area.wakeups.load(Ordering::SeqCst);
         let raised = time::now_ns();
         flag.raise();
@@ -175,10 +188,85 @@ async fn wake_cpu_1_from_cpu_0() -> Result<(), alloc::string::String> {
         if area.wakeups.load(Ordering::SeqCst) > ipis {
             by_ipi += 1;
         }
+        rounds += 1;
     }
     kcheck!(by_ipi > 0, "CPU {other} was never woken by an IPI");
     Ok(())
 }
+
+/// Spins until `stop` is raised (never inlined: the NMI sample's backtrace
+/// must name it).
+#[inline(never)]
+fn spin_until(stop: &core::sync::atomic::AtomicBool, deadline: u64) {
+    while !stop.load(Ordering::SeqCst) && time::now_ns() < deadline {
+        core::hint::spin_loop();
+    }
+}
+
+ktest!(
+    an_nmi_sample_finds_a_spinning_cpu_in_the_spinning_function,
+    async {
+        if percpu::online() < 2 {
+            return Ok(());
+        }
+        task::spawn_on("sampler", 1, async {
+            let stop = Arc::new(core::sync::atomic::AtomicBool::new(false));
+            let s = stop.clone();
+            let spinner = task::spawn_on("spinner", 1 << 1, async move {
+                spin_until(&s, time::now_ns() + 10_000_000_000);
+            });
+            // Let it start spinning.
+            while !crate::watchdog::describe_task(1).is_some_and(|t| t.contains("spinner")) {
+                task::sleep(1_000_000).await;
+            }
+            let sample = crate::watchdog::sample(1).await;
+            stop.store(true, Ordering::SeqCst);
+            spinner.await;
+            let text = alloc::format!("{}", sample.ok_or("CPU 1 did not answer the NMI")?);
+            kcheck!(
+                text.contains("in the kernel") && text.contains("spin_until"),
+                "the sample does not name spin_until:\n{text}"
+            );
+            Ok(())
+        })
+        .await
+    }
+);
+
+ktest!(
+    the_watchdog_reports_a_cpu_that_polls_one_task_too_long,
+    async {
+        let threshold = crate::cmdline::options().watchdog;
+        if percpu::online() < 2 || threshold == 0 {
+            return Ok(());
+        }
+        task::spawn_on("lockup", 1, async move {
+            let before = crate::watchdog::REPORTS.load(Ordering::SeqCst);
+            // CPU 1 spins in one poll until the watchdog (on CPU 0) has reported it,
+            // or for the threshold and three seconds more.
+            let stop = Arc::new(core::sync::atomic::AtomicBool::new(false));
+            let s = stop.clone();
+            let limit = time::now_ns() + (threshold + 3) * 1_000_000_000;
+            let spinner = task::spawn_on("spinner", 1 << 1, async move {
+                spin_until(&s, limit);
+            });
+            while crate::watchdog::REPORTS.load(Ordering::SeqCst) == before
+                && time::now_ns() < limit
+            {
+                task::sleep(10_000_000).await;
+            }
+            stop.store(true, Ordering::SeqCst);
+            spinner.await;
+            kcheck!(
+                crate::watchdog::REPORTS.load(Ordering::SeqCst) > before,
+                "no watchdog report for a CPU spinning {} s in one poll",
+                threshold + 3
+            );
+            Ok(())
+        })
+        .await
+    }
+);
 
 ktest!(a_timer_armed_on_another_cpu_fires_on_time, async {
     let cpu = other_cpu().unwrap_or(0);

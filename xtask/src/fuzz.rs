@@ -282,6 +282,11 @@ const LEFT_AFTER_KILL: &str = "fuzz: trinity processes left after kill -9: ";
 const PANIC: &str = "KERNEL PANIC";
 const PANIC_AGAIN: &str = "panic while panicking";
 const PANIC_END: &str = "Kestrel halted";
+/// kernel/src/watchdog.rs logs a CPU that ran no executor pass for 2 s with
+/// this (and its return after): shown as the run goes, the backtrace is in the
+/// serial log. Not a failure by itself: a long fork's page-table copy under
+/// TCG can take that long (docs/reliability.md, "Known gaps").
+const LOCKUP: &str = "watchdog: CPU";
 /// kernel/src/power.rs, when init exits.
 const INIT_EXIT: &str = "kestrel: init exited with status ";
 
@@ -471,6 +476,7 @@ impl Seen {
                     || line.contains("Bailing")
                     || line.contains("exit")))
             || line.contains(PANIC)
+            || line.contains(LOCKUP)
     }
 }
 

@@ -204,6 +204,13 @@ pub fn nmi_all_others() {
     icr(0, NMI | ALL_BUT_SELF);
 }
 
+/// Sends an NMI to the CPU with local APIC id `apic_id` (the lockup watchdog
+/// samples a CPU that stopped running its executor with it).
+pub fn send_nmi(apic_id: u32) {
+    const NMI: u32 = 0b100 << 8;
+    icr(apic_id, NMI);
+}
+
 /// Sends fixed interrupt `vector` to the CPU with local APIC id `apic_id`.
 pub fn send_ipi(apic_id: u32, vector: u8) {
     icr(apic_id, u32::from(vector));

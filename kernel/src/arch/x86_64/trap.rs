@@ -656,7 +656,7 @@ pub fn enter_user(ctx: &mut UserContext, pkru: &AtomicU32, mut fast: FastHook<'_
             code: ctx.regs.error_code,
         },
         2 => {
-            crate::panic::on_nmi();
+            crate::panic::on_nmi(ctx.regs.rip, ctx.regs.rbp, true);
             Trap::Interrupt(2)
         }
         0..=31 => Trap::Exception {
@@ -704,7 +704,7 @@ extern "C" fn kernel_trap(frame: &mut TrapFrame) {
                 .kernel_breakpoints
                 .fetch_add(1, Ordering::Relaxed);
         }
-        2 => crate::panic::on_nmi(),
+        2 => crate::panic::on_nmi(frame.rip, frame.rbp, false),
         1 => {
             // #DB in kernel mode: a user data watchpoint that the kernel's own
             // access to user memory hit, or one held back by `mov ss` to the
