@@ -1026,6 +1026,7 @@ pub fn inherit(parent: &Arc<Thread>, child: &Arc<Thread>, clone_flags: u64) {
         return;
     }
     let ctp = child.process.perf.get_or_make(child.tid);
+    child.mark_work();
     ctp.events.lock().extend(copies.iter().cloned());
     for c in &copies {
         c.resync();
@@ -1233,6 +1234,8 @@ pub fn open(
     match target {
         Some(t) => {
             let tp = t.process.perf.get_or_make(t.tid);
+            // Its system calls leave the fast path (the sampling clock).
+            t.mark_work();
             if tp.last_cpu.load(Ordering::Relaxed) == u32::MAX && Arc::ptr_eq(t, owner) {
                 tp.last_cpu
                     .store(crate::task::this_cpu() as u32, Ordering::Relaxed);

@@ -410,6 +410,17 @@ impl VforkDone {
     }
 }
 
+/// The bits of `Thread::work`.
+pub mod work {
+    /// Work for the thread loop before or after a system call: the fast path
+    /// leaves the call to it.
+    pub const LOOP: u8 = 1;
+    /// [`super::Thread::kill`] was called (always with `LOOP`).
+    pub const KILL: u8 = 2;
+    /// The thread asked to exit (exit, exit_group; always with `LOOP`).
+    pub const EXIT: u8 = 4;
+}
+
 /// A user thread.
 pub struct Thread {
     pub tid: Pid,
@@ -420,7 +431,17 @@ pub struct Thread {
     pub clear_child_tid: AtomicU64,
     /// set_robust_list: the head of the thread's robust futex list (0: none).
     pub robust_list: AtomicU64,
-    kill: AtomicBool,
+    /// [`work`] bits: work for the thread loop ([`work::LOOP`], Linux's
+    /// thread-info work flags as one bit), set by everything that makes a
+    /// system call need more than the call ([`Thread::mark_work`]: a kill,
+    /// an exit, ptrace, seccomp, a signal or a freeze, a job-control stop, a
+    /// CPU-time timer, a perf event, a saved mask) and cleared only by the
+    /// thread's own loop when none of these holds ([`Thread::recheck_work`]);
+    /// the kill ([`work::KILL`]) and the exit request ([`work::EXIT`]), which
+    /// are never cleared. The fast path tests this one byte instead of each
+    /// condition. (One byte for the three: `Thread` stays in its 256-byte
+    /// allocation class with its counts.)
+    work: core::sync::atomic::AtomicU8,
     /// The thread's own waits: its loop's for a kill, its calls' for a signal
     /// (interruptible waits, sigsuspend, sigtimedwait, seccomp's user
     /// notification) and its ptrace stops' for the tracer. Only the thread's
@@ -429,8 +450,6 @@ pub struct Thread {
     /// kill, a signal and a tracer's resume all wake it, and each wait checks
     /// its own condition again ([`Thread::wait_until`]).
     waker: futures_util::task::AtomicWaker,
-    /// Set when this thread asked to exit (exit or exit_group).
-    exit_requested: AtomicBool,
     /// The status passed to exit/exit_group.
     exit_code: AtomicU32,
     /// Saved FPU/SSE/AVX registers (live in the CPU while this thread owns it).
@@ -1107,9 +1126,10 @@ impl Thread {
             sigmask: AtomicU64::new(sigmask),
             clear_child_tid: AtomicU64::new(0),
             robust_list: AtomicU64::new(0),
-            kill: AtomicBool::new(false),
             waker: futures_util::task::AtomicWaker::new(),
-            exit_requested: AtomicBool::new(false),
+            // Until the thread loop first looks: a process-wide condition set
+            // while this thread was made reaches it through `recheck_work`.
+            work: core::sync::atomic::AtomicU8::new(work::LOOP),
             exit_code: AtomicU32::new(0),
             fpu: spin::Mutex::new(fpu),
             signals: signal::ThreadSignals::default(),
@@ -1193,8 +1213,61 @@ impl Thread {
 
     /// Stops the thread: whatever it awaits is dropped and it exits.
     pub fn kill(&self) {
-        self.kill.store(true, Ordering::Release);
+        self.work
+            .fetch_or(work::KILL | work::LOOP, Ordering::SeqCst);
         self.wake_waits();
+    }
+
+    /// Something that sends this thread's system calls the general way (see
+    /// [`Thread::needs_loop`]) may have become true: set after the condition
+    /// itself, so that the fast path, which tests only this, either sees the
+    /// mark or ran before the condition was set. (A locked OR: ordered after
+    /// the condition's store, and against [`Thread::recheck_work`]'s exchange.)
+    #[inline]
+    pub fn mark_work(&self) {
+        self.work.fetch_or(work::LOOP, Ordering::SeqCst);
+    }
+
+    /// Whether the thread loop has work before or after a system call (the
+    /// fast path's one test for everything in [`Thread::needs_loop`]).
+    #[inline(always)]
+    pub fn has_work(&self) -> bool {
+        self.work.load(Ordering::Acquire) != 0
+    }
+
+    /// Clears the work mark if nothing of [`Thread::needs_loop`] holds; called
+    /// by the thread's own loop before each return to user mode. The mark is
+    /// taken first and the conditions read after it: a condition set while they
+    /// are read marks the thread again (its setter's OR comes after this
+    /// exchange) or is seen by the reads (its OR came before). A killed or
+    /// exiting thread keeps it.
+    #[inline]
+    pub fn recheck_work(&self) {
+        if self.work.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        self.work.fetch_and(!work::LOOP, Ordering::SeqCst);
+        if self.needs_loop() {
+            self.work.fetch_or(work::LOOP, Ordering::SeqCst);
+        }
+    }
+
+    /// What sends a system call the general way, unrun, or makes the loop act
+    /// after one: traced (ptrace's stops), in seccomp, killed or exiting, a
+    /// CPU-time timer (setitimer's virtual and profiling clocks, RLIMIT_CPU,
+    /// CPU-time POSIX timers) or a perf event in the process, a job-control
+    /// stop or a freeze, a mask to put back. (Pending signals are not here:
+    /// the fast path tests them itself, from the pending sets.)
+    fn needs_loop(&self) -> bool {
+        let p = &self.process;
+        self.ptraced()
+            || self.seccomp_active()
+            || self.should_exit()
+            || p.cpu_timers_armed.load(Ordering::Acquire)
+            || p.perf.active()
+            || p.signals.stopped.load(Ordering::Acquire)
+            || p.signals.frozen.load(Ordering::Acquire)
+            || self.has_saved_mask()
     }
 
     /// Wakes the thread's own waits (a signal arrived, its tracer resumed it,
@@ -1211,8 +1284,9 @@ impl Thread {
     }
 
     /// Whether [`Thread::kill`] was called.
+    #[inline]
     pub fn killed(&self) -> bool {
-        self.kill.load(Ordering::Acquire)
+        self.work.load(Ordering::Acquire) & work::KILL != 0
     }
 
     /// Whether the thread was killed; if not, `cx` is woken when it is (every
@@ -1224,7 +1298,8 @@ impl Thread {
 
     /// The thread asked to exit; the thread loop ends after the current syscall.
     pub fn request_exit(&self) {
-        self.exit_requested.store(true, Ordering::Release);
+        self.work
+            .fetch_or(work::EXIT | work::LOOP, Ordering::SeqCst);
     }
 
     /// Records the status given to exit or exit_group.
@@ -1238,8 +1313,9 @@ impl Thread {
     }
 
     /// Whether the thread should leave its loop.
+    #[inline]
     pub fn should_exit(&self) -> bool {
-        self.killed() || self.exit_requested.load(Ordering::Acquire)
+        self.work.load(Ordering::Acquire) & (work::KILL | work::EXIT) != 0
     }
 }
 

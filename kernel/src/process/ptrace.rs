@@ -185,6 +185,7 @@ pub fn link(tracer: &Arc<Process>, t: &Arc<Thread>, seized: bool, options: u32) 
             ..Tracee::default()
         };
         t.ptrace_flags.store(flag::TRACED, Ordering::Release);
+        t.mark_work();
         tracees.push(t.clone());
     }
     // A thread parked in a job-control stop must notice it is traced now (its

@@ -262,6 +262,7 @@ impl Thread {
     /// ppoll, pselect).
     pub fn set_saved_mask(&self, m: u64) {
         *self.rare().signals.saved_mask.lock() = Some(m);
+        self.mark_work();
     }
 
     /// Takes the mask to put back, if one was saved.
@@ -390,6 +391,8 @@ impl<T, F: Future<Output = KResult<T>>, S: Future> Future for Interruptible<F, S
 
 /// Wakes `t` so an interruptible wait notices a new signal.
 pub(crate) fn kick(t: &Thread) {
+    // (A freeze or a stop: its flag is set before the kick.)
+    t.mark_work();
     t.wake_waits();
     crate::fs::signalfd::signal_sent();
 }
@@ -684,10 +687,14 @@ pub fn nothing_to_deliver(t: &Thread, regs: &UserContext, from_syscall: bool) ->
     (!from_syscall || (regs.regs.rax as i64) >= 0) && nothing_pending(t)
 }
 
-/// [`nothing_to_deliver`] after a system call that returned `ret`.
+/// [`nothing_to_deliver`] after a system call that returned `ret`, for a
+/// thread without [`Thread::has_work`]
+/// (which covers the rest of [`nothing_pending`]): a result that is not an
+/// error (a restart code) and no pending signal it does not block.
 #[inline(always)]
-pub fn nothing_to_deliver_after(t: &Thread, ret: i64) -> bool {
-    ret >= 0 && nothing_pending(t)
+pub fn no_signal_after(t: &Thread, ret: i64) -> bool {
+    let allowed = !t.sigmask.load(Ordering::Acquire);
+    ret >= 0 && (t.signals.pending.summary() | t.process.signals.pending.summary()) & allowed == 0
 }
 
 #[inline(always)]

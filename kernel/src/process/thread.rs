@@ -214,6 +214,9 @@ fn run(thread: Arc<Thread>, mut regs: UserContext) -> impl Future<Output = ()> +
             // passes in between (a short CPU-time budget, a slow host) leaves the timer
             // interrupt pending, taken the moment user mode starts. Were it taken here,
             // in the kernel, user code would run on with no timer armed.
+            // The fast path's one test (`fast_syscall`): cleared if nothing of
+            // what it stands for holds now.
+            thread.recheck_work();
             crate::arch::cpu::disable_interrupts();
             crate::arch::debugreg::load_for_user(super::ptrace::debug_registers(&thread));
             // Calls that complete at once, with nothing to do around them, run
@@ -517,26 +520,31 @@ fn after_syscall_traced<'a>(
 }
 
 /// The fast path of a system call ([`trap::FastHook`]): a call that
-/// completes at once ([`syscall::is_fast`], [`syscall::call_now`]) for a
+/// completes at once ([`syscall::FAST`], [`syscall::call_now`]) for a
 /// thread with nothing to do around it runs here, in the entry code, and the
 /// thread goes back to user mode without returning to its loop. What the loop
 /// would do around the call is either done here the same way (the user time,
 /// `orig_rax`, the trace records, `in_syscall`, the syscall counts in
-/// `call_now`) or known to be nothing, from the same flags the loop reads:
+/// `call_now`) or known to be nothing:
 ///
-/// - before the call: not traced (ptrace's stops, `orig_rax`'s -ENOSYS), not
-///   in seccomp, not killed or exiting, no CPU-time timer (setitimer's
-///   virtual and profiling clocks, RLIMIT_CPU, CPU-time POSIX timers) and no
-///   perf event (sampling clocks) in the process; any of these, or a call not
-///   in the set, is [`Fast::Slow`]: the loop runs it as before.
-/// - after it, with interrupts disabled again: still none of these, no signal
-///   to deliver (nor a stop, a freeze, a saved mask to restore, an error
-///   result), this thread's FPU state still loaded, and this CPU's timer
-///   armed for a deadline still ahead, no earlier than the executor's next
-///   timer (a timer interrupt taken during the call leaves nothing armed: the
-///   time slice's end and the sleepers' deadlines are the loop's to
-///   re-arm). Anything else is [`Fast::Done`]: the loop does what follows the
-///   call ([`Trap::SyscallDone`]).
+/// - before the call: no work marked ([`Thread::has_work`], the one test for
+///   all of these: traced (ptrace's stops, `orig_rax`'s -ENOSYS), in seccomp,
+///   killed or exiting, a CPU-time timer (setitimer's virtual and profiling
+///   clocks, RLIMIT_CPU, CPU-time POSIX timers) or a perf event (sampling
+///   clocks) in the process, a stop, a freeze, a saved mask); else
+///   [`Fast::Slow`]: the loop runs the call as before.
+/// - after it, with interrupts disabled again: still no work marked (each of
+///   these sets its flag, then the mark: set during the call, it is seen
+///   here, or set after this test, it is as if set after the return), no
+///   signal to deliver or error result, this thread's FPU state still
+///   loaded, and this CPU's timer armed for a deadline still ahead, no
+///   earlier than the executor's next timer (a timer interrupt taken during
+///   the call leaves nothing armed: the time slice's end and the sleepers'
+///   deadlines are the loop's to re-arm). Anything else is [`Fast::Done`]:
+///   the loop does what follows the call ([`Trap::SyscallDone`]).
+///
+/// The id getters that only load a field run with interrupts still disabled
+/// ([`syscall::call_trivial`]); the other calls with them enabled.
 ///
 /// The FS and GS bases, PKRU, the I/O bitmap, the debug registers and CR4.TSD
 /// stay as they were for user mode: no call in the set changes them.
@@ -547,15 +555,10 @@ fn fast_syscall(
     regs: &mut UserContext,
     user_start: &mut u64,
 ) -> Fast {
+    // The number is one of `syscall::FAST` (the entry code tested it;
+    // `call_now` runs no other).
     let nr = frame.rax;
-    let p = &thread.process;
-    let quiet = |t: &Thread| {
-        !t.ptraced()
-            && !t.should_exit()
-            && !p.cpu_timers_armed.load(Ordering::Acquire)
-            && !p.perf.active()
-    };
-    if !syscall::is_fast(nr) || thread.seccomp_active() || !quiet(thread) {
+    if thread.has_work() {
         return Fast::Slow;
     }
     add_user_time(thread, time::now_ns() - *user_start);
@@ -564,15 +567,23 @@ fn fast_syscall(
     let args = [
         frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9,
     ];
-    crate::arch::cpu::enable_interrupts();
-    // The call runs with interrupts on (it may spin on a lock whose holder
-    // waits for this CPU to answer a TLB shootdown): nothing of it before.
-    core::sync::atomic::compiler_fence(Ordering::SeqCst);
-    let ret = syscall::call_now(thread, regs, nr, args);
-    crate::arch::cpu::disable_interrupts();
-    // Nothing below may be read before interrupts were off (a timer
-    // interrupt in between would leave no timer armed for user mode).
-    core::sync::atomic::compiler_fence(Ordering::SeqCst);
+    let ret = match syscall::call_trivial(thread, nr) {
+        // A load: run with interrupts still off (`sti` is costly under TCG).
+        Some(r) => Some(r),
+        None => {
+            crate::arch::cpu::enable_interrupts();
+            // The call runs with interrupts on (it may spin on a lock whose
+            // holder waits for this CPU to answer a TLB shootdown): nothing
+            // of it before.
+            core::sync::atomic::compiler_fence(Ordering::SeqCst);
+            let ret = syscall::call_now(thread, regs, nr, args);
+            crate::arch::cpu::disable_interrupts();
+            // Nothing below may be read before interrupts were off (a timer
+            // interrupt in between would leave no timer armed for user mode).
+            core::sync::atomic::compiler_fence(Ordering::SeqCst);
+            ret
+        }
+    };
     thread.in_syscall.store(0, Ordering::Relaxed);
     let now = time::now_ns();
     *user_start = now;
@@ -595,13 +606,10 @@ fn fast_syscall(
             .timers()
             .next_deadline()
             .is_none_or(|d| d >= armed);
-    // `quiet` less what `nothing_to_deliver_after` tests again (the kill,
-    // ptrace): an exit request, CPU-time timers, perf events.
-    let still_quiet = !thread.exit_requested.load(Ordering::Acquire)
-        && !p.cpu_timers_armed.load(Ordering::Acquire)
-        && !p.perf.active();
-    if still_quiet
-        && signal::nothing_to_deliver_after(thread, ret)
+    // No work marked during the call (a kill, an exit, ptrace, a stop...:
+    // each sets its flag, then the mark), no signal to deliver.
+    if !thread.has_work()
+        && signal::no_signal_after(thread, ret)
         && timer_ahead
         && crate::arch::fpu::is_live(thread)
     {

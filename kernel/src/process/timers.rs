@@ -291,7 +291,13 @@ fn update_cpu_timers_armed(p: &Process) {
         .values()
         .any(|t| t.clock.is_cpu() && t.cpu.lock().armed())
         || p.rlimit(RLIMIT_CPU) != RLIM_INFINITY;
-    p.cpu_timers_armed.store(armed, Ordering::Release);
+    let was = p.cpu_timers_armed.swap(armed, Ordering::AcqRel);
+    if armed && !was {
+        // The fast path of each thread's system calls tests its work mark.
+        for t in p.threads.lock().iter() {
+            t.mark_work();
+        }
+    }
 }
 
 /// Called when RLIMIT_CPU changes.

@@ -493,6 +493,29 @@ pub fn call_now(thread: &Arc<Thread>, regs: &mut UserContext, nr: u64, args: Arg
     })
 }
 
+/// The calls of [`call_now`] that only load a field (no lock, no user
+/// memory): getpid, gettid, and getppid in the initial PID namespace. The
+/// fast path runs these with interrupts still disabled: under TCG `sti` ends
+/// the translated block and goes back to QEMU's main loop, a large part of a
+/// null call. `None` for any other call (or getppid in a PID namespace, which
+/// takes the parent's lock), which [`call_now`] runs with interrupts on.
+#[inline(always)]
+pub fn call_trivial(thread: &Arc<Thread>, nr: u64) -> Option<i64> {
+    use kestrel_abi::syscalls::nr as n;
+    let p = &thread.process;
+    let r = match nr as usize {
+        n::GETPID => p.vpid,
+        n::GETTID if thread.tid != p.pid => thread.tid,
+        n::GETTID => p.vpid,
+        n::GETPPID if p.pid_ns.is_root() => p.ppid(),
+        _ => return None,
+    };
+    if let Some(counts) = &p.syscall_counts {
+        counts.count(nr);
+    }
+    Some(i64::from(r))
+}
+
 /// read(2) for [`call_now`]. Out of line (as [`sigaction_now`]): inline,
 /// its code in the thread loop's (where `call_now` is inlined) made every
 /// other call's general way slower.
@@ -531,7 +554,8 @@ fn sigaction_now(ctx: &Ctx<'_>, args: Args) -> Option<KResult<u64>> {
 }
 
 /// The calls [`call_now`] runs, which the syscall entry code offers to the
-/// fast path (`arch::trap::allow_fast_syscalls`); [`is_fast`] says the same.
+/// fast path (`arch::trap::allow_fast_syscalls`; the entry code tests the
+/// number against them before the hook, and `call_now` runs no other).
 pub const FAST: [usize; 12] = {
     use kestrel_abi::syscalls::nr as n;
     [
@@ -549,23 +573,6 @@ pub const FAST: [usize; 12] = {
         n::CLOCK_GETTIME,
     ]
 };
-
-/// [`FAST`] as a bit set of call numbers (all below 256).
-const FAST_MASK: [u64; 4] = {
-    let mut m = [0u64; 4];
-    let mut i = 0;
-    while i < FAST.len() {
-        m[FAST[i] / 64] |= 1 << (FAST[i] % 64);
-        i += 1;
-    }
-    m
-};
-
-/// Whether [`call_now`] may run call `nr` (the fast path asks first).
-#[inline(always)]
-pub fn is_fast(nr: u64) -> bool {
-    nr < 256 && FAST_MASK[(nr / 64) as usize] & (1 << (nr % 64)) != 0
-}
 
 /// The size of [`dispatch`]'s future, which the thread future holds while a
 /// call is pending, beside the call's `Ctx` (the `syscall_future_sizes_report`

@@ -87,6 +87,7 @@ pub fn inherit(parent: &Thread, child: &Thread) {
     let _g = CHANGE.lock();
     let f = parent.seccomp_filter();
     child.set_seccomp_filter(f);
+    child.mark_work();
     child.seccomp_mode.store(
         parent.seccomp_mode.load(Ordering::Acquire),
         Ordering::Release,
@@ -156,6 +157,7 @@ fn set_strict(ctx: &mut Ctx<'_>) -> KResult<u64> {
     ctx.regs.tsc_sigsegv = true;
     t.seccomp_mode
         .store(SECCOMP_MODE_STRICT as u8, Ordering::Release);
+    t.mark_work();
     Ok(0)
 }
 
@@ -275,6 +277,7 @@ fn attach(ctx: &mut Ctx<'_>, flags: u32, prog: Program, notif: Option<Arc<Notif>
     me.set_seccomp_filter(Some(new.clone()));
     me.seccomp_mode
         .store(SECCOMP_MODE_FILTER as u8, Ordering::Release);
+    me.mark_work();
     for t in siblings.iter().filter(|t| !Arc::ptr_eq(t, me)) {
         if t.should_exit() {
             continue; // on its way out (Linux skips exiting threads)
@@ -282,6 +285,7 @@ fn attach(ctx: &mut Ctx<'_>, flags: u32, prog: Program, notif: Option<Arc<Notif>
         t.set_seccomp_filter(Some(new.clone()));
         t.seccomp_mode
             .store(SECCOMP_MODE_FILTER as u8, Ordering::Release);
+        t.mark_work();
     }
     Ok(0)
 }
