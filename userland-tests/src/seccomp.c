@@ -33,7 +33,8 @@
  *     Linux counts them: translated, four more per filter); unknown
  *     operations and flags EINVAL.
  *   - TSYNC puts the filter on every thread; a thread on an unrelated stack
- *     makes it fail with that thread's id (ESRCH with TSYNC_ESRCH).
+ *     makes it fail with that thread's id (ESRCH with TSYNC_ESRCH); a
+ *     sibling looping on getppid is filtered from its next call on.
  *   - GET_ACTION_AVAIL knows the eight actions (others EOPNOTSUPP);
  *     GET_NOTIF_SIZES gives 80, 24, 64; /proc/sys/kernel/seccomp lists
  *     them (actions_avail) and which are logged (actions_logged: root may
@@ -53,9 +54,11 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <stddef.h>
+#include <stdatomic.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/user.h>
@@ -932,6 +935,55 @@ TEST(tsync_fails_with_a_thread_on_another_stack)
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
 }
 
+/* A sibling that only makes getppid calls (which a kernel may complete on a
+ * fast path) while TSYNC installs a filter denying getppid: every call it
+ * makes after it saw TSYNC return is filtered, with no window in which the
+ * filter is on the thread but not yet looked at. */
+static atomic_int tsync_installed, tsync_looping;
+
+static void *getppid_looper(void *arg)
+{
+    long *bad = arg;
+    atomic_store(&tsync_looping, 1);
+    for (;;) {
+        int installed = atomic_load(&tsync_installed);
+        errno = 0;
+        long r = syscall(SYS_getppid);
+        if (r == -1 && errno == EXDEV)
+            return NULL;
+        if (installed) {
+            (*bad)++;
+            if (*bad > 1000000)
+                return NULL; /* the filter never came */
+        }
+    }
+}
+
+static void tsync_looping_sibling(void *arg)
+{
+    (void)arg;
+    long bad = 0;
+    if (nnp() != 0)
+        _exit(2);
+    pthread_t t;
+    if (pthread_create(&t, NULL, getppid_looper, &bad) != 0)
+        _exit(3);
+    while (!atomic_load(&tsync_looping))
+        sched_yield();
+    usleep(20000); /* well into its loop */
+    if (deny_flags(SYS_getppid, RET_ERRNO | EXDEV, FLAG_TSYNC) != 0)
+        _exit(4);
+    atomic_store(&tsync_installed, 1);
+    pthread_join(t, NULL);
+    _exit(bad == 0 ? 0 : 5);
+}
+
+TEST(tsync_filters_a_sibling_looping_on_getppid_at_its_next_call)
+{
+    int st = kt_in_child(tsync_looping_sibling, NULL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", kt_status(st));
+}
+
 /* ---- user notification ------------------------------------------------ */
 
 static int notif_go[2];
@@ -1184,6 +1236,7 @@ int main(int argc, char **argv)
     RUN(proc_sys_kernel_seccomp_lists_and_logs_actions);
     RUN(tsync_puts_the_filter_on_every_thread);
     RUN(tsync_fails_with_a_thread_on_another_stack);
+    RUN(tsync_filters_a_sibling_looping_on_getppid_at_its_next_call);
     RUN(user_notification_lets_a_supervisor_answer);
     RUN(user_notification_wait_is_interrupted_by_a_signal);
     return KT_END();
