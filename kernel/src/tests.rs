@@ -21,12 +21,17 @@ ktest!(sleep_of_50ms_wakes_no_earlier_than_50ms, async {
 });
 
 ktest!(sleeps_wake_in_deadline_order, async {
+    // Deadlines from one reading of the clock, and every sleeper on this CPU's
+    // timer queue: a sleeper's first poll (where a relative sleep would start)
+    // can come 10 ms late on a loaded host, or on another CPU whose vCPU
+    // thread is waiting its turn; that reordered them once ([1, 0, 2]).
     let order = alloc::sync::Arc::new(spin::Mutex::new(Vec::new()));
     let mut handles = Vec::new();
+    let (base, here) = (time::now_ns(), 1u64 << task::this_cpu());
     for (id, ms) in [(0u32, 30u64), (1, 10), (2, 20)] {
         let order = order.clone();
-        handles.push(task::spawn("sleeper", async move {
-            task::sleep(ms * 1_000_000).await;
+        handles.push(task::spawn_on("sleeper", here, async move {
+            task::sleep_until(base + ms * 1_000_000).await;
             order.lock().push(id);
         }));
     }
