@@ -242,7 +242,23 @@ ktest!(
     the_watchdog_reports_a_cpu_that_polls_one_task_too_long,
     async {
         let threshold = crate::cmdline::options().watchdog;
-        if percpu::online() < 2 || threshold == 0 {
+        if threshold == 0 {
+            return Ok(());
+        }
+        if percpu::online() < 2 {
+            // One CPU: this poll spins, and the timer interrupt reports it.
+            let before = crate::watchdog::REPORTS.load(Ordering::SeqCst);
+            let limit = time::now_ns() + (threshold + 3) * 1_000_000_000;
+            let reported = || crate::watchdog::REPORTS.load(Ordering::SeqCst) > before;
+            let never = core::sync::atomic::AtomicBool::new(false);
+            while !reported() && time::now_ns() < limit {
+                spin_until(&never, time::now_ns() + 10_000_000);
+            }
+            kcheck!(
+                reported(),
+                "no watchdog report for the one CPU spinning {} s in one poll",
+                threshold + 3
+            );
             return Ok(());
         }
         task::spawn_on("lockup", 1, async move {
