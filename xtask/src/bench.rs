@@ -1213,8 +1213,8 @@ const TARGET_HANDLERS: &str = "the handlers' shared costs (hot-paths.md, \"What 
      pointer, a user copy through `dyn UserSpace` is ~110 instructions for 16 bytes, \
      `Ctx::file` two locks and two `Arc` clones, `sigactions()` a lock and a clone. \
      Borrowing them under one fixed lock order instead of cloning would close most of it.";
-const TARGET_SELECT: &str = "each descriptor is looked up in the table and polled through \
-     its file's `poll` (hot-paths.md, \"poll and select\").";
+const TARGET_SELECT: &str = "each descriptor is polled through its file's `poll`, under one \
+     lock of the descriptor table (hot-paths.md, \"poll and select\").";
 const TARGET_FILE_FAULT: &str = "see hot-paths.md, \"File-backed faults\": TCG's cost of \
      the first touch of each mapped page dominates both kernels.";
 const TARGET_PARKED: &str = "what a parked thread keeps is tabled in hot-paths.md, \
