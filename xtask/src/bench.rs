@@ -1272,8 +1272,8 @@ const TARGET_HANDLERS: &str = "the handlers borrow what they used to clone (user
      not in others. What is left is shared by every call: the checks around it (the \
      null-call row) and the address space's reference count, which stays until exec waits \
      for the other threads the way Linux's de_thread does.";
-const TARGET_SELECT: &str = "each descriptor is looked up in the table and polled through \
-     its file's `poll` (hot-paths.md, \"poll and select\").";
+const TARGET_SELECT: &str = "each descriptor is polled through its file's `poll`, under one \
+     lock of the descriptor table (hot-paths.md, \"poll and select\").";
 const TARGET_FILE_FAULT: &str = "see hot-paths.md, \"File-backed faults\": TCG's cost of \
      the first touch of each mapped page dominates both kernels.";
 const TARGET_PARKED: &str = "what a parked thread keeps is tabled in hot-paths.md, \
