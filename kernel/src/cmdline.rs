@@ -16,7 +16,7 @@
 //! | `kestrel.trace=GROUPS` | record a trace of the kernel's tasks (`on`, or any of `tasks,syscalls,futex,irq,faults,idle`) and print it when init exits (`cargo xtask trace`) | off |
 //! | `kestrel.profile=HZ` | sample every CPU's stacks HZ times a second and print them when init exits (`cargo xtask profile`) | off |
 //! | `kestrel.page_cache_pages=N` | the most ext2 file pages kept loaded (the page cache), to exercise eviction | a quarter of memory |
-//! | `kestrel.watchdog=SECS` | log a CPU that ran no executor pass for more than SECS seconds, with the task it polls and where it is (an NMI sample); 0: off (kernel/src/watchdog.rs) | `2` |
+//! | `kestrel.watchdog=SECS` | log a CPU that ran no executor pass for more than SECS seconds, with the task it polls and where it is (an NMI sample, or the timer interrupt's with one CPU); 0: off (kernel/src/watchdog.rs) | `2` |
 //! | `kestrel.stall_cpu=N` | application processor N never reports in, to see (and test) that a CPU that does not start is left out | off |
 //!
 //! An unknown or malformed option logs a warning and the boot goes on.

@@ -555,7 +555,7 @@ impl Event {
             user: site.user,
             ip: site.ip,
             pid: thread.process.pid,
-            tid: thread.tid,
+            tid: thread.tid(),
             time,
             addr: site.addr,
             id: self.id,
@@ -586,7 +586,7 @@ pub fn count(thread: &Thread, kind: Kind, site: Site, n: u64) {
 fn count_slow(thread: &Thread, kind: Kind, site: Site, n: u64) {
     let cpu = crate::task::this_cpu() as i32;
     if thread.process.perf.active.load(Ordering::Relaxed)
-        && let Some(tp) = thread.process.perf.get(thread.tid)
+        && let Some(tp) = thread.process.perf.get(thread.tid())
     {
         for e in tp.events.lock().iter() {
             if let Some(period) = e.add(kind, site.user, cpu, n) {
@@ -657,7 +657,7 @@ pub fn sched_in(thread: &Thread) {
 
 #[inline(never)]
 fn sched_in_slow(thread: &Thread) {
-    if let Some(tp) = thread.process.perf.get(thread.tid) {
+    if let Some(tp) = thread.process.perf.get(thread.tid()) {
         let cpu = crate::task::this_cpu() as u32;
         let last = tp.last_cpu.swap(cpu, Ordering::Relaxed);
         if last != u32::MAX && last != cpu {
@@ -690,7 +690,7 @@ pub fn sched_out(thread: &Thread) {
 
 #[inline(never)]
 fn sched_out_slow(thread: &Thread) {
-    if let Some(tp) = thread.process.perf.get(thread.tid) {
+    if let Some(tp) = thread.process.perf.get(thread.tid()) {
         cpu_bound(thread, &tp, None);
     }
 }
@@ -708,7 +708,7 @@ pub fn sample_budget(thread: &Thread) -> Option<u64> {
 
 #[inline(never)]
 fn sample_budget_slow(thread: &Thread) -> Option<u64> {
-    let tp = thread.process.perf.get(thread.tid)?;
+    let tp = thread.process.perf.get(thread.tid())?;
     let (u, s) = thread.cpu.split();
     let mut best: Option<u64> = None;
     for e in tp.events.lock().iter().filter(|e| e.kind == Kind::Clock) {
@@ -735,7 +735,7 @@ pub fn clock_tick(thread: &Thread, ip: u64) {
 
 #[inline(never)]
 fn clock_tick_slow(thread: &Thread, ip: u64) {
-    let Some(tp) = thread.process.perf.get(thread.tid) else {
+    let Some(tp) = thread.process.perf.get(thread.tid()) else {
         return;
     };
     let (u, s) = thread.cpu.split();
@@ -799,7 +799,7 @@ pub fn thread_exit(thread: &Arc<Thread>) {
         let mut threads = pp.threads.lock();
         let tp = threads
             .iter()
-            .position(|(t, _)| *t == thread.tid)
+            .position(|(t, _)| *t == thread.tid())
             .map(|i| threads.swap_remove(i).1);
         if threads.is_empty() {
             pp.set_active(false);
@@ -813,9 +813,23 @@ pub fn thread_exit(thread: &Arc<Thread>) {
         }
     }
     let mut owned = pp.owned.lock();
-    owned.retain(|(t, _)| *t != thread.tid);
+    owned.retain(|(t, _)| *t != thread.tid());
     if owned.is_empty() {
         pp.owners.store(false, Ordering::Release);
+    }
+}
+
+/// A thread that exec'd took its process's id (it was `old`): the events
+/// it has and owns are found under the new one.
+pub fn retid(thread: &Thread, old: Pid) {
+    let pp = &thread.process.perf;
+    let new = thread.tid();
+    let _g = control_lock();
+    for (t, _) in pp.threads.lock().iter_mut().filter(|(t, _)| *t == old) {
+        *t = new;
+    }
+    for (t, _) in pp.owned.lock().iter_mut().filter(|(t, _)| *t == old) {
+        *t = new;
     }
 }
 
@@ -826,14 +840,14 @@ pub fn exec(thread: &Arc<Thread>) {
         return;
     }
     let _g = control_lock();
-    let Some(tp) = pp.get(thread.tid) else {
+    let Some(tp) = pp.get(thread.tid()) else {
         return;
     };
     let events = tp.events.lock().clone();
     let mut changed = Vec::new();
     for e in &events {
         if e.attr.has(flag::REMOVE_ON_EXEC) {
-            pp.remove(thread.tid, e);
+            pp.remove(thread.tid(), e);
             exit_event(e);
             continue;
         }
@@ -927,7 +941,7 @@ fn record_start(out: &mut Vec<u8>, kind: u32, misc: u16, thread: &Thread) {
     out.extend_from_slice(&misc.to_ne_bytes());
     out.extend_from_slice(&0u16.to_ne_bytes());
     out.extend_from_slice(&thread.process.pid.to_ne_bytes());
-    out.extend_from_slice(&thread.tid.to_ne_bytes());
+    out.extend_from_slice(&thread.tid().to_ne_bytes());
 }
 
 /// A NUL-terminated string padded to 8 bytes.
@@ -942,7 +956,7 @@ fn put_str(out: &mut Vec<u8>, s: &[u8]) {
 /// `thread` (on this CPU, if it names one) that `build` makes one for,
 /// with the `sample_id_all` trailer.
 fn side_band(thread: &Thread, build: impl Fn(&Event, &mut Vec<u8>) -> bool) {
-    let Some(tp) = thread.process.perf.get(thread.tid) else {
+    let Some(tp) = thread.process.perf.get(thread.tid()) else {
         return;
     };
     let cpu = crate::task::this_cpu() as i32;
@@ -959,7 +973,7 @@ fn side_band(thread: &Thread, build: impl Fn(&Event, &mut Vec<u8>) -> bool) {
             let st = e.attr.sample_type;
             if st & PERF_SAMPLE_TID != 0 {
                 rec.extend_from_slice(&thread.process.pid.to_ne_bytes());
-                rec.extend_from_slice(&thread.tid.to_ne_bytes());
+                rec.extend_from_slice(&thread.tid().to_ne_bytes());
             }
             if st & PERF_SAMPLE_TIME != 0 {
                 rec.extend_from_slice(&crate::time::now_ns().to_ne_bytes());
@@ -999,7 +1013,7 @@ pub fn inherit(parent: &Arc<Thread>, child: &Arc<Thread>, clone_flags: u64) {
         return;
     }
     let _g = control_lock();
-    let Some(tp) = parent.process.perf.get(parent.tid) else {
+    let Some(tp) = parent.process.perf.get(parent.tid()) else {
         return;
     };
     let events = tp.events.lock().clone();
@@ -1025,7 +1039,7 @@ pub fn inherit(parent: &Arc<Thread>, child: &Arc<Thread>, clone_flags: u64) {
     if copies.is_empty() {
         return;
     }
-    let ctp = child.process.perf.get_or_make(child.tid);
+    let ctp = child.process.perf.get_or_make(child.tid());
     child.mark_work();
     ctp.events.lock().extend(copies.iter().cloned());
     for c in &copies {
@@ -1045,7 +1059,7 @@ fn copy_for(e: &Arc<Event>, child: &Arc<Thread>, leader: Option<Arc<Event>>) -> 
         e.cpu,
         Target::Thread {
             thread: Arc::downgrade(child),
-            tid: child.tid,
+            tid: child.tid(),
         },
         top.id,
         Some(Arc::downgrade(&top)),
@@ -1126,7 +1140,7 @@ pub fn owner_control(thread: &Arc<Thread>, enable: bool) {
         .owned
         .lock()
         .iter()
-        .filter(|(t, _)| *t == thread.tid)
+        .filter(|(t, _)| *t == thread.tid())
         .filter_map(|(_, e)| e.upgrade())
         .collect();
     let op = if enable { Op::Enable } else { Op::Disable };
@@ -1207,7 +1221,7 @@ pub fn open(
     let t = match target {
         Some(t) => Target::Thread {
             thread: Arc::downgrade(t),
-            tid: t.tid,
+            tid: t.tid(),
         },
         None => Target::Cpu,
     };
@@ -1233,7 +1247,7 @@ pub fn open(
     }
     match target {
         Some(t) => {
-            let tp = t.process.perf.get_or_make(t.tid);
+            let tp = t.process.perf.get_or_make(t.tid());
             // Its system calls leave the fast path (the sampling clock).
             t.mark_work();
             if tp.last_cpu.load(Ordering::Relaxed) == u32::MAX && Arc::ptr_eq(t, owner) {
@@ -1248,13 +1262,13 @@ pub fn open(
             CPU_WIDE.store(cpu_events.len(), Ordering::Release);
         }
     }
-    *e.owner.lock() = Some((Arc::downgrade(&owner.process), owner.tid));
+    *e.owner.lock() = Some((Arc::downgrade(&owner.process), owner.tid()));
     owner
         .process
         .perf
         .owned
         .lock()
-        .push((owner.tid, Arc::downgrade(&e)));
+        .push((owner.tid(), Arc::downgrade(&e)));
     owner.process.perf.owners.store(true, Ordering::Release);
     e.resync();
     e

@@ -103,7 +103,7 @@ pub fn kernel_tick(rip: u64, rbp: u64) {
     // Which thread, if the CPU is polling one (not waiting for the lock: an
     // interrupt must never spin on a lock its own CPU may hold).
     let who = crate::process::try_current_thread()
-        .map_or(0, |t| u64::from(t.process.pid) << 32 | u64::from(t.tid));
+        .map_or(0, |t| u64::from(t.process.pid) << 32 | u64::from(t.tid()));
     store(who, &frames[..n], &[]);
 }
 
@@ -130,7 +130,7 @@ pub fn user_tick(thread: &Thread, rip: u64, rbp: u64) {
         n += 1;
         fp = pair[0];
     }
-    let who = u64::from(thread.process.pid) << 32 | u64::from(thread.tid);
+    let who = u64::from(thread.process.pid) << 32 | u64::from(thread.tid());
     store(who, &[], &frames[..n]);
 }
 

@@ -77,6 +77,12 @@ impl Platform for CpuPlatform {
     }
 }
 
+/// Interrupts CPU `cpu` (not this one): user code it runs traps to the
+/// kernel, which looks at the thread's state again (a kill, a signal).
+pub fn interrupt_cpu(cpu: usize) {
+    wake_cpu(cpu);
+}
+
 /// Ends CPU `cpu`'s halt (nothing to do if it is this CPU: it is running).
 fn wake_cpu(cpu: usize) {
     let me = percpu::this_cpu().cpu_id.load(Ordering::Relaxed) as usize;

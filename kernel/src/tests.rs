@@ -21,12 +21,17 @@ ktest!(sleep_of_50ms_wakes_no_earlier_than_50ms, async {
 });
 
 ktest!(sleeps_wake_in_deadline_order, async {
+    // Deadlines from one reading of the clock, and every sleeper on this CPU's
+    // timer queue: a sleeper's first poll (where a relative sleep would start)
+    // can come 10 ms late on a loaded host, or on another CPU whose vCPU
+    // thread is waiting its turn; that reordered them once ([1, 0, 2]).
     let order = alloc::sync::Arc::new(spin::Mutex::new(Vec::new()));
     let mut handles = Vec::new();
+    let (base, here) = (time::now_ns(), 1u64 << task::this_cpu());
     for (id, ms) in [(0u32, 30u64), (1, 10), (2, 20)] {
         let order = order.clone();
-        handles.push(task::spawn("sleeper", async move {
-            task::sleep(ms * 1_000_000).await;
+        handles.push(task::spawn_on("sleeper", here, async move {
+            task::sleep_until(base + ms * 1_000_000).await;
             order.lock().push(id);
         }));
     }
@@ -237,7 +242,23 @@ ktest!(
     the_watchdog_reports_a_cpu_that_polls_one_task_too_long,
     async {
         let threshold = crate::cmdline::options().watchdog;
-        if percpu::online() < 2 || threshold == 0 {
+        if threshold == 0 {
+            return Ok(());
+        }
+        if percpu::online() < 2 {
+            // One CPU: this poll spins, and the timer interrupt reports it.
+            let before = crate::watchdog::REPORTS.load(Ordering::SeqCst);
+            let limit = time::now_ns() + (threshold + 3) * 1_000_000_000;
+            let reported = || crate::watchdog::REPORTS.load(Ordering::SeqCst) > before;
+            let never = core::sync::atomic::AtomicBool::new(false);
+            while !reported() && time::now_ns() < limit {
+                spin_until(&never, time::now_ns() + 10_000_000);
+            }
+            kcheck!(
+                reported(),
+                "no watchdog report for the one CPU spinning {} s in one poll",
+                threshold + 3
+            );
             return Ok(());
         }
         task::spawn_on("lockup", 1, async move {

@@ -17,11 +17,17 @@
 //! to the watchdog then. What the watchdog reports is time in the kernel
 //! without a break.
 //!
-//! A CPU cannot watch itself this way. With one CPU there is no watchdog.
+//! With one CPU there is no other CPU to watch from. The watchdog task then
+//! only stamps, and the timer interrupt does the checking: while the watchdog
+//! is on, each timer interrupt arms the next one a second later (so a CPU
+//! stuck in one poll still takes one every second), and one that arrives in
+//! kernel mode with a stamp older than the threshold reports the lockup from
+//! there, with the interrupted instruction's backtrace, written straight to
+//! the serial port (an interrupt must not take the console's lock). A CPU
+//! stuck with interrupts off is found only with two CPUs or more.
 
 use alloc::format;
 use alloc::string::String;
-use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::arch::{apic, percpu};
@@ -68,11 +74,26 @@ static SLOTS: [Slot; MAX_CPUS] = [const { Slot::new() }; MAX_CPUS];
 /// Lockups reported since boot (the in-kernel test waits for one).
 pub static REPORTS: AtomicU64 = AtomicU64::new(0);
 
+/// The threshold in ns while the timer interrupt is the one watching (one
+/// CPU); 0 otherwise.
+static ALONE: AtomicU64 = AtomicU64::new(0);
+
+/// How often the timer interrupt comes while it watches alone.
+pub const TICK_NS: u64 = 1_000_000_000;
+
 /// Starts a watchdog task on each CPU, reporting a CPU that ran no executor
 /// pass for more than `threshold_s` seconds (0: none).
 pub fn start(threshold_s: u64) {
     let cpus = percpu::online().min(MAX_CPUS);
-    if threshold_s == 0 || cpus < 2 {
+    if threshold_s == 0 {
+        return;
+    }
+    if cpus < 2 {
+        ALONE.store(threshold_s * 1_000_000_000, Ordering::Relaxed);
+        task::spawn_on("watchdog", 1, stamp_alone()).detach();
+        // The first tick: every tick arms the next (apic::timer_fired).
+        let now = time::now_ns();
+        apic::arm_at(now + TICK_NS, now);
         return;
     }
     for cpu in 0..cpus {
@@ -94,6 +115,65 @@ async fn watch(me: usize, threshold: u64) {
         }
         task::sleep(1_000_000_000).await;
     }
+}
+
+/// The one CPU's watchdog task: stamps, and says when a reported lockup ended.
+async fn stamp_alone() {
+    loop {
+        let now = time::now_ns().max(1);
+        let reported = SLOTS[0].reported.swap(0, Ordering::AcqRel);
+        if reported != 0 {
+            log::warn!(
+                "watchdog: CPU 0 runs its tasks again, after {} ms without a pass",
+                now.saturating_sub(reported) / 1_000_000
+            );
+        }
+        SLOTS[0].stamp.store(now, Ordering::Release);
+        task::sleep(TICK_NS).await;
+    }
+}
+
+/// Whether the timer interrupt should come again in [`TICK_NS`] (the one
+/// CPU's watchdog is on).
+#[inline]
+pub fn ticks_alone() -> bool {
+    ALONE.load(Ordering::Relaxed) != 0
+}
+
+/// The timer interrupt arrived in kernel mode at `rip` (frame pointer `rbp`):
+/// with one CPU, reports a lockup if the watchdog task has not run for longer
+/// than the threshold. Interrupt context: no locks, no allocation.
+pub fn kernel_tick(rip: u64, rbp: u64) {
+    let threshold = ALONE.load(Ordering::Relaxed);
+    if threshold == 0 {
+        return;
+    }
+    let slot = &SLOTS[0];
+    let stamp = slot.stamp.load(Ordering::Acquire);
+    let now = time::now_ns();
+    if stamp == 0 || now.saturating_sub(stamp) <= threshold {
+        return;
+    }
+    if slot.reported.swap(stamp, Ordering::AcqRel) == stamp {
+        return; // reported already
+    }
+    REPORTS.fetch_add(1, Ordering::Relaxed);
+    let mut sample = Sample {
+        rip,
+        user: false,
+        frames: [0; FRAMES],
+    };
+    let mut n = 0;
+    crate::arch::backtrace::walk(rbp, FRAMES, |ret| {
+        sample.frames[n] = ret;
+        n += 1;
+    });
+    crate::console::emergency_write(format_args!(
+        "watchdog: CPU 0 stuck for {} ms: no executor pass since {}.{:03} s\n  CPU 0: {sample}\n",
+        (now - stamp) / 1_000_000,
+        stamp / 1_000_000_000,
+        stamp / 1_000_000 % 1000
+    ));
 }
 
 /// Reports CPU `cpu` if its stamp is older than `threshold` (once per
@@ -160,11 +240,12 @@ pub fn describe_task(cpu: usize) -> Option<String> {
         .map(|t| format!("task {} ({})", t.id, t.name))
 }
 
-/// Where an NMI found a CPU.
+/// Where an NMI or a timer interrupt found a CPU.
 pub struct Sample {
     rip: u64,
     user: bool,
-    frames: Vec<u64>,
+    /// Return addresses, 0 after the last.
+    frames: [u64; FRAMES],
 }
 
 impl core::fmt::Display for Sample {
@@ -174,7 +255,7 @@ impl core::fmt::Display for Sample {
         }
         write!(f, "in the kernel at ")?;
         symbol(f, self.rip)?;
-        for &ret in &self.frames {
+        for &ret in self.frames.iter().take_while(|&&r| r != 0) {
             write!(f, "\n      called from ")?;
             symbol(f, ret.wrapping_sub(1))?;
         }
@@ -201,12 +282,10 @@ pub async fn sample(cpu: usize) -> Option<Sample> {
     apic::send_nmi(area.apic_id.load(Ordering::Relaxed));
     for _ in 0..100 {
         if slot.taken.load(Ordering::Acquire) != before {
-            let frames = slot
-                .frames
-                .iter()
-                .map(|f| f.load(Ordering::Relaxed))
-                .take_while(|&f| f != 0)
-                .collect();
+            let mut frames = [0; FRAMES];
+            for (f, s) in frames.iter_mut().zip(&slot.frames) {
+                *f = s.load(Ordering::Relaxed);
+            }
             return Some(Sample {
                 rip: slot.rip.load(Ordering::Relaxed),
                 user: slot.user.load(Ordering::Relaxed),

@@ -1045,6 +1045,97 @@ TEST(select_on_closed_descriptor_is_ebadf) {
     close(p[0]);
 }
 
+/* select walks its sets a word at a time: descriptors past the first word,
+ * one descriptor in two sets (counted twice), and bits at or past nfds in the
+ * last word (not looked at, even for a closed descriptor, and 0 in the answer). */
+TEST(select_sets_spanning_words_and_bits_past_nfds) {
+    int p[2];
+    OK(pipe(p));
+    EXPECT_EQ(write(p[1], "x", 1), 1);
+    /* Read end at 70, write end at 130; 131 and 140 stay closed. */
+    EXPECT_EQ(dup2(p[0], 70), 70);
+    EXPECT_EQ(dup2(p[1], 130), 130);
+    close(131);
+    close(140);
+    fd_set r, w, x;
+    FD_ZERO(&r);
+    FD_ZERO(&w);
+    FD_ZERO(&x);
+    FD_SET(70, &r);
+    FD_SET(70, &x);
+    FD_SET(130, &r);
+    FD_SET(130, &w);
+    FD_SET(140, &r);
+    FD_SET(131, &w);
+    struct timeval tv = {0, 0};
+    /* nfds 131: 131 and 140 are past it. */
+    EXPECT_EQ(select(131, &r, &w, &x, &tv), 2);
+    EXPECT_EQ(!!FD_ISSET(70, &r), 1);
+    EXPECT_EQ(!!FD_ISSET(70, &x), 0);
+    EXPECT_EQ(!!FD_ISSET(130, &r), 0);
+    EXPECT_EQ(!!FD_ISSET(130, &w), 1);
+    EXPECT_EQ(!!FD_ISSET(140, &r), 0);
+    EXPECT_EQ(!!FD_ISSET(131, &w), 0);
+    /* A descriptor ready for writing only: in the write set, not the read set. */
+    FD_ZERO(&r);
+    FD_ZERO(&w);
+    EXPECT_EQ(dup2(p[0], 64), 64);
+    FD_SET(64, &r);
+    FD_SET(130, &w);
+    FD_SET(130, &r);
+    EXPECT_EQ(write(130, "y", 1), 1);
+    tv = (struct timeval){0, 0};
+    EXPECT_EQ(select(131, &r, &w, NULL, &tv), 2);
+    EXPECT_EQ(!!FD_ISSET(64, &r), 1);
+    EXPECT_EQ(!!FD_ISSET(130, &w), 1);
+    EXPECT_EQ(!!FD_ISSET(130, &r), 0);
+    /* Then the closed one, now below nfds: EBADF, sets untouched. */
+    FD_ZERO(&r);
+    FD_SET(70, &r);
+    FD_SET(140, &r);
+    tv = (struct timeval){0, 0};
+    EXPECT_ERRNO(select(141, &r, NULL, NULL, &tv), EBADF);
+    EXPECT_EQ(!!FD_ISSET(140, &r), 1);
+    close(64);
+    close(70);
+    close(130);
+    close(p[0]);
+    close(p[1]);
+}
+
+/* Sets past FD_SETSIZE (nfds up to RLIMIT_NOFILE) take the allocated path. */
+TEST(select_past_fd_setsize_with_a_raised_nofile_limit) {
+    struct rlimit old, rl;
+    OK(getrlimit(RLIMIT_NOFILE, &old));
+    if (old.rlim_max < 2048)
+        SKIP("RLIMIT_NOFILE hard limit %lu", (unsigned long)old.rlim_max);
+    rl = (struct rlimit){2048, old.rlim_max};
+    OK(setrlimit(RLIMIT_NOFILE, &rl));
+    int p[2];
+    OK(pipe(p));
+    EXPECT_EQ(dup2(p[0], 1500), 1500);
+    EXPECT_EQ(dup2(p[1], 1600), 1600);
+    unsigned long r[2048 / 64] = {0}, w[2048 / 64] = {0};
+    r[1500 / 64] |= 1UL << (1500 % 64);
+    w[1600 / 64] |= 1UL << (1600 % 64);
+    struct timeval tv = {0, 0};
+    EXPECT_EQ(syscall(SYS_select, 1601, r, w, NULL, &tv), 1);
+    EXPECT_EQ(!!(r[1500 / 64] & (1UL << (1500 % 64))), 0);
+    EXPECT_EQ(!!(w[1600 / 64] & (1UL << (1600 % 64))), 1);
+    /* Data to read: ready at once, with a timeout too. */
+    EXPECT_EQ(write(1600, "x", 1), 1);
+    memset(w, 0, sizeof w);
+    r[1500 / 64] |= 1UL << (1500 % 64);
+    tv = (struct timeval){1, 0};
+    EXPECT_EQ(syscall(SYS_select, 1601, r, NULL, NULL, &tv), 1);
+    EXPECT_EQ(!!(r[1500 / 64] & (1UL << (1500 % 64))), 1);
+    close(1500);
+    close(1600);
+    close(p[0]);
+    close(p[1]);
+    OK(setrlimit(RLIMIT_NOFILE, &old));
+}
+
 TEST(select_waits_then_reports_data_written_later) {
     int p[2];
     OK(pipe(p));
@@ -1457,6 +1548,8 @@ int main(void)
     RUN(small_nonblocking_read_of_empty_pipe_is_eagain);
     RUN(select_zero_timeout_reports_only_ready_descriptors);
     RUN(select_on_closed_descriptor_is_ebadf);
+    RUN(select_sets_spanning_words_and_bits_past_nfds);
+    RUN(select_past_fd_setsize_with_a_raised_nofile_limit);
     RUN(select_waits_then_reports_data_written_later);
     RUN(poll_zero_timeout_marks_closed_descriptor_pollnval_and_skips_negative);
     RUN(new_pipe_of_an_unprivileged_user_is_capped_by_pipe_max_size);

@@ -111,6 +111,9 @@ enum Value {
 #[derive(Debug, Default)]
 struct Outcome {
     values: BTreeMap<String, Value>,
+    /// Every figure printed for a row, in order, where kbench ran it more than
+    /// once (the target rows: [`repeated_rows`]); `values` gets their median.
+    samples: BTreeMap<String, Vec<(String, f64)>>,
     notes: Vec<(String, String)>,
     info: Vec<(String, String)>,
     /// kbench printed BENCH_END.
@@ -214,14 +217,32 @@ impl Outcome {
             "BENCH_END" => self.finished = true,
             "BENCH" => {
                 let w: Vec<&str> = rest.split_whitespace().collect();
-                if w.len() < 2 || self.values.contains_key(w[0]) {
-                    return; // the first line for a name wins
+                if w.len() < 2 {
+                    return;
                 }
                 let v = match w[1].parse::<f64>() {
                     Ok(x) if x.is_finite() => Value::Num(w[1].to_string(), x),
                     _ => Value::Unsupported,
                 };
-                self.values.insert(w[0].to_string(), v);
+                if let Value::Num(text, x) = &v {
+                    self.samples
+                        .entry(w[0].to_string())
+                        .or_default()
+                        .push((text.clone(), *x));
+                }
+                match self.values.get(w[0]) {
+                    // A row run again: its figure becomes the median so far.
+                    Some(Value::Num(..)) => {
+                        let mut all = self.samples[w[0]].clone();
+                        all.sort_by(|a, b| a.1.total_cmp(&b.1));
+                        let (text, x) = all[(all.len() - 1) / 2].clone();
+                        self.values.insert(w[0].to_string(), Value::Num(text, x));
+                    }
+                    Some(Value::Unsupported) => {}
+                    None => {
+                        self.values.insert(w[0].to_string(), v);
+                    }
+                }
             }
             "BENCHNOTE" | "BENCHINFO" => {
                 let (k, v) = rest.split_once(' ').unwrap_or((rest, ""));
@@ -318,7 +339,14 @@ pub fn run(opts: &Opts) -> Result<u8, String> {
         Some(Ok((image, _))) => linux_modules(image),
         _ => Vec::new(),
     };
-    let cpio = bench_initramfs(&progs, &modules, &kbench_args, "initramfs-bench.cpio")?;
+    let again = repeated_rows(&descs);
+    let cpio = bench_initramfs(
+        &progs,
+        &modules,
+        &kbench_args,
+        &again,
+        "initramfs-bench.cpio",
+    )?;
 
     let (accel, why) = qemu::accelerator(&o);
     println!("xtask: accelerator: {accel} ({why})");
@@ -632,6 +660,7 @@ fn bench_initramfs(
     progs: &[(String, PathBuf)],
     modules: &[(String, Vec<u8>)],
     kbench_args: &str,
+    again: &[&str],
     name: &str,
 ) -> Result<PathBuf, String> {
     let mut tree = initramfs::base()?;
@@ -656,16 +685,43 @@ fn bench_initramfs(
             Node::File(0o644, data.clone()),
         );
     }
-    initramfs::add_cmd(&mut tree, &guest_script(kbench_args));
+    initramfs::add_cmd(&mut tree, &guest_script(kbench_args, again));
     initramfs::write(&tree, name)
 }
 
-fn guest_script(kbench_args: &str) -> String {
-    if kbench_args.is_empty() {
-        format!("{GUEST_SCRIPT}{GUEST_SCRIPT_END}")
-    } else {
-        format!("{GUEST_SCRIPT} {kbench_args}{GUEST_SCRIPT_END}")
+fn guest_script(kbench_args: &str, again: &[&str]) -> String {
+    let mut s = String::from(GUEST_SCRIPT);
+    if !kbench_args.is_empty() {
+        s.push(' ');
+        s.push_str(kbench_args);
     }
+    if !again.is_empty() {
+        let line = format!("\n/bench/kbench {}", again.join(" "));
+        s.push_str(&line.repeat(REPEATS));
+    }
+    s.push_str(GUEST_SCRIPT_END);
+    s
+}
+
+/// How many more times kbench runs the target rows after the whole set, in
+/// the same boot: single runs of the short rows vary by up to 25 % between
+/// runs on a quiet host (each run already keeps its fastest of five samples),
+/// so the targets table shows the median of three.
+const REPEATS: usize = 2;
+
+/// The rows run [`REPEATS`] more times: issue #14's timed targets among
+/// `descs` (the boot rows are xtask's own; the 10,000 threads' memory does not
+/// vary between runs).
+fn repeated_rows(descs: &[Desc]) -> Vec<&str> {
+    TARGETS
+        .iter()
+        .map(|t| t.0)
+        .filter(|n| {
+            *n != BOOT_INIT_ROW
+                && *n != "threads_10k_kernel_bytes_per_thread"
+                && descs.iter().any(|d| d.name == *n)
+        })
+        .collect()
 }
 
 /// The QEMU command for Kestrel with this initramfs.
@@ -1203,18 +1259,21 @@ const TARGET_FUTEX: &str = "two polls a round trip, the wake on the fast path an
      A directed yield (the waker about to block runs the woken thread at once) would remove \
      the pass; the futex waiter's waker in a one-waker slot took ~100 instructions off in a \
      trial.";
-const TARGET_CR3: &str = "a switch between two processes costs ~35 us under TCG in both \
+const TARGET_CR3: &str = "(a round trip is two switches between two processes: the \
+     issue's context-switch target is these rows) a switch between two processes costs ~35 us under TCG in both \
      kernels, as QEMU flushes its whole software TLB at every CR3 write (PCID does not help \
      under TCG) and every page and translated block is looked up again; Kestrel's own \
      instructions per round trip are in hot-paths.md. Closing it needs fewer distinct pages \
      touched after each switch.";
-const TARGET_HANDLERS: &str = "the handlers' shared costs (hot-paths.md, \"What each call's \
-     handler cost\"): `Ctx::mm()` takes a lock and clones an `Arc` on every call with a \
-     pointer, a user copy through `dyn UserSpace` is ~110 instructions for 16 bytes, \
-     `Ctx::file` two locks and two `Arc` clones, `sigactions()` a lock and a clone. \
-     Borrowing them under one fixed lock order instead of cloning would close most of it.";
-const TARGET_SELECT: &str = "each descriptor is looked up in the table and polled through \
-     its file's `poll` (hot-paths.md, \"poll and select\").";
+const TARGET_HANDLERS: &str = "the handlers borrow what they used to clone (user copies \
+     generic over the address space, the file looked up under the table's lock, the signal \
+     dispositions borrowed: read 917 -> 844 instructions, sigaction 741 -> 678; hot-paths.md, \
+     \"What each call's handler cost\"), and both rows run at about 1.0x: met in some runs, \
+     not in others. What is left is shared by every call: the checks around it (the \
+     null-call row) and the address space's reference count, which stays until exec waits \
+     for the other threads the way Linux's de_thread does.";
+const TARGET_SELECT: &str = "each descriptor is polled through its file's `poll`, under one \
+     lock of the descriptor table (hot-paths.md, \"poll and select\").";
 const TARGET_FILE_FAULT: &str = "see hot-paths.md, \"File-backed faults\": TCG's cost of \
      the first touch of each mapped page dominates both kernels.";
 const TARGET_PARKED: &str = "what a parked thread keeps is tabled in hot-paths.md, \
@@ -1235,9 +1294,12 @@ impl Doc<'_> {
         let _ = writeln!(
             s,
             "\n### Issue #14's targets\n\n\
-             Met or not in this run (single timed runs are noisy; \
-             [hot-paths.md](hot-paths.md) has instruction counts, which are steady). \
-             Where a target is not met, what is known and what would close it.\n\n\
+             Met or not in this run. Single timed runs of the short rows vary by up \
+             to 25 % on a quiet host, so kbench runs each timed row below three times \
+             in the same boot, on both kernels, and this table and the Results table \
+             show the median of the three ([hot-paths.md](hot-paths.md) has \
+             instruction counts, which are steady). Where a target is not met, what is \
+             known and what would close it.\n\n\
              | row | target | this run | met | when not: why, and what would close it |\n\
              |---|---|---:|---|---|"
         );
@@ -1449,11 +1511,12 @@ impl Doc<'_> {
              {FS_DISK_MIB} MiB ext2 file system (`mkfs.ext2 -q -F -b 4096`) made afresh \
              before each boot and checked with `e2fsck -fn` after it (the `fs_*` rows; \
              Linux mounts ext2 with its built-in ext4 driver). The command file:\n\n\
-             ```sh\n{GUEST_SCRIPT}{GUEST_SCRIPT_END}\n```\n\n\
+             ```sh\n{}\n```\n\n\
              The scaling boots use `target/kestrel/initramfs-bench-scaling.cpio`, whose \
              command file runs `/bench/kbench --scaling`, and `-smp 1`, `2` and `4` in the \
              commands below.\n\n\
              Kestrel:\n\n```sh\n{}\n```\n",
+            guest_script("", &repeated_rows(self.descs)),
             none_or(self.kestrel_line, "# not booted: the kernel did not build")
         );
         if self.linux.is_some() {
@@ -1520,7 +1583,7 @@ fn scaling(
     progs: &[(String, PathBuf)],
 ) -> Result<Scaling, String> {
     let descs = list(progs, true)?;
-    let cpio = bench_initramfs(progs, &[], "--scaling", "initramfs-bench-scaling.cpio")?;
+    let cpio = bench_initramfs(progs, &[], "--scaling", &[], "initramfs-bench-scaling.cpio")?;
     let t0 = Instant::now();
     let mut runs = Vec::new();
     for cpus in SCALING_CPUS {
@@ -1937,8 +2000,10 @@ mod tests {
 
     #[test]
     fn parse_reads_results_notes_info_and_the_end() {
+        // A row run three times (the target rows) is the median of the three.
         let o = outcome(&[
             "garbage BENCH syscall_getppid 949 ns/op",
+            "BENCH syscall_getppid 1200 ns/op",
             "BENCH syscall_getppid 1 ns/op",
             "BENCH signal_roundtrip unsupported -",
             "BENCHNOTE signal_roundtrip kill(self, SIGUSR1) did not run the handler",
@@ -2170,9 +2235,15 @@ mod tests {
     #[test]
     fn the_guest_script_passes_kbench_its_arguments() {
         assert_eq!(
-            guest_script(""),
+            guest_script("", &[]),
             format!("{GUEST_SCRIPT}{GUEST_SCRIPT_END}")
         );
-        assert!(guest_script("--scaling").contains("\n/bench/kbench --scaling\n"));
+        assert!(guest_script("--scaling", &[]).contains("\n/bench/kbench --scaling\n"));
+        let twice = guest_script("", &["stat", "poll_100fds"]);
+        assert_eq!(
+            twice.matches("\n/bench/kbench stat poll_100fds").count(),
+            REPEATS
+        );
+        assert!(twice.ends_with(GUEST_SCRIPT_END));
     }
 }

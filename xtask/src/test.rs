@@ -1027,6 +1027,19 @@ const BOOT_CHECKS: &[BootCheck] = &[
         smp: Some(2),
     },
     BootCheck {
+        name: "boot.the_lockup_watchdog_reports_a_spinning_poll_on_one_cpu",
+        cmdline: "kestrel.test=watchdog log=warn",
+        mem: "128M",
+        status: EXIT_SUCCESS,
+        expect: &[
+            "watchdog: CPU 0 stuck for",
+            "in the kernel at 0x",
+            "kestrel::tests::spin_until+0x",
+            "1 passed, 0 failed",
+        ],
+        smp: Some(1),
+    },
+    BootCheck {
         name: "boot.maxcpus_limits_the_cpus_started",
         cmdline: "kestrel.test log=warn maxcpus=2",
         mem: "128M",

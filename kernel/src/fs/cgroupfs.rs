@@ -211,7 +211,7 @@ impl Snapshot {
                 // In another PID namespace only the process's own id is known.
                 alloc::vec![vis]
             } else {
-                p.threads.lock().iter().map(|t| t.tid).collect()
+                p.threads.lock().iter().map(|t| t.tid()).collect()
             };
             snap.procs.insert(
                 pid,

@@ -568,7 +568,7 @@ impl<'a> Target<'a> {
             parent,
             is_dir: m.is_dir(),
             pid: thread.map_or(0, |t| t.process.pid),
-            tid: thread.map_or(0, |t| t.tid),
+            tid: thread.map_or(0, |t| t.tid()),
         }
     }
 }

@@ -277,7 +277,7 @@ fn lookup_root(name: &[u8]) -> KResult<InodeRef> {
             PROC_SUPER_MAGIC,
             Box::new(|| {
                 let t = caller()?;
-                Ok(format!("{}/task/{}", t.process.pid, t.tid).into_bytes())
+                Ok(format!("{}/task/{}", t.process.pid, t.tid()).into_bytes())
             }),
             None,
         ),
@@ -783,7 +783,7 @@ fn kestrel_tasks() -> String {
                     n => String::from(names.get(&((n - 1) as usize)).copied().unwrap_or("syscall")),
                 };
                 (
-                    format!("{comm}[{}/{}]", th.process.pid, th.tid),
+                    format!("{comm}[{}/{}]", th.process.pid, th.tid()),
                     "user",
                     wait,
                 )
@@ -1616,7 +1616,7 @@ fn task_dir_ino(serial: u64) -> u64 {
 /// /proc/PID, or /proc/PID/task/TID when `thread` is given.
 fn pid_dir(p: &Arc<Process>, thread: Option<&Arc<Thread>>) -> InodeRef {
     let serial = p.serial;
-    let tid = thread.map(|t| t.tid);
+    let tid = thread.map(|t| t.tid());
     let ino = entry_ino(serial, tid, None);
     // /proc for /proc/PID, /proc/PID/task for a thread's directory.
     let parent = if tid.is_some() {
@@ -1668,7 +1668,7 @@ fn main_thread(p: &Process, thread: &Option<Arc<Thread>>) -> Option<Arc<Thread>>
     let threads = p.threads.lock();
     threads
         .iter()
-        .find(|t| t.tid == p.pid)
+        .find(|t| t.tid() == p.pid)
         .or_else(|| threads.first())
         .cloned()
 }
@@ -1690,7 +1690,7 @@ fn pid_entry(
     };
     let c = |perm: u32| owned_by(p, ino, perm);
     // The directory the entry is in (/proc/PID or /proc/PID/task/TID), for "..".
-    let parent = entry_ino(p.serial, thread.as_ref().map(|t| t.tid), None);
+    let parent = entry_ino(p.serial, thread.as_ref().map(|t| t.tid()), None);
     Ok(match name {
         b"stat" => {
             let g = get.clone();
@@ -2177,7 +2177,7 @@ fn dispositions(p: &Process) -> (u64, u64) {
 
 fn stat(p: &Arc<Process>, thread: &Option<Arc<Thread>>) -> String {
     let t = main_thread(p, thread);
-    let id = thread.as_ref().map_or(p.pid, |t| t.tid);
+    let id = thread.as_ref().map_or(p.pid, |t| t.tid());
     let comm = t.as_ref().map(|t| t.comm()).unwrap_or_default();
     let state = state_letter(p, t.as_ref());
     let (tty, tpgid) = tty_of(p);
@@ -2237,7 +2237,7 @@ fn status(p: &Arc<Process>, thread: &Option<Arc<Thread>>) -> String {
     let umask = p.fs().lock().umask;
     let usage = p.mm().usage();
     let kb = |b: u64| b / 1024;
-    let id = thread.as_ref().map_or(p.pid, |t| t.tid);
+    let id = thread.as_ref().map_or(p.pid, |t| t.tid());
     let (ign, cgt) = dispositions(p);
     let mask = t.as_ref().map_or(0, |t| t.sigmask.load(Ordering::Relaxed));
     let thread_pending = t.as_ref().map_or(0, |t| t.signals.pending.lock().pending());
@@ -3000,7 +3000,7 @@ fn task_dir(p: &Arc<Process>, ino: u64) -> InodeRef {
         let Some(p) = weak.upgrade() else {
             return Vec::new();
         };
-        let mut tids: Vec<u32> = p.threads.lock().iter().map(|t| t.tid).collect();
+        let mut tids: Vec<u32> = p.threads.lock().iter().map(|t| t.tid()).collect();
         tids.sort_unstable();
         tids.into_iter()
             .map(|t| (format!("{t}").into_bytes(), task_ino(serial, t, 0), DT_DIR))
@@ -3013,7 +3013,7 @@ fn task_dir(p: &Arc<Process>, ino: u64) -> InodeRef {
             .threads
             .lock()
             .iter()
-            .find(|t| t.tid == tid)
+            .find(|t| t.tid() == tid)
             .cloned()
             .ok_or(Errno::ENOENT)?;
         Ok(pid_dir(&p, Some(&t)))

@@ -451,15 +451,62 @@ async fn load_at(
     Ok(built)
 }
 
-/// Switches `thread`'s process to the new image (Linux's begin_new_exec).
+/// Makes `thread` its process's only thread before it switches to a new
+/// image (Linux's de_thread): the others are killed and it waits until every
+/// one has ended (a thread in user mode on another CPU is interrupted; one
+/// stopped by a tracer with PTRACE_O_TRACEEXIT reports its exit stop first,
+/// as on Linux), so that no thread runs the old program after the switch and
+/// the old address space has no user left. A thread other than the leader
+/// then takes the leader's identity: its id becomes the process's. Returns
+/// its former id (PTRACE_EVENT_EXEC's message).
+///
+/// EAGAIN when an exit or another thread's exec is under way: this thread was
+/// killed (or is about to be) and dies, as the loser does on Linux. The wait
+/// ends the same way if the process is killed meanwhile (the system call's
+/// future is dropped then; the guard ends the exec's wait either way).
+async fn de_thread(thread: &Arc<Thread>) -> KResult<u32> {
+    let p = &thread.process;
+    if !p.alone(thread) {
+        struct Waiting<'a>(&'a super::Process);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.end_exec();
+            }
+        }
+        p.begin_exec(thread)?;
+        let _waiting = Waiting(p);
+        // The others' exits wake this thread's own waits when one thread is
+        // left (as does its own kill).
+        thread
+            .wait_until(|| {
+                if thread.killed() {
+                    Some(Err(Errno::EAGAIN))
+                } else if p.alone(thread) {
+                    Some(Ok(()))
+                } else {
+                    None
+                }
+            })
+            .await?;
+    }
+    Ok(p.become_leader(thread))
+}
+
+/// Switches `thread`'s process to the new image (Linux's begin_new_exec),
+/// once it is the only thread ([`de_thread`]).
 fn commit(thread: &Arc<Thread>, img: NewImage) -> UserContext {
     let p = &thread.process;
-    // Other threads end (de_thread).
-    for t in p.threads.lock().iter().filter(|t| !Arc::ptr_eq(t, thread)) {
-        t.kill();
-    }
     // ru_maxrss outlives the old image (Linux's setmax_mm_hiwater_rss).
     p.sample_rss();
+    // The robust futexes the thread holds are released in the old image, and
+    // neither its robust list nor its clear-child-tid address carries over
+    // (Linux's exec_mm_release: the new program sets its own).
+    crate::syscall::futex::exit_robust_list(
+        &p.mm(),
+        thread.robust_list.swap(0, Ordering::AcqRel),
+        thread.tid(),
+    );
+    thread.clear_child_tid.store(0, Ordering::Release);
     let old = p.replace_mm(img.mm.clone());
     img.mm.activate();
     drop(old);
@@ -621,6 +668,9 @@ async fn exec_common(
     let _ = AT_FDCWD;
     match load_at(ctx.thread, at, path, filename, argv, envp).await? {
         Ok(img) => {
+            // Boxed: rare (a process with more than one thread), and kept out
+            // of the call's future.
+            let former_tid = alloc::boxed::Box::pin(de_thread(ctx.thread)).await?;
             // iopl(2)'s level, ioperm(2)'s ports and PR_SET_TSC's mode survive
             // execve, as on Linux.
             let iopl_emul = ctx.regs.iopl_emul;
@@ -631,7 +681,8 @@ async fn exec_common(
             ctx.regs.tsc_sigsegv = tsc_sigsegv;
             ctx.regs.io_bitmap = io_bitmap;
             ctx.regs.orig_rax = kestrel_abi::syscalls::nr::EXECVE as u64;
-            alloc::boxed::Box::pin(super::ptrace::exec_event(ctx.thread, ctx.regs)).await;
+            alloc::boxed::Box::pin(super::ptrace::exec_event(ctx.thread, ctx.regs, former_tid))
+                .await;
             Ok(0)
         }
         Err(e) => {
@@ -656,5 +707,6 @@ pub async fn exec_initial(
     envp: Vec<Vec<u8>>,
 ) -> KResult<UserContext> {
     let img = load(thread, path, argv, envp).await??;
+    de_thread(thread).await?;
     Ok(commit(thread, img))
 }

@@ -301,6 +301,10 @@ pub struct Process {
     pub exit_signal: u32,
     /// Set once exit_group or a fatal signal has decided the process's fate.
     exiting: spin::Mutex<Option<u32>>,
+    /// Set while a thread's execve waits for the other threads to end
+    /// (Linux's group_exec_task; changed only under `exiting`'s lock, which
+    /// makes an exit and an exec exclude each other): [`Process::begin_exec`].
+    execing: AtomicBool,
     /// Set by execve (setpgid on a child that exec'd is EACCES).
     pub did_exec: AtomicBool,
     /// PR_SET_PDEATHSIG: the signal this process gets when the thread that created it
@@ -423,7 +427,9 @@ pub mod work {
 
 /// A user thread.
 pub struct Thread {
-    pub tid: Pid,
+    /// Its thread id (a non-leader's becomes the process's id when it execs:
+    /// [`Thread::tid`]).
+    tid: AtomicU32,
     pub process: Arc<Process>,
     /// Blocked signals.
     pub sigmask: AtomicU64,
@@ -834,6 +840,7 @@ impl Process {
             vfork: spin::Mutex::new(None),
             exit_signal: n.exit_signal,
             exiting: spin::Mutex::new(None),
+            execing: AtomicBool::new(false),
             did_exec: AtomicBool::new(false),
             pdeathsig: AtomicU32::new(0),
             parent_tid: AtomicU32::new(0),
@@ -1037,7 +1044,7 @@ impl Process {
         let threads = self.threads.lock();
         threads
             .iter()
-            .find(|t| t.tid == self.pid)
+            .find(|t| t.tid() == self.pid)
             .or_else(|| threads.first())
             .map(|t| t.comm())
             .unwrap_or_default()
@@ -1057,6 +1064,26 @@ impl Process {
         }
     }
 
+    /// exit_group(2): [`Process::begin_exit`], unless another thread's
+    /// execve waits for the others to end; then only the calling thread
+    /// exits, with status 0, and the exec goes on (Linux's do_group_exit
+    /// with group_exec_task set). False then.
+    pub fn exit_group(&self, wstatus: u32) -> bool {
+        {
+            let mut e = self.exiting.lock();
+            if e.is_none() {
+                if self.execing.load(Ordering::Relaxed) {
+                    return false;
+                }
+                *e = Some(wstatus);
+            }
+        }
+        for t in self.threads.lock().iter() {
+            t.kill();
+        }
+        true
+    }
+
     /// Like [`Process::begin_exit`], but tells only the threads other than `me`
     /// to exit, so `me` can write a core file first. False if an exit was already
     /// under way (then that one stands, and nothing is dumped).
@@ -1074,6 +1101,85 @@ impl Process {
             }
         }
         true
+    }
+
+    /// The start of execve's de_thread (Linux's zap_other_threads): every
+    /// thread but `me` is killed, and those running user code on another CPU
+    /// are interrupted so that they stop at once. EAGAIN if an exit or
+    /// another thread's exec is under way (`me` was killed then, or is about
+    /// to be: it dies, as the loser of Linux's race does). The caller waits
+    /// until it is alone ([`Process::alone`]), then calls
+    /// [`Process::end_exec`]; meanwhile a thread being made is born killed.
+    pub fn begin_exec(&self, me: &Arc<Thread>) -> KResult<()> {
+        {
+            let e = self.exiting.lock();
+            if e.is_some() || self.execing.load(Ordering::Relaxed) {
+                // The exit or the other exec kills every thread but its own,
+                // this one too: it may be about to, so `me` is killed now,
+                // lest it go back to user mode with EAGAIN in between (on
+                // Linux the kill comes in the same step as the mark).
+                me.kill();
+                return Err(Errno::EAGAIN);
+            }
+            self.execing.store(true, Ordering::Release);
+        }
+        let others: Vec<Arc<Thread>> = self
+            .threads
+            .lock()
+            .iter()
+            .filter(|t| !Arc::ptr_eq(t, me))
+            .cloned()
+            .collect();
+        for t in &others {
+            t.kill();
+        }
+        interrupt_user(&others);
+        Ok(())
+    }
+
+    /// The end of an exec's wait ([`Process::begin_exec`]), whatever its
+    /// outcome.
+    pub fn end_exec(&self) {
+        let _e = self.exiting.lock();
+        self.execing.store(false, Ordering::Release);
+    }
+
+    /// Whether an exec waits for the other threads to end.
+    pub fn exec_in_progress(&self) -> bool {
+        self.execing.load(Ordering::Acquire)
+    }
+
+    /// Whether `me` is the process's only thread.
+    pub fn alone(&self, me: &Arc<Thread>) -> bool {
+        let threads = self.threads.lock();
+        threads.len() == 1 && Arc::ptr_eq(&threads[0], me)
+    }
+
+    /// An exec's thread, now alone, takes the leader's identity if it is
+    /// not the leader (Linux's exchange_tids in de_thread): its id becomes
+    /// the process's, in the thread table and for the children it made.
+    /// Returns its former id.
+    pub fn become_leader(&self, me: &Arc<Thread>) -> Pid {
+        let old = me.tid();
+        if old == self.pid {
+            return old;
+        }
+        {
+            // The leader's entry went when it exited (before it left
+            // `threads`, so it is gone now that `me` is alone).
+            let mut table = THREADS.lock();
+            table.remove(&old);
+            table.insert(self.pid, Arc::downgrade(me));
+            me.tid.store(self.pid, Ordering::Relaxed);
+        }
+        for c in self.children.lock().iter() {
+            let _ =
+                c.parent_tid
+                    .compare_exchange(old, self.pid, Ordering::Relaxed, Ordering::Relaxed);
+        }
+        crate::perf::retid(me, old);
+        crate::trace::note_comm(self.pid, self.pid, &me.comm());
+        old
     }
 
     /// Sets the core-dumped bit (0x80) of the exit's wait status.
@@ -1113,6 +1219,14 @@ impl Process {
 }
 
 impl Thread {
+    /// The thread id. Fixed for the thread's life, but for one change: a
+    /// thread other than the leader that execs takes the process's id
+    /// ([`exec`]'s de_thread, as Linux's exchange_tids).
+    #[inline]
+    pub fn tid(&self) -> Pid {
+        self.tid.load(Ordering::Relaxed)
+    }
+
     fn new(
         tid: Pid,
         process: Arc<Process>,
@@ -1121,7 +1235,7 @@ impl Thread {
         comm: [u8; 16],
     ) -> Arc<Self> {
         let t = Arc::new(Self {
-            tid,
+            tid: AtomicU32::new(tid),
             process,
             sigmask: AtomicU64::new(sigmask),
             clear_child_tid: AtomicU64::new(0),
@@ -1144,7 +1258,18 @@ impl Thread {
             rare: spin::Once::new(),
         });
         THREADS.lock().insert(tid, Arc::downgrade(&t));
-        t.process.threads.lock().push(t.clone());
+        {
+            let mut threads = t.process.threads.lock();
+            // A thread made while its process exits or execs (a clone that
+            // raced exit_group, a fatal signal or execve's de_thread) would
+            // outlive the killing: it is born killed, and ends before it runs
+            // user code.
+            if t.process.exec_in_progress() || t.process.exiting.lock().is_some() {
+                t.work
+                    .fetch_or(work::KILL | work::LOOP, Ordering::SeqCst);
+            }
+            threads.push(t.clone());
+        }
         crate::trace::note_comm(t.process.pid, tid, &t.comm());
         t
     }
@@ -1202,7 +1327,7 @@ impl Thread {
         let n = name.len().min(15);
         c[..n].copy_from_slice(&name[..n]);
         *self.comm.lock() = c;
-        crate::trace::note_comm(self.process.pid, self.tid, &name[..n]);
+        crate::trace::note_comm(self.process.pid, self.tid(), &name[..n]);
     }
 
     /// The command name.
@@ -1415,7 +1540,9 @@ pub fn fork_process(parent_thread: &Arc<Thread>, share: CloneShare) -> KResult<A
         rlimits: *parent.rlimits.lock(),
         exit_signal: share.exit_signal,
     });
-    child.parent_tid.store(parent_thread.tid, Ordering::Relaxed);
+    child
+        .parent_tid
+        .store(parent_thread.tid(), Ordering::Relaxed);
     // Into a frozen cgroup: it runs no user code until thawed.
     child.signals.frozen.store(frozen, Ordering::Relaxed);
     child
@@ -1468,14 +1595,51 @@ pub fn new_thread(parent_thread: &Arc<Thread>) -> KResult<Arc<Thread>> {
     ))
 }
 
+/// A thread of `p` is gone: if one is left and it waits in execve for the
+/// others to end, it goes on.
+fn wake_exec(p: &Process, threads: &[Arc<Thread>]) {
+    if let [last] = threads
+        && p.exec_in_progress()
+    {
+        last.wake_waits();
+    }
+}
+
+/// Interrupts the CPUs running any of `threads` in user mode, so that a kill
+/// takes effect now rather than at the end of the time slice (Linux's
+/// kick_process).
+fn interrupt_user(threads: &[Arc<Thread>]) {
+    if threads.is_empty() {
+        return;
+    }
+    let me = crate::task::this_cpu();
+    for (cpu, current) in CURRENT
+        .iter()
+        .enumerate()
+        .take(crate::arch::percpu::online())
+    {
+        if cpu == me {
+            continue;
+        }
+        let running = current
+            .lock()
+            .as_ref()
+            .is_some_and(|c| threads.iter().any(|t| Arc::ptr_eq(c, t)));
+        if running {
+            crate::task::interrupt_cpu(cpu);
+        }
+    }
+}
+
 /// Undoes a clone whose task could not be started.
 pub fn abandon(thread: &Arc<Thread>) {
     crate::perf::thread_exit(thread);
-    THREADS.lock().remove(&thread.tid);
+    THREADS.lock().remove(&thread.tid());
     let p = &thread.process;
     let alone = {
         let mut threads = p.threads.lock();
         threads.retain(|t| !Arc::ptr_eq(t, thread));
+        wake_exec(p, &threads);
         threads.is_empty()
     };
     if alone {
@@ -1528,7 +1692,7 @@ pub fn thread_exited(thread: &Arc<Thread>) -> Option<u32> {
     crate::syscall::futex::exit_robust_list(
         &mm,
         thread.robust_list.swap(0, Ordering::AcqRel),
-        thread.tid,
+        thread.tid(),
     );
     let tidptr = thread.clear_child_tid.swap(0, Ordering::AcqRel);
     if tidptr != 0 {
@@ -1547,26 +1711,30 @@ pub fn thread_exited(thread: &Arc<Thread>) -> Option<u32> {
     // Its perf events stop (inherited copies add their counts to their
     // parents') before the parent can reap it, as Linux's perf_event_exit_task.
     crate::perf::thread_exit(thread);
-    THREADS.lock().remove(&thread.tid);
-    crate::syscall::keys::thread_exited(&p, thread.tid);
+    THREADS.lock().remove(&thread.tid());
+    crate::syscall::keys::thread_exited(&p, thread.tid());
     p.dead_threads_cpu.add(thread.cpu.split());
     p.dead_threads_cpu.add_switches(thread.cpu.switches());
     // PR_SET_PDEATHSIG: children this thread created are told it is gone.
     for c in p.children.lock().clone() {
         let sig = c.pdeathsig.load(Ordering::Relaxed);
-        if sig != 0 && c.parent_tid.load(Ordering::Relaxed) == thread.tid {
+        if sig != 0 && c.parent_tid.load(Ordering::Relaxed) == thread.tid() {
             signal::send(&c, sig);
         }
     }
-    let last = {
+    let (last, replaced) = {
         let mut threads = p.threads.lock();
         threads.retain(|t| !Arc::ptr_eq(t, thread));
-        threads.is_empty()
+        // The leader killed by another thread's execve, whose id that thread
+        // takes: known here, before the exec can go on (it waits for this).
+        let replaced = !threads.is_empty() && thread.tid() == p.pid && p.exec_in_progress();
+        wake_exec(&p, &threads);
+        (threads.is_empty(), replaced)
     };
     let status = p
         .exit_status()
         .unwrap_or_else(|| wstatus_exited(code as u8));
-    ptrace::thread_exited(thread, status, last);
+    ptrace::thread_exited(thread, status, last, replaced);
     if !last {
         crate::fs::cgroupfs::thread_gone(p.pid);
     }
@@ -1776,7 +1944,7 @@ pub fn try_wait(
         .iter()
         .filter(|t| match which {
             WaitFor::Any => true,
-            WaitFor::Pid(pid) => t.tid == pid,
+            WaitFor::Pid(pid) => t.tid() == pid,
             WaitFor::Pgid(g) => t.process.pgid.load(Ordering::Relaxed) == g,
         })
         .cloned()
@@ -1788,7 +1956,7 @@ pub fn try_wait(
         if let Some(status) = ptrace::wait_report(parent, t, opts.exited, opts.nowait) {
             let uid = t.process.cred.lock().uid;
             return Ok(Some(WaitResult {
-                pid: t.tid,
+                pid: t.tid(),
                 uid,
                 status,
                 cpu: t.cpu.split(),

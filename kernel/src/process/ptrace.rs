@@ -292,7 +292,7 @@ fn notify_tracer(tracer: &Arc<Process>, t: &Thread, code: i32, status: i32) {
     let a = tracer.sigactions().lock().get(SIGCHLD);
     if code != CLD_TRAPPED || a.flags & SA_NOCLDSTOP == 0 {
         let uid = t.process.cred.lock().uid;
-        signal::send_process(tracer, Siginfo::child(code, t.tid, uid, status, 0, 0));
+        signal::send_process(tracer, Siginfo::child(code, t.tid(), uid, status, 0, 0));
     }
     tracer.child_event.wake_all();
 }
@@ -384,9 +384,11 @@ pub async fn event_stop(t: &Arc<Thread>, regs: &mut UserContext, event: u32, msg
     }
 }
 
-/// What execve tells a tracer: PTRACE_EVENT_EXEC with TRACEEXEC, otherwise (for an
-/// attached, not seized, tracee) a SIGTRAP after the call.
-pub async fn exec_event(t: &Arc<Thread>, regs: &mut UserContext) {
+/// What execve tells a tracer: PTRACE_EVENT_EXEC with TRACEEXEC (its message
+/// the thread's id before the exec, `former_tid`: another than its id now when
+/// a thread other than the leader exec'd), otherwise (for an attached, not
+/// seized, tracee) a SIGTRAP after the call.
+pub async fn exec_event(t: &Arc<Thread>, regs: &mut UserContext, former_tid: u32) {
     if !t.ptraced() {
         return;
     }
@@ -398,7 +400,7 @@ pub async fn exec_event(t: &Arc<Thread>, regs: &mut UserContext) {
         (st.options, st.seized)
     };
     if options & PTRACE_O_TRACEEXEC != 0 {
-        event_stop(t, regs, PTRACE_EVENT_EXEC, u64::from(t.tid)).await;
+        event_stop(t, regs, PTRACE_EVENT_EXEC, u64::from(former_tid)).await;
     } else if !seized {
         let uid = t.process.cred.lock().uid;
         signal::send_thread(
@@ -449,9 +451,10 @@ pub fn attach_child(parent: &Thread, child: &Arc<Thread>) {
 }
 
 /// `t` leaves its loop with wait status `status` (`last`: the last thread of its
-/// process). Its tracer collects the exit with wait, unless it is also the
-/// parent and will see the zombie.
-pub fn thread_exited(t: &Arc<Thread>, status: u32, last: bool) {
+/// process; `leader_replaced`: the leader, killed by another thread's execve
+/// which takes its id). Its tracer collects the exit with wait, unless it is
+/// also the parent and will see the zombie, or the leader was replaced.
+pub fn thread_exited(t: &Arc<Thread>, status: u32, last: bool, leader_replaced: bool) {
     if !t.ptraced() {
         return;
     }
@@ -463,7 +466,11 @@ pub fn thread_exited(t: &Arc<Thread>, status: u32, last: bool) {
     t.ptrace_flags.store(0, Ordering::Release);
     let Some(tracer) = tracer else { return };
     let parent_sees_it = last && t.process.parent().is_some_and(|p| Arc::ptr_eq(&p, &tracer));
-    if parent_sees_it {
+    // A leader killed by another thread's execve (`leader_replaced`)
+    // reports no death: the exec'ing thread takes its id and reports
+    // PTRACE_EVENT_EXEC under it (Linux releases the old leader silently,
+    // ptrace(2)'s "reappears").
+    if parent_sees_it || leader_replaced {
         tracer.tracees.lock().retain(|x| !Arc::ptr_eq(x, t));
         t.ptrace.lock().tracer = None;
         return;

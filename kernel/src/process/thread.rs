@@ -125,7 +125,7 @@ pub fn spawn(thread: Arc<Thread>, regs: UserContext) -> Result<(), kestrel_execu
         crate::trace::record(
             crate::trace::Kind::Thread,
             t.id(),
-            u64::from(thread.process.pid) << 32 | u64::from(thread.tid),
+            u64::from(thread.process.pid) << 32 | u64::from(thread.tid()),
         );
     };
     task::try_spawn_detached_on("user-thread", affinity, record, fut).map(|_| ())
@@ -266,7 +266,7 @@ fn run(thread: Arc<Thread>, mut regs: UserContext) -> impl Future<Output = ()> +
                     }
                     let denied = entry != syscall::seccomp::Entry::Run;
                     let (nr, args) = syscall::call_of(&regs);
-                    crate::trace::record(crate::trace::Kind::SyscallEnter, thread.tid.into(), nr);
+                    crate::trace::record(crate::trace::Kind::SyscallEnter, thread.tid().into(), nr);
                     // Any number a program (or its tracer) puts in rax: no overflow.
                     let shown = u32::try_from(nr).map_or(u32::MAX, |n| n.saturating_add(1));
                     thread.in_syscall.store(shown, Ordering::Relaxed);
@@ -301,7 +301,7 @@ fn run(thread: Arc<Thread>, mut regs: UserContext) -> impl Future<Output = ()> +
                     }
                     crate::trace::record(
                         crate::trace::Kind::SyscallExit,
-                        thread.tid.into(),
+                        thread.tid().into(),
                         regs.regs.rax,
                     );
                     if thread.ptraced() && !thread.should_exit() {
@@ -314,7 +314,7 @@ fn run(thread: Arc<Thread>, mut regs: UserContext) -> impl Future<Output = ()> +
                 }
                 Trap::PageFault { addr, code } => {
                     regs.orig_rax = u64::MAX; // not in a system call (ptrace's orig_rax)
-                    crate::trace::record(crate::trace::Kind::PageFault, thread.tid.into(), addr);
+                    crate::trace::record(crate::trace::Kind::PageFault, thread.tid().into(), addr);
                     if let Some(c) = &thread.process.syscall_counts {
                         c.fault();
                     }
@@ -393,7 +393,7 @@ fn run(thread: Arc<Thread>, mut regs: UserContext) -> impl Future<Output = ()> +
                         log::debug!(
                             "pid {} tid {}: {} at {:#x} (rip {:#x}, {:?})",
                             thread.process.pid,
-                            thread.tid,
+                            thread.tid(),
                             name(info.si_signo as u32),
                             addr,
                             regs.regs.rip,
@@ -595,7 +595,7 @@ fn fast_syscall(
     frame.rax = ret as u64;
     // One test of the trace's group for both records (they share it).
     if crate::trace::on(crate::trace::Kind::SyscallEnter) {
-        let tid = thread.tid.into();
+        let tid = thread.tid().into();
         crate::trace::record(crate::trace::Kind::SyscallEnter, tid, nr);
         crate::trace::record(crate::trace::Kind::SyscallExit, tid, ret as u64);
     }
@@ -650,7 +650,7 @@ fn out_of_memory_kill(thread: &Thread) {
     log::warn!(
         "pid {} tid {}: out of memory in the thread loop; killed",
         thread.process.pid,
-        thread.tid
+        thread.tid()
     );
     thread
         .process
@@ -678,7 +678,7 @@ async fn fault_and_wait(
                 // future) for the handler, then faults again; a signal or a
                 // kill ends the wait and the thread returns to user mode (the
                 // access faults again after the handler ran, as on Linux).
-                let tid = thread.tid;
+                let tid = thread.tid();
                 let woke = crate::process::signal::interruptible(
                     thread,
                     kestrel_abi::Errno::EINTR,

@@ -124,7 +124,7 @@ pub async fn dump(t: &Arc<Thread>, regs: &UserContext, info: &Siginfo) -> bool {
     let sig = info.si_signo as u32;
     let fields = PatternFields {
         pid: p.pid,
-        tid: t.tid,
+        tid: t.tid(),
         uid,
         gid,
         signal: sig,
@@ -182,7 +182,7 @@ async fn write_core(
         signal: info.si_signo as u32,
         sigpend: crate::process::signal::pending_of(t),
         sighold: t.sigmask.load(Ordering::Relaxed),
-        pid: t.tid,
+        pid: t.tid(),
         ppid: p.ppid(),
         pgrp,
         sid,

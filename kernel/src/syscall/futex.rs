@@ -147,7 +147,7 @@ fn queue(
     }
     crate::trace::record(
         crate::trace::Kind::FutexWait,
-        ctx.thread.tid.into(),
+        ctx.thread.tid().into(),
         uaddr.addr(),
     );
     futex::enqueue_if(key, bitset, || read_u32(&mm, uaddr).map(|v| v == val))?.ok_or(Errno::EAGAIN)

@@ -82,7 +82,7 @@ pub fn fork(parent: &Process, child: &Process) {
 pub fn new_thread(creator: &crate::process::Thread, tid: u32) {
     let p = &creator.process;
     let mut pk = p.keyrings.lock();
-    let Some(&t) = pk.threads.get(&creator.tid) else {
+    let Some(&t) = pk.threads.get(&creator.tid()) else {
         return;
     };
     let cred = p.cred.lock().clone();
@@ -140,7 +140,7 @@ fn with_keys<R>(
     let p = ctx.process();
     let cred = p.cred.lock().clone();
     let caller = caller_of(&cred);
-    let tid = ctx.thread.tid;
+    let tid = ctx.thread.tid();
     let mut pk = p.keyrings.lock();
     let mut slots = Slots {
         thread: pk.threads.get(&tid).copied(),
@@ -451,7 +451,7 @@ pub fn proc_keys() -> String {
     let caller = caller_of(&cred);
     let pk = p.keyrings.lock();
     let slots = Slots {
-        thread: pk.threads.get(&t.tid).copied(),
+        thread: pk.threads.get(&t.tid()).copied(),
         process: pk.process,
         session: pk.session,
         reqkey: pk.reqkey,

@@ -505,7 +505,7 @@ pub fn call_trivial(thread: &Arc<Thread>, nr: u64) -> Option<i64> {
     let p = &thread.process;
     let r = match nr as usize {
         n::GETPID => p.vpid,
-        n::GETTID if thread.tid != p.pid => thread.tid,
+        n::GETTID if thread.tid() != p.pid => thread.tid(),
         n::GETTID => p.vpid,
         n::GETPPID if p.pid_ns.is_root() => p.ppid(),
         _ => return None,

@@ -164,7 +164,7 @@ pub async fn sys_perf_event_open(
         return Err(Errno::EACCES);
     }
     if let Some(l) = &leader {
-        perf::check_group(l, &attr, cpu, target.as_ref().map(|t| t.tid))?;
+        perf::check_group(l, &attr, cpu, target.as_ref().map(|t| t.tid()))?;
     }
     let event = perf::open(attr, cpu, target.as_ref(), leader, ctx.thread);
     if let Some(out) = &output

@@ -162,18 +162,21 @@ async fn do_poll(
 }
 
 /// Polls every descriptor of `fds` once, filling in `revents` (POLLNVAL for a
-/// closed one, nothing for a negative one); returns how many have events. The
-/// table is locked only to take each file, not while it is polled.
+/// closed one, nothing for a negative one); returns how many have events.
+///
+/// The descriptor table stays locked for the whole scan and each file is
+/// polled through a borrow from it, as [`select_once`] does (see there for
+/// why that lock may be held around a file's `poll`).
 fn poll_once(files: &crate::process::Shared<kestrel_vfs::FdTable>, fds: &mut [PollFd]) -> usize {
+    let t = files.lock();
     let mut ready = 0;
     for p in fds.iter_mut() {
         let revents = if p.fd < 0 {
             0
         } else {
-            let file = files.lock().get(p.fd);
-            match file {
-                Ok(f) => f.poll() & (p.events as u16 | POLLERR | POLLHUP),
-                Err(_) => POLLNVAL,
+            match t.get_ref(p.fd) {
+                Some(f) => f.poll() & (p.events as u16 | POLLERR | POLLHUP),
+                None => POLLNVAL,
             }
         };
         p.revents = revents as i16;
@@ -283,62 +286,88 @@ fn select_small(
         }
     }
     drop(mm);
-    let mut out = [[0u64; SMALL_SET_WORDS]; 3];
-    let [r, w, x] = &bits;
-    let [ro, wo, xo] = &mut out;
+    let [r, w, x] = &mut bits;
     select_once(
         ctx,
         nfds,
-        [&r[..words], &w[..words], &x[..words]],
-        [&mut ro[..words], &mut wo[..words], &mut xo[..words]],
+        [&mut r[..words], &mut w[..words], &mut x[..words]],
         sets,
         timeout_ns,
     )
 }
 
+/// The poll bits that make a descriptor ready in select's read, write and
+/// except sets (Linux's POLLIN_SET, POLLOUT_SET, POLLEX_SET).
+const SELECT_IN: u16 = POLLIN | POLLRDNORM | POLLHUP | POLLERR;
+const SELECT_OUT: u16 = POLLOUT | POLLWRNORM | POLLERR;
+const SELECT_EX: u16 = POLLPRI;
+
 /// select's first look: each file of the sets `bits` polled in turn (nothing
-/// registered, nothing kept), its ready bits set in `out` (zeroed). With a
-/// ready file or a zero timeout that is the answer: the sets are written back
-/// and the count returned. `None`: nothing ready, the caller waits. EBADF for
-/// a descriptor in a set that is not open.
+/// registered, nothing kept), the sets replaced by the answer, word by word.
+/// With a ready file or a zero timeout that is the answer: the sets are
+/// written back and the count returned. `None`: nothing ready, the caller
+/// waits (the sets, all zero then, are no longer the question). EBADF for a
+/// descriptor in a set that is not open.
+///
+/// The sets are walked a word at a time, from one set bit to the next (bits
+/// at or past `nfds` are not looked at, and are 0 in the answer); each
+/// word's answers are gathered in registers and stored once.
+///
+/// The descriptor table stays locked for the whole scan and each file is
+/// polled through a borrow from it, with no reference count. That lock is
+/// taken before any file's own, never after: no file's `poll` takes a
+/// descriptor table's lock, and nothing that installs or removes descriptors
+/// (SCM_RIGHTS, fanotify's read, seccomp's ADDFD, userfaultfd, io_uring)
+/// holds a file's lock meanwhile. The scan does not wait, and the lock is let
+/// go before the sets are written back.
 fn select_once(
     ctx: &Ctx<'_>,
     nfds: usize,
-    bits: [&[u64]; 3],
-    out: [&mut [u64]; 3],
+    bits: [&mut [u64]; 3],
     sets: [UserPtr<u8>; 3],
     timeout_ns: Option<u64>,
 ) -> KResult<Option<u64>> {
-    let test = |set: &[u64], fd: usize| set[fd / 64] & (1 << (fd % 64)) != 0;
+    let words = nfds.div_ceil(64);
+    let [r, w, x] = bits;
+    let (r, w, x) = (&mut r[..words], &mut w[..words], &mut x[..words]);
     let files = ctx.process().files();
-    let [ro, wo, xo] = out;
+    let t = files.lock();
     let mut count = 0;
-    for fd in 0..nfds {
-        let (r, w, x) = (test(bits[0], fd), test(bits[1], fd), test(bits[2], fd));
-        if !(r || w || x) {
-            continue;
+    for i in 0..words {
+        let mut any = r[i] | w[i] | x[i];
+        if i == words - 1 && !nfds.is_multiple_of(64) {
+            any &= (1 << (nfds % 64)) - 1;
         }
-        let file = files.lock().get(fd as i32);
-        let m = file.map_err(|_| Errno::EBADF)?.poll();
-        let bit = 1 << (fd % 64);
-        if r && m & (POLLIN | POLLRDNORM | POLLHUP | POLLERR) != 0 {
-            ro[fd / 64] |= bit;
-            count += 1;
+        let (mut rw, mut ww, mut xw) = (0u64, 0u64, 0u64);
+        while any != 0 {
+            let b = any.trailing_zeros();
+            any &= any - 1;
+            let fd = (i * 64) as i32 + b as i32;
+            let m = t.get_ref(fd).ok_or(Errno::EBADF)?.poll();
+            let bit = 1u64 << b;
+            if m & SELECT_IN != 0 {
+                rw |= bit;
+            }
+            if m & SELECT_OUT != 0 {
+                ww |= bit;
+            }
+            if m & SELECT_EX != 0 {
+                xw |= bit;
+            }
         }
-        if w && m & (POLLOUT | POLLWRNORM | POLLERR) != 0 {
-            wo[fd / 64] |= bit;
-            count += 1;
-        }
-        if x && m & POLLPRI != 0 {
-            xo[fd / 64] |= bit;
-            count += 1;
-        }
+        // Only what was asked: a file ready for writing is not in the read set.
+        let (rw, ww, xw) = (rw & r[i], ww & w[i], xw & x[i]);
+        r[i] = rw;
+        w[i] = ww;
+        x[i] = xw;
+        count += u64::from(rw.count_ones() + ww.count_ones() + xw.count_ones());
     }
+    drop(t);
     if count == 0 && timeout_ns != Some(0) {
         return Ok(None);
     }
     let mm = ctx.mm();
-    for (set, &ptr) in [&*ro, &*wo, &*xo].iter().zip(&sets) {
+    for (set, &ptr) in [&*r, &*w, &*x].iter().zip(&sets) {
         if !ptr.is_null() && !set.is_empty() {
             mm.write_slice(ptr.cast(), set)?;
         }
@@ -376,15 +405,18 @@ async fn do_select(
     let test = |set: &[u64], fd: usize| set[fd / 64] & (1 << (fd % 64)) != 0;
     let files = ctx.process().files();
     if words > SMALL_SET_WORDS {
-        // The first look of larger sets (smaller ones had theirs above).
-        let [r, w, x] = &bits;
-        let mut result: [Vec<u64>; 3] = [
+        // The first look of larger sets (smaller ones had theirs above), on
+        // a copy: the sets are still the question if it finds nothing.
+        let mut look: [Vec<u64>; 3] = [
             super::zeroed_vec(words)?,
             super::zeroed_vec(words)?,
             super::zeroed_vec(words)?,
         ];
-        let [ro, wo, xo] = &mut result;
-        if let Some(n) = select_once(ctx, nfds, [r, w, x], [ro, wo, xo], sets, timeout_ns)? {
+        for (l, b) in look.iter_mut().zip(&bits) {
+            l.copy_from_slice(b);
+        }
+        let [r, w, x] = &mut look;
+        if let Some(n) = select_once(ctx, nfds, [r, w, x], sets, timeout_ns)? {
             return Ok(n);
         }
     }
@@ -395,13 +427,13 @@ async fn do_select(
         for fd in 0..nfds {
             let mut events = 0;
             if test(&bits[0], fd) {
-                events |= POLLIN | POLLRDNORM | POLLHUP | POLLERR;
+                events |= SELECT_IN;
             }
             if test(&bits[1], fd) {
-                events |= POLLOUT | POLLWRNORM | POLLERR;
+                events |= SELECT_OUT;
             }
             if test(&bits[2], fd) {
-                events |= POLLPRI;
+                events |= SELECT_EX;
             }
             if events == 0 {
                 continue;
@@ -425,15 +457,15 @@ async fn do_select(
     let mut count = 0;
     for (&fd, &r) in which.iter().zip(&out) {
         let set = |s: &mut Vec<u64>| s[fd / 64] |= 1 << (fd % 64);
-        if test(&bits[0], fd) && r & (POLLIN | POLLRDNORM | POLLHUP | POLLERR) != 0 {
+        if test(&bits[0], fd) && r & SELECT_IN != 0 {
             set(&mut result[0]);
             count += 1;
         }
-        if test(&bits[1], fd) && r & (POLLOUT | POLLWRNORM | POLLERR) != 0 {
+        if test(&bits[1], fd) && r & SELECT_OUT != 0 {
             set(&mut result[1]);
             count += 1;
         }
-        if test(&bits[2], fd) && r & POLLPRI != 0 {
+        if test(&bits[2], fd) && r & SELECT_EX != 0 {
             set(&mut result[2]);
             count += 1;
         }

@@ -25,10 +25,10 @@ pub fn getpid(ctx: &Ctx<'_>) -> KResult<u64> {
 /// processes per namespace.)
 pub fn gettid(ctx: &Ctx<'_>) -> KResult<u64> {
     let p = ctx.process();
-    if ctx.thread.tid == p.pid {
+    if ctx.thread.tid() == p.pid {
         return Ok(u64::from(p.vpid));
     }
-    Ok(u64::from(ctx.thread.tid))
+    Ok(u64::from(ctx.thread.tid()))
 }
 
 /// The parent's id as the caller's PID namespace sees it: 0 when the parent is
@@ -191,7 +191,7 @@ pub async fn sys_set_tid_address(ctx: &mut Ctx<'_>, tidptr: UserPtr<i32>) -> KRe
     ctx.thread
         .clear_child_tid
         .store(tidptr.addr(), Ordering::Relaxed);
-    Ok(u64::from(ctx.thread.tid))
+    Ok(u64::from(ctx.thread.tid()))
 }
 
 pub async fn sys_arch_prctl(ctx: &mut Ctx<'_>, code: u32, addr: u64) -> KResult<u64> {
@@ -270,7 +270,10 @@ pub async fn sys_exit(ctx: &mut Ctx<'_>, status: u32) -> KResult<u64> {
 pub async fn sys_exit_group(ctx: &mut Ctx<'_>, status: u32) -> KResult<u64> {
     let code = status & 0xff;
     ctx.thread.set_exit_code(code);
-    ctx.process().begin_exit(wstatus_exited(code as u8));
+    if !ctx.process().exit_group(wstatus_exited(code as u8)) {
+        // Another thread's execve won: this thread just ends.
+        ctx.thread.set_exit_code(0);
+    }
     ctx.thread.request_exit();
     Ok(0)
 }
@@ -555,7 +558,7 @@ async fn do_clone_ext(
             }
         }
     }
-    let tid = child.tid;
+    let tid = child.tid();
     let mut regs = ctx.regs.clone();
     regs.regs.rax = 0;
     if stack != 0 {

@@ -200,7 +200,7 @@ pub fn try_resume(t: &Thread, regs: &mut UserContext) -> Result<(), Failure> {
             log::debug!(
                 "pid {} tid {}: rseq area {:#x} or its rseq_cs: {e:?} (SIGSEGV)",
                 t.process.pid,
-                t.tid,
+                t.tid(),
                 reg.area
             );
             Failure::Fatal
@@ -269,7 +269,7 @@ fn ip_fixup(
         log::debug!(
             "pid {} tid {}: rseq abort signature {sig:#x} at {:#x}, expected {:#x}",
             t.process.pid,
-            t.tid,
+            t.tid(),
             abort - 4,
             reg.sig
         );

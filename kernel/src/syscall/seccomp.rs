@@ -292,10 +292,10 @@ fn attach(ctx: &mut Ctx<'_>, flags: u32, prog: Program, notif: Option<Arc<Notif>
 
 /// A thread's id as its process's PID namespace sees it (as gettid gives it).
 fn vtid(t: &Thread) -> u32 {
-    if t.tid == t.process.pid {
+    if t.tid() == t.process.pid {
         t.process.vpid
     } else {
-        t.tid
+        t.tid()
     }
 }
 
@@ -399,7 +399,7 @@ fn log_action(t: &Thread, nr: u64, sig: u32, ret: u32, requested: bool) {
     log::info!(
         "seccomp: pid {} tid {} ({}) syscall {} sig {} ret {:#x}",
         t.process.pid,
-        t.tid,
+        t.tid(),
         alloc::string::String::from_utf8_lossy(&t.comm()),
         nr as u32 as i32,
         sig,

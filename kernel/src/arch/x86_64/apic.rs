@@ -169,6 +169,14 @@ pub fn armed_deadline() -> u64 {
 pub fn timer_fired() {
     let armed = &super::percpu::this_cpu().timer_armed_at;
     match crate::profile::period_ns() {
+        0 if crate::watchdog::ticks_alone() => {
+            // The lockup watchdog of a lone CPU: the next tick comes however
+            // long this CPU stays in one poll (the executor arms an earlier
+            // one for its own deadlines as usual).
+            let p = crate::watchdog::TICK_NS;
+            armed.store(crate::time::now_ns() + p, Ordering::Relaxed);
+            arm_oneshot(p);
+        }
         0 => armed.store(u64::MAX, Ordering::Relaxed),
         p => {
             // Profiling: the next sample's tick, however long this CPU stays busy

@@ -725,6 +725,7 @@ extern "C" fn kernel_trap(frame: &mut TrapFrame) {
         v => {
             if v == u64::from(super::irq::TIMER_VECTOR) {
                 crate::profile::kernel_tick(frame.rip, frame.rbp);
+                crate::watchdog::kernel_tick(frame.rip, frame.rbp);
             }
             super::irq::dispatch(v as u8)
         }

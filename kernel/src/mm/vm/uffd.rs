@@ -515,7 +515,7 @@ impl UserFault {
         let Some(t) = crate::process::current_thread() else {
             return Err(Errno::EFAULT);
         };
-        let tid = t.tid;
+        let tid = t.tid();
         crate::process::signal::interruptible(&t, Errno::EINTR, async {
             alloc::boxed::Box::pin(self.wait(tid)).await;
             Ok(())
