@@ -429,17 +429,29 @@ pub async fn mount_root(dev: &[u8], read_only: bool) -> KResult<()> {
 }
 
 impl Ext2Fs {
-    /// Runs `op` on the file system as a task of its own and awaits it. A caller
-    /// that goes away (a killed thread's system call is dropped where it waits)
-    /// so cannot cut an operation in half: ext2's write ordering, and its
-    /// in-memory state, hold for whole operations only (the crate's
-    /// documentation).
+    /// Runs `op` on the file system and awaits it, so that a caller that goes
+    /// away (a killed thread's system call is dropped where it waits) cannot
+    /// cut an operation in half: ext2's write ordering, and its in-memory
+    /// state, hold for whole operations only (the crate's documentation).
+    /// It is first polled here, in the caller's task: most operations find
+    /// the lock free and what they need in memory and end in that poll, with
+    /// no task of their own (which cost a spawn, a poll of its own and a wake
+    /// of the caller each: two of the three in an unlink). One that has to
+    /// wait is handed, as it is, to a task that finishes it whatever becomes
+    /// of the caller (no await comes between the poll and the spawn); the
+    /// task's first poll gives whatever it waits for the task's waker.
     async fn op<T, Fut>(&self, op: impl FnOnce(Arc<Ext2>) -> Fut) -> T
     where
         Fut: core::future::Future<Output = T> + Send + 'static,
         T: Send + 'static,
     {
-        crate::task::spawn("ext2-op", op(self.fs.clone())).await
+        let mut fut = Box::pin(op(self.fs.clone()));
+        let first =
+            core::future::poll_fn(|cx| core::task::Poll::Ready(fut.as_mut().poll(cx))).await;
+        match first {
+            core::task::Poll::Ready(v) => v,
+            core::task::Poll::Pending => crate::task::spawn("ext2-op", fut).await,
+        }
     }
 
     /// The in-core inode for `ino`, whose hold the caller took (it is given back
@@ -450,10 +462,15 @@ impl Ext2Fs {
             self.fs.release(ino);
             return Ok(i);
         }
-        let meta = match self
-            .op(move |fs| async move { fs.metadata(ino).await })
-            .await
-        {
+        // Read at once when it can be (no task): see `Ext2::metadata_now`.
+        let meta = match self.fs.metadata_now(ino) {
+            Some(m) => Ok(m),
+            None => {
+                self.op(move |fs| async move { fs.metadata(ino).await })
+                    .await
+            }
+        };
+        let meta = match meta {
             Ok(m) => m,
             Err(e) => {
                 self.fs.release(ino);
@@ -516,11 +533,17 @@ impl Ext2Fs {
     /// its size, links or times on disk).
     async fn refresh(&self, ino: u32) {
         let i = self.inodes.lock().get(&ino).and_then(Weak::upgrade);
-        if let Some(i) = i
-            && let Ok(m) = self
-                .op(move |fs| async move { fs.metadata(ino).await })
-                .await
-        {
+        let Some(i) = i else {
+            return;
+        };
+        let m = match self.fs.metadata_now(ino) {
+            Some(m) => Ok(m),
+            None => {
+                self.op(move |fs| async move { fs.metadata(ino).await })
+                    .await
+            }
+        };
+        if let Ok(m) = m {
             *i.meta.lock() = self.with_dirty(ino, m);
         }
     }

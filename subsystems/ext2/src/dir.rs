@@ -13,7 +13,7 @@ use kestrel_vfs::inode::DirEntry;
 use crate::dirindex::{MIN_BLOCKS, entry_is, entry_room, name_hash};
 use crate::disk::{self, de, dir_rec_len, le16, le32, put16, put32};
 use crate::inode::Inode;
-use crate::state::State;
+use crate::state::{Batch, DIRENTS, State};
 
 /// One entry in a directory block.
 #[derive(Debug, Clone, Copy)]
@@ -83,33 +83,63 @@ pub(crate) fn walk_block(
     let mut found = None;
     let mut off = 0;
     while off < bs {
-        if off + de::NAME > bs {
-            return Err(Errno::EUCLEAN);
-        }
-        let rec_len = rec_len_from_disk(le16(b, off + de::REC_LEN), bs);
-        let name_len = usize::from(b[off + de::NAME_LEN]);
-        let ino = le32(b, off + de::INODE);
-        if rec_len < dir_rec_len(1)
-            || !rec_len.is_multiple_of(4)
-            || rec_len < dir_rec_len(name_len)
-            || off + rec_len > bs
-            || ino > inodes
-        {
-            return Err(Errno::EUCLEAN);
-        }
-        let e = Ent {
-            off,
-            ino,
-            rec_len,
-            name_len,
-            ftype: if filetype { b[off + de::FILE_TYPE] } else { 0 },
-        };
+        let e = entry_at(b, off, filetype, inodes)?;
         if found.is_none() && pick(e) {
             found = Some(e);
         }
-        off += rec_len;
+        off += e.rec_len;
     }
     Ok(found)
+}
+
+/// The entry at `off` of a directory block, checked as Linux's ext2 checks
+/// entries: EUCLEAN for impossible lengths or inode numbers.
+fn entry_at(b: &[u8], off: usize, filetype: bool, inodes: u32) -> KResult<Ent> {
+    let bs = b.len();
+    if off + de::NAME > bs {
+        return Err(Errno::EUCLEAN);
+    }
+    let rec_len = rec_len_from_disk(le16(b, off + de::REC_LEN), bs);
+    let name_len = usize::from(b[off + de::NAME_LEN]);
+    let ino = le32(b, off + de::INODE);
+    if rec_len < dir_rec_len(1)
+        || !rec_len.is_multiple_of(4)
+        || rec_len < dir_rec_len(name_len)
+        || off + rec_len > bs
+        || ino > inodes
+    {
+        return Err(Errno::EUCLEAN);
+    }
+    Ok(Ent {
+        off,
+        ino,
+        rec_len,
+        name_len,
+        ftype: if filetype { b[off + de::FILE_TYPE] } else { 0 },
+    })
+}
+
+/// The entry at `off` of a directory block and the one before it (`None` for
+/// the first), walking (and checking) the entries from the start of the block
+/// up to it only, as Linux's ext2_delete_entry does: EUCLEAN if no entry
+/// starts at `off`.
+fn entry_and_prev(
+    b: &[u8],
+    off: usize,
+    filetype: bool,
+    inodes: u32,
+) -> KResult<(Option<Ent>, Ent)> {
+    let mut prev = None;
+    let mut at = 0;
+    while at <= off {
+        let e = entry_at(b, at, filetype, inodes)?;
+        if at == off {
+            return Ok((prev, e));
+        }
+        prev = Some(e);
+        at += e.rec_len;
+    }
+    Err(Errno::EUCLEAN)
 }
 
 fn put_entry(b: &mut [u8], off: usize, rec_len: usize, ino: u32, name: &[u8], ftype: u8) {
@@ -402,28 +432,48 @@ impl State {
     async fn dir_remove_entry(&mut self, f: &Found) -> KResult<()> {
         let (ft, n) = (self.geo.filetype, self.geo.inodes_count);
         let bs = self.bs();
-        let mut b = self.block(f.phys).await?.clone();
-        let ents = parse_block(&b, ft, n)?;
-        let pos = ents
-            .iter()
-            .position(|e| e.off == f.off)
-            .ok_or(Errno::EUCLEAN)?;
-        let h = name_hash(ents[pos].name(&b));
-        if pos == 0 {
-            put32(&mut b, f.off + de::INODE, 0);
+        let batched = self.batch != Batch::None;
+        let b = self.block(f.phys).await?;
+        // Only the entries up to this one are walked: the block's other
+        // entries do not change (an unlink of files in directory order so
+        // walks two entries, not the whole block, twice).
+        let (prev, victim) = entry_and_prev(b, f.off, ft, n)?;
+        let h = name_hash(victim.name(b));
+        let name = victim.name(b).to_vec();
+        // The space the entry leaves: the entry before takes it (its room is
+        // now its own slack plus the whole of this entry), or, the first of
+        // its block, it stays as an unused entry.
+        let (merged, room) = match prev {
+            None => (None, victim.rec_len),
+            Some(p) => {
+                let len = p.rec_len + victim.rec_len;
+                (Some((p.off, len)), entry_room(p.ino, len, p.name_len))
+            }
+        };
+        let edit = |b: &mut [u8]| match merged {
+            None => put32(b, f.off + de::INODE, 0),
+            Some((off, len)) => put16(b, off + de::REC_LEN, rec_len_to_disk(len, bs)),
+        };
+        if batched {
+            // Changed where the cache keeps it, written with the batch (as
+            // `write_meta_as` would, without copying the block).
+            edit(b.as_mut_slice());
+            self.mark_dirty(f.phys, DIRENTS);
         } else {
-            let prev = ents[pos - 1];
-            let merged = prev.rec_len + ents[pos].rec_len;
-            put16(&mut b, prev.off + de::REC_LEN, rec_len_to_disk(merged, bs));
+            let mut copy = b.clone();
+            edit(copy.as_mut_slice());
+            self.write_meta(f.phys, copy).await?;
         }
-        let room = self.block_room(&b)?;
-        let name = ents[pos].name(&b).to_vec();
-        self.write_meta_as(f.phys, b, crate::state::DIRENTS).await?;
         self.names.lock().removed(f.dir, &name);
         if self.dindex.has(f.dir) {
             let pos = f.lblk * bs as u64 + f.off as u64;
             self.dindex.remove_hash(f.dir, h, pos);
-            self.dindex.set_room(f.dir, f.lblk, room);
+            // Nothing else in the block changed: its room is what it was, or
+            // the freed space if that is more.
+            match self.dindex.room(f.dir, f.lblk) {
+                Some(old) => self.dindex.set_room(f.dir, f.lblk, room.max(old)),
+                None => self.dindex.drop_dir(f.dir),
+            }
         }
         Ok(())
     }

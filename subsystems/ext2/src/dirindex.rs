@@ -235,6 +235,13 @@ impl DirIndexes {
         (self.dirs.len(), self.entries)
     }
 
+    /// The room index of `dir` records for its block `lblk` (`None`: no
+    /// index, or no such block in it).
+    pub fn room(&self, dir: u32, lblk: u64) -> Option<usize> {
+        let d = self.dirs.get(&dir)?;
+        d.room.get(usize::try_from(lblk).ok()?).map(|&r| r as usize)
+    }
+
     pub fn has(&self, dir: u32) -> bool {
         self.dirs.contains_key(&dir)
     }

@@ -374,6 +374,19 @@ impl Ext2 {
         Ok(self.meta_of(&st, &i))
     }
 
+    /// What [`Ext2::metadata`] reports of `ino` when it can be told at once:
+    /// nobody holds the file system's lock or waits for it, and the inode's
+    /// block is in memory; `None` otherwise (ask [`Ext2::metadata`]). It is
+    /// synchronous, so no caller going away can cut it in half, and it begins
+    /// no operation (the kernel runs those as tasks of their own): an unlink
+    /// looking at its victim first, a `stat` of a file not in core, cost no
+    /// task. Released inodes wait for the next operation.
+    pub fn metadata_now(&self, ino: u32) -> Option<Metadata> {
+        let st = self.state.try_lock()?;
+        let i = st.cached_inode(ino)?;
+        Some(self.meta_of(&st, &i))
+    }
+
     /// What `statfs` reports, as Linux counts it (Debian's kernels mount ext2 with
     /// the ext4 driver): f_blocks leaves out the metadata every group carries —
     /// superblock and descriptor copies with their reserved growth blocks, bitmaps,

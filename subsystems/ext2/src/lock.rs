@@ -40,6 +40,20 @@ impl<T> AsyncMutex<T> {
     }
 }
 
+impl<T> AsyncMutex<T> {
+    /// The turn now if nobody holds it or waits for it, else `None`.
+    pub(crate) fn try_lock(&self) -> Option<Guard<'_, T>> {
+        let turn = self.turn.try_lock()?;
+        let value = self.slot.lock().take();
+        debug_assert!(value.is_some());
+        Some(Guard {
+            _turn: turn,
+            slot: &self.slot,
+            value,
+        })
+    }
+}
+
 impl<T> Deref for Guard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {

@@ -118,6 +118,19 @@ impl NameCache {
         answer
     }
 
+    /// Whether the cache knows `name` is not in `dir` (not counted as a hit
+    /// or a miss: for the file system's own checks under its lock).
+    pub fn knows_absent(&self, dir: u32, name: &[u8]) -> bool {
+        cacheable(name)
+            && self
+                .dirs
+                .get(&dir)
+                .is_some_and(|d| match d.names.get(name) {
+                    Some(&ino) => ino == 0,
+                    None => d.complete,
+                })
+    }
+
     fn touch(&mut self, dir: u32) {
         self.tick += 1;
         let tick = self.tick;

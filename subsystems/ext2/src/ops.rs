@@ -87,7 +87,11 @@ impl State {
         if dir.links() == 0 {
             return Err(Errno::ENOENT);
         }
-        if self.dir_find(&dir, name).await?.is_some() {
+        // The name cache is exact (`names`): a name it knows is absent needs
+        // no search of the directory (for a directory of fewer than four
+        // blocks, which has no index, a scan of every entry).
+        let absent = self.names.lock().knows_absent(dir_ino, name);
+        if !absent && self.dir_find(&dir, name).await?.is_some() {
             return Err(Errno::EEXIST);
         }
         let is_dir = *kind == NodeKind::Dir;

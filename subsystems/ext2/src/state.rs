@@ -425,7 +425,7 @@ impl State {
     }
 
     /// Marks a cached block dirty in class `class` (the higher class wins).
-    fn mark_dirty(&mut self, blk: u32, class: u8) {
+    pub(crate) fn mark_dirty(&mut self, blk: u32, class: u8) {
         if let Some(e) = self.cache.get_mut(&blk) {
             self.maybe_dirty |= class != CLEAN;
             e.dirty = e.dirty.max(class);
@@ -826,6 +826,16 @@ impl State {
         Ok(Inode {
             num: ino,
             raw: data[off..off + isz].to_vec(),
+        })
+    }
+
+    /// Inode `ino` if the block holding it is in the cache (no disk read).
+    pub fn cached_inode(&self, ino: u32) -> Option<Inode> {
+        let (blk, off) = self.inode_location(ino).ok()?;
+        let data = &self.cache.get(&blk)?.data;
+        Some(Inode {
+            num: ino,
+            raw: data.get(off..off + self.geo.inode_size)?.to_vec(),
         })
     }
 
