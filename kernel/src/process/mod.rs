@@ -1265,8 +1265,7 @@ impl Thread {
             // outlive the killing: it is born killed, and ends before it runs
             // user code.
             if t.process.exec_in_progress() || t.process.exiting.lock().is_some() {
-                t.work
-                    .fetch_or(work::KILL | work::LOOP, Ordering::SeqCst);
+                t.work.fetch_or(work::KILL | work::LOOP, Ordering::SeqCst);
             }
             threads.push(t.clone());
         }
