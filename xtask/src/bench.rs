@@ -1252,12 +1252,13 @@ const TARGET_NULL_CALL: &str = "the fast path (hot-paths.md, \"The fast path\"):
      294 instructions). What is left is ~55 instructions of entry code and two clock reads \
      (a guest rdtsc is ~25 ns under TCG; Linux reads no clock here): one read would do if \
      user and system time were split at the next tick instead of at each call.";
-const TARGET_FUTEX: &str = "two polls a round trip, the wake on the fast path and the FPU \
-     image kept whole for the last thread (hot-paths.md, \"Pipes and futexes\"); what is \
-     left per wait is the waiter's queueing and the executor's pass between the two threads. \
-     A directed yield (the waker about to block runs the woken thread at once) would remove \
-     the pass; the futex waiter's waker in a one-waker slot took ~100 instructions off in a \
-     trial.";
+const TARGET_FUTEX: &str = "a round trip is ~6,800 guest instructions (hot-paths.md, \
+     \"Pipes and futexes\"): per hand-off the wake on the fast path, the waiter's queueing and \
+     an executor pass between the two threads' tasks. A directed yield would not remove the \
+     pass on one CPU, where the woken thread is already the next task polled. What would \
+     close it: a hand-off that runs the woken thread's task from the waker's own poll, \
+     without going back to the executor's loop, and fewer indirect calls per poll (TCG \
+     charges each a translated-block lookup).";
 const TARGET_CR3: &str = "(a round trip is two switches between two processes: the \
      issue's context-switch target is these rows) a switch between two processes costs ~35 us under TCG in both \
      kernels, as QEMU flushes its whole software TLB at every CR3 write (PCID does not help \
