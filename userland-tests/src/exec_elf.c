@@ -747,15 +747,6 @@ TEST(six_nested_scripts_are_eloop) {
 
 static char self[PATH_MAX];
 
-static int find_self(void)
-{
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0)
-        return -1;
-    self[n] = 0;
-    return access(self, X_OK);
-}
-
 /* Reads a file of NUL-separated strings written by the "dump" child mode. */
 static int read_dump(const char *path, char *buf, size_t cap, const char **v, int maxv)
 {
@@ -776,7 +767,7 @@ static int read_dump(const char *path, char *buf, size_t cap, const char **v, in
 }
 
 TEST(shebang_argument_is_one_string_with_inner_spaces) {
-    if (find_self() != 0)
+    if (kt_find_self(self, sizeof self) != 0)
         SKIP("/proc/self/exe is not available");
     const char *d = kt_tmpdir();
     CHECK(d, "kt_tmpdir failed");
@@ -806,7 +797,7 @@ TEST(shebang_argument_is_one_string_with_inner_spaces) {
 /* "#!interp " and the end of the file: binfmt_script looks for the argument past
  * the blank and finds the NUL padding, so it passes an empty argument. */
 TEST(shebang_trailing_blank_at_end_of_file_passes_an_empty_argument) {
-    if (find_self() != 0)
+    if (kt_find_self(self, sizeof self) != 0)
         SKIP("/proc/self/exe is not available");
     const char *d = kt_tmpdir();
     CHECK(d, "kt_tmpdir failed");
@@ -834,7 +825,7 @@ TEST(shebang_trailing_blank_at_end_of_file_passes_an_empty_argument) {
 /* The interpreter fits in 256 bytes but the argument does not: the argument is
  * cut at byte 255 (the interpreter can re-read the script for the rest). */
 TEST(shebang_argument_past_256_bytes_is_truncated) {
-    if (find_self() != 0)
+    if (kt_find_self(self, sizeof self) != 0)
         SKIP("/proc/self/exe is not available");
     const char *d = kt_tmpdir();
     CHECK(d, "kt_tmpdir failed");
@@ -863,7 +854,7 @@ TEST(shebang_argument_past_256_bytes_is_truncated) {
 }
 
 TEST(new_program_sees_argv_envp_and_auxv) {
-    if (find_self() != 0)
+    if (kt_find_self(self, sizeof self) != 0)
         SKIP("/proc/self/exe is not available");
     char fnenv[PATH_MAX + 32];
     snprintf(fnenv, sizeof fnenv, CHILD_FN "=%s", self);
@@ -875,7 +866,7 @@ TEST(new_program_sees_argv_envp_and_auxv) {
 
 /* Since Linux 5.18 an empty argv becomes { "" }. */
 TEST(empty_argv_becomes_one_empty_string) {
-    if (find_self() != 0)
+    if (kt_find_self(self, sizeof self) != 0)
         SKIP("/proc/self/exe is not available");
     char *argv[] = {NULL};
     char *envp[] = {CHILD_MODE "=argc0", NULL};
@@ -1020,7 +1011,7 @@ static int copy_file(const char *from, const char *to)
 }
 
 TEST(running_program_is_etxtbsy_to_writers_and_written_file_to_exec) {
-    if (find_self() != 0)
+    if (kt_find_self(self, sizeof self) != 0)
         SKIP("/proc/self/exe is not available");
     const char *d = kt_tmpdir();
     const char *prog = kt_path(d, "prog");

@@ -24,15 +24,6 @@ extern char **environ;
 
 static char self[PATH_MAX];
 
-static int find_self(void)
-{
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0)
-        return -1;
-    self[n] = 0;
-    return access(self, X_OK);
-}
-
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -206,7 +197,7 @@ static void non_leader_execs(void)
 }
 
 TEST(exec_from_non_leader_keeps_pid_and_takes_leaders_id) {
-    if (find_self() != 0)
+    if (kt_find_self(self, sizeof self) != 0)
         SKIP("/proc/self/exe is not available");
     int st = run_child(non_leader_execs);
     EXPECT_CHECKED(st);
@@ -229,7 +220,7 @@ static void non_leader_execs_after_leader_exited(void)
 }
 
 TEST(exec_from_non_leader_after_leader_exited) {
-    if (find_self() != 0)
+    if (kt_find_self(self, sizeof self) != 0)
         SKIP("/proc/self/exe is not available");
     int st = run_child(non_leader_execs_after_leader_exited);
     EXPECT_CHECKED(st);
@@ -247,7 +238,7 @@ static void leader_execs(void)
 }
 
 TEST(exec_from_leader_with_threads_alive) {
-    if (find_self() != 0)
+    if (kt_find_self(self, sizeof self) != 0)
         SKIP("/proc/self/exe is not available");
     int st = run_child(leader_execs);
     EXPECT_CHECKED(st);
@@ -286,7 +277,7 @@ static void spinners_leader_execs(void) { spinners_then_exec(1); }
 static void spinners_non_leader_execs(void) { spinners_then_exec(0); }
 
 TEST(threads_spinning_in_user_mode_stop_before_the_new_image_runs) {
-    if (find_self() != 0)
+    if (kt_find_self(self, sizeof self) != 0)
         SKIP("/proc/self/exe is not available");
     int st = run_child(spinners_leader_execs);
     CHECK(!(WIFEXITED(st) && WEXITSTATUS(st) == 8),
@@ -323,7 +314,7 @@ static void two_threads_exec(void)
 }
 
 TEST(concurrent_execs_one_wins) {
-    if (find_self() != 0)
+    if (kt_find_self(self, sizeof self) != 0)
         SKIP("/proc/self/exe is not available");
     for (int i = 0; i < 20; i++) {
         int st = run_child(two_threads_exec);
@@ -351,7 +342,7 @@ static void exec_while_killed(void)
 }
 
 TEST(fatal_signal_during_exec_ends_the_process) {
-    if (find_self() != 0)
+    if (kt_find_self(self, sizeof self) != 0)
         SKIP("/proc/self/exe is not available");
     for (int i = 0; i < 10; i++) {
         int st = run_child(exec_while_killed);
@@ -375,7 +366,7 @@ static void traced_non_leader_execs(void)
 }
 
 TEST(ptrace_exec_event_reports_the_former_tid) {
-    if (find_self() != 0)
+    if (kt_find_self(self, sizeof self) != 0)
         SKIP("/proc/self/exe is not available");
     OK(pipe(go_pipe));
     fflush(stdout);

@@ -249,6 +249,20 @@ KT_HELPER const char *kt_path(const char *dir, const char *name)
     return b;
 }
 
+/* ---- this program ----------------------------------------------------- */
+
+/* Puts the path of this test's own program (/proc/self/exe) in buf: 0, or -1
+ * if it cannot be read or is not executable (the cases that re-execute the
+ * test then SKIP). */
+KT_HELPER int kt_find_self(char *buf, size_t size)
+{
+    ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+    if (n <= 0)
+        return -1;
+    buf[n] = 0;
+    return access(buf, X_OK);
+}
+
 /* ---- child processes -------------------------------------------------- */
 
 /*
