@@ -1136,6 +1136,29 @@ TEST(select_past_fd_setsize_with_a_raised_nofile_limit) {
     OK(setrlimit(RLIMIT_NOFILE, &old));
 }
 
+/* An nfds past what the descriptor table can hold is not EINVAL: Linux caps
+ * it at the table's size (max_fds) and neither reads nor writes the bits past
+ * it. (The set is large enough for any table this process has had.) */
+TEST(select_caps_a_huge_nfds) {
+    struct rlimit old, rl;
+    OK(getrlimit(RLIMIT_NOFILE, &old));
+    rl = (struct rlimit){old.rlim_cur < 1024 ? old.rlim_cur : 1024, old.rlim_max};
+    OK(setrlimit(RLIMIT_NOFILE, &rl));
+    int p[2];
+    OK(pipe(p));
+    EXPECT_EQ(write(p[1], "x", 1), 1);
+    static unsigned long r[65536 / 64];
+    memset(r, 0, sizeof r);
+    r[p[0] / 64] |= 1UL << (p[0] % 64);
+    struct timeval tv = {0, 0};
+    EXPECT_EQ(syscall(SYS_select, INT_MAX, r, NULL, NULL, &tv), 1);
+    EXPECT_EQ(!!(r[p[0] / 64] & (1UL << (p[0] % 64))), 1);
+    EXPECT_ERRNO(syscall(SYS_select, -1, r, NULL, NULL, &tv), EINVAL);
+    close(p[0]);
+    close(p[1]);
+    OK(setrlimit(RLIMIT_NOFILE, &old));
+}
+
 TEST(select_waits_then_reports_data_written_later) {
     int p[2];
     OK(pipe(p));
@@ -1550,6 +1573,7 @@ int main(void)
     RUN(select_on_closed_descriptor_is_ebadf);
     RUN(select_sets_spanning_words_and_bits_past_nfds);
     RUN(select_past_fd_setsize_with_a_raised_nofile_limit);
+    RUN(select_caps_a_huge_nfds);
     RUN(select_waits_then_reports_data_written_later);
     RUN(poll_zero_timeout_marks_closed_descriptor_pollnval_and_skips_negative);
     RUN(new_pipe_of_an_unprivileged_user_is_capped_by_pipe_max_size);

@@ -382,10 +382,14 @@ async fn do_select(
     sets: [UserPtr<u8>; 3],
     timeout_ns: Option<u64>,
 ) -> KResult<u64> {
-    if nfds < 0 || nfds as usize > ctx.process().nofile().max(1024) {
+    if nfds < 0 {
         return Err(Errno::EINVAL);
     }
-    let nfds = nfds as usize;
+    // A larger nfds is not an error: as Linux caps it at the size of the
+    // descriptor table (`max_fds`), the bits past what the table can hold
+    // (RLIMIT_NOFILE descriptors, and FD_SETSIZE at least) are neither read
+    // nor written back.
+    let nfds = (nfds as usize).min(ctx.process().nofile().max(1024));
     let words = nfds.div_ceil(64);
     if words <= SMALL_SET_WORDS
         && let Some(n) = select_small(ctx, nfds, sets, timeout_ns)?
