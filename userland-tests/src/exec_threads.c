@@ -161,13 +161,10 @@ static void *spinner(void *arg)
  * end within 10 s and was killed). */
 static int run_child(void (*fn)(void))
 {
-    fflush(stdout);
-    pid_t pid = fork();
+    pid_t pid = kt_fork();
     if (pid < 0)
         return -1;
     if (pid == 0) {
-        struct rlimit rl = {0, 0};
-        setrlimit(RLIMIT_CORE, &rl);
         fn();
         _exit(99);
     }

@@ -265,6 +265,19 @@ KT_HELPER int kt_find_self(char *buf, size_t size)
 
 /* ---- child processes -------------------------------------------------- */
 
+/* fork with stdout flushed first; the child dumps no core (deliberate
+ * crashes stay fast). Returns what fork returns. */
+KT_HELPER pid_t kt_fork(void)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct rlimit rl = {0, 0};
+        setrlimit(RLIMIT_CORE, &rl);
+    }
+    return pid;
+}
+
 /*
  * Runs fn(arg) in a forked child (which then _exit(0)s) and returns the raw
  * wait status, or -1 if fork/wait failed. Core dumps are disabled in the child
@@ -272,13 +285,10 @@ KT_HELPER int kt_find_self(char *buf, size_t size)
  */
 KT_HELPER int kt_in_child(void (*fn)(void *), void *arg)
 {
-    fflush(stdout);
-    pid_t pid = fork();
+    pid_t pid = kt_fork();
     if (pid < 0)
         return -1;
     if (pid == 0) {
-        struct rlimit rl = {0, 0};
-        setrlimit(RLIMIT_CORE, &rl);
         fn(arg);
         _exit(0);
     }
