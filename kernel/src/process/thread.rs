@@ -165,7 +165,6 @@ pub fn task_future_size() -> usize {
 #[allow(clippy::manual_async_fn)] // see above: an async fn keeps its arguments twice
 fn run(thread: Arc<Thread>, mut regs: UserContext) -> impl Future<Output = ()> + Send {
     async move {
-        let mut slice_start = time::now_ns();
         if thread.ptraced() {
             // A child attached to its creator's tracer stops (SIGSTOP or
             // PTRACE_EVENT_STOP) before its first instruction.
@@ -189,9 +188,15 @@ fn run(thread: Arc<Thread>, mut regs: UserContext) -> impl Future<Output = ()> +
                 continue;
             }
             // Come back to the kernel by the end of the slice or the next timer, whichever
-            // is first (the executor only arms the timer when it goes idle).
+            // is first (the executor only arms the timer when it goes idle). A slice
+            // starts when the thread's task is polled (`running_since`): a thread
+            // that waited, or yielded, gave up the CPU and has a new one. (A slice
+            // that ran on across waits ended, for two threads taking turns, while
+            // neither was in user mode: each entry to user mode then armed a timer
+            // already due, whose interrupt came in the kernel, so that the slice
+            // never started again.)
             let slice = crate::syscall::sched::time_slice(&thread.process);
-            let slice_end = slice_start + slice;
+            let slice_end = slice_start(&thread) + slice;
             // (`move`: a local a closure borrows is kept in the thread's
             // future across every wait that follows.)
             let mut deadline = task::executor()
@@ -422,10 +427,12 @@ fn run(thread: Arc<Thread>, mut regs: UserContext) -> impl Future<Output = ()> +
                         timers.expire();
                     }
                     let slice = crate::syscall::sched::time_slice(&thread.process);
-                    if now - slice_start >= slice || timer_due || task::executor().has_ready() {
+                    if now.saturating_sub(slice_start(&thread)) >= slice
+                        || timer_due
+                        || task::executor().has_ready()
+                    {
                         yielding(&thread);
                         kestrel_executor::yield_now().await;
-                        slice_start = time::now_ns();
                     }
                 }
                 Trap::Exception { vector, .. } => {
@@ -487,6 +494,13 @@ fn run(thread: Arc<Thread>, mut regs: UserContext) -> impl Future<Output = ()> +
             super::process_exited(&thread.process, status);
         }
     }
+}
+
+/// When the running thread's time slice began: the start of its task's
+/// current poll.
+#[inline(always)]
+fn slice_start(thread: &Thread) -> u64 {
+    thread.cpu.running_since.load(Ordering::Relaxed)
 }
 
 /// The running thread's user time grew by `ns` (and its CPU's).

@@ -69,7 +69,10 @@ pub fn init_cpu() {
     write(reg::LVT_LINT1, LVT_NMI);
     write(reg::LVT_ERROR, LVT_MASKED);
     write(reg::TIMER_DIVIDE, DIVIDE_BY_16);
-    write(reg::LVT_TIMER, LVT_MASKED | u32::from(TIMER_VECTOR));
+    // Unmasked once (a count of 0 keeps it stopped): arming is then one write
+    // of the count (`arm_oneshot`); under QEMU each write of the LVT entry
+    // re-arms the emulated timer as a write of the count does.
+    write(reg::LVT_TIMER, u32::from(TIMER_VECTOR));
     write(reg::TIMER_INITIAL, 0);
     write(reg::SVR, 0x100 | u32::from(SPURIOUS_VECTOR));
 }
@@ -107,6 +110,7 @@ pub fn calibration_sample() -> (u64, u32) {
 /// `tsc_hz`; records and returns the timer's ticks per millisecond.
 pub fn finish_calibration(start: (u64, u32), end: (u64, u32), tsc_hz: u64) -> u64 {
     write(reg::TIMER_INITIAL, 0);
+    write(reg::LVT_TIMER, u32::from(TIMER_VECTOR));
     let ticks = u128::from(start.1.wrapping_sub(end.1));
     let tsc = u128::from(end.0.saturating_sub(start.0).max(1));
     let per_ms = (ticks * u128::from(tsc_hz) / (tsc * 1000)).max(1) as u64;
@@ -136,8 +140,16 @@ pub fn arm_at(deadline: u64, now: u64) {
     // Only this CPU writes its slot (its timer interrupt too: if that lands between
     // the load and the store, the timer is armed again, as it should be), so a
     // load and a store do; a locked exchange is slow when emulated.
+    //
+    // Only ever earlier: a deadline later than the one armed leaves the timer as
+    // it is, to fire early (the executor and the thread loop take a timer
+    // interrupt that finds nothing due as they take any other: they arm again for
+    // what is left). Two threads taking turns each want their own slice's end; re-arming at every switch
+    // cost a timer write per switch, and under QEMU each write of the timer's
+    // count also wakes QEMU's main loop thread (the new deadline may be its
+    // earliest): an eventfd write and a host thread wake-up per switch.
     let armed = &super::percpu::this_cpu().timer_armed_at;
-    if armed.load(Ordering::Relaxed) != deadline {
+    if deadline < armed.load(Ordering::Relaxed) {
         armed.store(deadline, Ordering::Relaxed);
         arm_oneshot(early(deadline.saturating_sub(now)));
     }
@@ -193,7 +205,6 @@ pub fn timer_fired() {
 pub fn arm_oneshot(ns: u64) {
     let per_ms = TICKS_PER_MS.load(Ordering::Relaxed).max(1);
     let ticks = (u128::from(ns) * u128::from(per_ms) / 1_000_000).clamp(1, u128::from(u32::MAX));
-    write(reg::LVT_TIMER, u32::from(TIMER_VECTOR));
     write(reg::TIMER_INITIAL, ticks as u32);
 }
 
