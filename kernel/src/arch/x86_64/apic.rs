@@ -126,10 +126,10 @@ pub fn rescale(old_hz: u64, new_hz: u64) {
     TICKS_PER_MS.store((scaled as u64).max(1), Ordering::Relaxed);
 }
 
-/// Arms the one-shot timer for monotonic time `deadline` (ns), unless it already is.
-/// Each CPU remembers its own armed deadline (`PerCpu::timer_armed_at`), so that
-/// arming the same deadline again costs nothing (two MMIO writes, slow when
-/// emulated).
+/// Arms the one-shot timer for monotonic time `deadline` (ns), unless it is
+/// already armed for that time or an earlier one. Each CPU remembers its own
+/// armed deadline (`PerCpu::timer_armed_at`), so that arming the same or a
+/// later deadline costs nothing (an MMIO write, slow when emulated).
 #[inline]
 pub fn arm_at(deadline: u64, now: u64) {
     // The profiler wants a tick at least every period while the CPU is busy.
@@ -144,10 +144,10 @@ pub fn arm_at(deadline: u64, now: u64) {
     // Only ever earlier: a deadline later than the one armed leaves the timer as
     // it is, to fire early (the executor and the thread loop take a timer
     // interrupt that finds nothing due as they take any other: they arm again for
-    // what is left). Two threads taking turns each want their own slice's end; re-arming at every switch
-    // cost a timer write per switch, and under QEMU each write of the timer's
-    // count also wakes QEMU's main loop thread (the new deadline may be its
-    // earliest): an eventfd write and a host thread wake-up per switch.
+    // what is left). Two threads taking turns each want their own slice's end;
+    // re-arming at every switch cost a timer write per switch, and under QEMU
+    // each write of the timer's count also wakes QEMU's main loop thread (the new
+    // deadline may be its earliest): an eventfd write and a host thread wake-up.
     let armed = &super::percpu::this_cpu().timer_armed_at;
     if deadline < armed.load(Ordering::Relaxed) {
         armed.store(deadline, Ordering::Relaxed);
