@@ -1252,19 +1252,19 @@ const TARGET_NULL_CALL: &str = "the fast path (hot-paths.md, \"The fast path\"):
      294 instructions). What is left is ~55 instructions of entry code and two clock reads \
      (a guest rdtsc is ~25 ns under TCG; Linux reads no clock here): one read would do if \
      user and system time were split at the next tick instead of at each call.";
-const TARGET_FUTEX: &str = "a round trip is ~6,800 guest instructions (hot-paths.md, \
-     \"Pipes and futexes\"): per hand-off the wake on the fast path, the waiter's queueing and \
-     an executor pass between the two threads' tasks. A directed yield would not remove the \
-     pass on one CPU, where the woken thread is already the next task polled. What would \
-     close it: a hand-off that runs the woken thread's task from the waker's own poll, \
-     without going back to the executor's loop, and fewer indirect calls per poll (TCG \
-     charges each a translated-block lookup).";
+const TARGET_FUTEX: &str = "met since the timer is armed only ever earlier (hot-paths.md, \
+     \"QEMU's side of a hand-off\"): every switch used to write the local APIC timer, and \
+     each write woke QEMU's main loop thread on the host (0.67x in the first run after). \
+     What is left in the guest's ~6,800 instructions a round trip: the executor pass \
+     between the two threads' tasks and the indirect calls of each poll (TCG charges each \
+     a translated-block lookup).";
 const TARGET_CR3: &str = "(a round trip is two switches between two processes: the \
-     issue's context-switch target is these rows) a switch between two processes costs ~35 us under TCG in both \
-     kernels, as QEMU flushes its whole software TLB at every CR3 write (PCID does not help \
-     under TCG) and every page and translated block is looked up again; Kestrel's own \
-     instructions per round trip are in hot-paths.md. Closing it needs fewer distinct pages \
-     touched after each switch.";
+     issue's context-switch target is these rows) after each CR3 write QEMU has flushed \
+     its whole software TLB and its jump cache, so every code page and translated block \
+     touched afterwards is looked up again (a pipe round trip touches 67 distinct kernel \
+     code pages: hot-paths.md, \"QEMU's side of a hand-off\"). Met since the timer fix; \
+     a run above 0.8x is that margin: fewer, denser code pages after each switch would \
+     widen it.";
 const TARGET_HANDLERS: &str = "the handlers borrow what they used to clone (user copies \
      generic over the address space, the file looked up under the table's lock, the signal \
      dispositions borrowed: read 917 -> 844 instructions, sigaction 741 -> 678; hot-paths.md, \
