@@ -493,16 +493,19 @@ pub async fn recv(
     let peek = flags & MSG_PEEK != 0;
     let len = dst.remaining().min(MAX_RW_COUNT);
     if s.kind() == Kind::Dgram {
-        let mut buf: Vec<u8> = zeroed_vec(len.min(UDP_MAX_V6))?;
-        let (n, full, from, rx) = loop {
-            match s.recv_dgram_info(&mut buf, peek) {
+        // The datagram itself is handed over (no buffer the size of the
+        // caller's, zeroed at every call: 64 KiB for a one-byte datagram read
+        // into a big buffer, most of a UDP round trip).
+        let (data, full, from, rx) = loop {
+            match s.take_dgram(peek, len) {
                 Err(Errno::EAGAIN) if !dontwait => {
                     wait_ready(ctx, f, POLLIN, until).await?;
                 }
                 r => break r?,
             }
         };
-        if dst.write(&buf[..n]) < n {
+        let n = data.len().min(len);
+        if dst.write(&data[..n]) < n {
             return Err(Errno::EFAULT);
         }
         let v4 = match from.addr {

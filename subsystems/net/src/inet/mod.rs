@@ -489,8 +489,10 @@ impl Shared {
         self.dirty.lock().push(id);
     }
 
-    pub(crate) fn take_dirty(&self) -> Vec<u64> {
-        core::mem::take(&mut *self.dirty.lock())
+    /// Trades the sockets marked dirty for `ids` (empty): the caller gets the
+    /// marked ones, the list keeps `ids`'s capacity for the next marks.
+    pub(crate) fn swap_dirty(&self, ids: &mut Vec<u64>) {
+        core::mem::swap(&mut *self.dirty.lock(), ids);
     }
 
     /// The interfaces.

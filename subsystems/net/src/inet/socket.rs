@@ -1130,6 +1130,28 @@ impl InetSocket {
     /// [`InetSocket::recv_dgram`], with the datagram's local address and
     /// packet details for the control messages (None at end of file).
     pub fn recv_dgram_info(&self, buf: &mut [u8], peek: bool) -> KResult<DgramGot> {
+        let (data, full, from, info) = self.take_dgram(peek, buf.len())?;
+        let n = buf.len().min(data.len());
+        buf[..n].copy_from_slice(&data[..n]);
+        Ok((n, full, from, info))
+    }
+
+    /// Takes the next datagram, for a reader that copies out of it itself: its
+    /// bytes, its length, its sender, and its local address and packet details
+    /// (None at end of file, with no bytes). A datagram taken is handed over
+    /// whole, not copied (the reader copies the `max` bytes it has room for);
+    /// MSG_PEEK leaves it queued and hands over a copy of its first `max` bytes
+    /// (ENOMEM if that copy cannot be made). A pending error comes first.
+    pub fn take_dgram(
+        &self,
+        peek: bool,
+        max: usize,
+    ) -> KResult<(
+        Vec<u8>,
+        usize,
+        IpEndpoint,
+        Option<(Option<IpAddress>, RxInfo)>,
+    )> {
         let mut st = self.state.lock();
         if let Some(e) = st.error.take() {
             return Err(e);
@@ -1137,23 +1159,29 @@ impl InetSocket {
         let Some(d) = st.drx.front() else {
             if st.shut_rd {
                 let nobody = IpEndpoint::new(unspecified_of(self.family()), 0);
-                return Ok((0, 0, nobody, None));
+                return Ok((Vec::new(), 0, nobody, None));
             }
             return Err(Errno::EAGAIN);
         };
-        let n = buf.len().min(d.data.len());
-        buf[..n].copy_from_slice(&d.data[..n]);
         let (full, from) = (d.data.len(), d.peer);
         let info = Some((d.local, d.info));
-        if !peek {
-            st.drx.pop_front();
-            st.drx_cost = st.drx_cost.saturating_sub(full + DGRAM_OVERHEAD);
-            if st.rx_blocked {
-                st.rx_blocked = false;
-                self.kick(&mut st);
-            }
+        if peek {
+            let n = max.min(full);
+            let mut copy = Vec::new();
+            copy.try_reserve_exact(n).map_err(|_| Errno::ENOMEM)?;
+            copy.extend_from_slice(&d.data[..n]);
+            return Ok((copy, full, from, info));
         }
-        Ok((n, full, from, info))
+        let d = st
+            .drx
+            .pop_front()
+            .expect("the front was there under the lock");
+        st.drx_cost = st.drx_cost.saturating_sub(full + DGRAM_OVERHEAD);
+        if st.rx_blocked {
+            st.rx_blocked = false;
+            self.kick(&mut st);
+        }
+        Ok((d.data, full, from, info))
     }
 
     /// shutdown(2). ENOTCONN on a socket that is not connected (a listener

@@ -275,6 +275,10 @@ pub struct Stack {
     /// Each interface's smoltcp raw socket, made for the first packet a raw
     /// socket sends through it (smoltcp's raw sockets only send here).
     raw_tx: Vec<Option<SocketHandle>>,
+    /// The ids [`Stack::sync_dirty`] works through, swapped with the shared
+    /// list each round, so that neither list loses its capacity (a socket's
+    /// wake used to allocate the list again at every round).
+    dirty_ids: Vec<u64>,
 }
 
 /// A received UDP packet's addresses and IP header fields.
@@ -425,6 +429,7 @@ impl Stack {
                 config_seen: 0,
                 udp_seen: VecDeque::new(),
                 raw_tx: Vec::new(),
+                dirty_ids: Vec::new(),
             },
             shared,
         )
@@ -764,17 +769,20 @@ impl Stack {
     }
 
     fn sync_dirty(&mut self, now: u64) {
+        let mut ids = core::mem::take(&mut self.dirty_ids);
         loop {
-            let ids = self.shared.take_dirty();
+            ids.clear();
+            self.shared.swap_dirty(&mut ids);
             if ids.is_empty() {
-                return;
+                break;
             }
-            for id in ids {
+            for &id in &ids {
                 if let Some(s) = self.socks.get(&id).map(|e| e.sock.clone()) {
                     self.sync(&s, now);
                 }
             }
         }
+        self.dirty_ids = ids;
     }
 
     /// Looks at a received frame before smoltcp does: false drops it. A SYN
