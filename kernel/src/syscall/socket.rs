@@ -785,10 +785,16 @@ async fn recv_data(
         kestrel_net::unix::MAX_QUEUED
     };
     // A small stream receive goes through the stack, as a small send.
+    // A larger one takes a bounce buffer from the pool the file reads use (a
+    // 64 KiB buffer zeroed at every read was as much work as the copies).
     let mut small = [0u8; SMALL_IO];
+    let mut pooled: super::fs::Bounce;
     let mut big: Vec<u8>;
     let buf: &mut [u8] = if stream && !peek && len <= SMALL_IO {
         &mut small[..len]
+    } else if stream && !peek {
+        pooled = super::fs::bounce(len.min(step))?;
+        &mut pooled
     } else {
         big = super::zeroed_vec(len.min(step))?;
         &mut big
