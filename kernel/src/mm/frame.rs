@@ -384,6 +384,15 @@ pub fn add_high_memory() {
 /// write until a store has covered its old code bytes, and clearing it does that
 /// once, up front.
 pub fn alloc(order: usize) -> Option<u64> {
+    let pa = alloc_uncleared(order)?;
+    clear(pa, 1 << order);
+    Some(pa)
+}
+
+/// As [`alloc`], the frames' old contents left in them: for a caller that
+/// never lets anything read a byte before writing it (the heap's
+/// [`core::alloc::GlobalAlloc::alloc`]).
+fn alloc_uncleared(order: usize) -> Option<u64> {
     if order > MAX_ORDER {
         return None;
     }
@@ -392,11 +401,14 @@ pub fn alloc(order: usize) -> Option<u64> {
     } else {
         BUDDY.lock().as_mut()?.alloc(order)?
     };
-    let pa = u64::from(pfn) * PAGE;
+    Some(u64::from(pfn) * PAGE)
+}
+
+/// Zeroes `pages` frames from `pa`, just allocated.
+fn clear(pa: u64, pages: usize) {
     // SAFETY: the frames were just allocated, so nothing else refers to them, and
     // the direct map covers all managed memory.
-    unsafe { core::ptr::write_bytes(phys_to_virt(pa) as *mut u8, 0, PAGE_SIZE << order) };
-    Some(pa)
+    unsafe { core::ptr::write_bytes(phys_to_virt(pa) as *mut u8, 0, PAGE_SIZE * pages) };
 }
 
 /// Allocates one zeroed frame.
@@ -483,11 +495,23 @@ pub fn free(pa: u64, order: usize) {
     }
 }
 
-/// Allocates `pages` contiguous frames, giving the rounding excess of the underlying
-/// power-of-two block back at once. Free with [`free_exact`].
+/// Allocates `pages` contiguous zeroed frames, giving the rounding excess of the
+/// underlying power-of-two block back at once (uncleared: only the frames kept
+/// are zeroed). Free with [`free_exact`].
 pub fn alloc_exact(pages: usize) -> Option<u64> {
+    let pa = alloc_exact_uncleared(pages)?;
+    clear(pa, pages);
+    Some(pa)
+}
+
+/// As [`alloc_exact`], the frames' old contents left in them: the heap's
+/// large blocks, which `GlobalAlloc::alloc` need not clear (Rust code cannot
+/// read a byte of them before writing it without `unsafe`, and the kernel's
+/// `unsafe` never does). A 256 KiB vector growing to 512 KiB used to clear
+/// 512 KiB before copying the first 256 KiB over it.
+pub fn alloc_exact_uncleared(pages: usize) -> Option<u64> {
     let order = pages.next_power_of_two().trailing_zeros() as usize;
-    let pa = alloc(order)?;
+    let pa = alloc_uncleared(order)?;
     for i in pages..(1 << order) {
         free(pa + (i as u64) * PAGE, 0);
     }

@@ -143,28 +143,22 @@ unsafe impl GlobalAlloc for KernelHeap {
                 h.in_use[class] += SIZES[class];
                 block.cast()
             }
-            None if layout.align() <= PAGE_SIZE => {
-                let pages = pages_of(&layout);
-                match frame::alloc_exact(pages) {
-                    Some(pa) => {
-                        HEAP.lock().large_pages += pages;
-                        phys_to_virt(pa) as *mut u8
-                    }
-                    None => null_mut(),
-                }
-            }
-            None => null_mut(),
+            None => large(&layout, frame::alloc_exact_uncleared),
         }
     }
 
-    /// Large blocks come straight from the frame allocator, which clears every
-    /// frame it hands out: clearing them again (GlobalAlloc's default) doubled
-    /// the cost of every `vec![0; n]` of a few pages, such as the system calls'
-    /// 64-128 KiB bounce buffers.
+    /// Large blocks come straight from the frame allocator, cleared by it
+    /// (`alloc` takes them uncleared: GlobalAlloc's contract leaves a block's
+    /// bytes unspecified until written, and clearing a big vector's new block
+    /// before it is copied into was as much work as the copy); small ones are
+    /// cleared here.
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if class_of(&layout).is_none() {
+            return large(&layout, frame::alloc_exact);
+        }
         // SAFETY: as `alloc`, whose contract the caller keeps.
         let p = unsafe { self.alloc(layout) };
-        if !p.is_null() && class_of(&layout).is_some() {
+        if !p.is_null() {
             // SAFETY: `p` is a fresh block of at least `layout.size()` bytes.
             unsafe { core::ptr::write_bytes(p, 0, layout.size()) };
         }
@@ -192,6 +186,22 @@ unsafe impl GlobalAlloc for KernelHeap {
                 frame::free_exact(virt_to_phys(ptr as u64), pages);
             }
         }
+    }
+}
+
+/// A block past the small classes: whole frames from `frames` (null if
+/// memory is out, or if the alignment asked is more than a page's).
+fn large(layout: &Layout, frames: fn(usize) -> Option<u64>) -> *mut u8 {
+    if layout.align() > PAGE_SIZE {
+        return null_mut();
+    }
+    let pages = pages_of(layout);
+    match frames(pages) {
+        Some(pa) => {
+            HEAP.lock().large_pages += pages;
+            phys_to_virt(pa) as *mut u8
+        }
+        None => null_mut(),
     }
 }
 
