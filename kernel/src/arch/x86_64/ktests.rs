@@ -128,3 +128,37 @@ async fn shoot_at_cpu_1() -> Result<(), alloc::string::String> {
     );
     Ok(())
 }
+
+ktest!(
+    the_timer_is_armed_again_only_for_an_earlier_deadline,
+    async {
+        use crate::arch::{apic, cpu};
+        // Interrupts off: no timer interrupt (which forgets the armed deadline)
+        // between the steps. Deadlines a second and more away, so none fires.
+        cpu::disable_interrupts();
+        let now = crate::time::now_ns();
+        let before = apic::armed_deadline();
+        let far = now + 3_000_000_000;
+        apic::arm_at(far, now);
+        let first = apic::armed_deadline();
+        apic::arm_at(far + 1_000_000_000, now);
+        let later = apic::armed_deadline();
+        apic::arm_at(far - 1_000_000_000, now);
+        let earlier = apic::armed_deadline();
+        // (Left armed 2 s ahead at most: that interrupt finds nothing due.)
+        cpu::enable_interrupts();
+        kcheck!(
+            first == before.min(far),
+            "armed {first} after arming {far} over {before}"
+        );
+        kcheck!(
+            later == first,
+            "a later deadline moved the timer from {first} to {later}"
+        );
+        kcheck!(
+            earlier == (far - 1_000_000_000).min(first),
+            "an earlier deadline left the timer at {earlier}"
+        );
+        Ok(())
+    }
+);
