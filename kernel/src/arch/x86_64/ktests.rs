@@ -1,5 +1,6 @@
 //! In-kernel tests of the CPU layer: exceptions taken and resumed in kernel mode,
-//! the FPU state new threads start with (see `boot::ktest`).
+//! the FPU state new threads start with, the timer armed only ever earlier (see
+//! `boot::ktest`).
 
 use core::sync::atomic::Ordering;
 
