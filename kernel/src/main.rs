@@ -134,20 +134,18 @@ extern "C" fn kernel_main() -> ! {
         Err(e) => panic!("cannot build the root file system: {e}"),
     };
     time::stamp("rootfs");
-    drivers::init(boot.rsdp);
-    time::stamp("drivers");
-    fs::loopdev::init();
-    net::init();
-    if let Err(e) = fs::sysfs::mount() {
-        log::warn!("/sys: {e:?}");
-    }
+    task::spawn("devices", setup_devices()).detach();
     task::spawn("loadavg", loadavg::sampler()).detach();
     task::spawn("clock-refine", refine_clock()).detach();
     watchdog::start(opts.watchdog);
     if let Some(kind) = opts.crash {
         task::spawn("crash", async move { crash(kind) }).detach();
     } else if opts.test_mode {
-        task::spawn("ktest", ktest::run_all()).detach();
+        task::spawn("ktest", async {
+            drivers::settled().await;
+            ktest::run_all().await
+        })
+        .detach();
     } else if root.from_initramfs {
         log::info!(
             "root file system: {} files, {} KiB from the initramfs",
@@ -245,10 +243,47 @@ fn banner(boot: &boot::BootInfo, irq: &arch::InterruptInfo, online: usize) {
     );
 }
 
+/// How long the device setup lets other work go first at most: a program that
+/// keeps the CPU busy without ever looking for a device (so without waiting
+/// for them) does not keep them, and the network, from coming up for longer.
+const SETUP_GRACE_NS: u64 = 200_000_000;
+
+/// Sets up what the boot does not wait for (drivers/mod.rs, "Setting up in the
+/// background"): PCI and the drivers' probes, the loop devices, the network
+/// (which needs the NICs the probes found) and /sys (which lists them all);
+/// then lets whoever waits for the devices go on.
+///
+/// It runs in the background: before each step it lets every other task that
+/// is ready run first (init starting, the console), for up to
+/// [`SETUP_GRACE_NS`] from its start; a task that waits for the devices is not
+/// ready, so the setup runs as soon as someone needs it.
+async fn setup_devices() {
+    let grace_end = time::now_ns().saturating_add(SETUP_GRACE_NS);
+    let others_first = || async move {
+        while task::executor().has_ready() && time::now_ns() < grace_end {
+            kestrel_executor::yield_now().await;
+        }
+    };
+    others_first().await;
+    drivers::init(boot::info().rsdp);
+    time::stamp("drivers");
+    others_first().await;
+    fs::loopdev::init();
+    net::init();
+    others_first().await;
+    if let Err(e) = fs::sysfs::mount() {
+        log::warn!("/sys: {e:?}");
+    }
+    time::stamp("devices");
+    drivers::mark_settled();
+    log::info!("devices set up; boot: {}", time::boot_timeline());
+}
+
 /// Starts the first user program: `init=` (default /init), then the fallbacks Linux
 /// tries, with /dev/console as its standard input, output and error. With `root=`,
 /// the disk's ext2 file system is mounted as `/` first (a task: mounting reads the
-/// disk).
+/// disk). Init starts without waiting for the devices (its first look at one
+/// waits instead).
 fn start_init(opts: &'static cmdline::Options) {
     task::spawn("init-start", start_init_task(opts)).detach();
 }
@@ -261,6 +296,8 @@ async fn start_init_task(opts: &'static cmdline::Options) {
         Err(e) => panic!("cannot open /dev/console: {e}"),
     };
     if let Some(dev) = opts.root {
+        // The disk comes with the devices.
+        drivers::settled().await;
         match fs::ext2::mount_root(dev.as_bytes(), opts.root_ro).await {
             Ok(()) => log::info!("root file system: ext2 on {dev}"),
             Err(e) => {

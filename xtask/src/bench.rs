@@ -1281,9 +1281,11 @@ const TARGET_PARKED: &str = "what a parked thread keeps is tabled in hot-paths.m
      since the call's context is kept once), the Thread (240 bytes, a 256-byte block), the FPU \
      state's changed chunks, the executor's task; a run above 1 KiB would come from the \
      allocator's blocks around them (measured 1,004 bytes when the target was first met).";
-const TARGET_BOOT: &str = "QEMU alone takes 40-65 ms before the guest's first instruction \
-     under TCG; the kernel's own part (PCI and driver probes, exec of /init, the initramfs, \
-     whose big files are no longer copied at boot) is in hot-paths.md, \"Boot\".";
+const TARGET_BOOT: &str = "QEMU alone takes about 40 ms before the guest's first instruction \
+     under TCG (half of it in the dynamic loader), and each 2 MiB of guest memory touched for \
+     the first time costs the host up to a few ms; the kernel's own part is mostly translating \
+     code that runs once (exec of /init, the initramfs; the devices are now set up behind \
+     /init): hot-paths.md, \"Boot\".";
 
 impl Doc<'_> {
     /// Issue #14's targets against this run: met or not, and why not.

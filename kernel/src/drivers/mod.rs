@@ -6,6 +6,18 @@
 //! The kernel's side of the kit lives here ([`KernelHost`]) and in [`pci`]
 //! (`PciFunction`), `arch::mmio` (register windows), `arch::irq` (a vector per
 //! interrupt source) and `mm::dma` (DMA buffers).
+//!
+//! # Setting up in the background
+//! The boot does not wait for the devices: PCI enumeration, the probes, the
+//! loop devices, the network and /sys are set up by a task of their own
+//! (`main.rs`, `setup_devices`) that lets every other ready task run first, so
+//! /init starts meanwhile (issue #14's boot_to_init: they were a third of the
+//! kernel's part of it). Until that task is done, everything through which user space could see
+//! a device waits for it ([`settled`]): a path lookup (/dev, /sys, /proc, a
+//! mount's source), execve, socket(2), socketpair(2), and a new network
+//! namespace. So no program ever finds /dev/vda missing or `lo` absent, as
+//! none could before; what it can tell is only that its first such call took
+//! longer. In-kernel users wait too (`root=`, the in-kernel tests).
 
 pub mod diskstats;
 pub mod pci;
@@ -20,6 +32,35 @@ use kestrel_driver_kit::{
 };
 
 use crate::{task, time};
+
+/// Whether the boot's device setup has finished ([`mark_settled`]).
+static SETTLED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+/// Who waits for it.
+static SETTLING: kestrel_sync::WaitQueue = kestrel_sync::WaitQueue::new();
+
+/// Whether the devices are all set up (true for the rest of the system's life
+/// once it is).
+pub fn is_settled() -> bool {
+    SETTLED.load(core::sync::atomic::Ordering::Acquire)
+}
+
+/// Waits until the boot's device setup has finished: at once if it has (one
+/// load), else until [`mark_settled`]. Not interruptible: the setup takes
+/// tens of milliseconds once, at boot, and nothing it does waits on user space.
+pub async fn settled() {
+    if is_settled() {
+        return;
+    }
+    // Boxed: rare, and kept out of the futures of the path-taking calls that
+    // await this.
+    alloc::boxed::Box::pin(SETTLING.wait_until(|| is_settled().then_some(()))).await;
+}
+
+/// Says the devices are all set up, and wakes whoever waits for them.
+pub fn mark_settled() {
+    SETTLED.store(true, core::sync::atomic::Ordering::Release);
+    SETTLING.wake_all();
+}
 
 /// The drivers built into the kernel, tried in this order.
 fn drivers() -> &'static [&'static dyn Driver] {
@@ -233,8 +274,9 @@ fn register(dev: ClassDevice) {
 }
 
 /// Enumerates PCI (through ECAM if the firmware describes it, else the ports),
-/// logs every function, and probes the built-in drivers. Called once at boot,
-/// after the file systems exist (drivers add `/dev` nodes).
+/// logs every function, and probes the built-in drivers. Called once, by the
+/// boot's device setup task (the module's doc), after the file systems exist
+/// (drivers add `/dev` nodes).
 pub fn init(rsdp: Option<u64>) {
     let ecam = pci::Ecam::new(&crate::arch::acpi::parse_mcfg(rsdp));
     let (cs, ranges): (&'static dyn ConfigSpace, _) = if ecam.is_empty() {

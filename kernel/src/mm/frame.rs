@@ -11,6 +11,20 @@
 //! A second array, [`PageMeta`], holds per-frame reference counts for sharing frames
 //! between address spaces (copy-on-write, shared mappings, the page cache).
 //!
+//! # Metadata made ready per chunk
+//! Both arrays are kept per chunk of 2^MAX_ORDER frames (4 MiB of memory, 16 KiB
+//! of metadata: [`Chunk`]), and a chunk's metadata is only written (zeroed: the
+//! empty state is all zero bits) the first time the allocator needs it: when one
+//! of its frames is first handed out, or when a piece of it smaller than a whole
+//! chunk is added. A chunk free as a whole is one bit in a bitmap (`whole`), not a
+//! list entry in its own metadata, and whole chunks are taken lowest first. So
+//! the boot writes the metadata of the few chunks near the kernel it uses (a few
+//! hundred KiB, in pages already touched) instead of all of it (16 bytes per
+//! frame: 4 MiB for 1 GiB, a loop of 262,144 steps); under QEMU's TCG every 2 MiB
+//! of guest memory touched for the first time costs the host a huge page, up to
+//! a few ms each on a host that gives freed memory back (docs/hot-paths.md,
+//! "Boot").
+//!
 //! Until the kernel's own page tables are live only the boot direct map (the first
 //! 4 GiB) is reachable, so frames above 4 GiB are added afterwards
 //! ([`add_high_memory`]).
@@ -23,7 +37,7 @@
 //! When the buddy runs dry, the other CPUs' caches are emptied into it before an
 //! allocation fails.
 
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 use crate::boot::{BootInfo, MemKind};
 use crate::mm::{InitError, MIN_FREE_BYTES, PAGE_SIZE, phys_to_virt};
@@ -31,18 +45,25 @@ use crate::sync::IrqMutex;
 
 /// Largest block: 2^10 frames = 4 MiB.
 pub const MAX_ORDER: usize = 10;
-const NIL: u32 = u32::MAX;
+/// Frames in a chunk: the largest block.
+const CHUNK_FRAMES: usize = 1 << MAX_ORDER;
+/// The end of a list: frame 0 is never managed (it is below [`LOW_RESERVED`]), so
+/// zeroed metadata holds no link.
+const NIL: u32 = 0;
 const PAGE: u64 = PAGE_SIZE as u64;
 /// Memory below this stays with the firmware (real-mode IVT, BDA, EBDA, VGA, BIOS).
 const LOW_RESERVED: u64 = 1 << 20;
 const FOUR_GIB: u64 = 4 << 30;
 
-#[derive(Debug, Clone, Copy)]
+/// A frame's place in the free lists. Only the allocator (under the BUDDY lock)
+/// reads or writes it; the fields are atomics (relaxed: plain moves) only so that
+/// a [`Chunk`] can be shared with [`meta`]'s readers.
+#[derive(Debug)]
 struct Node {
-    next: u32,
-    prev: u32,
-    order: u8,
-    free: bool,
+    next: AtomicU32,
+    prev: AtomicU32,
+    order: AtomicU8,
+    free: AtomicBool,
 }
 
 /// Per-frame metadata shared with the rest of the kernel.
@@ -52,9 +73,62 @@ pub struct PageMeta {
     pub refcount: AtomicU32,
 }
 
+/// The metadata of one chunk of frames: all zero bits is its empty state (no
+/// frame free, no link, no reference).
+struct Chunk {
+    nodes: [Node; CHUNK_FRAMES],
+    meta: [PageMeta; CHUNK_FRAMES],
+}
+
+/// Where the metadata lives, for the allocator and for [`meta`].
+struct Table {
+    /// The direct-map address of chunk 0's metadata; chunk `k`'s follows at
+    /// `k * size_of::<Chunk>()`. Only a ready chunk's is ever read.
+    chunks_at: u64,
+    /// Chunks covered: every frame up to the highest usable one.
+    chunks: usize,
+    /// Bit `k`: chunk `k`'s metadata is initialised (set under the BUDDY lock
+    /// after zeroing it, with Release; read with Acquire).
+    ready: &'static [AtomicU64],
+}
+
+impl Table {
+    /// Whether chunk `k` (which must exist) is ready.
+    fn is_ready(&self, k: usize) -> bool {
+        assert!(
+            k < self.chunks,
+            "frame beyond the highest usable one (chunk {k})"
+        );
+        self.ready[k / 64].load(Ordering::Acquire) & (1 << (k % 64)) != 0
+    }
+
+    /// Chunk `k`'s metadata, which must be ready.
+    fn chunk(&self, k: usize) -> &'static Chunk {
+        assert!(
+            self.is_ready(k),
+            "frame metadata of chunk {k} used before it is ready"
+        );
+        // SAFETY: chunk `k` is inside the metadata area (`k < chunks`, which
+        // `is_ready` checked), which is reserved for the
+        // allocator and never handed out; it was zeroed, which is a valid
+        // `Chunk` (atomics only), before its ready bit was set, and the Acquire
+        // load above sees that. It is only ever accessed through shared
+        // references from then on (atomics), so the `&'static` is sound.
+        unsafe { &*((self.chunks_at + (k * core::mem::size_of::<Chunk>()) as u64) as *const Chunk) }
+    }
+}
+
+static TABLE: spin::Once<Table> = spin::Once::new();
+
 struct Buddy {
-    nodes: &'static mut [Node],
-    heads: [u32; MAX_ORDER + 1],
+    table: &'static Table,
+    /// Bit `k`: chunk `k` is free as a whole (a free block of MAX_ORDER). Such a
+    /// chunk is on no list, and its metadata need not be ready.
+    whole: &'static mut [u64],
+    /// No bit of `whole` is set below this word.
+    whole_from: usize,
+    /// The free lists of the orders below MAX_ORDER.
+    heads: [u32; MAX_ORDER],
     free_pages: u64,
     managed_pages: u64,
 }
@@ -172,44 +246,87 @@ fn reserve() -> u64 {
         .as_ref()
         .map_or(0, |b| reserve_pages(b.managed_pages))
 }
-static META: spin::Once<&'static [PageMeta]> = spin::Once::new();
 /// Free ranges at or above 4 GiB, added once the full direct map exists.
 static HIGH: IrqMutex<([(u64, u64); 32], usize)> = IrqMutex::new(([(0, 0); 32], 0));
 
 impl Buddy {
+    /// Frame `pfn`'s node; its chunk must be ready.
+    fn node(&self, pfn: u32) -> &'static Node {
+        let pfn = pfn as usize;
+        &self.table.chunk(pfn / CHUNK_FRAMES).nodes[pfn % CHUNK_FRAMES]
+    }
+
+    /// Initialises chunk `k`'s metadata (all zero: nothing free, no references)
+    /// unless it is already.
+    fn make_ready(&mut self, k: usize) {
+        if self.table.is_ready(k) {
+            return;
+        }
+        let at = self.table.chunks_at + (k * core::mem::size_of::<Chunk>()) as u64;
+        // SAFETY: chunk `k` lies in the metadata area (`k < chunks`, checked by
+        // `is_ready`), reserved for the allocator; no
+        // reference to it exists before its ready bit is set, and the BUDDY
+        // lock, held by `&mut self`, keeps a second CPU from zeroing it too.
+        unsafe { core::ptr::write_bytes(at as *mut Chunk, 0, 1) };
+        self.table.ready[k / 64].fetch_or(1 << (k % 64), Ordering::Release);
+    }
+
     fn push(&mut self, pfn: u32, order: usize) {
         let head = self.heads[order];
-        self.nodes[pfn as usize] = Node {
-            next: head,
-            prev: NIL,
-            order: order as u8,
-            free: true,
-        };
+        let n = self.node(pfn);
+        n.next.store(head, Ordering::Relaxed);
+        n.prev.store(NIL, Ordering::Relaxed);
+        n.order.store(order as u8, Ordering::Relaxed);
+        n.free.store(true, Ordering::Relaxed);
         if head != NIL {
-            self.nodes[head as usize].prev = pfn;
+            self.node(head).prev.store(pfn, Ordering::Relaxed);
         }
         self.heads[order] = pfn;
     }
 
     fn unlink(&mut self, pfn: u32) {
-        let Node {
-            next, prev, order, ..
-        } = self.nodes[pfn as usize];
+        let n = self.node(pfn);
+        let (next, prev) = (
+            n.next.load(Ordering::Relaxed),
+            n.prev.load(Ordering::Relaxed),
+        );
         if prev != NIL {
-            self.nodes[prev as usize].next = next;
+            self.node(prev).next.store(next, Ordering::Relaxed);
         } else {
-            self.heads[order as usize] = next;
+            self.heads[usize::from(n.order.load(Ordering::Relaxed))] = next;
         }
         if next != NIL {
-            self.nodes[next as usize].prev = prev;
+            self.node(next).prev.store(prev, Ordering::Relaxed);
         }
-        self.nodes[pfn as usize].free = false;
+        n.free.store(false, Ordering::Relaxed);
+    }
+
+    /// Takes the lowest chunk free as a whole, its metadata ready.
+    fn take_whole(&mut self) -> Option<u32> {
+        let i = (self.whole_from..self.whole.len()).find(|&i| self.whole[i] != 0)?;
+        self.whole_from = i;
+        let bit = self.whole[i].trailing_zeros() as usize;
+        self.whole[i] &= !(1 << bit);
+        let k = i * 64 + bit;
+        self.make_ready(k);
+        Some((k * CHUNK_FRAMES) as u32)
+    }
+
+    fn put_whole(&mut self, pfn: u32) {
+        let k = pfn as usize / CHUNK_FRAMES;
+        self.whole[k / 64] |= 1 << (k % 64);
+        self.whole_from = self.whole_from.min(k / 64);
     }
 
     fn alloc(&mut self, order: usize) -> Option<u32> {
-        let found = (order..=MAX_ORDER).find(|&o| self.heads[o] != NIL)?;
-        let pfn = self.heads[found];
-        self.unlink(pfn);
+        let (pfn, found) = match (order..MAX_ORDER).find(|&o| self.heads[o] != NIL) {
+            Some(o) => {
+                let pfn = self.heads[o];
+                self.unlink(pfn);
+                (pfn, o)
+            }
+            None => (self.take_whole()?, MAX_ORDER),
+        };
         // Split: keep the lower half, free the upper halves.
         for o in (order..found).rev() {
             self.push(pfn + (1 << o), o);
@@ -218,32 +335,45 @@ impl Buddy {
         Some(pfn)
     }
 
+    /// Frees a block whose chunk is ready (it was allocated, or [`Buddy::add_range`]
+    /// made it ready), or a whole chunk. The buddy of a block below MAX_ORDER is
+    /// in the same chunk.
     fn free(&mut self, mut pfn: u32, mut order: usize) {
         self.free_pages += 1 << order;
         while order < MAX_ORDER {
             let buddy = pfn ^ (1 << order);
-            match self.nodes.get(buddy as usize) {
-                Some(n) if n.free && usize::from(n.order) == order => {}
-                _ => break,
+            let n = self.node(buddy);
+            if !n.free.load(Ordering::Relaxed)
+                || usize::from(n.order.load(Ordering::Relaxed)) != order
+            {
+                break;
             }
             self.unlink(buddy);
             pfn = pfn.min(buddy);
             order += 1;
         }
-        self.push(pfn, order);
+        if order == MAX_ORDER {
+            self.put_whole(pfn);
+        } else {
+            self.push(pfn, order);
+        }
     }
 
     /// Hands the frames of `[start, end)` (page-aligned) to the allocator as the
-    /// largest aligned blocks that fit.
+    /// largest aligned blocks that fit. A whole chunk's metadata is left as it
+    /// is; a smaller piece's chunk is made ready.
     fn add_range(&mut self, start: u64, end: u64) {
         let mut pfn = start / PAGE;
-        let last = (end / PAGE).min(self.nodes.len() as u64);
+        let last = (end / PAGE).min((self.table.chunks * CHUNK_FRAMES) as u64);
         while pfn < last {
             let mut order = MAX_ORDER;
             while order > 0 && (!pfn.is_multiple_of(1 << order) || pfn + (1 << order) > last) {
                 order -= 1;
             }
             self.managed_pages += 1 << order;
+            if order < MAX_ORDER {
+                self.make_ready(pfn as usize / CHUNK_FRAMES);
+            }
             self.free(pfn as u32, order);
             pfn += 1 << order;
         }
@@ -301,11 +431,12 @@ pub fn init(boot: &BootInfo) -> Result<(), InitError> {
     let mut total_free = 0;
     for_each_free_range(boot, &reserved[..n], |s, e| total_free += e - s);
 
-    // Room for the per-frame arrays, taken from the first free range below 4 GiB that
-    // holds them.
-    let meta_bytes =
-        max_pfn * (core::mem::size_of::<Node>() + core::mem::size_of::<PageMeta>()) as u64;
-    let meta_bytes = meta_bytes.next_multiple_of(PAGE);
+    // Room for the metadata, taken from the first free range below 4 GiB that holds
+    // it: the two bitmaps (`ready`, `whole`) in its first pages, then the chunks.
+    let chunks = (max_pfn as usize).div_ceil(CHUNK_FRAMES);
+    let words = chunks.div_ceil(64);
+    let bitmap_bytes = ((2 * words * 8) as u64).next_multiple_of(PAGE);
+    let meta_bytes = bitmap_bytes + (chunks * core::mem::size_of::<Chunk>()) as u64;
     let mut meta_at = None;
     for_each_free_range(boot, &reserved[..n], |s, e| {
         if meta_at.is_none() && e <= FOUR_GIB && e - s >= meta_bytes {
@@ -318,34 +449,32 @@ pub fn init(boot: &BootInfo) -> Result<(), InitError> {
     reserved[n] = (meta_at, meta_at + meta_bytes);
     n += 1;
 
-    let nodes_ptr = phys_to_virt(meta_at) as *mut Node;
-    let meta_ptr =
-        phys_to_virt(meta_at + max_pfn * core::mem::size_of::<Node>() as u64) as *mut PageMeta;
+    let ready_ptr = phys_to_virt(meta_at) as *mut AtomicU64;
+    let whole_ptr = phys_to_virt(meta_at + (words * 8) as u64) as *mut u64;
     // SAFETY: [meta_at, meta_at + meta_bytes) is free RAM below 4 GiB (so inside the
-    // boot direct map), reserved from now on and never handed out; it is initialised
-    // here before any reference to it is made.
-    let (nodes, meta) = unsafe {
-        for i in 0..max_pfn as usize {
-            nodes_ptr.add(i).write(Node {
-                next: NIL,
-                prev: NIL,
-                order: 0,
-                free: false,
-            });
-            meta_ptr.add(i).write(PageMeta {
-                refcount: AtomicU32::new(0),
-            });
-        }
+    // boot direct map), reserved from now on and never handed out. The two bitmaps
+    // (2 * words u64s, inside its first `bitmap_bytes`) are zeroed here before any
+    // reference to them is made; `whole` is only ever reached through the Buddy,
+    // under its lock, and `ready` only through atomics. The chunks after them are
+    // not touched here (each is zeroed when first needed: `Buddy::make_ready`).
+    let (ready, whole) = unsafe {
+        core::ptr::write_bytes(ready_ptr as *mut u64, 0, 2 * words);
         (
-            core::slice::from_raw_parts_mut(nodes_ptr, max_pfn as usize),
-            core::slice::from_raw_parts(meta_ptr, max_pfn as usize),
+            core::slice::from_raw_parts(ready_ptr as *const AtomicU64, words),
+            core::slice::from_raw_parts_mut(whole_ptr, words),
         )
     };
-    META.call_once(|| meta);
+    let table = TABLE.call_once(|| Table {
+        chunks_at: phys_to_virt(meta_at + bitmap_bytes),
+        chunks,
+        ready,
+    });
 
     let mut buddy = Buddy {
-        nodes,
-        heads: [NIL; MAX_ORDER + 1],
+        table,
+        whole,
+        whole_from: 0,
+        heads: [NIL; MAX_ORDER],
         free_pages: 0,
         managed_pages: 0,
     };
@@ -579,5 +708,15 @@ pub fn stats() -> (u64, u64) {
 
 /// The metadata of the frame at `pa` (for sharing frames between address spaces).
 pub fn meta(pa: u64) -> &'static PageMeta {
-    &META.get().expect("frame allocator initialised")[(pa / PAGE) as usize]
+    let table = TABLE.get().expect("frame allocator initialised");
+    let pfn = (pa / PAGE) as usize;
+    let k = pfn / CHUNK_FRAMES;
+    if !table.is_ready(k) {
+        // A frame the allocator never handed out (none is shared yet): its
+        // chunk's metadata is made now.
+        if let Some(b) = BUDDY.lock().as_mut() {
+            b.make_ready(k);
+        }
+    }
+    &table.chunk(k).meta[pfn % CHUNK_FRAMES]
 }

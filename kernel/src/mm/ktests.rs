@@ -39,6 +39,44 @@ ktest!(frame_allocator_splits_and_coalesces, async {
     Ok(())
 });
 
+ktest!(
+    frame_whole_chunks_come_lowest_first_and_a_freed_one_comes_back,
+    async {
+        // Two whole 4 MiB chunks: the allocator takes the lowest whole chunk
+        // first, so the second is above the first, and `a`, freed, is the
+        // lowest again.
+        let (free_before, _) = frame::stats();
+        let a = frame::alloc(frame::MAX_ORDER).ok_or("no whole chunk")?;
+        let b = frame::alloc(frame::MAX_ORDER).ok_or("no second whole chunk")?;
+        kcheck!(
+            a % (4 << 20) == 0 && b % (4 << 20) == 0,
+            "chunks at {a:#x} and {b:#x} are not 4 MiB aligned"
+        );
+        kcheck!(b > a, "the second chunk {b:#x} is below the first {a:#x}");
+        // Their frames' metadata is ready (zero: not shared) and usable.
+        for pa in [a, a + 4096, b + (4 << 20) - 4096] {
+            let m = frame::meta(pa);
+            kcheck!(
+                m.refcount.load(core::sync::atomic::Ordering::Acquire) == 0,
+                "frame {pa:#x} of a fresh chunk has references"
+            );
+        }
+        frame::free(a, frame::MAX_ORDER);
+        frame::free(b, frame::MAX_ORDER);
+        kcheck!(
+            frame::stats().0 == free_before,
+            "free count not restored after freeing"
+        );
+        let again = frame::alloc(frame::MAX_ORDER).ok_or("no whole chunk after merging")?;
+        kcheck!(
+            again <= a,
+            "a freed chunk did not come back whole: got {again:#x}, freed {a:#x}"
+        );
+        frame::free(again, frame::MAX_ORDER);
+        Ok(())
+    }
+);
+
 ktest!(frame_alloc_exact_returns_the_rounding_excess, async {
     let (free_before, _) = frame::stats();
     let pa = frame::alloc_exact(5).ok_or("no 5 frames")?;

@@ -666,6 +666,8 @@ async fn exec_common(
     envp: Vec<Vec<u8>>,
 ) -> KResult<u64> {
     let _ = AT_FDCWD;
+    // As every lookup of a name by user space (syscall/mod.rs, resolve).
+    crate::drivers::settled().await;
     match load_at(ctx.thread, at, path, filename, argv, envp).await? {
         Ok(img) => {
             // Boxed: rare (a process with more than one thread), and kept out

@@ -153,6 +153,8 @@ impl Ctx<'_> {
         if path.is_empty() {
             return Err(Errno::ENOENT);
         }
+        // A name may lead to a device: not before the devices are set up.
+        crate::drivers::settled().await;
         let (root, cred) = self.walk_params_at(dirfd)?;
         let mounts = crate::fs::mounts();
         let start = if path.first() == Some(&b'/') {
@@ -201,6 +203,7 @@ impl Ctx<'_> {
         if path.is_empty() {
             return Err(Errno::ENOENT);
         }
+        crate::drivers::settled().await;
         // The root is dirfd's with RESOLVE_IN_ROOT, for absolute paths too.
         let (root, cred) = self.walk_params_at(dirfd)?;
         let mounts = crate::fs::mounts();
@@ -227,6 +230,7 @@ impl Ctx<'_> {
         start: &DentryRef,
         path: &[u8],
     ) -> KResult<ParentLookup> {
+        crate::drivers::settled().await;
         let (root, cred) = self.walk_params();
         let mounts = crate::fs::mounts();
         let start = if path.first() == Some(&b'/') {

@@ -500,6 +500,12 @@ async fn do_clone_ext(
     if kestrel_ns::needs_admin(ns_flags) && !ctx.capable(kestrel_abi::cap::CAP_SYS_ADMIN) {
         return Err(Errno::EPERM);
     }
+    if ns_flags & kestrel_ns::CLONE_NEWNET != 0 {
+        // A new network namespace copies nothing, but is made from the
+        // network the boot sets up (drivers/mod.rs, "Setting up in the
+        // background").
+        crate::drivers::settled().await;
+    }
     let nsproxy = if ns_flags != 0 {
         let euid = ctx.process().cred.lock().euid;
         Some(ctx.process().nsproxy().copy_with(ns_flags, euid)?)
@@ -894,6 +900,9 @@ pub async fn sys_unshare(ctx: &mut Ctx<'_>, flags: u64) -> KResult<u64> {
         }
     }
     let ns_flags = flags & ALL_NAMESPACES;
+    if ns_flags & kestrel_ns::CLONE_NEWNET != 0 {
+        crate::drivers::settled().await;
+    }
     let nsproxy = if ns_flags != 0 {
         let euid = p.cred.lock().euid;
         Some(p.nsproxy().copy_with(ns_flags, euid)?)

@@ -124,6 +124,9 @@ fn parse_type(domain: u32, ty: u32, protocol: i32) -> KResult<(Kind, bool, bool)
 }
 
 pub async fn sys_socket(ctx: &mut Ctx<'_>, domain: u32, ty: u32, protocol: i32) -> KResult<u64> {
+    // Sockets reach the network (and netlink its interfaces): not before the
+    // boot has set it up (drivers/mod.rs, "Setting up in the background").
+    crate::drivers::settled().await;
     if matches!(domain, AF_INET | AF_INET6)
         && ty & !(SOCK_TYPE_MASK | SOCK_CLOEXEC | SOCK_NONBLOCK) == 0
     {
@@ -183,6 +186,7 @@ pub async fn sys_socketpair(
     protocol: i32,
     sv: UserPtr<[i32; 2]>,
 ) -> KResult<u64> {
+    crate::drivers::settled().await;
     // Linux checks the type's flag bits first (EINVAL), then makes the
     // socket (its type and protocol errors), which then refuses to pair.
     if ty & !(SOCK_TYPE_MASK | SOCK_CLOEXEC | SOCK_NONBLOCK) != 0 {
