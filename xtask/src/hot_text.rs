@@ -13,7 +13,7 @@
 //! which logs every translated block executed, and runs `bench/hotload.c`: a
 //! fixed number of iterations of each workload, each iteration starting with a
 //! call to the workload's marker function. The log comes through a pipe (QEMU's
-//! stderr; some 20 million lines for the whole run, never written to disk) and
+//! stderr; some 15 million lines for the whole run, never written to disk) and
 //! is split at the markers; each iteration's kernel block addresses are mapped
 //! to the kernel's function symbols. A function is hot when at least
 //! [`HOT_SHARE`] of some workload's iterations run it. The list puts the hot
@@ -193,6 +193,8 @@ pub struct Tally<'a> {
     pcs: Vec<u64>,
     /// Blocks executed outside any iteration (the boot, the set-ups).
     pub outside: u64,
+    /// `Trace` lines read.
+    pub lines: u64,
 }
 
 impl<'a> Tally<'a> {
@@ -218,6 +220,7 @@ impl<'a> Tally<'a> {
             blocks: 0,
             pcs: Vec::new(),
             outside: 0,
+            lines: 0,
         }
     }
 
@@ -226,6 +229,7 @@ impl<'a> Tally<'a> {
         let Some(pc) = trace_pc(line) else {
             return;
         };
+        self.lines += 1;
         if let Some(&m) = self.markers.get(&pc) {
             self.close();
             self.current = m;
@@ -618,10 +622,11 @@ pub fn run(opts: &Opts) -> Result<u8, String> {
     let old_names = list_names(&old);
     let new_names = list_names(&text);
     println!(
-        "xtask: {:.0} s; kernel {}; per iteration, medians after the first {:.0} %; the last \
-         two columns estimate the pages with the functions of {LIST}, and with those of a new \
-         list, moved to the start of .text in the list's order:",
+        "xtask: {:.0} s, {} blocks logged; kernel {}; per iteration, medians after the first \
+         {:.0} %; the last two columns estimate the pages with the functions of {LIST}, and \
+         with those of a new list, moved to the start of .text in the list's order:",
         started.elapsed().as_secs_f64(),
+        tally.lines,
         a.kernel.display(),
         WARM_UP_SHARE * 100.0
     );
@@ -803,7 +808,7 @@ ffffffff8010e000 T __text_end
                 ],
             )],
         );
-        assert_eq!(t.outside, 2);
+        assert_eq!((t.outside, t.lines), (2, 10));
         assert_eq!(t.iterations[1].len(), 0);
         let it = &t.iterations[0][0];
         assert_eq!((it.blocks, it.kernel_blocks, it.kernel_pages), (6, 4, 3));
