@@ -738,7 +738,7 @@ fn kestrel_command(o: &Opts, a: &Artefacts, cpio: &Path) -> Command {
 }
 
 /// Compiles every `bench/*.c` into `target/kestrel/bench/`; returns (name, path).
-fn compile() -> Result<Vec<(String, PathBuf)>, String> {
+pub fn compile() -> Result<Vec<(String, PathBuf)>, String> {
     let dir = out_dir().join("bench");
     fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let mut srcs: Vec<PathBuf> = fs::read_dir(root().join("bench"))

@@ -14,6 +14,7 @@
 //! cargo xtask top      --cmd 'CMD'
 //! cargo xtask profile  --cmd 'CMD' [--hz N] [-o FILE.svg]
 //! cargo xtask fuzz     [--calls N] [--seed S] [--children C] [--exclude NAME]... [--only REGEX]
+//! cargo xtask hot-text [--check] [--iterations N]
 //! cargo xtask bench    [--scaling] [--no-linux] [--only REGEX] [--icount] [--smp N] [--mem SIZE] [--no-kvm]
 //! cargo xtask rootfs   [--rebuild] [--check]
 //! cargo xtask apps
@@ -30,6 +31,7 @@ mod docs;
 mod dynlib;
 mod ext2;
 mod fuzz;
+mod hot_text;
 mod initramfs;
 mod ltp;
 mod profile;
@@ -101,8 +103,11 @@ pub struct Opts {
     pub root: Option<String>,
     /// `rootfs --rebuild`: make the image again from the cached tree.
     pub rebuild: bool,
-    /// `rootfs --check`: boot the image and run the Debian checks.
+    /// `rootfs --check`: boot the image and run the Debian checks; `hot-text
+    /// --check`: measure, but leave kernel/hot-text.txt as it is.
     pub check: bool,
+    /// `hot-text --iterations N`: iterations of each workload.
+    pub iterations: Option<u32>,
 }
 
 /// A disk image given with `--disk`.
@@ -161,6 +166,7 @@ impl Default for Opts {
             root: None,
             rebuild: false,
             check: false,
+            iterations: None,
         }
     }
 }
@@ -179,6 +185,8 @@ commands:
   top      run --cmd CMD and show the kernel's tasks (/proc/kestrel/tasks) every second
   profile  run --cmd CMD sampling every CPU's stacks; write a flame graph (SVG)
   ltp      the Linux Test Project's syscall tests on Kestrel, compared with Linux (docs/ltp.md)
+  hot-text find the kernel functions the common system calls and hand-offs run (QEMU's
+           exec log) and write kernel/hot-text.txt, the order the kernel is linked in
   bench    benchmarks on Kestrel and Linux (one CPU unless --smp), writes docs/benchmarks.md
   apps     the real-program checks of `test` alone: redis, nginx with wrk and the host's
            curl, python3's http.server, iperf3, a socat UDP echo (docs/networking.md)
@@ -205,7 +213,9 @@ options:
                    missing) from virtio-blk, bash as the shell; e2fsck -fn checks it after
   --rebuild        (rootfs) make the image again from the cached debootstrap tree
   --check          (rootfs) boot the image, run ls, python3 with sqlite, dpkg, tar, gzip
-                   and find in it, then e2fsck -fn it
+                   and find in it, then e2fsck -fn it; (hot-text) measure and compare with
+                   kernel/hot-text.txt, but do not write it
+  --iterations N   (hot-text) iterations of each workload (default 1000)
   --host           (test) run the userland tests on this machine's Linux instead
   --ltp DIR|TARBALL  (ltp) the LTP tree or its tarball (default: ../shared/ltp/
                    ltp-syscalls-musl.tar.xz, else the tree cached under target/kestrel/ltp/)
@@ -324,6 +334,15 @@ fn parse(args: &[String]) -> Result<(String, Opts), String> {
             }
             "--rebuild" => o.rebuild = true,
             "--check" => o.check = true,
+            "--iterations" => {
+                o.iterations = Some(
+                    value("--iterations")?
+                        .parse()
+                        .ok()
+                        .filter(|&n| n >= 10)
+                        .ok_or("--iterations takes a number, at least 10")?,
+                )
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown option {other:?}")),
         }
@@ -354,6 +373,7 @@ fn main() -> ExitCode {
         "trace" => trace::run(&opts),
         "top" => top::run(&opts),
         "profile" => profile::run(&opts),
+        "hot-text" => hot_text::run(&opts),
         "ltp" => ltp::run(&opts),
         "rootfs" => rootfs::run(&opts),
         "apps" => apps::run(&opts),
