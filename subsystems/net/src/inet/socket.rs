@@ -143,6 +143,16 @@ impl Default for RxInfo {
     }
 }
 
+/// What [`InetSocket::take_dgram`] hands over: the datagram's bytes (all of
+/// them, or a copy of the first ones for MSG_PEEK), its length, its sender,
+/// and its local address and packet details (None at end of file).
+pub type TakenDgram = (
+    Vec<u8>,
+    usize,
+    IpEndpoint,
+    Option<(Option<IpAddress>, RxInfo)>,
+);
+
 /// What [`InetSocket::recv_dgram_info`] took: bytes copied, the datagram's
 /// length, its sender, and its local address and packet details (None at
 /// end of file).
@@ -1142,16 +1152,7 @@ impl InetSocket {
     /// whole, not copied (the reader copies the `max` bytes it has room for);
     /// MSG_PEEK leaves it queued and hands over a copy of its first `max` bytes
     /// (ENOMEM if that copy cannot be made). A pending error comes first.
-    pub fn take_dgram(
-        &self,
-        peek: bool,
-        max: usize,
-    ) -> KResult<(
-        Vec<u8>,
-        usize,
-        IpEndpoint,
-        Option<(Option<IpAddress>, RxInfo)>,
-    )> {
+    pub fn take_dgram(&self, peek: bool, max: usize) -> KResult<TakenDgram> {
         let mut st = self.state.lock();
         if let Some(e) = st.error.take() {
             return Err(e);
