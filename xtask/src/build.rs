@@ -74,15 +74,7 @@ pub fn kernel(opts: &Opts) -> Result<PathBuf, String> {
 /// Writes the kernel's function symbols (`nm -n -C`, text symbols only) for the
 /// in-kernel backtrace.
 pub fn symbols(kernel: &Path) -> Result<PathBuf, String> {
-    let out = Command::new("nm")
-        .args(["-n", "-C", "--defined-only"])
-        .arg(kernel)
-        .output()
-        .map_err(|e| format!("cannot run nm: {e}"))?;
-    if !out.status.success() {
-        return Err("nm failed on the kernel".into());
-    }
-    let text: String = String::from_utf8_lossy(&out.stdout)
+    let text: String = nm(kernel, &["-n", "-C", "--defined-only"])?
         .lines()
         .filter(|l| matches!(l.split(' ').nth(1), Some("T" | "t" | "W" | "w")))
         .map(|l| format!("{l}\n"))
@@ -96,6 +88,20 @@ pub fn symbols(kernel: &Path) -> Result<PathBuf, String> {
     fs::create_dir_all(out_dir()).map_err(|e| e.to_string())?;
     fs::write(&path, text).map_err(|e| e.to_string())?;
     Ok(path)
+}
+
+/// What `nm ARGS path` prints (the kernel's symbols, a program's), or why it
+/// could not be run.
+pub fn nm(path: &Path, args: &[&str]) -> Result<String, String> {
+    let out = Command::new("nm")
+        .args(args)
+        .arg(path)
+        .output()
+        .map_err(|e| format!("cannot run nm: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("nm failed on {}", path.display()));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Builds everything a boot needs.

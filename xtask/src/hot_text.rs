@@ -37,7 +37,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write as _};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -471,17 +471,9 @@ pub fn list_names(text: &str) -> Vec<&str> {
         .collect()
 }
 
-/// (address, name) of the text symbols of an ELF file, by `nm`.
+/// The symbols of an ELF file, mangled, by address (`nm -n`).
 fn nm(path: &Path) -> Result<String, String> {
-    let out = Command::new("nm")
-        .args(["-n", "--defined-only"])
-        .arg(path)
-        .output()
-        .map_err(|e| format!("cannot run nm: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("nm failed on {}", path.display()));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    crate::build::nm(path, &["-n", "--defined-only"])
 }
 
 /// The `mark_*` functions of hotload: (address, workload).

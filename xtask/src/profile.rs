@@ -13,7 +13,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use crate::Opts;
@@ -187,17 +186,14 @@ fn user_symbols(with: &[String]) -> HashMap<String, Symbols> {
         if bytes.len() < 18 || &bytes[..4] != b"\x7fELF" || bytes[16] != 2 {
             continue;
         }
-        let Ok(out) = Command::new("nm").args(["-n", "-C"]).arg(host).output() else {
+        let Ok(text) = crate::build::nm(host, &["-n", "-C"]) else {
             continue;
         };
         let name = Path::new(guest)
             .file_name()
             .map(|n| n.to_string_lossy().chars().take(15).collect::<String>())
             .unwrap_or_default();
-        m.insert(
-            name,
-            Symbols::from_nm_text(&String::from_utf8_lossy(&out.stdout)),
-        );
+        m.insert(name, Symbols::from_nm_text(&text));
     }
     m
 }
