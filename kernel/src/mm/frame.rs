@@ -102,6 +102,11 @@ impl Table {
         self.ready[k / 64].load(Ordering::Acquire) & (1 << (k % 64)) != 0
     }
 
+    /// The direct-map address of chunk `k`'s metadata.
+    fn chunk_at(&self, k: usize) -> u64 {
+        self.chunks_at + (k * core::mem::size_of::<Chunk>()) as u64
+    }
+
     /// Chunk `k`'s metadata, which must be ready.
     fn chunk(&self, k: usize) -> &'static Chunk {
         assert!(
@@ -114,7 +119,7 @@ impl Table {
         // `Chunk` (atomics only), before its ready bit was set, and the Acquire
         // load above sees that. It is only ever accessed through shared
         // references from then on (atomics), so the `&'static` is sound.
-        unsafe { &*((self.chunks_at + (k * core::mem::size_of::<Chunk>()) as u64) as *const Chunk) }
+        unsafe { &*(self.chunk_at(k) as *const Chunk) }
     }
 }
 
@@ -262,7 +267,7 @@ impl Buddy {
         if self.table.is_ready(k) {
             return;
         }
-        let at = self.table.chunks_at + (k * core::mem::size_of::<Chunk>()) as u64;
+        let at = self.table.chunk_at(k);
         // SAFETY: chunk `k` lies in the metadata area (`k < chunks`, checked by
         // `is_ready`), reserved for the allocator; no
         // reference to it exists before its ready bit is set, and the BUDDY
